@@ -1,0 +1,32 @@
+/**
+ * Every error Valkyrie raises on purpose has a stable code from this catalog. Codes are never reused;
+ * a user-facing message says what was wrong, where, and what was received.
+ */
+export const errorCatalog = {
+  VK_INVALID_WORKFLOW: 'the workflow file has errors; nothing ran',
+  VK_USAGE: 'the command line is invalid',
+  VK_WORKFLOW_NOT_FOUND: 'no workflow file was given or found',
+  VK_RUN_NOT_FOUND: 'no run with that id',
+  VK_JOB_NOT_FOUND: 'no job with that name in the run',
+  VK_EXPRESSION: 'an expression could not be evaluated',
+  VK_STORE: 'the state store could not be opened or written',
+  VK_STORE_NEWER_SCHEMA: 'the state store was written by a newer Valkyrie',
+  VK_ILLEGAL_TRANSITION: 'a state change that the state machine does not allow',
+  VK_EXECUTOR: 'the executor could not run a step',
+  VK_STALE_LEASE: 'a write carried a fencing token that is no longer current',
+} as const;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export class ValkyrieError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ValkyrieError';
+    this.code = code;
+  }
+}
+
+export function isValkyrieError(error: unknown): error is ValkyrieError {
+  return error instanceof ValkyrieError;
+}

@@ -1,0 +1,50 @@
+/** Final job statuses, as users see them in `show`, `--json` and the summary. */
+export const terminalJobStatuses = ['succeeded', 'failed', 'cancelled', 'timed_out', 'skipped'] as const;
+export type TerminalJobStatus = (typeof terminalJobStatuses)[number];
+
+export type JobStatus = 'pending' | 'queued' | 'offered' | 'running' | TerminalJobStatus;
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** GitHub's two views of a step: `outcome` before continue-on-error applies, `conclusion` after. */
+export type StepResult = 'success' | 'failure' | 'cancelled' | 'skipped';
+
+/** How a step's process ended. Cancellation is not failure; a timeout is not a failure either. */
+export type ProcessOutcome =
+  | { kind: 'exited'; exitCode: number }
+  | { kind: 'timed_out' }
+  | { kind: 'cancelled'; reason: string }
+  | { kind: 'failed_to_start'; message: string };
+
+/** How a job ended, as the runner reports it under its lease. */
+export type JobOutcome =
+  | { kind: 'succeeded' }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'cancelled'; reason: string }
+  | { kind: 'timed_out' }
+  | { kind: 'skipped'; reason: string };
+
+export function jobStatusOf(outcome: JobOutcome): TerminalJobStatus {
+  return outcome.kind;
+}
+
+/** GitHub's `needs.<id>.result` vocabulary. */
+export type NeedsResult = 'success' | 'failure' | 'cancelled' | 'skipped';
+
+export function needsResultOf(status: TerminalJobStatus): NeedsResult {
+  switch (status) {
+    case 'succeeded':
+      return 'success';
+    case 'failed':
+    case 'timed_out':
+      return 'failure';
+    case 'cancelled':
+      return 'cancelled';
+    case 'skipped':
+      return 'skipped';
+  }
+}
+
+export function isTerminal(status: JobStatus): status is TerminalJobStatus {
+  return (terminalJobStatuses as readonly string[]).includes(status);
+}

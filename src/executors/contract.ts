@@ -1,0 +1,55 @@
+import type { ProcessOutcome } from '../core/outcome.js';
+
+/** One line of a step's output, split on \n (a trailing \r is removed), stamped when it was read. */
+export interface OutputLine {
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+  /** epoch milliseconds */
+  readonly at: number;
+}
+
+/** A fully resolved process to run for one step: expressions evaluated, script already on disk. */
+export interface StepProcess {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** The complete environment of the process; nothing is inherited implicitly. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Wall-clock limit; on expiry the process group is stopped and the outcome is `timed_out`. */
+  readonly timeoutMs: number;
+}
+
+export interface RunStepOptions {
+  /** Graceful cancellation: SIGINT, then SIGTERM, then SIGKILL to the whole process group. */
+  readonly signal: AbortSignal;
+  /** Immediate cancellation: SIGKILL to the whole process group at once (a second Ctrl-C). */
+  readonly killSignal?: AbortSignal;
+  /** Called for every complete output line, in order per stream. Must not throw. */
+  readonly onLine: (line: OutputLine) => void;
+}
+
+/**
+ * Runs the steps of one job.
+ *
+ * Lifecycle: `prepare()` once → `run()` for each step, one at a time → `cleanup()` once.
+ * `cleanup()` must succeed after a failed `prepare()` and is idempotent: a second call is a no-op.
+ * Processes a step leaves running in the background (GitHub allows `server &` in one step, used by
+ * the next) live until `cleanup()`, which stops them.
+ */
+export interface Executor {
+  prepare(): Promise<void>;
+  /** Resolves (never rejects for process failures) once the step's process has exited and its output is flushed. */
+  run(step: StepProcess, options: RunStepOptions): Promise<ProcessOutcome>;
+  /** Safe after a failed prepare(); a second call is a no-op. Stops every process the job left behind. */
+  cleanup(): Promise<void>;
+}
+
+/** Escalation timing for cancellation and timeouts. */
+export interface KillPolicy {
+  /** Time after SIGINT before SIGTERM is sent. */
+  readonly interruptGraceMs: number;
+  /** Time after SIGTERM before SIGKILL is sent. */
+  readonly terminateGraceMs: number;
+}
+
+export const defaultKillPolicy: KillPolicy = Object.freeze({ interruptGraceMs: 2_500, terminateGraceMs: 2_500 });

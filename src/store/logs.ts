@@ -1,0 +1,23 @@
+import type { JobId, RunId } from '../core/ids.js';
+
+export interface LogLine {
+  readonly runId: RunId;
+  readonly jobId: JobId;
+  /** The step that printed it, or -1 for lines of the job itself (set-up, annotations). */
+  readonly stepIndex: number;
+  readonly stream: 'stdout' | 'stderr' | 'system';
+  /** epoch milliseconds */
+  readonly at: number;
+  /** Already masked: secrets never reach the store. */
+  readonly text: string;
+}
+
+/**
+ * Log lines of jobs. Appends for one job arrive in order from its single writer; `read` returns
+ * lines in the order they were appended.
+ */
+export interface LogStore {
+  /** Appends a batch in one transaction. */
+  append(lines: readonly LogLine[]): Promise<void>;
+  read(runId: RunId, options?: { jobId?: JobId; tail?: number }): Promise<LogLine[]>;
+}

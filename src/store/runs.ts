@@ -1,0 +1,85 @@
+import type { JobId, RunId } from '../core/ids.js';
+import type { JobStatus, RunStatus, StepResult } from '../core/outcome.js';
+
+export interface NewRun {
+  readonly workflowName: string;
+  /** Path of the workflow file as the user gave it, for display. */
+  readonly workflowPath: string;
+  readonly createdAt: number;
+  /** git sha and ref of the workspace, when it is a git repository */
+  readonly sha?: string;
+  readonly ref?: string;
+}
+
+export interface RunRecord extends NewRun {
+  readonly id: RunId;
+  /** Increments per workflow name, like GitHub's run_number. */
+  readonly runNumber: number;
+  readonly status: RunStatus;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+}
+
+export interface NewJob {
+  readonly id: JobId;
+  readonly runId: RunId;
+  /** The job's key under `jobs:` in the workflow. */
+  readonly key: string;
+  /** Display name: GitHub's, e.g. `test (alpha, fast)` for a matrix leg. */
+  readonly name: string;
+  /** The matrix leg's values, or `{}` for a job without a matrix. */
+  readonly matrix: Readonly<Record<string, unknown>>;
+  readonly status: JobStatus;
+}
+
+export interface JobRecord extends NewJob {
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly outputs: Readonly<Record<string, string>>;
+  /** Why the job ended as it did, when that is not obvious from its status (e.g. the failing step). */
+  readonly reason?: string;
+}
+
+export interface JobPatch {
+  readonly status?: JobStatus;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly outputs?: Readonly<Record<string, string>>;
+  readonly reason?: string;
+}
+
+export interface StepRecord {
+  readonly jobId: JobId;
+  /** Position in the job's steps, from 0. */
+  readonly index: number;
+  readonly name: string;
+  readonly outcome?: StepResult;
+  readonly conclusion?: StepResult;
+  readonly exitCode?: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+}
+
+/**
+ * Runs, their jobs and the jobs' steps (one aggregate).
+ *
+ * Every method is durable when its promise resolves (per the store's durability setting). Calls for
+ * different runs may run concurrently; calls for one job are made in order by its single writer.
+ */
+export interface RunStore {
+  /** Assigns the id and run number atomically. */
+  createRun(run: NewRun): Promise<RunRecord>;
+  /** Adds jobs to a run (matrix legs are added when their job is expanded). All or nothing. */
+  addJobs(jobs: readonly NewJob[]): Promise<void>;
+  updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void>;
+  updateJob(id: JobId, patch: JobPatch): Promise<void>;
+  /** Inserts or replaces the step at (jobId, index). */
+  recordStep(step: StepRecord): Promise<void>;
+  getRun(id: RunId): Promise<RunRecord | undefined>;
+  /** Newest first. */
+  listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
+  /** In the order they were added. */
+  listJobs(runId: RunId): Promise<JobRecord[]>;
+  /** Ordered by index. */
+  listSteps(jobId: JobId): Promise<StepRecord[]>;
+}

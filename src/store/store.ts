@@ -1,0 +1,10 @@
+import type { LogStore } from './logs.js';
+import type { RunStore } from './runs.js';
+
+/** The stores one process opens together, and the single way to close them. */
+export interface Stores extends AsyncDisposable {
+  readonly runs: RunStore;
+  readonly logs: LogStore;
+  /** Idempotent. Pending writes are flushed before it resolves. */
+  close(): Promise<void>;
+}
