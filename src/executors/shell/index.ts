@@ -1,0 +1,72 @@
+import { ValkyrieError } from '../../core/errors.js';
+import type { ProcessOutcome } from '../../core/outcome.js';
+import {
+  defaultKillPolicy,
+  type Executor,
+  type KillPolicy,
+  type RunStepOptions,
+  type StepProcess,
+} from '../contract.js';
+import { ProcessGroupRegistry } from './process-group.js';
+import { runStep } from './step-run.js';
+
+export interface ShellExecutorOptions {
+  /** Escalation timing for cancellation and timeouts; `defaultKillPolicy` when omitted. */
+  readonly killPolicy?: KillPolicy;
+}
+
+/**
+ * Runs each step as a local child process in its own process group, so a cancellation or
+ * timeout reaches everything the step started, and `cleanup()` finds what it left running.
+ *
+ * Lifecycle as in `Executor`: `prepare()` → `run()` one step at a time → `cleanup()`.
+ * A `run()` after `cleanup()` resolves `failed_to_start` rather than start a process nobody
+ * would stop.
+ */
+export class ShellExecutor implements Executor {
+  private readonly killPolicy: KillPolicy;
+  private readonly groups = new ProcessGroupRegistry();
+  private cleanupDone: Promise<void> | undefined;
+
+  constructor(options: ShellExecutorOptions = {}) {
+    this.killPolicy = options.killPolicy ?? defaultKillPolicy;
+  }
+
+  /** Nothing to set up on the local machine; rejects only after `cleanup()`. */
+  async prepare(): Promise<void> {
+    if (this.cleanupDone !== undefined) {
+      throw new ValkyrieError(
+        'VK_EXECUTOR',
+        'the shell executor was already cleaned up; prepare() came too late',
+      );
+    }
+  }
+
+  run(step: StepProcess, options: RunStepOptions): Promise<ProcessOutcome> {
+    if (this.cleanupDone !== undefined) {
+      return Promise.resolve({
+        kind: 'failed_to_start',
+        message: `the shell executor was already cleaned up; "${step.command}" was not started`,
+      });
+    }
+    // Groups that emptied since their step ended are dropped before their ids can be recycled.
+    this.groups.forgetAllGone();
+    return runStep(step, options, this.killPolicy, this.groups);
+  }
+
+  /**
+   * SIGKILL to every group a step left running. Safe without or after a failed `prepare()`;
+   * later calls return the first call's promise. It does not wait for the processes to vanish:
+   * nothing survives SIGKILL, and where PID 1 never reaps orphans they would linger as zombies.
+   */
+  cleanup(): Promise<void> {
+    this.cleanupDone ??= Promise.resolve().then(() => {
+      this.groups.killAll();
+    });
+    return this.cleanupDone;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.cleanup();
+  }
+}

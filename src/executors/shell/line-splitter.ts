@@ -1,0 +1,86 @@
+import { StringDecoder } from 'node:string_decoder';
+
+/**
+ * Longest line handed on, in UTF-16 code units. A step that prints megabytes without a newline
+ * (a minified bundle, a progress bar using \r) must not make us hold all of it in memory.
+ */
+export const maxLineLength = 64 * 1024;
+
+/**
+ * Turns one stream's byte chunks into lines: split on \n, a trailing \r removed, UTF-8 decoded
+ * across chunk boundaries, over-long lines cut into pieces of at most `maxLength` code units.
+ *
+ * Lifecycle: `push()` any number of times → `end()` once, which emits a final unterminated line.
+ * Chunks pushed after `end()` are ignored, because a stream we destroyed may still deliver one.
+ */
+export class LineSplitter {
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = '';
+  private ended = false;
+
+  constructor(
+    private readonly emit: (text: string, at: number) => void,
+    private readonly maxLength: number = maxLineLength,
+  ) {
+    if (!Number.isInteger(maxLength) || maxLength < 2) {
+      throw new RangeError(`maxLength must be an integer of at least 2, received ${maxLength}`);
+    }
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.ended) return;
+    // One timestamp per chunk: every line in it was read at the same moment.
+    this.consume(this.decoder.write(chunk), Date.now());
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const at = Date.now();
+    this.consume(this.decoder.end(), at);
+    if (this.pending.length > 0) {
+      const last = this.pending;
+      this.pending = '';
+      this.emitLine(last, at);
+    }
+  }
+
+  private consume(text: string, at: number): void {
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      const piece = text.slice(start, newline);
+      const line = this.pending.length === 0 ? piece : this.pending + piece;
+      this.pending = '';
+      this.emitLine(line, at);
+      start = newline + 1;
+    }
+    if (start < text.length) this.pending += text.slice(start);
+    // Strictly longer, so the piece kept always has text in it (a \n arriving next ends that text
+    // instead of producing an empty line); a trailing \r does not count, being maybe half a \r\n.
+    while (this.pending.length - (this.pending.endsWith('\r') ? 1 : 0) > this.maxLength) {
+      const cut = cutPoint(this.pending, this.maxLength);
+      this.emit(this.pending.slice(0, cut), at);
+      this.pending = this.pending.slice(cut);
+    }
+  }
+
+  private emitLine(line: string, at: number): void {
+    let rest = line.endsWith('\r') ? line.slice(0, -1) : line;
+    while (rest.length > this.maxLength) {
+      const cut = cutPoint(rest, this.maxLength);
+      this.emit(rest.slice(0, cut), at);
+      rest = rest.slice(cut);
+    }
+    this.emit(rest, at);
+  }
+}
+
+/** Where to cut an over-long line: never between the halves of a surrogate pair (two invalid pieces). */
+function cutPoint(text: string, limit: number): number {
+  const last = text.charCodeAt(limit - 1);
+  return last >= 0xd800 && last <= 0xdbff ? limit - 1 : limit;
+}

@@ -1,0 +1,34 @@
+import { stat } from 'node:fs/promises';
+import type { StepProcess } from '../contract.js';
+import { errnoCode } from './process-group.js';
+
+/**
+ * Says why `step` could not start, naming the command or the directory at fault. Never rejects.
+ *
+ * The OS reports a missing working directory and a missing command with the same ENOENT, so the
+ * directory is checked here — only on this failure path, to keep the successful spawn free of I/O.
+ */
+export async function describeSpawnFailure(step: StepProcess, error: unknown): Promise<string> {
+  const code = errnoCode(error);
+  const directoryProblem = await checkDirectory(step.cwd);
+  if (directoryProblem !== undefined) return directoryProblem;
+  if (code === 'ENOENT') {
+    const searched = step.command.includes('/') ? '' : ` (PATH=${step.env.PATH ?? 'unset'})`;
+    return `command not found: "${step.command}"${searched}`;
+  }
+  if (code === 'EACCES') return `permission denied executing "${step.command}"`;
+  const detail = error instanceof Error ? error.message : String(error);
+  return `could not start "${step.command}" in ${step.cwd}: ${detail}`;
+}
+
+async function checkDirectory(cwd: string): Promise<string | undefined> {
+  try {
+    const info = await stat(cwd);
+    return info.isDirectory() ? undefined : `working directory is not a directory: ${cwd}`;
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ENOENT') return `working directory does not exist: ${cwd}`;
+    if (code === 'EACCES') return `working directory is not accessible: ${cwd}`;
+    return `working directory cannot be used: ${cwd} (${code ?? String(error)})`;
+  }
+}
