@@ -52,4 +52,7 @@ export interface KillPolicy {
   readonly terminateGraceMs: number;
 }
 
-export const defaultKillPolicy: KillPolicy = Object.freeze({ interruptGraceMs: 2_500, terminateGraceMs: 2_500 });
+export const defaultKillPolicy: KillPolicy = Object.freeze({
+  interruptGraceMs: 2_500,
+  terminateGraceMs: 2_500,
+});

@@ -38,7 +38,7 @@ const definitions: readonly FunctionDefinition[] = [
     name: 'success',
     minArgs: 0,
     maxArgs: 0,
-    call: (_, ctx) => !ctx.status?.failed && !ctx.status?.cancelled,
+    call: (_, ctx) => ctx.status?.success ?? (!ctx.status?.failed && !ctx.status?.cancelled),
   },
   { name: 'failure', minArgs: 0, maxArgs: 0, call: (_, ctx) => ctx.status?.failed === true },
   { name: 'always', minArgs: 0, maxArgs: 0, call: () => true },

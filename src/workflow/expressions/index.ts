@@ -21,4 +21,10 @@ export {
   parseTemplate,
   type TemplatePart,
 } from './template.js';
-export { type ExpressionValue, isTruthy, toDisplayString } from './values.js';
+export {
+  type ExpressionObject,
+  type ExpressionValue,
+  isObject,
+  isTruthy,
+  toDisplayString,
+} from './values.js';

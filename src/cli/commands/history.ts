@@ -1,0 +1,132 @@
+import { ValkyrieError } from '../../core/errors.js';
+import { asRunId } from '../../core/ids.js';
+import type { JobRecord, RunRecord } from '../../store/runs.js';
+import type { Stores } from '../../store/store.js';
+import { ExitCode } from '../exit-codes.js';
+import { openLocalStores, stateDirectory } from '../state.js';
+import { colorForStatus, colors, formatDuration, statusSymbol } from '../views/format.js';
+
+interface HistoryOptions {
+  readonly stateDir?: string;
+  readonly json?: boolean;
+}
+
+async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => Promise<T>): Promise<T> {
+  const stores = openLocalStores(stateDirectory(options.stateDir, process.cwd()));
+  try {
+    return await use(stores);
+  } finally {
+    await stores.close();
+  }
+}
+
+const c = () => colors(process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
+const duration = (start?: number, end?: number) =>
+  start !== undefined && end !== undefined ? formatDuration(end - start) : '';
+
+/** `valkyrie runs`: past runs, newest first. */
+export function runsCommand(options: HistoryOptions & { limit?: string }): Promise<number> {
+  return withStores(options, async (stores) => {
+    const runs = await stores.runs.listRuns({ limit: Number(options.limit ?? 20) });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(runs)}\n`);
+      return ExitCode.succeeded;
+    }
+    if (runs.length === 0) {
+      process.stdout.write('No runs yet. Start one with: valkyrie run FILE\n');
+      return ExitCode.succeeded;
+    }
+    const colors = c();
+    process.stdout.write(
+      colors.dim(
+        `${'RUN'.padEnd(6)} ${'STATUS'.padEnd(10)} ${'STARTED'.padEnd(20)} ${'DURATION'.padEnd(9)} WORKFLOW\n`,
+      ),
+    );
+    for (const run of runs) {
+      const started = new Date(run.startedAt ?? run.createdAt).toISOString().slice(0, 19).replace('T', ' ');
+      const paint = colorForStatus(colors, run.status);
+      process.stdout.write(
+        `${run.id.padEnd(6)} ${paint(run.status.padEnd(10))} ${started.padEnd(20)} ${duration(run.startedAt, run.finishedAt).padEnd(9)} ${run.workflowName} #${run.runNumber}\n`,
+      );
+    }
+    return ExitCode.succeeded;
+  });
+}
+
+async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
+  const run = await stores.runs.getRun(asRunId(id));
+  if (!run) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
+  return run;
+}
+
+/** `valkyrie show RUN`: the run's jobs with status, duration and steps. */
+export function showCommand(id: string, options: HistoryOptions): Promise<number> {
+  return withStores(options, async (stores) => {
+    const run = await requireRun(stores, id);
+    const jobs = await stores.runs.listJobs(run.id);
+    const steps = await Promise.all(jobs.map((job) => stores.runs.listSteps(job.id)));
+    if (options.json) {
+      process.stdout.write(
+        `${JSON.stringify({ ...run, jobs: jobs.map((job, i) => ({ ...job, steps: steps[i] })) })}\n`,
+      );
+      return ExitCode.succeeded;
+    }
+    const colors = c();
+    process.stdout.write(
+      `Run ${run.id} of ${run.workflowName} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.status)} ${duration(run.startedAt, run.finishedAt)}\n`,
+    );
+    for (const [i, job] of jobs.entries()) {
+      process.stdout.write(jobLine(job, colors));
+      for (const step of steps[i] ?? []) {
+        const result = step.conclusion ?? 'running';
+        const code = step.exitCode !== undefined && step.exitCode !== 0 ? ` exit ${step.exitCode}` : '';
+        process.stdout.write(
+          `      ${colors.dim(`${result.padEnd(9)}`)} ${step.name}${code} ${colors.dim(duration(step.startedAt, step.finishedAt))}\n`,
+        );
+      }
+    }
+    return ExitCode.succeeded;
+  });
+}
+
+function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
+  const terminal =
+    job.status === 'succeeded' ||
+    job.status === 'failed' ||
+    job.status === 'cancelled' ||
+    job.status === 'timed_out' ||
+    job.status === 'skipped';
+  const symbol = terminal ? statusSymbol(job.status) : '●';
+  const paint = colorForStatus(colors, job.status);
+  const reason = job.reason ? colors.dim(` (${job.reason})`) : '';
+  return `  ${paint(`${symbol} ${job.status.padEnd(9)}`)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${reason}\n`;
+}
+
+/** `valkyrie logs RUN [JOB]`: stored log lines, prefixed with the job's name when showing several jobs. */
+export function logsCommand(
+  id: string,
+  jobName: string | undefined,
+  options: HistoryOptions,
+): Promise<number> {
+  return withStores(options, async (stores) => {
+    const run = await requireRun(stores, id);
+    const jobs = await stores.runs.listJobs(run.id);
+    const selected =
+      jobName === undefined
+        ? undefined
+        : jobs.find((job) => job.name === jobName || job.key === jobName || job.id === jobName);
+    if (jobName !== undefined && !selected) {
+      throw new ValkyrieError(
+        'VK_JOB_NOT_FOUND',
+        `run ${run.id} has no job ${JSON.stringify(jobName)}; its jobs: ${jobs.map((job) => job.name).join(', ')}`,
+      );
+    }
+    const names = new Map(jobs.map((job) => [job.id as string, job.name]));
+    const lines = await stores.logs.read(run.id, selected ? { jobId: selected.id } : {});
+    for (const line of lines) {
+      const prefix = selected ? '' : `[${names.get(line.jobId) ?? line.jobId}] `;
+      process.stdout.write(`${prefix}${line.text}\n`);
+    }
+    return ExitCode.succeeded;
+  });
+}

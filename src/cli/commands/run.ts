@@ -1,0 +1,96 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { RunStatus } from '../../core/outcome.js';
+import { describeHost, runnerLabels } from '../../runner/host.js';
+import { formatDiagnostics } from '../../workflow/diagnostics.js';
+import { loadWorkflow } from '../../workflow/parse.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
+import { readDotenv } from '../key-values.js';
+import { startLocalRun } from '../local-mode.js';
+import { openLocalStores, stateDirectory } from '../state.js';
+import { colors } from '../views/format.js';
+import { JsonView } from '../views/json-view.js';
+import { LineView } from '../views/line-view.js';
+import { TtyView } from '../views/tty-view.js';
+import type { RunView } from '../views/view.js';
+import { findDefaultWorkflow } from '../workflow-file.js';
+
+export interface RunCommandOptions {
+  readonly jobs?: string;
+  readonly secret?: Record<string, string>;
+  readonly secretsFile?: string;
+  readonly env?: Record<string, string>;
+  readonly var?: Record<string, string>;
+  readonly label?: string[];
+  readonly json?: boolean;
+  readonly color?: boolean;
+  readonly stateDir?: string;
+}
+
+export async function runCommand(file: string | undefined, options: RunCommandOptions): Promise<number> {
+  const cwd = process.cwd();
+  const path = file ?? findDefaultWorkflow(cwd);
+  const concurrency = parseConcurrency(options.jobs);
+  const host = describeHost();
+  const labels = runnerLabels(host, options.label ?? []);
+  const parsed = await loadWorkflow(path, { runnerLabels: labels });
+  if (parsed.diagnostics.length > 0) {
+    process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
+  }
+  if (!parsed.workflow) return ExitCode.invalid;
+  const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
+
+  const stateDir = stateDirectory(options.stateDir, cwd);
+  const stores = openLocalStores(stateDir);
+  const view = createView(options);
+  let interrupts = 0;
+  let handle: Awaited<ReturnType<typeof startLocalRun>> | undefined;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
+    handle?.cancel(interrupts > 1);
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    handle = await startLocalRun({
+      workflow: parsed.workflow,
+      stores,
+      stateDir,
+      workspace: resolve(cwd),
+      host,
+      concurrency,
+      extraLabels: options.label ?? [],
+      secrets,
+      vars: options.var ?? {},
+      env: options.env ?? {},
+      onEvent: (event) => view.onEvent(event),
+    });
+    if (interrupts > 0) handle.cancel(interrupts > 1);
+    const status: RunStatus = await handle.done;
+    if (interrupts > 0) return ExitCode.interrupted;
+    return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+  } finally {
+    view.close();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    await stores.close();
+  }
+}
+
+function parseConcurrency(value: string | undefined): number {
+  if (value === undefined) return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--jobs must be a positive integer, received ${JSON.stringify(value)}`);
+  return n;
+}
+
+function createView(options: RunCommandOptions): RunView {
+  const out = { write: (text: string) => void process.stdout.write(text) };
+  if (options.json) return new JsonView(out);
+  const useColor =
+    options.color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+  if (process.stdout.isTTY) return new TtyView(out, colors(useColor), () => process.stdout.columns ?? 80);
+  return new LineView(out, colors(false));
+}

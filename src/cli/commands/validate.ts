@@ -1,0 +1,51 @@
+import { topologicalOrder } from '../../core/dag.js';
+import { describeHost, runnerLabels } from '../../runner/host.js';
+import { formatDiagnostics } from '../../workflow/diagnostics.js';
+import type { Workflow } from '../../workflow/model.js';
+import { loadWorkflow } from '../../workflow/parse.js';
+import { ExitCode } from '../exit-codes.js';
+
+/** Parses and plans the workflow without running it; prints the job graph. */
+export async function validateCommand(
+  file: string,
+  options: { label?: string[]; json?: boolean },
+): Promise<number> {
+  const labels = runnerLabels(describeHost(), options.label ?? []);
+  const parsed = await loadWorkflow(file, { runnerLabels: labels });
+  if (parsed.diagnostics.length > 0) {
+    process.stderr.write(`${formatDiagnostics(file, parsed.source, parsed.diagnostics)}\n`);
+  }
+  if (!parsed.workflow) return ExitCode.invalid;
+  process.stdout.write(
+    options.json ? `${JSON.stringify(graphJson(parsed.workflow))}\n` : graphText(parsed.workflow),
+  );
+  return ExitCode.succeeded;
+}
+
+function graphText(workflow: Workflow): string {
+  const order = topologicalOrder(new Map([...workflow.jobs.values()].map((job) => [job.key, job.needs])));
+  const lines = [`${workflow.path}: workflow "${workflow.name}" is valid, ${workflow.jobs.size} jobs`];
+  for (const key of order) {
+    const job = workflow.jobs.get(key);
+    if (!job) continue;
+    const needs = job.needs.length > 0 ? ` ← needs ${job.needs.join(', ')}` : '';
+    const matrix = job.matrix ? ' (matrix)' : '';
+    const name = job.name && job.name !== key ? ` "${job.name}"` : '';
+    lines.push(`  ${key}${name}${matrix}${needs}`);
+    for (const step of job.steps) lines.push(`    - ${step.name}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function graphJson(workflow: Workflow) {
+  return {
+    name: workflow.name,
+    jobs: [...workflow.jobs.values()].map((job) => ({
+      key: job.key,
+      name: job.name ?? job.key,
+      needs: job.needs,
+      matrix: job.matrix !== undefined,
+      steps: job.steps.map((step) => step.name),
+    })),
+  };
+}

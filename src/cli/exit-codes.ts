@@ -1,0 +1,18 @@
+/** The process exit codes `valkyrie` promises (documented in README and --help). */
+export const ExitCode = {
+  succeeded: 0,
+  jobFailed: 1,
+  invalid: 2,
+  interrupted: 130,
+} as const;
+
+/** A failure the user can fix; printed as one line, never with a stack trace. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.invalid,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
+import type { RunEventListener } from '../engine/events.js';
+import { ShellExecutor } from '../executors/shell/index.js';
+import { inProcessPair } from '../protocol/in-process.js';
+import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
+import { RunnerAgent } from '../runner/agent.js';
+import { type HostDescription, runnerLabels } from '../runner/host.js';
+import { inheritedEnvironment } from '../runner/step-environment.js';
+import type { Stores } from '../store/store.js';
+import type { Workflow } from '../workflow/model.js';
+import { readGitInfo } from './git-info.js';
+
+export interface LocalRunOptions {
+  readonly workflow: Workflow;
+  readonly stores: Stores;
+  readonly stateDir: string;
+  readonly workspace: string;
+  readonly host: HostDescription;
+  readonly concurrency: number;
+  readonly extraLabels: readonly string[];
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly vars: Readonly<Record<string, string>>;
+  readonly env: Readonly<Record<string, string>>;
+  readonly onEvent: RunEventListener;
+}
+
+/**
+ * Local mode: a control plane and one runner in this process, joined by an in-process transport that
+ * carries the same protocol messages a network runner would exchange.
+ */
+export async function startLocalRun(options: LocalRunOptions): Promise<RunHandle> {
+  const controlPlane = new ControlPlane(options.stores);
+  controlPlane.onEvent(options.onEvent);
+  const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
+  controlPlane.connect(controlEnd);
+  const labels = runnerLabels(options.host, options.extraLabels);
+  const tempRoot = join(options.stateDir, 'tmp');
+  mkdirSync(tempRoot, { recursive: true });
+  const agent = new RunnerAgent(runnerEnd, {
+    info: { name: options.host.name, labels, capacity: options.concurrency },
+    host: options.host,
+    createExecutor: () => new ShellExecutor(),
+    tempRoot,
+    baseEnv: inheritedEnvironment(process.env),
+  });
+  agent.start();
+  const git = readGitInfo(options.workspace);
+  return controlPlane.startRun(options.workflow, {
+    workflowName: options.workflow.name,
+    workspace: options.workspace,
+    sha: git.sha,
+    ref: git.ref,
+    actor: process.env.USER ?? 'local',
+    vars: options.vars,
+    secrets: options.secrets,
+    envOverrides: options.env,
+    availableLabels: labels,
+  });
+}

@@ -1,0 +1,125 @@
+import { Command, CommanderError, Option } from 'commander';
+import { isValkyrieError } from '../core/errors.js';
+import { ExitCode, UsageError } from './exit-codes.js';
+import { collectPair } from './key-values.js';
+
+const collectList = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value.split(',').filter(Boolean),
+];
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('valkyrie')
+    .description(
+      'Valkyrie: a fast, self-hosted job runner for CI pipelines and workflows (GitHub Actions syntax).',
+    )
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 130 interrupted.',
+    );
+  const stateDir = () =>
+    new Option('--state-dir <dir>', 'where runs are stored (default: .valkyrie, or $VALKYRIE_STATE_DIR)');
+
+  program
+    .command('run')
+    .description('run a workflow on this machine')
+    .argument(
+      '[file]',
+      'workflow file (default: the one file in .valkyrie/workflows/, else .github/workflows/)',
+    )
+    .option('-j, --jobs <n>', 'run at most N jobs at once (default: CPU count)')
+    .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)
+    .option('--secrets-file <file>', 'read secrets from a dotenv file')
+    .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)
+    .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair)
+    .option('--label <labels>', 'extra runner labels, comma-separated (repeatable)', collectList)
+    .option('--json', 'print NDJSON events; the last line is the run summary')
+    .option('--no-color', 'plain output')
+    .addOption(stateDir())
+    .action(async (file: string | undefined, options) => {
+      const { runCommand } = await import('./commands/run.js');
+      setExit(await runCommand(file, options));
+    });
+
+  program
+    .command('validate')
+    .description('parse and plan a workflow without running it; print the job graph')
+    .argument('<file>', 'workflow file')
+    .option('--label <labels>', 'extra runner labels, comma-separated', collectList)
+    .option('--json', 'print the job graph as JSON')
+    .action(async (file: string, options) => {
+      const { validateCommand } = await import('./commands/validate.js');
+      setExit(await validateCommand(file, options));
+    });
+
+  program
+    .command('runs')
+    .description('list past runs, newest first')
+    .option('-n, --limit <n>', 'how many', '20')
+    .option('--json', 'print JSON')
+    .addOption(stateDir())
+    .action(async (options) => {
+      const { runsCommand } = await import('./commands/history.js');
+      setExit(await runsCommand(options));
+    });
+
+  program
+    .command('show')
+    .description("show a run's jobs with their status, duration and steps")
+    .argument('<run>', 'run id (see valkyrie runs)')
+    .option('--json', 'print JSON')
+    .addOption(stateDir())
+    .action(async (run: string, options) => {
+      const { showCommand } = await import('./commands/history.js');
+      setExit(await showCommand(run, options));
+    });
+
+  program
+    .command('logs')
+    .description("print a run's stored logs, or one job's")
+    .argument('<run>', 'run id')
+    .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
+    .addOption(stateDir())
+    .action(async (run: string, job: string | undefined, options) => {
+      const { logsCommand } = await import('./commands/history.js');
+      setExit(await logsCommand(run, job, options));
+    });
+
+  program
+    .command('schema')
+    .description("print the workflow file's JSON Schema (for editor completion)")
+    .action(async () => {
+      const { schemaCommand } = await import('./commands/schema.js');
+      setExit(schemaCommand());
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; user mistakes print one clear line, never a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode: number = ExitCode.succeeded;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  program.exitOverride();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.succeeded : ExitCode.invalid;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`valkyrie: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (isValkyrieError(error)) {
+      process.stderr.write(`valkyrie: ${error.message}\n`);
+      return ExitCode.invalid;
+    }
+    throw error;
+  }
+}

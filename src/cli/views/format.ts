@@ -1,0 +1,52 @@
+import type { TerminalJobStatus } from '../../core/outcome.js';
+
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;
+  const minutes = Math.floor(ms / 60_000);
+  return `${minutes}m${Math.round((ms % 60_000) / 1_000)}s`;
+}
+
+const symbols: Record<TerminalJobStatus | 'running' | 'queued' | 'pending', string> = {
+  succeeded: '✓',
+  failed: '✗',
+  cancelled: '⊘',
+  timed_out: '⏱',
+  skipped: '-',
+  running: '●',
+  queued: '○',
+  pending: '○',
+};
+
+export function statusSymbol(status: keyof typeof symbols): string {
+  return symbols[status];
+}
+
+export interface Colors {
+  readonly red: (s: string) => string;
+  readonly green: (s: string) => string;
+  readonly yellow: (s: string) => string;
+  readonly dim: (s: string) => string;
+  readonly bold: (s: string) => string;
+}
+
+const wrap = (open: number, close: number) => (s: string) => `\u001b[${open}m${s}\u001b[${close}m`;
+const plain = (s: string) => s;
+
+export function colors(enabled: boolean): Colors {
+  if (!enabled) return { red: plain, green: plain, yellow: plain, dim: plain, bold: plain };
+  return {
+    red: wrap(31, 39),
+    green: wrap(32, 39),
+    yellow: wrap(33, 39),
+    dim: wrap(2, 22),
+    bold: wrap(1, 22),
+  };
+}
+
+export function colorForStatus(c: Colors, status: string): (s: string) => string {
+  if (status === 'succeeded') return c.green;
+  if (status === 'failed' || status === 'timed_out') return c.red;
+  if (status === 'cancelled') return c.yellow;
+  return c.dim;
+}

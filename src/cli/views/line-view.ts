@@ -1,0 +1,52 @@
+import type { RunEvent } from '../../engine/events.js';
+import { type Colors, colorForStatus, formatDuration, statusSymbol } from './format.js';
+import { summaryTable } from './summary.js';
+import type { Output, RunView } from './view.js';
+
+/** Without a TTY: every log line prefixed with its job's name, then a summary table. */
+export class LineView implements RunView {
+  constructor(
+    private readonly out: Output,
+    private readonly c: Colors,
+  ) {}
+
+  onEvent(event: RunEvent): void {
+    const { c } = this;
+    switch (event.type) {
+      case 'run.started':
+        this.out.write(c.bold(`Run ${event.runId} (#${event.runNumber}) of ${event.workflow}\n`));
+        break;
+      case 'step.started':
+        this.out.write(`${c.dim(`[${event.job}]`)} ${c.bold(`▶ ${event.step}`)}\n`);
+        break;
+      case 'log':
+        this.out.write(
+          `${c.dim(`[${event.job}]`)} ${event.stream === 'system' ? c.yellow(event.text) : event.text}\n`,
+        );
+        break;
+      case 'step.completed':
+        if (event.step.outcome === 'failure') {
+          const code = event.step.exitCode === undefined ? '' : ` (exit code ${event.step.exitCode})`;
+          const tolerated = event.step.conclusion === 'success' ? ', continuing (continue-on-error)' : '';
+          this.out.write(
+            `${c.dim(`[${event.job}]`)} ${c.red(`✗ ${event.step.name} failed${code}${tolerated}`)}\n`,
+          );
+        }
+        break;
+      case 'job.completed': {
+        const paint = colorForStatus(c, event.status);
+        const reason = event.reason ? `: ${event.reason}` : '';
+        const duration = event.durationMs > 0 ? ` in ${formatDuration(event.durationMs)}` : '';
+        this.out.write(
+          `${c.dim(`[${event.name}]`)} ${paint(`${statusSymbol(event.status)} ${event.status}${duration}${reason}`)}\n`,
+        );
+        break;
+      }
+      case 'run.completed':
+        this.out.write(`\n${summaryTable(event.jobs, event.status, event.durationMs, c)}\n`);
+        break;
+    }
+  }
+
+  close(): void {}
+}

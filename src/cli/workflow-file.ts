@@ -1,0 +1,32 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from './exit-codes.js';
+
+/**
+ * The workflow `valkyrie run` uses without a FILE: the single file in `.valkyrie/workflows/`, else the
+ * single file in `.github/workflows/`.
+ */
+export function findDefaultWorkflow(cwd: string): string {
+  for (const dir of ['.valkyrie/workflows', '.github/workflows']) {
+    const files = listWorkflows(join(cwd, dir));
+    if (files.length === 1) return join(dir, files[0] ?? '');
+    if (files.length > 1) {
+      throw new UsageError(
+        `${dir} has ${files.length} workflows (${files.join(', ')}); name one: valkyrie run FILE`,
+      );
+    }
+  }
+  throw new UsageError(
+    'no workflow given and none found in .valkyrie/workflows/ or .github/workflows/; try: valkyrie run FILE',
+  );
+}
+
+function listWorkflows(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((name) => /\.ya?ml$/.test(name))
+      .sort();
+  } catch {
+    return [];
+  }
+}

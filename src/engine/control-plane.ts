@@ -1,0 +1,333 @@
+import { type JobId, jobIdFor, type RunId } from '../core/ids.js';
+import { jobStatusOf, type RunStatus } from '../core/outcome.js';
+import type { ControlMessage, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
+import type { Transport } from '../protocol/transport.js';
+import type { Stores } from '../store/store.js';
+import type { Workflow } from '../workflow/model.js';
+import type { RunEvent, RunEventListener } from './events.js';
+import { JobQueue } from './job-queue.js';
+import type { RunContext } from './run-context.js';
+import { type Effect, type Leg, RunCoordinator } from './run-coordinator.js';
+
+interface RunnerSession {
+  readonly id: string;
+  readonly transport: Transport<ControlMessage, RunnerMessage>;
+  info?: RunnerInfo;
+  /** Jobs offered to or running on it. */
+  readonly assigned: Set<string>;
+}
+
+interface Lease {
+  readonly leg: Leg;
+  readonly run: ActiveRun;
+  readonly fencingToken: number;
+  runner: RunnerSession;
+}
+
+interface ActiveRun {
+  readonly id: RunId;
+  readonly coordinator: RunCoordinator;
+  readonly startedAt: number;
+  readonly done: Promise<RunStatus>;
+  resolve(status: RunStatus): void;
+  reject(error: unknown): void;
+  completing: boolean;
+}
+
+export type RunRequest = Omit<RunContext, 'runId' | 'runNumber'>;
+
+export interface RunHandle {
+  readonly id: RunId;
+  readonly runNumber: number;
+  /** Resolves with the run's final status once every job has finished and everything is stored. */
+  readonly done: Promise<RunStatus>;
+  cancel(immediate: boolean): void;
+}
+
+/**
+ * The control plane: turns runs into jobs (through each run's coordinator), queues ready jobs,
+ * offers them to runners that have the labels and room, leases them under fencing tokens, and
+ * stores what runners report. Runners reach it only through protocol transports.
+ */
+export class ControlPlane {
+  private readonly sessions = new Map<string, RunnerSession>();
+  private readonly queue = new JobQueue<Leg>();
+  private readonly runsByLeg = new Map<string, ActiveRun>();
+  private readonly leases = new Map<string, Lease>();
+  private readonly listeners: RunEventListener[] = [];
+  private nextToken = 1;
+  private nextSession = 1;
+  /** Store writes, in order; awaited before a run is reported done. */
+  private writes: Promise<void> = Promise.resolve();
+  private writeError: unknown;
+
+  constructor(private readonly stores: Stores) {}
+
+  onEvent(listener: RunEventListener): void {
+    this.listeners.push(listener);
+  }
+
+  connect(transport: Transport<ControlMessage, RunnerMessage>): void {
+    const session: RunnerSession = { id: `runner-${this.nextSession++}`, transport, assigned: new Set() };
+    this.sessions.set(session.id, session);
+    transport.onMessage((message) => this.handle(session, message));
+    transport.onClose(() => this.sessions.delete(session.id));
+  }
+
+  async startRun(workflow: Workflow, request: RunRequest): Promise<RunHandle> {
+    const now = Date.now();
+    const record = await this.stores.runs.createRun({
+      workflowName: workflow.name,
+      workflowPath: workflow.path,
+      createdAt: now,
+      sha: request.sha,
+      ref: request.ref,
+    });
+    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber };
+    const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
+    let resolve: (status: RunStatus) => void = () => {};
+    let reject: (error: unknown) => void = () => {};
+    const done = new Promise<RunStatus>((onResolve, onReject) => {
+      resolve = onResolve;
+      reject = onReject;
+    });
+    const run: ActiveRun = {
+      id: record.id,
+      coordinator,
+      startedAt: now,
+      done,
+      resolve,
+      reject,
+      completing: false,
+    };
+    this.write(() => this.stores.runs.updateRun(record.id, { status: 'running', startedAt: now }));
+    this.emit({
+      type: 'run.started',
+      runId: record.id,
+      runNumber: record.runNumber,
+      workflow: workflow.name,
+      at: now,
+    });
+    this.apply(run, coordinator.advance());
+    return {
+      id: record.id,
+      runNumber: record.runNumber,
+      done,
+      cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
+    };
+  }
+
+  private apply(run: ActiveRun, effects: readonly Effect[]): void {
+    for (const effect of effects) {
+      const { leg } = effect;
+      switch (effect.kind) {
+        case 'add': {
+          this.runsByLeg.set(leg.id, run);
+          const job = {
+            id: leg.id,
+            runId: run.id,
+            key: leg.key,
+            name: leg.name,
+            matrix: leg.matrix,
+            status: 'pending' as const,
+          };
+          this.write(() => this.stores.runs.addJobs([job]));
+          break;
+        }
+        case 'queue':
+          this.queue.push(leg);
+          this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
+          this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: Date.now() });
+          break;
+        case 'finish':
+          this.queue.remove(leg.id);
+          this.recordFinished(leg);
+          break;
+        case 'cancel': {
+          const lease = this.leases.get(leg.id);
+          lease?.runner.transport.send({
+            type: 'cancel',
+            jobId: leg.id,
+            reason: 'cancelled',
+            immediate: effect.immediate,
+          });
+          break;
+        }
+      }
+    }
+    this.dispatch();
+    if (run.coordinator.isDone()) this.completeRun(run);
+  }
+
+  /** Offers queued jobs, in order, to runners with the labels and a free slot. */
+  private dispatch(): void {
+    for (const leg of this.queue.entries()) {
+      const runner = this.pickRunner(leg);
+      if (!runner) continue;
+      this.queue.remove(leg.id);
+      leg.status = 'offered';
+      runner.assigned.add(leg.id);
+      runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs: 30_000 });
+    }
+  }
+
+  private pickRunner(leg: Leg): RunnerSession | undefined {
+    for (const session of this.sessions.values()) {
+      const info = session.info;
+      if (!info || session.assigned.size >= info.capacity) continue;
+      const labels = new Set(info.labels.map((label) => label.toLowerCase()));
+      if (leg.runsOn.every((label) => labels.has(label.toLowerCase()))) return session;
+    }
+    return undefined;
+  }
+
+  private handle(session: RunnerSession, message: RunnerMessage): void {
+    if (message.type === 'register') {
+      session.info = message.runner;
+      session.transport.send({ type: 'registered', runnerId: session.id });
+      this.dispatch();
+      return;
+    }
+    if (message.type === 'accept' || message.type === 'decline') {
+      this.onOfferAnswer(session, message.jobId, message.type === 'accept');
+      return;
+    }
+    const lease = this.leases.get(message.jobId);
+    if (!lease || lease.fencingToken !== message.fencingToken || lease.runner !== session) {
+      this.emitStale(message.jobId, message.type);
+      return;
+    }
+    const { leg } = lease;
+    switch (message.type) {
+      case 'step.started':
+        this.emit({
+          type: 'step.started',
+          jobId: leg.id,
+          job: leg.name,
+          index: message.index,
+          step: message.name,
+          at: message.at,
+        });
+        this.write(() =>
+          this.stores.runs.recordStep({
+            jobId: leg.id,
+            index: message.index,
+            name: message.name,
+            startedAt: message.at,
+          }),
+        );
+        break;
+      case 'log': {
+        const lines = message.entries.map((entry) => ({ runId: lease.run.id, jobId: leg.id, ...entry }));
+        this.write(() => this.stores.logs.append(lines));
+        for (const entry of message.entries)
+          this.emit({ type: 'log', jobId: leg.id, job: leg.name, ...entry });
+        break;
+      }
+      case 'step.completed':
+        this.emit({ type: 'step.completed', jobId: leg.id, job: leg.name, step: message.step });
+        this.write(() => this.stores.runs.recordStep({ jobId: leg.id, ...message.step }));
+        break;
+      case 'job.completed': {
+        this.leases.delete(leg.id);
+        session.assigned.delete(leg.id);
+        const status = jobStatusOf(message.outcome);
+        const reason = 'reason' in message.outcome ? message.outcome.reason : undefined;
+        const effects = lease.run.coordinator.completed(leg.id, status, message.outputs, message.at, reason);
+        this.recordFinished(leg, message.outputs);
+        this.apply(lease.run, effects);
+        break;
+      }
+    }
+  }
+
+  private onOfferAnswer(session: RunnerSession, jobId: string, accepted: boolean): void {
+    const run = this.runsByLeg.get(jobId);
+    const leg = run?.coordinator.legById(jobId);
+    if (!run || !leg || leg.status !== 'offered' || !session.assigned.has(jobId)) return;
+    if (!accepted) {
+      session.assigned.delete(jobId);
+      leg.status = 'queued';
+      this.queue.push(leg);
+      this.dispatch();
+      return;
+    }
+    const spec = leg.spec;
+    if (!spec) return;
+    const fencingToken = this.nextToken++;
+    this.leases.set(jobId, { leg, run, fencingToken, runner: session });
+    const at = Date.now();
+    run.coordinator.started(jobId, at);
+    this.write(() => this.stores.runs.updateJob(leg.id as JobId, { status: 'running', startedAt: at }));
+    this.emit({ type: 'job.started', jobId, name: leg.name, at });
+    session.transport.send({ type: 'lease', jobId, fencingToken, ttlMs: 60_000, job: spec });
+  }
+
+  private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}): void {
+    const finishedAt = leg.finishedAt ?? Date.now();
+    const status = leg.status;
+    if (
+      status !== 'succeeded' &&
+      status !== 'failed' &&
+      status !== 'cancelled' &&
+      status !== 'timed_out' &&
+      status !== 'skipped'
+    )
+      return;
+    this.write(() => this.stores.runs.updateJob(leg.id, { status, finishedAt, outputs, reason: leg.reason }));
+    this.emit({
+      type: 'job.completed',
+      jobId: leg.id,
+      name: leg.name,
+      status,
+      durationMs: leg.startedAt === undefined ? 0 : finishedAt - leg.startedAt,
+      reason: leg.reason,
+      at: finishedAt,
+    });
+  }
+
+  private completeRun(run: ActiveRun): void {
+    if (run.completing) return;
+    run.completing = true;
+    const status = run.coordinator.status();
+    const finishedAt = Date.now();
+    this.write(() => this.stores.runs.updateRun(run.id, { status, finishedAt }));
+    void this.writes.then(() => {
+      for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
+      if (this.writeError !== undefined) {
+        run.reject(this.writeError);
+        return;
+      }
+      this.emit({
+        type: 'run.completed',
+        runId: run.id,
+        status,
+        durationMs: finishedAt - run.startedAt,
+        jobs: run.coordinator.summaries(),
+      });
+      run.resolve(status);
+    });
+  }
+
+  private write(operation: () => Promise<void>): void {
+    this.writes = this.writes.then(operation).catch((error: unknown) => {
+      this.writeError ??= error;
+    });
+  }
+
+  private emitStale(jobId: string, type: string): void {
+    this.emit({
+      type: 'log',
+      jobId,
+      job: jobId,
+      stepIndex: -1,
+      stream: 'system',
+      text: `ignored a stale ${type} for ${jobId}`,
+      at: Date.now(),
+    });
+  }
+
+  private emit(event: RunEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}

@@ -1,0 +1,64 @@
+import type { RunStatus, TerminalJobStatus } from '../core/outcome.js';
+import type { StepReport } from '../protocol/messages.js';
+
+export interface JobSummary {
+  readonly name: string;
+  readonly status: TerminalJobStatus;
+  readonly durationMs: number;
+}
+
+/**
+ * What the engine tells its observers (terminal views, `--json`, later the dashboard), in order.
+ * `run.completed` is always the last event of a run.
+ */
+export type RunEvent =
+  | {
+      readonly type: 'run.started';
+      readonly runId: string;
+      readonly runNumber: number;
+      readonly workflow: string;
+      readonly at: number;
+    }
+  | { readonly type: 'job.queued'; readonly jobId: string; readonly name: string; readonly at: number }
+  | { readonly type: 'job.started'; readonly jobId: string; readonly name: string; readonly at: number }
+  | {
+      readonly type: 'step.started';
+      readonly jobId: string;
+      readonly job: string;
+      readonly index: number;
+      readonly step: string;
+      readonly at: number;
+    }
+  | {
+      readonly type: 'log';
+      readonly jobId: string;
+      readonly job: string;
+      readonly stepIndex: number;
+      readonly stream: 'stdout' | 'stderr' | 'system';
+      readonly text: string;
+      readonly at: number;
+    }
+  | {
+      readonly type: 'step.completed';
+      readonly jobId: string;
+      readonly job: string;
+      readonly step: StepReport;
+    }
+  | {
+      readonly type: 'job.completed';
+      readonly jobId: string;
+      readonly name: string;
+      readonly status: TerminalJobStatus;
+      readonly durationMs: number;
+      readonly reason?: string;
+      readonly at: number;
+    }
+  | {
+      readonly type: 'run.completed';
+      readonly runId: string;
+      readonly status: RunStatus;
+      readonly durationMs: number;
+      readonly jobs: readonly JobSummary[];
+    };
+
+export type RunEventListener = (event: RunEvent) => void;

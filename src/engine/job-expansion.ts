@@ -1,0 +1,192 @@
+import type { JobSpec } from '../protocol/job-spec.js';
+import {
+  contextReferences,
+  type EvaluationContext,
+  type ExpressionValue,
+  evaluateValue,
+  hasExpressions,
+  interpolate,
+  isObject,
+  parseTemplate,
+} from '../workflow/expressions/index.js';
+import { expandMatrix, legName, type MatrixLeg } from '../workflow/matrix.js';
+import { type JobDefinition, maxMatrixLegs, type Workflow } from '../workflow/model.js';
+import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
+import { githubContext, type RunContext } from './run-context.js';
+
+/** One leg of a job as planned: its matrix values and everything needed to run it. */
+export interface PlannedLeg {
+  readonly name: string;
+  readonly matrix: Readonly<Record<string, ExpressionValue>>;
+  readonly continueOnError: boolean;
+  readonly runsOn: readonly string[];
+  readonly makeSpec: (jobId: string) => JobSpec;
+}
+
+export class ExpansionError extends Error {}
+
+/** Evaluates a job's matrix (its values may come from `needs`) and plans one leg per combination. */
+export function planLegs(
+  workflow: Workflow,
+  job: JobDefinition,
+  run: RunContext,
+  needs: ExpressionValue,
+): PlannedLeg[] {
+  const base = baseContexts(workflow, job, run, needs);
+  const legs = matrixLegs(job, { contexts: base });
+  const total = legs.length;
+  return legs.map((leg, index) => {
+    const matrix = leg as Record<string, ExpressionValue>;
+    const strategy = {
+      'fail-fast': evaluateFlag(job.failFast, { contexts: { ...base, matrix } }),
+      'job-index': index,
+      'job-total': total,
+      'max-parallel': maxParallelOf(job, { contexts: { ...base } }, total),
+    };
+    const context: EvaluationContext = { contexts: { ...base, matrix, strategy } };
+    const name = displayName(job, leg, context);
+    const timeoutMinutes = evaluateNumber(job.timeoutMinutes, context);
+    if (!(timeoutMinutes > 0)) {
+      throw new ExpansionError(
+        `job "${job.key}": timeout-minutes must be a positive number, received ${timeoutMinutes}`,
+      );
+    }
+    return {
+      name,
+      matrix,
+      continueOnError: evaluateFlag(job.continueOnError, context),
+      runsOn: job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
+      makeSpec: (jobId: string): JobSpec => ({
+        runId: run.runId,
+        jobId,
+        key: job.key,
+        name,
+        attempt: 1,
+        workspace: run.workspace,
+        workflowEnv: { ...workflow.env, ...run.envOverrides },
+        jobEnv: job.env,
+        defaults: {
+          shell: job.defaults.shell ?? workflow.defaults.shell,
+          workingDirectory: job.defaults.workingDirectory ?? workflow.defaults.workingDirectory,
+        },
+        steps: job.steps,
+        outputs: job.outputs,
+        timeoutMs: timeoutMinutes * 60_000,
+        contexts: {
+          github: base.github ?? null,
+          vars: run.vars,
+          secrets: run.secrets,
+          matrix,
+          strategy,
+          needs,
+          inputs: {},
+        },
+      }),
+    };
+  });
+}
+
+export function maxParallelOf(job: JobDefinition, context: EvaluationContext, total: number): number {
+  if (job.maxParallel === undefined) return total;
+  const value = evaluateNumber(job.maxParallel, context);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ExpansionError(`job "${job.key}": max-parallel must be a positive integer, received ${value}`);
+  }
+  return value;
+}
+
+export function baseContexts(
+  workflow: Workflow,
+  job: JobDefinition,
+  run: RunContext,
+  needs: ExpressionValue,
+): Record<string, ExpressionValue> {
+  return {
+    github: githubContext(run, job.key),
+    vars: run.vars,
+    secrets: run.secrets,
+    needs,
+    inputs: {},
+    env: { ...workflow.env, ...run.envOverrides },
+    matrix: {},
+    strategy: {},
+  };
+}
+
+function matrixLegs(job: JobDefinition, context: EvaluationContext): MatrixLeg[] {
+  const matrix = job.matrix;
+  if (!matrix) return [{}];
+  let axes: Map<string, readonly unknown[]>;
+  let include: unknown;
+  let exclude: unknown;
+  if (matrix.kind === 'expression') {
+    const value = evaluateValue(matrix.expression, context);
+    if (!isObject(value)) {
+      throw new ExpansionError(
+        `job "${job.key}": the matrix expression must yield a mapping, received ${describe(value)}`,
+      );
+    }
+    axes = new Map();
+    for (const [axis, values] of Object.entries(value)) {
+      if (axis === 'include' || axis === 'exclude') continue;
+      axes.set(axis, asList(job, axis, values));
+    }
+    include = value.include ?? [];
+    exclude = value.exclude ?? [];
+  } else {
+    axes = new Map();
+    for (const [axis, values] of matrix.axes) {
+      axes.set(axis, typeof values === 'string' ? asList(job, axis, evaluateValue(values, context)) : values);
+    }
+    include = typeof matrix.include === 'string' ? evaluateValue(matrix.include, context) : matrix.include;
+    exclude = typeof matrix.exclude === 'string' ? evaluateValue(matrix.exclude, context) : matrix.exclude;
+  }
+  const legs = expandMatrix({
+    axes,
+    include: asEntries(job, 'include', include),
+    exclude: asEntries(job, 'exclude', exclude),
+  });
+  if (legs.length === 0) throw new ExpansionError(`job "${job.key}": the matrix has no legs`);
+  if (legs.length > maxMatrixLegs) {
+    throw new ExpansionError(
+      `job "${job.key}": the matrix has ${legs.length} legs; at most ${maxMatrixLegs} are allowed`,
+    );
+  }
+  return legs;
+}
+
+function asList(job: JobDefinition, axis: string, value: unknown): readonly unknown[] {
+  if (Array.isArray(value)) return value;
+  throw new ExpansionError(
+    `job "${job.key}": matrix axis "${axis}" must be a list, received ${describe(value)}`,
+  );
+}
+
+function asEntries(job: JobDefinition, key: string, value: unknown): MatrixLeg[] {
+  if (
+    Array.isArray(value) &&
+    value.every((item) => item !== null && typeof item === 'object' && !Array.isArray(item))
+  ) {
+    return value as MatrixLeg[];
+  }
+  throw new ExpansionError(
+    `job "${job.key}": matrix ${key} must be a list of mappings, received ${describe(value)}`,
+  );
+}
+
+/** GitHub appends the matrix values unless the job's own name already refers to the matrix. */
+function displayName(job: JobDefinition, leg: MatrixLeg, context: EvaluationContext): string {
+  const template = job.name ?? job.key;
+  const name = hasExpressions(template) ? interpolate(template, context) : template;
+  if (job.matrix === undefined) return name;
+  const refersToMatrix = parseTemplate(template).some(
+    (part) => part.kind === 'expr' && contextReferences(part.expr).some((ref) => ref.name === 'matrix'),
+  );
+  return refersToMatrix ? name : legName(name, leg);
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'a mapping' : JSON.stringify(value);
+}

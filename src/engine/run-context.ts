@@ -1,0 +1,39 @@
+import type { ExpressionValue } from '../workflow/expressions/index.js';
+
+/** What the engine knows about a run before any job starts; the source of `github`, `vars`, `secrets`. */
+export interface RunContext {
+  readonly runId: string;
+  readonly runNumber: number;
+  readonly workflowName: string;
+  readonly workspace: string;
+  readonly sha?: string;
+  readonly ref?: string;
+  readonly repository?: string;
+  readonly actor: string;
+  readonly vars: Readonly<Record<string, string>>;
+  readonly secrets: Readonly<Record<string, string>>;
+  /** `--env` values: they override the workflow's own `env`. */
+  readonly envOverrides: Readonly<Record<string, string>>;
+  /** Labels of the runners that can take jobs; a job asking for others fails instead of waiting forever. */
+  readonly availableLabels?: readonly string[];
+}
+
+export function githubContext(run: RunContext, jobKey: string): ExpressionValue {
+  const refName = run.ref?.replace(/^refs\/(heads|tags)\//, '') ?? '';
+  return {
+    workspace: run.workspace,
+    job: jobKey,
+    run_id: run.runId,
+    run_number: run.runNumber,
+    run_attempt: 1,
+    workflow: run.workflowName,
+    event_name: 'local',
+    sha: run.sha ?? '',
+    ref: run.ref ?? '',
+    ref_name: refName,
+    repository: run.repository ?? '',
+    actor: run.actor,
+    server_url: '',
+    event: {},
+  };
+}

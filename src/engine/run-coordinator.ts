@@ -1,0 +1,318 @@
+import type { JobId } from '../core/ids.js';
+import {
+  isTerminal,
+  type JobStatus,
+  type NeedsResult,
+  needsResultOf,
+  type RunStatus,
+  type TerminalJobStatus,
+} from '../core/outcome.js';
+import type { JobSpec } from '../protocol/job-spec.js';
+import {
+  type EvaluationContext,
+  type ExpressionValue,
+  evaluateCondition,
+  isObject,
+} from '../workflow/expressions/index.js';
+import type { JobDefinition, Workflow } from '../workflow/model.js';
+import type { JobSummary } from './events.js';
+import { baseContexts, ExpansionError, maxParallelOf, type PlannedLeg, planLegs } from './job-expansion.js';
+import type { RunContext } from './run-context.js';
+
+/** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
+export interface Leg {
+  readonly id: JobId;
+  readonly key: string;
+  readonly name: string;
+  readonly matrix: Readonly<Record<string, ExpressionValue>>;
+  readonly continueOnError: boolean;
+  readonly runsOn: readonly string[];
+  readonly spec?: JobSpec;
+  status: JobStatus;
+  startedAt?: number;
+  finishedAt?: number;
+  reason?: string;
+}
+
+/** What the control plane must do after a coordinator decision, in order. */
+export type Effect =
+  | { readonly kind: 'add'; readonly leg: Leg }
+  | { readonly kind: 'queue'; readonly leg: Leg }
+  | { readonly kind: 'finish'; readonly leg: Leg }
+  | { readonly kind: 'cancel'; readonly leg: Leg; readonly immediate: boolean };
+
+interface KeyState {
+  readonly job: JobDefinition;
+  legs: Leg[];
+  expanded: boolean;
+  result?: NeedsResult;
+  outputs: Record<string, string>;
+  maxParallel: number;
+}
+
+/**
+ * The DAG of one run. Pure decisions, no I/O: it says which legs to add, queue, finish or cancel,
+ * and the control plane carries them out. A job starts as soon as its own needs are done.
+ */
+export class RunCoordinator {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly legs = new Map<string, Leg>();
+  private cancelled = false;
+  private killed = false;
+  private ordinal = 0;
+
+  constructor(
+    private readonly workflow: Workflow,
+    private readonly run: RunContext,
+    private readonly newJobId: (ordinal: number) => JobId,
+  ) {
+    for (const job of workflow.jobs.values()) {
+      this.keys.set(job.key, { job, legs: [], expanded: false, outputs: {}, maxParallel: 1 });
+    }
+  }
+
+  /** Expands every job whose needs are all done. Call after construction and after each change. */
+  advance(): Effect[] {
+    const effects: Effect[] = [];
+    let progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (const state of this.keys.values()) {
+        if (state.expanded || !state.job.needs.every((need) => this.keys.get(need)?.result !== undefined))
+          continue;
+        this.expand(state, effects);
+        progressed = true;
+      }
+    }
+    return effects;
+  }
+
+  legById(id: string): Leg | undefined {
+    return this.legs.get(id);
+  }
+
+  started(id: string, at: number): Leg | undefined {
+    const leg = this.legs.get(id);
+    if (!leg || (leg.status !== 'queued' && leg.status !== 'offered')) return undefined;
+    leg.status = 'running';
+    leg.startedAt = at;
+    return leg;
+  }
+
+  completed(
+    id: string,
+    status: TerminalJobStatus,
+    outputs: Readonly<Record<string, string>>,
+    at: number,
+    reason?: string,
+  ): Effect[] {
+    const leg = this.legs.get(id);
+    if (!leg || isTerminal(leg.status)) return [];
+    const state = this.stateOf(leg);
+    leg.status = status;
+    leg.finishedAt = at;
+    leg.reason = reason;
+    for (const [key, value] of Object.entries(outputs)) if (value !== '') state.outputs[key] = value;
+    const effects: Effect[] = [];
+    const failed = (status === 'failed' || status === 'timed_out') && !leg.continueOnError;
+    if (failed && leg.spec?.contexts.strategy && isFailFast(leg.spec))
+      this.stopSiblings(state, effects, 'fail-fast: another leg failed');
+    this.release(state, effects);
+    this.settle(state);
+    return [...effects, ...this.advance()];
+  }
+
+  /** Graceful: queued legs are cancelled, running ones interrupted; `if: always()`/`cancelled()` jobs still run. */
+  cancel(immediate: boolean): Effect[] {
+    const effects: Effect[] = [];
+    this.cancelled = true;
+    this.killed ||= immediate;
+    for (const state of this.keys.values()) {
+      this.stopSiblings(state, effects, 'the run was cancelled', immediate);
+      this.settle(state);
+    }
+    return [...effects, ...this.advance()];
+  }
+
+  isDone(): boolean {
+    return [...this.keys.values()].every((state) => state.result !== undefined);
+  }
+
+  status(): RunStatus {
+    if (this.cancelled) return 'cancelled';
+    return [...this.keys.values()].some((state) => state.result === 'failure') ? 'failed' : 'succeeded';
+  }
+
+  summaries(): JobSummary[] {
+    return [...this.legs.values()].map((leg) => ({
+      name: leg.name,
+      status: isTerminal(leg.status) ? leg.status : 'cancelled',
+      durationMs:
+        leg.startedAt !== undefined && leg.finishedAt !== undefined ? leg.finishedAt - leg.startedAt : 0,
+    }));
+  }
+
+  private expand(state: KeyState, effects: Effect[]): void {
+    state.expanded = true;
+    const job = state.job;
+    const needs = this.needsContext(job);
+    const context: EvaluationContext = {
+      contexts: baseContexts(this.workflow, job, this.run, needs),
+      status: this.statusFor(job),
+    };
+    let planned: PlannedLeg[] = [];
+    let failure: string | undefined;
+    try {
+      const shouldRun = !this.killed && evaluateCondition(job.if ?? 'success()', context);
+      if (!shouldRun) {
+        this.addTerminal(state, effects, job.name ?? job.key, this.killed ? 'cancelled' : 'skipped');
+        return;
+      }
+      planned = planLegs(this.workflow, job, this.run, needs);
+      state.maxParallel = maxParallelOf(job, context, planned.length);
+    } catch (error) {
+      failure = error instanceof ExpansionError || error instanceof Error ? error.message : String(error);
+    }
+    if (failure !== undefined) {
+      this.addTerminal(state, effects, job.name ?? job.key, 'failed', failure);
+      return;
+    }
+    for (const plan of planned) {
+      const id = this.newJobId(++this.ordinal);
+      const missing = this.missingLabels(plan.runsOn);
+      const leg: Leg = {
+        id,
+        key: job.key,
+        name: plan.name,
+        matrix: plan.matrix,
+        continueOnError: plan.continueOnError,
+        runsOn: plan.runsOn,
+        spec: plan.makeSpec(id),
+        status: 'pending',
+      };
+      state.legs.push(leg);
+      this.legs.set(id, leg);
+      effects.push({ kind: 'add', leg });
+      if (missing.length > 0) {
+        this.finish(
+          leg,
+          'failed',
+          effects,
+          `no runner has the labels ${missing.map((l) => `"${l}"`).join(', ')}`,
+        );
+      }
+    }
+    this.release(state, effects);
+    this.settle(state);
+  }
+
+  private addTerminal(
+    state: KeyState,
+    effects: Effect[],
+    name: string,
+    status: TerminalJobStatus,
+    reason?: string,
+  ): void {
+    const id = this.newJobId(++this.ordinal);
+    const leg: Leg = {
+      id,
+      key: state.job.key,
+      name,
+      matrix: {},
+      continueOnError: false,
+      runsOn: [],
+      status: 'pending',
+    };
+    state.legs.push(leg);
+    this.legs.set(id, leg);
+    effects.push({ kind: 'add', leg });
+    this.finish(leg, status, effects, reason);
+    this.settle(state);
+  }
+
+  private finish(leg: Leg, status: TerminalJobStatus, effects: Effect[], reason?: string): void {
+    leg.status = status;
+    leg.finishedAt = Date.now();
+    leg.reason = reason;
+    effects.push({ kind: 'finish', leg });
+  }
+
+  /** Queues pending legs while fewer than max-parallel of the job are queued or running. */
+  private release(state: KeyState, effects: Effect[]): void {
+    let active = state.legs.filter((leg) => leg.status === 'queued' || leg.status === 'running').length;
+    for (const leg of state.legs) {
+      if (active >= state.maxParallel) break;
+      if (leg.status !== 'pending') continue;
+      leg.status = 'queued';
+      active++;
+      effects.push({ kind: 'queue', leg });
+    }
+  }
+
+  private stopSiblings(state: KeyState, effects: Effect[], reason: string, immediate = false): void {
+    for (const leg of state.legs) {
+      if (leg.status === 'pending' || leg.status === 'queued') this.finish(leg, 'cancelled', effects, reason);
+      else if (leg.status === 'running' || leg.status === 'offered')
+        effects.push({ kind: 'cancel', leg, immediate });
+    }
+  }
+
+  /** Once every leg of a job is final, its `needs.<key>.result` is known. */
+  private settle(state: KeyState): void {
+    if (!state.expanded || state.result !== undefined || state.legs.length === 0) return;
+    if (!state.legs.every((leg) => isTerminal(leg.status))) return;
+    const results = state.legs.map((leg) =>
+      leg.continueOnError && (leg.status === 'failed' || leg.status === 'timed_out')
+        ? 'success'
+        : needsResultOf(leg.status as TerminalJobStatus),
+    );
+    if (results.includes('failure')) state.result = 'failure';
+    else if (results.includes('cancelled')) state.result = 'cancelled';
+    else if (results.every((result) => result === 'skipped')) state.result = 'skipped';
+    else state.result = 'success';
+  }
+
+  private needsContext(job: JobDefinition): ExpressionValue {
+    const needs: Record<string, ExpressionValue> = {};
+    for (const need of job.needs) {
+      const state = this.keys.get(need);
+      needs[need] = { result: state?.result ?? null, outputs: { ...state?.outputs } };
+    }
+    return needs;
+  }
+
+  /** GitHub: failure() is true when any ancestor failed; success() needs every direct need to succeed. */
+  private statusFor(job: JobDefinition): NonNullable<EvaluationContext['status']> {
+    const seen = new Set<string>();
+    const stack = [...job.needs];
+    let failed = false;
+    while (stack.length > 0) {
+      const key = stack.pop() as string;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const state = this.keys.get(key);
+      if (state?.result === 'failure') failed = true;
+      stack.push(...(state?.job.needs ?? []));
+    }
+    const allSucceeded = job.needs.every((need) => this.keys.get(need)?.result === 'success');
+    return { failed, cancelled: this.cancelled, success: allSucceeded && !failed && !this.cancelled };
+  }
+
+  private missingLabels(runsOn: readonly string[]): string[] {
+    const available = this.run.availableLabels;
+    if (!available) return [];
+    const have = new Set(available.map((label) => label.toLowerCase()));
+    return runsOn.filter((label) => !have.has(label.toLowerCase()));
+  }
+
+  private stateOf(leg: Leg): KeyState {
+    const state = this.keys.get(leg.key);
+    if (!state) throw new Error(`unknown job key ${leg.key}`);
+    return state;
+  }
+}
+
+function isFailFast(spec: JobSpec): boolean {
+  const strategy = spec.contexts.strategy;
+  return isObject(strategy) && strategy['fail-fast'] === true;
+}

@@ -1,0 +1,38 @@
+import type { ExpressionValue } from '../workflow/expressions/index.js';
+import type { RunDefaults, StepDefinition } from '../workflow/model.js';
+
+/**
+ * Everything a runner needs to execute one job, as the control plane sends it with the lease.
+ * Step-level fields stay templates: the runner evaluates them as it goes, because they may read
+ * `steps.*` and `env` values that only exist during the job.
+ */
+export interface JobSpec {
+  readonly runId: string;
+  readonly jobId: string;
+  /** The job's key under `jobs:`. */
+  readonly key: string;
+  readonly name: string;
+  /** Run attempt, from 1. */
+  readonly attempt: number;
+  /** Directory the steps run in (the repository checkout or an unpacked bundle). */
+  readonly workspace: string;
+  /** Workflow-level env, then job-level env (templates), applied in that order. */
+  readonly workflowEnv: Readonly<Record<string, string>>;
+  readonly jobEnv: Readonly<Record<string, string>>;
+  /** Workflow defaults overlaid with the job's. */
+  readonly defaults: RunDefaults;
+  readonly steps: readonly StepDefinition[];
+  /** Output templates, evaluated after the last step. */
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  /** Contexts known when the job was planned. */
+  readonly contexts: {
+    readonly github: ExpressionValue;
+    readonly vars: ExpressionValue;
+    readonly secrets: Readonly<Record<string, string>>;
+    readonly matrix: ExpressionValue;
+    readonly strategy: ExpressionValue;
+    readonly needs: ExpressionValue;
+    readonly inputs: ExpressionValue;
+  };
+}

@@ -1,0 +1,79 @@
+import type { JobOutcome, StepResult } from '../core/outcome.js';
+import type { JobSpec } from './job-spec.js';
+
+/**
+ * The Valkyrie protocol, version 1. The same messages travel in-process (local mode) and, later,
+ * over WebSocket and HTTP long-poll. Call order for one job:
+ * offer → accept | decline → lease → step.started / log / step.completed … → job.completed.
+ * Every runner message after the lease carries the lease's fencing token.
+ */
+export const protocolVersion = 1;
+
+export interface RunnerInfo {
+  readonly name: string;
+  readonly labels: readonly string[];
+  /** Jobs it runs at once. */
+  readonly capacity: number;
+}
+
+export interface LogEntry {
+  readonly stepIndex: number;
+  readonly stream: 'stdout' | 'stderr' | 'system';
+  readonly at: number;
+  readonly text: string;
+}
+
+export interface StepReport {
+  readonly index: number;
+  readonly name: string;
+  readonly outcome: StepResult;
+  readonly conclusion: StepResult;
+  readonly exitCode?: number;
+  readonly startedAt?: number;
+  readonly finishedAt: number;
+}
+
+export type ControlMessage =
+  | { readonly type: 'registered'; readonly runnerId: string }
+  | { readonly type: 'offer'; readonly jobId: string; readonly name: string; readonly ttlMs: number }
+  | {
+      readonly type: 'lease';
+      readonly jobId: string;
+      readonly fencingToken: number;
+      readonly ttlMs: number;
+      readonly job: JobSpec;
+    }
+  | { readonly type: 'cancel'; readonly jobId: string; readonly reason: string; readonly immediate: boolean };
+
+export type RunnerMessage =
+  | { readonly type: 'register'; readonly version: number; readonly runner: RunnerInfo }
+  | { readonly type: 'accept'; readonly jobId: string }
+  | { readonly type: 'decline'; readonly jobId: string; readonly reason: string }
+  | {
+      readonly type: 'step.started';
+      readonly jobId: string;
+      readonly fencingToken: number;
+      readonly index: number;
+      readonly name: string;
+      readonly at: number;
+    }
+  | {
+      readonly type: 'log';
+      readonly jobId: string;
+      readonly fencingToken: number;
+      readonly entries: readonly LogEntry[];
+    }
+  | {
+      readonly type: 'step.completed';
+      readonly jobId: string;
+      readonly fencingToken: number;
+      readonly step: StepReport;
+    }
+  | {
+      readonly type: 'job.completed';
+      readonly jobId: string;
+      readonly fencingToken: number;
+      readonly outcome: JobOutcome;
+      readonly outputs: Readonly<Record<string, string>>;
+      readonly at: number;
+    };

@@ -1,0 +1,146 @@
+import type { Executor } from '../executors/contract.js';
+import type { ControlMessage, LogEntry, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
+import { protocolVersion } from '../protocol/messages.js';
+import type { Transport } from '../protocol/transport.js';
+import type { HostDescription } from './host.js';
+import { type JobReporter, runJob } from './job-run.js';
+
+export interface RunnerAgentOptions {
+  readonly info: RunnerInfo;
+  readonly host: HostDescription;
+  /** One executor per job. */
+  readonly createExecutor: () => Executor;
+  readonly tempRoot: string;
+  readonly baseEnv: Readonly<Record<string, string>>;
+  /** Log entries are sent at most this often per job (or sooner when a batch grows large). */
+  readonly logFlushMs?: number;
+}
+
+interface ActiveJob {
+  readonly cancel: AbortController;
+  readonly kill: AbortController;
+  readonly done: Promise<void>;
+}
+
+const maxBatchBytes = 64 * 1024;
+
+/**
+ * The runner side of the protocol: registers, accepts offers up to its capacity, runs leased jobs
+ * and reports under the lease's fencing token. It knows the control plane only through the transport.
+ */
+export class RunnerAgent {
+  private readonly active = new Map<string, ActiveJob>();
+  private accepting = true;
+
+  constructor(
+    private readonly transport: Transport<RunnerMessage, ControlMessage>,
+    private readonly options: RunnerAgentOptions,
+  ) {
+    transport.onMessage((message) => this.handle(message));
+  }
+
+  start(): void {
+    this.transport.send({ type: 'register', version: protocolVersion, runner: this.options.info });
+  }
+
+  /** Stops taking offers and waits for running jobs to finish. */
+  async drain(): Promise<void> {
+    this.accepting = false;
+    await Promise.all([...this.active.values()].map((job) => job.done));
+  }
+
+  private handle(message: ControlMessage): void {
+    switch (message.type) {
+      case 'registered':
+        return;
+      case 'offer': {
+        const free = this.accepting && this.active.size < this.options.info.capacity;
+        this.transport.send(
+          free
+            ? { type: 'accept', jobId: message.jobId }
+            : { type: 'decline', jobId: message.jobId, reason: this.accepting ? 'at capacity' : 'draining' },
+        );
+        return;
+      }
+      case 'lease':
+        this.startJob(message);
+        return;
+      case 'cancel': {
+        const job = this.active.get(message.jobId);
+        if (!job) return;
+        job.cancel.abort(message.reason);
+        if (message.immediate) job.kill.abort(message.reason);
+      }
+    }
+  }
+
+  private startJob(lease: Extract<ControlMessage, { type: 'lease' }>): void {
+    const { jobId, fencingToken } = lease;
+    const cancel = new AbortController();
+    const kill = new AbortController();
+    const batcher = new LogBatcher(this.options.logFlushMs ?? 250, (entries) =>
+      this.transport.send({ type: 'log', jobId, fencingToken, entries }),
+    );
+    const reporter: JobReporter = {
+      stepStarted: (index, name, at) => {
+        batcher.flush();
+        this.transport.send({ type: 'step.started', jobId, fencingToken, index, name, at });
+      },
+      log: (entry) => batcher.add(entry),
+      stepCompleted: (step) => {
+        batcher.flush();
+        this.transport.send({ type: 'step.completed', jobId, fencingToken, step });
+      },
+    };
+    const done = runJob(lease.job, {
+      executor: this.options.createExecutor(),
+      reporter,
+      host: this.options.host,
+      tempRoot: this.options.tempRoot,
+      baseEnv: this.options.baseEnv,
+      signal: cancel.signal,
+      killSignal: kill.signal,
+    }).then((result) => {
+      batcher.flush();
+      this.active.delete(jobId);
+      this.transport.send({
+        type: 'job.completed',
+        jobId,
+        fencingToken,
+        outcome: result.outcome,
+        outputs: result.outputs,
+        at: Date.now(),
+      });
+    });
+    this.active.set(jobId, { cancel, kill, done });
+  }
+}
+
+/** Batches log entries per job: flushed every `intervalMs` or at 64 KiB, whichever comes first. */
+class LogBatcher {
+  private entries: LogEntry[] = [];
+  private bytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly send: (entries: LogEntry[]) => void,
+  ) {}
+
+  add(entry: LogEntry): void {
+    this.entries.push(entry);
+    this.bytes += entry.text.length + 32;
+    if (this.bytes >= maxBatchBytes) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.intervalMs);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.entries.length === 0) return;
+    const batch = this.entries;
+    this.entries = [];
+    this.bytes = 0;
+    this.send(batch);
+  }
+}

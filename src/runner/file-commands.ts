@@ -1,0 +1,60 @@
+import { readFile } from 'node:fs/promises';
+
+/**
+ * Reads a `$GITHUB_OUTPUT` / `$GITHUB_ENV` file: `name=value` lines and multi-line values written as
+ * `name<<DELIMITER` … `DELIMITER`. Throws with the line number on a malformed line, as GitHub fails
+ * the step in that case.
+ */
+export function parseKeyValueFile(content: string, fileLabel: string): Map<string, string> {
+  const values = new Map<string, string>();
+  const lines = content.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (line.trim() === '') continue;
+    const heredoc = line.indexOf('<<');
+    const eq = line.indexOf('=');
+    if (heredoc > 0 && (eq === -1 || heredoc < eq)) {
+      const name = line.slice(0, heredoc);
+      const delimiter = line.slice(heredoc + 2);
+      const body: string[] = [];
+      let closed = false;
+      for (i++; i < lines.length; i++) {
+        if (lines[i] === delimiter) {
+          closed = true;
+          break;
+        }
+        body.push(lines[i] ?? '');
+      }
+      if (!closed) throw new Error(`${fileLabel}: matching delimiter "${delimiter}" not found for "${name}"`);
+      values.set(name, body.join('\n'));
+    } else if (eq > 0) {
+      values.set(line.slice(0, eq), line.slice(eq + 1));
+    } else {
+      throw new Error(
+        `${fileLabel}: line ${i + 1} is not name=value or name<<DELIMITER: ${JSON.stringify(line)}`,
+      );
+    }
+  }
+  return values;
+}
+
+export async function readKeyValueFile(path: string, fileLabel: string): Promise<Map<string, string>> {
+  return parseKeyValueFile(await readOptional(path), fileLabel);
+}
+
+/** `$GITHUB_PATH`: one directory per line, later lines take precedence. */
+export async function readPathFile(path: string): Promise<string[]> {
+  return (await readOptional(path))
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+export async function readOptional(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  }
+}

@@ -1,0 +1,394 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
+import type { Executor } from '../executors/contract.js';
+import type { JobSpec } from '../protocol/job-spec.js';
+import type { LogEntry, StepReport } from '../protocol/messages.js';
+import {
+  type EvaluationContext,
+  type ExpressionValue,
+  evaluateCondition,
+  interpolate,
+} from '../workflow/expressions/index.js';
+import type { StepDefinition } from '../workflow/model.js';
+import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
+import { readKeyValueFile, readOptional, readPathFile } from './file-commands.js';
+import { hashFiles } from './hash-files.js';
+import type { HostDescription } from './host.js';
+import { SecretMasker } from './secret-masker.js';
+import { scriptExtension, shellCommand } from './shells.js';
+import { defaultVariables, type StepFiles } from './step-environment.js';
+import { describeAnnotation, parseWorkflowCommand } from './workflow-commands.js';
+
+/** Where a running job reports what happens; calls are made in order and must not throw. */
+export interface JobReporter {
+  stepStarted(index: number, name: string, at: number): void;
+  log(entry: LogEntry): void;
+  stepCompleted(step: StepReport): void;
+}
+
+export interface JobRunOptions {
+  readonly executor: Executor;
+  readonly reporter: JobReporter;
+  readonly host: HostDescription;
+  /** The job's RUNNER_TEMP is made under it and removed afterwards. */
+  readonly tempRoot: string;
+  /** Environment every step inherits (the runner's own, usually). */
+  readonly baseEnv: Readonly<Record<string, string>>;
+  /** Graceful cancellation: the running step is interrupted, then only always()/cancelled() steps run. */
+  readonly signal: AbortSignal;
+  /** Immediate cancellation: the running step is killed and no other step runs. */
+  readonly killSignal: AbortSignal;
+}
+
+export interface JobRunResult {
+  readonly outcome: JobOutcome;
+  readonly outputs: Record<string, string>;
+}
+
+interface StepState {
+  outputs: Record<string, string>;
+  outcome: StepResult;
+  conclusion: StepResult;
+}
+
+/** Runs every step of one job through the executor, with GitHub's step semantics. */
+export async function runJob(spec: JobSpec, options: JobRunOptions): Promise<JobRunResult> {
+  const execution = new JobExecution(spec, options);
+  return execution.run();
+}
+
+class JobExecution {
+  private readonly masker = new SecretMasker();
+  private readonly steps: Record<string, StepState> = {};
+  private readonly githubEnv: Record<string, string> = {};
+  private readonly extraPath: string[] = [];
+  private failed = false;
+  private failureReason = '';
+  private cancelled = false;
+  private timedOut = false;
+  private current: AbortController | undefined;
+  private runnerTemp = '';
+
+  constructor(
+    private readonly spec: JobSpec,
+    private readonly options: JobRunOptions,
+  ) {
+    for (const value of Object.values(spec.contexts.secrets)) this.masker.add(value);
+  }
+
+  async run(): Promise<JobRunResult> {
+    const onCancel = () => this.interrupt('cancelled');
+    const timer = setTimeout(() => {
+      this.timedOut = true;
+      this.interrupt('timed out');
+    }, this.spec.timeoutMs);
+    this.options.signal.addEventListener('abort', onCancel);
+    if (this.options.signal.aborted) onCancel();
+    try {
+      await this.options.executor.prepare();
+      this.runnerTemp = await mkdtemp(join(this.options.tempRoot, 'job-'));
+      for (const step of this.spec.steps) {
+        if (this.options.killSignal.aborted) break;
+        await this.runStep(step);
+      }
+      return { outcome: this.outcome(), outputs: this.evaluateOutputs() };
+    } catch (error) {
+      this.systemLog(-1, `error: ${error instanceof Error ? error.message : String(error)}`);
+      return { outcome: { kind: 'failed', reason: String(error) }, outputs: {} };
+    } finally {
+      clearTimeout(timer);
+      this.options.signal.removeEventListener('abort', onCancel);
+      await this.options.executor.cleanup();
+      if (this.runnerTemp) await rm(this.runnerTemp, { recursive: true, force: true });
+    }
+  }
+
+  private interrupt(reason: string): void {
+    if (reason === 'cancelled') this.cancelled = true;
+    this.current?.abort(reason);
+  }
+
+  private outcome(): JobOutcome {
+    if (this.timedOut) return { kind: 'timed_out' };
+    if (this.cancelled || this.options.killSignal.aborted) return { kind: 'cancelled', reason: 'cancelled' };
+    if (this.failed) return { kind: 'failed', reason: this.failureReason };
+    return { kind: 'succeeded' };
+  }
+
+  private jobStatus(): string {
+    if (this.cancelled || this.timedOut) return 'cancelled';
+    return this.failed ? 'failure' : 'success';
+  }
+
+  private context(): EvaluationContext {
+    const { contexts } = this.spec;
+    const env = { ...this.evaluatedEnv(), ...this.githubEnv };
+    return {
+      contexts: {
+        github: contexts.github,
+        vars: contexts.vars,
+        secrets: contexts.secrets,
+        matrix: contexts.matrix,
+        strategy: contexts.strategy,
+        needs: contexts.needs,
+        inputs: contexts.inputs,
+        env,
+        steps: this.steps as unknown as ExpressionValue,
+        job: { status: this.jobStatus() },
+        runner: {
+          os: this.options.host.os,
+          arch: this.options.host.arch,
+          name: this.options.host.name,
+          temp: this.runnerTemp,
+        },
+      },
+      status: { failed: this.failed, cancelled: this.cancelled || this.timedOut },
+      hashFiles: (patterns) => hashFiles(this.spec.workspace, patterns),
+    };
+  }
+
+  private envCache: Record<string, string> | undefined;
+
+  /** Workflow env, then job env; evaluated once, since their contexts do not change during the job. */
+  private evaluatedEnv(): Record<string, string> {
+    if (this.envCache) return this.envCache;
+    const base = { ...this.spec.contexts } as Record<string, ExpressionValue>;
+    const workflowEnv = evaluateMap(this.spec.workflowEnv, { contexts: { ...base, env: {} } });
+    const jobEnv = evaluateMap(this.spec.jobEnv, { contexts: { ...base, env: workflowEnv } });
+    this.envCache = { ...workflowEnv, ...jobEnv };
+    return this.envCache;
+  }
+
+  private async runStep(definition: StepDefinition): Promise<void> {
+    const context = this.context();
+    const step = { ...definition, name: displayName(definition.name, context) };
+    let shouldRun: boolean;
+    try {
+      shouldRun = evaluateCondition(step.if ?? 'success()', context);
+    } catch (error) {
+      this.systemLog(step.index, `error: the step's if: condition failed: ${messageOf(error)}`);
+      this.finishStep(step, 'failure', false, undefined, undefined);
+      return;
+    }
+    if (!shouldRun) {
+      this.finishStep(step, 'skipped', false, undefined, undefined);
+      return;
+    }
+    const startedAt = Date.now();
+    this.options.reporter.stepStarted(step.index, step.name, startedAt);
+    let outcome: ProcessOutcome;
+    let continueOnError = false;
+    try {
+      continueOnError = evaluateFlag(step.continueOnError, context);
+      outcome = await this.execute(step, context);
+    } catch (error) {
+      this.systemLog(step.index, `error: ${messageOf(error)}`);
+      outcome = { kind: 'failed_to_start', message: messageOf(error) };
+    }
+    const result: StepResult =
+      outcome.kind === 'exited' && outcome.exitCode === 0
+        ? 'success'
+        : outcome.kind === 'cancelled'
+          ? 'cancelled'
+          : 'failure';
+    if (outcome.kind === 'timed_out') this.systemLog(step.index, 'error: the step timed out');
+    if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
+    const exitCode = outcome.kind === 'exited' ? outcome.exitCode : undefined;
+    this.finishStep(step, result, continueOnError, exitCode, startedAt);
+  }
+
+  private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
+    const env = context.contexts.env as Record<string, string>;
+    const stepEnv = evaluateMap(step.env, context);
+    const script = interpolate(step.run, context);
+    const shell = optionalInterpolate(step.shell ?? this.spec.defaults.shell, context);
+    const directory = optionalInterpolate(
+      step.workingDirectory ?? this.spec.defaults.workingDirectory,
+      context,
+    );
+    const stepTimeout =
+      step.timeoutMinutes === undefined ? undefined : evaluateNumber(step.timeoutMinutes, context);
+    const prefix = join(this.runnerTemp, `step-${step.index}`);
+    const files: StepFiles = {
+      output: `${prefix}.output`,
+      env: `${prefix}.env`,
+      path: `${prefix}.path`,
+      summary: `${prefix}.summary`,
+    };
+    const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
+    const command = shellCommand(shell, scriptPath);
+    await writeFile(scriptPath, script);
+
+    const variables = {
+      ...this.options.baseEnv,
+      ...env,
+      ...stepEnv,
+      ...defaultVariables(
+        this.spec,
+        this.options.host,
+        this.runnerTemp,
+        step.id ?? `__run_${step.index}`,
+        files,
+      ),
+    };
+    if (this.extraPath.length > 0) {
+      variables.PATH = [...this.extraPath]
+        .reverse()
+        .concat(variables.PATH ?? [])
+        .join(':');
+    }
+    const controller = new AbortController();
+    this.current = controller;
+    if (this.cancelled && !this.options.signal.aborted) controller.abort('cancelled');
+    try {
+      const outcome = await this.options.executor.run(
+        {
+          command: command.command,
+          args: command.args,
+          cwd: resolve(this.spec.workspace, directory ?? '.'),
+          env: variables,
+          timeoutMs:
+            stepTimeout !== undefined && stepTimeout > 0 ? stepTimeout * 60_000 : Number.POSITIVE_INFINITY,
+        },
+        {
+          signal: controller.signal,
+          killSignal: this.options.killSignal,
+          onLine: (line) => this.onOutput(step.index, line.stream, line.text, line.at),
+        },
+      );
+      await this.collectFileCommands(step, files);
+      return outcome;
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private async collectFileCommands(step: StepDefinition, files: StepFiles): Promise<void> {
+    const outputs = await readKeyValueFile(files.output, 'GITHUB_OUTPUT');
+    if (step.id) {
+      const state = this.stepState(step.id);
+      for (const [key, value] of outputs) state.outputs[key] = value;
+    }
+    for (const [key, value] of await readKeyValueFile(files.env, 'GITHUB_ENV')) this.githubEnv[key] = value;
+    this.extraPath.push(...(await readPathFile(files.path)));
+    const summary = await readOptional(files.summary);
+    for (const line of summary.split('\n').filter((l) => l.length > 0))
+      this.systemLog(step.index, `summary: ${line}`);
+  }
+
+  private stepState(id: string): StepState {
+    let state = this.steps[id];
+    if (!state) {
+      state = { outputs: {}, outcome: 'success', conclusion: 'success' };
+      this.steps[id] = state;
+    }
+    return state;
+  }
+
+  private onOutput(stepIndex: number, stream: 'stdout' | 'stderr', text: string, at: number): void {
+    const command = stream === 'stdout' ? parseWorkflowCommand(text) : undefined;
+    if (command) {
+      switch (command.name) {
+        case 'add-mask':
+          this.masker.add(command.message);
+          return;
+        case 'debug':
+          return;
+        case 'group':
+          this.options.reporter.log({
+            stepIndex,
+            stream: 'system',
+            at,
+            text: `▸ ${this.masker.mask(command.message)}`,
+          });
+          return;
+        case 'endgroup':
+          return;
+        case 'error':
+        case 'warning':
+        case 'notice':
+          this.options.reporter.log({
+            stepIndex,
+            stream: 'system',
+            at,
+            text: this.masker.mask(describeAnnotation(command)),
+          });
+          return;
+      }
+    }
+    this.options.reporter.log({ stepIndex, stream, at, text: this.masker.mask(text) });
+  }
+
+  private finishStep(
+    step: StepDefinition,
+    outcome: StepResult,
+    continueOnError: boolean,
+    exitCode: number | undefined,
+    startedAt: number | undefined,
+  ): void {
+    const conclusion: StepResult = outcome === 'failure' && continueOnError ? 'success' : outcome;
+    if (step.id) {
+      const state = this.stepState(step.id);
+      state.outcome = outcome;
+      state.conclusion = conclusion;
+    }
+    if (conclusion === 'failure' && !this.failed) {
+      this.failed = true;
+      this.failureReason = `step "${step.name}" failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}`;
+    }
+    this.options.reporter.stepCompleted({
+      index: step.index,
+      name: step.name,
+      outcome,
+      conclusion,
+      exitCode,
+      startedAt,
+      finishedAt: Date.now(),
+    });
+  }
+
+  private evaluateOutputs(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const context = this.context();
+    for (const [key, template] of Object.entries(this.spec.outputs)) {
+      try {
+        out[key] = this.masker.mask(interpolate(template, context));
+      } catch (error) {
+        this.systemLog(-1, `warning: output "${key}" could not be evaluated: ${messageOf(error)}`);
+      }
+    }
+    return out;
+  }
+
+  private systemLog(stepIndex: number, text: string): void {
+    this.options.reporter.log({ stepIndex, stream: 'system', at: Date.now(), text: this.masker.mask(text) });
+  }
+}
+
+function evaluateMap(
+  map: Readonly<Record<string, string>>,
+  context: EvaluationContext,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(map)) out[key] = interpolate(value, context);
+  return out;
+}
+
+function optionalInterpolate(value: string | undefined, context: EvaluationContext): string | undefined {
+  return value === undefined ? undefined : interpolate(value, context);
+}
+
+/** Step names may contain expressions (`Test on ${{ matrix.os }}`); a broken one shows as written. */
+function displayName(name: string, context: EvaluationContext): string {
+  if (!name.includes('${{')) return name;
+  try {
+    return interpolate(name, context);
+  } catch {
+    return name;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,29 @@
+/**
+ * Replaces every registered secret in a line with `***`. Secrets and `::add-mask::` values must never
+ * reach the terminal, the store or outputs. Longer values are replaced first so that a secret that
+ * contains another is masked whole.
+ */
+export class SecretMasker {
+  private readonly values = new Set<string>();
+  private ordered: string[] = [];
+
+  add(value: string): void {
+    const candidates = [value, ...value.split(/\r?\n/)].map((v) => v.trim()).filter((v) => v.length > 0);
+    let changed = false;
+    for (const candidate of candidates) {
+      if (this.values.has(candidate)) continue;
+      this.values.add(candidate);
+      changed = true;
+    }
+    if (changed) this.ordered = [...this.values].sort((a, b) => b.length - a.length);
+  }
+
+  mask(text: string): string {
+    if (this.ordered.length === 0) return text;
+    let out = text;
+    for (const value of this.ordered) {
+      if (out.includes(value)) out = out.split(value).join('***');
+    }
+    return out;
+  }
+}

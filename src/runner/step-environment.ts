@@ -1,0 +1,64 @@
+import type { JobSpec } from '../protocol/job-spec.js';
+import type { HostDescription } from './host.js';
+
+/** Paths of the per-step command files (`$GITHUB_OUTPUT` and friends). */
+export interface StepFiles {
+  readonly output: string;
+  readonly env: string;
+  readonly path: string;
+  readonly summary: string;
+}
+
+/**
+ * The variables GitHub sets for every step. Users' `env` cannot override GITHUB_* and RUNNER_*
+ * names, so these are applied last.
+ */
+export function defaultVariables(
+  spec: JobSpec,
+  host: HostDescription,
+  runnerTemp: string,
+  stepId: string,
+  files: StepFiles,
+): Record<string, string> {
+  const github = (spec.contexts.github ?? {}) as Record<string, unknown>;
+  const text = (key: string) => {
+    const value = github[key];
+    return value === undefined || value === null ? '' : String(value);
+  };
+  return {
+    CI: 'true',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_WORKSPACE: spec.workspace,
+    GITHUB_JOB: spec.key,
+    GITHUB_RUN_ID: spec.runId,
+    GITHUB_RUN_NUMBER: text('run_number'),
+    GITHUB_RUN_ATTEMPT: String(spec.attempt),
+    GITHUB_WORKFLOW: text('workflow'),
+    GITHUB_EVENT_NAME: text('event_name'),
+    GITHUB_SHA: text('sha'),
+    GITHUB_REF: text('ref'),
+    GITHUB_REF_NAME: text('ref_name'),
+    GITHUB_REPOSITORY: text('repository'),
+    GITHUB_ACTOR: text('actor'),
+    GITHUB_ACTION: stepId,
+    GITHUB_OUTPUT: files.output,
+    GITHUB_ENV: files.env,
+    GITHUB_PATH: files.path,
+    GITHUB_STEP_SUMMARY: files.summary,
+    RUNNER_OS: host.os,
+    RUNNER_ARCH: host.arch,
+    RUNNER_NAME: host.name,
+    RUNNER_TEMP: runnerTemp,
+  };
+}
+
+/** The inherited environment, without variables that would leak a parent run's files into this one. */
+export function inheritedEnvironment(base: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(base)) {
+    if (value === undefined) continue;
+    if (key.startsWith('GITHUB_') || key.startsWith('RUNNER_')) continue;
+    out[key] = value;
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+import {
+  defaultJobTimeoutMinutes,
+  type JobDefinition,
+  type MatrixDefinition,
+  type RunDefaults,
+  type StepDefinition,
+  type Workflow,
+} from './model.js';
+import type { JobDocument, StepDocument, WorkflowDocument } from './schema.js';
+
+/** Builds the model from a document that passed the schema. Pure; semantic checks are in validate.ts. */
+export function buildWorkflow(document: WorkflowDocument, path: string, fallbackName: string): Workflow {
+  const jobs = new Map<string, JobDefinition>();
+  for (const [key, job] of Object.entries(document.jobs)) jobs.set(key, buildJob(key, job));
+  return {
+    name: document.name ?? fallbackName,
+    path,
+    env: stringifyValues(document.env),
+    defaults: buildDefaults(document.defaults),
+    jobs,
+  };
+}
+
+function buildJob(key: string, job: JobDocument): JobDefinition {
+  const runsOn = job['runs-on'];
+  const labels = typeof runsOn === 'string' || Array.isArray(runsOn) ? runsOn : (runsOn.labels ?? []);
+  return {
+    key,
+    name: job.name,
+    needs: toList(job.needs),
+    if: conditionText(job.if),
+    runsOn: toList(labels),
+    env: stringifyValues(job.env),
+    defaults: buildDefaults(job.defaults),
+    outputs: { ...job.outputs },
+    timeoutMinutes: job['timeout-minutes'] ?? defaultJobTimeoutMinutes,
+    continueOnError: job['continue-on-error'] ?? false,
+    matrix: buildMatrix(job.strategy?.matrix),
+    failFast: job.strategy?.['fail-fast'] ?? true,
+    maxParallel: job.strategy?.['max-parallel'],
+    steps: job.steps.map(buildStep),
+  };
+}
+
+function buildStep(step: StepDocument, index: number): StepDefinition {
+  const run = step.run ?? '';
+  return {
+    index,
+    id: step.id,
+    name: step.name ?? `Run ${run.trim().split('\n')[0] ?? ''}`,
+    run,
+    shell: step.shell,
+    workingDirectory: step['working-directory'],
+    env: stringifyValues(step.env),
+    if: conditionText(step.if),
+    continueOnError: step['continue-on-error'] ?? false,
+    timeoutMinutes: step['timeout-minutes'],
+  };
+}
+
+function buildMatrix(matrix: NonNullable<JobDocument['strategy']>['matrix']): MatrixDefinition | undefined {
+  if (matrix === undefined) return undefined;
+  if (typeof matrix === 'string') return { kind: 'expression', expression: matrix };
+  const axes = new Map<string, readonly unknown[] | string>();
+  for (const [axis, values] of Object.entries(matrix)) {
+    if (axis === 'include' || axis === 'exclude') continue;
+    if (Array.isArray(values) || typeof values === 'string') axes.set(axis, values);
+  }
+  return { kind: 'axes', axes, include: matrix.include ?? [], exclude: matrix.exclude ?? [] };
+}
+
+function buildDefaults(defaults: WorkflowDocument['defaults']): RunDefaults {
+  return { shell: defaults?.run?.shell, workingDirectory: defaults?.run?.['working-directory'] };
+}
+
+function conditionText(value: string | number | boolean | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
+}
+
+function toList(value: string | readonly string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return typeof value === 'string' ? [value] : [...value];
+}
+
+function stringifyValues(env: Record<string, string | number | boolean> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env ?? {})) out[key] = String(value);
+  return out;
+}

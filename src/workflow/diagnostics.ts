@@ -1,0 +1,55 @@
+/** A problem found in a workflow file, with its position (1-based line and column). */
+export interface Diagnostic {
+  readonly severity: 'error' | 'warning';
+  readonly message: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/**
+ * Formats diagnostics as compilers do: `file:line:col: error: message`, then the offending line and a
+ * caret under the column. Sorted by position so the output reads top to bottom.
+ */
+export function formatDiagnostics(file: string, source: string, diagnostics: readonly Diagnostic[]): string {
+  const lines = source.split(/\r?\n/);
+  const sorted = [...diagnostics].sort((a, b) => a.line - b.line || a.col - b.col);
+  return sorted
+    .map((d) => {
+      const text = lines[d.line - 1] ?? '';
+      const caret = `${' '.repeat(Math.max(0, d.col - 1))}^`;
+      return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}\n  ${text}\n  ${caret}`;
+    })
+    .join('\n');
+}
+
+export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
+  return diagnostics.some((d) => d.severity === 'error');
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The closest candidate within a distance that still looks like a typo, if any. */
+export function closestMatch(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,75 @@
+/**
+ * GitHub's matrix expansion: the cartesian product of the axes, minus `exclude` entries, then
+ * `include` entries merged into every combination they do not contradict on an original axis, or
+ * added as new combinations when they fit none.
+ */
+
+export type MatrixLeg = Readonly<Record<string, unknown>>;
+
+export interface MatrixInput {
+  readonly axes: ReadonlyMap<string, readonly unknown[]>;
+  readonly include: readonly MatrixLeg[];
+  readonly exclude: readonly MatrixLeg[];
+}
+
+export function expandMatrix(input: MatrixInput): MatrixLeg[] {
+  let legs: Record<string, unknown>[] = input.axes.size > 0 ? [{}] : [];
+  for (const [axis, values] of input.axes) {
+    legs = legs.flatMap((leg) => values.map((value) => ({ ...leg, [axis]: value })));
+  }
+  legs = legs.filter((leg) => !input.exclude.some((rule) => matches(leg, rule)));
+
+  const originalKeys = new Set(input.axes.keys());
+  const originalLegs = legs.map((leg) => ({ ...leg }));
+  const added: Record<string, unknown>[] = [];
+  for (const entry of input.include) {
+    let merged = false;
+    for (const [i, leg] of legs.entries()) {
+      const original = originalLegs[i] ?? {};
+      const contradicts = Object.entries(entry).some(
+        ([key, value]) => originalKeys.has(key) && !deepEqual(original[key], value),
+      );
+      if (!contradicts) {
+        Object.assign(leg, entry);
+        merged = true;
+      }
+    }
+    if (!merged) added.push({ ...entry });
+  }
+  return [...legs, ...added];
+}
+
+/**
+ * The number of legs. A product far past any limit is reported as is, without building it, so a
+ * typo'd matrix cannot exhaust memory before it is rejected.
+ */
+export function countLegs(input: MatrixInput): number {
+  let product = input.axes.size > 0 ? 1 : 0;
+  for (const values of input.axes.values()) product *= values.length;
+  if (product > 100_000) return product;
+  return expandMatrix(input).length;
+}
+
+function matches(leg: MatrixLeg, rule: MatrixLeg): boolean {
+  return Object.entries(rule).every(([key, value]) => deepEqual(leg[key], value));
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  );
+}
+
+/** GitHub's leg display name: `test (alpha, fast)`; object values print as JSON. */
+export function legName(baseName: string, leg: MatrixLeg): string {
+  const values = Object.values(leg).map((value) =>
+    typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value),
+  );
+  return values.length > 0 ? `${baseName} (${values.join(', ')})` : baseName;
+}

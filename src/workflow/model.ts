@@ -1,0 +1,65 @@
+/**
+ * The validated workflow: what the engine plans from. Values that GitHub lets users write as
+ * expressions stay as template strings here and are evaluated when their contexts exist.
+ */
+
+export interface RunDefaults {
+  readonly shell?: string;
+  readonly workingDirectory?: string;
+}
+
+export interface StepDefinition {
+  readonly index: number;
+  readonly id?: string;
+  /** Display name; defaults to `Run <first line of the script>`. */
+  readonly name: string;
+  readonly run: string;
+  readonly shell?: string;
+  readonly workingDirectory?: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly if?: string;
+  readonly continueOnError: boolean | string;
+  readonly timeoutMinutes?: number | string;
+}
+
+/** `strategy.matrix`: either an expression yielding the whole matrix, or axes with include/exclude. */
+export type MatrixDefinition =
+  | { readonly kind: 'expression'; readonly expression: string }
+  | {
+      readonly kind: 'axes';
+      /** axis name → its values, or an expression yielding them */
+      readonly axes: ReadonlyMap<string, readonly unknown[] | string>;
+      readonly include: readonly Readonly<Record<string, unknown>>[] | string;
+      readonly exclude: readonly Readonly<Record<string, unknown>>[] | string;
+    };
+
+export interface JobDefinition {
+  /** The key under `jobs:`. */
+  readonly key: string;
+  readonly name?: string;
+  readonly needs: readonly string[];
+  readonly if?: string;
+  readonly runsOn: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly defaults: RunDefaults;
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly timeoutMinutes: number | string;
+  readonly continueOnError: boolean | string;
+  readonly matrix?: MatrixDefinition;
+  readonly failFast: boolean | string;
+  readonly maxParallel?: number | string;
+  readonly steps: readonly StepDefinition[];
+}
+
+export interface Workflow {
+  readonly name: string;
+  /** The file it came from, as the user named it. */
+  readonly path: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly defaults: RunDefaults;
+  /** In file order. */
+  readonly jobs: ReadonlyMap<string, JobDefinition>;
+}
+
+export const defaultJobTimeoutMinutes = 360;
+export const maxMatrixLegs = 256;

@@ -1,0 +1,58 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { ValkyrieError } from '../core/errors.js';
+import { buildWorkflow } from './build-model.js';
+import { type Diagnostic, hasErrors } from './diagnostics.js';
+import type { Workflow } from './model.js';
+import { workflowSchema } from './schema.js';
+import { schemaDiagnostics } from './schema-issues.js';
+import { SourceMap } from './source-map.js';
+import { type ValidateOptions, validateWorkflow } from './validate.js';
+
+export interface ParseResult {
+  /** Present when there are no errors (warnings allowed). */
+  readonly workflow?: Workflow;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly source: string;
+}
+
+/** Parses and validates a workflow; every problem is reported, none is thrown. */
+export function parseWorkflow(source: string, path: string, options: ValidateOptions = {}): ParseResult {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const diagnostics = document.errors.map((e): Diagnostic => {
+      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      return { severity: 'error', message: `YAML: ${firstLine(e.message)}`, line: pos.line, col: pos.col };
+    });
+    return { diagnostics, source };
+  }
+  const map = new SourceMap(document, lineCounter, source);
+  const data: unknown = document.toJS({ maxAliasCount: 100 });
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    const message = 'a workflow must be a mapping with a "jobs" key';
+    return { diagnostics: [{ severity: 'error', message, line: 1, col: 1 }], source };
+  }
+  const parsed = workflowSchema.safeParse(data);
+  if (!parsed.success) return { diagnostics: schemaDiagnostics(parsed.error.issues, data, map), source };
+
+  const workflow = buildWorkflow(parsed.data, path, basename(path).replace(/\.ya?ml$/, ''));
+  const diagnostics = validateWorkflow(workflow, parsed.data, map, options);
+  return hasErrors(diagnostics) ? { diagnostics, source } : { workflow, diagnostics, source };
+}
+
+export async function loadWorkflow(path: string, options: ValidateOptions = {}): Promise<ParseResult> {
+  let source: string;
+  try {
+    source = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error);
+    throw new ValkyrieError('VK_WORKFLOW_NOT_FOUND', `cannot read workflow ${path}: ${reason}`);
+  }
+  return parseWorkflow(source, path, options);
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}

@@ -1,0 +1,132 @@
+import type { z } from 'zod';
+import { closestMatch, type Diagnostic } from './diagnostics.js';
+import { jobSchema, runDefaultsSchema, stepSchema, strategySchema, workflowSchema } from './schema.js';
+import type { SourceMap, YamlPath } from './source-map.js';
+
+/** Turns zod's issues into diagnostics that name the path, what was expected and what was received. */
+export function schemaDiagnostics(
+  issues: readonly z.core.$ZodIssue[],
+  data: unknown,
+  map: SourceMap,
+): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  for (const issue of issues) {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const suggestion = closestMatch(key, allowedKeys(path));
+        const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+        const where = path.length > 0 ? ` in ${describePath(path)}` : '';
+        diagnostics.push({
+          severity: 'error',
+          message: `unknown key "${key}"${where}${hint}`,
+          ...map.position([...path, key], { key: true }),
+        });
+      }
+      continue;
+    }
+    const received = valueAt(data, path);
+    const parent = path.slice(0, -1);
+    if (received === undefined && path.length > 0) {
+      diagnostics.push({
+        severity: 'error',
+        message: `${describePath(parent) || 'the workflow'} is missing the required key "${String(path.at(-1))}"`,
+        ...map.position(parent),
+      });
+      continue;
+    }
+    diagnostics.push({
+      severity: 'error',
+      message: describeIssue(issue, path, received),
+      ...map.position(path),
+    });
+  }
+  return diagnostics;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknown): string {
+  const subject = describePath(path) || 'the workflow';
+  if (issue.code === 'too_small' && Array.isArray(received)) {
+    return `${subject} must not be empty`;
+  }
+  const expected = expectedTypes(issue);
+  if (expected.length > 0) {
+    return `${subject} must be ${joinAlternatives(expected)}, received ${describeValue(received)}`;
+  }
+  return `${subject}: ${issue.message}, received ${describeValue(received)}`;
+}
+
+function expectedTypes(issue: z.core.$ZodIssue): string[] {
+  if (issue.code === 'invalid_type') return [articled(issue.expected)];
+  if (issue.code === 'invalid_union') {
+    const all = issue.errors.flatMap((branch) =>
+      branch.filter((inner) => inner.path.length === 0).flatMap((inner) => expectedTypes(inner)),
+    );
+    return [...new Set(all)];
+  }
+  return [];
+}
+
+function articled(type: string): string {
+  switch (type) {
+    case 'array':
+      return 'a list';
+    case 'object':
+    case 'record':
+      return 'a mapping';
+    case 'string':
+      return 'a string';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
+    default:
+      return type;
+  }
+}
+
+function joinAlternatives(items: readonly string[]): string {
+  if (items.length <= 1) return items[0] ?? '';
+  return `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
+  return String(value);
+}
+
+/** `jobs.build.steps[2].run` */
+export function describePath(path: YamlPath): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? segment : `.${segment}`;
+  }
+  return out;
+}
+
+function valueAt(data: unknown, path: YamlPath): unknown {
+  let current: unknown = data;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}
+
+/** The keys the schema allows at the mapping found at `path`, for "did you mean". */
+function allowedKeys(path: YamlPath): string[] {
+  const keysOf = (schema: { shape: Record<string, unknown> }) => Object.keys(schema.shape);
+  const last = path.at(-1);
+  if (path.length === 0) return keysOf(workflowSchema);
+  if (path.length === 2 && path[0] === 'jobs') return keysOf(jobSchema);
+  if (typeof last === 'number' && path.at(-2) === 'steps') return keysOf(stepSchema);
+  if (last === 'strategy') return keysOf(strategySchema);
+  if (last === 'defaults') return keysOf(runDefaultsSchema);
+  if (last === 'run') return ['shell', 'working-directory'];
+  return [];
+}

@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+/**
+ * The workflow file's schema: the parser validates with it and `valkyrie schema` exports it as JSON
+ * Schema, so editors and the parser never disagree. Semantic rules that a schema cannot express
+ * (needs, cycles, expressions, matrix size) live in validate.ts.
+ */
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+/** A value that may also be written as an expression string, e.g. `${{ matrix.experimental }}`. */
+const booleanOrExpression = z.union([z.boolean(), z.string()]);
+const numberOrExpression = z.union([z.number(), z.string()]);
+const condition = z
+  .union([z.string(), z.boolean(), z.number()])
+  .describe('A condition; `${{ }}` is optional. Defaults to success().');
+
+export const envSchema = z
+  .record(z.string(), scalar)
+  .describe('Environment variables; values may contain expressions.');
+
+export const runDefaultsSchema = z.strictObject({
+  run: z
+    .strictObject({
+      shell: z.string().optional().describe('bash, sh, python, or a command with {0} for the script file'),
+      'working-directory': z.string().optional(),
+    })
+    .optional(),
+});
+
+export const stepSchema = z
+  .strictObject({
+    id: z.string().optional(),
+    name: z.string().optional(),
+    run: z.string().optional().describe('The script to run'),
+    uses: z.string().optional().describe('Actions are not supported yet'),
+    with: z.record(z.string(), scalar).optional(),
+    shell: z.string().optional(),
+    'working-directory': z.string().optional(),
+    env: envSchema.optional(),
+    if: condition.optional(),
+    'continue-on-error': booleanOrExpression.optional(),
+    'timeout-minutes': numberOrExpression.optional(),
+  })
+  .describe('A step runs a script in the job\u2019s workspace');
+
+const matrixSchema = z.union([
+  z.string().describe('An expression that yields the matrix object'),
+  z
+    .object({
+      include: z.union([z.array(z.record(z.string(), z.unknown())), z.string()]).optional(),
+      exclude: z.union([z.array(z.record(z.string(), z.unknown())), z.string()]).optional(),
+    })
+    .catchall(z.union([z.array(z.unknown()), z.string()])),
+]);
+
+export const strategySchema = z.strictObject({
+  matrix: matrixSchema.optional(),
+  'fail-fast': booleanOrExpression.optional(),
+  'max-parallel': numberOrExpression.optional(),
+});
+
+const stringList = z.union([z.string(), z.array(z.string())]);
+
+export const jobSchema = z.strictObject({
+  name: z.string().optional(),
+  needs: stringList.optional(),
+  if: condition.optional(),
+  'runs-on': z.union([
+    stringList,
+    z.strictObject({ group: z.string().optional(), labels: stringList.optional() }),
+  ]),
+  env: envSchema.optional(),
+  defaults: runDefaultsSchema.optional(),
+  outputs: z.record(z.string(), z.string()).optional(),
+  'timeout-minutes': numberOrExpression.optional(),
+  'continue-on-error': booleanOrExpression.optional(),
+  strategy: strategySchema.optional(),
+  steps: z.array(stepSchema).min(1),
+  permissions: z.unknown().optional(),
+  concurrency: z.unknown().optional(),
+});
+
+export const workflowSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    'run-name': z.string().optional(),
+    on: z.unknown().optional(),
+    permissions: z.unknown().optional(),
+    concurrency: z.unknown().optional(),
+    env: envSchema.optional(),
+    defaults: runDefaultsSchema.optional(),
+    jobs: z.record(z.string(), jobSchema),
+  })
+  .describe('A Valkyrie workflow (GitHub Actions syntax)');
+
+export type WorkflowDocument = z.infer<typeof workflowSchema>;
+export type JobDocument = z.infer<typeof jobSchema>;
+export type StepDocument = z.infer<typeof stepSchema>;
+
+/** Keys accepted for compatibility that have no effect yet; using one earns a warning. */
+export const inertWorkflowKeys = ['on', 'permissions', 'run-name', 'concurrency'] as const;
+export const inertJobKeys = ['permissions', 'concurrency'] as const;
+
+export function workflowJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(workflowSchema, { target: 'draft-2020-12', unrepresentable: 'any' });
+}

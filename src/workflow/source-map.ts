@@ -1,0 +1,90 @@
+import { type Document, isMap, isScalar, isSeq, type LineCounter, type Node, type Scalar } from 'yaml';
+
+export type YamlPath = readonly (string | number)[];
+
+export interface Position {
+  readonly line: number;
+  readonly col: number;
+}
+
+/**
+ * Maps paths in the parsed workflow back to positions in the file, so every diagnostic can point
+ * at the exact key or value it is about.
+ */
+export class SourceMap {
+  private readonly lines: readonly string[];
+
+  constructor(
+    private readonly document: Document,
+    private readonly lineCounter: LineCounter,
+    source: string,
+  ) {
+    this.lines = source.split(/\r?\n/);
+  }
+
+  /** The node at `path`, or the deepest existing ancestor when the path does not exist. */
+  private nodeAt(path: YamlPath, wantKey: boolean): Node | undefined {
+    let node: unknown = this.document.contents;
+    let found: Node | undefined = isNodeLike(node) ? node : undefined;
+    for (const [i, segment] of path.entries()) {
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find(
+          (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+        );
+        if (!pair) return found;
+        if (last && wantKey && isNodeLike(pair.key)) return pair.key;
+        node = pair.value;
+      } else if (isSeq(node) && typeof segment === 'number') {
+        node = node.items[segment];
+      } else {
+        return found;
+      }
+      if (isNodeLike(node)) found = node;
+      else return found;
+    }
+    return found;
+  }
+
+  /** Position of the value at `path` (or of its key when `key` is set). */
+  position(path: YamlPath, options: { key?: boolean } = {}): Position {
+    const node = this.nodeAt(path, options.key ?? false);
+    return this.offsetPosition(node?.range?.[0] ?? 0);
+  }
+
+  /**
+   * Position of a character inside a string value, for errors inside expressions. Exact for plain and
+   * quoted one-line scalars and for block scalars; approximate where escapes change lengths.
+   */
+  positionInValue(path: YamlPath, offsetInValue: number): Position {
+    const node = this.nodeAt(path, false);
+    if (!node || !isScalar(node) || typeof node.value !== 'string' || !node.range) return this.position(path);
+    const scalar = node as Scalar<string>;
+    const start = scalar.range?.[0] ?? 0;
+    if (scalar.type === 'BLOCK_LITERAL' || scalar.type === 'BLOCK_FOLDED') {
+      const before = scalar.value.slice(0, offsetInValue);
+      const lineInValue = before.split('\n').length - 1;
+      const colInLine = offsetInValue - (before.lastIndexOf('\n') + 1);
+      const header = this.offsetPosition(start);
+      const contentLine = header.line + 1 + lineInValue;
+      const indent = this.indentOfLine(contentLine);
+      return { line: contentLine, col: indent + colInLine + 1 };
+    }
+    const quoted = scalar.type === 'QUOTE_DOUBLE' || scalar.type === 'QUOTE_SINGLE' ? 1 : 0;
+    return this.offsetPosition(start + quoted + offsetInValue);
+  }
+
+  private offsetPosition(offset: number): Position {
+    const { line, col } = this.lineCounter.linePos(offset);
+    return { line, col };
+  }
+
+  private indentOfLine(line: number): number {
+    const text = this.lines[line - 1] ?? '';
+    return text.length - text.trimStart().length;
+  }
+}
+
+function isNodeLike(value: unknown): value is Node {
+  return typeof value === 'object' && value !== null && 'range' in value;
+}

@@ -1,0 +1,85 @@
+import type { Diagnostic } from './diagnostics.js';
+import {
+  contextReferences,
+  type Expr,
+  ExpressionSyntaxError,
+  functionCalls,
+  knownFunctions,
+  parseCondition,
+  parseTemplate,
+} from './expressions/index.js';
+import type { WorkflowDocument } from './schema.js';
+import type { SourceMap, YamlPath } from './source-map.js';
+
+const knownContexts = new Set([
+  'github',
+  'env',
+  'vars',
+  'secrets',
+  'matrix',
+  'strategy',
+  'needs',
+  'steps',
+  'runner',
+  'job',
+  'inputs',
+]);
+
+/** Parses every expression in the document and checks its functions and contexts exist. */
+export function checkExpressions(document: WorkflowDocument, map: SourceMap): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const visit = (value: unknown, path: YamlPath): void => {
+    if (typeof value === 'string') {
+      checkString(value, path, map, out);
+    } else if (Array.isArray(value)) {
+      for (const [i, item] of value.entries()) visit(item, [...path, i]);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) visit(item, [...path, key]);
+    }
+  };
+  visit(document.env, ['env']);
+  visit(document.jobs, ['jobs']);
+  return out;
+}
+
+function checkString(text: string, path: YamlPath, map: SourceMap, out: Diagnostic[]): void {
+  const isCondition = path.at(-1) === 'if';
+  if (!isCondition && !text.includes('${{')) return;
+  const report = (message: string, offset: number) =>
+    out.push({ severity: 'error', message, ...map.positionInValue(path, offset) });
+  try {
+    if (isCondition) {
+      const conditionStart = text.length - text.trimStart().length;
+      checkExpr(parseCondition(text), conditionOffset(text, conditionStart), report);
+      return;
+    }
+    for (const part of parseTemplate(text)) {
+      if (part.kind === 'expr') checkExpr(part.expr, part.offset, report);
+    }
+  } catch (error) {
+    if (!(error instanceof ExpressionSyntaxError)) throw error;
+    report(`invalid expression: ${error.message}`, error.offset);
+  }
+}
+
+/** Where the condition's expression starts in the text: after `${{` when it is wrapped. */
+function conditionOffset(text: string, start: number): number {
+  const wrapped = /^\s*\$\{\{\s*/.exec(text);
+  return wrapped ? wrapped[0].length : start;
+}
+
+function checkExpr(expr: Expr, base: number, report: (message: string, offset: number) => void): void {
+  for (const call of functionCalls(expr)) {
+    if (!knownFunctions.has(call.name.toLowerCase())) {
+      report(`unknown function "${call.name}"`, base + call.offset);
+    }
+  }
+  for (const reference of contextReferences(expr)) {
+    if (!knownContexts.has(reference.name)) {
+      report(
+        `unknown context "${reference.name}" (known: ${[...knownContexts].join(', ')})`,
+        base + reference.offset,
+      );
+    }
+  }
+}

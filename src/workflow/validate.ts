@@ -1,0 +1,187 @@
+import { findCycle } from '../core/dag.js';
+import { closestMatch, type Diagnostic } from './diagnostics.js';
+import { evaluateDeep, interpolate } from './expressions/index.js';
+import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
+import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
+import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
+import type { SourceMap } from './source-map.js';
+import { checkExpressions } from './validate-expressions.js';
+
+export interface ValidateOptions {
+  /** Labels of the runner that will run the jobs; when given, `runs-on` is checked against them. */
+  readonly runnerLabels?: readonly string[];
+}
+
+const idPattern = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const knownShells = ['bash', 'sh', 'python'];
+
+/** Every semantic rule the schema cannot express. Returns all diagnostics at once. */
+export function validateWorkflow(
+  workflow: Workflow,
+  document: WorkflowDocument,
+  map: SourceMap,
+  options: ValidateOptions = {},
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const error = (message: string, at: { line: number; col: number }) =>
+    out.push({ severity: 'error', message, ...at });
+  const warn = (message: string, at: { line: number; col: number }) =>
+    out.push({ severity: 'warning', message, ...at });
+
+  for (const key of inertWorkflowKeys) {
+    if (document[key] !== undefined)
+      warn(`"${key}" is accepted but has no effect yet`, map.position([key], { key: true }));
+  }
+  if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
+
+  const jobKeys = [...workflow.jobs.keys()];
+  for (const job of workflow.jobs.values()) {
+    const at = (...path: (string | number)[]) => map.position(['jobs', job.key, ...path]);
+    if (!idPattern.test(job.key)) {
+      error(
+        `job id "${job.key}" must start with a letter or _ and contain only letters, digits, - and _`,
+        map.position(['jobs', job.key], { key: true }),
+      );
+    }
+    for (const key of inertJobKeys) {
+      if (document.jobs[job.key]?.[key] !== undefined) {
+        warn(
+          `"${key}" is accepted but has no effect yet`,
+          map.position(['jobs', job.key, key], { key: true }),
+        );
+      }
+    }
+    const needsIsList = Array.isArray(document.jobs[job.key]?.needs);
+    for (const [i, need] of job.needs.entries()) {
+      if (workflow.jobs.has(need)) continue;
+      const suggestion = closestMatch(need, jobKeys);
+      error(
+        `job "${job.key}" needs "${need}", which is not a job in this workflow${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
+        needsIsList ? at('needs', i) : at('needs'),
+      );
+    }
+    if (typeof job.timeoutMinutes === 'number' && !(job.timeoutMinutes > 0)) {
+      error(`timeout-minutes must be greater than 0, received ${job.timeoutMinutes}`, at('timeout-minutes'));
+    }
+    checkSteps(job, document, map, error);
+    checkMatrix(job, map, error);
+    if (options.runnerLabels) checkRunsOn(job, options.runnerLabels, map, error);
+  }
+
+  const needs = new Map([...workflow.jobs.values()].map((job) => [job.key, job.needs]));
+  const cycle = findCycle(needs);
+  if (cycle) {
+    error(`needs form a cycle: ${cycle.join(' → ')}`, map.position(['jobs', cycle[0] ?? '', 'needs']));
+  }
+  out.push(...checkExpressions(document, map));
+  return out;
+}
+
+type Report = (message: string, at: { line: number; col: number }) => void;
+
+function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceMap, error: Report): void {
+  const seen = new Map<string, number>();
+  const rawSteps = document.jobs[job.key]?.steps ?? [];
+  for (const [index, raw] of rawSteps.entries()) {
+    const at = (key: string) => map.position(['jobs', job.key, 'steps', index, key]);
+    const stepAt = map.position(['jobs', job.key, 'steps', index]);
+    if (raw.uses !== undefined) {
+      error(
+        `step uses the action "${raw.uses}": actions (uses:) are not supported yet; use run:`,
+        at('uses'),
+      );
+    } else if (raw.run === undefined) {
+      error(`step ${index + 1} of job "${job.key}" has no run: script`, stepAt);
+    }
+    if (raw.id !== undefined) {
+      if (!idPattern.test(raw.id)) {
+        error(
+          `step id "${raw.id}" must start with a letter or _ and contain only letters, digits, - and _`,
+          at('id'),
+        );
+      }
+      const first = seen.get(raw.id);
+      if (first !== undefined) {
+        error(`step id "${raw.id}" is already used by step ${first + 1} of job "${job.key}"`, at('id'));
+      } else {
+        seen.set(raw.id, index);
+      }
+    }
+    const shell = raw.shell;
+    if (shell !== undefined && !knownShells.includes(shell) && !shell.includes('{0}')) {
+      error(`unknown shell "${shell}": use bash, sh, python, or a command containing {0}`, at('shell'));
+    }
+    if (typeof raw['timeout-minutes'] === 'number' && !(raw['timeout-minutes'] > 0)) {
+      error(
+        `timeout-minutes must be greater than 0, received ${raw['timeout-minutes']}`,
+        at('timeout-minutes'),
+      );
+    }
+  }
+}
+
+/** A matrix whose axes and include/exclude are all literal can be sized now. */
+function staticLegs(job: JobDefinition): MatrixLeg[] | undefined {
+  const matrix = job.matrix;
+  if (matrix?.kind !== 'axes') return undefined;
+  if (typeof matrix.include === 'string' || typeof matrix.exclude === 'string') return undefined;
+  const axes = new Map<string, readonly unknown[]>();
+  for (const [axis, values] of matrix.axes) {
+    if (typeof values === 'string') return undefined;
+    axes.set(axis, values);
+  }
+  const input = { axes, include: matrix.include, exclude: matrix.exclude };
+  if (countLegs(input) > maxMatrixLegs) return undefined;
+  return expandMatrix(input);
+}
+
+function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
+  const matrix = job.matrix;
+  if (matrix?.kind !== 'axes') return;
+  const at = map.position(['jobs', job.key, 'strategy', 'matrix']);
+  for (const [axis, values] of matrix.axes) {
+    if (Array.isArray(values) && values.length === 0) {
+      error(
+        `matrix axis "${axis}" of job "${job.key}" has no values`,
+        map.position(['jobs', job.key, 'strategy', 'matrix', axis]),
+      );
+    }
+  }
+  if (typeof matrix.include === 'string' || typeof matrix.exclude === 'string') return;
+  const axes = new Map<string, readonly unknown[]>();
+  for (const [axis, values] of matrix.axes) {
+    if (typeof values === 'string') return;
+    axes.set(axis, values);
+  }
+  const legs = countLegs({ axes, include: matrix.include, exclude: matrix.exclude });
+  if (legs > maxMatrixLegs) {
+    error(`the matrix of job "${job.key}" has ${legs} legs; at most ${maxMatrixLegs} are allowed`, at);
+  }
+}
+
+function checkRunsOn(
+  job: JobDefinition,
+  runnerLabels: readonly string[],
+  map: SourceMap,
+  error: Report,
+): void {
+  const have = new Set(runnerLabels.map((label) => label.toLowerCase()));
+  const legs = staticLegs(job) ?? [{}];
+  const missing = new Set<string>();
+  for (const label of job.runsOn) {
+    if (label.includes('${{') && !/^\s*\$\{\{\s*matrix\.[A-Za-z0-9_-]+\s*\}\}\s*$/.test(label)) continue;
+    for (const leg of legs) {
+      const value = label.includes('${{')
+        ? interpolate(label, { contexts: { matrix: evaluateDeep(leg, { contexts: {} }) } })
+        : label;
+      if (value !== '' && !have.has(value.toLowerCase())) missing.add(value);
+    }
+  }
+  if (missing.size > 0) {
+    const list = [...missing].map((label) => `"${label}"`).join(', ');
+    error(
+      `job "${job.key}" runs on ${list}, which this runner does not have (it has: ${runnerLabels.join(', ')})`,
+      map.position(['jobs', job.key, 'runs-on']),
+    );
+  }
+}
