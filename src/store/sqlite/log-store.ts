@@ -1,0 +1,88 @@
+import type Database from 'better-sqlite3';
+import { ValkyrieError } from '../../core/errors.js';
+import { asJobId, type JobId, type RunId } from '../../core/ids.js';
+import type { LogLine, LogStore } from '../logs.js';
+import { runKey } from './columns.js';
+import { attempt, sqliteCode } from './errors.js';
+
+interface LogRow {
+  job_id: string;
+  step_index: number;
+  stream: LogLine['stream'];
+  at: number;
+  text: string;
+}
+
+const columns = 'job_id, step_index, stream, at, text';
+// The newest N of a selection, put back into append order by the outer query.
+const newest = (where: string) =>
+  `SELECT ${columns} FROM (SELECT seq, ${columns} FROM log_lines WHERE ${where} ORDER BY seq DESC LIMIT ?)
+   ORDER BY seq`;
+
+/** LogStore on one better-sqlite3 connection; lines keep append order through the table's rowid. */
+export class SqliteLogStore implements LogStore {
+  readonly #insert;
+  readonly #runLines;
+  readonly #runTail;
+  readonly #jobLines;
+  readonly #jobTail;
+  readonly #appendTx;
+
+  constructor(db: Database.Database) {
+    this.#insert = db.prepare<[number, string, number, string, number, string]>(
+      'INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#runLines = db.prepare<[number], LogRow>(
+      `SELECT ${columns} FROM log_lines WHERE run_id = ? ORDER BY seq`,
+    );
+    this.#runTail = db.prepare<[number, number], LogRow>(newest('run_id = ?'));
+    // The unary + keeps the planner off the run index: a job's lines are a small part of its run's.
+    this.#jobLines = db.prepare<[string, number], LogRow>(
+      `SELECT ${columns} FROM log_lines WHERE job_id = ? AND +run_id = ? ORDER BY seq`,
+    );
+    this.#jobTail = db.prepare<[string, number, number], LogRow>(newest('job_id = ? AND +run_id = ?'));
+    this.#appendTx = db.transaction((lines: readonly LogLine[]) => {
+      for (const line of lines) this.#insertLine(line);
+    });
+  }
+
+  append(lines: readonly LogLine[]): Promise<void> {
+    return attempt('append log lines', () => {
+      if (lines.length > 0) this.#appendTx.immediate(lines);
+    });
+  }
+
+  read(runId: RunId, options?: { jobId?: JobId; tail?: number }): Promise<LogLine[]> {
+    return attempt(`read the log of run ${runId}`, () => {
+      const key = runKey(runId);
+      if (key === undefined) return [];
+      const jobId = options?.jobId;
+      const tail = options?.tail === undefined ? undefined : Math.max(0, Math.floor(options.tail));
+      let rows: LogRow[];
+      if (jobId === undefined) {
+        rows = tail === undefined ? this.#runLines.all(key) : this.#runTail.all(key, tail);
+      } else {
+        rows = tail === undefined ? this.#jobLines.all(jobId, key) : this.#jobTail.all(jobId, key, tail);
+      }
+      return rows.map((row) => ({
+        runId,
+        jobId: asJobId(row.job_id),
+        stepIndex: row.step_index,
+        stream: row.stream,
+        at: row.at,
+        text: row.text,
+      }));
+    });
+  }
+
+  #insertLine(line: LogLine): void {
+    const key = runKey(line.runId);
+    if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${line.runId}`);
+    try {
+      this.#insert.run(key, line.jobId, line.stepIndex, line.stream, line.at, line.text);
+    } catch (error) {
+      if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+      throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${line.jobId}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import type Database from 'better-sqlite3';
+import { ValkyrieError } from '../../core/errors.js';
+
+/**
+ * The schema as an ordered list: entry N-1 takes a database from version N-1 to N. A released entry is
+ * never edited — a change is a new entry appended at the end.
+ *
+ * The version lives in SQLite's `user_version` header field rather than a `schema_migrations` table:
+ * reading it needs no table, so a newer or foreign file is recognised before anything is written.
+ */
+export const migrations: readonly string[] = [
+  `
+  -- AUTOINCREMENT so that a deleted run's id is never handed out again (ids appear in URLs and logs).
+  CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow_name TEXT    NOT NULL,
+    workflow_path TEXT    NOT NULL,
+    run_number    INTEGER NOT NULL,
+    status        TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    started_at    INTEGER,
+    finished_at   INTEGER,
+    sha           TEXT,
+    ref           TEXT,
+    UNIQUE (workflow_name, run_number)
+  );
+
+  -- seq aliases the rowid and keeps insertion order stable across VACUUM (an implicit rowid is not).
+  CREATE TABLE jobs (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT    NOT NULL UNIQUE,
+    run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    key         TEXT    NOT NULL,
+    name        TEXT    NOT NULL,
+    matrix      TEXT    NOT NULL,
+    status      TEXT    NOT NULL,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    outputs     TEXT    NOT NULL DEFAULT '{}',
+    reason      TEXT
+  );
+  -- An index on (run_id) is ordered by (run_id, rowid), so listing a run's jobs by seq needs no sort.
+  CREATE INDEX jobs_by_run ON jobs (run_id);
+
+  CREATE TABLE steps (
+    job_id      TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    name        TEXT    NOT NULL,
+    outcome     TEXT,
+    conclusion  TEXT,
+    exit_code   INTEGER,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    PRIMARY KEY (job_id, idx)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE log_lines (
+    seq        INTEGER PRIMARY KEY,
+    run_id     INTEGER NOT NULL,
+    job_id     TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    step_index INTEGER NOT NULL,
+    stream     TEXT    NOT NULL,
+    at         INTEGER NOT NULL,
+    text       TEXT    NOT NULL
+  );
+  CREATE INDEX log_lines_by_run ON log_lines (run_id);
+  CREATE INDEX log_lines_by_job ON log_lines (job_id);
+  `,
+];
+
+/** The version this code writes; a file with a higher one was written by a newer Valkyrie. */
+export const schemaVersion = migrations.length;
+
+/** Throws, without writing, when the file cannot be used by this version of the code. */
+export function assertUsableSchema(db: Database.Database, path: string): number {
+  const { version, tables } = readSchema(db);
+  if (version > schemaVersion) {
+    throw new ValkyrieError(
+      'VK_STORE_NEWER_SCHEMA',
+      `${path} was written by a newer Valkyrie (schema version ${version}; this version knows up to ` +
+        `${schemaVersion}). Upgrade Valkyrie, or point it at another state file.`,
+    );
+  }
+  if (version === 0 && tables > 0) {
+    // Version 0 with tables is someone else's database: migrating it would mix our tables into theirs.
+    throw new ValkyrieError(
+      'VK_STORE',
+      `${path} is not a Valkyrie state database (it holds tables but no Valkyrie schema version)`,
+    );
+  }
+  return version;
+}
+
+/**
+ * Brings the file up to `schemaVersion` in one IMMEDIATE transaction. The version is read again under
+ * the write lock because another process may have migrated the file since it was first read.
+ */
+export function migrate(db: Database.Database, path: string): void {
+  if (assertUsableSchema(db, path) === schemaVersion) return;
+  const apply = db.transaction(() => {
+    const current = assertUsableSchema(db, path);
+    for (const sql of migrations.slice(current)) db.exec(sql);
+    db.pragma(`user_version = ${schemaVersion}`);
+  });
+  apply.immediate();
+}
+
+/**
+ * Version and table count from one statement, hence one snapshot: read separately, another process
+ * finishing its migration in between would make a fresh file look like a foreign one.
+ */
+function readSchema(db: Database.Database): { version: number; tables: number } {
+  const row = db
+    .prepare<[], { version: number; tables: number }>(
+      'SELECT user_version AS version, (SELECT count(*) FROM sqlite_master) AS tables FROM pragma_user_version',
+    )
+    .get();
+  return row ?? { version: 0, tables: 0 };
+}

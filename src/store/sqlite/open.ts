@@ -1,0 +1,55 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ValkyrieError } from '../../core/errors.js';
+import { sqliteCode, toStoreError } from './errors.js';
+import { assertUsableSchema, migrate } from './migrations.js';
+
+export interface SqliteOptions {
+  /**
+   * `normal` (the default): in WAL mode a commit survives a crash of the process, and the last commits
+   * before a power loss or OS crash may be lost (the file stays consistent). `full`: a commit also
+   * survives power loss, at the cost of an fsync per transaction.
+   */
+  readonly synchronous?: 'normal' | 'full';
+}
+
+/** Several processes (CLI, server, runners on one machine) may share a file; writers queue this long. */
+const busyTimeoutMs = 5000;
+
+/** File contents that SQLite reports when the file is not one of its databases, or is damaged. */
+const notADatabase = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
+
+/**
+ * Opens a state file, creating it and its directory when missing, and migrates it to the current
+ * schema. A file that is not usable — another program's, damaged, or written by a newer Valkyrie — is
+ * refused before anything is written to it.
+ */
+export function openSqliteDatabase(path: string, options: SqliteOptions = {}): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { timeout: busyTimeoutMs });
+    // Read-only checks first: the pragmas below write to the file (journal_mode changes its header).
+    assertUsableSchema(db, path);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db, path);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw openError(path, error);
+  }
+}
+
+function openError(path: string, error: unknown): ValkyrieError {
+  if (error instanceof ValkyrieError) return error;
+  const code = sqliteCode(error);
+  if (code !== undefined && notADatabase.has(code) && error instanceof Error) {
+    return new ValkyrieError('VK_STORE', `${path} is not a Valkyrie state database (${error.message})`, {
+      cause: error,
+    });
+  }
+  return toStoreError(`open the state database ${path}`, error);
+}

@@ -1,0 +1,288 @@
+import type Database from 'better-sqlite3';
+import { ValkyrieError } from '../../core/errors.js';
+import { asJobId, type JobId, type RunId } from '../../core/ids.js';
+import type { JobStatus, RunStatus, StepResult } from '../../core/outcome.js';
+import type { JobPatch, JobRecord, NewJob, NewRun, RunRecord, RunStore, StepRecord } from '../runs.js';
+import { nullable, runIdOf, runKey, type Writable } from './columns.js';
+import { attempt, sqliteCode } from './errors.js';
+
+interface RunRow {
+  id: number;
+  workflow_name: string;
+  workflow_path: string;
+  run_number: number;
+  status: RunStatus;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  sha: string | null;
+  ref: string | null;
+}
+
+interface JobRow {
+  id: string;
+  run_id: number;
+  key: string;
+  name: string;
+  matrix: string;
+  status: JobStatus;
+  started_at: number | null;
+  finished_at: number | null;
+  outputs: string;
+  reason: string | null;
+}
+
+interface StepRow {
+  job_id: string;
+  idx: number;
+  name: string;
+  outcome: StepResult | null;
+  conclusion: StepResult | null;
+  exit_code: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+const runColumns =
+  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref';
+const jobColumns = 'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason';
+const stepColumns = 'job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at';
+const defaultRunLimit = 20;
+
+/**
+ * RunStore on one better-sqlite3 connection. Every statement is prepared once here, because the engine
+ * writes thousands of job and step updates per second and preparing costs more than executing.
+ */
+export class SqliteRunStore implements RunStore {
+  readonly #nextRunNumber;
+  readonly #insertRun;
+  readonly #updateRun;
+  readonly #getRun;
+  readonly #listRuns;
+  readonly #insertJob;
+  readonly #updateJob;
+  readonly #listJobs;
+  readonly #upsertStep;
+  readonly #listSteps;
+  readonly #createRunTx;
+  readonly #addJobsTx;
+
+  constructor(db: Database.Database) {
+    this.#nextRunNumber = db
+      .prepare<[string], number>('SELECT coalesce(max(run_number), 0) + 1 FROM runs WHERE workflow_name = ?')
+      .pluck();
+    this.#insertRun = db.prepare(
+      `INSERT INTO runs (workflow_name, workflow_path, run_number, status, created_at, sha, ref)
+       VALUES (@workflowName, @workflowPath, @runNumber, @status, @createdAt, @sha, @ref)`,
+    );
+    // COALESCE keeps a column when the patch leaves it out; patches never clear a field.
+    this.#updateRun = db.prepare(
+      `UPDATE runs SET status = @status, started_at = coalesce(@startedAt, started_at),
+       finished_at = coalesce(@finishedAt, finished_at) WHERE id = @id`,
+    );
+    this.#getRun = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs WHERE id = ?`);
+    this.#listRuns = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT ?`);
+    this.#insertJob = db.prepare(
+      `INSERT INTO jobs (id, run_id, key, name, matrix, status)
+       VALUES (@id, @runId, @key, @name, @matrix, @status)`,
+    );
+    this.#updateJob = db.prepare(
+      `UPDATE jobs SET status = coalesce(@status, status), started_at = coalesce(@startedAt, started_at),
+       finished_at = coalesce(@finishedAt, finished_at), outputs = coalesce(@outputs, outputs),
+       reason = coalesce(@reason, reason) WHERE id = @id`,
+    );
+    this.#listJobs = db.prepare<[number], JobRow>(
+      `SELECT ${jobColumns} FROM jobs WHERE run_id = ? ORDER BY seq`,
+    );
+    this.#upsertStep = db.prepare(
+      `INSERT INTO steps (${stepColumns})
+       VALUES (@jobId, @index, @name, @outcome, @conclusion, @exitCode, @startedAt, @finishedAt)
+       ON CONFLICT (job_id, idx) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
+       conclusion = excluded.conclusion, exit_code = excluded.exit_code,
+       started_at = excluded.started_at, finished_at = excluded.finished_at`,
+    );
+    this.#listSteps = db.prepare<[string], StepRow>(
+      `SELECT ${stepColumns} FROM steps WHERE job_id = ? ORDER BY idx`,
+    );
+    this.#createRunTx = db.transaction((run: NewRun) => this.#insertRunRow(run));
+    this.#addJobsTx = db.transaction((jobs: readonly NewJob[]) => {
+      for (const job of jobs) this.#insertJobRow(job);
+    });
+  }
+
+  createRun(run: NewRun): Promise<RunRecord> {
+    // IMMEDIATE takes the write lock before reading max(run_number), so two processes cannot both
+    // read the same maximum and hand out one run number twice.
+    return attempt('create a run', () => this.#createRunTx.immediate(run));
+  }
+
+  addJobs(jobs: readonly NewJob[]): Promise<void> {
+    return attempt('add jobs', () => {
+      if (jobs.length > 0) this.#addJobsTx.immediate(jobs);
+    });
+  }
+
+  updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void> {
+    return attempt(`update run ${id}`, () => {
+      const key = runKey(id);
+      const changed =
+        key !== undefined &&
+        this.#updateRun.run({
+          id: key,
+          status: patch.status,
+          startedAt: nullable(patch.startedAt),
+          finishedAt: nullable(patch.finishedAt),
+        }).changes > 0;
+      if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${id}`);
+    });
+  }
+
+  updateJob(id: JobId, patch: JobPatch): Promise<void> {
+    return attempt(`update job ${id}`, () => {
+      const { changes } = this.#updateJob.run({
+        id,
+        status: nullable(patch.status),
+        startedAt: nullable(patch.startedAt),
+        finishedAt: nullable(patch.finishedAt),
+        outputs: patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
+        reason: nullable(patch.reason),
+      });
+      if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
+    });
+  }
+
+  recordStep(step: StepRecord): Promise<void> {
+    return attempt(`record step ${step.index} of job ${step.jobId}`, () => {
+      try {
+        this.#upsertStep.run({
+          jobId: step.jobId,
+          index: step.index,
+          name: step.name,
+          outcome: nullable(step.outcome),
+          conclusion: nullable(step.conclusion),
+          exitCode: nullable(step.exitCode),
+          startedAt: nullable(step.startedAt),
+          finishedAt: nullable(step.finishedAt),
+        });
+      } catch (error) {
+        if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
+      }
+    });
+  }
+
+  getRun(id: RunId): Promise<RunRecord | undefined> {
+    return attempt(`read run ${id}`, () => {
+      const key = runKey(id);
+      const row = key === undefined ? undefined : this.#getRun.get(key);
+      return row === undefined ? undefined : runFromRow(row);
+    });
+  }
+
+  listRuns(options?: { limit?: number }): Promise<RunRecord[]> {
+    // SQLite reads a negative LIMIT as "no limit", so clamp rather than pass it through.
+    const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
+    return attempt('list runs', () => this.#listRuns.all(limit).map(runFromRow));
+  }
+
+  listJobs(runId: RunId): Promise<JobRecord[]> {
+    return attempt(`list jobs of run ${runId}`, () => {
+      const key = runKey(runId);
+      return key === undefined ? [] : this.#listJobs.all(key).map(jobFromRow);
+    });
+  }
+
+  listSteps(jobId: JobId): Promise<StepRecord[]> {
+    return attempt(`list steps of job ${jobId}`, () => this.#listSteps.all(jobId).map(stepFromRow));
+  }
+
+  #insertRunRow(run: NewRun): RunRecord {
+    const runNumber = this.#nextRunNumber.get(run.workflowName) ?? 1;
+    const { lastInsertRowid } = this.#insertRun.run({
+      workflowName: run.workflowName,
+      workflowPath: run.workflowPath,
+      runNumber,
+      status: 'queued',
+      createdAt: run.createdAt,
+      sha: nullable(run.sha),
+      ref: nullable(run.ref),
+    });
+    const record: Writable<RunRecord> = {
+      id: runIdOf(lastInsertRowid),
+      runNumber,
+      status: 'queued',
+      workflowName: run.workflowName,
+      workflowPath: run.workflowPath,
+      createdAt: run.createdAt,
+    };
+    if (run.sha !== undefined) record.sha = run.sha;
+    if (run.ref !== undefined) record.ref = run.ref;
+    return record;
+  }
+
+  #insertJobRow(job: NewJob): void {
+    const key = runKey(job.runId);
+    if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`);
+    try {
+      this.#insertJob.run({
+        id: job.id,
+        runId: key,
+        key: job.key,
+        name: job.name,
+        matrix: JSON.stringify(job.matrix),
+        status: job.status,
+      });
+    } catch (error) {
+      const code = sqliteCode(error);
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`, { cause: error });
+      }
+      if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ValkyrieError('VK_STORE', `job ${job.id} already exists`, { cause: error });
+      }
+      throw error;
+    }
+  }
+}
+
+function runFromRow(row: RunRow): RunRecord {
+  const run: Writable<RunRecord> = {
+    id: runIdOf(row.id),
+    runNumber: row.run_number,
+    status: row.status,
+    workflowName: row.workflow_name,
+    workflowPath: row.workflow_path,
+    createdAt: row.created_at,
+  };
+  if (row.sha !== null) run.sha = row.sha;
+  if (row.ref !== null) run.ref = row.ref;
+  if (row.started_at !== null) run.startedAt = row.started_at;
+  if (row.finished_at !== null) run.finishedAt = row.finished_at;
+  return run;
+}
+
+function jobFromRow(row: JobRow): JobRecord {
+  const job: Writable<JobRecord> = {
+    id: asJobId(row.id),
+    runId: runIdOf(row.run_id),
+    key: row.key,
+    name: row.name,
+    matrix: JSON.parse(row.matrix) as Record<string, unknown>,
+    status: row.status,
+    outputs: JSON.parse(row.outputs) as Record<string, string>,
+  };
+  if (row.started_at !== null) job.startedAt = row.started_at;
+  if (row.finished_at !== null) job.finishedAt = row.finished_at;
+  if (row.reason !== null) job.reason = row.reason;
+  return job;
+}
+
+function stepFromRow(row: StepRow): StepRecord {
+  const step: Writable<StepRecord> = { jobId: asJobId(row.job_id), index: row.idx, name: row.name };
+  if (row.outcome !== null) step.outcome = row.outcome;
+  if (row.conclusion !== null) step.conclusion = row.conclusion;
+  if (row.exit_code !== null) step.exitCode = row.exit_code;
+  if (row.started_at !== null) step.startedAt = row.started_at;
+  if (row.finished_at !== null) step.finishedAt = row.finished_at;
+  return step;
+}

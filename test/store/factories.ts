@@ -1,0 +1,27 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { StoresFactory } from './fixture.js';
+
+/** A temp directory for one test, removed by the returned function. */
+export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'valkyrie-store-'));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+const sqlite: StoresFactory = async () => {
+  const { dir, remove } = await tempDir();
+  // A nested path, so every test also covers creating the parent directory.
+  const stores = openSqliteStores(join(dir, '.valkyrie', 'state.db'));
+  return {
+    stores,
+    async cleanup() {
+      await stores.close();
+      await remove();
+    },
+  };
+};
+
+/** Every implementation of the store contracts; each runs the same conformance suites. */
+export const storeFactories: ReadonlyArray<readonly [string, StoresFactory]> = [['sqlite', sqlite]];

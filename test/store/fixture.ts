@@ -1,0 +1,21 @@
+import { afterEach, beforeEach } from 'vitest';
+import type { Stores } from '../../src/store/store.js';
+
+/** A fresh, empty set of stores per test; `cleanup` closes them and removes whatever backs them. */
+export type StoresFactory = () => Promise<{ stores: Stores; cleanup(): Promise<void> }>;
+
+/** Opens stores before each test and cleans up after it; call the returned function inside a test. */
+export function useStores(make: StoresFactory): () => Stores {
+  let current: Awaited<ReturnType<StoresFactory>> | undefined;
+  beforeEach(async () => {
+    current = await make();
+  });
+  afterEach(async () => {
+    await current?.cleanup();
+    current = undefined;
+  });
+  return () => {
+    if (current === undefined) throw new Error('stores are only open inside a test');
+    return current.stores;
+  };
+}

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { asRunId, type JobId, jobIdFor, type RunId } from '../../src/core/ids.js';
+import type { LogLine } from '../../src/store/logs.js';
+import type { Stores } from '../../src/store/store.js';
+import { type StoresFactory, useStores } from './fixture.js';
+
+/** A run with two jobs, as the engine would have stored them before any log line arrives. */
+async function runWithJobs(stores: Stores): Promise<{ runId: RunId; a: JobId; b: JobId }> {
+  const run = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+  const [a, b] = [jobIdFor(run.id, 0), jobIdFor(run.id, 1)];
+  await stores.runs.addJobs(
+    [a, b].map((id, i) => ({
+      id,
+      runId: run.id,
+      key: `j${i}`,
+      name: `j${i}`,
+      matrix: {},
+      status: 'running',
+    })),
+  );
+  return { runId: run.id, a, b };
+}
+
+const line = (runId: RunId, jobId: JobId, text: string, overrides: Partial<LogLine> = {}): LogLine => ({
+  runId,
+  jobId,
+  stepIndex: 0,
+  stream: 'stdout',
+  at: 1_700_000_000_000,
+  text,
+  ...overrides,
+});
+
+const texts = (lines: readonly LogLine[]) => lines.map((l) => l.text);
+
+/** The LogStore lifecycle every implementation must honour (run with a fresh, empty store per test). */
+export function logStoreContract(make: StoresFactory): void {
+  const stores = useStores(make);
+  const logs = () => stores().logs;
+
+  describe('logs', () => {
+    it('reads back every field of every line in append order', async () => {
+      const { runId, a } = await runWithJobs(stores());
+      const lines = [
+        line(runId, a, 'set up', { stepIndex: -1, stream: 'system', at: 1 }),
+        line(runId, a, 'hello', { stepIndex: 0, stream: 'stdout', at: 2 }),
+        line(runId, a, 'warning: ünïcødé ✓ 🚀', { stepIndex: 1, stream: 'stderr', at: 3 }),
+        line(runId, a, '', { stepIndex: 1, at: 3 }),
+      ];
+      await logs().append(lines);
+      expect(await logs().read(runId)).toEqual(lines);
+    });
+
+    it('keeps append order across batches and interleaved jobs', async () => {
+      const { runId, a, b } = await runWithJobs(stores());
+      await logs().append([line(runId, a, 'a1'), line(runId, b, 'b1')]);
+      await logs().append([line(runId, b, 'b2')]);
+      await logs().append([line(runId, a, 'a2'), line(runId, b, 'b3')]);
+      expect(texts(await logs().read(runId))).toEqual(['a1', 'b1', 'b2', 'a2', 'b3']);
+      expect(texts(await logs().read(runId, { jobId: b }))).toEqual(['b1', 'b2', 'b3']);
+      expect(texts(await logs().read(runId, { jobId: a }))).toEqual(['a1', 'a2']);
+    });
+
+    it('tails the last lines of the selection, still in append order', async () => {
+      const { runId, a, b } = await runWithJobs(stores());
+      await logs().append(
+        Array.from({ length: 10 }, (_, i) =>
+          line(runId, i % 2 === 0 ? a : b, `${i % 2 === 0 ? 'a' : 'b'}${i}`),
+        ),
+      );
+      expect(texts(await logs().read(runId, { tail: 3 }))).toEqual(['b7', 'a8', 'b9']);
+      expect(texts(await logs().read(runId, { jobId: a, tail: 2 }))).toEqual(['a6', 'a8']);
+      expect(texts(await logs().read(runId, { jobId: b, tail: 100 }))).toEqual([
+        'b1',
+        'b3',
+        'b5',
+        'b7',
+        'b9',
+      ]);
+      expect(await logs().read(runId, { tail: 0 })).toEqual([]);
+    });
+
+    it("reads only the run's own lines, and nothing for an unknown run", async () => {
+      const first = await runWithJobs(stores());
+      const second = await runWithJobs(stores());
+      await logs().append([line(first.runId, first.a, 'first'), line(second.runId, second.a, 'second')]);
+      expect(texts(await logs().read(first.runId))).toEqual(['first']);
+      expect(texts(await logs().read(first.runId, { jobId: second.a }))).toEqual([]);
+      expect(await logs().read(asRunId('987654321'))).toEqual([]);
+      expect(await logs().read(asRunId('no-such-run'))).toEqual([]);
+    });
+
+    it('accepts an empty batch', async () => {
+      const { runId } = await runWithJobs(stores());
+      await logs().append([]);
+      expect(await logs().read(runId)).toEqual([]);
+    });
+
+    it('stores a large batch', async () => {
+      const { runId, a } = await runWithJobs(stores());
+      const batch = Array.from({ length: 5000 }, (_, i) => line(runId, a, `line ${i}`, { at: i }));
+      await logs().append(batch);
+      const read = await logs().read(runId, { jobId: a });
+      expect(read).toHaveLength(5000);
+      expect(read[4999]).toEqual(batch[4999]);
+      expect(texts(await logs().read(runId, { tail: 2 }))).toEqual(['line 4998', 'line 4999']);
+    });
+  });
+}

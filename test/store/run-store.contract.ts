@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import { asJobId, asRunId, jobIdFor, type RunId } from '../../src/core/ids.js';
+import type { NewJob, NewRun } from '../../src/store/runs.js';
+import { type StoresFactory, useStores } from './fixture.js';
+
+const newRun = (overrides: Partial<NewRun> = {}): NewRun => ({
+  workflowName: 'ci',
+  workflowPath: '.valkyrie/ci.yml',
+  createdAt: 1_700_000_000_000,
+  ...overrides,
+});
+
+const newJob = (runId: RunId, ordinal: number, overrides: Partial<NewJob> = {}): NewJob => ({
+  id: jobIdFor(runId, ordinal),
+  runId,
+  key: `job${ordinal}`,
+  name: `job ${ordinal}`,
+  matrix: {},
+  status: 'pending',
+  ...overrides,
+});
+
+/** The RunStore lifecycle every implementation must honour (run with a fresh, empty store per test). */
+export function runStoreContract(make: StoresFactory): void {
+  const stores = useStores(make);
+  const runs = () => stores().runs;
+
+  describe('runs', () => {
+    it('creates a queued run with an id and run number 1, and reads it back', async () => {
+      const created = await runs().createRun(newRun({ sha: 'abc123', ref: 'refs/heads/main' }));
+      expect(created).toEqual({
+        id: created.id,
+        runNumber: 1,
+        status: 'queued',
+        workflowName: 'ci',
+        workflowPath: '.valkyrie/ci.yml',
+        createdAt: 1_700_000_000_000,
+        sha: 'abc123',
+        ref: 'refs/heads/main',
+      });
+      expect(await runs().getRun(created.id)).toEqual(created);
+    });
+
+    it('returns optional fields as absent, not null', async () => {
+      const created = await runs().createRun(newRun());
+      const read = await runs().getRun(created.id);
+      for (const field of ['sha', 'ref', 'startedAt', 'finishedAt']) {
+        expect(created).not.toHaveProperty(field);
+        expect(read).not.toHaveProperty(field);
+      }
+    });
+
+    it('numbers runs per workflow name', async () => {
+      const a1 = await runs().createRun(newRun({ workflowName: 'a' }));
+      const b1 = await runs().createRun(newRun({ workflowName: 'b' }));
+      const a2 = await runs().createRun(newRun({ workflowName: 'a' }));
+      expect([a1.runNumber, b1.runNumber, a2.runNumber]).toEqual([1, 1, 2]);
+      expect(new Set([a1.id, b1.id, a2.id]).size).toBe(3);
+    });
+
+    it('hands out distinct ids and run numbers to concurrent creations', async () => {
+      const created = await Promise.all(Array.from({ length: 20 }, () => runs().createRun(newRun())));
+      expect(new Set(created.map((run) => run.id)).size).toBe(20);
+      expect(created.map((run) => run.runNumber).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+    });
+
+    it('returns undefined for an unknown run', async () => {
+      await runs().createRun(newRun());
+      expect(await runs().getRun(asRunId('no-such-run'))).toBeUndefined();
+      expect(await runs().getRun(asRunId('987654321'))).toBeUndefined();
+    });
+
+    it('updates status and keeps timestamps a patch leaves out', async () => {
+      const run = await runs().createRun(newRun());
+      await runs().updateRun(run.id, { status: 'running', startedAt: 10 });
+      await runs().updateRun(run.id, { status: 'succeeded', finishedAt: 20 });
+      expect(await runs().getRun(run.id)).toMatchObject({
+        status: 'succeeded',
+        startedAt: 10,
+        finishedAt: 20,
+      });
+    });
+
+    it('rejects an update of an unknown run with VK_RUN_NOT_FOUND', async () => {
+      await expect(runs().updateRun(asRunId('987654321'), { status: 'running' })).rejects.toMatchObject({
+        code: 'VK_RUN_NOT_FOUND',
+      });
+    });
+
+    it('lists runs newest first, 20 by default', async () => {
+      const created = [];
+      for (let i = 0; i < 25; i++) created.push(await runs().createRun(newRun({ createdAt: 1000 + i })));
+      const newestFirst = created.map((run) => run.id).reverse();
+      expect((await runs().listRuns()).map((run) => run.id)).toEqual(newestFirst.slice(0, 20));
+      expect((await runs().listRuns({ limit: 3 })).map((run) => run.id)).toEqual(newestFirst.slice(0, 3));
+      expect(await runs().listRuns({ limit: 0 })).toEqual([]);
+    });
+  });
+
+  describe('jobs', () => {
+    it('lists jobs in the order they were added, across calls, with their matrix', async () => {
+      const run = await runs().createRun(newRun());
+      const matrix = { os: 'linux', node: 20, flags: ['a', 'b'], nested: { deep: true } };
+      await runs().addJobs([newJob(run.id, 2), newJob(run.id, 0)]);
+      await runs().addJobs([newJob(run.id, 1, { key: 'test', name: 'test (linux, 20)', matrix })]);
+      const jobs = await runs().listJobs(run.id);
+      expect(jobs.map((job) => job.id)).toEqual([2, 0, 1].map((n) => jobIdFor(run.id, n)));
+      expect(jobs[2]).toEqual({
+        id: jobIdFor(run.id, 1),
+        runId: run.id,
+        key: 'test',
+        name: 'test (linux, 20)',
+        matrix,
+        status: 'pending',
+        outputs: {},
+      });
+      for (const field of ['startedAt', 'finishedAt', 'reason']) expect(jobs[2]).not.toHaveProperty(field);
+    });
+
+    it("lists only the run's own jobs", async () => {
+      const first = await runs().createRun(newRun());
+      const second = await runs().createRun(newRun());
+      await runs().addJobs([newJob(first.id, 0), newJob(second.id, 0), newJob(first.id, 1)]);
+      expect((await runs().listJobs(first.id)).map((job) => job.id)).toEqual([
+        jobIdFor(first.id, 0),
+        jobIdFor(first.id, 1),
+      ]);
+      expect(await runs().listJobs(asRunId('987654321'))).toEqual([]);
+    });
+
+    it('adds all jobs of a batch or none', async () => {
+      const run = await runs().createRun(newRun());
+      await expect(
+        runs().addJobs([newJob(run.id, 0), newJob(run.id, 1), newJob(run.id, 0)]),
+      ).rejects.toBeInstanceOf(Error);
+      expect(await runs().listJobs(run.id)).toEqual([]);
+      await runs().addJobs([newJob(run.id, 0)]);
+      await expect(runs().addJobs([newJob(run.id, 1), newJob(run.id, 0)])).rejects.toBeInstanceOf(Error);
+      expect((await runs().listJobs(run.id)).map((job) => job.id)).toEqual([jobIdFor(run.id, 0)]);
+    });
+
+    it('rejects jobs of an unknown run with VK_RUN_NOT_FOUND', async () => {
+      const missing = asRunId('987654321');
+      await expect(runs().addJobs([newJob(missing, 0)])).rejects.toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
+    });
+
+    it('accepts an empty batch', async () => {
+      await expect(runs().addJobs([])).resolves.toBeUndefined();
+    });
+
+    it('patches only the fields given and replaces outputs as a whole', async () => {
+      const run = await runs().createRun(newRun());
+      const id = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      await runs().updateJob(id, { status: 'running', startedAt: 5, outputs: { a: '1', b: '2' } });
+      await runs().updateJob(id, {
+        status: 'failed',
+        finishedAt: 9,
+        reason: 'step 2 failed',
+        outputs: { c: '3' },
+      });
+      await runs().updateJob(id, {});
+      const [job] = await runs().listJobs(run.id);
+      expect(job).toMatchObject({
+        status: 'failed',
+        startedAt: 5,
+        finishedAt: 9,
+        reason: 'step 2 failed',
+        outputs: { c: '3' },
+      });
+    });
+
+    it('rejects an update of an unknown job with VK_JOB_NOT_FOUND', async () => {
+      await expect(runs().updateJob(asJobId('nope.0'), { status: 'queued' })).rejects.toMatchObject({
+        code: 'VK_JOB_NOT_FOUND',
+      });
+    });
+  });
+
+  describe('steps', () => {
+    it('lists steps by index whatever the order they were recorded in', async () => {
+      const run = await runs().createRun(newRun());
+      const jobId = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      for (const index of [2, 0, 1]) await runs().recordStep({ jobId, index, name: `step ${index}` });
+      expect((await runs().listSteps(jobId)).map((step) => step.index)).toEqual([0, 1, 2]);
+    });
+
+    it('replaces the step at the same index, fields left out included', async () => {
+      const run = await runs().createRun(newRun());
+      const jobId = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      const finished = {
+        jobId,
+        index: 0,
+        name: 'build',
+        outcome: 'failure',
+        conclusion: 'success',
+        exitCode: 2,
+        startedAt: 100,
+        finishedAt: 200,
+      } as const;
+      await runs().recordStep({ jobId, index: 0, name: 'build', startedAt: 100 });
+      await runs().recordStep(finished);
+      expect(await runs().listSteps(jobId)).toEqual([finished]);
+      await runs().recordStep({ jobId, index: 0, name: 'rebuild' });
+      expect(await runs().listSteps(jobId)).toEqual([{ jobId, index: 0, name: 'rebuild' }]);
+    });
+
+    it("keeps each job's steps apart", async () => {
+      const run = await runs().createRun(newRun());
+      await runs().addJobs([newJob(run.id, 0), newJob(run.id, 1)]);
+      await runs().recordStep({ jobId: jobIdFor(run.id, 0), index: 0, name: 'a' });
+      await runs().recordStep({ jobId: jobIdFor(run.id, 1), index: 0, name: 'b' });
+      expect((await runs().listSteps(jobIdFor(run.id, 1))).map((step) => step.name)).toEqual(['b']);
+      expect(await runs().listSteps(asJobId('nope.0'))).toEqual([]);
+    });
+
+    it('rejects a step of an unknown job with VK_JOB_NOT_FOUND', async () => {
+      await expect(
+        runs().recordStep({ jobId: asJobId('nope.0'), index: 0, name: 'x' }),
+      ).rejects.toMatchObject({
+        code: 'VK_JOB_NOT_FOUND',
+      });
+    });
+  });
+}

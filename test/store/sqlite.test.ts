@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { jobIdFor } from '../../src/core/ids.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { schemaVersion } from '../../src/store/sqlite/migrations.js';
+import { openSqliteDatabase } from '../../src/store/sqlite/open.js';
+import type { Stores } from '../../src/store/store.js';
+import { tempDir } from './factories.js';
+
+let dir = '';
+let removeDir = async () => {};
+beforeEach(async () => {
+  ({ dir, remove: removeDir } = await tempDir());
+});
+afterEach(() => removeDir());
+
+const newRun = { workflowName: 'ci', workflowPath: '.valkyrie/ci.yml', createdAt: 1 };
+
+/** Runs `use` on stores opened at `path` and closes them whatever happens. */
+async function withStores<T>(path: string, use: (stores: Stores) => Promise<T>): Promise<T> {
+  await using stores = openSqliteStores(path);
+  // Awaited here, so the stores close after `use` settles rather than when it returns its promise.
+  return await use(stores);
+}
+
+/** Opens a plain connection, outside Valkyrie, to set a file up or inspect it. */
+function withRawDb<T>(path: string, use: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return use(db);
+  } finally {
+    db.close();
+  }
+}
+
+function expectRefusal(path: string, code: string, ...fragments: string[]): void {
+  let caught: unknown;
+  try {
+    void openSqliteStores(path).close();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toMatchObject({ name: 'ValkyrieError', code });
+  const message = caught instanceof Error ? caught.message : '';
+  for (const fragment of fragments) expect(message).toContain(fragment);
+}
+
+describe('openSqliteStores', () => {
+  it('keeps runs, jobs, steps and logs across a reopen, and continues run numbers', async () => {
+    const path = join(dir, 'state.db');
+    const first = await withStores(path, async (stores) => {
+      const run = await stores.runs.createRun({ ...newRun, sha: 'abc' });
+      await stores.runs.addJobs([
+        { id: jobIdFor(run.id, 0), runId: run.id, key: 'a', name: 'a', matrix: { n: 1 }, status: 'queued' },
+      ]);
+      await stores.runs.updateJob(jobIdFor(run.id, 0), { status: 'running', outputs: { x: 'y' } });
+      await stores.runs.recordStep({ jobId: jobIdFor(run.id, 0), index: 0, name: 'build', exitCode: 0 });
+      await stores.logs.append([
+        { runId: run.id, jobId: jobIdFor(run.id, 0), stepIndex: 0, stream: 'stdout', at: 5, text: 'hi' },
+      ]);
+      return run;
+    });
+    await withStores(path, async (stores) => {
+      expect(await stores.runs.getRun(first.id)).toEqual(first);
+      expect(await stores.runs.listJobs(first.id)).toMatchObject([
+        { matrix: { n: 1 }, status: 'running', outputs: { x: 'y' } },
+      ]);
+      expect(await stores.runs.listSteps(jobIdFor(first.id, 0))).toEqual([
+        { jobId: jobIdFor(first.id, 0), index: 0, name: 'build', exitCode: 0 },
+      ]);
+      expect((await stores.logs.read(first.id)).map((line) => line.text)).toEqual(['hi']);
+      expect((await stores.runs.createRun(newRun)).runNumber).toBe(2);
+    });
+  });
+
+  it('migrates once: reopening leaves the schema and its version as they were', async () => {
+    const path = join(dir, 'state.db');
+    const schemaOf = () =>
+      withRawDb(path, (db) => ({
+        version: db.pragma('user_version', { simple: true }),
+        sql: db.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY name').all(),
+      }));
+    await withStores(path, async () => {});
+    const first = schemaOf();
+    expect(first.version).toBe(schemaVersion);
+    await withStores(path, async () => {});
+    await withStores(path, async () => {});
+    expect(schemaOf()).toEqual(first);
+  });
+
+  it('creates missing parent directories and uses WAL with NORMAL sync by default, FULL on request', () => {
+    const path = join(dir, 'a', 'b', 'state.db');
+    const normal = openSqliteDatabase(path);
+    const full = openSqliteDatabase(path, { synchronous: 'full' });
+    try {
+      expect(normal.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(normal.pragma('synchronous', { simple: true })).toBe(1);
+      expect(full.pragma('synchronous', { simple: true })).toBe(2);
+      expect(normal.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(normal.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(1000);
+    } finally {
+      normal.close();
+      full.close();
+    }
+  });
+
+  it('refuses a file written by a newer schema, naming it and both versions, without writing', async () => {
+    const path = join(dir, 'state.db');
+    await withStores(path, async (stores) => void (await stores.runs.createRun(newRun)));
+    withRawDb(path, (db) => db.pragma(`user_version = ${schemaVersion + 5}`));
+    const before = await readFile(path);
+    const filesBefore = await readdir(dir);
+    expectRefusal(path, 'VK_STORE_NEWER_SCHEMA', path, `${schemaVersion + 5}`, `${schemaVersion}`);
+    expect(await readFile(path)).toEqual(before);
+    expect(await readdir(dir)).toEqual(filesBefore);
+  });
+
+  it('refuses a file that is not a database, naming it, without writing', async () => {
+    const path = join(dir, 'state.db');
+    await writeFile(path, randomBytes(8192));
+    const before = await readFile(path);
+    expectRefusal(path, 'VK_STORE', path, 'is not a Valkyrie state database');
+    expect(await readFile(path)).toEqual(before);
+    expect(await readdir(dir)).toEqual(['state.db']);
+  });
+
+  it("refuses another program's SQLite database without adding tables to it", async () => {
+    const path = join(dir, 'other.db');
+    withRawDb(path, (db) => db.exec('CREATE TABLE notes (body TEXT)'));
+    const before = await readFile(path);
+    expectRefusal(path, 'VK_STORE', path, 'is not a Valkyrie state database');
+    expect(await readFile(path)).toEqual(before);
+  });
+
+  it('lets two connections on one file see each other’s writes and share run numbers', async () => {
+    const path = join(dir, 'state.db');
+    await using first = openSqliteStores(path);
+    await using second = openSqliteStores(path);
+    const a = await first.runs.createRun(newRun);
+    const b = await second.runs.createRun(newRun);
+    const c = await first.runs.createRun(newRun);
+    expect([a.runNumber, b.runNumber, c.runNumber]).toEqual([1, 2, 3]);
+    expect(await second.runs.getRun(a.id)).toEqual(a);
+    expect(await first.runs.getRun(b.id)).toEqual(b);
+    await second.runs.updateRun(a.id, { status: 'running', startedAt: 7 });
+    expect(await first.runs.getRun(a.id)).toMatchObject({ status: 'running', startedAt: 7 });
+  });
+
+  it('appends a log batch all or nothing: a line of an unknown job rejects the whole batch', async () => {
+    await withStores(join(dir, 'state.db'), async (stores) => {
+      const run = await stores.runs.createRun(newRun);
+      await stores.runs.addJobs([
+        { id: jobIdFor(run.id, 0), runId: run.id, key: 'a', name: 'a', matrix: {}, status: 'running' },
+      ]);
+      const line = { runId: run.id, stepIndex: 0, stream: 'stdout', at: 1, text: 'x' } as const;
+      const batch = [
+        { ...line, jobId: jobIdFor(run.id, 0) },
+        { ...line, jobId: jobIdFor(run.id, 9) },
+      ];
+      await expect(stores.logs.append(batch)).rejects.toMatchObject({ code: 'VK_JOB_NOT_FOUND' });
+      expect(await stores.logs.read(run.id)).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { storeFactories } from './factories.js';
+import { logStoreContract } from './log-store.contract.js';
+import { runStoreContract } from './run-store.contract.js';
+
+for (const [name, make] of storeFactories) {
+  describe(name, () => {
+    runStoreContract(make);
+    logStoreContract(make);
+
+    describe('lifecycle', () => {
+      it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {
+        const { stores, cleanup } = await make();
+        try {
+          await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+          await Promise.all([stores.close(), stores.close()]);
+          await stores[Symbol.asyncDispose]();
+          await expect(stores.close()).resolves.toBeUndefined();
+        } finally {
+          await cleanup();
+        }
+      });
+
+      it('rejects (never throws synchronously) once closed', async () => {
+        const { stores, cleanup } = await make();
+        try {
+          await stores.close();
+          const pending = stores.runs.listRuns();
+          await expect(pending).rejects.toBeInstanceOf(Error);
+        } finally {
+          await cleanup();
+        }
+      });
+    });
+  });
+}
