@@ -14,6 +14,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       'Valkyrie: a fast, self-hosted job runner for CI pipelines and workflows (GitHub Actions syntax).',
     )
     .version('0.1.0')
+    .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -104,7 +105,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram((code) => {
     exitCode = code;
   });
-  program.exitOverride();
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;

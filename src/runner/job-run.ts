@@ -162,7 +162,7 @@ class JobExecution {
 
   private async runStep(definition: StepDefinition): Promise<void> {
     const context = this.context();
-    const step = { ...definition, name: displayName(definition.name, context) };
+    const step = { ...definition, name: this.masker.mask(displayName(definition.name, context)) };
     let shouldRun: boolean;
     try {
       shouldRun = evaluateCondition(step.if ?? 'success()', context);

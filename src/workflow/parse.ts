@@ -6,9 +6,10 @@ import { buildWorkflow } from './build-model.js';
 import { type Diagnostic, hasErrors } from './diagnostics.js';
 import type { Workflow } from './model.js';
 import { workflowSchema } from './schema.js';
-import { schemaDiagnostics } from './schema-issues.js';
+import { describeValue, schemaDiagnostics } from './schema-issues.js';
 import { SourceMap } from './source-map.js';
 import { type ValidateOptions, validateWorkflow } from './validate.js';
+import { yamlDiagnostics } from './yaml-diagnostics.js';
 
 export interface ParseResult {
   /** Present when there are no errors (warnings allowed). */
@@ -22,16 +23,13 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
   const lineCounter = new LineCounter();
   const document = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (document.errors.length > 0) {
-    const diagnostics = document.errors.map((e): Diagnostic => {
-      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-      return { severity: 'error', message: `YAML: ${firstLine(e.message)}`, line: pos.line, col: pos.col };
-    });
-    return { diagnostics, source };
+    return { diagnostics: yamlDiagnostics(document, lineCounter), source };
   }
   const map = new SourceMap(document, lineCounter, source);
   const data: unknown = document.toJS({ maxAliasCount: 100 });
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    const message = 'a workflow must be a mapping with a "jobs" key';
+    const received = data === null || data === undefined ? 'an empty document' : describeValue(data);
+    const message = `a workflow must be a mapping with a "jobs" key, received ${received}`;
     return { diagnostics: [{ severity: 'error', message, line: 1, col: 1 }], source };
   }
   const parsed = workflowSchema.safeParse(data);
@@ -51,8 +49,4 @@ export async function loadWorkflow(path: string, options: ValidateOptions = {}):
     throw new ValkyrieError('VK_WORKFLOW_NOT_FOUND', `cannot read workflow ${path}: ${reason}`);
   }
   return parseWorkflow(source, path, options);
-}
-
-function firstLine(message: string): string {
-  return message.split('\n')[0] ?? message;
 }

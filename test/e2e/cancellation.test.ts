@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { collect, statuses, summary, Workspace } from './cli.js';
+import { isAlive, readPid, waitFor } from './process-state.js';
+
+describe('cancellation, timeouts and fail-fast', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('Ctrl-C cancels gracefully, exits 130 and leaves no process behind', async () => {
+    const pidFile = join(ws.dir, 'grandchild.pid');
+    const file = ws.write(
+      'long.yml',
+      `jobs:
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          sleep 300 &
+          echo $! > ${pidFile}
+          sleep 300
+      - name: never runs
+        run: echo after
+      - name: cleanup
+        if: always()
+        run: echo cleanup ran
+`,
+    );
+    const child = ws.start(['run', file, '--json']);
+    const done = collect(child);
+    await waitFor(() => readPid(pidFile) !== undefined, 10_000, 'the step to start its background process');
+    const grandchild = readPid(pidFile) ?? 0;
+    expect(isAlive(grandchild)).toBe(true);
+    const interruptedAt = Date.now();
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code).toBe(130);
+    expect(Date.now() - interruptedAt).toBeLessThan(8_000);
+    expect(statuses(result.stdout)).toEqual({ slow: 'cancelled' });
+    expect(result.stdout).toContain('cleanup ran');
+    expect(result.stdout).not.toContain('"after"');
+    await waitFor(() => !isAlive(grandchild), 2_000, 'the background grandchild to die');
+  });
+
+  it('a second Ctrl-C kills at once', async () => {
+    const pidFile = join(ws.dir, 'stubborn.pid');
+    const file = ws.write(
+      'stubborn.yml',
+      `jobs:
+  stubborn:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          trap '' INT TERM
+          echo $$ > ${pidFile}
+          while true; do sleep 0.1; done
+`,
+    );
+    const child = ws.start(['run', file]);
+    const done = collect(child);
+    await waitFor(() => readPid(pidFile) !== undefined, 10_000, 'the step to start');
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    const secondAt = Date.now();
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code).toBe(130);
+    expect(Date.now() - secondAt).toBeLessThan(1_500);
+    await waitFor(() => !isAlive(readPid(pidFile) ?? 0), 2_000, 'the stubborn step to die');
+  });
+
+  it('fail-fast cancels the other legs within 2 s of the failure', async () => {
+    const file = ws.write(
+      'failfast.yml',
+      `jobs:
+  test:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        leg: [a, b, c]
+    steps:
+      - run: |
+          if [ "\${{ matrix.leg }}" = b ]; then sleep 0.5; exit 1; fi
+          sleep 10
+`,
+    );
+    const started = Date.now();
+    const result = await ws.run(['run', file, '--json', '--jobs', '3']);
+    expect(result.code).toBe(1);
+    expect(statuses(result.stdout)).toEqual({
+      'test (a)': 'cancelled',
+      'test (b)': 'failed',
+      'test (c)': 'cancelled',
+    });
+    expect(Date.now() - started).toBeLessThan(0.5 * 1000 + 2_000 + 1_500);
+    const failedAt = summary(result.stdout).jobs.find((job) => job.name === 'test (b)')?.durationMs ?? 0;
+    const cancelled = summary(result.stdout).jobs.filter((job) => job.status === 'cancelled');
+    for (const job of cancelled) expect(job.durationMs - failedAt).toBeLessThan(2_000);
+  });
+
+  it('timeout-minutes ends a step (failure) and a job (timed_out)', async () => {
+    const file = ws.write(
+      'timeouts.yml',
+      `jobs:
+  step-timeout:
+    runs-on: ubuntu-latest
+    steps:
+      - timeout-minutes: 0.01
+        run: sleep 30
+      - if: failure()
+        run: echo step timed out as a failure
+  job-timeout:
+    runs-on: ubuntu-latest
+    timeout-minutes: 0.01
+    steps:
+      - run: sleep 30
+`,
+    );
+    const started = Date.now();
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).toBe(1);
+    expect(statuses(result.stdout)).toEqual({ 'step-timeout': 'failed', 'job-timeout': 'timed_out' });
+    expect(result.stdout).toContain('step timed out as a failure');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});

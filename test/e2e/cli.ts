@@ -1,0 +1,85 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const valkyrieBin = resolve(import.meta.dirname, '../../bin/valkyrie.js');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A scratch workspace with its own state directory, removed by `dispose`. */
+export class Workspace {
+  readonly dir = mkdtempSync(join(tmpdir(), 'valkyrie-e2e-'));
+
+  write(name: string, content: string): string {
+    const path = join(this.dir, name);
+    writeFileSync(path, content);
+    return path;
+  }
+
+  start(args: readonly string[], env: Record<string, string> = {}): ChildProcess {
+    return spawn(process.execPath, [valkyrieBin, ...args], {
+      cwd: this.dir,
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  }
+
+  run(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+    return collect(this.start(args, env));
+  }
+
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function collect(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((done) => {
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+  });
+}
+
+/** The parsed NDJSON events of a `--json` run. */
+export function events(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export interface Summary {
+  readonly type: string;
+  readonly status: string;
+  readonly jobs: { name: string; status: string; durationMs: number }[];
+}
+
+export function summary(stdout: string): Summary {
+  const last = events(stdout).at(-1);
+  if (last?.type !== 'run.completed')
+    throw new Error(`last line is not run.completed: ${JSON.stringify(last)}`);
+  return last as unknown as Summary;
+}
+
+export function statuses(stdout: string): Record<string, string> {
+  return Object.fromEntries(summary(stdout).jobs.map((job) => [job.name, job.status]));
+}
+
+export function logLines(stdout: string, job?: string): string[] {
+  return events(stdout)
+    .filter((event) => event.type === 'log' && (job === undefined || event.job === job))
+    .map((event) => String(event.text));
+}

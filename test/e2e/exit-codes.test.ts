@@ -1,0 +1,132 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { statuses, summary, Workspace } from './cli.js';
+
+describe('exit codes and user errors', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('exits 1 when a job fails, and dependants are skipped', async () => {
+    const file = ws.write(
+      'fail.yml',
+      `jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo about to fail; exit 7
+  b:
+    needs: a
+    runs-on: ubuntu-latest
+    steps: [{ run: echo never }]
+  c:
+    needs: a
+    if: failure()
+    runs-on: ubuntu-latest
+    steps: [{ run: echo cleaning up }]
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).toBe(1);
+    expect(summary(result.stdout).status).toBe('failed');
+    expect(statuses(result.stdout)).toEqual({ a: 'failed', b: 'skipped', c: 'succeeded' });
+  });
+
+  it('exits 2 with file:line:col diagnostics and runs nothing for an invalid workflow', async () => {
+    const file = ws.write(
+      'bad.yml',
+      `jobs:
+  build:
+    runs_on: ubuntu-latest
+    steps:
+      - run: touch ran-anyway
+  test:
+    needs: biuld
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo \${{ github.sha
+`,
+    );
+    const result = await ws.run(['run', file]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(
+      'bad.yml:3:5: error: unknown key "runs_on" in jobs.build (did you mean "runs-on"?)',
+    );
+    expect(result.stderr).toMatch(/bad\.yml:\d+:\d+: error: .*runs-on/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    const runs = await ws.run(['runs', '--json']);
+    expect(JSON.parse(runs.stdout).map((run: { workflowName: string }) => run.workflowName)).not.toContain(
+      'bad',
+    );
+  });
+
+  it('reports every semantic problem at once', async () => {
+    const file = ws.write(
+      'semantic.yml',
+      `jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo hi
+  test:
+    needs: biuld
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo \${{ github.sha
+`,
+    );
+    const result = await ws.run(['validate', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'semantic.yml:7:12: error: job "test" needs "biuld", which is not a job in this workflow (did you mean "build"?)',
+    );
+    expect(result.stderr).toMatch(/semantic\.yml:10:\d+: error: invalid expression/);
+  });
+
+  it('exits 2 for a job whose runs-on labels the local runner lacks', async () => {
+    const file = ws.write(
+      'labels.yml',
+      'jobs:\n  gpu:\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n',
+    );
+    const result = await ws.run(['run', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('job "gpu" runs on "gpu", which this runner does not have');
+    const withLabel = await ws.run(['run', file, '--label', 'gpu', '--json']);
+    expect(withLabel.code).toBe(0);
+  });
+
+  it('exits 2 for usage mistakes, with one clear line', async () => {
+    const missing = await ws.run(['run', 'nope.yml']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe('valkyrie: cannot read workflow nope.yml: no such file');
+    const jobs = await ws.run(['run', 'x.yml', '--jobs', '0']);
+    expect(jobs.code).toBe(2);
+    expect(jobs.stderr).toContain('--jobs must be a positive integer, received "0"');
+    const unknown = await ws.run(['run', '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--bogus'");
+    const noRun = await ws.run(['show', '999']);
+    expect(noRun.code).toBe(2);
+    expect(noRun.stderr.trim()).toBe('valkyrie: no run "999"; see: valkyrie runs');
+  });
+
+  it('finds the default workflow in .valkyrie/workflows', async () => {
+    const other = new Workspace();
+    try {
+      const none = await other.run(['run']);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('no workflow given and none found');
+      other.write('.keep', '');
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(`${other.dir}/.github/workflows`, { recursive: true });
+      other.write(
+        '.github/workflows/ci.yml',
+        'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: echo from-github-dir }]\n',
+      );
+      const found = await other.run(['run', '--json']);
+      expect(found.code).toBe(0);
+      expect(found.stdout).toContain('from-github-dir');
+    } finally {
+      other.dispose();
+    }
+  });
+});
