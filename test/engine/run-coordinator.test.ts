@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { asJobId } from '../../src/core/ids.js';
+import type { RunContext } from '../../src/engine/run-context.js';
+import { type Effect, RunCoordinator } from '../../src/engine/run-coordinator.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+const run: RunContext = {
+  runId: '1',
+  runNumber: 1,
+  workflowName: 'test',
+  workspace: '/tmp',
+  actor: 'tester',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+};
+
+function coordinator(yaml: string, context: Partial<RunContext> = {}): RunCoordinator {
+  const parsed = parseWorkflow(yaml, 'test.yml');
+  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
+  return new RunCoordinator(parsed.workflow, { ...run, ...context }, (n) => asJobId(`1.${n}`));
+}
+
+const names = (effects: Effect[], kind: Effect['kind']) =>
+  effects.filter((effect) => effect.kind === kind).map((effect) => effect.leg.name);
+
+/** Starts and completes a queued leg by name. */
+function finish(
+  c: RunCoordinator,
+  effects: Effect[],
+  name: string,
+  status: 'succeeded' | 'failed',
+  outputs = {},
+) {
+  const leg = effects.find((effect) => effect.kind === 'queue' && effect.leg.name === name)?.leg;
+  if (!leg) throw new Error(`${name} was not queued`);
+  c.started(leg.id, 1);
+  return c.completed(leg.id, status, outputs, 2);
+}
+
+describe('RunCoordinator', () => {
+  it('queues jobs without needs at once and dependants when their own needs finish', () => {
+    const c = coordinator(`jobs:
+  a: { runs-on: x, steps: [{ run: a }] }
+  b: { runs-on: x, steps: [{ run: b }] }
+  c: { needs: a, runs-on: x, steps: [{ run: c }] }
+  d: { needs: [b, c], runs-on: x, steps: [{ run: d }] }
+`);
+    const first = c.advance();
+    expect(names(first, 'queue')).toEqual(['a', 'b']);
+    const afterA = finish(c, first, 'a', 'succeeded');
+    expect(names(afterA, 'queue')).toEqual(['c']);
+    const afterC = finish(c, afterA, 'c', 'succeeded');
+    expect(names(afterC, 'queue')).toEqual([]);
+    const afterB = finish(c, first, 'b', 'succeeded');
+    expect(names(afterB, 'queue')).toEqual(['d']);
+    finish(c, afterB, 'd', 'succeeded');
+    expect(c.isDone()).toBe(true);
+    expect(c.status()).toBe('succeeded');
+  });
+
+  it('skips dependants of a failure, runs failure() and always() jobs, and fails the run', () => {
+    const c = coordinator(`jobs:
+  a: { runs-on: x, steps: [{ run: a }] }
+  b: { needs: a, runs-on: x, steps: [{ run: b }] }
+  c: { needs: b, runs-on: x, steps: [{ run: c }] }
+  on-failure: { needs: c, if: failure(), runs-on: x, steps: [{ run: f }] }
+  always: { needs: a, if: always(), runs-on: x, steps: [{ run: g }] }
+`);
+    const effects = finish(c, c.advance(), 'a', 'failed');
+    expect(names(effects, 'finish')).toEqual(['b', 'c']);
+    expect(names(effects, 'queue')).toEqual(['on-failure', 'always']);
+    expect(c.status()).toBe('failed');
+  });
+
+  it('expands a matrix from a need’s outputs', () => {
+    const c = coordinator(`jobs:
+  plan:
+    runs-on: x
+    outputs: { targets: "\${{ steps.s.outputs.t }}" }
+    steps: [{ id: s, run: p }]
+  build:
+    needs: plan
+    runs-on: x
+    strategy:
+      matrix:
+        target: \${{ fromJSON(needs.plan.outputs.targets) }}
+    steps: [{ run: b }]
+`);
+    const effects = finish(c, c.advance(), 'plan', 'succeeded', { targets: '["linux","mac"]' });
+    expect(names(effects, 'queue')).toEqual(['build (linux)', 'build (mac)']);
+    const leg = effects.find((effect) => effect.kind === 'queue')?.leg;
+    expect(leg?.spec?.contexts.needs).toEqual({
+      plan: { result: 'success', outputs: { targets: '["linux","mac"]' } },
+    });
+  });
+
+  it('fails a job whose matrix expression is not a list, with a clear reason', () => {
+    const c = coordinator(`jobs:
+  build:
+    runs-on: x
+    strategy:
+      matrix:
+        target: \${{ fromJSON('"oops"') }}
+    steps: [{ run: b }]
+`);
+    const effects = c.advance();
+    const leg = effects.find((effect) => effect.kind === 'finish')?.leg;
+    expect(leg?.status).toBe('failed');
+    expect(leg?.reason).toBe('job "build": matrix axis "target" must be a list, received "oops"');
+  });
+
+  it('fail-fast cancels the other legs; max-parallel releases legs one by one', () => {
+    const c = coordinator(`jobs:
+  t:
+    runs-on: x
+    strategy:
+      max-parallel: 2
+      matrix: { n: [1, 2, 3, 4] }
+    steps: [{ run: t }]
+`);
+    const first = c.advance();
+    expect(names(first, 'queue')).toEqual(['t (1)', 't (2)']);
+    const started = first.find((effect) => effect.kind === 'queue' && effect.leg.name === 't (2)')?.leg;
+    if (started) c.started(started.id, 1);
+    const afterFail = finish(c, first, 't (1)', 'failed');
+    expect(names(afterFail, 'cancel')).toEqual(['t (2)']);
+    expect(names(afterFail, 'finish')).toEqual(['t (3)', 't (4)']);
+  });
+
+  it('fails a leg whose runs-on labels no runner has', () => {
+    const c = coordinator(
+      `jobs:
+  gpu:
+    runs-on: \${{ matrix.os }}
+    strategy: { matrix: { os: [linux, windows] } }
+    steps: [{ run: x }]
+`,
+      { availableLabels: ['linux'] },
+    );
+    const effects = c.advance();
+    expect(names(effects, 'queue')).toEqual(['gpu (linux)']);
+    const failed = effects.find((effect) => effect.kind === 'finish')?.leg;
+    expect(failed?.reason).toBe('no runner has the labels "windows"');
+  });
+
+  it('cancel: queued legs are cancelled, running ones interrupted, always() jobs still run', () => {
+    const c = coordinator(`jobs:
+  a: { runs-on: x, steps: [{ run: a }] }
+  b: { runs-on: x, steps: [{ run: b }] }
+  cleanup: { needs: [a, b], if: always(), runs-on: x, steps: [{ run: c }] }
+`);
+    const first = c.advance();
+    const a = first.find((effect) => effect.kind === 'queue' && effect.leg.name === 'a')?.leg;
+    if (a) c.started(a.id, 1);
+    const cancel = c.cancel(false);
+    expect(names(cancel, 'cancel')).toEqual(['a']);
+    expect(names(cancel, 'finish')).toEqual(['b']);
+    const after = c.completed(a?.id ?? '', 'cancelled', {}, 3);
+    expect(names(after, 'queue')).toEqual(['cleanup']);
+    expect(c.status()).toBe('cancelled');
+  });
+});
