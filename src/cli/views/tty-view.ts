@@ -93,15 +93,16 @@ export class TtyView implements RunView {
 
   private draw(): void {
     const width = Math.max(20, this.columns());
-    const lines = [this.header, ...[...this.jobs.values()].map((job) => this.line(job))].map((line) =>
-      truncate(line, width),
+    const nameWidth = Math.max(0, ...[...this.jobs.values()].map((job) => job.name.length));
+    const lines = [this.header, ...[...this.jobs.values()].map((job) => this.line(job, nameWidth))].map(
+      (line) => truncate(line, width),
     );
     const up = this.drawnLines > 0 ? `\u001b[${this.drawnLines}F` : '';
     this.out.write(`${up}\u001b[J${lines.join('\n')}\n`);
     this.drawnLines = lines.length;
   }
 
-  private line(job: JobLine): string {
+  private line(job: JobLine, nameWidth: number): string {
     const paint = job.status === 'running' ? this.c.bold : colorForStatus(this.c, job.status);
     const elapsed =
       job.durationMs !== undefined
@@ -110,7 +111,8 @@ export class TtyView implements RunView {
           ? formatDuration(Date.now() - job.startedAt)
           : '';
     const detail = job.step ? this.c.dim(` ${job.step}`) : job.reason ? this.c.dim(` ${job.reason}`) : '';
-    return `  ${paint(statusSymbol(job.status))} ${job.name}  ${this.c.dim(job.status)} ${elapsed}${detail}`;
+    const status = job.status.padEnd(9);
+    return `  ${paint(statusSymbol(job.status))} ${job.name.padEnd(nameWidth)}  ${this.c.dim(status)} ${elapsed.padStart(6)}${detail}`;
   }
 
   private printFailures(): void {
