@@ -46,7 +46,8 @@ export function closestMatch(word: string, candidates: readonly string[]): strin
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {
     const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
+    // Rewriting every letter of a short word is not a typo: "x" is not "on".
+    if (distance < bestDistance && distance < word.length) {
       best = candidate;
       bestDistance = distance;
     }

@@ -10,7 +10,7 @@ export function schemaDiagnostics(
   map: SourceMap,
 ): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
-  for (const issue of issues) {
+  for (const issue of issues.flatMap(narrowUnion)) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
@@ -31,7 +31,7 @@ export function schemaDiagnostics(
       diagnostics.push({
         severity: 'error',
         message: `${describePath(parent) || 'the workflow'} is missing the required key "${String(path.at(-1))}"`,
-        ...map.position(parent),
+        ...map.position(parent, { key: true }),
       });
       continue;
     }
@@ -42,6 +42,25 @@ export function schemaDiagnostics(
     });
   }
   return diagnostics;
+}
+
+/**
+ * When a union fails and exactly one alternative accepts the value's type (a matrix mapping with a bad
+ * axis), the problem is inside that alternative: report its issues rather than "must be a string".
+ */
+function narrowUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const fitting = issue.errors.filter((branch) => !branch.some(isTypeMismatch));
+  const [only] = fitting;
+  if (fitting.length !== 1 || only === undefined || only.length === 0) return [issue];
+  return only.flatMap((inner) => narrowUnion({ ...inner, path: [...issue.path, ...inner.path] }));
+}
+
+/** The value at the issue's own path is not of the expected type (in no alternative, for a union). */
+function isTypeMismatch(issue: z.core.$ZodIssue): boolean {
+  if (issue.path.length > 0) return false;
+  if (issue.code === 'invalid_type') return true;
+  return issue.code === 'invalid_union' && issue.errors.every((branch) => branch.some(isTypeMismatch));
 }
 
 function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknown): string {

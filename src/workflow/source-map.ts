@@ -67,8 +67,11 @@ export class SourceMap {
       const colInLine = offsetInValue - (before.lastIndexOf('\n') + 1);
       const header = this.offsetPosition(start);
       const contentLine = header.line + 1 + lineInValue;
-      const indent = this.indentOfLine(contentLine);
-      return { line: contentLine, col: indent + colInLine + 1 };
+      // A more-indented line keeps its extra indentation in the value, so subtract it from the line's.
+      const valueLine = scalar.value.split('\n')[lineInValue] ?? '';
+      const extraIndent = valueLine.length - valueLine.trimStart().length;
+      const blockIndent = this.indentOfLine(contentLine) - extraIndent;
+      return { line: contentLine, col: blockIndent + colInLine + 1 };
     }
     const quoted = scalar.type === 'QUOTE_DOUBLE' || scalar.type === 'QUOTE_SINGLE' ? 1 : 0;
     return this.offsetPosition(start + quoted + offsetInValue);

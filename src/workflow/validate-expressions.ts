@@ -58,7 +58,7 @@ function checkString(text: string, path: YamlPath, map: SourceMap, out: Diagnost
     }
   } catch (error) {
     if (!(error instanceof ExpressionSyntaxError)) throw error;
-    report(`invalid expression: ${error.message}`, error.offset);
+    report(`invalid expression: ${error.reason}`, error.offset);
   }
 }
 

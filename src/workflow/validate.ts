@@ -138,7 +138,7 @@ function staticLegs(job: JobDefinition): MatrixLeg[] | undefined {
 function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
   const matrix = job.matrix;
   if (matrix?.kind !== 'axes') return;
-  const at = map.position(['jobs', job.key, 'strategy', 'matrix']);
+  const at = map.position(['jobs', job.key, 'strategy', 'matrix'], { key: true });
   for (const [axis, values] of matrix.axes) {
     if (Array.isArray(values) && values.length === 0) {
       error(

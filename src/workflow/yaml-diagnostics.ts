@@ -1,0 +1,64 @@
+import { type Document, isScalar, type LineCounter, visit, type YAMLError } from 'yaml';
+import type { Diagnostic } from './diagnostics.js';
+
+/**
+ * The YAML library's errors as diagnostics. It reports offsets (line/col only come with `prettyErrors`,
+ * which also rewrites the messages into multi-line excerpts), so they are mapped here; two common
+ * mistakes get a message that names what was found.
+ */
+export function yamlDiagnostics(document: Document, lineCounter: LineCounter): Diagnostic[] {
+  return document.errors.map((error): Diagnostic => {
+    const { offset, message } = describe(document, lineCounter, error);
+    const { line, col } = lineCounter.linePos(offset);
+    return { severity: 'error', message: `YAML: ${message}`, line, col };
+  });
+}
+
+interface Located {
+  readonly offset: number;
+  readonly message: string;
+}
+
+function describe(document: Document, lineCounter: LineCounter, error: YAMLError): Located {
+  const offset = error.pos[0];
+  const fallback = { offset, message: error.message.split('\n')[0] ?? error.message };
+  if (error.code === 'DUPLICATE_KEY') return duplicateKey(document, lineCounter, offset) ?? fallback;
+  if (error.code === 'MISSING_CHAR' && /closing .quote/.test(error.message)) {
+    return unclosedQuote(document, offset) ?? fallback;
+  }
+  return fallback;
+}
+
+/** Names the repeated key and where it was first defined. */
+function duplicateKey(document: Document, lineCounter: LineCounter, offset: number): Located | undefined {
+  let found: Located | undefined;
+  visit(document, {
+    Map(_, map) {
+      const keys = map.items.map((pair) => (isScalar(pair.key) ? pair.key : undefined));
+      const repeated = keys.find((key) => key?.range?.[0] === offset);
+      if (!repeated) return undefined;
+      const first = keys.find((key) => key !== undefined && key.value === repeated.value);
+      const firstLine = lineCounter.linePos(first?.range?.[0] ?? offset).line;
+      found = {
+        offset,
+        message: `duplicate key "${String(repeated.value)}" (first defined on line ${firstLine})`,
+      };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+/** The library reports a missing closing quote at the end of the file; point at the opening one instead. */
+function unclosedQuote(document: Document, offset: number): Located | undefined {
+  let found: Located | undefined;
+  visit(document, {
+    Scalar(_, scalar) {
+      const quote = scalar.type === 'QUOTE_DOUBLE' ? '"' : scalar.type === 'QUOTE_SINGLE' ? "'" : undefined;
+      if (!quote || scalar.range?.[1] !== offset) return undefined;
+      found = { offset: scalar.range[0], message: `this string has no closing ${quote}` };
+      return visit.BREAK;
+    },
+  });
+  return found;
+}

@@ -1,0 +1,398 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { ValkyrieError } from '../../src/core/errors.js';
+import type { Diagnostic } from '../../src/workflow/diagnostics.js';
+import type { JobDefinition, Workflow } from '../../src/workflow/model.js';
+import { loadWorkflow, parseWorkflow } from '../../src/workflow/parse.js';
+
+/** Parses a workflow that must be valid, and fails with the formatted diagnostics when it is not. */
+function parseValid(source: string, path = 'pipelines/build.yml'): Workflow {
+  const result = parseWorkflow(source, path);
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  expect(errors).toEqual([]);
+  if (!result.workflow) throw new Error('no workflow although there are no errors');
+  return result.workflow;
+}
+
+function job(workflow: Workflow, key: string): JobDefinition {
+  const found = workflow.jobs.get(key);
+  if (!found) throw new Error(`no job ${key}`);
+  return found;
+}
+
+/** One job with one step, plus `extra` lines indented under the job. */
+function singleJob(extra: string): string {
+  return `jobs:\n  build:\n${extra}    steps:\n      - run: make\n`;
+}
+
+describe('parseWorkflow: the model', () => {
+  it('names the workflow after the file when it has no name, and keeps jobs in file order', () => {
+    const workflow = parseValid(
+      'jobs:\n  zeta:\n    runs-on: linux\n    steps: [{run: a}]\n  alpha:\n    runs-on: linux\n    steps: [{run: b}]\n',
+    );
+    expect(workflow.name).toBe('build');
+    expect(workflow.path).toBe('pipelines/build.yml');
+    expect([...workflow.jobs.keys()]).toEqual(['zeta', 'alpha']);
+    expect(parseValid('name: Release\njobs:\n  a:\n    runs-on: x\n    steps: [{run: a}]\n').name).toBe(
+      'Release',
+    );
+    expect(parseValid('jobs:\n  a:\n    runs-on: x\n    steps: [{run: a}]\n', 'ci.yaml').name).toBe('ci');
+  });
+
+  it('normalises needs to a list', () => {
+    const workflow = parseValid(`jobs:
+  a:
+    runs-on: x
+    steps: [{run: a}]
+  b:
+    needs: a
+    runs-on: x
+    steps: [{run: b}]
+  c:
+    needs: [a, b]
+    runs-on: x
+    steps: [{run: c}]
+`);
+    expect(job(workflow, 'a').needs).toEqual([]);
+    expect(job(workflow, 'b').needs).toEqual(['a']);
+    expect(job(workflow, 'c').needs).toEqual(['a', 'b']);
+  });
+
+  it.each([
+    ['a string', 'runs-on: ubuntu-latest', ['ubuntu-latest']],
+    ['a list', 'runs-on: [self-hosted, linux, x64]', ['self-hosted', 'linux', 'x64']],
+    ['labels as a string', 'runs-on: {labels: linux}', ['linux']],
+    ['labels as a list', 'runs-on:\n      group: builders\n      labels: [linux, x64]', ['linux', 'x64']],
+    ['a group without labels', 'runs-on: {group: builders}', []],
+  ])('reads runs-on written as %s', (_, runsOn, labels) => {
+    expect(job(parseValid(singleJob(`    ${runsOn}\n`)), 'build').runsOn).toEqual(labels);
+  });
+
+  it('stringifies env values at every level', () => {
+    const workflow = parseValid(`env:
+  RETRIES: 3
+  VERBOSE: true
+jobs:
+  build:
+    runs-on: x
+    env:
+      RATIO: 0.5
+      NAME: plain
+    steps:
+      - run: make
+        env:
+          DEBUG: false
+          REF: \${{ github.ref }}
+`);
+    expect(workflow.env).toEqual({ RETRIES: '3', VERBOSE: 'true' });
+    expect(job(workflow, 'build').env).toEqual({ RATIO: '0.5', NAME: 'plain' });
+    expect(job(workflow, 'build').steps[0]?.env).toEqual({ DEBUG: 'false', REF: '${{ github.ref }}' });
+  });
+
+  it('reads run defaults of the workflow and the job', () => {
+    const workflow = parseValid(`defaults:
+  run:
+    shell: bash
+    working-directory: src
+jobs:
+  build:
+    runs-on: x
+    defaults:
+      run:
+        shell: python
+    steps: [{run: a}]
+  test:
+    runs-on: x
+    steps: [{run: a}]
+`);
+    expect(workflow.defaults).toEqual({ shell: 'bash', workingDirectory: 'src' });
+    expect(job(workflow, 'build').defaults).toEqual({ shell: 'python', workingDirectory: undefined });
+    expect(job(workflow, 'test').defaults).toEqual({ shell: undefined, workingDirectory: undefined });
+  });
+
+  it('keeps outputs as templates', () => {
+    const build = job(
+      parseValid(singleJob('    runs-on: x\n    outputs:\n      version: ${{ steps.v.outputs.version }}\n')),
+      'build',
+    );
+    expect(build.outputs).toEqual({ version: '${{ steps.v.outputs.version }}' });
+  });
+
+  it('fills in job defaults: timeout 360, fail-fast, no matrix, continue-on-error off', () => {
+    const build = job(parseValid(singleJob('    runs-on: x\n')), 'build');
+    expect(build).toMatchObject({
+      timeoutMinutes: 360,
+      failFast: true,
+      continueOnError: false,
+      outputs: {},
+      env: {},
+    });
+    expect(build.matrix).toBeUndefined();
+    expect(build.maxParallel).toBeUndefined();
+    expect(build.if).toBeUndefined();
+    expect(build.name).toBeUndefined();
+  });
+
+  it('keeps explicit job settings, expressions included', () => {
+    const build = job(
+      parseValid(
+        singleJob(`    name: Build it
+    runs-on: x
+    if: false
+    timeout-minutes: \${{ matrix.minutes }}
+    continue-on-error: \${{ matrix.experimental }}
+    strategy:
+      fail-fast: false
+      max-parallel: 2
+      matrix:
+        minutes: [5]
+        experimental: [true]
+`),
+      ),
+      'build',
+    );
+    expect(build).toMatchObject({
+      name: 'Build it',
+      if: 'false',
+      timeoutMinutes: '${{ matrix.minutes }}',
+      continueOnError: '${{ matrix.experimental }}',
+      failFast: false,
+      maxParallel: 2,
+    });
+  });
+
+  it('names unnamed steps after the first line of their script', () => {
+    const steps = job(
+      parseValid(`jobs:
+  build:
+    runs-on: x
+    steps:
+      - run: |
+
+          npm ci
+          npm test
+      - run: make all
+      - name: Named
+        id: named
+        run: make
+        shell: sh
+        working-directory: web
+        if: success()
+        continue-on-error: true
+        timeout-minutes: 5
+`),
+      'build',
+    ).steps;
+    expect(steps.map((s) => s.name)).toEqual(['Run npm ci', 'Run make all', 'Named']);
+    expect(steps[0]).toMatchObject({
+      index: 0,
+      run: '\nnpm ci\nnpm test\n',
+      continueOnError: false,
+      env: {},
+    });
+    expect(steps[0]?.id).toBeUndefined();
+    expect(steps[0]?.timeoutMinutes).toBeUndefined();
+    expect(steps[2]).toMatchObject({
+      index: 2,
+      id: 'named',
+      shell: 'sh',
+      workingDirectory: 'web',
+      if: 'success()',
+      continueOnError: true,
+      timeoutMinutes: 5,
+    });
+  });
+
+  it('reads matrix axes, include and exclude', () => {
+    const build = job(
+      parseValid(
+        singleJob(`    runs-on: x
+    strategy:
+      matrix:
+        os: [linux, macos]
+        node: [18, 20]
+        exclude:
+          - os: macos
+            node: 18
+        include:
+          - os: linux
+            experimental: true
+`),
+      ),
+      'build',
+    );
+    expect(build.matrix).toEqual({
+      kind: 'axes',
+      axes: new Map<string, unknown[]>([
+        ['os', ['linux', 'macos']],
+        ['node', [18, 20]],
+      ]),
+      exclude: [{ os: 'macos', node: 18 }],
+      include: [{ os: 'linux', experimental: true }],
+    });
+  });
+
+  it('keeps matrix expressions: the whole matrix, one axis, include or exclude', () => {
+    const whole = job(
+      parseValid(
+        singleJob('    runs-on: x\n    strategy:\n      matrix: ${{ fromJSON(needs.a.outputs.m) }}\n'),
+      ),
+      'build',
+    );
+    expect(whole.matrix).toEqual({ kind: 'expression', expression: '${{ fromJSON(needs.a.outputs.m) }}' });
+
+    const parts = job(
+      parseValid(
+        singleJob(`    runs-on: x
+    strategy:
+      matrix:
+        os: \${{ fromJSON(vars.oses) }}
+        node: [20]
+        include: \${{ fromJSON(vars.extra) }}
+`),
+      ),
+      'build',
+    );
+    expect(parts.matrix).toEqual({
+      kind: 'axes',
+      axes: new Map<string, unknown>([
+        ['os', '${{ fromJSON(vars.oses) }}'],
+        ['node', [20]],
+      ]),
+      include: '${{ fromJSON(vars.extra) }}',
+      exclude: [],
+    });
+  });
+
+  it('accepts an include-only matrix', () => {
+    const build = job(
+      parseValid(
+        singleJob('    runs-on: x\n    strategy:\n      matrix:\n        include:\n          - site: a\n'),
+      ),
+      'build',
+    );
+    expect(build.matrix).toEqual({ kind: 'axes', axes: new Map(), include: [{ site: 'a' }], exclude: [] });
+  });
+});
+
+describe('parseWorkflow: runner labels', () => {
+  const runnerLabels = ['self-hosted', 'Linux', 'x64'];
+
+  it('accepts labels the runner has, ignoring case, and matrix-driven labels that resolve to them', () => {
+    const source = `jobs:
+  build:
+    runs-on: [self-hosted, linux]
+    steps: [{run: a}]
+  test:
+    runs-on: \${{ matrix.arch }}
+    strategy:
+      matrix:
+        arch: [x64, X64]
+    steps: [{run: a}]
+  dynamic:
+    runs-on: \${{ vars.runner }}
+    steps: [{run: a}]
+`;
+    expect(parseWorkflow(source, 'w.yml', { runnerLabels }).diagnostics).toEqual([]);
+  });
+
+  it('names each missing label once, including ones a matrix produces', () => {
+    const source = `jobs:
+  test:
+    runs-on: \${{ matrix.os }}
+    strategy:
+      matrix:
+        os: [linux, windows, macos]
+        node: [18, 20]
+    steps: [{run: a}]
+`;
+    const { workflow, diagnostics } = parseWorkflow(source, 'w.yml', { runnerLabels });
+    expect(workflow).toBeUndefined();
+    expect(diagnostics).toEqual<Diagnostic[]>([
+      {
+        severity: 'error',
+        message:
+          'job "test" runs on "windows", "macos", which this runner does not have (it has: self-hosted, Linux, x64)',
+        line: 3,
+        col: 14,
+      },
+    ]);
+  });
+
+  it('does not check labels when no runner labels are given', () => {
+    expect(parseWorkflow(singleJob('    runs-on: [gpu, arm64]\n'), 'w.yml').diagnostics).toEqual([]);
+  });
+});
+
+describe('parseWorkflow: keys accepted without effect', () => {
+  it('warns about on, permissions, run-name and concurrency but still returns the workflow', () => {
+    const source = `name: ci
+run-name: Deploy by \${{ github.actor }}
+on:
+  push:
+    branches: [main]
+permissions:
+  contents: read
+concurrency: ci-\${{ github.ref }}
+jobs:
+  build:
+    runs-on: x
+    permissions: read-all
+    concurrency:
+      group: build
+      cancel-in-progress: true
+    steps: [{run: make}]
+`;
+    const result = parseWorkflow(source, 'ci.yml');
+    expect(result.workflow).toBeDefined();
+    const warning = (message: string, line: number, col: number): Diagnostic => ({
+      severity: 'warning',
+      message,
+      line,
+      col,
+    });
+    expect(result.diagnostics).toEqual([
+      warning('"on" is accepted but has no effect yet', 3, 1),
+      warning('"permissions" is accepted but has no effect yet', 6, 1),
+      warning('"run-name" is accepted but has no effect yet', 2, 1),
+      warning('"concurrency" is accepted but has no effect yet', 8, 1),
+      warning('"permissions" is accepted but has no effect yet', 12, 5),
+      warning('"concurrency" is accepted but has no effect yet', 13, 5),
+    ]);
+  });
+});
+
+describe('parseWorkflow: the example pipeline', () => {
+  it('parses examples/ci.yml without any diagnostic', async () => {
+    const path = new URL('../../examples/ci.yml', import.meta.url);
+    const source = await readFile(path, 'utf8');
+    const result = parseWorkflow(source, 'examples/ci.yml', { runnerLabels: ['ubuntu-latest'] });
+    expect(result.diagnostics).toEqual([]);
+    expect([...(result.workflow?.jobs.keys() ?? [])]).toEqual([
+      'prepare',
+      'lint',
+      'test',
+      'flaky-check',
+      'package',
+      'notify-failure',
+      'report',
+    ]);
+  });
+});
+
+describe('loadWorkflow', () => {
+  it('reads the file and parses it', async () => {
+    const path = new URL('../../examples/ci.yml', import.meta.url).pathname;
+    const result = await loadWorkflow(path);
+    expect(result.workflow?.name).toBe('ci');
+  });
+
+  it('throws VK_WORKFLOW_NOT_FOUND for a missing file', async () => {
+    const error = await loadWorkflow('/nonexistent/valkyrie/missing.yml').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValkyrieError);
+    expect(error).toMatchObject({
+      code: 'VK_WORKFLOW_NOT_FOUND',
+      message: 'cannot read workflow /nonexistent/valkyrie/missing.yml: no such file',
+    });
+  });
+});

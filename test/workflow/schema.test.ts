@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import {
+  jobSchema,
+  runDefaultsSchema,
+  stepSchema,
+  strategySchema,
+  workflowJsonSchema,
+  workflowSchema,
+} from '../../src/workflow/schema.js';
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Follows a path of property names through the JSON Schema, failing the test when one is missing. */
+function at(schema: JsonObject, ...path: string[]): JsonObject {
+  let node: unknown = schema;
+  for (const segment of path) {
+    node = isObject(node) ? node[segment] : undefined;
+    if (!isObject(node)) throw new Error(`no object at ${path.join('.')} (stopped at ${segment})`);
+  }
+  return node as JsonObject;
+}
+
+const jsonTypes = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
+
+/** Every subschema, with where it sits, for checks that hold everywhere. */
+function* subschemas(node: unknown, where = '#'): Generator<[string, JsonObject]> {
+  if (!isObject(node)) return;
+  yield [where, node];
+  for (const key of ['properties', '$defs']) {
+    const children = node[key];
+    if (isObject(children)) {
+      for (const [name, child] of Object.entries(children))
+        yield* subschemas(child, `${where}/${key}/${name}`);
+    }
+  }
+  for (const key of ['items', 'additionalProperties', 'propertyNames']) {
+    yield* subschemas(node[key], `${where}/${key}`);
+  }
+  const anyOf = node.anyOf;
+  if (Array.isArray(anyOf)) {
+    for (const [i, child] of anyOf.entries()) yield* subschemas(child, `${where}/anyOf/${i}`);
+  }
+}
+
+describe('workflowJsonSchema', () => {
+  const schema = workflowJsonSchema();
+
+  it('is a draft 2020-12 object schema that requires jobs and rejects unknown top-level keys', () => {
+    expect(JSON.parse(JSON.stringify(schema))).toEqual(schema);
+    expect(schema).toMatchObject({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      required: ['jobs'],
+      additionalProperties: false,
+    });
+    expect(at(schema, 'properties', 'jobs')).toMatchObject({ type: 'object' });
+  });
+
+  it('uses only JSON Schema types, and requires only properties it declares', () => {
+    for (const [where, node] of subschemas(schema)) {
+      const types = node.type === undefined ? [] : [node.type].flat();
+      for (const type of types) expect(jsonTypes.has(String(type)), `${where} type ${type}`).toBe(true);
+      if (node.required !== undefined) {
+        const declared = Object.keys(at(node, 'properties'));
+        expect(declared, `${where} required`).toEqual(expect.arrayContaining(node.required as string[]));
+      }
+      if (node.additionalProperties !== undefined) {
+        expect(typeof node.additionalProperties === 'boolean' || isObject(node.additionalProperties)).toBe(
+          true,
+        );
+      }
+    }
+  });
+
+  it('has the zod schema keys at the top level, in jobs, steps, strategy and defaults', () => {
+    const job = at(schema, 'properties', 'jobs', 'additionalProperties');
+    const keys = (node: JsonObject) => Object.keys(at(node, 'properties'));
+
+    expect(keys(schema)).toEqual(Object.keys(workflowSchema.shape));
+    expect(keys(job)).toEqual(Object.keys(jobSchema.shape));
+    expect(keys(at(job, 'properties', 'steps', 'items'))).toEqual(Object.keys(stepSchema.shape));
+    expect(keys(at(job, 'properties', 'strategy'))).toEqual(Object.keys(strategySchema.shape));
+    expect(keys(at(schema, 'properties', 'defaults'))).toEqual(Object.keys(runDefaultsSchema.shape));
+  });
+
+  it('closes jobs, steps and strategy to unknown keys and requires runs-on and steps', () => {
+    const job = at(schema, 'properties', 'jobs', 'additionalProperties');
+    expect(job).toMatchObject({
+      type: 'object',
+      additionalProperties: false,
+      required: ['runs-on', 'steps'],
+    });
+    expect(at(job, 'properties', 'steps')).toMatchObject({ type: 'array', minItems: 1 });
+    expect(at(job, 'properties', 'steps', 'items')).toMatchObject({ additionalProperties: false });
+    expect(at(job, 'properties', 'strategy')).toMatchObject({ additionalProperties: false });
+  });
+});
