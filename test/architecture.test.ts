@@ -20,7 +20,18 @@ function importedAreas(file: string): string[] {
 
 /** DESIGN.md's dependency direction, as area → areas it must never import. */
 const forbidden: Record<string, readonly string[]> = {
-  core: ['workflow', 'engine', 'selection', 'store', 'protocol', 'runner', 'executors', 'cache', 'server', 'cli'],
+  core: [
+    'workflow',
+    'engine',
+    'selection',
+    'store',
+    'protocol',
+    'runner',
+    'executors',
+    'cache',
+    'server',
+    'cli',
+  ],
   workflow: ['engine', 'store', 'protocol', 'runner', 'executors', 'server', 'cli'],
   runner: ['engine', 'server', 'store', 'cli'],
   executors: ['engine', 'server', 'store', 'runner', 'cli'],
@@ -35,7 +46,8 @@ describe('architecture', () => {
     for (const file of sourceFiles(src)) {
       const area = relative(src, file).split('/')[0] ?? '';
       for (const imported of importedAreas(file)) {
-        if (forbidden[area]?.includes(imported)) violations.push(`${relative(src, file)} imports ${imported}/`);
+        if (forbidden[area]?.includes(imported))
+          violations.push(`${relative(src, file)} imports ${imported}/`);
       }
     }
     expect(violations).toEqual([]);
