@@ -13,6 +13,8 @@ interface RunnerSession {
   readonly id: string;
   readonly transport: Transport<ControlMessage, RunnerMessage>;
   info?: RunnerInfo;
+  /** The runner's labels, lower-cased, for matching `runs-on`. */
+  labels: ReadonlySet<string>;
   /** Jobs offered to or running on it. */
   readonly assigned: Set<string>;
 }
@@ -68,7 +70,12 @@ export class ControlPlane {
   }
 
   connect(transport: Transport<ControlMessage, RunnerMessage>): void {
-    const session: RunnerSession = { id: `runner-${this.nextSession++}`, transport, assigned: new Set() };
+    const session: RunnerSession = {
+      id: `runner-${this.nextSession++}`,
+      transport,
+      assigned: new Set(),
+      labels: new Set(),
+    };
     this.sessions.set(session.id, session);
     transport.onMessage((message) => this.handle(session, message));
     transport.onClose(() => this.sessions.delete(session.id));
@@ -159,11 +166,18 @@ export class ControlPlane {
     if (run.coordinator.isDone()) this.completeRun(run);
   }
 
-  /** Offers queued jobs, in order, to runners with the labels and a free slot. */
+  /**
+   * Offers queued jobs, in order, to runners with the labels and a free slot. Stops as soon as no
+   * runner has a free slot, so a long queue costs nothing while the runners are busy.
+   */
   private dispatch(): void {
+    if (!this.anyFreeSlot()) return;
     for (const leg of this.queue.entries()) {
       const runner = this.pickRunner(leg);
-      if (!runner) continue;
+      if (!runner) {
+        if (!this.anyFreeSlot()) return;
+        continue;
+      }
       this.queue.remove(leg.id);
       leg.status = 'offered';
       runner.assigned.add(leg.id);
@@ -171,12 +185,18 @@ export class ControlPlane {
     }
   }
 
+  private anyFreeSlot(): boolean {
+    for (const session of this.sessions.values()) {
+      if (session.info && session.assigned.size < session.info.capacity) return true;
+    }
+    return false;
+  }
+
   private pickRunner(leg: Leg): RunnerSession | undefined {
     for (const session of this.sessions.values()) {
       const info = session.info;
       if (!info || session.assigned.size >= info.capacity) continue;
-      const labels = new Set(info.labels.map((label) => label.toLowerCase()));
-      if (leg.runsOn.every((label) => labels.has(label.toLowerCase()))) return session;
+      if (leg.runsOn.every((label) => session.labels.has(label.toLowerCase()))) return session;
     }
     return undefined;
   }
@@ -184,6 +204,7 @@ export class ControlPlane {
   private handle(session: RunnerSession, message: RunnerMessage): void {
     if (message.type === 'register') {
       session.info = message.runner;
+      session.labels = new Set(message.runner.labels.map((label) => label.toLowerCase()));
       session.transport.send({ type: 'registered', runnerId: session.id });
       this.dispatch();
       return;

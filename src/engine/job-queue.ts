@@ -17,8 +17,8 @@ export class JobQueue<T extends { readonly id: string }> {
     return this.items.size;
   }
 
-  /** In order; the caller may remove the yielded item while iterating. */
-  *entries(): IterableIterator<T> {
-    yield* [...this.items.values()];
+  /** In order; the caller may remove the yielded item while iterating (a Map allows that). */
+  entries(): IterableIterator<T> {
+    return this.items.values();
   }
 }
