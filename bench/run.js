@@ -1,0 +1,107 @@
+// Runs the benchmark suites and writes bench/RESULTS.md (and the raw samples next to it), rewriting
+// both after every repetition so an interrupted run still leaves what it measured.
+//
+//   npm run bench                      # build, then every suite in full → bench/RESULTS.md
+//   node bench/run.js --quick          # fewer repetitions → bench/results/dev.md (not committed)
+//   node bench/run.js --only startup   # one suite → bench/results/dev.md
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { describeMachine, filesystemType } from './lib/machine.js';
+import { renderReport } from './lib/report.js';
+import { startupSuite } from './suites/startup.js';
+import { throughputSuite } from './suites/throughput.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = dirname(benchDir);
+const jobCount = 1000;
+
+const { values: flags } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
+const full = !flags.quick && flags.only === undefined;
+const reps = { throughput: flags.quick ? 1 : 7, startup: flags.quick ? 3 : 20 };
+const resultsPath = full ? join(benchDir, 'RESULTS.md') : join(benchDir, 'results/dev.md');
+const samplesPath = full
+  ? join(benchDir, 'results/samples.json')
+  : join(benchDir, 'results/dev-samples.json');
+
+if (!existsSync(join(repoRoot, 'dist/cli/main.js'))) {
+  throw new Error('dist/ is missing: run `npm run build` first (`npm run bench` does)');
+}
+
+const workDir = mkdtempSync(join(os.tmpdir(), 'valkyrie-bench-'));
+let stateDirs = 0;
+const context = {
+  repoRoot,
+  workDir,
+  jobCount,
+  freshStateDir: () => join(workDir, `state-${++stateDirs}`),
+};
+const startup = startupSuite({ ...context, reps: reps.startup });
+const suites = [startup, throughputSuite({ ...context, reps: reps.throughput })].filter(
+  (suite) => flags.only === undefined || suite.id === flags.only,
+);
+if (suites.length === 0) throw new Error(`--only: no suite named ${JSON.stringify(flags.only)}`);
+
+const run = {
+  machine: describeMachine(repoRoot),
+  settings: {
+    jobCount,
+    described: {
+      repetitions: suites.map((suite) => `${suite.id} ${suite.reps}`).join(', '),
+      order: 'cases interleaved within each repetition (see bench/suites/*.js), one process at a time',
+      'warm-up':
+        'each start-up case once, unrecorded, before anything is measured (creates the reused state dir)',
+      'jobs per workflow': String(jobCount),
+      'Valkyrie command':
+        '`node bin/valkyrie.js run FILE --json [--jobs N] --state-dir DIR` (throughput: a new DIR per run)',
+      'spawn peers': '`node bench/spawn-baseline.js` — its own lean process; stdout/stderr piped',
+      'temp dir': `${workDir} (${filesystemType(workDir)})`,
+      mode: full ? 'full' : `development (${process.argv.slice(2).join(' ')})`,
+    },
+  },
+  samples: [],
+  startedAt: new Date().toISOString(),
+  finishedAt: undefined,
+};
+
+try {
+  console.log(`Valkyrie benchmarks → ${resultsPath}\n`);
+  // Warms the page cache for node, bash and dist/, and creates the start-up suite's reused state dir.
+  for (const warmUp of startup.cases) await warmUp.measure();
+  for (const suite of suites) {
+    for (let rep = 1; rep <= suite.reps; rep++) {
+      for (const benchCase of suite.cases) {
+        const sample = await benchCase.measure();
+        run.samples.push({ suite: suite.id, caseId: benchCase.id, label: benchCase.label, rep, ...sample });
+        console.log(`[${suite.id} ${rep}/${suite.reps}] ${benchCase.label}: ${describeSample(sample)}`);
+      }
+      save();
+    }
+  }
+  run.finishedAt = new Date().toISOString();
+  run.settings.loadAverageAtEnd = os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
+  save();
+  console.log(`\n${renderReport(run)}`);
+} finally {
+  rmSync(workDir, { recursive: true, force: true });
+}
+
+function save() {
+  mkdirSync(dirname(samplesPath), { recursive: true });
+  writeFileSync(resultsPath, renderReport(run));
+  writeFileSync(samplesPath, `${JSON.stringify(run, null, 2)}\n`);
+}
+
+function describeSample(sample) {
+  const parts = [`wall ${sample.wallMs.toFixed(1)} ms`];
+  if (sample.startMs !== undefined) parts.push(`start ${sample.startMs.toFixed(1)} ms`);
+  if (sample.cpuMs !== undefined && sample.cpuMs !== null) parts.push(`cpu ${sample.cpuMs.toFixed(0)} ms`);
+  return parts.join(', ');
+}
