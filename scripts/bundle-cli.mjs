@@ -1,0 +1,21 @@
+// Bundles the CLI into one minified file: start-up time is dominated by resolving and compiling
+// modules, and one file cuts `valkyrie run` → first step by about a third (see bench/RESULTS.md).
+// better-sqlite3 stays external because it loads a native addon.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/valkyrie.js',
+  bundle: true,
+  minify: true,
+  sourcemap: 'linked',
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['better-sqlite3'],
+  // CommonJS dependencies call require(); an ESM bundle has to provide it.
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
