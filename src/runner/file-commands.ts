@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 
 /**
  * Reads a `$GITHUB_OUTPUT` / `$GITHUB_ENV` file: `name=value` lines and multi-line values written as
@@ -38,23 +38,22 @@ export function parseKeyValueFile(content: string, fileLabel: string): Map<strin
   return values;
 }
 
-export async function readKeyValueFile(path: string, fileLabel: string): Promise<Map<string, string>> {
-  return parseKeyValueFile(await readOptional(path), fileLabel);
+/*
+ * The command files are tiny and usually absent (most steps write none), so they are read
+ * synchronously: an existence check costs microseconds, an async read a thread-pool round trip.
+ */
+export function readKeyValueFile(path: string, fileLabel: string): Map<string, string> {
+  return parseKeyValueFile(readOptional(path), fileLabel);
 }
 
 /** `$GITHUB_PATH`: one directory per line, later lines take precedence. */
-export async function readPathFile(path: string): Promise<string[]> {
-  return (await readOptional(path))
+export function readPathFile(path: string): string[] {
+  return readOptional(path)
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line.length > 0);
 }
 
-export async function readOptional(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw error;
-  }
+export function readOptional(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
 import type { Executor } from '../executors/contract.js';
@@ -87,7 +88,8 @@ class JobExecution {
     if (this.options.signal.aborted) onCancel();
     try {
       await this.options.executor.prepare();
-      this.runnerTemp = await mkdtemp(join(this.options.tempRoot, 'job-'));
+      this.runnerTemp = join(this.options.tempRoot, `${this.spec.jobId}-${this.spec.attempt}`);
+      mkdirSync(this.runnerTemp, { recursive: true });
       for (const step of this.spec.steps) {
         if (this.options.killSignal.aborted) break;
         await this.runStep(step);
@@ -218,7 +220,7 @@ class JobExecution {
     };
     const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
     const command = shellCommand(shell, scriptPath);
-    await writeFile(scriptPath, script);
+    writeFileSync(scriptPath, script);
 
     const variables = {
       ...this.options.baseEnv,
@@ -257,22 +259,22 @@ class JobExecution {
           onLine: (line) => this.onOutput(step.index, line.stream, line.text, line.at),
         },
       );
-      await this.collectFileCommands(step, files);
+      this.collectFileCommands(step, files);
       return outcome;
     } finally {
       this.current = undefined;
     }
   }
 
-  private async collectFileCommands(step: StepDefinition, files: StepFiles): Promise<void> {
-    const outputs = await readKeyValueFile(files.output, 'GITHUB_OUTPUT');
+  private collectFileCommands(step: StepDefinition, files: StepFiles): void {
+    const outputs = readKeyValueFile(files.output, 'GITHUB_OUTPUT');
     if (step.id) {
       const state = this.stepState(step.id);
       for (const [key, value] of outputs) state.outputs[key] = value;
     }
-    for (const [key, value] of await readKeyValueFile(files.env, 'GITHUB_ENV')) this.githubEnv[key] = value;
-    this.extraPath.push(...(await readPathFile(files.path)));
-    const summary = await readOptional(files.summary);
+    for (const [key, value] of readKeyValueFile(files.env, 'GITHUB_ENV')) this.githubEnv[key] = value;
+    this.extraPath.push(...readPathFile(files.path));
+    const summary = readOptional(files.summary);
     for (const line of summary.split('\n').filter((l) => l.length > 0))
       this.systemLog(step.index, `summary: ${line}`);
   }

@@ -8,11 +8,12 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import { startLocalRun } from '../local-mode.js';
 import { openLocalStores, stateDirectory } from '../state.js';
+import { BufferedOutput } from '../views/buffered-output.js';
 import { colors } from '../views/format.js';
 import { JsonView } from '../views/json-view.js';
 import { LineView } from '../views/line-view.js';
 import { TtyView } from '../views/tty-view.js';
-import type { RunView } from '../views/view.js';
+import type { Output, RunView } from '../views/view.js';
 import { findDefaultWorkflow } from '../workflow-file.js';
 
 export interface RunCommandOptions {
@@ -42,7 +43,8 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
 
   const stateDir = stateDirectory(options.stateDir, cwd);
   const stores = openLocalStores(stateDir);
-  const view = createView(options);
+  const out = new BufferedOutput(process.stdout);
+  const view = createView(options, out);
   let interrupts = 0;
   let handle: Awaited<ReturnType<typeof startLocalRun>> | undefined;
   const onSigint = () => {
@@ -72,6 +74,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
   } finally {
     view.close();
+    out.flush();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     await stores.close();
@@ -86,8 +89,7 @@ function parseConcurrency(value: string | undefined): number {
   return n;
 }
 
-function createView(options: RunCommandOptions): RunView {
-  const out = { write: (text: string) => void process.stdout.write(text) };
+function createView(options: RunCommandOptions, out: Output): RunView {
   if (options.json) return new JsonView(out);
   const useColor =
     options.color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;

@@ -86,15 +86,34 @@ function interpolateParts(parts: readonly TemplatePart[], ctx: EvaluationContext
   return out;
 }
 
+/**
+ * Parsed templates and conditions by source text. A workflow's strings are evaluated once per job and
+ * step, thousands of times in a large run; parsing each once keeps evaluation cheap. Bounded so that
+ * a long-lived engine with many workflows does not grow without limit.
+ */
+const cacheLimit = 4096;
+const templateCache = new Map<string, TemplatePart[]>();
+const conditionCache = new Map<string, Expr>();
+
+function cached<T>(cache: Map<string, T>, text: string, parse: (text: string) => T): T {
+  let value = cache.get(text);
+  if (value === undefined) {
+    value = parse(text);
+    if (cache.size >= cacheLimit) cache.clear();
+    cache.set(text, value);
+  }
+  return value;
+}
+
 /** Evaluates a template to a string (each expression via toDisplayString). */
 export function interpolate(text: string, ctx: EvaluationContext): string {
-  return hasExpressions(text) ? interpolateParts(parseTemplate(text), ctx) : text;
+  return hasExpressions(text) ? interpolateParts(cached(templateCache, text, parseTemplate), ctx) : text;
 }
 
 /** If `text` is exactly one `${{ expr }}` (surrounding whitespace allowed) returns its typed value; otherwise the interpolated string. */
 export function evaluateValue(text: string, ctx: EvaluationContext): ExpressionValue {
   if (!hasExpressions(text)) return text;
-  const parts = parseTemplate(text);
+  const parts = cached(templateCache, text, parseTemplate);
   const sole = soleExpression(parts);
   return sole === undefined ? interpolateParts(parts, ctx) : evaluate(sole.expr, ctx);
 }
@@ -159,5 +178,5 @@ function templateCondition(text: string): Expr {
 
 /** GitHub's `if:` rules (see parseCondition); returns the result's truthiness. */
 export function evaluateCondition(text: string, ctx: EvaluationContext): boolean {
-  return isTruthy(evaluate(parseCondition(text), ctx));
+  return isTruthy(evaluate(cached(conditionCache, text, parseCondition), ctx));
 }
