@@ -4,12 +4,14 @@ import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { HostDescription } from './host.js';
 import { type JobReporter, runJob } from './job-run.js';
+import { SlotDirectories } from './slot-directories.js';
 
 export interface RunnerAgentOptions {
   readonly info: RunnerInfo;
   readonly host: HostDescription;
   /** One executor per job. */
   readonly createExecutor: () => Executor;
+  /** Each job slot gets its own RUNNER_TEMP and files directory under it. */
   readonly tempRoot: string;
   readonly baseEnv: Readonly<Record<string, string>>;
   /** Log entries are sent at most this often per job (or sooner when a batch grows large). */
@@ -31,12 +33,14 @@ const maxBatchBytes = 64 * 1024;
 export class RunnerAgent {
   private readonly active = new Map<string, ActiveJob>();
   private accepting = true;
+  private readonly directories: SlotDirectories;
 
   constructor(
     private readonly transport: Transport<RunnerMessage, ControlMessage>,
     private readonly options: RunnerAgentOptions,
   ) {
     transport.onMessage((message) => this.handle(message));
+    this.directories = new SlotDirectories(options.tempRoot);
   }
 
   start(): void {
@@ -92,15 +96,17 @@ export class RunnerAgent {
         this.transport.send({ type: 'step.completed', jobId, fencingToken, step });
       },
     };
+    const directories = this.directories.acquire();
     const done = runJob(lease.job, {
       executor: this.options.createExecutor(),
       reporter,
       host: this.options.host,
-      tempRoot: this.options.tempRoot,
+      directories,
       baseEnv: this.options.baseEnv,
       signal: cancel.signal,
       killSignal: kill.signal,
     }).then((result) => {
+      this.directories.release(directories);
       batcher.flush();
       this.active.delete(jobId);
       this.transport.send({

@@ -1,5 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
 import type { Executor } from '../executors/contract.js';
@@ -18,6 +17,7 @@ import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
 import { SecretMasker } from './secret-masker.js';
 import { scriptExtension, shellCommand } from './shells.js';
+import type { JobDirectories } from './slot-directories.js';
 import { defaultVariables, type StepFiles } from './step-environment.js';
 import { describeAnnotation, parseWorkflowCommand } from './workflow-commands.js';
 
@@ -32,8 +32,8 @@ export interface JobRunOptions {
   readonly executor: Executor;
   readonly reporter: JobReporter;
   readonly host: HostDescription;
-  /** The job's RUNNER_TEMP is made under it and removed afterwards. */
-  readonly tempRoot: string;
+  /** Empty directories for RUNNER_TEMP and for the step scripts and command files. */
+  readonly directories: JobDirectories;
   /** Environment every step inherits (the runner's own, usually). */
   readonly baseEnv: Readonly<Record<string, string>>;
   /** Graceful cancellation: the running step is interrupted, then only always()/cancelled() steps run. */
@@ -69,7 +69,6 @@ class JobExecution {
   private cancelled = false;
   private timedOut = false;
   private current: AbortController | undefined;
-  private runnerTemp = '';
 
   constructor(
     private readonly spec: JobSpec,
@@ -88,8 +87,6 @@ class JobExecution {
     if (this.options.signal.aborted) onCancel();
     try {
       await this.options.executor.prepare();
-      this.runnerTemp = join(this.options.tempRoot, `${this.spec.jobId}-${this.spec.attempt}`);
-      mkdirSync(this.runnerTemp, { recursive: true });
       for (const step of this.spec.steps) {
         if (this.options.killSignal.aborted) break;
         await this.runStep(step);
@@ -102,7 +99,6 @@ class JobExecution {
       clearTimeout(timer);
       this.options.signal.removeEventListener('abort', onCancel);
       await this.options.executor.cleanup();
-      if (this.runnerTemp) await rm(this.runnerTemp, { recursive: true, force: true });
     }
   }
 
@@ -142,7 +138,7 @@ class JobExecution {
           os: this.options.host.os,
           arch: this.options.host.arch,
           name: this.options.host.name,
-          temp: this.runnerTemp,
+          temp: this.options.directories.temp,
         },
       },
       status: { failed: this.failed, cancelled: this.cancelled || this.timedOut },
@@ -211,7 +207,7 @@ class JobExecution {
     );
     const stepTimeout =
       step.timeoutMinutes === undefined ? undefined : evaluateNumber(step.timeoutMinutes, context);
-    const prefix = join(this.runnerTemp, `step-${step.index}`);
+    const prefix = join(this.options.directories.files, `step-${step.index}`);
     const files: StepFiles = {
       output: `${prefix}.output`,
       env: `${prefix}.env`,
@@ -229,7 +225,7 @@ class JobExecution {
       ...defaultVariables(
         this.spec,
         this.options.host,
-        this.runnerTemp,
+        this.options.directories.temp,
         step.id ?? `__run_${step.index}`,
         files,
       ),
