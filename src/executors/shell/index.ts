@@ -7,17 +7,30 @@ import {
   type RunStepOptions,
   type StepProcess,
 } from '../contract.js';
+import { type LauncherChoice, type ProcessLauncher, processLauncher } from './launcher.js';
 import { ProcessGroupRegistry } from './process-group.js';
+import { sharedSpawner, spawnerEntryPath } from './spawner/shared-spawner.js';
 import { runStep } from './step-run.js';
+
+export type { LauncherChoice } from './launcher.js';
+export { warmUpSpawner } from './spawner/shared-spawner.js';
 
 export interface ShellExecutorOptions {
   /** Escalation timing for cancellation and timeouts; `defaultKillPolicy` when omitted. */
   readonly killPolicy?: KillPolicy;
+  /**
+   * Which process forks the steps (see `LauncherChoice`); `auto` when omitted. `spawner` throws
+   * VK_EXECUTOR here when the spawner is not built.
+   */
+  readonly launcher?: LauncherChoice;
 }
 
 /**
  * Runs each step as a local child process in its own process group, so a cancellation or
  * timeout reaches everything the step started, and `cleanup()` finds what it left running.
+ * By default the processes are forked by a small spawner process shared by all executors (once it
+ * is ready; in-process until then), which keeps the cost of fork() off this process's main thread.
+ * Signals, timeouts and cleanup still go from here, to the process group.
  *
  * Lifecycle as in `Executor`: `prepare()` → `run()` one step at a time → `cleanup()`.
  * A `run()` after `cleanup()` resolves `failed_to_start` rather than start a process nobody
@@ -25,11 +38,21 @@ export interface ShellExecutorOptions {
  */
 export class ShellExecutor implements Executor {
   private readonly killPolicy: KillPolicy;
+  private readonly launcher: ProcessLauncher;
   private readonly groups = new ProcessGroupRegistry();
   private cleanupDone: Promise<void> | undefined;
 
   constructor(options: ShellExecutorOptions = {}) {
     this.killPolicy = options.killPolicy ?? defaultKillPolicy;
+    const launcher = options.launcher ?? 'auto';
+    if (launcher === 'spawner' && spawnerEntryPath() === undefined) {
+      throw new ValkyrieError(
+        'VK_EXECUTOR',
+        'launcher: "spawner" needs the built spawner (dist/executors/shell/spawner/spawner-main.js); run npm run build',
+      );
+    }
+    if (launcher !== 'in-process') sharedSpawner.warmUp();
+    this.launcher = processLauncher(launcher);
   }
 
   /** Nothing to set up on the local machine; rejects only after `cleanup()`. */
@@ -51,7 +74,7 @@ export class ShellExecutor implements Executor {
     }
     // Groups that emptied since their step ended are dropped before their ids can be recycled.
     this.groups.forgetAllGone();
-    return runStep(step, options, this.killPolicy, this.groups);
+    return runStep(step, options, this.killPolicy, this.groups, this.launcher);
   }
 
   /**

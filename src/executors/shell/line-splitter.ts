@@ -31,10 +31,11 @@ export class LineSplitter {
     return this.ended;
   }
 
-  push(chunk: Buffer): void {
+  /** `at` is when the chunk was read (epoch ms), now by default. */
+  push(chunk: Buffer, at: number = Date.now()): void {
     if (this.ended) return;
     // One timestamp per chunk: every line in it was read at the same moment.
-    this.consume(this.decoder.write(chunk), Date.now());
+    this.consume(this.decoder.write(chunk), at);
   }
 
   end(): void {

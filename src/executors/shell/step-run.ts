@@ -1,52 +1,32 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import type { Readable } from 'node:stream';
 import type { ProcessOutcome } from '../../core/outcome.js';
 import type { KillPolicy, RunStepOptions, StepProcess } from '../contract.js';
 import { GroupEscalation } from './escalation.js';
+import type { ProcessLauncher, StepLaunchSink } from './launcher.js';
 import { LineSplitter } from './line-splitter.js';
 import type { ProcessGroupRegistry } from './process-group.js';
 import { describeSpawnFailure } from './spawn-failure.js';
-
-/**
- * How long output is still read after the step's process exited. Normally its pipes close with
- * it; when a background child (`server &`) inherited them they never close, and the step must not
- * wait for that child, which lives on until cleanup.
- */
-const drainGraceMs = 200;
+import type { OutputStream } from './spawner/protocol.js';
 
 /** setTimeout fires at once for delays past 2^31-1 ms; longer limits are as good as none. */
 const maxTimerMs = 2_147_483_647;
 
-/** Runs one step's process to its outcome. Never rejects. Each group started is put in `groups`. */
+/**
+ * Runs one step's process to its outcome through `launcher`. Never rejects. Each group started is
+ * put in `groups`; signals go to the group from this process, whichever process forked it.
+ */
 export function runStep(
   step: StepProcess,
   options: RunStepOptions,
   policy: KillPolicy,
   groups: ProcessGroupRegistry,
+  launcher: ProcessLauncher,
 ): Promise<ProcessOutcome> {
   const aborted = abortedBeforeStart(options);
   if (aborted !== undefined) return Promise.resolve(aborted);
-
-  let child: ChildProcess;
-  try {
-    child = spawn(step.command, step.args, {
-      cwd: step.cwd,
-      env: step.env,
-      // Own process group, so every signal reaches whatever the step started too.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (error) {
-    return failedToStart(step, error);
-  }
-
-  const pgid = child.pid;
-  if (pgid === undefined) return awaitSpawnError(child, step);
-  groups.add(pgid);
   return new Promise<ProcessOutcome>((resolve) => {
-    new StepSupervisor(child, pgid, step, options, policy, resolve).start();
-  }).finally(() => groups.forgetIfGone(pgid));
+    new StepSupervisor(step, options, policy, groups, resolve).start(launcher);
+  });
 }
 
 function abortedBeforeStart(options: RunStepOptions): ProcessOutcome | undefined {
@@ -59,21 +39,6 @@ function cancelledBy(signal: AbortSignal): ProcessOutcome {
   return { kind: 'cancelled', reason: typeof signal.reason === 'string' ? signal.reason : 'cancelled' };
 }
 
-async function failedToStart(step: StepProcess, error: unknown): Promise<ProcessOutcome> {
-  return { kind: 'failed_to_start', message: await describeSpawnFailure(step, error) };
-}
-
-/** Node reports ENOENT and EACCES from spawn as an 'error' event on the next tick, with no pid. */
-function awaitSpawnError(child: ChildProcess, step: StepProcess): Promise<ProcessOutcome> {
-  return new Promise((resolve) => {
-    child.once('error', (error) => {
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      resolve(failedToStart(step, error));
-    });
-  });
-}
-
 function exitedOutcome(code: number | null, signal: NodeJS.Signals | null): ProcessOutcome {
   if (code !== null) return { kind: 'exited', exitCode: code };
   // The shell convention, so a step killed from outside reads like it does in bash.
@@ -82,42 +47,36 @@ function exitedOutcome(code: number | null, signal: NodeJS.Signals | null): Proc
 }
 
 /**
- * Watches one running process until its outcome is known: it has exited, its output is read
- * (or abandoned after `drainGraceMs`), and a stop in progress has finished with its group.
+ * Watches one process from launch until its outcome is known: it has exited, its output is read
+ * (the launcher abandons it `drainGraceMs` after the exit), and a stop in progress has finished
+ * with its group. A stop requested before the launcher reported the pid begins once it does.
  */
-class StepSupervisor {
-  private readonly escalation: GroupEscalation;
+class StepSupervisor implements StepLaunchSink {
   private readonly stdout: LineSplitter;
   private readonly stderr: LineSplitter;
+  private pgid: number | undefined;
+  private escalation: GroupEscalation | undefined;
   private exit: ProcessOutcome | undefined;
   private stop: ProcessOutcome | undefined;
-  private openStreams = 2;
+  private killRequested = false;
+  private isDrained = false;
   private finished = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
-  private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly child: ChildProcess,
-    pgid: number,
     private readonly step: StepProcess,
     private readonly options: RunStepOptions,
-    policy: KillPolicy,
+    private readonly policy: KillPolicy,
+    private readonly groups: ProcessGroupRegistry,
     private readonly resolve: (outcome: ProcessOutcome) => void,
   ) {
     const { onLine } = options;
-    this.escalation = new GroupEscalation(pgid, policy, () => this.maybeFinish());
     this.stdout = new LineSplitter((text, at) => onLine({ stream: 'stdout', text, at }));
     this.stderr = new LineSplitter((text, at) => onLine({ stream: 'stderr', text, at }));
   }
 
-  start(): void {
-    const { child, step, options } = this;
-    child.once('exit', (code, signal) => this.onExit(code, signal));
-    // After a successful spawn, 'error' only reports a failed child.kill(), which we never call;
-    // without a listener an 'error' event would crash the runner.
-    child.on('error', () => {});
-    this.read(child.stdout, this.stdout);
-    this.read(child.stderr, this.stderr);
+  start(launcher: ProcessLauncher): void {
+    const { step, options } = this;
     options.signal.addEventListener('abort', this.onAbort);
     options.killSignal?.addEventListener('abort', this.onKill);
     if (Number.isFinite(step.timeoutMs) && step.timeoutMs > 0) {
@@ -125,18 +84,62 @@ class StepSupervisor {
         () => this.requestStop({ kind: 'timed_out' }),
         Math.min(step.timeoutMs, maxTimerMs),
       );
-      // The child process keeps the event loop alive while this timer matters.
+      // The child's pipes, or the spawner's channel, keep the event loop alive while this matters.
       this.timeoutTimer.unref();
     }
+    launcher.launch(step, this);
   }
 
-  private read(stream: Readable | null, splitter: LineSplitter): void {
-    if (stream === null) {
-      this.outputEnded(splitter);
+  spawned(pid: number): void {
+    this.pgid = pid;
+    this.groups.add(pid);
+    this.escalation = new GroupEscalation(pid, this.policy, () => this.maybeFinish());
+    if (this.killRequested) this.escalation.kill();
+    else if (this.stop !== undefined) this.escalation.begin();
+  }
+
+  failed(code: string | undefined, message: string): void {
+    const error = Object.assign(new Error(message), { code });
+    void describeSpawnFailure(this.step, error).then((reason) =>
+      this.finish({ kind: 'failed_to_start', message: reason }),
+    );
+  }
+
+  output(stream: OutputStream, data: Buffer, at: number): void {
+    (stream === 'stdout' ? this.stdout : this.stderr).push(data, at);
+  }
+
+  exited(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exit = exitedOutcome(code, signal);
+    this.escalation?.leaderExited();
+    this.maybeFinish();
+  }
+
+  drained(): void {
+    this.stdout.end();
+    this.stderr.end();
+    this.isDrained = true;
+    this.maybeFinish();
+  }
+
+  /**
+   * The spawner died. After the exit only output can be missing, so the exit stands. Before it,
+   * nothing can read the process's output or learn its exit any more: its group is killed (a cancel
+   * in progress still reports `cancelled`) and the step reports that it was lost.
+   */
+  lost(reason: string): void {
+    if (this.exit !== undefined) {
+      this.drained();
       return;
     }
-    stream.on('data', (chunk: Buffer) => splitter.push(chunk));
-    stream.once('close', () => this.outputEnded(splitter));
+    this.stdout.end();
+    this.stderr.end();
+    this.escalation?.kill();
+    const message =
+      this.pgid === undefined
+        ? `lost "${this.step.command}" before it was known to have started: ${reason}`
+        : `lost "${this.step.command}" (process group ${this.pgid}) while it ran, and killed it: ${reason}`;
+    this.finish(this.stop ?? { kind: 'failed_to_start', message });
   }
 
   private readonly onAbort = (): void => {
@@ -145,49 +148,34 @@ class StepSupervisor {
 
   private readonly onKill = (): void => {
     // After a normal exit there is nothing to kill: background processes are cleanup's job.
-    if (this.exit !== undefined && !this.escalation.started) return;
+    if (this.exit !== undefined && this.escalation?.started !== true) return;
     if (this.stop === undefined && this.options.killSignal !== undefined) {
       this.stop = cancelledBy(this.options.killSignal);
     }
-    this.escalation.kill();
+    this.killRequested = true;
+    this.escalation?.kill();
   };
 
   private requestStop(outcome: ProcessOutcome): void {
     // Once the process has exited the step is over: an abort while its output drains changes nothing.
     if (this.exit !== undefined || this.stop !== undefined) return;
     this.stop = outcome;
-    this.escalation.begin();
-  }
-
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    this.exit = exitedOutcome(code, signal);
-    this.escalation.leaderExited();
-    if (this.openStreams > 0) this.drainTimer = setTimeout(() => this.abandonOutput(), drainGraceMs);
-    this.maybeFinish();
-  }
-
-  private abandonOutput(): void {
-    this.child.stdout?.destroy();
-    this.child.stderr?.destroy();
-    this.outputEnded(this.stdout);
-    this.outputEnded(this.stderr);
-  }
-
-  private outputEnded(splitter: LineSplitter): void {
-    if (splitter.isEnded) return;
-    splitter.end();
-    this.openStreams -= 1;
-    this.maybeFinish();
+    this.escalation?.begin();
   }
 
   private maybeFinish(): void {
-    if (this.finished || this.exit === undefined || this.openStreams > 0 || this.escalation.busy) return;
+    if (this.exit === undefined || !this.isDrained || this.escalation?.busy === true) return;
+    this.finish(this.stop ?? this.exit);
+  }
+
+  private finish(outcome: ProcessOutcome): void {
+    if (this.finished) return;
     this.finished = true;
     this.options.signal.removeEventListener('abort', this.onAbort);
     this.options.killSignal?.removeEventListener('abort', this.onKill);
     clearTimeout(this.timeoutTimer);
-    clearTimeout(this.drainTimer);
-    this.escalation.dispose();
-    this.resolve(this.stop ?? this.exit);
+    this.escalation?.dispose();
+    if (this.pgid !== undefined) this.groups.forgetIfGone(this.pgid);
+    this.resolve(outcome);
   }
 }

@@ -5,10 +5,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isValkyrieError } from '../../../src/core/errors.js';
 import { ShellExecutor } from '../../../src/executors/shell/index.js';
 import { maxLineLength } from '../../../src/executors/shell/line-splitter.js';
-import { bashStep, pathOnly, runCollecting, testKillPolicy, textOf } from './helpers.js';
+import { bashStep, launchers, pathOnly, runCollecting, testKillPolicy, textOf } from './helpers.js';
 
-describe('ShellExecutor: processes and output', () => {
-  const executor = new ShellExecutor({ killPolicy: testKillPolicy });
+describe.each(launchers)('ShellExecutor (%s): processes and output', (launcher) => {
+  const executor = new ShellExecutor({ killPolicy: testKillPolicy, launcher });
   let workdir = '';
 
   beforeAll(async () => {
@@ -132,10 +132,10 @@ describe('ShellExecutor: processes and output', () => {
   });
 });
 
-describe('ShellExecutor: lifecycle', () => {
+describe.each(launchers)('ShellExecutor (%s): lifecycle', (launcher) => {
   const executors: ShellExecutor[] = [];
   const make = (): ShellExecutor => {
-    const executor = new ShellExecutor({ killPolicy: testKillPolicy });
+    const executor = new ShellExecutor({ killPolicy: testKillPolicy, launcher });
     executors.push(executor);
     return executor;
   };
@@ -168,7 +168,7 @@ describe('ShellExecutor: lifecycle', () => {
   it('works with await using', async () => {
     let outcomeKind = '';
     {
-      await using executor = new ShellExecutor({ killPolicy: testKillPolicy });
+      await using executor = new ShellExecutor({ killPolicy: testKillPolicy, launcher });
       outcomeKind = (await runCollecting(executor, bashStep('true'))).outcome.kind;
     }
     expect(outcomeKind).toBe('exited');

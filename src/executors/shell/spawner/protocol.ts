@@ -1,0 +1,95 @@
+/**
+ * What the engine and the spawner process say to each other over the spawner's IPC channel
+ * ('advanced' serialization, so output travels as Buffers). Every IPC message is an array of
+ * these, batched by an `Outbox`. This module is loaded by the spawner: keep it free of imports.
+ *
+ * Per request id the spawner sends, in this order: `spawned` or `failed`; then `output` (any
+ * number) and `exit` in the order they happened; then `drained` last. After `failed` or
+ * `drained` the id is never mentioned again.
+ */
+
+export type OutputStream = 'stdout' | 'stderr';
+
+/** A process to start, as `child_process.spawn` needs it. */
+export interface LaunchRequest {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * Receives the life of one launched process, in the order described above. In the engine this is
+ * the step's supervisor; in the spawner it forwards each call over IPC.
+ */
+export interface LaunchSink {
+  /** The process runs, leading its own process group `pid`. */
+  spawned(pid: number): void;
+  /** It never ran; `code` is the errno code (ENOENT, EACCES, …) when there is one. */
+  failed(code: string | undefined, message: string): void;
+  /** `at` is when the chunk was read, in epoch milliseconds. */
+  output(stream: OutputStream, data: Buffer, at: number): void;
+  exited(code: number | null, signal: NodeJS.Signals | null): void;
+  /** Both streams closed, or were abandoned because a background process kept them open. */
+  drained(): void;
+}
+
+export type SpawnerRequest = { readonly type: 'spawn'; readonly id: number } & LaunchRequest;
+
+export type SpawnerMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'spawned'; readonly id: number; readonly pid: number }
+  | {
+      readonly type: 'failed';
+      readonly id: number;
+      readonly code: string | undefined;
+      readonly message: string;
+    }
+  | {
+      readonly type: 'output';
+      readonly id: number;
+      readonly stream: OutputStream;
+      readonly data: Buffer;
+      readonly at: number;
+    }
+  | {
+      readonly type: 'exit';
+      readonly id: number;
+      readonly code: number | null;
+      readonly signal: NodeJS.Signals | null;
+    }
+  | { readonly type: 'drained'; readonly id: number };
+
+/** Narrows one element of a batch the engine sent; the spawner ignores anything else. */
+export function isSpawnRequest(value: unknown): value is SpawnerRequest {
+  return typeof value === 'object' && value !== null && 'type' in value && value.type === 'spawn';
+}
+
+/**
+ * Collects messages and sends them as one array: everything pushed before `schedule` runs its
+ * callback goes out in one IPC write instead of one write per message.
+ */
+export class Outbox<T> {
+  private queued: T[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly send: (batch: T[]) => void,
+    private readonly schedule: (flush: () => void) => void,
+  ) {}
+
+  push(message: T): void {
+    this.queued.push(message);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.schedule(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.queued.length === 0) return;
+    const batch = this.queued;
+    this.queued = [];
+    this.send(batch);
+  };
+}

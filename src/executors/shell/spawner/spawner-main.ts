@@ -1,0 +1,93 @@
+/**
+ * Entry point of the spawner process: a small Node process that starts step processes for the
+ * engine. fork() copies the page tables of the process calling it, so spawning from the engine
+ * (tens of MB, growing with the run) blocks its main thread for milliseconds per step; here the
+ * fork is cheap and happens on another core. Forked by `SpawnerProcess` with an IPC channel; it
+ * exits when the channel closes, i.e. when the engine is gone.
+ *
+ * Imports only node:child_process (through process-launch) and the protocol, to stay small.
+ */
+import { type LaunchedProcess, launchProcess } from './process-launch.js';
+import {
+  isSpawnRequest,
+  type LaunchSink,
+  Outbox,
+  type OutputStream,
+  type SpawnerMessage,
+} from './protocol.js';
+
+/**
+ * Output read but not yet written to the engine. Past the high mark every step's pipes are paused,
+ * so a step printing faster than the engine consumes blocks on write, as it would if the engine
+ * read the pipe itself, instead of piling up here.
+ */
+const pauseAboveBytes = 1024 * 1024;
+const resumeBelowBytes = 256 * 1024;
+
+let unsentBytes = 0;
+let paused = false;
+const running = new Set<LaunchedProcess>();
+
+const outbox = new Outbox<SpawnerMessage>((batch) => {
+  let bytes = 0;
+  for (const message of batch) if (message.type === 'output') bytes += message.data.length;
+  if (!process.connected || process.send === undefined) return;
+  process.send(batch, undefined, {}, () => {
+    unsentBytes -= bytes;
+    if (paused && unsentBytes < resumeBelowBytes) {
+      paused = false;
+      for (const launched of running) launched.resume();
+    }
+  });
+}, setImmediate);
+
+class ForwardingSink implements LaunchSink {
+  launched: LaunchedProcess | undefined;
+
+  constructor(private readonly id: number) {}
+
+  spawned(pid: number): void {
+    outbox.push({ type: 'spawned', id: this.id, pid });
+  }
+
+  failed(code: string | undefined, message: string): void {
+    outbox.push({ type: 'failed', id: this.id, code, message });
+  }
+
+  output(stream: OutputStream, data: Buffer, at: number): void {
+    unsentBytes += data.length;
+    if (!paused && unsentBytes > pauseAboveBytes) {
+      paused = true;
+      for (const launched of running) launched.pause();
+    }
+    outbox.push({ type: 'output', id: this.id, stream, data, at });
+  }
+
+  exited(code: number | null, signal: NodeJS.Signals | null): void {
+    outbox.push({ type: 'exit', id: this.id, code, signal });
+  }
+
+  drained(): void {
+    if (this.launched !== undefined) running.delete(this.launched);
+    outbox.push({ type: 'drained', id: this.id });
+  }
+}
+
+function onRequests(batch: unknown): void {
+  if (!Array.isArray(batch)) return;
+  for (const request of batch as unknown[]) {
+    if (!isSpawnRequest(request)) continue;
+    const sink = new ForwardingSink(request.id);
+    const launched = launchProcess(request, sink);
+    if (launched === undefined) continue;
+    sink.launched = launched;
+    running.add(launched);
+    if (paused) launched.pause();
+  }
+}
+
+process.title = 'valkyrie-spawner';
+process.on('message', onRequests);
+// The engine exited or closed the channel: nobody is left to report to.
+process.on('disconnect', () => process.exit(0));
+outbox.push({ type: 'ready' });

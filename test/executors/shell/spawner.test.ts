@@ -1,0 +1,148 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ShellExecutor } from '../../../src/executors/shell/index.js';
+import { sharedSpawner } from '../../../src/executors/shell/spawner/shared-spawner.js';
+import { bashStep, isRunning, runCollecting, testKillPolicy, textOf, waitFor } from './helpers.js';
+
+const root = resolve(import.meta.dirname, '../../..');
+const sources = join(root, 'src/executors/shell/spawner');
+const built = join(root, 'dist/executors/shell/spawner');
+
+const executors: ShellExecutor[] = [];
+function make(launcher: 'auto' | 'in-process' | 'spawner'): ShellExecutor {
+  const executor = new ShellExecutor({ killPolicy: testKillPolicy, launcher });
+  executors.push(executor);
+  return executor;
+}
+
+afterEach(async () => {
+  await Promise.all(executors.splice(0).map((executor) => executor.cleanup()));
+});
+
+async function readySpawnerPid(): Promise<number> {
+  const spawner = await sharedSpawner.whenReady();
+  if (typeof spawner === 'string') throw new Error(spawner);
+  const pid = spawner.pid;
+  if (pid === undefined) throw new Error('the spawner has no pid');
+  return pid;
+}
+
+/** The pid of the process that forked the step, as the step sees it. */
+async function parentOfStep(executor: ShellExecutor): Promise<number> {
+  const { outcome, lines } = await runCollecting(executor, bashStep('echo $PPID'));
+  expect(outcome).toEqual({ kind: 'exited', exitCode: 0 });
+  return Number(textOf(lines, 'stdout')[0]);
+}
+
+describe('the spawner process', () => {
+  it('is built from the current sources (run npm run build after editing them)', () => {
+    for (const file of readdirSync(sources)) {
+      const output = join(built, file.replace(/\.ts$/, '.js'));
+      expect(statSync(output).mtimeMs).toBeGreaterThanOrEqual(statSync(join(sources, file)).mtimeMs);
+    }
+  });
+
+  it('forks the steps of `spawner` executors; `in-process` ones fork them here', async () => {
+    const spawnerPid = await readySpawnerPid();
+    expect(spawnerPid).not.toBe(process.pid);
+    expect(await parentOfStep(make('spawner'))).toBe(spawnerPid);
+    expect(await parentOfStep(make('in-process'))).toBe(process.pid);
+    expect(await parentOfStep(make('auto'))).toBe(spawnerPid);
+  });
+
+  it('carries output that arrives faster than it is consumed, all of it and in order', async () => {
+    let slowdowns = 0;
+    const { outcome, lines } = await runCollecting(
+      make('spawner'),
+      bashStep('for i in $(seq 1 3000); do printf "%05d%01000d\\n" $i 0; done'),
+      {
+        onLine: () => {
+          // A consumer that falls behind, so the spawner has to hold the step back.
+          slowdowns += 1;
+          if (slowdowns % 100 === 0) {
+            const until = Date.now() + 5;
+            while (Date.now() < until) {}
+          }
+        },
+      },
+    );
+    expect(outcome).toEqual({ kind: 'exited', exitCode: 0 });
+    const stdout = textOf(lines, 'stdout');
+    expect(stdout.map((line) => Number(line.slice(0, 5)))).toEqual(
+      Array.from({ length: 3000 }, (_, i) => i + 1),
+    );
+    expect(stdout.every((line) => line.length === 1005)).toBe(true);
+  });
+});
+
+/** Runs `script` as an ES module in a new Node process, with this repository's dist/ built. */
+function node(script: string): ChildProcess {
+  return spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const newline = text.indexOf('\n');
+      if (newline !== -1) resolve(text.slice(0, newline));
+    });
+    child.once('exit', () => reject(new Error(`exited before printing a line: ${text}`)));
+  });
+}
+
+const runOneStep = `
+  import { ShellExecutor } from './dist/executors/shell/index.js';
+  import { sharedSpawner } from './dist/executors/shell/spawner/shared-spawner.js';
+  const executor = new ShellExecutor({ launcher: 'spawner' });
+  let parent = '';
+  const outcome = await executor.run(
+    { command: 'sh', args: ['-c', 'echo $PPID'], cwd: '/', env: {}, timeoutMs: 0 },
+    { signal: new AbortController().signal, onLine: (line) => { parent = line.text; } },
+  );
+  console.log(JSON.stringify({ outcome, parent: Number(parent), spawner: sharedSpawner.pid }));
+`;
+
+describe('the spawner and the engine process', () => {
+  it('does not keep the engine alive, and goes when the engine exits', async () => {
+    const started = Date.now();
+    const child = node(runOneStep);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const report = JSON.parse(await firstLine(child));
+    expect(report.outcome).toEqual({ kind: 'exited', exitCode: 0 });
+    expect(report.parent).toBe(report.spawner);
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await waitFor(() => !isRunning(report.spawner), 1_000)).toBe(true);
+  });
+
+  it('does not delay the exit of an engine that ran no step', async () => {
+    const started = Date.now();
+    const child = node(`
+      import { ShellExecutor } from './dist/executors/shell/index.js';
+      import { sharedSpawner } from './dist/executors/shell/spawner/shared-spawner.js';
+      new ShellExecutor();
+      console.log(sharedSpawner.pid);
+    `);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const spawnerPid = Number(await firstLine(child));
+    expect(spawnerPid).toBeGreaterThan(1);
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await waitFor(() => !isRunning(spawnerPid), 1_000)).toBe(true);
+  });
+
+  it('exits by itself when the engine is killed', async () => {
+    const child = node(`${runOneStep}; setInterval(() => {}, 1000);`);
+    const report = JSON.parse(await firstLine(child));
+    expect(isRunning(report.spawner)).toBe(true);
+    child.kill('SIGKILL');
+    expect(await waitFor(() => !isRunning(report.spawner), 2_000)).toBe(true);
+  });
+});
