@@ -30,7 +30,13 @@ export interface LocalRunOptions {
  * Local mode: a control plane and one runner in this process, joined by an in-process transport that
  * carries the same protocol messages a network runner would exchange.
  */
-export async function startLocalRun(options: LocalRunOptions): Promise<RunHandle> {
+export interface LocalRun {
+  readonly handle: RunHandle;
+  /** Waits for the runner's jobs to end and removes its working directories. */
+  close(): Promise<void>;
+}
+
+export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun> {
   const controlPlane = new ControlPlane(options.stores);
   controlPlane.onEvent(options.onEvent);
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
@@ -47,7 +53,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<RunHandle
   });
   agent.start();
   const git = readGitInfo(options.workspace);
-  return controlPlane.startRun(options.workflow, {
+  const handle = await controlPlane.startRun(options.workflow, {
     workflowName: options.workflow.name,
     workspace: options.workspace,
     sha: git.sha,
@@ -58,4 +64,5 @@ export async function startLocalRun(options: LocalRunOptions): Promise<RunHandle
     envOverrides: options.env,
     availableLabels: labels,
   });
+  return { handle, close: () => agent.drain() };
 }

@@ -47,10 +47,11 @@ export class RunnerAgent {
     this.transport.send({ type: 'register', version: protocolVersion, runner: this.options.info });
   }
 
-  /** Stops taking offers and waits for running jobs to finish. */
+  /** Stops taking offers, waits for running jobs to finish, then removes the job directories. */
   async drain(): Promise<void> {
     this.accepting = false;
     await Promise.all([...this.active.values()].map((job) => job.done));
+    this.directories.dispose();
   }
 
   private handle(message: ControlMessage): void {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 
 /**
  * Reads a `$GITHUB_OUTPUT` / `$GITHUB_ENV` file: `name=value` lines and multi-line values written as
@@ -42,18 +42,22 @@ export function parseKeyValueFile(content: string, fileLabel: string): Map<strin
  * The command files are tiny and usually absent (most steps write none), so they are read
  * synchronously: an existence check costs microseconds, an async read a thread-pool round trip.
  */
-export function readKeyValueFile(path: string, fileLabel: string): Map<string, string> {
-  return parseKeyValueFile(readOptional(path), fileLabel);
+export function takeKeyValueFile(path: string, fileLabel: string): Map<string, string> {
+  return parseKeyValueFile(takeOptional(path), fileLabel);
 }
 
 /** `$GITHUB_PATH`: one directory per line, later lines take precedence. */
-export function readPathFile(path: string): string[] {
-  return readOptional(path)
+export function takePathFile(path: string): string[] {
+  return takeOptional(path)
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line.length > 0);
 }
 
-export function readOptional(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+/** Reads a command file and removes it, so the next step that uses the same path starts without one. */
+export function takeOptional(path: string): string {
+  if (!existsSync(path)) return '';
+  const content = readFileSync(path, 'utf8');
+  unlinkSync(path);
+  return content;
 }

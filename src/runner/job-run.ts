@@ -12,7 +12,7 @@ import {
 } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
-import { readKeyValueFile, readOptional, readPathFile } from './file-commands.js';
+import { takeKeyValueFile, takeOptional, takePathFile } from './file-commands.js';
 import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
 import { SecretMasker } from './secret-masker.js';
@@ -263,14 +263,14 @@ class JobExecution {
   }
 
   private collectFileCommands(step: StepDefinition, files: StepFiles): void {
-    const outputs = readKeyValueFile(files.output, 'GITHUB_OUTPUT');
+    const outputs = takeKeyValueFile(files.output, 'GITHUB_OUTPUT');
     if (step.id) {
       const state = this.stepState(step.id);
       for (const [key, value] of outputs) state.outputs[key] = value;
     }
-    for (const [key, value] of readKeyValueFile(files.env, 'GITHUB_ENV')) this.githubEnv[key] = value;
-    this.extraPath.push(...readPathFile(files.path));
-    const summary = readOptional(files.summary);
+    for (const [key, value] of takeKeyValueFile(files.env, 'GITHUB_ENV')) this.githubEnv[key] = value;
+    this.extraPath.push(...takePathFile(files.path));
+    const summary = takeOptional(files.summary);
     for (const line of summary.split('\n').filter((l) => l.length > 0))
       this.systemLog(step.index, `summary: ${line}`);
   }

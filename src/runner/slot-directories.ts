@@ -10,8 +10,10 @@ export interface JobDirectories {
 }
 
 /**
- * One pair of directories per job slot, made once and reused: creating and deleting a directory tree
- * per job costs more than running a `true` step on some file systems. Each release empties both.
+ * One pair of directories per job slot, made once and reused: creating and deleting files and
+ * directories per job costs more than running a `true` step on some file systems. A release empties
+ * RUNNER_TEMP; step scripts stay and are overwritten in place by the slot's next job (command files
+ * are removed as they are read). `dispose` removes everything.
  */
 export class SlotDirectories {
   private readonly free: JobDirectories[] = [];
@@ -32,9 +34,16 @@ export class SlotDirectories {
   }
 
   release(slot: JobDirectories): void {
-    for (const dir of [slot.temp, slot.files]) {
-      for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
-    }
+    for (const entry of readdirSync(slot.temp))
+      rmSync(join(slot.temp, entry), { recursive: true, force: true });
     this.free.push(slot);
+  }
+
+  /** Removes every slot's directories (scripts may hold interpolated secrets). Idempotent. */
+  dispose(): void {
+    for (let n = 0; n < this.made; n++)
+      rmSync(join(this.root, `slot-${n}`), { recursive: true, force: true });
+    this.free.length = 0;
+    this.made = 0;
   }
 }

@@ -1,12 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { RunStatus } from '../../core/outcome.js';
+import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
-import { startLocalRun } from '../local-mode.js';
+import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { openLocalStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { colors } from '../views/format.js';
@@ -29,6 +30,8 @@ export interface RunCommandOptions {
 }
 
 export async function runCommand(file: string | undefined, options: RunCommandOptions): Promise<number> {
+  // The step spawner takes a few tens of milliseconds to start; start it while the workflow is parsed.
+  warmUpSpawner();
   const cwd = process.cwd();
   const path = file ?? findDefaultWorkflow(cwd);
   const concurrency = parseConcurrency(options.jobs);
@@ -46,16 +49,16 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
   let interrupts = 0;
-  let handle: Awaited<ReturnType<typeof startLocalRun>> | undefined;
+  let local: LocalRun | undefined;
   const onSigint = () => {
     interrupts++;
     if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
-    handle?.cancel(interrupts > 1);
+    local?.handle.cancel(interrupts > 1);
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
-    handle = await startLocalRun({
+    local = await startLocalRun({
       workflow: parsed.workflow,
       stores,
       stateDir,
@@ -68,11 +71,12 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       env: options.env ?? {},
       onEvent: (event) => view.onEvent(event),
     });
-    if (interrupts > 0) handle.cancel(interrupts > 1);
-    const status: RunStatus = await handle.done;
+    if (interrupts > 0) local.handle.cancel(interrupts > 1);
+    const status: RunStatus = await local.handle.done;
     if (interrupts > 0) return ExitCode.interrupted;
     return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
   } finally {
+    await local?.close();
     view.close();
     out.flush();
     process.off('SIGINT', onSigint);
