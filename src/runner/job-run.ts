@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
 import type { Executor } from '../executors/contract.js';
@@ -15,6 +14,7 @@ import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
 import { takeKeyValueFile, takeOptional, takePathFile } from './file-commands.js';
 import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
+import { overwriteFile } from './overwrite-file.js';
 import { SecretMasker } from './secret-masker.js';
 import { scriptExtension, shellCommand } from './shells.js';
 import type { JobDirectories } from './slot-directories.js';
@@ -216,7 +216,7 @@ class JobExecution {
     };
     const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
     const command = shellCommand(shell, scriptPath);
-    writeFileSync(scriptPath, script);
+    overwriteFile(scriptPath, script);
 
     const variables = {
       ...this.options.baseEnv,
