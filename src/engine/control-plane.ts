@@ -59,7 +59,7 @@ export class ControlPlane {
   private readonly listeners: RunEventListener[] = [];
   private nextToken = 1;
   private nextSession = 1;
-  /** Store writes, in order; awaited before a run is reported done. */
+  /** Settles when every store write made so far has; awaited before a run is reported done. */
   private writes: Promise<void> = Promise.resolve();
   private writeError: unknown;
 
@@ -330,10 +330,15 @@ export class ControlPlane {
     });
   }
 
+  /**
+   * Starts a store write at once: stores apply calls in the order they are made, so there is no need
+   * to wait for one before the next, and writes made together share a group commit.
+   */
   private write(operation: () => Promise<void>): void {
-    this.writes = this.writes.then(operation).catch((error: unknown) => {
+    const done = operation().catch((error: unknown) => {
       this.writeError ??= error;
     });
+    this.writes = this.writes.then(() => done);
   }
 
   private emitStale(jobId: string, type: string): void {

@@ -13,8 +13,8 @@ export interface LogLine {
 }
 
 /**
- * Log lines of jobs. Appends for one job arrive in order from its single writer; `read` returns
- * lines in the order they were appended.
+ * Log lines of jobs. Calls are applied in the order they are made (also without waiting for each);
+ * `read` returns lines in the order they were appended and sees every append made before it.
  */
 export interface LogStore {
   /** Appends a batch in one transaction. */

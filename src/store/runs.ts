@@ -63,8 +63,9 @@ export interface StepRecord {
 /**
  * Runs, their jobs and the jobs' steps (one aggregate).
  *
- * Every method is durable when its promise resolves (per the store's durability setting). Calls for
- * different runs may run concurrently; calls for one job are made in order by its single writer.
+ * Every method is durable when its promise resolves (per the store's durability setting). Calls are
+ * applied in the order they are made, also when the caller does not wait for one before making the
+ * next: the control plane relies on that to let many writes share one commit.
  */
 export interface RunStore {
   /** Assigns the id and run number atomically. */

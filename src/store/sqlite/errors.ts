@@ -16,15 +16,3 @@ export function toStoreError(action: string, error: unknown): ValkyrieError {
     : '';
   return new ValkyrieError('VK_STORE', `could not ${action}: ${message}${hint}`, { cause: error });
 }
-
-/**
- * Runs a synchronous better-sqlite3 call behind the contracts' promise API. A throw becomes a rejection,
- * so callers never see a synchronous exception from a method that returns a promise.
- */
-export function attempt<T>(action: string, work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (error) {
-    return Promise.reject(toStoreError(action, error));
-  }
-}

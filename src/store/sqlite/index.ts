@@ -1,4 +1,5 @@
 import type { Stores } from '../store.js';
+import { GroupCommit } from './group-commit.js';
 import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
 import { SqliteRunStore } from './run-store.js';
@@ -12,18 +13,20 @@ export type { SqliteOptions } from './open.js';
  */
 export function openSqliteStores(path: string, options?: SqliteOptions): Stores {
   const db = openSqliteDatabase(path, options);
+  const commits = new GroupCommit(db);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
-      // better-sqlite3 commits synchronously, so nothing is pending; closing checkpoints the WAL.
+      // Writes still waiting for their group commit are applied first; closing checkpoints the WAL.
+      commits.flush();
       db.close();
       resolve();
     });
     return closing;
   };
   return {
-    runs: new SqliteRunStore(db),
-    logs: new SqliteLogStore(db),
+    runs: new SqliteRunStore(db, commits),
+    logs: new SqliteLogStore(db, commits),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -3,7 +3,8 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { LogLine, LogStore } from '../logs.js';
 import { runKey } from './columns.js';
-import { attempt, sqliteCode } from './errors.js';
+import { sqliteCode } from './errors.js';
+import type { GroupCommit } from './group-commit.js';
 
 interface LogRow {
   job_id: string;
@@ -28,7 +29,10 @@ export class SqliteLogStore implements LogStore {
   readonly #jobTail;
   readonly #appendTx;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly commits: GroupCommit,
+  ) {
     this.#insert = db.prepare<[number, string, number, string, number, string]>(
       'INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -47,13 +51,13 @@ export class SqliteLogStore implements LogStore {
   }
 
   append(lines: readonly LogLine[]): Promise<void> {
-    return attempt('append log lines', () => {
-      if (lines.length > 0) this.#appendTx.immediate(lines);
+    return this.commits.write('append log lines', () => {
+      if (lines.length > 0) this.#appendTx(lines);
     });
   }
 
   read(runId: RunId, options?: { jobId?: JobId; tail?: number }): Promise<LogLine[]> {
-    return attempt(`read the log of run ${runId}`, () => {
+    return this.commits.read(`read the log of run ${runId}`, () => {
       const key = runKey(runId);
       if (key === undefined) return [];
       const jobId = options?.jobId;

@@ -4,7 +4,8 @@ import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { JobStatus, RunStatus, StepResult } from '../../core/outcome.js';
 import type { JobPatch, JobRecord, NewJob, NewRun, RunRecord, RunStore, StepRecord } from '../runs.js';
 import { nullable, runIdOf, runKey, type Writable } from './columns.js';
-import { attempt, sqliteCode } from './errors.js';
+import { sqliteCode } from './errors.js';
+import type { GroupCommit } from './group-commit.js';
 
 interface RunRow {
   id: number;
@@ -67,7 +68,10 @@ export class SqliteRunStore implements RunStore {
   readonly #createRunTx;
   readonly #addJobsTx;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly commits: GroupCommit,
+  ) {
     this.#nextRunNumber = db
       .prepare<[string], number>('SELECT coalesce(max(run_number), 0) + 1 FROM runs WHERE workflow_name = ?')
       .pluck();
@@ -111,19 +115,19 @@ export class SqliteRunStore implements RunStore {
   }
 
   createRun(run: NewRun): Promise<RunRecord> {
-    // IMMEDIATE takes the write lock before reading max(run_number), so two processes cannot both
-    // read the same maximum and hand out one run number twice.
-    return attempt('create a run', () => this.#createRunTx.immediate(run));
+    // Group commits are IMMEDIATE: the write lock is taken before max(run_number) is read, so two
+    // processes cannot both read the same maximum and hand out one run number twice.
+    return this.commits.write('create a run', () => this.#createRunTx(run));
   }
 
   addJobs(jobs: readonly NewJob[]): Promise<void> {
-    return attempt('add jobs', () => {
-      if (jobs.length > 0) this.#addJobsTx.immediate(jobs);
+    return this.commits.write('add jobs', () => {
+      if (jobs.length > 0) this.#addJobsTx(jobs);
     });
   }
 
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void> {
-    return attempt(`update run ${id}`, () => {
+    return this.commits.write(`update run ${id}`, () => {
       const key = runKey(id);
       const changed =
         key !== undefined &&
@@ -138,7 +142,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   updateJob(id: JobId, patch: JobPatch): Promise<void> {
-    return attempt(`update job ${id}`, () => {
+    return this.commits.write(`update job ${id}`, () => {
       const { changes } = this.#updateJob.run({
         id,
         status: nullable(patch.status),
@@ -152,7 +156,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   recordStep(step: StepRecord): Promise<void> {
-    return attempt(`record step ${step.index} of job ${step.jobId}`, () => {
+    return this.commits.write(`record step ${step.index} of job ${step.jobId}`, () => {
       try {
         this.#upsertStep.run({
           jobId: step.jobId,
@@ -172,7 +176,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   getRun(id: RunId): Promise<RunRecord | undefined> {
-    return attempt(`read run ${id}`, () => {
+    return this.commits.read(`read run ${id}`, () => {
       const key = runKey(id);
       const row = key === undefined ? undefined : this.#getRun.get(key);
       return row === undefined ? undefined : runFromRow(row);
@@ -182,18 +186,18 @@ export class SqliteRunStore implements RunStore {
   listRuns(options?: { limit?: number }): Promise<RunRecord[]> {
     // SQLite reads a negative LIMIT as "no limit", so clamp rather than pass it through.
     const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
-    return attempt('list runs', () => this.#listRuns.all(limit).map(runFromRow));
+    return this.commits.read('list runs', () => this.#listRuns.all(limit).map(runFromRow));
   }
 
   listJobs(runId: RunId): Promise<JobRecord[]> {
-    return attempt(`list jobs of run ${runId}`, () => {
+    return this.commits.read(`list jobs of run ${runId}`, () => {
       const key = runKey(runId);
       return key === undefined ? [] : this.#listJobs.all(key).map(jobFromRow);
     });
   }
 
   listSteps(jobId: JobId): Promise<StepRecord[]> {
-    return attempt(`list steps of job ${jobId}`, () => this.#listSteps.all(jobId).map(stepFromRow));
+    return this.commits.read(`list steps of job ${jobId}`, () => this.#listSteps.all(jobId).map(stepFromRow));
   }
 
   #insertRunRow(run: NewRun): RunRecord {

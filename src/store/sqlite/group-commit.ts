@@ -1,0 +1,83 @@
+import type Database from 'better-sqlite3';
+import { toStoreError } from './errors.js';
+
+interface PendingWrite {
+  readonly action: string;
+  readonly work: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: every write requested in one turn of the event loop is applied, in the order it was
+ * requested, inside one IMMEDIATE transaction, and each caller's promise settles only after that
+ * transaction has committed — so "durable when the promise resolves" still holds, at one commit per
+ * batch instead of one per write. Each write runs in its own savepoint, so one failing write
+ * (an unknown job, say) rejects alone and the rest of the batch commits. Reads first apply whatever
+ * is pending, so they always see earlier writes.
+ */
+export class GroupCommit {
+  private pending: PendingWrite[] = [];
+  private scheduled = false;
+  private readonly batch: Database.Transaction<
+    (writes: readonly PendingWrite[]) => Map<PendingWrite, unknown>
+  >;
+  private readonly savepoint: Database.Transaction<(work: () => unknown) => unknown>;
+  /** Results of the batch being applied, handed to their callers once it has committed. */
+  private readonly results = new Map<PendingWrite, unknown>();
+
+  constructor(db: Database.Database) {
+    this.savepoint = db.transaction((work: () => unknown) => work());
+    this.batch = db.transaction((writes: readonly PendingWrite[]) => {
+      const failures = new Map<PendingWrite, unknown>();
+      for (const write of writes) {
+        try {
+          this.results.set(write, this.savepoint(write.work));
+        } catch (error) {
+          failures.set(write, error);
+        }
+      }
+      return failures;
+    });
+  }
+
+  write<T>(action: string, work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ action, work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    });
+  }
+
+  read<T>(action: string, work: () => T): Promise<T> {
+    this.flush();
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(toStoreError(action, error));
+    }
+  }
+
+  /** Applies and commits everything pending now. Safe to call at any time, e.g. before closing. */
+  flush(): void {
+    this.scheduled = false;
+    const writes = this.pending;
+    if (writes.length === 0) return;
+    this.pending = [];
+    let failures: Map<PendingWrite, unknown>;
+    try {
+      failures = this.batch.immediate(writes);
+    } catch (error) {
+      this.results.clear();
+      for (const write of writes) write.reject(toStoreError(write.action, error));
+      return;
+    }
+    for (const write of writes) {
+      const failure = failures.get(write);
+      if (failure === undefined) write.resolve(this.results.get(write));
+      else write.reject(toStoreError(write.action, failure));
+    }
+    this.results.clear();
+  }
+}
