@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { StoresFactory } from './fixture.js';
+import { postgresFactory, postgresSkipReason } from './postgres-server.js';
 
 /** A temp directory for one test, removed by the returned function. */
 export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
@@ -23,5 +24,11 @@ const sqlite: StoresFactory = async () => {
   };
 };
 
-/** Every implementation of the store contracts; each runs the same conformance suites. */
-export const storeFactories: ReadonlyArray<readonly [string, StoresFactory]> = [['sqlite', sqlite]];
+/**
+ * Every implementation of the store contracts; each runs the same conformance suites. An entry with a
+ * skip reason has no server to run on here, and its suites must be skipped (`describe.skipIf(skip)`).
+ */
+export const storeFactories: ReadonlyArray<readonly [name: string, make: StoresFactory, skip?: string]> = [
+  ['sqlite', sqlite],
+  ['postgres', postgresFactory, postgresSkipReason],
+];

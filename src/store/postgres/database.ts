@@ -1,0 +1,83 @@
+import type pg from 'pg';
+import { ValkyrieError } from '../../core/errors.js';
+import { toStoreError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+
+/**
+ * A statement with a name: node-postgres prepares it once per pooled connection, so the server parses
+ * and plans the engine's hot statements (job updates, log appends) once instead of on every call.
+ */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+export type Query = <R extends pg.QueryResultRow>(
+  statement: Statement,
+  values: readonly unknown[],
+) => Promise<pg.QueryResult<R>>;
+
+/**
+ * The pool behind both stores, and the order of their calls. Writes are applied in the order they are
+ * made through one group-commit lane; a read first waits until every write made before it has
+ * committed (or failed), then runs on any free connection, so reads run in parallel with each other
+ * and may also see writes made while they run. Failures become catalog errors: a ValkyrieError the
+ * work throws passes through, anything else becomes VK_STORE.
+ */
+export class PostgresDatabase {
+  readonly #pool: pg.Pool;
+  readonly #commits: GroupCommit;
+  readonly #reads = new Set<Promise<void>>();
+  readonly #query: Query;
+  #closing: Promise<void> | undefined;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+    this.#commits = new GroupCommit(pool);
+    this.#query = (statement, values) =>
+      pool.query({ name: statement.name, text: statement.text, values: [...values] });
+  }
+
+  write<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(closedError(action));
+    return this.#commits.write(action, work);
+  }
+
+  read<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(closedError(action));
+    // Tracked through a separate signal: a handler on the caller's promise would hide its rejection.
+    let finished = () => {};
+    const running = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    this.#reads.add(running);
+    return (async () => {
+      try {
+        await this.#commits.settled();
+        return await work(this.#query);
+      } catch (error) {
+        throw toStoreError(action, error);
+      } finally {
+        this.#reads.delete(running);
+        finished();
+      }
+    })();
+  }
+
+  /**
+   * Idempotent: refuses new calls at once, lets every write and read already made finish (pg-pool's
+   * own `end` would leave callers queued for a connection waiting forever), then closes the pool.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#commits.settled();
+      await Promise.all(this.#reads);
+      await this.#pool.end();
+    })();
+    return this.#closing;
+  }
+}
+
+function closedError(action: string): ValkyrieError {
+  return new ValkyrieError('VK_STORE', `could not ${action}: the store is closed`);
+}

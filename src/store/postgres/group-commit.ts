@@ -1,0 +1,159 @@
+import type pg from 'pg';
+import type { Query } from './database.js';
+import { toStoreError } from './errors.js';
+
+interface PendingWrite {
+  readonly action: string;
+  readonly work: (query: Query) => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const ignore = () => {};
+
+/**
+ * Bounds a transaction: its locks (a workflow's run counter, say) block other replicas until it
+ * commits, and a failing statement makes the whole batch be applied again one write at a time.
+ */
+const maxBatchWrites = 256;
+
+/**
+ * Group commit: the writes requested in one turn of the event loop (and any requested while the
+ * previous batch commits) are applied in the order they were requested, on one connection, inside one
+ * transaction; each caller's promise settles only after that transaction has committed. One write
+ * alone runs without BEGIN and COMMIT.
+ *
+ * A failing statement aborts a Postgres transaction, so a batch in which one fails is rolled back and
+ * applied again one write per transaction: the failing write (an unknown job, say) rejects alone, and
+ * the writes before and after it commit in order. Batches never overlap, which is what keeps the order.
+ * More writes than one batch takes wait for the next, which starts as soon as this one has settled.
+ */
+export class GroupCommit {
+  readonly #pool: pg.Pool;
+  #pending: PendingWrite[] = [];
+  #queued = false;
+  /** The chain of batches; never rejects. */
+  #tail: Promise<void> = Promise.resolve();
+  /** Settles with the most recent write; writes settle in order, so then all earlier ones have too. */
+  #lastWrite: Promise<void> = Promise.resolve();
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  write<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
+    // A separate signal rather than a handler on `done`, which would hide a rejection the caller drops.
+    let settle = ignore;
+    this.#lastWrite = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const done = new Promise<T>((resolve, reject) => {
+      this.#pending.push({
+        action,
+        work,
+        resolve: (value) => {
+          settle();
+          resolve(value as T);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+      });
+    });
+    if (!this.#queued) {
+      this.#queued = true;
+      this.#tail = this.#tail.then(nextTurn).then(() => this.#commitPending());
+    }
+    return done;
+  }
+
+  /** Settles once every write requested so far has committed or failed. */
+  settled(): Promise<void> {
+    return this.#lastWrite;
+  }
+
+  async #commitPending(): Promise<void> {
+    const writes = this.#pending.splice(0, maxBatchWrites);
+    if (this.#pending.length === 0) this.#queued = false;
+    else this.#tail = this.#tail.then(() => this.#commitPending());
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      for (const write of writes) write.reject(toStoreError(write.action, error));
+      return;
+    }
+    let outcomes: readonly Outcome[];
+    try {
+      outcomes =
+        (writes.length > 1 && (await inOneTransaction(client, writes))) || (await oneByOne(client, writes));
+      client.release();
+    } catch (error) {
+      // BEGIN, COMMIT or ROLLBACK failed: the connection is gone or in an unknown state.
+      client.release(true);
+      for (const write of writes) write.reject(toStoreError(write.action, error));
+      return;
+    }
+    writes.forEach((write, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) write.resolve(outcome.value);
+      else write.reject(toStoreError(write.action, outcome?.error));
+    });
+  }
+}
+
+/** The batch's outcomes once committed, or undefined when a statement failed and it was rolled back. */
+async function inOneTransaction(
+  client: pg.PoolClient,
+  writes: readonly PendingWrite[],
+): Promise<Outcome[] | undefined> {
+  await client.query('BEGIN');
+  const outcomes: Outcome[] = [];
+  for (const write of writes) {
+    const { outcome, statementFailed } = await apply(client, write);
+    if (statementFailed) {
+      await client.query('ROLLBACK');
+      return undefined;
+    }
+    outcomes.push(outcome);
+  }
+  await client.query('COMMIT');
+  return outcomes;
+}
+
+/** Each write in its own transaction (every write is one statement, so autocommit is enough). */
+async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  for (const write of writes) outcomes.push((await apply(client, write)).outcome);
+  return outcomes;
+}
+
+/**
+ * Runs one write's work. `statementFailed` tells a failed statement, which aborts the transaction,
+ * from a write that rejected on its own (e.g. VK_JOB_NOT_FOUND after an UPDATE matched no row).
+ */
+async function apply(
+  client: pg.PoolClient,
+  write: PendingWrite,
+): Promise<{ outcome: Outcome; statementFailed: boolean }> {
+  let statementFailed = false;
+  const query: Query = async (statement, values) => {
+    try {
+      return await client.query({ name: statement.name, text: statement.text, values: [...values] });
+    } catch (error) {
+      statementFailed = true;
+      throw error;
+    }
+  };
+  try {
+    return { outcome: { ok: true, value: await write.work(query) }, statementFailed };
+  } catch (error) {
+    return { outcome: { ok: false, error }, statementFailed };
+  }
+}

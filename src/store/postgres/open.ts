@@ -1,0 +1,60 @@
+import pg from 'pg';
+import { isValkyrieError } from '../../core/errors.js';
+import { PostgresDatabase } from './database.js';
+import { connectError, toStoreError } from './errors.js';
+import { migrate } from './migrations.js';
+import { describeTarget, targetText } from './target.js';
+
+export interface PostgresOptions {
+  /**
+   * A schema of Valkyrie's own, created when missing, e.g. to share a database with other programs or
+   * to isolate tests. A lowercase identifier. It replaces any search_path the URL's `options` set.
+   * Default: the first existing schema on the connection's search_path (usually `public`).
+   */
+  readonly schema?: string;
+}
+
+/** Each control-plane replica holds this many connections at most; the engine's writes are short. */
+const poolSize = 4;
+/** An address that drops packets would otherwise stall the start for the OS's TCP timeout. */
+const connectTimeoutMs = 10_000;
+
+/**
+ * Opens a pool on the database at `url` and migrates the schema to the current version. A server that
+ * cannot be reached, or a schema written by a newer Valkyrie, is refused before anything is written,
+ * and the pool is closed again.
+ */
+export async function openPostgresDatabase(
+  url: string,
+  options: PostgresOptions = {},
+): Promise<PostgresDatabase> {
+  const target = describeTarget(url, options.schema);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: connectTimeoutMs,
+    application_name: 'valkyrie',
+    ...(target.schema === undefined ? {} : { options: `-c search_path=${target.schema}` }),
+  });
+  // An idle connection the server drops emits 'error' on the pool, which would crash the process when
+  // unhandled; the pool has already discarded that connection and the next query opens a new one.
+  pool.on('error', () => {});
+  try {
+    const client = await pool.connect().catch((error: unknown) => {
+      throw connectError(`${target.server} (database ${target.database})`, error);
+    });
+    let broken = false;
+    try {
+      await migrate(client, target);
+    } catch (error) {
+      broken = true;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+    return new PostgresDatabase(pool);
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw isValkyrieError(error) ? error : toStoreError(`open Postgres ${targetText(target)}`, error);
+  }
+}

@@ -1,0 +1,298 @@
+import { ValkyrieError } from '../../core/errors.js';
+import { asJobId, type JobId, type RunId } from '../../core/ids.js';
+import type { JobStatus, RunStatus, StepResult } from '../../core/outcome.js';
+import type { JobPatch, JobRecord, NewJob, NewRun, RunRecord, RunStore, StepRecord } from '../runs.js';
+import { millis, runIdOf, runKey, type Writable } from './columns.js';
+import type { PostgresDatabase, Statement } from './database.js';
+import { pgCode, sqlState, violatingKey } from './errors.js';
+
+// bigint columns arrive as strings; json columns arrive parsed.
+interface RunRow {
+  id: string;
+  workflow_name: string;
+  workflow_path: string;
+  run_number: number;
+  status: RunStatus;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  sha: string | null;
+  ref: string | null;
+}
+
+interface JobRow {
+  id: string;
+  run_id: string;
+  key: string;
+  name: string;
+  matrix: Record<string, unknown>;
+  status: JobStatus;
+  started_at: string | null;
+  finished_at: string | null;
+  outputs: Record<string, string>;
+  reason: string | null;
+}
+
+interface StepRow {
+  job_id: string;
+  idx: number;
+  name: string;
+  outcome: StepResult | null;
+  conclusion: StepResult | null;
+  exit_code: number | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+const runColumns =
+  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref';
+const jobColumns = 'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason';
+const stepColumns = 'job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at';
+const defaultRunLimit = 20;
+
+const statements = {
+  // The upsert locks the workflow's counter row until the transaction (the group commit's) ends, so
+  // concurrent creators in any process queue on it and never read the same number.
+  createRun: {
+    name: 'vk_create_run',
+    text: `WITH counter AS (
+             INSERT INTO run_counters AS c (workflow_name, last_number) VALUES ($1::text, 1)
+             ON CONFLICT (workflow_name) DO UPDATE SET last_number = c.last_number + 1
+             RETURNING last_number)
+           INSERT INTO runs (workflow_name, workflow_path, run_number, status, created_at, sha, ref)
+           SELECT $1::text, $2::text, last_number, 'queued', $3::bigint, $4::text, $5::text FROM counter
+           RETURNING id, run_number`,
+  },
+  // COALESCE keeps a column when the patch leaves it out; patches never clear a field.
+  updateRun: {
+    name: 'vk_update_run',
+    text: `UPDATE runs SET status = $2, started_at = coalesce($3, started_at),
+           finished_at = coalesce($4, finished_at) WHERE id = $1`,
+  },
+  getRun: { name: 'vk_get_run', text: `SELECT ${runColumns} FROM runs WHERE id = $1` },
+  listRuns: { name: 'vk_list_runs', text: `SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT $1` },
+  // One statement for all the jobs, so it is all or nothing; ORDER BY ord makes seq follow their order.
+  addJobs: {
+    name: 'vk_add_jobs',
+    text: `INSERT INTO jobs (id, run_id, key, name, matrix, status)
+           SELECT id, run_id, key, name, matrix, status
+           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::json[], $6::text[])
+             WITH ORDINALITY AS batch (id, run_id, key, name, matrix, status, ord)
+           ORDER BY ord`,
+  },
+  updateJob: {
+    name: 'vk_update_job',
+    text: `UPDATE jobs SET status = coalesce($2, status), started_at = coalesce($3, started_at),
+           finished_at = coalesce($4, finished_at), outputs = coalesce($5::json, outputs),
+           reason = coalesce($6, reason) WHERE id = $1`,
+  },
+  listJobs: {
+    name: 'vk_list_jobs',
+    text: `SELECT ${jobColumns} FROM jobs WHERE run_id = $1 ORDER BY seq`,
+  },
+  recordStep: {
+    name: 'vk_record_step',
+    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (job_id, idx) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
+           conclusion = excluded.conclusion, exit_code = excluded.exit_code,
+           started_at = excluded.started_at, finished_at = excluded.finished_at`,
+  },
+  listSteps: {
+    name: 'vk_list_steps',
+    text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 ORDER BY idx`,
+  },
+} satisfies Record<string, Statement>;
+
+/**
+ * RunStore on the shared pool. Every write is a single statement, which is what lets a group commit
+ * that hit a failing one be applied again one write per transaction (see GroupCommit).
+ */
+export class PostgresRunStore implements RunStore {
+  readonly #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  createRun(run: NewRun): Promise<RunRecord> {
+    return this.#db.write('create a run', async (query) => {
+      const { rows } = await query<{ id: string; run_number: number }>(statements.createRun, [
+        run.workflowName,
+        run.workflowPath,
+        run.createdAt,
+        run.sha ?? null,
+        run.ref ?? null,
+      ]);
+      const row = rows[0];
+      if (row === undefined) throw new Error('the insert returned no row');
+      const record: Writable<RunRecord> = {
+        id: runIdOf(row.id),
+        runNumber: row.run_number,
+        status: 'queued',
+        workflowName: run.workflowName,
+        workflowPath: run.workflowPath,
+        createdAt: run.createdAt,
+      };
+      if (run.sha !== undefined) record.sha = run.sha;
+      if (run.ref !== undefined) record.ref = run.ref;
+      return record;
+    });
+  }
+
+  addJobs(jobs: readonly NewJob[]): Promise<void> {
+    return this.#db.write('add jobs', async (query) => {
+      if (jobs.length === 0) return;
+      const runKeys = jobs.map((job) => {
+        const key = runKey(job.runId);
+        if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`);
+        return key;
+      });
+      const ids = new Set<string>();
+      for (const job of jobs) {
+        if (ids.has(job.id)) throw new ValkyrieError('VK_STORE', `job ${job.id} appears twice in one batch`);
+        ids.add(job.id);
+      }
+      try {
+        await query(statements.addJobs, [
+          jobs.map((job) => job.id),
+          runKeys,
+          jobs.map((job) => job.key),
+          jobs.map((job) => job.name),
+          jobs.map((job) => JSON.stringify(job.matrix)),
+          jobs.map((job) => job.status),
+        ]);
+      } catch (error) {
+        const key = violatingKey(error) ?? '?';
+        if (pgCode(error) === sqlState.foreignKeyViolation) {
+          throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${key}`, { cause: error });
+        }
+        if (pgCode(error) === sqlState.uniqueViolation) {
+          throw new ValkyrieError('VK_STORE', `job ${key} already exists`, { cause: error });
+        }
+        throw error;
+      }
+    });
+  }
+
+  updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void> {
+    return this.#db.write(`update run ${id}`, async (query) => {
+      const key = runKey(id);
+      const changed =
+        key !== undefined &&
+        (
+          await query(statements.updateRun, [
+            key,
+            patch.status,
+            patch.startedAt ?? null,
+            patch.finishedAt ?? null,
+          ])
+        ).rowCount !== 0;
+      if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${id}`);
+    });
+  }
+
+  updateJob(id: JobId, patch: JobPatch): Promise<void> {
+    return this.#db.write(`update job ${id}`, async (query) => {
+      const { rowCount } = await query(statements.updateJob, [
+        id,
+        patch.status ?? null,
+        patch.startedAt ?? null,
+        patch.finishedAt ?? null,
+        patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
+        patch.reason ?? null,
+      ]);
+      if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
+    });
+  }
+
+  recordStep(step: StepRecord): Promise<void> {
+    return this.#db.write(`record step ${step.index} of job ${step.jobId}`, async (query) => {
+      try {
+        await query(statements.recordStep, [
+          step.jobId,
+          step.index,
+          step.name,
+          step.outcome ?? null,
+          step.conclusion ?? null,
+          step.exitCode ?? null,
+          step.startedAt ?? null,
+          step.finishedAt ?? null,
+        ]);
+      } catch (error) {
+        if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
+        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
+      }
+    });
+  }
+
+  getRun(id: RunId): Promise<RunRecord | undefined> {
+    return this.#db.read(`read run ${id}`, async (query) => {
+      const key = runKey(id);
+      if (key === undefined) return undefined;
+      const row = (await query<RunRow>(statements.getRun, [key])).rows[0];
+      return row === undefined ? undefined : runFromRow(row);
+    });
+  }
+
+  listRuns(options?: { limit?: number }): Promise<RunRecord[]> {
+    const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
+    return this.#db.read('list runs', async (query) =>
+      (await query<RunRow>(statements.listRuns, [limit])).rows.map(runFromRow),
+    );
+  }
+
+  listJobs(runId: RunId): Promise<JobRecord[]> {
+    return this.#db.read(`list jobs of run ${runId}`, async (query) => {
+      const key = runKey(runId);
+      return key === undefined ? [] : (await query<JobRow>(statements.listJobs, [key])).rows.map(jobFromRow);
+    });
+  }
+
+  listSteps(jobId: JobId): Promise<StepRecord[]> {
+    return this.#db.read(`list steps of job ${jobId}`, async (query) =>
+      (await query<StepRow>(statements.listSteps, [jobId])).rows.map(stepFromRow),
+    );
+  }
+}
+
+function runFromRow(row: RunRow): RunRecord {
+  const run: Writable<RunRecord> = {
+    id: runIdOf(row.id),
+    runNumber: row.run_number,
+    status: row.status,
+    workflowName: row.workflow_name,
+    workflowPath: row.workflow_path,
+    createdAt: millis(row.created_at),
+  };
+  if (row.sha !== null) run.sha = row.sha;
+  if (row.ref !== null) run.ref = row.ref;
+  if (row.started_at !== null) run.startedAt = millis(row.started_at);
+  if (row.finished_at !== null) run.finishedAt = millis(row.finished_at);
+  return run;
+}
+
+function jobFromRow(row: JobRow): JobRecord {
+  const job: Writable<JobRecord> = {
+    id: asJobId(row.id),
+    runId: runIdOf(row.run_id),
+    key: row.key,
+    name: row.name,
+    matrix: row.matrix,
+    status: row.status,
+    outputs: row.outputs,
+  };
+  if (row.started_at !== null) job.startedAt = millis(row.started_at);
+  if (row.finished_at !== null) job.finishedAt = millis(row.finished_at);
+  if (row.reason !== null) job.reason = row.reason;
+  return job;
+}
+
+function stepFromRow(row: StepRow): StepRecord {
+  const step: Writable<StepRecord> = { jobId: asJobId(row.job_id), index: row.idx, name: row.name };
+  if (row.outcome !== null) step.outcome = row.outcome;
+  if (row.conclusion !== null) step.conclusion = row.conclusion;
+  if (row.exit_code !== null) step.exitCode = row.exit_code;
+  if (row.started_at !== null) step.startedAt = millis(row.started_at);
+  if (row.finished_at !== null) step.finishedAt = millis(row.finished_at);
+  return step;
+}

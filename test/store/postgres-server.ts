@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll } from 'vitest';
+import { openPostgresStores } from '../../src/store/postgres/index.js';
+import type { StoresFactory } from './fixture.js';
+
+/** The server the Postgres tests use; CI sets it, the default is the machines' local server. */
+export const postgresUrl =
+  process.env.VALKYRIE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Runs `use` on a plain connection, outside Valkyrie, to set a schema up or inspect it. */
+export async function withRawClient<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Why the Postgres tests cannot run here, or undefined when a server answers. */
+export const postgresSkipReason: string | undefined = await withRawClient((client) =>
+  client.query('SELECT 1'),
+)
+  .then(() => undefined)
+  .catch((error: unknown) => {
+    const url = new URL(postgresUrl);
+    if (url.password !== '') url.password = '***';
+    const why = error instanceof Error ? error.message || error.name : String(error);
+    return `no Postgres server answers at ${url.href} (${why}); set VALKYRIE_TEST_POSTGRES_URL to run them`;
+  });
+
+/** A schema name no other test uses; `dropSchema` removes it with everything in it. */
+export function uniqueSchema(): string {
+  return `vk_test_${randomBytes(6).toString('hex')}`;
+}
+
+export function dropSchema(schema: string): Promise<void> {
+  return withRawClient(
+    async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)),
+  );
+}
+
+/**
+ * One migrated schema per test file, emptied after each test: creating and dropping a schema per test
+ * cost about ten times the test itself. Tests in a file run one at a time, so they never share rows.
+ */
+let fileSchema: Promise<string> | undefined;
+
+function migratedSchema(): Promise<string> {
+  fileSchema ??= (async () => {
+    const schema = uniqueSchema();
+    const stores = await openPostgresStores(postgresUrl, { schema }).catch(async (error: unknown) => {
+      await dropSchema(schema);
+      throw error;
+    });
+    await stores.close();
+    return schema;
+  })();
+  return fileSchema;
+}
+
+// Registered on the importing test file; a no-op for files that never asked for a schema.
+afterAll(async () => {
+  const schema = await fileSchema?.catch(() => undefined);
+  if (schema !== undefined) await dropSchema(schema);
+});
+
+/** Fresh, empty stores on this file's schema; `cleanup` closes them and deletes every row. */
+export const postgresFactory: StoresFactory = async () => {
+  const schema = await migratedSchema();
+  const stores = await openPostgresStores(postgresUrl, { schema });
+  return {
+    stores,
+    async cleanup() {
+      await stores.close();
+      await withRawClient((client) =>
+        client.query(
+          `SET search_path TO "${schema}";
+           DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters`,
+        ),
+      );
+    },
+  };
+};
