@@ -21,7 +21,15 @@ function buildProgram(setExit: (code: number) => void): Command {
       '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 130 interrupted.',
     );
   const stateDir = () =>
-    new Option('--state-dir <dir>', 'where runs are stored (default: .valkyrie, or $VALKYRIE_STATE_DIR)');
+    new Option(
+      '--state-dir <dir>',
+      'local state: job directories and the default database (default: .valkyrie, or $VALKYRIE_STATE_DIR)',
+    );
+  const db = () =>
+    new Option(
+      '--db <url-or-file>',
+      'the store: postgres://USER@HOST/DB[?schema=NAME] or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
+    );
 
   program
     .command('run')
@@ -39,6 +47,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'print NDJSON events; the last line is the run summary')
     .option('--no-color', 'plain output')
     .addOption(stateDir())
+    .addOption(db())
     .action(async (file: string | undefined, options) => {
       const { runCommand } = await import('./commands/run.js');
       setExit(await runCommand(file, options));
@@ -61,6 +70,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('-n, --limit <n>', 'how many', '20')
     .option('--json', 'print JSON')
     .addOption(stateDir())
+    .addOption(db())
     .action(async (options) => {
       const { runsCommand } = await import('./commands/history.js');
       setExit(await runsCommand(options));
@@ -72,6 +82,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<run>', 'run id (see valkyrie runs)')
     .option('--json', 'print JSON')
     .addOption(stateDir())
+    .addOption(db())
     .action(async (run: string, options) => {
       const { showCommand } = await import('./commands/history.js');
       setExit(await showCommand(run, options));
@@ -83,6 +94,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<run>', 'run id')
     .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
     .addOption(stateDir())
+    .addOption(db())
     .action(async (run: string, job: string | undefined, options) => {
       const { logsCommand } = await import('./commands/history.js');
       setExit(await logsCommand(run, job, options));

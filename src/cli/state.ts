@@ -1,12 +1,36 @@
 import { join, resolve } from 'node:path';
-import { openSqliteStores } from '../store/sqlite/index.js';
 import type { Stores } from '../store/store.js';
+import { UsageError } from './exit-codes.js';
 
 /** Where local state lives: `--state-dir`, else $VALKYRIE_STATE_DIR, else `.valkyrie` in the workspace. */
 export function stateDirectory(option: string | undefined, cwd: string): string {
   return resolve(cwd, option ?? process.env.VALKYRIE_STATE_DIR ?? '.valkyrie');
 }
 
-export function openLocalStores(stateDir: string): Stores {
-  return openSqliteStores(join(stateDir, 'valkyrie.db'));
+/**
+ * Opens the store named by `--db` (or $VALKYRIE_DB): a `postgres://` URL — with an optional
+ * `?schema=NAME` that Valkyrie strips and uses as its own schema — or a SQLite file path. By default,
+ * `valkyrie.db` in the state directory. Each driver is loaded only when it is used.
+ */
+export async function openStores(db: string | undefined, stateDir: string): Promise<Stores> {
+  const target = db ?? process.env.VALKYRIE_DB;
+  if (target !== undefined && /^postgres(ql)?:\/\//.test(target)) {
+    const { openPostgresStores } = await import('../store/postgres/index.js');
+    const { url, schema } = splitSchema(target);
+    return openPostgresStores(url, schema === undefined ? {} : { schema });
+  }
+  const { openSqliteStores } = await import('../store/sqlite/index.js');
+  return openSqliteStores(target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target));
+}
+
+function splitSchema(target: string): { url: string; schema?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(target);
+  } catch {
+    throw new UsageError(`--db: not a valid URL: ${JSON.stringify(target.replace(/:[^:@/]*@/, ':***@'))}`);
+  }
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  return { url: parsed.toString(), schema };
 }

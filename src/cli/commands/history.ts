@@ -3,16 +3,17 @@ import { asRunId } from '../../core/ids.js';
 import type { JobRecord, RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
 import { ExitCode } from '../exit-codes.js';
-import { openLocalStores, stateDirectory } from '../state.js';
+import { openStores, stateDirectory } from '../state.js';
 import { colorForStatus, colors, formatDuration, statusSymbol } from '../views/format.js';
 
 interface HistoryOptions {
   readonly stateDir?: string;
+  readonly db?: string;
   readonly json?: boolean;
 }
 
 async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => Promise<T>): Promise<T> {
-  const stores = openLocalStores(stateDirectory(options.stateDir, process.cwd()));
+  const stores = await openStores(options.db, stateDirectory(options.stateDir, process.cwd()));
   try {
     return await use(stores);
   } finally {

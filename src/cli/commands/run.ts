@@ -8,7 +8,7 @@ import { loadWorkflow } from '../../workflow/parse.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
-import { openLocalStores, stateDirectory } from '../state.js';
+import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { colors } from '../views/format.js';
 import { JsonView } from '../views/json-view.js';
@@ -27,6 +27,7 @@ export interface RunCommandOptions {
   readonly json?: boolean;
   readonly color?: boolean;
   readonly stateDir?: string;
+  readonly db?: string;
 }
 
 export async function runCommand(file: string | undefined, options: RunCommandOptions): Promise<number> {
@@ -45,7 +46,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
 
   const stateDir = stateDirectory(options.stateDir, cwd);
-  const stores = openLocalStores(stateDir);
+  const stores = await openStores(options.db, stateDir);
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
   let interrupts = 0;
