@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import type { StepFiles } from './step-environment.js';
 
 /**
  * Reads a `$GITHUB_OUTPUT` / `$GITHUB_ENV` file: `name=value` lines and multi-line values written as
@@ -38,24 +39,37 @@ export function parseKeyValueFile(content: string, fileLabel: string): Map<strin
   return values;
 }
 
-/*
- * The command files are tiny and usually absent (most steps write none), so they are read
+/** The contents of one step's command files (empty when the step wrote none). */
+export interface CommandFileTexts {
+  readonly output: string;
+  readonly env: string;
+  readonly path: string;
+  readonly summary: string;
+}
+
+/**
+ * Reads and removes a step's four command files, so the next step that uses the same paths starts
+ * without them. They are tiny and usually absent (most steps write none), so they are read
  * synchronously: an existence check costs microseconds, an async read a thread-pool round trip.
  */
-export function takeKeyValueFile(path: string, fileLabel: string): Map<string, string> {
-  return parseKeyValueFile(takeOptional(path), fileLabel);
+export function takeCommandFiles(files: StepFiles): CommandFileTexts {
+  return {
+    output: takeOptional(files.output),
+    env: takeOptional(files.env),
+    path: takeOptional(files.path),
+    summary: takeOptional(files.summary),
+  };
 }
 
 /** `$GITHUB_PATH`: one directory per line, later lines take precedence. */
-export function takePathFile(path: string): string[] {
-  return takeOptional(path)
+export function parsePathFile(content: string): string[] {
+  return content
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line.length > 0);
 }
 
-/** Reads a command file and removes it, so the next step that uses the same path starts without one. */
-export function takeOptional(path: string): string {
+function takeOptional(path: string): string {
   if (!existsSync(path)) return '';
   const content = readFileSync(path, 'utf8');
   unlinkSync(path);

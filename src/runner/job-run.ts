@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
+import { timerDelay } from '../core/timer-delay.js';
 import type { Executor } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../protocol/messages.js';
@@ -11,7 +12,12 @@ import {
 } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
-import { takeKeyValueFile, takeOptional, takePathFile } from './file-commands.js';
+import {
+  type CommandFileTexts,
+  parseKeyValueFile,
+  parsePathFile,
+  takeCommandFiles,
+} from './file-commands.js';
 import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
 import { overwriteFile } from './overwrite-file.js';
@@ -82,7 +88,7 @@ class JobExecution {
     const timer = setTimeout(() => {
       this.timedOut = true;
       this.interrupt('timed out');
-    }, this.spec.timeoutMs);
+    }, timerDelay(this.spec.timeoutMs));
     this.options.signal.addEventListener('abort', onCancel);
     if (this.options.signal.aborted) onCancel();
     try {
@@ -93,8 +99,8 @@ class JobExecution {
       }
       return { outcome: this.outcome(), outputs: this.evaluateOutputs() };
     } catch (error) {
-      this.systemLog(-1, `error: ${error instanceof Error ? error.message : String(error)}`);
-      return { outcome: { kind: 'failed', reason: String(error) }, outputs: {} };
+      this.systemLog(-1, `error: ${messageOf(error)}`);
+      return { outcome: { kind: 'failed', reason: messageOf(error) }, outputs: {} };
     } finally {
       clearTimeout(timer);
       this.options.signal.removeEventListener('abort', onCancel);
@@ -181,7 +187,6 @@ class JobExecution {
       continueOnError = evaluateFlag(step.continueOnError, context);
       outcome = await this.execute(step, context);
     } catch (error) {
-      this.systemLog(step.index, `error: ${messageOf(error)}`);
       outcome = { kind: 'failed_to_start', message: messageOf(error) };
     }
     const result: StepResult =
@@ -207,6 +212,9 @@ class JobExecution {
     );
     const stepTimeout =
       step.timeoutMinutes === undefined ? undefined : evaluateNumber(step.timeoutMinutes, context);
+    if (stepTimeout !== undefined && !(stepTimeout > 0)) {
+      throw new Error(`timeout-minutes must be a positive number, received ${String(step.timeoutMinutes)}`);
+    }
     const prefix = join(this.options.directories.files, `step-${step.index}`);
     const files: StepFiles = {
       output: `${prefix}.output`,
@@ -238,7 +246,7 @@ class JobExecution {
     }
     const controller = new AbortController();
     this.current = controller;
-    if (this.cancelled && !this.options.signal.aborted) controller.abort('cancelled');
+    let commandFiles: CommandFileTexts | undefined;
     try {
       const outcome = await this.options.executor.run(
         {
@@ -255,24 +263,29 @@ class JobExecution {
           onLine: (line) => this.onOutput(step.index, line.stream, line.text, line.at),
         },
       );
-      this.collectFileCommands(step, files);
+      commandFiles = takeCommandFiles(files);
+      this.applyFileCommands(step, commandFiles);
       return outcome;
     } finally {
       this.current = undefined;
+      // Taken even when the step or its files failed: left behind in the reused slot, they would be
+      // read by the next job's step of the same index.
+      commandFiles ??= takeCommandFiles(files);
     }
   }
 
-  private collectFileCommands(step: StepDefinition, files: StepFiles): void {
-    const outputs = takeKeyValueFile(files.output, 'GITHUB_OUTPUT');
+  /** Throws (failing the step, as GitHub does) on a malformed $GITHUB_OUTPUT or $GITHUB_ENV line. */
+  private applyFileCommands(step: StepDefinition, texts: CommandFileTexts): void {
+    const outputs = parseKeyValueFile(texts.output, 'GITHUB_OUTPUT');
     if (step.id) {
       const state = this.stepState(step.id);
       for (const [key, value] of outputs) state.outputs[key] = value;
     }
-    for (const [key, value] of takeKeyValueFile(files.env, 'GITHUB_ENV')) this.githubEnv[key] = value;
-    this.extraPath.push(...takePathFile(files.path));
-    const summary = takeOptional(files.summary);
-    for (const line of summary.split('\n').filter((l) => l.length > 0))
+    for (const [key, value] of parseKeyValueFile(texts.env, 'GITHUB_ENV')) this.githubEnv[key] = value;
+    this.extraPath.push(...parsePathFile(texts.path));
+    for (const line of texts.summary.split('\n').filter((l) => l.length > 0)) {
       this.systemLog(step.index, `summary: ${line}`);
+    }
   }
 
   private stepState(id: string): StepState {

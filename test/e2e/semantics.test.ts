@@ -197,6 +197,32 @@ jobs:
     expect(logLines(result.stdout, 'always-after-skipped')).toEqual(['need result skipped']);
   });
 
+  it('never lets one job’s command files reach the next job, even when they were malformed', async () => {
+    const file = ws.write(
+      'leak.yml',
+      `jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "not a valid output line" >> "$GITHUB_OUTPUT"
+          echo "FOO=leaked-from-a" >> "$GITHUB_ENV"
+  b:
+    needs: a
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "FOO=\${FOO:-unset}"
+`,
+    );
+    const result = await ws.run(['run', file, '--json', '--jobs', '1']);
+    expect(statuses(result.stdout)).toEqual({ a: 'failed', b: 'succeeded' });
+    expect(logLines(result.stdout, 'a')).toEqual([
+      'error: GITHUB_OUTPUT: line 1 is not name=value or name<<DELIMITER: "not a valid output line"',
+    ]);
+    expect(logLines(result.stdout, 'b')).toEqual(['FOO=unset']);
+  });
+
   it('bounds concurrent legs with max-parallel', async () => {
     const file = ws.write(
       'parallel.yml',
