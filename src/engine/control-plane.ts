@@ -56,6 +56,8 @@ export class ControlPlane {
   private readonly queue = new JobQueue<Leg>();
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly leases = new Map<string, Lease>();
+  /** Runners that declined a queued job; it is not offered to them again until they finish a job. */
+  private readonly declined = new Map<string, Set<string>>();
   private readonly listeners: RunEventListener[] = [];
   private nextToken = 1;
   private nextSession = 1;
@@ -78,7 +80,7 @@ export class ControlPlane {
     };
     this.sessions.set(session.id, session);
     transport.onMessage((message) => this.handle(session, message));
-    transport.onClose(() => this.sessions.delete(session.id));
+    transport.onClose((reason) => this.onRunnerLost(session, reason));
   }
 
   async startRun(workflow: Workflow, request: RunRequest): Promise<RunHandle> {
@@ -148,6 +150,8 @@ export class ControlPlane {
           break;
         case 'finish':
           this.queue.remove(leg.id);
+          this.declined.delete(leg.id);
+          for (const session of this.sessions.values()) session.assigned.delete(leg.id);
           this.recordFinished(leg);
           break;
         case 'cancel': {
@@ -193,9 +197,11 @@ export class ControlPlane {
   }
 
   private pickRunner(leg: Leg): RunnerSession | undefined {
+    const decliners = this.declined.get(leg.id);
     for (const session of this.sessions.values()) {
       const info = session.info;
       if (!info || session.assigned.size >= info.capacity) continue;
+      if (decliners?.has(session.id)) continue;
       if (leg.runsOn.every((label) => session.labels.has(label.toLowerCase()))) return session;
     }
     return undefined;
@@ -252,9 +258,12 @@ export class ControlPlane {
       case 'job.completed': {
         this.leases.delete(leg.id);
         session.assigned.delete(leg.id);
+        // A runner that declined for want of room may have room now.
+        for (const decliners of this.declined.values()) decliners.delete(session.id);
         const status = jobStatusOf(message.outcome);
         const reason = 'reason' in message.outcome ? message.outcome.reason : undefined;
-        const effects = lease.run.coordinator.completed(leg.id, status, message.outputs, message.at, reason);
+        // The control plane's own clock, like startedAt: a runner's clock may differ.
+        const effects = lease.run.coordinator.completed(leg.id, status, message.outputs, Date.now(), reason);
         this.recordFinished(leg, message.outputs);
         this.apply(lease.run, effects);
         break;
@@ -262,19 +271,52 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * A runner's connection closed. Its offers go back to the head of the queue; its running jobs fail
+   * with `runner_lost` (requeueing per job policy arrives with leases that survive a restart).
+   */
+  private onRunnerLost(session: RunnerSession, reason: string): void {
+    this.sessions.delete(session.id);
+    for (const jobId of session.assigned) {
+      const run = this.runsByLeg.get(jobId);
+      const leg = run?.coordinator.legById(jobId);
+      if (!run || !leg) continue;
+      if (leg.status === 'offered') {
+        leg.status = 'queued';
+        this.queue.pushFront(leg);
+        continue;
+      }
+      this.leases.delete(jobId);
+      const effects = run.coordinator.completed(jobId, 'failed', {}, Date.now(), `runner_lost: ${reason}`);
+      this.recordFinished(leg);
+      this.apply(run, effects);
+    }
+    session.assigned.clear();
+    this.dispatch();
+  }
+
   private onOfferAnswer(session: RunnerSession, jobId: string, accepted: boolean): void {
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
-    if (!run || !leg || leg.status !== 'offered' || !session.assigned.has(jobId)) return;
+    if (!session.assigned.has(jobId)) return;
+    if (!run || !leg || leg.status !== 'offered') {
+      // Cancelled (or finished otherwise) while the offer was out: the slot is free again.
+      session.assigned.delete(jobId);
+      return;
+    }
     if (!accepted) {
       session.assigned.delete(jobId);
+      const decliners = this.declined.get(jobId) ?? new Set<string>();
+      decliners.add(session.id);
+      this.declined.set(jobId, decliners);
       leg.status = 'queued';
-      this.queue.push(leg);
+      this.queue.pushFront(leg);
       this.dispatch();
       return;
     }
+    this.declined.delete(jobId);
     const spec = leg.spec;
-    if (!spec) return;
+    if (!spec) throw new Error(`job ${jobId} was offered without a spec`);
     const fencingToken = this.nextToken++;
     this.leases.set(jobId, { leg, run, fencingToken, runner: session });
     const at = Date.now();
@@ -319,14 +361,17 @@ export class ControlPlane {
         run.reject(this.writeError);
         return;
       }
-      this.emit({
-        type: 'run.completed',
-        runId: run.id,
-        status,
-        durationMs: finishedAt - run.startedAt,
-        jobs: run.coordinator.summaries(),
-      });
-      run.resolve(status);
+      try {
+        this.emit({
+          type: 'run.completed',
+          runId: run.id,
+          status,
+          durationMs: finishedAt - run.startedAt,
+          jobs: run.coordinator.summaries(),
+        });
+      } finally {
+        run.resolve(status);
+      }
     });
   }
 

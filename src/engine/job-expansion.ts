@@ -174,6 +174,17 @@ function asEntries(job: JobDefinition, key: string, value: unknown): MatrixLeg[]
   );
 }
 
+/** A job's name without matrix values, for a job that never expands (skipped, or failed to plan). */
+export function unexpandedName(job: JobDefinition, context: EvaluationContext): string {
+  const template = job.name ?? job.key;
+  if (!hasExpressions(template)) return template;
+  try {
+    return interpolate(template, context);
+  } catch {
+    return job.key;
+  }
+}
+
 /** GitHub appends the matrix values unless the job's own name already refers to the matrix. */
 function displayName(job: JobDefinition, leg: MatrixLeg, context: EvaluationContext): string {
   const template = job.name ?? job.key;

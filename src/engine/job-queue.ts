@@ -9,6 +9,14 @@ export class JobQueue<T extends { readonly id: string }> {
     this.items.set(item.id, item);
   }
 
+  /** Puts an item back at the head, e.g. after a runner declined it, so it keeps its turn. */
+  pushFront(item: T): void {
+    const rest = [...this.items.values()].filter((other) => other.id !== item.id);
+    this.items.clear();
+    this.items.set(item.id, item);
+    for (const other of rest) this.items.set(other.id, other);
+  }
+
   remove(id: string): boolean {
     return this.items.delete(id);
   }

@@ -16,7 +16,7 @@ import {
 } from '../workflow/expressions/index.js';
 import type { JobDefinition, Workflow } from '../workflow/model.js';
 import type { JobSummary } from './events.js';
-import { baseContexts, ExpansionError, maxParallelOf, type PlannedLeg, planLegs } from './job-expansion.js';
+import { baseContexts, maxParallelOf, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
 import type { RunContext } from './run-context.js';
 
 /** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
@@ -165,16 +165,16 @@ export class RunCoordinator {
     try {
       const shouldRun = !this.killed && evaluateCondition(job.if ?? 'success()', context);
       if (!shouldRun) {
-        this.addTerminal(state, effects, job.name ?? job.key, this.killed ? 'cancelled' : 'skipped');
+        this.addTerminal(state, effects, unexpandedName(job, context), this.killed ? 'cancelled' : 'skipped');
         return;
       }
       planned = planLegs(this.workflow, job, this.run, needs);
       state.maxParallel = maxParallelOf(job, context, planned.length);
     } catch (error) {
-      failure = error instanceof ExpansionError || error instanceof Error ? error.message : String(error);
+      failure = error instanceof Error ? error.message : String(error);
     }
     if (failure !== undefined) {
-      this.addTerminal(state, effects, job.name ?? job.key, 'failed', failure);
+      this.addTerminal(state, effects, unexpandedName(job, context), 'failed', failure);
       return;
     }
     for (const plan of planned) {
@@ -251,9 +251,13 @@ export class RunCoordinator {
 
   private stopSiblings(state: KeyState, effects: Effect[], reason: string, immediate = false): void {
     for (const leg of state.legs) {
-      if (leg.status === 'pending' || leg.status === 'queued') this.finish(leg, 'cancelled', effects, reason);
-      else if (leg.status === 'running' || leg.status === 'offered')
+      // An offered leg has no lease yet, so there is nothing to interrupt: it ends here, and the
+      // runner's late accept is ignored.
+      if (leg.status === 'pending' || leg.status === 'queued' || leg.status === 'offered') {
+        this.finish(leg, 'cancelled', effects, reason);
+      } else if (leg.status === 'running') {
         effects.push({ kind: 'cancel', leg, immediate });
+      }
     }
   }
 
@@ -281,21 +285,25 @@ export class RunCoordinator {
     return needs;
   }
 
-  /** GitHub: failure() is true when any ancestor failed; success() needs every direct need to succeed. */
+  /**
+   * GitHub: failure() is true when any ancestor failed; success() only when every ancestor succeeded,
+   * so a job after a skipped one is skipped too, even if the job between them ran with always().
+   */
   private statusFor(job: JobDefinition): NonNullable<EvaluationContext['status']> {
     const seen = new Set<string>();
     const stack = [...job.needs];
     let failed = false;
+    let allSucceeded = true;
     while (stack.length > 0) {
       const key = stack.pop() as string;
       if (seen.has(key)) continue;
       seen.add(key);
       const state = this.keys.get(key);
       if (state?.result === 'failure') failed = true;
+      if (state?.result !== 'success') allSucceeded = false;
       stack.push(...(state?.job.needs ?? []));
     }
-    const allSucceeded = job.needs.every((need) => this.keys.get(need)?.result === 'success');
-    return { failed, cancelled: this.cancelled, success: allSucceeded && !failed && !this.cancelled };
+    return { failed, cancelled: this.cancelled, success: allSucceeded && !this.cancelled };
   }
 
   private missingLabels(runsOn: readonly string[]): string[] {

@@ -3,8 +3,8 @@ import type { ControlMessage, LogEntry, RunnerInfo, RunnerMessage } from '../pro
 import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { HostDescription } from './host.js';
-import { type JobReporter, runJob } from './job-run.js';
-import { SlotDirectories } from './slot-directories.js';
+import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
+import { type JobDirectories, SlotDirectories } from './slot-directories.js';
 
 export interface RunnerAgentOptions {
   readonly info: RunnerInfo;
@@ -50,7 +50,7 @@ export class RunnerAgent {
   /** Stops taking offers, waits for running jobs to finish, then removes the job directories. */
   async drain(): Promise<void> {
     this.accepting = false;
-    await Promise.all([...this.active.values()].map((job) => job.done));
+    await Promise.allSettled([...this.active.values()].map((job) => job.done));
     this.directories.dispose();
   }
 
@@ -97,29 +97,48 @@ export class RunnerAgent {
         this.transport.send({ type: 'step.completed', jobId, fencingToken, step });
       },
     };
-    const directories = this.directories.acquire();
-    const done = runJob(lease.job, {
-      executor: this.options.createExecutor(),
-      reporter,
-      host: this.options.host,
-      directories,
-      baseEnv: this.options.baseEnv,
-      signal: cancel.signal,
-      killSignal: kill.signal,
-    }).then((result) => {
-      this.directories.release(directories);
+    const done = this.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
       batcher.flush();
       this.active.delete(jobId);
-      this.transport.send({
-        type: 'job.completed',
-        jobId,
-        fencingToken,
-        outcome: result.outcome,
-        outputs: result.outputs,
-        at: Date.now(),
-      });
+      this.transport.send({ type: 'job.completed', jobId, fencingToken, ...result, at: Date.now() });
     });
     this.active.set(jobId, { cancel, kill, done });
+  }
+
+  /**
+   * Runs the job and always settles with a result: whatever goes wrong around it (the executor cannot
+   * be created, cleanup throws, the slot cannot be emptied) fails the job instead of leaving the
+   * control plane waiting for a completion that never comes.
+   */
+  private async execute(
+    lease: Extract<ControlMessage, { type: 'lease' }>,
+    reporter: JobReporter,
+    signal: AbortSignal,
+    killSignal: AbortSignal,
+  ): Promise<JobRunResult> {
+    let directories: JobDirectories | undefined;
+    try {
+      directories = this.directories.acquire();
+      const { host, baseEnv } = this.options;
+      const executor = this.options.createExecutor();
+      return await runJob(lease.job, { executor, reporter, host, directories, baseEnv, signal, killSignal });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return {
+        outcome: { kind: 'failed', reason: `the runner could not run the job: ${reason}` },
+        outputs: {},
+      };
+    } finally {
+      if (directories) this.releaseQuietly(directories);
+    }
+  }
+
+  private releaseQuietly(directories: JobDirectories): void {
+    try {
+      this.directories.release(directories);
+    } catch {
+      // A slot that cannot be emptied is not reused; the next job gets a fresh one.
+    }
   }
 }
 

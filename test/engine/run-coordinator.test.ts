@@ -73,6 +73,20 @@ describe('RunCoordinator', () => {
     expect(c.status()).toBe('failed');
   });
 
+  it('skips a job whose ancestor was skipped, even when the job between them ran with always()', () => {
+    const c = coordinator(`jobs:
+  a: { if: "false", runs-on: x, steps: [{ run: a }] }
+  b: { needs: a, if: always(), runs-on: x, steps: [{ run: b }] }
+  c: { needs: b, name: "C for \${{ github.workflow }}", runs-on: x, steps: [{ run: c }] }
+`);
+    const first = c.advance();
+    expect(names(first, 'finish')).toEqual(['a']);
+    expect(names(first, 'queue')).toEqual(['b']);
+    const after = finish(c, first, 'b', 'succeeded');
+    expect(names(after, 'finish')).toEqual(['C for test']);
+    expect(after.find((effect) => effect.kind === 'finish')?.leg.status).toBe('skipped');
+  });
+
   it('expands a matrix from a need’s outputs', () => {
     const c = coordinator(`jobs:
   plan:

@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import { inProcessPair } from '../../src/protocol/in-process.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { Transport } from '../../src/protocol/transport.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+const request: RunRequest = {
+  workflowName: 'w',
+  workspace: '/tmp',
+  actor: 't',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+};
+
+/** A runner driven by the test: it records what it is sent and answers as told. */
+class ScriptedRunner {
+  readonly received: ControlMessage[] = [];
+  readonly end: Transport<RunnerMessage, ControlMessage>;
+
+  constructor(plane: ControlPlane, answer: (message: ControlMessage, runner: ScriptedRunner) => void) {
+    const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
+    plane.connect(control);
+    this.end = runner;
+    runner.onMessage((message) => {
+      this.received.push(message);
+      answer(message, this);
+    });
+    runner.send({ type: 'register', version: 1, runner: { name: 'r', labels: ['x'], capacity: 1 } });
+  }
+
+  send(message: RunnerMessage): void {
+    this.end.send(message);
+  }
+}
+
+const oneJob = parseWorkflow('jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n', 'w.yml').workflow;
+
+describe('ControlPlane', () => {
+  const dirs: string[] = [];
+  const open: Stores[] = [];
+  afterEach(async () => {
+    for (const stores of open.splice(0)) await stores.close();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  function plane(): { plane: ControlPlane; events: RunEvent[] } {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-plane-'));
+    dirs.push(dir);
+    const stores = openSqliteStores(join(dir, 'state.db'));
+    open.push(stores);
+    const events: RunEvent[] = [];
+    const controlPlane = new ControlPlane(stores);
+    controlPlane.onEvent((event) => events.push(event));
+    return { plane: controlPlane, events };
+  }
+  if (!oneJob) throw new Error('workflow did not parse');
+
+  it('does not offer a job again to the runner that declined it; another runner gets it', async () => {
+    const { plane: p } = plane();
+    const decliner = new ScriptedRunner(p, (m, r) => {
+      if (m.type === 'offer') r.send({ type: 'decline', jobId: m.jobId, reason: 'busy' });
+    });
+    const handle = await p.startRun(oneJob, request);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(decliner.received.filter((m) => m.type === 'offer')).toHaveLength(1);
+    new ScriptedRunner(p, (m, r) => {
+      if (m.type === 'offer') r.send({ type: 'accept', jobId: m.jobId });
+      if (m.type === 'lease') {
+        const outcome = { kind: 'succeeded' } as const;
+        r.send({
+          type: 'job.completed',
+          jobId: m.jobId,
+          fencingToken: m.fencingToken,
+          outcome,
+          outputs: {},
+          at: 1,
+        });
+      }
+    });
+    expect(await handle.done).toBe('succeeded');
+  });
+
+  it('fails a running job as runner_lost when its runner disconnects', async () => {
+    const { plane: p, events } = plane();
+    new ScriptedRunner(p, (m, r) => {
+      if (m.type === 'offer') r.send({ type: 'accept', jobId: m.jobId });
+      if (m.type === 'lease') r.end.close('connection reset');
+    });
+    const handle = await p.startRun(oneJob, request);
+    expect(await handle.done).toBe('failed');
+    const completed = events.find((e) => e.type === 'job.completed');
+    expect(completed).toMatchObject({ status: 'failed', reason: 'runner_lost: connection reset' });
+  });
+
+  it('cancels a job whose offer is still unanswered, and ignores the late accept', async () => {
+    const { plane: p } = plane();
+    const runner = new ScriptedRunner(p, () => {});
+    const handle = await p.startRun(oneJob, request);
+    await new Promise((r) => setTimeout(r, 20));
+    const offer = runner.received.find((m) => m.type === 'offer');
+    handle.cancel(false);
+    expect(await handle.done).toBe('cancelled');
+    runner.send({ type: 'accept', jobId: offer?.type === 'offer' ? offer.jobId : '' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(runner.received.some((m) => m.type === 'lease')).toBe(false);
+  });
+});
