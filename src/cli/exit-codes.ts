@@ -4,6 +4,8 @@ export const ExitCode = {
   jobFailed: 1,
   invalid: 2,
   interrupted: 130,
+  /** SIGTERM: cancelled gracefully like Ctrl-C, with the shell's code for a TERM. */
+  terminated: 143,
 } as const;
 
 /** A failure the user can fix; printed as one line, never with a stack trace. */

@@ -2,7 +2,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import type { JobRecord, RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
-import { ExitCode } from '../exit-codes.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
 import { openStores, stateDirectory } from '../state.js';
 import { colorForStatus, colors, formatDuration, statusSymbol } from '../views/format.js';
 
@@ -28,7 +28,11 @@ const duration = (start?: number, end?: number) =>
 /** `valkyrie runs`: past runs, newest first. */
 export function runsCommand(options: HistoryOptions & { limit?: string }): Promise<number> {
   return withStores(options, async (stores) => {
-    const runs = await stores.runs.listRuns({ limit: Number(options.limit ?? 20) });
+    const limit = Number(options.limit ?? 20);
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new UsageError(`--limit must be a positive integer, received ${JSON.stringify(options.limit)}`);
+    }
+    const runs = await stores.runs.listRuns({ limit });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
       return ExitCode.succeeded;
@@ -112,21 +116,24 @@ export function logsCommand(
   return withStores(options, async (stores) => {
     const run = await requireRun(stores, id);
     const jobs = await stores.runs.listJobs(run.id);
+    // A key selects every leg of a matrix job; a leg's name or a job id selects one job.
     const selected =
       jobName === undefined
-        ? undefined
-        : jobs.find((job) => job.name === jobName || job.key === jobName || job.id === jobName);
-    if (jobName !== undefined && !selected) {
+        ? jobs
+        : jobs.filter((job) => job.name === jobName || job.key === jobName || job.id === jobName);
+    if (selected.length === 0) {
       throw new ValkyrieError(
         'VK_JOB_NOT_FOUND',
         `run ${run.id} has no job ${JSON.stringify(jobName)}; its jobs: ${jobs.map((job) => job.name).join(', ')}`,
       );
     }
-    const names = new Map(jobs.map((job) => [job.id as string, job.name]));
-    const lines = await stores.logs.read(run.id, selected ? { jobId: selected.id } : {});
+    const single = selected.length === 1 ? selected[0] : undefined;
+    const names = new Map(selected.map((job) => [job.id as string, job.name]));
+    const lines = await stores.logs.read(run.id, single ? { jobId: single.id } : {});
     for (const line of lines) {
-      const prefix = selected ? '' : `[${names.get(line.jobId) ?? line.jobId}] `;
-      process.stdout.write(`${prefix}${line.text}\n`);
+      const name = names.get(line.jobId);
+      if (name === undefined) continue;
+      process.stdout.write(`${single ? '' : `[${name}] `}${line.text}\n`);
     }
     return ExitCode.succeeded;
   });

@@ -50,14 +50,19 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
   let interrupts = 0;
+  let terminated = false;
   let local: LocalRun | undefined;
+  const onSigterm = () => {
+    terminated = true;
+    onSigint();
+  };
   const onSigint = () => {
     interrupts++;
     if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
     local?.handle.cancel(interrupts > 1);
   };
   process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  process.on('SIGTERM', onSigterm);
   try {
     local = await startLocalRun({
       workflow: parsed.workflow,
@@ -74,14 +79,14 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     });
     if (interrupts > 0) local.handle.cancel(interrupts > 1);
     const status: RunStatus = await local.handle.done;
-    if (interrupts > 0) return ExitCode.interrupted;
+    if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
     return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
   } finally {
     await local?.close();
     view.close();
     out.flush();
     process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    process.off('SIGTERM', onSigterm);
     await stores.close();
   }
 }
@@ -98,6 +103,6 @@ function createView(options: RunCommandOptions, out: Output): RunView {
   if (options.json) return new JsonView(out);
   const useColor =
     options.color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-  if (process.stdout.isTTY) return new TtyView(out, colors(useColor), () => process.stdout.columns ?? 80);
+  if (process.stdout.isTTY) return new TtyView(out, colors(useColor), () => process.stdout.columns || 80);
   return new LineView(out, colors(false));
 }
