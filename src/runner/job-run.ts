@@ -25,7 +25,7 @@ import { SecretMasker } from './secret-masker.js';
 import { scriptExtension, shellCommand } from './shells.js';
 import type { JobDirectories } from './slot-directories.js';
 import { defaultVariables, type StepFiles } from './step-environment.js';
-import { describeAnnotation, parseWorkflowCommand } from './workflow-commands.js';
+import { forwardStepOutput } from './step-output.js';
 
 /** Where a running job reports what happens; calls are made in order and must not throw. */
 export interface JobReporter {
@@ -260,7 +260,7 @@ class JobExecution {
         {
           signal: controller.signal,
           killSignal: this.options.killSignal,
-          onLine: (line) => this.onOutput(step.index, line.stream, line.text, line.at),
+          onLine: (line) => forwardStepOutput(line, step.index, this.masker, this.options.reporter),
         },
       );
       commandFiles = takeCommandFiles(files);
@@ -295,40 +295,6 @@ class JobExecution {
       this.steps[id] = state;
     }
     return state;
-  }
-
-  private onOutput(stepIndex: number, stream: 'stdout' | 'stderr', text: string, at: number): void {
-    const command = stream === 'stdout' ? parseWorkflowCommand(text) : undefined;
-    if (command) {
-      switch (command.name) {
-        case 'add-mask':
-          this.masker.add(command.message);
-          return;
-        case 'debug':
-          return;
-        case 'group':
-          this.options.reporter.log({
-            stepIndex,
-            stream: 'system',
-            at,
-            text: `▸ ${this.masker.mask(command.message)}`,
-          });
-          return;
-        case 'endgroup':
-          return;
-        case 'error':
-        case 'warning':
-        case 'notice':
-          this.options.reporter.log({
-            stepIndex,
-            stream: 'system',
-            at,
-            text: this.masker.mask(describeAnnotation(command)),
-          });
-          return;
-      }
-    }
-    this.options.reporter.log({ stepIndex, stream, at, text: this.masker.mask(text) });
   }
 
   private finishStep(
