@@ -1,54 +1,24 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
-import type { JobStatus, RunStatus, StepResult } from '../../core/outcome.js';
+import type { RunStatus } from '../../core/outcome.js';
+import {
+  defaultRunLimit,
+  type JobRow as JobRowOf,
+  jobColumns,
+  type RunRow as RunRowOf,
+  runColumns,
+  type StepRow as StepRowOf,
+  stepColumns,
+} from '../rows.js';
 import type { JobPatch, JobRecord, NewJob, NewRun, RunRecord, RunStore, StepRecord } from '../runs.js';
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
 
 // bigint columns arrive as strings; json columns arrive parsed.
-interface RunRow {
-  id: string;
-  workflow_name: string;
-  workflow_path: string;
-  run_number: number;
-  status: RunStatus;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  sha: string | null;
-  ref: string | null;
-}
-
-interface JobRow {
-  id: string;
-  run_id: string;
-  key: string;
-  name: string;
-  matrix: Record<string, unknown>;
-  status: JobStatus;
-  started_at: string | null;
-  finished_at: string | null;
-  outputs: Record<string, string>;
-  reason: string | null;
-}
-
-interface StepRow {
-  job_id: string;
-  idx: number;
-  name: string;
-  outcome: StepResult | null;
-  conclusion: StepResult | null;
-  exit_code: number | null;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-const runColumns =
-  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref';
-const jobColumns = 'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason';
-const stepColumns = 'job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at';
-const defaultRunLimit = 20;
+type RunRow = RunRowOf<string>;
+type JobRow = JobRowOf<string, object>;
+type StepRow = StepRowOf<string>;
 
 const statements = {
   // The upsert locks the workflow's counter row until the transaction (the group commit's) ends, so

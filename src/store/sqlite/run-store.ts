@@ -1,54 +1,25 @@
 import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
-import type { JobStatus, RunStatus, StepResult } from '../../core/outcome.js';
+import type { RunStatus } from '../../core/outcome.js';
+import {
+  defaultRunLimit,
+  type JobRow as JobRowOf,
+  jobColumns,
+  type RunRow as RunRowOf,
+  runColumns,
+  type StepRow as StepRowOf,
+  stepColumns,
+} from '../rows.js';
 import type { JobPatch, JobRecord, NewJob, NewRun, RunRecord, RunStore, StepRecord } from '../runs.js';
 import { nullable, runIdOf, runKey, type Writable } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 
-interface RunRow {
-  id: number;
-  workflow_name: string;
-  workflow_path: string;
-  run_number: number;
-  status: RunStatus;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  sha: string | null;
-  ref: string | null;
-}
-
-interface JobRow {
-  id: string;
-  run_id: number;
-  key: string;
-  name: string;
-  matrix: string;
-  status: JobStatus;
-  started_at: number | null;
-  finished_at: number | null;
-  outputs: string;
-  reason: string | null;
-}
-
-interface StepRow {
-  job_id: string;
-  idx: number;
-  name: string;
-  outcome: StepResult | null;
-  conclusion: StepResult | null;
-  exit_code: number | null;
-  started_at: number | null;
-  finished_at: number | null;
-}
-
-const runColumns =
-  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref';
-const jobColumns = 'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason';
-const stepColumns = 'job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at';
-const defaultRunLimit = 20;
+// SQLite returns integers as numbers and JSON as text.
+type RunRow = RunRowOf<number>;
+type JobRow = JobRowOf<number, string>;
+type StepRow = StepRowOf<number>;
 
 /**
  * RunStore on one better-sqlite3 connection. Every statement is prepared once here, because the engine

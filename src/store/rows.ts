@@ -1,0 +1,49 @@
+import type { JobStatus, RunStatus, StepResult } from '../core/outcome.js';
+
+/**
+ * The tables' rows as both SQL stores read them. `Int` is how a driver returns 64-bit integers
+ * (numbers from SQLite, strings from Postgres) and `Json` how it returns JSON columns (text from
+ * SQLite, parsed values from Postgres).
+ */
+export interface RunRow<Int> {
+  id: Int;
+  workflow_name: string;
+  workflow_path: string;
+  run_number: number;
+  status: RunStatus;
+  created_at: Int;
+  started_at: Int | null;
+  finished_at: Int | null;
+  sha: string | null;
+  ref: string | null;
+}
+
+export interface JobRow<Int, Json> {
+  id: string;
+  run_id: Int;
+  key: string;
+  name: string;
+  matrix: Json extends string ? string : Record<string, unknown>;
+  status: JobStatus;
+  started_at: Int | null;
+  finished_at: Int | null;
+  outputs: Json extends string ? string : Record<string, string>;
+  reason: string | null;
+}
+
+export interface StepRow<Int> {
+  job_id: string;
+  idx: number;
+  name: string;
+  outcome: StepResult | null;
+  conclusion: StepResult | null;
+  exit_code: number | null;
+  started_at: Int | null;
+  finished_at: Int | null;
+}
+
+export const runColumns =
+  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref';
+export const jobColumns = 'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason';
+export const stepColumns = 'job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at';
+export const defaultRunLimit = 20;
