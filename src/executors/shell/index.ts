@@ -7,20 +7,27 @@ import {
   type RunStepOptions,
   type StepProcess,
 } from '../contract.js';
-import { type LauncherChoice, type ProcessLauncher, processLauncher } from './launcher.js';
+import {
+  defaultLauncherChoice,
+  type LauncherChoice,
+  type ProcessLauncher,
+  processLauncher,
+  spawnerFor,
+} from './launcher.js';
 import { ProcessGroupRegistry } from './process-group.js';
-import { sharedSpawner, spawnerEntryPath } from './spawner/shared-spawner.js';
 import { runStep } from './step-run.js';
 
 export type { LauncherChoice } from './launcher.js';
-export { warmUpSpawner } from './spawner/shared-spawner.js';
+export { launcherVariable, warmUpSpawner } from './launcher.js';
 
 export interface ShellExecutorOptions {
   /** Escalation timing for cancellation and timeouts; `defaultKillPolicy` when omitted. */
   readonly killPolicy?: KillPolicy;
   /**
-   * Which process forks the steps (see `LauncherChoice`); `auto` when omitted. `spawner` throws
-   * VK_EXECUTOR here when the spawner is not built.
+   * Which process forks the steps (see `LauncherChoice`). When omitted, the one the environment
+   * variable VALKYRIE_LAUNCHER names (auto | in-process | spawner | perl-spawner), else `auto`.
+   * `spawner` and `perl-spawner` throw VK_EXECUTOR here when that spawner cannot run on this
+   * machine (not built; no perl on PATH), as does a VALKYRIE_LAUNCHER naming no launcher.
    */
   readonly launcher?: LauncherChoice;
 }
@@ -28,8 +35,9 @@ export interface ShellExecutorOptions {
 /**
  * Runs each step as a local child process in its own process group, so a cancellation or
  * timeout reaches everything the step started, and `cleanup()` finds what it left running.
- * By default the processes are forked by a small spawner process shared by all executors (once it
- * is ready; in-process until then), which keeps the cost of fork() off this process's main thread.
+ * By default the processes are forked by a small spawner process shared by all executors — a Perl
+ * one where perl is installed, else a Node one; in-process until it is ready — which keeps the cost
+ * of fork() off this process's main thread, and lowers it by forking from a smaller process.
  * Signals, timeouts and cleanup still go from here, to the process group.
  *
  * Lifecycle as in `Executor`: `prepare()` → `run()` one step at a time → `cleanup()`.
@@ -44,14 +52,13 @@ export class ShellExecutor implements Executor {
 
   constructor(options: ShellExecutorOptions = {}) {
     this.killPolicy = options.killPolicy ?? defaultKillPolicy;
-    const launcher = options.launcher ?? 'auto';
-    if (launcher === 'spawner' && spawnerEntryPath() === undefined) {
-      throw new ValkyrieError(
-        'VK_EXECUTOR',
-        'launcher: "spawner" needs the built spawner (dist/executors/shell/spawner/spawner-main.js); run npm run build',
-      );
+    const launcher = options.launcher ?? defaultLauncherChoice();
+    const spawner = spawnerFor(launcher);
+    const missing = launcher === 'auto' ? undefined : spawner?.kind.missing();
+    if (missing !== undefined) {
+      throw new ValkyrieError('VK_EXECUTOR', `launcher: "${launcher}" cannot be used: ${missing}`);
     }
-    if (launcher !== 'in-process') sharedSpawner.warmUp();
+    spawner?.warmUp();
     this.launcher = processLauncher(launcher);
   }
 

@@ -12,7 +12,11 @@ import type { LauncherChoice } from '../../../src/executors/shell/index.js';
 import { errnoCode } from '../../../src/executors/shell/process-group.js';
 
 /** Every launcher the shell executor tests run against; `auto` is one of these at any moment. */
-export const launchers = ['in-process', 'spawner'] as const satisfies readonly LauncherChoice[];
+export const launchers = [
+  'in-process',
+  'spawner',
+  'perl-spawner',
+] as const satisfies readonly LauncherChoice[];
 
 /** Short graces keep the escalation tests fast; each stage is still long enough to measure. */
 export const testKillPolicy: KillPolicy = Object.freeze({ interruptGraceMs: 200, terminateGraceMs: 200 });

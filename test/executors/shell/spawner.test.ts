@@ -2,8 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ShellExecutor } from '../../../src/executors/shell/index.js';
-import { sharedSpawner } from '../../../src/executors/shell/spawner/shared-spawner.js';
+import { type LauncherChoice, ShellExecutor } from '../../../src/executors/shell/index.js';
+import {
+  type SharedSpawner,
+  sharedPerlSpawner,
+  sharedSpawner,
+} from '../../../src/executors/shell/spawner/shared-spawner.js';
 import { bashStep, isRunning, runCollecting, testKillPolicy, textOf, waitFor } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -11,7 +15,7 @@ const sources = join(root, 'src/executors/shell/spawner');
 const built = join(root, 'dist/executors/shell/spawner');
 
 const executors: ShellExecutor[] = [];
-function make(launcher: 'auto' | 'in-process' | 'spawner'): ShellExecutor {
+function make(launcher: LauncherChoice): ShellExecutor {
   const executor = new ShellExecutor({ killPolicy: testKillPolicy, launcher });
   executors.push(executor);
   return executor;
@@ -21,8 +25,8 @@ afterEach(async () => {
   await Promise.all(executors.splice(0).map((executor) => executor.cleanup()));
 });
 
-async function readySpawnerPid(): Promise<number> {
-  const spawner = await sharedSpawner.whenReady();
+async function readySpawnerPid(shared: SharedSpawner): Promise<number> {
+  const spawner = await shared.whenReady();
   if (typeof spawner === 'string') throw new Error(spawner);
   const pid = spawner.pid;
   if (pid === undefined) throw new Error('the spawner has no pid');
@@ -44,37 +48,42 @@ describe('the spawner process', () => {
     }
   });
 
-  it('forks the steps of `spawner` executors; `in-process` ones fork them here', async () => {
-    const spawnerPid = await readySpawnerPid();
-    expect(spawnerPid).not.toBe(process.pid);
+  it('forks the steps of spawner executors there, `auto` ones in Perl; `in-process` ones here', async () => {
+    const spawnerPid = await readySpawnerPid(sharedSpawner);
+    const perlPid = await readySpawnerPid(sharedPerlSpawner);
+    expect(new Set([spawnerPid, perlPid, process.pid]).size).toBe(3);
     expect(await parentOfStep(make('spawner'))).toBe(spawnerPid);
+    expect(await parentOfStep(make('perl-spawner'))).toBe(perlPid);
     expect(await parentOfStep(make('in-process'))).toBe(process.pid);
-    expect(await parentOfStep(make('auto'))).toBe(spawnerPid);
+    expect(await parentOfStep(make('auto'))).toBe(perlPid);
   });
 
-  it('carries output that arrives faster than it is consumed, all of it and in order', async () => {
-    let slowdowns = 0;
-    const { outcome, lines } = await runCollecting(
-      make('spawner'),
-      bashStep('for i in $(seq 1 3000); do printf "%05d%01000d\\n" $i 0; done'),
-      {
-        onLine: () => {
-          // A consumer that falls behind, so the spawner has to hold the step back.
-          slowdowns += 1;
-          if (slowdowns % 100 === 0) {
-            const until = Date.now() + 5;
-            while (Date.now() < until) {}
-          }
+  it.each(['spawner', 'perl-spawner'] as const)(
+    '(%s) carries output that arrives faster than it is consumed, all of it and in order',
+    async (launcher) => {
+      let slowdowns = 0;
+      const { outcome, lines } = await runCollecting(
+        make(launcher),
+        bashStep('for i in $(seq 1 3000); do printf "%05d%01000d\\n" $i 0; done'),
+        {
+          onLine: () => {
+            // A consumer that falls behind, so the spawner has to hold the step back.
+            slowdowns += 1;
+            if (slowdowns % 100 === 0) {
+              const until = Date.now() + 5;
+              while (Date.now() < until) {}
+            }
+          },
         },
-      },
-    );
-    expect(outcome).toEqual({ kind: 'exited', exitCode: 0 });
-    const stdout = textOf(lines, 'stdout');
-    expect(stdout.map((line) => Number(line.slice(0, 5)))).toEqual(
-      Array.from({ length: 3000 }, (_, i) => i + 1),
-    );
-    expect(stdout.every((line) => line.length === 1005)).toBe(true);
-  });
+      );
+      expect(outcome).toEqual({ kind: 'exited', exitCode: 0 });
+      const stdout = textOf(lines, 'stdout');
+      expect(stdout.map((line) => Number(line.slice(0, 5)))).toEqual(
+        Array.from({ length: 3000 }, (_, i) => i + 1),
+      );
+      expect(stdout.every((line) => line.length === 1005)).toBe(true);
+    },
+  );
 });
 
 /** Runs `script` as an ES module in a new Node process, with this repository's dist/ built. */
@@ -97,19 +106,25 @@ function firstLine(child: ChildProcess): Promise<string> {
   });
 }
 
-const runOneStep = `
-  import { ShellExecutor } from './dist/executors/shell/index.js';
-  import { sharedSpawner } from './dist/executors/shell/spawner/shared-spawner.js';
-  const executor = new ShellExecutor({ launcher: 'spawner' });
-  let parent = '';
-  const outcome = await executor.run(
-    { command: 'sh', args: ['-c', 'echo $PPID'], cwd: '/', env: {}, timeoutMs: 0 },
-    { signal: new AbortController().signal, onLine: (line) => { parent = line.text; } },
-  );
-  console.log(JSON.stringify({ outcome, parent: Number(parent), spawner: sharedSpawner.pid }));
-`;
+/** The spawners the engine can start, and how a script imports the shared one from dist/. */
+const spawnerKinds = [
+  { launcher: 'spawner', shared: 'sharedSpawner' },
+  { launcher: 'perl-spawner', shared: 'sharedPerlSpawner' },
+] as const;
 
-describe('the spawner and the engine process', () => {
+describe.each(spawnerKinds)('the $launcher and the engine process', ({ launcher, shared }) => {
+  const runOneStep = `
+    import { ShellExecutor } from './dist/executors/shell/index.js';
+    import { ${shared} as shared } from './dist/executors/shell/spawner/shared-spawner.js';
+    const executor = new ShellExecutor({ launcher: '${launcher}' });
+    let parent = '';
+    const outcome = await executor.run(
+      { command: 'sh', args: ['-c', 'echo $PPID'], cwd: '/', env: {}, timeoutMs: 0 },
+      { signal: new AbortController().signal, onLine: (line) => { parent = line.text; } },
+    );
+    console.log(JSON.stringify({ outcome, parent: Number(parent), spawner: shared.pid }));
+  `;
+
   it('does not keep the engine alive, and goes when the engine exits', async () => {
     const started = Date.now();
     const child = node(runOneStep);
@@ -124,11 +139,12 @@ describe('the spawner and the engine process', () => {
 
   it('does not delay the exit of an engine that ran no step', async () => {
     const started = Date.now();
+    // `auto` warms up the Perl spawner.
     const child = node(`
       import { ShellExecutor } from './dist/executors/shell/index.js';
-      import { sharedSpawner } from './dist/executors/shell/spawner/shared-spawner.js';
-      new ShellExecutor();
-      console.log(sharedSpawner.pid);
+      import { ${shared} as shared } from './dist/executors/shell/spawner/shared-spawner.js';
+      new ShellExecutor(${launcher === 'spawner' ? "{ launcher: 'spawner' }" : ''});
+      console.log(shared.pid);
     `);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const spawnerPid = Number(await firstLine(child));

@@ -1,7 +1,8 @@
 /**
- * What the engine and the spawner process say to each other over the spawner's IPC channel
- * ('advanced' serialization, so output travels as Buffers). Every IPC message is an array of
- * these, batched by an `Outbox`. This module is loaded by the spawner: keep it free of imports.
+ * What the engine and a spawner process say to each other. The Node spawner sends these over its
+ * IPC channel ('advanced' serialization, so output travels as Buffers), every IPC message an array
+ * of them batched by an `Outbox`; the Perl spawner's byte frames (perl-frames.ts) decode into them.
+ * This module is loaded by the Node spawner: keep it free of imports.
  *
  * Per request id the spawner sends, in this order: `spawned` or `failed`; then `output` (any
  * number) and `exit` in the order they happened; then `drained` last. After `failed` or

@@ -1,12 +1,14 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { StepLaunchSink } from '../launcher.js';
+import { launchProcess } from './process-launch.js';
 import { type LaunchRequest, Outbox, type SpawnerMessage, type SpawnerRequest } from './protocol.js';
+import type { SpawnerChannel, SpawnerKind } from './spawner-kind.js';
 
 /** A spawner that has not said `ready` by then is killed and counts as dead. */
 const startDeadlineMs = 10_000;
 
 /**
- * The engine's end of one spawner process (see spawner-main.ts).
+ * The engine's end of one spawner process, of either kind (see SpawnerKind).
  *
  * Lifecycle: starting → ready → dead; dead is final, and `onDead` runs once when it is reached.
  * It never keeps the engine alive by itself: the process and its channel are unref'd, and the
@@ -14,6 +16,7 @@ const startDeadlineMs = 10_000;
  * It is killed when the engine exits, and exits by itself when the engine dies.
  */
 export class SpawnerProcess {
+  private readonly channel: SpawnerChannel;
   private readonly child: ChildProcess;
   private state: 'starting' | 'ready' | 'dead' = 'starting';
   private readonly pending = new Map<number, StepLaunchSink>();
@@ -25,29 +28,20 @@ export class SpawnerProcess {
   private settleReady: (ready: boolean) => void = () => {};
   private readonly startTimer: NodeJS.Timeout;
 
+  /** Throws only if the process could not be spawned at all (see SpawnerKind.open). */
   constructor(
-    entry: string,
+    private readonly kind: SpawnerKind,
     private readonly onDead: (spawner: SpawnerProcess) => void,
   ) {
     this.ready = new Promise((resolve) => {
       this.settleReady = resolve;
     });
-    this.child = fork(entry, [], {
-      serialization: 'advanced',
-      // Not the engine's flags (a test runner's loaders, an inspector). A small young generation
-      // keeps its memory, and so the cost of each fork(), small: with the default semi-space
-      // it grows from ~8 to ~50 MB of anonymous memory over a few thousand spawns.
-      execArgv: ['--max-old-space-size=64', '--max-semi-space-size=1'],
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      // Its own session: a Ctrl-C at the terminal is the engine's to handle, not the spawner's.
-      detached: true,
-    });
-    this.outbox = new Outbox((batch) => this.child.send(batch), queueMicrotask);
-    this.child.on('message', this.onMessage);
+    this.channel = kind.open(this.onMessages);
+    this.child = this.channel.child;
+    this.outbox = new Outbox((batch) => this.channel.send(batch), queueMicrotask);
     // Failed sends show up here too; what matters about them is reported by 'close'.
     this.child.on('error', (error) => {
-      if (this.child.pid === undefined)
-        this.die(`the process spawner could not be started: ${error.message}`);
+      if (this.child.pid === undefined) this.die(`${kind.label} could not be started: ${error.message}`);
     });
     // 'close' comes after 'exit' and after every message the spawner wrote has been read.
     this.child.once('close', this.onClose);
@@ -65,7 +59,7 @@ export class SpawnerProcess {
   }
 
   get isReady(): boolean {
-    return this.state === 'ready' && this.child.connected;
+    return this.state === 'ready' && this.channel.isOpen;
   }
 
   get isDead(): boolean {
@@ -88,7 +82,11 @@ export class SpawnerProcess {
   /** Hands `request` to the spawner. A spawner that dies first reports the step `lost`. */
   launch(request: LaunchRequest, sink: StepLaunchSink): void {
     if (!this.isReady) {
-      sink.failed(undefined, 'the process spawner is not running');
+      sink.failed(undefined, `${this.kind.label} is not running`);
+      return;
+    }
+    if (!this.kind.carries(request)) {
+      launchProcess(request, sink);
       return;
     }
     const id = this.nextId;
@@ -107,9 +105,8 @@ export class SpawnerProcess {
     this.child.kill('SIGTERM');
   };
 
-  private readonly onMessage = (batch: unknown): void => {
-    if (!Array.isArray(batch)) return;
-    for (const message of batch as SpawnerMessage[]) this.dispatch(message);
+  private readonly onMessages = (batch: readonly SpawnerMessage[]): void => {
+    for (const message of batch) this.dispatch(message);
     this.updateRef();
   };
 
@@ -145,7 +142,7 @@ export class SpawnerProcess {
 
   private readonly onClose = (code: number | null, signal: NodeJS.Signals | null): void => {
     const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
-    this.die(`the process spawner (pid ${this.child.pid ?? 'unknown'}) ${how}`);
+    this.die(`${this.kind.label} (pid ${this.child.pid ?? 'unknown'}) ${how}`);
   };
 
   private die(reason: string): void {
@@ -164,7 +161,6 @@ export class SpawnerProcess {
     const busy = this.state !== 'dead' && (this.pending.size > 0 || this.waiters > 0);
     if (busy === this.referenced) return;
     this.referenced = busy;
-    if (busy) this.child.channel?.ref();
-    else this.child.channel?.unref();
+    this.channel.setRef(busy);
   }
 }

@@ -1,0 +1,209 @@
+import { chmod, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProcessOutcome } from '../../../src/core/outcome.js';
+import type { StepProcess } from '../../../src/executors/contract.js';
+import { ShellExecutor } from '../../../src/executors/shell/index.js';
+import { autoLauncher, defaultLauncherChoice } from '../../../src/executors/shell/launcher.js';
+import { ProcessGroupRegistry } from '../../../src/executors/shell/process-group.js';
+import { findPerl, PerlSpawnerKind } from '../../../src/executors/shell/spawner/perl-spawner.js';
+import { SharedSpawner, sharedSpawner } from '../../../src/executors/shell/spawner/shared-spawner.js';
+import { runStep } from '../../../src/executors/shell/step-run.js';
+import { bashStep, launchers, pathOnly, runCollecting, testKillPolicy, textOf } from './helpers.js';
+
+const executors = new Map(
+  launchers.map((launcher) => [launcher, new ShellExecutor({ killPolicy: testKillPolicy, launcher })]),
+);
+let workdir = '';
+
+beforeAll(async () => {
+  workdir = await realpath(await mkdtemp(join(tmpdir(), 'valkyrie-perl-')));
+  await writeFile(join(workdir, 'not-executable'), 'echo no\n');
+  await writeFile(join(workdir, 'no-shebang'), 'echo "from sh $1"\n');
+  await chmod(join(workdir, 'no-shebang'), 0o755);
+});
+
+afterAll(async () => {
+  await Promise.all([...executors.values()].map((executor) => executor.cleanup()));
+  await rm(workdir, { recursive: true, force: true });
+});
+
+interface Reported {
+  readonly outcome: ProcessOutcome;
+  readonly stdout: string[];
+  readonly stderr: string[];
+}
+
+/**
+ * Runs `step` with every launcher; what each reported. Lines by stream: no launcher orders the
+ * lines of stdout against those of stderr, which are read from two pipes.
+ */
+async function everyLauncher(step: StepProcess): Promise<Record<string, Reported>> {
+  const results: Record<string, Reported> = {};
+  for (const [launcher, executor] of executors) {
+    const { outcome, lines } = await runCollecting(executor, step);
+    results[launcher] = { outcome, stdout: textOf(lines, 'stdout'), stderr: textOf(lines, 'stderr') };
+  }
+  return results;
+}
+
+function expectSameEverywhere(results: Record<string, unknown>): void {
+  const inProcess = results['in-process'];
+  for (const launcher of launchers) expect(results[launcher], launcher).toEqual(inProcess);
+}
+
+describe('the Perl spawner reports what the in-process launcher reports', () => {
+  const failures: [string, () => StepProcess][] = [
+    [
+      'a command that does not exist',
+      () => ({ ...bashStep(''), command: 'valkyrie-no-such-command', args: [] }),
+    ],
+    [
+      'a command path that does not exist',
+      () => ({ ...bashStep(''), command: join(workdir, 'nope'), args: [] }),
+    ],
+    ['a command without PATH', () => ({ ...bashStep(''), command: 'valkyrie-no-such-command', env: {} })],
+    ['a file that is not executable', () => ({ ...bashStep(''), command: join(workdir, 'not-executable') })],
+    ['a directory as the command', () => ({ ...bashStep(''), command: workdir, args: [] })],
+    ['a working directory that does not exist', () => bashStep('true', { cwd: join(workdir, 'missing') })],
+    ['a file as the working directory', () => bashStep('true', { cwd: join(workdir, 'not-executable') })],
+    ['a relative working directory that does not exist', () => bashStep('true', { cwd: 'no/such/dir' })],
+    ['an empty command', () => ({ ...bashStep(''), command: '' })],
+    ['a NUL byte in an argument', () => bashStep('echo a\0b')],
+    ['a NUL byte in a variable', () => bashStep('true', { env: { ...pathOnly, BAD: 'a\0b' } })],
+  ];
+
+  it.each(failures)('for %s: failed_to_start, same message', async (_, step) => {
+    const results = await everyLauncher(step());
+    expect(results['in-process']?.outcome.kind).toBe('failed_to_start');
+    expectSameEverywhere(results);
+  });
+
+  const runs: [string, () => StepProcess][] = [
+    ['an exit code', () => bashStep('echo out; echo err >&2; exit 7')],
+    ['a signal', () => bashStep('kill -TERM $$')],
+    ['a signal Node has no name for', () => bashStep('kill -35 $$')],
+    [
+      'a script without #! (run by sh)',
+      () => ({ ...bashStep(''), command: join(workdir, 'no-shebang'), args: ['x'] }),
+    ],
+    [
+      'no PATH at all',
+      () => ({ command: 'sh', args: ['-c', 'echo "[$PATH]"'], cwd: workdir, env: {}, timeoutMs: 0 }),
+    ],
+    [
+      'awkward arguments and variables',
+      () => ({
+        command: 'env',
+        args: ['-0'],
+        cwd: workdir,
+        env: { ...pathOnly, EMPTY: '', EQUALS: 'a=b=c', 'SPACE D': ' x ', UTF8: 'héllo 😀', 'A=B': 'c' },
+        timeoutMs: 0,
+      }),
+    ],
+    [
+      'empty and unicode arguments',
+      () =>
+        bashStep('printf "[%s]\\n" "$@"', {
+          args: ['-c', 'printf "[%s]\\n" "$@"', 'zero', '', 'ü 😀', '-e'],
+        }),
+    ],
+    ['a working directory relative to the engine', () => bashStep('pwd', { cwd: 'test/../src' })],
+    ["an empty working directory: the engine's", () => bashStep('pwd', { cwd: '' })],
+    ['the descriptors a step gets', () => bashStep('ls /proc/$$/fd; readlink /proc/$$/fd/0')],
+    ['ignored and blocked signals', () => bashStep('grep -E "^Sig(Ign|Blk)" /proc/$$/status')],
+    [
+      'a session and process group of its own',
+      () => bashStep("ps -o pid=,pgid=,sid= -p $$ | awk '{ print ($1 == $2 && $2 == $3) }'"),
+    ],
+  ];
+
+  it.each(runs)('for %s: the same outcome and output', async (_, step) => {
+    expectSameEverywhere(await everyLauncher(step()));
+  });
+});
+
+describe('`auto` without a usable Perl', () => {
+  const groups = new ProcessGroupRegistry();
+  afterAll(() => {
+    groups.killAll();
+  });
+
+  async function parentOfStep(spawners: SharedSpawner[]): Promise<number> {
+    let parent = '';
+    const outcome = await runStep(
+      bashStep('echo $PPID'),
+      { signal: new AbortController().signal, onLine: (line) => (parent = line.text) },
+      testKillPolicy,
+      groups,
+      autoLauncher(spawners),
+    );
+    expect(outcome).toEqual({ kind: 'exited', exitCode: 0 });
+    return Number(parent);
+  }
+
+  async function nodeSpawnerPid(): Promise<number> {
+    const spawner = await sharedSpawner.whenReady();
+    if (typeof spawner === 'string' || spawner.pid === undefined) throw new Error('no Node spawner');
+    return spawner.pid;
+  }
+
+  it('uses the Node spawner when perl is not installed', async () => {
+    const noPerl = new SharedSpawner(new PerlSpawnerKind(() => ({ perl: undefined, script: '/x.pl' })));
+    expect(noPerl.unavailableReason).toMatch(/^perl was not found on PATH/);
+    const nodePid = await nodeSpawnerPid();
+    expect(await parentOfStep([noPerl, sharedSpawner])).toBe(nodePid);
+    expect(noPerl.pid).toBeUndefined();
+  });
+
+  it('uses the Node spawner once the Perl one keeps dying, in-process until then', async () => {
+    const perl = findPerl();
+    expect(perl).toBeDefined();
+    // A perl that exits at once, as one missing a module would.
+    const dying = new SharedSpawner(
+      new PerlSpawnerKind(() => ({ perl, script: join(workdir, 'not-executable.pl') })),
+    );
+    await writeFile(join(workdir, 'not-executable.pl'), 'exit 3;\n');
+    const nodePid = await nodeSpawnerPid();
+    const parents = new Set<number>();
+    for (let attempt = 0; attempt < 100 && !parents.has(nodePid); attempt += 1) {
+      parents.add(await parentOfStep([dying, sharedSpawner]));
+    }
+    expect(parents).toEqual(new Set([process.pid, nodePid]));
+    expect(dying.unavailableReason).toBe('the Perl process spawner died 3 times in the last 60 s');
+  });
+});
+
+describe('choosing the launcher', () => {
+  it('takes VALKYRIE_LAUNCHER as the default, and names a value that is no launcher', () => {
+    expect(defaultLauncherChoice({})).toBe('auto');
+    expect(defaultLauncherChoice({ VALKYRIE_LAUNCHER: '' })).toBe('auto');
+    expect(defaultLauncherChoice({ VALKYRIE_LAUNCHER: 'perl-spawner' })).toBe('perl-spawner');
+    expect(() => defaultLauncherChoice({ VALKYRIE_LAUNCHER: 'perl' })).toThrow(
+      'VALKYRIE_LAUNCHER must be one of auto, in-process, spawner, perl-spawner; received "perl"',
+    );
+  });
+
+  it('makes executors constructed without a launcher use VALKYRIE_LAUNCHER', async () => {
+    process.env.VALKYRIE_LAUNCHER = 'in-process';
+    try {
+      const executor = new ShellExecutor();
+      const { lines } = await runCollecting(executor, bashStep('echo $PPID'));
+      expect(Number(textOf(lines, 'stdout')[0])).toBe(process.pid);
+      await executor.cleanup();
+      process.env.VALKYRIE_LAUNCHER = 'nonsense';
+      expect(() => new ShellExecutor()).toThrow(/VALKYRIE_LAUNCHER must be one of/);
+    } finally {
+      delete process.env.VALKYRIE_LAUNCHER;
+    }
+  });
+
+  it('finds perl on PATH as a shell would', () => {
+    const perl = findPerl();
+    expect(perl).toBeDefined();
+    expect(findPerl(`/nonexistent:${dirname(perl ?? '')}`)).toBe(perl);
+    expect(findPerl('/nonexistent')).toBeUndefined();
+    expect(findPerl('')).toBeUndefined();
+  });
+});
