@@ -1,15 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 /** True while the process exists and is not a zombie (this machine's init does not reap orphans). */
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+export { isRunning as isAlive } from '../executors/shell/helpers.js';
 
 export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
