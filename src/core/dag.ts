@@ -1,10 +1,5 @@
 /** Pure DAG utilities over string node ids. */
 
-export interface DagEdges {
-  /** node → the nodes it depends on */
-  readonly needs: ReadonlyMap<string, readonly string[]>;
-}
-
 /** Returns one cycle as a path that starts and ends at the same node, or undefined when acyclic. */
 export function findCycle(needs: ReadonlyMap<string, readonly string[]>): string[] | undefined {
   const state = new Map<string, 'visiting' | 'done'>();

@@ -1,5 +1,5 @@
 import { type JobId, jobIdFor, type RunId } from '../core/ids.js';
-import { jobStatusOf, type RunStatus } from '../core/outcome.js';
+import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
 import type { ControlMessage, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { Stores } from '../store/store.js';
@@ -7,7 +7,7 @@ import type { Workflow } from '../workflow/model.js';
 import type { RunEvent, RunEventListener } from './events.js';
 import { JobQueue } from './job-queue.js';
 import type { RunContext } from './run-context.js';
-import { type Effect, type Leg, RunCoordinator } from './run-coordinator.js';
+import { type Effect, type Leg, moveLeg, RunCoordinator } from './run-coordinator.js';
 
 interface RunnerSession {
   readonly id: string;
@@ -183,7 +183,7 @@ export class ControlPlane {
         continue;
       }
       this.queue.remove(leg.id);
-      leg.status = 'offered';
+      moveLeg(leg, 'offered');
       runner.assigned.add(leg.id);
       runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs: 30_000 });
     }
@@ -282,7 +282,7 @@ export class ControlPlane {
       const leg = run?.coordinator.legById(jobId);
       if (!run || !leg) continue;
       if (leg.status === 'offered') {
-        leg.status = 'queued';
+        moveLeg(leg, 'queued');
         this.queue.pushFront(leg);
         continue;
       }
@@ -309,7 +309,7 @@ export class ControlPlane {
       const decliners = this.declined.get(jobId) ?? new Set<string>();
       decliners.add(session.id);
       this.declined.set(jobId, decliners);
-      leg.status = 'queued';
+      moveLeg(leg, 'queued');
       this.queue.pushFront(leg);
       this.dispatch();
       return;
@@ -329,14 +329,7 @@ export class ControlPlane {
   private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}): void {
     const finishedAt = leg.finishedAt ?? Date.now();
     const status = leg.status;
-    if (
-      status !== 'succeeded' &&
-      status !== 'failed' &&
-      status !== 'cancelled' &&
-      status !== 'timed_out' &&
-      status !== 'skipped'
-    )
-      return;
+    if (!isTerminal(status)) return;
     this.write(() => this.stores.runs.updateJob(leg.id, { status, finishedAt, outputs, reason: leg.reason }));
     this.emit({
       type: 'job.completed',

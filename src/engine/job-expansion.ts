@@ -31,17 +31,19 @@ export function planLegs(
   job: JobDefinition,
   run: RunContext,
   needs: ExpressionValue,
-): PlannedLeg[] {
+): { legs: PlannedLeg[]; maxParallel: number } {
   const base = baseContexts(workflow, job, run, needs);
-  const legs = matrixLegs(job, { contexts: base });
-  const total = legs.length;
-  return legs.map((leg, index) => {
+  const workflowEnv = workflowEnvironment(workflow, run);
+  const combinations = matrixLegs(job, { contexts: base });
+  const total = combinations.length;
+  const maxParallel = maxParallelOf(job, { contexts: base }, total);
+  const legs = combinations.map((leg, index): PlannedLeg => {
     const matrix = leg as Record<string, ExpressionValue>;
     const strategy = {
       'fail-fast': evaluateFlag(job.failFast, { contexts: { ...base, matrix } }),
       'job-index': index,
       'job-total': total,
-      'max-parallel': maxParallelOf(job, { contexts: { ...base } }, total),
+      'max-parallel': maxParallel,
     };
     const context: EvaluationContext = { contexts: { ...base, matrix, strategy } };
     const name = displayName(job, leg, context);
@@ -63,7 +65,7 @@ export function planLegs(
         name,
         attempt: 1,
         workspace: run.workspace,
-        workflowEnv: { ...workflow.env, ...run.envOverrides },
+        workflowEnv,
         jobEnv: job.env,
         defaults: {
           shell: job.defaults.shell ?? workflow.defaults.shell,
@@ -84,9 +86,15 @@ export function planLegs(
       }),
     };
   });
+  return { legs, maxParallel };
 }
 
-export function maxParallelOf(job: JobDefinition, context: EvaluationContext, total: number): number {
+/** The workflow's `env`, with `--env` values over it. */
+function workflowEnvironment(workflow: Workflow, run: RunContext): Record<string, string> {
+  return { ...workflow.env, ...run.envOverrides };
+}
+
+function maxParallelOf(job: JobDefinition, context: EvaluationContext, total: number): number {
   if (job.maxParallel === undefined) return total;
   const value = evaluateNumber(job.maxParallel, context);
   if (!Number.isInteger(value) || value < 1) {
@@ -107,7 +115,7 @@ export function baseContexts(
     secrets: run.secrets,
     needs,
     inputs: {},
-    env: { ...workflow.env, ...run.envOverrides },
+    env: workflowEnvironment(workflow, run),
     matrix: {},
     strategy: {},
   };

@@ -1,4 +1,5 @@
 import type { JobId } from '../core/ids.js';
+import { assertTransition } from '../core/job-state.js';
 import {
   isTerminal,
   type JobStatus,
@@ -16,7 +17,7 @@ import {
 } from '../workflow/expressions/index.js';
 import type { JobDefinition, Workflow } from '../workflow/model.js';
 import type { JobSummary } from './events.js';
-import { baseContexts, maxParallelOf, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
+import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
 import type { RunContext } from './run-context.js';
 
 /** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
@@ -94,7 +95,7 @@ export class RunCoordinator {
   started(id: string, at: number): Leg | undefined {
     const leg = this.legs.get(id);
     if (!leg || (leg.status !== 'queued' && leg.status !== 'offered')) return undefined;
-    leg.status = 'running';
+    moveLeg(leg, 'running');
     leg.startedAt = at;
     return leg;
   }
@@ -109,7 +110,7 @@ export class RunCoordinator {
     const leg = this.legs.get(id);
     if (!leg || isTerminal(leg.status)) return [];
     const state = this.stateOf(leg);
-    leg.status = status;
+    moveLeg(leg, status);
     leg.finishedAt = at;
     leg.reason = reason;
     for (const [key, value] of Object.entries(outputs)) if (value !== '') state.outputs[key] = value;
@@ -168,8 +169,9 @@ export class RunCoordinator {
         this.addTerminal(state, effects, unexpandedName(job, context), this.killed ? 'cancelled' : 'skipped');
         return;
       }
-      planned = planLegs(this.workflow, job, this.run, needs);
-      state.maxParallel = maxParallelOf(job, context, planned.length);
+      const plan = planLegs(this.workflow, job, this.run, needs);
+      planned = plan.legs;
+      state.maxParallel = plan.maxParallel;
     } catch (error) {
       failure = error instanceof Error ? error.message : String(error);
     }
@@ -231,7 +233,7 @@ export class RunCoordinator {
   }
 
   private finish(leg: Leg, status: TerminalJobStatus, effects: Effect[], reason?: string): void {
-    leg.status = status;
+    moveLeg(leg, status);
     leg.finishedAt = Date.now();
     leg.reason = reason;
     effects.push({ kind: 'finish', leg });
@@ -243,7 +245,7 @@ export class RunCoordinator {
     for (const leg of state.legs) {
       if (active >= state.maxParallel) break;
       if (leg.status !== 'pending') continue;
-      leg.status = 'queued';
+      moveLeg(leg, 'queued');
       active++;
       effects.push({ kind: 'queue', leg });
     }
@@ -323,4 +325,10 @@ export class RunCoordinator {
 function isFailFast(spec: JobSpec): boolean {
   const strategy = spec.contexts.strategy;
   return isObject(strategy) && strategy['fail-fast'] === true;
+}
+
+/** Every change of a leg's status goes through the job state machine in core/. */
+export function moveLeg(leg: Leg, to: JobStatus): void {
+  assertTransition(leg.name, leg.status, to);
+  leg.status = to;
 }

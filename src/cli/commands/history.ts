@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
+import { isTerminal } from '../../core/outcome.js';
 import type { JobRecord, RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -95,13 +96,7 @@ export function showCommand(id: string, options: HistoryOptions): Promise<number
 }
 
 function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
-  const terminal =
-    job.status === 'succeeded' ||
-    job.status === 'failed' ||
-    job.status === 'cancelled' ||
-    job.status === 'timed_out' ||
-    job.status === 'skipped';
-  const symbol = terminal ? statusSymbol(job.status) : '●';
+  const symbol = isTerminal(job.status) ? statusSymbol(job.status) : '●';
   const paint = colorForStatus(colors, job.status);
   const reason = job.reason ? colors.dim(` (${job.reason})`) : '';
   return `  ${paint(`${symbol} ${job.status.padEnd(9)}`)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${reason}\n`;

@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import type { ProcessOutcome } from '../../core/outcome.js';
+import { timerDelay } from '../../core/timer-delay.js';
 import type { KillPolicy, RunStepOptions, StepProcess } from '../contract.js';
 import { GroupEscalation } from './escalation.js';
 import type { ProcessLauncher, StepLaunchSink } from './launcher.js';
@@ -7,9 +8,6 @@ import { LineSplitter } from './line-splitter.js';
 import type { ProcessGroupRegistry } from './process-group.js';
 import { describeSpawnFailure } from './spawn-failure.js';
 import type { OutputStream } from './spawner/protocol.js';
-
-/** setTimeout fires at once for delays past 2^31-1 ms; longer limits are as good as none. */
-const maxTimerMs = 2_147_483_647;
 
 /**
  * Runs one step's process to its outcome through `launcher`. Never rejects. Each group started is
@@ -82,7 +80,7 @@ class StepSupervisor implements StepLaunchSink {
     if (Number.isFinite(step.timeoutMs) && step.timeoutMs > 0) {
       this.timeoutTimer = setTimeout(
         () => this.requestStop({ kind: 'timed_out' }),
-        Math.min(step.timeoutMs, maxTimerMs),
+        timerDelay(step.timeoutMs),
       );
       // The child's pipes, or the spawner's channel, keep the event loop alive while this matters.
       this.timeoutTimer.unref();
