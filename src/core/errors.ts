@@ -14,6 +14,8 @@ export const errorCatalog = {
   VK_ILLEGAL_TRANSITION: 'a state change that the state machine does not allow',
   VK_EXECUTOR: 'the executor could not run a step',
   VK_STALE_LEASE: 'a write carried a fencing token that is no longer current',
+  VK_QUEUE_FULL: 'the queue is at capacity; the submission was refused whole',
+  VK_LEASE_EXPIRED: 'a lease expired before its holder finished',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;
