@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The workflow file's schema: the parser validates with it and `valkyrie schema` exports it as JSON
