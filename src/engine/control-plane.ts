@@ -173,7 +173,7 @@ export class ControlPlane {
     if (!run || !spec) throw new Error(`job ${leg.id} was offered without a run or a spec`);
     const { leaseTtlMs } = this.options;
     const lease = this.leases.grant(leg.id, runner, leaseTtlMs);
-    this.sweeper.schedule();
+    this.sweeper.watch(lease);
     const at = this.now();
     run.coordinator.started(leg.id, at);
     this.write(() => this.stores.runs.updateJob(leg.id, { status: 'running', startedAt: at }));

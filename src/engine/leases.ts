@@ -81,17 +81,14 @@ export class LeaseTable<Holder> {
     }
     return earliest;
   }
-
-  held(holder: Holder): Lease<Holder>[] {
-    return [...this.leases.values()].filter((lease) => lease.holder === holder);
-  }
 }
 
 /**
  * Expires leases that were not renewed in time. One timer at a time, armed for the earliest expiry;
  * a renewal only moves expiries later, so the timer may fire early, find nothing due, and re-arm.
  *
- * Call `schedule()` after every grant; `close()` stops it (idempotent).
+ * Call `watch(lease)` after every grant (cheap: one comparison unless it expires first); `close()`
+ * stops it (idempotent).
  */
 export class LeaseSweeper<Holder> {
   private timer: TimerHandle | undefined;
@@ -104,14 +101,9 @@ export class LeaseSweeper<Holder> {
     private readonly onExpired: (lease: Lease<Holder>) => void,
   ) {}
 
-  schedule(): void {
-    if (this.closed) return;
-    const next = this.table.nextExpiry();
-    if (next === undefined) return;
-    if (this.armedFor !== undefined && this.armedFor <= next) return;
-    this.timer?.cancel();
-    this.armedFor = next;
-    this.timer = this.clock.setTimer(() => this.sweep(), Math.max(0, next - this.clock.now()));
+  watch(lease: Lease<Holder>): void {
+    if (this.armedFor !== undefined && this.armedFor <= lease.expiresAt) return;
+    this.arm(lease.expiresAt);
   }
 
   close(): void {
@@ -124,6 +116,14 @@ export class LeaseSweeper<Holder> {
     this.timer = undefined;
     this.armedFor = undefined;
     for (const lease of this.table.expire()) this.onExpired(lease);
-    this.schedule();
+    const next = this.table.nextExpiry();
+    if (next !== undefined) this.arm(next);
+  }
+
+  private arm(at: number): void {
+    if (this.closed) return;
+    this.timer?.cancel();
+    this.armedFor = at;
+    this.timer = this.clock.setTimer(() => this.sweep(), Math.max(0, at - this.clock.now()));
   }
 }

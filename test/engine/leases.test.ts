@@ -52,8 +52,7 @@ describe('LeaseSweeper', () => {
 
   it('expires a lease that is not renewed exactly when its TTL runs out, not before', async () => {
     const { clock, table, expired, sweeper } = setup();
-    table.grant('a', 'r1', 1000);
-    sweeper.schedule();
+    sweeper.watch(table.grant('a', 'r1', 1000));
     await clock.advance(999);
     expect(expired).toEqual([]);
     await clock.advance(1);
@@ -64,7 +63,7 @@ describe('LeaseSweeper', () => {
   it('keeps a lease renewed at a third of its TTL alive indefinitely', async () => {
     const { clock, table, expired, sweeper } = setup();
     const lease = table.grant('a', 'r1', 900);
-    sweeper.schedule();
+    sweeper.watch(lease);
     for (let i = 0; i < 30; i++) {
       await clock.advance(300);
       table.renew('a', lease.fencingToken, 'r1');
@@ -76,12 +75,9 @@ describe('LeaseSweeper', () => {
 
   it('expires several leases in expiry order, re-arming for a lease granted later with an earlier expiry', async () => {
     const { clock, table, expired, sweeper } = setup();
-    table.grant('slow', 'r1', 5000);
-    sweeper.schedule();
-    table.grant('fast', 'r1', 1000);
-    sweeper.schedule();
-    table.grant('mid', 'r2', 3000);
-    sweeper.schedule();
+    sweeper.watch(table.grant('slow', 'r1', 5000));
+    sweeper.watch(table.grant('fast', 'r1', 1000));
+    sweeper.watch(table.grant('mid', 'r2', 3000));
     await clock.advance(1000);
     expect(expired.map((lease) => lease.jobId)).toEqual(['fast']);
     await clock.advance(4000);
@@ -91,8 +87,7 @@ describe('LeaseSweeper', () => {
 
   it('stops expiring once closed', async () => {
     const { clock, table, expired, sweeper } = setup();
-    table.grant('a', 'r1', 1000);
-    sweeper.schedule();
+    sweeper.watch(table.grant('a', 'r1', 1000));
     sweeper.close();
     sweeper.close();
     await clock.advance(5000);
