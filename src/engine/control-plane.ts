@@ -1,7 +1,8 @@
-import { asJobId, jobIdFor, type RunId } from '../core/ids.js';
+import { jobIdFor, type RunId } from '../core/ids.js';
 import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
+import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import {
@@ -11,7 +12,7 @@ import {
 } from './control-plane-options.js';
 import { Dispatcher, type LeaseMessage, type RunnerSession } from './dispatcher.js';
 import type { RunEvent, RunEventListener } from './events.js';
-import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
+import { LeaseGuard } from './lease-guard.js';
 import type { RunContext } from './run-context.js';
 import { type Effect, type Leg, RunCoordinator } from './run-coordinator.js';
 
@@ -47,8 +48,7 @@ export interface RunHandle {
 export class ControlPlane {
   private readonly options: ResolvedControlPlaneOptions;
   private readonly dispatcher: Dispatcher;
-  private readonly leases: LeaseTable<RunnerSession>;
-  private readonly sweeper: LeaseSweeper<RunnerSession>;
+  private readonly leases: LeaseGuard;
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly listeners: RunEventListener[] = [];
   /** Settles when every store write made so far has; awaited before a run is reported done. */
@@ -65,12 +65,18 @@ export class ControlPlane {
       {
         accepted: (runner, leg) => this.grantLease(runner, leg),
         leaseMessage: (runner, message) => this.onLeaseMessage(runner, message),
-        runnerLost: (runner, leased, reason) => this.onRunnerLost(runner, leased, reason),
+        runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
       },
       { offerTtlMs, clock },
     );
-    this.leases = new LeaseTable(clock);
-    this.sweeper = new LeaseSweeper(this.leases, clock, (lease) => this.onLeaseExpired(lease));
+    this.leases = new LeaseGuard(
+      this.dispatcher,
+      { leaseTtlMs: this.options.leaseTtlMs, clock },
+      {
+        lost: (jobId, reason) => this.loseRunner(jobId, reason),
+        refused: (write) => this.recordStaleWrite(write),
+      },
+    );
   }
 
   onEvent(listener: RunEventListener): void {
@@ -152,8 +158,7 @@ export class ControlPlane {
           this.recordFinished(leg);
           break;
         case 'cancel': {
-          const lease = this.leases.get(leg.id);
-          lease?.holder.transport.send({
+          this.leases.holderOf(leg.id)?.transport.send({
             type: 'cancel',
             jobId: leg.id,
             reason: 'cancelled',
@@ -171,9 +176,7 @@ export class ControlPlane {
     const run = this.runsByLeg.get(leg.id);
     const spec = leg.spec;
     if (!run || !spec) throw new Error(`job ${leg.id} was offered without a run or a spec`);
-    const { leaseTtlMs } = this.options;
-    const lease = this.leases.grant(leg.id, runner, leaseTtlMs);
-    this.sweeper.watch(lease);
+    const lease = this.leases.grant(runner, leg.id);
     const at = this.now();
     run.coordinator.started(leg.id, at);
     this.write(() => this.stores.runs.updateJob(leg.id, { status: 'running', startedAt: at }));
@@ -182,22 +185,15 @@ export class ControlPlane {
       type: 'lease',
       jobId: leg.id,
       fencingToken: lease.fencingToken,
-      ttlMs: leaseTtlMs,
+      ttlMs: lease.ttlMs,
       job: spec,
     });
   }
 
   private onLeaseMessage(session: RunnerSession, message: LeaseMessage): void {
-    const { jobId, fencingToken } = message;
-    const checked =
-      message.type === 'renew'
-        ? this.leases.renew(jobId, fencingToken, session)
-        : this.leases.check(jobId, fencingToken, session);
-    if (checked.kind === 'stale') {
-      this.refuseStale(session, message, checked.current?.fencingToken);
-      return;
-    }
-    const { lease } = checked;
+    const lease = this.leases.admit(session, message);
+    if (!lease) return;
+    const { jobId } = message;
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
     if (!run || !leg) return;
@@ -247,57 +243,11 @@ export class ControlPlane {
     }
   }
 
-  /**
-   * Nothing the message carried is applied; the runner is told, and the refusal is stored. A stale
-   * completion still frees the runner's slot that the job's lost lease kept taken.
-   */
-  private refuseStale(session: RunnerSession, message: LeaseMessage, currentToken: number | undefined): void {
-    const { jobId, fencingToken } = message;
-    if (message.type === 'job.completed') this.dispatcher.releaseOrphan(session, jobId, fencingToken);
-    const current =
-      currentToken === undefined ? 'the job has no live lease' : `the current token is ${currentToken}`;
-    session.transport.send({
-      type: 'error',
-      code: 'VK_STALE_LEASE',
-      jobId,
-      fencingToken,
-      refused: message.type,
-      message: `refused ${message.type} for job ${jobId} under fencing token ${fencingToken}: ${current}`,
-    });
-    const record = {
-      jobId: asJobId(jobId),
-      fencingToken,
-      currentToken,
-      messageType: message.type,
-      at: this.now(),
-    };
-    this.write(() => this.stores.staleWrites.record(record));
-    this.emit({
-      type: 'log',
-      jobId,
-      job: jobId,
-      stepIndex: -1,
-      stream: 'system',
-      text: `ignored a stale ${message.type} for ${jobId}`,
-      at: record.at,
-    });
-  }
-
-  /** The runner may still be running the job: it is told to stop, and its slot stays taken until it does. */
-  private onLeaseExpired(lease: Lease<RunnerSession>): void {
-    const { jobId, holder, fencingToken, ttlMs } = lease;
-    this.dispatcher.orphan(holder, jobId, fencingToken);
-    holder.transport.send({ type: 'cancel', jobId, reason: 'lease expired', immediate: false });
-    this.loseRunner(jobId, `runner_lost: lease expired (not renewed within ${ttlMs} ms)`);
-  }
-
-  private onRunnerLost(session: RunnerSession, leased: readonly string[], reason: string): void {
-    for (const jobId of leased) {
-      const lease = this.leases.get(jobId);
-      if (lease?.holder !== session) continue;
-      this.leases.release(lease);
-      this.loseRunner(jobId, `runner_lost: ${reason}`);
-    }
+  private recordStaleWrite(write: StaleWrite): void {
+    this.write(() => this.stores.staleWrites.record(write));
+    const { jobId, messageType, at } = write;
+    const text = `ignored a stale ${messageType} for ${jobId}`;
+    this.emit({ type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at });
   }
 
   /** A running job lost its runner: per its `on-runner-lost:` policy, back to the queue or failed. */
