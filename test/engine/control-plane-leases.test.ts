@@ -82,6 +82,23 @@ describe('ControlPlane leases', () => {
     expect(runner.of('offer').map((o) => o.name)).toEqual(['a', 'b', 'a']);
   });
 
+  it('ignores an accept that arrives after the offer lapsed; another runner gets the job', async () => {
+    const { plane: p, clock } = plane({ offerTtlMs: 1_000 });
+    const slow = new ScriptedRunner(p, () => {});
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [offer] = slow.of('offer');
+    if (!offer) throw new Error('no offer');
+    await clock.advance(1_000);
+    slow.send({ type: 'accept', jobId: offer.jobId });
+    await settle();
+    expect(slow.of('lease')).toEqual([]);
+    const other = new ScriptedRunner(p, completing);
+    expect(await handle.done).toBe('succeeded');
+    expect(other.of('lease').map((l) => l.jobId)).toEqual([offer.jobId]);
+    expect(slow.of('offer')).toHaveLength(1);
+  });
+
   it('sends leases with the configured TTL and keeps a renewed lease past many TTLs', async () => {
     const { plane: p, clock, events } = plane({ leaseTtlMs: 3_000 });
     const runner = new ScriptedRunner(p, accepting);
