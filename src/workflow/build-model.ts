@@ -1,5 +1,6 @@
 import {
   defaultJobTimeoutMinutes,
+  defaultRunnerLostPolicy,
   type JobDefinition,
   type MatrixDefinition,
   type RunDefaults,
@@ -39,6 +40,7 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
     failFast: job.strategy?.['fail-fast'] ?? true,
     maxParallel: job.strategy?.['max-parallel'],
     steps: job.steps.map(buildStep),
+    onRunnerLost: job['on-runner-lost'] ?? defaultRunnerLostPolicy,
   };
 }
 

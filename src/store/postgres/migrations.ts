@@ -73,6 +73,18 @@ export const migrations: readonly string[] = [
   -- got a bitmap AND of both indexes and a sort of every line), and leads with job_id for the cascade.
   CREATE INDEX log_lines_by_job ON log_lines (job_id, run_id, seq);
   `,
+  `
+  -- Refused writes under stale fencing tokens. No foreign key: a runner may name a job that is gone.
+  CREATE TABLE stale_writes (
+    seq           bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id        text    NOT NULL,
+    fencing_token bigint  NOT NULL,
+    current_token bigint,
+    message_type  text    NOT NULL,
+    at            bigint  NOT NULL
+  );
+  CREATE INDEX stale_writes_by_job ON stale_writes (job_id, seq);
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

@@ -66,6 +66,18 @@ export const migrations: readonly string[] = [
   CREATE INDEX log_lines_by_run ON log_lines (run_id);
   CREATE INDEX log_lines_by_job ON log_lines (job_id);
   `,
+  `
+  -- Refused writes under stale fencing tokens. No foreign key: a runner may name a job that is gone.
+  CREATE TABLE stale_writes (
+    seq           INTEGER PRIMARY KEY,
+    job_id        TEXT    NOT NULL,
+    fencing_token INTEGER NOT NULL,
+    current_token INTEGER,
+    message_type  TEXT    NOT NULL,
+    at            INTEGER NOT NULL
+  );
+  CREATE INDEX stale_writes_by_job ON stale_writes (job_id);
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */
