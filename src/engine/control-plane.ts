@@ -1,3 +1,4 @@
+import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import { type JobId, jobIdFor, type RunId } from '../core/ids.js';
 import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
 import type { ControlMessage, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
@@ -36,7 +37,14 @@ interface ActiveRun {
   completing: boolean;
 }
 
-export type RunRequest = Omit<RunContext, 'runId' | 'runNumber'>;
+export type RunRequest = Omit<RunContext, 'runId' | 'runNumber' | 'startedAt'>;
+
+export interface ControlPlaneOptions {
+  /** How long a queued job waits before it ranks with the next priority up; default 60 s. */
+  readonly agingIntervalMs?: number;
+  /** Time for the queue (aging, delayed jobs); the system clock by default. */
+  readonly clock?: Clock;
+}
 
 export interface RunHandle {
   readonly id: RunId;
@@ -53,7 +61,10 @@ export interface RunHandle {
  */
 export class ControlPlane {
   private readonly sessions = new Map<string, RunnerSession>();
-  private readonly queue = new JobQueue<Leg>();
+  private readonly queue: JobQueue<Leg>;
+  private readonly clock: Clock;
+  /** Wakes dispatch when the earliest delayed job becomes ready; at most one is armed. */
+  private wakeUp: { readonly at: number; readonly timer: TimerHandle } | undefined;
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly leases = new Map<string, Lease>();
   /** Runners that declined a queued job; it is not offered to them again until they finish a job. */
@@ -65,7 +76,13 @@ export class ControlPlane {
   private writes: Promise<void> = Promise.resolve();
   private writeError: unknown;
 
-  constructor(private readonly stores: Stores) {}
+  constructor(
+    private readonly stores: Stores,
+    options: ControlPlaneOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.queue = new JobQueue<Leg>({ agingIntervalMs: options.agingIntervalMs, now: () => this.clock.now() });
+  }
 
   onEvent(listener: RunEventListener): void {
     this.listeners.push(listener);
@@ -175,6 +192,7 @@ export class ControlPlane {
    * runner has a free slot, so a long queue costs nothing while the runners are busy.
    */
   private dispatch(): void {
+    this.armWakeUp();
     if (!this.anyFreeSlot()) return;
     for (const leg of this.queue.entries()) {
       const runner = this.pickRunner(leg);
@@ -187,6 +205,20 @@ export class ControlPlane {
       runner.assigned.add(leg.id);
       runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs: 30_000 });
     }
+  }
+
+  /** One timer, for the earliest delayed job: no polling, and none armed while nothing is delayed. */
+  private armWakeUp(): void {
+    const at = this.queue.nextReadyAt();
+    if (this.wakeUp?.at === at) return;
+    this.wakeUp?.timer.cancel();
+    this.wakeUp = undefined;
+    if (at === undefined) return;
+    const timer = this.clock.setTimer(at, () => {
+      if (this.wakeUp?.timer === timer) this.wakeUp = undefined;
+      this.dispatch();
+    });
+    this.wakeUp = { at, timer };
   }
 
   private anyFreeSlot(): boolean {

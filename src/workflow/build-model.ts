@@ -1,3 +1,4 @@
+import { parseNotBefore } from '../core/not-before.js';
 import {
   defaultJobTimeoutMinutes,
   type JobDefinition,
@@ -17,6 +18,7 @@ export function buildWorkflow(document: WorkflowDocument, path: string, fallback
     path,
     env: stringifyValues(document.env),
     defaults: buildDefaults(document.defaults),
+    priority: document.priority,
     jobs,
   };
 }
@@ -39,6 +41,8 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
     failFast: job.strategy?.['fail-fast'] ?? true,
     maxParallel: job.strategy?.['max-parallel'],
     steps: job.steps.map(buildStep),
+    priority: job.priority,
+    notBefore: job['not-before'] === undefined ? undefined : parseNotBefore(job['not-before']),
   };
 }
 
