@@ -5,10 +5,12 @@ import type { ControlMessage, RunnerInfo, RunnerMessage } from '../protocol/mess
 import type { Transport } from '../protocol/transport.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
+import { plannedJobCount } from '../workflow/planned-jobs.js';
 import type { RunEvent, RunEventListener } from './events.js';
 import { JobQueue } from './job-queue.js';
 import type { RunContext } from './run-context.js';
 import { type Effect, type Leg, moveLeg, RunCoordinator } from './run-coordinator.js';
+import type { Submission, SubmitOptions } from './run-submission.js';
 
 interface RunnerSession {
   readonly id: string;
@@ -100,16 +102,32 @@ export class ControlPlane {
     transport.onClose((reason) => this.onRunnerLost(session, reason));
   }
 
+  /** startRun without admission limits, which therefore always starts the run. */
   async startRun(workflow: Workflow, request: RunRequest): Promise<RunHandle> {
-    const now = Date.now();
-    const record = await this.stores.runs.createRun({
-      workflowName: workflow.name,
-      workflowPath: workflow.path,
-      createdAt: now,
-      sha: request.sha,
-      ref: request.ref,
-    });
-    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber };
+    const submission = await this.submitRun(workflow, request);
+    if (submission.kind !== 'started') throw new Error(`an unlimited submission was ${submission.kind}`);
+    return submission.handle;
+  }
+
+  /**
+   * Creates the run in the store, subject to its idempotency key and the queue capacity, and starts
+   * it. A refused or duplicate submission has written nothing and started nothing.
+   */
+  async submitRun(workflow: Workflow, request: RunRequest, options: SubmitOptions = {}): Promise<Submission> {
+    const now = this.clock.now();
+    const outcome = await this.stores.runs.submitRun(
+      {
+        workflowName: workflow.name,
+        workflowPath: workflow.path,
+        createdAt: now,
+        sha: request.sha,
+        ref: request.ref,
+      },
+      { plannedJobs: plannedJobCount(workflow), ...options },
+    );
+    if (outcome.kind !== 'created') return outcome;
+    const record = outcome.run;
+    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     let resolve: (status: RunStatus) => void = () => {};
     let reject: (error: unknown) => void = () => {};
@@ -135,12 +153,13 @@ export class ControlPlane {
       at: now,
     });
     this.apply(run, coordinator.advance());
-    return {
+    const handle: RunHandle = {
       id: record.id,
       runNumber: record.runNumber,
       done,
       cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
     };
+    return { kind: 'started', handle };
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
@@ -163,7 +182,7 @@ export class ControlPlane {
         case 'queue':
           this.queue.push(leg);
           this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
-          this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: Date.now() });
+          this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: this.clock.now() });
           break;
         case 'finish':
           this.queue.remove(leg.id);
