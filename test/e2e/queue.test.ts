@@ -1,7 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { events, summary, Workspace } from './cli.js';
+import { collect, events, summary, Workspace } from './cli.js';
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
 
 /** A job that appends its name to order.txt and records when it started (ms since the epoch). */
 const job = (name: string, extra = '') => `  ${name}:
@@ -103,6 +107,24 @@ ${job('unset')}${job('bulk', '    priority: background\n')}${job('urgent', '    
     const otherKey = await ws.run(['run', file, '--idempotency-key', 'deploy-43']);
     expect(otherKey.code).toBe(0);
     expect(read('order.txt').split('\n').filter(Boolean)).toEqual(['once', 'once']);
+  });
+
+  it('says so, and exits 0, when the run with the key is still running in another process', async () => {
+    const file = ws.write(
+      'waits.yml',
+      'jobs:\n  w:\n    runs-on: ubuntu-latest\n    steps: [{ run: "touch started; while [ ! -e release ]; do sleep 0.05; done" }]\n',
+    );
+    const first = collect(ws.start(['run', file, '--idempotency-key', 'busy']));
+    try {
+      await waitFor(() => existsSync(join(ws.dir, 'started')));
+      const again = await ws.run(['run', file, '--idempotency-key', 'busy']);
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain('it is still running (in another process)');
+    } finally {
+      // Lets the first run end whatever happened above, so no process outlives the test.
+      ws.write('release', '');
+    }
+    expect((await first).code).toBe(0);
   });
 
   it("exits with the existing run's result for a repeated key: 1 for a failed run", async () => {
