@@ -182,7 +182,14 @@ export class ControlPlane {
         case 'queue':
           this.queue.push(leg);
           this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
-          this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: this.clock.now() });
+          this.emit({
+            type: 'job.queued',
+            jobId: leg.id,
+            name: leg.name,
+            at: this.clock.now(),
+            priority: leg.priority,
+            notBefore: leg.notBefore,
+          });
           break;
         case 'finish':
           this.queue.remove(leg.id);

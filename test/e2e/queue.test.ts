@@ -56,6 +56,12 @@ ${job('unset')}${job('bulk', '    priority: background\n')}${job('urgent', '    
     // that holds however slow the machine is.
     expect(Number(read('started-late.txt'))).toBeGreaterThanOrEqual(before + 1500);
     expect(Number(read('started-early.txt'))).toBeGreaterThanOrEqual(before);
+    const queued = events(result.stdout).find(
+      (event) => event.type === 'job.queued' && event.name === 'late',
+    );
+    expect(queued).toMatchObject({ priority: 'normal' });
+    expect(Number(queued?.notBefore)).toBeGreaterThanOrEqual(before + 1500);
+    expect(Number(read('started-late.txt'))).toBeGreaterThanOrEqual(Number(queued?.notBefore));
   });
 
   it('holds the whole run until --not-before (an ISO 8601 timestamp)', async () => {
