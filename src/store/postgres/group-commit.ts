@@ -28,7 +28,7 @@ const maxBatchWrites = 256;
  * Group commit: the writes requested in one turn of the event loop (and any requested while the
  * previous batch commits) are applied in the order they were requested, on one connection, inside one
  * transaction; each caller's promise settles only after that transaction has committed. One write
- * alone runs without BEGIN and COMMIT.
+ * alone runs without BEGIN and COMMIT, unless it is transactional (several statements).
  *
  * A failing statement aborts a Postgres transaction, so a batch in which one fails is rolled back and
  * applied again one write per transaction: the failing write (an unknown job, say) rejects alone, and
