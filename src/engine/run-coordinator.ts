@@ -8,6 +8,7 @@ import {
   type RunStatus,
   type TerminalJobStatus,
 } from '../core/outcome.js';
+import type { Priority } from '../core/priority.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import {
   type EvaluationContext,
@@ -18,6 +19,7 @@ import {
 import type { JobDefinition, Workflow } from '../workflow/model.js';
 import type { JobSummary } from './events.js';
 import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
+import { queuePlacement } from './queue-placement.js';
 import type { RunContext } from './run-context.js';
 
 /** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
@@ -29,6 +31,9 @@ export interface Leg {
   readonly continueOnError: boolean;
   readonly runsOn: readonly string[];
   readonly spec?: JobSpec;
+  readonly priority: Priority;
+  /** Not offered to a runner before this time (ms since the epoch). */
+  readonly notBefore?: number;
   status: JobStatus;
   startedAt?: number;
   finishedAt?: number;
@@ -179,6 +184,7 @@ export class RunCoordinator {
       this.addTerminal(state, effects, unexpandedName(job, context), 'failed', failure);
       return;
     }
+    const placement = queuePlacement(this.workflow, job, this.run);
     for (const plan of planned) {
       const id = this.newJobId(++this.ordinal);
       const missing = this.missingLabels(plan.runsOn);
@@ -190,6 +196,7 @@ export class RunCoordinator {
         continueOnError: plan.continueOnError,
         runsOn: plan.runsOn,
         spec: plan.makeSpec(id),
+        ...placement,
         status: 'pending',
       };
       state.legs.push(leg);
@@ -223,6 +230,7 @@ export class RunCoordinator {
       matrix: {},
       continueOnError: false,
       runsOn: [],
+      priority: queuePlacement(this.workflow, state.job, this.run).priority,
       status: 'pending',
     };
     state.legs.push(leg);

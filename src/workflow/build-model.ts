@@ -1,3 +1,4 @@
+import { parseNotBefore } from '../core/not-before.js';
 import {
   defaultJobTimeoutMinutes,
   defaultRunnerLostPolicy,
@@ -18,6 +19,7 @@ export function buildWorkflow(document: WorkflowDocument, path: string, fallback
     path,
     env: stringifyValues(document.env),
     defaults: buildDefaults(document.defaults),
+    priority: document.priority,
     jobs,
   };
 }
@@ -41,6 +43,8 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
     maxParallel: job.strategy?.['max-parallel'],
     steps: job.steps.map(buildStep),
     onRunnerLost: job['on-runner-lost'] ?? defaultRunnerLostPolicy,
+    priority: job.priority,
+    notBefore: job['not-before'] === undefined ? undefined : parseNotBefore(job['not-before']),
   };
 }
 

@@ -1,3 +1,6 @@
+import type { NotBefore } from '../core/not-before.js';
+import type { Priority } from '../core/priority.js';
+
 /**
  * The validated workflow: what the engine plans from. Values that GitHub lets users write as
  * expressions stay as template strings here and are evaluated when their contexts exist.
@@ -51,6 +54,10 @@ export interface JobDefinition {
   readonly steps: readonly StepDefinition[];
   /** What happens when the job's runner is lost (lease expired or disconnected) while it runs. */
   readonly onRunnerLost: RunnerLostPolicy;
+  /** The job's own `priority:`; see engine/queue-placement.ts for the precedence. */
+  readonly priority?: Priority;
+  /** Undefined when the key is absent; validate.ts reports a value that is not a time. */
+  readonly notBefore?: NotBefore;
 }
 
 /** `requeue`: the job goes back to the head of the queue; `fail`: it fails with reason `runner_lost`. */
@@ -62,6 +69,8 @@ export interface Workflow {
   readonly path: string;
   readonly env: Readonly<Record<string, string>>;
   readonly defaults: RunDefaults;
+  /** The workflow's default `priority:` for its jobs. */
+  readonly priority?: Priority;
   /** In file order. */
   readonly jobs: ReadonlyMap<string, JobDefinition>;
 }

@@ -68,6 +68,12 @@ function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknow
   if (issue.code === 'too_small' && Array.isArray(received)) {
     return `${subject} must not be empty`;
   }
+  if (issue.code === 'invalid_value') {
+    const options = issue.values.map(String);
+    const suggestion = typeof received === 'string' ? closestMatch(received, options) : undefined;
+    const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+    return `${subject} must be one of ${options.join(', ')}, received ${describeValue(received)}${hint}`;
+  }
   const expected = expectedTypes(issue);
   if (expected.length > 0) {
     return `${subject} must be ${joinAlternatives(expected)}, received ${describeValue(received)}`;

@@ -1,4 +1,5 @@
 import { findCycle } from '../core/dag.js';
+import { notBeforeHint } from '../core/not-before.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
 import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
@@ -62,6 +63,10 @@ export function validateWorkflow(
     }
     if (typeof job.timeoutMinutes === 'number' && !(job.timeoutMinutes > 0)) {
       error(`timeout-minutes must be greater than 0, received ${job.timeoutMinutes}`, at('timeout-minutes'));
+    }
+    const notBefore = document.jobs[job.key]?.['not-before'];
+    if (notBefore !== undefined && job.notBefore === undefined) {
+      error(`not-before must be ${notBeforeHint}, received ${JSON.stringify(notBefore)}`, at('not-before'));
     }
     checkSteps(job, document, map, error);
     checkMatrix(job, map, error);
