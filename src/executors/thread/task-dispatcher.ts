@@ -1,0 +1,377 @@
+import { performance } from 'node:perf_hooks';
+import type { ResolvedThreadPoolOptions } from './config.js';
+import type { PoolEventListeners } from './events.js';
+import type { TaskOutcome, WorkerLossReason } from './outcome.js';
+import { PoolWorker, type WorkerLoss } from './pool-worker.js';
+import { fromWorker, recordKind, type WireFailure, type WireLog } from './protocol.js';
+import { TaskQueue } from './task-queue.js';
+import type { AbortCause, TaskRecord } from './task-record.js';
+import { workerEntryPath } from './worker-entry.js';
+
+export interface PoolDispatcher {
+  submit(task: TaskRecord): void;
+  cancel(task: TaskRecord, reason: string): void;
+  stats(): { threads: number; queued: number; running: number };
+  ready(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** Workers that die before saying READY this many times in a row stop being replaced. */
+const maxStartFailures = 3;
+
+/**
+ * The pool's engine room: the queue, the workers, dispatch in batches, timeouts, heartbeats,
+ * scaling and replacement. Single-threaded like everything on the main thread; every method runs
+ * to completion, and a task's outcome is decided here exactly once (TaskRecord.settle).
+ *
+ * Dispatch is deferred to a microtask, so every `run()` of one synchronous stretch of code goes out
+ * in one message per worker; results coming back free slots that are refilled in the same turn.
+ */
+export class TaskDispatcher implements PoolDispatcher {
+  private readonly queue = new TaskQueue<TaskRecord>();
+  private readonly workers: PoolWorker[] = [];
+  private readonly entryPath = workerEntryPath();
+  private nextWorkerId = 1;
+  private flushScheduled = false;
+  private destroyed = false;
+  private startFailures = 0;
+  private readonly readyWaiters: (() => void)[] = [];
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineAt = Number.POSITIVE_INFINITY;
+  private readonly heartbeatTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: ResolvedThreadPoolOptions,
+    private readonly events: PoolEventListeners,
+    private readonly onSettled: (task: TaskRecord, outcome: TaskOutcome) => void,
+  ) {
+    for (let i = 0; i < options.minThreads; i++) this.startWorker();
+    this.heartbeatTimer = setInterval(() => this.checkWorkers(), options.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  submit(task: TaskRecord): void {
+    if (this.destroyed) {
+      this.settle(task, { kind: 'cancelled', reason: 'the thread pool was destroyed' });
+      return;
+    }
+    this.queue.push(task);
+    // Workers that failed to start are retried when new work arrives.
+    if (this.workers.length === 0) this.startFailures = 0;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  cancel(task: TaskRecord, reason: string): void {
+    if (task.settled) return;
+    const worker = this.workerOf(task);
+    if (worker === undefined) {
+      // Still queued: the queue skips settled tasks.
+      this.settle(task, { kind: 'cancelled', reason });
+      return;
+    }
+    this.abortRunning(worker, task, 'cancel', reason);
+  }
+
+  stats(): { threads: number; queued: number; running: number } {
+    let running = 0;
+    for (const worker of this.workers) running += worker.inFlight.size;
+    return { threads: this.workers.length, queued: this.queue.length, running };
+  }
+
+  ready(): Promise<void> {
+    if (this.workers.every((worker) => worker.state === 'ready')) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.deadlineTimer);
+    const outcome: TaskOutcome = { kind: 'cancelled', reason: 'the thread pool was destroyed' };
+    for (const task of this.queue.drain()) this.settle(task, outcome);
+    const workers = this.workers.splice(0);
+    for (const worker of workers) {
+      for (const task of worker.inFlight.values()) this.settle(task, outcome);
+      worker.inFlight.clear();
+    }
+    for (const resolve of this.readyWaiters.splice(0)) resolve();
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    this.dispatch();
+  };
+
+  /** Spreads queued tasks over ready workers with free slots, one per worker per round. */
+  private dispatch(): void {
+    const capacity = this.options.concurrentTasksPerWorker;
+    const workers = this.workers;
+    let assigned = true;
+    while (this.queue.length > 0 && assigned) {
+      assigned = false;
+      for (let i = 0; i < workers.length; i++) {
+        const worker = workers[i];
+        if (worker === undefined || worker.state !== 'ready' || worker.inFlight.size >= capacity) continue;
+        const task = this.nextQueued();
+        if (task === undefined) break;
+        this.start(worker, task);
+        assigned = true;
+      }
+    }
+    for (const worker of workers) {
+      for (const task of worker.send()) {
+        this.settle(task, {
+          kind: 'failed',
+          reason: 'input',
+          error: { name: 'DataCloneError', message: 'the task input cannot be copied to a worker thread' },
+        });
+      }
+    }
+    if (this.queue.length > 0) this.scaleUp();
+  }
+
+  private nextQueued(): TaskRecord | undefined {
+    for (;;) {
+      const task = this.queue.shift();
+      if (task === undefined || !task.settled) return task;
+    }
+  }
+
+  private start(worker: PoolWorker, task: TaskRecord): void {
+    worker.assign(task);
+    if (task.timeoutMs !== Number.POSITIVE_INFINITY)
+      this.setDeadline(task, performance.now() + task.timeoutMs);
+    if (this.events.active) this.events.emit({ type: 'task.started', taskId: task.id, workerId: worker.id });
+  }
+
+  private onMessage(worker: PoolWorker, message: unknown[]): void {
+    if (message[0] === fromWorker.batch) {
+      for (let i = 1; i < message.length; i += 3) {
+        this.onRecord(worker, message[i] as number, message[i + 1] as number, message[i + 2]);
+      }
+      worker.settleIdle(performance.now());
+      this.dispatch();
+    } else if (message[0] === fromWorker.ready) {
+      worker.state = 'ready';
+      this.startFailures = 0;
+      worker.settleIdle(performance.now());
+      if (this.workers.every((other) => other.state !== 'starting')) {
+        for (const resolve of this.readyWaiters.splice(0)) resolve();
+      }
+      this.dispatch();
+    }
+  }
+
+  private onRecord(worker: PoolWorker, kind: number, taskId: number, payload: unknown): void {
+    if (kind === recordKind.log || kind === recordKind.progress) {
+      const task = worker.inFlight.get(taskId);
+      if (task !== undefined) this.onReport(task, kind, payload);
+      return;
+    }
+    const task = worker.taskDone(taskId);
+    if (task === undefined || task.settled) return;
+    if (task.abortCause !== undefined) {
+      this.settle(task, this.abortedOutcome(task, task.abortCause));
+    } else if (kind === recordKind.succeeded) {
+      this.settle(task, { kind: 'succeeded', output: payload });
+    } else {
+      const [reason, name, message, stack, code] = payload as WireFailure;
+      const error = {
+        name,
+        message,
+        ...(stack === undefined ? {} : { stack }),
+        ...(code === undefined ? {} : { code }),
+      };
+      this.settle(task, { kind: 'failed', reason, error });
+    }
+  }
+
+  private onReport(task: TaskRecord, kind: number, payload: unknown): void {
+    if (kind === recordKind.progress) {
+      task.options?.onProgress?.(payload);
+      if (this.events.active) this.events.emit({ type: 'task.progress', taskId: task.id, value: payload });
+      return;
+    }
+    const [level, message, fields] = payload as WireLog;
+    task.options?.onLog?.({ level, message, fields });
+    if (this.events.active) this.events.emit({ type: 'task.log', taskId: task.id, level, message, fields });
+  }
+
+  private settle(task: TaskRecord, outcome: TaskOutcome): void {
+    if (!task.settle(outcome)) return;
+    this.onSettled(task, outcome);
+    if (!this.events.active) return;
+    const taskId = task.id;
+    if (outcome.kind === 'succeeded') this.events.emit({ type: 'task.succeeded', taskId, outcome });
+    else if (outcome.kind === 'cancelled') this.events.emit({ type: 'task.cancelled', taskId, outcome });
+    else this.events.emit({ type: 'task.failed', taskId, outcome });
+  }
+
+  private abortedOutcome(task: TaskRecord, cause: AbortCause): TaskOutcome {
+    return cause === 'timeout'
+      ? { kind: 'timed_out', timeoutMs: task.timeoutMs }
+      : { kind: 'cancelled', reason: 'cancelled by the caller' };
+  }
+
+  private abortRunning(worker: PoolWorker, task: TaskRecord, cause: AbortCause, message: string): void {
+    if (task.abortCause !== undefined) return;
+    task.abortCause = cause;
+    worker.abort(task, cause, message);
+    this.setDeadline(task, performance.now() + this.options.abortGraceMs);
+  }
+
+  private setDeadline(task: TaskRecord, at: number): void {
+    task.deadline = at;
+    if (at >= this.deadlineAt) return;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(this.onDeadline, Math.max(0, at - performance.now()));
+    this.deadlineTimer.unref();
+  }
+
+  /** Times out tasks past their deadline, and terminates the workers of those past their grace. */
+  private readonly onDeadline = (): void => {
+    this.deadlineAt = Number.POSITIVE_INFINITY;
+    this.deadlineTimer = undefined;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const worker of [...this.workers]) {
+      for (const task of [...worker.inFlight.values()]) {
+        if (task.deadline > now) {
+          next = Math.min(next, task.deadline);
+        } else if (task.abortCause === undefined) {
+          this.abortRunning(worker, task, 'timeout', `the task timed out after ${task.timeoutMs} ms`);
+          next = Math.min(next, task.deadline);
+        } else if (worker.state !== 'gone') {
+          const outcome = this.abortedOutcome(task, task.abortCause);
+          this.settle(task, outcome);
+          worker.taskDone(task.id);
+          this.loseWorker(worker, {
+            reason: 'terminated',
+            message: `worker ${worker.id} was terminated because task ${task.id} ignored its abort signal for ${this.options.abortGraceMs} ms`,
+          });
+        }
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) {
+      this.deadlineAt = Number.POSITIVE_INFINITY;
+      for (const worker of this.workers) {
+        for (const task of worker.inFlight.values()) if (task.deadline === next) this.setDeadline(task, next);
+      }
+    }
+  };
+
+  /** Heartbeats of every ready worker, and retirement of idle ones above minThreads. */
+  private checkWorkers(): void {
+    const now = performance.now();
+    for (const worker of [...this.workers]) {
+      if (worker.state !== 'ready') continue;
+      if (worker.missedHeartbeats(this.options.maxMissedHeartbeats)) {
+        this.loseWorker(worker, {
+          reason: 'unresponsive',
+          message: `worker ${worker.id} stopped answering heartbeats for ${this.options.maxMissedHeartbeats * this.options.heartbeatIntervalMs} ms (a task blocks its event loop)`,
+        });
+      } else if (
+        worker.inFlight.size === 0 &&
+        this.workers.length > this.options.minThreads &&
+        now - worker.idleSince >= this.options.idleTimeoutMs
+      ) {
+        this.removeWorker(worker);
+        void worker.terminate();
+        this.emitScaled(this.workers.length + 1, 'idle');
+      }
+    }
+  }
+
+  private scaleUp(): void {
+    const capacity = this.options.concurrentTasksPerWorker;
+    let starting = 0;
+    for (const worker of this.workers) if (worker.state === 'starting') starting++;
+    const previous = this.workers.length;
+    while (
+      this.workers.length < this.options.maxThreads &&
+      this.queue.length > starting * capacity &&
+      this.startFailures < maxStartFailures
+    ) {
+      this.startWorker();
+      starting++;
+    }
+    if (this.workers.length !== previous) this.emitScaled(previous, 'demand');
+  }
+
+  private emitScaled(previous: number, reason: 'demand' | 'idle'): void {
+    if (this.events.active) {
+      this.events.emit({ type: 'pool.scaled', threads: this.workers.length, previous, reason });
+    }
+  }
+
+  private startWorker(): PoolWorker {
+    const worker = new PoolWorker(this.nextWorkerId++, this.entryPath, this.options, performance.now(), {
+      message: (from, message) => this.onMessage(from, message),
+      exit: (from, exitCode) => this.onExit(from, exitCode),
+    });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  private onExit(worker: PoolWorker, exitCode: number): void {
+    if (worker.state === 'gone') return;
+    if (worker.state === 'starting') this.startFailures++;
+    this.loseWorker(
+      worker,
+      worker.loss ?? {
+        reason: 'exited',
+        message: `worker ${worker.id} exited with code ${exitCode} (process.exit() in task code?)`,
+      },
+    );
+  }
+
+  /** Ends a worker's tasks as lost (unless already being aborted) and starts its replacement. */
+  private loseWorker(worker: PoolWorker, loss: WorkerLoss): void {
+    this.removeWorker(worker);
+    void worker.terminate();
+    for (const task of worker.inFlight.values()) {
+      this.settle(
+        task,
+        task.abortCause !== undefined
+          ? this.abortedOutcome(task, task.abortCause)
+          : { kind: 'worker_lost', reason: loss.reason, message: loss.message },
+      );
+    }
+    worker.inFlight.clear();
+    if (this.destroyed) return;
+    if (this.startFailures >= maxStartFailures) {
+      this.failQueued(loss.reason, `workers fail to start: ${loss.message}`);
+      return;
+    }
+    const replacement = this.startWorker();
+    if (this.events.active) {
+      this.events.emit({
+        type: 'worker.replaced',
+        lostWorkerId: worker.id,
+        workerId: replacement.id,
+        reason: loss.reason,
+        message: loss.message,
+      });
+    }
+  }
+
+  private failQueued(reason: WorkerLossReason, message: string): void {
+    for (const task of this.queue.drain()) this.settle(task, { kind: 'worker_lost', reason, message });
+  }
+
+  private removeWorker(worker: PoolWorker): void {
+    const index = this.workers.indexOf(worker);
+    if (index >= 0) this.workers.splice(index, 1);
+    worker.state = 'gone';
+  }
+
+  private workerOf(task: TaskRecord): PoolWorker | undefined {
+    if (task.workerId < 0) return undefined;
+    return this.workers.find((worker) => worker.id === task.workerId && worker.inFlight.has(task.id));
+  }
+}

@@ -1,0 +1,35 @@
+/** A FIFO of pending tasks: amortised O(1) push and shift without Array#shift's copying. */
+export class TaskQueue<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /** Removes and returns everything, oldest first. */
+  drain(): T[] {
+    const rest = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return rest;
+  }
+}
