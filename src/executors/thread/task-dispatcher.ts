@@ -33,6 +33,8 @@ export class TaskDispatcher implements PoolDispatcher {
   private readonly entryPath = workerEntryPath();
   private nextWorkerId = 1;
   private flushScheduled = false;
+  /** Settled tasks still in the queue, skipped when reached. */
+  private cancelledInQueue = 0;
   private destroyed = false;
   private startFailures = 0;
   private readonly readyWaiters: (() => void)[] = [];
@@ -69,6 +71,7 @@ export class TaskDispatcher implements PoolDispatcher {
     const worker = this.workerOf(task);
     if (worker === undefined) {
       // Still queued: the queue skips settled tasks.
+      this.cancelledInQueue++;
       this.settle(task, { kind: 'cancelled', reason });
       return;
     }
@@ -78,7 +81,7 @@ export class TaskDispatcher implements PoolDispatcher {
   stats(): { threads: number; queued: number; running: number } {
     let running = 0;
     for (const worker of this.workers) running += worker.inFlight.size;
-    return { threads: this.workers.length, queued: this.queue.length, running };
+    return { threads: this.workers.length, queued: this.queuedCount(), running };
   }
 
   ready(): Promise<void> {
@@ -92,6 +95,7 @@ export class TaskDispatcher implements PoolDispatcher {
     clearTimeout(this.deadlineTimer);
     const outcome: TaskOutcome = { kind: 'cancelled', reason: 'the thread pool was destroyed' };
     for (const task of this.queue.drain()) this.settle(task, outcome);
+    this.cancelledInQueue = 0;
     const workers = this.workers.splice(0);
     for (const worker of workers) {
       for (const task of worker.inFlight.values()) this.settle(task, outcome);
@@ -131,14 +135,19 @@ export class TaskDispatcher implements PoolDispatcher {
         });
       }
     }
-    if (this.queue.length > 0) this.scaleUp();
+    if (this.queuedCount() > 0) this.scaleUp();
   }
 
   private nextQueued(): TaskRecord | undefined {
     for (;;) {
       const task = this.queue.shift();
       if (task === undefined || !task.settled) return task;
+      this.cancelledInQueue--;
     }
+  }
+
+  private queuedCount(): number {
+    return this.queue.length - this.cancelledInQueue;
   }
 
   private start(worker: PoolWorker, task: TaskRecord): void {
@@ -294,7 +303,7 @@ export class TaskDispatcher implements PoolDispatcher {
     const previous = this.workers.length;
     while (
       this.workers.length < this.options.maxThreads &&
-      this.queue.length > starting * capacity &&
+      this.queuedCount() > starting * capacity &&
       this.startFailures < maxStartFailures
     ) {
       this.startWorker();
@@ -362,6 +371,7 @@ export class TaskDispatcher implements PoolDispatcher {
 
   private failQueued(reason: WorkerLossReason, message: string): void {
     for (const task of this.queue.drain()) this.settle(task, { kind: 'worker_lost', reason, message });
+    this.cancelledInQueue = 0;
   }
 
   private removeWorker(worker: PoolWorker): void {
