@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import type { ResolvedThreadPoolOptions } from './config.js';
+import { type Clock, DeadlineTimer, systemClock } from './deadline-timer.js';
 import type { PoolEventListeners } from './events.js';
 import type { TaskOutcome, WorkerLossReason } from './outcome.js';
 import { PoolWorker, type WorkerLoss } from './pool-worker.js';
@@ -38,15 +38,16 @@ export class TaskDispatcher implements PoolDispatcher {
   private destroyed = false;
   private startFailures = 0;
   private readonly readyWaiters: (() => void)[] = [];
-  private deadlineTimer: NodeJS.Timeout | undefined;
-  private deadlineAt = Number.POSITIVE_INFINITY;
+  private readonly deadlines: DeadlineTimer;
   private readonly heartbeatTimer: NodeJS.Timeout;
 
   constructor(
     private readonly options: ResolvedThreadPoolOptions,
     private readonly events: PoolEventListeners,
     private readonly onSettled: (task: TaskRecord, outcome: TaskOutcome) => void,
+    private readonly clock: Clock = systemClock,
   ) {
+    this.deadlines = new DeadlineTimer(clock, (now) => this.onDeadline(now));
     for (let i = 0; i < options.minThreads; i++) this.startWorker();
     this.heartbeatTimer = setInterval(() => this.checkWorkers(), options.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
@@ -92,7 +93,7 @@ export class TaskDispatcher implements PoolDispatcher {
   async destroy(): Promise<void> {
     this.destroyed = true;
     clearInterval(this.heartbeatTimer);
-    clearTimeout(this.deadlineTimer);
+    this.deadlines.cancel();
     const outcome: TaskOutcome = { kind: 'cancelled', reason: 'the thread pool was destroyed' };
     for (const task of this.queue.drain()) this.settle(task, outcome);
     this.cancelledInQueue = 0;
@@ -153,7 +154,7 @@ export class TaskDispatcher implements PoolDispatcher {
   private start(worker: PoolWorker, task: TaskRecord): void {
     worker.assign(task);
     if (task.timeoutMs !== Number.POSITIVE_INFINITY)
-      this.setDeadline(task, performance.now() + task.timeoutMs);
+      this.setDeadline(task, this.clock.now() + task.timeoutMs);
     if (this.events.active) this.events.emit({ type: 'task.started', taskId: task.id, workerId: worker.id });
   }
 
@@ -162,12 +163,12 @@ export class TaskDispatcher implements PoolDispatcher {
       for (let i = 1; i < message.length; i += 3) {
         this.onRecord(worker, message[i] as number, message[i + 1] as number, message[i + 2]);
       }
-      worker.settleIdle(performance.now());
+      worker.settleIdle(this.clock.now());
       this.dispatch();
     } else if (message[0] === fromWorker.ready) {
       worker.state = 'ready';
       this.startFailures = 0;
-      worker.settleIdle(performance.now());
+      worker.settleIdle(this.clock.now());
       if (this.workers.every((other) => other.state !== 'starting')) {
         for (const resolve of this.readyWaiters.splice(0)) resolve();
       }
@@ -223,41 +224,33 @@ export class TaskDispatcher implements PoolDispatcher {
   private abortedOutcome(task: TaskRecord, cause: AbortCause): TaskOutcome {
     return cause === 'timeout'
       ? { kind: 'timed_out', timeoutMs: task.timeoutMs }
-      : { kind: 'cancelled', reason: 'cancelled by the caller' };
+      : { kind: 'cancelled', reason: task.abortMessage };
   }
 
   private abortRunning(worker: PoolWorker, task: TaskRecord, cause: AbortCause, message: string): void {
     if (task.abortCause !== undefined) return;
     task.abortCause = cause;
+    task.abortMessage = message;
     worker.abort(task, cause, message);
-    this.setDeadline(task, performance.now() + this.options.abortGraceMs);
+    this.setDeadline(task, this.clock.now() + this.options.abortGraceMs);
   }
 
   private setDeadline(task: TaskRecord, at: number): void {
     task.deadline = at;
-    if (at >= this.deadlineAt) return;
-    clearTimeout(this.deadlineTimer);
-    this.deadlineAt = at;
-    this.deadlineTimer = setTimeout(this.onDeadline, Math.max(0, at - performance.now()));
-    this.deadlineTimer.unref();
+    this.deadlines.arm(at);
   }
 
   /** Times out tasks past their deadline, and terminates the workers of those past their grace. */
-  private readonly onDeadline = (): void => {
-    this.deadlineAt = Number.POSITIVE_INFINITY;
-    this.deadlineTimer = undefined;
-    const now = performance.now();
-    let next = Number.POSITIVE_INFINITY;
+  private onDeadline(now: number): void {
     for (const worker of [...this.workers]) {
       for (const task of [...worker.inFlight.values()]) {
+        if (task.settled || worker.state === 'gone') continue;
         if (task.deadline > now) {
-          next = Math.min(next, task.deadline);
+          this.deadlines.arm(task.deadline);
         } else if (task.abortCause === undefined) {
           this.abortRunning(worker, task, 'timeout', `the task timed out after ${task.timeoutMs} ms`);
-          next = Math.min(next, task.deadline);
-        } else if (worker.state !== 'gone') {
-          const outcome = this.abortedOutcome(task, task.abortCause);
-          this.settle(task, outcome);
+        } else {
+          this.settle(task, this.abortedOutcome(task, task.abortCause));
           worker.taskDone(task.id);
           this.loseWorker(worker, {
             reason: 'terminated',
@@ -266,17 +259,11 @@ export class TaskDispatcher implements PoolDispatcher {
         }
       }
     }
-    if (next !== Number.POSITIVE_INFINITY) {
-      this.deadlineAt = Number.POSITIVE_INFINITY;
-      for (const worker of this.workers) {
-        for (const task of worker.inFlight.values()) if (task.deadline === next) this.setDeadline(task, next);
-      }
-    }
-  };
+  }
 
   /** Heartbeats of every ready worker, and retirement of idle ones above minThreads. */
   private checkWorkers(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const worker of [...this.workers]) {
       if (worker.state !== 'ready') continue;
       if (worker.missedHeartbeats(this.options.maxMissedHeartbeats)) {
@@ -319,7 +306,7 @@ export class TaskDispatcher implements PoolDispatcher {
   }
 
   private startWorker(): PoolWorker {
-    const worker = new PoolWorker(this.nextWorkerId++, this.entryPath, this.options, performance.now(), {
+    const worker = new PoolWorker(this.nextWorkerId++, this.entryPath, this.options, this.clock.now(), {
       message: (from, message) => this.onMessage(from, message),
       exit: (from, exitCode) => this.onExit(from, exitCode),
     });

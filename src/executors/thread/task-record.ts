@@ -40,6 +40,7 @@ export class TaskRecord {
   /** When the pool acts on it next (timeout, then the end of the abort grace); Infinity for never. */
   deadline = Number.POSITIVE_INFINITY;
   abortCause: AbortCause | undefined = undefined;
+  abortMessage = '';
   settled = false;
   removeAbortListener: (() => void) | undefined = undefined;
 

@@ -5,7 +5,7 @@ import {
   type ThreadPoolOptions,
   validateTimeout,
 } from './config.js';
-import { type PoolEvent, type PoolEventListener, PoolEventListeners } from './events.js';
+import { type PoolEventListener, PoolEventListeners } from './events.js';
 import type { TaskOutcome } from './outcome.js';
 import { type PoolDispatcher, TaskDispatcher } from './task-dispatcher.js';
 import { type PoolTask, type RunTaskOptions, TaskRecord } from './task-record.js';
@@ -177,8 +177,6 @@ export class ThreadPool implements AsyncDisposable {
     }
   }
 }
-
-export type { PoolEvent };
 
 function validateAttempt(attempt: unknown): number {
   if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {

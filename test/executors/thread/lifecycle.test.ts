@@ -15,7 +15,7 @@ describe('ThreadPool: cancellation', () => {
     queued.abort(new Error('no longer needed'));
     await expect(second).resolves.toEqual({ kind: 'cancelled', reason: 'no longer needed' });
     running.abort();
-    await expect(first).resolves.toEqual({ kind: 'cancelled', reason: 'cancelled by the caller' });
+    await expect(first).resolves.toEqual({ kind: 'cancelled', reason: 'This operation was aborted' });
     expect(pool.stats()).toEqual({ threads: 1, queued: 0, running: 0 });
   });
 
