@@ -8,11 +8,11 @@ export interface ThreadPoolOptions {
   readonly minThreads?: number;
   /** Upper bound on workers; more start when tasks queue up. */
   readonly maxThreads?: number;
-  /** Tasks one worker runs at the same time (async tasks interleave on its event loop). */
+  /** Tasks one worker runs at the same time (async tasks interleave on its event loop); as many again may wait in it. */
   readonly concurrentTasksPerWorker?: number;
   /** A worker above `minThreads` with nothing to do for this long is stopped. */
   readonly idleTimeoutMs?: number;
-  /** Default time limit of a task, from its dispatch to a worker; `Infinity` for none. */
+  /** Default time limit of a task, from when it starts in its worker; `Infinity` for none. */
   readonly taskTimeoutMs?: number;
   /** How long a task may run on after its signal was aborted before its worker is terminated. */
   readonly abortGraceMs?: number;

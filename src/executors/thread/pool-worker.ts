@@ -47,7 +47,11 @@ export class PoolWorker {
     this.idleSince = now;
     const heartbeat = new SharedArrayBuffer(4);
     this.beats = new Int32Array(heartbeat);
-    const workerData: WorkerBootData = { heartbeat, heartbeatIntervalMs: options.heartbeatIntervalMs };
+    const workerData: WorkerBootData = {
+      heartbeat,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      concurrency: options.concurrentTasksPerWorker,
+    };
     this.thread = new Worker(entryPath, { workerData, resourceLimits: { ...options.resourceLimits } });
     this.thread.on('message', (message: unknown[]) => {
       if (this.state !== 'gone') events.message(this, message);
@@ -61,15 +65,18 @@ export class PoolWorker {
     this.thread.on('exit', (exitCode: number) => events.exit(this, exitCode));
   }
 
-  /** Adds a task to the batch that `send()` posts. */
-  assign(task: TaskRecord): void {
+  /**
+   * Adds a task to the batch that `send()` posts. `reportStart`: the worker's slots may all be taken
+   * when it arrives, so it is to say when the task starts (the pool's timeout counts from then).
+   */
+  assign(task: TaskRecord, reportStart: boolean): void {
     const type = task.task;
     if (!this.definedTypes.has(type.typeId)) {
       this.definedTypes.add(type.typeId);
       this.thread.postMessage([toWorker.define, type.typeId, type.moduleUrl, type.exportName]);
     }
     this.batch ??= [toWorker.run];
-    this.batch.push(task.id, type.typeId, task.attempt, task.input);
+    this.batch.push(task.id, type.typeId, task.attempt, task.input, reportStart ? 1 : 0);
     this.inFlight.set(task.id, task);
     task.workerId = this.id;
     if (!this.referenced) {

@@ -9,12 +9,16 @@
 export const toWorker = {
   /** [DEFINE, typeId, moduleUrl, exportName]: later RUN records name the function by typeId. */
   define: 0,
-  /** [RUN, (taskId, typeId, attempt, input)…] */
+  /**
+   * [RUN, (taskId, typeId, attempt, input, reportStart)…]. A worker runs up to its concurrency at
+   * once and keeps the rest in arrival order; reportStart = 1 asks for a STARTED record, sent for
+   * exactly the tasks the pool dispatched while the worker's slots were (as far as it knew) full.
+   */
   run: 1,
   /** [ABORT, taskId, reason]: aborts that task's signal. */
   abort: 2,
 } as const;
-export const runRecordLength = 4;
+export const runRecordLength = 5;
 
 /** Worker → pool. */
 export const fromWorker = {
@@ -35,6 +39,8 @@ export const recordKind = {
   log: 2,
   /** payload: the reported value */
   progress: 3,
+  /** payload: undefined; a task sent with reportStart began to run */
+  started: 4,
 } as const;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -56,4 +62,6 @@ export interface WorkerBootData {
   /** Int32Array over it; slot 0 is incremented by the worker's heartbeat timer. */
   readonly heartbeat: SharedArrayBuffer;
   readonly heartbeatIntervalMs: number;
+  /** Tasks the worker runs at once (`concurrentTasksPerWorker`). */
+  readonly concurrency: number;
 }

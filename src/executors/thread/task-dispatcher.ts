@@ -61,6 +61,10 @@ export class TaskDispatcher implements PoolDispatcher {
     this.queue.push(task);
     // Workers that failed to start are retried when new work arrives.
     if (this.workers.length === 0) this.startFailures = 0;
+    this.scheduleDispatch();
+  }
+
+  private scheduleDispatch(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);
@@ -81,8 +85,14 @@ export class TaskDispatcher implements PoolDispatcher {
 
   stats(): { threads: number; queued: number; running: number } {
     let running = 0;
-    for (const worker of this.workers) running += worker.inFlight.size;
-    return { threads: this.workers.length, queued: this.queuedCount(), running };
+    let waiting = 0;
+    for (const worker of this.workers) {
+      for (const task of worker.inFlight.values()) {
+        if (task.awaitingStart) waiting++;
+        else running++;
+      }
+    }
+    return { threads: this.workers.length, queued: this.queuedCount() + waiting, running };
   }
 
   ready(): Promise<void> {
@@ -111,20 +121,30 @@ export class TaskDispatcher implements PoolDispatcher {
     this.dispatch();
   };
 
-  /** Spreads queued tasks over ready workers with free slots, one per worker per round. */
+  /**
+   * Spreads queued tasks over ready workers, one per worker per round: first into free slots,
+   * then one slot's worth more each, which wait in the worker and start there the moment a slot
+   * frees — so a worker never idles through a round trip to the main thread.
+   */
   private dispatch(): void {
-    const capacity = this.options.concurrentTasksPerWorker;
+    const concurrency = this.options.concurrentTasksPerWorker;
     const workers = this.workers;
-    let assigned = true;
-    while (this.queue.length > 0 && assigned) {
-      assigned = false;
-      for (let i = 0; i < workers.length; i++) {
-        const worker = workers[i];
-        if (worker === undefined || worker.state !== 'ready' || worker.inFlight.size >= capacity) continue;
-        const task = this.nextQueued();
-        if (task === undefined) break;
-        this.start(worker, task);
-        assigned = true;
+    for (const limit of [concurrency, 2 * concurrency]) {
+      let assigned = true;
+      while (this.queue.length > 0 && assigned) {
+        assigned = false;
+        for (let i = 0; i < workers.length; i++) {
+          const worker = workers[i];
+          if (worker === undefined || worker.state !== 'ready' || worker.inFlight.size >= limit) continue;
+          const task = this.nextQueued();
+          if (task === undefined) break;
+          // The pool's count is an upper bound on what the worker holds when this arrives.
+          const startsAtOnce = worker.inFlight.size < concurrency;
+          worker.assign(task, !startsAtOnce);
+          if (startsAtOnce) this.started(worker.id, task);
+          else task.awaitingStart = true;
+          assigned = true;
+        }
       }
     }
     for (const worker of workers) {
@@ -151,11 +171,11 @@ export class TaskDispatcher implements PoolDispatcher {
     return this.queue.length - this.cancelledInQueue;
   }
 
-  private start(worker: PoolWorker, task: TaskRecord): void {
-    worker.assign(task);
+  private started(workerId: number, task: TaskRecord): void {
+    task.awaitingStart = false;
     if (task.timeoutMs !== Number.POSITIVE_INFINITY)
       this.setDeadline(task, this.clock.now() + task.timeoutMs);
-    if (this.events.active) this.events.emit({ type: 'task.started', taskId: task.id, workerId: worker.id });
+    if (this.events.active) this.events.emit({ type: 'task.started', taskId: task.id, workerId });
   }
 
   private onMessage(worker: PoolWorker, message: unknown[]): void {
@@ -177,9 +197,11 @@ export class TaskDispatcher implements PoolDispatcher {
   }
 
   private onRecord(worker: PoolWorker, kind: number, taskId: number, payload: unknown): void {
-    if (kind === recordKind.log || kind === recordKind.progress) {
+    if (kind === recordKind.log || kind === recordKind.progress || kind === recordKind.started) {
       const task = worker.inFlight.get(taskId);
-      if (task !== undefined) this.onReport(task, kind, payload);
+      if (task === undefined || task.settled) return;
+      if (kind === recordKind.started) this.started(worker.id, task);
+      else this.onReport(task, kind, payload);
       return;
     }
     const task = worker.taskDone(taskId);
@@ -326,11 +348,21 @@ export class TaskDispatcher implements PoolDispatcher {
     );
   }
 
-  /** Ends a worker's tasks as lost (unless already being aborted) and starts its replacement. */
+  /**
+   * Ends a worker's tasks as lost (unless already being aborted) and starts its replacement. Tasks
+   * that were waiting in it and never started go back to the head of the queue.
+   */
   private loseWorker(worker: PoolWorker, loss: WorkerLoss): void {
     this.removeWorker(worker);
     void worker.terminate();
+    const neverStarted: TaskRecord[] = [];
     for (const task of worker.inFlight.values()) {
+      if (task.awaitingStart && task.abortCause === undefined && !task.settled) {
+        task.awaitingStart = false;
+        task.workerId = -1;
+        neverStarted.push(task);
+        continue;
+      }
       this.settle(
         task,
         task.abortCause !== undefined
@@ -339,7 +371,13 @@ export class TaskDispatcher implements PoolDispatcher {
       );
     }
     worker.inFlight.clear();
-    if (this.destroyed) return;
+    if (this.destroyed) {
+      for (const task of neverStarted)
+        this.settle(task, { kind: 'cancelled', reason: 'the thread pool was destroyed' });
+      return;
+    }
+    this.queue.unshift(neverStarted);
+    if (neverStarted.length > 0) this.scheduleDispatch();
     if (this.startFailures >= maxStartFailures) {
       this.failQueued(loss.reason, `workers fail to start: ${loss.message}`);
       return;

@@ -25,6 +25,13 @@ export class TaskQueue<T> {
     return item;
   }
 
+  /** Puts tasks back at the head of the line, in the order given. */
+  unshift(items: readonly T[]): void {
+    if (items.length === 0) return;
+    this.items = [...items, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const rest = this.items.slice(this.head) as T[];

@@ -20,7 +20,7 @@ export interface TaskLogEntry {
 }
 
 export interface RunTaskOptions {
-  /** Overrides the pool's `taskTimeoutMs` for this task; counted from dispatch to a worker. */
+  /** Overrides the pool's `taskTimeoutMs` for this task; counted from when it starts in its worker. */
   readonly timeoutMs?: number;
   /** Cancels the task: removed from the queue, or its `ctx.signal` aborted if it is running. */
   readonly signal?: AbortSignal;
@@ -37,6 +37,8 @@ export type AbortCause = 'timeout' | 'cancel';
 export class TaskRecord {
   /** The worker it was dispatched to. */
   workerId = -1;
+  /** Dispatched behind a worker's full slots and not started yet: safe to dispatch again. */
+  awaitingStart = false;
   /** When the pool acts on it next (timeout, then the end of the abort grace); Infinity for never. */
   deadline = Number.POSITIVE_INFINITY;
   abortCause: AbortCause | undefined = undefined;

@@ -78,6 +78,28 @@ describe('ThreadPool: a lost worker is replaced, and only its own tasks are lost
   });
 });
 
+describe('ThreadPool: tasks waiting in a worker', () => {
+  it('a task that had not started when its worker was lost runs on the replacement', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 });
+    const exits = pool.task({ module: fixture('faults.mjs'), exportName: 'exits' });
+    const echo = pool.task<string, string>({ module: fixture('echo.mjs') });
+    const [lost, waited] = await Promise.all([pool.run(exits, undefined), pool.run(echo, 'second')]);
+    expect(lost).toMatchObject({ kind: 'worker_lost', reason: 'exited' });
+    expect(waited).toEqual({ kind: 'succeeded', output: 'second' });
+  });
+
+  it('counts a waiting task’s timeout from when it starts, not from when it was sent', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 });
+    const sleep = pool.task<number, string>({ module: fixture('echo.mjs'), exportName: 'sleep' });
+    const [first, second] = await Promise.all([
+      pool.run(sleep, 300),
+      pool.run(sleep, 10, { timeoutMs: 200 }),
+    ]);
+    expect(first).toEqual({ kind: 'succeeded', output: 'slept' });
+    expect(second).toEqual({ kind: 'succeeded', output: 'slept' });
+  });
+});
+
 describe('ThreadPool: timeouts', () => {
   it('aborts the signal of a task past its timeout; a task that stops in time keeps its worker', async () => {
     const { pool, events } = await openPool({ minThreads: 1, maxThreads: 1 });
