@@ -2,11 +2,11 @@ import type { ResolvedThreadPoolOptions } from './config.js';
 import { type Clock, DeadlineTimer, systemClock } from './deadline-timer.js';
 import type { PoolEventListeners } from './events.js';
 import type { TaskOutcome, WorkerLossReason } from './outcome.js';
-import { PoolWorker, type WorkerLoss } from './pool-worker.js';
+import type { PoolWorker, WorkerLoss } from './pool-worker.js';
 import { fromWorker, recordKind, type WireFailure, type WireLog } from './protocol.js';
-import { TaskQueue } from './task-queue.js';
+import { PendingTasks } from './task-queue.js';
 import type { AbortCause, TaskRecord } from './task-record.js';
-import { workerEntryPath } from './worker-entry.js';
+import { WorkerRoster } from './worker-roster.js';
 
 export interface PoolDispatcher {
   submit(task: TaskRecord): void;
@@ -15,9 +15,6 @@ export interface PoolDispatcher {
   ready(): Promise<void>;
   destroy(): Promise<void>;
 }
-
-/** Workers that die before saying READY this many times in a row stop being replaced. */
-const maxStartFailures = 3;
 
 /**
  * The pool's engine room: the queue, the workers, dispatch in batches, timeouts, heartbeats,
@@ -28,16 +25,11 @@ const maxStartFailures = 3;
  * in one message per worker; results coming back free slots that are refilled in the same turn.
  */
 export class TaskDispatcher implements PoolDispatcher {
-  private readonly queue = new TaskQueue<TaskRecord>();
-  private readonly workers: PoolWorker[] = [];
-  private readonly entryPath = workerEntryPath();
-  private nextWorkerId = 1;
+  private readonly queue = new PendingTasks<TaskRecord>();
+  private readonly roster: WorkerRoster;
+  private readonly workers: PoolWorker[];
   private flushScheduled = false;
-  /** Settled tasks still in the queue, skipped when reached. */
-  private cancelledInQueue = 0;
   private destroyed = false;
-  private startFailures = 0;
-  private readonly readyWaiters: (() => void)[] = [];
   private readonly deadlines: DeadlineTimer;
   private readonly heartbeatTimer: NodeJS.Timeout;
 
@@ -48,7 +40,12 @@ export class TaskDispatcher implements PoolDispatcher {
     private readonly clock: Clock = systemClock,
   ) {
     this.deadlines = new DeadlineTimer(clock, (now) => this.onDeadline(now));
-    for (let i = 0; i < options.minThreads; i++) this.startWorker();
+    this.roster = new WorkerRoster(options, clock, {
+      message: (from, message) => this.onMessage(from, message),
+      exit: (from, exitCode) => this.onExit(from, exitCode),
+    });
+    this.workers = this.roster.workers;
+    for (let i = 0; i < options.minThreads; i++) this.roster.start();
     this.heartbeatTimer = setInterval(() => this.checkWorkers(), options.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
   }
@@ -59,8 +56,7 @@ export class TaskDispatcher implements PoolDispatcher {
       return;
     }
     this.queue.push(task);
-    // Workers that failed to start are retried when new work arrives.
-    if (this.workers.length === 0) this.startFailures = 0;
+    this.roster.retryStartsIfEmpty();
     this.scheduleDispatch();
   }
 
@@ -73,10 +69,9 @@ export class TaskDispatcher implements PoolDispatcher {
 
   cancel(task: TaskRecord, reason: string): void {
     if (task.settled) return;
-    const worker = this.workerOf(task);
+    const worker = this.roster.holderOf(task);
     if (worker === undefined) {
-      // Still queued: the queue skips settled tasks.
-      this.cancelledInQueue++;
+      this.queue.settledWhileWaiting();
       this.settle(task, { kind: 'cancelled', reason });
       return;
     }
@@ -92,12 +87,11 @@ export class TaskDispatcher implements PoolDispatcher {
         else running++;
       }
     }
-    return { threads: this.workers.length, queued: this.queuedCount() + waiting, running };
+    return { threads: this.workers.length, queued: this.queue.length + waiting, running };
   }
 
   ready(): Promise<void> {
-    if (this.workers.every((worker) => worker.state === 'ready')) return Promise.resolve();
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
+    return this.roster.ready();
   }
 
   async destroy(): Promise<void> {
@@ -106,13 +100,11 @@ export class TaskDispatcher implements PoolDispatcher {
     this.deadlines.cancel();
     const outcome: TaskOutcome = { kind: 'cancelled', reason: 'the thread pool was destroyed' };
     for (const task of this.queue.drain()) this.settle(task, outcome);
-    this.cancelledInQueue = 0;
-    const workers = this.workers.splice(0);
+    const workers = this.roster.removeAll();
     for (const worker of workers) {
       for (const task of worker.inFlight.values()) this.settle(task, outcome);
       worker.inFlight.clear();
     }
-    for (const resolve of this.readyWaiters.splice(0)) resolve();
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
 
@@ -136,7 +128,7 @@ export class TaskDispatcher implements PoolDispatcher {
         for (let i = 0; i < workers.length; i++) {
           const worker = workers[i];
           if (worker === undefined || worker.state !== 'ready' || worker.inFlight.size >= limit) continue;
-          const task = this.nextQueued();
+          const task = this.queue.next();
           if (task === undefined) break;
           // The pool's count is an upper bound on what the worker holds when this arrives.
           const startsAtOnce = worker.inFlight.size < concurrency;
@@ -156,19 +148,7 @@ export class TaskDispatcher implements PoolDispatcher {
         });
       }
     }
-    if (this.queuedCount() > 0) this.scaleUp();
-  }
-
-  private nextQueued(): TaskRecord | undefined {
-    for (;;) {
-      const task = this.queue.shift();
-      if (task === undefined || !task.settled) return task;
-      this.cancelledInQueue--;
-    }
-  }
-
-  private queuedCount(): number {
-    return this.queue.length - this.cancelledInQueue;
+    if (this.queue.length > 0) this.scaleUp();
   }
 
   private started(workerId: number, task: TaskRecord): void {
@@ -186,12 +166,7 @@ export class TaskDispatcher implements PoolDispatcher {
       worker.settleIdle(this.clock.now());
       this.dispatch();
     } else if (message[0] === fromWorker.ready) {
-      worker.state = 'ready';
-      this.startFailures = 0;
-      worker.settleIdle(this.clock.now());
-      if (this.workers.every((other) => other.state !== 'starting')) {
-        for (const resolve of this.readyWaiters.splice(0)) resolve();
-      }
+      this.roster.markReady(worker);
       this.dispatch();
     }
   }
@@ -298,7 +273,7 @@ export class TaskDispatcher implements PoolDispatcher {
         this.workers.length > this.options.minThreads &&
         now - worker.idleSince >= this.options.idleTimeoutMs
       ) {
-        this.removeWorker(worker);
+        this.roster.remove(worker);
         void worker.terminate();
         this.emitScaled(this.workers.length + 1, 'idle');
       }
@@ -306,19 +281,8 @@ export class TaskDispatcher implements PoolDispatcher {
   }
 
   private scaleUp(): void {
-    const capacity = this.options.concurrentTasksPerWorker;
-    let starting = 0;
-    for (const worker of this.workers) if (worker.state === 'starting') starting++;
     const previous = this.workers.length;
-    while (
-      this.workers.length < this.options.maxThreads &&
-      this.queuedCount() > starting * capacity &&
-      this.startFailures < maxStartFailures
-    ) {
-      this.startWorker();
-      starting++;
-    }
-    if (this.workers.length !== previous) this.emitScaled(previous, 'demand');
+    if (this.roster.grow(this.queue.length) > 0) this.emitScaled(previous, 'demand');
   }
 
   private emitScaled(previous: number, reason: 'demand' | 'idle'): void {
@@ -327,18 +291,8 @@ export class TaskDispatcher implements PoolDispatcher {
     }
   }
 
-  private startWorker(): PoolWorker {
-    const worker = new PoolWorker(this.nextWorkerId++, this.entryPath, this.options, this.clock.now(), {
-      message: (from, message) => this.onMessage(from, message),
-      exit: (from, exitCode) => this.onExit(from, exitCode),
-    });
-    this.workers.push(worker);
-    return worker;
-  }
-
   private onExit(worker: PoolWorker, exitCode: number): void {
     if (worker.state === 'gone') return;
-    if (worker.state === 'starting') this.startFailures++;
     this.loseWorker(
       worker,
       worker.loss ?? {
@@ -353,7 +307,7 @@ export class TaskDispatcher implements PoolDispatcher {
    * that were waiting in it and never started go back to the head of the queue.
    */
   private loseWorker(worker: PoolWorker, loss: WorkerLoss): void {
-    this.removeWorker(worker);
+    this.roster.remove(worker);
     void worker.terminate();
     const neverStarted: TaskRecord[] = [];
     for (const task of worker.inFlight.values()) {
@@ -378,11 +332,11 @@ export class TaskDispatcher implements PoolDispatcher {
     }
     this.queue.unshift(neverStarted);
     if (neverStarted.length > 0) this.scheduleDispatch();
-    if (this.startFailures >= maxStartFailures) {
+    if (!this.roster.canStart) {
       this.failQueued(loss.reason, `workers fail to start: ${loss.message}`);
       return;
     }
-    const replacement = this.startWorker();
+    const replacement = this.roster.start();
     if (this.events.active) {
       this.events.emit({
         type: 'worker.replaced',
@@ -396,17 +350,5 @@ export class TaskDispatcher implements PoolDispatcher {
 
   private failQueued(reason: WorkerLossReason, message: string): void {
     for (const task of this.queue.drain()) this.settle(task, { kind: 'worker_lost', reason, message });
-    this.cancelledInQueue = 0;
-  }
-
-  private removeWorker(worker: PoolWorker): void {
-    const index = this.workers.indexOf(worker);
-    if (index >= 0) this.workers.splice(index, 1);
-    worker.state = 'gone';
-  }
-
-  private workerOf(task: TaskRecord): PoolWorker | undefined {
-    if (task.workerId < 0) return undefined;
-    return this.workers.find((worker) => worker.id === task.workerId && worker.inFlight.has(task.id));
   }
 }

@@ -40,3 +40,45 @@ export class TaskQueue<T> {
     return rest;
   }
 }
+
+/**
+ * Tasks waiting for a worker. A task cancelled while it waits stays in the line, settled, and is
+ * skipped when reached (removing it from the middle would cost more than skipping it); `length`
+ * leaves those out.
+ */
+export class PendingTasks<T extends { readonly settled: boolean }> {
+  private readonly queue = new TaskQueue<T>();
+  private settledInLine = 0;
+
+  get length(): number {
+    return this.queue.length - this.settledInLine;
+  }
+
+  push(task: T): void {
+    this.queue.push(task);
+  }
+
+  /** Call when a task still in the line was settled (cancelled). */
+  settledWhileWaiting(): void {
+    this.settledInLine++;
+  }
+
+  /** The oldest unsettled task, taken out of the line. */
+  next(): T | undefined {
+    for (;;) {
+      const task = this.queue.shift();
+      if (task === undefined || !task.settled) return task;
+      this.settledInLine--;
+    }
+  }
+
+  unshift(tasks: readonly T[]): void {
+    this.queue.unshift(tasks);
+  }
+
+  /** Every unsettled task, oldest first; the line is empty afterwards. */
+  drain(): T[] {
+    this.settledInLine = 0;
+    return this.queue.drain().filter((task) => !task.settled);
+  }
+}
