@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isValkyrieError } from '../../../src/core/errors.js';
 import type { ThreadPool } from '../../../src/executors/thread/thread-pool.js';
@@ -5,7 +9,7 @@ import { fixture, fullStrength, openPool, waitForEvent } from './helpers.js';
 
 describe('ThreadPool: cancellation', () => {
   it('a queued task is cancelled without running; a running one sees its signal abort', async () => {
-    const { pool } = await openPool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 });
+    const { pool, events } = await openPool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 });
     const sleep = pool.task<number, string>({ module: fixture('echo.mjs'), exportName: 'sleep' });
     const running = new AbortController();
     const queued = new AbortController();
@@ -17,6 +21,8 @@ describe('ThreadPool: cancellation', () => {
     running.abort();
     await expect(first).resolves.toEqual({ kind: 'cancelled', reason: 'This operation was aborted' });
     expect(pool.stats()).toEqual({ threads: 1, queued: 0, running: 0 });
+    expect(events.filter((event) => event.type === 'task.cancelled')).toHaveLength(2);
+    expect(events.filter((event) => event.type === 'task.started')).toHaveLength(1);
   });
 
   it('an already aborted signal cancels at once', async () => {
@@ -75,6 +81,31 @@ describe('ThreadPool: close and destroy', () => {
     const echo = escaped.task({ module: fixture('echo.mjs') });
     await expect(escaped.run(echo, 1)).rejects.toThrow(/closing/);
     expect(escaped.stats().threads).toBe(0);
+  });
+});
+
+describe('ThreadPool: the process', () => {
+  it('is not kept alive by an idle pool that was never closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-pool-'));
+    try {
+      const script = join(dir, 'main.mjs');
+      const poolModule = new URL('../../../dist/executors/thread/thread-pool.js', import.meta.url).href;
+      writeFileSync(
+        script,
+        [
+          `import { ThreadPool } from ${JSON.stringify(poolModule)};`,
+          'const pool = new ThreadPool({ minThreads: 2, maxThreads: 2 });',
+          `const echo = pool.task({ module: ${JSON.stringify(fixture('echo.mjs').href)} });`,
+          "console.log(JSON.stringify(await pool.run(echo, 'done')));",
+        ].join('\n'),
+      );
+      const child = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000 });
+      expect(child.error).toBeUndefined();
+      expect(child.status).toBe(0);
+      expect(child.stdout.trim()).toBe('{"kind":"succeeded","output":"done"}');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

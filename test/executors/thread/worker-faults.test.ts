@@ -26,6 +26,7 @@ async function expectLostAndReplaced(
   expect(outcome).toMatchObject({ kind: 'worker_lost', reason });
   expect(outcome.kind === 'worker_lost' && outcome.message).toMatch(message);
 
+  expect(events).toContainEqual({ type: 'task.failed', taskId: 1, outcome });
   await fullStrength(pool, 2);
   const replaced = events.filter((event) => event.type === 'worker.replaced');
   expect(replaced).toEqual([
