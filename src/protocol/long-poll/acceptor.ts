@@ -213,7 +213,7 @@ export class LongPollAcceptor<Out, In, Principal> {
     for (const session of this.sessions.values()) {
       const idleSince = session.idleSince();
       if (idleSince === undefined || now - idleSince <= this.sessionTtlMs) continue;
-      if (session.ended === undefined) session.expire(now - idleSince);
+      if (session.ended === undefined) session.expire(this.sessionTtlMs);
       this.sessions.delete(session.id);
     }
   }

@@ -75,8 +75,8 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
   }
 
   /** The client stopped polling for longer than the session TTL. */
-  expire(idleMs: number): void {
-    const reason = `VK_PEER_TIMEOUT: the client did not poll for ${idleMs} ms`;
+  expire(ttlMs: number): void {
+    const reason = `VK_PEER_TIMEOUT: the client did not poll for more than ${ttlMs} ms`;
     this.endWith({ kind: 'lost', reason }, { code: 'VK_PEER_TIMEOUT', reason });
   }
 
