@@ -149,7 +149,10 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
 
   private adopt(entry: Connection<Out, In>, switched?: TransportSwitch): void {
     const { kind, transport } = entry;
-    if (this.isClosed) return transport.close('closed');
+    if (this.isClosed) {
+      transport.close('closed');
+      return;
+    }
     this.current = entry;
     transport.onMessage((message) => {
       if (this.current === entry) this.deliver(message);
