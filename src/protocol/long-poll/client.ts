@@ -1,8 +1,10 @@
+import type { Agent } from 'node:http';
 import { type Clock, systemClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder } from '../frame.js';
 import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import { type CloseInfo, TransportEnd } from '../transport-end.js';
+import { keepAliveAgent, sendRequest } from './http-request.js';
 
 export interface LongPollConnectOptions<In> {
   /** http(s) URL of the acceptor's basePath. */
@@ -34,31 +36,33 @@ const reconnectCodes = new Set(['VK_SHUTTING_DOWN', 'VK_PEER_TIMEOUT', 'VK_SESSI
 export async function connectLongPoll<Out, In>(
   options: LongPollConnectOptions<In>,
 ): Promise<ConnectResult<LongPollClient<Out, In>>> {
-  let response: Response;
+  const agent = keepAliveAgent(options.baseUrl);
+  let response: { status: number; text: string };
   try {
-    response = await fetch(`${options.baseUrl}/sessions`, {
+    response = await sendRequest(agent, `${options.baseUrl}/sessions`, {
       method: 'POST',
       headers: requestHeaders(options.headers),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   } catch (error) {
-    return { kind: 'unreachable', reason: describeFetchError(error) };
+    agent.destroy();
+    return { kind: 'unreachable', reason: describeRequestError(error) };
   }
-  const text = await response.text().catch(() => '');
+  const { text } = response;
   if (response.status !== 201) {
+    agent.destroy();
     const { code, message } = parseErrorBody(text, response.status);
     if (response.status === 401 || response.status === 403 || code === 'VK_PROTOCOL_VERSION')
       return { kind: 'rejected', status: response.status, code, reason: `${code}: ${message}` };
     return { kind: 'unreachable', reason: `session refused with ${code}: ${message}` };
   }
   const opened = parseOpened(text);
-  if (opened === undefined)
+  if (opened === undefined) {
+    agent.destroy();
     return { kind: 'unreachable', reason: `unexpected session response ${text.slice(0, 80)}` };
-  const client = new LongPollClient<Out, In>(
-    options,
-    `${options.baseUrl}/sessions/${opened.sessionId}`,
-    opened.holdMs,
-  );
+  }
+  const sessionUrl = `${options.baseUrl}/sessions/${opened.sessionId}`;
+  const client = new LongPollClient<Out, In>(options, agent, sessionUrl, opened.holdMs);
   return { kind: 'connected', transport: client };
 }
 
@@ -81,6 +85,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
 
   constructor(
     private readonly options: LongPollConnectOptions<In>,
+    private readonly agent: Agent,
     private readonly sessionUrl: string,
     private readonly holdMs: number,
   ) {
@@ -116,16 +121,23 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   private end(info: CloseInfo, deleteSession = true): void {
     this.finish(info);
     this.poller.abort();
-    if (!deleteSession) return;
-    void this.drained().then(() =>
-      fetch(`${this.sessionUrl}?reason=${encodeURIComponent(info.reason.slice(0, 200))}`, {
-        method: 'DELETE',
-        headers: this.headers,
-      }).then(
-        (response) => response.body?.cancel(),
-        () => undefined,
-      ),
-    );
+    if (!deleteSession) {
+      void this.drained().finally(() => this.agent.destroy());
+      return;
+    }
+    void this.drained()
+      .then(() =>
+        sendRequest(
+          this.agent,
+          `${this.sessionUrl}?reason=${encodeURIComponent(info.reason.slice(0, 200))}`,
+          {
+            method: 'DELETE',
+            headers: this.headers,
+          },
+        ),
+      )
+      .catch(() => undefined)
+      .finally(() => this.agent.destroy());
   }
 
   private async pollLoop(): Promise<void> {
@@ -134,17 +146,21 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
       // A server that vanished without a TCP reset would hold the poll forever.
       const timer = this.clock.setTimeout(() => timeout.abort(), this.holdMs + 10_000);
       try {
-        const response = await fetch(`${this.sessionUrl}/messages?ack=${this.lastReceived}`, {
-          headers: this.headers,
-          signal: AbortSignal.any([this.poller.signal, timeout.signal]),
-        });
-        const text = await response.text();
+        const { status, text } = await sendRequest(
+          this.agent,
+          `${this.sessionUrl}/messages?ack=${this.lastReceived}`,
+          {
+            method: 'GET',
+            headers: this.headers,
+            signal: AbortSignal.any([this.poller.signal, timeout.signal]),
+          },
+        );
         this.failingSince = undefined;
-        if (response.status === 200) this.receive(text);
-        else this.refused(response.status, text);
+        if (status === 200) this.receive(text);
+        else this.refused(status, text);
       } catch (error) {
         if (this.isClosed) return;
-        await this.failed(`poll failed: ${describeFetchError(error)}`);
+        await this.failed(`poll failed: ${describeRequestError(error)}`);
       } finally {
         this.clock.clearTimeout(timer);
       }
@@ -197,21 +213,20 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
       }
       const first = this.outgoing[0]?.seq ?? this.nextSeq;
       try {
-        const response = await fetch(`${this.sessionUrl}/messages`, {
+        const { status, text } = await sendRequest(this.agent, `${this.sessionUrl}/messages`, {
           method: 'POST',
           headers: { ...this.headers, 'content-type': 'application/json' },
           body: `{"v":${protocolVersion},"seq":${first},"messages":[${batch.join(',')}]}`,
         });
-        const text = await response.text();
         this.failingSince = undefined;
-        if (response.status !== 200) {
+        if (status !== 200) {
           this.outgoing.length = 0;
-          return this.refused(response.status, text);
+          return this.refused(status, text);
         }
         const ack = parseAck(text) ?? first + batch.length - 1;
         while ((this.outgoing[0]?.seq ?? Number.POSITIVE_INFINITY) <= ack) this.outgoing.shift();
       } catch (error) {
-        if (await this.failed(`send failed: ${describeFetchError(error)}`)) {
+        if (await this.failed(`send failed: ${describeRequestError(error)}`)) {
           this.outgoing.length = 0;
           return;
         }
@@ -256,7 +271,7 @@ function parseAck(text: string): number | undefined {
   }
 }
 
-function describeFetchError(error: unknown): string {
+function describeRequestError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
   return `${error.message}${cause}`;
