@@ -80,7 +80,17 @@ describe('auto transport', () => {
     await roundTrip(auto, await server.nextConnection());
   });
 
-  it('falls back to long-poll when the WebSocket endpoint refuses, and returns when it accepts', async () => {
+  it('falls back to long-poll when the server refuses the WebSocket upgrade (as a blocking proxy would)', async () => {
+    const server = await started();
+    const auto = await connected({
+      webSocketUrl: server.wsUrl.replace('/runner/ws', '/blocked'),
+      longPollUrl: server.pollUrl,
+    });
+    expect(auto.kind).toBe('long-poll');
+    await roundTrip(auto, await server.nextConnection());
+  });
+
+  it('falls back to long-poll when nothing listens for WebSockets, and returns when something does', async () => {
     const server = await started();
     const clock = new ManualClock();
     const wsPort = await freePort();
