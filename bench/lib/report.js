@@ -128,6 +128,17 @@ function protocolTargetRows(protocol) {
       verdict(poll.p50Us.median <= protocolTargets.longPollP50Us),
     ]);
   }
+  const fallback = byId.get('fallback');
+  if (fallback) {
+    rows.push([
+      'WebSocket drop → next job over long-poll, p50',
+      `≤ ${protocolTargets.fallbackP50Us} µs`,
+      us(fallback.p50Us.median),
+      '—',
+      '—',
+      verdict(fallback.p50Us.median <= protocolTargets.fallbackP50Us),
+    ]);
+  }
   return rows;
 }
 

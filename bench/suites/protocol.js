@@ -10,10 +10,15 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { groupByCase, summarize } from '../lib/stats.js';
 
-export const targets = { webSocketP50Us: 150, webSocketP99Us: 1000, longPollP50Us: 2000 };
+export const targets = {
+  webSocketP50Us: 150,
+  webSocketP99Us: 1000,
+  longPollP50Us: 2000,
+  fallbackP50Us: 5000,
+};
 
 export function protocolSuite({ repoRoot, reps, quick }) {
-  const iterations = quick ? { ws: 2000, poll: 500 } : { ws: 10_000, poll: 2000 };
+  const iterations = quick ? { ws: 2000, poll: 500, fallback: 10 } : { ws: 10_000, poll: 2000, fallback: 30 };
   const load = (path) => import(pathToFileURL(join(repoRoot, 'dist/protocol', path)).href);
   const measured = (fn) => async () => {
     const started = performance.now();
@@ -39,19 +44,25 @@ export function protocolSuite({ repoRoot, reps, quick }) {
         label: 'long-poll: offer → first step',
         measure: measured(async () => dispatch(await loadProtocol(load), 'long-poll', iterations.poll)),
       },
+      {
+        id: 'fallback',
+        label: 'auto: WebSocket drop → next offer over long-poll',
+        measure: measured(async () => fallback(await loadProtocol(load), iterations.fallback)),
+      },
     ],
   };
 }
 
 async function loadProtocol(load) {
-  const [frame, wsAcceptor, wsConnector, pollAcceptor, pollClient] = await Promise.all([
+  const [frame, wsAcceptor, wsConnector, pollAcceptor, pollClient, auto] = await Promise.all([
     load('frame.js'),
     load('websocket/acceptor.js'),
     load('websocket/connector.js'),
     load('long-poll/acceptor.js'),
     load('long-poll/client.js'),
+    load('auto.js'),
   ]);
-  return { ...frame, ...wsAcceptor, ...wsConnector, ...pollAcceptor, ...pollClient };
+  return { ...frame, ...wsAcceptor, ...wsConnector, ...pollAcceptor, ...pollClient, ...auto };
 }
 
 const jobSpec = {
@@ -141,6 +152,66 @@ async function dispatch(protocol, kind, count) {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   return latencies.slice(warmUp);
+}
+
+/**
+ * The server drops the runner's WebSocket as a server going away does (close 1001: reconnect); an
+ * offer waits in every new long-poll session. Timed from the drop to that offer reaching the runner.
+ * Between samples the auto transport moves back to WebSocket on its own (its first probe).
+ */
+async function fallback(protocol, count) {
+  const authenticate = async () => ({ kind: 'accepted', principal: 'bench' });
+  let poll;
+  const server = createServer((request, response) => {
+    if (!poll?.handle(request, response)) response.writeHead(404).end();
+  });
+  poll = new protocol.LongPollAcceptor({
+    basePath: '/poll',
+    authenticate,
+    decoder: protocol.controlPlaneDecoder,
+  });
+  const ws = new protocol.WebSocketAcceptor({
+    server,
+    path: '/ws',
+    authenticate,
+    decoder: protocol.controlPlaneDecoder,
+  });
+  let webSocketEnd;
+  ws.onConnection((end) => {
+    webSocketEnd = end;
+  });
+  poll.onConnection((end) =>
+    end.send({ type: 'offer', jobId: 'after-fallback', name: 'build', ttlMs: 5000 }),
+  );
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  const result = await protocol.connectAuto({
+    webSocketUrl: `ws://127.0.0.1:${port}/ws`,
+    longPollUrl: `http://127.0.0.1:${port}/poll`,
+    decoder: protocol.runnerDecoder,
+  });
+  if (result.kind !== 'connected') throw new Error(`bench could not connect: ${JSON.stringify(result)}`);
+  const runner = result.transport;
+  let offered;
+  runner.onMessage((message) => offered?.(message));
+  const latencies = [];
+  for (let i = 0; i < count; i++) {
+    while (runner.kind !== 'websocket' || webSocketEnd === undefined || webSocketEnd.isClosed)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    const arrived = new Promise((resolve) => {
+      offered = resolve;
+    });
+    const startedAt = performance.now();
+    webSocketEnd.goAway('bench: dropping the WebSocket');
+    await arrived;
+    latencies.push((performance.now() - startedAt) * 1000);
+  }
+  runner.close();
+  poll.close();
+  await ws.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  return latencies;
 }
 
 /** The same two round trips over bare `ws`, with JSON but no envelope or schema: the floor. */
