@@ -191,3 +191,101 @@ describe('HTTP long-poll transport', () => {
 async function waitUntil(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 1));
 }
+
+/**
+ * Forwards requests to `target`, but for the requests `drop` picks, lets the server answer and then
+ * cuts the client's connection instead of passing the answer on: a response lost on the way back.
+ */
+async function lossyProxy(target: string, drop: (method: string, path: string, answer: string) => boolean) {
+  const { createServer, request } = await import('node:http');
+  const dropped: string[] = [];
+  const proxy = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', () => {
+      const forwarded = request(
+        `${target}${incoming.url}`,
+        { method: incoming.method, headers: incoming.headers },
+        (answer) => {
+          const body: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => body.push(chunk));
+          answer.on('end', () => {
+            const text = Buffer.concat(body).toString('utf8');
+            if (drop(incoming.method ?? '', incoming.url ?? '', text)) {
+              dropped.push(`${incoming.method} ${text}`);
+              incoming.socket.destroy();
+              return;
+            }
+            outgoing.writeHead(answer.statusCode ?? 500, answer.headers);
+            outgoing.end(text);
+          });
+        },
+      );
+      forwarded.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as import('node:net').AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dropped,
+    close: () => {
+      proxy.closeAllConnections();
+      return new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+describe('HTTP long-poll client over a network that loses responses', () => {
+  it('neither loses nor duplicates a message when a poll or a send response is lost', async () => {
+    const live = await startProtocolServer();
+    server = live;
+    const origin = new URL(live.pollUrl).origin;
+    let pollsToDrop = 1;
+    let sendsToDrop = 1;
+    const proxy = await lossyProxy(origin, (method, path, answer) => {
+      if (method === 'GET' && path.includes('/messages') && answer.includes('"type"') && pollsToDrop > 0) {
+        pollsToDrop--;
+        return true;
+      }
+      if (method === 'POST' && path.endsWith('/messages') && sendsToDrop > 0) {
+        sendsToDrop--;
+        return true;
+      }
+      return false;
+    });
+    try {
+      const result = await connectLongPoll({
+        baseUrl: `${proxy.url}/runner/poll`,
+        decoder: runnerDecoder,
+        headers: goodToken,
+        retryDelayMs: 1,
+      });
+      if (result.kind !== 'connected') throw new Error('did not connect');
+      const client = result.transport;
+      const serverEnd = await live.nextConnection();
+      const atServer = inbox(serverEnd);
+      const atClient = inbox(client);
+      const offers = Array.from({ length: 5 }, (_, i) => ({
+        type: 'offer' as const,
+        jobId: `job-${i}`,
+        name: 'n',
+        ttlMs: 1,
+      }));
+      const accepts = Array.from({ length: 5 }, (_, i) => ({ type: 'accept' as const, jobId: `job-${i}` }));
+      for (const offer of offers) serverEnd.send(offer);
+      for (const accept of accepts) client.send(accept);
+      expect(await atClient.waitFor(5)).toEqual(offers);
+      expect(await atServer.waitFor(5)).toEqual(accepts);
+      // Whatever else arrives after both retries went through would be a duplicate.
+      serverEnd.send(controlSamples.cancel);
+      client.send(runnerSamples.decline);
+      expect(await atClient.waitFor(6)).toEqual([...offers, controlSamples.cancel]);
+      expect(await atServer.waitFor(6)).toEqual([...accepts, runnerSamples.decline]);
+      expect(proxy.dropped).toHaveLength(2);
+      client.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
