@@ -141,12 +141,15 @@ describe('WebSocket transport', () => {
   });
 
   it('a client that receives a bad frame closes with the same codes', async () => {
-    server = await startProtocolServer();
-    const live = server;
     const rawServer = new (await import('ws')).WebSocketServer({ port: 0, host: '127.0.0.1' });
     await once(rawServer, 'listening');
     const { port } = rawServer.address() as import('node:net').AddressInfo;
-    rawServer.on('connection', (socket) => socket.send('{"v":1,"m":{"type":"offer"}}'));
+    const closedAtServer = new Promise<{ code: number; reason: string }>((resolve) =>
+      rawServer.on('connection', (socket) => {
+        socket.on('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') }));
+        socket.send('{"v":1,"m":{"type":"offer"}}');
+      }),
+    );
     const result = await connectWebSocket({ url: `ws://127.0.0.1:${port}`, decoder: runnerDecoder });
     if (result.kind !== 'connected') throw new Error('did not connect');
     expect(await closed(result.transport)).toMatchObject({
@@ -154,8 +157,11 @@ describe('WebSocket transport', () => {
       code: 'VK_PROTOCOL',
       reason: expect.stringMatching(/^VK_PROTOCOL: m\.jobId/),
     });
+    expect(await closedAtServer).toMatchObject({
+      code: closeCodes.protocol,
+      reason: expect.stringMatching(/^VK_PROTOCOL: m\.jobId/),
+    });
     await new Promise((resolve) => rawServer.close(resolve));
-    expect(live.webSocket.connectionCount).toBe(0);
   });
 
   it('leaves upgrades on other paths alone', async () => {

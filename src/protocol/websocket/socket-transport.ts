@@ -108,28 +108,20 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
   private socketClosed(code: number, reason: string, error: Error | undefined): void {
     this.stopKeepAlive();
     const detail = reason !== '' ? reason : (error?.message ?? 'no reason given');
-    switch (code) {
-      case closeCodes.normal:
-        this.finish({ kind: 'remote', reason: detail });
-        return;
-      case closeCodes.protocol:
-      case closeCodes.protocolVersion:
-        this.finish({ kind: 'remote', reason: detail });
-        return;
-      case closeCodes.frameTooLarge:
-        // ws closes with 1009 and no reason when a frame exceeds maxPayload, on either end.
-        this.finish(
-          reason !== ''
-            ? { kind: 'remote', reason }
-            : {
-                kind: 'protocol',
-                code: 'VK_FRAME_TOO_LARGE',
-                reason: `VK_FRAME_TOO_LARGE: a frame exceeded the limit of ${this.decoder.maxFrameBytes} bytes`,
-              },
-        );
-        return;
-      default:
-        this.finish({ kind: 'lost', reason: `connection lost (close code ${code}: ${detail})` });
+    if (code === closeCodes.normal || code === closeCodes.protocol || code === closeCodes.protocolVersion) {
+      this.finish({ kind: 'remote', reason: detail });
+    } else if (code === closeCodes.frameTooLarge && reason === '') {
+      // ws closes with a bare 1009 when a frame exceeds maxPayload, on either end.
+      const limit = this.decoder.maxFrameBytes;
+      this.finish({
+        kind: 'protocol',
+        code: 'VK_FRAME_TOO_LARGE',
+        reason: `VK_FRAME_TOO_LARGE: a frame exceeded the limit of ${limit} bytes`,
+      });
+    } else if (code === closeCodes.frameTooLarge) {
+      this.finish({ kind: 'remote', reason });
+    } else {
+      this.finish({ kind: 'lost', reason: `connection lost (close code ${code}: ${detail})` });
     }
   }
 
