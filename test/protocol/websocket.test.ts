@@ -122,6 +122,31 @@ describe('WebSocket transport', () => {
     alive.close();
   });
 
+  it('keep-alive on the client end closes a server that stops answering', async () => {
+    const { WebSocketServer } = await import('ws');
+    const silent = new WebSocketServer({ port: 0, host: '127.0.0.1', autoPong: false });
+    await once(silent, 'listening');
+    const { port } = silent.address() as import('node:net').AddressInfo;
+    const pinged = new Promise((resolve) => silent.on('connection', (socket) => socket.on('ping', resolve)));
+    const clock = new ManualClock();
+    const result = await connectWebSocket({
+      url: `ws://127.0.0.1:${port}`,
+      decoder: runnerDecoder,
+      clock,
+      keepAliveIntervalMs: 1000,
+    });
+    if (result.kind !== 'connected') throw new Error('did not connect');
+    clock.advance(1000);
+    await pinged;
+    expect(result.transport.isClosed).toBe(false);
+    clock.advance(1000);
+    expect(await closed(result.transport)).toEqual({
+      kind: 'lost',
+      reason: 'VK_PEER_TIMEOUT: no pong or message for 1000 ms after a ping',
+    });
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
   it('refuses a client that speaks another protocol version before any frame', async () => {
     server = await startProtocolServer();
     const socket = new WebSocket(server.wsUrl, { headers: { ...goodToken, [versionHeader]: '2' } });
