@@ -27,6 +27,8 @@ export interface AutoConnectOptions<In> {
   readonly random?: () => number;
   readonly backoff?: BackoffPolicy;
   readonly keepAliveIntervalMs?: number;
+  /** Use this transport only (`--protocol ws|http`): same reconnects and backoff, no switching. */
+  readonly only?: TransportKind;
   readonly signal?: AbortSignal;
 }
 
@@ -100,7 +102,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
 
   /** @internal Used by connectAuto. */
   async connectFirst(): Promise<ConnectResult<true>> {
-    const result = await this.connectWithBackoff(['websocket', 'long-poll']);
+    const result = await this.connectWithBackoff(this.order(['websocket', 'long-poll']));
     if (result.kind === 'connected') this.adopt(result.transport);
     return result.kind === 'connected' ? { kind: 'connected', transport: true } : result;
   }
@@ -164,7 +166,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     const waiting = this.waiting;
     this.waiting = [];
     for (const message of waiting) transport.send(message);
-    if (kind === 'long-poll') this.scheduleProbe();
+    if (kind === 'long-poll' && this.options.only === undefined) this.scheduleProbe();
   }
 
   private async connectionEnded(kind: TransportKind, info: CloseInfo): Promise<void> {
@@ -173,12 +175,17 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
     const order: TransportKind[] =
       kind === 'websocket' ? ['long-poll', 'websocket'] : ['websocket', 'long-poll'];
-    const result = await this.connectWithBackoff(order);
+    const result = await this.connectWithBackoff(this.order(order));
     if (result.kind === 'connected') {
       this.adopt(result.transport, { from: kind, to: result.transport.kind, reason: info.reason });
     } else if (!this.isClosed) {
       this.finish({ kind: 'remote', reason: result.reason });
     }
+  }
+
+  private order(preferred: readonly TransportKind[]): readonly TransportKind[] {
+    const { only } = this.options;
+    return only === undefined ? preferred : [only];
   }
 
   /** While on long-poll, tries the WebSocket with backoff and moves over when it opens. */

@@ -33,6 +33,7 @@ async function connected(options: {
   webSocketUrl: string;
   longPollUrl: string;
   clock?: ManualClock;
+  only?: 'websocket' | 'long-poll';
 }): Promise<AutoTransport<RunnerMessage, ControlMessage>> {
   const result = await connectAuto<RunnerMessage, ControlMessage>({
     ...options,
@@ -166,6 +167,24 @@ describe('auto transport', () => {
     const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
     (await server.nextConnection()).close('runner removed');
     expect(await closed(auto)).toEqual({ kind: 'remote', reason: 'runner removed' });
+  });
+
+  it('with `only`, sticks to one transport and reconnects on it', async () => {
+    const server = await started();
+    const auto = await connected({
+      webSocketUrl: server.wsUrl,
+      longPollUrl: server.pollUrl,
+      only: 'long-poll',
+    });
+    const seen = switches(auto);
+    expect(auto.kind).toBe('long-poll');
+    const first = await server.nextConnection();
+    // The server ends the session as lost (it expired); the client opens a new long-poll session.
+    (first as unknown as { expire(ttlMs: number): void }).expire(1);
+    const second = await server.nextConnection();
+    await roundTrip(auto, second);
+    expect(seen).toMatchObject([{ from: 'long-poll', to: 'long-poll' }]);
+    expect(server.webSocket.connectionCount).toBe(0);
   });
 
   it('does not retry rejected credentials', async () => {
