@@ -1,5 +1,5 @@
 import type * as z from 'zod';
-import { ValkyrieError } from '../core/errors.js';
+import type { ErrorCode } from '../core/errors.js';
 import type { ControlMessage, RunnerMessage } from './messages.js';
 import { protocolVersion } from './messages.js';
 import { controlMessageSchema, runnerMessageSchema } from './schemas.js';
@@ -13,7 +13,10 @@ import { controlMessageSchema, runnerMessageSchema } from './schemas.js';
  * The first failure is the result; nothing partially decoded is ever returned.
  */
 
-export type ProtocolErrorCode = 'VK_PROTOCOL' | 'VK_PROTOCOL_VERSION' | 'VK_FRAME_TOO_LARGE';
+export type ProtocolErrorCode = Extract<
+  ErrorCode,
+  'VK_PROTOCOL' | 'VK_PROTOCOL_VERSION' | 'VK_FRAME_TOO_LARGE'
+>;
 
 export interface ProtocolError {
   readonly code: ProtocolErrorCode;
@@ -89,10 +92,6 @@ export function decodeBatch<In>(
     decoded.push(result.value);
   }
   return { kind: 'decoded', value: { seq, messages: decoded, envelope } };
-}
-
-export function protocolErrorToValkyrieError(error: ProtocolError): ValkyrieError {
-  return new ValkyrieError(error.code, error.message);
 }
 
 function parseEnvelope(raw: Buffer | string, maxFrameBytes: number): Decoded<Record<string, unknown>> {
