@@ -3,7 +3,7 @@
 //
 //   npm run bench                      # build, then every suite in full → bench/RESULTS.md
 //   node bench/run.js --quick          # fewer repetitions → bench/results/dev.md (not committed)
-//   node bench/run.js --only startup   # one suite → bench/results/dev.md
+//   node bench/run.js --only startup   # one suite → bench/results/dev.md (startup | throughput | threads | protocol)
 //   node bench/run.js --only threads --quick   # the thread pool against Piscina, small sizes
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine, filesystemType } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
+import { protocolSuite } from './suites/protocol.js';
 import { startupSuite } from './suites/startup.js';
 import { throughputSuite } from './suites/throughput.js';
 import { threadsSuite } from './threads/suite.js';
@@ -24,7 +25,12 @@ const { values: flags } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
 const full = !flags.quick && flags.only === undefined;
-const reps = { throughput: flags.quick ? 1 : 7, startup: flags.quick ? 3 : 20, threads: flags.quick ? 1 : 5 };
+const reps = {
+  throughput: flags.quick ? 1 : 7,
+  startup: flags.quick ? 3 : 20,
+  threads: flags.quick ? 1 : 5,
+  protocol: flags.quick ? 1 : 5,
+};
 const resultsPath = full ? join(benchDir, 'RESULTS.md') : join(benchDir, 'results/dev.md');
 const samplesPath = full
   ? join(benchDir, 'results/samples.json')
@@ -47,6 +53,7 @@ const suites = [
   startup,
   throughputSuite({ ...context, reps: reps.throughput }),
   threadsSuite({ ...context, reps: reps.threads, quick: flags.quick }),
+  protocolSuite({ ...context, reps: reps.protocol, quick: flags.quick }),
 ].filter((suite) => flags.only === undefined || suite.id === flags.only);
 if (suites.length === 0) throw new Error(`--only: no suite named ${JSON.stringify(flags.only)}`);
 
@@ -76,7 +83,7 @@ const run = {
 try {
   console.log(`Valkyrie benchmarks → ${resultsPath}\n`);
   // Warms the page cache for node, bash and dist/, and creates the start-up suite's reused state dir.
-  for (const warmUp of startup.cases) await warmUp.measure();
+  if (suites.includes(startup)) for (const warmUp of startup.cases) await warmUp.measure();
   for (const suite of suites) {
     for (let rep = 1; rep <= suite.reps; rep++) {
       for (const benchCase of suite.cases) {
@@ -108,5 +115,7 @@ function describeSample(sample) {
   const parts = [`wall ${sample.wallMs.toFixed(1)} ms`];
   if (sample.startMs !== undefined) parts.push(`start ${sample.startMs.toFixed(1)} ms`);
   if (sample.cpuMs !== undefined && sample.cpuMs !== null) parts.push(`cpu ${sample.cpuMs.toFixed(0)} ms`);
+  if (sample.p50Us !== undefined)
+    parts.push(`p50 ${sample.p50Us.toFixed(0)} µs, p99 ${sample.p99Us.toFixed(0)} µs`);
   return parts.join(', ');
 }

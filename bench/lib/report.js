@@ -1,5 +1,6 @@
 // Renders the figures as markdown tables. Columns are padded so the same text reads well on a
 // terminal, where `npm run bench` prints it too.
+import { analyzeProtocol, targets as protocolTargets } from '../suites/protocol.js';
 import { analyzeStartup, targetMs } from '../suites/startup.js';
 import { analyzeThroughput, targetRatio } from '../suites/throughput.js';
 import { threadsSections } from '../threads/report.js';
@@ -10,6 +11,7 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     settings.jobCount,
   );
   const startup = analyzeStartup(samples.filter((s) => s.suite === 'startup'));
+  const protocol = analyzeProtocol(samples.filter((s) => s.suite === 'protocol'));
   const status = finishedAt
     ? `Started ${startedAt}, finished ${finishedAt}.`
     : `**Incomplete** — started ${startedAt}; this file is rewritten as results come in.`;
@@ -23,11 +25,12 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     '',
     '## Targets',
     '',
-    targetsTable(throughput, startup),
+    targetsTable(throughput, startup, protocol),
     '',
     ...(throughput.rows.length > 0 ? throughputSections(throughput, settings.jobCount) : []),
     ...(startup.length > 0 ? ['## Start-up', '', startupTable(startup), ''] : []),
     ...threadsSections(samples),
+    ...(protocol.length > 0 ? protocolSection(protocol) : []),
     '## Machine and versions',
     '',
     keyValueTable([
@@ -66,7 +69,7 @@ function throughputSections(throughput, jobCount) {
   ];
 }
 
-function targetsTable(throughput, startup) {
+function targetsTable(throughput, startup, protocol) {
   const rows = throughput.rows.map((row) => [
     `jobs/s, ${row.what}`,
     `≥ ${percent(targetRatio)} of /bin/true`,
@@ -87,7 +90,74 @@ function targetsTable(throughput, startup) {
       verdict(first.startMs.median <= targetMs),
     ]);
   }
+  rows.push(...protocolTargetRows(protocol));
   return table(['metric', 'target', 'Valkyrie', 'peer, same run', 'ratio', 'met'], rows);
+}
+
+function protocolTargetRows(protocol) {
+  const byId = new Map(protocol.map((row) => [row.id, row]));
+  const floor = byId.get('ws-floor');
+  const peer = floor ? `bare ws ${us(floor.p50Us.median)}` : '—';
+  const rows = [];
+  const ws = byId.get('ws-dispatch');
+  if (ws) {
+    const ratio = floor ? `${(ws.p50Us.median / floor.p50Us.median).toFixed(1)}× bare ws` : '—';
+    rows.push([
+      'offer → first step, WebSocket, p50',
+      `≤ ${protocolTargets.webSocketP50Us} µs`,
+      us(ws.p50Us.median),
+      peer,
+      ratio,
+      verdict(ws.p50Us.median <= protocolTargets.webSocketP50Us),
+    ]);
+    rows.push([
+      'offer → first step, WebSocket, p99',
+      `≤ ${protocolTargets.webSocketP99Us} µs`,
+      us(ws.p99Us.median),
+      '—',
+      '—',
+      verdict(ws.p99Us.median <= protocolTargets.webSocketP99Us),
+    ]);
+  }
+  const poll = byId.get('poll-dispatch');
+  if (poll) {
+    rows.push([
+      'offer → first step, long-poll, p50',
+      `≤ ${protocolTargets.longPollP50Us} µs`,
+      us(poll.p50Us.median),
+      peer,
+      '—',
+      verdict(poll.p50Us.median <= protocolTargets.longPollP50Us),
+    ]);
+  }
+  const fallback = byId.get('fallback');
+  if (fallback) {
+    rows.push([
+      'WebSocket drop → next job over long-poll, p50',
+      `≤ ${protocolTargets.fallbackP50Us} µs`,
+      us(fallback.p50Us.median),
+      '—',
+      '—',
+      verdict(fallback.p50Us.median <= protocolTargets.fallbackP50Us),
+    ]);
+  }
+  return rows;
+}
+
+function protocolSection(protocol) {
+  return [
+    '## Protocol latency on loopback',
+    '',
+    'Offer → accept → lease → step.started, one job at a time, both ends in one process, schemas',
+    'checked on every message (see `bench/suites/protocol.js`). Median (min–max) over repetitions',
+    "of each repetition's percentile.",
+    '',
+    table(
+      ['case', 'jobs per repetition', 'p50 µs', 'p99 µs'],
+      protocol.map((row) => [row.label, String(row.n), range(row.p50Us, us), range(row.p99Us, us)]),
+    ),
+    '',
+  ];
 }
 
 function overheadTable(rows) {
@@ -160,4 +230,5 @@ const range = (summary, format) =>
 const rate = (summary) => range(summary, (v) => v.toFixed(v < 100 ? 1 : 0));
 const percent = (v) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`;
 const ms = (v) => v.toFixed(1);
+const us = (v) => v.toFixed(0);
 const verdict = (met) => (met ? 'yes' : '**no**');
