@@ -1,3 +1,5 @@
+import type { RetryPolicy } from '../core/retry-delay.js';
+
 /**
  * The validated workflow: what the engine plans from. Values that GitHub lets users write as
  * expressions stay as template strings here and are evaluated when their contexts exist.
@@ -20,6 +22,8 @@ export interface StepDefinition {
   readonly if?: string;
   readonly continueOnError: boolean | string;
   readonly timeoutMinutes?: number | string;
+  /** Absent: the step runs once. */
+  readonly retry?: RetryPolicy;
 }
 
 /** `strategy.matrix`: either an expression yielding the whole matrix, or axes with include/exclude. */
@@ -49,6 +53,8 @@ export interface JobDefinition {
   readonly failFast: boolean | string;
   readonly maxParallel?: number | string;
   readonly steps: readonly StepDefinition[];
+  /** Absent: the job runs once. */
+  readonly retry?: RetryPolicy;
 }
 
 export interface Workflow {
