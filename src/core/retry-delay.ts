@@ -150,3 +150,10 @@ export function describeAttemptOutcome(outcome: AttemptOutcome): string {
       return outcome.kind;
   }
 }
+
+/** `250ms`, `1.5s`, `2m`: a delay as "retrying in …" lines show it. */
+export function formatDelay(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))}s`;
+  return `${Number((ms / 60_000).toFixed(1))}m`;
+}

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
+import { describeAttemptOutcome, formatDelay } from '../core/retry-delay.js';
 import { timerDelay } from '../core/timer-delay.js';
 import type { Executor } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
@@ -26,10 +27,12 @@ import { scriptExtension, shellCommand } from './shells.js';
 import type { JobDirectories } from './slot-directories.js';
 import { defaultVariables, type StepFiles } from './step-environment.js';
 import { forwardStepOutput } from './step-output.js';
+import { attemptOutcomeOf, stepRetryDecision, waitBeforeRetry } from './step-retry.js';
 
 /** Where a running job reports what happens; calls are made in order and must not throw. */
 export interface JobReporter {
-  stepStarted(index: number, name: string, at: number): void;
+  /** `attempt` counts from 1; a step with `retry:` may start several times. */
+  stepStarted(index: number, name: string, at: number, attempt: number): void;
   log(entry: LogEntry): void;
   stepCompleted(step: StepReport): void;
 }
@@ -72,9 +75,13 @@ class JobExecution {
   private readonly extraPath: string[] = [];
   private failed = false;
   private failureReason = '';
+  /** The exit code of the step that failed the job, for `retry.when: exit-codes` on the job. */
+  private failureExitCode: number | undefined;
   private cancelled = false;
   private timedOut = false;
   private current: AbortController | undefined;
+  /** The running step's attempt, stamped on its log lines. */
+  private attempt = 1;
 
   constructor(
     private readonly spec: JobSpec,
@@ -116,7 +123,11 @@ class JobExecution {
   private outcome(): JobOutcome {
     if (this.timedOut) return { kind: 'timed_out' };
     if (this.cancelled || this.options.killSignal.aborted) return { kind: 'cancelled', reason: 'cancelled' };
-    if (this.failed) return { kind: 'failed', reason: this.failureReason };
+    if (this.failed) {
+      return this.failureExitCode === undefined
+        ? { kind: 'failed', reason: this.failureReason }
+        : { kind: 'failed', reason: this.failureReason, exitCode: this.failureExitCode };
+    }
     return { kind: 'succeeded' };
   }
 
@@ -165,6 +176,7 @@ class JobExecution {
   }
 
   private async runStep(definition: StepDefinition): Promise<void> {
+    this.attempt = 1;
     const context = this.context();
     const step = { ...definition, name: this.masker.mask(displayName(definition.name, context)) };
     let shouldRun: boolean;
@@ -179,8 +191,46 @@ class JobExecution {
       this.finishStep(step, 'skipped', false, undefined, undefined);
       return;
     }
-    const startedAt = Date.now();
-    this.options.reporter.stepStarted(step.index, step.name, startedAt);
+    for (let attempt = 1; ; attempt++) {
+      this.attempt = attempt;
+      const startedAt = Date.now();
+      this.options.reporter.stepStarted(step.index, step.name, startedAt, attempt);
+      const { outcome, continueOnError } = await this.attemptStep(step, context);
+      const result: StepResult =
+        outcome.kind === 'exited' && outcome.exitCode === 0
+          ? 'success'
+          : outcome.kind === 'cancelled'
+            ? 'cancelled'
+            : 'failure';
+      const exitCode = outcome.kind === 'exited' ? outcome.exitCode : undefined;
+      const interrupted = this.cancelled || this.timedOut || this.options.killSignal.aborted;
+      const decision = stepRetryDecision(step.retry, outcome, attempt, interrupted);
+      if (decision.kind === 'final') {
+        this.finishStep(step, result, continueOnError, exitCode, startedAt);
+        return;
+      }
+      this.reportAttempt(step, result, exitCode, startedAt, decision.delayMs);
+      this.systemLog(
+        step.index,
+        `attempt ${attempt} of ${step.retry?.maxAttempts} failed (${describeAttemptOutcome(attemptOutcomeOf(outcome))}); retrying in ${formatDelay(decision.delayMs)}`,
+      );
+      const wait = new AbortController();
+      this.current = wait;
+      const waited = await waitBeforeRetry(decision.delayMs, [wait.signal, this.options.killSignal]);
+      this.current = undefined;
+      if (waited.kind === 'interrupted') {
+        // The attempt was reported already; the step ends with it, unreported a second time.
+        this.finishStep(step, result, continueOnError, exitCode, startedAt, false);
+        return;
+      }
+    }
+  }
+
+  /** One attempt of a step; whatever goes wrong before the process starts fails the attempt. */
+  private async attemptStep(
+    step: StepDefinition,
+    context: EvaluationContext,
+  ): Promise<{ outcome: ProcessOutcome; continueOnError: boolean }> {
     let outcome: ProcessOutcome;
     let continueOnError = false;
     try {
@@ -189,16 +239,9 @@ class JobExecution {
     } catch (error) {
       outcome = { kind: 'failed_to_start', message: messageOf(error) };
     }
-    const result: StepResult =
-      outcome.kind === 'exited' && outcome.exitCode === 0
-        ? 'success'
-        : outcome.kind === 'cancelled'
-          ? 'cancelled'
-          : 'failure';
     if (outcome.kind === 'timed_out') this.systemLog(step.index, 'error: the step timed out');
     if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
-    const exitCode = outcome.kind === 'exited' ? outcome.exitCode : undefined;
-    this.finishStep(step, result, continueOnError, exitCode, startedAt);
+    return { outcome, continueOnError };
   }
 
   private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
@@ -260,7 +303,7 @@ class JobExecution {
         {
           signal: controller.signal,
           killSignal: this.options.killSignal,
-          onLine: (line) => forwardStepOutput(line, step.index, this.masker, this.options.reporter),
+          onLine: (line) => forwardStepOutput(line, step.index, this.masker, this.attemptReporter),
         },
       );
       commandFiles = takeCommandFiles(files);
@@ -288,6 +331,13 @@ class JobExecution {
     }
   }
 
+  /** Log lines of the current step attempt carry its number. */
+  private readonly attemptReporter: JobReporter = {
+    stepStarted: (...args) => this.options.reporter.stepStarted(...args),
+    log: (entry) => this.options.reporter.log({ ...entry, attempt: this.attempt }),
+    stepCompleted: (step) => this.options.reporter.stepCompleted(step),
+  };
+
   private stepState(id: string): StepState {
     let state = this.steps[id];
     if (!state) {
@@ -303,6 +353,7 @@ class JobExecution {
     continueOnError: boolean,
     exitCode: number | undefined,
     startedAt: number | undefined,
+    report = true,
   ): void {
     const conclusion: StepResult = outcome === 'failure' && continueOnError ? 'success' : outcome;
     if (step.id) {
@@ -313,7 +364,9 @@ class JobExecution {
     if (conclusion === 'failure' && !this.failed) {
       this.failed = true;
       this.failureReason = `step "${step.name}" failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}`;
+      this.failureExitCode = exitCode;
     }
+    if (!report) return;
     this.options.reporter.stepCompleted({
       index: step.index,
       name: step.name,
@@ -322,6 +375,28 @@ class JobExecution {
       exitCode,
       startedAt,
       finishedAt: Date.now(),
+      attempt: this.attempt,
+    });
+  }
+
+  /** An attempt that another follows: reported, but not the step's result (steps.<id> keeps waiting). */
+  private reportAttempt(
+    step: StepDefinition,
+    outcome: StepResult,
+    exitCode: number | undefined,
+    startedAt: number,
+    retryDelayMs: number,
+  ): void {
+    this.options.reporter.stepCompleted({
+      index: step.index,
+      name: step.name,
+      outcome,
+      conclusion: outcome,
+      exitCode,
+      startedAt,
+      finishedAt: Date.now(),
+      attempt: this.attempt,
+      retryDelayMs,
     });
   }
 
@@ -339,7 +414,13 @@ class JobExecution {
   }
 
   private systemLog(stepIndex: number, text: string): void {
-    this.options.reporter.log({ stepIndex, stream: 'system', at: Date.now(), text: this.masker.mask(text) });
+    this.options.reporter.log({
+      stepIndex,
+      stream: 'system',
+      at: Date.now(),
+      text: this.masker.mask(text),
+      attempt: this.attempt,
+    });
   }
 }
 

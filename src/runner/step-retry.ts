@@ -1,0 +1,64 @@
+import type { ProcessOutcome } from '../core/outcome.js';
+import {
+  type AttemptOutcome,
+  decideRetry,
+  type RetryDecision,
+  type RetryPolicy,
+} from '../core/retry-delay.js';
+import { timerDelay } from '../core/timer-delay.js';
+
+/** How a step's process ended, in the terms of `retry.when`. */
+export function attemptOutcomeOf(outcome: ProcessOutcome): AttemptOutcome {
+  switch (outcome.kind) {
+    case 'exited':
+      return outcome.exitCode === 0 ? { kind: 'succeeded' } : { kind: 'failed', exitCode: outcome.exitCode };
+    case 'timed_out':
+      return { kind: 'timed_out' };
+    case 'cancelled':
+      return { kind: 'cancelled' };
+    case 'failed_to_start':
+      return { kind: 'failed' };
+  }
+}
+
+/**
+ * Whether a step attempt is followed by another. A step without `retry:` runs once; an interrupted
+ * job (cancelled, timed out) never starts another attempt, whatever the step's own outcome says.
+ */
+export function stepRetryDecision(
+  policy: RetryPolicy | undefined,
+  outcome: ProcessOutcome,
+  attempt: number,
+  jobInterrupted: boolean,
+  random: () => number = Math.random,
+): RetryDecision {
+  if (policy === undefined || jobInterrupted) return { kind: 'final', why: 'not_retryable' };
+  return decideRetry(policy, attemptOutcomeOf(outcome), attempt, random);
+}
+
+export type RetryWait =
+  | { readonly kind: 'elapsed' }
+  | { readonly kind: 'interrupted'; readonly reason: string };
+
+/**
+ * Waits out a retry delay. Resolves at once, with `interrupted`, when any signal aborts (also one
+ * aborted before the call): cancellation must not sit out a five-minute backoff. Listeners are removed
+ * whichever way it ends.
+ */
+export function waitBeforeRetry(delayMs: number, signals: readonly AbortSignal[]): Promise<RetryWait> {
+  const aborted = signals.find((signal) => signal.aborted);
+  if (aborted) return Promise.resolve({ kind: 'interrupted', reason: String(aborted.reason) });
+  return new Promise((resolve) => {
+    const finish = (result: RetryWait) => {
+      clearTimeout(timer);
+      for (const signal of signals) signal.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    const onAbort = (event: Event) => {
+      const signal = event.target as AbortSignal;
+      finish({ kind: 'interrupted', reason: String(signal.reason) });
+    };
+    const timer = setTimeout(() => finish({ kind: 'elapsed' }), timerDelay(delayMs));
+    for (const signal of signals) signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
