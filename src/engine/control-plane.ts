@@ -1,6 +1,7 @@
 import { type JobId, jobIdFor, type RunId } from '../core/ids.js';
 import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
-import type { ControlMessage, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
+import { timerDelay } from '../core/timer-delay.js';
+import type { ControlMessage, RunnerInfo, RunnerMessage, StepReport } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
@@ -59,6 +60,8 @@ export class ControlPlane {
   /** Runners that declined a queued job; it is not offered to them again until they finish a job. */
   private readonly declined = new Map<string, Set<string>>();
   private readonly listeners: RunEventListener[] = [];
+  /** Legs waiting out a retry delay: queued, but not yet in the dispatch queue. */
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private nextToken = 1;
   private nextSession = 1;
   /** Settles when every store write made so far has; awaited before a run is reported done. */
@@ -149,6 +152,8 @@ export class ControlPlane {
           this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: Date.now() });
           break;
         case 'finish':
+          clearTimeout(this.retryTimers.get(leg.id));
+          this.retryTimers.delete(leg.id);
           this.queue.remove(leg.id);
           this.declined.delete(leg.id);
           for (const session of this.sessions.values()) session.assigned.delete(leg.id);
@@ -164,10 +169,37 @@ export class ControlPlane {
           });
           break;
         }
+        case 'retry':
+          this.scheduleRetry(effect);
+          break;
       }
     }
     this.dispatch();
     if (run.coordinator.isDone()) this.completeRun(run);
+  }
+
+  /** Records the ended attempt and puts the leg in the dispatch queue once its delay has passed. */
+  private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
+    const { leg, ended, delayMs, reason } = effect;
+    this.write(() => this.stores.runs.recordJobAttempt({ jobId: leg.id, ...ended }));
+    this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued', attempt: leg.attempt }));
+    this.emit({
+      type: 'job.retrying',
+      jobId: leg.id,
+      name: leg.name,
+      attempt: leg.attempt,
+      delayMs,
+      reason,
+      at: Date.now(),
+    });
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(leg.id);
+      if (leg.status !== 'queued') return;
+      this.queue.push(leg);
+      this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: Date.now() });
+      this.dispatch();
+    }, timerDelay(delayMs));
+    this.retryTimers.set(leg.id, timer);
   }
 
   /**
@@ -238,14 +270,21 @@ export class ControlPlane {
         this.write(() =>
           this.stores.runs.recordStep({
             jobId: leg.id,
+            jobAttempt: leg.attempt,
             index: message.index,
+            attempt: message.attempt ?? 1,
             name: message.name,
             startedAt: message.at,
           }),
         );
         break;
       case 'log': {
-        const lines = message.entries.map((entry) => ({ runId: lease.run.id, jobId: leg.id, ...entry }));
+        const lines = message.entries.map((entry) => ({
+          runId: lease.run.id,
+          jobId: leg.id,
+          jobAttempt: leg.attempt,
+          ...entry,
+        }));
         this.write(() => this.stores.logs.append(lines));
         for (const entry of message.entries)
           this.emit({ type: 'log', jobId: leg.id, job: leg.name, ...entry });
@@ -253,7 +292,13 @@ export class ControlPlane {
       }
       case 'step.completed':
         this.emit({ type: 'step.completed', jobId: leg.id, job: leg.name, step: message.step });
-        this.write(() => this.stores.runs.recordStep({ jobId: leg.id, ...message.step }));
+        this.write(() =>
+          this.stores.runs.recordStep({
+            jobId: leg.id,
+            jobAttempt: leg.attempt,
+            ...stepRecordOf(message.step),
+          }),
+        );
         break;
       case 'job.completed': {
         this.leases.delete(leg.id);
@@ -263,7 +308,15 @@ export class ControlPlane {
         const status = jobStatusOf(message.outcome);
         const reason = 'reason' in message.outcome ? message.outcome.reason : undefined;
         // The control plane's own clock, like startedAt: a runner's clock may differ.
-        const effects = lease.run.coordinator.completed(leg.id, status, message.outputs, Date.now(), reason);
+        const outcome = message.outcome;
+        const effects = lease.run.coordinator.completed(
+          leg.id,
+          status,
+          message.outputs,
+          Date.now(),
+          reason,
+          outcome.kind === 'failed' ? { kind: 'failed', exitCode: outcome.exitCode } : undefined,
+        );
         this.recordFinished(leg, message.outputs);
         this.apply(lease.run, effects);
         break;
@@ -287,7 +340,9 @@ export class ControlPlane {
         continue;
       }
       this.leases.delete(jobId);
-      const effects = run.coordinator.completed(jobId, 'failed', {}, Date.now(), `runner_lost: ${reason}`);
+      const effects = run.coordinator.completed(jobId, 'failed', {}, Date.now(), `runner_lost: ${reason}`, {
+        kind: 'runner_lost',
+      });
       this.recordFinished(leg);
       this.apply(run, effects);
     }
@@ -394,4 +449,10 @@ export class ControlPlane {
   private emit(event: RunEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+}
+
+/** A step report as the store keeps it: the retry hint is for observers only. */
+function stepRecordOf(step: StepReport): Omit<StepReport, 'retryDelayMs'> {
+  const { retryDelayMs: _retryDelayMs, ...record } = step;
+  return record;
 }
