@@ -45,8 +45,7 @@ export function jobRetryDecision(
   return decideRetry(policy, outcome, attempt, random);
 }
 
-/** `exit code 3`, `timeout`, `runner-lost: connection closed` — why an attempt is retried. */
+/** Why an attempt is retried: the runner's reason when it gave one (it names the step), else `timeout` etc. */
 export function retryReason(outcome: AttemptOutcome, reason: string | undefined): string {
-  const what = describeAttemptOutcome(outcome);
-  return reason === undefined || reason === '' ? what : `${what}: ${reason}`;
+  return reason === undefined || reason === '' ? describeAttemptOutcome(outcome) : reason;
 }

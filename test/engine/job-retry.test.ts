@@ -60,7 +60,7 @@ describe('job retries in the coordinator', () => {
     );
     expect(retry1).toMatchObject({
       delayMs: 100,
-      reason: 'exit code 1: step "a" failed',
+      reason: 'step "a" failed',
       ended: { attempt: 1, status: 'failed', startedAt: 10, finishedAt: 20 },
     });
     expect(leg).toMatchObject({ status: 'queued', attempt: 2 });
@@ -103,9 +103,9 @@ describe('job retries in the coordinator', () => {
     const lost = legNamed(effects, 'lost');
     const codes = legNamed(effects, 'codes');
     c.started(lost.id, 1);
-    expect(retryEffect(c.completed(lost.id, 'failed', {}, 2, 'gone', { kind: 'runner_lost' })).reason).toBe(
-      'runner-lost: gone',
-    );
+    expect(
+      retryEffect(c.completed(lost.id, 'failed', {}, 2, 'runner_lost: gone', { kind: 'runner_lost' })).reason,
+    ).toBe('runner_lost: gone');
     c.started(lost.id, 3);
     expect(c.completed(lost.id, 'failed', {}, 4, 'exit', { kind: 'failed', exitCode: 1 })).toEqual([]);
     expect(lost.status).toBe('failed');

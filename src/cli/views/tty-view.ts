@@ -1,4 +1,5 @@
 import type { TerminalJobStatus } from '../../core/outcome.js';
+import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
 import { type Colors, colorForStatus, formatDuration, statusSymbol } from './format.js';
 import { summaryTable } from './summary.js';
@@ -48,6 +49,7 @@ export class TtyView implements RunView {
         const job = this.job(event.jobId, event.name);
         job.status = 'running';
         job.startedAt = event.at;
+        job.reason = undefined;
         break;
       }
       case 'step.started':
@@ -65,6 +67,14 @@ export class TtyView implements RunView {
         job.durationMs = event.durationMs;
         job.reason = event.reason;
         job.step = undefined;
+        break;
+      }
+      case 'job.retrying': {
+        const job = this.job(event.jobId, event.name);
+        job.status = 'queued';
+        job.step = undefined;
+        job.startedAt = undefined;
+        job.reason = `attempt ${event.attempt} in ${formatDelay(event.delayMs)}: ${event.reason}`;
         break;
       }
       case 'run.completed':
