@@ -27,7 +27,7 @@ import { scriptExtension, shellCommand } from './shells.js';
 import type { JobDirectories } from './slot-directories.js';
 import { defaultVariables, type StepFiles } from './step-environment.js';
 import { forwardStepOutput } from './step-output.js';
-import { attemptOutcomeOf, stepRetryDecision, waitBeforeRetry } from './step-retry.js';
+import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 
 /** Where a running job reports what happens; calls are made in order and must not throw. */
 export interface JobReporter {
@@ -191,46 +191,31 @@ class JobExecution {
       this.finishStep(step, 'skipped', false, undefined, undefined);
       return;
     }
-    for (let attempt = 1; ; attempt++) {
-      this.attempt = attempt;
-      const startedAt = Date.now();
-      this.options.reporter.stepStarted(step.index, step.name, startedAt, attempt);
-      const { outcome, continueOnError } = await this.attemptStep(step, context);
-      const result: StepResult =
-        outcome.kind === 'exited' && outcome.exitCode === 0
-          ? 'success'
-          : outcome.kind === 'cancelled'
-            ? 'cancelled'
-            : 'failure';
-      const exitCode = outcome.kind === 'exited' ? outcome.exitCode : undefined;
-      const interrupted = this.cancelled || this.timedOut || this.options.killSignal.aborted;
-      const decision = stepRetryDecision(step.retry, outcome, attempt, interrupted);
-      if (decision.kind === 'final') {
-        this.finishStep(step, result, continueOnError, exitCode, startedAt);
-        return;
-      }
-      this.reportAttempt(step, result, exitCode, startedAt, decision.delayMs);
-      this.systemLog(
-        step.index,
-        `attempt ${attempt} of ${step.retry?.maxAttempts} failed (${describeAttemptOutcome(attemptOutcomeOf(outcome))}); retrying in ${formatDelay(decision.delayMs)}`,
-      );
-      const wait = new AbortController();
-      this.current = wait;
-      const waited = await waitBeforeRetry(decision.delayMs, [wait.signal, this.options.killSignal]);
-      this.current = undefined;
-      if (waited.kind === 'interrupted') {
-        // The attempt was reported already; the step ends with it, unreported a second time.
-        this.finishStep(step, result, continueOnError, exitCode, startedAt, false);
-        return;
-      }
-    }
+    const { last, reported } = await runAttempts(step.retry, {
+      run: (attempt) => this.attemptStep(step, context, attempt),
+      interrupted: () => this.cancelled || this.timedOut || this.options.killSignal.aborted,
+      retrying: (attempt, delayMs) => {
+        this.reportAttempt(step, attempt, delayMs);
+        // Aborted by interrupt(), like a running step, so cancellation and the job timeout end the wait.
+        const wait = new AbortController();
+        this.current = wait;
+        return [wait.signal, this.options.killSignal];
+      },
+    });
+    // An attempt whose wait was interrupted was reported already: the step ends with it, unreported twice.
+    this.finishStep(step, last.result, last.continueOnError, last.exitCode, last.startedAt, !reported);
   }
 
   /** One attempt of a step; whatever goes wrong before the process starts fails the attempt. */
   private async attemptStep(
     step: StepDefinition,
     context: EvaluationContext,
-  ): Promise<{ outcome: ProcessOutcome; continueOnError: boolean }> {
+    attempt: number,
+  ): Promise<StepAttempt> {
+    this.attempt = attempt;
+    this.current = undefined;
+    const startedAt = Date.now();
+    this.options.reporter.stepStarted(step.index, step.name, startedAt, attempt);
     let outcome: ProcessOutcome;
     let continueOnError = false;
     try {
@@ -241,7 +226,14 @@ class JobExecution {
     }
     if (outcome.kind === 'timed_out') this.systemLog(step.index, 'error: the step timed out');
     if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
-    return { outcome, continueOnError };
+    const result: StepResult =
+      outcome.kind === 'exited' && outcome.exitCode === 0
+        ? 'success'
+        : outcome.kind === 'cancelled'
+          ? 'cancelled'
+          : 'failure';
+    const exitCode = outcome.kind === 'exited' ? outcome.exitCode : undefined;
+    return { outcome, result, exitCode, startedAt, continueOnError };
   }
 
   private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
@@ -380,24 +372,23 @@ class JobExecution {
   }
 
   /** An attempt that another follows: reported, but not the step's result (steps.<id> keeps waiting). */
-  private reportAttempt(
-    step: StepDefinition,
-    outcome: StepResult,
-    exitCode: number | undefined,
-    startedAt: number,
-    retryDelayMs: number,
-  ): void {
+  private reportAttempt(step: StepDefinition, attempt: StepAttempt, retryDelayMs: number): void {
     this.options.reporter.stepCompleted({
       index: step.index,
       name: step.name,
-      outcome,
-      conclusion: outcome,
-      exitCode,
-      startedAt,
+      outcome: attempt.result,
+      conclusion: attempt.result,
+      exitCode: attempt.exitCode,
+      startedAt: attempt.startedAt,
       finishedAt: Date.now(),
       attempt: this.attempt,
       retryDelayMs,
     });
+    const why = describeAttemptOutcome(attemptOutcomeOf(attempt.outcome));
+    this.systemLog(
+      step.index,
+      `attempt ${this.attempt} of ${step.retry?.maxAttempts} failed (${why}); retrying in ${formatDelay(retryDelayMs)}`,
+    );
   }
 
   private evaluateOutputs(): Record<string, string> {

@@ -1,4 +1,4 @@
-import type { ProcessOutcome } from '../core/outcome.js';
+import type { ProcessOutcome, StepResult } from '../core/outcome.js';
 import {
   type AttemptOutcome,
   decideRetry,
@@ -61,4 +61,41 @@ export function waitBeforeRetry(delayMs: number, signals: readonly AbortSignal[]
     const timer = setTimeout(() => finish({ kind: 'elapsed' }), timerDelay(delayMs));
     for (const signal of signals) signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** One attempt of a step, as the job run reports it. */
+export interface StepAttempt {
+  readonly outcome: ProcessOutcome;
+  readonly result: StepResult;
+  readonly exitCode?: number;
+  readonly startedAt: number;
+  readonly continueOnError: boolean;
+}
+
+export interface AttemptHooks {
+  /** Starts attempt `attempt` (from 1) and resolves once it has ended. */
+  run(attempt: number): Promise<StepAttempt>;
+  /** True once the job is cancelled or timed out: no further attempt starts then. */
+  interrupted(): boolean;
+  /** Another attempt follows `attempt` after `delayMs`; returns the signals that end that wait early. */
+  retrying(attempt: StepAttempt, delayMs: number): readonly AbortSignal[];
+}
+
+/**
+ * The retry loop of one step: runs attempts until one is final under the policy (or the job is
+ * interrupted, or a wait is). `reported` tells whether `retrying` already saw the last attempt.
+ */
+export async function runAttempts(
+  policy: RetryPolicy | undefined,
+  hooks: AttemptHooks,
+  random: () => number = Math.random,
+): Promise<{ readonly last: StepAttempt; readonly reported: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    const last = await hooks.run(attempt);
+    const decision = stepRetryDecision(policy, last.outcome, attempt, hooks.interrupted(), random);
+    if (decision.kind === 'final') return { last, reported: false };
+    const signals = hooks.retrying(last, decision.delayMs);
+    const waited = await waitBeforeRetry(decision.delayMs, signals);
+    if (waited.kind === 'interrupted') return { last, reported: true };
+  }
 }
