@@ -4,8 +4,10 @@ import type { JobSpec } from './job-spec.js';
 /**
  * The Valkyrie protocol, version 1. The same messages travel in-process (local mode) and, later,
  * over WebSocket and HTTP long-poll. Call order for one job:
- * offer → accept | decline → lease → step.started / log / step.completed … → job.completed.
- * Every runner message after the lease carries the lease's fencing token.
+ * offer → accept | decline → lease → step.started / log / step.completed / renew … → job.completed.
+ * Every runner message after the lease carries the lease's fencing token. An offer not answered within
+ * its `ttlMs` counts as declined; a lease not renewed within its `ttlMs` expires (runners renew at a
+ * third of it). A message under a token that is no longer current is refused with an `error`.
  */
 export const protocolVersion = 1;
 
@@ -49,7 +51,17 @@ export type ControlMessage =
       readonly ttlMs: number;
       readonly job: JobSpec;
     }
-  | { readonly type: 'cancel'; readonly jobId: string; readonly reason: string; readonly immediate: boolean };
+  | { readonly type: 'cancel'; readonly jobId: string; readonly reason: string; readonly immediate: boolean }
+  | {
+      /** The control plane refused a message under a lease; nothing it carried was applied. */
+      readonly type: 'error';
+      readonly code: 'VK_STALE_LEASE';
+      readonly jobId: string;
+      readonly fencingToken: number;
+      /** The message type refused, e.g. `job.completed`. */
+      readonly refused: string;
+      readonly message: string;
+    };
 
 export type RunnerMessage =
   | { readonly type: 'register'; readonly version: number; readonly runner: RunnerInfo }
@@ -76,6 +88,12 @@ export type RunnerMessage =
       readonly jobId: string;
       readonly fencingToken: number;
       readonly step: StepReport;
+    }
+  | {
+      /** Extends the lease by its TTL from when the control plane receives it; not answered unless stale. */
+      readonly type: 'renew';
+      readonly jobId: string;
+      readonly fencingToken: number;
     }
   | {
       readonly type: 'job.completed';

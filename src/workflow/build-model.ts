@@ -1,5 +1,6 @@
 import {
   defaultJobTimeoutMinutes,
+  defaultRunnerLostPolicy,
   type JobDefinition,
   type MatrixDefinition,
   type RunDefaults,
@@ -41,6 +42,7 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
     maxParallel: job.strategy?.['max-parallel'],
     steps: job.steps.map(buildStep),
     retry: resolveRetryPolicy(job.retry),
+    onRunnerLost: job['on-runner-lost'] ?? defaultRunnerLostPolicy,
   };
 }
 

@@ -55,7 +55,12 @@ export interface JobDefinition {
   readonly steps: readonly StepDefinition[];
   /** Absent: the job runs once. */
   readonly retry?: RetryPolicy;
+  /** What happens when the job's runner is lost (lease expired or disconnected) while it runs. */
+  readonly onRunnerLost: RunnerLostPolicy;
 }
+
+/** `requeue`: the job goes back to the head of the queue; `fail`: it fails with reason `runner_lost`. */
+export type RunnerLostPolicy = 'requeue' | 'fail';
 
 export interface Workflow {
   readonly name: string;
@@ -69,3 +74,4 @@ export interface Workflow {
 
 export const defaultJobTimeoutMinutes = 360;
 export const maxMatrixLegs = 256;
+export const defaultRunnerLostPolicy: RunnerLostPolicy = 'requeue';

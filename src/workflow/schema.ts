@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { backoffKinds } from '../core/retry-delay.js';
 
 /**
@@ -102,6 +102,12 @@ export const jobSchema = z.strictObject({
   outputs: z.record(z.string(), z.string()).optional(),
   'timeout-minutes': numberOrExpression.optional(),
   'continue-on-error': booleanOrExpression.optional(),
+  'on-runner-lost': z
+    .enum(['requeue', 'fail'])
+    .optional()
+    .describe(
+      'When the runner is lost (lease expired, disconnected): run the job again elsewhere, or fail it',
+    ),
   strategy: strategySchema.optional(),
   steps: z.array(stepSchema).min(1),
   permissions: z.unknown().optional(),

@@ -58,7 +58,7 @@ describe('ControlPlane job retries', () => {
     return { plane: controlPlane, stores, events };
   }
 
-  it('runs a job whose runner was lost again on another runner, and stores both attempts', async () => {
+  it('with on-runner-lost: fail, retries a job whose runner was lost on another runner, storing both attempts', async () => {
     const { plane: p, stores, events } = plane();
     scriptedRunner(p, (m, send, close) => {
       if (m.type === 'offer') send({ type: 'accept', jobId: m.jobId });
@@ -82,7 +82,11 @@ describe('ControlPlane job retries', () => {
     });
     const handle = await p.startRun(
       workflow(`jobs:
-  a: { runs-on: x, retry: {max-attempts: 2, delay: 1ms, when: [runner-lost]}, steps: [{ run: "true" }] }
+  a:
+    runs-on: x
+    on-runner-lost: fail
+    retry: {max-attempts: 2, delay: 1ms, when: [runner-lost]}
+    steps: [{ run: "true" }]
 `),
       request,
     );

@@ -79,7 +79,8 @@ export const postgresFactory: StoresFactory = async () => {
       await withRawClient((client) =>
         client.query(
           `SET search_path TO "${schema}";
-           DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters`,
+           DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters;
+           DELETE FROM stale_writes`,
         ),
       );
     },

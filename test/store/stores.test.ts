@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
 import { runStoreContract } from './run-store.contract.js';
+import { staleWriteStoreContract } from './stale-write-store.contract.js';
 
 for (const [name, make, skip] of storeFactories) {
   if (skip !== undefined) console.warn(`${name}: skipping the store conformance suites: ${skip}`);
   describe.skipIf(skip !== undefined)(name, () => {
     runStoreContract(make);
     logStoreContract(make);
+    staleWriteStoreContract(make);
 
     describe('lifecycle', () => {
       it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {

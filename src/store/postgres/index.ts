@@ -2,6 +2,7 @@ import type { Stores } from '../store.js';
 import { PostgresLogStore } from './log-store.js';
 import { openPostgresDatabase, type PostgresOptions } from './open.js';
 import { PostgresRunStore } from './run-store.js';
+import { PostgresStaleWriteStore } from './stale-write-store.js';
 
 export type { PostgresOptions } from './open.js';
 
@@ -16,6 +17,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
   return {
     runs: new PostgresRunStore(db),
     logs: new PostgresLogStore(db),
+    staleWrites: new PostgresStaleWriteStore(db),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -74,6 +74,18 @@ export const migrations: readonly string[] = [
   CREATE INDEX log_lines_by_job ON log_lines (job_id, run_id, seq);
   `,
   `
+  -- Refused writes under stale fencing tokens. No foreign key: a runner may name a job that is gone.
+  CREATE TABLE stale_writes (
+    seq           bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id        text    NOT NULL,
+    fencing_token bigint  NOT NULL,
+    current_token bigint,
+    message_type  text    NOT NULL,
+    at            bigint  NOT NULL
+  );
+  CREATE INDEX stale_writes_by_job ON stale_writes (job_id, seq);
+  `,
+  `
   -- Retries: every attempt of a job and of a step keeps its own record and log lines. The jobs row
   -- holds the latest attempt; job_attempts the earlier ones.
   ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 1;

@@ -3,6 +3,7 @@ import { GroupCommit } from './group-commit.js';
 import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
 import { SqliteRunStore } from './run-store.js';
+import { SqliteStaleWriteStore } from './stale-write-store.js';
 
 export type { SqliteOptions } from './open.js';
 
@@ -27,6 +28,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
   return {
     runs: new SqliteRunStore(db, commits),
     logs: new SqliteLogStore(db, commits),
+    staleWrites: new SqliteStaleWriteStore(db, commits),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -67,6 +67,18 @@ export const migrations: readonly string[] = [
   CREATE INDEX log_lines_by_job ON log_lines (job_id);
   `,
   `
+  -- Refused writes under stale fencing tokens. No foreign key: a runner may name a job that is gone.
+  CREATE TABLE stale_writes (
+    seq           INTEGER PRIMARY KEY,
+    job_id        TEXT    NOT NULL,
+    fencing_token INTEGER NOT NULL,
+    current_token INTEGER,
+    message_type  TEXT    NOT NULL,
+    at            INTEGER NOT NULL
+  );
+  CREATE INDEX stale_writes_by_job ON stale_writes (job_id);
+  `,
+  `
   -- Retries: every attempt of a job and of a step keeps its own record and log lines. The jobs row
   -- holds the latest attempt; job_attempts the earlier ones.
   ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
