@@ -64,6 +64,7 @@ async function run(
   executor: Executor,
   signals: { signal?: AbortSignal; killSignal?: AbortSignal } = {},
   outputs: Record<string, string> = {},
+  timeoutMs = 60_000,
 ): Promise<Recorded> {
   root = mkdtempSync(join(tmpdir(), 'valkyrie-step-retry-'));
   const directories = { temp: join(root, 'temp'), files: join(root, 'files') };
@@ -81,7 +82,7 @@ async function run(
     defaults: {},
     steps,
     outputs,
-    timeoutMs: 60_000,
+    timeoutMs,
     contexts: { github: {}, vars: {}, secrets: {}, matrix: {}, strategy: {}, needs: {}, inputs: {} },
   };
   const recorded: Omit<Recorded, 'result'> = { started: [], completed: [], logs: [] };
@@ -183,6 +184,17 @@ describe('step retries', () => {
     expect(executor.calls).toBe(1);
     expect(result.outcome.kind).toBe('cancelled');
     expect(completed.map((r) => [r.attempt, r.outcome])).toEqual([[1, 'failure']]);
+  });
+});
+
+describe('step retries and the job timeout', () => {
+  it('ends the wait when the job times out: the job is timed_out, no further attempt starts', async () => {
+    const executor = new ScriptedExecutor([exit(1), exit(1)]);
+    // A one-hour delay against a 20 ms job timeout: only the timeout can end this wait in time.
+    const hour = policy({ maxAttempts: 3, delayMs: 3_600_000, maxDelayMs: 3_600_000 });
+    const { result } = await run([step({ retry: hour })], executor, {}, {}, 20);
+    expect(result.outcome).toEqual({ kind: 'timed_out' });
+    expect(executor.calls).toBe(1);
   });
 });
 
