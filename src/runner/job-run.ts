@@ -410,7 +410,8 @@ class JobExecution {
       stream: 'system',
       at: Date.now(),
       text: this.masker.mask(text),
-      attempt: this.attempt,
+      // Lines of the job itself (index -1) belong to no step attempt.
+      attempt: stepIndex < 0 ? 1 : this.attempt,
     });
   }
 }

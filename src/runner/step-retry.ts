@@ -96,6 +96,7 @@ export async function runAttempts(
     if (decision.kind === 'final') return { last, reported: false };
     const signals = hooks.retrying(last, decision.delayMs);
     const waited = await waitBeforeRetry(decision.delayMs, signals);
-    if (waited.kind === 'interrupted') return { last, reported: true };
+    // Also when the interruption came just as the wait ran out: no attempt starts after it.
+    if (waited.kind === 'interrupted' || hooks.interrupted()) return { last, reported: true };
   }
 }

@@ -8,7 +8,7 @@ import type { Executor, RunStepOptions, StepProcess } from '../../src/executors/
 import type { JobSpec } from '../../src/protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../../src/protocol/messages.js';
 import { type JobRunResult, runJob } from '../../src/runner/job-run.js';
-import { waitBeforeRetry } from '../../src/runner/step-retry.js';
+import { runAttempts, type StepAttempt, waitBeforeRetry } from '../../src/runner/step-retry.js';
 import type { StepDefinition } from '../../src/workflow/model.js';
 
 /** Plays back one scripted outcome per step attempt, printing the attempt's number first. */
@@ -195,6 +195,35 @@ describe('step retries and the job timeout', () => {
     const { result } = await run([step({ retry: hour })], executor, {}, {}, 20);
     expect(result.outcome).toEqual({ kind: 'timed_out' });
     expect(executor.calls).toBe(1);
+  });
+});
+
+describe('runAttempts', () => {
+  const failedAttempt: StepAttempt = {
+    outcome: exit(1),
+    result: 'failure',
+    exitCode: 1,
+    startedAt: 0,
+    continueOnError: false,
+  };
+
+  it('starts no attempt after a wait that ran out just as the job was interrupted', async () => {
+    let interrupted = false;
+    let runs = 0;
+    const { last, reported } = await runAttempts(policy({ maxAttempts: 5 }), {
+      run: async () => {
+        runs++;
+        return failedAttempt;
+      },
+      interrupted: () => interrupted,
+      retrying: () => {
+        interrupted = true;
+        return [];
+      },
+    });
+    expect(runs).toBe(1);
+    expect(last).toBe(failedAttempt);
+    expect(reported).toBe(true);
   });
 });
 
