@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
+import { defaultAgingIntervalMs } from '../core/priority.js';
 
 /** What a caller may set; everything is optional. */
 export interface ControlPlaneOptions {
@@ -7,7 +8,9 @@ export interface ControlPlaneOptions {
   readonly offerTtlMs?: number;
   /** How long a lease lasts without a renewal (runners renew at a third of it). Default 60 s. */
   readonly leaseTtlMs?: number;
-  /** Time and timers for the TTLs; tests pass a clock they move by hand. */
+  /** How long a queued job waits before it ranks with the next priority up. Default 60 s. */
+  readonly agingIntervalMs?: number;
+  /** Time and timers for the TTLs, aging and delayed jobs; tests pass a clock they move by hand. */
   readonly clock?: Clock;
 }
 
@@ -16,6 +19,7 @@ export type ResolvedControlPlaneOptions = Required<ControlPlaneOptions>;
 export const controlPlaneDefaults: ResolvedControlPlaneOptions = Object.freeze({
   offerTtlMs: 30_000,
   leaseTtlMs: 60_000,
+  agingIntervalMs: defaultAgingIntervalMs,
   clock: systemClock,
 });
 
@@ -24,9 +28,10 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
   const resolved = {
     offerTtlMs: options.offerTtlMs ?? controlPlaneDefaults.offerTtlMs,
     leaseTtlMs: options.leaseTtlMs ?? controlPlaneDefaults.leaseTtlMs,
+    agingIntervalMs: options.agingIntervalMs ?? controlPlaneDefaults.agingIntervalMs,
     clock: options.clock ?? controlPlaneDefaults.clock,
   };
-  for (const name of ['offerTtlMs', 'leaseTtlMs'] as const) {
+  for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
     const value = resolved[name];
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new ValkyrieError(

@@ -6,6 +6,7 @@ import type { Transport } from '../protocol/transport.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
+import { plannedJobCount } from '../workflow/planned-jobs.js';
 import {
   type ControlPlaneOptions,
   type ResolvedControlPlaneOptions,
@@ -16,6 +17,7 @@ import type { RunEvent, RunEventListener } from './events.js';
 import { LeaseGuard } from './lease-guard.js';
 import type { RunContext } from './run-context.js';
 import { type Effect, type Leg, RunCoordinator } from './run-coordinator.js';
+import type { Submission, SubmitOptions } from './run-submission.js';
 
 export type { ControlPlaneOptions } from './control-plane-options.js';
 
@@ -30,7 +32,7 @@ interface ActiveRun {
   completing: boolean;
 }
 
-export type RunRequest = Omit<RunContext, 'runId' | 'runNumber'>;
+export type RunRequest = Omit<RunContext, 'runId' | 'runNumber' | 'startedAt'>;
 
 export interface RunHandle {
   readonly id: RunId;
@@ -63,14 +65,14 @@ export class ControlPlane {
     options?: ControlPlaneOptions,
   ) {
     this.options = resolveControlPlaneOptions(options);
-    const { clock, offerTtlMs } = this.options;
+    const { clock, offerTtlMs, agingIntervalMs } = this.options;
     this.dispatcher = new Dispatcher(
       {
         accepted: (runner, leg) => this.grantLease(runner, leg),
         leaseMessage: (runner, message) => this.onLeaseMessage(runner, message),
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
       },
-      { offerTtlMs, clock },
+      { offerTtlMs, agingIntervalMs, clock },
     );
     this.leases = new LeaseGuard(
       this.dispatcher,
@@ -90,16 +92,32 @@ export class ControlPlane {
     this.dispatcher.connect(transport);
   }
 
+  /** startRun without admission limits, which therefore always starts the run. */
   async startRun(workflow: Workflow, request: RunRequest): Promise<RunHandle> {
+    const submission = await this.submitRun(workflow, request);
+    if (submission.kind !== 'started') throw new Error(`an unlimited submission was ${submission.kind}`);
+    return submission.handle;
+  }
+
+  /**
+   * Creates the run in the store, subject to its idempotency key and the queue capacity, and starts
+   * it. A refused or duplicate submission has written nothing and started nothing.
+   */
+  async submitRun(workflow: Workflow, request: RunRequest, options: SubmitOptions = {}): Promise<Submission> {
     const now = this.now();
-    const record = await this.stores.runs.createRun({
-      workflowName: workflow.name,
-      workflowPath: workflow.path,
-      createdAt: now,
-      sha: request.sha,
-      ref: request.ref,
-    });
-    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber };
+    const outcome = await this.stores.runs.submitRun(
+      {
+        workflowName: workflow.name,
+        workflowPath: workflow.path,
+        createdAt: now,
+        sha: request.sha,
+        ref: request.ref,
+      },
+      { plannedJobs: plannedJobCount(workflow), ...options },
+    );
+    if (outcome.kind !== 'created') return outcome;
+    const record = outcome.run;
+    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     let resolve: (status: RunStatus) => void = () => {};
     let reject: (error: unknown) => void = () => {};
@@ -126,12 +144,13 @@ export class ControlPlane {
       at: now,
     });
     this.apply(run, coordinator.advance());
-    return {
+    const handle: RunHandle = {
       id: record.id,
       runNumber: record.runNumber,
       done,
       cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
     };
+    return { kind: 'started', handle };
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
@@ -154,7 +173,7 @@ export class ControlPlane {
         case 'queue':
           this.dispatcher.enqueue(leg);
           this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
-          this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: this.now() });
+          this.emitQueued(leg, this.now());
           break;
         case 'finish':
           clearTimeout(this.retryTimers.get(leg.id));
@@ -331,7 +350,7 @@ export class ControlPlane {
       text: `${reason}; requeued`,
       at,
     });
-    this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at });
+    this.emitQueued(leg, at);
     this.dispatcher.dispatch();
   }
 
@@ -390,6 +409,11 @@ export class ControlPlane {
 
   private now(): number {
     return this.options.clock.now();
+  }
+
+  private emitQueued(leg: Leg, at: number): void {
+    const { id: jobId, name, priority, notBefore } = leg;
+    this.emit({ type: 'job.queued', jobId, name, at, priority, notBefore });
   }
 
   private emit(event: RunEvent): void {

@@ -37,6 +37,7 @@ export interface DispatcherHandlers {
 
 export interface DispatcherOptions {
   readonly offerTtlMs: number;
+  readonly agingIntervalMs: number;
   readonly clock: Clock;
 }
 
@@ -54,7 +55,9 @@ interface Offer {
  */
 export class Dispatcher {
   private readonly sessions = new Map<string, RunnerSession>();
-  private readonly queue = new JobQueue<Leg>();
+  private readonly queue: JobQueue<Leg>;
+  /** Wakes dispatch when the earliest delayed job becomes ready; at most one is armed. */
+  private wakeUp: { readonly at: number; readonly timer: TimerHandle } | undefined;
   private readonly offers = new Map<string, Offer>();
   private readonly declined = new Map<string, Set<string>>();
   private nextSession = 1;
@@ -62,7 +65,10 @@ export class Dispatcher {
   constructor(
     private readonly handlers: DispatcherHandlers,
     private readonly options: DispatcherOptions,
-  ) {}
+  ) {
+    const { agingIntervalMs, clock } = options;
+    this.queue = new JobQueue<Leg>({ agingIntervalMs, now: () => clock.now() });
+  }
 
   connect(transport: Transport<ControlMessage, RunnerMessage>): RunnerSession {
     const session: RunnerSession = {
@@ -127,6 +133,7 @@ export class Dispatcher {
    * runner has a free slot, so a long queue costs nothing while the runners are busy.
    */
   dispatch(): void {
+    this.armWakeUp();
     if (!this.anyFreeSlot()) return;
     for (const leg of this.queue.entries()) {
       const runner = this.pickRunner(leg);
@@ -142,6 +149,26 @@ export class Dispatcher {
       this.offers.set(leg.id, { leg, runner, timer });
       runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs });
     }
+  }
+
+  /** One timer, for the earliest delayed job: no polling, and none armed while nothing is delayed. */
+  private armWakeUp(): void {
+    const at = this.queue.nextReadyAt();
+    if (this.wakeUp?.at === at) return;
+    this.wakeUp?.timer.cancel();
+    this.wakeUp = undefined;
+    if (at === undefined) return;
+    const { clock } = this.options;
+    // Nothing else keeps the process alive while the only work left waits for its time.
+    const timer = clock.setTimer(
+      () => {
+        if (this.wakeUp?.timer === timer) this.wakeUp = undefined;
+        this.dispatch();
+      },
+      at - clock.now(),
+      { keepAlive: true },
+    );
+    this.wakeUp = { at, timer };
   }
 
   private handle(session: RunnerSession, message: RunnerMessage): void {

@@ -8,6 +8,7 @@ import {
   type RunStatus,
   type TerminalJobStatus,
 } from '../core/outcome.js';
+import type { Priority } from '../core/priority.js';
 import type { AttemptOutcome, RetryPolicy } from '../core/retry-delay.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import {
@@ -20,6 +21,7 @@ import type { JobDefinition, Workflow } from '../workflow/model.js';
 import type { JobSummary } from './events.js';
 import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
 import { attemptOutcomeOfStatus, type EndedAttempt, jobRetryDecision, retryReason } from './job-retry.js';
+import { queuePlacement } from './queue-placement.js';
 import type { RunContext } from './run-context.js';
 
 /** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
@@ -35,6 +37,9 @@ export interface Leg {
   readonly retry?: RetryPolicy;
   /** The current attempt, from 1. */
   attempt: number;
+  readonly priority: Priority;
+  /** Not offered to a runner before this time (ms since the epoch). */
+  readonly notBefore?: number;
   status: JobStatus;
   startedAt?: number;
   finishedAt?: number;
@@ -229,6 +234,7 @@ export class RunCoordinator {
       this.addTerminal(state, effects, unexpandedName(job, context), 'failed', failure);
       return;
     }
+    const placement = queuePlacement(this.workflow, job, this.run);
     for (const plan of planned) {
       const id = this.newJobId(++this.ordinal);
       const missing = this.missingLabels(plan.runsOn);
@@ -242,6 +248,7 @@ export class RunCoordinator {
         spec: plan.makeSpec(id),
         retry: job.retry,
         attempt: 1,
+        ...placement,
         status: 'pending',
       };
       state.legs.push(leg);
@@ -276,6 +283,7 @@ export class RunCoordinator {
       continueOnError: false,
       runsOn: [],
       attempt: 1,
+      priority: queuePlacement(this.workflow, state.job, this.run).priority,
       status: 'pending',
     };
     state.legs.push(leg);

@@ -1,5 +1,6 @@
 import type { JobId, RunId } from '../core/ids.js';
 import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
+import type { RunSubmission, SubmitOutcome } from './submissions.js';
 
 export interface NewRun {
   readonly workflowName: string;
@@ -92,6 +93,15 @@ export interface StepRecord {
 export interface RunStore {
   /** Assigns the id and run number atomically. */
   createRun(run: NewRun): Promise<RunRecord>;
+  /**
+   * createRun with admission checks, all in the run's own transaction and serialised with every other
+   * submission to the store, also from other processes: first the idempotency key (a run with it,
+   * created less than the window before `run.createdAt`, is returned as `duplicate`), then the capacity
+   * (`queue_full`). Either way nothing is written. An expired key moves to the new run.
+   */
+  submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome>;
+  /** Jobs of unfinished runs that are not final, counting planned jobs not added yet. */
+  countUnfinishedJobs(): Promise<number>;
   /** Adds jobs to a run (matrix legs are added when their job is expanded). All or nothing. */
   addJobs(jobs: readonly NewJob[]): Promise<void>;
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void>;

@@ -1,3 +1,4 @@
+import { parseNotBefore } from '../core/not-before.js';
 import {
   defaultJobTimeoutMinutes,
   defaultRunnerLostPolicy,
@@ -19,6 +20,7 @@ export function buildWorkflow(document: WorkflowDocument, path: string, fallback
     path,
     env: stringifyValues(document.env),
     defaults: buildDefaults(document.defaults),
+    priority: document.priority,
     jobs,
   };
 }
@@ -43,6 +45,8 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
     steps: job.steps.map(buildStep),
     retry: resolveRetryPolicy(job.retry),
     onRunnerLost: job['on-runner-lost'] ?? defaultRunnerLostPolicy,
+    priority: job.priority,
+    notBefore: job['not-before'] === undefined ? undefined : parseNotBefore(job['not-before']),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { NotBefore } from '../core/not-before.js';
+import type { Priority } from '../core/priority.js';
 import type { RetryPolicy } from '../core/retry-delay.js';
 
 /**
@@ -57,6 +59,10 @@ export interface JobDefinition {
   readonly retry?: RetryPolicy;
   /** What happens when the job's runner is lost (lease expired or disconnected) while it runs. */
   readonly onRunnerLost: RunnerLostPolicy;
+  /** The job's own `priority:`; see engine/queue-placement.ts for the precedence. */
+  readonly priority?: Priority;
+  /** Undefined when the key is absent; validate.ts reports a value that is not a time. */
+  readonly notBefore?: NotBefore;
 }
 
 /** `requeue`: the job goes back to the head of the queue; `fail`: it fails with reason `runner_lost`. */
@@ -68,6 +74,8 @@ export interface Workflow {
   readonly path: string;
   readonly env: Readonly<Record<string, string>>;
   readonly defaults: RunDefaults;
+  /** The workflow's default `priority:` for its jobs. */
+  readonly priority?: Priority;
   /** In file order. */
   readonly jobs: ReadonlyMap<string, JobDefinition>;
 }

@@ -88,8 +88,10 @@ function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknow
     return `${subject} must not be empty`;
   }
   if (issue.code === 'invalid_value') {
-    const options = issue.values.map((value) => (typeof value === 'string' ? value : JSON.stringify(value)));
-    return `${subject} must be one of ${joinAlternatives(options)}, received ${describeValue(received)}`;
+    const options = issue.values.map(String);
+    const suggestion = typeof received === 'string' ? closestMatch(received, options) : undefined;
+    const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+    return `${subject} must be one of ${options.join(', ')}, received ${describeValue(received)}${hint}`;
   }
   const expected = expectedTypes(issue);
   if (expected.length > 0) {

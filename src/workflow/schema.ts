@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { priorities } from '../core/priority.js';
 import { backoffKinds } from '../core/retry-delay.js';
 
 /**
@@ -89,6 +90,12 @@ export const strategySchema = z.strictObject({
 
 const stringList = z.union([z.string(), z.array(z.string())]);
 
+/** Plain values only: a job's place in the queue is decided before any context exists. */
+const prioritySchema = z.enum(priorities).describe('Queue priority; default normal');
+const notBeforeSchema = z
+  .union([z.string(), z.number()])
+  .describe('Do not start before: an ISO 8601 timestamp, or a duration after the run starts (30s, 5m)');
+
 export const jobSchema = z.strictObject({
   name: z.string().optional(),
   needs: stringList.optional(),
@@ -113,6 +120,8 @@ export const jobSchema = z.strictObject({
   permissions: z.unknown().optional(),
   concurrency: z.unknown().optional(),
   retry: retrySchema.optional(),
+  priority: prioritySchema.optional(),
+  'not-before': notBeforeSchema.optional(),
 });
 
 export const workflowSchema = z
@@ -124,6 +133,7 @@ export const workflowSchema = z
     concurrency: z.unknown().optional(),
     env: envSchema.optional(),
     defaults: runDefaultsSchema.optional(),
+    priority: prioritySchema.optional().describe('Default queue priority of the workflow\u2019s jobs'),
     jobs: z.record(z.string(), jobSchema),
   })
   .describe('A Valkyrie workflow (GitHub Actions syntax)');

@@ -1,4 +1,5 @@
 import { findCycle } from '../core/dag.js';
+import { notBeforeHint } from '../core/not-before.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
 import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
@@ -65,6 +66,10 @@ export function validateWorkflow(
       error(`timeout-minutes must be greater than 0, received ${job.timeoutMinutes}`, at('timeout-minutes'));
     }
     checkRetry(document.jobs[job.key]?.retry, ['jobs', job.key, 'retry'], map, error);
+    const notBefore = document.jobs[job.key]?.['not-before'];
+    if (notBefore !== undefined && job.notBefore === undefined) {
+      error(`not-before must be ${notBeforeHint}, received ${JSON.stringify(notBefore)}`, at('not-before'));
+    }
     checkSteps(job, document, map, error);
     checkMatrix(job, map, error);
     if (options.runnerLabels) checkRunsOn(job, options.runnerLabels, map, error);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
+import type { Stores } from '../../src/store/store.js';
 import type { StoresFactory } from './fixture.js';
 
 /** The server the Postgres tests use; CI sets it, the default is the machines' local server. */
@@ -72,9 +73,16 @@ afterAll(async () => {
 export const postgresFactory: StoresFactory = async () => {
   const schema = await migratedSchema();
   const stores = await openPostgresStores(postgresUrl, { schema });
+  const others: Stores[] = [];
   return {
     stores,
+    async openAnother() {
+      const other = await openPostgresStores(postgresUrl, { schema });
+      others.push(other);
+      return other;
+    },
     async cleanup() {
+      for (const other of others) await other.close();
       await stores.close();
       await withRawClient((client) =>
         client.query(

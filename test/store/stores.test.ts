@@ -3,6 +3,7 @@ import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 import { staleWriteStoreContract } from './stale-write-store.contract.js';
+import { submissionContract } from './submission.contract.js';
 
 for (const [name, make, skip] of storeFactories) {
   if (skip !== undefined) console.warn(`${name}: skipping the store conformance suites: ${skip}`);
@@ -10,6 +11,7 @@ for (const [name, make, skip] of storeFactories) {
     runStoreContract(make);
     logStoreContract(make);
     staleWriteStoreContract(make);
+    submissionContract(make);
 
     describe('lifecycle', () => {
       it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {

@@ -43,7 +43,12 @@ export class TtyView implements RunView {
         this.header = this.c.bold(`Run ${event.runId} (#${event.runNumber}) of ${event.workflow}`);
         break;
       case 'job.queued':
-        this.jobs.set(event.jobId, { name: event.name, status: 'queued', tail: [] });
+        this.jobs.set(event.jobId, {
+          name: event.name,
+          status: 'queued',
+          tail: [],
+          reason: event.notBefore === undefined ? undefined : `not before ${clockTime(event.notBefore)}`,
+        });
         break;
       case 'job.started': {
         const job = this.job(event.jobId, event.name);
@@ -132,6 +137,13 @@ export class TtyView implements RunView {
       for (const line of job.tail) this.out.write(`  ${line}\n`);
     }
   }
+}
+
+/** Today's local time of day, or the date and time for another day. */
+function clockTime(at: number): string {
+  const date = new Date(at);
+  const sameDay = date.toDateString() === new Date().toDateString();
+  return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
 }
 
 /** Cuts a line to the terminal width, ignoring the width of colour escapes. */

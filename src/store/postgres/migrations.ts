@@ -86,6 +86,15 @@ export const migrations: readonly string[] = [
   CREATE INDEX stale_writes_by_job ON stale_writes (job_id, seq);
   `,
   `
+  -- Queue admission (store/submissions.ts): the jobs a run is known to have before they are added,
+  -- counted against the queue capacity, and the idempotency key it was submitted with (moved to a
+  -- newer run once its window has passed, hence unique only among the runs that hold one).
+  ALTER TABLE runs ADD COLUMN planned_jobs integer NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN idempotency_key text;
+  CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running');
+  `,
+  `
   -- Retries: every attempt of a job and of a step keeps its own record and log lines. The jobs row
   -- holds the latest attempt; job_attempts the earlier ones.
   ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 1;

@@ -22,8 +22,9 @@ import type {
   RunStore,
   StepRecord,
 } from '../runs.js';
+import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
-import type { PostgresDatabase, Statement } from './database.js';
+import type { PostgresDatabase, Query, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
 
 // bigint columns arrive as strings; json columns arrive parsed.
@@ -97,11 +98,32 @@ const statements = {
     name: 'vk_list_job_attempts',
     text: `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = $1 ORDER BY attempt`,
   },
+  // Held until the transaction ends; one per schema, since each schema is a store of its own. The
+  // statements after it read with a snapshot taken once it is held (READ COMMITTED), so they see
+  // every submission committed before.
+  lockSubmissions: {
+    name: 'vk_lock_submissions',
+    text: 'SELECT pg_advisory_xact_lock(22099, hashtext(current_schema()))',
+  },
+  runByIdempotencyKey: {
+    name: 'vk_run_by_idempotency_key',
+    text: `SELECT ${runColumns} FROM runs WHERE idempotency_key = $1`,
+  },
+  releaseIdempotencyKey: {
+    name: 'vk_release_idempotency_key',
+    text: 'UPDATE runs SET idempotency_key = NULL WHERE id = $1',
+  },
+  admitRun: {
+    name: 'vk_admit_run',
+    text: 'UPDATE runs SET planned_jobs = $2, idempotency_key = $3 WHERE id = $1',
+  },
+  countUnfinished: { name: 'vk_count_unfinished', text: unfinishedJobsSql('greatest') },
 } satisfies Record<string, Statement>;
 
 /**
  * RunStore on the shared pool. Every write is a single statement, which is what lets a group commit
- * that hit a failing one be applied again one write per transaction (see GroupCommit).
+ * that hit a failing one be applied again one write per transaction (see GroupCommit) — except run
+ * creation, a transaction of its own under the submission lock.
  */
 export class PostgresRunStore implements RunStore {
   readonly #db: PostgresDatabase;
@@ -110,29 +132,66 @@ export class PostgresRunStore implements RunStore {
     this.#db = db;
   }
 
-  createRun(run: NewRun): Promise<RunRecord> {
-    return this.#db.write('create a run', async (query) => {
-      const { rows } = await query<{ id: string; run_number: number }>(statements.createRun, [
-        run.workflowName,
-        run.workflowPath,
-        run.createdAt,
-        run.sha ?? null,
-        run.ref ?? null,
-      ]);
-      const row = rows[0];
-      if (row === undefined) throw new Error('the insert returned no row');
-      const record: Writable<RunRecord> = {
-        id: runIdOf(row.id),
-        runNumber: row.run_number,
-        status: 'queued',
-        workflowName: run.workflowName,
-        workflowPath: run.workflowPath,
-        createdAt: run.createdAt,
-      };
-      if (run.sha !== undefined) record.sha = run.sha;
-      if (run.ref !== undefined) record.ref = run.ref;
-      return record;
+  async createRun(run: NewRun): Promise<RunRecord> {
+    // Through the submission lock too, so that every creator takes the lock before a run counter's row
+    // lock: in the other order, two processes could each hold one and wait for the other.
+    const outcome = await this.submitRun(run, { plannedJobs: 0 });
+    if (outcome.kind !== 'created') throw new Error(`a run without admission checks was ${outcome.kind}`);
+    return outcome.run;
+  }
+
+  submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome> {
+    return this.#db.transaction('submit a run', async (query): Promise<SubmitOutcome> => {
+      await query(statements.lockSubmissions, []);
+      const idempotency = submission.idempotency;
+      const holder =
+        idempotency && (await query<RunRow>(statements.runByIdempotencyKey, [idempotency.key])).rows[0];
+      if (idempotency && holder && run.createdAt - millis(holder.created_at) < idempotency.windowMs) {
+        return { kind: 'duplicate', run: runFromRow(holder) };
+      }
+      const capacity = submission.queueCapacity;
+      if (capacity !== undefined) {
+        const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);
+        const unfinishedJobs = Number(rows[0]?.unfinished ?? 0);
+        if (unfinishedJobs + submission.plannedJobs > capacity) {
+          return { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs: submission.plannedJobs };
+        }
+      }
+      if (holder) await query(statements.releaseIdempotencyKey, [holder.id]);
+      const record = await this.#insertRun(query, run);
+      await query(statements.admitRun, [record.id, submission.plannedJobs, idempotency?.key ?? null]);
+      return { kind: 'created', run: record };
     });
+  }
+
+  countUnfinishedJobs(): Promise<number> {
+    return this.#db.read('count unfinished jobs', async (query) => {
+      const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);
+      return Number(rows[0]?.unfinished ?? 0);
+    });
+  }
+
+  async #insertRun(query: Query, run: NewRun): Promise<RunRecord> {
+    const { rows } = await query<{ id: string; run_number: number }>(statements.createRun, [
+      run.workflowName,
+      run.workflowPath,
+      run.createdAt,
+      run.sha ?? null,
+      run.ref ?? null,
+    ]);
+    const row = rows[0];
+    if (row === undefined) throw new Error('the insert returned no row');
+    const record: Writable<RunRecord> = {
+      id: runIdOf(row.id),
+      runNumber: row.run_number,
+      status: 'queued',
+      workflowName: run.workflowName,
+      workflowPath: run.workflowPath,
+      createdAt: run.createdAt,
+    };
+    if (run.sha !== undefined) record.sha = run.sha;
+    if (run.ref !== undefined) record.ref = run.ref;
+    return record;
   }
 
   addJobs(jobs: readonly NewJob[]): Promise<void> {

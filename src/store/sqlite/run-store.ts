@@ -23,6 +23,7 @@ import type {
   RunStore,
   StepRecord,
 } from '../runs.js';
+import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
 import { nullable, runIdOf, runKey, type Writable } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
@@ -52,6 +53,10 @@ export class SqliteRunStore implements RunStore {
   readonly #listJobAttempts;
   readonly #createRunTx;
   readonly #addJobsTx;
+  readonly #runByIdempotencyKey;
+  readonly #releaseIdempotencyKey;
+  readonly #admitRun;
+  readonly #countUnfinished;
 
   constructor(
     db: Database.Database,
@@ -109,6 +114,41 @@ export class SqliteRunStore implements RunStore {
     this.#addJobsTx = db.transaction((jobs: readonly NewJob[]) => {
       for (const job of jobs) this.#insertJobRow(job);
     });
+    this.#runByIdempotencyKey = db.prepare<[string], RunRow>(
+      `SELECT ${runColumns} FROM runs WHERE idempotency_key = ?`,
+    );
+    this.#releaseIdempotencyKey = db.prepare<[number]>('UPDATE runs SET idempotency_key = NULL WHERE id = ?');
+    this.#admitRun = db.prepare<[number, string | null, number]>(
+      'UPDATE runs SET planned_jobs = ?, idempotency_key = ? WHERE id = ?',
+    );
+    this.#countUnfinished = db.prepare<[], number>(unfinishedJobsSql('max')).pluck();
+  }
+
+  submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome> {
+    // Inside the group commit's IMMEDIATE transaction: no other process writes between the checks and
+    // the insert, and a refusal has written nothing.
+    return this.commits.write('submit a run', (): SubmitOutcome => {
+      const idempotency = submission.idempotency;
+      const holder = idempotency && this.#runByIdempotencyKey.get(idempotency.key);
+      if (idempotency && holder && run.createdAt - holder.created_at < idempotency.windowMs) {
+        return { kind: 'duplicate', run: runFromRow(holder) };
+      }
+      const capacity = submission.queueCapacity;
+      if (capacity !== undefined) {
+        const unfinishedJobs = this.#countUnfinished.get() ?? 0;
+        if (unfinishedJobs + submission.plannedJobs > capacity) {
+          return { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs: submission.plannedJobs };
+        }
+      }
+      if (holder) this.#releaseIdempotencyKey.run(holder.id);
+      const record = this.#insertRunRow(run);
+      this.#admitRun.run(submission.plannedJobs, idempotency?.key ?? null, Number(record.id));
+      return { kind: 'created', run: record };
+    });
+  }
+
+  countUnfinishedJobs(): Promise<number> {
+    return this.commits.read('count unfinished jobs', () => this.#countUnfinished.get() ?? 0);
   }
 
   createRun(run: NewRun): Promise<RunRecord> {
