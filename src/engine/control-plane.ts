@@ -1,6 +1,5 @@
 import { jobIdFor, type RunId } from '../core/ids.js';
 import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
-import { timerDelay } from '../core/timer-delay.js';
 import type { ControlMessage, RunnerMessage, StepReport } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { StaleWrite } from '../store/stale-writes.js';
@@ -54,8 +53,6 @@ export class ControlPlane {
   private readonly leases: LeaseGuard;
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly listeners: RunEventListener[] = [];
-  /** Legs waiting out a retry delay: queued, but not yet in the dispatch queue. */
-  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   /** Settles when every store write made so far has; awaited before a run is reported done. */
   private writes: Promise<void> = Promise.resolve();
   private writeError: unknown;
@@ -176,8 +173,6 @@ export class ControlPlane {
           this.emitQueued(leg, this.now());
           break;
         case 'finish':
-          clearTimeout(this.retryTimers.get(leg.id));
-          this.retryTimers.delete(leg.id);
           this.dispatcher.forget(leg.id);
           this.recordFinished(leg);
           break;
@@ -199,7 +194,10 @@ export class ControlPlane {
     if (run.coordinator.isDone()) this.completeRun(run);
   }
 
-  /** Records the ended attempt and hands the leg to the dispatcher once its delay has passed. */
+  /**
+   * Records the ended attempt and queues the next one as a delayed job: the leg's notBefore is the end
+   * of the delay, so the dispatcher offers it no sooner (and its wake-up timer keeps the process alive).
+   */
   private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
     const { leg, ended, delayMs, reason } = effect;
     this.write(() => this.stores.runs.recordJobAttempt({ jobId: leg.id, ...ended }));
@@ -213,15 +211,8 @@ export class ControlPlane {
       reason,
       at: this.now(),
     });
-    // A plain (ref'd) timer, not the clock's: during the delay nothing else may keep the process alive.
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(leg.id);
-      if (leg.status !== 'queued') return;
-      this.dispatcher.enqueue(leg);
-      this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: this.now() });
-      this.dispatcher.dispatch();
-    }, timerDelay(delayMs));
-    this.retryTimers.set(leg.id, timer);
+    this.dispatcher.enqueue(leg);
+    this.emitQueued(leg, this.now());
   }
 
   private grantLease(runner: RunnerSession, leg: Leg): void {

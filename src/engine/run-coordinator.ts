@@ -38,8 +38,8 @@ export interface Leg {
   /** The current attempt, from 1. */
   attempt: number;
   readonly priority: Priority;
-  /** Not offered to a runner before this time (ms since the epoch). */
-  readonly notBefore?: number;
+  /** Not offered to a runner before this time (ms since the epoch); a retry moves it to its delay's end. */
+  notBefore?: number;
   status: JobStatus;
   startedAt?: number;
   finishedAt?: number;
@@ -175,6 +175,7 @@ export class RunCoordinator {
     moveLeg(leg, 'queued');
     leg.attempt = decision.nextAttempt;
     leg.startedAt = undefined;
+    leg.notBefore = at + decision.delayMs;
     return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: retryReason(outcome, reason) };
   }
 
