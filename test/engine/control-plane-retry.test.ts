@@ -10,6 +10,7 @@ import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import type { Workflow } from '../../src/workflow/model.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
+import { ManualClock, settle } from '../core/manual-clock.js';
 
 const request: RunRequest = {
   workflowName: 'w',
@@ -47,13 +48,13 @@ describe('ControlPlane job retries', () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
-  function plane(): { plane: ControlPlane; stores: Stores; events: RunEvent[] } {
+  function plane(clock?: ManualClock): { plane: ControlPlane; stores: Stores; events: RunEvent[] } {
     const dir = mkdtempSync(join(tmpdir(), 'valkyrie-plane-retry-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const stores = openSqliteStores(join(dir, 'state.db'));
     cleanups.push(() => stores.close());
     const events: RunEvent[] = [];
-    const controlPlane = new ControlPlane(stores);
+    const controlPlane = new ControlPlane(stores, clock ? { clock } : {});
     controlPlane.onEvent((event) => events.push(event));
     return { plane: controlPlane, stores, events };
   }
@@ -128,6 +129,43 @@ describe('ControlPlane job retries', () => {
       [1, 'first runner'],
       [2, 'second'],
     ]);
+  });
+
+  it('offers the next attempt no sooner than the delay after the failed one ended', async () => {
+    const clock = new ManualClock();
+    const { plane: p, events } = plane(clock);
+    let offers = 0;
+    scriptedRunner(p, (m, send) => {
+      if (m.type === 'offer') {
+        offers++;
+        send({ type: 'accept', jobId: m.jobId });
+      }
+      if (m.type === 'lease') {
+        const outcome = { kind: 'failed', reason: 'exit 1', exitCode: 1 } as const;
+        send({
+          type: 'job.completed',
+          jobId: m.jobId,
+          fencingToken: m.fencingToken,
+          outcome,
+          outputs: {},
+          at: 1,
+        });
+      }
+    });
+    const handle = await p.startRun(
+      workflow(
+        'jobs:\n  a: { runs-on: x, retry: {max-attempts: 2, delay: 10s}, steps: [{ run: "true" }] }\n',
+      ),
+      request,
+    );
+    await settle();
+    expect(offers).toBe(1);
+    expect(events.find((e) => e.type === 'job.retrying')).toMatchObject({ attempt: 2, delayMs: 10_000 });
+    await clock.advance(9_999);
+    expect(offers).toBe(1);
+    await clock.advance(1);
+    expect(offers).toBe(2);
+    expect(await handle.done).toBe('failed');
   });
 
   it('ends a run at once when it is cancelled while a job waits out its retry delay', async () => {
