@@ -4,6 +4,7 @@
 //   npm run bench                      # build, then every suite in full → bench/RESULTS.md
 //   node bench/run.js --quick          # fewer repetitions → bench/results/dev.md (not committed)
 //   node bench/run.js --only startup   # one suite → bench/results/dev.md
+//   node bench/run.js --only threads --quick   # the thread pool against Piscina, small sizes
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +14,7 @@ import { describeMachine, filesystemType } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
 import { startupSuite } from './suites/startup.js';
 import { throughputSuite } from './suites/throughput.js';
+import { threadsSuite } from './threads/suite.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);
@@ -22,7 +24,7 @@ const { values: flags } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
 const full = !flags.quick && flags.only === undefined;
-const reps = { throughput: flags.quick ? 1 : 7, startup: flags.quick ? 3 : 20 };
+const reps = { throughput: flags.quick ? 1 : 7, startup: flags.quick ? 3 : 20, threads: flags.quick ? 1 : 5 };
 const resultsPath = full ? join(benchDir, 'RESULTS.md') : join(benchDir, 'results/dev.md');
 const samplesPath = full
   ? join(benchDir, 'results/samples.json')
@@ -41,9 +43,11 @@ const context = {
   freshStateDir: () => join(workDir, `state-${++stateDirs}`),
 };
 const startup = startupSuite({ ...context, reps: reps.startup });
-const suites = [startup, throughputSuite({ ...context, reps: reps.throughput })].filter(
-  (suite) => flags.only === undefined || suite.id === flags.only,
-);
+const suites = [
+  startup,
+  throughputSuite({ ...context, reps: reps.throughput }),
+  threadsSuite({ ...context, reps: reps.threads, quick: flags.quick }),
+].filter((suite) => flags.only === undefined || suite.id === flags.only);
 if (suites.length === 0) throw new Error(`--only: no suite named ${JSON.stringify(flags.only)}`);
 
 const run = {
@@ -61,6 +65,7 @@ const run = {
       'spawn peers': '`node bench/spawn-baseline.js` — its own lean process; stdout/stderr piped',
       'temp dir': `${workDir} (${filesystemType(workDir)})`,
       mode: full ? 'full' : `development (${process.argv.slice(2).join(' ')})`,
+      ...Object.assign({}, ...suites.map((suite) => suite.described ?? {})),
     },
   },
   samples: [],

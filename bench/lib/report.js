@@ -2,6 +2,7 @@
 // terminal, where `npm run bench` prints it too.
 import { analyzeStartup, targetMs } from '../suites/startup.js';
 import { analyzeThroughput, targetRatio } from '../suites/throughput.js';
+import { threadsSections } from '../threads/report.js';
 
 export function renderReport({ machine, settings, samples, startedAt, finishedAt }) {
   const throughput = analyzeThroughput(
@@ -26,6 +27,7 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     '',
     ...(throughput.rows.length > 0 ? throughputSections(throughput, settings.jobCount) : []),
     ...(startup.length > 0 ? ['## Start-up', '', startupTable(startup), ''] : []),
+    ...threadsSections(samples),
     '## Machine and versions',
     '',
     keyValueTable([

@@ -16,6 +16,9 @@ export const errorCatalog = {
   VK_STALE_LEASE: 'a write carried a fencing token that is no longer current',
   VK_QUEUE_FULL: 'the queue is at capacity; the submission was refused whole',
   VK_LEASE_EXPIRED: 'a lease expired before its holder finished',
+  VK_POOL_CONFIG: 'a thread-pool option is invalid',
+  VK_POOL_CLOSED: 'the thread pool is closing or closed; the task was not accepted',
+  VK_TASK_MODULE: 'a task module reference is invalid',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;
