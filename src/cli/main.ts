@@ -99,7 +99,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('show')
-    .description("show a run's jobs with their status, duration and steps")
+    .description("show a run's jobs with their status, duration, attempts and steps")
     .argument('<run>', 'run id (see valkyrie runs)')
     .option('--json', 'print JSON')
     .addOption(stateDir())
@@ -111,7 +111,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('logs')
-    .description("print a run's stored logs, or one job's")
+    .description("print a run's stored logs, or one job's, with a heading per retried attempt")
     .argument('<run>', 'run id')
     .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
     .addOption(stateDir())

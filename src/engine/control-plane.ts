@@ -1,6 +1,6 @@
 import { jobIdFor, type RunId } from '../core/ids.js';
 import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
-import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
+import type { ControlMessage, RunnerMessage, StepReport } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
@@ -185,10 +185,34 @@ export class ControlPlane {
           });
           break;
         }
+        case 'retry':
+          this.scheduleRetry(effect);
+          break;
       }
     }
     this.dispatcher.dispatch();
     if (run.coordinator.isDone()) this.completeRun(run);
+  }
+
+  /**
+   * Records the ended attempt and queues the next one as a delayed job: the leg's notBefore is the end
+   * of the delay, so the dispatcher offers it no sooner (and its wake-up timer keeps the process alive).
+   */
+  private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
+    const { leg, ended, delayMs, reason } = effect;
+    this.write(() => this.stores.runs.recordJobAttempt({ jobId: leg.id, ...ended }));
+    this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued', attempt: leg.attempt }));
+    this.emit({
+      type: 'job.retrying',
+      jobId: leg.id,
+      name: leg.name,
+      attempt: leg.attempt,
+      delayMs,
+      reason,
+      at: this.now(),
+    });
+    this.dispatcher.enqueue(leg);
+    this.emitQueued(leg, this.now());
   }
 
   private grantLease(runner: RunnerSession, leg: Leg): void {
@@ -231,14 +255,21 @@ export class ControlPlane {
         this.write(() =>
           this.stores.runs.recordStep({
             jobId: leg.id,
+            jobAttempt: leg.attempt,
             index: message.index,
+            attempt: message.attempt ?? 1,
             name: message.name,
             startedAt: message.at,
           }),
         );
         break;
       case 'log': {
-        const lines = message.entries.map((entry) => ({ runId: run.id, jobId: leg.id, ...entry }));
+        const lines = message.entries.map((entry) => ({
+          runId: run.id,
+          jobId: leg.id,
+          jobAttempt: leg.attempt,
+          ...entry,
+        }));
         this.write(() => this.stores.logs.append(lines));
         for (const entry of message.entries)
           this.emit({ type: 'log', jobId: leg.id, job: leg.name, ...entry });
@@ -246,7 +277,13 @@ export class ControlPlane {
       }
       case 'step.completed':
         this.emit({ type: 'step.completed', jobId: leg.id, job: leg.name, step: message.step });
-        this.write(() => this.stores.runs.recordStep({ jobId: leg.id, ...message.step }));
+        this.write(() =>
+          this.stores.runs.recordStep({
+            jobId: leg.id,
+            jobAttempt: leg.attempt,
+            ...stepRecordOf(message.step),
+          }),
+        );
         break;
       case 'job.completed': {
         this.leases.release(lease);
@@ -254,7 +291,15 @@ export class ControlPlane {
         const status = jobStatusOf(message.outcome);
         const reason = 'reason' in message.outcome ? message.outcome.reason : undefined;
         // The control plane's own clock, like startedAt: a runner's clock may differ.
-        const effects = run.coordinator.completed(leg.id, status, message.outputs, this.now(), reason);
+        const outcome = message.outcome;
+        const effects = run.coordinator.completed(
+          leg.id,
+          status,
+          message.outputs,
+          this.now(),
+          reason,
+          outcome.kind === 'failed' ? { kind: 'failed', exitCode: outcome.exitCode } : undefined,
+        );
         this.recordFinished(leg, message.outputs);
         this.apply(run, effects);
         break;
@@ -277,7 +322,9 @@ export class ControlPlane {
     const policy = run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue';
     if (policy === 'fail') {
       this.dispatcher.forget(jobId);
-      const effects = run.coordinator.completed(jobId, 'failed', {}, this.now(), reason);
+      const effects = run.coordinator.completed(jobId, 'failed', {}, this.now(), reason, {
+        kind: 'runner_lost',
+      });
       this.recordFinished(leg);
       this.apply(run, effects);
       return;
@@ -363,4 +410,10 @@ export class ControlPlane {
   private emit(event: RunEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+}
+
+/** A step report as the store keeps it: the retry hint is for observers only. */
+function stepRecordOf(step: StepReport): Omit<StepReport, 'retryDelayMs'> {
+  const { retryDelayMs: _retryDelayMs, ...record } = step;
+  return record;
 }

@@ -62,6 +62,16 @@ export type RunEvent =
       readonly reason?: string;
       readonly at: number;
     }
+  /** An attempt of the job failed and another follows: attempt `attempt` is queued after `delayMs`. */
+  | {
+      readonly type: 'job.retrying';
+      readonly jobId: string;
+      readonly name: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly reason: string;
+      readonly at: number;
+    }
   | {
       readonly type: 'run.completed';
       readonly runId: string;

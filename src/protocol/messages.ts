@@ -23,6 +23,8 @@ export interface LogEntry {
   readonly stream: 'stdout' | 'stderr' | 'system';
   readonly at: number;
   readonly text: string;
+  /** The step's attempt that printed it, from 1 (absent: 1). */
+  readonly attempt?: number;
 }
 
 export interface StepReport {
@@ -33,6 +35,10 @@ export interface StepReport {
   readonly exitCode?: number;
   readonly startedAt?: number;
   readonly finishedAt: number;
+  /** Which attempt of the step this reports, from 1 (absent: 1). Every attempt is reported. */
+  readonly attempt?: number;
+  /** Set when another attempt follows after this many ms; absent on the step's final attempt. */
+  readonly retryDelayMs?: number;
 }
 
 export type ControlMessage =
@@ -68,6 +74,8 @@ export type RunnerMessage =
       readonly index: number;
       readonly name: string;
       readonly at: number;
+      /** From 1 (absent: 1). */
+      readonly attempt?: number;
     }
   | {
       readonly type: 'log';

@@ -98,9 +98,9 @@ export class RunnerAgent {
       this.transport.send({ type: 'log', jobId, fencingToken, entries }),
     );
     const reporter: JobReporter = {
-      stepStarted: (index, name, at) => {
+      stepStarted: (index, name, at, attempt) => {
         batcher.flush();
-        this.transport.send({ type: 'step.started', jobId, fencingToken, index, name, at });
+        this.transport.send({ type: 'step.started', jobId, fencingToken, index, name, at, attempt });
       },
       log: (entry) => batcher.add(entry),
       stepCompleted: (step) => {

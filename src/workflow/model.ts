@@ -1,5 +1,6 @@
 import type { NotBefore } from '../core/not-before.js';
 import type { Priority } from '../core/priority.js';
+import type { RetryPolicy } from '../core/retry-delay.js';
 
 /**
  * The validated workflow: what the engine plans from. Values that GitHub lets users write as
@@ -23,6 +24,8 @@ export interface StepDefinition {
   readonly if?: string;
   readonly continueOnError: boolean | string;
   readonly timeoutMinutes?: number | string;
+  /** Absent: the step runs once. */
+  readonly retry?: RetryPolicy;
 }
 
 /** `strategy.matrix`: either an expression yielding the whole matrix, or axes with include/exclude. */
@@ -52,6 +55,8 @@ export interface JobDefinition {
   readonly failFast: boolean | string;
   readonly maxParallel?: number | string;
   readonly steps: readonly StepDefinition[];
+  /** Absent: the job runs once. */
+  readonly retry?: RetryPolicy;
   /** What happens when the job's runner is lost (lease expired or disconnected) while it runs. */
   readonly onRunnerLost: RunnerLostPolicy;
   /** The job's own `priority:`; see engine/queue-placement.ts for the precedence. */

@@ -1,4 +1,5 @@
 import type { TerminalJobStatus } from '../../core/outcome.js';
+import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
 import { type Colors, colorForStatus, formatDuration, statusSymbol } from './format.js';
 import { summaryTable } from './summary.js';
@@ -71,6 +72,14 @@ export class TtyView implements RunView {
         job.durationMs = event.durationMs;
         job.reason = event.reason;
         job.step = undefined;
+        break;
+      }
+      case 'job.retrying': {
+        const job = this.job(event.jobId, event.name);
+        job.status = 'queued';
+        job.step = undefined;
+        job.startedAt = undefined;
+        job.reason = `attempt ${event.attempt} in ${formatDelay(event.delayMs)}: ${event.reason}`;
         break;
       }
       case 'run.completed':

@@ -94,6 +94,31 @@ export const migrations: readonly string[] = [
   CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
   CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running');
   `,
+  `
+  -- Retries: every attempt of a job and of a step keeps its own record and log lines. The jobs row
+  -- holds the latest attempt; job_attempts the earlier ones.
+  ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 1;
+
+  CREATE TABLE job_attempts (
+    job_id      text    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt     integer NOT NULL,
+    status      text    NOT NULL,
+    started_at  bigint,
+    finished_at bigint  NOT NULL,
+    reason      text,
+    PRIMARY KEY (job_id, attempt)
+  );
+
+  ALTER TABLE steps
+    ADD COLUMN job_attempt integer NOT NULL DEFAULT 1,
+    ADD COLUMN attempt     integer NOT NULL DEFAULT 1,
+    DROP CONSTRAINT steps_pkey,
+    ADD PRIMARY KEY (job_id, job_attempt, idx, attempt);
+
+  ALTER TABLE log_lines
+    ADD COLUMN job_attempt  integer NOT NULL DEFAULT 1,
+    ADD COLUMN step_attempt integer NOT NULL DEFAULT 1;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

@@ -3,14 +3,25 @@ import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import {
   defaultRunLimit,
+  type JobAttemptRow as JobAttemptRowOf,
   type JobRow as JobRowOf,
+  jobAttemptColumns,
   jobColumns,
   type RunRow as RunRowOf,
   runColumns,
   type StepRow as StepRowOf,
   stepColumns,
 } from '../rows.js';
-import type { JobPatch, JobRecord, NewJob, NewRun, RunRecord, RunStore, StepRecord } from '../runs.js';
+import type {
+  JobAttemptRecord,
+  JobPatch,
+  JobRecord,
+  NewJob,
+  NewRun,
+  RunRecord,
+  RunStore,
+  StepRecord,
+} from '../runs.js';
 import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
@@ -20,6 +31,7 @@ import { pgCode, sqlState, violatingKey } from './errors.js';
 type RunRow = RunRowOf<string>;
 type JobRow = JobRowOf<string, object>;
 type StepRow = StepRowOf<string>;
+type JobAttemptRow = JobAttemptRowOf<string>;
 
 const statements = {
   // The upsert locks the workflow's counter row until the transaction (the group commit's) ends, so
@@ -53,9 +65,13 @@ const statements = {
   },
   updateJob: {
     name: 'vk_update_job',
-    text: `UPDATE jobs SET status = coalesce($2, status), started_at = coalesce($3, started_at),
-           finished_at = coalesce($4, finished_at), outputs = coalesce($5::json, outputs),
-           reason = coalesce($6, reason) WHERE id = $1`,
+    // A patch with an attempt starts that attempt, so the previous one's times and reason go.
+    text: `UPDATE jobs SET status = coalesce($2, status),
+           started_at = CASE WHEN $7::integer IS NULL THEN coalesce($3, started_at) ELSE $3 END,
+           finished_at = CASE WHEN $7::integer IS NULL THEN coalesce($4, finished_at) ELSE $4 END,
+           outputs = coalesce($5::json, outputs),
+           reason = CASE WHEN $7::integer IS NULL THEN coalesce($6, reason) ELSE $6 END,
+           attempt = coalesce($7::integer, attempt) WHERE id = $1`,
   },
   listJobs: {
     name: 'vk_list_jobs',
@@ -63,14 +79,24 @@ const statements = {
   },
   recordStep: {
     name: 'vk_record_step',
-    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (job_id, idx) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
+    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
            conclusion = excluded.conclusion, exit_code = excluded.exit_code,
            started_at = excluded.started_at, finished_at = excluded.finished_at`,
   },
   listSteps: {
     name: 'vk_list_steps',
-    text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 ORDER BY idx`,
+    text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 ORDER BY job_attempt, idx, attempt`,
+  },
+  recordJobAttempt: {
+    name: 'vk_record_job_attempt',
+    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
+           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason`,
+  },
+  listJobAttempts: {
+    name: 'vk_list_job_attempts',
+    text: `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = $1 ORDER BY attempt`,
   },
   // Held until the transaction ends; one per schema, since each schema is a store of its own. The
   // statements after it read with a snapshot taken once it is held (READ COMMITTED), so they see
@@ -229,6 +255,7 @@ export class PostgresRunStore implements RunStore {
         patch.finishedAt ?? null,
         patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
         patch.reason ?? null,
+        patch.attempt ?? null,
       ]);
       if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     });
@@ -239,7 +266,9 @@ export class PostgresRunStore implements RunStore {
       try {
         await query(statements.recordStep, [
           step.jobId,
+          step.jobAttempt ?? 1,
           step.index,
+          step.attempt ?? 1,
           step.name,
           step.outcome ?? null,
           step.conclusion ?? null,
@@ -252,6 +281,30 @@ export class PostgresRunStore implements RunStore {
         throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
       }
     });
+  }
+
+  recordJobAttempt(attempt: JobAttemptRecord): Promise<void> {
+    return this.#db.write(`record attempt ${attempt.attempt} of job ${attempt.jobId}`, async (query) => {
+      try {
+        await query(statements.recordJobAttempt, [
+          attempt.jobId,
+          attempt.attempt,
+          attempt.status,
+          attempt.startedAt ?? null,
+          attempt.finishedAt,
+          attempt.reason ?? null,
+        ]);
+      } catch (error) {
+        if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
+        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
+      }
+    });
+  }
+
+  listJobAttempts(jobId: JobId): Promise<JobAttemptRecord[]> {
+    return this.#db.read(`list attempts of job ${jobId}`, async (query) =>
+      (await query<JobAttemptRow>(statements.listJobAttempts, [jobId])).rows.map(jobAttemptFromRow),
+    );
   }
 
   getRun(id: RunId): Promise<RunRecord | undefined> {
@@ -313,11 +366,26 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.started_at !== null) job.startedAt = millis(row.started_at);
   if (row.finished_at !== null) job.finishedAt = millis(row.finished_at);
   if (row.reason !== null) job.reason = row.reason;
+  if (row.attempt !== 1) job.attempt = row.attempt;
   return job;
+}
+
+function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
+  const attempt: Writable<JobAttemptRecord> = {
+    jobId: asJobId(row.job_id),
+    attempt: row.attempt,
+    status: row.status,
+    finishedAt: millis(row.finished_at),
+  };
+  if (row.started_at !== null) attempt.startedAt = millis(row.started_at);
+  if (row.reason !== null) attempt.reason = row.reason;
+  return attempt;
 }
 
 function stepFromRow(row: StepRow): StepRecord {
   const step: Writable<StepRecord> = { jobId: asJobId(row.job_id), index: row.idx, name: row.name };
+  if (row.job_attempt !== 1) step.jobAttempt = row.job_attempt;
+  if (row.attempt !== 1) step.attempt = row.attempt;
   if (row.outcome !== null) step.outcome = row.outcome;
   if (row.conclusion !== null) step.conclusion = row.conclusion;
   if (row.exit_code !== null) step.exitCode = row.exit_code;

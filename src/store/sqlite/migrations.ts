@@ -87,6 +87,43 @@ export const migrations: readonly string[] = [
   CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
   CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running');
   `,
+  `
+  -- Retries: every attempt of a job and of a step keeps its own record and log lines. The jobs row
+  -- holds the latest attempt; job_attempts the earlier ones.
+  ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+
+  CREATE TABLE job_attempts (
+    job_id      TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt     INTEGER NOT NULL,
+    status      TEXT    NOT NULL,
+    started_at  INTEGER,
+    finished_at INTEGER NOT NULL,
+    reason      TEXT,
+    PRIMARY KEY (job_id, attempt)
+  ) WITHOUT ROWID;
+
+  -- SQLite cannot change a primary key in place: the steps table is rebuilt with the attempts in it.
+  CREATE TABLE steps_by_attempt (
+    job_id      TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    job_attempt INTEGER NOT NULL DEFAULT 1,
+    idx         INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL DEFAULT 1,
+    name        TEXT    NOT NULL,
+    outcome     TEXT,
+    conclusion  TEXT,
+    exit_code   INTEGER,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    PRIMARY KEY (job_id, job_attempt, idx, attempt)
+  ) WITHOUT ROWID;
+  INSERT INTO steps_by_attempt (job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at)
+    SELECT job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at FROM steps;
+  DROP TABLE steps;
+  ALTER TABLE steps_by_attempt RENAME TO steps;
+
+  ALTER TABLE log_lines ADD COLUMN job_attempt INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE log_lines ADD COLUMN step_attempt INTEGER NOT NULL DEFAULT 1;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */
