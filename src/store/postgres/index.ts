@@ -1,6 +1,7 @@
 import type { Stores } from '../store.js';
 import { PostgresLogStore } from './log-store.js';
 import { openPostgresDatabase, type PostgresOptions } from './open.js';
+import { PostgresRunRecoveryStore } from './run-recovery-store.js';
 import { PostgresRunStore } from './run-store.js';
 import { PostgresStaleWriteStore } from './stale-write-store.js';
 
@@ -18,6 +19,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     runs: new PostgresRunStore(db),
     logs: new PostgresLogStore(db),
     staleWrites: new PostgresStaleWriteStore(db),
+    recovery: new PostgresRunRecoveryStore(db),
     close,
     [Symbol.asyncDispose]: close,
   };

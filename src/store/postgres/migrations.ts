@@ -119,6 +119,15 @@ export const migrations: readonly string[] = [
     ADD COLUMN job_attempt  integer NOT NULL DEFAULT 1,
     ADD COLUMN step_attempt integer NOT NULL DEFAULT 1;
   `,
+  `
+  -- Crash recovery: what a resume needs (no secrets), and who runs the run and when it last said so.
+  ALTER TABLE runs
+    ADD COLUMN workflow_source text,
+    ADD COLUMN run_request     json,
+    ADD COLUMN owner_host      text,
+    ADD COLUMN owner_pid       integer,
+    ADD COLUMN heartbeat_at    bigint;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

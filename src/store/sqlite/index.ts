@@ -2,6 +2,7 @@ import type { Stores } from '../store.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
+import { SqliteRunRecoveryStore } from './run-recovery-store.js';
 import { SqliteRunStore } from './run-store.js';
 import { SqliteStaleWriteStore } from './stale-write-store.js';
 
@@ -29,6 +30,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
     runs: new SqliteRunStore(db, commits),
     logs: new SqliteLogStore(db, commits),
     staleWrites: new SqliteStaleWriteStore(db, commits),
+    recovery: new SqliteRunRecoveryStore(db, commits),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -124,6 +124,14 @@ export const migrations: readonly string[] = [
   ALTER TABLE log_lines ADD COLUMN job_attempt INTEGER NOT NULL DEFAULT 1;
   ALTER TABLE log_lines ADD COLUMN step_attempt INTEGER NOT NULL DEFAULT 1;
   `,
+  // Crash recovery: what a resume needs (no secrets), and who runs the run and when it last said so.
+  `
+  ALTER TABLE runs ADD COLUMN workflow_source TEXT;
+  ALTER TABLE runs ADD COLUMN run_request TEXT;
+  ALTER TABLE runs ADD COLUMN owner_host TEXT;
+  ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+  ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -1,0 +1,138 @@
+import { ValkyrieError } from '../../core/errors.js';
+import type { RunId } from '../../core/ids.js';
+import type {
+  ClaimOutcome,
+  ResumableRun,
+  RunOwner,
+  RunOwnership,
+  RunRecoveryStore,
+  StoredRunRequest,
+} from '../recovery.js';
+import { millis, runIdOf, runKey } from './columns.js';
+import type { PostgresDatabase, Statement } from './database.js';
+
+interface OwnershipRow {
+  owner_host: string | null;
+  owner_pid: number | null;
+  heartbeat_at: string | null;
+}
+
+interface ResumableRow extends OwnershipRow {
+  workflow_source: string | null;
+  run_request: StoredRunRequest | null;
+}
+
+const statements = {
+  save: {
+    name: 'vk_save_resumable',
+    text: `UPDATE runs SET workflow_source = $2, run_request = $3::json, owner_host = $4, owner_pid = $5,
+           heartbeat_at = $6 WHERE id = $1`,
+  },
+  heartbeat: {
+    name: 'vk_heartbeat',
+    text: 'UPDATE runs SET heartbeat_at = $2 WHERE id = $1 AND owner_host = $3 AND owner_pid = $4',
+  },
+  get: {
+    name: 'vk_get_resumable',
+    text: 'SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at FROM runs WHERE id = $1',
+  },
+  ownerships: {
+    name: 'vk_run_ownerships',
+    text: `SELECT id, owner_host, owner_pid, heartbeat_at FROM runs
+           WHERE id = ANY($1::bigint[]) AND heartbeat_at IS NOT NULL`,
+  },
+  // A single statement: the row lock makes a second claimant re-check the WHERE against the first
+  // one's committed values, so it matches nothing.
+  claim: {
+    name: 'vk_claim_run',
+    text: `UPDATE runs SET owner_host = $2, owner_pid = $3, heartbeat_at = $4
+           WHERE id = $1 AND status IN ('queued', 'running')
+             AND owner_host IS NOT DISTINCT FROM $5::text AND owner_pid IS NOT DISTINCT FROM $6::integer
+             AND heartbeat_at IS NOT DISTINCT FROM $7::bigint`,
+  },
+} satisfies Record<string, Statement>;
+
+/** RunRecoveryStore on the shared pool: columns of the runs table. */
+export class PostgresRunRecoveryStore implements RunRecoveryStore {
+  readonly #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  saveResumable(runId: RunId, run: Omit<ResumableRun, 'ownership'>, ownership: RunOwnership): Promise<void> {
+    return this.#db.write(`save run ${runId} for resuming`, async (query) => {
+      const key = runKey(runId);
+      const { owner, heartbeatAt } = ownership;
+      const changed =
+        key !== undefined &&
+        (
+          await query(statements.save, [
+            key,
+            run.source,
+            JSON.stringify(run.request),
+            owner.host,
+            owner.pid,
+            heartbeatAt,
+          ])
+        ).rowCount !== 0;
+      if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
+    });
+  }
+
+  heartbeat(runId: RunId, owner: RunOwner, at: number): Promise<boolean> {
+    return this.#db.write(`heartbeat of run ${runId}`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return false;
+      const { rowCount } = await query(statements.heartbeat, [key, at, owner.host, owner.pid]);
+      return rowCount !== 0;
+    });
+  }
+
+  getResumable(runId: RunId): Promise<ResumableRun | undefined> {
+    return this.#db.read(`read run ${runId} for resuming`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return undefined;
+      const row = (await query<ResumableRow>(statements.get, [key])).rows[0];
+      if (row?.workflow_source == null || row.run_request === null) return undefined;
+      const ownership = ownershipOf(row);
+      return { source: row.workflow_source, request: row.run_request, ...(ownership && { ownership }) };
+    });
+  }
+
+  ownerships(runIds: readonly RunId[]): Promise<Map<RunId, RunOwnership>> {
+    return this.#db.read('read run owners', async (query) => {
+      const keys = runIds.map(runKey).filter((key): key is string => key !== undefined);
+      const found = new Map<RunId, RunOwnership>();
+      if (keys.length === 0) return found;
+      const { rows } = await query<OwnershipRow & { id: string }>(statements.ownerships, [keys]);
+      for (const row of rows) {
+        const ownership = ownershipOf(row);
+        if (ownership) found.set(runIdOf(row.id), ownership);
+      }
+      return found;
+    });
+  }
+
+  claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome> {
+    return this.#db.write(`claim run ${runId}`, async (query): Promise<ClaimOutcome> => {
+      const key = runKey(runId);
+      if (key === undefined) return { kind: 'lost' };
+      const { rowCount } = await query(statements.claim, [
+        key,
+        next.owner.host,
+        next.owner.pid,
+        next.heartbeatAt,
+        expected?.owner.host ?? null,
+        expected?.owner.pid ?? null,
+        expected?.heartbeatAt ?? null,
+      ]);
+      return rowCount !== 0 ? { kind: 'claimed' } : { kind: 'lost' };
+    });
+  }
+}
+
+function ownershipOf(row: OwnershipRow): RunOwnership | undefined {
+  if (row.owner_host === null || row.owner_pid === null || row.heartbeat_at === null) return undefined;
+  return { owner: { host: row.owner_host, pid: row.owner_pid }, heartbeatAt: millis(row.heartbeat_at) };
+}

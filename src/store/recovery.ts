@@ -1,0 +1,66 @@
+import type { RunId } from '../core/ids.js';
+
+/** The process that runs a run, identified by its host name and pid. */
+export interface RunOwner {
+  readonly host: string;
+  readonly pid: number;
+}
+
+/**
+ * What a run was asked to do besides its workflow, minus secrets: a resume asks for those again, and
+ * `secretNames` says which ones the run was given.
+ */
+export interface StoredRunRequest {
+  readonly workspace: string;
+  readonly actor: string;
+  readonly vars: Readonly<Record<string, string>>;
+  readonly envOverrides: Readonly<Record<string, string>>;
+  readonly extraLabels: readonly string[];
+  readonly secretNames: readonly string[];
+  readonly concurrency?: number;
+  readonly priority?: string;
+  readonly notBefore?: number;
+}
+
+export interface RunOwnership {
+  readonly owner: RunOwner;
+  /** When the owner last said it was alive (ms since the epoch). */
+  readonly heartbeatAt: number;
+}
+
+/** Everything a resume needs; the jobs themselves come from RunStore.listJobs. */
+export interface ResumableRun {
+  /** The workflow file's text, parsed again on resume. */
+  readonly source: string;
+  readonly request: StoredRunRequest;
+  readonly ownership?: RunOwnership;
+}
+
+export type ClaimOutcome =
+  | { readonly kind: 'claimed' }
+  /** The run finished, or its ownership is no longer what the caller saw: someone else won. */
+  | { readonly kind: 'lost' };
+
+/**
+ * Crash recovery of runs. Lifecycle: the process that starts a run calls `saveResumable` once, right
+ * after creating it and before any of its jobs is written, then `heartbeat` every few seconds until the
+ * run finishes. A later process reads `getResumable`, decides the owner is gone (stale heartbeat or a
+ * dead pid on this host), and `claim`s the run with a compare-and-set on the ownership it read: of two
+ * concurrent claims at most one wins. Every method is durable when its promise resolves, and ordered
+ * with the RunStore's writes of the same store.
+ */
+export interface RunRecoveryStore {
+  /** Stores the workflow text, the request and the first owner. VK_RUN_NOT_FOUND for an unknown run. */
+  saveResumable(runId: RunId, run: Omit<ResumableRun, 'ownership'>, ownership: RunOwnership): Promise<void>;
+  /** Moves the heartbeat when `owner` still owns the run; returns false when another owner took it. */
+  heartbeat(runId: RunId, owner: RunOwner, at: number): Promise<boolean>;
+  /** undefined for an unknown run, or one started without saveResumable (e.g. before this version). */
+  getResumable(runId: RunId): Promise<ResumableRun | undefined>;
+  /** Ownership of each of the runs that has one; for listing runs as interrupted. */
+  ownerships(runIds: readonly RunId[]): Promise<Map<RunId, RunOwnership>>;
+  /**
+   * Takes an unfinished run over when its ownership is still exactly `expected` (the one the caller
+   * read); `lost` otherwise, without writing.
+   */
+  claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome>;
+}

@@ -1,0 +1,125 @@
+import type Database from 'better-sqlite3';
+import { ValkyrieError } from '../../core/errors.js';
+import type { RunId } from '../../core/ids.js';
+import type {
+  ClaimOutcome,
+  ResumableRun,
+  RunOwner,
+  RunOwnership,
+  RunRecoveryStore,
+  StoredRunRequest,
+} from '../recovery.js';
+import { runIdOf, runKey } from './columns.js';
+import type { GroupCommit } from './group-commit.js';
+
+interface ResumableRow {
+  workflow_source: string | null;
+  run_request: string | null;
+  owner_host: string | null;
+  owner_pid: number | null;
+  heartbeat_at: number | null;
+}
+
+/** RunRecoveryStore on the shared connection: columns of the runs table, written through group commits. */
+export class SqliteRunRecoveryStore implements RunRecoveryStore {
+  readonly #save;
+  readonly #heartbeat;
+  readonly #get;
+  readonly #claim;
+  readonly #db: Database.Database;
+
+  constructor(
+    db: Database.Database,
+    private readonly commits: GroupCommit,
+  ) {
+    this.#db = db;
+    this.#save = db.prepare<[string, string, string, number, number, number]>(
+      `UPDATE runs SET workflow_source = ?, run_request = ?, owner_host = ?, owner_pid = ?, heartbeat_at = ?
+       WHERE id = ?`,
+    );
+    this.#heartbeat = db.prepare<[number, number, string, number]>(
+      'UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_host = ? AND owner_pid = ?',
+    );
+    this.#get = db.prepare<[number], ResumableRow>(
+      'SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at FROM runs WHERE id = ?',
+    );
+    // `IS` compares NULLs as equal, so a run that never had an owner can be claimed with `expected` absent.
+    this.#claim = db.prepare<[string, number, number, number, string | null, number | null, number | null]>(
+      `UPDATE runs SET owner_host = ?, owner_pid = ?, heartbeat_at = ?
+       WHERE id = ? AND status IN ('queued', 'running')
+         AND owner_host IS ? AND owner_pid IS ? AND heartbeat_at IS ?`,
+    );
+  }
+
+  saveResumable(runId: RunId, run: Omit<ResumableRun, 'ownership'>, ownership: RunOwnership): Promise<void> {
+    return this.commits.write(`save run ${runId} for resuming`, () => {
+      const key = runKey(runId);
+      const { owner, heartbeatAt } = ownership;
+      const args = [run.source, JSON.stringify(run.request), owner.host, owner.pid, heartbeatAt] as const;
+      if (key === undefined || this.#save.run(...args, key).changes === 0)
+        throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
+    });
+  }
+
+  heartbeat(runId: RunId, owner: RunOwner, at: number): Promise<boolean> {
+    return this.commits.write(`heartbeat of run ${runId}`, () => {
+      const key = runKey(runId);
+      return key !== undefined && this.#heartbeat.run(at, key, owner.host, owner.pid).changes > 0;
+    });
+  }
+
+  getResumable(runId: RunId): Promise<ResumableRun | undefined> {
+    return this.commits.read(`read run ${runId} for resuming`, () => {
+      const key = runKey(runId);
+      const row = key === undefined ? undefined : this.#get.get(key);
+      if (row?.workflow_source == null || row.run_request === null) return undefined;
+      const ownership = ownershipOf(row);
+      return {
+        source: row.workflow_source,
+        request: JSON.parse(row.run_request) as StoredRunRequest,
+        ...(ownership && { ownership }),
+      };
+    });
+  }
+
+  ownerships(runIds: readonly RunId[]): Promise<Map<RunId, RunOwnership>> {
+    return this.commits.read('read run owners', () => {
+      const keys = runIds.map(runKey).filter((key): key is number => key !== undefined);
+      const found = new Map<RunId, RunOwnership>();
+      if (keys.length === 0) return found;
+      const rows = this.#db
+        .prepare<number[], ResumableRow & { id: number }>(
+          `SELECT id, NULL AS workflow_source, NULL AS run_request, owner_host, owner_pid, heartbeat_at
+           FROM runs WHERE id IN (${keys.map(() => '?').join(', ')})`,
+        )
+        .all(...keys);
+      for (const row of rows) {
+        const ownership = ownershipOf(row);
+        if (ownership) found.set(runIdOf(row.id), ownership);
+      }
+      return found;
+    });
+  }
+
+  claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome> {
+    return this.commits.write(`claim run ${runId}`, (): ClaimOutcome => {
+      const key = runKey(runId);
+      if (key === undefined) return { kind: 'lost' };
+      const { changes } = this.#claim.run(
+        next.owner.host,
+        next.owner.pid,
+        next.heartbeatAt,
+        key,
+        expected?.owner.host ?? null,
+        expected?.owner.pid ?? null,
+        expected?.heartbeatAt ?? null,
+      );
+      return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
+    });
+  }
+}
+
+function ownershipOf(row: ResumableRow): RunOwnership | undefined {
+  if (row.owner_host === null || row.owner_pid === null || row.heartbeat_at === null) return undefined;
+  return { owner: { host: row.owner_host, pid: row.owner_pid }, heartbeatAt: row.heartbeat_at };
+}

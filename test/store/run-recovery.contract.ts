@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { asRunId } from '../../src/core/ids.js';
+import type { RunOwnership, StoredRunRequest } from '../../src/store/recovery.js';
+import { type StoresFactory, useStores } from './fixture.js';
+
+const request: StoredRunRequest = {
+  workspace: '/work/repo',
+  actor: 'ada',
+  vars: { REGION: 'eu' },
+  envOverrides: { MODE: 'fast' },
+  extraLabels: ['gpu'],
+  secretNames: ['TOKEN'],
+  concurrency: 3,
+  priority: 'high',
+  notBefore: 1_700_000_050_000,
+};
+const source = 'name: ci\non: push\njobs:\n  a:\n    runs-on: local\n    steps:\n      - run: echo "ü"\n';
+const first: RunOwnership = { owner: { host: 'box-1', pid: 4242 }, heartbeatAt: 1_700_000_000_000 };
+const second: RunOwnership = { owner: { host: 'box-2', pid: 77 }, heartbeatAt: 1_700_000_020_000 };
+
+/** The RunRecoveryStore lifecycle: save once, heartbeat while running, claim with compare-and-set. */
+export function runRecoveryContract(make: StoresFactory): void {
+  const stores = useStores(make);
+  const createRun = () =>
+    stores().runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1_700_000_000_000 });
+
+  describe('run recovery', () => {
+    it('reads back the saved workflow text, request and owner exactly', async () => {
+      const run = await createRun();
+      expect(await stores().recovery.getResumable(run.id)).toBeUndefined();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      expect(await stores().recovery.getResumable(run.id)).toEqual({ source, request, ownership: first });
+    });
+
+    it('refuses to save for an unknown run, and finds nothing for one', async () => {
+      await expect(
+        stores().recovery.saveResumable(asRunId('999'), { source, request }, first),
+      ).rejects.toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
+      expect(await stores().recovery.getResumable(asRunId('999'))).toBeUndefined();
+      expect(await stores().recovery.getResumable(asRunId('nope'))).toBeUndefined();
+    });
+
+    it('moves the heartbeat only for the owner', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      expect(await stores().recovery.heartbeat(run.id, first.owner, 1_700_000_003_000)).toBe(true);
+      expect(await stores().recovery.heartbeat(run.id, second.owner, 1_700_000_009_000)).toBe(false);
+      const read = await stores().recovery.getResumable(run.id);
+      expect(read?.ownership).toEqual({ owner: first.owner, heartbeatAt: 1_700_000_003_000 });
+    });
+
+    it('lists the ownership of runs that have one', async () => {
+      const owned = await createRun();
+      const unowned = await createRun();
+      await stores().recovery.saveResumable(owned.id, { source, request }, first);
+      const found = await stores().recovery.ownerships([owned.id, unowned.id, asRunId('x')]);
+      expect([...found]).toEqual([[owned.id, first]]);
+    });
+
+    it('claims only when the ownership is still the one read, so a second claim loses', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      expect(await stores().recovery.claim(run.id, first, second)).toEqual({ kind: 'claimed' });
+      expect(await stores().recovery.claim(run.id, first, second)).toEqual({ kind: 'lost' });
+      expect((await stores().recovery.getResumable(run.id))?.ownership).toEqual(second);
+      // The old owner's heartbeat no longer lands: it learns that it lost the run.
+      expect(await stores().recovery.heartbeat(run.id, first.owner, 1_700_000_030_000)).toBe(false);
+    });
+
+    it('lets exactly one of two concurrent claims from two handles win', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      const other = await stores.another();
+      const third: RunOwnership = { owner: { host: 'box-3', pid: 5 }, heartbeatAt: 1_700_000_020_001 };
+      const outcomes = await Promise.all([
+        stores().recovery.claim(run.id, first, second),
+        other.recovery.claim(run.id, first, third),
+      ]);
+      expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(['claimed', 'lost']);
+      const winner = outcomes[0]?.kind === 'claimed' ? second : third;
+      expect((await stores().recovery.getResumable(run.id))?.ownership).toEqual(winner);
+    });
+
+    it('does not claim a finished run', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      await stores().runs.updateRun(run.id, { status: 'succeeded', finishedAt: 1_700_000_010_000 });
+      expect(await stores().recovery.claim(run.id, first, second)).toEqual({ kind: 'lost' });
+    });
+  });
+}
