@@ -209,6 +209,112 @@ export class RunCoordinator {
     }));
   }
 
+  /**
+   * Rebuilds the DAG of a run that an earlier process left unfinished, from its jobs as stored (in the
+   * order they were added), instead of `advance()` on a fresh coordinator. Finished legs keep their
+   * status and outputs and never run again; expanded matrix legs stay as they were. A leg that was
+   * `running` lost its process: per `on-runner-lost:` it becomes a new attempt (`retry` effect, no
+   * delay) or fails as `runner_lost`. A `queued` or `offered` leg never ran and is queued again.
+   * Call once, on a coordinator nothing else has been called on.
+   */
+  restore(stored: readonly StoredLeg[], at: number): Effect[] {
+    const byKey = new Map<string, StoredLeg[]>();
+    for (const record of stored) byKey.set(record.key, [...(byKey.get(record.key) ?? []), record]);
+    this.ordinal = Math.max(0, ...stored.map((record) => ordinalOf(record.id)));
+    const effects: Effect[] = [];
+    let progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (const state of this.keys.values()) {
+        const records = byKey.get(state.job.key);
+        if (state.expanded || !records || !this.needsSettled(state.job)) continue;
+        this.restoreKey(state, records, at, effects);
+        progressed = true;
+      }
+    }
+    for (const state of this.keys.values()) if (state.expanded) this.release(state, effects);
+    return [...effects, ...this.advance()];
+  }
+
+  private restoreKey(state: KeyState, records: readonly StoredLeg[], at: number, effects: Effect[]): void {
+    state.expanded = true;
+    const job = state.job;
+    let planned: PlannedLeg[] = [];
+    let failure = 'the job could not be planned again on resume';
+    if (records.some((record) => !isTerminal(record.status))) {
+      try {
+        const plan = planLegs(this.workflow, job, this.run, this.needsContext(job));
+        planned = plan.legs;
+        state.maxParallel = plan.maxParallel;
+      } catch (error) {
+        failure = error instanceof Error ? error.message : String(error);
+      }
+    }
+    const placement = queuePlacement(this.workflow, job, this.run);
+    for (const [index, record] of records.entries()) {
+      const plan = planned.find((candidate) => candidate.name === record.name) ?? planned[index];
+      const leg: Leg = {
+        id: record.id,
+        key: job.key,
+        name: record.name,
+        matrix: record.matrix as Record<string, ExpressionValue>,
+        continueOnError: plan?.continueOnError ?? false,
+        runsOn: plan?.runsOn ?? [],
+        spec: plan?.makeSpec(record.id),
+        retry: job.retry,
+        attempt: record.attempt,
+        ...placement,
+        status: record.status,
+        startedAt: record.startedAt,
+        finishedAt: record.finishedAt,
+        reason: record.reason,
+      };
+      state.legs.push(leg);
+      this.legs.set(leg.id, leg);
+      if (isTerminal(record.status)) {
+        for (const [key, value] of Object.entries(record.outputs))
+          if (value !== '') state.outputs[key] = value;
+      } else if (!plan) {
+        this.finish(leg, 'failed', effects, failure);
+      } else {
+        this.resumeLeg(leg, at, effects);
+      }
+    }
+    this.settle(state);
+  }
+
+  private resumeLeg(leg: Leg, at: number, effects: Effect[]): void {
+    if (leg.status === 'pending') return;
+    if (leg.status === 'queued' || leg.status === 'offered') {
+      leg.status = 'queued';
+      effects.push({ kind: 'queue', leg });
+      return;
+    }
+    const reason = 'runner_lost: the process running the run stopped';
+    if (this.stateOf(leg).job.onRunnerLost === 'fail') {
+      this.finish(leg, 'failed', effects, reason);
+      leg.finishedAt = at;
+      return;
+    }
+    const ended: EndedAttempt = {
+      attempt: leg.attempt,
+      status: 'failed',
+      startedAt: leg.startedAt,
+      finishedAt: at,
+      reason,
+    };
+    moveLeg(leg, 'queued');
+    leg.attempt += 1;
+    leg.startedAt = undefined;
+    leg.finishedAt = undefined;
+    leg.reason = undefined;
+    effects.push({ kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued` });
+  }
+
+  private needsSettled(job: JobDefinition): boolean {
+    return job.needs.every((need) => this.keys.get(need)?.result !== undefined);
+  }
+
   private expand(state: KeyState, effects: Effect[]): void {
     state.expanded = true;
     const job = state.job;
@@ -382,6 +488,26 @@ export class RunCoordinator {
     if (!state) throw new Error(`unknown job key ${leg.key}`);
     return state;
   }
+}
+
+/** A job as the store last saw it (RunStore's JobRecord), for `RunCoordinator.restore`. */
+export interface StoredLeg {
+  readonly id: JobId;
+  readonly key: string;
+  readonly name: string;
+  readonly matrix: Readonly<Record<string, unknown>>;
+  readonly status: JobStatus;
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly attempt: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly reason?: string;
+}
+
+/** Job ids end in their ordinal (core/ids.ts); new legs of a restored run continue after the last. */
+function ordinalOf(id: JobId): number {
+  const ordinal = Number(id.slice(id.lastIndexOf('.') + 1));
+  return Number.isSafeInteger(ordinal) ? ordinal : 0;
 }
 
 function isFailFast(spec: JobSpec): boolean {

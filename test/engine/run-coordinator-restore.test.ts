@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { asJobId } from '../../src/core/ids.js';
+import type { JobStatus } from '../../src/core/outcome.js';
+import type { RunContext } from '../../src/engine/run-context.js';
+import { type Effect, RunCoordinator, type StoredLeg } from '../../src/engine/run-coordinator.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+const run: RunContext = {
+  runId: '7',
+  runNumber: 1,
+  workflowName: 'test',
+  workspace: '/tmp',
+  actor: 'tester',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+};
+
+function coordinator(yaml: string): RunCoordinator {
+  const parsed = parseWorkflow(yaml, 'test.yml');
+  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
+  return new RunCoordinator(parsed.workflow, run, (n) => asJobId(`7.${n}`));
+}
+
+const stored = (
+  ordinal: number,
+  key: string,
+  status: JobStatus,
+  more: Partial<StoredLeg> = {},
+): StoredLeg => ({
+  id: asJobId(`7.${ordinal}`),
+  key,
+  name: key,
+  matrix: {},
+  status,
+  outputs: {},
+  attempt: 1,
+  ...more,
+});
+
+const summary = (effects: Effect[]) =>
+  effects.map((effect) => `${effect.kind} ${effect.leg.id} ${effect.leg.name}`);
+
+const chain = (policy: string) => `jobs:
+  a:
+    runs-on: x
+    outputs: { v: "\${{ steps.s.outputs.v }}" }
+    steps: [{ id: s, run: a }]
+  b: { needs: a, runs-on: x, on-runner-lost: ${policy}, steps: [{ run: b }] }
+  c: { needs: b, runs-on: x, steps: [{ run: c }] }
+`;
+
+describe('RunCoordinator.restore', () => {
+  it('keeps finished jobs, runs the interrupted one again as a new attempt, then continues', () => {
+    const c = coordinator(chain('requeue'));
+    const effects = c.restore(
+      [
+        stored(1, 'a', 'succeeded', { outputs: { v: '42' }, startedAt: 10, finishedAt: 20 }),
+        stored(2, 'b', 'running', { startedAt: 30 }),
+      ],
+      1_000,
+    );
+    expect(summary(effects)).toEqual(['retry 7.2 b']);
+    const retry = effects[0];
+    if (retry?.kind !== 'retry') throw new Error('expected a retry');
+    expect(retry.ended).toEqual({
+      attempt: 1,
+      status: 'failed',
+      startedAt: 30,
+      finishedAt: 1_000,
+      reason: expect.stringMatching(/^runner_lost/),
+    });
+    expect(retry.delayMs).toBe(0);
+    expect(retry.leg).toMatchObject({ status: 'queued', attempt: 2, startedAt: undefined });
+    // b's spec sees a's stored outputs, as it did the first time.
+    expect(retry.leg.spec?.contexts.needs).toEqual({ a: { result: 'success', outputs: { v: '42' } } });
+    expect(c.legById('7.1')).toMatchObject({ status: 'succeeded', attempt: 1 });
+
+    c.started('7.2', 1_100);
+    const afterB = c.completed('7.2', 'succeeded', {}, 1_200);
+    // c is new: its id continues after the stored ones.
+    expect(summary(afterB)).toEqual(['add 7.3 c', 'queue 7.3 c']);
+    c.started('7.3', 1_300);
+    c.completed('7.3', 'succeeded', {}, 1_400);
+    expect(c.isDone()).toBe(true);
+    expect(c.status()).toBe('succeeded');
+  });
+
+  it('fails an interrupted job with on-runner-lost: fail, and skips what needs it', () => {
+    const c = coordinator(chain('fail'));
+    const effects = c.restore(
+      [stored(1, 'a', 'succeeded'), stored(2, 'b', 'running', { startedAt: 30 })],
+      1_000,
+    );
+    expect(summary(effects)).toEqual(['finish 7.2 b', 'add 7.3 c', 'finish 7.3 c']);
+    expect(c.legById('7.2')).toMatchObject({
+      status: 'failed',
+      finishedAt: 1_000,
+      reason: expect.stringMatching(/^runner_lost/),
+    });
+    expect(c.legById('7.3')?.status).toBe('skipped');
+    expect(c.isDone()).toBe(true);
+    expect(c.status()).toBe('failed');
+  });
+
+  it('queues a job that was queued or offered again without a new attempt', () => {
+    const c = coordinator(`jobs:
+  a: { runs-on: x, steps: [{ run: a }] }
+  b: { runs-on: x, steps: [{ run: b }] }
+`);
+    const effects = c.restore([stored(1, 'a', 'queued'), stored(2, 'b', 'offered')], 1_000);
+    expect(summary(effects)).toEqual(['queue 7.1 a', 'queue 7.2 b']);
+    expect(c.legById('7.2')).toMatchObject({ status: 'queued', attempt: 1 });
+  });
+
+  it('keeps expanded matrix legs: finished ones stay, pending ones are released within max-parallel', () => {
+    const c = coordinator(`jobs:
+  t:
+    runs-on: x
+    strategy: { max-parallel: 1, matrix: { n: [1, 2, 3] } }
+    steps: [{ run: t }]
+`);
+    const effects = c.restore(
+      [
+        stored(1, 't', 'succeeded', { name: 't (1)', matrix: { n: 1 } }),
+        stored(2, 't', 'running', { name: 't (2)', matrix: { n: 2 }, startedAt: 5 }),
+        stored(3, 't', 'pending', { name: 't (3)', matrix: { n: 3 } }),
+      ],
+      1_000,
+    );
+    // The retried leg holds the one slot, so leg 3 waits as before.
+    expect(summary(effects)).toEqual(['retry 7.2 t (2)']);
+    expect(c.legById('7.2')?.spec?.contexts.matrix).toEqual({ n: 2 });
+    c.started('7.2', 1_100);
+    expect(summary(c.completed('7.2', 'succeeded', {}, 1_200))).toEqual(['queue 7.3 t (3)']);
+  });
+
+  it('finishes a run whose jobs had all finished', () => {
+    const c = coordinator(chain('requeue'));
+    const effects = c.restore(
+      [stored(1, 'a', 'succeeded'), stored(2, 'b', 'failed'), stored(3, 'c', 'skipped')],
+      1_000,
+    );
+    expect(effects).toEqual([]);
+    expect(c.isDone()).toBe(true);
+    expect(c.status()).toBe('failed');
+  });
+});
