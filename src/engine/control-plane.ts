@@ -2,6 +2,7 @@ import { jobIdFor, type RunId } from '../core/ids.js';
 import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
 import type { ControlMessage, RunnerMessage, StepReport } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
+import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
@@ -148,6 +149,70 @@ export class ControlPlane {
       cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
     };
     return { kind: 'started', handle };
+  }
+
+  /**
+   * Continues a run an earlier process left unfinished, from its stored jobs (RunCoordinator.restore):
+   * finished jobs stay, interrupted ones follow `on-runner-lost:`. The caller must own the run
+   * (RunRecoveryStore.claim) so that no other process drives it at the same time.
+   */
+  resumeRun(
+    workflow: Workflow,
+    request: RunRequest,
+    record: RunRecord,
+    jobs: readonly JobRecord[],
+  ): RunHandle {
+    const now = this.now();
+    const startedAt = record.startedAt ?? now;
+    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt };
+    const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
+    const effects = coordinator.restore(
+      jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 })),
+      now,
+    );
+    const { run, handle } = this.activate(record, workflow, coordinator, startedAt);
+    for (const job of jobs) this.runsByLeg.set(job.id, run);
+    this.write(() => this.stores.runs.updateRun(record.id, { status: 'running' }));
+    this.emit({
+      type: 'run.started',
+      runId: record.id,
+      runNumber: record.runNumber,
+      workflow: workflow.name,
+      at: now,
+    });
+    this.apply(run, effects);
+    return handle;
+  }
+
+  private activate(
+    record: RunRecord,
+    workflow: Workflow,
+    coordinator: RunCoordinator,
+    startedAt: number,
+  ): { run: ActiveRun; handle: RunHandle } {
+    let resolve: (status: RunStatus) => void = () => {};
+    let reject: (error: unknown) => void = () => {};
+    const done = new Promise<RunStatus>((onResolve, onReject) => {
+      resolve = onResolve;
+      reject = onReject;
+    });
+    const run: ActiveRun = {
+      id: record.id,
+      workflow,
+      coordinator,
+      startedAt,
+      done,
+      resolve,
+      reject,
+      completing: false,
+    };
+    const handle: RunHandle = {
+      id: record.id,
+      runNumber: record.runNumber,
+      done,
+      cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
+    };
+    return { run, handle };
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {

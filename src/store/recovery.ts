@@ -1,4 +1,5 @@
 import type { RunId } from '../core/ids.js';
+import type { Priority } from '../core/priority.js';
 
 /** The process that runs a run, identified by its host name and pid. */
 export interface RunOwner {
@@ -18,7 +19,7 @@ export interface StoredRunRequest {
   readonly extraLabels: readonly string[];
   readonly secretNames: readonly string[];
   readonly concurrency?: number;
-  readonly priority?: string;
+  readonly priority?: Priority;
   readonly notBefore?: number;
 }
 
