@@ -9,10 +9,12 @@ import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { RunnerAgent } from '../runner/agent.js';
 import { type HostDescription, runnerLabels } from '../runner/host.js';
 import { inheritedEnvironment } from '../runner/step-environment.js';
+import type { StoredRunRequest } from '../store/recovery.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
 import type { QueueSettings } from './queue-options.js';
+import { recordResumable } from './run-recovery.js';
 
 export interface LocalRunOptions {
   readonly workflow: Workflow;
@@ -27,6 +29,8 @@ export interface LocalRunOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly onEvent: RunEventListener;
   readonly queue?: QueueSettings;
+  /** The workflow file's text: with it the run is recorded as resumable (cli/run-recovery.ts). */
+  readonly source?: string;
 }
 
 /**
@@ -88,5 +92,29 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     await agent.drain();
     return submission;
   }
-  return { kind: 'started', local: { handle: submission.handle, close: () => agent.drain() } };
+  const handle = submission.handle;
+  const recovery =
+    options.source === undefined
+      ? undefined
+      : recordResumable(options.stores, handle.id, options.source, storedRequestOf(options));
+  const close = () => {
+    recovery?.stop();
+    return agent.drain();
+  };
+  return { kind: 'started', local: { handle, close } };
+}
+
+/** What `valkyrie resume` needs to run the rest the same way, without secret values. */
+function storedRequestOf(options: LocalRunOptions): StoredRunRequest {
+  return {
+    workspace: options.workspace,
+    actor: process.env.USER ?? 'local',
+    vars: options.vars,
+    envOverrides: options.env,
+    extraLabels: options.extraLabels,
+    secretNames: Object.keys(options.secrets),
+    concurrency: options.concurrency,
+    priority: options.queue?.priority,
+    notBefore: options.queue?.notBefore,
+  };
 }

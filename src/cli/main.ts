@@ -75,6 +75,29 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('resume')
+    .description(
+      'continue a run whose valkyrie process died: finished jobs stay, interrupted ones follow on-runner-lost',
+    )
+    .argument('<run>', 'run id (see valkyrie runs)')
+    .option('-j, --jobs <n>', 'run at most N jobs at once (default: as the run was started)')
+    .option(
+      '--secret <name=value>',
+      'provide secrets.NAME again; secrets are never stored (repeatable)',
+      collectPair,
+    )
+    .option('--secrets-file <file>', 'read secrets from a dotenv file')
+    .option('--force', 'resume even though the owner process still sends heartbeats')
+    .option('--json', 'print NDJSON events; the last line is the run summary')
+    .option('--no-color', 'plain output')
+    .addOption(stateDir())
+    .addOption(db())
+    .action(async (run: string, options) => {
+      const { resumeCommand } = await import('./commands/resume.js');
+      setExit(await resumeCommand(run, options));
+    });
+
+  program
     .command('validate')
     .description('parse and plan a workflow without running it; print the job graph')
     .argument('<file>', 'workflow file')

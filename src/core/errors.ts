@@ -23,6 +23,7 @@ export const errorCatalog = {
   VK_PROTOCOL_VERSION: 'the peer speaks a protocol version this end does not',
   VK_FRAME_TOO_LARGE: 'a protocol frame or batch exceeded the size limit',
   VK_PEER_TIMEOUT: 'the peer stopped answering keep-alives or stopped polling',
+  VK_RUN_NOT_RESUMABLE: 'the run finished, is still owned by a live process, or has no recovery data',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -1,9 +1,11 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
+import { runLiveness } from '../../engine/run-liveness.js';
 import type { JobRecord, RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { ownerExited } from '../run-owner.js';
 import { openStores, stateDirectory } from '../state.js';
 import { jobDetailLines, logLinesWithHeadings, stepKey } from '../views/attempts.js';
 import { colorForStatus, colors, formatDuration, statusSymbol } from '../views/format.js';
@@ -34,7 +36,7 @@ export function runsCommand(options: HistoryOptions & { limit?: string }): Promi
     if (!Number.isInteger(limit) || limit < 1) {
       throw new UsageError(`--limit must be a positive integer, received ${JSON.stringify(options.limit)}`);
     }
-    const runs = await stores.runs.listRuns({ limit });
+    const runs = await withLiveness(stores, await stores.runs.listRuns({ limit }));
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
       return ExitCode.succeeded;
@@ -46,19 +48,39 @@ export function runsCommand(options: HistoryOptions & { limit?: string }): Promi
     const colors = c();
     process.stdout.write(
       colors.dim(
-        `${'RUN'.padEnd(6)} ${'STATUS'.padEnd(10)} ${'STARTED'.padEnd(20)} ${'DURATION'.padEnd(9)} WORKFLOW\n`,
+        `${'RUN'.padEnd(6)} ${'STATUS'.padEnd(11)} ${'STARTED'.padEnd(20)} ${'DURATION'.padEnd(9)} WORKFLOW\n`,
       ),
     );
     for (const run of runs) {
       const started = new Date(run.startedAt ?? run.createdAt).toISOString().slice(0, 19).replace('T', ' ');
-      const paint = colorForStatus(colors, run.status);
+      const status = run.interrupted ? 'interrupted' : run.status;
+      const paint = run.interrupted ? colors.yellow : colorForStatus(colors, run.status);
       process.stdout.write(
-        `${run.id.padEnd(6)} ${paint(run.status.padEnd(10))} ${started.padEnd(20)} ${duration(run.startedAt, run.finishedAt).padEnd(9)} ${run.workflowName} #${run.runNumber}\n`,
+        `${run.id.padEnd(6)} ${paint(status.padEnd(11))} ${started.padEnd(20)} ${duration(run.startedAt, run.finishedAt).padEnd(9)} ${run.workflowName} #${run.runNumber}\n`,
       );
     }
     return ExitCode.succeeded;
   });
 }
+
+type ListedRun = RunRecord & { readonly interrupted?: true };
+
+/**
+ * Marks unfinished runs whose process is gone (stale heartbeat, or a dead pid on this host) as
+ * interrupted: derived for display, the stored status stays until `valkyrie resume` finishes the run.
+ */
+async function withLiveness(stores: Stores, runs: readonly RunRecord[]): Promise<ListedRun[]> {
+  const unfinished = runs.filter((run) => !isFinished(run)).map((run) => run.id);
+  const ownerships = await stores.recovery.ownerships(unfinished);
+  const now = Date.now();
+  return runs.map((run) =>
+    runLiveness(run.status, ownerships.get(run.id), now, ownerExited).kind === 'interrupted'
+      ? { ...run, interrupted: true }
+      : run,
+  );
+}
+
+const isFinished = (run: RunRecord) => run.status !== 'queued' && run.status !== 'running';
 
 async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
   const run = await stores.runs.getRun(asRunId(id));
@@ -69,7 +91,8 @@ async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
 /** `valkyrie show RUN`: the run's jobs with status, duration, attempts and steps. */
 export function showCommand(id: string, options: HistoryOptions): Promise<number> {
   return withStores(options, async (stores) => {
-    const run = await requireRun(stores, id);
+    const [run] = await withLiveness(stores, [await requireRun(stores, id)]);
+    if (!run) return ExitCode.invalid;
     const jobs = await stores.runs.listJobs(run.id);
     const steps = await Promise.all(jobs.map((job) => stores.runs.listSteps(job.id)));
     const attempts = await Promise.all(jobs.map((job) => stores.runs.listJobAttempts(job.id)));
@@ -80,8 +103,11 @@ export function showCommand(id: string, options: HistoryOptions): Promise<number
     }
     const colors = c();
     process.stdout.write(
-      `Run ${run.id} of ${run.workflowName} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.status)} ${duration(run.startedAt, run.finishedAt)}\n`,
+      `Run ${run.id} of ${run.workflowName} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.interrupted ? 'interrupted' : run.status)} ${duration(run.startedAt, run.finishedAt)}\n`,
     );
+    if (run.interrupted) {
+      process.stdout.write(`  its process stopped; continue it with: valkyrie resume ${run.id}\n`);
+    }
     for (const [i, job] of jobs.entries()) {
       process.stdout.write(jobLine(job, colors));
       for (const line of jobDetailLines(job, attempts[i] ?? [], steps[i] ?? [], colors)) {

@@ -80,6 +80,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       env: options.env ?? {},
       onEvent: (event) => view.onEvent(event),
       queue,
+      source: parsed.source,
     });
     if (start.kind !== 'started')
       return reportNotStarted(start, queue.idempotency?.key, options.json === true);
@@ -106,7 +107,7 @@ function parseConcurrency(value: string | undefined): number {
   return n;
 }
 
-function createView(options: RunCommandOptions, out: Output): RunView {
+export function createView(options: Pick<RunCommandOptions, 'json' | 'color'>, out: Output): RunView {
   if (options.json) return new JsonView(out);
   const useColor =
     options.color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;

@@ -1,0 +1,155 @@
+import { availableParallelism } from 'node:os';
+import { ValkyrieError } from '../../core/errors.js';
+import { asRunId } from '../../core/ids.js';
+import type { RunStatus } from '../../core/outcome.js';
+import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
+import { warmUpSpawner } from '../../executors/shell/index.js';
+import { describeHost, runnerLabels } from '../../runner/host.js';
+import type { ResumableRun } from '../../store/recovery.js';
+import type { RunRecord } from '../../store/runs.js';
+import { formatDiagnostics } from '../../workflow/diagnostics.js';
+import { parseWorkflow } from '../../workflow/parse.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
+import { readDotenv } from '../key-values.js';
+import type { LocalRun } from '../local-mode.js';
+import { resumeLocalRun } from '../local-resume.js';
+import { ownerExited, thisProcess } from '../run-owner.js';
+import { openStores, stateDirectory } from '../state.js';
+import { BufferedOutput } from '../views/buffered-output.js';
+import { createView } from './run.js';
+
+export interface ResumeCommandOptions {
+  readonly jobs?: string;
+  readonly force?: boolean;
+  readonly secret?: Record<string, string>;
+  readonly secretsFile?: string;
+  readonly json?: boolean;
+  readonly color?: boolean;
+  readonly stateDir?: string;
+  readonly db?: string;
+}
+
+/**
+ * `valkyrie resume RUN`: continues a run whose process died. Refuses a finished run, and one whose
+ * owner is alive (unless --force); takes the run over with a compare-and-set on its ownership, so of
+ * two resumes only one proceeds. Output and exit codes are those of `valkyrie run`.
+ */
+export async function resumeCommand(id: string, options: ResumeCommandOptions): Promise<number> {
+  warmUpSpawner();
+  const cwd = process.cwd();
+  const stateDir = stateDirectory(options.stateDir, cwd);
+  const stores = await openStores(options.db, stateDir);
+  const out = new BufferedOutput(process.stdout);
+  let local: LocalRun | undefined;
+  let interrupts = 0;
+  let terminated = false;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
+    local?.handle.cancel(interrupts > 1);
+  };
+  const onSigterm = () => {
+    terminated = true;
+    onSigint();
+  };
+  try {
+    const record = await stores.runs.getRun(asRunId(id));
+    if (!record)
+      throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
+    const resumable = await stores.recovery.getResumable(record.id);
+    const liveness = runLiveness(record.status, resumable?.ownership, Date.now(), ownerExited);
+    refuseUnlessResumable(record, resumable, liveness, options.force === true);
+    const host = describeHost();
+    const labels = runnerLabels(host, resumable.request.extraLabels);
+    const parsed = parseWorkflow(resumable.source, record.workflowPath, { runnerLabels: labels });
+    if (parsed.diagnostics.length > 0)
+      process.stderr.write(
+        `${formatDiagnostics(record.workflowPath, resumable.source, parsed.diagnostics)}\n`,
+      );
+    if (!parsed.workflow) return ExitCode.invalid;
+    const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
+    const missing = resumable.request.secretNames.filter((name) => !(name in secrets));
+    if (missing.length > 0) {
+      throw new UsageError(
+        `run ${record.id} was started with secrets ${missing.join(', ')}, which are not stored; pass them ` +
+          `again: ${missing.map((name) => `--secret ${name}=…`).join(' ')} (or --secrets-file FILE)`,
+      );
+    }
+    const claim = await stores.recovery.claim(record.id, resumable.ownership, {
+      owner: thisProcess(),
+      heartbeatAt: Date.now(),
+    });
+    if (claim.kind === 'lost') {
+      throw new ValkyrieError(
+        'VK_RUN_NOT_RESUMABLE',
+        `run ${record.id} was taken over or finished by another process first; see: valkyrie show ${record.id}`,
+      );
+    }
+    const jobs = await stores.runs.listJobs(record.id);
+    const view = createView(options, out);
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+    try {
+      local = resumeLocalRun({
+        workflow: parsed.workflow,
+        stores,
+        stateDir,
+        host,
+        concurrency: parseJobs(options.jobs) ?? resumable.request.concurrency ?? availableParallelism(),
+        secrets,
+        request: resumable.request,
+        record,
+        jobs,
+        onEvent: (event) => view.onEvent(event),
+      });
+      const status: RunStatus = await local.handle.done;
+      if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
+      return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+    } finally {
+      await local?.close();
+      view.close();
+    }
+  } finally {
+    out.flush();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    await stores.close();
+  }
+}
+
+function refuseUnlessResumable(
+  record: RunRecord,
+  resumable: ResumableRun | undefined,
+  liveness: Liveness,
+  force: boolean,
+): asserts resumable is ResumableRun {
+  if (liveness.kind === 'finished') {
+    throw new ValkyrieError(
+      'VK_RUN_NOT_RESUMABLE',
+      `run ${record.id} already finished (${record.status}); nothing to resume`,
+    );
+  }
+  if (!resumable) {
+    throw new ValkyrieError(
+      'VK_RUN_NOT_RESUMABLE',
+      `run ${record.id} has no recovery data (it was not started by this version of valkyrie run)`,
+    );
+  }
+  if (liveness.kind === 'alive' && !force) {
+    const { owner } = liveness.ownership;
+    throw new ValkyrieError(
+      'VK_RUN_NOT_RESUMABLE',
+      `run ${record.id} is still running: process ${owner.pid} on ${owner.host} sent a heartbeat ` +
+        `${(liveness.ageMs / 1000).toFixed(1)}s ago. If that process is gone, retry once the heartbeat is ` +
+        `older than ${staleHeartbeatMs / 1000}s, or pass --force`,
+    );
+  }
+}
+
+function parseJobs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--jobs must be a positive integer, received ${JSON.stringify(value)}`);
+  return n;
+}

@@ -1,0 +1,80 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ControlPlane } from '../engine/control-plane.js';
+import type { RunEventListener } from '../engine/events.js';
+import { ShellExecutor } from '../executors/shell/index.js';
+import { inProcessPair } from '../protocol/in-process.js';
+import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
+import { RunnerAgent } from '../runner/agent.js';
+import { type HostDescription, runnerLabels } from '../runner/host.js';
+import { inheritedEnvironment } from '../runner/step-environment.js';
+import type { StoredRunRequest } from '../store/recovery.js';
+import type { JobRecord, RunRecord } from '../store/runs.js';
+import type { Stores } from '../store/store.js';
+import type { Workflow } from '../workflow/model.js';
+import type { LocalRun } from './local-mode.js';
+import { keepOwnership } from './run-recovery.js';
+
+export interface LocalResumeOptions {
+  readonly workflow: Workflow;
+  readonly stores: Stores;
+  readonly stateDir: string;
+  readonly host: HostDescription;
+  readonly concurrency: number;
+  readonly secrets: Readonly<Record<string, string>>;
+  /** As the run was started; the jobs and the run as stored now. */
+  readonly request: StoredRunRequest;
+  readonly record: RunRecord;
+  readonly jobs: readonly JobRecord[];
+  readonly onEvent: RunEventListener;
+}
+
+/**
+ * Local mode for a run this process has claimed (RunRecoveryStore.claim): the same control plane and
+ * in-process runner as `startLocalRun`, continuing the run from its stored jobs, with this process's
+ * heartbeat on it until `close()`.
+ */
+export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
+  const { request, record } = options;
+  const controlPlane = new ControlPlane(options.stores);
+  controlPlane.onEvent(options.onEvent);
+  const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
+  controlPlane.connect(controlEnd);
+  const labels = runnerLabels(options.host, request.extraLabels);
+  const tempRoot = join(options.stateDir, 'tmp');
+  mkdirSync(tempRoot, { recursive: true });
+  const agent = new RunnerAgent(runnerEnd, {
+    info: { name: options.host.name, labels, capacity: options.concurrency },
+    host: options.host,
+    createExecutor: () => new ShellExecutor(),
+    tempRoot,
+    baseEnv: inheritedEnvironment(process.env),
+  });
+  agent.start();
+  const ownership = keepOwnership(options.stores, record.id);
+  const handle = controlPlane.resumeRun(
+    options.workflow,
+    {
+      workflowName: options.workflow.name,
+      workspace: request.workspace,
+      sha: record.sha,
+      ref: record.ref,
+      actor: request.actor,
+      vars: request.vars,
+      secrets: options.secrets,
+      envOverrides: request.envOverrides,
+      availableLabels: labels,
+      priority: request.priority,
+      notBefore: request.notBefore,
+    },
+    record,
+    options.jobs,
+  );
+  return {
+    handle,
+    close: () => {
+      ownership.stop();
+      return agent.drain();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
+import { collect, Workspace } from './cli.js';
+import { isAlive, readPid, waitFor } from './process-state.js';
+
+/** a, then b (which sleeps on its first attempt only), then c; each appends its name to the marker. */
+function chainWorkflow(ws: Workspace, marker: string, bPid: string): string {
+  return ws.write(
+    'chain.yml',
+    `name: chain
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo a >> ${marker}
+  b:
+    needs: a
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo b >> ${marker}
+          echo $$ > ${bPid}
+          [ "$(grep -c '^b$' ${marker})" -ge 2 ] || sleep 300
+          echo "token=\${{ secrets.TOKEN }}" >> ${marker}.secret
+  c:
+    needs: b
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo c >> ${marker}
+`,
+  );
+}
+
+function killGroup(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // Already gone, or not a group leader.
+    }
+  }
+}
+
+function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Promise<void>): void {
+  describe(name, () => {
+    const ws = new Workspace();
+    afterAll(async () => {
+      ws.dispose();
+      await cleanup();
+    });
+
+    it('a SIGKILLed run resumes: finished jobs stay, the interrupted one runs again, the rest follows', async () => {
+      const marker = join(ws.dir, 'marker');
+      const bPid = join(ws.dir, 'b.pid');
+      const file = chainWorkflow(ws, marker, bPid);
+      const child = ws.start(['run', file, '--json', '--secret', 'TOKEN=s3cret', ...dbArgs()]);
+      const exited = collect(child);
+      await waitFor(() => readPid(bPid) !== undefined, 20_000, 'job b to start');
+      const step = readPid(bPid) ?? 0;
+      // Writes are group-committed behind the work: kill once b's start is durable, as a crash would
+      // otherwise also take the last uncommitted writes with it (and a would rightly run again).
+      await waitForJobStatus(ws, dbArgs(), 'b', 'running');
+      child.kill('SIGKILL');
+      killGroup(step);
+      expect((await exited).signal).toBe('SIGKILL');
+      await waitFor(() => !isAlive(step), 5_000, "b's step to die");
+
+      const listed = await ws.run(['runs', '--json', ...dbArgs()]);
+      const [run] = JSON.parse(listed.stdout) as { id: string; status: string; interrupted?: boolean }[];
+      expect(run).toMatchObject({ status: 'running', interrupted: true });
+      const id = run?.id ?? '';
+      expect((await ws.run(['runs', ...dbArgs()])).stdout).toMatch(
+        new RegExp(`^${id}\\s+interrupted\\s`, 'm'),
+      );
+
+      const withoutSecret = await ws.run(['resume', id, ...dbArgs()]);
+      expect(withoutSecret.code).toBe(2);
+      expect(withoutSecret.stderr).toContain('was started with secrets TOKEN');
+
+      const resumed = await ws.run(['resume', id, '--json', '--secret', 'TOKEN=s3cret', ...dbArgs()]);
+      expect(resumed.stderr).toBe('');
+      expect(resumed.code).toBe(0);
+      expect(readFileSync(marker, 'utf8')).toBe('a\nb\nb\nc\n');
+      expect(readFileSync(`${marker}.secret`, 'utf8')).toBe('token=s3cret\n');
+
+      const shown = await ws.run(['show', id, '--json', ...dbArgs()]);
+      const detail = JSON.parse(shown.stdout) as {
+        status: string;
+        jobs: {
+          name: string;
+          status: string;
+          attempt?: number;
+          attempts: { status: string; reason?: string }[];
+        }[];
+      };
+      expect(detail.status).toBe('succeeded');
+      expect(detail.jobs.map((job) => [job.name, job.status, job.attempt ?? 1, job.attempts.length])).toEqual(
+        [
+          ['a', 'succeeded', 1, 0],
+          ['b', 'succeeded', 2, 1],
+          ['c', 'succeeded', 1, 0],
+        ],
+      );
+      expect(detail.jobs[1]?.attempts[0]).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/^runner_lost/),
+      });
+
+      const again = await ws.run(['resume', id, ...dbArgs()]);
+      expect(again.code).toBe(2);
+      expect(again.stderr.trim()).toBe(`valkyrie: run ${id} already finished (succeeded); nothing to resume`);
+    });
+
+    it('refuses to resume a run whose owner is alive and sending heartbeats', async () => {
+      const started = join(ws.dir, 'started');
+      const file = ws.write(
+        'slow.yml',
+        `name: slow
+jobs:
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          touch ${started}
+          sleep 300
+`,
+      );
+      const child = ws.start(['run', file, '--json', ...dbArgs()]);
+      const exited = collect(child);
+      await waitFor(() => exists(started), 20_000, 'the job to start');
+      const listed = await ws.run(['runs', '--json', ...dbArgs()]);
+      const [run] = JSON.parse(listed.stdout) as {
+        id: string;
+        workflowName: string;
+        interrupted?: boolean;
+      }[];
+      expect(run).toMatchObject({ workflowName: 'slow' });
+      expect(run?.interrupted).toBeUndefined();
+      const refused = await ws.run(['resume', run?.id ?? '', ...dbArgs()]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/is still running: process \d+ on .* sent a heartbeat [\d.]+s ago/);
+      child.kill('SIGINT');
+      expect((await exited).code).toBe(130);
+    });
+  });
+}
+
+async function waitForJobStatus(ws: Workspace, dbArgs: string[], job: string, status: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const shown = await ws.run(['show', '1', '--json', ...dbArgs]);
+    if (shown.code === 0) {
+      const detail = JSON.parse(shown.stdout) as { jobs: { name: string; status: string }[] };
+      if (detail.jobs.some((candidate) => candidate.name === job && candidate.status === status)) return;
+    }
+    if (Date.now() > deadline) throw new Error(`job ${job} was not stored as ${status}: ${shown.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    readFileSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+resumeScenario(
+  'valkyrie resume (SQLite)',
+  () => [],
+  async () => {},
+);
+
+if (postgresSkipReason !== undefined)
+  console.warn(`valkyrie resume on Postgres: skipped: ${postgresSkipReason}`);
+const schema = uniqueSchema();
+const url = new URL(postgresUrl);
+url.searchParams.set('schema', schema);
+describe.skipIf(postgresSkipReason !== undefined)('on Postgres', () => {
+  resumeScenario(
+    'valkyrie resume (Postgres)',
+    () => ['--db', url.toString()],
+    () => dropSchema(schema),
+  );
+});
