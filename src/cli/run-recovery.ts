@@ -1,9 +1,10 @@
 import { systemClock } from '../core/clock.js';
 import type { RunId } from '../core/ids.js';
 import { RunHeartbeat } from '../engine/run-heartbeat.js';
+import { runLiveness } from '../engine/run-liveness.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import type { Stores } from '../store/store.js';
-import { thisProcess } from './run-owner.js';
+import { ownerExited, thisProcess } from './run-owner.js';
 
 /**
  * Makes a run that this process has just created resumable: stores the workflow text and the request
@@ -31,4 +32,24 @@ export function keepOwnership(stores: Stores, runId: RunId): { stop(): void } {
   );
   heartbeat.start();
   return heartbeat;
+}
+
+/**
+ * One line naming the newest interrupted run of the workflow among the latest runs, for `valkyrie run`
+ * to print before it starts a new one; undefined when there is none. Two cheap reads.
+ */
+export async function interruptedRunHint(stores: Stores, workflowName: string): Promise<string | undefined> {
+  const candidates = (await stores.runs.listRuns({ limit: 20 })).filter(
+    (run) => run.workflowName === workflowName && (run.status === 'queued' || run.status === 'running'),
+  );
+  if (candidates.length === 0) return undefined;
+  const ownerships = await stores.recovery.ownerships(candidates.map((run) => run.id));
+  const now = systemClock.now();
+  const interrupted = candidates.find(
+    (run) => runLiveness(run.status, ownerships.get(run.id), now, ownerExited).kind === 'interrupted',
+  );
+  return (
+    interrupted &&
+    `valkyrie: run ${interrupted.id} of ${workflowName} was interrupted; continue it with: valkyrie resume ${interrupted.id}\n`
+  );
 }

@@ -75,6 +75,17 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
         new RegExp(`^${id}\\s+interrupted\\s`, 'm'),
       );
 
+      // A new run of the same workflow (by name) points at the interrupted one.
+      const other = ws.write(
+        'other.yml',
+        'name: chain\njobs:\n  x: { runs-on: ubuntu-latest, steps: [{ run: "true" }] }\n',
+      );
+      const hinted = await ws.run(['run', other, '--json', ...dbArgs()]);
+      expect(hinted.code).toBe(0);
+      expect(hinted.stderr).toBe(
+        `valkyrie: run ${id} of chain was interrupted; continue it with: valkyrie resume ${id}\n`,
+      );
+
       const withoutSecret = await ws.run(['resume', id, ...dbArgs()]);
       expect(withoutSecret.code).toBe(2);
       expect(withoutSecret.stderr).toContain('was started with secrets TOKEN');

@@ -9,6 +9,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
+import { interruptedRunHint } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { reportNotStarted } from '../submission-report.js';
 import { BufferedOutput } from '../views/buffered-output.js';
@@ -50,6 +51,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
 
   const stateDir = stateDirectory(options.stateDir, cwd);
   const stores = await openStores(options.db, stateDir);
+  process.stderr.write((await interruptedRunHint(stores, parsed.workflow.name).catch(() => undefined)) ?? '');
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
   let interrupts = 0;
