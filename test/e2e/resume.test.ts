@@ -90,9 +90,18 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       expect(withoutSecret.code).toBe(2);
       expect(withoutSecret.stderr).toContain('was started with secrets TOKEN');
 
-      const resumed = await ws.run(['resume', id, '--json', '--secret', 'TOKEN=s3cret', ...dbArgs()]);
-      expect(resumed.stderr).toBe('');
-      expect(resumed.code).toBe(0);
+      // Two resumes at once: the compare-and-set on the ownership lets exactly one of them proceed.
+      const resume = () => ws.run(['resume', id, '--json', '--secret', 'TOKEN=s3cret', ...dbArgs()]);
+      const both = await Promise.all([resume(), resume()]);
+      expect(both.map((result) => result.code).sort()).toEqual([0, 2]);
+      const resumed = both.find((result) => result.code === 0);
+      const refused = both.find((result) => result.code === 2);
+      expect(resumed?.stderr).toBe('');
+      expect(refused?.stderr).toMatch(
+        new RegExp(
+          `^valkyrie: run ${id} (was taken over or finished by another process first|is still running|already finished)`,
+        ),
+      );
       expect(readFileSync(marker, 'utf8')).toBe('a\nb\nb\nc\n');
       expect(readFileSync(`${marker}.secret`, 'utf8')).toBe('token=s3cret\n');
 
