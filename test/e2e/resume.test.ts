@@ -123,6 +123,13 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
           ['c', 'succeeded', 1, 0],
         ],
       );
+      // The step that was running when the process died is ended as cancelled in the lost attempt.
+      const bSteps = (detail.jobs[1] as unknown as { steps: { jobAttempt?: number; conclusion?: string }[] })
+        .steps;
+      expect(bSteps.map((step) => [step.jobAttempt ?? 1, step.conclusion])).toEqual([
+        [1, 'cancelled'],
+        [2, 'success'],
+      ]);
       expect(detail.jobs[1]?.attempts[0]).toMatchObject({
         status: 'failed',
         reason: expect.stringMatching(/^runner_lost/),

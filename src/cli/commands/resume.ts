@@ -14,6 +14,7 @@ import { readDotenv } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
 import { resumeLocalRun } from '../local-resume.js';
 import { ownerExited, thisProcess } from '../run-owner.js';
+import { closeInterruptedSteps } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { createView } from './run.js';
@@ -86,6 +87,7 @@ export async function resumeCommand(id: string, options: ResumeCommandOptions): 
       );
     }
     const jobs = await stores.runs.listJobs(record.id);
+    await closeInterruptedSteps(stores, jobs, Date.now());
     const view = createView(options, out);
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
