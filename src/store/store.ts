@@ -1,10 +1,12 @@
 import type { LogStore } from './logs.js';
+import type { QueueStore } from './queue.js';
 import type { RunStore } from './runs.js';
 
 /** The stores one process opens together, and the single way to close them. */
 export interface Stores extends AsyncDisposable {
   readonly runs: RunStore;
   readonly logs: LogStore;
+  readonly queue: QueueStore;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
 }

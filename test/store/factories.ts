@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
 import type { StoresFactory } from './fixture.js';
 import { postgresFactory, postgresSkipReason } from './postgres-server.js';
 
@@ -11,13 +12,21 @@ export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> 
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-const sqlite: StoresFactory = async () => {
+const sqlite: StoresFactory = async (options = {}) => {
   const { dir, remove } = await tempDir();
   // A nested path, so every test also covers creating the parent directory.
-  const stores = openSqliteStores(join(dir, '.valkyrie', 'state.db'));
+  const path = join(dir, '.valkyrie', 'state.db');
+  const stores = openSqliteStores(path, options);
+  const others: Stores[] = [];
   return {
     stores,
+    async reopen(reopenOptions = {}) {
+      const other = openSqliteStores(path, reopenOptions);
+      others.push(other);
+      return other;
+    },
     async cleanup() {
+      for (const other of others) await other.close();
       await stores.close();
       await remove();
     },

@@ -1,8 +1,20 @@
 import { afterEach, beforeEach } from 'vitest';
+import type { QueueOptions } from '../../src/store/queue.js';
 import type { Stores } from '../../src/store/store.js';
 
+export interface OpenedStores {
+  readonly stores: Stores;
+  /** Opens another handle on the same backing store, as a second process would; closed by cleanup. */
+  reopen(options?: StoreTestOptions): Promise<Stores>;
+  cleanup(): Promise<void>;
+}
+
+export interface StoreTestOptions {
+  readonly queue?: QueueOptions;
+}
+
 /** A fresh, empty set of stores per test; `cleanup` closes them and removes whatever backs them. */
-export type StoresFactory = () => Promise<{ stores: Stores; cleanup(): Promise<void> }>;
+export type StoresFactory = (options?: StoreTestOptions) => Promise<OpenedStores>;
 
 /** Opens stores before each test and cleans up after it; call the returned function inside a test. */
 export function useStores(make: StoresFactory): () => Stores {

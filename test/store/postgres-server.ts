@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
+import type { Stores } from '../../src/store/store.js';
 import type { StoresFactory } from './fixture.js';
 
 /** The server the Postgres tests use; CI sets it, the default is the machines' local server. */
@@ -69,17 +70,25 @@ afterAll(async () => {
 });
 
 /** Fresh, empty stores on this file's schema; `cleanup` closes them and deletes every row. */
-export const postgresFactory: StoresFactory = async () => {
+export const postgresFactory: StoresFactory = async (options = {}) => {
   const schema = await migratedSchema();
-  const stores = await openPostgresStores(postgresUrl, { schema });
+  const stores = await openPostgresStores(postgresUrl, { ...options, schema });
+  const others: Stores[] = [];
   return {
     stores,
+    async reopen(reopenOptions = {}) {
+      const other = await openPostgresStores(postgresUrl, { ...reopenOptions, schema });
+      others.push(other);
+      return other;
+    },
     async cleanup() {
+      for (const other of others) await other.close();
       await stores.close();
       await withRawClient((client) =>
         client.query(
           `SET search_path TO "${schema}";
-           DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters`,
+           DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters;
+           DELETE FROM queue_jobs; DELETE FROM queue_stale_writes`,
         ),
       );
     },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
+import { queueStoreContract } from './queue-store.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 
 for (const [name, make, skip] of storeFactories) {
@@ -8,6 +9,7 @@ for (const [name, make, skip] of storeFactories) {
   describe.skipIf(skip !== undefined)(name, () => {
     runStoreContract(make);
     logStoreContract(make);
+    describe('queue', () => queueStoreContract(make));
 
     describe('lifecycle', () => {
       it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
 import { toStoreError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
@@ -36,6 +36,14 @@ export class PostgresDatabase {
     this.#commits = new GroupCommit(pool);
     this.#query = (statement, values) =>
       pool.query({ name: statement.name, text: statement.text, values: [...values] });
+  }
+
+  /** A connection of its own, outside the pool, for LISTEN; the caller ends it. */
+  dedicatedClient(): pg.Client {
+    const client = new pg.Client(this.#pool.options);
+    // A dropped connection must not crash the process; the listener notices through 'end'.
+    client.on('error', () => {});
+    return client;
   }
 
   write<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
