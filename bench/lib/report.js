@@ -1,7 +1,9 @@
 // Renders the figures as markdown tables. Columns are padded so the same text reads well on a
 // terminal, where `npm run bench` prints it too.
+import { analyzeQueue } from '../suites/queue.js';
 import { analyzeStartup, targetMs } from '../suites/startup.js';
 import { analyzeThroughput, targetRatio } from '../suites/throughput.js';
+import { queueSections, queueTargetRows } from './queue-report.js';
 
 export function renderReport({ machine, settings, samples, startedAt, finishedAt }) {
   const throughput = analyzeThroughput(
@@ -9,6 +11,10 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     settings.jobCount,
   );
   const startup = analyzeStartup(samples.filter((s) => s.suite === 'startup'));
+  const queue = analyzeQueue(
+    samples.filter((s) => s.suite === 'queue'),
+    settings.queueJobs,
+  );
   const status = finishedAt
     ? `Started ${startedAt}, finished ${finishedAt}.`
     : `**Incomplete** — started ${startedAt}; this file is rewritten as results come in.`;
@@ -22,9 +28,10 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     '',
     '## Targets',
     '',
-    targetsTable(throughput, startup),
+    targetsTable(throughput, startup, queue),
     '',
     ...(throughput.rows.length > 0 ? throughputSections(throughput, settings.jobCount) : []),
+    ...(queue.cases.length > 0 ? queueSections(queue, settings.queueJobs) : []),
     ...(startup.length > 0 ? ['## Start-up', '', startupTable(startup), ''] : []),
     '## Machine and versions',
     '',
@@ -64,7 +71,7 @@ function throughputSections(throughput, jobCount) {
   ];
 }
 
-function targetsTable(throughput, startup) {
+function targetsTable(throughput, startup, queue) {
   const rows = throughput.rows.map((row) => [
     `jobs/s, ${row.what}`,
     `≥ ${percent(targetRatio)} of /bin/true`,
@@ -85,6 +92,7 @@ function targetsTable(throughput, startup) {
       verdict(first.startMs.median <= targetMs),
     ]);
   }
+  rows.push(...queueTargetRows(queue));
   return table(['metric', 'target', 'Valkyrie', 'peer, same run', 'ratio', 'met'], rows);
 }
 
