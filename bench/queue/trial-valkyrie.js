@@ -2,8 +2,8 @@
 // while a QueueWorker (concurrency C) claims, runs a no-op handler and completes. Timed from the
 // first enqueue until the last completion has committed (worker.close() flushes it). Prints JSON.
 //
-//   node bench/queue/trial-valkyrie.js sqlite normal|full JOBS CONCURRENCY DIR
-//   node bench/queue/trial-valkyrie.js postgres - JOBS CONCURRENCY URL
+//   node bench/queue/trial-valkyrie.js sqlite normal|full JOBS CONCURRENCY DIR [PREFETCH]
+//   node bench/queue/trial-valkyrie.js postgres - JOBS CONCURRENCY URL [PREFETCH]
 import { join } from 'node:path';
 import pg from 'pg';
 import { QueueWorker } from '../../dist/engine/queue-worker.js';
@@ -11,7 +11,7 @@ import { openPostgresStores } from '../../dist/store/postgres/index.js';
 import { openSqliteStores } from '../../dist/store/sqlite/index.js';
 import { enqueueBatch, verifySqlite } from './common.js';
 
-const [store, synchronous, jobsArg, concurrencyArg, where] = process.argv.slice(2);
+const [store, synchronous, jobsArg, concurrencyArg, where, prefetchArg] = process.argv.slice(2);
 const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);
 // The bench enqueues every job up front, so the queue must hold them all.
@@ -32,6 +32,8 @@ const worker = new QueueWorker({
   store: stores.queue,
   worker: 'bench',
   concurrency,
+  // Leases held beyond the running ones; the suite matches graphile-worker's local queue (500 in all).
+  prefetch: prefetchArg === undefined ? undefined : Number(prefetchArg),
   handler: async () => {
     if (++handled === jobs) allHandled();
   },

@@ -12,6 +12,8 @@ export const postgresUrl =
   process.env.VALKYRIE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const redisUrl = process.env.VALKYRIE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const concurrency = 50;
+/** Leases a Valkyrie worker holds beyond the running ones: 500 in all, as graphile-worker's local queue. */
+const prefetch = 450;
 const latencySamples = 300;
 
 export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
@@ -45,6 +47,7 @@ export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
           String(queueJobs),
           String(concurrency),
           dir,
+          String(prefetch),
         ];
       },
     );
@@ -84,6 +87,7 @@ export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
         String(queueJobs),
         String(concurrency),
         postgresUrl,
+        String(prefetch),
       ]),
       trial('graphile-worker', 'graphile-worker (Postgres, local queue 500, batched completions)', () => [
         script('trial-graphile.js'),
