@@ -126,7 +126,7 @@ describe('QueueWorker', () => {
           });
         }),
       // One slot, held by the stuck handler, so the worker cannot claim the requeued job itself.
-      { leaseTtlMs: 30, concurrency: 1 },
+      { leaseTtlMs: 30, concurrency: 1, prefetch: 0 },
     );
     const [created] = await queue.enqueue([{ task: 'long', payload: null }]);
     await until(() => renewals >= 2);
