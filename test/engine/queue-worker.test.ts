@@ -83,6 +83,39 @@ describe('QueueWorker', () => {
     });
   });
 
+  it('leases at most concurrency + prefetch jobs, starting the prefetched ones as slots free', async () => {
+    const { queue } = await openStores();
+    const release: Array<() => void> = [];
+    const started: string[] = [];
+    startWorker(
+      queue,
+      (lease) =>
+        new Promise<void>((resolve) => {
+          started.push(lease.task);
+          release.push(resolve);
+        }),
+      { concurrency: 2, prefetch: 3 },
+    );
+    const results = await queue.enqueue(
+      Array.from({ length: 10 }, (_, i) => ({ task: `t${i}`, payload: i })),
+    );
+    const leased = async () =>
+      (await Promise.all(results.map((r) => queue.getJob(r.job.id)))).filter((job) => job?.state === 'leased')
+        .length;
+    await until(() => started.length === 2);
+    // Let the claim loop settle; it must not take more than its room.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(await leased()).toBe(5);
+    expect(started).toEqual(['t0', 't1']);
+    release.shift()?.();
+    await until(() => started.length === 3);
+    expect(started[2]).toBe('t2');
+    while (started.length < 10 || release.length > 0) {
+      release.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+
   it('wakes for jobs enqueued while it sleeps', async () => {
     const { queue } = await openStores();
     const seen: string[] = [];
