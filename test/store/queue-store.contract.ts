@@ -93,6 +93,22 @@ export function queueStoreContract(make: StoresFactory): void {
       await expect(queue.enqueue([job('c'), job('d'), job('e')])).resolves.toHaveLength(3);
     });
 
+    it('holds capacity and idempotency across handles submitting at the same time', async () => {
+      const { queue, another } = await open({ capacity: 10 });
+      const second = await another();
+      const six = (prefix: string) => Array.from({ length: 6 }, (_, i) => job(`${prefix}${i}`));
+      const submissions = await Promise.allSettled([queue.enqueue(six('a')), second.enqueue(six('b'))]);
+      expect(submissions.map((s) => s.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect(await claimAll(queue)).toHaveLength(6);
+      const keyed = await Promise.all(
+        [queue, second, queue, second].map((store) =>
+          store.enqueue([job('once', { idempotencyKey: 'same' })]),
+        ),
+      );
+      expect(new Set(keyed.map(([result]) => result?.job.id)).size).toBe(1);
+      expect(keyed.filter(([result]) => result?.kind === 'created')).toHaveLength(1);
+    });
+
     it('returns the existing job for a repeated idempotency key within the window, a new one after', async () => {
       const { queue, clock } = await open({ idempotencyWindowMs: 60_000 });
       const [first] = await queue.enqueue([job('a', { idempotencyKey: 'k' })]);

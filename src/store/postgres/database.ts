@@ -46,9 +46,10 @@ export class PostgresDatabase {
     return client;
   }
 
-  write<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
+  /** `atomic`: the work runs several statements that must commit together even when it runs alone. */
+  write<T>(action: string, work: (query: Query) => Promise<T>, options?: { atomic: boolean }): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError(action));
-    return this.#commits.write(action, work);
+    return this.#commits.write(action, work, options?.atomic === true);
   }
 
   read<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {

@@ -4,6 +4,8 @@ import { toStoreError } from './errors.js';
 
 interface PendingWrite {
   readonly action: string;
+  /** A write of several statements that must apply together even when it runs alone. */
+  readonly atomic: boolean;
   readonly work: (query: Query) => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -26,7 +28,7 @@ const maxBatchWrites = 256;
  * Group commit: the writes requested in one turn of the event loop (and any requested while the
  * previous batch commits) are applied in the order they were requested, on one connection, inside one
  * transaction; each caller's promise settles only after that transaction has committed. One write
- * alone runs without BEGIN and COMMIT.
+ * alone runs without BEGIN and COMMIT, unless it is `atomic` (several statements).
  *
  * A failing statement aborts a Postgres transaction, so a batch in which one fails is rolled back and
  * applied again one write per transaction: the failing write (an unknown job, say) rejects alone, and
@@ -46,7 +48,7 @@ export class GroupCommit {
     this.#pool = pool;
   }
 
-  write<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
+  write<T>(action: string, work: (query: Query) => Promise<T>, atomic = false): Promise<T> {
     // A separate signal rather than a handler on `done`, which would hide a rejection the caller drops.
     let settle = ignore;
     this.#lastWrite = new Promise<void>((resolve) => {
@@ -55,6 +57,7 @@ export class GroupCommit {
     const done = new Promise<T>((resolve, reject) => {
       this.#pending.push({
         action,
+        atomic,
         work,
         resolve: (value) => {
           settle();
@@ -92,7 +95,8 @@ export class GroupCommit {
     let outcomes: readonly Outcome[];
     try {
       outcomes =
-        (writes.length > 1 && (await inOneTransaction(client, writes))) || (await oneByOne(client, writes));
+        ((writes.length > 1 || writes[0]?.atomic === true) && (await inOneTransaction(client, writes))) ||
+        (await oneByOne(client, writes));
       client.release();
     } catch (error) {
       // BEGIN, COMMIT or ROLLBACK failed: the connection is gone or in an unknown state.
@@ -127,10 +131,22 @@ async function inOneTransaction(
   return outcomes;
 }
 
-/** Each write in its own transaction (every write is one statement, so autocommit is enough). */
+/**
+ * Each write in its own transaction: autocommit for a one-statement write; BEGIN … COMMIT for an
+ * atomic one, rolled back when any of its statements fails or it rejects on its own.
+ */
 async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
-  for (const write of writes) outcomes.push((await apply(client, write)).outcome);
+  for (const write of writes) {
+    if (!write.atomic) {
+      outcomes.push((await apply(client, write)).outcome);
+      continue;
+    }
+    await client.query('BEGIN');
+    const { outcome } = await apply(client, write);
+    await client.query(outcome.ok ? 'COMMIT' : 'ROLLBACK');
+    outcomes.push(outcome);
+  }
   return outcomes;
 }
 

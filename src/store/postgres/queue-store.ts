@@ -153,7 +153,9 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   }
 
   async enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
-    const results = await this.#db.write('enqueue jobs', (query) => this.#enqueueNow(query, jobs));
+    const results = await this.#db.write('enqueue jobs', (query) => this.#enqueueNow(query, jobs), {
+      atomic: true,
+    });
     // This process's waiters need not wait for the notification's round trip.
     if (results.some((result) => result.kind === 'created')) this.#work.wake();
     return results;
@@ -180,18 +182,22 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
-    const renewed = await this.#db.write(`renew the lease on queue job ${lease.jobId}`, async (query) => {
-      const now = this.#options.clock.now();
-      const key = jobKey(lease.jobId);
-      const { rows } =
-        key === undefined
-          ? { rows: [] }
-          : await query<LeaseRow>(statements.renew, [now + ttlMs, key, lease.token]);
-      const row = rows[0];
-      if (row !== undefined) return leaseFromRow(row, now + ttlMs);
-      if (key !== undefined) await query(statements.recordStale, [key, lease.token, 'renew', now]);
-      return undefined;
-    });
+    const renewed = await this.#db.write(
+      `renew the lease on queue job ${lease.jobId}`,
+      async (query) => {
+        const now = this.#options.clock.now();
+        const key = jobKey(lease.jobId);
+        const { rows } =
+          key === undefined
+            ? { rows: [] }
+            : await query<LeaseRow>(statements.renew, [now + ttlMs, key, lease.token]);
+        const row = rows[0];
+        if (row !== undefined) return leaseFromRow(row, now + ttlMs);
+        if (key !== undefined) await query(statements.recordStale, [key, lease.token, 'renew', now]);
+        return undefined;
+      },
+      { atomic: true },
+    );
     if (renewed === undefined) throw staleLeaseError(lease.jobId, lease.token, 'renewing the lease');
     return renewed;
   }
@@ -220,20 +226,24 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   }
 
   expireLeases(): Promise<ExpiredLease[]> {
-    return this.#db.write('expire queue leases', async (query) => {
-      const { rows } = await query<{ seq: string; state: 'queued' | 'failed'; lease_token: string }>(
-        statements.expire,
-        [this.#options.clock.now()],
-      );
-      if (rows.some((row) => row.state === 'queued')) await query(statements.notify, []);
-      return rows.map(
-        (row): ExpiredLease => ({
-          kind: row.state === 'queued' ? 'requeued' : 'failed',
-          jobId: asQueueJobId(row.seq),
-          token: Number(row.lease_token),
-        }),
-      );
-    });
+    return this.#db.write(
+      'expire queue leases',
+      async (query) => {
+        const { rows } = await query<{ seq: string; state: 'queued' | 'failed'; lease_token: string }>(
+          statements.expire,
+          [this.#options.clock.now()],
+        );
+        if (rows.some((row) => row.state === 'queued')) await query(statements.notify, []);
+        return rows.map(
+          (row): ExpiredLease => ({
+            kind: row.state === 'queued' ? 'requeued' : 'failed',
+            jobId: asQueueJobId(row.seq),
+            token: Number(row.lease_token),
+          }),
+        );
+      },
+      { atomic: true },
+    );
   }
 
   async waitForWork(signal: AbortSignal): Promise<void> {
