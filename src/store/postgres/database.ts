@@ -27,6 +27,12 @@ export type Query = <R extends pg.QueryResultRow>(
 export class PostgresDatabase {
   readonly #pool: pg.Pool;
   readonly #commits: GroupCommit;
+  /**
+   * A second lane for queue claims, so that a claim's transaction overlaps the completions and
+   * submissions committing on the main lane instead of queueing behind them. Claims touch only
+   * queued rows, completions only leased ones, so the two never wait for each other's locks.
+   */
+  readonly #claims: GroupCommit;
   readonly #reads = new Set<Promise<void>>();
   readonly #query: Query;
   #closing: Promise<void> | undefined;
@@ -34,6 +40,7 @@ export class PostgresDatabase {
   constructor(pool: pg.Pool) {
     this.#pool = pool;
     this.#commits = new GroupCommit(pool);
+    this.#claims = new GroupCommit(pool);
     this.#query = (statement, values) =>
       pool.query({ name: statement.name, text: statement.text, values: [...values] });
   }
@@ -46,10 +53,18 @@ export class PostgresDatabase {
     return client;
   }
 
-  /** `atomic`: the work runs several statements that must commit together even when it runs alone. */
-  write<T>(action: string, work: (query: Query) => Promise<T>, options?: { atomic: boolean }): Promise<T> {
+  /**
+   * `atomic`: the work runs several statements that must commit together even when it runs alone.
+   * `lane: 'claims'`: ordered only with other claims (see #claims).
+   */
+  write<T>(
+    action: string,
+    work: (query: Query) => Promise<T>,
+    options?: { atomic?: boolean; lane?: 'main' | 'claims' },
+  ): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError(action));
-    return this.#commits.write(action, work, options?.atomic === true);
+    const lane = options?.lane === 'claims' ? this.#claims : this.#commits;
+    return lane.write(action, work, options?.atomic === true);
   }
 
   read<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
@@ -62,7 +77,7 @@ export class PostgresDatabase {
     this.#reads.add(running);
     return (async () => {
       try {
-        await this.#commits.settled();
+        await Promise.all([this.#commits.settled(), this.#claims.settled()]);
         return await work(this.#query);
       } catch (error) {
         throw toStoreError(action, error);
@@ -79,7 +94,7 @@ export class PostgresDatabase {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#commits.settled();
+      await Promise.all([this.#commits.settled(), this.#claims.settled()]);
       await Promise.all(this.#reads);
       await this.#pool.end();
     })();

@@ -162,23 +162,28 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   }
 
   claim(request: { worker: string; limit: number; ttlMs: number }): Promise<Lease[]> {
-    return this.#db.write('claim queue jobs', async (query) => {
-      const limit = Math.max(0, Math.floor(request.limit));
-      if (limit === 0) return [];
-      const now = this.#options.clock.now();
-      const expiresAt = now + request.ttlMs;
-      const { rows } = await query<LeaseRow & { queue_key: string }>(statements.claim, [
-        now,
-        limit,
-        request.worker,
-        expiresAt,
-      ]);
-      // RETURNING does not promise the subquery's order.
-      rows.sort(
-        (a, b) => compare(BigInt(a.queue_key), BigInt(b.queue_key)) || compare(BigInt(a.seq), BigInt(b.seq)),
-      );
-      return rows.map((row) => leaseFromRow(row, expiresAt));
-    });
+    return this.#db.write(
+      'claim queue jobs',
+      async (query) => {
+        const limit = Math.max(0, Math.floor(request.limit));
+        if (limit === 0) return [];
+        const now = this.#options.clock.now();
+        const expiresAt = now + request.ttlMs;
+        const { rows } = await query<LeaseRow & { queue_key: string }>(statements.claim, [
+          now,
+          limit,
+          request.worker,
+          expiresAt,
+        ]);
+        // RETURNING does not promise the subquery's order.
+        rows.sort(
+          (a, b) =>
+            compare(BigInt(a.queue_key), BigInt(b.queue_key)) || compare(BigInt(a.seq), BigInt(b.seq)),
+        );
+        return rows.map((row) => leaseFromRow(row, expiresAt));
+      },
+      { lane: 'claims' },
+    );
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
