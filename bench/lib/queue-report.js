@@ -36,8 +36,8 @@ export function queueSections(queue, queueJobs) {
     '## Durable queue: Valkyrie against BullMQ and graphile-worker',
     '',
     `${queueJobs.toLocaleString('en')} no-op jobs per trial, enqueued in batches of 1,000 while the consumer`,
-    'runs (concurrency 50; at most 500 jobs leased to the consumer at once — Valkyrie\'s prefetch and',
-    'graphile-worker\'s local queue); timed from the first enqueue until the last completion is',
+    "runs (concurrency 50; at most 500 jobs leased to the consumer at once — Valkyrie's prefetch and",
+    "graphile-worker's local queue); timed from the first enqueue until the last completion is",
     'committed. Each trial is a fresh child process. Ratios are Valkyrie ÷ peer, paired per repetition.',
     '',
     table(
