@@ -282,6 +282,14 @@ export function queueStoreContract(make: StoresFactory): void {
       await queue.waitForWork(new AbortController().signal);
     });
 
+    it('rejects with VK_STORE once the stores are closed', async () => {
+      const { queue } = await open();
+      await opened?.stores.close();
+      await expect(queue.waitForWork(new AbortController().signal)).rejects.toMatchObject({
+        code: 'VK_STORE',
+      });
+    });
+
     it('wakes on an enqueue made after it started waiting, through this handle or another', async () => {
       const { queue, another } = await open({ pollIntervalMs: 50 });
       const second = await another();

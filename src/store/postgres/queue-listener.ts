@@ -26,7 +26,7 @@ export class QueueListener {
 
   /** Resolves once notifications are being received. */
   listening(): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('the queue store is closed'));
+    if (this.#closed) return Promise.reject(new Error('the store is closed'));
     this.#connecting ??= this.#connect().catch((error: unknown) => {
       this.#connecting = undefined;
       throw error;

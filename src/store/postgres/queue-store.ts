@@ -24,6 +24,7 @@ import {
 } from '../queue-rows.js';
 import { WorkSignal } from '../work-signal.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
+import { toStoreError } from './errors.js';
 import { QueueListener, queueChannelSql } from './queue-listener.js';
 
 type Row = QueueRow<string>;
@@ -253,7 +254,9 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
 
   async waitForWork(signal: AbortSignal): Promise<void> {
     // Listening first, then looking: an enqueue committed in between is seen by one or the other.
-    await this.#listener.listening();
+    await this.#listener.listening().catch((error: unknown) => {
+      throw toStoreError('listen for queued jobs', error);
+    });
     const nextReadyAt = () =>
       this.#db.read('look for queued jobs', async (query) => {
         const { rows } = await query<{ at: string | null }>(statements.nextReadyAt, []);
