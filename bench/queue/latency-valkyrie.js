@@ -36,7 +36,7 @@ async function produce() {
     const worker = new QueueWorker({
       store: stores.queue,
       worker: 'latency',
-      handler: async (lease) => onStart(lease.payload.i, stamp()),
+      handler: async ({ lease }) => onStart(lease.payload.i, stamp()),
     });
     worker.start();
     stop = () => worker.close();
@@ -83,7 +83,7 @@ async function consume() {
   const worker = new QueueWorker({
     store: stores.queue,
     worker: 'latency',
-    handler: async (lease) => void process.send({ i: lease.payload.i, at: stamp() }),
+    handler: async ({ lease }) => void process.send({ i: lease.payload.i, at: stamp() }),
   });
   worker.start();
   // Listening before the producer starts, so no sample includes connecting.

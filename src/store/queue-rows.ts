@@ -16,7 +16,9 @@ import {
 /** A job as both stores insert it, validated and with its queue key computed. */
 export interface QueueInsert {
   readonly task: string;
+  /** The payload as stored (JSON text) and as submitted, so that the result needs no parse. */
   readonly payload: string;
+  readonly payloadValue: unknown;
   readonly priority: Priority;
   readonly queueKey: number;
   readonly notBefore: number | null;
@@ -93,10 +95,11 @@ export function toQueueInsert(
       `${where}.notBefore: expected epoch milliseconds, received ${notBefore}`,
     );
   }
-  const payload = JSON.stringify(job.payload ?? null);
+  const payloadValue = job.payload ?? null;
   return {
     task: job.task,
-    payload,
+    payload: JSON.stringify(payloadValue),
+    payloadValue,
     priority,
     queueKey: queueKey({
       priority,

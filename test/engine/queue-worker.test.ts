@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QueueWorker } from '../../src/engine/queue-worker.js';
-import type { Lease, QueueStore } from '../../src/store/queue.js';
+import { type QueueJobHandler, QueueWorker } from '../../src/engine/queue-worker.js';
+import type { QueueStore } from '../../src/store/queue.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { tempDir } from '../store/factories.js';
@@ -27,11 +27,7 @@ async function openStores(clock = new ManualClock()): Promise<Stores> {
   return stores;
 }
 
-function startWorker(
-  store: QueueStore,
-  handler: (lease: Lease, signal: AbortSignal) => Promise<unknown>,
-  extra = {},
-) {
+function startWorker(store: QueueStore, handler: QueueJobHandler, extra = {}) {
   const worker = new QueueWorker({ store, handler, worker: 'test-worker', ...extra });
   worker.start();
   cleanups.push(() => worker.close());
@@ -51,7 +47,7 @@ describe('QueueWorker', () => {
     const seen: string[] = [];
     const worker = startWorker(
       queue,
-      async (lease) => {
+      async ({ lease }) => {
         running++;
         peak = Math.max(peak, running);
         await new Promise((resolve) => setImmediate(resolve));
@@ -89,7 +85,7 @@ describe('QueueWorker', () => {
     const started: string[] = [];
     startWorker(
       queue,
-      (lease) =>
+      ({ lease }) =>
         new Promise<void>((resolve) => {
           started.push(lease.task);
           release.push(resolve);
@@ -119,7 +115,7 @@ describe('QueueWorker', () => {
   it('wakes for jobs enqueued while it sleeps', async () => {
     const { queue } = await openStores();
     const seen: string[] = [];
-    startWorker(queue, async (lease) => void seen.push(lease.task));
+    startWorker(queue, async ({ lease }) => void seen.push(lease.task));
     await queue.enqueue([{ task: 'first', payload: null }]);
     await until(() => seen.length === 1);
     await queue.enqueue([{ task: 'second', payload: null }]);
@@ -151,7 +147,7 @@ describe('QueueWorker', () => {
     let aborted: unknown;
     startWorker(
       counting,
-      (_lease, signal) =>
+      ({ signal }) =>
         new Promise((resolve) => {
           signal.addEventListener('abort', () => {
             aborted = signal.reason;

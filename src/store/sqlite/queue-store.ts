@@ -250,7 +250,7 @@ function newJob(insert: QueueInsert, id: string): QueueJob {
   return queueJobFromRow({
     seq: id,
     task: insert.task,
-    payload: JSON.parse(insert.payload),
+    payload: insert.payloadValue,
     priority: insert.priority,
     state: 'queued',
     attempts: 0,
