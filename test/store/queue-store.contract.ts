@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { priorities } from '../../src/core/priority.js';
 import type { Clock, Lease, NewQueueJob, QueueOptions, QueueStore } from '../../src/store/queue.js';
 import type { OpenedStores, StoresFactory } from './fixture.js';
 
@@ -51,6 +52,23 @@ export function queueStoreContract(make: StoresFactory): void {
         job('b1', { priority: 'background' }),
       ]);
       expect(tasks(await claimAll(queue))).toEqual(['c1', 'h1', 'n1', 'n2', 'l1', 'b1']);
+    });
+
+    it('keeps queue order in large claims too', async () => {
+      const { queue, clock } = await open();
+      const levels = ['low', 'normal', 'high', 'background', 'critical'] as const;
+      const jobs = Array.from({ length: 40 }, (_, i) =>
+        job(`${levels[i % 5]}-${i}`, { priority: levels[i % 5] }),
+      );
+      await queue.enqueue(jobs.slice(0, 20));
+      clock.advance(1);
+      await queue.enqueue(jobs.slice(20));
+      // More than a handful, so that stores which claim a few jobs differently take their batch path.
+      const expected = jobs
+        .map((j, i) => ({ task: j.task, rank: priorities.indexOf(levels[i % 5] ?? 'normal'), i }))
+        .sort((a, b) => a.rank - b.rank || a.i - b.i)
+        .map((entry) => entry.task);
+      expect(tasks(await claimAll(queue))).toEqual(expected);
     });
 
     it('ages a waiting job one level per interval, so it overtakes newer jobs of the next level up', async () => {

@@ -37,6 +37,8 @@ interface LeaseRow {
 }
 
 const ready = "state = 'queued' AND (not_before IS NULL OR not_before <= ?)";
+/** Up to this many ready jobs are claimed row by row (see the claim statements). */
+const fewJobs = 8;
 
 /**
  * QueueStore on the shared better-sqlite3 connection and its group commit. SQLite allows one writer at
@@ -69,7 +71,21 @@ export class SqliteQueueStore implements QueueStore {
       ),
       countQueued: db.prepare<[], number>("SELECT count(*) FROM queue_jobs WHERE state = 'queued'").pluck(),
       get: db.prepare<[number], Row>(`SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = ?`),
-      claim: db.prepare<[string, number, number, number], LeaseRow>(
+      // Two ways to claim, by measurement: one UPDATE … WHERE seq IN (SELECT …) is fastest for a
+      // batch, but costs ~0.3 ms whatever its size, so a few jobs (an idle worker woken for one) are
+      // taken by key instead. Both are safe: the transaction holds SQLite's only write lock.
+      nextReady: db
+        .prepare<[number, number], number>(
+          `SELECT seq FROM queue_jobs WHERE ${ready} ORDER BY queue_key, seq LIMIT ?`,
+        )
+        .pluck(),
+      claimOne: db.prepare<[string, number, number], LeaseRow>(
+        `UPDATE queue_jobs SET state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
+           lease_worker = ?, lease_expires_at = ?
+         WHERE seq = ?
+         RETURNING seq, task, payload, attempts, lease_token, queue_key`,
+      ),
+      claimBatch: db.prepare<[string, number, number, number], LeaseRow>(
         `UPDATE queue_jobs SET state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
            lease_worker = ?, lease_expires_at = ?
          WHERE seq IN (SELECT seq FROM queue_jobs WHERE ${ready} ORDER BY queue_key, seq LIMIT ?)
@@ -121,9 +137,15 @@ export class SqliteQueueStore implements QueueStore {
       if (limit === 0) return [];
       const now = this.#options.clock.now();
       const expiresAt = now + request.ttlMs;
-      const rows = this.#statements.claim.all(request.worker, expiresAt, now, limit);
-      // RETURNING does not promise the subquery's order.
-      rows.sort((a, b) => a.queue_key - b.queue_key || a.seq - b.seq);
+      const first = this.#statements.nextReady.all(now, Math.min(limit, fewJobs + 1));
+      let rows: LeaseRow[];
+      if (first.length <= fewJobs) {
+        rows = first.flatMap((seq) => this.#statements.claimOne.get(request.worker, expiresAt, seq) ?? []);
+      } else {
+        rows = this.#statements.claimBatch.all(request.worker, expiresAt, now, limit);
+        // RETURNING does not promise the subquery's order.
+        rows.sort((a, b) => a.queue_key - b.queue_key || a.seq - b.seq);
+      }
       return rows.map((row) => leaseFromRow(row, request.worker, expiresAt));
     });
   }
