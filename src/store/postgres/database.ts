@@ -28,11 +28,13 @@ export class PostgresDatabase {
   readonly #pool: pg.Pool;
   readonly #commits: GroupCommit;
   /**
-   * A second lane for queue claims, so that a claim's transaction overlaps the completions and
-   * submissions committing on the main lane instead of queueing behind them. Claims touch only
-   * queued rows, completions only leased ones, so the two never wait for each other's locks.
+   * Lanes of their own for queue claims and queue completions, so that their transactions overlap
+   * each other and the submissions on the main lane instead of queueing behind them. Claims touch
+   * only queued rows and completions only leased ones; each lane keeps its own order. (A completion
+   * racing a lease expiry may meet a deadlock; Postgres fails one statement and the group commit
+   * applies that batch again one write at a time, where the expired lease comes back stale.)
    */
-  readonly #claims: GroupCommit;
+  readonly #lanes: Record<QueueLane, GroupCommit>;
   readonly #reads = new Set<Promise<void>>();
   readonly #query: Query;
   #closing: Promise<void> | undefined;
@@ -40,7 +42,7 @@ export class PostgresDatabase {
   constructor(pool: pg.Pool) {
     this.#pool = pool;
     this.#commits = new GroupCommit(pool);
-    this.#claims = new GroupCommit(pool);
+    this.#lanes = { claims: new GroupCommit(pool), completions: new GroupCommit(pool) };
     this.#query = (statement, values) =>
       pool.query({ name: statement.name, text: statement.text, values: [...values] });
   }
@@ -55,15 +57,15 @@ export class PostgresDatabase {
 
   /**
    * `atomic`: the work runs several statements that must commit together even when it runs alone.
-   * `lane: 'claims'`: ordered only with other claims (see #claims).
+   * `lane`: ordered only with other writes of that lane (see #lanes).
    */
   write<T>(
     action: string,
     work: (query: Query) => Promise<T>,
-    options?: { atomic?: boolean; lane?: 'main' | 'claims' },
+    options?: { atomic?: boolean; lane?: QueueLane },
   ): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError(action));
-    const lane = options?.lane === 'claims' ? this.#claims : this.#commits;
+    const lane = options?.lane === undefined ? this.#commits : this.#lanes[options.lane];
     return lane.write(action, work, options?.atomic === true);
   }
 
@@ -77,7 +79,7 @@ export class PostgresDatabase {
     this.#reads.add(running);
     return (async () => {
       try {
-        await Promise.all([this.#commits.settled(), this.#claims.settled()]);
+        await this.#allSettled();
         return await work(this.#query);
       } catch (error) {
         throw toStoreError(action, error);
@@ -88,19 +90,29 @@ export class PostgresDatabase {
     })();
   }
 
+  #allSettled(): Promise<unknown> {
+    return Promise.all([
+      this.#commits.settled(),
+      this.#lanes.claims.settled(),
+      this.#lanes.completions.settled(),
+    ]);
+  }
+
   /**
    * Idempotent: refuses new calls at once, lets every write and read already made finish (pg-pool's
    * own `end` would leave callers queued for a connection waiting forever), then closes the pool.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all([this.#commits.settled(), this.#claims.settled()]);
+      await this.#allSettled();
       await Promise.all(this.#reads);
       await this.#pool.end();
     })();
     return this.#closing;
   }
 }
+
+export type QueueLane = 'claims' | 'completions';
 
 function closedError(action: string): ValkyrieError {
   return new ValkyrieError('VK_STORE', `could not ${action}: the store is closed`);

@@ -58,9 +58,11 @@ const statements = {
     text: "SELECT count(*)::int AS n FROM queue_jobs WHERE state = 'queued'",
   },
   // ORDER BY ord makes the identity follow the batch's order, so sorting the returned ids maps them back.
+  // The notification rides along (a single-row CTE, evaluated once); it is delivered on commit.
   insert: {
     name: 'vk_queue_insert',
-    text: `INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
+    text: `WITH inserted AS (
+           INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
              on_lease_expiry, idempotency_key, created_at)
            SELECT task, payload, priority, queue_key, not_before, 'queued', max_attempts, on_lease_expiry,
              idempotency_key, $9
@@ -69,7 +71,9 @@ const statements = {
              WITH ORDINALITY AS batch (task, payload, priority, queue_key, not_before, max_attempts,
                on_lease_expiry, idempotency_key, ord)
            ORDER BY ord
-           RETURNING seq`,
+           RETURNING seq),
+           notified AS (SELECT pg_notify(${queueChannelSql}, ''))
+           SELECT seq FROM inserted, notified`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
   claim: {
@@ -106,8 +110,8 @@ const statements = {
              RETURNING q.seq, q.lease_token),
            stale AS (
              INSERT INTO queue_stale_writes (job_id, token, action, at)
-             SELECT seq, token, 'complete', $5 FROM input
-             WHERE (seq, token) NOT IN (SELECT seq, lease_token FROM done)
+             SELECT i.seq, i.token, 'complete', $5 FROM input AS i
+             WHERE NOT EXISTS (SELECT FROM done AS d WHERE d.seq = i.seq AND d.lease_token = i.token)
              RETURNING job_id, token)
            SELECT job_id::text AS seq, token::text AS token FROM stale`,
   },
@@ -209,26 +213,30 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   }
 
   complete(completions: readonly Completion[]): Promise<CompletionResult[]> {
-    return this.#db.write('complete queue jobs', async (query) => {
-      const valid = completions.filter(({ lease }) => jobKey(lease.jobId) !== undefined);
-      const stale = new Set<string>();
-      if (valid.length > 0) {
-        const { rows } = await query<{ seq: string; token: string }>(statements.complete, [
-          valid.map(({ lease }) => lease.jobId),
-          valid.map(({ lease }) => lease.token),
-          valid.map(({ outcome }) => outcome.kind),
-          valid.map(({ outcome }) => JSON.stringify(outcome)),
-          this.#options.clock.now(),
-        ]);
-        for (const row of rows) stale.add(`${row.seq}:${row.token}`);
-      }
-      return completions.map(
-        ({ lease }): CompletionResult =>
-          stale.has(`${lease.jobId}:${lease.token}`) || jobKey(lease.jobId) === undefined
-            ? { kind: 'stale', jobId: lease.jobId, token: lease.token }
-            : { kind: 'completed', jobId: lease.jobId },
-      );
-    });
+    return this.#db.write(
+      'complete queue jobs',
+      async (query) => {
+        const valid = completions.filter(({ lease }) => jobKey(lease.jobId) !== undefined);
+        const stale = new Set<string>();
+        if (valid.length > 0) {
+          const { rows } = await query<{ seq: string; token: string }>(statements.complete, [
+            valid.map(({ lease }) => lease.jobId),
+            valid.map(({ lease }) => lease.token),
+            valid.map(({ outcome }) => outcome.kind),
+            valid.map(({ outcome }) => JSON.stringify(outcome)),
+            this.#options.clock.now(),
+          ]);
+          for (const row of rows) stale.add(`${row.seq}:${row.token}`);
+        }
+        return completions.map(
+          ({ lease }): CompletionResult =>
+            stale.has(`${lease.jobId}:${lease.token}`) || jobKey(lease.jobId) === undefined
+              ? { kind: 'stale', jobId: lease.jobId, token: lease.token }
+              : { kind: 'completed', jobId: lease.jobId },
+        );
+      },
+      { lane: 'completions' },
+    );
   }
 
   expireLeases(): Promise<ExpiredLease[]> {
@@ -344,7 +352,6 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
         created.set(insert, job);
         if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
       });
-      await query(statements.notify, []);
     }
     return inserts.map((insert): EnqueueResult => {
       const job = created.get(insert);
