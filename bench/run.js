@@ -3,7 +3,8 @@
 //
 //   npm run bench                      # build, then every suite in full → bench/RESULTS.md
 //   node bench/run.js --quick          # fewer repetitions → bench/results/dev.md (not committed)
-//   node bench/run.js --only startup   # one suite → bench/results/dev.md
+//   node bench/run.js --only startup   # one suite → bench/results/dev.md (startup | throughput | threads | protocol)
+//   node bench/run.js --only threads --quick   # the thread pool against Piscina, small sizes
 //   node bench/run.js --only queue --quick --queue-jobs 2000   # smaller queue trials while iterating
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,9 +19,11 @@ import {
   redisDurability,
 } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
+import { protocolSuite } from './suites/protocol.js';
 import { postgresUrl, queueSuite, redisUrl } from './suites/queue.js';
 import { startupSuite } from './suites/startup.js';
 import { throughputSuite } from './suites/throughput.js';
+import { threadsSuite } from './threads/suite.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);
@@ -34,7 +37,13 @@ const { values: flags } = parseArgs({
   },
 });
 const full = !flags.quick && flags.only === undefined;
-const reps = { throughput: flags.quick ? 1 : 7, startup: flags.quick ? 3 : 20, queue: flags.quick ? 1 : 5 };
+const reps = {
+  throughput: flags.quick ? 1 : 7,
+  startup: flags.quick ? 3 : 20,
+  threads: flags.quick ? 1 : 5,
+  protocol: flags.quick ? 1 : 5,
+  queue: flags.quick ? 1 : 5,
+};
 const queueJobs = Number(flags['queue-jobs'] ?? (flags.quick ? 5000 : 20_000));
 const resultsPath = full ? join(benchDir, 'RESULTS.md') : join(benchDir, 'results/dev.md');
 const samplesPath = full
@@ -57,6 +66,8 @@ const startup = startupSuite({ ...context, reps: reps.startup });
 const suites = [
   startup,
   throughputSuite({ ...context, reps: reps.throughput }),
+  threadsSuite({ ...context, reps: reps.threads, quick: flags.quick }),
+  protocolSuite({ ...context, reps: reps.protocol, quick: flags.quick }),
   queueSuite({ ...context, reps: reps.queue, queueJobs }),
 ].filter((suite) => flags.only === undefined || suite.id === flags.only);
 if (suites.length === 0) throw new Error(`--only: no suite named ${JSON.stringify(flags.only)}`);
@@ -79,6 +90,7 @@ const run = {
       'queue suite': `${queueJobs} jobs per trial, concurrency 50; Postgres ${describeUrl(postgresUrl)}, Redis ${describeUrl(redisUrl)} (${redisDurability()})`,
       'queue peers': peerVersions(repoRoot),
       mode: full ? 'full' : `development (${process.argv.slice(2).join(' ')})`,
+      ...Object.assign({}, ...suites.map((suite) => suite.described ?? {})),
     },
   },
   samples: [],
@@ -89,7 +101,7 @@ const run = {
 try {
   console.log(`Valkyrie benchmarks → ${resultsPath}\n`);
   // Warms the page cache for node, bash and dist/, and creates the start-up suite's reused state dir.
-  for (const warmUp of startup.cases) await warmUp.measure();
+  if (suites.includes(startup)) for (const warmUp of startup.cases) await warmUp.measure();
   for (const suite of suites) {
     for (let rep = 1; rep <= suite.reps; rep++) {
       for (const benchCase of suite.cases) {
@@ -121,5 +133,7 @@ function describeSample(sample) {
   const parts = [`wall ${sample.wallMs.toFixed(1)} ms`];
   if (sample.startMs !== undefined) parts.push(`start ${sample.startMs.toFixed(1)} ms`);
   if (sample.cpuMs !== undefined && sample.cpuMs !== null) parts.push(`cpu ${sample.cpuMs.toFixed(0)} ms`);
+  if (sample.p50Us !== undefined)
+    parts.push(`p50 ${sample.p50Us.toFixed(0)} µs, p99 ${sample.p99Us.toFixed(0)} µs`);
   return parts.join(', ');
 }

@@ -1,8 +1,10 @@
 // Renders the figures as markdown tables. Columns are padded so the same text reads well on a
 // terminal, where `npm run bench` prints it too.
+import { analyzeProtocol, targets as protocolTargets } from '../suites/protocol.js';
 import { analyzeQueue } from '../suites/queue.js';
 import { analyzeStartup, targetMs } from '../suites/startup.js';
 import { analyzeThroughput, targetRatio } from '../suites/throughput.js';
+import { threadsSections } from '../threads/report.js';
 import { queueSections, queueTargetRows } from './queue-report.js';
 
 export function renderReport({ machine, settings, samples, startedAt, finishedAt }) {
@@ -11,6 +13,7 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     settings.jobCount,
   );
   const startup = analyzeStartup(samples.filter((s) => s.suite === 'startup'));
+  const protocol = analyzeProtocol(samples.filter((s) => s.suite === 'protocol'));
   const queue = analyzeQueue(
     samples.filter((s) => s.suite === 'queue'),
     settings.queueJobs,
@@ -28,11 +31,13 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     '',
     '## Targets',
     '',
-    targetsTable(throughput, startup, queue),
+    targetsTable(throughput, startup, protocol, queue),
     '',
     ...(throughput.rows.length > 0 ? throughputSections(throughput, settings.jobCount) : []),
     ...(queue.cases.length > 0 ? queueSections(queue, settings.queueJobs) : []),
     ...(startup.length > 0 ? ['## Start-up', '', startupTable(startup), ''] : []),
+    ...threadsSections(samples),
+    ...(protocol.length > 0 ? protocolSection(protocol) : []),
     '## Machine and versions',
     '',
     keyValueTable([
@@ -71,7 +76,7 @@ function throughputSections(throughput, jobCount) {
   ];
 }
 
-function targetsTable(throughput, startup, queue) {
+function targetsTable(throughput, startup, protocol, queue) {
   const rows = throughput.rows.map((row) => [
     `jobs/s, ${row.what}`,
     `≥ ${percent(targetRatio)} of /bin/true`,
@@ -92,8 +97,75 @@ function targetsTable(throughput, startup, queue) {
       verdict(first.startMs.median <= targetMs),
     ]);
   }
+  rows.push(...protocolTargetRows(protocol));
   rows.push(...queueTargetRows(queue));
   return table(['metric', 'target', 'Valkyrie', 'peer, same run', 'ratio', 'met'], rows);
+}
+
+function protocolTargetRows(protocol) {
+  const byId = new Map(protocol.map((row) => [row.id, row]));
+  const floor = byId.get('ws-floor');
+  const peer = floor ? `bare ws ${us(floor.p50Us.median)}` : '—';
+  const rows = [];
+  const ws = byId.get('ws-dispatch');
+  if (ws) {
+    const ratio = floor ? `${(ws.p50Us.median / floor.p50Us.median).toFixed(1)}× bare ws` : '—';
+    rows.push([
+      'offer → first step, WebSocket, p50',
+      `≤ ${protocolTargets.webSocketP50Us} µs`,
+      us(ws.p50Us.median),
+      peer,
+      ratio,
+      verdict(ws.p50Us.median <= protocolTargets.webSocketP50Us),
+    ]);
+    rows.push([
+      'offer → first step, WebSocket, p99',
+      `≤ ${protocolTargets.webSocketP99Us} µs`,
+      us(ws.p99Us.median),
+      '—',
+      '—',
+      verdict(ws.p99Us.median <= protocolTargets.webSocketP99Us),
+    ]);
+  }
+  const poll = byId.get('poll-dispatch');
+  if (poll) {
+    rows.push([
+      'offer → first step, long-poll, p50',
+      `≤ ${protocolTargets.longPollP50Us} µs`,
+      us(poll.p50Us.median),
+      peer,
+      '—',
+      verdict(poll.p50Us.median <= protocolTargets.longPollP50Us),
+    ]);
+  }
+  const fallback = byId.get('fallback');
+  if (fallback) {
+    rows.push([
+      'WebSocket drop → next job over long-poll, p50',
+      `≤ ${protocolTargets.fallbackP50Us} µs`,
+      us(fallback.p50Us.median),
+      '—',
+      '—',
+      verdict(fallback.p50Us.median <= protocolTargets.fallbackP50Us),
+    ]);
+  }
+  return rows;
+}
+
+function protocolSection(protocol) {
+  return [
+    '## Protocol latency on loopback',
+    '',
+    'Offer → accept → lease → step.started, one job at a time, both ends in one process, schemas',
+    'checked on every message (see `bench/suites/protocol.js`). Median (min–max) over repetitions',
+    "of each repetition's percentile.",
+    '',
+    table(
+      ['case', 'jobs per repetition', 'p50 µs', 'p99 µs'],
+      protocol.map((row) => [row.label, String(row.n), range(row.p50Us, us), range(row.p99Us, us)]),
+    ),
+    '',
+  ];
 }
 
 function overheadTable(rows) {
@@ -166,4 +238,5 @@ const range = (summary, format) =>
 const rate = (summary) => range(summary, (v) => v.toFixed(v < 100 ? 1 : 0));
 const percent = (v) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`;
 const ms = (v) => v.toFixed(1);
+const us = (v) => v.toFixed(0);
 const verdict = (met) => (met ? 'yes' : '**no**');

@@ -3,6 +3,8 @@ export const ExitCode = {
   succeeded: 0,
   jobFailed: 1,
   invalid: 2,
+  /** VK_QUEUE_FULL: the run was refused whole; EX_TEMPFAIL from sysexits.h, "try again later". */
+  queueFull: 75,
   interrupted: 130,
   /** SIGTERM: cancelled gracefully like Ctrl-C, with the shell's code for a TERM. */
   terminated: 143,

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
+import type { Submission } from '../engine/run-submission.js';
 import { ShellExecutor } from '../executors/shell/index.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
@@ -11,6 +12,7 @@ import { inheritedEnvironment } from '../runner/step-environment.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
+import type { QueueSettings } from './queue-options.js';
 
 export interface LocalRunOptions {
   readonly workflow: Workflow;
@@ -24,6 +26,7 @@ export interface LocalRunOptions {
   readonly vars: Readonly<Record<string, string>>;
   readonly env: Readonly<Record<string, string>>;
   readonly onEvent: RunEventListener;
+  readonly queue?: QueueSettings;
 }
 
 /**
@@ -36,8 +39,14 @@ export interface LocalRun {
   close(): Promise<void>;
 }
 
-export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun> {
-  const controlPlane = new ControlPlane(options.stores);
+/** The run started, or nothing did (see Submission). */
+export type LocalStart =
+  | { readonly kind: 'started'; readonly local: LocalRun }
+  | Exclude<Submission, { readonly kind: 'started' }>;
+
+export async function startLocalRun(options: LocalRunOptions): Promise<LocalStart> {
+  const queue = options.queue;
+  const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: queue?.agingIntervalMs });
   controlPlane.onEvent(options.onEvent);
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
@@ -53,16 +62,31 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalRun>
   });
   agent.start();
   const git = readGitInfo(options.workspace);
-  const handle = await controlPlane.startRun(options.workflow, {
-    workflowName: options.workflow.name,
-    workspace: options.workspace,
-    sha: git.sha,
-    ref: git.ref,
-    actor: process.env.USER ?? 'local',
-    vars: options.vars,
-    secrets: options.secrets,
-    envOverrides: options.env,
-    availableLabels: labels,
-  });
-  return { handle, close: () => agent.drain() };
+  const submission = await controlPlane
+    .submitRun(
+      options.workflow,
+      {
+        workflowName: options.workflow.name,
+        workspace: options.workspace,
+        sha: git.sha,
+        ref: git.ref,
+        actor: process.env.USER ?? 'local',
+        vars: options.vars,
+        secrets: options.secrets,
+        envOverrides: options.env,
+        availableLabels: labels,
+        priority: queue?.priority,
+        notBefore: queue?.notBefore,
+      },
+      { queueCapacity: queue?.queueCapacity, idempotency: queue?.idempotency },
+    )
+    .catch(async (error: unknown) => {
+      await agent.drain();
+      throw error;
+    });
+  if (submission.kind !== 'started') {
+    await agent.drain();
+    return submission;
+  }
+  return { kind: 'started', local: { handle: submission.handle, close: () => agent.drain() } };
 }

@@ -18,7 +18,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 130 interrupted (143 on SIGTERM).',
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 75 queue full (nothing submitted), 130 interrupted (143 on SIGTERM).',
     );
   const stateDir = () =>
     new Option(
@@ -46,6 +46,27 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--label <labels>', 'extra runner labels, comma-separated (repeatable)', collectList)
     .option('--json', 'print NDJSON events; the last line is the run summary')
     .option('--no-color', 'plain output')
+    .option(
+      '--priority <p>',
+      "queue priority of the run's jobs: critical, high, normal, low, background (a job's own priority: wins; default: the workflow's priority:, else normal)",
+    )
+    .option(
+      '--not-before <time>',
+      'start no job before this time: an ISO 8601 timestamp (2026-05-01T12:00:00Z) or a duration from now (30s, 5m)',
+    )
+    .option(
+      '--aging-interval <duration>',
+      'a waiting job ranks one priority higher per interval, so nothing starves (default: 60s)',
+    )
+    .option(
+      '--queue-capacity <n>',
+      "refuse the run (exit 75, VK_QUEUE_FULL) if the store's unfinished jobs plus its own would exceed N (default: 10000)",
+    )
+    .option(
+      '--idempotency-key <key>',
+      'if a run with this key was submitted within the window, report it instead of starting another',
+    )
+    .option('--idempotency-window <duration>', 'how long an idempotency key holds (default: 24h)')
     .addOption(stateDir())
     .addOption(db())
     .action(async (file: string | undefined, options) => {
@@ -78,7 +99,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('show')
-    .description("show a run's jobs with their status, duration and steps")
+    .description("show a run's jobs with their status, duration, attempts and steps")
     .argument('<run>', 'run id (see valkyrie runs)')
     .option('--json', 'print JSON')
     .addOption(stateDir())
@@ -90,7 +111,7 @@ function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('logs')
-    .description("print a run's stored logs, or one job's")
+    .description("print a run's stored logs, or one job's, with a heading per retried attempt")
     .argument('<run>', 'run id')
     .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
     .addOption(stateDir())

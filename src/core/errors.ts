@@ -16,6 +16,13 @@ export const errorCatalog = {
   VK_STALE_LEASE: 'a write carried a fencing token that is no longer current',
   VK_QUEUE_FULL: 'the queue is at capacity; the submission was refused whole',
   VK_LEASE_EXPIRED: 'a lease expired before its holder finished',
+  VK_POOL_CONFIG: 'a thread-pool option is invalid',
+  VK_POOL_CLOSED: 'the thread pool is closing or closed; the task was not accepted',
+  VK_TASK_MODULE: 'a task module reference is invalid',
+  VK_PROTOCOL: 'a protocol frame was not valid JSON or did not match the message schema',
+  VK_PROTOCOL_VERSION: 'the peer speaks a protocol version this end does not',
+  VK_FRAME_TOO_LARGE: 'a protocol frame or batch exceeded the size limit',
+  VK_PEER_TIMEOUT: 'the peer stopped answering keep-alives or stopped polling',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

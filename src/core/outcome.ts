@@ -19,7 +19,8 @@ export type ProcessOutcome =
 /** How a job ended, as the runner reports it under its lease. */
 export type JobOutcome =
   | { kind: 'succeeded' }
-  | { kind: 'failed'; reason: string }
+  /** exitCode: the failing step's, when a process exit caused the failure. */
+  | { kind: 'failed'; reason: string; exitCode?: number }
   | { kind: 'cancelled'; reason: string }
   | { kind: 'timed_out' }
   | { kind: 'skipped'; reason: string };

@@ -1,33 +1,28 @@
-import { type JobId, jobIdFor, type RunId } from '../core/ids.js';
+import { jobIdFor, type RunId } from '../core/ids.js';
 import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
-import type { ControlMessage, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
+import type { ControlMessage, RunnerMessage, StepReport } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
+import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
+import { plannedJobCount } from '../workflow/planned-jobs.js';
+import {
+  type ControlPlaneOptions,
+  type ResolvedControlPlaneOptions,
+  resolveControlPlaneOptions,
+} from './control-plane-options.js';
+import { Dispatcher, type LeaseMessage, type RunnerSession } from './dispatcher.js';
 import type { RunEvent, RunEventListener } from './events.js';
-import { JobQueue } from './job-queue.js';
+import { LeaseGuard } from './lease-guard.js';
 import type { RunContext } from './run-context.js';
-import { type Effect, type Leg, moveLeg, RunCoordinator } from './run-coordinator.js';
+import { type Effect, type Leg, RunCoordinator } from './run-coordinator.js';
+import type { Submission, SubmitOptions } from './run-submission.js';
 
-interface RunnerSession {
-  readonly id: string;
-  readonly transport: Transport<ControlMessage, RunnerMessage>;
-  info?: RunnerInfo;
-  /** The runner's labels, lower-cased, for matching `runs-on`. */
-  labels: ReadonlySet<string>;
-  /** Jobs offered to or running on it. */
-  readonly assigned: Set<string>;
-}
-
-interface Lease {
-  readonly leg: Leg;
-  readonly run: ActiveRun;
-  readonly fencingToken: number;
-  runner: RunnerSession;
-}
+export type { ControlPlaneOptions } from './control-plane-options.js';
 
 interface ActiveRun {
   readonly id: RunId;
+  readonly workflow: Workflow;
   readonly coordinator: RunCoordinator;
   readonly startedAt: number;
   readonly done: Promise<RunStatus>;
@@ -36,7 +31,7 @@ interface ActiveRun {
   completing: boolean;
 }
 
-export type RunRequest = Omit<RunContext, 'runId' | 'runNumber'>;
+export type RunRequest = Omit<RunContext, 'runId' | 'runNumber' | 'startedAt'>;
 
 export interface RunHandle {
   readonly id: RunId;
@@ -47,52 +42,79 @@ export interface RunHandle {
 }
 
 /**
- * The control plane: turns runs into jobs (through each run's coordinator), queues ready jobs,
- * offers them to runners that have the labels and room, leases them under fencing tokens, and
- * stores what runners report. Runners reach it only through protocol transports.
+ * The control plane: turns runs into jobs (through each run's coordinator), hands ready jobs to the
+ * dispatcher, grants leases under fencing tokens to runners that accept, and stores what runners
+ * report under a current token. A lease that expires, or whose runner disconnects, follows the job's
+ * `on-runner-lost:` policy. Runners reach it only through protocol transports.
  */
 export class ControlPlane {
-  private readonly sessions = new Map<string, RunnerSession>();
-  private readonly queue = new JobQueue<Leg>();
+  private readonly options: ResolvedControlPlaneOptions;
+  private readonly dispatcher: Dispatcher;
+  private readonly leases: LeaseGuard;
   private readonly runsByLeg = new Map<string, ActiveRun>();
-  private readonly leases = new Map<string, Lease>();
-  /** Runners that declined a queued job; it is not offered to them again until they finish a job. */
-  private readonly declined = new Map<string, Set<string>>();
   private readonly listeners: RunEventListener[] = [];
-  private nextToken = 1;
-  private nextSession = 1;
   /** Settles when every store write made so far has; awaited before a run is reported done. */
   private writes: Promise<void> = Promise.resolve();
   private writeError: unknown;
 
-  constructor(private readonly stores: Stores) {}
+  constructor(
+    private readonly stores: Stores,
+    options?: ControlPlaneOptions,
+  ) {
+    this.options = resolveControlPlaneOptions(options);
+    const { clock, offerTtlMs, agingIntervalMs } = this.options;
+    this.dispatcher = new Dispatcher(
+      {
+        accepted: (runner, leg) => this.grantLease(runner, leg),
+        leaseMessage: (runner, message) => this.onLeaseMessage(runner, message),
+        runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
+      },
+      { offerTtlMs, agingIntervalMs, clock },
+    );
+    this.leases = new LeaseGuard(
+      this.dispatcher,
+      { leaseTtlMs: this.options.leaseTtlMs, clock },
+      {
+        lost: (jobId, reason) => this.loseRunner(jobId, reason),
+        refused: (write) => this.recordStaleWrite(write),
+      },
+    );
+  }
 
   onEvent(listener: RunEventListener): void {
     this.listeners.push(listener);
   }
 
   connect(transport: Transport<ControlMessage, RunnerMessage>): void {
-    const session: RunnerSession = {
-      id: `runner-${this.nextSession++}`,
-      transport,
-      assigned: new Set(),
-      labels: new Set(),
-    };
-    this.sessions.set(session.id, session);
-    transport.onMessage((message) => this.handle(session, message));
-    transport.onClose((reason) => this.onRunnerLost(session, reason));
+    this.dispatcher.connect(transport);
   }
 
+  /** startRun without admission limits, which therefore always starts the run. */
   async startRun(workflow: Workflow, request: RunRequest): Promise<RunHandle> {
-    const now = Date.now();
-    const record = await this.stores.runs.createRun({
-      workflowName: workflow.name,
-      workflowPath: workflow.path,
-      createdAt: now,
-      sha: request.sha,
-      ref: request.ref,
-    });
-    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber };
+    const submission = await this.submitRun(workflow, request);
+    if (submission.kind !== 'started') throw new Error(`an unlimited submission was ${submission.kind}`);
+    return submission.handle;
+  }
+
+  /**
+   * Creates the run in the store, subject to its idempotency key and the queue capacity, and starts
+   * it. A refused or duplicate submission has written nothing and started nothing.
+   */
+  async submitRun(workflow: Workflow, request: RunRequest, options: SubmitOptions = {}): Promise<Submission> {
+    const now = this.now();
+    const outcome = await this.stores.runs.submitRun(
+      {
+        workflowName: workflow.name,
+        workflowPath: workflow.path,
+        createdAt: now,
+        sha: request.sha,
+        ref: request.ref,
+      },
+      { plannedJobs: plannedJobCount(workflow), ...options },
+    );
+    if (outcome.kind !== 'created') return outcome;
+    const record = outcome.run;
+    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     let resolve: (status: RunStatus) => void = () => {};
     let reject: (error: unknown) => void = () => {};
@@ -102,6 +124,7 @@ export class ControlPlane {
     });
     const run: ActiveRun = {
       id: record.id,
+      workflow,
       coordinator,
       startedAt: now,
       done,
@@ -118,12 +141,13 @@ export class ControlPlane {
       at: now,
     });
     this.apply(run, coordinator.advance());
-    return {
+    const handle: RunHandle = {
       id: record.id,
       runNumber: record.runNumber,
       done,
       cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
     };
+    return { kind: 'started', handle };
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
@@ -144,19 +168,16 @@ export class ControlPlane {
           break;
         }
         case 'queue':
-          this.queue.push(leg);
+          this.dispatcher.enqueue(leg);
           this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
-          this.emit({ type: 'job.queued', jobId: leg.id, name: leg.name, at: Date.now() });
+          this.emitQueued(leg, this.now());
           break;
         case 'finish':
-          this.queue.remove(leg.id);
-          this.declined.delete(leg.id);
-          for (const session of this.sessions.values()) session.assigned.delete(leg.id);
+          this.dispatcher.forget(leg.id);
           this.recordFinished(leg);
           break;
         case 'cancel': {
-          const lease = this.leases.get(leg.id);
-          lease?.runner.transport.send({
+          this.leases.holderOf(leg.id)?.transport.send({
             type: 'cancel',
             jobId: leg.id,
             reason: 'cancelled',
@@ -164,68 +185,64 @@ export class ControlPlane {
           });
           break;
         }
+        case 'retry':
+          this.scheduleRetry(effect);
+          break;
       }
     }
-    this.dispatch();
+    this.dispatcher.dispatch();
     if (run.coordinator.isDone()) this.completeRun(run);
   }
 
   /**
-   * Offers queued jobs, in order, to runners with the labels and a free slot. Stops as soon as no
-   * runner has a free slot, so a long queue costs nothing while the runners are busy.
+   * Records the ended attempt and queues the next one as a delayed job: the leg's notBefore is the end
+   * of the delay, so the dispatcher offers it no sooner (and its wake-up timer keeps the process alive).
    */
-  private dispatch(): void {
-    if (!this.anyFreeSlot()) return;
-    for (const leg of this.queue.entries()) {
-      const runner = this.pickRunner(leg);
-      if (!runner) {
-        if (!this.anyFreeSlot()) return;
-        continue;
-      }
-      this.queue.remove(leg.id);
-      moveLeg(leg, 'offered');
-      runner.assigned.add(leg.id);
-      runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs: 30_000 });
-    }
+  private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
+    const { leg, ended, delayMs, reason } = effect;
+    this.write(() => this.stores.runs.recordJobAttempt({ jobId: leg.id, ...ended }));
+    this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued', attempt: leg.attempt }));
+    this.emit({
+      type: 'job.retrying',
+      jobId: leg.id,
+      name: leg.name,
+      attempt: leg.attempt,
+      delayMs,
+      reason,
+      at: this.now(),
+    });
+    this.dispatcher.enqueue(leg);
+    this.emitQueued(leg, this.now());
   }
 
-  private anyFreeSlot(): boolean {
-    for (const session of this.sessions.values()) {
-      if (session.info && session.assigned.size < session.info.capacity) return true;
-    }
-    return false;
+  private grantLease(runner: RunnerSession, leg: Leg): void {
+    const run = this.runsByLeg.get(leg.id);
+    const spec = leg.spec;
+    if (!run || !spec) throw new Error(`job ${leg.id} was offered without a run or a spec`);
+    const lease = this.leases.grant(runner, leg.id);
+    const at = this.now();
+    run.coordinator.started(leg.id, at);
+    this.write(() => this.stores.runs.updateJob(leg.id, { status: 'running', startedAt: at }));
+    this.emit({ type: 'job.started', jobId: leg.id, name: leg.name, at });
+    runner.transport.send({
+      type: 'lease',
+      jobId: leg.id,
+      fencingToken: lease.fencingToken,
+      ttlMs: lease.ttlMs,
+      job: spec,
+    });
   }
 
-  private pickRunner(leg: Leg): RunnerSession | undefined {
-    const decliners = this.declined.get(leg.id);
-    for (const session of this.sessions.values()) {
-      const info = session.info;
-      if (!info || session.assigned.size >= info.capacity) continue;
-      if (decliners?.has(session.id)) continue;
-      if (leg.runsOn.every((label) => session.labels.has(label.toLowerCase()))) return session;
-    }
-    return undefined;
-  }
-
-  private handle(session: RunnerSession, message: RunnerMessage): void {
-    if (message.type === 'register') {
-      session.info = message.runner;
-      session.labels = new Set(message.runner.labels.map((label) => label.toLowerCase()));
-      session.transport.send({ type: 'registered', runnerId: session.id });
-      this.dispatch();
-      return;
-    }
-    if (message.type === 'accept' || message.type === 'decline') {
-      this.onOfferAnswer(session, message.jobId, message.type === 'accept');
-      return;
-    }
-    const lease = this.leases.get(message.jobId);
-    if (!lease || lease.fencingToken !== message.fencingToken || lease.runner !== session) {
-      this.emitStale(message.jobId, message.type);
-      return;
-    }
-    const { leg } = lease;
+  private onLeaseMessage(session: RunnerSession, message: LeaseMessage): void {
+    const lease = this.leases.admit(session, message);
+    if (!lease) return;
+    const { jobId } = message;
+    const run = this.runsByLeg.get(jobId);
+    const leg = run?.coordinator.legById(jobId);
+    if (!run || !leg) return;
     switch (message.type) {
+      case 'renew':
+        break;
       case 'step.started':
         this.emit({
           type: 'step.started',
@@ -238,14 +255,21 @@ export class ControlPlane {
         this.write(() =>
           this.stores.runs.recordStep({
             jobId: leg.id,
+            jobAttempt: leg.attempt,
             index: message.index,
+            attempt: message.attempt ?? 1,
             name: message.name,
             startedAt: message.at,
           }),
         );
         break;
       case 'log': {
-        const lines = message.entries.map((entry) => ({ runId: lease.run.id, jobId: leg.id, ...entry }));
+        const lines = message.entries.map((entry) => ({
+          runId: run.id,
+          jobId: leg.id,
+          jobAttempt: leg.attempt,
+          ...entry,
+        }));
         this.write(() => this.stores.logs.append(lines));
         for (const entry of message.entries)
           this.emit({ type: 'log', jobId: leg.id, job: leg.name, ...entry });
@@ -253,81 +277,76 @@ export class ControlPlane {
       }
       case 'step.completed':
         this.emit({ type: 'step.completed', jobId: leg.id, job: leg.name, step: message.step });
-        this.write(() => this.stores.runs.recordStep({ jobId: leg.id, ...message.step }));
+        this.write(() =>
+          this.stores.runs.recordStep({
+            jobId: leg.id,
+            jobAttempt: leg.attempt,
+            ...stepRecordOf(message.step),
+          }),
+        );
         break;
       case 'job.completed': {
-        this.leases.delete(leg.id);
-        session.assigned.delete(leg.id);
-        // A runner that declined for want of room may have room now.
-        for (const decliners of this.declined.values()) decliners.delete(session.id);
+        this.leases.release(lease);
+        this.dispatcher.release(session, leg.id);
         const status = jobStatusOf(message.outcome);
         const reason = 'reason' in message.outcome ? message.outcome.reason : undefined;
         // The control plane's own clock, like startedAt: a runner's clock may differ.
-        const effects = lease.run.coordinator.completed(leg.id, status, message.outputs, Date.now(), reason);
+        const outcome = message.outcome;
+        const effects = run.coordinator.completed(
+          leg.id,
+          status,
+          message.outputs,
+          this.now(),
+          reason,
+          outcome.kind === 'failed' ? { kind: 'failed', exitCode: outcome.exitCode } : undefined,
+        );
         this.recordFinished(leg, message.outputs);
-        this.apply(lease.run, effects);
+        this.apply(run, effects);
         break;
       }
     }
   }
 
-  /**
-   * A runner's connection closed. Its offers go back to the head of the queue; its running jobs fail
-   * with `runner_lost` (requeueing per job policy arrives with leases that survive a restart).
-   */
-  private onRunnerLost(session: RunnerSession, reason: string): void {
-    this.sessions.delete(session.id);
-    for (const jobId of session.assigned) {
-      const run = this.runsByLeg.get(jobId);
-      const leg = run?.coordinator.legById(jobId);
-      if (!run || !leg) continue;
-      if (leg.status === 'offered') {
-        moveLeg(leg, 'queued');
-        this.queue.pushFront(leg);
-        continue;
-      }
-      this.leases.delete(jobId);
-      const effects = run.coordinator.completed(jobId, 'failed', {}, Date.now(), `runner_lost: ${reason}`);
-      this.recordFinished(leg);
-      this.apply(run, effects);
-    }
-    session.assigned.clear();
-    this.dispatch();
+  private recordStaleWrite(write: StaleWrite): void {
+    this.write(() => this.stores.staleWrites.record(write));
+    const { jobId, messageType, at } = write;
+    const text = `ignored a stale ${messageType} for ${jobId}`;
+    this.emit({ type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at });
   }
 
-  private onOfferAnswer(session: RunnerSession, jobId: string, accepted: boolean): void {
+  /** A running job lost its runner: per its `on-runner-lost:` policy, back to the queue or failed. */
+  private loseRunner(jobId: string, reason: string): void {
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
-    if (!session.assigned.has(jobId)) return;
-    if (!run || !leg || leg.status !== 'offered') {
-      // Cancelled (or finished otherwise) while the offer was out: the slot is free again.
-      session.assigned.delete(jobId);
+    if (!run || !leg || leg.status !== 'running') return;
+    const policy = run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue';
+    if (policy === 'fail') {
+      this.dispatcher.forget(jobId);
+      const effects = run.coordinator.completed(jobId, 'failed', {}, this.now(), reason, {
+        kind: 'runner_lost',
+      });
+      this.recordFinished(leg);
+      this.apply(run, effects);
       return;
     }
-    if (!accepted) {
-      session.assigned.delete(jobId);
-      const decliners = this.declined.get(jobId) ?? new Set<string>();
-      decliners.add(session.id);
-      this.declined.set(jobId, decliners);
-      moveLeg(leg, 'queued');
-      this.queue.pushFront(leg);
-      this.dispatch();
-      return;
-    }
-    this.declined.delete(jobId);
-    const spec = leg.spec;
-    if (!spec) throw new Error(`job ${jobId} was offered without a spec`);
-    const fencingToken = this.nextToken++;
-    this.leases.set(jobId, { leg, run, fencingToken, runner: session });
-    const at = Date.now();
-    run.coordinator.started(jobId, at);
-    this.write(() => this.stores.runs.updateJob(leg.id as JobId, { status: 'running', startedAt: at }));
-    this.emit({ type: 'job.started', jobId, name: leg.name, at });
-    session.transport.send({ type: 'lease', jobId, fencingToken, ttlMs: 60_000, job: spec });
+    this.dispatcher.requeue(leg);
+    this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
+    const at = this.now();
+    this.emit({
+      type: 'log',
+      jobId,
+      job: leg.name,
+      stepIndex: -1,
+      stream: 'system',
+      text: `${reason}; requeued`,
+      at,
+    });
+    this.emitQueued(leg, at);
+    this.dispatcher.dispatch();
   }
 
   private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}): void {
-    const finishedAt = leg.finishedAt ?? Date.now();
+    const finishedAt = leg.finishedAt ?? this.now();
     const status = leg.status;
     if (!isTerminal(status)) return;
     this.write(() => this.stores.runs.updateJob(leg.id, { status, finishedAt, outputs, reason: leg.reason }));
@@ -346,7 +365,7 @@ export class ControlPlane {
     if (run.completing) return;
     run.completing = true;
     const status = run.coordinator.status();
-    const finishedAt = Date.now();
+    const finishedAt = this.now();
     this.write(() => this.stores.runs.updateRun(run.id, { status, finishedAt }));
     void this.writes.then(() => {
       for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
@@ -379,19 +398,22 @@ export class ControlPlane {
     this.writes = this.writes.then(() => done);
   }
 
-  private emitStale(jobId: string, type: string): void {
-    this.emit({
-      type: 'log',
-      jobId,
-      job: jobId,
-      stepIndex: -1,
-      stream: 'system',
-      text: `ignored a stale ${type} for ${jobId}`,
-      at: Date.now(),
-    });
+  private now(): number {
+    return this.options.clock.now();
+  }
+
+  private emitQueued(leg: Leg, at: number): void {
+    const { id: jobId, name, priority, notBefore } = leg;
+    this.emit({ type: 'job.queued', jobId, name, at, priority, notBefore });
   }
 
   private emit(event: RunEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+}
+
+/** A step report as the store keeps it: the retry hint is for observers only. */
+function stepRecordOf(step: StepReport): Omit<StepReport, 'retryDelayMs'> {
+  const { retryDelayMs: _retryDelayMs, ...record } = step;
+  return record;
 }

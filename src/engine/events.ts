@@ -1,4 +1,5 @@
 import type { RunStatus, TerminalJobStatus } from '../core/outcome.js';
+import type { Priority } from '../core/priority.js';
 import type { StepReport } from '../protocol/messages.js';
 
 export interface JobSummary {
@@ -19,7 +20,15 @@ export type RunEvent =
       readonly workflow: string;
       readonly at: number;
     }
-  | { readonly type: 'job.queued'; readonly jobId: string; readonly name: string; readonly at: number }
+  | {
+      readonly type: 'job.queued';
+      readonly jobId: string;
+      readonly name: string;
+      readonly at: number;
+      readonly priority?: Priority;
+      /** Not offered to a runner before this time (ms since the epoch). */
+      readonly notBefore?: number;
+    }
   | { readonly type: 'job.started'; readonly jobId: string; readonly name: string; readonly at: number }
   | {
       readonly type: 'step.started';
@@ -51,6 +60,16 @@ export type RunEvent =
       readonly status: TerminalJobStatus;
       readonly durationMs: number;
       readonly reason?: string;
+      readonly at: number;
+    }
+  /** An attempt of the job failed and another follows: attempt `attempt` is queued after `delayMs`. */
+  | {
+      readonly type: 'job.retrying';
+      readonly jobId: string;
+      readonly name: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly reason: string;
       readonly at: number;
     }
   | {

@@ -1,3 +1,4 @@
+import type { Priority } from '../core/priority.js';
 import type { ExpressionValue } from '../workflow/expressions/index.js';
 
 /** What the engine knows about a run before any job starts; the source of `github`, `vars`, `secrets`. */
@@ -16,6 +17,12 @@ export interface RunContext {
   readonly envOverrides: Readonly<Record<string, string>>;
   /** Labels of the runners that can take jobs; a job asking for others fails instead of waiting forever. */
   readonly availableLabels?: readonly string[];
+  /** `--priority`: between a job's own priority and the workflow's default (engine/queue-placement.ts). */
+  readonly priority?: Priority;
+  /** `--not-before`, resolved to ms since the epoch: no job of the run starts earlier. */
+  readonly notBefore?: number;
+  /** When the run started (ms since the epoch); a job's `not-before: 30s` counts from it. */
+  readonly startedAt?: number;
 }
 
 export function githubContext(run: RunContext, jobKey: string): ExpressionValue {

@@ -8,6 +8,8 @@ import {
   type RunStatus,
   type TerminalJobStatus,
 } from '../core/outcome.js';
+import type { Priority } from '../core/priority.js';
+import type { AttemptOutcome, RetryPolicy } from '../core/retry-delay.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import {
   type EvaluationContext,
@@ -18,6 +20,8 @@ import {
 import type { JobDefinition, Workflow } from '../workflow/model.js';
 import type { JobSummary } from './events.js';
 import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
+import { attemptOutcomeOfStatus, type EndedAttempt, jobRetryDecision, retryReason } from './job-retry.js';
+import { queuePlacement } from './queue-placement.js';
 import type { RunContext } from './run-context.js';
 
 /** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
@@ -29,6 +33,13 @@ export interface Leg {
   readonly continueOnError: boolean;
   readonly runsOn: readonly string[];
   readonly spec?: JobSpec;
+  /** Absent: the job runs once. */
+  readonly retry?: RetryPolicy;
+  /** The current attempt, from 1. */
+  attempt: number;
+  readonly priority: Priority;
+  /** Not offered to a runner before this time (ms since the epoch); a retry moves it to its delay's end. */
+  notBefore?: number;
   status: JobStatus;
   startedAt?: number;
   finishedAt?: number;
@@ -40,7 +51,18 @@ export type Effect =
   | { readonly kind: 'add'; readonly leg: Leg }
   | { readonly kind: 'queue'; readonly leg: Leg }
   | { readonly kind: 'finish'; readonly leg: Leg }
-  | { readonly kind: 'cancel'; readonly leg: Leg; readonly immediate: boolean };
+  | { readonly kind: 'cancel'; readonly leg: Leg; readonly immediate: boolean }
+  /**
+   * The leg's attempt `ended` failed and is retried: the leg is `queued` again as attempt
+   * `leg.attempt`, but may not be offered before `delayMs` have passed.
+   */
+  | {
+      readonly kind: 'retry';
+      readonly leg: Leg;
+      readonly ended: EndedAttempt;
+      readonly delayMs: number;
+      readonly reason: string;
+    };
 
 interface KeyState {
   readonly job: JobDefinition;
@@ -66,6 +88,8 @@ export class RunCoordinator {
     private readonly workflow: Workflow,
     private readonly run: RunContext,
     private readonly newJobId: (ordinal: number) => JobId,
+    /** For retry jitter; injectable so tests can pin it. */
+    private readonly random: () => number = Math.random,
   ) {
     for (const job of workflow.jobs.values()) {
       this.keys.set(job.key, { job, legs: [], expanded: false, outputs: {}, maxParallel: 1 });
@@ -100,16 +124,26 @@ export class RunCoordinator {
     return leg;
   }
 
+  /**
+   * A leg's attempt ended. `outcome` says more than the status where it matters to `retry.when`
+   * (the exit code, a lost runner); without it the status decides. A retried attempt leaves the leg
+   * queued (a `retry` effect): dependants and fail-fast wait for the final attempt.
+   */
   completed(
     id: string,
     status: TerminalJobStatus,
     outputs: Readonly<Record<string, string>>,
     at: number,
     reason?: string,
+    outcome: AttemptOutcome = attemptOutcomeOfStatus(status),
   ): Effect[] {
     const leg = this.legs.get(id);
     if (!leg || isTerminal(leg.status)) return [];
     const state = this.stateOf(leg);
+    if (leg.status === 'running') {
+      const decision = jobRetryDecision(leg.retry, outcome, leg.attempt, this.cancelled, this.random);
+      if (decision.kind === 'retry') return [this.retry(leg, status, at, reason, outcome, decision)];
+    }
     moveLeg(leg, status);
     leg.finishedAt = at;
     leg.reason = reason;
@@ -121,6 +155,28 @@ export class RunCoordinator {
     this.release(state, effects);
     this.settle(state);
     return [...effects, ...this.advance()];
+  }
+
+  private retry(
+    leg: Leg,
+    status: TerminalJobStatus,
+    at: number,
+    reason: string | undefined,
+    outcome: AttemptOutcome,
+    decision: { readonly nextAttempt: number; readonly delayMs: number },
+  ): Effect {
+    const ended: EndedAttempt = {
+      attempt: leg.attempt,
+      status,
+      startedAt: leg.startedAt,
+      finishedAt: at,
+      reason,
+    };
+    moveLeg(leg, 'queued');
+    leg.attempt = decision.nextAttempt;
+    leg.startedAt = undefined;
+    leg.notBefore = at + decision.delayMs;
+    return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: retryReason(outcome, reason) };
   }
 
   /** Graceful: queued legs are cancelled, running ones interrupted; `if: always()`/`cancelled()` jobs still run. */
@@ -179,6 +235,7 @@ export class RunCoordinator {
       this.addTerminal(state, effects, unexpandedName(job, context), 'failed', failure);
       return;
     }
+    const placement = queuePlacement(this.workflow, job, this.run);
     for (const plan of planned) {
       const id = this.newJobId(++this.ordinal);
       const missing = this.missingLabels(plan.runsOn);
@@ -190,6 +247,9 @@ export class RunCoordinator {
         continueOnError: plan.continueOnError,
         runsOn: plan.runsOn,
         spec: plan.makeSpec(id),
+        retry: job.retry,
+        attempt: 1,
+        ...placement,
         status: 'pending',
       };
       state.legs.push(leg);
@@ -223,6 +283,8 @@ export class RunCoordinator {
       matrix: {},
       continueOnError: false,
       runsOn: [],
+      attempt: 1,
+      priority: queuePlacement(this.workflow, state.job, this.run).priority,
       status: 'pending',
     };
     state.legs.push(leg);

@@ -4,8 +4,10 @@ import type { JobSpec } from './job-spec.js';
 /**
  * The Valkyrie protocol, version 1. The same messages travel in-process (local mode) and, later,
  * over WebSocket and HTTP long-poll. Call order for one job:
- * offer → accept | decline → lease → step.started / log / step.completed … → job.completed.
- * Every runner message after the lease carries the lease's fencing token.
+ * offer → accept | decline → lease → step.started / log / step.completed / renew … → job.completed.
+ * Every runner message after the lease carries the lease's fencing token. An offer not answered within
+ * its `ttlMs` counts as declined; a lease not renewed within its `ttlMs` expires (runners renew at a
+ * third of it). A message under a token that is no longer current is refused with an `error`.
  */
 export const protocolVersion = 1;
 
@@ -21,6 +23,8 @@ export interface LogEntry {
   readonly stream: 'stdout' | 'stderr' | 'system';
   readonly at: number;
   readonly text: string;
+  /** The step's attempt that printed it, from 1 (absent: 1). */
+  readonly attempt?: number;
 }
 
 export interface StepReport {
@@ -31,6 +35,10 @@ export interface StepReport {
   readonly exitCode?: number;
   readonly startedAt?: number;
   readonly finishedAt: number;
+  /** Which attempt of the step this reports, from 1 (absent: 1). Every attempt is reported. */
+  readonly attempt?: number;
+  /** Set when another attempt follows after this many ms; absent on the step's final attempt. */
+  readonly retryDelayMs?: number;
 }
 
 export type ControlMessage =
@@ -43,7 +51,17 @@ export type ControlMessage =
       readonly ttlMs: number;
       readonly job: JobSpec;
     }
-  | { readonly type: 'cancel'; readonly jobId: string; readonly reason: string; readonly immediate: boolean };
+  | { readonly type: 'cancel'; readonly jobId: string; readonly reason: string; readonly immediate: boolean }
+  | {
+      /** The control plane refused a message under a lease; nothing it carried was applied. */
+      readonly type: 'error';
+      readonly code: 'VK_STALE_LEASE';
+      readonly jobId: string;
+      readonly fencingToken: number;
+      /** The message type refused, e.g. `job.completed`. */
+      readonly refused: string;
+      readonly message: string;
+    };
 
 export type RunnerMessage =
   | { readonly type: 'register'; readonly version: number; readonly runner: RunnerInfo }
@@ -56,6 +74,8 @@ export type RunnerMessage =
       readonly index: number;
       readonly name: string;
       readonly at: number;
+      /** From 1 (absent: 1). */
+      readonly attempt?: number;
     }
   | {
       readonly type: 'log';
@@ -68,6 +88,12 @@ export type RunnerMessage =
       readonly jobId: string;
       readonly fencingToken: number;
       readonly step: StepReport;
+    }
+  | {
+      /** Extends the lease by its TTL from when the control plane receives it; not answered unless stale. */
+      readonly type: 'renew';
+      readonly jobId: string;
+      readonly fencingToken: number;
     }
   | {
       readonly type: 'job.completed';

@@ -1,3 +1,4 @@
+import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import type { Executor } from '../executors/contract.js';
 import type { ControlMessage, LogEntry, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
 import { protocolVersion } from '../protocol/messages.js';
@@ -16,9 +17,12 @@ export interface RunnerAgentOptions {
   readonly baseEnv: Readonly<Record<string, string>>;
   /** Log entries are sent at most this often per job (or sooner when a batch grows large). */
   readonly logFlushMs?: number;
+  /** Times lease renewals; tests pass a clock they move by hand. */
+  readonly clock?: Clock;
 }
 
 interface ActiveJob {
+  readonly fencingToken: number;
   readonly cancel: AbortController;
   readonly kill: AbortController;
   readonly done: Promise<void>;
@@ -27,8 +31,10 @@ interface ActiveJob {
 const maxBatchBytes = 64 * 1024;
 
 /**
- * The runner side of the protocol: registers, accepts offers up to its capacity, runs leased jobs
- * and reports under the lease's fencing token. It knows the control plane only through the transport.
+ * The runner side of the protocol: registers, accepts offers up to its capacity, runs leased jobs,
+ * renews each lease at a third of its TTL and reports under the lease's fencing token. A job whose
+ * lease the control plane says is stale (it expired and went elsewhere) is cancelled here. It knows the
+ * control plane only through the transport.
  */
 export class RunnerAgent {
   private readonly active = new Map<string, ActiveJob>();
@@ -75,6 +81,11 @@ export class RunnerAgent {
         if (!job) return;
         job.cancel.abort(message.reason);
         if (message.immediate) job.kill.abort(message.reason);
+        return;
+      }
+      case 'error': {
+        const job = this.active.get(message.jobId);
+        if (job?.fencingToken === message.fencingToken) job.cancel.abort(message.message);
       }
     }
   }
@@ -87,9 +98,9 @@ export class RunnerAgent {
       this.transport.send({ type: 'log', jobId, fencingToken, entries }),
     );
     const reporter: JobReporter = {
-      stepStarted: (index, name, at) => {
+      stepStarted: (index, name, at, attempt) => {
         batcher.flush();
-        this.transport.send({ type: 'step.started', jobId, fencingToken, index, name, at });
+        this.transport.send({ type: 'step.started', jobId, fencingToken, index, name, at, attempt });
       },
       log: (entry) => batcher.add(entry),
       stepCompleted: (step) => {
@@ -97,12 +108,37 @@ export class RunnerAgent {
         this.transport.send({ type: 'step.completed', jobId, fencingToken, step });
       },
     };
+    const renewal = this.renewEvery(Math.max(1, Math.floor(lease.ttlMs / 3)), () =>
+      this.transport.send({ type: 'renew', jobId, fencingToken }),
+    );
     const done = this.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
+      renewal.cancel();
       batcher.flush();
       this.active.delete(jobId);
       this.transport.send({ type: 'job.completed', jobId, fencingToken, ...result, at: Date.now() });
     });
-    this.active.set(jobId, { cancel, kill, done });
+    this.active.set(jobId, { fencingToken, cancel, kill, done });
+  }
+
+  /** Calls `renew` every `intervalMs` until the returned handle is cancelled. */
+  private renewEvery(intervalMs: number, renew: () => void): TimerHandle {
+    const clock = this.options.clock ?? systemClock;
+    let timer: TimerHandle | undefined;
+    let stopped = false;
+    const arm = (): void => {
+      timer = clock.setTimer(() => {
+        if (stopped) return;
+        renew();
+        arm();
+      }, intervalMs);
+    };
+    arm();
+    return {
+      cancel: () => {
+        stopped = true;
+        timer?.cancel();
+      },
+    };
   }
 
   /**

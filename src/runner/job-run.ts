@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
+import { describeAttemptOutcome, formatDelay } from '../core/retry-delay.js';
 import { timerDelay } from '../core/timer-delay.js';
 import type { Executor } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
@@ -26,10 +27,12 @@ import { scriptExtension, shellCommand } from './shells.js';
 import type { JobDirectories } from './slot-directories.js';
 import { defaultVariables, type StepFiles } from './step-environment.js';
 import { forwardStepOutput } from './step-output.js';
+import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 
 /** Where a running job reports what happens; calls are made in order and must not throw. */
 export interface JobReporter {
-  stepStarted(index: number, name: string, at: number): void;
+  /** `attempt` counts from 1; a step with `retry:` may start several times. */
+  stepStarted(index: number, name: string, at: number, attempt: number): void;
   log(entry: LogEntry): void;
   stepCompleted(step: StepReport): void;
 }
@@ -72,9 +75,13 @@ class JobExecution {
   private readonly extraPath: string[] = [];
   private failed = false;
   private failureReason = '';
+  /** The exit code of the step that failed the job, for `retry.when: exit-codes` on the job. */
+  private failureExitCode: number | undefined;
   private cancelled = false;
   private timedOut = false;
   private current: AbortController | undefined;
+  /** The running step's attempt, stamped on its log lines. */
+  private attempt = 1;
 
   constructor(
     private readonly spec: JobSpec,
@@ -116,7 +123,11 @@ class JobExecution {
   private outcome(): JobOutcome {
     if (this.timedOut) return { kind: 'timed_out' };
     if (this.cancelled || this.options.killSignal.aborted) return { kind: 'cancelled', reason: 'cancelled' };
-    if (this.failed) return { kind: 'failed', reason: this.failureReason };
+    if (this.failed) {
+      return this.failureExitCode === undefined
+        ? { kind: 'failed', reason: this.failureReason }
+        : { kind: 'failed', reason: this.failureReason, exitCode: this.failureExitCode };
+    }
     return { kind: 'succeeded' };
   }
 
@@ -165,6 +176,7 @@ class JobExecution {
   }
 
   private async runStep(definition: StepDefinition): Promise<void> {
+    this.attempt = 1;
     const context = this.context();
     const step = { ...definition, name: this.masker.mask(displayName(definition.name, context)) };
     let shouldRun: boolean;
@@ -179,8 +191,31 @@ class JobExecution {
       this.finishStep(step, 'skipped', false, undefined, undefined);
       return;
     }
+    const { last, reported } = await runAttempts(step.retry, {
+      run: (attempt) => this.attemptStep(step, context, attempt),
+      interrupted: () => this.cancelled || this.timedOut || this.options.killSignal.aborted,
+      retrying: (attempt, delayMs) => {
+        this.reportAttempt(step, attempt, delayMs);
+        // Aborted by interrupt(), like a running step, so cancellation and the job timeout end the wait.
+        const wait = new AbortController();
+        this.current = wait;
+        return [wait.signal, this.options.killSignal];
+      },
+    });
+    // An attempt whose wait was interrupted was reported already: the step ends with it, unreported twice.
+    this.finishStep(step, last.result, last.continueOnError, last.exitCode, last.startedAt, !reported);
+  }
+
+  /** One attempt of a step; whatever goes wrong before the process starts fails the attempt. */
+  private async attemptStep(
+    step: StepDefinition,
+    context: EvaluationContext,
+    attempt: number,
+  ): Promise<StepAttempt> {
+    this.attempt = attempt;
+    this.current = undefined;
     const startedAt = Date.now();
-    this.options.reporter.stepStarted(step.index, step.name, startedAt);
+    this.options.reporter.stepStarted(step.index, step.name, startedAt, attempt);
     let outcome: ProcessOutcome;
     let continueOnError = false;
     try {
@@ -189,16 +224,16 @@ class JobExecution {
     } catch (error) {
       outcome = { kind: 'failed_to_start', message: messageOf(error) };
     }
+    if (outcome.kind === 'timed_out') this.systemLog(step.index, 'error: the step timed out');
+    if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
     const result: StepResult =
       outcome.kind === 'exited' && outcome.exitCode === 0
         ? 'success'
         : outcome.kind === 'cancelled'
           ? 'cancelled'
           : 'failure';
-    if (outcome.kind === 'timed_out') this.systemLog(step.index, 'error: the step timed out');
-    if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
     const exitCode = outcome.kind === 'exited' ? outcome.exitCode : undefined;
-    this.finishStep(step, result, continueOnError, exitCode, startedAt);
+    return { outcome, result, exitCode, startedAt, continueOnError };
   }
 
   private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
@@ -260,7 +295,7 @@ class JobExecution {
         {
           signal: controller.signal,
           killSignal: this.options.killSignal,
-          onLine: (line) => forwardStepOutput(line, step.index, this.masker, this.options.reporter),
+          onLine: (line) => forwardStepOutput(line, step.index, this.masker, this.attemptReporter),
         },
       );
       commandFiles = takeCommandFiles(files);
@@ -288,6 +323,13 @@ class JobExecution {
     }
   }
 
+  /** Log lines of the current step attempt carry its number. */
+  private readonly attemptReporter: JobReporter = {
+    stepStarted: (...args) => this.options.reporter.stepStarted(...args),
+    log: (entry) => this.options.reporter.log({ ...entry, attempt: this.attempt }),
+    stepCompleted: (step) => this.options.reporter.stepCompleted(step),
+  };
+
   private stepState(id: string): StepState {
     let state = this.steps[id];
     if (!state) {
@@ -303,6 +345,7 @@ class JobExecution {
     continueOnError: boolean,
     exitCode: number | undefined,
     startedAt: number | undefined,
+    report = true,
   ): void {
     const conclusion: StepResult = outcome === 'failure' && continueOnError ? 'success' : outcome;
     if (step.id) {
@@ -313,7 +356,9 @@ class JobExecution {
     if (conclusion === 'failure' && !this.failed) {
       this.failed = true;
       this.failureReason = `step "${step.name}" failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}`;
+      this.failureExitCode = exitCode;
     }
+    if (!report) return;
     this.options.reporter.stepCompleted({
       index: step.index,
       name: step.name,
@@ -322,7 +367,28 @@ class JobExecution {
       exitCode,
       startedAt,
       finishedAt: Date.now(),
+      attempt: this.attempt,
     });
+  }
+
+  /** An attempt that another follows: reported, but not the step's result (steps.<id> keeps waiting). */
+  private reportAttempt(step: StepDefinition, attempt: StepAttempt, retryDelayMs: number): void {
+    this.options.reporter.stepCompleted({
+      index: step.index,
+      name: step.name,
+      outcome: attempt.result,
+      conclusion: attempt.result,
+      exitCode: attempt.exitCode,
+      startedAt: attempt.startedAt,
+      finishedAt: Date.now(),
+      attempt: this.attempt,
+      retryDelayMs,
+    });
+    const why = describeAttemptOutcome(attemptOutcomeOf(attempt.outcome));
+    this.systemLog(
+      step.index,
+      `attempt ${this.attempt} of ${step.retry?.maxAttempts} failed (${why}); retrying in ${formatDelay(retryDelayMs)}`,
+    );
   }
 
   private evaluateOutputs(): Record<string, string> {
@@ -339,7 +405,14 @@ class JobExecution {
   }
 
   private systemLog(stepIndex: number, text: string): void {
-    this.options.reporter.log({ stepIndex, stream: 'system', at: Date.now(), text: this.masker.mask(text) });
+    this.options.reporter.log({
+      stepIndex,
+      stream: 'system',
+      at: Date.now(),
+      text: this.masker.mask(text),
+      // Lines of the job itself (index -1) belong to no step attempt.
+      attempt: stepIndex < 0 ? 1 : this.attempt,
+    });
   }
 }
 

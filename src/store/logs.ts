@@ -10,6 +10,20 @@ export interface LogLine {
   readonly at: number;
   /** Already masked: secrets never reach the store. */
   readonly text: string;
+  /** The job attempt that printed it, from 1; absent means 1 (and reads leave it out then). */
+  readonly jobAttempt?: number;
+  /** The step's own attempt (step `retry:`), from 1; absent means 1 (and reads leave it out then). */
+  readonly attempt?: number;
+}
+
+/** A read line with its attempts, left out where they are 1 (as LogLine documents). */
+export function withAttempts(line: LogLine, jobAttempt: number, attempt: number): LogLine {
+  if (jobAttempt === 1 && attempt === 1) return line;
+  return {
+    ...line,
+    ...(jobAttempt === 1 ? {} : { jobAttempt }),
+    ...(attempt === 1 ? {} : { attempt }),
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { JobStatus, RunStatus, StepResult } from '../core/outcome.js';
+import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
 
 /**
  * The tables' rows as both SQL stores read them. `Int` is how a driver returns 64-bit integers
@@ -29,11 +29,23 @@ export interface JobRow<Int, Json> {
   finished_at: Int | null;
   outputs: Json extends string ? string : Record<string, string>;
   reason: string | null;
+  attempt: number;
+}
+
+export interface JobAttemptRow<Int> {
+  job_id: string;
+  attempt: number;
+  status: TerminalJobStatus;
+  started_at: Int | null;
+  finished_at: Int;
+  reason: string | null;
 }
 
 export interface StepRow<Int> {
   job_id: string;
+  job_attempt: number;
   idx: number;
+  attempt: number;
   name: string;
   outcome: StepResult | null;
   conclusion: StepResult | null;
@@ -44,6 +56,9 @@ export interface StepRow<Int> {
 
 export const runColumns =
   'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref';
-export const jobColumns = 'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason';
-export const stepColumns = 'job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at';
+export const jobColumns =
+  'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt';
+export const stepColumns =
+  'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at';
+export const jobAttemptColumns = 'job_id, attempt, status, started_at, finished_at, reason';
 export const defaultRunLimit = 20;

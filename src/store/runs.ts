@@ -1,5 +1,6 @@
 import type { JobId, RunId } from '../core/ids.js';
-import type { JobStatus, RunStatus, StepResult } from '../core/outcome.js';
+import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
+import type { RunSubmission, SubmitOutcome } from './submissions.js';
 
 export interface NewRun {
   readonly workflowName: string;
@@ -38,6 +39,8 @@ export interface JobRecord extends NewJob {
   readonly outputs: Readonly<Record<string, string>>;
   /** Why the job ended as it did, when that is not obvious from its status (e.g. the failing step). */
   readonly reason?: string;
+  /** The attempt the record describes, from 1; absent means 1. Earlier ones: listJobAttempts. */
+  readonly attempt?: number;
 }
 
 export interface JobPatch {
@@ -46,12 +49,32 @@ export interface JobPatch {
   readonly finishedAt?: number;
   readonly outputs?: Readonly<Record<string, string>>;
   readonly reason?: string;
+  /**
+   * Starts this attempt of the job (`retry:`): startedAt, finishedAt and reason are cleared, unless
+   * the same patch sets them. The ended attempt is kept with recordJobAttempt first.
+   */
+  readonly attempt?: number;
+}
+
+/** An attempt of a job that ended and was retried; the job's record holds its latest attempt. */
+export interface JobAttemptRecord {
+  readonly jobId: JobId;
+  /** From 1. */
+  readonly attempt: number;
+  readonly status: TerminalJobStatus;
+  readonly startedAt?: number;
+  readonly finishedAt: number;
+  readonly reason?: string;
 }
 
 export interface StepRecord {
   readonly jobId: JobId;
+  /** The job attempt the step ran in, from 1; absent means 1. */
+  readonly jobAttempt?: number;
   /** Position in the job's steps, from 0. */
   readonly index: number;
+  /** The step's own attempt (step `retry:`), from 1; absent means 1. */
+  readonly attempt?: number;
   readonly name: string;
   readonly outcome?: StepResult;
   readonly conclusion?: StepResult;
@@ -70,17 +93,30 @@ export interface StepRecord {
 export interface RunStore {
   /** Assigns the id and run number atomically. */
   createRun(run: NewRun): Promise<RunRecord>;
+  /**
+   * createRun with admission checks, all in the run's own transaction and serialised with every other
+   * submission to the store, also from other processes: first the idempotency key (a run with it,
+   * created less than the window before `run.createdAt`, is returned as `duplicate`), then the capacity
+   * (`queue_full`). Either way nothing is written. An expired key moves to the new run.
+   */
+  submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome>;
+  /** Jobs of unfinished runs that are not final, counting planned jobs not added yet. */
+  countUnfinishedJobs(): Promise<number>;
   /** Adds jobs to a run (matrix legs are added when their job is expanded). All or nothing. */
   addJobs(jobs: readonly NewJob[]): Promise<void>;
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void>;
   updateJob(id: JobId, patch: JobPatch): Promise<void>;
-  /** Inserts or replaces the step at (jobId, index). */
+  /** Inserts or replaces the step at (jobId, jobAttempt, index, attempt): each attempt is its own record. */
   recordStep(step: StepRecord): Promise<void>;
+  /** Inserts or replaces the attempt at (jobId, attempt). */
+  recordJobAttempt(attempt: JobAttemptRecord): Promise<void>;
   getRun(id: RunId): Promise<RunRecord | undefined>;
   /** Newest first. */
   listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
   /** In the order they were added. */
   listJobs(runId: RunId): Promise<JobRecord[]>;
-  /** Ordered by index. */
+  /** Ordered by job attempt, index, then step attempt. Fields equal to 1 (attempts) are absent. */
   listSteps(jobId: JobId): Promise<StepRecord[]>;
+  /** The job's ended, retried attempts, by attempt; empty for a job that ran once. */
+  listJobAttempts(jobId: JobId): Promise<JobAttemptRecord[]>;
 }

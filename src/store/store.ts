@@ -1,12 +1,14 @@
 import type { LogStore } from './logs.js';
 import type { QueueStore } from './queue.js';
 import type { RunStore } from './runs.js';
+import type { StaleWriteStore } from './stale-writes.js';
 
 /** The stores one process opens together, and the single way to close them. */
 export interface Stores extends AsyncDisposable {
   readonly runs: RunStore;
   readonly logs: LogStore;
   readonly queue: QueueStore;
+  readonly staleWrites: StaleWriteStore;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
 }

@@ -1,11 +1,14 @@
+import { parseNotBefore } from '../core/not-before.js';
 import {
   defaultJobTimeoutMinutes,
+  defaultRunnerLostPolicy,
   type JobDefinition,
   type MatrixDefinition,
   type RunDefaults,
   type StepDefinition,
   type Workflow,
 } from './model.js';
+import { resolveRetryPolicy } from './retry-policy.js';
 import type { JobDocument, StepDocument, WorkflowDocument } from './schema.js';
 
 /** Builds the model from a document that passed the schema. Pure; semantic checks are in validate.ts. */
@@ -17,6 +20,7 @@ export function buildWorkflow(document: WorkflowDocument, path: string, fallback
     path,
     env: stringifyValues(document.env),
     defaults: buildDefaults(document.defaults),
+    priority: document.priority,
     jobs,
   };
 }
@@ -39,6 +43,10 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
     failFast: job.strategy?.['fail-fast'] ?? true,
     maxParallel: job.strategy?.['max-parallel'],
     steps: job.steps.map(buildStep),
+    retry: resolveRetryPolicy(job.retry),
+    onRunnerLost: job['on-runner-lost'] ?? defaultRunnerLostPolicy,
+    priority: job.priority,
+    notBefore: job['not-before'] === undefined ? undefined : parseNotBefore(job['not-before']),
   };
 }
 
@@ -55,6 +63,7 @@ function buildStep(step: StepDocument, index: number): StepDefinition {
     if: conditionText(step.if),
     continueOnError: step['continue-on-error'] ?? false,
     timeoutMinutes: step['timeout-minutes'],
+    retry: resolveRetryPolicy(step.retry),
   };
 }
 

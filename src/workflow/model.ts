@@ -1,3 +1,7 @@
+import type { NotBefore } from '../core/not-before.js';
+import type { Priority } from '../core/priority.js';
+import type { RetryPolicy } from '../core/retry-delay.js';
+
 /**
  * The validated workflow: what the engine plans from. Values that GitHub lets users write as
  * expressions stay as template strings here and are evaluated when their contexts exist.
@@ -20,6 +24,8 @@ export interface StepDefinition {
   readonly if?: string;
   readonly continueOnError: boolean | string;
   readonly timeoutMinutes?: number | string;
+  /** Absent: the step runs once. */
+  readonly retry?: RetryPolicy;
 }
 
 /** `strategy.matrix`: either an expression yielding the whole matrix, or axes with include/exclude. */
@@ -49,7 +55,18 @@ export interface JobDefinition {
   readonly failFast: boolean | string;
   readonly maxParallel?: number | string;
   readonly steps: readonly StepDefinition[];
+  /** Absent: the job runs once. */
+  readonly retry?: RetryPolicy;
+  /** What happens when the job's runner is lost (lease expired or disconnected) while it runs. */
+  readonly onRunnerLost: RunnerLostPolicy;
+  /** The job's own `priority:`; see engine/queue-placement.ts for the precedence. */
+  readonly priority?: Priority;
+  /** Undefined when the key is absent; validate.ts reports a value that is not a time. */
+  readonly notBefore?: NotBefore;
 }
+
+/** `requeue`: the job goes back to the head of the queue; `fail`: it fails with reason `runner_lost`. */
+export type RunnerLostPolicy = 'requeue' | 'fail';
 
 export interface Workflow {
   readonly name: string;
@@ -57,9 +74,12 @@ export interface Workflow {
   readonly path: string;
   readonly env: Readonly<Record<string, string>>;
   readonly defaults: RunDefaults;
+  /** The workflow's default `priority:` for its jobs. */
+  readonly priority?: Priority;
   /** In file order. */
   readonly jobs: ReadonlyMap<string, JobDefinition>;
 }
 
 export const defaultJobTimeoutMinutes = 360;
 export const maxMatrixLegs = 256;
+export const defaultRunnerLostPolicy: RunnerLostPolicy = 'requeue';

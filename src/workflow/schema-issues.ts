@@ -1,6 +1,14 @@
 import type { z } from 'zod';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
-import { jobSchema, runDefaultsSchema, stepSchema, strategySchema, workflowSchema } from './schema.js';
+import {
+  jobSchema,
+  retryConditionSchema,
+  retrySchema,
+  runDefaultsSchema,
+  stepSchema,
+  strategySchema,
+  workflowSchema,
+} from './schema.js';
 import type { SourceMap, YamlPath } from './source-map.js';
 
 /** Turns zod's issues into diagnostics that name the path, what was expected and what was received. */
@@ -10,7 +18,7 @@ export function schemaDiagnostics(
   map: SourceMap,
 ): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
-  for (const issue of issues.flatMap(narrowUnion)) {
+  for (const issue of issues.flatMap((issue) => narrowUnion(issue, data))) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
@@ -48,25 +56,42 @@ export function schemaDiagnostics(
  * When a union fails and exactly one alternative accepts the value's type (a matrix mapping with a bad
  * axis), the problem is inside that alternative: report its issues rather than "must be a string".
  */
-function narrowUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+function narrowUnion(issue: z.core.$ZodIssue, data: unknown): z.core.$ZodIssue[] {
   if (issue.code !== 'invalid_union') return [issue];
-  const fitting = issue.errors.filter((branch) => !branch.some(isTypeMismatch));
+  const received = valueAt(
+    data,
+    issue.path.filter((p): p is string | number => typeof p !== 'symbol'),
+  );
+  const fitting = issue.errors.filter((branch) => !branch.some((inner) => isTypeMismatch(inner, received)));
   const [only] = fitting;
   if (fitting.length !== 1 || only === undefined || only.length === 0) return [issue];
-  return only.flatMap((inner) => narrowUnion({ ...inner, path: [...issue.path, ...inner.path] }));
+  return only.flatMap((inner) => narrowUnion({ ...inner, path: [...issue.path, ...inner.path] }, data));
 }
 
-/** The value at the issue's own path is not of the expected type (in no alternative, for a union). */
-function isTypeMismatch(issue: z.core.$ZodIssue): boolean {
+/**
+ * The value at the issue's own path is not of the expected type (in no alternative, for a union). A
+ * value outside an enum of strings is a mismatch only when it is not a string at all.
+ */
+function isTypeMismatch(issue: z.core.$ZodIssue, received: unknown): boolean {
   if (issue.path.length > 0) return false;
   if (issue.code === 'invalid_type') return true;
-  return issue.code === 'invalid_union' && issue.errors.every((branch) => branch.some(isTypeMismatch));
+  if (issue.code === 'invalid_value') return !issue.values.some((value) => typeof value === typeof received);
+  return (
+    issue.code === 'invalid_union' &&
+    issue.errors.every((branch) => branch.some((inner) => isTypeMismatch(inner, received)))
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknown): string {
   const subject = describePath(path) || 'the workflow';
   if (issue.code === 'too_small' && Array.isArray(received)) {
     return `${subject} must not be empty`;
+  }
+  if (issue.code === 'invalid_value') {
+    const options = issue.values.map(String);
+    const suggestion = typeof received === 'string' ? closestMatch(received, options) : undefined;
+    const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+    return `${subject} must be one of ${options.join(', ')}, received ${describeValue(received)}${hint}`;
   }
   const expected = expectedTypes(issue);
   if (expected.length > 0) {
@@ -145,6 +170,10 @@ function allowedKeys(path: YamlPath): string[] {
   if (path.length === 2 && path[0] === 'jobs') return keysOf(jobSchema);
   if (typeof last === 'number' && path.at(-2) === 'steps') return keysOf(stepSchema);
   if (last === 'strategy') return keysOf(strategySchema);
+  if (last === 'retry') return keysOf(retrySchema);
+  if (typeof last === 'number' && path.at(-2) === 'when') {
+    return retryConditionSchema.options.flatMap((option) => ('shape' in option ? keysOf(option) : []));
+  }
   if (last === 'defaults') return keysOf(runDefaultsSchema);
   if (last === 'run') return ['shell', 'working-directory'];
   return [];

@@ -1,4 +1,6 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { priorities } from '../core/priority.js';
+import { backoffKinds } from '../core/retry-delay.js';
 
 /**
  * The workflow file's schema: the parser validates with it and `valkyrie schema` exports it as JSON
@@ -27,6 +29,32 @@ export const runDefaultsSchema = z.strictObject({
     .optional(),
 });
 
+const duration = z
+  .union([z.string(), z.number()])
+  .describe('A duration such as 250ms, 2s, 1m or 1h, or a number of seconds');
+
+export const retryConditionSchema = z.union([
+  z.enum(['failure', 'timeout', 'runner-lost']),
+  z.strictObject({ 'exit-codes': z.array(z.number()).describe('Retry only these exit codes') }),
+]);
+
+export const retrySchema = z
+  .strictObject({
+    'max-attempts': z.number().optional().describe('Attempts in all, the first included (default 1)'),
+    backoff: z.enum(backoffKinds).optional().describe('How the delay grows (default exponential)'),
+    delay: duration.optional().describe('The first delay (default 1s)'),
+    'max-delay': duration.optional().describe('No delay is longer (default 5m)'),
+    jitter: z
+      .union([z.boolean(), z.number()])
+      .optional()
+      .describe('Share of each delay that is random, 0 to 1; true is 1 (full jitter). Default false'),
+    when: z
+      .array(retryConditionSchema)
+      .optional()
+      .describe('What is retried (default failure, timeout, runner-lost)'),
+  })
+  .describe('Run again after a failure, with a delay between attempts');
+
 export const stepSchema = z
   .strictObject({
     id: z.string().optional(),
@@ -40,6 +68,7 @@ export const stepSchema = z
     if: condition.optional(),
     'continue-on-error': booleanOrExpression.optional(),
     'timeout-minutes': numberOrExpression.optional(),
+    retry: retrySchema.optional(),
   })
   .describe('A step runs a script in the job\u2019s workspace');
 
@@ -61,6 +90,12 @@ export const strategySchema = z.strictObject({
 
 const stringList = z.union([z.string(), z.array(z.string())]);
 
+/** Plain values only: a job's place in the queue is decided before any context exists. */
+const prioritySchema = z.enum(priorities).describe('Queue priority; default normal');
+const notBeforeSchema = z
+  .union([z.string(), z.number()])
+  .describe('Do not start before: an ISO 8601 timestamp, or a duration after the run starts (30s, 5m)');
+
 export const jobSchema = z.strictObject({
   name: z.string().optional(),
   needs: stringList.optional(),
@@ -74,10 +109,19 @@ export const jobSchema = z.strictObject({
   outputs: z.record(z.string(), z.string()).optional(),
   'timeout-minutes': numberOrExpression.optional(),
   'continue-on-error': booleanOrExpression.optional(),
+  'on-runner-lost': z
+    .enum(['requeue', 'fail'])
+    .optional()
+    .describe(
+      'When the runner is lost (lease expired, disconnected): run the job again elsewhere, or fail it',
+    ),
   strategy: strategySchema.optional(),
   steps: z.array(stepSchema).min(1),
   permissions: z.unknown().optional(),
   concurrency: z.unknown().optional(),
+  retry: retrySchema.optional(),
+  priority: prioritySchema.optional(),
+  'not-before': notBeforeSchema.optional(),
 });
 
 export const workflowSchema = z
@@ -89,6 +133,7 @@ export const workflowSchema = z
     concurrency: z.unknown().optional(),
     env: envSchema.optional(),
     defaults: runDefaultsSchema.optional(),
+    priority: prioritySchema.optional().describe('Default queue priority of the workflow\u2019s jobs'),
     jobs: z.record(z.string(), jobSchema),
   })
   .describe('A Valkyrie workflow (GitHub Actions syntax)');
@@ -96,6 +141,7 @@ export const workflowSchema = z
 export type WorkflowDocument = z.infer<typeof workflowSchema>;
 export type JobDocument = z.infer<typeof jobSchema>;
 export type StepDocument = z.infer<typeof stepSchema>;
+export type RetryDocument = z.infer<typeof retrySchema>;
 
 /** Keys accepted for compatibility that have no effect yet; using one earns a warning. */
 export const inertWorkflowKeys = ['on', 'permissions', 'run-name', 'concurrency'] as const;

@@ -1,8 +1,10 @@
 import { findCycle } from '../core/dag.js';
+import { notBeforeHint } from '../core/not-before.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
 import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
+import { retryProblems } from './retry-policy.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
 import type { SourceMap } from './source-map.js';
 import { checkExpressions } from './validate-expressions.js';
@@ -63,6 +65,11 @@ export function validateWorkflow(
     if (typeof job.timeoutMinutes === 'number' && !(job.timeoutMinutes > 0)) {
       error(`timeout-minutes must be greater than 0, received ${job.timeoutMinutes}`, at('timeout-minutes'));
     }
+    checkRetry(document.jobs[job.key]?.retry, ['jobs', job.key, 'retry'], map, error);
+    const notBefore = document.jobs[job.key]?.['not-before'];
+    if (notBefore !== undefined && job.notBefore === undefined) {
+      error(`not-before must be ${notBeforeHint}, received ${JSON.stringify(notBefore)}`, at('not-before'));
+    }
     checkSteps(job, document, map, error);
     checkMatrix(job, map, error);
     if (options.runnerLabels) checkRunsOn(job, options.runnerLabels, map, error);
@@ -117,7 +124,19 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
         at('timeout-minutes'),
       );
     }
+    checkRetry(raw.retry, ['jobs', job.key, 'steps', index, 'retry'], map, error);
   }
+}
+
+function checkRetry(
+  retry: WorkflowDocument['jobs'][string]['retry'],
+  path: readonly (string | number)[],
+  map: SourceMap,
+  error: Report,
+): void {
+  if (retry === undefined) return;
+  for (const problem of retryProblems(retry))
+    error(problem.message, map.position([...path, ...problem.path]));
 }
 
 /** A matrix whose axes and include/exclude are all literal can be sized now. */

@@ -87,13 +87,18 @@ describe('ControlPlane', () => {
     expect(await handle.done).toBe('succeeded');
   });
 
-  it('fails a running job as runner_lost when its runner disconnects', async () => {
+  it('fails a running job with on-runner-lost: fail as runner_lost when its runner disconnects', async () => {
     const { plane: p, events } = plane();
     new ScriptedRunner(p, (m, r) => {
       if (m.type === 'offer') r.send({ type: 'accept', jobId: m.jobId });
       if (m.type === 'lease') r.end.close('connection reset');
     });
-    const handle = await p.startRun(oneJob, request);
+    const failing = parseWorkflow(
+      'jobs:\n  a:\n    runs-on: x\n    on-runner-lost: fail\n    steps: [{ run: "true" }]\n',
+      'w.yml',
+    ).workflow;
+    if (!failing) throw new Error('workflow did not parse');
+    const handle = await p.startRun(failing, request);
     expect(await handle.done).toBe('failed');
     const completed = events.find((e) => e.type === 'job.completed');
     expect(completed).toMatchObject({ status: 'failed', reason: 'runner_lost: connection reset' });

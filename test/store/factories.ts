@@ -20,15 +20,15 @@ const sqlite: StoresFactory = async (options = {}) => {
   const others: Stores[] = [];
   return {
     stores,
-    async reopen(reopenOptions = {}) {
-      const other = openSqliteStores(path, reopenOptions);
-      others.push(other);
-      return other;
-    },
     async cleanup() {
       for (const other of others) await other.close();
       await stores.close();
       await remove();
+    },
+    async openAnother(anotherOptions = {}) {
+      const other = openSqliteStores(path, anotherOptions);
+      others.push(other);
+      return other;
     },
   };
 };

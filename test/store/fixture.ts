@@ -4,8 +4,8 @@ import type { Stores } from '../../src/store/store.js';
 
 export interface OpenedStores {
   readonly stores: Stores;
-  /** Opens another handle on the same backing store, as a second process would; closed by cleanup. */
-  reopen(options?: StoreTestOptions): Promise<Stores>;
+  /** Another handle on the same store, as a second process would open it; closed by `cleanup`. */
+  openAnother(options?: StoreTestOptions): Promise<Stores>;
   cleanup(): Promise<void>;
 }
 
@@ -17,7 +17,7 @@ export interface StoreTestOptions {
 export type StoresFactory = (options?: StoreTestOptions) => Promise<OpenedStores>;
 
 /** Opens stores before each test and cleans up after it; call the returned function inside a test. */
-export function useStores(make: StoresFactory): () => Stores {
+export function useStores(make: StoresFactory): (() => Stores) & { another(): Promise<Stores> } {
   let current: Awaited<ReturnType<StoresFactory>> | undefined;
   beforeEach(async () => {
     current = await make();
@@ -26,8 +26,14 @@ export function useStores(make: StoresFactory): () => Stores {
     await current?.cleanup();
     current = undefined;
   });
-  return () => {
+  const get = () => {
     if (current === undefined) throw new Error('stores are only open inside a test');
     return current.stores;
   };
+  return Object.assign(get, {
+    another: async () => {
+      if (current === undefined) throw new Error('stores are only open inside a test');
+      return current.openAnother();
+    },
+  });
 }

@@ -39,6 +39,24 @@ export function logStoreContract(make: StoresFactory): void {
   const logs = () => stores().logs;
 
   describe('logs', () => {
+    it('keeps the job and step attempt of each line, leaving out attempts of 1', async () => {
+      const { runId, a } = await runWithJobs(stores());
+      const lines = [
+        line(runId, a, 'first try', { attempt: 1, jobAttempt: 1 }),
+        line(runId, a, 'second try', { attempt: 2 }),
+        line(runId, a, 'job again', { jobAttempt: 2 }),
+        line(runId, a, 'job again, step again', { jobAttempt: 2, attempt: 3 }),
+      ];
+      await logs().append(lines);
+      expect(await logs().read(runId, { jobId: a })).toEqual([
+        line(runId, a, 'first try'),
+        lines[1],
+        lines[2],
+        lines[3],
+      ]);
+      expect((await logs().read(runId, { tail: 1 }))[0]).toEqual(lines[3]);
+    });
+
     it('reads back every field of every line in append order', async () => {
       const { runId, a } = await runWithJobs(stores());
       const lines = [

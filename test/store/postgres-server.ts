@@ -76,8 +76,8 @@ export const postgresFactory: StoresFactory = async (options = {}) => {
   const others: Stores[] = [];
   return {
     stores,
-    async reopen(reopenOptions = {}) {
-      const other = await openPostgresStores(postgresUrl, { ...reopenOptions, schema });
+    async openAnother(anotherOptions = {}) {
+      const other = await openPostgresStores(postgresUrl, { ...anotherOptions, schema });
       others.push(other);
       return other;
     },
@@ -88,7 +88,8 @@ export const postgresFactory: StoresFactory = async (options = {}) => {
         client.query(
           `SET search_path TO "${schema}";
            DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters;
-           DELETE FROM queue_jobs; DELETE FROM queue_stale_writes`,
+           DELETE FROM queue_jobs; DELETE FROM queue_stale_writes;
+           DELETE FROM stale_writes`,
         ),
       );
     },

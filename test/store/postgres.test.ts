@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { asJobId, jobIdFor } from '../../src/core/ids.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
-import { schemaVersion } from '../../src/store/postgres/migrations.js';
+import { migrations, schemaVersion } from '../../src/store/postgres/migrations.js';
 import type { Stores } from '../../src/store/store.js';
 import {
   dropSchema,
@@ -124,6 +124,44 @@ describe.skipIf(postgresSkipReason !== undefined)(
         expect((await stores.logs.read(first.id)).map((line) => line.text)).toEqual(['hi']);
         expect((await stores.runs.createRun(newRun)).runNumber).toBe(2);
       });
+    });
+
+    it('migrates a schema from before retries, keeping its steps and log lines as first attempts', async () => {
+      const before = schemaVersion - 1;
+      await withRawClient(async (client) => {
+        await client.query(`CREATE SCHEMA "${schema}"`);
+        await client.query(`SET search_path TO "${schema}"`);
+        for (const sql of migrations.slice(0, before)) await client.query(sql);
+        await client.query(
+          'CREATE TABLE valkyrie_schema (singleton boolean PRIMARY KEY DEFAULT true, version integer NOT NULL)',
+        );
+        await client.query('INSERT INTO valkyrie_schema (version) VALUES ($1)', [before]);
+        await client.query(`INSERT INTO runs (workflow_name, workflow_path, run_number, status, created_at)
+                            VALUES ('ci', 'ci.yml', 1, 'succeeded', 1)`);
+        await client.query(`INSERT INTO jobs (id, run_id, key, name, matrix, status)
+                            SELECT id || '.1', id, 'a', 'a', '{}', 'succeeded' FROM runs`);
+        await client.query(
+          `INSERT INTO steps (job_id, idx, name, outcome) SELECT id, 0, 'build', 'success' FROM jobs`,
+        );
+        await client.query(`INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text)
+                            SELECT run_id, id, 0, 'stdout', 5, 'hello' FROM jobs`);
+      });
+      await withStores(async (stores) => {
+        const [run] = await stores.runs.listRuns();
+        if (!run) throw new Error('the run is gone');
+        const jobId = jobIdFor(run.id, 1);
+        expect(await stores.runs.listSteps(jobId)).toEqual([
+          { jobId, index: 0, name: 'build', outcome: 'success' },
+        ]);
+        expect(await stores.logs.read(run.id)).toEqual([
+          { runId: run.id, jobId, stepIndex: 0, stream: 'stdout', at: 5, text: 'hello' },
+        ]);
+        await stores.runs.recordStep({ jobId, index: 0, attempt: 2, name: 'build' });
+        await stores.runs.recordJobAttempt({ jobId, attempt: 1, status: 'failed', finishedAt: 2 });
+        expect(await stores.runs.listSteps(jobId)).toHaveLength(2);
+        expect(await stores.runs.listJobAttempts(jobId)).toHaveLength(1);
+      });
+      expect(await snapshot()).toMatchObject({ version: [{ version: schemaVersion }] });
     });
 
     it('migrates once: reopening leaves the schema and its version as they were', async () => {

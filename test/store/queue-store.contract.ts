@@ -34,11 +34,11 @@ export function queueStoreContract(make: StoresFactory): void {
     const clock = new ManualClock();
     const queueOptions = { clock, agingIntervalMs: aging, ...options };
     opened = await make({ queue: queueOptions });
-    const { reopen } = opened;
+    const { openAnother } = opened;
     return {
       queue: opened.stores.queue,
       clock,
-      another: async () => (await reopen({ queue: queueOptions })).queue,
+      another: async () => (await openAnother({ queue: queueOptions })).queue,
     };
   };
 

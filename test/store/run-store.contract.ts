@@ -179,6 +179,57 @@ export function runStoreContract(make: StoresFactory): void {
     });
   });
 
+  describe('job attempts', () => {
+    it("starts a new attempt: the patch sets it and clears the ended attempt's times and reason", async () => {
+      const run = await runs().createRun(newRun());
+      const id = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      await runs().updateJob(id, { status: 'running', startedAt: 5 });
+      await runs().updateJob(id, { status: 'failed', finishedAt: 9, reason: 'exit code 1' });
+      expect((await runs().listJobs(run.id))[0]).not.toHaveProperty('attempt');
+      await runs().updateJob(id, { status: 'queued', attempt: 2 });
+      const [queued] = await runs().listJobs(run.id);
+      expect(queued).toMatchObject({ status: 'queued', attempt: 2 });
+      for (const field of ['startedAt', 'finishedAt', 'reason']) expect(queued).not.toHaveProperty(field);
+      await runs().updateJob(id, { status: 'running', startedAt: 20 });
+      await runs().updateJob(id, { status: 'succeeded', finishedAt: 30 });
+      expect((await runs().listJobs(run.id))[0]).toMatchObject({
+        status: 'succeeded',
+        attempt: 2,
+        startedAt: 20,
+        finishedAt: 30,
+      });
+    });
+
+    it('keeps ended attempts by number, replacing one recorded twice', async () => {
+      const run = await runs().createRun(newRun());
+      const jobId = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0), newJob(run.id, 1)]);
+      const second = { jobId, attempt: 2, status: 'timed_out', startedAt: 30, finishedAt: 40 } as const;
+      await runs().recordJobAttempt(second);
+      await runs().recordJobAttempt({ jobId, attempt: 1, status: 'failed', finishedAt: 20, reason: 'x' });
+      await runs().recordJobAttempt({
+        jobId,
+        attempt: 1,
+        status: 'failed',
+        startedAt: 10,
+        finishedAt: 20,
+        reason: 'exit code 3',
+      });
+      expect(await runs().listJobAttempts(jobId)).toEqual([
+        { jobId, attempt: 1, status: 'failed', startedAt: 10, finishedAt: 20, reason: 'exit code 3' },
+        second,
+      ]);
+      expect(await runs().listJobAttempts(jobIdFor(run.id, 1))).toEqual([]);
+    });
+
+    it('rejects an attempt of an unknown job with VK_JOB_NOT_FOUND', async () => {
+      await expect(
+        runs().recordJobAttempt({ jobId: asJobId('nope.0'), attempt: 1, status: 'failed', finishedAt: 1 }),
+      ).rejects.toMatchObject({ code: 'VK_JOB_NOT_FOUND' });
+    });
+  });
+
   describe('steps', () => {
     it('lists steps by index whatever the order they were recorded in', async () => {
       const run = await runs().createRun(newRun());
@@ -207,6 +258,32 @@ export function runStoreContract(make: StoresFactory): void {
       expect(await runs().listSteps(jobId)).toEqual([finished]);
       await runs().recordStep({ jobId, index: 0, name: 'rebuild' });
       expect(await runs().listSteps(jobId)).toEqual([{ jobId, index: 0, name: 'rebuild' }]);
+    });
+
+    it('keeps every attempt of a step, in every job attempt, apart and in order', async () => {
+      const run = await runs().createRun(newRun());
+      const jobId = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 1 } as const;
+      await runs().recordStep({ jobId, jobAttempt: 2, index: 0, name: 'build', outcome: 'success' });
+      await runs().recordStep({ jobId, index: 1, name: 'test', attempt: 2, outcome: 'success' });
+      await runs().recordStep({ jobId, index: 1, name: 'test', ...failed });
+      await runs().recordStep({ jobId, index: 0, name: 'build', outcome: 'success' });
+      await runs().recordStep({
+        jobId,
+        jobAttempt: 1,
+        index: 1,
+        attempt: 1,
+        name: 'test',
+        ...failed,
+        exitCode: 3,
+      });
+      expect(await runs().listSteps(jobId)).toEqual([
+        { jobId, index: 0, name: 'build', outcome: 'success' },
+        { jobId, index: 1, name: 'test', ...failed, exitCode: 3 },
+        { jobId, index: 1, attempt: 2, name: 'test', outcome: 'success' },
+        { jobId, jobAttempt: 2, index: 0, name: 'build', outcome: 'success' },
+      ]);
     });
 
     it("keeps each job's steps apart", async () => {

@@ -3,9 +3,9 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jobIdFor } from '../../src/core/ids.js';
+import { asRunId, jobIdFor } from '../../src/core/ids.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import { schemaVersion } from '../../src/store/sqlite/migrations.js';
+import { migrations, schemaVersion } from '../../src/store/sqlite/migrations.js';
 import { openSqliteDatabase } from '../../src/store/sqlite/open.js';
 import type { Stores } from '../../src/store/store.js';
 import { tempDir } from './factories.js';
@@ -49,6 +49,33 @@ function expectRefusal(path: string, code: string, ...fragments: string[]): void
 }
 
 describe('openSqliteStores', () => {
+  it('migrates a file from before retries, keeping its steps and log lines as first attempts', async () => {
+    const path = join(dir, 'state.db');
+    withRawDb(path, (db) => {
+      db.exec(migrations[0] ?? '');
+      db.pragma('user_version = 1');
+      db.exec(`INSERT INTO runs (id, workflow_name, workflow_path, run_number, status, created_at)
+               VALUES (1, 'ci', 'ci.yml', 1, 'succeeded', 1);
+               INSERT INTO jobs (id, run_id, key, name, matrix, status) VALUES ('1.1', 1, 'a', 'a', '{}', 'succeeded');
+               INSERT INTO steps (job_id, idx, name, outcome) VALUES ('1.1', 0, 'build', 'success');
+               INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text)
+               VALUES (1, '1.1', 0, 'stdout', 5, 'hello');`);
+    });
+    await withStores(path, async (stores) => {
+      const jobId = jobIdFor(asRunId('1'), 1);
+      expect(await stores.runs.listSteps(jobId)).toEqual([
+        { jobId, index: 0, name: 'build', outcome: 'success' },
+      ]);
+      expect(await stores.logs.read(asRunId('1'))).toEqual([
+        { runId: '1', jobId, stepIndex: 0, stream: 'stdout', at: 5, text: 'hello' },
+      ]);
+      expect(await stores.runs.listJobAttempts(jobId)).toEqual([]);
+      await stores.runs.recordStep({ jobId, index: 0, attempt: 2, name: 'build' });
+      expect(await stores.runs.listSteps(jobId)).toHaveLength(2);
+    });
+    expect(withRawDb(path, (db) => db.pragma('user_version', { simple: true }))).toBe(schemaVersion);
+  });
+
   it('keeps runs, jobs, steps and logs across a reopen, and continues run numbers', async () => {
     const path = join(dir, 'state.db');
     const first = await withStores(path, async (stores) => {

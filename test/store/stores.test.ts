@@ -3,12 +3,16 @@ import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
 import { runStoreContract } from './run-store.contract.js';
+import { staleWriteStoreContract } from './stale-write-store.contract.js';
+import { submissionContract } from './submission.contract.js';
 
 for (const [name, make, skip] of storeFactories) {
   if (skip !== undefined) console.warn(`${name}: skipping the store conformance suites: ${skip}`);
   describe.skipIf(skip !== undefined)(name, () => {
     runStoreContract(make);
     logStoreContract(make);
+    staleWriteStoreContract(make);
+    submissionContract(make);
     describe('queue', () => queueStoreContract(make));
 
     describe('lifecycle', () => {

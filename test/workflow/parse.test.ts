@@ -133,6 +133,18 @@ jobs:
     expect(build.name).toBeUndefined();
   });
 
+  it('reads on-runner-lost, requeue by default, and refuses any other value where it is written', () => {
+    expect(job(parseValid(singleJob('    runs-on: x\n')), 'build').onRunnerLost).toBe('requeue');
+    const failing = parseValid(singleJob('    runs-on: x\n    on-runner-lost: fail\n'));
+    expect(job(failing, 'build').onRunnerLost).toBe('fail');
+    const wrong = parseWorkflow(singleJob('    runs-on: x\n    on-runner-lost: retry\n'), 'ci.yml');
+    expect(wrong.workflow).toBeUndefined();
+    const [error] = wrong.diagnostics.filter((d) => d.severity === 'error');
+    expect(error).toMatchObject({ line: 4 });
+    expect(error?.message).toContain('requeue');
+    expect(error?.message).toContain('retry');
+  });
+
   it('keeps explicit job settings, expressions included', () => {
     const build = job(
       parseValid(

@@ -5,6 +5,7 @@ import type { JobRecord, RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { openStores, stateDirectory } from '../state.js';
+import { jobDetailLines, logLinesWithHeadings, stepKey } from '../views/attempts.js';
 import { colorForStatus, colors, formatDuration, statusSymbol } from '../views/format.js';
 
 interface HistoryOptions {
@@ -65,16 +66,16 @@ async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
   return run;
 }
 
-/** `valkyrie show RUN`: the run's jobs with status, duration and steps. */
+/** `valkyrie show RUN`: the run's jobs with status, duration, attempts and steps. */
 export function showCommand(id: string, options: HistoryOptions): Promise<number> {
   return withStores(options, async (stores) => {
     const run = await requireRun(stores, id);
     const jobs = await stores.runs.listJobs(run.id);
     const steps = await Promise.all(jobs.map((job) => stores.runs.listSteps(job.id)));
+    const attempts = await Promise.all(jobs.map((job) => stores.runs.listJobAttempts(job.id)));
     if (options.json) {
-      process.stdout.write(
-        `${JSON.stringify({ ...run, jobs: jobs.map((job, i) => ({ ...job, steps: steps[i] })) })}\n`,
-      );
+      const detailed = jobs.map((job, i) => ({ ...job, attempts: attempts[i], steps: steps[i] }));
+      process.stdout.write(`${JSON.stringify({ ...run, jobs: detailed })}\n`);
       return ExitCode.succeeded;
     }
     const colors = c();
@@ -83,12 +84,8 @@ export function showCommand(id: string, options: HistoryOptions): Promise<number
     );
     for (const [i, job] of jobs.entries()) {
       process.stdout.write(jobLine(job, colors));
-      for (const step of steps[i] ?? []) {
-        const result = step.conclusion ?? 'running';
-        const code = step.exitCode !== undefined && step.exitCode !== 0 ? ` exit ${step.exitCode}` : '';
-        process.stdout.write(
-          `      ${colors.dim(`${result.padEnd(9)}`)} ${step.name}${code} ${colors.dim(duration(step.startedAt, step.finishedAt))}\n`,
-        );
+      for (const line of jobDetailLines(job, attempts[i] ?? [], steps[i] ?? [], colors)) {
+        process.stdout.write(`${line}\n`);
       }
     }
     return ExitCode.succeeded;
@@ -102,7 +99,10 @@ function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
   return `  ${paint(`${symbol} ${job.status.padEnd(9)}`)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${reason}\n`;
 }
 
-/** `valkyrie logs RUN [JOB]`: stored log lines, prefixed with the job's name when showing several jobs. */
+/**
+ * `valkyrie logs RUN [JOB]`: stored log lines, prefixed with the job's name when showing several jobs,
+ * with a heading where each attempt of a retried job or step begins.
+ */
 export function logsCommand(
   id: string,
   jobName: string | undefined,
@@ -125,10 +125,14 @@ export function logsCommand(
     const single = selected.length === 1 ? selected[0] : undefined;
     const names = new Map(selected.map((job) => [job.id as string, job.name]));
     const lines = await stores.logs.read(run.id, single ? { jobId: single.id } : {});
-    for (const line of lines) {
-      const name = names.get(line.jobId);
+    const stepNames = new Map<string, string>();
+    for (const job of selected) {
+      for (const step of await stores.runs.listSteps(job.id)) stepNames.set(stepKey(step), step.name);
+    }
+    for (const entry of logLinesWithHeadings(lines, stepNames)) {
+      const name = names.get(entry.jobId);
       if (name === undefined) continue;
-      process.stdout.write(`${single ? '' : `[${name}] `}${line.text}\n`);
+      process.stdout.write(`${single ? '' : `[${name}] `}${entry.heading ?? entry.line?.text ?? ''}\n`);
     }
     return ExitCode.succeeded;
   });

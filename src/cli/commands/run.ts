@@ -8,7 +8,9 @@ import { loadWorkflow } from '../../workflow/parse.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
+import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
 import { openStores, stateDirectory } from '../state.js';
+import { reportNotStarted } from '../submission-report.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { colors } from '../views/format.js';
 import { JsonView } from '../views/json-view.js';
@@ -17,7 +19,7 @@ import { TtyView } from '../views/tty-view.js';
 import type { Output, RunView } from '../views/view.js';
 import { findDefaultWorkflow } from '../workflow-file.js';
 
-export interface RunCommandOptions {
+export interface RunCommandOptions extends QueueFlags {
   readonly jobs?: string;
   readonly secret?: Record<string, string>;
   readonly secretsFile?: string;
@@ -36,6 +38,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const cwd = process.cwd();
   const path = file ?? findDefaultWorkflow(cwd);
   const concurrency = parseConcurrency(options.jobs);
+  const queue = parseQueueFlags(options, Date.now());
   const host = describeHost();
   const labels = runnerLabels(host, options.label ?? []);
   const parsed = await loadWorkflow(path, { runnerLabels: labels });
@@ -64,7 +67,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   try {
-    local = await startLocalRun({
+    const start = await startLocalRun({
       workflow: parsed.workflow,
       stores,
       stateDir,
@@ -76,7 +79,11 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       vars: options.var ?? {},
       env: options.env ?? {},
       onEvent: (event) => view.onEvent(event),
+      queue,
     });
+    if (start.kind !== 'started')
+      return reportNotStarted(start, queue.idempotency?.key, options.json === true);
+    local = start.local;
     if (interrupts > 0) local.handle.cancel(interrupts > 1);
     const status: RunStatus = await local.handle.done;
     if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;

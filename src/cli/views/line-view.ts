@@ -1,3 +1,4 @@
+import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
 import { type Colors, colorForStatus, formatDuration, statusSymbol } from './format.js';
 import { summaryTable } from './summary.js';
@@ -25,7 +26,8 @@ export class LineView implements RunView {
         );
         break;
       case 'step.completed':
-        if (event.step.outcome === 'failure') {
+        // An attempt that is retried is told by the runner's own "retrying in …" line.
+        if (event.step.outcome === 'failure' && event.step.retryDelayMs === undefined) {
           const code = event.step.exitCode === undefined ? '' : ` (exit code ${event.step.exitCode})`;
           const tolerated = event.step.conclusion === 'success' ? ', continuing (continue-on-error)' : '';
           this.out.write(
@@ -42,6 +44,11 @@ export class LineView implements RunView {
         );
         break;
       }
+      case 'job.retrying':
+        this.out.write(
+          `${c.dim(`[${event.name}]`)} ${c.yellow(`↻ ${event.reason}; attempt ${event.attempt} in ${formatDelay(event.delayMs)}`)}\n`,
+        );
+        break;
       case 'run.completed':
         this.out.write(`\n${summaryTable(event.jobs, event.status, event.durationMs, c)}\n`);
         break;

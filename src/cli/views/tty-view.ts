@@ -1,4 +1,5 @@
 import type { TerminalJobStatus } from '../../core/outcome.js';
+import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
 import { type Colors, colorForStatus, formatDuration, statusSymbol } from './format.js';
 import { summaryTable } from './summary.js';
@@ -42,12 +43,18 @@ export class TtyView implements RunView {
         this.header = this.c.bold(`Run ${event.runId} (#${event.runNumber}) of ${event.workflow}`);
         break;
       case 'job.queued':
-        this.jobs.set(event.jobId, { name: event.name, status: 'queued', tail: [] });
+        this.jobs.set(event.jobId, {
+          name: event.name,
+          status: 'queued',
+          tail: [],
+          reason: event.notBefore === undefined ? undefined : `not before ${clockTime(event.notBefore)}`,
+        });
         break;
       case 'job.started': {
         const job = this.job(event.jobId, event.name);
         job.status = 'running';
         job.startedAt = event.at;
+        job.reason = undefined;
         break;
       }
       case 'step.started':
@@ -65,6 +72,14 @@ export class TtyView implements RunView {
         job.durationMs = event.durationMs;
         job.reason = event.reason;
         job.step = undefined;
+        break;
+      }
+      case 'job.retrying': {
+        const job = this.job(event.jobId, event.name);
+        job.status = 'queued';
+        job.step = undefined;
+        job.startedAt = undefined;
+        job.reason = `attempt ${event.attempt} in ${formatDelay(event.delayMs)}: ${event.reason}`;
         break;
       }
       case 'run.completed':
@@ -122,6 +137,13 @@ export class TtyView implements RunView {
       for (const line of job.tail) this.out.write(`  ${line}\n`);
     }
   }
+}
+
+/** Today's local time of day, or the date and time for another day. */
+function clockTime(at: number): string {
+  const date = new Date(at);
+  const sameDay = date.toDateString() === new Date().toDateString();
+  return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
 }
 
 /** Cuts a line to the terminal width, ignoring the width of colour escapes. */

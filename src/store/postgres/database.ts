@@ -69,6 +69,12 @@ export class PostgresDatabase {
     return lane.write(action, work, options?.atomic === true);
   }
 
+  /** A write of several statements that commit together (or not at all), in the same order as writes. */
+  transaction<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(closedError(action));
+    return this.#commits.write(action, work, true);
+  }
+
   read<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError(action));
     // Tracked through a separate signal: a handler on the caller's promise would hide its rejection.

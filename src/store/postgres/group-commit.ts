@@ -4,9 +4,9 @@ import { toStoreError } from './errors.js';
 
 interface PendingWrite {
   readonly action: string;
-  /** A write of several statements that must apply together even when it runs alone. */
-  readonly atomic: boolean;
   readonly work: (query: Query) => Promise<unknown>;
+  /** The work runs several statements that must commit together, so it never runs in autocommit. */
+  readonly transactional: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -28,7 +28,7 @@ const maxBatchWrites = 256;
  * Group commit: the writes requested in one turn of the event loop (and any requested while the
  * previous batch commits) are applied in the order they were requested, on one connection, inside one
  * transaction; each caller's promise settles only after that transaction has committed. One write
- * alone runs without BEGIN and COMMIT, unless it is `atomic` (several statements).
+ * alone runs without BEGIN and COMMIT, unless it is transactional (several statements).
  *
  * A failing statement aborts a Postgres transaction, so a batch in which one fails is rolled back and
  * applied again one write per transaction: the failing write (an unknown job, say) rejects alone, and
@@ -48,7 +48,8 @@ export class GroupCommit {
     this.#pool = pool;
   }
 
-  write<T>(action: string, work: (query: Query) => Promise<T>, atomic = false): Promise<T> {
+  /** `transactional`: the work has several statements, and they must commit together. */
+  write<T>(action: string, work: (query: Query) => Promise<T>, transactional = false): Promise<T> {
     // A separate signal rather than a handler on `done`, which would hide a rejection the caller drops.
     let settle = ignore;
     this.#lastWrite = new Promise<void>((resolve) => {
@@ -57,8 +58,8 @@ export class GroupCommit {
     const done = new Promise<T>((resolve, reject) => {
       this.#pending.push({
         action,
-        atomic,
         work,
+        transactional,
         resolve: (value) => {
           settle();
           resolve(value as T);
@@ -95,7 +96,8 @@ export class GroupCommit {
     let outcomes: readonly Outcome[];
     try {
       outcomes =
-        ((writes.length > 1 || writes[0]?.atomic === true) && (await inOneTransaction(client, writes))) ||
+        ((writes.length > 1 || writes.some((write) => write.transactional)) &&
+          (await inOneTransaction(client, writes))) ||
         (await oneByOne(client, writes));
       client.release();
     } catch (error) {
@@ -131,14 +133,11 @@ async function inOneTransaction(
   return outcomes;
 }
 
-/**
- * Each write in its own transaction: autocommit for a one-statement write; BEGIN … COMMIT for an
- * atomic one, rolled back when any of its statements fails or it rejects on its own.
- */
+/** Each write in its own transaction: autocommit for one statement, BEGIN … COMMIT for several. */
 async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   for (const write of writes) {
-    if (!write.atomic) {
+    if (!write.transactional) {
       outcomes.push((await apply(client, write)).outcome);
       continue;
     }

@@ -4,6 +4,7 @@ import { PostgresLogStore } from './log-store.js';
 import { openPostgresDatabase, type PostgresOptions } from './open.js';
 import { PostgresQueueStore } from './queue-store.js';
 import { PostgresRunStore } from './run-store.js';
+import { PostgresStaleWriteStore } from './stale-write-store.js';
 
 export type { PostgresOptions } from './open.js';
 
@@ -25,6 +26,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     runs: new PostgresRunStore(db),
     logs: new PostgresLogStore(db),
     queue,
+    staleWrites: new PostgresStaleWriteStore(db),
     close,
     [Symbol.asyncDispose]: close,
   };

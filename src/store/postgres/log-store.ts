@@ -1,19 +1,21 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
-import type { LogLine, LogStore } from '../logs.js';
+import { type LogLine, type LogStore, withAttempts } from '../logs.js';
 import { millis, runKey } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
 
 interface LogRow {
   job_id: string;
+  job_attempt: number;
+  step_attempt: number;
   step_index: number;
   stream: LogLine['stream'];
   at: string;
   text: string;
 }
 
-const columns = 'job_id, step_index, stream, at, text';
+const columns = 'job_id, step_index, stream, at, text, job_attempt, step_attempt';
 // The newest N of a selection, put back into append order by the outer query.
 const newest = (where: string, limit: string) =>
   `SELECT ${columns} FROM (SELECT seq, ${columns} FROM log_lines WHERE ${where} ORDER BY seq DESC
@@ -25,10 +27,12 @@ const statements = {
   // the batch's order.
   append: {
     name: 'vk_append_logs',
-    text: `INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text)
-           SELECT run_id, job_id, step_index, stream, at, text
-           FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::bigint[], $6::text[])
-             WITH ORDINALITY AS batch (run_id, job_id, step_index, stream, at, text, ord)
+    text: `INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt)
+           SELECT run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt
+           FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::bigint[], $6::text[],
+                       $7::integer[], $8::integer[])
+             WITH ORDINALITY AS batch (run_id, job_id, step_index, stream, at, text, job_attempt,
+                                       step_attempt, ord)
            ORDER BY ord`,
   },
   runLines: {
@@ -71,6 +75,8 @@ export class PostgresLogStore implements LogStore {
           lines.map((line) => line.stream),
           lines.map((line) => line.at),
           lines.map((line) => (line.text.includes('\0') ? line.text.replace(nul, replacement) : line.text)),
+          lines.map((line) => line.jobAttempt ?? 1),
+          lines.map((line) => line.attempt ?? 1),
         ]);
       } catch (error) {
         if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
@@ -100,14 +106,20 @@ export class PostgresLogStore implements LogStore {
             : await query<LogRow>(statements.jobTail, [key, jobId, tail])
         ).rows;
       }
-      return rows.map((row) => ({
-        runId,
-        jobId: asJobId(row.job_id),
-        stepIndex: row.step_index,
-        stream: row.stream,
-        at: millis(row.at),
-        text: row.text,
-      }));
+      return rows.map((row) =>
+        withAttempts(
+          {
+            runId,
+            jobId: asJobId(row.job_id),
+            stepIndex: row.step_index,
+            stream: row.stream,
+            at: millis(row.at),
+            text: row.text,
+          },
+          row.job_attempt,
+          row.step_attempt,
+        ),
+      );
     });
   }
 }

@@ -74,6 +74,52 @@ export const migrations: readonly string[] = [
   CREATE INDEX log_lines_by_job ON log_lines (job_id, run_id, seq);
   `,
   `
+  -- Refused writes under stale fencing tokens. No foreign key: a runner may name a job that is gone.
+  CREATE TABLE stale_writes (
+    seq           bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id        text    NOT NULL,
+    fencing_token bigint  NOT NULL,
+    current_token bigint,
+    message_type  text    NOT NULL,
+    at            bigint  NOT NULL
+  );
+  CREATE INDEX stale_writes_by_job ON stale_writes (job_id, seq);
+  `,
+  `
+  -- Queue admission (store/submissions.ts): the jobs a run is known to have before they are added,
+  -- counted against the queue capacity, and the idempotency key it was submitted with (moved to a
+  -- newer run once its window has passed, hence unique only among the runs that hold one).
+  ALTER TABLE runs ADD COLUMN planned_jobs integer NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN idempotency_key text;
+  CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running');
+  `,
+  `
+  -- Retries: every attempt of a job and of a step keeps its own record and log lines. The jobs row
+  -- holds the latest attempt; job_attempts the earlier ones.
+  ALTER TABLE jobs ADD COLUMN attempt integer NOT NULL DEFAULT 1;
+
+  CREATE TABLE job_attempts (
+    job_id      text    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt     integer NOT NULL,
+    status      text    NOT NULL,
+    started_at  bigint,
+    finished_at bigint  NOT NULL,
+    reason      text,
+    PRIMARY KEY (job_id, attempt)
+  );
+
+  ALTER TABLE steps
+    ADD COLUMN job_attempt integer NOT NULL DEFAULT 1,
+    ADD COLUMN attempt     integer NOT NULL DEFAULT 1,
+    DROP CONSTRAINT steps_pkey,
+    ADD PRIMARY KEY (job_id, job_attempt, idx, attempt);
+
+  ALTER TABLE log_lines
+    ADD COLUMN job_attempt  integer NOT NULL DEFAULT 1,
+    ADD COLUMN step_attempt integer NOT NULL DEFAULT 1;
+  `,
+  `
   -- The durable job queue (store/queue.ts). seq is the id and the FIFO tie-break; queue_key is
   -- core/priority.ts's queueKey, so claiming reads the partial index below in queue order.
   CREATE TABLE queue_jobs (

@@ -3,22 +3,35 @@ import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import {
   defaultRunLimit,
+  type JobAttemptRow as JobAttemptRowOf,
   type JobRow as JobRowOf,
+  jobAttemptColumns,
   jobColumns,
   type RunRow as RunRowOf,
   runColumns,
   type StepRow as StepRowOf,
   stepColumns,
 } from '../rows.js';
-import type { JobPatch, JobRecord, NewJob, NewRun, RunRecord, RunStore, StepRecord } from '../runs.js';
+import type {
+  JobAttemptRecord,
+  JobPatch,
+  JobRecord,
+  NewJob,
+  NewRun,
+  RunRecord,
+  RunStore,
+  StepRecord,
+} from '../runs.js';
+import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
-import type { PostgresDatabase, Statement } from './database.js';
+import type { PostgresDatabase, Query, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
 
 // bigint columns arrive as strings; json columns arrive parsed.
 type RunRow = RunRowOf<string>;
 type JobRow = JobRowOf<string, object>;
 type StepRow = StepRowOf<string>;
+type JobAttemptRow = JobAttemptRowOf<string>;
 
 const statements = {
   // The upsert locks the workflow's counter row until the transaction (the group commit's) ends, so
@@ -52,9 +65,13 @@ const statements = {
   },
   updateJob: {
     name: 'vk_update_job',
-    text: `UPDATE jobs SET status = coalesce($2, status), started_at = coalesce($3, started_at),
-           finished_at = coalesce($4, finished_at), outputs = coalesce($5::json, outputs),
-           reason = coalesce($6, reason) WHERE id = $1`,
+    // A patch with an attempt starts that attempt, so the previous one's times and reason go.
+    text: `UPDATE jobs SET status = coalesce($2, status),
+           started_at = CASE WHEN $7::integer IS NULL THEN coalesce($3, started_at) ELSE $3 END,
+           finished_at = CASE WHEN $7::integer IS NULL THEN coalesce($4, finished_at) ELSE $4 END,
+           outputs = coalesce($5::json, outputs),
+           reason = CASE WHEN $7::integer IS NULL THEN coalesce($6, reason) ELSE $6 END,
+           attempt = coalesce($7::integer, attempt) WHERE id = $1`,
   },
   listJobs: {
     name: 'vk_list_jobs',
@@ -62,20 +79,51 @@ const statements = {
   },
   recordStep: {
     name: 'vk_record_step',
-    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (job_id, idx) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
+    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
            conclusion = excluded.conclusion, exit_code = excluded.exit_code,
            started_at = excluded.started_at, finished_at = excluded.finished_at`,
   },
   listSteps: {
     name: 'vk_list_steps',
-    text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 ORDER BY idx`,
+    text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 ORDER BY job_attempt, idx, attempt`,
   },
+  recordJobAttempt: {
+    name: 'vk_record_job_attempt',
+    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
+           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason`,
+  },
+  listJobAttempts: {
+    name: 'vk_list_job_attempts',
+    text: `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = $1 ORDER BY attempt`,
+  },
+  // Held until the transaction ends; one per schema, since each schema is a store of its own. The
+  // statements after it read with a snapshot taken once it is held (READ COMMITTED), so they see
+  // every submission committed before.
+  lockSubmissions: {
+    name: 'vk_lock_submissions',
+    text: 'SELECT pg_advisory_xact_lock(22099, hashtext(current_schema()))',
+  },
+  runByIdempotencyKey: {
+    name: 'vk_run_by_idempotency_key',
+    text: `SELECT ${runColumns} FROM runs WHERE idempotency_key = $1`,
+  },
+  releaseIdempotencyKey: {
+    name: 'vk_release_idempotency_key',
+    text: 'UPDATE runs SET idempotency_key = NULL WHERE id = $1',
+  },
+  admitRun: {
+    name: 'vk_admit_run',
+    text: 'UPDATE runs SET planned_jobs = $2, idempotency_key = $3 WHERE id = $1',
+  },
+  countUnfinished: { name: 'vk_count_unfinished', text: unfinishedJobsSql('greatest') },
 } satisfies Record<string, Statement>;
 
 /**
  * RunStore on the shared pool. Every write is a single statement, which is what lets a group commit
- * that hit a failing one be applied again one write per transaction (see GroupCommit).
+ * that hit a failing one be applied again one write per transaction (see GroupCommit) — except run
+ * creation, a transaction of its own under the submission lock.
  */
 export class PostgresRunStore implements RunStore {
   readonly #db: PostgresDatabase;
@@ -84,29 +132,66 @@ export class PostgresRunStore implements RunStore {
     this.#db = db;
   }
 
-  createRun(run: NewRun): Promise<RunRecord> {
-    return this.#db.write('create a run', async (query) => {
-      const { rows } = await query<{ id: string; run_number: number }>(statements.createRun, [
-        run.workflowName,
-        run.workflowPath,
-        run.createdAt,
-        run.sha ?? null,
-        run.ref ?? null,
-      ]);
-      const row = rows[0];
-      if (row === undefined) throw new Error('the insert returned no row');
-      const record: Writable<RunRecord> = {
-        id: runIdOf(row.id),
-        runNumber: row.run_number,
-        status: 'queued',
-        workflowName: run.workflowName,
-        workflowPath: run.workflowPath,
-        createdAt: run.createdAt,
-      };
-      if (run.sha !== undefined) record.sha = run.sha;
-      if (run.ref !== undefined) record.ref = run.ref;
-      return record;
+  async createRun(run: NewRun): Promise<RunRecord> {
+    // Through the submission lock too, so that every creator takes the lock before a run counter's row
+    // lock: in the other order, two processes could each hold one and wait for the other.
+    const outcome = await this.submitRun(run, { plannedJobs: 0 });
+    if (outcome.kind !== 'created') throw new Error(`a run without admission checks was ${outcome.kind}`);
+    return outcome.run;
+  }
+
+  submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome> {
+    return this.#db.transaction('submit a run', async (query): Promise<SubmitOutcome> => {
+      await query(statements.lockSubmissions, []);
+      const idempotency = submission.idempotency;
+      const holder =
+        idempotency && (await query<RunRow>(statements.runByIdempotencyKey, [idempotency.key])).rows[0];
+      if (idempotency && holder && run.createdAt - millis(holder.created_at) < idempotency.windowMs) {
+        return { kind: 'duplicate', run: runFromRow(holder) };
+      }
+      const capacity = submission.queueCapacity;
+      if (capacity !== undefined) {
+        const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);
+        const unfinishedJobs = Number(rows[0]?.unfinished ?? 0);
+        if (unfinishedJobs + submission.plannedJobs > capacity) {
+          return { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs: submission.plannedJobs };
+        }
+      }
+      if (holder) await query(statements.releaseIdempotencyKey, [holder.id]);
+      const record = await this.#insertRun(query, run);
+      await query(statements.admitRun, [record.id, submission.plannedJobs, idempotency?.key ?? null]);
+      return { kind: 'created', run: record };
     });
+  }
+
+  countUnfinishedJobs(): Promise<number> {
+    return this.#db.read('count unfinished jobs', async (query) => {
+      const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);
+      return Number(rows[0]?.unfinished ?? 0);
+    });
+  }
+
+  async #insertRun(query: Query, run: NewRun): Promise<RunRecord> {
+    const { rows } = await query<{ id: string; run_number: number }>(statements.createRun, [
+      run.workflowName,
+      run.workflowPath,
+      run.createdAt,
+      run.sha ?? null,
+      run.ref ?? null,
+    ]);
+    const row = rows[0];
+    if (row === undefined) throw new Error('the insert returned no row');
+    const record: Writable<RunRecord> = {
+      id: runIdOf(row.id),
+      runNumber: row.run_number,
+      status: 'queued',
+      workflowName: run.workflowName,
+      workflowPath: run.workflowPath,
+      createdAt: run.createdAt,
+    };
+    if (run.sha !== undefined) record.sha = run.sha;
+    if (run.ref !== undefined) record.ref = run.ref;
+    return record;
   }
 
   addJobs(jobs: readonly NewJob[]): Promise<void> {
@@ -170,6 +255,7 @@ export class PostgresRunStore implements RunStore {
         patch.finishedAt ?? null,
         patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
         patch.reason ?? null,
+        patch.attempt ?? null,
       ]);
       if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     });
@@ -180,7 +266,9 @@ export class PostgresRunStore implements RunStore {
       try {
         await query(statements.recordStep, [
           step.jobId,
+          step.jobAttempt ?? 1,
           step.index,
+          step.attempt ?? 1,
           step.name,
           step.outcome ?? null,
           step.conclusion ?? null,
@@ -193,6 +281,30 @@ export class PostgresRunStore implements RunStore {
         throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
       }
     });
+  }
+
+  recordJobAttempt(attempt: JobAttemptRecord): Promise<void> {
+    return this.#db.write(`record attempt ${attempt.attempt} of job ${attempt.jobId}`, async (query) => {
+      try {
+        await query(statements.recordJobAttempt, [
+          attempt.jobId,
+          attempt.attempt,
+          attempt.status,
+          attempt.startedAt ?? null,
+          attempt.finishedAt,
+          attempt.reason ?? null,
+        ]);
+      } catch (error) {
+        if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
+        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
+      }
+    });
+  }
+
+  listJobAttempts(jobId: JobId): Promise<JobAttemptRecord[]> {
+    return this.#db.read(`list attempts of job ${jobId}`, async (query) =>
+      (await query<JobAttemptRow>(statements.listJobAttempts, [jobId])).rows.map(jobAttemptFromRow),
+    );
   }
 
   getRun(id: RunId): Promise<RunRecord | undefined> {
@@ -254,11 +366,26 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.started_at !== null) job.startedAt = millis(row.started_at);
   if (row.finished_at !== null) job.finishedAt = millis(row.finished_at);
   if (row.reason !== null) job.reason = row.reason;
+  if (row.attempt !== 1) job.attempt = row.attempt;
   return job;
+}
+
+function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
+  const attempt: Writable<JobAttemptRecord> = {
+    jobId: asJobId(row.job_id),
+    attempt: row.attempt,
+    status: row.status,
+    finishedAt: millis(row.finished_at),
+  };
+  if (row.started_at !== null) attempt.startedAt = millis(row.started_at);
+  if (row.reason !== null) attempt.reason = row.reason;
+  return attempt;
 }
 
 function stepFromRow(row: StepRow): StepRecord {
   const step: Writable<StepRecord> = { jobId: asJobId(row.job_id), index: row.idx, name: row.name };
+  if (row.job_attempt !== 1) step.jobAttempt = row.job_attempt;
+  if (row.attempt !== 1) step.attempt = row.attempt;
   if (row.outcome !== null) step.outcome = row.outcome;
   if (row.conclusion !== null) step.conclusion = row.conclusion;
   if (row.exit_code !== null) step.exitCode = row.exit_code;

@@ -5,6 +5,7 @@ import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
 import { SqliteQueueStore } from './queue-store.js';
 import { SqliteRunStore } from './run-store.js';
+import { SqliteStaleWriteStore } from './stale-write-store.js';
 
 export type { SqliteOptions } from './open.js';
 
@@ -31,6 +32,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
     runs: new SqliteRunStore(db, commits),
     logs: new SqliteLogStore(db, commits),
     queue: new SqliteQueueStore(db, commits, queueOptions),
+    staleWrites: new SqliteStaleWriteStore(db, commits),
     close,
     [Symbol.asyncDispose]: close,
   };

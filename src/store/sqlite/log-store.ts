@@ -1,20 +1,22 @@
 import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
-import type { LogLine, LogStore } from '../logs.js';
+import { type LogLine, type LogStore, withAttempts } from '../logs.js';
 import { runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 
 interface LogRow {
   job_id: string;
+  job_attempt: number;
+  step_attempt: number;
   step_index: number;
   stream: LogLine['stream'];
   at: number;
   text: string;
 }
 
-const columns = 'job_id, step_index, stream, at, text';
+const columns = 'job_id, step_index, stream, at, text, job_attempt, step_attempt';
 // The newest N of a selection, put back into append order by the outer query.
 const newest = (where: string) =>
   `SELECT ${columns} FROM (SELECT seq, ${columns} FROM log_lines WHERE ${where} ORDER BY seq DESC LIMIT ?)
@@ -33,8 +35,9 @@ export class SqliteLogStore implements LogStore {
     db: Database.Database,
     private readonly commits: GroupCommit,
   ) {
-    this.#insert = db.prepare<[number, string, number, string, number, string]>(
-      'INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text) VALUES (?, ?, ?, ?, ?, ?)',
+    this.#insert = db.prepare<[number, string, number, string, number, string, number, number]>(
+      `INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#runLines = db.prepare<[number], LogRow>(
       `SELECT ${columns} FROM log_lines WHERE run_id = ? ORDER BY seq`,
@@ -68,14 +71,20 @@ export class SqliteLogStore implements LogStore {
       } else {
         rows = tail === undefined ? this.#jobLines.all(jobId, key) : this.#jobTail.all(jobId, key, tail);
       }
-      return rows.map((row) => ({
-        runId,
-        jobId: asJobId(row.job_id),
-        stepIndex: row.step_index,
-        stream: row.stream,
-        at: row.at,
-        text: row.text,
-      }));
+      return rows.map((row) =>
+        withAttempts(
+          {
+            runId,
+            jobId: asJobId(row.job_id),
+            stepIndex: row.step_index,
+            stream: row.stream,
+            at: row.at,
+            text: row.text,
+          },
+          row.job_attempt,
+          row.step_attempt,
+        ),
+      );
     });
   }
 
@@ -83,7 +92,16 @@ export class SqliteLogStore implements LogStore {
     const key = runKey(line.runId);
     if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${line.runId}`);
     try {
-      this.#insert.run(key, line.jobId, line.stepIndex, line.stream, line.at, line.text);
+      this.#insert.run(
+        key,
+        line.jobId,
+        line.stepIndex,
+        line.stream,
+        line.at,
+        line.text,
+        line.jobAttempt ?? 1,
+        line.attempt ?? 1,
+      );
     } catch (error) {
       if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
       throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${line.jobId}`, { cause: error });

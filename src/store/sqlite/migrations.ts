@@ -67,6 +67,64 @@ export const migrations: readonly string[] = [
   CREATE INDEX log_lines_by_job ON log_lines (job_id);
   `,
   `
+  -- Refused writes under stale fencing tokens. No foreign key: a runner may name a job that is gone.
+  CREATE TABLE stale_writes (
+    seq           INTEGER PRIMARY KEY,
+    job_id        TEXT    NOT NULL,
+    fencing_token INTEGER NOT NULL,
+    current_token INTEGER,
+    message_type  TEXT    NOT NULL,
+    at            INTEGER NOT NULL
+  );
+  CREATE INDEX stale_writes_by_job ON stale_writes (job_id);
+  `,
+  `
+  -- Queue admission (store/submissions.ts): the jobs a run is known to have before they are added,
+  -- counted against the queue capacity, and the idempotency key it was submitted with (moved to a
+  -- newer run once its window has passed, hence unique only among the runs that hold one).
+  ALTER TABLE runs ADD COLUMN planned_jobs INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN idempotency_key TEXT;
+  CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running');
+  `,
+  `
+  -- Retries: every attempt of a job and of a step keeps its own record and log lines. The jobs row
+  -- holds the latest attempt; job_attempts the earlier ones.
+  ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+
+  CREATE TABLE job_attempts (
+    job_id      TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt     INTEGER NOT NULL,
+    status      TEXT    NOT NULL,
+    started_at  INTEGER,
+    finished_at INTEGER NOT NULL,
+    reason      TEXT,
+    PRIMARY KEY (job_id, attempt)
+  ) WITHOUT ROWID;
+
+  -- SQLite cannot change a primary key in place: the steps table is rebuilt with the attempts in it.
+  CREATE TABLE steps_by_attempt (
+    job_id      TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    job_attempt INTEGER NOT NULL DEFAULT 1,
+    idx         INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL DEFAULT 1,
+    name        TEXT    NOT NULL,
+    outcome     TEXT,
+    conclusion  TEXT,
+    exit_code   INTEGER,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    PRIMARY KEY (job_id, job_attempt, idx, attempt)
+  ) WITHOUT ROWID;
+  INSERT INTO steps_by_attempt (job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at)
+    SELECT job_id, idx, name, outcome, conclusion, exit_code, started_at, finished_at FROM steps;
+  DROP TABLE steps;
+  ALTER TABLE steps_by_attempt RENAME TO steps;
+
+  ALTER TABLE log_lines ADD COLUMN job_attempt INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE log_lines ADD COLUMN step_attempt INTEGER NOT NULL DEFAULT 1;
+  `,
+  `
   -- The durable job queue (store/queue.ts). seq is the id and the FIFO tie-break; queue_key is
   -- core/priority.ts's queueKey, so claiming reads the partial index below in queue order.
   CREATE TABLE queue_jobs (

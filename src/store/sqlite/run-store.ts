@@ -4,14 +4,26 @@ import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import {
   defaultRunLimit,
+  type JobAttemptRow as JobAttemptRowOf,
   type JobRow as JobRowOf,
+  jobAttemptColumns,
   jobColumns,
   type RunRow as RunRowOf,
   runColumns,
   type StepRow as StepRowOf,
   stepColumns,
 } from '../rows.js';
-import type { JobPatch, JobRecord, NewJob, NewRun, RunRecord, RunStore, StepRecord } from '../runs.js';
+import type {
+  JobAttemptRecord,
+  JobPatch,
+  JobRecord,
+  NewJob,
+  NewRun,
+  RunRecord,
+  RunStore,
+  StepRecord,
+} from '../runs.js';
+import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
 import { nullable, runIdOf, runKey, type Writable } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
@@ -20,6 +32,7 @@ import type { GroupCommit } from './group-commit.js';
 type RunRow = RunRowOf<number>;
 type JobRow = JobRowOf<number, string>;
 type StepRow = StepRowOf<number>;
+type JobAttemptRow = JobAttemptRowOf<number>;
 
 /**
  * RunStore on one better-sqlite3 connection. Every statement is prepared once here, because the engine
@@ -36,8 +49,14 @@ export class SqliteRunStore implements RunStore {
   readonly #listJobs;
   readonly #upsertStep;
   readonly #listSteps;
+  readonly #upsertJobAttempt;
+  readonly #listJobAttempts;
   readonly #createRunTx;
   readonly #addJobsTx;
+  readonly #runByIdempotencyKey;
+  readonly #releaseIdempotencyKey;
+  readonly #admitRun;
+  readonly #countUnfinished;
 
   constructor(
     db: Database.Database,
@@ -61,28 +80,75 @@ export class SqliteRunStore implements RunStore {
       `INSERT INTO jobs (id, run_id, key, name, matrix, status)
        VALUES (@id, @runId, @key, @name, @matrix, @status)`,
     );
+    // A patch with an attempt starts that attempt, so the previous one's times and reason go.
     this.#updateJob = db.prepare(
-      `UPDATE jobs SET status = coalesce(@status, status), started_at = coalesce(@startedAt, started_at),
-       finished_at = coalesce(@finishedAt, finished_at), outputs = coalesce(@outputs, outputs),
-       reason = coalesce(@reason, reason) WHERE id = @id`,
+      `UPDATE jobs SET status = coalesce(@status, status),
+       started_at = CASE WHEN @attempt IS NULL THEN coalesce(@startedAt, started_at) ELSE @startedAt END,
+       finished_at = CASE WHEN @attempt IS NULL THEN coalesce(@finishedAt, finished_at) ELSE @finishedAt END,
+       outputs = coalesce(@outputs, outputs),
+       reason = CASE WHEN @attempt IS NULL THEN coalesce(@reason, reason) ELSE @reason END,
+       attempt = coalesce(@attempt, attempt) WHERE id = @id`,
     );
     this.#listJobs = db.prepare<[number], JobRow>(
       `SELECT ${jobColumns} FROM jobs WHERE run_id = ? ORDER BY seq`,
     );
     this.#upsertStep = db.prepare(
       `INSERT INTO steps (${stepColumns})
-       VALUES (@jobId, @index, @name, @outcome, @conclusion, @exitCode, @startedAt, @finishedAt)
-       ON CONFLICT (job_id, idx) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
+       VALUES (@jobId, @jobAttempt, @index, @attempt, @name, @outcome, @conclusion, @exitCode, @startedAt,
+       @finishedAt)
+       ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
        conclusion = excluded.conclusion, exit_code = excluded.exit_code,
        started_at = excluded.started_at, finished_at = excluded.finished_at`,
     );
     this.#listSteps = db.prepare<[string], StepRow>(
-      `SELECT ${stepColumns} FROM steps WHERE job_id = ? ORDER BY idx`,
+      `SELECT ${stepColumns} FROM steps WHERE job_id = ? ORDER BY job_attempt, idx, attempt`,
+    );
+    this.#upsertJobAttempt = db.prepare(
+      `INSERT OR REPLACE INTO job_attempts (${jobAttemptColumns})
+       VALUES (@jobId, @attempt, @status, @startedAt, @finishedAt, @reason)`,
+    );
+    this.#listJobAttempts = db.prepare<[string], JobAttemptRow>(
+      `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
     );
     this.#createRunTx = db.transaction((run: NewRun) => this.#insertRunRow(run));
     this.#addJobsTx = db.transaction((jobs: readonly NewJob[]) => {
       for (const job of jobs) this.#insertJobRow(job);
     });
+    this.#runByIdempotencyKey = db.prepare<[string], RunRow>(
+      `SELECT ${runColumns} FROM runs WHERE idempotency_key = ?`,
+    );
+    this.#releaseIdempotencyKey = db.prepare<[number]>('UPDATE runs SET idempotency_key = NULL WHERE id = ?');
+    this.#admitRun = db.prepare<[number, string | null, number]>(
+      'UPDATE runs SET planned_jobs = ?, idempotency_key = ? WHERE id = ?',
+    );
+    this.#countUnfinished = db.prepare<[], number>(unfinishedJobsSql('max')).pluck();
+  }
+
+  submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome> {
+    // Inside the group commit's IMMEDIATE transaction: no other process writes between the checks and
+    // the insert, and a refusal has written nothing.
+    return this.commits.write('submit a run', (): SubmitOutcome => {
+      const idempotency = submission.idempotency;
+      const holder = idempotency && this.#runByIdempotencyKey.get(idempotency.key);
+      if (idempotency && holder && run.createdAt - holder.created_at < idempotency.windowMs) {
+        return { kind: 'duplicate', run: runFromRow(holder) };
+      }
+      const capacity = submission.queueCapacity;
+      if (capacity !== undefined) {
+        const unfinishedJobs = this.#countUnfinished.get() ?? 0;
+        if (unfinishedJobs + submission.plannedJobs > capacity) {
+          return { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs: submission.plannedJobs };
+        }
+      }
+      if (holder) this.#releaseIdempotencyKey.run(holder.id);
+      const record = this.#insertRunRow(run);
+      this.#admitRun.run(submission.plannedJobs, idempotency?.key ?? null, Number(record.id));
+      return { kind: 'created', run: record };
+    });
+  }
+
+  countUnfinishedJobs(): Promise<number> {
+    return this.commits.read('count unfinished jobs', () => this.#countUnfinished.get() ?? 0);
   }
 
   createRun(run: NewRun): Promise<RunRecord> {
@@ -121,6 +187,7 @@ export class SqliteRunStore implements RunStore {
         finishedAt: nullable(patch.finishedAt),
         outputs: patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
         reason: nullable(patch.reason),
+        attempt: nullable(patch.attempt),
       });
       if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     });
@@ -131,7 +198,9 @@ export class SqliteRunStore implements RunStore {
       try {
         this.#upsertStep.run({
           jobId: step.jobId,
+          jobAttempt: step.jobAttempt ?? 1,
           index: step.index,
+          attempt: step.attempt ?? 1,
           name: step.name,
           outcome: nullable(step.outcome),
           conclusion: nullable(step.conclusion),
@@ -144,6 +213,30 @@ export class SqliteRunStore implements RunStore {
         throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
       }
     });
+  }
+
+  recordJobAttempt(attempt: JobAttemptRecord): Promise<void> {
+    return this.commits.write(`record attempt ${attempt.attempt} of job ${attempt.jobId}`, () => {
+      try {
+        this.#upsertJobAttempt.run({
+          jobId: attempt.jobId,
+          attempt: attempt.attempt,
+          status: attempt.status,
+          startedAt: nullable(attempt.startedAt),
+          finishedAt: attempt.finishedAt,
+          reason: nullable(attempt.reason),
+        });
+      } catch (error) {
+        if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
+      }
+    });
+  }
+
+  listJobAttempts(jobId: JobId): Promise<JobAttemptRecord[]> {
+    return this.commits.read(`list attempts of job ${jobId}`, () =>
+      this.#listJobAttempts.all(jobId).map(jobAttemptFromRow),
+    );
   }
 
   getRun(id: RunId): Promise<RunRecord | undefined> {
@@ -249,11 +342,26 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.started_at !== null) job.startedAt = row.started_at;
   if (row.finished_at !== null) job.finishedAt = row.finished_at;
   if (row.reason !== null) job.reason = row.reason;
+  if (row.attempt !== 1) job.attempt = row.attempt;
   return job;
+}
+
+function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
+  const attempt: Writable<JobAttemptRecord> = {
+    jobId: asJobId(row.job_id),
+    attempt: row.attempt,
+    status: row.status,
+    finishedAt: row.finished_at,
+  };
+  if (row.started_at !== null) attempt.startedAt = row.started_at;
+  if (row.reason !== null) attempt.reason = row.reason;
+  return attempt;
 }
 
 function stepFromRow(row: StepRow): StepRecord {
   const step: Writable<StepRecord> = { jobId: asJobId(row.job_id), index: row.idx, name: row.name };
+  if (row.job_attempt !== 1) step.jobAttempt = row.job_attempt;
+  if (row.attempt !== 1) step.attempt = row.attempt;
   if (row.outcome !== null) step.outcome = row.outcome;
   if (row.conclusion !== null) step.conclusion = row.conclusion;
   if (row.exit_code !== null) step.exitCode = row.exit_code;

@@ -1,0 +1,70 @@
+import { durationHint, parseDuration } from '../core/duration.js';
+import { notBeforeHint, notBeforeTime, parseNotBefore } from '../core/not-before.js';
+import { defaultAgingIntervalMs, isPriority, type Priority, priorities } from '../core/priority.js';
+import { defaultQueueCapacity } from '../store/submissions.js';
+import { UsageError } from './exit-codes.js';
+
+/** `valkyrie run`'s queue options as commander hands them over: all optional, all text. */
+export interface QueueFlags {
+  readonly priority?: string;
+  readonly notBefore?: string;
+  readonly agingInterval?: string;
+  readonly queueCapacity?: string;
+  readonly idempotencyKey?: string;
+  readonly idempotencyWindow?: string;
+}
+
+/** The same, validated and resolved. */
+export interface QueueSettings {
+  readonly priority?: Priority;
+  /** Ms since the epoch. */
+  readonly notBefore?: number;
+  readonly agingIntervalMs: number;
+  readonly queueCapacity: number;
+  readonly idempotency?: { readonly key: string; readonly windowMs: number };
+}
+
+export const defaultIdempotencyWindowMs = 24 * 3_600_000;
+
+/** Validates at the edge; a bad value names the option and what was received. `now` resolves durations. */
+export function parseQueueFlags(flags: QueueFlags, now: number): QueueSettings {
+  const received = (value: string) => `received ${JSON.stringify(value)}`;
+  let priority: Priority | undefined;
+  if (flags.priority !== undefined) {
+    if (!isPriority(flags.priority))
+      throw new UsageError(`--priority must be one of ${priorities.join(', ')}, ${received(flags.priority)}`);
+    priority = flags.priority;
+  }
+  let notBefore: number | undefined;
+  if (flags.notBefore !== undefined) {
+    const parsed = parseNotBefore(flags.notBefore);
+    if (!parsed) throw new UsageError(`--not-before must be ${notBeforeHint}, ${received(flags.notBefore)}`);
+    notBefore = notBeforeTime(parsed, now);
+  }
+  const duration = (option: string, value: string | undefined, fallback: number) => {
+    if (value === undefined) return fallback;
+    const ms = parseDuration(value);
+    if (ms === undefined || ms <= 0)
+      throw new UsageError(`${option} must be ${durationHint} above 0, ${received(value)}`);
+    return ms;
+  };
+  const agingIntervalMs = duration('--aging-interval', flags.agingInterval, defaultAgingIntervalMs);
+  const windowMs = duration('--idempotency-window', flags.idempotencyWindow, defaultIdempotencyWindowMs);
+  let queueCapacity = defaultQueueCapacity;
+  if (flags.queueCapacity !== undefined) {
+    queueCapacity = Number(flags.queueCapacity);
+    if (!/^\s*\d+\s*$/.test(flags.queueCapacity) || !Number.isSafeInteger(queueCapacity) || queueCapacity < 1)
+      throw new UsageError(`--queue-capacity must be a positive integer, ${received(flags.queueCapacity)}`);
+  }
+  const key = flags.idempotencyKey;
+  if (key !== undefined && key.trim() === '') throw new UsageError('--idempotency-key must not be empty');
+  if (key === undefined && flags.idempotencyWindow !== undefined)
+    throw new UsageError('--idempotency-window needs --idempotency-key');
+  return {
+    priority,
+    notBefore,
+    agingIntervalMs,
+    queueCapacity,
+    idempotency: key === undefined ? undefined : { key, windowMs },
+  };
+}

@@ -1,0 +1,44 @@
+import { type Clock, systemClock } from '../core/clock.js';
+import { ValkyrieError } from '../core/errors.js';
+import { defaultAgingIntervalMs } from '../core/priority.js';
+
+/** What a caller may set; everything is optional. */
+export interface ControlPlaneOptions {
+  /** How long a runner has to answer an offer before it counts as a decline. Default 30 s. */
+  readonly offerTtlMs?: number;
+  /** How long a lease lasts without a renewal (runners renew at a third of it). Default 60 s. */
+  readonly leaseTtlMs?: number;
+  /** How long a queued job waits before it ranks with the next priority up. Default 60 s. */
+  readonly agingIntervalMs?: number;
+  /** Time and timers for the TTLs, aging and delayed jobs; tests pass a clock they move by hand. */
+  readonly clock?: Clock;
+}
+
+export type ResolvedControlPlaneOptions = Required<ControlPlaneOptions>;
+
+export const controlPlaneDefaults: ResolvedControlPlaneOptions = Object.freeze({
+  offerTtlMs: 30_000,
+  leaseTtlMs: 60_000,
+  agingIntervalMs: defaultAgingIntervalMs,
+  clock: systemClock,
+});
+
+/** Validates at the edge and freezes; a bad value names its option and what was received. */
+export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): ResolvedControlPlaneOptions {
+  const resolved = {
+    offerTtlMs: options.offerTtlMs ?? controlPlaneDefaults.offerTtlMs,
+    leaseTtlMs: options.leaseTtlMs ?? controlPlaneDefaults.leaseTtlMs,
+    agingIntervalMs: options.agingIntervalMs ?? controlPlaneDefaults.agingIntervalMs,
+    clock: options.clock ?? controlPlaneDefaults.clock,
+  };
+  for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
+    const value = resolved[name];
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new ValkyrieError(
+        'VK_USAGE',
+        `control plane option ${name} must be a positive whole number of milliseconds; received ${String(value)}`,
+      );
+    }
+  }
+  return Object.freeze(resolved);
+}

@@ -1,0 +1,51 @@
+import type { TerminalJobStatus } from '../core/outcome.js';
+import {
+  type AttemptOutcome,
+  decideRetry,
+  describeAttemptOutcome,
+  type RetryDecision,
+  type RetryPolicy,
+} from '../core/retry-delay.js';
+
+/** One ended attempt of a job that another attempt follows. */
+export interface EndedAttempt {
+  readonly attempt: number;
+  readonly status: TerminalJobStatus;
+  readonly startedAt?: number;
+  readonly finishedAt: number;
+  readonly reason?: string;
+}
+
+/** What a job's final status means for `retry.when`, when the caller knows nothing more specific. */
+export function attemptOutcomeOfStatus(status: TerminalJobStatus): AttemptOutcome {
+  switch (status) {
+    case 'succeeded':
+    case 'cancelled':
+    case 'skipped':
+      return { kind: status };
+    case 'failed':
+      return { kind: 'failed' };
+    case 'timed_out':
+      return { kind: 'timed_out' };
+  }
+}
+
+/**
+ * Whether a job attempt that ended so is followed by another. Only a running attempt can be retried
+ * (a job that never started has nothing to repeat), and nothing is retried once the run is cancelled.
+ */
+export function jobRetryDecision(
+  policy: RetryPolicy | undefined,
+  outcome: AttemptOutcome,
+  attempt: number,
+  runCancelled: boolean,
+  random: () => number,
+): RetryDecision {
+  if (policy === undefined || runCancelled) return { kind: 'final', why: 'not_retryable' };
+  return decideRetry(policy, outcome, attempt, random);
+}
+
+/** Why an attempt is retried: the runner's reason when it gave one (it names the step), else `timeout` etc. */
+export function retryReason(outcome: AttemptOutcome, reason: string | undefined): string {
+  return reason === undefined || reason === '' ? describeAttemptOutcome(outcome) : reason;
+}

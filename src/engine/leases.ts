@@ -1,0 +1,129 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+
+/** A job's right to run on one holder until `expiresAt`, unless renewed. */
+export interface Lease<Holder> {
+  readonly jobId: string;
+  /** Grows with every lease this table grants: a job's new lease always outranks its old one. */
+  readonly fencingToken: number;
+  readonly holder: Holder;
+  readonly ttlMs: number;
+  expiresAt: number;
+}
+
+/** Whether a write made under `fencingToken` by `holder` may proceed. */
+export type LeaseCheck<Holder> =
+  | { readonly kind: 'current'; readonly lease: Lease<Holder> }
+  /** `current` is the job's live lease, if any: it has ended, or another token (or holder) owns it. */
+  | { readonly kind: 'stale'; readonly current?: Lease<Holder> };
+
+/**
+ * The live leases, one per job, under fencing tokens.
+ *
+ * Lifecycle of one lease: `grant` → `check` for every write under it → `renew` (at a third of its TTL)
+ * … → `release` when its result is in, or removal by `expire` once `expiresAt` has passed. A later
+ * `grant` for the same job replaces the lease and its token; writes under the old token are stale.
+ */
+export class LeaseTable<Holder> {
+  private readonly leases = new Map<string, Lease<Holder>>();
+  private nextToken = 1;
+
+  constructor(private readonly clock: Clock) {}
+
+  grant(jobId: string, holder: Holder, ttlMs: number): Lease<Holder> {
+    const lease = {
+      jobId,
+      fencingToken: this.nextToken++,
+      holder,
+      ttlMs,
+      expiresAt: this.clock.now() + ttlMs,
+    };
+    this.leases.set(jobId, lease);
+    return lease;
+  }
+
+  get(jobId: string): Lease<Holder> | undefined {
+    return this.leases.get(jobId);
+  }
+
+  check(jobId: string, fencingToken: number, holder: Holder): LeaseCheck<Holder> {
+    const lease = this.leases.get(jobId);
+    if (lease && lease.fencingToken === fencingToken && lease.holder === holder)
+      return { kind: 'current', lease };
+    return { kind: 'stale', current: lease };
+  }
+
+  /** Extends a current lease by its TTL from now. Stale renewals change nothing. */
+  renew(jobId: string, fencingToken: number, holder: Holder): LeaseCheck<Holder> {
+    const checked = this.check(jobId, fencingToken, holder);
+    if (checked.kind === 'current') checked.lease.expiresAt = this.clock.now() + checked.lease.ttlMs;
+    return checked;
+  }
+
+  /** Ends the lease if it is still the one given; idempotent. */
+  release(lease: Lease<Holder>): void {
+    if (this.leases.get(lease.jobId) === lease) this.leases.delete(lease.jobId);
+  }
+
+  /** Removes and returns every lease whose time ran out, earliest first. */
+  expire(): Lease<Holder>[] {
+    const now = this.clock.now();
+    const expired = [...this.leases.values()].filter((lease) => lease.expiresAt <= now);
+    expired.sort((a, b) => a.expiresAt - b.expiresAt);
+    for (const lease of expired) this.leases.delete(lease.jobId);
+    return expired;
+  }
+
+  /** The earliest expiry among live leases, or undefined when there are none. */
+  nextExpiry(): number | undefined {
+    let earliest: number | undefined;
+    for (const lease of this.leases.values()) {
+      if (earliest === undefined || lease.expiresAt < earliest) earliest = lease.expiresAt;
+    }
+    return earliest;
+  }
+}
+
+/**
+ * Expires leases that were not renewed in time. One timer at a time, armed for the earliest expiry;
+ * a renewal only moves expiries later, so the timer may fire early, find nothing due, and re-arm.
+ *
+ * Call `watch(lease)` after every grant (cheap: one comparison unless it expires first); `close()`
+ * stops it (idempotent).
+ */
+export class LeaseSweeper<Holder> {
+  private timer: TimerHandle | undefined;
+  private armedFor: number | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly table: LeaseTable<Holder>,
+    private readonly clock: Clock,
+    private readonly onExpired: (lease: Lease<Holder>) => void,
+  ) {}
+
+  watch(lease: Lease<Holder>): void {
+    if (this.armedFor !== undefined && this.armedFor <= lease.expiresAt) return;
+    this.arm(lease.expiresAt);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    this.armedFor = undefined;
+    for (const lease of this.table.expire()) this.onExpired(lease);
+    const next = this.table.nextExpiry();
+    if (next !== undefined) this.arm(next);
+  }
+
+  private arm(at: number): void {
+    if (this.closed) return;
+    this.timer?.cancel();
+    this.armedFor = at;
+    this.timer = this.clock.setTimer(() => this.sweep(), Math.max(0, at - this.clock.now()));
+  }
+}

@@ -1,0 +1,38 @@
+/** An error as it crosses the thread boundary: plain data, never an Error instance. */
+export interface TaskError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  /** A string `code` property of the thrown error, when it had one (`ERR_MODULE_NOT_FOUND`, …). */
+  readonly code?: string;
+}
+
+/**
+ * Why a task failed, from the retry policy's point of view:
+ * - `threw`: the task function threw or rejected (the usual, often retryable, failure);
+ * - `module`: its module could not be loaded or does not export that function (retrying won't help);
+ * - `input`: its input cannot be copied to a worker (a function, a symbol, …);
+ * - `output`: it returned something that cannot be copied back.
+ */
+export type TaskFailureReason = 'threw' | 'module' | 'input' | 'output';
+
+/**
+ * Why a worker went away with tasks on it. None of these is the task's own failure, though the task
+ * may have caused it (a `process.exit`, a busy loop, an allocation past `resourceLimits`):
+ * - `crashed`: an exception nothing caught (an error thrown from a timer, an unhandled rejection);
+ * - `exited`: code on the worker called `process.exit`;
+ * - `resource_limits`: it ran out of the memory `resourceLimits` allows;
+ * - `unresponsive`: its event loop stopped turning (missed heartbeats) and the pool terminated it;
+ * - `terminated`: the pool terminated it because another task on it ignored its abort signal.
+ */
+export type WorkerLossReason = 'crashed' | 'exited' | 'resource_limits' | 'unresponsive' | 'terminated';
+
+/** How one task run ended. A lost worker is not a task failure; a timeout or cancellation neither. */
+export type TaskOutcome<Output = unknown> =
+  | { readonly kind: 'succeeded'; readonly output: Output }
+  | { readonly kind: 'failed'; readonly reason: TaskFailureReason; readonly error: TaskError }
+  | { readonly kind: 'timed_out'; readonly timeoutMs: number }
+  | { readonly kind: 'cancelled'; readonly reason: string }
+  | { readonly kind: 'worker_lost'; readonly reason: WorkerLossReason; readonly message: string };
+
+export type TaskOutcomeKind = TaskOutcome['kind'];

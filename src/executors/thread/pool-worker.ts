@@ -1,0 +1,156 @@
+import { Worker } from 'node:worker_threads';
+import type { ResolvedThreadPoolOptions } from './config.js';
+import type { WorkerLossReason } from './outcome.js';
+import { runRecordLength, toWorker, type WorkerBootData } from './protocol.js';
+import type { AbortCause, TaskRecord } from './task-record.js';
+
+export interface PoolWorkerEvents {
+  message(worker: PoolWorker, message: unknown[]): void;
+  /** The thread is gone; `cause` says why when it did not simply exit. */
+  exit(worker: PoolWorker, exitCode: number): void;
+}
+
+export interface WorkerLoss {
+  readonly reason: WorkerLossReason;
+  readonly message: string;
+}
+
+/**
+ * The pool's handle on one worker thread: its tasks in flight, the RUN batch being assembled for
+ * it, and its heartbeat. A worker is `starting` until it says READY, `ready` while it takes tasks,
+ * and `gone` once lost, retired or terminated; a gone worker's messages are ignored.
+ *
+ * A worker keeps the process alive only while it starts or has tasks in flight, so an idle pool
+ * never holds a process open on its own.
+ */
+export class PoolWorker {
+  state: 'starting' | 'ready' | 'gone' = 'starting';
+  readonly inFlight = new Map<number, TaskRecord>();
+  idleSince: number;
+  /** Set from the worker's 'error' event; its 'exit' follows. */
+  loss: WorkerLoss | undefined;
+  private readonly thread: Worker;
+  private batch: unknown[] | undefined;
+  private readonly definedTypes = new Set<number>();
+  private readonly beats: Int32Array;
+  private lastBeat = 0;
+  private missedBeats = 0;
+  private referenced = true;
+
+  constructor(
+    readonly id: number,
+    entryPath: string,
+    options: ResolvedThreadPoolOptions,
+    now: number,
+    events: PoolWorkerEvents,
+  ) {
+    this.idleSince = now;
+    const heartbeat = new SharedArrayBuffer(4);
+    this.beats = new Int32Array(heartbeat);
+    const workerData: WorkerBootData = {
+      heartbeat,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      concurrency: options.concurrentTasksPerWorker,
+    };
+    this.thread = new Worker(entryPath, { workerData, resourceLimits: { ...options.resourceLimits } });
+    this.thread.on('message', (message: unknown[]) => {
+      if (this.state !== 'gone') events.message(this, message);
+    });
+    this.thread.on('error', (error: Error & { code?: unknown }) => {
+      this.loss ??=
+        error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? { reason: 'resource_limits', message: `worker ${id} ran out of memory: ${error.message}` }
+          : { reason: 'crashed', message: `worker ${id} crashed: ${error.name}: ${error.message}` };
+    });
+    this.thread.on('exit', (exitCode: number) => events.exit(this, exitCode));
+  }
+
+  /**
+   * Adds a task to the batch that `send()` posts. `reportStart`: the worker's slots may all be taken
+   * when it arrives, so it is to say when the task starts (the pool's timeout counts from then).
+   */
+  assign(task: TaskRecord, reportStart: boolean): void {
+    const type = task.task;
+    if (!this.definedTypes.has(type.typeId)) {
+      this.definedTypes.add(type.typeId);
+      this.thread.postMessage([toWorker.define, type.typeId, type.moduleUrl, type.exportName]);
+    }
+    this.batch ??= [toWorker.run];
+    this.batch.push(task.id, type.typeId, task.attempt, task.input, reportStart ? 1 : 0);
+    this.inFlight.set(task.id, task);
+    task.workerId = this.id;
+    if (!this.referenced) {
+      this.referenced = true;
+      this.thread.ref();
+    }
+  }
+
+  /**
+   * Posts the batch. Returns the tasks whose input cannot be cloned (none in the usual case):
+   * those were taken out of the batch and off this worker; the rest were sent.
+   */
+  send(): TaskRecord[] {
+    const batch = this.batch;
+    if (batch === undefined) return [];
+    this.batch = undefined;
+    try {
+      this.thread.postMessage(batch);
+      return [];
+    } catch {
+      const rejected: TaskRecord[] = [];
+      for (let i = 1; i < batch.length; i += runRecordLength) {
+        const record = batch.slice(i, i + runRecordLength);
+        try {
+          this.thread.postMessage([toWorker.run, ...record]);
+        } catch {
+          const task = this.taskDone(record[0] as number);
+          if (task !== undefined) rejected.push(task);
+        }
+      }
+      return rejected;
+    }
+  }
+
+  abort(task: TaskRecord, cause: AbortCause, message: string): void {
+    this.thread.postMessage([toWorker.abort, task.id, cause, message]);
+  }
+
+  /** Takes a task off this worker; returns undefined for one it does not hold. */
+  taskDone(taskId: number): TaskRecord | undefined {
+    const task = this.inFlight.get(taskId);
+    if (task === undefined) return undefined;
+    this.inFlight.delete(taskId);
+    return task;
+  }
+
+  /** Call after a batch of results: lets the process exit while this worker is idle. */
+  settleIdle(now: number): void {
+    if (this.inFlight.size === 0 && this.batch === undefined) {
+      this.idleSince = now;
+      if (this.referenced && this.state === 'ready') {
+        this.referenced = false;
+        this.thread.unref();
+      }
+    }
+  }
+
+  /** One heartbeat check; true once the worker missed `limit` checks in a row. */
+  missedHeartbeats(limit: number): boolean {
+    const beat = Atomics.load(this.beats, 0);
+    if (beat !== this.lastBeat) {
+      this.lastBeat = beat;
+      this.missedBeats = 0;
+      return false;
+    }
+    return ++this.missedBeats >= limit;
+  }
+
+  /** Marks the worker gone and stops its thread; idempotent. */
+  terminate(): Promise<void> {
+    this.state = 'gone';
+    return this.thread.terminate().then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+}

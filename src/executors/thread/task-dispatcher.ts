@@ -1,0 +1,354 @@
+import type { ResolvedThreadPoolOptions } from './config.js';
+import { type Clock, DeadlineTimer, systemClock } from './deadline-timer.js';
+import type { PoolEventListeners } from './events.js';
+import type { TaskOutcome, WorkerLossReason } from './outcome.js';
+import type { PoolWorker, WorkerLoss } from './pool-worker.js';
+import { fromWorker, recordKind, type WireFailure, type WireLog } from './protocol.js';
+import { PendingTasks } from './task-queue.js';
+import type { AbortCause, TaskRecord } from './task-record.js';
+import { WorkerRoster } from './worker-roster.js';
+
+export interface PoolDispatcher {
+  submit(task: TaskRecord): void;
+  cancel(task: TaskRecord, reason: string): void;
+  stats(): { threads: number; queued: number; running: number };
+  ready(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * The pool's engine room: the queue, the workers, dispatch in batches, timeouts, heartbeats,
+ * scaling and replacement. Single-threaded like everything on the main thread; every method runs
+ * to completion, and a task's outcome is decided here exactly once (TaskRecord.settle).
+ *
+ * Dispatch is deferred to a microtask, so every `run()` of one synchronous stretch of code goes out
+ * in one message per worker; results coming back free slots that are refilled in the same turn.
+ */
+export class TaskDispatcher implements PoolDispatcher {
+  private readonly queue = new PendingTasks<TaskRecord>();
+  private readonly roster: WorkerRoster;
+  private readonly workers: PoolWorker[];
+  private flushScheduled = false;
+  private destroyed = false;
+  private readonly deadlines: DeadlineTimer;
+  private readonly heartbeatTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: ResolvedThreadPoolOptions,
+    private readonly events: PoolEventListeners,
+    private readonly onSettled: (task: TaskRecord, outcome: TaskOutcome) => void,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.deadlines = new DeadlineTimer(clock, (now) => this.onDeadline(now));
+    this.roster = new WorkerRoster(options, clock, {
+      message: (from, message) => this.onMessage(from, message),
+      exit: (from, exitCode) => this.onExit(from, exitCode),
+    });
+    this.workers = this.roster.workers;
+    for (let i = 0; i < options.minThreads; i++) this.roster.start();
+    this.heartbeatTimer = setInterval(() => this.checkWorkers(), options.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  submit(task: TaskRecord): void {
+    if (this.destroyed) {
+      this.settle(task, { kind: 'cancelled', reason: 'the thread pool was destroyed' });
+      return;
+    }
+    this.queue.push(task);
+    this.roster.retryStartsIfEmpty();
+    this.scheduleDispatch();
+  }
+
+  private scheduleDispatch(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  cancel(task: TaskRecord, reason: string): void {
+    if (task.settled) return;
+    const worker = this.roster.holderOf(task);
+    if (worker === undefined) {
+      this.queue.settledWhileWaiting();
+      this.settle(task, { kind: 'cancelled', reason });
+      return;
+    }
+    this.abortRunning(worker, task, 'cancel', reason);
+  }
+
+  stats(): { threads: number; queued: number; running: number } {
+    let running = 0;
+    let waiting = 0;
+    for (const worker of this.workers) {
+      for (const task of worker.inFlight.values()) {
+        if (task.awaitingStart) waiting++;
+        else running++;
+      }
+    }
+    return { threads: this.workers.length, queued: this.queue.length + waiting, running };
+  }
+
+  ready(): Promise<void> {
+    return this.roster.ready();
+  }
+
+  async destroy(): Promise<void> {
+    this.destroyed = true;
+    clearInterval(this.heartbeatTimer);
+    this.deadlines.cancel();
+    const outcome: TaskOutcome = { kind: 'cancelled', reason: 'the thread pool was destroyed' };
+    for (const task of this.queue.drain()) this.settle(task, outcome);
+    const workers = this.roster.removeAll();
+    for (const worker of workers) {
+      for (const task of worker.inFlight.values()) this.settle(task, outcome);
+      worker.inFlight.clear();
+    }
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    this.dispatch();
+  };
+
+  /**
+   * Spreads queued tasks over ready workers, one per worker per round: first into free slots,
+   * then one slot's worth more each, which wait in the worker and start there the moment a slot
+   * frees — so a worker never idles through a round trip to the main thread.
+   */
+  private dispatch(): void {
+    const concurrency = this.options.concurrentTasksPerWorker;
+    const workers = this.workers;
+    for (const limit of [concurrency, 2 * concurrency]) {
+      let assigned = true;
+      while (this.queue.length > 0 && assigned) {
+        assigned = false;
+        for (let i = 0; i < workers.length; i++) {
+          const worker = workers[i];
+          if (worker === undefined || worker.state !== 'ready' || worker.inFlight.size >= limit) continue;
+          const task = this.queue.next();
+          if (task === undefined) break;
+          // The pool's count is an upper bound on what the worker holds when this arrives.
+          const startsAtOnce = worker.inFlight.size < concurrency;
+          worker.assign(task, !startsAtOnce);
+          if (startsAtOnce) this.started(worker.id, task);
+          else task.awaitingStart = true;
+          assigned = true;
+        }
+      }
+    }
+    for (const worker of workers) {
+      for (const task of worker.send()) {
+        this.settle(task, {
+          kind: 'failed',
+          reason: 'input',
+          error: { name: 'DataCloneError', message: 'the task input cannot be copied to a worker thread' },
+        });
+      }
+    }
+    if (this.queue.length > 0) this.scaleUp();
+  }
+
+  private started(workerId: number, task: TaskRecord): void {
+    task.awaitingStart = false;
+    if (task.timeoutMs !== Number.POSITIVE_INFINITY)
+      this.setDeadline(task, this.clock.now() + task.timeoutMs);
+    if (this.events.active) this.events.emit({ type: 'task.started', taskId: task.id, workerId });
+  }
+
+  private onMessage(worker: PoolWorker, message: unknown[]): void {
+    if (message[0] === fromWorker.batch) {
+      for (let i = 1; i < message.length; i += 3) {
+        this.onRecord(worker, message[i] as number, message[i + 1] as number, message[i + 2]);
+      }
+      worker.settleIdle(this.clock.now());
+      this.dispatch();
+    } else if (message[0] === fromWorker.ready) {
+      this.roster.markReady(worker);
+      this.dispatch();
+    }
+  }
+
+  private onRecord(worker: PoolWorker, kind: number, taskId: number, payload: unknown): void {
+    if (kind === recordKind.log || kind === recordKind.progress || kind === recordKind.started) {
+      const task = worker.inFlight.get(taskId);
+      if (task === undefined || task.settled) return;
+      if (kind === recordKind.started) this.started(worker.id, task);
+      else this.onReport(task, kind, payload);
+      return;
+    }
+    const task = worker.taskDone(taskId);
+    if (task === undefined || task.settled) return;
+    if (task.abortCause !== undefined) {
+      this.settle(task, this.abortedOutcome(task, task.abortCause));
+    } else if (kind === recordKind.succeeded) {
+      this.settle(task, { kind: 'succeeded', output: payload });
+    } else {
+      const [reason, name, message, stack, code] = payload as WireFailure;
+      const error = {
+        name,
+        message,
+        ...(stack === undefined ? {} : { stack }),
+        ...(code === undefined ? {} : { code }),
+      };
+      this.settle(task, { kind: 'failed', reason, error });
+    }
+  }
+
+  private onReport(task: TaskRecord, kind: number, payload: unknown): void {
+    if (kind === recordKind.progress) {
+      task.options?.onProgress?.(payload);
+      if (this.events.active) this.events.emit({ type: 'task.progress', taskId: task.id, value: payload });
+      return;
+    }
+    const [level, message, fields] = payload as WireLog;
+    task.options?.onLog?.({ level, message, fields });
+    if (this.events.active) this.events.emit({ type: 'task.log', taskId: task.id, level, message, fields });
+  }
+
+  private settle(task: TaskRecord, outcome: TaskOutcome): void {
+    if (!task.settle(outcome)) return;
+    this.onSettled(task, outcome);
+    if (!this.events.active) return;
+    const taskId = task.id;
+    if (outcome.kind === 'succeeded') this.events.emit({ type: 'task.succeeded', taskId, outcome });
+    else if (outcome.kind === 'cancelled') this.events.emit({ type: 'task.cancelled', taskId, outcome });
+    else this.events.emit({ type: 'task.failed', taskId, outcome });
+  }
+
+  private abortedOutcome(task: TaskRecord, cause: AbortCause): TaskOutcome {
+    return cause === 'timeout'
+      ? { kind: 'timed_out', timeoutMs: task.timeoutMs }
+      : { kind: 'cancelled', reason: task.abortMessage };
+  }
+
+  private abortRunning(worker: PoolWorker, task: TaskRecord, cause: AbortCause, message: string): void {
+    if (task.abortCause !== undefined) return;
+    task.abortCause = cause;
+    task.abortMessage = message;
+    worker.abort(task, cause, message);
+    this.setDeadline(task, this.clock.now() + this.options.abortGraceMs);
+  }
+
+  private setDeadline(task: TaskRecord, at: number): void {
+    task.deadline = at;
+    this.deadlines.arm(at);
+  }
+
+  /** Times out tasks past their deadline, and terminates the workers of those past their grace. */
+  private onDeadline(now: number): void {
+    for (const worker of [...this.workers]) {
+      for (const task of [...worker.inFlight.values()]) {
+        if (task.settled || worker.state === 'gone') continue;
+        if (task.deadline > now) {
+          this.deadlines.arm(task.deadline);
+        } else if (task.abortCause === undefined) {
+          this.abortRunning(worker, task, 'timeout', `the task timed out after ${task.timeoutMs} ms`);
+        } else {
+          this.settle(task, this.abortedOutcome(task, task.abortCause));
+          worker.taskDone(task.id);
+          this.loseWorker(worker, {
+            reason: 'terminated',
+            message: `worker ${worker.id} was terminated because task ${task.id} ignored its abort signal for ${this.options.abortGraceMs} ms`,
+          });
+        }
+      }
+    }
+  }
+
+  /** Heartbeats of every ready worker, and retirement of idle ones above minThreads. */
+  private checkWorkers(): void {
+    const now = this.clock.now();
+    for (const worker of [...this.workers]) {
+      if (worker.state !== 'ready') continue;
+      if (worker.missedHeartbeats(this.options.maxMissedHeartbeats)) {
+        this.loseWorker(worker, {
+          reason: 'unresponsive',
+          message: `worker ${worker.id} stopped answering heartbeats for ${this.options.maxMissedHeartbeats * this.options.heartbeatIntervalMs} ms (a task blocks its event loop)`,
+        });
+      } else if (
+        worker.inFlight.size === 0 &&
+        this.workers.length > this.options.minThreads &&
+        now - worker.idleSince >= this.options.idleTimeoutMs
+      ) {
+        this.roster.remove(worker);
+        void worker.terminate();
+        this.emitScaled(this.workers.length + 1, 'idle');
+      }
+    }
+  }
+
+  private scaleUp(): void {
+    const previous = this.workers.length;
+    if (this.roster.grow(this.queue.length) > 0) this.emitScaled(previous, 'demand');
+  }
+
+  private emitScaled(previous: number, reason: 'demand' | 'idle'): void {
+    if (this.events.active) {
+      this.events.emit({ type: 'pool.scaled', threads: this.workers.length, previous, reason });
+    }
+  }
+
+  private onExit(worker: PoolWorker, exitCode: number): void {
+    if (worker.state === 'gone') return;
+    this.loseWorker(
+      worker,
+      worker.loss ?? {
+        reason: 'exited',
+        message: `worker ${worker.id} exited with code ${exitCode} (process.exit() in task code?)`,
+      },
+    );
+  }
+
+  /**
+   * Ends a worker's tasks as lost (unless already being aborted) and starts its replacement. Tasks
+   * that were waiting in it and never started go back to the head of the queue.
+   */
+  private loseWorker(worker: PoolWorker, loss: WorkerLoss): void {
+    this.roster.remove(worker);
+    void worker.terminate();
+    const neverStarted: TaskRecord[] = [];
+    for (const task of worker.inFlight.values()) {
+      if (task.awaitingStart && task.abortCause === undefined && !task.settled) {
+        task.awaitingStart = false;
+        task.workerId = -1;
+        neverStarted.push(task);
+        continue;
+      }
+      this.settle(
+        task,
+        task.abortCause !== undefined
+          ? this.abortedOutcome(task, task.abortCause)
+          : { kind: 'worker_lost', reason: loss.reason, message: loss.message },
+      );
+    }
+    worker.inFlight.clear();
+    if (this.destroyed) {
+      for (const task of neverStarted)
+        this.settle(task, { kind: 'cancelled', reason: 'the thread pool was destroyed' });
+      return;
+    }
+    this.queue.unshift(neverStarted);
+    if (neverStarted.length > 0) this.scheduleDispatch();
+    if (!this.roster.canStart) {
+      this.failQueued(loss.reason, `workers fail to start: ${loss.message}`);
+      return;
+    }
+    const replacement = this.roster.start();
+    if (this.events.active) {
+      this.events.emit({
+        type: 'worker.replaced',
+        lostWorkerId: worker.id,
+        workerId: replacement.id,
+        reason: loss.reason,
+        message: loss.message,
+      });
+    }
+  }
+
+  private failQueued(reason: WorkerLossReason, message: string): void {
+    for (const task of this.queue.drain()) this.settle(task, { kind: 'worker_lost', reason, message });
+  }
+}

@@ -1,0 +1,94 @@
+import { inspect } from 'node:util';
+import type { WireFailure } from './protocol.js';
+import type { TaskFunction } from './task-context.js';
+
+type Loaded =
+  | { readonly state: 'loading'; readonly done: Promise<void> }
+  | { readonly state: 'ready'; readonly fn: TaskFunction }
+  | { readonly state: 'failed'; readonly failure: WireFailure };
+
+/**
+ * The worker's task functions by type id. Each module is imported once, on its DEFINE; a task
+ * that arrives while its module loads waits for it. A module that fails to load, or lacks the
+ * export, fails every task of that type with reason `module`.
+ */
+export class TaskLoader {
+  private readonly types = new Map<number, Loaded>();
+
+  define(typeId: number, moduleUrl: string, exportName: string): void {
+    const done = load(moduleUrl, exportName).then((loaded) => {
+      this.types.set(typeId, loaded);
+    });
+    this.types.set(typeId, { state: 'loading', done });
+  }
+
+  get(typeId: number): Loaded | undefined {
+    return this.types.get(typeId);
+  }
+}
+
+async function load(moduleUrl: string, exportName: string): Promise<Loaded> {
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = await import(moduleUrl);
+  } catch (error) {
+    const { name, stack, code } = errorFields(error);
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      state: 'failed',
+      failure: ['module', name, `could not load task module ${moduleUrl}: ${message}`, stack, code],
+    };
+  }
+  const fn = namespace[exportName];
+  if (typeof fn === 'function') return { state: 'ready', fn: fn as TaskFunction };
+  const found =
+    fn === undefined
+      ? `it has no export "${exportName}" (exports: ${Object.keys(namespace).join(', ') || 'none'})`
+      : `its export "${exportName}" is ${inspect(fn, { depth: 0 }).slice(0, 80)}`;
+  return {
+    state: 'failed',
+    failure: [
+      'module',
+      'TaskModuleError',
+      `task module ${moduleUrl} does not export a function named "${exportName}": ${found}`,
+      undefined,
+      undefined,
+    ],
+  };
+}
+
+/** Describes anything a task threw; a non-Error says what it was instead of pretending. */
+export function failureOf(thrown: unknown): WireFailure {
+  if (isErrorLike(thrown)) {
+    const { name, stack, code } = errorFields(thrown);
+    return ['threw', name, thrown.message, stack, code];
+  }
+  const shown = inspect(thrown, { depth: 2, breakLength: Number.POSITIVE_INFINITY }).slice(0, 500);
+  const message =
+    thrown === undefined ? 'the task threw undefined' : `the task threw a non-Error value: ${shown}`;
+  return ['threw', 'NonErrorThrown', message, undefined, undefined];
+}
+
+function isErrorLike(value: unknown): value is Error {
+  return (
+    value instanceof Error ||
+    (typeof value === 'object' && value !== null && typeof Reflect.get(value, 'message') === 'string')
+  );
+}
+
+function errorFields(error: unknown): {
+  name: string;
+  stack: string | undefined;
+  code: string | undefined;
+} {
+  if (typeof error !== 'object' || error === null)
+    return { name: 'Error', stack: undefined, code: undefined };
+  const name = Reflect.get(error, 'name');
+  const stack = Reflect.get(error, 'stack');
+  const code = Reflect.get(error, 'code');
+  return {
+    name: typeof name === 'string' && name !== '' ? name : 'Error',
+    stack: typeof stack === 'string' ? stack : undefined,
+    code: typeof code === 'string' ? code : undefined,
+  };
+}

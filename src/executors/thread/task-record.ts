@@ -1,0 +1,67 @@
+import type { TaskOutcome } from './outcome.js';
+import type { LogLevel } from './protocol.js';
+
+/**
+ * A task type the pool knows: a module URL and the name of its exported function. Made by
+ * `ThreadPool.task()`; the type parameters only carry the caller's input and output types.
+ */
+export interface PoolTask<Input = unknown, Output = unknown> {
+  readonly typeId: number;
+  readonly moduleUrl: string;
+  readonly exportName: string;
+  /** Never set; keeps Input and Output in the type. */
+  readonly types?: (input: Input) => Output;
+}
+
+export interface TaskLogEntry {
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly fields: unknown;
+}
+
+export interface RunTaskOptions {
+  /** Overrides the pool's `taskTimeoutMs` for this task; counted from when it starts in its worker. */
+  readonly timeoutMs?: number;
+  /** Cancels the task: removed from the queue, or its `ctx.signal` aborted if it is running. */
+  readonly signal?: AbortSignal;
+  /** Passed to the task as `ctx.attempt`; 1 when omitted. */
+  readonly attempt?: number;
+  readonly onProgress?: (value: unknown) => void;
+  readonly onLog?: (entry: TaskLogEntry) => void;
+}
+
+/** Why the pool aborted a running task's signal. */
+export type AbortCause = 'timeout' | 'cancel';
+
+/** The pool's record of one submitted task, from `run()` until its outcome. */
+export class TaskRecord {
+  /** The worker it was dispatched to. */
+  workerId = -1;
+  /** Dispatched behind a worker's full slots and not started yet: safe to dispatch again. */
+  awaitingStart = false;
+  /** When the pool acts on it next (timeout, then the end of the abort grace); Infinity for never. */
+  deadline = Number.POSITIVE_INFINITY;
+  abortCause: AbortCause | undefined = undefined;
+  abortMessage = '';
+  settled = false;
+  removeAbortListener: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly task: PoolTask,
+    readonly input: unknown,
+    readonly attempt: number,
+    readonly timeoutMs: number,
+    readonly options: RunTaskOptions | undefined,
+    private readonly resolve: (outcome: TaskOutcome) => void,
+  ) {}
+
+  /** Idempotent: the first outcome wins. Returns false when the task had already settled. */
+  settle(outcome: TaskOutcome): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.removeAbortListener?.();
+    this.resolve(outcome);
+    return true;
+  }
+}

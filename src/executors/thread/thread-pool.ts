@@ -1,0 +1,195 @@
+import { ValkyrieError } from '../../core/errors.js';
+import {
+  type ResolvedThreadPoolOptions,
+  resolvePoolOptions,
+  type ThreadPoolOptions,
+  validateTimeout,
+} from './config.js';
+import { type PoolEventListener, PoolEventListeners } from './events.js';
+import type { TaskOutcome } from './outcome.js';
+import { type PoolDispatcher, TaskDispatcher } from './task-dispatcher.js';
+import { type PoolTask, type RunTaskOptions, TaskRecord } from './task-record.js';
+import { taskExportName, taskModuleUrl } from './worker-entry.js';
+
+export interface TaskModuleRef {
+  /** An absolute path or a file: URL (`new URL('./task.js', import.meta.url)`). */
+  readonly module: string | URL;
+  /** The exported function; `default` when omitted. */
+  readonly exportName?: string;
+}
+
+export interface CloseOptions {
+  /** How long to let queued and running tasks finish before `destroy()`; no limit when omitted. */
+  readonly deadlineMs?: number;
+}
+
+export interface PoolStats {
+  readonly threads: number;
+  readonly queued: number;
+  readonly running: number;
+}
+
+/**
+ * Runs task functions on a pool of worker threads.
+ *
+ * Lifecycle: construct (starts `minThreads` workers at once) → `task()` to name a module's function
+ * → `run()` any number of times, concurrently → `close()` or `destroy()`.
+ * `run()` never rejects for anything a task does: every end is a `TaskOutcome`. It rejects only
+ * for misuse (bad options: VK_POOL_CONFIG; after close/destroy began: VK_POOL_CLOSED).
+ * `close({deadlineMs})` stops intake, lets queued and running tasks finish, then destroys;
+ * `destroy()` cancels everything at once and terminates the workers. Both are idempotent and
+ * return the same promise on every call; `await using pool = new ThreadPool()` closes it.
+ */
+export class ThreadPool implements AsyncDisposable {
+  readonly options: ResolvedThreadPoolOptions;
+  private readonly listeners = new PoolEventListeners();
+  private readonly dispatcher: PoolDispatcher;
+  private readonly tasks = new Map<string, PoolTask>();
+  private nextTaskId = 1;
+  private unsettled = 0;
+  private drained: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+  private destroying: Promise<void> | undefined;
+
+  constructor(options: ThreadPoolOptions = {}) {
+    this.options = resolvePoolOptions(options);
+    this.dispatcher = new TaskDispatcher(this.options, this.listeners, (task, outcome) =>
+      this.onSettled(task, outcome),
+    );
+  }
+
+  /** Names an exported function of a task module. Memoised: the same ref gives the same task. */
+  task<Input = unknown, Output = unknown>(ref: TaskModuleRef): PoolTask<Input, Output> {
+    if (typeof ref !== 'object' || ref === null) {
+      throw new ValkyrieError('VK_TASK_MODULE', 'task(): expected { module, exportName? }');
+    }
+    const moduleUrl = taskModuleUrl(ref.module);
+    const exportName = taskExportName(ref.exportName);
+    const key = `${exportName}\0${moduleUrl}`;
+    let task = this.tasks.get(key);
+    if (task === undefined) {
+      task = Object.freeze({ typeId: this.tasks.size, moduleUrl, exportName });
+      this.tasks.set(key, task);
+    }
+    return task as PoolTask<Input, Output>;
+  }
+
+  run<Input, Output>(
+    task: PoolTask<Input, Output>,
+    input: Input,
+    options?: RunTaskOptions,
+  ): Promise<TaskOutcome<Output>> {
+    if (this.closing !== undefined || this.destroying !== undefined) {
+      return Promise.reject(
+        new ValkyrieError('VK_POOL_CLOSED', 'run(): the thread pool is closing; the task was not accepted'),
+      );
+    }
+    let timeoutMs = this.options.taskTimeoutMs;
+    let attempt = 1;
+    if (options !== undefined) {
+      try {
+        if (options.timeoutMs !== undefined) timeoutMs = validateTimeout('timeoutMs', options.timeoutMs);
+        if (options.attempt !== undefined) attempt = validateAttempt(options.attempt);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (options.signal?.aborted) {
+        return Promise.resolve({ kind: 'cancelled', reason: abortReasonOf(options.signal) });
+      }
+    }
+    return new Promise<TaskOutcome<Output>>((resolve) => {
+      const record = new TaskRecord(
+        this.nextTaskId++,
+        task as PoolTask,
+        input,
+        attempt,
+        timeoutMs,
+        options,
+        resolve as (outcome: TaskOutcome) => void,
+      );
+      this.unsettled++;
+      const signal = options?.signal;
+      if (signal !== undefined) {
+        const onAbort = () => this.dispatcher.cancel(record, abortReasonOf(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+        record.removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.dispatcher.submit(record);
+    });
+  }
+
+  /** Subscribes to the pool's events; returns the unsubscribe function. */
+  onEvent(listener: PoolEventListener): () => void {
+    return this.listeners.add(listener);
+  }
+
+  stats(): PoolStats {
+    return this.dispatcher.stats();
+  }
+
+  /** Resolves once every running worker is ready (the pool starts `minThreads` at construction). */
+  ready(): Promise<void> {
+    return this.dispatcher.ready();
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    const deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
+    if (typeof deadlineMs !== 'number' || Number.isNaN(deadlineMs) || deadlineMs < 0) {
+      return Promise.reject(
+        new ValkyrieError(
+          'VK_POOL_CONFIG',
+          `close(): "deadlineMs" must be a number ≥ 0 or Infinity; received ${String(deadlineMs)}`,
+        ),
+      );
+    }
+    this.closing = this.drain(deadlineMs).then(() => this.destroy());
+    return this.closing;
+  }
+
+  destroy(): Promise<void> {
+    this.destroying ??= this.dispatcher.destroy();
+    return this.destroying;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private drain(deadlineMs: number): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = Number.isFinite(deadlineMs) ? setTimeout(finish, deadlineMs) : undefined;
+      timer?.unref();
+      function finish() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.drained = finish;
+    });
+  }
+
+  private onSettled(_task: TaskRecord, _outcome: TaskOutcome): void {
+    if (--this.unsettled === 0 && this.drained !== undefined) {
+      const drained = this.drained;
+      this.drained = undefined;
+      drained();
+    }
+  }
+}
+
+function validateAttempt(attempt: unknown): number {
+  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {
+    throw new ValkyrieError(
+      'VK_POOL_CONFIG',
+      `run(): option "attempt" must be an integer ≥ 1; received ${String(attempt)}`,
+    );
+  }
+  return attempt;
+}
+
+function abortReasonOf(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? 'cancelled by the caller' : String(reason);
+}

@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ValkyrieError } from '../../core/errors.js';
+import { describe } from './config.js';
+
+/**
+ * Where the worker's entry module is. Workers run plain JavaScript, so this is the file `tsc`
+ * writes under dist/, reached from each layout this module runs in:
+ * - compiled by tsc, dist/executors/thread/: the sibling worker-main.js;
+ * - bundled into the CLI, dist/valkyrie.js: executors/thread/worker-main.js beside it;
+ * - TypeScript sources under vitest, src/executors/thread/: the built one in dist/. `npm test`
+ *   builds first; after editing worker-side code, run `npm run build` before `npx vitest`.
+ */
+export function workerEntryPath(): string {
+  const candidates = [
+    './worker-main.js',
+    './executors/thread/worker-main.js',
+    '../../../dist/executors/thread/worker-main.js',
+  ];
+  for (const candidate of candidates) {
+    const path = fileURLToPath(new URL(candidate, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new ValkyrieError(
+    'VK_EXECUTOR',
+    'the thread pool worker is not built (dist/executors/thread/worker-main.js is missing; run npm run build)',
+  );
+}
+
+/**
+ * A task module as a URL a worker can import: an absolute path, or a file:/data: URL. Relative
+ * paths and bare package names are refused, since a worker would resolve them against Valkyrie's
+ * own files rather than the caller's.
+ */
+export function taskModuleUrl(module: unknown): string {
+  if (module instanceof URL) return module.href;
+  if (typeof module === 'string') {
+    if (isAbsolute(module)) return pathToFileURL(module).href;
+    if (/^(file|data):/.test(module)) {
+      try {
+        return new URL(module).href;
+      } catch {
+        // reported below
+      }
+    }
+  }
+  throw new ValkyrieError(
+    'VK_TASK_MODULE',
+    `task "module" must be an absolute path or a file: URL (resolve relative paths with new URL('./task.js', import.meta.url)); received ${describe(module)}`,
+  );
+}
+
+export function taskExportName(exportName: unknown): string {
+  if (exportName === undefined) return 'default';
+  if (typeof exportName === 'string' && exportName !== '') return exportName;
+  throw new ValkyrieError(
+    'VK_TASK_MODULE',
+    `task "exportName" must be a non-empty string; received ${describe(exportName)}`,
+  );
+}

@@ -1,0 +1,142 @@
+/**
+ * Entry of a pool worker thread (see ThreadPool). Runs the tasks the pool sends, up to
+ * `concurrency` at a time, keeping the rest in arrival order so a slot that frees is refilled here
+ * without waiting for the main thread; results go back in batches (WorkerOutbox). The pool, not
+ * this thread, decides outcomes: this side reports what the function did, and aborts a signal
+ * when told.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { fromWorker, recordKind, toWorker, type WireFailure, type WorkerBootData } from './protocol.js';
+import { RunningTask, type TaskFunction } from './task-context.js';
+import { failureOf, TaskLoader } from './task-loader.js';
+import { TaskQueue } from './task-queue.js';
+import { WorkerOutbox } from './worker-outbox.js';
+
+interface WaitingTask {
+  readonly taskId: number;
+  readonly typeId: number;
+  readonly attempt: number;
+  readonly input: unknown;
+  readonly reportStart: boolean;
+  withdrawn: boolean;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('worker-main.js runs only as a worker thread of a ThreadPool');
+const boot = workerData as WorkerBootData;
+
+const beats = new Int32Array(boot.heartbeat);
+// Twice per check interval, so a check never samples the same count from a live worker.
+setInterval(() => Atomics.add(beats, 0, 1), Math.max(1, boot.heartbeatIntervalMs / 2)).unref();
+
+const outbox = new WorkerOutbox(port);
+const loader = new TaskLoader();
+const running = new Map<number, RunningTask>();
+const waiting = new TaskQueue<WaitingTask>();
+const waitingById = new Map<number, WaitingTask>();
+let active = 0;
+
+port.on('message', (message: unknown[]) => {
+  switch (message[0]) {
+    case toWorker.run:
+      for (let i = 1; i < message.length; i += 5) {
+        const taskId = message[i] as number;
+        const typeId = message[i + 1] as number;
+        const attempt = message[i + 2] as number;
+        const reportStart = message[i + 4] === 1;
+        if (active < boot.concurrency) {
+          begin(taskId, typeId, attempt, message[i + 3], reportStart);
+        } else {
+          const task = { taskId, typeId, attempt, input: message[i + 3], reportStart, withdrawn: false };
+          waiting.push(task);
+          waitingById.set(taskId, task);
+        }
+      }
+      break;
+    case toWorker.define:
+      loader.define(message[1] as number, message[2] as string, message[3] as string);
+      break;
+    case toWorker.abort:
+      abort(message[1] as number, message[2] as 'timeout' | 'cancel', message[3] as string);
+      break;
+  }
+});
+port.postMessage([fromWorker.ready]);
+
+function abort(taskId: number, cause: 'timeout' | 'cancel', message: string): void {
+  const task = waitingById.get(taskId);
+  if (task === undefined) {
+    running.get(taskId)?.abort(cause, message);
+    return;
+  }
+  // Never started: it leaves the line; the pool already knows the outcome.
+  task.withdrawn = true;
+  waitingById.delete(taskId);
+  outbox.push(recordKind.failed, taskId, failureOf(new Error(message)));
+}
+
+function begin(taskId: number, typeId: number, attempt: number, input: unknown, reportStart: boolean): void {
+  active++;
+  if (reportStart) outbox.push(recordKind.started, taskId, undefined);
+  const loaded = loader.get(typeId);
+  if (loaded === undefined) {
+    const failure: WireFailure = [
+      'module',
+      'TaskModuleError',
+      `task type ${typeId} was never defined in this worker`,
+      undefined,
+      undefined,
+    ];
+    finish(taskId, recordKind.failed, failure);
+  } else if (loaded.state === 'ready') {
+    start(taskId, loaded.fn, attempt, input);
+  } else if (loaded.state === 'failed') {
+    finish(taskId, recordKind.failed, loaded.failure);
+  } else {
+    loaded.done.then(() => {
+      active--;
+      begin(taskId, typeId, attempt, input, false);
+    });
+  }
+}
+
+function start(taskId: number, fn: TaskFunction, attempt: number, input: unknown): void {
+  const task = new RunningTask(taskId, attempt, outbox);
+  running.set(taskId, task);
+  let result: unknown;
+  try {
+    result = fn(input, task);
+  } catch (error) {
+    finish(taskId, recordKind.failed, failureOf(error));
+    return;
+  }
+  if (isThenable(result)) {
+    result.then(
+      (output) => finish(taskId, recordKind.succeeded, output),
+      (error) => finish(taskId, recordKind.failed, failureOf(error)),
+    );
+  } else {
+    finish(taskId, recordKind.succeeded, result);
+  }
+}
+
+function finish(taskId: number, kind: number, payload: unknown): void {
+  running.delete(taskId);
+  active--;
+  outbox.push(kind, taskId, payload);
+  while (active < boot.concurrency) {
+    const next = waiting.shift();
+    if (next === undefined) return;
+    if (next.withdrawn) continue;
+    waitingById.delete(next.taskId);
+    begin(next.taskId, next.typeId, next.attempt, next.input, next.reportStart);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof Reflect.get(value, 'then') === 'function'
+  );
+}

@@ -1,0 +1,81 @@
+import type { MessagePort } from 'node:worker_threads';
+import { fromWorker, recordKind, type WireFailure } from './protocol.js';
+import type { Outbox } from './task-context.js';
+
+/**
+ * Collects a worker's records (results, logs, progress) and posts them as one message per
+ * microtask checkpoint: tasks that settle in the same turn share a postMessage.
+ *
+ * A record that cannot be cloned (a task returned a function or a symbol) makes the whole batch's
+ * postMessage throw; the batch is then posted record by record, and each record that still fails
+ * is replaced by what can be said about it, so one bad output never costs the others theirs.
+ */
+export class WorkerOutbox implements Outbox {
+  private records: unknown[] = [fromWorker.batch];
+  private scheduled = false;
+
+  constructor(private readonly port: MessagePort) {}
+
+  push(kind: number, taskId: number, payload: unknown): void {
+    this.records.push(kind, taskId, payload);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const batch = this.records;
+    this.records = [fromWorker.batch];
+    try {
+      this.port.postMessage(batch);
+    } catch {
+      this.postOneByOne(batch);
+    }
+  };
+
+  private postOneByOne(batch: unknown[]): void {
+    for (let i = 1; i < batch.length; i += 3) {
+      const kind = batch[i];
+      const taskId = batch[i + 1];
+      const payload = batch[i + 2];
+      try {
+        this.port.postMessage([fromWorker.batch, kind, taskId, payload]);
+      } catch (error) {
+        this.port.postMessage([fromWorker.batch, ...substitute(kind, taskId, payload, error)]);
+      }
+    }
+  }
+}
+
+function substitute(kind: unknown, taskId: unknown, payload: unknown, error: unknown): unknown[] {
+  const why = error instanceof Error ? error.message : String(error);
+  if (kind === recordKind.succeeded) {
+    const failure: WireFailure = [
+      'output',
+      'UnserializableOutput',
+      `the task returned ${describeValue(payload)}, which cannot be copied to the main thread: ${why}`,
+      undefined,
+      undefined,
+    ];
+    return [recordKind.failed, taskId, failure];
+  }
+  if (kind === recordKind.log && Array.isArray(payload)) {
+    return [recordKind.log, taskId, [payload[0], payload[1], `(fields not sent: ${why})`]];
+  }
+  if (kind === recordKind.progress) {
+    return [recordKind.log, taskId, ['warn', `a progress value was not sent: ${why}`, undefined]];
+  }
+  // A failure record is built of strings by the worker and always clones.
+  return [kind, taskId, undefined];
+}
+
+export function describeValue(value: unknown): string {
+  if (typeof value === 'function') return `a function (${value.name || 'anonymous'})`;
+  if (typeof value === 'symbol') return `a symbol (${value.toString()})`;
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
+  return `a ${typeof value}`;
+}

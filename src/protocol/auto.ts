@@ -1,0 +1,229 @@
+import { type BackoffPolicy, backoffDelayMs, defaultBackoff } from './backoff.js';
+import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import type { MessageDecoder } from './frame.js';
+import type { ConnectResult } from './handshake.js';
+import { connectLongPoll, type LongPollClient } from './long-poll/client.js';
+import { type CloseInfo, type NetworkTransport, TransportEnd } from './transport-end.js';
+import { connectWebSocket } from './websocket/connector.js';
+
+export type TransportKind = 'websocket' | 'long-poll';
+
+export interface TransportSwitch {
+  readonly from: TransportKind;
+  readonly to: TransportKind;
+  readonly reason: string;
+}
+
+type Connection<Out, In> =
+  | { readonly kind: 'websocket'; readonly transport: NetworkTransport<Out, In> }
+  | { readonly kind: 'long-poll'; readonly transport: LongPollClient<Out, In> };
+
+export interface AutoConnectOptions<In> {
+  readonly webSocketUrl: string;
+  readonly longPollUrl: string;
+  readonly decoder: MessageDecoder<In>;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly backoff?: BackoffPolicy;
+  readonly keepAliveIntervalMs?: number;
+  /** Use this transport only (`--protocol ws|http`): same reconnects and backoff, no switching. */
+  readonly only?: TransportKind;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Connects by WebSocket, or by HTTP long-poll when the WebSocket cannot connect; retries both with
+ * jittered exponential backoff (capped at 30 s by default) until one connects, the server rejects the
+ * credentials or version (`rejected`), or the signal aborts (`unreachable`).
+ */
+export async function connectAuto<Out, In>(
+  options: AutoConnectOptions<In>,
+): Promise<ConnectResult<AutoTransport<Out, In>>> {
+  const auto = new AutoTransport<Out, In>(options);
+  const first = await auto.connectFirst();
+  return first.kind === 'connected' ? { kind: 'connected', transport: auto } : first;
+}
+
+/**
+ * A Transport that keeps one underlying connection, WebSocket preferred:
+ * - When the WebSocket drops (the network, a keep-alive timeout, a server going away), it opens a
+ *   long-poll session at once, then probes the WebSocket with backoff and moves back when it opens.
+ * - When the long-poll session is lost, it tries the WebSocket first, then long-poll, with backoff.
+ * - A deliberate close by the server, a protocol error or close() ends it for good (onClose).
+ * Messages sent while no connection is up are held and sent, in order, on the next one. Messages
+ * already handed to a connection that then dropped may be lost: a switch is a new session.
+ *
+ * A switch is a new session on the server, which knows nothing of the old one: onSwitch listeners
+ * run before held messages are flushed, so a `register` sent from the listener is the first message
+ * of the new session. Running a job exactly once across a switch is the control plane's job (leases
+ * and fencing tokens), not the transport's.
+ */
+export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly stop = new AbortController();
+  private readonly switchListeners: ((event: TransportSwitch) => void)[] = [];
+  private current: Connection<Out, In> | undefined;
+  private waiting: Out[] = [];
+  private probeTimer: TimerHandle | undefined;
+  private probeAttempt = 0;
+
+  constructor(private readonly options: AutoConnectOptions<In>) {
+    super();
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    options.signal?.addEventListener('abort', () => this.close('aborted'), { once: true });
+  }
+
+  /** Which transport carries messages now; undefined while reconnecting. */
+  get kind(): TransportKind | undefined {
+    return this.current?.kind;
+  }
+
+  onSwitch(listener: (event: TransportSwitch) => void): void {
+    this.switchListeners.push(listener);
+  }
+
+  send(message: Out): void {
+    if (this.isClosed) return;
+    if (this.current === undefined) this.waiting.push(message);
+    else this.current.transport.send(message);
+  }
+
+  close(reason = 'closed'): void {
+    if (this.isClosed) return;
+    this.finish({ kind: 'local', reason });
+    this.stop.abort();
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    this.current?.transport.close(reason);
+    this.current = undefined;
+  }
+
+  /** @internal Used by connectAuto. */
+  async connectFirst(): Promise<ConnectResult<true>> {
+    const result = await this.connectWithBackoff(this.order(['websocket', 'long-poll']));
+    if (result.kind === 'connected') this.adopt(result.transport);
+    return result.kind === 'connected' ? { kind: 'connected', transport: true } : result;
+  }
+
+  private async connectWithBackoff(
+    order: readonly TransportKind[],
+  ): Promise<ConnectResult<Connection<Out, In>>> {
+    for (let attempt = 0; ; attempt++) {
+      const reasons: string[] = [];
+      for (const kind of order) {
+        if (this.stop.signal.aborted) return { kind: 'unreachable', reason: 'closed while connecting' };
+        const result = await this.connect(kind);
+        if (result.kind !== 'unreachable') return result;
+        reasons.push(`${kind}: ${result.reason}`);
+      }
+      const delay = backoffDelayMs(attempt, this.random, this.options.backoff ?? defaultBackoff);
+      const slept = await this.sleep(delay);
+      if (!slept) return { kind: 'unreachable', reason: reasons.join('; ') };
+    }
+  }
+
+  private async connect(kind: TransportKind): Promise<ConnectResult<Connection<Out, In>>> {
+    const { decoder, headers, clock } = this.options;
+    const common = {
+      decoder,
+      signal: this.stop.signal,
+      ...(headers ? { headers } : {}),
+      ...(clock ? { clock } : {}),
+    };
+    if (kind === 'long-poll') {
+      const result = await connectLongPoll<Out, In>({ ...common, baseUrl: this.options.longPollUrl });
+      return result.kind === 'connected'
+        ? { kind: 'connected', transport: { kind, transport: result.transport } }
+        : result;
+    }
+    const keepAlive = this.options.keepAliveIntervalMs;
+    const result = await connectWebSocket<Out, In>({
+      ...common,
+      url: this.options.webSocketUrl,
+      ...(keepAlive === undefined ? {} : { keepAliveIntervalMs: keepAlive }),
+    });
+    return result.kind === 'connected'
+      ? { kind: 'connected', transport: { kind, transport: result.transport } }
+      : result;
+  }
+
+  private adopt(entry: Connection<Out, In>, switched?: TransportSwitch): void {
+    const { kind, transport } = entry;
+    if (this.isClosed) {
+      transport.close('closed');
+      return;
+    }
+    this.current = entry;
+    transport.onMessage((message) => {
+      if (this.current === entry) this.deliver(message);
+    });
+    transport.onCloseInfo((info) => {
+      if (this.current === entry) void this.connectionEnded(kind, info);
+    });
+    if (switched !== undefined) for (const listener of this.switchListeners) listener(switched);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const message of waiting) transport.send(message);
+    if (kind === 'long-poll' && this.options.only === undefined) this.scheduleProbe();
+  }
+
+  private async connectionEnded(kind: TransportKind, info: CloseInfo): Promise<void> {
+    this.current = undefined;
+    if (info.kind !== 'lost') return this.finish(info);
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    const order: TransportKind[] =
+      kind === 'websocket' ? ['long-poll', 'websocket'] : ['websocket', 'long-poll'];
+    const result = await this.connectWithBackoff(this.order(order));
+    if (result.kind === 'connected') {
+      this.adopt(result.transport, { from: kind, to: result.transport.kind, reason: info.reason });
+    } else if (!this.isClosed) {
+      this.finish({ kind: 'remote', reason: result.reason });
+    }
+  }
+
+  private order(preferred: readonly TransportKind[]): readonly TransportKind[] {
+    const { only } = this.options;
+    return only === undefined ? preferred : [only];
+  }
+
+  /** While on long-poll, tries the WebSocket with backoff and moves over when it opens. */
+  private scheduleProbe(): void {
+    const delay = backoffDelayMs(this.probeAttempt++, this.random, this.options.backoff ?? defaultBackoff);
+    this.probeTimer = this.clock.setTimeout(() => void this.probe(), delay);
+  }
+
+  private async probe(): Promise<void> {
+    this.probeTimer = undefined;
+    const polling = this.current;
+    if (this.isClosed || polling?.kind !== 'long-poll') return;
+    const result = await this.connect('websocket');
+    if (this.current !== polling || this.isClosed) {
+      if (result.kind === 'connected') result.transport.transport.close('superseded');
+      return;
+    }
+    if (result.kind !== 'connected') return this.scheduleProbe();
+    this.probeAttempt = 0;
+    // Hold new sends until long-poll has delivered what it already took, so order survives the move.
+    this.current = undefined;
+    await polling.transport.drained();
+    polling.transport.close('moving to WebSocket');
+    this.adopt(result.transport, { from: 'long-poll', to: 'websocket', reason: 'WebSocket reachable again' });
+  }
+
+  private sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.stop.signal.aborted) return resolve(false);
+      const onAbort = () => {
+        this.clock.clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = this.clock.setTimeout(() => {
+        this.stop.signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, ms);
+      this.stop.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,20 @@
+export interface BackoffPolicy {
+  /** Delay ceiling of the first retry; doubles per attempt. */
+  readonly baseMs: number;
+  readonly capMs: number;
+}
+
+export const defaultBackoff: BackoffPolicy = { baseMs: 250, capMs: 30_000 };
+
+/**
+ * "Equal jitter": half of the exponential delay is fixed and half random, so a fleet that lost its
+ * server at once does not come back at once, and no retry is ever immediate. `attempt` counts from 0.
+ */
+export function backoffDelayMs(
+  attempt: number,
+  random: () => number,
+  policy: BackoffPolicy = defaultBackoff,
+): number {
+  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
+  return ceiling / 2 + (random() * ceiling) / 2;
+}

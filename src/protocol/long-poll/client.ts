@@ -1,0 +1,278 @@
+import type { Agent } from 'node:http';
+import { type Clock, systemClock } from '../clock.js';
+import { decodeBatch, type MessageDecoder } from '../frame.js';
+import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
+import { protocolVersion } from '../messages.js';
+import { type CloseInfo, TransportEnd } from '../transport-end.js';
+import { keepAliveAgent, sendRequest } from './http-request.js';
+
+export interface LongPollConnectOptions<In> {
+  /** http(s) URL of the acceptor's basePath. */
+  readonly baseUrl: string;
+  readonly decoder: MessageDecoder<In>;
+  /** Sent with every request, e.g. `authorization`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly clock?: Clock;
+  /** Pause before retrying a request that failed on the network. */
+  readonly retryDelayMs?: number;
+  /** After failing this long without one success, the session counts as lost. */
+  readonly giveUpAfterMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+interface Outgoing {
+  readonly seq: number;
+  readonly json: string;
+  readonly bytes: number;
+}
+
+/** Server end codes after which a client should reconnect rather than stop. */
+const reconnectCodes = new Set(['VK_SHUTTING_DOWN', 'VK_PEER_TIMEOUT', 'VK_SESSION_NOT_FOUND']);
+
+/**
+ * Opens a long-poll session. Resolves `connected` with the session running (polling already),
+ * `rejected` on 401/403 or a protocol version refusal, `unreachable` otherwise. Never rejects.
+ */
+export async function connectLongPoll<Out, In>(
+  options: LongPollConnectOptions<In>,
+): Promise<ConnectResult<LongPollClient<Out, In>>> {
+  const agent = keepAliveAgent(options.baseUrl);
+  let response: { status: number; text: string };
+  try {
+    response = await sendRequest(agent, `${options.baseUrl}/sessions`, {
+      method: 'POST',
+      headers: requestHeaders(options.headers),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  } catch (error) {
+    agent.destroy();
+    return { kind: 'unreachable', reason: describeRequestError(error) };
+  }
+  const { text } = response;
+  if (response.status !== 201) {
+    agent.destroy();
+    const { code, message } = parseErrorBody(text, response.status);
+    if (response.status === 401 || response.status === 403 || code === 'VK_PROTOCOL_VERSION')
+      return { kind: 'rejected', status: response.status, code, reason: `${code}: ${message}` };
+    return { kind: 'unreachable', reason: `session refused with ${code}: ${message}` };
+  }
+  const opened = parseOpened(text);
+  if (opened === undefined) {
+    agent.destroy();
+    return { kind: 'unreachable', reason: `unexpected session response ${text.slice(0, 80)}` };
+  }
+  const sessionUrl = `${options.baseUrl}/sessions/${opened.sessionId}`;
+  const client = new LongPollClient<Out, In>(options, agent, sessionUrl, opened.holdMs);
+  return { kind: 'connected', transport: client };
+}
+
+/**
+ * The client end of a long-poll session, as a Transport. One poll is always open while the session
+ * is; each acknowledges the last sequence number received, so a lost response is answered again and
+ * duplicates are dropped here. Sends leave in order, one POST at a time, batched per tick; a POST
+ * that fails on the network is retried with the same sequence numbers, which the server dedups.
+ * close() fires onClose at once, then delivers what was already sent and deletes the session.
+ */
+export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
+  private readonly clock: Clock;
+  private readonly headers: Record<string, string>;
+  private readonly poller = new AbortController();
+  private lastReceived = 0;
+  private readonly outgoing: Outgoing[] = [];
+  private nextSeq = 1;
+  private posting: Promise<void> | undefined;
+  private failingSince: number | undefined;
+
+  constructor(
+    private readonly options: LongPollConnectOptions<In>,
+    private readonly agent: Agent,
+    private readonly sessionUrl: string,
+    private readonly holdMs: number,
+  ) {
+    super();
+    this.clock = options.clock ?? systemClock;
+    this.headers = requestHeaders(options.headers);
+    void this.pollLoop();
+  }
+
+  send(message: Out): void {
+    if (this.isClosed) return;
+    const json = JSON.stringify(message);
+    this.outgoing.push({ seq: this.nextSeq++, json, bytes: Buffer.byteLength(json) });
+    if (this.posting === undefined) {
+      this.posting = Promise.resolve()
+        .then(() => this.postLoop())
+        .finally(() => {
+          this.posting = undefined;
+        });
+    }
+  }
+
+  close(reason = 'closed'): void {
+    if (this.isClosed) return;
+    this.end({ kind: 'local', reason });
+  }
+
+  /** Resolves once everything sent so far has been acknowledged, or could not be. */
+  async drained(): Promise<void> {
+    while (this.posting !== undefined) await this.posting;
+  }
+
+  private end(info: CloseInfo, deleteSession = true): void {
+    this.finish(info);
+    this.poller.abort();
+    if (!deleteSession) {
+      void this.drained().finally(() => this.agent.destroy());
+      return;
+    }
+    void this.drained()
+      .then(() =>
+        sendRequest(
+          this.agent,
+          `${this.sessionUrl}?reason=${encodeURIComponent(info.reason.slice(0, 200))}`,
+          {
+            method: 'DELETE',
+            headers: this.headers,
+          },
+        ),
+      )
+      .catch(() => undefined)
+      .finally(() => this.agent.destroy());
+  }
+
+  private async pollLoop(): Promise<void> {
+    while (!this.isClosed) {
+      const timeout = new AbortController();
+      // A server that vanished without a TCP reset would hold the poll forever.
+      const timer = this.clock.setTimeout(() => timeout.abort(), this.holdMs + 10_000);
+      try {
+        const { status, text } = await sendRequest(
+          this.agent,
+          `${this.sessionUrl}/messages?ack=${this.lastReceived}`,
+          {
+            method: 'GET',
+            headers: this.headers,
+            signal: AbortSignal.any([this.poller.signal, timeout.signal]),
+          },
+        );
+        this.failingSince = undefined;
+        if (status === 200) this.receive(text);
+        else this.refused(status, text);
+      } catch (error) {
+        if (this.isClosed) return;
+        await this.failed(`poll failed: ${describeRequestError(error)}`);
+      } finally {
+        this.clock.clearTimeout(timer);
+      }
+    }
+  }
+
+  private receive(text: string): void {
+    const decoded = decodeBatch(text, {
+      schema: this.options.decoder.schema,
+      maxFrameBytes: Number.MAX_SAFE_INTEGER,
+    });
+    if (decoded.kind === 'error') {
+      const { code, message } = decoded.error;
+      this.end({ kind: 'protocol', code, reason: `${code}: ${message}` });
+      return;
+    }
+    const { seq, messages, envelope } = decoded.value;
+    for (const [index, message] of messages.entries()) {
+      if (seq + index <= this.lastReceived) continue;
+      this.lastReceived = seq + index;
+      this.deliver(message);
+    }
+    const closed = envelope.closed;
+    if (typeof closed === 'object' && closed !== null) {
+      const { code, reason } = closed as Record<string, unknown>;
+      const text = `${String(code)}: ${String(reason)}`;
+      this.end(
+        reconnectCodes.has(String(code)) ? { kind: 'lost', reason: text } : { kind: 'remote', reason: text },
+        false,
+      );
+    }
+  }
+
+  private refused(status: number, text: string): void {
+    const { code, message } = parseErrorBody(text, status);
+    const reason = `${code}: ${message}`;
+    if (status === 404 || reconnectCodes.has(code)) this.end({ kind: 'lost', reason }, false);
+    else this.end({ kind: 'remote', reason }, false);
+  }
+
+  private async postLoop(): Promise<void> {
+    const limit = this.options.decoder.maxFrameBytes;
+    while (this.outgoing.length > 0) {
+      const batch: string[] = [];
+      let bytes = 64;
+      for (const entry of this.outgoing) {
+        if (batch.length > 0 && bytes + entry.bytes + 1 > limit) break;
+        batch.push(entry.json);
+        bytes += entry.bytes + 1;
+      }
+      const first = this.outgoing[0]?.seq ?? this.nextSeq;
+      try {
+        const { status, text } = await sendRequest(this.agent, `${this.sessionUrl}/messages`, {
+          method: 'POST',
+          headers: { ...this.headers, 'content-type': 'application/json' },
+          body: `{"v":${protocolVersion},"seq":${first},"messages":[${batch.join(',')}]}`,
+        });
+        this.failingSince = undefined;
+        if (status !== 200) {
+          this.outgoing.length = 0;
+          return this.refused(status, text);
+        }
+        const ack = parseAck(text) ?? first + batch.length - 1;
+        while ((this.outgoing[0]?.seq ?? Number.POSITIVE_INFINITY) <= ack) this.outgoing.shift();
+      } catch (error) {
+        if (await this.failed(`send failed: ${describeRequestError(error)}`)) {
+          this.outgoing.length = 0;
+          return;
+        }
+      }
+    }
+  }
+
+  /** Waits before a retry; returns true (and ends the session as lost) once failing too long. */
+  private async failed(reason: string): Promise<boolean> {
+    const now = this.clock.now();
+    this.failingSince ??= now;
+    if (now - this.failingSince >= (this.options.giveUpAfterMs ?? 10_000)) {
+      this.end({ kind: 'lost', reason }, false);
+      return true;
+    }
+    await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.options.retryDelayMs ?? 200));
+    return this.isClosed;
+  }
+}
+
+function requestHeaders(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return { ...headers, [versionHeader]: String(protocolVersion) };
+}
+
+function parseOpened(text: string): { sessionId: string; holdMs: number } | undefined {
+  try {
+    const value = JSON.parse(text) as Record<string, unknown>;
+    if (typeof value.sessionId === 'string' && typeof value.holdMs === 'number')
+      return { sessionId: value.sessionId, holdMs: value.holdMs };
+  } catch {
+    // Falls through: not a session response.
+  }
+  return undefined;
+}
+
+function parseAck(text: string): number | undefined {
+  try {
+    const value = JSON.parse(text) as Record<string, unknown>;
+    return typeof value.ack === 'number' ? value.ack : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeRequestError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}

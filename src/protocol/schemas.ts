@@ -1,0 +1,197 @@
+import * as z from 'zod';
+import type { JobOutcome, StepResult } from '../core/outcome.js';
+import type { ExpressionValue } from '../workflow/expressions/values.js';
+import type { RunDefaults, StepDefinition } from '../workflow/model.js';
+import type { JobSpec } from './job-spec.js';
+import type { ControlMessage, LogEntry, RunnerInfo, RunnerMessage, StepReport } from './messages.js';
+
+/**
+ * Runtime schemas for protocol v1, shared by both ends. The declared types in messages.ts and
+ * job-spec.ts stay the source of truth for the code; the assertions at the bottom of this file fail
+ * to compile when a schema and its declared type disagree in either direction.
+ *
+ * Adding a message: declare it in messages.ts, then add one entry to `controlMessageSchemas` or
+ * `runnerMessageSchemas` below. Decoding, validation and the round-trip tests all read these maps.
+ */
+
+const nonNegativeInt = z.number().int().nonnegative();
+const timestamp = z.number().finite();
+const stringRecord = z.record(z.string(), z.string());
+
+const expressionValueSchema: z.ZodType<ExpressionValue> = z.lazy(() =>
+  z.union([
+    z.null(),
+    z.boolean(),
+    z.number(),
+    z.string(),
+    z.array(expressionValueSchema),
+    z.record(z.string(), expressionValueSchema),
+  ]),
+);
+
+const stepResultSchema = z.enum(['success', 'failure', 'cancelled', 'skipped']);
+
+const jobOutcomeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('succeeded') }),
+  z.object({ kind: z.literal('failed'), reason: z.string() }),
+  z.object({ kind: z.literal('cancelled'), reason: z.string() }),
+  z.object({ kind: z.literal('timed_out') }),
+  z.object({ kind: z.literal('skipped'), reason: z.string() }),
+]);
+
+const runDefaultsSchema = z.object({
+  shell: z.string().optional(),
+  workingDirectory: z.string().optional(),
+});
+
+const stepDefinitionSchema = z.object({
+  index: nonNegativeInt,
+  id: z.string().optional(),
+  name: z.string(),
+  run: z.string(),
+  shell: z.string().optional(),
+  workingDirectory: z.string().optional(),
+  env: stringRecord,
+  if: z.string().optional(),
+  continueOnError: z.union([z.boolean(), z.string()]),
+  timeoutMinutes: z.union([z.number(), z.string()]).optional(),
+});
+
+export const jobSpecSchema = z.object({
+  runId: z.string(),
+  jobId: z.string(),
+  key: z.string(),
+  name: z.string(),
+  attempt: z.number().int().positive(),
+  workspace: z.string(),
+  workflowEnv: stringRecord,
+  jobEnv: stringRecord,
+  defaults: runDefaultsSchema,
+  steps: z.array(stepDefinitionSchema),
+  outputs: stringRecord,
+  timeoutMs: nonNegativeInt,
+  contexts: z.object({
+    github: expressionValueSchema,
+    vars: expressionValueSchema,
+    secrets: stringRecord,
+    matrix: expressionValueSchema,
+    strategy: expressionValueSchema,
+    needs: expressionValueSchema,
+    inputs: expressionValueSchema,
+  }),
+});
+
+export const runnerInfoSchema = z.object({
+  name: z.string().min(1),
+  labels: z.array(z.string()),
+  capacity: z.number().int().positive(),
+});
+
+const logEntrySchema = z.object({
+  stepIndex: nonNegativeInt,
+  stream: z.enum(['stdout', 'stderr', 'system']),
+  at: timestamp,
+  text: z.string(),
+});
+
+const stepReportSchema = z.object({
+  index: nonNegativeInt,
+  name: z.string(),
+  outcome: stepResultSchema,
+  conclusion: stepResultSchema,
+  exitCode: z.number().int().optional(),
+  startedAt: timestamp.optional(),
+  finishedAt: timestamp,
+});
+
+const jobId = z.string().min(1);
+const fencingToken = z.number().int().nonnegative();
+const ttlMs = z.number().int().positive();
+
+/** Control plane → runner, keyed by `type`. */
+export const controlMessageSchemas = {
+  registered: z.object({ type: z.literal('registered'), runnerId: z.string().min(1) }),
+  offer: z.object({ type: z.literal('offer'), jobId, name: z.string(), ttlMs }),
+  lease: z.object({ type: z.literal('lease'), jobId, fencingToken, ttlMs, job: jobSpecSchema }),
+  cancel: z.object({ type: z.literal('cancel'), jobId, reason: z.string(), immediate: z.boolean() }),
+  error: z.object({
+    type: z.literal('error'),
+    code: z.literal('VK_STALE_LEASE'),
+    jobId,
+    fencingToken,
+    refused: z.string(),
+    message: z.string(),
+  }),
+};
+
+/** Runner → control plane, keyed by `type`. */
+export const runnerMessageSchemas = {
+  register: z.object({ type: z.literal('register'), version: z.number().int(), runner: runnerInfoSchema }),
+  accept: z.object({ type: z.literal('accept'), jobId }),
+  decline: z.object({ type: z.literal('decline'), jobId, reason: z.string() }),
+  'step.started': z.object({
+    type: z.literal('step.started'),
+    jobId,
+    fencingToken,
+    index: nonNegativeInt,
+    name: z.string(),
+    at: timestamp,
+  }),
+  log: z.object({ type: z.literal('log'), jobId, fencingToken, entries: z.array(logEntrySchema) }),
+  renew: z.object({ type: z.literal('renew'), jobId, fencingToken }),
+  'step.completed': z.object({
+    type: z.literal('step.completed'),
+    jobId,
+    fencingToken,
+    step: stepReportSchema,
+  }),
+  'job.completed': z.object({
+    type: z.literal('job.completed'),
+    jobId,
+    fencingToken,
+    outcome: jobOutcomeSchema,
+    outputs: stringRecord,
+    at: timestamp,
+  }),
+};
+
+type ValuesOf<T> = T[keyof T];
+type UnionOf<Schemas> = z.infer<ValuesOf<Schemas>>;
+
+function unionOf<Schemas extends Record<string, z.ZodObject<{ type: z.ZodLiteral<string> }>>>(
+  schemas: Schemas,
+): z.ZodType<UnionOf<Schemas>> {
+  const options = Object.values(schemas);
+  const [first, ...rest] = options;
+  if (first === undefined) throw new Error('a message union needs at least one message');
+  return z.discriminatedUnion('type', [first, ...rest]) as unknown as z.ZodType<UnionOf<Schemas>>;
+}
+
+export const controlMessageSchema = unionOf(controlMessageSchemas);
+export const runnerMessageSchema = unionOf(runnerMessageSchemas);
+
+/**
+ * Compile-time agreement between schema-inferred and declared types. `readonly` differs between
+ * the two and is irrelevant on the wire, so both sides are compared through `Mutable`.
+ */
+type Mutable<T> = T extends readonly (infer E)[]
+  ? Mutable<E>[]
+  : T extends object
+    ? { -readonly [K in keyof T]: Mutable<T[K]> }
+    : T;
+type Same<A, B> =
+  (<T>() => T extends Mutable<A> ? 1 : 2) extends <T>() => T extends Mutable<B> ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+
+export type SchemaAgreement = [
+  Assert<Same<z.infer<typeof jobSpecSchema>, JobSpec>>,
+  Assert<Same<z.infer<typeof runnerInfoSchema>, RunnerInfo>>,
+  Assert<Same<z.infer<typeof logEntrySchema>, LogEntry>>,
+  Assert<Same<z.infer<typeof stepReportSchema>, StepReport>>,
+  Assert<Same<z.infer<typeof jobOutcomeSchema>, JobOutcome>>,
+  Assert<Same<z.infer<typeof stepResultSchema>, StepResult>>,
+  Assert<Same<z.infer<typeof runDefaultsSchema>, RunDefaults>>,
+  Assert<Same<z.infer<typeof stepDefinitionSchema>, StepDefinition>>,
+  Assert<Same<z.infer<typeof controlMessageSchema>, ControlMessage>>,
+  Assert<Same<z.infer<typeof runnerMessageSchema>, RunnerMessage>>,
+];

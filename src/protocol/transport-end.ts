@@ -1,0 +1,91 @@
+import type { ProtocolErrorCode } from './frame.js';
+import type { Transport } from './transport.js';
+
+/**
+ * Why a network connection ended, as data. The auto client reconnects after `lost` only:
+ * - `local`: this end called close().
+ * - `remote`: the peer closed on purpose (normal close, or it rejected something we sent).
+ * - `protocol`: this end received a frame it could not accept and closed the connection.
+ * - `lost`: the network dropped, the peer stopped answering keep-alives or polls, the session
+ *   expired, or the server went away for a restart.
+ */
+export type CloseInfo =
+  | { readonly kind: 'local'; readonly reason: string }
+  | { readonly kind: 'remote'; readonly reason: string }
+  | { readonly kind: 'protocol'; readonly code: ProtocolErrorCode; readonly reason: string }
+  | { readonly kind: 'lost'; readonly reason: string };
+
+/** A Transport over a network: the same contract, plus why it closed. */
+export interface NetworkTransport<Out, In> extends Transport<Out, In> {
+  readonly isClosed: boolean;
+  /** Fires once, together with onClose, with the reason as data. */
+  onCloseInfo(listener: (info: CloseInfo) => void): void;
+}
+
+/**
+ * Listener bookkeeping shared by the network transports. Messages that arrive before the first
+ * onMessage listener is registered are held and delivered (in order, a microtask later) once one
+ * is, so a message sent right after the connection opens is never dropped. Closing fires the
+ * listeners exactly once.
+ */
+export abstract class TransportEnd<Out, In> implements NetworkTransport<Out, In> {
+  private readonly messageListeners: ((message: In) => void)[] = [];
+  private readonly closeListeners: ((reason: string) => void)[] = [];
+  private readonly closeInfoListeners: ((info: CloseInfo) => void)[] = [];
+  private held: In[] | undefined = [];
+  private flushScheduled = false;
+  private closeInfo: CloseInfo | undefined;
+
+  abstract send(message: Out): void;
+  abstract close(reason?: string): void;
+
+  get isClosed(): boolean {
+    return this.closeInfo !== undefined;
+  }
+
+  onMessage(listener: (message: In) => void): void {
+    this.messageListeners.push(listener);
+    if (this.held === undefined || this.flushScheduled) return;
+    if (this.held.length === 0) {
+      this.held = undefined;
+      return;
+    }
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      const held = this.held ?? [];
+      this.held = undefined;
+      this.dispatch(held);
+    });
+  }
+
+  onClose(listener: (reason: string) => void): void {
+    if (this.closeInfo !== undefined) listener(this.closeInfo.reason);
+    else this.closeListeners.push(listener);
+  }
+
+  onCloseInfo(listener: (info: CloseInfo) => void): void {
+    if (this.closeInfo !== undefined) listener(this.closeInfo);
+    else this.closeInfoListeners.push(listener);
+  }
+
+  protected deliver(message: In): void {
+    if (this.closeInfo !== undefined) return;
+    if (this.held !== undefined) this.held.push(message);
+    else for (const listener of this.messageListeners) listener(message);
+  }
+
+  /** Marks the end closed and fires the close listeners; later calls are ignored. */
+  protected finish(info: CloseInfo): void {
+    if (this.closeInfo !== undefined) return;
+    this.closeInfo = info;
+    for (const listener of this.closeInfoListeners) listener(info);
+    for (const listener of this.closeListeners) listener(info.reason);
+  }
+
+  private dispatch(messages: readonly In[]): void {
+    for (const message of messages) {
+      if (this.closeInfo !== undefined) return;
+      for (const listener of this.messageListeners) listener(message);
+    }
+  }
+}

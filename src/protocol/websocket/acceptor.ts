@@ -1,0 +1,118 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { type Clock, systemClock } from '../clock.js';
+import type { MessageDecoder } from '../frame.js';
+import { type Authenticate, checkVersionHeader, errorBody } from '../handshake.js';
+import type { NetworkTransport } from '../transport-end.js';
+import { defaultKeepAliveIntervalMs, WebSocketTransport } from './socket-transport.js';
+
+export interface WebSocketAcceptorOptions<In, Principal> {
+  /** The node:http server whose upgrade requests on `path` this acceptor takes. */
+  readonly server: Server;
+  readonly path: string;
+  readonly authenticate: Authenticate<Principal>;
+  readonly decoder: MessageDecoder<In>;
+  readonly clock?: Clock;
+  readonly keepAliveIntervalMs?: number;
+}
+
+export type ConnectionListener<Out, In, Principal> = (
+  transport: NetworkTransport<Out, In>,
+  principal: Principal,
+) => void;
+
+/**
+ * The server end of the WebSocket transport. Lifecycle: construct (it attaches to the server's
+ * 'upgrade' event) → onConnection listeners receive each authenticated connection → close() refuses
+ * new upgrades and closes every open connection with 1001 so runners reconnect elsewhere.
+ * Upgrades on other paths are left to other listeners, or destroyed when there are none.
+ * A connection's bad frame closes that connection only.
+ */
+export class WebSocketAcceptor<Out, In, Principal> {
+  private readonly sockets: WebSocketServer;
+  private readonly listeners: ConnectionListener<Out, In, Principal>[] = [];
+  private readonly open = new Set<WebSocketTransport<Out, In>>();
+  private closing = false;
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+    void this.upgrade(request, socket, head);
+
+  constructor(private readonly options: WebSocketAcceptorOptions<In, Principal>) {
+    // ws applies maxPayload before buffering a message, so a huge frame never reaches memory; but it
+    // closes with a bare 1009. Up to twice the limit, decodeFrame refuses it with a named reason.
+    this.sockets = new WebSocketServer({ noServer: true, maxPayload: 2 * options.decoder.maxFrameBytes });
+    options.server.on('upgrade', this.onUpgrade);
+  }
+
+  onConnection(listener: ConnectionListener<Out, In, Principal>): void {
+    this.listeners.push(listener);
+  }
+
+  get connectionCount(): number {
+    return this.open.size;
+  }
+
+  /** Idempotent. Resolves once every connection has been told to go away. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.options.server.off('upgrade', this.onUpgrade);
+    for (const transport of this.open)
+      transport.goAway('VK_SHUTTING_DOWN: the control plane is shutting down');
+    this.open.clear();
+    await new Promise<void>((resolve) => this.sockets.close(() => resolve()));
+  }
+
+  private async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = (request.url ?? '').split('?', 1)[0];
+    if (path !== this.options.path) {
+      if (this.options.server.listenerCount('upgrade') === 1) socket.destroy();
+      return;
+    }
+    // A client that hangs up during authentication must not crash the server.
+    socket.on('error', () => socket.destroy());
+    if (this.closing) return refuse(socket, 503, 'VK_SHUTTING_DOWN', 'the control plane is shutting down');
+    const versionError = checkVersionHeader(request.headers);
+    if (versionError !== undefined) return refuse(socket, 400, versionError.code, versionError.message);
+    let authentication: Awaited<ReturnType<Authenticate<Principal>>>;
+    try {
+      authentication = await this.options.authenticate({
+        headers: request.headers,
+        remoteAddress: request.socket.remoteAddress,
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return refuse(socket, 500, 'VK_AUTHENTICATE', `authentication failed: ${message}`);
+    }
+    if (authentication.kind === 'rejected')
+      return refuse(socket, authentication.status, authentication.code, authentication.message);
+    if (this.closing || socket.destroyed) return void socket.destroy();
+    const { principal } = authentication;
+    this.sockets.handleUpgrade(request, socket, head, (webSocket) => {
+      const transport = new WebSocketTransport<Out, In>(webSocket, this.options.decoder, {
+        clock: this.options.clock ?? systemClock,
+        intervalMs: this.options.keepAliveIntervalMs ?? defaultKeepAliveIntervalMs,
+      });
+      this.open.add(transport);
+      transport.onClose(() => this.open.delete(transport));
+      for (const listener of this.listeners) listener(transport, principal);
+    });
+  }
+}
+
+const statusText: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  if (socket.destroyed) return;
+  const body = errorBody(code, message);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

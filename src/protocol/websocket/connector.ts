@@ -1,0 +1,78 @@
+import { WebSocket } from 'ws';
+import { type Clock, systemClock } from '../clock.js';
+import type { MessageDecoder } from '../frame.js';
+import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
+import { protocolVersion } from '../messages.js';
+import type { NetworkTransport } from '../transport-end.js';
+import { defaultKeepAliveIntervalMs, WebSocketTransport } from './socket-transport.js';
+
+export interface WebSocketConnectOptions<In> {
+  /** ws:// or wss:// URL of the acceptor's path. */
+  readonly url: string;
+  readonly decoder: MessageDecoder<In>;
+  /** Sent with the upgrade request, e.g. `authorization`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly clock?: Clock;
+  readonly keepAliveIntervalMs?: number;
+  readonly handshakeTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The client end of the WebSocket transport. Resolves once the connection is open (`connected`),
+ * or with why it is not: `rejected` when the server refused the upgrade with 401/403 or a protocol
+ * version error (retrying as is will not help), `unreachable` otherwise, including other refusals
+ * of the upgrade, such as a proxy that blocks WebSockets gives.
+ * Never rejects.
+ */
+export function connectWebSocket<Out, In>(
+  options: WebSocketConnectOptions<In>,
+): Promise<ConnectResult<NetworkTransport<Out, In>>> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(options.url, {
+      headers: { ...options.headers, [versionHeader]: String(protocolVersion) },
+      maxPayload: options.decoder.maxFrameBytes,
+      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+      perMessageDeflate: false,
+    });
+    let settled = false;
+    const settle = (result: ConnectResult<NetworkTransport<Out, In>>) => {
+      if (settled) return;
+      settled = true;
+      options.signal?.removeEventListener('abort', abort);
+      resolve(result);
+    };
+    const abort = () => {
+      socket.terminate();
+      settle({ kind: 'unreachable', reason: 'connect aborted' });
+    };
+    if (options.signal?.aborted) return abort();
+    options.signal?.addEventListener('abort', abort);
+    socket.once('open', () => {
+      if (settled) return;
+      const transport = new WebSocketTransport<Out, In>(socket, options.decoder, {
+        clock: options.clock ?? systemClock,
+        intervalMs: options.keepAliveIntervalMs ?? defaultKeepAliveIntervalMs,
+      });
+      settle({ kind: 'connected', transport });
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', () => undefined);
+      response.on('end', () => {
+        const status = response.statusCode ?? 0;
+        const { code, message } = parseErrorBody(Buffer.concat(chunks).toString('utf8'), status);
+        socket.terminate();
+        // Credentials and versions will not fix themselves; anything else (a proxy that strips the
+        // upgrade, a server restarting) is worth retrying, over this transport or the other.
+        if (status === 401 || status === 403 || code === 'VK_PROTOCOL_VERSION')
+          settle({ kind: 'rejected', status, code, reason: `${code}: ${message}` });
+        else settle({ kind: 'unreachable', reason: `upgrade refused with ${code}: ${message}` });
+      });
+    });
+    socket.on('error', (error) => {
+      if (!settled) settle({ kind: 'unreachable', reason: error.message });
+    });
+  });
+}

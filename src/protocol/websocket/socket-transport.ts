@@ -1,0 +1,157 @@
+import type { RawData, WebSocket } from 'ws';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { MessageDecoder, ProtocolError, ProtocolErrorCode } from '../frame.js';
+import { decodeFrame, encodeFrame } from '../frame.js';
+import { TransportEnd } from '../transport-end.js';
+
+/**
+ * WebSocket close codes of protocol v1. 1000/1001/1009 keep their RFC 6455 meanings; the 4000
+ * range is ours. A close frame's reason starts with the error code, e.g. `VK_PROTOCOL: m.jobId: …`.
+ */
+export const closeCodes = {
+  normal: 1000,
+  goingAway: 1001,
+  frameTooLarge: 1009,
+  protocol: 4000,
+  protocolVersion: 4001,
+  peerTimeout: 4008,
+} as const;
+
+const closeCodeOf: Record<ProtocolErrorCode, number> = {
+  VK_PROTOCOL: closeCodes.protocol,
+  VK_PROTOCOL_VERSION: closeCodes.protocolVersion,
+  VK_FRAME_TOO_LARGE: closeCodes.frameTooLarge,
+};
+
+export interface KeepAliveOptions {
+  readonly clock: Clock;
+  /** A ping goes out this often; a peer that answered nothing since the previous ping is dead. */
+  readonly intervalMs: number;
+}
+
+export const defaultKeepAliveIntervalMs = 15_000;
+
+/** RFC 6455 caps a close reason at 123 bytes. */
+const maxCloseReasonBytes = 123;
+
+/**
+ * One WebSocket connection as a Transport, used by both the acceptor and the connector. Every text
+ * frame is one message (see frame.ts). A frame that does not decode closes this connection with the
+ * matching close code; so does a binary frame. Keep-alive: both ends ping every interval and
+ * terminate a peer that sent neither a pong nor anything else since the previous ping.
+ */
+export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
+  private heardSincePing = true;
+  private keepAliveTimer: TimerHandle | undefined;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly decoder: MessageDecoder<In>,
+    private readonly keepAlive: KeepAliveOptions,
+  ) {
+    super();
+    socket.on('message', (data, isBinary) => this.receive(data, isBinary));
+    socket.on('pong', () => {
+      this.heardSincePing = true;
+    });
+    socket.on('ping', () => {
+      this.heardSincePing = true;
+    });
+    // The 'close' event follows every 'error'; the error itself only shapes the reason.
+    let socketError: Error | undefined;
+    socket.on('error', (error) => {
+      socketError = error;
+    });
+    socket.on('close', (code, reason) => this.socketClosed(code, reason.toString('utf8'), socketError));
+    this.scheduleKeepAlive();
+  }
+
+  send(message: Out): void {
+    if (this.isClosed || this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(encodeFrame(message));
+  }
+
+  close(reason = 'closed'): void {
+    if (this.isClosed) return;
+    this.finish({ kind: 'local', reason });
+    this.stopKeepAlive();
+    this.socket.close(closeCodes.normal, truncateReason(reason));
+  }
+
+  /** Closes with 1001: the peer should reconnect (a server shutting down). */
+  goAway(reason: string): void {
+    if (this.isClosed) return;
+    this.finish({ kind: 'local', reason });
+    this.stopKeepAlive();
+    this.socket.close(closeCodes.goingAway, truncateReason(reason));
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    this.heardSincePing = true;
+    if (this.isClosed) return;
+    if (isBinary || !Buffer.isBuffer(data)) {
+      this.reject({ code: 'VK_PROTOCOL', message: 'binary frames are not part of the protocol; send text' });
+      return;
+    }
+    const decoded = decodeFrame(data, this.decoder);
+    if (decoded.kind === 'error') this.reject(decoded.error);
+    else this.deliver(decoded.value);
+  }
+
+  private reject(error: ProtocolError): void {
+    const reason = `${error.code}: ${error.message}`;
+    this.finish({ kind: 'protocol', code: error.code, reason });
+    this.stopKeepAlive();
+    this.socket.close(closeCodeOf[error.code], truncateReason(reason));
+  }
+
+  private socketClosed(code: number, reason: string, error: Error | undefined): void {
+    this.stopKeepAlive();
+    const detail = reason !== '' ? reason : (error?.message ?? 'no reason given');
+    if (code === closeCodes.normal || code === closeCodes.protocol || code === closeCodes.protocolVersion) {
+      this.finish({ kind: 'remote', reason: detail });
+    } else if (code === closeCodes.frameTooLarge && reason === '') {
+      // ws closes with a bare 1009 when a frame exceeds maxPayload, on either end.
+      const limit = this.decoder.maxFrameBytes;
+      this.finish({
+        kind: 'protocol',
+        code: 'VK_FRAME_TOO_LARGE',
+        reason: `VK_FRAME_TOO_LARGE: a frame exceeded the limit of ${limit} bytes`,
+      });
+    } else if (code === closeCodes.frameTooLarge) {
+      this.finish({ kind: 'remote', reason });
+    } else {
+      this.finish({ kind: 'lost', reason: `connection lost (close code ${code}: ${detail})` });
+    }
+  }
+
+  private scheduleKeepAlive(): void {
+    const { clock, intervalMs } = this.keepAlive;
+    this.keepAliveTimer = clock.setTimeout(() => {
+      if (this.isClosed) return;
+      if (!this.heardSincePing) {
+        const reason = `VK_PEER_TIMEOUT: no pong or message for ${intervalMs} ms after a ping`;
+        this.finish({ kind: 'lost', reason });
+        this.socket.terminate();
+        return;
+      }
+      this.heardSincePing = false;
+      this.socket.ping();
+      this.scheduleKeepAlive();
+    }, intervalMs);
+  }
+
+  private stopKeepAlive(): void {
+    if (this.keepAliveTimer !== undefined) this.keepAlive.clock.clearTimeout(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
+  }
+}
+
+function truncateReason(reason: string): string {
+  const bytes = Buffer.from(reason, 'utf8');
+  if (bytes.length <= maxCloseReasonBytes) return reason;
+  // Cut on a character boundary: decoding a split multi-byte sequence would yield U+FFFD.
+  let end = maxCloseReasonBytes - 3;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return `${bytes.subarray(0, end).toString('utf8')}...`;
+}

@@ -1,0 +1,26 @@
+import type { JobId } from '../core/ids.js';
+
+/** A runner message under a lease that the control plane refused because its fencing token was stale. */
+export interface StaleWrite {
+  readonly jobId: JobId;
+  /** The token the message carried. */
+  readonly fencingToken: number;
+  /** The job's live lease token when the message arrived; absent when the job had no live lease. */
+  readonly currentToken?: number;
+  /** The refused message's type, e.g. `job.completed`. */
+  readonly messageType: string;
+  /** epoch milliseconds, the control plane's clock */
+  readonly at: number;
+}
+
+/**
+ * The audit trail of refused stale writes (VK_STALE_LEASE), so that a zombie runner's late results are
+ * visible after the fact. Append-only; calls are applied in the order they are made (also without
+ * waiting for each), and `list` sees every `record` made before it. The job need not exist: a runner
+ * may name any job id, and the refusal is still worth keeping.
+ */
+export interface StaleWriteStore {
+  record(write: StaleWrite): Promise<void>;
+  /** In the order recorded; only `jobId`'s when given. */
+  list(options?: { jobId?: JobId }): Promise<StaleWrite[]>;
+}

@@ -1,0 +1,44 @@
+import { terminalJobStatuses } from '../core/outcome.js';
+import type { RunRecord } from './runs.js';
+
+/** What a submission asks of the store besides creating the run. */
+export interface RunSubmission {
+  /**
+   * The jobs the run is known to have before it starts (matrix legs of static matrices included).
+   * Counted against the capacity until they finish, also while they are not added yet.
+   */
+  readonly plannedJobs: number;
+  /** Refuse the run when the store's unfinished jobs plus `plannedJobs` would exceed this. */
+  readonly queueCapacity?: number;
+  /** A run created with the same key less than `windowMs` ago is returned instead of a new one. */
+  readonly idempotency?: { readonly key: string; readonly windowMs: number };
+}
+
+export type SubmitOutcome =
+  | { readonly kind: 'created'; readonly run: RunRecord }
+  /** A run with the idempotency key exists within the window; nothing was written. */
+  | { readonly kind: 'duplicate'; readonly run: RunRecord }
+  /** Nothing was written. */
+  | {
+      readonly kind: 'queue_full';
+      readonly capacity: number;
+      readonly unfinishedJobs: number;
+      readonly plannedJobs: number;
+    };
+
+const terminalList = terminalJobStatuses.map((status) => `'${status}'`).join(', ');
+
+/**
+ * The store's unfinished jobs: for every run not yet finished, its jobs that are not final, plus the
+ * planned ones not added yet (jobs are added when their needs are done). `greatest` is the SQL
+ * dialect's two-argument maximum (`max` in SQLite, `greatest` in Postgres).
+ */
+export function unfinishedJobsSql(greatest: 'max' | 'greatest'): string {
+  return `SELECT coalesce(sum(
+            ${greatest}(r.planned_jobs, (SELECT count(*) FROM jobs j WHERE j.run_id = r.id))
+            - (SELECT count(*) FROM jobs j WHERE j.run_id = r.id AND j.status IN (${terminalList}))), 0) AS unfinished
+          FROM runs r WHERE r.status IN ('queued', 'running')`;
+}
+
+/** The default queue capacity: unfinished jobs per store. */
+export const defaultQueueCapacity = 10_000;

@@ -1,0 +1,88 @@
+import { durationHint, parseDuration } from '../core/duration.js';
+import { defaultRetryPolicy, type RetryCondition, type RetryPolicy } from '../core/retry-delay.js';
+import type { RetryDocument } from './schema.js';
+import { describeValue } from './schema-issues.js';
+import type { YamlPath } from './source-map.js';
+
+/** A `retry:` value the schema accepted but that makes no sense; `path` is relative to the `retry:` key. */
+export interface RetryProblem {
+  readonly path: YamlPath;
+  readonly message: string;
+}
+
+/**
+ * The resolved policy of a `retry:` mapping, defaults filled in. Values that retryProblems() reports
+ * fall back to their defaults here; such a workflow never reaches the engine anyway.
+ */
+export function resolveRetryPolicy(document: RetryDocument | undefined): RetryPolicy | undefined {
+  if (document === undefined) return undefined;
+  const maxAttempts = document['max-attempts'];
+  const delayMs = durationOf(document.delay);
+  const maxDelayMs = durationOf(document['max-delay']);
+  return Object.freeze({
+    maxAttempts: isAttemptCount(maxAttempts) ? maxAttempts : defaultRetryPolicy.maxAttempts,
+    backoff: document.backoff ?? defaultRetryPolicy.backoff,
+    delayMs: delayMs ?? defaultRetryPolicy.delayMs,
+    maxDelayMs: maxDelayMs ?? defaultRetryPolicy.maxDelayMs,
+    jitter: jitterOf(document.jitter) ?? defaultRetryPolicy.jitter,
+    when: document.when === undefined ? defaultRetryPolicy.when : document.when.map(conditionOf),
+  });
+}
+
+/** Every problem of a `retry:` mapping at once. */
+export function retryProblems(document: RetryDocument): RetryProblem[] {
+  const problems: RetryProblem[] = [];
+  const maxAttempts = document['max-attempts'];
+  if (maxAttempts !== undefined && !isAttemptCount(maxAttempts)) {
+    problems.push({
+      path: ['max-attempts'],
+      message: `retry.max-attempts must be a whole number of at least 1, received ${maxAttempts}`,
+    });
+  }
+  for (const key of ['delay', 'max-delay'] as const) {
+    const value = document[key];
+    if (value !== undefined && durationOf(value) === undefined) {
+      problems.push({
+        path: [key],
+        message: `retry.${key} must be ${durationHint}, received ${describeValue(value)}`,
+      });
+    }
+  }
+  if (document.jitter !== undefined && jitterOf(document.jitter) === undefined) {
+    problems.push({
+      path: ['jitter'],
+      message: `retry.jitter must be true, false or a number from 0 to 1, received ${document.jitter}`,
+    });
+  }
+  for (const [i, condition] of (document.when ?? []).entries()) {
+    if (typeof condition === 'string') continue;
+    for (const [j, code] of condition['exit-codes'].entries()) {
+      if (!Number.isInteger(code) || code < 1 || code > 255) {
+        problems.push({
+          path: ['when', i, 'exit-codes', j],
+          message: `retry exit codes must be whole numbers from 1 to 255, received ${code}`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+function isAttemptCount(value: number | undefined): value is number {
+  return value !== undefined && Number.isInteger(value) && value >= 1;
+}
+
+function durationOf(value: string | number | undefined): number | undefined {
+  return value === undefined ? undefined : parseDuration(value);
+}
+
+function jitterOf(value: boolean | number | undefined): number | undefined {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value === undefined || !(value >= 0 && value <= 1)) return undefined;
+  return value;
+}
+
+function conditionOf(condition: NonNullable<RetryDocument['when']>[number]): RetryCondition {
+  if (typeof condition === 'string') return { kind: condition };
+  return { kind: 'exit-codes', codes: [...condition['exit-codes']] };
+}

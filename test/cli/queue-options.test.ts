@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/cli/exit-codes.js';
+import { parseQueueFlags } from '../../src/cli/queue-options.js';
+
+const now = 1_700_000_000_000;
+
+describe('parseQueueFlags', () => {
+  it('has the documented defaults', () => {
+    expect(parseQueueFlags({}, now)).toEqual({
+      priority: undefined,
+      notBefore: undefined,
+      agingIntervalMs: 60_000,
+      queueCapacity: 10_000,
+      idempotency: undefined,
+    });
+  });
+
+  it('resolves values', () => {
+    expect(
+      parseQueueFlags(
+        {
+          priority: 'high',
+          notBefore: '30s',
+          agingInterval: '2m',
+          queueCapacity: '5',
+          idempotencyKey: 'k',
+          idempotencyWindow: '1h',
+        },
+        now,
+      ),
+    ).toEqual({
+      priority: 'high',
+      notBefore: now + 30_000,
+      agingIntervalMs: 120_000,
+      queueCapacity: 5,
+      idempotency: { key: 'k', windowMs: 3_600_000 },
+    });
+    expect(parseQueueFlags({ notBefore: '2026-05-01T12:00:00Z' }, now).notBefore).toBe(
+      Date.UTC(2026, 4, 1, 12),
+    );
+    expect(parseQueueFlags({ idempotencyKey: 'k' }, now).idempotency).toEqual({
+      key: 'k',
+      windowMs: 86_400_000,
+    });
+  });
+
+  it('names the option and the value it refuses', () => {
+    const cases: [Parameters<typeof parseQueueFlags>[0], string][] = [
+      [
+        { priority: 'High' },
+        '--priority must be one of critical, high, normal, low, background, received "High"',
+      ],
+      [{ notBefore: 'noon' }, '--not-before must be an ISO 8601 timestamp'],
+      [{ agingInterval: '0s' }, '--aging-interval must be a duration such as 250ms'],
+      [{ queueCapacity: '1.5' }, '--queue-capacity must be a positive integer, received "1.5"'],
+      [{ queueCapacity: '-3' }, '--queue-capacity must be a positive integer, received "-3"'],
+      [{ idempotencyKey: ' ' }, '--idempotency-key must not be empty'],
+      [{ idempotencyWindow: '1h' }, '--idempotency-window needs --idempotency-key'],
+    ];
+    for (const [flags, message] of cases) {
+      expect(() => parseQueueFlags(flags, now)).toThrow(UsageError);
+      expect(() => parseQueueFlags(flags, now)).toThrow(message);
+    }
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { notBeforeTime, parseNotBefore } from '../../src/core/not-before.js';
+
+describe('parseNotBefore', () => {
+  it('reads durations after the run start', () => {
+    expect(parseNotBefore('30s')).toEqual({ kind: 'after', ms: 30_000 });
+    expect(parseNotBefore('250ms')).toEqual({ kind: 'after', ms: 250 });
+    expect(parseNotBefore(2)).toEqual({ kind: 'after', ms: 2000 });
+  });
+
+  it('reads ISO 8601 timestamps', () => {
+    expect(parseNotBefore('2026-05-01T12:00:00Z')).toEqual({ kind: 'at', at: Date.UTC(2026, 4, 1, 12) });
+    expect(parseNotBefore('2026-05-01T12:00:00.500+02:00')).toEqual({
+      kind: 'at',
+      at: Date.UTC(2026, 4, 1, 10, 0, 0, 500),
+    });
+    expect(parseNotBefore('2026-05-01')).toEqual({ kind: 'at', at: Date.UTC(2026, 4, 1) });
+  });
+
+  it('refuses anything else', () => {
+    for (const value of ['tomorrow', '', '-5s', '2026-13-45T25:00:00Z', '12:00', 'May 1 2026', -1]) {
+      expect(parseNotBefore(value)).toBeUndefined();
+    }
+  });
+
+  it('resolves against the run start', () => {
+    expect(notBeforeTime({ kind: 'after', ms: 30 }, 1000)).toBe(1030);
+    expect(notBeforeTime({ kind: 'at', at: 5 }, 1000)).toBe(5);
+  });
+});

@@ -1,0 +1,178 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { events, logLines, statuses, Workspace } from './cli.js';
+
+/** A script that fails until it has run `succeedOn` times, counting in a file of the workspace. */
+const flaky = (counter: string, succeedOn: number, failWith = 1) =>
+  `n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}
+          echo "try $n"
+          if [ $n -lt ${succeedOn} ]; then exit ${failWith}; fi`;
+
+describe('retry: with the real CLI', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('runs a step that fails twice a third time, and show and logs tell every attempt', async () => {
+    const file = ws.write(
+      'step-retry.yml',
+      `jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - id: flaky
+        name: flaky step
+        run: |
+          ${flaky('step-count', 3)}
+        retry: {max-attempts: 3, delay: 10ms}
+      - run: echo "outcome=\${{ steps.flaky.outcome }}"
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({ build: 'succeeded' });
+    expect(logLines(result.stdout, 'build').filter((line) => !line.startsWith('attempt'))).toEqual([
+      'try 1',
+      'try 2',
+      'try 3',
+      'outcome=success',
+    ]);
+    const attempts = events(result.stdout)
+      .filter((event) => event.type === 'step.completed')
+      .map((event) => event.step as { name: string; attempt: number; outcome: string });
+    expect(attempts.map((step) => [step.name, step.attempt, step.outcome])).toEqual([
+      ['flaky step', 1, 'failure'],
+      ['flaky step', 2, 'failure'],
+      ['flaky step', 3, 'success'],
+      ['Run echo "outcome=success"', 1, 'success'],
+    ]);
+
+    const runId = String(events(result.stdout)[0]?.runId);
+    const show = await ws.run(['show', runId]);
+    expect(show.code).toBe(0);
+    const stepLines = show.stdout.split('\n').filter((line) => line.includes('flaky step'));
+    expect(stepLines.map((line) => line.trim().replace(/ \d+(ms|\.\ds)$/, ''))).toEqual([
+      'failure   flaky step exit 1 (attempt 1)',
+      'failure   flaky step exit 1 (attempt 2)',
+      'success   flaky step (attempt 3)',
+    ]);
+    const json = JSON.parse((await ws.run(['show', runId, '--json'])).stdout) as {
+      jobs: { steps: { name: string; attempt?: number }[] }[];
+    };
+    expect(json.jobs[0]?.steps.map((step) => step.attempt ?? 1)).toEqual([1, 2, 3, 1]);
+
+    const logs = await ws.run(['logs', runId, 'build']);
+    expect(logs.stdout.split('\n').filter((line) => !line.startsWith('attempt'))).toEqual([
+      '── flaky step: attempt 1 ──',
+      'try 1',
+      '── flaky step: attempt 2 ──',
+      'try 2',
+      '── flaky step: attempt 3 ──',
+      'try 3',
+      'outcome=success',
+      '',
+    ]);
+  });
+
+  it('runs a failed job again as a new attempt; dependants wait for it; show lists the attempts', async () => {
+    const file = ws.write(
+      'job-retry.yml',
+      `jobs:
+  flaky:
+    runs-on: ubuntu-latest
+    retry: {max-attempts: 3, delay: 10ms, backoff: fixed}
+    outputs:
+      tries: \${{ steps.count.outputs.tries }}
+    steps:
+      - run: echo setting up
+      - id: count
+        run: |
+          ${flaky('job-count', 3, 4)}
+          echo "tries=$n" >> "$GITHUB_OUTPUT"
+  after:
+    needs: flaky
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "after \${{ needs.flaky.result }} with \${{ needs.flaky.outputs.tries }} tries"
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({ flaky: 'succeeded', after: 'succeeded' });
+    expect(logLines(result.stdout, 'after')).toEqual(['after success with 3 tries']);
+    const retrying = events(result.stdout).filter((event) => event.type === 'job.retrying');
+    expect(retrying.map((event) => [event.name, event.attempt, event.delayMs])).toEqual([
+      ['flaky', 2, 10],
+      ['flaky', 3, 10],
+    ]);
+    expect(String(retrying[0]?.reason)).toContain('exit code 4');
+    // The dependant starts only after the final attempt has succeeded.
+    const order = events(result.stdout)
+      .filter((event) => event.type === 'job.retrying' || event.type === 'job.started')
+      .map((event) => `${event.type}:${event.name}`);
+    expect(order.indexOf('job.started:after')).toBeGreaterThan(order.lastIndexOf('job.retrying:flaky'));
+
+    const runId = String(events(result.stdout)[0]?.runId);
+    const show = await ws.run(['show', runId]);
+    const attemptLines = show.stdout
+      .split('\n')
+      .filter((line) => line.trim().startsWith('attempt '))
+      .map((line) => line.trim().split(/\s+/).slice(0, 3).join(' '));
+    expect(attemptLines).toEqual(['attempt 1: failed', 'attempt 2: failed', 'attempt 3: succeeded']);
+    const logs = await ws.run(['logs', runId, 'flaky']);
+    expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
+      '── job attempt 1 ──',
+      'setting up',
+      'try 1',
+      '── job attempt 2 ──',
+      'setting up',
+      'try 2',
+      '── job attempt 3 ──',
+      'setting up',
+      'try 3',
+    ]);
+  });
+
+  it('with when: exit-codes [3], retries exit code 3 but not exit code 1', async () => {
+    const file = ws.write(
+      'exit-codes.yml',
+      `jobs:
+  three:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          ${flaky('three-count', 2, 3)}
+        retry: {max-attempts: 3, delay: 10ms, when: [{exit-codes: [3]}]}
+  one:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          ${flaky('one-count', 2, 1)}
+        retry: {max-attempts: 3, delay: 10ms, when: [{exit-codes: [3]}]}
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).not.toBe(0);
+    expect(statuses(result.stdout)).toEqual({ three: 'succeeded', one: 'failed' });
+    expect(logLines(result.stdout, 'three').filter((line) => line.startsWith('try'))).toEqual([
+      'try 1',
+      'try 2',
+    ]);
+    expect(logLines(result.stdout, 'one')).toEqual(['try 1']);
+  });
+
+  it('refuses a workflow with a bad retry value before running anything', async () => {
+    const file = ws.write(
+      'bad-retry.yml',
+      `jobs:
+  a:
+    runs-on: ubuntu-latest
+    retry: {delay: soon}
+    steps: [{ run: echo never }]
+`,
+    );
+    const result = await ws.run(['run', file]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('bad-retry.yml:4:20');
+    expect(result.stderr).toContain('retry.delay must be a duration');
+    expect(result.stdout).not.toContain('never');
+  });
+});

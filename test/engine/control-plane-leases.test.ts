@@ -1,0 +1,265 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { asJobId } from '../../src/core/ids.js';
+import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import type { Workflow } from '../../src/workflow/model.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+import { ManualClock, settle } from '../core/manual-clock.js';
+import { accepting, completing, type Lease, ScriptedRunner } from './scripted-runner.js';
+
+const request: RunRequest = {
+  workflowName: 'w',
+  workspace: '/tmp',
+  actor: 't',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+};
+
+function workflow(jobs: string): Workflow {
+  const parsed = parseWorkflow(`jobs:\n${jobs}`, 'w.yml').workflow;
+  if (!parsed) throw new Error('workflow did not parse');
+  return parsed;
+}
+
+const oneJob = (extra = '') => workflow(`  a:\n    runs-on: x\n${extra}    steps: [{ run: "true" }]\n`);
+
+describe('ControlPlane leases', () => {
+  const dirs: string[] = [];
+  const open: Stores[] = [];
+  afterEach(async () => {
+    for (const stores of open.splice(0)) await stores.close();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function plane(options: { offerTtlMs?: number; leaseTtlMs?: number } = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-leases-'));
+    dirs.push(dir);
+    const stores = openSqliteStores(join(dir, 'state.db'));
+    open.push(stores);
+    const clock = new ManualClock();
+    const events: RunEvent[] = [];
+    const controlPlane = new ControlPlane(stores, { ...options, clock });
+    controlPlane.onEvent((event) => events.push(event));
+    return { plane: controlPlane, clock, stores, events };
+  }
+
+  it('refuses a TTL that is not a positive whole number of milliseconds, naming the option', () => {
+    const { stores } = plane();
+    expect(() => new ControlPlane(stores, { leaseTtlMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'VK_USAGE', message: expect.stringContaining('leaseTtlMs') }),
+    );
+    expect(() => new ControlPlane(stores, { offerTtlMs: 1.5 })).toThrow(/offerTtlMs.*received 1.5/);
+  });
+
+  it('puts an unanswered offer back at the head of the queue after its TTL, freeing the slot', async () => {
+    const { plane: p, clock } = plane({ offerTtlMs: 5_000 });
+    let ignored = false;
+    const runner = new ScriptedRunner(p, (m, r) => {
+      if (m.type === 'offer' && !ignored) {
+        ignored = true;
+        return;
+      }
+      completing(m, r);
+    });
+    const handle = await p.startRun(
+      workflow(
+        '  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n  b:\n    runs-on: x\n    steps: [{ run: "true" }]\n',
+      ),
+      request,
+    );
+    await clock.advance(4_999);
+    expect(runner.of('offer').map((o) => o.name)).toEqual(['a']);
+    expect(runner.of('offer')[0]?.ttlMs).toBe(5_000);
+    await clock.advance(1);
+    // The lapse counts as a decline of a: the slot goes to b, and a follows once the runner has room.
+    expect(await handle.done).toBe('succeeded');
+    expect(runner.of('offer').map((o) => o.name)).toEqual(['a', 'b', 'a']);
+  });
+
+  it('ignores an accept that arrives after the offer lapsed; another runner gets the job', async () => {
+    const { plane: p, clock } = plane({ offerTtlMs: 1_000 });
+    const slow = new ScriptedRunner(p, () => {});
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [offer] = slow.of('offer');
+    if (!offer) throw new Error('no offer');
+    await clock.advance(1_000);
+    slow.send({ type: 'accept', jobId: offer.jobId });
+    await settle();
+    expect(slow.of('lease')).toEqual([]);
+    const other = new ScriptedRunner(p, completing);
+    expect(await handle.done).toBe('succeeded');
+    expect(other.of('lease').map((l) => l.jobId)).toEqual([offer.jobId]);
+    expect(slow.of('offer')).toHaveLength(1);
+  });
+
+  it('sends leases with the configured TTL and keeps a renewed lease past many TTLs', async () => {
+    const { plane: p, clock, events } = plane({ leaseTtlMs: 3_000 });
+    const runner = new ScriptedRunner(p, accepting);
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [lease] = runner.of('lease');
+    if (!lease) throw new Error('no lease');
+    expect(lease.ttlMs).toBe(3_000);
+    for (let i = 0; i < 20; i++) {
+      await clock.advance(1_000);
+      runner.send({ type: 'renew', jobId: lease.jobId, fencingToken: lease.fencingToken });
+    }
+    expect(runner.of('cancel')).toEqual([]);
+    expect(runner.of('error')).toEqual([]);
+    runner.complete(lease);
+    expect(await handle.done).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.queued')).toHaveLength(1);
+  });
+
+  it('requeues a hung runner’s job to another runner, refuses and records the hung runner’s late writes', async () => {
+    const { plane: p, clock, stores } = plane({ leaseTtlMs: 60_000 });
+    const hung = new ScriptedRunner(p, accepting);
+    const healthy = new ScriptedRunner(p, accepting);
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [first] = hung.of('lease');
+    if (!first) throw new Error('the first runner got no lease');
+    await clock.advance(59_999);
+    expect(healthy.of('offer')).toEqual([]);
+    await clock.advance(1);
+    expect(hung.of('cancel')).toEqual([
+      { type: 'cancel', jobId: first.jobId, reason: 'lease expired', immediate: false },
+    ]);
+    const [second] = healthy.of('lease');
+    if (!second) throw new Error('the job was not leased again');
+    expect(second.jobId).toBe(first.jobId);
+    expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+
+    // The hung runner wakes up and reports under its old token while the job runs elsewhere.
+    hung.send({ type: 'renew', jobId: first.jobId, fencingToken: first.fencingToken });
+    hung.send({
+      type: 'log',
+      jobId: first.jobId,
+      fencingToken: first.fencingToken,
+      entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text: 'zombie' }],
+    });
+    hung.complete(first, 'failed');
+    await settle();
+    expect(hung.of('error').map((e) => [e.code, e.refused, e.fencingToken])).toEqual([
+      ['VK_STALE_LEASE', 'renew', first.fencingToken],
+      ['VK_STALE_LEASE', 'log', first.fencingToken],
+      ['VK_STALE_LEASE', 'job.completed', first.fencingToken],
+    ]);
+
+    healthy.complete(second, 'succeeded', { result: 'second' });
+    expect(await handle.done).toBe('succeeded');
+    const jobId = asJobId(first.jobId);
+    const stale = await stores.staleWrites.list({ jobId });
+    expect(stale.map((w) => [w.messageType, w.fencingToken, w.currentToken])).toEqual([
+      ['renew', first.fencingToken, second.fencingToken],
+      ['log', first.fencingToken, second.fencingToken],
+      ['job.completed', first.fencingToken, second.fencingToken],
+    ]);
+    const [job] = await stores.runs.listJobs(handle.id);
+    expect(job).toMatchObject({ status: 'succeeded', outputs: { result: 'second' } });
+    expect(job?.reason).toBeUndefined();
+    expect(await stores.logs.read(handle.id)).toEqual([]);
+
+    // After the run, a late completion is still refused and recorded, and changes nothing.
+    hung.complete(first, 'failed');
+    await settle();
+    expect(hung.of('error')).toHaveLength(4);
+    const [after] = await stores.runs.listJobs(handle.id);
+    expect(after?.status).toBe('succeeded');
+    const last = (await stores.staleWrites.list({ jobId })).at(-1);
+    expect(last).toMatchObject({ messageType: 'job.completed', fencingToken: first.fencingToken });
+    expect(last && 'currentToken' in last).toBe(false);
+  });
+
+  it('keeps the expired runner’s slot taken until it reports the job, then offers it work again', async () => {
+    const { plane: p, clock } = plane({ leaseTtlMs: 1_000 });
+    const hung = new ScriptedRunner(p, accepting);
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [first] = hung.of('lease');
+    if (!first) throw new Error('no lease');
+    await clock.advance(1_000);
+    expect(hung.of('offer')).toHaveLength(1);
+    hung.complete(first);
+    await settle();
+    const [, second] = hung.of('lease');
+    if (!second) throw new Error('the job was not offered again once the slot was free');
+    hung.complete(second);
+    expect(await handle.done).toBe('succeeded');
+  });
+
+  it('fails a job with on-runner-lost: fail when its lease expires', async () => {
+    const { plane: p, clock, events, stores } = plane({ leaseTtlMs: 1_000 });
+    const hung = new ScriptedRunner(p, accepting);
+    const other = new ScriptedRunner(p, accepting);
+    const handle = await p.startRun(oneJob('    on-runner-lost: fail\n'), request);
+    await settle();
+    await clock.advance(1_000);
+    expect(await handle.done).toBe('failed');
+    expect(other.of('offer')).toEqual([]);
+    expect(hung.of('cancel')).toHaveLength(1);
+    const completed = events.find((e) => e.type === 'job.completed');
+    expect(completed).toMatchObject({
+      status: 'failed',
+      reason: expect.stringMatching(/^runner_lost: lease expired/),
+    });
+    const [job] = await stores.runs.listJobs(handle.id);
+    expect(job).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^runner_lost/) });
+  });
+
+  it('re-runs a job elsewhere when its runner disconnects (requeue, the default)', async () => {
+    const { plane: p, stores } = plane();
+    const leaving = new ScriptedRunner(p, (m, r) => {
+      accepting(m, r);
+      if (m.type === 'lease') r.end.close('connection reset');
+    });
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    expect(leaving.of('lease')).toHaveLength(1);
+    const stayer = new ScriptedRunner(p, completing);
+    expect(await handle.done).toBe('succeeded');
+    const [lease] = stayer.of('lease');
+    expect(lease?.fencingToken).toBeGreaterThan(
+      leaving.of('lease')[0]?.fencingToken ?? Number.POSITIVE_INFINITY,
+    );
+    const [job] = await stores.runs.listJobs(handle.id);
+    expect(job?.status).toBe('succeeded');
+  });
+
+  it('refuses writes under a token the runner never held, for a job it does not run', async () => {
+    const { plane: p, stores } = plane();
+    const runner = new ScriptedRunner(p, accepting);
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [lease] = runner.of('lease');
+    if (!lease) throw new Error('no lease');
+    const intruder = new ScriptedRunner(p, () => {});
+    intruder.complete({ ...lease } satisfies Lease, 'failed');
+    runner.send({
+      type: 'step.started',
+      jobId: lease.jobId,
+      fencingToken: lease.fencingToken + 100,
+      index: 0,
+      name: 's',
+      at: 1,
+    });
+    await settle();
+    expect(intruder.of('error').map((e) => e.refused)).toEqual(['job.completed']);
+    expect(runner.of('error').map((e) => e.refused)).toEqual(['step.started']);
+    runner.complete(lease);
+    expect(await handle.done).toBe('succeeded');
+    const stale = await stores.staleWrites.list();
+    expect(stale.map((w) => [w.messageType, w.currentToken])).toEqual([
+      ['job.completed', lease.fencingToken],
+      ['step.started', lease.fencingToken],
+    ]);
+    expect(await stores.runs.listSteps(asJobId(lease.jobId))).toEqual([]);
+  });
+});

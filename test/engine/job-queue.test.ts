@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import type { Priority } from '../../src/core/priority.js';
+import { JobQueue } from '../../src/engine/job-queue.js';
+import { FakeClock } from './fake-clock.js';
+
+interface Item {
+  readonly id: string;
+  readonly priority: Priority;
+  readonly notBefore?: number;
+}
+
+const minute = 60_000;
+
+function setup(agingIntervalMs = minute) {
+  const clock = new FakeClock();
+  const queue = new JobQueue<Item>({ agingIntervalMs, now: () => clock.now() });
+  const ids = () => [...queue.entries()].map((item) => item.id);
+  return { clock, queue, ids };
+}
+
+describe('JobQueue', () => {
+  it('keeps arrival order within a priority', () => {
+    const { queue, ids, clock } = setup();
+    for (const id of ['a', 'b', 'c']) queue.push({ id, priority: 'normal' });
+    clock.advance(10);
+    queue.push({ id: 'd', priority: 'normal' });
+    expect(ids()).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('puts higher priorities first', () => {
+    const { queue, ids } = setup();
+    queue.push({ id: 'low', priority: 'low' });
+    queue.push({ id: 'normal', priority: 'normal' });
+    queue.push({ id: 'background', priority: 'background' });
+    queue.push({ id: 'critical', priority: 'critical' });
+    queue.push({ id: 'high', priority: 'high' });
+    expect(ids()).toEqual(['critical', 'high', 'normal', 'low', 'background']);
+  });
+
+  it('ages a waiting job one level per interval: after 4 intervals a background job ties with a new critical one and, having arrived first, goes first', () => {
+    const { queue, ids, clock } = setup();
+    queue.push({ id: 'old-background', priority: 'background' });
+    clock.advance(4 * minute - 1);
+    queue.push({ id: 'critical-early', priority: 'critical' });
+    clock.advance(1);
+    queue.push({ id: 'critical-now', priority: 'critical' });
+    clock.advance(1);
+    queue.push({ id: 'critical-late', priority: 'critical' });
+    expect(ids()).toEqual(['critical-early', 'old-background', 'critical-now', 'critical-late']);
+  });
+
+  it('uses the configured aging interval', () => {
+    const { queue, ids, clock } = setup(1000);
+    queue.push({ id: 'low', priority: 'low' });
+    clock.advance(1001);
+    queue.push({ id: 'high', priority: 'high' });
+    expect(ids()).toEqual(['high', 'low']);
+    clock.advance(1000);
+    queue.push({ id: 'high-later', priority: 'high' });
+    expect(ids()).toEqual(['high', 'low', 'high-later']);
+  });
+
+  it('gives a declined item its turn back with pushFront, ahead of later arrivals of its priority', () => {
+    const { queue, ids, clock } = setup();
+    queue.push({ id: 'a', priority: 'normal' });
+    queue.push({ id: 'b', priority: 'normal' });
+    const first = queue.entries().next().value;
+    expect(first?.id).toBe('a');
+    if (!first) return;
+    queue.remove(first.id);
+    clock.advance(5);
+    queue.push({ id: 'c', priority: 'normal' });
+    queue.push({ id: 'h', priority: 'high' });
+    queue.pushFront(first);
+    expect(ids()).toEqual(['h', 'a', 'b', 'c']);
+  });
+
+  it('puts an item it has never seen at the head with pushFront', () => {
+    const { queue, ids } = setup();
+    queue.push({ id: 'a', priority: 'critical' });
+    queue.pushFront({ id: 'z', priority: 'background' });
+    expect(ids()).toEqual(['z', 'a']);
+  });
+
+  it('lets the caller remove yielded items while iterating, and keeps the ones passed over', () => {
+    const { queue, ids } = setup();
+    for (const id of ['a', 'b', 'c', 'd', 'e']) queue.push({ id, priority: 'normal' });
+    const taken: string[] = [];
+    for (const item of queue.entries()) {
+      if (item.id === 'b' || item.id === 'd') {
+        queue.remove(item.id);
+        taken.push(item.id);
+      }
+      if (item.id === 'd') break;
+    }
+    expect(taken).toEqual(['b', 'd']);
+    expect(queue.size).toBe(3);
+    expect(ids()).toEqual(['a', 'c', 'e']);
+  });
+
+  it('holds a delayed item back until its time, then ages it from then', () => {
+    const { queue, ids, clock } = setup();
+    const at = clock.now() + 30_000;
+    queue.push({ id: 'delayed', priority: 'critical', notBefore: at });
+    queue.push({ id: 'now', priority: 'low' });
+    expect(ids()).toEqual(['now']);
+    expect(queue.size).toBe(2);
+    expect(queue.nextReadyAt()).toBe(at);
+    clock.advance(29_999);
+    expect(ids()).toEqual(['now']);
+    clock.advance(1);
+    // low, ready 30 s ago: key = t0 + 2 min; critical, ready now: key = t0 + 30 s.
+    expect(ids()).toEqual(['delayed', 'now']);
+    expect(queue.nextReadyAt()).toBeUndefined();
+  });
+
+  it('orders delayed items by their own time, not their arrival', () => {
+    const { queue, ids, clock } = setup();
+    const t0 = clock.now();
+    queue.push({ id: 'later', priority: 'normal', notBefore: t0 + 2000 });
+    queue.push({ id: 'sooner', priority: 'normal', notBefore: t0 + 1000 });
+    expect(queue.nextReadyAt()).toBe(t0 + 1000);
+    clock.advance(2000);
+    expect(ids()).toEqual(['sooner', 'later']);
+  });
+
+  it('removes delayed items', () => {
+    const { queue, clock } = setup();
+    queue.push({ id: 'd', priority: 'normal', notBefore: clock.now() + 1000 });
+    expect(queue.remove('d')).toBe(true);
+    expect(queue.remove('d')).toBe(false);
+    expect(queue.size).toBe(0);
+    expect(queue.nextReadyAt()).toBeUndefined();
+  });
+
+  it('matches a sort by (key, arrival) on 10,000 random items, removals included', () => {
+    const { queue, clock } = setup(1000);
+    const priorities: Priority[] = ['critical', 'high', 'normal', 'low', 'background'];
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const expected: { id: string; key: number; seq: number }[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      clock.advance(Math.floor(random() * 50));
+      const priority = priorities[Math.floor(random() * priorities.length)] ?? 'normal';
+      const id = `j${i}`;
+      queue.push({ id, priority });
+      expected.push({ id, key: clock.now() + priorities.indexOf(priority) * 1000, seq: i });
+    }
+    for (let i = 0; i < 10_000; i += 7) queue.remove(`j${i}`);
+    const kept = expected
+      .filter((_, i) => i % 7 !== 0)
+      .sort((a, b) => a.key - b.key || a.seq - b.seq)
+      .map((entry) => entry.id);
+    expect([...queue.entries()].map((item) => item.id)).toEqual(kept);
+    expect(queue.size).toBe(kept.length);
+  });
+});

@@ -1,0 +1,63 @@
+import type { ControlPlane } from '../../src/engine/control-plane.js';
+import { inProcessPair } from '../../src/protocol/in-process.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { Transport } from '../../src/protocol/transport.js';
+
+export type Lease = Extract<ControlMessage, { type: 'lease' }>;
+
+/** A runner driven by the test: it records what it is sent and answers as told. */
+export class ScriptedRunner {
+  readonly received: ControlMessage[] = [];
+  readonly end: Transport<RunnerMessage, ControlMessage>;
+
+  constructor(
+    plane: ControlPlane,
+    answer: (message: ControlMessage, runner: ScriptedRunner) => void,
+    options: { labels?: string[]; capacity?: number } = {},
+  ) {
+    const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
+    plane.connect(control);
+    this.end = runner;
+    runner.onMessage((message) => {
+      this.received.push(message);
+      answer(message, this);
+    });
+    const runnerInfo = { name: 'r', labels: options.labels ?? ['x'], capacity: options.capacity ?? 1 };
+    runner.send({ type: 'register', version: 1, runner: runnerInfo });
+  }
+
+  send(message: RunnerMessage): void {
+    this.end.send(message);
+  }
+
+  of<T extends ControlMessage['type']>(type: T): Extract<ControlMessage, { type: T }>[] {
+    return this.received.filter((m): m is Extract<ControlMessage, { type: T }> => m.type === type);
+  }
+
+  complete(
+    lease: Lease,
+    kind: 'succeeded' | 'failed' = 'succeeded',
+    outputs: Record<string, string> = {},
+  ): void {
+    const outcome = kind === 'succeeded' ? ({ kind } as const) : ({ kind, reason: 'step failed' } as const);
+    this.send({
+      type: 'job.completed',
+      jobId: lease.jobId,
+      fencingToken: lease.fencingToken,
+      outcome,
+      outputs,
+      at: 1,
+    });
+  }
+}
+
+/** Accepts every offer; leases are kept for the test to finish. */
+export function accepting(message: ControlMessage, runner: ScriptedRunner): void {
+  if (message.type === 'offer') runner.send({ type: 'accept', jobId: message.jobId });
+}
+
+/** Accepts every offer and completes every lease at once, successfully. */
+export function completing(message: ControlMessage, runner: ScriptedRunner): void {
+  accepting(message, runner);
+  if (message.type === 'lease') runner.complete(message);
+}

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import type { TaskOutcome } from '../../../src/executors/thread/outcome.js';
+import type { ThreadPool } from '../../../src/executors/thread/thread-pool.js';
+import { fixture, openPool } from './helpers.js';
+
+/** Runs `bad` alongside ordinary tasks on the same worker; returns bad's outcome once all settled. */
+async function alongsideOthers(pool: ThreadPool, bad: Promise<TaskOutcome>): Promise<TaskOutcome> {
+  const echo = pool.task<number, number>({ module: fixture('echo.mjs') });
+  const others = Array.from({ length: 20 }, (_, i) => pool.run(echo, i));
+  const [outcome, ...rest] = await Promise.all([bad, ...others]);
+  expect(rest).toEqual(Array.from({ length: 20 }, (_, i) => ({ kind: 'succeeded', output: i })));
+  expect(pool.stats()).toEqual({ threads: 1, queued: 0, running: 0 });
+  return outcome as TaskOutcome;
+}
+
+describe('ThreadPool: bad task modules, throws and outputs are failed outcomes', () => {
+  it('fails a task whose module does not exist, with the path in the message', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const missing = pool.task({ module: fixture('no-such-module.mjs') });
+    const outcome = await alongsideOthers(pool, pool.run(missing, 1));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'module',
+      error: { code: 'ERR_MODULE_NOT_FOUND' },
+    });
+    expect(outcome.kind === 'failed' && outcome.error.message).toMatch(
+      /^could not load task module file:.*no-such-module\.mjs: /,
+    );
+  });
+
+  it('fails a task whose module exports no function by that name, saying what it found', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const notFunction = pool.task({ module: fixture('not-a-function.mjs') });
+    const noExport = pool.task({ module: fixture('not-a-function.mjs'), exportName: 'run' });
+    const [defaultExport, missingExport] = await Promise.all([
+      alongsideOthers(pool, pool.run(notFunction, 1)),
+      pool.run(noExport, 1),
+    ]);
+    expect(defaultExport).toMatchObject({
+      kind: 'failed',
+      reason: 'module',
+      error: { name: 'TaskModuleError' },
+    });
+    expect(defaultExport.kind === 'failed' && defaultExport.error.message).toContain(
+      'does not export a function named "default": its export "default" is 42',
+    );
+    expect(missingExport.kind === 'failed' && missingExport.error.message).toContain(
+      'it has no export "run" (exports: default, name)',
+    );
+  });
+
+  it('keeps an Error’s name, message, stack and code', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const thrown = pool.task({ module: fixture('throws.mjs'), exportName: 'error' });
+    const outcome = await alongsideOthers(pool, pool.run(thrown, 1));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'threw',
+      error: { name: 'RangeError', message: 'the input was out of range', code: 'E_RANGE' },
+    });
+    expect(outcome.kind === 'failed' && outcome.error.stack).toContain('throws.mjs');
+    const sync = pool.task({ module: fixture('throws.mjs'), exportName: 'syncError' });
+    await expect(pool.run(sync, 1)).resolves.toMatchObject({
+      kind: 'failed',
+      error: { name: 'TypeError', message: 'thrown before any await' },
+    });
+  });
+
+  it.each([
+    ['string', "the task threw a non-Error value: 'a plain string'"],
+    ['object', "the task threw a non-Error value: { status: 500, detail: 'an object, not an Error' }"],
+    ['nothing', 'the task threw undefined'],
+    ['rejectsNull', 'the task threw a non-Error value: null'],
+  ])('describes a non-Error thrown value (%s)', async (exportName, message) => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const task = pool.task({ module: fixture('throws.mjs'), exportName });
+    const outcome = await alongsideOthers(pool, pool.run(task, 1));
+    expect(outcome).toEqual({ kind: 'failed', reason: 'threw', error: { name: 'NonErrorThrown', message } });
+  });
+
+  it.each([
+    ['returnsFunction', 'a function (notCloneable)'],
+    ['returnsSymbol', 'a symbol (Symbol(not cloneable))'],
+  ])('fails a task whose output cannot be copied back (%s)', async (exportName, what) => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const task = pool.task({ module: fixture('unserialisable.mjs'), exportName });
+    const outcome = await alongsideOthers(pool, pool.run(task, 1));
+    expect(outcome).toMatchObject({
+      kind: 'failed',
+      reason: 'output',
+      error: { name: 'UnserializableOutput' },
+    });
+    expect(outcome.kind === 'failed' && outcome.error.message).toContain(
+      `the task returned ${what}, which cannot be copied to the main thread`,
+    );
+  });
+
+  it('drops a progress value that cannot be copied, with a warning, and the task still succeeds', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const task = pool.task({ module: fixture('unserialisable.mjs'), exportName: 'progressFunction' });
+    const logs: string[] = [];
+    const outcome = await pool.run(task, 1, {
+      onLog: (entry) => logs.push(`${entry.level}: ${entry.message}`),
+    });
+    expect(outcome).toEqual({ kind: 'succeeded', output: 'still fine' });
+    expect(logs).toEqual([expect.stringMatching(/^warn: a progress value was not sent: /)]);
+  });
+
+  it('fails a task whose input cannot be copied to a worker', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const echo = pool.task({ module: fixture('echo.mjs') });
+    const outcome = await alongsideOthers(
+      pool,
+      pool.run(echo, () => 'not cloneable'),
+    );
+    expect(outcome).toMatchObject({ kind: 'failed', reason: 'input', error: { name: 'DataCloneError' } });
+  });
+});

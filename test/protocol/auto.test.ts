@@ -1,0 +1,212 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AutoTransport, connectAuto, type TransportSwitch } from '../../src/protocol/auto.js';
+import { backoffDelayMs } from '../../src/protocol/backoff.js';
+import { controlPlaneDecoder, runnerDecoder } from '../../src/protocol/frame.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import { WebSocketAcceptor } from '../../src/protocol/websocket/acceptor.js';
+import {
+  authenticate,
+  closed,
+  goodToken,
+  inbox,
+  type ProtocolServer,
+  type ServerEnd,
+  startProtocolServer,
+} from './harness.js';
+import { ManualClock } from './manual-clock.js';
+import { runnerSamples } from './samples.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function started(options: Parameters<typeof startProtocolServer>[0] = {}): Promise<ProtocolServer> {
+  const server = await startProtocolServer(options);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+async function connected(options: {
+  webSocketUrl: string;
+  longPollUrl: string;
+  clock?: ManualClock;
+  only?: 'websocket' | 'long-poll';
+}): Promise<AutoTransport<RunnerMessage, ControlMessage>> {
+  const result = await connectAuto<RunnerMessage, ControlMessage>({
+    ...options,
+    decoder: runnerDecoder,
+    headers: goodToken,
+    random: () => 0.5,
+  });
+  if (result.kind !== 'connected') throw new Error(`did not connect: ${JSON.stringify(result)}`);
+  cleanups.push(() => result.transport.close());
+  return result.transport;
+}
+
+/** A port that nothing listens on (for now). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+function switches(auto: AutoTransport<RunnerMessage, ControlMessage>): TransportSwitch[] {
+  const seen: TransportSwitch[] = [];
+  auto.onSwitch((event) => seen.push(event));
+  return seen;
+}
+
+async function roundTrip(
+  auto: AutoTransport<RunnerMessage, ControlMessage>,
+  serverEnd: ServerEnd,
+): Promise<void> {
+  const atServer = inbox(serverEnd);
+  const atClient = inbox(auto);
+  auto.send(runnerSamples.accept);
+  serverEnd.send({ type: 'offer', jobId: 'job-2', name: 'n', ttlMs: 1 });
+  expect(await atServer.waitFor(1)).toEqual([runnerSamples.accept]);
+  expect(await atClient.waitFor(1)).toEqual([{ type: 'offer', jobId: 'job-2', name: 'n', ttlMs: 1 }]);
+}
+
+describe('auto transport', () => {
+  it('uses the WebSocket when it can', async () => {
+    const server = await started();
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
+    expect(auto.kind).toBe('websocket');
+    await roundTrip(auto, await server.nextConnection());
+  });
+
+  it('falls back to long-poll when the server refuses the WebSocket upgrade (as a blocking proxy would)', async () => {
+    const server = await started();
+    const auto = await connected({
+      webSocketUrl: server.wsUrl.replace('/runner/ws', '/blocked'),
+      longPollUrl: server.pollUrl,
+    });
+    expect(auto.kind).toBe('long-poll');
+    await roundTrip(auto, await server.nextConnection());
+  });
+
+  it('falls back to long-poll when nothing listens for WebSockets, and returns when something does', async () => {
+    const server = await started();
+    const clock = new ManualClock();
+    const wsPort = await freePort();
+    const webSocketUrl = `ws://127.0.0.1:${wsPort}/runner/ws`;
+    const auto = await connected({ webSocketUrl, longPollUrl: server.pollUrl, clock });
+    const seen = switches(auto);
+    expect(auto.kind).toBe('long-poll');
+    const pollEnd = await server.nextConnection();
+    await roundTrip(auto, pollEnd);
+
+    // The WebSocket endpoint appears; the next probe (backoff, on the manual clock) moves over.
+    const wsServer = createServer();
+    const acceptor = new WebSocketAcceptor<ControlMessage, RunnerMessage, string>({
+      server: wsServer,
+      path: '/runner/ws',
+      authenticate,
+      decoder: controlPlaneDecoder,
+    });
+    const wsEnds: ServerEnd[] = [];
+    acceptor.onConnection((end) => wsEnds.push(end));
+    await new Promise<void>((resolve) => wsServer.listen(wsPort, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      await acceptor.close();
+      await new Promise((resolve) => wsServer.close(resolve));
+    });
+    const pollClosed = closed(pollEnd);
+    auto.onSwitch((event) => {
+      // The listener runs before anything held is flushed: this is the new session's first message.
+      if (event.to === 'websocket') auto.send(runnerSamples.register);
+    });
+    auto.send(runnerSamples.decline);
+    for (let i = 0; i < 20 && auto.kind !== 'websocket'; i++) {
+      clock.advance(30_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(auto.kind).toBe('websocket');
+    expect(seen).toEqual([{ from: 'long-poll', to: 'websocket', reason: 'WebSocket reachable again' }]);
+    expect(await pollClosed).toEqual({ kind: 'remote', reason: 'moving to WebSocket' });
+    const [wsEnd] = wsEnds;
+    if (wsEnd === undefined) throw new Error('no WebSocket connection arrived');
+    const atWs = inbox(wsEnd);
+    auto.send(runnerSamples.accept);
+    const received = await atWs.waitFor(1);
+    expect(received[0]).toEqual(runnerSamples.register);
+  });
+
+  it('moves to long-poll at once when the WebSocket drops, with an event, and keeps the session going', async () => {
+    const server = await started();
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
+    const seen = switches(auto);
+    auto.onSwitch(() => auto.send(runnerSamples.register));
+    const wsEnd = await server.nextConnection();
+    // The server stops taking WebSockets and tells this one to go away (1001): it must reconnect.
+    await server.webSocket.close();
+    expect(wsEnd.isClosed).toBe(true);
+    auto.send(runnerSamples.accept);
+    const pollEnd = await server.nextConnection();
+    const atPoll = inbox(pollEnd);
+    expect(await atPoll.waitFor(2)).toEqual([runnerSamples.register, runnerSamples.accept]);
+    expect(auto.kind).toBe('long-poll');
+    expect(seen).toMatchObject([
+      { from: 'websocket', to: 'long-poll', reason: expect.stringContaining('1001') },
+    ]);
+    pollEnd.send({ type: 'cancel', jobId: 'j', reason: 'r', immediate: true });
+    expect(await inbox(auto).waitFor(1)).toEqual([
+      { type: 'cancel', jobId: 'j', reason: 'r', immediate: true },
+    ]);
+    expect(auto.isClosed).toBe(false);
+  });
+
+  it('ends for good when the server closes the session on purpose', async () => {
+    const server = await started();
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
+    (await server.nextConnection()).close('runner removed');
+    expect(await closed(auto)).toEqual({ kind: 'remote', reason: 'runner removed' });
+  });
+
+  it('with `only`, sticks to one transport and reconnects on it', async () => {
+    const server = await started();
+    const auto = await connected({
+      webSocketUrl: server.wsUrl,
+      longPollUrl: server.pollUrl,
+      only: 'long-poll',
+    });
+    const seen = switches(auto);
+    expect(auto.kind).toBe('long-poll');
+    const first = await server.nextConnection();
+    // The server ends the session as lost (it expired); the client opens a new long-poll session.
+    (first as unknown as { expire(ttlMs: number): void }).expire(1);
+    const second = await server.nextConnection();
+    await roundTrip(auto, second);
+    expect(seen).toMatchObject([{ from: 'long-poll', to: 'long-poll' }]);
+    expect(server.webSocket.connectionCount).toBe(0);
+  });
+
+  it('does not retry rejected credentials', async () => {
+    const server = await started();
+    const result = await connectAuto({
+      webSocketUrl: server.wsUrl,
+      longPollUrl: server.pollUrl,
+      decoder: runnerDecoder,
+      headers: { authorization: 'Bearer bad' },
+    });
+    expect(result).toMatchObject({ kind: 'rejected', status: 401 });
+  });
+
+  it('backs off exponentially with jitter, capped at 30 s', () => {
+    const delays = (random: () => number) =>
+      Array.from({ length: 12 }, (_, attempt) => backoffDelayMs(attempt, random));
+    expect(delays(() => 0)).toEqual([
+      125, 250, 500, 1000, 2000, 4000, 8000, 15_000, 15_000, 15_000, 15_000, 15_000,
+    ]);
+    expect(delays(() => 1)).toEqual([
+      250, 500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000, 30_000, 30_000,
+    ]);
+    expect(backoffDelayMs(1000, () => 0.999)).toBeLessThanOrEqual(30_000);
+  });
+});

@@ -1,0 +1,198 @@
+import { once } from 'node:events';
+import { connect as connectTcp } from 'node:net';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { encodeFrame, runnerDecoder } from '../../src/protocol/frame.js';
+import { versionHeader } from '../../src/protocol/handshake.js';
+import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
+import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
+import { closed, goodToken, inbox, type ProtocolServer, startProtocolServer } from './harness.js';
+import { ManualClock } from './manual-clock.js';
+import { runnerSamples } from './samples.js';
+
+let server: ProtocolServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function rawClient(url: string, options: { autoPong?: boolean } = {}): Promise<WebSocket> {
+  const socket = new WebSocket(url, { headers: goodToken, ...options });
+  await once(socket, 'open');
+  return socket;
+}
+
+/** Sends one bad payload on a fresh connection; resolves with how the server closed it. */
+async function throwFrame(url: string, payload: string | Buffer): Promise<{ code: number; reason: string }> {
+  const socket = await rawClient(url);
+  const closing = once(socket, 'close');
+  socket.send(payload, { binary: Buffer.isBuffer(payload) });
+  const [code, reason] = (await closing) as [number, Buffer];
+  return { code, reason: reason.toString('utf8') };
+}
+
+const validFrames = [...Object.values(runnerSamples)].map(encodeFrame);
+const badFrames = fc.oneof(
+  fc.string({ minLength: 1 }),
+  fc.json().map((json) => `{"v":1,"m":${json}}`),
+  fc.json(),
+  fc
+    .constantFrom(...validFrames)
+    .chain((frame) => fc.nat(frame.length - 1).map((cut) => frame.slice(0, cut))),
+  fc
+    .integer()
+    .filter((v) => v !== 1)
+    .map((v) => `{"v":${v},"m":{"type":"accept","jobId":"j"}}`),
+  fc.uint8Array({ minLength: 1 }).map((bytes) => Buffer.from(bytes)),
+);
+
+describe('WebSocket transport', () => {
+  it('closes each connection that sends a bad frame with an error code, and keeps serving a good client', async () => {
+    const live = await startProtocolServer();
+    server = live;
+    live.webSocket.onConnection((end) =>
+      end.onMessage((message) => {
+        if (message.type === 'accept')
+          end.send({ type: 'offer', jobId: message.jobId, name: 'echo', ttlMs: 1 });
+      }),
+    );
+    const good = await connectWebSocket({ url: live.wsUrl, decoder: runnerDecoder, headers: goodToken });
+    if (good.kind !== 'connected') throw new Error('good client did not connect');
+    const atGood = inbox(good.transport);
+    const payloads: (string | Buffer)[] = [
+      ...fc.sample(badFrames, 300),
+      'x'.repeat(runnerDecoder.maxFrameBytes + 1),
+      'x'.repeat(3 * runnerDecoder.maxFrameBytes),
+    ];
+    let answered = 0;
+    for (const [index, payload] of payloads.entries()) {
+      const { code, reason } = await throwFrame(live.wsUrl, payload);
+      if (code === closeCodes.frameTooLarge)
+        expect(reason === '' || reason.startsWith('VK_FRAME_TOO_LARGE')).toBe(true);
+      else {
+        expect([closeCodes.protocol, closeCodes.protocolVersion]).toContain(code);
+        expect(reason).toMatch(code === closeCodes.protocol ? /^VK_PROTOCOL: / : /^VK_PROTOCOL_VERSION: /);
+      }
+      if (index % 25 === 0) {
+        good.transport.send({ type: 'accept', jobId: `job-${index}` });
+        answered++;
+        await atGood.waitFor(answered);
+      }
+    }
+    // Cut mid-frame at the TCP level: a frame header promising more bytes than ever arrive.
+    for (let i = 0; i < 10; i++) {
+      const socket = await rawClient(live.wsUrl);
+      const raw = (socket as unknown as { _socket: import('node:net').Socket })._socket;
+      raw.write(Buffer.from([0x81, 0xfe, 0x10, 0x00, 1, 2, 3, 4, 0x7b]));
+      raw.destroy();
+    }
+    good.transport.send({ type: 'accept', jobId: 'last' });
+    expect((await atGood.waitFor(answered + 1)).at(-1)).toMatchObject({ jobId: 'last' });
+    expect(good.transport.isClosed).toBe(false);
+    good.transport.close();
+  }, 60_000);
+
+  it('keep-alive closes a peer that stops answering pings, not one that answers', async () => {
+    const clock = new ManualClock();
+    const live = await startProtocolServer({ clock, keepAliveIntervalMs: 1000 });
+    server = live;
+    const dead = await rawClient(live.wsUrl, { autoPong: false });
+    const deadEnd = await live.nextConnection();
+    const alive = await rawClient(live.wsUrl);
+    const aliveEnd = await live.nextConnection();
+    const atAlive = inbox(aliveEnd);
+    const deadClosed = closed(deadEnd);
+    const deadClientClosed = once(dead, 'close');
+    for (let round = 1; round <= 3; round++) {
+      const pinged = Promise.all([once(dead, 'ping'), once(alive, 'ping')]);
+      clock.advance(1000);
+      if (round === 1) await pinged;
+      // A message sent after the pong arrives after it: once it is in, the pong was seen.
+      alive.send(encodeFrame({ type: 'accept', jobId: `round-${round}` }));
+      await atAlive.waitFor(round);
+    }
+    expect(await deadClosed).toEqual({
+      kind: 'lost',
+      reason: 'VK_PEER_TIMEOUT: no pong or message for 1000 ms after a ping',
+    });
+    const [code] = await deadClientClosed;
+    expect(code).toBe(1006);
+    expect(aliveEnd.isClosed).toBe(false);
+    alive.close();
+  });
+
+  it('keep-alive on the client end closes a server that stops answering', async () => {
+    const { WebSocketServer } = await import('ws');
+    const silent = new WebSocketServer({ port: 0, host: '127.0.0.1', autoPong: false });
+    await once(silent, 'listening');
+    const { port } = silent.address() as import('node:net').AddressInfo;
+    const pinged = new Promise((resolve) => silent.on('connection', (socket) => socket.on('ping', resolve)));
+    const clock = new ManualClock();
+    const result = await connectWebSocket({
+      url: `ws://127.0.0.1:${port}`,
+      decoder: runnerDecoder,
+      clock,
+      keepAliveIntervalMs: 1000,
+    });
+    if (result.kind !== 'connected') throw new Error('did not connect');
+    clock.advance(1000);
+    await pinged;
+    expect(result.transport.isClosed).toBe(false);
+    clock.advance(1000);
+    expect(await closed(result.transport)).toEqual({
+      kind: 'lost',
+      reason: 'VK_PEER_TIMEOUT: no pong or message for 1000 ms after a ping',
+    });
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
+  it('refuses a client that speaks another protocol version before any frame', async () => {
+    server = await startProtocolServer();
+    const socket = new WebSocket(server.wsUrl, { headers: { ...goodToken, [versionHeader]: '2' } });
+    socket.on('error', () => undefined);
+    const [, response] = (await once(socket, 'unexpected-response')) as [
+      unknown,
+      import('node:http').IncomingMessage,
+    ];
+    expect(response.statusCode).toBe(400);
+    let body = '';
+    for await (const chunk of response) body += String(chunk);
+    expect(JSON.parse(body)).toEqual({
+      code: 'VK_PROTOCOL_VERSION',
+      message: 'client speaks protocol version "2"; this server speaks version 1',
+    });
+    socket.terminate();
+  });
+
+  it('a client that receives a bad frame closes with the same codes', async () => {
+    const rawServer = new (await import('ws')).WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(rawServer, 'listening');
+    const { port } = rawServer.address() as import('node:net').AddressInfo;
+    const closedAtServer = new Promise<{ code: number; reason: string }>((resolve) =>
+      rawServer.on('connection', (socket) => {
+        socket.on('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') }));
+        socket.send('{"v":1,"m":{"type":"offer"}}');
+      }),
+    );
+    const result = await connectWebSocket({ url: `ws://127.0.0.1:${port}`, decoder: runnerDecoder });
+    if (result.kind !== 'connected') throw new Error('did not connect');
+    expect(await closed(result.transport)).toMatchObject({
+      kind: 'protocol',
+      code: 'VK_PROTOCOL',
+      reason: expect.stringMatching(/^VK_PROTOCOL: m\.jobId/),
+    });
+    expect(await closedAtServer).toMatchObject({
+      code: closeCodes.protocol,
+      reason: expect.stringMatching(/^VK_PROTOCOL: m\.jobId/),
+    });
+    await new Promise((resolve) => rawServer.close(resolve));
+  });
+
+  it('leaves upgrades on other paths alone', async () => {
+    server = await startProtocolServer();
+    const socket = connectTcp(Number(new URL(server.wsUrl).port), '127.0.0.1');
+    socket.write('GET /elsewhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    await once(socket, 'close');
+  });
+});

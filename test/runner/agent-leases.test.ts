@@ -1,0 +1,158 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProcessOutcome } from '../../src/core/outcome.js';
+import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import type { Executor, RunStepOptions, StepProcess } from '../../src/executors/contract.js';
+import { inProcessPair } from '../../src/protocol/in-process.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { Transport } from '../../src/protocol/transport.js';
+import { RunnerAgent } from '../../src/runner/agent.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+import { ManualClock, settle } from '../core/manual-clock.js';
+import { accepting, ScriptedRunner } from '../engine/scripted-runner.js';
+
+const request: RunRequest = {
+  workflowName: 'w',
+  workspace: '/tmp',
+  actor: 't',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+};
+
+const longJob = parseWorkflow(
+  'jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "long" }]\n',
+  'w.yml',
+).workflow;
+
+/** Every step runs until the test ends it, or until it is cancelled. */
+class GatedExecutor implements Executor {
+  private readonly finishers: ((outcome: ProcessOutcome) => void)[] = [];
+
+  async prepare(): Promise<void> {}
+
+  run(_step: StepProcess, options: RunStepOptions): Promise<ProcessOutcome> {
+    return new Promise((resolve) => {
+      this.finishers.push(resolve);
+      options.signal.addEventListener('abort', () => resolve({ kind: 'cancelled', reason: 'aborted' }), {
+        once: true,
+      });
+    });
+  }
+
+  finish(exitCode: number): void {
+    for (const finish of this.finishers.splice(0)) finish({ kind: 'exited', exitCode });
+  }
+
+  async cleanup(): Promise<void> {}
+}
+
+/** The runner's end of a connection, with every message it sends recorded. */
+function tapped(end: Transport<RunnerMessage, ControlMessage>, sent: RunnerMessage[]) {
+  return {
+    send: (message: RunnerMessage) => {
+      sent.push(message);
+      end.send(message);
+    },
+    onMessage: (listener: (message: ControlMessage) => void) => end.onMessage(listener),
+    onClose: (listener: (reason: string) => void) => end.onClose(listener),
+    close: (reason?: string) => end.close(reason),
+  } satisfies Transport<RunnerMessage, ControlMessage>;
+}
+
+describe('RunnerAgent leases', () => {
+  const dirs: string[] = [];
+  const open: Stores[] = [];
+  afterEach(async () => {
+    for (const stores of open.splice(0)) await stores.close();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  if (!longJob) throw new Error('workflow did not parse');
+
+  function setup(leaseTtlMs: number) {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-agent-leases-'));
+    dirs.push(dir);
+    const stores = openSqliteStores(join(dir, 'state.db'));
+    open.push(stores);
+    const clock = new ManualClock();
+    const plane = new ControlPlane(stores, { leaseTtlMs, clock });
+    const events: RunEvent[] = [];
+    plane.onEvent((event) => events.push(event));
+    return { dir, clock, plane, events };
+  }
+
+  function agent(dir: string, clock: ManualClock, transport: Transport<RunnerMessage, ControlMessage>) {
+    const executor = new GatedExecutor();
+    const runner = new RunnerAgent(transport, {
+      info: { name: 'r', labels: ['x'], capacity: 1 },
+      host: { os: 'Linux', arch: 'X64', name: 'r' },
+      createExecutor: () => executor,
+      tempRoot: dir,
+      baseEnv: { PATH: '/usr/bin:/bin' },
+      clock,
+    });
+    return { executor, runner };
+  }
+
+  it('renews at a third of the TTL, so a job running ten TTLs long keeps its one lease', async () => {
+    if (!longJob) return;
+    const { dir, clock, plane, events } = setup(60_000);
+    const [control, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
+    plane.connect(control);
+    const sent: RunnerMessage[] = [];
+    const { executor, runner } = agent(dir, clock, tapped(runnerEnd, sent));
+    runner.start();
+    const handle = await plane.startRun(longJob, request);
+    await settle();
+    await clock.advance(19_999);
+    expect(sent.filter((m) => m.type === 'renew')).toHaveLength(0);
+    await clock.advance(1);
+    expect(sent.filter((m) => m.type === 'renew')).toHaveLength(1);
+    await clock.advance(600_000);
+    expect(sent.filter((m) => m.type === 'renew')).toHaveLength(31);
+    executor.finish(0);
+    expect(await handle.done).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.queued')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'job.started')).toHaveLength(1);
+    // No renewals once the job is done.
+    await clock.advance(600_000);
+    expect(sent.filter((m) => m.type === 'renew')).toHaveLength(31);
+    await runner.drain();
+  });
+
+  it('cancels its job when the control plane refuses its lease as stale', async () => {
+    if (!longJob) return;
+    const { dir, plane } = setup(60_000);
+    // A scripted runner takes the lease, so the test holds a real job spec to hand to the agent.
+    const holder = new ScriptedRunner(plane, accepting);
+    await plane.startRun(longJob, request);
+    await settle();
+    const [lease] = holder.of('lease');
+    if (!lease) throw new Error('no lease');
+    const [control, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
+    const received: RunnerMessage[] = [];
+    control.onMessage((message) => received.push(message));
+    const clock = new ManualClock();
+    const { runner } = agent(dir, clock, runnerEnd);
+    control.send({ ...lease, ttlMs: 3_000 });
+    await settle();
+    await clock.advance(1_000);
+    expect(received).toContainEqual({ type: 'renew', jobId: lease.jobId, fencingToken: lease.fencingToken });
+    control.send({
+      type: 'error',
+      code: 'VK_STALE_LEASE',
+      jobId: lease.jobId,
+      fencingToken: lease.fencingToken,
+      refused: 'renew',
+      message: 'stale',
+    });
+    await runner.drain();
+    const completed = received.find((m) => m.type === 'job.completed');
+    expect(completed).toMatchObject({ fencingToken: lease.fencingToken, outcome: { kind: 'cancelled' } });
+  });
+});
