@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { JobOutcome, StepResult } from '../core/outcome.js';
+import { backoffKinds } from '../core/retry-delay.js';
 import type { ExpressionValue } from '../workflow/expressions/values.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
 import type { JobSpec } from './job-spec.js';
@@ -33,7 +34,7 @@ const stepResultSchema = z.enum(['success', 'failure', 'cancelled', 'skipped']);
 
 const jobOutcomeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('succeeded') }),
-  z.object({ kind: z.literal('failed'), reason: z.string() }),
+  z.object({ kind: z.literal('failed'), reason: z.string(), exitCode: z.number().int().optional() }),
   z.object({ kind: z.literal('cancelled'), reason: z.string() }),
   z.object({ kind: z.literal('timed_out') }),
   z.object({ kind: z.literal('skipped'), reason: z.string() }),
@@ -42,6 +43,22 @@ const jobOutcomeSchema = z.discriminatedUnion('kind', [
 const runDefaultsSchema = z.object({
   shell: z.string().optional(),
   workingDirectory: z.string().optional(),
+});
+
+const retryPolicySchema = z.object({
+  maxAttempts: z.number().int().positive(),
+  backoff: z.enum(backoffKinds),
+  delayMs: z.number().nonnegative(),
+  maxDelayMs: z.number().nonnegative(),
+  jitter: z.number().min(0).max(1),
+  when: z.array(
+    z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('failure') }),
+      z.object({ kind: z.literal('timeout') }),
+      z.object({ kind: z.literal('runner-lost') }),
+      z.object({ kind: z.literal('exit-codes'), codes: z.array(z.number().int()) }),
+    ]),
+  ),
 });
 
 const stepDefinitionSchema = z.object({
@@ -55,6 +72,7 @@ const stepDefinitionSchema = z.object({
   if: z.string().optional(),
   continueOnError: z.union([z.boolean(), z.string()]),
   timeoutMinutes: z.union([z.number(), z.string()]).optional(),
+  retry: retryPolicySchema.optional(),
 });
 
 export const jobSpecSchema = z.object({
@@ -87,8 +105,11 @@ export const runnerInfoSchema = z.object({
   capacity: z.number().int().positive(),
 });
 
+const attempt = z.number().int().positive();
+
 const logEntrySchema = z.object({
   stepIndex: nonNegativeInt,
+  attempt: attempt.optional(),
   stream: z.enum(['stdout', 'stderr', 'system']),
   at: timestamp,
   text: z.string(),
@@ -102,6 +123,8 @@ const stepReportSchema = z.object({
   exitCode: z.number().int().optional(),
   startedAt: timestamp.optional(),
   finishedAt: timestamp,
+  attempt: attempt.optional(),
+  retryDelayMs: z.number().nonnegative().optional(),
 });
 
 const jobId = z.string().min(1);
@@ -136,6 +159,7 @@ export const runnerMessageSchemas = {
     index: nonNegativeInt,
     name: z.string(),
     at: timestamp,
+    attempt: attempt.optional(),
   }),
   log: z.object({ type: z.literal('log'), jobId, fencingToken, entries: z.array(logEntrySchema) }),
   renew: z.object({ type: z.literal('renew'), jobId, fencingToken }),
