@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
+import { queueStoreContract } from './queue-store.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 import { staleWriteStoreContract } from './stale-write-store.contract.js';
 import { submissionContract } from './submission.contract.js';
@@ -12,6 +13,7 @@ for (const [name, make, skip] of storeFactories) {
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);
+    describe('queue', () => queueStoreContract(make));
 
     describe('lifecycle', () => {
       it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {
