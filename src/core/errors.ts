@@ -19,6 +19,9 @@ export const errorCatalog = {
   VK_POOL_CONFIG: 'a thread-pool option is invalid',
   VK_POOL_CLOSED: 'the thread pool is closing or closed; the task was not accepted',
   VK_TASK_MODULE: 'a task module reference is invalid',
+  VK_ENGINE_CONFIG: 'a library engine option or job option is invalid',
+  VK_ENGINE_CLOSED: 'the engine is closing or closed; the job was not accepted',
+  VK_WORKFLOW_GRAPH: 'a library workflow graph is invalid (unknown node, cycle, duplicate id); nothing ran',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

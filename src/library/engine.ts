@@ -1,0 +1,383 @@
+import { ValkyrieError } from '../core/errors.js';
+import { queueKey } from '../core/priority.js';
+import type { PoolEvent } from '../executors/thread/events.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+import type { RunTaskOptions } from '../executors/thread/task-record.js';
+import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
+import { type EngineQueue, MemoryEngineQueue } from './engine-queue.js';
+import { type EngineEventListener, EngineEventListeners } from './events.js';
+import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
+import {
+  type EngineOptions,
+  type JobOptions,
+  type ResolvedEngineOptions,
+  resolveEngineOptions,
+  resolveJobOptions,
+} from './options.js';
+import { runWorkflow, type WorkflowDefinition, type WorkflowResult } from './workflow.js';
+
+/** One job of `enqueueMany`. */
+export interface EnqueueRequest<Input = unknown> {
+  readonly task: EngineTask<Input> | string;
+  readonly input: Input;
+  readonly options?: JobOptions;
+}
+
+export interface EngineStats {
+  /** Waiting in the engine's queue, delayed ones and those waiting for a retry included. */
+  readonly queued: number;
+  /** Handed to the thread pool and not finished. */
+  readonly inFlight: number;
+  /** Enqueued and without a final outcome. */
+  readonly unsettled: number;
+}
+
+/** Opens an engine and waits for its thread pool's first workers. */
+export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
+  const engine = new Engine(options);
+  await engine.ready();
+  return engine;
+}
+
+/**
+ * Runs jobs of JavaScript tasks on a thread pool: a priority queue with aging and delays in front
+ * of the pool, retries, idempotency keys, and workflows (DAGs) of jobs.
+ *
+ * Lifecycle: `openEngine()` → `task()` to register modules → `enqueue` / `enqueueMany` /
+ * `runWorkflow`, any number at once → `close({ deadlineMs })` (stops intake, lets queued, delayed
+ * and running jobs finish, then destroys) or `destroy()` (every unfinished job ends `cancelled`).
+ * Both are idempotent and return the same promise; `await using engine = await openEngine()`
+ * closes. Enqueueing after either began throws VK_ENGINE_CLOSED. A job's `result` never rejects.
+ */
+export class Engine implements AsyncDisposable {
+  readonly options: ResolvedEngineOptions;
+  private readonly pool: ThreadPool;
+  private readonly ownsPool: boolean;
+  private readonly maxInFlight: number;
+  private readonly queue: EngineQueue<JobRecord>;
+  private readonly listeners = new EngineEventListeners();
+  private readonly tasks = new Map<string, { task: EngineTask; record: JobRecord['poolTask'] }>();
+  private readonly idempotent = new Map<string, JobHandle>();
+  private readonly taken: JobRecord[] = [];
+  private readonly abort = new AbortController();
+  private unsubscribePool: (() => void) | undefined;
+  private nextSeq = 1;
+  private inFlight = 0;
+  private unsettled = 0;
+  private pumpScheduled = false;
+  private drained: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+  private destroying: Promise<void> | undefined;
+
+  constructor(options: EngineOptions = {}) {
+    this.options = resolveEngineOptions(options);
+    this.ownsPool = !(options.pool instanceof ThreadPool);
+    this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
+    const pool = this.pool.options;
+    // Enough to fill every slot and every worker's waiting line; the rest waits here, in priority order.
+    this.maxInFlight = this.options.maxInFlight ?? 2 * pool.maxThreads * pool.concurrentTasksPerWorker;
+    this.queue = new MemoryEngineQueue<JobRecord>(this.options.clock, () => this.pump());
+  }
+
+  ready(): Promise<void> {
+    return this.pool.ready();
+  }
+
+  /**
+   * Registers a task module's function under a name. Registering the same name and function again
+   * returns the same task; the same name for another function throws VK_ENGINE_CONFIG.
+   */
+  task<Input = unknown, Output = unknown>(name: string, ref: TaskModuleRef): EngineTask<Input, Output> {
+    if (typeof name !== 'string' || name === '') {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `task(): the name must be a non-empty string; received ${String(name)}`,
+      );
+    }
+    const poolTask = this.pool.task(ref);
+    const known = this.tasks.get(name);
+    if (known !== undefined) {
+      if (known.record === poolTask) return known.task as EngineTask<Input, Output>;
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `task(): "${name}" is already registered for ${known.task.exportName} of ${known.task.moduleUrl}; received ${poolTask.exportName} of ${poolTask.moduleUrl}`,
+      );
+    }
+    const task: EngineTask = Object.freeze({
+      name,
+      moduleUrl: poolTask.moduleUrl,
+      exportName: poolTask.exportName,
+    });
+    this.tasks.set(name, { task, record: poolTask });
+    return task as EngineTask<Input, Output>;
+  }
+
+  /** Adds one job. Throws (nothing enqueued) on an unknown task or bad options, or when closing. */
+  enqueue<Input, Output>(
+    task: EngineTask<Input, Output> | string,
+    input: Input,
+    options?: JobOptions,
+  ): JobHandle<Output> {
+    this.checkOpen('enqueue()');
+    const job = this.prepare('enqueue()', task, input, options);
+    return (job instanceof JobRecord ? this.admit(job) : job) as JobHandle<Output>;
+  }
+
+  /** Adds many jobs in one call, all or nothing: every request is checked before any is enqueued. */
+  enqueueMany<Output = unknown>(requests: readonly EnqueueRequest[]): JobHandle<Output>[] {
+    this.checkOpen('enqueueMany()');
+    if (!Array.isArray(requests)) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `enqueueMany(): expected an array; received ${typeof requests}`,
+      );
+    }
+    const prepared = requests.map((request, i) =>
+      this.prepare(`enqueueMany()[${i}]`, request.task, request.input, request.options),
+    );
+    return prepared.map((job) => (job instanceof JobRecord ? this.admit(job) : job)) as JobHandle<Output>[];
+  }
+
+  /**
+   * Runs a workflow: each node is a job; see workflow.ts for the input each node receives. Rejects
+   * with VK_WORKFLOW_GRAPH before any node runs when the graph is invalid.
+   */
+  runWorkflow(definition: WorkflowDefinition): Promise<WorkflowResult> {
+    this.checkOpen('runWorkflow()');
+    return runWorkflow(definition, {
+      check: (where, task, options) => {
+        this.resolveTask(where, task);
+        resolveJobOptions(`${where} options`, options, this.options.retry);
+      },
+      enqueue: (task, input, options) => this.enqueue(task, input, options),
+    });
+  }
+
+  /** Subscribes to the engine's events; returns the unsubscribe function. */
+  onEvent(listener: EngineEventListener): () => void {
+    const remove = this.listeners.add(listener);
+    // Listening to the pool makes it build every task's events; do so only while someone listens here.
+    this.unsubscribePool ??= this.pool.onEvent((event: PoolEvent) => {
+      if (event.type === 'pool.scaled' || event.type === 'worker.replaced') this.listeners.emit(event);
+    });
+    return () => {
+      remove();
+      if (!this.listeners.active) {
+        this.unsubscribePool?.();
+        this.unsubscribePool = undefined;
+      }
+    };
+  }
+
+  stats(): EngineStats {
+    return { queued: this.queue.size, inFlight: this.inFlight, unsettled: this.unsettled };
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    const deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
+    if (typeof deadlineMs !== 'number' || Number.isNaN(deadlineMs) || deadlineMs < 0) {
+      return Promise.reject(
+        new ValkyrieError(
+          'VK_ENGINE_CONFIG',
+          `close(): "deadlineMs" must be a number ≥ 0 or Infinity; received ${String(deadlineMs)}`,
+        ),
+      );
+    }
+    this.closing = this.whenDrained(deadlineMs).then(() => this.destroy());
+    return this.closing;
+  }
+
+  destroy(): Promise<void> {
+    this.destroying ??= this.teardown();
+    return this.destroying;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async teardown(): Promise<void> {
+    for (const job of this.queue.drain())
+      this.finish(job, { kind: 'cancelled', reason: 'the engine was destroyed' });
+    // Running jobs end `cancelled` through the pool; destroying stops them from being retried.
+    this.abort.abort(new Error('the engine was destroyed'));
+    if (this.ownsPool) await this.pool.destroy();
+    await this.whenDrained(Number.POSITIVE_INFINITY);
+    this.unsubscribePool?.();
+  }
+
+  private checkOpen(where: string): void {
+    if (this.closing !== undefined || this.destroying !== undefined) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CLOSED',
+        `${where}: the engine is closing; the job was not accepted`,
+      );
+    }
+  }
+
+  private resolveTask(where: string, task: EngineTask | string): EngineTask {
+    const name = typeof task === 'string' ? task : (task as EngineTask | undefined)?.name;
+    const known = name === undefined ? undefined : this.tasks.get(name);
+    if (known === undefined || (typeof task !== 'string' && known.task !== task)) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `${where}: "task" must be a task registered with engine.task(); received ${typeof task === 'string' ? `'${task}'` : typeof task}`,
+      );
+    }
+    return known.task;
+  }
+
+  /** A new record, or the existing handle when the idempotency key is known. */
+  private prepare(
+    where: string,
+    task: EngineTask | string,
+    input: unknown,
+    options: JobOptions | undefined,
+  ): JobRecord | JobHandle {
+    const resolvedTask = this.resolveTask(where, task);
+    const resolved = resolveJobOptions(`${where} options`, options, this.options.retry);
+    if (resolved.idempotencyKey !== undefined) {
+      const existing = this.idempotent.get(resolved.idempotencyKey);
+      if (existing !== undefined) return existing;
+    }
+    const poolTask = this.tasks.get(resolvedTask.name)?.record;
+    if (poolTask === undefined) throw new Error('unreachable: a resolved task is registered');
+    const job = new JobRecord(this.nextSeq++, resolvedTask, poolTask, input, resolved);
+    if (resolved.idempotencyKey !== undefined) this.idempotent.set(resolved.idempotencyKey, job.handle);
+    return job;
+  }
+
+  private admit(job: JobRecord): JobHandle {
+    this.unsettled++;
+    this.place(job, job.options.delayMs);
+    return job.handle;
+  }
+
+  private place(job: JobRecord, delayMs: number): void {
+    const now = this.options.clock.now();
+    job.notBefore = now + delayMs;
+    job.key = queueKey({
+      priority: job.options.priority,
+      readyAt: now,
+      notBefore: job.notBefore,
+      agingIntervalMs: this.options.agingIntervalMs,
+    });
+    this.queue.add(job);
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      // Every enqueue of one synchronous stretch is ordered before any is handed to the pool.
+      queueMicrotask(() => this.pump());
+    }
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false;
+    if (this.destroying !== undefined) return;
+    const room = this.maxInFlight - this.inFlight;
+    if (room <= 0) return;
+    const taken = this.taken;
+    this.queue.take(room, taken);
+    for (const job of taken) this.start(job);
+    taken.length = 0;
+  }
+
+  private start(job: JobRecord): void {
+    job.attempt++;
+    this.inFlight++;
+    const listening = this.listeners.active;
+    if (listening) {
+      this.listeners.emit({
+        type: 'job.started',
+        jobId: job.handle.id,
+        task: job.task.name,
+        attempt: job.attempt,
+      });
+    }
+    const options: RunTaskOptions = {
+      attempt: job.attempt,
+      timeoutMs: job.options.timeoutMs,
+      // An owned pool is destroyed with the engine; a caller's pool is not, so its tasks are cancelled.
+      signal: this.ownsPool ? undefined : this.abort.signal,
+      onProgress: listening
+        ? (value) => this.listeners.emit({ type: 'job.progress', jobId: job.handle.id, value })
+        : undefined,
+    };
+    this.pool.run(job.poolTask, job.input, options).then(
+      (outcome) => this.ended(job, outcome),
+      (error: unknown) =>
+        this.ended(job, {
+          kind: 'cancelled',
+          reason: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  }
+
+  private ended(job: JobRecord, outcome: TaskOutcome): void {
+    this.inFlight--;
+    const retry = job.options.retry;
+    if (
+      this.destroying === undefined &&
+      job.attempt < retry.maxAttempts &&
+      retryable(outcome, retry.retryOn)
+    ) {
+      if (this.listeners.active) {
+        this.listeners.emit({
+          type: 'job.retried',
+          jobId: job.handle.id,
+          task: job.task.name,
+          attempt: job.attempt,
+          outcome,
+          delayMs: retry.delayMs,
+        });
+      }
+      this.place(job, retry.delayMs);
+    } else {
+      this.finish(job, outcome);
+      if (this.queue.size > 0 && !this.pumpScheduled) this.pump();
+    }
+  }
+
+  private finish(job: JobRecord, outcome: TaskOutcome): void {
+    const final = job.settle(outcome);
+    if (final === undefined) return;
+    if (this.listeners.active) {
+      this.listeners.emit(
+        final.kind === 'succeeded'
+          ? { type: 'job.succeeded', jobId: job.handle.id, task: job.task.name, attempts: final.attempts }
+          : { type: 'job.failed', jobId: job.handle.id, task: job.task.name, outcome: final },
+      );
+    }
+    if (--this.unsettled === 0 && this.drained !== undefined) {
+      const drained = this.drained;
+      this.drained = undefined;
+      drained();
+    }
+  }
+
+  private whenDrained(deadlineMs: number): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = Number.isFinite(deadlineMs) ? this.options.clock.setTimer(finish, deadlineMs) : undefined;
+      const previous = this.drained;
+      function finish() {
+        timer?.cancel();
+        previous?.();
+        resolve();
+      }
+      this.drained = finish;
+    });
+  }
+}
+
+function retryable(outcome: TaskOutcome, retryOn: readonly string[]): boolean {
+  switch (outcome.kind) {
+    case 'failed':
+      return outcome.reason === 'threw' && retryOn.includes('threw');
+    case 'timed_out':
+    case 'worker_lost':
+      return retryOn.includes(outcome.kind);
+    default:
+      return false;
+  }
+}
