@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { BinaryHeap, type HeapSlot } from '../engine/binary-heap.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
 
 /** A job's place in the engine's queue. */
 export interface QueueEntry extends HeapSlot {
@@ -13,21 +14,37 @@ export interface QueueEntry extends HeapSlot {
 
 /**
  * The engine's store seam: where jobs wait between `enqueue` (or a retry) and their hand-off to
- * the thread pool.
+ * the thread pool, and where a finished job is recorded.
  *
- * Lifecycle: `add` any number of times (an entry is in the queue at most once) → the engine calls
- * `take` whenever it has room in flight, and again whenever `onReady` fires → `remove` drops one
- * waiting entry (cancellation) → `drain` empties the queue when the engine is destroyed.
- * All calls happen on the engine's thread, never concurrently; `onReady` is never called from
- * inside `add` or `take`.
+ * Lifecycle of an entry: `add` (an entry is in the queue at most once) → `take` hands it to the
+ * engine in queue order, once ready → the engine runs one attempt → either `add` again (a retry,
+ * with a later `notBefore`) or `settle` with the final outcome. `remove` drops a waiting entry;
+ * `drain` empties the queue when the engine is destroyed. Calls come from the engine's thread and
+ * never overlap: the engine does not call `take` again before a pending one resolved. `onReady`
+ * (given at construction) is never called from inside another method.
+ *
+ * `take` may return a promise so that a durable queue can claim from its store. How the durable
+ * `QueueStore` (src/store/queue.ts, branch queue-store) plugs in, as a `StoreEngineQueue`:
+ * - `add` buffers; one `store.enqueue(batch)` per microtask (task name, input as payload, priority,
+ *   notBefore, idempotencyKey, maxAttempts); `take` awaits that flush first.
+ * - `take(limit)` → `store.claim({ worker, limit, ttlMs })`; each lease becomes an entry (a lease
+ *   for a job another process enqueued gets a fresh one), kept with its lease, renewed at a third
+ *   of `ttlMs` until `settle`.
+ * - `settle` → `store.complete([{ lease, outcome }])`, batched per microtask.
+ * - a retry's `add` needs a store operation that gives a lease back with a `notBefore` (QueueStore
+ *   has none yet; expiry requeues without a delay).
+ * - `onReady` ← a loop on `store.waitForWork(signal)`; `drain` aborts it.
  */
 export interface EngineQueue<E extends QueueEntry> {
+  /** Entries waiting, ready or delayed. */
   readonly size: number;
   add(entry: E): void;
   /** Moves up to `limit` ready entries, in queue order, into `into`; returns how many. */
-  take(limit: number, into: E[]): number;
+  take(limit: number, into: E[]): number | Promise<number>;
+  /** Records a job's final outcome (the in-memory queue keeps nothing). */
+  settle(entry: E, outcome: TaskOutcome): void;
   remove(entry: E): boolean;
-  /** Removes and returns every waiting entry, ready or delayed; disarms the wake-up timer. */
+  /** Removes and returns every waiting entry, ready or delayed; stops waking the engine. */
   drain(): E[];
 }
 
@@ -73,6 +90,8 @@ export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
     }
     return taken;
   }
+
+  settle(_entry: E, _outcome: TaskOutcome): void {}
 
   remove(entry: E): boolean {
     return this.ready.remove(entry) || this.delayed.remove(entry);

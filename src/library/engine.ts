@@ -65,6 +65,8 @@ export class Engine implements AsyncDisposable {
   private inFlight = 0;
   private unsettled = 0;
   private pumpScheduled = false;
+  /** A `take` that returned a promise has not resolved yet. */
+  private taking = false;
   private drained: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
@@ -273,12 +275,38 @@ export class Engine implements AsyncDisposable {
 
   private pump(): void {
     this.pumpScheduled = false;
-    if (this.destroying !== undefined) return;
+    if (this.destroying !== undefined || this.taking) return;
     const room = this.maxInFlight - this.inFlight;
     if (room <= 0) return;
+    const taken = this.queue.take(room, this.taken);
+    if (typeof taken === 'number') {
+      this.startTaken();
+      return;
+    }
+    this.taking = true;
+    taken.then(
+      () => {
+        this.taking = false;
+        this.startTaken();
+        this.pump();
+      },
+      (error: unknown) => {
+        this.taking = false;
+        queueMicrotask(() => {
+          throw error;
+        });
+      },
+    );
+  }
+
+  private startTaken(): void {
     const taken = this.taken;
-    this.queue.take(room, taken);
-    for (const job of taken) this.start(job);
+    for (const job of taken) {
+      // Destroyed while a take was pending: the job never started.
+      if (this.destroying !== undefined)
+        this.finish(job, { kind: 'cancelled', reason: 'the engine was destroyed' });
+      else this.start(job);
+    }
     taken.length = 0;
   }
 
@@ -341,6 +369,7 @@ export class Engine implements AsyncDisposable {
   private finish(job: JobRecord, outcome: TaskOutcome): void {
     const final = job.settle(outcome);
     if (final === undefined) return;
+    this.queue.settle(job, outcome);
     if (this.listeners.active) {
       this.listeners.emit(
         final.kind === 'succeeded'
