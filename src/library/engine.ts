@@ -14,6 +14,7 @@ import {
   resolveEngineOptions,
   resolveJobOptions,
 } from './options.js';
+import { TaskRegistry } from './task-registry.js';
 import { runWorkflow, type WorkflowDefinition, type WorkflowResult } from './workflow.js';
 
 /** One job of `enqueueMany`. */
@@ -56,7 +57,7 @@ export class Engine implements AsyncDisposable {
   private readonly maxInFlight: number;
   private readonly queue: EngineQueue<JobRecord>;
   private readonly listeners = new EngineEventListeners();
-  private readonly tasks = new Map<string, { task: EngineTask; record: JobRecord['poolTask'] }>();
+  private readonly tasks: TaskRegistry;
   private readonly idempotent = new Map<string, JobHandle>();
   private readonly taken: JobRecord[] = [];
   private readonly abort = new AbortController();
@@ -75,6 +76,7 @@ export class Engine implements AsyncDisposable {
     this.options = resolveEngineOptions(options);
     this.ownsPool = !(options.pool instanceof ThreadPool);
     this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
+    this.tasks = new TaskRegistry(this.pool);
     const pool = this.pool.options;
     // Enough to fill every slot and every worker's waiting line; the rest waits here, in priority order.
     this.maxInFlight = this.options.maxInFlight ?? 2 * pool.maxThreads * pool.concurrentTasksPerWorker;
@@ -90,28 +92,7 @@ export class Engine implements AsyncDisposable {
    * returns the same task; the same name for another function throws VK_ENGINE_CONFIG.
    */
   task<Input = unknown, Output = unknown>(name: string, ref: TaskModuleRef): EngineTask<Input, Output> {
-    if (typeof name !== 'string' || name === '') {
-      throw new ValkyrieError(
-        'VK_ENGINE_CONFIG',
-        `task(): the name must be a non-empty string; received ${String(name)}`,
-      );
-    }
-    const poolTask = this.pool.task(ref);
-    const known = this.tasks.get(name);
-    if (known !== undefined) {
-      if (known.record === poolTask) return known.task as EngineTask<Input, Output>;
-      throw new ValkyrieError(
-        'VK_ENGINE_CONFIG',
-        `task(): "${name}" is already registered for ${known.task.exportName} of ${known.task.moduleUrl}; received ${poolTask.exportName} of ${poolTask.moduleUrl}`,
-      );
-    }
-    const task: EngineTask = Object.freeze({
-      name,
-      moduleUrl: poolTask.moduleUrl,
-      exportName: poolTask.exportName,
-    });
-    this.tasks.set(name, { task, record: poolTask });
-    return task as EngineTask<Input, Output>;
+    return this.tasks.register(name, ref) as EngineTask<Input, Output>;
   }
 
   /** Adds one job. Throws (nothing enqueued) on an unknown task or bad options, or when closing. */
@@ -122,7 +103,7 @@ export class Engine implements AsyncDisposable {
   ): JobHandle<Output> {
     this.checkOpen('enqueue()');
     const job = this.prepare('enqueue()', task, input, options);
-    return (job instanceof JobRecord ? this.admit(job) : job) as JobHandle<Output>;
+    return this.admit(job) as JobHandle<Output>;
   }
 
   /** Adds many jobs in one call, all or nothing: every request is checked before any is enqueued. */
@@ -137,7 +118,7 @@ export class Engine implements AsyncDisposable {
     const prepared = requests.map((request, i) =>
       this.prepare(`enqueueMany()[${i}]`, request.task, request.input, request.options),
     );
-    return prepared.map((job) => (job instanceof JobRecord ? this.admit(job) : job)) as JobHandle<Output>[];
+    return prepared.map((job) => this.admit(job)) as JobHandle<Output>[];
   }
 
   /**
@@ -148,7 +129,7 @@ export class Engine implements AsyncDisposable {
     this.checkOpen('runWorkflow()');
     return runWorkflow(definition, {
       check: (where, task, options) => {
-        this.resolveTask(where, task);
+        this.tasks.resolve(where, task);
         resolveJobOptions(`${where} options`, options, this.options.retry);
       },
       enqueue: (task, input, options) => this.enqueue(task, input, options),
@@ -218,39 +199,26 @@ export class Engine implements AsyncDisposable {
     }
   }
 
-  private resolveTask(where: string, task: EngineTask | string): EngineTask {
-    const name = typeof task === 'string' ? task : (task as EngineTask | undefined)?.name;
-    const known = name === undefined ? undefined : this.tasks.get(name);
-    if (known === undefined || (typeof task !== 'string' && known.task !== task)) {
-      throw new ValkyrieError(
-        'VK_ENGINE_CONFIG',
-        `${where}: "task" must be a task registered with engine.task(); received ${typeof task === 'string' ? `'${task}'` : typeof task}`,
-      );
-    }
-    return known.task;
-  }
-
-  /** A new record, or the existing handle when the idempotency key is known. */
+  /** Checks one request; throws VK_ENGINE_CONFIG naming `where` before anything is enqueued. */
   private prepare(
     where: string,
     task: EngineTask | string,
     input: unknown,
     options: JobOptions | undefined,
-  ): JobRecord | JobHandle {
-    const resolvedTask = this.resolveTask(where, task);
+  ): JobRecord {
+    const registered = this.tasks.resolve(where, task);
     const resolved = resolveJobOptions(`${where} options`, options, this.options.retry);
-    if (resolved.idempotencyKey !== undefined) {
-      const existing = this.idempotent.get(resolved.idempotencyKey);
-      if (existing !== undefined) return existing;
-    }
-    const poolTask = this.tasks.get(resolvedTask.name)?.record;
-    if (poolTask === undefined) throw new Error('unreachable: a resolved task is registered');
-    const job = new JobRecord(this.nextSeq++, resolvedTask, poolTask, input, resolved);
-    if (resolved.idempotencyKey !== undefined) this.idempotent.set(resolved.idempotencyKey, job.handle);
-    return job;
+    return new JobRecord(this.nextSeq++, registered.task, registered.poolTask, input, resolved);
   }
 
+  /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
   private admit(job: JobRecord): JobHandle {
+    const key = job.options.idempotencyKey;
+    if (key !== undefined) {
+      const existing = this.idempotent.get(key);
+      if (existing !== undefined) return existing;
+      this.idempotent.set(key, job.handle);
+    }
     this.unsettled++;
     this.place(job, job.options.delayMs);
     return job.handle;

@@ -44,6 +44,20 @@ describe('Engine: jobs', () => {
     const second = engine.enqueue(echo, 'second', { idempotencyKey: 'k' });
     expect(second).toBe(first);
     await expect(second.result).resolves.toMatchObject({ output: 'first' });
+    // A refused batch leaves no key behind; a key repeated within one batch gives one job.
+    expect(() =>
+      engine.enqueueMany([
+        { task: echo, input: 'a', options: { idempotencyKey: 'batch' } },
+        { task: echo, input: 'b', options: { delayMs: -1 } },
+      ]),
+    ).toThrow(/enqueueMany\(\)\[1\] options\.delayMs must be a number ≥ 0; received -1/);
+    const [a, b] = engine.enqueueMany([
+      { task: echo, input: 'a', options: { idempotencyKey: 'batch' } },
+      { task: echo, input: 'b', options: { idempotencyKey: 'batch' } },
+    ]);
+    expect(b).toBe(a);
+    await expect(a?.result).resolves.toMatchObject({ output: 'a' });
+    expect(engine.stats().unsettled).toBe(0);
   });
 
   it('starts waiting jobs in priority order, first in first out within a priority', async () => {
