@@ -234,11 +234,17 @@ export class Engine implements AsyncDisposable {
       agingIntervalMs: this.options.agingIntervalMs,
     });
     this.queue.add(job);
-    if (!this.pumpScheduled) {
-      this.pumpScheduled = true;
-      // Every enqueue of one synchronous stretch is ordered before any is handed to the pool.
-      queueMicrotask(() => this.pump());
-    }
+    this.schedulePump();
+  }
+
+  /**
+   * Pumps once per microtask: every enqueue of one synchronous stretch is ordered before any is
+   * handed to the pool, and the outcomes of one message from a worker free their room together.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => this.pump());
   }
 
   private pump(): void {
@@ -290,15 +296,19 @@ export class Engine implements AsyncDisposable {
         attempt: job.attempt,
       });
     }
-    const options: RunTaskOptions = {
-      attempt: job.attempt,
-      timeoutMs: job.options.timeoutMs,
-      // An owned pool is destroyed with the engine; a caller's pool is not, so its tasks are cancelled.
-      signal: this.ownsPool ? undefined : this.abort.signal,
-      onProgress: listening
-        ? (value) => this.listeners.emit({ type: 'job.progress', jobId: job.handle.id, value })
-        : undefined,
-    };
+    // The pool's fastest path takes no options: a first attempt, no timeout of its own, no listener.
+    const options: RunTaskOptions | undefined =
+      job.attempt === 1 && job.options.timeoutMs === undefined && this.ownsPool && !listening
+        ? undefined
+        : {
+            attempt: job.attempt,
+            timeoutMs: job.options.timeoutMs,
+            // An owned pool is destroyed with the engine; a caller's is not, so its tasks are cancelled.
+            signal: this.ownsPool ? undefined : this.abort.signal,
+            onProgress: listening
+              ? (value) => this.listeners.emit({ type: 'job.progress', jobId: job.handle.id, value })
+              : undefined,
+          };
     this.pool.run(job.poolTask, job.input, options).then(
       (outcome) => this.ended(job, outcome),
       (error: unknown) =>
@@ -330,7 +340,7 @@ export class Engine implements AsyncDisposable {
       this.place(job, retry.delayMs);
     } else {
       this.finish(job, outcome);
-      if (this.queue.size > 0 && !this.pumpScheduled) this.pump();
+      if (this.queue.size > 0) this.schedulePump();
     }
   }
 

@@ -52,7 +52,11 @@ export class JobRecord implements QueueEntry {
   settle(outcome: TaskOutcome): JobOutcome | undefined {
     if (this.settled) return undefined;
     this.settled = true;
-    const final = { ...outcome, attempts: this.attempt } as JobOutcome;
+    const final = (
+      outcome.kind === 'succeeded'
+        ? { kind: 'succeeded', output: outcome.output, attempts: this.attempt }
+        : { ...outcome, attempts: this.attempt }
+    ) as JobOutcome;
     this.resolve(final);
     return final;
   }

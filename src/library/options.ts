@@ -107,14 +107,30 @@ export interface ResolvedJobOptions {
   readonly idempotencyKey: string | undefined;
 }
 
+const defaultsByRetry = new WeakMap<ResolvedRetryPolicy, ResolvedJobOptions>();
+
+/** One frozen object per engine policy: most jobs carry no options, and need not allocate any. */
+function defaultJobOptions(retry: ResolvedRetryPolicy): ResolvedJobOptions {
+  let defaults = defaultsByRetry.get(retry);
+  if (defaults === undefined) {
+    defaults = Object.freeze({
+      priority: defaultPriority,
+      delayMs: 0,
+      timeoutMs: undefined,
+      retry,
+      idempotencyKey: undefined,
+    });
+    defaultsByRetry.set(retry, defaults);
+  }
+  return defaults;
+}
+
 export function resolveJobOptions(
   where: string,
   options: JobOptions | undefined,
   retry: ResolvedRetryPolicy,
 ): ResolvedJobOptions {
-  if (options === undefined) {
-    return { priority: defaultPriority, delayMs: 0, timeoutMs: undefined, retry, idempotencyKey: undefined };
-  }
+  if (options === undefined) return defaultJobOptions(retry);
   if (typeof options !== 'object' || options === null) fail(where, 'an object', options);
   const priority = options.priority ?? defaultPriority;
   if (!isPriority(priority))
