@@ -1,11 +1,8 @@
 import { ValkyrieError } from '../core/errors.js';
-import { queueKey } from '../core/priority.js';
 import type { PoolEvent } from '../executors/thread/events.js';
-import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { RunTaskOptions } from '../executors/thread/task-record.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
-import { type EngineQueue, MemoryEngineQueue } from './engine-queue.js';
 import { type EngineEventListener, EngineEventListeners } from './events.js';
+import { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import {
   type EngineOptions,
@@ -54,21 +51,13 @@ export class Engine implements AsyncDisposable {
   readonly options: ResolvedEngineOptions;
   private readonly pool: ThreadPool;
   private readonly ownsPool: boolean;
-  private readonly maxInFlight: number;
-  private readonly queue: EngineQueue<JobRecord>;
   private readonly listeners = new EngineEventListeners();
   private readonly tasks: TaskRegistry;
   private readonly idempotent = new Map<string, JobHandle>();
-  private readonly taken: JobRecord[] = [];
   private readonly abort = new AbortController();
+  private readonly dispatch: JobDispatch;
   private unsubscribePool: (() => void) | undefined;
   private nextSeq = 1;
-  private inFlight = 0;
-  private unsettled = 0;
-  private pumpScheduled = false;
-  /** A `take` that returned a promise has not resolved yet. */
-  private taking = false;
-  private drained: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
 
@@ -78,9 +67,16 @@ export class Engine implements AsyncDisposable {
     this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
     this.tasks = new TaskRegistry(this.pool);
     const pool = this.pool.options;
-    // Enough to fill every slot and every worker's waiting line; the rest waits here, in priority order.
-    this.maxInFlight = this.options.maxInFlight ?? 2 * pool.maxThreads * pool.concurrentTasksPerWorker;
-    this.queue = new MemoryEngineQueue<JobRecord>(this.options.clock, () => this.pump());
+    this.dispatch = new JobDispatch({
+      pool: this.pool,
+      listeners: this.listeners,
+      clock: this.options.clock,
+      agingIntervalMs: this.options.agingIntervalMs,
+      // Enough to fill every slot and every worker's line; the rest waits in the engine, in priority order.
+      maxInFlight: this.options.maxInFlight ?? 2 * pool.maxThreads * pool.concurrentTasksPerWorker,
+      // An owned pool is destroyed with the engine; a caller's is not, so the engine's tasks are cancelled.
+      signal: this.ownsPool ? undefined : this.abort.signal,
+    });
   }
 
   ready(): Promise<void> {
@@ -153,7 +149,7 @@ export class Engine implements AsyncDisposable {
   }
 
   stats(): EngineStats {
-    return { queued: this.queue.size, inFlight: this.inFlight, unsettled: this.unsettled };
+    return this.dispatch.stats();
   }
 
   close(options: CloseOptions = {}): Promise<void> {
@@ -167,7 +163,7 @@ export class Engine implements AsyncDisposable {
         ),
       );
     }
-    this.closing = this.whenDrained(deadlineMs).then(() => this.destroy());
+    this.closing = this.dispatch.whenDrained(deadlineMs).then(() => this.destroy());
     return this.closing;
   }
 
@@ -181,12 +177,11 @@ export class Engine implements AsyncDisposable {
   }
 
   private async teardown(): Promise<void> {
-    for (const job of this.queue.drain())
-      this.finish(job, { kind: 'cancelled', reason: 'the engine was destroyed' });
+    this.dispatch.stop('the engine was destroyed');
     // Running jobs end `cancelled` through the pool; destroying stops them from being retried.
     this.abort.abort(new Error('the engine was destroyed'));
     if (this.ownsPool) await this.pool.destroy();
-    await this.whenDrained(Number.POSITIVE_INFINITY);
+    await this.dispatch.whenDrained(Number.POSITIVE_INFINITY);
     this.unsubscribePool?.();
   }
 
@@ -219,172 +214,7 @@ export class Engine implements AsyncDisposable {
       if (existing !== undefined) return existing;
       this.idempotent.set(key, job.handle);
     }
-    this.unsettled++;
-    this.place(job, job.options.delayMs);
+    this.dispatch.admit(job);
     return job.handle;
-  }
-
-  private place(job: JobRecord, delayMs: number): void {
-    const now = this.options.clock.now();
-    job.notBefore = now + delayMs;
-    job.key = queueKey({
-      priority: job.options.priority,
-      readyAt: now,
-      notBefore: job.notBefore,
-      agingIntervalMs: this.options.agingIntervalMs,
-    });
-    this.queue.add(job);
-    this.schedulePump();
-  }
-
-  /**
-   * Pumps once per microtask: every enqueue of one synchronous stretch is ordered before any is
-   * handed to the pool, and the outcomes of one message from a worker free their room together.
-   */
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    queueMicrotask(() => this.pump());
-  }
-
-  private pump(): void {
-    this.pumpScheduled = false;
-    if (this.destroying !== undefined || this.taking) return;
-    const room = this.maxInFlight - this.inFlight;
-    if (room <= 0) return;
-    const taken = this.queue.take(room, this.taken);
-    if (typeof taken === 'number') {
-      this.startTaken();
-      return;
-    }
-    this.taking = true;
-    taken.then(
-      () => {
-        this.taking = false;
-        this.startTaken();
-        this.pump();
-      },
-      (error: unknown) => {
-        this.taking = false;
-        queueMicrotask(() => {
-          throw error;
-        });
-      },
-    );
-  }
-
-  private startTaken(): void {
-    const taken = this.taken;
-    for (const job of taken) {
-      // Destroyed while a take was pending: the job never started.
-      if (this.destroying !== undefined)
-        this.finish(job, { kind: 'cancelled', reason: 'the engine was destroyed' });
-      else this.start(job);
-    }
-    taken.length = 0;
-  }
-
-  private start(job: JobRecord): void {
-    job.attempt++;
-    this.inFlight++;
-    const listening = this.listeners.active;
-    if (listening) {
-      this.listeners.emit({
-        type: 'job.started',
-        jobId: job.handle.id,
-        task: job.task.name,
-        attempt: job.attempt,
-      });
-    }
-    // The pool's fastest path takes no options: a first attempt, no timeout of its own, no listener.
-    const options: RunTaskOptions | undefined =
-      job.attempt === 1 && job.options.timeoutMs === undefined && this.ownsPool && !listening
-        ? undefined
-        : {
-            attempt: job.attempt,
-            timeoutMs: job.options.timeoutMs,
-            // An owned pool is destroyed with the engine; a caller's is not, so its tasks are cancelled.
-            signal: this.ownsPool ? undefined : this.abort.signal,
-            onProgress: listening
-              ? (value) => this.listeners.emit({ type: 'job.progress', jobId: job.handle.id, value })
-              : undefined,
-          };
-    this.pool.run(job.poolTask, job.input, options).then(
-      (outcome) => this.ended(job, outcome),
-      (error: unknown) =>
-        this.ended(job, {
-          kind: 'cancelled',
-          reason: error instanceof Error ? error.message : String(error),
-        }),
-    );
-  }
-
-  private ended(job: JobRecord, outcome: TaskOutcome): void {
-    this.inFlight--;
-    const retry = job.options.retry;
-    if (
-      this.destroying === undefined &&
-      job.attempt < retry.maxAttempts &&
-      retryable(outcome, retry.retryOn)
-    ) {
-      if (this.listeners.active) {
-        this.listeners.emit({
-          type: 'job.retried',
-          jobId: job.handle.id,
-          task: job.task.name,
-          attempt: job.attempt,
-          outcome,
-          delayMs: retry.delayMs,
-        });
-      }
-      this.place(job, retry.delayMs);
-    } else {
-      this.finish(job, outcome);
-      if (this.queue.size > 0) this.schedulePump();
-    }
-  }
-
-  private finish(job: JobRecord, outcome: TaskOutcome): void {
-    const final = job.settle(outcome);
-    if (final === undefined) return;
-    this.queue.settle(job, outcome);
-    if (this.listeners.active) {
-      this.listeners.emit(
-        final.kind === 'succeeded'
-          ? { type: 'job.succeeded', jobId: job.handle.id, task: job.task.name, attempts: final.attempts }
-          : { type: 'job.failed', jobId: job.handle.id, task: job.task.name, outcome: final },
-      );
-    }
-    if (--this.unsettled === 0 && this.drained !== undefined) {
-      const drained = this.drained;
-      this.drained = undefined;
-      drained();
-    }
-  }
-
-  private whenDrained(deadlineMs: number): Promise<void> {
-    if (this.unsettled === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = Number.isFinite(deadlineMs) ? this.options.clock.setTimer(finish, deadlineMs) : undefined;
-      const previous = this.drained;
-      function finish() {
-        timer?.cancel();
-        previous?.();
-        resolve();
-      }
-      this.drained = finish;
-    });
-  }
-}
-
-function retryable(outcome: TaskOutcome, retryOn: readonly string[]): boolean {
-  switch (outcome.kind) {
-    case 'failed':
-      return outcome.reason === 'threw' && retryOn.includes('threw');
-    case 'timed_out':
-    case 'worker_lost':
-      return retryOn.includes(outcome.kind);
-    default:
-      return false;
   }
 }
