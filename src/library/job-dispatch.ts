@@ -15,6 +15,8 @@ export interface JobDispatchOptions {
   readonly maxInFlight: number;
   /** Cancels the tasks of a pool the engine does not own; undefined when the engine owns it. */
   readonly signal: AbortSignal | undefined;
+  /** The store seam; a `MemoryEngineQueue` when omitted. */
+  readonly queue?: (onReady: () => void) => EngineQueue<JobRecord>;
 }
 
 /**
@@ -31,10 +33,12 @@ export class JobDispatch {
   /** A `take` that returned a promise has not resolved yet. */
   private taking = false;
   private stopped = false;
+  private stopReason = '';
   private drained: (() => void) | undefined;
 
   constructor(private readonly options: JobDispatchOptions) {
-    this.queue = new MemoryEngineQueue<JobRecord>(options.clock, () => this.pump());
+    const onReady = () => this.pump();
+    this.queue = options.queue?.(onReady) ?? new MemoryEngineQueue<JobRecord>(options.clock, onReady);
   }
 
   stats(): { queued: number; inFlight: number; unsettled: number } {
@@ -49,6 +53,7 @@ export class JobDispatch {
   /** Cancels every waiting job; running ones end through the pool and are not retried. */
   stop(reason: string): void {
     this.stopped = true;
+    this.stopReason = reason;
     for (const job of this.queue.drain()) this.finish(job, { kind: 'cancelled', reason });
   }
 
@@ -105,7 +110,7 @@ export class JobDispatch {
     const taken = this.taken;
     for (const job of taken) {
       // Destroyed while a take was pending: the job never started.
-      if (this.stopped) this.finish(job, { kind: 'cancelled', reason: 'the engine was destroyed' });
+      if (this.stopped) this.finish(job, { kind: 'cancelled', reason: this.stopReason });
       else this.start(job);
     }
     taken.length = 0;

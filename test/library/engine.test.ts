@@ -13,6 +13,17 @@ describe('Engine: jobs', () => {
     expect(events.map((event) => event.type)).toEqual(['job.started', 'job.succeeded']);
   });
 
+  it("reports a job's progress as events", async () => {
+    const { engine, events } = await openTestEngine();
+    const reports = engine.task('reports', { module: fixture(), exportName: 'reports' });
+    const job = engine.enqueue(reports, null);
+    await expect(job.result).resolves.toMatchObject({ kind: 'succeeded', output: 'reported' });
+    expect(events.filter((event) => event.type === 'job.progress')).toEqual([
+      { type: 'job.progress', jobId: job.id, value: { done: 1 } },
+      { type: 'job.progress', jobId: job.id, value: { done: 2 } },
+    ]);
+  });
+
   it('enqueues many jobs in one call, each with its own result, by handle or by name', async () => {
     const { engine } = await openTestEngine();
     engine.task('echo', { module: fixture() });
