@@ -19,7 +19,7 @@ const noopTask = new URL('../threads/noop-task.mjs', import.meta.url);
 
 let peakRss = 0;
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
 }, 20);
 
 const engine = await openEngine({
