@@ -5,14 +5,22 @@
 //   node bench/run.js --quick          # fewer repetitions → bench/results/dev.md (not committed)
 //   node bench/run.js --only startup   # one suite → bench/results/dev.md (startup | throughput | threads | protocol)
 //   node bench/run.js --only threads --quick   # the thread pool against Piscina, small sizes
+//   node bench/run.js --only queue --quick --queue-jobs 2000   # smaller queue trials while iterating
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { describeMachine, filesystemType } from './lib/machine.js';
+import {
+  describeMachine,
+  describeUrl,
+  filesystemType,
+  peerVersions,
+  redisDurability,
+} from './lib/machine.js';
 import { renderReport } from './lib/report.js';
 import { protocolSuite } from './suites/protocol.js';
+import { postgresUrl, queueSuite, redisUrl } from './suites/queue.js';
 import { startupSuite } from './suites/startup.js';
 import { throughputSuite } from './suites/throughput.js';
 import { threadsSuite } from './threads/suite.js';
@@ -22,7 +30,11 @@ const repoRoot = dirname(benchDir);
 const jobCount = 1000;
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'queue-jobs': { type: 'string' },
+  },
 });
 const full = !flags.quick && flags.only === undefined;
 const reps = {
@@ -30,7 +42,9 @@ const reps = {
   startup: flags.quick ? 3 : 20,
   threads: flags.quick ? 1 : 5,
   protocol: flags.quick ? 1 : 5,
+  queue: flags.quick ? 1 : 5,
 };
+const queueJobs = Number(flags['queue-jobs'] ?? (flags.quick ? 5000 : 20_000));
 const resultsPath = full ? join(benchDir, 'RESULTS.md') : join(benchDir, 'results/dev.md');
 const samplesPath = full
   ? join(benchDir, 'results/samples.json')
@@ -54,6 +68,7 @@ const suites = [
   throughputSuite({ ...context, reps: reps.throughput }),
   threadsSuite({ ...context, reps: reps.threads, quick: flags.quick }),
   protocolSuite({ ...context, reps: reps.protocol, quick: flags.quick }),
+  queueSuite({ ...context, reps: reps.queue, queueJobs }),
 ].filter((suite) => flags.only === undefined || suite.id === flags.only);
 if (suites.length === 0) throw new Error(`--only: no suite named ${JSON.stringify(flags.only)}`);
 
@@ -61,6 +76,7 @@ const run = {
   machine: describeMachine(repoRoot),
   settings: {
     jobCount,
+    queueJobs,
     described: {
       repetitions: suites.map((suite) => `${suite.id} ${suite.reps}`).join(', '),
       order: 'cases interleaved within each repetition (see bench/suites/*.js), one process at a time',
@@ -71,6 +87,8 @@ const run = {
         '`node bin/valkyrie.js run FILE --json [--jobs N] --state-dir DIR` (throughput: a new DIR per run)',
       'spawn peers': '`node bench/spawn-baseline.js` — its own lean process; stdout/stderr piped',
       'temp dir': `${workDir} (${filesystemType(workDir)})`,
+      'queue suite': `${queueJobs} jobs per trial, concurrency 50; Postgres ${describeUrl(postgresUrl)}, Redis ${describeUrl(redisUrl)} (${redisDurability()})`,
+      'queue peers': peerVersions(repoRoot),
       mode: full ? 'full' : `development (${process.argv.slice(2).join(' ')})`,
       ...Object.assign({}, ...suites.map((suite) => suite.described ?? {})),
     },

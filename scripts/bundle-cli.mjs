@@ -4,16 +4,20 @@
 // Code splitting keeps what is imported dynamically (the Postgres store, the commands other than the
 // one being run) out of the start-up path: without it esbuild hoists every external import, pg's too,
 // to the top of the one file, and loading pg alone pulls in Node's undici.
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-// Chunk names carry content hashes: without this, every build would leave the previous chunks behind.
-rmSync('dist/chunks', { recursive: true, force: true });
+// Chunks sit beside dist/valkyrie.js, not in a folder of their own: bundled modules find the spawners
+// (libexec/, dist/executors/) by paths relative to their own file, the same from every chunk. Their
+// names carry content hashes, so the previous build's chunks are removed first.
+for (const name of readdirSync('dist', { withFileTypes: true })) {
+  if (name.isFile() && /^valkyrie-[a-z]+-[A-Z0-9]+\.js(\.map)?$/.test(name.name)) rmSync(`dist/${name.name}`);
+}
 
 await build({
   entryPoints: { valkyrie: 'src/cli/main.ts' },
   outdir: 'dist',
-  chunkNames: 'chunks/[name]-[hash]',
+  chunkNames: 'valkyrie-[name]-[hash]',
   splitting: true,
   bundle: true,
   minify: true,

@@ -38,6 +38,7 @@ const forbidden: Record<string, readonly string[]> = {
   store: ['engine', 'runner', 'executors', 'server', 'cli'],
   protocol: ['engine', 'store', 'runner', 'server', 'cli'],
   engine: ['runner', 'server', 'cli'],
+  library: ['runner', 'server', 'cli'],
 };
 
 describe('architecture', () => {

@@ -53,3 +53,38 @@ function command(file, args) {
     return 'unknown';
   }
 }
+
+/** A server's address without credentials, for the settings table. */
+export function describeUrl(url) {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
+}
+
+/** What a BullMQ write survives depends on Redis's persistence settings; read them rather than assume. */
+export function redisDurability() {
+  const config = command('redis-cli', ['config', 'get', 'append*']).split('\n');
+  const value = (key) => config[config.indexOf(key) + 1] ?? '?';
+  const version = command('redis-cli', ['info', 'server']).match(/redis_version:(\S+)/)?.[1] ?? '?';
+  return config.includes('appendonly')
+    ? `Redis ${version}, appendonly ${value('appendonly')}, appendfsync ${value('appendfsync')}`
+    : 'Redis settings unknown';
+}
+
+/** Versions of the queue peers as installed. */
+export function peerVersions(repoRoot) {
+  const version = (name) => {
+    try {
+      return JSON.parse(readFileSync(`${repoRoot}/node_modules/${name}/package.json`, 'utf8')).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  const postgres = command('psql', [
+    '-Atc',
+    'SHOW server_version',
+    process.env.VALKYRIE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  ]);
+  return `bullmq ${version('bullmq')}, ioredis ${version('ioredis')}, graphile-worker ${version('graphile-worker')}, pg ${version('pg')}; PostgreSQL ${postgres}`;
+}

@@ -1,9 +1,11 @@
 // Renders the figures as markdown tables. Columns are padded so the same text reads well on a
 // terminal, where `npm run bench` prints it too.
 import { analyzeProtocol, targets as protocolTargets } from '../suites/protocol.js';
+import { analyzeQueue } from '../suites/queue.js';
 import { analyzeStartup, targetMs } from '../suites/startup.js';
 import { analyzeThroughput, targetRatio } from '../suites/throughput.js';
 import { threadsSections } from '../threads/report.js';
+import { queueSections, queueTargetRows } from './queue-report.js';
 
 export function renderReport({ machine, settings, samples, startedAt, finishedAt }) {
   const throughput = analyzeThroughput(
@@ -12,6 +14,10 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
   );
   const startup = analyzeStartup(samples.filter((s) => s.suite === 'startup'));
   const protocol = analyzeProtocol(samples.filter((s) => s.suite === 'protocol'));
+  const queue = analyzeQueue(
+    samples.filter((s) => s.suite === 'queue'),
+    settings.queueJobs,
+  );
   const status = finishedAt
     ? `Started ${startedAt}, finished ${finishedAt}.`
     : `**Incomplete** — started ${startedAt}; this file is rewritten as results come in.`;
@@ -25,9 +31,10 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     '',
     '## Targets',
     '',
-    targetsTable(throughput, startup, protocol),
+    targetsTable(throughput, startup, protocol, queue),
     '',
     ...(throughput.rows.length > 0 ? throughputSections(throughput, settings.jobCount) : []),
+    ...(queue.cases.length > 0 ? queueSections(queue, settings.queueJobs) : []),
     ...(startup.length > 0 ? ['## Start-up', '', startupTable(startup), ''] : []),
     ...threadsSections(samples),
     ...(protocol.length > 0 ? protocolSection(protocol) : []),
@@ -69,7 +76,7 @@ function throughputSections(throughput, jobCount) {
   ];
 }
 
-function targetsTable(throughput, startup, protocol) {
+function targetsTable(throughput, startup, protocol, queue) {
   const rows = throughput.rows.map((row) => [
     `jobs/s, ${row.what}`,
     `≥ ${percent(targetRatio)} of /bin/true`,
@@ -91,6 +98,7 @@ function targetsTable(throughput, startup, protocol) {
     ]);
   }
   rows.push(...protocolTargetRows(protocol));
+  rows.push(...queueTargetRows(queue));
   return table(['metric', 'target', 'Valkyrie', 'peer, same run', 'ratio', 'met'], rows);
 }
 

@@ -20,7 +20,21 @@ export async function openStores(db: string | undefined, stateDir: string): Prom
     return openPostgresStores(url, schema === undefined ? {} : { schema });
   }
   const { openSqliteStores } = await import('../store/sqlite/index.js');
-  return openSqliteStores(target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target));
+  const synchronous = sqliteSynchronous(process.env.VALKYRIE_SQLITE_SYNCHRONOUS);
+  return openSqliteStores(
+    target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target),
+    synchronous === undefined ? {} : { synchronous },
+  );
+}
+
+/** $VALKYRIE_SQLITE_SYNCHRONOUS: `normal` (default; survives a process crash) or `full` (power loss too). */
+function sqliteSynchronous(value: string | undefined): 'normal' | 'full' | undefined {
+  if (value === undefined || value === '') return undefined;
+  const lower = value.toLowerCase();
+  if (lower === 'normal' || lower === 'full') return lower;
+  throw new UsageError(
+    `VALKYRIE_SQLITE_SYNCHRONOUS: expected normal or full, received ${JSON.stringify(value)}`,
+  );
 }
 
 function splitSchema(target: string): { url: string; schema?: string } {

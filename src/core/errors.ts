@@ -23,6 +23,9 @@ export const errorCatalog = {
   VK_PROTOCOL_VERSION: 'the peer speaks a protocol version this end does not',
   VK_FRAME_TOO_LARGE: 'a protocol frame or batch exceeded the size limit',
   VK_PEER_TIMEOUT: 'the peer stopped answering keep-alives or stopped polling',
+  VK_ENGINE_CONFIG: 'a library engine option or job option is invalid',
+  VK_ENGINE_CLOSED: 'the engine is closing or closed; the job was not accepted',
+  VK_WORKFLOW_GRAPH: 'a library workflow graph is invalid (unknown node, cycle, duplicate id); nothing ran',
   VK_RUN_NOT_RESUMABLE: 'the run finished, is still owned by a live process, or has no recovery data',
 } as const;
 

@@ -1,4 +1,5 @@
 import type { LogStore } from './logs.js';
+import type { QueueStore } from './queue.js';
 import type { RunRecoveryStore } from './recovery.js';
 import type { RunStore } from './runs.js';
 import type { StaleWriteStore } from './stale-writes.js';
@@ -7,6 +8,7 @@ import type { StaleWriteStore } from './stale-writes.js';
 export interface Stores extends AsyncDisposable {
   readonly runs: RunStore;
   readonly logs: LogStore;
+  readonly queue: QueueStore;
   readonly staleWrites: StaleWriteStore;
   readonly recovery: RunRecoveryStore;
   /** Idempotent. Pending writes are flushed before it resolves. */

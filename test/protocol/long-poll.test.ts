@@ -221,6 +221,8 @@ async function lossyProxy(target: string, drop: (method: string, path: string, a
           });
         },
       );
+      // The server side may go away first (the test closing it under a held poll): pass that on.
+      forwarded.on('error', () => outgoing.destroy());
       forwarded.end(Buffer.concat(chunks));
     });
   });

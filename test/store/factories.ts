@@ -12,11 +12,11 @@ export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> 
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-const sqlite: StoresFactory = async () => {
+const sqlite: StoresFactory = async (options = {}) => {
   const { dir, remove } = await tempDir();
   // A nested path, so every test also covers creating the parent directory.
   const path = join(dir, '.valkyrie', 'state.db');
-  const stores = openSqliteStores(path);
+  const stores = openSqliteStores(path, options);
   const others: Stores[] = [];
   return {
     stores,
@@ -25,8 +25,8 @@ const sqlite: StoresFactory = async () => {
       await stores.close();
       await remove();
     },
-    async openAnother() {
-      const other = openSqliteStores(path);
+    async openAnother(anotherOptions = {}) {
+      const other = openSqliteStores(path, anotherOptions);
       others.push(other);
       return other;
     },

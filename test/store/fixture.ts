@@ -1,13 +1,20 @@
 import { afterEach, beforeEach } from 'vitest';
+import type { QueueOptions } from '../../src/store/queue.js';
 import type { Stores } from '../../src/store/store.js';
 
-/** A fresh, empty set of stores per test; `cleanup` closes them and removes whatever backs them. */
-export type StoresFactory = () => Promise<{
-  stores: Stores;
-  cleanup(): Promise<void>;
+export interface OpenedStores {
+  readonly stores: Stores;
   /** Another handle on the same store, as a second process would open it; closed by `cleanup`. */
-  openAnother?(): Promise<Stores>;
-}>;
+  openAnother(options?: StoreTestOptions): Promise<Stores>;
+  cleanup(): Promise<void>;
+}
+
+export interface StoreTestOptions {
+  readonly queue?: QueueOptions;
+}
+
+/** A fresh, empty set of stores per test; `cleanup` closes them and removes whatever backs them. */
+export type StoresFactory = (options?: StoreTestOptions) => Promise<OpenedStores>;
 
 /** Opens stores before each test and cleans up after it; call the returned function inside a test. */
 export function useStores(make: StoresFactory): (() => Stores) & { another(): Promise<Stores> } {
@@ -25,9 +32,8 @@ export function useStores(make: StoresFactory): (() => Stores) & { another(): Pr
   };
   return Object.assign(get, {
     another: async () => {
-      const open = current?.openAnother;
-      if (open === undefined) throw new Error('this store has no second handle');
-      return open();
+      if (current === undefined) throw new Error('stores are only open inside a test');
+      return current.openAnother();
     },
   });
 }

@@ -70,14 +70,14 @@ afterAll(async () => {
 });
 
 /** Fresh, empty stores on this file's schema; `cleanup` closes them and deletes every row. */
-export const postgresFactory: StoresFactory = async () => {
+export const postgresFactory: StoresFactory = async (options = {}) => {
   const schema = await migratedSchema();
-  const stores = await openPostgresStores(postgresUrl, { schema });
+  const stores = await openPostgresStores(postgresUrl, { ...options, schema });
   const others: Stores[] = [];
   return {
     stores,
-    async openAnother() {
-      const other = await openPostgresStores(postgresUrl, { schema });
+    async openAnother(anotherOptions = {}) {
+      const other = await openPostgresStores(postgresUrl, { ...anotherOptions, schema });
       others.push(other);
       return other;
     },
@@ -88,6 +88,7 @@ export const postgresFactory: StoresFactory = async () => {
         client.query(
           `SET search_path TO "${schema}";
            DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters;
+           DELETE FROM queue_jobs; DELETE FROM queue_stale_writes;
            DELETE FROM stale_writes`,
         ),
       );

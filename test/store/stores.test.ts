@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
+import { queueStoreContract } from './queue-store.contract.js';
 import { runRecoveryContract } from './run-recovery.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 import { staleWriteStoreContract } from './stale-write-store.contract.js';
@@ -13,6 +14,7 @@ for (const [name, make, skip] of storeFactories) {
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);
+    describe('queue', () => queueStoreContract(make));
     runRecoveryContract(make);
 
     describe('lifecycle', () => {

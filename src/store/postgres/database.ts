@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
 import { toStoreError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
@@ -27,6 +27,14 @@ export type Query = <R extends pg.QueryResultRow>(
 export class PostgresDatabase {
   readonly #pool: pg.Pool;
   readonly #commits: GroupCommit;
+  /**
+   * Lanes of their own for queue claims and queue completions, so that their transactions overlap
+   * each other and the submissions on the main lane instead of queueing behind them. Claims touch
+   * only queued rows and completions only leased ones; each lane keeps its own order. (A completion
+   * racing a lease expiry may meet a deadlock; Postgres fails one statement and the group commit
+   * applies that batch again one write at a time, where the expired lease comes back stale.)
+   */
+  readonly #lanes: Record<QueueLane, GroupCommit>;
   readonly #reads = new Set<Promise<void>>();
   readonly #query: Query;
   #closing: Promise<void> | undefined;
@@ -34,13 +42,31 @@ export class PostgresDatabase {
   constructor(pool: pg.Pool) {
     this.#pool = pool;
     this.#commits = new GroupCommit(pool);
+    this.#lanes = { claims: new GroupCommit(pool), completions: new GroupCommit(pool) };
     this.#query = (statement, values) =>
       pool.query({ name: statement.name, text: statement.text, values: [...values] });
   }
 
-  write<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
+  /** A connection of its own, outside the pool, for LISTEN; the caller ends it. */
+  dedicatedClient(): pg.Client {
+    const client = new pg.Client(this.#pool.options);
+    // A dropped connection must not crash the process; the listener notices through 'end'.
+    client.on('error', () => {});
+    return client;
+  }
+
+  /**
+   * `atomic`: the work runs several statements that must commit together even when it runs alone.
+   * `lane`: ordered only with other writes of that lane (see #lanes).
+   */
+  write<T>(
+    action: string,
+    work: (query: Query) => Promise<T>,
+    options?: { atomic?: boolean; lane?: QueueLane },
+  ): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError(action));
-    return this.#commits.write(action, work);
+    const lane = options?.lane === undefined ? this.#commits : this.#lanes[options.lane];
+    return lane.write(action, work, options?.atomic === true);
   }
 
   /** A write of several statements that commit together (or not at all), in the same order as writes. */
@@ -59,7 +85,7 @@ export class PostgresDatabase {
     this.#reads.add(running);
     return (async () => {
       try {
-        await this.#commits.settled();
+        await this.#allSettled();
         return await work(this.#query);
       } catch (error) {
         throw toStoreError(action, error);
@@ -70,19 +96,29 @@ export class PostgresDatabase {
     })();
   }
 
+  #allSettled(): Promise<unknown> {
+    return Promise.all([
+      this.#commits.settled(),
+      this.#lanes.claims.settled(),
+      this.#lanes.completions.settled(),
+    ]);
+  }
+
   /**
    * Idempotent: refuses new calls at once, lets every write and read already made finish (pg-pool's
    * own `end` would leave callers queued for a connection waiting forever), then closes the pool.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#commits.settled();
+      await this.#allSettled();
       await Promise.all(this.#reads);
       await this.#pool.end();
     })();
     return this.#closing;
   }
 }
+
+export type QueueLane = 'claims' | 'completions';
 
 function closedError(action: string): ValkyrieError {
   return new ValkyrieError('VK_STORE', `could not ${action}: the store is closed`);

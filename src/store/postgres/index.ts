@@ -1,6 +1,8 @@
+import { resolveQueueOptions } from '../queue-rows.js';
 import type { Stores } from '../store.js';
 import { PostgresLogStore } from './log-store.js';
 import { openPostgresDatabase, type PostgresOptions } from './open.js';
+import { PostgresQueueStore } from './queue-store.js';
 import { PostgresRunRecoveryStore } from './run-recovery-store.js';
 import { PostgresRunStore } from './run-store.js';
 import { PostgresStaleWriteStore } from './stale-write-store.js';
@@ -10,14 +12,21 @@ export type { PostgresOptions } from './open.js';
 /**
  * Opens the stores on a Postgres database (see `openPostgresDatabase` for what is refused). Several
  * processes — control-plane replicas — may open the same database and schema; run ids and run numbers
- * stay unique across them. Both stores share one small pool.
+ * stay unique across them. The stores share one small pool; the queue also holds one connection for LISTEN once waited on.
  */
 export async function openPostgresStores(url: string, options?: PostgresOptions): Promise<Stores> {
+  const queueOptions = resolveQueueOptions(options?.queue);
   const db = await openPostgresDatabase(url, options);
-  const close = () => db.close();
+  const queue = new PostgresQueueStore(db, queueOptions);
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= queue.close().then(() => db.close());
+    return closing;
+  };
   return {
     runs: new PostgresRunStore(db),
     logs: new PostgresLogStore(db),
+    queue,
     staleWrites: new PostgresStaleWriteStore(db),
     recovery: new PostgresRunRecoveryStore(db),
     close,

@@ -120,6 +120,41 @@ export const migrations: readonly string[] = [
     ADD COLUMN step_attempt integer NOT NULL DEFAULT 1;
   `,
   `
+  -- The durable job queue (store/queue.ts). seq is the id and the FIFO tie-break; queue_key is
+  -- core/priority.ts's queueKey, so claiming reads the partial index below in queue order.
+  CREATE TABLE queue_jobs (
+    seq              bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task             text    NOT NULL,
+    payload          json    NOT NULL,
+    priority         text    NOT NULL,
+    queue_key        bigint  NOT NULL,
+    not_before       bigint,
+    state            text    NOT NULL,
+    attempts         integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL,
+    on_lease_expiry  text    NOT NULL,
+    idempotency_key  text,
+    created_at       bigint  NOT NULL,
+    lease_token      bigint  NOT NULL DEFAULT 0,
+    lease_worker     text,
+    lease_expires_at bigint,
+    outcome          json,
+    finished_at      bigint
+  );
+  CREATE INDEX queue_jobs_ready ON queue_jobs (queue_key, seq) WHERE state = 'queued';
+  CREATE INDEX queue_jobs_leased ON queue_jobs (lease_expires_at) WHERE state = 'leased';
+  CREATE INDEX queue_jobs_by_idempotency_key ON queue_jobs (idempotency_key, created_at)
+    WHERE idempotency_key IS NOT NULL;
+
+  CREATE TABLE queue_stale_writes (
+    seq    bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id bigint  NOT NULL,
+    token  bigint  NOT NULL,
+    action text    NOT NULL,
+    at     bigint  NOT NULL
+  );
+  `,
+  `
   -- Crash recovery: what a resume needs (no secrets), and who runs the run and when it last said so.
   ALTER TABLE runs
     ADD COLUMN workflow_source text,

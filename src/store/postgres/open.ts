@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { isValkyrieError } from '../../core/errors.js';
+import type { QueueOptions } from '../queue.js';
 import { PostgresDatabase } from './database.js';
 import { connectError, toStoreError } from './errors.js';
 import { migrate } from './migrations.js';
@@ -12,6 +13,8 @@ export interface PostgresOptions {
    * Default: the first existing schema on the connection's search_path (usually `public`).
    */
   readonly schema?: string;
+  /** Capacity, aging, idempotency window, clock of the queue store. */
+  readonly queue?: QueueOptions;
 }
 
 /** Each control-plane replica holds this many connections at most; the engine's writes are short. */

@@ -1,7 +1,9 @@
+import { resolveQueueOptions } from '../queue-rows.js';
 import type { Stores } from '../store.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
+import { SqliteQueueStore } from './queue-store.js';
 import { SqliteRunRecoveryStore } from './run-recovery-store.js';
 import { SqliteRunStore } from './run-store.js';
 import { SqliteStaleWriteStore } from './stale-write-store.js';
@@ -11,9 +13,10 @@ export type { SqliteOptions } from './open.js';
 /**
  * Opens the embedded store on one file (see `openSqliteDatabase` for what is refused). Opening is
  * synchronous because better-sqlite3 is; the stores' methods still return promises, as the contracts
- * are shared with Postgres. One connection serves both stores, so their writes are serialised.
+ * are shared with Postgres. One connection serves every store, so their writes are serialised.
  */
 export function openSqliteStores(path: string, options?: SqliteOptions): Stores {
+  const queueOptions = resolveQueueOptions(options?.queue);
   const db = openSqliteDatabase(path, options);
   const commits = new GroupCommit(db);
   let closing: Promise<void> | undefined;
@@ -29,6 +32,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
   return {
     runs: new SqliteRunStore(db, commits),
     logs: new SqliteLogStore(db, commits),
+    queue: new SqliteQueueStore(db, commits, queueOptions),
     staleWrites: new SqliteStaleWriteStore(db, commits),
     recovery: new SqliteRunRecoveryStore(db, commits),
     close,

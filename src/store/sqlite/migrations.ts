@@ -124,6 +124,41 @@ export const migrations: readonly string[] = [
   ALTER TABLE log_lines ADD COLUMN job_attempt INTEGER NOT NULL DEFAULT 1;
   ALTER TABLE log_lines ADD COLUMN step_attempt INTEGER NOT NULL DEFAULT 1;
   `,
+  `
+  -- The durable job queue (store/queue.ts). seq is the id and the FIFO tie-break; queue_key is
+  -- core/priority.ts's queueKey, so claiming reads the partial index below in queue order.
+  CREATE TABLE queue_jobs (
+    seq              INTEGER PRIMARY KEY,
+    task             TEXT    NOT NULL,
+    payload          TEXT    NOT NULL,
+    priority         TEXT    NOT NULL,
+    queue_key        INTEGER NOT NULL,
+    not_before       INTEGER,
+    state            TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    on_lease_expiry  TEXT    NOT NULL,
+    idempotency_key  TEXT,
+    created_at       INTEGER NOT NULL,
+    lease_token      INTEGER NOT NULL DEFAULT 0,
+    lease_worker     TEXT,
+    lease_expires_at INTEGER,
+    outcome          TEXT,
+    finished_at      INTEGER
+  );
+  CREATE INDEX queue_jobs_ready ON queue_jobs (queue_key, seq) WHERE state = 'queued';
+  CREATE INDEX queue_jobs_leased ON queue_jobs (lease_expires_at) WHERE state = 'leased';
+  CREATE INDEX queue_jobs_by_idempotency_key ON queue_jobs (idempotency_key, created_at)
+    WHERE idempotency_key IS NOT NULL;
+
+  CREATE TABLE queue_stale_writes (
+    seq    INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL,
+    token  INTEGER NOT NULL,
+    action TEXT    NOT NULL,
+    at     INTEGER NOT NULL
+  );
+  `,
   // Crash recovery: what a resume needs (no secrets), and who runs the run and when it last said so.
   `
   ALTER TABLE runs ADD COLUMN workflow_source TEXT;

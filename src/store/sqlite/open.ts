@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
+import type { QueueOptions } from '../queue.js';
 import { sqliteCode, toStoreError } from './errors.js';
 import { assertUsableSchema, migrate } from './migrations.js';
 
@@ -12,6 +13,8 @@ export interface SqliteOptions {
    * survives power loss, at the cost of an fsync per transaction.
    */
   readonly synchronous?: 'normal' | 'full';
+  /** Capacity, aging, idempotency window, clock of the queue store. */
+  readonly queue?: QueueOptions;
 }
 
 /** Several processes (CLI, server, runners on one machine) may share a file; writers queue this long. */

@@ -1,0 +1,99 @@
+// Add → start latency for one job at a time into an idle QueueWorker: the time from just before
+// QueueStore.enqueue() is called until the handler starts. Each job is added only after the previous
+// one has completed and the worker has gone back to waiting for work.
+//
+//   node bench/queue/latency-valkyrie.js sqlite DIR SAMPLES       # embedded: one process
+//   node bench/queue/latency-valkyrie.js postgres URL SAMPLES     # the worker in another process
+//
+// Across processes both ends stamp wall-clock time (performance.timeOrigin + performance.now(), the
+// same system clock) and the consumer reports its stamp over IPC, which is outside the interval.
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QueueWorker } from '../../dist/engine/queue-worker.js';
+import { openPostgresStores } from '../../dist/store/postgres/index.js';
+import { openSqliteStores } from '../../dist/store/sqlite/index.js';
+import { exitAfter } from './common.js';
+
+exitAfter(5 * 60_000);
+const [store, where, samplesArg, role, schemaArg] = process.argv.slice(2);
+const samples = Number(samplesArg);
+const stamp = () => performance.timeOrigin + performance.now();
+const settleMs = 5;
+
+if (role === 'consumer') await consume();
+else await produce();
+
+async function produce() {
+  const schema = `vk_latency_${process.pid}`;
+  const stores =
+    store === 'sqlite'
+      ? openSqliteStores(join(where, 'state.db'))
+      : await openPostgresStores(where, { schema });
+  let onStart = () => {};
+  let stop = async () => {};
+  if (store === 'sqlite') {
+    const worker = new QueueWorker({
+      store: stores.queue,
+      worker: 'latency',
+      handler: async ({ lease }) => onStart(lease.payload.i, stamp()),
+    });
+    worker.start();
+    stop = () => worker.close();
+  } else {
+    const child = fork(fileURLToPath(import.meta.url), [store, where, samplesArg, 'consumer', schema]);
+    child.on('message', (message) => {
+      if (message.ready) onStart(-1, 0);
+      else onStart(message.i, message.at);
+    });
+    await new Promise((resolve) => {
+      onStart = resolve;
+    });
+    stop = async () => {
+      child.kill();
+      await new Promise((resolve) => child.once('exit', resolve));
+    };
+  }
+  const latencies = [];
+  for (let i = 0; i < samples; i++) {
+    const begun = new Promise((resolve) => {
+      onStart = (index, at) => index === i && resolve(at);
+    });
+    const addedAt = stamp();
+    await stores.queue.enqueue([{ task: 'noop', payload: { i } }]);
+    latencies.push((await begun) - addedAt);
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+  }
+  await stop();
+  await stores.close();
+  if (store === 'postgres') {
+    const pg = (await import('pg')).default;
+    const client = new pg.Client({ connectionString: where });
+    await client.connect();
+    await client.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await client.end();
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
+  console.log(JSON.stringify({ samples, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: latencies.at(-1) }));
+}
+
+async function consume() {
+  const stores = await openPostgresStores(where, { schema: schemaArg });
+  const worker = new QueueWorker({
+    store: stores.queue,
+    worker: 'latency',
+    handler: async ({ lease }) => void process.send({ i: lease.payload.i, at: stamp() }),
+  });
+  worker.start();
+  // Listening before the producer starts, so no sample includes connecting.
+  const idle = new AbortController();
+  setTimeout(() => idle.abort(), 100);
+  await stores.queue.waitForWork(idle.signal);
+  process.send({ ready: true });
+  process.on('SIGTERM', async () => {
+    await worker.close();
+    await stores.close();
+    process.exit(0);
+  });
+}

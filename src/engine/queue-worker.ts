@@ -1,0 +1,228 @@
+import { isValkyrieError } from '../core/errors.js';
+import type { Completion, Lease, QueueStore } from '../store/queue.js';
+
+/** What a handler gets: the lease, and a signal that aborts when the lease is found stale. */
+export interface QueueJobContext {
+  readonly lease: Lease;
+  readonly signal: AbortSignal;
+}
+
+/** Runs one job; resolving means success (its value is stored as the result), throwing means failure. */
+export type QueueJobHandler = (job: QueueJobContext) => Promise<unknown>;
+
+/**
+ * A lease this worker holds. Its AbortController is made only when the handler reads `signal`: at
+ * tens of thousands of jobs a second, one per job was a measurable share of the worker's time.
+ */
+class HeldJob implements QueueJobContext {
+  #controller: AbortController | undefined;
+  #lost: { reason: unknown } | undefined;
+  constructor(readonly lease: Lease) {}
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#lost !== undefined) this.#controller.abort(this.#lost.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get lost(): boolean {
+    return this.#lost !== undefined;
+  }
+
+  markLost(reason: unknown): void {
+    this.#lost ??= { reason };
+    this.#controller?.abort(reason);
+  }
+}
+
+export interface QueueWorkerOptions {
+  readonly store: QueueStore;
+  readonly handler: QueueJobHandler;
+  /** The name leases are granted to. */
+  readonly worker: string;
+  /** Handlers running at once. Default 50. */
+  readonly concurrency?: number;
+  /**
+   * Leases held beyond the running ones, so that a freed slot starts its next job without a round trip
+   * and claims come in larger batches. Default: `concurrency`. The price: those jobs are leased to
+   * this worker while they wait, so other workers cannot take them, and a more urgent job enqueued
+   * meanwhile starts after them.
+   */
+  readonly prefetch?: number;
+  /** Default 30 s; leases are renewed, and expired ones swept, every third of it. */
+  readonly leaseTtlMs?: number;
+  /** A store failure (the database went away, say); the worker retries after `retryDelayMs`. */
+  readonly onError?: (error: unknown) => void;
+  readonly retryDelayMs?: number;
+}
+
+/**
+ * Drains a QueueStore: claims ready jobs in batches (enough to fill the free slots and the prefetch
+ * buffer), runs each through the handler with at most `concurrency` running, and settles them in batches — every completion that
+ * arrives while the previous batch commits goes into the next one. Leases still held are renewed at
+ * a third of their TTL; a lease found stale aborts its handler's signal and its result is dropped
+ * (the store has recorded the refusal). With nothing ready it sleeps in `waitForWork`.
+ *
+ * Lifecycle: `start()` once; `close()` stops claiming, lets running handlers finish and commits their
+ * completions, and is idempotent (also through `Symbol.asyncDispose`).
+ */
+export class QueueWorker implements AsyncDisposable {
+  readonly #store: QueueStore;
+  readonly #handler: QueueJobHandler;
+  readonly #worker: string;
+  readonly #concurrency: number;
+  readonly #prefetch: number;
+  /** Claimed, not yet started, in queue order. */
+  #waiting: Lease[] = [];
+  readonly #ttlMs: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #retryDelayMs: number;
+  readonly #stop = new AbortController();
+  /** Leases from claim until their completion has committed. */
+  readonly #held = new Map<string, HeldJob>();
+  #running = 0;
+  #slotFreed: (() => void) | undefined;
+  #completions: Completion[] = [];
+  #flushing: Promise<void> | undefined;
+  #loop: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: QueueWorkerOptions) {
+    this.#store = options.store;
+    this.#handler = options.handler;
+    this.#worker = options.worker;
+    this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 50));
+    this.#prefetch = Math.max(0, Math.floor(options.prefetch ?? this.#concurrency));
+    this.#ttlMs = options.leaseTtlMs ?? 30_000;
+    this.#onError = options.onError ?? (() => {});
+    this.#retryDelayMs = options.retryDelayMs ?? 1000;
+  }
+
+  start(): void {
+    if (this.#loop !== undefined) return;
+    this.#loop = this.#claimLoop();
+    this.#timer = setInterval(() => void this.#renewAndSweep(), Math.max(1, Math.floor(this.#ttlMs / 3)));
+    this.#timer.unref();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stop.abort();
+      this.#slotFreed?.();
+      await this.#loop;
+      while (
+        this.#running > 0 ||
+        this.#waiting.length > 0 ||
+        this.#completions.length > 0 ||
+        this.#flushing !== undefined
+      ) {
+        await (this.#flushing ?? new Promise<void>((resolve) => setImmediate(resolve)));
+      }
+      clearInterval(this.#timer);
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #claimLoop(): Promise<void> {
+    const signal = this.#stop.signal;
+    const capacity = this.#concurrency + this.#prefetch;
+    while (!signal.aborted) {
+      const room = capacity - this.#running - this.#waiting.length;
+      // Small claims cost a commit each; wait for a worthwhile batch unless work is about to run out.
+      if (room <= 0 || (this.#waiting.length > 0 && room < capacity / 2)) {
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+        });
+        this.#slotFreed = undefined;
+        continue;
+      }
+      try {
+        const leases = await this.#store.claim({ worker: this.#worker, limit: room, ttlMs: this.#ttlMs });
+        if (leases.length === 0) await this.#store.waitForWork(signal);
+        for (const lease of leases) this.#held.set(lease.jobId, new HeldJob(lease));
+        this.#waiting.push(...leases);
+        this.#startWaiting();
+      } catch (error) {
+        this.#onError(error);
+        await sleep(this.#retryDelayMs, signal);
+      }
+    }
+  }
+
+  #startWaiting(): void {
+    while (this.#running < this.#concurrency) {
+      const lease = this.#waiting.shift();
+      if (lease === undefined) return;
+      this.#run(lease);
+    }
+  }
+
+  #run(lease: Lease): void {
+    const job = this.#held.get(lease.jobId) ?? new HeldJob(lease);
+    this.#running++;
+    const settle = (outcome: Completion['outcome']) => {
+      this.#running--;
+      this.#startWaiting();
+      this.#slotFreed?.();
+      if (job.lost) {
+        this.#held.delete(lease.jobId);
+        return;
+      }
+      this.#completions.push({ lease, outcome });
+      this.#flushing ??= this.#flush();
+    };
+    this.#handler(job).then(
+      (result) => settle(result === undefined ? { kind: 'succeeded' } : { kind: 'succeeded', result }),
+      (error: unknown) =>
+        settle({ kind: 'failed', error: error instanceof Error ? error.message : String(error) }),
+    );
+  }
+
+  async #flush(): Promise<void> {
+    // One turn's completions form one batch; later ones wait for the next.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.#completions.length > 0) {
+      const batch = this.#completions;
+      this.#completions = [];
+      try {
+        await this.#store.complete(batch);
+      } catch (error) {
+        // The leases stay held; they expire and follow their policy, as if this worker had died.
+        this.#onError(error);
+      }
+      for (const { lease } of batch) this.#held.delete(lease.jobId);
+    }
+    this.#flushing = undefined;
+  }
+
+  async #renewAndSweep(): Promise<void> {
+    const renewals = [...this.#held.values()].map(async (job) => {
+      try {
+        await this.#store.renew(job.lease, this.#ttlMs);
+      } catch (error) {
+        if (isValkyrieError(error) && error.code === 'VK_STALE_LEASE') job.markLost(error);
+        else this.#onError(error);
+      }
+    });
+    await Promise.all([...renewals, this.#store.expireLeases().catch(this.#onError)]);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

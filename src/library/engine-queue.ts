@@ -1,0 +1,139 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { BinaryHeap, type HeapSlot } from '../engine/binary-heap.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+
+/** A job's place in the engine's queue. */
+export interface QueueEntry extends HeapSlot {
+  /** `core/priority.ts` queueKey: priority with aging; smaller goes first. */
+  key: number;
+  /** Arrival order, breaking ties between equal keys (first in, first out). */
+  readonly seq: number;
+  /** Not takeable before this time (epoch ms, the engine's clock). */
+  notBefore: number;
+}
+
+/**
+ * The engine's store seam: where jobs wait between `enqueue` (or a retry) and their hand-off to
+ * the thread pool, and where a finished job is recorded.
+ *
+ * Lifecycle of an entry: `add` (an entry is in the queue at most once) → `take` hands it to the
+ * engine in queue order, once ready → the engine runs one attempt → either `add` again (a retry,
+ * with a later `notBefore`) or `settle` with the final outcome. `remove` drops a waiting entry;
+ * `drain` empties the queue when the engine is destroyed. Calls come from the engine's thread and
+ * never overlap: the engine does not call `take` again before a pending one resolved. `onReady`
+ * (given at construction) is never called from inside another method.
+ *
+ * `take` may return a promise so that a durable queue can claim from its store. How the durable
+ * `QueueStore` (src/store/queue.ts, branch queue-store) plugs in, as a `StoreEngineQueue`:
+ * - `add` buffers; one `store.enqueue(batch)` per microtask (task name, input as payload, priority,
+ *   notBefore, idempotencyKey, maxAttempts); `take` awaits that flush first.
+ * - `take(limit)` → `store.claim({ worker, limit, ttlMs })`; each lease becomes an entry (a lease
+ *   for a job another process enqueued gets a fresh one), kept with its lease, renewed at a third
+ *   of `ttlMs` until `settle`.
+ * - `settle` → `store.complete([{ lease, outcome }])`, batched per microtask.
+ * - a retry's `add` needs a store operation that gives a lease back with a `notBefore` (QueueStore
+ *   has none yet; expiry requeues without a delay).
+ * - `onReady` ← a loop on `store.waitForWork(signal)`; `drain` aborts it.
+ */
+export interface EngineQueue<E extends QueueEntry> {
+  /** Entries waiting, ready or delayed. */
+  readonly size: number;
+  add(entry: E): void;
+  /** Moves up to `limit` ready entries, in queue order, into `into`; returns how many. */
+  take(limit: number, into: E[]): number | Promise<number>;
+  /** Records a job's final outcome (the in-memory queue keeps nothing). */
+  settle(entry: E, outcome: TaskOutcome): void;
+  remove(entry: E): boolean;
+  /** Removes and returns every waiting entry, ready or delayed; stops waking the engine. */
+  drain(): E[];
+}
+
+/**
+ * The in-memory queue: a heap of ready entries ordered by (key, seq) and a heap of delayed entries
+ * ordered by (notBefore, seq) with one timer armed at the earliest. The timer keeps the process
+ * alive: nothing else waits for a delayed job.
+ */
+export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
+  private readonly ready = new BinaryHeap<E>((a, b) => a.key < b.key || (a.key === b.key && a.seq < b.seq));
+  private readonly delayed = new BinaryHeap<E>(
+    (a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq),
+  );
+  private timer: TimerHandle | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onReady: () => void,
+  ) {}
+
+  get size(): number {
+    return this.ready.size + this.delayed.size;
+  }
+
+  add(entry: E): void {
+    if (entry.notBefore > this.clock.now()) {
+      this.delayed.push(entry);
+      this.arm();
+    } else {
+      this.ready.push(entry);
+    }
+  }
+
+  take(limit: number, into: E[]): number {
+    this.promoteDue();
+    let taken = 0;
+    while (taken < limit) {
+      const entry = this.ready.pop();
+      if (entry === undefined) break;
+      into.push(entry);
+      taken++;
+    }
+    return taken;
+  }
+
+  settle(_entry: E, _outcome: TaskOutcome): void {}
+
+  remove(entry: E): boolean {
+    return this.ready.remove(entry) || this.delayed.remove(entry);
+  }
+
+  drain(): E[] {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const all: E[] = [];
+    for (let entry = this.ready.pop(); entry !== undefined; entry = this.ready.pop()) all.push(entry);
+    for (let entry = this.delayed.pop(); entry !== undefined; entry = this.delayed.pop()) all.push(entry);
+    return all;
+  }
+
+  private promoteDue(): void {
+    const now = this.clock.now();
+    for (
+      let next = this.delayed.peek();
+      next !== undefined && next.notBefore <= now;
+      next = this.delayed.peek()
+    ) {
+      this.delayed.pop();
+      this.ready.push(next);
+    }
+  }
+
+  private arm(): void {
+    const next = this.delayed.peek();
+    if (next === undefined || next.notBefore >= this.timerAt) return;
+    this.timer?.cancel();
+    this.timerAt = next.notBefore;
+    this.timer = this.clock.setTimer(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.promoteDue();
+        this.arm();
+        this.onReady();
+      },
+      next.notBefore - this.clock.now(),
+      { keepAlive: true },
+    );
+  }
+}

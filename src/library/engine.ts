@@ -1,0 +1,220 @@
+import { ValkyrieError } from '../core/errors.js';
+import type { PoolEvent } from '../executors/thread/events.js';
+import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
+import { type EngineEventListener, EngineEventListeners } from './events.js';
+import { JobDispatch } from './job-dispatch.js';
+import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
+import {
+  type EngineOptions,
+  type JobOptions,
+  type ResolvedEngineOptions,
+  resolveEngineOptions,
+  resolveJobOptions,
+} from './options.js';
+import { TaskRegistry } from './task-registry.js';
+import { runWorkflow, type WorkflowDefinition, type WorkflowResult } from './workflow.js';
+
+/** One job of `enqueueMany`. */
+export interface EnqueueRequest<Input = unknown> {
+  readonly task: EngineTask<Input> | string;
+  readonly input: Input;
+  readonly options?: JobOptions;
+}
+
+export interface EngineStats {
+  /** Waiting in the engine's queue, delayed ones and those waiting for a retry included. */
+  readonly queued: number;
+  /** Handed to the thread pool and not finished. */
+  readonly inFlight: number;
+  /** Enqueued and without a final outcome. */
+  readonly unsettled: number;
+}
+
+/** Opens an engine and waits for its thread pool's first workers. */
+export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
+  const engine = new Engine(options);
+  await engine.ready();
+  return engine;
+}
+
+/**
+ * Runs jobs of JavaScript tasks on a thread pool: a priority queue with aging and delays in front
+ * of the pool, retries, idempotency keys, and workflows (DAGs) of jobs.
+ *
+ * Lifecycle: `openEngine()` → `task()` to register modules → `enqueue` / `enqueueMany` /
+ * `runWorkflow`, any number at once → `close({ deadlineMs })` (stops intake, lets queued, delayed
+ * and running jobs finish, then destroys) or `destroy()` (every unfinished job ends `cancelled`).
+ * Both are idempotent and return the same promise; `await using engine = await openEngine()`
+ * closes. Enqueueing after either began throws VK_ENGINE_CLOSED. A job's `result` never rejects.
+ */
+export class Engine implements AsyncDisposable {
+  readonly options: ResolvedEngineOptions;
+  private readonly pool: ThreadPool;
+  private readonly ownsPool: boolean;
+  private readonly listeners = new EngineEventListeners();
+  private readonly tasks: TaskRegistry;
+  private readonly idempotent = new Map<string, JobHandle>();
+  private readonly abort = new AbortController();
+  private readonly dispatch: JobDispatch;
+  private unsubscribePool: (() => void) | undefined;
+  private nextSeq = 1;
+  private closing: Promise<void> | undefined;
+  private destroying: Promise<void> | undefined;
+
+  constructor(options: EngineOptions = {}) {
+    this.options = resolveEngineOptions(options);
+    this.ownsPool = !(options.pool instanceof ThreadPool);
+    this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
+    this.tasks = new TaskRegistry(this.pool);
+    const pool = this.pool.options;
+    this.dispatch = new JobDispatch({
+      pool: this.pool,
+      listeners: this.listeners,
+      clock: this.options.clock,
+      agingIntervalMs: this.options.agingIntervalMs,
+      // Enough to fill every slot and every worker's line; the rest waits in the engine, in priority order.
+      maxInFlight: this.options.maxInFlight ?? 2 * pool.maxThreads * pool.concurrentTasksPerWorker,
+      // An owned pool is destroyed with the engine; a caller's is not, so the engine's tasks are cancelled.
+      signal: this.ownsPool ? undefined : this.abort.signal,
+    });
+  }
+
+  ready(): Promise<void> {
+    return this.pool.ready();
+  }
+
+  /**
+   * Registers a task module's function under a name. Registering the same name and function again
+   * returns the same task; the same name for another function throws VK_ENGINE_CONFIG.
+   */
+  task<Input = unknown, Output = unknown>(name: string, ref: TaskModuleRef): EngineTask<Input, Output> {
+    return this.tasks.register(name, ref) as EngineTask<Input, Output>;
+  }
+
+  /** Adds one job. Throws (nothing enqueued) on an unknown task or bad options, or when closing. */
+  enqueue<Input, Output>(
+    task: EngineTask<Input, Output> | string,
+    input: Input,
+    options?: JobOptions,
+  ): JobHandle<Output> {
+    this.checkOpen('enqueue()');
+    const job = this.prepare('enqueue()', task, input, options);
+    return this.admit(job) as JobHandle<Output>;
+  }
+
+  /** Adds many jobs in one call, all or nothing: every request is checked before any is enqueued. */
+  enqueueMany<Output = unknown>(requests: readonly EnqueueRequest[]): JobHandle<Output>[] {
+    this.checkOpen('enqueueMany()');
+    if (!Array.isArray(requests)) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `enqueueMany(): expected an array; received ${typeof requests}`,
+      );
+    }
+    const prepared = requests.map((request, i) =>
+      this.prepare(`enqueueMany()[${i}]`, request.task, request.input, request.options),
+    );
+    return prepared.map((job) => this.admit(job)) as JobHandle<Output>[];
+  }
+
+  /**
+   * Runs a workflow: each node is a job; see workflow.ts for the input each node receives. Rejects
+   * with VK_WORKFLOW_GRAPH before any node runs when the graph is invalid.
+   */
+  runWorkflow(definition: WorkflowDefinition): Promise<WorkflowResult> {
+    this.checkOpen('runWorkflow()');
+    return runWorkflow(definition, {
+      check: (where, task, options) => {
+        this.tasks.resolve(where, task);
+        resolveJobOptions(`${where} options`, options, this.options.retry);
+      },
+      enqueue: (task, input, options) => this.enqueue(task, input, options),
+    });
+  }
+
+  /** Subscribes to the engine's events; returns the unsubscribe function. */
+  onEvent(listener: EngineEventListener): () => void {
+    const remove = this.listeners.add(listener);
+    // Listening to the pool makes it build every task's events; do so only while someone listens here.
+    this.unsubscribePool ??= this.pool.onEvent((event: PoolEvent) => {
+      if (event.type === 'pool.scaled' || event.type === 'worker.replaced') this.listeners.emit(event);
+    });
+    return () => {
+      remove();
+      if (!this.listeners.active) {
+        this.unsubscribePool?.();
+        this.unsubscribePool = undefined;
+      }
+    };
+  }
+
+  stats(): EngineStats {
+    return this.dispatch.stats();
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    const deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
+    if (typeof deadlineMs !== 'number' || Number.isNaN(deadlineMs) || deadlineMs < 0) {
+      return Promise.reject(
+        new ValkyrieError(
+          'VK_ENGINE_CONFIG',
+          `close(): "deadlineMs" must be a number ≥ 0 or Infinity; received ${String(deadlineMs)}`,
+        ),
+      );
+    }
+    this.closing = this.dispatch.whenDrained(deadlineMs).then(() => this.destroy());
+    return this.closing;
+  }
+
+  destroy(): Promise<void> {
+    this.destroying ??= this.teardown();
+    return this.destroying;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async teardown(): Promise<void> {
+    this.dispatch.stop('the engine was destroyed');
+    // Running jobs end `cancelled` through the pool; destroying stops them from being retried.
+    this.abort.abort(new Error('the engine was destroyed'));
+    if (this.ownsPool) await this.pool.destroy();
+    await this.dispatch.whenDrained(Number.POSITIVE_INFINITY);
+    this.unsubscribePool?.();
+  }
+
+  private checkOpen(where: string): void {
+    if (this.closing !== undefined || this.destroying !== undefined) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CLOSED',
+        `${where}: the engine is closing; the job was not accepted`,
+      );
+    }
+  }
+
+  /** Checks one request; throws VK_ENGINE_CONFIG naming `where` before anything is enqueued. */
+  private prepare(
+    where: string,
+    task: EngineTask | string,
+    input: unknown,
+    options: JobOptions | undefined,
+  ): JobRecord {
+    const registered = this.tasks.resolve(where, task);
+    const resolved = resolveJobOptions(`${where} options`, options, this.options.retry);
+    return new JobRecord(this.nextSeq++, registered.task, registered.poolTask, input, resolved);
+  }
+
+  /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
+  private admit(job: JobRecord): JobHandle {
+    const key = job.options.idempotencyKey;
+    if (key !== undefined) {
+      const existing = this.idempotent.get(key);
+      if (existing !== undefined) return existing;
+      this.idempotent.set(key, job.handle);
+    }
+    this.dispatch.admit(job);
+    return job.handle;
+  }
+}

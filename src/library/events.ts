@@ -1,0 +1,65 @@
+import type { PoolEvent } from '../executors/thread/events.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+
+/** How a job ended: its last attempt's outcome, and how many attempts it took. */
+export type JobOutcome<Output = unknown> = TaskOutcome<Output> & { readonly attempts: number };
+
+/**
+ * What an engine reports. Listeners run synchronously; one that throws does not disturb the engine.
+ * `job.started` means an attempt was handed to the thread pool (it may wait there for a free slot).
+ */
+export type EngineEvent =
+  | { readonly type: 'job.started'; readonly jobId: string; readonly task: string; readonly attempt: number }
+  | { readonly type: 'job.progress'; readonly jobId: string; readonly value: unknown }
+  | {
+      readonly type: 'job.succeeded';
+      readonly jobId: string;
+      readonly task: string;
+      readonly attempts: number;
+    }
+  | {
+      readonly type: 'job.failed';
+      readonly jobId: string;
+      readonly task: string;
+      readonly outcome: JobOutcome;
+    }
+  | {
+      readonly type: 'job.retried';
+      readonly jobId: string;
+      readonly task: string;
+      /** The attempt that ended and why; the next one starts no earlier than `delayMs` from now. */
+      readonly attempt: number;
+      readonly outcome: TaskOutcome;
+      readonly delayMs: number;
+    }
+  | Extract<PoolEvent, { type: 'pool.scaled' | 'worker.replaced' }>;
+
+export type EngineEventListener = (event: EngineEvent) => void;
+
+/** Listeners of an engine. `active` lets hot paths skip building an event nobody reads. */
+export class EngineEventListeners {
+  private listeners: readonly EngineEventListener[] = [];
+
+  get active(): boolean {
+    return this.listeners.length > 0;
+  }
+
+  add(listener: EngineEventListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((other) => other !== listener);
+    };
+  }
+
+  emit(event: EngineEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,20 @@
+export type { EngineStats, EnqueueRequest } from './engine.js';
+export { Engine, openEngine } from './engine.js';
+export type { EngineQueue, QueueEntry } from './engine-queue.js';
+export type { EngineEvent, EngineEventListener, JobOutcome } from './events.js';
+export type { EngineTask, JobHandle } from './job-record.js';
+export type {
+  EngineOptions,
+  EngineStoreOptions,
+  JobOptions,
+  RetryableKind,
+  RetryPolicy,
+} from './options.js';
+export type {
+  NodeInput,
+  NodeOutcome,
+  WorkflowDefinition,
+  WorkflowEdge,
+  WorkflowNode,
+  WorkflowResult,
+} from './workflow.js';

@@ -1,0 +1,221 @@
+import type { Clock } from '../core/clock.js';
+import { queueKey } from '../core/priority.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+import type { RunTaskOptions } from '../executors/thread/task-record.js';
+import type { ThreadPool } from '../executors/thread/thread-pool.js';
+import { type EngineQueue, MemoryEngineQueue } from './engine-queue.js';
+import type { EngineEventListeners } from './events.js';
+import type { JobRecord } from './job-record.js';
+
+export interface JobDispatchOptions {
+  readonly pool: ThreadPool;
+  readonly listeners: EngineEventListeners;
+  readonly clock: Clock;
+  readonly agingIntervalMs: number;
+  readonly maxInFlight: number;
+  /** Cancels the tasks of a pool the engine does not own; undefined when the engine owns it. */
+  readonly signal: AbortSignal | undefined;
+  /** The store seam; a `MemoryEngineQueue` when omitted. */
+  readonly queue?: (onReady: () => void) => EngineQueue<JobRecord>;
+}
+
+/**
+ * Moves admitted jobs through the queue to the pool and back: at most `maxInFlight` handed out at
+ * once, the rest waiting in queue order; an attempt's outcome either requeues the job (a retry)
+ * or settles it. After `stop()` nothing is handed out or retried any more.
+ */
+export class JobDispatch {
+  private readonly queue: EngineQueue<JobRecord>;
+  private readonly taken: JobRecord[] = [];
+  private inFlight = 0;
+  private unsettled = 0;
+  private pumpScheduled = false;
+  /** A `take` that returned a promise has not resolved yet. */
+  private taking = false;
+  private stopped = false;
+  private stopReason = '';
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly options: JobDispatchOptions) {
+    const onReady = () => this.pump();
+    this.queue = options.queue?.(onReady) ?? new MemoryEngineQueue<JobRecord>(options.clock, onReady);
+  }
+
+  stats(): { queued: number; inFlight: number; unsettled: number } {
+    return { queued: this.queue.size, inFlight: this.inFlight, unsettled: this.unsettled };
+  }
+
+  admit(job: JobRecord): void {
+    this.unsettled++;
+    this.place(job, job.options.delayMs);
+  }
+
+  /** Cancels every waiting job; running ones end through the pool and are not retried. */
+  stop(reason: string): void {
+    this.stopped = true;
+    this.stopReason = reason;
+    for (const job of this.queue.drain()) this.finish(job, { kind: 'cancelled', reason });
+  }
+
+  private place(job: JobRecord, delayMs: number): void {
+    const now = this.options.clock.now();
+    job.notBefore = now + delayMs;
+    job.key = queueKey({
+      priority: job.options.priority,
+      readyAt: now,
+      notBefore: job.notBefore,
+      agingIntervalMs: this.options.agingIntervalMs,
+    });
+    this.queue.add(job);
+    this.schedulePump();
+  }
+
+  /**
+   * Pumps once per microtask: every enqueue of one synchronous stretch is ordered before any is
+   * handed to the pool, and the outcomes of one message from a worker free their room together.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => this.pump());
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false;
+    if (this.stopped || this.taking) return;
+    const room = this.options.maxInFlight - this.inFlight;
+    if (room <= 0) return;
+    const taken = this.queue.take(room, this.taken);
+    if (typeof taken === 'number') {
+      this.startTaken();
+      return;
+    }
+    this.taking = true;
+    taken.then(
+      () => {
+        this.taking = false;
+        this.startTaken();
+        this.pump();
+      },
+      (error: unknown) => {
+        this.taking = false;
+        queueMicrotask(() => {
+          throw error;
+        });
+      },
+    );
+  }
+
+  private startTaken(): void {
+    const taken = this.taken;
+    for (const job of taken) {
+      // Destroyed while a take was pending: the job never started.
+      if (this.stopped) this.finish(job, { kind: 'cancelled', reason: this.stopReason });
+      else this.start(job);
+    }
+    taken.length = 0;
+  }
+
+  private start(job: JobRecord): void {
+    job.attempt++;
+    this.inFlight++;
+    const listening = this.options.listeners.active;
+    if (listening) {
+      this.options.listeners.emit({
+        type: 'job.started',
+        jobId: job.handle.id,
+        task: job.task.name,
+        attempt: job.attempt,
+      });
+    }
+    // The pool's fastest path takes no options: a first attempt, no timeout of its own, no listener.
+    const options: RunTaskOptions | undefined =
+      job.attempt === 1 &&
+      job.options.timeoutMs === undefined &&
+      this.options.signal === undefined &&
+      !listening
+        ? undefined
+        : {
+            attempt: job.attempt,
+            timeoutMs: job.options.timeoutMs,
+            signal: this.options.signal,
+            onProgress: listening
+              ? (value) => this.options.listeners.emit({ type: 'job.progress', jobId: job.handle.id, value })
+              : undefined,
+          };
+    this.options.pool.run(job.poolTask, job.input, options).then(
+      (outcome) => this.ended(job, outcome),
+      (error: unknown) =>
+        this.ended(job, {
+          kind: 'cancelled',
+          reason: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  }
+
+  private ended(job: JobRecord, outcome: TaskOutcome): void {
+    this.inFlight--;
+    const retry = job.options.retry;
+    if (!this.stopped && job.attempt < retry.maxAttempts && retryable(outcome, retry.retryOn)) {
+      if (this.options.listeners.active) {
+        this.options.listeners.emit({
+          type: 'job.retried',
+          jobId: job.handle.id,
+          task: job.task.name,
+          attempt: job.attempt,
+          outcome,
+          delayMs: retry.delayMs,
+        });
+      }
+      this.place(job, retry.delayMs);
+    } else {
+      this.finish(job, outcome);
+      if (this.queue.size > 0) this.schedulePump();
+    }
+  }
+
+  private finish(job: JobRecord, outcome: TaskOutcome): void {
+    const final = job.settle(outcome);
+    if (final === undefined) return;
+    this.queue.settle(job, outcome);
+    if (this.options.listeners.active) {
+      this.options.listeners.emit(
+        final.kind === 'succeeded'
+          ? { type: 'job.succeeded', jobId: job.handle.id, task: job.task.name, attempts: final.attempts }
+          : { type: 'job.failed', jobId: job.handle.id, task: job.task.name, outcome: final },
+      );
+    }
+    if (--this.unsettled === 0 && this.drained !== undefined) {
+      const drained = this.drained;
+      this.drained = undefined;
+      drained();
+    }
+  }
+
+  /** Resolves once every admitted job has settled, or after `deadlineMs`. */
+  whenDrained(deadlineMs: number): Promise<void> {
+    if (this.unsettled === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = Number.isFinite(deadlineMs) ? this.options.clock.setTimer(finish, deadlineMs) : undefined;
+      const previous = this.drained;
+      function finish() {
+        timer?.cancel();
+        previous?.();
+        resolve();
+      }
+      this.drained = finish;
+    });
+  }
+}
+
+function retryable(outcome: TaskOutcome, retryOn: readonly string[]): boolean {
+  switch (outcome.kind) {
+    case 'failed':
+      return outcome.reason === 'threw' && retryOn.includes('threw');
+    case 'timed_out':
+    case 'worker_lost':
+      return retryOn.includes(outcome.kind);
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,63 @@
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+import type { PoolTask } from '../executors/thread/task-record.js';
+import type { QueueEntry } from './engine-queue.js';
+import type { JobOutcome } from './events.js';
+import type { ResolvedJobOptions } from './options.js';
+
+/**
+ * A task registered with an engine under a name. Made by `engine.task()`; the type parameters only
+ * carry the caller's input and output types.
+ */
+export interface EngineTask<Input = unknown, Output = unknown> {
+  readonly name: string;
+  /** The module's file: URL. */
+  readonly moduleUrl: string;
+  readonly exportName: string;
+  /** Never set; keeps Input and Output in the type. */
+  readonly types?: { readonly input: Input; readonly output: Output };
+}
+
+/** What `enqueue` returns: the job's id and its final outcome, once every attempt is over. */
+export interface JobHandle<Output = unknown> {
+  readonly id: string;
+  /** Never rejects: a failure, a timeout, a lost worker or a cancellation is an outcome. */
+  readonly result: Promise<JobOutcome<Output>>;
+}
+
+/** The engine's record of one job, from enqueue until its final outcome. */
+export class JobRecord implements QueueEntry {
+  index = -1;
+  key = 0;
+  notBefore = 0;
+  /** Attempts handed to the pool so far. */
+  attempt = 0;
+  settled = false;
+  readonly handle: JobHandle;
+  private resolve: (outcome: JobOutcome) => void = () => {};
+
+  constructor(
+    readonly seq: number,
+    readonly task: EngineTask,
+    readonly poolTask: PoolTask,
+    readonly input: unknown,
+    readonly options: ResolvedJobOptions,
+  ) {
+    const result = new Promise<JobOutcome>((resolve) => {
+      this.resolve = resolve;
+    });
+    this.handle = Object.freeze({ id: String(seq), result });
+  }
+
+  /** Idempotent: the first outcome wins. */
+  settle(outcome: TaskOutcome): JobOutcome | undefined {
+    if (this.settled) return undefined;
+    this.settled = true;
+    const final = (
+      outcome.kind === 'succeeded'
+        ? { kind: 'succeeded', output: outcome.output, attempts: this.attempt }
+        : { ...outcome, attempts: this.attempt }
+    ) as JobOutcome;
+    this.resolve(final);
+    return final;
+  }
+}

@@ -1,0 +1,182 @@
+import { type Clock, systemClock } from '../core/clock.js';
+import { ValkyrieError } from '../core/errors.js';
+import { defaultAgingIntervalMs, defaultPriority, isPriority, type Priority } from '../core/priority.js';
+import type { ThreadPoolOptions } from '../executors/thread/config.js';
+import type { ThreadPool } from '../executors/thread/thread-pool.js';
+
+/**
+ * Outcomes a retry policy may retry. A task that could not be loaded, whose input or output cannot
+ * be copied, or that was cancelled is never retried: another attempt would end the same way.
+ */
+export type RetryableKind = 'threw' | 'timed_out' | 'worker_lost';
+
+/** A fixed-delay retry policy (src/core/retry-delay.ts, with backoff, is not on main yet). */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. Default 3. */
+  readonly maxAttempts?: number;
+  /** Wait between an attempt's end and the next attempt's earliest start. Default 0. */
+  readonly delayMs?: number;
+  /**
+   * Which outcomes earn another attempt. Default `['worker_lost']`: a lost worker is not the task's
+   * fault, while a task's own error is retried only when the caller says so (`['threw', 'worker_lost']`).
+   */
+  readonly retryOn?: readonly RetryableKind[];
+}
+
+export type ResolvedRetryPolicy = Required<RetryPolicy>;
+
+/**
+ * Where the engine keeps its queue. Only `memory` exists now (fast, lost with the process); the
+ * durable `sqlite` and `postgres` kinds plug in behind the same `EngineQueue` seam (engine-queue.ts).
+ */
+export type EngineStoreOptions = { readonly kind: 'memory' };
+
+export interface EngineOptions {
+  /** Default `{ kind: 'memory' }`. */
+  readonly store?: EngineStoreOptions;
+  /** Options of the thread pool the engine creates and owns, or a pool the caller owns and closes. */
+  readonly pool?: ThreadPoolOptions | ThreadPool;
+  /** Jobs handed to the pool at once; the rest wait in the engine's queue in priority order. */
+  readonly maxInFlight?: number;
+  /** How long a waiting job takes to rank with the next priority up (core/priority.ts). */
+  readonly agingIntervalMs?: number;
+  /** Applies to every job; a job's own `retry` overrides it field by field. */
+  readonly retry?: RetryPolicy;
+  /** Time for delays and aging; tests pass a clock they move by hand. */
+  readonly clock?: Clock;
+}
+
+export interface JobOptions {
+  /** Default `normal`. */
+  readonly priority?: Priority;
+  /** Not started before this many ms from now. */
+  readonly delayMs?: number;
+  /** Per attempt, from when the attempt starts in its worker; the pool's `taskTimeoutMs` by default. */
+  readonly timeoutMs?: number;
+  readonly retry?: RetryPolicy;
+  /** A second enqueue with the same key, during this engine's life, returns the first job's handle. */
+  readonly idempotencyKey?: string;
+}
+
+export const retryDefaults: ResolvedRetryPolicy = Object.freeze({
+  maxAttempts: 3,
+  delayMs: 0,
+  retryOn: Object.freeze(['worker_lost'] as const),
+});
+
+const retryableKinds: readonly RetryableKind[] = ['threw', 'timed_out', 'worker_lost'];
+
+function fail(where: string, expected: string, received: unknown): never {
+  const shown = typeof received === 'string' ? `'${received}'` : String(received);
+  throw new ValkyrieError('VK_ENGINE_CONFIG', `${where} must be ${expected}; received ${shown}`);
+}
+
+export function checkCount(where: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    fail(where, 'an integer ≥ 1', value);
+  return value;
+}
+
+export function checkDelay(where: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(where, 'a number ≥ 0', value);
+  return value;
+}
+
+export function resolveRetry(where: string, policy: RetryPolicy | undefined, base: ResolvedRetryPolicy) {
+  if (policy === undefined) return base;
+  if (typeof policy !== 'object' || policy === null) fail(where, 'an object', policy);
+  const retryOn = policy.retryOn ?? base.retryOn;
+  if (!Array.isArray(retryOn) || retryOn.some((kind) => !retryableKinds.includes(kind))) {
+    fail(`${where}.retryOn`, `a list of ${retryableKinds.map((k) => `'${k}'`).join(', ')}`, retryOn);
+  }
+  return Object.freeze({
+    maxAttempts:
+      policy.maxAttempts === undefined
+        ? base.maxAttempts
+        : checkCount(`${where}.maxAttempts`, policy.maxAttempts),
+    delayMs: policy.delayMs === undefined ? base.delayMs : checkDelay(`${where}.delayMs`, policy.delayMs),
+    retryOn: Object.freeze([...retryOn]),
+  });
+}
+
+export interface ResolvedJobOptions {
+  readonly priority: Priority;
+  readonly delayMs: number;
+  readonly timeoutMs: number | undefined;
+  readonly retry: ResolvedRetryPolicy;
+  readonly idempotencyKey: string | undefined;
+}
+
+const defaultsByRetry = new WeakMap<ResolvedRetryPolicy, ResolvedJobOptions>();
+
+/** One frozen object per engine policy: most jobs carry no options, and need not allocate any. */
+function defaultJobOptions(retry: ResolvedRetryPolicy): ResolvedJobOptions {
+  let defaults = defaultsByRetry.get(retry);
+  if (defaults === undefined) {
+    defaults = Object.freeze({
+      priority: defaultPriority,
+      delayMs: 0,
+      timeoutMs: undefined,
+      retry,
+      idempotencyKey: undefined,
+    });
+    defaultsByRetry.set(retry, defaults);
+  }
+  return defaults;
+}
+
+export function resolveJobOptions(
+  where: string,
+  options: JobOptions | undefined,
+  retry: ResolvedRetryPolicy,
+): ResolvedJobOptions {
+  if (options === undefined) return defaultJobOptions(retry);
+  if (typeof options !== 'object' || options === null) fail(where, 'an object', options);
+  const priority = options.priority ?? defaultPriority;
+  if (!isPriority(priority))
+    fail(`${where}.priority`, "'critical', 'high', 'normal', 'low' or 'background'", priority);
+  const timeoutMs = options.timeoutMs;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
+    fail(`${where}.timeoutMs`, 'a number > 0 or Infinity', timeoutMs);
+  }
+  const key = options.idempotencyKey;
+  if (key !== undefined && (typeof key !== 'string' || key === '')) {
+    fail(`${where}.idempotencyKey`, 'a non-empty string', key);
+  }
+  return {
+    priority,
+    delayMs: options.delayMs === undefined ? 0 : checkDelay(`${where}.delayMs`, options.delayMs),
+    timeoutMs,
+    retry: resolveRetry(`${where}.retry`, options.retry, retry),
+    idempotencyKey: key,
+  };
+}
+
+export interface ResolvedEngineOptions {
+  readonly store: EngineStoreOptions;
+  readonly maxInFlight: number | undefined;
+  readonly agingIntervalMs: number;
+  readonly retry: ResolvedRetryPolicy;
+  readonly clock: Clock;
+}
+
+export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
+  if (typeof options !== 'object' || options === null) fail('openEngine(options)', 'an object', options);
+  const store = options.store ?? { kind: 'memory' };
+  if (store.kind !== 'memory') {
+    fail('openEngine(): option "store.kind"', "'memory' (the durable stores are not wired yet)", store.kind);
+  }
+  return Object.freeze({
+    store,
+    maxInFlight:
+      options.maxInFlight === undefined
+        ? undefined
+        : checkCount('openEngine(): option "maxInFlight"', options.maxInFlight),
+    agingIntervalMs:
+      options.agingIntervalMs === undefined
+        ? defaultAgingIntervalMs
+        : checkDelay('openEngine(): option "agingIntervalMs"', options.agingIntervalMs),
+    retry: resolveRetry('openEngine(): option "retry"', options.retry, retryDefaults),
+    clock: options.clock ?? systemClock,
+  });
+}

@@ -1,0 +1,56 @@
+import { ValkyrieError } from '../core/errors.js';
+import type { PoolTask } from '../executors/thread/task-record.js';
+import type { TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
+import type { EngineTask } from './job-record.js';
+
+interface Registered {
+  readonly task: EngineTask;
+  readonly poolTask: PoolTask;
+}
+
+/** An engine's tasks by name, each bound to the pool's handle for its module function. */
+export class TaskRegistry {
+  private readonly byName = new Map<string, Registered>();
+
+  constructor(private readonly pool: ThreadPool) {}
+
+  /** The same name and function again gives the same task; the same name for another is an error. */
+  register(name: string, ref: TaskModuleRef): EngineTask {
+    if (typeof name !== 'string' || name === '') {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `task(): the name must be a non-empty string; received ${String(name)}`,
+      );
+    }
+    const poolTask = this.pool.task(ref);
+    const known = this.byName.get(name);
+    if (known !== undefined) {
+      if (known.poolTask === poolTask) return known.task;
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `task(): "${name}" is already registered for ${known.task.exportName} of ${known.task.moduleUrl}; received ${poolTask.exportName} of ${poolTask.moduleUrl}`,
+      );
+    }
+    const task: EngineTask = Object.freeze({
+      name,
+      moduleUrl: poolTask.moduleUrl,
+      exportName: poolTask.exportName,
+    });
+    this.byName.set(name, { task, poolTask });
+    return task;
+  }
+
+  /** A task handle of this engine, or the name of one; throws VK_ENGINE_CONFIG naming `where`. */
+  resolve(where: string, task: EngineTask | string): Registered {
+    const name = typeof task === 'string' ? task : (task as EngineTask | undefined)?.name;
+    const known = name === undefined ? undefined : this.byName.get(name);
+    if (known === undefined || (typeof task !== 'string' && known.task !== task)) {
+      const received = typeof task === 'string' ? `'${task}'` : typeof task;
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `${where}: "task" must be a task registered with engine.task(); received ${received}`,
+      );
+    }
+    return known;
+  }
+}

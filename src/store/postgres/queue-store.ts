@@ -1,0 +1,396 @@
+import type {
+  Completion,
+  CompletionResult,
+  EnqueueResult,
+  ExpiredLease,
+  Lease,
+  LeaseRef,
+  NewQueueJob,
+  QueueJob,
+  QueueJobId,
+  QueueStore,
+  ResolvedQueueOptions,
+  StaleWrite,
+} from '../queue.js';
+import { asQueueJobId } from '../queue.js';
+import {
+  type QueueInsert,
+  type QueueRow,
+  queueFullError,
+  queueJobColumns,
+  queueJobFromRow,
+  staleLeaseError,
+  toQueueInsert,
+} from '../queue-rows.js';
+import { WorkSignal } from '../work-signal.js';
+import type { PostgresDatabase, Query, Statement } from './database.js';
+import { toStoreError } from './errors.js';
+import { QueueListener, queueChannelSql } from './queue-listener.js';
+
+type Row = QueueRow<string>;
+interface LeaseRow {
+  seq: string;
+  task: string;
+  payload: unknown;
+  attempts: number;
+  lease_token: string;
+  lease_worker: string;
+}
+
+const leaseColumns = 'seq, task, payload, attempts, lease_token, lease_worker';
+const lost = "(on_lease_expiry = 'fail' OR attempts >= max_attempts)";
+
+const statements = {
+  // Serialises submissions across processes, so that two cannot both pass the capacity check or both
+  // create a job for one idempotency key. Claims and completions do not take it.
+  lockSubmissions: {
+    name: 'vk_queue_lock',
+    text: "SELECT pg_advisory_xact_lock(hashtext('vk_queue_submit:' || current_schema()))",
+  },
+  byIdempotencyKey: {
+    name: 'vk_queue_by_key',
+    text: `SELECT DISTINCT ON (idempotency_key) ${queueJobColumns} FROM queue_jobs
+           WHERE idempotency_key = ANY($1::text[]) AND created_at >= $2
+           ORDER BY idempotency_key, seq DESC`,
+  },
+  countQueued: {
+    name: 'vk_queue_count',
+    text: "SELECT count(*)::int AS n FROM queue_jobs WHERE state = 'queued'",
+  },
+  // ORDER BY ord makes the identity follow the batch's order, so sorting the returned ids maps them back.
+  // The notification rides along (a single-row CTE, evaluated once); it is delivered on commit.
+  insert: {
+    name: 'vk_queue_insert',
+    text: `WITH inserted AS (
+           INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
+             on_lease_expiry, idempotency_key, created_at)
+           SELECT task, payload, priority, queue_key, not_before, 'queued', max_attempts, on_lease_expiry,
+             idempotency_key, $9
+           FROM unnest($1::text[], $2::json[], $3::text[], $4::bigint[], $5::bigint[], $6::int[],
+             $7::text[], $8::text[])
+             WITH ORDINALITY AS batch (task, payload, priority, queue_key, not_before, max_attempts,
+               on_lease_expiry, idempotency_key, ord)
+           ORDER BY ord
+           RETURNING seq),
+           notified AS (SELECT pg_notify(${queueChannelSql}, ''))
+           SELECT seq FROM inserted, notified`,
+  },
+  notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
+  claim: {
+    name: 'vk_queue_claim',
+    text: `WITH next AS (
+             SELECT seq FROM queue_jobs
+             WHERE state = 'queued' AND (not_before IS NULL OR not_before <= $1)
+             ORDER BY queue_key, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+           UPDATE queue_jobs AS q SET state = 'leased', attempts = q.attempts + 1,
+             lease_token = q.lease_token + 1, lease_worker = $3, lease_expires_at = $4
+           FROM next WHERE q.seq = next.seq
+           RETURNING q.seq, q.task, q.payload, q.attempts, q.lease_token, q.lease_worker, q.queue_key`,
+  },
+  renew: {
+    name: 'vk_queue_renew',
+    text: `UPDATE queue_jobs SET lease_expires_at = $1
+           WHERE seq = $2 AND lease_token = $3 AND state = 'leased' RETURNING ${leaseColumns}`,
+  },
+  recordStale: {
+    name: 'vk_queue_record_stale',
+    text: 'INSERT INTO queue_stale_writes (job_id, token, action, at) VALUES ($1, $2, $3, $4)',
+  },
+  // One statement per batch; data-modifying CTEs share a snapshot, so `stale` is exactly the input
+  // rows `done` did not update.
+  complete: {
+    name: 'vk_queue_complete',
+    text: `WITH input AS (
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::json[])
+               AS i (seq, token, state, outcome)),
+           done AS (
+             UPDATE queue_jobs AS q SET state = i.state, outcome = i.outcome, finished_at = $5,
+               lease_worker = NULL, lease_expires_at = NULL
+             FROM input AS i WHERE q.seq = i.seq AND q.lease_token = i.token AND q.state = 'leased'
+             RETURNING q.seq, q.lease_token),
+           stale AS (
+             INSERT INTO queue_stale_writes (job_id, token, action, at)
+             SELECT i.seq, i.token, 'complete', $5 FROM input AS i
+             WHERE NOT EXISTS (SELECT FROM done AS d WHERE d.seq = i.seq AND d.lease_token = i.token)
+             RETURNING job_id, token)
+           SELECT job_id::text AS seq, token::text AS token FROM stale`,
+  },
+  expire: {
+    name: 'vk_queue_expire',
+    text: `UPDATE queue_jobs SET
+             state = CASE WHEN ${lost} THEN 'failed' ELSE 'queued' END,
+             outcome = CASE WHEN ${lost} THEN json_build_object('kind', 'runner_lost', 'attempts', attempts) END,
+             finished_at = CASE WHEN ${lost} THEN $1::bigint END,
+             lease_worker = NULL, lease_expires_at = NULL
+           WHERE state = 'leased' AND lease_expires_at <= $1
+           RETURNING seq, state, lease_token`,
+  },
+  nextReadyAt: {
+    name: 'vk_queue_next_ready',
+    text: "SELECT min(coalesce(not_before, 0))::text AS at FROM queue_jobs WHERE state = 'queued'",
+  },
+  get: { name: 'vk_queue_get', text: `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = $1` },
+  staleWrites: {
+    name: 'vk_queue_stale_writes',
+    text: `SELECT job_id::text, token::text, action, at::text FROM queue_stale_writes
+           WHERE $1::bigint IS NULL OR job_id = $1 ORDER BY seq`,
+  },
+} satisfies Record<string, Statement>;
+
+/** Ids are canonical decimal identity values; anything else would fail the statement's cast. */
+const jobKey = (id: string): string | undefined => (/^[1-9][0-9]{0,17}$/.test(id) ? id : undefined);
+
+/**
+ * QueueStore on the shared pool and its group commit. Claims take rows with `FOR UPDATE SKIP LOCKED`,
+ * so claimers in several processes never wait for each other nor get the same job; wake-ups travel
+ * by LISTEN/NOTIFY (see QueueListener), never by polling.
+ */
+export class PostgresQueueStore implements QueueStore, AsyncDisposable {
+  readonly #db: PostgresDatabase;
+  readonly #options: ResolvedQueueOptions;
+  readonly #work = new WorkSignal();
+  readonly #listener: QueueListener;
+
+  constructor(db: PostgresDatabase, options: ResolvedQueueOptions) {
+    this.#db = db;
+    this.#options = options;
+    this.#listener = new QueueListener(db, this.#work);
+  }
+
+  async enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
+    const results = await this.#db.write('enqueue jobs', (query) => this.#enqueueNow(query, jobs), {
+      atomic: true,
+    });
+    // This process's waiters need not wait for the notification's round trip.
+    if (results.some((result) => result.kind === 'created')) this.#work.wake();
+    return results;
+  }
+
+  claim(request: { worker: string; limit: number; ttlMs: number }): Promise<Lease[]> {
+    return this.#db.write(
+      'claim queue jobs',
+      async (query) => {
+        const limit = Math.max(0, Math.floor(request.limit));
+        if (limit === 0) return [];
+        const now = this.#options.clock.now();
+        const expiresAt = now + request.ttlMs;
+        const { rows } = await query<LeaseRow & { queue_key: string }>(statements.claim, [
+          now,
+          limit,
+          request.worker,
+          expiresAt,
+        ]);
+        // RETURNING does not promise the subquery's order.
+        rows.sort(
+          (a, b) =>
+            compare(BigInt(a.queue_key), BigInt(b.queue_key)) || compare(BigInt(a.seq), BigInt(b.seq)),
+        );
+        return rows.map((row) => leaseFromRow(row, expiresAt));
+      },
+      { lane: 'claims' },
+    );
+  }
+
+  async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
+    const renewed = await this.#db.write(
+      `renew the lease on queue job ${lease.jobId}`,
+      async (query) => {
+        const now = this.#options.clock.now();
+        const key = jobKey(lease.jobId);
+        const { rows } =
+          key === undefined
+            ? { rows: [] }
+            : await query<LeaseRow>(statements.renew, [now + ttlMs, key, lease.token]);
+        const row = rows[0];
+        if (row !== undefined) return leaseFromRow(row, now + ttlMs);
+        if (key !== undefined) await query(statements.recordStale, [key, lease.token, 'renew', now]);
+        return undefined;
+      },
+      { atomic: true },
+    );
+    if (renewed === undefined) throw staleLeaseError(lease.jobId, lease.token, 'renewing the lease');
+    return renewed;
+  }
+
+  complete(completions: readonly Completion[]): Promise<CompletionResult[]> {
+    return this.#db.write(
+      'complete queue jobs',
+      async (query) => {
+        const valid = completions.filter(({ lease }) => jobKey(lease.jobId) !== undefined);
+        const stale = new Set<string>();
+        if (valid.length > 0) {
+          const { rows } = await query<{ seq: string; token: string }>(statements.complete, [
+            valid.map(({ lease }) => lease.jobId),
+            valid.map(({ lease }) => lease.token),
+            valid.map(({ outcome }) => outcome.kind),
+            valid.map(({ outcome }) => JSON.stringify(outcome)),
+            this.#options.clock.now(),
+          ]);
+          for (const row of rows) stale.add(`${row.seq}:${row.token}`);
+        }
+        return completions.map(
+          ({ lease }): CompletionResult =>
+            stale.has(`${lease.jobId}:${lease.token}`) || jobKey(lease.jobId) === undefined
+              ? { kind: 'stale', jobId: lease.jobId, token: lease.token }
+              : { kind: 'completed', jobId: lease.jobId },
+        );
+      },
+      { lane: 'completions' },
+    );
+  }
+
+  expireLeases(): Promise<ExpiredLease[]> {
+    return this.#db.write(
+      'expire queue leases',
+      async (query) => {
+        const { rows } = await query<{ seq: string; state: 'queued' | 'failed'; lease_token: string }>(
+          statements.expire,
+          [this.#options.clock.now()],
+        );
+        if (rows.some((row) => row.state === 'queued')) await query(statements.notify, []);
+        return rows.map(
+          (row): ExpiredLease => ({
+            kind: row.state === 'queued' ? 'requeued' : 'failed',
+            jobId: asQueueJobId(row.seq),
+            token: Number(row.lease_token),
+          }),
+        );
+      },
+      { atomic: true },
+    );
+  }
+
+  async waitForWork(signal: AbortSignal): Promise<void> {
+    // Listening first, then looking: an enqueue committed in between is seen by one or the other.
+    await this.#listener.listening().catch((error: unknown) => {
+      throw toStoreError('listen for queued jobs', error);
+    });
+    const nextReadyAt = () =>
+      this.#db.read('look for queued jobs', async (query) => {
+        const { rows } = await query<{ at: string | null }>(statements.nextReadyAt, []);
+        const at = rows[0]?.at;
+        return at === null || at === undefined ? undefined : Number(at);
+      });
+    return this.#work.wait(signal, this.#options.clock, nextReadyAt);
+  }
+
+  getJob(id: QueueJobId): Promise<QueueJob | undefined> {
+    return this.#db.read(`read queue job ${id}`, async (query) => {
+      const key = jobKey(id);
+      if (key === undefined) return undefined;
+      const row = (await query<Row>(statements.get, [key])).rows[0];
+      return row === undefined ? undefined : queueJobFromRow(row);
+    });
+  }
+
+  staleWrites(jobId?: QueueJobId): Promise<StaleWrite[]> {
+    return this.#db.read('list stale queue writes', async (query) => {
+      if (jobId !== undefined && jobKey(jobId) === undefined) return [];
+      const { rows } = await query<{ job_id: string; token: string; action: string; at: string }>(
+        statements.staleWrites,
+        [jobId ?? null],
+      );
+      return rows.map((row) => ({
+        jobId: asQueueJobId(row.job_id),
+        token: Number(row.token),
+        action: row.action === 'renew' ? 'renew' : 'complete',
+        at: Number(row.at),
+      }));
+    });
+  }
+
+  /** Idempotent; stops listening. The pool itself is closed by the bundle. */
+  close(): Promise<void> {
+    this.#work.wake();
+    return this.#listener.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #enqueueNow(query: Query, jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
+    const { clock, agingIntervalMs, idempotencyWindowMs, capacity } = this.#options;
+    const now = clock.now();
+    const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, agingIntervalMs));
+    if (inserts.length === 0) return [];
+    await query(statements.lockSubmissions, []);
+    const keys = [...new Set(inserts.flatMap((insert) => insert.idempotencyKey ?? []))];
+    const existing = new Map<string, QueueJob>();
+    if (keys.length > 0) {
+      const { rows } = await query<Row>(statements.byIdempotencyKey, [keys, now - idempotencyWindowMs]);
+      for (const row of rows)
+        if (row.idempotency_key !== null) existing.set(row.idempotency_key, queueJobFromRow(row));
+    }
+    // The first job with a new key is inserted; later ones in the batch resolve to it.
+    const firstOfKey = new Set<string>();
+    const fresh: QueueInsert[] = inserts.filter((insert) => {
+      const key = insert.idempotencyKey;
+      if (key === null) return true;
+      if (existing.has(key) || firstOfKey.has(key)) return false;
+      firstOfKey.add(key);
+      return true;
+    });
+    const queued = (await query<{ n: number }>(statements.countQueued, [])).rows[0]?.n ?? 0;
+    if (queued + fresh.length > capacity) throw queueFullError(queued, capacity, fresh.length);
+    const created = new Map<QueueInsert, QueueJob>();
+    if (fresh.length > 0) {
+      const { rows } = await query<{ seq: string }>(statements.insert, [
+        fresh.map((i) => i.task),
+        fresh.map((i) => i.payload),
+        fresh.map((i) => i.priority),
+        fresh.map((i) => i.queueKey),
+        fresh.map((i) => i.notBefore),
+        fresh.map((i) => i.maxAttempts),
+        fresh.map((i) => i.onLeaseExpiry),
+        fresh.map((i) => i.idempotencyKey),
+        now,
+      ]);
+      const ids = rows.map((row) => BigInt(row.seq)).sort(compare);
+      fresh.forEach((insert, i) => {
+        const job = newJob(insert, String(ids[i]));
+        created.set(insert, job);
+        if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
+      });
+    }
+    return inserts.map((insert): EnqueueResult => {
+      const job = created.get(insert);
+      if (job !== undefined) return { kind: 'created', job };
+      const key = insert.idempotencyKey;
+      const first = key === null ? undefined : existing.get(key);
+      if (first === undefined) throw new Error('an idempotent submission lost its job');
+      return { kind: 'existing', job: first };
+    });
+  }
+}
+
+function compare(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function newJob(insert: QueueInsert, id: string): QueueJob {
+  return queueJobFromRow({
+    seq: id,
+    task: insert.task,
+    payload: insert.payloadValue,
+    priority: insert.priority,
+    state: 'queued',
+    attempts: 0,
+    created_at: insert.createdAt,
+    not_before: insert.notBefore,
+    idempotency_key: insert.idempotencyKey,
+    outcome: null,
+  });
+}
+
+function leaseFromRow(row: LeaseRow, expiresAt: number): Lease {
+  return {
+    jobId: asQueueJobId(row.seq),
+    token: Number(row.lease_token),
+    worker: row.lease_worker,
+    expiresAt,
+    task: row.task,
+    payload: row.payload,
+    attempt: row.attempts,
+  };
+}

@@ -1,0 +1,148 @@
+import { ValkyrieError } from '../core/errors.js';
+import { defaultPriority, isPriority, type Priority, queueKey } from '../core/priority.js';
+import {
+  asQueueJobId,
+  defaultMaxAttempts,
+  type LeaseExpiryPolicy,
+  type NewQueueJob,
+  type QueueJob,
+  type QueueJobState,
+  type QueueOptions,
+  type QueueOutcome,
+  queueDefaults,
+  type ResolvedQueueOptions,
+} from './queue.js';
+
+/** A job as both stores insert it, validated and with its queue key computed. */
+export interface QueueInsert {
+  readonly task: string;
+  /** The payload as stored (JSON text) and as submitted, so that the result needs no parse. */
+  readonly payload: string;
+  readonly payloadValue: unknown;
+  readonly priority: Priority;
+  readonly queueKey: number;
+  readonly notBefore: number | null;
+  readonly maxAttempts: number;
+  readonly onLeaseExpiry: LeaseExpiryPolicy;
+  readonly idempotencyKey: string | null;
+  readonly createdAt: number;
+}
+
+/** A queue_jobs row with integers as `I` (number in SQLite, string in Postgres) and JSON already parsed. */
+export interface QueueRow<I> {
+  seq: I;
+  task: string;
+  payload: unknown;
+  priority: Priority;
+  state: QueueJobState;
+  attempts: number;
+  created_at: I;
+  not_before: I | null;
+  idempotency_key: string | null;
+  outcome: unknown;
+}
+
+export const queueJobColumns =
+  'seq, task, payload, priority, state, attempts, created_at, not_before, idempotency_key, outcome';
+
+export function resolveQueueOptions(options: QueueOptions = {}): ResolvedQueueOptions {
+  const resolved = { ...queueDefaults, ...definedOnly(options) };
+  for (const name of ['capacity', 'agingIntervalMs', 'idempotencyWindowMs', 'pollIntervalMs'] as const) {
+    const value = resolved[name];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new ValkyrieError(
+        'VK_USAGE',
+        `queue option ${name}: expected a whole number ≥ 0, received ${String(value)}`,
+      );
+    }
+  }
+  return Object.freeze(resolved);
+}
+
+function definedOnly(options: QueueOptions): QueueOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+}
+
+/** Validates one submitted job (index `i` of the batch) and computes its queue key. */
+export function toQueueInsert(
+  job: NewQueueJob,
+  i: number,
+  now: number,
+  agingIntervalMs: number,
+): QueueInsert {
+  const where = `enqueue: jobs[${i}]`;
+  if (typeof job.task !== 'string' || job.task === '') {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${where}.task: expected a non-empty string, received ${String(job.task)}`,
+    );
+  }
+  const priority = job.priority ?? defaultPriority;
+  if (!isPriority(priority)) {
+    throw new ValkyrieError('VK_USAGE', `${where}.priority: unknown priority ${JSON.stringify(priority)}`);
+  }
+  const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${where}.maxAttempts: expected a whole number ≥ 1, received ${String(maxAttempts)}`,
+    );
+  }
+  const notBefore = job.notBefore ?? null;
+  if (notBefore !== null && !Number.isSafeInteger(notBefore)) {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${where}.notBefore: expected epoch milliseconds, received ${notBefore}`,
+    );
+  }
+  const payloadValue = job.payload ?? null;
+  return {
+    task: job.task,
+    payload: JSON.stringify(payloadValue),
+    payloadValue,
+    priority,
+    queueKey: queueKey({
+      priority,
+      readyAt: now,
+      ...(notBefore === null ? {} : { notBefore }),
+      agingIntervalMs,
+    }),
+    notBefore,
+    maxAttempts,
+    onLeaseExpiry: job.onLeaseExpiry ?? 'requeue',
+    idempotencyKey: job.idempotencyKey ?? null,
+    createdAt: now,
+  };
+}
+
+export function queueFullError(queued: number, capacity: number, submitted: number): ValkyrieError {
+  return new ValkyrieError(
+    'VK_QUEUE_FULL',
+    `the queue holds ${queued} queued jobs (capacity ${capacity}); a batch of ${submitted} new jobs ` +
+      'was refused whole and nothing was written',
+  );
+}
+
+export function staleLeaseError(jobId: string, token: number, action: string): ValkyrieError {
+  return new ValkyrieError(
+    'VK_STALE_LEASE',
+    `${action} of queue job ${jobId} carried fencing token ${token}, which is no longer current ` +
+      '(the lease expired or the job was settled); the write was refused and recorded',
+  );
+}
+
+export function queueJobFromRow(row: QueueRow<number | string>): QueueJob {
+  const job: { -readonly [K in keyof QueueJob]: QueueJob[K] } = {
+    id: asQueueJobId(String(row.seq)),
+    task: row.task,
+    payload: row.payload,
+    priority: row.priority,
+    state: row.state,
+    attempts: row.attempts,
+    createdAt: Number(row.created_at),
+  };
+  if (row.not_before !== null) job.notBefore = Number(row.not_before);
+  if (row.idempotency_key !== null) job.idempotencyKey = row.idempotency_key;
+  if (row.outcome !== null && row.outcome !== undefined) job.outcome = row.outcome as QueueOutcome;
+  return job;
+}

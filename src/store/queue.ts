@@ -1,0 +1,160 @@
+import type { Brand } from '../core/ids.js';
+import type { Priority } from '../core/priority.js';
+
+/** A queued job's id: the decimal form of its insertion sequence number. */
+export type QueueJobId = Brand<string, 'QueueJobId'>;
+export const asQueueJobId = (value: string): QueueJobId => value as QueueJobId;
+
+/** What happens to a job whose lease expires: queued again (the default), or failed as `runner_lost`. */
+export type LeaseExpiryPolicy = 'requeue' | 'fail';
+
+export interface NewQueueJob {
+  readonly task: string;
+  /** Any JSON value; stored as text and returned parsed. */
+  readonly payload: unknown;
+  /** Default `normal`. */
+  readonly priority?: Priority;
+  /** Not claimed before this time (epoch ms); aging starts then. */
+  readonly notBefore?: number;
+  /** A second submission with this key within the idempotency window returns the first job. */
+  readonly idempotencyKey?: string;
+  /** Default `requeue`. */
+  readonly onLeaseExpiry?: LeaseExpiryPolicy;
+  /** Leases granted at most this often; an expiry past it fails the job. Default 25. */
+  readonly maxAttempts?: number;
+}
+
+export type QueueJobState = 'queued' | 'leased' | 'succeeded' | 'failed';
+
+/** How a job ended: data the caller chose, or the store's own verdict on a lost lease. */
+export type QueueOutcome =
+  | { readonly kind: 'succeeded'; readonly result?: unknown }
+  | { readonly kind: 'failed'; readonly error: string }
+  | { readonly kind: 'runner_lost'; readonly attempts: number };
+
+export interface QueueJob {
+  readonly id: QueueJobId;
+  readonly task: string;
+  readonly payload: unknown;
+  readonly priority: Priority;
+  readonly state: QueueJobState;
+  /** Leases granted so far. */
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly notBefore?: number;
+  readonly idempotencyKey?: string;
+  readonly outcome?: QueueOutcome;
+}
+
+export type EnqueueResult =
+  | { readonly kind: 'created'; readonly job: QueueJob }
+  /** The idempotency key matched a job submitted within the window; nothing was written. */
+  | { readonly kind: 'existing'; readonly job: QueueJob };
+
+/** A job and the right to work on it until `expiresAt`; `token` fences every write made under it. */
+export interface Lease {
+  readonly jobId: QueueJobId;
+  readonly token: number;
+  readonly worker: string;
+  readonly expiresAt: number;
+  readonly task: string;
+  readonly payload: unknown;
+  readonly attempt: number;
+}
+
+/** The part of a lease a write must carry. */
+export type LeaseRef = Pick<Lease, 'jobId' | 'token'>;
+
+export interface Completion {
+  readonly lease: LeaseRef;
+  readonly outcome: Extract<QueueOutcome, { kind: 'succeeded' | 'failed' }>;
+}
+
+export type CompletionResult =
+  | { readonly kind: 'completed'; readonly jobId: QueueJobId }
+  /** The token was not the job's current one (the lease expired and the job moved on); recorded. */
+  | { readonly kind: 'stale'; readonly jobId: QueueJobId; readonly token: number };
+
+export type ExpiredLease =
+  | { readonly kind: 'requeued'; readonly jobId: QueueJobId; readonly token: number }
+  | { readonly kind: 'failed'; readonly jobId: QueueJobId; readonly token: number };
+
+/** A write refused for carrying a stale fencing token, kept for operators and tests. */
+export interface StaleWrite {
+  readonly jobId: QueueJobId;
+  readonly token: number;
+  readonly action: 'renew' | 'complete';
+  readonly at: number;
+}
+
+/** Where time comes from; tests pass a clock they move by hand. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Queue settings: one input type (all optional), resolved against `queueDefaults`. */
+export interface QueueOptions {
+  /** Jobs in state `queued` (leased ones do not count) above which a submission is refused. */
+  readonly capacity?: number;
+  readonly agingIntervalMs?: number;
+  readonly idempotencyWindowMs?: number;
+  readonly clock?: Clock;
+  /** SQLite only: how often `waitForWork` looks for jobs enqueued by other processes. */
+  readonly pollIntervalMs?: number;
+}
+
+export type ResolvedQueueOptions = Required<QueueOptions>;
+
+export const queueDefaults: ResolvedQueueOptions = Object.freeze({
+  capacity: 10_000,
+  agingIntervalMs: 60_000,
+  idempotencyWindowMs: 24 * 60 * 60 * 1000,
+  clock: systemClock,
+  pollIntervalMs: 1000,
+});
+
+export const defaultMaxAttempts = 25;
+
+/**
+ * The durable job queue and its leases. Lifecycle of a job:
+ *
+ *   enqueue → queued ─claim→ leased ─complete→ succeeded | failed
+ *                ↑             │ renew (same token, later expiry)
+ *                └─ expireLeases (policy `requeue`) ─┘ or → failed (`runner_lost`)
+ *
+ * - Every method may be called concurrently, from several processes sharing the store. Each write is
+ *   durable when its promise resolves (group commits batch many writes per transaction, but never
+ *   acknowledge one before its commit).
+ * - `claim` hands out ready jobs in queue order — `core/priority.ts` `queueKey` (priority with aging),
+ *   ties by insertion order — and never the same job to two claimers. Each claim increments the
+ *   job's fencing token; a write under an older token is refused with VK_STALE_LEASE and recorded
+ *   (`staleWrites`), so a worker that lost its lease cannot overwrite its successor's result.
+ * - `renew` should be called at a third of the TTL; `expireLeases` is idempotent and may be run by any
+ *   number of sweepers.
+ * - Time is the clock's (`QueueOptions.clock`); nothing is time-based outside it except `waitForWork`'s
+ *   own timers.
+ */
+export interface QueueStore {
+  /**
+   * Submits a batch all or nothing. Refused whole with VK_QUEUE_FULL when the new jobs would take the
+   * queued count past capacity; jobs matched by idempotency key come back as `existing` and do not count.
+   */
+  enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]>;
+  /** Leases up to `limit` ready jobs to `worker` for `ttlMs`, in queue order; [] when none is ready. */
+  claim(request: { worker: string; limit: number; ttlMs: number }): Promise<Lease[]>;
+  /** Extends a lease to now + ttlMs. Rejects with VK_STALE_LEASE (and records it) when it was lost. */
+  renew(lease: LeaseRef, ttlMs: number): Promise<Lease>;
+  /** Settles leased jobs in one commit; a stale token is recorded and reported per completion. */
+  complete(completions: readonly Completion[]): Promise<CompletionResult[]>;
+  /** Applies each expired lease's policy; returns what it did (empty when nothing had expired). */
+  expireLeases(): Promise<ExpiredLease[]>;
+  /**
+   * Resolves when jobs may have become ready since the call (an enqueue or requeue, a delayed job's
+   * time arriving) — or at once if `signal` aborts. A hint, not a promise of work: claim may find none.
+   */
+  waitForWork(signal: AbortSignal): Promise<void>;
+  getJob(id: QueueJobId): Promise<QueueJob | undefined>;
+  staleWrites(jobId?: QueueJobId): Promise<StaleWrite[]>;
+}

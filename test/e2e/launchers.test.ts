@@ -1,0 +1,35 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { findPerl } from '../../src/executors/shell/spawner/perl-spawner.js';
+import { statuses, Workspace } from './cli.js';
+
+/**
+ * The bundled CLI must find the step spawners it ships with (libexec/ and dist/executors/), which it
+ * locates relative to its own files: a change to the bundle's layout once made `auto` fall back to
+ * spawning from the engine process without a word. Naming a launcher makes a missing one an error.
+ */
+describe('the bundled CLI finds its step spawners', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+  const file = ws.write(
+    'launch.yml',
+    `jobs:
+  hello:
+    runs-on: ubuntu-latest
+    steps: [{ run: echo hello from a spawned step }]
+`,
+  );
+
+  it('runs steps through the Node spawner', async () => {
+    const result = await ws.run(['run', file, '--json'], { VALKYRIE_LAUNCHER: 'spawner' });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({ hello: 'succeeded' });
+  });
+
+  it.skipIf(findPerl() === undefined)('runs steps through the Perl spawner (perl is on PATH)', async () => {
+    const result = await ws.run(['run', file, '--json'], { VALKYRIE_LAUNCHER: 'perl-spawner' });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({ hello: 'succeeded' });
+  });
+});

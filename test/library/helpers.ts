@@ -1,0 +1,24 @@
+import { afterEach } from 'vitest';
+import { type Engine, openEngine } from '../../src/library/engine.js';
+import type { EngineEvent } from '../../src/library/events.js';
+import type { EngineOptions } from '../../src/library/options.js';
+
+export function fixture(file = 'tasks.mjs'): URL {
+  return new URL(`./fixtures/${file}`, import.meta.url);
+}
+
+const open: Engine[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((engine) => engine.destroy()));
+});
+
+/** An engine destroyed after the test, with every event it emitted. */
+export async function openTestEngine(
+  options: EngineOptions = {},
+): Promise<{ engine: Engine; events: EngineEvent[] }> {
+  const engine = await openEngine({ pool: { minThreads: 1, maxThreads: 1 }, ...options });
+  open.push(engine);
+  const events: EngineEvent[] = [];
+  engine.onEvent((event) => events.push(event));
+  return { engine, events };
+}
