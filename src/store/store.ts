@@ -1,3 +1,4 @@
+import type { ConcurrencyStore } from './concurrency.js';
 import type { LogStore } from './logs.js';
 import type { RunStore } from './runs.js';
 import type { StaleWriteStore } from './stale-writes.js';
@@ -7,6 +8,7 @@ export interface Stores extends AsyncDisposable {
   readonly runs: RunStore;
   readonly logs: LogStore;
   readonly staleWrites: StaleWriteStore;
+  readonly concurrency: ConcurrencyStore;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
 }

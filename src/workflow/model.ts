@@ -78,6 +78,16 @@ export interface Workflow {
   readonly priority?: Priority;
   /** In file order. */
   readonly jobs: ReadonlyMap<string, JobDefinition>;
+  /** Workflow-level `concurrency:` (see workflow/concurrency.ts); expressions are evaluated at run start. */
+  readonly concurrency?: ConcurrencyDefinition;
+}
+
+export interface ConcurrencyDefinition {
+  /** A template: may contain `${{ }}` over github, inputs and vars. */
+  readonly group: string;
+  /** A boolean, or an expression string evaluated like the group. */
+  readonly cancelInProgress: boolean | string;
+  readonly queue: boolean;
 }
 
 export const defaultJobTimeoutMinutes = 360;

@@ -88,7 +88,7 @@ export const postgresFactory: StoresFactory = async () => {
         client.query(
           `SET search_path TO "${schema}";
            DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters;
-           DELETE FROM stale_writes`,
+           DELETE FROM stale_writes; DELETE FROM concurrency_members`,
         ),
       );
     },

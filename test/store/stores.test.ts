@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { concurrencyStoreContract } from './concurrency-store.contract.js';
 import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
 import { runStoreContract } from './run-store.contract.js';
@@ -12,6 +13,7 @@ for (const [name, make, skip] of storeFactories) {
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);
+    concurrencyStoreContract(make);
 
     describe('lifecycle', () => {
       it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {

@@ -1,4 +1,5 @@
 import type { Stores } from '../store.js';
+import { PostgresConcurrencyStore } from './concurrency-store.js';
 import { PostgresLogStore } from './log-store.js';
 import { openPostgresDatabase, type PostgresOptions } from './open.js';
 import { PostgresRunStore } from './run-store.js';
@@ -18,6 +19,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     runs: new PostgresRunStore(db),
     logs: new PostgresLogStore(db),
     staleWrites: new PostgresStaleWriteStore(db),
+    concurrency: new PostgresConcurrencyStore(db),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -1,4 +1,5 @@
 import type { Stores } from '../store.js';
+import { SqliteConcurrencyStore } from './concurrency-store.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
@@ -29,6 +30,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
     runs: new SqliteRunStore(db, commits),
     logs: new SqliteLogStore(db, commits),
     staleWrites: new SqliteStaleWriteStore(db, commits),
+    concurrency: new SqliteConcurrencyStore(db, commits),
     close,
     [Symbol.asyncDispose]: close,
   };
