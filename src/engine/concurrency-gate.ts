@@ -37,8 +37,24 @@ export async function enterConcurrencyGroup(
   request: JoinRequest,
   options: GateOptions,
 ): Promise<GateOutcome> {
+  const state = await store.join(request, groupClock(options));
+  try {
+    return await waitForSlot(store, request, options, state);
+  } catch (error) {
+    // A failed poll (store error) must not leave a waiting member behind to block or reorder the group.
+    await store.release(request.memberId, groupClock(options)).catch(() => {});
+    throw error;
+  }
+}
+
+async function waitForSlot(
+  store: ConcurrencyStore,
+  request: JoinRequest,
+  options: GateOptions,
+  joined: MemberState,
+): Promise<GateOutcome> {
   const clock = () => groupClock(options);
-  let state = await store.join(request, clock());
+  let state = joined;
   let lastAhead = -1;
   for (;;) {
     switch (state.kind) {

@@ -141,6 +141,24 @@ jobs:
       expect(existsSync(marker('cancel-2', 'end'))).toBe(true);
     });
 
+    it('Ctrl-C while waiting leaves the group: exit 130, nothing ran, the next run is not held up', async () => {
+      const file = workflow('interrupt.yml', '{group: interrupt, queue: true}');
+      const first = start(file, 'interrupt-1', 'interrupt-gate');
+      await started('interrupt-1');
+      const second = start(file, 'interrupt-2');
+      await waiting(second, 1);
+      second.child.kill('SIGINT');
+      const interrupted = await second.done;
+      expect(interrupted.code).toBe(130);
+      expect(events(interrupted.stdout).some((event) => event.type === 'run.started')).toBe(false);
+      const third = start(file, 'interrupt-3');
+      await waiting(third, 1);
+      open('interrupt-gate');
+      const [one, three] = await Promise.all([first.done, third.done]);
+      expect([one.code, three.code]).toEqual([0, 0]);
+      expect(existsSync(marker('interrupt-2', 'start'))).toBe(false);
+    });
+
     it('with queue: true every waiting run keeps its place, in order', async () => {
       const file = workflow('queue.yml', '{group: queued, queue: true}');
       const first = start(file, 'queue-1', 'queue-gate');
