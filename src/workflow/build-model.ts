@@ -49,6 +49,7 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
     onRunnerLost: job['on-runner-lost'] ?? defaultRunnerLostPolicy,
     priority: job.priority,
     notBefore: job['not-before'] === undefined ? undefined : parseNotBefore(job['not-before']),
+    ...(job.concurrency === undefined ? {} : { concurrency: buildConcurrency(job.concurrency) }),
   };
 }
 

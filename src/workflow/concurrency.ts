@@ -13,11 +13,14 @@ import type { WorkflowDocument } from './schema.js';
 import type { SourceMap, YamlPath } from './source-map.js';
 
 /**
- * Workflow-level `concurrency:`. Its expressions see what GitHub documents for this key — `github`,
- * `inputs` and `vars` — except the run's own id and number: the group is decided before the run is
- * created (a run waiting for its group has no run yet), so they are refused up front.
+ * `concurrency:` on a workflow and on a job. A workflow's expressions see what GitHub documents for
+ * this key — `github`, `inputs` and `vars` — except the run's own id and number: the group is decided
+ * before the run is created (a run waiting for its group has no run yet), so they are refused up
+ * front. A job's also see `needs`, `strategy` and `matrix`, and the run's id.
  */
-const allowedContexts = new Set(['github', 'inputs', 'vars']);
+const workflowContexts = new Set(['github', 'inputs', 'vars']);
+/** A job's group is evaluated when the job is queued: its needs, matrix and the run itself are known. */
+const jobContexts = new Set(['github', 'inputs', 'vars', 'needs', 'strategy', 'matrix']);
 const runIdentity = /\bgithub\s*\.\s*(run_id|run_number|run_attempt)\b/i;
 
 export function buildConcurrency(
@@ -32,10 +35,16 @@ export function buildConcurrency(
 }
 
 /** The shape is the schema's; this checks the group is not empty and its expressions are allowed here. */
-export function concurrencyProblems(document: WorkflowDocument['concurrency'], map: SourceMap): Diagnostic[] {
+export function concurrencyProblems(
+  document: WorkflowDocument['concurrency'],
+  map: SourceMap,
+  at: YamlPath = [],
+): Diagnostic[] {
   if (document === undefined) return [];
   const out: Diagnostic[] = [];
-  const groupPath: YamlPath = typeof document === 'string' ? ['concurrency'] : ['concurrency', 'group'];
+  const level: Level = at.length === 0 ? 'workflow' : 'job';
+  const groupPath: YamlPath =
+    typeof document === 'string' ? [...at, 'concurrency'] : [...at, 'concurrency', 'group'];
   const group = typeof document === 'string' ? document : document.group;
   if (group.trim() === '') {
     out.push({
@@ -44,14 +53,23 @@ export function concurrencyProblems(document: WorkflowDocument['concurrency'], m
       ...map.position(groupPath),
     });
   }
-  checkTemplate(group, groupPath, map, out);
+  checkTemplate(group, groupPath, level, map, out);
   if (typeof document !== 'string' && typeof document['cancel-in-progress'] === 'string') {
-    checkTemplate(document['cancel-in-progress'], ['concurrency', 'cancel-in-progress'], map, out);
+    checkTemplate(
+      document['cancel-in-progress'],
+      [...at, 'concurrency', 'cancel-in-progress'],
+      level,
+      map,
+      out,
+    );
   }
   return out;
 }
 
-function checkTemplate(text: string, path: YamlPath, map: SourceMap, out: Diagnostic[]): void {
+type Level = 'workflow' | 'job';
+
+function checkTemplate(text: string, path: YamlPath, level: Level, map: SourceMap, out: Diagnostic[]): void {
+  const allowedContexts = level === 'workflow' ? workflowContexts : jobContexts;
   const report = (message: string, offset: number) =>
     out.push({ severity: 'error', message, ...map.positionInValue(path, offset) });
   try {
@@ -60,12 +78,12 @@ function checkTemplate(text: string, path: YamlPath, map: SourceMap, out: Diagno
       for (const reference of contextReferences(part.expr)) {
         if (!allowedContexts.has(reference.name)) {
           report(
-            `context "${reference.name}" is not available in concurrency (allowed: github, inputs, vars)`,
+            `context "${reference.name}" is not available in ${level === 'job' ? "a job's " : ''}concurrency (allowed: ${[...allowedContexts].join(', ')})`,
             part.offset + reference.offset,
           );
         }
       }
-      const identity = runIdentity.exec(part.source);
+      const identity = level === 'workflow' ? runIdentity.exec(part.source) : null;
       if (identity) {
         report(
           `github.${identity[1]} is not available in concurrency: the group is decided before the run exists`,

@@ -42,6 +42,8 @@ export type MatrixDefinition =
 export interface JobDefinition {
   /** The key under `jobs:`. */
   readonly key: string;
+  /** Job-level `concurrency:`; its expressions are evaluated with the job's contexts when it is queued. */
+  readonly concurrency?: ConcurrencyDefinition;
   readonly name?: string;
   readonly needs: readonly string[];
   readonly if?: string;

@@ -134,7 +134,7 @@ export const jobSchema = z.strictObject({
   strategy: strategySchema.optional(),
   steps: z.array(stepSchema).min(1),
   permissions: z.unknown().optional(),
-  concurrency: z.unknown().optional(),
+  concurrency: concurrencySchema.optional(),
   retry: retrySchema.optional(),
   priority: prioritySchema.optional(),
   'not-before': notBeforeSchema.optional(),
@@ -161,7 +161,7 @@ export type RetryDocument = z.infer<typeof retrySchema>;
 
 /** Keys accepted for compatibility that have no effect yet; using one earns a warning. */
 export const inertWorkflowKeys = ['on', 'permissions', 'run-name'] as const;
-export const inertJobKeys = ['permissions', 'concurrency'] as const;
+export const inertJobKeys = ['permissions'] as const;
 
 export function workflowJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(workflowSchema, { target: 'draft-2020-12', unrepresentable: 'any' });

@@ -55,6 +55,7 @@ export function validateWorkflow(
         );
       }
     }
+    out.push(...concurrencyProblems(document.jobs[job.key]?.concurrency, map, ['jobs', job.key]));
     const needsIsList = Array.isArray(document.jobs[job.key]?.needs);
     for (const [i, need] of job.needs.entries()) {
       if (workflow.jobs.has(need)) continue;

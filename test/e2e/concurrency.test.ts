@@ -180,3 +180,73 @@ jobs:
 function completeLines(stdout: string): string {
   return stdout.slice(0, stdout.lastIndexOf('\n') + 1);
 }
+
+describe('job-level concurrency groups across valkyrie run processes', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+  writeFileSync(join(ws.dir, 'open'), '');
+  const marker = (name: string, edge: 'start' | 'end') => join(ws.dir, `${name}.${edge}`);
+  const time = (name: string, edge: 'start' | 'end') => Number(readFileSync(marker(name, edge), 'utf8'));
+
+  function workflow(file: string, concurrency: string): string {
+    return ws.write(
+      file,
+      `jobs:
+  free:
+    runs-on: ubuntu-latest
+    steps:
+      - run: touch \${{ vars.name }}.free
+  deploy:
+    runs-on: ubuntu-latest
+    concurrency: ${concurrency}
+    steps:
+      - run: |
+          node -e 'process.stdout.write(String(Date.now()))' > \${{ vars.name }}.start
+          while [ ! -f \${{ vars.gate }} ]; do sleep 0.05; done
+          node -e 'process.stdout.write(String(Date.now()))' > \${{ vars.name }}.end
+`,
+    );
+  }
+
+  function start(file: string, name: string, gate = 'open') {
+    const child = ws.start(['run', file, '--json', '--var', `name=${name}`, '--var', `gate=${gate}`]);
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    return { done: collect(child), output: () => stdout };
+  }
+  const started = (name: string) =>
+    waitFor(() => existsSync(marker(name, 'start')), 15_000, `${name} to start`);
+
+  it('runs the job of a second run only after the first run’s job has finished; other jobs are not held', async () => {
+    const file = workflow('job-serial.yml', 'deploy-${{ vars.target }}');
+    const first = start(file, 'job-1', 'job-gate');
+    await started('job-1');
+    const second = start(file, 'job-2');
+    await waitFor(
+      () => second.output().includes('waiting for concurrency group deploy-'),
+      15_000,
+      'the second run’s job to wait for its group',
+    );
+    await waitFor(() => existsSync(join(ws.dir, 'job-2.free')), 15_000, 'the ungrouped job to run');
+    expect(existsSync(marker('job-2', 'start'))).toBe(false);
+    writeFileSync(join(ws.dir, 'job-gate'), '');
+    const [one, two] = await Promise.all([first.done, second.done]);
+    expect([one.code, two.code]).toEqual([0, 0]);
+    expect(time('job-2', 'start')).toBeGreaterThanOrEqual(time('job-1', 'end'));
+  });
+
+  it('with cancel-in-progress the newer run’s job cancels the running job; that run ends cancelled', async () => {
+    const file = workflow('job-cancel.yml', '{group: job-cancel, cancel-in-progress: true}');
+    const first = start(file, 'jc-1', 'never');
+    await started('jc-1');
+    const second = start(file, 'jc-2');
+    const cancelled = await first.done;
+    expect(cancelled.code).toBe(130);
+    expect(statuses(cancelled.stdout)).toEqual({ free: 'succeeded', deploy: 'cancelled' });
+    const finished = await second.done;
+    expect(finished.code).toBe(0);
+    expect(existsSync(marker('jc-2', 'end'))).toBe(true);
+  });
+});

@@ -68,4 +68,33 @@ describe('workflow-level concurrency', () => {
     );
     expect(resolved).toEqual({ group: 'deploy-main-staging', cancelInProgress: true, queue: false });
   });
+
+  it('at job level also allows needs, strategy, matrix and the run’s own id, and nothing else', () => {
+    const source = `jobs:
+  build:
+    runs-on: x
+    strategy: {matrix: {os: [a, b]}}
+    concurrency:
+      group: \${{ matrix.os }}-\${{ github.run_id }}-\${{ secrets.token }}
+      cancel-in-progress: true
+    steps: [{run: make}]
+`;
+    const result = parseWorkflow(source, 'ci.yml');
+    expect(result.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message:
+          'context "secrets" is not available in a job\'s concurrency (allowed: github, inputs, vars, needs, strategy, matrix)',
+        line: 6,
+        col: 56,
+      },
+    ]);
+    const valid = parseWorkflow(source.replace('-${{ secrets.token }}', ''), 'ci.yml');
+    expect(valid.diagnostics).toEqual([]);
+    expect(valid.workflow?.jobs.get('build')?.concurrency).toEqual({
+      group: '${{ matrix.os }}-${{ github.run_id }}',
+      cancelInProgress: true,
+      queue: false,
+    });
+  });
 });

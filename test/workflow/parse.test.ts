@@ -368,7 +368,6 @@ jobs:
       warning('"permissions" is accepted but has no effect yet', 6, 1),
       warning('"run-name" is accepted but has no effect yet', 2, 1),
       warning('"permissions" is accepted but has no effect yet', 12, 5),
-      warning('"concurrency" is accepted but has no effect yet', 13, 5),
     ]);
   });
 });

@@ -105,7 +105,8 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     else if (cancelledByGroup()) local.handle.cancel(false);
     const status: RunStatus = await local.handle.done;
     if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
-    if (cancelledByGroup() && status === 'cancelled') return ExitCode.interrupted;
+    // Cancelled by its concurrency group (the run's or a job's): the code of a cancelled run.
+    if (status === 'cancelled') return ExitCode.interrupted;
     return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
   } finally {
     await local?.close();
