@@ -237,6 +237,31 @@ describe('job-level concurrency groups across valkyrie run processes', () => {
     expect(time('job-2', 'start')).toBeGreaterThanOrEqual(time('job-1', 'end'));
   });
 
+  it('a newer run’s job replaces a waiting job, which ends cancelled without running a step', async () => {
+    const file = workflow('job-replace.yml', 'job-replace');
+    const first = start(file, 'jr-1', 'jr-gate');
+    await started('jr-1');
+    const waitingFor = (run: ReturnType<typeof start>) =>
+      waitFor(
+        () => run.output().includes('waiting for concurrency group job-replace'),
+        15_000,
+        'a job to wait',
+      );
+    const second = start(file, 'jr-2');
+    await waitingFor(second);
+    const third = start(file, 'jr-3');
+    await waitingFor(third);
+    const replaced = await second.done;
+    expect(replaced.code).toBe(130);
+    expect(statuses(replaced.stdout)).toEqual({ free: 'succeeded', deploy: 'cancelled' });
+    expect(replaced.stdout).toContain('replaced by a newer job of concurrency group job-replace');
+    writeFileSync(join(ws.dir, 'jr-gate'), '');
+    const [one, three] = await Promise.all([first.done, third.done]);
+    expect([one.code, three.code]).toEqual([0, 0]);
+    expect(existsSync(marker('jr-2', 'start'))).toBe(false);
+    expect(time('jr-3', 'start')).toBeGreaterThanOrEqual(time('jr-1', 'end'));
+  });
+
   it('with cancel-in-progress the newer run’s job cancels the running job; that run ends cancelled', async () => {
     const file = workflow('job-cancel.yml', '{group: job-cancel, cancel-in-progress: true}');
     const first = start(file, 'jc-1', 'never');
