@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
@@ -55,8 +55,11 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
   const labels = runnerLabels(options.host, options.extraLabels);
-  const tempRoot = join(options.stateDir, 'tmp');
-  mkdirSync(tempRoot, { recursive: true });
+  // One directory per process: several `valkyrie run`s may share a state directory at once (concurrency
+  // groups let their jobs overlap), and slot directories of the same name would be removed under them.
+  mkdirSync(join(options.stateDir, 'tmp'), { recursive: true });
+  const tempRoot = mkdtempSync(join(options.stateDir, 'tmp', 'run-'));
+  const removeTempRoot = () => rmSync(tempRoot, { recursive: true, force: true });
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels, capacity: options.concurrency },
     host: options.host,
@@ -86,10 +89,15 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     )
     .catch(async (error: unknown) => {
       await agent.drain();
+      removeTempRoot();
       throw error;
     });
-  if (submission.kind !== 'started') {
+  const stopRunner = async () => {
     await agent.drain();
+    removeTempRoot();
+  };
+  if (submission.kind !== 'started') {
+    await stopRunner();
     return submission;
   }
   const handle = submission.handle;
@@ -99,7 +107,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
       : recordResumable(options.stores, handle.id, options.source, storedRequestOf(options));
   const close = () => {
     recovery?.stop();
-    return agent.drain();
+    return stopRunner();
   };
   return { kind: 'started', local: { handle, close } };
 }

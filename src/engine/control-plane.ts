@@ -14,6 +14,7 @@ import {
 } from './control-plane-options.js';
 import { Dispatcher, type LeaseMessage, type RunnerSession } from './dispatcher.js';
 import type { RunEvent, RunEventListener } from './events.js';
+import { JobGroups } from './job-concurrency.js';
 import { LeaseGuard } from './lease-guard.js';
 import type { RunContext } from './run-context.js';
 import { type Effect, type Leg, RunCoordinator } from './run-coordinator.js';
@@ -52,6 +53,7 @@ export class ControlPlane {
   private readonly options: ResolvedControlPlaneOptions;
   private readonly dispatcher: Dispatcher;
   private readonly leases: LeaseGuard;
+  private readonly jobGroups: JobGroups;
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly listeners: RunEventListener[] = [];
   /** Settles when every store write made so far has; awaited before a run is reported done. */
@@ -80,6 +82,11 @@ export class ControlPlane {
         refused: (write) => this.recordStaleWrite(write),
       },
     );
+    this.jobGroups = new JobGroups(stores.concurrency, clock, {
+      waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),
+      admitted: (leg) => this.enqueueAdmitted(leg),
+      cancelled: (leg, reason) => this.cancelByGroup(leg, reason),
+    });
   }
 
   onEvent(listener: RunEventListener): void {
@@ -233,8 +240,9 @@ export class ControlPlane {
           break;
         }
         case 'queue':
-          this.dispatcher.enqueue(leg);
           this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
+          if (this.jobGroups.enter(leg, run.workflow.jobs.get(leg.key)?.concurrency)) break;
+          this.dispatcher.enqueue(leg);
           this.emitQueued(leg, this.now());
           break;
         case 'finish':
@@ -414,6 +422,7 @@ export class ControlPlane {
     const finishedAt = leg.finishedAt ?? this.now();
     const status = leg.status;
     if (!isTerminal(status)) return;
+    this.write(() => this.jobGroups.release(leg.id));
     this.write(() => this.stores.runs.updateJob(leg.id, { status, finishedAt, outputs, reason: leg.reason }));
     this.emit({
       type: 'job.completed',
@@ -461,6 +470,34 @@ export class ControlPlane {
       this.writeError ??= error;
     });
     this.writes = this.writes.then(() => done);
+  }
+
+  /** A job-level concurrency group gave the job its slot. */
+  private enqueueAdmitted(leg: Leg): void {
+    if (leg.status !== 'queued' || !this.runsByLeg.has(leg.id)) return;
+    this.dispatcher.enqueue(leg);
+    this.emitQueued(leg, this.now());
+    this.dispatcher.dispatch();
+  }
+
+  /** Replaced while waiting for its job-level group (it ends cancelled), or asked to cancel while running. */
+  private cancelByGroup(leg: Leg, reason: string): void {
+    const run = this.runsByLeg.get(leg.id);
+    if (!run || isTerminal(leg.status)) return;
+    this.systemLog(leg, reason);
+    if (leg.status === 'running') {
+      this.apply(run, [{ kind: 'cancel', leg, immediate: false }]);
+      return;
+    }
+    this.dispatcher.forget(leg.id);
+    const effects = run.coordinator.completed(leg.id, 'cancelled', {}, this.now(), reason);
+    this.recordFinished(leg);
+    this.apply(run, effects);
+  }
+
+  private systemLog(leg: Leg, text: string): void {
+    const { id: jobId, name: job } = leg;
+    this.emit({ type: 'log', jobId, job, stepIndex: -1, stream: 'system', text, at: this.now() });
   }
 
   private now(): number {

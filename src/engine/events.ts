@@ -13,6 +13,18 @@ export interface JobSummary {
  * `run.completed` is always the last event of a run.
  */
 export type RunEvent =
+  /**
+   * The run's place in its concurrency group, before it starts (`waiting`, `replaced`) or while it
+   * runs (`cancel-requested`: a newer run of the group asked it to cancel).
+   */
+  | {
+      readonly type: 'concurrency';
+      readonly group: string;
+      readonly state: 'waiting' | 'replaced' | 'cancel-requested';
+      /** While waiting: members of the group before this run (the running one included). */
+      readonly ahead?: number;
+      readonly at: number;
+    }
   | {
       readonly type: 'run.started';
       readonly runId: string;

@@ -197,7 +197,10 @@ export class RunCoordinator {
 
   status(): RunStatus {
     if (this.cancelled) return 'cancelled';
-    return [...this.keys.values()].some((state) => state.result === 'failure') ? 'failed' : 'succeeded';
+    const results = [...this.keys.values()].map((state) => state.result);
+    if (results.includes('failure')) return 'failed';
+    // A job cancelled on its own (by its concurrency group) makes the run cancelled, as on GitHub.
+    return results.includes('cancelled') ? 'cancelled' : 'succeeded';
   }
 
   summaries(): JobSummary[] {

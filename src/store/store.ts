@@ -1,3 +1,4 @@
+import type { ConcurrencyStore } from './concurrency.js';
 import type { LogStore } from './logs.js';
 import type { QueueStore } from './queue.js';
 import type { RunRecoveryStore } from './recovery.js';
@@ -11,6 +12,7 @@ export interface Stores extends AsyncDisposable {
   readonly queue: QueueStore;
   readonly staleWrites: StaleWriteStore;
   readonly recovery: RunRecoveryStore;
+  readonly concurrency: ConcurrencyStore;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
 }

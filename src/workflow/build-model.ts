@@ -1,4 +1,5 @@
 import { parseNotBefore } from '../core/not-before.js';
+import { buildConcurrency } from './concurrency.js';
 import {
   defaultJobTimeoutMinutes,
   defaultRunnerLostPolicy,
@@ -22,6 +23,7 @@ export function buildWorkflow(document: WorkflowDocument, path: string, fallback
     defaults: buildDefaults(document.defaults),
     priority: document.priority,
     jobs,
+    ...(document.concurrency === undefined ? {} : { concurrency: buildConcurrency(document.concurrency) }),
   };
 }
 
@@ -47,6 +49,7 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
     onRunnerLost: job['on-runner-lost'] ?? defaultRunnerLostPolicy,
     priority: job.priority,
     notBefore: job['not-before'] === undefined ? undefined : parseNotBefore(job['not-before']),
+    ...(job.concurrency === undefined ? {} : { concurrency: buildConcurrency(job.concurrency) }),
   };
 }
 

@@ -42,6 +42,8 @@ export type MatrixDefinition =
 export interface JobDefinition {
   /** The key under `jobs:`. */
   readonly key: string;
+  /** Job-level `concurrency:`; its expressions are evaluated with the job's contexts when it is queued. */
+  readonly concurrency?: ConcurrencyDefinition;
   readonly name?: string;
   readonly needs: readonly string[];
   readonly if?: string;
@@ -78,6 +80,16 @@ export interface Workflow {
   readonly priority?: Priority;
   /** In file order. */
   readonly jobs: ReadonlyMap<string, JobDefinition>;
+  /** Workflow-level `concurrency:` (see workflow/concurrency.ts); expressions are evaluated at run start. */
+  readonly concurrency?: ConcurrencyDefinition;
+}
+
+export interface ConcurrencyDefinition {
+  /** A template: may contain `${{ }}` over github, inputs and vars. */
+  readonly group: string;
+  /** A boolean, or an expression string evaluated like the group. */
+  readonly cancelInProgress: boolean | string;
+  readonly queue: boolean;
 }
 
 export const defaultJobTimeoutMinutes = 360;

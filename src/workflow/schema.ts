@@ -90,6 +90,22 @@ export const strategySchema = z.strictObject({
 
 const stringList = z.union([z.string(), z.array(z.string())]);
 
+export const concurrencySchema = z
+  .union([
+    z.string().describe('The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'),
+    z.strictObject({
+      group: z.string().describe('The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'),
+      'cancel-in-progress': booleanOrExpression
+        .optional()
+        .describe('A newer run cancels the running one (default false)'),
+      queue: z
+        .boolean()
+        .optional()
+        .describe('Every waiting run keeps its place in line instead of being replaced (default false)'),
+    }),
+  ])
+  .describe('At most one run of the group at a time, and one waiting (or all waiting, with queue)');
+
 /** Plain values only: a job's place in the queue is decided before any context exists. */
 const prioritySchema = z.enum(priorities).describe('Queue priority; default normal');
 const notBeforeSchema = z
@@ -118,7 +134,7 @@ export const jobSchema = z.strictObject({
   strategy: strategySchema.optional(),
   steps: z.array(stepSchema).min(1),
   permissions: z.unknown().optional(),
-  concurrency: z.unknown().optional(),
+  concurrency: concurrencySchema.optional(),
   retry: retrySchema.optional(),
   priority: prioritySchema.optional(),
   'not-before': notBeforeSchema.optional(),
@@ -130,7 +146,7 @@ export const workflowSchema = z
     'run-name': z.string().optional(),
     on: z.unknown().optional(),
     permissions: z.unknown().optional(),
-    concurrency: z.unknown().optional(),
+    concurrency: concurrencySchema.optional(),
     env: envSchema.optional(),
     defaults: runDefaultsSchema.optional(),
     priority: prioritySchema.optional().describe('Default queue priority of the workflow\u2019s jobs'),
@@ -144,8 +160,8 @@ export type StepDocument = z.infer<typeof stepSchema>;
 export type RetryDocument = z.infer<typeof retrySchema>;
 
 /** Keys accepted for compatibility that have no effect yet; using one earns a warning. */
-export const inertWorkflowKeys = ['on', 'permissions', 'run-name', 'concurrency'] as const;
-export const inertJobKeys = ['permissions', 'concurrency'] as const;
+export const inertWorkflowKeys = ['on', 'permissions', 'run-name'] as const;
+export const inertJobKeys = ['permissions'] as const;
 
 export function workflowJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(workflowSchema, { target: 'draft-2020-12', unrepresentable: 'any' });

@@ -1,5 +1,6 @@
 import { findCycle } from '../core/dag.js';
 import { notBeforeHint } from '../core/not-before.js';
+import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
 import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
@@ -34,6 +35,7 @@ export function validateWorkflow(
     if (document[key] !== undefined)
       warn(`"${key}" is accepted but has no effect yet`, map.position([key], { key: true }));
   }
+  out.push(...concurrencyProblems(document.concurrency, map));
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
 
   const jobKeys = [...workflow.jobs.keys()];
@@ -53,6 +55,7 @@ export function validateWorkflow(
         );
       }
     }
+    out.push(...concurrencyProblems(document.jobs[job.key]?.concurrency, map, ['jobs', job.key]));
     const needsIsList = Array.isArray(document.jobs[job.key]?.needs);
     for (const [i, need] of job.needs.entries()) {
       if (workflow.jobs.has(need)) continue;

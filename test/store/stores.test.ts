@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { concurrencyStoreContract } from './concurrency-store.contract.js';
 import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
@@ -16,6 +17,7 @@ for (const [name, make, skip] of storeFactories) {
     submissionContract(make);
     describe('queue', () => queueStoreContract(make));
     runRecoveryContract(make);
+    concurrencyStoreContract(make);
 
     describe('lifecycle', () => {
       it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {

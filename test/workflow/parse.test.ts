@@ -367,9 +367,7 @@ jobs:
       warning('"on" is accepted but has no effect yet', 3, 1),
       warning('"permissions" is accepted but has no effect yet', 6, 1),
       warning('"run-name" is accepted but has no effect yet', 2, 1),
-      warning('"concurrency" is accepted but has no effect yet', 8, 1),
       warning('"permissions" is accepted but has no effect yet', 12, 5),
-      warning('"concurrency" is accepted but has no effect yet', 13, 5),
     ]);
   });
 });

@@ -1,10 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { RunStatus } from '../../core/outcome.js';
+import type { RunEvent } from '../../engine/events.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { loadWorkflow } from '../../workflow/parse.js';
+import { type Admission, admitRun } from '../concurrency-admission.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
@@ -57,6 +59,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   let interrupts = 0;
   let terminated = false;
   let local: LocalRun | undefined;
+  let admission: Admission | undefined;
+  // Ctrl-C while the run waits for its concurrency group leaves the group instead.
+  const waiting = new AbortController();
   const onSigterm = () => {
     terminated = true;
     onSigint();
@@ -64,35 +69,51 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const onSigint = () => {
     interrupts++;
     if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
+    waiting.abort();
     local?.handle.cancel(interrupts > 1);
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   try {
+    const onEvent = (event: RunEvent) => view.onEvent(event);
+    const workspace = resolve(cwd);
+    const vars = options.var ?? {};
+    admission = await admitRun(
+      { workflow: parsed.workflow, stores, workspace, vars, onEvent, signal: waiting.signal },
+      () => local?.handle.cancel(false),
+    );
+    // Replaced before it started, or cancelled by a newer run of its group: cancelled, as by Ctrl-C.
+    if (admission.kind === 'replaced') return ExitCode.interrupted;
+    if (admission.kind === 'aborted') return terminated ? ExitCode.terminated : ExitCode.interrupted;
     const start = await startLocalRun({
       workflow: parsed.workflow,
       stores,
       stateDir,
-      workspace: resolve(cwd),
+      workspace,
       host,
       concurrency,
       extraLabels: options.label ?? [],
       secrets,
-      vars: options.var ?? {},
+      vars,
       env: options.env ?? {},
-      onEvent: (event) => view.onEvent(event),
+      onEvent,
       queue,
       source: parsed.source,
     });
     if (start.kind !== 'started')
       return reportNotStarted(start, queue.idempotency?.key, options.json === true);
     local = start.local;
+    const cancelledByGroup = () => admission?.kind === 'admitted' && admission.hold.alerted;
     if (interrupts > 0) local.handle.cancel(interrupts > 1);
+    else if (cancelledByGroup()) local.handle.cancel(false);
     const status: RunStatus = await local.handle.done;
     if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
+    // Cancelled by its concurrency group (the run's or a job's): the code of a cancelled run.
+    if (status === 'cancelled') return ExitCode.interrupted;
     return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
   } finally {
     await local?.close();
+    if (admission?.kind === 'admitted') await admission.hold.release();
     view.close();
     out.flush();
     process.off('SIGINT', onSigint);

@@ -1,4 +1,5 @@
 import type { TerminalJobStatus } from '../../core/outcome.js';
+import type { RunEvent } from '../../engine/events.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.round(ms)}ms`;
@@ -49,4 +50,18 @@ export function colorForStatus(c: Colors, status: string): (s: string) => string
   if (status === 'failed' || status === 'timed_out') return c.red;
   if (status === 'cancelled') return c.yellow;
   return c.dim;
+}
+
+/** One line on a run's place in its concurrency group. */
+export function concurrencyText(event: Extract<RunEvent, { type: 'concurrency' }>): string {
+  switch (event.state) {
+    case 'waiting': {
+      const ahead = event.ahead === undefined ? '' : ` (${event.ahead} ahead)`;
+      return `Waiting for concurrency group ${event.group}${ahead}…`;
+    }
+    case 'replaced':
+      return `Cancelled: a newer run of concurrency group ${event.group} replaced this one before it started`;
+    case 'cancel-requested':
+      return `Cancelling: a newer run of concurrency group ${event.group} asked this one to stop (cancel-in-progress)`;
+  }
 }

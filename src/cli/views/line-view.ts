@@ -1,6 +1,6 @@
 import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
-import { type Colors, colorForStatus, formatDuration, statusSymbol } from './format.js';
+import { type Colors, colorForStatus, concurrencyText, formatDuration, statusSymbol } from './format.js';
 import { summaryTable } from './summary.js';
 import type { Output, RunView } from './view.js';
 
@@ -14,6 +14,9 @@ export class LineView implements RunView {
   onEvent(event: RunEvent): void {
     const { c } = this;
     switch (event.type) {
+      case 'concurrency':
+        this.out.write(`${c.yellow(concurrencyText(event))}\n`);
+        break;
       case 'run.started':
         this.out.write(c.bold(`Run ${event.runId} (#${event.runNumber}) of ${event.workflow}\n`));
         break;

@@ -1,7 +1,7 @@
 import type { TerminalJobStatus } from '../../core/outcome.js';
 import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
-import { type Colors, colorForStatus, formatDuration, statusSymbol } from './format.js';
+import { type Colors, colorForStatus, concurrencyText, formatDuration, statusSymbol } from './format.js';
 import { summaryTable } from './summary.js';
 import type { Output, RunView } from './view.js';
 
@@ -39,6 +39,9 @@ export class TtyView implements RunView {
 
   onEvent(event: RunEvent): void {
     switch (event.type) {
+      case 'concurrency':
+        this.header = this.c.yellow(concurrencyText(event));
+        break;
       case 'run.started':
         this.header = this.c.bold(`Run ${event.runId} (#${event.runNumber}) of ${event.workflow}`);
         break;

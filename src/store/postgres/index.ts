@@ -1,5 +1,6 @@
 import { resolveQueueOptions } from '../queue-rows.js';
 import type { Stores } from '../store.js';
+import { PostgresConcurrencyStore } from './concurrency-store.js';
 import { PostgresLogStore } from './log-store.js';
 import { openPostgresDatabase, type PostgresOptions } from './open.js';
 import { PostgresQueueStore } from './queue-store.js';
@@ -29,6 +30,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     queue,
     staleWrites: new PostgresStaleWriteStore(db),
     recovery: new PostgresRunRecoveryStore(db),
+    concurrency: new PostgresConcurrencyStore(db),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -163,6 +163,20 @@ export const migrations: readonly string[] = [
     ADD COLUMN owner_pid       integer,
     ADD COLUMN heartbeat_at    bigint;
   `,
+  `
+  -- Concurrency groups: one row per member (a run waiting for or holding its group's slot).
+  CREATE TABLE concurrency_members (
+    member_id        text PRIMARY KEY,
+    group_key        text NOT NULL,
+    seq              bigint NOT NULL,
+    phase            text NOT NULL CHECK (phase IN ('running', 'pending', 'replaced')),
+    cancel_requested boolean NOT NULL DEFAULT false,
+    replaced_by      text,
+    joined_at        bigint NOT NULL,
+    heartbeat_at     bigint NOT NULL
+  );
+  CREATE INDEX concurrency_members_by_group ON concurrency_members (group_key, seq);
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

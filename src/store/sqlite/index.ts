@@ -1,5 +1,6 @@
 import { resolveQueueOptions } from '../queue-rows.js';
 import type { Stores } from '../store.js';
+import { SqliteConcurrencyStore } from './concurrency-store.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
@@ -35,6 +36,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
     queue: new SqliteQueueStore(db, commits, queueOptions),
     staleWrites: new SqliteStaleWriteStore(db, commits),
     recovery: new SqliteRunRecoveryStore(db, commits),
+    concurrency: new SqliteConcurrencyStore(db, commits),
     close,
     [Symbol.asyncDispose]: close,
   };

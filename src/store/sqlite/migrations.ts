@@ -167,6 +167,20 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
   ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;
   `,
+  `
+  -- Concurrency groups: one row per member (a run waiting for or holding its group's slot).
+  CREATE TABLE concurrency_members (
+    member_id        TEXT PRIMARY KEY,
+    group_key        TEXT NOT NULL,
+    seq              INTEGER NOT NULL,
+    phase            TEXT NOT NULL CHECK (phase IN ('running', 'pending', 'replaced')),
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    replaced_by      TEXT,
+    joined_at        INTEGER NOT NULL,
+    heartbeat_at     INTEGER NOT NULL
+  );
+  CREATE INDEX concurrency_members_by_group ON concurrency_members (group_key, seq);
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { systemClock } from '../core/clock.js';
+import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from '../engine/concurrency-gate.js';
+import type { RunEventListener } from '../engine/events.js';
+import { githubContext } from '../engine/run-context.js';
+import type { Stores } from '../store/store.js';
+import { resolveConcurrency } from '../workflow/concurrency.js';
+import type { Workflow } from '../workflow/model.js';
+import { readGitInfo } from './git-info.js';
+
+export interface AdmissionRequest {
+  readonly workflow: Workflow;
+  readonly stores: Stores;
+  readonly workspace: string;
+  readonly vars: Readonly<Record<string, string>>;
+  readonly onEvent: RunEventListener;
+  /** Ctrl-C while waiting: leave the group and start nothing. */
+  readonly signal: AbortSignal;
+}
+
+/** Whether `valkyrie run` may start its run, decided by the workflow's concurrency group. */
+export type Admission =
+  | { readonly kind: 'ungrouped' }
+  | { readonly kind: 'admitted'; readonly hold: GroupHold }
+  /** Replaced by a newer run of the group (or dropped from it) before starting: ends cancelled. */
+  | { readonly kind: 'replaced' }
+  | { readonly kind: 'aborted' };
+
+/**
+ * Joins the workflow's concurrency group (if it has one) and waits for the group's slot, telling the
+ * view while it waits. Once admitted, the caller owns the hold: a cancel request from a newer run
+ * reaches `onCancelRequested`, and `hold.release()` must run on every exit path.
+ */
+export async function admitRun(request: AdmissionRequest, onCancelRequested: () => void): Promise<Admission> {
+  const definition = request.workflow.concurrency;
+  if (definition === undefined) return { kind: 'ungrouped' };
+  const git = readGitInfo(request.workspace);
+  const github = githubContext(
+    {
+      runId: '',
+      runNumber: 0,
+      workflowName: request.workflow.name,
+      workspace: request.workspace,
+      sha: git.sha,
+      ref: git.ref,
+      actor: process.env.USER ?? 'local',
+      vars: request.vars,
+      secrets: {},
+      envOverrides: {},
+    },
+    '',
+  );
+  const { group, cancelInProgress, queue } = resolveConcurrency(definition, {
+    contexts: { github, vars: request.vars, inputs: {} },
+  });
+  const clock = systemClock;
+  const outcome = await enterConcurrencyGroup(
+    request.stores.concurrency,
+    { group, memberId: randomUUID(), cancelInProgress, queue },
+    {
+      clock,
+      ...defaultGateTiming,
+      signal: request.signal,
+      onWaiting: (state) =>
+        request.onEvent({
+          type: 'concurrency',
+          group,
+          state: 'waiting',
+          ahead: state.ahead,
+          at: clock.now(),
+        }),
+    },
+  );
+  switch (outcome.kind) {
+    case 'admitted':
+      outcome.hold.onAlert(() => {
+        request.onEvent({ type: 'concurrency', group, state: 'cancel-requested', at: clock.now() });
+        onCancelRequested();
+      });
+      return outcome;
+    case 'replaced':
+    case 'dropped':
+      request.onEvent({ type: 'concurrency', group, state: 'replaced', at: clock.now() });
+      return { kind: 'replaced' };
+    case 'aborted':
+      return outcome;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Concurrency groups, as pure rules over the members of one group. A store loads a group's members
+ * under a lock (SQLite: an IMMEDIATE transaction; Postgres: an advisory lock), applies one of these
+ * functions and writes the result back, so every process sees the same order.
+ *
+ * GitHub's semantics: at most one member runs and, unless the group queues, one waits; a newer
+ * member replaces the older waiting one; `cancelInProgress` also asks the running member to cancel
+ * (it keeps the slot until it releases, so the newcomer starts only after it has stopped). Valkyrie's
+ * `queue`: the newcomer waits behind every pending member instead of replacing them.
+ */
+
+export type MemberPhase = 'running' | 'pending' | 'replaced';
+
+export interface GroupMember {
+  readonly memberId: string;
+  readonly group: string;
+  /** Join order within the group; pending members are promoted lowest first. */
+  readonly seq: number;
+  readonly phase: MemberPhase;
+  /** A newer member joined with cancel-in-progress while this one ran. */
+  readonly cancelRequested: boolean;
+  /** The member that replaced this one (phase `replaced`). */
+  readonly replacedBy?: string;
+  readonly joinedAt: number;
+  /** The last time the member's process showed it was alive; older than `staleBefore` frees the slot. */
+  readonly heartbeatAt: number;
+}
+
+export interface JoinRequest {
+  readonly group: string;
+  readonly memberId: string;
+  readonly cancelInProgress: boolean;
+  readonly queue: boolean;
+}
+
+/** What a member learns of its place; every store call that changes a member returns it. */
+export type MemberState =
+  | { readonly kind: 'running'; readonly cancelRequested: boolean }
+  | { readonly kind: 'pending'; readonly ahead: number }
+  | { readonly kind: 'replaced'; readonly by: string }
+  /** Released, or dropped after its heartbeat went stale. */
+  | { readonly kind: 'gone' };
+
+/** When a call happens, and the heartbeat age below which a member counts as dead. */
+export interface GroupClock {
+  readonly now: number;
+  readonly staleBefore: number;
+}
+
+/** Drops members whose process stopped beating, then fills a free slot with the oldest pending one. */
+export function settleGroup(members: readonly GroupMember[], clock: GroupClock): GroupMember[] {
+  const alive = members.filter((member) => member.heartbeatAt >= clock.staleBefore);
+  if (alive.some((member) => member.phase === 'running')) return alive;
+  const next = alive
+    .filter((member) => member.phase === 'pending')
+    .reduce<GroupMember | undefined>(
+      (first, member) => (first && first.seq < member.seq ? first : member),
+      undefined,
+    );
+  if (next === undefined) return alive;
+  return alive.map((member) => (member === next ? { ...member, phase: 'running' } : member));
+}
+
+export function joinGroup(
+  members: readonly GroupMember[],
+  request: JoinRequest,
+  clock: GroupClock,
+): GroupMember[] {
+  const alive = members.filter(
+    (member) => member.heartbeatAt >= clock.staleBefore && member.memberId !== request.memberId,
+  );
+  const changed = alive.map((member): GroupMember => {
+    if (member.phase === 'running' && request.cancelInProgress) return { ...member, cancelRequested: true };
+    if (member.phase === 'pending' && !request.queue)
+      return { ...member, phase: 'replaced', replacedBy: request.memberId };
+    return member;
+  });
+  const seq = changed.reduce((max, member) => Math.max(max, member.seq), 0) + 1;
+  changed.push({
+    memberId: request.memberId,
+    group: request.group,
+    seq,
+    phase: 'pending',
+    cancelRequested: false,
+    joinedAt: clock.now,
+    heartbeatAt: clock.now,
+  });
+  return settleGroup(changed, clock);
+}
+
+/** The member shows it is alive; the group is settled at the same time (a dead holder frees the slot). */
+export function beat(members: readonly GroupMember[], memberId: string, clock: GroupClock): GroupMember[] {
+  const refreshed = members.map((member) =>
+    member.memberId === memberId ? { ...member, heartbeatAt: clock.now } : member,
+  );
+  return settleGroup(refreshed, clock);
+}
+
+export function leaveGroup(
+  members: readonly GroupMember[],
+  memberId: string,
+  clock: GroupClock,
+): GroupMember[] {
+  return settleGroup(
+    members.filter((member) => member.memberId !== memberId),
+    clock,
+  );
+}
+
+export function stateOf(members: readonly GroupMember[], memberId: string): MemberState {
+  const member = members.find((candidate) => candidate.memberId === memberId);
+  if (member === undefined) return { kind: 'gone' };
+  switch (member.phase) {
+    case 'running':
+      return { kind: 'running', cancelRequested: member.cancelRequested };
+    case 'replaced':
+      return { kind: 'replaced', by: member.replacedBy ?? '' };
+    case 'pending': {
+      const ahead = members.filter(
+        (other) => other.phase === 'running' || (other.phase === 'pending' && other.seq < member.seq),
+      ).length;
+      return { kind: 'pending', ahead };
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import type { GroupClock, GroupMember, JoinRequest, MemberState } from '../core/concurrency-group.js';
+
+/**
+ * Concurrency-group membership, shared by every process on one store (src/core/concurrency-group.ts
+ * holds the rules). Lifecycle of a member: `join` once → `heartbeat` every poll while it waits or runs
+ * (each call also frees a slot whose holder went stale and promotes the next member) → `release` on
+ * every exit path. Each call is atomic across processes: it reads and rewrites the whole group under
+ * one lock. `release` is idempotent; `heartbeat` on an unknown member answers `gone`.
+ */
+export interface ConcurrencyStore {
+  join(request: JoinRequest, clock: GroupClock): Promise<MemberState>;
+  heartbeat(memberId: string, clock: GroupClock): Promise<MemberState>;
+  release(memberId: string, clock: GroupClock): Promise<void>;
+  /** The group's members in join order, for views and tests. */
+  list(group: string): Promise<GroupMember[]>;
+}

@@ -1,0 +1,140 @@
+import {
+  beat,
+  type GroupClock,
+  type GroupMember,
+  type JoinRequest,
+  joinGroup,
+  leaveGroup,
+  type MemberPhase,
+  type MemberState,
+  stateOf,
+} from '../../core/concurrency-group.js';
+import type { ConcurrencyStore } from '../concurrency.js';
+import { millis } from './columns.js';
+import type { PostgresDatabase, Query, Statement } from './database.js';
+
+interface MemberRow {
+  member_id: string;
+  group_key: string;
+  seq: string;
+  phase: MemberPhase;
+  cancel_requested: boolean;
+  replaced_by: string | null;
+  joined_at: string;
+  heartbeat_at: string;
+}
+
+const columns = 'member_id, group_key, seq, phase, cancel_requested, replaced_by, joined_at, heartbeat_at';
+
+const statements = {
+  // Transaction-scoped: released by the COMMIT (or ROLLBACK) of the write that took it.
+  lock: {
+    name: 'vk_lock_concurrency_group',
+    text: `SELECT pg_advisory_xact_lock(hashtextextended('valkyrie.concurrency:' || $1, 0))`,
+  },
+  groupOf: {
+    name: 'vk_concurrency_group_of',
+    text: 'SELECT group_key FROM concurrency_members WHERE member_id = $1',
+  },
+  ofGroup: {
+    name: 'vk_concurrency_members',
+    text: `SELECT ${columns} FROM concurrency_members WHERE group_key = $1 ORDER BY seq`,
+  },
+  deleteGroup: {
+    name: 'vk_concurrency_delete_group',
+    text: 'DELETE FROM concurrency_members WHERE group_key = $1',
+  },
+  insert: {
+    name: 'vk_concurrency_insert',
+    text: `INSERT INTO concurrency_members (${columns})
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::boolean[],
+                                $6::text[], $7::bigint[], $8::bigint[])`,
+  },
+} satisfies Record<string, Statement>;
+
+/**
+ * ConcurrencyStore on the shared pool. Each change is one transaction that first takes an advisory
+ * lock on the group's name, so replicas and CLI processes change a group one at a time. A member's
+ * group is looked up before the lock and again under it (a member never changes group, but its row
+ * may have been dropped in between).
+ */
+export class PostgresConcurrencyStore implements ConcurrencyStore {
+  readonly #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  join(request: JoinRequest, clock: GroupClock): Promise<MemberState> {
+    return this.#db.transaction(`join concurrency group ${request.group}`, async (query) => {
+      await query(statements.lock, [request.group]);
+      const members = joinGroup(await load(query, request.group), request, clock);
+      await store(query, request.group, members);
+      return stateOf(members, request.memberId);
+    });
+  }
+
+  heartbeat(memberId: string, clock: GroupClock): Promise<MemberState> {
+    return this.#db.transaction(`heartbeat of concurrency member ${memberId}`, async (query) => {
+      const group = await lockGroupOf(query, memberId);
+      if (group === undefined) return { kind: 'gone' } as const;
+      const members = beat(await load(query, group), memberId, clock);
+      await store(query, group, members);
+      return stateOf(members, memberId);
+    });
+  }
+
+  release(memberId: string, clock: GroupClock): Promise<void> {
+    return this.#db.transaction(`release concurrency member ${memberId}`, async (query) => {
+      const group = await lockGroupOf(query, memberId);
+      if (group === undefined) return;
+      await store(query, group, leaveGroup(await load(query, group), memberId, clock));
+    });
+  }
+
+  list(group: string): Promise<GroupMember[]> {
+    return this.#db.read(`list concurrency group ${group}`, (query) => load(query, group));
+  }
+}
+
+async function lockGroupOf(query: Query, memberId: string): Promise<string | undefined> {
+  const before = await query<{ group_key: string }>(statements.groupOf, [memberId]);
+  const group = before.rows[0]?.group_key;
+  if (group === undefined) return undefined;
+  await query(statements.lock, [group]);
+  const after = await query<{ group_key: string }>(statements.groupOf, [memberId]);
+  return after.rows[0]?.group_key;
+}
+
+async function load(query: Query, group: string): Promise<GroupMember[]> {
+  const { rows } = await query<MemberRow>(statements.ofGroup, [group]);
+  return rows.map(toMember);
+}
+
+async function store(query: Query, group: string, members: readonly GroupMember[]): Promise<void> {
+  await query(statements.deleteGroup, [group]);
+  if (members.length === 0) return;
+  await query(statements.insert, [
+    members.map((m) => m.memberId),
+    members.map((m) => m.group),
+    members.map((m) => m.seq),
+    members.map((m) => m.phase),
+    members.map((m) => m.cancelRequested),
+    members.map((m) => m.replacedBy ?? null),
+    members.map((m) => m.joinedAt),
+    members.map((m) => m.heartbeatAt),
+  ]);
+}
+
+function toMember(row: MemberRow): GroupMember {
+  const member: GroupMember = {
+    memberId: row.member_id,
+    group: row.group_key,
+    seq: Number(row.seq),
+    phase: row.phase,
+    cancelRequested: row.cancel_requested,
+    joinedAt: millis(row.joined_at),
+    heartbeatAt: millis(row.heartbeat_at),
+  };
+  return row.replaced_by === null ? member : { ...member, replacedBy: row.replaced_by };
+}

@@ -1,0 +1,117 @@
+import type { Diagnostic } from './diagnostics.js';
+import {
+  contextReferences,
+  type EvaluationContext,
+  ExpressionSyntaxError,
+  evaluateValue,
+  interpolate,
+  isTruthy,
+  parseTemplate,
+} from './expressions/index.js';
+import type { ConcurrencyDefinition } from './model.js';
+import type { WorkflowDocument } from './schema.js';
+import type { SourceMap, YamlPath } from './source-map.js';
+
+/**
+ * `concurrency:` on a workflow and on a job. A workflow's expressions see what GitHub documents for
+ * this key — `github`, `inputs` and `vars` — except the run's own id and number: the group is decided
+ * before the run is created (a run waiting for its group has no run yet), so they are refused up
+ * front. A job's also see `needs`, `strategy` and `matrix`, and the run's id.
+ */
+const workflowContexts = new Set(['github', 'inputs', 'vars']);
+/** A job's group is evaluated when the job is queued: its needs, matrix and the run itself are known. */
+const jobContexts = new Set(['github', 'inputs', 'vars', 'needs', 'strategy', 'matrix']);
+const runIdentity = /\bgithub\s*\.\s*(run_id|run_number|run_attempt)\b/i;
+
+export function buildConcurrency(
+  document: NonNullable<WorkflowDocument['concurrency']>,
+): ConcurrencyDefinition {
+  if (typeof document === 'string') return { group: document, cancelInProgress: false, queue: false };
+  return {
+    group: document.group,
+    cancelInProgress: document['cancel-in-progress'] ?? false,
+    queue: document.queue ?? false,
+  };
+}
+
+/** The shape is the schema's; this checks the group is not empty and its expressions are allowed here. */
+export function concurrencyProblems(
+  document: WorkflowDocument['concurrency'],
+  map: SourceMap,
+  at: YamlPath = [],
+): Diagnostic[] {
+  if (document === undefined) return [];
+  const out: Diagnostic[] = [];
+  const level: Level = at.length === 0 ? 'workflow' : 'job';
+  const groupPath: YamlPath =
+    typeof document === 'string' ? [...at, 'concurrency'] : [...at, 'concurrency', 'group'];
+  const group = typeof document === 'string' ? document : document.group;
+  if (group.trim() === '') {
+    out.push({
+      severity: 'error',
+      message: 'concurrency group must not be empty',
+      ...map.position(groupPath),
+    });
+  }
+  checkTemplate(group, groupPath, level, map, out);
+  if (typeof document !== 'string' && typeof document['cancel-in-progress'] === 'string') {
+    checkTemplate(
+      document['cancel-in-progress'],
+      [...at, 'concurrency', 'cancel-in-progress'],
+      level,
+      map,
+      out,
+    );
+  }
+  return out;
+}
+
+type Level = 'workflow' | 'job';
+
+function checkTemplate(text: string, path: YamlPath, level: Level, map: SourceMap, out: Diagnostic[]): void {
+  const allowedContexts = level === 'workflow' ? workflowContexts : jobContexts;
+  const report = (message: string, offset: number) =>
+    out.push({ severity: 'error', message, ...map.positionInValue(path, offset) });
+  try {
+    for (const part of parseTemplate(text)) {
+      if (part.kind !== 'expr') continue;
+      for (const reference of contextReferences(part.expr)) {
+        if (!allowedContexts.has(reference.name)) {
+          report(
+            `context "${reference.name}" is not available in ${level === 'job' ? "a job's " : ''}concurrency (allowed: ${[...allowedContexts].join(', ')})`,
+            part.offset + reference.offset,
+          );
+        }
+      }
+      const identity = level === 'workflow' ? runIdentity.exec(part.source) : null;
+      if (identity) {
+        report(
+          `github.${identity[1]} is not available in concurrency: the group is decided before the run exists`,
+          part.offset + identity.index,
+        );
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof ExpressionSyntaxError)) throw error;
+    report(`invalid expression: ${error.reason}`, error.offset);
+  }
+}
+
+/** The group and its mode for one run; expression errors throw (VK_EXPRESSION). */
+export interface ResolvedConcurrency {
+  readonly group: string;
+  readonly cancelInProgress: boolean;
+  readonly queue: boolean;
+}
+
+export function resolveConcurrency(
+  definition: ConcurrencyDefinition,
+  context: EvaluationContext,
+): ResolvedConcurrency {
+  const cancel = definition.cancelInProgress;
+  return {
+    group: interpolate(definition.group, context),
+    cancelInProgress: typeof cancel === 'boolean' ? cancel : isTruthy(evaluateValue(cancel, context)),
+    queue: definition.queue,
+  };
+}

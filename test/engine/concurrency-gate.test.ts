@@ -1,0 +1,116 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MemberState } from '../../src/core/concurrency-group.js';
+import {
+  enterConcurrencyGroup,
+  type GateOptions,
+  type HoldAlert,
+} from '../../src/engine/concurrency-gate.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import { ManualClock } from '../core/manual-clock.js';
+import { tempDir } from '../store/factories.js';
+
+const member = (memberId: string, extra: { cancelInProgress?: boolean; queue?: boolean } = {}) => ({
+  group: 'deploy',
+  memberId,
+  cancelInProgress: extra.cancelInProgress ?? false,
+  queue: extra.queue ?? false,
+});
+
+describe('enterConcurrencyGroup and GroupHold (SQLite file, manual clock)', () => {
+  let stores: Stores;
+  let remove: () => Promise<void>;
+  let clock: ManualClock;
+  let options: GateOptions;
+  beforeEach(async () => {
+    const dir = await tempDir();
+    remove = dir.remove;
+    stores = openSqliteStores(join(dir.dir, 'state.db'));
+    clock = new ManualClock();
+    options = { clock, pollMs: 200, staleAfterMs: 10_000 };
+  });
+  afterEach(async () => {
+    await stores.close();
+    await remove();
+  });
+
+  it('admits a waiting member within one poll of the holder releasing', async () => {
+    const first = await enterConcurrencyGroup(stores.concurrency, member('a'), options);
+    if (first.kind !== 'admitted') throw new Error(`expected admitted, got ${first.kind}`);
+    const seen: MemberState[] = [];
+    const second = enterConcurrencyGroup(stores.concurrency, member('b'), {
+      ...options,
+      onWaiting: (state) => seen.push(state),
+    });
+    await clock.advance(1_000);
+    expect(seen).toEqual([{ kind: 'pending', ahead: 1 }]);
+    await first.hold.release();
+    await first.hold.release();
+    await clock.advance(200);
+    const outcome = await second;
+    expect(outcome.kind).toBe('admitted');
+    if (outcome.kind === 'admitted') await outcome.hold.release();
+    expect(await stores.concurrency.list('deploy')).toEqual([]);
+  });
+
+  it('leaves the group when aborted while waiting', async () => {
+    await stores.concurrency.join(member('holder'), { now: clock.now(), staleBefore: 0 });
+    const abort = new AbortController();
+    const waiting = enterConcurrencyGroup(stores.concurrency, member('b'), {
+      ...options,
+      signal: abort.signal,
+    });
+    await clock.advance(400);
+    abort.abort();
+    expect(await waiting).toEqual({ kind: 'aborted' });
+    expect((await stores.concurrency.list('deploy')).map((m) => m.memberId)).toEqual(['holder']);
+  });
+
+  it('tells the holder once when a newer member asks it to cancel', async () => {
+    const first = await enterConcurrencyGroup(stores.concurrency, member('a'), options);
+    if (first.kind !== 'admitted') throw new Error(`expected admitted, got ${first.kind}`);
+    const alerts: HoldAlert[] = [];
+    first.hold.onAlert((alert) => alerts.push(alert));
+    await clock.advance(1_000);
+    expect(alerts).toEqual([]);
+    const second = enterConcurrencyGroup(
+      stores.concurrency,
+      member('b', { cancelInProgress: true }),
+      options,
+    );
+    await clock.advance(400);
+    expect(alerts).toEqual([{ kind: 'cancel-requested' }]);
+    expect(first.hold.alerted).toBe(true);
+    await clock.advance(400);
+    expect(alerts).toHaveLength(1);
+    await first.hold.release();
+    await clock.advance(200);
+    expect((await second).kind).toBe('admitted');
+  });
+
+  it('a holder that stopped beating (its process died) frees the slot after the stale interval', async () => {
+    await stores.concurrency.join(member('dead'), { now: clock.now(), staleBefore: 0 });
+    let admitted = false;
+    const waiting = enterConcurrencyGroup(stores.concurrency, member('b'), options).then((outcome) => {
+      admitted = outcome.kind === 'admitted';
+      return outcome;
+    });
+    await clock.advance(9_800);
+    expect(admitted).toBe(false);
+    await clock.advance(600);
+    expect(admitted).toBe(true);
+    const outcome = await waiting;
+    if (outcome.kind === 'admitted') await outcome.hold.release();
+  });
+
+  it('a replaced member has left the group when it learns so', async () => {
+    await stores.concurrency.join(member('holder'), { now: clock.now(), staleBefore: 0 });
+    const second = enterConcurrencyGroup(stores.concurrency, member('b'), options);
+    await clock.advance(200);
+    await stores.concurrency.join(member('c'), { now: clock.now(), staleBefore: 0 });
+    await clock.advance(200);
+    expect(await second).toEqual({ kind: 'replaced', by: 'c' });
+    expect((await stores.concurrency.list('deploy')).map((m) => m.memberId)).toEqual(['holder', 'c']);
+  });
+});

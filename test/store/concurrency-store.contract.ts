@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import type { GroupClock, JoinRequest } from '../../src/core/concurrency-group.js';
+import { type StoresFactory, useStores } from './fixture.js';
+
+const staleAfterMs = 10_000;
+const at = (now: number): GroupClock => ({ now, staleBefore: now - staleAfterMs });
+const request = (memberId: string, overrides: Partial<JoinRequest> = {}): JoinRequest => ({
+  group: 'deploy',
+  memberId,
+  cancelInProgress: false,
+  queue: false,
+  ...overrides,
+});
+
+/** The ConcurrencyStore lifecycle every implementation must honour (a fresh, empty store per test). */
+export function concurrencyStoreContract(make: StoresFactory): void {
+  const stores = useStores(make);
+  const groups = () => stores().concurrency;
+
+  describe('concurrency groups', () => {
+    it('lets the first member run and makes the next one wait behind it', async () => {
+      expect(await groups().join(request('a'), at(1))).toEqual({ kind: 'running', cancelRequested: false });
+      expect(await groups().join(request('b'), at(2))).toEqual({ kind: 'pending', ahead: 1 });
+      expect(await groups().heartbeat('b', at(3))).toEqual({ kind: 'pending', ahead: 1 });
+      await groups().release('a', at(4));
+      expect(await groups().heartbeat('b', at(5))).toEqual({ kind: 'running', cancelRequested: false });
+    });
+
+    it('keeps groups apart', async () => {
+      await groups().join(request('a'), at(1));
+      expect(await groups().join(request('b', { group: 'other' }), at(2))).toMatchObject({ kind: 'running' });
+      expect((await groups().list('deploy')).map((m) => m.memberId)).toEqual(['a']);
+    });
+
+    it('replaces the waiting member with a newer one', async () => {
+      await groups().join(request('a'), at(1));
+      await groups().join(request('b'), at(2));
+      expect(await groups().join(request('c'), at(3))).toEqual({ kind: 'pending', ahead: 1 });
+      expect(await groups().heartbeat('b', at(4))).toEqual({ kind: 'replaced', by: 'c' });
+      await groups().release('b', at(5));
+      await groups().release('a', at(6));
+      expect(await groups().heartbeat('c', at(7))).toEqual({ kind: 'running', cancelRequested: false });
+    });
+
+    it('with queue keeps every waiting member, and promotes them in join order', async () => {
+      for (const [i, id] of ['a', 'b', 'c', 'd'].entries())
+        await groups().join(request(id, { queue: true }), at(i));
+      expect(await groups().heartbeat('d', at(10))).toEqual({ kind: 'pending', ahead: 3 });
+      for (const [holder, next] of [
+        ['a', 'b'],
+        ['b', 'c'],
+        ['c', 'd'],
+      ] as const) {
+        await groups().release(holder, at(20));
+        expect(await groups().heartbeat(next, at(21))).toMatchObject({ kind: 'running' });
+      }
+      expect((await groups().list('deploy')).map((m) => [m.memberId, m.phase])).toEqual([['d', 'running']]);
+    });
+
+    it('with cancel-in-progress asks the running member to cancel; the newcomer waits until it releases', async () => {
+      await groups().join(request('a'), at(1));
+      expect(await groups().join(request('b', { cancelInProgress: true }), at(2))).toEqual({
+        kind: 'pending',
+        ahead: 1,
+      });
+      expect(await groups().heartbeat('a', at(3))).toEqual({ kind: 'running', cancelRequested: true });
+      await groups().release('a', at(4));
+      expect(await groups().heartbeat('b', at(5))).toEqual({ kind: 'running', cancelRequested: false });
+    });
+
+    it('frees the slot of a holder whose heartbeat went stale', async () => {
+      await groups().join(request('a'), at(0));
+      await groups().join(request('b'), at(1));
+      expect(await groups().heartbeat('b', at(staleAfterMs))).toEqual({ kind: 'pending', ahead: 1 });
+      expect(await groups().heartbeat('b', at(staleAfterMs + 1))).toEqual({
+        kind: 'running',
+        cancelRequested: false,
+      });
+      expect(await groups().heartbeat('a', at(staleAfterMs + 2))).toEqual({ kind: 'gone' });
+    });
+
+    it('releases idempotently, and answers gone for an unknown member', async () => {
+      await groups().join(request('a'), at(1));
+      await groups().release('a', at(2));
+      await groups().release('a', at(3));
+      await groups().release('never-joined', at(3));
+      expect(await groups().heartbeat('a', at(4))).toEqual({ kind: 'gone' });
+      expect(await groups().list('deploy')).toEqual([]);
+    });
+
+    it('lets exactly one of many members joining at once from two processes run', async () => {
+      const other = await stores.another();
+      const ids = Array.from({ length: 12 }, (_, i) => `m${i}`);
+      const states = await Promise.all(
+        ids.map((id, i) =>
+          (i % 2 === 0 ? groups() : other.concurrency).join(request(id, { queue: true }), at(1)),
+        ),
+      );
+      expect(states.filter((state) => state.kind === 'running')).toHaveLength(1);
+      const members = await groups().list('deploy');
+      expect(members).toHaveLength(ids.length);
+      expect(new Set(members.map((m) => m.seq)).size).toBe(ids.length);
+    });
+  });
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { resolveConcurrency } from '../../src/workflow/concurrency.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+const jobs = 'jobs:\n  build:\n    runs-on: x\n    steps: [{run: make}]\n';
+
+describe('workflow-level concurrency', () => {
+  it('takes a group string, or an object with cancel-in-progress and queue, without warnings', () => {
+    const short = parseWorkflow(`concurrency: ci-\${{ github.ref }}\n${jobs}`, 'ci.yml');
+    expect(short.diagnostics).toEqual([]);
+    expect(short.workflow?.concurrency).toEqual({
+      group: 'ci-${{ github.ref }}',
+      cancelInProgress: false,
+      queue: false,
+    });
+    const long = parseWorkflow(
+      `concurrency:\n  group: deploy\n  cancel-in-progress: \${{ vars.cancel == 'yes' }}\n  queue: true\n${jobs}`,
+      'ci.yml',
+    );
+    expect(long.diagnostics).toEqual([]);
+    expect(long.workflow?.concurrency).toEqual({
+      group: 'deploy',
+      cancelInProgress: "${{ vars.cancel == 'yes' }}",
+      queue: true,
+    });
+  });
+
+  it('reports a wrong shape, an empty group and contexts that do not exist yet with file:line:col', () => {
+    const shape = parseWorkflow(`concurrency:\n  group: g\n  queue: yes-please\n${jobs}`, 'ci.yml');
+    expect(shape.workflow).toBeUndefined();
+    expect(shape.diagnostics).toContainEqual(
+      expect.objectContaining({ severity: 'error', line: 3, col: 10 }),
+    );
+
+    const unknownKey = parseWorkflow(`concurrency:\n  group: g\n  cancel: true\n${jobs}`, 'ci.yml');
+    expect(unknownKey.diagnostics).toContainEqual(expect.objectContaining({ severity: 'error', line: 3 }));
+
+    const empty = parseWorkflow(`concurrency: ''\n${jobs}`, 'ci.yml');
+    expect(empty.diagnostics).toEqual([
+      { severity: 'error', message: 'concurrency group must not be empty', line: 1, col: 14 },
+    ]);
+
+    const contexts = parseWorkflow(`concurrency: \${{ matrix.os }}-\${{ github.run_id }}\n${jobs}`, 'ci.yml');
+    expect(contexts.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message: 'context "matrix" is not available in concurrency (allowed: github, inputs, vars)',
+        line: 1,
+        col: 18,
+      },
+      {
+        severity: 'error',
+        message: 'github.run_id is not available in concurrency: the group is decided before the run exists',
+        line: 1,
+        col: 35,
+      },
+    ]);
+  });
+
+  it('resolves the group and cancel-in-progress from the contexts of a run', () => {
+    const resolved = resolveConcurrency(
+      {
+        group: 'deploy-${{ github.ref_name }}-${{ vars.env }}',
+        cancelInProgress: "${{ vars.env != 'prod' }}",
+        queue: false,
+      },
+      { contexts: { github: { ref_name: 'main' }, vars: { env: 'staging' } } },
+    );
+    expect(resolved).toEqual({ group: 'deploy-main-staging', cancelInProgress: true, queue: false });
+  });
+
+  it('at job level also allows needs, strategy, matrix and the run’s own id, and nothing else', () => {
+    const source = `jobs:
+  build:
+    runs-on: x
+    strategy: {matrix: {os: [a, b]}}
+    concurrency:
+      group: \${{ matrix.os }}-\${{ github.run_id }}-\${{ secrets.token }}
+      cancel-in-progress: true
+    steps: [{run: make}]
+`;
+    const result = parseWorkflow(source, 'ci.yml');
+    expect(result.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message:
+          'context "secrets" is not available in a job\'s concurrency (allowed: github, inputs, vars, needs, strategy, matrix)',
+        line: 6,
+        col: 56,
+      },
+    ]);
+    const valid = parseWorkflow(source.replace('-${{ secrets.token }}', ''), 'ci.yml');
+    expect(valid.diagnostics).toEqual([]);
+    expect(valid.workflow?.jobs.get('build')?.concurrency).toEqual({
+      group: '${{ matrix.os }}-${{ github.run_id }}',
+      cancelInProgress: true,
+      queue: false,
+    });
+  });
+});
