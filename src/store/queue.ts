@@ -1,4 +1,5 @@
 import type { Brand } from '../core/ids.js';
+import { type Clock as FullClock, systemClock } from '../core/clock.js';
 import type { Priority } from '../core/priority.js';
 
 /** A queued job's id: the decimal form of its insertion sequence number. */
@@ -87,12 +88,8 @@ export interface StaleWrite {
   readonly at: number;
 }
 
-/** Where time comes from; tests pass a clock they move by hand. */
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
+/** Where time comes from (only its reading: the queue sets no timers); tests pass a clock they move by hand. */
+export type Clock = Pick<FullClock, 'now'>;
 
 /** Queue settings: one input type (all optional), resolved against `queueDefaults`. */
 export interface QueueOptions {
