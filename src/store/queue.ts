@@ -1,5 +1,5 @@
-import type { Brand } from '../core/ids.js';
 import { type Clock as FullClock, systemClock } from '../core/clock.js';
+import type { Brand } from '../core/ids.js';
 import type { Priority } from '../core/priority.js';
 
 /** A queued job's id: the decimal form of its insertion sequence number. */
