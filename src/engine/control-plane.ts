@@ -16,8 +16,9 @@ import { Dispatcher, type LeaseMessage, type RunnerSession } from './dispatcher.
 import type { RunEvent, RunEventListener } from './events.js';
 import { JobGroups } from './job-concurrency.js';
 import { LeaseGuard } from './lease-guard.js';
+import type { Effect, Leg } from './leg.js';
 import type { RunContext } from './run-context.js';
-import { type Effect, type Leg, RunCoordinator } from './run-coordinator.js';
+import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 
 export type { ControlPlaneOptions } from './control-plane-options.js';

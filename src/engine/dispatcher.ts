@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { ControlMessage, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { JobQueue } from './job-queue.js';
-import { type Leg, moveLeg } from './run-coordinator.js';
+import { type Leg, moveLeg } from './leg.js';
 
 export interface RunnerSession {
   readonly id: string;

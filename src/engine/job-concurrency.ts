@@ -4,7 +4,7 @@ import type { ConcurrencyStore } from '../store/concurrency.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { ConcurrencyDefinition } from '../workflow/model.js';
 import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from './concurrency-gate.js';
-import type { Leg } from './run-coordinator.js';
+import type { Leg } from './leg.js';
 
 /** What the control plane does when a job's group decides. */
 export interface JobGroupHooks {

@@ -1,15 +1,12 @@
 import type { JobId } from '../core/ids.js';
-import { assertTransition } from '../core/job-state.js';
 import {
   isTerminal,
-  type JobStatus,
   type NeedsResult,
   needsResultOf,
   type RunStatus,
   type TerminalJobStatus,
 } from '../core/outcome.js';
-import type { Priority } from '../core/priority.js';
-import type { AttemptOutcome, RetryPolicy } from '../core/retry-delay.js';
+import type { AttemptOutcome } from '../core/retry-delay.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import {
   type EvaluationContext,
@@ -21,48 +18,9 @@ import type { JobDefinition, Workflow } from '../workflow/model.js';
 import type { JobSummary } from './events.js';
 import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
 import { attemptOutcomeOfStatus, type EndedAttempt, jobRetryDecision, retryReason } from './job-retry.js';
+import { type Effect, type Leg, moveLeg, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import type { RunContext } from './run-context.js';
-
-/** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
-export interface Leg {
-  readonly id: JobId;
-  readonly key: string;
-  readonly name: string;
-  readonly matrix: Readonly<Record<string, ExpressionValue>>;
-  readonly continueOnError: boolean;
-  readonly runsOn: readonly string[];
-  readonly spec?: JobSpec;
-  /** Absent: the job runs once. */
-  readonly retry?: RetryPolicy;
-  /** The current attempt, from 1. */
-  attempt: number;
-  readonly priority: Priority;
-  /** Not offered to a runner before this time (ms since the epoch); a retry moves it to its delay's end. */
-  notBefore?: number;
-  status: JobStatus;
-  startedAt?: number;
-  finishedAt?: number;
-  reason?: string;
-}
-
-/** What the control plane must do after a coordinator decision, in order. */
-export type Effect =
-  | { readonly kind: 'add'; readonly leg: Leg }
-  | { readonly kind: 'queue'; readonly leg: Leg }
-  | { readonly kind: 'finish'; readonly leg: Leg }
-  | { readonly kind: 'cancel'; readonly leg: Leg; readonly immediate: boolean }
-  /**
-   * The leg's attempt `ended` failed and is retried: the leg is `queued` again as attempt
-   * `leg.attempt`, but may not be offered before `delayMs` have passed.
-   */
-  | {
-      readonly kind: 'retry';
-      readonly leg: Leg;
-      readonly ended: EndedAttempt;
-      readonly delayMs: number;
-      readonly reason: string;
-    };
 
 interface KeyState {
   readonly job: JobDefinition;
@@ -493,20 +451,6 @@ export class RunCoordinator {
   }
 }
 
-/** A job as the store last saw it (RunStore's JobRecord), for `RunCoordinator.restore`. */
-export interface StoredLeg {
-  readonly id: JobId;
-  readonly key: string;
-  readonly name: string;
-  readonly matrix: Readonly<Record<string, unknown>>;
-  readonly status: JobStatus;
-  readonly outputs: Readonly<Record<string, string>>;
-  readonly attempt: number;
-  readonly startedAt?: number;
-  readonly finishedAt?: number;
-  readonly reason?: string;
-}
-
 /** Job ids end in their ordinal (core/ids.ts); new legs of a restored run continue after the last. */
 function ordinalOf(id: JobId): number {
   const ordinal = Number(id.slice(id.lastIndexOf('.') + 1));
@@ -516,10 +460,4 @@ function ordinalOf(id: JobId): number {
 function isFailFast(spec: JobSpec): boolean {
   const strategy = spec.contexts.strategy;
   return isObject(strategy) && strategy['fail-fast'] === true;
-}
-
-/** Every change of a leg's status goes through the job state machine in core/. */
-export function moveLeg(leg: Leg, to: JobStatus): void {
-  assertTransition(leg.name, leg.status, to);
-  leg.status = to;
 }

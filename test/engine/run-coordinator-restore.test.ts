@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { asJobId } from '../../src/core/ids.js';
 import type { JobStatus } from '../../src/core/outcome.js';
+import type { Effect, StoredLeg } from '../../src/engine/leg.js';
 import type { RunContext } from '../../src/engine/run-context.js';
-import { type Effect, RunCoordinator, type StoredLeg } from '../../src/engine/run-coordinator.js';
+import { RunCoordinator } from '../../src/engine/run-coordinator.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
 const run: RunContext = {

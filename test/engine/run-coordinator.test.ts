@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { asJobId } from '../../src/core/ids.js';
+import type { Effect } from '../../src/engine/leg.js';
 import type { RunContext } from '../../src/engine/run-context.js';
-import { type Effect, RunCoordinator } from '../../src/engine/run-coordinator.js';
+import { RunCoordinator } from '../../src/engine/run-coordinator.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
 const run: RunContext = {

@@ -1,0 +1,68 @@
+import type { JobId } from '../core/ids.js';
+import { assertTransition } from '../core/job-state.js';
+import type { JobStatus } from '../core/outcome.js';
+import type { Priority } from '../core/priority.js';
+import type { RetryPolicy } from '../core/retry-delay.js';
+import type { JobSpec } from '../protocol/job-spec.js';
+import type { ExpressionValue } from '../workflow/expressions/index.js';
+import type { EndedAttempt } from './job-retry.js';
+
+/** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
+export interface Leg {
+  readonly id: JobId;
+  readonly key: string;
+  readonly name: string;
+  readonly matrix: Readonly<Record<string, ExpressionValue>>;
+  readonly continueOnError: boolean;
+  readonly runsOn: readonly string[];
+  readonly spec?: JobSpec;
+  /** Absent: the job runs once. */
+  readonly retry?: RetryPolicy;
+  /** The current attempt, from 1. */
+  attempt: number;
+  readonly priority: Priority;
+  /** Not offered to a runner before this time (ms since the epoch); a retry moves it to its delay's end. */
+  notBefore?: number;
+  status: JobStatus;
+  startedAt?: number;
+  finishedAt?: number;
+  reason?: string;
+}
+
+/** What the control plane must do after a coordinator decision, in order. */
+export type Effect =
+  | { readonly kind: 'add'; readonly leg: Leg }
+  | { readonly kind: 'queue'; readonly leg: Leg }
+  | { readonly kind: 'finish'; readonly leg: Leg }
+  | { readonly kind: 'cancel'; readonly leg: Leg; readonly immediate: boolean }
+  /**
+   * The leg's attempt `ended` failed and is retried: the leg is `queued` again as attempt
+   * `leg.attempt`, but may not be offered before `delayMs` have passed.
+   */
+  | {
+      readonly kind: 'retry';
+      readonly leg: Leg;
+      readonly ended: EndedAttempt;
+      readonly delayMs: number;
+      readonly reason: string;
+    };
+
+/** A job as the store last saw it (RunStore's JobRecord), for `RunCoordinator.restore`. */
+export interface StoredLeg {
+  readonly id: JobId;
+  readonly key: string;
+  readonly name: string;
+  readonly matrix: Readonly<Record<string, unknown>>;
+  readonly status: JobStatus;
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly attempt: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly reason?: string;
+}
+
+/** Every change of a leg's status goes through the job state machine in core/. */
+export function moveLeg(leg: Leg, to: JobStatus): void {
+  assertTransition(leg.name, leg.status, to);
+  leg.status = to;
+}
