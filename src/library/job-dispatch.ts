@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { queueKey } from '../core/priority.js';
+import { retryDelay } from '../core/retry-delay.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { RunTaskOptions } from '../executors/thread/task-record.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
@@ -157,6 +158,7 @@ export class JobDispatch {
     this.inFlight--;
     const retry = job.options.retry;
     if (!this.stopped && job.attempt < retry.maxAttempts && retryable(outcome, retry.retryOn)) {
+      const delayMs = retryDelay({ ...retry, when: [] }, job.attempt);
       if (this.options.listeners.active) {
         this.options.listeners.emit({
           type: 'job.retried',
@@ -164,10 +166,10 @@ export class JobDispatch {
           task: job.task.name,
           attempt: job.attempt,
           outcome,
-          delayMs: retry.delayMs,
+          delayMs,
         });
       }
-      this.place(job, retry.delayMs);
+      this.place(job, delayMs);
     } else {
       this.finish(job, outcome);
       if (this.queue.size > 0) this.schedulePump();

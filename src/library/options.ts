@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { defaultAgingIntervalMs, defaultPriority, isPriority, type Priority } from '../core/priority.js';
+import { type Backoff, backoffKinds } from '../core/retry-delay.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 
@@ -10,12 +11,21 @@ import type { ThreadPool } from '../executors/thread/thread-pool.js';
  */
 export type RetryableKind = 'threw' | 'timed_out' | 'worker_lost';
 
-/** A fixed-delay retry policy (src/core/retry-delay.ts, with backoff, is not on main yet). */
+/**
+ * When a job is attempted again and how long it waits first. The delay math is the workflow
+ * language's `retry:` (core/retry-delay.ts), so both behave alike.
+ */
 export interface RetryPolicy {
   /** Attempts in all, the first included. Default 3. */
   readonly maxAttempts?: number;
-  /** Wait between an attempt's end and the next attempt's earliest start. Default 0. */
+  /** The base wait between an attempt's end and the next attempt's earliest start. Default 0. */
   readonly delayMs?: number;
+  /** How the wait grows with each attempt: fixed (the default), linear, exponential or fibonacci. */
+  readonly backoff?: Backoff;
+  /** No wait is longer than this, in ms. Default 5 minutes. */
+  readonly maxDelayMs?: number;
+  /** The share of each wait that is randomised, 0 (the default) to 1; waits only get shorter. */
+  readonly jitter?: number;
   /**
    * Which outcomes earn another attempt. Default `['worker_lost']`: a lost worker is not the task's
    * fault, while a task's own error is retried only when the caller says so (`['threw', 'worker_lost']`).
@@ -61,6 +71,9 @@ export interface JobOptions {
 export const retryDefaults: ResolvedRetryPolicy = Object.freeze({
   maxAttempts: 3,
   delayMs: 0,
+  backoff: 'fixed',
+  maxDelayMs: 5 * 60_000,
+  jitter: 0,
   retryOn: Object.freeze(['worker_lost'] as const),
 });
 
@@ -82,6 +95,17 @@ export function checkDelay(where: string, value: unknown): number {
   return value;
 }
 
+function checkBackoff(where: string, value: unknown): Backoff {
+  const kind = backoffKinds.find((candidate) => candidate === value);
+  if (kind === undefined) fail(where, `one of ${backoffKinds.map((k) => `'${k}'`).join(', ')}`, value);
+  return kind;
+}
+
+function checkJitter(where: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(where, 'a number from 0 to 1', value);
+  return value;
+}
+
 export function resolveRetry(where: string, policy: RetryPolicy | undefined, base: ResolvedRetryPolicy) {
   if (policy === undefined) return base;
   if (typeof policy !== 'object' || policy === null) fail(where, 'an object', policy);
@@ -95,6 +119,12 @@ export function resolveRetry(where: string, policy: RetryPolicy | undefined, bas
         ? base.maxAttempts
         : checkCount(`${where}.maxAttempts`, policy.maxAttempts),
     delayMs: policy.delayMs === undefined ? base.delayMs : checkDelay(`${where}.delayMs`, policy.delayMs),
+    backoff: policy.backoff === undefined ? base.backoff : checkBackoff(`${where}.backoff`, policy.backoff),
+    maxDelayMs:
+      policy.maxDelayMs === undefined
+        ? base.maxDelayMs
+        : checkDelay(`${where}.maxDelayMs`, policy.maxDelayMs),
+    jitter: policy.jitter === undefined ? base.jitter : checkJitter(`${where}.jitter`, policy.jitter),
     retryOn: Object.freeze([...retryOn]),
   });
 }

@@ -113,6 +113,24 @@ describe('Engine: jobs', () => {
     expect(retried.map((event) => event.type === 'job.retried' && event.attempt)).toEqual([1, 2]);
   });
 
+  it('waits between attempts by the backoff it is given, as the workflow language does', async () => {
+    const { engine, events } = await openTestEngine();
+    const flaky = engine.task<{ succeedOn: number }, number>('flaky', {
+      module: fixture(),
+      exportName: 'flaky',
+    });
+    const retry = { maxAttempts: 4, retryOn: ['threw'], delayMs: 5, backoff: 'exponential' } as const;
+    const job = engine.enqueue(flaky, { succeedOn: 4 }, { retry });
+    await expect(job.result).resolves.toEqual({ kind: 'succeeded', output: 4, attempts: 4 });
+    const delays = events.flatMap((event) => (event.type === 'job.retried' ? [event.delayMs] : []));
+    expect(delays).toEqual([5, 10, 20]);
+    expect(() =>
+      engine.enqueue(flaky, { succeedOn: 1 }, { retry: { backoff: 'random' as 'fixed' } }),
+    ).toThrow(
+      /retry\.backoff must be one of 'fixed', 'linear', 'exponential', 'fibonacci'; received 'random'/,
+    );
+  });
+
   it('does not retry a task error by default, and stops at maxAttempts', async () => {
     const { engine } = await openTestEngine();
     const flaky = engine.task('flaky', { module: fixture(), exportName: 'flaky' });
