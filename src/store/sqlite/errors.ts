@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
+import { Database } from './driver.js';
 
 /** SQLite's extended result code (e.g. `SQLITE_CONSTRAINT_FOREIGNKEY`), or undefined for other errors. */
 export function sqliteCode(error: unknown): string | undefined {

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { QueueOptions } from '../queue.js';
+import { Database } from './driver.js';
 import { sqliteCode, toStoreError } from './errors.js';
 import { assertUsableSchema, migrate } from './migrations.js';
 
@@ -28,8 +29,8 @@ const notADatabase = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
  * schema. A file that is not usable — another program's, damaged, or written by a newer Valkyrie — is
  * refused before anything is written to it.
  */
-export function openSqliteDatabase(path: string, options: SqliteOptions = {}): Database.Database {
-  let db: Database.Database | undefined;
+export function openSqliteDatabase(path: string, options: SqliteOptions = {}): BetterSqlite3.Database {
+  let db: BetterSqlite3.Database | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path, { timeout: busyTimeoutMs });
