@@ -125,37 +125,9 @@ export class ControlPlane {
     const record = outcome.run;
     const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
-    let resolve: (status: RunStatus) => void = () => {};
-    let reject: (error: unknown) => void = () => {};
-    const done = new Promise<RunStatus>((onResolve, onReject) => {
-      resolve = onResolve;
-      reject = onReject;
-    });
-    const run: ActiveRun = {
-      id: record.id,
-      workflow,
-      coordinator,
-      startedAt: now,
-      done,
-      resolve,
-      reject,
-      completing: false,
-    };
-    this.write(() => this.stores.runs.updateRun(record.id, { status: 'running', startedAt: now }));
-    this.emit({
-      type: 'run.started',
-      runId: record.id,
-      runNumber: record.runNumber,
-      workflow: workflow.name,
-      at: now,
-    });
+    const { run, handle } = this.activate(record, workflow, coordinator, now);
+    this.announce(record, workflow, now, { status: 'running', startedAt: now });
     this.apply(run, coordinator.advance());
-    const handle: RunHandle = {
-      id: record.id,
-      runNumber: record.runNumber,
-      done,
-      cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
-    };
     return { kind: 'started', handle };
   }
 
@@ -180,16 +152,21 @@ export class ControlPlane {
     );
     const { run, handle } = this.activate(record, workflow, coordinator, startedAt);
     for (const job of jobs) this.runsByLeg.set(job.id, run);
-    this.write(() => this.stores.runs.updateRun(record.id, { status: 'running' }));
-    this.emit({
-      type: 'run.started',
-      runId: record.id,
-      runNumber: record.runNumber,
-      workflow: workflow.name,
-      at: now,
-    });
+    this.announce(record, workflow, now, { status: 'running' });
     this.apply(run, effects);
     return handle;
+  }
+
+  /** Stores the run as running and tells the listeners, for a new run and a resumed one alike. */
+  private announce(
+    record: RunRecord,
+    workflow: Workflow,
+    at: number,
+    patch: { status: 'running'; startedAt?: number },
+  ): void {
+    this.write(() => this.stores.runs.updateRun(record.id, patch));
+    const { id: runId, runNumber } = record;
+    this.emit({ type: 'run.started', runId, runNumber, workflow: workflow.name, at });
   }
 
   private activate(

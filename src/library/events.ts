@@ -1,3 +1,4 @@
+import { ListenerSet } from '../core/listener-set.js';
 import type { PoolEvent } from '../executors/thread/events.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 
@@ -36,30 +37,5 @@ export type EngineEvent =
 
 export type EngineEventListener = (event: EngineEvent) => void;
 
-/** Listeners of an engine. `active` lets hot paths skip building an event nobody reads. */
-export class EngineEventListeners {
-  private listeners: readonly EngineEventListener[] = [];
-
-  get active(): boolean {
-    return this.listeners.length > 0;
-  }
-
-  add(listener: EngineEventListener): () => void {
-    this.listeners = [...this.listeners, listener];
-    return () => {
-      this.listeners = this.listeners.filter((other) => other !== listener);
-    };
-  }
-
-  emit(event: EngineEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  }
-}
+/** Listeners of an engine. */
+export class EngineEventListeners extends ListenerSet<EngineEvent> {}

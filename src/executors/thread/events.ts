@@ -1,3 +1,4 @@
+import { ListenerSet } from '../../core/listener-set.js';
 import type { TaskOutcome, WorkerLossReason } from './outcome.js';
 import type { LogLevel } from './protocol.js';
 
@@ -43,33 +44,5 @@ export type PoolEvent =
 
 export type PoolEventListener = (event: PoolEvent) => void;
 
-/**
- * Listeners of a pool. `active` lets hot paths skip building an event nobody reads.
- */
-export class PoolEventListeners {
-  private listeners: readonly PoolEventListener[] = [];
-
-  get active(): boolean {
-    return this.listeners.length > 0;
-  }
-
-  add(listener: PoolEventListener): () => void {
-    this.listeners = [...this.listeners, listener];
-    return () => {
-      this.listeners = this.listeners.filter((other) => other !== listener);
-    };
-  }
-
-  emit(event: PoolEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        // The pool's state must not depend on a listener; surface the error as emitters do.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  }
-}
+/** Listeners of a pool. */
+export class PoolEventListeners extends ListenerSet<PoolEvent> {}

@@ -1,0 +1,32 @@
+/**
+ * Listeners of one kind of event. `active` lets hot paths skip building an event nobody reads. A
+ * listener that throws cannot change the emitter's state: its error is rethrown on a later
+ * microtask, where it surfaces as emitters' errors do.
+ */
+export class ListenerSet<Event> {
+  private listeners: readonly ((event: Event) => void)[] = [];
+
+  get active(): boolean {
+    return this.listeners.length > 0;
+  }
+
+  /** Returns the function that removes the listener again. */
+  add(listener: (event: Event) => void): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((other) => other !== listener);
+    };
+  }
+
+  emit(event: Event): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
