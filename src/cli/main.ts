@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isValkyrieError } from '../core/errors.js';
-import { ExitCode, UsageError } from './exit-codes.js';
+import { ExitCode, exitCodeFor, UsageError } from './exit-codes.js';
 import { collectPair } from './key-values.js';
 
 const collectList = (value: string, previous: string[] = []) => [
@@ -174,7 +174,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (isValkyrieError(error)) {
       process.stderr.write(`valkyrie: ${error.message}\n`);
-      return ExitCode.invalid;
+      return exitCodeFor(error.code);
     }
     throw error;
   }
