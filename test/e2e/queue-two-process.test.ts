@@ -255,13 +255,14 @@ describe.skipIf(postgresSkipReason !== undefined)(
         expect(interrupted.length).toBeGreaterThan(0);
         const byId = new Map(jobs.map((job) => [job.id as string, job]));
         for (const id of interrupted) {
-          // ... were completed by the survivor, on a second lease, granted only after the first expired
-          // (the victim had renewed it at most a third of the TTL before it died).
+          // ... were completed by the survivor, on a second lease, granted only after the first expired:
+          // the victim renewed it every third of the TTL, so it expired about two thirds of a TTL after
+          // the kill at the earliest (a third is asserted, leaving a third for a late renewal timer).
           const job = byId.get(id);
           expect([job?.attempts, resultPid(job as QueueJob)]).toEqual([2, survivorPid]);
           const rerun = starts.get(id)?.find((e) => e.pid === survivorPid);
           expect(rerun?.attempt).toBe(2);
-          expect(rerun?.at).toBeGreaterThanOrEqual(killedAt + ttlMs / 2);
+          expect(rerun?.at).toBeGreaterThanOrEqual(killedAt + ttlMs / 3);
         }
         // A job run twice is one of the victim's own leases, re-run by the survivor after the kill:
         // at-least-once across a crash, never twice while both lived.
