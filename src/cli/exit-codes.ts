@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../core/errors.js';
+
 /** The process exit codes `valkyrie` promises (documented in README and --help). */
 export const ExitCode = {
   succeeded: 0,
@@ -5,6 +7,16 @@ export const ExitCode = {
   invalid: 2,
   /** VK_QUEUE_FULL: the run was refused whole; EX_TEMPFAIL from sysexits.h, "try again later". */
   queueFull: 75,
+  /**
+   * VK_STORE_UNREACHABLE, VK_STORE_LOCKED: the store did not answer or stayed locked; nothing was
+   * written, and the same command may succeed later. EX_UNAVAILABLE from sysexits.h.
+   */
+  storeUnavailable: 69,
+  /**
+   * VK_STORE_CORRUPT, VK_STORE_NEWER_SCHEMA: the store holds data this Valkyrie cannot use; it was
+   * left untouched, and trying again will not help. EX_DATAERR from sysexits.h.
+   */
+  storeUnusable: 65,
   interrupted: 130,
   /** SIGTERM: cancelled gracefully like Ctrl-C, with the shell's code for a TERM. */
   terminated: 143,
@@ -18,5 +30,21 @@ export class UsageError extends Error {
   ) {
     super(message);
     this.name = 'UsageError';
+  }
+}
+
+/** The exit code for a catalog error that ends the command; most are the user's to fix (2). */
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'VK_QUEUE_FULL':
+      return ExitCode.queueFull;
+    case 'VK_STORE_UNREACHABLE':
+    case 'VK_STORE_LOCKED':
+      return ExitCode.storeUnavailable;
+    case 'VK_STORE_CORRUPT':
+    case 'VK_STORE_NEWER_SCHEMA':
+      return ExitCode.storeUnusable;
+    default:
+      return ExitCode.invalid;
   }
 }

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isValkyrieError } from '../core/errors.js';
-import { ExitCode, UsageError } from './exit-codes.js';
+import { ExitCode, exitCodeFor, UsageError } from './exit-codes.js';
 import { collectPair } from './key-values.js';
 
 const collectList = (value: string, previous: string[] = []) => [
@@ -18,7 +18,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 75 queue full (nothing submitted), 130 interrupted or cancelled by its concurrency group (143 on SIGTERM).',
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store unavailable (unreachable, or locked), 75 queue full (nothing submitted), 130 interrupted or cancelled by its concurrency group (143 on SIGTERM).',
     );
   const stateDir = () =>
     new Option(
@@ -174,7 +174,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (isValkyrieError(error)) {
       process.stderr.write(`valkyrie: ${error.message}\n`);
-      return ExitCode.invalid;
+      return exitCodeFor(error.code);
     }
     throw error;
   }

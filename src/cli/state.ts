@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { durationHint, parseDuration } from '../core/duration.js';
 import type { Stores } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
 
@@ -21,9 +22,20 @@ export async function openStores(db: string | undefined, stateDir: string): Prom
   }
   const { openSqliteStores } = await import('../store/sqlite/index.js');
   const synchronous = sqliteSynchronous(process.env.VALKYRIE_SQLITE_SYNCHRONOUS);
-  return openSqliteStores(
-    target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target),
-    synchronous === undefined ? {} : { synchronous },
+  const busyTimeoutMs = sqliteBusyTimeout(process.env.VALKYRIE_SQLITE_BUSY_TIMEOUT);
+  return openSqliteStores(target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target), {
+    ...(synchronous === undefined ? {} : { synchronous }),
+    ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
+  });
+}
+
+/** $VALKYRIE_SQLITE_BUSY_TIMEOUT: how long a write waits for another process's lock (default 5s). */
+function sqliteBusyTimeout(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = parseDuration(value);
+  if (ms !== undefined) return ms;
+  throw new UsageError(
+    `VALKYRIE_SQLITE_BUSY_TIMEOUT: expected ${durationHint}, received ${JSON.stringify(value)}`,
   );
 }
 

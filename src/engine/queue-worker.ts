@@ -17,6 +17,8 @@ export type QueueJobHandler = (job: QueueJobContext) => Promise<unknown>;
 class HeldJob implements QueueJobContext {
   #controller: AbortController | undefined;
   #lost: { reason: unknown } | undefined;
+  /** The handler has finished and its completion waits for (or is in) a commit: renewing it is moot. */
+  completing = false;
   constructor(readonly lease: Lease) {}
 
   get signal(): AbortSignal {
@@ -175,6 +177,7 @@ export class QueueWorker implements AsyncDisposable {
         this.#held.delete(lease.jobId);
         return;
       }
+      job.completing = true;
       this.#completions.push({ lease, outcome });
       this.#flushing ??= this.#flush();
     };
@@ -203,7 +206,10 @@ export class QueueWorker implements AsyncDisposable {
   }
 
   async #renewAndSweep(): Promise<void> {
-    const renewals = [...this.#held.values()].map(async (job) => {
+    // A renewal that reached the store after its job's completion committed would be refused and
+    // recorded as a stale write, though nothing was lost; completing jobs are not renewed.
+    const held = [...this.#held.values()].filter((job) => !job.completing);
+    const renewals = held.map(async (job) => {
       try {
         await this.#store.renew(job.lease, this.#ttlMs);
       } catch (error) {

@@ -25,9 +25,9 @@ describe.skipIf(postgresSkipReason !== undefined)('valkyrie run --db postgres://
     expect(logs.stdout).toContain('the release token is ***');
   });
 
-  it('reports an unreachable server in one line, exit 2', async () => {
+  it('reports an unreachable server in one line, exit 69', async () => {
     const result = await ws.run(['runs', '--db', 'postgres://postgres@127.0.0.1:1/test']);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(69);
     expect(result.stderr.trim()).toBe(
       'valkyrie: could not connect to Postgres at 127.0.0.1:1 (database test): connection refused (is the server running and listening there?)',
     );

@@ -35,10 +35,10 @@ async function openError(url: string, schema?: string): Promise<Error> {
 }
 
 describe('openPostgresStores without a server', () => {
-  it('reports an unreachable server as VK_STORE on one line naming host:port, never the password', async () => {
+  it('reports an unreachable server as VK_STORE_UNREACHABLE on one line naming host:port, never the password', async () => {
     const port = await closedPort();
     const error = await openError(`postgres://valkyrie:hunter2@127.0.0.1:${port}/ci`);
-    expect(error).toMatchObject({ name: 'ValkyrieError', code: 'VK_STORE' });
+    expect(error).toMatchObject({ name: 'ValkyrieError', code: 'VK_STORE_UNREACHABLE' });
     expect(error.message).toContain(`127.0.0.1:${port}`);
     expect(error.message).toContain('database ci');
     expect(error.message).toContain('connection refused');

@@ -149,7 +149,7 @@ describe('openSqliteStores', () => {
     const path = join(dir, 'state.db');
     await writeFile(path, randomBytes(8192));
     const before = await readFile(path);
-    expectRefusal(path, 'VK_STORE', path, 'is not a Valkyrie state database');
+    expectRefusal(path, 'VK_STORE_CORRUPT', path, 'is not a SQLite database');
     expect(await readFile(path)).toEqual(before);
     expect(await readdir(dir)).toEqual(['state.db']);
   });

@@ -29,9 +29,14 @@ export function toStoreError(action: string, error: unknown): ValkyrieError {
   return new ValkyrieError('VK_STORE', `could not ${action}: ${oneLine(error)}${hint}`, { cause: error });
 }
 
-/** A failed connection attempt, named by server and database only: the URL may carry a password. */
+/**
+ * A failed connection attempt, named by server and database only: the URL may carry a password.
+ * VK_STORE_UNREACHABLE when no server answered (worth trying again later); VK_STORE when one answered
+ * and said no (unknown database or role, bad password: the URL needs fixing).
+ */
 export function connectError(where: string, error: unknown): ValkyrieError {
-  return new ValkyrieError('VK_STORE', `could not connect to Postgres at ${where}: ${connectReason(error)}`, {
+  const code = pgCode(error) === undefined ? 'VK_STORE_UNREACHABLE' : 'VK_STORE';
+  return new ValkyrieError(code, `could not connect to Postgres at ${where}: ${connectReason(error)}`, {
     cause: error,
   });
 }

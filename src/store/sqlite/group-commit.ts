@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { toStoreError } from './errors.js';
+import { type StateFile, toStoreError } from './errors.js';
 
 interface PendingWrite {
   readonly action: string;
@@ -25,8 +25,11 @@ export class GroupCommit {
   private readonly savepoint: Database.Transaction<(work: () => unknown) => unknown>;
   /** Results of the batch being applied, handed to their callers once it has committed. */
   private readonly results = new Map<PendingWrite, unknown>();
+  private readonly file: StateFile;
 
   constructor(db: Database.Database) {
+    const busyTimeoutMs = db.pragma('busy_timeout', { simple: true });
+    this.file = { path: db.name, busyTimeoutMs: typeof busyTimeoutMs === 'number' ? busyTimeoutMs : 0 };
     this.savepoint = db.transaction((work: () => unknown) => work());
     this.batch = db.transaction((writes: readonly PendingWrite[]) => {
       const failures = new Map<PendingWrite, unknown>();
@@ -55,7 +58,7 @@ export class GroupCommit {
     try {
       return Promise.resolve(work());
     } catch (error) {
-      return Promise.reject(toStoreError(action, error));
+      return Promise.reject(toStoreError(action, error, this.file));
     }
   }
 
@@ -70,13 +73,13 @@ export class GroupCommit {
       failures = this.batch.immediate(writes);
     } catch (error) {
       this.results.clear();
-      for (const write of writes) write.reject(toStoreError(write.action, error));
+      for (const write of writes) write.reject(toStoreError(write.action, error, this.file));
       return;
     }
     for (const write of writes) {
       const failure = failures.get(write);
       if (failure === undefined) write.resolve(this.results.get(write));
-      else write.reject(toStoreError(write.action, failure));
+      else write.reject(toStoreError(write.action, failure, this.file));
     }
     this.results.clear();
   }

@@ -4,7 +4,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { QueueOptions } from '../queue.js';
 import { Database } from './driver.js';
-import { sqliteCode, toStoreError } from './errors.js';
+import { isCorruption, type StateFile, sqliteCode, toStoreError } from './errors.js';
 import { assertUsableSchema, migrate } from './migrations.js';
 
 export interface SqliteOptions {
@@ -14,15 +14,17 @@ export interface SqliteOptions {
    * survives power loss, at the cost of an fsync per transaction.
    */
   readonly synchronous?: 'normal' | 'full';
+  /**
+   * How long a write waits while another process holds the file's write lock before it fails with
+   * VK_STORE_LOCKED (nothing of it written). Default 5000 ms.
+   */
+  readonly busyTimeoutMs?: number;
   /** Capacity, aging, idempotency window, clock of the queue store. */
   readonly queue?: QueueOptions;
 }
 
 /** Several processes (CLI, server, runners on one machine) may share a file; writers queue this long. */
-const busyTimeoutMs = 5000;
-
-/** File contents that SQLite reports when the file is not one of its databases, or is damaged. */
-const notADatabase = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
+export const defaultBusyTimeoutMs = 5000;
 
 /**
  * Opens a state file, creating it and its directory when missing, and migrates it to the current
@@ -31,6 +33,7 @@ const notADatabase = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
  */
 export function openSqliteDatabase(path: string, options: SqliteOptions = {}): BetterSqlite3.Database {
   let db: BetterSqlite3.Database | undefined;
+  const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path, { timeout: busyTimeoutMs });
@@ -43,17 +46,19 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): B
     return db;
   } catch (error) {
     db?.close();
-    throw openError(path, error);
+    throw openError({ path, busyTimeoutMs }, error);
   }
 }
 
-function openError(path: string, error: unknown): ValkyrieError {
+function openError(file: StateFile, error: unknown): ValkyrieError {
   if (error instanceof ValkyrieError) return error;
-  const code = sqliteCode(error);
-  if (code !== undefined && notADatabase.has(code) && error instanceof Error) {
-    return new ValkyrieError('VK_STORE', `${path} is not a Valkyrie state database (${error.message})`, {
-      cause: error,
-    });
+  if (isCorruption(sqliteCode(error)) && error instanceof Error) {
+    return new ValkyrieError(
+      'VK_STORE_CORRUPT',
+      `${file.path} is not a SQLite database, or is damaged (SQLite: ${error.message}); it was left ` +
+        'untouched. Restore it from a backup, or move it away to start with an empty state.',
+      { cause: error },
+    );
   }
-  return toStoreError(`open the state database ${path}`, error);
+  return toStoreError(`open the state database ${file.path}`, error, file);
 }
