@@ -2,6 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { runnerDecoder } from '../../src/protocol/frame.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { NetworkTransport } from '../../src/protocol/transport-end.js';
+import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { type ServerOptions, ValkyrieServer } from '../../src/server/server.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 
@@ -85,3 +89,50 @@ jobs:
     steps:
       - run: echo hello from the fleet
 `;
+
+/** Registers a runner through the API and returns its credential. */
+export async function credential(
+  request: TestServer['request'],
+  token: TestServer['token'],
+): Promise<string> {
+  const registration = await token('runner');
+  const response = await request('POST', '/api/v1/runners/register', { token: registration, body: {} });
+  return (response.body as { credential: string }).credential;
+}
+
+type Lease = Extract<ControlMessage, { type: 'lease' }>;
+
+/** A runner over the real WebSocket endpoint that accepts offers and keeps the leases it gets. */
+export async function connectScriptedRunner(
+  serverUrl: string,
+  credential: string,
+  capacity: number,
+): Promise<{
+  transport: NetworkTransport<RunnerMessage, ControlMessage>;
+  leases(count: number): Promise<Lease[]>;
+}> {
+  const connected = await connectWebSocket<RunnerMessage, ControlMessage>({
+    url: `${serverUrl.replace(/^http/, 'ws')}/api/v1/runner/ws`,
+    decoder: runnerDecoder,
+    headers: { authorization: `Bearer ${credential}` },
+  });
+  if (connected.kind !== 'connected') throw new Error(`runner could not connect: ${connected.reason}`);
+  const transport = connected.transport;
+  const leases: Lease[] = [];
+  let waiting: (() => void) | undefined;
+  transport.onMessage((message) => {
+    if (message.type === 'offer') transport.send({ type: 'accept', jobId: message.jobId });
+    if (message.type === 'lease') {
+      leases.push(message);
+      waiting?.();
+    }
+  });
+  transport.send({ type: 'register', version: 1, runner: { name: 'scripted', labels: ['linux'], capacity } });
+  return {
+    transport,
+    async leases(count) {
+      while (leases.length < count) await new Promise<void>((resolve) => (waiting = resolve));
+      return leases;
+    },
+  };
+}
