@@ -73,6 +73,7 @@ export class ValkyrieServer implements AsyncDisposable {
   static async start(options: ServerOptions): Promise<ValkyrieServer> {
     const { stores } = options;
     const clock = options.clock ?? systemClock;
+    let poll: LongPollAcceptor<ControlMessage, RunnerMessage, string> | undefined;
     try {
       const authority = await TokenAuthority.open(stores.tokens, clock);
       const generated = await authority.bootstrapAdmin(options.adminToken);
@@ -100,7 +101,7 @@ export class ValkyrieServer implements AsyncDisposable {
         closing: () => intake.stopped,
       };
       const authenticate = runnerAuthentication(authority);
-      const poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
+      poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,
         authenticate,
         decoder: controlPlaneDecoder,
@@ -116,7 +117,7 @@ export class ValkyrieServer implements AsyncDisposable {
                 { cert: options.tls.cert, key: options.tls.key },
                 handler,
               ) as unknown as Server),
-        rawPrefix: { path: longPollPath, handle: (request, response) => poll.handle(request, response) },
+        rawPrefix: { path: longPollPath, handle: (request, response) => poll?.handle(request, response) },
         ...(options.logError === undefined ? {} : { logError: options.logError }),
       });
       const ws = new WebSocketAcceptor<ControlMessage, RunnerMessage, string>({
@@ -134,6 +135,8 @@ export class ValkyrieServer implements AsyncDisposable {
       const url = `${scheme}://${host}:${address.port}`;
       return new ValkyrieServer(app, context, intake, { ws, poll }, url, generated, options);
     } catch (error) {
+      // The long-poll sweeper's timer would keep the process alive after a failed start.
+      poll?.close();
       await stores.close().catch(() => undefined);
       throw error;
     }
