@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runnerDecoder } from '../../src/protocol/frame.js';
 import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
@@ -66,5 +69,30 @@ describe('the runner protocol endpoints', () => {
         run: { status: 'succeeded', jobs: [{ status: 'succeeded' }] },
       });
     transport.close('done');
+  });
+});
+
+describe('TLS', () => {
+  it('serves the API over HTTPS with the given certificate and key', async () => {
+    const dir = resolve(import.meta.dirname, '../fixtures/tls');
+    const [cert, key] = [readFileSync(join(dir, 'cert.pem')), readFileSync(join(dir, 'key.pem'))];
+    const { server } = await startTestServer({ tls: { cert, key } });
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const get = (path: string, token?: string) =>
+      new Promise<{ status: number; body: string }>((done, fail) => {
+        const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+        https
+          .get(`${server.url}${path}`, { ca: cert, headers }, (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => {
+              body += chunk.toString();
+            });
+            response.on('end', () => done({ status: response.statusCode ?? 0, body }));
+          })
+          .on('error', fail);
+      });
+    expect(await get('/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' });
+    expect(await get('/api/v1/runs', 'test-admin-token')).toEqual({ status: 200, body: '{"runs":[]}' });
+    expect((await get('/api/v1/runs')).status).toBe(401);
   });
 });
