@@ -41,7 +41,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     // Open event streams and idle keep-alive connections must not hold the close.
     forceCloseConnections: true,
     ...(options.serverFactory === undefined ? {} : { serverFactory: options.serverFactory }),
-  }) as unknown as FastifyInstance;
+  });
   // Bundles stream to disk as they arrive (bundle-files.ts): the parser leaves the body unread.
   app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_request, _payload, done) =>
     done(null, undefined),
