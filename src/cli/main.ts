@@ -144,6 +144,95 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await logsCommand(run, job, options));
     });
 
+  const clientOptions = (command: Command) =>
+    command
+      .addOption(
+        new Option('--server <url>', 'the Valkyrie server, e.g. http://127.0.0.1:7070').env(
+          'VALKYRIE_SERVER',
+        ),
+      )
+      .addOption(
+        new Option('--token <token>', 'an API token (see valkyrie token create)').env('VALKYRIE_TOKEN'),
+      );
+
+  program
+    .command('server')
+    .description(
+      'run the control plane: the HTTP API under /api/v1 and the runner protocol (WebSocket and long-poll) on one port',
+    )
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0: any free port)', '7070')
+    .addOption(
+      new Option(
+        '--db <url-or-file>',
+        'the store: postgres://USER@HOST/DB[?schema=NAME] (for several replicas) or a SQLite file (default: $VALKYRIE_DB, else DATA_DIR/valkyrie.db)',
+      ),
+    )
+    .option(
+      '--data-dir <dir>',
+      'workspace bundles and the default SQLite store (default: $VALKYRIE_DATA_DIR, else .valkyrie)',
+    )
+    .option('--tls-cert <file>', 'serve HTTPS (and wss://) with this PEM certificate; needs --tls-key')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option(
+      '--drain-timeout <duration>',
+      'on SIGTERM/SIGINT, how long running runs may finish before the server closes',
+      '10s',
+    )
+    .addHelpText(
+      'after',
+      '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr.\n' +
+        'A second SIGTERM/SIGINT stops at once. Exit codes: 0 after shutdown, 2 bad options, port in use or bad TLS files.',
+    )
+    .action(async (options) => {
+      const { serverCommand } = await import('./commands/server.js');
+      setExit(await serverCommand(options));
+    });
+
+  const token = program
+    .command('token')
+    .description('create, list and revoke API tokens and runner registration tokens (admin token needed)');
+  clientOptions(
+    token
+      .command('create')
+      .description('create a token and print it (only this once) on stdout')
+      .addOption(
+        new Option(
+          '--role <role>',
+          'admin (everything), submit (runs, bundles, and read), read (GET only), runner (registers runners)',
+        )
+          .choices(['admin', 'submit', 'read', 'runner'])
+          .makeOptionMandatory(),
+      )
+      .option(
+        '--ttl <duration>',
+        'expire after this long: 30m, 12h, 720h (runner registration tokens default to 24h; others never expire)',
+      )
+      .option('--name <name>', 'a label to recognise it by in token list')
+      .option('--json', 'print {id, token, role, expiresAt} as JSON'),
+  ).action(async (options) => {
+    const { tokenCreateCommand } = await import('./commands/token.js');
+    setExit(await tokenCreateCommand(options));
+  });
+  clientOptions(
+    token
+      .command('list')
+      .description('list tokens (never their secrets), revoked and expired ones included')
+      .option('--json', 'print JSON'),
+  ).action(async (options) => {
+    const { tokenListCommand } = await import('./commands/token.js');
+    setExit(await tokenListCommand(options));
+  });
+  clientOptions(
+    token
+      .command('revoke')
+      .description('revoke a token: it is refused from now on')
+      .argument('<id>', 'token id (see token list)'),
+  ).action(async (id: string, options) => {
+    const { tokenRevokeCommand } = await import('./commands/token.js');
+    setExit(await tokenRevokeCommand(id, options));
+  });
+
   program
     .command('schema')
     .description("print the workflow file's JSON Schema (for editor completion)")

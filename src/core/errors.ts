@@ -30,6 +30,25 @@ export const errorCatalog = {
   VK_ENGINE_CLOSED: 'the engine is closing or closed; the job was not accepted',
   VK_WORKFLOW_GRAPH: 'a library workflow graph is invalid (unknown node, cycle, duplicate id); nothing ran',
   VK_RUN_NOT_RESUMABLE: 'the run finished, is still owned by a live process, or has no recovery data',
+  VK_INVALID_REQUEST: 'an API request did not match its schema (the path names the field)',
+  VK_INVALID_JSON: 'an API request body was not valid JSON',
+  VK_UNSUPPORTED_MEDIA_TYPE: 'an API request body had a content type the route does not take',
+  VK_BODY_TOO_LARGE: 'an API request body exceeded the size limit',
+  VK_NOT_FOUND: 'no API route or resource at that path',
+  VK_UNAUTHORIZED: 'the API request carried no token, or one that is unknown, revoked or expired',
+  VK_FORBIDDEN: "the token's role or job does not allow this request; nothing changed",
+  VK_SHUTTING_DOWN: 'the server is shutting down and takes no new requests',
+  VK_WORKFLOW_INVALID:
+    'a submitted workflow has errors (the response lists diagnostics); nothing was created',
+  VK_BUNDLE_NOT_FOUND: 'the server has no workspace bundle with that sha256',
+  VK_BUNDLE_HASH_MISMATCH: 'an uploaded bundle did not hash to the sha256 in its URL; nothing was stored',
+  VK_TOKEN_NOT_FOUND: 'no token with that id',
+  VK_RUN_FINISHED: 'the run has already finished',
+  VK_RUN_NOT_ACTIVE: 'the run is not driven by this server process (another replica, or an earlier process)',
+  VK_INTERNAL: 'the server failed unexpectedly (its log has the details)',
+  VK_SERVER_START: 'the server could not start listening (port in use, bad TLS files)',
+  VK_SERVER_UNREACHABLE: 'the Valkyrie server could not be reached',
+  VK_API: 'the server answered with an error that has no Valkyrie code',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

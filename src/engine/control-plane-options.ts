@@ -12,11 +12,18 @@ export interface ControlPlaneOptions {
   readonly agingIntervalMs?: number;
   /** Time and timers for the TTLs, aging and delayed jobs; tests pass a clock they move by hand. */
   readonly clock?: Clock;
+  /**
+   * Signs a per-job token that the lease message carries (the runner fetches the job's workspace with
+   * it). `ttlMs` is the job's timeout plus one lease TTL: the longest the job may hold a lease. The
+   * issuer's checker should also refuse the token once the job has ended. Absent: leases carry none.
+   */
+  readonly issueJobToken?: (jobId: string, runId: string, ttlMs: number) => string;
 }
 
-export type ResolvedControlPlaneOptions = Required<ControlPlaneOptions>;
+export type ResolvedControlPlaneOptions = Required<Omit<ControlPlaneOptions, 'issueJobToken'>> &
+  Pick<ControlPlaneOptions, 'issueJobToken'>;
 
-export const controlPlaneDefaults: ResolvedControlPlaneOptions = Object.freeze({
+export const controlPlaneDefaults: Required<Omit<ControlPlaneOptions, 'issueJobToken'>> = Object.freeze({
   offerTtlMs: 30_000,
   leaseTtlMs: 60_000,
   agingIntervalMs: defaultAgingIntervalMs,
@@ -30,6 +37,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
     leaseTtlMs: options.leaseTtlMs ?? controlPlaneDefaults.leaseTtlMs,
     agingIntervalMs: options.agingIntervalMs ?? controlPlaneDefaults.agingIntervalMs,
     clock: options.clock ?? controlPlaneDefaults.clock,
+    issueJobToken: options.issueJobToken,
   };
   for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
     const value = resolved[name];

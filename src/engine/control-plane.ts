@@ -1,5 +1,5 @@
-import { jobIdFor, type RunId } from '../core/ids.js';
-import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
+import { jobIdFor } from '../core/ids.js';
+import { isTerminal, jobStatusOf } from '../core/outcome.js';
 import type { ControlMessage, RunnerMessage, StepReport } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
@@ -7,6 +7,7 @@ import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { plannedJobCount } from '../workflow/planned-jobs.js';
+import { type ActiveRun, activateRun, type RunHandle, type RunRequest } from './active-run.js';
 import {
   type ControlPlaneOptions,
   type ResolvedControlPlaneOptions,
@@ -21,28 +22,8 @@ import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 
+export type { RunHandle, RunRequest } from './active-run.js';
 export type { ControlPlaneOptions } from './control-plane-options.js';
-
-interface ActiveRun {
-  readonly id: RunId;
-  readonly workflow: Workflow;
-  readonly coordinator: RunCoordinator;
-  readonly startedAt: number;
-  readonly done: Promise<RunStatus>;
-  resolve(status: RunStatus): void;
-  reject(error: unknown): void;
-  completing: boolean;
-}
-
-export type RunRequest = Omit<RunContext, 'runId' | 'runNumber' | 'startedAt'>;
-
-export interface RunHandle {
-  readonly id: RunId;
-  readonly runNumber: number;
-  /** Resolves with the run's final status once every job has finished and everything is stored. */
-  readonly done: Promise<RunStatus>;
-  cancel(immediate: boolean): void;
-}
 
 /**
  * The control plane: turns runs into jobs (through each run's coordinator), hands ready jobs to the
@@ -60,6 +41,8 @@ export class ControlPlane {
   /** Settles when every store write made so far has; awaited before a run is reported done. */
   private writes: Promise<void> = Promise.resolve();
   private writeError: unknown;
+  private readonly cancelRun = (run: ActiveRun, immediate: boolean) =>
+    this.apply(run, run.coordinator.cancel(immediate));
 
   constructor(
     private readonly stores: Stores,
@@ -125,7 +108,7 @@ export class ControlPlane {
     const record = outcome.run;
     const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
-    const { run, handle } = this.activate(record, workflow, coordinator, now);
+    const { run, handle } = activateRun(record, workflow, coordinator, now, this.cancelRun);
     this.announce(record, workflow, now, { status: 'running', startedAt: now });
     this.apply(run, coordinator.advance());
     return { kind: 'started', handle };
@@ -150,7 +133,7 @@ export class ControlPlane {
       jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 })),
       now,
     );
-    const { run, handle } = this.activate(record, workflow, coordinator, startedAt);
+    const { run, handle } = activateRun(record, workflow, coordinator, startedAt, this.cancelRun);
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     this.announce(record, workflow, now, { status: 'running' });
     this.apply(run, effects);
@@ -167,37 +150,6 @@ export class ControlPlane {
     this.write(() => this.stores.runs.updateRun(record.id, patch));
     const { id: runId, runNumber } = record;
     this.emit({ type: 'run.started', runId, runNumber, workflow: workflow.name, at });
-  }
-
-  private activate(
-    record: RunRecord,
-    workflow: Workflow,
-    coordinator: RunCoordinator,
-    startedAt: number,
-  ): { run: ActiveRun; handle: RunHandle } {
-    let resolve: (status: RunStatus) => void = () => {};
-    let reject: (error: unknown) => void = () => {};
-    const done = new Promise<RunStatus>((onResolve, onReject) => {
-      resolve = onResolve;
-      reject = onReject;
-    });
-    const run: ActiveRun = {
-      id: record.id,
-      workflow,
-      coordinator,
-      startedAt,
-      done,
-      resolve,
-      reject,
-      completing: false,
-    };
-    const handle: RunHandle = {
-      id: record.id,
-      runNumber: record.runNumber,
-      done,
-      cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
-    };
-    return { run, handle };
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
@@ -275,12 +227,15 @@ export class ControlPlane {
     run.coordinator.started(leg.id, at);
     this.write(() => this.stores.runs.updateJob(leg.id, { status: 'running', startedAt: at }));
     this.emit({ type: 'job.started', jobId: leg.id, name: leg.name, at });
+    const issue = this.options.issueJobToken;
+    const jobToken = issue?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
     runner.transport.send({
       type: 'lease',
       jobId: leg.id,
       fencingToken: lease.fencingToken,
       ttlMs: lease.ttlMs,
       job: spec,
+      ...(jobToken === undefined ? {} : { jobToken }),
     });
   }
 

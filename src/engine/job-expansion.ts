@@ -83,6 +83,7 @@ export function planLegs(
           needs,
           inputs: {},
         },
+        ...(run.bundle === undefined ? {} : { bundle: { sha256: run.bundle.sha256 } }),
       }),
     };
   });

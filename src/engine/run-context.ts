@@ -23,6 +23,8 @@ export interface RunContext {
   readonly notBefore?: number;
   /** When the run started (ms since the epoch); a job's `not-before: 30s` counts from it. */
   readonly startedAt?: number;
+  /** The uploaded workspace bundle (`valkyrie submit`): runners unpack it as each job's workspace. */
+  readonly bundle?: { readonly sha256: string };
 }
 
 export function githubContext(run: RunContext, jobKey: string): ExpressionValue {

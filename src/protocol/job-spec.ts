@@ -35,4 +35,9 @@ export interface JobSpec {
     readonly needs: ExpressionValue;
     readonly inputs: ExpressionValue;
   };
+  /**
+   * The run's workspace bundle, when it was submitted with one: the runner fetches it with the lease's
+   * `jobToken` (GET /api/v1/jobs/:jobId/workspace) and unpacks it into the job's own directory.
+   */
+  readonly bundle?: { readonly sha256: string };
 }

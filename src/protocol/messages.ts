@@ -50,6 +50,11 @@ export type ControlMessage =
       readonly fencingToken: number;
       readonly ttlMs: number;
       readonly job: JobSpec;
+      /**
+       * A token for this job only (the server's per-job API routes, e.g. its workspace bundle), valid
+       * until the job ends and at most its timeout plus one lease TTL. Absent in local mode.
+       */
+      readonly jobToken?: string;
     }
   | { readonly type: 'cancel'; readonly jobId: string; readonly reason: string; readonly immediate: boolean }
   | {

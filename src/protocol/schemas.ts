@@ -97,6 +97,7 @@ export const jobSpecSchema = z.object({
     needs: expressionValueSchema,
     inputs: expressionValueSchema,
   }),
+  bundle: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 
 export const runnerInfoSchema = z.object({
@@ -135,7 +136,14 @@ const ttlMs = z.number().int().positive();
 export const controlMessageSchemas = {
   registered: z.object({ type: z.literal('registered'), runnerId: z.string().min(1) }),
   offer: z.object({ type: z.literal('offer'), jobId, name: z.string(), ttlMs }),
-  lease: z.object({ type: z.literal('lease'), jobId, fencingToken, ttlMs, job: jobSpecSchema }),
+  lease: z.object({
+    type: z.literal('lease'),
+    jobId,
+    fencingToken,
+    ttlMs,
+    job: jobSpecSchema,
+    jobToken: z.string().min(1).optional(),
+  }),
   cancel: z.object({ type: z.literal('cancel'), jobId, reason: z.string(), immediate: z.boolean() }),
   error: z.object({
     type: z.literal('error'),

@@ -4,6 +4,7 @@ import type { QueueStore } from './queue.js';
 import type { RunRecoveryStore } from './recovery.js';
 import type { RunStore } from './runs.js';
 import type { StaleWriteStore } from './stale-writes.js';
+import type { TokenStore } from './tokens.js';
 
 /** The stores one process opens together, and the single way to close them. */
 export interface Stores extends AsyncDisposable {
@@ -13,6 +14,7 @@ export interface Stores extends AsyncDisposable {
   readonly staleWrites: StaleWriteStore;
   readonly recovery: RunRecoveryStore;
   readonly concurrency: ConcurrencyStore;
+  readonly tokens: TokenStore;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
 }

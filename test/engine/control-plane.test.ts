@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
+import { ControlPlane, type ControlPlaneOptions, type RunRequest } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
@@ -50,13 +50,13 @@ describe('ControlPlane', () => {
     for (const stores of open.splice(0)) await stores.close();
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
-  function plane(): { plane: ControlPlane; events: RunEvent[] } {
+  function plane(options?: ControlPlaneOptions): { plane: ControlPlane; events: RunEvent[] } {
     const dir = mkdtempSync(join(tmpdir(), 'valkyrie-plane-'));
     dirs.push(dir);
     const stores = openSqliteStores(join(dir, 'state.db'));
     open.push(stores);
     const events: RunEvent[] = [];
-    const controlPlane = new ControlPlane(stores);
+    const controlPlane = new ControlPlane(stores, options);
     controlPlane.onEvent((event) => events.push(event));
     return { plane: controlPlane, events };
   }
@@ -115,5 +115,37 @@ describe('ControlPlane', () => {
     runner.send({ type: 'accept', jobId: offer?.type === 'offer' ? offer.jobId : '' });
     await new Promise((r) => setTimeout(r, 20));
     expect(runner.received.some((m) => m.type === 'lease')).toBe(false);
+  });
+
+  it('puts the run bundle in the job spec and an issued job token in the lease', async () => {
+    const issued: unknown[] = [];
+    const { plane: p } = plane({
+      leaseTtlMs: 1000,
+      issueJobToken: (jobId, runId, ttlMs) => {
+        issued.push({ jobId, runId, ttlMs });
+        return `token-for-${jobId}`;
+      },
+    });
+    const runner = new ScriptedRunner(p, (m, r) => {
+      if (m.type === 'offer') r.send({ type: 'accept', jobId: m.jobId });
+      if (m.type === 'lease') {
+        const outcome = { kind: 'succeeded' } as const;
+        r.send({
+          type: 'job.completed',
+          jobId: m.jobId,
+          fencingToken: m.fencingToken,
+          outcome,
+          outputs: {},
+          at: 1,
+        });
+      }
+    });
+    const sha256 = 'a'.repeat(64);
+    const handle = await p.startRun(oneJob, { ...request, bundle: { sha256 } });
+    expect(await handle.done).toBe('succeeded');
+    const lease = runner.received.find((m) => m.type === 'lease');
+    expect(lease).toMatchObject({ jobToken: `token-for-${handle.id}.1`, job: { bundle: { sha256 } } });
+    // The job's default timeout (360 minutes) plus one lease TTL.
+    expect(issued).toEqual([{ jobId: `${handle.id}.1`, runId: handle.id, ttlMs: 360 * 60_000 + 1000 }]);
   });
 });

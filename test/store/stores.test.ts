@@ -7,6 +7,7 @@ import { runRecoveryContract } from './run-recovery.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 import { staleWriteStoreContract } from './stale-write-store.contract.js';
 import { submissionContract } from './submission.contract.js';
+import { tokenStoreContract } from './token-store.contract.js';
 
 for (const [name, make, skip] of storeFactories) {
   if (skip !== undefined) console.warn(`${name}: skipping the store conformance suites: ${skip}`);
@@ -18,6 +19,7 @@ for (const [name, make, skip] of storeFactories) {
     describe('queue', () => queueStoreContract(make));
     runRecoveryContract(make);
     concurrencyStoreContract(make);
+    tokenStoreContract(make);
 
     describe('lifecycle', () => {
       it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {

@@ -7,6 +7,7 @@ import { PostgresQueueStore } from './queue-store.js';
 import { PostgresRunRecoveryStore } from './run-recovery-store.js';
 import { PostgresRunStore } from './run-store.js';
 import { PostgresStaleWriteStore } from './stale-write-store.js';
+import { PostgresTokenStore } from './token-store.js';
 
 export type { PostgresOptions } from './open.js';
 
@@ -31,6 +32,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     staleWrites: new PostgresStaleWriteStore(db),
     recovery: new PostgresRunRecoveryStore(db),
     concurrency: new PostgresConcurrencyStore(db),
+    tokens: new PostgresTokenStore(db),
     close,
     [Symbol.asyncDispose]: close,
   };

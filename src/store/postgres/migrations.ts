@@ -177,6 +177,21 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX concurrency_members_by_group ON concurrency_members (group_key, seq);
   `,
+  `
+  CREATE TABLE api_tokens (
+    id         text PRIMARY KEY,
+    role       text NOT NULL,
+    name       text,
+    hash       text NOT NULL,
+    created_at bigint NOT NULL,
+    expires_at bigint,
+    revoked_at bigint
+  );
+  CREATE TABLE server_secrets (
+    name  text PRIMARY KEY,
+    value text NOT NULL
+  );
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

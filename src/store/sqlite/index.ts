@@ -8,6 +8,7 @@ import { SqliteQueueStore } from './queue-store.js';
 import { SqliteRunRecoveryStore } from './run-recovery-store.js';
 import { SqliteRunStore } from './run-store.js';
 import { SqliteStaleWriteStore } from './stale-write-store.js';
+import { SqliteTokenStore } from './token-store.js';
 
 export type { SqliteOptions } from './open.js';
 
@@ -37,6 +38,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
     staleWrites: new SqliteStaleWriteStore(db, commits),
     recovery: new SqliteRunRecoveryStore(db, commits),
     concurrency: new SqliteConcurrencyStore(db, commits),
+    tokens: new SqliteTokenStore(db, commits),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -181,6 +181,21 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX concurrency_members_by_group ON concurrency_members (group_key, seq);
   `,
+  `
+  CREATE TABLE api_tokens (
+    id         TEXT PRIMARY KEY,
+    role       TEXT NOT NULL,
+    name       TEXT,
+    hash       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER
+  );
+  CREATE TABLE server_secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

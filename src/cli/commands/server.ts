@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { parseDuration } from '../../core/duration.js';
+import { ValkyrieServer } from '../../server/server.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
+import { openStores } from '../state.js';
+
+export interface ServerCommandOptions {
+  readonly host: string;
+  readonly port: string;
+  readonly db?: string;
+  readonly dataDir?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly drainTimeout: string;
+}
+
+/**
+ * Runs the control plane until SIGTERM or SIGINT: the first drains (the API answers 503, running runs
+ * get up to --drain-timeout), a second stops at once. Prints one line with the URL once listening.
+ */
+export async function serverCommand(options: ServerCommandOptions): Promise<number> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port: expected a port number 0-65535, received ${JSON.stringify(options.port)}`);
+  const drainTimeoutMs = parseDuration(options.drainTimeout);
+  if (drainTimeoutMs === undefined)
+    throw new UsageError(
+      `--drain-timeout: expected a duration such as 10s, received ${JSON.stringify(options.drainTimeout)}`,
+    );
+  const tls = readTls(options.tlsCert, options.tlsKey);
+  const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
+  const stores = await openStores(options.db, dataDir);
+  const adminToken = process.env.VALKYRIE_ADMIN_TOKEN;
+  const server = await ValkyrieServer.start({
+    stores,
+    host: options.host,
+    port,
+    dataDir,
+    drainTimeoutMs,
+    ...(tls === undefined ? {} : { tls }),
+    ...(adminToken === undefined ? {} : { adminToken }),
+    logError: (error) =>
+      process.stderr.write(
+        `valkyrie server: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,
+      ),
+  });
+  if (server.generatedAdminToken !== undefined) {
+    process.stderr.write(
+      `Created the first admin token; it is shown this once (set VALKYRIE_ADMIN_TOKEN to choose your own):\n${server.generatedAdminToken}\n`,
+    );
+  }
+  process.stdout.write(`valkyrie server listening on ${server.url}\n`);
+  await new Promise<void>((done) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        process.stderr.write(
+          `${signal}: shutting down; draining for up to ${options.drainTimeout} (signal again to stop at once)\n`,
+        );
+        void server.close().then(done, done);
+      } else {
+        void server.destroy().then(done, done);
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return ExitCode.succeeded;
+}
+
+/** Both files or neither; read and checked here, so a bad pair is one clear line, not a TLS stack. */
+function readTls(certPath: string | undefined, keyPath: string | undefined) {
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined)
+    throw new UsageError('--tls-cert and --tls-key go together: give both, or neither for plain HTTP');
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error);
+      throw new UsageError(`${flag}: cannot read ${path}: ${reason}`);
+    }
+  };
+  const cert = read('--tls-cert', certPath);
+  const key = read('--tls-key', keyPath);
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`--tls-cert/--tls-key: not a usable PEM certificate and matching key (${reason})`);
+  }
+  return { cert, key };
+}

@@ -1,0 +1,89 @@
+import type { TokenRecord } from '../../store/tokens.js';
+import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ExitCode } from '../exit-codes.js';
+
+export interface TokenCreateOptions extends ApiClientFlags {
+  readonly role: 'admin' | 'submit' | 'read' | 'runner';
+  readonly ttl?: string;
+  readonly name?: string;
+  readonly json?: boolean;
+}
+
+interface CreatedToken {
+  readonly id: string;
+  readonly token: string;
+  readonly role: string;
+  readonly expiresAt?: number;
+}
+
+/** Prints the new token alone on stdout (so `$(valkyrie token create …)` captures it); details on stderr. */
+export async function tokenCreateCommand(options: TokenCreateOptions): Promise<number> {
+  const client = ApiClient.fromFlags(options);
+  const created = await client.request<CreatedToken>('POST', '/api/v1/tokens', {
+    role: options.role,
+    ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
+    ...(options.name === undefined ? {} : { name: options.name }),
+  });
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(created)}\n`);
+    return ExitCode.succeeded;
+  }
+  const expires = created.expiresAt === undefined ? 'never expires' : `expires ${iso(created.expiresAt)}`;
+  const kind = created.role === 'runner' ? 'runner registration token' : `${created.role} token`;
+  process.stderr.write(`Created ${kind} ${created.id} (${expires}). It is shown this once:\n`);
+  process.stdout.write(`${created.token}\n`);
+  return ExitCode.succeeded;
+}
+
+export interface TokenListOptions extends ApiClientFlags {
+  readonly json?: boolean;
+}
+
+export async function tokenListCommand(options: TokenListOptions): Promise<number> {
+  const client = ApiClient.fromFlags(options);
+  const { tokens } = await client.request<{ tokens: TokenRecord[] }>('GET', '/api/v1/tokens');
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(tokens)}\n`);
+    return ExitCode.succeeded;
+  }
+  const now = Date.now();
+  const rows = tokens.map((token) => [
+    token.id,
+    token.role,
+    token.name ?? '',
+    iso(token.createdAt),
+    token.expiresAt === undefined ? 'never' : iso(token.expiresAt),
+    token.revokedAt !== undefined
+      ? 'revoked'
+      : token.expiresAt !== undefined && token.expiresAt <= now
+        ? 'expired'
+        : 'active',
+  ]);
+  process.stdout.write(table([['ID', 'ROLE', 'NAME', 'CREATED', 'EXPIRES', 'STATUS'], ...rows]));
+  return ExitCode.succeeded;
+}
+
+export async function tokenRevokeCommand(id: string, options: ApiClientFlags): Promise<number> {
+  const client = ApiClient.fromFlags(options);
+  await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+  process.stdout.write(`Revoked token ${id}.\n`);
+  return ExitCode.succeeded;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .map((line) => `${line}\n`)
+    .join('');
+}

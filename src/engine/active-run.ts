@@ -1,0 +1,62 @@
+import type { RunId } from '../core/ids.js';
+import type { RunStatus } from '../core/outcome.js';
+import type { RunRecord } from '../store/runs.js';
+import type { Workflow } from '../workflow/model.js';
+import type { RunContext } from './run-context.js';
+import type { RunCoordinator } from './run-coordinator.js';
+
+/** What a caller asks of a new run; the control plane adds the id, number and start time. */
+export type RunRequest = Omit<RunContext, 'runId' | 'runNumber' | 'startedAt'>;
+
+export interface RunHandle {
+  readonly id: RunId;
+  readonly runNumber: number;
+  /** Resolves with the run's final status once every job has finished and everything is stored. */
+  readonly done: Promise<RunStatus>;
+  cancel(immediate: boolean): void;
+}
+
+/** A run the control plane drives, from start (or resume) until its final status is stored. */
+export interface ActiveRun {
+  readonly id: RunId;
+  readonly workflow: Workflow;
+  readonly coordinator: RunCoordinator;
+  readonly startedAt: number;
+  readonly done: Promise<RunStatus>;
+  resolve(status: RunStatus): void;
+  reject(error: unknown): void;
+  completing: boolean;
+}
+
+/** The run's state and the handle its caller holds; `cancel` is how the handle reaches the control plane. */
+export function activateRun(
+  record: RunRecord,
+  workflow: Workflow,
+  coordinator: RunCoordinator,
+  startedAt: number,
+  cancel: (run: ActiveRun, immediate: boolean) => void,
+): { run: ActiveRun; handle: RunHandle } {
+  let resolve: (status: RunStatus) => void = () => {};
+  let reject: (error: unknown) => void = () => {};
+  const done = new Promise<RunStatus>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  const run: ActiveRun = {
+    id: record.id,
+    workflow,
+    coordinator,
+    startedAt,
+    done,
+    resolve,
+    reject,
+    completing: false,
+  };
+  const handle: RunHandle = {
+    id: record.id,
+    runNumber: record.runNumber,
+    done,
+    cancel: (immediate) => cancel(run, immediate),
+  };
+  return { run, handle };
+}

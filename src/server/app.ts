@@ -1,0 +1,157 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import * as z from 'zod';
+import { isValkyrieError } from '../core/errors.js';
+import { ApiError, shuttingDown } from './api-error.js';
+import type { ApiContext } from './context.js';
+import { openApiDocument } from './openapi.js';
+import { defineRoute, type Route, registerRoutes } from './route.js';
+import { accessRoutes } from './routes/access.js';
+import { bundleRoutes } from './routes/bundles.js';
+import { runStreamRoutes } from './routes/run-streams.js';
+import { runRoutes } from './routes/runs.js';
+import { errorSchema } from './schemas.js';
+
+/** JSON bodies: a workflow of up to 1 MiB plus its vars, secrets and env. */
+const jsonBodyLimit = 2 * 1024 * 1024;
+
+export interface ApiOptions {
+  readonly version: string;
+  /** Creates the node server (http or https); Fastify's default is plain http. */
+  readonly serverFactory?: (handler: (request: IncomingMessage, response: ServerResponse) => void) => Server;
+  /** Requests under this prefix are handed, unparsed, to the long-poll acceptor. */
+  readonly rawPrefix?: {
+    readonly path: string;
+    handle(request: IncomingMessage, response: ServerResponse): void;
+  };
+  /** Where unexpected (500) errors are written. */
+  readonly logError?: (error: unknown) => void;
+}
+
+/**
+ * The HTTP API as a Fastify instance (not listening yet; `inject` works for tests). Every error,
+ * Fastify's own included (bad JSON, a body too large, an unknown route), is a JSON `{code, message, path?}`.
+ */
+export function buildApi(context: ApiContext, options: ApiOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: jsonBodyLimit,
+    // Shutdown answers 503 itself, in the API's error shape, from the moment it begins.
+    return503OnClosing: false,
+    // Open event streams and idle keep-alive connections must not hold the close.
+    forceCloseConnections: true,
+    ...(options.serverFactory === undefined ? {} : { serverFactory: options.serverFactory }),
+  });
+  // Bundles stream to disk as they arrive (bundle-files.ts): the parser leaves the body unread.
+  app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_request, _payload, done) =>
+    done(null, undefined),
+  );
+  app.setErrorHandler((error, _request, reply) => {
+    const api = toApiError(error);
+    if (api.status >= 500 && api.code === 'VK_INTERNAL') options.logError?.(error);
+    return reply.code(api.status).send(api.body());
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ code: 'VK_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+  const raw = options.rawPrefix;
+  if (raw !== undefined) {
+    for (const url of [raw.path, `${raw.path}/*`]) {
+      app.route({
+        method: ['GET', 'POST', 'DELETE', 'PUT'],
+        url,
+        // Before Fastify reads the body: the acceptor reads and limits it itself.
+        onRequest: (request, reply, _done) => {
+          reply.hijack();
+          raw.handle(request.raw, reply.raw);
+        },
+        handler: async () => undefined,
+      });
+    }
+  }
+  const routes: Route[] = [
+    ...runRoutes(context),
+    ...runStreamRoutes(context),
+    ...bundleRoutes(context),
+    ...accessRoutes(context),
+    ...healthRoutes(context),
+  ];
+  const document = openApiDocument(routes, options.version);
+  routes.push(
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/openapi.json',
+      summary: 'This document',
+      access: 'public',
+      responses: { 200: { description: 'OpenAPI 3.1' } },
+      handle: async () => ({ status: 200, body: document }),
+    }),
+  );
+  registerRoutes(app, routes, context);
+  return app;
+}
+
+function healthRoutes(context: ApiContext): Route[] {
+  const status = z.object({ status: z.string() });
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/healthz',
+      summary: 'Liveness: the process answers',
+      access: 'public',
+      responses: { 200: { description: 'alive', schema: status } },
+      handle: async () => ({ status: 200, body: { status: 'ok' } }),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/readyz',
+      summary: 'Readiness: the store answers and the server is not shutting down',
+      access: 'public',
+      responses: {
+        200: { description: 'ready', schema: status },
+        503: { description: 'VK_SHUTTING_DOWN or VK_STORE', schema: errorSchema },
+      },
+      async handle() {
+        if (context.closing()) throw shuttingDown();
+        await context.stores.runs.listRuns({ limit: 1 }).catch((error: unknown) => {
+          const reason = error instanceof Error ? error.message : String(error);
+          throw new ApiError(503, 'VK_STORE', `the store does not answer: ${reason}`);
+        });
+        return { status: 200, body: { status: 'ready' } };
+      },
+    }),
+  ];
+}
+
+/** Fastify's own errors by their codes; anything unexpected is a 500 whose details go to the log only. */
+function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (isValkyrieError(error)) {
+    if (error.code === 'VK_QUEUE_FULL') return new ApiError(429, error.code, error.message);
+    if (error.code === 'VK_RUN_NOT_FOUND' || error.code === 'VK_JOB_NOT_FOUND')
+      return new ApiError(404, error.code, error.message);
+    if (error.code === 'VK_STORE') return new ApiError(503, error.code, error.message);
+  }
+  const { code, statusCode, message } = (error ?? {}) as {
+    code?: unknown;
+    statusCode?: unknown;
+    message?: unknown;
+  };
+  const text = typeof message === 'string' ? message : String(error);
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'VK_BODY_TOO_LARGE', `the request body exceeds ${jsonBodyLimit} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'VK_UNSUPPORTED_MEDIA_TYPE', text);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError(400, 'VK_INVALID_JSON', text, { path: 'body' });
+  }
+  if (error instanceof SyntaxError && statusCode === 400)
+    return new ApiError(400, 'VK_INVALID_JSON', `the body is not valid JSON: ${text}`, { path: 'body' });
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500)
+    return new ApiError(statusCode, 'VK_INVALID_REQUEST', text);
+  return new ApiError(500, 'VK_INTERNAL', 'the server failed unexpectedly; its log has the details');
+}

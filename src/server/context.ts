@@ -1,0 +1,28 @@
+import type { Clock } from '../core/clock.js';
+import type { ControlPlane, RunHandle } from '../engine/control-plane.js';
+import type { Stores } from '../store/store.js';
+import type { BundleFiles } from './bundle-files.js';
+import type { RunFeed } from './run-feed.js';
+import type { EventStream } from './sse.js';
+import type { TokenAuthority } from './tokens.js';
+
+/** A run this process drives: its handle (to cancel it) and its bundle (for job tokens). */
+export interface DrivenRun {
+  readonly handle: RunHandle;
+  readonly bundle?: string;
+}
+
+/** What the API's routes share; one per server. */
+export interface ApiContext {
+  readonly stores: Stores;
+  readonly authority: TokenAuthority;
+  readonly controlPlane: ControlPlane;
+  readonly feed: RunFeed;
+  readonly bundles: BundleFiles;
+  /** Runs started by this process and not finished yet, by run id. */
+  readonly driven: Map<string, DrivenRun>;
+  /** Open Server-Sent Event streams, ended at shutdown. */
+  readonly streams: Set<EventStream>;
+  readonly clock: Clock;
+  closing(): boolean;
+}

@@ -1,0 +1,137 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type * as z from 'zod';
+import { ApiError, shuttingDown } from './api-error.js';
+import type { Principal, TokenAuthority } from './tokens.js';
+
+/**
+ * Who may call a route. `read` < `submit` < `admin` are API roles (admin may do everything);
+ * `register` takes a runner registration token; `job` takes the job token of the `:jobId` in the URL.
+ */
+export type Access = 'public' | 'read' | 'submit' | 'admin' | 'register' | 'job';
+
+export interface RouteInput<B, Q, P> {
+  readonly body: B;
+  readonly query: Q;
+  readonly params: P;
+  /** Undefined on public routes only. */
+  readonly principal: Principal | undefined;
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+}
+
+/** A JSON answer, or `streamed` when the handler wrote the response itself (SSE, files). */
+export type RouteResult = { readonly status: number; readonly body?: unknown } | 'streamed';
+
+export interface ResponseSpec {
+  readonly description: string;
+  readonly schema?: z.ZodType;
+  /** Default application/json. */
+  readonly contentType?: string;
+}
+
+/** What the OpenAPI document and the registration read; the same object validates the requests. */
+export interface RouteMeta {
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+  readonly url: string;
+  readonly summary: string;
+  readonly access: Access;
+  readonly body?: z.ZodType;
+  /** A body that is not JSON: its content type, for the document (the route reads the stream). */
+  readonly rawBody?: string;
+  readonly query?: z.ZodType;
+  readonly params?: z.ZodType;
+  readonly responses: Readonly<Record<number, ResponseSpec>>;
+}
+
+export interface Route extends RouteMeta {
+  run(request: FastifyRequest, reply: FastifyReply, principal: Principal | undefined): Promise<RouteResult>;
+}
+
+export interface RouteSpec<B, Q, P> extends RouteMeta {
+  readonly body?: z.ZodType<B>;
+  readonly query?: z.ZodType<Q>;
+  readonly params?: z.ZodType<P>;
+  handle(input: RouteInput<B, Q, P>): Promise<RouteResult>;
+}
+
+/** Ties a route's schemas to its handler's types; validation failures are 400 with the field's path. */
+export function defineRoute<B = undefined, Q = undefined, P = undefined>(spec: RouteSpec<B, Q, P>): Route {
+  return {
+    ...spec,
+    run: (request, reply, principal) =>
+      spec.handle({
+        body: validate(spec.body, request.body, 'body') as B,
+        query: validate(spec.query, request.query, 'query') as Q,
+        params: validate(spec.params, request.params, 'params') as P,
+        principal,
+        request,
+        reply,
+      }),
+  };
+}
+
+function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (schema === undefined) return undefined;
+  const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = [where, ...(issue?.path ?? []).map(String)].join('.');
+  const message = `${path}: ${issue?.message ?? 'invalid'}`;
+  throw new ApiError(400, 'VK_INVALID_REQUEST', message, { path });
+}
+
+const roleRank = { read: 1, submit: 2, admin: 3 } as const;
+
+/** Throws 403 when the principal may not call a route of this access; nothing has happened yet. */
+export function authorize(access: Access, principal: Principal, params: unknown): void {
+  if (access === 'public') return;
+  if (access === 'job') {
+    const jobId = (params as { jobId?: unknown } | undefined)?.jobId;
+    if (principal.kind === 'job' && principal.jobId === jobId) return;
+    throw forbidden(
+      principal.kind === 'job'
+        ? `this job token is for job ${principal.jobId}, not ${String(jobId)}`
+        : 'only the job token of this job may call this route',
+    );
+  }
+  if (principal.kind !== 'token') throw forbidden("a job token may call its own job's routes only");
+  if (access === 'register') {
+    if (principal.role === 'runner') return;
+    throw forbidden(`registering a runner takes a runner registration token, not a ${principal.role} token`);
+  }
+  const role = principal.role;
+  if (role === 'runner' || role === 'credential' || roleRank[role] < roleRank[access])
+    throw forbidden(`a ${role} token may not do this; it needs the ${access} role`);
+}
+
+function forbidden(message: string): ApiError {
+  return new ApiError(403, 'VK_FORBIDDEN', message);
+}
+
+export interface RouteHost {
+  readonly authority: TokenAuthority;
+  /** True once shutdown began: every route but the public ones answers 503. */
+  closing(): boolean;
+}
+
+/** Mounts routes: 503 while closing, then authentication (401), authorization (403), validation (400). */
+export function registerRoutes(app: FastifyInstance, routes: readonly Route[], host: RouteHost): void {
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      handler: async (request, reply) => {
+        if (route.access !== 'public' && host.closing()) throw shuttingDown();
+        let principal: Principal | undefined;
+        if (route.access !== 'public') {
+          principal = await host.authority.authenticate(request.headers.authorization);
+          authorize(route.access, principal, request.params);
+        }
+        const result = await route.run(request, reply, principal);
+        if (result === 'streamed') return reply;
+        reply.code(result.status);
+        return result.body === undefined ? reply.send() : reply.send(result.body);
+      },
+    });
+  }
+}

@@ -1,0 +1,96 @@
+import * as z from 'zod';
+import { parseDuration } from '../../core/duration.js';
+import type { ApiContext } from '../context.js';
+import { defineRoute, type Route } from '../route.js';
+import {
+  errorSchema,
+  idParams,
+  registerSchema,
+  tokenCreatedSchema,
+  tokenCreateSchema,
+  tokenSchema,
+} from '../schemas.js';
+
+/** Registration tokens expire; a day is enough to bring a fleet of runners up. */
+const defaultRegistrationTtlMs = 24 * 3_600_000;
+
+/** Tokens (admin only) and the exchange of a registration token for a runner's credential. */
+export function accessRoutes(context: ApiContext): Route[] {
+  const { authority } = context;
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/tokens',
+      summary: 'Create a token; its secret is in this response only',
+      access: 'admin',
+      body: tokenCreateSchema,
+      responses: {
+        201: { description: 'the new token', schema: tokenCreatedSchema },
+        400: { description: 'VK_INVALID_REQUEST', schema: errorSchema },
+      },
+      async handle({ body }) {
+        const ttlMs =
+          body.ttl === undefined
+            ? body.role === 'runner'
+              ? defaultRegistrationTtlMs
+              : undefined
+            : parseDuration(body.ttl);
+        const { record, token } = await authority.create({
+          role: body.role,
+          ...(ttlMs === undefined ? {} : { ttlMs }),
+          ...(body.name === undefined ? {} : { name: body.name }),
+        });
+        const expires = record.expiresAt === undefined ? {} : { expiresAt: record.expiresAt };
+        return { status: 201, body: { id: record.id, token, role: record.role, ...expires } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/tokens',
+      summary: 'List tokens (never their secrets), revoked ones included',
+      access: 'admin',
+      responses: { 200: { description: 'tokens', schema: z.object({ tokens: z.array(tokenSchema) }) } },
+      async handle() {
+        return { status: 200, body: { tokens: await authority.list() } };
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/api/v1/tokens/:id',
+      summary: 'Revoke a token: it is refused from now on (401)',
+      access: 'admin',
+      params: idParams,
+      responses: {
+        204: { description: 'revoked (also when it already was)' },
+        404: { description: 'VK_TOKEN_NOT_FOUND', schema: errorSchema },
+      },
+      async handle({ params }) {
+        await authority.revoke(params.id);
+        return { status: 204 };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/runners/register',
+      summary:
+        'Exchange a runner registration token for a per-runner credential (for the runner protocol endpoints)',
+      access: 'register',
+      body: registerSchema.optional(),
+      responses: {
+        201: {
+          description: 'the runner id and its credential, shown once',
+          schema: z.object({ runnerId: z.string(), credential: z.string() }),
+        },
+        401: { description: 'VK_UNAUTHORIZED', schema: errorSchema },
+        403: { description: 'VK_FORBIDDEN: not a registration token', schema: errorSchema },
+      },
+      async handle({ body }) {
+        const { record, token } = await authority.create({
+          role: 'credential',
+          name: body?.name ?? 'runner',
+        });
+        return { status: 201, body: { runnerId: record.id, credential: token } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,71 @@
+import { asRunId } from '../../core/ids.js';
+import { isTerminal } from '../../core/outcome.js';
+import { ApiError } from '../api-error.js';
+import type { ApiContext } from '../context.js';
+import { defineRoute, type Route } from '../route.js';
+import { errorSchema, jobParams, sha256Params } from '../schemas.js';
+
+/** Workspace bundles: uploaded by `valkyrie submit`, fetched per job by runners with a job token. */
+export function bundleRoutes(context: ApiContext): Route[] {
+  const { bundles, stores } = context;
+  return [
+    defineRoute({
+      method: 'HEAD',
+      url: '/api/v1/bundles/:sha256',
+      summary: 'Whether the server has this bundle (200) or not (404)',
+      access: 'submit',
+      params: sha256Params,
+      responses: { 200: { description: 'present' }, 404: { description: 'absent' } },
+      async handle({ params }) {
+        return { status: (await bundles.has(params.sha256)) ? 200 : 404 };
+      },
+    }),
+    defineRoute({
+      method: 'PUT',
+      url: '/api/v1/bundles/:sha256',
+      summary: 'Upload a bundle (a gzipped tar); stored only when its sha256 matches the URL',
+      access: 'submit',
+      params: sha256Params,
+      rawBody: 'application/gzip',
+      responses: {
+        201: { description: 'stored' },
+        200: { description: 'the server already had it' },
+        400: { description: 'VK_BUNDLE_HASH_MISMATCH', schema: errorSchema },
+        413: { description: 'VK_BODY_TOO_LARGE', schema: errorSchema },
+      },
+      async handle({ params, request }) {
+        const outcome = await bundles.put(params.sha256, request.raw);
+        return { status: outcome === 'created' ? 201 : 200, body: { sha256: params.sha256 } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/jobs/:jobId/workspace',
+      summary: "The job's workspace bundle; only with that job's token (from its lease), until the job ends",
+      access: 'job',
+      params: jobParams,
+      responses: {
+        200: { description: 'the bundle', contentType: 'application/gzip' },
+        403: { description: "VK_FORBIDDEN: another job's token", schema: errorSchema },
+        404: { description: 'VK_BUNDLE_NOT_FOUND: the run has no bundle', schema: errorSchema },
+        401: { description: 'VK_UNAUTHORIZED: the token expired, or its job has ended', schema: errorSchema },
+      },
+      async handle({ params, principal, reply }) {
+        const bundle = principal?.kind === 'job' ? principal.bundle : undefined;
+        const dot = params.jobId.lastIndexOf('.');
+        const jobs = dot > 0 ? await stores.runs.listJobs(asRunId(params.jobId.slice(0, dot))) : [];
+        const job = jobs.find((candidate) => candidate.id === params.jobId);
+        if (job !== undefined && isTerminal(job.status))
+          throw new ApiError(
+            401,
+            'VK_UNAUTHORIZED',
+            `job ${job.id} has ended (${job.status}); its token is no longer valid`,
+          );
+        if (bundle === undefined || !(await bundles.has(bundle)))
+          throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `job ${params.jobId} has no workspace bundle`);
+        reply.type('application/gzip');
+        return { status: 200, body: bundles.read(bundle) };
+      },
+    }),
+  ];
+}

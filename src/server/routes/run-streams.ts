@@ -1,0 +1,89 @@
+import { asJobId, asRunId } from '../../core/ids.js';
+import type { LogEntry } from '../../protocol/messages.js';
+import { ApiError } from '../api-error.js';
+import type { ApiContext } from '../context.js';
+import { defineRoute, type Route } from '../route.js';
+import { findRun } from '../run-views.js';
+import { errorSchema, idParams, logsQuery } from '../schemas.js';
+import { openEventStream } from '../sse.js';
+
+/** A run's events and a job's logs, as text or as Server-Sent Events. */
+export function runStreamRoutes(context: ApiContext): Route[] {
+  const { stores, feed, streams } = context;
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/runs/:id/events',
+      summary:
+        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it): the run replayed from its start, then live; ends after run.completed',
+      access: 'read',
+      params: idParams,
+      responses: {
+        200: { description: 'an event stream', contentType: 'text/event-stream' },
+        404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
+      },
+      async handle({ params, reply }) {
+        const run = await findRun(stores.runs, params.id);
+        const stream = openEventStream(reply, streams);
+        const unsubscribe = await feed.subscribe(run.id, {
+          event: (event) => stream.send('run', event),
+          end: () => stream.end(),
+        });
+        stream.onEnd(unsubscribe);
+        return 'streamed';
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/runs/:id/logs',
+      summary:
+        "A job's log as text/plain; with follow=1 as Server-Sent Events (event: log, data: a LogEntry) that end when the job does",
+      access: 'read',
+      params: idParams,
+      query: logsQuery,
+      responses: {
+        200: { description: 'the log', contentType: 'text/plain' },
+        404: { description: 'VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND', schema: errorSchema },
+      },
+      async handle({ params, query, reply }) {
+        const run = await findRun(stores.runs, params.id);
+        const jobs = await stores.runs.listJobs(run.id);
+        if (!jobs.some((job) => job.id === query.job))
+          throw new ApiError(
+            404,
+            'VK_JOB_NOT_FOUND',
+            `run ${run.id} has no job ${JSON.stringify(query.job)}`,
+            {
+              path: 'query.job',
+            },
+          );
+        const follow = query.follow === '1' || query.follow === 'true';
+        if (follow && feed.isActive(run.id)) {
+          const stream = openEventStream(reply, streams);
+          const unsubscribe = await feed.subscribe(run.id, {
+            event: (event) => {
+              if (event.type === 'log' && event.jobId === query.job) stream.send('log', logEntryOf(event));
+              if (event.type === 'job.completed' && event.jobId === query.job) stream.end();
+            },
+            end: () => stream.end(),
+          });
+          stream.onEnd(unsubscribe);
+          return 'streamed';
+        }
+        const lines = await stores.logs.read(asRunId(run.id), { jobId: asJobId(query.job) });
+        if (follow) {
+          const stream = openEventStream(reply, streams);
+          for (const line of lines) stream.send('log', logEntryOf(line));
+          stream.end();
+          return 'streamed';
+        }
+        reply.type('text/plain; charset=utf-8');
+        return { status: 200, body: lines.map((line) => `${line.text}\n`).join('') };
+      },
+    }),
+  ];
+}
+
+function logEntryOf(line: Pick<LogEntry, 'stepIndex' | 'stream' | 'at' | 'text'>): LogEntry {
+  return { stepIndex: line.stepIndex, stream: line.stream, at: line.at, text: line.text };
+}

@@ -1,0 +1,167 @@
+import * as z from 'zod';
+import { defaultQueueCapacity } from '../../store/submissions.js';
+import { hasErrors } from '../../workflow/diagnostics.js';
+import { parseWorkflow } from '../../workflow/parse.js';
+import { ApiError } from '../api-error.js';
+import type { ApiContext } from '../context.js';
+import { defineRoute, type Route } from '../route.js';
+import { findRun, runView } from '../run-views.js';
+import {
+  errorSchema,
+  idParams,
+  runListQuery,
+  runSubmitSchema,
+  runViewSchema,
+  workflowInvalidSchema,
+} from '../schemas.js';
+
+const runBody = z.object({ run: runViewSchema });
+const idempotencyWindowMs = 24 * 3_600_000;
+
+/** Submit, list, get and cancel runs. Event and log streams are in run-streams.ts. */
+export function runRoutes(context: ApiContext): Route[] {
+  const { stores, controlPlane, bundles, driven } = context;
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/runs',
+      summary: 'Submit a workflow run (optional header Idempotency-Key)',
+      access: 'submit',
+      body: runSubmitSchema,
+      responses: {
+        201: { description: 'the run was created and started', schema: runBody },
+        200: { description: 'a run with this Idempotency-Key exists; nothing was created', schema: runBody },
+        400: {
+          description: 'VK_WORKFLOW_INVALID with diagnostics, or VK_INVALID_REQUEST',
+          schema: workflowInvalidSchema,
+        },
+        404: { description: 'VK_BUNDLE_NOT_FOUND', schema: errorSchema },
+        429: { description: 'VK_QUEUE_FULL: nothing was submitted', schema: errorSchema },
+      },
+      async handle({ body, request, principal }) {
+        const path = body.path ?? 'workflow.yml';
+        const parsed = parseWorkflow(body.workflow, path);
+        if (parsed.workflow === undefined || hasErrors(parsed.diagnostics)) {
+          const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
+          const first = errors[0];
+          const where = first === undefined ? path : `${path}:${first.line}:${first.col}`;
+          throw new ApiError(
+            400,
+            'VK_WORKFLOW_INVALID',
+            `${where}: ${first?.message ?? 'invalid workflow'}`,
+            {
+              path: 'body.workflow',
+              diagnostics: errors.map((d) => ({ message: d.message, line: d.line, column: d.col })),
+            },
+          );
+        }
+        if (body.bundle !== undefined && !(await bundles.has(body.bundle)))
+          throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `no bundle ${body.bundle}: upload it first`, {
+            path: 'body.bundle',
+          });
+        const key = idempotencyKey(request.headers['idempotency-key']);
+        const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
+        const submission = await controlPlane.submitRun(
+          parsed.workflow,
+          {
+            workflowName: parsed.workflow.name,
+            // Runners choose each job's directory (the unpacked bundle, or an empty one).
+            workspace: '',
+            actor,
+            vars: body.vars ?? {},
+            secrets: body.secrets ?? {},
+            envOverrides: body.env ?? {},
+            ...(body.priority === undefined ? {} : { priority: body.priority }),
+            ...(body.bundle === undefined ? {} : { bundle: { sha256: body.bundle } }),
+          },
+          {
+            queueCapacity: defaultQueueCapacity,
+            ...(key === undefined ? {} : { idempotency: { key, windowMs: idempotencyWindowMs } }),
+          },
+        );
+        if (submission.kind === 'queue_full') {
+          const { capacity, unfinishedJobs, plannedJobs } = submission;
+          throw new ApiError(
+            429,
+            'VK_QUEUE_FULL',
+            `the queue holds ${unfinishedJobs} unfinished jobs; ${plannedJobs} more would exceed its capacity of ${capacity}`,
+          );
+        }
+        if (submission.kind === 'duplicate')
+          return { status: 200, body: { run: await runView(stores.runs, submission.run) } };
+        const { handle } = submission;
+        driven.set(handle.id, { handle, ...(body.bundle === undefined ? {} : { bundle: body.bundle }) });
+        const forget = () => driven.delete(handle.id);
+        handle.done.then(forget, forget);
+        return {
+          status: 201,
+          body: { run: await runView(stores.runs, await findRun(stores.runs, handle.id)) },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/runs',
+      summary: 'List runs, newest first',
+      access: 'read',
+      query: runListQuery,
+      responses: { 200: { description: 'runs', schema: z.object({ runs: z.array(runViewSchema) }) } },
+      async handle({ query }) {
+        const runs = await stores.runs.listRuns({ limit: query.limit ?? 50 });
+        return {
+          status: 200,
+          body: { runs: await Promise.all(runs.map((run) => runView(stores.runs, run))) },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/runs/:id',
+      summary: 'Get a run and its jobs',
+      access: 'read',
+      params: idParams,
+      responses: {
+        200: { description: 'the run', schema: runBody },
+        404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
+      },
+      async handle({ params }) {
+        return {
+          status: 200,
+          body: { run: await runView(stores.runs, await findRun(stores.runs, params.id)) },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/runs/:id/cancel',
+      summary: 'Cancel a run: queued jobs end cancelled, running ones are asked to stop',
+      access: 'submit',
+      params: idParams,
+      responses: {
+        202: { description: 'cancellation started', schema: runBody },
+        404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
+        409: { description: 'VK_RUN_FINISHED or VK_RUN_NOT_ACTIVE', schema: errorSchema },
+      },
+      async handle({ params }) {
+        const run = await findRun(stores.runs, params.id);
+        if (run.status !== 'queued' && run.status !== 'running')
+          throw new ApiError(409, 'VK_RUN_FINISHED', `run ${run.id} already finished (${run.status})`);
+        const active = driven.get(run.id);
+        if (active === undefined)
+          throw new ApiError(409, 'VK_RUN_NOT_ACTIVE', `run ${run.id} is not driven by this server process`);
+        active.handle.cancel(false);
+        return { status: 202, body: { run: await runView(stores.runs, run) } };
+      },
+    }),
+  ];
+}
+
+function idempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.length === 0 || value.length > 200)
+    throw new ApiError(400, 'VK_INVALID_REQUEST', 'the Idempotency-Key header must be 1 to 200 characters', {
+      path: 'headers.idempotency-key',
+    });
+  return value;
+}

@@ -1,0 +1,122 @@
+import * as z from 'zod';
+import { durationHint, parseDuration } from '../core/duration.js';
+import { type JobStatus, type RunStatus, terminalJobStatuses } from '../core/outcome.js';
+import { priorities } from '../core/priority.js';
+
+/**
+ * The API's request and response schemas: requests are validated with them, and the OpenAPI document
+ * (`/api/v1/openapi.json`) is generated from the same objects, so the two cannot drift apart.
+ */
+
+const jobStatuses = ['pending', 'queued', 'offered', 'running', ...terminalJobStatuses] as const;
+const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+/** Fails to compile when the status lists and the core's status types disagree. */
+export type StatusAgreement = [
+  Assert<Same<(typeof jobStatuses)[number], JobStatus>>,
+  Assert<Same<(typeof runStatuses)[number], RunStatus>>,
+];
+
+const stringRecord = z.record(z.string(), z.string());
+export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256: 64 lowercase hex digits');
+
+export const errorSchema = z
+  .object({
+    code: z.string().meta({ description: 'a stable VK_* code' }),
+    message: z.string(),
+    path: z.string().optional().meta({ description: 'the request field that was wrong, e.g. body.role' }),
+  })
+  .meta({ id: 'Error' });
+
+const durationSchema = z
+  .string()
+  .refine((value) => parseDuration(value) !== undefined && (parseDuration(value) ?? 0) > 0, {
+    message: `expected ${durationHint}`,
+  });
+
+export const tokenCreateSchema = z.strictObject({
+  role: z.enum(['admin', 'submit', 'read', 'runner']),
+  ttl: durationSchema.optional().meta({ description: 'e.g. 24h; runner registration tokens default to 24h' }),
+  name: z.string().min(1).max(100).optional(),
+});
+
+export const tokenSchema = z
+  .object({
+    id: z.string(),
+    role: z.enum(['admin', 'submit', 'read', 'runner', 'credential']),
+    name: z.string().optional(),
+    createdAt: z.number(),
+    expiresAt: z.number().optional(),
+    revokedAt: z.number().optional(),
+  })
+  .meta({ id: 'Token' });
+
+export const tokenCreatedSchema = z.object({
+  id: z.string(),
+  token: z.string().meta({ description: 'the secret; shown once, never again' }),
+  role: tokenSchema.shape.role,
+  expiresAt: z.number().optional(),
+});
+
+export const idParams = z.strictObject({ id: z.string().min(1).max(100) });
+export const sha256Params = z.strictObject({ sha256: sha256Schema });
+export const jobParams = z.strictObject({ jobId: z.string().min(1).max(200) });
+
+export const runSubmitSchema = z.strictObject({
+  workflow: z
+    .string()
+    .min(1)
+    .max(1024 * 1024)
+    .meta({ description: 'the workflow file, YAML text' }),
+  path: z.string().min(1).max(500).optional().meta({ description: 'the file name, for messages' }),
+  bundle: sha256Schema.optional().meta({ description: 'sha256 of an uploaded workspace bundle' }),
+  vars: stringRecord.optional(),
+  secrets: stringRecord.optional(),
+  env: stringRecord.optional(),
+  priority: z.enum(priorities).optional(),
+});
+
+export const runListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+});
+
+export const logsQuery = z.strictObject({
+  job: z.string().min(1).max(200).meta({ description: 'the job id' }),
+  follow: z.enum(['0', '1', 'true', 'false']).optional(),
+});
+
+export const registerSchema = z.strictObject({
+  name: z.string().min(1).max(100).optional(),
+});
+
+export const jobViewSchema = z.object({
+  id: z.string(),
+  key: z.string(),
+  name: z.string(),
+  status: z.enum(jobStatuses),
+  durationMs: z.number().optional(),
+});
+
+export const runViewSchema = z
+  .object({
+    id: z.string(),
+    number: z.number(),
+    workflowName: z.string(),
+    status: z.enum(runStatuses),
+    createdAt: z.number(),
+    finishedAt: z.number().optional(),
+    jobs: z.array(jobViewSchema),
+  })
+  .meta({ id: 'RunView' });
+
+export type RunView = z.infer<typeof runViewSchema>;
+
+export const diagnosticSchema = z.object({
+  message: z.string(),
+  line: z.number().optional(),
+  column: z.number().optional(),
+  path: z.string().optional(),
+});
+
+export const workflowInvalidSchema = errorSchema.extend({ diagnostics: z.array(diagnosticSchema) });

@@ -1,0 +1,229 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type Clock, systemClock } from '../core/clock.js';
+import { ValkyrieError } from '../core/errors.js';
+import { ControlPlane, type ControlPlaneOptions } from '../engine/control-plane.js';
+import { controlPlaneDecoder } from '../protocol/frame.js';
+import type { Authenticate } from '../protocol/handshake.js';
+import { LongPollAcceptor } from '../protocol/long-poll/acceptor.js';
+import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
+import { WebSocketAcceptor } from '../protocol/websocket/acceptor.js';
+import type { Stores } from '../store/store.js';
+import { ApiError } from './api-error.js';
+import { buildApi } from './app.js';
+import { BundleFiles } from './bundle-files.js';
+import type { ApiContext, DrivenRun } from './context.js';
+import { RunFeed } from './run-feed.js';
+import type { EventStream } from './sse.js';
+import { TokenAuthority } from './tokens.js';
+
+export const webSocketPath = '/api/v1/runner/ws';
+export const longPollPath = '/api/v1/runner/poll';
+
+export interface ServerOptions {
+  /** Owned from here on: the server closes them last. */
+  readonly stores: Stores;
+  readonly host: string;
+  /** 0 picks a free port (see `url`). */
+  readonly port: number;
+  /** Bundles live in `<dataDir>/bundles/`. */
+  readonly dataDir: string;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** VALKYRIE_ADMIN_TOKEN. */
+  readonly adminToken?: string;
+  /** How long shutdown waits for running runs before it closes anyway. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+  readonly clock?: Clock;
+  readonly controlPlane?: Omit<ControlPlaneOptions, 'issueJobToken' | 'clock'>;
+  readonly longPoll?: { readonly holdMs?: number; readonly sessionTtlMs?: number };
+  readonly version?: string;
+  readonly logError?: (error: unknown) => void;
+}
+
+/**
+ * `valkyrie server`: the HTTP API, the runner protocol endpoints (WebSocket and long-poll, on the same
+ * port) and a control plane, on one store. Lifecycle: `start` → `close()` (two-phase: stop intake, the
+ * API answers 503; wait for driven runs up to the drain deadline; then close the protocol endpoints,
+ * open streams, the HTTP server and the store) or `destroy()` (the same without waiting). Both are
+ * idempotent and return the same promise; every releaser runs even when an earlier one fails.
+ */
+export class ValkyrieServer implements AsyncDisposable {
+  private closing: Promise<void> | undefined;
+  private destroying: Promise<void> | undefined;
+  private readonly drainTimeoutMs: number;
+
+  private constructor(
+    /** The Fastify instance: `inject` answers requests in process (tests). */
+    readonly app: FastifyInstance,
+    private readonly context: ApiContext,
+    /** Read by the API's routes (context.closing): set once, when shutdown begins. */
+    private readonly intake: { stopped: boolean },
+    private readonly acceptors: { readonly ws: { close(): Promise<void> }; readonly poll: { close(): void } },
+    readonly url: string,
+    /** The admin token created at this start, if one was (print it once). */
+    readonly generatedAdminToken: string | undefined,
+    options: ServerOptions,
+  ) {
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  }
+
+  static async start(options: ServerOptions): Promise<ValkyrieServer> {
+    const { stores } = options;
+    const clock = options.clock ?? systemClock;
+    let poll: LongPollAcceptor<ControlMessage, RunnerMessage, string> | undefined;
+    try {
+      const authority = await TokenAuthority.open(stores.tokens, clock);
+      const generated = await authority.bootstrapAdmin(options.adminToken);
+      const driven = new Map<string, DrivenRun>();
+      const controlPlane = new ControlPlane(stores, {
+        ...options.controlPlane,
+        clock,
+        issueJobToken: (jobId, runId, ttlMs) =>
+          authority.issueJobToken(jobId, ttlMs, driven.get(runId)?.bundle),
+      });
+      const feed = new RunFeed(stores.runs);
+      controlPlane.onEvent(feed.publish);
+      const intake = { stopped: false };
+      const streams = new Set<EventStream>();
+      const bundles = new BundleFiles(join(options.dataDir, 'bundles'));
+      const context: ApiContext = {
+        stores,
+        authority,
+        controlPlane,
+        feed,
+        bundles,
+        driven,
+        streams,
+        clock,
+        closing: () => intake.stopped,
+      };
+      const authenticate = runnerAuthentication(authority);
+      poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
+        basePath: longPollPath,
+        authenticate,
+        decoder: controlPlaneDecoder,
+        ...options.longPoll,
+      });
+      const app = buildApi(context, {
+        version: options.version ?? '0.1.0',
+        serverFactory: (handler) =>
+          options.tls === undefined
+            ? createHttpServer(handler)
+            : // https.Server emits the same 'request' and 'upgrade' events the acceptors use.
+              (createHttpsServer(
+                { cert: options.tls.cert, key: options.tls.key },
+                handler,
+              ) as unknown as Server),
+        rawPrefix: { path: longPollPath, handle: (request, response) => poll?.handle(request, response) },
+        ...(options.logError === undefined ? {} : { logError: options.logError }),
+      });
+      const ws = new WebSocketAcceptor<ControlMessage, RunnerMessage, string>({
+        server: app.server,
+        path: webSocketPath,
+        authenticate,
+        decoder: controlPlaneDecoder,
+      });
+      for (const acceptor of [ws, poll])
+        acceptor.onConnection((transport) => controlPlane.connect(transport));
+      await listen(app, options);
+      const address = app.server.address() as AddressInfo;
+      const scheme = options.tls === undefined ? 'http' : 'https';
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const url = `${scheme}://${host}:${address.port}`;
+      return new ValkyrieServer(app, context, intake, { ws, poll }, url, generated, options);
+    } catch (error) {
+      // The long-poll sweeper's timer would keep the process alive after a failed start.
+      poll?.close();
+      await stores.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Phase one: refuse new work and wait for driven runs (up to the drain deadline); then destroy(). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.intake.stopped = true;
+      const runs = [...this.context.driven.values()].map((run) => run.handle.done.catch(() => undefined));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.drainTimeoutMs);
+      });
+      await Promise.race([Promise.all(runs), deadline]);
+      clearTimeout(timer);
+      await this.destroy();
+    })();
+    return this.closing;
+  }
+
+  /** Phase two, at once: closes protocol endpoints, streams, the HTTP server and the store. */
+  destroy(): Promise<void> {
+    this.destroying ??= (async () => {
+      this.intake.stopped = true;
+      const { feed, streams, stores } = this.context;
+      const failures: unknown[] = [];
+      const release = async (step: () => unknown) => {
+        try {
+          await step();
+        } catch (error) {
+          failures.push(error);
+        }
+      };
+      await release(() => this.acceptors.ws.close());
+      await release(() => this.acceptors.poll.close());
+      await release(() => feed.close());
+      await release(() => {
+        for (const stream of [...streams]) stream.end();
+      });
+      await release(() => this.app.close());
+      await release(() => stores.close());
+      if (failures.length > 0) throw failures[0];
+    })();
+    return this.destroying;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.destroy();
+  }
+}
+
+function runnerAuthentication(authority: TokenAuthority): Authenticate<string> {
+  return async ({ headers }) => {
+    try {
+      const principal = await authority.authenticate(headers.authorization);
+      if (principal.kind === 'token' && principal.role === 'credential')
+        return { kind: 'accepted', principal: principal.id };
+      return {
+        kind: 'rejected',
+        status: 403,
+        code: 'VK_FORBIDDEN',
+        message: 'the runner protocol takes a runner credential (from POST /api/v1/runners/register)',
+      };
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401)
+        return { kind: 'rejected', status: 401, code: error.code, message: error.message };
+      throw error;
+    }
+  };
+}
+
+async function listen(app: FastifyInstance, options: ServerOptions): Promise<void> {
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = `${options.host}:${options.port}`;
+    const reason =
+      code === 'EADDRINUSE'
+        ? `${where} is already in use; pick another --port or stop the other process`
+        : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND'
+          ? `${options.host} is not an address of this machine`
+          : code === 'EACCES'
+            ? `not allowed to listen on ${where} (ports below 1024 need privileges)`
+            : `cannot listen on ${where}: ${error instanceof Error ? error.message : String(error)}`;
+    await app.close().catch(() => undefined);
+    throw new ValkyrieError('VK_SERVER_START', reason);
+  }
+}

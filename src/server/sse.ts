@@ -1,0 +1,57 @@
+import type { FastifyReply } from 'fastify';
+
+/** How often an idle stream sends a comment, so proxies do not cut it. */
+const keepAliveMs = 15_000;
+
+export interface EventStream {
+  send(event: string, data: unknown): void;
+  /** Idempotent. */
+  end(): void;
+  /** Called once when the stream ends, whoever ended it (this side, the client, shutdown). */
+  onEnd(listener: () => void): void;
+}
+
+/**
+ * Takes over the reply and answers with Server-Sent Events. Open streams are kept in `open` so
+ * shutdown can end them: a stream that never ends would hold the HTTP server's close forever.
+ */
+export function openEventStream(reply: FastifyReply, open: Set<EventStream>): EventStream {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  raw.write(': valkyrie\n\n');
+  const listeners: (() => void)[] = [];
+  let ended = false;
+  const timer = setInterval(() => raw.write(': keep-alive\n\n'), keepAliveMs);
+  timer.unref();
+  const finish = () => {
+    if (ended) return;
+    ended = true;
+    clearInterval(timer);
+    open.delete(stream);
+    for (const listener of listeners) listener();
+  };
+  const stream: EventStream = {
+    send(event, data) {
+      if (ended) return;
+      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    end() {
+      if (ended) return;
+      finish();
+      raw.end();
+    },
+    onEnd(listener) {
+      if (ended) listener();
+      else listeners.push(listener);
+    },
+  };
+  open.add(stream);
+  raw.on('close', finish);
+  return stream;
+}

@@ -1,0 +1,184 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ShellExecutor } from '../../src/executors/shell/index.js';
+import { runnerDecoder } from '../../src/protocol/frame.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
+import { RunnerAgent } from '../../src/runner/agent.js';
+import { describeHost } from '../../src/runner/host.js';
+import { inheritedEnvironment } from '../../src/runner/step-environment.js';
+import { type CliResult, collect, Workspace } from './cli.js';
+
+const workflow = `name: fleet
+jobs:
+  build:
+    runs-on: linux
+    outputs:
+      artifact: \${{ steps.make.outputs.name }}
+    steps:
+      - id: make
+        run: echo "name=app-1.0" >> "$GITHUB_OUTPUT"; echo building on the fleet
+  test:
+    runs-on: linux
+    needs: build
+    steps:
+      - run: echo "testing \${{ needs.build.outputs.artifact }}"
+`;
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly stderr: () => string;
+  readonly done: Promise<CliResult>;
+}
+
+/** Starts `valkyrie server --port 0` and waits for its one line with the URL. */
+async function startServer(workspace: Workspace, args: string[] = []): Promise<Started> {
+  const child = workspace.start([
+    'server',
+    '--port',
+    '0',
+    '--data-dir',
+    'data',
+    '--drain-timeout',
+    '2s',
+    ...args,
+  ]);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const done = collect(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /listening on (\S+)\n/.exec(stdout);
+      if (match?.[1]) resolve(match[1]);
+    });
+    void done.then((result) => reject(new Error(`server exited ${result.code}: ${result.stderr}`)));
+  });
+  return { child, url, stderr: () => stderr, done };
+}
+
+const workspaces: Workspace[] = [];
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const workspace of workspaces.splice(0)) workspace.dispose();
+});
+
+describe('valkyrie server', () => {
+  it('runs a submitted workflow on a runner connected over WebSocket, with tokens made by the CLI', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const server = await startServer(workspace);
+    children.push(server.child);
+    const admin = server.stderr().trim().split('\n').at(-1) ?? '';
+    expect(admin).toMatch(/^vkt\./);
+    const cli = async (...args: string[]) => {
+      const result = await workspace.run(['token', ...args], {
+        VALKYRIE_SERVER: server.url,
+        VALKYRIE_TOKEN: admin,
+      });
+      expect(result.stderr.includes('    at ')).toBe(false);
+      return result;
+    };
+    const token = async (role: string) => {
+      const result = await cli('create', '--role', role);
+      expect(result.code).toBe(0);
+      return result.stdout.trim();
+    };
+    const [submit, read, registration] = [await token('submit'), await token('read'), await token('runner')];
+    const api = (method: string, path: string, bearer: string, body?: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${bearer}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+
+    // A bad token registers nothing; a read token cannot submit.
+    const tokensBefore = (await cli('list', '--json')).stdout;
+    expect((await api('POST', '/api/v1/runners/register', 'vkt.0.bad', {})).status).toBe(401);
+    expect((await cli('list', '--json')).stdout).toBe(tokensBefore);
+    const refused = await api('POST', '/api/v1/runs', read, { workflow });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: 'VK_FORBIDDEN' });
+
+    const registered = await api('POST', '/api/v1/runners/register', registration, { name: 'e2e' });
+    expect(registered.status).toBe(201);
+    const { credential } = (await registered.json()) as { credential: string };
+    const connected = await connectWebSocket<RunnerMessage, ControlMessage>({
+      url: `${server.url.replace('http', 'ws')}/api/v1/runner/ws`,
+      decoder: runnerDecoder,
+      headers: { authorization: `Bearer ${credential}` },
+    });
+    if (connected.kind !== 'connected') throw new Error(connected.reason);
+    const tempRoot = join(workspace.dir, 'runner');
+    mkdirSync(tempRoot);
+    const agent = new RunnerAgent(connected.transport, {
+      info: { name: 'e2e', labels: ['linux'], capacity: 2 },
+      host: describeHost(),
+      createExecutor: () => new ShellExecutor(),
+      tempRoot,
+      baseEnv: inheritedEnvironment(process.env),
+    });
+    agent.start();
+
+    const created = await api('POST', '/api/v1/runs', submit, { workflow, path: 'fleet.yml' });
+    expect(created.status).toBe(201);
+    const { run } = (await created.json()) as { run: { id: string } };
+    const events = await (await api('GET', `/api/v1/runs/${run.id}/events`, read)).text();
+    const last = events.trim().split('\n\n').at(-1) ?? '';
+    expect(JSON.parse(last.split('\n')[1]?.slice('data: '.length) ?? '{}')).toMatchObject({
+      type: 'run.completed',
+      status: 'succeeded',
+      jobs: [
+        { name: 'build', status: 'succeeded' },
+        { name: 'test', status: 'succeeded' },
+      ],
+    });
+    const view = (await (await api('GET', `/api/v1/runs/${run.id}`, read)).json()) as {
+      run: { status: string; jobs: { id: string; key: string }[] };
+    };
+    expect(view.run.status).toBe('succeeded');
+    const testJob = view.run.jobs.find((job) => job.key === 'test');
+    const log = await (await api('GET', `/api/v1/runs/${run.id}/logs?job=${testJob?.id}`, read)).text();
+    expect(log).toContain('testing app-1.0');
+
+    connected.transport.close('done');
+    await agent.drain();
+    server.child.kill('SIGTERM');
+    const exit = await server.done;
+    expect(exit.code).toBe(0);
+    expect(exit.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 2 with one line, no stack, when the port is taken or the TLS files are bad', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const first = await startServer(workspace);
+    children.push(first.child);
+    const port = new URL(first.url).port;
+    const taken = await workspace.run(['server', '--port', port, '--data-dir', 'other']);
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toContain('is already in use');
+    expect(taken.stderr.trim().split('\n')).toHaveLength(1);
+    const cert = workspace.write('cert.pem', 'not a certificate');
+    const tls = await workspace.run(['server', '--port', '0', '--tls-cert', cert, '--tls-key', cert]);
+    expect(tls.code).toBe(2);
+    expect(tls.stderr).toMatch(/^valkyrie: --tls-cert\/--tls-key: not a usable PEM certificate/);
+    const missing = await workspace.run(['server', '--tls-cert', 'nope.pem', '--tls-key', cert]);
+    expect(missing).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --tls-cert: cannot read nope.pem: no such file\n',
+    });
+    first.child.kill('SIGTERM');
+    expect((await first.done).code).toBe(0);
+  });
+});

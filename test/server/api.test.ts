@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { oneJobWorkflow, startTestServer } from './helpers.js';
+
+describe('the HTTP API', () => {
+  it('answers /healthz and /readyz, and serves an OpenAPI document of every route', async () => {
+    const { request } = await startTestServer();
+    expect(await request('GET', '/healthz', { token: null })).toMatchObject({
+      status: 200,
+      body: { status: 'ok' },
+    });
+    expect(await request('GET', '/readyz', { token: null })).toMatchObject({ status: 200 });
+    const openapi = await request('GET', '/api/v1/openapi.json', { token: null });
+    expect(openapi.status).toBe(200);
+    const doc = openapi.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/runs',
+        '/api/v1/runs/{id}',
+        '/api/v1/runs/{id}/cancel',
+        '/api/v1/runs/{id}/events',
+        '/api/v1/runs/{id}/logs',
+        '/api/v1/bundles/{sha256}',
+        '/api/v1/jobs/{jobId}/workspace',
+        '/api/v1/tokens',
+        '/api/v1/tokens/{id}',
+        '/api/v1/runners/register',
+      ]),
+    );
+    const create = doc.paths['/api/v1/tokens']?.post as {
+      requestBody: { content: Record<string, { schema: unknown }> };
+    };
+    expect(create.requestBody.content['application/json']?.schema).toMatchObject({
+      type: 'object',
+      properties: { role: { enum: ['admin', 'submit', 'read', 'runner'] } },
+      required: ['role'],
+    });
+  });
+
+  it('submits a run, lists it and gets it; without runners its job stays queued', async () => {
+    const { request } = await startTestServer();
+    const created = await request('POST', '/api/v1/runs', {
+      body: { workflow: oneJobWorkflow, path: 'hello.yml' },
+    });
+    expect(created.status).toBe(201);
+    const { run } = created.body as { run: { id: string; status: string; jobs: { status: string }[] } };
+    expect(run).toMatchObject({ number: 1, workflowName: 'hello', status: 'running' });
+    expect(run.jobs).toMatchObject([{ key: 'greet', name: 'greet', status: 'queued' }]);
+    const listed = await request('GET', '/api/v1/runs?limit=5');
+    expect(listed.body).toMatchObject({ runs: [{ id: run.id }] });
+    expect((await request('GET', `/api/v1/runs/${run.id}`)).body).toMatchObject({ run: { id: run.id } });
+    expect((await request('GET', '/api/v1/runs/999')).body).toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
+    const cancelled = await request('POST', `/api/v1/runs/${run.id}/cancel`);
+    expect(cancelled.status).toBe(202);
+    const again = await request('POST', `/api/v1/runs/${run.id}/cancel`);
+    expect(again).toMatchObject({ status: 409, body: { code: 'VK_RUN_FINISHED' } });
+  });
+
+  it('returns the earlier run for a repeated Idempotency-Key', async () => {
+    const { request } = await startTestServer();
+    const headers = { 'idempotency-key': 'deploy-42' };
+    const first = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow }, headers });
+    const second = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow }, headers });
+    expect([first.status, second.status]).toEqual([201, 200]);
+    expect((second.body as { run: { id: string } }).run.id).toBe(
+      (first.body as { run: { id: string } }).run.id,
+    );
+  });
+
+  it('refuses an invalid workflow with diagnostics, and bad fields with their path', async () => {
+    const { request } = await startTestServer();
+    const invalid = await request('POST', '/api/v1/runs', {
+      body: { workflow: 'jobs:\n  a:\n    runs-on: x\n' },
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatchObject({
+      code: 'VK_WORKFLOW_INVALID',
+      diagnostics: [{ message: expect.any(String), line: expect.any(Number), column: expect.any(Number) }],
+    });
+    const badRole = await request('POST', '/api/v1/tokens', { body: { role: 'root' } });
+    expect(badRole).toMatchObject({ status: 400, body: { code: 'VK_INVALID_REQUEST', path: 'body.role' } });
+    const badTtl = await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: 'soon' } });
+    expect(badTtl).toMatchObject({ status: 400, body: { path: 'body.ttl' } });
+    const badLimit = await request('GET', '/api/v1/runs?limit=0');
+    expect(badLimit).toMatchObject({ status: 400, body: { path: 'query.limit' } });
+    const unknownBundle = await request('POST', '/api/v1/runs', {
+      body: { workflow: oneJobWorkflow, bundle: 'a'.repeat(64) },
+    });
+    expect(unknownBundle).toMatchObject({
+      status: 404,
+      body: { code: 'VK_BUNDLE_NOT_FOUND', path: 'body.bundle' },
+    });
+  });
+
+  it("answers Fastify's own errors in the API's shape: bad JSON, too large, unknown route", async () => {
+    const { request } = await startTestServer();
+    const badJson = await request('POST', '/api/v1/runs', {
+      raw: '{"workflow": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(badJson).toMatchObject({ status: 400, body: { code: 'VK_INVALID_JSON' } });
+    const huge = await request('POST', '/api/v1/runs', {
+      raw: JSON.stringify({ workflow: 'x'.repeat(3 * 1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(huge).toMatchObject({ status: 413, body: { code: 'VK_BODY_TOO_LARGE' } });
+    const missing = await request('GET', '/api/v1/nothing');
+    expect(missing).toMatchObject({ status: 404, body: { code: 'VK_NOT_FOUND' } });
+    const media = await request('POST', '/api/v1/tokens', {
+      raw: 'role=read',
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(media).toMatchObject({ status: 415, body: { code: 'VK_UNSUPPORTED_MEDIA_TYPE' } });
+  });
+});

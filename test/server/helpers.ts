@@ -1,0 +1,138 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { runnerDecoder } from '../../src/protocol/frame.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { NetworkTransport } from '../../src/protocol/transport-end.js';
+import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
+import { type ServerOptions, ValkyrieServer } from '../../src/server/server.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+
+export const adminToken = 'test-admin-token';
+
+export interface TestServer {
+  readonly server: ValkyrieServer;
+  readonly dir: string;
+  /** A request through Fastify's inject, with the admin token unless `token` says otherwise. */
+  request(
+    method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE',
+    url: string,
+    options?: {
+      token?: string | null;
+      body?: unknown;
+      headers?: Record<string, string>;
+      raw?: Buffer | string;
+    },
+  ): Promise<{ status: number; body: unknown; text: string; headers: Record<string, unknown> }>;
+  /** Creates a token through the API and returns its text. */
+  token(role: 'admin' | 'submit' | 'read' | 'runner', ttl?: string): Promise<string>;
+}
+
+const open: TestServer[] = [];
+afterEach(async () => {
+  for (const { server, dir } of open.splice(0)) {
+    await server.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A server on SQLite in a temp directory, on a free loopback port; destroyed after the test. */
+export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-'));
+  const server = await ValkyrieServer.start({
+    stores: openSqliteStores(join(dir, 'valkyrie.db')),
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: dir,
+    adminToken,
+    drainTimeoutMs: 200,
+    ...options,
+  });
+  const request: TestServer['request'] = async (method, url, options = {}) => {
+    const token = options.token === undefined ? adminToken : options.token;
+    const headers: Record<string, string> = { ...options.headers };
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    const response = await server.app.inject({
+      method,
+      url,
+      headers,
+      ...(options.body === undefined ? {} : { payload: options.body as object }),
+      ...(options.raw === undefined ? {} : { payload: options.raw }),
+    });
+    let body: unknown;
+    try {
+      body = JSON.parse(response.body);
+    } catch {
+      body = undefined;
+    }
+    return { status: response.statusCode, body, text: response.body, headers: response.headers };
+  };
+  const testServer: TestServer = {
+    server,
+    dir,
+    request,
+    async token(role, ttl) {
+      const response = await request('POST', '/api/v1/tokens', { body: { role, ...(ttl ? { ttl } : {}) } });
+      const { token } = response.body as { token: string };
+      return token;
+    },
+  };
+  open.push(testServer);
+  return testServer;
+}
+
+export const oneJobWorkflow = `name: hello
+jobs:
+  greet:
+    runs-on: linux
+    steps:
+      - run: echo hello from the fleet
+`;
+
+/** Registers a runner through the API and returns its credential. */
+export async function credential(
+  request: TestServer['request'],
+  token: TestServer['token'],
+): Promise<string> {
+  const registration = await token('runner');
+  const response = await request('POST', '/api/v1/runners/register', { token: registration, body: {} });
+  return (response.body as { credential: string }).credential;
+}
+
+type Lease = Extract<ControlMessage, { type: 'lease' }>;
+
+/** A runner over the real WebSocket endpoint that accepts offers and keeps the leases it gets. */
+export async function connectScriptedRunner(
+  serverUrl: string,
+  credential: string,
+  capacity: number,
+): Promise<{
+  transport: NetworkTransport<RunnerMessage, ControlMessage>;
+  leases(count: number): Promise<Lease[]>;
+}> {
+  const connected = await connectWebSocket<RunnerMessage, ControlMessage>({
+    url: `${serverUrl.replace(/^http/, 'ws')}/api/v1/runner/ws`,
+    decoder: runnerDecoder,
+    headers: { authorization: `Bearer ${credential}` },
+  });
+  if (connected.kind !== 'connected') throw new Error(`runner could not connect: ${connected.reason}`);
+  const transport = connected.transport;
+  const leases: Lease[] = [];
+  let waiting: (() => void) | undefined;
+  transport.onMessage((message) => {
+    if (message.type === 'offer') transport.send({ type: 'accept', jobId: message.jobId });
+    if (message.type === 'lease') {
+      leases.push(message);
+      waiting?.();
+    }
+  });
+  transport.send({ type: 'register', version: 1, runner: { name: 'scripted', labels: ['linux'], capacity } });
+  return {
+    transport,
+    async leases(count) {
+      while (leases.length < count) await new Promise<void>((resolve) => (waiting = resolve));
+      return leases;
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../src/engine/events.js';
+import { connectScriptedRunner, credential, oneJobWorkflow, startTestServer } from './helpers.js';
+
+/** Reads a Server-Sent Events response to its end: [event name, parsed data] pairs. */
+async function readEvents(url: string, token: string): Promise<[string, unknown][]> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  expect(response.headers.get('content-type')).toContain('text/event-stream');
+  const text = await response.text();
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('event:'))
+    .map((block) => {
+      const [eventLine = '', dataLine = ''] = block.split('\n');
+      return [eventLine.slice('event: '.length), JSON.parse(dataLine.slice('data: '.length))];
+    });
+}
+
+describe('run event and log streams', () => {
+  it('replays a live run from its start, streams it to run.completed, then serves the stored summary', async () => {
+    const { server, request, token } = await startTestServer();
+    const read = await token('read');
+    const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const { run } = created.body as { run: { id: string } };
+    const live = readEvents(`${server.url}/api/v1/runs/${run.id}/events`, read);
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const [lease] = await runner.leases(1);
+    if (lease === undefined) throw new Error('no lease');
+    const { jobId, fencingToken } = lease;
+    runner.transport.send({
+      type: 'log',
+      jobId,
+      fencingToken,
+      entries: [{ stepIndex: 0, stream: 'stdout', at: Date.now(), text: 'hello from the fleet' }],
+    });
+    runner.transport.send({
+      type: 'job.completed',
+      jobId,
+      fencingToken,
+      outcome: { kind: 'succeeded' },
+      outputs: {},
+      at: Date.now(),
+    });
+    const events = await live;
+    expect(events.every(([name]) => name === 'run')).toBe(true);
+    const types = events.map(([, data]) => (data as RunEvent).type);
+    expect(types).toEqual([
+      'run.started',
+      'job.queued',
+      'job.started',
+      'log',
+      'job.completed',
+      'run.completed',
+    ]);
+    expect(events.at(-1)?.[1]).toMatchObject({
+      status: 'succeeded',
+      jobs: [{ name: 'greet', status: 'succeeded' }],
+    });
+
+    const stored = await readEvents(`${server.url}/api/v1/runs/${run.id}/events`, read);
+    expect(stored.map(([, data]) => (data as RunEvent).type)).toEqual([
+      'run.started',
+      'job.completed',
+      'run.completed',
+    ]);
+
+    const text = await request('GET', `/api/v1/runs/${run.id}/logs?job=${jobId}`, { token: read });
+    expect(text.status).toBe(200);
+    expect(text.text).toBe('hello from the fleet\n');
+    const followed = await readEvents(`${server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`, read);
+    expect(followed).toEqual([
+      ['log', expect.objectContaining({ stream: 'stdout', text: 'hello from the fleet' })],
+    ]);
+    const unknownJob = await request('GET', `/api/v1/runs/${run.id}/logs?job=${run.id}.9`, { token: read });
+    expect(unknownJob).toMatchObject({ status: 404, body: { code: 'VK_JOB_NOT_FOUND', path: 'query.job' } });
+  });
+
+  it("follows a running job's log live and ends the stream when the job completes", async () => {
+    const { server, request, token } = await startTestServer();
+    const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const { run } = created.body as { run: { id: string } };
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const [lease] = await runner.leases(1);
+    if (lease === undefined) throw new Error('no lease');
+    const { jobId, fencingToken } = lease;
+    const log = (text: string) =>
+      runner.transport.send({
+        type: 'log',
+        jobId,
+        fencingToken,
+        entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text }],
+      });
+    log('before');
+    await expect
+      .poll(async () => (await request('GET', `/api/v1/runs/${run.id}/logs?job=${jobId}`)).text)
+      .toBe('before\n');
+    const following = readEvents(
+      `${server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`,
+      await token('read'),
+    );
+    log('after');
+    runner.transport.send({
+      type: 'job.completed',
+      jobId,
+      fencingToken,
+      outcome: { kind: 'succeeded' },
+      outputs: {},
+      at: 2,
+    });
+    const lines = (await following).map(([, data]) => (data as { text: string }).text);
+    expect(lines).toEqual(['before', 'after']);
+  });
+});
+
+describe('shutdown', () => {
+  it('answers 503 while draining, ends open streams, and closes idempotently', async () => {
+    const { server, request } = await startTestServer({ drainTimeoutMs: 300 });
+    const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const { run } = created.body as { run: { id: string } };
+    const stream = fetch(`${server.url}/api/v1/runs/${run.id}/events`, {
+      headers: { authorization: 'Bearer test-admin-token' },
+    }).then((response) => response.text());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = server.close();
+    expect(server.close()).toBe(closing);
+    const refused = await request('GET', '/api/v1/runs');
+    expect(refused).toMatchObject({ status: 503, body: { code: 'VK_SHUTTING_DOWN' } });
+    expect((await request('GET', '/readyz', { token: null })).status).toBe(503);
+    expect((await request('GET', '/healthz', { token: null })).status).toBe(200);
+    await closing;
+    expect(await stream).toContain('"type":"run.started"');
+    await server.destroy();
+  });
+});
