@@ -105,7 +105,9 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#flush();
     const enqueued = this.#enqueued;
     if (!this.#options.orderedWrites) {
-      return enqueued.then(() => this.#claim(limit, tasks)).then((leases) => this.#taken(leases, limit, into));
+      return enqueued
+        .then(() => this.#claim(limit, tasks))
+        .then((leases) => this.#taken(leases, limit, into));
     }
     // Claimed in the same commit as the enqueue before it; mapped once that enqueue's ids are known.
     const claimed = this.#claim(limit, tasks);
