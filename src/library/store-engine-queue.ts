@@ -58,7 +58,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #toEnqueue: JobRecord[] = [];
   #toRelease: Release[] = [];
   #toComplete: Completion[] = [];
-  #completed: Array<() => void> = [];
+  /** Settles once the completions buffered now have been written; one promise per batch, not per job. */
+  #batchWritten: { promise: Promise<void>; resolve: () => void } | undefined;
   #flushScheduled = false;
   /** The last enqueue batch, which a claim on an unordered store waits for. */
   #enqueued: Promise<void> = Promise.resolve();
@@ -127,7 +128,14 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
     this.#toComplete.push({ lease, outcome: storedOutcome(outcome, entry.attempt) });
     this.#scheduleFlush();
-    return new Promise<void>((resolve) => this.#completed.push(resolve));
+    if (this.#batchWritten === undefined) {
+      let resolve = ignore;
+      const promise = new Promise<void>((done) => {
+        resolve = done;
+      });
+      this.#batchWritten = { promise, resolve };
+    }
+    return this.#batchWritten.promise;
   }
 
   remove(entry: JobRecord): boolean {
@@ -236,13 +244,13 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
     if (this.#toComplete.length > 0) {
       const batch = this.#toComplete;
-      const done = this.#completed;
+      const written = this.#batchWritten;
       this.#toComplete = [];
-      this.#completed = [];
+      this.#batchWritten = undefined;
       // On a store failure the leases expire and the jobs run again; the handles still resolve.
       this.#track(this.#store.complete(batch)).then(
-        () => resolveAll(done),
-        () => resolveAll(done),
+        () => written?.resolve(),
+        () => written?.resolve(),
       );
     }
   }
@@ -321,10 +329,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     promise.then(forget, forget);
     return promise;
   }
-}
-
-function resolveAll(callbacks: ReadonlyArray<() => void>): void {
-  for (const callback of callbacks) callback();
 }
 
 function ignore(): void {}
