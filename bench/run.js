@@ -3,9 +3,10 @@
 //
 //   npm run bench                      # build, then every suite in full → bench/RESULTS.md
 //   node bench/run.js --quick          # fewer repetitions → bench/results/dev.md (not committed)
-//   node bench/run.js --only startup   # one suite → bench/results/dev.md (startup | throughput | threads | protocol)
+//   node bench/run.js --only startup   # one suite → bench/results/dev.md (startup | throughput | threads | protocol | queue | library)
 //   node bench/run.js --only threads --quick   # the thread pool against Piscina, small sizes
 //   node bench/run.js --only queue --quick --queue-jobs 2000   # smaller queue trials while iterating
+//   node bench/run.js --only library   # the library engine (issue 5): jobs, workflows, latency, Piscina
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +20,7 @@ import {
   redisDurability,
 } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
+import { librarySuite } from './library/suite.js';
 import { protocolSuite } from './suites/protocol.js';
 import { postgresUrl, queueSuite, redisUrl } from './suites/queue.js';
 import { startupSuite } from './suites/startup.js';
@@ -43,6 +45,7 @@ const reps = {
   threads: flags.quick ? 1 : 5,
   protocol: flags.quick ? 1 : 5,
   queue: flags.quick ? 1 : 5,
+  library: flags.quick ? 1 : 3,
 };
 const queueJobs = Number(flags['queue-jobs'] ?? (flags.quick ? 5000 : 20_000));
 const resultsPath = full ? join(benchDir, 'RESULTS.md') : join(benchDir, 'results/dev.md');
@@ -69,6 +72,7 @@ const suites = [
   threadsSuite({ ...context, reps: reps.threads, quick: flags.quick }),
   protocolSuite({ ...context, reps: reps.protocol, quick: flags.quick }),
   queueSuite({ ...context, reps: reps.queue, queueJobs }),
+  librarySuite({ ...context, reps: reps.library, quick: flags.quick }),
 ].filter((suite) => flags.only === undefined || suite.id === flags.only);
 if (suites.length === 0) throw new Error(`--only: no suite named ${JSON.stringify(flags.only)}`);
 
@@ -133,6 +137,11 @@ function describeSample(sample) {
   const parts = [`wall ${sample.wallMs.toFixed(1)} ms`];
   if (sample.startMs !== undefined) parts.push(`start ${sample.startMs.toFixed(1)} ms`);
   if (sample.cpuMs !== undefined && sample.cpuMs !== null) parts.push(`cpu ${sample.cpuMs.toFixed(0)} ms`);
+  if (sample.jobsPerSecond !== undefined) parts.push(`${Math.round(sample.jobsPerSecond)} jobs/s`);
+  if (sample.perSecond !== undefined)
+    parts.push(
+      `${Math.round(sample.perSecond)}/s, p50 ${sample.p50Ms.toFixed(1)} ms, p99 ${sample.p99Ms.toFixed(1)} ms`,
+    );
   if (sample.p50Us !== undefined)
     parts.push(`p50 ${sample.p50Us.toFixed(0)} µs, p99 ${sample.p99Us.toFixed(0)} µs`);
   return parts.join(', ');

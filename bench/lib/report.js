@@ -1,5 +1,6 @@
 // Renders the figures as markdown tables. Columns are padded so the same text reads well on a
 // terminal, where `npm run bench` prints it too.
+import { librarySections, libraryTargetRows } from '../library/report.js';
 import { analyzeProtocol, targets as protocolTargets } from '../suites/protocol.js';
 import { analyzeQueue } from '../suites/queue.js';
 import { analyzeStartup, targetMs } from '../suites/startup.js';
@@ -31,12 +32,13 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     '',
     '## Targets',
     '',
-    targetsTable(throughput, startup, protocol, queue),
+    targetsTable(throughput, startup, protocol, queue, samples),
     '',
     ...(throughput.rows.length > 0 ? throughputSections(throughput, settings.jobCount) : []),
     ...(queue.cases.length > 0 ? queueSections(queue, settings.queueJobs) : []),
     ...(startup.length > 0 ? ['## Start-up', '', startupTable(startup), ''] : []),
     ...threadsSections(samples),
+    ...librarySections(samples),
     ...(protocol.length > 0 ? protocolSection(protocol) : []),
     '## Machine and versions',
     '',
@@ -76,7 +78,7 @@ function throughputSections(throughput, jobCount) {
   ];
 }
 
-function targetsTable(throughput, startup, protocol, queue) {
+function targetsTable(throughput, startup, protocol, queue, samples) {
   const rows = throughput.rows.map((row) => [
     `jobs/s, ${row.what}`,
     `≥ ${percent(targetRatio)} of /bin/true`,
@@ -99,6 +101,7 @@ function targetsTable(throughput, startup, protocol, queue) {
   }
   rows.push(...protocolTargetRows(protocol));
   rows.push(...queueTargetRows(queue));
+  rows.push(...libraryTargetRows(samples));
   return table(['metric', 'target', 'Valkyrie', 'peer, same run', 'ratio', 'met'], rows);
 }
 

@@ -1,4 +1,7 @@
 // Run with `npm run build && node examples/library/run.mjs`. Outside this repository, import from 'valkyrie'.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openEngine } from 'valkyrie';
 
 const tasks = new URL('./tasks.mjs', import.meta.url);
@@ -38,3 +41,24 @@ const result = await engine.runWorkflow({
 console.log(`workflow: ${result.kind}`);
 console.log(result.outputs.report);
 await engine.close({ deadlineMs: 5_000 });
+
+// The same API on a SQLite file: each job is written before it runs and its outcome committed before
+// `result` resolves, so jobs survive a crash (a Postgres URL works the same way).
+const dir = await mkdtemp(join(tmpdir(), 'valkyrie-example-'));
+const store = join(dir, 'jobs.db');
+const durable = await openEngine({ store, pool: { minThreads: 1, maxThreads: 1 } });
+durable.task('shout', { module: tasks, exportName: 'shout' });
+const stored = durable.enqueue('shout', 'durable', {
+  idempotencyKey: 'greeting',
+  retry: { maxAttempts: 2, retryOn: ['threw'], delayMs: 10 },
+});
+console.log(`stored job: ${(await stored.result).output}`);
+await durable.close();
+
+// Another engine on the file (another process would do the same): the key finds the stored outcome.
+const reopened = await openEngine({ store, pool: { minThreads: 1, maxThreads: 1 } });
+reopened.task('shout', { module: tasks, exportName: 'shout' });
+const again = reopened.enqueue('shout', 'not run again', { idempotencyKey: 'greeting' });
+console.log(`after reopening: ${(await again.result).output}`);
+await reopened.close();
+await rm(dir, { recursive: true, force: true });

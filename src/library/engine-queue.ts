@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { BinaryHeap, type HeapSlot } from '../engine/binary-heap.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
+import type { JobRecord } from './job-record.js';
 
 /** A job's place in the engine's queue. */
 export interface QueueEntry extends HeapSlot {
@@ -12,6 +13,17 @@ export interface QueueEntry extends HeapSlot {
   notBefore: number;
 }
 
+/** What a queue may call back into the engine with. None is called from inside a queue method. */
+export interface EngineQueueHooks {
+  /** Entries may have become ready (a delay ran out, another process enqueued). */
+  onReady(): void;
+  /**
+   * An entry ended without running here: the store refused it, or its idempotency key matched a job
+   * that finished elsewhere.
+   */
+  settled(entry: JobRecord, outcome: TaskOutcome): void;
+}
+
 /**
  * The engine's store seam: where jobs wait between `enqueue` (or a retry) and their hand-off to
  * the thread pool, and where a finished job is recorded.
@@ -19,21 +31,13 @@ export interface QueueEntry extends HeapSlot {
  * Lifecycle of an entry: `add` (an entry is in the queue at most once) → `take` hands it to the
  * engine in queue order, once ready → the engine runs one attempt → either `add` again (a retry,
  * with a later `notBefore`) or `settle` with the final outcome. `remove` drops a waiting entry;
- * `drain` empties the queue when the engine is destroyed. Calls come from the engine's thread and
- * never overlap: the engine does not call `take` again before a pending one resolved. `onReady`
- * (given at construction) is never called from inside another method.
+ * `drain` empties the queue when the engine is destroyed, and `close` (when present) ends it after
+ * the last `settle`. Calls come from the engine's thread and never overlap: the engine does not
+ * call `take` again before a pending one resolved.
  *
- * `take` may return a promise so that a durable queue can claim from its store. How the durable
- * `QueueStore` (src/store/queue.ts, branch queue-store) plugs in, as a `StoreEngineQueue`:
- * - `add` buffers; one `store.enqueue(batch)` per microtask (task name, input as payload, priority,
- *   notBefore, idempotencyKey, maxAttempts); `take` awaits that flush first.
- * - `take(limit)` → `store.claim({ worker, limit, ttlMs })`; each lease becomes an entry (a lease
- *   for a job another process enqueued gets a fresh one), kept with its lease, renewed at a third
- *   of `ttlMs` until `settle`.
- * - `settle` → `store.complete([{ lease, outcome }])`, batched per microtask.
- * - a retry's `add` needs a store operation that gives a lease back with a `notBefore` (QueueStore
- *   has none yet; expiry requeues without a delay).
- * - `onReady` ← a loop on `store.waitForWork(signal)`; `drain` aborts it.
+ * Implementations: `MemoryEngineQueue` below, and `StoreEngineQueue` (store-engine-queue.ts) on a
+ * durable QueueStore, whose `take` is a claim and may hand out entries the engine never added
+ * (jobs enqueued by another process, or left by one that crashed).
  */
 export interface EngineQueue<E extends QueueEntry> {
   /** Entries waiting, ready or delayed. */
@@ -41,11 +45,18 @@ export interface EngineQueue<E extends QueueEntry> {
   add(entry: E): void;
   /** Moves up to `limit` ready entries, in queue order, into `into`; returns how many. */
   take(limit: number, into: E[]): number | Promise<number>;
-  /** Records a job's final outcome (the in-memory queue keeps nothing). */
-  settle(entry: E, outcome: TaskOutcome): void;
+  /**
+   * Records a job's final outcome (the in-memory queue keeps nothing). A promise means the record is
+   * being written: the job's handle resolves once it has been.
+   */
+  settle(entry: E, outcome: TaskOutcome): void | Promise<void>;
   remove(entry: E): boolean;
   /** Removes and returns every waiting entry, ready or delayed; stops waking the engine. */
   drain(): E[];
+  /** The engine is closing: take only what it added itself from now on. */
+  closeIntake?(): void;
+  /** After the last settle: finishes writing and releases what backs the queue. */
+  close?(): Promise<void>;
 }
 
 /**

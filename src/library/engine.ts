@@ -1,6 +1,9 @@
 import { ValkyrieError } from '../core/errors.js';
 import type { PoolEvent } from '../executors/thread/events.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
+import type { Lease } from '../store/queue.js';
+import type { EngineQueueHooks } from './engine-queue.js';
+import { type OpenedEngineStore, openEngineStore, openEngineStoreNow } from './engine-store.js';
 import { type EngineEventListener, EngineEventListeners } from './events.js';
 import { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
@@ -8,9 +11,12 @@ import {
   type EngineOptions,
   type JobOptions,
   type ResolvedEngineOptions,
+  type ResolvedJobOptions,
   resolveEngineOptions,
   resolveJobOptions,
 } from './options.js';
+import { StoreEngineQueue } from './store-engine-queue.js';
+import { readPayload, storedPayload } from './stored-job.js';
 import { TaskRegistry } from './task-registry.js';
 import { runWorkflow, type WorkflowDefinition, type WorkflowResult } from './workflow.js';
 
@@ -30,10 +36,23 @@ export interface EngineStats {
   readonly unsettled: number;
 }
 
-/** Opens an engine and waits for its thread pool's first workers. */
+/** Opens an engine on its store and waits for its thread pool's first workers. */
 export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
-  const engine = new Engine(options);
-  await engine.ready();
+  const resolved = resolveEngineOptions(options);
+  const store = await openEngineStore(resolved.store, resolved.clock);
+  let engine: Engine;
+  try {
+    engine = new Engine(options, store);
+  } catch (error) {
+    await store?.close();
+    throw error;
+  }
+  try {
+    await engine.ready();
+  } catch (error) {
+    await engine.destroy();
+    throw error;
+  }
   return engine;
 }
 
@@ -61,13 +80,19 @@ export class Engine implements AsyncDisposable {
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
 
-  constructor(options: EngineOptions = {}) {
+  /**
+   * `store` is the durable store `openEngine` opened for `options.store`; without it, a SQLite store
+   * is opened here (a Postgres one cannot be: it opens asynchronously).
+   */
+  constructor(options: EngineOptions = {}, store?: OpenedEngineStore) {
     this.options = resolveEngineOptions(options);
+    const opened = store ?? openEngineStoreNow(this.options.store, this.options.clock);
     this.ownsPool = !(options.pool instanceof ThreadPool);
     this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
     this.tasks = new TaskRegistry(this.pool);
     const pool = this.pool.options;
     this.dispatch = new JobDispatch({
+      queue: opened === undefined ? undefined : (hooks) => this.storeQueue(opened, hooks),
       pool: this.pool,
       listeners: this.listeners,
       clock: this.options.clock,
@@ -88,7 +113,10 @@ export class Engine implements AsyncDisposable {
    * returns the same task; the same name for another function throws VK_ENGINE_CONFIG.
    */
   task<Input = unknown, Output = unknown>(name: string, ref: TaskModuleRef): EngineTask<Input, Output> {
-    return this.tasks.register(name, ref) as EngineTask<Input, Output>;
+    const task = this.tasks.register(name, ref) as EngineTask<Input, Output>;
+    // A durable store may already hold jobs of this task, enqueued earlier or elsewhere.
+    this.dispatch.poke();
+    return task;
   }
 
   /** Adds one job. Throws (nothing enqueued) on an unknown task or bad options, or when closing. */
@@ -163,6 +191,7 @@ export class Engine implements AsyncDisposable {
         ),
       );
     }
+    this.dispatch.closeIntake();
     this.closing = this.dispatch.whenDrained(deadlineMs).then(() => this.destroy());
     return this.closing;
   }
@@ -182,7 +211,56 @@ export class Engine implements AsyncDisposable {
     this.abort.abort(new Error('the engine was destroyed'));
     if (this.ownsPool) await this.pool.destroy();
     await this.dispatch.whenDrained(Number.POSITIVE_INFINITY);
+    await this.dispatch.closeQueue();
     this.unsubscribePool?.();
+  }
+
+  /** The queue on a durable store: jobs are stored by task name, input and non-default options. */
+  private storeQueue(store: OpenedEngineStore, hooks: EngineQueueHooks): StoreEngineQueue {
+    return new StoreEngineQueue({
+      store: store.queue,
+      closeStore: () => store.close(),
+      orderedWrites: store.orderedWrites,
+      worker: store.worker,
+      leaseTtlMs: store.leaseTtlMs,
+      hooks,
+      encode: (job) => {
+        const { priority, retry, idempotencyKey } = job.options;
+        return {
+          task: job.task.name,
+          payload: storedPayload(job.input, job.options, this.options.retry),
+          priority,
+          ...(job.options.delayMs > 0 ? { notBefore: Math.ceil(job.notBefore) } : {}),
+          ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+          maxAttempts: retry.maxAttempts,
+          // A crash is a lost worker: its job runs again only if the policy retries lost workers.
+          onLeaseExpiry: retry.retryOn.includes('worker_lost') ? 'requeue' : 'fail',
+        };
+      },
+      adopt: (lease) => this.adopt(lease),
+      tasks: () => this.tasks.names(),
+    });
+  }
+
+  /** An entry for a stored job this engine did not enqueue; its options are read back from the payload. */
+  private adopt(lease: Lease): JobRecord | undefined {
+    const where = `stored job ${lease.jobId}`;
+    let registered: ReturnType<TaskRegistry['resolve']>;
+    try {
+      registered = this.tasks.resolve(where, lease.task);
+    } catch {
+      return undefined;
+    }
+    const { input, options } = readPayload(lease.payload);
+    let resolved: ResolvedJobOptions;
+    try {
+      resolved = resolveJobOptions(`${where} options`, options, this.options.retry);
+    } catch {
+      resolved = resolveJobOptions(where, undefined, this.options.retry);
+    }
+    const job = new JobRecord(this.nextSeq++, registered.task, registered.poolTask, input, resolved);
+    this.dispatch.adopt(job);
+    return job;
   }
 
   private checkOpen(where: string): void {

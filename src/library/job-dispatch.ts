@@ -4,7 +4,7 @@ import { retryDelay } from '../core/retry-delay.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { RunTaskOptions } from '../executors/thread/task-record.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
-import { type EngineQueue, MemoryEngineQueue } from './engine-queue.js';
+import { type EngineQueue, type EngineQueueHooks, MemoryEngineQueue } from './engine-queue.js';
 import type { EngineEventListeners } from './events.js';
 import type { JobRecord } from './job-record.js';
 
@@ -17,7 +17,7 @@ export interface JobDispatchOptions {
   /** Cancels the tasks of a pool the engine does not own; undefined when the engine owns it. */
   readonly signal: AbortSignal | undefined;
   /** The store seam; a `MemoryEngineQueue` when omitted. */
-  readonly queue?: (onReady: () => void) => EngineQueue<JobRecord>;
+  readonly queue?: (hooks: EngineQueueHooks) => EngineQueue<JobRecord>;
 }
 
 /**
@@ -31,6 +31,8 @@ export class JobDispatch {
   private inFlight = 0;
   private unsettled = 0;
   private pumpScheduled = false;
+  /** The last take filled all the room it had: the queue may hold more than `size` says (a store). */
+  private takeWasFull = false;
   /** A `take` that returned a promise has not resolved yet. */
   private taking = false;
   private stopped = false;
@@ -39,7 +41,9 @@ export class JobDispatch {
 
   constructor(private readonly options: JobDispatchOptions) {
     const onReady = () => this.pump();
-    this.queue = options.queue?.(onReady) ?? new MemoryEngineQueue<JobRecord>(options.clock, onReady);
+    this.queue =
+      options.queue?.({ onReady, settled: (job, outcome) => this.finish(job, outcome) }) ??
+      new MemoryEngineQueue<JobRecord>(options.clock, onReady);
   }
 
   stats(): { queued: number; inFlight: number; unsettled: number } {
@@ -49,6 +53,26 @@ export class JobDispatch {
   admit(job: JobRecord): void {
     this.unsettled++;
     this.place(job, job.options.delayMs);
+  }
+
+  /** A job the queue handed out without `admit`: another process's, taken from a shared store. */
+  adopt(_job: JobRecord): void {
+    this.unsettled++;
+  }
+
+  /** Something new may be takeable (a task was registered, so a store may hold jobs for it). */
+  poke(): void {
+    this.schedulePump();
+  }
+
+  /** The engine is closing: no new work from elsewhere, only what was admitted here. */
+  closeIntake(): void {
+    this.queue.closeIntake?.();
+  }
+
+  /** After the last job settled: lets the queue finish writing and close what backs it. */
+  async closeQueue(): Promise<void> {
+    await this.queue.close?.();
   }
 
   /** Cancels every waiting job; running ones end through the pool and are not retried. */
@@ -88,13 +112,15 @@ export class JobDispatch {
     if (room <= 0) return;
     const taken = this.queue.take(room, this.taken);
     if (typeof taken === 'number') {
+      this.takeWasFull = taken === room;
       this.startTaken();
       return;
     }
     this.taking = true;
     taken.then(
-      () => {
+      (count) => {
         this.taking = false;
+        this.takeWasFull = count === room;
         this.startTaken();
         this.pump();
       },
@@ -172,14 +198,24 @@ export class JobDispatch {
       this.place(job, delayMs);
     } else {
       this.finish(job, outcome);
-      if (this.queue.size > 0) this.schedulePump();
+      if (this.queue.size > 0 || this.takeWasFull) this.schedulePump();
     }
   }
 
   private finish(job: JobRecord, outcome: TaskOutcome): void {
-    const final = job.settle(outcome);
+    const final = job.conclude(outcome);
     if (final === undefined) return;
-    this.queue.settle(job, outcome);
+    const recorded = this.queue.settle(job, outcome);
+    if (recorded === undefined) {
+      job.deliver(final);
+      this.settled();
+    } else {
+      // A durable store: the handle resolves, and close() counts the job done, once the record is written.
+      recorded.then(() => {
+        job.deliver(final);
+        this.settled();
+      });
+    }
     if (this.options.listeners.active) {
       this.options.listeners.emit(
         final.kind === 'succeeded'
@@ -187,6 +223,9 @@ export class JobDispatch {
           : { type: 'job.failed', jobId: job.handle.id, task: job.task.name, outcome: final },
       );
     }
+  }
+
+  private settled(): void {
     if (--this.unsettled === 0 && this.drained !== undefined) {
       const drained = this.drained;
       this.drained = undefined;

@@ -1,5 +1,6 @@
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { PoolTask } from '../executors/thread/task-record.js';
+import type { Lease, QueueJobId } from '../store/queue.js';
 import type { QueueEntry } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { ResolvedJobOptions } from './options.js';
@@ -32,6 +33,10 @@ export class JobRecord implements QueueEntry {
   /** Attempts handed to the pool so far. */
   attempt = 0;
   settled = false;
+  /** On a durable store: the store's job id, once enqueued (or adopted). */
+  storeId: QueueJobId | undefined = undefined;
+  /** On a durable store: the lease held while an attempt runs. */
+  lease: Lease | undefined = undefined;
   readonly handle: JobHandle;
   private resolve: (outcome: JobOutcome) => void = () => {};
 
@@ -48,16 +53,19 @@ export class JobRecord implements QueueEntry {
     this.handle = Object.freeze({ id: String(seq), result });
   }
 
-  /** Idempotent: the first outcome wins. */
-  settle(outcome: TaskOutcome): JobOutcome | undefined {
+  /** The final outcome, or undefined when the job already has one (the first outcome wins). */
+  conclude(outcome: TaskOutcome): JobOutcome | undefined {
     if (this.settled) return undefined;
     this.settled = true;
-    const final = (
+    return (
       outcome.kind === 'succeeded'
         ? { kind: 'succeeded', output: outcome.output, attempts: this.attempt }
         : { ...outcome, attempts: this.attempt }
     ) as JobOutcome;
+  }
+
+  /** Resolves the handle with what `conclude` returned. */
+  deliver(final: JobOutcome): void {
     this.resolve(final);
-    return final;
   }
 }

@@ -35,14 +35,40 @@ export interface RetryPolicy {
 
 export type ResolvedRetryPolicy = Required<RetryPolicy>;
 
+/** Settings of the durable stores (engine-store.ts). */
+interface DurableStoreOptions {
+  /**
+   * How long a claimed job stays leased to this engine without a renewal (renewed every third of
+   * it): after a crash, its jobs run again once this has passed. Default 30 s.
+   */
+  readonly leaseTtlMs?: number;
+  /** Queued jobs (not running ones) above which an enqueue is refused. Default 1,000,000. */
+  readonly capacity?: number;
+}
+
 /**
- * Where the engine keeps its queue. Only `memory` exists now (fast, lost with the process); the
- * durable `sqlite` and `postgres` kinds plug in behind the same `EngineQueue` seam (engine-queue.ts).
+ * Where the engine keeps its queue: `memory` (the default; fastest, lost with the process), a
+ * SQLite file, or a Postgres database. A string is shorthand: `'memory'`, a `postgres://` or
+ * `postgresql://` URL, or else a SQLite file path.
  */
-export type EngineStoreOptions = { readonly kind: 'memory' };
+export type EngineStoreOptions =
+  | string
+  | { readonly kind: 'memory' }
+  | (DurableStoreOptions & {
+      readonly kind: 'sqlite';
+      readonly path: string;
+      /** `normal` (default): commits survive a process crash; `full`: also a power loss. */
+      readonly synchronous?: 'normal' | 'full';
+    })
+  | (DurableStoreOptions & {
+      readonly kind: 'postgres';
+      readonly url: string;
+      /** A schema of Valkyrie's own, created when missing. */
+      readonly schema?: string;
+    });
 
 export interface EngineOptions {
-  /** Default `{ kind: 'memory' }`. */
+  /** Default `'memory'`. */
   readonly store?: EngineStoreOptions;
   /** Options of the thread pool the engine creates and owns, or a pool the caller owns and closes. */
   readonly pool?: ThreadPoolOptions | ThreadPool;
@@ -82,6 +108,61 @@ const retryableKinds: readonly RetryableKind[] = ['threw', 'timed_out', 'worker_
 function fail(where: string, expected: string, received: unknown): never {
   const shown = typeof received === 'string' ? `'${received}'` : String(received);
   throw new ValkyrieError('VK_ENGINE_CONFIG', `${where} must be ${expected}; received ${shown}`);
+}
+
+export type ResolvedStoreOptions =
+  | { readonly kind: 'memory' }
+  | {
+      readonly kind: 'sqlite';
+      readonly path: string;
+      readonly synchronous: 'normal' | 'full';
+      readonly leaseTtlMs: number;
+      readonly capacity: number;
+    }
+  | {
+      readonly kind: 'postgres';
+      readonly url: string;
+      readonly schema: string | undefined;
+      readonly leaseTtlMs: number;
+      readonly capacity: number;
+    };
+
+const storeDefaults = { leaseTtlMs: 30_000, capacity: 1_000_000 };
+
+function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedStoreOptions {
+  const where = 'openEngine(): option "store"';
+  if (store === undefined || store === 'memory') return { kind: 'memory' };
+  if (typeof store === 'string') {
+    if (store === '') fail(where, "'memory', a postgres:// URL or a SQLite file path", store);
+    return /^postgres(ql)?:\/\//.test(store)
+      ? { kind: 'postgres', url: store, schema: undefined, ...storeDefaults }
+      : { kind: 'sqlite', path: store, synchronous: 'normal', ...storeDefaults };
+  }
+  if (typeof store !== 'object' || store === null) fail(where, 'a string or an object', store);
+  if (store.kind === 'memory') return { kind: 'memory' };
+  const durable = {
+    leaseTtlMs:
+      store.leaseTtlMs === undefined
+        ? storeDefaults.leaseTtlMs
+        : checkCount(`${where}.leaseTtlMs`, store.leaseTtlMs),
+    capacity:
+      store.capacity === undefined ? storeDefaults.capacity : checkCount(`${where}.capacity`, store.capacity),
+  };
+  if (store.kind === 'sqlite') {
+    if (typeof store.path !== 'string' || store.path === '') fail(`${where}.path`, 'a file path', store.path);
+    const synchronous = store.synchronous ?? 'normal';
+    if (synchronous !== 'normal' && synchronous !== 'full') {
+      fail(`${where}.synchronous`, "'normal' or 'full'", synchronous);
+    }
+    return { kind: 'sqlite', path: store.path, synchronous, ...durable };
+  }
+  if (store.kind === 'postgres') {
+    if (typeof store.url !== 'string' || !/^postgres(ql)?:\/\//.test(store.url)) {
+      fail(`${where}.url`, 'a postgres:// URL', store.url);
+    }
+    return { kind: 'postgres', url: store.url, schema: store.schema, ...durable };
+  }
+  return fail(`${where}.kind`, "'memory', 'sqlite' or 'postgres'", (store as { kind?: unknown }).kind);
 }
 
 export function checkCount(where: string, value: unknown): number {
@@ -183,7 +264,7 @@ export function resolveJobOptions(
 }
 
 export interface ResolvedEngineOptions {
-  readonly store: EngineStoreOptions;
+  readonly store: ResolvedStoreOptions;
   readonly maxInFlight: number | undefined;
   readonly agingIntervalMs: number;
   readonly retry: ResolvedRetryPolicy;
@@ -192,12 +273,8 @@ export interface ResolvedEngineOptions {
 
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
   if (typeof options !== 'object' || options === null) fail('openEngine(options)', 'an object', options);
-  const store = options.store ?? { kind: 'memory' };
-  if (store.kind !== 'memory') {
-    fail('openEngine(): option "store.kind"', "'memory' (the durable stores are not wired yet)", store.kind);
-  }
   return Object.freeze({
-    store,
+    store: resolveStoreOptions(options.store),
     maxInFlight:
       options.maxInFlight === undefined
         ? undefined

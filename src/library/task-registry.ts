@@ -11,6 +11,7 @@ interface Registered {
 /** An engine's tasks by name, each bound to the pool's handle for its module function. */
 export class TaskRegistry {
   private readonly byName = new Map<string, Registered>();
+  private nameList: readonly string[] | undefined;
 
   constructor(private readonly pool: ThreadPool) {}
 
@@ -37,7 +38,14 @@ export class TaskRegistry {
       exportName: poolTask.exportName,
     });
     this.byName.set(name, { task, poolTask });
+    this.nameList = undefined;
     return task;
+  }
+
+  /** Every registered name; the same array until the next registration. */
+  names(): readonly string[] {
+    this.nameList ??= Object.freeze([...this.byName.keys()]);
+    return this.nameList;
   }
 
   /** A task handle of this engine, or the name of one; throws VK_ENGINE_CONFIG naming `where`. */

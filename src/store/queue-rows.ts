@@ -1,5 +1,5 @@
 import { ValkyrieError } from '../core/errors.js';
-import { defaultPriority, isPriority, type Priority, queueKey } from '../core/priority.js';
+import { defaultPriority, isPriority, type Priority, priorities, queueKey } from '../core/priority.js';
 import {
   asQueueJobId,
   defaultMaxAttempts,
@@ -11,6 +11,7 @@ import {
   type QueueOutcome,
   queueDefaults,
   type ResolvedQueueOptions,
+  type StaleWrite,
 } from './queue.js';
 
 /** A job as both stores insert it, validated and with its queue key computed. */
@@ -145,4 +146,28 @@ export function queueJobFromRow(row: QueueRow<number | string>): QueueJob {
   if (row.idempotency_key !== null) job.idempotencyKey = row.idempotency_key;
   if (row.outcome !== null && row.outcome !== undefined) job.outcome = row.outcome as QueueOutcome;
   return job;
+}
+
+/**
+ * SQL for `core/priority.ts` priorityLevel of the row's `priority` column, so that a store can compute
+ * a queue key (`start + level × agingInterval`) for a row without reading it first.
+ */
+export const priorityLevelSql = `(CASE priority ${priorities
+  .map((priority, level) => `WHEN '${priority}' THEN ${level}`)
+  .join(' ')} ELSE ${priorities.indexOf(defaultPriority)} END)`;
+
+/** Validates a release's not-before time (index `i` of the batch). */
+export function releaseNotBefore(notBefore: number | undefined, i: number): number | null {
+  if (notBefore === undefined) return null;
+  if (!Number.isSafeInteger(notBefore)) {
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `release: releases[${i}].notBefore: expected epoch milliseconds, received ${notBefore}`,
+    );
+  }
+  return notBefore;
+}
+
+export function staleAction(action: string): StaleWrite['action'] {
+  return action === 'renew' || action === 'release' ? action : 'complete';
 }

@@ -30,7 +30,12 @@ export type QueueJobState = 'queued' | 'leased' | 'succeeded' | 'failed';
 /** How a job ended: data the caller chose, or the store's own verdict on a lost lease. */
 export type QueueOutcome =
   | { readonly kind: 'succeeded'; readonly result?: unknown }
-  | { readonly kind: 'failed'; readonly error: string }
+  | {
+      readonly kind: 'failed';
+      readonly error: string;
+      /** Any JSON value the caller keeps with the failure (the library stores its task outcome). */
+      readonly detail?: unknown;
+    }
   | { readonly kind: 'runner_lost'; readonly attempts: number };
 
 export interface QueueJob {
@@ -76,6 +81,26 @@ export type CompletionResult =
   /** The token was not the job's current one (the lease expired and the job moved on); recorded. */
   | { readonly kind: 'stale'; readonly jobId: QueueJobId; readonly token: number };
 
+/** A leased job given back to the queue unfinished, e.g. for a retry after a delay. */
+export interface Release {
+  readonly lease: LeaseRef;
+  /** Not claimed again before this time (epoch ms), and aged from then; ready at once when omitted. */
+  readonly notBefore?: number;
+}
+
+export type ReleaseResult =
+  | { readonly kind: 'released'; readonly jobId: QueueJobId }
+  /** The token was not the job's current one; nothing changed, and the refusal was recorded. */
+  | { readonly kind: 'stale'; readonly jobId: QueueJobId; readonly token: number };
+
+export interface ClaimRequest {
+  readonly worker: string;
+  readonly limit: number;
+  readonly ttlMs: number;
+  /** Only jobs of these tasks (an engine claims what it can run); every task when omitted. */
+  readonly tasks?: readonly string[];
+}
+
 export type ExpiredLease =
   | { readonly kind: 'requeued'; readonly jobId: QueueJobId; readonly token: number }
   | { readonly kind: 'failed'; readonly jobId: QueueJobId; readonly token: number };
@@ -84,7 +109,7 @@ export type ExpiredLease =
 export interface StaleWrite {
   readonly jobId: QueueJobId;
   readonly token: number;
-  readonly action: 'renew' | 'complete';
+  readonly action: 'renew' | 'complete' | 'release';
   readonly at: number;
 }
 
@@ -119,6 +144,7 @@ export const defaultMaxAttempts = 25;
  *
  *   enqueue → queued ─claim→ leased ─complete→ succeeded | failed
  *                ↑             │ renew (same token, later expiry)
+ *                ├─ release (optionally not before a time) ─┤
  *                └─ expireLeases (policy `requeue`) ─┘ or → failed (`runner_lost`)
  *
  * - Every method may be called concurrently, from several processes sharing the store. Each write is
@@ -140,11 +166,17 @@ export interface QueueStore {
    */
   enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]>;
   /** Leases up to `limit` ready jobs to `worker` for `ttlMs`, in queue order; [] when none is ready. */
-  claim(request: { worker: string; limit: number; ttlMs: number }): Promise<Lease[]>;
+  claim(request: ClaimRequest): Promise<Lease[]>;
   /** Extends a lease to now + ttlMs. Rejects with VK_STALE_LEASE (and records it) when it was lost. */
   renew(lease: LeaseRef, ttlMs: number): Promise<Lease>;
   /** Settles leased jobs in one commit; a stale token is recorded and reported per completion. */
   complete(completions: readonly Completion[]): Promise<CompletionResult[]>;
+  /**
+   * Gives leased jobs back to the queue in one commit, each ready again at its `notBefore` (a retry
+   * after a delay) and ranked as if enqueued then; attempts are kept, so `maxAttempts` still bounds
+   * the job. A stale token is recorded (action `release`) and reported per release.
+   */
+  release(releases: readonly Release[]): Promise<ReleaseResult[]>;
   /** Applies each expired lease's policy; returns what it did (empty when nothing had expired). */
   expireLeases(): Promise<ExpiredLease[]>;
   /**

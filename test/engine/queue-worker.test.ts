@@ -139,6 +139,7 @@ describe('QueueWorker', () => {
         return queue.renew(lease, ttlMs);
       },
       complete: (completions) => queue.complete(completions),
+      release: (releases) => queue.release(releases),
       expireLeases: () => queue.expireLeases(),
       waitForWork: (signal) => queue.waitForWork(signal),
       getJob: (id) => queue.getJob(id),

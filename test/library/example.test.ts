@@ -16,6 +16,8 @@ it('runs examples/library/run.mjs through the package entry point', async () => 
     'job 1: succeeded HELLO! (attempt 2)',
     'workflow: succeeded',
     '9 words, the longest is "quick"',
+    'stored job: DURABLE! (attempt 2)',
+    'after reopening: DURABLE! (attempt 2)',
     '',
   ]);
 });

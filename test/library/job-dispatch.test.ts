@@ -45,7 +45,7 @@ async function setUp(maxInFlight: number) {
     agingIntervalMs: 60_000,
     maxInFlight,
     signal: undefined,
-    queue: (onReady) => slowTakeQueue(onReady, takes),
+    queue: ({ onReady }) => slowTakeQueue(onReady, takes),
   });
   const poolTask = pool.task({ module: fixture(), exportName: 'sleep' });
   const task = { name: 'sleep', moduleUrl: poolTask.moduleUrl, exportName: poolTask.exportName };

@@ -289,6 +289,99 @@ export function queueStoreContract(make: StoresFactory): void {
     });
   });
 
+  describe('release', () => {
+    it('gives a leased job back, not claimable before its not-before time, keeping its attempts', async () => {
+      const { queue, clock } = await open();
+      await queue.enqueue([job('retry', { priority: 'high' })]);
+      const [lease] = await claimAll(queue);
+      if (lease === undefined) throw new Error('no lease');
+      const at = clock.now() + 5000;
+      expect(await queue.release([{ lease, notBefore: at }])).toEqual([
+        { kind: 'released', jobId: lease.jobId },
+      ]);
+      expect(await queue.getJob(lease.jobId)).toMatchObject({ state: 'queued', attempts: 1, notBefore: at });
+      clock.advance(4999);
+      expect(await claimAll(queue)).toEqual([]);
+      clock.advance(1);
+      const [again] = await claimAll(queue);
+      expect(again).toMatchObject({ jobId: lease.jobId, attempt: 2, payload: { task: 'retry' } });
+      expect(again?.token).toBeGreaterThan(lease.token);
+    });
+
+    it('ranks a released job as if enqueued at its not-before time, by its priority', async () => {
+      const { queue, clock } = await open();
+      await queue.enqueue([job('low', { priority: 'low' })]);
+      const [lease] = await claimAll(queue);
+      if (lease === undefined) throw new Error('no lease');
+      await queue.release([{ lease }]);
+      await queue.enqueue([job('normal')]);
+      // Released now as `low`: behind a `normal` job enqueued at the same time…
+      expect(tasks(await claimAll(queue))).toEqual(['normal', 'low']);
+      await queue.enqueue([job('high', { priority: 'high' })]);
+      const [high] = await claimAll(queue);
+      if (high === undefined) throw new Error('no lease');
+      await queue.release([{ lease: high, notBefore: clock.now() + 10 * aging }]);
+      await queue.enqueue([job('background', { priority: 'background' })]);
+      clock.advance(10 * aging);
+      // …and aged from its not-before time: a background job that waited 10 intervals goes first.
+      expect(tasks(await claimAll(queue))).toEqual(['background', 'high']);
+    });
+
+    it('refuses and records a release under a stale token; releases a batch otherwise', async () => {
+      const { queue, clock } = await open();
+      await queue.enqueue([job('a'), job('b')]);
+      const [a, b] = await claimAll(queue, 1000);
+      if (a === undefined || b === undefined) throw new Error('no leases');
+      await queue.complete([{ lease: a, outcome: { kind: 'succeeded' } }]);
+      const results = await queue.release([{ lease: a }, { lease: b, notBefore: clock.now() + 1 }]);
+      expect(results).toEqual([
+        { kind: 'stale', jobId: a.jobId, token: a.token },
+        { kind: 'released', jobId: b.jobId },
+      ]);
+      expect((await queue.staleWrites(a.jobId)).map((write) => write.action)).toEqual(['release']);
+      expect(await queue.getJob(a.jobId)).toMatchObject({ state: 'succeeded' });
+      // A released job has no lease left to expire.
+      clock.advance(1000);
+      expect(await queue.expireLeases()).toEqual([]);
+    });
+
+    it('wakes a waiter when a released job is ready', async () => {
+      const { queue } = await open();
+      await queue.enqueue([job('a')]);
+      const [lease] = await claimAll(queue);
+      if (lease === undefined) throw new Error('no lease');
+      const waiting = queue.waitForWork(new AbortController().signal);
+      await queue.release([{ lease }]);
+      await waiting;
+      expect(tasks(await claimAll(queue))).toEqual(['a']);
+    });
+  });
+
+  describe('claim by task', () => {
+    it('claims only jobs of the named tasks, in queue order, and nothing for an empty list', async () => {
+      const { queue } = await open();
+      const levels = ['low', 'high'] as const;
+      // More than a handful, so that stores which claim a few jobs differently take their batch path.
+      await queue.enqueue(
+        Array.from({ length: 30 }, (_, i) =>
+          job(i % 3 === 0 ? 'other' : `mine-${i}`, { priority: levels[i % 2] }),
+        ),
+      );
+      expect(await queue.claim({ worker: 'w', limit: 100, ttlMs: 1000, tasks: [] })).toEqual([]);
+      const mine = Array.from({ length: 30 }, (_, i) => `mine-${i}`);
+      const claimed = tasks(await queue.claim({ worker: 'w', limit: 100, ttlMs: 1000, tasks: mine }));
+      expect(claimed).toHaveLength(20);
+      expect(claimed.every((task) => task.startsWith('mine-'))).toBe(true);
+      const rank = (task: string) => (Number(task.slice(5)) % 2 === 1 ? 0 : 1);
+      expect(claimed).toEqual(
+        [...claimed].sort((x, y) => rank(x) - rank(y) || Number(x.slice(5)) - Number(y.slice(5))),
+      );
+      const few = await queue.claim({ worker: 'w', limit: 3, ttlMs: 1000, tasks: ['other'] });
+      expect(tasks(few)).toEqual(['other', 'other', 'other']);
+      expect(await claimAll(queue)).toHaveLength(7);
+    });
+  });
+
   describe('waitForWork', () => {
     it('resolves at once when a job is ready, and when the signal aborts', async () => {
       const { queue } = await open();

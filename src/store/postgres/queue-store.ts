@@ -1,4 +1,5 @@
 import type {
+  ClaimRequest,
   Completion,
   CompletionResult,
   EnqueueResult,
@@ -9,16 +10,21 @@ import type {
   QueueJob,
   QueueJobId,
   QueueStore,
+  Release,
+  ReleaseResult,
   ResolvedQueueOptions,
   StaleWrite,
 } from '../queue.js';
 import { asQueueJobId } from '../queue.js';
 import {
+  priorityLevelSql,
   type QueueInsert,
   type QueueRow,
   queueFullError,
   queueJobColumns,
   queueJobFromRow,
+  releaseNotBefore,
+  staleAction,
   staleLeaseError,
   toQueueInsert,
 } from '../queue-rows.js';
@@ -81,6 +87,7 @@ const statements = {
     text: `WITH next AS (
              SELECT seq FROM queue_jobs
              WHERE state = 'queued' AND (not_before IS NULL OR not_before <= $1)
+               AND ($5::text[] IS NULL OR task = ANY($5::text[]))
              ORDER BY queue_key, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
            UPDATE queue_jobs AS q SET state = 'leased', attempts = q.attempts + 1,
              lease_token = q.lease_token + 1, lease_worker = $3, lease_expires_at = $4
@@ -111,6 +118,25 @@ const statements = {
            stale AS (
              INSERT INTO queue_stale_writes (job_id, token, action, at)
              SELECT i.seq, i.token, 'complete', $5 FROM input AS i
+             WHERE NOT EXISTS (SELECT FROM done AS d WHERE d.seq = i.seq AND d.lease_token = i.token)
+             RETURNING job_id, token)
+           SELECT job_id::text AS seq, token::text AS token FROM stale`,
+  },
+  // Like `complete`: one statement per batch, stale input rows recorded. The queue key is
+  // core/priority.ts's, computed from max(now, notBefore) and the row's priority.
+  release: {
+    name: 'vk_queue_release',
+    text: `WITH input AS (
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS i (seq, token, not_before)),
+           done AS (
+             UPDATE queue_jobs AS q SET state = 'queued', not_before = i.not_before,
+               queue_key = greatest($4::bigint, coalesce(i.not_before, $4::bigint)) + ${priorityLevelSql} * $5::bigint,
+               lease_worker = NULL, lease_expires_at = NULL
+             FROM input AS i WHERE q.seq = i.seq AND q.lease_token = i.token AND q.state = 'leased'
+             RETURNING q.seq, q.lease_token),
+           stale AS (
+             INSERT INTO queue_stale_writes (job_id, token, action, at)
+             SELECT i.seq, i.token, 'release', $4 FROM input AS i
              WHERE NOT EXISTS (SELECT FROM done AS d WHERE d.seq = i.seq AND d.lease_token = i.token)
              RETURNING job_id, token)
            SELECT job_id::text AS seq, token::text AS token FROM stale`,
@@ -166,12 +192,12 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     return results;
   }
 
-  claim(request: { worker: string; limit: number; ttlMs: number }): Promise<Lease[]> {
+  claim(request: ClaimRequest): Promise<Lease[]> {
     return this.#db.write(
       'claim queue jobs',
       async (query) => {
         const limit = Math.max(0, Math.floor(request.limit));
-        if (limit === 0) return [];
+        if (limit === 0 || request.tasks?.length === 0) return [];
         const now = this.#options.clock.now();
         const expiresAt = now + request.ttlMs;
         const { rows } = await query<LeaseRow & { queue_key: string }>(statements.claim, [
@@ -179,6 +205,7 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
           limit,
           request.worker,
           expiresAt,
+          request.tasks ?? null,
         ]);
         // RETURNING does not promise the subquery's order.
         rows.sort(
@@ -239,6 +266,40 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     );
   }
 
+  async release(releases: readonly Release[]): Promise<ReleaseResult[]> {
+    const notBefore = releases.map((release, i) => releaseNotBefore(release.notBefore, i));
+    const results = await this.#db.write(
+      'release queue jobs',
+      async (query) => {
+        const valid = releases.flatMap(({ lease }, i) =>
+          jobKey(lease.jobId) === undefined ? [] : [{ lease, notBefore: notBefore[i] ?? null }],
+        );
+        const stale = new Set<string>();
+        if (valid.length > 0) {
+          const { rows } = await query<{ seq: string; token: string }>(statements.release, [
+            valid.map(({ lease }) => lease.jobId),
+            valid.map(({ lease }) => lease.token),
+            valid.map((release) => release.notBefore),
+            this.#options.clock.now(),
+            this.#options.agingIntervalMs,
+          ]);
+          for (const row of rows) stale.add(`${row.seq}:${row.token}`);
+          // Other processes' waiters look again; delivered on commit.
+          if (rows.length < valid.length) await query(statements.notify, []);
+        }
+        return releases.map(
+          ({ lease }): ReleaseResult =>
+            stale.has(`${lease.jobId}:${lease.token}`) || jobKey(lease.jobId) === undefined
+              ? { kind: 'stale', jobId: lease.jobId, token: lease.token }
+              : { kind: 'released', jobId: lease.jobId },
+        );
+      },
+      { lane: 'completions', atomic: true },
+    );
+    if (results.some((result) => result.kind === 'released')) this.#work.wake();
+    return results;
+  }
+
   expireLeases(): Promise<ExpiredLease[]> {
     return this.#db.write(
       'expire queue leases',
@@ -293,7 +354,7 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
       return rows.map((row) => ({
         jobId: asQueueJobId(row.job_id),
         token: Number(row.token),
-        action: row.action === 'renew' ? 'renew' : 'complete',
+        action: staleAction(row.action),
         at: Number(row.at),
       }));
     });

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type {
+  ClaimRequest,
   Completion,
   CompletionResult,
   EnqueueResult,
@@ -10,16 +11,21 @@ import type {
   QueueJob,
   QueueJobId,
   QueueStore,
+  Release,
+  ReleaseResult,
   ResolvedQueueOptions,
   StaleWrite,
 } from '../queue.js';
 import { asQueueJobId } from '../queue.js';
 import {
+  priorityLevelSql,
   type QueueInsert,
   type QueueRow,
   queueFullError,
   queueJobColumns,
   queueJobFromRow,
+  releaseNotBefore,
+  staleAction,
   staleLeaseError,
   toQueueInsert,
 } from '../queue-rows.js';
@@ -37,6 +43,13 @@ interface LeaseRow {
 }
 
 const ready = "state = 'queued' AND (not_before IS NULL OR not_before <= ?)";
+/** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
+const maxTaskLists = 16;
+
+interface TaskClaimStatements {
+  readonly nextReady: Database.Statement<unknown[], number>;
+  readonly claimBatch: Database.Statement<unknown[], LeaseRow>;
+}
 /** Up to this many ready jobs are claimed row by row (see the claim statements). */
 const fewJobs = 8;
 
@@ -52,8 +65,15 @@ export class SqliteQueueStore implements QueueStore {
   readonly #options: ResolvedQueueOptions;
   readonly #work = new WorkSignal();
   readonly #statements;
+  readonly #db: Database.Database;
+  /**
+   * Claim statements by task list (its JSON): `task IN (?, …)` with one parameter per task, which
+   * SQLite checks per row far faster than a subquery over a JSON array.
+   */
+  readonly #byTasks = new Map<string, TaskClaimStatements>();
 
   constructor(db: Database.Database, commits: GroupCommit, options: ResolvedQueueOptions) {
+    this.#db = db;
     this.#commits = commits;
     this.#options = options;
     this.#statements = {
@@ -90,6 +110,13 @@ export class SqliteQueueStore implements QueueStore {
            lease_worker = ?, lease_expires_at = ?
          WHERE seq IN (SELECT seq FROM queue_jobs WHERE ${ready} ORDER BY queue_key, seq LIMIT ?)
          RETURNING seq, task, payload, attempts, lease_token, queue_key`,
+      ),
+      // Ranked as if enqueued at max(now, notBefore): the queue key of core/priority.ts, in SQL.
+      release: db.prepare<[number | null, number, number, number, number]>(
+        `UPDATE queue_jobs SET state = 'queued', not_before = ?,
+           queue_key = ? + ${priorityLevelSql} * ?,
+           lease_worker = NULL, lease_expires_at = NULL
+         WHERE seq = ? AND lease_token = ? AND state = 'leased'`,
       ),
       renew: db.prepare<[number, number, number], LeaseRow & { lease_worker: string }>(
         `UPDATE queue_jobs SET lease_expires_at = ? WHERE seq = ? AND lease_token = ? AND state = 'leased'
@@ -131,23 +158,56 @@ export class SqliteQueueStore implements QueueStore {
     return results;
   }
 
-  claim(request: { worker: string; limit: number; ttlMs: number }): Promise<Lease[]> {
+  claim(request: ClaimRequest): Promise<Lease[]> {
+    const tasks = request.tasks;
     return this.#commits.write('claim queue jobs', () => {
       const limit = Math.max(0, Math.floor(request.limit));
-      if (limit === 0) return [];
+      if (limit === 0 || tasks?.length === 0) return [];
+      const forTasks = tasks === undefined ? undefined : this.#taskStatements(tasks);
       const now = this.#options.clock.now();
       const expiresAt = now + request.ttlMs;
-      const first = this.#statements.nextReady.all(now, Math.min(limit, fewJobs + 1));
+      const few = Math.min(limit, fewJobs + 1);
+      const first =
+        forTasks === undefined || tasks === undefined
+          ? this.#statements.nextReady.all(now, few)
+          : forTasks.nextReady.all(now, ...tasks, few);
       let rows: LeaseRow[];
       if (first.length <= fewJobs) {
         rows = first.flatMap((seq) => this.#statements.claimOne.get(request.worker, expiresAt, seq) ?? []);
       } else {
-        rows = this.#statements.claimBatch.all(request.worker, expiresAt, now, limit);
+        rows =
+          forTasks === undefined || tasks === undefined
+            ? this.#statements.claimBatch.all(request.worker, expiresAt, now, limit)
+            : forTasks.claimBatch.all(request.worker, expiresAt, now, ...tasks, limit);
         // RETURNING does not promise the subquery's order.
         rows.sort((a, b) => a.queue_key - b.queue_key || a.seq - b.seq);
       }
       return rows.map((row) => leaseFromRow(row, request.worker, expiresAt));
     });
+  }
+
+  #taskStatements(tasks: readonly string[]): TaskClaimStatements {
+    const key = JSON.stringify(tasks);
+    let statements = this.#byTasks.get(key);
+    if (statements === undefined) {
+      const readyFor = `${ready} AND task IN (${tasks.map(() => '?').join(', ')})`;
+      statements = {
+        nextReady: this.#db
+          .prepare<unknown[], number>(
+            `SELECT seq FROM queue_jobs WHERE ${readyFor} ORDER BY queue_key, seq LIMIT ?`,
+          )
+          .pluck(),
+        claimBatch: this.#db.prepare<unknown[], LeaseRow>(
+          `UPDATE queue_jobs SET state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
+             lease_worker = ?, lease_expires_at = ?
+           WHERE seq IN (SELECT seq FROM queue_jobs WHERE ${readyFor} ORDER BY queue_key, seq LIMIT ?)
+           RETURNING seq, task, payload, attempts, lease_token, queue_key`,
+        ),
+      };
+      if (this.#byTasks.size >= maxTaskLists) this.#byTasks.clear();
+      this.#byTasks.set(key, statements);
+    }
+    return statements;
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
@@ -179,6 +239,30 @@ export class SqliteQueueStore implements QueueStore {
         return { kind: 'stale', jobId: lease.jobId, token: lease.token };
       });
     });
+  }
+
+  async release(releases: readonly Release[]): Promise<ReleaseResult[]> {
+    const notBefore = releases.map((release, i) => releaseNotBefore(release.notBefore, i));
+    const results = await this.#commits.write('release queue jobs', () => {
+      const now = this.#options.clock.now();
+      return releases.map(({ lease }, i): ReleaseResult => {
+        const seq = Number(lease.jobId);
+        const at = notBefore[i] ?? null;
+        const { changes } = this.#statements.release.run(
+          at,
+          Math.max(now, at ?? now),
+          this.#options.agingIntervalMs,
+          seq,
+          lease.token,
+        );
+        if (changes > 0) return { kind: 'released', jobId: lease.jobId };
+        this.#statements.recordStale.run(seq, lease.token, 'release', now);
+        return { kind: 'stale', jobId: lease.jobId, token: lease.token };
+      });
+    });
+    // Waiters look again: a released job may be ready now, or earlier than what they wait for.
+    if (results.some((result) => result.kind === 'released')) this.#work.wake();
+    return results;
   }
 
   async expireLeases(): Promise<ExpiredLease[]> {
@@ -214,7 +298,7 @@ export class SqliteQueueStore implements QueueStore {
       return this.#statements.staleWrites.all(key, key).map((row) => ({
         jobId: asQueueJobId(String(row.job_id)),
         token: row.token,
-        action: row.action === 'renew' ? 'renew' : 'complete',
+        action: staleAction(row.action),
         at: row.at,
       }));
     });

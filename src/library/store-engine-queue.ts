@@ -1,0 +1,346 @@
+import { isValkyrieError } from '../core/errors.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+import type { Completion, Lease, NewQueueJob, QueueJobId, QueueStore, Release } from '../store/queue.js';
+import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
+import type { JobOutcome } from './events.js';
+import type { JobRecord } from './job-record.js';
+import { outcomeOfStoredJob, storedOutcome } from './stored-job.js';
+
+export interface StoreEngineQueueOptions {
+  readonly store: QueueStore;
+  /** Closes what backs the store; called once, after the last write. */
+  readonly closeStore: () => Promise<void>;
+  /**
+   * The store applies writes in the order they are made (SQLite's single group commit), so a claim
+   * made after an enqueue sees it without waiting for its commit. Postgres claims on a lane of its own.
+   */
+  readonly orderedWrites: boolean;
+  readonly worker: string;
+  readonly leaseTtlMs: number;
+  readonly hooks: EngineQueueHooks;
+  /** The store job for an entry this engine enqueues. */
+  encode(entry: JobRecord): NewQueueJob;
+  /** An entry for a lease on a job this engine did not enqueue; undefined if it cannot run it. */
+  adopt(lease: Lease): JobRecord | undefined;
+  /** The tasks this engine can run, by name: it claims only their jobs. */
+  tasks(): readonly string[];
+}
+
+/** Consecutive empty claims back off up to this long before waiting for work again (see #armWaiter). */
+const maxIdleBackoffMs = 1000;
+
+/**
+ * The engine's queue on a durable QueueStore (SQLite or Postgres). Writes are buffered for one
+ * microtask and sent as one batch each — enqueues, completions, releases (retries) — so one
+ * synchronous stretch of the engine costs one store commit per kind; on SQLite a claim made in the
+ * same turn joins the same transaction.
+ *
+ * - `add` of a new entry enqueues it; of an entry holding a lease (a retry), releases the lease with
+ *   the entry's `notBefore`.
+ * - `take` claims jobs of the engine's tasks in queue order. A lease on a job this engine enqueued
+ *   maps back to its entry; any other (another process's job, or one whose engine crashed) is
+ *   adopted. Leases are renewed at a third of their TTL and expired ones swept by the same timer,
+ *   which is how a job claimed by a dead process runs again.
+ * - `settle` completes the job (the handle resolves once that has committed); a `cancelled`
+ *   outcome — the engine being destroyed — releases it instead, so it runs again later.
+ * - After a short claim, one `waitForWork` at a time wakes the engine for jobs enqueued elsewhere,
+ *   delayed jobs falling due and requeued leases.
+ */
+export class StoreEngineQueue implements EngineQueue<JobRecord> {
+  readonly #options: StoreEngineQueueOptions;
+  readonly #store: QueueStore;
+  /** Own entries waiting: buffered for enqueue, or queued in the store. */
+  readonly #waiting = new Set<JobRecord>();
+  /** Own entries known to the store, by job id, until settled. */
+  readonly #byId = new Map<QueueJobId, JobRecord>();
+  /** Entries whose idempotency key matched a job not finished yet, watched until it is. */
+  readonly #watched = new Map<QueueJobId, JobRecord>();
+  #toEnqueue: JobRecord[] = [];
+  #toRelease: Release[] = [];
+  #toComplete: Completion[] = [];
+  /** Settles once the completions buffered now have been written; one promise per batch, not per job. */
+  #batchWritten: { promise: Promise<void>; resolve: () => void } | undefined;
+  #flushScheduled = false;
+  /** The last enqueue batch, which a claim on an unordered store waits for. */
+  #enqueued: Promise<void> = Promise.resolve();
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #stop = new AbortController();
+  #waiter: Promise<void> | undefined;
+  #idleBackoffMs = 0;
+  #intakeClosed = false;
+  readonly #timer: NodeJS.Timeout;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: StoreEngineQueueOptions) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#timer = setInterval(() => this.#maintain(), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
+    this.#timer.unref();
+    // Leases left by a crashed engine may have expired already; requeue them before the first claim.
+    this.#track(this.#store.expireLeases()).then(() => options.hooks.onReady(), ignore);
+  }
+
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  add(entry: JobRecord): void {
+    const lease = entry.lease;
+    if (lease === undefined) {
+      this.#toEnqueue.push(entry);
+    } else {
+      entry.lease = undefined;
+      // The store ranks it from max(now, notBefore), as the in-memory queue does.
+      this.#toRelease.push({ lease, notBefore: Math.ceil(entry.notBefore) });
+    }
+    this.#waiting.add(entry);
+    this.#scheduleFlush();
+  }
+
+  take(limit: number, into: JobRecord[]): number | Promise<number> {
+    if (this.#stop.signal.aborted) return 0;
+    // Closing: only this engine's own jobs are worth a claim now.
+    if (this.#intakeClosed && this.#waiting.size === 0) return 0;
+    const tasks = this.#options.tasks();
+    if (tasks.length === 0) return 0;
+    this.#flush();
+    const enqueued = this.#enqueued;
+    if (!this.#options.orderedWrites) {
+      return enqueued
+        .then(() => this.#claim(limit, tasks))
+        .then((leases) => this.#taken(leases, limit, into));
+    }
+    // Claimed in the same commit as the enqueue before it; mapped once that enqueue's ids are known.
+    const claimed = this.#claim(limit, tasks);
+    return enqueued.then(() => claimed).then((leases) => this.#taken(leases, limit, into));
+  }
+
+  settle(entry: JobRecord, outcome: TaskOutcome): void | Promise<void> {
+    const lease = entry.lease;
+    this.#waiting.delete(entry);
+    if (entry.storeId !== undefined) this.#byId.delete(entry.storeId);
+    if (lease === undefined) return;
+    entry.lease = undefined;
+    if (outcome.kind === 'cancelled') {
+      this.#toRelease.push({ lease });
+      this.#scheduleFlush();
+      return;
+    }
+    this.#toComplete.push({ lease, outcome: storedOutcome(outcome, entry.attempt) });
+    this.#scheduleFlush();
+    if (this.#batchWritten === undefined) {
+      let resolve = ignore;
+      const promise = new Promise<void>((done) => {
+        resolve = done;
+      });
+      this.#batchWritten = { promise, resolve };
+    }
+    return this.#batchWritten.promise;
+  }
+
+  remove(entry: JobRecord): boolean {
+    const at = this.#toEnqueue.indexOf(entry);
+    if (at < 0) return false;
+    this.#toEnqueue.splice(at, 1);
+    this.#waiting.delete(entry);
+    return true;
+  }
+
+  /** Stops claiming; own waiting entries are returned, and stay queued in the store. */
+  drain(): JobRecord[] {
+    this.#stop.abort();
+    const all = [...this.#waiting, ...this.#watched.values()];
+    this.#waiting.clear();
+    this.#watched.clear();
+    return all;
+  }
+
+  closeIntake(): void {
+    this.#intakeClosed = true;
+  }
+
+  /** Sends what is buffered, waits for every write, then closes the store. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stop.abort();
+      clearInterval(this.#timer);
+      this.#flush();
+      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+      await this.#waiter;
+      await this.#options.closeStore();
+    })();
+    return this.#closing;
+  }
+
+  #claim(limit: number, tasks: readonly string[]): Promise<Lease[]> {
+    const { worker, leaseTtlMs: ttlMs } = this.#options;
+    return this.#track(this.#store.claim({ worker, limit, ttlMs, tasks }));
+  }
+
+  #taken(leases: readonly Lease[], limit: number, into: JobRecord[]): number {
+    let taken = 0;
+    for (const lease of leases) {
+      let entry = this.#byId.get(lease.jobId);
+      if (entry === undefined) {
+        entry = this.#watched.get(lease.jobId) ?? this.#options.adopt(lease);
+        this.#watched.delete(lease.jobId);
+        if (entry === undefined) continue;
+        entry.storeId = lease.jobId;
+        this.#byId.set(lease.jobId, entry);
+      }
+      this.#waiting.delete(entry);
+      entry.lease = lease;
+      // Attempts are the store's: a job that a crashed process had started counts that attempt.
+      entry.attempt = lease.attempt - 1;
+      into.push(entry);
+      taken++;
+    }
+    if (leases.length < limit) this.#armWaiter(leases.length === 0);
+    else this.#idleBackoffMs = 0;
+    return taken;
+  }
+
+  /**
+   * Waits for work once the store ran short. Jobs of tasks this engine does not run make the store
+   * report work that no claim of ours takes, so empty claims in a row back off before waiting again.
+   */
+  #armWaiter(empty: boolean): void {
+    if (this.#waiter !== undefined || this.#stop.signal.aborted) return;
+    const backoff = empty ? this.#idleBackoffMs : 0;
+    this.#idleBackoffMs = empty ? Math.min(maxIdleBackoffMs, Math.max(1, backoff * 2)) : 0;
+    const signal = this.#stop.signal;
+    this.#waiter = (async () => {
+      if (backoff > 0) await sleep(backoff, signal);
+      await this.#store.waitForWork(signal);
+    })().then(
+      () => {
+        this.#waiter = undefined;
+        if (!signal.aborted) this.#options.hooks.onReady();
+      },
+      () => {
+        this.#waiter = undefined;
+      },
+    );
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#toEnqueue.length > 0) {
+      const batch = this.#toEnqueue;
+      this.#toEnqueue = [];
+      this.#enqueued = this.#enqueue(batch);
+    }
+    if (this.#toRelease.length > 0) {
+      const batch = this.#toRelease;
+      this.#toRelease = [];
+      // A stale release means the lease was lost: the store has recorded it, and the job moved on.
+      this.#track(this.#store.release(batch)).catch(ignore);
+    }
+    if (this.#toComplete.length > 0) {
+      const batch = this.#toComplete;
+      const written = this.#batchWritten;
+      this.#toComplete = [];
+      this.#batchWritten = undefined;
+      // On a store failure the leases expire and the jobs run again; the handles still resolve.
+      this.#track(this.#store.complete(batch)).then(
+        () => written?.resolve(),
+        () => written?.resolve(),
+      );
+    }
+  }
+
+  async #enqueue(batch: JobRecord[]): Promise<void> {
+    const jobs = batch.map((entry) => this.#options.encode(entry));
+    try {
+      const results = await this.#track(this.#store.enqueue(jobs));
+      results.forEach((result, i) => {
+        const entry = batch[i];
+        if (entry !== undefined) this.#placed(entry, result.kind === 'created', result.job.id);
+      });
+      if (results.some((result) => result.kind === 'existing')) this.#maintain();
+    } catch (error) {
+      if (batch.length > 1 && !isValkyrieError(error)) {
+        // One input JSON cannot hold fails the batch; alone, each job meets its own fate.
+        await Promise.all(batch.map((entry) => this.#enqueue([entry])));
+        return;
+      }
+      for (const entry of batch) this.#refused(entry, error);
+    }
+  }
+
+  #placed(entry: JobRecord, created: boolean, id: QueueJobId): void {
+    entry.storeId = id;
+    if (created) {
+      this.#byId.set(id, entry);
+      return;
+    }
+    // The idempotency key matched a job in the store: this entry follows that job.
+    this.#waiting.delete(entry);
+    this.#watched.set(id, entry);
+  }
+
+  #refused(entry: JobRecord, error: unknown): void {
+    this.#waiting.delete(entry);
+    const message = error instanceof Error ? error.message : String(error);
+    const outcome: TaskOutcome = isValkyrieError(error)
+      ? { kind: 'cancelled', reason: `the store refused the job: ${message}` }
+      : {
+          kind: 'failed',
+          reason: 'input',
+          error: { name: 'TypeError', message: `the input cannot be stored as JSON: ${message}` },
+        };
+    this.#options.hooks.settled(entry, outcome);
+  }
+
+  /** Renews held leases, requeues expired ones, and looks up watched jobs. */
+  #maintain(): void {
+    if (this.#stop.signal.aborted) return;
+    const ttl = this.#options.leaseTtlMs;
+    for (const entry of this.#byId.values()) {
+      const lease = entry.lease;
+      if (lease === undefined) continue;
+      // Stale: the lease expired before this renewal; the store recorded it, and the job's result
+      // will be refused the same way. Nothing else to do here.
+      this.#track(this.#store.renew(lease, ttl)).catch(ignore);
+    }
+    this.#track(this.#store.expireLeases()).then((expired) => {
+      if (expired.length > 0) this.#options.hooks.onReady();
+    }, ignore);
+    for (const [id, entry] of this.#watched) {
+      this.#track(this.#store.getJob(id)).then((job) => {
+        const outcome: JobOutcome | undefined = job === undefined ? undefined : outcomeOfStoredJob(job);
+        if (outcome === undefined || this.#watched.get(id) !== entry) return;
+        this.#watched.delete(id);
+        entry.attempt = outcome.attempts;
+        this.#options.hooks.settled(entry, outcome);
+      }, ignore);
+    }
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#pending.add(promise);
+    const forget = () => this.#pending.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+}
+
+function ignore(): void {}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

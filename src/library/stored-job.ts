@@ -1,0 +1,112 @@
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+import type { Completion, QueueJob, QueueOutcome } from '../store/queue.js';
+import type { JobOutcome } from './events.js';
+import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './options.js';
+
+/**
+ * How a library job is kept in a durable QueueStore: the store's `task` is the registered task name,
+ * and its payload carries the input and — only when they differ from the engine's defaults — the
+ * options another engine needs to run it the same way after a crash. Priority, delay, idempotency key
+ * and the attempt bound are the store's own fields.
+ */
+export interface StoredPayload {
+  readonly input: unknown;
+  readonly options?: StoredOptions;
+}
+
+interface StoredOptions {
+  readonly priority: string;
+  /** null stands for Infinity, which JSON cannot hold. */
+  readonly timeoutMs?: number | null;
+  readonly retry: ResolvedRetryPolicy;
+}
+
+export function storedPayload(
+  input: unknown,
+  options: ResolvedJobOptions,
+  engineRetry: ResolvedRetryPolicy,
+): StoredPayload {
+  if (options.priority === 'normal' && options.timeoutMs === undefined && options.retry === engineRetry) {
+    return { input };
+  }
+  const timeoutMs = options.timeoutMs;
+  return {
+    input,
+    options: {
+      priority: options.priority,
+      ...(timeoutMs === undefined ? {} : { timeoutMs: Number.isFinite(timeoutMs) ? timeoutMs : null }),
+      retry: options.retry,
+    },
+  };
+}
+
+/** A stored payload read back; options as `JobOptions`, to be checked like a caller's. */
+export function readPayload(payload: unknown): { input: unknown; options: JobOptions | undefined } {
+  if (typeof payload !== 'object' || payload === null) return { input: payload, options: undefined };
+  const { input, options } = payload as { input?: unknown; options?: Partial<StoredOptions> };
+  if (typeof options !== 'object' || options === null) return { input, options: undefined };
+  return {
+    input,
+    options: {
+      priority: options.priority as JobOptions['priority'],
+      timeoutMs: options.timeoutMs === null ? Number.POSITIVE_INFINITY : options.timeoutMs,
+      retry: options.retry,
+    },
+  };
+}
+
+/**
+ * The store's record of a final outcome. A failure keeps the whole task outcome as `detail`, so an
+ * engine that finds the job finished (by idempotency key) reports it exactly; `error` is for people.
+ * An output JSON cannot hold is recorded as the failure it is for a durable store.
+ */
+export function storedOutcome(outcome: TaskOutcome, attempts: number): Completion['outcome'] {
+  if (outcome.kind === 'succeeded') {
+    try {
+      JSON.stringify(outcome.output);
+      return { kind: 'succeeded', result: outcome.output };
+    } catch (error) {
+      const message = `the output cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`;
+      return { kind: 'failed', error: message, detail: { kind: 'failed', reason: 'output', attempts } };
+    }
+  }
+  return { kind: 'failed', error: describe(outcome), detail: { ...outcome, attempts } };
+}
+
+function describe(outcome: Exclude<TaskOutcome, { kind: 'succeeded' }>): string {
+  switch (outcome.kind) {
+    case 'failed':
+      return `${outcome.reason}: ${outcome.error.name}: ${outcome.error.message}`;
+    case 'timed_out':
+      return `timed out after ${outcome.timeoutMs} ms`;
+    case 'cancelled':
+      return `cancelled: ${outcome.reason}`;
+    case 'worker_lost':
+      return `worker lost (${outcome.reason}): ${outcome.message}`;
+  }
+}
+
+/** A finished job's outcome as the store holds it, as a `JobOutcome`; undefined while unfinished. */
+export function outcomeOfStoredJob(job: QueueJob): JobOutcome | undefined {
+  const outcome: QueueOutcome | undefined = job.outcome;
+  if (outcome === undefined) return undefined;
+  const attempts = job.attempts;
+  switch (outcome.kind) {
+    case 'succeeded':
+      return { kind: 'succeeded', output: outcome.result, attempts };
+    case 'runner_lost':
+      return {
+        kind: 'worker_lost',
+        reason: 'crashed',
+        message: `the process running the job stopped renewing its lease (attempt ${outcome.attempts})`,
+        attempts,
+      };
+    case 'failed': {
+      const detail = outcome.detail as { kind?: unknown } | undefined;
+      if (typeof detail === 'object' && detail !== null && typeof detail.kind === 'string') {
+        return { ...(detail as JobOutcome), attempts };
+      }
+      return { kind: 'failed', reason: 'threw', error: { name: 'Error', message: outcome.error }, attempts };
+    }
+  }
+}
