@@ -27,6 +27,13 @@ export const errorCatalog = {
   VK_ENGINE_CLOSED: 'the engine is closing or closed; the job was not accepted',
   VK_WORKFLOW_GRAPH: 'a library workflow graph is invalid (unknown node, cycle, duplicate id); nothing ran',
   VK_RUN_NOT_RESUMABLE: 'the run finished, is still owned by a live process, or has no recovery data',
+  VK_BUNDLE_TOO_LARGE: 'the workspace is larger than the bundle size limit; nothing was uploaded',
+  VK_BUNDLE_CHANGED: 'a workspace file vanished or changed while the bundle was being made',
+  VK_BUNDLE_UNSAFE: 'a workspace bundle entry would write outside its directory, or is of a refused kind',
+  VK_BUNDLE_HASH_MISMATCH: "a workspace bundle's sha256 is not the one it was named by",
+  VK_WORKSPACE_NOT_EMPTY: 'a bundle is unpacked only into an empty directory',
+  VK_SERVER_UNREACHABLE: 'the Valkyrie server could not be reached',
+  VK_SERVER_RESPONSE: 'the Valkyrie server answered with an error or with a response this client does not understand',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;
