@@ -33,7 +33,8 @@ export const errorCatalog = {
   VK_BUNDLE_HASH_MISMATCH: "a workspace bundle's sha256 is not the one it was named by",
   VK_WORKSPACE_NOT_EMPTY: 'a bundle is unpacked only into an empty directory',
   VK_SERVER_UNREACHABLE: 'the Valkyrie server could not be reached',
-  VK_SERVER_RESPONSE: 'the Valkyrie server answered with an error, or with a response this client cannot read',
+  VK_SERVER_RESPONSE:
+    'the Valkyrie server answered with an error, or with a response this client cannot read',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;
