@@ -219,6 +219,16 @@ describe('valkyrie submit', () => {
     server = await new FakeApiServer().start();
   });
 
+  it('refuses a workspace over the bundle size limit, uploading nothing (exit 2)', async () => {
+    ws.write('data.bin', 'x'.repeat(3000));
+    const result = await submit('--max-bundle-size', '2KiB');
+    expect(result.stderr).toMatch(
+      /over the bundle limit of 2\.0 KiB \(largest: data\.bin 2\.9 KiB, .*\); nothing was uploaded/,
+    );
+    expect(result.code).toBe(2);
+    expect(server.requests).toEqual([]);
+  });
+
   it('asks for a server and a token when none is given', async () => {
     const result = await ws.run(['submit', 'ci.yml'], { VALKYRIE_SERVER: '', VALKYRIE_TOKEN: '' });
     expect(result.stderr).toBe('valkyrie: no server given: pass --server URL or set VALKYRIE_SERVER\n');
