@@ -11,11 +11,17 @@ export interface ListedEntry {
 
 export const fileTypes: ReadonlySet<string> = new Set(['File', 'OldFile', 'ContiguousFile']);
 
-/** Throws VK_BUNDLE_UNSAFE for the first entry that could write outside the target, or is refused. */
+/**
+ * Throws VK_BUNDLE_UNSAFE for the first entry that could write outside the target, or is refused.
+ * Entries are written concurrently afterwards, so no entry may depend on another being written
+ * first: none lies under a link or a file of the archive, and no path repeats.
+ */
 export function checkEntries(entries: readonly ListedEntry[]): void {
   const symlinks = new Set<string>();
+  const files = new Set<string>();
   for (const entry of entries) {
     if (entry.type === 'SymbolicLink') symlinks.add(linkKey(relativePath(entry)));
+    else if (entry.type !== 'Directory') files.add(linkKey(relativePath(entry)));
   }
   const seen = new Set<string>();
   for (const entry of entries) {
@@ -28,6 +34,7 @@ export function checkEntries(entries: readonly ListedEntry[]): void {
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
       if (symlinks.has(linkKey(parent))) throw unsafe(entry, `it lies under the symbolic link ${parent}`);
+      if (files.has(linkKey(parent))) throw unsafe(entry, `it lies under ${parent}, which is a file`);
     }
     if (entry.type === 'SymbolicLink') checkLink(entry, path, symlinks);
     else if (!fileTypes.has(entry.type) && entry.type !== 'Directory')

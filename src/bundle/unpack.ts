@@ -75,10 +75,15 @@ function listed(entry: ReadEntry): ListedEntry {
 function writeEntries(archive: string, root: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const writes: Promise<void>[] = [];
+    let failure: { error: unknown } | undefined;
     const parser = new Parser({
       strict: true,
       onReadEntry: (entry) => {
-        writes.push(writeEntry(root, entry));
+        // Caught at once: a rejection left for Promise.all at the end would count as unhandled.
+        const write = writeEntry(root, entry).catch((error: unknown) => {
+          failure ??= { error };
+        });
+        writes.push(write);
       },
     });
     const fail = (error: unknown) => {
@@ -89,7 +94,7 @@ function writeEntries(archive: string, root: string): Promise<void> {
     input.on('error', fail);
     parser.on('error', fail);
     parser.on('end', () => {
-      Promise.all(writes).then(() => resolve(), reject);
+      void Promise.all(writes).then(() => (failure ? reject(failure.error) : resolve()));
     });
     input.pipe(parser);
   });

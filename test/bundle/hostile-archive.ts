@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { Header } from 'tar';
+import { Header, Pax } from 'tar';
 
 export interface RawEntry {
   readonly path: string;
@@ -26,7 +26,7 @@ export function writeRawArchive(file: string, entries: readonly RawEntry[]): str
       gid: 0,
     });
     const block = Buffer.alloc(512);
-    header.encode(block);
+    if (header.encode(block)) blocks.push(new Pax({ path: entry.path, linkpath: entry.linkpath }).encode());
     blocks.push(block, body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));

@@ -87,6 +87,19 @@ describe('unpacking a hostile bundle', () => {
     expect(String(await refusal(() => [file('a'), link('a', 'b')]))).toContain('the path appears twice');
   });
 
+  it('refuses a file that another entry uses as a directory', async () => {
+    const error = await refusal(() => [file('a'), file('a/b')]);
+    expect(String(error)).toContain('entry "a/b": it lies under a, which is a file');
+  });
+
+  it('fails, without hanging, when an entry cannot be written', async () => {
+    newBase();
+    const archive = join(base, 'bundle.tar.gz');
+    const sha256 = writeRawArchive(archive, [file('a'), file('n'.repeat(300)), file('z')]);
+    const error = await unpackBundle({ archive, sha256, target: join(base, 'ws') }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ENAMETOOLONG' });
+  });
+
   it('unpacks links to links and links into directories of the archive', async () => {
     newBase();
     const archive = join(base, 'bundle.tar.gz');
