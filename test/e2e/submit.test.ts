@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -117,6 +117,18 @@ describe('valkyrie submit', () => {
     expect(server.calls().slice(3)).toEqual([`HEAD /api/v1/bundles/${sha256}`, 'POST /api/v1/runs']);
     expect(server.requests.at(-1)?.headers['idempotency-key']).toBe('k1');
     expect(second.code).toBe(0);
+  });
+
+  it("with --workspace and no FILE, takes that folder's default workflow and bundles only it", async () => {
+    mkdirSync(join(ws.dir, 'app', '.valkyrie', 'workflows'), { recursive: true });
+    ws.write('app/.valkyrie/workflows/main.yml', workflow);
+    ws.write('app/main.sh', 'echo app\n');
+    const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: 'tok' };
+    const result = await ws.run(['submit', '--workspace', 'app'], env);
+    expect(result.stderr).toMatch(/Workspace: 1 file \(9 B\), bundle/);
+    expect(result.code).toBe(0);
+    const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '') as { path: string };
+    expect(body.path).toBe(join('app', '.valkyrie', 'workflows', 'main.yml'));
   });
 
   it('reports a run the idempotency key already named, and prints JSON with --json', async () => {

@@ -54,7 +54,9 @@ export async function submitCommand(
     );
   const client = new ServerClient(checkServerUrl(server), token);
   const cwd = process.cwd();
-  const path = file ?? findDefaultWorkflow(cwd);
+  const workspace = resolve(cwd, options.workspace ?? '.');
+  // Without a FILE, the workspace's own workflow, as `valkyrie run` finds it in the current directory.
+  const path = file ?? relative(cwd, resolve(workspace, findDefaultWorkflow(workspace)));
   const queue = parseQueueFlags(
     { priority: options.priority, idempotencyKey: options.idempotencyKey },
     Date.now(),
@@ -69,10 +71,7 @@ export async function submitCommand(
   warnIfCleartext(server);
 
   try {
-    const bundle =
-      options.bundle === false
-        ? undefined
-        : await uploadWorkspace(client, resolve(cwd, options.workspace ?? '.'), maxBytes);
+    const bundle = options.bundle === false ? undefined : await uploadWorkspace(client, workspace, maxBytes);
     const { run, created } = await client.createRun(
       {
         workflow: parsed.source,
@@ -99,9 +98,10 @@ export async function submitCommand(
 async function uploadWorkspace(client: ServerClient, root: string, maxBytes: number): Promise<BundleReport> {
   const bundle = await packWorkspace(root, { maxBytes });
   try {
-    const what = bundle.source === 'git' ? 'git-tracked and new unignored files' : 'files';
+    const files = `${bundle.fileCount} ${bundle.fileCount === 1 ? 'file' : 'files'}`;
+    const from = bundle.source === 'git' ? ', git-tracked and new unignored' : '';
     const summary =
-      `Workspace: ${bundle.fileCount} ${what} (${formatBytes(bundle.contentBytes)}), ` +
+      `Workspace: ${files} (${formatBytes(bundle.contentBytes)}${from}), ` +
       `bundle ${bundle.sha256.slice(0, 12)} of ${formatBytes(bundle.bytes)}`;
     const present = await client.hasBundle(bundle.sha256);
     if (!present) await client.uploadBundle(bundle.sha256, bundle.path, bundle.bytes);
