@@ -64,13 +64,13 @@ export class FakeApiServer {
     return this.requests.map((r) => `${r.method} ${r.url}`);
   }
 
-  private route(request: RecordedRequest, response: ServerResponse): void {
+  private route(request: RecordedRequest, response: ServerResponse): Sent {
     if (request.headers.authorization !== 'Bearer tok')
       return json(response, 401, { code: 'VK_UNAUTHORIZED', message: 'the token is not valid' });
     const bundle = /^\/api\/v1\/bundles\/([0-9a-f]{64})$/.exec(request.url)?.[1];
     if (bundle && request.method === 'HEAD') {
       response.writeHead(this.bundles.has(bundle) ? 200 : 404).end();
-      return;
+      return 'sent';
     }
     if (bundle && request.method === 'PUT') {
       if (createHash('sha256').update(request.body).digest('hex') !== bundle)
@@ -88,7 +88,7 @@ export class FakeApiServer {
         sse(stream, { type: 'run.completed', runId: cancel, status: 'cancelled', durationMs: 5, jobs: [] });
         stream.end();
       }
-      return;
+      return 'sent';
     }
     const events = /^\/api\/v1\/runs\/([^/]+)\/events$/.exec(request.url)?.[1];
     if (events && request.method === 'GET') {
@@ -97,12 +97,15 @@ export class FakeApiServer {
       for (const event of this.script.events) sse(response, event);
       if (this.script.hold) this.openStreams.set(events, response);
       else response.end();
-      return;
+      return 'sent';
     }
-    json(response, 404, { code: 'VK_NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+    return json(response, 404, {
+      code: 'VK_NOT_FOUND',
+      message: `no route ${request.method} ${request.url}`,
+    });
   }
 
-  private createRun(request: RecordedRequest, response: ServerResponse): void {
+  private createRun(request: RecordedRequest, response: ServerResponse): Sent {
     const body = JSON.parse(request.body.toString('utf8')) as { workflow: string; bundle?: string };
     if (body.workflow.includes('SERVER_REJECTS'))
       return json(response, 400, {
@@ -117,7 +120,7 @@ export class FakeApiServer {
     if (existing) return json(response, 200, { run: run(existing, 'succeeded') });
     const id = `run-${++this.runs}`;
     if (typeof key === 'string') this.keys.set(key, id);
-    json(response, 201, { run: run(id, 'queued') });
+    return json(response, 201, { run: run(id, 'queued') });
   }
 }
 
@@ -126,8 +129,12 @@ function run(id: string, status: string) {
   return { id, number, workflowName: 'ci', status, createdAt: 0, jobs: [] };
 }
 
-function json(response: ServerResponse, status: number, body: unknown): void {
+/** What a route handler returns: that it answered. */
+type Sent = 'sent';
+
+function json(response: ServerResponse, status: number, body: unknown): Sent {
   response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  return 'sent';
 }
 
 function sse(response: ServerResponse, event: unknown): void {
