@@ -39,6 +39,7 @@ const forbidden: Record<string, readonly string[]> = {
   protocol: ['engine', 'store', 'runner', 'server', 'cli'],
   engine: ['runner', 'server', 'cli'],
   library: ['runner', 'server', 'cli'],
+  bundle: ['workflow', 'engine', 'selection', 'store', 'protocol', 'runner', 'executors', 'server', 'cli'],
 };
 
 describe('architecture', () => {

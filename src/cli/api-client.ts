@@ -7,24 +7,36 @@ export interface ApiClientFlags {
   readonly token?: string;
 }
 
-/** An error answer of the API; `code` is the server's when Valkyrie knows it, else VK_API. */
+/**
+ * An error answer of the API, `{code, message, path?}`. `code` is the server's when this client's
+ * catalog knows it, else VK_SERVER_RESPONSE; `serverCode` keeps what the server sent ('' when the
+ * answer had no such body, e.g. a HEAD request or a proxy in between).
+ */
 export class ApiRequestError extends ValkyrieError {
   constructor(
     readonly status: number,
-    /** The `code` the server sent, even one this client does not know. */
     readonly serverCode: string,
     message: string,
-    /** The whole error body, e.g. `diagnostics` of VK_WORKFLOW_INVALID. */
+    /** The whole error body, e.g. `diagnostics` of VK_INVALID_WORKFLOW. */
     readonly body: Readonly<Record<string, unknown>>,
   ) {
-    super(isKnownCode(serverCode) ? serverCode : 'VK_API', message);
+    const path = typeof body.path === 'string' ? ` (at ${body.path})` : '';
+    super(isKnownCode(serverCode) ? serverCode : 'VK_SERVER_RESPONSE', `${message}${path}`);
     this.name = 'ApiRequestError';
   }
 }
 
+export interface ApiFetchInit {
+  readonly body?: RequestInit['body'];
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Required by fetch for a streamed request body. */
+  readonly duplex?: 'half';
+  readonly signal?: AbortSignal;
+}
+
 /**
- * A small client of the HTTP API for the CLI's client commands: JSON in, JSON out, errors as
- * ValkyrieErrors that carry the server's code and message.
+ * The one HTTP client of the CLI's client commands (`token`, `submit`): the token as a Bearer header,
+ * JSON in and out, an unreachable server as VK_SERVER_UNREACHABLE and error answers as ApiRequestError.
  */
 export class ApiClient {
   readonly server: string;
@@ -51,70 +63,87 @@ export class ApiClient {
     return new ApiClient(server, token === '' ? undefined : token);
   }
 
-  /**
-   * Sends one request. Resolves with the parsed JSON body (undefined for an empty one); rejects with an
-   * ApiRequestError for an error status, or VK_SERVER_UNREACHABLE when no answer came.
-   */
-  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await this.fetch(method, path, body);
-    const text = await response.text();
-    const parsed = parseJson(text);
-    if (!response.ok) throw errorOf(response.status, parsed, text);
-    return parsed as T;
+  get origin(): string {
+    return new URL(this.server).origin;
   }
 
-  /** The raw response, for streams and binary bodies; errors are the caller's to read. */
-  async fetch(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<Response> {
-    const init: RequestInit = {
+  /**
+   * Sends one JSON request. Resolves with the parsed JSON body (undefined for an empty one); rejects
+   * with an ApiRequestError for an error status, or VK_SERVER_UNREACHABLE when no answer came.
+   */
+  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.fetch(
       method,
-      headers: {
-        ...(this.token === undefined ? {} : { authorization: `Bearer ${this.token}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    };
+      path,
+      body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
+    );
+    await throwUnlessOk(response);
+    const text = await response.text();
+    return (text === '' ? undefined : parseJson(text)) as T;
+  }
+
+  /** The raw response, for streams, binary bodies and statuses the caller reads itself. */
+  async fetch(method: string, path: string, init: ApiFetchInit = {}): Promise<Response> {
+    const auth: Record<string, string> =
+      this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
     try {
-      return await fetch(`${this.server}${path}`, init);
+      return await fetch(`${this.server}${path}`, { method, ...init, headers: { ...init.headers, ...auth } });
     } catch (error) {
-      const cause =
-        error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-      throw new ValkyrieError('VK_SERVER_UNREACHABLE', `cannot reach ${this.server}: ${cause}`, {
-        cause: error,
-      });
+      if (init.signal?.aborted) throw error;
+      throw new ValkyrieError(
+        'VK_SERVER_UNREACHABLE',
+        `cannot reach the Valkyrie server at ${this.origin}: ${networkReason(error)}`,
+        { cause: error },
+      );
     }
   }
 }
 
-/** The API's `{code, message}` body as an error; a body that is not ours is described by its status. */
-export function errorOf(status: number, parsed: unknown, text: string): ApiRequestError {
-  if (typeof parsed === 'object' && parsed !== null) {
-    const body = parsed as Record<string, unknown>;
-    if (typeof body.code === 'string' && typeof body.message === 'string')
-      return new ApiRequestError(status, body.code, body.message, body);
-  }
-  return new ApiRequestError(
-    status,
-    `HTTP_${status}`,
-    `the server answered ${status}: ${text.slice(0, 200)}`,
-    {},
-  );
+/** Resolves for a 2xx answer; otherwise reads the body and rejects with its ApiRequestError. */
+export async function throwUnlessOk(response: Response): Promise<void> {
+  if (response.ok) return;
+  const text = await response.text().catch(() => '');
+  const body = parseJson(text);
+  if (isRecord(body) && typeof body.code === 'string' && typeof body.message === 'string')
+    throw new ApiRequestError(response.status, body.code, `${body.code}: ${body.message}`, body);
+  const snippet = text.trim().slice(0, 200);
+  const status = response.statusText || 'error';
+  throw new ApiRequestError(response.status, '', `${status}${snippet ? `: ${snippet}` : ''}`, {});
 }
 
-function parseJson(text: string): unknown {
-  if (text === '') return undefined;
+/** The parsed JSON, or undefined when the text is not JSON. */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return text;
+    return undefined;
   }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function isKnownCode(code: string): code is ErrorCode {
   return Object.hasOwn(errorCatalog, code);
+}
+
+/** `connection refused (ECONNREFUSED)` rather than undici's `fetch failed`. */
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const friendly: Record<string, string> = {
+      ECONNREFUSED: 'connection refused',
+      ENOTFOUND: 'no such host',
+      ECONNRESET: 'the connection was reset',
+      ETIMEDOUT: 'the connection timed out',
+      EHOSTUNREACH: 'no route to host',
+    };
+    const text = code ? friendly[code] : undefined;
+    return text && code ? `${text} (${code})` : cause.message;
+  }
+  return error instanceof Error ? error.message : String(error);
 }

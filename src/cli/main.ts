@@ -18,7 +18,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store unavailable (unreachable, or locked), 75 queue full (nothing submitted), 130 interrupted or cancelled by its concurrency group (143 on SIGTERM).',
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, locked, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled by its concurrency group (143 on SIGTERM).',
     );
   const stateDir = () =>
     new Option(
@@ -72,6 +72,44 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (file: string | undefined, options) => {
       const { runCommand } = await import('./commands/run.js');
       setExit(await runCommand(file, options));
+    });
+
+  program
+    .command('submit')
+    .description('send a workflow and the workspace to a Valkyrie server; --follow to watch it run')
+    .argument(
+      '[file]',
+      'workflow file (default: the one file in .valkyrie/workflows/, else .github/workflows/)',
+    )
+    .option('--server <url>', 'the server, e.g. http://ci.example:7070 (default: $VALKYRIE_SERVER)')
+    .option('--token <token>', 'an API token with the submit role (default: $VALKYRIE_TOKEN)')
+    .option('-f, --follow', "show the run's progress until it ends, and exit with its result as `run` does")
+    .option('--json', 'print NDJSON: the run.submitted line, or with --follow the events as `run --json`')
+    .option('--no-color', 'plain output')
+    .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)
+    .option('--secrets-file <file>', 'read secrets from a dotenv file')
+    .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)
+    .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair)
+    .option('--priority <p>', "queue priority of the run's jobs: critical, high, normal, low, background")
+    .option(
+      '--idempotency-key <key>',
+      'if the server has a run submitted with this key, report (or --follow) it instead of starting another',
+    )
+    .option('--workspace <dir>', 'the folder to bundle (default: the current directory)')
+    .option('--no-bundle', 'send no workspace: jobs start in an empty directory')
+    .option('--max-bundle-size <size>', 'refuse to bundle more than this, e.g. 500MiB (default: 1GiB)')
+    .addHelpText(
+      'after',
+      '\nThe bundle holds the git-tracked and new unignored files in a git repository, else every file but\n' +
+        '.valkyrie/, .git/, node_modules/ and .gitignore matches; .valkyrieignore leaves out more (docs/submit.md).\n' +
+        'It is uploaded only when the server does not have its sha256 yet.\n\n' +
+        'Exit codes: 0 submitted (with --follow: the run succeeded), 1 a job failed, 2 invalid workflow or usage\n' +
+        '(nothing sent), 69 server unreachable or failing, 75 queue full, 77 token refused, 130 cancelled or Ctrl-C\n' +
+        '(which asks the server to cancel the run; 143 on SIGTERM).',
+    )
+    .action(async (file: string | undefined, options) => {
+      const { submitCommand } = await import('./commands/submit.js');
+      setExit(await submitCommand(file, options));
     });
 
   program

@@ -3,7 +3,7 @@
  * a user-facing message says what was wrong, where, and what was received.
  */
 export const errorCatalog = {
-  VK_INVALID_WORKFLOW: 'the workflow file has errors; nothing ran',
+  VK_INVALID_WORKFLOW: 'the workflow has errors (an API answer lists its diagnostics); nothing ran or was created',
   VK_USAGE: 'the command line is invalid',
   VK_WORKFLOW_NOT_FOUND: 'no workflow file was given or found',
   VK_RUN_NOT_FOUND: 'no run with that id',
@@ -38,8 +38,6 @@ export const errorCatalog = {
   VK_UNAUTHORIZED: 'the API request carried no token, or one that is unknown, revoked or expired',
   VK_FORBIDDEN: "the token's role or job does not allow this request; nothing changed",
   VK_SHUTTING_DOWN: 'the server is shutting down and takes no new requests',
-  VK_WORKFLOW_INVALID:
-    'a submitted workflow has errors (the response lists diagnostics); nothing was created',
   VK_BUNDLE_NOT_FOUND: 'the server has no workspace bundle with that sha256',
   VK_BUNDLE_HASH_MISMATCH: 'an uploaded bundle did not hash to the sha256 in its URL; nothing was stored',
   VK_TOKEN_NOT_FOUND: 'no token with that id',
@@ -48,7 +46,12 @@ export const errorCatalog = {
   VK_INTERNAL: 'the server failed unexpectedly (its log has the details)',
   VK_SERVER_START: 'the server could not start listening (port in use, bad TLS files)',
   VK_SERVER_UNREACHABLE: 'the Valkyrie server could not be reached',
-  VK_API: 'the server answered with an error that has no Valkyrie code',
+  VK_BUNDLE_TOO_LARGE: 'the workspace is larger than the bundle size limit; nothing was uploaded',
+  VK_BUNDLE_CHANGED: 'a workspace file vanished or changed while the bundle was being made',
+  VK_BUNDLE_UNSAFE: 'a workspace bundle entry would write outside its directory, or is of a refused kind',
+  VK_WORKSPACE_NOT_EMPTY: 'a bundle is unpacked only into an empty directory',
+  VK_SERVER_RESPONSE:
+    'the Valkyrie server answered with an error, or with a response this client cannot read',
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -74,7 +74,7 @@ describe('the HTTP API', () => {
     });
     expect(invalid.status).toBe(400);
     expect(invalid.body).toMatchObject({
-      code: 'VK_WORKFLOW_INVALID',
+      code: 'VK_INVALID_WORKFLOW',
       diagnostics: [{ message: expect.any(String), line: expect.any(Number), column: expect.any(Number) }],
     });
     const badRole = await request('POST', '/api/v1/tokens', { body: { role: 'root' } });

@@ -17,7 +17,7 @@ import { ownerExited, thisProcess } from '../run-owner.js';
 import { closeInterruptedSteps } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
-import { createView } from './run.js';
+import { createView } from '../views/create-view.js';
 
 export interface ResumeCommandOptions {
   readonly jobs?: string;

@@ -15,11 +15,7 @@ import { interruptedRunHint } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { reportNotStarted } from '../submission-report.js';
 import { BufferedOutput } from '../views/buffered-output.js';
-import { colors } from '../views/format.js';
-import { JsonView } from '../views/json-view.js';
-import { LineView } from '../views/line-view.js';
-import { TtyView } from '../views/tty-view.js';
-import type { Output, RunView } from '../views/view.js';
+import { createView } from '../views/create-view.js';
 import { findDefaultWorkflow } from '../workflow-file.js';
 
 export interface RunCommandOptions extends QueueFlags {
@@ -128,12 +124,4 @@ function parseConcurrency(value: string | undefined): number {
   if (!Number.isInteger(n) || n < 1)
     throw new UsageError(`--jobs must be a positive integer, received ${JSON.stringify(value)}`);
   return n;
-}
-
-export function createView(options: Pick<RunCommandOptions, 'json' | 'color'>, out: Output): RunView {
-  if (options.json) return new JsonView(out);
-  const useColor =
-    options.color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-  if (process.stdout.isTTY) return new TtyView(out, colors(useColor), () => process.stdout.columns || 80);
-  return new LineView(out, colors(false));
 }

@@ -32,7 +32,7 @@ export function runRoutes(context: ApiContext): Route[] {
         201: { description: 'the run was created and started', schema: runBody },
         200: { description: 'a run with this Idempotency-Key exists; nothing was created', schema: runBody },
         400: {
-          description: 'VK_WORKFLOW_INVALID with diagnostics, or VK_INVALID_REQUEST',
+          description: 'VK_INVALID_WORKFLOW with diagnostics, or VK_INVALID_REQUEST',
           schema: workflowInvalidSchema,
         },
         404: { description: 'VK_BUNDLE_NOT_FOUND', schema: errorSchema },
@@ -47,7 +47,7 @@ export function runRoutes(context: ApiContext): Route[] {
           const where = first === undefined ? path : `${path}:${first.line}:${first.col}`;
           throw new ApiError(
             400,
-            'VK_WORKFLOW_INVALID',
+            'VK_INVALID_WORKFLOW',
             `${where}: ${first?.message ?? 'invalid workflow'}`,
             {
               path: 'body.workflow',

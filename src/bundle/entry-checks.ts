@@ -1,0 +1,88 @@
+import { isAbsolute } from 'node:path';
+import { ValkyrieError } from '../core/errors.js';
+
+/** What unpacking needs to know of an archive entry, read before anything is written. */
+export interface ListedEntry {
+  readonly path: string;
+  readonly type: string;
+  readonly linkpath: string;
+  readonly mode: number;
+}
+
+export const fileTypes: ReadonlySet<string> = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/**
+ * Throws VK_BUNDLE_UNSAFE for the first entry that could write outside the target, or is refused.
+ * Entries are written concurrently afterwards, so no entry may depend on another being written
+ * first: none lies under a link or a file of the archive, and no path repeats.
+ */
+export function checkEntries(entries: readonly ListedEntry[]): void {
+  const symlinks = new Set<string>();
+  const files = new Set<string>();
+  for (const entry of entries) {
+    if (entry.type === 'SymbolicLink') symlinks.add(linkKey(relativePath(entry)));
+    else if (entry.type !== 'Directory') files.add(linkKey(relativePath(entry)));
+  }
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    const path = relativePath(entry);
+    if (path === '' && entry.type === 'Directory') continue;
+    if (path === '') throw unsafe(entry, 'the path is empty');
+    if (seen.has(path.normalize('NFC'))) throw unsafe(entry, 'the path appears twice');
+    seen.add(path.normalize('NFC'));
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      if (symlinks.has(linkKey(parent))) throw unsafe(entry, `it lies under the symbolic link ${parent}`);
+      if (files.has(linkKey(parent))) throw unsafe(entry, `it lies under ${parent}, which is a file`);
+    }
+    if (entry.type === 'SymbolicLink') checkLink(entry, path, symlinks);
+    else if (!fileTypes.has(entry.type) && entry.type !== 'Directory')
+      throw unsafe(entry, `a ${entry.type} entry is not allowed in a workspace bundle`);
+  }
+}
+
+/** Paths compared as a case-insensitive file system (macOS, Windows) would see them. */
+const linkKey = (path: string) => path.normalize('NFC').toLowerCase();
+
+/** The entry's path without `.` parts or a trailing slash; refuses absolute paths and `..`. */
+export function relativePath(entry: ListedEntry): string {
+  const path = entry.path;
+  if (path.includes('\0')) throw unsafe(entry, 'the path holds a NUL byte');
+  if (path.startsWith('/') || isAbsolute(path) || /^[a-zA-Z]:/.test(path))
+    throw unsafe(entry, 'the path is absolute');
+  const parts = path.split(/[/\\]/).filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw unsafe(entry, 'the path has a ".." part');
+  return parts.join('/');
+}
+
+/**
+ * A link's target is resolved from the link's directory, a part at a time: it may not leave the
+ * workspace, and may not pass through another symbolic link of the archive, whose own target would
+ * make a later `..` mean something other than it reads.
+ */
+function checkLink(entry: ListedEntry, path: string, symlinks: ReadonlySet<string>): void {
+  const target = entry.linkpath;
+  if (target === '' || target.startsWith('/') || isAbsolute(target))
+    throw unsafe(entry, `the symbolic link points to ${JSON.stringify(target)}, an absolute path`);
+  const stack = path.split('/').slice(0, -1);
+  for (const part of target.split(/[/\\]/)) {
+    if (part === '' || part === '.') continue;
+    const here = stack.join('/');
+    if (stack.length > 0 && symlinks.has(linkKey(here)))
+      throw unsafe(
+        entry,
+        `the symbolic link's target ${JSON.stringify(target)} goes through the link ${here}`,
+      );
+    if (part !== '..') stack.push(part);
+    else if (stack.pop() === undefined)
+      throw unsafe(entry, `the symbolic link points to ${JSON.stringify(target)}, outside the workspace`);
+  }
+}
+
+function unsafe(entry: ListedEntry, why: string): ValkyrieError {
+  return new ValkyrieError(
+    'VK_BUNDLE_UNSAFE',
+    `the workspace bundle was refused at entry ${JSON.stringify(entry.path)}: ${why}; nothing was unpacked`,
+  );
+}

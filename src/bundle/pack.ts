@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdtemp, open, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { Header, Pax } from 'tar';
+import { ValkyrieError } from '../core/errors.js';
+import { defaultMaxBundleBytes, formatBytes } from './size.js';
+import { type FileSource, listWorkspaceFiles } from './workspace-files.js';
+
+export interface PackOptions {
+  /** Refuse workspaces whose files add up to more than this many bytes (default 1 GiB). */
+  readonly maxBytes?: number;
+  /** Where the bundle file goes (default: a new directory under the OS temp directory). */
+  readonly tempDir?: string;
+}
+
+/** A bundle on disk. `dispose` removes it; it is idempotent. */
+export interface PackedBundle {
+  readonly path: string;
+  /** Hex sha256 of the gzipped bytes: the bundle's name on the server. */
+  readonly sha256: string;
+  /** Size of the gzipped file. */
+  readonly bytes: number;
+  readonly fileCount: number;
+  /** Sum of the packed files' sizes, before compression. */
+  readonly contentBytes: number;
+  readonly source: FileSource;
+  dispose(): Promise<void>;
+}
+
+interface Entry {
+  readonly path: string;
+  readonly kind: 'file' | 'symlink';
+  readonly mode: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+const block = 512;
+const readChunk = 256 * 1024;
+/** Entries carry no time: the same tree must give the same bytes whenever it is packed. */
+const epoch = new Date(0);
+
+/**
+ * Packs the workspace at `root` (files chosen by listWorkspaceFiles) into a gzipped POSIX tar that
+ * depends only on the tree: entries sorted by path, mtime, uid and gid zeroed, no user or group
+ * names, permission bits kept, symbolic links stored as links, directories implied by paths (empty
+ * ones are not kept). The archive streams to a temp file; memory stays flat for large workspaces.
+ *
+ * Throws VK_BUNDLE_TOO_LARGE (before writing anything) when the files add up to more than
+ * `maxBytes`, and VK_BUNDLE_CHANGED when a file vanishes or changes while it is read.
+ */
+export async function packWorkspace(root: string, options: PackOptions = {}): Promise<PackedBundle> {
+  const maxBytes = options.maxBytes ?? defaultMaxBundleBytes;
+  const listed = await listWorkspaceFiles(root);
+  const entries = await statEntries(root, listed.paths);
+  const contentBytes = entries.reduce((sum, entry) => sum + entry.size, 0);
+  if (contentBytes > maxBytes) throw tooLarge(entries, contentBytes, maxBytes);
+
+  const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'valkyrie-bundle-'));
+  const path = join(dir, 'bundle.tar.gz');
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  try {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    await pipeline(
+      Readable.from(tarStream(root, entries)),
+      // Level and strategy fixed so the compressed bytes depend only on the tar (for one zlib).
+      createGzip({ level: 6 }),
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          yield chunk;
+        }
+      },
+      createWriteStream(path),
+    );
+    const sha256 = hash.digest('hex');
+    return { path, sha256, bytes, fileCount: entries.length, contentBytes, source: listed.source, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+async function statEntries(root: string, paths: readonly string[]): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  for (const path of paths) {
+    const stat = await lstat(join(root, path)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw changed(path, 'it vanished after the file list was made');
+      throw error;
+    });
+    const mode = stat.mode & 0o7777;
+    if (stat.isFile()) entries.push({ path, kind: 'file', mode, size: stat.size, mtimeMs: stat.mtimeMs });
+    else if (stat.isSymbolicLink())
+      entries.push({ path, kind: 'symlink', mode, size: 0, mtimeMs: stat.mtimeMs });
+    // Anything else (a git submodule's directory, a socket, a FIFO) has no place in a workspace.
+  }
+  return entries;
+}
+
+async function* tarStream(root: string, entries: readonly Entry[]): AsyncGenerator<Buffer> {
+  for (const entry of entries) {
+    const absolute = join(root, entry.path);
+    if (entry.kind === 'symlink') {
+      const linkpath = await readlink(absolute).catch(() => {
+        throw changed(entry.path, 'the symbolic link vanished while the bundle was made');
+      });
+      yield* headerBlocks({ path: entry.path, type: 'SymbolicLink', mode: entry.mode, size: 0, linkpath });
+      continue;
+    }
+    yield* headerBlocks({ path: entry.path, type: 'File', mode: entry.mode, size: entry.size });
+    yield* fileBlocks(absolute, entry);
+  }
+  yield Buffer.alloc(block * 2);
+}
+
+function* headerBlocks(data: {
+  path: string;
+  type: 'File' | 'SymbolicLink';
+  mode: number;
+  size: number;
+  linkpath?: string;
+}): Generator<Buffer> {
+  const header = new Header({ ...data, uid: 0, gid: 0, uname: '', gname: '', mtime: epoch });
+  const out = Buffer.alloc(block);
+  // encode() reports that a field (a long path or link) does not fit ustar: a pax header carries it.
+  if (header.encode(out)) yield new Pax({ path: data.path, linkpath: data.linkpath, mtime: epoch }).encode();
+  yield out;
+}
+
+/** The file's bytes padded to whole blocks; a size or mtime that moved means it changed meanwhile. */
+async function* fileBlocks(absolute: string, entry: Entry): AsyncGenerator<Buffer> {
+  const handle = await open(absolute, 'r').catch(() => {
+    throw changed(entry.path, 'it vanished while the bundle was made');
+  });
+  try {
+    let left = entry.size;
+    while (left > 0) {
+      const buffer = Buffer.alloc(Math.min(readChunk, left));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, entry.size - left);
+      if (bytesRead === 0) throw changed(entry.path, 'it shrank while the bundle was made');
+      left -= bytesRead;
+      yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    }
+    const after = await handle.stat();
+    if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs)
+      throw changed(entry.path, 'it was written to while the bundle was made');
+  } finally {
+    await handle.close();
+  }
+  const padding = (block - (entry.size % block)) % block;
+  if (padding > 0) yield Buffer.alloc(padding);
+}
+
+function changed(path: string, why: string): ValkyrieError {
+  return new ValkyrieError('VK_BUNDLE_CHANGED', `cannot bundle ${path}: ${why}; try again`);
+}
+
+function tooLarge(entries: readonly Entry[], total: number, max: number): ValkyrieError {
+  const byTop = new Map<string, number>();
+  for (const entry of entries) {
+    const slash = entry.path.indexOf('/');
+    const top = slash < 0 ? entry.path : `${entry.path.slice(0, slash)}/`;
+    byTop.set(top, (byTop.get(top) ?? 0) + entry.size);
+  }
+  const largest = [...byTop]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([top, size]) => `${top} ${formatBytes(size)}`)
+    .join(', ');
+  return new ValkyrieError(
+    'VK_BUNDLE_TOO_LARGE',
+    `the workspace is ${formatBytes(total)} in ${entries.length} files, over the bundle limit of ` +
+      `${formatBytes(max)} (largest: ${largest}); nothing was uploaded. Leave paths out with ` +
+      '.valkyrieignore, or raise the limit with --max-bundle-size',
+  );
+}

@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, mkdir, readdir, realpath, symlink } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { list, Parser, type ReadEntry } from 'tar';
+import { ValkyrieError } from '../core/errors.js';
+import { checkEntries, fileTypes, type ListedEntry, relativePath } from './entry-checks.js';
+
+export interface UnpackOptions {
+  /** The downloaded bundle file. */
+  readonly archive: string;
+  /** The hex sha256 the bundle was asked for by; checked before anything is unpacked. */
+  readonly sha256: string;
+  /** Created when missing; must be empty. */
+  readonly target: string;
+}
+
+/**
+ * Unpacks a workspace bundle into an empty directory, in three steps so that a hostile archive
+ * writes nothing at all: check its sha256 (VK_BUNDLE_HASH_MISMATCH); read every entry and refuse the
+ * archive (VK_BUNDLE_UNSAFE, naming the entry) if one has an absolute path or a `..` part, is a
+ * symbolic link to outside the directory or an absolute one, lies under another entry that is a
+ * symbolic link, repeats a path, or is a hard link, device or FIFO; then write the entries, with
+ * their permission bits exactly (the umask does not narrow them) and the time of unpacking.
+ * Returns the number of entries.
+ */
+export async function unpackBundle(options: UnpackOptions): Promise<number> {
+  const actual = await sha256File(options.archive);
+  if (actual !== options.sha256.toLowerCase())
+    throw new ValkyrieError(
+      'VK_BUNDLE_HASH_MISMATCH',
+      `the workspace bundle's sha256 is ${actual}, expected ${options.sha256}; it was not unpacked`,
+    );
+  await mkdir(options.target, { recursive: true });
+  if ((await readdir(options.target)).length > 0)
+    throw new ValkyrieError(
+      'VK_WORKSPACE_NOT_EMPTY',
+      `cannot unpack the workspace bundle into ${options.target}: the directory is not empty`,
+    );
+  const entries = await listEntries(options.archive);
+  checkEntries(entries);
+  await writeEntries(options.archive, await realpath(options.target));
+  return entries.filter((entry) => entry.type !== 'Directory').length;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+async function listEntries(archive: string): Promise<ListedEntry[]> {
+  const entries: ListedEntry[] = [];
+  await list({
+    file: archive,
+    strict: true,
+    onReadEntry: (entry) => {
+      entries.push(listed(entry));
+    },
+  });
+  return entries;
+}
+
+function listed(entry: ReadEntry): ListedEntry {
+  return { path: entry.path, type: entry.type, linkpath: entry.linkpath ?? '', mode: entry.mode ?? 0o644 };
+}
+
+/**
+ * Our own writer rather than tar's extract: entries are already checked, and tar refuses a link to
+ * another link (`libx.so -> libx.so.1 -> libx.so.1.2`), which real trees have. Still defensive:
+ * files are created exclusively (never through an existing link), and every parent directory must
+ * resolve inside the target.
+ */
+function writeEntries(archive: string, root: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const writes: Promise<void>[] = [];
+    let failure: { error: unknown } | undefined;
+    const parser = new Parser({
+      strict: true,
+      onReadEntry: (entry) => {
+        // Caught at once: a rejection left for Promise.all at the end would count as unhandled.
+        const write = writeEntry(root, entry).catch((error: unknown) => {
+          failure ??= { error };
+        });
+        writes.push(write);
+      },
+    });
+    const fail = (error: unknown) => {
+      input.destroy();
+      reject(error);
+    };
+    const input = createReadStream(archive);
+    input.on('error', fail);
+    parser.on('error', fail);
+    parser.on('end', () => {
+      void Promise.all(writes).then(() => (failure ? reject(failure.error) : resolve()));
+    });
+    input.pipe(parser);
+  });
+}
+
+async function writeEntry(root: string, entry: ReadEntry): Promise<void> {
+  try {
+    await writeEntryData(root, entry);
+  } catch (error) {
+    // The parser waits for each entry's data to be read: drain it, or the whole unpack stalls.
+    entry.resume();
+    throw error;
+  }
+}
+
+async function writeEntryData(root: string, entry: ReadEntry): Promise<void> {
+  const info = listed(entry);
+  const path = relativePath(info);
+  const absolute = join(root, path);
+  if (info.type === 'Directory') {
+    entry.resume();
+    if (path !== '') await mkdir(absolute, { recursive: true });
+    return;
+  }
+  if (info.type === 'SymbolicLink') {
+    entry.resume();
+    await makeParent(root, absolute);
+    await symlink(info.linkpath, absolute);
+    return;
+  }
+  if (!fileTypes.has(info.type)) {
+    entry.resume();
+    return;
+  }
+  await makeParent(root, absolute);
+  await new Promise<void>((resolve, reject) => {
+    const out = createWriteStream(absolute, { flags: 'wx', mode: 0o600 });
+    out.on('error', (error) => {
+      entry.unpipe(out);
+      reject(error);
+    });
+    out.on('close', resolve);
+    entry.pipe(out);
+  });
+  await chmod(absolute, info.mode & 0o7777);
+}
+
+async function makeParent(root: string, absolute: string): Promise<void> {
+  const parent = dirname(absolute);
+  await mkdir(parent, { recursive: true });
+  const real = await realpath(parent);
+  if (real !== root && !real.startsWith(root + sep))
+    throw new ValkyrieError(
+      'VK_BUNDLE_UNSAFE',
+      `the workspace bundle entry ${absolute} resolves outside ${root}`,
+    );
+}

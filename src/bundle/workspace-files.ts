@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import ignore from 'ignore';
+
+/** Where a bundle's file list came from: git's index and untracked files, or a walk of the folder. */
+export type FileSource = 'git' | 'folder';
+
+export interface WorkspaceFiles {
+  readonly source: FileSource;
+  /** Paths relative to the workspace, `/`-separated, sorted, without duplicates. */
+  readonly paths: readonly string[];
+}
+
+/** Outside git, left out by default; a `!` line in `.gitignore` or `.valkyrieignore` takes one back. */
+const folderDefaults = ['/.valkyrie/', '.git/', 'node_modules/'];
+
+/** The file a user writes to keep paths out of bundles, in git repositories and outside them. */
+export const bundleIgnoreFile = '.valkyrieignore';
+
+/**
+ * The files a bundle of `root` holds.
+ *
+ * In a git work tree: what `git ls-files --cached --others --exclude-standard` lists under `root` —
+ * tracked files plus new files that are not ignored, as they are on disk (tracked files deleted from
+ * the work tree are left out) — minus untracked files under `.valkyrie/` (local state) and paths
+ * matched by a top-level `.valkyrieignore`.
+ *
+ * Elsewhere: every file under `root` except `.valkyrie/` at the top, `.git/` and `node_modules/` at
+ * any depth, and paths matched by a top-level `.gitignore` or `.valkyrieignore` (gitignore syntax).
+ */
+export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> {
+  const extra = ignore().add(await readIgnoreFile(join(root, bundleIgnoreFile)));
+  if (await isGitWorkTree(root)) {
+    const [cached, others, deleted] = await Promise.all([
+      gitList(root, ['--cached']),
+      gitList(root, ['--others', '--exclude-standard']),
+      gitList(root, ['--deleted']),
+    ]);
+    const gone = new Set(deleted);
+    const state = (path: string) => path === '.valkyrie' || path.startsWith('.valkyrie/');
+    const paths = [...cached.filter((path) => !gone.has(path)), ...others.filter((path) => !state(path))];
+    return { source: 'git', paths: sortUnique(paths.filter((path) => !extra.ignores(path))) };
+  }
+  const rules = ignore()
+    .add(folderDefaults)
+    .add(await readIgnoreFile(join(root, '.gitignore')))
+    .add(extra);
+  const paths: string[] = [];
+  await walk(root, '', rules, paths);
+  return { source: 'folder', paths: sortUnique(paths) };
+}
+
+async function walk(root: string, prefix: string, rules: ignore.Ignore, out: string[]): Promise<void> {
+  const entries = await readdir(join(root, prefix), { withFileTypes: true });
+  for (const entry of entries) {
+    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) {
+      if (!rules.ignores(`${path}/`)) await walk(root, path, rules, out);
+    } else if ((entry.isFile() || entry.isSymbolicLink()) && !rules.ignores(path)) {
+      out.push(path);
+    }
+  }
+}
+
+async function readIgnoreFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  }
+}
+
+/** False when git is not installed or `root` is not inside a work tree. */
+async function isGitWorkTree(root: string): Promise<boolean> {
+  try {
+    return (await git(root, ['rev-parse', '--is-inside-work-tree'])).trim() === 'true';
+  } catch {
+    return false;
+  }
+}
+
+async function gitList(root: string, flags: readonly string[]): Promise<string[]> {
+  const output = await git(root, ['ls-files', '-z', ...flags]);
+  return output.split('\0').filter((path) => path !== '');
+}
+
+function git(cwd: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('git', [...args], { cwd, maxBuffer: 1 << 30, encoding: 'utf8' }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    );
+  });
+}
+
+/** UTF-16 code-unit order: the same on every machine, whatever its locale. */
+function sortUnique(paths: readonly string[]): string[] {
+  return [...new Set(paths)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}

@@ -1,0 +1,179 @@
+import { relative, resolve } from 'node:path';
+import { packWorkspace } from '../../bundle/pack.js';
+import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
+import { formatDiagnostics } from '../../workflow/diagnostics.js';
+import { loadWorkflow } from '../../workflow/parse.js';
+import { ApiClient } from '../api-client.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
+import { followRun } from '../follow-run.js';
+import { readDotenv } from '../key-values.js';
+import { parseQueueFlags } from '../queue-options.js';
+import { type ApiRun, ServerClient } from '../server-client.js';
+import { reportServerFailure } from '../server-failure.js';
+import { findDefaultWorkflow } from '../workflow-file.js';
+
+export interface SubmitCommandOptions {
+  readonly server?: string;
+  readonly token?: string;
+  readonly follow?: boolean;
+  readonly json?: boolean;
+  readonly color?: boolean;
+  readonly secret?: Record<string, string>;
+  readonly secretsFile?: string;
+  readonly env?: Record<string, string>;
+  readonly var?: Record<string, string>;
+  readonly priority?: string;
+  readonly idempotencyKey?: string;
+  readonly workspace?: string;
+  /** false with --no-bundle: the run gets no workspace. */
+  readonly bundle?: boolean;
+  readonly maxBundleSize?: string;
+}
+
+interface BundleReport {
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly files: number;
+  readonly uploaded: boolean;
+}
+
+/**
+ * `valkyrie submit`: validates the workflow as `valkyrie run` does (nothing is sent when it has
+ * errors), bundles the workspace and uploads it unless the server has that hash, creates the run,
+ * and with --follow renders its events and exits as `valkyrie run` would.
+ */
+export async function submitCommand(
+  file: string | undefined,
+  options: SubmitCommandOptions,
+): Promise<number> {
+  const server = options.server ?? process.env.VALKYRIE_SERVER;
+  const token = options.token ?? process.env.VALKYRIE_TOKEN;
+  if (!server) throw new UsageError('no server given: pass --server URL or set VALKYRIE_SERVER');
+  if (!token)
+    throw new UsageError(
+      'no token given: pass --token T or set VALKYRIE_TOKEN (create one with: valkyrie token create --role submit)',
+    );
+  const client = new ServerClient(new ApiClient(checkServerUrl(server), token));
+  const cwd = process.cwd();
+  const workspace = resolve(cwd, options.workspace ?? '.');
+  // Without a FILE, the workspace's own workflow, as `valkyrie run` finds it in the current directory.
+  const path = file ?? relative(cwd, resolve(workspace, findDefaultWorkflow(workspace)));
+  const queue = parseQueueFlags(
+    { priority: options.priority, idempotencyKey: options.idempotencyKey },
+    Date.now(),
+  );
+  const maxBytes = parseMaxBundleSize(options.maxBundleSize);
+  // No runner labels: which runners exist is the server's to know, not this machine's.
+  const parsed = await loadWorkflow(path);
+  if (parsed.diagnostics.length > 0)
+    process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
+  if (!parsed.workflow) return ExitCode.invalid;
+  const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
+  warnIfCleartext(server);
+
+  try {
+    const bundle = options.bundle === false ? undefined : await uploadWorkspace(client, workspace, maxBytes);
+    const { run, created } = await client.createRun(
+      {
+        workflow: parsed.source,
+        path: relative(cwd, resolve(cwd, path)),
+        bundle: bundle?.sha256,
+        vars: options.var ?? {},
+        secrets,
+        env: options.env ?? {},
+        priority: queue.priority,
+      },
+      queue.idempotency?.key,
+    );
+    report(run, created, bundle, options, client.origin);
+    if (options.follow) return await followRun(client, run.id, options);
+    if (created || run.status === 'succeeded' || !isFinished(run.status)) return ExitCode.succeeded;
+    return ExitCode.jobFailed;
+  } catch (error) {
+    const code = reportServerFailure(error, { path, source: parsed.source });
+    if (code === undefined) throw error;
+    return code;
+  }
+}
+
+async function uploadWorkspace(client: ServerClient, root: string, maxBytes: number): Promise<BundleReport> {
+  const bundle = await packWorkspace(root, { maxBytes });
+  try {
+    const files = `${bundle.fileCount} ${bundle.fileCount === 1 ? 'file' : 'files'}`;
+    const from = bundle.source === 'git' ? ', git-tracked and new unignored' : '';
+    const summary =
+      `Workspace: ${files} (${formatBytes(bundle.contentBytes)}${from}), ` +
+      `bundle ${bundle.sha256.slice(0, 12)} of ${formatBytes(bundle.bytes)}`;
+    const present = await client.hasBundle(bundle.sha256);
+    if (!present) await client.uploadBundle(bundle.sha256, bundle.path, bundle.bytes);
+    process.stderr.write(`${summary}: ${present ? 'already on the server' : 'uploaded'}\n`);
+    return { sha256: bundle.sha256, bytes: bundle.bytes, files: bundle.fileCount, uploaded: !present };
+  } finally {
+    await bundle.dispose();
+  }
+}
+
+function report(
+  run: ApiRun,
+  created: boolean,
+  bundle: BundleReport | undefined,
+  options: SubmitCommandOptions,
+  origin: string,
+): void {
+  const key = options.idempotencyKey ?? '';
+  const line = created
+    ? `Submitted run ${run.id} (#${run.number}) of ${run.workflowName} to ${origin}`
+    : `Run ${run.id} (#${run.number}) of ${run.workflowName} was already submitted with idempotency key ` +
+      `${JSON.stringify(key)}; it is ${run.status}. Nothing new was started.`;
+  // With --follow, stdout belongs to the run's view (NDJSON with --json), as for `valkyrie run`.
+  if (options.follow || !created) process.stderr.write(`${line}\n`);
+  else if (!options.json) process.stdout.write(`${line}\n`);
+  if (options.json && !options.follow) {
+    const type = created ? 'run.submitted' : 'run.duplicate';
+    const fields = {
+      type,
+      runId: run.id,
+      runNumber: run.number,
+      workflow: run.workflowName,
+      status: run.status,
+    };
+    process.stdout.write(`${JSON.stringify(bundle ? { ...fields, bundle } : fields)}\n`);
+  }
+}
+
+function checkServerUrl(server: string): string {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new UsageError(`--server must be a URL like http://host:7070, received ${JSON.stringify(server)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(server)}`);
+  return server;
+}
+
+/** The token and any secrets travel with every request: say so when that is in the clear. */
+function warnIfCleartext(server: string): void {
+  const url = new URL(server);
+  const loopback =
+    ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || url.hostname.startsWith('127.');
+  if (url.protocol === 'http:' && !loopback)
+    process.stderr.write(
+      `valkyrie: warning: ${url.origin} is plain HTTP; the token and any secrets are sent unencrypted\n`,
+    );
+}
+
+function parseMaxBundleSize(value: string | undefined): number {
+  if (value === undefined) return defaultMaxBundleBytes;
+  const bytes = parseByteSize(value);
+  if (bytes === undefined)
+    throw new UsageError(
+      `--max-bundle-size must be a size like 500MiB or 2GiB, received ${JSON.stringify(value)}`,
+    );
+  return bytes;
+}
+
+function isFinished(status: string): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+}

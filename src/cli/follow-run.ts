@@ -1,0 +1,71 @@
+import { ValkyrieError } from '../core/errors.js';
+import type { RunStatus } from '../core/outcome.js';
+import { ExitCode } from './exit-codes.js';
+import type { ServerClient } from './server-client.js';
+import { BufferedOutput } from './views/buffered-output.js';
+import { createView } from './views/create-view.js';
+
+/**
+ * Renders a server run's events with the views of `valkyrie run` until it completes, and returns
+ * `valkyrie run`'s exit code for it: 0 succeeded, 1 failed, 130 cancelled. Ctrl-C (or SIGTERM) asks
+ * the server to cancel the run and keeps following until it completes, then exits 130 (143); a
+ * second one stops following at once. A stream that ends before `run.completed` is
+ * VK_SERVER_RESPONSE (the run goes on on the server).
+ */
+export async function followRun(
+  client: ServerClient,
+  runId: string,
+  options: { readonly json?: boolean; readonly color?: boolean },
+): Promise<number> {
+  const out = new BufferedOutput(process.stdout);
+  const view = createView(options, out);
+  const stop = new AbortController();
+  let interrupts = 0;
+  let terminated = false;
+  let cancelling: Promise<void> | undefined;
+  const interrupt = () => {
+    interrupts++;
+    if (interrupts > 1) return stop.abort();
+    process.stderr.write(`\nAsking the server to cancel run ${runId} (Ctrl-C again to stop following)…\n`);
+    cancelling = client.cancelRun(runId).then(
+      () => undefined,
+      (error: unknown) => {
+        process.stderr.write(`valkyrie: could not cancel run ${runId}: ${describe(error)}\n`);
+        stop.abort();
+      },
+    );
+  };
+  const onSigterm = () => {
+    terminated = true;
+    interrupt();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', onSigterm);
+  let status: RunStatus | undefined;
+  try {
+    for await (const event of client.runEvents(runId, stop.signal)) {
+      view.onEvent(event);
+      if (event.type === 'run.completed') status = event.status;
+    }
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+  } finally {
+    await cancelling;
+    view.close();
+    out.flush();
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', onSigterm);
+  }
+  if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
+  if (status === undefined)
+    throw new ValkyrieError(
+      'VK_SERVER_RESPONSE',
+      `the event stream of run ${runId} ended before the run completed; the run goes on on the server`,
+    );
+  if (status === 'cancelled') return ExitCode.interrupted;
+  return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

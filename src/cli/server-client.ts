@@ -1,0 +1,125 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { ValkyrieError } from '../core/errors.js';
+import type { RunEvent } from '../engine/events.js';
+import { type ApiClient, type ApiFetchInit, isRecord, parseJson, throwUnlessOk } from './api-client.js';
+import { checkRunEvent } from './run-event-check.js';
+import { readServerSentEvents } from './sse-reader.js';
+
+/** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
+export interface ApiRun {
+  readonly id: string;
+  readonly number: number;
+  readonly workflowName: string;
+  readonly status: string;
+}
+
+/** `POST /api/v1/runs`. */
+export interface CreateRunBody {
+  readonly workflow: string;
+  readonly path?: string;
+  readonly bundle?: string;
+  readonly vars?: Readonly<Record<string, string>>;
+  readonly secrets?: Readonly<Record<string, string>>;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly priority?: string;
+}
+
+/**
+ * The calls `valkyrie submit` makes to a Valkyrie server: fetch with the token as a Bearer header.
+ * A server that cannot be reached is VK_SERVER_UNREACHABLE; an error answer is an ApiRequestError.
+ */
+export class ServerClient {
+  constructor(private readonly api: ApiClient) {}
+
+  get origin(): string {
+    return this.api.origin;
+  }
+
+  async hasBundle(sha256: string): Promise<boolean> {
+    const response = await this.request('HEAD', `api/v1/bundles/${sha256}`);
+    if (response.status === 404) return false;
+    await throwUnlessOk(response);
+    return true;
+  }
+
+  /** Streams the file; `stored` when the server kept it now, `present` when it already had it. */
+  async uploadBundle(sha256: string, file: string, bytes: number): Promise<'stored' | 'present'> {
+    const body = Readable.toWeb(createReadStream(file));
+    const response = await this.request('PUT', `api/v1/bundles/${sha256}`, {
+      body: body as ReadableStream<Uint8Array>,
+      duplex: 'half',
+      headers: { 'content-type': 'application/gzip', 'content-length': String(bytes) },
+    });
+    await throwUnlessOk(response);
+    return response.status === 201 ? 'stored' : 'present';
+  }
+
+  /** `created` is false when the idempotency key matched a run submitted before. */
+  async createRun(body: CreateRunBody, idempotencyKey?: string): Promise<{ run: ApiRun; created: boolean }> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+    const response = await this.request('POST', 'api/v1/runs', { body: JSON.stringify(body), headers });
+    const json = await this.expectJson(response);
+    return { run: readRun(json), created: response.status === 201 };
+  }
+
+  async cancelRun(runId: string): Promise<ApiRun> {
+    const response = await this.request('POST', `api/v1/runs/${encodeURIComponent(runId)}/cancel`);
+    return readRun(await this.expectJson(response));
+  }
+
+  /**
+   * The run's events from its start, then live, until `run.completed` (or the stream ends, or
+   * `signal` aborts). Events of kinds this client does not know are skipped.
+   */
+  async *runEvents(runId: string, signal?: AbortSignal): AsyncGenerator<RunEvent> {
+    const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/events`, {
+      headers: { accept: 'text/event-stream' },
+      signal,
+    });
+    await throwUnlessOk(response);
+    if (response.body === null) return;
+    const chunks = response.body as unknown as AsyncIterable<Uint8Array>;
+    for await (const message of readServerSentEvents(chunks)) {
+      if (message.event !== 'run' && message.event !== 'message') continue;
+      const checked = checkRunEvent(parseJson(message.data));
+      if (checked.kind === 'unknown') continue;
+      if (checked.kind === 'invalid')
+        throw new ValkyrieError(
+          'VK_SERVER_RESPONSE',
+          `the server sent an event this client cannot read: ${checked.reason}`,
+        );
+      yield checked.event;
+      if (checked.event.type === 'run.completed') return;
+    }
+  }
+
+  private request(method: string, path: string, init: ApiFetchInit = {}): Promise<Response> {
+    return this.api.fetch(method, `/${path}`, init);
+  }
+
+  private async expectJson(response: Response): Promise<unknown> {
+    await throwUnlessOk(response);
+    const json = parseJson(await response.text());
+    if (json === undefined)
+      throw new ValkyrieError('VK_SERVER_RESPONSE', `the server answered ${response.status} without JSON`);
+    return json;
+  }
+}
+
+function readRun(json: unknown): ApiRun {
+  const run = isRecord(json) ? json.run : undefined;
+  if (
+    isRecord(run) &&
+    typeof run.id === 'string' &&
+    typeof run.number === 'number' &&
+    typeof run.workflowName === 'string' &&
+    typeof run.status === 'string'
+  )
+    return { id: run.id, number: run.number, workflowName: run.workflowName, status: run.status };
+  throw new ValkyrieError(
+    'VK_SERVER_RESPONSE',
+    'the server answered without a run {id, number, workflowName, status}',
+  );
+}

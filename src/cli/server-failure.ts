@@ -1,0 +1,58 @@
+import { isValkyrieError } from '../core/errors.js';
+import { type Diagnostic, formatDiagnostics } from '../workflow/diagnostics.js';
+import { ApiRequestError } from './api-client.js';
+import { ExitCode } from './exit-codes.js';
+
+/**
+ * Prints a failure to talk to the server as one clear message (no stack) and returns the exit code:
+ * 69 unreachable, failing (5xx) or an answer that cannot be read; 77 token refused (401, 403);
+ * 75 queue full; 2 any other refusal (the request was wrong: an invalid workflow, an unknown bundle).
+ * The server's workflow diagnostics are printed against the local file, as `valkyrie run` prints them.
+ * Returns undefined for errors that are not about the server (the caller rethrows them).
+ */
+export function reportServerFailure(
+  error: unknown,
+  workflow: { readonly path: string; readonly source: string },
+): number | undefined {
+  if (error instanceof ApiRequestError) {
+    for (const line of serverDiagnostics(error.body.diagnostics, workflow)) process.stderr.write(`${line}\n`);
+    process.stderr.write(`valkyrie: the server refused (HTTP ${error.status}): ${error.message}\n`);
+    if (error.status === 401 || error.status === 403) {
+      process.stderr.write(
+        'valkyrie: check --token or $VALKYRIE_TOKEN (a token with the submit role: valkyrie token create --role submit)\n',
+      );
+      return ExitCode.noPermission;
+    }
+    if (error.status === 429 || error.serverCode === 'VK_QUEUE_FULL') return ExitCode.queueFull;
+    return error.status >= 500 ? ExitCode.unavailable : ExitCode.invalid;
+  }
+  if (
+    isValkyrieError(error) &&
+    (error.code === 'VK_SERVER_UNREACHABLE' || error.code === 'VK_SERVER_RESPONSE')
+  ) {
+    process.stderr.write(`valkyrie: ${error.message}\n`);
+    return ExitCode.unavailable;
+  }
+  return undefined;
+}
+
+/** The server's `diagnostics: [{message, line?, column?}]`, printed as `valkyrie run` prints its own. */
+function serverDiagnostics(
+  value: unknown,
+  workflow: { readonly path: string; readonly source: string },
+): string[] {
+  if (!Array.isArray(value)) return [];
+  const out: string[] = [];
+  for (const item of value) {
+    if (item === null || typeof item !== 'object' || !('message' in item) || typeof item.message !== 'string')
+      continue;
+    if (!('line' in item) || typeof item.line !== 'number') {
+      out.push(`${workflow.path}: error: ${item.message}`);
+      continue;
+    }
+    const col = 'column' in item && typeof item.column === 'number' ? item.column : 1;
+    const diagnostic: Diagnostic = { severity: 'error', message: item.message, line: item.line, col };
+    out.push(formatDiagnostics(workflow.path, workflow.source, [diagnostic]));
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { unpackBundle } from '../bundle/unpack.js';
+import { ValkyrieError } from '../core/errors.js';
+
+export interface WorkspaceDownload {
+  /** The control plane's base URL, e.g. `http://ci.example:7070`. */
+  readonly serverUrl: string;
+  readonly jobId: string;
+  /** The per-job token that came with the lease; it opens this job's workspace only. */
+  readonly jobToken: string;
+  /** The bundle's sha256 from the JobSpec: what arrives must hash to it. */
+  readonly sha256: string;
+  /** The job's own directory; created when missing, must be empty. It becomes the workspace. */
+  readonly jobDir: string;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Fetches the job's workspace bundle (`GET /api/v1/jobs/:jobId/workspace` with the job token),
+ * streams it to a file beside `jobDir`, and unpacks it into `jobDir` after checking its sha256.
+ * Returns the workspace path. The downloaded file is removed whatever happens. Errors:
+ * VK_SERVER_UNREACHABLE, VK_SERVER_RESPONSE (with the server's code and status), and unpack's
+ * VK_BUNDLE_HASH_MISMATCH, VK_BUNDLE_UNSAFE, VK_WORKSPACE_NOT_EMPTY.
+ */
+export async function downloadWorkspace(options: WorkspaceDownload): Promise<string> {
+  const url = new URL(
+    `api/v1/jobs/${encodeURIComponent(options.jobId)}/workspace`,
+    options.serverUrl.endsWith('/') ? options.serverUrl : `${options.serverUrl}/`,
+  );
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: { authorization: `Bearer ${options.jobToken}` },
+      signal: options.signal,
+    });
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    throw new ValkyrieError(
+      'VK_SERVER_UNREACHABLE',
+      `cannot download the workspace of job ${options.jobId} from ${url.origin}: ${describe(error)}`,
+      { cause: error },
+    );
+  }
+  if (!response.ok || response.body === null) throw await refusal(response, options.jobId);
+  // Beside the job directory: on the runner's work disk, not a RAM-backed /tmp.
+  await mkdir(dirname(options.jobDir), { recursive: true });
+  const archive = join(dirname(options.jobDir), `.${basename(options.jobDir)}.bundle.tar.gz`);
+  try {
+    await pipeline(
+      Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+      createWriteStream(archive),
+      { signal: options.signal },
+    );
+    await unpackBundle({ archive, sha256: options.sha256, target: options.jobDir });
+    return options.jobDir;
+  } finally {
+    await rm(archive, { force: true });
+  }
+}
+
+async function refusal(response: Response, jobId: string): Promise<ValkyrieError> {
+  const text = await response.text().catch(() => '');
+  let detail = text.slice(0, 200);
+  try {
+    const body: unknown = JSON.parse(text);
+    if (body !== null && typeof body === 'object' && 'message' in body) {
+      const code = 'code' in body ? `${String(body.code)}: ` : '';
+      detail = `${code}${String(body.message)}`;
+    }
+  } catch {}
+  return new ValkyrieError(
+    'VK_SERVER_RESPONSE',
+    `the server refused the workspace of job ${jobId} (HTTP ${response.status}${detail ? `, ${detail}` : ''})`,
+  );
+}
+
+function describe(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
+  if (cause?.code) return `${cause.message} (${cause.code})`;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,161 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { packWorkspace } from '../../src/bundle/pack.js';
+import { unpackBundle } from '../../src/bundle/unpack.js';
+import { readTree, type TreeEntry, writeTree } from './tree.js';
+
+const scratch: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-bundle-test-'));
+  scratch.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const segment = fc.constantFrom('a', 'b', 'src', 'README.md', 'run.sh', 'dir with space', 'ü', '.hidden');
+const modes = fc.constantFrom(0o644, 0o755, 0o600, 0o664, 0o700, 0o444);
+
+/** Trees of files and relative links (to files of the tree, or dangling), no path inside another. */
+const trees: fc.Arbitrary<TreeEntry[]> = fc
+  .uniqueArray(fc.array(segment, { minLength: 1, maxLength: 3 }), {
+    minLength: 1,
+    maxLength: 12,
+    selector: (parts) => parts.join('/'),
+  })
+  .map((all) => {
+    const paths = all.map((parts) => parts.join('/'));
+    return paths.filter((path) => !paths.some((other) => other.startsWith(`${path}/`)));
+  })
+  .chain((paths) =>
+    fc.tuple(
+      ...paths.map((path) =>
+        fc.oneof(
+          fc
+            .record({ content: fc.string({ maxLength: 300 }), mode: modes })
+            .map(({ content, mode }): TreeEntry => ({ kind: 'file', path, content, mode })),
+          fc.constantFrom(...paths, 'nowhere').map(
+            (to): TreeEntry => ({
+              kind: 'symlink',
+              path,
+              target: posix.relative(posix.dirname(path), to) || '.',
+            }),
+          ),
+        ),
+      ),
+    ),
+  )
+  .map((entries) => [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)));
+
+describe('pack and unpack', () => {
+  it('reproduces files, contents, modes and symbolic links', async () => {
+    await fc.assert(
+      fc.asyncProperty(trees, async (tree) => {
+        const source = tempDir();
+        writeTree(source, tree);
+        const bundle = await packWorkspace(source);
+        try {
+          const target = join(tempDir(), 'workspace');
+          const count = await unpackBundle({ archive: bundle.path, sha256: bundle.sha256, target });
+          expect(count).toBe(tree.length);
+          expect(bundle.fileCount).toBe(tree.length);
+          expect(readTree(target)).toEqual(tree);
+        } finally {
+          await bundle.dispose();
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('gives the same sha256 for the same tree, whatever the order and times files were made in', async () => {
+    await fc.assert(
+      fc.asyncProperty(trees, fc.integer({ min: 0, max: 2_000_000_000 }), async (tree, seconds) => {
+        const first = tempDir();
+        const second = tempDir();
+        writeTree(first, tree);
+        writeTree(second, [...tree].reverse());
+        for (const entry of tree)
+          if (entry.kind === 'file') utimesSync(join(second, entry.path), seconds, seconds);
+        const a = await packWorkspace(first);
+        const b = await packWorkspace(second);
+        await Promise.all([a.dispose(), b.dispose()]);
+        expect(b.sha256).toBe(a.sha256);
+        expect(b.bytes).toBe(a.bytes);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('gives another sha256 when a mode or a byte changes', async () => {
+    const dir = tempDir();
+    writeTree(dir, [{ kind: 'file', path: 'build.sh', content: 'echo hi\n', mode: 0o644 }]);
+    const plain = await packWorkspace(dir);
+    rmSync(join(dir, 'build.sh'));
+    writeTree(dir, [{ kind: 'file', path: 'build.sh', content: 'echo hi\n', mode: 0o755 }]);
+    const executable = await packWorkspace(dir);
+    writeFileSync(join(dir, 'build.sh'), 'echo ho\n');
+    const edited = await packWorkspace(dir);
+    await Promise.all([plain.dispose(), executable.dispose(), edited.dispose()]);
+    expect(new Set([plain.sha256, executable.sha256, edited.sha256]).size).toBe(3);
+  });
+
+  it('keeps paths longer than a tar header holds', async () => {
+    const long = `${'deep/'.repeat(30)}${'n'.repeat(120)}.txt`;
+    const dir = tempDir();
+    const tree: TreeEntry[] = [
+      { kind: 'file', path: long, content: 'far down', mode: 0o644 },
+      { kind: 'symlink', path: 'shortcut', target: long },
+    ];
+    writeTree(dir, tree);
+    const bundle = await packWorkspace(dir);
+    const target = join(tempDir(), 'ws');
+    await unpackBundle({ archive: bundle.path, sha256: bundle.sha256, target });
+    await bundle.dispose();
+    expect(readTree(target)).toEqual(tree);
+  });
+
+  it('refuses a workspace over the size limit before writing a bundle', async () => {
+    const dir = tempDir();
+    const temp = tempDir();
+    writeTree(dir, [
+      { kind: 'file', path: 'big/blob.bin', content: 'x'.repeat(5000), mode: 0o644 },
+      { kind: 'file', path: 'small.txt', content: 'y', mode: 0o644 },
+    ]);
+    const error = await packWorkspace(dir, { maxBytes: 4096, tempDir: temp }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VK_BUNDLE_TOO_LARGE' });
+    expect(String(error)).toMatch(
+      /4\.9 KiB in 2 files, over the bundle limit of 4\.0 KiB \(largest: big\/ 4\.9 KiB/,
+    );
+    expect(readdirSync(temp)).toEqual([]);
+  });
+
+  it('refuses to unpack a bundle whose sha256 is not the expected one, writing nothing', async () => {
+    const dir = tempDir();
+    writeTree(dir, [{ kind: 'file', path: 'a.txt', content: 'a', mode: 0o644 }]);
+    const bundle = await packWorkspace(dir);
+    const target = join(tempDir(), 'ws');
+    const wrong = 'f'.repeat(64);
+    await expect(unpackBundle({ archive: bundle.path, sha256: wrong, target })).rejects.toMatchObject({
+      code: 'VK_BUNDLE_HASH_MISMATCH',
+    });
+    await bundle.dispose();
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('unpacks only into an empty directory', async () => {
+    const dir = tempDir();
+    writeTree(dir, [{ kind: 'file', path: 'a.txt', content: 'a', mode: 0o644 }]);
+    const bundle = await packWorkspace(dir);
+    const target = tempDir();
+    mkdirSync(join(target, 'left-over'));
+    await expect(unpackBundle({ archive: bundle.path, sha256: bundle.sha256, target })).rejects.toMatchObject(
+      { code: 'VK_WORKSPACE_NOT_EMPTY' },
+    );
+    await bundle.dispose();
+  });
+});

@@ -1,0 +1,85 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listWorkspaceFiles } from '../../src/bundle/workspace-files.js';
+import { type TreeEntry, writeTree } from './tree.js';
+
+const scratch: string[] = [];
+afterEach(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A folder with these files (each holding its own path) and these files with given contents. */
+function workspace(paths: readonly string[], contents: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-files-'));
+  scratch.push(dir);
+  const files = [...paths.map((path) => [path, path]), ...Object.entries(contents)];
+  writeTree(
+    dir,
+    files.map(([path = '', content = '']): TreeEntry => ({ kind: 'file', path, content, mode: 0o644 })),
+  );
+  return dir;
+}
+
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: 'pipe' });
+
+describe('the files of a workspace', () => {
+  it('outside git: everything but .valkyrie/, .git/, node_modules/ and .gitignore/.valkyrieignore matches', async () => {
+    const dir = workspace(
+      [
+        'src/main.ts',
+        'src/main.log',
+        'keep.log',
+        'build/out.js',
+        'docs/secret.txt',
+        '.valkyrie/valkyrie.db',
+        '.valkyrie/workflows/ci.yml',
+        '.git/HEAD',
+        'node_modules/x/index.js',
+        'packages/a/node_modules/y/index.js',
+        'packages/a/.git/config',
+      ],
+      { '.gitignore': '*.log\n!keep.log\n/build/\n', '.valkyrieignore': '# not shipped\ndocs/secret.txt\n' },
+    );
+    const files = await listWorkspaceFiles(dir);
+    expect(files.source).toBe('folder');
+    expect(files.paths).toEqual(['.gitignore', '.valkyrieignore', 'keep.log', 'src/main.ts']);
+  });
+
+  it('in git: tracked and new unignored files, minus deleted ones, local state and .valkyrieignore', async () => {
+    const dir = workspace(
+      [
+        'tracked.txt',
+        'gone.txt',
+        'new.txt',
+        'ignored.log',
+        'private/key.pem',
+        '.valkyrie/workflows/ci.yml',
+        '.valkyrie/valkyrie.db',
+      ],
+      { '.gitignore': '*.log\n', '.valkyrieignore': 'private/\n' },
+    );
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.gitignore', 'tracked.txt', 'gone.txt', '.valkyrie/workflows/ci.yml', 'private/key.pem');
+    unlinkSync(join(dir, 'gone.txt'));
+    const files = await listWorkspaceFiles(dir);
+    expect(files.source).toBe('git');
+    expect(files.paths).toEqual([
+      '.gitignore',
+      '.valkyrie/workflows/ci.yml',
+      '.valkyrieignore',
+      'new.txt',
+      'tracked.txt',
+    ]);
+  });
+
+  it('in a folder of a git repository: only the files under it, relative to it', async () => {
+    const dir = workspace(['top.txt', 'app/main.ts', 'app/lib/util.ts']);
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.');
+    const files = await listWorkspaceFiles(join(dir, 'app'));
+    expect(files).toEqual({ source: 'git', paths: ['lib/util.ts', 'main.ts'] });
+  });
+});

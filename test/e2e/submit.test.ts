@@ -1,0 +1,249 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { unpackBundle } from '../../src/bundle/unpack.js';
+import { readTree } from '../bundle/tree.js';
+import { collect, events, Workspace } from './cli.js';
+import { FakeApiServer } from './fake-api-server.js';
+
+const workflow = `name: ci
+jobs:
+  build:
+    runs-on: [self-hosted, gpu]
+    steps:
+      - run: ./build.sh
+`;
+
+const step = {
+  index: 0,
+  name: 'Run ./build.sh',
+  outcome: 'failure',
+  conclusion: 'failure',
+  exitCode: 3,
+  finishedAt: 9,
+};
+const failedRun = [
+  { type: 'run.started', runId: 'run-1', runNumber: 1, workflow: 'ci', at: 1 },
+  { type: 'job.queued', jobId: 'j1', name: 'build', at: 2 },
+  { type: 'job.started', jobId: 'j1', name: 'build', at: 3 },
+  { type: 'step.started', jobId: 'j1', job: 'build', index: 0, step: 'Run ./build.sh', at: 4 },
+  {
+    type: 'log',
+    jobId: 'j1',
+    job: 'build',
+    stepIndex: 0,
+    stream: 'stdout',
+    text: 'compiling on the fleet',
+    at: 5,
+  },
+  { type: 'step.completed', jobId: 'j1', job: 'build', step },
+  { type: 'job.completed', jobId: 'j1', name: 'build', status: 'failed', durationMs: 6, at: 10 },
+  {
+    type: 'run.completed',
+    runId: 'run-1',
+    status: 'failed',
+    durationMs: 9,
+    jobs: [{ name: 'build', status: 'failed', durationMs: 6 }],
+  },
+];
+
+let ws: Workspace;
+let server: FakeApiServer;
+beforeEach(async () => {
+  ws = new Workspace();
+  ws.write('ci.yml', workflow);
+  ws.write('build.sh', 'echo build\n');
+  chmodSync(join(ws.dir, 'build.sh'), 0o755);
+  server = await new FakeApiServer().start();
+});
+afterEach(async () => {
+  await server.close();
+  ws.dispose();
+});
+
+const submit = (...args: string[]) =>
+  ws.run(['submit', 'ci.yml', ...args], { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: 'tok' });
+
+describe('valkyrie submit', () => {
+  it('uploads the workspace bundle once, then only names it, and creates the run', async () => {
+    const first = await submit(
+      '--var',
+      'region=eu',
+      '--env',
+      'MODE=fast',
+      '--secret',
+      'KEY=s3cret',
+      '--priority',
+      'high',
+    );
+    expect(first.stderr).toMatch(
+      /Workspace: 2 files \(\d+ B\), bundle [0-9a-f]{12} of [\d.]+ (B|KiB): uploaded/,
+    );
+    expect(first.stdout).toBe(`Submitted run run-1 (#1) of ci to ${server.url}\n`);
+    expect(first.code).toBe(0);
+    const [sha256] = [...server.bundles.keys()];
+    expect(server.calls()).toEqual([
+      `HEAD /api/v1/bundles/${sha256}`,
+      `PUT /api/v1/bundles/${sha256}`,
+      'POST /api/v1/runs',
+    ]);
+    const post = server.requests.at(-1);
+    expect(JSON.parse(post?.body.toString() ?? '')).toEqual({
+      workflow,
+      path: 'ci.yml',
+      bundle: sha256,
+      vars: { region: 'eu' },
+      secrets: { KEY: 's3cret' },
+      env: { MODE: 'fast' },
+      priority: 'high',
+    });
+    expect(post?.headers['idempotency-key']).toBeUndefined();
+
+    // What was uploaded is the workspace, modes included.
+    const archive = join(ws.dir, '..', `${sha256}.tar.gz`);
+    writeFileSync(archive, server.bundles.get(sha256 ?? '') ?? Buffer.alloc(0));
+    const target = mkdtempSync(join(tmpdir(), 'valkyrie-submitted-'));
+    await unpackBundle({ archive, sha256: sha256 ?? '', target: join(target, 'ws') });
+    expect(readTree(join(target, 'ws'))).toEqual([
+      { kind: 'file', path: 'build.sh', content: 'echo build\n', mode: 0o755 },
+      { kind: 'file', path: 'ci.yml', content: workflow, mode: 0o644 },
+    ]);
+    rmSync(target, { recursive: true });
+    rmSync(archive);
+
+    const second = await submit('--idempotency-key', 'k1');
+    expect(second.stderr).toContain('already on the server');
+    expect(server.calls().slice(3)).toEqual([`HEAD /api/v1/bundles/${sha256}`, 'POST /api/v1/runs']);
+    expect(server.requests.at(-1)?.headers['idempotency-key']).toBe('k1');
+    expect(second.code).toBe(0);
+  });
+
+  it("with --workspace and no FILE, takes that folder's default workflow and bundles only it", async () => {
+    mkdirSync(join(ws.dir, 'app', '.valkyrie', 'workflows'), { recursive: true });
+    ws.write('app/.valkyrie/workflows/main.yml', workflow);
+    ws.write('app/main.sh', 'echo app\n');
+    const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: 'tok' };
+    const result = await ws.run(['submit', '--workspace', 'app'], env);
+    expect(result.stderr).toMatch(/Workspace: 1 file \(9 B\), bundle/);
+    expect(result.code).toBe(0);
+    const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '') as { path: string };
+    expect(body.path).toBe(join('app', '.valkyrie', 'workflows', 'main.yml'));
+  });
+
+  it('reports a run the idempotency key already named, and prints JSON with --json', async () => {
+    await submit('--idempotency-key', 'same', '--no-bundle');
+    const again = await submit('--idempotency-key', 'same', '--no-bundle', '--json');
+    expect(again.stderr).toContain('was already submitted with idempotency key "same"; it is succeeded');
+    expect(events(again.stdout)).toEqual([
+      { type: 'run.duplicate', runId: 'run-1', runNumber: 1, workflow: 'ci', status: 'succeeded' },
+    ]);
+    expect(server.calls()).toEqual(['POST /api/v1/runs', 'POST /api/v1/runs']);
+  });
+
+  it('sends nothing for a workflow that does not validate (exit 2)', async () => {
+    ws.write('bad.yml', 'jobs:\n  build:\n    steps: []\n');
+    const result = await ws.run(['submit', 'bad.yml', '--server', server.url, '--token', 'tok']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('bad.yml:');
+    expect(server.requests).toEqual([]);
+  });
+
+  it('follows the run with the line view and exits 1 when it failed', async () => {
+    server.script = { events: failedRun };
+    const result = await submit('--follow');
+    expect(result.stdout).toContain('Run run-1 (#1) of ci');
+    expect(result.stdout).toContain('[build] compiling on the fleet');
+    expect(result.stdout).toContain('[build] ✗ Run ./build.sh failed (exit code 3)');
+    expect(result.stdout).toMatch(/build\s+✗ failed/);
+    expect(result.stdout).toContain('Run failed in 9ms');
+    expect(result.stderr).toContain('Submitted run run-1 (#1)');
+    expect(result.code).toBe(1);
+  });
+
+  it('passes the events through with --follow --json, as `valkyrie run --json` prints them', async () => {
+    const succeeded = failedRun.map((event) =>
+      event.type === 'run.completed' ? { ...event, status: 'succeeded', jobs: [] } : event,
+    );
+    server.script = { events: succeeded };
+    const result = await submit('--follow', '--json');
+    expect(events(result.stdout)).toEqual(succeeded);
+    expect(result.code).toBe(0);
+  });
+
+  it('exits 69 when the stream ends before the run completed', async () => {
+    server.script = { events: failedRun.slice(0, 3) };
+    const result = await submit('--follow', '--no-bundle');
+    expect(result.stderr).toContain('the event stream of run run-1 ended before the run completed');
+    expect(result.code).toBe(69);
+  });
+
+  it('asks the server to cancel the run on Ctrl-C, then exits 130', async () => {
+    server.script = { events: failedRun.slice(0, 5), hold: true };
+    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: 'tok',
+    });
+    child.stdout?.once('data', () => child.kill('SIGINT'));
+    const result = await collect(child);
+    expect(server.calls()).toContain('POST /api/v1/runs/run-1/cancel');
+    expect(result.stderr).toContain('Asking the server to cancel run run-1');
+    expect(result.stdout).toContain('Run cancelled');
+    expect(result.code).toBe(130);
+  });
+
+  it("prints the server's refusal and its diagnostics against the file, without a stack (exit 2)", async () => {
+    ws.write('ci.yml', workflow.replace('./build.sh', './build.sh # SERVER_REJECTS'));
+    const result = await submit('--no-bundle');
+    expect(result.stderr).toContain('ci.yml:3:3: error: the server does not like this job');
+    expect(result.stderr).toContain(
+      'valkyrie: the server refused (HTTP 400): VK_INVALID_WORKFLOW: the workflow has 1 error',
+    );
+    expect(result.stderr).not.toMatch(/\bat .*\.js:\d+/);
+    expect(result.code).toBe(2);
+  });
+
+  it('exits 77 when the token is refused', async () => {
+    const head = await ws.run(['submit', 'ci.yml', '--server', server.url, '--token', 'wrong']);
+    expect(head.stderr).toContain('valkyrie: the server refused (HTTP 401): Unauthorized\n');
+    expect(head.code).toBe(77);
+    const post = await ws.run([
+      'submit',
+      'ci.yml',
+      '--no-bundle',
+      '--server',
+      server.url,
+      '--token',
+      'wrong',
+    ]);
+    expect(post.stderr).toContain('(HTTP 401): VK_UNAUTHORIZED: the token is not valid\n');
+    expect(post.code).toBe(77);
+  });
+
+  it('says clearly when the server cannot be reached (exit 69)', async () => {
+    const url = server.url;
+    await server.close();
+    const result = await ws.run(['submit', 'ci.yml', '--server', url, '--token', 'tok']);
+    expect(result.stderr).toBe(
+      `valkyrie: cannot reach the Valkyrie server at ${url}: connection refused (ECONNREFUSED)\n`,
+    );
+    expect(result.code).toBe(69);
+    server = await new FakeApiServer().start();
+  });
+
+  it('refuses a workspace over the bundle size limit, uploading nothing (exit 2)', async () => {
+    ws.write('data.bin', 'x'.repeat(3000));
+    const result = await submit('--max-bundle-size', '2KiB');
+    expect(result.stderr).toMatch(
+      /over the bundle limit of 2\.0 KiB \(largest: data\.bin 2\.9 KiB, .*\); nothing was uploaded/,
+    );
+    expect(result.code).toBe(2);
+    expect(server.requests).toEqual([]);
+  });
+
+  it('asks for a server and a token when none is given', async () => {
+    const result = await ws.run(['submit', 'ci.yml'], { VALKYRIE_SERVER: '', VALKYRIE_TOKEN: '' });
+    expect(result.stderr).toBe('valkyrie: no server given: pass --server URL or set VALKYRIE_SERVER\n');
+    expect(result.code).toBe(2);
+  });
+});

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PackedBundle, packWorkspace } from '../../src/bundle/pack.js';
+import { downloadWorkspace } from '../../src/runner/workspace-download.js';
+import { readTree, writeTree } from '../bundle/tree.js';
+
+let dir = '';
+let bundle: PackedBundle;
+let server: Server;
+let serverUrl = '';
+const requests: { url?: string; authorization?: string }[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'valkyrie-download-'));
+  writeTree(join(dir, 'source'), [
+    { kind: 'file', path: 'build.sh', content: 'echo build\n', mode: 0o755 },
+    { kind: 'symlink', path: 'latest', target: 'build.sh' },
+  ]);
+  bundle = await packWorkspace(join(dir, 'source'));
+  const bytes = readFileSync(bundle.path);
+  server = createServer((request, response) => {
+    requests.push({ url: request.url, authorization: request.headers.authorization });
+    if (request.url !== '/api/v1/jobs/job-1/workspace' || request.headers.authorization !== 'Bearer tok-1') {
+      response.writeHead(403, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ code: 'VK_FORBIDDEN', message: 'this token is for another job' }));
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/gzip' });
+    response.end(bytes);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((done) => server.close(done));
+  await bundle.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('downloadWorkspace', () => {
+  it("fetches the job's bundle with its token and unpacks it into the job directory", async () => {
+    const jobDir = join(dir, 'jobs', 'job-1');
+    const path = await downloadWorkspace({
+      serverUrl,
+      jobId: 'job-1',
+      jobToken: 'tok-1',
+      sha256: bundle.sha256,
+      jobDir,
+    });
+    expect(path).toBe(jobDir);
+    expect(readTree(jobDir)).toEqual([
+      { kind: 'file', path: 'build.sh', content: 'echo build\n', mode: 0o755 },
+      { kind: 'symlink', path: 'latest', target: 'build.sh' },
+    ]);
+    expect(requests.at(-1)).toEqual({ url: '/api/v1/jobs/job-1/workspace', authorization: 'Bearer tok-1' });
+    expect(await readdir(join(dir, 'jobs'))).toEqual(['job-1']);
+  });
+
+  it('refuses bytes that do not hash to the sha256 of the job spec, and leaves no download behind', async () => {
+    const jobDir = join(dir, 'mismatch', 'job-1');
+    const sha256 = '0'.repeat(64);
+    await expect(
+      downloadWorkspace({ serverUrl, jobId: 'job-1', jobToken: 'tok-1', sha256, jobDir }),
+    ).rejects.toMatchObject({ code: 'VK_BUNDLE_HASH_MISMATCH' });
+    expect(await readdir(join(dir, 'mismatch'))).toEqual([]);
+  });
+
+  it("reports the server's refusal with its code", async () => {
+    const jobDir = join(dir, 'forbidden', 'job-2');
+    const error = await downloadWorkspace({
+      serverUrl,
+      jobId: 'job-2',
+      jobToken: 'tok-1',
+      sha256: bundle.sha256,
+      jobDir,
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VK_SERVER_RESPONSE' });
+    expect(String(error)).toContain('HTTP 403, VK_FORBIDDEN: this token is for another job');
+  });
+
+  it('says when the server cannot be reached', async () => {
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const error = await downloadWorkspace({
+      serverUrl: `http://127.0.0.1:${port}`,
+      jobId: 'job-1',
+      jobToken: 'tok-1',
+      sha256: bundle.sha256,
+      jobDir: join(dir, 'unreachable'),
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VK_SERVER_UNREACHABLE' });
+    expect(String(error)).toContain('ECONNREFUSED');
+  });
+});
