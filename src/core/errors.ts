@@ -3,7 +3,8 @@
  * a user-facing message says what was wrong, where, and what was received.
  */
 export const errorCatalog = {
-  VK_INVALID_WORKFLOW: 'the workflow has errors (an API answer lists its diagnostics); nothing ran or was created',
+  VK_INVALID_WORKFLOW:
+    'the workflow has errors (an API answer lists its diagnostics); nothing ran or was created',
   VK_USAGE: 'the command line is invalid',
   VK_WORKFLOW_NOT_FOUND: 'no workflow file was given or found',
   VK_RUN_NOT_FOUND: 'no run with that id',
