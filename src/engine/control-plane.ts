@@ -1,5 +1,5 @@
-import { jobIdFor, type RunId } from '../core/ids.js';
-import { isTerminal, jobStatusOf, type RunStatus } from '../core/outcome.js';
+import { jobIdFor } from '../core/ids.js';
+import { isTerminal, jobStatusOf } from '../core/outcome.js';
 import type { ControlMessage, RunnerMessage, StepReport } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
@@ -7,6 +7,7 @@ import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { plannedJobCount } from '../workflow/planned-jobs.js';
+import { type ActiveRun, activateRun, type RunHandle } from './active-run.js';
 import {
   type ControlPlaneOptions,
   type ResolvedControlPlaneOptions,
@@ -20,29 +21,12 @@ import type { Effect, Leg } from './leg.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
+import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 
+export type { RunHandle } from './active-run.js';
 export type { ControlPlaneOptions } from './control-plane-options.js';
 
-interface ActiveRun {
-  readonly id: RunId;
-  readonly workflow: Workflow;
-  readonly coordinator: RunCoordinator;
-  readonly startedAt: number;
-  readonly done: Promise<RunStatus>;
-  resolve(status: RunStatus): void;
-  reject(error: unknown): void;
-  completing: boolean;
-}
-
 export type RunRequest = Omit<RunContext, 'runId' | 'runNumber' | 'startedAt'>;
-
-export interface RunHandle {
-  readonly id: RunId;
-  readonly runNumber: number;
-  /** Resolves with the run's final status once every job has finished and everything is stored. */
-  readonly done: Promise<RunStatus>;
-  cancel(immediate: boolean): void;
-}
 
 /**
  * The control plane: turns runs into jobs (through each run's coordinator), hands ready jobs to the
@@ -72,6 +56,7 @@ export class ControlPlane {
         accepted: (runner, leg) => this.grantLease(runner, leg),
         leaseMessage: (runner, message) => this.onLeaseMessage(runner, message),
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
+        registered: (runner, resume, detached) => this.leases.resume(runner, resume, detached),
       },
       { offerTtlMs, agingIntervalMs, clock },
     );
@@ -94,8 +79,21 @@ export class ControlPlane {
     this.listeners.push(listener);
   }
 
-  connect(transport: Transport<ControlMessage, RunnerMessage>): void {
-    this.dispatcher.connect(transport);
+  /**
+   * A runner's connection. With an identity (a network runner's credential), its leases outlive the
+   * connection until their TTL, and a new connection that registers with `resume` takes them over.
+   */
+  connect(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): void {
+    this.dispatcher.connect(transport, identity);
+  }
+
+  runners(): RunnerView[] {
+    return this.dispatcher.runners();
+  }
+
+  /** Draining and maintenance runners get no new offers. False when no runner has that id. */
+  setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
+    return this.dispatcher.setRunnerMode(runnerId, mode);
   }
 
   /** startRun without admission limits, which therefore always starts the run. */
@@ -125,7 +123,7 @@ export class ControlPlane {
     const record = outcome.run;
     const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
-    const { run, handle } = this.activate(record, workflow, coordinator, now);
+    const { run, handle } = activateRun(record, workflow, coordinator, now, this.apply.bind(this));
     this.announce(record, workflow, now, { status: 'running', startedAt: now });
     this.apply(run, coordinator.advance());
     return { kind: 'started', handle };
@@ -150,7 +148,7 @@ export class ControlPlane {
       jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 })),
       now,
     );
-    const { run, handle } = this.activate(record, workflow, coordinator, startedAt);
+    const { run, handle } = activateRun(record, workflow, coordinator, startedAt, this.apply.bind(this));
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     this.announce(record, workflow, now, { status: 'running' });
     this.apply(run, effects);
@@ -167,37 +165,6 @@ export class ControlPlane {
     this.write(() => this.stores.runs.updateRun(record.id, patch));
     const { id: runId, runNumber } = record;
     this.emit({ type: 'run.started', runId, runNumber, workflow: workflow.name, at });
-  }
-
-  private activate(
-    record: RunRecord,
-    workflow: Workflow,
-    coordinator: RunCoordinator,
-    startedAt: number,
-  ): { run: ActiveRun; handle: RunHandle } {
-    let resolve: (status: RunStatus) => void = () => {};
-    let reject: (error: unknown) => void = () => {};
-    const done = new Promise<RunStatus>((onResolve, onReject) => {
-      resolve = onResolve;
-      reject = onReject;
-    });
-    const run: ActiveRun = {
-      id: record.id,
-      workflow,
-      coordinator,
-      startedAt,
-      done,
-      resolve,
-      reject,
-      completing: false,
-    };
-    const handle: RunHandle = {
-      id: record.id,
-      runNumber: record.runNumber,
-      done,
-      cancel: (immediate) => this.apply(run, coordinator.cancel(immediate)),
-    };
-    return { run, handle };
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
@@ -227,15 +194,9 @@ export class ControlPlane {
           this.dispatcher.forget(leg.id);
           this.recordFinished(leg);
           break;
-        case 'cancel': {
-          this.leases.holderOf(leg.id)?.transport.send({
-            type: 'cancel',
-            jobId: leg.id,
-            reason: 'cancelled',
-            immediate: effect.immediate,
-          });
+        case 'cancel':
+          this.leases.cancel(leg.id, effect.immediate);
           break;
-        }
         case 'retry':
           this.scheduleRetry(effect);
           break;
