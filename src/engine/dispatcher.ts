@@ -189,8 +189,14 @@ export class Dispatcher {
   }
 
   private handle(session: RunnerSession, message: RunnerMessage): void {
-    if (message.type === 'register') return this.register(session, message);
-    if (session.info === undefined) return this.hold(session, message);
+    if (message.type === 'register') {
+      this.register(session, message);
+      return;
+    }
+    if (session.info === undefined) {
+      this.hold(session, message);
+      return;
+    }
     switch (message.type) {
       case 'capabilities':
         session.capabilities = message.capabilities;
