@@ -273,7 +273,10 @@ describe('ControlPlane: runner modes', () => {
     for (let i = 0; i < 2_000; i++) crowd.push(new ScriptedRunner(p, () => {}, { labels: ['other'] }));
     const match = new ScriptedRunner(p, completing, { labels: ['x', 'gpu'] });
     await settle();
-    const handle = await p.startRun(workflow('  a:\n    runs-on: [x, gpu]\n    steps: [{ run: "true" }]\n'), request);
+    const handle = await p.startRun(
+      workflow('  a:\n    runs-on: [x, gpu]\n    steps: [{ run: "true" }]\n'),
+      request,
+    );
     expect(await handle.done).toBe('succeeded');
     expect(match.of('lease')).toHaveLength(1);
     expect(crowd.some((runner) => runner.of('offer').length > 0)).toBe(false);
