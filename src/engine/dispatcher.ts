@@ -125,11 +125,15 @@ export class Dispatcher {
     this.roomMadeBy(runner);
   }
 
-  /** `runner` reported the end of a job whose lease it had lost: the slot that kept is free again. */
+  /**
+   * `runner` reported the end of a job whose lease it had lost: the slot that kept is free again. Even
+   * without such a slot, the runner ended a job, so jobs it declined for want of room are its again.
+   */
   releaseOrphan(runner: RunnerSession, jobId: string, fencingToken: number): void {
-    if (runner.orphaned.get(jobId) !== fencingToken) return;
-    runner.orphaned.delete(jobId);
-    this.registry.refresh(runner);
+    if (runner.orphaned.get(jobId) === fencingToken) {
+      runner.orphaned.delete(jobId);
+      this.registry.refresh(runner);
+    }
     this.roomMadeBy(runner);
     this.dispatch();
   }
