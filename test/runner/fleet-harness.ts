@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,8 @@ export interface Fleet {
   readonly dir: string;
   readonly wsUrl: string;
   readonly pollUrl: string;
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
   /** Cuts every open WebSocket at the TCP level (no close frame), as a dropped network would. */
   cutWebSockets(): void;
   /** While set, WebSocket upgrades are cut before they complete: runners stay on long-poll. */
@@ -44,7 +46,10 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-export async function startFleet(options: ControlPlaneOptions = {}): Promise<Fleet> {
+/** Answers the request and returns true, or leaves it to the protocol routes. */
+export type ExtraRoute = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+export async function startFleet(options: ControlPlaneOptions = {}, route?: ExtraRoute): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-fleet-'));
   const stores = openSqliteStores(join(dir, 'state.db'));
   const plane = new ControlPlane(stores, options);
@@ -52,6 +57,7 @@ export async function startFleet(options: ControlPlaneOptions = {}): Promise<Fle
   plane.onEvent((event) => events.push(event));
   let longPoll: LongPollAcceptor<ControlMessage, RunnerMessage, string> | undefined;
   const server: Server = createServer((request, response) => {
+    if (route?.(request, response) === true) return;
     if (longPoll?.handle(request, response) !== true) response.writeHead(404).end();
   });
   longPoll = new LongPollAcceptor({
@@ -87,6 +93,7 @@ export async function startFleet(options: ControlPlaneOptions = {}): Promise<Fle
     dir,
     wsUrl: `ws://127.0.0.1:${port}/api/v1/runner/ws`,
     pollUrl: `http://127.0.0.1:${port}/api/v1/runner/poll`,
+    url: `http://127.0.0.1:${port}`,
     cutWebSockets: () => {
       for (const socket of upgraded) socket.destroy();
     },
