@@ -222,7 +222,7 @@ export class Dispatcher {
     const superseded = this.registry.register(session, message.runner, message.capabilities);
     if (superseded !== undefined) {
       // The runner moved to this connection; the old one may not have noticed yet that it is dead.
-      this.onClose(superseded, 'superseded by a new connection of the same runner');
+      this.onClose(superseded, 'superseded by a new connection of the same runner', false);
       superseded.transport.close('superseded by a new connection of the same runner');
     }
     session.transport.send({ type: 'registered', runnerId: session.runnerId });
@@ -294,7 +294,7 @@ export class Dispatcher {
    * Idempotent. Unanswered offers count as declined by the closed session. A runner without identity
    * has lost its leased jobs; one with an identity keeps them until their TTL or its next register.
    */
-  private onClose(session: RunnerSession, reason: string): void {
+  private onClose(session: RunnerSession, reason: string, dispatch = true): void {
     if (session.closed) return;
     this.registry.closed(session);
     this.held.delete(session);
@@ -314,7 +314,7 @@ export class Dispatcher {
     session.orphaned.clear();
     if (session.durable) this.registry.detach(session, leased);
     else this.handlers.runnerLost(session, leased, reason);
-    this.dispatch();
+    if (dispatch) this.dispatch();
   }
 
   private assign(session: RunnerSession, jobId: string): void {
