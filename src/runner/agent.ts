@@ -51,7 +51,6 @@ export interface RunnerAgentOptions {
 
 interface ActiveJob {
   readonly fencingToken: number;
-  readonly ttlMs: number;
   readonly cancel: AbortController;
   readonly kill: AbortController;
   readonly done: Promise<void>;
@@ -211,14 +210,21 @@ export class RunnerAgent {
       this.remember(message, ttlMs);
       this.transport.send(message);
     });
-    this.active.set(jobId, { fencingToken, ttlMs, cancel, kill, done });
+    this.active.set(jobId, { fencingToken, cancel, kill, done });
   }
 
-  /** Past its lease's TTL a lost completion no longer matters: the lease has expired. */
+  /**
+   * Only a runner whose transport switches needs them. Past its lease's TTL a lost completion no
+   * longer matters (the lease has expired); entries are in the order of `until`, oldest first.
+   */
   private remember(message: Completion, ttlMs: number): void {
+    if (this.options.switches === undefined) return;
     const now = (this.options.clock ?? systemClock).now();
-    for (const [jobId, { until }] of this.recentCompletions)
-      if (until <= now) this.recentCompletions.delete(jobId);
+    for (const [jobId, { until }] of this.recentCompletions) {
+      if (until > now) break;
+      this.recentCompletions.delete(jobId);
+    }
+    this.recentCompletions.delete(message.jobId);
     this.recentCompletions.set(message.jobId, { message, until: now + ttlMs });
   }
 
