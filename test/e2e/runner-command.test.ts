@@ -130,6 +130,47 @@ describe('valkyrie runner', () => {
     expect(existsSync(join(workDir, 'runner.json'))).toBe(false);
   });
 
+  it('says so while the server cannot be reached, keeps retrying, and stops on SIGTERM', async () => {
+    const { url } = await fleet();
+    const closedPort = url.replace(/:\d+$/, ':1');
+    const workDir = join(ws.dir, 'unreachable');
+    const registering = ws.start([
+      'runner',
+      '--server',
+      closedPort,
+      '--token',
+      'reg-ok',
+      '--work-dir',
+      workDir,
+    ]);
+    let stderr = '';
+    registering.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const registered = collect(registering);
+    await until(
+      () => /cannot reach http:\/\/127\.0\.0\.1:1 \(.+\); retrying in/.test(stderr),
+      'the retry notice',
+    );
+    registering.kill('SIGTERM');
+    expect((await registered).code).toBe(0);
+
+    mkdirSync(join(workDir), { recursive: true });
+    writeFileSync(
+      join(workDir, 'runner.json'),
+      JSON.stringify({ server: closedPort, runnerId: 'rnr_cli', credential: 'rnr_cli' }),
+    );
+    const connecting = ws.start(['runner', '--server', closedPort, '--work-dir', workDir]);
+    let connectErr = '';
+    connecting.stderr?.on('data', (chunk: Buffer) => {
+      connectErr += chunk.toString();
+    });
+    const connected = collect(connecting);
+    await until(() => connectErr.includes('waiting for http://127.0.0.1:1 to answer'), 'the connect notice');
+    connecting.kill('SIGTERM');
+    expect((await connected).code).toBe(0);
+  });
+
   it('exits 2 when the server refuses the stored credential', async () => {
     const { url } = await fleet();
     const workDir = join(ws.dir, 'revoked');

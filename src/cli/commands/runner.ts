@@ -54,6 +54,9 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   };
   const shutdown = new Shutdown();
   shutdown.listen();
+  // The transports' timers (reconnect backoff, keep-alive) do not keep the process alive; while it
+  // waits for the server, an idle runner would otherwise just exit.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   try {
     const detecting = detectCapabilities({ workDir: settings.workDir }).catch(() => undefined);
     const credentials = await credentialsFor(settings, info, shutdown.signal);
@@ -69,6 +72,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     }
     return await serve(settings, info, credentials, transport, await detecting, shutdown);
   } finally {
+    clearInterval(keepAlive);
     shutdown.unlisten();
   }
 }
