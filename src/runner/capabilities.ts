@@ -12,6 +12,8 @@ export interface CapabilityOptions {
   /** Per probe; a tool that does not answer in time counts as missing. Default 3 s. */
   readonly timeoutMs?: number;
   readonly tools?: readonly ToolProbe[];
+  /** Stops the probes still running (their parts are left out). */
+  readonly signal?: AbortSignal;
 }
 
 /** How to ask a tool its version; the first `1.2[.3…]` in its output (stdout, then stderr) is kept. */
@@ -42,11 +44,12 @@ export async function detectCapabilities(options: CapabilityOptions): Promise<Ru
   const env = options.env ?? process.env;
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
   const probes = options.tools ?? defaultTools;
+  const limits = { env, timeoutMs, signal: options.signal };
   const [diskFreeBytes, gpus, docker, versions] = await Promise.all([
     freeDisk(options.workDir),
-    detectGpus(env, timeoutMs),
+    detectGpus(limits),
     detectDocker(env, timeoutMs),
-    Promise.all(probes.map((probe) => toolVersion(probe, env, timeoutMs))),
+    Promise.all(probes.map((probe) => toolVersion(probe, limits))),
   ]);
   const tools: Record<string, string> = {};
   probes.forEach((probe, i) => {
@@ -89,9 +92,15 @@ export function parseNvidiaSmi(output: string): RunnerCapabilities['gpus'] {
   return gpus;
 }
 
-async function detectGpus(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<RunnerCapabilities['gpus']> {
+interface ProbeLimits {
+  readonly env: NodeJS.ProcessEnv;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+async function detectGpus(limits: ProbeLimits): Promise<RunnerCapabilities['gpus']> {
   const args = ['--query-gpu=name,memory.total', '--format=csv,noheader'];
-  const output = await run('nvidia-smi', args, env, timeoutMs);
+  const output = await run('nvidia-smi', args, limits);
   return output === undefined || output.exitCode !== 0 ? [] : parseNvidiaSmi(output.stdout);
 }
 
@@ -100,12 +109,8 @@ export function versionIn(text: string): string | undefined {
   return /(\d+\.\d+(?:\.\d+)*(?:[-_+][0-9A-Za-z.]+)?)/.exec(text)?.[1];
 }
 
-async function toolVersion(
-  probe: ToolProbe,
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<string | undefined> {
-  const output = await run(probe.command, probe.args, env, timeoutMs);
+async function toolVersion(probe: ToolProbe, limits: ProbeLimits): Promise<string | undefined> {
+  const output = await run(probe.command, probe.args, limits);
   if (output === undefined || output.exitCode !== 0) return undefined;
   const firstLine = (text: string) => text.split('\n').find((line) => line.trim() !== '') ?? '';
   return versionIn(firstLine(output.stdout)) ?? versionIn(firstLine(output.stderr));
@@ -115,14 +120,14 @@ async function toolVersion(
 function run(
   command: string,
   args: readonly string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
+  { env, timeoutMs, signal }: ProbeLimits,
 ): Promise<{ exitCode: number; stdout: string; stderr: string } | undefined> {
   return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(undefined);
     execFile(
       command,
       [...args],
-      { env, timeout: timeoutMs, maxBuffer: 1024 * 1024 },
+      { env, timeout: timeoutMs, maxBuffer: 1024 * 1024, ...(signal === undefined ? {} : { signal }) },
       (error, stdout, stderr) => {
         if (error === null) return resolve({ exitCode: 0, stdout, stderr });
         const code = (error as { code?: unknown }).code;

@@ -230,6 +230,12 @@ describe('valkyrie runner', () => {
     expect(result.stdout).toMatch(/draining: no new jobs; waiting for 2 running job\(s\)/);
     expect(result.code).toBe(0);
     expect(lines(join(f.dir, 'finished.log')).sort()).toEqual(['job-1', 'job-2']);
+    // Their results reached the control plane before the runner closed its connection.
+    await until(
+      () => f.events.filter((e) => e.type === 'job.completed' && e.status === 'succeeded').length === 2,
+      'both results',
+    );
+    expect(f.plane.runners()).toEqual([expect.objectContaining({ connected: false, running: 0 })]);
     const dirs = lines(join(f.dir, 'started.log')).map((line) => line.split(' ')[1] ?? '');
     expect(new Set(dirs).size).toBe(2);
     for (const dir of dirs) {

@@ -57,8 +57,12 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   // The transports' timers (reconnect backoff, keep-alive) do not keep the process alive; while it
   // waits for the server, an idle runner would otherwise just exit.
   const keepAlive = setInterval(() => {}, 2 ** 30);
+  // Stopped when the command ends early (refused, interrupted), so no probe holds the exit up.
+  const probing = new AbortController();
   try {
-    const detecting = detectCapabilities({ workDir: settings.workDir }).catch(() => undefined);
+    const detecting = detectCapabilities({ workDir: settings.workDir, signal: probing.signal }).catch(
+      () => undefined,
+    );
     const credentials = await credentialsFor(settings, info, shutdown.signal);
     if (typeof credentials === 'number') return credentials;
     // Directories a killed runner left behind; nothing runs in them now.
@@ -72,6 +76,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     }
     return await serve(settings, info, credentials, transport, await detecting, shutdown);
   } finally {
+    probing.abort();
     clearInterval(keepAlive);
     shutdown.unlisten();
   }
