@@ -50,6 +50,9 @@ interface Offer {
  * labels and a free slot, sends offers, and takes the answers. An offer not answered within
  * `offerTtlMs` counts as a decline by that runner. A runner that declined a job (or let its offer
  * lapse, or lost its lease) is not offered that job again until it finishes some job.
+ *
+ * Only runners with a free slot in `online` mode (not draining, not in maintenance) are candidates;
+ * they are found through an index by label, so an offer does not walk every connected runner.
  */
 export class Dispatcher {
   private readonly registry = new RunnerRegistry();
