@@ -272,6 +272,41 @@ function buildProgram(setExit: (code: number) => void): Command {
   });
 
   program
+    .command('runner')
+    .description('run jobs for a Valkyrie server (control plane) on this machine')
+    .option('--server <url>', 'the control plane, e.g. http://ci.example:7070 (default: $VALKYRIE_SERVER)')
+    .option(
+      '--token <token>',
+      'a runner registration token (valkyrie token create --role runner); needed only the first time (default: $VALKYRIE_TOKEN)',
+    )
+    .option('--name <name>', 'the name this runner is shown under (default: the host name)')
+    .option(
+      '--labels <labels>',
+      'extra labels, comma-separated, e.g. gpu,region=eu (repeatable); os and arch labels are added',
+      collectList,
+    )
+    .option('--capacity <n>', 'run at most N jobs at once (default: 1)')
+    .option(
+      '--work-dir <dir>',
+      'credentials (runner.json) and one directory per job, removed after it (default: ~/.valkyrie/runner)',
+    )
+    .option(
+      '--protocol <protocol>',
+      'auto: WebSocket, falling back to HTTP long-poll and back; ws or http: that one only (default: auto)',
+    )
+    .addHelpText(
+      'after',
+      '\nThe first start registers with --token and keeps the credential in WORK_DIR/runner.json (mode 0600);\n' +
+        'later starts reuse it. SIGTERM or Ctrl-C drains: no new jobs, running ones finish, exit 0. A second\n' +
+        'signal cancels the running jobs (exit 143 for SIGTERM, 130 for Ctrl-C); a third kills them.\n' +
+        'Exit 2: bad arguments, or the server refused the token or credential.',
+    )
+    .action(async (options) => {
+      const { runnerCommand } = await import('./commands/runner.js');
+      setExit(await runnerCommand(options));
+    });
+
+  program
     .command('schema')
     .description("print the workflow file's JSON Schema (for editor completion)")
     .action(async () => {

@@ -21,6 +21,7 @@ import type { Effect, Leg } from './leg.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
+import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 
 export type { RunHandle, RunRequest } from './active-run.js';
 export type { ControlPlaneOptions } from './control-plane-options.js';
@@ -55,6 +56,7 @@ export class ControlPlane {
         accepted: (runner, leg) => this.grantLease(runner, leg),
         leaseMessage: (runner, message) => this.onLeaseMessage(runner, message),
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
+        registered: (runner, resume, detached) => this.leases.resume(runner, resume, detached),
       },
       { offerTtlMs, agingIntervalMs, clock },
     );
@@ -77,8 +79,21 @@ export class ControlPlane {
     this.listeners.push(listener);
   }
 
-  connect(transport: Transport<ControlMessage, RunnerMessage>): void {
-    this.dispatcher.connect(transport);
+  /**
+   * A runner's connection. With an identity (a network runner's credential), its leases outlive the
+   * connection until their TTL, and a new connection that registers with `resume` takes them over.
+   */
+  connect(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): void {
+    this.dispatcher.connect(transport, identity);
+  }
+
+  runners(): RunnerView[] {
+    return this.dispatcher.runners();
+  }
+
+  /** Draining and maintenance runners get no new offers. False when no runner has that id. */
+  setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
+    return this.dispatcher.setRunnerMode(runnerId, mode);
   }
 
   /** startRun without admission limits, which therefore always starts the run. */
@@ -179,15 +194,9 @@ export class ControlPlane {
           this.dispatcher.forget(leg.id);
           this.recordFinished(leg);
           break;
-        case 'cancel': {
-          this.leases.holderOf(leg.id)?.transport.send({
-            type: 'cancel',
-            jobId: leg.id,
-            reason: 'cancelled',
-            immediate: effect.immediate,
-          });
+        case 'cancel':
+          this.leases.cancel(leg.id, effect.immediate);
           break;
-        }
         case 'retry':
           this.scheduleRetry(effect);
           break;

@@ -1,26 +1,18 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
-import type { ControlMessage, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
+import type { ControlMessage, ResumedLease, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { JobQueue } from './job-queue.js';
 import { type Leg, moveLeg } from './leg.js';
+import { RunnerRegistry, type RunnerSession } from './runner-registry.js';
+import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 
-export interface RunnerSession {
-  readonly id: string;
-  readonly transport: Transport<ControlMessage, RunnerMessage>;
-  info?: RunnerInfo;
-  /** The runner's labels, lower-cased, for matching `runs-on`. */
-  labels: ReadonlySet<string>;
-  /** Jobs offered to it or leased to it: each takes one of its slots. */
-  readonly assigned: Set<string>;
-  /**
-   * Jobs whose lease it lost (expired) while it may still be running them, with the lost lease's
-   * fencing token. Each keeps its slot taken until the runner reports the job ended, or disconnects.
-   */
-  readonly orphaned: Map<string, number>;
-}
+export type { RunnerSession } from './runner-registry.js';
 
 /** The runner messages that are written under a lease, i.e. carry a fencing token. */
 export type LeaseMessage = Extract<RunnerMessage, { readonly fencingToken: number }>;
+
+/** Messages a session may send before its `register` are held, up to this many, then it is closed. */
+const maxHeldBeforeRegister = 10_000;
 
 /** What the dispatcher hands back to the control plane. Called synchronously, never re-entrantly. */
 export interface DispatcherHandlers {
@@ -29,10 +21,16 @@ export interface DispatcherHandlers {
   /** A message under a lease; the receiver checks its fencing token. */
   leaseMessage(runner: RunnerSession, message: LeaseMessage): void;
   /**
-   * `runner`'s connection closed. Its unanswered offers are back at the head of the queue already;
-   * `leased` lists the jobs it held (or was offered and accepted) — the receiver decides their fate.
+   * The connection of `runner`, which has no identity, closed. Its unanswered offers are back at the
+   * head of the queue already; `leased` lists the jobs it held — the receiver decides their fate.
+   * (A runner with an identity keeps its leases until their TTL, or until it registers again.)
    */
   runnerLost(runner: RunnerSession, leased: readonly string[], reason: string): void;
+  /**
+   * `runner` registered: `resume` are the leases it says it still holds, `detached` the jobs its
+   * earlier, closed sessions held leases on. Called before any message it sent after `register`.
+   */
+  registered(runner: RunnerSession, resume: readonly ResumedLease[], detached: readonly string[]): void;
 }
 
 export interface DispatcherOptions {
@@ -52,15 +50,21 @@ interface Offer {
  * labels and a free slot, sends offers, and takes the answers. An offer not answered within
  * `offerTtlMs` counts as a decline by that runner. A runner that declined a job (or let its offer
  * lapse, or lost its lease) is not offered that job again until it finishes some job.
+ *
+ * Only runners with a free slot in `online` mode (not draining, not in maintenance) are candidates;
+ * they are found through an index by label, so an offer does not walk every connected runner.
  */
 export class Dispatcher {
-  private readonly sessions = new Map<string, RunnerSession>();
+  private readonly registry = new RunnerRegistry();
+  /** Which session each offered or leased job takes a slot of. */
+  private readonly assignee = new Map<string, RunnerSession>();
+  /** Messages of sessions that have not registered yet, applied right after their `register`. */
+  private readonly held = new Map<RunnerSession, RunnerMessage[]>();
   private readonly queue: JobQueue<Leg>;
   /** Wakes dispatch when the earliest delayed job becomes ready; at most one is armed. */
   private wakeUp: { readonly at: number; readonly timer: TimerHandle } | undefined;
   private readonly offers = new Map<string, Offer>();
   private readonly declined = new Map<string, Set<string>>();
-  private nextSession = 1;
 
   constructor(
     private readonly handlers: DispatcherHandlers,
@@ -70,18 +74,31 @@ export class Dispatcher {
     this.queue = new JobQueue<Leg>({ agingIntervalMs, now: () => clock.now() });
   }
 
-  connect(transport: Transport<ControlMessage, RunnerMessage>): RunnerSession {
-    const session: RunnerSession = {
-      id: `runner-${this.nextSession++}`,
-      transport,
-      assigned: new Set(),
-      orphaned: new Map(),
-      labels: new Set(),
-    };
-    this.sessions.set(session.id, session);
+  connect(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): RunnerSession {
+    const session = this.registry.open(transport, identity);
     transport.onMessage((message) => this.handle(session, message));
     transport.onClose((reason) => this.onClose(session, reason));
     return session;
+  }
+
+  runners(): RunnerView[] {
+    return this.registry.views((session) => {
+      let running = 0;
+      for (const jobId of session.assigned) if (this.offers.get(jobId)?.runner !== session) running++;
+      return running;
+    });
+  }
+
+  /** Draining and maintenance runners get no new offers. False when no runner has that id. */
+  setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
+    if (!this.registry.setMode(runnerId, mode)) return false;
+    this.dispatch();
+    return true;
+  }
+
+  /** `runner` resumed its lease on `jobId` on this session (after a transport switch): it takes a slot. */
+  adopt(runner: RunnerSession, jobId: string): void {
+    this.assign(runner, jobId);
   }
 
   /** A job became ready: it waits behind the jobs already queued. */
@@ -101,19 +118,25 @@ export class Dispatcher {
     this.declined.delete(jobId);
     this.offers.get(jobId)?.timer.cancel();
     this.offers.delete(jobId);
-    for (const session of this.sessions.values()) session.assigned.delete(jobId);
+    const session = this.assignee.get(jobId);
+    if (session !== undefined) this.unassign(session, jobId);
   }
 
   /** `runner` reported the end of `jobId` under its current lease: its slot is free again. */
   release(runner: RunnerSession, jobId: string): void {
-    runner.assigned.delete(jobId);
+    this.unassign(runner, jobId);
     this.roomMadeBy(runner);
   }
 
-  /** `runner` reported the end of a job whose lease it had lost: the slot that kept is free again. */
+  /**
+   * `runner` reported the end of a job whose lease it had lost: the slot that kept is free again. Even
+   * without such a slot, the runner ended a job, so jobs it declined for want of room are its again.
+   */
   releaseOrphan(runner: RunnerSession, jobId: string, fencingToken: number): void {
-    if (runner.orphaned.get(jobId) !== fencingToken) return;
-    runner.orphaned.delete(jobId);
+    if (runner.orphaned.get(jobId) === fencingToken) {
+      runner.orphaned.delete(jobId);
+      this.registry.refresh(runner);
+    }
     this.roomMadeBy(runner);
     this.dispatch();
   }
@@ -123,8 +146,9 @@ export class Dispatcher {
    * is not offered back to it.
    */
   orphan(runner: RunnerSession, jobId: string, fencingToken: number): void {
-    if (!runner.assigned.delete(jobId)) return;
+    if (!runner.assigned.has(jobId)) return;
     runner.orphaned.set(jobId, fencingToken);
+    this.unassign(runner, jobId);
     this.avoid(jobId, runner);
   }
 
@@ -134,16 +158,16 @@ export class Dispatcher {
    */
   dispatch(): void {
     this.armWakeUp();
-    if (!this.anyFreeSlot()) return;
+    if (!this.registry.anyFree()) return;
     for (const leg of this.queue.entries()) {
       const runner = this.pickRunner(leg);
       if (!runner) {
-        if (!this.anyFreeSlot()) return;
+        if (!this.registry.anyFree()) return;
         continue;
       }
       this.queue.remove(leg.id);
       moveLeg(leg, 'offered');
-      runner.assigned.add(leg.id);
+      this.assign(runner, leg.id);
       const ttlMs = this.options.offerTtlMs;
       const timer = this.options.clock.setTimer(() => this.offerLapsed(leg.id), ttlMs);
       this.offers.set(leg.id, { leg, runner, timer });
@@ -172,12 +196,21 @@ export class Dispatcher {
   }
 
   private handle(session: RunnerSession, message: RunnerMessage): void {
+    if (message.type === 'register') {
+      this.register(session, message);
+      return;
+    }
+    if (session.info === undefined) {
+      this.hold(session, message);
+      return;
+    }
     switch (message.type) {
-      case 'register':
-        session.info = message.runner;
-        session.labels = new Set(message.runner.labels.map((label) => label.toLowerCase()));
-        session.transport.send({ type: 'registered', runnerId: session.id });
-        this.dispatch();
+      case 'capabilities':
+        session.capabilities = message.capabilities;
+        return;
+      case 'drain':
+        session.draining = true;
+        this.registry.refresh(session);
         return;
       case 'accept':
       case 'decline':
@@ -188,6 +221,33 @@ export class Dispatcher {
     }
   }
 
+  private register(session: RunnerSession, message: Extract<RunnerMessage, { type: 'register' }>): void {
+    const superseded = this.registry.register(session, message.runner, message.capabilities);
+    if (superseded !== undefined) {
+      // The runner moved to this connection; the old one may not have noticed yet that it is dead.
+      this.onClose(superseded, 'superseded by a new connection of the same runner', false);
+      superseded.transport.close('superseded by a new connection of the same runner');
+    }
+    session.transport.send({ type: 'registered', runnerId: session.runnerId });
+    const detached = session.durable ? this.registry.takeDetached(session.runnerId) : [];
+    this.handlers.registered(session, message.resume ?? [], detached);
+    const held = this.held.get(session) ?? [];
+    this.held.delete(session);
+    for (const early of held) this.handle(session, early);
+    this.dispatch();
+  }
+
+  /** A message before `register` (a client that did not wait): applied once the session registers. */
+  private hold(session: RunnerSession, message: RunnerMessage): void {
+    const held = this.held.get(session) ?? [];
+    if (held.length >= maxHeldBeforeRegister) {
+      session.transport.close(`VK_PROTOCOL: more than ${maxHeldBeforeRegister} messages before register`);
+      return;
+    }
+    held.push(message);
+    this.held.set(session, held);
+  }
+
   private onOfferAnswer(session: RunnerSession, jobId: string, accepted: boolean): void {
     const offer = this.offers.get(jobId);
     // Lapsed, or cancelled while the offer was out (forget() freed the slot then).
@@ -196,7 +256,7 @@ export class Dispatcher {
     this.offers.delete(jobId);
     const { leg } = offer;
     if (leg.status !== 'offered') {
-      session.assigned.delete(jobId);
+      this.unassign(session, jobId);
       return;
     }
     if (!accepted) {
@@ -216,7 +276,7 @@ export class Dispatcher {
   }
 
   private declinedBy(session: RunnerSession, leg: Leg): void {
-    session.assigned.delete(leg.id);
+    this.unassign(session, leg.id);
     this.avoid(leg.id, session);
     this.requeue(leg);
     this.dispatch();
@@ -233,41 +293,50 @@ export class Dispatcher {
     this.declined.set(jobId, decliners);
   }
 
-  private onClose(session: RunnerSession, reason: string): void {
-    this.sessions.delete(session.id);
+  /**
+   * Idempotent. Unanswered offers count as declined by the closed session. A runner without identity
+   * has lost its leased jobs; one with an identity keeps them until their TTL or its next register.
+   */
+  private onClose(session: RunnerSession, reason: string, dispatch = true): void {
+    if (session.closed) return;
+    this.registry.closed(session);
+    this.held.delete(session);
     const leased: string[] = [];
-    for (const jobId of session.assigned) {
+    for (const jobId of [...session.assigned]) {
       const offer = this.offers.get(jobId);
       if (offer?.runner === session) {
         offer.timer.cancel();
         this.offers.delete(jobId);
+        this.unassign(session, jobId);
         if (offer.leg.status === 'offered') this.requeue(offer.leg);
       } else {
         leased.push(jobId);
+        this.unassign(session, jobId);
       }
     }
-    session.assigned.clear();
     session.orphaned.clear();
-    this.handlers.runnerLost(session, leased, reason);
-    this.dispatch();
+    if (session.durable) this.registry.detach(session, leased);
+    else this.handlers.runnerLost(session, leased, reason);
+    if (dispatch) this.dispatch();
   }
 
-  private anyFreeSlot(): boolean {
-    for (const session of this.sessions.values()) if (hasFreeSlot(session)) return true;
-    return false;
+  private assign(session: RunnerSession, jobId: string): void {
+    session.assigned.add(jobId);
+    this.assignee.set(jobId, session);
+    this.registry.refresh(session);
+  }
+
+  private unassign(session: RunnerSession, jobId: string): void {
+    session.assigned.delete(jobId);
+    if (this.assignee.get(jobId) === session) this.assignee.delete(jobId);
+    this.registry.refresh(session);
   }
 
   private pickRunner(leg: Leg): RunnerSession | undefined {
     const decliners = this.declined.get(leg.id);
-    for (const session of this.sessions.values()) {
-      if (!hasFreeSlot(session) || decliners?.has(session.id)) continue;
-      if (leg.runsOn.every((label) => session.labels.has(label.toLowerCase()))) return session;
-    }
-    return undefined;
+    return this.registry.find(
+      leg.runsOn,
+      decliners === undefined ? undefined : (session) => decliners.has(session.id),
+    );
   }
-}
-
-function hasFreeSlot(session: RunnerSession): boolean {
-  const info = session.info;
-  return info !== undefined && session.assigned.size + session.orphaned.size < info.capacity;
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { asJobId } from '../core/ids.js';
+import type { ControlMessage, ResumedLease } from '../protocol/messages.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
@@ -7,7 +8,8 @@ import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 export interface LeaseGuardHandlers {
   /**
    * A running job lost its runner: its lease expired (the holder, if still connected, was told to
-   * cancel it) or its runner disconnected. `reason` starts with `runner_lost:`.
+   * cancel it), its runner disconnected, or it came back without the job. `reason` starts with
+   * `runner_lost:`.
    */
   lost(jobId: string, reason: string): void;
   /** A message under a stale token was refused and its runner told; `write` is for the store. */
@@ -19,17 +21,29 @@ export interface LeaseGuardOptions {
   readonly clock: Clock;
 }
 
+type CancelMessage = Extract<ControlMessage, { type: 'cancel' }>;
+
+/** How many completed leases are remembered, so that a completion sent twice is applied once. */
+const rememberedCompletions = 10_000;
+
 /**
  * Leases as the control plane uses them: grants them with the configured TTL, admits a runner's
  * message only under the job's current fencing token (a `renew` extends the lease), expires leases
- * not renewed in time and releases those of disconnected runners.
+ * not renewed in time, releases those of disconnected runners without identity, and moves those of a
+ * runner with identity to its new session when it resumes them there.
  *
  * Lifecycle per job: `grant` → `admit` for each message … → `release` on its result; or `lost` from
- * expiry or `runnerGone`. Messages under any other token are refused: nothing they carry is applied.
+ * expiry, `runnerGone` or `resume`. Messages under any other token are refused: nothing they carry is
+ * applied. A `job.completed` repeated under the token it completed (a runner re-sends a completion
+ * that may have been lost in a transport switch) is ignored quietly.
  */
 export class LeaseGuard {
   private readonly table: LeaseTable<RunnerSession>;
   private readonly sweeper: LeaseSweeper<RunnerSession>;
+  /** jobId → the token its last lease completed under; oldest first, bounded. */
+  private readonly completed = new Map<string, number>();
+  /** Cancels sent for a lease, sent again to the session that resumes it. */
+  private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -54,25 +68,70 @@ export class LeaseGuard {
         ? this.table.renew(jobId, fencingToken, runner)
         : this.table.check(jobId, fencingToken, runner);
     if (checked.kind === 'current') return checked.lease;
-    this.refuse(runner, message, checked.current?.fencingToken);
+    if (message.type === 'job.completed' && this.completed.get(jobId) === fencingToken) return undefined;
+    if (message.type === 'job.completed') this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
+    this.refuse(runner, jobId, fencingToken, message.type, checked.current?.fencingToken);
     return undefined;
   }
 
+  /** The job's result is in under `lease`. */
   release(lease: Lease<RunnerSession>): void {
     this.table.release(lease);
+    this.completed.delete(lease.jobId);
+    this.completed.set(lease.jobId, lease.fencingToken);
+    if (this.completed.size > rememberedCompletions) {
+      const oldest = this.completed.keys().next();
+      if (oldest.done !== true) this.completed.delete(oldest.value);
+    }
   }
 
-  holderOf(jobId: string): RunnerSession | undefined {
-    return this.table.get(jobId)?.holder;
+  /** Tells the job's runner to stop it; a runner that resumes the lease later is told again. */
+  cancel(jobId: string, immediate: boolean): void {
+    const lease = this.table.get(jobId);
+    if (lease === undefined) return;
+    const message: CancelMessage = { type: 'cancel', jobId, reason: 'cancelled', immediate };
+    if (this.cancels.get(lease)?.immediate !== true) this.cancels.set(lease, message);
+    lease.holder.transport.send(message);
   }
 
-  /** `runner`'s connection closed: the jobs it held leases on have lost their runner. */
+  /** `runner`'s connection (no identity) closed: the jobs it held leases on have lost their runner. */
   runnerGone(runner: RunnerSession, leased: readonly string[], reason: string): void {
     for (const jobId of leased) {
       const lease = this.table.get(jobId);
       if (lease?.holder !== runner) continue;
       this.table.release(lease);
       this.handlers.lost(jobId, `runner_lost: ${reason}`);
+    }
+  }
+
+  /**
+   * `runner` registered on a new session. Each resumed lease still current and held by the same
+   * runner moves to it; a resumed lease that is not is refused (the runner cancels that job), unless
+   * its completion is in already. A job an earlier session of the runner held (`detached`) that it
+   * did not resume has lost its runner: the runner came back without it.
+   */
+  resume(runner: RunnerSession, resumed: readonly ResumedLease[], detached: readonly string[]): void {
+    const kept = new Set<string>();
+    for (const { jobId, fencingToken } of resumed) {
+      const lease = this.table.get(jobId);
+      if (lease?.fencingToken === fencingToken && lease.holder.runnerId === runner.runnerId) {
+        kept.add(jobId);
+        if (lease.holder === runner) continue;
+        this.table.transfer(lease, runner);
+        this.dispatcher.adopt(runner, jobId);
+        const cancel = this.cancels.get(lease);
+        if (cancel !== undefined) runner.transport.send(cancel);
+        continue;
+      }
+      if (this.completed.get(jobId) === fencingToken) continue;
+      this.refuse(runner, jobId, fencingToken, 'register', lease?.fencingToken);
+    }
+    for (const jobId of detached) {
+      const lease = this.table.get(jobId);
+      if (kept.has(jobId) || lease === undefined || lease.holder.runnerId !== runner.runnerId) continue;
+      if (lease.holder === runner) continue;
+      this.table.release(lease);
+      this.handlers.lost(jobId, `runner_lost: runner ${runner.runnerId} reconnected without the job`);
     }
   }
 
@@ -84,10 +143,13 @@ export class LeaseGuard {
     this.handlers.lost(jobId, `runner_lost: lease expired (not renewed within ${ttlMs} ms)`);
   }
 
-  /** A stale completion still frees the runner's slot that the job's lost lease kept taken. */
-  private refuse(runner: RunnerSession, message: LeaseMessage, currentToken: number | undefined): void {
-    const { jobId, fencingToken } = message;
-    if (message.type === 'job.completed') this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
+  private refuse(
+    runner: RunnerSession,
+    jobId: string,
+    fencingToken: number,
+    refused: string,
+    currentToken: number | undefined,
+  ): void {
     const current =
       currentToken === undefined ? 'the job has no live lease' : `the current token is ${currentToken}`;
     runner.transport.send({
@@ -95,16 +157,10 @@ export class LeaseGuard {
       code: 'VK_STALE_LEASE',
       jobId,
       fencingToken,
-      refused: message.type,
-      message: `refused ${message.type} for job ${jobId} under fencing token ${fencingToken}: ${current}`,
+      refused,
+      message: `refused ${refused} for job ${jobId} under fencing token ${fencingToken}: ${current}`,
     });
     const at = this.options.clock.now();
-    this.handlers.refused({
-      jobId: asJobId(jobId),
-      fencingToken,
-      currentToken,
-      messageType: message.type,
-      at,
-    });
+    this.handlers.refused({ jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at });
   }
 }

@@ -5,7 +5,8 @@ export interface Lease<Holder> {
   readonly jobId: string;
   /** Grows with every lease this table grants: a job's new lease always outranks its old one. */
   readonly fencingToken: number;
-  readonly holder: Holder;
+  /** Changes only by `transfer` (the holder resumed the lease on a new connection). */
+  holder: Holder;
   readonly ttlMs: number;
   expiresAt: number;
 }
@@ -57,6 +58,13 @@ export class LeaseTable<Holder> {
     const checked = this.check(jobId, fencingToken, holder);
     if (checked.kind === 'current') checked.lease.expiresAt = this.clock.now() + checked.lease.ttlMs;
     return checked;
+  }
+
+  /** Moves a live lease to a new holder and extends it by its TTL from now, as a renewal would. */
+  transfer(lease: Lease<Holder>, holder: Holder): void {
+    if (this.leases.get(lease.jobId) !== lease) return;
+    lease.holder = holder;
+    lease.expiresAt = this.clock.now() + lease.ttlMs;
   }
 
   /** Ends the lease if it is still the one given; idempotent. */

@@ -18,6 +18,33 @@ export interface RunnerInfo {
   readonly capacity: number;
 }
 
+/** A lease the runner still holds when it registers again on a new session (after a transport switch). */
+export interface ResumedLease {
+  readonly jobId: string;
+  readonly fencingToken: number;
+}
+
+/** What the runner's machine offers, detected at start and again every few minutes. */
+export interface RunnerCapabilities {
+  /** `process.platform`, e.g. `linux`. */
+  readonly os: string;
+  /** `process.arch`, e.g. `x64`. */
+  readonly arch: string;
+  readonly cpuCount: number;
+  readonly cpuModel: string;
+  readonly memoryBytes: number;
+  /** Free bytes on the file system of the runner's work directory, when it could be read. */
+  readonly diskFreeBytes?: number;
+  /** From `nvidia-smi`; empty when there is none. */
+  readonly gpus: readonly { readonly name: string; readonly memoryMiB?: number }[];
+  /** A Docker Engine API that answered `GET /_ping`, when there is one. */
+  readonly docker?: { readonly endpoint: string; readonly apiVersion?: string };
+  /** Tool name (`git`, `bash`, `node`, `python3`, `go`, `java`) → version; missing tools are absent. */
+  readonly tools: Readonly<Record<string, string>>;
+  /** When they were detected (ms since the epoch, the runner's clock). */
+  readonly detectedAt: number;
+}
+
 export interface LogEntry {
   readonly stepIndex: number;
   readonly stream: 'stdout' | 'stderr' | 'system';
@@ -69,7 +96,22 @@ export type ControlMessage =
     };
 
 export type RunnerMessage =
-  | { readonly type: 'register'; readonly version: number; readonly runner: RunnerInfo }
+  | {
+      readonly type: 'register';
+      readonly version: number;
+      readonly runner: RunnerInfo;
+      /**
+       * Leases this runner still holds from an earlier session of the same runner id (a transport
+       * switch): those still current move to this session, the others are answered with
+       * `error VK_STALE_LEASE`. A lease of this runner that is not listed has lost its runner.
+       */
+      readonly resume?: readonly ResumedLease[];
+      readonly capabilities?: RunnerCapabilities;
+    }
+  /** Fresh capabilities, sent every few minutes. */
+  | { readonly type: 'capabilities'; readonly capabilities: RunnerCapabilities }
+  /** The runner is shutting down: no new offers; its running jobs finish under their leases. */
+  | { readonly type: 'drain'; readonly reason: string }
   | { readonly type: 'accept'; readonly jobId: string }
   | { readonly type: 'decline'; readonly jobId: string; readonly reason: string }
   | {

@@ -4,7 +4,15 @@ import { backoffKinds } from '../core/retry-delay.js';
 import type { ExpressionValue } from '../workflow/expressions/values.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
 import type { JobSpec } from './job-spec.js';
-import type { ControlMessage, LogEntry, RunnerInfo, RunnerMessage, StepReport } from './messages.js';
+import type {
+  ControlMessage,
+  LogEntry,
+  ResumedLease,
+  RunnerCapabilities,
+  RunnerInfo,
+  RunnerMessage,
+  StepReport,
+} from './messages.js';
 
 /**
  * Runtime schemas for protocol v1, shared by both ends. The declared types in messages.ts and
@@ -108,6 +116,19 @@ export const runnerInfoSchema = z.object({
 
 const attempt = z.number().int().positive();
 
+const runnerCapabilitiesSchema = z.object({
+  os: z.string(),
+  arch: z.string(),
+  cpuCount: nonNegativeInt,
+  cpuModel: z.string(),
+  memoryBytes: z.number().nonnegative(),
+  diskFreeBytes: z.number().nonnegative().optional(),
+  gpus: z.array(z.object({ name: z.string(), memoryMiB: z.number().nonnegative().optional() })).max(64),
+  docker: z.object({ endpoint: z.string(), apiVersion: z.string().optional() }).optional(),
+  tools: z.record(z.string(), z.string()),
+  detectedAt: timestamp,
+});
+
 const logEntrySchema = z.object({
   stepIndex: nonNegativeInt,
   attempt: attempt.optional(),
@@ -131,6 +152,8 @@ const stepReportSchema = z.object({
 const jobId = z.string().min(1);
 const fencingToken = z.number().int().nonnegative();
 const ttlMs = z.number().int().positive();
+
+const resumedLeaseSchema = z.object({ jobId, fencingToken });
 
 /** Control plane → runner, keyed by `type`. */
 export const controlMessageSchemas = {
@@ -157,7 +180,15 @@ export const controlMessageSchemas = {
 
 /** Runner → control plane, keyed by `type`. */
 export const runnerMessageSchemas = {
-  register: z.object({ type: z.literal('register'), version: z.number().int(), runner: runnerInfoSchema }),
+  register: z.object({
+    type: z.literal('register'),
+    version: z.number().int(),
+    runner: runnerInfoSchema,
+    resume: z.array(resumedLeaseSchema).optional(),
+    capabilities: runnerCapabilitiesSchema.optional(),
+  }),
+  capabilities: z.object({ type: z.literal('capabilities'), capabilities: runnerCapabilitiesSchema }),
+  drain: z.object({ type: z.literal('drain'), reason: z.string() }),
   accept: z.object({ type: z.literal('accept'), jobId }),
   decline: z.object({ type: z.literal('decline'), jobId, reason: z.string() }),
   'step.started': z.object({
@@ -219,6 +250,8 @@ export type SchemaAgreement = [
   Assert<Same<z.infer<typeof jobSpecSchema>, JobSpec>>,
   Assert<Same<z.infer<typeof runnerInfoSchema>, RunnerInfo>>,
   Assert<Same<z.infer<typeof logEntrySchema>, LogEntry>>,
+  Assert<Same<z.infer<typeof resumedLeaseSchema>, ResumedLease>>,
+  Assert<Same<z.infer<typeof runnerCapabilitiesSchema>, RunnerCapabilities>>,
   Assert<Same<z.infer<typeof stepReportSchema>, StepReport>>,
   Assert<Same<z.infer<typeof jobOutcomeSchema>, JobOutcome>>,
   Assert<Same<z.infer<typeof stepResultSchema>, StepResult>>,

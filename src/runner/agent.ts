@@ -1,11 +1,28 @@
+import { join } from 'node:path';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import type { Executor } from '../executors/contract.js';
-import type { ControlMessage, LogEntry, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
+import type {
+  ControlMessage,
+  ResumedLease,
+  RunnerCapabilities,
+  RunnerInfo,
+  RunnerMessage,
+} from '../protocol/messages.js';
 import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { HostDescription } from './host.js';
 import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
+import { JobWorkspaces, type WorkspaceFor } from './job-workspaces.js';
+import { LogBatcher } from './log-batcher.js';
 import { type JobDirectories, SlotDirectories } from './slot-directories.js';
+
+type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
+type Completion = Extract<RunnerMessage, { type: 'job.completed' }>;
+
+/** What tells the agent that its transport moved to a new session (AutoTransport has it). */
+export interface SessionSwitches {
+  onSwitch(listener: () => void): void;
+}
 
 export interface RunnerAgentOptions {
   readonly info: RunnerInfo;
@@ -19,6 +36,17 @@ export interface RunnerAgentOptions {
   readonly logFlushMs?: number;
   /** Times lease renewals; tests pass a clock they move by hand. */
   readonly clock?: Clock;
+  /**
+   * A network runner's work directory: each job runs in its own empty directory under
+   * `<workDir>/jobs`, removed after the job. Without it (local mode) jobs run in the spec's workspace.
+   */
+  readonly workDir?: string;
+  /** Fills the job's directory (e.g. with its bundle); only with `workDir`. */
+  readonly workspaceFor?: WorkspaceFor;
+  /** Sent with `register`; `updateCapabilities` sends fresh ones. */
+  readonly capabilities?: RunnerCapabilities;
+  /** When the transport moves to a new session, the agent registers again and resumes its leases. */
+  readonly switches?: SessionSwitches;
 }
 
 interface ActiveJob {
@@ -28,18 +56,25 @@ interface ActiveJob {
   readonly done: Promise<void>;
 }
 
-const maxBatchBytes = 64 * 1024;
-
 /**
  * The runner side of the protocol: registers, accepts offers up to its capacity, runs leased jobs,
  * renews each lease at a third of its TTL and reports under the lease's fencing token. A job whose
  * lease the control plane says is stale (it expired and went elsewhere) is cancelled here. It knows the
  * control plane only through the transport.
+ *
+ * On a transport switch it registers again with `resume`: its running jobs' leases, and those of jobs
+ * whose completion was sent within a lease TTL (it may have been lost with the old connection) — their
+ * completions are sent again; the control plane applies a completion once.
  */
 export class RunnerAgent {
   private readonly active = new Map<string, ActiveJob>();
+  /** Completions sent lately, by job: sent again after a switch in case the old connection lost them. */
+  private readonly recentCompletions = new Map<string, { message: Completion; until: number }>();
   private accepting = true;
+  private draining = false;
   private readonly directories: SlotDirectories;
+  private readonly workspaces: JobWorkspaces | undefined;
+  private capabilities: RunnerCapabilities | undefined;
 
   constructor(
     private readonly transport: Transport<RunnerMessage, ControlMessage>,
@@ -47,17 +82,73 @@ export class RunnerAgent {
   ) {
     transport.onMessage((message) => this.handle(message));
     this.directories = new SlotDirectories(options.tempRoot);
+    this.capabilities = options.capabilities;
+    if (options.workDir !== undefined)
+      this.workspaces = new JobWorkspaces(join(options.workDir, 'jobs'), options.workspaceFor);
+    options.switches?.onSwitch(() => this.registerAgain());
   }
 
   start(): void {
-    this.transport.send({ type: 'register', version: protocolVersion, runner: this.options.info });
+    this.register();
   }
 
-  /** Stops taking offers, waits for running jobs to finish, then removes the job directories. */
-  async drain(): Promise<void> {
+  /** How many jobs it runs now. */
+  get running(): number {
+    return this.active.size;
+  }
+
+  updateCapabilities(capabilities: RunnerCapabilities): void {
+    this.capabilities = capabilities;
+    this.transport.send({ type: 'capabilities', capabilities });
+  }
+
+  /**
+   * Stops taking offers (and tells the control plane, which stops sending them), waits for running
+   * jobs to finish, then removes the job directories.
+   */
+  async drain(reason = 'draining'): Promise<void> {
     this.accepting = false;
+    if (!this.draining) {
+      this.draining = true;
+      this.transport.send({ type: 'drain', reason });
+    }
     await Promise.allSettled([...this.active.values()].map((job) => job.done));
     this.directories.dispose();
+  }
+
+  /** Cancels every running job, gracefully (the running step is interrupted) or at once. */
+  cancelAll(reason: string, immediate: boolean): void {
+    for (const job of this.active.values()) {
+      job.cancel.abort(reason);
+      if (immediate) job.kill.abort(reason);
+    }
+  }
+
+  private register(resume?: readonly ResumedLease[]): void {
+    const { capabilities } = this;
+    this.transport.send({
+      type: 'register',
+      version: protocolVersion,
+      runner: this.options.info,
+      ...(resume === undefined ? {} : { resume }),
+      ...(capabilities === undefined ? {} : { capabilities }),
+    });
+  }
+
+  /** The first messages of a new session: register with the leases it holds, then what may be lost. */
+  private registerAgain(): void {
+    const now = (this.options.clock ?? systemClock).now();
+    const resume: ResumedLease[] = [];
+    for (const [jobId, job] of this.active) resume.push({ jobId, fencingToken: job.fencingToken });
+    const inDoubt: Completion[] = [];
+    for (const [jobId, { message, until }] of this.recentCompletions) {
+      if (until <= now) this.recentCompletions.delete(jobId);
+      else if (!this.active.has(jobId)) inDoubt.push(message);
+    }
+    for (const { jobId, fencingToken } of inDoubt) resume.push({ jobId, fencingToken });
+    this.register(resume);
+    for (const message of inDoubt) this.transport.send(message);
+    if (this.draining) this.transport.send({ type: 'drain', reason: 'draining' });
   }
 
   private handle(message: ControlMessage): void {
@@ -90,8 +181,8 @@ export class RunnerAgent {
     }
   }
 
-  private startJob(lease: Extract<ControlMessage, { type: 'lease' }>): void {
-    const { jobId, fencingToken } = lease;
+  private startJob(lease: LeaseMessage): void {
+    const { jobId, fencingToken, ttlMs } = lease;
     const cancel = new AbortController();
     const kill = new AbortController();
     const batcher = new LogBatcher(this.options.logFlushMs ?? 250, (entries) =>
@@ -115,9 +206,26 @@ export class RunnerAgent {
       renewal.cancel();
       batcher.flush();
       this.active.delete(jobId);
-      this.transport.send({ type: 'job.completed', jobId, fencingToken, ...result, at: Date.now() });
+      const message: Completion = { type: 'job.completed', jobId, fencingToken, ...result, at: Date.now() };
+      this.remember(message, ttlMs);
+      this.transport.send(message);
     });
     this.active.set(jobId, { fencingToken, cancel, kill, done });
+  }
+
+  /**
+   * Only a runner whose transport switches needs them. Past its lease's TTL a lost completion no
+   * longer matters (the lease has expired); entries are in the order of `until`, oldest first.
+   */
+  private remember(message: Completion, ttlMs: number): void {
+    if (this.options.switches === undefined) return;
+    const now = (this.options.clock ?? systemClock).now();
+    for (const [jobId, { until }] of this.recentCompletions) {
+      if (until > now) break;
+      this.recentCompletions.delete(jobId);
+    }
+    this.recentCompletions.delete(message.jobId);
+    this.recentCompletions.set(message.jobId, { message, until: now + ttlMs });
   }
 
   /** Calls `renew` every `intervalMs` until the returned handle is cancelled. */
@@ -147,17 +255,26 @@ export class RunnerAgent {
    * control plane waiting for a completion that never comes.
    */
   private async execute(
-    lease: Extract<ControlMessage, { type: 'lease' }>,
+    lease: LeaseMessage,
     reporter: JobReporter,
     signal: AbortSignal,
     killSignal: AbortSignal,
   ): Promise<JobRunResult> {
     let directories: JobDirectories | undefined;
+    let jobDir: string | undefined;
     try {
+      let job = lease.job;
+      if (this.workspaces !== undefined) {
+        const jobToken =
+          'jobToken' in lease && typeof lease.jobToken === 'string' ? lease.jobToken : undefined;
+        const prepared = await this.workspaces.prepare(job, jobToken);
+        jobDir = prepared.dir;
+        job = prepared.job;
+      }
       directories = this.directories.acquire();
       const { host, baseEnv } = this.options;
       const executor = this.options.createExecutor();
-      return await runJob(lease.job, { executor, reporter, host, directories, baseEnv, signal, killSignal });
+      return await runJob(job, { executor, reporter, host, directories, baseEnv, signal, killSignal });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       return {
@@ -166,6 +283,7 @@ export class RunnerAgent {
       };
     } finally {
       if (directories) this.releaseQuietly(directories);
+      if (jobDir !== undefined) await this.workspaces?.remove(jobDir);
     }
   }
 
@@ -175,34 +293,5 @@ export class RunnerAgent {
     } catch {
       // A slot that cannot be emptied is not reused; the next job gets a fresh one.
     }
-  }
-}
-
-/** Batches log entries per job: flushed every `intervalMs` or at 64 KiB, whichever comes first. */
-class LogBatcher {
-  private entries: LogEntry[] = [];
-  private bytes = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly intervalMs: number,
-    private readonly send: (entries: LogEntry[]) => void,
-  ) {}
-
-  add(entry: LogEntry): void {
-    this.entries.push(entry);
-    this.bytes += entry.text.length + 32;
-    if (this.bytes >= maxBatchBytes) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.intervalMs);
-  }
-
-  flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.entries.length === 0) return;
-    const batch = this.entries;
-    this.entries = [];
-    this.bytes = 0;
-    this.send(batch);
   }
 }

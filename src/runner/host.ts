@@ -21,13 +21,18 @@ const hostedLabels: Record<HostDescription['os'], readonly string[]> = {
 };
 
 /**
- * Labels of a runner on this machine: `self-hosted`, `local`, its OS and arch as GitHub names them,
- * the hosted labels for its OS (so workflows written for GitHub run unchanged), and any extra ones.
+ * Labels of a runner on this machine: `self-hosted`, `local` (local mode only), its OS and arch as
+ * GitHub names them, the hosted labels for its OS (so workflows written for GitHub run unchanged),
+ * and any extra ones.
  */
-export function runnerLabels(host: HostDescription, extra: readonly string[] = []): string[] {
+export function runnerLabels(
+  host: HostDescription,
+  extra: readonly string[] = [],
+  options: { local?: boolean } = {},
+): string[] {
   const labels = [
     'self-hosted',
-    'local',
+    ...(options.local === false ? [] : ['local']),
     host.os.toLowerCase(),
     host.arch.toLowerCase(),
     ...hostedLabels[host.os],

@@ -1,6 +1,7 @@
 import type { ControlPlane } from '../../src/engine/control-plane.js';
+import type { RunnerIdentity } from '../../src/engine/runner-view.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
-import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { ControlMessage, ResumedLease, RunnerMessage } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/protocol/transport.js';
 
 export type Lease = Extract<ControlMessage, { type: 'lease' }>;
@@ -13,17 +14,26 @@ export class ScriptedRunner {
   constructor(
     plane: ControlPlane,
     answer: (message: ControlMessage, runner: ScriptedRunner) => void,
-    options: { labels?: string[]; capacity?: number } = {},
+    options: {
+      labels?: string[];
+      capacity?: number;
+      identity?: RunnerIdentity;
+      resume?: ResumedLease[];
+      /** Sent on the connection before `register`. */
+      early?: RunnerMessage[];
+    } = {},
   ) {
     const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
-    plane.connect(control);
+    plane.connect(control, options.identity);
     this.end = runner;
     runner.onMessage((message) => {
       this.received.push(message);
       answer(message, this);
     });
     const runnerInfo = { name: 'r', labels: options.labels ?? ['x'], capacity: options.capacity ?? 1 };
-    runner.send({ type: 'register', version: 1, runner: runnerInfo });
+    for (const message of options.early ?? []) runner.send(message);
+    const resume = options.resume === undefined ? {} : { resume: options.resume };
+    runner.send({ type: 'register', version: 1, runner: runnerInfo, ...resume });
   }
 
   send(message: RunnerMessage): void {

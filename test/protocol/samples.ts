@@ -40,6 +40,19 @@ export const sampleJobSpec: JobSpec = {
   },
 };
 
+export const sampleCapabilities = {
+  os: 'linux',
+  arch: 'x64',
+  cpuCount: 2,
+  cpuModel: 'Some CPU @ 2.0GHz',
+  memoryBytes: 8 * 2 ** 30,
+  diskFreeBytes: 2 ** 34,
+  gpus: [{ name: 'NVIDIA T4', memoryMiB: 15360 }],
+  docker: { endpoint: 'unix:///var/run/docker.sock', apiVersion: '1.41' },
+  tools: { git: '2.39.5', node: '20.19.0' },
+  detectedAt: 1,
+};
+
 /** One sample per message type; keyed by type so a test can check that none is missing. */
 export const controlSamples: Record<ControlMessage['type'], ControlMessage> = {
   registered: { type: 'registered', runnerId: 'runner-1' },
@@ -61,7 +74,11 @@ export const runnerSamples: Record<RunnerMessage['type'], RunnerMessage> = {
     type: 'register',
     version: protocolVersion,
     runner: { name: 'r1', labels: ['linux', 'x64'], capacity: 2 },
+    resume: [{ jobId: 'job-1', fencingToken: 7 }],
+    capabilities: sampleCapabilities,
   },
+  capabilities: { type: 'capabilities', capabilities: sampleCapabilities },
+  drain: { type: 'drain', reason: 'SIGTERM' },
   accept: { type: 'accept', jobId: 'job-1' },
   renew: { type: 'renew', jobId: 'job-1', fencingToken: 7 },
   decline: { type: 'decline', jobId: 'job-1', reason: 'full' },

@@ -1,0 +1,274 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ShellExecutor, warmUpSpawner } from '../../executors/shell/index.js';
+import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
+import { backoffDelayMs } from '../../protocol/backoff.js';
+import { runnerDecoder } from '../../protocol/frame.js';
+import type {
+  ControlMessage,
+  RunnerCapabilities,
+  RunnerInfo,
+  RunnerMessage,
+} from '../../protocol/messages.js';
+import { RunnerAgent } from '../../runner/agent.js';
+import { detectCapabilities } from '../../runner/capabilities.js';
+import { describeHost, runnerLabels } from '../../runner/host.js';
+import {
+  credentialsFileName,
+  type RunnerCredentials,
+  readCredentials,
+  registerRunner,
+  writeCredentials,
+} from '../../runner/registration.js';
+import { inheritedEnvironment } from '../../runner/step-environment.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
+import {
+  protocolUrls,
+  type RunnerCommandOptions,
+  type RunnerSettings,
+  resolveRunnerSettings,
+} from '../runner-options.js';
+
+/** Capabilities are detected again this often and sent to the control plane. */
+const capabilityRefreshMs = 5 * 60_000;
+/** Say that the server does not answer yet after this long (connectAuto keeps retrying). */
+const slowConnectNoticeMs = 2_000;
+
+const say = (line: string) => process.stdout.write(`valkyrie runner: ${line}\n`);
+const complain = (line: string) => process.stderr.write(`valkyrie runner: ${line}\n`);
+
+/**
+ * `valkyrie runner`: registers with the control plane once (credentials kept in the work dir), then
+ * connects (WebSocket, falling back to HTTP long-poll) and runs the jobs it is offered with the shell
+ * executor, each in its own directory. SIGTERM or Ctrl-C drains (no new jobs, running ones finish,
+ * exit 0); a second one cancels the running jobs gracefully; a third kills them.
+ */
+export async function runnerCommand(options: RunnerCommandOptions): Promise<number> {
+  const settings = resolveRunnerSettings(options, process.env, process.cwd());
+  warmUpSpawner();
+  const host = describeHost(settings.name);
+  const info: RunnerInfo = {
+    name: host.name,
+    labels: runnerLabels(host, settings.labels, { local: false }),
+    capacity: settings.capacity,
+  };
+  const shutdown = new Shutdown();
+  shutdown.listen();
+  // The transports' timers (reconnect backoff, keep-alive) do not keep the process alive; while it
+  // waits for the server, an idle runner would otherwise just exit.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  // Stopped when the command ends early (refused, interrupted), so no probe holds the exit up.
+  const probing = new AbortController();
+  try {
+    const detecting = detectCapabilities({ workDir: settings.workDir, signal: probing.signal }).catch(
+      () => undefined,
+    );
+    const credentials = await credentialsFor(settings, info, shutdown.signal);
+    if (typeof credentials === 'number') return credentials;
+    // Directories a killed runner left behind; nothing runs in them now.
+    rmSync(join(settings.workDir, 'jobs'), { recursive: true, force: true });
+    const transport = await connect(settings, credentials, shutdown.signal);
+    if (typeof transport === 'number') return transport;
+    shutdown.connected();
+    if (shutdown.stopping) {
+      transport.close('runner stopped');
+      return ExitCode.succeeded;
+    }
+    return await serve(settings, info, credentials, transport, await detecting, shutdown);
+  } finally {
+    probing.abort();
+    clearInterval(keepAlive);
+    shutdown.unlisten();
+  }
+}
+
+/** The stored credentials for this server, or new ones from registering with the token. */
+async function credentialsFor(
+  settings: RunnerSettings,
+  info: RunnerInfo,
+  signal: AbortSignal,
+): Promise<RunnerCredentials | number> {
+  const stored = readCredentials(settings.workDir);
+  if (stored !== undefined && stored.server === settings.server) return stored;
+  const file = join(settings.workDir, credentialsFileName);
+  if (settings.token === undefined) {
+    const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
+    throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
+  }
+  mkdirSync(settings.workDir, { recursive: true, mode: 0o700 });
+  for (let attempt = 0; ; attempt++) {
+    const result = await registerRunner(settings.server, settings.token, info, signal);
+    if (signal.aborted) return ExitCode.succeeded;
+    if (result.kind === 'registered') {
+      writeCredentials(settings.workDir, result.credentials);
+      say(`registered with ${settings.server} as ${result.credentials.runnerId} (credentials in ${file})`);
+      return result.credentials;
+    }
+    if (result.kind === 'rejected') {
+      complain(
+        `the server refused to register this runner (${result.status} ${result.code}): ${result.message}`,
+      );
+      return ExitCode.invalid;
+    }
+    const delay = backoffDelayMs(attempt, Math.random);
+    complain(
+      `cannot reach ${settings.server} (${result.reason}); retrying in ${(delay / 1000).toFixed(1)} s`,
+    );
+    if (!(await sleep(delay, signal))) return ExitCode.succeeded;
+  }
+}
+
+async function connect(
+  settings: RunnerSettings,
+  credentials: RunnerCredentials,
+  signal: AbortSignal,
+): Promise<AutoTransport<RunnerMessage, ControlMessage> | number> {
+  const notice = setTimeout(
+    () => complain(`waiting for ${settings.server} to answer; retrying with backoff (up to 30 s apart)`),
+    slowConnectNoticeMs,
+  );
+  const only =
+    settings.protocol === 'ws' ? 'websocket' : settings.protocol === 'http' ? 'long-poll' : undefined;
+  const result = await connectAuto<RunnerMessage, ControlMessage>({
+    ...protocolUrls(settings.server),
+    decoder: runnerDecoder,
+    headers: { authorization: `Bearer ${credentials.credential}` },
+    signal,
+    ...(only === undefined ? {} : { only }),
+  }).finally(() => clearTimeout(notice));
+  if (result.kind === 'connected') return result.transport;
+  if (result.kind === 'unreachable') return ExitCode.succeeded;
+  const file = join(settings.workDir, credentialsFileName);
+  complain(
+    `the server refused this runner's credential (${result.status} ${result.code}): ${result.reason}. ` +
+      `To register again, delete ${file} and run with --token.`,
+  );
+  return ExitCode.invalid;
+}
+
+async function serve(
+  settings: RunnerSettings,
+  info: RunnerInfo,
+  credentials: RunnerCredentials,
+  transport: AutoTransport<RunnerMessage, ControlMessage>,
+  capabilities: RunnerCapabilities | undefined,
+  shutdown: Shutdown,
+): Promise<number> {
+  const agent = new RunnerAgent(transport, {
+    info,
+    host: describeHost(info.name),
+    createExecutor: () => new ShellExecutor(),
+    tempRoot: join(settings.workDir, 'tmp'),
+    workDir: settings.workDir,
+    baseEnv: inheritedEnvironment(process.env),
+    switches: transport,
+    ...(capabilities === undefined ? {} : { capabilities }),
+  });
+  let closedByServer: string | undefined;
+  const serverClosed = new Promise<void>((resolve) =>
+    transport.onClose((reason) => {
+      if (!shutdown.stopping) closedByServer = reason;
+      resolve();
+    }),
+  );
+  transport.onSwitch(({ from, to, reason }) => say(`switched from ${from} to ${to} (${reason})`));
+  agent.start();
+  say(
+    `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
+      `capacity ${info.capacity}, labels ${info.labels.join(',')}`,
+  );
+  const refresh = setInterval(() => {
+    void detectCapabilities({ workDir: settings.workDir })
+      .then((fresh) => agent.updateCapabilities(fresh))
+      .catch(() => undefined);
+  }, capabilityRefreshMs);
+  refresh.unref();
+  shutdown.onEscalate((level) => {
+    if (level === 1)
+      say(`draining: no new jobs; waiting for ${agent.running} running job(s) (signal again to cancel them)`);
+    if (level === 2) say(`cancelling ${agent.running} running job(s)…`);
+    if (level >= 2) agent.cancelAll('the runner is stopping', level >= 3);
+  });
+  try {
+    await Promise.race([shutdown.requested, serverClosed]);
+    if (closedByServer !== undefined) {
+      complain(`the server closed the connection: ${closedByServer}`);
+      agent.cancelAll('the runner lost its control plane', true);
+      await agent.drain('connection closed');
+      return ExitCode.jobFailed;
+    }
+    await agent.drain('the runner is stopping');
+    transport.close('runner stopped');
+    say('stopped');
+    if (shutdown.level < 2) return ExitCode.succeeded;
+    return shutdown.terminated ? ExitCode.terminated : ExitCode.interrupted;
+  } finally {
+    clearInterval(refresh);
+  }
+}
+
+/** SIGTERM / SIGINT, counted: the first drains, the second cancels gracefully, the third kills. */
+class Shutdown {
+  private readonly controller = new AbortController();
+  private readonly listeners: ((level: number) => void)[] = [];
+  private resolve: () => void = () => {};
+  readonly requested = new Promise<void>((resolve) => {
+    this.resolve = resolve;
+  });
+  level = 0;
+  terminated = false;
+  private isConnected = false;
+  private readonly onSigterm = () => this.escalate(true);
+  private readonly onSigint = () => this.escalate(false);
+
+  /** Aborted by a signal that arrives while registering or connecting; never once connected. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** From now on a signal drains: the connection must stay up for the running jobs' reports. */
+  connected(): void {
+    this.isConnected = true;
+  }
+
+  get stopping(): boolean {
+    return this.level > 0;
+  }
+
+  listen(): void {
+    process.on('SIGTERM', this.onSigterm);
+    process.on('SIGINT', this.onSigint);
+  }
+
+  unlisten(): void {
+    process.off('SIGTERM', this.onSigterm);
+    process.off('SIGINT', this.onSigint);
+  }
+
+  onEscalate(listener: (level: number) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private escalate(terminated: boolean): void {
+    this.level++;
+    this.terminated ||= terminated;
+    if (!this.isConnected) this.controller.abort();
+    this.resolve();
+    for (const listener of this.listeners) listener(this.level);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

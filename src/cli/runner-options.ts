@@ -1,0 +1,95 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { UsageError } from './exit-codes.js';
+
+/** `valkyrie runner`'s flags as commander hands them over; everything optional. */
+export interface RunnerCommandOptions {
+  readonly server?: string;
+  readonly token?: string;
+  readonly name?: string;
+  readonly labels?: string[];
+  readonly capacity?: string;
+  readonly workDir?: string;
+  readonly protocol?: string;
+}
+
+export type RunnerProtocol = 'auto' | 'ws' | 'http';
+
+/** Validated and complete; the token is only needed for a runner not registered yet. */
+export interface RunnerSettings {
+  /** `http(s)://host:port`, without a trailing slash. */
+  readonly server: string;
+  readonly token: string | undefined;
+  readonly name: string | undefined;
+  readonly labels: readonly string[];
+  readonly capacity: number;
+  readonly workDir: string;
+  readonly protocol: RunnerProtocol;
+}
+
+export const defaultWorkDir = join(homedir(), '.valkyrie', 'runner');
+
+/** Flags win over `VALKYRIE_SERVER` / `VALKYRIE_TOKEN`; every mistake names the flag and the value. */
+export function resolveRunnerSettings(
+  options: RunnerCommandOptions,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): RunnerSettings {
+  const server = options.server ?? env.VALKYRIE_SERVER;
+  if (server === undefined || server === '')
+    throw new UsageError(
+      '--server (or VALKYRIE_SERVER) is required: the control plane, e.g. http://ci.example:7070',
+    );
+  return Object.freeze({
+    server: serverUrl(server),
+    token: options.token ?? (env.VALKYRIE_TOKEN || undefined),
+    name: options.name,
+    labels: (options.labels ?? []).map(checkLabel),
+    capacity: capacity(options.capacity),
+    workDir: resolve(cwd, options.workDir ?? defaultWorkDir),
+    protocol: protocol(options.protocol),
+  });
+}
+
+function serverUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
+  if (url.search !== '' || url.hash !== '')
+    throw new UsageError(`--server takes no query or fragment, received ${JSON.stringify(value)}`);
+  return url.href.replace(/\/+$/, '');
+}
+
+function checkLabel(label: string): string {
+  if (/^[^\s,]+$/.test(label)) return label;
+  throw new UsageError(`--labels: a label has no spaces or commas, received ${JSON.stringify(label)}`);
+}
+
+function capacity(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1024)
+    throw new UsageError(
+      `--capacity must be a whole number from 1 to 1024, received ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
+function protocol(value: string | undefined): RunnerProtocol {
+  if (value === undefined) return 'auto';
+  if (value === 'auto' || value === 'ws' || value === 'http') return value;
+  throw new UsageError(`--protocol must be auto, ws or http, received ${JSON.stringify(value)}`);
+}
+
+/** The protocol endpoints under the server's base URL. */
+export function protocolUrls(server: string): { webSocketUrl: string; longPollUrl: string } {
+  const base = new URL(server);
+  const path = base.pathname.replace(/\/+$/, '');
+  const ws = `${base.protocol === 'https:' ? 'wss:' : 'ws:'}//${base.host}${path}`;
+  return { webSocketUrl: `${ws}/api/v1/runner/ws`, longPollUrl: `${server}/api/v1/runner/poll` };
+}

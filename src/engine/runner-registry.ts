@@ -1,0 +1,170 @@
+import type { ControlMessage, RunnerCapabilities, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
+import type { Transport } from '../protocol/transport.js';
+import { FreeRunnerIndex } from '../selection/free-runners.js';
+import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
+
+/** One connection of a runner; a runner with an identity may have a new one after a transport switch. */
+export interface RunnerSession {
+  /** Unique per connection. */
+  readonly id: string;
+  /** The runner's id: its identity's, or the connection's own when it has none. */
+  readonly runnerId: string;
+  /** Whether it has an identity: then its leases outlive the connection until their TTL. */
+  readonly durable: boolean;
+  readonly transport: Transport<ControlMessage, RunnerMessage>;
+  readonly transportKind?: string;
+  info?: RunnerInfo;
+  capabilities?: RunnerCapabilities;
+  /** The runner's labels, lower-cased, for matching `runs-on`. */
+  labels: ReadonlySet<string>;
+  /** Jobs offered to it or leased to it: each takes one of its slots. */
+  readonly assigned: Set<string>;
+  /**
+   * Jobs whose lease it lost (expired) while it may still be running them, with the lost lease's
+   * fencing token. Each keeps its slot taken until the runner reports the job ended, or disconnects.
+   */
+  readonly orphaned: Map<string, number>;
+  /** The runner said it is shutting down (`drain`). */
+  draining: boolean;
+  closed: boolean;
+}
+
+interface RunnerRecord {
+  mode: RunnerMode;
+  /** The latest registered session; kept after it closes for a runner with an identity. */
+  session: RunnerSession;
+  /** Jobs its closed session held leases on, until it registers again. */
+  detached: string[];
+}
+
+/**
+ * The runners the control plane knows: their sessions, operator modes, and the index of those with
+ * a free slot. Runners with an identity stay listed (disconnected) after their connection closes.
+ * Call `refresh` after anything that changes a session's free slots.
+ */
+export class RunnerRegistry {
+  private readonly records = new Map<string, RunnerRecord>();
+  private readonly free = new FreeRunnerIndex<RunnerSession>();
+  private nextSession = 1;
+
+  open(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): RunnerSession {
+    const id = `runner-${this.nextSession++}`;
+    return {
+      id,
+      runnerId: identity?.runnerId ?? id,
+      durable: identity !== undefined,
+      transport,
+      ...(identity?.transport === undefined ? {} : { transportKind: identity.transport }),
+      assigned: new Set(),
+      orphaned: new Map(),
+      labels: new Set(),
+      draining: false,
+      closed: false,
+    };
+  }
+
+  /**
+   * `session` registered (again). Returns the runner's previous session when that one is still open:
+   * it is superseded, and the caller closes it.
+   */
+  register(
+    session: RunnerSession,
+    info: RunnerInfo,
+    capabilities: RunnerCapabilities | undefined,
+  ): RunnerSession | undefined {
+    this.free.delete(session);
+    session.info = info;
+    session.labels = new Set(info.labels.map((label) => label.toLowerCase()));
+    if (capabilities !== undefined) session.capabilities = capabilities;
+    const record = this.records.get(session.runnerId);
+    let superseded: RunnerSession | undefined;
+    if (record === undefined) {
+      this.records.set(session.runnerId, { mode: 'online', session, detached: [] });
+    } else {
+      if (record.session !== session && !record.session.closed) superseded = record.session;
+      record.session = session;
+    }
+    this.refresh(session);
+    return superseded;
+  }
+
+  /** The session's connection closed: it gets no more offers. A runner without identity is forgotten. */
+  closed(session: RunnerSession): void {
+    session.closed = true;
+    this.free.delete(session);
+    const record = this.records.get(session.runnerId);
+    if (record?.session === session && !session.durable) this.records.delete(session.runnerId);
+  }
+
+  /** Keeps the jobs a closed session of a runner with identity held leases on, for its next register. */
+  detach(session: RunnerSession, leased: readonly string[]): void {
+    const record = this.records.get(session.runnerId);
+    if (record !== undefined) record.detached.push(...leased);
+  }
+
+  /** The jobs detached from the runner's earlier sessions; the list is emptied. */
+  takeDetached(runnerId: string): string[] {
+    const record = this.records.get(runnerId);
+    if (record === undefined) return [];
+    const detached = record.detached;
+    record.detached = [];
+    return detached;
+  }
+
+  /** Puts the session in the free index, or takes it out, as its slots and mode say. */
+  refresh(session: RunnerSession): void {
+    const info = session.info;
+    const mode = this.records.get(session.runnerId)?.mode ?? 'online';
+    const free =
+      !session.closed &&
+      !session.draining &&
+      mode === 'online' &&
+      info !== undefined &&
+      session.assigned.size + session.orphaned.size < info.capacity;
+    if (free) this.free.add(session);
+    else this.free.delete(session);
+  }
+
+  /** False when no runner of that id is known. */
+  setMode(runnerId: string, mode: RunnerMode): boolean {
+    const record = this.records.get(runnerId);
+    if (record === undefined) return false;
+    record.mode = mode;
+    this.refresh(record.session);
+    return true;
+  }
+
+  anyFree(): boolean {
+    return this.free.size > 0;
+  }
+
+  /** A free runner with every label of `runsOn` (any case) that is not excluded. */
+  find(runsOn: readonly string[], excluded?: (session: RunnerSession) => boolean): RunnerSession | undefined {
+    return this.free.find(
+      runsOn.map((label) => label.toLowerCase()),
+      excluded,
+    );
+  }
+
+  /** `running` counts a session's leased jobs; offers still out are not running. */
+  views(running: (session: RunnerSession) => number): RunnerView[] {
+    const views: RunnerView[] = [];
+    for (const [id, { mode, session, detached }] of this.records) {
+      const { info, capabilities, transportKind } = session;
+      if (info === undefined) continue;
+      const selfDrained = mode === 'online' && session.draining;
+      views.push({
+        id,
+        name: info.name,
+        labels: info.labels,
+        capacity: info.capacity,
+        running: session.closed ? detached.length : running(session),
+        mode: selfDrained ? 'draining' : mode,
+        connected: !session.closed,
+        ...(transportKind === undefined ? {} : { transport: transportKind }),
+        ...(capabilities === undefined ? {} : { capabilities }),
+      });
+    }
+    return views;
+  }
+}

@@ -1,0 +1,32 @@
+import type { RunnerCapabilities } from '../protocol/messages.js';
+
+/**
+ * `online` runners get offers. `draining` and `maintenance` runners get none and finish what they
+ * run; an operator sets either (`ControlPlane.setRunnerMode`), and a runner that is shutting down
+ * drains itself (the `drain` message).
+ */
+export type RunnerMode = 'online' | 'draining' | 'maintenance';
+
+export const runnerModes: readonly RunnerMode[] = ['online', 'draining', 'maintenance'];
+
+/** Who a connection belongs to: a network runner's credential names it (the server passes it). */
+export interface RunnerIdentity {
+  readonly runnerId: string;
+  /** How it is connected, for display: `websocket`, `long-poll`. */
+  readonly transport?: string;
+}
+
+/** A runner as the control plane sees it, for listing (`ControlPlane.runners()`). */
+export interface RunnerView {
+  readonly id: string;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly capacity: number;
+  /** Jobs it holds a lease on. */
+  readonly running: number;
+  readonly mode: RunnerMode;
+  /** False for a runner with an identity whose connection closed; its leases live until their TTL. */
+  readonly connected: boolean;
+  readonly transport?: string;
+  readonly capabilities?: RunnerCapabilities;
+}

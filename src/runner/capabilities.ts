@@ -1,0 +1,179 @@
+import { execFile } from 'node:child_process';
+import { statfs } from 'node:fs/promises';
+import { request } from 'node:http';
+import { cpus, totalmem } from 'node:os';
+import type { RunnerCapabilities } from '../protocol/messages.js';
+
+export interface CapabilityOptions {
+  /** Free disk is measured on this directory's file system. */
+  readonly workDir: string;
+  /** `PATH` (to find the tools) and `DOCKER_HOST`; default the process's own. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Per probe; a tool that does not answer in time counts as missing. Default 3 s. */
+  readonly timeoutMs?: number;
+  readonly tools?: readonly ToolProbe[];
+  /** Stops the probes still running (their parts are left out). */
+  readonly signal?: AbortSignal;
+}
+
+/** How to ask a tool its version; the first `1.2[.3…]` in its output (stdout, then stderr) is kept. */
+export interface ToolProbe {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+export const defaultTools: readonly ToolProbe[] = [
+  { name: 'git', command: 'git', args: ['--version'] },
+  { name: 'bash', command: 'bash', args: ['--version'] },
+  { name: 'node', command: 'node', args: ['--version'] },
+  { name: 'python3', command: 'python3', args: ['--version'] },
+  { name: 'go', command: 'go', args: ['version'] },
+  // Java prints its version on stderr.
+  { name: 'java', command: 'java', args: ['-version'] },
+];
+
+const defaultTimeoutMs = 3_000;
+
+/**
+ * What this machine offers a job: OS, CPU, memory, free disk, GPUs (`nvidia-smi`), a reachable Docker
+ * API and tool versions. Every probe runs in parallel under its own timeout; one that fails or times
+ * out leaves its part absent instead of failing the whole detection.
+ */
+export async function detectCapabilities(options: CapabilityOptions): Promise<RunnerCapabilities> {
+  const env = options.env ?? process.env;
+  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+  const probes = options.tools ?? defaultTools;
+  const limits = { env, timeoutMs, signal: options.signal };
+  const [diskFreeBytes, gpus, docker, versions] = await Promise.all([
+    freeDisk(options.workDir),
+    detectGpus(limits),
+    detectDocker(env, timeoutMs),
+    Promise.all(probes.map((probe) => toolVersion(probe, limits))),
+  ]);
+  const tools: Record<string, string> = {};
+  probes.forEach((probe, i) => {
+    const version = versions[i];
+    if (version !== undefined) tools[probe.name] = version;
+  });
+  const processors = cpus();
+  return {
+    os: process.platform,
+    arch: process.arch,
+    cpuCount: processors.length,
+    cpuModel: processors[0]?.model.trim() ?? 'unknown',
+    memoryBytes: totalmem(),
+    ...(diskFreeBytes === undefined ? {} : { diskFreeBytes }),
+    gpus,
+    ...(docker === undefined ? {} : { docker }),
+    tools,
+    detectedAt: Date.now(),
+  };
+}
+
+async function freeDisk(dir: string): Promise<number | undefined> {
+  try {
+    const stats = await statfs(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `nvidia-smi` lines look like `NVIDIA T4, 15360 MiB`. */
+export function parseNvidiaSmi(output: string): RunnerCapabilities['gpus'] {
+  const gpus: { name: string; memoryMiB?: number }[] = [];
+  for (const line of output.split('\n')) {
+    const [name, memory] = line.split(',').map((part) => part.trim());
+    if (!name) continue;
+    const mib = /^(\d+)\s*MiB$/i.exec(memory ?? '')?.[1];
+    gpus.push(mib === undefined ? { name } : { name, memoryMiB: Number(mib) });
+  }
+  return gpus;
+}
+
+interface ProbeLimits {
+  readonly env: NodeJS.ProcessEnv;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+async function detectGpus(limits: ProbeLimits): Promise<RunnerCapabilities['gpus']> {
+  const args = ['--query-gpu=name,memory.total', '--format=csv,noheader'];
+  const output = await run('nvidia-smi', args, limits);
+  return output === undefined || output.exitCode !== 0 ? [] : parseNvidiaSmi(output.stdout);
+}
+
+/** The first version number in `text`: `git version 2.39.5` → `2.39.5`, `v20.19.0` → `20.19.0`. */
+export function versionIn(text: string): string | undefined {
+  return /(\d+\.\d+(?:\.\d+)*(?:[-_+][0-9A-Za-z.]+)?)/.exec(text)?.[1];
+}
+
+async function toolVersion(probe: ToolProbe, limits: ProbeLimits): Promise<string | undefined> {
+  const output = await run(probe.command, probe.args, limits);
+  if (output === undefined || output.exitCode !== 0) return undefined;
+  const firstLine = (text: string) => text.split('\n').find((line) => line.trim() !== '') ?? '';
+  return versionIn(firstLine(output.stdout)) ?? versionIn(firstLine(output.stderr));
+}
+
+/** undefined when it could not start (not installed) or did not end within the timeout. */
+function run(
+  command: string,
+  args: readonly string[],
+  { env, timeoutMs, signal }: ProbeLimits,
+): Promise<{ exitCode: number; stdout: string; stderr: string } | undefined> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(undefined);
+    execFile(
+      command,
+      [...args],
+      { env, timeout: timeoutMs, maxBuffer: 1024 * 1024, ...(signal === undefined ? {} : { signal }) },
+      (error, stdout, stderr) => {
+        if (error === null) return resolve({ exitCode: 0, stdout, stderr });
+        const code = (error as { code?: unknown }).code;
+        // A numeric code is the exit status; a string one (ENOENT) or a kill means it did not run.
+        if (typeof code === 'number' && !error.killed) return resolve({ exitCode: code, stdout, stderr });
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+/** Where the Docker API listens: `DOCKER_HOST` (unix:// or tcp://), else the default socket. */
+export function dockerEndpoint(env: NodeJS.ProcessEnv): string {
+  return env.DOCKER_HOST || 'unix:///var/run/docker.sock';
+}
+
+async function detectDocker(
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<RunnerCapabilities['docker'] | undefined> {
+  const endpoint = dockerEndpoint(env);
+  let target: { socketPath: string } | { host: string; port: number };
+  if (endpoint.startsWith('unix://')) {
+    target = { socketPath: endpoint.slice('unix://'.length) };
+  } else if (endpoint.startsWith('tcp://')) {
+    const url = new URL(`http://${endpoint.slice('tcp://'.length)}`);
+    target = { host: url.hostname, port: Number(url.port || 2375) };
+  } else {
+    return undefined;
+  }
+  return new Promise((resolve) => {
+    const ping = request({ ...target, path: '/_ping', method: 'GET', timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => {
+        if (response.statusCode !== 200 || body.trim() !== 'OK') return resolve(undefined);
+        const apiVersion = response.headers['api-version'];
+        resolve(typeof apiVersion === 'string' ? { endpoint, apiVersion } : { endpoint });
+      });
+      response.on('error', () => resolve(undefined));
+    });
+    ping.on('timeout', () => ping.destroy(new Error('timed out')));
+    ping.on('error', () => resolve(undefined));
+    ping.end();
+  });
+}

@@ -1,0 +1,46 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JobSpec } from '../protocol/job-spec.js';
+
+/**
+ * Makes the job's workspace inside `jobDir` (an empty directory that is the job's own) and returns
+ * its path: e.g. fetches the job's bundle with `jobToken` and unpacks it there.
+ */
+export type WorkspaceFor = (job: JobSpec, jobToken: string | undefined, jobDir: string) => Promise<string>;
+
+/**
+ * Per-job directories of a network runner: `<root>/<job>` is made empty before the job, becomes its
+ * workspace (or holds it, with `workspaceFor`), and is removed after the job.
+ */
+export class JobWorkspaces {
+  constructor(
+    private readonly root: string,
+    private readonly workspaceFor?: WorkspaceFor,
+  ) {}
+
+  /** The job's directory and the spec with its workspace there. */
+  async prepare(job: JobSpec, jobToken: string | undefined): Promise<{ dir: string; job: JobSpec }> {
+    const dir = join(this.root, directoryName(job.jobId, job.attempt));
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const workspace = this.workspaceFor ? await this.workspaceFor(job, jobToken, dir) : dir;
+    return { dir, job: { ...job, workspace } };
+  }
+
+  /** Never throws: a directory that cannot be removed is left for the next start to clear. */
+  async remove(dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Removes every job directory, e.g. those a killed runner left behind. */
+  async clear(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
+    await mkdir(this.root, { recursive: true });
+  }
+}
+
+/** Job ids come from the control plane: keep only characters that are safe in a file name. */
+function directoryName(jobId: string, attempt: number): string {
+  const safe = jobId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  return `${safe.slice(0, 120)}-${attempt}`;
+}

@@ -1,0 +1,95 @@
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseErrorBody } from '../protocol/handshake.js';
+import type { RunnerInfo } from '../protocol/messages.js';
+
+/** What a registered runner keeps in `<work-dir>/runner.json` (mode 0600) and reuses on restart. */
+export interface RunnerCredentials {
+  readonly server: string;
+  readonly runnerId: string;
+  readonly credential: string;
+}
+
+export type Registration =
+  | { readonly kind: 'registered'; readonly credentials: RunnerCredentials }
+  /** The server answered and said no (bad or expired token, wrong role): retrying will not help. */
+  | { readonly kind: 'rejected'; readonly status: number; readonly code: string; readonly message: string }
+  /** No answer, or the server is unavailable for now: worth retrying. */
+  | { readonly kind: 'unreachable'; readonly reason: string };
+
+export const credentialsFileName = 'runner.json';
+
+/** The stored credentials, when the file exists and has the expected shape. */
+export function readCredentials(workDir: string): RunnerCredentials | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(join(workDir, credentialsFileName), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { server, runnerId, credential } = value as Record<string, unknown>;
+  if (typeof server !== 'string' || typeof runnerId !== 'string' || typeof credential !== 'string')
+    return undefined;
+  return { server, runnerId, credential };
+}
+
+/** Written to a temporary file first, so a crash never leaves half a credential behind. */
+export function writeCredentials(workDir: string, credentials: RunnerCredentials): void {
+  const path = join(workDir, credentialsFileName);
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, path);
+}
+
+/**
+ * One attempt at `POST <server>/api/v1/runners/register` with a registration token, which the server
+ * exchanges for this runner's own id and credential (`201 {runnerId, credential}`).
+ */
+export async function registerRunner(
+  server: string,
+  token: string,
+  info: RunnerInfo,
+  signal?: AbortSignal,
+): Promise<Registration> {
+  let response: Response;
+  try {
+    response = await fetch(`${server}/api/v1/runners/register`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(info),
+      signal: signal ?? null,
+    });
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
+    return { kind: 'unreachable', reason: cause ?? (error instanceof Error ? error.message : String(error)) };
+  }
+  const text = await response.text().catch(() => '');
+  if (response.status >= 500 || response.status === 429)
+    return {
+      kind: 'unreachable',
+      reason: `HTTP ${response.status}: ${parseErrorBody(text, response.status).message}`,
+    };
+  if (response.status !== 200 && response.status !== 201) {
+    const { code, message } = parseErrorBody(text, response.status);
+    return { kind: 'rejected', status: response.status, code, message };
+  }
+  const body = parseJson(text);
+  const runnerId = body?.runnerId;
+  const credential = body?.credential;
+  if (typeof runnerId !== 'string' || typeof credential !== 'string') {
+    const message = `the server's answer has no runnerId and credential: ${text.slice(0, 200)}`;
+    return { kind: 'rejected', status: response.status, code: 'VK_PROTOCOL', message };
+  }
+  return { kind: 'registered', credentials: { server, runnerId, credential } };
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

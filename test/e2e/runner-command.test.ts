@@ -1,0 +1,277 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunRequest } from '../../src/engine/control-plane.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+import { type Fleet, startFleet } from '../runner/fleet-harness.js';
+import { collect, Workspace } from './cli.js';
+
+/** The server helper's registration route, as COMMON.md documents it: `Bearer reg-ok` registers. */
+function registration(
+  request: import('node:http').IncomingMessage,
+  response: import('node:http').ServerResponse,
+) {
+  if (request.url !== '/api/v1/runners/register') return false;
+  request.resume();
+  if (request.method !== 'POST') {
+    response.writeHead(405).end();
+    return true;
+  }
+  if (request.headers.authorization !== 'Bearer reg-ok') {
+    response.writeHead(401, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ code: 'VK_UNAUTHENTICATED', message: 'unknown registration token' }));
+    return true;
+  }
+  response.writeHead(201, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ runnerId: 'rnr_cli', credential: 'rnr_cli' }));
+  return true;
+}
+
+const request = (workspace: string): RunRequest => ({
+  workflowName: 'w',
+  workspace,
+  actor: 't',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+});
+
+function workflow(out: string, jobs: number, sleepSeconds: number) {
+  const names = Array.from({ length: jobs }, (_, i) => i + 1).join(', ');
+  const text = [
+    'jobs:',
+    '  work:',
+    '    runs-on: [self-hosted, x]',
+    `    strategy: { matrix: { n: [${names}] } }`,
+    '    steps:',
+    `      - run: echo "job-\${{ matrix.n }} $PWD" >> "${out}/started.log"`,
+    `      - run: sleep ${sleepSeconds}`,
+    `      - run: echo "job-\${{ matrix.n }}" >> "${out}/finished.log"`,
+  ].join('\n');
+  const parsed = parseWorkflow(text, 'w.yml').workflow;
+  if (!parsed) throw new Error('workflow did not parse');
+  return parsed;
+}
+
+function lines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function output(child: ChildProcess): { stdout: () => string } {
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  return { stdout: () => stdout };
+}
+
+describe('valkyrie runner', () => {
+  const ws = new Workspace();
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function fleet(): Promise<Fleet> {
+    const started = await startFleet({ leaseTtlMs: 5_000 }, registration);
+    cleanups.push(() => started.close());
+    return started;
+  }
+
+  it('refuses bad arguments with exit 2 and one clear line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['runner'], /--server \(or VALKYRIE_SERVER\) is required/],
+      [
+        ['runner', '--server', 'ftp://host'],
+        /--server must be an http:\/\/ or https:\/\/ URL, received "ftp:\/\/host"/,
+      ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:1', '--capacity', 'two'],
+        /--capacity must be .* received "two"/,
+      ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:1', '--protocol', 'udp'],
+        /--protocol must be auto, ws or http/,
+      ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:1', '--work-dir', join(ws.dir, 'none')],
+        /--token .* is needed/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = await ws.run(args, { VALKYRIE_SERVER: '', VALKYRIE_TOKEN: '' });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(existsSync(join(ws.dir, 'none'))).toBe(false);
+  });
+
+  it('exits 2 when the server refuses the registration token, and stores nothing', async () => {
+    const { url } = await fleet();
+    const workDir = join(ws.dir, 'refused');
+    const result = await ws.run(['runner', '--work-dir', workDir], {
+      VALKYRIE_SERVER: url,
+      VALKYRIE_TOKEN: 'nope',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /refused to register this runner \(401 VK_UNAUTHENTICATED\): unknown registration token/,
+    );
+    expect(existsSync(join(workDir, 'runner.json'))).toBe(false);
+  });
+
+  it('says so while the server cannot be reached, keeps retrying, and stops on SIGTERM', async () => {
+    const { url } = await fleet();
+    const closedPort = url.replace(/:\d+$/, ':1');
+    const workDir = join(ws.dir, 'unreachable');
+    const registering = ws.start([
+      'runner',
+      '--server',
+      closedPort,
+      '--token',
+      'reg-ok',
+      '--work-dir',
+      workDir,
+    ]);
+    let stderr = '';
+    registering.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const registered = collect(registering);
+    await until(
+      () => /cannot reach http:\/\/127\.0\.0\.1:1 \(.+\); retrying in/.test(stderr),
+      'the retry notice',
+    );
+    registering.kill('SIGTERM');
+    expect((await registered).code).toBe(0);
+
+    mkdirSync(join(workDir), { recursive: true });
+    writeFileSync(
+      join(workDir, 'runner.json'),
+      JSON.stringify({ server: closedPort, runnerId: 'rnr_cli', credential: 'rnr_cli' }),
+    );
+    const connecting = ws.start(['runner', '--server', closedPort, '--work-dir', workDir]);
+    let connectErr = '';
+    connecting.stderr?.on('data', (chunk: Buffer) => {
+      connectErr += chunk.toString();
+    });
+    const connected = collect(connecting);
+    await until(() => connectErr.includes('waiting for http://127.0.0.1:1 to answer'), 'the connect notice');
+    connecting.kill('SIGTERM');
+    expect((await connected).code).toBe(0);
+  });
+
+  it('exits 2 when the server refuses the stored credential', async () => {
+    const { url } = await fleet();
+    const workDir = join(ws.dir, 'revoked');
+    mkdirSync(workDir);
+    writeFileSync(
+      join(workDir, 'runner.json'),
+      JSON.stringify({ server: url, runnerId: 'x', credential: 'revoked' }),
+    );
+    const result = await ws.run(['runner', '--server', url, '--work-dir', workDir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /refused this runner's credential \(401 VK_UNAUTHENTICATED\).*delete .*runner\.json/,
+    );
+  });
+
+  it('registers, runs jobs in their own directories, and drains on SIGTERM: running jobs finish, exit 0', async () => {
+    const f = await fleet();
+    const workDir = join(ws.dir, 'work');
+    const child = ws.start([
+      'runner',
+      '--server',
+      f.url,
+      '--token',
+      'reg-ok',
+      '--name',
+      'cli-runner',
+      '--labels',
+      'x,zone=eu',
+      '--capacity',
+      '2',
+      '--work-dir',
+      workDir,
+    ]);
+    const out = output(child);
+    const done = collect(child);
+    await until(() => out.stdout().includes('connected to'), 'the runner to connect');
+    expect(out.stdout()).toMatch(
+      /cli-runner connected to http:\/\/127\.0\.0\.1:\d+ over websocket as rnr_cli; capacity 2/,
+    );
+    expect(statSync(join(workDir, 'runner.json')).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(join(workDir, 'runner.json'), 'utf8'))).toEqual({
+      server: f.url,
+      runnerId: 'rnr_cli',
+      credential: 'rnr_cli',
+    });
+    await until(() => f.plane.runners().length === 1, 'the runner to register');
+    const [view] = f.plane.runners();
+    expect(view).toMatchObject({ id: 'rnr_cli', name: 'cli-runner', capacity: 2, connected: true });
+    expect(view?.labels).toEqual(expect.arrayContaining(['self-hosted', 'x', 'zone=eu', 'linux']));
+    expect(view?.labels).not.toContain('local');
+
+    const handle = await f.plane.startRun(workflow(f.dir, 3, 1), request(f.dir));
+    await until(() => lines(join(f.dir, 'started.log')).length === 2, 'two jobs to start');
+    child.kill('SIGTERM');
+    await until(() => f.plane.runners()[0]?.mode === 'draining', 'the runner to drain');
+    const result = await done;
+    expect(result.stdout).toMatch(/draining: no new jobs; waiting for 2 running job\(s\)/);
+    expect(result.code).toBe(0);
+    expect(lines(join(f.dir, 'finished.log')).sort()).toEqual(['job-1', 'job-2']);
+    // Their results reached the control plane before the runner closed its connection.
+    await until(
+      () => f.events.filter((e) => e.type === 'job.completed' && e.status === 'succeeded').length === 2,
+      'both results',
+    );
+    expect(f.plane.runners()).toEqual([expect.objectContaining({ connected: false, running: 0 })]);
+    const dirs = lines(join(f.dir, 'started.log')).map((line) => line.split(' ')[1] ?? '');
+    expect(new Set(dirs).size).toBe(2);
+    for (const dir of dirs) {
+      expect(dir.startsWith(join(workDir, 'jobs'))).toBe(true);
+      expect(existsSync(dir)).toBe(false);
+    }
+    handle.cancel(false);
+  });
+
+  it('reuses its credential on restart, and a second SIGTERM cancels the running job (exit 143)', async () => {
+    const f = await fleet();
+    const workDir = join(ws.dir, 'restart');
+    mkdirSync(workDir);
+    writeFileSync(
+      join(workDir, 'runner.json'),
+      JSON.stringify({ server: f.url, runnerId: 'rnr_cli', credential: 'rnr_cli' }),
+    );
+    const child = ws.start(
+      ['runner', '--server', f.url, '--work-dir', workDir, '--labels', 'x', '--protocol', 'http'],
+      {
+        VALKYRIE_TOKEN: '',
+      },
+    );
+    const out = output(child);
+    const done = collect(child);
+    await until(() => out.stdout().includes('connected to'), 'the runner to connect');
+    expect(out.stdout()).toMatch(/over long-poll as rnr_cli/);
+    const handle = await f.plane.startRun(workflow(f.dir, 1, 30), request(f.dir));
+    await until(() => lines(join(f.dir, 'started.log')).length === 1, 'the job to start');
+    child.kill('SIGTERM');
+    await until(() => out.stdout().includes('draining'), 'the drain');
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code).toBe(143);
+    expect(result.stdout).toMatch(/cancelling 1 running job\(s\)/);
+    expect(await handle.done).toBe('cancelled');
+    expect(lines(join(f.dir, 'finished.log'))).toEqual([]);
+  });
+});

@@ -1,0 +1,285 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { asJobId } from '../../src/core/ids.js';
+import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import type { Workflow } from '../../src/workflow/model.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+import { ManualClock, settle } from '../core/manual-clock.js';
+import { accepting, completing, type Lease, ScriptedRunner } from './scripted-runner.js';
+
+const request: RunRequest = {
+  workflowName: 'w',
+  workspace: '/tmp',
+  actor: 't',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+};
+
+function workflow(jobs: string): Workflow {
+  const parsed = parseWorkflow(`jobs:\n${jobs}`, 'w.yml').workflow;
+  if (!parsed) throw new Error('workflow did not parse');
+  return parsed;
+}
+
+const oneJob = (extra = '') => workflow(`  a:\n    runs-on: x\n${extra}    steps: [{ run: "true" }]\n`);
+const identity = { runnerId: 'rnr_1', transport: 'websocket' };
+
+function leaseOf(runner: ScriptedRunner, index = 0): Lease {
+  const lease = runner.of('lease')[index];
+  if (!lease) throw new Error('no lease');
+  return lease;
+}
+
+describe('ControlPlane: runners with an identity across connections', () => {
+  const dirs: string[] = [];
+  const open: Stores[] = [];
+  afterEach(async () => {
+    for (const stores of open.splice(0)) await stores.close();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function plane(options: { leaseTtlMs?: number; offerTtlMs?: number } = {}) {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-resume-'));
+    dirs.push(dir);
+    const stores = openSqliteStores(join(dir, 'state.db'));
+    open.push(stores);
+    const clock = new ManualClock();
+    const events: RunEvent[] = [];
+    const controlPlane = new ControlPlane(stores, { ...options, clock });
+    controlPlane.onEvent((event) => events.push(event));
+    return { plane: controlPlane, clock, stores, events };
+  }
+
+  it('keeps the leases of a disconnected runner until their TTL, then requeues them elsewhere', async () => {
+    const { plane: p, clock, events } = plane({ leaseTtlMs: 10_000 });
+    const first = new ScriptedRunner(p, accepting, { identity });
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const lease = leaseOf(first);
+    first.end.close('network dropped');
+    const other = new ScriptedRunner(p, completing);
+    await clock.advance(9_999);
+    expect(other.of('offer')).toEqual([]);
+    expect(p.runners().find((r) => r.id === 'rnr_1')).toMatchObject({ connected: false, running: 1 });
+    await clock.advance(1);
+    expect(await handle.done).toBe('succeeded');
+    expect(leaseOf(other).fencingToken).toBeGreaterThan(lease.fencingToken);
+    expect(events.filter((e) => e.type === 'job.started')).toHaveLength(2);
+  });
+
+  it('moves a resumed lease to the new connection: the job completes once, never offered elsewhere', async () => {
+    const { plane: p, clock, events, stores } = plane({ leaseTtlMs: 10_000 });
+    const first = new ScriptedRunner(p, accepting, { identity });
+    const other = new ScriptedRunner(p, completing);
+    const busy = await p.startRun(oneJob(), request);
+    await settle();
+    const lease = leaseOf(first);
+    first.end.close('network dropped');
+    await clock.advance(9_000);
+    const { jobId, fencingToken } = lease;
+    const second = new ScriptedRunner(p, accepting, { identity, resume: [{ jobId, fencingToken }] });
+    await settle();
+    expect(second.of('registered')).toEqual([{ type: 'registered', runnerId: 'rnr_1' }]);
+    expect(second.of('error')).toEqual([]);
+    // The resume renewed the lease: past the old expiry, nothing is lost.
+    await clock.advance(5_000);
+    second.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 's', at: 1 });
+    second.complete(lease, 'succeeded', { from: 'second connection' });
+    expect(await busy.done).toBe('succeeded');
+    expect(other.of('offer')).toEqual([]);
+    expect(events.filter((e) => e.type === 'job.started')).toHaveLength(1);
+    const [job] = await stores.runs.listJobs(busy.id);
+    expect(job).toMatchObject({ status: 'succeeded', outputs: { from: 'second connection' } });
+    expect(await stores.runs.listSteps(asJobId(jobId))).toHaveLength(1);
+    expect(await stores.staleWrites.list()).toEqual([]);
+    expect(p.runners().find((r) => r.id === 'rnr_1')).toMatchObject({ connected: true, running: 0 });
+  });
+
+  it('refuses a resumed lease that expired and went elsewhere, so the runner cancels it', async () => {
+    const { plane: p, clock, stores } = plane({ leaseTtlMs: 1_000 });
+    const first = new ScriptedRunner(p, accepting, { identity });
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const lease = leaseOf(first);
+    first.end.close('network dropped');
+    await clock.advance(1_000);
+    const other = new ScriptedRunner(p, accepting);
+    await settle();
+    const elsewhere = leaseOf(other);
+    const { jobId, fencingToken } = lease;
+    const second = new ScriptedRunner(p, accepting, { identity, resume: [{ jobId, fencingToken }] });
+    await settle();
+    expect(second.of('error')).toEqual([
+      expect.objectContaining({ code: 'VK_STALE_LEASE', jobId, fencingToken, refused: 'register' }),
+    ]);
+    other.complete(elsewhere);
+    expect(await handle.done).toBe('succeeded');
+    const stale = await stores.staleWrites.list();
+    expect(stale.map((w) => [w.messageType, w.fencingToken, w.currentToken])).toEqual([
+      ['register', fencingToken, elsewhere.fencingToken],
+    ]);
+  });
+
+  it('requeues at once a job the runner held but did not resume (it restarted)', async () => {
+    const { plane: p, events } = plane({ leaseTtlMs: 60_000 });
+    const first = new ScriptedRunner(p, accepting, { identity });
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    first.end.close('process killed');
+    const restarted = new ScriptedRunner(p, completing, { identity, resume: [] });
+    expect(await handle.done).toBe('succeeded');
+    expect(restarted.of('lease')).toHaveLength(1);
+    const requeue = events.find((e) => e.type === 'log' && e.text.includes('reconnected without the job'));
+    expect(requeue).toBeDefined();
+  });
+
+  it('applies messages that arrive on the new connection before its register, once', async () => {
+    const { plane: p, stores } = plane();
+    const first = new ScriptedRunner(p, accepting, { identity });
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const lease = leaseOf(first);
+    first.end.close('network dropped');
+    const { jobId, fencingToken } = lease;
+    const completed = {
+      type: 'job.completed',
+      jobId,
+      fencingToken,
+      outcome: { kind: 'succeeded' },
+      outputs: {},
+      at: 1,
+    } as const;
+    const second = new ScriptedRunner(p, () => {}, {
+      identity,
+      resume: [{ jobId, fencingToken }],
+      early: [{ type: 'renew', jobId, fencingToken }, completed],
+    });
+    expect(await handle.done).toBe('succeeded');
+    // A completion sent again (it may have been lost with the old connection) is ignored quietly.
+    second.send(completed);
+    await settle();
+    expect(second.of('error')).toEqual([]);
+    expect(await stores.staleWrites.list()).toEqual([]);
+  });
+
+  it('supersedes a connection the server has not yet seen drop; its unanswered offers go to the queue', async () => {
+    const { plane: p } = plane({ offerTtlMs: 60_000 });
+    const silent = new ScriptedRunner(p, () => {}, { identity });
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    expect(silent.of('offer')).toHaveLength(1);
+    const closed: string[] = [];
+    silent.end.onClose((reason) => closed.push(reason));
+    const second = new ScriptedRunner(p, completing, { identity, resume: [] });
+    expect(await handle.done).toBe('succeeded');
+    expect(closed).toEqual(['superseded by a new connection of the same runner']);
+    expect(second.of('lease')).toHaveLength(1);
+    expect(p.runners().filter((r) => r.id === 'rnr_1')).toHaveLength(1);
+  });
+
+  it('sends a cancel made while the runner was away to the connection that resumes the lease', async () => {
+    const { plane: p } = plane();
+    const first = new ScriptedRunner(p, accepting, { identity });
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const lease = leaseOf(first);
+    first.end.close('network dropped');
+    handle.cancel(false);
+    const { jobId, fencingToken } = lease;
+    const second = new ScriptedRunner(p, () => {}, { identity, resume: [{ jobId, fencingToken }] });
+    await settle();
+    expect(second.of('cancel')).toEqual([{ type: 'cancel', jobId, reason: 'cancelled', immediate: false }]);
+    second.send({
+      type: 'job.completed',
+      jobId,
+      fencingToken,
+      outcome: { kind: 'cancelled', reason: 'cancelled' },
+      outputs: {},
+      at: 1,
+    });
+    expect(await handle.done).toBe('cancelled');
+  });
+});
+
+describe('ControlPlane: runner modes', () => {
+  const dirs: string[] = [];
+  const open: Stores[] = [];
+  afterEach(async () => {
+    for (const stores of open.splice(0)) await stores.close();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function plane() {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-modes-'));
+    dirs.push(dir);
+    const stores = openSqliteStores(join(dir, 'state.db'));
+    open.push(stores);
+    return new ControlPlane(stores, { clock: new ManualClock() });
+  }
+
+  it('offers nothing to a runner in maintenance or draining, and resumes offers when it is online', async () => {
+    const p = plane();
+    const runner = new ScriptedRunner(p, completing, { identity, capacity: 2 });
+    await settle();
+    expect(p.runners()).toEqual([
+      {
+        id: 'rnr_1',
+        name: 'r',
+        labels: ['x'],
+        capacity: 2,
+        running: 0,
+        mode: 'online',
+        connected: true,
+        transport: 'websocket',
+      },
+    ]);
+    expect(p.setRunnerMode('rnr_1', 'maintenance')).toBe(true);
+    expect(p.setRunnerMode('nobody', 'maintenance')).toBe(false);
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    expect(runner.of('offer')).toEqual([]);
+    expect(p.runners()[0]?.mode).toBe('maintenance');
+    p.setRunnerMode('rnr_1', 'draining');
+    await settle();
+    expect(runner.of('offer')).toEqual([]);
+    p.setRunnerMode('rnr_1', 'online');
+    expect(await handle.done).toBe('succeeded');
+    expect(runner.of('offer')).toHaveLength(1);
+  });
+
+  it('stops offering to a runner that drains itself, and lists it as draining', async () => {
+    const p = plane();
+    const runner = new ScriptedRunner(p, completing);
+    runner.send({ type: 'drain', reason: 'SIGTERM' });
+    await settle();
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    expect(runner.of('offer')).toEqual([]);
+    expect(p.runners()).toEqual([expect.objectContaining({ mode: 'draining', connected: true })]);
+    const fresh = new ScriptedRunner(p, completing);
+    expect(await handle.done).toBe('succeeded');
+    expect(fresh.of('lease')).toHaveLength(1);
+  });
+
+  it('finds the one free runner with the labels among thousands of busy and unlabelled ones', async () => {
+    const p = plane();
+    const crowd: ScriptedRunner[] = [];
+    for (let i = 0; i < 2_000; i++) crowd.push(new ScriptedRunner(p, () => {}, { labels: ['other'] }));
+    const match = new ScriptedRunner(p, completing, { labels: ['x', 'gpu'] });
+    await settle();
+    const handle = await p.startRun(
+      workflow('  a:\n    runs-on: [x, gpu]\n    steps: [{ run: "true" }]\n'),
+      request,
+    );
+    expect(await handle.done).toBe('succeeded');
+    expect(match.of('lease')).toHaveLength(1);
+    expect(crowd.some((runner) => runner.of('offer').length > 0)).toBe(false);
+    expect(p.runners()).toHaveLength(2_001);
+  });
+});

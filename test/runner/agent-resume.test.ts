@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProcessOutcome } from '../../src/core/outcome.js';
+import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import type { Executor, RunStepOptions, StepProcess } from '../../src/executors/contract.js';
+import { inProcessPair } from '../../src/protocol/in-process.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { Transport } from '../../src/protocol/transport.js';
+import { RunnerAgent } from '../../src/runner/agent.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+import { settle } from '../core/manual-clock.js';
+
+const request: RunRequest = {
+  workflowName: 'w',
+  workspace: '/tmp',
+  actor: 't',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+};
+
+/** Every step runs until the test finishes it. */
+class GatedExecutor implements Executor {
+  private readonly finishers: ((outcome: ProcessOutcome) => void)[] = [];
+  async prepare(): Promise<void> {}
+  run(_step: StepProcess, _options: RunStepOptions): Promise<ProcessOutcome> {
+    return new Promise((resolve) => this.finishers.push(resolve));
+  }
+  get waiting(): number {
+    return this.finishers.length;
+  }
+  finish(exitCode: number): void {
+    for (const finish of this.finishers.splice(0)) finish({ kind: 'exited', exitCode });
+  }
+  async cleanup(): Promise<void> {}
+}
+
+/**
+ * The runner's side of a connection that the test moves to a new session, as AutoTransport does:
+ * `blackhole()` makes the current one swallow what is sent (a socket that died without a word).
+ */
+class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
+  private end: Transport<RunnerMessage, ControlMessage>;
+  private swallowing = false;
+  private readonly messageListeners: ((message: ControlMessage) => void)[] = [];
+  private readonly switchListeners: (() => void)[] = [];
+
+  constructor(private readonly connect: () => Transport<RunnerMessage, ControlMessage>) {
+    this.end = this.attach(connect());
+  }
+
+  blackhole(): void {
+    this.swallowing = true;
+  }
+
+  /** The old session closes (the server notices the drop); a new one opens and the agent registers. */
+  switchSession(): void {
+    this.end.close('network dropped');
+    this.swallowing = false;
+    this.end = this.attach(this.connect());
+    for (const listener of this.switchListeners) listener();
+  }
+
+  onSwitch(listener: () => void): void {
+    this.switchListeners.push(listener);
+  }
+
+  send(message: RunnerMessage): void {
+    if (!this.swallowing) this.end.send(message);
+  }
+  onMessage(listener: (message: ControlMessage) => void): void {
+    this.messageListeners.push(listener);
+  }
+  onClose(): void {}
+  close(reason?: string): void {
+    this.end.close(reason);
+  }
+
+  private attach(end: Transport<RunnerMessage, ControlMessage>): Transport<RunnerMessage, ControlMessage> {
+    end.onMessage((message) => {
+      if (end === this.end) for (const listener of this.messageListeners) listener(message);
+    });
+    return end;
+  }
+}
+
+describe('RunnerAgent across a session switch', () => {
+  const dirs: string[] = [];
+  const open: Stores[] = [];
+  afterEach(async () => {
+    for (const stores of open.splice(0)) await stores.close();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends again a completion the old connection swallowed: the job completes once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-agent-resume-'));
+    dirs.push(dir);
+    const stores = openSqliteStores(join(dir, 'state.db'));
+    open.push(stores);
+    const plane = new ControlPlane(stores, { leaseTtlMs: 60_000 });
+    const events: RunEvent[] = [];
+    plane.onEvent((event) => events.push(event));
+    const transport = new SwitchingTransport(() => {
+      const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
+      plane.connect(control, { runnerId: 'rnr_1' });
+      return runner;
+    });
+    const executor = new GatedExecutor();
+    const agent = new RunnerAgent(transport, {
+      info: { name: 'r', labels: ['x'], capacity: 1 },
+      host: { os: 'Linux', arch: 'X64', name: 'r' },
+      createExecutor: () => executor,
+      tempRoot: join(dir, 'tmp'),
+      workDir: dir,
+      baseEnv: { PATH: '/usr/bin:/bin' },
+      switches: transport,
+    });
+    agent.start();
+    const workflow = parseWorkflow(
+      'jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "long" }]\n',
+      'w.yml',
+    ).workflow;
+    if (!workflow) throw new Error('workflow did not parse');
+    const handle = await plane.startRun(workflow, request);
+    while (executor.waiting === 0) await settle();
+    transport.blackhole();
+    executor.finish(0);
+    while (agent.running > 0) await settle();
+    await settle();
+    expect(events.filter((e) => e.type === 'job.completed')).toEqual([]);
+    transport.switchSession();
+    expect(await handle.done).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.started')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
+    expect(await stores.staleWrites.list()).toEqual([]);
+    expect(plane.runners()).toEqual([expect.objectContaining({ id: 'rnr_1', connected: true, running: 0 })]);
+    await agent.drain();
+  });
+});

@@ -1,0 +1,82 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { detectCapabilities, parseNvidiaSmi, versionIn } from '../../src/runner/capabilities.js';
+
+describe('runner capabilities', () => {
+  const cleanups: (() => void | Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function tempDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-caps-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  it('reports this machine: OS, CPU, memory, free disk, and the versions of tools that answer', async () => {
+    const dir = tempDir();
+    const caps = await detectCapabilities({
+      workDir: dir,
+      env: { PATH: process.env.PATH ?? '', DOCKER_HOST: 'tcp://127.0.0.1:1' },
+      tools: [
+        { name: 'node', command: process.execPath, args: ['--version'] },
+        { name: 'bash', command: 'bash', args: ['--version'] },
+        { name: 'missing', command: 'valkyrie-no-such-tool', args: ['--version'] },
+        { name: 'failing', command: 'bash', args: ['-c', 'echo 1.2.3; exit 3'] },
+      ],
+    });
+    expect(caps).toMatchObject({
+      os: process.platform,
+      arch: process.arch,
+      cpuCount: cpus().length,
+      memoryBytes: totalmem(),
+      gpus: [],
+    });
+    expect(caps.tools.node).toBe(process.versions.node);
+    expect(caps.tools.bash).toMatch(/^\d+\.\d+/);
+    expect(Object.keys(caps.tools).sort()).toEqual(['bash', 'node']);
+    expect(caps.diskFreeBytes).toBeGreaterThan(0);
+    expect(caps.docker).toBeUndefined();
+  });
+
+  it('finds GPUs with nvidia-smi and a Docker API that answers /_ping on DOCKER_HOST', async () => {
+    const dir = tempDir();
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    const smi = join(bin, 'nvidia-smi');
+    writeFileSync(smi, '#!/bin/sh\necho "NVIDIA A100-SXM4-40GB, 40960 MiB"\necho "NVIDIA T4, 15360 MiB"\n');
+    chmodSync(smi, 0o755);
+    const socket = join(dir, 'docker.sock');
+    const server: Server = createServer((request, response) => {
+      if (request.url === '/_ping') response.writeHead(200, { 'Api-Version': '1.43' }).end('OK');
+      else response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const caps = await detectCapabilities({
+      workDir: dir,
+      env: { PATH: `${bin}:${process.env.PATH ?? ''}`, DOCKER_HOST: `unix://${socket}` },
+      tools: [],
+    });
+    expect(caps.gpus).toEqual([
+      { name: 'NVIDIA A100-SXM4-40GB', memoryMiB: 40960 },
+      { name: 'NVIDIA T4', memoryMiB: 15360 },
+    ]);
+    expect(caps.docker).toEqual({ endpoint: `unix://${socket}`, apiVersion: '1.43' });
+  });
+
+  it('reads version numbers as tools print them', () => {
+    expect(versionIn('git version 2.39.5')).toBe('2.39.5');
+    expect(versionIn('v20.19.0')).toBe('20.19.0');
+    expect(versionIn('GNU bash, version 5.2.15(1)-release (x86_64-pc-linux-gnu)')).toBe('5.2.15');
+    expect(versionIn('go version go1.22.1 linux/amd64')).toBe('1.22.1');
+    expect(versionIn('openjdk version "17.0.9" 2023-10-17')).toBe('17.0.9');
+    expect(versionIn('Python 3.11.2')).toBe('3.11.2');
+    expect(versionIn('no version here')).toBeUndefined();
+    expect(parseNvidiaSmi('Tesla K80, N/A\n\n')).toEqual([{ name: 'Tesla K80' }]);
+  });
+});
