@@ -217,6 +217,12 @@ function buildProgram(setExit: (code: number) => void): Command {
       'on SIGTERM/SIGINT, how long running runs may finish before the server closes',
       '10s',
     )
+    .option(
+      '--lease-ttl <duration>',
+      'how long a job lease lasts without a renewal; a runner that stays away longer loses its jobs (on-runner-lost)',
+      '60s',
+    )
+    .option('--offer-ttl <duration>', 'how long a runner has to accept an offered job', '30s')
     .addHelpText(
       'after',
       '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr.\n' +

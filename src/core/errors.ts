@@ -41,6 +41,7 @@ export const errorCatalog = {
   VK_SHUTTING_DOWN: 'the server is shutting down and takes no new requests',
   VK_BUNDLE_NOT_FOUND: 'the server has no workspace bundle with that sha256',
   VK_BUNDLE_HASH_MISMATCH: 'an uploaded bundle did not hash to the sha256 in its URL; nothing was stored',
+  VK_RUNNER_NOT_FOUND: 'no runner with that id is known to this server',
   VK_TOKEN_NOT_FOUND: 'no token with that id',
   VK_RUN_FINISHED: 'the run has already finished',
   VK_RUN_NOT_ACTIVE: 'the run is not driven by this server process (another replica, or an earlier process)',

@@ -116,7 +116,7 @@ export const runnerInfoSchema = z.object({
 
 const attempt = z.number().int().positive();
 
-const runnerCapabilitiesSchema = z.object({
+export const runnerCapabilitiesSchema = z.object({
   os: z.string(),
   arch: z.string(),
   cpuCount: nonNegativeInt,

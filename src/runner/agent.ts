@@ -265,9 +265,7 @@ export class RunnerAgent {
     try {
       let job = lease.job;
       if (this.workspaces !== undefined) {
-        const jobToken =
-          'jobToken' in lease && typeof lease.jobToken === 'string' ? lease.jobToken : undefined;
-        const prepared = await this.workspaces.prepare(job, jobToken);
+        const prepared = await this.workspaces.prepare(job, lease.jobToken);
         jobDir = prepared.dir;
         job = prepared.job;
       }

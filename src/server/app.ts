@@ -9,6 +9,7 @@ import { defineRoute, type Route, registerRoutes } from './route.js';
 import { accessRoutes } from './routes/access.js';
 import { bundleRoutes } from './routes/bundles.js';
 import { runStreamRoutes } from './routes/run-streams.js';
+import { runnerRoutes } from './routes/runners.js';
 import { runRoutes } from './routes/runs.js';
 import { errorSchema } from './schemas.js';
 
@@ -76,6 +77,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     ...runStreamRoutes(context),
     ...bundleRoutes(context),
     ...accessRoutes(context),
+    ...runnerRoutes(context),
     ...healthRoutes(context),
   ];
   const document = openApiDocument(routes, options.version);

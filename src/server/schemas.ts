@@ -2,6 +2,8 @@ import * as z from 'zod';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { type JobStatus, type RunStatus, terminalJobStatuses } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
+import { runnerModes } from '../engine/runner-view.js';
+import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
 
 /**
  * The API's request and response schemas: requests are validated with them, and the OpenAPI document
@@ -86,8 +88,30 @@ export const logsQuery = z.strictObject({
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
 });
 
+/** What `valkyrie runner` sends when it registers; labels and capacity are informational here (the protocol's `register` carries the live ones). */
 export const registerSchema = z.strictObject({
   name: z.string().min(1).max(100).optional(),
+  labels: z.array(z.string().min(1).max(200)).max(200).optional(),
+  capacity: z.number().int().min(1).max(10_000).optional(),
+});
+
+export const runnerViewSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    labels: z.array(z.string()),
+    capacity: z.number(),
+    running: z.number(),
+    mode: z.enum(runnerModes),
+    connected: z.boolean(),
+    transport: z.string().optional(),
+    capabilities: runnerCapabilitiesSchema.optional(),
+  })
+  .meta({ id: 'RunnerView' });
+
+export const runnerModeParams = z.strictObject({
+  id: z.string().min(1).max(100),
+  action: z.enum(['drain', 'resume', 'maintenance']),
 });
 
 export const jobViewSchema = z.object({

@@ -126,8 +126,14 @@ export class ValkyrieServer implements AsyncDisposable {
         authenticate,
         decoder: controlPlaneDecoder,
       });
-      for (const acceptor of [ws, poll])
-        acceptor.onConnection((transport) => controlPlane.connect(transport));
+      // The credential names the runner, so a runner that reconnects (or switches transport) gets its
+      // leases back instead of losing them.
+      ws.onConnection((transport, runnerId) =>
+        controlPlane.connect(transport, { runnerId, transport: 'websocket' }),
+      );
+      poll.onConnection((transport, runnerId) =>
+        controlPlane.connect(transport, { runnerId, transport: 'long-poll' }),
+      );
       await listen(app, options);
       const address = app.server.address() as AddressInfo;
       const scheme = options.tls === undefined ? 'http' : 'https';

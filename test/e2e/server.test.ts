@@ -9,7 +9,8 @@ import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { RunnerAgent } from '../../src/runner/agent.js';
 import { describeHost } from '../../src/runner/host.js';
 import { inheritedEnvironment } from '../../src/runner/step-environment.js';
-import { type CliResult, collect, Workspace } from './cli.js';
+import { type CliResult, Workspace } from './cli.js';
+import { startServer } from './fleet-processes.js';
 
 const workflow = `name: fleet
 jobs:
@@ -26,42 +27,6 @@ jobs:
     steps:
       - run: echo "testing \${{ needs.build.outputs.artifact }}"
 `;
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly stderr: () => string;
-  readonly done: Promise<CliResult>;
-}
-
-/** Starts `valkyrie server --port 0` and waits for its one line with the URL. */
-async function startServer(workspace: Workspace, args: string[] = []): Promise<Started> {
-  const child = workspace.start([
-    'server',
-    '--port',
-    '0',
-    '--data-dir',
-    'data',
-    '--drain-timeout',
-    '2s',
-    ...args,
-  ]);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const done = collect(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (\S+)\n/.exec(stdout);
-      if (match?.[1]) resolve(match[1]);
-    });
-    void done.then((result) => reject(new Error(`server exited ${result.code}: ${result.stderr}`)));
-  });
-  return { child, url, stderr: () => stderr, done };
-}
 
 const workspaces: Workspace[] = [];
 const children: ChildProcess[] = [];

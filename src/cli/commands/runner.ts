@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { ValkyrieError } from '../../core/errors.js';
 import { ShellExecutor, warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
 import { backoffDelayMs } from '../../protocol/backoff.js';
@@ -13,6 +14,7 @@ import type {
 import { RunnerAgent } from '../../runner/agent.js';
 import { detectCapabilities } from '../../runner/capabilities.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
+import type { WorkspaceFor } from '../../runner/job-workspaces.js';
 import {
   credentialsFileName,
   type RunnerCredentials,
@@ -21,6 +23,7 @@ import {
   writeCredentials,
 } from '../../runner/registration.js';
 import { inheritedEnvironment } from '../../runner/step-environment.js';
+import { downloadWorkspace } from '../../runner/workspace-download.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import {
   protocolUrls,
@@ -160,6 +163,7 @@ async function serve(
     createExecutor: () => new ShellExecutor(),
     tempRoot: join(settings.workDir, 'tmp'),
     workDir: settings.workDir,
+    workspaceFor: bundleWorkspace(settings.server),
     baseEnv: inheritedEnvironment(process.env),
     switches: transport,
     ...(capabilities === undefined ? {} : { capabilities }),
@@ -271,4 +275,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A job with a bundle runs in its unpacked copy, fetched with the job's own token; others in an empty directory. */
+function bundleWorkspace(serverUrl: string): WorkspaceFor {
+  return async (job, jobToken, jobDir) => {
+    if (job.bundle === undefined) return jobDir;
+    if (jobToken === undefined)
+      throw new ValkyrieError(
+        'VK_SERVER_RESPONSE',
+        'the lease names a workspace bundle but carries no job token',
+      );
+    return downloadWorkspace({ serverUrl, jobId: job.jobId, jobToken, sha256: job.bundle.sha256, jobDir });
+  };
 }

@@ -14,6 +14,8 @@ export interface ServerCommandOptions {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly drainTimeout: string;
+  readonly leaseTtl: string;
+  readonly offerTtl: string;
 }
 
 /**
@@ -24,11 +26,9 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port: expected a port number 0-65535, received ${JSON.stringify(options.port)}`);
-  const drainTimeoutMs = parseDuration(options.drainTimeout);
-  if (drainTimeoutMs === undefined)
-    throw new UsageError(
-      `--drain-timeout: expected a duration such as 10s, received ${JSON.stringify(options.drainTimeout)}`,
-    );
+  const drainTimeoutMs = durationFlag('--drain-timeout', options.drainTimeout, 0);
+  const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl);
+  const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl);
   const tls = readTls(options.tlsCert, options.tlsKey);
   const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
   const stores = await openStores(options.db, dataDir);
@@ -39,6 +39,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     port,
     dataDir,
     drainTimeoutMs,
+    controlPlane: { leaseTtlMs, offerTtlMs },
     ...(tls === undefined ? {} : { tls }),
     ...(adminToken === undefined ? {} : { adminToken }),
     logError: (error) =>
@@ -69,6 +70,16 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     process.on('SIGINT', onSignal);
   });
   return ExitCode.succeeded;
+}
+
+/** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
+function durationFlag(flag: string, value: string, minMs = 1): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < minMs)
+    throw new UsageError(
+      `${flag}: expected a duration such as 250ms, 10s or 1m, received ${JSON.stringify(value)}`,
+    );
+  return Math.round(ms);
 }
 
 /** Both files or neither; read and checked here, so a bad pair is one clear line, not a TLS stack. */

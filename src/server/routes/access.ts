@@ -2,19 +2,12 @@ import * as z from 'zod';
 import { parseDuration } from '../../core/duration.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
-import {
-  errorSchema,
-  idParams,
-  registerSchema,
-  tokenCreatedSchema,
-  tokenCreateSchema,
-  tokenSchema,
-} from '../schemas.js';
+import { errorSchema, idParams, tokenCreatedSchema, tokenCreateSchema, tokenSchema } from '../schemas.js';
 
 /** Registration tokens expire; a day is enough to bring a fleet of runners up. */
 const defaultRegistrationTtlMs = 24 * 3_600_000;
 
-/** Tokens (admin only) and the exchange of a registration token for a runner's credential. */
+/** Tokens: create, list and revoke (admin only). */
 export function accessRoutes(context: ApiContext): Route[] {
   const { authority } = context;
   return [
@@ -67,29 +60,6 @@ export function accessRoutes(context: ApiContext): Route[] {
       async handle({ params }) {
         await authority.revoke(params.id);
         return { status: 204 };
-      },
-    }),
-    defineRoute({
-      method: 'POST',
-      url: '/api/v1/runners/register',
-      summary:
-        'Exchange a runner registration token for a per-runner credential (for the runner protocol endpoints)',
-      access: 'register',
-      body: registerSchema.optional(),
-      responses: {
-        201: {
-          description: 'the runner id and its credential, shown once',
-          schema: z.object({ runnerId: z.string(), credential: z.string() }),
-        },
-        401: { description: 'VK_UNAUTHORIZED', schema: errorSchema },
-        403: { description: 'VK_FORBIDDEN: not a registration token', schema: errorSchema },
-      },
-      async handle({ body }) {
-        const { record, token } = await authority.create({
-          role: 'credential',
-          name: body?.name ?? 'runner',
-        });
-        return { status: 201, body: { runnerId: record.id, credential: token } };
       },
     }),
   ];

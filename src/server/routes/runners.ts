@@ -1,0 +1,81 @@
+import * as z from 'zod';
+import type { RunnerMode } from '../../engine/runner-view.js';
+import { ApiError } from '../api-error.js';
+import type { ApiContext } from '../context.js';
+import { defineRoute, type Route } from '../route.js';
+import { errorSchema, registerSchema, runnerModeParams, runnerViewSchema } from '../schemas.js';
+
+/** What each operator action sets: `resume` brings a drained or maintained runner back online. */
+const modeOf: Record<'drain' | 'resume' | 'maintenance', RunnerMode> = {
+  drain: 'draining',
+  resume: 'online',
+  maintenance: 'maintenance',
+};
+
+/**
+ * Runners: registration (a registration token exchanged for a per-runner credential), the list the
+ * control plane keeps, and an operator's drain / resume / maintenance.
+ */
+export function runnerRoutes(context: ApiContext): Route[] {
+  const { authority, controlPlane } = context;
+  return [
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/runners/register',
+      summary:
+        'Exchange a runner registration token for a per-runner credential (for the runner protocol endpoints)',
+      access: 'register',
+      body: registerSchema.optional(),
+      responses: {
+        201: {
+          description: 'the runner id and its credential, shown once',
+          schema: z.object({ runnerId: z.string(), credential: z.string() }),
+        },
+        401: { description: 'VK_UNAUTHORIZED', schema: errorSchema },
+        403: { description: 'VK_FORBIDDEN: not a registration token', schema: errorSchema },
+      },
+      async handle({ body }) {
+        const { record, token } = await authority.create({
+          role: 'credential',
+          name: body?.name ?? 'runner',
+        });
+        return { status: 201, body: { runnerId: record.id, credential: token } };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/runners',
+      summary:
+        'List the runners this server knows: connected ones, and disconnected ones whose leases live on',
+      access: 'read',
+      responses: {
+        200: { description: 'runners', schema: z.object({ runners: z.array(runnerViewSchema) }) },
+      },
+      async handle() {
+        return { status: 200, body: { runners: controlPlane.runners() } };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/api/v1/runners/:id/:action',
+      summary:
+        'drain (no new jobs; running ones finish), maintenance (the same, marked for an operator) or resume (online again)',
+      access: 'admin',
+      params: runnerModeParams,
+      responses: {
+        200: { description: 'the runner after the change', schema: z.object({ runner: runnerViewSchema }) },
+        404: { description: 'VK_RUNNER_NOT_FOUND', schema: errorSchema },
+      },
+      async handle({ params }) {
+        if (!controlPlane.setRunnerMode(params.id, modeOf[params.action]))
+          throw new ApiError(404, 'VK_RUNNER_NOT_FOUND', `no runner ${params.id} is known to this server`, {
+            path: 'params.id',
+          });
+        const runner = controlPlane.runners().find((view) => view.id === params.id);
+        if (runner === undefined)
+          throw new ApiError(404, 'VK_RUNNER_NOT_FOUND', `no runner ${params.id} is known to this server`);
+        return { status: 200, body: { runner } };
+      },
+    }),
+  ];
+}

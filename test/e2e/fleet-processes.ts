@@ -1,0 +1,58 @@
+import type { ChildProcess } from 'node:child_process';
+import { type CliResult, collect, type Workspace } from './cli.js';
+
+export interface StartedProcess {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly done: Promise<CliResult>;
+}
+
+export interface StartedServer extends StartedProcess {
+  readonly url: string;
+}
+
+/** Starts a `valkyrie …` child and keeps what it prints readable while it runs. */
+export function startProcess(
+  workspace: Workspace,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): StartedProcess {
+  const child = workspace.start(args, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, done: collect(child) };
+}
+
+/** Starts `valkyrie server --port 0` and waits for its one line with the URL. */
+export async function startServer(
+  workspace: Workspace,
+  args: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<StartedServer> {
+  const started = startProcess(
+    workspace,
+    ['server', '--port', '0', '--data-dir', 'data', '--drain-timeout', '2s', ...args],
+    env,
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const match = /listening on (\S+)\n/.exec(started.stdout());
+      if (match?.[1]) {
+        clearInterval(timer);
+        resolve(match[1]);
+      }
+    }, 20);
+    void started.done.then((result) => {
+      clearInterval(timer);
+      reject(new Error(`server exited ${result.code}: ${result.stderr}`));
+    });
+  });
+  return { ...started, url };
+}

@@ -1,0 +1,298 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { events, summary, Workspace } from './cli.js';
+import { type StartedProcess, type StartedServer, startProcess, startServer } from './fleet-processes.js';
+import { isAlive, readPid, waitFor } from './process-state.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+/**
+ * A fleet on loopback, every part a real process: `valkyrie server`, several `valkyrie runner`s and
+ * `valkyrie submit --follow`. Each scenario gives its runners a label of their own, so the runners of
+ * one scenario never take another's jobs. Jobs leave their side effects in marker files, which is how
+ * "exactly once" is checked.
+ */
+const admin = 'vkt-e2e-admin-token-0123456789';
+const leaseTtl = '2s';
+
+const ws = new Workspace();
+let server: StartedServer;
+let registration = '';
+let submitToken = '';
+let readToken = '';
+const processes: StartedProcess[] = [];
+const strays: string[] = [];
+
+async function api(method: string, path: string, bearer: string, body?: unknown): Promise<Response> {
+  return fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${bearer}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+async function createToken(role: string): Promise<string> {
+  const response = await api('POST', '/api/v1/tokens', admin, { role });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { token: string }).token;
+}
+
+interface RunnerListing {
+  readonly id: string;
+  readonly name: string;
+  readonly connected: boolean;
+  readonly transport?: string;
+}
+
+async function runners(): Promise<RunnerListing[]> {
+  const response = await api('GET', '/api/v1/runners', admin);
+  return ((await response.json()) as { runners: RunnerListing[] }).runners;
+}
+
+/** Starts `valkyrie runner` and waits until the server lists it as connected. */
+async function startRunner(name: string, args: readonly string[], serverUrl = server.url) {
+  const runner = startProcess(ws, [
+    'runner',
+    '--server',
+    serverUrl,
+    '--token',
+    registration,
+    '--name',
+    name,
+    '--work-dir',
+    join(ws.dir, `work-${name}`),
+    ...args,
+  ]);
+  processes.push(runner);
+  await waitFor(
+    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
+    20_000,
+    `runner ${name} to connect`,
+  );
+  expect(runner.child.exitCode, runner.stderr()).toBeNull();
+  let listed = false;
+  await waitFor(
+    () => {
+      void runners().then((all) => {
+        listed = all.some((r) => r.name === name && r.connected);
+      });
+      return listed;
+    },
+    10_000,
+    `the server to list ${name}`,
+  );
+  return runner;
+}
+
+function submit(file: string): StartedProcess {
+  const follow = startProcess(ws, ['submit', file, '--follow', '--json'], {
+    VALKYRIE_SERVER: server.url,
+    VALKYRIE_TOKEN: submitToken,
+  });
+  processes.push(follow);
+  return follow;
+}
+
+function lines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : [];
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // Gone already, or not a group leader.
+    }
+  }
+}
+
+beforeAll(async () => {
+  server = await startServer(ws, ['--lease-ttl', leaseTtl], { VALKYRIE_ADMIN_TOKEN: admin });
+  processes.push(server);
+  [registration, submitToken, readToken] = await Promise.all([
+    createToken('runner'),
+    createToken('submit'),
+    createToken('read'),
+  ]);
+}, 30_000);
+
+afterAll(async () => {
+  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+  for (const pidFile of strays) killGroup(readPid(pidFile));
+  await Promise.all(processes.map((started) => started.done));
+  ws.dispose();
+});
+
+describe('a fleet on loopback', () => {
+  it('a server and two runners, one on WebSocket and one on HTTP long-poll, run a 10-job workflow across both', async () => {
+    await startRunner('ws-runner', ['--labels', 'spread', '--capacity', '2']);
+    await startRunner('http-runner', ['--labels', 'spread', '--capacity', '2', '--protocol', 'http']);
+    expect((await runners()).find((r) => r.name === 'http-runner')?.transport).toBe('long-poll');
+    const marker = join(ws.dir, 'spread.log');
+    ws.write('bundled.txt', 'from the bundle\n');
+    const file = ws.write(
+      'spread.yml',
+      `name: spread
+jobs:
+  first:
+    runs-on: [self-hosted, spread]
+    steps:
+      - run: echo "first \${{ runner.name }} $(cat bundled.txt)" >> ${marker}
+  fan:
+    needs: first
+    runs-on: [self-hosted, spread]
+    strategy:
+      matrix:
+        n: [1, 2, 3, 4, 5, 6, 7, 8]
+    steps:
+      - run: sleep 0.3; echo "fan-\${{ matrix.n }} \${{ runner.name }}" >> ${marker}
+  last:
+    needs: fan
+    runs-on: [self-hosted, spread]
+    steps:
+      - run: echo "last \${{ runner.name }}" >> ${marker}
+`,
+    );
+    const follow = submit(file);
+    const result = await follow.done;
+    expect(result.code, result.stderr).toBe(0);
+    const final = summary(result.stdout);
+    expect(final.status).toBe('succeeded');
+    expect(final.jobs).toHaveLength(10);
+    const done = lines(marker);
+    expect(done).toHaveLength(10);
+    expect(done.find((line) => line.startsWith('first '))).toMatch(/from the bundle$/);
+    const jobsRun = done.map((line) => line.split(' ')[0]);
+    expect(new Set(jobsRun).size).toBe(10);
+    const runnersUsed = new Set(done.map((line) => line.split(' ')[1]));
+    expect(runnersUsed).toEqual(new Set(['ws-runner', 'http-runner']));
+  }, 60_000);
+
+  it('the WebSocket path is cut mid-run: the runner continues over HTTP and every job completes exactly once', async () => {
+    const url = new URL(server.url);
+    const proxy = await TcpProxy.start({ host: url.hostname, port: Number(url.port) });
+    try {
+      const runner = await startRunner(
+        'cut-runner',
+        ['--labels', 'cut', '--capacity', '3'],
+        `http://127.0.0.1:${proxy.port}`,
+      );
+      const started = join(ws.dir, 'cut-started.log');
+      const finished = join(ws.dir, 'cut-finished.log');
+      const file = ws.write(
+        'cut.yml',
+        `name: cut
+jobs:
+  job:
+    runs-on: [self-hosted, cut]
+    strategy:
+      matrix:
+        n: [1, 2, 3, 4, 5, 6]
+    steps:
+      - run: echo "job-\${{ matrix.n }}" >> ${started}; sleep 1
+      - run: echo "job-\${{ matrix.n }}" >> ${finished}
+`,
+      );
+      const follow = submit(file);
+      await waitFor(() => lines(started).length >= 2, 20_000, 'the first jobs to start');
+      proxy.blockWebSockets();
+      const result = await follow.done;
+      expect(result.code, result.stderr).toBe(0);
+      expect(summary(result.stdout).status).toBe('succeeded');
+      expect(runner.stdout()).toMatch(/switched from websocket to long-poll/);
+      const expected = ['1', '2', '3', '4', '5', '6'].map((n) => `job-${n}`);
+      expect(lines(started).sort()).toEqual(expected);
+      expect(lines(finished).sort()).toEqual(expected);
+      const listed = (await runners()).find((r) => r.name === 'cut-runner');
+      expect(listed).toMatchObject({ connected: true, transport: 'long-poll' });
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it('a runner SIGKILLed mid-job: the lease expires, the job is requeued and completes on the other runner', async () => {
+    const victim = await startRunner('doomed', ['--labels', 'kill', '--capacity', '1']);
+    const marker = join(ws.dir, 'kill.log');
+    const stepPid = join(ws.dir, 'kill-step.pid');
+    strays.push(stepPid);
+    const file = ws.write(
+      'kill.yml',
+      `name: kill
+jobs:
+  victim:
+    runs-on: [self-hosted, kill]
+    steps:
+      - run: |
+          echo "start \${{ runner.name }}" >> ${marker}
+          if [ "\${{ runner.name }}" = doomed ]; then echo $$ > ${stepPid}; sleep 120; fi
+          echo "done \${{ runner.name }}" >> ${marker}
+`,
+    );
+    const follow = submit(file);
+    await waitFor(() => readPid(stepPid) !== undefined, 20_000, 'the job to start on the doomed runner');
+    victim.child.kill('SIGKILL');
+    // The step's process group outlives its runner, as a real machine's would after an agent crash;
+    // it must not be what finishes the job.
+    killGroup(readPid(stepPid));
+    await victim.done;
+    await startRunner('rescuer', ['--labels', 'kill', '--capacity', '1']);
+    const result = await follow.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(summary(result.stdout).status).toBe('succeeded');
+    expect(lines(marker)).toEqual(['start doomed', 'start rescuer', 'done rescuer']);
+    const pidValue = readPid(stepPid);
+    if (pidValue !== undefined) expect(isAlive(pidValue)).toBe(false);
+    const lost = events(result.stdout).filter(
+      (event) => event.type === 'log' && String(event.text).startsWith('runner_lost: lease expired'),
+    );
+    expect(lost).toHaveLength(1);
+  }, 60_000);
+
+  it('bad tokens get 401 and register nothing; a read token cannot submit and creates no run', async () => {
+    const before = (await runners()).length;
+    const bad = await fetch(`${server.url}/api/v1/runners/register`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer vkt.nope.nope', 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'intruder' }),
+    });
+    expect(bad.status).toBe(401);
+    expect(((await bad.json()) as { code: string }).code).toBe('VK_UNAUTHORIZED');
+    const refused = startProcess(ws, [
+      'runner',
+      '--server',
+      server.url,
+      '--token',
+      'vkt.bad.token',
+      '--name',
+      'intruder',
+      '--work-dir',
+      join(ws.dir, 'work-intruder'),
+    ]);
+    const refusedResult = await refused.done;
+    expect(refusedResult.code).toBe(2);
+    expect(refusedResult.stderr).not.toContain('    at ');
+    expect(await runners()).toHaveLength(before);
+
+    const runsBefore = ((await (await api('GET', '/api/v1/runs', readToken)).json()) as { runs: unknown[] })
+      .runs.length;
+    const file = ws.write(
+      'read-only.yml',
+      'name: nope\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: "true"\n',
+    );
+    const denied = await ws.run(['submit', file, '--no-bundle'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: readToken,
+    });
+    expect(denied.code).toBe(77);
+    expect(denied.stderr).toMatch(/VK_FORBIDDEN/);
+    expect(denied.stderr).not.toContain('    at ');
+    const runsAfter = ((await (await api('GET', '/api/v1/runs', readToken)).json()) as { runs: unknown[] })
+      .runs.length;
+    expect(runsAfter).toBe(runsBefore);
+  }, 30_000);
+});

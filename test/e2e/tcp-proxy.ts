@@ -1,0 +1,74 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A loopback TCP proxy that stands in for a network between a runner and the server. It forwards
+ * every connection byte for byte, and can be told to behave like a proxy that blocks WebSockets:
+ * `blockWebSockets()` cuts the upgraded connections open now and refuses new upgrade requests, while
+ * plain HTTP keeps flowing.
+ */
+export class TcpProxy {
+  private readonly server: Server;
+  private readonly upgraded = new Set<Socket>();
+  private readonly all = new Set<Socket>();
+  private blocking = false;
+
+  private constructor(private readonly target: { host: string; port: number }) {
+    this.server = createServer((client) => this.forward(client));
+  }
+
+  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    const proxy = new TcpProxy(target);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('the proxy is not listening');
+    return address.port;
+  }
+
+  /** Cuts the WebSocket connections open now and refuses new ones; HTTP requests still pass. */
+  blockWebSockets(): void {
+    this.blocking = true;
+    for (const socket of this.upgraded) socket.destroy();
+  }
+
+  allowWebSockets(): void {
+    this.blocking = false;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.all) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private forward(client: Socket): void {
+    this.all.add(client);
+    client.once('close', () => this.all.delete(client));
+    // The first bytes of a connection carry its request line and headers: enough to tell an upgrade.
+    client.once('data', (first: Buffer) => {
+      const isUpgrade = /^upgrade:\s*websocket/im.test(first.toString('latin1'));
+      if (isUpgrade && this.blocking) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(this.target.port, this.target.host);
+      this.all.add(upstream);
+      const pair = [client, upstream];
+      if (isUpgrade) for (const socket of pair) this.upgraded.add(socket);
+      const teardown = () => {
+        for (const socket of pair) {
+          this.upgraded.delete(socket);
+          this.all.delete(socket);
+          socket.destroy();
+        }
+      };
+      client.on('close', teardown).on('error', teardown);
+      upstream.on('close', teardown).on('error', teardown);
+      upstream.write(first);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+}
