@@ -9,7 +9,7 @@ import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { RunnerAgent } from '../../src/runner/agent.js';
 import { describeHost } from '../../src/runner/host.js';
 import { inheritedEnvironment } from '../../src/runner/step-environment.js';
-import { type CliResult, Workspace } from './cli.js';
+import { Workspace } from './cli.js';
 import { startServer } from './fleet-processes.js';
 
 const workflow = `name: fleet
