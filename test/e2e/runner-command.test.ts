@@ -2,9 +2,14 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunRequest } from '../../src/engine/control-plane.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
-import { type Fleet, startFleet } from '../runner/fleet-harness.js';
+import {
+  type Fleet,
+  lines,
+  runRequest as request,
+  sideEffectWorkflow,
+  startFleet,
+  until,
+} from '../runner/fleet-harness.js';
 import { collect, Workspace } from './cli.js';
 
 /** The server helper's registration route, as COMMON.md documents it: `Bearer reg-ok` registers. */
@@ -26,44 +31,6 @@ function registration(
   response.writeHead(201, { 'content-type': 'application/json' });
   response.end(JSON.stringify({ runnerId: 'rnr_cli', credential: 'rnr_cli' }));
   return true;
-}
-
-const request = (workspace: string): RunRequest => ({
-  workflowName: 'w',
-  workspace,
-  actor: 't',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-});
-
-function workflow(out: string, jobs: number, sleepSeconds: number) {
-  const names = Array.from({ length: jobs }, (_, i) => i + 1).join(', ');
-  const text = [
-    'jobs:',
-    '  work:',
-    '    runs-on: [self-hosted, x]',
-    `    strategy: { matrix: { n: [${names}] } }`,
-    '    steps:',
-    `      - run: echo "job-\${{ matrix.n }} $PWD" >> "${out}/started.log"`,
-    `      - run: sleep ${sleepSeconds}`,
-    `      - run: echo "job-\${{ matrix.n }}" >> "${out}/finished.log"`,
-  ].join('\n');
-  const parsed = parseWorkflow(text, 'w.yml').workflow;
-  if (!parsed) throw new Error('workflow did not parse');
-  return parsed;
-}
-
-function lines(path: string): string[] {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 function output(child: ChildProcess): { stdout: () => string } {
@@ -222,7 +189,10 @@ describe('valkyrie runner', () => {
     expect(view?.labels).toEqual(expect.arrayContaining(['self-hosted', 'x', 'zone=eu', 'linux']));
     expect(view?.labels).not.toContain('local');
 
-    const handle = await f.plane.startRun(workflow(f.dir, 3, 1), request(f.dir));
+    const handle = await f.plane.startRun(
+      sideEffectWorkflow(f.dir, 3, 1, '[self-hosted, x]'),
+      request(f.dir),
+    );
     await until(() => lines(join(f.dir, 'started.log')).length === 2, 'two jobs to start');
     child.kill('SIGTERM');
     await until(() => f.plane.runners()[0]?.mode === 'draining', 'the runner to drain');
@@ -263,7 +233,10 @@ describe('valkyrie runner', () => {
     const done = collect(child);
     await until(() => out.stdout().includes('connected to'), 'the runner to connect');
     expect(out.stdout()).toMatch(/over long-poll as rnr_cli/);
-    const handle = await f.plane.startRun(workflow(f.dir, 1, 30), request(f.dir));
+    const handle = await f.plane.startRun(
+      sideEffectWorkflow(f.dir, 1, 30, '[self-hosted, x]'),
+      request(f.dir),
+    );
     await until(() => lines(join(f.dir, 'started.log')).length === 1, 'the job to start');
     child.kill('SIGTERM');
     await until(() => out.stdout().includes('draining'), 'the drain');

@@ -1,48 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunRequest } from '../../src/engine/control-plane.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
-import { type Fleet, type FleetRunner, startFleet, startRunner } from './fleet-harness.js';
-
-const request = (workspace: string): RunRequest => ({
-  workflowName: 'w',
-  workspace,
-  actor: 't',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-});
-
-/** Each job appends its name when it starts and when it ends: a job run twice shows up twice. */
-function sideEffectWorkflow(out: string, jobs: number, sleepSeconds: number) {
-  const names = Array.from({ length: jobs }, (_, i) => i + 1).join(', ');
-  const text = [
-    'jobs:',
-    '  work:',
-    '    runs-on: x',
-    `    strategy: { matrix: { n: [${names}] } }`,
-    '    steps:',
-    `      - run: echo "job-\${{ matrix.n }} $PWD" >> "${out}/started.log"`,
-    `      - run: sleep ${sleepSeconds}`,
-    `      - run: echo "job-\${{ matrix.n }}" >> "${out}/finished.log"`,
-  ].join('\n');
-  const workflow = parseWorkflow(text, 'w.yml').workflow;
-  if (!workflow) throw new Error('workflow did not parse');
-  return workflow;
-}
-
-function lines(path: string): string[] {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import {
+  type Fleet,
+  type FleetRunner,
+  lines,
+  runRequest as request,
+  sideEffectWorkflow,
+  startFleet,
+  startRunner,
+  until,
+} from './fleet-harness.js';
 
 describe('a runner over real transports', () => {
   const cleanups: (() => Promise<void> | void)[] = [];

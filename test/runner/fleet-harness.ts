@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { ControlPlane, type ControlPlaneOptions } from '../../src/engine/control-plane.js';
+import { ControlPlane, type ControlPlaneOptions, type RunRequest } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { ShellExecutor } from '../../src/executors/shell/index.js';
 import { type AutoTransport, connectAuto, type TransportSwitch } from '../../src/protocol/auto.js';
@@ -17,6 +17,7 @@ import { RunnerAgent } from '../../src/runner/agent.js';
 import { inheritedEnvironment } from '../../src/runner/step-environment.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
 
 /** `Bearer <runner id>` is that runner's credential; anything else gets 401. */
 const authenticate: Authenticate<string> = async ({ headers }) => {
@@ -147,4 +148,43 @@ export async function startRunner(
   });
   agent.start();
   return { agent, transport, switches, workDir };
+}
+
+export const runRequest = (workspace: string): RunRequest => ({
+  workflowName: 'w',
+  workspace,
+  actor: 't',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+});
+
+/** Each job appends its name when it starts and when it ends: a job run twice shows up twice. */
+export function sideEffectWorkflow(out: string, jobs: number, sleepSeconds: number, runsOn = 'x') {
+  const names = Array.from({ length: jobs }, (_, i) => i + 1).join(', ');
+  const text = [
+    'jobs:',
+    '  work:',
+    `    runs-on: ${runsOn}`,
+    `    strategy: { matrix: { n: [${names}] } }`,
+    '    steps:',
+    `      - run: echo "job-\${{ matrix.n }} $PWD" >> "${out}/started.log"`,
+    `      - run: sleep ${sleepSeconds}`,
+    `      - run: echo "job-\${{ matrix.n }}" >> "${out}/finished.log"`,
+  ].join('\n');
+  const workflow = parseWorkflow(text, 'w.yml').workflow;
+  if (!workflow) throw new Error('workflow did not parse');
+  return workflow;
+}
+
+export function lines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+export async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
