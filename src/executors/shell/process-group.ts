@@ -6,6 +6,9 @@
  * SIGKILL where PID 1 does not reap orphans (some containers). Callers never wait on it unbounded.
  */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  // kill(-0) is kill(0): our own group (and whoever launched us); kill(-1) is every process we may
+  // signal. A group id that is not a real leader's pid must never get that far.
+  if (!Number.isSafeInteger(pgid) || pgid <= 1) return false;
   try {
     process.kill(-pgid, signal);
     return true;
