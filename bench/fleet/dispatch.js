@@ -90,11 +90,13 @@ const wallNow = () => performance.timeOrigin + performance.now();
  * Offers/s is counted to the arrival of the last offer at the runner (its process reads the same
  * wall clock), not to the server's send() call: a send is only queued until the socket's next write.
  */
-async function figures(runners, jobs, startedWall, wallMs) {
+async function figures(runners, jobs, startedWall, wallMs, cpu) {
   const offerMs = (await runners.offersReceived) - startedWall;
   return {
     wallMs,
     jobs,
+    // The server end's CPU (this process: user + system) per job over the timed part.
+    serverCpuUsPerJob: (cpu.user + cpu.system) / jobs,
     offerMs,
     offersPerSecond: (jobs / offerMs) * 1000,
     jobsPerSecond: (jobs / wallMs) * 1000,
@@ -126,16 +128,18 @@ export async function measureControlPlane({ repoRoot, workDir, jobs, legsPerJob,
     };
     const startedWall = wallNow();
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const handle = await Promise.race([plane.startRun(parsed.workflow, request), runners.failed]);
     const status = await Promise.race([handle.done, runners.failed]);
     const wallMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     const stored = await stores.runs.listJobs(handle.id);
     const succeeded = stored.filter((job) => job.status === 'succeeded').length;
     if (status !== 'succeeded' || succeeded !== jobs || counter.offers !== jobs)
       throw new Error(
         `control-plane dispatch: run ${status}, ${succeeded}/${jobs} jobs succeeded in the store, ${counter.offers} offers`,
       );
-    return await figures(runners, jobs, startedWall, wallMs);
+    return await figures(runners, jobs, startedWall, wallMs, cpu);
   } finally {
     await runners.stop();
     await endpoint.close();
@@ -217,11 +221,13 @@ export async function measureDispatcher({ repoRoot, jobs, capacity, leases }) {
     for (let i = 0; i < jobs; i++) dispatcher.enqueue(legOf(i));
     const startedWall = wallNow();
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     dispatcher.dispatch();
     await Promise.race([done, runners.failed]);
     const wallMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     if (counter.offers !== jobs) throw new Error(`dispatcher: ${counter.offers} offers for ${jobs} jobs`);
-    return await figures(runners, jobs, startedWall, wallMs);
+    return await figures(runners, jobs, startedWall, wallMs, cpu);
   } finally {
     await runners.stop();
     await endpoint.close();

@@ -28,7 +28,7 @@ function fleetRows(samples) {
     const row = byId.get(id);
     if (row === undefined) continue;
     rows.push([
-      `${cases[id].metric} (${row.jobs.toLocaleString('en')} jobs, ${row.n} reps)`,
+      `${cases[id].metric} (${row.jobs.toLocaleString('en')} jobs, ${row.n} rep${row.n === 1 ? '' : 's'})`,
       `≥ ${fleetTargets.offersPerSecond.toLocaleString('en')}`,
       rate(row.offersPerSecond),
       verdict(row.offersPerSecond.median >= fleetTargets.offersPerSecond),
@@ -39,6 +39,13 @@ function fleetRows(samples) {
       rate(row.jobsPerSecond),
       '—',
     ]);
+    if (row.serverCpuUsPerJob !== undefined)
+      rows.push([
+        '… server-end CPU per job (user + system of the bench process, µs)',
+        '—',
+        range(row.serverCpuUsPerJob, (v) => v.toFixed(1)),
+        '—',
+      ]);
   }
   const many = byId.get('server-many');
   const few = byId.get('server-few');

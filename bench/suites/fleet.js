@@ -93,6 +93,7 @@ export function analyzeFleet(samples) {
       runners: group[0].runners,
       offersPerSecond: figure('offersPerSecond'),
       jobsPerSecond: figure('jobsPerSecond'),
+      serverCpuUsPerJob: figure('serverCpuUsPerJob'),
       rssMiB: figure('rssMiB'),
       hwmMiB: figure('hwmMiB'),
       rssAfterMiB: figure('rssAfterMiB'),
