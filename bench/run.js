@@ -3,10 +3,11 @@
 //
 //   npm run bench                      # build, then every suite in full → bench/RESULTS.md
 //   node bench/run.js --quick          # fewer repetitions → bench/results/dev.md (not committed)
-//   node bench/run.js --only startup   # one suite → bench/results/dev.md (startup | throughput | threads | protocol | queue | library)
+//   node bench/run.js --only startup   # one suite → bench/results/dev.md (startup | throughput | threads | protocol | queue | library | fleet)
 //   node bench/run.js --only threads --quick   # the thread pool against Piscina, small sizes
 //   node bench/run.js --only queue --quick --queue-jobs 2000   # smaller queue trials while iterating
 //   node bench/run.js --only library   # the library engine (issue 5): jobs, workflows, latency, Piscina
+//   node bench/run.js --only fleet     # issue 4: dispatch throughput, 10,000 connected runners (~2 min)
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,6 +22,7 @@ import {
 } from './lib/machine.js';
 import { renderReport } from './lib/report.js';
 import { librarySuite } from './library/suite.js';
+import { fleetSuite } from './suites/fleet.js';
 import { protocolSuite } from './suites/protocol.js';
 import { postgresUrl, queueSuite, redisUrl } from './suites/queue.js';
 import { startupSuite } from './suites/startup.js';
@@ -46,6 +48,7 @@ const reps = {
   protocol: flags.quick ? 1 : 5,
   queue: flags.quick ? 1 : 5,
   library: flags.quick ? 1 : 3,
+  fleet: flags.quick ? 1 : 3,
 };
 const queueJobs = Number(flags['queue-jobs'] ?? (flags.quick ? 5000 : 20_000));
 const resultsPath = full ? join(benchDir, 'RESULTS.md') : join(benchDir, 'results/dev.md');
@@ -73,6 +76,7 @@ const suites = [
   protocolSuite({ ...context, reps: reps.protocol, quick: flags.quick }),
   queueSuite({ ...context, reps: reps.queue, queueJobs }),
   librarySuite({ ...context, reps: reps.library, quick: flags.quick }),
+  fleetSuite({ ...context, reps: reps.fleet, quick: flags.quick }),
 ].filter((suite) => flags.only === undefined || suite.id === flags.only);
 if (suites.length === 0) throw new Error(`--only: no suite named ${JSON.stringify(flags.only)}`);
 
@@ -109,6 +113,8 @@ try {
   for (const suite of suites) {
     for (let rep = 1; rep <= suite.reps; rep++) {
       for (const benchCase of suite.cases) {
+        // A case may run in fewer repetitions than its suite (the fleet's 10,000-runner server).
+        if (benchCase.reps !== undefined && rep > benchCase.reps) continue;
         const sample = await benchCase.measure();
         run.samples.push({ suite: suite.id, caseId: benchCase.id, label: benchCase.label, rep, ...sample });
         console.log(`[${suite.id} ${rep}/${suite.reps}] ${benchCase.label}: ${describeSample(sample)}`);
@@ -141,6 +147,11 @@ function describeSample(sample) {
   if (sample.perSecond !== undefined)
     parts.push(
       `${Math.round(sample.perSecond)}/s, p50 ${sample.p50Ms.toFixed(1)} ms, p99 ${sample.p99Ms.toFixed(1)} ms`,
+    );
+  if (sample.offersPerSecond !== undefined) parts.push(`${Math.round(sample.offersPerSecond)} offers/s`);
+  if (sample.rssMiB !== undefined)
+    parts.push(
+      `RSS ${sample.rssMiB.toFixed(0)} MiB (HWM ${sample.hwmMiB.toFixed(0)}), selection p50 ${(sample.selectionP50Us / 1000).toFixed(2)} ms, p99 ${(sample.selectionP99Us / 1000).toFixed(2)} ms`,
     );
   if (sample.p50Us !== undefined)
     parts.push(`p50 ${sample.p50Us.toFixed(0)} µs, p99 ${sample.p99Us.toFixed(0)} µs`);

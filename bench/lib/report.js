@@ -1,5 +1,6 @@
 // Renders the figures as markdown tables. Columns are padded so the same text reads well on a
 // terminal, where `npm run bench` prints it too.
+import { fleetSections, fleetTargetRows } from '../fleet/report.js';
 import { librarySections, libraryTargetRows } from '../library/report.js';
 import { analyzeProtocol, targets as protocolTargets } from '../suites/protocol.js';
 import { analyzeQueue } from '../suites/queue.js';
@@ -40,6 +41,7 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     ...threadsSections(samples),
     ...librarySections(samples),
     ...(protocol.length > 0 ? protocolSection(protocol) : []),
+    ...fleetSections(samples),
     '## Machine and versions',
     '',
     keyValueTable([
@@ -102,6 +104,7 @@ function targetsTable(throughput, startup, protocol, queue, samples) {
   rows.push(...protocolTargetRows(protocol));
   rows.push(...queueTargetRows(queue));
   rows.push(...libraryTargetRows(samples));
+  rows.push(...fleetTargetRows(samples));
   return table(['metric', 'target', 'Valkyrie', 'peer, same run', 'ratio', 'met'], rows);
 }
 

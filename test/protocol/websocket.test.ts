@@ -1,10 +1,13 @@
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import { connect as connectTcp } from 'node:net';
+import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { encodeFrame, runnerDecoder } from '../../src/protocol/frame.js';
 import { versionHeader } from '../../src/protocol/handshake.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
 import { closed, goodToken, inbox, type ProtocolServer, startProtocolServer } from './harness.js';
@@ -194,5 +197,44 @@ describe('WebSocket transport', () => {
     const socket = connectTcp(Number(new URL(server.wsUrl).port), '127.0.0.1');
     socket.write('GET /elsewhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
     await once(socket, 'close');
+  });
+
+  it('holds the writes of one tick and sends them together, in order, from both ends', async () => {
+    const live = await startProtocolServer();
+    server = live;
+    const raw: Duplex[] = [];
+    live.server.on('upgrade', (_request: IncomingMessage, socket: Duplex) => raw.push(socket));
+    const result = await connectWebSocket<RunnerMessage, ControlMessage>({
+      url: live.wsUrl,
+      decoder: runnerDecoder,
+      headers: goodToken,
+    });
+    if (result.kind !== 'connected') throw new Error(result.reason);
+    const end = await live.nextConnection();
+    const serverSocket = raw[0];
+    if (serverSocket === undefined) throw new Error('no upgrade seen');
+    const offers: string[] = [];
+    const allOffers = new Promise<void>((resolve) =>
+      result.transport.onMessage((message) => {
+        if (message.type === 'offer' && offers.push(message.jobId) === 200) resolve();
+      }),
+    );
+    for (let i = 0; i < 200; i++) end.send({ type: 'offer', jobId: `job-${i}`, name: 'x', ttlMs: 1000 });
+    // Still held: nothing of this tick has gone to the kernel yet.
+    expect(serverSocket.writableCorked).toBeGreaterThan(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(serverSocket.writableCorked).toBe(0);
+    await allOffers;
+    expect(offers).toEqual(Array.from({ length: 200 }, (_, i) => `job-${i}`));
+    const accepts: string[] = [];
+    const allAccepts = new Promise<void>((resolve) =>
+      end.onMessage((message) => {
+        if (message.type === 'accept' && accepts.push(message.jobId) === 200) resolve();
+      }),
+    );
+    for (const jobId of offers) result.transport.send({ type: 'accept', jobId });
+    await allAccepts;
+    expect(accepts).toEqual(offers);
+    result.transport.close();
   });
 });

@@ -89,10 +89,15 @@ export class WebSocketAcceptor<Out, In, Principal> {
     if (this.closing || socket.destroyed) return void socket.destroy();
     const { principal } = authentication;
     this.sockets.handleUpgrade(request, socket, head, (webSocket) => {
-      const transport = new WebSocketTransport<Out, In>(webSocket, this.options.decoder, {
-        clock: this.options.clock ?? systemClock,
-        intervalMs: this.options.keepAliveIntervalMs ?? defaultKeepAliveIntervalMs,
-      });
+      const transport = new WebSocketTransport<Out, In>(
+        webSocket,
+        this.options.decoder,
+        {
+          clock: this.options.clock ?? systemClock,
+          intervalMs: this.options.keepAliveIntervalMs ?? defaultKeepAliveIntervalMs,
+        },
+        socket,
+      );
       this.open.add(transport);
       transport.onClose(() => this.open.delete(transport));
       for (const listener of this.listeners) listener(transport, principal);

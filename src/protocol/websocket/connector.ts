@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
@@ -48,12 +49,22 @@ export function connectWebSocket<Out, In>(
     };
     if (options.signal?.aborted) return abort();
     options.signal?.addEventListener('abort', abort);
+    // The raw socket under the WebSocket, so the transport can batch the writes of one tick.
+    let stream: Socket | undefined;
+    socket.once('upgrade', (response) => {
+      stream = response.socket;
+    });
     socket.once('open', () => {
       if (settled) return;
-      const transport = new WebSocketTransport<Out, In>(socket, options.decoder, {
-        clock: options.clock ?? systemClock,
-        intervalMs: options.keepAliveIntervalMs ?? defaultKeepAliveIntervalMs,
-      });
+      const transport = new WebSocketTransport<Out, In>(
+        socket,
+        options.decoder,
+        {
+          clock: options.clock ?? systemClock,
+          intervalMs: options.keepAliveIntervalMs ?? defaultKeepAliveIntervalMs,
+        },
+        stream,
+      );
       settle({ kind: 'connected', transport });
     });
     socket.once('unexpected-response', (_request, response) => {

@@ -31,6 +31,12 @@ export interface KeepAliveOptions {
 
 export const defaultKeepAliveIntervalMs = 15_000;
 
+/** The connection's underlying stream (a net.Socket), whose writes can be held back and sent together. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
 /** RFC 6455 caps a close reason at 123 bytes. */
 const maxCloseReasonBytes = 123;
 
@@ -43,11 +49,17 @@ const maxCloseReasonBytes = 123;
 export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
   private heardSincePing = true;
   private keepAliveTimer: TimerHandle | undefined;
+  private corked = false;
 
+  /**
+   * `stream`, when given, is the socket under `socket`: messages sent in the same tick then leave in
+   * one write instead of one system call each (a dispatcher sends hundreds of offers at once).
+   */
   constructor(
     private readonly socket: WebSocket,
     private readonly decoder: MessageDecoder<In>,
     private readonly keepAlive: KeepAliveOptions,
+    private readonly stream?: Corkable,
   ) {
     super();
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
@@ -68,7 +80,20 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
 
   send(message: Out): void {
     if (this.isClosed || this.socket.readyState !== this.socket.OPEN) return;
+    this.holdWritesUntilNextTick();
     this.socket.send(encodeFrame(message));
+  }
+
+  /** Corks the stream once per tick; cork counts nest, so ws's own cork/uncork per frame still holds. */
+  private holdWritesUntilNextTick(): void {
+    const stream = this.stream;
+    if (stream === undefined || this.corked) return;
+    this.corked = true;
+    stream.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      stream.uncork();
+    });
   }
 
   close(reason = 'closed'): void {
