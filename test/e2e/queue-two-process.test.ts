@@ -79,9 +79,15 @@ class Drain {
 
   constructor(readonly target: Target) {}
 
+  /** Opens the store (creating its schema) before any worker process can race to. */
+  async open(): Promise<void> {
+    this.#stores ??= await this.target.open();
+  }
+
   /** Enqueues the jobs: every seventh sleeps `slowMs` (so a kill lands mid-job), the rest 2 ms. */
   async enqueue(slowMs: number): Promise<void> {
-    this.#stores = await this.target.open();
+    await this.open();
+    if (this.#stores === undefined) throw new Error('the store did not open');
     const jobs = Array.from({ length: jobCount }, (_, i) => ({
       task: 'effect',
       payload: { ms: i % 7 === 3 ? slowMs : 2 },
@@ -99,6 +105,27 @@ class Drain {
       this.workers.push(child);
       this.exits.push(collect(child));
     }
+  }
+
+  /** Resolves once every worker has said `ready` (its consumer started). */
+  async workersReady(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (child) =>
+          new Promise<void>((resolve, reject) => {
+            let out = '';
+            const onData = (chunk: Buffer) => {
+              out += chunk.toString();
+              if (out.includes('ready\n')) {
+                child.stdout?.off('data', onData);
+                resolve();
+              }
+            };
+            child.stdout?.on('data', onData);
+            child.once('exit', (code) => reject(new Error(`a worker exited (${code}) before it was ready`)));
+          }),
+      ),
+    );
   }
 
   async jobs(): Promise<QueueJob[]> {
@@ -165,8 +192,12 @@ function resultPid(job: QueueJob): unknown {
 async function drainWithBoth(target: Target): Promise<void> {
   const drain = new Drain(target);
   try {
-    await drain.enqueue(40);
+    // Both consumers are up before any job exists: on a loaded machine one process can start a second
+    // after the other, which would otherwise drain everything alone.
+    await drain.open();
     drain.startWorkers();
+    await drain.workersReady();
+    await drain.enqueue(40);
     const jobs = await drain.waitUntilSettled(30_000);
     for (const worker of drain.workers) worker.kill('SIGTERM');
     const exits = await Promise.all(drain.exits);
