@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Sends `signal` (0 only probes) to every process in the group led by `pgid`.
  * Returns false when the group has no members left; never throws.
@@ -7,8 +9,9 @@
  */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   // kill(-0) is kill(0): our own group (and whoever launched us); kill(-1) is every process we may
-  // signal. A group id that is not a real leader's pid must never get that far.
-  if (!Number.isSafeInteger(pgid) || pgid <= 1) return false;
+  // signal. Our own group holds this process and its parent (a shell, a test runner): steps always
+  // run in groups of their own, so a step "group" equal to ours is a wrong id, never a target.
+  if (!Number.isSafeInteger(pgid) || pgid <= 1 || pgid === ownProcessGroup()) return false;
   try {
     process.kill(-pgid, signal);
     return true;
@@ -16,6 +19,24 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
     // EPERM means a member exists that we may not signal (a setuid helper): still alive.
     return errnoCode(error) !== 'ESRCH';
   }
+}
+
+let ownGroup: number | undefined;
+
+/** This process's group id (Linux: /proc/self/stat; elsewhere our pid, right when we lead one). */
+export function ownProcessGroup(): number {
+  if (ownGroup === undefined) {
+    try {
+      // Fields after the command name, which may itself hold spaces and parentheses: state ppid pgrp …
+      const stat = readFileSync('/proc/self/stat', 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ownGroup = Number(fields[2]);
+    } catch {
+      ownGroup = process.pid;
+    }
+    if (!Number.isSafeInteger(ownGroup)) ownGroup = process.pid;
+  }
+  return ownGroup;
 }
 
 export function errnoCode(error: unknown): string | undefined {
