@@ -240,7 +240,9 @@ class JobExecution {
     const onLine = (line: OutputLine) =>
       forwardStepOutput(line, step.index, this.masker, this.attemptReporter);
     try {
-      if (step.task !== undefined) return await this.executeTask(step, step.task, context, controller);
+      if (step.task !== undefined) {
+        return await this.executeTask(step, step.task, context, controller.signal, onLine);
+      }
       return await runShellStep({
         spec: this.spec,
         options: this.options,
@@ -262,7 +264,8 @@ class JobExecution {
     step: StepDefinition,
     task: TaskStepDefinition,
     context: EvaluationContext,
-    controller: AbortController,
+    signal: AbortSignal,
+    onLine: (line: OutputLine) => void,
   ): Promise<ProcessOutcome> {
     const result = await runTaskStep({
       task,
@@ -271,8 +274,8 @@ class JobExecution {
       input: evaluateMap(task.with, context),
       timeoutMs: stepTimeoutMs(step, context),
       attempt: this.attempt,
-      signal: AbortSignal.any([controller.signal, this.options.killSignal]),
-      onLine: (line) => forwardStepOutput(line, step.index, this.masker, this.attemptReporter),
+      signal: AbortSignal.any([signal, this.options.killSignal]),
+      onLine,
       systemLog: (text) => this.systemLog(step.index, text),
     });
     if (step.id) Object.assign(this.stepState(step.id).outputs, result.outputs);

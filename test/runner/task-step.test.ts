@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TaskPoolHolder } from '../../src/runner/task-pool.js';
 import { resolveTaskModule, taskOutputs } from '../../src/runner/task-step.js';
 
 describe('task step outputs', () => {
@@ -44,5 +45,18 @@ describe('task modules', () => {
       /task module \.\/tasks\/none\.mjs was not found in the workspace/,
     );
     expect(() => resolveTaskModule(workspace, './tasks/link.mjs')).toThrow(/outside the workspace/);
+  });
+});
+
+describe('the runner task pool', () => {
+  it('is made on first use, once, and refuses work once closed', async () => {
+    const holder = new TaskPoolHolder();
+    const pool = holder.get();
+    expect(holder.get()).toBe(pool);
+    expect(pool.options.concurrentTasksPerWorker).toBe(1);
+    await holder.close();
+    expect(pool.stats().threads).toBe(0);
+    expect(() => holder.get()).toThrow(/shutting down/);
+    await new TaskPoolHolder().close();
   });
 });
