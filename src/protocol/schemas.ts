@@ -74,6 +74,7 @@ const stepDefinitionSchema = z.object({
   id: z.string().optional(),
   name: z.string(),
   run: z.string(),
+  task: z.object({ module: z.string(), exportName: z.string(), with: stringRecord }).optional(),
   shell: z.string().optional(),
   workingDirectory: z.string().optional(),
   env: stringRecord,

@@ -15,6 +15,7 @@ import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
 import { JobWorkspaces, type WorkspaceFor } from './job-workspaces.js';
 import { LogBatcher } from './log-batcher.js';
 import { type JobDirectories, SlotDirectories } from './slot-directories.js';
+import { TaskPoolHolder } from './task-pool.js';
 
 type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
 type Completion = Extract<RunnerMessage, { type: 'job.completed' }>;
@@ -75,6 +76,8 @@ export class RunnerAgent {
   private readonly directories: SlotDirectories;
   private readonly workspaces: JobWorkspaces | undefined;
   private capabilities: RunnerCapabilities | undefined;
+  /** One thread pool per runner for `uses: task://…` steps, started by the first one. */
+  private readonly taskPool = new TaskPoolHolder();
 
   constructor(
     private readonly transport: Transport<RunnerMessage, ControlMessage>,
@@ -113,6 +116,7 @@ export class RunnerAgent {
       this.transport.send({ type: 'drain', reason });
     }
     await Promise.allSettled([...this.active.values()].map((job) => job.done));
+    await this.taskPool.close();
     this.directories.dispose();
   }
 
@@ -272,7 +276,17 @@ export class RunnerAgent {
       directories = this.directories.acquire();
       const { host, baseEnv } = this.options;
       const executor = this.options.createExecutor();
-      return await runJob(job, { executor, reporter, host, directories, baseEnv, signal, killSignal });
+      const { taskPool } = this;
+      return await runJob(job, {
+        executor,
+        reporter,
+        host,
+        directories,
+        baseEnv,
+        signal,
+        killSignal,
+        taskPool,
+      });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       return {

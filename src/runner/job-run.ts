@@ -1,8 +1,7 @@
-import { join, resolve } from 'node:path';
 import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
 import { describeAttemptOutcome, formatDelay } from '../core/retry-delay.js';
 import { timerDelay } from '../core/timer-delay.js';
-import type { Executor } from '../executors/contract.js';
+import type { Executor, OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../protocol/messages.js';
 import {
@@ -11,23 +10,19 @@ import {
   evaluateCondition,
   interpolate,
 } from '../workflow/expressions/index.js';
-import type { StepDefinition } from '../workflow/model.js';
-import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
-import {
-  type CommandFileTexts,
-  parseKeyValueFile,
-  parsePathFile,
-  takeCommandFiles,
-} from './file-commands.js';
+import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
+import { evaluateFlag } from '../workflow/typed-values.js';
+import { type CommandFileTexts, parseKeyValueFile, parsePathFile } from './file-commands.js';
 import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
-import { overwriteFile } from './overwrite-file.js';
+import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
-import { scriptExtension, shellCommand } from './shells.js';
 import type { JobDirectories } from './slot-directories.js';
-import { defaultVariables, type StepFiles } from './step-environment.js';
 import { forwardStepOutput } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
+import { stepTimeoutMs } from './step-timeout.js';
+import type { TaskPoolHolder } from './task-pool.js';
+import { runTaskStep } from './task-step.js';
 
 /** Where a running job reports what happens; calls are made in order and must not throw. */
 export interface JobReporter {
@@ -49,6 +44,8 @@ export interface JobRunOptions {
   readonly signal: AbortSignal;
   /** Immediate cancellation: the running step is killed and no other step runs. */
   readonly killSignal: AbortSignal;
+  /** The runner's thread pool, for `uses: task://…` steps. */
+  readonly taskPool: TaskPoolHolder;
 }
 
 export interface JobRunResult {
@@ -237,76 +234,52 @@ class JobExecution {
   }
 
   private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
-    const env = context.contexts.env as Record<string, string>;
     const stepEnv = evaluateMap(step.env, context);
-    const script = interpolate(step.run, context);
-    const shell = optionalInterpolate(step.shell ?? this.spec.defaults.shell, context);
-    const directory = optionalInterpolate(
-      step.workingDirectory ?? this.spec.defaults.workingDirectory,
-      context,
-    );
-    const stepTimeout =
-      step.timeoutMinutes === undefined ? undefined : evaluateNumber(step.timeoutMinutes, context);
-    if (stepTimeout !== undefined && !(stepTimeout > 0)) {
-      throw new Error(`timeout-minutes must be a positive number, received ${String(step.timeoutMinutes)}`);
-    }
-    const prefix = join(this.options.directories.files, `step-${step.index}`);
-    const files: StepFiles = {
-      output: `${prefix}.output`,
-      env: `${prefix}.env`,
-      path: `${prefix}.path`,
-      summary: `${prefix}.summary`,
-    };
-    const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
-    const command = shellCommand(shell, scriptPath);
-    overwriteFile(scriptPath, script);
-
-    const variables = {
-      ...this.options.baseEnv,
-      ...env,
-      ...stepEnv,
-      ...defaultVariables(
-        this.spec,
-        this.options.host,
-        this.options.directories.temp,
-        step.id ?? `__run_${step.index}`,
-        files,
-      ),
-    };
-    if (this.extraPath.length > 0) {
-      variables.PATH = [...this.extraPath]
-        .reverse()
-        .concat(variables.PATH ?? [])
-        .join(':');
-    }
     const controller = new AbortController();
     this.current = controller;
-    let commandFiles: CommandFileTexts | undefined;
+    const onLine = (line: OutputLine) =>
+      forwardStepOutput(line, step.index, this.masker, this.attemptReporter);
     try {
-      const outcome = await this.options.executor.run(
-        {
-          command: command.command,
-          args: command.args,
-          cwd: resolve(this.spec.workspace, directory ?? '.'),
-          env: variables,
-          timeoutMs:
-            stepTimeout !== undefined && stepTimeout > 0 ? stepTimeout * 60_000 : Number.POSITIVE_INFINITY,
-        },
-        {
-          signal: controller.signal,
-          killSignal: this.options.killSignal,
-          onLine: (line) => forwardStepOutput(line, step.index, this.masker, this.attemptReporter),
-        },
-      );
-      commandFiles = takeCommandFiles(files);
-      this.applyFileCommands(step, commandFiles);
-      return outcome;
+      if (step.task !== undefined) {
+        return await this.executeTask(step, step.task, context, controller.signal, onLine);
+      }
+      return await runShellStep({
+        spec: this.spec,
+        options: this.options,
+        step,
+        context,
+        stepEnv,
+        extraPath: this.extraPath,
+        signal: controller.signal,
+        onLine,
+        applyFileCommands: (texts) => this.applyFileCommands(step, texts),
+      });
     } finally {
       this.current = undefined;
-      // Taken even when the step or its files failed: left behind in the reused slot, they would be
-      // read by the next job's step of the same index.
-      commandFiles ??= takeCommandFiles(files);
     }
+  }
+
+  /** A task's input is its evaluated `with:`; its returned values become the step's outputs. */
+  private async executeTask(
+    step: StepDefinition,
+    task: TaskStepDefinition,
+    context: EvaluationContext,
+    signal: AbortSignal,
+    onLine: (line: OutputLine) => void,
+  ): Promise<ProcessOutcome> {
+    const result = await runTaskStep({
+      task,
+      workspace: this.spec.workspace,
+      pool: () => this.options.taskPool.get(),
+      input: evaluateMap(task.with, context),
+      timeoutMs: stepTimeoutMs(step, context),
+      attempt: this.attempt,
+      signal: AbortSignal.any([signal, this.options.killSignal]),
+      onLine,
+      systemLog: (text) => this.systemLog(step.index, text),
+    });
+    if (step.id) Object.assign(this.stepState(step.id).outputs, result.outputs);
+    return result.outcome;
   }
 
   /** Throws (failing the step, as GitHub does) on a malformed $GITHUB_OUTPUT or $GITHUB_ENV line. */
@@ -423,10 +396,6 @@ function evaluateMap(
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(map)) out[key] = interpolate(value, context);
   return out;
-}
-
-function optionalInterpolate(value: string | undefined, context: EvaluationContext): string | undefined {
-  return value === undefined ? undefined : interpolate(value, context);
 }
 
 /** Step names may contain expressions (`Test on ${{ matrix.os }}`); a broken one shows as written. */

@@ -7,10 +7,12 @@ import {
   type MatrixDefinition,
   type RunDefaults,
   type StepDefinition,
+  type TaskStepDefinition,
   type Workflow,
 } from './model.js';
 import { resolveRetryPolicy } from './retry-policy.js';
 import type { JobDocument, StepDocument, WorkflowDocument } from './schema.js';
+import { isTaskUses, parseTaskReference } from './task-reference.js';
 
 /** Builds the model from a document that passed the schema. Pure; semantic checks are in validate.ts. */
 export function buildWorkflow(document: WorkflowDocument, path: string, fallbackName: string): Workflow {
@@ -55,11 +57,13 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
 
 function buildStep(step: StepDocument, index: number): StepDefinition {
   const run = step.run ?? '';
+  const task = buildTask(step);
   return {
     index,
     id: step.id,
-    name: step.name ?? `Run ${run.trim().split('\n')[0] ?? ''}`,
+    name: step.name ?? (task ? `Run ${step.uses}` : `Run ${run.trim().split('\n')[0] ?? ''}`),
     run,
+    ...(task === undefined ? {} : { task }),
     shell: step.shell,
     workingDirectory: step['working-directory'],
     env: stringifyValues(step.env),
@@ -68,6 +72,14 @@ function buildStep(step: StepDocument, index: number): StepDefinition {
     timeoutMinutes: step['timeout-minutes'],
     retry: resolveRetryPolicy(step.retry),
   };
+}
+
+/** Undefined unless `uses:` is a well-formed task reference (validate.ts reports the others). */
+function buildTask(step: StepDocument): TaskStepDefinition | undefined {
+  if (step.uses === undefined || !isTaskUses(step.uses)) return undefined;
+  const parsed = parseTaskReference(step.uses);
+  if (!('reference' in parsed)) return undefined;
+  return { ...parsed.reference, with: stringifyValues(step.with) };
 }
 
 function buildMatrix(matrix: NonNullable<JobDocument['strategy']>['matrix']): MatrixDefinition | undefined {

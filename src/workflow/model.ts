@@ -15,9 +15,12 @@ export interface RunDefaults {
 export interface StepDefinition {
   readonly index: number;
   readonly id?: string;
-  /** Display name; defaults to `Run <first line of the script>`. */
+  /** Display name; defaults to `Run <first line of the script>` (`Run task://…` for a task step). */
   readonly name: string;
+  /** The script; empty for a task step. */
   readonly run: string;
+  /** A `uses: task://…` step: a JavaScript function run on the runner's thread pool instead of `run`. */
+  readonly task?: TaskStepDefinition;
   readonly shell?: string;
   readonly workingDirectory?: string;
   readonly env: Readonly<Record<string, string>>;
@@ -26,6 +29,14 @@ export interface StepDefinition {
   readonly timeoutMinutes?: number | string;
   /** Absent: the step runs once. */
   readonly retry?: RetryPolicy;
+}
+
+export interface TaskStepDefinition {
+  /** Relative to the job's workspace, as written. */
+  readonly module: string;
+  readonly exportName: string;
+  /** `with:` values: templates, evaluated when the step starts; the task's input. */
+  readonly with: Readonly<Record<string, string>>;
 }
 
 /** `strategy.matrix`: either an expression yielding the whole matrix, or axes with include/exclude. */

@@ -59,9 +59,17 @@ export const stepSchema = z
   .strictObject({
     id: z.string().optional(),
     name: z.string().optional(),
-    run: z.string().optional().describe('The script to run'),
-    uses: z.string().optional().describe('Actions are not supported yet'),
-    with: z.record(z.string(), scalar).optional(),
+    run: z.string().optional().describe('The script to run (a step has run: or uses:, not both)'),
+    uses: z
+      .string()
+      .optional()
+      .describe(
+        'task://<module path relative to the workspace>#<export>: a JavaScript function run on the runner\u2019s thread pool (the export defaults to default). Actions are not supported yet',
+      ),
+    with: z
+      .record(z.string(), scalar)
+      .optional()
+      .describe('A task step\u2019s input: values are templates, passed to the task as strings'),
     shell: z.string().optional(),
     'working-directory': z.string().optional(),
     env: envSchema.optional(),
@@ -70,7 +78,7 @@ export const stepSchema = z
     'timeout-minutes': numberOrExpression.optional(),
     retry: retrySchema.optional(),
   })
-  .describe('A step runs a script in the job\u2019s workspace');
+  .describe('A step runs a script, or a JavaScript task, in the job\u2019s workspace');
 
 const matrixSchema = z.union([
   z.string().describe('An expression that yields the matrix object'),

@@ -8,6 +8,7 @@ import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems } from './retry-policy.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
 import type { SourceMap } from './source-map.js';
+import { isTaskUses, parseTaskReference } from './task-reference.js';
 import { checkExpressions } from './validate-expressions.js';
 
 export interface ValidateOptions {
@@ -95,14 +96,19 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
   for (const [index, raw] of rawSteps.entries()) {
     const at = (key: string) => map.position(['jobs', job.key, 'steps', index, key]);
     const stepAt = map.position(['jobs', job.key, 'steps', index]);
-    if (raw.uses !== undefined) {
+    const usesAt = (offset: number) => map.positionInValue(['jobs', job.key, 'steps', index, 'uses'], offset);
+    checkStepKind(raw, `${index + 1}`, job.key, (message, key, offset) =>
       error(
-        `step uses the action "${raw.uses}": actions (uses:) are not supported yet; use run:`,
-        at('uses'),
-      );
-    } else if (raw.run === undefined) {
-      error(`step ${index + 1} of job "${job.key}" has no run: script`, stepAt);
-    }
+        message,
+        offset !== undefined
+          ? usesAt(offset)
+          : key === 'with'
+            ? map.position(['jobs', job.key, 'steps', index, 'with'], { key: true })
+            : key
+              ? at(key)
+              : stepAt,
+      ),
+    );
     if (raw.id !== undefined) {
       if (!idPattern.test(raw.id)) {
         error(
@@ -128,6 +134,35 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
       );
     }
     checkRetry(raw.retry, ['jobs', job.key, 'steps', index, 'retry'], map, error);
+  }
+}
+
+type StepDocument = WorkflowDocument['jobs'][string]['steps'][number];
+
+/** A step runs a script (`run:`) or a task (`uses: task://…`, with its `with:` input), never both. */
+function checkStepKind(
+  raw: StepDocument,
+  stepNumber: string,
+  jobKey: string,
+  error: (message: string, key?: string, offsetInUses?: number) => void,
+): void {
+  if (raw.uses === undefined) {
+    if (raw.run === undefined) error(`step ${stepNumber} of job "${jobKey}" has no run: script`);
+    if (raw.with !== undefined) error('with: is only allowed on a step with uses:', 'with');
+    return;
+  }
+  if (raw.run !== undefined) error('a step has either run: or uses:, not both', 'uses');
+  if (!isTaskUses(raw.uses)) {
+    error(
+      `step uses the action "${raw.uses}": actions (uses:) are not supported yet; use run:, or uses: task://… for a JavaScript task`,
+      'uses',
+    );
+    return;
+  }
+  const parsed = parseTaskReference(raw.uses);
+  if ('error' in parsed) error(parsed.error, 'uses', parsed.offset);
+  for (const key of ['shell', 'working-directory'] as const) {
+    if (raw[key] !== undefined) error(`${key}: only applies to run: steps, not to a task`, key);
   }
 }
 

@@ -22,16 +22,17 @@ export class Workspace {
     return path;
   }
 
-  start(args: readonly string[], env: Record<string, string> = {}): ChildProcess {
+  /** `cwd` defaults to the workspace; pass `--state-dir` too when it is another directory. */
+  start(args: readonly string[], env: Record<string, string> = {}, cwd = this.dir): ChildProcess {
     return spawn(process.execPath, [valkyrieBin, ...args], {
-      cwd: this.dir,
+      cwd,
       env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   }
 
-  run(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-    return collect(this.start(args, env));
+  run(args: readonly string[], env: Record<string, string> = {}, cwd = this.dir): Promise<CliResult> {
+    return collect(this.start(args, env, cwd));
   }
 
   dispose(): void {

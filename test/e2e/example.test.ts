@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { logLines, statuses, summary, Workspace } from './cli.js';
 
 const example = resolve(import.meta.dirname, '../../examples/ci.yml');
+const repository = resolve(import.meta.dirname, '../..');
 
 describe('the example pipeline', () => {
   const ws = new Workspace();
@@ -51,5 +52,22 @@ describe('the example pipeline', () => {
     const logs = await ws.run(['logs', '1', 'prepare']);
     expect(logs.stdout).toContain('the release token is ***');
     expect(logs.stdout).not.toMatch(/tok-\d/);
+  });
+
+  it('runs the task-step example from the repository root', async () => {
+    const result = await ws.run(
+      ['run', 'examples/tasks.yml', '--json', '--state-dir', ws.dir],
+      {},
+      repository,
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({ thumbnails: 'succeeded' });
+    expect(logLines(result.stdout, 'thumbnails')).toEqual([
+      'resizing photos/cat.jpg to 200px wide (attempt 1)',
+      'progress: {"done":1,"of":1}',
+      'thumbnail 200x150 (30000 pixels)',
+      '3 photos in the album',
+    ]);
   });
 });

@@ -14,6 +14,7 @@ import { LongPollAcceptor } from '../../src/protocol/long-poll/acceptor.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { WebSocketAcceptor } from '../../src/protocol/websocket/acceptor.js';
 import { RunnerAgent } from '../../src/runner/agent.js';
+import type { WorkspaceFor } from '../../src/runner/job-workspaces.js';
 import { inheritedEnvironment } from '../../src/runner/step-environment.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
@@ -122,7 +123,7 @@ export interface FleetRunner {
 /** A RunnerAgent with the shell executor, over `connectAuto`, as `valkyrie runner` sets one up. */
 export async function startRunner(
   fleet: Fleet,
-  options: { runnerId: string; capacity: number; labels?: string[] },
+  options: { runnerId: string; capacity: number; labels?: string[]; workspaceFor?: WorkspaceFor },
 ): Promise<FleetRunner> {
   const result = await connectAuto<RunnerMessage, ControlMessage>({
     webSocketUrl: fleet.wsUrl,
@@ -145,6 +146,7 @@ export async function startRunner(
     workDir,
     baseEnv: inheritedEnvironment(process.env),
     switches: transport,
+    ...(options.workspaceFor === undefined ? {} : { workspaceFor: options.workspaceFor }),
   });
   agent.start();
   return { agent, transport, switches, workDir };

@@ -9,6 +9,7 @@ import type { JobSpec } from '../../src/protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../../src/protocol/messages.js';
 import { type JobRunResult, runJob } from '../../src/runner/job-run.js';
 import { runAttempts, type StepAttempt, waitBeforeRetry } from '../../src/runner/step-retry.js';
+import { TaskPoolHolder } from '../../src/runner/task-pool.js';
 import type { StepDefinition } from '../../src/workflow/model.js';
 
 /** Plays back one scripted outcome per step attempt, printing the attempt's number first. */
@@ -98,6 +99,8 @@ async function run(
     baseEnv: {},
     signal: signals.signal ?? new AbortController().signal,
     killSignal: signals.killSignal ?? new AbortController().signal,
+    // Never started: these jobs have shell steps only.
+    taskPool: new TaskPoolHolder(),
   });
   return { result, ...recorded };
 }

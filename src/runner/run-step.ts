@@ -1,0 +1,91 @@
+import { join, resolve } from 'node:path';
+import type { ProcessOutcome } from '../core/outcome.js';
+import type { OutputLine } from '../executors/contract.js';
+import type { JobSpec } from '../protocol/job-spec.js';
+import { type EvaluationContext, interpolate } from '../workflow/expressions/index.js';
+import type { StepDefinition } from '../workflow/model.js';
+import { type CommandFileTexts, takeCommandFiles } from './file-commands.js';
+import type { JobRunOptions } from './job-run.js';
+import { overwriteFile } from './overwrite-file.js';
+import { scriptExtension, shellCommand } from './shells.js';
+import { defaultVariables, type StepFiles } from './step-environment.js';
+import { stepTimeoutMs } from './step-timeout.js';
+
+export interface ShellStepRun {
+  readonly spec: JobSpec;
+  readonly options: JobRunOptions;
+  readonly step: StepDefinition;
+  readonly context: EvaluationContext;
+  /** The step's own env:, evaluated. */
+  readonly stepEnv: Readonly<Record<string, string>>;
+  /** Directories earlier steps added through $GITHUB_PATH, in the order they were added. */
+  readonly extraPath: readonly string[];
+  /** Aborted when the step is interrupted (the job is cancelled or timed out). */
+  readonly signal: AbortSignal;
+  readonly onLine: (line: OutputLine) => void;
+  /** Acts on what the step wrote to its command files; throws (failing the step) on a malformed one. */
+  readonly applyFileCommands: (texts: CommandFileTexts) => void;
+}
+
+/** Runs one attempt of a `run:` step: writes its script, runs its shell through the executor. */
+export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
+  const { spec, options, step, context } = run;
+  const env = context.contexts.env as Record<string, string>;
+  const script = interpolate(step.run, context);
+  const shell = optionalInterpolate(step.shell ?? spec.defaults.shell, context);
+  const directory = optionalInterpolate(step.workingDirectory ?? spec.defaults.workingDirectory, context);
+  const timeoutMs = stepTimeoutMs(step, context);
+  const prefix = join(options.directories.files, `step-${step.index}`);
+  const files: StepFiles = {
+    output: `${prefix}.output`,
+    env: `${prefix}.env`,
+    path: `${prefix}.path`,
+    summary: `${prefix}.summary`,
+  };
+  const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
+  const command = shellCommand(shell, scriptPath);
+  overwriteFile(scriptPath, script);
+
+  const variables = {
+    ...options.baseEnv,
+    ...env,
+    ...run.stepEnv,
+    ...defaultVariables(
+      spec,
+      options.host,
+      options.directories.temp,
+      step.id ?? `__run_${step.index}`,
+      files,
+    ),
+  };
+  if (run.extraPath.length > 0) {
+    variables.PATH = [...run.extraPath]
+      .reverse()
+      .concat(variables.PATH ?? [])
+      .join(':');
+  }
+  let commandFiles: CommandFileTexts | undefined;
+  try {
+    const outcome = await options.executor.run(
+      {
+        command: command.command,
+        args: command.args,
+        cwd: resolve(spec.workspace, directory ?? '.'),
+        env: variables,
+        timeoutMs,
+      },
+      { signal: run.signal, killSignal: options.killSignal, onLine: run.onLine },
+    );
+    commandFiles = takeCommandFiles(files);
+    run.applyFileCommands(commandFiles);
+    return outcome;
+  } finally {
+    // Taken even when the step or its files failed: left behind in the reused slot, they would be
+    // read by the next job's step of the same index.
+    commandFiles ??= takeCommandFiles(files);
+  }
+}
+
+function optionalInterpolate(value: string | undefined, context: EvaluationContext): string | undefined {
+  return value === undefined ? undefined : interpolate(value, context);
+}

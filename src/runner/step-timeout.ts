@@ -1,0 +1,13 @@
+import type { EvaluationContext } from '../workflow/expressions/index.js';
+import type { StepDefinition } from '../workflow/model.js';
+import { evaluateNumber } from '../workflow/typed-values.js';
+
+/** The step's `timeout-minutes` in milliseconds; Infinity without one. Throws on a non-positive value. */
+export function stepTimeoutMs(step: StepDefinition, context: EvaluationContext): number {
+  if (step.timeoutMinutes === undefined) return Number.POSITIVE_INFINITY;
+  const minutes = evaluateNumber(step.timeoutMinutes, context);
+  if (!(minutes > 0)) {
+    throw new Error(`timeout-minutes must be a positive number, received ${String(step.timeoutMinutes)}`);
+  }
+  return minutes * 60_000;
+}
