@@ -18,7 +18,8 @@ export type Authentication<Principal> =
   | { readonly kind: 'accepted'; readonly principal: Principal }
   | {
       readonly kind: 'rejected';
-      readonly status: 401 | 403;
+      /** 401/403 end the client's attempts; 503 (shutting down) makes it retry. */
+      readonly status: 401 | 403 | 503;
       readonly code: string;
       readonly message: string;
     };

@@ -100,7 +100,7 @@ export class ValkyrieServer implements AsyncDisposable {
         clock,
         closing: () => intake.stopped,
       };
-      const authenticate = runnerAuthentication(authority);
+      const authenticate = runnerAuthentication(authority, intake);
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,
         authenticate,
@@ -195,8 +195,17 @@ export class ValkyrieServer implements AsyncDisposable {
   }
 }
 
-function runnerAuthentication(authority: TokenAuthority): Authenticate<string> {
+function runnerAuthentication(authority: TokenAuthority, intake: { stopped: boolean }): Authenticate<string> {
   return async ({ headers }) => {
+    // A draining server keeps the connections it has (their jobs report through them) but takes no
+    // new ones: the runner retries, and reaches another replica or this one after a restart.
+    if (intake.stopped)
+      return {
+        kind: 'rejected',
+        status: 503,
+        code: 'VK_SHUTTING_DOWN',
+        message: 'the server is shutting down and takes no new runner connections',
+      };
     try {
       const principal = await authority.authenticate(headers.authorization);
       if (principal.kind === 'token' && principal.role === 'credential')

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
+import { runnerDecoder } from '../../src/protocol/frame.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { connectScriptedRunner, credential, oneJobWorkflow, startTestServer } from './helpers.js';
 
 /** Reads a Server-Sent Events response to its end: [event name, parsed data] pairs. */
@@ -114,7 +117,8 @@ describe('run event and log streams', () => {
 
 describe('shutdown', () => {
   it('answers 503 while draining, ends open streams, and closes idempotently', async () => {
-    const { server, request } = await startTestServer({ drainTimeoutMs: 300 });
+    const { server, request, token } = await startTestServer({ drainTimeoutMs: 300 });
+    const runnerCredential = await credential(request, token);
     const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const { run } = created.body as { run: { id: string } };
     const stream = fetch(`${server.url}/api/v1/runs/${run.id}/events`, {
@@ -127,6 +131,13 @@ describe('shutdown', () => {
     expect(refused).toMatchObject({ status: 503, body: { code: 'VK_SHUTTING_DOWN' } });
     expect((await request('GET', '/readyz', { token: null })).status).toBe(503);
     expect((await request('GET', '/healthz', { token: null })).status).toBe(200);
+    // A runner that connects now is turned away for the time being (retryable), not for good.
+    const late = await connectWebSocket<RunnerMessage, ControlMessage>({
+      url: `${server.url.replace(/^http/, 'ws')}/api/v1/runner/ws`,
+      decoder: runnerDecoder,
+      headers: { authorization: `Bearer ${runnerCredential}` },
+    });
+    expect(late).toMatchObject({ kind: 'unreachable', reason: expect.stringContaining('VK_SHUTTING_DOWN') });
     await closing;
     expect(await stream).toContain('"type":"run.started"');
     await server.destroy();
