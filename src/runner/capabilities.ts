@@ -124,11 +124,15 @@ function run(
 ): Promise<{ exitCode: number; stdout: string; stderr: string } | undefined> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(undefined);
-    execFile(
+    // Not execFile's own `signal`: aborting a child whose spawn is failing (a tool that is not
+    // installed) makes Node kill pid 0, i.e. SIGTERM to this process's whole group — the runner and
+    // whatever started it. Only a child that really started is killed here.
+    const child = execFile(
       command,
       [...args],
-      { env, timeout: timeoutMs, maxBuffer: 1024 * 1024, ...(signal === undefined ? {} : { signal }) },
+      { env, timeout: timeoutMs, maxBuffer: 1024 * 1024 },
       (error, stdout, stderr) => {
+        signal?.removeEventListener('abort', stop);
         if (error === null) return resolve({ exitCode: 0, stdout, stderr });
         const code = (error as { code?: unknown }).code;
         // A numeric code is the exit status; a string one (ENOENT) or a kill means it did not run.
@@ -136,6 +140,11 @@ function run(
         resolve(undefined);
       },
     );
+    function stop(): void {
+      if (child.pid !== undefined && child.pid > 0 && child.exitCode === null && child.signalCode === null)
+        child.kill();
+    }
+    signal?.addEventListener('abort', stop, { once: true });
   });
 }
 

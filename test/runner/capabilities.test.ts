@@ -80,3 +80,30 @@ describe('runner capabilities', () => {
     expect(parseNvidiaSmi('Tesla K80, N/A\n\n')).toEqual([{ name: 'Tesla K80' }]);
   });
 });
+
+describe('detectCapabilities, aborted while probes are starting', () => {
+  it('never signals its own process group (a failed spawn has no pid to kill)', async () => {
+    let terminated = 0;
+    const onTerm = () => {
+      terminated++;
+    };
+    process.on('SIGTERM', onTerm);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const abort = new AbortController();
+        // An empty PATH: every tool probe's spawn fails (ENOENT), and the abort lands while it does.
+        const detecting = detectCapabilities({
+          workDir: tmpdir(),
+          env: { PATH: '/nonexistent' },
+          signal: abort.signal,
+        });
+        abort.abort();
+        await detecting;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      process.off('SIGTERM', onTerm);
+    }
+    expect(terminated).toBe(0);
+  });
+});
