@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { ProtocolError } from './frame.js';
 import { protocolVersion } from './messages.js';
 
@@ -35,6 +35,52 @@ export function checkVersionHeader(headers: IncomingHttpHeaders): ProtocolError 
     code: 'VK_PROTOCOL_VERSION',
     message: `client speaks protocol version ${JSON.stringify(value)}; this server speaks version ${protocolVersion}`,
   };
+}
+
+/** Why a connection is refused, as both transports answer it: an HTTP status and `{code, message}`. */
+export interface Refusal {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/**
+ * The checks every new connection passes, in order: the server is not closing, the client speaks
+ * this protocol version, and the authentication hook accepts it (a hook that throws is a 500).
+ */
+export async function admitConnection<Principal>(
+  request: IncomingMessage,
+  closing: () => boolean,
+  authenticate: Authenticate<Principal>,
+): Promise<
+  { readonly kind: 'accepted'; readonly principal: Principal } | (Refusal & { readonly kind: 'refused' })
+> {
+  if (closing())
+    return {
+      kind: 'refused',
+      status: 503,
+      code: 'VK_SHUTTING_DOWN',
+      message: 'the control plane is shutting down',
+    };
+  const versionError = checkVersionHeader(request.headers);
+  if (versionError !== undefined) return { kind: 'refused', status: 400, ...versionError };
+  let authentication: Authentication<Principal>;
+  try {
+    authentication = await authenticate({
+      headers: request.headers,
+      remoteAddress: request.socket.remoteAddress,
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      kind: 'refused',
+      status: 500,
+      code: 'VK_AUTHENTICATE',
+      message: `authentication failed: ${message}`,
+    };
+  }
+  if (authentication.kind === 'rejected') return { ...authentication, kind: 'refused' };
+  return authentication;
 }
 
 /** Every refusal is a JSON body `{code, message}`, as the HTTP API's errors are. */

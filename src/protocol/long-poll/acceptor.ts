@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Clock, systemClock, type TimerHandle } from '../clock.js';
 import { decodeBatch, type MessageDecoder } from '../frame.js';
-import { type Authenticate, checkVersionHeader, errorBody } from '../handshake.js';
+import { type Authenticate, admitConnection, errorBody } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { LongPollSession, respondJson } from './session.js';
@@ -103,23 +103,9 @@ export class LongPollAcceptor<Out, In, Principal> {
 
   private async open(request: IncomingMessage, response: ServerResponse): Promise<void> {
     request.resume();
-    if (this.closing)
-      return respondError(response, 503, 'VK_SHUTTING_DOWN', 'the control plane is shutting down');
-    const versionError = checkVersionHeader(request.headers);
-    if (versionError !== undefined)
-      return respondError(response, 400, versionError.code, versionError.message);
-    let authentication: Awaited<ReturnType<Authenticate<Principal>>>;
-    try {
-      authentication = await this.options.authenticate({
-        headers: request.headers,
-        remoteAddress: request.socket.remoteAddress,
-      });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return respondError(response, 500, 'VK_AUTHENTICATE', `authentication failed: ${message}`);
-    }
-    if (authentication.kind === 'rejected')
-      return respondError(response, authentication.status, authentication.code, authentication.message);
+    const admission = await admitConnection(request, () => this.closing, this.options.authenticate);
+    if (admission.kind === 'refused')
+      return respondError(response, admission.status, admission.code, admission.message);
     const id = randomBytes(16).toString('base64url');
     const session = new LongPollSession<Out, In>(
       id,
@@ -128,7 +114,7 @@ export class LongPollAcceptor<Out, In, Principal> {
       this.options.decoder.maxFrameBytes,
     );
     this.sessions.set(id, session);
-    for (const listener of this.listeners) listener(session, authentication.principal);
+    for (const listener of this.listeners) listener(session, admission.principal);
     respondJson(response, 201, JSON.stringify({ v: protocolVersion, sessionId: id, holdMs: this.holdMs }));
   }
 

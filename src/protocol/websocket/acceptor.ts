@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
-import { type Authenticate, checkVersionHeader, errorBody } from '../handshake.js';
+import { type Authenticate, admitConnection, errorBody } from '../handshake.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { defaultKeepAliveIntervalMs, WebSocketTransport } from './socket-transport.js';
 
@@ -71,23 +71,11 @@ export class WebSocketAcceptor<Out, In, Principal> {
     }
     // A client that hangs up during authentication must not crash the server.
     socket.on('error', () => socket.destroy());
-    if (this.closing) return refuse(socket, 503, 'VK_SHUTTING_DOWN', 'the control plane is shutting down');
-    const versionError = checkVersionHeader(request.headers);
-    if (versionError !== undefined) return refuse(socket, 400, versionError.code, versionError.message);
-    let authentication: Awaited<ReturnType<Authenticate<Principal>>>;
-    try {
-      authentication = await this.options.authenticate({
-        headers: request.headers,
-        remoteAddress: request.socket.remoteAddress,
-      });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return refuse(socket, 500, 'VK_AUTHENTICATE', `authentication failed: ${message}`);
-    }
-    if (authentication.kind === 'rejected')
-      return refuse(socket, authentication.status, authentication.code, authentication.message);
+    const admission = await admitConnection(request, () => this.closing, this.options.authenticate);
+    if (admission.kind === 'refused')
+      return refuse(socket, admission.status, admission.code, admission.message);
     if (this.closing || socket.destroyed) return void socket.destroy();
-    const { principal } = authentication;
+    const { principal } = admission;
     this.sockets.handleUpgrade(request, socket, head, (webSocket) => {
       const transport = new WebSocketTransport<Out, In>(
         webSocket,
