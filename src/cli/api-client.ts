@@ -55,12 +55,8 @@ export class ApiClient {
       throw new UsageError(
         'no server: pass --server URL or set VALKYRIE_SERVER (e.g. http://127.0.0.1:7070)',
       );
-    if (!/^https?:\/\/[^/]/.test(server))
-      throw new UsageError(
-        `--server: expected an http:// or https:// URL, received ${JSON.stringify(server)}`,
-      );
     const token = flags.token ?? env.VALKYRIE_TOKEN;
-    return new ApiClient(server, token === '' ? undefined : token);
+    return new ApiClient(serverBaseUrl(server), token === '' ? undefined : token);
   }
 
   get origin(): string {
@@ -99,6 +95,24 @@ export class ApiClient {
       );
     }
   }
+}
+
+/**
+ * A `--server` value checked and made a base URL (no trailing slash): http or https, no query or
+ * fragment, since API and protocol paths are appended to it.
+ */
+export function serverBaseUrl(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+    throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
+  if (url.search !== '' || url.hash !== '')
+    throw new UsageError(`--server takes no query or fragment, received ${JSON.stringify(value)}`);
+  return url.href.replace(/\/+$/, '');
 }
 
 /** Resolves for a 2xx answer; otherwise reads the body and rejects with its ApiRequestError. */

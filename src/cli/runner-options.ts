@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { serverBaseUrl } from './api-client.js';
 import { UsageError } from './exit-codes.js';
 
 /** `valkyrie runner`'s flags as commander hands them over; everything optional. */
@@ -41,7 +42,7 @@ export function resolveRunnerSettings(
       '--server (or VALKYRIE_SERVER) is required: the control plane, e.g. http://ci.example:7070',
     );
   return Object.freeze({
-    server: serverUrl(server),
+    server: serverBaseUrl(server),
     token: options.token ?? (env.VALKYRIE_TOKEN || undefined),
     name: options.name,
     labels: (options.labels ?? []).map(checkLabel),
@@ -49,20 +50,6 @@ export function resolveRunnerSettings(
     workDir: resolve(cwd, options.workDir ?? defaultWorkDir),
     protocol: protocol(options.protocol),
   });
-}
-
-function serverUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
-  if (url.search !== '' || url.hash !== '')
-    throw new UsageError(`--server takes no query or fragment, received ${JSON.stringify(value)}`);
-  return url.href.replace(/\/+$/, '');
 }
 
 function checkLabel(label: string): string {

@@ -3,7 +3,7 @@ import { packWorkspace } from '../../bundle/pack.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { loadWorkflow } from '../../workflow/parse.js';
-import { ApiClient } from '../api-client.js';
+import { ApiClient, serverBaseUrl } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { followRun } from '../follow-run.js';
 import { readDotenv } from '../key-values.js';
@@ -53,7 +53,7 @@ export async function submitCommand(
     throw new UsageError(
       'no token given: pass --token T or set VALKYRIE_TOKEN (create one with: valkyrie token create --role submit)',
     );
-  const client = new ServerClient(new ApiClient(checkServerUrl(server), token));
+  const client = new ServerClient(new ApiClient(serverBaseUrl(server), token));
   const cwd = process.cwd();
   const workspace = resolve(cwd, options.workspace ?? '.');
   // Without a FILE, the workspace's own workflow, as `valkyrie run` finds it in the current directory.
@@ -139,18 +139,6 @@ function report(
     };
     process.stdout.write(`${JSON.stringify(bundle ? { ...fields, bundle } : fields)}\n`);
   }
-}
-
-function checkServerUrl(server: string): string {
-  let url: URL;
-  try {
-    url = new URL(server);
-  } catch {
-    throw new UsageError(`--server must be a URL like http://host:7070, received ${JSON.stringify(server)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(server)}`);
-  return server;
 }
 
 /** The token and any secrets travel with every request: say so when that is in the clear. */
