@@ -81,17 +81,16 @@ const jobSpec = {
   contexts: { github: {}, vars: {}, secrets: {}, matrix: null, strategy: null, needs: {}, inputs: null },
 };
 
-/** Runs `count` jobs' worth of offer → accept → lease → step.started; returns µs per job. */
-async function dispatch(protocol, kind, count) {
+/** A node:http server with the long-poll acceptor on /poll and the WebSocket one on /ws, accepting all. */
+function bothAcceptors(protocol) {
   const authenticate = async () => ({ kind: 'accepted', principal: 'bench' });
-  let poll;
-  const server = createServer((request, response) => {
-    if (!poll?.handle(request, response)) response.writeHead(404).end();
-  });
-  poll = new protocol.LongPollAcceptor({
+  const poll = new protocol.LongPollAcceptor({
     basePath: '/poll',
     authenticate,
     decoder: protocol.controlPlaneDecoder,
+  });
+  const server = createServer((request, response) => {
+    if (!poll.handle(request, response)) response.writeHead(404).end();
   });
   const ws = new protocol.WebSocketAcceptor({
     server,
@@ -99,6 +98,12 @@ async function dispatch(protocol, kind, count) {
     authenticate,
     decoder: protocol.controlPlaneDecoder,
   });
+  return { server, poll, ws };
+}
+
+/** Runs `count` jobs' worth of offer → accept → lease → step.started; returns µs per job. */
+async function dispatch(protocol, kind, count) {
+  const { server, poll, ws } = bothAcceptors(protocol);
   const serverEnd = new Promise((resolve) => {
     ws.onConnection(resolve);
     poll.onConnection(resolve);
@@ -160,22 +165,7 @@ async function dispatch(protocol, kind, count) {
  * Between samples the auto transport moves back to WebSocket on its own (its first probe).
  */
 async function fallback(protocol, count) {
-  const authenticate = async () => ({ kind: 'accepted', principal: 'bench' });
-  let poll;
-  const server = createServer((request, response) => {
-    if (!poll?.handle(request, response)) response.writeHead(404).end();
-  });
-  poll = new protocol.LongPollAcceptor({
-    basePath: '/poll',
-    authenticate,
-    decoder: protocol.controlPlaneDecoder,
-  });
-  const ws = new protocol.WebSocketAcceptor({
-    server,
-    path: '/ws',
-    authenticate,
-    decoder: protocol.controlPlaneDecoder,
-  });
+  const { server, poll, ws } = bothAcceptors(protocol);
   let webSocketEnd;
   ws.onConnection((end) => {
     webSocketEnd = end;
