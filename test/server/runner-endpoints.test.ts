@@ -6,7 +6,7 @@ import { runnerDecoder } from '../../src/protocol/frame.js';
 import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
-import { credential, oneJobWorkflow, startTestServer } from './helpers.js';
+import { connectScriptedRunner, credential, oneJobWorkflow, startTestServer } from './helpers.js';
 
 function ws(url: string, token: string) {
   return connectWebSocket<RunnerMessage, ControlMessage>({
@@ -96,3 +96,42 @@ describe('TLS', () => {
     expect((await get('/api/v1/runs')).status).toBe(401);
   });
 });
+
+describe('runner listing and modes over the API', () => {
+  it('lists connected runners; drain holds back offers, resume brings them; only admins change modes', async () => {
+    const { server, request, token } = await startTestServer();
+    try {
+      const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+      let listed: { id: string; name: string; mode: string; connected: boolean }[] = [];
+      for (let i = 0; i < 100 && listed.length === 0; i++) {
+        listed = ((await request('GET', '/api/v1/runners')).body as { runners: typeof listed }).runners;
+        if (listed.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(listed).toMatchObject([{ name: 'scripted', mode: 'online', connected: true }]);
+      const id = listed[0]?.id ?? '';
+
+      const reader = await token('read');
+      expect((await request('POST', `/api/v1/runners/${id}/drain`, { token: reader })).status).toBe(403);
+      expect((await request('POST', '/api/v1/runners/nobody/drain')).body).toMatchObject({
+        code: 'VK_RUNNER_NOT_FOUND',
+      });
+      const drained = await request('POST', `/api/v1/runners/${id}/drain`);
+      expect(drained).toMatchObject({ status: 200, body: { runner: { id, mode: 'draining' } } });
+
+      await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+      const leased = runner.leases(1);
+      const early = await Promise.race([leased.then(() => 'leased'), delay(300).then(() => 'held back')]);
+      expect(early).toBe('held back');
+      const resumed = await request('POST', `/api/v1/runners/${id}/resume`);
+      expect(resumed).toMatchObject({ status: 200, body: { runner: { mode: 'online' } } });
+      expect(await leased).toHaveLength(1);
+      runner.transport.close();
+    } finally {
+      await server.destroy();
+    }
+  });
+});
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
