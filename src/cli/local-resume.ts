@@ -15,6 +15,8 @@ import type { Workflow } from '../workflow/model.js';
 import type { LocalRun } from './local-mode.js';
 import { keepOwnership } from './run-recovery.js';
 
+export type ContinueHow = 'resume' | 'rerun';
+
 export interface LocalResumeOptions {
   readonly workflow: Workflow;
   readonly stores: Stores;
@@ -26,13 +28,15 @@ export interface LocalResumeOptions {
   readonly request: StoredRunRequest;
   readonly record: RunRecord;
   readonly jobs: readonly JobRecord[];
+  /** Continue an interrupted run, or re-run a finished run's failed jobs. */
+  readonly how: ContinueHow;
   readonly onEvent: RunEventListener;
 }
 
 /**
- * Local mode for a run this process has claimed (RunRecoveryStore.claim): the same control plane and
- * in-process runner as `startLocalRun`, continuing the run from its stored jobs, with this process's
- * heartbeat on it until `close()`.
+ * Local mode for a run this process has claimed or reopened (RunRecoveryStore.claim, .reopen): the
+ * same control plane and in-process runner as `startLocalRun`, continuing the run from its stored
+ * jobs, with this process's heartbeat on it until `close()`.
  */
 export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
   const { request, record } = options;
@@ -52,7 +56,9 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
   });
   agent.start();
   const ownership = keepOwnership(options.stores, record.id);
-  const handle = controlPlane.resumeRun(
+  const continueRun = options.how === 'resume' ? controlPlane.resumeRun : controlPlane.rerunRun;
+  const handle = continueRun.call(
+    controlPlane,
     options.workflow,
     {
       workflowName: options.workflow.name,

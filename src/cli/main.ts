@@ -136,6 +136,35 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('rerun')
+    .description(
+      'run the failed jobs of a finished run again, and the jobs after them, as new attempts of the same jobs',
+    )
+    .argument('<run>', 'run id of a failed or cancelled run (see valkyrie runs)')
+    .option('-j, --jobs <n>', 'run at most N jobs at once (default: as the run was started)')
+    .option(
+      '--secret <name=value>',
+      'provide secrets.NAME again; secrets are never stored (repeatable)',
+      collectPair,
+    )
+    .option('--secrets-file <file>', 'read secrets from a dotenv file')
+    .option('--json', 'print NDJSON events; the last line is the run summary')
+    .option('--no-color', 'plain output')
+    .addOption(stateDir())
+    .addOption(db())
+    .addHelpText(
+      'after',
+      '\nLike GitHub\'s "Re-run failed jobs": failed, timed-out and cancelled jobs run again with the same\n' +
+        'workflow text and inputs the run was started with; jobs that need them are planned again (their if:\n' +
+        'and matrix see the new results); every other job keeps its result and outputs. Earlier attempts keep\n' +
+        'their logs (valkyrie show lists them). Exit codes as valkyrie run.',
+    )
+    .action(async (run: string, options) => {
+      const { rerunCommand } = await import('./commands/resume.js');
+      setExit(await rerunCommand(run, options));
+    });
+
+  program
     .command('validate')
     .description('parse and plan a workflow without running it; print the job graph')
     .argument('<file>', 'workflow file')

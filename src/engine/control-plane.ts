@@ -140,15 +140,39 @@ export class ControlPlane {
     record: RunRecord,
     jobs: readonly JobRecord[],
   ): RunHandle {
+    return this.continueRun(workflow, request, record, jobs, 'resume');
+  }
+
+  /**
+   * Re-runs the failed jobs of a finished run (RunCoordinator.rerun): they and the jobs after them run
+   * again as new attempts, the rest keep their results. The caller must have reopened the run
+   * (RunRecoveryStore.reopen), which makes it `running` again and this process its owner.
+   */
+  rerunRun(
+    workflow: Workflow,
+    request: RunRequest,
+    record: RunRecord,
+    jobs: readonly JobRecord[],
+  ): RunHandle {
+    return this.continueRun(workflow, request, record, jobs, 'rerun');
+  }
+
+  private continueRun(
+    workflow: Workflow,
+    request: RunRequest,
+    record: RunRecord,
+    jobs: readonly JobRecord[],
+    how: 'resume' | 'rerun',
+  ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now;
     const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
-    const effects = coordinator.restore(
-      jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 })),
-      now,
-    );
-    const { run, handle } = activateRun(record, workflow, coordinator, startedAt, this.cancelRun);
+    const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
+    const effects = how === 'resume' ? coordinator.restore(stored, now) : coordinator.rerun(stored, now);
+    // A re-run's duration is this attempt's, not the time since the run first started.
+    const activeSince = how === 'resume' ? startedAt : now;
+    const { run, handle } = activateRun(record, workflow, coordinator, activeSince, this.cancelRun);
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     this.announce(record, workflow, now, { status: 'running' });
     this.apply(run, effects);
@@ -199,6 +223,19 @@ export class ControlPlane {
           break;
         case 'retry':
           this.scheduleRetry(effect);
+          break;
+        case 'reopen':
+          this.runsByLeg.set(leg.id, run);
+          this.write(() => this.stores.runs.recordJobAttempt({ jobId: leg.id, ...effect.ended }));
+          this.write(() =>
+            this.stores.runs.updateJob(leg.id, {
+              status: 'pending',
+              attempt: leg.attempt,
+              name: leg.name,
+              matrix: leg.matrix,
+              outputs: {},
+            }),
+          );
           break;
       }
     }

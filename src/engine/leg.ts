@@ -45,7 +45,12 @@ export type Effect =
       readonly ended: EndedAttempt;
       readonly delayMs: number;
       readonly reason: string;
-    };
+    }
+  /**
+   * A re-run starts a new attempt of a finished leg: `ended` is kept as its earlier attempt, and the
+   * leg is `pending` again as attempt `leg.attempt`, under its (possibly new) name and matrix values.
+   */
+  | { readonly kind: 'reopen'; readonly leg: Leg; readonly ended: EndedAttempt };
 
 /** A job as the store last saw it (RunStore's JobRecord), for `RunCoordinator.restore`. */
 export interface StoredLeg {

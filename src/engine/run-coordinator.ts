@@ -20,6 +20,7 @@ import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-e
 import { attemptOutcomeOfStatus, type EndedAttempt, jobRetryDecision, retryReason } from './job-retry.js';
 import { type Effect, type Leg, moveLeg, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
+import { endedAttemptOf, planRerun } from './rerun-plan.js';
 import type { RunContext } from './run-context.js';
 
 interface KeyState {
@@ -41,6 +42,8 @@ export class RunCoordinator {
   private cancelled = false;
   private killed = false;
   private ordinal = 0;
+  /** On a re-run, the earlier records of the jobs planned anew (rerun-plan.ts), by job key. */
+  private readonly earlier = new Map<string, StoredLeg[]>();
 
   constructor(
     private readonly workflow: Workflow,
@@ -179,9 +182,31 @@ export class RunCoordinator {
    * Call once, on a coordinator nothing else has been called on.
    */
   restore(stored: readonly StoredLeg[], at: number): Effect[] {
+    return this.rebuild(stored, stored, new Set(), at);
+  }
+
+  /**
+   * Re-runs the failed jobs of a finished run, as GitHub's "Re-run failed jobs" (rerun-plan.ts): the
+   * failed, timed-out and cancelled legs of a job run again, each as the next attempt of the same job;
+   * every job after one of those is planned anew when its needs are done (its `if:` and matrix may
+   * decide differently now), its legs taking the earlier records over as new attempts. Every other job
+   * keeps its result and outputs. Call once, on a coordinator nothing else has been called on.
+   */
+  rerun(stored: readonly StoredLeg[], at: number): Effect[] {
+    const plan = planRerun(this.workflow, stored);
+    for (const [key, legs] of plan.replanned) this.earlier.set(key, [...legs]);
+    return this.rebuild(stored, plan.kept, plan.reopened, at);
+  }
+
+  private rebuild(
+    all: readonly StoredLeg[],
+    stored: readonly StoredLeg[],
+    reopened: ReadonlySet<string>,
+    at: number,
+  ): Effect[] {
     const byKey = new Map<string, StoredLeg[]>();
     for (const record of stored) byKey.set(record.key, [...(byKey.get(record.key) ?? []), record]);
-    this.ordinal = Math.max(0, ...stored.map((record) => ordinalOf(record.id)));
+    this.ordinal = Math.max(0, ...all.map((record) => ordinalOf(record.id)));
     const effects: Effect[] = [];
     let progressed = true;
     while (progressed) {
@@ -189,7 +214,7 @@ export class RunCoordinator {
       for (const state of this.keys.values()) {
         const records = byKey.get(state.job.key);
         if (state.expanded || !records || !this.needsSettled(state.job)) continue;
-        this.restoreKey(state, records, at, effects);
+        this.restoreKey(state, records, reopened, at, effects);
         progressed = true;
       }
     }
@@ -197,12 +222,18 @@ export class RunCoordinator {
     return [...effects, ...this.advance()];
   }
 
-  private restoreKey(state: KeyState, records: readonly StoredLeg[], at: number, effects: Effect[]): void {
+  private restoreKey(
+    state: KeyState,
+    records: readonly StoredLeg[],
+    reopened: ReadonlySet<string>,
+    at: number,
+    effects: Effect[],
+  ): void {
     state.expanded = true;
     const job = state.job;
     let planned: PlannedLeg[] = [];
-    let failure = 'the job could not be planned again on resume';
-    if (records.some((record) => !isTerminal(record.status))) {
+    let failure = 'the job could not be planned again';
+    if (records.some((record) => !isTerminal(record.status) || reopened.has(record.id))) {
       try {
         const plan = planLegs(this.workflow, job, this.run, this.needsContext(job));
         planned = plan.legs;
@@ -214,6 +245,7 @@ export class RunCoordinator {
     const placement = queuePlacement(this.workflow, job, this.run);
     for (const [index, record] of records.entries()) {
       const plan = planned.find((candidate) => candidate.name === record.name) ?? planned[index];
+      const reopen = reopened.has(record.id);
       const leg: Leg = {
         id: record.id,
         key: job.key,
@@ -223,16 +255,23 @@ export class RunCoordinator {
         runsOn: plan?.runsOn ?? [],
         spec: plan?.makeSpec(record.id),
         retry: job.retry,
-        attempt: record.attempt,
         ...placement,
-        status: record.status,
-        startedAt: record.startedAt,
-        finishedAt: record.finishedAt,
-        reason: record.reason,
+        ...(reopen
+          ? { attempt: record.attempt + 1, status: 'pending' }
+          : {
+              attempt: record.attempt,
+              status: record.status,
+              startedAt: record.startedAt,
+              finishedAt: record.finishedAt,
+              reason: record.reason,
+            }),
       };
       state.legs.push(leg);
       this.legs.set(leg.id, leg);
-      if (isTerminal(record.status)) {
+      if (reopen) {
+        effects.push({ kind: 'reopen', leg, ended: endedAttemptOf(record, at) });
+        if (!plan) this.finish(leg, 'failed', effects, failure);
+      } else if (isTerminal(record.status)) {
         for (const [key, value] of Object.entries(record.outputs))
           if (value !== '') state.outputs[key] = value;
       } else if (!plan) {
@@ -278,6 +317,11 @@ export class RunCoordinator {
 
   private expand(state: KeyState, effects: Effect[]): void {
     state.expanded = true;
+    this.planKey(state, effects);
+    this.retireEarlier(state, effects);
+  }
+
+  private planKey(state: KeyState, effects: Effect[]): void {
     const job = state.job;
     const needs = this.needsContext(job);
     const context: EvaluationContext = {
@@ -304,7 +348,8 @@ export class RunCoordinator {
     }
     const placement = queuePlacement(this.workflow, job, this.run);
     for (const plan of planned) {
-      const id = this.newJobId(++this.ordinal);
+      const earlier = this.takeEarlier(state, plan.name);
+      const id = earlier?.id ?? this.newJobId(++this.ordinal);
       const missing = this.missingLabels(plan.runsOn);
       const leg: Leg = {
         id,
@@ -315,13 +360,11 @@ export class RunCoordinator {
         runsOn: plan.runsOn,
         spec: plan.makeSpec(id),
         retry: job.retry,
-        attempt: 1,
+        attempt: (earlier?.attempt ?? 0) + 1,
         ...placement,
         status: 'pending',
       };
-      state.legs.push(leg);
-      this.legs.set(id, leg);
-      effects.push({ kind: 'add', leg });
+      this.addLeg(state, leg, earlier, effects);
       if (missing.length > 0) {
         this.finish(
           leg,
@@ -342,22 +385,67 @@ export class RunCoordinator {
     status: TerminalJobStatus,
     reason?: string,
   ): void {
-    const id = this.newJobId(++this.ordinal);
+    const earlier = this.takeEarlier(state, name);
     const leg: Leg = {
-      id,
+      id: earlier?.id ?? this.newJobId(++this.ordinal),
       key: state.job.key,
       name,
       matrix: {},
       continueOnError: false,
       runsOn: [],
-      attempt: 1,
+      attempt: (earlier?.attempt ?? 0) + 1,
       priority: queuePlacement(this.workflow, state.job, this.run).priority,
       status: 'pending',
     };
-    state.legs.push(leg);
-    this.legs.set(id, leg);
-    effects.push({ kind: 'add', leg });
+    this.addLeg(state, leg, earlier, effects);
     this.finish(leg, status, effects, reason);
+    this.settle(state);
+  }
+
+  /** A new leg, or on a re-run the next attempt of the earlier record it takes over. */
+  private addLeg(state: KeyState, leg: Leg, earlier: StoredLeg | undefined, effects: Effect[]): void {
+    state.legs.push(leg);
+    this.legs.set(leg.id, leg);
+    effects.push(
+      earlier === undefined
+        ? { kind: 'add', leg }
+        : { kind: 'reopen', leg, ended: endedAttemptOf(earlier, Date.now()) },
+    );
+  }
+
+  /**
+   * On a re-run, the earlier record a newly planned leg takes over: the one with the same name, else
+   * the first one left (a matrix that expands differently now), so every record gets its next attempt.
+   */
+  private takeEarlier(state: KeyState, name: string): StoredLeg | undefined {
+    const earlier = this.earlier.get(state.job.key);
+    if (earlier === undefined || earlier.length === 0) return undefined;
+    const index = Math.max(
+      0,
+      earlier.findIndex((record) => record.name === name),
+    );
+    return earlier.splice(index, 1)[0];
+  }
+
+  /** Earlier records the re-run planned no leg for (a smaller matrix) end their new attempt skipped. */
+  private retireEarlier(state: KeyState, effects: Effect[]): void {
+    const left = this.earlier.get(state.job.key) ?? [];
+    this.earlier.delete(state.job.key);
+    for (const record of left) {
+      const leg: Leg = {
+        id: record.id,
+        key: record.key,
+        name: record.name,
+        matrix: record.matrix as Record<string, ExpressionValue>,
+        continueOnError: false,
+        runsOn: [],
+        attempt: record.attempt + 1,
+        priority: queuePlacement(this.workflow, state.job, this.run).priority,
+        status: 'pending',
+      };
+      this.addLeg(state, leg, record, effects);
+      this.finish(leg, 'skipped', effects, 'not planned on this re-run');
+    }
     this.settle(state);
   }
 

@@ -21,6 +21,8 @@ export interface StoredRunRequest {
   readonly concurrency?: number;
   readonly priority?: Priority;
   readonly notBefore?: number;
+  /** The sha256 of the workspace bundle a server run unpacks for each job. */
+  readonly bundle?: string;
 }
 
 export interface RunOwnership {
@@ -64,4 +66,13 @@ export interface RunRecoveryStore {
    * read); `lost` otherwise, without writing.
    */
   claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome>;
+  /**
+   * Reopens a finished run for a re-run of its failed jobs: when its status is still `expected`, it
+   * becomes `running` again (finish time cleared) under the `next` owner; `lost` otherwise, without
+   * writing, so of two concurrent re-runs exactly one proceeds.
+   */
+  reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;
 }
+
+/** The finished runs a re-run can reopen: those with failed or cancelled jobs to run again. */
+export type ReopenableStatus = 'failed' | 'cancelled';

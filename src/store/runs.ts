@@ -54,6 +54,12 @@ export interface JobPatch {
    * the same patch sets them. The ended attempt is kept with recordJobAttempt first.
    */
   readonly attempt?: number;
+  /**
+   * A re-run may plan a job's legs anew (a matrix from changed outputs, or a job skipped before that
+   * expands now): the attempt it starts then carries the leg's new display name and matrix values.
+   */
+  readonly name?: string;
+  readonly matrix?: Readonly<Record<string, unknown>>;
 }
 
 /** An attempt of a job that ended and was retried; the job's record holds its latest attempt. */

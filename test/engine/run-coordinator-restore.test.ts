@@ -1,46 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asJobId } from '../../src/core/ids.js';
-import type { JobStatus } from '../../src/core/outcome.js';
-import type { Effect, StoredLeg } from '../../src/engine/leg.js';
-import type { RunContext } from '../../src/engine/run-context.js';
-import { RunCoordinator } from '../../src/engine/run-coordinator.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
-
-const run: RunContext = {
-  runId: '7',
-  runNumber: 1,
-  workflowName: 'test',
-  workspace: '/tmp',
-  actor: 'tester',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-};
-
-function coordinator(yaml: string): RunCoordinator {
-  const parsed = parseWorkflow(yaml, 'test.yml');
-  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  return new RunCoordinator(parsed.workflow, run, (n) => asJobId(`7.${n}`));
-}
-
-const stored = (
-  ordinal: number,
-  key: string,
-  status: JobStatus,
-  more: Partial<StoredLeg> = {},
-): StoredLeg => ({
-  id: asJobId(`7.${ordinal}`),
-  key,
-  name: key,
-  matrix: {},
-  status,
-  outputs: {},
-  attempt: 1,
-  ...more,
-});
-
-const summary = (effects: Effect[]) =>
-  effects.map((effect) => `${effect.kind} ${effect.leg.id} ${effect.leg.name}`);
+import { coordinator, stored, summary } from './coordinator-fixtures.js';
 
 const chain = (policy: string) => `jobs:
   a:

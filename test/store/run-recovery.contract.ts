@@ -87,5 +87,35 @@ export function runRecoveryContract(make: StoresFactory): void {
       await stores().runs.updateRun(run.id, { status: 'succeeded', finishedAt: 1_700_000_010_000 });
       expect(await stores().recovery.claim(run.id, first, second)).toEqual({ kind: 'lost' });
     });
+
+    it('reopens a failed run as running under a new owner, once, and keeps its start time', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      await stores().runs.updateRun(run.id, { status: 'running', startedAt: 1_700_000_001_000 });
+      await stores().runs.updateRun(run.id, { status: 'failed', finishedAt: 1_700_000_010_000 });
+      const other = await stores.another();
+      const third: RunOwnership = { owner: { host: 'box-3', pid: 5 }, heartbeatAt: 1_700_000_020_001 };
+      const outcomes = await Promise.all([
+        stores().recovery.reopen(run.id, 'failed', second),
+        other.recovery.reopen(run.id, 'failed', third),
+      ]);
+      expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(['claimed', 'lost']);
+      const reopened = await stores().runs.getRun(run.id);
+      expect(reopened).toMatchObject({ status: 'running', startedAt: 1_700_000_001_000 });
+      expect(reopened?.finishedAt).toBeUndefined();
+      const winner = outcomes[0]?.kind === 'claimed' ? second : third;
+      expect(await stores().recovery.getResumable(run.id)).toEqual({ source, request, ownership: winner });
+    });
+
+    it('does not reopen a run whose status is not the expected one, nor an unknown run', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      expect(await stores().recovery.reopen(run.id, 'failed', second)).toEqual({ kind: 'lost' });
+      await stores().runs.updateRun(run.id, { status: 'cancelled', finishedAt: 1_700_000_010_000 });
+      expect(await stores().recovery.reopen(run.id, 'failed', second)).toEqual({ kind: 'lost' });
+      expect(await stores().recovery.reopen(asRunId('999'), 'failed', second)).toEqual({ kind: 'lost' });
+      expect((await stores().runs.getRun(run.id))?.status).toBe('cancelled');
+      expect(await stores().recovery.reopen(run.id, 'cancelled', second)).toEqual({ kind: 'claimed' });
+    });
   });
 }

@@ -201,6 +201,28 @@ export function runStoreContract(make: StoresFactory): void {
       });
     });
 
+    it('renames an attempt and replaces its matrix values and outputs when the patch says so', async () => {
+      const run = await runs().createRun(newRun());
+      const id = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      await runs().updateJob(id, { status: 'skipped', finishedAt: 9, outputs: { old: 'x' } });
+      await runs().updateJob(id, {
+        status: 'pending',
+        attempt: 2,
+        name: 'test (b, 2)',
+        matrix: { os: 'b', n: 2 },
+        outputs: {},
+      });
+      const [job] = await runs().listJobs(run.id);
+      expect(job).toMatchObject({ status: 'pending', attempt: 2, name: 'test (b, 2)', outputs: {} });
+      expect(Object.entries(job?.matrix ?? {})).toEqual([
+        ['os', 'b'],
+        ['n', 2],
+      ]);
+      await runs().updateJob(id, { status: 'queued' });
+      expect((await runs().listJobs(run.id))[0]).toMatchObject({ name: 'test (b, 2)', matrix: { os: 'b', n: 2 } });
+    });
+
     it('keeps ended attempts by number, replacing one recorded twice', async () => {
       const run = await runs().createRun(newRun());
       const jobId = jobIdFor(run.id, 0);

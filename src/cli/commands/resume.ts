@@ -2,17 +2,18 @@ import { availableParallelism } from 'node:os';
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
+import { hasFailedLegs } from '../../engine/rerun-plan.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
-import type { ResumableRun } from '../../store/recovery.js';
+import type { ReopenableStatus, ResumableRun } from '../../store/recovery.js';
 import type { RunRecord } from '../../store/runs.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
-import { resumeLocalRun } from '../local-resume.js';
+import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
 import { ownerExited, thisProcess } from '../run-owner.js';
 import { closeInterruptedSteps } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
@@ -35,7 +36,21 @@ export interface ResumeCommandOptions {
  * owner is alive (unless --force); takes the run over with a compare-and-set on its ownership, so of
  * two resumes only one proceeds. Output and exit codes are those of `valkyrie run`.
  */
-export async function resumeCommand(id: string, options: ResumeCommandOptions): Promise<number> {
+export function resumeCommand(id: string, options: ResumeCommandOptions): Promise<number> {
+  return continueCommand(id, options, 'resume');
+}
+
+/**
+ * `valkyrie rerun RUN`: runs the failed jobs of a finished run again, and the jobs after them, as new
+ * attempts of the same jobs (GitHub's "Re-run failed jobs"). Reopens the run with a compare-and-set on
+ * its finished status, so of two re-runs only one proceeds. Output and exit codes are those of
+ * `valkyrie run`.
+ */
+export function rerunCommand(id: string, options: ResumeCommandOptions): Promise<number> {
+  return continueCommand(id, options, 'rerun');
+}
+
+async function continueCommand(id: string, options: ResumeCommandOptions, how: ContinueHow): Promise<number> {
   warmUpSpawner();
   const cwd = process.cwd();
   const stateDir = stateDirectory(options.stateDir, cwd);
@@ -58,8 +73,12 @@ export async function resumeCommand(id: string, options: ResumeCommandOptions): 
     if (!record)
       throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
     const resumable = await stores.recovery.getResumable(record.id);
-    const liveness = runLiveness(record.status, resumable?.ownership, Date.now(), ownerExited);
-    refuseUnlessResumable(record, resumable, liveness, options.force === true);
+    if (how === 'resume') {
+      const liveness = runLiveness(record.status, resumable?.ownership, Date.now(), ownerExited);
+      refuseUnlessResumable(record, resumable, liveness, options.force === true);
+    }
+    const reopenable = how === 'rerun' ? refuseUnlessRerunnable(record, resumable) : undefined;
+    if (!resumable) throw new Error('unreachable: checked above');
     const host = describeHost();
     const labels = runnerLabels(host, resumable.request.extraLabels);
     const parsed = parseWorkflow(resumable.source, record.workflowPath, { runnerLabels: labels });
@@ -76,18 +95,21 @@ export async function resumeCommand(id: string, options: ResumeCommandOptions): 
           `again: ${missing.map((name) => `--secret ${name}=…`).join(' ')} (or --secrets-file FILE)`,
       );
     }
-    const claim = await stores.recovery.claim(record.id, resumable.ownership, {
-      owner: thisProcess(),
-      heartbeatAt: Date.now(),
-    });
-    if (claim.kind === 'lost') {
+    if (reopenable !== undefined && !hasFailedLegs(await stores.runs.listJobs(record.id)))
+      throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `run ${record.id} has no failed jobs to re-run`);
+    const owner = { owner: thisProcess(), heartbeatAt: Date.now() };
+    const taken =
+      reopenable === undefined
+        ? await stores.recovery.claim(record.id, resumable.ownership, owner)
+        : await stores.recovery.reopen(record.id, reopenable, owner);
+    if (taken.kind === 'lost') {
       throw new ValkyrieError(
-        'VK_RUN_NOT_RESUMABLE',
-        `run ${record.id} was taken over or finished by another process first; see: valkyrie show ${record.id}`,
+        reopenable === undefined ? 'VK_RUN_NOT_RESUMABLE' : 'VK_RUN_NOT_RERUNNABLE',
+        `run ${record.id} was taken over by another process first; see: valkyrie show ${record.id}`,
       );
     }
     const jobs = await stores.runs.listJobs(record.id);
-    await closeInterruptedSteps(stores, jobs, Date.now());
+    if (how === 'resume') await closeInterruptedSteps(stores, jobs, Date.now());
     const view = createView(options, out);
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
@@ -102,6 +124,7 @@ export async function resumeCommand(id: string, options: ResumeCommandOptions): 
         request: resumable.request,
         record,
         jobs,
+        how,
         onEvent: (event) => view.onEvent(event),
       });
       const status: RunStatus = await local.handle.done;
@@ -117,6 +140,29 @@ export async function resumeCommand(id: string, options: ResumeCommandOptions): 
     process.off('SIGTERM', onSigterm);
     await stores.close();
   }
+}
+
+/** The finished status to reopen the run from; refuses a run that is not failed or cancelled. */
+function refuseUnlessRerunnable(record: RunRecord, resumable: ResumableRun | undefined): ReopenableStatus {
+  const { status } = record;
+  if (status === 'queued' || status === 'running') {
+    throw new ValkyrieError(
+      'VK_RUN_NOT_RERUNNABLE',
+      `run ${record.id} has not finished (${status}); re-run it once it has, or if its process died: valkyrie resume ${record.id}`,
+    );
+  }
+  if (status === 'succeeded')
+    throw new ValkyrieError(
+      'VK_RUN_NOT_RERUNNABLE',
+      `run ${record.id} succeeded: it has no failed jobs to re-run`,
+    );
+  if (!resumable) {
+    throw new ValkyrieError(
+      'VK_RUN_NOT_RERUNNABLE',
+      `run ${record.id} has no recovery data (it was not started by this version of valkyrie)`,
+    );
+  }
+  return status;
 }
 
 function refuseUnlessResumable(

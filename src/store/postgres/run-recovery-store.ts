@@ -2,6 +2,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import type { RunId } from '../../core/ids.js';
 import type {
   ClaimOutcome,
+  ReopenableStatus,
   ResumableRun,
   RunOwner,
   RunOwnership,
@@ -49,6 +50,11 @@ const statements = {
            WHERE id = $1 AND status IN ('queued', 'running')
              AND owner_host IS NOT DISTINCT FROM $5::text AND owner_pid IS NOT DISTINCT FROM $6::integer
              AND heartbeat_at IS NOT DISTINCT FROM $7::bigint`,
+  },
+  reopen: {
+    name: 'vk_reopen_run',
+    text: `UPDATE runs SET status = 'running', finished_at = NULL, owner_host = $2, owner_pid = $3,
+           heartbeat_at = $4 WHERE id = $1 AND status = $5`,
   },
 } satisfies Record<string, Statement>;
 
@@ -127,6 +133,16 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
         expected?.owner.pid ?? null,
         expected?.heartbeatAt ?? null,
       ]);
+      return rowCount !== 0 ? { kind: 'claimed' } : { kind: 'lost' };
+    });
+  }
+
+  reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome> {
+    return this.#db.write(`reopen run ${runId}`, async (query): Promise<ClaimOutcome> => {
+      const key = runKey(runId);
+      if (key === undefined) return { kind: 'lost' };
+      const { host, pid } = next.owner;
+      const { rowCount } = await query(statements.reopen, [key, host, pid, next.heartbeatAt, expected]);
       return rowCount !== 0 ? { kind: 'claimed' } : { kind: 'lost' };
     });
   }

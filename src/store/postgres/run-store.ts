@@ -71,7 +71,8 @@ const statements = {
            finished_at = CASE WHEN $7::integer IS NULL THEN coalesce($4, finished_at) ELSE $4 END,
            outputs = coalesce($5::json, outputs),
            reason = CASE WHEN $7::integer IS NULL THEN coalesce($6, reason) ELSE $6 END,
-           attempt = coalesce($7::integer, attempt) WHERE id = $1`,
+           attempt = coalesce($7::integer, attempt), name = coalesce($8, name),
+           matrix = coalesce($9::json, matrix) WHERE id = $1`,
   },
   listJobs: {
     name: 'vk_list_jobs',
@@ -256,6 +257,8 @@ export class PostgresRunStore implements RunStore {
         patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
         patch.reason ?? null,
         patch.attempt ?? null,
+        patch.name ?? null,
+        patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
       ]);
       if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     });

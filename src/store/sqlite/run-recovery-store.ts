@@ -3,6 +3,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import type { RunId } from '../../core/ids.js';
 import type {
   ClaimOutcome,
+  ReopenableStatus,
   ResumableRun,
   RunOwner,
   RunOwnership,
@@ -26,6 +27,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #heartbeat;
   readonly #get;
   readonly #claim;
+  readonly #reopen;
   readonly #db: Database.Database;
 
   constructor(
@@ -48,6 +50,10 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       `UPDATE runs SET owner_host = ?, owner_pid = ?, heartbeat_at = ?
        WHERE id = ? AND status IN ('queued', 'running')
          AND owner_host IS ? AND owner_pid IS ? AND heartbeat_at IS ?`,
+    );
+    this.#reopen = db.prepare<[string, number, number, number, string]>(
+      `UPDATE runs SET status = 'running', finished_at = NULL, owner_host = ?, owner_pid = ?, heartbeat_at = ?
+       WHERE id = ? AND status = ?`,
     );
   }
 
@@ -114,6 +120,16 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
         expected?.owner.pid ?? null,
         expected?.heartbeatAt ?? null,
       );
+      return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
+    });
+  }
+
+  reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome> {
+    return this.commits.write(`reopen run ${runId}`, (): ClaimOutcome => {
+      const key = runKey(runId);
+      if (key === undefined) return { kind: 'lost' };
+      const { host, pid } = next.owner;
+      const { changes } = this.#reopen.run(host, pid, next.heartbeatAt, key, expected);
       return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
     });
   }

@@ -87,7 +87,8 @@ export class SqliteRunStore implements RunStore {
        finished_at = CASE WHEN @attempt IS NULL THEN coalesce(@finishedAt, finished_at) ELSE @finishedAt END,
        outputs = coalesce(@outputs, outputs),
        reason = CASE WHEN @attempt IS NULL THEN coalesce(@reason, reason) ELSE @reason END,
-       attempt = coalesce(@attempt, attempt) WHERE id = @id`,
+       attempt = coalesce(@attempt, attempt), name = coalesce(@name, name),
+       matrix = coalesce(@matrix, matrix) WHERE id = @id`,
     );
     this.#listJobs = db.prepare<[number], JobRow>(
       `SELECT ${jobColumns} FROM jobs WHERE run_id = ? ORDER BY seq`,
@@ -188,6 +189,8 @@ export class SqliteRunStore implements RunStore {
         outputs: patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
         reason: nullable(patch.reason),
         attempt: nullable(patch.attempt),
+        name: nullable(patch.name),
+        matrix: patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
       });
       if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     });

@@ -1,0 +1,66 @@
+import { isTerminal, type JobStatus } from '../core/outcome.js';
+import type { Workflow } from '../workflow/model.js';
+import type { EndedAttempt } from './job-retry.js';
+import type { StoredLeg } from './leg.js';
+
+/** The leg statuses "Re-run failed jobs" runs again, as on GitHub: failed, timed out and cancelled. */
+const rerunStatuses: ReadonlySet<JobStatus> = new Set(['failed', 'timed_out', 'cancelled']);
+
+export interface RerunPlan {
+  /** Stored legs of jobs that keep their results, and of jobs whose failed legs run again. */
+  readonly kept: readonly StoredLeg[];
+  /** Of `kept`, the failed legs that run again as a new attempt of the same job, by id. */
+  readonly reopened: ReadonlySet<string>;
+  /**
+   * Stored legs of the jobs planned anew, by job key: every job that needs a re-run job, directly or
+   * not. Its `if:` and matrix are evaluated again once its needs are done, because their results and
+   * outputs change; its new legs take these records over as new attempts.
+   */
+  readonly replanned: ReadonlyMap<string, StoredLeg[]>;
+}
+
+/** Splits a finished run's stored legs into what a re-run of its failed jobs keeps, reruns and replans. */
+export function planRerun(workflow: Workflow, stored: readonly StoredLeg[]): RerunPlan {
+  const failedKeys = new Set(stored.filter((leg) => rerunStatuses.has(leg.status)).map((leg) => leg.key));
+  const downstream = new Set<string>();
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const job of workflow.jobs.values()) {
+      if (downstream.has(job.key)) continue;
+      if (!job.needs.some((need) => failedKeys.has(need) || downstream.has(need))) continue;
+      downstream.add(job.key);
+      grew = true;
+    }
+  }
+  const kept: StoredLeg[] = [];
+  const reopened = new Set<string>();
+  const replanned = new Map<string, StoredLeg[]>();
+  for (const leg of stored) {
+    if (downstream.has(leg.key)) {
+      replanned.set(leg.key, [...(replanned.get(leg.key) ?? []), leg]);
+      continue;
+    }
+    kept.push(leg);
+    if (rerunStatuses.has(leg.status)) reopened.add(leg.id);
+  }
+  return { kept, reopened, replanned };
+}
+
+/** True when a run with these legs has something for a re-run of failed jobs to do. */
+export function hasFailedLegs(stored: readonly Pick<StoredLeg, 'status'>[]): boolean {
+  return stored.some((leg) => rerunStatuses.has(leg.status));
+}
+
+/** The stored leg's last attempt, which a re-run keeps as ended before it starts the next. */
+export function endedAttemptOf(leg: StoredLeg, at: number): EndedAttempt {
+  const { status } = leg;
+  if (!isTerminal(status)) throw new Error(`job ${leg.id} is ${status}: only a finished run is re-run`);
+  return {
+    attempt: leg.attempt,
+    status,
+    startedAt: leg.startedAt,
+    finishedAt: leg.finishedAt ?? leg.startedAt ?? at,
+    reason: leg.reason,
+  };
+}

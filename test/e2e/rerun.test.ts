@@ -1,0 +1,96 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { events, Workspace } from './cli.js';
+
+/** build → test (a matrix; leg 2 fails until the file `fixed` exists) → deploy, which uses a secret. */
+const flaky = `name: flaky
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    outputs: { v: "\${{ steps.s.outputs.v }}" }
+    steps:
+      - id: s
+        run: echo "v=7" >> "$GITHUB_OUTPUT"; echo build >> marker
+  test:
+    needs: build
+    runs-on: ubuntu-latest
+    strategy: { matrix: { n: [1, 2] } }
+    steps:
+      - run: |
+          echo "test \${{ matrix.n }} sees \${{ needs.build.outputs.v }}" >> marker
+          [ -f fixed ] || [ "\${{ matrix.n }}" = 1 ]
+  deploy:
+    needs: test
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "deploy with \${{ secrets.TOKEN }}" >> marker
+`;
+
+interface ShownJob {
+  name: string;
+  status: string;
+  attempt?: number;
+  attempts: { attempt: number; status: string }[];
+}
+
+describe('valkyrie rerun', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('runs the failed leg and the job after it again, keeping the rest, as new attempts', async () => {
+    const file = ws.write('flaky.yml', flaky);
+    const marker = join(ws.dir, 'marker');
+    const first = await ws.run(['run', file, '--secret', 'TOKEN=one']);
+    expect(first.code).toBe(1);
+    const id = '1';
+
+    const withoutSecret = await ws.run(['rerun', id]);
+    expect(withoutSecret.code).toBe(2);
+    expect(withoutSecret.stderr).toContain('--secret TOKEN=');
+    expect(withoutSecret.stderr).not.toMatch(/\n\s+at /);
+
+    writeFileSync(join(ws.dir, 'fixed'), '');
+    const rerun = await ws.run(['rerun', id, '--json', '--secret', 'TOKEN=two']);
+    expect(rerun.code).toBe(0);
+    const summary = events(rerun.stdout).at(-1);
+    expect(summary).toMatchObject({ type: 'run.completed', status: 'succeeded' });
+    // Only test (2) and deploy ran again; build's output reached the re-run leg from the store.
+    expect(readFileSync(marker, 'utf8').split('\n')).toEqual([
+      'build',
+      'test 1 sees 7',
+      'test 2 sees 7',
+      'test 2 sees 7',
+      'deploy with two',
+      '',
+    ]);
+
+    const shown = JSON.parse((await ws.run(['show', id, '--json'])).stdout) as {
+      status: string;
+      jobs: ShownJob[];
+    };
+    expect(shown.status).toBe('succeeded');
+    const byName = new Map(shown.jobs.map((job) => [job.name, job]));
+    expect([...byName.keys()]).toEqual(['build', 'test (1)', 'test (2)', 'deploy']);
+    expect(byName.get('build')).toMatchObject({ status: 'succeeded', attempts: [] });
+    expect(byName.get('test (2)')).toMatchObject({
+      status: 'succeeded',
+      attempt: 2,
+      attempts: [{ attempt: 1, status: 'failed' }],
+    });
+    expect(byName.get('deploy')).toMatchObject({
+      status: 'succeeded',
+      attempt: 2,
+      attempts: [{ attempt: 1, status: 'skipped' }],
+    });
+    const logs = await ws.run(['logs', id, 'test (2)']);
+    expect(logs.code).toBe(0);
+
+    const again = await ws.run(['rerun', id, '--secret', 'TOKEN=two']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('succeeded: it has no failed jobs to re-run');
+    const unknown = await ws.run(['rerun', '42']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no run "42"');
+  });
+});
