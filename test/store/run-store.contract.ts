@@ -220,7 +220,10 @@ export function runStoreContract(make: StoresFactory): void {
         ['n', 2],
       ]);
       await runs().updateJob(id, { status: 'queued' });
-      expect((await runs().listJobs(run.id))[0]).toMatchObject({ name: 'test (b, 2)', matrix: { os: 'b', n: 2 } });
+      expect((await runs().listJobs(run.id))[0]).toMatchObject({
+        name: 'test (b, 2)',
+        matrix: { os: 'b', n: 2 },
+      });
     });
 
     it('keeps ended attempts by number, replacing one recorded twice', async () => {
