@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
+import { recordResumable } from '../engine/run-ownership.js';
 import type { Submission } from '../engine/run-submission.js';
 import { ShellExecutor } from '../executors/shell/index.js';
 import { inProcessPair } from '../protocol/in-process.js';
@@ -14,7 +15,7 @@ import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
 import type { QueueSettings } from './queue-options.js';
-import { recordResumable } from './run-recovery.js';
+import { warnTakenOver } from './run-recovery.js';
 
 export interface LocalRunOptions {
   readonly workflow: Workflow;
@@ -104,7 +105,13 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   const recovery =
     options.source === undefined
       ? undefined
-      : recordResumable(options.stores, handle.id, options.source, storedRequestOf(options));
+      : recordResumable(
+          options.stores,
+          handle.id,
+          options.source,
+          storedRequestOf(options),
+          warnTakenOver(handle.id),
+        );
   const close = () => {
     recovery?.stop();
     return stopRunner();

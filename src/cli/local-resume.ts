@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlPlane } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
+import { keepOwnership } from '../engine/run-ownership.js';
 import { ShellExecutor } from '../executors/shell/index.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
@@ -13,7 +14,7 @@ import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import type { LocalRun } from './local-mode.js';
-import { keepOwnership } from './run-recovery.js';
+import { warnTakenOver } from './run-recovery.js';
 
 export type ContinueHow = 'resume' | 'rerun';
 
@@ -55,7 +56,7 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
-  const ownership = keepOwnership(options.stores, record.id);
+  const ownership = keepOwnership(options.stores, record.id, warnTakenOver(record.id));
   const continueRun = options.how === 'resume' ? controlPlane.resumeRun : controlPlane.rerunRun;
   const handle = continueRun.call(
     controlPlane,

@@ -1,38 +1,14 @@
 import { systemClock } from '../core/clock.js';
 import type { RunId } from '../core/ids.js';
-import { RunHeartbeat } from '../engine/run-heartbeat.js';
 import { runLiveness } from '../engine/run-liveness.js';
-import type { StoredRunRequest } from '../store/recovery.js';
+import { ownerExited } from '../engine/run-owner.js';
 import type { JobRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
-import { ownerExited, thisProcess } from './run-owner.js';
 
-/**
- * Makes a run that this process has just created resumable: stores the workflow text and the request
- * (without secret values), records this process as its owner, and keeps its heartbeat fresh until
- * the returned `stop` is called.
- */
-export function recordResumable(
-  stores: Stores,
-  runId: RunId,
-  source: string,
-  request: StoredRunRequest,
-): { stop(): void } {
-  const owner = thisProcess();
-  void stores.recovery
-    .saveResumable(runId, { source, request }, { owner, heartbeatAt: systemClock.now() })
-    // Without it the run goes on, only it cannot be resumed; `valkyrie resume` says so.
-    .catch(() => {});
-  return keepOwnership(stores, runId);
-}
-
-/** The heartbeat of a run this process owns; a warning if another process takes the run over. */
-export function keepOwnership(stores: Stores, runId: RunId): { stop(): void } {
-  const heartbeat = new RunHeartbeat(stores.recovery, runId, thisProcess(), systemClock, () =>
-    process.stderr.write(`valkyrie: another process has taken run ${runId} over (valkyrie resume --force)\n`),
-  );
-  heartbeat.start();
-  return heartbeat;
+/** What a CLI process prints when another process takes over the run it drives. */
+export function warnTakenOver(runId: RunId): () => void {
+  return () =>
+    process.stderr.write(`valkyrie: another process has taken run ${runId} over (valkyrie resume --force)\n`);
 }
 
 /**

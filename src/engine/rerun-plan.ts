@@ -1,4 +1,6 @@
 import { isTerminal, type JobStatus } from '../core/outcome.js';
+import type { ReopenableStatus } from '../store/recovery.js';
+import type { RunRecord } from '../store/runs.js';
 import type { Workflow } from '../workflow/model.js';
 import type { EndedAttempt } from './job-retry.js';
 import type { StoredLeg } from './leg.js';
@@ -63,4 +65,28 @@ export function endedAttemptOf(leg: StoredLeg, at: number): EndedAttempt {
     finishedAt: leg.finishedAt ?? leg.startedAt ?? at,
     reason: leg.reason,
   };
+}
+
+export type Rerunnable =
+  | { readonly kind: 'rerunnable'; readonly status: ReopenableStatus }
+  | { readonly kind: 'refused'; readonly message: string };
+
+/**
+ * Whether a run can have its failed jobs re-run, judged from its record and whether its workflow text
+ * and request were stored (RunRecoveryStore.getResumable); the jobs themselves are checked with
+ * hasFailedLegs.
+ */
+export function rerunnable(record: RunRecord, hasRecoveryData: boolean): Rerunnable {
+  const { id, status } = record;
+  if (status === 'queued' || status === 'running')
+    return { kind: 'refused', message: `run ${id} has not finished (${status}); re-run it once it has` };
+  if (status === 'succeeded')
+    return { kind: 'refused', message: `run ${id} succeeded: it has no failed jobs to re-run` };
+  if (!hasRecoveryData) {
+    return {
+      kind: 'refused',
+      message: `run ${id} has no stored workflow text to re-run (it was started by an older valkyrie)`,
+    };
+  }
+  return { kind: 'rerunnable', status };
 }

@@ -8,6 +8,7 @@ import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route, registerRoutes } from './route.js';
 import { accessRoutes } from './routes/access.js';
 import { bundleRoutes } from './routes/bundles.js';
+import { rerunRoutes } from './routes/rerun.js';
 import { runStreamRoutes } from './routes/run-streams.js';
 import { runnerRoutes } from './routes/runners.js';
 import { runRoutes } from './routes/runs.js';
@@ -74,6 +75,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   }
   const routes: Route[] = [
     ...runRoutes(context),
+    ...rerunRoutes(context),
     ...runStreamRoutes(context),
     ...bundleRoutes(context),
     ...accessRoutes(context),

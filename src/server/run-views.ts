@@ -24,6 +24,8 @@ function jobView(job: JobRecord): RunView['jobs'][number] {
     key: job.key,
     name: job.name,
     status: job.status,
+    attempt: job.attempt ?? 1,
+    ...(job.reason === undefined ? {} : { reason: job.reason }),
     ...(startedAt !== undefined && finishedAt !== undefined ? { durationMs: finishedAt - startedAt } : {}),
   };
 }

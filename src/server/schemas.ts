@@ -79,6 +79,14 @@ export const runSubmitSchema = z.strictObject({
   priority: z.enum(priorities).optional(),
 });
 
+export const runRerunSchema = z
+  .strictObject({
+    secrets: stringRecord
+      .optional()
+      .meta({ description: 'secrets are never stored: give again the ones the run was submitted with' }),
+  })
+  .optional();
+
 export const runListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
@@ -120,6 +128,8 @@ export const jobViewSchema = z.object({
   name: z.string(),
   status: z.enum(jobStatuses),
   durationMs: z.number().optional(),
+  attempt: z.number().meta({ description: 'the attempt this status is of, from 1 (retries, re-runs)' }),
+  reason: z.string().optional(),
 });
 
 export const runViewSchema = z

@@ -18,6 +18,7 @@ describe('the HTTP API', () => {
         '/api/v1/runs',
         '/api/v1/runs/{id}',
         '/api/v1/runs/{id}/cancel',
+        '/api/v1/runs/{id}/rerun',
         '/api/v1/runs/{id}/events',
         '/api/v1/runs/{id}/logs',
         '/api/v1/bundles/{sha256}',

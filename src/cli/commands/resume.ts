@@ -2,8 +2,9 @@ import { availableParallelism } from 'node:os';
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
-import { hasFailedLegs } from '../../engine/rerun-plan.js';
+import { hasFailedLegs, rerunnable } from '../../engine/rerun-plan.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
+import { ownerExited, thisProcess } from '../../engine/run-owner.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import type { ReopenableStatus, ResumableRun } from '../../store/recovery.js';
@@ -14,7 +15,6 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
 import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
-import { ownerExited, thisProcess } from '../run-owner.js';
 import { closeInterruptedSteps } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
@@ -103,10 +103,16 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         ? await stores.recovery.claim(record.id, resumable.ownership, owner)
         : await stores.recovery.reopen(record.id, reopenable, owner);
     if (taken.kind === 'lost') {
-      throw new ValkyrieError(
-        reopenable === undefined ? 'VK_RUN_NOT_RESUMABLE' : 'VK_RUN_NOT_RERUNNABLE',
-        `run ${record.id} was taken over by another process first; see: valkyrie show ${record.id}`,
-      );
+      const see = `; see: valkyrie show ${record.id}`;
+      throw reopenable === undefined
+        ? new ValkyrieError(
+            'VK_RUN_NOT_RESUMABLE',
+            `run ${record.id} was taken over or finished by another process first${see}`,
+          )
+        : new ValkyrieError(
+            'VK_RUN_NOT_RERUNNABLE',
+            `run ${record.id} was re-run by another process first${see}`,
+          );
     }
     const jobs = await stores.runs.listJobs(record.id);
     if (how === 'resume') await closeInterruptedSteps(stores, jobs, Date.now());
@@ -144,25 +150,12 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
 
 /** The finished status to reopen the run from; refuses a run that is not failed or cancelled. */
 function refuseUnlessRerunnable(record: RunRecord, resumable: ResumableRun | undefined): ReopenableStatus {
-  const { status } = record;
-  if (status === 'queued' || status === 'running') {
-    throw new ValkyrieError(
-      'VK_RUN_NOT_RERUNNABLE',
-      `run ${record.id} has not finished (${status}); re-run it once it has, or if its process died: valkyrie resume ${record.id}`,
-    );
+  const verdict = rerunnable(record, resumable !== undefined);
+  if (verdict.kind === 'refused') {
+    const hint = record.status === 'running' ? `; if its process died: valkyrie resume ${record.id}` : '';
+    throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `${verdict.message}${hint}`);
   }
-  if (status === 'succeeded')
-    throw new ValkyrieError(
-      'VK_RUN_NOT_RERUNNABLE',
-      `run ${record.id} succeeded: it has no failed jobs to re-run`,
-    );
-  if (!resumable) {
-    throw new ValkyrieError(
-      'VK_RUN_NOT_RERUNNABLE',
-      `run ${record.id} has no recovery data (it was not started by this version of valkyrie)`,
-    );
-  }
-  return status;
+  return verdict.status;
 }
 
 function refuseUnlessResumable(

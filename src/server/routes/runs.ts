@@ -1,9 +1,12 @@
 import * as z from 'zod';
+import { recordResumable } from '../../engine/run-ownership.js';
+import type { StoredRunRequest } from '../../store/recovery.js';
 import { defaultQueueCapacity } from '../../store/submissions.js';
 import { hasErrors } from '../../workflow/diagnostics.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
+import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun, runView } from '../run-views.js';
 import {
@@ -61,19 +64,20 @@ export function runRoutes(context: ApiContext): Route[] {
           });
         const key = idempotencyKey(request.headers['idempotency-key']);
         const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
+        const stored: StoredRunRequest = {
+          // Runners choose each job's directory (the unpacked bundle, or an empty one).
+          workspace: '',
+          actor,
+          vars: body.vars ?? {},
+          envOverrides: body.env ?? {},
+          extraLabels: [],
+          secretNames: Object.keys(body.secrets ?? {}),
+          ...(body.priority === undefined ? {} : { priority: body.priority }),
+          ...(body.bundle === undefined ? {} : { bundle: body.bundle }),
+        };
         const submission = await controlPlane.submitRun(
           parsed.workflow,
-          {
-            workflowName: parsed.workflow.name,
-            // Runners choose each job's directory (the unpacked bundle, or an empty one).
-            workspace: '',
-            actor,
-            vars: body.vars ?? {},
-            secrets: body.secrets ?? {},
-            envOverrides: body.env ?? {},
-            ...(body.priority === undefined ? {} : { priority: body.priority }),
-            ...(body.bundle === undefined ? {} : { bundle: { sha256: body.bundle } }),
-          },
+          serverRunRequest(parsed.workflow.name, stored, body.secrets ?? {}),
           {
             queueCapacity: defaultQueueCapacity,
             ...(key === undefined ? {} : { idempotency: { key, windowMs: idempotencyWindowMs } }),
@@ -90,9 +94,8 @@ export function runRoutes(context: ApiContext): Route[] {
         if (submission.kind === 'duplicate')
           return { status: 200, body: { run: await runView(stores.runs, submission.run) } };
         const { handle } = submission;
-        driven.set(handle.id, { handle, ...(body.bundle === undefined ? {} : { bundle: body.bundle }) });
-        const forget = () => driven.delete(handle.id);
-        handle.done.then(forget, forget);
+        const ownership = recordResumable(stores, handle.id, body.workflow, stored, runTakenOver(handle.id));
+        trackDrivenRun(context, handle, body.bundle, ownership);
         return {
           status: 201,
           body: { run: await runView(stores.runs, await findRun(stores.runs, handle.id)) },

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import type { JobOutcome } from '../../src/core/outcome.js';
+import { connectScriptedRunner, credential, startTestServer } from './helpers.js';
+
+const pipeline = `name: pipeline
+jobs:
+  build:
+    runs-on: linux
+    steps:
+      - run: make
+  deploy:
+    needs: build
+    runs-on: linux
+    steps:
+      - run: ./deploy "\${{ secrets.TOKEN }}"
+`;
+
+interface JobView {
+  id: string;
+  name: string;
+  status: string;
+  attempt: number;
+}
+
+describe('re-running failed jobs through the API', () => {
+  it('runs the failed job and the job after it again as new attempts of the same run', async () => {
+    const { server, request, token } = await startTestServer();
+    const created = await request('POST', '/api/v1/runs', {
+      body: { workflow: pipeline, secrets: { TOKEN: 'first' } },
+    });
+    const runId = (created.body as { run: { id: string } }).run.id;
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const complete = (index: number, outcome: JobOutcome) =>
+      runner.leases(index + 1).then((leases) => {
+        const lease = leases[index];
+        if (lease === undefined) throw new Error(`no lease ${index}`);
+        const { jobId, fencingToken } = lease;
+        runner.transport.send({
+          type: 'job.completed',
+          jobId,
+          fencingToken,
+          outcome,
+          outputs: {},
+          at: Date.now(),
+        });
+        return lease;
+      });
+    const firstBuild = await complete(0, { kind: 'failed', reason: 'exit code 2', exitCode: 2 });
+    const failed = await waitForRun(request, runId, (status) => status === 'failed');
+    expect(failed.jobs).toMatchObject([
+      { name: 'build', status: 'failed', attempt: 1 },
+      { name: 'deploy', status: 'skipped', attempt: 1 },
+    ]);
+
+    const reader = await token('read');
+    expect((await request('POST', `/api/v1/runs/${runId}/rerun`, { token: reader })).status).toBe(403);
+    expect(await request('POST', `/api/v1/runs/${runId}/rerun`)).toMatchObject({
+      status: 400,
+      body: { code: 'VK_INVALID_REQUEST', path: 'body.secrets', message: expect.stringContaining('TOKEN') },
+    });
+    expect((await request('POST', '/api/v1/runs/999/rerun')).body).toMatchObject({
+      code: 'VK_RUN_NOT_FOUND',
+    });
+
+    const rerun = await request('POST', `/api/v1/runs/${runId}/rerun`, {
+      body: { secrets: { TOKEN: 'second' } },
+    });
+    expect(rerun).toMatchObject({ status: 202, body: { run: { id: runId, status: 'running' } } });
+    expect(
+      await request('POST', `/api/v1/runs/${runId}/rerun`, { body: { secrets: { TOKEN: 'x' } } }),
+    ).toMatchObject({ status: 409, body: { code: 'VK_RUN_NOT_RERUNNABLE' } });
+
+    const secondBuild = await complete(1, { kind: 'succeeded' });
+    expect(secondBuild.jobId).toBe(firstBuild.jobId);
+    expect(secondBuild.fencingToken).toBeGreaterThan(firstBuild.fencingToken);
+    const deploy = await complete(2, { kind: 'succeeded' });
+    expect(deploy.job.contexts.secrets).toEqual({ TOKEN: 'second' });
+    const succeeded = await waitForRun(request, runId, (status) => status === 'succeeded');
+    expect(succeeded.jobs).toMatchObject([
+      { id: firstBuild.jobId, name: 'build', status: 'succeeded', attempt: 2 },
+      { id: deploy.jobId, name: 'deploy', status: 'succeeded', attempt: 2 },
+    ]);
+    expect(await request('POST', `/api/v1/runs/${runId}/rerun`)).toMatchObject({
+      status: 409,
+      body: { code: 'VK_RUN_NOT_RERUNNABLE', message: expect.stringContaining('succeeded') },
+    });
+    runner.transport.close();
+  });
+});
+
+async function waitForRun(
+  request: Awaited<ReturnType<typeof startTestServer>>['request'],
+  runId: string,
+  done: (status: string) => boolean,
+): Promise<{ status: string; jobs: JobView[] }> {
+  for (let i = 0; i < 200; i++) {
+    const { run } = (await request('GET', `/api/v1/runs/${runId}`)).body as {
+      run: { status: string; jobs: JobView[] };
+    };
+    if (done(run.status)) return run;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`run ${runId} did not reach the expected status`);
+}
