@@ -31,6 +31,21 @@ function buildProgram(setExit: (code: number) => void): Command {
       'the store: postgres://USER@HOST/DB[?schema=NAME] or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
     );
 
+  /** The options of the commands that continue a stored run (`resume`, `rerun`). */
+  const continuing = (command: Command): Command =>
+    command
+      .option('-j, --jobs <n>', 'run at most N jobs at once (default: as the run was started)')
+      .option(
+        '--secret <name=value>',
+        'provide secrets.NAME again; secrets are never stored (repeatable)',
+        collectPair,
+      )
+      .option('--secrets-file <file>', 'read secrets from a dotenv file')
+      .option('--json', 'print NDJSON events; the last line is the run summary')
+      .option('--no-color', 'plain output')
+      .addOption(stateDir())
+      .addOption(db());
+
   program
     .command('run')
     .description('run a workflow on this machine')
@@ -112,46 +127,22 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await submitCommand(file, options));
     });
 
-  program
-    .command('resume')
+  continuing(program.command('resume'))
     .description(
       'continue a run whose valkyrie process died: finished jobs stay, interrupted ones follow on-runner-lost',
     )
     .argument('<run>', 'run id (see valkyrie runs)')
-    .option('-j, --jobs <n>', 'run at most N jobs at once (default: as the run was started)')
-    .option(
-      '--secret <name=value>',
-      'provide secrets.NAME again; secrets are never stored (repeatable)',
-      collectPair,
-    )
-    .option('--secrets-file <file>', 'read secrets from a dotenv file')
     .option('--force', 'resume even though the owner process still sends heartbeats')
-    .option('--json', 'print NDJSON events; the last line is the run summary')
-    .option('--no-color', 'plain output')
-    .addOption(stateDir())
-    .addOption(db())
     .action(async (run: string, options) => {
       const { resumeCommand } = await import('./commands/resume.js');
       setExit(await resumeCommand(run, options));
     });
 
-  program
-    .command('rerun')
+  continuing(program.command('rerun'))
     .description(
       'run the failed jobs of a finished run again, and the jobs after them, as new attempts of the same jobs',
     )
     .argument('<run>', 'run id of a failed or cancelled run (see valkyrie runs)')
-    .option('-j, --jobs <n>', 'run at most N jobs at once (default: as the run was started)')
-    .option(
-      '--secret <name=value>',
-      'provide secrets.NAME again; secrets are never stored (repeatable)',
-      collectPair,
-    )
-    .option('--secrets-file <file>', 'read secrets from a dotenv file')
-    .option('--json', 'print NDJSON events; the last line is the run summary')
-    .option('--no-color', 'plain output')
-    .addOption(stateDir())
-    .addOption(db())
     .addHelpText(
       'after',
       '\nLike GitHub\'s "Re-run failed jobs": failed, timed-out and cancelled jobs run again with the same\n' +

@@ -5,7 +5,7 @@ import type { RunContext } from '../../src/engine/run-context.js';
 import { RunCoordinator } from '../../src/engine/run-coordinator.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
-/** Run 7, whose jobs are `7.<ordinal>`: fixtures for RunCoordinator's restore and re-run tests. */
+/** Run 7, whose jobs are `7.<ordinal>`: fixtures for RunCoordinator's tests. */
 const run: RunContext = {
   runId: '7',
   runNumber: 1,
@@ -17,10 +17,15 @@ const run: RunContext = {
   envOverrides: {},
 };
 
-export function coordinator(yaml: string): RunCoordinator {
+/** A coordinator of run 7 for the workflow; `random` draws retry jitter. */
+export function coordinator(
+  yaml: string,
+  context: Partial<RunContext> = {},
+  random?: () => number,
+): RunCoordinator {
   const parsed = parseWorkflow(yaml, 'test.yml');
   if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  return new RunCoordinator(parsed.workflow, run, (n) => asJobId(`7.${n}`));
+  return new RunCoordinator(parsed.workflow, { ...run, ...context }, (n) => asJobId(`7.${n}`), random);
 }
 
 /** Job 7.<ordinal> as the store last saw it, named after its key unless `more` says otherwise. */

@@ -1,32 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { asJobId } from '../../src/core/ids.js';
 import type { Effect, Leg } from '../../src/engine/leg.js';
-import type { RunContext } from '../../src/engine/run-context.js';
-import { RunCoordinator } from '../../src/engine/run-coordinator.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
+import type { RunCoordinator } from '../../src/engine/run-coordinator.js';
+import { coordinator as coordinatorOf } from './coordinator-fixtures.js';
 
-const run: RunContext = {
-  runId: '1',
-  runNumber: 1,
-  workflowName: 'test',
-  workspace: '/tmp',
-  actor: 'tester',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-};
-
-function coordinator(yaml: string): RunCoordinator {
-  const parsed = parseWorkflow(yaml, 'test.yml');
-  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  // random() = 0 draws the longest wait under jitter, so the delays below are exact.
-  return new RunCoordinator(
-    parsed.workflow,
-    run,
-    (n) => asJobId(`1.${n}`),
-    () => 0,
-  );
-}
+// random() = 0 draws the longest wait under jitter, so the delays below are exact.
+const coordinator = (yaml: string): RunCoordinator => coordinatorOf(yaml, {}, () => 0);
 
 const queued = (effects: Effect[]) =>
   effects.filter((effect) => effect.kind === 'queue').map((effect) => effect.leg.name);

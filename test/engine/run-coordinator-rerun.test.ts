@@ -12,6 +12,19 @@ const chain = `jobs:
   d: { needs: a, runs-on: x, steps: [{ run: d }] }
 `;
 
+/** plan, then test with one matrix leg per target that plan outputs; `testIf` is test's if: line. */
+const planThenTest = (testIf: string) => `jobs:
+  plan:
+    runs-on: x
+    outputs: { targets: "\${{ steps.s.outputs.targets }}" }
+    steps: [{ id: s, run: p }]
+  test:
+    needs: plan
+${testIf}    runs-on: x
+    strategy: { matrix: { target: "\${{ fromJSON(needs.plan.outputs.targets) }}" } }
+    steps: [{ run: t }]
+`;
+
 function reopenOf(effects: Effect[], id: string): Extract<Effect, { kind: 'reopen' }> {
   const found = effects.find((effect) => effect.kind === 'reopen' && effect.leg.id === id);
   if (found?.kind !== 'reopen') throw new Error(`no reopen of ${id} in ${summary(effects).join(', ')}`);
@@ -89,17 +102,7 @@ describe('RunCoordinator.rerun', () => {
   });
 
   it('expands a job that was skipped before, its legs taking over the earlier record and then new ids', () => {
-    const c = coordinator(`jobs:
-  plan:
-    runs-on: x
-    outputs: { targets: "\${{ steps.s.outputs.targets }}" }
-    steps: [{ id: s, run: p }]
-  test:
-    needs: plan
-    runs-on: x
-    strategy: { matrix: { target: "\${{ fromJSON(needs.plan.outputs.targets) }}" } }
-    steps: [{ run: t }]
-`);
+    const c = coordinator(planThenTest(''));
     const effects = c.rerun([stored(1, 'plan', 'failed'), stored(2, 'test', 'skipped')], 1_000);
     expect(summary(effects)).toEqual(['reopen 7.1 plan', 'queue 7.1 plan']);
     c.started('7.1', 1_100);
@@ -115,18 +118,7 @@ describe('RunCoordinator.rerun', () => {
   });
 
   it('ends the earlier records a smaller matrix plans no leg for as skipped', () => {
-    const c = coordinator(`jobs:
-  plan:
-    runs-on: x
-    outputs: { targets: "\${{ steps.s.outputs.targets }}" }
-    steps: [{ id: s, run: p }]
-  test:
-    needs: plan
-    if: always()
-    runs-on: x
-    strategy: { matrix: { target: "\${{ fromJSON(needs.plan.outputs.targets) }}" } }
-    steps: [{ run: t }]
-`);
+    const c = coordinator(planThenTest('    if: always()\n'));
     c.rerun(
       [
         stored(1, 'plan', 'failed'),

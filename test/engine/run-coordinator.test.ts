@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { asJobId } from '../../src/core/ids.js';
 import type { Effect } from '../../src/engine/leg.js';
-import type { RunContext } from '../../src/engine/run-context.js';
-import { RunCoordinator } from '../../src/engine/run-coordinator.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
-
-const run: RunContext = {
-  runId: '1',
-  runNumber: 1,
-  workflowName: 'test',
-  workspace: '/tmp',
-  actor: 'tester',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-};
-
-function coordinator(yaml: string, context: Partial<RunContext> = {}): RunCoordinator {
-  const parsed = parseWorkflow(yaml, 'test.yml');
-  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  return new RunCoordinator(parsed.workflow, { ...run, ...context }, (n) => asJobId(`1.${n}`));
-}
+import type { RunCoordinator } from '../../src/engine/run-coordinator.js';
+import { coordinator } from './coordinator-fixtures.js';
 
 const names = (effects: Effect[], kind: Effect['kind']) =>
   effects.filter((effect) => effect.kind === kind).map((effect) => effect.leg.name);
