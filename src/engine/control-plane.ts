@@ -146,7 +146,8 @@ export class ControlPlane {
   /**
    * Re-runs the failed jobs of a finished run (RunCoordinator.rerun): they and the jobs after them run
    * again as new attempts, the rest keep their results. The caller must have reopened the run
-   * (RunRecoveryStore.reopen), which makes it `running` again and this process its owner.
+   * (RunRecoveryStore.reopen), which makes it `running` again and this process its owner, and pass
+   * the record as read after that (its attempt is the re-run's `github.run_attempt`).
    */
   rerunRun(
     workflow: Workflow,
@@ -166,7 +167,13 @@ export class ControlPlane {
   ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now;
-    const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt };
+    const context: RunContext = {
+      ...request,
+      runId: record.id,
+      runNumber: record.runNumber,
+      runAttempt: record.attempt ?? 1,
+      startedAt,
+    };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const effects = how === 'resume' ? coordinator.restore(stored, now) : coordinator.rerun(stored, now);

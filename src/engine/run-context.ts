@@ -5,6 +5,8 @@ import type { ExpressionValue } from '../workflow/expressions/index.js';
 export interface RunContext {
   readonly runId: string;
   readonly runNumber: number;
+  /** GitHub's run_attempt: 1, and one more for each re-run of failed jobs. */
+  readonly runAttempt?: number;
   readonly workflowName: string;
   readonly workspace: string;
   readonly sha?: string;
@@ -34,7 +36,7 @@ export function githubContext(run: RunContext, jobKey: string): ExpressionValue 
     job: jobKey,
     run_id: run.runId,
     run_number: run.runNumber,
-    run_attempt: 1,
+    run_attempt: run.runAttempt ?? 1,
     workflow: run.workflowName,
     event_name: 'local',
     sha: run.sha ?? '',

@@ -11,6 +11,7 @@ export async function runView(runs: RunStore, run: RunRecord): Promise<RunView> 
     number: run.runNumber,
     workflowName: run.workflowName,
     status: run.status,
+    attempt: run.attempt ?? 1,
     createdAt: run.createdAt,
     ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
     jobs: jobs.map(jobView),

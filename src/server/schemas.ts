@@ -138,6 +138,7 @@ export const runViewSchema = z
     number: z.number(),
     workflowName: z.string(),
     status: z.enum(runStatuses),
+    attempt: z.number().meta({ description: "GitHub's run_attempt: 1, one more for each re-run" }),
     createdAt: z.number(),
     finishedAt: z.number().optional(),
     jobs: z.array(jobViewSchema),

@@ -68,7 +68,7 @@ export interface RunRecoveryStore {
   claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome>;
   /**
    * Reopens a finished run for a re-run of its failed jobs: when its status is still `expected`, it
-   * becomes `running` again (finish time cleared) under the `next` owner; `lost` otherwise, without
+   * becomes `running` again (finish time cleared, attempt one more) under the `next` owner; `lost` otherwise, without
    * writing, so of two concurrent re-runs exactly one proceeds.
    */
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;

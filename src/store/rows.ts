@@ -16,6 +16,7 @@ export interface RunRow<Int> {
   finished_at: Int | null;
   sha: string | null;
   ref: string | null;
+  attempt: number;
 }
 
 export interface JobRow<Int, Json> {
@@ -55,7 +56,7 @@ export interface StepRow<Int> {
 }
 
 export const runColumns =
-  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref';
+  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref, attempt';
 export const jobColumns =
   'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt';
 export const stepColumns =

@@ -19,6 +19,8 @@ export interface RunRecord extends NewRun {
   readonly status: RunStatus;
   readonly startedAt?: number;
   readonly finishedAt?: number;
+  /** GitHub's run_attempt: 1, then one more for each re-run (RunRecoveryStore.reopen); absent means 1. */
+  readonly attempt?: number;
 }
 
 export interface NewJob {

@@ -24,7 +24,7 @@ jobs:
     needs: test
     runs-on: ubuntu-latest
     steps:
-      - run: echo "deploy with \${{ secrets.TOKEN }}" >> marker
+      - run: echo "deploy with \${{ secrets.TOKEN }} in run attempt \${{ github.run_attempt }}" >> marker
 `;
 
 interface ShownJob {
@@ -61,15 +61,16 @@ describe('valkyrie rerun', () => {
       'test 1 sees 7',
       'test 2 sees 7',
       'test 2 sees 7',
-      'deploy with two',
+      'deploy with two in run attempt 2',
       '',
     ]);
 
     const shown = JSON.parse((await ws.run(['show', id, '--json'])).stdout) as {
       status: string;
+      attempt: number;
       jobs: ShownJob[];
     };
-    expect(shown.status).toBe('succeeded');
+    expect(shown).toMatchObject({ status: 'succeeded', attempt: 2 });
     const byName = new Map(shown.jobs.map((job) => [job.name, job]));
     expect([...byName.keys()]).toEqual(['build', 'test (1)', 'test (2)', 'deploy']);
     expect(byName.get('build')).toMatchObject({ status: 'succeeded', attempts: [] });

@@ -65,7 +65,7 @@ describe('re-running failed jobs through the API', () => {
     const rerun = await request('POST', `/api/v1/runs/${runId}/rerun`, {
       body: { secrets: { TOKEN: 'second' } },
     });
-    expect(rerun).toMatchObject({ status: 202, body: { run: { id: runId, status: 'running' } } });
+    expect(rerun).toMatchObject({ status: 202, body: { run: { id: runId, status: 'running', attempt: 2 } } });
     expect(
       await request('POST', `/api/v1/runs/${runId}/rerun`, { body: { secrets: { TOKEN: 'x' } } }),
     ).toMatchObject({ status: 409, body: { code: 'VK_RUN_NOT_RERUNNABLE' } });
@@ -75,6 +75,7 @@ describe('re-running failed jobs through the API', () => {
     expect(secondBuild.fencingToken).toBeGreaterThan(firstBuild.fencingToken);
     const deploy = await complete(2, { kind: 'succeeded' });
     expect(deploy.job.contexts.secrets).toEqual({ TOKEN: 'second' });
+    expect(deploy.job.contexts.github).toMatchObject({ run_attempt: 2 });
     const succeeded = await waitForRun(request, runId, (status) => status === 'succeeded');
     expect(succeeded.jobs).toMatchObject([
       { id: firstBuild.jobId, name: 'build', status: 'succeeded', attempt: 2 },

@@ -101,7 +101,7 @@ export function runRecoveryContract(make: StoresFactory): void {
       ]);
       expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(['claimed', 'lost']);
       const reopened = await stores().runs.getRun(run.id);
-      expect(reopened).toMatchObject({ status: 'running', startedAt: 1_700_000_001_000 });
+      expect(reopened).toMatchObject({ status: 'running', startedAt: 1_700_000_001_000, attempt: 2 });
       expect(reopened?.finishedAt).toBeUndefined();
       const winner = outcomes[0]?.kind === 'claimed' ? second : third;
       expect(await stores().recovery.getResumable(run.id)).toEqual({ source, request, ownership: winner });

@@ -116,6 +116,8 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
     }
     const jobs = await stores.runs.listJobs(record.id);
     if (how === 'resume') await closeInterruptedSteps(stores, jobs, Date.now());
+    // As it is now that this process owns it: a re-run has moved its attempt on.
+    const owned = (await stores.runs.getRun(record.id)) ?? record;
     const view = createView(options, out);
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
@@ -128,7 +130,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         concurrency: parseJobs(options.jobs) ?? resumable.request.concurrency ?? availableParallelism(),
         secrets,
         request: resumable.request,
-        record,
+        record: owned,
         jobs,
         how,
         onEvent: (event) => view.onEvent(event),

@@ -77,7 +77,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
         const handle = controlPlane.rerunRun(
           parsed.workflow,
           serverRunRequest(parsed.workflow.name, request, secrets),
-          record,
+          await findRun(stores.runs, record.id),
           jobs,
         );
         trackDrivenRun(

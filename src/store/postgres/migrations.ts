@@ -192,6 +192,10 @@ export const migrations: readonly string[] = [
     value text NOT NULL
   );
   `,
+  `
+  -- GitHub's run_attempt: a re-run of failed jobs (RunRecoveryStore.reopen) adds one.
+  ALTER TABLE runs ADD COLUMN attempt integer NOT NULL DEFAULT 1;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

@@ -53,7 +53,7 @@ const statements = {
   },
   reopen: {
     name: 'vk_reopen_run',
-    text: `UPDATE runs SET status = 'running', finished_at = NULL, owner_host = $2, owner_pid = $3,
+    text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, owner_host = $2, owner_pid = $3,
            heartbeat_at = $4 WHERE id = $1 AND status = $5`,
   },
 } satisfies Record<string, Statement>;

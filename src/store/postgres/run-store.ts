@@ -353,6 +353,7 @@ function runFromRow(row: RunRow): RunRecord {
   if (row.ref !== null) run.ref = row.ref;
   if (row.started_at !== null) run.startedAt = millis(row.started_at);
   if (row.finished_at !== null) run.finishedAt = millis(row.finished_at);
+  if (row.attempt > 1) run.attempt = row.attempt;
   return run;
 }
 

@@ -52,7 +52,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
          AND owner_host IS ? AND owner_pid IS ? AND heartbeat_at IS ?`,
     );
     this.#reopen = db.prepare<[string, number, number, number, string]>(
-      `UPDATE runs SET status = 'running', finished_at = NULL, owner_host = ?, owner_pid = ?, heartbeat_at = ?
+      `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, owner_host = ?, owner_pid = ?, heartbeat_at = ?
        WHERE id = ? AND status = ?`,
     );
   }

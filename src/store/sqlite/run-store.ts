@@ -329,6 +329,7 @@ function runFromRow(row: RunRow): RunRecord {
   if (row.ref !== null) run.ref = row.ref;
   if (row.started_at !== null) run.startedAt = row.started_at;
   if (row.finished_at !== null) run.finishedAt = row.finished_at;
+  if (row.attempt > 1) run.attempt = row.attempt;
   return run;
 }
 
