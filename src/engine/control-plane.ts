@@ -22,6 +22,7 @@ import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
+import { StoreWrites } from './store-writes.js';
 
 export type { RunHandle, RunRequest } from './active-run.js';
 export type { ControlPlaneOptions } from './control-plane-options.js';
@@ -39,9 +40,7 @@ export class ControlPlane {
   private readonly jobGroups: JobGroups;
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly listeners: RunEventListener[] = [];
-  /** Settles when every store write made so far has; awaited before a run is reported done. */
-  private writes: Promise<void> = Promise.resolve();
-  private writeError: unknown;
+  private readonly writes = new StoreWrites();
   private readonly cancelRun = (run: ActiveRun, immediate: boolean) =>
     this.apply(run, run.coordinator.cancel(immediate));
 
@@ -427,10 +426,10 @@ export class ControlPlane {
     const status = run.coordinator.status();
     const finishedAt = this.now();
     this.write(() => this.stores.runs.updateRun(run.id, { status, finishedAt }));
-    void this.writes.then(() => {
+    this.writes.afterAll((failure) => {
       for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
-      if (this.writeError !== undefined) {
-        run.reject(this.writeError);
+      if (failure !== undefined) {
+        run.reject(failure.error);
         return;
       }
       try {
@@ -447,15 +446,8 @@ export class ControlPlane {
     });
   }
 
-  /**
-   * Starts a store write at once: stores apply calls in the order they are made, so there is no need
-   * to wait for one before the next, and writes made together share a group commit.
-   */
   private write(operation: () => Promise<void>): void {
-    const done = operation().catch((error: unknown) => {
-      this.writeError ??= error;
-    });
-    this.writes = this.writes.then(() => done);
+    this.writes.write(operation);
   }
 
   /** A job-level concurrency group gave the job its slot. */

@@ -1,36 +1,28 @@
 import type { JobId } from '../core/ids.js';
-import {
-  isTerminal,
-  type NeedsResult,
-  needsResultOf,
-  type RunStatus,
-  type TerminalJobStatus,
-} from '../core/outcome.js';
+import { isTerminal, type RunStatus, type TerminalJobStatus } from '../core/outcome.js';
 import type { AttemptOutcome } from '../core/retry-delay.js';
-import type { JobSpec } from '../protocol/job-spec.js';
 import {
   type EvaluationContext,
   type ExpressionValue,
   evaluateCondition,
-  isObject,
 } from '../workflow/expressions/index.js';
-import type { JobDefinition, Workflow } from '../workflow/model.js';
+import type { Workflow } from '../workflow/model.js';
 import type { JobSummary } from './events.js';
 import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
+import {
+  isFailFast,
+  type KeyState,
+  needsContext,
+  needsSettled,
+  ordinalOf,
+  settle,
+  statusFor,
+} from './job-keys.js';
 import { attemptOutcomeOfStatus, type EndedAttempt, jobRetryDecision, retryReason } from './job-retry.js';
 import { type Effect, type Leg, moveLeg, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun } from './rerun-plan.js';
 import type { RunContext } from './run-context.js';
-
-interface KeyState {
-  readonly job: JobDefinition;
-  legs: Leg[];
-  expanded: boolean;
-  result?: NeedsResult;
-  outputs: Record<string, string>;
-  maxParallel: number;
-}
 
 /**
  * The DAG of one run. Pure decisions, no I/O: it says which legs to add, queue, finish or cancel,
@@ -64,8 +56,7 @@ export class RunCoordinator {
     while (progressed) {
       progressed = false;
       for (const state of this.keys.values()) {
-        if (state.expanded || !state.job.needs.every((need) => this.keys.get(need)?.result !== undefined))
-          continue;
+        if (state.expanded || !needsSettled(this.keys, state.job)) continue;
         this.expand(state, effects);
         progressed = true;
       }
@@ -114,7 +105,7 @@ export class RunCoordinator {
     if (failed && leg.spec?.contexts.strategy && isFailFast(leg.spec))
       this.stopSiblings(state, effects, 'fail-fast: another leg failed');
     this.release(state, effects);
-    this.settle(state);
+    settle(state);
     return [...effects, ...this.advance()];
   }
 
@@ -147,7 +138,7 @@ export class RunCoordinator {
     this.killed ||= immediate;
     for (const state of this.keys.values()) {
       this.stopSiblings(state, effects, 'the run was cancelled', immediate);
-      this.settle(state);
+      settle(state);
     }
     return [...effects, ...this.advance()];
   }
@@ -213,7 +204,7 @@ export class RunCoordinator {
       progressed = false;
       for (const state of this.keys.values()) {
         const records = byKey.get(state.job.key);
-        if (state.expanded || !records || !this.needsSettled(state.job)) continue;
+        if (state.expanded || !records || !needsSettled(this.keys, state.job)) continue;
         this.restoreKey(state, records, reopened, at, effects);
         progressed = true;
       }
@@ -235,7 +226,7 @@ export class RunCoordinator {
     let failure = 'the job could not be planned again';
     if (records.some((record) => !isTerminal(record.status) || reopened.has(record.id))) {
       try {
-        const plan = planLegs(this.workflow, job, this.run, this.needsContext(job));
+        const plan = planLegs(this.workflow, job, this.run, needsContext(this.keys, job));
         planned = plan.legs;
         state.maxParallel = plan.maxParallel;
       } catch (error) {
@@ -280,7 +271,7 @@ export class RunCoordinator {
         this.resumeLeg(leg, at, effects);
       }
     }
-    this.settle(state);
+    settle(state);
   }
 
   private resumeLeg(leg: Leg, at: number, effects: Effect[]): void {
@@ -311,10 +302,6 @@ export class RunCoordinator {
     effects.push({ kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued` });
   }
 
-  private needsSettled(job: JobDefinition): boolean {
-    return job.needs.every((need) => this.keys.get(need)?.result !== undefined);
-  }
-
   private expand(state: KeyState, effects: Effect[]): void {
     state.expanded = true;
     this.planKey(state, effects);
@@ -323,10 +310,10 @@ export class RunCoordinator {
 
   private planKey(state: KeyState, effects: Effect[]): void {
     const job = state.job;
-    const needs = this.needsContext(job);
+    const needs = needsContext(this.keys, job);
     const context: EvaluationContext = {
       contexts: baseContexts(this.workflow, job, this.run, needs),
-      status: this.statusFor(job),
+      status: statusFor(this.keys, job, this.cancelled),
     };
     let planned: PlannedLeg[] = [];
     let failure: string | undefined;
@@ -375,7 +362,7 @@ export class RunCoordinator {
       }
     }
     this.release(state, effects);
-    this.settle(state);
+    settle(state);
   }
 
   private addTerminal(
@@ -399,7 +386,7 @@ export class RunCoordinator {
     };
     this.addLeg(state, leg, earlier, effects);
     this.finish(leg, status, effects, reason);
-    this.settle(state);
+    settle(state);
   }
 
   /** A new leg, or on a re-run the next attempt of the earlier record it takes over. */
@@ -446,7 +433,7 @@ export class RunCoordinator {
       this.addLeg(state, leg, record, effects);
       this.finish(leg, 'skipped', effects, 'not planned on this re-run');
     }
-    this.settle(state);
+    settle(state);
   }
 
   private finish(leg: Leg, status: TerminalJobStatus, effects: Effect[], reason?: string): void {
@@ -480,51 +467,6 @@ export class RunCoordinator {
     }
   }
 
-  /** Once every leg of a job is final, its `needs.<key>.result` is known. */
-  private settle(state: KeyState): void {
-    if (!state.expanded || state.result !== undefined || state.legs.length === 0) return;
-    if (!state.legs.every((leg) => isTerminal(leg.status))) return;
-    const results = state.legs.map((leg) =>
-      leg.continueOnError && (leg.status === 'failed' || leg.status === 'timed_out')
-        ? 'success'
-        : needsResultOf(leg.status as TerminalJobStatus),
-    );
-    if (results.includes('failure')) state.result = 'failure';
-    else if (results.includes('cancelled')) state.result = 'cancelled';
-    else if (results.every((result) => result === 'skipped')) state.result = 'skipped';
-    else state.result = 'success';
-  }
-
-  private needsContext(job: JobDefinition): ExpressionValue {
-    const needs: Record<string, ExpressionValue> = {};
-    for (const need of job.needs) {
-      const state = this.keys.get(need);
-      needs[need] = { result: state?.result ?? null, outputs: { ...state?.outputs } };
-    }
-    return needs;
-  }
-
-  /**
-   * GitHub: failure() is true when any ancestor failed; success() only when every ancestor succeeded,
-   * so a job after a skipped one is skipped too, even if the job between them ran with always().
-   */
-  private statusFor(job: JobDefinition): NonNullable<EvaluationContext['status']> {
-    const seen = new Set<string>();
-    const stack = [...job.needs];
-    let failed = false;
-    let allSucceeded = true;
-    while (stack.length > 0) {
-      const key = stack.pop() as string;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const state = this.keys.get(key);
-      if (state?.result === 'failure') failed = true;
-      if (state?.result !== 'success') allSucceeded = false;
-      stack.push(...(state?.job.needs ?? []));
-    }
-    return { failed, cancelled: this.cancelled, success: allSucceeded && !this.cancelled };
-  }
-
   private missingLabels(runsOn: readonly string[]): string[] {
     const available = this.run.availableLabels;
     if (!available) return [];
@@ -537,15 +479,4 @@ export class RunCoordinator {
     if (!state) throw new Error(`unknown job key ${leg.key}`);
     return state;
   }
-}
-
-/** Job ids end in their ordinal (core/ids.ts); new legs of a restored run continue after the last. */
-function ordinalOf(id: JobId): number {
-  const ordinal = Number(id.slice(id.lastIndexOf('.') + 1));
-  return Number.isSafeInteger(ordinal) ? ordinal : 0;
-}
-
-function isFailFast(spec: JobSpec): boolean {
-  const strategy = spec.contexts.strategy;
-  return isObject(strategy) && strategy['fail-fast'] === true;
 }

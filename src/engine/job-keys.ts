@@ -1,0 +1,83 @@
+import type { JobId } from '../core/ids.js';
+import { isTerminal, type NeedsResult, needsResultOf } from '../core/outcome.js';
+import type { JobSpec } from '../protocol/job-spec.js';
+import { type EvaluationContext, type ExpressionValue, isObject } from '../workflow/expressions/index.js';
+import type { JobDefinition } from '../workflow/model.js';
+import type { Leg } from './leg.js';
+
+/** One job of a run's DAG (a key under `jobs:`) as RunCoordinator tracks it: its legs and result. */
+export interface KeyState {
+  readonly job: JobDefinition;
+  legs: Leg[];
+  expanded: boolean;
+  /** Known once every leg is final: what `needs.<key>.result` says. */
+  result?: NeedsResult;
+  outputs: Record<string, string>;
+  maxParallel: number;
+}
+
+export type KeyStates = ReadonlyMap<string, KeyState>;
+
+/** Once every leg of a job is final, its `needs.<key>.result` is known. */
+export function settle(state: KeyState): void {
+  if (!state.expanded || state.result !== undefined || state.legs.length === 0) return;
+  const results: NeedsResult[] = [];
+  for (const leg of state.legs) {
+    if (!isTerminal(leg.status)) return;
+    const failed = leg.status === 'failed' || leg.status === 'timed_out';
+    results.push(leg.continueOnError && failed ? 'success' : needsResultOf(leg.status));
+  }
+  if (results.includes('failure')) state.result = 'failure';
+  else if (results.includes('cancelled')) state.result = 'cancelled';
+  else if (results.every((result) => result === 'skipped')) state.result = 'skipped';
+  else state.result = 'success';
+}
+
+export function needsSettled(keys: KeyStates, job: JobDefinition): boolean {
+  return job.needs.every((need) => keys.get(need)?.result !== undefined);
+}
+
+/** The `needs` context of a job: each need's result and outputs. */
+export function needsContext(keys: KeyStates, job: JobDefinition): ExpressionValue {
+  const needs: Record<string, ExpressionValue> = {};
+  for (const need of job.needs) {
+    const state = keys.get(need);
+    needs[need] = { result: state?.result ?? null, outputs: { ...state?.outputs } };
+  }
+  return needs;
+}
+
+/**
+ * GitHub: failure() is true when any ancestor failed; success() only when every ancestor succeeded,
+ * so a job after a skipped one is skipped too, even if the job between them ran with always().
+ */
+export function statusFor(
+  keys: KeyStates,
+  job: JobDefinition,
+  cancelled: boolean,
+): NonNullable<EvaluationContext['status']> {
+  const seen = new Set<string>();
+  const stack = [...job.needs];
+  let failed = false;
+  let allSucceeded = true;
+  for (let key = stack.pop(); key !== undefined; key = stack.pop()) {
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const state = keys.get(key);
+    if (state?.result === 'failure') failed = true;
+    if (state?.result !== 'success') allSucceeded = false;
+    stack.push(...(state?.job.needs ?? []));
+  }
+  return { failed, cancelled, success: allSucceeded && !cancelled };
+}
+
+/** Job ids end in their ordinal (core/ids.ts); new legs of a restored run continue after the last. */
+export function ordinalOf(id: JobId): number {
+  const ordinal = Number(id.slice(id.lastIndexOf('.') + 1));
+  return Number.isSafeInteger(ordinal) ? ordinal : 0;
+}
+
+export function isFailFast(spec: JobSpec): boolean {
+  const strategy = spec.contexts.strategy;
+  return isObject(strategy) && strategy['fail-fast'] === true;
+}
