@@ -2,7 +2,6 @@ import { systemClock } from '../core/clock.js';
 import type { RunId } from '../core/ids.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited } from '../engine/run-owner.js';
-import type { JobRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 
 /** What a CLI process prints when another process takes over the run it drives. */
@@ -29,28 +28,4 @@ export async function interruptedRunHint(stores: Stores, workflowName: string): 
     interrupted &&
     `valkyrie: run ${interrupted.id} of ${workflowName} was interrupted; continue it with: valkyrie resume ${interrupted.id}\n`
   );
-}
-
-/**
- * Ends the steps that were running in a job's lost attempt as `cancelled` at `at`, so that the attempt
- * `valkyrie show` lists for it does not claim a step is still running. Only jobs stored as `running`
- * lost a process; call before the run is resumed.
- */
-export async function closeInterruptedSteps(
-  stores: Stores,
-  jobs: readonly JobRecord[],
-  at: number,
-): Promise<void> {
-  for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
-    const attempt = job.attempt ?? 1;
-    for (const step of await stores.runs.listSteps(job.id)) {
-      if ((step.jobAttempt ?? 1) !== attempt || step.finishedAt !== undefined) continue;
-      await stores.runs.recordStep({
-        ...step,
-        outcome: 'cancelled',
-        conclusion: 'cancelled',
-        finishedAt: at,
-      });
-    }
-  }
 }

@@ -1,6 +1,7 @@
 import { systemClock } from '../core/clock.js';
 import type { RunId } from '../core/ids.js';
 import type { StoredRunRequest } from '../store/recovery.js';
+import type { JobRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import { RunHeartbeat } from './run-heartbeat.js';
 import { thisProcess } from './run-owner.js';
@@ -30,4 +31,28 @@ export function keepOwnership(stores: Stores, runId: RunId, lost: () => void): {
   const heartbeat = new RunHeartbeat(stores.recovery, runId, thisProcess(), systemClock, lost);
   heartbeat.start();
   return heartbeat;
+}
+
+/**
+ * Ends the steps that were running in a job's lost attempt as `cancelled` at `at`, so that the attempt
+ * `valkyrie show` lists for it does not claim a step is still running. Only jobs stored as `running`
+ * lost a process; call before the run is resumed.
+ */
+export async function closeInterruptedSteps(
+  stores: Stores,
+  jobs: readonly JobRecord[],
+  at: number,
+): Promise<void> {
+  for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
+    const attempt = job.attempt ?? 1;
+    for (const step of await stores.runs.listSteps(job.id)) {
+      if ((step.jobAttempt ?? 1) !== attempt || step.finishedAt !== undefined) continue;
+      await stores.runs.recordStep({
+        ...step,
+        outcome: 'cancelled',
+        conclusion: 'cancelled',
+        finishedAt: at,
+      });
+    }
+  }
 }

@@ -6,10 +6,11 @@ import type { RunFeed } from './run-feed.js';
 import type { EventStream } from './sse.js';
 import type { TokenAuthority } from './tokens.js';
 
-/** A run this process drives: its handle (to cancel it) and its bundle (for job tokens). */
+/** A run this process drives: its handle (to cancel it), its bundle (for job tokens), its heartbeat. */
 export interface DrivenRun {
   readonly handle: RunHandle;
   readonly bundle?: string;
+  readonly ownership: { stop(): void };
 }
 
 /** What the API's routes share; one per server. */

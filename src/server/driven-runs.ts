@@ -12,7 +12,7 @@ export function trackDrivenRun(
   bundle: string | undefined,
   ownership: { stop(): void },
 ): void {
-  context.driven.set(handle.id, { handle, ...(bundle === undefined ? {} : { bundle }) });
+  context.driven.set(handle.id, { handle, ownership, ...(bundle === undefined ? {} : { bundle }) });
   const forget = () => {
     ownership.stop();
     context.driven.delete(handle.id);

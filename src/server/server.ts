@@ -17,6 +17,7 @@ import { buildApi } from './app.js';
 import { BundleFiles } from './bundle-files.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { RunFeed } from './run-feed.js';
+import { RunTakeover } from './run-takeover.js';
 import type { EventStream } from './sse.js';
 import { TokenAuthority } from './tokens.js';
 
@@ -41,6 +42,8 @@ export interface ServerOptions {
   readonly longPoll?: { readonly holdMs?: number; readonly sessionTtlMs?: number };
   readonly version?: string;
   readonly logError?: (error: unknown) => void;
+  /** How often to look for runs whose server stopped, to take them over (run-takeover.ts). Default 5 s. */
+  readonly takeoverIntervalMs?: number;
 }
 
 /**
@@ -62,6 +65,7 @@ export class ValkyrieServer implements AsyncDisposable {
     /** Read by the API's routes (context.closing): set once, when shutdown begins. */
     private readonly intake: { stopped: boolean },
     private readonly acceptors: { readonly ws: { close(): Promise<void> }; readonly poll: { close(): void } },
+    private readonly takeover: RunTakeover,
     readonly url: string,
     /** The admin token created at this start, if one was (print it once). */
     readonly generatedAdminToken: string | undefined,
@@ -139,7 +143,11 @@ export class ValkyrieServer implements AsyncDisposable {
       const scheme = options.tls === undefined ? 'http' : 'https';
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${scheme}://${host}:${address.port}`;
-      return new ValkyrieServer(app, context, intake, { ws, poll }, url, generated, options);
+      const logError =
+        options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
+      const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
+      takeover.start();
+      return new ValkyrieServer(app, context, intake, { ws, poll }, takeover, url, generated, options);
     } catch (error) {
       // The long-poll sweeper's timer would keep the process alive after a failed start.
       poll?.close();
@@ -177,6 +185,11 @@ export class ValkyrieServer implements AsyncDisposable {
           failures.push(error);
         }
       };
+      await release(() => this.takeover.stop());
+      // Runs still driven stay unfinished in the store; without a heartbeat another server takes them over.
+      await release(() => {
+        for (const run of this.context.driven.values()) run.ownership.stop();
+      });
       await release(() => this.acceptors.ws.close());
       await release(() => this.acceptors.poll.close());
       await release(() => feed.close());

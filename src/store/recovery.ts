@@ -23,6 +23,11 @@ export interface StoredRunRequest {
   readonly notBefore?: number;
   /** The sha256 of the workspace bundle a server run unpacks for each job. */
   readonly bundle?: string;
+  /**
+   * `server` for a run submitted to a server: when the process driving it stops, any server on the
+   * store takes it over. Absent for a `valkyrie run` process's run, which only `valkyrie resume` continues.
+   */
+  readonly driver?: 'server';
 }
 
 export interface RunOwnership {

@@ -119,8 +119,8 @@ export interface RunStore {
   /** Inserts or replaces the attempt at (jobId, attempt). */
   recordJobAttempt(attempt: JobAttemptRecord): Promise<void>;
   getRun(id: RunId): Promise<RunRecord | undefined>;
-  /** Newest first. */
-  listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
+  /** Newest first; with `unfinished`, only runs still queued or running. */
+  listRuns(options?: { limit?: number; unfinished?: boolean }): Promise<RunRecord[]>;
   /** In the order they were added. */
   listJobs(runId: RunId): Promise<JobRecord[]>;
   /** Ordered by job attempt, index, then step attempt. Fields equal to 1 (attempts) are absent. */

@@ -97,6 +97,19 @@ export function runStoreContract(make: StoresFactory): void {
       expect((await runs().listRuns({ limit: 3 })).map((run) => run.id)).toEqual(newestFirst.slice(0, 3));
       expect(await runs().listRuns({ limit: 0 })).toEqual([]);
     });
+
+    it('lists only queued and running runs when asked for unfinished ones', async () => {
+      const [queued, running, failed] = [
+        await runs().createRun(newRun()),
+        await runs().createRun(newRun()),
+        await runs().createRun(newRun()),
+      ];
+      await runs().updateRun(running.id, { status: 'running', startedAt: 5 });
+      await runs().updateRun(failed.id, { status: 'failed', finishedAt: 9 });
+      const unfinished = await runs().listRuns({ unfinished: true, limit: 100 });
+      expect(unfinished.map((run) => run.id)).toEqual([running.id, queued.id]);
+      expect(unfinished.map((run) => run.status)).toEqual(['running', 'queued']);
+    });
   });
 
   describe('jobs', () => {

@@ -74,6 +74,7 @@ export function runRoutes(context: ApiContext): Route[] {
           secretNames: Object.keys(body.secrets ?? {}),
           ...(body.priority === undefined ? {} : { priority: body.priority }),
           ...(body.bundle === undefined ? {} : { bundle: body.bundle }),
+          driver: 'server',
         };
         const submission = await controlPlane.submitRun(
           parsed.workflow,

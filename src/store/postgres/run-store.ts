@@ -54,6 +54,10 @@ const statements = {
   },
   getRun: { name: 'vk_get_run', text: `SELECT ${runColumns} FROM runs WHERE id = $1` },
   listRuns: { name: 'vk_list_runs', text: `SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT $1` },
+  listUnfinishedRuns: {
+    name: 'vk_list_unfinished_runs',
+    text: `SELECT ${runColumns} FROM runs WHERE status IN ('queued', 'running') ORDER BY id DESC LIMIT $1`,
+  },
   // One statement for all the jobs, so it is all or nothing; ORDER BY ord makes seq follow their order.
   addJobs: {
     name: 'vk_add_jobs',
@@ -319,10 +323,11 @@ export class PostgresRunStore implements RunStore {
     });
   }
 
-  listRuns(options?: { limit?: number }): Promise<RunRecord[]> {
+  listRuns(options?: { limit?: number; unfinished?: boolean }): Promise<RunRecord[]> {
     const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
+    const statement = options?.unfinished === true ? statements.listUnfinishedRuns : statements.listRuns;
     return this.#db.read('list runs', async (query) =>
-      (await query<RunRow>(statements.listRuns, [limit])).rows.map(runFromRow),
+      (await query<RunRow>(statement, [limit])).rows.map(runFromRow),
     );
   }
 

@@ -44,6 +44,7 @@ export class SqliteRunStore implements RunStore {
   readonly #updateRun;
   readonly #getRun;
   readonly #listRuns;
+  readonly #listUnfinishedRuns;
   readonly #insertJob;
   readonly #updateJob;
   readonly #listJobs;
@@ -76,6 +77,9 @@ export class SqliteRunStore implements RunStore {
     );
     this.#getRun = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs WHERE id = ?`);
     this.#listRuns = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT ?`);
+    this.#listUnfinishedRuns = db.prepare<[number], RunRow>(
+      `SELECT ${runColumns} FROM runs WHERE status IN ('queued', 'running') ORDER BY id DESC LIMIT ?`,
+    );
     this.#insertJob = db.prepare(
       `INSERT INTO jobs (id, run_id, key, name, matrix, status)
        VALUES (@id, @runId, @key, @name, @matrix, @status)`,
@@ -250,10 +254,11 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
-  listRuns(options?: { limit?: number }): Promise<RunRecord[]> {
+  listRuns(options?: { limit?: number; unfinished?: boolean }): Promise<RunRecord[]> {
     // SQLite reads a negative LIMIT as "no limit", so clamp rather than pass it through.
     const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
-    return this.commits.read('list runs', () => this.#listRuns.all(limit).map(runFromRow));
+    const statement = options?.unfinished === true ? this.#listUnfinishedRuns : this.#listRuns;
+    return this.commits.read('list runs', () => statement.all(limit).map(runFromRow));
   }
 
   listJobs(runId: RunId): Promise<JobRecord[]> {

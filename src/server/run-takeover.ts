@@ -1,0 +1,119 @@
+import { isTerminal } from '../core/outcome.js';
+import { runLiveness } from '../engine/run-liveness.js';
+import { ownerExited, thisProcess } from '../engine/run-owner.js';
+import { closeInterruptedSteps, keepOwnership } from '../engine/run-ownership.js';
+import type { RunRecord } from '../store/runs.js';
+import { parseWorkflow } from '../workflow/parse.js';
+import type { ApiContext } from './context.js';
+import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
+
+/** How many unfinished runs one sweep looks at; the rest wait for the next sweep. */
+const sweepLimit = 100;
+
+/**
+ * Takes over the runs submitted to a server whose driving process stopped (a crash, a restart, a
+ * replica gone): every `intervalMs`, and once at start, it looks for unfinished server runs whose owner
+ * is gone (a dead pid on this host, or a heartbeat older than three intervals), claims each with a
+ * compare-and-set on the ownership it read — so of several replicas exactly one takes a run — and
+ * continues it as `valkyrie resume` does: finished jobs stay, interrupted ones follow `on-runner-lost:`.
+ * A run submitted with secrets cannot go on (their values are never stored): its unfinished jobs end
+ * `cancelled`, and `POST /api/v1/runs/:id/rerun` with the secrets runs them again.
+ * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
+ */
+export class RunTakeover {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly context: ApiContext,
+    private readonly intervalMs: number,
+    private readonly logError: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (this.stopped || this.timer !== undefined) return;
+    this.timer = setInterval(() => this.sweepInBackground(), this.intervalMs);
+    this.timer.unref();
+    this.sweepInBackground();
+  }
+
+  /** Waits for a sweep in progress, so that nothing is taken over once the store is closing. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.sweeping;
+  }
+
+  /** Takes over what it can now; resolves with the ids of the runs it took. */
+  async sweep(): Promise<string[]> {
+    const { stores, clock } = this.context;
+    const unfinished = await stores.runs.listRuns({ unfinished: true, limit: sweepLimit });
+    const candidates = unfinished.filter((run) => !this.context.driven.has(run.id));
+    if (candidates.length === 0) return [];
+    const ownerships = await stores.recovery.ownerships(candidates.map((run) => run.id));
+    const taken: string[] = [];
+    for (const run of candidates) {
+      if (this.stopped || this.context.closing()) break;
+      const liveness = runLiveness(run.status, ownerships.get(run.id), clock.now(), ownerExited);
+      if (liveness.kind !== 'interrupted') continue;
+      if (await this.takeOver(run)) taken.push(run.id);
+    }
+    return taken;
+  }
+
+  private sweepInBackground(): void {
+    if (this.sweeping !== undefined || this.stopped) return;
+    this.sweeping = this.sweep()
+      .then(
+        () => undefined,
+        (error: unknown) => this.logError(error),
+      )
+      .finally(() => {
+        this.sweeping = undefined;
+      });
+  }
+
+  private async takeOver(run: RunRecord): Promise<boolean> {
+    const { stores, clock, controlPlane } = this.context;
+    const resumable = await stores.recovery.getResumable(run.id);
+    if (resumable?.request.driver !== 'server') return false;
+    const claim = await stores.recovery.claim(run.id, resumable.ownership, {
+      owner: thisProcess(),
+      heartbeatAt: clock.now(),
+    });
+    if (claim.kind === 'lost') return false;
+    const ownership = keepOwnership(stores, run.id, runTakenOver(run.id));
+    const jobs = await stores.runs.listJobs(run.id);
+    await closeInterruptedSteps(stores, jobs, clock.now());
+    const parsed = parseWorkflow(resumable.source, run.workflowPath);
+    const missingSecrets = resumable.request.secretNames.length > 0;
+    if (!parsed.workflow || missingSecrets) {
+      const reason = missingSecrets
+        ? 'the server driving the run stopped, and its secrets are not stored: re-run it with them'
+        : 'the server driving the run stopped, and its stored workflow no longer parses';
+      await this.endUnfinished(run, reason);
+      ownership.stop();
+      return true;
+    }
+    const handle = controlPlane.resumeRun(
+      parsed.workflow,
+      serverRunRequest(parsed.workflow.name, resumable.request, {}),
+      (await stores.runs.getRun(run.id)) ?? run,
+      jobs,
+    );
+    trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
+    return true;
+  }
+
+  /** Ends every unfinished job, and the run, `cancelled` with `reason`; nothing runs. */
+  private async endUnfinished(run: RunRecord, reason: string): Promise<void> {
+    const { stores, clock } = this.context;
+    const at = clock.now();
+    for (const job of await stores.runs.listJobs(run.id)) {
+      if (isTerminal(job.status)) continue;
+      await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
+    }
+    await stores.runs.updateRun(run.id, { status: 'cancelled', finishedAt: at });
+  }
+}

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+import { type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+
+/**
+ * A server is SIGKILLed while it drives runs; a new server process on the same store takes them over
+ * (the dead pid on this host tells it at once) and a runner that connects to it runs them to the end.
+ */
+const admin = 'vkt-e2e-takeover-admin-0123456789';
+const ws = new Workspace();
+const processes: StartedProcess[] = [];
+
+afterAll(async () => {
+  for (const started of processes) started.child.kill('SIGKILL');
+  await Promise.all(processes.map((started) => started.done));
+  ws.dispose();
+});
+
+interface RunView {
+  id: string;
+  status: string;
+  jobs: { name: string; status: string; attempt: number; reason?: string }[];
+}
+
+async function api(url: string, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${admin}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+async function runOf(url: string, id: string): Promise<RunView> {
+  return ((await (await api(url, 'GET', `/api/v1/runs/${id}`)).json()) as { run: RunView }).run;
+}
+
+async function waitForRun(url: string, id: string, status: string): Promise<RunView> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const run = await runOf(url, id);
+    if (run.status === status) return run;
+    if (Date.now() > deadline)
+      throw new Error(`run ${id} is ${run.status}, not ${status}: ${JSON.stringify(run)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('a server taking over the runs of one that died', () => {
+  it('continues a run without secrets, and ends one with secrets cancelled until it is re-run with them', async () => {
+    const marker = join(ws.dir, 'marker');
+    const env = { VALKYRIE_ADMIN_TOKEN: admin };
+    const first = await startServer(ws, [], env);
+    processes.push(first);
+    const submit = async (body: unknown) => {
+      const response = await api(first.url, 'POST', '/api/v1/runs', body);
+      expect(response.status).toBe(201);
+      return ((await response.json()) as { run: RunView }).run.id;
+    };
+    // No runner is connected yet: the jobs wait in the queue of the server that is about to die.
+    const plain = await submit({
+      workflow: `name: plain
+jobs:
+  a: { runs-on: takeover, steps: [{ run: echo a >> ${marker} }] }
+  b: { needs: a, runs-on: takeover, steps: [{ run: echo b >> ${marker} }] }
+`,
+    });
+    const withSecret = await submit({
+      workflow: `name: with-secret
+jobs:
+  deploy: { runs-on: takeover, steps: [{ run: 'echo "deploy \${{ secrets.TOKEN }}" >> ${marker}.secret' }] }
+`,
+      secrets: { TOKEN: 'first' },
+    });
+    first.child.kill('SIGKILL');
+    await first.done;
+
+    const second = await startServer(ws, [], env);
+    processes.push(second);
+    const cancelled = await waitForRun(second.url, withSecret, 'cancelled');
+    expect(cancelled.jobs).toMatchObject([
+      { name: 'deploy', status: 'cancelled', reason: expect.stringContaining('secrets are not stored') },
+    ]);
+
+    const registration = (await (
+      await api(second.url, 'POST', '/api/v1/tokens', { role: 'runner' })
+    ).json()) as {
+      token: string;
+    };
+    const runner = startProcess(ws, [
+      'runner',
+      '--server',
+      second.url,
+      '--token',
+      registration.token,
+      '--labels',
+      'takeover',
+      '--work-dir',
+      join(ws.dir, 'work'),
+    ]);
+    processes.push(runner);
+    await waitForRun(second.url, plain, 'succeeded');
+    expect(readFileSync(marker, 'utf8')).toBe('a\nb\n');
+
+    const rerun = await api(second.url, 'POST', `/api/v1/runs/${withSecret}/rerun`, {
+      secrets: { TOKEN: 'again' },
+    });
+    expect(rerun.status).toBe(202);
+    const succeeded = await waitForRun(second.url, withSecret, 'succeeded');
+    expect(succeeded.jobs).toMatchObject([{ name: 'deploy', status: 'succeeded', attempt: 2 }]);
+    expect(readFileSync(`${marker}.secret`, 'utf8')).toBe('deploy again\n');
+  });
+});
