@@ -15,6 +15,7 @@ import type { Stores } from '../store/store.js';
 import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
 import { BundleFiles } from './bundle-files.js';
+import { CancelRequestPoller } from './cancel-requests.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
@@ -44,6 +45,8 @@ export interface ServerOptions {
   readonly logError?: (error: unknown) => void;
   /** How often to look for runs whose server stopped, to take them over (run-takeover.ts). Default 5 s. */
   readonly takeoverIntervalMs?: number;
+  /** How often to look for cancels of driven runs asked of other replicas. Default 1 s. */
+  readonly cancelPollIntervalMs?: number;
 }
 
 /**
@@ -66,6 +69,7 @@ export class ValkyrieServer implements AsyncDisposable {
     private readonly intake: { stopped: boolean },
     private readonly acceptors: { readonly ws: { close(): Promise<void> }; readonly poll: { close(): void } },
     private readonly takeover: RunTakeover,
+    private readonly cancelRequests: CancelRequestPoller,
     readonly url: string,
     /** The admin token created at this start, if one was (print it once). */
     readonly generatedAdminToken: string | undefined,
@@ -147,7 +151,23 @@ export class ValkyrieServer implements AsyncDisposable {
         options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
       const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
       takeover.start();
-      return new ValkyrieServer(app, context, intake, { ws, poll }, takeover, url, generated, options);
+      const cancelRequests = new CancelRequestPoller(
+        context,
+        options.cancelPollIntervalMs ?? 1_000,
+        logError,
+      );
+      cancelRequests.start();
+      return new ValkyrieServer(
+        app,
+        context,
+        intake,
+        { ws, poll },
+        takeover,
+        cancelRequests,
+        url,
+        generated,
+        options,
+      );
     } catch (error) {
       // The long-poll sweeper's timer would keep the process alive after a failed start.
       poll?.close();
@@ -186,6 +206,7 @@ export class ValkyrieServer implements AsyncDisposable {
         }
       };
       await release(() => this.takeover.stop());
+      await release(() => this.cancelRequests.stop());
       // Runs still driven stay unfinished in the store; without a heartbeat another server takes them over.
       await release(() => {
         for (const run of this.context.driven.values()) run.ownership.stop();

@@ -77,6 +77,13 @@ export interface RunRecoveryStore {
    * writing, so of two concurrent re-runs exactly one proceeds.
    */
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;
+  /**
+   * Asks whichever process drives the run to cancel it (a replica other than its driver got the
+   * request): false, without writing, when the run is unknown or has finished. A re-run clears it.
+   */
+  requestCancel(runId: RunId, at: number): Promise<boolean>;
+  /** Of these runs, the unfinished ones whose cancel was requested; each driver polls for its own. */
+  cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>>;
 }
 
 /** The finished runs a re-run can reopen: those with failed or cancelled jobs to run again. */

@@ -117,5 +117,24 @@ export function runRecoveryContract(make: StoresFactory): void {
       expect((await stores().runs.getRun(run.id))?.status).toBe('cancelled');
       expect(await stores().recovery.reopen(run.id, 'cancelled', second)).toEqual({ kind: 'claimed' });
     });
+
+    it('records a cancel request for an unfinished run only, and a re-run clears it', async () => {
+      const [asked, other, done] = [await createRun(), await createRun(), await createRun()];
+      await stores().runs.updateRun(done.id, { status: 'failed', finishedAt: 1_700_000_010_000 });
+      expect(await stores().recovery.cancelRequests([asked.id, other.id])).toEqual(new Set());
+      expect(await stores().recovery.requestCancel(asked.id, 1_700_000_011_000)).toBe(true);
+      expect(await stores().recovery.requestCancel(asked.id, 1_700_000_012_000)).toBe(true);
+      expect(await stores().recovery.requestCancel(done.id, 1_700_000_011_000)).toBe(false);
+      expect(await stores().recovery.requestCancel(asRunId('999'), 1_700_000_011_000)).toBe(false);
+      const all = [asked.id, other.id, done.id, asRunId('nope')];
+      expect(await stores().recovery.cancelRequests(all)).toEqual(new Set([asked.id]));
+      expect(await stores().recovery.cancelRequests([])).toEqual(new Set());
+
+      await stores().runs.updateRun(asked.id, { status: 'cancelled', finishedAt: 1_700_000_013_000 });
+      expect(await stores().recovery.cancelRequests(all)).toEqual(new Set());
+      await stores().recovery.saveResumable(asked.id, { source, request }, first);
+      expect(await stores().recovery.reopen(asked.id, 'cancelled', second)).toEqual({ kind: 'claimed' });
+      expect(await stores().recovery.cancelRequests(all)).toEqual(new Set());
+    });
   });
 }

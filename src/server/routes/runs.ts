@@ -144,16 +144,26 @@ export function runRoutes(context: ApiContext): Route[] {
       responses: {
         202: { description: 'cancellation started', schema: runBody },
         404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
-        409: { description: 'VK_RUN_FINISHED or VK_RUN_NOT_ACTIVE', schema: errorSchema },
+        409: {
+          description: 'VK_RUN_FINISHED, or VK_RUN_NOT_ACTIVE for a run a `valkyrie run` process drives',
+          schema: errorSchema,
+        },
       },
       async handle({ params }) {
         const run = await findRun(stores.runs, params.id);
-        if (run.status !== 'queued' && run.status !== 'running')
-          throw new ApiError(409, 'VK_RUN_FINISHED', `run ${run.id} already finished (${run.status})`);
+        const finished = () =>
+          new ApiError(409, 'VK_RUN_FINISHED', `run ${run.id} already finished (${run.status})`);
+        if (run.status !== 'queued' && run.status !== 'running') throw finished();
         const active = driven.get(run.id);
-        if (active === undefined)
-          throw new ApiError(409, 'VK_RUN_NOT_ACTIVE', `run ${run.id} is not driven by this server process`);
-        active.handle.cancel(false);
+        if (active !== undefined) {
+          active.handle.cancel(false);
+        } else {
+          // Another replica drives it (or will, once it takes the run over): it polls for this request.
+          const resumable = await stores.recovery.getResumable(run.id);
+          if (resumable?.request.driver !== 'server')
+            throw new ApiError(409, 'VK_RUN_NOT_ACTIVE', `run ${run.id} is driven by a valkyrie run process`);
+          if (!(await stores.recovery.requestCancel(run.id, context.clock.now()))) throw finished();
+        }
         return { status: 202, body: { run: await runView(stores.runs, run) } };
       },
     }),

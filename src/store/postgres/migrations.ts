@@ -196,6 +196,10 @@ export const migrations: readonly string[] = [
   -- GitHub's run_attempt: a re-run of failed jobs (RunRecoveryStore.reopen) adds one.
   ALTER TABLE runs ADD COLUMN attempt integer NOT NULL DEFAULT 1;
   `,
+  `
+  -- A replica that does not drive a run asks its driver to cancel it here (RunRecoveryStore.requestCancel).
+  ALTER TABLE runs ADD COLUMN cancel_requested_at bigint;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

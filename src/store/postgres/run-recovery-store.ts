@@ -53,8 +53,18 @@ const statements = {
   },
   reopen: {
     name: 'vk_reopen_run',
-    text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, owner_host = $2, owner_pid = $3,
-           heartbeat_at = $4 WHERE id = $1 AND status = $5`,
+    text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
+           owner_host = $2, owner_pid = $3, heartbeat_at = $4 WHERE id = $1 AND status = $5`,
+  },
+  requestCancel: {
+    name: 'vk_request_cancel',
+    text: `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $2)
+           WHERE id = $1 AND status IN ('queued', 'running')`,
+  },
+  cancelRequests: {
+    name: 'vk_cancel_requests',
+    text: `SELECT id FROM runs WHERE id = ANY($1::bigint[])
+           AND cancel_requested_at IS NOT NULL AND status IN ('queued', 'running')`,
   },
 } satisfies Record<string, Statement>;
 
@@ -144,6 +154,23 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
       const { host, pid } = next.owner;
       const { rowCount } = await query(statements.reopen, [key, host, pid, next.heartbeatAt, expected]);
       return rowCount !== 0 ? { kind: 'claimed' } : { kind: 'lost' };
+    });
+  }
+
+  requestCancel(runId: RunId, at: number): Promise<boolean> {
+    return this.#db.write(`request cancel of run ${runId}`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return false;
+      return (await query(statements.requestCancel, [key, at])).rowCount !== 0;
+    });
+  }
+
+  cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>> {
+    return this.#db.read('read cancel requests', async (query) => {
+      const keys = runIds.map(runKey).filter((key): key is string => key !== undefined);
+      if (keys.length === 0) return new Set<RunId>();
+      const { rows } = await query<{ id: string }>(statements.cancelRequests, [keys]);
+      return new Set(rows.map((row) => runIdOf(row.id)));
     });
   }
 }

@@ -200,6 +200,10 @@ export const migrations: readonly string[] = [
   -- GitHub's run_attempt: a re-run of failed jobs (RunRecoveryStore.reopen) adds one.
   ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
   `,
+  `
+  -- A replica that does not drive a run asks its driver to cancel it here (RunRecoveryStore.requestCancel).
+  ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -28,6 +28,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #get;
   readonly #claim;
   readonly #reopen;
+  readonly #requestCancel;
   readonly #db: Database.Database;
 
   constructor(
@@ -52,8 +53,12 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
          AND owner_host IS ? AND owner_pid IS ? AND heartbeat_at IS ?`,
     );
     this.#reopen = db.prepare<[string, number, number, number, string]>(
-      `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, owner_host = ?, owner_pid = ?, heartbeat_at = ?
-       WHERE id = ? AND status = ?`,
+      `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
+       owner_host = ?, owner_pid = ?, heartbeat_at = ? WHERE id = ? AND status = ?`,
+    );
+    this.#requestCancel = db.prepare<[number, number]>(
+      `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?)
+       WHERE id = ? AND status IN ('queued', 'running')`,
     );
   }
 
@@ -131,6 +136,27 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       const { host, pid } = next.owner;
       const { changes } = this.#reopen.run(host, pid, next.heartbeatAt, key, expected);
       return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
+    });
+  }
+
+  requestCancel(runId: RunId, at: number): Promise<boolean> {
+    return this.commits.write(`request cancel of run ${runId}`, () => {
+      const key = runKey(runId);
+      return key !== undefined && this.#requestCancel.run(at, key).changes > 0;
+    });
+  }
+
+  cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>> {
+    return this.commits.read('read cancel requests', () => {
+      const keys = runIds.map(runKey).filter((key): key is number => key !== undefined);
+      if (keys.length === 0) return new Set<RunId>();
+      const rows = this.#db
+        .prepare<number[], { id: number }>(
+          `SELECT id FROM runs WHERE id IN (${keys.map(() => '?').join(', ')})
+           AND cancel_requested_at IS NOT NULL AND status IN ('queued', 'running')`,
+        )
+        .all(...keys);
+      return new Set(rows.map((row) => runIdOf(row.id)));
     });
   }
 }
