@@ -7,6 +7,8 @@ export interface ListedEntry {
   readonly type: string;
   readonly linkpath: string;
   readonly mode: number;
+  /** Bytes of content the entry will write. */
+  readonly size: number;
 }
 
 export const fileTypes: ReadonlySet<string> = new Set(['File', 'OldFile', 'ContiguousFile']);

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, readdir, realpath, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, realpath, statfs, symlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { list, Parser, type ReadEntry } from 'tar';
 import { ValkyrieError } from '../core/errors.js';
 import { checkEntries, fileTypes, type ListedEntry, relativePath } from './entry-checks.js';
+import { formatBytes } from './size.js';
 
 export interface UnpackOptions {
   /** The downloaded bundle file. */
@@ -14,6 +15,8 @@ export interface UnpackOptions {
   readonly sha256: string;
   /** Created when missing; must be empty. */
   readonly target: string;
+  /** Refuse a bundle whose files add up to more (default: none but the free space of the target's disk). */
+  readonly maxBytes?: number;
 }
 
 /**
@@ -22,8 +25,9 @@ export interface UnpackOptions {
  * archive (VK_BUNDLE_UNSAFE, naming the entry) if one has an absolute path or a `..` part, is a
  * symbolic link to outside the directory or an absolute one, lies under another entry that is a
  * symbolic link, repeats a path, or is a hard link, device or FIFO; then write the entries, with
- * their permission bits exactly (the umask does not narrow them) and the time of unpacking.
- * Returns the number of entries.
+ * their permission bits exactly (the umask does not narrow them) and the time of unpacking. A bundle
+ * whose files add up to more than `maxBytes` or than the disk has free (a few KiB of gzip can claim
+ * gigabytes) is refused as VK_BUNDLE_TOO_LARGE before anything is written. Returns the number of entries.
  */
 export async function unpackBundle(options: UnpackOptions): Promise<number> {
   const actual = await sha256File(options.archive);
@@ -40,6 +44,7 @@ export async function unpackBundle(options: UnpackOptions): Promise<number> {
     );
   const entries = await listEntries(options.archive);
   checkEntries(entries);
+  await checkSize(entries, options);
   await writeEntries(options.archive, await realpath(options.target));
   return entries.filter((entry) => entry.type !== 'Directory').length;
 }
@@ -63,7 +68,29 @@ async function listEntries(archive: string): Promise<ListedEntry[]> {
 }
 
 function listed(entry: ReadEntry): ListedEntry {
-  return { path: entry.path, type: entry.type, linkpath: entry.linkpath ?? '', mode: entry.mode ?? 0o644 };
+  return {
+    path: entry.path,
+    type: entry.type,
+    linkpath: entry.linkpath ?? '',
+    mode: entry.mode ?? 0o644,
+    size: entry.size ?? 0,
+  };
+}
+
+async function checkSize(entries: readonly ListedEntry[], options: UnpackOptions): Promise<void> {
+  const total = entries.reduce((sum, entry) => sum + (fileTypes.has(entry.type) ? entry.size : 0), 0);
+  const disk = await statfs(options.target);
+  const free = disk.bavail * disk.bsize;
+  const limit = Math.min(options.maxBytes ?? Number.POSITIVE_INFINITY, free);
+  if (total <= limit) return;
+  const why =
+    limit === free
+      ? `the disk of ${options.target} has ${formatBytes(free)} free`
+      : `the limit is ${formatBytes(limit)}`;
+  throw new ValkyrieError(
+    'VK_BUNDLE_TOO_LARGE',
+    `the workspace bundle's files add up to ${formatBytes(total)} and ${why}; it was not unpacked`,
+  );
 }
 
 /**

@@ -92,6 +92,22 @@ describe('unpacking a hostile bundle', () => {
     expect(String(error)).toContain('entry "a/b": it lies under a, which is a file');
   });
 
+  it('refuses a bundle whose files add up to more than the limit, before writing any', async () => {
+    newBase();
+    const archive = join(base, 'bundle.tar.gz');
+    const target = join(base, 'ws');
+    const sha256 = writeRawArchive(archive, [
+      { path: 'a', type: 'File', content: 'x'.repeat(600) },
+      { path: 'b', type: 'File', content: 'y'.repeat(600) },
+    ]);
+    const error = await unpackBundle({ archive, sha256, target, maxBytes: 1000 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VK_BUNDLE_TOO_LARGE' });
+    expect(String(error)).toContain('files add up to 1.2 KiB and the limit is 1000 B');
+    expect(readdirSync(target)).toEqual([]);
+    await unpackBundle({ archive, sha256, target, maxBytes: 1200 });
+    expect(readdirSync(target).sort()).toEqual(['a', 'b']);
+  });
+
   it('fails, without hanging, when an entry cannot be written', async () => {
     newBase();
     const archive = join(base, 'bundle.tar.gz');
