@@ -15,7 +15,7 @@ import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
 import type { QueueSettings } from './queue-options.js';
-import { warnTakenOver } from './run-recovery.js';
+import { superviseRun, warnTakenOver } from './run-recovery.js';
 
 export interface LocalRunOptions {
   readonly workflow: Workflow;
@@ -102,18 +102,22 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     return submission;
   }
   const handle = submission.handle;
-  const recovery =
+  const supervision =
     options.source === undefined
       ? undefined
-      : recordResumable(
+      : superviseRun(
           options.stores,
-          handle.id,
-          options.source,
-          storedRequestOf(options),
-          warnTakenOver(handle.id),
+          handle,
+          recordResumable(
+            options.stores,
+            handle.id,
+            options.source,
+            storedRequestOf(options),
+            warnTakenOver(handle.id),
+          ),
         );
-  const close = () => {
-    recovery?.stop();
+  const close = async () => {
+    await supervision?.stop();
     return stopRunner();
   };
   return { kind: 'started', local: { handle, close } };

@@ -14,7 +14,7 @@ import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import type { LocalRun } from './local-mode.js';
-import { warnTakenOver } from './run-recovery.js';
+import { superviseRun, warnTakenOver } from './run-recovery.js';
 
 export type ContinueHow = 'resume' | 'rerun';
 
@@ -56,7 +56,6 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
-  const ownership = keepOwnership(options.stores, record.id, warnTakenOver(record.id));
   const continueRun = options.how === 'resume' ? controlPlane.resumeRun : controlPlane.rerunRun;
   const handle = continueRun.call(
     controlPlane,
@@ -77,10 +76,12 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     record,
     options.jobs,
   );
+  const ownership = keepOwnership(options.stores, record.id, warnTakenOver(record.id));
+  const supervision = superviseRun(options.stores, handle, ownership);
   return {
     handle,
-    close: () => {
-      ownership.stop();
+    close: async () => {
+      await supervision.stop();
       return agent.drain();
     },
   };

@@ -213,6 +213,26 @@ function buildProgram(setExit: (code: number) => void): Command {
         new Option('--token <token>', 'an API token (see valkyrie token create)').env('VALKYRIE_TOKEN'),
       );
 
+  clientOptions(
+    program
+      .command('cancel')
+      .description('cancel a run: as Ctrl-C in the terminal running it, or, if its process is gone, at once')
+      .argument('<run>', 'run id (see valkyrie runs)')
+      .addOption(stateDir())
+      .addOption(db()),
+  )
+    .addHelpText(
+      'after',
+      '\nWith --server (or VALKYRIE_SERVER) the run is one of that server, else of the local store. The process\n' +
+        'running the run acts within a second: running steps are interrupted, if: always() jobs still run. A run\n' +
+        'whose process died ends at once, its unfinished jobs cancelled (valkyrie rerun runs them again).\n' +
+        'Exit codes: 0 cancellation started, 2 unknown or finished run, 69 server unreachable, 77 token refused.',
+    )
+    .action(async (run: string, options) => {
+      const { cancelCommand } = await import('./commands/cancel.js');
+      setExit(await cancelCommand(run, options));
+    });
+
   program
     .command('server')
     .description(

@@ -1,8 +1,36 @@
 import { systemClock } from '../core/clock.js';
 import type { RunId } from '../core/ids.js';
+import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
+import type { RunHandle } from '../engine/control-plane.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited } from '../engine/run-owner.js';
 import type { Stores } from '../store/store.js';
+
+/**
+ * What this process keeps up while it drives a run: the run's heartbeat (`ownership`), and a watch for
+ * cancels asked by `valkyrie cancel` from another terminal (one read a second). `stop` ends both.
+ */
+export function superviseRun(
+  stores: Stores,
+  handle: RunHandle,
+  ownership: { stop(): void },
+): { stop(): Promise<void> } {
+  const cancels = new CancelRequestPoller(
+    stores.recovery,
+    () => new Map([[handle.id, handle]]),
+    1_000,
+    () => {
+      // A failed poll is retried by the next; the run's own writes report a broken store.
+    },
+  );
+  cancels.start();
+  return {
+    stop: () => {
+      ownership.stop();
+      return cancels.stop();
+    },
+  };
+}
 
 /** What a CLI process prints when another process takes over the run it drives. */
 export function warnTakenOver(runId: RunId): () => void {

@@ -1,5 +1,6 @@
 import { systemClock } from '../core/clock.js';
 import type { RunId } from '../core/ids.js';
+import { isTerminal } from '../core/outcome.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import type { JobRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
@@ -55,4 +56,22 @@ export async function closeInterruptedSteps(
       });
     }
   }
+}
+
+/**
+ * Ends a run no process can go on with (its driver gone, and it cannot or must not be continued):
+ * every unfinished job, then the run, `cancelled` with `reason`. The caller must own the run
+ * (RunRecoveryStore.claim).
+ */
+export async function endUnfinishedRun(
+  stores: Stores,
+  runId: RunId,
+  at: number,
+  reason: string,
+): Promise<void> {
+  for (const job of await stores.runs.listJobs(runId)) {
+    if (isTerminal(job.status)) continue;
+    await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
+  }
+  await stores.runs.updateRun(runId, { status: 'cancelled', finishedAt: at });
 }

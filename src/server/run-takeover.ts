@@ -1,7 +1,6 @@
-import { isTerminal } from '../core/outcome.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
-import { closeInterruptedSteps, keepOwnership } from '../engine/run-ownership.js';
+import { closeInterruptedSteps, endUnfinishedRun, keepOwnership } from '../engine/run-ownership.js';
 import type { RunRecord } from '../store/runs.js';
 import { parseWorkflow } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
@@ -92,7 +91,7 @@ export class RunTakeover {
       const reason = missingSecrets
         ? 'the server driving the run stopped, and its secrets are not stored: re-run it with them'
         : 'the server driving the run stopped, and its stored workflow no longer parses';
-      await this.endUnfinished(run, reason);
+      await endUnfinishedRun(stores, run.id, clock.now(), reason);
       ownership.stop();
       return true;
     }
@@ -104,16 +103,5 @@ export class RunTakeover {
     );
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
     return true;
-  }
-
-  /** Ends every unfinished job, and the run, `cancelled` with `reason`; nothing runs. */
-  private async endUnfinished(run: RunRecord, reason: string): Promise<void> {
-    const { stores, clock } = this.context;
-    const at = clock.now();
-    for (const job of await stores.runs.listJobs(run.id)) {
-      if (isTerminal(job.status)) continue;
-      await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
-    }
-    await stores.runs.updateRun(run.id, { status: 'cancelled', finishedAt: at });
   }
 }

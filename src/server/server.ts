@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
+import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import { ControlPlane, type ControlPlaneOptions } from '../engine/control-plane.js';
 import { controlPlaneDecoder } from '../protocol/frame.js';
 import type { Authenticate } from '../protocol/handshake.js';
@@ -15,7 +16,6 @@ import type { Stores } from '../store/store.js';
 import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
 import { BundleFiles } from './bundle-files.js';
-import { CancelRequestPoller } from './cancel-requests.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
@@ -152,7 +152,8 @@ export class ValkyrieServer implements AsyncDisposable {
       const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
       takeover.start();
       const cancelRequests = new CancelRequestPoller(
-        context,
+        stores.recovery,
+        () => new Map([...driven].map(([id, run]) => [id, run.handle])),
         options.cancelPollIntervalMs ?? 1_000,
         logError,
       );

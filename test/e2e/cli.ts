@@ -84,3 +84,26 @@ export function logLines(stdout: string, job?: string): string[] {
     .filter((event) => event.type === 'log' && (job === undefined || event.job === job))
     .map((event) => String(event.text));
 }
+
+/**
+ * Waits until the store has `job` of run `runId` as `status` (`valkyrie show --json`). Writes are
+ * group-committed behind the work, so this is how a test knows a state is durable before it kills.
+ */
+export async function waitForJobStatus(
+  ws: Workspace,
+  runId: string,
+  job: string,
+  status: string,
+  dbArgs: readonly string[] = [],
+): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const shown = await ws.run(['show', runId, '--json', ...dbArgs]);
+    if (shown.code === 0) {
+      const detail = JSON.parse(shown.stdout) as { jobs: { name: string; status: string }[] };
+      if (detail.jobs.some((candidate) => candidate.name === job && candidate.status === status)) return;
+    }
+    if (Date.now() > deadline) throw new Error(`job ${job} was not stored as ${status}: ${shown.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
-import { collect, Workspace } from './cli.js';
+import { collect, Workspace, waitForJobStatus } from './cli.js';
 import { isAlive, readPid, waitFor } from './process-state.js';
 
 /** a, then b (which sleeps on its first attempt only), then c; each appends its name to the marker. */
@@ -61,7 +61,7 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       const step = readPid(bPid) ?? 0;
       // Writes are group-committed behind the work: kill once b's start is durable, as a crash would
       // otherwise also take the last uncommitted writes with it (and a would rightly run again).
-      await waitForJobStatus(ws, dbArgs(), 'b', 'running');
+      await waitForJobStatus(ws, '1', 'b', 'running', dbArgs());
       child.kill('SIGKILL');
       killGroup(step);
       expect((await exited).signal).toBe('SIGKILL');
@@ -172,19 +172,6 @@ jobs:
       expect((await exited).code).toBe(130);
     });
   });
-}
-
-async function waitForJobStatus(ws: Workspace, dbArgs: string[], job: string, status: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const shown = await ws.run(['show', '1', '--json', ...dbArgs]);
-    if (shown.code === 0) {
-      const detail = JSON.parse(shown.stdout) as { jobs: { name: string; status: string }[] };
-      if (detail.jobs.some((candidate) => candidate.name === job && candidate.status === status)) return;
-    }
-    if (Date.now() > deadline) throw new Error(`job ${job} was not stored as ${status}: ${shown.stdout}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function exists(path: string): boolean {

@@ -113,5 +113,16 @@ jobs:
     const succeeded = await waitForRun(second.url, withSecret, 'succeeded');
     expect(succeeded.jobs).toMatchObject([{ name: 'deploy', status: 'succeeded', attempt: 2 }]);
     expect(readFileSync(`${marker}.secret`, 'utf8')).toBe('deploy again\n');
+
+    // valkyrie cancel, pointed at the server: a run no runner can take ends cancelled.
+    const stuck = await api(second.url, 'POST', '/api/v1/runs', {
+      workflow: 'name: stuck\njobs:\n  x: { runs-on: nobody-has-this, steps: [{ run: "true" }] }\n',
+    });
+    const stuckId = ((await stuck.json()) as { run: RunView }).run.id;
+    const cancel = await ws.run(['cancel', stuckId, '--server', second.url, '--token', admin]);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    await waitForRun(second.url, stuckId, 'cancelled');
+    const refused = await ws.run(['cancel', stuckId, '--server', second.url, '--token', 'vkt.wrong.token']);
+    expect(refused.code).toBe(77);
   });
 });

@@ -1,0 +1,67 @@
+import { ValkyrieError } from '../../core/errors.js';
+import { asRunId } from '../../core/ids.js';
+import { runLiveness } from '../../engine/run-liveness.js';
+import { ownerExited, thisProcess } from '../../engine/run-owner.js';
+import { closeInterruptedSteps, endUnfinishedRun } from '../../engine/run-ownership.js';
+import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ExitCode } from '../exit-codes.js';
+import { reportServerFailure } from '../server-failure.js';
+import { openStores, stateDirectory } from '../state.js';
+
+export interface CancelCommandOptions extends ApiClientFlags {
+  readonly stateDir?: string;
+  readonly db?: string;
+}
+
+/**
+ * `valkyrie cancel RUN`: with a server (--server or VALKYRIE_SERVER), asks it to cancel the run; else
+ * a run of the local store. A run whose process is alive gets a cancel request, which that process
+ * acts on within a second (as Ctrl-C there would: running steps are interrupted, `if: always()` jobs
+ * still run). A run whose process is gone (interrupted) is ended here: its unfinished jobs become
+ * `cancelled`, and `valkyrie rerun` can run them again.
+ */
+export async function cancelCommand(id: string, options: CancelCommandOptions): Promise<number> {
+  if ((options.server ?? process.env.VALKYRIE_SERVER ?? '') !== '') {
+    const client = ApiClient.fromFlags(options);
+    try {
+      await client.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`);
+    } catch (error) {
+      // No workflow text goes with a cancel, so no diagnostics come back to print against one.
+      const code = reportServerFailure(error, { path: '', source: '' });
+      if (code === undefined) throw error;
+      return code;
+    }
+    process.stderr.write(`Cancelling run ${id} on ${client.origin}.\n`);
+    return ExitCode.succeeded;
+  }
+  const stores = await openStores(options.db, stateDirectory(options.stateDir, process.cwd()));
+  try {
+    const run = await stores.runs.getRun(asRunId(id));
+    if (!run) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
+    const ownership = (await stores.recovery.ownerships([run.id])).get(run.id);
+    const liveness = runLiveness(run.status, ownership, Date.now(), ownerExited);
+    if (liveness.kind === 'finished')
+      throw new ValkyrieError('VK_RUN_FINISHED', `run ${run.id} already finished (${run.status})`);
+    // Nobody drives an interrupted run, nor one that died before it stored an owner: end it here.
+    if (liveness.kind === 'interrupted' || liveness.kind === 'unowned') {
+      const claim = await stores.recovery.claim(run.id, ownership, {
+        owner: thisProcess(),
+        heartbeatAt: Date.now(),
+      });
+      if (claim.kind === 'claimed') {
+        const now = Date.now();
+        await closeInterruptedSteps(stores, await stores.runs.listJobs(run.id), now);
+        await endUnfinishedRun(stores, run.id, now, 'the run was cancelled after its process had stopped');
+        process.stderr.write(`Run ${run.id} had been interrupted; its unfinished jobs are now cancelled.\n`);
+        return ExitCode.succeeded;
+      }
+    }
+    if (!(await stores.recovery.requestCancel(run.id, Date.now())))
+      throw new ValkyrieError('VK_RUN_FINISHED', `run ${run.id} has finished meanwhile`);
+    const by = ownership === undefined ? '' : ` (process ${ownership.owner.pid} on ${ownership.owner.host})`;
+    process.stderr.write(`Asked the process running run ${run.id}${by} to cancel it.\n`);
+    return ExitCode.succeeded;
+  } finally {
+    await stores.close();
+  }
+}

@@ -1,0 +1,67 @@
+import { asRunId } from '../core/ids.js';
+import type { RunRecoveryStore } from '../store/recovery.js';
+
+/** What the poller cancels: a run handle (RunHandle). */
+export interface Cancellable {
+  cancel(immediate: boolean): void;
+}
+
+/**
+ * Carries out cancels asked of another process: `valkyrie cancel`, or `POST /runs/:id/cancel` on a
+ * replica that does not drive the run, stores a request (RunRecoveryStore.requestCancel), and the
+ * driver finds it here, polling for the runs it drives (`runs()`, by id) every `intervalMs` with one
+ * read. Each run is cancelled once, gracefully. Lifecycle: `start()` once, `stop()` (idempotent)
+ * before the store closes.
+ */
+export class CancelRequestPoller {
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private readonly cancelled = new Set<string>();
+
+  constructor(
+    private readonly recovery: RunRecoveryStore,
+    private readonly runs: () => ReadonlyMap<string, Cancellable>,
+    private readonly intervalMs: number,
+    private readonly logError: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => this.pollInBackground(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.polling;
+  }
+
+  /** Cancels the runs whose cancel was requested elsewhere; resolves with their ids. */
+  async poll(): Promise<string[]> {
+    const runs = this.runs();
+    for (const id of this.cancelled) if (!runs.has(id)) this.cancelled.delete(id);
+    const ids = [...runs.keys()].filter((id) => !this.cancelled.has(id));
+    if (ids.length === 0) return [];
+    const requested = await this.recovery.cancelRequests(ids.map(asRunId));
+    const done: string[] = [];
+    for (const id of requested) {
+      const run = runs.get(id);
+      if (run === undefined) continue;
+      this.cancelled.add(id);
+      run.cancel(false);
+      done.push(id);
+    }
+    return done;
+  }
+
+  private pollInBackground(): void {
+    if (this.polling !== undefined) return;
+    this.polling = this.poll()
+      .then(
+        () => undefined,
+        (error: unknown) => this.logError(error),
+      )
+      .finally(() => {
+        this.polling = undefined;
+      });
+  }
+}
