@@ -43,8 +43,7 @@ process.on('exit', () => outbox.post());
 
 port.on('message', (message: unknown[]) => {
   switch (message[0]) {
-    case toWorker.run: {
-      const starting: WaitingTask[] = [];
+    case toWorker.run:
       for (let i = 1; i < message.length; i += 5) {
         const task: WaitingTask = {
           taskId: message[i] as number,
@@ -54,17 +53,17 @@ port.on('message', (message: unknown[]) => {
           reportStart: message[i + 4] === 1,
           withdrawn: false,
         };
+        // A synchronous task is done before the next record is read, so a whole message of them
+        // runs here and their results share one batch.
         if (active < boot.concurrency) {
           admit(task);
-          starting.push(task);
+          begin(task);
         } else {
           waiting.push(task);
           waitingById.set(task.taskId, task);
         }
       }
-      for (const task of starting) begin(task);
       break;
-    }
     case toWorker.define:
       loader.define(message[1] as number, message[2] as string, message[3] as string);
       break;
@@ -88,9 +87,18 @@ function abort(taskId: number, cause: 'timeout' | 'cancel', message: string): vo
 }
 
 /**
- * Fills the slots that tasks freed during this turn, at its end (the outbox calls it before
- * posting), so the results of all the tasks that ended in the turn go in one message together
- * with the STARTED records of those that take their slots.
+ * Fills the slots that tasks freed during this turn, at its end (the outbox calls it). What the
+ * outbox holds is posted before any of them runs: one message carries the results of every task
+ * that ended in the turn and the STARTED records of those taking their slots, and a task that ends
+ * the thread as it starts (process.exit, a busy loop the pool terminates, an allocation past
+ * resourceLimits) cannot take those records with it.
+ *
+ * Tasks started together (here, or one after another from a RUN message) still share a batch: a
+ * synchronous task that ends the thread by a busy loop or past resourceLimits loses the results of
+ * the synchronous tasks that finished before it in the group, and a busy loop or overrun at the
+ * start of a task from a RUN message loses that task's STARTED record, so the pool runs it again
+ * (process.exit loses neither: see the 'exit' listener). Closing that costs a message per
+ * synchronous task: measured here, 20 µs synchronous tasks ran 28% slower.
  */
 function startWaiting(): void {
   const starting: WaitingTask[] = [];
@@ -102,6 +110,8 @@ function startWaiting(): void {
     admit(next);
     starting.push(next);
   }
+  if (starting.length === 0) return;
+  outbox.post();
   for (const task of starting) begin(task);
 }
 
@@ -132,9 +142,6 @@ function begin(task: WaitingTask): void {
 }
 
 function start(taskId: number, fn: TaskFunction, attempt: number, input: unknown): void {
-  // Task code may end this thread before the turn ends: nothing the pool was told may be lost
-  // with it. Usually the outbox is empty here (all but the first of a turn's starts find it so).
-  outbox.post();
   const task = new RunningTask(taskId, attempt, outbox);
   running.set(taskId, task);
   let result: unknown;

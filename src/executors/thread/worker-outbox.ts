@@ -7,9 +7,9 @@ import type { Outbox } from './task-context.js';
  * settle in the same turn share a postMessage.
  *
  * The first record pushed in a turn schedules the end of that turn (a microtask): the owner's
- * `endOfTurn` runs, then whatever is still held is posted. `post()` sends what is held at once;
- * the owner calls it before running task code, so that code cannot end the thread (process.exit,
- * a busy loop the pool terminates, an allocation past resourceLimits) with records still in here.
+ * `endOfTurn` runs, then whatever is still held is posted. `post()` sends what is held at once:
+ * the owner calls it before starting tasks at the end of a turn, and when the thread exits, so
+ * that task code ending the thread does not take records of other tasks with it.
  *
  * A record that cannot be cloned (a task returned a function or a symbol) makes the whole batch's
  * postMessage throw; the batch is then posted record by record, and each record that still fails

@@ -81,6 +81,16 @@ describe('ThreadPool: a result is kept when the next task on its worker ends the
     await expectResultsKept(oneSlot, 50, 'exits', lostWith('exited'), 'syncDouble');
   });
 
+  it('process.exit() in a task started together with one that finished synchronously', async () => {
+    await expectResultsKept(
+      { ...oneSlot, concurrentTasksPerWorker: 2 },
+      50,
+      'exits',
+      lostWith('exited'),
+      'syncDouble',
+    );
+  });
+
   it('process.exit() after an await, in a task running beside the one that finished', async () => {
     await expectResultsKept(
       { ...oneSlot, concurrentTasksPerWorker: 2 },
