@@ -78,13 +78,13 @@ describe('ThreadPool: a result is kept when the next task on its worker ends the
   });
 
   it('process.exit() at the start of the next task (synchronous first task)', async () => {
-    await expectResultsKept(oneSlot, 50, 'exits', lostWith('exited'), 'syncDouble');
+    await expectResultsKept(oneSlot, 20, 'exits', lostWith('exited'), 'syncDouble');
   });
 
   it('process.exit() in a task started together with one that finished synchronously', async () => {
     await expectResultsKept(
       { ...oneSlot, concurrentTasksPerWorker: 2 },
-      50,
+      20,
       'exits',
       lostWith('exited'),
       'syncDouble',
@@ -94,7 +94,7 @@ describe('ThreadPool: a result is kept when the next task on its worker ends the
   it('process.exit() after an await, in a task running beside the one that finished', async () => {
     await expectResultsKept(
       { ...oneSlot, concurrentTasksPerWorker: 2 },
-      50,
+      20,
       'exitsAfterAwait',
       lostWith('exited'),
     );
