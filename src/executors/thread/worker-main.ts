@@ -45,22 +45,19 @@ port.on('message', (message: unknown[]) => {
   switch (message[0]) {
     case toWorker.run:
       for (let i = 1; i < message.length; i += 5) {
-        const task: WaitingTask = {
-          taskId: message[i] as number,
-          typeId: message[i + 1] as number,
-          attempt: message[i + 2] as number,
-          input: message[i + 3],
-          reportStart: message[i + 4] === 1,
-          withdrawn: false,
-        };
+        const taskId = message[i] as number;
+        const typeId = message[i + 1] as number;
+        const attempt = message[i + 2] as number;
+        const reportStart = message[i + 4] === 1;
         // A synchronous task is done before the next record is read, so a whole message of them
         // runs here and their results share one batch.
         if (active < boot.concurrency) {
-          admit(task);
-          begin(task);
+          admit(taskId, reportStart);
+          begin(taskId, typeId, attempt, message[i + 3]);
         } else {
+          const task = { taskId, typeId, attempt, input: message[i + 3], reportStart, withdrawn: false };
           waiting.push(task);
-          waitingById.set(task.taskId, task);
+          waitingById.set(taskId, task);
         }
       }
       break;
@@ -107,37 +104,37 @@ function startWaiting(): void {
     if (next === undefined) break;
     if (next.withdrawn) continue;
     waitingById.delete(next.taskId);
-    admit(next);
+    admit(next.taskId, next.reportStart);
     starting.push(next);
   }
   if (starting.length === 0) return;
   outbox.post();
-  for (const task of starting) begin(task);
+  for (const task of starting) begin(task.taskId, task.typeId, task.attempt, task.input);
 }
 
 /** Takes a slot; from here on the task counts as started, for the pool too. */
-function admit(task: WaitingTask): void {
+function admit(taskId: number, reportStart: boolean): void {
   active++;
-  if (task.reportStart) outbox.push(recordKind.started, task.taskId, undefined);
+  if (reportStart) outbox.push(recordKind.started, taskId, undefined);
 }
 
-function begin(task: WaitingTask): void {
-  const loaded = loader.get(task.typeId);
+function begin(taskId: number, typeId: number, attempt: number, input: unknown): void {
+  const loaded = loader.get(typeId);
   if (loaded === undefined) {
     const failure: WireFailure = [
       'module',
       'TaskModuleError',
-      `task type ${task.typeId} was never defined in this worker`,
+      `task type ${typeId} was never defined in this worker`,
       undefined,
       undefined,
     ];
-    finish(task.taskId, recordKind.failed, failure);
+    finish(taskId, recordKind.failed, failure);
   } else if (loaded.state === 'ready') {
-    start(task.taskId, loaded.fn, task.attempt, task.input);
+    start(taskId, loaded.fn, attempt, input);
   } else if (loaded.state === 'failed') {
-    finish(task.taskId, recordKind.failed, loaded.failure);
+    finish(taskId, recordKind.failed, loaded.failure);
   } else {
-    loaded.done.then(() => begin(task));
+    loaded.done.then(() => begin(taskId, typeId, attempt, input));
   }
 }
 
