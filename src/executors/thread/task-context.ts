@@ -26,7 +26,7 @@ export type TaskFunction<Input = unknown, Output = unknown> = (
   ctx: TaskContext,
 ) => Output | Promise<Output>;
 
-/** Where a worker's task records go; flushed as one message per microtask checkpoint. */
+/** Where a worker's task records go; posted in batches (WorkerOutbox). */
 export interface Outbox {
   push(kind: number, taskId: number, payload: unknown): void;
 }

@@ -3,8 +3,13 @@ import { fromWorker, recordKind, type WireFailure } from './protocol.js';
 import type { Outbox } from './task-context.js';
 
 /**
- * Collects a worker's records (results, logs, progress) and posts them as one message per
- * microtask checkpoint: tasks that settle in the same turn share a postMessage.
+ * Collects a worker's records (results, logs, progress) and posts them in batches: tasks that
+ * settle in the same turn share a postMessage.
+ *
+ * The first record pushed in a turn schedules the end of that turn (a microtask): the owner's
+ * `endOfTurn` runs, then whatever is still held is posted. `post()` sends what is held at once:
+ * the owner calls it before starting tasks at the end of a turn, and when the thread exits, so
+ * that task code ending the thread does not take records of other tasks with it.
  *
  * A record that cannot be cloned (a task returned a function or a symbol) makes the whole batch's
  * postMessage throw; the batch is then posted record by record, and each record that still fails
@@ -14,18 +19,22 @@ export class WorkerOutbox implements Outbox {
   private records: unknown[] = [fromWorker.batch];
   private scheduled = false;
 
-  constructor(private readonly port: MessagePort) {}
+  constructor(
+    private readonly port: MessagePort,
+    private readonly endOfTurn: () => void,
+  ) {}
 
   push(kind: number, taskId: number, payload: unknown): void {
     this.records.push(kind, taskId, payload);
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.flush);
+      queueMicrotask(this.turnEnded);
     }
   }
 
-  private readonly flush = (): void => {
-    this.scheduled = false;
+  /** Posts what is held, if anything; safe at any time, including from process 'exit'. */
+  post(): void {
+    if (this.records.length === 1) return;
     const batch = this.records;
     this.records = [fromWorker.batch];
     try {
@@ -33,6 +42,12 @@ export class WorkerOutbox implements Outbox {
     } catch {
       this.postOneByOne(batch);
     }
+  }
+
+  private readonly turnEnded = (): void => {
+    this.scheduled = false;
+    this.endOfTurn();
+    this.post();
   };
 
   private postOneByOne(batch: unknown[]): void {
