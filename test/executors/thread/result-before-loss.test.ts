@@ -74,17 +74,17 @@ function lostWith(reason: WorkerLossReason): (outcome: TaskOutcome) => void {
 
 describe('ThreadPool: a result is kept when the next task on its worker ends the worker', () => {
   it('process.exit() at the start of the next task (async first task)', async () => {
-    await expectResultsKept(oneSlot, 50, 'exits', lostWith('exited'));
+    await expectResultsKept(oneSlot, 10, 'exits', lostWith('exited'));
   });
 
   it('process.exit() at the start of the next task (synchronous first task)', async () => {
-    await expectResultsKept(oneSlot, 20, 'exits', lostWith('exited'), 'syncDouble');
+    await expectResultsKept(oneSlot, 8, 'exits', lostWith('exited'), 'syncDouble');
   });
 
   it('process.exit() in a task started together with one that finished synchronously', async () => {
     await expectResultsKept(
       { ...oneSlot, concurrentTasksPerWorker: 2 },
-      20,
+      8,
       'exits',
       lostWith('exited'),
       'syncDouble',
@@ -94,7 +94,7 @@ describe('ThreadPool: a result is kept when the next task on its worker ends the
   it('process.exit() after an await, in a task running beside the one that finished', async () => {
     await expectResultsKept(
       { ...oneSlot, concurrentTasksPerWorker: 2 },
-      20,
+      8,
       'exitsAfterAwait',
       lostWith('exited'),
     );
