@@ -14,12 +14,8 @@ import type { ExpressionValue } from '../workflow/expressions/values.js';
  * an issue for each that fails: the contexts took most of the time of decoding a lease.
  */
 export const expressionValueSchema: z.ZodType<ExpressionValue> = z.unknown().transform((value, context) => {
-  let copy: ExpressionValue | typeof invalid;
-  try {
-    copy = copyExpressionValue(value, copies);
-  } finally {
-    copies.clear();
-  }
+  // A map per value: emptying one shared map (Map#clear) measured several times slower.
+  const copy = copyExpressionValue(value, typeof value === 'object' && value !== null ? new Map() : none);
   if (copy !== invalid) return copy;
   context.issues.push({ code: 'custom', message: 'Invalid input', input: value });
   return z.NEVER;
@@ -27,9 +23,10 @@ export const expressionValueSchema: z.ZodType<ExpressionValue> = z.unknown().tra
 
 const invalid: unique symbol = Symbol('invalid expression value');
 
-/** Copies of the arrays and objects met so far, by original: one map, emptied after every value. */
+/** Copies of the arrays and objects met so far in one value, by original. */
 type Copies = Map<object, ExpressionValue>;
-const copies: Copies = new Map();
+/** For a value that is no array or object, so nothing will be added. */
+const none: Copies = new Map();
 
 function copyExpressionValue(value: unknown, copies: Copies): ExpressionValue | typeof invalid {
   switch (typeof value) {
