@@ -113,11 +113,13 @@ export class JobQueue<T extends Queueable> {
     this.promoteDue();
     const passed: Entry<T>[] = [];
     try {
-      for (let entry = this.ready.pop(); entry !== undefined; entry = this.ready.pop()) {
-        passed.push(entry);
+      // The head is yielded in place and set aside only when the caller passes over it: a caller that
+      // takes it, or stops there (no runner is free), costs no pop and push back.
+      for (let entry = this.ready.peek(); entry !== undefined; entry = this.ready.peek()) {
         yield entry.item;
-        // Taken (the usual case when dispatching): nothing to put back, and `passed` stays short.
-        if (!entry.queued) passed.pop();
+        if (!entry.queued) continue;
+        this.ready.remove(entry);
+        passed.push(entry);
       }
     } finally {
       for (const entry of passed) if (entry.queued) this.ready.push(entry);
