@@ -207,9 +207,10 @@ export class Dispatcher {
         this.offerLapsed(jobId);
       }
     } finally {
+      // Armed again even if taking one back threw, so that the others still lapse.
       this.sweeping = false;
+      this.armLapse();
     }
-    this.armLapse();
   }
 
   /** The offer of `jobId`, if one is out, is no longer; the timer goes when no offer is left. */
