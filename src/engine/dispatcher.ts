@@ -42,7 +42,8 @@ export interface DispatcherOptions {
 interface Offer {
   readonly leg: Leg;
   readonly runner: RunnerSession;
-  readonly timer: TimerHandle;
+  /** When it counts as declined (ms since the epoch, the dispatcher's clock). */
+  readonly lapsesAt: number;
 }
 
 /**
@@ -63,7 +64,15 @@ export class Dispatcher {
   private readonly queue: JobQueue<Leg>;
   /** Wakes dispatch when the earliest delayed job becomes ready; at most one is armed. */
   private wakeUp: { readonly at: number; readonly timer: TimerHandle } | undefined;
+  /**
+   * Offers out, in the order they were sent. Every offer has the same TTL, so that is also the order
+   * they lapse in, and one timer, armed for the first, serves them all (a timer per offer cost more
+   * than the rest of sending it).
+   */
   private readonly offers = new Map<string, Offer>();
+  private lapseTimer: TimerHandle | undefined;
+  /** Set while lapsed offers are taken back, so that offers sent meanwhile do not arm the timer. */
+  private sweeping = false;
   private readonly declined = new Map<string, Set<string>>();
 
   constructor(
@@ -116,8 +125,7 @@ export class Dispatcher {
   forget(jobId: string): void {
     this.queue.remove(jobId);
     this.declined.delete(jobId);
-    this.offers.get(jobId)?.timer.cancel();
-    this.offers.delete(jobId);
+    this.dropOffer(jobId);
     const session = this.assignee.get(jobId);
     if (session !== undefined) this.unassign(session, jobId);
   }
@@ -159,20 +167,57 @@ export class Dispatcher {
   dispatch(): void {
     this.armWakeUp();
     if (!this.registry.anyFree()) return;
+    const { offerTtlMs: ttlMs, clock } = this.options;
     for (const leg of this.queue.entries()) {
       const runner = this.pickRunner(leg);
       if (!runner) {
-        if (!this.registry.anyFree()) return;
+        if (!this.registry.anyFree()) break;
         continue;
       }
       this.queue.remove(leg.id);
       moveLeg(leg, 'offered');
       this.assign(runner, leg.id);
-      const ttlMs = this.options.offerTtlMs;
-      const timer = this.options.clock.setTimer(() => this.offerLapsed(leg.id), ttlMs);
-      this.offers.set(leg.id, { leg, runner, timer });
+      this.offers.set(leg.id, { leg, runner, lapsesAt: clock.now() + ttlMs });
       runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs });
     }
+    this.armLapse();
+  }
+
+  /** Arms the one offer timer for the first offer out, unless it is armed or none is out. */
+  private armLapse(): void {
+    if (this.lapseTimer !== undefined || this.sweeping) return;
+    const first = this.offers.values().next();
+    if (first.done === true) return;
+    const { clock } = this.options;
+    this.lapseTimer = clock.setTimer(() => this.sweepLapsed(), first.value.lapsesAt - clock.now());
+  }
+
+  /**
+   * Takes back every offer whose TTL has run out, oldest first, then arms the timer for the next.
+   * (Should the wall clock step back, an offer sent after the step lapses no earlier than those
+   * before it: late by at most the step, as a timer per offer on that clock would be too.)
+   */
+  private sweepLapsed(): void {
+    this.lapseTimer = undefined;
+    this.sweeping = true;
+    try {
+      const now = this.options.clock.now();
+      for (const [jobId, offer] of this.offers) {
+        if (offer.lapsesAt > now) break;
+        this.offerLapsed(jobId);
+      }
+    } finally {
+      // Armed again even if taking one back threw, so that the others still lapse.
+      this.sweeping = false;
+      this.armLapse();
+    }
+  }
+
+  /** The offer of `jobId`, if one is out, is no longer; the timer goes when no offer is left. */
+  private dropOffer(jobId: string): void {
+    if (!this.offers.delete(jobId) || this.offers.size > 0) return;
+    this.lapseTimer?.cancel();
+    this.lapseTimer = undefined;
   }
 
   /** One timer, for the earliest delayed job: no polling, and none armed while nothing is delayed. */
@@ -252,8 +297,7 @@ export class Dispatcher {
     const offer = this.offers.get(jobId);
     // Lapsed, or cancelled while the offer was out (forget() freed the slot then).
     if (!offer || offer.runner !== session) return;
-    offer.timer.cancel();
-    this.offers.delete(jobId);
+    this.dropOffer(jobId);
     const { leg } = offer;
     if (leg.status !== 'offered') {
       this.unassign(session, jobId);
@@ -270,7 +314,7 @@ export class Dispatcher {
   private offerLapsed(jobId: string): void {
     const offer = this.offers.get(jobId);
     if (!offer) return;
-    this.offers.delete(jobId);
+    this.dropOffer(jobId);
     if (offer.leg.status !== 'offered') return;
     this.declinedBy(offer.runner, offer.leg);
   }
@@ -305,8 +349,7 @@ export class Dispatcher {
     for (const jobId of [...session.assigned]) {
       const offer = this.offers.get(jobId);
       if (offer?.runner === session) {
-        offer.timer.cancel();
-        this.offers.delete(jobId);
+        this.dropOffer(jobId);
         this.unassign(session, jobId);
         if (offer.leg.status === 'offered') this.requeue(offer.leg);
       } else {

@@ -22,6 +22,8 @@ interface Entry<T> extends HeapSlot {
   /** Arrival order, to break ties: first in, first out. */
   readonly seq: number;
   readonly notBefore: number;
+  /** Cleared when the item is removed (or replaced): `entries()` then does not put it back. */
+  queued: boolean;
 }
 
 /**
@@ -64,7 +66,7 @@ export class JobQueue<T extends Queueable> {
       notBefore: item.notBefore,
       agingIntervalMs: this.agingIntervalMs,
     });
-    this.insert({ item, key, seq: this.nextSeq++, notBefore, index: -1 });
+    this.insert({ item, key, seq: this.nextSeq++, notBefore, index: -1, queued: true });
   }
 
   /**
@@ -75,17 +77,18 @@ export class JobQueue<T extends Queueable> {
     this.remove(item.id);
     const place = this.places.get(item);
     if (place) {
-      this.insert({ ...place, index: -1 });
+      this.insert({ ...place, index: -1, queued: true });
       return;
     }
     const now = this.now();
-    this.insert({ item, key: Number.NEGATIVE_INFINITY, seq: -1, notBefore: now, index: -1 });
+    this.insert({ item, key: Number.NEGATIVE_INFINITY, seq: -1, notBefore: now, index: -1, queued: true });
   }
 
   remove(id: string): boolean {
     const entry = this.byId.get(id);
     if (!entry) return false;
     this.byId.delete(id);
+    entry.queued = false;
     if (!this.ready.remove(entry)) this.delayed.remove(entry);
     return true;
   }
@@ -110,12 +113,16 @@ export class JobQueue<T extends Queueable> {
     this.promoteDue();
     const passed: Entry<T>[] = [];
     try {
-      for (let entry = this.ready.pop(); entry !== undefined; entry = this.ready.pop()) {
-        passed.push(entry);
+      // The head is yielded in place and set aside only when the caller passes over it: a caller that
+      // takes it, or stops there (no runner is free), costs no pop and push back.
+      for (let entry = this.ready.peek(); entry !== undefined; entry = this.ready.peek()) {
         yield entry.item;
+        if (!entry.queued) continue;
+        this.ready.remove(entry);
+        passed.push(entry);
       }
     } finally {
-      for (const entry of passed) if (this.byId.get(entry.item.id) === entry) this.ready.push(entry);
+      for (const entry of passed) if (entry.queued) this.ready.push(entry);
     }
   }
 

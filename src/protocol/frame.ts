@@ -128,7 +128,14 @@ function parseEnvelope(raw: Buffer | string, maxFrameBytes: number): Decoded<Rec
 }
 
 function validate<In>(value: unknown, schema: z.ZodType<In>, at: string, raw: Buffer | string): Decoded<In> {
-  const result = schema.safeParse(value);
+  let result: z.ZodSafeParseResult<In>;
+  try {
+    result = schema.safeParse(value);
+  } catch (error) {
+    // JSON.parse takes nesting thousands deep that validating recursively cannot: a refusal, not a crash.
+    if (error instanceof RangeError) return invalid(`${at}: nested too deeply to validate`, raw);
+    throw error;
+  }
   if (result.success) return { kind: 'decoded', value: result.data };
   const issue = result.error.issues[0];
   const path = [at, ...(issue?.path ?? []).map(String)].join('.');

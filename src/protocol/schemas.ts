@@ -1,8 +1,8 @@
 import * as z from 'zod';
 import type { JobOutcome, StepResult } from '../core/outcome.js';
 import { backoffKinds } from '../core/retry-delay.js';
-import type { ExpressionValue } from '../workflow/expressions/values.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
+import { expressionValueSchema } from './expression-value.js';
 import type { JobSpec } from './job-spec.js';
 import type {
   ControlMessage,
@@ -26,17 +26,6 @@ import type {
 const nonNegativeInt = z.number().int().nonnegative();
 const timestamp = z.number().finite();
 const stringRecord = z.record(z.string(), z.string());
-
-const expressionValueSchema: z.ZodType<ExpressionValue> = z.lazy(() =>
-  z.union([
-    z.null(),
-    z.boolean(),
-    z.number(),
-    z.string(),
-    z.array(expressionValueSchema),
-    z.record(z.string(), expressionValueSchema),
-  ]),
-);
 
 const stepResultSchema = z.enum(['success', 'failure', 'cancelled', 'skipped']);
 

@@ -13,7 +13,7 @@ import {
   controlMessageSchemas,
   runnerMessageSchemas,
 } from '../../src/protocol/schemas.js';
-import { controlSamples, runnerSamples } from './samples.js';
+import { controlSamples, runnerSamples, sampleJobSpec } from './samples.js';
 
 describe('protocol schemas', () => {
   it('has a sample for every message type, so every type is round-tripped', () => {
@@ -78,6 +78,16 @@ describe('protocol schemas', () => {
     expect(decodeBatch('{"v":1,"seq":-1,"messages":[]}', controlPlaneDecoder)).toMatchObject({
       kind: 'error',
     });
+  });
+
+  it('refuses a lease nested deeper than validation can follow, instead of throwing', () => {
+    const lease = encodeFrame({ type: 'lease', jobId: 'j', fencingToken: 1, ttlMs: 1, job: sampleJobSpec });
+    const depth = 200_000;
+    const deep = lease.replace('"matrix":{"node":20}', `"matrix":${'['.repeat(depth)}${']'.repeat(depth)}`);
+    expect(deep.length).toBeGreaterThan(2 * depth);
+    const result = decodeFrame(deep, runnerDecoder);
+    expect(result.kind).toBe('error');
+    if (result.kind === 'error') expect(result.error.message).toMatch(/^m: nested too deeply to validate;/);
   });
 
   it('never throws and never returns a message for arbitrary input', () => {

@@ -37,6 +37,13 @@ export interface Corkable {
   uncork(): void;
 }
 
+/**
+ * While corked, the writes of one tick are flushed whenever this many characters of frames have been
+ * held back: a dispatcher that sends thousands of offers in one tick then lets the peer start on the
+ * first ones while it is still sending the rest, instead of handing over everything at the tick's end.
+ */
+const flushEveryChars = 32 * 1024;
+
 /** RFC 6455 caps a close reason at 123 bytes. */
 const maxCloseReasonBytes = 123;
 
@@ -50,6 +57,8 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
   private heardSincePing = true;
   private keepAliveTimer: TimerHandle | undefined;
   private corked = false;
+  /** Characters of frames sent since the stream was last corked or flushed. */
+  private heldChars = 0;
 
   /**
    * `stream`, when given, is the socket under `socket`: messages sent in the same tick then leave in
@@ -80,15 +89,28 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
 
   send(message: Out): void {
     if (this.isClosed || this.socket.readyState !== this.socket.OPEN) return;
-    this.holdWritesUntilNextTick();
-    this.socket.send(encodeFrame(message));
+    const frame = encodeFrame(message);
+    this.holdWritesUntilNextTick(frame.length);
+    this.socket.send(frame);
   }
 
-  /** Corks the stream once per tick; cork counts nest, so ws's own cork/uncork per frame still holds. */
-  private holdWritesUntilNextTick(): void {
+  /**
+   * Corks the stream once per tick, and flushes it early every `flushEveryChars`; cork counts nest, so
+   * ws's own cork/uncork per frame still holds.
+   */
+  private holdWritesUntilNextTick(chars: number): void {
     const stream = this.stream;
-    if (stream === undefined || this.corked) return;
+    if (stream === undefined) return;
+    if (this.corked) {
+      this.heldChars += chars;
+      if (this.heldChars < flushEveryChars) return;
+      this.heldChars = chars;
+      stream.uncork();
+      stream.cork();
+      return;
+    }
     this.corked = true;
+    this.heldChars = chars;
     stream.cork();
     process.nextTick(() => {
       this.corked = false;

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { asJobId } from '../../src/core/ids.js';
+import { Dispatcher, type DispatcherHandlers } from '../../src/engine/dispatcher.js';
+import type { Leg } from '../../src/engine/leg.js';
+import { inProcessPair } from '../../src/protocol/in-process.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { Transport } from '../../src/protocol/transport.js';
+import { FakeClock } from './fake-clock.js';
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function leg(id: string): Leg {
+  return {
+    id: asJobId(id),
+    key: id,
+    name: id,
+    matrix: {},
+    continueOnError: false,
+    runsOn: ['x'],
+    attempt: 1,
+    priority: 'normal',
+    status: 'queued',
+  };
+}
+
+/** A Dispatcher on a fake clock, offer TTL 1 s, and a runner that records offers and answers on cue. */
+async function setUp(runners: number, capacity: number) {
+  const clock = new FakeClock();
+  const accepted: string[] = [];
+  const handlers: DispatcherHandlers = {
+    accepted: (_runner, accepted_) => accepted.push(accepted_.id),
+    leaseMessage: () => undefined,
+    runnerLost: () => undefined,
+    registered: () => undefined,
+  };
+  const dispatcher = new Dispatcher(handlers, { offerTtlMs: 1_000, agingIntervalMs: 60_000, clock });
+  const ends: { offers: string[]; end: Transport<RunnerMessage, ControlMessage> }[] = [];
+  for (let i = 0; i < runners; i++) {
+    const [server, runner] = inProcessPair<ControlMessage, RunnerMessage>();
+    dispatcher.connect(server);
+    const offers: string[] = [];
+    runner.onMessage((message) => {
+      if (message.type === 'offer') offers.push(message.jobId);
+    });
+    runner.send({ type: 'register', version: 1, runner: { name: `r${i}`, labels: ['x'], capacity } });
+    ends.push({ offers, end: runner });
+  }
+  await settle();
+  return { clock, dispatcher, accepted, ends };
+}
+
+describe('Dispatcher offers', () => {
+  it('takes back each unanswered offer at its own TTL, oldest first, and leaves no timer once none is out', async () => {
+    const { clock, dispatcher, accepted, ends } = await setUp(2, 2);
+    const [first, second] = ends;
+    if (!first || !second) throw new Error('no runners');
+    const t0 = clock.now();
+    dispatcher.enqueue(leg('a'));
+    dispatcher.dispatch();
+    clock.advance(400);
+    dispatcher.enqueue(leg('b'));
+    dispatcher.dispatch();
+    await settle();
+    expect([...first.offers, ...second.offers].sort()).toEqual(['a', 'b']);
+    const holderOfA = first.offers.includes('a') ? first : second;
+    const holderOfB = first.offers.includes('b') ? first : second;
+    const other = holderOfA === first ? second : first;
+    // One timer, for the first offer out.
+    expect(clock.pending()).toEqual([t0 + 1_000]);
+
+    clock.advance(599);
+    await settle();
+    expect(other.offers).not.toContain('a');
+    clock.advance(1);
+    await settle();
+    // `a` lapsed at exactly its TTL and went to the other runner; `b` is still out.
+    expect(other.offers).toEqual(['a']);
+    expect(clock.pending()[0]).toBe(t0 + 1_400);
+
+    // An accept after the lapse is ignored; the answer of the live offer is taken.
+    holderOfA.end.send({ type: 'accept', jobId: 'a' });
+    holderOfB.end.send({ type: 'accept', jobId: 'b' });
+    await settle();
+    expect(accepted).toEqual(['b']);
+    other.end.send({ type: 'accept', jobId: 'a' });
+    await settle();
+    expect(accepted).toEqual(['b', 'a']);
+    expect(clock.pending()).toEqual([]);
+  });
+
+  it('takes back every offer that lapsed at once, in order, while new offers keep their full TTL', async () => {
+    const { clock, dispatcher, ends } = await setUp(1, 3);
+    const [runner] = ends;
+    if (!runner) throw new Error('no runner');
+    const t0 = clock.now();
+    for (const id of ['a', 'b', 'c']) dispatcher.enqueue(leg(id));
+    dispatcher.dispatch();
+    await settle();
+    expect(runner.offers).toEqual(['a', 'b', 'c']);
+    // The lone runner declined all three by letting them lapse: it is not offered them again until it
+    // finishes a job, so nothing is out after the sweep and no timer is left.
+    clock.advance(1_000);
+    await settle();
+    expect(runner.offers).toEqual(['a', 'b', 'c']);
+    expect(clock.pending()).toEqual([]);
+    dispatcher.enqueue(leg('d'));
+    dispatcher.dispatch();
+    await settle();
+    expect(runner.offers).toEqual(['a', 'b', 'c', 'd']);
+    expect(clock.pending()).toEqual([t0 + 2_000]);
+  });
+});
