@@ -7,6 +7,11 @@ export interface ApiClientFlags {
   readonly token?: string;
 }
 
+/** True when the command is to talk to a server (`--server`, or VALKYRIE_SERVER) rather than the local store. */
+export function serverGiven(flags: ApiClientFlags, env: NodeJS.ProcessEnv = process.env): boolean {
+  return (flags.server ?? env.VALKYRIE_SERVER ?? '') !== '';
+}
+
 /**
  * An error answer of the API, `{code, message, path?}`. `code` is the server's when this client's
  * catalog knows it, else VK_SERVER_RESPONSE; `serverCode` keeps what the server sent ('' when the

@@ -31,6 +31,18 @@ function buildProgram(setExit: (code: number) => void): Command {
       'the store: postgres://USER@HOST/DB[?schema=NAME] or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
     );
 
+  /** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */
+  const clientOptions = (command: Command) =>
+    command
+      .addOption(
+        new Option('--server <url>', 'the Valkyrie server, e.g. http://127.0.0.1:7070').env(
+          'VALKYRIE_SERVER',
+        ),
+      )
+      .addOption(
+        new Option('--token <token>', 'an API token (see valkyrie token create)').env('VALKYRIE_TOKEN'),
+      );
+
   /** The options of the commands that continue a stored run (`resume`, `rerun`). */
   const continuing = (command: Command): Command =>
     command
@@ -138,7 +150,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await resumeCommand(run, options));
     });
 
-  continuing(program.command('rerun'))
+  clientOptions(continuing(program.command('rerun')))
+    .option('--follow', 'with --server: follow the run until it completes, and exit as valkyrie run would')
     .description(
       'run the failed jobs of a finished run again, and the jobs after them, as new attempts of the same jobs',
     )
@@ -148,7 +161,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       '\nLike GitHub\'s "Re-run failed jobs": failed, timed-out and cancelled jobs run again with the same\n' +
         'workflow text and inputs the run was started with; jobs that need them are planned again (their if:\n' +
         'and matrix see the new results); every other job keeps its result and outputs. Earlier attempts keep\n' +
-        'their logs (valkyrie show lists them). Exit codes as valkyrie run.',
+        'their logs (valkyrie show lists them). Exit codes as valkyrie run.\n\n' +
+        'With --server (or VALKYRIE_SERVER) the run is one of that server (POST /api/v1/runs/:id/rerun); --secret and\n' +
+        '--secrets-file give the secrets it was submitted with again. Then: 0 accepted (with --follow: as valkyrie run),\n' +
+        '2 refused, 69 server unreachable, 77 token refused.',
     )
     .action(async (run: string, options) => {
       const { rerunCommand } = await import('./commands/resume.js');
@@ -201,17 +217,6 @@ function buildProgram(setExit: (code: number) => void): Command {
       const { logsCommand } = await import('./commands/history.js');
       setExit(await logsCommand(run, job, options));
     });
-
-  const clientOptions = (command: Command) =>
-    command
-      .addOption(
-        new Option('--server <url>', 'the Valkyrie server, e.g. http://127.0.0.1:7070').env(
-          'VALKYRIE_SERVER',
-        ),
-      )
-      .addOption(
-        new Option('--token <token>', 'an API token (see valkyrie token create)').env('VALKYRIE_TOKEN'),
-      );
 
   clientOptions(
     program

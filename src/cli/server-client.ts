@@ -26,7 +26,7 @@ export interface CreateRunBody {
 }
 
 /**
- * The calls `valkyrie submit` makes to a Valkyrie server: fetch with the token as a Bearer header.
+ * The calls `valkyrie submit`, `cancel` and `rerun` make to a Valkyrie server: fetch with the token as a Bearer header.
  * A server that cannot be reached is VK_SERVER_UNREACHABLE; an error answer is an ApiRequestError.
  */
 export class ServerClient {
@@ -62,6 +62,15 @@ export class ServerClient {
     const response = await this.request('POST', 'api/v1/runs', { body: JSON.stringify(body), headers });
     const json = await this.expectJson(response);
     return { run: readRun(json), created: response.status === 201 };
+  }
+
+  /** Re-runs the failed jobs of a finished run (`secrets`: the ones it was submitted with, again). */
+  async rerunRun(runId: string, secrets: Readonly<Record<string, string>>): Promise<ApiRun> {
+    const response = await this.request('POST', `api/v1/runs/${encodeURIComponent(runId)}/rerun`, {
+      body: JSON.stringify({ secrets }),
+      headers: { 'content-type': 'application/json' },
+    });
+    return readRun(await this.expectJson(response));
   }
 
   async cancelRun(runId: string): Promise<ApiRun> {

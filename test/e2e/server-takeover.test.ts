@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Workspace } from './cli.js';
+import { events, Workspace } from './cli.js';
 import { type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 
 /**
@@ -106,11 +106,23 @@ jobs:
     await waitForRun(second.url, plain, 'succeeded');
     expect(readFileSync(marker, 'utf8')).toBe('a\nb\n');
 
-    const rerun = await api(second.url, 'POST', `/api/v1/runs/${withSecret}/rerun`, {
-      secrets: { TOKEN: 'again' },
-    });
-    expect(rerun.status).toBe(202);
-    const succeeded = await waitForRun(second.url, withSecret, 'succeeded');
+    // valkyrie rerun, pointed at the server, gives the secret again and follows the run to its end.
+    const server = ['--server', second.url, '--token', admin];
+    const missing = await ws.run(['rerun', withSecret, ...server]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('secrets TOKEN');
+    const rerun = await ws.run([
+      'rerun',
+      withSecret,
+      ...server,
+      '--secret',
+      'TOKEN=again',
+      '--follow',
+      '--json',
+    ]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(events(rerun.stdout).at(-1)).toMatchObject({ type: 'run.completed', status: 'succeeded' });
+    const succeeded = await runOf(second.url, withSecret);
     expect(succeeded.jobs).toMatchObject([{ name: 'deploy', status: 'succeeded', attempt: 2 }]);
     expect(readFileSync(`${marker}.secret`, 'utf8')).toBe('deploy again\n');
 

@@ -3,8 +3,9 @@ import { asRunId } from '../../core/ids.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
 import { closeInterruptedSteps, endUnfinishedRun } from '../../engine/run-ownership.js';
-import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ApiClient, type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
+import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { openStores, stateDirectory } from '../state.js';
 
@@ -21,10 +22,10 @@ export interface CancelCommandOptions extends ApiClientFlags {
  * `cancelled`, and `valkyrie rerun` can run them again.
  */
 export async function cancelCommand(id: string, options: CancelCommandOptions): Promise<number> {
-  if ((options.server ?? process.env.VALKYRIE_SERVER ?? '') !== '') {
-    const client = ApiClient.fromFlags(options);
+  if (serverGiven(options)) {
+    const client = new ServerClient(ApiClient.fromFlags(options));
     try {
-      await client.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`);
+      await client.cancelRun(id);
     } catch (error) {
       // No workflow text goes with a cancel, so no diagnostics come back to print against one.
       const code = reportServerFailure(error, { path: '', source: '' });

@@ -12,6 +12,7 @@ import type { ReopenableStatus, ResumableRun } from '../../store/recovery.js';
 import type { RunRecord } from '../../store/runs.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { parseWorkflow } from '../../workflow/parse.js';
+import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
@@ -19,6 +20,10 @@ import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { createView } from '../views/create-view.js';
+
+export interface RerunCommandOptions extends ResumeCommandOptions, ApiClientFlags {
+  readonly follow?: boolean;
+}
 
 export interface ResumeCommandOptions {
   readonly jobs?: string;
@@ -46,7 +51,11 @@ export function resumeCommand(id: string, options: ResumeCommandOptions): Promis
  * its finished status, so of two re-runs only one proceeds. Output and exit codes are those of
  * `valkyrie run`.
  */
-export function rerunCommand(id: string, options: ResumeCommandOptions): Promise<number> {
+export async function rerunCommand(id: string, options: RerunCommandOptions): Promise<number> {
+  if (serverGiven(options)) {
+    const { serverRerunCommand } = await import('./server-rerun.js');
+    return serverRerunCommand(id, { ...options, secrets: secretsOf(options) });
+  }
   return continueCommand(id, options, 'rerun');
 }
 
@@ -87,7 +96,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         `${formatDiagnostics(record.workflowPath, resumable.source, parsed.diagnostics)}\n`,
       );
     if (!parsed.workflow) return ExitCode.invalid;
-    const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
+    const secrets = secretsOf(options);
     const missing = resumable.request.secretNames.filter((name) => !(name in secrets));
     if (missing.length > 0) {
       throw new UsageError(
@@ -187,6 +196,10 @@ function refuseUnlessResumable(
         `older than ${staleHeartbeatMs / 1000}s, or pass --force`,
     );
   }
+}
+
+function secretsOf(options: ResumeCommandOptions): Record<string, string> {
+  return { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
 }
 
 function parseJobs(value: string | undefined): number | undefined {

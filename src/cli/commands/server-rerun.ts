@@ -1,0 +1,32 @@
+import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ExitCode } from '../exit-codes.js';
+import { followRun } from '../follow-run.js';
+import { ServerClient } from '../server-client.js';
+import { reportServerFailure } from '../server-failure.js';
+
+export interface ServerRerunOptions extends ApiClientFlags {
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly follow?: boolean;
+  readonly json?: boolean;
+  readonly color?: boolean;
+}
+
+/**
+ * `valkyrie rerun RUN --server URL`: asks the server to re-run the run's failed jobs
+ * (`POST /api/v1/runs/:id/rerun`); with --follow, renders the run until it completes and exits as
+ * `valkyrie run` would. Exit codes otherwise: 0 accepted, 2 refused (not finished, nothing failed, a
+ * secret missing), 69 server unreachable, 77 token refused.
+ */
+export async function serverRerunCommand(id: string, options: ServerRerunOptions): Promise<number> {
+  const client = new ServerClient(ApiClient.fromFlags(options));
+  try {
+    await client.rerunRun(id, options.secrets);
+    process.stderr.write(`Re-running the failed jobs of run ${id} on ${client.origin}.\n`);
+    return options.follow ? await followRun(client, id, options) : ExitCode.succeeded;
+  } catch (error) {
+    // No workflow text goes with a re-run, so no diagnostics come back to print against one.
+    const code = reportServerFailure(error, { path: '', source: '' });
+    if (code === undefined) throw error;
+    return code;
+  }
+}
