@@ -114,6 +114,8 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
             options.source,
             storedRequestOf(options),
             warnTakenOver(handle.id),
+            (error) =>
+              process.stderr.write(`valkyrie: run ${handle.id} cannot be resumed later: ${String(error)}\n`),
           ),
         );
   const close = async () => {

@@ -16,7 +16,9 @@ export interface Cancellable {
 export class CancelRequestPoller {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
-  private readonly cancelled = new Set<string>();
+  /** By handle, not id: a run re-run after a cancel has a new handle, which a new request must reach. */
+  private readonly cancelled = new WeakSet<Cancellable>();
+  private stopped = false;
 
   constructor(
     private readonly recovery: RunRecoveryStore,
@@ -26,11 +28,13 @@ export class CancelRequestPoller {
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => this.pollInBackground(), this.intervalMs);
+    if (this.stopped || this.timer !== undefined) return;
+    this.timer = setInterval(() => this.pollInBackground(), this.intervalMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.polling;
   }
@@ -38,15 +42,14 @@ export class CancelRequestPoller {
   /** Cancels the runs whose cancel was requested elsewhere; resolves with their ids. */
   async poll(): Promise<string[]> {
     const runs = this.runs();
-    for (const id of this.cancelled) if (!runs.has(id)) this.cancelled.delete(id);
-    const ids = [...runs.keys()].filter((id) => !this.cancelled.has(id));
+    const ids = [...runs].filter(([, run]) => !this.cancelled.has(run)).map(([id]) => id);
     if (ids.length === 0) return [];
     const requested = await this.recovery.cancelRequests(ids.map(asRunId));
     const done: string[] = [];
     for (const id of requested) {
       const run = runs.get(id);
       if (run === undefined) continue;
-      this.cancelled.add(id);
+      this.cancelled.add(run);
       run.cancel(false);
       done.push(id);
     }

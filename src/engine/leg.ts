@@ -20,6 +20,8 @@ export interface Leg {
   readonly retry?: RetryPolicy;
   /** The current attempt, from 1. */
   attempt: number;
+  /** The attempt this run attempt started the job at (a re-run's first); retries count from it. Default 1. */
+  readonly triesFrom?: number;
   readonly priority: Priority;
   /** Not offered to a runner before this time (ms since the epoch); a retry moves it to its delay's end. */
   notBefore?: number;

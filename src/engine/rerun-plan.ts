@@ -1,5 +1,5 @@
 import { isTerminal, type JobStatus } from '../core/outcome.js';
-import type { ReopenableStatus } from '../store/recovery.js';
+import type { ReopenableStatus, ResumableRun } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
 import type { Workflow } from '../workflow/model.js';
 import type { EndedAttempt } from './job-retry.js';
@@ -68,25 +68,41 @@ export function endedAttemptOf(leg: StoredLeg, at: number): EndedAttempt {
 }
 
 export type Rerunnable =
-  | { readonly kind: 'rerunnable'; readonly status: ReopenableStatus }
+  | { readonly kind: 'rerunnable'; readonly status: ReopenableStatus; readonly resumable: ResumableRun }
   | { readonly kind: 'refused'; readonly message: string };
 
 /**
- * Whether a run can have its failed jobs re-run, judged from its record and whether its workflow text
- * and request were stored (RunRecoveryStore.getResumable); the jobs themselves are checked with
- * hasFailedLegs.
+ * Whether a run can have its failed jobs re-run by `by` (a server, or a local `valkyrie` process),
+ * judged from its record and what was stored of it (RunRecoveryStore.getResumable); the jobs
+ * themselves are checked with hasFailedLegs. A server re-runs only runs submitted to a server, and a
+ * local process only runs of `valkyrie run`: each has the workspace and runners the run needs.
  */
-export function rerunnable(record: RunRecord, hasRecoveryData: boolean): Rerunnable {
+export function rerunnable(
+  record: RunRecord,
+  resumable: ResumableRun | undefined,
+  by: 'server' | 'local',
+): Rerunnable {
   const { id, status } = record;
   if (status === 'queued' || status === 'running')
     return { kind: 'refused', message: `run ${id} has not finished (${status}); re-run it once it has` };
   if (status === 'succeeded')
     return { kind: 'refused', message: `run ${id} succeeded: it has no failed jobs to re-run` };
-  if (!hasRecoveryData) {
+  if (!resumable) {
     return {
       kind: 'refused',
       message: `run ${id} has no stored workflow text to re-run (it was started by an older valkyrie)`,
     };
   }
-  return { kind: 'rerunnable', status };
+  const submitted = resumable.request.driver === 'server';
+  if (submitted && by === 'local')
+    return {
+      kind: 'refused',
+      message: `run ${id} was submitted to a server: valkyrie rerun ${id} --server URL`,
+    };
+  if (!submitted && by === 'server')
+    return {
+      kind: 'refused',
+      message: `run ${id} was started by valkyrie run: re-run it there (valkyrie rerun ${id})`,
+    };
+  return { kind: 'rerunnable', status, resumable };
 }

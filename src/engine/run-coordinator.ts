@@ -93,7 +93,9 @@ export class RunCoordinator {
     if (!leg || isTerminal(leg.status)) return [];
     const state = this.stateOf(leg);
     if (leg.status === 'running') {
-      const decision = jobRetryDecision(leg.retry, outcome, leg.attempt, this.cancelled, this.random);
+      // A re-run gives the job its whole retry budget again: tries count from where this run attempt began.
+      const tries = leg.attempt - (leg.triesFrom ?? 1) + 1;
+      const decision = jobRetryDecision(leg.retry, outcome, tries, this.cancelled, this.random);
       if (decision.kind === 'retry') return [this.retry(leg, status, at, reason, outcome, decision)];
     }
     moveLeg(leg, status);
@@ -115,7 +117,7 @@ export class RunCoordinator {
     at: number,
     reason: string | undefined,
     outcome: AttemptOutcome,
-    decision: { readonly nextAttempt: number; readonly delayMs: number },
+    decision: { readonly delayMs: number },
   ): Effect {
     const ended: EndedAttempt = {
       attempt: leg.attempt,
@@ -125,7 +127,7 @@ export class RunCoordinator {
       reason,
     };
     moveLeg(leg, 'queued');
-    leg.attempt = decision.nextAttempt;
+    leg.attempt += 1;
     leg.startedAt = undefined;
     leg.notBefore = at + decision.delayMs;
     return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: retryReason(outcome, reason) };
@@ -248,7 +250,7 @@ export class RunCoordinator {
         retry: job.retry,
         ...placement,
         ...(reopen
-          ? { attempt: record.attempt + 1, status: 'pending' }
+          ? { attempt: record.attempt + 1, triesFrom: record.attempt + 1, status: 'pending' }
           : {
               attempt: record.attempt,
               status: record.status,
@@ -348,6 +350,7 @@ export class RunCoordinator {
         spec: plan.makeSpec(id),
         retry: job.retry,
         attempt: (earlier?.attempt ?? 0) + 1,
+        triesFrom: (earlier?.attempt ?? 0) + 1,
         ...placement,
         status: 'pending',
       };

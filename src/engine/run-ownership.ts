@@ -18,12 +18,13 @@ export function recordResumable(
   source: string,
   request: StoredRunRequest,
   lost: () => void,
+  saveFailed: (error: unknown) => void,
 ): { stop(): void } {
   const owner = thisProcess();
   void stores.recovery
     .saveResumable(runId, { source, request }, { owner, heartbeatAt: systemClock.now() })
-    // Without it the run goes on, only it cannot be resumed; `valkyrie resume` says so.
-    .catch(() => {});
+    // Without it the run goes on, only it cannot be resumed, re-run or taken over; say so.
+    .catch(saveFailed);
   return keepOwnership(stores, runId, lost);
 }
 

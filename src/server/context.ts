@@ -25,5 +25,7 @@ export interface ApiContext {
   /** Open Server-Sent Event streams, ended at shutdown. */
   readonly streams: Set<EventStream>;
   readonly clock: Clock;
+  /** For failures no request answers for (background work): printed on the server's stderr. */
+  logError(error: unknown): void;
   closing(): boolean;
 }

@@ -1,19 +1,20 @@
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
 import { closeInterruptedSteps, endUnfinishedRun, keepOwnership } from '../engine/run-ownership.js';
+import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
 import { parseWorkflow } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
 
-/** How many unfinished runs one sweep looks at; the rest wait for the next sweep. */
-const sweepLimit = 100;
+/** Every unfinished run fits: the queue refuses runs past 10,000 unfinished jobs. */
+const sweepLimit = 10_000;
 
 /**
  * Takes over the runs submitted to a server whose driving process stopped (a crash, a restart, a
  * replica gone): every `intervalMs`, and once at start, it looks for unfinished server runs whose owner
- * is gone (a dead pid on this host, or a heartbeat older than three intervals), claims each with a
- * compare-and-set on the ownership it read — so of several replicas exactly one takes a run — and
+ * is gone (a dead pid on this host, or a heartbeat older than three heartbeat intervals, 6 s), claims
+ * each with a compare-and-set on the ownership it judged — so of several replicas exactly one takes a run — and
  * continues it as `valkyrie resume` does: finished jobs stay, interrupted ones follow `on-runner-lost:`.
  * A run submitted with secrets cannot go on (their values are never stored): its unfinished jobs end
  * `cancelled`, and `POST /api/v1/runs/:id/rerun` with the secrets runs them again.
@@ -56,7 +57,7 @@ export class RunTakeover {
       if (this.stopped || this.context.closing()) break;
       const liveness = runLiveness(run.status, ownerships.get(run.id), clock.now(), ownerExited);
       if (liveness.kind !== 'interrupted') continue;
-      if (await this.takeOver(run)) taken.push(run.id);
+      if (await this.takeOver(run, liveness.ownership)) taken.push(run.id);
     }
     return taken;
   }
@@ -73,16 +74,36 @@ export class RunTakeover {
       });
   }
 
-  private async takeOver(run: RunRecord): Promise<boolean> {
-    const { stores, clock, controlPlane } = this.context;
+  /**
+   * Claims the run against the ownership judged gone (a heartbeat since then makes the claim lose),
+   * then continues or ends it. Once claimed, a failure stops the heartbeat, so that the run looks
+   * interrupted again and the next sweep (here or on another replica) retries it.
+   */
+  private async takeOver(run: RunRecord, judged: RunOwnership): Promise<boolean> {
+    const { stores, clock } = this.context;
     const resumable = await stores.recovery.getResumable(run.id);
     if (resumable?.request.driver !== 'server') return false;
-    const claim = await stores.recovery.claim(run.id, resumable.ownership, {
+    const claim = await stores.recovery.claim(run.id, judged, {
       owner: thisProcess(),
       heartbeatAt: clock.now(),
     });
     if (claim.kind === 'lost') return false;
     const ownership = keepOwnership(stores, run.id, runTakenOver(run.id));
+    try {
+      await this.continueOrEnd(run, resumable, ownership);
+    } catch (error) {
+      ownership.stop();
+      throw error;
+    }
+    return true;
+  }
+
+  private async continueOrEnd(
+    run: RunRecord,
+    resumable: ResumableRun,
+    ownership: { stop(): void },
+  ): Promise<void> {
+    const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
     await closeInterruptedSteps(stores, jobs, clock.now());
     const parsed = parseWorkflow(resumable.source, run.workflowPath);
@@ -93,7 +114,7 @@ export class RunTakeover {
         : 'the server driving the run stopped, and its stored workflow no longer parses';
       await endUnfinishedRun(stores, run.id, clock.now(), reason);
       ownership.stop();
-      return true;
+      return;
     }
     const handle = controlPlane.resumeRun(
       parsed.workflow,
@@ -102,6 +123,5 @@ export class RunTakeover {
       jobs,
     );
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
-    return true;
   }
 }

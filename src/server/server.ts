@@ -97,6 +97,8 @@ export class ValkyrieServer implements AsyncDisposable {
       const intake = { stopped: false };
       const streams = new Set<EventStream>();
       const bundles = new BundleFiles(join(options.dataDir, 'bundles'));
+      const logError =
+        options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
       const context: ApiContext = {
         stores,
         authority,
@@ -106,6 +108,7 @@ export class ValkyrieServer implements AsyncDisposable {
         driven,
         streams,
         clock,
+        logError,
         closing: () => intake.stopped,
       };
       const authenticate = runnerAuthentication(authority, intake);
@@ -147,8 +150,6 @@ export class ValkyrieServer implements AsyncDisposable {
       const scheme = options.tls === undefined ? 'http' : 'https';
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${scheme}://${host}:${address.port}`;
-      const logError =
-        options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
       const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
       takeover.start();
       const cancelRequests = new CancelRequestPoller(

@@ -146,6 +146,23 @@ describe('RunCoordinator.rerun', () => {
     expect(c.status()).toBe('succeeded');
   });
 
+  it('gives a re-run job its whole retry budget again, counting attempts on from the earlier ones', () => {
+    const c = coordinator(`jobs:
+  flaky: { runs-on: x, retry: { max-attempts: 2, delay: 0 }, steps: [{ run: a }] }
+`);
+    c.rerun([stored(1, 'flaky', 'failed', { attempt: 2 })], 1_000);
+    expect(c.legById('7.1')).toMatchObject({ status: 'queued', attempt: 3 });
+    c.started('7.1', 1_100);
+    const failedOnce = c.completed('7.1', 'failed', {}, 1_200, 'exit 1', { kind: 'failed', exitCode: 1 });
+    expect(summary(failedOnce)).toEqual(['retry 7.1 flaky']);
+    expect(c.legById('7.1')).toMatchObject({ status: 'queued', attempt: 4 });
+    c.started('7.1', 1_300);
+    const failedTwice = c.completed('7.1', 'failed', {}, 1_400, 'exit 1', { kind: 'failed', exitCode: 1 });
+    expect(failedTwice.map((effect) => effect.kind)).not.toContain('retry');
+    expect(c.legById('7.1')).toMatchObject({ status: 'failed', attempt: 4 });
+    expect(c.status()).toBe('failed');
+  });
+
   it('has nothing to do for a run without failed jobs', () => {
     const c = coordinator(chain);
     const effects = c.rerun(

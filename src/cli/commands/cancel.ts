@@ -1,6 +1,6 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
-import { runLiveness } from '../../engine/run-liveness.js';
+import { runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
 import { closeInterruptedSteps, endUnfinishedRun } from '../../engine/run-ownership.js';
 import { ApiClient, type ApiClientFlags, serverGiven } from '../api-client.js';
@@ -43,8 +43,10 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
     const liveness = runLiveness(run.status, ownership, Date.now(), ownerExited);
     if (liveness.kind === 'finished')
       throw new ValkyrieError('VK_RUN_FINISHED', `run ${run.id} already finished (${run.status})`);
-    // Nobody drives an interrupted run, nor one that died before it stored an owner: end it here.
-    if (liveness.kind === 'interrupted' || liveness.kind === 'unowned') {
+    // Nobody drives an interrupted run, nor one that never stored an owner and is older than a heartbeat
+    // could be late (a run that has just started stores its owner a moment after it is created).
+    const ownerless = liveness.kind === 'unowned' && Date.now() - run.createdAt > staleHeartbeatMs;
+    if (liveness.kind === 'interrupted' || ownerless) {
       const claim = await stores.recovery.claim(run.id, ownership, {
         owner: thisProcess(),
         heartbeatAt: Date.now(),

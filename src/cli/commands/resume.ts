@@ -81,13 +81,15 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
     const record = await stores.runs.getRun(asRunId(id));
     if (!record)
       throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
-    const resumable = await stores.recovery.getResumable(record.id);
+    const stored = await stores.recovery.getResumable(record.id);
+    let resumable: ResumableRun;
+    let reopenable: ReopenableStatus | undefined;
     if (how === 'resume') {
-      const liveness = runLiveness(record.status, resumable?.ownership, Date.now(), ownerExited);
-      refuseUnlessResumable(record, resumable, liveness, options.force === true);
+      const liveness = runLiveness(record.status, stored?.ownership, Date.now(), ownerExited);
+      resumable = refuseUnlessResumable(record, stored, liveness, options.force === true);
+    } else {
+      ({ resumable, status: reopenable } = refuseUnlessRerunnable(record, stored));
     }
-    const reopenable = how === 'rerun' ? refuseUnlessRerunnable(record, resumable) : undefined;
-    if (!resumable) throw new Error('unreachable: checked above');
     const host = describeHost();
     const labels = runnerLabels(host, resumable.request.extraLabels);
     const parsed = parseWorkflow(resumable.source, record.workflowPath, { runnerLabels: labels });
@@ -159,14 +161,17 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
   }
 }
 
-/** The finished status to reopen the run from; refuses a run that is not failed or cancelled. */
-function refuseUnlessRerunnable(record: RunRecord, resumable: ResumableRun | undefined): ReopenableStatus {
-  const verdict = rerunnable(record, resumable !== undefined);
+/** What a re-run starts from; refuses a run that is not a failed or cancelled run of `valkyrie run`. */
+function refuseUnlessRerunnable(
+  record: RunRecord,
+  stored: ResumableRun | undefined,
+): { readonly resumable: ResumableRun; readonly status: ReopenableStatus } {
+  const verdict = rerunnable(record, stored, 'local');
   if (verdict.kind === 'refused') {
     const hint = record.status === 'running' ? `; if its process died: valkyrie resume ${record.id}` : '';
     throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `${verdict.message}${hint}`);
   }
-  return verdict.status;
+  return verdict;
 }
 
 function refuseUnlessResumable(
@@ -174,7 +179,7 @@ function refuseUnlessResumable(
   resumable: ResumableRun | undefined,
   liveness: Liveness,
   force: boolean,
-): asserts resumable is ResumableRun {
+): ResumableRun {
   if (liveness.kind === 'finished') {
     throw new ValkyrieError(
       'VK_RUN_NOT_RESUMABLE',
@@ -196,6 +201,13 @@ function refuseUnlessResumable(
         `older than ${staleHeartbeatMs / 1000}s, or pass --force`,
     );
   }
+  if (resumable.request.driver === 'server') {
+    throw new ValkyrieError(
+      'VK_RUN_NOT_RESUMABLE',
+      `run ${record.id} was submitted to a server, which takes it over by itself once its driver is gone`,
+    );
+  }
+  return resumable;
 }
 
 function secretsOf(options: ResumeCommandOptions): Record<string, string> {

@@ -39,10 +39,9 @@ export function rerunRoutes(context: ApiContext): Route[] {
       },
       async handle({ params, body }) {
         const record = await findRun(stores.runs, params.id);
-        const resumable = await stores.recovery.getResumable(record.id);
-        const verdict = rerunnable(record, resumable !== undefined);
+        const verdict = rerunnable(record, await stores.recovery.getResumable(record.id), 'server');
         if (verdict.kind === 'refused') throw new ApiError(409, 'VK_RUN_NOT_RERUNNABLE', verdict.message);
-        if (!resumable) throw new Error('unreachable: rerunnable checked the recovery data');
+        const { resumable } = verdict;
         const secrets = body?.secrets ?? {};
         const missing = resumable.request.secretNames.filter((name) => !(name in secrets));
         if (missing.length > 0) {

@@ -95,7 +95,15 @@ export function runRoutes(context: ApiContext): Route[] {
         if (submission.kind === 'duplicate')
           return { status: 200, body: { run: await runView(stores.runs, submission.run) } };
         const { handle } = submission;
-        const ownership = recordResumable(stores, handle.id, body.workflow, stored, runTakenOver(handle.id));
+        const ownership = recordResumable(
+          stores,
+          handle.id,
+          body.workflow,
+          stored,
+          runTakenOver(handle.id),
+          (error) =>
+            context.logError(new Error(`run ${handle.id} was not recorded for takeover: ${String(error)}`)),
+        );
         trackDrivenRun(context, handle, body.bundle, ownership);
         return {
           status: 201,
@@ -161,7 +169,11 @@ export function runRoutes(context: ApiContext): Route[] {
           // Another replica drives it (or will, once it takes the run over): it polls for this request.
           const resumable = await stores.recovery.getResumable(run.id);
           if (resumable?.request.driver !== 'server')
-            throw new ApiError(409, 'VK_RUN_NOT_ACTIVE', `run ${run.id} is driven by a valkyrie run process`);
+            throw new ApiError(
+              409,
+              'VK_RUN_NOT_ACTIVE',
+              `run ${run.id} is not a server run (a valkyrie run process drives it): cancel it with valkyrie cancel ${run.id} there`,
+            );
           if (!(await stores.recovery.requestCancel(run.id, context.clock.now()))) throw finished();
         }
         return { status: 202, body: { run: await runView(stores.runs, run) } };
