@@ -31,6 +31,7 @@ export const errorCatalog = {
   VK_ENGINE_CLOSED: 'the engine is closing or closed; the job was not accepted',
   VK_WORKFLOW_GRAPH: 'a library workflow graph is invalid (unknown node, cycle, duplicate id); nothing ran',
   VK_RUN_NOT_RESUMABLE: 'the run finished, is still owned by a live process, or has no recovery data',
+  VK_RUN_TAKEN_OVER: 'another process took the run over; this one stopped driving it',
   VK_RUN_NOT_RERUNNABLE: 'the run has not finished, succeeded, has no failed jobs, or has no recovery data',
   VK_INVALID_REQUEST: 'an API request did not match its schema (the path names the field)',
   VK_INVALID_JSON: 'an API request body was not valid JSON',

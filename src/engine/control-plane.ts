@@ -1,6 +1,7 @@
+import { ValkyrieError } from '../core/errors.js';
 import { jobIdFor } from '../core/ids.js';
 import { isTerminal, jobStatusOf } from '../core/outcome.js';
-import type { ControlMessage, RunnerMessage, StepReport } from '../protocol/messages.js';
+import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
@@ -16,6 +17,7 @@ import {
 import { Dispatcher, type LeaseMessage, type RunnerSession } from './dispatcher.js';
 import type { RunEvent, RunEventListener } from './events.js';
 import { JobGroups } from './job-concurrency.js';
+import { recordJobReport } from './job-reports.js';
 import { LeaseGuard } from './lease-guard.js';
 import type { Effect, Leg } from './leg.js';
 import type { RunContext } from './run-context.js';
@@ -41,6 +43,8 @@ export class ControlPlane {
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly listeners: RunEventListener[] = [];
   private readonly writes = new StoreWrites();
+  private readonly writeOp = (operation: () => Promise<void>) => this.write(operation);
+  private readonly emitOp = (event: RunEvent) => this.emit(event);
   private readonly cancelRun = (run: ActiveRun, immediate: boolean) =>
     this.apply(run, run.coordinator.cancel(immediate));
 
@@ -93,6 +97,26 @@ export class ControlPlane {
   /** Draining and maintenance runners get no new offers. False when no runner has that id. */
   setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
     return this.dispatcher.setRunnerMode(runnerId, mode);
+  }
+
+  /**
+   * Stops driving a run another process has taken over (this one's heartbeat no longer lands): its
+   * jobs leave the queue, offers and slots are dropped, runners holding its jobs are told to stop, and
+   * nothing more of it is written or announced — the new owner does that now. `done` rejects with
+   * VK_RUN_TAKEN_OVER. False when this process does not drive the run.
+   */
+  abandonRun(runId: string): boolean {
+    const run = [...new Set(this.runsByLeg.values())].find((candidate) => candidate.id === runId);
+    if (run === undefined || run.completing) return false;
+    run.completing = true;
+    for (const [legId, owner] of this.runsByLeg) {
+      if (owner !== run) continue;
+      this.leases.cancel(legId, true);
+      this.dispatcher.forget(legId);
+      this.runsByLeg.delete(legId);
+    }
+    run.reject(new ValkyrieError('VK_RUN_TAKEN_OVER', `run ${runId} was taken over by another process`));
+    return true;
   }
 
   /** startRun without admission limits, which therefore always starts the run. */
@@ -297,51 +321,21 @@ export class ControlPlane {
     const { jobId } = message;
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
-    if (!run || !leg) return;
+    if (!run || !leg) {
+      // A run this process gave up (abandonRun): the runner's end of the job frees its slot, nothing more.
+      if (message.type === 'job.completed') {
+        this.leases.release(lease);
+        this.dispatcher.release(session, jobId);
+      }
+      return;
+    }
     switch (message.type) {
       case 'renew':
         break;
       case 'step.started':
-        this.emit({
-          type: 'step.started',
-          jobId: leg.id,
-          job: leg.name,
-          index: message.index,
-          step: message.name,
-          at: message.at,
-        });
-        this.write(() =>
-          this.stores.runs.recordStep({
-            jobId: leg.id,
-            jobAttempt: leg.attempt,
-            index: message.index,
-            attempt: message.attempt ?? 1,
-            name: message.name,
-            startedAt: message.at,
-          }),
-        );
-        break;
-      case 'log': {
-        const lines = message.entries.map((entry) => ({
-          runId: run.id,
-          jobId: leg.id,
-          jobAttempt: leg.attempt,
-          ...entry,
-        }));
-        this.write(() => this.stores.logs.append(lines));
-        for (const entry of message.entries)
-          this.emit({ type: 'log', jobId: leg.id, job: leg.name, ...entry });
-        break;
-      }
+      case 'log':
       case 'step.completed':
-        this.emit({ type: 'step.completed', jobId: leg.id, job: leg.name, step: message.step });
-        this.write(() =>
-          this.stores.runs.recordStep({
-            jobId: leg.id,
-            jobAttempt: leg.attempt,
-            ...stepRecordOf(message.step),
-          }),
-        );
+        recordJobReport(message, run.id, leg, this.stores, this.writeOp, this.emitOp);
         break;
       case 'job.completed': {
         this.leases.release(lease);
@@ -490,10 +484,4 @@ export class ControlPlane {
   private emit(event: RunEvent): void {
     for (const listener of this.listeners) listener(event);
   }
-}
-
-/** A step report as the store keeps it: the retry hint is for observers only. */
-function stepRecordOf(step: StepReport): Omit<StepReport, 'retryDelayMs'> {
-  const { retryDelayMs: _retryDelayMs, ...record } = step;
-  return record;
 }

@@ -20,9 +20,16 @@ export function trackDrivenRun(
   handle.done.then(forget, forget);
 }
 
-/** Logged, not thrown: the run goes on, and a later re-run or resume says the run was taken over. */
-export function runTakenOver(runId: string): () => void {
-  return () => process.stderr.write(`valkyrie server: another process has taken run ${runId} over\n`);
+/**
+ * When this server's heartbeat on a run stops landing, another server has taken it over (it judged
+ * this one gone, e.g. after a long stall): this one stops driving it at once, so that only one writes.
+ */
+export function runTakenOver(context: ApiContext, runId: string): () => void {
+  return () => {
+    context.logError(new Error(`another server has taken run ${runId} over; this one stopped driving it`));
+    context.controlPlane.abandonRun(runId);
+    context.feed.abandon(runId);
+  };
 }
 
 /** What the control plane gets for a run submitted to the server, from what is stored of it and its secrets. */

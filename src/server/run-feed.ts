@@ -61,6 +61,14 @@ export class RunFeed {
     return () => {};
   }
 
+  /** Ends the run's subscriptions without run.completed (another process drives it now). */
+  abandon(runId: string): void {
+    const feed = this.active.get(runId);
+    if (feed === undefined) return;
+    this.active.delete(runId);
+    for (const subscriber of feed.subscribers) subscriber.end();
+  }
+
   /** Ends every subscription (shutdown); later subscribers get the stored summary. */
   close(): void {
     this.closed = true;

@@ -88,7 +88,7 @@ export class RunTakeover {
       heartbeatAt: clock.now(),
     });
     if (claim.kind === 'lost') return false;
-    const ownership = keepOwnership(stores, run.id, runTakenOver(run.id));
+    const ownership = keepOwnership(stores, run.id, runTakenOver(this.context, run.id));
     try {
       await this.continueOrEnd(run, resumable, ownership);
     } catch (error) {

@@ -205,6 +205,37 @@ describe('ControlPlane: runners with an identity across connections', () => {
     });
     expect(await handle.done).toBe('cancelled');
   });
+
+  it('abandons a run taken over elsewhere: its runner is told to stop, and nothing more is written', async () => {
+    const { plane: p, stores } = plane();
+    const runner = new ScriptedRunner(p, accepting);
+    const handle = await p.startRun(
+      workflow(
+        '  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n  b:\n    needs: a\n    runs-on: x\n    steps: [{ run: "true" }]\n',
+      ),
+      request,
+    );
+    const outcome = handle.done.then(
+      () => 'resolved',
+      (error: unknown) => (error as { code?: string }).code,
+    );
+    await settle();
+    const lease = leaseOf(runner);
+    expect(p.abandonRun(handle.id)).toBe(true);
+    expect(p.abandonRun(handle.id)).toBe(false);
+    await settle();
+    expect(runner.of('cancel')).toEqual([expect.objectContaining({ jobId: lease.jobId, immediate: true })]);
+    expect(await outcome).toBe('VK_RUN_TAKEN_OVER');
+    runner.complete(lease, 'succeeded', {});
+    await settle();
+    const jobs = await stores.runs.listJobs(handle.id);
+    expect(jobs.map((job) => [job.key, job.status])).toEqual([['a', 'running']]);
+    expect((await stores.runs.getRun(handle.id))?.status).toBe('running');
+    // The slot the job held is free again for other runs' jobs.
+    const next = await p.startRun(oneJob(), request);
+    await settle();
+    expect(leaseOf(runner, 1).jobId).toBe(`${next.id}.1`);
+  });
 });
 
 describe('ControlPlane: runner modes', () => {

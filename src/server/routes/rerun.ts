@@ -83,7 +83,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
           context,
           handle,
           request.bundle,
-          keepOwnership(stores, record.id, runTakenOver(record.id)),
+          keepOwnership(stores, record.id, runTakenOver(context, record.id)),
         );
         return {
           status: 202,

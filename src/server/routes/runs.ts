@@ -100,7 +100,7 @@ export function runRoutes(context: ApiContext): Route[] {
           handle.id,
           body.workflow,
           stored,
-          runTakenOver(handle.id),
+          runTakenOver(context, handle.id),
           (error) =>
             context.logError(new Error(`run ${handle.id} was not recorded for takeover: ${String(error)}`)),
         );

@@ -1,0 +1,49 @@
+import type { RunId } from '../core/ids.js';
+import type { StepReport } from '../protocol/messages.js';
+import type { Stores } from '../store/store.js';
+import type { LeaseMessage } from './dispatcher.js';
+import type { RunEvent } from './events.js';
+import type { Leg } from './leg.js';
+
+/** What a runner reports about a running job's steps and output, under its current lease. */
+export type JobReport = Extract<LeaseMessage, { readonly type: 'step.started' | 'log' | 'step.completed' }>;
+
+/**
+ * Stores a job report under the leg's current attempt and announces it. No decision depends on one:
+ * the job's end (`job.completed`) is the control plane's to handle.
+ */
+export function recordJobReport(
+  report: JobReport,
+  runId: RunId,
+  leg: Leg,
+  stores: Stores,
+  write: (operation: () => Promise<void>) => void,
+  emit: (event: RunEvent) => void,
+): void {
+  const { id: jobId, name: job, attempt: jobAttempt } = leg;
+  switch (report.type) {
+    case 'step.started': {
+      const { index, name, at } = report;
+      emit({ type: 'step.started', jobId, job, index, step: name, at });
+      const attempt = report.attempt ?? 1;
+      write(() => stores.runs.recordStep({ jobId, jobAttempt, index, attempt, name, startedAt: at }));
+      break;
+    }
+    case 'log': {
+      const lines = report.entries.map((entry) => ({ runId, jobId, jobAttempt, ...entry }));
+      write(() => stores.logs.append(lines));
+      for (const entry of report.entries) emit({ type: 'log', jobId, job, ...entry });
+      break;
+    }
+    case 'step.completed':
+      emit({ type: 'step.completed', jobId, job, step: report.step });
+      write(() => stores.runs.recordStep({ jobId, jobAttempt, ...stepRecordOf(report.step) }));
+      break;
+  }
+}
+
+/** A step report as the store keeps it: the retry hint is for observers only. */
+function stepRecordOf(step: StepReport): Omit<StepReport, 'retryDelayMs'> {
+  const { retryDelayMs: _retryDelayMs, ...record } = step;
+  return record;
+}
