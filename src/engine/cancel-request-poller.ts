@@ -1,4 +1,5 @@
 import { asRunId } from '../core/ids.js';
+import { PeriodicTask } from '../core/periodic-task.js';
 import type { RunRecoveryStore } from '../store/recovery.js';
 
 /** What the poller cancels: a run handle (RunHandle). */
@@ -14,29 +15,25 @@ export interface Cancellable {
  * before the store closes.
  */
 export class CancelRequestPoller {
-  private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> | undefined;
   /** By handle, not id: a run re-run after a cancel has a new handle, which a new request must reach. */
   private readonly cancelled = new WeakSet<Cancellable>();
-  private stopped = false;
+  private readonly polls: PeriodicTask;
 
   constructor(
     private readonly recovery: RunRecoveryStore,
     private readonly runs: () => ReadonlyMap<string, Cancellable>,
-    private readonly intervalMs: number,
-    private readonly logError: (error: unknown) => void,
-  ) {}
-
-  start(): void {
-    if (this.stopped || this.timer !== undefined) return;
-    this.timer = setInterval(() => this.pollInBackground(), this.intervalMs);
-    this.timer.unref();
+    intervalMs: number,
+    logError: (error: unknown) => void,
+  ) {
+    this.polls = new PeriodicTask(() => this.poll(), intervalMs, logError);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.polling;
+  start(): void {
+    this.polls.start();
+  }
+
+  stop(): Promise<void> {
+    return this.polls.stop();
   }
 
   /** Cancels the runs whose cancel was requested elsewhere; resolves with their ids. */
@@ -54,17 +51,5 @@ export class CancelRequestPoller {
       done.push(id);
     }
     return done;
-  }
-
-  private pollInBackground(): void {
-    if (this.polling !== undefined) return;
-    this.polling = this.poll()
-      .then(
-        () => undefined,
-        (error: unknown) => this.logError(error),
-      )
-      .finally(() => {
-        this.polling = undefined;
-      });
   }
 }

@@ -1,3 +1,4 @@
+import { PeriodicTask } from '../core/periodic-task.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
 import { closeInterruptedSteps, endUnfinishedRun, keepOwnership } from '../engine/run-ownership.js';
@@ -21,28 +22,23 @@ const sweepLimit = 10_000;
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
  */
 export class RunTakeover {
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
-  private stopped = false;
+  private readonly sweeps: PeriodicTask;
 
   constructor(
     private readonly context: ApiContext,
-    private readonly intervalMs: number,
-    private readonly logError: (error: unknown) => void,
-  ) {}
+    intervalMs: number,
+    logError: (error: unknown) => void,
+  ) {
+    this.sweeps = new PeriodicTask(() => this.sweep(), intervalMs, logError);
+  }
 
   start(): void {
-    if (this.stopped || this.timer !== undefined) return;
-    this.timer = setInterval(() => this.sweepInBackground(), this.intervalMs);
-    this.timer.unref();
-    this.sweepInBackground();
+    this.sweeps.start(true);
   }
 
   /** Waits for a sweep in progress, so that nothing is taken over once the store is closing. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.sweeping;
+  stop(): Promise<void> {
+    return this.sweeps.stop();
   }
 
   /** Takes over what it can now; resolves with the ids of the runs it took. */
@@ -54,24 +50,12 @@ export class RunTakeover {
     const ownerships = await stores.recovery.ownerships(candidates.map((run) => run.id));
     const taken: string[] = [];
     for (const run of candidates) {
-      if (this.stopped || this.context.closing()) break;
+      if (this.sweeps.isStopped || this.context.closing()) break;
       const liveness = runLiveness(run.status, ownerships.get(run.id), clock.now(), ownerExited);
       if (liveness.kind !== 'interrupted') continue;
       if (await this.takeOver(run, liveness.ownership)) taken.push(run.id);
     }
     return taken;
-  }
-
-  private sweepInBackground(): void {
-    if (this.sweeping !== undefined || this.stopped) return;
-    this.sweeping = this.sweep()
-      .then(
-        () => undefined,
-        (error: unknown) => this.logError(error),
-      )
-      .finally(() => {
-        this.sweeping = undefined;
-      });
   }
 
   /**
