@@ -2,15 +2,17 @@ import { availableParallelism } from 'node:os';
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
-import { hasFailedLegs, rerunnable } from '../../engine/rerun-plan.js';
+import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
 import { closeInterruptedSteps } from '../../engine/run-ownership.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
-import { describeHost, runnerLabels } from '../../runner/host.js';
-import type { ReopenableStatus, ResumableRun } from '../../store/recovery.js';
-import type { RunRecord } from '../../store/runs.js';
+import { describeHost, type HostDescription, runnerLabels } from '../../runner/host.js';
+import type { ResumableRun } from '../../store/recovery.js';
+import type { JobRecord, RunRecord } from '../../store/runs.js';
+import type { Stores } from '../../store/store.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
+import type { Workflow } from '../../workflow/model.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -81,60 +83,20 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
     const record = await stores.runs.getRun(asRunId(id));
     if (!record)
       throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);
-    const stored = await stores.recovery.getResumable(record.id);
-    let resumable: ResumableRun;
-    let reopenable: ReopenableStatus | undefined;
-    if (how === 'resume') {
-      const liveness = runLiveness(record.status, stored?.ownership, Date.now(), ownerExited);
-      resumable = refuseUnlessResumable(record, stored, liveness, options.force === true);
-    } else {
-      ({ resumable, status: reopenable } = refuseUnlessRerunnable(record, stored));
-    }
     const host = describeHost();
-    const labels = runnerLabels(host, resumable.request.extraLabels);
-    const parsed = parseWorkflow(resumable.source, record.workflowPath, { runnerLabels: labels });
-    if (parsed.diagnostics.length > 0)
-      process.stderr.write(
-        `${formatDiagnostics(record.workflowPath, resumable.source, parsed.diagnostics)}\n`,
-      );
-    if (!parsed.workflow) return ExitCode.invalid;
     const secrets = secretsOf(options);
-    const missing = resumable.request.secretNames.filter((name) => !(name in secrets));
-    if (missing.length > 0) {
-      throw new UsageError(
-        `run ${record.id} was started with secrets ${missing.join(', ')}, which are not stored; pass them ` +
-          `again: ${missing.map((name) => `--secret ${name}=…`).join(' ')} (or --secrets-file FILE)`,
-      );
-    }
-    if (reopenable !== undefined && !hasFailedLegs(await stores.runs.listJobs(record.id)))
-      throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `run ${record.id} has no failed jobs to re-run`);
-    const owner = { owner: thisProcess(), heartbeatAt: Date.now() };
-    const taken =
-      reopenable === undefined
-        ? await stores.recovery.claim(record.id, resumable.ownership, owner)
-        : await stores.recovery.reopen(record.id, reopenable, owner);
-    if (taken.kind === 'lost') {
-      const see = `; see: valkyrie show ${record.id}`;
-      throw reopenable === undefined
-        ? new ValkyrieError(
-            'VK_RUN_NOT_RESUMABLE',
-            `run ${record.id} was taken over or finished by another process first${see}`,
-          )
-        : new ValkyrieError(
-            'VK_RUN_NOT_RERUNNABLE',
-            `run ${record.id} was re-run by another process first${see}`,
-          );
-    }
-    const jobs = await stores.runs.listJobs(record.id);
-    if (how === 'resume') await closeInterruptedSteps(stores, jobs, Date.now());
-    // As it is now that this process owns it: a re-run has moved its attempt on.
-    const owned = (await stores.runs.getRun(record.id)) ?? record;
+    const start =
+      how === 'resume'
+        ? await claimForResume(stores, record, secrets, host, options.force === true)
+        : await reopenForRerun(stores, record, secrets, host);
+    if (start === undefined) return ExitCode.invalid;
+    const { workflow, resumable, record: owned, jobs } = start;
     const view = createView(options, out);
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
     try {
       local = resumeLocalRun({
-        workflow: parsed.workflow,
+        workflow,
         stores,
         stateDir,
         host,
@@ -161,17 +123,84 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
   }
 }
 
-/** What a re-run starts from; refuses a run that is not a failed or cancelled run of `valkyrie run`. */
-function refuseUnlessRerunnable(
+interface ContinuedRun {
+  readonly workflow: Workflow;
+  readonly resumable: ResumableRun;
+  /** As it is now that this process owns it (a re-run has moved its attempt on). */
+  readonly record: RunRecord;
+  readonly jobs: readonly JobRecord[];
+}
+
+/** Takes an interrupted run over (compare-and-set on its ownership); undefined when its workflow no longer parses. */
+async function claimForResume(
+  stores: Stores,
   record: RunRecord,
-  stored: ResumableRun | undefined,
-): { readonly resumable: ResumableRun; readonly status: ReopenableStatus } {
-  const verdict = rerunnable(record, stored, 'local');
-  if (verdict.kind === 'refused') {
-    const hint = record.status === 'running' ? `; if its process died: valkyrie resume ${record.id}` : '';
-    throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `${verdict.message}${hint}`);
+  secrets: Readonly<Record<string, string>>,
+  host: HostDescription,
+  force: boolean,
+): Promise<ContinuedRun | undefined> {
+  const stored = await stores.recovery.getResumable(record.id);
+  const liveness = runLiveness(record.status, stored?.ownership, Date.now(), ownerExited);
+  const resumable = refuseUnlessResumable(record, stored, liveness, force);
+  const workflow = parseStored(resumable, record, host);
+  if (!workflow) return undefined;
+  const missing = resumable.request.secretNames.filter((name) => !(name in secrets));
+  if (missing.length > 0) throw missingSecrets(record, missing);
+  const owner = { owner: thisProcess(), heartbeatAt: Date.now() };
+  if ((await stores.recovery.claim(record.id, resumable.ownership, owner)).kind === 'lost') {
+    throw new ValkyrieError(
+      'VK_RUN_NOT_RESUMABLE',
+      `run ${record.id} was taken over or finished by another process first; see: valkyrie show ${record.id}`,
+    );
   }
-  return verdict;
+  const jobs = await stores.runs.listJobs(record.id);
+  await closeInterruptedSteps(stores, jobs, Date.now());
+  return { workflow, resumable, record: (await stores.runs.getRun(record.id)) ?? record, jobs };
+}
+
+/** Reopens a finished run for a re-run of its failed jobs; undefined when its workflow no longer parses. */
+async function reopenForRerun(
+  stores: Stores,
+  record: RunRecord,
+  secrets: Readonly<Record<string, string>>,
+  host: HostDescription,
+): Promise<ContinuedRun | undefined> {
+  const owner = { owner: thisProcess(), heartbeatAt: Date.now() };
+  const parse = (resumable: ResumableRun) => parseStored(resumable, record, host);
+  const start = await startRerun(stores, record, 'local', secrets, parse, owner);
+  if (start.kind === 'reopened') return start;
+  switch (start.why) {
+    case 'invalid_workflow':
+      return undefined;
+    case 'missing_secrets':
+      throw missingSecrets(record, start.missingSecrets);
+    case 'taken':
+      throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `${start.message}; see: valkyrie show ${record.id}`);
+    case 'not_rerunnable': {
+      const hint = record.status === 'running' ? `; if its process died: valkyrie resume ${record.id}` : '';
+      throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `${start.message}${hint}`);
+    }
+  }
+}
+
+/** The stored workflow text, parsed for this host's runner; its diagnostics go to stderr. */
+function parseStored(
+  resumable: ResumableRun,
+  record: RunRecord,
+  host: HostDescription,
+): Workflow | undefined {
+  const labels = runnerLabels(host, resumable.request.extraLabels);
+  const parsed = parseWorkflow(resumable.source, record.workflowPath, { runnerLabels: labels });
+  if (parsed.diagnostics.length > 0)
+    process.stderr.write(`${formatDiagnostics(record.workflowPath, resumable.source, parsed.diagnostics)}\n`);
+  return parsed.workflow;
+}
+
+function missingSecrets(record: RunRecord, missing: readonly string[]): UsageError {
+  return new UsageError(
+    `run ${record.id} was started with secrets ${missing.join(', ')}, which are not stored; pass them ` +
+      `again: ${missing.map((name) => `--secret ${name}=…`).join(' ')} (or --secrets-file FILE)`,
+  );
 }
 
 function refuseUnlessResumable(

@@ -1,7 +1,8 @@
 import * as z from 'zod';
-import { hasFailedLegs, rerunnable } from '../../engine/rerun-plan.js';
+import { startRerun } from '../../engine/rerun-start.js';
 import { thisProcess } from '../../engine/run-owner.js';
 import { keepOwnership } from '../../engine/run-ownership.js';
+import type { ResumableRun } from '../../store/recovery.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
@@ -39,45 +40,23 @@ export function rerunRoutes(context: ApiContext): Route[] {
       },
       async handle({ params, body }) {
         const record = await findRun(stores.runs, params.id);
-        const verdict = rerunnable(record, await stores.recovery.getResumable(record.id), 'server');
-        if (verdict.kind === 'refused') throw new ApiError(409, 'VK_RUN_NOT_RERUNNABLE', verdict.message);
-        const { resumable } = verdict;
         const secrets = body?.secrets ?? {};
-        const missing = resumable.request.secretNames.filter((name) => !(name in secrets));
-        if (missing.length > 0) {
-          throw new ApiError(
-            400,
-            'VK_INVALID_REQUEST',
-            `run ${record.id} was submitted with secrets ${missing.join(', ')}, which are not stored; give them again`,
-            { path: 'body.secrets' },
-          );
+        const owner = { owner: thisProcess(), heartbeatAt: clock.now() };
+        const parse = (stored: ResumableRun) => parseWorkflow(stored.source, record.workflowPath).workflow;
+        const start = await startRerun(stores, record, 'server', secrets, parse, owner);
+        if (start.kind === 'refused') {
+          if (start.why === 'missing_secrets')
+            throw new ApiError(400, 'VK_INVALID_REQUEST', `${start.message}; give them again`, {
+              path: 'body.secrets',
+            });
+          throw new ApiError(409, 'VK_RUN_NOT_RERUNNABLE', start.message);
         }
-        const parsed = parseWorkflow(resumable.source, record.workflowPath);
-        if (!parsed.workflow)
-          throw new ApiError(
-            409,
-            'VK_RUN_NOT_RERUNNABLE',
-            `run ${record.id}'s stored workflow no longer parses`,
-          );
-        const jobs = await stores.runs.listJobs(record.id);
-        if (!hasFailedLegs(jobs))
-          throw new ApiError(409, 'VK_RUN_NOT_RERUNNABLE', `run ${record.id} has no failed jobs to re-run`);
-        const reopened = await stores.recovery.reopen(record.id, verdict.status, {
-          owner: thisProcess(),
-          heartbeatAt: clock.now(),
-        });
-        if (reopened.kind === 'lost')
-          throw new ApiError(
-            409,
-            'VK_RUN_NOT_RERUNNABLE',
-            `run ${record.id} was re-run by another request first`,
-          );
-        const { request } = resumable;
+        const { request } = start.resumable;
         const handle = controlPlane.rerunRun(
-          parsed.workflow,
-          serverRunRequest(parsed.workflow.name, request, secrets),
-          await findRun(stores.runs, record.id),
-          jobs,
+          start.workflow,
+          serverRunRequest(start.workflow.name, request, secrets),
+          start.record,
+          start.jobs,
         );
         trackDrivenRun(
           context,

@@ -1,0 +1,64 @@
+import type { ResumableRun, RunOwnership } from '../store/recovery.js';
+import type { JobRecord, RunRecord } from '../store/runs.js';
+import type { Stores } from '../store/store.js';
+import type { Workflow } from '../workflow/model.js';
+import { hasFailedLegs, rerunnable } from './rerun-plan.js';
+
+export type RerunStart =
+  | {
+      readonly kind: 'reopened';
+      readonly workflow: Workflow;
+      readonly resumable: ResumableRun;
+      /** As read after the reopen: running again, its attempt one more. */
+      readonly record: RunRecord;
+      readonly jobs: readonly JobRecord[];
+    }
+  | {
+      readonly kind: 'refused';
+      /** `taken`: another process reopened it first. */
+      readonly why: 'not_rerunnable' | 'missing_secrets' | 'invalid_workflow' | 'taken';
+      readonly message: string;
+      readonly missingSecrets: readonly string[];
+    };
+
+/**
+ * What every re-run of failed jobs checks before it starts, in this order: the run is a failed or
+ * cancelled run of `by`'s kind with its workflow text stored (rerun-plan.ts); every secret it was
+ * started with is given again; the stored workflow still parses (`parse`, which reports its own
+ * diagnostics); it has a failed job; and this process reopens it first, by compare-and-set
+ * (RunRecoveryStore.reopen) as `owner`. Nothing is written unless it returns `reopened`.
+ */
+export async function startRerun(
+  stores: Stores,
+  record: RunRecord,
+  by: 'server' | 'local',
+  secrets: Readonly<Record<string, string>>,
+  parse: (resumable: ResumableRun) => Workflow | undefined,
+  owner: RunOwnership,
+): Promise<RerunStart> {
+  const refused = (
+    why: Exclude<RerunStart, { kind: 'reopened' }>['why'],
+    message: string,
+    missing: string[] = [],
+  ) => ({ kind: 'refused', why, message, missingSecrets: missing }) as const;
+  const verdict = rerunnable(record, await stores.recovery.getResumable(record.id), by);
+  if (verdict.kind === 'refused') return refused('not_rerunnable', verdict.message);
+  const { resumable } = verdict;
+  const missing = resumable.request.secretNames.filter((name) => !(name in secrets));
+  if (missing.length > 0)
+    return refused(
+      'missing_secrets',
+      `run ${record.id} was started with secrets ${missing.join(', ')}, which are not stored`,
+      missing,
+    );
+  const workflow = parse(resumable);
+  if (workflow === undefined)
+    return refused('invalid_workflow', `run ${record.id}'s stored workflow no longer parses`);
+  if (!hasFailedLegs(await stores.runs.listJobs(record.id)))
+    return refused('not_rerunnable', `run ${record.id} has no failed jobs to re-run`);
+  const reopened = await stores.recovery.reopen(record.id, verdict.status, owner);
+  if (reopened.kind === 'lost')
+    return refused('taken', `run ${record.id} was re-run by another process first`);
+  const [current, jobs] = await Promise.all([stores.runs.getRun(record.id), stores.runs.listJobs(record.id)]);
+  return { kind: 'reopened', workflow, resumable, record: current ?? record, jobs };
+}
