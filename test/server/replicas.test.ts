@@ -2,11 +2,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { asRunId } from '../../src/core/ids.js';
+import type { ControlMessage } from '../../src/protocol/messages.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
+import type { RunOwnership } from '../../src/store/recovery.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
-import { oneJobWorkflow, startTestServer, type TestServer } from './helpers.js';
+import {
+  connectScriptedRunner,
+  credential,
+  oneJobWorkflow,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 /** Two servers on one store, as replicas behind a load balancer: what one is asked, the other does. */
 function replicaScenario(name: string, openStores: () => Promise<Stores>): void {
@@ -25,6 +34,65 @@ function replicaScenario(name: string, openStores: () => Promise<Stores>): void 
       body: { code: 'VK_RUN_FINISHED' },
     });
   });
+
+  it(`${name}: a replica whose run was taken over elsewhere stops driving it and its runner stops the job`, async () => {
+    const logged: unknown[] = [];
+    const driver = await startTestServer({
+      stores: await openStores(),
+      logError: (error) => logged.push(error),
+    });
+    const stores = await openStores();
+    try {
+      const created = await driver.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+      const { run } = created.body as { run: { id: string } };
+      const runner = await connectScriptedRunner(
+        driver.server.url,
+        await credential(driver.request, driver.token),
+        1,
+      );
+      const cancels: ControlMessage[] = [];
+      runner.transport.onMessage((message) => {
+        if (message.type === 'cancel') cancels.push(message);
+      });
+      const [lease] = await runner.leases(1);
+      // Another replica judged the driver gone and claimed the run (as RunTakeover does after a stall).
+      const ownership = await waitForOwnership(stores, run.id);
+      const claim = await stores.recovery.claim(asRunId(run.id), ownership, {
+        owner: { host: 'other-replica', pid: 7 },
+        heartbeatAt: Date.now(),
+      });
+      expect(claim).toEqual({ kind: 'claimed' });
+      // The driver's next heartbeat (every 2 s) finds the run gone, and it lets go of it.
+      for (let i = 0; i < 100 && cancels.length === 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(cancels).toEqual([expect.objectContaining({ jobId: lease?.jobId, immediate: true })]);
+      expect(String(logged[0])).toContain(`another server has taken run ${run.id} over`);
+      // Its runner's report of the end changes nothing: the new owner writes the run from now on.
+      runner.transport.send({
+        type: 'job.completed',
+        jobId: lease?.jobId ?? '',
+        fencingToken: lease?.fencingToken ?? 0,
+        outcome: { kind: 'cancelled', reason: 'cancelled' },
+        outputs: {},
+        at: Date.now(),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await stores.runs.listJobs(asRunId(run.id))).map((job) => job.status)).toEqual(['running']);
+      expect((await stores.runs.getRun(asRunId(run.id)))?.status).toBe('running');
+      runner.transport.close();
+    } finally {
+      await stores.close();
+    }
+  });
+}
+
+async function waitForOwnership(stores: Stores, runId: string): Promise<RunOwnership> {
+  for (let i = 0; i < 100; i++) {
+    const ownership = (await stores.recovery.ownerships([asRunId(runId)])).get(asRunId(runId));
+    if (ownership !== undefined) return ownership;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`run ${runId} has no stored owner`);
 }
 
 describe('server replicas on one store', () => {
