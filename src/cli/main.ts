@@ -182,25 +182,37 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await validateCommand(file, options));
     });
 
-  program
-    .command('runs')
-    .description('list past runs, newest first')
-    .option('-n, --limit <n>', 'how many', '20')
-    .option('--json', 'print JSON')
-    .addOption(stateDir())
-    .addOption(db())
+  clientOptions(
+    program
+      .command('runs')
+      .description('list past runs, newest first')
+      .option('-n, --limit <n>', 'how many', '20')
+      .option('--json', 'print JSON')
+      .addOption(stateDir())
+      .addOption(db()),
+  )
+    .addHelpText(
+      'after',
+      "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).",
+    )
     .action(async (options) => {
       const { runsCommand } = await import('./commands/history.js');
       setExit(await runsCommand(options));
     });
 
-  program
-    .command('show')
-    .description("show a run's jobs with their status, duration, attempts and steps")
-    .argument('<run>', 'run id (see valkyrie runs)')
-    .option('--json', 'print JSON')
-    .addOption(stateDir())
-    .addOption(db())
+  clientOptions(
+    program
+      .command('show')
+      .description("show a run's jobs with their status, duration, attempts and steps")
+      .argument('<run>', 'run id (see valkyrie runs)')
+      .option('--json', 'print JSON')
+      .addOption(stateDir())
+      .addOption(db()),
+  )
+    .addHelpText(
+      'after',
+      "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).",
+    )
     .action(async (run: string, options) => {
       const { showCommand } = await import('./commands/history.js');
       setExit(await showCommand(run, options));

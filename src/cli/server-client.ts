@@ -14,6 +14,23 @@ export interface ApiRun {
   readonly status: string;
 }
 
+/** A run with its jobs, as `GET /api/v1/runs[/:id]` shows it. */
+export interface ApiRunDetail extends ApiRun {
+  readonly attempt: number;
+  readonly createdAt: number;
+  readonly finishedAt?: number;
+  readonly jobs: readonly ApiJob[];
+}
+
+export interface ApiJob {
+  readonly id: string;
+  readonly name: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly durationMs?: number;
+  readonly reason?: string;
+}
+
 /** `POST /api/v1/runs`. */
 export interface CreateRunBody {
   readonly workflow: string;
@@ -71,6 +88,21 @@ export class ServerClient {
       headers: { 'content-type': 'application/json' },
     });
     return readRun(await this.expectJson(response));
+  }
+
+  /** Newest first. */
+  async listRuns(limit: number): Promise<ApiRunDetail[]> {
+    const response = await this.request('GET', `api/v1/runs?limit=${limit}`);
+    const json = await this.expectJson(response);
+    const runs = isRecord(json) ? json.runs : undefined;
+    if (!Array.isArray(runs)) throw badAnswer('{runs: [...]}');
+    return runs.map(readRunDetail);
+  }
+
+  async getRun(runId: string): Promise<ApiRunDetail> {
+    const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}`);
+    const json = await this.expectJson(response);
+    return readRunDetail(isRecord(json) ? json.run : undefined);
   }
 
   async cancelRun(runId: string): Promise<ApiRun> {
@@ -131,4 +163,45 @@ function readRun(json: unknown): ApiRun {
     'VK_SERVER_RESPONSE',
     'the server answered without a run {id, number, workflowName, status}',
   );
+}
+
+function readRunDetail(run: unknown): ApiRunDetail {
+  if (!isRecord(run) || !Array.isArray(run.jobs) || typeof run.createdAt !== 'number')
+    throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
+  const { id, number, workflowName, status, attempt, createdAt, finishedAt } = run;
+  if (typeof id !== 'string' || typeof number !== 'number' || typeof workflowName !== 'string')
+    throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
+  return {
+    id,
+    number,
+    workflowName,
+    status: String(status),
+    attempt: typeof attempt === 'number' ? attempt : 1,
+    createdAt,
+    ...(typeof finishedAt === 'number' ? { finishedAt } : {}),
+    jobs: run.jobs.map(readJob),
+  };
+}
+
+function readJob(job: unknown): ApiJob {
+  if (
+    !isRecord(job) ||
+    typeof job.id !== 'string' ||
+    typeof job.name !== 'string' ||
+    typeof job.status !== 'string'
+  )
+    throw badAnswer('jobs [{id, name, status}]');
+  const { id, name, status, attempt, durationMs, reason } = job;
+  return {
+    id,
+    name,
+    status,
+    attempt: typeof attempt === 'number' ? attempt : 1,
+    ...(typeof durationMs === 'number' ? { durationMs } : {}),
+    ...(typeof reason === 'string' ? { reason } : {}),
+  };
+}
+
+function badAnswer(expected: string): ValkyrieError {
+  return new ValkyrieError('VK_SERVER_RESPONSE', `the server answered without ${expected}`);
 }

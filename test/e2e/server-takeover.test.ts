@@ -136,5 +136,17 @@ jobs:
     await waitForRun(second.url, stuckId, 'cancelled');
     const refused = await ws.run(['cancel', stuckId, '--server', second.url, '--token', 'vkt.wrong.token']);
     expect(refused.code).toBe(77);
+
+    // valkyrie runs and show, pointed at the server.
+    const listed = await ws.run(['runs', ...server]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${withSecret}\\s+succeeded\\s.*with-secret #1 \\(attempt 2\\)$`, 'm'),
+    );
+    expect(listed.stdout).toMatch(new RegExp(`^${stuckId}\\s+cancelled\\s.*stuck #1$`, 'm'));
+    const shown = await ws.run(['show', withSecret, ...server]);
+    expect(shown.stdout).toMatch(/^Run \d+ of with-secret \(#1, attempt 2\): succeeded/m);
+    expect(shown.stdout).toMatch(/^ {2}✓ succeeded +deploy .*attempt 2$/m);
+    expect((await ws.run(['show', '999', ...server])).code).toBe(2);
   });
 });

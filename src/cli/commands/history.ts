@@ -5,6 +5,7 @@ import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
 import type { JobRecord, RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
+import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { openStores, stateDirectory } from '../state.js';
 import { jobDetailLines, logLinesWithHeadings, stepKey } from '../views/attempts.js';
@@ -30,12 +31,18 @@ const duration = (start?: number, end?: number) =>
   start !== undefined && end !== undefined ? formatDuration(end - start) : '';
 
 /** `valkyrie runs`: past runs, newest first. */
-export function runsCommand(options: HistoryOptions & { limit?: string }): Promise<number> {
+export async function runsCommand(
+  options: HistoryOptions & ApiClientFlags & { limit?: string },
+): Promise<number> {
+  const limit = Number(options.limit ?? 20);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new UsageError(`--limit must be a positive integer, received ${JSON.stringify(options.limit)}`);
+  }
+  if (serverGiven(options)) {
+    const { serverRunsCommand } = await import('./server-history.js');
+    return serverRunsCommand(Math.min(limit, 500), options);
+  }
   return withStores(options, async (stores) => {
-    const limit = Number(options.limit ?? 20);
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new UsageError(`--limit must be a positive integer, received ${JSON.stringify(options.limit)}`);
-    }
     const runs = await withLiveness(stores, await stores.runs.listRuns({ limit }));
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
@@ -89,7 +96,11 @@ async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
 }
 
 /** `valkyrie show RUN`: the run's jobs with status, duration, attempts and steps. */
-export function showCommand(id: string, options: HistoryOptions): Promise<number> {
+export async function showCommand(id: string, options: HistoryOptions & ApiClientFlags): Promise<number> {
+  if (serverGiven(options)) {
+    const { serverShowCommand } = await import('./server-history.js');
+    return serverShowCommand(id, options);
+  }
   return withStores(options, async (stores) => {
     const [run] = await withLiveness(stores, [await requireRun(stores, id)]);
     if (!run) return ExitCode.invalid;
