@@ -218,13 +218,19 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await showCommand(run, options));
     });
 
-  program
-    .command('logs')
-    .description("print a run's stored logs, or one job's, with a heading per retried attempt")
-    .argument('<run>', 'run id')
-    .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
-    .addOption(stateDir())
-    .addOption(db())
+  clientOptions(
+    program
+      .command('logs')
+      .description("print a run's stored logs, or one job's, with a heading per retried attempt")
+      .argument('<run>', 'run id')
+      .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
+      .addOption(stateDir())
+      .addOption(db()),
+  )
+    .addHelpText(
+      'after',
+      "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).",
+    )
     .action(async (run: string, job: string | undefined, options) => {
       const { logsCommand } = await import('./commands/history.js');
       setExit(await logsCommand(run, job, options));

@@ -24,6 +24,8 @@ export interface ApiRunDetail extends ApiRun {
 
 export interface ApiJob {
   readonly id: string;
+  /** The job's key under `jobs:`; shared by the legs of a matrix. */
+  readonly key: string;
   readonly name: string;
   readonly status: string;
   readonly attempt: number;
@@ -103,6 +105,14 @@ export class ServerClient {
     const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}`);
     const json = await this.expectJson(response);
     return readRunDetail(isRecord(json) ? json.run : undefined);
+  }
+
+  /** The job's stored log lines, as text. */
+  async jobLog(runId: string, jobId: string): Promise<string> {
+    const query = `job=${encodeURIComponent(jobId)}`;
+    const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/logs?${query}`);
+    await throwUnlessOk(response);
+    return response.text();
   }
 
   async cancelRun(runId: string): Promise<ApiRun> {
@@ -191,9 +201,10 @@ function readJob(job: unknown): ApiJob {
     typeof job.status !== 'string'
   )
     throw badAnswer('jobs [{id, name, status}]');
-  const { id, name, status, attempt, durationMs, reason } = job;
+  const { id, key, name, status, attempt, durationMs, reason } = job;
   return {
     id,
+    key: typeof key === 'string' ? key : name,
     name,
     status,
     attempt: typeof attempt === 'number' ? attempt : 1,

@@ -65,7 +65,7 @@ describe('a server taking over the runs of one that died', () => {
     const plain = await submit({
       workflow: `name: plain
 jobs:
-  a: { runs-on: takeover, steps: [{ run: echo a >> ${marker} }] }
+  a: { runs-on: takeover, steps: [{ run: 'echo a >> ${marker}; echo hello from a' }] }
   b: { needs: a, runs-on: takeover, steps: [{ run: echo b >> ${marker} }] }
 `,
     });
@@ -148,5 +148,12 @@ jobs:
     expect(shown.stdout).toMatch(/^Run \d+ of with-secret \(#1, attempt 2\): succeeded/m);
     expect(shown.stdout).toMatch(/^ {2}✓ succeeded +deploy .*attempt 2$/m);
     expect((await ws.run(['show', '999', ...server])).code).toBe(2);
+    const logs = await ws.run(['logs', plain, ...server]);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain('[a] hello from a\n');
+    expect((await ws.run(['logs', plain, 'a', ...server])).stdout).toContain('hello from a\n');
+    const noJob = await ws.run(['logs', plain, 'nope', ...server]);
+    expect(noJob.code).toBe(2);
+    expect(noJob.stderr).toContain('has no job "nope"');
   });
 });

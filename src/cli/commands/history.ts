@@ -140,11 +140,15 @@ function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
  * `valkyrie logs RUN [JOB]`: stored log lines, prefixed with the job's name when showing several jobs,
  * with a heading where each attempt of a retried job or step begins.
  */
-export function logsCommand(
+export async function logsCommand(
   id: string,
   jobName: string | undefined,
-  options: HistoryOptions,
+  options: HistoryOptions & ApiClientFlags,
 ): Promise<number> {
+  if (serverGiven(options)) {
+    const { serverLogsCommand } = await import('./server-history.js');
+    return serverLogsCommand(id, jobName, options);
+  }
   return withStores(options, async (stores) => {
     const run = await requireRun(stores, id);
     const jobs = await stores.runs.listJobs(run.id);

@@ -1,3 +1,4 @@
+import { ValkyrieError } from '../../core/errors.js';
 import { isTerminal, type JobStatus } from '../../core/outcome.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
@@ -73,6 +74,35 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       process.stdout.write(
         `  ${colorForStatus(c, job.status)(`${symbol} ${job.status.padEnd(9)}`)} ${job.name}${took}${tries}${reason}\n`,
       );
+    }
+    return ExitCode.succeeded;
+  });
+}
+
+/** `valkyrie logs RUN [JOB] --server URL`: the stored log lines of the run's jobs, or of one. */
+export function serverLogsCommand(
+  id: string,
+  jobName: string | undefined,
+  options: ServerHistoryOptions,
+): Promise<number> {
+  return withServer(options, async (client) => {
+    const run = await client.getRun(id);
+    // As locally: a key selects every leg of a matrix job; a leg's name or a job id selects one job.
+    const selected =
+      jobName === undefined
+        ? run.jobs
+        : run.jobs.filter((job) => job.name === jobName || job.key === jobName || job.id === jobName);
+    if (selected.length === 0) {
+      throw new ValkyrieError(
+        'VK_JOB_NOT_FOUND',
+        `run ${run.id} has no job ${JSON.stringify(jobName)}; its jobs: ${run.jobs.map((job) => job.name).join(', ')}`,
+      );
+    }
+    for (const job of selected) {
+      const text = await client.jobLog(run.id, job.id);
+      const prefix = selected.length === 1 ? '' : `[${job.name}] `;
+      for (const line of text.split('\n').slice(0, text.endsWith('\n') ? -1 : undefined))
+        process.stdout.write(`${prefix}${line}\n`);
     }
     return ExitCode.succeeded;
   });
