@@ -31,6 +31,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       'the store: postgres://USER@HOST/DB[?schema=NAME] or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
     );
 
+  const serverRunsHelp =
+    "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).";
   /** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */
   const clientOptions = (command: Command) =>
     command
@@ -191,10 +193,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .addOption(stateDir())
       .addOption(db()),
   )
-    .addHelpText(
-      'after',
-      "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).",
-    )
+    .addHelpText('after', serverRunsHelp)
     .action(async (options) => {
       const { runsCommand } = await import('./commands/history.js');
       setExit(await runsCommand(options));
@@ -209,10 +208,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .addOption(stateDir())
       .addOption(db()),
   )
-    .addHelpText(
-      'after',
-      "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).",
-    )
+    .addHelpText('after', serverRunsHelp)
     .action(async (run: string, options) => {
       const { showCommand } = await import('./commands/history.js');
       setExit(await showCommand(run, options));
@@ -227,10 +223,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .addOption(stateDir())
       .addOption(db()),
   )
-    .addHelpText(
-      'after',
-      "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).",
-    )
+    .addHelpText('after', serverRunsHelp)
     .action(async (run: string, job: string | undefined, options) => {
       const { logsCommand } = await import('./commands/history.js');
       setExit(await logsCommand(run, job, options));

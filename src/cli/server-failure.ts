@@ -12,10 +12,13 @@ import { ExitCode } from './exit-codes.js';
  */
 export function reportServerFailure(
   error: unknown,
-  workflow: { readonly path: string; readonly source: string },
+  /** The workflow the request sent, if any, to print the server's diagnostics against. */
+  workflow?: { readonly path: string; readonly source: string },
 ): number | undefined {
   if (error instanceof ApiRequestError) {
-    for (const line of serverDiagnostics(error.body.diagnostics, workflow)) process.stderr.write(`${line}\n`);
+    if (workflow !== undefined)
+      for (const line of serverDiagnostics(error.body.diagnostics, workflow))
+        process.stderr.write(`${line}\n`);
     process.stderr.write(`valkyrie: the server refused (HTTP ${error.status}): ${error.message}\n`);
     if (error.status === 401 || error.status === 403) {
       process.stderr.write(

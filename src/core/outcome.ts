@@ -2,7 +2,13 @@
 export const terminalJobStatuses = ['succeeded', 'failed', 'cancelled', 'timed_out', 'skipped'] as const;
 export type TerminalJobStatus = (typeof terminalJobStatuses)[number];
 
-export type JobStatus = 'pending' | 'queued' | 'offered' | 'running' | TerminalJobStatus;
+export const jobStatuses = ['pending', 'queued', 'offered', 'running', ...terminalJobStatuses] as const;
+export type JobStatus = (typeof jobStatuses)[number];
+
+/** For a status read from outside (an API answer). */
+export function isJobStatus(status: string): status is JobStatus {
+  return (jobStatuses as readonly string[]).includes(status);
+}
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 

@@ -1,4 +1,5 @@
 import { isValkyrieError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import type { Completion, Lease, QueueStore } from '../store/queue.js';
 
 /** What a handler gets: the lease, and a signal that aborts when the lease is found stale. */
@@ -219,16 +220,4 @@ export class QueueWorker implements AsyncDisposable {
     });
     await Promise.all([...renewals, this.#store.expireLeases().catch(this.#onError)]);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

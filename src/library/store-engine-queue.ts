@@ -1,4 +1,5 @@
 import { isValkyrieError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { Completion, Lease, NewQueueJob, QueueJobId, QueueStore, Release } from '../store/queue.js';
 import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
@@ -332,15 +333,3 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 }
 
 function ignore(): void {}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

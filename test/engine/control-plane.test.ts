@@ -4,12 +4,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlPlane, type ControlPlaneOptions, type RunRequest } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
-import { inProcessPair } from '../../src/protocol/in-process.js';
-import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
-import type { Transport } from '../../src/protocol/transport.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
+import { completing, ScriptedRunner } from './scripted-runner.js';
 
 const request: RunRequest = {
   workflowName: 'w',
@@ -19,27 +17,6 @@ const request: RunRequest = {
   secrets: {},
   envOverrides: {},
 };
-
-/** A runner driven by the test: it records what it is sent and answers as told. */
-class ScriptedRunner {
-  readonly received: ControlMessage[] = [];
-  readonly end: Transport<RunnerMessage, ControlMessage>;
-
-  constructor(plane: ControlPlane, answer: (message: ControlMessage, runner: ScriptedRunner) => void) {
-    const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
-    plane.connect(control);
-    this.end = runner;
-    runner.onMessage((message) => {
-      this.received.push(message);
-      answer(message, this);
-    });
-    runner.send({ type: 'register', version: 1, runner: { name: 'r', labels: ['x'], capacity: 1 } });
-  }
-
-  send(message: RunnerMessage): void {
-    this.end.send(message);
-  }
-}
 
 const oneJob = parseWorkflow('jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n', 'w.yml').workflow;
 
@@ -70,20 +47,7 @@ describe('ControlPlane', () => {
     const handle = await p.startRun(oneJob, request);
     await new Promise((r) => setTimeout(r, 50));
     expect(decliner.received.filter((m) => m.type === 'offer')).toHaveLength(1);
-    new ScriptedRunner(p, (m, r) => {
-      if (m.type === 'offer') r.send({ type: 'accept', jobId: m.jobId });
-      if (m.type === 'lease') {
-        const outcome = { kind: 'succeeded' } as const;
-        r.send({
-          type: 'job.completed',
-          jobId: m.jobId,
-          fencingToken: m.fencingToken,
-          outcome,
-          outputs: {},
-          at: 1,
-        });
-      }
-    });
+    new ScriptedRunner(p, completing);
     expect(await handle.done).toBe('succeeded');
   });
 
@@ -126,20 +90,7 @@ describe('ControlPlane', () => {
         return `token-for-${jobId}`;
       },
     });
-    const runner = new ScriptedRunner(p, (m, r) => {
-      if (m.type === 'offer') r.send({ type: 'accept', jobId: m.jobId });
-      if (m.type === 'lease') {
-        const outcome = { kind: 'succeeded' } as const;
-        r.send({
-          type: 'job.completed',
-          jobId: m.jobId,
-          fencingToken: m.fencingToken,
-          outcome,
-          outputs: {},
-          at: 1,
-        });
-      }
-    });
+    const runner = new ScriptedRunner(p, completing);
     const sha256 = 'a'.repeat(64);
     const handle = await p.startRun(oneJob, { ...request, bundle: { sha256 } });
     expect(await handle.done).toBe('succeeded');

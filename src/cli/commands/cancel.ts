@@ -27,8 +27,7 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
     try {
       await client.cancelRun(id);
     } catch (error) {
-      // No workflow text goes with a cancel, so no diagnostics come back to print against one.
-      const code = reportServerFailure(error, { path: '', source: '' });
+      const code = reportServerFailure(error);
       if (code === undefined) throw error;
       return code;
     }

@@ -1,6 +1,5 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
-import { isTerminal } from '../../core/outcome.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
 import type { JobRecord, RunRecord } from '../../store/runs.js';
@@ -9,7 +8,8 @@ import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { openStores, stateDirectory } from '../state.js';
 import { jobDetailLines, logLinesWithHeadings, stepKey } from '../views/attempts.js';
-import { colorForStatus, colors, formatDuration, statusSymbol } from '../views/format.js';
+import { colorForStatus, formatDuration } from '../views/format.js';
+import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 
 interface HistoryOptions {
   readonly stateDir?: string;
@@ -26,7 +26,7 @@ async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => P
   }
 }
 
-const c = () => colors(process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
+const c = stdoutColors;
 const duration = (start?: number, end?: number) =>
   start !== undefined && end !== undefined ? formatDuration(end - start) : '';
 
@@ -53,17 +53,17 @@ export async function runsCommand(
       return ExitCode.succeeded;
     }
     const colors = c();
-    process.stdout.write(
-      colors.dim(
-        `${'RUN'.padEnd(6)} ${'STATUS'.padEnd(11)} ${'STARTED'.padEnd(20)} ${'DURATION'.padEnd(9)} WORKFLOW\n`,
-      ),
-    );
+    process.stdout.write(runTableHeader(colors, 'STARTED'));
     for (const run of runs) {
-      const started = new Date(run.startedAt ?? run.createdAt).toISOString().slice(0, 19).replace('T', ' ');
-      const status = run.interrupted ? 'interrupted' : run.status;
-      const paint = run.interrupted ? colors.yellow : colorForStatus(colors, run.status);
       process.stdout.write(
-        `${run.id.padEnd(6)} ${paint(status.padEnd(11))} ${started.padEnd(20)} ${duration(run.startedAt, run.finishedAt).padEnd(9)} ${run.workflowName} #${run.runNumber}\n`,
+        runTableRow({
+          id: run.id,
+          status: run.interrupted ? 'interrupted' : run.status,
+          paint: run.interrupted ? colors.yellow : colorForStatus(colors, run.status),
+          at: run.startedAt ?? run.createdAt,
+          duration: duration(run.startedAt, run.finishedAt),
+          label: `${run.workflowName} #${run.runNumber}`,
+        }),
       );
     }
     return ExitCode.succeeded;
@@ -130,10 +130,8 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
 }
 
 function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
-  const symbol = isTerminal(job.status) ? statusSymbol(job.status) : '●';
-  const paint = colorForStatus(colors, job.status);
   const reason = job.reason ? colors.dim(` (${job.reason})`) : '';
-  return `  ${paint(`${symbol} ${job.status.padEnd(9)}`)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${reason}\n`;
+  return `  ${jobStatusCell(colors, job.status)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${reason}\n`;
 }
 
 /**

@@ -1,27 +1,14 @@
 import { ValkyrieError } from '../../core/errors.js';
-import { isTerminal, type JobStatus } from '../../core/outcome.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
-import { colorForStatus, colors, formatDuration, statusSymbol } from '../views/format.js';
+import { colorForStatus, formatDuration } from '../views/format.js';
+import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 
 export interface ServerHistoryOptions extends ApiClientFlags {
   readonly json?: boolean;
 }
-
-const paints = () => colors(process.stdout.isTTY === true && process.env.NO_COLOR === undefined);
-const jobStatuses: ReadonlySet<string> = new Set([
-  'pending',
-  'queued',
-  'offered',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'timed_out',
-  'skipped',
-]);
 
 /** `valkyrie runs --server URL`: the server's runs, newest first, as `valkyrie runs` lists local ones. */
 export function serverRunsCommand(limit: number, options: ServerHistoryOptions): Promise<number> {
@@ -35,17 +22,19 @@ export function serverRunsCommand(limit: number, options: ServerHistoryOptions):
       process.stdout.write(`No runs on ${client.origin} yet. Submit one with: valkyrie submit FILE\n`);
       return ExitCode.succeeded;
     }
-    const c = paints();
-    process.stdout.write(
-      c.dim(
-        `${'RUN'.padEnd(6)} ${'STATUS'.padEnd(11)} ${'CREATED'.padEnd(20)} ${'DURATION'.padEnd(9)} WORKFLOW\n`,
-      ),
-    );
+    const c = stdoutColors();
+    process.stdout.write(runTableHeader(c, 'CREATED'));
     for (const run of runs) {
-      const created = new Date(run.createdAt).toISOString().slice(0, 19).replace('T', ' ');
       const attempt = run.attempt > 1 ? ` (attempt ${run.attempt})` : '';
       process.stdout.write(
-        `${run.id.padEnd(6)} ${colorForStatus(c, run.status)(run.status.padEnd(11))} ${created.padEnd(20)} ${runDuration(run).padEnd(9)} ${run.workflowName} #${run.number}${attempt}\n`,
+        runTableRow({
+          id: run.id,
+          status: run.status,
+          paint: colorForStatus(c, run.status),
+          at: run.createdAt,
+          duration: runDuration(run),
+          label: `${run.workflowName} #${run.number}${attempt}`,
+        }),
       );
     }
     return ExitCode.succeeded;
@@ -60,20 +49,16 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       process.stdout.write(`${JSON.stringify(run)}\n`);
       return ExitCode.succeeded;
     }
-    const c = paints();
+    const c = stdoutColors();
     const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
     process.stdout.write(
       `Run ${run.id} of ${run.workflowName} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)} ${runDuration(run)}\n`,
     );
     for (const job of run.jobs) {
-      const { status } = job;
-      const symbol = isJobStatus(status) && isTerminal(status) ? statusSymbol(status) : '●';
       const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
       const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
       const reason = job.reason ? c.dim(` (${job.reason})`) : '';
-      process.stdout.write(
-        `  ${colorForStatus(c, job.status)(`${symbol} ${job.status.padEnd(9)}`)} ${job.name}${took}${tries}${reason}\n`,
-      );
+      process.stdout.write(`  ${jobStatusCell(c, job.status)} ${job.name}${took}${tries}${reason}\n`);
     }
     return ExitCode.succeeded;
   });
@@ -108,10 +93,6 @@ export function serverLogsCommand(
   });
 }
 
-function isJobStatus(status: string): status is JobStatus {
-  return jobStatuses.has(status);
-}
-
 function runDuration(run: ApiRunDetail): string {
   return run.finishedAt === undefined ? '' : formatDuration(run.finishedAt - run.createdAt);
 }
@@ -124,8 +105,7 @@ async function withServer(
   try {
     return await use(client);
   } catch (error) {
-    // No workflow text goes with these requests, so no diagnostics come back to print against one.
-    const code = reportServerFailure(error, { path: '', source: '' });
+    const code = reportServerFailure(error);
     if (code === undefined) throw error;
     return code;
   }

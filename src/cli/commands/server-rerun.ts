@@ -24,8 +24,7 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
     process.stderr.write(`Re-running the failed jobs of run ${id} on ${client.origin}.\n`);
     return options.follow ? await followRun(client, id, options) : ExitCode.succeeded;
   } catch (error) {
-    // No workflow text goes with a re-run, so no diagnostics come back to print against one.
-    const code = reportServerFailure(error, { path: '', source: '' });
+    const code = reportServerFailure(error);
     if (code === undefined) throw error;
     return code;
   }
