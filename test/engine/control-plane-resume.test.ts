@@ -3,31 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { asJobId } from '../../src/core/ids.js';
-import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
-import type { RunEvent } from '../../src/engine/events.js';
+import { ControlPlane } from '../../src/engine/control-plane.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
-import type { Workflow } from '../../src/workflow/model.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
+import {
+  oneJobWorkflow as oneJob,
+  planesOnSqlite,
+  runRequest as request,
+  jobsWorkflow as workflow,
+} from './plane-fixtures.js';
 import { accepting, completing, type Lease, ScriptedRunner } from './scripted-runner.js';
 
-const request: RunRequest = {
-  workflowName: 'w',
-  workspace: '/tmp',
-  actor: 't',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-};
-
-function workflow(jobs: string): Workflow {
-  const parsed = parseWorkflow(`jobs:\n${jobs}`, 'w.yml').workflow;
-  if (!parsed) throw new Error('workflow did not parse');
-  return parsed;
-}
-
-const oneJob = (extra = '') => workflow(`  a:\n    runs-on: x\n${extra}    steps: [{ run: "true" }]\n`);
 const identity = { runnerId: 'rnr_1', transport: 'websocket' };
 
 function leaseOf(runner: ScriptedRunner, index = 0): Lease {
@@ -37,23 +24,10 @@ function leaseOf(runner: ScriptedRunner, index = 0): Lease {
 }
 
 describe('ControlPlane: runners with an identity across connections', () => {
-  const dirs: string[] = [];
-  const open: Stores[] = [];
-  afterEach(async () => {
-    for (const stores of open.splice(0)) await stores.close();
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  });
-
+  const openPlane = planesOnSqlite('resume');
   function plane(options: { leaseTtlMs?: number; offerTtlMs?: number } = {}) {
-    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-resume-'));
-    dirs.push(dir);
-    const stores = openSqliteStores(join(dir, 'state.db'));
-    open.push(stores);
     const clock = new ManualClock();
-    const events: RunEvent[] = [];
-    const controlPlane = new ControlPlane(stores, { ...options, clock });
-    controlPlane.onEvent((event) => events.push(event));
-    return { plane: controlPlane, clock, stores, events };
+    return { ...openPlane({ ...options, clock }), clock };
   }
 
   it('keeps the leases of a disconnected runner until their TTL, then requeues them elsewhere', async () => {

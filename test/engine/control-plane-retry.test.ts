@@ -1,25 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
-import type { RunEvent } from '../../src/engine/events.js';
+import { describe, expect, it } from 'vitest';
+import type { ControlPlane } from '../../src/engine/control-plane.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
-import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import type { Stores } from '../../src/store/store.js';
-import type { Workflow } from '../../src/workflow/model.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 
-const request: RunRequest = {
-  workflowName: 'w',
-  workspace: '/tmp',
-  actor: 't',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-};
+import { planesOnSqlite, runRequest as request, parsedWorkflow as workflow } from './plane-fixtures.js';
 
 type Answer = (message: ControlMessage, send: (message: RunnerMessage) => void, close: () => void) => void;
 
@@ -37,27 +22,9 @@ function scriptedRunner(plane: ControlPlane, answer: Answer): void {
   runner.send({ type: 'register', version: 1, runner: { name: 'r', labels: ['x'], capacity: 1 } });
 }
 
-function workflow(yaml: string): Workflow {
-  const parsed = parseWorkflow(yaml, 'w.yml');
-  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  return parsed.workflow;
-}
-
 describe('ControlPlane job retries', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-  function plane(clock?: ManualClock): { plane: ControlPlane; stores: Stores; events: RunEvent[] } {
-    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-plane-retry-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const stores = openSqliteStores(join(dir, 'state.db'));
-    cleanups.push(() => stores.close());
-    const events: RunEvent[] = [];
-    const controlPlane = new ControlPlane(stores, clock ? { clock } : {});
-    controlPlane.onEvent((event) => events.push(event));
-    return { plane: controlPlane, stores, events };
-  }
+  const openPlane = planesOnSqlite('plane-retry');
+  const plane = (clock?: ManualClock) => openPlane(clock ? { clock } : {});
 
   it('with on-runner-lost: fail, retries a job whose runner was lost on another runner, storing both attempts', async () => {
     const { plane: p, stores, events } = plane();

@@ -1,43 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ControlPlane, type ControlPlaneOptions, type RunRequest } from '../../src/engine/control-plane.js';
-import type { RunEvent } from '../../src/engine/events.js';
-import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import type { Stores } from '../../src/store/store.js';
+import { describe, expect, it } from 'vitest';
 import { parseWorkflow } from '../../src/workflow/parse.js';
+import { oneJobWorkflow, planesOnSqlite, runRequest as request } from './plane-fixtures.js';
 import { completing, ScriptedRunner } from './scripted-runner.js';
 
-const request: RunRequest = {
-  workflowName: 'w',
-  workspace: '/tmp',
-  actor: 't',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-};
-
-const oneJob = parseWorkflow('jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n', 'w.yml').workflow;
+const oneJob = oneJobWorkflow();
 
 describe('ControlPlane', () => {
-  const dirs: string[] = [];
-  const open: Stores[] = [];
-  afterEach(async () => {
-    for (const stores of open.splice(0)) await stores.close();
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  });
-  function plane(options?: ControlPlaneOptions): { plane: ControlPlane; events: RunEvent[] } {
-    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-plane-'));
-    dirs.push(dir);
-    const stores = openSqliteStores(join(dir, 'state.db'));
-    open.push(stores);
-    const events: RunEvent[] = [];
-    const controlPlane = new ControlPlane(stores, options);
-    controlPlane.onEvent((event) => events.push(event));
-    return { plane: controlPlane, events };
-  }
-  if (!oneJob) throw new Error('workflow did not parse');
+  const plane = planesOnSqlite('plane');
 
   it('does not offer a job again to the runner that declined it; another runner gets it', async () => {
     const { plane: p } = plane();

@@ -1,30 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
+import { describe, expect, it } from 'vitest';
+import type { ControlPlane } from '../../src/engine/control-plane.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
-import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import type { Stores } from '../../src/store/store.js';
-import type { Workflow } from '../../src/workflow/model.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
 import { FakeClock } from './fake-clock.js';
 
-const request: RunRequest = {
-  workflowName: 'w',
-  workspace: '/tmp',
-  actor: 't',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-};
-
-function workflow(yaml: string): Workflow {
-  const parsed = parseWorkflow(yaml, 'w.yml');
-  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  return parsed.workflow;
-}
+import { planesOnSqlite, runRequest as request, parsedWorkflow as workflow } from './plane-fixtures.js';
 
 const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -56,19 +36,8 @@ function connectRunner(plane: ControlPlane): { offered: string[] } {
 }
 
 describe('ControlPlane queue order', () => {
-  const dirs: string[] = [];
-  const open: Stores[] = [];
-  afterEach(async () => {
-    for (const stores of open.splice(0)) await stores.close();
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  });
-  function plane(clock: FakeClock): ControlPlane {
-    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-queue-'));
-    dirs.push(dir);
-    const stores = openSqliteStores(join(dir, 'state.db'));
-    open.push(stores);
-    return new ControlPlane(stores, { clock, agingIntervalMs: 60_000 });
-  }
+  const openPlane = planesOnSqlite('queue');
+  const plane = (clock: FakeClock): ControlPlane => openPlane({ clock, agingIntervalMs: 60_000 }).plane;
 
   it('offers ready jobs by priority: the job key, then --priority, then the workflow default', async () => {
     const p = plane(new FakeClock());

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProcessOutcome } from '../../src/core/outcome.js';
-import { ControlPlane, type RunRequest } from '../../src/engine/control-plane.js';
+import { ControlPlane } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { Executor, RunStepOptions, StepProcess } from '../../src/executors/contract.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
@@ -15,14 +15,7 @@ import type { Stores } from '../../src/store/store.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 import { settle } from '../core/manual-clock.js';
 
-const request: RunRequest = {
-  workflowName: 'w',
-  workspace: '/tmp',
-  actor: 't',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-};
+import { runRequest as request } from '../engine/plane-fixtures.js';
 
 /** Every step runs until the test finishes it. */
 class GatedExecutor implements Executor {

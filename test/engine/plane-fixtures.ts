@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { ControlPlane, type ControlPlaneOptions, type RunRequest } from '../../src/engine/control-plane.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import type { Workflow } from '../../src/workflow/model.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+/** The request of every test run: workflow `w`, workspace /tmp, no vars or secrets. */
+export const runRequest: RunRequest = {
+  workflowName: 'w',
+  workspace: '/tmp',
+  actor: 't',
+  vars: {},
+  secrets: {},
+  envOverrides: {},
+};
+
+/** Parses a whole workflow file; throws its diagnostics when it does not parse. */
+export function parsedWorkflow(yaml: string): Workflow {
+  const parsed = parseWorkflow(yaml, 'w.yml');
+  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
+  return parsed.workflow;
+}
+
+/** A workflow of the given `jobs:` block, indented by two spaces per job. */
+export const jobsWorkflow = (jobs: string): Workflow => parsedWorkflow(`jobs:\n${jobs}`);
+
+/** One job `a` on label `x` with one `true` step; `extra` adds job keys (each line indented by 4). */
+export const oneJobWorkflow = (extra = ''): Workflow =>
+  jobsWorkflow(`  a:\n    runs-on: x\n${extra}    steps: [{ run: "true" }]\n`);
+
+export interface OpenedPlane {
+  readonly plane: ControlPlane;
+  readonly stores: Stores;
+  /** Every event the plane emitted, in order. */
+  readonly events: RunEvent[];
+}
+
+/**
+ * Registers an afterEach that closes every plane's store and removes its directory, and returns a
+ * function that opens a ControlPlane on a new SQLite file. Call it in a describe block.
+ */
+export function planesOnSqlite(prefix: string): (options?: ControlPlaneOptions) => OpenedPlane {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return (options = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), `valkyrie-${prefix}-`));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const stores = openSqliteStores(join(dir, 'state.db'));
+    cleanups.push(() => stores.close());
+    const events: RunEvent[] = [];
+    const plane = new ControlPlane(stores, options);
+    plane.onEvent((event) => events.push(event));
+    return { plane, stores, events };
+  };
+}
