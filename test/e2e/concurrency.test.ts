@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
+import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { type CliResult, collect, events, statuses, Workspace } from './cli.js';
 import { waitFor } from './process-state.js';
 
@@ -14,15 +14,9 @@ import { waitFor } from './process-state.js';
 describeGroups('concurrency groups across valkyrie run processes (SQLite)', [], 'all');
 
 describe.skipIf(postgresSkipReason !== undefined)('on Postgres', () => {
-  const schema = uniqueSchema();
-  const url = new URL(postgresUrl);
-  url.searchParams.set('schema', schema);
+  const { url, schema } = urlWithNewSchema();
   afterAll(() => dropSchema(schema));
-  describeGroups(
-    'concurrency groups across valkyrie run processes (Postgres)',
-    ['--db', url.toString()],
-    'serial',
-  );
+  describeGroups('concurrency groups across valkyrie run processes (Postgres)', ['--db', url], 'serial');
 });
 
 /** `only: 'serial'` runs the first scenario alone (the store-specific part is the same for all). */

@@ -1,27 +1,25 @@
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
+import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { statuses, Workspace } from './cli.js';
 
 const example = resolve(import.meta.dirname, '../../examples/ci.yml');
 
 describe.skipIf(postgresSkipReason !== undefined)('valkyrie run --db postgres://', () => {
   const ws = new Workspace();
-  const schema = uniqueSchema();
-  const url = new URL(postgresUrl);
-  url.searchParams.set('schema', schema);
+  const { url, schema } = urlWithNewSchema();
   afterAll(async () => {
     ws.dispose();
     await dropSchema(schema);
   });
 
   it('runs the example on Postgres and reads it back with runs, show and logs', async () => {
-    const result = await ws.run(['run', example, '--json', '--db', url.toString()]);
+    const result = await ws.run(['run', example, '--json', '--db', url]);
     expect(result.code).toBe(0);
     expect(statuses(result.stdout).prepare).toBe('succeeded');
-    const runs = await ws.run(['runs'], { VALKYRIE_DB: url.toString() });
+    const runs = await ws.run(['runs'], { VALKYRIE_DB: url });
     expect(runs.stdout).toMatch(/^1\s+succeeded\s+.*ci #1$/m);
-    const logs = await ws.run(['logs', '1', 'prepare', '--db', url.toString()]);
+    const logs = await ws.run(['logs', '1', 'prepare', '--db', url]);
     expect(logs.stdout).toContain('the release token is ***');
   });
 

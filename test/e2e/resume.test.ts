@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
+import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { collect, Workspace, waitForJobStatus } from './cli.js';
 import { isAlive, readPid, waitFor } from './process-state.js';
 
@@ -191,13 +191,11 @@ resumeScenario(
 
 if (postgresSkipReason !== undefined)
   console.warn(`valkyrie resume on Postgres: skipped: ${postgresSkipReason}`);
-const schema = uniqueSchema();
-const url = new URL(postgresUrl);
-url.searchParams.set('schema', schema);
+const { url, schema } = urlWithNewSchema();
 describe.skipIf(postgresSkipReason !== undefined)('on Postgres', () => {
   resumeScenario(
     'valkyrie resume (Postgres)',
-    () => ['--db', url.toString()],
+    () => ['--db', url],
     () => dropSchema(schema),
   );
 });

@@ -10,7 +10,7 @@ import {
   dropSchema,
   postgresSkipReason,
   postgresUrl,
-  uniqueSchema,
+  urlWithNewSchema,
   withRawClient,
 } from '../store/postgres-server.js';
 import { type CliResult, collect, statuses, Workspace } from './cli.js';
@@ -226,9 +226,7 @@ describe.skipIf(postgresSkipReason !== undefined)(
   postgresSkipReason === undefined ? onServer : `${onServer} (skipped: ${postgresSkipReason})`,
   () => {
     const ws = new Workspace();
-    const schema = uniqueSchema();
-    const url = new URL(postgresUrl);
-    url.searchParams.set('schema', schema);
+    const { url, schema } = urlWithNewSchema();
     afterAll(async () => {
       ws.dispose();
       await dropSchema(schema);
@@ -243,7 +241,7 @@ describe.skipIf(postgresSkipReason !== undefined)(
 
     it('a schema from a newer Valkyrie: refused naming both versions, exit 65, nothing written', async () => {
       const file = ws.write('touch.yml', workflow);
-      expect((await ws.run(['run', file, '--db', url.href])).code).toBe(0);
+      expect((await ws.run(['run', file, '--db', url])).code).toBe(0);
       const newer = postgresSchemaVersion + 3;
       const snapshot = () =>
         withRawClient(async (client) => {
@@ -258,7 +256,7 @@ describe.skipIf(postgresSkipReason !== undefined)(
       const before = await snapshot();
       expect(before.version).toEqual([{ version: newer }]);
       for (const args of [['run', file], ['runs']]) {
-        const result = await ws.run([...args, '--db', url.href]);
+        const result = await ws.run([...args, '--db', url]);
         expectOneLine(result, 65, schema, `schema version ${newer}`, `knows up to ${postgresSchemaVersion}`);
       }
       expect(await snapshot()).toEqual(before);

@@ -38,6 +38,14 @@ export function uniqueSchema(): string {
   return `vk_test_${randomBytes(6).toString('hex')}`;
 }
 
+/** The test server's URL with `?schema=` naming a new schema, as `--db` and VALKYRIE_DB take it. */
+export function urlWithNewSchema(): { readonly url: string; readonly schema: string } {
+  const schema = uniqueSchema();
+  const url = new URL(postgresUrl);
+  url.searchParams.set('schema', schema);
+  return { url: url.toString(), schema };
+}
+
 export function dropSchema(schema: string): Promise<void> {
   return withRawClient(
     async (client) => void (await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)),
