@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { systemClock } from '../core/clock.js';
 import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from '../engine/concurrency-gate.js';
 import type { RunEventListener } from '../engine/events.js';
-import { githubContext } from '../engine/run-context.js';
+import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { Stores } from '../store/store.js';
-import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
 
@@ -32,31 +31,24 @@ export type Admission =
  * reaches `onCancelRequested`, and `hold.release()` must run on every exit path.
  */
 export async function admitRun(request: AdmissionRequest, onCancelRequested: () => void): Promise<Admission> {
-  const definition = request.workflow.concurrency;
-  if (definition === undefined) return { kind: 'ungrouped' };
+  if (request.workflow.concurrency === undefined) return { kind: 'ungrouped' };
   const git = readGitInfo(request.workspace);
-  const github = githubContext(
-    {
-      runId: '',
-      runNumber: 0,
-      workflowName: request.workflow.name,
-      workspace: request.workspace,
-      sha: git.sha,
-      ref: git.ref,
-      actor: process.env.USER ?? 'local',
-      vars: request.vars,
-      secrets: {},
-      envOverrides: {},
-    },
-    '',
-  );
-  const { group, cancelInProgress, queue } = resolveConcurrency(definition, {
-    contexts: { github, vars: request.vars, inputs: {} },
+  const resolved = resolveWorkflowGroup(request.workflow, {
+    workflowName: request.workflow.name,
+    workspace: request.workspace,
+    sha: git.sha,
+    ref: git.ref,
+    actor: process.env.USER ?? 'local',
+    vars: request.vars,
+    secrets: {},
+    envOverrides: {},
   });
+  if (resolved === undefined) return { kind: 'ungrouped' };
+  const { group } = resolved;
   const clock = systemClock;
   const outcome = await enterConcurrencyGroup(
     request.stores.concurrency,
-    { group, memberId: randomUUID(), cancelInProgress, queue },
+    { ...resolved, memberId: randomUUID() },
     {
       clock,
       ...defaultGateTiming,

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlPlane } from '../engine/control-plane.js';
+import { ControlPlane, type RunRequest } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { keepOwnership } from '../engine/run-ownership.js';
+import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import { ShellExecutor } from '../executors/shell/index.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
@@ -56,26 +57,25 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
-  const continueRun = options.how === 'resume' ? controlPlane.resumeRun : controlPlane.rerunRun;
-  const handle = continueRun.call(
-    controlPlane,
-    options.workflow,
-    {
-      workflowName: options.workflow.name,
-      workspace: request.workspace,
-      sha: record.sha,
-      ref: record.ref,
-      actor: request.actor,
-      vars: request.vars,
-      secrets: options.secrets,
-      envOverrides: request.envOverrides,
-      availableLabels: labels,
-      priority: request.priority,
-      notBefore: request.notBefore,
-    },
-    record,
-    options.jobs,
-  );
+  const runRequest: RunRequest = {
+    workflowName: options.workflow.name,
+    workspace: request.workspace,
+    sha: record.sha,
+    ref: record.ref,
+    actor: request.actor,
+    vars: request.vars,
+    secrets: options.secrets,
+    envOverrides: request.envOverrides,
+    availableLabels: labels,
+    priority: request.priority,
+    notBefore: request.notBefore,
+  };
+  // It waits for its workflow's concurrency group again, as a new run would (at the back).
+  const group = resolveWorkflowGroup(options.workflow, runRequest);
+  const handle =
+    options.how === 'resume'
+      ? controlPlane.resumeRun(options.workflow, runRequest, record, options.jobs, group)
+      : controlPlane.rerunRun(options.workflow, runRequest, record, options.jobs, group);
   const ownership = keepOwnership(options.stores, record.id, warnTakenOver(record.id));
   const supervision = superviseRun(options.stores, handle, ownership);
   return {

@@ -2,6 +2,7 @@ import type { RunId } from '../core/ids.js';
 import type { RunStatus } from '../core/outcome.js';
 import type { RunRecord } from '../store/runs.js';
 import type { Workflow } from '../workflow/model.js';
+import type { Effect } from './leg.js';
 import type { RunContext } from './run-context.js';
 import type { RunCoordinator } from './run-coordinator.js';
 
@@ -26,6 +27,8 @@ export interface ActiveRun {
   resolve(status: RunStatus): void;
   reject(error: unknown): void;
   completing: boolean;
+  /** Its first effects, held while the run waits for its workflow's concurrency group. */
+  held?: readonly Effect[];
 }
 
 /** The run's state and the handle its caller holds; `cancel` is how the handle reaches the control plane. */

@@ -25,6 +25,7 @@ import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
+import { gateRun, type WorkflowGroup } from './workflow-group.js';
 
 export type { RunHandle, RunRequest } from './active-run.js';
 export type { ControlPlaneOptions } from './control-plane-options.js';
@@ -45,8 +46,12 @@ export class ControlPlane {
   private readonly writes = new StoreWrites();
   private readonly writeOp = (operation: () => Promise<void>) => this.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
-  private readonly cancelRun = (run: ActiveRun, immediate: boolean) =>
-    this.apply(run, run.coordinator.cancel(immediate));
+  private readonly cancelRun = (run: ActiveRun, immediate: boolean) => {
+    // A run still waiting for its group: its first jobs are stored and end cancelled at once.
+    const held = run.held ?? [];
+    run.held = undefined;
+    this.apply(run, [...held, ...run.coordinator.cancel(immediate)]);
+  };
 
   constructor(
     private readonly stores: Stores,
@@ -147,8 +152,7 @@ export class ControlPlane {
     const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const { run, handle } = activateRun(record, workflow, coordinator, now, this.cancelRun);
-    this.announce(record, workflow, now, { status: 'running', startedAt: now });
-    this.apply(run, coordinator.advance());
+    this.begin(run, record, options.group, coordinator.advance(), { status: 'running', startedAt: now });
     return { kind: 'started', handle };
   }
 
@@ -162,8 +166,9 @@ export class ControlPlane {
     request: RunRequest,
     record: RunRecord,
     jobs: readonly JobRecord[],
+    group?: WorkflowGroup,
   ): RunHandle {
-    return this.continueRun(workflow, request, record, jobs, 'resume');
+    return this.continueRun(workflow, request, record, jobs, 'resume', group);
   }
 
   /**
@@ -177,8 +182,9 @@ export class ControlPlane {
     request: RunRequest,
     record: RunRecord,
     jobs: readonly JobRecord[],
+    group?: WorkflowGroup,
   ): RunHandle {
-    return this.continueRun(workflow, request, record, jobs, 'rerun');
+    return this.continueRun(workflow, request, record, jobs, 'rerun', group);
   }
 
   private continueRun(
@@ -187,6 +193,7 @@ export class ControlPlane {
     record: RunRecord,
     jobs: readonly JobRecord[],
     how: 'resume' | 'rerun',
+    group: WorkflowGroup | undefined,
   ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now;
@@ -204,9 +211,42 @@ export class ControlPlane {
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = activateRun(record, workflow, coordinator, activeSince, this.cancelRun);
     for (const job of jobs) this.runsByLeg.set(job.id, run);
-    this.announce(record, workflow, now, { status: 'running' });
-    this.apply(run, effects);
+    this.begin(run, record, group, effects, { status: 'running' });
     return handle;
+  }
+
+  /**
+   * Starts the run's first effects now, or, with a workflow group, once the group gives it the slot:
+   * until then they are held (`cancelRun` applies them with the cancellation). A newer run of the
+   * group that replaces this one, or asks it to stop, cancels it.
+   */
+  private begin(
+    run: ActiveRun,
+    record: RunRecord,
+    group: WorkflowGroup | undefined,
+    effects: readonly Effect[],
+    patch: { status: 'running'; startedAt?: number },
+  ): void {
+    const start = () => {
+      this.announce(record, run.workflow, this.now(), patch);
+      this.apply(run, effects);
+    };
+    if (group === undefined) {
+      start();
+      return;
+    }
+    run.held = effects;
+    const membership = gateRun(this.stores.concurrency, this.options.clock, run.id, group, {
+      start: () => {
+        if (run.held === undefined || run.completing) return;
+        run.held = undefined;
+        start();
+      },
+      cancel: () => this.cancelRun(run, false),
+      emit: this.emitOp,
+    });
+    const release = () => void membership.release().catch(() => {});
+    run.done.then(release, release);
   }
 
   /** Stores the run as running and tells the listeners, for a new run and a resumed one alike. */

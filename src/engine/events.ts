@@ -19,6 +19,8 @@ export type RunEvent =
    */
   | {
       readonly type: 'concurrency';
+      /** Absent for `valkyrie run`, whose run does not exist before it has the slot. */
+      readonly runId?: string;
       readonly group: string;
       readonly state: 'waiting' | 'replaced' | 'cancel-requested';
       /** While waiting: members of the group before this run (the running one included). */

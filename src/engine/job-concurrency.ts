@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { ConcurrencyDefinition } from '../workflow/model.js';
-import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from './concurrency-gate.js';
+import { GroupMembership } from './group-membership.js';
 import type { Leg } from './leg.js';
 
 /** What the control plane does when a job's group decides. */
@@ -16,12 +16,6 @@ export interface JobGroupHooks {
   cancelled(leg: Leg, reason: string): void;
 }
 
-interface Entry {
-  readonly abort: AbortController;
-  hold?: GroupHold;
-  released: boolean;
-}
-
 /**
  * Job-level `concurrency:`: a job with a group waits for the group's slot between being planned and
  * being queued, and keeps it until its final attempt ends (retries keep the slot). Membership lives in
@@ -30,7 +24,7 @@ interface Entry {
  * (idempotent; aborts a wait still in progress).
  */
 export class JobGroups {
-  readonly #entries = new Map<string, Entry>();
+  readonly #members = new Map<string, GroupMembership>();
 
   constructor(
     private readonly store: ConcurrencyStore,
@@ -52,58 +46,33 @@ export class JobGroups {
       );
       return true;
     }
-    const { group, cancelInProgress, queue } = resolved;
-    const entry: Entry = { abort: new AbortController(), released: false };
-    this.#entries.set(leg.id, entry);
+    const { group } = resolved;
     let toldWaiting = false;
-    void enterConcurrencyGroup(
+    const reasons = {
+      replaced: `replaced by a newer job of concurrency group ${group}`,
+      'cancel-requested': `a newer job of concurrency group ${group} cancelled it`,
+      unavailable: `concurrency group ${group} could not be joined`,
+    } as const;
+    const member = new GroupMembership(
       this.store,
-      { group, memberId: `${leg.id}:${randomUUID()}`, cancelInProgress, queue },
+      this.clock,
+      { ...resolved, memberId: `${leg.id}:${randomUUID()}` },
       {
-        clock: this.clock,
-        ...defaultGateTiming,
-        signal: entry.abort.signal,
-        onWaiting: () => {
+        waiting: () => {
           if (!toldWaiting) this.hooks.waiting(leg, group);
           toldWaiting = true;
         },
-      },
-    ).then(
-      (outcome) => {
-        switch (outcome.kind) {
-          case 'admitted':
-            entry.hold = outcome.hold;
-            if (entry.released) {
-              void outcome.hold.release().catch(() => {});
-              return;
-            }
-            outcome.hold.onAlert(() =>
-              this.hooks.cancelled(leg, `a newer job of concurrency group ${group} cancelled it`),
-            );
-            this.hooks.admitted(leg);
-            return;
-          case 'replaced':
-          case 'dropped':
-            if (!entry.released)
-              this.hooks.cancelled(leg, `replaced by a newer job of concurrency group ${group}`);
-            return;
-          case 'aborted':
-            return;
-        }
-      },
-      () => {
-        if (!entry.released) this.hooks.cancelled(leg, `concurrency group ${group} could not be joined`);
+        admitted: () => this.hooks.admitted(leg),
+        ended: (why) => this.hooks.cancelled(leg, reasons[why]),
       },
     );
+    this.#members.set(leg.id, member);
     return true;
   }
 
   release(legId: string): Promise<void> {
-    const entry = this.#entries.get(legId);
-    if (entry === undefined || entry.released) return Promise.resolve();
-    entry.released = true;
-    this.#entries.delete(legId);
-    entry.abort.abort();
-    return entry.hold?.release() ?? Promise.resolve();
+    const member = this.#members.get(legId);
+    this.#members.delete(legId);
+    return member?.release() ?? Promise.resolve();
   }
 }

@@ -137,6 +137,7 @@ function toApiError(error: unknown): ApiError {
     if (error.code === 'VK_RUN_NOT_FOUND' || error.code === 'VK_JOB_NOT_FOUND')
       return new ApiError(404, error.code, error.message);
     if (error.code === 'VK_STORE') return new ApiError(503, error.code, error.message);
+    if (error.code === 'VK_EXPRESSION') return new ApiError(400, error.code, error.message);
   }
   const { code, statusCode, message } = (error ?? {}) as {
     code?: unknown;

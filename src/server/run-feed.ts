@@ -118,10 +118,10 @@ export class RunFeed {
   }
 }
 
-/** Job ids are `<runId>.<ordinal>` (core/ids.ts); concurrency events carry no run and are not fed. */
+/** Job ids are `<runId>.<ordinal>` (core/ids.ts); concurrency events name their run when it exists. */
 function runIdOf(event: RunEvent): string | undefined {
   if (event.type === 'run.started' || event.type === 'run.completed') return event.runId;
-  if (event.type === 'concurrency') return undefined;
+  if (event.type === 'concurrency') return event.runId;
   const dot = event.jobId.lastIndexOf('.');
   return dot > 0 ? event.jobId.slice(0, dot) : undefined;
 }

@@ -2,6 +2,7 @@ import { PeriodicTask } from '../core/periodic-task.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
 import { closeInterruptedSteps, endUnfinishedRun, keepOwnership } from '../engine/run-ownership.js';
+import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
 import { parseWorkflow } from '../workflow/parse.js';
@@ -100,12 +101,11 @@ export class RunTakeover {
       ownership.stop();
       return;
     }
-    const handle = controlPlane.resumeRun(
-      parsed.workflow,
-      serverRunRequest(parsed.workflow.name, resumable.request, {}),
-      (await stores.runs.getRun(run.id)) ?? run,
-      jobs,
-    );
+    const request = serverRunRequest(parsed.workflow.name, resumable.request, {});
+    const record = (await stores.runs.getRun(run.id)) ?? run;
+    // It waits for its workflow's concurrency group again (at the back): the dead server's place lapsed.
+    const group = resolveWorkflowGroup(parsed.workflow, request);
+    const handle = controlPlane.resumeRun(parsed.workflow, request, record, jobs, group);
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
   }
 }

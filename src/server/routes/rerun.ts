@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { startRerun } from '../../engine/rerun-start.js';
 import { thisProcess } from '../../engine/run-owner.js';
 import { keepOwnership } from '../../engine/run-ownership.js';
+import { resolveWorkflowGroup } from '../../engine/workflow-group.js';
 import type { ResumableRun } from '../../store/recovery.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
@@ -52,12 +53,9 @@ export function rerunRoutes(context: ApiContext): Route[] {
           throw new ApiError(409, 'VK_RUN_NOT_RERUNNABLE', start.message);
         }
         const { request } = start.resumable;
-        const handle = controlPlane.rerunRun(
-          start.workflow,
-          serverRunRequest(start.workflow.name, request, secrets),
-          start.record,
-          start.jobs,
-        );
+        const runRequest = serverRunRequest(start.workflow.name, request, secrets);
+        const group = resolveWorkflowGroup(start.workflow, runRequest);
+        const handle = controlPlane.rerunRun(start.workflow, runRequest, start.record, start.jobs, group);
         trackDrivenRun(
           context,
           handle,

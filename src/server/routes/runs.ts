@@ -1,8 +1,11 @@
 import * as z from 'zod';
+import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
+import { resolveWorkflowGroup, type WorkflowGroup } from '../../engine/workflow-group.js';
 import type { StoredRunRequest } from '../../store/recovery.js';
 import { defaultQueueCapacity } from '../../store/submissions.js';
 import { hasErrors } from '../../workflow/diagnostics.js';
+import type { Workflow } from '../../workflow/model.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
@@ -35,7 +38,8 @@ export function runRoutes(context: ApiContext): Route[] {
         201: { description: 'the run was created and started', schema: runBody },
         200: { description: 'a run with this Idempotency-Key exists; nothing was created', schema: runBody },
         400: {
-          description: 'VK_INVALID_WORKFLOW with diagnostics, or VK_INVALID_REQUEST',
+          description:
+            'VK_INVALID_WORKFLOW with diagnostics, VK_EXPRESSION (the concurrency group), or VK_INVALID_REQUEST',
           schema: workflowInvalidSchema,
         },
         404: { description: 'VK_BUNDLE_NOT_FOUND', schema: errorSchema },
@@ -76,14 +80,13 @@ export function runRoutes(context: ApiContext): Route[] {
           ...(body.bundle === undefined ? {} : { bundle: body.bundle }),
           driver: 'server',
         };
-        const submission = await controlPlane.submitRun(
-          parsed.workflow,
-          serverRunRequest(parsed.workflow.name, stored, body.secrets ?? {}),
-          {
-            queueCapacity: defaultQueueCapacity,
-            ...(key === undefined ? {} : { idempotency: { key, windowMs: idempotencyWindowMs } }),
-          },
-        );
+        const runRequest = serverRunRequest(parsed.workflow.name, stored, body.secrets ?? {});
+        const group = workflowGroupOf(parsed.workflow, runRequest);
+        const submission = await controlPlane.submitRun(parsed.workflow, runRequest, {
+          queueCapacity: defaultQueueCapacity,
+          ...(group === undefined ? {} : { group }),
+          ...(key === undefined ? {} : { idempotency: { key, windowMs: idempotencyWindowMs } }),
+        });
         if (submission.kind === 'queue_full') {
           const { capacity, unfinishedJobs, plannedJobs } = submission;
           throw new ApiError(
@@ -190,4 +193,14 @@ function idempotencyKey(header: string | string[] | undefined): string | undefin
       path: 'headers.idempotency-key',
     });
   return value;
+}
+
+/** The run's workflow-level concurrency group; a group that cannot be evaluated refuses the submission. */
+function workflowGroupOf(workflow: Workflow, request: RunRequest): WorkflowGroup | undefined {
+  try {
+    return resolveWorkflowGroup(workflow, request);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ApiError(400, 'VK_EXPRESSION', message, { path: 'body.workflow' });
+  }
 }

@@ -1,0 +1,74 @@
+import type { Clock } from '../core/clock.js';
+import type { JoinRequest } from '../core/concurrency-group.js';
+import type { ConcurrencyStore } from '../store/concurrency.js';
+import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from './concurrency-gate.js';
+
+/** Why a member's place in its group ended before it released it. */
+export type MembershipEnd =
+  /** A newer member replaced it while it waited (or it was dropped from the group): it never started. */
+  | 'replaced'
+  /** A newer member with cancel-in-progress asked it to stop, or its slot was lost, while it ran. */
+  | 'cancel-requested'
+  /** The store failed while it joined or waited. */
+  | 'unavailable';
+
+export interface MembershipHooks {
+  /** Waiting for the slot; called whenever the number of members ahead changes. */
+  waiting(ahead: number): void;
+  /** The slot is this member's. */
+  admitted(): void;
+  /** Called at most once, and never after `release()`. */
+  ended(why: MembershipEnd): void;
+}
+
+/**
+ * One member of a concurrency group, driven by callbacks instead of awaited, for the control plane:
+ * a job's or a run's place in its group from joining until `release()` (idempotent; it aborts a wait
+ * still in progress, or gives the slot up).
+ */
+export class GroupMembership {
+  readonly #abort = new AbortController();
+  #hold: GroupHold | undefined;
+  #released = false;
+
+  constructor(store: ConcurrencyStore, clock: Clock, request: JoinRequest, hooks: MembershipHooks) {
+    void enterConcurrencyGroup(store, request, {
+      clock,
+      ...defaultGateTiming,
+      signal: this.#abort.signal,
+      onWaiting: (state) => hooks.waiting(state.ahead),
+    }).then(
+      (outcome) => {
+        switch (outcome.kind) {
+          case 'admitted':
+            this.#hold = outcome.hold;
+            if (this.#released) {
+              void outcome.hold.release().catch(() => {});
+              return;
+            }
+            outcome.hold.onAlert(() => {
+              if (!this.#released) hooks.ended('cancel-requested');
+            });
+            hooks.admitted();
+            return;
+          case 'replaced':
+          case 'dropped':
+            if (!this.#released) hooks.ended('replaced');
+            return;
+          case 'aborted':
+            return;
+        }
+      },
+      () => {
+        if (!this.#released) hooks.ended('unavailable');
+      },
+    );
+  }
+
+  release(): Promise<void> {
+    if (this.#released) return Promise.resolve();
+    this.#released = true;
+    this.#abort.abort();
+    return this.#hold?.release() ?? Promise.resolve();
+  }
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../src/engine/events.js';
+import { resolveWorkflowGroup, type WorkflowGroup } from '../../src/engine/workflow-group.js';
+import { ManualClock, settle } from '../core/manual-clock.js';
+import { oneJobWorkflow, parsedWorkflow, planesOnSqlite, runRequest } from './plane-fixtures.js';
+import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
+
+const deploy = (extra = '') =>
+  parsedWorkflow(
+    `concurrency:\n  group: deploy-\${{ vars.env }}\n${extra}jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n`,
+  );
+
+function groupOf(yaml = ''): WorkflowGroup {
+  const group = resolveWorkflowGroup(deploy(yaml), { ...runRequest, vars: { env: 'prod' } });
+  if (group === undefined) throw new Error('no group');
+  return group;
+}
+
+const concurrencyStates = (events: RunEvent[], runId: string) =>
+  events.flatMap((e) => (e.type === 'concurrency' && e.runId === runId ? [e.state] : []));
+
+describe('ControlPlane: a workflow-level concurrency group holds a run before its first job', () => {
+  const openPlane = planesOnSqlite('groups');
+  function plane() {
+    const clock = new ManualClock();
+    return { ...openPlane({ clock }), clock };
+  }
+
+  it('resolves the group from vars and github, and nothing without concurrency:', () => {
+    expect(groupOf()).toEqual({ group: 'deploy-prod', cancelInProgress: false, queue: false });
+    expect(resolveWorkflowGroup(oneJobWorkflow(), runRequest)).toBe(undefined);
+  });
+
+  it('runs a second run of the group only after the first one finished; it waits queued', async () => {
+    const { plane: p, stores, clock, events } = plane();
+    const runner = new ScriptedRunner(p, accepting, { capacity: 2 });
+    const group = groupOf();
+    const first = await p.submitRun(deploy(), runRequest, { group });
+    const second = await p.submitRun(deploy(), runRequest, { group });
+    if (first.kind !== 'started' || second.kind !== 'started') throw new Error('not started');
+    await clock.advance(1_000);
+    expect(runner.of('lease')).toHaveLength(1);
+    expect((await stores.runs.getRun(second.handle.id))?.status).toBe('queued');
+    expect(concurrencyStates(events, second.handle.id)).toContain('waiting');
+
+    runner.complete(runner.of('lease')[0] as Lease);
+    expect(await first.handle.done).toBe('succeeded');
+    await clock.advance(1_000);
+    const lease = runner.of('lease')[1];
+    if (!lease) throw new Error('the second run never started');
+    expect(lease.jobId.startsWith(`${second.handle.id}.`)).toBe(true);
+    runner.complete(lease);
+    expect(await second.handle.done).toBe('succeeded');
+  });
+
+  it('cancel-in-progress: a newer run cancels the running one and then starts', async () => {
+    const { plane: p, clock, events } = plane();
+    const runner = new ScriptedRunner(p, accepting, { capacity: 2 });
+    const group = groupOf('  cancel-in-progress: true\n');
+    const first = await p.submitRun(deploy(), runRequest, { group });
+    if (first.kind !== 'started') throw new Error('not started');
+    await clock.advance(500);
+    expect(runner.of('lease')).toHaveLength(1);
+    const second = await p.submitRun(deploy(), runRequest, { group });
+    if (second.kind !== 'started') throw new Error('not started');
+    await clock.advance(500);
+    // The first run's job is told to stop; its runner reports it cancelled.
+    const cancel = runner.of('cancel')[0];
+    expect(cancel?.jobId).toBe(runner.of('lease')[0]?.jobId);
+    const lease = runner.of('lease')[0] as Lease;
+    runner.send({
+      type: 'job.completed',
+      jobId: lease.jobId,
+      fencingToken: lease.fencingToken,
+      outcome: { kind: 'cancelled', reason: 'cancelled' },
+      outputs: {},
+      at: 1,
+    });
+    expect(await first.handle.done).toBe('cancelled');
+    expect(concurrencyStates(events, first.handle.id)).toEqual(['cancel-requested']);
+    await clock.advance(1_000);
+    const next = runner.of('lease')[1];
+    if (!next) throw new Error('the newer run never started');
+    runner.complete(next);
+    expect(await second.handle.done).toBe('succeeded');
+  });
+
+  it('a pending run replaced by a newer one ends cancelled without running, its jobs stored cancelled', async () => {
+    const { plane: p, stores, clock, events } = plane();
+    const runner = new ScriptedRunner(p, accepting, { capacity: 3 });
+    const group = groupOf();
+    const running = await p.submitRun(deploy(), runRequest, { group });
+    const pending = await p.submitRun(deploy(), runRequest, { group });
+    await clock.advance(500);
+    const newest = await p.submitRun(deploy(), runRequest, { group });
+    if (running.kind !== 'started' || pending.kind !== 'started' || newest.kind !== 'started')
+      throw new Error('not started');
+    await clock.advance(500);
+    expect(await pending.handle.done).toBe('cancelled');
+    expect(concurrencyStates(events, pending.handle.id)).toEqual(['waiting', 'replaced']);
+    expect((await stores.runs.listJobs(pending.handle.id)).map((job) => job.status)).toEqual(['cancelled']);
+    expect(runner.of('lease')).toHaveLength(1);
+    runner.complete(runner.of('lease')[0] as Lease);
+    await running.handle.done;
+    await clock.advance(1_000);
+    runner.complete(runner.of('lease')[1] as Lease);
+    expect(await newest.handle.done).toBe('succeeded');
+  });
+
+  it('cancelling a waiting run ends it at once and leaves its place to the next', async () => {
+    const { plane: p, clock } = plane();
+    const runner = new ScriptedRunner(p, accepting, { capacity: 3 });
+    const group = groupOf('  queue: true\n');
+    const running = await p.submitRun(deploy(), runRequest, { group });
+    const waiting = await p.submitRun(deploy(), runRequest, { group });
+    const third = await p.submitRun(deploy(), runRequest, { group });
+    if (running.kind !== 'started' || waiting.kind !== 'started' || third.kind !== 'started')
+      throw new Error('not started');
+    await clock.advance(500);
+    waiting.handle.cancel(false);
+    expect(await waiting.handle.done).toBe('cancelled');
+    runner.complete(runner.of('lease')[0] as Lease);
+    await running.handle.done;
+    await clock.advance(1_000);
+    await settle();
+    const lease = runner.of('lease')[1];
+    expect(lease?.jobId.startsWith(`${third.handle.id}.`)).toBe(true);
+    runner.complete(lease as Lease);
+    expect(await third.handle.done).toBe('succeeded');
+  });
+});

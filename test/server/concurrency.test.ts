@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { connectScriptedRunner, credential, startTestServer } from './helpers.js';
+
+const deploy = (extra = '') => `name: deploy
+concurrency:
+  group: deploy-\${{ vars.env }}
+${extra}jobs:
+  ship:
+    runs-on: linux
+    steps:
+      - run: ./ship
+`;
+
+type Request = Awaited<ReturnType<typeof startTestServer>>['request'];
+
+async function submit(request: Request, workflow: string): Promise<string> {
+  const created = await request('POST', '/api/v1/runs', { body: { workflow, vars: { env: 'prod' } } });
+  expect(created.status).toBe(201);
+  return (created.body as { run: { id: string } }).run.id;
+}
+
+async function waitForStatus(request: Request, runId: string, wanted: string): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    const { run } = (await request('GET', `/api/v1/runs/${runId}`)).body as { run: { status: string } };
+    if (run.status === wanted) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`run ${runId} never became ${wanted}`);
+}
+
+describe("the server honours a workflow's concurrency group", () => {
+  it('holds a second run of the group queued until the first finishes', async () => {
+    const { server, request, token } = await startTestServer();
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 2);
+    const first = await submit(request, deploy());
+    const second = await submit(request, deploy());
+    const [lease] = await runner.leases(1);
+    if (!lease) throw new Error('no lease');
+    expect(lease.jobId.startsWith(`${first}.`)).toBe(true);
+    // Several gate polls later the second run still waits, and none of its jobs was leased.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await waitForStatus(request, second, 'queued');
+    expect(await runner.leases(1)).toHaveLength(1);
+
+    runner.transport.send({
+      type: 'job.completed',
+      jobId: lease.jobId,
+      fencingToken: lease.fencingToken,
+      outcome: { kind: 'succeeded' },
+      outputs: {},
+      at: Date.now(),
+    });
+    await waitForStatus(request, first, 'succeeded');
+    const next = (await runner.leases(2))[1];
+    expect(next?.jobId.startsWith(`${second}.`)).toBe(true);
+    runner.transport.close();
+  });
+
+  it('a newer run replaces a waiting one, which ends cancelled without running', async () => {
+    const { server, request, token } = await startTestServer();
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 3);
+    const running = await submit(request, deploy());
+    await runner.leases(1);
+    const waiting = await submit(request, deploy());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await submit(request, deploy());
+    await waitForStatus(request, waiting, 'cancelled');
+    const { run } = (await request('GET', `/api/v1/runs/${waiting}`)).body as {
+      run: { jobs: { status: string }[] };
+    };
+    expect(run.jobs.map((job) => job.status)).toEqual(['cancelled']);
+    await waitForStatus(request, running, 'running');
+    runner.transport.close();
+  });
+
+  it('refuses a group whose expression cannot be evaluated, creating nothing', async () => {
+    const { request } = await startTestServer();
+    const bad = deploy().replace('deploy-${{ vars.env }}', "deploy-${{ fromJSON('{') }}");
+    const refused = await request('POST', '/api/v1/runs', { body: { workflow: bad } });
+    expect(refused).toMatchObject({
+      status: 400,
+      body: { code: 'VK_EXPRESSION', path: 'body.workflow', message: expect.stringContaining('concurrency') },
+    });
+    const { runs } = (await request('GET', '/api/v1/runs')).body as { runs: unknown[] };
+    expect(runs).toEqual([]);
+  });
+});
