@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, readdir, realpath, statfs, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, realpath, stat, statfs, symlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { list, Parser, type ReadEntry } from 'tar';
@@ -44,10 +44,20 @@ export async function unpackBundle(options: UnpackOptions): Promise<number> {
     );
   const entries = await listEntries(options.archive);
   checkEntries(entries);
-  await checkSize(entries, options);
-  await writeEntries(options.archive, await realpath(options.target));
+  const release = await reserveSpace(entries, options);
+  try {
+    await writeEntries(options.archive, await realpath(options.target));
+  } finally {
+    release();
+  }
   return entries.filter((entry) => entry.type !== 'Directory').length;
 }
+
+/**
+ * Bytes promised to unpacks still writing, by device: the disk's free space does not count them
+ * yet, so two runner slots unpacking at once would each see all of it.
+ */
+const reservedByDevice = new Map<number, number>();
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -77,15 +87,26 @@ function listed(entry: ReadEntry): ListedEntry {
   };
 }
 
-async function checkSize(entries: readonly ListedEntry[], options: UnpackOptions): Promise<void> {
+/** Refuses the bundle when its files do not fit; otherwise reserves their size until the returned release. */
+async function reserveSpace(entries: readonly ListedEntry[], options: UnpackOptions): Promise<() => void> {
   const total = entries.reduce((sum, entry) => sum + (fileTypes.has(entry.type) ? entry.size : 0), 0);
-  const disk = await statfs(options.target);
-  const free = disk.bavail * disk.bsize;
+  const [disk, { dev }] = await Promise.all([statfs(options.target), stat(options.target)]);
+  const reserved = reservedByDevice.get(dev) ?? 0;
+  const free = Math.max(0, disk.bavail * disk.bsize - reserved);
   const limit = Math.min(options.maxBytes ?? Number.POSITIVE_INFINITY, free);
-  if (total <= limit) return;
+  if (total <= limit) {
+    reservedByDevice.set(dev, reserved + total);
+    return () => {
+      const left = (reservedByDevice.get(dev) ?? total) - total;
+      if (left > 0) reservedByDevice.set(dev, left);
+      else reservedByDevice.delete(dev);
+    };
+  }
+  const others =
+    reserved > 0 ? ` (after ${formatBytes(reserved)} promised to other bundles being unpacked)` : '';
   const why =
     limit === free
-      ? `the disk of ${options.target} has ${formatBytes(free)} free`
+      ? `the disk of ${options.target} has ${formatBytes(free)} free${others}`
       : `the limit is ${formatBytes(limit)}`;
   throw new ValkyrieError(
     'VK_BUNDLE_TOO_LARGE',
