@@ -48,6 +48,9 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'VK_STORE_CORRUPT':
     case 'VK_STORE_NEWER_SCHEMA':
       return ExitCode.storeUnusable;
+    // Another process took the run over (resume --force): this one was interrupted; the run goes on there.
+    case 'VK_RUN_TAKEN_OVER':
+      return ExitCode.interrupted;
     default:
       return ExitCode.invalid;
   }

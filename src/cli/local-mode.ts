@@ -15,7 +15,7 @@ import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
 import type { QueueSettings } from './queue-options.js';
-import { superviseRun, warnTakenOver } from './run-recovery.js';
+import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 
 export interface LocalRunOptions {
   readonly workflow: Workflow;
@@ -113,7 +113,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
             handle.id,
             options.source,
             storedRequestOf(options),
-            warnTakenOver(handle.id),
+            stopWhenTakenOver(controlPlane, handle.id),
             (error) =>
               process.stderr.write(`valkyrie: run ${handle.id} cannot be resumed later: ${String(error)}\n`),
           ),

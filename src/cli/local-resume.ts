@@ -15,7 +15,7 @@ import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import type { LocalRun } from './local-mode.js';
-import { superviseRun, warnTakenOver } from './run-recovery.js';
+import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 
 export type ContinueHow = 'resume' | 'rerun';
 
@@ -76,7 +76,7 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     options.how === 'resume'
       ? controlPlane.resumeRun(options.workflow, runRequest, record, options.jobs, group)
       : controlPlane.rerunRun(options.workflow, runRequest, record, options.jobs, group);
-  const ownership = keepOwnership(options.stores, record.id, warnTakenOver(record.id));
+  const ownership = keepOwnership(options.stores, record.id, stopWhenTakenOver(controlPlane, record.id));
   const supervision = superviseRun(options.stores, handle, ownership);
   return {
     handle,

@@ -1,7 +1,7 @@
 import { systemClock } from '../core/clock.js';
 import type { RunId } from '../core/ids.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
-import type { RunHandle } from '../engine/control-plane.js';
+import type { ControlPlane, RunHandle } from '../engine/control-plane.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited } from '../engine/run-owner.js';
 import type { Stores } from '../store/store.js';
@@ -32,10 +32,15 @@ export function superviseRun(
   };
 }
 
-/** What a CLI process prints when another process takes over the run it drives. */
-export function warnTakenOver(runId: RunId): () => void {
-  return () =>
-    process.stderr.write(`valkyrie: another process has taken run ${runId} over (valkyrie resume --force)\n`);
+/**
+ * When another process takes over the run this one drives (`valkyrie resume --force`): this one stops
+ * driving it at once — its running steps are killed, nothing more of the run is written here — and the
+ * run's `done` rejects with VK_RUN_TAKEN_OVER, which ends the command.
+ */
+export function stopWhenTakenOver(controlPlane: ControlPlane, runId: RunId): () => void {
+  return () => {
+    controlPlane.abandonRun(runId);
+  };
 }
 
 /**

@@ -171,6 +171,43 @@ jobs:
       child.kill('SIGINT');
       expect((await exited).code).toBe(130);
     });
+
+    it('resume --force takes a live run over: the old process kills its step and exits 130, the new one finishes', async () => {
+      const firstPid = join(ws.dir, 'first.pid');
+      const file = ws.write(
+        'taken.yml',
+        `name: taken
+jobs:
+  long:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          if [ -f ${firstPid} ]; then exit 0; fi
+          echo $$ > ${firstPid}
+          sleep 300
+`,
+      );
+      const child = ws.start(['run', file, '--json', ...dbArgs()]);
+      const exited = collect(child);
+      await waitFor(() => readPid(firstPid) !== undefined, 20_000, 'the job to start');
+      const step = readPid(firstPid) ?? 0;
+      const [run] = JSON.parse((await ws.run(['runs', '--json', ...dbArgs()])).stdout) as { id: string }[];
+      const id = run?.id ?? '';
+      const resumed = await ws.run(['resume', id, '--force', '--json', ...dbArgs()]);
+      expect(resumed.code).toBe(0);
+      const old = await exited;
+      expect(old.code).toBe(130);
+      expect(old.stderr).toContain(`run ${id} was taken over by another process`);
+      await waitFor(() => !isAlive(step), 5_000, "the old process's step to be killed");
+      const shown = JSON.parse((await ws.run(['show', id, '--json', ...dbArgs()])).stdout) as {
+        status: string;
+        jobs: { name: string; status: string; attempt?: number }[];
+      };
+      expect(shown.status).toBe('succeeded');
+      expect(shown.jobs.map((job) => [job.name, job.status, job.attempt ?? 1])).toEqual([
+        ['long', 'succeeded', 2],
+      ]);
+    });
   });
 }
 
