@@ -200,6 +200,44 @@ export const migrations: readonly string[] = [
   -- A replica that does not drive a run asks its driver to cancel it here (RunRecoveryStore.requestCancel).
   ALTER TABLE runs ADD COLUMN cancel_requested_at bigint;
   `,
+  `
+  -- QueueStore.enqueue in one round trip instead of five (BEGIN, lock, count, insert, COMMIT): the
+  -- submission lock, the capacity check and the insert. In one statement the count would use a
+  -- snapshot taken before the lock was granted, and miss a submission that committed while it waited;
+  -- a volatile function's statements each take a fresh one. The lock key and the channel are the
+  -- store's (queue-store.ts lockSubmissions, queue-listener.ts queueChannelSql). A batch past capacity
+  -- inserts nothing and returns one row, (NULL, the queued count).
+  CREATE FUNCTION queue_enqueue(new_tasks text[], new_payloads json[], new_priorities text[],
+    new_queue_keys bigint[], new_not_befores bigint[], new_max_attempts int[], new_policies text[],
+    new_idempotency_keys text[], submitted_at bigint, queue_capacity int)
+  RETURNS TABLE (job_seq bigint, queued_count int) LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('vk_queue_submit:' || current_schema()));
+    SELECT count(*)::int INTO queued_count FROM queue_jobs WHERE state = 'queued';
+    IF queued_count + cardinality(new_tasks) > queue_capacity THEN
+      job_seq := NULL;
+      RETURN NEXT;
+      RETURN;
+    END IF;
+    -- ORDER BY ord makes the identity follow the batch's order.
+    RETURN QUERY WITH inserted AS (
+      INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
+        on_lease_expiry, idempotency_key, created_at)
+      SELECT b.task, b.payload, b.priority, b.queue_key, b.not_before, 'queued', b.max_attempts,
+        b.on_lease_expiry, b.idempotency_key, submitted_at
+      FROM unnest(new_tasks, new_payloads, new_priorities, new_queue_keys, new_not_befores,
+        new_max_attempts, new_policies, new_idempotency_keys)
+        WITH ORDINALITY AS b (task, payload, priority, queue_key, not_before, max_attempts,
+          on_lease_expiry, idempotency_key, ord)
+      ORDER BY b.ord
+      RETURNING queue_jobs.seq)
+      SELECT inserted.seq, queued_count FROM inserted;
+    IF cardinality(new_tasks) > 0 THEN
+      PERFORM pg_notify('vk_queue_' || left(md5(current_schema()), 16), '');
+    END IF;
+  END
+  $$;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

@@ -48,7 +48,8 @@ const lost = "(on_lease_expiry = 'fail' OR attempts >= max_attempts)";
 
 const statements = {
   // Serialises submissions across processes, so that two cannot both pass the capacity check or both
-  // create a job for one idempotency key. Claims and completions do not take it.
+  // create a job for one idempotency key. queue_enqueue takes it too; it is taken here first only when
+  // a batch's idempotency keys are looked up. Claims and completions do not take it.
   lockSubmissions: {
     name: 'vk_queue_lock',
     text: "SELECT pg_advisory_xact_lock(hashtext('vk_queue_submit:' || current_schema()))",
@@ -59,27 +60,12 @@ const statements = {
            WHERE idempotency_key = ANY($1::text[]) AND created_at >= $2
            ORDER BY idempotency_key, seq DESC`,
   },
-  countQueued: {
-    name: 'vk_queue_count',
-    text: "SELECT count(*)::int AS n FROM queue_jobs WHERE state = 'queued'",
-  },
-  // ORDER BY ord makes the identity follow the batch's order, so sorting the returned ids maps them back.
-  // The notification rides along (a single-row CTE, evaluated once); it is delivered on commit.
-  insert: {
-    name: 'vk_queue_insert',
-    text: `WITH inserted AS (
-           INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
-             on_lease_expiry, idempotency_key, created_at)
-           SELECT task, payload, priority, queue_key, not_before, 'queued', max_attempts, on_lease_expiry,
-             idempotency_key, $9
-           FROM unnest($1::text[], $2::json[], $3::text[], $4::bigint[], $5::bigint[], $6::int[],
-             $7::text[], $8::text[])
-             WITH ORDINALITY AS batch (task, payload, priority, queue_key, not_before, max_attempts,
-               on_lease_expiry, idempotency_key, ord)
-           ORDER BY ord
-           RETURNING seq),
-           notified AS (SELECT pg_notify(${queueChannelSql}, ''))
-           SELECT seq FROM inserted, notified`,
+  // The submission lock, the capacity check and the insert in one round trip (migrations.ts,
+  // queue_enqueue), which also notifies; ids follow the batch's order, so sorting them maps them back.
+  enqueue: {
+    name: 'vk_queue_enqueue',
+    text: `SELECT job_seq AS seq, queued_count AS queued FROM queue_enqueue($1::text[], $2::json[],
+             $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
   claim: {
@@ -184,8 +170,10 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   }
 
   async enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
+    // One statement unless idempotency keys are looked up first, under the submission lock.
+    const keyed = jobs.some((job) => job.idempotencyKey !== undefined);
     const results = await this.#db.write('enqueue jobs', (query) => this.#enqueueNow(query, jobs), {
-      atomic: true,
+      atomic: keyed,
     });
     // This process's waiters need not wait for the notification's round trip.
     if (results.some((result) => result.kind === 'created')) this.#work.wake();
@@ -375,10 +363,10 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     const now = clock.now();
     const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, agingIntervalMs));
     if (inserts.length === 0) return [];
-    await query(statements.lockSubmissions, []);
     const keys = [...new Set(inserts.flatMap((insert) => insert.idempotencyKey ?? []))];
     const existing = new Map<string, QueueJob>();
     if (keys.length > 0) {
+      await query(statements.lockSubmissions, []);
       const { rows } = await query<Row>(statements.byIdempotencyKey, [keys, now - idempotencyWindowMs]);
       for (const row of rows)
         if (row.idempotency_key !== null) existing.set(row.idempotency_key, queueJobFromRow(row));
@@ -392,28 +380,28 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
       firstOfKey.add(key);
       return true;
     });
-    const queued = (await query<{ n: number }>(statements.countQueued, [])).rows[0]?.n ?? 0;
-    if (queued + fresh.length > capacity) throw queueFullError(queued, capacity, fresh.length);
+    const { rows } = await query<{ seq: string | null; queued: number }>(statements.enqueue, [
+      fresh.map((i) => i.task),
+      fresh.map((i) => i.payload),
+      fresh.map((i) => i.priority),
+      fresh.map((i) => i.queueKey),
+      fresh.map((i) => i.notBefore),
+      fresh.map((i) => i.maxAttempts),
+      fresh.map((i) => i.onLeaseExpiry),
+      fresh.map((i) => i.idempotencyKey),
+      now,
+      capacity,
+    ]);
+    const refused = rows[0];
+    if (refused !== undefined && refused.seq === null)
+      throw queueFullError(refused.queued, capacity, fresh.length);
+    const ids = rows.flatMap((row) => (row.seq === null ? [] : [BigInt(row.seq)])).sort(compare);
     const created = new Map<QueueInsert, QueueJob>();
-    if (fresh.length > 0) {
-      const { rows } = await query<{ seq: string }>(statements.insert, [
-        fresh.map((i) => i.task),
-        fresh.map((i) => i.payload),
-        fresh.map((i) => i.priority),
-        fresh.map((i) => i.queueKey),
-        fresh.map((i) => i.notBefore),
-        fresh.map((i) => i.maxAttempts),
-        fresh.map((i) => i.onLeaseExpiry),
-        fresh.map((i) => i.idempotencyKey),
-        now,
-      ]);
-      const ids = rows.map((row) => BigInt(row.seq)).sort(compare);
-      fresh.forEach((insert, i) => {
-        const job = newJob(insert, String(ids[i]));
-        created.set(insert, job);
-        if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
-      });
-    }
+    fresh.forEach((insert, i) => {
+      const job = newJob(insert, String(ids[i]));
+      created.set(insert, job);
+      if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
+    });
     return inserts.map((insert): EnqueueResult => {
       const job = created.get(insert);
       if (job !== undefined) return { kind: 'created', job };
