@@ -68,17 +68,11 @@ const statements = {
              $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
+  // Leases the first ready jobs in queue order (migrations.ts, queue_claim).
   claim: {
     name: 'vk_queue_claim',
-    text: `WITH next AS (
-             SELECT seq FROM queue_jobs
-             WHERE state = 'queued' AND (not_before IS NULL OR not_before <= $1)
-               AND ($5::text[] IS NULL OR task = ANY($5::text[]))
-             ORDER BY queue_key, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-           UPDATE queue_jobs AS q SET state = 'leased', attempts = q.attempts + 1,
-             lease_token = q.lease_token + 1, lease_worker = $3, lease_expires_at = $4
-           FROM next WHERE q.seq = next.seq
-           RETURNING q.seq, q.task, q.payload, q.attempts, q.lease_token, q.lease_worker, q.queue_key`,
+    text: `SELECT seq, task, payload, attempts, lease_token, lease_worker, queue_key
+           FROM queue_claim($1::bigint, $2::int, $3::text, $4::bigint, $5::text[])`,
   },
   renew: {
     name: 'vk_queue_renew',
