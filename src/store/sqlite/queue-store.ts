@@ -51,12 +51,39 @@ const limitParam = '? + 0';
 /** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
 const maxTaskLists = 16;
 
-interface TaskClaimStatements {
-  readonly nextReady: Database.Statement<unknown[], number>;
-  readonly claimBatch: Database.Statement<unknown[], LeaseRow>;
+/** A ready job as a claim reads it, before the claim's update. */
+interface ReadyRow {
+  seq: number;
+  task: string;
+  payload: string;
+  attempts: number;
+  lease_token: number;
 }
-/** Up to this many ready jobs are claimed row by row (see the claim statements). */
+
+const leaseColumns = `state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
+  lease_worker = ?, lease_expires_at = ?`;
+
+/**
+ * A claim reads the first ready jobs (`where`: ready, and of the given tasks when filtered) in queue
+ * order, then leases them. Reading and then updating without RETURNING costs a third less than one
+ * UPDATE … RETURNING, whose rows SQLite collects apart and hands back out of order. Up to `fewJobs`
+ * are leased by key; more by one UPDATE that selects them again, the same rows, since nothing else
+ * writes inside the transaction: it holds SQLite's only write lock.
+ */
+interface ClaimStatements {
+  readonly readyJobs: Database.Statement<unknown[], ReadyRow>;
+  readonly leaseReady: Database.Statement<unknown[]>;
+}
+/** By measurement: the UPDATE … WHERE seq IN (SELECT …) costs more than a few updates by key. */
 const fewJobs = 8;
+
+function claimStatements(db: Database.Database, where: string): ClaimStatements {
+  const first = `FROM queue_jobs WHERE ${where} ORDER BY queue_key, seq LIMIT ${limitParam}`;
+  return {
+    readyJobs: db.prepare<unknown[], ReadyRow>(`SELECT seq, task, payload, attempts, lease_token ${first}`),
+    leaseReady: db.prepare(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq IN (SELECT seq ${first})`),
+  };
+}
 
 /**
  * QueueStore on the shared better-sqlite3 connection and its group commit. SQLite allows one writer at
@@ -75,12 +102,14 @@ export class SqliteQueueStore implements QueueStore {
    * Claim statements by task list (its JSON): `task IN (?, …)` with one parameter per task, which
    * SQLite checks per row far faster than a subquery over a JSON array.
    */
-  readonly #byTasks = new Map<string, TaskClaimStatements>();
+  readonly #byTasks = new Map<string, ClaimStatements>();
+  readonly #claimAny: ClaimStatements;
 
   constructor(db: Database.Database, commits: GroupCommit, options: ResolvedQueueOptions) {
     this.#db = db;
     this.#commits = commits;
     this.#options = options;
+    this.#claimAny = claimStatements(db, ready);
     this.#statements = {
       // Positional parameters: binding an object costs a property lookup per column per row.
       insert: db.prepare<
@@ -96,26 +125,7 @@ export class SqliteQueueStore implements QueueStore {
       ),
       countQueued: db.prepare<[], number>("SELECT count(*) FROM queue_jobs WHERE state = 'queued'").pluck(),
       get: db.prepare<[number], Row>(`SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = ?`),
-      // Two ways to claim, by measurement: one UPDATE … WHERE seq IN (SELECT …) is fastest for a
-      // batch, but costs ~0.3 ms whatever its size, so a few jobs (an idle worker woken for one) are
-      // taken by key instead. Both are safe: the transaction holds SQLite's only write lock.
-      nextReady: db
-        .prepare<[number, number], number>(
-          `SELECT seq FROM queue_jobs WHERE ${ready} ORDER BY queue_key, seq LIMIT ${limitParam}`,
-        )
-        .pluck(),
-      claimOne: db.prepare<[string, number, number], LeaseRow>(
-        `UPDATE queue_jobs SET state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
-           lease_worker = ?, lease_expires_at = ?
-         WHERE seq = ?
-         RETURNING seq, task, payload, attempts, lease_token, queue_key`,
-      ),
-      claimBatch: db.prepare<[string, number, number, number], LeaseRow>(
-        `UPDATE queue_jobs SET state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
-           lease_worker = ?, lease_expires_at = ?
-         WHERE seq IN (SELECT seq FROM queue_jobs WHERE ${ready} ORDER BY queue_key, seq LIMIT ${limitParam})
-         RETURNING seq, task, payload, attempts, lease_token, queue_key`,
-      ),
+      leaseOne: db.prepare<[string, number, number]>(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq = ?`),
       // Ranked as if enqueued at max(now, notBefore): the queue key of core/priority.ts, in SQL.
       release: db.prepare<[number | null, number, number, number, number]>(
         `UPDATE queue_jobs SET state = 'queued', not_before = ?,
@@ -171,47 +181,27 @@ export class SqliteQueueStore implements QueueStore {
     return this.#commits.write('claim queue jobs', () => {
       const limit = Math.max(0, Math.floor(request.limit));
       if (limit === 0 || tasks?.length === 0) return [];
-      const forTasks = tasks === undefined ? undefined : this.#taskStatements(tasks);
+      const statements = tasks === undefined ? this.#claimAny : this.#taskStatements(tasks);
       const now = this.#options.clock.now();
       const expiresAt = now + request.ttlMs;
-      const few = Math.min(limit, fewJobs + 1);
-      const first =
-        forTasks === undefined || tasks === undefined
-          ? this.#statements.nextReady.all(now, few)
-          : forTasks.nextReady.all(now, ...tasks, few);
-      let rows: LeaseRow[];
-      if (first.length <= fewJobs) {
-        rows = first.flatMap((seq) => this.#statements.claimOne.get(request.worker, expiresAt, seq) ?? []);
-      } else {
-        rows =
-          forTasks === undefined || tasks === undefined
-            ? this.#statements.claimBatch.all(request.worker, expiresAt, now, limit)
-            : forTasks.claimBatch.all(request.worker, expiresAt, now, ...tasks, limit);
-        // RETURNING does not promise the subquery's order.
-        rows.sort((a, b) => a.queue_key - b.queue_key || a.seq - b.seq);
+      const filter = tasks === undefined ? [now] : [now, ...tasks];
+      const rows = statements.readyJobs.all(...filter, limit);
+      if (rows.length <= fewJobs) {
+        for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row.seq);
+      } else if (
+        statements.leaseReady.run(request.worker, expiresAt, ...filter, limit).changes !== rows.length
+      ) {
+        throw new Error('a claim leased other jobs than it had read');
       }
-      return rows.map((row) => leaseFromRow(row, request.worker, expiresAt));
+      return rows.map((row) => claimedLease(row, request.worker, expiresAt));
     });
   }
 
-  #taskStatements(tasks: readonly string[]): TaskClaimStatements {
+  #taskStatements(tasks: readonly string[]): ClaimStatements {
     const key = JSON.stringify(tasks);
     let statements = this.#byTasks.get(key);
     if (statements === undefined) {
-      const readyFor = `${ready} AND task IN (${tasks.map(() => '?').join(', ')})`;
-      statements = {
-        nextReady: this.#db
-          .prepare<unknown[], number>(
-            `SELECT seq FROM queue_jobs WHERE ${readyFor} ORDER BY queue_key, seq LIMIT ${limitParam}`,
-          )
-          .pluck(),
-        claimBatch: this.#db.prepare<unknown[], LeaseRow>(
-          `UPDATE queue_jobs SET state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
-             lease_worker = ?, lease_expires_at = ?
-           WHERE seq IN (SELECT seq FROM queue_jobs WHERE ${readyFor} ORDER BY queue_key, seq LIMIT ${limitParam})
-           RETURNING seq, task, payload, attempts, lease_token, queue_key`,
-        ),
-      };
+      statements = claimStatements(this.#db, `${ready} AND task IN (${tasks.map(() => '?').join(', ')})`);
       if (this.#byTasks.size >= maxTaskLists) this.#byTasks.clear();
       this.#byTasks.set(key, statements);
     }
@@ -383,7 +373,16 @@ function jobFromRow(row: Row): QueueJob {
   });
 }
 
-function leaseFromRow(row: LeaseRow, worker: string, expiresAt: number): Lease {
+/** The lease a claim granted on a row read just before its update. */
+function claimedLease(row: ReadyRow, worker: string, expiresAt: number): Lease {
+  return leaseFromRow(
+    { ...row, attempts: row.attempts + 1, lease_token: row.lease_token + 1 },
+    worker,
+    expiresAt,
+  );
+}
+
+function leaseFromRow(row: Omit<LeaseRow, 'queue_key'>, worker: string, expiresAt: number): Lease {
   return {
     jobId: asQueueJobId(String(row.seq)),
     token: row.lease_token,
