@@ -126,6 +126,17 @@ describe.skipIf(postgresSkipReason !== undefined)(
       });
     });
 
+    it('keeps to its schema when the URL carries startup options of its own', async () => {
+      const url = new URL(postgresUrl);
+      url.searchParams.set('options', '-c statement_timeout=60000');
+      await using stores = await openPostgresStores(url.href, { schema });
+      const run = await stores.runs.createRun(newRun);
+      const rows = await withRawClient(
+        async (client) => (await client.query(`SELECT id FROM "${schema}".runs`)).rows,
+      );
+      expect(rows).toEqual([{ id: String(run.id) }]);
+    });
+
     it('migrates a schema from before retries, keeping its steps and log lines as first attempts', async () => {
       const before = schemaVersion - 1;
       await withRawClient(async (client) => {

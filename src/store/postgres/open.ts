@@ -33,11 +33,10 @@ export async function openPostgresDatabase(
 ): Promise<PostgresDatabase> {
   const target = describeTarget(url, options.schema);
   const pool = new pg.Pool({
-    connectionString: url,
     max: poolSize,
     connectionTimeoutMillis: connectTimeoutMs,
     application_name: 'valkyrie',
-    ...(target.schema === undefined ? {} : { options: `-c search_path=${target.schema}` }),
+    ...connectionWithSchema(url, target.schema),
   });
   // An idle connection the server drops emits 'error' on the pool, which would crash the process when
   // unhandled; the pool has already discarded that connection and the next query opens a new one.
@@ -60,4 +59,23 @@ export async function openPostgresDatabase(
     await pool.end().catch(() => {});
     throw isValkyrieError(error) ? error : toStoreError(`open Postgres ${targetText(target)}`, error);
   }
+}
+
+/**
+ * The URL and startup options putting the connection's search_path on `schema`. node-postgres lets
+ * options in the URL override the ones passed beside it, so a URL carrying `options` (a statement
+ * timeout, say) would silently drop the schema: its options are moved out of the URL and the
+ * search_path is appended to them, where a later `-c` wins.
+ */
+function connectionWithSchema(
+  url: string,
+  schema: string | undefined,
+): { connectionString: string; options?: string } {
+  if (schema === undefined) return { connectionString: url };
+  const searchPath = `-c search_path=${schema}`;
+  const parsed = new URL(url);
+  const urlOptions = parsed.searchParams.get('options');
+  if (urlOptions === null) return { connectionString: url, options: searchPath };
+  parsed.searchParams.delete('options');
+  return { connectionString: parsed.href, options: `${urlOptions} ${searchPath}` };
 }
