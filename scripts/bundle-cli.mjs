@@ -1,35 +1,62 @@
 // Bundles the CLI into one minified file: start-up time is dominated by resolving and compiling
 // modules, and one file cuts `valkyrie run` → first step by about a third (see bench/RESULTS.md).
-// better-sqlite3 stays external because it loads a native addon, and pg (see below).
-// Code splitting keeps what is imported dynamically (the Postgres store, the commands other than the
-// one being run) out of the start-up path: without it esbuild hoists every external import, pg's too,
-// to the top of the one file, and loading pg alone pulls in Node's undici.
-import { readdirSync, rmSync } from 'node:fs';
+// The bundle is CommonJS so that dist/valkyrie.js (src/cli/entry.ts) can compile it with a V8 code
+// cache (src/cli/code-cache.ts); Node 20 caches no ES module's code. What the CLI imports
+// dynamically (the Postgres store, the commands other than the one being run) stays lazy: esbuild
+// evaluates it on first use, and only the functions that run are compiled.
+// better-sqlite3 stays external because it loads a native addon, and pg optionally loads
+// pg-native, which is not installed; keeping pg external leaves that to Node.
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import { build } from 'esbuild';
 
-// Chunks sit beside dist/valkyrie.js, not in a folder of their own: bundled modules find the spawners
-// (libexec/, dist/executors/) by paths relative to their own file, the same from every chunk. Their
-// names carry content hashes, so the previous build's chunks are removed first.
+// The bundle sits beside dist/valkyrie.js, not in a folder of its own: bundled modules find the
+// spawners (libexec/, dist/executors/) by paths relative to their own file. Its name carries a
+// content hash, which also names its code caches; the previous build's files are removed first
+// (the chunks of the former ES-module build too).
 for (const name of readdirSync('dist', { withFileTypes: true })) {
-  if (name.isFile() && /^valkyrie-[a-z]+-[A-Z0-9]+\.js(\.map)?$/.test(name.name)) rmSync(`dist/${name.name}`);
+  if (
+    name.isFile() &&
+    /^valkyrie-[a-z-]+-[A-Z0-9]+\.(js|cjs)(\.map|\.[a-z-]+\.v8cache(\.\d+\.tmp)?)?$/.test(name.name)
+  ) {
+    rmSync(`dist/${name.name}`);
+  }
 }
 
-await build({
-  entryPoints: { valkyrie: 'src/cli/main.ts' },
+const cli = await build({
+  entryPoints: { 'valkyrie-cli': 'src/cli/main.ts' },
   outdir: 'dist',
-  chunkNames: 'valkyrie-[name]-[hash]',
-  splitting: true,
+  entryNames: '[name]-[hash]',
+  outExtension: { '.js': '.cjs' },
   bundle: true,
   minify: true,
   sourcemap: 'linked',
   platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['better-sqlite3', 'pg'],
+  // The bundled modules are ES modules that find files relative to import.meta.url.
+  define: { 'import.meta.url': '__valkyrie_bundle_url' },
+  banner: { js: "const __valkyrie_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
+  metafile: true,
+  logLevel: 'warning',
+});
+const [bundlePath] = Object.keys(cli.metafile.outputs).filter((path) => path.endsWith('.cjs'));
+if (bundlePath === undefined) throw new Error('bundle-cli: esbuild wrote no .cjs file');
+// A script compiled by vm.Script has no loader for import(): any left would fail at run time.
+if (/[^\w$.]import\(/.test(readFileSync(bundlePath, 'utf8'))) {
+  throw new Error(`bundle-cli: ${bundlePath} still contains a dynamic import()`);
+}
+
+await build({
+  entryPoints: { valkyrie: 'src/cli/entry.ts' },
+  outdir: 'dist',
+  bundle: true,
+  minify: true,
+  platform: 'node',
   format: 'esm',
   target: 'node20',
-  // pg optionally loads pg-native, which is not installed; keeping pg external leaves that to Node.
-  external: ['better-sqlite3', 'pg'],
-  // CommonJS dependencies call require(); an ESM bundle has to provide it.
-  banner: {
-    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-  },
+  sourcemap: 'linked',
+  define: { VALKYRIE_CLI_BUNDLE: JSON.stringify(basename(bundlePath)) },
   logLevel: 'warning',
 });
