@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { QueueOptions } from '../queue.js';
-import { Database } from './driver.js';
+import { Database, nativeBinding } from './driver.js';
 import { isCorruption, type StateFile, sqliteCode, toStoreError } from './errors.js';
 import { assertUsableSchema, migrate } from './migrations.js';
 
@@ -36,7 +36,7 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): B
   const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path, { timeout: busyTimeoutMs });
+    db = new Database(path, { timeout: busyTimeoutMs, nativeBinding });
     // Read-only checks first: the pragmas below write to the file (journal_mode changes its header).
     assertUsableSchema(db, path);
     db.pragma('journal_mode = WAL');
