@@ -30,6 +30,14 @@ import type { RunContext } from './run-context.js';
  */
 export class RunCoordinator {
   private readonly keys = new Map<string, KeyState>();
+  /**
+   * Keys not expanded yet, in key order, and the first key whose result may still be unknown: a key
+   * is expanded and settled once and stays so, and on a run of 1,000 jobs walking every key after
+   * each completion made those checks quadratic.
+   */
+  private unexpanded: KeyState[] = [];
+  private readonly keyOrder: KeyState[] = [];
+  private firstUnsettled = 0;
   private readonly legs = new Map<string, Leg>();
   private cancelled = false;
   private killed = false;
@@ -45,8 +53,11 @@ export class RunCoordinator {
     private readonly random: () => number = Math.random,
   ) {
     for (const job of workflow.jobs.values()) {
-      this.keys.set(job.key, { job, legs: [], expanded: false, outputs: {}, maxParallel: 1 });
+      const state: KeyState = { job, legs: [], expanded: false, outputs: {}, maxParallel: 1 };
+      this.keys.set(job.key, state);
+      this.keyOrder.push(state);
     }
+    this.unexpanded = [...this.keyOrder];
   }
 
   /** Expands every job whose needs are all done. Call after construction and after each change. */
@@ -55,11 +66,13 @@ export class RunCoordinator {
     let progressed = true;
     while (progressed) {
       progressed = false;
-      for (const state of this.keys.values()) {
+      for (const state of this.unexpanded) {
         if (state.expanded || !needsSettled(this.keys, state.job)) continue;
         this.expand(state, effects);
         progressed = true;
       }
+      // Also drops keys expanded elsewhere (a restore) since the last call.
+      this.unexpanded = this.unexpanded.filter((state) => !state.expanded);
     }
     return effects;
   }
@@ -146,7 +159,8 @@ export class RunCoordinator {
   }
 
   isDone(): boolean {
-    return [...this.keys.values()].every((state) => state.result !== undefined);
+    while (this.keyOrder[this.firstUnsettled]?.result !== undefined) this.firstUnsettled++;
+    return this.firstUnsettled >= this.keyOrder.length;
   }
 
   status(): RunStatus {

@@ -95,7 +95,8 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
   const rawSteps = document.jobs[job.key]?.steps ?? [];
   for (const [index, raw] of rawSteps.entries()) {
     const at = (key: string) => map.position(['jobs', job.key, 'steps', index, key]);
-    const stepAt = map.position(['jobs', job.key, 'steps', index]);
+    // Lazy like the others: finding a node walks the jobs map, and only a diagnostic needs one.
+    const stepAt = () => map.position(['jobs', job.key, 'steps', index]);
     const usesAt = (offset: number) => map.positionInValue(['jobs', job.key, 'steps', index, 'uses'], offset);
     checkStepKind(raw, `${index + 1}`, job.key, (message, key, offset) =>
       error(
@@ -106,7 +107,7 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
             ? map.position(['jobs', job.key, 'steps', index, 'with'], { key: true })
             : key
               ? at(key)
-              : stepAt,
+              : stepAt(),
       ),
     );
     if (raw.id !== undefined) {
