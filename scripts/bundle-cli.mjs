@@ -1,9 +1,11 @@
-// Bundles the CLI into one minified file: start-up time is dominated by resolving and compiling
+// Bundles the CLI (src/cli/main.ts), minified: start-up time is dominated by resolving and compiling
 // modules, and one file cuts `valkyrie run` → first step by about a third (see bench/RESULTS.md).
-// The bundle is CommonJS so that dist/valkyrie.js (src/cli/entry.ts) can compile it with a V8 code
-// cache (src/cli/code-cache.ts); Node 20 caches no ES module's code. What the CLI imports
-// dynamically (the Postgres store, the commands other than the one being run) stays lazy: esbuild
-// evaluates it on first use, and only the functions that run are compiled.
+// Two builds of it, and dist/valkyrie.js (src/cli/entry.ts) picks one per start:
+// - one CommonJS file, which entry.ts compiles with a V8 code cache (src/cli/code-cache.ts; Node 20
+//   caches no ES module's code): the fastest start, once the command's first run wrote its cache;
+// - ES modules split into chunks (dist/valkyrie-esm.js), for where no cache can be written: what is
+//   imported dynamically (the Postgres store, the commands other than the one being run) stays out
+//   of the start-up path, where compiling all of the CommonJS file would cost more.
 // better-sqlite3 stays external because it loads a native addon, and pg optionally loads
 // pg-native, which is not installed; keeping pg external leaves that to Node.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +24,25 @@ for (const name of readdirSync('dist', { withFileTypes: true })) {
     rmSync(`dist/${name.name}`);
   }
 }
+
+await build({
+  entryPoints: { 'valkyrie-esm': 'src/cli/main.ts' },
+  outdir: 'dist',
+  chunkNames: 'valkyrie-[name]-[hash]',
+  splitting: true,
+  bundle: true,
+  minify: true,
+  sourcemap: 'linked',
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['better-sqlite3', 'pg'],
+  // CommonJS dependencies call require(); an ESM bundle has to provide it.
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
 
 const cli = await build({
   entryPoints: { 'valkyrie-cli': 'src/cli/main.ts' },

@@ -23,9 +23,9 @@ export interface CachedBundle {
   saveCodeCache(): void;
 }
 
-export function loadCachedBundle(bundlePath: string, cachePath: string | undefined): CachedBundle {
+export function loadCachedBundle(bundlePath: string, cachePath: string): CachedBundle {
   const source = readFileSync(bundlePath, 'utf8');
-  const cachedData = cachePath === undefined ? undefined : readCache(cachePath);
+  const cachedData = readCache(cachePath);
   // The wrapper Node puts around a CommonJS module. "use strict": the bundle was written as ES
   // modules, which are strict; so is everything it bundles when it is built as one.
   const script = new Script(
@@ -41,7 +41,7 @@ export function loadCachedBundle(bundlePath: string, cachePath: string | undefin
   return {
     exports: module.exports,
     saveCodeCache: () => {
-      if (cachePath === undefined || !stale || saved) return;
+      if (!stale || saved) return;
       saved = true;
       writeCache(cachePath, script.createCachedData());
     },

@@ -1,10 +1,14 @@
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCachedBundle } from './code-cache.js';
 
 /**
- * dist/valkyrie.js, what bin/valkyrie.js imports: it runs the CLI bundle (main.ts, built as one
- * CommonJS file by scripts/bundle-cli.mjs, which replaces this name) from a V8 code cache.
- * VALKYRIE_CODE_CACHE=0 runs it without one.
+ * dist/valkyrie.js, what bin/valkyrie.js imports. It runs the CLI (main.ts) from one of two builds
+ * of it that scripts/bundle-cli.mjs makes: a CommonJS bundle compiled with a V8 code cache (see
+ * code-cache.ts), whose name the build puts here, when there is a cache for this command or one can
+ * be written; else the ES-module build, split so that a command loads only its own code, which
+ * starts faster than the CommonJS bundle without a cache. VALKYRIE_CODE_CACHE=0 forces the latter.
  */
 declare const VALKYRIE_CLI_BUNDLE: string;
 
@@ -12,17 +16,30 @@ type Main = (argv: string[]) => Promise<number>;
 
 export async function main(argv: string[]): Promise<number> {
   const bundle = fileURLToPath(new URL(`./${VALKYRIE_CLI_BUNDLE}`, import.meta.url));
-  const cache = process.env.VALKYRIE_CODE_CACHE === '0' ? undefined : `${bundle}.${commandKey(argv)}.v8cache`;
+  const cache = `${bundle}.${commandKey(argv)}.v8cache`;
+  if (process.env.VALKYRIE_CODE_CACHE === '0' || !(existsSync(cache) || writable(dirname(bundle)))) {
+    // Not a literal, so that esbuild leaves the ES-module build out of this file.
+    const esm: { main?: unknown } = await import(new URL('./valkyrie-esm.js', import.meta.url).href);
+    return mainOf(esm.main, 'valkyrie-esm.js')(argv);
+  }
   const loaded = loadCachedBundle(bundle, cache);
-  const run = loaded.exports.main;
-  if (!isMain(run)) throw new Error(`${bundle} exports no main()`);
-  const code = await run(argv);
+  const code = await mainOf(loaded.exports.main, bundle)(argv);
   loaded.saveCodeCache();
   return code;
 }
 
-function isMain(value: unknown): value is Main {
-  return typeof value === 'function';
+function mainOf(value: unknown, where: string): Main {
+  if (typeof value !== 'function') throw new Error(`${where} exports no main()`);
+  return value as Main;
+}
+
+function writable(directory: string): boolean {
+  try {
+    accessSync(directory, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
