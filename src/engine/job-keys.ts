@@ -14,6 +14,13 @@ export interface KeyState {
   result?: NeedsResult;
   outputs: Record<string, string>;
   maxParallel: number;
+  /** What statusFor() needs of this job and all it depends on, kept once all of them have results. */
+  ancestry?: Ancestry;
+}
+
+interface Ancestry {
+  readonly failed: boolean;
+  readonly allSucceeded: boolean;
 }
 
 export type KeyStates = ReadonlyMap<string, KeyState>;
@@ -56,19 +63,36 @@ export function statusFor(
   job: JobDefinition,
   cancelled: boolean,
 ): NonNullable<EvaluationContext['status']> {
-  const seen = new Set<string>();
-  const stack = [...job.needs];
   let failed = false;
   let allSucceeded = true;
-  for (let key = stack.pop(); key !== undefined; key = stack.pop()) {
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const state = keys.get(key);
-    if (state?.result === 'failure') failed = true;
-    if (state?.result !== 'success') allSucceeded = false;
-    stack.push(...(state?.job.needs ?? []));
+  for (const need of job.needs) {
+    const ancestry = ancestryOf(keys, need).ancestry;
+    failed ||= ancestry.failed;
+    allSucceeded &&= ancestry.allSucceeded;
   }
   return { failed, cancelled, success: allSucceeded && !cancelled };
+}
+
+/**
+ * A job's own result folded with its ancestors'. A result never changes once known, so the fold is
+ * kept on the key once every result in it is known: a chain of n jobs then costs n steps, not n².
+ */
+function ancestryOf(keys: KeyStates, key: string): { ancestry: Ancestry; final: boolean } {
+  const state = keys.get(key);
+  if (!state) return { ancestry: { failed: false, allSucceeded: false }, final: false };
+  if (state.ancestry) return { ancestry: state.ancestry, final: true };
+  let failed = state.result === 'failure';
+  let allSucceeded = state.result === 'success';
+  let final = state.result !== undefined;
+  for (const need of state.job.needs) {
+    const parent = ancestryOf(keys, need);
+    failed ||= parent.ancestry.failed;
+    allSucceeded &&= parent.ancestry.allSucceeded;
+    final &&= parent.final;
+  }
+  const ancestry = { failed, allSucceeded };
+  if (final) state.ancestry = ancestry;
+  return { ancestry, final };
 }
 
 /** Job ids end in their ordinal (core/ids.ts); new legs of a restored run continue after the last. */
