@@ -19,7 +19,7 @@ import { build } from 'esbuild';
 for (const name of readdirSync('dist', { withFileTypes: true })) {
   if (
     name.isFile() &&
-    /^valkyrie-[a-z-]+-[A-Z0-9]+\.(js|cjs)(\.map|\.[a-z-]+\.v8cache(\.\d+\.tmp)?)?$/.test(name.name)
+    /^valkyrie-[a-z-]+-[A-Z0-9]+\.(js|cjs)(\.map|\.LEGAL\.txt|\.[a-z-]+\.v8cache(\.\d+\.tmp)?)?$/.test(name.name)
   ) {
     rmSync(`dist/${name.name}`);
   }
@@ -58,6 +58,9 @@ const cli = await build({
   external: ['better-sqlite3', 'pg'],
   // The bundled modules are ES modules that find files relative to import.meta.url.
   define: { 'import.meta.url': '__valkyrie_bundle_url' },
+  // Licence comments of the bundled packages go to a file of their own: they are not all ASCII, and
+  // an ASCII bundle loads faster (see code-cache.ts).
+  legalComments: 'external',
   banner: { js: "const __valkyrie_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
   metafile: true,
   logLevel: 'warning',

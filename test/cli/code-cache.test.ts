@@ -53,6 +53,18 @@ describe('loadCachedBundle', () => {
       expect(readFileSync(cache, 'utf8')).not.toBe('not a V8 code cache');
     }));
 
+  it('reads a bundle that is not all ASCII as UTF-8', async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      const bundle = join(dir, 'bundle-UTF.cjs');
+      writeFileSync(bundle, 'exports.main = () => "Jimmy Wärting, 日本";');
+      const loaded = loadCachedBundle(bundle, `${bundle}.run.v8cache`);
+      expect(callMain(loaded.exports, 0)).toBe('Jimmy Wärting, 日本');
+    } finally {
+      await remove();
+    }
+  });
+
   it('runs without writing anything where the cache cannot be written', () =>
     withBundle((bundle) => {
       const cache = join(bundle, 'no-such-dir', 'x.v8cache');
