@@ -10,7 +10,7 @@ import type { SpawnerChannel, SpawnerKind } from './spawner-kind.js';
  * The spawner runs as plain Node, so it needs the JavaScript that `tsc` writes under dist/. This
  * module runs in one of three layouts, and each names its own candidate:
  * - compiled by tsc, dist/executors/shell/spawner/: the sibling spawner-main.js;
- * - bundled into the CLI, dist/valkyrie.js: executors/shell/spawner/spawner-main.js beside it;
+ * - bundled into the CLI, dist/valkyrie-*.{js,cjs}: executors/shell/spawner/spawner-main.js beside it;
  * - TypeScript sources under vitest, src/executors/shell/spawner/: the built one in dist/. `npm test`
  *   builds first; after editing the spawner, run `npm run build` before `npx vitest`.
  * Without a build, `auto` does without it and `spawner` refuses to start (see ShellExecutor).

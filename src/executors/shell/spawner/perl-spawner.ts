@@ -9,7 +9,7 @@ import type { SpawnerChannel, SpawnerKind } from './spawner-kind.js';
 
 /**
  * Where libexec/valkyrie-spawner.pl is, or undefined if it is missing. It sits at the package root,
- * reached from each layout this module runs in: bundled in dist/valkyrie.js (one level down), or
+ * reached from each layout this module runs in: bundled into the CLI in dist/ (one level down), or
  * compiled by tsc to dist/executors/shell/spawner/ or run from src/executors/shell/spawner/ (four).
  */
 export function perlSpawnerScriptPath(): string | undefined {
