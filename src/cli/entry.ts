@@ -24,7 +24,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const loaded = loadCachedBundle(bundle, cache);
   const code = await mainOf(loaded.exports.main, bundle)(argv);
-  loaded.saveCodeCache();
+  // Only after a command that did its whole work: a cache from a run that stopped at an invalid
+  // workflow would lack the engine's functions, and every later run would compile them again.
+  if (code === 0) loaded.saveCodeCache();
   return code;
 }
 
