@@ -12,17 +12,14 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { build } from 'esbuild';
 
-// The bundle sits beside dist/valkyrie.js, not in a folder of its own: bundled modules find the
-// spawners (libexec/, dist/executors/) by paths relative to their own file. Its name carries a
-// content hash, which also names its code caches; the previous build's files are removed first
-// (the chunks of the former ES-module build too).
+// Both builds sit beside dist/valkyrie.js, not in a folder of their own: bundled modules find the
+// spawners (libexec/, dist/executors/) by paths relative to their own file. Chunk and bundle names
+// carry content hashes (the CommonJS one also names its code caches), so earlier builds' files,
+// caches included, are removed first.
+const earlierOutput =
+  /^valkyrie-[a-z-]+-[A-Z0-9]+\.(js|cjs)(\.map|\.LEGAL\.txt|\.[a-z-]+\.v8cache(\.\d+\.tmp)?)?$/;
 for (const name of readdirSync('dist', { withFileTypes: true })) {
-  if (
-    name.isFile() &&
-    /^valkyrie-[a-z-]+-[A-Z0-9]+\.(js|cjs)(\.map|\.LEGAL\.txt|\.[a-z-]+\.v8cache(\.\d+\.tmp)?)?$/.test(name.name)
-  ) {
-    rmSync(`dist/${name.name}`);
-  }
+  if (name.isFile() && earlierOutput.test(name.name)) rmSync(`dist/${name.name}`);
 }
 
 await build({
