@@ -1,32 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { queuePlacement } from '../../src/engine/queue-placement.js';
 import type { RunContext } from '../../src/engine/run-context.js';
-import type { Workflow } from '../../src/workflow/model.js';
-import { parseWorkflow } from '../../src/workflow/parse.js';
 import { plannedJobCount } from '../../src/workflow/planned-jobs.js';
+import { parsedWorkflow, runRequest } from './plane-fixtures.js';
 
-const run: RunContext = {
-  runId: '1',
-  runNumber: 1,
-  workflowName: 'w',
-  workspace: '/tmp',
-  actor: 't',
-  vars: {},
-  secrets: {},
-  envOverrides: {},
-  startedAt: 1_000_000,
-};
-
-function parse(yaml: string): Workflow {
-  const parsed = parseWorkflow(yaml, 'w.yml');
-  if (!parsed.workflow) throw new Error(JSON.stringify(parsed.diagnostics));
-  return parsed.workflow;
-}
+const run: RunContext = { ...runRequest, runId: '1', runNumber: 1, startedAt: 1_000_000 };
 
 const steps = 'steps: [{ run: "true" }]';
 
 describe('queuePlacement', () => {
-  const wf = parse(`priority: low
+  const wf = parsedWorkflow(`priority: low
 jobs:
   own:
     runs-on: x
@@ -51,7 +34,7 @@ jobs:
     expect(queuePlacement(wf, job('own'), { ...run, priority: 'high' }).priority).toBe('critical');
     expect(queuePlacement(wf, job('inherits'), { ...run, priority: 'high' }).priority).toBe('high');
     expect(queuePlacement(wf, job('inherits'), run).priority).toBe('low');
-    const plain = parse(`jobs:\n  a:\n    runs-on: x\n    ${steps}\n`);
+    const plain = parsedWorkflow(`jobs:\n  a:\n    runs-on: x\n    ${steps}\n`);
     const a = plain.jobs.get('a');
     expect(a && queuePlacement(plain, a, run).priority).toBe('normal');
   });
@@ -67,7 +50,7 @@ jobs:
 
 describe('plannedJobCount', () => {
   it('counts static matrix legs and one per other job', () => {
-    const wf = parse(`jobs:
+    const wf = parsedWorkflow(`jobs:
   a:
     runs-on: x
     ${steps}
