@@ -1,13 +1,7 @@
+import type { RunnerMode } from '../core/runner-mode.js';
 import type { RunnerCapabilities } from '../protocol/messages.js';
 
-/**
- * `online` runners get offers. `draining` and `maintenance` runners get none and finish what they
- * run; an operator sets either (`ControlPlane.setRunnerMode`), and a runner that is shutting down
- * drains itself (the `drain` message).
- */
-export type RunnerMode = 'online' | 'draining' | 'maintenance';
-
-export const runnerModes: readonly RunnerMode[] = ['online', 'draining', 'maintenance'];
+export { type RunnerMode, runnerModes } from '../core/runner-mode.js';
 
 /** Who a connection belongs to: a network runner's credential names it (the server passes it). */
 export interface RunnerIdentity {

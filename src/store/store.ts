@@ -2,6 +2,7 @@ import type { ConcurrencyStore } from './concurrency.js';
 import type { LogStore } from './logs.js';
 import type { QueueStore } from './queue.js';
 import type { RunRecoveryStore } from './recovery.js';
+import type { RunnerStore } from './runners.js';
 import type { RunStore } from './runs.js';
 import type { StaleWriteStore } from './stale-writes.js';
 import type { TokenStore } from './tokens.js';
@@ -15,6 +16,7 @@ export interface Stores extends AsyncDisposable {
   readonly recovery: RunRecoveryStore;
   readonly concurrency: ConcurrencyStore;
   readonly tokens: TokenStore;
+  readonly runners: RunnerStore;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
 }

@@ -98,7 +98,7 @@ export const postgresFactory: StoresFactory = async (options = {}) => {
            DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters;
            DELETE FROM queue_jobs; DELETE FROM queue_stale_writes;
            DELETE FROM stale_writes; DELETE FROM concurrency_members;
-           DELETE FROM api_tokens; DELETE FROM server_secrets`,
+           DELETE FROM api_tokens; DELETE FROM server_secrets; DELETE FROM runners`,
         ),
       );
     },

@@ -5,6 +5,7 @@ import { logStoreContract } from './log-store.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
 import { runRecoveryContract } from './run-recovery.contract.js';
 import { runStoreContract } from './run-store.contract.js';
+import { runnerStoreContract } from './runner-store.contract.js';
 import { staleWriteStoreContract } from './stale-write-store.contract.js';
 import { submissionContract } from './submission.contract.js';
 import { tokenStoreContract } from './token-store.contract.js';
@@ -20,6 +21,7 @@ for (const [name, make, skip] of storeFactories) {
     runRecoveryContract(make);
     concurrencyStoreContract(make);
     tokenStoreContract(make);
+    runnerStoreContract(make);
 
     describe('lifecycle', () => {
       it('closes idempotently, through close() and Symbol.asyncDispose alike', async () => {

@@ -6,6 +6,7 @@ import { openPostgresDatabase, type PostgresOptions } from './open.js';
 import { PostgresQueueStore } from './queue-store.js';
 import { PostgresRunRecoveryStore } from './run-recovery-store.js';
 import { PostgresRunStore } from './run-store.js';
+import { PostgresRunnerStore } from './runner-store.js';
 import { PostgresStaleWriteStore } from './stale-write-store.js';
 import { PostgresTokenStore } from './token-store.js';
 
@@ -33,6 +34,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     recovery: new PostgresRunRecoveryStore(db),
     concurrency: new PostgresConcurrencyStore(db),
     tokens: new PostgresTokenStore(db),
+    runners: new PostgresRunnerStore(db),
     close,
     [Symbol.asyncDispose]: close,
   };

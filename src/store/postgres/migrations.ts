@@ -261,6 +261,27 @@ export const migrations: readonly string[] = [
   END
   $$;
   `,
+  `
+  -- The fleet's runners, shared by replicas (RunnerStore): what each replica last wrote of a runner
+  -- connected to it, and the operator's mode, which every replica applies.
+  CREATE TABLE runners (
+    id            text PRIMARY KEY,
+    name          text NOT NULL,
+    labels        json NOT NULL,
+    capacity      integer NOT NULL,
+    running       integer NOT NULL,
+    draining      boolean NOT NULL,
+    transport     text,
+    capabilities  json,
+    replica       text NOT NULL,
+    connected     boolean NOT NULL,
+    first_seen_at bigint NOT NULL,
+    last_seen_at  bigint NOT NULL,
+    mode          text NOT NULL DEFAULT 'online' CHECK (mode IN ('online', 'draining', 'maintenance'))
+  );
+  CREATE INDEX runners_by_replica ON runners (replica) WHERE connected;
+  CREATE INDEX runners_set_aside ON runners (mode) WHERE mode <> 'online';
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

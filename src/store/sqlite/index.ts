@@ -7,6 +7,7 @@ import { openSqliteDatabase, type SqliteOptions } from './open.js';
 import { SqliteQueueStore } from './queue-store.js';
 import { SqliteRunRecoveryStore } from './run-recovery-store.js';
 import { SqliteRunStore } from './run-store.js';
+import { SqliteRunnerStore } from './runner-store.js';
 import { SqliteStaleWriteStore } from './stale-write-store.js';
 import { SqliteTokenStore } from './token-store.js';
 
@@ -39,6 +40,7 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
     recovery: new SqliteRunRecoveryStore(db, commits),
     concurrency: new SqliteConcurrencyStore(db, commits),
     tokens: new SqliteTokenStore(db, commits),
+    runners: new SqliteRunnerStore(db, commits),
     close,
     [Symbol.asyncDispose]: close,
   };

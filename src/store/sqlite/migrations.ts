@@ -204,6 +204,27 @@ export const migrations: readonly string[] = [
   -- A replica that does not drive a run asks its driver to cancel it here (RunRecoveryStore.requestCancel).
   ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;
   `,
+  `
+  -- The fleet's runners, shared by replicas (RunnerStore): what each replica last wrote of a runner
+  -- connected to it, and the operator's mode, which every replica applies.
+  CREATE TABLE runners (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    labels        TEXT NOT NULL, -- a JSON array
+    capacity      INTEGER NOT NULL,
+    running       INTEGER NOT NULL,
+    draining      INTEGER NOT NULL,
+    transport     TEXT,
+    capabilities  TEXT,          -- a JSON object
+    replica       TEXT NOT NULL,
+    connected     INTEGER NOT NULL,
+    first_seen_at INTEGER NOT NULL,
+    last_seen_at  INTEGER NOT NULL,
+    mode          TEXT NOT NULL DEFAULT 'online' CHECK (mode IN ('online', 'draining', 'maintenance'))
+  );
+  CREATE INDEX runners_by_replica ON runners (replica) WHERE connected = 1;
+  CREATE INDEX runners_set_aside ON runners (mode) WHERE mode <> 'online';
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -1,0 +1,136 @@
+import type { RunnerMode } from '../../core/runner-mode.js';
+import type { RunnerPresence, RunnerStore, StoredRunner } from '../runners.js';
+import { millis, type Writable } from './columns.js';
+import type { PostgresDatabase, Statement } from './database.js';
+
+interface RunnerRow {
+  id: string;
+  name: string;
+  labels: string[];
+  capacity: number;
+  running: number;
+  draining: boolean;
+  transport: string | null;
+  capabilities: Record<string, unknown> | null;
+  replica: string;
+  connected: boolean;
+  first_seen_at: string;
+  last_seen_at: string;
+  mode: RunnerMode;
+}
+
+const columns =
+  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode';
+
+const statements = {
+  // One statement for the whole batch; a replica writes every runner it holds in one round trip.
+  upsert: {
+    name: 'vk_runners_connected',
+    text: `INSERT INTO runners (id, name, labels, capacity, running, draining, transport, capabilities, replica,
+                               connected, first_seen_at, last_seen_at)
+           SELECT id, name, labels, capacity, running, draining, transport, capabilities, $9, true, $10, $10
+           FROM unnest($1::text[], $2::text[], $3::json[], $4::int[], $5::int[], $6::boolean[], $7::text[],
+                       $8::json[]) AS r (id, name, labels, capacity, running, draining, transport, capabilities)
+           ON CONFLICT (id) DO UPDATE SET name = excluded.name, labels = excluded.labels,
+             capacity = excluded.capacity, running = excluded.running, draining = excluded.draining,
+             transport = excluded.transport, capabilities = excluded.capabilities, replica = excluded.replica,
+             connected = true, last_seen_at = excluded.last_seen_at`,
+  },
+  disconnect: {
+    name: 'vk_runners_disconnected',
+    text: 'UPDATE runners SET connected = false, last_seen_at = $1 WHERE id = ANY($2::text[]) AND replica = $3',
+  },
+  touch: {
+    name: 'vk_runners_touch',
+    text: 'UPDATE runners SET last_seen_at = $1 WHERE replica = $2 AND connected',
+  },
+  setMode: {
+    name: 'vk_runner_set_mode',
+    text: `UPDATE runners SET mode = $1 WHERE id = $2 RETURNING ${columns}`,
+  },
+  modes: { name: 'vk_runner_modes', text: "SELECT id, mode FROM runners WHERE mode <> 'online'" },
+  all: { name: 'vk_list_runners', text: `SELECT ${columns} FROM runners ORDER BY first_seen_at, id` },
+} satisfies Record<string, Statement>;
+
+/** RunnerStore on the shared pool. */
+export class PostgresRunnerStore implements RunnerStore {
+  readonly #db: PostgresDatabase;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  connected(replica: string, runners: readonly RunnerPresence[], at: number): Promise<void> {
+    if (runners.length === 0) return Promise.resolve();
+    return this.#db.write(`record ${runners.length} connected runner(s)`, async (query) => {
+      await query(statements.upsert, [
+        runners.map((runner) => runner.id),
+        runners.map((runner) => runner.name),
+        runners.map((runner) => JSON.stringify(runner.labels)),
+        runners.map((runner) => runner.capacity),
+        runners.map((runner) => runner.running),
+        runners.map((runner) => runner.draining),
+        runners.map((runner) => runner.transport ?? null),
+        runners.map((runner) =>
+          runner.capabilities === undefined ? null : JSON.stringify(runner.capabilities),
+        ),
+        replica,
+        at,
+      ]);
+    });
+  }
+
+  disconnected(replica: string, ids: readonly string[], at: number): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return this.#db.write(`record ${ids.length} disconnected runner(s)`, async (query) => {
+      await query(statements.disconnect, [at, ids, replica]);
+    });
+  }
+
+  touch(replica: string, at: number): Promise<void> {
+    return this.#db.write(`touch the runners of ${replica}`, async (query) => {
+      await query(statements.touch, [at, replica]);
+    });
+  }
+
+  setMode(id: string, mode: RunnerMode): Promise<StoredRunner | undefined> {
+    return this.#db.write(`set runner ${id} ${mode}`, async (query) => {
+      const { rows } = await query<RunnerRow>(statements.setMode, [mode, id]);
+      const row = rows[0];
+      return row === undefined ? undefined : runnerOf(row);
+    });
+  }
+
+  modes(): Promise<Map<string, RunnerMode>> {
+    return this.#db.read('read runner modes', async (query) => {
+      const { rows } = await query<{ id: string; mode: RunnerMode }>(statements.modes, []);
+      return new Map(rows.map((row) => [row.id, row.mode]));
+    });
+  }
+
+  list(): Promise<StoredRunner[]> {
+    return this.#db.read('list runners', async (query) => {
+      const { rows } = await query<RunnerRow>(statements.all, []);
+      return rows.map(runnerOf);
+    });
+  }
+}
+
+function runnerOf(row: RunnerRow): StoredRunner {
+  const runner: Writable<StoredRunner> = {
+    id: row.id,
+    name: row.name,
+    labels: row.labels,
+    capacity: row.capacity,
+    running: row.running,
+    draining: row.draining,
+    replica: row.replica,
+    connected: row.connected,
+    firstSeenAt: millis(row.first_seen_at),
+    lastSeenAt: millis(row.last_seen_at),
+    mode: row.mode,
+  };
+  if (row.transport !== null) runner.transport = row.transport;
+  if (row.capabilities !== null) runner.capabilities = row.capabilities;
+  return runner;
+}

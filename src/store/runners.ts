@@ -1,0 +1,59 @@
+import type { RunnerMode } from '../core/runner-mode.js';
+
+/** What a replica knows of a runner connected to it, as it writes it (RunnerStore.connected). */
+export interface RunnerPresence {
+  /** The runner's credential id: stable across its connections and replicas. */
+  readonly id: string;
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly capacity: number;
+  /** Jobs it holds a lease on. */
+  readonly running: number;
+  /** The runner said it is shutting down (its own drain, not an operator's). */
+  readonly draining: boolean;
+  /** How it is connected, for display: `websocket`, `long-poll`. */
+  readonly transport?: string;
+  /** Its capabilities as it reported them (the protocol's RunnerCapabilities), kept as JSON. */
+  readonly capabilities?: Readonly<Record<string, unknown>>;
+}
+
+/** A runner as stored: its last presence, where it was connected, and the operator's mode. */
+export interface StoredRunner extends RunnerPresence {
+  /** The replica it was last connected to (RunnerStore.connected's `replica`). */
+  readonly replica: string;
+  /** As its replica last said; a replica that died leaves it true, with `lastSeenAt` growing old. */
+  readonly connected: boolean;
+  /** epoch milliseconds: when its replica last wrote or touched it. */
+  readonly lastSeenAt: number;
+  /** epoch milliseconds: when a replica first wrote it. */
+  readonly firstSeenAt: number;
+  /** The operator's mode: `online` unless set with `setMode`; kept across connections and replicas. */
+  readonly mode: RunnerMode;
+}
+
+/**
+ * The fleet's runners, shared by the control plane's replicas. Lifecycle: each replica writes the
+ * runners connected to it (`connected`, again whenever what it knows of one changes), `touch`es them
+ * every few seconds while they stay, and marks them `disconnected` when their connection closes; an
+ * operator's `setMode` is stored here, and every replica polls `modes()` to apply it to the runners
+ * it holds. A runner that moves to another replica is that replica's from its next `connected` on:
+ * the first replica's later `disconnected` or `touch` no longer reaches it. Calls are applied in the
+ * order they are made; reads see every write made before them.
+ */
+export interface RunnerStore {
+  /**
+   * These runners are connected to `replica` at `at`: each row is written with `connected` true and
+   * `lastSeenAt` = `at`, inserted with mode `online` when new; an existing row keeps its mode.
+   */
+  connected(replica: string, runners: readonly RunnerPresence[], at: number): Promise<void>;
+  /** Marks these runners disconnected at `at`, only those whose row still names `replica`. */
+  disconnected(replica: string, ids: readonly string[], at: number): Promise<void>;
+  /** Moves `lastSeenAt` to `at` for every runner still connected to `replica` (its heartbeat). */
+  touch(replica: string, at: number): Promise<void>;
+  /** Stores an operator's mode; the row after it, or undefined (nothing written) for an unknown id. */
+  setMode(id: string, mode: RunnerMode): Promise<StoredRunner | undefined>;
+  /** The runners whose mode is not `online`, by id (the few an operator has set aside). */
+  modes(): Promise<Map<string, RunnerMode>>;
+  /** Every runner ever written, in the order they were first written. */
+  list(): Promise<StoredRunner[]>;
+}

@@ -1,0 +1,147 @@
+import type Database from 'better-sqlite3';
+import type { RunnerMode } from '../../core/runner-mode.js';
+import type { RunnerPresence, RunnerStore, StoredRunner } from '../runners.js';
+import { nullable, type Writable } from './columns.js';
+import type { GroupCommit } from './group-commit.js';
+
+interface RunnerRow {
+  id: string;
+  name: string;
+  labels: string;
+  capacity: number;
+  running: number;
+  draining: number;
+  transport: string | null;
+  capabilities: string | null;
+  replica: string;
+  connected: number;
+  first_seen_at: number;
+  last_seen_at: number;
+  mode: RunnerMode;
+}
+
+const columns =
+  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode';
+
+type PresenceValues = [
+  string,
+  string,
+  string,
+  number,
+  number,
+  number,
+  string | null,
+  string | null,
+  string,
+  number,
+  number,
+];
+
+/** RunnerStore on the shared connection. */
+export class SqliteRunnerStore implements RunnerStore {
+  readonly #upsert;
+  readonly #disconnect;
+  readonly #touch;
+  readonly #setMode;
+  readonly #find;
+  readonly #modes;
+  readonly #all;
+
+  constructor(
+    db: Database.Database,
+    private readonly commits: GroupCommit,
+  ) {
+    this.#upsert = db.prepare<PresenceValues>(
+      `INSERT INTO runners (id, name, labels, capacity, running, draining, transport, capabilities, replica,
+                            connected, first_seen_at, last_seen_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, labels = excluded.labels,
+         capacity = excluded.capacity, running = excluded.running, draining = excluded.draining,
+         transport = excluded.transport, capabilities = excluded.capabilities, replica = excluded.replica,
+         connected = 1, last_seen_at = excluded.last_seen_at`,
+    );
+    this.#disconnect = db.prepare<[number, string, string]>(
+      'UPDATE runners SET connected = 0, last_seen_at = ? WHERE id = ? AND replica = ?',
+    );
+    this.#touch = db.prepare<[number, string]>(
+      'UPDATE runners SET last_seen_at = ? WHERE replica = ? AND connected = 1',
+    );
+    this.#setMode = db.prepare<[RunnerMode, string]>('UPDATE runners SET mode = ? WHERE id = ?');
+    this.#find = db.prepare<[string], RunnerRow>(`SELECT ${columns} FROM runners WHERE id = ?`);
+    this.#modes = db.prepare<[], { id: string; mode: RunnerMode }>(
+      "SELECT id, mode FROM runners WHERE mode <> 'online'",
+    );
+    this.#all = db.prepare<[], RunnerRow>(`SELECT ${columns} FROM runners ORDER BY first_seen_at, id`);
+  }
+
+  connected(replica: string, runners: readonly RunnerPresence[], at: number): Promise<void> {
+    return this.commits.write(`record ${runners.length} connected runner(s)`, () => {
+      for (const runner of runners) {
+        this.#upsert.run(
+          runner.id,
+          runner.name,
+          JSON.stringify(runner.labels),
+          runner.capacity,
+          runner.running,
+          runner.draining ? 1 : 0,
+          nullable(runner.transport),
+          runner.capabilities === undefined ? null : JSON.stringify(runner.capabilities),
+          replica,
+          at,
+          at,
+        );
+      }
+    });
+  }
+
+  disconnected(replica: string, ids: readonly string[], at: number): Promise<void> {
+    return this.commits.write(`record ${ids.length} disconnected runner(s)`, () => {
+      for (const id of ids) this.#disconnect.run(at, id, replica);
+    });
+  }
+
+  touch(replica: string, at: number): Promise<void> {
+    return this.commits.write(`touch the runners of ${replica}`, () => {
+      this.#touch.run(at, replica);
+    });
+  }
+
+  setMode(id: string, mode: RunnerMode): Promise<StoredRunner | undefined> {
+    return this.commits.write(`set runner ${id} ${mode}`, () => {
+      this.#setMode.run(mode, id);
+      const row = this.#find.get(id);
+      return row === undefined ? undefined : runnerOf(row);
+    });
+  }
+
+  modes(): Promise<Map<string, RunnerMode>> {
+    return this.commits.read(
+      'read runner modes',
+      () => new Map(this.#modes.all().map((row) => [row.id, row.mode])),
+    );
+  }
+
+  list(): Promise<StoredRunner[]> {
+    return this.commits.read('list runners', () => this.#all.all().map(runnerOf));
+  }
+}
+
+function runnerOf(row: RunnerRow): StoredRunner {
+  const runner: Writable<StoredRunner> = {
+    id: row.id,
+    name: row.name,
+    labels: JSON.parse(row.labels) as string[],
+    capacity: row.capacity,
+    running: row.running,
+    draining: row.draining === 1,
+    replica: row.replica,
+    connected: row.connected === 1,
+    firstSeenAt: row.first_seen_at,
+    lastSeenAt: row.last_seen_at,
+    mode: row.mode,
+  };
+  if (row.transport !== null) runner.transport = row.transport;
+  if (row.capabilities !== null)
+    runner.capabilities = JSON.parse(row.capabilities) as Record<string, unknown>;
+  return runner;
+}

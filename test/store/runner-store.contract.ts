@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import type { RunnerPresence } from '../../src/store/runners.js';
+import { type StoresFactory, useStores } from './fixture.js';
+
+const presence = (overrides: Partial<RunnerPresence> = {}): RunnerPresence => ({
+  id: 'rnr_1',
+  name: 'build-1',
+  labels: ['linux', 'x64', 'gpu=a100'],
+  capacity: 2,
+  running: 0,
+  draining: false,
+  ...overrides,
+});
+
+/** The RunnerStore lifecycle every implementation must honour (a fresh, empty store per test). */
+export function runnerStoreContract(make: StoresFactory): void {
+  const stores = useStores(make);
+  const runners = () => stores().runners;
+
+  describe('runners', () => {
+    it('lists nothing, knows no modes, and sets no mode of an unknown runner before anything is written', async () => {
+      expect(await runners().list()).toEqual([]);
+      expect(await runners().modes()).toEqual(new Map());
+      expect(await runners().setMode('rnr_1', 'draining')).toBeUndefined();
+      expect(await runners().list()).toEqual([]);
+    });
+
+    it('reads back every field of connected runners, in the order first written; optional ones stay absent', async () => {
+      const capabilities = { os: 'linux', arch: 'x64', cpuCount: 4, gpus: [], tools: { git: '2.39' } };
+      const full = presence({ id: 'rnr_2', transport: 'websocket', capabilities, running: 1 });
+      const bare = presence({ id: 'rnr_1', name: 'build-0', labels: [] });
+      await runners().connected('replica-a', [full], 100);
+      await runners().connected('replica-b', [bare], 200);
+      expect(await runners().list()).toEqual([
+        { ...full, replica: 'replica-a', connected: true, firstSeenAt: 100, lastSeenAt: 100, mode: 'online' },
+        { ...bare, replica: 'replica-b', connected: true, firstSeenAt: 200, lastSeenAt: 200, mode: 'online' },
+      ]);
+    });
+
+    it('writes a runner again in place: fields and replica follow, its first sighting and mode stay', async () => {
+      await runners().connected('replica-a', [presence()], 100);
+      expect(await runners().setMode('rnr_1', 'maintenance')).toMatchObject({
+        id: 'rnr_1',
+        mode: 'maintenance',
+      });
+      await runners().connected(
+        'replica-b',
+        [presence({ running: 2, draining: true, labels: ['arm64'] })],
+        300,
+      );
+      expect(await runners().list()).toEqual([
+        {
+          ...presence({ running: 2, draining: true, labels: ['arm64'] }),
+          replica: 'replica-b',
+          connected: true,
+          firstSeenAt: 100,
+          lastSeenAt: 300,
+          mode: 'maintenance',
+        },
+      ]);
+    });
+
+    it('marks runners disconnected only where the replica still holds them', async () => {
+      await runners().connected('replica-a', [presence({ id: 'rnr_1' }), presence({ id: 'rnr_2' })], 100);
+      // rnr_2 moved to replica-b before replica-a noticed its old connection closed.
+      await runners().connected('replica-b', [presence({ id: 'rnr_2' })], 150);
+      await runners().disconnected('replica-a', ['rnr_1', 'rnr_2', 'nobody'], 200);
+      const listed = await runners().list();
+      expect(
+        listed.map(({ id, replica, connected, lastSeenAt }) => ({ id, replica, connected, lastSeenAt })),
+      ).toEqual([
+        { id: 'rnr_1', replica: 'replica-a', connected: false, lastSeenAt: 200 },
+        { id: 'rnr_2', replica: 'replica-b', connected: true, lastSeenAt: 150 },
+      ]);
+      // A runner that connects again is connected again.
+      await runners().connected('replica-b', [presence({ id: 'rnr_1' })], 250);
+      expect((await runners().list())[0]).toMatchObject({ replica: 'replica-b', connected: true });
+    });
+
+    it('touches only the runners still connected to that replica', async () => {
+      await runners().connected('replica-a', [presence({ id: 'rnr_1' }), presence({ id: 'rnr_2' })], 100);
+      await runners().connected('replica-b', [presence({ id: 'rnr_3' })], 100);
+      await runners().disconnected('replica-a', ['rnr_2'], 110);
+      await runners().touch('replica-a', 500);
+      const seen = Object.fromEntries(
+        (await runners().list()).map((runner) => [runner.id, runner.lastSeenAt]),
+      );
+      expect(seen).toEqual({ rnr_1: 500, rnr_2: 110, rnr_3: 100 });
+    });
+
+    it('keeps modes: lists the set-aside ones, forgets one set back online', async () => {
+      await runners().connected('replica-a', [presence({ id: 'rnr_1' }), presence({ id: 'rnr_2' })], 100);
+      await runners().setMode('rnr_1', 'draining');
+      await runners().setMode('rnr_2', 'maintenance');
+      expect(await runners().modes()).toEqual(
+        new Map([
+          ['rnr_1', 'draining'],
+          ['rnr_2', 'maintenance'],
+        ]),
+      );
+      expect(await runners().setMode('rnr_1', 'online')).toMatchObject({ mode: 'online', connected: true });
+      expect(await runners().modes()).toEqual(new Map([['rnr_2', 'maintenance']]));
+    });
+
+    it('shares rows and modes with another handle on the same store (another replica)', async () => {
+      const other = await stores.another();
+      await runners().connected('replica-a', [presence()], 100);
+      await other.runners.setMode('rnr_1', 'draining');
+      expect(await runners().modes()).toEqual(new Map([['rnr_1', 'draining']]));
+      expect(await other.runners.list()).toEqual([
+        expect.objectContaining({ id: 'rnr_1', replica: 'replica-a', mode: 'draining' }),
+      ]);
+    });
+
+    it('takes an empty batch', async () => {
+      await runners().connected('replica-a', [], 1);
+      await runners().disconnected('replica-a', [], 1);
+      await runners().touch('replica-a', 1);
+      expect(await runners().list()).toEqual([]);
+    });
+  });
+}
