@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { defaultAgingIntervalMs } from '../core/priority.js';
+import type { RunnerMode } from '../core/runner-mode.js';
 
 /** What a caller may set; everything is optional. */
 export interface ControlPlaneOptions {
@@ -18,12 +19,20 @@ export interface ControlPlaneOptions {
    * issuer's checker should also refuse the token once the job has ended. Absent: leases carry none.
    */
   readonly issueJobToken?: (jobId: string, runId: string, ttlMs: number) => string;
+  /**
+   * The mode an operator stored for a runner (the server's RunnerStore, shared by replicas), applied
+   * when the runner registers, before it can get an offer; undefined keeps the mode this process has.
+   */
+  readonly storedRunnerMode?: (runnerId: string) => RunnerMode | undefined;
 }
 
-export type ResolvedControlPlaneOptions = Required<Omit<ControlPlaneOptions, 'issueJobToken'>> &
-  Pick<ControlPlaneOptions, 'issueJobToken'>;
+/** The options without a default. */
+type Hooks = 'issueJobToken' | 'storedRunnerMode';
 
-export const controlPlaneDefaults: Required<Omit<ControlPlaneOptions, 'issueJobToken'>> = Object.freeze({
+export type ResolvedControlPlaneOptions = Required<Omit<ControlPlaneOptions, Hooks>> &
+  Pick<ControlPlaneOptions, Hooks>;
+
+export const controlPlaneDefaults: Required<Omit<ControlPlaneOptions, Hooks>> = Object.freeze({
   offerTtlMs: 30_000,
   leaseTtlMs: 60_000,
   agingIntervalMs: defaultAgingIntervalMs,
@@ -38,6 +47,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
     agingIntervalMs: options.agingIntervalMs ?? controlPlaneDefaults.agingIntervalMs,
     clock: options.clock ?? controlPlaneDefaults.clock,
     issueJobToken: options.issueJobToken,
+    storedRunnerMode: options.storedRunnerMode,
   };
   for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
     const value = resolved[name];

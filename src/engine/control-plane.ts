@@ -58,7 +58,7 @@ export class ControlPlane {
     options?: ControlPlaneOptions,
   ) {
     this.options = resolveControlPlaneOptions(options);
-    const { clock, offerTtlMs, agingIntervalMs } = this.options;
+    const { clock, offerTtlMs, agingIntervalMs, storedRunnerMode } = this.options;
     this.dispatcher = new Dispatcher(
       {
         accepted: (runner, leg) => this.grantLease(runner, leg),
@@ -66,7 +66,7 @@ export class ControlPlane {
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
         registered: (runner, resume, detached) => this.leases.resume(runner, resume, detached),
       },
-      { offerTtlMs, agingIntervalMs, clock },
+      { offerTtlMs, agingIntervalMs, clock, ...(storedRunnerMode === undefined ? {} : { storedRunnerMode }) },
     );
     this.leases = new LeaseGuard(
       this.dispatcher,

@@ -37,6 +37,8 @@ export interface DispatcherOptions {
   readonly offerTtlMs: number;
   readonly agingIntervalMs: number;
   readonly clock: Clock;
+  /** ControlPlaneOptions.storedRunnerMode. */
+  readonly storedRunnerMode?: (runnerId: string) => RunnerMode | undefined;
 }
 
 interface Offer {
@@ -56,7 +58,7 @@ interface Offer {
  * they are found through an index by label, so an offer does not walk every connected runner.
  */
 export class Dispatcher {
-  private readonly registry = new RunnerRegistry();
+  private readonly registry: RunnerRegistry;
   /** Which session each offered or leased job takes a slot of. */
   private readonly assignee = new Map<string, RunnerSession>();
   /** Messages of sessions that have not registered yet, applied right after their `register`. */
@@ -80,6 +82,7 @@ export class Dispatcher {
     private readonly options: DispatcherOptions,
   ) {
     const { agingIntervalMs, clock } = options;
+    this.registry = new RunnerRegistry(options.storedRunnerMode);
     this.queue = new JobQueue<Leg>({ agingIntervalMs, now: () => clock.now() });
   }
 

@@ -47,6 +47,9 @@ export class RunnerRegistry {
   private readonly free = new FreeRunnerIndex<RunnerSession>();
   private nextSession = 1;
 
+  /** `storedMode`: the operator's mode kept outside this process, applied at each register. */
+  constructor(private readonly storedMode?: (runnerId: string) => RunnerMode | undefined) {}
+
   open(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): RunnerSession {
     const id = `runner-${this.nextSession++}`;
     return {
@@ -77,12 +80,14 @@ export class RunnerRegistry {
     session.labels = new Set(info.labels.map((label) => label.toLowerCase()));
     if (capabilities !== undefined) session.capabilities = capabilities;
     const record = this.records.get(session.runnerId);
+    const stored = session.durable ? this.storedMode?.(session.runnerId) : undefined;
     let superseded: RunnerSession | undefined;
     if (record === undefined) {
-      this.records.set(session.runnerId, { mode: 'online', session, detached: [] });
+      this.records.set(session.runnerId, { mode: stored ?? 'online', session, detached: [] });
     } else {
       if (record.session !== session && !record.session.closed) superseded = record.session;
       record.session = session;
+      if (stored !== undefined) record.mode = stored;
     }
     this.refresh(session);
     return superseded;

@@ -3,6 +3,7 @@ import type { ControlPlane, RunHandle } from '../engine/control-plane.js';
 import type { Stores } from '../store/store.js';
 import type { BundleFiles } from './bundle-files.js';
 import type { RunFeed } from './run-feed.js';
+import type { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
 import type { TokenAuthority } from './tokens.js';
 
@@ -18,6 +19,8 @@ export interface ApiContext {
   readonly stores: Stores;
   readonly authority: TokenAuthority;
   readonly controlPlane: ControlPlane;
+  /** The fleet's runners, in the store; every replica lists them and applies their modes. */
+  readonly runners: RunnerDirectory;
   readonly feed: RunFeed;
   readonly bundles: BundleFiles;
   /** Runs started by this process and not finished yet, by run id. */

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { jobStatuses, type RunStatus } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
-import { runnerModes } from '../engine/runner-view.js';
+import { runnerModes } from '../core/runner-mode.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
 
 /**
@@ -110,6 +110,14 @@ export const runnerViewSchema = z
     connected: z.boolean(),
     transport: z.string().optional(),
     capabilities: runnerCapabilitiesSchema.optional(),
+    replica: z
+      .string()
+      .optional()
+      .meta({ description: 'the server replica it is (or was last) connected to' }),
+    lastSeenAt: z
+      .number()
+      .optional()
+      .meta({ description: 'epoch ms: when its replica last said it was there' }),
   })
   .meta({ id: 'RunnerView' });
 

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -19,6 +20,7 @@ import { BundleFiles } from './bundle-files.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
+import { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
 import { TokenAuthority } from './tokens.js';
 
@@ -47,6 +49,11 @@ export interface ServerOptions {
   readonly takeoverIntervalMs?: number;
   /** How often to look for cancels of driven runs asked of other replicas. Default 1 s. */
   readonly cancelPollIntervalMs?: number;
+  /**
+   * How often to write this replica's runners to the store and apply runner modes set on other
+   * replicas (runner-directory.ts). Default 1 s.
+   */
+  readonly runnerSyncIntervalMs?: number;
 }
 
 /**
@@ -86,23 +93,34 @@ export class ValkyrieServer implements AsyncDisposable {
       const authority = await TokenAuthority.open(stores.tokens, clock);
       const generated = await authority.bootstrapAdmin(options.adminToken);
       const driven = new Map<string, DrivenRun>();
+      const logError =
+        options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
+      let directory: RunnerDirectory | undefined;
       const controlPlane = new ControlPlane(stores, {
         ...options.controlPlane,
         clock,
         issueJobToken: (jobId, runId, ttlMs) =>
           authority.issueJobToken(jobId, ttlMs, driven.get(runId)?.bundle),
+        storedRunnerMode: (runnerId) => directory?.modeOf(runnerId),
       });
+      directory = new RunnerDirectory(
+        stores.runners,
+        () => controlPlane,
+        replicaName(),
+        clock,
+        options.runnerSyncIntervalMs ?? 1_000,
+        logError,
+      );
       const feed = new RunFeed(stores.runs);
       controlPlane.onEvent(feed.publish);
       const intake = { stopped: false };
       const streams = new Set<EventStream>();
       const bundles = new BundleFiles(join(options.dataDir, 'bundles'));
-      const logError =
-        options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
       const context: ApiContext = {
         stores,
         authority,
         controlPlane,
+        runners: directory,
         feed,
         bundles,
         driven,
@@ -111,7 +129,7 @@ export class ValkyrieServer implements AsyncDisposable {
         logError,
         closing: () => intake.stopped,
       };
-      const authenticate = runnerAuthentication(authority, intake);
+      const authenticate = runnerAuthentication(authority, intake, directory);
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,
         authenticate,
@@ -159,6 +177,7 @@ export class ValkyrieServer implements AsyncDisposable {
         logError,
       );
       cancelRequests.start();
+      directory.start();
       return new ValkyrieServer(
         app,
         context,
@@ -215,6 +234,7 @@ export class ValkyrieServer implements AsyncDisposable {
       });
       await release(() => this.acceptors.ws.close());
       await release(() => this.acceptors.poll.close());
+      await release(() => this.context.runners.stop());
       await release(() => feed.close());
       await release(() => {
         for (const stream of [...streams]) stream.end();
@@ -231,7 +251,11 @@ export class ValkyrieServer implements AsyncDisposable {
   }
 }
 
-function runnerAuthentication(authority: TokenAuthority, intake: { stopped: boolean }): Authenticate<string> {
+function runnerAuthentication(
+  authority: TokenAuthority,
+  intake: { stopped: boolean },
+  directory: RunnerDirectory,
+): Authenticate<string> {
   return async ({ headers }) => {
     // A draining server keeps the connections it has (their jobs report through them) but takes no
     // new ones: the runner retries, and reaches another replica or this one after a restart.
@@ -244,8 +268,11 @@ function runnerAuthentication(authority: TokenAuthority, intake: { stopped: bool
       };
     try {
       const principal = await authority.authenticate(headers.authorization);
-      if (principal.kind === 'token' && principal.role === 'credential')
+      if (principal.kind === 'token' && principal.role === 'credential') {
+        // A mode an operator set on another replica applies from the runner's register on.
+        await directory.refreshModes();
         return { kind: 'accepted', principal: principal.id };
+      }
       return {
         kind: 'rejected',
         status: 403,
@@ -258,6 +285,15 @@ function runnerAuthentication(authority: TokenAuthority, intake: { stopped: bool
       throw error;
     }
   };
+}
+
+let serversStarted = 0;
+
+/** This server's name in the store's runner list: host and pid, and a count when a process runs several. */
+function replicaName(): string {
+  serversStarted++;
+  const name = `${hostname()}/${process.pid}`;
+  return serversStarted === 1 ? name : `${name}.${serversStarted}`;
 }
 
 async function listen(app: FastifyInstance, options: ServerOptions): Promise<void> {

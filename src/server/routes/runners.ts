@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { RunnerMode } from '../../engine/runner-view.js';
+import type { RunnerMode } from '../../core/runner-mode.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
@@ -13,11 +13,11 @@ const modeOf: Record<'drain' | 'resume' | 'maintenance', RunnerMode> = {
 };
 
 /**
- * Runners: registration (a registration token exchanged for a per-runner credential), the list the
- * control plane keeps, and an operator's drain / resume / maintenance.
+ * Runners: registration (a registration token exchanged for a per-runner credential), the fleet's list
+ * (from the store, shared by replicas), and an operator's drain / resume / maintenance.
  */
 export function runnerRoutes(context: ApiContext): Route[] {
-  const { authority, controlPlane } = context;
+  const { authority, runners } = context;
   return [
     defineRoute({
       method: 'POST',
@@ -46,20 +46,20 @@ export function runnerRoutes(context: ApiContext): Route[] {
       method: 'GET',
       url: '/api/v1/runners',
       summary:
-        'List the runners this server knows: connected ones, and disconnected ones whose leases live on',
+        "List the fleet's runners, whichever replica they are connected to; disconnected ones stay listed",
       access: 'read',
       responses: {
         200: { description: 'runners', schema: z.object({ runners: z.array(runnerViewSchema) }) },
       },
       async handle() {
-        return { status: 200, body: { runners: controlPlane.runners() } };
+        return { status: 200, body: { runners: await runners.list() } };
       },
     }),
     defineRoute({
       method: 'POST',
       url: '/api/v1/runners/:id/:action',
       summary:
-        'drain (no new jobs; running ones finish), maintenance (the same, marked for an operator) or resume (online again)',
+        'drain (no new jobs; running ones finish), maintenance (the same, marked for an operator) or resume (online again); stored, so it reaches the runner on any replica and follows it when it reconnects',
       access: 'admin',
       params: runnerModeParams,
       responses: {
@@ -67,13 +67,16 @@ export function runnerRoutes(context: ApiContext): Route[] {
         404: { description: 'VK_RUNNER_NOT_FOUND', schema: errorSchema },
       },
       async handle({ params }) {
-        if (!controlPlane.setRunnerMode(params.id, modeOf[params.action]))
-          throw new ApiError(404, 'VK_RUNNER_NOT_FOUND', `no runner ${params.id} is known to this server`, {
-            path: 'params.id',
-          });
-        const runner = controlPlane.runners().find((view) => view.id === params.id);
+        const runner = await runners.setMode(params.id, modeOf[params.action]);
         if (runner === undefined)
-          throw new ApiError(404, 'VK_RUNNER_NOT_FOUND', `no runner ${params.id} is known to this server`);
+          throw new ApiError(
+            404,
+            'VK_RUNNER_NOT_FOUND',
+            `no runner ${params.id} has connected to the fleet`,
+            {
+              path: 'params.id',
+            },
+          );
         return { status: 200, body: { runner } };
       },
     }),

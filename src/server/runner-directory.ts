@@ -1,0 +1,203 @@
+import type { Clock } from '../core/clock.js';
+import { PeriodicTask } from '../core/periodic-task.js';
+import type { RunnerMode } from '../core/runner-mode.js';
+import type { RunnerView } from '../engine/runner-view.js';
+import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
+import type { RunnerPresence, RunnerStore, StoredRunner } from '../store/runners.js';
+
+/** A runner as the API lists it: the control plane's view, plus where it is connected and when seen. */
+export interface FleetRunnerView extends RunnerView {
+  /** The replica it is (or was last) connected to. */
+  readonly replica?: string;
+  /** epoch milliseconds: when its replica last said it was there. */
+  readonly lastSeenAt?: number;
+}
+
+/** What the directory needs of the control plane: its runners, and applying a mode to one. */
+export interface LocalRunners {
+  runners(): RunnerView[];
+  setRunnerMode(runnerId: string, mode: RunnerMode): boolean;
+}
+
+/**
+ * The fleet's runner list, kept in the store (RunnerStore) so that every replica lists every runner
+ * and an operator's mode reaches a runner wherever it is connected. Every `intervalMs` it applies the
+ * stored modes to the runners connected here, writes those whose presence changed, marks those that
+ * left disconnected, and touches the rest (this replica's heartbeat). A runner whose replica has not
+ * touched it for `staleAfterMs` — the replica died — is listed disconnected. Calls are serialised, so
+ * a poll never reverts a mode set meanwhile. Lifecycle: `start()` once, `stop()` (idempotent) before
+ * the store closes; it marks this replica's runners disconnected.
+ */
+export class RunnerDirectory {
+  private readonly polls: PeriodicTask;
+  private readonly staleAfterMs: number;
+  /** The stored modes other than `online`; undefined until the first poll read them. */
+  private stored: Map<string, RunnerMode> | undefined;
+  /** The operator mode last applied to each runner connected here. */
+  private readonly applied = new Map<string, RunnerMode>();
+  /** What was last written of each runner connected here, as a comparable key. */
+  private written = new Map<string, string>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: RunnerStore,
+    private readonly local: () => LocalRunners,
+    /** This replica's name in the store: unique among the processes on it. */
+    readonly replica: string,
+    private readonly clock: Clock,
+    intervalMs: number,
+    logError: (error: unknown) => void,
+  ) {
+    this.staleAfterMs = Math.max(6_000, 3 * intervalMs);
+    this.polls = new PeriodicTask(() => this.sync(), intervalMs, logError);
+  }
+
+  start(): void {
+    this.polls.start(true);
+  }
+
+  async stop(): Promise<void> {
+    if (this.polls.isStopped) return;
+    await this.polls.stop();
+    await this.serially(() =>
+      this.store.disconnected(this.replica, [...this.written.keys()], this.clock.now()),
+    );
+  }
+
+  /** The stored mode of a runner, for the control plane to apply when it registers here. */
+  modeOf(runnerId: string): RunnerMode | undefined {
+    return this.stored === undefined ? undefined : (this.stored.get(runnerId) ?? 'online');
+  }
+
+  /**
+   * Reads the stored modes again, so that a runner about to register here gets a mode set on another
+   * replica since the last poll (the server calls it when it accepts a runner's connection).
+   */
+  refreshModes(): Promise<void> {
+    return this.serially(async () => {
+      this.stored = await this.store.modes();
+    });
+  }
+
+  /** One poll now: applies stored modes and writes this replica's runners. */
+  sync(): Promise<void> {
+    return this.serially(() => this.syncNow());
+  }
+
+  /**
+   * Stores an operator's mode and applies it here when the runner is connected here; other replicas
+   * apply it at their next poll. Undefined when no replica has written the runner.
+   */
+  setMode(runnerId: string, mode: RunnerMode): Promise<FleetRunnerView | undefined> {
+    return this.serially(async () => {
+      let row = await this.store.setMode(runnerId, mode);
+      if (
+        row === undefined &&
+        this.local()
+          .runners()
+          .some((view) => view.id === runnerId)
+      ) {
+        // Registered here since the last poll: write it now rather than answer 404.
+        await this.syncNow();
+        row = await this.store.setMode(runnerId, mode);
+      }
+      if (row === undefined) return undefined;
+      if (mode === 'online') this.stored?.delete(runnerId);
+      else this.stored?.set(runnerId, mode);
+      if (this.local().setRunnerMode(runnerId, mode)) this.applied.set(runnerId, mode);
+      return (await this.listNow()).find((view) => view.id === runnerId);
+    });
+  }
+
+  /** Every runner of the fleet, in the order first seen; those connected here as this process sees them. */
+  list(): Promise<FleetRunnerView[]> {
+    return this.listNow();
+  }
+
+  private async listNow(): Promise<FleetRunnerView[]> {
+    const rows = await this.store.list();
+    const now = this.clock.now();
+    const local = new Map(
+      this.local()
+        .runners()
+        .map((view) => [view.id, view]),
+    );
+    const views = rows.map((row): FleetRunnerView => {
+      const mine = local.get(row.id);
+      local.delete(row.id);
+      if (mine === undefined || (!mine.connected && row.replica !== this.replica))
+        return this.storedView(row, now);
+      return mine.connected
+        ? { ...mine, replica: this.replica, lastSeenAt: now }
+        : { ...mine, replica: row.replica, lastSeenAt: row.lastSeenAt };
+    });
+    for (const mine of local.values())
+      views.push(mine.connected ? { ...mine, replica: this.replica, lastSeenAt: now } : mine);
+    return views;
+  }
+
+  private storedView(row: StoredRunner, now: number): FleetRunnerView {
+    const capabilities = runnerCapabilitiesSchema.safeParse(row.capabilities);
+    return {
+      id: row.id,
+      name: row.name,
+      labels: row.labels,
+      capacity: row.capacity,
+      running: row.running,
+      mode: row.mode === 'online' && row.draining ? 'draining' : row.mode,
+      connected: row.connected && now - row.lastSeenAt <= this.staleAfterMs,
+      ...(row.transport === undefined ? {} : { transport: row.transport }),
+      ...(capabilities.success ? { capabilities: capabilities.data } : {}),
+      replica: row.replica,
+      lastSeenAt: row.lastSeenAt,
+    };
+  }
+
+  private async syncNow(): Promise<void> {
+    this.stored = await this.store.modes();
+    const local = this.local();
+    for (const view of local.runners()) {
+      if (!view.connected) continue;
+      const mode = this.stored.get(view.id) ?? 'online';
+      if (this.applied.get(view.id) === mode) continue;
+      local.setRunnerMode(view.id, mode);
+      this.applied.set(view.id, mode);
+    }
+    const present = new Map<string, string>();
+    const changed: RunnerPresence[] = [];
+    for (const view of local.runners()) {
+      if (!view.connected) continue;
+      const presence = presenceOf(view, this.applied.get(view.id) ?? 'online');
+      const key = JSON.stringify(presence);
+      present.set(view.id, key);
+      if (this.written.get(view.id) !== key) changed.push(presence);
+    }
+    const gone = [...this.written.keys()].filter((id) => !present.has(id));
+    const now = this.clock.now();
+    await this.store.connected(this.replica, changed, now);
+    await this.store.disconnected(this.replica, gone, now);
+    await this.store.touch(this.replica, now);
+    this.written = present;
+    for (const id of gone) this.applied.delete(id);
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** `operatorMode` tells a runner's own drain (shown as `draining` while the operator's mode is online). */
+function presenceOf(view: RunnerView, operatorMode: RunnerMode): RunnerPresence {
+  return {
+    id: view.id,
+    name: view.name,
+    labels: view.labels,
+    capacity: view.capacity,
+    running: view.running,
+    draining: view.mode === 'draining' && operatorMode === 'online',
+    ...(view.transport === undefined ? {} : { transport: view.transport }),
+    ...(view.capabilities === undefined ? {} : { capabilities: { ...view.capabilities } }),
+  };
+}

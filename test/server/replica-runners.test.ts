@@ -1,0 +1,154 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { openPostgresStores } from '../../src/store/postgres/index.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
+import {
+  connectScriptedRunner,
+  credential,
+  oneJobWorkflow,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
+
+interface Listed {
+  id: string;
+  mode: string;
+  connected: boolean;
+  running: number;
+  replica?: string;
+  lastSeenAt?: number;
+}
+
+const syncMs = 25;
+
+/**
+ * Two servers on one store, as replicas behind a load balancer: one fleet of runners, one set of modes.
+ * `freshStore` makes an empty store for one test and returns how to open it (once per replica).
+ */
+function runnerScenarios(name: string, freshStore: () => () => Promise<Stores>): void {
+  let openStores: () => Promise<Stores> = () => Promise.reject(new Error('no store outside a test'));
+  beforeEach(() => {
+    openStores = freshStore();
+  });
+  const startReplica = async () =>
+    startTestServer({ stores: await openStores(), runnerSyncIntervalMs: syncMs });
+
+  it(`${name}: every replica lists a runner connected to another, and a drain asked of either reaches it`, async () => {
+    const a = await startReplica();
+    const b = await startReplica();
+    const runner = await connectScriptedRunner(a.server.url, await credential(a.request, a.token), 1);
+    const [onA] = await until(a, (runners) => runners.length === 1);
+    const [onB] = await until(b, (runners) => runners[0]?.connected === true);
+    expect(onB).toMatchObject({ id: onA?.id, mode: 'online', replica: onA?.replica });
+    expect(onA?.replica).toEqual(expect.any(String));
+    const id = onA?.id ?? '';
+
+    const drained = await b.request('POST', `/api/v1/runners/${id}/drain`);
+    expect(drained).toMatchObject({
+      status: 200,
+      body: { runner: { id, mode: 'draining', connected: true } },
+    });
+    await until(a, (runners) => runners[0]?.mode === 'draining');
+    await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const leased = runner.leases(1);
+    expect(await Promise.race([leased.then(() => 'leased'), delay(300).then(() => 'held back')])).toBe(
+      'held back',
+    );
+    expect(await b.request('POST', `/api/v1/runners/${id}/resume`)).toMatchObject({ status: 200 });
+    expect(await leased).toHaveLength(1);
+    await until(b, (runners) => runners[0]?.running === 1);
+    runner.transport.close();
+    await until(b, (runners) => runners[0]?.connected === false);
+  });
+
+  it(`${name}: a mode follows a runner that reconnects to another replica, before it gets an offer there`, async () => {
+    const a = await startReplica();
+    const b = await startReplica();
+    const secret = await credential(a.request, a.token);
+    const first = await connectScriptedRunner(a.server.url, secret, 1);
+    const [listed] = await until(a, (runners) => runners.length === 1);
+    const id = listed?.id ?? '';
+    expect(await a.request('POST', `/api/v1/runners/${id}/maintenance`)).toMatchObject({ status: 200 });
+    first.transport.close();
+    // A job waits on replica b; the runner, in maintenance, must not get it when it connects there.
+    await b.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const second = await connectScriptedRunner(b.server.url, secret, 1);
+    const leased = second.leases(1);
+    expect(await Promise.race([leased.then(() => 'leased'), delay(300).then(() => 'held back')])).toBe(
+      'held back',
+    );
+    const [moved] = await until(
+      a,
+      (runners) => runners[0]?.connected === true && runners[0].replica !== listed?.replica,
+    );
+    expect(moved).toMatchObject({ id, mode: 'maintenance' });
+    expect(await a.request('POST', `/api/v1/runners/${id}/resume`)).toMatchObject({ status: 200 });
+    expect(await leased).toHaveLength(1);
+    second.transport.close();
+  });
+
+  it(`${name}: runners of a replica that stops are listed disconnected; those of one that died, once stale`, async () => {
+    const a = await startReplica();
+    const b = await startReplica();
+    const runner = await connectScriptedRunner(a.server.url, await credential(a.request, a.token), 1);
+    await until(b, (runners) => runners[0]?.connected === true);
+    await a.server.destroy();
+    const [gone] = await until(b, (runners) => runners[0]?.connected === false);
+    expect(gone).toMatchObject({ mode: 'online' });
+    runner.transport.close();
+    // A replica that died never said so: its runners' rows stay connected, and their age tells.
+    const stores = await openStores();
+    try {
+      const presence = { name: 'ghost', labels: ['linux'], capacity: 1, running: 0, draining: false };
+      await stores.runners.connected('dead-replica', [{ id: 'rnr_ghost', ...presence }], Date.now() - 60_000);
+      await stores.runners.connected('dead-replica', [{ id: 'rnr_fresh', ...presence }], Date.now());
+    } finally {
+      await stores.close();
+    }
+    const listed = await until(b, (runners) => runners.length === 3);
+    const connected = Object.fromEntries(listed.map((runner) => [runner.id, runner.connected]));
+    expect(connected).toMatchObject({ rnr_ghost: false, rnr_fresh: true });
+  });
+}
+
+async function until(server: TestServer, done: (runners: Listed[]) => boolean): Promise<Listed[]> {
+  let runners: Listed[] = [];
+  for (let i = 0; i < 200; i++) {
+    runners = ((await server.request('GET', '/api/v1/runners')).body as { runners: Listed[] }).runners;
+    if (done(runners)) return runners;
+    await delay(20);
+  }
+  throw new Error(`the runner list never became as expected: ${JSON.stringify(runners)}`);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('the runner list and modes across server replicas on one store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-replica-runners-'));
+  let files = 0;
+  runnerScenarios('SQLite', () => {
+    const path = join(dir, `valkyrie-${++files}.db`);
+    return async () => openSqliteStores(path);
+  });
+
+  const schemas: string[] = [];
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (postgresSkipReason === undefined) for (const schema of schemas) await dropSchema(schema);
+  });
+  if (postgresSkipReason !== undefined) {
+    it.skip(`Postgres: ${postgresSkipReason}`, () => {});
+  } else {
+    runnerScenarios('Postgres', () => {
+      const schema = uniqueSchema();
+      schemas.push(schema);
+      return () => openPostgresStores(postgresUrl, { schema });
+    });
+  }
+});
