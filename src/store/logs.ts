@@ -34,4 +34,18 @@ export interface LogStore {
   /** Appends a batch in one transaction. */
   append(lines: readonly LogLine[]): Promise<void>;
   read(runId: RunId, options?: { jobId?: JobId; tail?: number }): Promise<LogLine[]>;
+  /**
+   * For following a log from another process: the lines appended after `position` (0: from the
+   * first), in append order, at most `limit` (default 1000), and the position after the last one
+   * returned (`position` itself when there is none). Positions are opaque, and grow with each append
+   * of a run; appends of one run are made by one process in order, so none is skipped.
+   */
+  readAfter(
+    runId: RunId,
+    position: number,
+    options?: { jobId?: JobId; limit?: number },
+  ): Promise<{ lines: LogLine[]; position: number }>;
 }
+
+/** How many lines `readAfter` returns at most unless told. */
+export const defaultReadAfterLimit = 1000;

@@ -123,5 +123,34 @@ export function logStoreContract(make: StoresFactory): void {
       expect(read[4999]).toEqual(batch[4999]);
       expect(texts(await logs().read(runId, { tail: 2 }))).toEqual(['line 4998', 'line 4999']);
     });
+
+    it('follows a log: the lines after a position, in order, in pages, for the run or one job', async () => {
+      const { runId, a, b } = await runWithJobs(stores());
+      const other = await runWithJobs(stores());
+      expect(await logs().readAfter(runId, 0)).toEqual({ lines: [], position: 0 });
+      await logs().append([
+        line(runId, a, 'a1'),
+        line(runId, b, 'b1', { jobAttempt: 2 }),
+        line(runId, a, 'a2'),
+      ]);
+      await logs().append([line(other.runId, other.a, 'elsewhere')]);
+      const first = await logs().readAfter(runId, 0, { limit: 2 });
+      expect(first.lines).toEqual([line(runId, a, 'a1'), line(runId, b, 'b1', { jobAttempt: 2 })]);
+      const second = await logs().readAfter(runId, first.position, { limit: 2 });
+      expect(texts(second.lines)).toEqual(['a2']);
+      expect(await logs().readAfter(runId, second.position)).toEqual({
+        lines: [],
+        position: second.position,
+      });
+      await logs().append([line(runId, b, 'b2'), line(runId, a, 'a3')]);
+      expect(texts((await logs().readAfter(runId, second.position)).lines)).toEqual(['b2', 'a3']);
+      const jobA = await logs().readAfter(runId, 0, { jobId: a });
+      expect(texts(jobA.lines)).toEqual(['a1', 'a2', 'a3']);
+      expect(texts((await logs().readAfter(runId, first.position, { jobId: a })).lines)).toEqual([
+        'a2',
+        'a3',
+      ]);
+      expect(await logs().readAfter(asRunId('no-such-run'), 7)).toEqual({ lines: [], position: 7 });
+    });
   });
 }

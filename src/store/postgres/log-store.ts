@@ -1,6 +1,6 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
-import { type LogLine, type LogStore, withAttempts } from '../logs.js';
+import { defaultReadAfterLimit, type LogLine, type LogStore, withAttempts } from '../logs.js';
 import { millis, runKey } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
@@ -45,6 +45,14 @@ const statements = {
     text: `SELECT ${columns} FROM log_lines WHERE job_id = $2 AND run_id = $1 ORDER BY seq`,
   },
   jobTail: { name: 'vk_tail_job_logs', text: newest('job_id = $2 AND run_id = $1', '$3') },
+  runAfter: {
+    name: 'vk_follow_run_logs',
+    text: `SELECT seq, ${columns} FROM log_lines WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+  },
+  jobAfter: {
+    name: 'vk_follow_job_logs',
+    text: `SELECT seq, ${columns} FROM log_lines WHERE job_id = $2 AND run_id = $1 AND seq > $3 ORDER BY seq LIMIT $4`,
+  },
 } satisfies Record<string, Statement>;
 
 /** Postgres text cannot hold NUL; a program that prints one still gets the rest of its line stored. */
@@ -106,20 +114,44 @@ export class PostgresLogStore implements LogStore {
             : await query<LogRow>(statements.jobTail, [key, jobId, tail])
         ).rows;
       }
-      return rows.map((row) =>
-        withAttempts(
-          {
-            runId,
-            jobId: asJobId(row.job_id),
-            stepIndex: row.step_index,
-            stream: row.stream,
-            at: millis(row.at),
-            text: row.text,
-          },
-          row.job_attempt,
-          row.step_attempt,
-        ),
-      );
+      return rows.map((row) => lineOf(runId, row));
     });
   }
+
+  readAfter(
+    runId: RunId,
+    position: number,
+    options?: { jobId?: JobId; limit?: number },
+  ): Promise<{ lines: LogLine[]; position: number }> {
+    return this.#db.read(`follow the log of run ${runId}`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return { lines: [], position };
+      const limit = Math.max(1, Math.floor(options?.limit ?? defaultReadAfterLimit));
+      const jobId = options?.jobId;
+      const { rows } =
+        jobId === undefined
+          ? await query<LogRow & { seq: string }>(statements.runAfter, [key, position, limit])
+          : await query<LogRow & { seq: string }>(statements.jobAfter, [key, jobId, position, limit]);
+      const last = rows.at(-1);
+      return {
+        lines: rows.map((row) => lineOf(runId, row)),
+        position: last === undefined ? position : Number(last.seq),
+      };
+    });
+  }
+}
+
+function lineOf(runId: RunId, row: LogRow): LogLine {
+  return withAttempts(
+    {
+      runId,
+      jobId: asJobId(row.job_id),
+      stepIndex: row.step_index,
+      stream: row.stream,
+      at: millis(row.at),
+      text: row.text,
+    },
+    row.job_attempt,
+    row.step_attempt,
+  );
 }

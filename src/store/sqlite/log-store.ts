@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
-import { type LogLine, type LogStore, withAttempts } from '../logs.js';
+import { defaultReadAfterLimit, type LogLine, type LogStore, withAttempts } from '../logs.js';
 import { runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
@@ -30,6 +30,8 @@ export class SqliteLogStore implements LogStore {
   readonly #jobLines;
   readonly #jobTail;
   readonly #appendTx;
+  readonly #runAfter;
+  readonly #jobAfter;
 
   constructor(
     db: Database.Database,
@@ -48,6 +50,12 @@ export class SqliteLogStore implements LogStore {
       `SELECT ${columns} FROM log_lines WHERE job_id = ? AND +run_id = ? ORDER BY seq`,
     );
     this.#jobTail = db.prepare<[string, number, number], LogRow>(newest('job_id = ? AND +run_id = ?'));
+    this.#runAfter = db.prepare<[number, number, number], LogRow & { seq: number }>(
+      `SELECT seq, ${columns} FROM log_lines WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    );
+    this.#jobAfter = db.prepare<[string, number, number, number], LogRow & { seq: number }>(
+      `SELECT seq, ${columns} FROM log_lines WHERE job_id = ? AND +run_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    );
     this.#appendTx = db.transaction((lines: readonly LogLine[]) => {
       for (const line of lines) this.#insertLine(line);
     });
@@ -71,20 +79,28 @@ export class SqliteLogStore implements LogStore {
       } else {
         rows = tail === undefined ? this.#jobLines.all(jobId, key) : this.#jobTail.all(jobId, key, tail);
       }
-      return rows.map((row) =>
-        withAttempts(
-          {
-            runId,
-            jobId: asJobId(row.job_id),
-            stepIndex: row.step_index,
-            stream: row.stream,
-            at: row.at,
-            text: row.text,
-          },
-          row.job_attempt,
-          row.step_attempt,
-        ),
-      );
+      return rows.map((row) => lineOf(runId, row));
+    });
+  }
+
+  readAfter(
+    runId: RunId,
+    position: number,
+    options?: { jobId?: JobId; limit?: number },
+  ): Promise<{ lines: LogLine[]; position: number }> {
+    return this.commits.read(`follow the log of run ${runId}`, () => {
+      const key = runKey(runId);
+      if (key === undefined) return { lines: [], position };
+      const limit = Math.max(1, Math.floor(options?.limit ?? defaultReadAfterLimit));
+      const jobId = options?.jobId;
+      const rows =
+        jobId === undefined
+          ? this.#runAfter.all(key, position, limit)
+          : this.#jobAfter.all(jobId, key, position, limit);
+      return {
+        lines: rows.map((row) => lineOf(runId, row)),
+        position: rows.at(-1)?.seq ?? position,
+      };
     });
   }
 
@@ -107,4 +123,19 @@ export class SqliteLogStore implements LogStore {
       throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${line.jobId}`, { cause: error });
     }
   }
+}
+
+function lineOf(runId: RunId, row: LogRow): LogLine {
+  return withAttempts(
+    {
+      runId,
+      jobId: asJobId(row.job_id),
+      stepIndex: row.step_index,
+      stream: row.stream,
+      at: row.at,
+      text: row.text,
+    },
+    row.job_attempt,
+    row.step_attempt,
+  );
 }
