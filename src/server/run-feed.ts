@@ -1,30 +1,52 @@
-import { asRunId } from '../core/ids.js';
+import { randomBytes } from 'node:crypto';
+import { asRunId, type JobId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
+import type { LogStore } from '../store/logs.js';
 import type { RunStore } from '../store/runs.js';
+import { followStoredRun } from './stored-run-follower.js';
+import { isFinished, jobCompletedOf, runCompletedOf, runStartedOf } from './stored-run-events.js';
 
 /** Receives a run's events in order; `end` comes once, after run.completed or when the feed closes. */
 export interface RunSubscriber {
-  event(event: RunEvent): void;
+  /** `id`: the event's SSE id, which a client that reconnects sends back as Last-Event-ID. */
+  event(event: RunEvent, id?: string): void;
+  /** The subscription continues right after the event the client named (nothing is sent again). */
+  resumed?(): void;
   end(): void;
 }
 
 interface ActiveFeed {
+  /** Names this feed in event ids: ids of another feed (another replica's, an earlier one) do not resume it. */
+  readonly id: string;
   readonly events: RunEvent[];
   readonly subscribers: Set<RunSubscriber>;
 }
 
+export interface RunFeedOptions {
+  /** How often a run followed from the store is read again (stored-run-follower.ts). */
+  readonly pollMs: number;
+  readonly logError: (error: unknown) => void;
+}
+
 /**
  * The events of the runs this process drives, kept in memory from run.started to run.completed so a
- * subscriber that arrives late gets the whole run replayed, then the live events. A run this process
- * does not drive (finished, or another replica's) is summarised from the store instead. Memory: every
- * event of every active run, log lines included, until the run completes.
+ * subscriber that arrives late gets the whole run replayed, then the live events; one that comes back
+ * with the id of the last event it got (Last-Event-ID) continues right after it. An unfinished run
+ * this process does not drive (another replica's), or one whose client comes back with an id of
+ * another feed, is followed from the store (from its start; the client skips what it has seen). A
+ * finished run is summarised from the store. Memory: every event of every active run, log lines
+ * included, until the run completes.
  */
 export class RunFeed {
   private readonly active = new Map<string, ActiveFeed>();
+  private readonly followers = new Set<() => void>();
   private closed = false;
 
-  constructor(private readonly runs: RunStore) {}
+  constructor(
+    private readonly stores: { readonly runs: RunStore; readonly logs: LogStore },
+    private readonly options: RunFeedOptions,
+  ) {}
 
   /** The control plane's listener. */
   readonly publish = (event: RunEvent): void => {
@@ -33,11 +55,12 @@ export class RunFeed {
     let feed = this.active.get(runId);
     if (feed === undefined) {
       if (event.type !== 'run.started') return;
-      feed = { events: [], subscribers: new Set() };
+      feed = { id: randomBytes(6).toString('hex'), events: [], subscribers: new Set() };
       this.active.set(runId, feed);
     }
+    const id = `${feed.id}.${feed.events.length}`;
     feed.events.push(event);
-    for (const subscriber of feed.subscribers) subscriber.event(event);
+    for (const subscriber of feed.subscribers) subscriber.event(event, id);
     if (event.type === 'run.completed') {
       this.active.delete(runId);
       for (const subscriber of feed.subscribers) subscriber.end();
@@ -48,17 +71,54 @@ export class RunFeed {
     return this.active.has(runId);
   }
 
-  /** Replays the run so far, then streams it live; the returned function unsubscribes. */
-  async subscribe(runId: string, subscriber: RunSubscriber): Promise<() => void> {
+  /**
+   * Replays the run so far (or continues after `lastEventId`), then streams it live; the returned
+   * function unsubscribes.
+   */
+  async subscribe(runId: string, subscriber: RunSubscriber, lastEventId?: string): Promise<() => void> {
     const live = this.active.get(runId);
-    if (live !== undefined && !this.closed) {
-      for (const event of live.events) subscriber.event(event);
+    const from = live === undefined ? undefined : resumePoint(live, lastEventId);
+    if (live !== undefined && from !== undefined && !this.closed) {
+      if (from > 0) subscriber.resumed?.();
+      for (let index = from; index < live.events.length; index++)
+        subscriber.event(live.events[index] as RunEvent, `${live.id}.${index}`);
       live.subscribers.add(subscriber);
       return () => live.subscribers.delete(subscriber);
     }
+    const run = this.closed ? undefined : await this.stores.runs.getRun(asRunId(runId));
+    if (run !== undefined && (!isFinished(run) || lastEventId !== undefined))
+      return this.followStored(runId, subscriber);
     for (const event of await this.summary(runId)) subscriber.event(event);
     subscriber.end();
     return () => {};
+  }
+
+  /** Follows the run from the store, numbering its events so that a client sends an id back. */
+  private followStored(runId: string, subscriber: RunSubscriber, jobId?: JobId): () => void {
+    let count = 0;
+    const stop = followStoredRun(
+      this.stores,
+      asRunId(runId),
+      {
+        event: (event) => subscriber.event(event, `stored.${count++}`),
+        end: () => {
+          this.followers.delete(stop);
+          subscriber.end();
+        },
+      },
+      { ...this.options, ...(jobId === undefined ? {} : { jobId }) },
+    );
+    this.followers.add(stop);
+    return stop;
+  }
+
+  /** A job's log lines from the store until the job finishes, for a run this process does not drive. */
+  followJobLog(runId: string, jobId: JobId, subscriber: RunSubscriber): () => void {
+    if (this.closed) {
+      subscriber.end();
+      return () => {};
+    }
+    return this.followStored(runId, subscriber, jobId);
   }
 
   /** Ends the run's subscriptions without run.completed (another process drives it now). */
@@ -72,6 +132,7 @@ export class RunFeed {
   /** Ends every subscription (shutdown); later subscribers get the stored summary. */
   close(): void {
     this.closed = true;
+    for (const stop of [...this.followers]) stop();
     for (const feed of this.active.values()) {
       for (const subscriber of feed.subscribers) subscriber.end();
       feed.subscribers.clear();
@@ -81,41 +142,23 @@ export class RunFeed {
   /** run.started, each finished job's job.completed, and run.completed if the run has finished. */
   private async summary(runId: string): Promise<RunEvent[]> {
     const id = asRunId(runId);
-    const run = await this.runs.getRun(id);
+    const run = await this.stores.runs.getRun(id);
     if (run === undefined) return [];
-    const jobs = await this.runs.listJobs(id);
-    const events: RunEvent[] = [
-      {
-        type: 'run.started',
-        runId,
-        runNumber: run.runNumber,
-        workflow: run.workflowName,
-        at: run.startedAt ?? run.createdAt,
-      },
-    ];
-    const finished = [];
-    for (const job of jobs) {
-      if (!isTerminal(job.status)) continue;
-      const durationMs =
-        job.startedAt === undefined || job.finishedAt === undefined ? 0 : job.finishedAt - job.startedAt;
-      finished.push({ name: job.name, status: job.status, durationMs });
-      events.push({
-        type: 'job.completed',
-        jobId: job.id,
-        name: job.name,
-        status: job.status,
-        durationMs,
-        ...(job.reason === undefined ? {} : { reason: job.reason }),
-        at: job.finishedAt ?? run.createdAt,
-      });
-    }
-    if (run.status !== 'queued' && run.status !== 'running') {
-      const start = run.startedAt ?? run.createdAt;
-      const durationMs = run.finishedAt === undefined ? 0 : run.finishedAt - start;
-      events.push({ type: 'run.completed', runId, status: run.status, durationMs, jobs: finished });
-    }
+    const jobs = await this.stores.runs.listJobs(id);
+    const events = [runStartedOf(run)];
+    for (const job of jobs) if (isTerminal(job.status)) events.push(jobCompletedOf(job, job.status, run));
+    if (isFinished(run)) events.push(runCompletedOf(run, jobs));
     return events;
   }
+}
+
+/** Where a subscriber coming back with `lastEventId` continues in `feed`; undefined: not from this feed. */
+function resumePoint(feed: ActiveFeed, lastEventId: string | undefined): number | undefined {
+  if (lastEventId === undefined) return 0;
+  const dot = lastEventId.lastIndexOf('.');
+  if (lastEventId.slice(0, dot) !== feed.id) return undefined;
+  const index = Number(lastEventId.slice(dot + 1));
+  return Number.isSafeInteger(index) && index >= 0 && index < feed.events.length ? index + 1 : undefined;
 }
 
 /** Job ids are `<runId>.<ordinal>` (core/ids.ts); concurrency events name their run when it exists. */

@@ -54,6 +54,11 @@ export interface ServerOptions {
    * replicas (runner-directory.ts). Default 1 s.
    */
   readonly runnerSyncIntervalMs?: number;
+  /**
+   * How often an event or log stream of a run this replica does not drive reads the store for what
+   * is new (stored-run-follower.ts). Default 500 ms.
+   */
+  readonly streamPollIntervalMs?: number;
 }
 
 /**
@@ -111,7 +116,7 @@ export class ValkyrieServer implements AsyncDisposable {
         options.runnerSyncIntervalMs ?? 1_000,
         logError,
       );
-      const feed = new RunFeed(stores.runs);
+      const feed = new RunFeed(stores, { pollMs: options.streamPollIntervalMs ?? 500, logError });
       controlPlane.onEvent(feed.publish);
       const intake = { stopped: false };
       const streams = new Set<EventStream>();

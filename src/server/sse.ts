@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify';
 const keepAliveMs = 15_000;
 
 export interface EventStream {
-  send(event: string, data: unknown): void;
+  /** `id`: the event's id, which the client sends back as Last-Event-ID when it reconnects. */
+  send(event: string, data: unknown, id?: string): void;
   /** Idempotent. */
   end(): void;
   /** Called once when the stream ends, whoever ended it (this side, the client, shutdown). */
@@ -37,9 +38,10 @@ export function openEventStream(reply: FastifyReply, open: Set<EventStream>): Ev
     for (const listener of listeners) listener();
   };
   const stream: EventStream = {
-    send(event, data) {
+    send(event, data, id) {
       if (ended) return;
-      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const idField = id === undefined ? '' : `id: ${id}\n`;
+      raw.write(`${idField}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     end() {
       if (ended) return;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { readServerSentEvents } from '../../src/cli/sse-reader.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { NetworkTransport } from '../../src/protocol/transport-end.js';
@@ -134,5 +135,45 @@ export async function connectScriptedRunner(
       while (leases.length < count) await new Promise<void>((resolve) => (waiting = resolve));
       return leases;
     },
+  };
+}
+
+/**
+ * Reads a Server-Sent Events response to its end: [event name, parsed data, id] triples. Also
+ * checks that it is one.
+ */
+export async function readEvents(
+  url: string,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<[string, unknown, string | undefined][]> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}`, ...headers } });
+  if (!response.headers.get('content-type')?.includes('text/event-stream') || response.body === null)
+    throw new Error(`not an event stream: ${response.status} ${await response.text()}`);
+  const events: [string, unknown, string | undefined][] = [];
+  for await (const event of readServerSentEvents(response.body as unknown as AsyncIterable<Uint8Array>))
+    events.push([event.event, JSON.parse(event.data), event.id]);
+  return events;
+}
+
+/** An event stream read one event at a time: `next` waits for the next event, undefined at its end. */
+export async function openEvents(
+  url: string,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<{ next(): Promise<[string, unknown, string | undefined] | undefined>; close(): void }> {
+  const abort = new AbortController();
+  const response = await fetch(url, {
+    headers: { authorization: `Bearer ${token}`, ...headers },
+    signal: abort.signal,
+  });
+  if (response.body === null) throw new Error(`no body: ${response.status}`);
+  const events = readServerSentEvents(response.body as unknown as AsyncIterable<Uint8Array>);
+  return {
+    async next() {
+      const { value, done } = await events.next();
+      return done === true ? undefined : [value.event, JSON.parse(value.data), value.id];
+    },
+    close: () => abort.abort(),
   };
 }

@@ -3,21 +3,7 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
-import { connectScriptedRunner, credential, oneJobWorkflow, startTestServer } from './helpers.js';
-
-/** Reads a Server-Sent Events response to its end: [event name, parsed data] pairs. */
-async function readEvents(url: string, token: string): Promise<[string, unknown][]> {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  expect(response.headers.get('content-type')).toContain('text/event-stream');
-  const text = await response.text();
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('event:'))
-    .map((block) => {
-      const [eventLine = '', dataLine = ''] = block.split('\n');
-      return [eventLine.slice('event: '.length), JSON.parse(dataLine.slice('data: '.length))];
-    });
-}
+import { connectScriptedRunner, credential, oneJobWorkflow, readEvents, startTestServer } from './helpers.js';
 
 describe('run event and log streams', () => {
   it('replays a live run from its start, streams it to run.completed, then serves the stored summary', async () => {
@@ -72,7 +58,7 @@ describe('run event and log streams', () => {
     expect(text.text).toBe('hello from the fleet\n');
     const followed = await readEvents(`${server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`, read);
     expect(followed).toEqual([
-      ['log', expect.objectContaining({ stream: 'stdout', text: 'hello from the fleet' })],
+      ['log', expect.objectContaining({ stream: 'stdout', text: 'hello from the fleet' }), undefined],
     ]);
     const unknownJob = await request('GET', `/api/v1/runs/${run.id}/logs?job=${run.id}.9`, { token: read });
     expect(unknownJob).toMatchObject({ status: 404, body: { code: 'VK_JOB_NOT_FOUND', path: 'query.job' } });

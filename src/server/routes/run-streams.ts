@@ -1,9 +1,11 @@
 import { asJobId, asRunId } from '../../core/ids.js';
+import { isTerminal } from '../../core/outcome.js';
 import type { LogEntry } from '../../protocol/messages.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun } from '../run-views.js';
+import { isFinished } from '../stored-run-events.js';
 import { errorSchema, idParams, logsQuery } from '../schemas.js';
 import { openEventStream } from '../sse.js';
 
@@ -15,20 +17,26 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       method: 'GET',
       url: '/api/v1/runs/:id/events',
       summary:
-        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it): the run replayed from its start, then live; ends after run.completed',
+        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start',
       access: 'read',
       params: idParams,
       responses: {
         200: { description: 'an event stream', contentType: 'text/event-stream' },
         404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
       },
-      async handle({ params, reply }) {
+      async handle({ params, reply, request }) {
         const run = await findRun(stores.runs, params.id);
+        const lastEventId = request.headers['last-event-id'];
         const stream = openEventStream(reply, streams);
-        const unsubscribe = await feed.subscribe(run.id, {
-          event: (event) => stream.send('run', event),
-          end: () => stream.end(),
-        });
+        const unsubscribe = await feed.subscribe(
+          run.id,
+          {
+            event: (event, id) => stream.send('run', event, id),
+            resumed: () => stream.send('resumed', { after: lastEventId }),
+            end: () => stream.end(),
+          },
+          typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
+        );
         stream.onEnd(unsubscribe);
         return 'streamed';
       },
@@ -37,7 +45,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       method: 'GET',
       url: '/api/v1/runs/:id/logs',
       summary:
-        "A job's log as text/plain; with follow=1 as Server-Sent Events (event: log, data: a LogEntry) that end when the job does",
+        "A job's log as text/plain; with follow=1 as Server-Sent Events (event: log, data: a LogEntry) that end when the job does, on any replica",
       access: 'read',
       params: idParams,
       query: logsQuery,
@@ -68,6 +76,19 @@ export function runStreamRoutes(context: ApiContext): Route[] {
             end: () => stream.end(),
           });
           stream.onEnd(unsubscribe);
+          return 'streamed';
+        }
+        const job = jobs.find((candidate) => candidate.id === query.job);
+        if (follow && job !== undefined && !isTerminal(job.status) && !isFinished(run)) {
+          // Another replica drives the run: its lines are followed from the store.
+          const stream = openEventStream(reply, streams);
+          const stop = feed.followJobLog(run.id, asJobId(query.job), {
+            event: (event) => {
+              if (event.type === 'log') stream.send('log', logEntryOf(event));
+            },
+            end: () => stream.end(),
+          });
+          stream.onEnd(stop);
           return 'streamed';
         }
         const lines = await stores.logs.read(asRunId(run.id), { jobId: asJobId(query.job) });

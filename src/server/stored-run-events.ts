@@ -1,0 +1,69 @@
+import { isTerminal, type TerminalJobStatus } from '../core/outcome.js';
+import type { JobSummary, RunEvent } from '../engine/events.js';
+import type { LogLine } from '../store/logs.js';
+import type { JobRecord, RunRecord } from '../store/runs.js';
+
+/* The events a run's stored records stand for, for a process that did not see them happen. */
+
+export function runStartedOf(run: RunRecord): RunEvent {
+  return {
+    type: 'run.started',
+    runId: run.id,
+    runNumber: run.runNumber,
+    workflow: run.workflowName,
+    at: run.startedAt ?? run.createdAt,
+  };
+}
+
+export function jobStartedOf(job: JobRecord, run: RunRecord): RunEvent {
+  return { type: 'job.started', jobId: job.id, name: job.name, at: job.startedAt ?? run.createdAt };
+}
+
+/** `status`: the job's, which is terminal. */
+export function jobCompletedOf(job: JobRecord, status: TerminalJobStatus, run: RunRecord): RunEvent {
+  return {
+    type: 'job.completed',
+    jobId: job.id,
+    name: job.name,
+    status,
+    durationMs: durationOf(job),
+    ...(job.reason === undefined ? {} : { reason: job.reason }),
+    at: job.finishedAt ?? run.createdAt,
+  };
+}
+
+/** For a finished run: its finished jobs as the summary. */
+export function runCompletedOf(run: RunRecord, jobs: readonly JobRecord[]): RunEvent {
+  const start = run.startedAt ?? run.createdAt;
+  const finished: JobSummary[] = [];
+  for (const job of jobs)
+    if (isTerminal(job.status))
+      finished.push({ name: job.name, status: job.status, durationMs: durationOf(job) });
+  return {
+    type: 'run.completed',
+    runId: run.id,
+    status: run.status,
+    durationMs: run.finishedAt === undefined ? 0 : run.finishedAt - start,
+    jobs: finished,
+  };
+}
+
+export function logEventOf(line: LogLine, job: string): RunEvent {
+  return {
+    type: 'log',
+    jobId: line.jobId,
+    job,
+    stepIndex: line.stepIndex,
+    stream: line.stream,
+    text: line.text,
+    at: line.at,
+  };
+}
+
+export function isFinished(run: RunRecord): boolean {
+  return run.status !== 'queued' && run.status !== 'running';
+}
+
+function durationOf(job: JobRecord): number {
+  return job.startedAt === undefined || job.finishedAt === undefined ? 0 : job.finishedAt - job.startedAt;
+}
