@@ -1,21 +1,26 @@
 import { ValkyrieError } from '../core/errors.js';
 import type { RunStatus } from '../core/outcome.js';
 import { ExitCode } from './exit-codes.js';
+import { followBackoff, followRunEvents } from './run-event-follower.js';
 import type { ServerClient } from './server-client.js';
 import { BufferedOutput } from './views/buffered-output.js';
 import { createView } from './views/create-view.js';
+
+/** How long `--follow` keeps reconnecting a lost event stream unless told (`--reconnect-timeout`). */
+export const defaultReconnectTimeoutMs = 120_000;
 
 /**
  * Renders a server run's events with the views of `valkyrie run` until it completes, and returns
  * `valkyrie run`'s exit code for it: 0 succeeded, 1 failed, 130 cancelled. Ctrl-C (or SIGTERM) asks
  * the server to cancel the run and keeps following until it completes, then exits 130 (143); a
- * second one stops following at once. A stream that ends before `run.completed` is
- * VK_SERVER_RESPONSE (the run goes on on the server).
+ * second one stops following at once. A stream that drops before `run.completed` is reconnected
+ * (run-event-follower.ts) for up to `reconnectTimeoutMs` (default 2 minutes), then
+ * VK_SERVER_UNREACHABLE (the run goes on on the server).
  */
 export async function followRun(
   client: ServerClient,
   runId: string,
-  options: { readonly json?: boolean; readonly color?: boolean },
+  options: { readonly json?: boolean; readonly color?: boolean; readonly reconnectTimeoutMs?: number },
 ): Promise<number> {
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
@@ -43,7 +48,12 @@ export async function followRun(
   process.on('SIGTERM', onSigterm);
   let status: RunStatus | undefined;
   try {
-    for await (const event of client.runEvents(runId, stop.signal)) {
+    const events = followRunEvents(client, runId, stop.signal, {
+      giveUpAfterMs: options.reconnectTimeoutMs ?? defaultReconnectTimeoutMs,
+      backoff: followBackoff,
+      report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
+    });
+    for await (const event of events) {
       view.onEvent(event);
       if (event.type === 'run.completed') status = event.status;
     }

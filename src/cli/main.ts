@@ -127,6 +127,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--workspace <dir>', 'the folder to bundle (default: the current directory)')
     .option('--no-bundle', 'send no workspace: jobs start in an empty directory')
     .option('--max-bundle-size <size>', 'refuse to bundle more than this, e.g. 500MiB (default: 1GiB)')
+    .option(
+      '--reconnect-timeout <duration>',
+      'with --follow: how long to keep reconnecting when the event stream drops (default: 2m)',
+    )
     .addHelpText(
       'after',
       '\nThe bundle holds the git-tracked and new unignored files in a git repository, else every file but\n' +
@@ -134,7 +138,9 @@ function buildProgram(setExit: (code: number) => void): Command {
         'It is uploaded only when the server does not have its sha256 yet.\n\n' +
         'Exit codes: 0 submitted (with --follow: the run succeeded), 1 a job failed, 2 invalid workflow or usage\n' +
         '(nothing sent), 69 server unreachable or failing, 75 queue full, 77 token refused, 130 cancelled or Ctrl-C\n' +
-        '(which asks the server to cancel the run; 143 on SIGTERM).',
+        '(which asks the server to cancel the run; 143 on SIGTERM). With --follow, a dropped event stream (a server\n' +
+        'replica died, a proxy cut it) is reconnected to the same URL with backoff, resuming after the last event\n' +
+        'seen; 69 once --reconnect-timeout has passed without getting it back.',
     )
     .action(async (file: string | undefined, options) => {
       const { submitCommand } = await import('./commands/submit.js');

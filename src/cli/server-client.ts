@@ -33,6 +33,12 @@ export interface ApiJob {
   readonly reason?: string;
 }
 
+/** What one connection to a run's event stream yields (ServerClient.runEventStream). */
+export type StreamedRunEvent =
+  | { readonly kind: 'event'; readonly event: RunEvent; readonly id?: string }
+  /** The server continues right after the Last-Event-ID sent: nothing that follows is a replay. */
+  | { readonly kind: 'resumed' };
+
 /** `POST /api/v1/runs`. */
 export interface CreateRunBody {
   readonly workflow: string;
@@ -121,18 +127,30 @@ export class ServerClient {
   }
 
   /**
-   * The run's events from its start, then live, until `run.completed` (or the stream ends, or
-   * `signal` aborts). Events of kinds this client does not know are skipped.
+   * One connection to the run's event stream: its events with their ids, until `run.completed` (or the
+   * stream ends, or `signal` aborts). With `lastEventId` the server continues after that event when it
+   * can, and says so first (`resumed`); otherwise it replays the run from its start. Events of kinds
+   * this client does not know are skipped. run-event-follower.ts reconnects across drops.
    */
-  async *runEvents(runId: string, signal?: AbortSignal): AsyncGenerator<RunEvent> {
+  async *runEventStream(
+    runId: string,
+    options: { readonly signal?: AbortSignal; readonly lastEventId?: string } = {},
+  ): AsyncGenerator<StreamedRunEvent> {
     const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/events`, {
-      headers: { accept: 'text/event-stream' },
-      signal,
+      headers: {
+        accept: 'text/event-stream',
+        ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
+      },
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     await throwUnlessOk(response);
     if (response.body === null) return;
     const chunks = response.body as unknown as AsyncIterable<Uint8Array>;
     for await (const message of readServerSentEvents(chunks)) {
+      if (message.event === 'resumed') {
+        yield { kind: 'resumed' };
+        continue;
+      }
       if (message.event !== 'run' && message.event !== 'message') continue;
       const checked = checkRunEvent(parseJson(message.data));
       if (checked.kind === 'unknown') continue;
@@ -141,7 +159,7 @@ export class ServerClient {
           'VK_SERVER_RESPONSE',
           `the server sent an event this client cannot read: ${checked.reason}`,
         );
-      yield checked.event;
+      yield { kind: 'event', event: checked.event, ...(message.id === undefined ? {} : { id: message.id }) };
       if (checked.event.type === 'run.completed') return;
     }
   }

@@ -1,11 +1,12 @@
 import { relative, resolve } from 'node:path';
 import { packWorkspace } from '../../bundle/pack.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
+import { durationHint, parseDuration } from '../../core/duration.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { ApiClient, serverBaseUrl } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
-import { followRun } from '../follow-run.js';
+import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
 import { readDotenv } from '../key-values.js';
 import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
@@ -28,6 +29,8 @@ export interface SubmitCommandOptions {
   /** false with --no-bundle: the run gets no workspace. */
   readonly bundle?: boolean;
   readonly maxBundleSize?: string;
+  /** With --follow: how long to keep reconnecting a lost event stream, e.g. `2m`. */
+  readonly reconnectTimeout?: string;
 }
 
 interface BundleReport {
@@ -63,6 +66,7 @@ export async function submitCommand(
     Date.now(),
   );
   const maxBytes = parseMaxBundleSize(options.maxBundleSize);
+  const reconnectTimeoutMs = parseReconnectTimeout(options.reconnectTimeout);
   // No runner labels: which runners exist is the server's to know, not this machine's.
   const parsed = await loadWorkflow(path);
   if (parsed.diagnostics.length > 0)
@@ -86,7 +90,7 @@ export async function submitCommand(
       queue.idempotency?.key,
     );
     report(run, created, bundle, options, client.origin);
-    if (options.follow) return await followRun(client, run.id, options);
+    if (options.follow) return await followRun(client, run.id, { ...options, reconnectTimeoutMs });
     if (created || run.status === 'succeeded' || !isFinished(run.status)) return ExitCode.succeeded;
     return ExitCode.jobFailed;
   } catch (error) {
@@ -94,6 +98,14 @@ export async function submitCommand(
     if (code === undefined) throw error;
     return code;
   }
+}
+
+function parseReconnectTimeout(value: string | undefined): number {
+  if (value === undefined) return defaultReconnectTimeoutMs;
+  const ms = parseDuration(value);
+  if (ms === undefined)
+    throw new UsageError(`--reconnect-timeout takes ${durationHint}, received ${JSON.stringify(value)}`);
+  return ms;
 }
 
 async function uploadWorkspace(client: ServerClient, root: string, maxBytes: number): Promise<BundleReport> {

@@ -1,0 +1,117 @@
+import { ValkyrieError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
+import type { RunEvent } from '../engine/events.js';
+import { type BackoffPolicy, backoffDelayMs } from '../protocol/backoff.js';
+import { ApiRequestError } from './api-client.js';
+import type { ServerClient } from './server-client.js';
+import { formatDuration } from './views/format.js';
+
+export interface ReconnectPolicy {
+  /** How long to keep trying once the stream is lost, before giving up. */
+  readonly giveUpAfterMs: number;
+  readonly backoff: BackoffPolicy;
+  /** Told each time the stream is lost (why) and when it is back. */
+  readonly report: (message: string) => void;
+}
+
+/** Reconnects start at a quarter second and back off to 5 s: a takeover takes about 10 s. */
+export const followBackoff: BackoffPolicy = { baseMs: 250, capMs: 5_000 };
+
+/**
+ * A run's events until `run.completed`, across dropped streams: when the stream ends early or the
+ * server cannot be reached (a replica died, a load balancer cut the connection, the server restarts),
+ * it reconnects to the same URL with jittered exponential backoff, sending the id of the last event
+ * it got (Last-Event-ID). A server that continues after it says so; one that replays the run from its
+ * start (another replica, a new driver after a takeover) is followed too, and the events already
+ * yielded are skipped: per kind and job (and step), as many as were yielded before, since a replay
+ * gives each job's events in the order they happened. Gives up with VK_SERVER_UNREACHABLE after
+ * `giveUpAfterMs` without a connection; refusals (401, 403, 404) and unreadable events end it at once.
+ */
+export async function* followRunEvents(
+  client: ServerClient,
+  runId: string,
+  signal: AbortSignal,
+  policy: ReconnectPolicy,
+): AsyncGenerator<RunEvent> {
+  const yielded = new Map<string, number>();
+  let lastEventId: string | undefined;
+  let lostAt: number | undefined;
+  let attempt = 0;
+  let lastProblem = '';
+  for (;;) {
+    const replayed = new Map<string, number>();
+    let replaying = lastEventId !== undefined || yielded.size > 0;
+    try {
+      const stream = client.runEventStream(runId, {
+        signal,
+        ...(lastEventId === undefined ? {} : { lastEventId }),
+      });
+      for await (const item of stream) {
+        if (lostAt !== undefined) {
+          policy.report(`following run ${runId} again`);
+          lostAt = undefined;
+          attempt = 0;
+        }
+        if (item.kind === 'resumed') {
+          replaying = false;
+          continue;
+        }
+        if (item.id !== undefined) lastEventId = item.id;
+        const key = keyOf(item.event);
+        if (replaying) {
+          const count = (replayed.get(key) ?? 0) + 1;
+          replayed.set(key, count);
+          if (count <= (yielded.get(key) ?? 0)) continue;
+        }
+        yielded.set(key, (yielded.get(key) ?? 0) + 1);
+        yield item.event;
+        if (item.event.type === 'run.completed') return;
+      }
+      lastProblem = 'the event stream ended before the run completed';
+    } catch (error) {
+      if (signal.aborted || !retryable(error)) throw error;
+      lastProblem = error instanceof Error ? error.message : String(error);
+    }
+    const now = Date.now();
+    if (lostAt === undefined) {
+      lostAt = now;
+      policy.report(`lost the event stream of run ${runId} (${lastProblem}); reconnecting`);
+    }
+    if (now - lostAt >= policy.giveUpAfterMs)
+      throw new ValkyrieError(
+        'VK_SERVER_UNREACHABLE',
+        `lost the event stream of run ${runId} and could not get it back within ` +
+          `${formatDuration(policy.giveUpAfterMs)} (${lastProblem}); the run goes on on the server ` +
+          `(valkyrie show ${runId} --server ${client.origin})`,
+      );
+    const delay = Math.min(backoffDelayMs(attempt++, Math.random, policy.backoff), policy.giveUpAfterMs);
+    await sleep(delay, signal);
+    if (signal.aborted) throw new ValkyrieError('VK_SERVER_UNREACHABLE', 'stopped following');
+  }
+}
+
+/** A network failure, a stream cut short, or an answer a server gives while it cannot serve (5xx, 408, 429). */
+function retryable(error: unknown): boolean {
+  if (error instanceof ApiRequestError)
+    return error.status >= 500 || error.status === 408 || error.status === 429;
+  if (error instanceof ValkyrieError) return error.code === 'VK_SERVER_UNREACHABLE';
+  // undici's `terminated` and socket errors of a body cut mid-stream.
+  return true;
+}
+
+/** What a replay repeats in order: a kind of event of a job (of a step), or of the run. */
+function keyOf(event: RunEvent): string {
+  switch (event.type) {
+    case 'run.started':
+    case 'run.completed':
+      return event.type;
+    case 'concurrency':
+      return `${event.type}:${event.group}:${event.state}`;
+    case 'step.started':
+      return `${event.type}:${event.jobId}:${event.index}`;
+    case 'step.completed':
+      return `${event.type}:${event.jobId}:${event.step.index}`;
+    default:
+      return `${event.type}:${event.jobId}`;
+  }
+}

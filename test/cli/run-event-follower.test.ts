@@ -1,0 +1,159 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/cli/api-client.js';
+import { followRunEvents } from '../../src/cli/run-event-follower.js';
+import { ServerClient } from '../../src/cli/server-client.js';
+import type { RunEvent } from '../../src/engine/events.js';
+
+/**
+ * A real HTTP server whose event stream is scripted per connection, as a load balancer in front of
+ * replicas would give: each request is handed to the next script in order.
+ */
+type Script = (request: IncomingMessage, response: ServerResponse) => void;
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+async function scriptedServer(
+  scripts: Script[],
+): Promise<{ url: string; lastEventIds: (string | undefined)[] }> {
+  const lastEventIds: (string | undefined)[] = [];
+  const server = createServer((request, response) => {
+    const header = request.headers['last-event-id'];
+    lastEventIds.push(typeof header === 'string' ? header : undefined);
+    const script = scripts.shift();
+    if (script === undefined) {
+      response.writeHead(503, { 'content-type': 'application/json' });
+      response.end('{"code":"VK_SHUTTING_DOWN","message":"gone"}');
+      return;
+    }
+    script(request, response);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lastEventIds };
+}
+
+const started: RunEvent = { type: 'run.started', runId: '7', runNumber: 1, workflow: 'ci', at: 1 };
+const jobStarted: RunEvent = { type: 'job.started', jobId: '7.0', name: 'build', at: 2 };
+const log = (text: string): RunEvent => ({
+  type: 'log',
+  jobId: '7.0',
+  job: 'build',
+  stepIndex: 0,
+  stream: 'stdout',
+  text,
+  at: 3,
+});
+const jobDone: RunEvent = {
+  type: 'job.completed',
+  jobId: '7.0',
+  name: 'build',
+  status: 'succeeded',
+  durationMs: 1,
+  at: 4,
+};
+const runDone: RunEvent = {
+  type: 'run.completed',
+  runId: '7',
+  status: 'succeeded',
+  durationMs: 3,
+  jobs: [{ name: 'build', status: 'succeeded', durationMs: 1 }],
+};
+
+/** Writes the events (with ids `prefix.N` from `from`) and then cuts the connection, or ends it. */
+function stream(
+  events: RunEvent[],
+  options: { prefix: string; from?: number; resumed?: string; cut?: boolean },
+) {
+  return (_request: IncomingMessage, response: ServerResponse) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (options.resumed !== undefined)
+      response.write(`event: resumed\ndata: ${JSON.stringify({ after: options.resumed })}\n\n`);
+    events.forEach((event, index) => {
+      response.write(
+        `id: ${options.prefix}.${(options.from ?? 0) + index}\nevent: run\ndata: ${JSON.stringify(event)}\n\n`,
+      );
+    });
+    if (options.cut) setTimeout(() => response.socket?.destroy(), 20);
+    else response.end();
+  };
+}
+
+const fastPolicy = (reports: string[], giveUpAfterMs = 5_000) => ({
+  giveUpAfterMs,
+  backoff: { baseMs: 10, capMs: 40 },
+  report: (message: string) => reports.push(message),
+});
+
+async function collect(client: ServerClient, policy: ReturnType<typeof fastPolicy>): Promise<RunEvent[]> {
+  const events: RunEvent[] = [];
+  for await (const event of followRunEvents(client, '7', new AbortController().signal, policy))
+    events.push(event);
+  return events;
+}
+
+const clientOf = (url: string) => new ServerClient(new ApiClient(url, 'token'));
+
+describe('following a run across dropped event streams', () => {
+  it('continues after the last event when the server resumes, sending its id back', async () => {
+    const { url, lastEventIds } = await scriptedServer([
+      stream([started, jobStarted, log('one')], { prefix: 'feed', cut: true }),
+      stream([log('two'), jobDone, runDone], { prefix: 'feed', from: 3, resumed: 'feed.2' }),
+    ]);
+    const reports: string[] = [];
+    const events = await collect(clientOf(url), fastPolicy(reports));
+    expect(events).toEqual([started, jobStarted, log('one'), log('two'), jobDone, runDone]);
+    expect(lastEventIds).toEqual([undefined, 'feed.2']);
+    expect(reports).toEqual([
+      expect.stringContaining('lost the event stream of run 7'),
+      'following run 7 again',
+    ]);
+  });
+
+  it('skips what it has seen when another replica replays the run from its start, through a 503 in between', async () => {
+    const { url, lastEventIds } = await scriptedServer([
+      stream([started, jobStarted, log('one'), log('two')], { prefix: 'a', cut: true }),
+      (_request, response) => {
+        response.writeHead(502);
+        response.end('bad gateway');
+      },
+      // The new replica's replay: the same job's lines in the same order, then what is new.
+      stream([started, jobStarted, log('one'), log('two'), log('three'), jobDone, runDone], {
+        prefix: 'stored',
+      }),
+    ]);
+    const events = await collect(clientOf(url), fastPolicy([]));
+    expect(events).toEqual([started, jobStarted, log('one'), log('two'), log('three'), jobDone, runDone]);
+    expect(lastEventIds).toEqual([undefined, 'a.3', 'a.3']);
+  });
+
+  it('gives up with a clear error once the server has stayed away for the time allowed', async () => {
+    const { url } = await scriptedServer([stream([started], { prefix: 'a', cut: true })]);
+    const reports: string[] = [];
+    const failure = collect(clientOf(url), fastPolicy(reports, 300));
+    await expect(failure).rejects.toMatchObject({
+      code: 'VK_SERVER_UNREACHABLE',
+      message: expect.stringMatching(
+        /lost the event stream of run 7 and could not get it back within 300ms .*valkyrie show 7/,
+      ),
+    });
+  });
+
+  it('stops at once on a refusal: a 404 is not retried', async () => {
+    const { url, lastEventIds } = await scriptedServer([
+      (_request, response) => {
+        response.writeHead(404, { 'content-type': 'application/json' });
+        response.end('{"code":"VK_RUN_NOT_FOUND","message":"no run with id \\"7\\""}');
+      },
+    ]);
+    await expect(collect(clientOf(url), fastPolicy([]))).rejects.toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
+    expect(lastEventIds).toHaveLength(1);
+  });
+});
