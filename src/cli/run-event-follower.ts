@@ -14,6 +14,9 @@ export interface ReconnectPolicy {
   readonly report: (message: string) => void;
 }
 
+/** A connection held open this long was serving (an idle run sends nothing for a while), even with nothing new. */
+const servingConnectionMs = 1_000;
+
 /** Reconnects start at a quarter second and back off to 5 s: a takeover takes about 10 s. */
 export const followBackoff: BackoffPolicy = { baseMs: 250, capMs: 5_000 };
 
@@ -24,8 +27,9 @@ export const followBackoff: BackoffPolicy = { baseMs: 250, capMs: 5_000 };
  * it got (Last-Event-ID). A server that continues after it says so; one that replays the run from its
  * start (another replica, a new driver after a takeover) is followed too, and the events already
  * yielded are skipped: per kind and job (and step), as many as were yielded before, since a replay
- * gives each job's events in the order they happened. Gives up with VK_SERVER_UNREACHABLE after
- * `giveUpAfterMs` without a connection; refusals (401, 403, 404) and unreadable events end it at once.
+ * gives each job's events in the order they happened. Gives up with VK_SERVER_UNREACHABLE when
+ * `giveUpAfterMs` have passed since the last connection that served (brought a new event, or stayed
+ * open a while); refusals (401, 403, 404) and unreadable events end it at once.
  */
 export async function* followRunEvents(
   client: ServerClient,
@@ -35,25 +39,31 @@ export async function* followRunEvents(
 ): AsyncGenerator<RunEvent> {
   const yielded = new Map<string, number>();
   let lastEventId: string | undefined;
+  /** When the current outage began: the end of the last connection that served. */
   let lostAt: number | undefined;
   let attempt = 0;
   let lastProblem = '';
   for (;;) {
     const replayed = new Map<string, number>();
     let replaying = lastEventId !== undefined || yielded.size > 0;
+    const began = Date.now();
+    let progressed = false;
+    const progress = () => {
+      if (progressed) return;
+      progressed = true;
+      if (lostAt !== undefined) policy.report(`following run ${runId} again`);
+      lostAt = undefined;
+      attempt = 0;
+    };
     try {
       const stream = client.runEventStream(runId, {
         signal,
         ...(lastEventId === undefined ? {} : { lastEventId }),
       });
       for await (const item of stream) {
-        if (lostAt !== undefined) {
-          policy.report(`following run ${runId} again`);
-          lostAt = undefined;
-          attempt = 0;
-        }
         if (item.kind === 'resumed') {
           replaying = false;
+          progress();
           continue;
         }
         if (item.id !== undefined) lastEventId = item.id;
@@ -63,6 +73,7 @@ export async function* followRunEvents(
           replayed.set(key, count);
           if (count <= (yielded.get(key) ?? 0)) continue;
         }
+        progress();
         yielded.set(key, (yielded.get(key) ?? 0) + 1);
         yield item.event;
         if (item.event.type === 'run.completed') return;
@@ -73,8 +84,11 @@ export async function* followRunEvents(
       lastProblem = error instanceof Error ? error.message : String(error);
     }
     const now = Date.now();
-    if (lostAt === undefined) {
+    // A connection that brought nothing new and ended at once (a replay, then the end) is no better
+    // than a refused one: it does not end the outage, or a server stuck that way would be retried forever.
+    if (lostAt === undefined || now - began >= servingConnectionMs) {
       lostAt = now;
+      attempt = 0;
       policy.report(`lost the event stream of run ${runId} (${lastProblem}); reconnecting`);
     }
     if (now - lostAt >= policy.giveUpAfterMs)

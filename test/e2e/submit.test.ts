@@ -171,11 +171,25 @@ describe('valkyrie submit', () => {
     expect(result.code).toBe(0);
   });
 
-  it('exits 69 when the stream ends before the run completed', async () => {
+  it('reconnects a stream that ends before the run completed, and exits 69 once --reconnect-timeout has passed', async () => {
     server.script = { events: failedRun.slice(0, 3) };
-    const result = await submit('--follow', '--no-bundle');
-    expect(result.stderr).toContain('the event stream of run run-1 ended before the run completed');
+    const result = await submit('--follow', '--json', '--no-bundle', '--reconnect-timeout', '1s');
+    expect(result.stderr).toContain(
+      'valkyrie: lost the event stream of run run-1 (the event stream ended before the run completed); reconnecting',
+    );
+    expect(result.stderr).toContain(
+      'lost the event stream of run run-1 and could not get it back within 1.0s (the event stream ended before the run completed)',
+    );
+    // Each reconnect got the run replayed; what was shown once is not shown again.
+    expect(events(result.stdout)).toEqual(failedRun.slice(0, 3));
     expect(result.code).toBe(69);
+  });
+
+  it('refuses a --reconnect-timeout that is not a duration (exit 2), sending nothing', async () => {
+    const result = await submit('--follow', '--no-bundle', '--reconnect-timeout', 'soon');
+    expect(result.stderr).toContain('--reconnect-timeout takes a duration such as 250ms');
+    expect(server.calls()).toEqual([]);
+    expect(result.code).toBe(2);
   });
 
   it('asks the server to cancel the run on Ctrl-C, then exits 130', async () => {
