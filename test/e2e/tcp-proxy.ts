@@ -4,7 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * A loopback TCP proxy that stands in for a network between a runner and the server. It forwards
  * every connection byte for byte, and can be told to behave like a proxy that blocks WebSockets:
  * `blockWebSockets()` cuts the upgraded connections open now and refuses new upgrade requests, while
- * plain HTTP keeps flowing.
+ * plain HTTP keeps flowing; `retarget()` sends new connections elsewhere.
  */
 export class TcpProxy {
   private readonly server: Server;
@@ -12,7 +12,7 @@ export class TcpProxy {
   private readonly all = new Set<Socket>();
   private blocking = false;
 
-  private constructor(private readonly target: { host: string; port: number }) {
+  private constructor(private target: { host: string; port: number }) {
     this.server = createServer((client) => this.forward(client));
   }
 
@@ -36,6 +36,11 @@ export class TcpProxy {
 
   allowWebSockets(): void {
     this.blocking = false;
+  }
+
+  /** New connections go to `target` from now on, as a load balancer moves to another replica. */
+  retarget(target: { host: string; port: number }): void {
+    this.target = target;
   }
 
   async close(): Promise<void> {
