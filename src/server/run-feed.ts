@@ -4,8 +4,8 @@ import { isTerminal } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { LogStore } from '../store/logs.js';
 import type { RunStore } from '../store/runs.js';
-import { followStoredRun } from './stored-run-follower.js';
 import { isFinished, jobCompletedOf, runCompletedOf, runStartedOf } from './stored-run-events.js';
+import { followStoredRun } from './stored-run-follower.js';
 
 /** Receives a run's events in order; `end` comes once, after run.completed or when the feed closes. */
 export interface RunSubscriber {

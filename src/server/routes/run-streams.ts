@@ -5,9 +5,9 @@ import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun } from '../run-views.js';
-import { isFinished } from '../stored-run-events.js';
 import { errorSchema, idParams, logsQuery } from '../schemas.js';
 import { openEventStream } from '../sse.js';
+import { isFinished } from '../stored-run-events.js';
 
 /** A run's events and a job's logs, as text or as Server-Sent Events. */
 export function runStreamRoutes(context: ApiContext): Route[] {
