@@ -100,7 +100,8 @@ describe('valkyrie server', () => {
     const { run } = (await created.json()) as { run: { id: string } };
     const events = await (await api('GET', `/api/v1/runs/${run.id}/events`, read)).text();
     const last = events.trim().split('\n\n').at(-1) ?? '';
-    expect(JSON.parse(last.split('\n')[1]?.slice('data: '.length) ?? '{}')).toMatchObject({
+    const data = last.split('\n').find((line) => line.startsWith('data: '));
+    expect(JSON.parse(data?.slice('data: '.length) ?? '{}')).toMatchObject({
       type: 'run.completed',
       status: 'succeeded',
       jobs: [
