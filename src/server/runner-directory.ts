@@ -35,8 +35,9 @@ export class RunnerDirectory {
   private stored: Map<string, RunnerMode> | undefined;
   /** The operator mode last applied to each runner connected here. */
   private readonly applied = new Map<string, RunnerMode>();
-  /** What was last written of each runner connected here, as a comparable key. */
-  private written = new Map<string, string>();
+  /** What was last written of each runner connected here. */
+  private written = new Map<string, RunnerPresence>();
+  private touchedAt = Number.NEGATIVE_INFINITY;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -156,27 +157,35 @@ export class RunnerDirectory {
   private async syncNow(): Promise<void> {
     this.stored = await this.store.modes();
     const local = this.local();
-    for (const view of local.runners()) {
+    let views = local.runners();
+    let applied = false;
+    for (const view of views) {
       if (!view.connected) continue;
       const mode = this.stored.get(view.id) ?? 'online';
       if (this.applied.get(view.id) === mode) continue;
       local.setRunnerMode(view.id, mode);
       this.applied.set(view.id, mode);
+      applied = true;
     }
-    const present = new Map<string, string>();
+    if (applied) views = local.runners();
+    const present = new Map<string, RunnerPresence>();
     const changed: RunnerPresence[] = [];
-    for (const view of local.runners()) {
+    for (const view of views) {
       if (!view.connected) continue;
       const presence = presenceOf(view, this.applied.get(view.id) ?? 'online');
-      const key = JSON.stringify(presence);
-      present.set(view.id, key);
-      if (this.written.get(view.id) !== key) changed.push(presence);
+      present.set(view.id, presence);
+      const written = this.written.get(view.id);
+      if (written === undefined || !samePresence(written, presence)) changed.push(presence);
     }
     const gone = [...this.written.keys()].filter((id) => !present.has(id));
     const now = this.clock.now();
     await this.store.connected(this.replica, changed, now);
     await this.store.disconnected(this.replica, gone, now);
-    await this.store.touch(this.replica, now);
+    // A third of the time after which a runner counts as gone: one late touch does not make it so.
+    if (now - this.touchedAt >= this.staleAfterMs / 3) {
+      await this.store.touch(this.replica, now);
+      this.touchedAt = now;
+    }
     this.written = present;
     for (const id of gone) this.applied.delete(id);
   }
@@ -198,6 +207,22 @@ function presenceOf(view: RunnerView, operatorMode: RunnerMode): RunnerPresence 
     running: view.running,
     draining: view.mode === 'draining' && operatorMode === 'online',
     ...(view.transport === undefined ? {} : { transport: view.transport }),
-    ...(view.capabilities === undefined ? {} : { capabilities: { ...view.capabilities } }),
+    ...(view.capabilities === undefined ? {} : { capabilities: view.capabilities }),
   };
+}
+
+/**
+ * Labels and capabilities are compared by reference: a runner's are replaced whole when it sends new
+ * ones, and comparing them by value every poll would cost more than writing a runner now and then.
+ */
+function samePresence(a: RunnerPresence, b: RunnerPresence): boolean {
+  return (
+    a.name === b.name &&
+    a.labels === b.labels &&
+    a.capacity === b.capacity &&
+    a.running === b.running &&
+    a.draining === b.draining &&
+    a.transport === b.transport &&
+    a.capabilities === b.capabilities
+  );
 }

@@ -14,7 +14,7 @@ export interface RunnerPresence {
   /** How it is connected, for display: `websocket`, `long-poll`. */
   readonly transport?: string;
   /** Its capabilities as it reported them (the protocol's RunnerCapabilities), kept as JSON. */
-  readonly capabilities?: Readonly<Record<string, unknown>>;
+  readonly capabilities?: object;
 }
 
 /** A runner as stored: its last presence, where it was connected, and the operator's mode. */

@@ -11,7 +11,7 @@ interface RunnerRow {
   running: number;
   draining: boolean;
   transport: string | null;
-  capabilities: Record<string, unknown> | null;
+  capabilities: object | null;
   replica: string;
   connected: boolean;
   first_seen_at: string;

@@ -141,7 +141,6 @@ function runnerOf(row: RunnerRow): StoredRunner {
     mode: row.mode,
   };
   if (row.transport !== null) runner.transport = row.transport;
-  if (row.capabilities !== null)
-    runner.capabilities = JSON.parse(row.capabilities) as Record<string, unknown>;
+  if (row.capabilities !== null) runner.capabilities = JSON.parse(row.capabilities) as object;
   return runner;
 }
