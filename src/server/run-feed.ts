@@ -156,7 +156,7 @@ export class RunFeed {
 function resumePoint(feed: ActiveFeed, lastEventId: string | undefined): number | undefined {
   if (lastEventId === undefined) return 0;
   const dot = lastEventId.lastIndexOf('.');
-  if (lastEventId.slice(0, dot) !== feed.id) return undefined;
+  if (dot < 0 || lastEventId.slice(0, dot) !== feed.id) return undefined;
   const index = Number(lastEventId.slice(dot + 1));
   return Number.isSafeInteger(index) && index >= 0 && index < feed.events.length ? index + 1 : undefined;
 }
