@@ -80,8 +80,8 @@ export class RunFeed {
     const from = live === undefined ? undefined : resumePoint(live, lastEventId);
     if (live !== undefined && from !== undefined && !this.closed) {
       if (from > 0) subscriber.resumed?.();
-      for (let index = from; index < live.events.length; index++)
-        subscriber.event(live.events[index] as RunEvent, `${live.id}.${index}`);
+      for (const [index, event] of live.events.entries())
+        if (index >= from) subscriber.event(event, `${live.id}.${index}`);
       live.subscribers.add(subscriber);
       return () => live.subscribers.delete(subscriber);
     }
