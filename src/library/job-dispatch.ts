@@ -91,8 +91,10 @@ export class JobDispatch {
       notBefore: job.notBefore,
       agingIntervalMs: this.options.agingIntervalMs,
     });
-    this.queue.add(job);
+    // The pump is queued first, so its take runs before a durable queue's own flush of what `add`
+    // buffered: the store can then claim new jobs in the write that stores them.
     this.schedulePump();
+    this.queue.add(job);
   }
 
   /**

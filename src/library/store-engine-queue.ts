@@ -1,7 +1,16 @@
 import { isValkyrieError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { Completion, Lease, NewQueueJob, QueueJobId, QueueStore, Release } from '../store/queue.js';
+import type {
+  Completion,
+  EnqueuedAndClaimed,
+  EnqueueResult,
+  Lease,
+  NewQueueJob,
+  QueueJobId,
+  QueueStore,
+  Release,
+} from '../store/queue.js';
 import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
@@ -62,6 +71,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   /** Settles once the completions buffered now have been written; one promise per batch, not per job. */
   #batchWritten: { promise: Promise<void>; resolve: () => void } | undefined;
   #flushScheduled = false;
+  /**
+   * A take is pending on a store that can enqueue and claim in one write: new entries wait for the
+   * engine's next take (it follows at once when the engine has room) instead of a write of their own.
+   */
+  #holdEnqueues = false;
   /** The last enqueue batch, which a claim on an unordered store waits for. */
   #enqueued: Promise<void> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
@@ -104,6 +118,31 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (this.#intakeClosed && this.#waiting.size === 0) return 0;
     const tasks = this.#options.tasks();
     if (tasks.length === 0) return 0;
+    if (this.#options.orderedWrites && this.#store.enqueueAndClaim !== undefined) {
+      // New jobs and the claim in one write: the store may write them leased to us at once.
+      const fresh = this.#toEnqueue;
+      this.#toEnqueue = [];
+      this.#flush();
+      const claimed =
+        fresh.length > 0 ? this.#enqueueAndClaim(fresh, limit, tasks) : this.#claim(limit, tasks);
+      this.#enqueued = claimed.then(ignore, ignore);
+      this.#holdEnqueues = true;
+      const resume = () => {
+        this.#holdEnqueues = false;
+        // Should the engine take nothing next (no room), what arrived meanwhile is stored anyway.
+        if (this.#toEnqueue.length > 0) setImmediate(() => this.#flush());
+      };
+      return claimed.then(
+        (leases) => {
+          resume();
+          return this.#taken(leases, limit, into);
+        },
+        (error: unknown) => {
+          resume();
+          throw error;
+        },
+      );
+    }
     this.#flush();
     const enqueued = this.#enqueued;
     if (!this.#options.orderedWrites) {
@@ -227,12 +266,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    queueMicrotask(() => this.#flush(this.#holdEnqueues));
   }
 
-  #flush(): void {
+  #flush(holdEnqueues = false): void {
     this.#flushScheduled = false;
-    if (this.#toEnqueue.length > 0) {
+    if (this.#toEnqueue.length > 0 && !holdEnqueues) {
       const batch = this.#toEnqueue;
       this.#toEnqueue = [];
       this.#enqueued = this.#enqueue(batch);
@@ -256,15 +295,31 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
   }
 
+  /** `#enqueue` then `#claim`, as one store write when it succeeds; apart when it is refused. */
+  async #enqueueAndClaim(batch: JobRecord[], limit: number, tasks: readonly string[]): Promise<Lease[]> {
+    const { worker, leaseTtlMs: ttlMs } = this.#options;
+    const request = { worker, limit, ttlMs, tasks };
+    let written: EnqueuedAndClaimed | undefined;
+    try {
+      const jobs = batch.map((entry) => this.#options.encode(entry));
+      const fused = this.#store.enqueueAndClaim?.(jobs, request);
+      written = fused === undefined ? undefined : await this.#track(fused);
+    } catch {
+      written = undefined;
+    }
+    if (written === undefined) {
+      // Each job meets its own fate (a refusal, an input JSON cannot hold) the usual way.
+      await this.#enqueue(batch);
+      return this.#claim(limit, tasks);
+    }
+    this.#placeAll(batch, written.enqueued);
+    return written.leases;
+  }
+
   async #enqueue(batch: JobRecord[]): Promise<void> {
     const jobs = batch.map((entry) => this.#options.encode(entry));
     try {
-      const results = await this.#track(this.#store.enqueue(jobs));
-      results.forEach((result, i) => {
-        const entry = batch[i];
-        if (entry !== undefined) this.#placed(entry, result.kind === 'created', result.job.id);
-      });
-      if (results.some((result) => result.kind === 'existing')) this.#maintain();
+      this.#placeAll(batch, await this.#track(this.#store.enqueue(jobs)));
     } catch (error) {
       if (batch.length > 1 && !isValkyrieError(error)) {
         // One input JSON cannot hold fails the batch; alone, each job meets its own fate.
@@ -273,6 +328,15 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       }
       for (const entry of batch) this.#refused(entry, error);
     }
+  }
+
+  /** Maps a batch's store results back to its entries. */
+  #placeAll(batch: readonly JobRecord[], results: readonly EnqueueResult[]): void {
+    results.forEach((result, i) => {
+      const entry = batch[i];
+      if (entry !== undefined) this.#placed(entry, result.kind === 'created', result.job.id);
+    });
+    if (results.some((result) => result.kind === 'existing')) this.#maintain();
   }
 
   #placed(entry: JobRecord, created: boolean, id: QueueJobId): void {
