@@ -35,6 +35,8 @@ export class JobDispatch {
   private takeWasFull = false;
   /** A `take` that returned a promise has not resolved yet. */
   private taking = false;
+  /** A pump came while a take was pending; another take follows it (only then: most would find nothing). */
+  private pumpDeferred = false;
   private stopped = false;
   private stopReason = '';
   private drained: (() => void) | undefined;
@@ -109,6 +111,7 @@ export class JobDispatch {
 
   private pump(): void {
     this.pumpScheduled = false;
+    if (this.taking) this.pumpDeferred = true;
     if (this.stopped || this.taking) return;
     const room = this.options.maxInFlight - this.inFlight;
     if (room <= 0) return;
@@ -124,7 +127,10 @@ export class JobDispatch {
         this.taking = false;
         this.takeWasFull = count === room;
         this.startTaken();
-        this.pump();
+        if (this.pumpDeferred || this.takeWasFull) {
+          this.pumpDeferred = false;
+          this.pump();
+        }
       },
       (error: unknown) => {
         this.taking = false;

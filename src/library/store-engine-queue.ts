@@ -72,10 +72,13 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #batchWritten: { promise: Promise<void>; resolve: () => void } | undefined;
   #flushScheduled = false;
   /**
-   * A take is pending on a store that can enqueue and claim in one write: new entries wait for the
-   * engine's next take (it follows at once when the engine has room) instead of a write of their own.
+   * The store can enqueue and claim in one write (SQLite): new entries wait for the engine's next
+   * take, which follows their `add` at once when the engine has room (and follows a pending take),
+   * rather than going in a write of their own. Should no take come, #storeHeldSoon writes them.
    */
-  #holdEnqueues = false;
+  readonly #fusedClaims: boolean;
+  #takePending = false;
+  #heldFlushArmed = false;
   /** The last enqueue batch, which a claim on an unordered store waits for. */
   #enqueued: Promise<void> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
@@ -89,6 +92,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   constructor(options: StoreEngineQueueOptions) {
     this.#options = options;
     this.#store = options.store;
+    this.#fusedClaims = options.orderedWrites && options.store.enqueueAndClaim !== undefined;
     this.#timer = setInterval(() => this.#maintain(), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
     this.#timer.unref();
     // Leases left by a crashed engine may have expired already; requeue them before the first claim.
@@ -103,6 +107,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     const lease = entry.lease;
     if (lease === undefined) {
       this.#toEnqueue.push(entry);
+      if (this.#fusedClaims) this.#storeHeldSoon();
     } else {
       entry.lease = undefined;
       // The store ranks it from max(now, notBefore), as the in-memory queue does.
@@ -118,7 +123,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (this.#intakeClosed && this.#waiting.size === 0) return 0;
     const tasks = this.#options.tasks();
     if (tasks.length === 0) return 0;
-    if (this.#options.orderedWrites && this.#store.enqueueAndClaim !== undefined) {
+    if (this.#fusedClaims) {
       // New jobs and the claim in one write: the store may write them leased to us at once.
       const fresh = this.#toEnqueue;
       this.#toEnqueue = [];
@@ -126,11 +131,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       const claimed =
         fresh.length > 0 ? this.#enqueueAndClaim(fresh, limit, tasks) : this.#claim(limit, tasks);
       this.#enqueued = claimed.then(ignore, ignore);
-      this.#holdEnqueues = true;
+      this.#takePending = true;
       const resume = () => {
-        this.#holdEnqueues = false;
-        // Should the engine take nothing next (no room), what arrived meanwhile is stored anyway.
-        if (this.#toEnqueue.length > 0) setImmediate(() => this.#flush());
+        this.#takePending = false;
+        if (this.#toEnqueue.length > 0) this.#storeHeldSoon();
       };
       return claimed.then(
         (leases) => {
@@ -266,7 +270,18 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush(this.#holdEnqueues));
+    queueMicrotask(() => this.#flush(this.#fusedClaims));
+  }
+
+  /** Writes held entries at the end of the I/O phase, unless a take stored them first or is pending. */
+  #storeHeldSoon(): void {
+    if (this.#heldFlushArmed) return;
+    this.#heldFlushArmed = true;
+    setImmediate(() => {
+      this.#heldFlushArmed = false;
+      // A pending take re-arms this when it resolves; the engine's next take usually comes first.
+      if (!this.#takePending) this.#flush();
+    });
   }
 
   #flush(holdEnqueues = false): void {
