@@ -140,7 +140,7 @@ export class Engine implements AsyncDisposable {
       );
     }
     const prepared = requests.map((request, i) =>
-      this.prepare(`enqueueMany()[${i}]`, request.task, request.input, request.options),
+      this.prepare('enqueueMany()', request.task, request.input, request.options, i),
     );
     return prepared.map((job) => this.admit(job)) as JobHandle<Output>[];
   }
@@ -278,9 +278,16 @@ export class Engine implements AsyncDisposable {
     task: EngineTask | string,
     input: unknown,
     options: JobOptions | undefined,
+    index?: number,
   ): JobRecord {
-    const registered = this.tasks.resolve(where, task);
-    const resolved = resolveJobOptions(`${where} options`, options, this.options.retry);
+    // The request's place is spelled out only for an error: building it per job costs real time.
+    const at = () => (index === undefined ? where : `${where}[${index}]`);
+    const registered = this.tasks.find(task) ?? this.tasks.resolve(at(), task);
+    const resolved = resolveJobOptions(
+      options === undefined ? '' : `${at()} options`,
+      options,
+      this.options.retry,
+    );
     return new JobRecord(this.nextSeq++, registered.task, registered.poolTask, input, resolved);
   }
 

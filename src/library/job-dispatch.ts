@@ -40,6 +40,9 @@ export class JobDispatch {
   private stopped = false;
   private stopReason = '';
   private drained: (() => void) | undefined;
+  private endedJobs: JobRecord[] = [];
+  private endedOutcomes: TaskOutcome[] = [];
+  private endedScheduled = false;
 
   constructor(private readonly options: JobDispatchOptions) {
     const onReady = () => this.pump();
@@ -178,15 +181,41 @@ export class JobDispatch {
               ? (value) => this.options.listeners.emit({ type: 'job.progress', jobId: job.handle.id, value })
               : undefined,
           };
-    this.options.pool.run(job.poolTask, job.input, options).then(
-      (outcome) => this.ended(job, outcome),
-      (error: unknown) =>
-        this.ended(job, {
-          kind: 'cancelled',
-          reason: error instanceof Error ? error.message : String(error),
-        }),
-    );
+    job.attemptEnded = this.attemptEnded;
+    try {
+      this.options.pool.submit(job.poolTask, job.input, options, job);
+    } catch (error) {
+      this.attemptEnded(job, {
+        kind: 'cancelled',
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
+
+  /**
+   * Outcomes arrive while the pool settles them; they are handled together in the next microtask,
+   * in the order they came, outside the pool's own work.
+   */
+  private readonly attemptEnded = (job: JobRecord, outcome: TaskOutcome): void => {
+    this.endedJobs.push(job);
+    this.endedOutcomes.push(outcome);
+    if (this.endedScheduled) return;
+    this.endedScheduled = true;
+    queueMicrotask(this.handleEnded);
+  };
+
+  private readonly handleEnded = (): void => {
+    this.endedScheduled = false;
+    const jobs = this.endedJobs;
+    const outcomes = this.endedOutcomes;
+    this.endedJobs = [];
+    this.endedOutcomes = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i];
+      const outcome = outcomes[i];
+      if (job !== undefined && outcome !== undefined) this.ended(job, outcome);
+    }
+  };
 
   private ended(job: JobRecord, outcome: TaskOutcome): void {
     this.inFlight--;

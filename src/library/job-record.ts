@@ -1,5 +1,5 @@
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { PoolTask } from '../executors/thread/task-record.js';
+import type { PoolTask, TaskSettledListener } from '../executors/thread/task-record.js';
 import type { Lease, QueueJobId } from '../store/queue.js';
 import type { QueueEntry } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
@@ -26,7 +26,7 @@ export interface JobHandle<Output = unknown> {
 }
 
 /** The engine's record of one job, from enqueue until its final outcome. */
-export class JobRecord implements QueueEntry {
+export class JobRecord implements QueueEntry, TaskSettledListener {
   index = -1;
   key = 0;
   notBefore = 0;
@@ -37,6 +37,8 @@ export class JobRecord implements QueueEntry {
   storeId: QueueJobId | undefined = undefined;
   /** On a durable store: the lease held while an attempt runs. */
   lease: Lease | undefined = undefined;
+  /** Hears how the attempt handed to the pool ended; set by the dispatch, shared by its jobs. */
+  attemptEnded: ((job: JobRecord, outcome: TaskOutcome) => void) | undefined = undefined;
   readonly handle: JobHandle;
   private resolve: (outcome: JobOutcome) => void = () => {};
 
@@ -51,6 +53,10 @@ export class JobRecord implements QueueEntry {
       this.resolve = resolve;
     });
     this.handle = Object.freeze({ id: String(seq), result });
+  }
+
+  taskSettled(outcome: TaskOutcome): void {
+    this.attemptEnded?.(this, outcome);
   }
 
   /** The final outcome, or undefined when the job already has one (the first outcome wins). */
