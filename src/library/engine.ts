@@ -153,8 +153,8 @@ export class Engine implements AsyncDisposable {
     this.checkOpen('runWorkflow()');
     return runWorkflow(definition, {
       check: (where, task, options) => {
-        this.tasks.resolve(where, task);
-        resolveJobOptions(`${where} options`, options, this.options.retry);
+        if (this.tasks.find(task) === undefined) this.tasks.resolve(where(), task);
+        if (options !== undefined) resolveJobOptions(`${where()} options`, options, this.options.retry);
       },
       enqueue: (task, input, options) => this.enqueue(task, input, options),
     });

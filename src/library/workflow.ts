@@ -45,8 +45,11 @@ export interface WorkflowResult {
 
 /** What a workflow needs from its engine. */
 export interface WorkflowHost {
-  /** Throws VK_ENGINE_CONFIG for a task that is not registered or options that are invalid. */
-  check(where: string, task: EngineTask | string, options: JobOptions | undefined): void;
+  /**
+   * Throws VK_ENGINE_CONFIG for a task that is not registered or options that are invalid, naming
+   * the node by `where()` (called only then: spelling it out for every node of every run costs).
+   */
+  check(where: () => string, task: EngineTask | string, options: JobOptions | undefined): void;
   enqueue(task: EngineTask | string, input: NodeInput, options: JobOptions | undefined): JobHandle;
 }
 
@@ -66,31 +69,34 @@ export function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost)
     graphError('expected { nodes: [...], edges?: [...] }');
   }
   const nodes = new Map<string, WorkflowNode>();
+  const parents = new Map<string, string[]>();
+  const children = new Map<string, string[]>();
   definition.nodes.forEach((node, i) => {
     const id: unknown = node?.id;
     if (typeof id !== 'string' || id === '')
       graphError(`nodes[${i}].id must be a non-empty string; received ${String(id)}`);
     if (nodes.has(id)) graphError(`nodes[${i}].id '${id}' is used by another node`);
     try {
-      host.check(`nodes[${i}] ('${id}')`, node.task, node.options);
+      host.check(() => `nodes[${i}] ('${id}')`, node.task, node.options);
     } catch (error) {
       if (isValkyrieError(error)) graphError(error.message);
       throw error;
     }
     nodes.set(id, node);
+    parents.set(id, []);
+    children.set(id, []);
   });
-  const parents = new Map<string, string[]>([...nodes.keys()].map((id) => [id, []]));
-  const children = new Map<string, string[]>([...nodes.keys()].map((id) => [id, []]));
   const known = () => [...nodes.keys()].map((id) => `'${id}'`).join(', ');
-  (definition.edges ?? []).forEach((edge, i) => {
-    for (const end of ['from', 'to'] as const) {
-      const id: unknown = edge?.[end];
-      if (typeof id !== 'string' || !nodes.has(id)) {
-        graphError(
-          `edges[${i}].${end} names no node: received ${typeof id === 'string' ? `'${id}'` : String(id)}; nodes are ${known()}`,
-        );
-      }
+  const checkEnd = (i: number, end: 'from' | 'to', id: unknown): void => {
+    if (typeof id !== 'string' || !nodes.has(id)) {
+      graphError(
+        `edges[${i}].${end} names no node: received ${typeof id === 'string' ? `'${id}'` : String(id)}; nodes are ${known()}`,
+      );
     }
+  };
+  (definition.edges ?? []).forEach((edge, i) => {
+    checkEnd(i, 'from', edge?.from);
+    checkEnd(i, 'to', edge?.to);
     const toParents = parents.get(edge.to);
     if (toParents === undefined || toParents.includes(edge.from)) return;
     toParents.push(edge.from);
