@@ -156,7 +156,14 @@ export class Engine implements AsyncDisposable {
         if (this.tasks.find(task) === undefined) this.tasks.resolve(where(), task);
         if (options !== undefined) resolveJobOptions(`${where()} options`, options, this.options.retry);
       },
-      enqueue: (task, input, options) => this.enqueue(task, input, options),
+      enqueue: (task, input, options, ended) => {
+        this.checkOpen('enqueue()');
+        const job = this.prepare('enqueue()', task, input, options);
+        // Told directly, not through the handle's promise: no promise per node, no hop per stage.
+        job.onFinal = ended;
+        const handle = this.admit(job);
+        if (handle !== job.handle) handle.result.then(ended);
+      },
     });
   }
 

@@ -39,8 +39,13 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
   lease: Lease | undefined = undefined;
   /** Hears how the attempt handed to the pool ended; set by the dispatch, shared by its jobs. */
   attemptEnded: ((job: JobRecord, outcome: TaskOutcome) => void) | undefined = undefined;
+  /** Hears the final outcome as it is delivered, before the handle's promise does: a workflow node. */
+  onFinal: ((final: JobOutcome) => void) | undefined = undefined;
   readonly handle: JobHandle;
-  private resolve: (outcome: JobOutcome) => void = () => {};
+  private final: JobOutcome | undefined = undefined;
+  /** Made when first asked for: a workflow's nodes never are, and a promise per job costs. */
+  private resultPromise: Promise<JobOutcome> | undefined = undefined;
+  private resolveResult: ((outcome: JobOutcome) => void) | undefined = undefined;
 
   constructor(
     readonly seq: number,
@@ -49,10 +54,20 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
     readonly input: unknown,
     readonly options: ResolvedJobOptions,
   ) {
-    const result = new Promise<JobOutcome>((resolve) => {
-      this.resolve = resolve;
-    });
-    this.handle = Object.freeze({ id: String(seq), result });
+    this.handle = Object.freeze(new RecordHandle(String(seq), this));
+  }
+
+  get result(): Promise<JobOutcome> {
+    if (this.resultPromise === undefined) {
+      const final = this.final;
+      this.resultPromise =
+        final !== undefined
+          ? Promise.resolve(final)
+          : new Promise<JobOutcome>((resolve) => {
+              this.resolveResult = resolve;
+            });
+    }
+    return this.resultPromise;
   }
 
   taskSettled(outcome: TaskOutcome): void {
@@ -72,6 +87,24 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
 
   /** Resolves the handle with what `conclude` returned. */
   deliver(final: JobOutcome): void {
-    this.resolve(final);
+    this.final = final;
+    this.onFinal?.(final);
+    this.resolveResult?.(final);
+  }
+}
+
+/** A JobHandle over its record: the result promise is the record's, made on first use. */
+class RecordHandle implements JobHandle {
+  readonly #record: JobRecord;
+
+  constructor(
+    readonly id: string,
+    record: JobRecord,
+  ) {
+    this.#record = record;
+  }
+
+  get result(): Promise<JobOutcome> {
+    return this.#record.result;
   }
 }

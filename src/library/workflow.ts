@@ -1,7 +1,7 @@
 import { findCycle } from '../core/dag.js';
 import { isValkyrieError, ValkyrieError } from '../core/errors.js';
 import type { JobOutcome } from './events.js';
-import type { EngineTask, JobHandle } from './job-record.js';
+import type { EngineTask } from './job-record.js';
 import type { JobOptions } from './options.js';
 
 export interface WorkflowNode {
@@ -50,7 +50,13 @@ export interface WorkflowHost {
    * the node by `where()` (called only then: spelling it out for every node of every run costs).
    */
   check(where: () => string, task: EngineTask | string, options: JobOptions | undefined): void;
-  enqueue(task: EngineTask | string, input: NodeInput, options: JobOptions | undefined): JobHandle;
+  /** Adds the node's job; `ended` hears its final outcome (once, later). Throws when closing. */
+  enqueue(
+    task: EngineTask | string,
+    input: NodeInput,
+    options: JobOptions | undefined,
+    ended: (outcome: JobOutcome) => void,
+  ): void;
 }
 
 interface Plan {
@@ -158,8 +164,9 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
       const parentOutputs: Record<string, unknown> = {};
       for (const parent of plan.parents.get(id) ?? []) parentOutputs[parent] = outputs[parent];
       try {
-        const job = host.enqueue(node.task, { input: node.input, parents: parentOutputs }, node.options);
-        job.result.then((outcome) => ended(id, outcome));
+        host.enqueue(node.task, { input: node.input, parents: parentOutputs }, node.options, (outcome) =>
+          ended(id, outcome),
+        );
       } catch (error) {
         // The engine began closing while this workflow ran.
         const reason = error instanceof Error ? error.message : String(error);
