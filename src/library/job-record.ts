@@ -54,7 +54,7 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
     readonly input: unknown,
     readonly options: ResolvedJobOptions,
   ) {
-    this.handle = Object.freeze(new RecordHandle(String(seq), this));
+    this.handle = new RecordHandle(this);
   }
 
   get result(): Promise<JobOutcome> {
@@ -93,14 +93,16 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
   }
 }
 
-/** A JobHandle over its record: the result promise is the record's, made on first use. */
+/**
+ * A JobHandle over its record: the result promise is the record's, made on first use. Not frozen
+ * (freezing one per job costs): `result` has no setter, and `id` is typed read-only.
+ */
 class RecordHandle implements JobHandle {
+  readonly id: string;
   readonly #record: JobRecord;
 
-  constructor(
-    readonly id: string,
-    record: JobRecord,
-  ) {
+  constructor(record: JobRecord) {
+    this.id = String(record.seq);
     this.#record = record;
   }
 
