@@ -51,7 +51,8 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
     readonly seq: number,
     readonly task: EngineTask,
     readonly poolTask: PoolTask,
-    readonly input: unknown,
+    /** Dropped once the outcome is delivered: a handle kept by the caller keeps no input alive. */
+    public input: unknown,
     readonly options: ResolvedJobOptions,
   ) {
     this.handle = new RecordHandle(this);
@@ -88,8 +89,12 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
   /** Resolves the handle with what `conclude` returned. */
   deliver(final: JobOutcome): void {
     this.final = final;
-    this.onFinal?.(final);
+    const onFinal = this.onFinal;
+    this.onFinal = undefined;
+    this.input = undefined;
+    onFinal?.(final);
     this.resolveResult?.(final);
+    this.resolveResult = undefined;
   }
 }
 
