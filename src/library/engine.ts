@@ -140,7 +140,7 @@ export class Engine implements AsyncDisposable {
       );
     }
     const prepared = requests.map((request, i) =>
-      this.prepare(`enqueueMany()[${i}]`, request.task, request.input, request.options),
+      this.prepare('enqueueMany()', request.task, request.input, request.options, i),
     );
     return prepared.map((job) => this.admit(job)) as JobHandle<Output>[];
   }
@@ -153,10 +153,17 @@ export class Engine implements AsyncDisposable {
     this.checkOpen('runWorkflow()');
     return runWorkflow(definition, {
       check: (where, task, options) => {
-        this.tasks.resolve(where, task);
-        resolveJobOptions(`${where} options`, options, this.options.retry);
+        if (this.tasks.find(task) === undefined) this.tasks.resolve(where(), task);
+        if (options !== undefined) resolveJobOptions(`${where()} options`, options, this.options.retry);
       },
-      enqueue: (task, input, options) => this.enqueue(task, input, options),
+      enqueue: (task, input, options, ended) => {
+        this.checkOpen('enqueue()');
+        const job = this.prepare('enqueue()', task, input, options);
+        // Told directly, not through the handle's promise: no promise per node, no hop per stage.
+        job.onFinal = ended;
+        const handle = this.admit(job);
+        if (handle !== job.handle) handle.result.then(ended);
+      },
     });
   }
 
@@ -278,9 +285,16 @@ export class Engine implements AsyncDisposable {
     task: EngineTask | string,
     input: unknown,
     options: JobOptions | undefined,
+    index?: number,
   ): JobRecord {
-    const registered = this.tasks.resolve(where, task);
-    const resolved = resolveJobOptions(`${where} options`, options, this.options.retry);
+    // The request's place is spelled out only for an error: building it per job costs real time.
+    const at = () => (index === undefined ? where : `${where}[${index}]`);
+    const registered = this.tasks.find(task) ?? this.tasks.resolve(at(), task);
+    const resolved = resolveJobOptions(
+      options === undefined ? '' : `${at()} options`,
+      options,
+      this.options.retry,
+    );
     return new JobRecord(this.nextSeq++, registered.task, registered.poolTask, input, resolved);
   }
 

@@ -35,9 +35,14 @@ export class JobDispatch {
   private takeWasFull = false;
   /** A `take` that returned a promise has not resolved yet. */
   private taking = false;
+  /** A pump came while a take was pending; another take follows it (only then: most would find nothing). */
+  private pumpDeferred = false;
   private stopped = false;
   private stopReason = '';
   private drained: (() => void) | undefined;
+  private endedJobs: JobRecord[] = [];
+  private endedOutcomes: TaskOutcome[] = [];
+  private endedScheduled = false;
 
   constructor(private readonly options: JobDispatchOptions) {
     const onReady = () => this.pump();
@@ -91,8 +96,10 @@ export class JobDispatch {
       notBefore: job.notBefore,
       agingIntervalMs: this.options.agingIntervalMs,
     });
-    this.queue.add(job);
+    // The pump is queued first, so its take runs before a durable queue's own flush of what `add`
+    // buffered: the store can then claim new jobs in the write that stores them.
     this.schedulePump();
+    this.queue.add(job);
   }
 
   /**
@@ -107,6 +114,7 @@ export class JobDispatch {
 
   private pump(): void {
     this.pumpScheduled = false;
+    if (this.taking) this.pumpDeferred = true;
     if (this.stopped || this.taking) return;
     const room = this.options.maxInFlight - this.inFlight;
     if (room <= 0) return;
@@ -122,7 +130,10 @@ export class JobDispatch {
         this.taking = false;
         this.takeWasFull = count === room;
         this.startTaken();
-        this.pump();
+        if (this.pumpDeferred || this.takeWasFull) {
+          this.pumpDeferred = false;
+          this.pump();
+        }
       },
       (error: unknown) => {
         this.taking = false;
@@ -170,15 +181,41 @@ export class JobDispatch {
               ? (value) => this.options.listeners.emit({ type: 'job.progress', jobId: job.handle.id, value })
               : undefined,
           };
-    this.options.pool.run(job.poolTask, job.input, options).then(
-      (outcome) => this.ended(job, outcome),
-      (error: unknown) =>
-        this.ended(job, {
-          kind: 'cancelled',
-          reason: error instanceof Error ? error.message : String(error),
-        }),
-    );
+    job.attemptEnded = this.attemptEnded;
+    try {
+      this.options.pool.submit(job.poolTask, job.input, options, job);
+    } catch (error) {
+      this.attemptEnded(job, {
+        kind: 'cancelled',
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
+
+  /**
+   * Outcomes arrive while the pool settles them; they are handled together in the next microtask,
+   * in the order they came, outside the pool's own work.
+   */
+  private readonly attemptEnded = (job: JobRecord, outcome: TaskOutcome): void => {
+    this.endedJobs.push(job);
+    this.endedOutcomes.push(outcome);
+    if (this.endedScheduled) return;
+    this.endedScheduled = true;
+    queueMicrotask(this.handleEnded);
+  };
+
+  private readonly handleEnded = (): void => {
+    this.endedScheduled = false;
+    const jobs = this.endedJobs;
+    const outcomes = this.endedOutcomes;
+    this.endedJobs = [];
+    this.endedOutcomes = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i];
+      const outcome = outcomes[i];
+      if (job !== undefined && outcome !== undefined) this.ended(job, outcome);
+    }
+  };
 
   private ended(job: JobRecord, outcome: TaskOutcome): void {
     this.inFlight--;

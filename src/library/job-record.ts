@@ -1,5 +1,5 @@
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { PoolTask } from '../executors/thread/task-record.js';
+import type { PoolTask, TaskSettledListener } from '../executors/thread/task-record.js';
 import type { Lease, QueueJobId } from '../store/queue.js';
 import type { QueueEntry } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
@@ -26,7 +26,7 @@ export interface JobHandle<Output = unknown> {
 }
 
 /** The engine's record of one job, from enqueue until its final outcome. */
-export class JobRecord implements QueueEntry {
+export class JobRecord implements QueueEntry, TaskSettledListener {
   index = -1;
   key = 0;
   notBefore = 0;
@@ -37,20 +37,42 @@ export class JobRecord implements QueueEntry {
   storeId: QueueJobId | undefined = undefined;
   /** On a durable store: the lease held while an attempt runs. */
   lease: Lease | undefined = undefined;
+  /** Hears how the attempt handed to the pool ended; set by the dispatch, shared by its jobs. */
+  attemptEnded: ((job: JobRecord, outcome: TaskOutcome) => void) | undefined = undefined;
+  /** Hears the final outcome as it is delivered, before the handle's promise does: a workflow node. */
+  onFinal: ((final: JobOutcome) => void) | undefined = undefined;
   readonly handle: JobHandle;
-  private resolve: (outcome: JobOutcome) => void = () => {};
+  private final: JobOutcome | undefined = undefined;
+  /** Made when first asked for: a workflow's nodes never are, and a promise per job costs. */
+  private resultPromise: Promise<JobOutcome> | undefined = undefined;
+  private resolveResult: ((outcome: JobOutcome) => void) | undefined = undefined;
 
   constructor(
     readonly seq: number,
     readonly task: EngineTask,
     readonly poolTask: PoolTask,
-    readonly input: unknown,
+    /** Dropped once the outcome is delivered: a handle kept by the caller keeps no input alive. */
+    public input: unknown,
     readonly options: ResolvedJobOptions,
   ) {
-    const result = new Promise<JobOutcome>((resolve) => {
-      this.resolve = resolve;
-    });
-    this.handle = Object.freeze({ id: String(seq), result });
+    this.handle = new RecordHandle(this);
+  }
+
+  get result(): Promise<JobOutcome> {
+    if (this.resultPromise === undefined) {
+      const final = this.final;
+      this.resultPromise =
+        final !== undefined
+          ? Promise.resolve(final)
+          : new Promise<JobOutcome>((resolve) => {
+              this.resolveResult = resolve;
+            });
+    }
+    return this.resultPromise;
+  }
+
+  taskSettled(outcome: TaskOutcome): void {
+    this.attemptEnded?.(this, outcome);
   }
 
   /** The final outcome, or undefined when the job already has one (the first outcome wins). */
@@ -66,6 +88,30 @@ export class JobRecord implements QueueEntry {
 
   /** Resolves the handle with what `conclude` returned. */
   deliver(final: JobOutcome): void {
-    this.resolve(final);
+    this.final = final;
+    const onFinal = this.onFinal;
+    this.onFinal = undefined;
+    this.input = undefined;
+    onFinal?.(final);
+    this.resolveResult?.(final);
+    this.resolveResult = undefined;
+  }
+}
+
+/**
+ * A JobHandle over its record: the result promise is the record's, made on first use. Not frozen
+ * (freezing one per job costs): `result` has no setter, and `id` is typed read-only.
+ */
+class RecordHandle implements JobHandle {
+  readonly id: string;
+  readonly #record: JobRecord;
+
+  constructor(record: JobRecord) {
+    this.id = String(record.seq);
+    this.#record = record;
+  }
+
+  get result(): Promise<JobOutcome> {
+    return this.#record.result;
   }
 }

@@ -1,7 +1,16 @@
 import { isValkyrieError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { Completion, Lease, NewQueueJob, QueueJobId, QueueStore, Release } from '../store/queue.js';
+import type {
+  Completion,
+  EnqueuedAndClaimed,
+  EnqueueResult,
+  Lease,
+  NewQueueJob,
+  QueueJobId,
+  QueueStore,
+  Release,
+} from '../store/queue.js';
 import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
@@ -62,6 +71,14 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   /** Settles once the completions buffered now have been written; one promise per batch, not per job. */
   #batchWritten: { promise: Promise<void>; resolve: () => void } | undefined;
   #flushScheduled = false;
+  /**
+   * The store can enqueue and claim in one write (SQLite): new entries wait for the engine's next
+   * take, which follows their `add` at once when the engine has room (and follows a pending take),
+   * rather than going in a write of their own. Should no take come, #storeHeldSoon writes them.
+   */
+  readonly #fusedClaims: boolean;
+  #takePending = false;
+  #heldFlushArmed = false;
   /** The last enqueue batch, which a claim on an unordered store waits for. */
   #enqueued: Promise<void> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
@@ -75,6 +92,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   constructor(options: StoreEngineQueueOptions) {
     this.#options = options;
     this.#store = options.store;
+    this.#fusedClaims = options.orderedWrites && options.store.enqueueAndClaim !== undefined;
     this.#timer = setInterval(() => this.#maintain(), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
     this.#timer.unref();
     // Leases left by a crashed engine may have expired already; requeue them before the first claim.
@@ -89,6 +107,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     const lease = entry.lease;
     if (lease === undefined) {
       this.#toEnqueue.push(entry);
+      if (this.#fusedClaims) this.#storeHeldSoon();
     } else {
       entry.lease = undefined;
       // The store ranks it from max(now, notBefore), as the in-memory queue does.
@@ -104,6 +123,30 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (this.#intakeClosed && this.#waiting.size === 0) return 0;
     const tasks = this.#options.tasks();
     if (tasks.length === 0) return 0;
+    if (this.#fusedClaims) {
+      // New jobs and the claim in one write: the store may write them leased to us at once.
+      const fresh = this.#toEnqueue;
+      this.#toEnqueue = [];
+      this.#flush();
+      const claimed =
+        fresh.length > 0 ? this.#enqueueAndClaim(fresh, limit, tasks) : this.#claim(limit, tasks);
+      this.#enqueued = claimed.then(ignore, ignore);
+      this.#takePending = true;
+      const resume = () => {
+        this.#takePending = false;
+        if (this.#toEnqueue.length > 0) this.#storeHeldSoon();
+      };
+      return claimed.then(
+        (leases) => {
+          resume();
+          return this.#taken(leases, limit, into);
+        },
+        (error: unknown) => {
+          resume();
+          throw error;
+        },
+      );
+    }
     this.#flush();
     const enqueued = this.#enqueued;
     if (!this.#options.orderedWrites) {
@@ -227,12 +270,23 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => this.#flush());
+    queueMicrotask(() => this.#flush(this.#fusedClaims));
   }
 
-  #flush(): void {
+  /** Writes held entries at the end of the I/O phase, unless a take stored them first or is pending. */
+  #storeHeldSoon(): void {
+    if (this.#heldFlushArmed) return;
+    this.#heldFlushArmed = true;
+    setImmediate(() => {
+      this.#heldFlushArmed = false;
+      // A pending take re-arms this when it resolves; the engine's next take usually comes first.
+      if (!this.#takePending) this.#flush();
+    });
+  }
+
+  #flush(holdEnqueues = false): void {
     this.#flushScheduled = false;
-    if (this.#toEnqueue.length > 0) {
+    if (this.#toEnqueue.length > 0 && !holdEnqueues) {
       const batch = this.#toEnqueue;
       this.#toEnqueue = [];
       this.#enqueued = this.#enqueue(batch);
@@ -256,15 +310,31 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
   }
 
+  /** `#enqueue` then `#claim`, as one store write when it succeeds; apart when it is refused. */
+  async #enqueueAndClaim(batch: JobRecord[], limit: number, tasks: readonly string[]): Promise<Lease[]> {
+    const { worker, leaseTtlMs: ttlMs } = this.#options;
+    const request = { worker, limit, ttlMs, tasks };
+    let written: EnqueuedAndClaimed | undefined;
+    try {
+      const jobs = batch.map((entry) => this.#options.encode(entry));
+      const fused = this.#store.enqueueAndClaim?.(jobs, request);
+      written = fused === undefined ? undefined : await this.#track(fused);
+    } catch {
+      written = undefined;
+    }
+    if (written === undefined) {
+      // Each job meets its own fate (a refusal, an input JSON cannot hold) the usual way.
+      await this.#enqueue(batch);
+      return this.#claim(limit, tasks);
+    }
+    this.#placeAll(batch, written.enqueued);
+    return written.leases;
+  }
+
   async #enqueue(batch: JobRecord[]): Promise<void> {
     const jobs = batch.map((entry) => this.#options.encode(entry));
     try {
-      const results = await this.#track(this.#store.enqueue(jobs));
-      results.forEach((result, i) => {
-        const entry = batch[i];
-        if (entry !== undefined) this.#placed(entry, result.kind === 'created', result.job.id);
-      });
-      if (results.some((result) => result.kind === 'existing')) this.#maintain();
+      this.#placeAll(batch, await this.#track(this.#store.enqueue(jobs)));
     } catch (error) {
       if (batch.length > 1 && !isValkyrieError(error)) {
         // One input JSON cannot hold fails the batch; alone, each job meets its own fate.
@@ -273,6 +343,15 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       }
       for (const entry of batch) this.#refused(entry, error);
     }
+  }
+
+  /** Maps a batch's store results back to its entries. */
+  #placeAll(batch: readonly JobRecord[], results: readonly EnqueueResult[]): void {
+    results.forEach((result, i) => {
+      const entry = batch[i];
+      if (entry !== undefined) this.#placed(entry, result.kind === 'created', result.job.id);
+    });
+    if (results.some((result) => result.kind === 'existing')) this.#maintain();
   }
 
   #placed(entry: JobRecord, created: boolean, id: QueueJobId): void {

@@ -48,6 +48,14 @@ export class TaskRegistry {
     return this.nameList;
   }
 
+  /** The registration of `task` (a task this registry made, or its name); undefined when unknown. */
+  find(task: EngineTask | string): Registered | undefined {
+    const known = this.byName.get(
+      typeof task === 'string' ? task : ((task as EngineTask | undefined)?.name ?? ''),
+    );
+    return known !== undefined && (typeof task === 'string' || known.task === task) ? known : undefined;
+  }
+
   /** A task handle of this engine, or the name of one; throws VK_ENGINE_CONFIG naming `where`. */
   resolve(where: string, task: EngineTask | string): Registered {
     const name = typeof task === 'string' ? task : (task as EngineTask | undefined)?.name;

@@ -1,7 +1,7 @@
 import { findCycle } from '../core/dag.js';
 import { isValkyrieError, ValkyrieError } from '../core/errors.js';
 import type { JobOutcome } from './events.js';
-import type { EngineTask, JobHandle } from './job-record.js';
+import type { EngineTask } from './job-record.js';
 import type { JobOptions } from './options.js';
 
 export interface WorkflowNode {
@@ -45,9 +45,18 @@ export interface WorkflowResult {
 
 /** What a workflow needs from its engine. */
 export interface WorkflowHost {
-  /** Throws VK_ENGINE_CONFIG for a task that is not registered or options that are invalid. */
-  check(where: string, task: EngineTask | string, options: JobOptions | undefined): void;
-  enqueue(task: EngineTask | string, input: NodeInput, options: JobOptions | undefined): JobHandle;
+  /**
+   * Throws VK_ENGINE_CONFIG for a task that is not registered or options that are invalid, naming
+   * the node by `where()` (called only then: spelling it out for every node of every run costs).
+   */
+  check(where: () => string, task: EngineTask | string, options: JobOptions | undefined): void;
+  /** Adds the node's job; `ended` hears its final outcome (once, later). Throws when closing. */
+  enqueue(
+    task: EngineTask | string,
+    input: NodeInput,
+    options: JobOptions | undefined,
+    ended: (outcome: JobOutcome) => void,
+  ): void;
 }
 
 interface Plan {
@@ -66,31 +75,34 @@ export function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost)
     graphError('expected { nodes: [...], edges?: [...] }');
   }
   const nodes = new Map<string, WorkflowNode>();
+  const parents = new Map<string, string[]>();
+  const children = new Map<string, string[]>();
   definition.nodes.forEach((node, i) => {
     const id: unknown = node?.id;
     if (typeof id !== 'string' || id === '')
       graphError(`nodes[${i}].id must be a non-empty string; received ${String(id)}`);
     if (nodes.has(id)) graphError(`nodes[${i}].id '${id}' is used by another node`);
     try {
-      host.check(`nodes[${i}] ('${id}')`, node.task, node.options);
+      host.check(() => `nodes[${i}] ('${id}')`, node.task, node.options);
     } catch (error) {
       if (isValkyrieError(error)) graphError(error.message);
       throw error;
     }
     nodes.set(id, node);
+    parents.set(id, []);
+    children.set(id, []);
   });
-  const parents = new Map<string, string[]>([...nodes.keys()].map((id) => [id, []]));
-  const children = new Map<string, string[]>([...nodes.keys()].map((id) => [id, []]));
   const known = () => [...nodes.keys()].map((id) => `'${id}'`).join(', ');
-  (definition.edges ?? []).forEach((edge, i) => {
-    for (const end of ['from', 'to'] as const) {
-      const id: unknown = edge?.[end];
-      if (typeof id !== 'string' || !nodes.has(id)) {
-        graphError(
-          `edges[${i}].${end} names no node: received ${typeof id === 'string' ? `'${id}'` : String(id)}; nodes are ${known()}`,
-        );
-      }
+  const checkEnd = (i: number, end: 'from' | 'to', id: unknown): void => {
+    if (typeof id !== 'string' || !nodes.has(id)) {
+      graphError(
+        `edges[${i}].${end} names no node: received ${typeof id === 'string' ? `'${id}'` : String(id)}; nodes are ${known()}`,
+      );
     }
+  };
+  (definition.edges ?? []).forEach((edge, i) => {
+    checkEnd(i, 'from', edge?.from);
+    checkEnd(i, 'to', edge?.to);
     const toParents = parents.get(edge.to);
     if (toParents === undefined || toParents.includes(edge.from)) return;
     toParents.push(edge.from);
@@ -152,8 +164,9 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
       const parentOutputs: Record<string, unknown> = {};
       for (const parent of plan.parents.get(id) ?? []) parentOutputs[parent] = outputs[parent];
       try {
-        const job = host.enqueue(node.task, { input: node.input, parents: parentOutputs }, node.options);
-        job.result.then((outcome) => ended(id, outcome));
+        host.enqueue(node.task, { input: node.input, parents: parentOutputs }, node.options, (outcome) =>
+          ended(id, outcome),
+        );
       } catch (error) {
         // The engine began closing while this workflow ran.
         const reason = error instanceof Error ? error.message : String(error);

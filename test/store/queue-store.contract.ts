@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { priorities } from '../../src/core/priority.js';
-import type { Clock, Lease, NewQueueJob, QueueOptions, QueueStore } from '../../src/store/queue.js';
+import {
+  asQueueJobId,
+  type Clock,
+  type Lease,
+  type NewQueueJob,
+  type QueueOptions,
+  type QueueStore,
+} from '../../src/store/queue.js';
 import type { OpenedStores, StoresFactory } from './fixture.js';
 
 /** A clock that moves only when told to. */
@@ -379,6 +386,80 @@ export function queueStoreContract(make: StoresFactory): void {
       const few = await queue.claim({ worker: 'w', limit: 3, ttlMs: 1000, tasks: ['other'] });
       expect(tasks(few)).toEqual(['other', 'other', 'other']);
       expect(await claimAll(queue)).toHaveLength(7);
+    });
+  });
+
+  describe('enqueueAndClaim (optional)', () => {
+    /** The store's enqueueAndClaim; skips the test for a store without one. */
+    const fused = (queue: QueueStore, skip: () => void) => {
+      const method = queue.enqueueAndClaim?.bind(queue);
+      if (method === undefined) skip();
+      return method as NonNullable<QueueStore['enqueueAndClaim']>;
+    };
+    const request = { worker: 'w1', limit: 10, ttlMs: 1000, tasks: ['a', 'b', 'c', 'd'] };
+
+    it('leases new jobs at once when nothing else is ready: real leases, in queue order', async (ctx) => {
+      const { queue, clock } = await open();
+      const enqueueAndClaim = fused(queue, () => ctx.skip());
+      const { enqueued, leases } = await enqueueAndClaim([job('a'), job('b', { priority: 'high' })], request);
+      expect(enqueued.map((result) => [result.kind, result.job.task])).toEqual([
+        ['created', 'a'],
+        ['created', 'b'],
+      ]);
+      expect(leases.map((lease) => [lease.task, lease.attempt, lease.worker])).toEqual([
+        ['b', 1, 'w1'],
+        ['a', 1, 'w1'],
+      ]);
+      expect(leases[1]).toMatchObject({ payload: { task: 'a' }, jobId: enqueued[0]?.job.id });
+      expect(await claimAll(queue)).toEqual([]);
+      expect((await queue.getJob(enqueued[0]?.job.id ?? asQueueJobId('0')))?.state).toBe('leased');
+      const [first, second] = leases;
+      if (first === undefined || second === undefined) throw new Error('two leases expected');
+      await expect(queue.complete([{ lease: first, outcome: { kind: 'succeeded' } }])).resolves.toEqual([
+        { kind: 'completed', jobId: first.jobId },
+      ]);
+      // The other lease expires like any claimed one, and the job is claimed again with a new token.
+      clock.advance(1001);
+      expect(await queue.expireLeases()).toEqual([{ kind: 'requeued', jobId: second.jobId, token: 1 }]);
+      expect(await claimAll(queue)).toMatchObject([{ task: 'a', attempt: 2, token: 2 }]);
+    });
+
+    it('claims in queue order what was ready before, and leaves the rest queued', async (ctx) => {
+      const { queue, clock } = await open();
+      const enqueueAndClaim = fused(queue, () => ctx.skip());
+      await queue.enqueue([job('a')]);
+      clock.advance(1);
+      const { leases } = await enqueueAndClaim([job('b'), job('c')], { ...request, limit: 2 });
+      expect(tasks(leases)).toEqual(['a', 'b']);
+      expect(tasks(await claimAll(queue))).toEqual(['c']);
+    });
+
+    it('leaves queued what the claim would not take: past the limit, other tasks, delayed, idempotent', async (ctx) => {
+      const { queue, clock } = await open();
+      const enqueueAndClaim = fused(queue, () => ctx.skip());
+      const limited = await enqueueAndClaim([job('a'), job('b'), job('c')], { ...request, limit: 2 });
+      expect(tasks(limited.leases)).toEqual(['a', 'b']);
+      expect(tasks(await claimAll(queue))).toEqual(['c']);
+      const other = await enqueueAndClaim([job('a'), job('x')], request);
+      expect(tasks(other.leases)).toEqual(['a']);
+      const delayed = await enqueueAndClaim([job('d', { notBefore: clock.now() + 10 })], request);
+      expect(delayed.leases).toEqual([]);
+      const keyed = await enqueueAndClaim([job('a', { idempotencyKey: 'k' })], request);
+      expect(tasks(keyed.leases)).toEqual(['a']);
+      const again = await enqueueAndClaim([job('a', { idempotencyKey: 'k' })], request);
+      expect(again.enqueued.map((result) => result.kind)).toEqual(['existing']);
+      expect(again.leases).toEqual([]);
+      clock.advance(10);
+      expect(tasks(await claimAll(queue))).toEqual(['x', 'd']);
+    });
+
+    it('is refused whole past capacity, like enqueue, writing nothing', async (ctx) => {
+      const { queue } = await open({ capacity: 1 });
+      const enqueueAndClaim = fused(queue, () => ctx.skip());
+      await expect(enqueueAndClaim([job('a'), job('b')], request)).rejects.toMatchObject({
+        code: 'VK_QUEUE_FULL',
+      });
+      expect(await claimAll(queue)).toEqual([]);
     });
   });
 

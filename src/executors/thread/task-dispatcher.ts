@@ -22,13 +22,19 @@ export interface PoolDispatcher {
  * to completion, and a task's outcome is decided here exactly once (TaskRecord.settle).
  *
  * Dispatch is deferred to a microtask, so every `run()` of one synchronous stretch of code goes out
- * in one message per worker; results coming back free slots that are refilled in the same turn.
+ * in one message per worker. After results arrive it is deferred further, to the end of the event
+ * loop's I/O phase (setImmediate): every result message waiting in that phase is handled first, and
+ * the tasks their outcomes lead to (a workflow's next nodes) go out together. Dispatching per
+ * message instead splits each batch over the workers on every round trip, until nearly every task
+ * travels alone (measured on 5-node workflows, 64 at once: 1.4 tasks per message each way).
  */
 export class TaskDispatcher implements PoolDispatcher {
   private readonly queue = new PendingTasks<TaskRecord>();
   private readonly roster: WorkerRoster;
   private readonly workers: PoolWorker[];
   private flushScheduled = false;
+  /** A dispatch waits for the end of the I/O phase (after results); `run()`s until then join it. */
+  private immediateScheduled = false;
   private destroyed = false;
   private readonly deadlines: DeadlineTimer;
   private readonly heartbeatTimer: NodeJS.Timeout;
@@ -61,11 +67,23 @@ export class TaskDispatcher implements PoolDispatcher {
   }
 
   private scheduleDispatch(): void {
-    if (!this.flushScheduled) {
+    if (!this.flushScheduled && !this.immediateScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);
     }
   }
+
+  /** Dispatches once the I/O phase ends: other workers' result messages may be waiting in it. */
+  private dispatchAfterResults(): void {
+    if (this.immediateScheduled) return;
+    this.immediateScheduled = true;
+    setImmediate(this.flushAfterResults);
+  }
+
+  private readonly flushAfterResults = (): void => {
+    this.immediateScheduled = false;
+    if (!this.destroyed) this.dispatch();
+  };
 
   cancel(task: TaskRecord, reason: string): void {
     if (task.settled) return;
@@ -164,7 +182,7 @@ export class TaskDispatcher implements PoolDispatcher {
         this.onRecord(worker, message[i] as number, message[i + 1] as number, message[i + 2]);
       }
       worker.settleIdle(this.clock.now());
-      this.dispatch();
+      this.dispatchAfterResults();
     } else if (message[0] === fromWorker.ready) {
       this.roster.markReady(worker);
       this.dispatch();

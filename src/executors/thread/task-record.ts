@@ -30,6 +30,14 @@ export interface RunTaskOptions {
   readonly onLog?: (entry: TaskLogEntry) => void;
 }
 
+/**
+ * Hears a task's outcome: once, synchronously, while the pool settles it — keep it short and do not
+ * call back into the pool from it. `ThreadPool.run()` resolves its promise from one.
+ */
+export interface TaskSettledListener {
+  taskSettled(outcome: TaskOutcome): void;
+}
+
 /** Why the pool aborted a running task's signal. */
 export type AbortCause = 'timeout' | 'cancel';
 
@@ -53,7 +61,7 @@ export class TaskRecord {
     readonly attempt: number,
     readonly timeoutMs: number,
     readonly options: RunTaskOptions | undefined,
-    private readonly resolve: (outcome: TaskOutcome) => void,
+    private readonly listener: TaskSettledListener,
   ) {}
 
   /** Idempotent: the first outcome wins. Returns false when the task had already settled. */
@@ -61,7 +69,7 @@ export class TaskRecord {
     if (this.settled) return false;
     this.settled = true;
     this.removeAbortListener?.();
-    this.resolve(outcome);
+    this.listener.taskSettled(outcome);
     return true;
   }
 }

@@ -8,7 +8,7 @@ import {
 import { type PoolEventListener, PoolEventListeners } from './events.js';
 import type { TaskOutcome } from './outcome.js';
 import { type PoolDispatcher, TaskDispatcher } from './task-dispatcher.js';
-import { type PoolTask, type RunTaskOptions, TaskRecord } from './task-record.js';
+import { type PoolTask, type RunTaskOptions, TaskRecord, type TaskSettledListener } from './task-record.js';
 import { taskExportName, taskModuleUrl } from './worker-entry.js';
 
 export interface TaskModuleRef {
@@ -79,43 +79,59 @@ export class ThreadPool implements AsyncDisposable {
     input: Input,
     options?: RunTaskOptions,
   ): Promise<TaskOutcome<Output>> {
+    return new Promise<TaskOutcome<Output>>((resolve, reject) => {
+      try {
+        this.submit(task, input, options, { taskSettled: resolve as (outcome: TaskOutcome) => void });
+      } catch (error) {
+        reject(error);
+      }
+    });
+  }
+
+  /**
+   * `run()` without a promise, for callers that hand the pool many tasks (the library engine): the
+   * outcome goes to `listener` (see TaskSettledListener) — synchronously, before this returns, for a
+   * signal that is already aborted. Throws where `run()` rejects, and then `listener` hears nothing.
+   */
+  submit<Input>(
+    task: PoolTask<Input>,
+    input: Input,
+    options: RunTaskOptions | undefined,
+    listener: TaskSettledListener,
+  ): void {
     if (this.closing !== undefined || this.destroying !== undefined) {
-      return Promise.reject(
-        new ValkyrieError('VK_POOL_CLOSED', 'run(): the thread pool is closing; the task was not accepted'),
+      throw new ValkyrieError(
+        'VK_POOL_CLOSED',
+        'run(): the thread pool is closing; the task was not accepted',
       );
     }
     let timeoutMs = this.options.taskTimeoutMs;
     let attempt = 1;
     if (options !== undefined) {
-      try {
-        if (options.timeoutMs !== undefined) timeoutMs = validateTimeout('timeoutMs', options.timeoutMs);
-        if (options.attempt !== undefined) attempt = validateAttempt(options.attempt);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+      if (options.timeoutMs !== undefined) timeoutMs = validateTimeout('timeoutMs', options.timeoutMs);
+      if (options.attempt !== undefined) attempt = validateAttempt(options.attempt);
       if (options.signal?.aborted) {
-        return Promise.resolve({ kind: 'cancelled', reason: abortReasonOf(options.signal) });
+        listener.taskSettled({ kind: 'cancelled', reason: abortReasonOf(options.signal) });
+        return;
       }
     }
-    return new Promise<TaskOutcome<Output>>((resolve) => {
-      const record = new TaskRecord(
-        this.nextTaskId++,
-        task as PoolTask,
-        input,
-        attempt,
-        timeoutMs,
-        options,
-        resolve as (outcome: TaskOutcome) => void,
-      );
-      this.unsettled++;
-      const signal = options?.signal;
-      if (signal !== undefined) {
-        const onAbort = () => this.dispatcher.cancel(record, abortReasonOf(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-        record.removeAbortListener = () => signal.removeEventListener('abort', onAbort);
-      }
-      this.dispatcher.submit(record);
-    });
+    const record = new TaskRecord(
+      this.nextTaskId++,
+      task as PoolTask,
+      input,
+      attempt,
+      timeoutMs,
+      options,
+      listener,
+    );
+    this.unsettled++;
+    const signal = options?.signal;
+    if (signal !== undefined) {
+      const onAbort = () => this.dispatcher.cancel(record, abortReasonOf(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      record.removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.dispatcher.submit(record);
   }
 
   /** Subscribes to the pool's events; returns the unsubscribe function. */

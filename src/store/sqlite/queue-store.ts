@@ -3,6 +3,7 @@ import type {
   ClaimRequest,
   Completion,
   CompletionResult,
+  EnqueuedAndClaimed,
   EnqueueResult,
   ExpiredLease,
   Lease,
@@ -119,6 +120,14 @@ export class SqliteQueueStore implements QueueStore {
            on_lease_expiry, idempotency_key, created_at)
          VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
       ),
+      // enqueueAndClaim's shortcut: a new job written as a claim would leave it (first lease, token 1).
+      insertLeased: db.prepare<
+        [string, string, string, number, number | null, number, string, number, string, number]
+      >(
+        `INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
+           on_lease_expiry, created_at, attempts, lease_token, lease_worker, lease_expires_at)
+         VALUES (?, ?, ?, ?, ?, 'leased', ?, ?, ?, 1, 1, ?, ?)`,
+      ),
       byIdempotencyKey: db.prepare<[string, number], Row>(
         `SELECT ${queueJobColumns} FROM queue_jobs WHERE idempotency_key = ? AND created_at >= ?
          ORDER BY seq DESC LIMIT 1`,
@@ -177,24 +186,96 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   claim(request: ClaimRequest): Promise<Lease[]> {
-    const tasks = request.tasks;
-    return this.#commits.write('claim queue jobs', () => {
-      const limit = Math.max(0, Math.floor(request.limit));
-      if (limit === 0 || tasks?.length === 0) return [];
-      const statements = tasks === undefined ? this.#claimAny : this.#taskStatements(tasks);
+    return this.#commits.write('claim queue jobs', () => this.#claimNow(request));
+  }
+
+  async enqueueAndClaim(jobs: readonly NewQueueJob[], request: ClaimRequest): Promise<EnqueuedAndClaimed> {
+    let leasedOnInsert = false;
+    const result = await this.#commits.write('enqueue and claim queue jobs', () => {
       const now = this.#options.clock.now();
-      const expiresAt = now + request.ttlMs;
-      const filter = tasks === undefined ? [now] : [now, ...tasks];
-      const rows = statements.readyJobs.all(...filter, limit);
-      if (rows.length <= fewJobs) {
-        for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row.seq);
-      } else if (
-        statements.leaseReady.run(request.worker, expiresAt, ...filter, limit).changes !== rows.length
-      ) {
-        throw new Error('a claim leased other jobs than it had read');
-      }
-      return rows.map((row) => claimedLease(row, request.worker, expiresAt));
+      const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, this.#options.agingIntervalMs));
+      const leased = this.#leaseOnInsert(inserts, request, now);
+      leasedOnInsert = leased !== undefined;
+      return leased ?? { enqueued: this.#enqueueNow(jobs, inserts), leases: this.#claimNow(request) };
     });
+    // As after enqueue: jobs left queued may be for other claimers.
+    if (!leasedOnInsert && result.enqueued.some((r) => r.kind === 'created')) this.#work.wake();
+    return result;
+  }
+
+  #claimNow(request: ClaimRequest): Lease[] {
+    const tasks = request.tasks;
+    const limit = Math.max(0, Math.floor(request.limit));
+    if (limit === 0 || tasks?.length === 0) return [];
+    const statements = tasks === undefined ? this.#claimAny : this.#taskStatements(tasks);
+    const now = this.#options.clock.now();
+    const expiresAt = now + request.ttlMs;
+    const filter = tasks === undefined ? [now] : [now, ...tasks];
+    const rows = statements.readyJobs.all(...filter, limit);
+    if (rows.length <= fewJobs) {
+      for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row.seq);
+    } else if (
+      statements.leaseReady.run(request.worker, expiresAt, ...filter, limit).changes !== rows.length
+    ) {
+      throw new Error('a claim leased other jobs than it had read');
+    }
+    return rows.map((row) => claimedLease(row, request.worker, expiresAt));
+  }
+
+  /**
+   * Writes the new jobs leased when a claim right after their enqueue would take exactly them: each
+   * is ready, of a claimed task, without an idempotency key, the limit holds them all, no other job is
+   * ready, and the batch fits the capacity. Undefined (nothing written) otherwise.
+   */
+  #leaseOnInsert(
+    inserts: readonly QueueInsert[],
+    request: ClaimRequest,
+    now: number,
+  ): EnqueuedAndClaimed | undefined {
+    const tasks = request.tasks;
+    if (inserts.length === 0 || inserts.length > Math.floor(request.limit)) return undefined;
+    for (const insert of inserts) {
+      if (insert.idempotencyKey !== null || (insert.notBefore !== null && insert.notBefore > now))
+        return undefined;
+      if (tasks !== undefined && !tasks.includes(insert.task)) return undefined;
+    }
+    const statements = tasks === undefined ? this.#claimAny : this.#taskStatements(tasks);
+    const readyBefore = statements.readyJobs.all(...(tasks === undefined ? [now] : [now, ...tasks]), 1);
+    if (readyBefore.length > 0) return undefined;
+    const queued = this.#statements.countQueued.get() ?? 0;
+    if (queued + inserts.length > this.#options.capacity) return undefined;
+    const expiresAt = now + request.ttlMs;
+    const enqueued: EnqueueResult[] = [];
+    const leased: { lease: Lease; queueKey: number; seq: number }[] = [];
+    for (const insert of inserts) {
+      const { lastInsertRowid } = this.#statements.insertLeased.run(
+        insert.task,
+        insert.payload,
+        insert.priority,
+        insert.queueKey,
+        insert.notBefore,
+        insert.maxAttempts,
+        insert.onLeaseExpiry,
+        insert.createdAt,
+        request.worker,
+        expiresAt,
+      );
+      const seq = Number(lastInsertRowid);
+      const jobId = asQueueJobId(String(seq));
+      enqueued.push({ kind: 'created', job: newJob(insert, jobId) });
+      const lease: Lease = {
+        jobId,
+        token: 1,
+        worker: request.worker,
+        expiresAt,
+        task: insert.task,
+        payload: insert.payloadValue,
+        attempt: 1,
+      };
+      leased.push({ lease, queueKey: insert.queueKey, seq });
+    }
+    leased.sort((a, b) => a.queueKey - b.queueKey || a.seq - b.seq);
+    return { enqueued, leases: leased.map((entry) => entry.lease) };
   }
 
   #taskStatements(tasks: readonly string[]): ClaimStatements {
@@ -302,10 +383,10 @@ export class SqliteQueueStore implements QueueStore {
     });
   }
 
-  #enqueueNow(jobs: readonly NewQueueJob[]): EnqueueResult[] {
+  #enqueueNow(jobs: readonly NewQueueJob[], validated?: readonly QueueInsert[]): EnqueueResult[] {
     const { clock, agingIntervalMs, idempotencyWindowMs, capacity } = this.#options;
     const now = clock.now();
-    const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, agingIntervalMs));
+    const inserts = validated ?? jobs.map((job, i) => toQueueInsert(job, i, now, agingIntervalMs));
     const existing = new Map<string, QueueJob>();
     // The first job with a new key is inserted; later ones in the batch resolve to it.
     const firstOfKey = new Set<string>();
