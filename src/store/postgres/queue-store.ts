@@ -2,6 +2,7 @@ import type {
   ClaimRequest,
   Completion,
   CompletionResult,
+  EnqueuedAndClaimed,
   EnqueueResult,
   ExpiredLease,
   Lease,
@@ -175,29 +176,41 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   }
 
   claim(request: ClaimRequest): Promise<Lease[]> {
-    return this.#db.write(
-      'claim queue jobs',
+    return this.#db.write('claim queue jobs', (query) => this.#claimNow(query, request), { lane: 'claims' });
+  }
+
+  /** Enqueue, then claim, in one transaction: the claim sees the new jobs beside every other ready one. */
+  async enqueueAndClaim(jobs: readonly NewQueueJob[], request: ClaimRequest): Promise<EnqueuedAndClaimed> {
+    const result = await this.#db.write(
+      'enqueue and claim queue jobs',
       async (query) => {
-        const limit = Math.max(0, Math.floor(request.limit));
-        if (limit === 0 || request.tasks?.length === 0) return [];
-        const now = this.#options.clock.now();
-        const expiresAt = now + request.ttlMs;
-        const { rows } = await query<LeaseRow & { queue_key: string }>(statements.claim, [
-          now,
-          limit,
-          request.worker,
-          expiresAt,
-          request.tasks ?? null,
-        ]);
-        // RETURNING does not promise the subquery's order.
-        rows.sort(
-          (a, b) =>
-            compare(BigInt(a.queue_key), BigInt(b.queue_key)) || compare(BigInt(a.seq), BigInt(b.seq)),
-        );
-        return rows.map((row) => leaseFromRow(row, expiresAt));
+        const enqueued = await this.#enqueueNow(query, jobs);
+        return { enqueued, leases: await this.#claimNow(query, request) };
       },
-      { lane: 'claims' },
+      { atomic: true },
     );
+    // New jobs the claim left queued may be for this process's other claimers.
+    if (result.enqueued.filter((r) => r.kind === 'created').length > result.leases.length) this.#work.wake();
+    return result;
+  }
+
+  async #claimNow(query: Query, request: ClaimRequest): Promise<Lease[]> {
+    const limit = Math.max(0, Math.floor(request.limit));
+    if (limit === 0 || request.tasks?.length === 0) return [];
+    const now = this.#options.clock.now();
+    const expiresAt = now + request.ttlMs;
+    const { rows } = await query<LeaseRow & { queue_key: string }>(statements.claim, [
+      now,
+      limit,
+      request.worker,
+      expiresAt,
+      request.tasks ?? null,
+    ]);
+    // RETURNING does not promise the subquery's order.
+    rows.sort(
+      (a, b) => compare(BigInt(a.queue_key), BigInt(b.queue_key)) || compare(BigInt(a.seq), BigInt(b.seq)),
+    );
+    return rows.map((row) => leaseFromRow(row, expiresAt));
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
