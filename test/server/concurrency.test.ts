@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectScriptedRunner, credential, startTestServer } from './helpers.js';
+import { connectScriptedRunner, credential, startTestServer, waitForRunStatus } from './helpers.js';
 
 const deploy = (extra = '') => `name: deploy
 concurrency:
@@ -19,15 +19,6 @@ async function submit(request: Request, workflow: string): Promise<string> {
   return (created.body as { run: { id: string } }).run.id;
 }
 
-async function waitForStatus(request: Request, runId: string, wanted: string): Promise<void> {
-  for (let i = 0; i < 250; i++) {
-    const { run } = (await request('GET', `/api/v1/runs/${runId}`)).body as { run: { status: string } };
-    if (run.status === wanted) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`run ${runId} never became ${wanted}`);
-}
-
 describe("the server honours a workflow's concurrency group", () => {
   it('holds a second run of the group queued until the first finishes', async () => {
     const { server, request, token } = await startTestServer();
@@ -39,7 +30,7 @@ describe("the server honours a workflow's concurrency group", () => {
     expect(lease.jobId.startsWith(`${first}.`)).toBe(true);
     // Several gate polls later the second run still waits, and none of its jobs was leased.
     await new Promise((resolve) => setTimeout(resolve, 600));
-    await waitForStatus(request, second, 'queued');
+    await waitForRunStatus(request, second, 'queued');
     expect(await runner.leases(1)).toHaveLength(1);
 
     runner.transport.send({
@@ -50,7 +41,7 @@ describe("the server honours a workflow's concurrency group", () => {
       outputs: {},
       at: Date.now(),
     });
-    await waitForStatus(request, first, 'succeeded');
+    await waitForRunStatus(request, first, 'succeeded');
     const next = (await runner.leases(2))[1];
     expect(next?.jobId.startsWith(`${second}.`)).toBe(true);
     runner.transport.close();
@@ -64,12 +55,12 @@ describe("the server honours a workflow's concurrency group", () => {
     const waiting = await submit(request, deploy());
     await new Promise((resolve) => setTimeout(resolve, 300));
     await submit(request, deploy());
-    await waitForStatus(request, waiting, 'cancelled');
+    await waitForRunStatus(request, waiting, 'cancelled');
     const { run } = (await request('GET', `/api/v1/runs/${waiting}`)).body as {
       run: { jobs: { status: string }[] };
     };
     expect(run.jobs.map((job) => job.status)).toEqual(['cancelled']);
-    await waitForStatus(request, running, 'running');
+    await waitForRunStatus(request, running, 'running');
     runner.transport.close();
   });
 

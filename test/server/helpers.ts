@@ -177,3 +177,64 @@ export async function openEvents(
     close: () => abort.abort(),
   };
 }
+
+/** A run as GET /api/v1/runs/:id shows it, as far as the tests read it. */
+export interface RunBody {
+  readonly status: string;
+  readonly jobs: {
+    readonly id: string;
+    readonly name: string;
+    readonly status: string;
+    readonly attempt: number;
+  }[];
+}
+
+/** Polls the run until its status is `status` (for 5 s at most); returns the run as then read. */
+export async function waitForRunStatus(
+  request: TestServer['request'],
+  runId: string,
+  status: string,
+): Promise<RunBody> {
+  let seen = '';
+  for (let i = 0; i < 250; i++) {
+    const { run } = (await request('GET', `/api/v1/runs/${runId}`)).body as { run: RunBody };
+    if (run.status === status) return run;
+    seen = run.status;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`run ${runId} never became ${status}; it is ${seen}`);
+}
+
+/**
+ * Submits the one-job workflow to `server` and connects a runner that takes its job: the run's id,
+ * the runner, the job's lease, `log` to report a stdout line under it, and `succeed` to end the job.
+ */
+export async function runningJob(server: TestServer) {
+  const created = await server.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+  const runId = (created.body as { run: { id: string } }).run.id;
+  const runner = await connectScriptedRunner(
+    server.server.url,
+    await credential(server.request, server.token),
+    1,
+  );
+  const [lease] = await runner.leases(1);
+  if (lease === undefined) throw new Error('no lease');
+  const { jobId, fencingToken } = lease;
+  const log = (text: string) =>
+    runner.transport.send({
+      type: 'log',
+      jobId,
+      fencingToken,
+      entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text }],
+    });
+  const succeed = () =>
+    runner.transport.send({
+      type: 'job.completed',
+      jobId,
+      fencingToken,
+      outcome: { kind: 'succeeded' },
+      outputs: {},
+      at: 2,
+    });
+  return { runId, runner, jobId, fencingToken, log, succeed };
+}

@@ -1,11 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { openPostgresStores } from '../../src/store/postgres/index.js';
-import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import type { Stores } from '../../src/store/store.js';
-import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
+import { expect, it } from 'vitest';
 import {
   connectScriptedRunner,
   credential,
@@ -13,6 +6,7 @@ import {
   startTestServer,
   type TestServer,
 } from './helpers.js';
+import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
 interface Listed {
   id: string;
@@ -29,11 +23,7 @@ const syncMs = 25;
  * Two servers on one store, as replicas behind a load balancer: one fleet of runners, one set of modes.
  * `freshStore` makes an empty store for one test and returns how to open it (once per replica).
  */
-function runnerScenarios(name: string, freshStore: () => () => Promise<Stores>): void {
-  let openStores: () => Promise<Stores> = () => Promise.reject(new Error('no store outside a test'));
-  beforeEach(() => {
-    openStores = freshStore();
-  });
+function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
   const startReplica = async () =>
     startTestServer({ stores: await openStores(), runnerSyncIntervalMs: syncMs });
 
@@ -129,26 +119,4 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-describe('the runner list and modes across server replicas on one store', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-replica-runners-'));
-  let files = 0;
-  runnerScenarios('SQLite', () => {
-    const path = join(dir, `valkyrie-${++files}.db`);
-    return async () => openSqliteStores(path);
-  });
-
-  const schemas: string[] = [];
-  afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    if (postgresSkipReason === undefined) for (const schema of schemas) await dropSchema(schema);
-  });
-  if (postgresSkipReason !== undefined) {
-    it.skip(`Postgres: ${postgresSkipReason}`, () => {});
-  } else {
-    runnerScenarios('Postgres', () => {
-      const schema = uniqueSchema();
-      schemas.push(schema);
-      return () => openPostgresStores(postgresUrl, { schema });
-    });
-  }
-});
+onBothStores('the runner list and modes across server replicas on one store', runnerScenarios);

@@ -1,20 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { RunEvent } from '../../src/engine/events.js';
-import { openPostgresStores } from '../../src/store/postgres/index.js';
-import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import type { Stores } from '../../src/store/store.js';
-import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
-import {
-  connectScriptedRunner,
-  credential,
-  oneJobWorkflow,
-  openEvents,
-  readEvents,
-  startTestServer,
-} from './helpers.js';
+import { openEvents, readEvents, runningJob, startTestServer } from './helpers.js';
+import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
 type Streamed = [string, unknown, string | undefined];
 const typeOf = ([, data]: Streamed) => (data as RunEvent).type;
@@ -24,35 +11,15 @@ const textOf = ([, data]: Streamed) => (data as { text: string }).text;
  * Two servers on one store, as replicas behind a load balancer: a run's events and a job's log are
  * live on either, whichever drives the run. `freshStore` makes an empty store for one test.
  */
-function streamScenarios(name: string, freshStore: () => () => Promise<Stores>): void {
-  let openStores: () => Promise<Stores> = () => Promise.reject(new Error('no store outside a test'));
-  beforeEach(() => {
-    openStores = freshStore();
-  });
+function streamScenarios(name: string, openStores: OpenReplicaStores): void {
   const startReplica = async () => startTestServer({ stores: await openStores(), streamPollIntervalMs: 25 });
 
   it(`${name}: a replica that does not drive a run streams its events and a job's log live until it ends`, async () => {
     const driver = await startReplica();
     const other = await startReplica();
     const read = await driver.token('read');
-    const created = await driver.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
-    const { run } = created.body as { run: { id: string } };
-    const runner = await connectScriptedRunner(
-      driver.server.url,
-      await credential(driver.request, driver.token),
-      1,
-    );
-    const [lease] = await runner.leases(1);
-    if (lease === undefined) throw new Error('no lease');
-    const { jobId, fencingToken } = lease;
-    const log = (text: string) =>
-      runner.transport.send({
-        type: 'log',
-        jobId,
-        fencingToken,
-        entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text }],
-      });
-
+    const { runId, runner, jobId, log, succeed } = await runningJob(driver);
+    const run = { id: runId };
     const events = await openEvents(`${other.server.url}/api/v1/runs/${run.id}/events`, read);
     const seen: Streamed[] = [];
     const take = async () => {
@@ -75,14 +42,7 @@ function streamScenarios(name: string, freshStore: () => () => Promise<Stores>):
       expect.any(String),
     ]);
     log('two');
-    runner.transport.send({
-      type: 'job.completed',
-      jobId,
-      fencingToken,
-      outcome: { kind: 'succeeded' },
-      outputs: {},
-      at: 2,
-    });
+    succeed();
     for (let event = await events.next(); event !== undefined; event = await events.next()) seen.push(event);
     expect(seen.map(typeOf)).toEqual([
       'run.started',
@@ -106,22 +66,9 @@ function streamScenarios(name: string, freshStore: () => () => Promise<Stores>):
     const driver = await startReplica();
     const other = await startReplica();
     const read = await driver.token('read');
-    const created = await driver.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
-    const { run } = created.body as { run: { id: string } };
-    const runner = await connectScriptedRunner(
-      driver.server.url,
-      await credential(driver.request, driver.token),
-      1,
-    );
-    const [lease] = await runner.leases(1);
-    if (lease === undefined) throw new Error('no lease');
-    const { jobId, fencingToken } = lease;
-    runner.transport.send({
-      type: 'log',
-      jobId,
-      fencingToken,
-      entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text: 'one' }],
-    });
+    const { runId, runner, log, succeed } = await runningJob(driver);
+    const run = { id: runId };
+    log('one');
     const url = `${driver.server.url}/api/v1/runs/${run.id}/events`;
     const first = await openEvents(url, read);
     let last: Streamed | undefined;
@@ -133,14 +80,7 @@ function streamScenarios(name: string, freshStore: () => () => Promise<Stores>):
 
     const resumed = await openEvents(url, read, { 'last-event-id': lastId });
     expect(await resumed.next()).toEqual(['resumed', { after: lastId }, undefined]);
-    runner.transport.send({
-      type: 'job.completed',
-      jobId,
-      fencingToken,
-      outcome: { kind: 'succeeded' },
-      outputs: {},
-      at: 2,
-    });
+    succeed();
     const after: Streamed[] = [];
     for (let event = await resumed.next(); event !== undefined; event = await resumed.next())
       after.push(event);
@@ -162,26 +102,4 @@ function streamScenarios(name: string, freshStore: () => () => Promise<Stores>):
   });
 }
 
-describe('run streams across server replicas on one store', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-replica-streams-'));
-  let files = 0;
-  streamScenarios('SQLite', () => {
-    const path = join(dir, `valkyrie-${++files}.db`);
-    return async () => openSqliteStores(path);
-  });
-
-  const schemas: string[] = [];
-  afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    if (postgresSkipReason === undefined) for (const schema of schemas) await dropSchema(schema);
-  });
-  if (postgresSkipReason !== undefined) {
-    it.skip(`Postgres: ${postgresSkipReason}`, () => {});
-  } else {
-    streamScenarios('Postgres', () => {
-      const schema = uniqueSchema();
-      schemas.push(schema);
-      return () => openPostgresStores(postgresUrl, { schema });
-    });
-  }
-});
+onBothStores('run streams across server replicas on one store', streamScenarios);

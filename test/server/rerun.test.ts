@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobOutcome } from '../../src/core/outcome.js';
-import { connectScriptedRunner, credential, startTestServer } from './helpers.js';
+import { connectScriptedRunner, credential, startTestServer, waitForRunStatus } from './helpers.js';
 
 const pipeline = `name: pipeline
 jobs:
@@ -14,13 +14,6 @@ jobs:
     steps:
       - run: ./deploy "\${{ secrets.TOKEN }}"
 `;
-
-interface JobView {
-  id: string;
-  name: string;
-  status: string;
-  attempt: number;
-}
 
 describe('re-running failed jobs through the API', () => {
   it('runs the failed job and the job after it again as new attempts of the same run', async () => {
@@ -46,7 +39,7 @@ describe('re-running failed jobs through the API', () => {
         return lease;
       });
     const firstBuild = await complete(0, { kind: 'failed', reason: 'exit code 2', exitCode: 2 });
-    const failed = await waitForRun(request, runId, (status) => status === 'failed');
+    const failed = await waitForRunStatus(request, runId, 'failed');
     expect(failed.jobs).toMatchObject([
       { name: 'build', status: 'failed', attempt: 1 },
       { name: 'deploy', status: 'skipped', attempt: 1 },
@@ -76,7 +69,7 @@ describe('re-running failed jobs through the API', () => {
     const deploy = await complete(2, { kind: 'succeeded' });
     expect(deploy.job.contexts.secrets).toEqual({ TOKEN: 'second' });
     expect(deploy.job.contexts.github).toMatchObject({ run_attempt: 2 });
-    const succeeded = await waitForRun(request, runId, (status) => status === 'succeeded');
+    const succeeded = await waitForRunStatus(request, runId, 'succeeded');
     expect(succeeded.jobs).toMatchObject([
       { id: firstBuild.jobId, name: 'build', status: 'succeeded', attempt: 2 },
       { id: deploy.jobId, name: 'deploy', status: 'succeeded', attempt: 2 },
@@ -88,18 +81,3 @@ describe('re-running failed jobs through the API', () => {
     runner.transport.close();
   });
 });
-
-async function waitForRun(
-  request: Awaited<ReturnType<typeof startTestServer>>['request'],
-  runId: string,
-  done: (status: string) => boolean,
-): Promise<{ status: string; jobs: JobView[] }> {
-  for (let i = 0; i < 200; i++) {
-    const { run } = (await request('GET', `/api/v1/runs/${runId}`)).body as {
-      run: { status: string; jobs: JobView[] };
-    };
-    if (done(run.status)) return run;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`run ${runId} did not reach the expected status`);
-}

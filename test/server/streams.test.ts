@@ -3,7 +3,14 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
-import { connectScriptedRunner, credential, oneJobWorkflow, readEvents, startTestServer } from './helpers.js';
+import {
+  connectScriptedRunner,
+  credential,
+  oneJobWorkflow,
+  readEvents,
+  runningJob,
+  startTestServer,
+} from './helpers.js';
 
 describe('run event and log streams', () => {
   it('replays a live run from its start, streams it to run.completed, then serves the stored summary', async () => {
@@ -65,20 +72,10 @@ describe('run event and log streams', () => {
   });
 
   it("follows a running job's log live and ends the stream when the job completes", async () => {
-    const { server, request, token } = await startTestServer();
-    const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
-    const { run } = created.body as { run: { id: string } };
-    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
-    const [lease] = await runner.leases(1);
-    if (lease === undefined) throw new Error('no lease');
-    const { jobId, fencingToken } = lease;
-    const log = (text: string) =>
-      runner.transport.send({
-        type: 'log',
-        jobId,
-        fencingToken,
-        entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text }],
-      });
+    const started = await startTestServer();
+    const { server, request, token } = started;
+    const { runId, jobId, log, succeed } = await runningJob(started);
+    const run = { id: runId };
     log('before');
     await expect
       .poll(async () => (await request('GET', `/api/v1/runs/${run.id}/logs?job=${jobId}`)).text)
@@ -88,14 +85,7 @@ describe('run event and log streams', () => {
       await token('read'),
     );
     log('after');
-    runner.transport.send({
-      type: 'job.completed',
-      jobId,
-      fencingToken,
-      outcome: { kind: 'succeeded' },
-      outputs: {},
-      at: 2,
-    });
+    succeed();
     const lines = (await following).map(([, data]) => (data as { text: string }).text);
     expect(lines).toEqual(['before', 'after']);
   });
