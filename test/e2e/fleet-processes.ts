@@ -56,3 +56,21 @@ export async function startServer(
   });
   return { ...started, url };
 }
+
+/** A request to a server's API with `bearer` as its token; a body is sent as JSON. */
+export function callApi(
+  baseUrl: string,
+  bearer: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Response> {
+  return fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${bearer}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}

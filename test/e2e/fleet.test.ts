@@ -2,7 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, summary, Workspace } from './cli.js';
-import { type StartedProcess, type StartedServer, startProcess, startServer } from './fleet-processes.js';
+import {
+  callApi,
+  type StartedProcess,
+  type StartedServer,
+  startProcess,
+  startServer,
+} from './fleet-processes.js';
 import { isAlive, readPid, waitFor } from './process-state.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -23,16 +29,8 @@ let readToken = '';
 const processes: StartedProcess[] = [];
 const strays: string[] = [];
 
-async function api(method: string, path: string, bearer: string, body?: unknown): Promise<Response> {
-  return fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${bearer}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const api = (method: string, path: string, bearer: string, body?: unknown): Promise<Response> =>
+  callApi(server.url, bearer, method, path, body);
 
 async function createToken(role: string): Promise<string> {
   const response = await api('POST', '/api/v1/tokens', admin, { role });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { events, Workspace } from './cli.js';
-import { type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 
 /**
  * A server is SIGKILLed while it drives runs; a new server process on the same store takes them over
@@ -24,16 +24,8 @@ interface RunView {
   jobs: { name: string; status: string; attempt: number; reason?: string }[];
 }
 
-async function api(url: string, method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${admin}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const api = (url: string, method: string, path: string, body?: unknown): Promise<Response> =>
+  callApi(url, admin, method, path, body);
 
 async function runOf(url: string, id: string): Promise<RunView> {
   return ((await (await api(url, 'GET', `/api/v1/runs/${id}`)).json()) as { run: RunView }).run;

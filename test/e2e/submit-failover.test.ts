@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { events, Workspace } from './cli.js';
-import { type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -25,16 +25,8 @@ afterAll(async () => {
 
 const portOf = (url: string) => Number(new URL(url).port);
 
-async function api(url: string, method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${admin}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const api = (url: string, method: string, path: string, body?: unknown): Promise<Response> =>
+  callApi(url, admin, method, path, body);
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + 30_000;
