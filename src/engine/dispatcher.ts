@@ -1,6 +1,8 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { ControlMessage, ResumedLease, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
+import { labelSetName } from '../selection/label-set.js';
+import { Declines } from './declines.js';
 import { JobQueue } from './job-queue.js';
 import { type Leg, moveLeg } from './leg.js';
 import { RunnerRegistry, type RunnerSession } from './runner-registry.js';
@@ -55,7 +57,9 @@ interface Offer {
  * lapse, or lost its lease) is not offered that job again until it finishes some job.
  *
  * Only runners with a free slot in `online` mode (not draining, not in maintenance) are candidates;
- * they are found through an index by label, so an offer does not walk every connected runner.
+ * they are found through an index by label, so an offer does not walk every connected runner. Queued
+ * jobs are grouped by their runs-on label set, and a dispatch passes over a whole group when no free
+ * runner has its labels: the jobs no runner can take now cost one look per label set, not one each.
  */
 export class Dispatcher {
   private readonly registry: RunnerRegistry;
@@ -75,7 +79,7 @@ export class Dispatcher {
   private lapseTimer: TimerHandle | undefined;
   /** Set while lapsed offers are taken back, so that offers sent meanwhile do not arm the timer. */
   private sweeping = false;
-  private readonly declined = new Map<string, Set<string>>();
+  private readonly declines = new Declines();
 
   constructor(
     private readonly handlers: DispatcherHandlers,
@@ -83,7 +87,11 @@ export class Dispatcher {
   ) {
     const { agingIntervalMs, clock } = options;
     this.registry = new RunnerRegistry(options.storedRunnerMode);
-    this.queue = new JobQueue<Leg>({ agingIntervalMs, now: () => clock.now() });
+    this.queue = new JobQueue<Leg>({
+      agingIntervalMs,
+      now: () => clock.now(),
+      groupOf: (leg) => labelSetName(leg.runsOn),
+    });
   }
 
   connect(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): RunnerSession {
@@ -127,7 +135,7 @@ export class Dispatcher {
   /** The job ended (or was cancelled) in the control plane: nothing about it is pending any more. */
   forget(jobId: string): void {
     this.queue.remove(jobId);
-    this.declined.delete(jobId);
+    this.declines.forgetJob(jobId);
     this.dropOffer(jobId);
     const session = this.assignee.get(jobId);
     if (session !== undefined) this.unassign(session, jobId);
@@ -165,13 +173,16 @@ export class Dispatcher {
 
   /**
    * Offers queued jobs, in order, to runners with the labels and a free slot. Stops as soon as no
-   * runner has a free slot, so a long queue costs nothing while the runners are busy.
+   * runner has a free slot, so a long queue costs nothing while the runners are busy; and leaves a
+   * label set as soon as no free runner has its labels, so jobs that cannot be placed cost nothing
+   * either. What it walks: the offers it makes, a job per label set, and jobs that every free
+   * runner with their labels declined.
    */
   dispatch(): void {
     this.armWakeUp();
     if (!this.registry.anyFree()) return;
     const { offerTtlMs: ttlMs, clock } = this.options;
-    for (const leg of this.queue.entries()) {
+    for (const leg of this.queue.entries(this.noRunnerFor)) {
       const runner = this.pickRunner(leg);
       if (!runner) {
         if (!this.registry.anyFree()) break;
@@ -310,7 +321,7 @@ export class Dispatcher {
       this.declinedBy(session, leg);
       return;
     }
-    this.declined.delete(jobId);
+    this.declines.forgetJob(jobId);
     this.handlers.accepted(session, leg);
   }
 
@@ -331,13 +342,11 @@ export class Dispatcher {
 
   /** A runner that declined for want of room may have room now. */
   private roomMadeBy(runner: RunnerSession): void {
-    for (const decliners of this.declined.values()) decliners.delete(runner.id);
+    this.declines.forgetSession(runner.id);
   }
 
   private avoid(jobId: string, session: RunnerSession): void {
-    const decliners = this.declined.get(jobId) ?? new Set<string>();
-    decliners.add(session.id);
-    this.declined.set(jobId, decliners);
+    this.declines.add(jobId, session.id);
   }
 
   /**
@@ -361,6 +370,8 @@ export class Dispatcher {
       }
     }
     session.orphaned.clear();
+    // A closed session gets no offers again (a reconnect is a new session): its declines are moot.
+    this.declines.forgetSession(session.id);
     if (session.durable) this.registry.detach(session, leased);
     else this.handlers.runnerLost(session, leased, reason);
     if (dispatch) this.dispatch();
@@ -379,10 +390,19 @@ export class Dispatcher {
   }
 
   private pickRunner(leg: Leg): RunnerSession | undefined {
-    const decliners = this.declined.get(leg.id);
+    const decliners = this.declines.decliners(leg.id);
     return this.registry.find(
       leg.runsOn,
       decliners === undefined ? undefined : (session) => decliners.has(session.id),
     );
   }
+
+  /**
+   * For a job dispatch passed over: true when no free runner has its labels, so no job of its label
+   * set can be placed in this dispatch (free slots only get fewer during one). A job nobody declined
+   * was passed over for just that reason; one that was declined may have been passed over only
+   * because every free runner with the labels declined it, and the jobs behind it are still theirs.
+   */
+  private readonly noRunnerFor = (leg: Leg): boolean =>
+    this.declines.decliners(leg.id) === undefined || this.registry.find(leg.runsOn) === undefined;
 }

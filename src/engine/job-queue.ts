@@ -9,22 +9,46 @@ export interface Queueable {
   readonly notBefore?: number;
 }
 
-export interface JobQueueOptions {
+export interface JobQueueOptions<T> {
   /** How long a waiting job takes to rank with the next priority up (see core/priority.ts). */
   readonly agingIntervalMs?: number;
   readonly now?: () => number;
+  /**
+   * The item's group: items that the same takers can take share one (the dispatcher's: the runs-on
+   * label set). Fixed per item. Default: one group for every item.
+   */
+  readonly groupOf?: (item: T) => string;
+}
+
+/** The ready items of one group, in queue order. */
+interface Group<T> extends HeapSlot {
+  readonly name: string;
+  readonly ready: BinaryHeap<Entry<T>>;
+  /** Its items in the queue: ready, delayed, or set aside by a walk. Dropped at 0. */
+  size: number;
 }
 
 interface Entry<T> extends HeapSlot {
   readonly item: T;
   /** queueKey: the virtual ready time. */
   readonly key: number;
-  /** Arrival order, to break ties: first in, first out. */
+  /** Arrival order, over every group, to break ties: first in, first out. */
   readonly seq: number;
   readonly notBefore: number;
+  readonly group: Group<T>;
   /** Cleared when the item is removed (or replaced): `entries()` then does not put it back. */
   queued: boolean;
 }
+
+const entryBefore = <T>(a: Entry<T>, b: Entry<T>): boolean =>
+  a.key < b.key || (a.key === b.key && a.seq < b.seq);
+
+/** By their heads; a group emptied while in a walk's heap goes last (the walk then skips it). */
+const groupBefore = <T>(a: Group<T>, b: Group<T>): boolean => {
+  const headA = a.ready.peek();
+  const headB = b.ready.peek();
+  return headA !== undefined && (headB === undefined || entryBefore(headA, headB));
+};
 
 /**
  * Ready jobs waiting for a runner, in queue order: by `queueKey` (priority, with aging as a virtual
@@ -32,13 +56,16 @@ interface Entry<T> extends HeapSlot {
  * by that time, and is not yielded by `entries()` until the clock reaches it; `nextReadyAt()` says
  * when to look again, so the caller can arm one timer instead of polling.
  *
+ * Ready items sit in one heap per group, and a walk merges the groups' heads; a walk can leave a
+ * group that nothing else of can be taken (no runner is free for its labels), so that the items no
+ * one can take cost one look per group, not one per item.
+ *
  * An item's place is fixed when it is pushed (its key does not change as time passes, aging is in the
- * key), so both heaps stay valid without re-sorting; push, remove and taking the head are O(log n).
+ * key), so the heaps stay valid without re-sorting; push, remove and taking the head are
+ * O(log n + log groups).
  */
 export class JobQueue<T extends Queueable> {
-  private readonly ready = new BinaryHeap<Entry<T>>(
-    (a, b) => a.key < b.key || (a.key === b.key && a.seq < b.seq),
-  );
+  private readonly groups = new Map<string, Group<T>>();
   private readonly delayed = new BinaryHeap<Entry<T>>(
     (a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq),
   );
@@ -49,10 +76,12 @@ export class JobQueue<T extends Queueable> {
   private nextSeq = 0;
   private readonly agingIntervalMs: number;
   private readonly now: () => number;
+  private readonly groupOf: (item: T) => string;
 
-  constructor(options: JobQueueOptions = {}) {
+  constructor(options: JobQueueOptions<T> = {}) {
     this.agingIntervalMs = options.agingIntervalMs ?? defaultAgingIntervalMs;
     this.now = options.now ?? Date.now;
+    this.groupOf = options.groupOf ?? (() => '');
   }
 
   /** Queues an item behind everything of its key that is already queued. Replaces one with its id. */
@@ -66,7 +95,7 @@ export class JobQueue<T extends Queueable> {
       notBefore: item.notBefore,
       agingIntervalMs: this.agingIntervalMs,
     });
-    this.insert({ item, key, seq: this.nextSeq++, notBefore, index: -1, queued: true });
+    this.insert(item, key, this.nextSeq++, notBefore);
   }
 
   /**
@@ -77,11 +106,10 @@ export class JobQueue<T extends Queueable> {
     this.remove(item.id);
     const place = this.places.get(item);
     if (place) {
-      this.insert({ ...place, index: -1, queued: true });
+      this.insert(item, place.key, place.seq, place.notBefore);
       return;
     }
-    const now = this.now();
-    this.insert({ item, key: Number.NEGATIVE_INFINITY, seq: -1, notBefore: now, index: -1, queued: true });
+    this.insert(item, Number.NEGATIVE_INFINITY, -1, this.now());
   }
 
   remove(id: string): boolean {
@@ -89,13 +117,20 @@ export class JobQueue<T extends Queueable> {
     if (!entry) return false;
     this.byId.delete(id);
     entry.queued = false;
-    if (!this.ready.remove(entry)) this.delayed.remove(entry);
+    if (!entry.group.ready.remove(entry)) this.delayed.remove(entry);
+    const { group } = entry;
+    if (--group.size === 0 && this.groups.get(group.name) === group) this.groups.delete(group.name);
     return true;
   }
 
   /** Queued items, including delayed ones that are not ready yet. */
   get size(): number {
     return this.byId.size;
+  }
+
+  /** Groups with an item in the queue (empty ones are dropped). */
+  get groupCount(): number {
+    return this.groups.size;
   }
 
   /** When the earliest delayed item becomes ready: always in the future, or undefined when none waits. */
@@ -105,32 +140,56 @@ export class JobQueue<T extends Queueable> {
   }
 
   /**
-   * The ready items in queue order, lazily: taking the first k costs O(k log n). The caller may
-   * remove the yielded item while iterating; items it passes over keep their places. Other changes
-   * while iterating are allowed too; an item pushed meanwhile may or may not be yielded.
+   * The ready items in queue order, lazily: taking the first k costs O(k (log n + log groups)) after
+   * a look at each group's head. The caller may remove the yielded item while iterating; items it
+   * passes over keep their places. When it passes over an item, `leaveGroup(item)` says whether the
+   * rest of that item's group is to be skipped in this walk (true: none of it can be taken either).
+   *
+   * Other changes while iterating are allowed too; an item pushed meanwhile may or may not be
+   * yielded, and those yielded after a change to another group may be out of order.
    */
-  *entries(): Generator<T, void, undefined> {
+  *entries(leaveGroup?: (passed: T) => boolean): Generator<T, void, undefined> {
     this.promoteDue();
+    const walk = new BinaryHeap<Group<T>>(groupBefore);
+    for (const group of this.groups.values()) if (group.ready.size > 0) walk.push(group);
     const passed: Entry<T>[] = [];
     try {
-      // The head is yielded in place and set aside only when the caller passes over it: a caller that
-      // takes it, or stops there (no runner is free), costs no pop and push back.
-      for (let entry = this.ready.peek(); entry !== undefined; entry = this.ready.peek()) {
+      // A group's head is yielded in place and set aside only when the caller passes over it: a
+      // caller that takes it, or stops there (no runner is free), costs no pop and push back.
+      for (let group = walk.pop(); group !== undefined; group = walk.pop()) {
+        const entry = group.ready.peek();
+        if (entry === undefined) continue;
         yield entry.item;
-        if (!entry.queued) continue;
-        this.ready.remove(entry);
-        passed.push(entry);
+        if (entry.queued) {
+          group.ready.remove(entry);
+          passed.push(entry);
+          if (leaveGroup?.(entry.item) === true) continue;
+        }
+        if (group.ready.size > 0) walk.push(group);
       }
     } finally {
-      for (const entry of passed) if (entry.queued) this.ready.push(entry);
+      for (const entry of passed) if (entry.queued) entry.group.ready.push(entry);
     }
   }
 
-  private insert(entry: Entry<T>): void {
-    this.byId.set(entry.item.id, entry);
-    this.places.set(entry.item, entry);
+  private insert(item: T, key: number, seq: number, notBefore: number): void {
+    const group = this.groupFor(item);
+    const entry: Entry<T> = { item, key, seq, notBefore, group, index: -1, queued: true };
+    group.size++;
+    this.byId.set(item.id, entry);
+    this.places.set(item, entry);
     if (entry.notBefore > this.now()) this.delayed.push(entry);
-    else this.ready.push(entry);
+    else group.ready.push(entry);
+  }
+
+  private groupFor(item: T): Group<T> {
+    const name = this.groupOf(item);
+    let group = this.groups.get(name);
+    if (group === undefined) {
+      group = { name, ready: new BinaryHeap<Entry<T>>(entryBefore), size: 0, index: -1 };
+      this.groups.set(name, group);
+    }
+    return group;
   }
 
   private promoteDue(): void {
@@ -141,7 +200,7 @@ export class JobQueue<T extends Queueable> {
       next = this.delayed.peek()
     ) {
       this.delayed.pop();
-      this.ready.push(next);
+      next.group.ready.push(next);
     }
   }
 }
