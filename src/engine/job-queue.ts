@@ -161,9 +161,10 @@ export class JobQueue<T extends Queueable> {
         if (entry === undefined) continue;
         yield entry.item;
         if (entry.queued) {
+          // Left at the head of a group the walk leaves: nothing behind it is yielded anyway.
+          if (leaveGroup?.(entry.item) === true) continue;
           group.ready.remove(entry);
           passed.push(entry);
-          if (leaveGroup?.(entry.item) === true) continue;
         }
         if (group.ready.size > 0) walk.push(group);
       }
