@@ -155,18 +155,30 @@ export class JobQueue<T extends Queueable> {
     const passed: Entry<T>[] = [];
     try {
       // A group's head is yielded in place and set aside only when the caller passes over it: a
-      // caller that takes it, or stops there (no runner is free), costs no pop and push back.
-      for (let group = walk.pop(); group !== undefined; group = walk.pop()) {
+      // caller that takes it, or stops there (no runner is free), costs no pop and push back. The
+      // group being walked stays out of `walk` while its head is still the first of all.
+      let group = walk.pop();
+      while (group !== undefined) {
         const entry = group.ready.peek();
-        if (entry === undefined) continue;
+        if (entry === undefined) {
+          group = walk.pop();
+          continue;
+        }
         yield entry.item;
         if (entry.queued) {
           // Left at the head of a group the walk leaves: nothing behind it is yielded anyway.
-          if (leaveGroup?.(entry.item) === true) continue;
+          if (leaveGroup?.(entry.item) === true) {
+            group = walk.pop();
+            continue;
+          }
           group.ready.remove(entry);
           passed.push(entry);
         }
-        if (group.ready.size > 0) walk.push(group);
+        const next = walk.peek();
+        if (next !== undefined && !groupBefore(group, next)) {
+          if (group.ready.size > 0) walk.push(group);
+          group = walk.pop();
+        }
       }
     } finally {
       for (const entry of passed) if (entry.queued) entry.group.ready.push(entry);
