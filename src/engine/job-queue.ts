@@ -56,9 +56,9 @@ const groupBefore = <T>(a: Group<T>, b: Group<T>): boolean => {
  * by that time, and is not yielded by `entries()` until the clock reaches it; `nextReadyAt()` says
  * when to look again, so the caller can arm one timer instead of polling.
  *
- * Ready items sit in one heap per group, and a walk merges the groups' heads; a walk can leave a
- * group that nothing else of can be taken (no runner is free for its labels), so that the items no
- * one can take cost one look per group, not one per item.
+ * Ready items sit in one heap per group, and a walk merges the groups' heads. A walk can leave a
+ * group once none of its items can be taken (no runner is free for its labels), so that the items
+ * no one can take cost one look per group, not one per item.
  *
  * An item's place is fixed when it is pushed (its key does not change as time passes, aging is in the
  * key), so the heaps stay valid without re-sorting; push, remove and taking the head are
