@@ -339,6 +339,33 @@ function buildProgram(setExit: (code: number) => void): Command {
     setExit(await tokenRevokeCommand(id, options));
   });
 
+  const runners = program
+    .command('runners')
+    .description(
+      "list the fleet's runners, and drain, resume or put one in maintenance (admin token for changes)",
+    );
+  clientOptions(
+    runners
+      .command('list')
+      .description('list every runner that has connected to the server, from all its replicas')
+      .option('--json', 'print JSON'),
+  ).action(async (options) => {
+    const { runnersListCommand } = await import('./commands/runners.js');
+    setExit(await runnersListCommand(options));
+  });
+  for (const [action, what] of [
+    ['drain', 'give the runner no new jobs; its running jobs finish'],
+    ['maintenance', 'the same as drain, marked as maintenance for operators'],
+    ['resume', 'put a drained runner, or one in maintenance, back online'],
+  ] as const) {
+    clientOptions(
+      runners.command(action).description(what).argument('<id>', 'runner id (see runners list)'),
+    ).action(async (id: string, options) => {
+      const { runnerModeCommand } = await import('./commands/runners.js');
+      setExit(await runnerModeCommand(action, id, options));
+    });
+  }
+
   program
     .command('runner')
     .description('run jobs for a Valkyrie server (control plane) on this machine')

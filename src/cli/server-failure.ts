@@ -14,6 +14,8 @@ export function reportServerFailure(
   error: unknown,
   /** The workflow the request sent, if any, to print the server's diagnostics against. */
   workflow?: { readonly path: string; readonly source: string },
+  /** The role the request needs, for the hint after a refused token. */
+  role: 'admin' | 'submit' | 'read' = 'submit',
 ): number | undefined {
   if (error instanceof ApiRequestError) {
     if (workflow !== undefined)
@@ -22,7 +24,7 @@ export function reportServerFailure(
     process.stderr.write(`valkyrie: the server refused (HTTP ${error.status}): ${error.message}\n`);
     if (error.status === 401 || error.status === 403) {
       process.stderr.write(
-        'valkyrie: check --token or $VALKYRIE_TOKEN (a token with the submit role: valkyrie token create --role submit)\n',
+        `valkyrie: check --token or $VALKYRIE_TOKEN (a token with the ${role} role: valkyrie token create --role ${role})\n`,
       );
       return ExitCode.noPermission;
     }

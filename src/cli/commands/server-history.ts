@@ -105,7 +105,7 @@ async function withServer(
   try {
     return await use(client);
   } catch (error) {
-    const code = reportServerFailure(error);
+    const code = reportServerFailure(error, undefined, 'read');
     if (code === undefined) throw error;
     return code;
   }

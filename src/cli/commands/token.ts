@@ -1,6 +1,7 @@
 import type { TokenRecord } from '../../store/tokens.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
+import { isoSeconds, textTable } from '../views/text-table.js';
 
 export interface TokenCreateOptions extends ApiClientFlags {
   readonly role: 'admin' | 'submit' | 'read' | 'runner';
@@ -28,7 +29,8 @@ export async function tokenCreateCommand(options: TokenCreateOptions): Promise<n
     process.stdout.write(`${JSON.stringify(created)}\n`);
     return ExitCode.succeeded;
   }
-  const expires = created.expiresAt === undefined ? 'never expires' : `expires ${iso(created.expiresAt)}`;
+  const expires =
+    created.expiresAt === undefined ? 'never expires' : `expires ${isoSeconds(created.expiresAt)}`;
   const kind = created.role === 'runner' ? 'runner registration token' : `${created.role} token`;
   process.stderr.write(`Created ${kind} ${created.id} (${expires}). It is shown this once:\n`);
   process.stdout.write(`${created.token}\n`);
@@ -51,15 +53,15 @@ export async function tokenListCommand(options: TokenListOptions): Promise<numbe
     token.id,
     token.role,
     token.name ?? '',
-    iso(token.createdAt),
-    token.expiresAt === undefined ? 'never' : iso(token.expiresAt),
+    isoSeconds(token.createdAt),
+    token.expiresAt === undefined ? 'never' : isoSeconds(token.expiresAt),
     token.revokedAt !== undefined
       ? 'revoked'
       : token.expiresAt !== undefined && token.expiresAt <= now
         ? 'expired'
         : 'active',
   ]);
-  process.stdout.write(table([['ID', 'ROLE', 'NAME', 'CREATED', 'EXPIRES', 'STATUS'], ...rows]));
+  process.stdout.write(textTable([['ID', 'ROLE', 'NAME', 'CREATED', 'EXPIRES', 'STATUS'], ...rows]));
   return ExitCode.succeeded;
 }
 
@@ -68,22 +70,4 @@ export async function tokenRevokeCommand(id: string, options: ApiClientFlags): P
   await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
   process.stdout.write(`Revoked token ${id}.\n`);
   return ExitCode.succeeded;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .map((line) => `${line}\n`)
-    .join('');
 }

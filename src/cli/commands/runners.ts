@@ -1,0 +1,77 @@
+import type { RunnerView } from '../../engine/runner-view.js';
+import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ExitCode } from '../exit-codes.js';
+import { reportServerFailure } from '../server-failure.js';
+import { isoSeconds, textTable } from '../views/text-table.js';
+
+/** A runner as GET /api/v1/runners lists it: the fleet's, from every replica. */
+type ListedRunner = RunnerView & { readonly replica?: string; readonly lastSeenAt?: number };
+
+export interface RunnersListOptions extends ApiClientFlags {
+  readonly json?: boolean;
+}
+
+/** `valkyrie runners list`: every runner that has connected to the fleet, newest state first as the server orders them. */
+export async function runnersListCommand(options: RunnersListOptions): Promise<number> {
+  let runners: ListedRunner[];
+  try {
+    const client = ApiClient.fromFlags(options);
+    ({ runners } = await client.request<{ runners: ListedRunner[] }>('GET', '/api/v1/runners'));
+  } catch (error) {
+    return failed(error, 'read');
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(runners)}\n`);
+    return ExitCode.succeeded;
+  }
+  if (runners.length === 0) {
+    process.stdout.write('No runner has connected to this server yet.\n');
+    return ExitCode.succeeded;
+  }
+  const rows = runners.map((runner) => [
+    runner.id,
+    runner.name,
+    runner.connected ? 'connected' : 'disconnected',
+    runner.mode,
+    `${runner.running}/${runner.capacity}`,
+    runner.labels.join(','),
+    runner.lastSeenAt === undefined ? '' : isoSeconds(runner.lastSeenAt),
+  ]);
+  process.stdout.write(textTable([['ID', 'NAME', 'STATUS', 'MODE', 'JOBS', 'LABELS', 'LAST SEEN'], ...rows]));
+  return ExitCode.succeeded;
+}
+
+export type RunnerModeAction = 'drain' | 'resume' | 'maintenance';
+
+const done: Record<RunnerModeAction, string> = {
+  drain: 'is draining: it gets no new jobs, and its running jobs finish',
+  maintenance: 'is in maintenance: it gets no new jobs, and its running jobs finish',
+  resume: 'is online again',
+};
+
+/** `valkyrie runners drain|resume|maintenance ID`: stored, so it reaches the runner on any replica. */
+export async function runnerModeCommand(
+  action: RunnerModeAction,
+  id: string,
+  options: ApiClientFlags,
+): Promise<number> {
+  let runner: ListedRunner;
+  try {
+    const client = ApiClient.fromFlags(options);
+    ({ runner } = await client.request<{ runner: ListedRunner }>(
+      'POST',
+      `/api/v1/runners/${encodeURIComponent(id)}/${action}`,
+    ));
+  } catch (error) {
+    return failed(error, 'admin');
+  }
+  process.stdout.write(`Runner ${runner.id} (${runner.name}) ${done[action]}.\n`);
+  return ExitCode.succeeded;
+}
+
+/** A refusal or an unreachable server as one message and its exit code; anything else is rethrown. */
+function failed(error: unknown, role: 'admin' | 'read'): number {
+  const code = reportServerFailure(error, undefined, role);
+  if (code === undefined) throw error;
+  return code;
+}

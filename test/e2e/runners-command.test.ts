@@ -1,0 +1,55 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { adminToken, connectScriptedRunner, credential, startTestServer } from '../server/helpers.js';
+import { Workspace } from './cli.js';
+
+describe('valkyrie runners', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('lists the fleet, drains and resumes a runner, and refuses an unknown one or a read token', async () => {
+    const { server, request, token } = await startTestServer();
+    const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
+    expect((await ws.run(['runners', 'list'], env)).stdout).toBe(
+      'No runner has connected to this server yet.\n',
+    );
+
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 2);
+    let listed: { id: string; name: string; mode: string; connected: boolean }[] = [];
+    await expect
+      .poll(async () => {
+        listed = JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout);
+        return listed.length;
+      })
+      .toBe(1);
+    const id = listed[0]?.id ?? '';
+    const table = (await ws.run(['runners', 'list'], env)).stdout.split('\n');
+    expect(table[0]).toMatch(/^ID\s+NAME\s+STATUS\s+MODE\s+JOBS\s+LABELS\s+LAST SEEN$/);
+    expect(table[1]).toMatch(new RegExp(`^${id}\\s+scripted\\s+connected\\s+online\\s+0/2\\s+linux`));
+
+    const drained = await ws.run(['runners', 'drain', id], env);
+    expect(drained).toMatchObject({
+      code: 0,
+      stdout: `Runner ${id} (scripted) is draining: it gets no new jobs, and its running jobs finish.\n`,
+    });
+    expect(JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)[0]).toMatchObject({
+      mode: 'draining',
+    });
+    expect(await ws.run(['runners', 'resume', id], env)).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('is online again'),
+    });
+
+    const unknown = await ws.run(['runners', 'maintenance', 'rnr_nope'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toContain('no runner rnr_nope');
+
+    const reader = await token('read');
+    const refused = await ws.run(['runners', 'drain', id], { ...env, VALKYRIE_TOKEN: reader });
+    expect(refused.code).toBe(77);
+    expect(JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)[0]).toMatchObject({
+      mode: 'online',
+    });
+    runner.transport.close();
+  });
+});
