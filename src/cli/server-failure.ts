@@ -41,6 +41,23 @@ export function reportServerFailure(
   return undefined;
 }
 
+/**
+ * Runs a client command that talks to the server; a refusal or an unreachable server becomes one
+ * message and its exit code (see reportServerFailure), anything else is rethrown.
+ */
+export async function withServerFailures(
+  role: 'admin' | 'submit' | 'read',
+  command: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await command();
+  } catch (error) {
+    const code = reportServerFailure(error, undefined, role);
+    if (code === undefined) throw error;
+    return code;
+  }
+}
+
 /** The server's `diagnostics: [{message, line?, column?}]`, printed as `valkyrie run` prints its own. */
 function serverDiagnostics(
   value: unknown,

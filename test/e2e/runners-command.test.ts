@@ -6,7 +6,7 @@ describe('valkyrie runners', () => {
   const ws = new Workspace();
   afterAll(() => ws.dispose());
 
-  it('lists the fleet, drains and resumes a runner, and refuses an unknown one or a read token', async () => {
+  it('lists the fleet, drains and resumes a runner, and refuses an unknown one or a read token (as token commands do)', async () => {
     const { server, request, token } = await startTestServer();
     const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
     expect((await ws.run(['runners', 'list'], env)).stdout).toBe(
@@ -47,6 +47,11 @@ describe('valkyrie runners', () => {
     const reader = await token('read');
     const refused = await ws.run(['runners', 'drain', id], { ...env, VALKYRIE_TOKEN: reader });
     expect(refused.code).toBe(77);
+    expect(refused.stderr).toContain('a token with the admin role');
+    // Token commands report a refused token the same way.
+    const tokens = await ws.run(['token', 'list'], { ...env, VALKYRIE_TOKEN: reader });
+    expect(tokens.code).toBe(77);
+    expect(tokens.stderr).not.toContain('    at ');
     expect(JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)[0]).toMatchObject({
       mode: 'online',
     });

@@ -1,7 +1,7 @@
 import type { RunnerView } from '../../engine/runner-view.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
-import { reportServerFailure } from '../server-failure.js';
+import { withServerFailures } from '../server-failure.js';
 import { isoSeconds, textTable } from '../views/text-table.js';
 
 /** A runner as GET /api/v1/runners lists it: the fleet's, from every replica. */
@@ -12,14 +12,13 @@ export interface RunnersListOptions extends ApiClientFlags {
 }
 
 /** `valkyrie runners list`: every runner that has connected to the fleet, newest state first as the server orders them. */
-export async function runnersListCommand(options: RunnersListOptions): Promise<number> {
-  let runners: ListedRunner[];
-  try {
-    const client = ApiClient.fromFlags(options);
-    ({ runners } = await client.request<{ runners: ListedRunner[] }>('GET', '/api/v1/runners'));
-  } catch (error) {
-    return failed(error, 'read');
-  }
+export function runnersListCommand(options: RunnersListOptions): Promise<number> {
+  return withServerFailures('read', () => listRunners(options));
+}
+
+async function listRunners(options: RunnersListOptions): Promise<number> {
+  const client = ApiClient.fromFlags(options);
+  const { runners } = await client.request<{ runners: ListedRunner[] }>('GET', '/api/v1/runners');
   if (options.json) {
     process.stdout.write(`${JSON.stringify(runners)}\n`);
     return ExitCode.succeeded;
@@ -50,28 +49,18 @@ const done: Record<RunnerModeAction, string> = {
 };
 
 /** `valkyrie runners drain|resume|maintenance ID`: stored, so it reaches the runner on any replica. */
-export async function runnerModeCommand(
+export function runnerModeCommand(
   action: RunnerModeAction,
   id: string,
   options: ApiClientFlags,
 ): Promise<number> {
-  let runner: ListedRunner;
-  try {
+  return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
-    ({ runner } = await client.request<{ runner: ListedRunner }>(
+    const { runner } = await client.request<{ runner: ListedRunner }>(
       'POST',
       `/api/v1/runners/${encodeURIComponent(id)}/${action}`,
-    ));
-  } catch (error) {
-    return failed(error, 'admin');
-  }
-  process.stdout.write(`Runner ${runner.id} (${runner.name}) ${done[action]}.\n`);
-  return ExitCode.succeeded;
-}
-
-/** A refusal or an unreachable server as one message and its exit code; anything else is rethrown. */
-function failed(error: unknown, role: 'admin' | 'read'): number {
-  const code = reportServerFailure(error, undefined, role);
-  if (code === undefined) throw error;
-  return code;
+    );
+    process.stdout.write(`Runner ${runner.id} (${runner.name}) ${done[action]}.\n`);
+    return ExitCode.succeeded;
+  });
 }

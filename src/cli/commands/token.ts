@@ -1,6 +1,7 @@
 import type { TokenRecord } from '../../store/tokens.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
+import { withServerFailures } from '../server-failure.js';
 import { isoSeconds, textTable } from '../views/text-table.js';
 
 export interface TokenCreateOptions extends ApiClientFlags {
@@ -18,7 +19,11 @@ interface CreatedToken {
 }
 
 /** Prints the new token alone on stdout (so `$(valkyrie token create …)` captures it); details on stderr. */
-export async function tokenCreateCommand(options: TokenCreateOptions): Promise<number> {
+export function tokenCreateCommand(options: TokenCreateOptions): Promise<number> {
+  return withServerFailures('admin', () => createToken(options));
+}
+
+async function createToken(options: TokenCreateOptions): Promise<number> {
   const client = ApiClient.fromFlags(options);
   const created = await client.request<CreatedToken>('POST', '/api/v1/tokens', {
     role: options.role,
@@ -41,7 +46,11 @@ export interface TokenListOptions extends ApiClientFlags {
   readonly json?: boolean;
 }
 
-export async function tokenListCommand(options: TokenListOptions): Promise<number> {
+export function tokenListCommand(options: TokenListOptions): Promise<number> {
+  return withServerFailures('admin', () => listTokens(options));
+}
+
+async function listTokens(options: TokenListOptions): Promise<number> {
   const client = ApiClient.fromFlags(options);
   const { tokens } = await client.request<{ tokens: TokenRecord[] }>('GET', '/api/v1/tokens');
   if (options.json) {
@@ -65,9 +74,11 @@ export async function tokenListCommand(options: TokenListOptions): Promise<numbe
   return ExitCode.succeeded;
 }
 
-export async function tokenRevokeCommand(id: string, options: ApiClientFlags): Promise<number> {
-  const client = ApiClient.fromFlags(options);
-  await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
-  process.stdout.write(`Revoked token ${id}.\n`);
-  return ExitCode.succeeded;
+export function tokenRevokeCommand(id: string, options: ApiClientFlags): Promise<number> {
+  return withServerFailures('admin', async () => {
+    const client = ApiClient.fromFlags(options);
+    await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+    process.stdout.write(`Revoked token ${id}.\n`);
+    return ExitCode.succeeded;
+  });
 }
