@@ -1,7 +1,7 @@
 import { isTerminal, type TerminalJobStatus } from '../core/outcome.js';
 import type { JobSummary, RunEvent } from '../engine/events.js';
 import type { LogLine } from '../store/logs.js';
-import type { JobRecord, RunRecord } from '../store/runs.js';
+import type { JobRecord, RunRecord, StepRecord } from '../store/runs.js';
 
 /* The events a run's stored records stand for, for a process that did not see them happen. */
 
@@ -17,6 +17,38 @@ export function runStartedOf(run: RunRecord): RunEvent {
 
 export function jobStartedOf(job: JobRecord, run: RunRecord): RunEvent {
   return { type: 'job.started', jobId: job.id, name: job.name, at: job.startedAt ?? run.createdAt };
+}
+
+export function stepStartedOf(step: StepRecord, job: JobRecord, run: RunRecord): RunEvent {
+  return {
+    type: 'step.started',
+    jobId: job.id,
+    job: job.name,
+    index: step.index,
+    step: step.name,
+    at: step.startedAt ?? run.createdAt,
+  };
+}
+
+/** Undefined for a step that has not finished. */
+export function stepCompletedOf(step: StepRecord, job: JobRecord): RunEvent | undefined {
+  const { outcome, conclusion, finishedAt } = step;
+  if (outcome === undefined || conclusion === undefined || finishedAt === undefined) return undefined;
+  return {
+    type: 'step.completed',
+    jobId: job.id,
+    job: job.name,
+    step: {
+      index: step.index,
+      name: step.name,
+      outcome,
+      conclusion,
+      finishedAt,
+      ...(step.exitCode === undefined ? {} : { exitCode: step.exitCode }),
+      ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
+      ...(step.attempt === undefined ? {} : { attempt: step.attempt }),
+    },
+  };
 }
 
 /** `status`: the job's, which is terminal. */

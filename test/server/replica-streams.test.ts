@@ -14,12 +14,13 @@ const textOf = ([, data]: Streamed) => (data as { text: string }).text;
 function streamScenarios(name: string, openStores: OpenReplicaStores): void {
   const startReplica = async () => startTestServer({ stores: await openStores(), streamPollIntervalMs: 25 });
 
-  it(`${name}: a replica that does not drive a run streams its events and a job's log live until it ends`, async () => {
+  it(`${name}: a replica that does not drive a run streams its events, steps included, and a job's log live until it ends`, async () => {
     const driver = await startReplica();
     const other = await startReplica();
     const read = await driver.token('read');
-    const { runId, runner, jobId, log, succeed } = await runningJob(driver);
+    const { runId, runner, jobId, fencingToken, log, succeed } = await runningJob(driver);
     const run = { id: runId };
+    runner.transport.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 'say hello', at: 1 });
     const events = await openEvents(`${other.server.url}/api/v1/runs/${run.id}/events`, read);
     const seen: Streamed[] = [];
     const take = async () => {
@@ -30,6 +31,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
     };
     expect(typeOf(await take())).toBe('run.started');
     expect(typeOf(await take())).toBe('job.started');
+    expect((await take())[1]).toMatchObject({ type: 'step.started', jobId, index: 0, step: 'say hello' });
     // Open (its headers came) before any line exists, so it can only be following.
     const logs = await openEvents(
       `${other.server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`,
@@ -42,16 +44,35 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
       expect.any(String),
     ]);
     log('two');
+    runner.transport.send({
+      type: 'step.completed',
+      jobId,
+      fencingToken,
+      step: {
+        index: 0,
+        name: 'say hello',
+        outcome: 'success',
+        conclusion: 'success',
+        exitCode: 0,
+        finishedAt: 2,
+      },
+    });
     succeed();
     for (let event = await events.next(); event !== undefined; event = await events.next()) seen.push(event);
     expect(seen.map(typeOf)).toEqual([
       'run.started',
       'job.started',
+      'step.started',
       'log',
       'log',
+      'step.completed',
       'job.completed',
       'run.completed',
     ]);
+    expect(seen.find((event) => typeOf(event) === 'step.completed')?.[1]).toMatchObject({
+      jobId,
+      step: { index: 0, name: 'say hello', conclusion: 'success', exitCode: 0 },
+    });
     expect(seen.at(-1)?.[1]).toMatchObject({
       status: 'succeeded',
       jobs: [{ name: 'greet', status: 'succeeded' }],
