@@ -72,10 +72,14 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
   };
   // It waits for its workflow's concurrency group again, as a new run would (at the back).
   const group = resolveWorkflowGroup(options.workflow, runRequest);
-  const handle =
-    options.how === 'resume'
-      ? controlPlane.resumeRun(options.workflow, runRequest, record, options.jobs, group)
-      : controlPlane.rerunRun(options.workflow, runRequest, record, options.jobs, group);
+  const handle = controlPlane.continueRun(
+    options.how,
+    options.workflow,
+    runRequest,
+    record,
+    options.jobs,
+    group,
+  );
   const ownership = keepOwnership(options.stores, record.id, stopWhenTakenOver(controlPlane, record.id));
   const supervision = superviseRun(options.stores, handle, ownership);
   return {

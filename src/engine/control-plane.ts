@@ -25,7 +25,7 @@ import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
-import { gateRun, type WorkflowGroup } from './workflow-group.js';
+import { holdForGroup, type WorkflowGroup } from './workflow-group.js';
 
 export type { RunHandle, RunRequest } from './active-run.js';
 export type { ControlPlaneOptions } from './control-plane-options.js';
@@ -157,43 +157,21 @@ export class ControlPlane {
   }
 
   /**
-   * Continues a run an earlier process left unfinished, from its stored jobs (RunCoordinator.restore):
-   * finished jobs stay, interrupted ones follow `on-runner-lost:`. The caller must own the run
-   * (RunRecoveryStore.claim) so that no other process drives it at the same time.
+   * Drives a run again from its stored jobs. `resume` continues a run an earlier process left
+   * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`;
+   * the caller must own the run (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs
+   * and the jobs after them again as new attempts (RunCoordinator.rerun), the rest keep their results;
+   * the caller must have reopened the run (RunRecoveryStore.reopen) and pass the record as read after
+   * that (its attempt is the re-run's `github.run_attempt`). With `group`, it first joins the
+   * workflow's concurrency group again.
    */
-  resumeRun(
-    workflow: Workflow,
-    request: RunRequest,
-    record: RunRecord,
-    jobs: readonly JobRecord[],
-    group?: WorkflowGroup,
-  ): RunHandle {
-    return this.continueRun(workflow, request, record, jobs, 'resume', group);
-  }
-
-  /**
-   * Re-runs the failed jobs of a finished run (RunCoordinator.rerun): they and the jobs after them run
-   * again as new attempts, the rest keep their results. The caller must have reopened the run
-   * (RunRecoveryStore.reopen), which makes it `running` again and this process its owner, and pass
-   * the record as read after that (its attempt is the re-run's `github.run_attempt`).
-   */
-  rerunRun(
-    workflow: Workflow,
-    request: RunRequest,
-    record: RunRecord,
-    jobs: readonly JobRecord[],
-    group?: WorkflowGroup,
-  ): RunHandle {
-    return this.continueRun(workflow, request, record, jobs, 'rerun', group);
-  }
-
-  private continueRun(
-    workflow: Workflow,
-    request: RunRequest,
-    record: RunRecord,
-    jobs: readonly JobRecord[],
+  continueRun(
     how: 'resume' | 'rerun',
-    group: WorkflowGroup | undefined,
+    workflow: Workflow,
+    request: RunRequest,
+    record: RunRecord,
+    jobs: readonly JobRecord[],
+    group?: WorkflowGroup,
   ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now;
@@ -216,9 +194,8 @@ export class ControlPlane {
   }
 
   /**
-   * Starts the run's first effects now, or, with a workflow group, once the group gives it the slot:
-   * until then they are held (`cancelRun` applies them with the cancellation). A newer run of the
-   * group that replaces this one, or asks it to stop, cancels it.
+   * Stores the run as running, tells the listeners and applies its first effects: now, or, with a
+   * workflow group, once the group gives it the slot (workflow-group.ts).
    */
   private begin(
     run: ActiveRun,
@@ -227,38 +204,19 @@ export class ControlPlane {
     effects: readonly Effect[],
     patch: { status: 'running'; startedAt?: number },
   ): void {
-    const start = () => {
-      this.announce(record, run.workflow, this.now(), patch);
-      this.apply(run, effects);
+    const start = (first: readonly Effect[]) => {
+      this.write(() => this.stores.runs.updateRun(record.id, patch));
+      const { id: runId, runNumber } = record;
+      this.emit({ type: 'run.started', runId, runNumber, workflow: run.workflow.name, at: this.now() });
+      this.apply(run, first);
     };
-    if (group === undefined) {
-      start();
-      return;
-    }
-    run.held = effects;
-    const membership = gateRun(this.stores.concurrency, this.options.clock, run.id, group, {
-      start: () => {
-        if (run.held === undefined || run.completing) return;
-        run.held = undefined;
-        start();
-      },
-      cancel: () => this.cancelRun(run, false),
-      emit: this.emitOp,
-    });
-    const release = () => void membership.release().catch(() => {});
-    run.done.then(release, release);
-  }
-
-  /** Stores the run as running and tells the listeners, for a new run and a resumed one alike. */
-  private announce(
-    record: RunRecord,
-    workflow: Workflow,
-    at: number,
-    patch: { status: 'running'; startedAt?: number },
-  ): void {
-    this.write(() => this.stores.runs.updateRun(record.id, patch));
-    const { id: runId, runNumber } = record;
-    this.emit({ type: 'run.started', runId, runNumber, workflow: workflow.name, at });
+    if (group === undefined) start(effects);
+    else
+      holdForGroup(this.stores.concurrency, this.options.clock, run, group, effects, {
+        start,
+        cancel: () => this.cancelRun(run, false),
+        emit: this.emitOp,
+      });
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {

@@ -5,9 +5,10 @@ import { ValkyrieError } from '../core/errors.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
-import type { RunRequest } from './active-run.js';
+import type { ActiveRun, RunRequest } from './active-run.js';
 import type { RunEvent } from './events.js';
 import { GroupMembership, type MembershipEnd } from './group-membership.js';
+import type { Effect } from './leg.js';
 import { githubContext } from './run-context.js';
 
 /** A workflow-level `concurrency:` evaluated for one run: what joining its group needs but an id. */
@@ -34,42 +35,53 @@ export function resolveWorkflowGroup(workflow: Workflow, request: RunRequest): W
 }
 
 export interface RunGateHooks {
-  /** The slot is the run's: start its jobs. */
-  start(): void;
+  /** The slot is the run's: apply its first effects. */
+  start(effects: readonly Effect[]): void;
   /** Replaced while it waited, or asked to stop by a newer run while it ran: cancel it. */
   cancel(): void;
   emit(event: RunEvent): void;
 }
 
 /**
- * Holds a run the control plane drives at its workflow group's door: `start` once it has the slot,
- * `cancel` when a newer run of the group replaces it or asks it to stop. Release the returned
- * membership when the run ends, however it ends.
+ * Holds a run the control plane drives at its workflow group's door: its first effects wait in
+ * `run.held` (a cancel applies them with the cancellation) until the group gives it the slot, then go
+ * to `start`; a newer run of the group that replaces it, or asks it to stop, `cancel`s it. The slot is
+ * given up when the run ends, however it ends.
  */
-export function gateRun(
+export function holdForGroup(
   store: ConcurrencyStore,
   clock: Clock,
-  runId: string,
+  run: ActiveRun,
   { group, cancelInProgress, queue }: WorkflowGroup,
+  effects: readonly Effect[],
   hooks: RunGateHooks,
-): GroupMembership {
+): void {
+  const runId = run.id;
   const states = {
     replaced: 'replaced',
     'cancel-requested': 'cancel-requested',
     unavailable: 'replaced',
   } as const satisfies Record<MembershipEnd, string>;
-  return new GroupMembership(
+  run.held = effects;
+  const membership = new GroupMembership(
     store,
     clock,
     { group, cancelInProgress, queue, memberId: `run ${runId}:${randomUUID()}` },
     {
       waiting: (ahead) =>
         hooks.emit({ type: 'concurrency', runId, group, state: 'waiting', ahead, at: clock.now() }),
-      admitted: () => hooks.start(),
+      admitted: () => {
+        const held = run.held;
+        if (held === undefined || run.completing) return;
+        run.held = undefined;
+        hooks.start(held);
+      },
       ended: (why) => {
         hooks.emit({ type: 'concurrency', runId, group, state: states[why], at: clock.now() });
         hooks.cancel();
       },
     },
   );
+  const release = () => void membership.release().catch(() => {});
+  run.done.then(release, release);
 }

@@ -72,11 +72,14 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #batchWritten: { promise: Promise<void>; resolve: () => void } | undefined;
   #flushScheduled = false;
   /**
-   * The store can enqueue and claim in one write (SQLite): new entries wait for the engine's next
-   * take, which follows their `add` at once when the engine has room (and follows a pending take),
-   * rather than going in a write of their own. Should no take come, #storeHeldSoon writes them.
+   * On a store whose writes are applied in order (SQLite), new entries wait for the engine's next
+   * take and go with its claim in one write (QueueStore.enqueueAndClaim): the take follows their
+   * `add` at once when the engine has room (and follows a pending take). Should no take come,
+   * #storeHeldSoon writes them.
    */
-  readonly #fusedClaims: boolean;
+  get #fusedClaims(): boolean {
+    return this.#options.orderedWrites;
+  }
   #takePending = false;
   #heldFlushArmed = false;
   /** The last enqueue batch, which a claim on an unordered store waits for. */
@@ -92,7 +95,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   constructor(options: StoreEngineQueueOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#fusedClaims = options.orderedWrites && options.store.enqueueAndClaim !== undefined;
     this.#timer = setInterval(() => this.#maintain(), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
     this.#timer.unref();
     // Leases left by a crashed engine may have expired already; requeue them before the first claim.
@@ -317,8 +319,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     let written: EnqueuedAndClaimed | undefined;
     try {
       const jobs = batch.map((entry) => this.#options.encode(entry));
-      const fused = this.#store.enqueueAndClaim?.(jobs, request);
-      written = fused === undefined ? undefined : await this.#track(fused);
+      written = await this.#track(this.#store.enqueueAndClaim(jobs, request));
     } catch {
       written = undefined;
     }

@@ -105,7 +105,7 @@ export class RunTakeover {
     const record = (await stores.runs.getRun(run.id)) ?? run;
     // It waits for its workflow's concurrency group again (at the back): the dead server's place lapsed.
     const group = resolveWorkflowGroup(parsed.workflow, request);
-    const handle = controlPlane.resumeRun(parsed.workflow, request, record, jobs, group);
+    const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group);
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
   }
 }

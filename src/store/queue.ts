@@ -174,12 +174,12 @@ export interface QueueStore {
   /** Leases up to `limit` ready jobs to `worker` for `ttlMs`, in queue order; [] when none is ready. */
   claim(request: ClaimRequest): Promise<Lease[]>;
   /**
-   * Optional: `enqueue(jobs)` then `claim(request)` in one commit, with the results those two calls
+   * `enqueue(jobs)` then `claim(request)` in one commit, with the results those two calls
    * made back to back would give (refused whole the same way). What it saves: a store may write new
    * jobs already leased when the claim would take exactly them (nothing else ready, all of them ready
    * and within the limit); their leases then carry the payload as submitted, as `enqueue`'s result does.
    */
-  enqueueAndClaim?(jobs: readonly NewQueueJob[], request: ClaimRequest): Promise<EnqueuedAndClaimed>;
+  enqueueAndClaim(jobs: readonly NewQueueJob[], request: ClaimRequest): Promise<EnqueuedAndClaimed>;
   /** Extends a lease to now + ttlMs. Rejects with VK_STALE_LEASE (and records it) when it was lost. */
   renew(lease: LeaseRef, ttlMs: number): Promise<Lease>;
   /** Settles leased jobs in one commit; a stale token is recorded and reported per completion. */

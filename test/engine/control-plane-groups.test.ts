@@ -128,4 +128,32 @@ describe('ControlPlane: a workflow-level concurrency group holds a run before it
     runner.complete(lease as Lease);
     expect(await third.handle.done).toBe('succeeded');
   });
+
+  it('a resumed run joins its group again: none of its jobs is queued while another run holds the slot', async () => {
+    const { plane: p, stores, clock, events } = plane();
+    const runner = new ScriptedRunner(p, accepting, { capacity: 2 });
+    const group = groupOf();
+    const holder = await p.submitRun(deploy(), runRequest, { group });
+    if (holder.kind !== 'started') throw new Error('not started');
+    await clock.advance(500);
+    // A run an earlier process created and left before planning any job.
+    const left = await stores.runs.submitRun(
+      { workflowName: 'w', workflowPath: 'w.yml', createdAt: clock.now() },
+      { plannedJobs: 1 },
+    );
+    if (left.kind !== 'created') throw new Error('not created');
+    const resumed = p.continueRun('resume', deploy(), runRequest, left.run, [], group);
+    await clock.advance(1_000);
+    expect(runner.of('lease')).toHaveLength(1);
+    expect(await stores.runs.listJobs(resumed.id)).toEqual([]);
+    expect(concurrencyStates(events, resumed.id)).toEqual(['waiting']);
+
+    runner.complete(runner.of('lease')[0] as Lease);
+    await holder.handle.done;
+    await clock.advance(1_000);
+    const lease = runner.of('lease')[1];
+    expect(lease?.jobId.startsWith(`${resumed.id}.`)).toBe(true);
+    runner.complete(lease as Lease);
+    expect(await resumed.done).toBe('succeeded');
+  });
 });

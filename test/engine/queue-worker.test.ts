@@ -133,6 +133,7 @@ describe('QueueWorker', () => {
     const counting: QueueStore = {
       enqueue: (jobs) => queue.enqueue(jobs),
       claim: (request) => queue.claim(request),
+      enqueueAndClaim: (jobs, request) => queue.enqueueAndClaim(jobs, request),
       renew: async (lease, ttlMs) => {
         renewals++;
         await paused;

@@ -389,18 +389,12 @@ export function queueStoreContract(make: StoresFactory): void {
     });
   });
 
-  describe('enqueueAndClaim (optional)', () => {
-    /** The store's enqueueAndClaim; skips the test for a store without one. */
-    const fused = (queue: QueueStore, skip: () => void) => {
-      const method = queue.enqueueAndClaim?.bind(queue);
-      if (method === undefined) skip();
-      return method as NonNullable<QueueStore['enqueueAndClaim']>;
-    };
+  describe('enqueueAndClaim', () => {
     const request = { worker: 'w1', limit: 10, ttlMs: 1000, tasks: ['a', 'b', 'c', 'd'] };
 
-    it('leases new jobs at once when nothing else is ready: real leases, in queue order', async (ctx) => {
+    it('leases new jobs at once when nothing else is ready: real leases, in queue order', async () => {
       const { queue, clock } = await open();
-      const enqueueAndClaim = fused(queue, () => ctx.skip());
+      const enqueueAndClaim = queue.enqueueAndClaim.bind(queue);
       const { enqueued, leases } = await enqueueAndClaim([job('a'), job('b', { priority: 'high' })], request);
       expect(enqueued.map((result) => [result.kind, result.job.task])).toEqual([
         ['created', 'a'],
@@ -424,9 +418,9 @@ export function queueStoreContract(make: StoresFactory): void {
       expect(await claimAll(queue)).toMatchObject([{ task: 'a', attempt: 2, token: 2 }]);
     });
 
-    it('claims in queue order what was ready before, and leaves the rest queued', async (ctx) => {
+    it('claims in queue order what was ready before, and leaves the rest queued', async () => {
       const { queue, clock } = await open();
-      const enqueueAndClaim = fused(queue, () => ctx.skip());
+      const enqueueAndClaim = queue.enqueueAndClaim.bind(queue);
       await queue.enqueue([job('a')]);
       clock.advance(1);
       const { leases } = await enqueueAndClaim([job('b'), job('c')], { ...request, limit: 2 });
@@ -434,9 +428,9 @@ export function queueStoreContract(make: StoresFactory): void {
       expect(tasks(await claimAll(queue))).toEqual(['c']);
     });
 
-    it('leaves queued what the claim would not take: past the limit, other tasks, delayed, idempotent', async (ctx) => {
+    it('leaves queued what the claim would not take: past the limit, other tasks, delayed, idempotent', async () => {
       const { queue, clock } = await open();
-      const enqueueAndClaim = fused(queue, () => ctx.skip());
+      const enqueueAndClaim = queue.enqueueAndClaim.bind(queue);
       const limited = await enqueueAndClaim([job('a'), job('b'), job('c')], { ...request, limit: 2 });
       expect(tasks(limited.leases)).toEqual(['a', 'b']);
       expect(tasks(await claimAll(queue))).toEqual(['c']);
@@ -453,9 +447,9 @@ export function queueStoreContract(make: StoresFactory): void {
       expect(tasks(await claimAll(queue))).toEqual(['x', 'd']);
     });
 
-    it('is refused whole past capacity, like enqueue, writing nothing', async (ctx) => {
+    it('is refused whole past capacity, like enqueue, writing nothing', async () => {
       const { queue } = await open({ capacity: 1 });
-      const enqueueAndClaim = fused(queue, () => ctx.skip());
+      const enqueueAndClaim = queue.enqueueAndClaim.bind(queue);
       await expect(enqueueAndClaim([job('a'), job('b')], request)).rejects.toMatchObject({
         code: 'VK_QUEUE_FULL',
       });

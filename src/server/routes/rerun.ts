@@ -55,7 +55,14 @@ export function rerunRoutes(context: ApiContext): Route[] {
         const { request } = start.resumable;
         const runRequest = serverRunRequest(start.workflow.name, request, secrets);
         const group = resolveWorkflowGroup(start.workflow, runRequest);
-        const handle = controlPlane.rerunRun(start.workflow, runRequest, start.record, start.jobs, group);
+        const handle = controlPlane.continueRun(
+          'rerun',
+          start.workflow,
+          runRequest,
+          start.record,
+          start.jobs,
+          group,
+        );
         trackDrivenRun(
           context,
           handle,

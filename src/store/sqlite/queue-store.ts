@@ -49,6 +49,26 @@ const ready = "state = 'queued' AND (not_before IS NULL OR not_before <= ?)";
  * every run (~20 µs, more than the claim's own work); an expression is planned once.
  */
 const limitParam = '? + 0';
+/** A new job's columns, as both inserts (queued, and leased at once) write them. */
+const insertColumns = `task, payload, priority, queue_key, not_before, max_attempts, on_lease_expiry,
+  idempotency_key, created_at`;
+const insertParams = '?, ?, ?, ?, ?, ?, ?, ?, ?';
+type InsertValues = [string, string, string, number, number | null, number, string, string | null, number];
+
+function insertValues(insert: QueueInsert): InsertValues {
+  return [
+    insert.task,
+    insert.payload,
+    insert.priority,
+    insert.queueKey,
+    insert.notBefore,
+    insert.maxAttempts,
+    insert.onLeaseExpiry,
+    insert.idempotencyKey,
+    insert.createdAt,
+  ];
+}
+
 /** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
 const maxTaskLists = 16;
 
@@ -113,20 +133,13 @@ export class SqliteQueueStore implements QueueStore {
     this.#claimAny = claimStatements(db, ready);
     this.#statements = {
       // Positional parameters: binding an object costs a property lookup per column per row.
-      insert: db.prepare<
-        [string, string, string, number, number | null, number, string, string | null, number]
-      >(
-        `INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
-           on_lease_expiry, idempotency_key, created_at)
-         VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`,
+      insert: db.prepare<InsertValues>(
+        `INSERT INTO queue_jobs (${insertColumns}, state) VALUES (${insertParams}, 'queued')`,
       ),
       // enqueueAndClaim's shortcut: a new job written as a claim would leave it (first lease, token 1).
-      insertLeased: db.prepare<
-        [string, string, string, number, number | null, number, string, number, string, number]
-      >(
-        `INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
-           on_lease_expiry, created_at, attempts, lease_token, lease_worker, lease_expires_at)
-         VALUES (?, ?, ?, ?, ?, 'leased', ?, ?, ?, 1, 1, ?, ?)`,
+      insertLeased: db.prepare<[...InsertValues, string, number]>(
+        `INSERT INTO queue_jobs (${insertColumns}, state, attempts, lease_token, lease_worker, lease_expires_at)
+         VALUES (${insertParams}, 'leased', 1, 1, ?, ?)`,
       ),
       byIdempotencyKey: db.prepare<[string, number], Row>(
         `SELECT ${queueJobColumns} FROM queue_jobs WHERE idempotency_key = ? AND created_at >= ?
@@ -249,14 +262,7 @@ export class SqliteQueueStore implements QueueStore {
     const leased: { lease: Lease; queueKey: number; seq: number }[] = [];
     for (const insert of inserts) {
       const { lastInsertRowid } = this.#statements.insertLeased.run(
-        insert.task,
-        insert.payload,
-        insert.priority,
-        insert.queueKey,
-        insert.notBefore,
-        insert.maxAttempts,
-        insert.onLeaseExpiry,
-        insert.createdAt,
+        ...insertValues(insert),
         request.worker,
         expiresAt,
       );
@@ -406,17 +412,7 @@ export class SqliteQueueStore implements QueueStore {
     if (queued + fresh.length > capacity) throw queueFullError(queued, capacity, fresh.length);
     const created = new Map<QueueInsert, QueueJob>();
     for (const insert of fresh) {
-      const { lastInsertRowid } = this.#statements.insert.run(
-        insert.task,
-        insert.payload,
-        insert.priority,
-        insert.queueKey,
-        insert.notBefore,
-        insert.maxAttempts,
-        insert.onLeaseExpiry,
-        insert.idempotencyKey,
-        insert.createdAt,
-      );
+      const { lastInsertRowid } = this.#statements.insert.run(...insertValues(insert));
       const job = newJob(insert, String(lastInsertRowid));
       created.set(insert, job);
       if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
