@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import type { ErrorCode } from '../core/errors.js';
+import { checkControlMessage, checkRunnerMessage } from './message-checks.js';
 import type { ControlMessage, RunnerMessage } from './messages.js';
 import { protocolVersion } from './messages.js';
 import { controlMessageSchema, runnerMessageSchema } from './schemas.js';
@@ -39,18 +40,32 @@ export const defaultMaxFrameBytes = 1024 * 1024;
 export interface MessageDecoder<In> {
   readonly schema: z.ZodType<In>;
   readonly maxFrameBytes: number;
+  /**
+   * A faster equivalent of `schema` for some messages (see message-checks.ts): the message when the
+   * schema would accept it as it is, undefined when `schema` is to decide.
+   */
+  readonly check?: (value: unknown) => In | undefined;
 }
 
 export function decoderFor<In>(
   schema: z.ZodType<In>,
   maxFrameBytes = defaultMaxFrameBytes,
+  check?: (value: unknown) => In | undefined,
 ): MessageDecoder<In> {
-  return { schema, maxFrameBytes };
+  return check === undefined ? { schema, maxFrameBytes } : { schema, maxFrameBytes, check };
 }
 
 /** The control plane's end decodes runner messages; the runner's end decodes control messages. */
-export const controlPlaneDecoder: MessageDecoder<RunnerMessage> = decoderFor(runnerMessageSchema);
-export const runnerDecoder: MessageDecoder<ControlMessage> = decoderFor(controlMessageSchema);
+export const controlPlaneDecoder: MessageDecoder<RunnerMessage> = decoderFor(
+  runnerMessageSchema,
+  defaultMaxFrameBytes,
+  checkRunnerMessage,
+);
+export const runnerDecoder: MessageDecoder<ControlMessage> = decoderFor(
+  controlMessageSchema,
+  defaultMaxFrameBytes,
+  checkControlMessage,
+);
 
 export function encodeFrame(message: unknown): string {
   return `{"v":${protocolVersion},"m":${JSON.stringify(message)}}`;
@@ -69,7 +84,7 @@ export function decodeFrame<In>(raw: Buffer | string, decoder: MessageDecoder<In
   if (parsed.kind === 'error') return parsed;
   const envelope = parsed.value;
   if (!('m' in envelope)) return invalid('the frame has no "m" (message) field', raw);
-  return validate(envelope.m, decoder.schema, 'm', raw);
+  return validate(envelope.m, decoder, 'm', raw);
 }
 
 /** Decodes a batch body; `extraFields` are returned unvalidated for the caller to check. */
@@ -87,7 +102,7 @@ export function decodeBatch<In>(
     return invalid(`"messages" must be an array, received ${describe(messages)}`, raw);
   const decoded: In[] = [];
   for (const [index, message] of messages.entries()) {
-    const result = validate(message, decoder.schema, `messages[${index}]`, raw);
+    const result = validate(message, decoder, `messages[${index}]`, raw);
     if (result.kind === 'error') return result;
     decoded.push(result.value);
   }
@@ -127,10 +142,17 @@ function parseEnvelope(raw: Buffer | string, maxFrameBytes: number): Decoded<Rec
   return { kind: 'decoded', value: envelope };
 }
 
-function validate<In>(value: unknown, schema: z.ZodType<In>, at: string, raw: Buffer | string): Decoded<In> {
+function validate<In>(
+  value: unknown,
+  decoder: MessageDecoder<In>,
+  at: string,
+  raw: Buffer | string,
+): Decoded<In> {
+  const checked = decoder.check?.(value);
+  if (checked !== undefined) return { kind: 'decoded', value: checked };
   let result: z.ZodSafeParseResult<In>;
   try {
-    result = schema.safeParse(value);
+    result = decoder.schema.safeParse(value);
   } catch (error) {
     // JSON.parse takes nesting thousands deep that validating recursively cannot: a refusal, not a crash.
     if (error instanceof RangeError) return invalid(`${at}: nested too deeply to validate`, raw);

@@ -168,10 +168,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   }
 
   private receive(text: string): void {
-    const decoded = decodeBatch(text, {
-      schema: this.options.decoder.schema,
-      maxFrameBytes: Number.MAX_SAFE_INTEGER,
-    });
+    const decoded = decodeBatch(text, { ...this.options.decoder, maxFrameBytes: Number.MAX_SAFE_INTEGER });
     if (decoded.kind === 'error') {
       const { code, message } = decoded.error;
       this.end({ kind: 'protocol', code, reason: `${code}: ${message}` });
