@@ -8,6 +8,8 @@ import { controlMessageSchema, runnerMessageSchema } from './schemas.js';
 /**
  * Frames on the wire. Every frame is one JSON object that carries the protocol version `v`:
  * - a single message (WebSocket text frame): `{"v":1,"m":MESSAGE}`
+ * - several messages (a WebSocket text frame, between ends that agreed on it at the upgrade):
+ *   `{"v":1,"messages":[MESSAGE…]}`
  * - a batch (HTTP long-poll bodies): `{"v":1,"seq":FIRST,"messages":[MESSAGE…]}` where message i
  *   has sequence number FIRST+i.
  * Decoding checks, in order: size, JSON syntax, version, envelope shape, then each message's schema.
@@ -71,6 +73,15 @@ export function encodeFrame(message: unknown): string {
   return `{"v":${protocolVersion},"m":${JSON.stringify(message)}}`;
 }
 
+/**
+ * One WebSocket frame of `messagesJson`, messages already in JSON (the sender encodes each as it is
+ * sent): a single-message frame for one, a frame of several only between ends that agreed on them.
+ */
+export function encodeMessages(messagesJson: readonly string[]): string {
+  if (messagesJson.length === 1) return `{"v":${protocolVersion},"m":${messagesJson[0]}}`;
+  return `{"v":${protocolVersion},"messages":[${messagesJson.join(',')}]}`;
+}
+
 export function encodeBatch(
   seq: number,
   messages: readonly unknown[],
@@ -85,6 +96,36 @@ export function decodeFrame<In>(raw: Buffer | string, decoder: MessageDecoder<In
   const envelope = parsed.value;
   if (!('m' in envelope)) return invalid('the frame has no "m" (message) field', raw);
   return validate(envelope.m, decoder, 'm', raw);
+}
+
+/**
+ * Decodes a WebSocket frame of one message or, with `several`, also of several: every message is
+ * checked, and one invalid message refuses the frame whole.
+ */
+export function decodeMessages<In>(
+  raw: Buffer | string,
+  decoder: MessageDecoder<In>,
+  several: boolean,
+): Decoded<readonly In[]> {
+  const parsed = parseEnvelope(raw, decoder.maxFrameBytes);
+  if (parsed.kind === 'error') return parsed;
+  const envelope = parsed.value;
+  if ('m' in envelope) {
+    const one = validate(envelope.m, decoder, 'm', raw);
+    return one.kind === 'error' ? one : { kind: 'decoded', value: [one.value] };
+  }
+  if (!several) return invalid('the frame has no "m" (message) field', raw);
+  if (!('messages' in envelope)) return invalid('the frame has neither "m" nor "messages"', raw);
+  const { messages } = envelope;
+  if (!Array.isArray(messages))
+    return invalid(`"messages" must be an array, received ${describe(messages)}`, raw);
+  const decoded: In[] = [];
+  for (let index = 0; index < messages.length; index++) {
+    const result = validate(messages[index], decoder, `messages[${index}]`, raw);
+    if (result.kind === 'error') return result;
+    decoded.push(result.value);
+  }
+  return { kind: 'decoded', value: decoded };
 }
 
 /** Decodes a batch body; `extraFields` are returned unvalidated for the caller to check. */

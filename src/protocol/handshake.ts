@@ -9,6 +9,14 @@ import { protocolVersion } from './messages.js';
  */
 export const versionHeader = 'valkyrie-protocol-version';
 
+/**
+ * WebSocket only: a client that can read frames of several messages sends `Valkyrie-Frames: batch`
+ * with the upgrade, and a server that can too answers with the same header; then (and only then) both
+ * ends may send such frames. Either end without it keeps to one message per frame.
+ */
+export const framesHeader = 'valkyrie-frames';
+export const batchFrames = 'batch';
+
 export interface ConnectionRequest {
   readonly headers: IncomingHttpHeaders;
   readonly remoteAddress: string | undefined;

@@ -5,9 +5,8 @@ import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { encodeFrame, runnerDecoder } from '../../src/protocol/frame.js';
+import { decodeFrame, encodeFrame, runnerDecoder } from '../../src/protocol/frame.js';
 import { versionHeader } from '../../src/protocol/handshake.js';
-import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
 import { closed, goodToken, inbox, type ProtocolServer, startProtocolServer } from './harness.js';
@@ -199,24 +198,20 @@ describe('WebSocket transport', () => {
     await once(socket, 'close');
   });
 
-  it('holds the writes of one tick and sends them together, in order, from both ends', async () => {
+  it('with a peer that reads one message per frame, holds the writes of one tick and sends them together, in order', async () => {
     const live = await startProtocolServer();
     server = live;
     const raw: Duplex[] = [];
     live.server.on('upgrade', (_request: IncomingMessage, socket: Duplex) => raw.push(socket));
-    const result = await connectWebSocket<RunnerMessage, ControlMessage>({
-      url: live.wsUrl,
-      decoder: runnerDecoder,
-      headers: goodToken,
-    });
-    if (result.kind !== 'connected') throw new Error(result.reason);
+    // A client that does not ask for frames of several messages (framesHeader), as older runners.
+    const client = await rawClient(live.wsUrl);
     const end = await live.nextConnection();
     const serverSocket = raw[0];
     if (serverSocket === undefined) throw new Error('no upgrade seen');
-    const offers: string[] = [];
+    const frames: string[] = [];
     const allOffers = new Promise<void>((resolve) =>
-      result.transport.onMessage((message) => {
-        if (message.type === 'offer' && offers.push(message.jobId) === 200) resolve();
+      client.on('message', (data: Buffer) => {
+        if (frames.push(data.toString('utf8')) === 200) resolve();
       }),
     );
     for (let i = 0; i < 200; i++) end.send({ type: 'offer', jobId: `job-${i}`, name: 'x', ttlMs: 1000 });
@@ -225,6 +220,12 @@ describe('WebSocket transport', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(serverSocket.writableCorked).toBe(0);
     await allOffers;
+    const offers = frames.map((frame) => {
+      const decoded = decodeFrame(frame, runnerDecoder);
+      if (decoded.kind !== 'decoded' || decoded.value.type !== 'offer')
+        throw new Error(`not an offer: ${frame}`);
+      return decoded.value.jobId;
+    });
     expect(offers).toEqual(Array.from({ length: 200 }, (_, i) => `job-${i}`));
     const accepts: string[] = [];
     const allAccepts = new Promise<void>((resolve) =>
@@ -232,9 +233,9 @@ describe('WebSocket transport', () => {
         if (message.type === 'accept' && accepts.push(message.jobId) === 200) resolve();
       }),
     );
-    for (const jobId of offers) result.transport.send({ type: 'accept', jobId });
+    for (const jobId of offers) client.send(encodeFrame({ type: 'accept', jobId }));
     await allAccepts;
     expect(accepts).toEqual(offers);
-    result.transport.close();
+    client.close();
   });
 });

@@ -3,9 +3,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
-import { type Authenticate, admitConnection, errorBody } from '../handshake.js';
+import { type Authenticate, admitConnection, batchFrames, errorBody, framesHeader } from '../handshake.js';
 import type { NetworkTransport } from '../transport-end.js';
-import { defaultKeepAliveIntervalMs, WebSocketTransport } from './socket-transport.js';
+import { defaultKeepAliveIntervalMs, type Framing, WebSocketTransport } from './socket-transport.js';
 
 export interface WebSocketAcceptorOptions<In, Principal> {
   /** The node:http server whose upgrade requests on `path` this acceptor takes. */
@@ -41,6 +41,9 @@ export class WebSocketAcceptor<Out, In, Principal> {
     // ws applies maxPayload before buffering a message, so a huge frame never reaches memory; but it
     // closes with a bare 1009. Up to twice the limit, decodeFrame refuses it with a named reason.
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: 2 * options.decoder.maxFrameBytes });
+    this.sockets.on('headers', (headers, request) => {
+      if (framingOf(request) === 'batched') headers.push(`${framesHeader}: ${batchFrames}`);
+    });
     options.server.on('upgrade', this.onUpgrade);
   }
 
@@ -85,12 +88,18 @@ export class WebSocketAcceptor<Out, In, Principal> {
           intervalMs: this.options.keepAliveIntervalMs ?? defaultKeepAliveIntervalMs,
         },
         socket,
+        framingOf(request),
       );
       this.open.add(transport);
       transport.onClose(() => this.open.delete(transport));
       for (const listener of this.listeners) listener(transport, principal);
     });
   }
+}
+
+/** Frames of several messages when the client asked for them (handshake.ts). */
+function framingOf(request: IncomingMessage): Framing {
+  return request.headers[framesHeader] === batchFrames ? 'batched' : 'single';
 }
 
 const statusText: Record<number, string> = {

@@ -2,10 +2,16 @@ import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
-import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
+import {
+  batchFrames,
+  type ConnectResult,
+  framesHeader,
+  parseErrorBody,
+  versionHeader,
+} from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
-import { defaultKeepAliveIntervalMs, WebSocketTransport } from './socket-transport.js';
+import { defaultKeepAliveIntervalMs, type Framing, WebSocketTransport } from './socket-transport.js';
 
 export interface WebSocketConnectOptions<In> {
   /** ws:// or wss:// URL of the acceptor's path. */
@@ -31,7 +37,7 @@ export function connectWebSocket<Out, In>(
 ): Promise<ConnectResult<NetworkTransport<Out, In>>> {
   return new Promise((resolve) => {
     const socket = new WebSocket(options.url, {
-      headers: { ...options.headers, [versionHeader]: String(protocolVersion) },
+      headers: { ...options.headers, [versionHeader]: String(protocolVersion), [framesHeader]: batchFrames },
       maxPayload: options.decoder.maxFrameBytes,
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
       perMessageDeflate: false,
@@ -51,8 +57,11 @@ export function connectWebSocket<Out, In>(
     options.signal?.addEventListener('abort', abort);
     // The raw socket under the WebSocket, so the transport can batch the writes of one tick.
     let stream: Socket | undefined;
+    // A server that does not answer the header reads one message per frame only.
+    let framing: Framing = 'single';
     socket.once('upgrade', (response) => {
       stream = response.socket;
+      if (response.headers[framesHeader] === batchFrames) framing = 'batched';
     });
     socket.once('open', () => {
       if (settled) return;
@@ -64,6 +73,7 @@ export function connectWebSocket<Out, In>(
           intervalMs: options.keepAliveIntervalMs ?? defaultKeepAliveIntervalMs,
         },
         stream,
+        framing,
       );
       settle({ kind: 'connected', transport });
     });
