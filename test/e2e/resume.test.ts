@@ -194,9 +194,9 @@ jobs:
       const [run] = JSON.parse((await ws.run(['runs', '--json', ...dbArgs()])).stdout) as { id: string }[];
       const id = run?.id ?? '';
       const resumed = await ws.run(['resume', id, '--force', '--json', ...dbArgs()]);
-      expect(resumed.code).toBe(0);
+      expect(resumed.code, resumed.stderr).toBe(0);
       const old = await exited;
-      expect(old.code).toBe(130);
+      expect(old.code, old.stderr).toBe(130);
       expect(old.stderr).toContain(`run ${id} was taken over by another process`);
       await waitFor(() => !isAlive(step), 5_000, "the old process's step to be killed");
       const shown = JSON.parse((await ws.run(['show', id, '--json', ...dbArgs()])).stdout) as {
