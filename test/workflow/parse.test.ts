@@ -406,3 +406,43 @@ describe('loadWorkflow', () => {
     });
   });
 });
+
+describe('parseWorkflow: repeated keys', () => {
+  const manyJobs = (count: number, extra = '') => {
+    const lines = ['jobs:'];
+    for (let i = 0; i < count; i++)
+      lines.push(`  job_${i}:`, '    runs-on: linux', '    steps: [{run: "true"}]');
+    return `${lines.join('\n')}\n${extra}`;
+  };
+  const errorsOf = (source: string) =>
+    parseWorkflow(source, 'ci.yml').diagnostics.filter((d) => d.severity === 'error');
+
+  it('reports a job id given twice in a large jobs map, where the second one is', () => {
+    const errors = errorsOf(manyJobs(300, '  job_7:\n    runs-on: linux\n    steps: [{run: "true"}]\n'));
+    expect(errors).toEqual([
+      expect.objectContaining({
+        line: 902,
+        col: 3,
+        message: 'YAML: duplicate key "job_7" (first defined on line 23)',
+      }),
+    ]);
+  });
+
+  it('reports a repeated key in a flow mapping and in a step, all at once', () => {
+    const errors = errorsOf(
+      'jobs:\n  a:\n    runs-on: linux\n    env: {X: 1, X: 2}\n    steps:\n      - run: one\n        run: two\n',
+    );
+    expect(errors.map((e) => [e.line, e.message])).toEqual([
+      [4, 'YAML: duplicate key "X" (first defined on line 4)'],
+      [7, 'YAML: duplicate key "run" (first defined on line 6)'],
+    ]);
+  });
+
+  it('keeps keys that differ in type apart, as the YAML library does', () => {
+    // parseValid fails on any error: a number key and a string key of the same text are not repeats.
+    parseValid(
+      'jobs:\n  a:\n    runs-on: linux\n    env:\n      1: number\n      "1": string\n    steps: [{run: a}]\n',
+    );
+    expect(parseValid(manyJobs(300)).jobs.size).toBe(300);
+  });
+});
