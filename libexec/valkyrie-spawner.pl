@@ -10,7 +10,8 @@
 # Reply body: one type byte, a 4-byte big-endian request id, then by type:
 #   R ready (id 0) | S spawned: 4-byte pid | F failed: errno code, NUL, message
 #   O / E a chunk of stdout / stderr | X exit: 4-byte signed code (-1 if signalled), 1-byte signal
-#   D drained: both pipes closed, or were abandoned 200 ms after the exit.
+#   D drained: both pipes closed, or were abandoned 200 ms after the exit; 1-byte flag, 1 when the
+#     step's process group had no member left (see drained()), else 0.
 # Per id: S or F; then O, E and X as they happen; then D. src/executors/shell/spawner/perl-frames.ts
 # is the other end.
 #
@@ -160,7 +161,10 @@ sub drained {
   }
   $child->{open} = 0;
   delete $children{ $child->{pid} };
-  reply('D', $child->{id}, '');
+  # The engine forgets a group once it is empty, and would otherwise ask the kernel itself; an empty
+  # group stays empty (nothing can join a group with no member), so this answer holds for good.
+  my $group_gone = !kill(0, -$child->{pid}) && $!{ESRCH} ? 1 : 0;
+  reply('D', $child->{id}, pack('C', $group_gone));
 }
 
 sub read_pipe {

@@ -63,6 +63,11 @@ export class ProcessGroupRegistry {
     if (!signalGroup(pgid, 0)) this.pgids.delete(pgid);
   }
 
+  /** Drops a group known to be empty (an empty group never gains members again). */
+  forget(pgid: number): void {
+    this.pgids.delete(pgid);
+  }
+
   forgetAllGone(): void {
     for (const pgid of this.pgids) this.forgetIfGone(pgid);
   }

@@ -58,6 +58,8 @@ class StepSupervisor implements StepLaunchSink {
   private stop: ProcessOutcome | undefined;
   private killRequested = false;
   private isDrained = false;
+  /** The launcher saw the group empty when it drained: no need to ask the kernel (see LaunchSink). */
+  private groupGone = false;
   private finished = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
 
@@ -113,7 +115,8 @@ class StepSupervisor implements StepLaunchSink {
     this.maybeFinish();
   }
 
-  drained(): void {
+  drained(groupGone = false): void {
+    this.groupGone = groupGone;
     this.stdout.end();
     this.stderr.end();
     this.isDrained = true;
@@ -173,7 +176,10 @@ class StepSupervisor implements StepLaunchSink {
     this.options.killSignal?.removeEventListener('abort', this.onKill);
     clearTimeout(this.timeoutTimer);
     this.escalation?.dispose();
-    if (this.pgid !== undefined) this.groups.forgetIfGone(this.pgid);
+    if (this.pgid !== undefined) {
+      if (this.groupGone) this.groups.forget(this.pgid);
+      else this.groups.forgetIfGone(this.pgid);
+    }
     this.resolve(outcome);
   }
 }

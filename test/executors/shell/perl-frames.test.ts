@@ -28,11 +28,12 @@ const replies = Buffer.concat([
   frame('O', 1, Buffer.from('hello\n')),
   frame('E', 1, Buffer.alloc(70_000, 'e')),
   frame('X', 1, Buffer.from([0, 0, 0, 3, 0])),
-  frame('D', 1),
+  frame('D', 1, Buffer.from([1])),
   frame('F', 2, Buffer.from('ENOENT\0spawn nope ENOENT')),
   frame('F', 3, Buffer.from('\0spawn x Unknown system error -999')),
   frame('X', 4, Buffer.from([0xff, 0xff, 0xff, 0xff, 15])),
   frame('X', 5, Buffer.from([0xff, 0xff, 0xff, 0xff, 35])),
+  frame('D', 6, Buffer.from([0])),
 ]);
 
 const expected: SpawnerMessage[] = [
@@ -41,12 +42,13 @@ const expected: SpawnerMessage[] = [
   { type: 'output', id: 1, stream: 'stdout', data: Buffer.from('hello\n'), at: 7 },
   { type: 'output', id: 1, stream: 'stderr', data: Buffer.alloc(70_000, 'e'), at: 7 },
   { type: 'exit', id: 1, code: 3, signal: null },
-  { type: 'drained', id: 1 },
+  { type: 'drained', id: 1, groupGone: true },
   { type: 'failed', id: 2, code: 'ENOENT', message: 'spawn nope ENOENT' },
   { type: 'failed', id: 3, code: undefined, message: 'spawn x Unknown system error -999' },
   { type: 'exit', id: 4, code: null, signal: 'SIGTERM' },
   // As Node reports a signal it has no name for (SIGRTMIN+1).
   { type: 'exit', id: 5, code: 0, signal: null },
+  { type: 'drained', id: 6, groupGone: false },
 ];
 
 /** Output data as text: comparing Buffers of 70 KB byte by byte would make the property test slow. */

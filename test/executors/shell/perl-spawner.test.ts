@@ -8,9 +8,22 @@ import { ShellExecutor } from '../../../src/executors/shell/index.js';
 import { autoLauncher, defaultLauncherChoice } from '../../../src/executors/shell/launcher.js';
 import { ProcessGroupRegistry } from '../../../src/executors/shell/process-group.js';
 import { findPerl, PerlSpawnerKind } from '../../../src/executors/shell/spawner/perl-spawner.js';
-import { SharedSpawner, sharedSpawner } from '../../../src/executors/shell/spawner/shared-spawner.js';
+import {
+  SharedSpawner,
+  sharedPerlSpawner,
+  sharedSpawner,
+} from '../../../src/executors/shell/spawner/shared-spawner.js';
 import { runStep } from '../../../src/executors/shell/step-run.js';
-import { bashStep, launchers, pathOnly, runCollecting, testKillPolicy, textOf } from './helpers.js';
+import {
+  bashStep,
+  isRunning,
+  launchers,
+  pathOnly,
+  runCollecting,
+  testKillPolicy,
+  textOf,
+  waitFor,
+} from './helpers.js';
 
 const executors = new Map(
   launchers.map((launcher) => [launcher, new ShellExecutor({ killPolicy: testKillPolicy, launcher })]),
@@ -121,6 +134,40 @@ describe('the Perl spawner reports what the in-process launcher reports', () => 
 
   it.each(runs)('for %s: the same outcome and output', async (_, step) => {
     expectSameEverywhere(await everyLauncher(step()));
+  });
+});
+
+describe('the Perl spawner tells whether a step left its process group empty', () => {
+  /** What `drained` said for `step`, launched straight through the Perl spawner. */
+  async function groupGoneAfter(step: StepProcess): Promise<boolean | undefined> {
+    const spawner = await sharedPerlSpawner.whenReady();
+    if (typeof spawner === 'string') throw new Error(spawner);
+    return new Promise((resolve, reject) => {
+      spawner.launch(step, {
+        spawned: () => {},
+        output: () => {},
+        exited: () => {},
+        failed: (_, message) => reject(new Error(message)),
+        lost: (reason) => reject(new Error(reason)),
+        drained: (groupGone) => resolve(groupGone),
+      });
+    });
+  }
+
+  it('says gone when nothing of the step is left', async () => {
+    expect(await groupGoneAfter(bashStep('(true) & wait; echo done'))).toBe(true);
+  });
+
+  it('says not gone while a background process lives on in the group, which the engine keeps', async () => {
+    const step = bashStep('sleep 5 >/dev/null 2>&1 & echo $!');
+    expect(await groupGoneAfter(step)).toBe(false);
+    // Through the executor the group stays remembered, so cleanup() still stops that process.
+    const executor = new ShellExecutor({ killPolicy: testKillPolicy, launcher: 'perl-spawner' });
+    const { lines } = await runCollecting(executor, step);
+    const background = Number(textOf(lines, 'stdout')[0]);
+    expect(isRunning(background)).toBe(true);
+    await executor.cleanup();
+    expect(await waitFor(() => !isRunning(background), 2000)).toBe(true);
   });
 });
 

@@ -118,7 +118,7 @@ function decodeReply(buffer: Buffer, start: number, end: number, at: number): Sp
     case 0x58: // X
       return exitMessage(id, buffer.readInt32BE(body), buffer.readUInt8(body + 4));
     case 0x44: // D
-      return { type: 'drained', id };
+      return { type: 'drained', id, groupGone: end > body && buffer[body] === 1 };
     case 0x46: {
       // F
       const text = buffer.toString('utf8', body, end);

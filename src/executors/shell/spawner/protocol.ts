@@ -31,8 +31,12 @@ export interface LaunchSink {
   /** `at` is when the chunk was read, in epoch milliseconds. */
   output(stream: OutputStream, data: Buffer, at: number): void;
   exited(code: number | null, signal: NodeJS.Signals | null): void;
-  /** Both streams closed, or were abandoned because a background process kept them open. */
-  drained(): void;
+  /**
+   * Both streams closed, or were abandoned because a background process kept them open.
+   * `groupGone` is true when the spawner found the process group empty by then (it stays empty:
+   * nothing can join a group without members); false or absent when it did not look or found members.
+   */
+  drained(groupGone?: boolean): void;
 }
 
 export type SpawnerRequest = { readonly type: 'spawn'; readonly id: number } & LaunchRequest;
@@ -59,7 +63,7 @@ export type SpawnerMessage =
       readonly code: number | null;
       readonly signal: NodeJS.Signals | null;
     }
-  | { readonly type: 'drained'; readonly id: number };
+  | { readonly type: 'drained'; readonly id: number; readonly groupGone?: boolean };
 
 /** Narrows one element of a batch the engine sent; the spawner ignores anything else. */
 export function isSpawnRequest(value: unknown): value is SpawnerRequest {

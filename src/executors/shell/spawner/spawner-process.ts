@@ -135,7 +135,7 @@ export class SpawnerProcess {
         break;
       case 'drained':
         this.pending.delete(message.id);
-        sink.drained();
+        sink.drained(message.groupGone);
         break;
     }
   }
