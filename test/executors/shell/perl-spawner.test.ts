@@ -137,6 +137,37 @@ describe('the Perl spawner reports what the in-process launcher reports', () => 
   });
 });
 
+describe("the Perl spawner builds each step's environment anew", () => {
+  // It sets only the values that changed since the previous spawn when the names are the same ones
+  // in the same order; every other list is built from scratch. Either way a step must see exactly
+  // its own variables, in their order.
+  const base = { ...pathOnly, A: '1', B: '2', C: '3' };
+  const sequence: [string, Record<string, string>][] = [
+    ['the first list', base],
+    ['the same list again', base],
+    ['one value changed', { ...base, B: 'two' }],
+    ['a value emptied', { ...base, B: '' }],
+    ['a variable dropped', { PATH: base.PATH, A: '1', C: '3' }],
+    ['a variable added', { ...base, D: '4' }],
+    ['the same names in another order', { PATH: base.PATH, C: '3', B: '2', A: '1', D: '4' }],
+    ['a name that holds =', { PATH: base.PATH, C: '3', B: '2', A: '1', 'D=x': 'y' }],
+    ['no variables', {}],
+    ['the first list once more', base],
+  ];
+
+  it('gives each step in a sequence exactly its variables, as the in-process launcher does', async () => {
+    for (const [what, env] of sequence) {
+      const step: StepProcess = { command: '/usr/bin/env', args: ['-0'], cwd: workdir, env, timeoutMs: 0 };
+      const results = await everyLauncher(step);
+      for (const launcher of launchers)
+        expect(results[launcher], `${what}, ${launcher}`).toEqual(results['in-process']);
+      expect(results['perl-spawner']?.stdout.join('\n').split('\0').filter(Boolean), what).toEqual(
+        Object.entries(env).map(([name, value]) => `${name}=${value}`),
+      );
+    }
+  });
+});
+
 describe('the Perl spawner tells whether a step left its process group empty', () => {
   /** What `drained` said for `step`, launched straight through the Perl spawner. */
   async function groupGoneAfter(step: StepProcess): Promise<boolean | undefined> {
