@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { ResolvedThreadPoolOptions } from './config.js';
 import type { WorkerLossReason } from './outcome.js';
 import { runRecordLength, toWorker, type WorkerBootData } from './protocol.js';
+import { createJournalBuffer, readUnpostedRecords } from './record-journal.js';
 import type { AbortCause, TaskRecord } from './task-record.js';
 
 export interface PoolWorkerEvents {
@@ -33,6 +34,7 @@ export class PoolWorker {
   private batch: unknown[] | undefined;
   private readonly definedTypes = new Set<number>();
   private readonly beats: Int32Array;
+  private readonly journal = createJournalBuffer();
   private lastBeat = 0;
   private missedBeats = 0;
   private referenced = true;
@@ -50,6 +52,7 @@ export class PoolWorker {
     const workerData: WorkerBootData = {
       heartbeat,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
+      journal: this.journal,
       concurrency: options.concurrentTasksPerWorker,
     };
     this.thread = new Worker(entryPath, { workerData, resourceLimits: { ...options.resourceLimits } });
@@ -121,6 +124,14 @@ export class PoolWorker {
     if (task === undefined) return undefined;
     this.inFlight.delete(taskId);
     return task;
+  }
+
+  /**
+   * Records the worker decided but never posted, as (kind, taskId, payload) triples: read when the
+   * pool gives the worker up, so tasks that finished before it blocked keep their results.
+   */
+  unpostedRecords(): unknown[] {
+    return readUnpostedRecords(this.journal);
   }
 
   /** Call after a batch of results: lets the process exit while this worker is idle. */

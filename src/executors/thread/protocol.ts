@@ -62,6 +62,8 @@ export interface WorkerBootData {
   /** Int32Array over it; slot 0 is incremented by the worker's heartbeat timer. */
   readonly heartbeat: SharedArrayBuffer;
   readonly heartbeatIntervalMs: number;
+  /** Results and STARTED records not yet posted (RecordJournalWriter). */
+  readonly journal: SharedArrayBuffer;
   /** Tasks the worker runs at once (`concurrentTasksPerWorker`). */
   readonly concurrency: number;
 }

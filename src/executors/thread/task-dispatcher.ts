@@ -322,9 +322,14 @@ export class TaskDispatcher implements PoolDispatcher {
 
   /**
    * Ends a worker's tasks as lost (unless already being aborted) and starts its replacement. Tasks
+   * that finished in it but whose results were never posted get those results (the journal); tasks
    * that were waiting in it and never started go back to the head of the queue.
    */
   private loseWorker(worker: PoolWorker, loss: WorkerLoss): void {
+    const unposted = worker.unpostedRecords();
+    for (let i = 0; i < unposted.length; i += 3) {
+      this.onRecord(worker, unposted[i] as number, unposted[i + 1] as number, unposted[i + 2]);
+    }
     this.roster.remove(worker);
     void worker.terminate();
     const neverStarted: TaskRecord[] = [];

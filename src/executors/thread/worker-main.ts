@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { fromWorker, recordKind, toWorker, type WireFailure, type WorkerBootData } from './protocol.js';
+import { RecordJournalWriter } from './record-journal.js';
 import { RunningTask, type TaskFunction } from './task-context.js';
 import { failureOf, TaskLoader } from './task-loader.js';
 import { TaskQueue } from './task-queue.js';
@@ -29,7 +30,7 @@ const beats = new Int32Array(boot.heartbeat);
 // Twice per check interval, so a check never samples the same count from a live worker.
 setInterval(() => Atomics.add(beats, 0, 1), Math.max(1, boot.heartbeatIntervalMs / 2)).unref();
 
-const outbox = new WorkerOutbox(port, startWaiting);
+const outbox = new WorkerOutbox(port, new RecordJournalWriter(boot.journal), startWaiting);
 const loader = new TaskLoader();
 const running = new Map<number, RunningTask>();
 const waiting = new TaskQueue<WaitingTask>();
@@ -40,7 +41,7 @@ let active = 0;
 // stops, and what it posts reaches the pool before the worker's 'exit' event (measured on Node 20):
 // results of tasks that ended in the same turn, and STARTED records, which keep the pool from
 // running the task that ended the thread again. A busy loop the pool terminates and an allocation
-// past resourceLimits run nothing more here: for those, see startWaiting.
+// past resourceLimits run nothing more here: for those, the pool reads the outbox's journal.
 process.on('exit', () => outbox.post());
 
 port.on('message', (message: unknown[]) => {
@@ -92,13 +93,10 @@ function abort(taskId: number, cause: 'timeout' | 'cancel', message: string): vo
  * the thread as it starts (process.exit, a busy loop the pool terminates, an allocation past
  * resourceLimits) cannot take those records with it.
  *
- * What a busy loop or an overrun can still take: records held while task code runs between two
- * posts. Tasks started together (here, or one after another from a RUN message) share a batch,
- * so a synchronous task that loops loses the results of synchronous tasks that finished before it
- * in the group, and one started from a RUN message loses its own STARTED record (the pool then
- * runs it again); a continuation of a running task that loops loses results settled earlier in
- * the same turn. Closing that costs a message per task: measured here, 20 µs synchronous tasks ran
- * 28% slower, no-op ones at a quarter of the rate.
+ * A busy loop or an overrun between two posts (the next task of a group started from one RUN
+ * message, or a continuation of a running task) cannot take the records held then either: results
+ * and STARTED records are journaled in shared memory as they are pushed (RecordJournalWriter), and
+ * the pool reads them when it gives the worker up. Logs and progress are not journaled.
  */
 function startWaiting(): void {
   const starting: WaitingTask[] = [];

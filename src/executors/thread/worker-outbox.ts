@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { fromWorker, recordKind, type WireFailure } from './protocol.js';
+import type { RecordJournalWriter } from './record-journal.js';
 import type { Outbox } from './task-context.js';
 
 /**
@@ -11,6 +12,10 @@ import type { Outbox } from './task-context.js';
  * the owner calls it before starting tasks at the end of a turn, and when the thread exits, so
  * that task code ending the thread does not take records of other tasks with it.
  *
+ * Results and STARTED records also go into the journal as they are pushed, before any other task
+ * code runs, so a task that blocks the thread before the batch goes out cannot take them with it
+ * (see RecordJournalWriter); one the journal cannot keep is posted at once, with all held before it.
+ *
  * A record that cannot be cloned (a task returned a function or a symbol) makes the whole batch's
  * postMessage throw; the batch is then posted record by record, and each record that still fails
  * is replaced by what can be said about it, so one bad output never costs the others theirs.
@@ -21,11 +26,20 @@ export class WorkerOutbox implements Outbox {
 
   constructor(
     private readonly port: MessagePort,
+    private readonly journal: RecordJournalWriter,
     private readonly endOfTurn: () => void,
   ) {}
 
   push(kind: number, taskId: number, payload: unknown): void {
     this.records.push(kind, taskId, payload);
+    if (
+      kind !== recordKind.log &&
+      kind !== recordKind.progress &&
+      !this.journal.append(kind, taskId, payload)
+    ) {
+      this.post();
+      return;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.turnEnded);
@@ -42,6 +56,8 @@ export class WorkerOutbox implements Outbox {
     } catch {
       this.postOneByOne(batch);
     }
+    // After the post: a worker stopped between the two repeats records, which the pool ignores.
+    this.journal.clear();
   }
 
   private readonly turnEnded = (): void => {
