@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { BinaryHeap, type HeapSlot } from '../engine/binary-heap.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { JobRecord } from './job-record.js';
+import { ReadyQueue } from './ready-queue.js';
 
 /** A job's place in the engine's queue. */
 export interface QueueEntry extends HeapSlot {
@@ -60,12 +61,12 @@ export interface EngineQueue<E extends QueueEntry> {
 }
 
 /**
- * The in-memory queue: a heap of ready entries ordered by (key, seq) and a heap of delayed entries
+ * The in-memory queue: ready entries ordered by (key, seq) (a ReadyQueue) and a heap of delayed entries
  * ordered by (notBefore, seq) with one timer armed at the earliest. The timer keeps the process
  * alive: nothing else waits for a delayed job.
  */
 export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
-  private readonly ready = new BinaryHeap<E>((a, b) => a.key < b.key || (a.key === b.key && a.seq < b.seq));
+  private readonly ready = new ReadyQueue<E>((a, b) => a.key < b.key || (a.key === b.key && a.seq < b.seq));
   private readonly delayed = new BinaryHeap<E>(
     (a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq),
   );
