@@ -18,7 +18,7 @@ import {
 import { StoreEngineQueue } from './store-engine-queue.js';
 import { readPayload, storedPayload } from './stored-job.js';
 import { TaskRegistry } from './task-registry.js';
-import { runWorkflow, type WorkflowDefinition, type WorkflowResult } from './workflow.js';
+import { runWorkflow, type WorkflowDefinition, type WorkflowHost, type WorkflowResult } from './workflow.js';
 
 /** One job of `enqueueMany`. */
 export interface EnqueueRequest<Input = unknown> {
@@ -151,21 +151,24 @@ export class Engine implements AsyncDisposable {
    */
   runWorkflow(definition: WorkflowDefinition): Promise<WorkflowResult> {
     this.checkOpen('runWorkflow()');
-    return runWorkflow(definition, {
-      check: (where, task, options) => {
-        if (this.tasks.find(task) === undefined) this.tasks.resolve(where(), task);
-        if (options !== undefined) resolveJobOptions(`${where()} options`, options, this.options.retry);
-      },
-      enqueue: (task, input, options, ended) => {
-        this.checkOpen('enqueue()');
-        const job = this.prepare('enqueue()', task, input, options);
-        // Told directly, not through the handle's promise: no promise per node, no hop per stage.
-        job.onFinal = ended;
-        const handle = this.admit(job);
-        if (handle !== job.handle) handle.result.then(ended);
-      },
-    });
+    return runWorkflow(definition, this.workflowHost);
   }
+
+  /** One per engine: it keeps the plans of the definitions this engine ran (see workflow.ts). */
+  private readonly workflowHost: WorkflowHost = {
+    plans: new WeakMap(),
+    check: (where, task, options) => {
+      if (this.tasks.find(task) === undefined) this.tasks.resolve(where(), task);
+      if (options !== undefined) resolveJobOptions(`${where()} options`, options, this.options.retry);
+    },
+    enqueue: (task, input, options, ended) => {
+      this.checkOpen('enqueue()');
+      const job = this.prepare('enqueue()', task, input, options);
+      // Told directly, not through the handle's promise: no promise per node, no hop per stage.
+      job.onFinal = ended;
+      this.admitOrFind(job)?.result.then(ended);
+    },
+  };
 
   /** Subscribes to the engine's events; returns the unsubscribe function. */
   onEvent(listener: EngineEventListener): () => void {
@@ -300,6 +303,11 @@ export class Engine implements AsyncDisposable {
 
   /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
   private admit(job: JobRecord): JobHandle {
+    return this.admitOrFind(job) ?? job.handle;
+  }
+
+  /** `admit` that returns undefined for a job it queued, so a workflow node's handle is never made. */
+  private admitOrFind(job: JobRecord): JobHandle | undefined {
     const key = job.options.idempotencyKey;
     if (key !== undefined) {
       const existing = this.idempotent.get(key);
@@ -307,6 +315,6 @@ export class Engine implements AsyncDisposable {
       this.idempotent.set(key, job.handle);
     }
     this.dispatch.admit(job);
-    return job.handle;
+    return undefined;
   }
 }

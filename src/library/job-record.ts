@@ -41,7 +41,7 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
   attemptEnded: ((job: JobRecord, outcome: TaskOutcome) => void) | undefined = undefined;
   /** Hears the final outcome as it is delivered, before the handle's promise does: a workflow node. */
   onFinal: ((final: JobOutcome) => void) | undefined = undefined;
-  readonly handle: JobHandle;
+  private jobHandle: JobHandle | undefined = undefined;
   private final: JobOutcome | undefined = undefined;
   /** Made when first asked for: a workflow's nodes never are, and a promise per job costs. */
   private resultPromise: Promise<JobOutcome> | undefined = undefined;
@@ -54,8 +54,12 @@ export class JobRecord implements QueueEntry, TaskSettledListener {
     /** Dropped once the outcome is delivered: a handle kept by the caller keeps no input alive. */
     public input: unknown,
     readonly options: ResolvedJobOptions,
-  ) {
-    this.handle = new RecordHandle(this);
+  ) {}
+
+  /** Made when first asked for: a workflow's nodes never are (two objects per node saved). */
+  get handle(): JobHandle {
+    this.jobHandle ??= new RecordHandle(this);
+    return this.jobHandle;
   }
 
   get result(): Promise<JobOutcome> {

@@ -57,60 +57,147 @@ export interface WorkflowHost {
     options: JobOptions | undefined,
     ended: (outcome: JobOutcome) => void,
   ): void;
+  /** This host's checked graphs, by definition: see planFor. */
+  readonly plans: WorkflowPlans;
 }
 
-interface Plan {
-  readonly nodes: ReadonlyMap<string, WorkflowNode>;
-  readonly parents: ReadonlyMap<string, readonly string[]>;
-  readonly children: ReadonlyMap<string, readonly string[]>;
+export type WorkflowPlans = WeakMap<WorkflowDefinition, WorkflowPlan>;
+
+/** A checked graph; nodes by position in `definition.nodes`, edges as positions. */
+export interface WorkflowPlan {
+  readonly nodes: readonly WorkflowNode[];
+  readonly ids: readonly string[];
+  readonly tasks: readonly (EngineTask | string)[];
+  readonly options: readonly (JobOptions | undefined)[];
+  readonly parents: readonly (readonly number[])[];
+  readonly children: readonly (readonly number[])[];
+  /** The edges it was made from, and their ends (from, to, from, to, …). */
+  readonly edges: readonly WorkflowEdge[];
+  readonly ends: readonly string[];
 }
+
+const noEdges: readonly WorkflowEdge[] = [];
 
 function graphError(message: string): never {
   throw new ValkyrieError('VK_WORKFLOW_GRAPH', `runWorkflow(): ${message}; nothing ran`);
 }
 
+/**
+ * The definition's plan: checked once per definition object and reused while the definition still
+ * holds the same nodes and edges (the usual case: one definition run many times), which spares
+ * every run the graph's maps and cycle search. Node options are checked again on every run, since
+ * an options object may have been changed in place; a node's input is read when the node starts.
+ */
+function planFor(definition: WorkflowDefinition, host: WorkflowHost): WorkflowPlan {
+  const cached = host.plans.get(definition);
+  if (cached !== undefined && stillDescribes(cached, definition)) {
+    cached.options.forEach((options, i) => {
+      if (options !== undefined) checkNode(host, i, cached.ids[i] ?? '', cached.tasks[i] ?? '', options);
+    });
+    return cached;
+  }
+  const plan = planWorkflow(definition, host);
+  host.plans.set(definition, plan);
+  return plan;
+}
+
+function stillDescribes(plan: WorkflowPlan, definition: WorkflowDefinition): boolean {
+  const nodes = definition.nodes;
+  if (!Array.isArray(nodes) || nodes.length !== plan.nodes.length) return false;
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i];
+    if (
+      node === undefined ||
+      node !== plan.nodes[i] ||
+      node.id !== plan.ids[i] ||
+      node.task !== plan.tasks[i] ||
+      node.options !== plan.options[i]
+    )
+      return false;
+  }
+  const edges = definition.edges ?? noEdges;
+  if (!Array.isArray(edges) || edges.length !== plan.edges.length) return false;
+  for (let i = 0; i < edges.length; i++) {
+    const edge = edges[i];
+    if (
+      edge === undefined ||
+      edge !== plan.edges[i] ||
+      edge.from !== plan.ends[2 * i] ||
+      edge.to !== plan.ends[2 * i + 1]
+    )
+      return false;
+  }
+  return true;
+}
+
+function checkNode(
+  host: WorkflowHost,
+  i: number,
+  id: string,
+  task: EngineTask | string,
+  options: JobOptions | undefined,
+): void {
+  try {
+    host.check(() => `nodes[${i}] ('${id}')`, task, options);
+  } catch (error) {
+    if (isValkyrieError(error)) graphError(error.message);
+    throw error;
+  }
+}
+
 /** Checks the whole graph, tasks and options before any node runs. */
-export function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost): Plan {
+function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost): WorkflowPlan {
   if (typeof definition !== 'object' || definition === null || !Array.isArray(definition.nodes)) {
     graphError('expected { nodes: [...], edges?: [...] }');
   }
-  const nodes = new Map<string, WorkflowNode>();
-  const parents = new Map<string, string[]>();
-  const children = new Map<string, string[]>();
-  definition.nodes.forEach((node, i) => {
+  const nodes = [...definition.nodes];
+  const positions = new Map<string, number>();
+  const ids: string[] = [];
+  nodes.forEach((node, i) => {
     const id: unknown = node?.id;
     if (typeof id !== 'string' || id === '')
       graphError(`nodes[${i}].id must be a non-empty string; received ${String(id)}`);
-    if (nodes.has(id)) graphError(`nodes[${i}].id '${id}' is used by another node`);
-    try {
-      host.check(() => `nodes[${i}] ('${id}')`, node.task, node.options);
-    } catch (error) {
-      if (isValkyrieError(error)) graphError(error.message);
-      throw error;
-    }
-    nodes.set(id, node);
-    parents.set(id, []);
-    children.set(id, []);
+    if (positions.has(id)) graphError(`nodes[${i}].id '${id}' is used by another node`);
+    checkNode(host, i, id, node.task, node.options);
+    positions.set(id, i);
+    ids.push(id);
   });
-  const known = () => [...nodes.keys()].map((id) => `'${id}'`).join(', ');
-  const checkEnd = (i: number, end: 'from' | 'to', id: unknown): void => {
-    if (typeof id !== 'string' || !nodes.has(id)) {
+  const known = () => ids.map((id) => `'${id}'`).join(', ');
+  const position = (i: number, end: 'from' | 'to', id: unknown): number => {
+    const at = typeof id === 'string' ? positions.get(id) : undefined;
+    if (at === undefined) {
       graphError(
         `edges[${i}].${end} names no node: received ${typeof id === 'string' ? `'${id}'` : String(id)}; nodes are ${known()}`,
       );
     }
+    return at;
   };
-  (definition.edges ?? []).forEach((edge, i) => {
-    checkEnd(i, 'from', edge?.from);
-    checkEnd(i, 'to', edge?.to);
-    const toParents = parents.get(edge.to);
-    if (toParents === undefined || toParents.includes(edge.from)) return;
-    toParents.push(edge.from);
-    children.get(edge.from)?.push(edge.to);
+  const parents: number[][] = nodes.map(() => []);
+  const children: number[][] = nodes.map(() => []);
+  const edges = [...(definition.edges ?? noEdges)];
+  const ends: string[] = [];
+  edges.forEach((edge, i) => {
+    const from = position(i, 'from', edge?.from);
+    const to = position(i, 'to', edge?.to);
+    ends.push(edge.from, edge.to);
+    const toParents = parents[to];
+    if (toParents === undefined || toParents.includes(from)) return;
+    toParents.push(from);
+    children[from]?.push(to);
   });
-  const cycle = findCycle(parents);
+  const needs = new Map(ids.map((id, i) => [id, (parents[i] ?? []).map((parent) => ids[parent] ?? '')]));
+  const cycle = findCycle(needs);
   if (cycle !== undefined) graphError(`the edges form a cycle: ${cycle.join(' → ')}`);
-  return { nodes, parents, children };
+  return {
+    nodes,
+    ids,
+    tasks: nodes.map((node) => node.task),
+    options: nodes.map((node) => node.options),
+    parents,
+    children,
+    edges,
+    ends,
+  };
 }
 
 /**
@@ -119,65 +206,72 @@ export function planWorkflow(definition: WorkflowDefinition, host: WorkflowHost)
  * `skipped`. Resolves when every node has an outcome; never rejects once the graph is accepted.
  */
 export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost): Promise<WorkflowResult> {
-  let plan: Plan;
+  let plan: WorkflowPlan;
   try {
-    plan = planWorkflow(definition, host);
+    plan = planFor(definition, host);
   } catch (error) {
     return Promise.reject(error);
   }
   return new Promise((resolve) => {
+    const { ids, parents, children } = plan;
     const outputs: Record<string, unknown> = {};
     const outcomes: Record<string, NodeOutcome> = {};
-    const waitingFor = new Map<string, number>();
-    let open = plan.nodes.size;
+    const waitingFor = parents.map((list) => list.length);
+    const finished = new Uint8Array(ids.length);
+    let open = ids.length;
     let failed = false;
     const done = () => {
       if (--open === 0) resolve({ kind: failed ? 'failed' : 'succeeded', outputs, nodes: outcomes });
     };
-    const skipBelow = (id: string, blockedBy: string) => {
-      for (const child of plan.children.get(id) ?? []) {
-        if (child in outcomes) continue;
-        outcomes[child] = { kind: 'skipped', blockedBy };
+    const skipBelow = (at: number, blockedBy: string) => {
+      for (const child of children[at] ?? []) {
+        if (finished[child] === 1) continue;
+        finished[child] = 1;
+        outcomes[ids[child] ?? ''] = { kind: 'skipped', blockedBy };
         skipBelow(child, blockedBy);
         done();
       }
     };
-    const ended = (id: string, outcome: JobOutcome) => {
-      if (id in outcomes) return;
+    const ended = (at: number, outcome: JobOutcome) => {
+      if (finished[at] === 1) return;
+      finished[at] = 1;
+      const id = ids[at] ?? '';
       outcomes[id] = outcome;
       if (outcome.kind === 'succeeded') {
         outputs[id] = outcome.output;
-        for (const child of plan.children.get(id) ?? []) {
-          const left = (waitingFor.get(child) ?? 0) - 1;
-          waitingFor.set(child, left);
-          if (left === 0 && !(child in outcomes)) start(child);
+        for (const child of children[at] ?? []) {
+          const left = (waitingFor[child] ?? 0) - 1;
+          waitingFor[child] = left;
+          if (left === 0 && finished[child] === 0) start(child);
         }
       } else {
         failed = true;
-        skipBelow(id, id);
+        skipBelow(at, id);
       }
       done();
     };
-    const start = (id: string) => {
-      const node = plan.nodes.get(id);
+    const start = (at: number) => {
+      const node = plan.nodes[at];
       if (node === undefined) return;
       const parentOutputs: Record<string, unknown> = {};
-      for (const parent of plan.parents.get(id) ?? []) parentOutputs[parent] = outputs[parent];
+      for (const parent of parents[at] ?? []) {
+        const parentId = ids[parent] ?? '';
+        parentOutputs[parentId] = outputs[parentId];
+      }
       try {
         host.enqueue(node.task, { input: node.input, parents: parentOutputs }, node.options, (outcome) =>
-          ended(id, outcome),
+          ended(at, outcome),
         );
       } catch (error) {
         // The engine began closing while this workflow ran.
         const reason = error instanceof Error ? error.message : String(error);
-        ended(id, { kind: 'cancelled', reason, attempts: 0 });
+        ended(at, { kind: 'cancelled', reason, attempts: 0 });
       }
     };
     if (open === 0) {
       resolve({ kind: 'succeeded', outputs, nodes: outcomes });
       return;
     }
-    for (const [id, ids] of plan.parents) waitingFor.set(id, ids.length);
-    for (const [id, ids] of plan.parents) if (ids.length === 0) start(id);
+    for (let at = 0; at < ids.length; at++) if (parents[at]?.length === 0) start(at);
   });
 }
