@@ -328,7 +328,11 @@ export class TaskDispatcher implements PoolDispatcher {
   private loseWorker(worker: PoolWorker, loss: WorkerLoss): void {
     const unposted = worker.unpostedRecords();
     for (let i = 0; i < unposted.length; i += 3) {
-      this.onRecord(worker, unposted[i] as number, unposted[i + 1] as number, unposted[i + 2]);
+      const kind = unposted[i] as number;
+      const taskId = unposted[i + 1] as number;
+      // A STARTED record the pool already had (posted just before the thread stopped) changes nothing.
+      if (kind === recordKind.started && worker.inFlight.get(taskId)?.awaitingStart !== true) continue;
+      this.onRecord(worker, kind, taskId, unposted[i + 2]);
     }
     this.roster.remove(worker);
     void worker.terminate();
