@@ -30,11 +30,13 @@ export function createJournalBuffer(): SharedArrayBuffer {
 export class RecordJournalWriter {
   private readonly header: Int32Array;
   private readonly view: DataView;
+  private readonly bytes: Uint8Array;
   private length = 0;
 
   constructor(buffer: SharedArrayBuffer) {
     this.header = new Int32Array(buffer, 0, 2);
     this.view = new DataView(buffer, headerBytes);
+    this.bytes = new Uint8Array(buffer, headerBytes);
   }
 
   /**
@@ -45,7 +47,7 @@ export class RecordJournalWriter {
     const at = this.length;
     const payloadAt = at + entryHeaderBytes;
     if (payloadAt >= this.view.byteLength) return false;
-    const end = encodePayload(this.view, payloadAt, payload);
+    const end = encodePayload(this.view, this.bytes, payloadAt, payload);
     if (end < 0) return false;
     this.view.setUint8(at, kind);
     this.view.setUint32(at + 4, end - payloadAt, true);
