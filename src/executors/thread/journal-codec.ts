@@ -21,6 +21,7 @@ const tag = {
   v8: 9,
 } as const;
 const maxDepth = 16;
+export const undefinedTag = tag.undefined;
 
 /** Thrown inside `encodePayload` when the value is not plain data or does not fit. */
 class NotPlain extends Error {}

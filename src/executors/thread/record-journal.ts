@@ -1,4 +1,4 @@
-import { decodePayload, encodePayload } from './journal-codec.js';
+import { decodePayload, encodePayload, undefinedTag } from './journal-codec.js';
 
 /**
  * A worker's records that are decided but not yet posted (results, STARTED), copied into memory
@@ -47,8 +47,15 @@ export class RecordJournalWriter {
     const at = this.length;
     const payloadAt = at + entryHeaderBytes;
     if (payloadAt >= this.view.byteLength) return false;
-    const end = encodePayload(this.view, this.bytes, payloadAt, payload);
-    if (end < 0) return false;
+    let end: number;
+    if (payload === undefined) {
+      // STARTED records and void tasks' results: the common case, without the codec's call.
+      this.bytes[payloadAt] = undefinedTag;
+      end = payloadAt + 1;
+    } else {
+      end = encodePayload(this.view, this.bytes, payloadAt, payload);
+      if (end < 0) return false;
+    }
     this.view.setUint8(at, kind);
     this.view.setUint32(at + 4, end - payloadAt, true);
     this.view.setFloat64(at + 8, taskId, true);
