@@ -132,6 +132,8 @@ export function staleLeaseError(jobId: string, token: number, action: string): V
   );
 }
 
+const succeededOutcome: QueueOutcome = Object.freeze({ kind: 'succeeded' });
+
 export function queueJobFromRow(row: QueueRow<number | string>): QueueJob {
   const job: { -readonly [K in keyof QueueJob]: QueueJob[K] } = {
     id: asQueueJobId(String(row.seq)),
@@ -145,6 +147,8 @@ export function queueJobFromRow(row: QueueRow<number | string>): QueueJob {
   if (row.not_before !== null) job.notBefore = Number(row.not_before);
   if (row.idempotency_key !== null) job.idempotencyKey = row.idempotency_key;
   if (row.outcome !== null && row.outcome !== undefined) job.outcome = row.outcome as QueueOutcome;
+  // A success without a result is stored without an outcome: the state says it all.
+  else if (row.state === 'succeeded') job.outcome = succeededOutcome;
   return job;
 }
 

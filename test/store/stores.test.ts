@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { concurrencyStoreContract } from './concurrency-store.contract.js';
 import { storeFactories } from './factories.js';
 import { logStoreContract } from './log-store.contract.js';
+import { queueCountsContract } from './queue-counts.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
 import { runRecoveryContract } from './run-recovery.contract.js';
 import { runStoreContract } from './run-store.contract.js';
@@ -17,7 +18,10 @@ for (const [name, make, skip] of storeFactories) {
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);
-    describe('queue', () => queueStoreContract(make));
+    describe('queue', () => {
+      queueStoreContract(make);
+      queueCountsContract(make);
+    });
     runRecoveryContract(make);
     concurrencyStoreContract(make);
     tokenStoreContract(make);

@@ -32,6 +32,7 @@ import {
 } from '../queue-rows.js';
 import { WorkSignal } from '../work-signal.js';
 import type { GroupCommit } from './group-commit.js';
+import { QueueBatchWrites } from './queue-batch-writes.js';
 
 type Row = Omit<QueueRow<number>, 'payload' | 'outcome'> & { payload: string; outcome: string | null };
 interface LeaseRow {
@@ -49,37 +50,16 @@ const ready = "state = 'queued' AND (not_before IS NULL OR not_before <= ?)";
  * every run (~20 µs, more than the claim's own work); an expression is planned once.
  */
 const limitParam = '? + 0';
-/** A new job's columns, as both inserts (queued, and leased at once) write them. */
-const insertColumns = `task, payload, priority, queue_key, not_before, max_attempts, on_lease_expiry,
-  idempotency_key, created_at`;
-const insertParams = '?, ?, ?, ?, ?, ?, ?, ?, ?';
-type InsertValues = [string, string, string, number, number | null, number, string, string | null, number];
-
-function insertValues(insert: QueueInsert): InsertValues {
-  return [
-    insert.task,
-    insert.payload,
-    insert.priority,
-    insert.queueKey,
-    insert.notBefore,
-    insert.maxAttempts,
-    insert.onLeaseExpiry,
-    insert.idempotencyKey,
-    insert.createdAt,
-  ];
-}
 
 /** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
 const maxTaskLists = 16;
 
-/** A ready job as a claim reads it, before the claim's update. */
-interface ReadyRow {
-  seq: number;
-  task: string;
-  payload: string;
-  attempts: number;
-  lease_token: number;
-}
+/**
+ * A ready job as a claim reads it, before the claim's update: seq, task, payload, attempts, lease
+ * token. Read as an array (better-sqlite3's raw mode): building an object per row, with a property
+ * set by name per column, cost more than the row's read itself.
+ */
+type ReadyRow = [seq: number, task: string, payload: string, attempts: number, leaseToken: number];
 
 const leaseColumns = `state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
   lease_worker = ?, lease_expires_at = ?`;
@@ -101,7 +81,9 @@ const fewJobs = 8;
 function claimStatements(db: Database.Database, where: string): ClaimStatements {
   const first = `FROM queue_jobs WHERE ${where} ORDER BY queue_key, seq LIMIT ${limitParam}`;
   return {
-    readyJobs: db.prepare<unknown[], ReadyRow>(`SELECT seq, task, payload, attempts, lease_token ${first}`),
+    readyJobs: db
+      .prepare<unknown[], ReadyRow>(`SELECT seq, task, payload, attempts, lease_token ${first}`)
+      .raw(true),
     leaseReady: db.prepare(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq IN (SELECT seq ${first})`),
   };
 }
@@ -118,6 +100,7 @@ export class SqliteQueueStore implements QueueStore {
   readonly #options: ResolvedQueueOptions;
   readonly #work = new WorkSignal();
   readonly #statements;
+  readonly #batches: QueueBatchWrites;
   readonly #db: Database.Database;
   /**
    * Claim statements by task list (its JSON): `task IN (?, …)` with one parameter per task, which
@@ -131,21 +114,15 @@ export class SqliteQueueStore implements QueueStore {
     this.#commits = commits;
     this.#options = options;
     this.#claimAny = claimStatements(db, ready);
+    this.#batches = new QueueBatchWrites(db);
     this.#statements = {
-      // Positional parameters: binding an object costs a property lookup per column per row.
-      insert: db.prepare<InsertValues>(
-        `INSERT INTO queue_jobs (${insertColumns}, state) VALUES (${insertParams}, 'queued')`,
-      ),
-      // enqueueAndClaim's shortcut: a new job written as a claim would leave it (first lease, token 1).
-      insertLeased: db.prepare<[...InsertValues, string, number]>(
-        `INSERT INTO queue_jobs (${insertColumns}, state, attempts, lease_token, lease_worker, lease_expires_at)
-         VALUES (${insertParams}, 'leased', 1, 1, ?, ?)`,
-      ),
       byIdempotencyKey: db.prepare<[string, number], Row>(
         `SELECT ${queueJobColumns} FROM queue_jobs WHERE idempotency_key = ? AND created_at >= ?
          ORDER BY seq DESC LIMIT 1`,
       ),
-      countQueued: db.prepare<[], number>("SELECT count(*) FROM queue_jobs WHERE state = 'queued'").pluck(),
+      // queue_counts.queued is kept by every write that moves jobs into or out of `queued`.
+      countQueued: db.prepare<[], number>('SELECT queued FROM queue_counts').pluck(),
+      addQueued: db.prepare<[number]>('UPDATE queue_counts SET queued = queued + ?'),
       get: db.prepare<[number], Row>(`SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = ?`),
       leaseOne: db.prepare<[string, number, number]>(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq = ?`),
       // Ranked as if enqueued at max(now, notBefore): the queue key of core/priority.ts, in SQL.
@@ -225,13 +202,15 @@ export class SqliteQueueStore implements QueueStore {
     const expiresAt = now + request.ttlMs;
     const filter = tasks === undefined ? [now] : [now, ...tasks];
     const rows = statements.readyJobs.all(...filter, limit);
+    if (rows.length === 0) return [];
     if (rows.length <= fewJobs) {
-      for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row.seq);
+      for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row[0]);
     } else if (
       statements.leaseReady.run(request.worker, expiresAt, ...filter, limit).changes !== rows.length
     ) {
       throw new Error('a claim leased other jobs than it had read');
     }
+    this.#statements.addQueued.run(-rows.length);
     return rows.map((row) => claimedLease(row, request.worker, expiresAt));
   }
 
@@ -260,13 +239,9 @@ export class SqliteQueueStore implements QueueStore {
     const expiresAt = now + request.ttlMs;
     const enqueued: EnqueueResult[] = [];
     const leased: { lease: Lease; queueKey: number; seq: number }[] = [];
-    for (const insert of inserts) {
-      const { lastInsertRowid } = this.#statements.insertLeased.run(
-        ...insertValues(insert),
-        request.worker,
-        expiresAt,
-      );
-      const seq = Number(lastInsertRowid);
+    const ids = this.#batches.insertLeased(inserts, inserts[0]?.createdAt ?? now, request.worker, expiresAt);
+    inserts.forEach((insert, i) => {
+      const seq = ids[i] ?? Number.NaN;
       const jobId = asQueueJobId(String(seq));
       enqueued.push({ kind: 'created', job: newJob(insert, jobId) });
       const lease: Lease = {
@@ -279,7 +254,7 @@ export class SqliteQueueStore implements QueueStore {
         attempt: 1,
       };
       leased.push({ lease, queueKey: insert.queueKey, seq });
-    }
+    });
     leased.sort((a, b) => a.queueKey - b.queueKey || a.seq - b.seq);
     return { enqueued, leases: leased.map((entry) => entry.lease) };
   }
@@ -310,6 +285,9 @@ export class SqliteQueueStore implements QueueStore {
   complete(completions: readonly Completion[]): Promise<CompletionResult[]> {
     return this.#commits.write('complete queue jobs', () => {
       const now = this.#options.clock.now();
+      if (completions.length > 1 && this.#completeAllSucceeded(completions, now)) {
+        return completions.map(({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }));
+      }
       return completions.map(({ lease, outcome }): CompletionResult => {
         const seq = Number(lease.jobId);
         const { changes } = this.#statements.complete.run(
@@ -326,11 +304,27 @@ export class SqliteQueueStore implements QueueStore {
     });
   }
 
+  /**
+   * The common batch — every job succeeded without a result, each job once — in a few multi-row
+   * updates. False, with nothing written, when the batch is not of that kind or a lease was stale.
+   */
+  #completeAllSucceeded(completions: readonly Completion[], now: number): boolean {
+    const jobs = new Set<string>();
+    for (const { lease, outcome } of completions) {
+      if (outcome.kind !== 'succeeded' || outcome.result !== undefined || jobs.has(lease.jobId)) return false;
+      jobs.add(lease.jobId);
+    }
+    return this.#batches.completeSucceeded(
+      completions.map(({ lease }) => lease),
+      now,
+    );
+  }
+
   async release(releases: readonly Release[]): Promise<ReleaseResult[]> {
     const notBefore = releases.map((release, i) => releaseNotBefore(release.notBefore, i));
     const results = await this.#commits.write('release queue jobs', () => {
       const now = this.#options.clock.now();
-      return releases.map(({ lease }, i): ReleaseResult => {
+      const results = releases.map(({ lease }, i): ReleaseResult => {
         const seq = Number(lease.jobId);
         const at = notBefore[i] ?? null;
         const { changes } = this.#statements.release.run(
@@ -344,6 +338,9 @@ export class SqliteQueueStore implements QueueStore {
         this.#statements.recordStale.run(seq, lease.token, 'release', now);
         return { kind: 'stale', jobId: lease.jobId, token: lease.token };
       });
+      const released = results.filter((result) => result.kind === 'released').length;
+      if (released > 0) this.#statements.addQueued.run(released);
+      return results;
     });
     // Waiters look again: a released job may be ready now, or earlier than what they wait for.
     if (results.some((result) => result.kind === 'released')) this.#work.wake();
@@ -351,15 +348,18 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   async expireLeases(): Promise<ExpiredLease[]> {
-    const expired = await this.#commits.write('expire queue leases', () =>
-      this.#statements.expire.all({ now: this.#options.clock.now() }).map(
+    const expired = await this.#commits.write('expire queue leases', () => {
+      const leases = this.#statements.expire.all({ now: this.#options.clock.now() }).map(
         (row): ExpiredLease => ({
           kind: row.state === 'queued' ? 'requeued' : 'failed',
           jobId: asQueueJobId(String(row.seq)),
           token: row.lease_token,
         }),
-      ),
-    );
+      );
+      const requeued = leases.filter((lease) => lease.kind === 'requeued').length;
+      if (requeued > 0) this.#statements.addQueued.run(requeued);
+      return leases;
+    });
     if (expired.some((lease) => lease.kind === 'requeued')) this.#work.wake();
     return expired;
   }
@@ -411,11 +411,14 @@ export class SqliteQueueStore implements QueueStore {
     const queued = this.#statements.countQueued.get() ?? 0;
     if (queued + fresh.length > capacity) throw queueFullError(queued, capacity, fresh.length);
     const created = new Map<QueueInsert, QueueJob>();
-    for (const insert of fresh) {
-      const { lastInsertRowid } = this.#statements.insert.run(...insertValues(insert));
-      const job = newJob(insert, String(lastInsertRowid));
-      created.set(insert, job);
-      if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
+    if (fresh.length > 0) {
+      const ids = this.#batches.insertQueued(fresh, fresh[0]?.createdAt ?? now);
+      this.#statements.addQueued.run(fresh.length);
+      fresh.forEach((insert, i) => {
+        const job = newJob(insert, String(ids[i]));
+        created.set(insert, job);
+        if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
+      });
     }
     return inserts.map((insert): EnqueueResult => {
       const job = created.get(insert);
@@ -451,12 +454,20 @@ function jobFromRow(row: Row): QueueJob {
 }
 
 /** The lease a claim granted on a row read just before its update. */
-function claimedLease(row: ReadyRow, worker: string, expiresAt: number): Lease {
-  return leaseFromRow(
-    { ...row, attempts: row.attempts + 1, lease_token: row.lease_token + 1 },
+function claimedLease(
+  [seq, task, payload, attempts, leaseToken]: ReadyRow,
+  worker: string,
+  expiresAt: number,
+): Lease {
+  return {
+    jobId: asQueueJobId(String(seq)),
+    token: leaseToken + 1,
     worker,
     expiresAt,
-  );
+    task,
+    payload: JSON.parse(payload),
+    attempt: attempts + 1,
+  };
 }
 
 function leaseFromRow(row: Omit<LeaseRow, 'queue_key'>, worker: string, expiresAt: number): Lease {

@@ -1,0 +1,158 @@
+import type Database from 'better-sqlite3';
+import type { LeaseRef } from '../queue.js';
+import type { QueueInsert } from '../queue-rows.js';
+
+/**
+ * Rows per multi-row statement, largest first: a batch of n rows is written by ⌊n/64⌋ statements of
+ * 64 rows and at most 9 smaller ones, from at most 4 prepared statements per kind. In better-sqlite3
+ * each statement call costs about as much again as the row it writes (binding aside: the call, its
+ * result object, the statement's setup); under callgrind, inserting 64 rows per call instead of one
+ * took ~5,000 fewer instructions per job, and settling 64 leases per UPDATE ~3,000 fewer.
+ */
+const rowsPerStatement = [64, 16, 4, 1] as const;
+
+function* chunksOf<T>(rows: readonly T[]): Generator<readonly T[]> {
+  let at = 0;
+  for (const size of rowsPerStatement) {
+    while (rows.length - at >= size) {
+      yield rows.slice(at, at + size);
+      at += size;
+    }
+  }
+}
+
+/** A new job's columns that vary by job; created_at, and a lease's worker and expiry, are per batch. */
+const insertColumns =
+  'task, payload, priority, queue_key, not_before, max_attempts, on_lease_expiry, idempotency_key';
+const jobValues = '?, ?, ?, ?, ?, ?, ?, ?';
+type JobValue = string | number | null;
+
+function pushJobValues(values: JobValue[], insert: QueueInsert): void {
+  values.push(
+    insert.task,
+    insert.payload,
+    insert.priority,
+    insert.queueKey,
+    insert.notBefore,
+    insert.maxAttempts,
+    insert.onLeaseExpiry,
+    insert.idempotencyKey,
+  );
+}
+
+/** Per-batch values, bound by name once per statement however many rows use them. */
+interface Shared {
+  readonly createdAt: number;
+  readonly worker?: string;
+  readonly expiresAt?: number;
+}
+
+/**
+ * The queue's bulk writes as multi-row statements: new jobs (queued, or leased at once by
+ * enqueueAndClaim), and successful completions without a result. Runs inside the caller's
+ * transaction; SQLite's single writer lock is what makes the ids of one INSERT consecutive.
+ */
+export class QueueBatchWrites {
+  readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement<unknown[]>>();
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  /** Inserts the jobs queued; returns their ids in the batch's order. */
+  insertQueued(inserts: readonly QueueInsert[], createdAt: number): number[] {
+    return this.#insert('queued', inserts, { createdAt });
+  }
+
+  /** Inserts the jobs as a claim would leave them: leased to `worker`, first attempt, token 1. */
+  insertLeased(
+    inserts: readonly QueueInsert[],
+    createdAt: number,
+    worker: string,
+    expiresAt: number,
+  ): number[] {
+    return this.#insert('leased', inserts, { createdAt, worker, expiresAt });
+  }
+
+  /**
+   * Settles leases as succeeded without a result (the outcome column stays NULL, which reads back as
+   * `{kind: 'succeeded'}`). All or nothing: false, with nothing written, when any lease was not
+   * current — the caller then settles them one by one, which records the stale ones.
+   */
+  completeSucceeded(leases: readonly LeaseRef[], now: number): boolean {
+    const settle = this.#db.transaction(() => {
+      for (const chunk of chunksOf(leases)) {
+        const keys: number[] = [];
+        for (const lease of chunk) keys.push(Number(lease.jobId), lease.token);
+        if (this.#completeStatement(chunk.length).run(...keys, { now }).changes !== chunk.length) {
+          throw staleInBatch;
+        }
+      }
+    });
+    try {
+      settle();
+      return true;
+    } catch (error) {
+      if (error === staleInBatch) return false;
+      throw error;
+    }
+  }
+
+  #insert(state: 'queued' | 'leased', inserts: readonly QueueInsert[], shared: Shared): number[] {
+    const ids: number[] = [];
+    for (const chunk of chunksOf(inserts)) {
+      const values: JobValue[] = [];
+      for (const insert of chunk) pushJobValues(values, insert);
+      const { changes, lastInsertRowid } = this.#insertStatement(state, chunk.length).run(...values, shared);
+      const last = Number(lastInsertRowid);
+      // Rowids of one statement are max+1, max+2, …: consecutive unless the table reached the largest
+      // rowid, past which SQLite picks random free ones (and ids would no longer be safe integers).
+      if (changes !== chunk.length || !Number.isSafeInteger(last)) {
+        throw new Error(
+          `a multi-row insert of ${chunk.length} queue jobs wrote ${changes} (last id ${last})`,
+        );
+      }
+      for (let id = last - chunk.length + 1; id <= last; id++) ids.push(id);
+    }
+    return ids;
+  }
+
+  #insertStatement(state: 'queued' | 'leased', rows: number): Database.Statement<unknown[]> {
+    const key = `${state}:${rows}`;
+    let statement = this.#statements.get(key);
+    if (statement === undefined) {
+      const row =
+        state === 'queued'
+          ? `(${jobValues}, @createdAt, 'queued')`
+          : `(${jobValues}, @createdAt, 'leased', 1, 1, @worker, @expiresAt)`;
+      const columns =
+        state === 'queued'
+          ? `${insertColumns}, created_at, state`
+          : `${insertColumns}, created_at, state, attempts, lease_token, lease_worker, lease_expires_at`;
+      statement = this.#db.prepare(
+        `INSERT INTO queue_jobs (${columns}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`,
+      );
+      this.#statements.set(key, statement);
+    }
+    return statement;
+  }
+
+  #completeStatement(rows: number): Database.Statement<unknown[]> {
+    const key = `complete:${rows}`;
+    let statement = this.#statements.get(key);
+    if (statement === undefined) {
+      // The lease columns are left as they were: nothing reads them once the job has left `leased`.
+      statement = this.#db.prepare(
+        `UPDATE queue_jobs SET state = 'succeeded', finished_at = @now
+         WHERE (seq, lease_token) IN (VALUES ${Array.from({ length: rows }, () => '(?, ?)').join(', ')})
+           AND state = 'leased'`,
+      );
+      this.#statements.set(key, statement);
+    }
+    return statement;
+  }
+}
+
+/** Thrown inside the batch's savepoint to roll it back; never leaves this module. */
+const staleInBatch = new Error('a completion in the batch carried a stale token');

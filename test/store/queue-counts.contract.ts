@@ -1,0 +1,161 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Clock, Lease, NewQueueJob, QueueOptions, QueueStore } from '../../src/store/queue.js';
+import type { OpenedStores, StoresFactory } from './fixture.js';
+
+class ManualClock implements Clock {
+  constructor(private at = 1_700_000_000_000) {}
+  now(): number {
+    return this.at;
+  }
+  advance(ms: number): void {
+    this.at += ms;
+  }
+}
+
+const job = (task: string): NewQueueJob => ({ task, payload: { task } });
+const jobs = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => job(`${prefix}${i}`));
+const claim = (queue: QueueStore, limit = 1000) => queue.claim({ worker: 'w', limit, ttlMs: 1000 });
+const succeeded = (leases: readonly Lease[]) =>
+  leases.map((lease) => ({ lease, outcome: { kind: 'succeeded' } as const }));
+
+/**
+ * What stores keep as running totals or write in bulk must read back exactly as the one-row-at-a-time
+ * writes would: the queued count behind VK_QUEUE_FULL through every move into and out of `queued`,
+ * and ids, payloads and outcomes of batches larger than any one statement takes.
+ */
+export function queueCountsContract(make: StoresFactory): void {
+  let opened: OpenedStores | undefined;
+  afterEach(async () => {
+    await opened?.cleanup();
+    opened = undefined;
+  });
+  const open = async (options: QueueOptions = {}) => {
+    const clock = new ManualClock();
+    opened = await make({ queue: { clock, ...options } });
+    return { queue: opened.stores.queue, clock };
+  };
+  const refusedWith = (queued: number) =>
+    expect.objectContaining({
+      code: 'VK_QUEUE_FULL',
+      message: expect.stringContaining(`holds ${queued} queued`),
+    });
+
+  describe('queued count', () => {
+    it('follows claims, completions, releases and lease expiry exactly', async () => {
+      const { queue, clock } = await open({ capacity: 3 });
+      await queue.enqueue(jobs('a', 3));
+      await expect(queue.enqueue([job('x')])).rejects.toEqual(refusedWith(3));
+
+      const [first, second] = await claim(queue, 2);
+      if (first === undefined || second === undefined) throw new Error('no leases');
+      await queue.enqueue(jobs('b', 2));
+      await expect(queue.enqueue([job('x')])).rejects.toEqual(refusedWith(3));
+
+      await queue.complete(succeeded([first]));
+      await expect(queue.enqueue([job('x')])).rejects.toEqual(refusedWith(3));
+      // A released job counts again, even past capacity: it was admitted once.
+      await queue.release([{ lease: second }]);
+      await expect(queue.enqueue([job('x')])).rejects.toEqual(refusedWith(4));
+
+      expect(await claim(queue)).toHaveLength(4);
+      await queue.enqueue(jobs('c', 3));
+      clock.advance(1000);
+      expect(await queue.expireLeases()).toHaveLength(4);
+      await expect(queue.enqueue([job('x')])).rejects.toEqual(refusedWith(7));
+
+      expect(await claim(queue)).toHaveLength(7);
+      await expect(queue.enqueue(jobs('d', 3))).resolves.toHaveLength(3);
+    });
+
+    it('leaves the count alone for jobs leased as they are written', async () => {
+      const { queue } = await open({ capacity: 2 });
+      const request = { worker: 'w', limit: 10, ttlMs: 1000 };
+      expect((await queue.enqueueAndClaim(jobs('a', 2), request)).leases).toHaveLength(2);
+      await expect(queue.enqueue(jobs('b', 2))).resolves.toHaveLength(2);
+      await expect(queue.enqueue([job('x')])).rejects.toEqual(refusedWith(2));
+    });
+  });
+
+  describe('large batches', () => {
+    const size = 150;
+
+    it('gives every job of a large batch its own id, in order, with its own payload', async () => {
+      const { queue } = await open();
+      const ascending = (ids: readonly number[]) => {
+        expect(ids).toEqual([...ids].sort((x, y) => x - y));
+        expect(new Set(ids).size).toBe(ids.length);
+      };
+      // Nothing else ready: written leased at once.
+      const { leases } = await queue.enqueueAndClaim(jobs('b', size), {
+        worker: 'w',
+        limit: 1000,
+        ttlMs: 1000,
+      });
+      expect(leases.map((lease) => lease.task)).toEqual(jobs('b', size).map((j) => j.task));
+      ascending(leases.map((lease) => Number(lease.jobId)));
+      const created = await queue.enqueue(jobs('a', size));
+      const ids = created.map((result) => Number(result.job.id));
+      ascending([...leases.map((lease) => Number(lease.jobId)), ...ids]);
+      for (const at of [0, 63, 64, 127, 128, 143, 144, 147, 148, 149]) {
+        const lease = leases[at];
+        const id = created[at]?.job.id;
+        if (id === undefined || lease === undefined) throw new Error('no job');
+        expect(await queue.getJob(id)).toMatchObject({
+          task: `a${at}`,
+          payload: { task: `a${at}` },
+          state: 'queued',
+        });
+        expect(await queue.getJob(lease.jobId)).toMatchObject({
+          task: `b${at}`,
+          state: 'leased',
+          attempts: 1,
+        });
+      }
+      expect((await claim(queue)).map((lease) => lease.task)).toEqual(jobs('a', size).map((j) => j.task));
+    });
+
+    it('settles a large batch of successes, each read back as succeeded', async () => {
+      const { queue } = await open();
+      await queue.enqueue(jobs('a', size));
+      const leases = await claim(queue);
+      const results = await queue.complete(succeeded(leases));
+      expect(results).toEqual(leases.map((lease) => ({ kind: 'completed', jobId: lease.jobId })));
+      for (const lease of [leases[0], leases[100], leases[size - 1]]) {
+        if (lease === undefined) throw new Error('no lease');
+        expect(await queue.getJob(lease.jobId)).toMatchObject({
+          state: 'succeeded',
+          outcome: { kind: 'succeeded' },
+        });
+      }
+      expect(await claim(queue)).toEqual([]);
+    });
+
+    it('reports exactly the stale leases of a large batch and settles the rest', async () => {
+      const { queue } = await open();
+      await queue.enqueue(jobs('a', size));
+      const leases = await claim(queue);
+      const staleAt = new Set([5, 70, 149]);
+      const results = await queue.complete(
+        succeeded(leases).map((completion, i) =>
+          staleAt.has(i)
+            ? { ...completion, lease: { jobId: completion.lease.jobId, token: completion.lease.token + 1 } }
+            : completion,
+        ),
+      );
+      expect(results.map((result, i) => [i, result.kind]).filter(([, kind]) => kind === 'stale')).toEqual(
+        [...staleAt].map((i) => [i, 'stale']),
+      );
+      expect((await queue.staleWrites()).map((write) => write.action)).toEqual([
+        'complete',
+        'complete',
+        'complete',
+      ]);
+      const stillLeased = leases[70];
+      if (stillLeased === undefined) throw new Error('no lease');
+      expect(await queue.getJob(stillLeased.jobId)).toMatchObject({ state: 'leased' });
+      expect(await queue.complete(succeeded([stillLeased]))).toEqual([
+        { kind: 'completed', jobId: stillLeased.jobId },
+      ]);
+    });
+  });
+}
