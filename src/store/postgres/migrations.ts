@@ -282,6 +282,76 @@ export const migrations: readonly string[] = [
   CREATE INDEX runners_by_replica ON runners (replica) WHERE connected;
   CREATE INDEX runners_set_aside ON runners (mode) WHERE mode <> 'online';
   `,
+  `
+  -- The number of queue_jobs in state 'queued', as the sum of a few rows: each write that moves jobs
+  -- into or out of 'queued' (enqueue, claim, release, lease expiry) adds its change in its own
+  -- transaction, so the capacity check reads 16 rows instead of a heap row per queued job. A writer
+  -- adds to the row of its backend (pid mod 16): claimers in several processes seldom wait for each
+  -- other's row lock. Under READ COMMITTED the sum sees a claim's change exactly when it sees its rows
+  -- leave 'queued', as count(*) did.
+  CREATE TABLE queue_counts (
+    slot   integer PRIMARY KEY,
+    queued bigint  NOT NULL
+  );
+  INSERT INTO queue_counts (slot, queued) SELECT slot, 0 FROM generate_series(0, 15) AS slot;
+  UPDATE queue_counts SET queued = (SELECT count(*) FROM queue_jobs WHERE state = 'queued') WHERE slot = 0;
+
+  CREATE OR REPLACE FUNCTION queue_enqueue(new_tasks text[], new_payloads json[], new_priorities text[],
+    new_queue_keys bigint[], new_not_befores bigint[], new_max_attempts int[], new_policies text[],
+    new_idempotency_keys text[], submitted_at bigint, queue_capacity int)
+  RETURNS TABLE (job_seq bigint, queued_count int) LANGUAGE plpgsql VOLATILE AS $$
+  BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('vk_queue_submit:' || current_schema()));
+    SELECT sum(queued)::int INTO queued_count FROM queue_counts;
+    IF queued_count + cardinality(new_tasks) > queue_capacity THEN
+      job_seq := NULL;
+      RETURN NEXT;
+      RETURN;
+    END IF;
+    IF cardinality(new_tasks) = 0 THEN
+      RETURN;
+    END IF;
+    RETURN QUERY WITH inserted AS (
+      INSERT INTO queue_jobs (task, payload, priority, queue_key, not_before, state, max_attempts,
+        on_lease_expiry, idempotency_key, created_at)
+      SELECT b.task, b.payload, b.priority, b.queue_key, b.not_before, 'queued', b.max_attempts,
+        b.on_lease_expiry, b.idempotency_key, submitted_at
+      FROM unnest(new_tasks, new_payloads, new_priorities, new_queue_keys, new_not_befores,
+        new_max_attempts, new_policies, new_idempotency_keys)
+        WITH ORDINALITY AS b (task, payload, priority, queue_key, not_before, max_attempts,
+          on_lease_expiry, idempotency_key, ord)
+      ORDER BY b.ord
+      RETURNING queue_jobs.seq)
+      SELECT inserted.seq, queued_count FROM inserted;
+    UPDATE queue_counts SET queued = queued + cardinality(new_tasks) WHERE slot = pg_backend_pid() % 16;
+    PERFORM pg_notify('vk_queue_' || left(md5(current_schema()), 16), '');
+  END
+  $$;
+
+  CREATE OR REPLACE FUNCTION queue_claim(claim_now bigint, claim_limit int, claim_worker text,
+    claim_expires_at bigint, claim_tasks text[])
+  RETURNS TABLE (seq bigint, task text, payload json, attempts int, lease_token bigint,
+    lease_worker text, queue_key bigint)
+  LANGUAGE plpgsql VOLATILE SET enable_sort = off AS $$
+  #variable_conflict use_column
+  BEGIN
+    RETURN QUERY WITH leased AS (
+      UPDATE queue_jobs AS q SET state = 'leased', attempts = q.attempts + 1,
+        lease_token = q.lease_token + 1, lease_worker = claim_worker, lease_expires_at = claim_expires_at
+      WHERE q.seq = ANY (ARRAY (
+        SELECT j.seq FROM queue_jobs AS j
+        WHERE j.state = 'queued' AND (j.not_before IS NULL OR j.not_before <= claim_now)
+          AND (claim_tasks IS NULL OR j.task = ANY (claim_tasks))
+        ORDER BY j.queue_key, j.seq LIMIT claim_limit FOR UPDATE SKIP LOCKED))
+      RETURNING q.seq, q.task, q.payload, q.attempts, q.lease_token, q.lease_worker, q.queue_key),
+    counted AS (
+      -- Not written at all by a claim that found nothing.
+      UPDATE queue_counts SET queued = queued - (SELECT count(*) FROM leased)
+      WHERE slot = pg_backend_pid() % 16 AND EXISTS (SELECT FROM leased))
+    SELECT * FROM leased;
+  END
+  $$;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

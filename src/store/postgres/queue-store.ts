@@ -46,6 +46,10 @@ interface LeaseRow {
 
 const leaseColumns = 'seq, task, payload, attempts, lease_token, lease_worker';
 const lost = "(on_lease_expiry = 'fail' OR attempts >= max_attempts)";
+/** Adds the rows of `cte` (of state 'queued' where it has one) to the queued count (migrations.ts, queue_counts). */
+const countQueued = (cte: string, where = 'true') =>
+  `counted AS (UPDATE queue_counts SET queued = queued + (SELECT count(*) FROM ${cte} WHERE ${where})
+     WHERE slot = pg_backend_pid() % 16 AND EXISTS (SELECT FROM ${cte} WHERE ${where}))`;
 
 const statements = {
   // Serialises submissions across processes, so that two cannot both pass the capacity check or both
@@ -115,6 +119,7 @@ const statements = {
                lease_worker = NULL, lease_expires_at = NULL
              FROM input AS i WHERE q.seq = i.seq AND q.lease_token = i.token AND q.state = 'leased'
              RETURNING q.seq, q.lease_token),
+           ${countQueued('done')},
            stale AS (
              INSERT INTO queue_stale_writes (job_id, token, action, at)
              SELECT i.seq, i.token, 'release', $4 FROM input AS i
@@ -124,13 +129,16 @@ const statements = {
   },
   expire: {
     name: 'vk_queue_expire',
-    text: `UPDATE queue_jobs SET
-             state = CASE WHEN ${lost} THEN 'failed' ELSE 'queued' END,
-             outcome = CASE WHEN ${lost} THEN json_build_object('kind', 'runner_lost', 'attempts', attempts) END,
-             finished_at = CASE WHEN ${lost} THEN $1::bigint END,
-             lease_worker = NULL, lease_expires_at = NULL
-           WHERE state = 'leased' AND lease_expires_at <= $1
-           RETURNING seq, state, lease_token`,
+    text: `WITH expired AS (
+             UPDATE queue_jobs SET
+               state = CASE WHEN ${lost} THEN 'failed' ELSE 'queued' END,
+               outcome = CASE WHEN ${lost} THEN json_build_object('kind', 'runner_lost', 'attempts', attempts) END,
+               finished_at = CASE WHEN ${lost} THEN $1::bigint END,
+               lease_worker = NULL, lease_expires_at = NULL
+             WHERE state = 'leased' AND lease_expires_at <= $1
+             RETURNING seq, state, lease_token),
+           ${countQueued('expired', "state = 'queued'")}
+           SELECT seq, state, lease_token FROM expired`,
   },
   nextReadyAt: {
     name: 'vk_queue_next_ready',
@@ -245,7 +253,10 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
             valid.map(({ lease }) => lease.jobId),
             valid.map(({ lease }) => lease.token),
             valid.map(({ outcome }) => outcome.kind),
-            valid.map(({ outcome }) => JSON.stringify(outcome)),
+            // A success without a result is stored without an outcome: the state says it all.
+            valid.map(({ outcome }) =>
+              outcome.kind === 'succeeded' && outcome.result === undefined ? null : JSON.stringify(outcome),
+            ),
             this.#options.clock.now(),
           ]);
           for (const row of rows) stale.add(`${row.seq}:${row.token}`);
