@@ -214,11 +214,11 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
       expiresAt,
       request.tasks ?? null,
     ]);
-    // RETURNING does not promise the subquery's order.
-    rows.sort(
-      (a, b) => compare(BigInt(a.queue_key), BigInt(b.queue_key)) || compare(BigInt(a.seq), BigInt(b.seq)),
-    );
-    return rows.map((row) => leaseFromRow(row, expiresAt));
+    // RETURNING does not promise the subquery's order. Keys parsed once per row, not per comparison:
+    // a claim of 500 made ~18,000 BigInts in its sort.
+    const keyed = rows.map((row) => ({ row, key: BigInt(row.queue_key), seq: BigInt(row.seq) }));
+    keyed.sort((a, b) => compare(a.key, b.key) || compare(a.seq, b.seq));
+    return keyed.map(({ row }) => leaseFromRow(row, expiresAt));
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
