@@ -114,17 +114,25 @@ export function queueCountsContract(make: StoresFactory): void {
       expect((await claim(queue)).map((lease) => lease.task)).toEqual(jobs('a', size).map((j) => j.task));
     });
 
-    it('settles a large batch of successes, each read back as succeeded', async () => {
+    it('settles a large batch of mixed outcomes, each read back as written', async () => {
       const { queue } = await open();
       await queue.enqueue(jobs('a', size));
       const leases = await claim(queue);
-      const results = await queue.complete(succeeded(leases));
+      const outcomeOf = (i: number) =>
+        i % 3 === 0
+          ? ({ kind: 'failed', error: `e${i}`, detail: { i } } as const)
+          : i % 3 === 1
+            ? ({ kind: 'succeeded', result: { i } } as const)
+            : ({ kind: 'succeeded' } as const);
+      const results = await queue.complete(leases.map((lease, i) => ({ lease, outcome: outcomeOf(i) })));
       expect(results).toEqual(leases.map((lease) => ({ kind: 'completed', jobId: lease.jobId })));
-      for (const lease of [leases[0], leases[100], leases[size - 1]]) {
+      for (const i of [0, 1, 2, 100, 101, size - 1]) {
+        const lease = leases[i];
         if (lease === undefined) throw new Error('no lease');
+        const outcome = outcomeOf(i);
         expect(await queue.getJob(lease.jobId)).toMatchObject({
-          state: 'succeeded',
-          outcome: { kind: 'succeeded' },
+          state: outcome.kind,
+          outcome,
         });
       }
       expect(await claim(queue)).toEqual([]);

@@ -32,7 +32,7 @@ import {
 } from '../queue-rows.js';
 import { WorkSignal } from '../work-signal.js';
 import type { GroupCommit } from './group-commit.js';
-import { QueueBatchWrites } from './queue-batch-writes.js';
+import { outcomeText, QueueBatchWrites } from './queue-batch-writes.js';
 
 type Row = Omit<QueueRow<number>, 'payload' | 'outcome'> & { payload: string; outcome: string | null };
 interface LeaseRow {
@@ -136,7 +136,7 @@ export class SqliteQueueStore implements QueueStore {
         `UPDATE queue_jobs SET lease_expires_at = ? WHERE seq = ? AND lease_token = ? AND state = 'leased'
          RETURNING seq, task, payload, attempts, lease_token, queue_key, lease_worker`,
       ),
-      complete: db.prepare<[string, string, number, number, number]>(
+      complete: db.prepare<[string, string | null, number, number, number]>(
         `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?, lease_worker = NULL,
            lease_expires_at = NULL
          WHERE seq = ? AND lease_token = ? AND state = 'leased'`,
@@ -285,14 +285,14 @@ export class SqliteQueueStore implements QueueStore {
   complete(completions: readonly Completion[]): Promise<CompletionResult[]> {
     return this.#commits.write('complete queue jobs', () => {
       const now = this.#options.clock.now();
-      if (completions.length > 1 && this.#completeAllSucceeded(completions, now)) {
+      if (completions.length > 1 && this.#completeDistinct(completions, now)) {
         return completions.map(({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }));
       }
       return completions.map(({ lease, outcome }): CompletionResult => {
         const seq = Number(lease.jobId);
         const { changes } = this.#statements.complete.run(
           outcome.kind,
-          JSON.stringify(outcome),
+          outcomeText(outcome),
           now,
           seq,
           lease.token,
@@ -305,19 +305,16 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   /**
-   * The common batch — every job succeeded without a result, each job once — in a few multi-row
-   * updates. False, with nothing written, when the batch is not of that kind or a lease was stale.
+   * The common batch — each job once, every lease current — in a few multi-row updates. False, with
+   * nothing written, otherwise: settled one by one, a job named twice keeps the first outcome.
    */
-  #completeAllSucceeded(completions: readonly Completion[], now: number): boolean {
+  #completeDistinct(completions: readonly Completion[], now: number): boolean {
     const jobs = new Set<string>();
-    for (const { lease, outcome } of completions) {
-      if (outcome.kind !== 'succeeded' || outcome.result !== undefined || jobs.has(lease.jobId)) return false;
+    for (const { lease } of completions) {
+      if (jobs.has(lease.jobId)) return false;
       jobs.add(lease.jobId);
     }
-    return this.#batches.completeSucceeded(
-      completions.map(({ lease }) => lease),
-      now,
-    );
+    return this.#batches.complete(completions, now);
   }
 
   async release(releases: readonly Release[]): Promise<ReleaseResult[]> {
