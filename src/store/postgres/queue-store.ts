@@ -69,7 +69,8 @@ const statements = {
   // queue_enqueue), which also notifies; ids follow the batch's order, so sorting them maps them back.
   enqueue: {
     name: 'vk_queue_enqueue',
-    text: `SELECT job_seq AS seq, queued_count AS queued FROM queue_enqueue($1::text[], $2::json[],
+    text: `SELECT job_seq AS seq, queued_count AS queued FROM queue_enqueue($1::text[],
+             ARRAY (SELECT p.value FROM json_array_elements($2::json) WITH ORDINALITY AS p ORDER BY p.ordinality),
              $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
@@ -400,7 +401,9 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     });
     const { rows } = await query<{ seq: string | null; queued: number }>(statements.enqueue, [
       fresh.map((i) => i.task),
-      fresh.map((i) => i.payload),
+      // One JSON array of the payloads, already JSON each: as a json[] parameter, pg escaped every
+      // payload's quotes into an array literal, ~0.7 ms per 1,000 small payloads here, against 0.05.
+      `[${fresh.map((i) => i.payload).join(',')}]`,
       fresh.map((i) => i.priority),
       fresh.map((i) => i.queueKey),
       fresh.map((i) => i.notBefore),
