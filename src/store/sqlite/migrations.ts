@@ -225,16 +225,6 @@ export const migrations: readonly string[] = [
   CREATE INDEX runners_by_replica ON runners (replica) WHERE connected = 1;
   CREATE INDEX runners_set_aside ON runners (mode) WHERE mode <> 'online';
   `,
-  `
-  -- The number of queue_jobs in state 'queued', kept by the queue store's writes in the transaction
-  -- that changes it (enqueue, claim, release, lease expiry), so that a submission's capacity check reads
-  -- one row instead of counting the queue.
-  CREATE TABLE queue_counts (
-    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-    queued    INTEGER NOT NULL
-  );
-  INSERT INTO queue_counts (singleton, queued) SELECT 1, count(*) FROM queue_jobs WHERE state = 'queued';
-  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

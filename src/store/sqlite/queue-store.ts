@@ -120,9 +120,10 @@ export class SqliteQueueStore implements QueueStore {
         `SELECT ${queueJobColumns} FROM queue_jobs WHERE idempotency_key = ? AND created_at >= ?
          ORDER BY seq DESC LIMIT 1`,
       ),
-      // queue_counts.queued is kept by every write that moves jobs into or out of `queued`.
-      countQueued: db.prepare<[], number>('SELECT queued FROM queue_counts').pluck(),
-      addQueued: db.prepare<[number]>('UPDATE queue_counts SET queued = queued + ?'),
+      // Counted, not kept as a running total: a counter row is one more page written by every commit
+      // that moves jobs in or out of `queued`, ~15 µs each, which cost a single-job enqueue, claim and
+      // completion 198 → 231 µs of CPU; counting reads ~30 ns per queued job (1.5 ms at 50,000).
+      countQueued: db.prepare<[], number>("SELECT count(*) FROM queue_jobs WHERE state = 'queued'").pluck(),
       get: db.prepare<[number], Row>(`SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = ?`),
       leaseOne: db.prepare<[string, number, number]>(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq = ?`),
       // Ranked as if enqueued at max(now, notBefore): the queue key of core/priority.ts, in SQL.
@@ -210,7 +211,6 @@ export class SqliteQueueStore implements QueueStore {
     ) {
       throw new Error('a claim leased other jobs than it had read');
     }
-    this.#statements.addQueued.run(-rows.length);
     return rows.map((row) => claimedLease(row, request.worker, expiresAt));
   }
 
@@ -335,8 +335,6 @@ export class SqliteQueueStore implements QueueStore {
         this.#statements.recordStale.run(seq, lease.token, 'release', now);
         return { kind: 'stale', jobId: lease.jobId, token: lease.token };
       });
-      const released = results.filter((result) => result.kind === 'released').length;
-      if (released > 0) this.#statements.addQueued.run(released);
       return results;
     });
     // Waiters look again: a released job may be ready now, or earlier than what they wait for.
@@ -353,8 +351,6 @@ export class SqliteQueueStore implements QueueStore {
           token: row.lease_token,
         }),
       );
-      const requeued = leases.filter((lease) => lease.kind === 'requeued').length;
-      if (requeued > 0) this.#statements.addQueued.run(requeued);
       return leases;
     });
     if (expired.some((lease) => lease.kind === 'requeued')) this.#work.wake();
@@ -410,7 +406,6 @@ export class SqliteQueueStore implements QueueStore {
     const created = new Map<QueueInsert, QueueJob>();
     if (fresh.length > 0) {
       const ids = this.#batches.insertQueued(fresh, fresh[0]?.createdAt ?? now);
-      this.#statements.addQueued.run(fresh.length);
       fresh.forEach((insert, i) => {
         const job = newJob(insert, String(ids[i]));
         created.set(insert, job);
