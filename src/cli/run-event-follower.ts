@@ -26,8 +26,8 @@ export const followBackoff: BackoffPolicy = { baseMs: 250, capMs: 5_000 };
  * it reconnects to the same URL with jittered exponential backoff, sending the id of the last event
  * it got (Last-Event-ID). A server that continues after it says so; one that replays the run from its
  * start (another replica, a new driver after a takeover) is followed too, and the events already
- * yielded are skipped: per kind and job (and step), as many as were yielded before, since a replay
- * gives each job's events in the order they happened. Gives up with VK_SERVER_UNREACHABLE when
+ * yielded are skipped: per kind and attempt of a job (and of a step), as many as were yielded before,
+ * since a replay gives each attempt's events in the order they happened. Gives up with VK_SERVER_UNREACHABLE when
  * `giveUpAfterMs` have passed since the last connection that served (brought a new event, or stayed
  * open a while); refusals (401, 403, 404) and unreadable events end it at once.
  */
@@ -113,7 +113,12 @@ function retryable(error: unknown): boolean {
   return true;
 }
 
-/** What a replay repeats in order: a kind of event of a job (of a step), or of the run. */
+/**
+ * What a replay repeats in order: a kind of event of the run, or of one attempt of a job (of one
+ * attempt of a step). A replay from the store gives only the current attempt's job and step events,
+ * so a new attempt's job.started is never counted against an earlier attempt's. The control plane's
+ * own lines about a job (step -1) are not stored: keyed apart, they do not offset the step's lines.
+ */
 function keyOf(event: RunEvent): string {
   switch (event.type) {
     case 'run.started':
@@ -122,10 +127,12 @@ function keyOf(event: RunEvent): string {
     case 'concurrency':
       return `${event.type}:${event.group}:${event.state}`;
     case 'step.started':
-      return `${event.type}:${event.jobId}:${event.index}`;
+      return `${event.type}:${event.jobId}#${event.jobAttempt ?? 1}:${event.index}#${event.attempt ?? 1}`;
     case 'step.completed':
-      return `${event.type}:${event.jobId}:${event.step.index}`;
+      return `${event.type}:${event.jobId}#${event.jobAttempt ?? 1}:${event.step.index}#${event.step.attempt ?? 1}`;
+    case 'log':
+      return `${event.type}:${event.jobId}#${event.jobAttempt ?? 1}:${event.stepIndex}#${event.attempt ?? 1}`;
     default:
-      return `${event.type}:${event.jobId}`;
+      return `${event.type}:${event.jobId}#${event.attempt ?? 1}`;
   }
 }

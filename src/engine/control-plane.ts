@@ -15,7 +15,7 @@ import {
   resolveControlPlaneOptions,
 } from './control-plane-options.js';
 import { Dispatcher, type LeaseMessage, type RunnerSession } from './dispatcher.js';
-import type { RunEvent, RunEventListener } from './events.js';
+import { attemptField, type RunEvent, type RunEventListener } from './events.js';
 import { JobGroups } from './job-concurrency.js';
 import { recordJobReport } from './job-reports.js';
 import { LeaseGuard } from './lease-guard.js';
@@ -300,7 +300,7 @@ export class ControlPlane {
     const at = this.now();
     run.coordinator.started(leg.id, at);
     this.write(() => this.stores.runs.updateJob(leg.id, { status: 'running', startedAt: at }));
-    this.emit({ type: 'job.started', jobId: leg.id, name: leg.name, at });
+    this.emit({ type: 'job.started', jobId: leg.id, name: leg.name, at, ...attemptField(leg.attempt) });
     const issue = this.options.issueJobToken;
     const jobToken = issue?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
     runner.transport.send({
@@ -409,6 +409,7 @@ export class ControlPlane {
       durationMs: leg.startedAt === undefined ? 0 : finishedAt - leg.startedAt,
       reason: leg.reason,
       at: finishedAt,
+      ...attemptField(leg.attempt),
     });
   }
 
@@ -475,8 +476,8 @@ export class ControlPlane {
   }
 
   private emitQueued(leg: Leg, at: number): void {
-    const { id: jobId, name, priority, notBefore } = leg;
-    this.emit({ type: 'job.queued', jobId, name, at, priority, notBefore });
+    const { id: jobId, name, priority, notBefore, attempt } = leg;
+    this.emit({ type: 'job.queued', jobId, name, at, priority, notBefore, ...attemptField(attempt) });
   }
 
   private emit(event: RunEvent): void {

@@ -42,8 +42,16 @@ export type RunEvent =
       readonly priority?: Priority;
       /** Not offered to a runner before this time (ms since the epoch). */
       readonly notBefore?: number;
+      /** The job's attempt, from 1; absent means 1 (as on every job event). */
+      readonly attempt?: number;
     }
-  | { readonly type: 'job.started'; readonly jobId: string; readonly name: string; readonly at: number }
+  | {
+      readonly type: 'job.started';
+      readonly jobId: string;
+      readonly name: string;
+      readonly at: number;
+      readonly attempt?: number;
+    }
   | {
       readonly type: 'step.started';
       readonly jobId: string;
@@ -51,21 +59,30 @@ export type RunEvent =
       readonly index: number;
       readonly step: string;
       readonly at: number;
+      /** The job's attempt the step runs in, from 1; absent means 1 (as on every step and log event). */
+      readonly jobAttempt?: number;
+      /** The step's own attempt (step `retry:`), from 1; absent means 1. */
+      readonly attempt?: number;
     }
   | {
       readonly type: 'log';
       readonly jobId: string;
       readonly job: string;
+      /** -1: a line of the control plane about the job (not stored with the job's log). */
       readonly stepIndex: number;
       readonly stream: 'stdout' | 'stderr' | 'system';
       readonly text: string;
       readonly at: number;
+      readonly jobAttempt?: number;
+      readonly attempt?: number;
     }
   | {
       readonly type: 'step.completed';
       readonly jobId: string;
       readonly job: string;
+      /** The step's own attempt is `step.attempt`. */
       readonly step: StepReport;
+      readonly jobAttempt?: number;
     }
   | {
       readonly type: 'job.completed';
@@ -75,6 +92,7 @@ export type RunEvent =
       readonly durationMs: number;
       readonly reason?: string;
       readonly at: number;
+      readonly attempt?: number;
     }
   /** An attempt of the job failed and another follows: attempt `attempt` is queued after `delayMs`. */
   | {
@@ -95,3 +113,13 @@ export type RunEvent =
     };
 
 export type RunEventListener = (event: RunEvent) => void;
+
+/** An event's attempt field: left out for the first attempt, as the stores' records leave it out. */
+export function attemptField(attempt: number | undefined): { readonly attempt?: number } {
+  return attempt === undefined || attempt === 1 ? {} : { attempt };
+}
+
+/** The job attempt of a step or log event, left out for the first. */
+export function jobAttemptField(jobAttempt: number | undefined): { readonly jobAttempt?: number } {
+  return jobAttempt === undefined || jobAttempt === 1 ? {} : { jobAttempt };
+}

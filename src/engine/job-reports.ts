@@ -2,7 +2,7 @@ import type { RunId } from '../core/ids.js';
 import type { StepReport } from '../protocol/messages.js';
 import type { Stores } from '../store/store.js';
 import type { LeaseMessage } from './dispatcher.js';
-import type { RunEvent } from './events.js';
+import { attemptField, jobAttemptField, type RunEvent } from './events.js';
 import type { Leg } from './leg.js';
 
 /** What a runner reports about a running job's steps and output, under its current lease. */
@@ -21,10 +21,12 @@ export function recordJobReport(
   emit: (event: RunEvent) => void,
 ): void {
   const { id: jobId, name: job, attempt: jobAttempt } = leg;
+  const ofAttempt = jobAttemptField(jobAttempt);
   switch (report.type) {
     case 'step.started': {
       const { index, name, at } = report;
-      emit({ type: 'step.started', jobId, job, index, step: name, at });
+      const stepAttempt = attemptField(report.attempt);
+      emit({ type: 'step.started', jobId, job, index, step: name, at, ...ofAttempt, ...stepAttempt });
       const attempt = report.attempt ?? 1;
       write(() => stores.runs.recordStep({ jobId, jobAttempt, index, attempt, name, startedAt: at }));
       break;
@@ -32,11 +34,11 @@ export function recordJobReport(
     case 'log': {
       const lines = report.entries.map((entry) => ({ runId, jobId, jobAttempt, ...entry }));
       write(() => stores.logs.append(lines));
-      for (const entry of report.entries) emit({ type: 'log', jobId, job, ...entry });
+      for (const entry of report.entries) emit({ type: 'log', jobId, job, ...entry, ...ofAttempt });
       break;
     }
     case 'step.completed':
-      emit({ type: 'step.completed', jobId, job, step: report.step });
+      emit({ type: 'step.completed', jobId, job, step: report.step, ...ofAttempt });
       write(() => stores.runs.recordStep({ jobId, jobAttempt, ...stepRecordOf(report.step) }));
       break;
   }

@@ -1,5 +1,5 @@
 import { isTerminal, type TerminalJobStatus } from '../core/outcome.js';
-import type { JobSummary, RunEvent } from '../engine/events.js';
+import { attemptField, type JobSummary, jobAttemptField, type RunEvent } from '../engine/events.js';
 import type { LogLine } from '../store/logs.js';
 import type { JobRecord, RunRecord, StepRecord } from '../store/runs.js';
 
@@ -16,7 +16,13 @@ export function runStartedOf(run: RunRecord): RunEvent {
 }
 
 export function jobStartedOf(job: JobRecord, run: RunRecord): RunEvent {
-  return { type: 'job.started', jobId: job.id, name: job.name, at: job.startedAt ?? run.createdAt };
+  return {
+    type: 'job.started',
+    jobId: job.id,
+    name: job.name,
+    at: job.startedAt ?? run.createdAt,
+    ...attemptField(job.attempt),
+  };
 }
 
 export function stepStartedOf(step: StepRecord, job: JobRecord, run: RunRecord): RunEvent {
@@ -27,6 +33,8 @@ export function stepStartedOf(step: StepRecord, job: JobRecord, run: RunRecord):
     index: step.index,
     step: step.name,
     at: step.startedAt ?? run.createdAt,
+    ...jobAttemptField(step.jobAttempt),
+    ...attemptField(step.attempt),
   };
 }
 
@@ -48,6 +56,7 @@ export function stepCompletedOf(step: StepRecord, job: JobRecord): RunEvent | un
       ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
       ...(step.attempt === undefined ? {} : { attempt: step.attempt }),
     },
+    ...jobAttemptField(step.jobAttempt),
   };
 }
 
@@ -61,6 +70,7 @@ export function jobCompletedOf(job: JobRecord, status: TerminalJobStatus, run: R
     durationMs: durationOf(job),
     ...(job.reason === undefined ? {} : { reason: job.reason }),
     at: job.finishedAt ?? run.createdAt,
+    ...attemptField(job.attempt),
   };
 }
 
@@ -89,6 +99,8 @@ export function logEventOf(line: LogLine, job: string): RunEvent {
     stream: line.stream,
     text: line.text,
     at: line.at,
+    ...jobAttemptField(line.jobAttempt),
+    ...attemptField(line.attempt),
   };
 }
 

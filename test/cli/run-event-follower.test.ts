@@ -134,6 +134,84 @@ describe('following a run across dropped event streams', () => {
     expect(lastEventIds).toEqual([undefined, 'a.3', 'a.3']);
   });
 
+  it("shows a new attempt's job and step events after a takeover, though the replay has fewer of the earlier attempt's", async () => {
+    const second = { attempt: 2 };
+    const stepStarted = (jobAttempt?: number): RunEvent => ({
+      type: 'step.started',
+      jobId: '7.0',
+      job: 'build',
+      index: 0,
+      step: 'make',
+      at: 2,
+      ...(jobAttempt === undefined ? {} : { jobAttempt }),
+    });
+    const lineTwo: RunEvent = {
+      type: 'log',
+      jobId: '7.0',
+      job: 'build',
+      stepIndex: 0,
+      stream: 'stdout',
+      text: 'two',
+      at: 3,
+      jobAttempt: 2,
+    };
+    const stepDone: RunEvent = {
+      type: 'step.completed',
+      jobId: '7.0',
+      job: 'build',
+      step: { index: 0, name: 'make', outcome: 'success', conclusion: 'success', finishedAt: 3 },
+      jobAttempt: 2,
+    };
+    const { url } = await scriptedServer([
+      stream([started, jobStarted, stepStarted(), log('one')], { prefix: 'a', cut: true }),
+      // The new driver ran the job again as attempt 2; the store holds that attempt's job and steps.
+      stream(
+        [
+          started,
+          { ...jobStarted, ...second },
+          stepStarted(2),
+          log('one'),
+          lineTwo,
+          stepDone,
+          { ...jobDone, ...second },
+          runDone,
+        ],
+        { prefix: 'stored' },
+      ),
+    ]);
+    const events = await collect(clientOf(url), fastPolicy([]));
+    expect(events).toEqual([
+      started,
+      jobStarted,
+      stepStarted(),
+      log('one'),
+      { ...jobStarted, ...second },
+      stepStarted(2),
+      lineTwo,
+      stepDone,
+      { ...jobDone, ...second },
+      runDone,
+    ]);
+  });
+
+  it("does not count the control plane's own lines, which the store does not keep, against the job's", async () => {
+    const requeued: RunEvent = {
+      type: 'log',
+      jobId: '7.0',
+      job: 'build',
+      stepIndex: -1,
+      stream: 'system',
+      text: 'runner lost; requeued',
+      at: 3,
+    };
+    const { url } = await scriptedServer([
+      stream([started, jobStarted, requeued], { prefix: 'a', cut: true }),
+      stream([started, jobStarted, log('one'), jobDone, runDone], { prefix: 'stored' }),
+    ]);
+    const events = await collect(clientOf(url), fastPolicy([]));
+    expect(events).toEqual([started, jobStarted, requeued, log('one'), jobDone, runDone]);
+  });
+
   it('gives up with a clear error once the server has stayed away for the time allowed', async () => {
     const { url } = await scriptedServer([stream([started], { prefix: 'a', cut: true })]);
     const reports: string[] = [];
