@@ -3,7 +3,7 @@ import { jobIdFor } from '../core/ids.js';
 import { isTerminal, jobStatusOf } from '../core/outcome.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
-import type { JobRecord, RunRecord } from '../store/runs.js';
+import type { JobRecord, RunConcurrency, RunRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
@@ -19,7 +19,7 @@ import { attemptField, type RunEvent, type RunEventListener } from './events.js'
 import { JobGroups } from './job-concurrency.js';
 import { recordJobReport } from './job-reports.js';
 import { LeaseGuard } from './lease-guard.js';
-import type { Effect, Leg } from './leg.js';
+import { type Effect, type Leg, queuedPatch } from './leg.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
@@ -215,7 +215,7 @@ export class ControlPlane {
       holdForGroup(this.stores.concurrency, this.options.clock, run, group, effects, {
         start,
         cancel: () => this.cancelRun(run, false),
-        emit: this.emitOp,
+        concurrency: (state) => this.tellConcurrency(record, state),
       });
   }
 
@@ -236,12 +236,16 @@ export class ControlPlane {
           this.write(() => this.stores.runs.addJobs([job]));
           break;
         }
-        case 'queue':
-          this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
-          if (this.jobGroups.enter(leg, run.workflow.jobs.get(leg.key)?.concurrency)) break;
+        case 'queue': {
+          const held = this.jobGroups.enter(leg, run.workflow.jobs.get(leg.key)?.concurrency);
+          const at = this.now();
+          const patch = held ? ({ status: 'queued' } as const) : queuedPatch(leg, at);
+          this.write(() => this.stores.runs.updateJob(leg.id, patch));
+          if (held) break;
           this.dispatcher.enqueue(leg);
-          this.emitQueued(leg, this.now());
+          this.emitQueued(leg, at);
           break;
+        }
         case 'finish':
           this.dispatcher.forget(leg.id);
           this.recordFinished(leg);
@@ -277,19 +281,13 @@ export class ControlPlane {
    */
   private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
     const { leg, ended, delayMs, reason } = effect;
-    this.write(() => this.stores.runs.recordJobAttempt({ jobId: leg.id, ...ended }));
-    this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued', attempt: leg.attempt }));
-    this.emit({
-      type: 'job.retrying',
-      jobId: leg.id,
-      name: leg.name,
-      attempt: leg.attempt,
-      delayMs,
-      reason,
-      at: this.now(),
-    });
+    const { id: jobId, name, attempt } = leg;
+    const at = this.now();
+    this.write(() => this.stores.runs.recordJobAttempt({ jobId, ...ended, retry: { delayMs, reason } }));
+    this.write(() => this.stores.runs.updateJob(jobId, { ...queuedPatch(leg, at), attempt }));
+    this.emit({ type: 'job.retrying', jobId, name, attempt, delayMs, reason, at });
     this.dispatcher.enqueue(leg);
-    this.emitQueued(leg, this.now());
+    this.emitQueued(leg, at);
   }
 
   private grantLease(runner: RunnerSession, leg: Leg): void {
@@ -380,8 +378,8 @@ export class ControlPlane {
       return;
     }
     this.dispatcher.requeue(leg);
-    this.write(() => this.stores.runs.updateJob(leg.id, { status: 'queued' }));
     const at = this.now();
+    this.write(() => this.stores.runs.updateJob(leg.id, queuedPatch(leg, at)));
     this.emit({
       type: 'log',
       jobId,
@@ -447,7 +445,9 @@ export class ControlPlane {
   private enqueueAdmitted(leg: Leg): void {
     if (leg.status !== 'queued' || !this.runsByLeg.has(leg.id)) return;
     this.dispatcher.enqueue(leg);
-    this.emitQueued(leg, this.now());
+    const at = this.now();
+    this.write(() => this.stores.runs.updateJob(leg.id, queuedPatch(leg, at)));
+    this.emitQueued(leg, at);
     this.dispatcher.dispatch();
   }
 
@@ -473,6 +473,12 @@ export class ControlPlane {
 
   private now(): number {
     return this.options.clock.now();
+  }
+
+  /** Stored too, for the followers of the run on other replicas (stored-run-follower.ts). */
+  private tellConcurrency({ id: runId }: RunRecord, state: RunConcurrency): void {
+    this.write(() => this.stores.runs.recordConcurrency(runId, state));
+    this.emit({ type: 'concurrency', runId, ...state });
   }
 
   private emitQueued(leg: Leg, at: number): void {

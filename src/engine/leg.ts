@@ -4,6 +4,7 @@ import type { JobStatus } from '../core/outcome.js';
 import type { Priority } from '../core/priority.js';
 import type { RetryPolicy } from '../core/retry-delay.js';
 import type { JobSpec } from '../protocol/job-spec.js';
+import type { JobPatch } from '../store/runs.js';
 import type { ExpressionValue } from '../workflow/expressions/index.js';
 import type { EndedAttempt } from './job-retry.js';
 
@@ -72,4 +73,10 @@ export interface StoredLeg {
 export function moveLeg(leg: Leg, to: JobStatus): void {
   assertTransition(leg.name, leg.status, to);
   leg.status = to;
+}
+
+/** A job's record queued at `at`, with what followers of the run on other replicas show of it. */
+export function queuedPatch(leg: Leg, at: number): JobPatch {
+  const { priority, notBefore } = leg;
+  return { status: 'queued', queuedAt: at, priority, ...(notBefore === undefined ? {} : { notBefore }) };
 }

@@ -3,10 +3,10 @@ import type { Clock } from '../core/clock.js';
 import type { JoinRequest } from '../core/concurrency-group.js';
 import { ValkyrieError } from '../core/errors.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
+import type { RunConcurrency } from '../store/runs.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
 import type { ActiveRun, RunRequest } from './active-run.js';
-import type { RunEvent } from './events.js';
 import { GroupMembership, type MembershipEnd } from './group-membership.js';
 import type { Effect } from './leg.js';
 import { githubContext } from './run-context.js';
@@ -39,7 +39,8 @@ export interface RunGateHooks {
   start(effects: readonly Effect[]): void;
   /** Replaced while it waited, or asked to stop by a newer run while it ran: cancel it. */
   cancel(): void;
-  emit(event: RunEvent): void;
+  /** The run's place in the group changed: tell its observers. */
+  concurrency(state: RunConcurrency): void;
 }
 
 /**
@@ -68,8 +69,7 @@ export function holdForGroup(
     clock,
     { group, cancelInProgress, queue, memberId: `run ${runId}:${randomUUID()}` },
     {
-      waiting: (ahead) =>
-        hooks.emit({ type: 'concurrency', runId, group, state: 'waiting', ahead, at: clock.now() }),
+      waiting: (ahead) => hooks.concurrency({ group, state: 'waiting', ahead, at: clock.now() }),
       admitted: () => {
         const held = run.held;
         if (held === undefined || run.completing) return;
@@ -77,7 +77,7 @@ export function holdForGroup(
         hooks.start(held);
       },
       ended: (why) => {
-        hooks.emit({ type: 'concurrency', runId, group, state: states[why], at: clock.now() });
+        hooks.concurrency({ group, state: states[why], at: clock.now() });
         hooks.cancel();
       },
     },

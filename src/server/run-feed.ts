@@ -54,7 +54,8 @@ export class RunFeed {
     if (runId === undefined) return;
     let feed = this.active.get(runId);
     if (feed === undefined) {
-      if (event.type !== 'run.started') return;
+      // A run held at its concurrency group's door is told of before it starts.
+      if (event.type !== 'run.started' && event.type !== 'concurrency') return;
       feed = { id: randomBytes(6).toString('hex'), events: [], subscribers: new Set() };
       this.active.set(runId, feed);
     }

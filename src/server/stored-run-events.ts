@@ -1,7 +1,7 @@
 import { isTerminal, type TerminalJobStatus } from '../core/outcome.js';
 import { attemptField, type JobSummary, jobAttemptField, type RunEvent } from '../engine/events.js';
 import type { LogLine } from '../store/logs.js';
-import type { JobRecord, RunRecord, StepRecord } from '../store/runs.js';
+import type { JobAttemptRecord, JobRecord, RunConcurrency, RunRecord, StepRecord } from '../store/runs.js';
 
 /* The events a run's stored records stand for, for a process that did not see them happen. */
 
@@ -12,6 +12,41 @@ export function runStartedOf(run: RunRecord): RunEvent {
     runNumber: run.runNumber,
     workflow: run.workflowName,
     at: run.startedAt ?? run.createdAt,
+  };
+}
+
+export function concurrencyOf(run: RunRecord, concurrency: RunConcurrency): RunEvent {
+  return { type: 'concurrency', runId: run.id, ...concurrency };
+}
+
+/** Undefined for a job whose current attempt was not queued (yet, or it ended without being queued). */
+export function jobQueuedOf(job: JobRecord): RunEvent | undefined {
+  const { queuedAt, priority, notBefore } = job;
+  if (queuedAt === undefined) return undefined;
+  return {
+    type: 'job.queued',
+    jobId: job.id,
+    name: job.name,
+    at: queuedAt,
+    ...(priority === undefined ? {} : { priority }),
+    ...(notBefore === undefined ? {} : { notBefore }),
+    ...attemptField(job.attempt),
+  };
+}
+
+/** Undefined for an ended attempt that was not retried (a re-run started the next one). */
+export function jobRetryingOf(ended: JobAttemptRecord, job: JobRecord): RunEvent | undefined {
+  if (ended.retry === undefined) return undefined;
+  const { delayMs, reason } = ended.retry;
+  const attempt = ended.attempt + 1;
+  return {
+    type: 'job.retrying',
+    jobId: job.id,
+    name: job.name,
+    attempt,
+    delayMs,
+    reason,
+    at: ended.finishedAt,
   };
 }
 

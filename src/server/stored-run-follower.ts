@@ -6,8 +6,11 @@ import type { LogStore } from '../store/logs.js';
 import type { JobRecord, RunRecord, RunStore } from '../store/runs.js';
 import type { RunSubscriber } from './run-feed.js';
 import {
+  concurrencyOf,
   isFinished,
   jobCompletedOf,
+  jobQueuedOf,
+  jobRetryingOf,
   jobStartedOf,
   logEventOf,
   runCompletedOf,
@@ -27,13 +30,16 @@ export interface StoredRunFollowOptions {
 
 /**
  * Follows a run from the store, for a replica that does not drive it (or a client that reconnects):
- * `run.started`, then on every read the jobs that started, their steps that started, the log lines
- * appended since the last read, the steps and jobs that finished, and `run.completed` once the run has
- * finished — then `end`. Reads are in that order (run, jobs, steps, then logs), so a job that is read
- * finished has every step and line of it already read. The events are the ones the driver's live feed
- * sends for the same records, in the same order per job, but later (up to `pollMs`), and without
- * queue, retry and concurrency events, which are not stored. A job's log alone (`jobId`) reads no steps. Returns a function that stops
- * following (idempotent); `end` is called once either way.
+ * on every read, the run's place in its concurrency group when it changed, `run.started` once the run
+ * has the slot, the jobs' retries and queueings, the jobs that started, their steps that started, the
+ * log lines appended since the last read, the steps and jobs that finished, and `run.completed` once
+ * the run has finished — then `end`. Reads are in that order (run, jobs, steps, attempts, then logs),
+ * and the driver writes each record before the next (retry before queueing before start), so a job
+ * that is read finished has every step and line of it already read. The events are the ones the
+ * driver's live feed sends for the same records, in the same order per job, but later (up to
+ * `pollMs`); what changed twice between two reads is told once, as it is now. A job's log alone
+ * (`jobId`) reads no steps, queueings or retries. Returns a function that stops following
+ * (idempotent); `end` is called once either way.
  */
 export function followStoredRun(
   stores: { readonly runs: RunStore; readonly logs: LogStore },
@@ -64,13 +70,15 @@ async function follow(
   const started = new Set<string>();
   const completed = new Set<string>();
   const steps = new StepEvents();
+  const queueing = new QueueEvents();
   let position = 0;
-  let first = true;
+  let runStarted = false;
   while (!signal.aborted) {
     const run = await runs.getRun(runId);
     if (run === undefined) return;
     const jobs = await runs.listJobs(runId);
     const stepEvents = jobId === undefined ? await steps.read(runs, run, jobs, completed) : undefined;
+    const queueEvents = jobId === undefined ? await queueing.read(runs, run, jobs) : undefined;
     const lines = [];
     for (;;) {
       const page = await logs.readAfter(runId, position, jobId === undefined ? {} : { jobId });
@@ -79,12 +87,17 @@ async function follow(
       position = page.position;
     }
     if (signal.aborted) return;
-    const events: RunEvent[] = first ? [runStartedOf(run)] : [];
-    first = false;
+    const events: RunEvent[] = [...(queueEvents?.before ?? [])];
+    // A run waiting for its group's slot has not started: the driver says run.started once it has it.
+    if (!runStarted && (run.concurrency === undefined || run.startedAt !== undefined)) {
+      events.push(runStartedOf(run));
+      runStarted = true;
+    }
+    events.push(...(queueEvents?.after ?? []));
     const names = new Map(jobs.map((job) => [job.id, job.name]));
     for (const job of jobs) {
       if ((job.status === 'running' || isTerminal(job.status)) && job.startedAt !== undefined) {
-        if (once(started, job)) events.push(jobStartedOf(job, run));
+        if (firstTime(started, `${attemptKey(job)}@${job.startedAt}`)) events.push(jobStartedOf(job, run));
       }
     }
     events.push(...(stepEvents?.started ?? []));
@@ -98,6 +111,46 @@ async function follow(
     if (finished) return;
     if (jobId !== undefined && jobs.some((job) => job.id === jobId && isTerminal(job.status))) return;
     await sleep(pollMs, signal);
+  }
+}
+
+/**
+ * What the driver tells of a run besides its records' states, from what it stores for that: the run's
+ * place in its concurrency group when it changed (`before` run.started, or `after` it for a running
+ * run asked to stop), each retry of a job (one read of its ended attempts when its attempt grew), and
+ * each queueing of a job's attempt.
+ */
+class QueueEvents {
+  readonly #concurrency = new Set<string>();
+  readonly #queued = new Set<string>();
+  /** Per job, the attempt up to which its retries were told. */
+  readonly #retriedUpTo = new Map<string, number>();
+
+  async read(
+    runs: RunStore,
+    run: RunRecord,
+    jobs: readonly JobRecord[],
+  ): Promise<{ before: RunEvent[]; after: RunEvent[] }> {
+    const before: RunEvent[] = [];
+    const after: RunEvent[] = [];
+    const place = run.concurrency;
+    if (place !== undefined && firstTime(this.#concurrency, JSON.stringify(place)))
+      (place.state === 'cancel-requested' ? after : before).push(concurrencyOf(run, place));
+    for (const job of jobs) {
+      const attempt = job.attempt ?? 1;
+      const toldUpTo = this.#retriedUpTo.get(job.id) ?? 1;
+      if (attempt > toldUpTo) {
+        for (const ended of await runs.listJobAttempts(job.id)) {
+          const retrying = ended.attempt >= toldUpTo ? jobRetryingOf(ended, job) : undefined;
+          if (retrying !== undefined && ended.attempt < attempt) after.push(retrying);
+        }
+        this.#retriedUpTo.set(job.id, attempt);
+      }
+      const queued = jobQueuedOf(job);
+      if (queued !== undefined && firstTime(this.#queued, `${attemptKey(job)}@${job.queuedAt}`))
+        after.push(queued);
+    }
+    return { before, after };
   }
 }
 

@@ -1,4 +1,6 @@
 import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
+import type { Priority } from '../core/priority.js';
+import type { RunConcurrency } from './runs.js';
 
 /**
  * The tables' rows as both SQL stores read them. `Int` is how a driver returns 64-bit integers
@@ -17,6 +19,10 @@ export interface RunRow<Int> {
   sha: string | null;
   ref: string | null;
   attempt: number;
+  concurrency_group: string | null;
+  concurrency_state: RunConcurrency['state'] | null;
+  concurrency_ahead: number | null;
+  concurrency_at: Int | null;
 }
 
 export interface JobRow<Int, Json> {
@@ -31,6 +37,9 @@ export interface JobRow<Int, Json> {
   outputs: Json extends string ? string : Record<string, string>;
   reason: string | null;
   attempt: number;
+  queued_at: Int | null;
+  not_before: Int | null;
+  priority: Priority | null;
 }
 
 export interface JobAttemptRow<Int> {
@@ -40,6 +49,8 @@ export interface JobAttemptRow<Int> {
   started_at: Int | null;
   finished_at: Int;
   reason: string | null;
+  retry_delay_ms: Int | null;
+  retry_reason: string | null;
 }
 
 export interface StepRow<Int> {
@@ -56,10 +67,24 @@ export interface StepRow<Int> {
 }
 
 export const runColumns =
-  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref, attempt';
+  'id, workflow_name, workflow_path, run_number, status, created_at, started_at, finished_at, sha, ref, attempt, ' +
+  'concurrency_group, concurrency_state, concurrency_ahead, concurrency_at';
 export const jobColumns =
-  'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt';
+  'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt, queued_at, ' +
+  'not_before, priority';
 export const stepColumns =
   'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at';
-export const jobAttemptColumns = 'job_id, attempt, status, started_at, finished_at, reason';
+export const jobAttemptColumns =
+  'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason';
 export const defaultRunLimit = 20;
+
+/** A run row's concurrency columns as the record's field; `toMillis` reads the driver's integers. */
+export function concurrencyOfRow<Int>(
+  row: RunRow<Int>,
+  toMillis: (value: Int) => number,
+): RunConcurrency | undefined {
+  const { concurrency_group: group, concurrency_state: state, concurrency_at: at } = row;
+  if (group === null || state === null || at === null) return undefined;
+  const ahead = row.concurrency_ahead;
+  return { group, state, ...(ahead === null ? {} : { ahead }), at: toMillis(at) };
+}

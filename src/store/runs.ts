@@ -1,5 +1,6 @@
 import type { JobId, RunId } from '../core/ids.js';
 import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
+import type { Priority } from '../core/priority.js';
 import type { RunSubmission, SubmitOutcome } from './submissions.js';
 
 export interface NewRun {
@@ -21,6 +22,21 @@ export interface RunRecord extends NewRun {
   readonly finishedAt?: number;
   /** GitHub's run_attempt: 1, then one more for each re-run (RunRecoveryStore.reopen); absent means 1. */
   readonly attempt?: number;
+  /** Its place in its workflow's concurrency group, as its driver last recorded it (recordConcurrency). */
+  readonly concurrency?: RunConcurrency;
+}
+
+/**
+ * A run's place in its workflow's concurrency group: `waiting` (before it starts; `ahead` members
+ * before it), `replaced` (a newer run took its place before it started) or `cancel-requested` (a
+ * newer run asked it to stop while it ran). Kept so that a process that does not drive the run can
+ * tell its followers.
+ */
+export interface RunConcurrency {
+  readonly group: string;
+  readonly state: 'waiting' | 'replaced' | 'cancel-requested';
+  readonly ahead?: number;
+  readonly at: number;
 }
 
 export interface NewJob {
@@ -43,6 +59,11 @@ export interface JobRecord extends NewJob {
   readonly reason?: string;
   /** The attempt the record describes, from 1; absent means 1. Earlier ones: listJobAttempts. */
   readonly attempt?: number;
+  /** When this attempt was last put in the queue to be offered to runners (not while a job-level group held it). */
+  readonly queuedAt?: number;
+  /** This attempt is not offered before this time (a retry's delay). */
+  readonly notBefore?: number;
+  readonly priority?: Priority;
 }
 
 export interface JobPatch {
@@ -62,6 +83,11 @@ export interface JobPatch {
    */
   readonly name?: string;
   readonly matrix?: Readonly<Record<string, unknown>>;
+  /** Like startedAt, cleared by a patch that starts another attempt unless the same patch sets it. */
+  readonly queuedAt?: number;
+  /** Like startedAt, cleared by a patch that starts another attempt unless the same patch sets it. */
+  readonly notBefore?: number;
+  readonly priority?: Priority;
 }
 
 /** An attempt of a job that ended and was retried; the job's record holds its latest attempt. */
@@ -73,6 +99,8 @@ export interface JobAttemptRecord {
   readonly startedAt?: number;
   readonly finishedAt: number;
   readonly reason?: string;
+  /** Set when the job was retried after this attempt (`retry:`, or a lost process): after how long, and why. */
+  readonly retry?: { readonly delayMs: number; readonly reason: string };
 }
 
 export interface StepRecord {
@@ -118,6 +146,8 @@ export interface RunStore {
   recordStep(step: StepRecord): Promise<void>;
   /** Inserts or replaces the attempt at (jobId, attempt). */
   recordJobAttempt(attempt: JobAttemptRecord): Promise<void>;
+  /** Replaces the run's concurrency state; VK_RUN_NOT_FOUND for a run that does not exist. */
+  recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void>;
   getRun(id: RunId): Promise<RunRecord | undefined>;
   /** Newest first; with `unfinished`, only runs still queued or running. */
   listRuns(options?: { limit?: number; unfinished?: boolean }): Promise<RunRecord[]>;

@@ -22,6 +22,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
     const run = { id: runId };
     runner.transport.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 'say hello', at: 1 });
     const events = await openEvents(`${other.server.url}/api/v1/runs/${run.id}/events`, read);
+    const driven = await openEvents(`${driver.server.url}/api/v1/runs/${run.id}/events`, read);
     const seen: Streamed[] = [];
     const take = async () => {
       const event = await events.next();
@@ -30,6 +31,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
       return event;
     };
     expect(typeOf(await take())).toBe('run.started');
+    expect((await take())[1]).toMatchObject({ type: 'job.queued', jobId, name: 'greet', priority: 'normal' });
     expect(typeOf(await take())).toBe('job.started');
     expect((await take())[1]).toMatchObject({ type: 'step.started', jobId, index: 0, step: 'say hello' });
     // Open (its headers came) before any line exists, so it can only be following.
@@ -59,8 +61,9 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
     });
     succeed();
     for (let event = await events.next(); event !== undefined; event = await events.next()) seen.push(event);
-    expect(seen.map(typeOf)).toEqual([
+    const kinds = [
       'run.started',
+      'job.queued',
       'job.started',
       'step.started',
       'log',
@@ -68,7 +71,12 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
       'step.completed',
       'job.completed',
       'run.completed',
-    ]);
+    ];
+    expect(seen.map(typeOf)).toEqual(kinds);
+    const fromDriver: Streamed[] = [];
+    for (let event = await driven.next(); event !== undefined; event = await driven.next())
+      fromDriver.push(event);
+    expect(fromDriver.map(typeOf)).toEqual(kinds);
     expect(seen.find((event) => typeOf(event) === 'step.completed')?.[1]).toMatchObject({
       jobId,
       step: { index: 0, name: 'say hello', conclusion: 'success', exitCode: 0 },
@@ -113,6 +121,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
     });
     expect(elsewhere.map(typeOf)).toEqual([
       'run.started',
+      'job.queued',
       'job.started',
       'log',
       'job.completed',

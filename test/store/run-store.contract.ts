@@ -268,6 +268,78 @@ export function runStoreContract(make: StoresFactory): void {
     });
   });
 
+  describe('what a replica that follows a run reads besides states', () => {
+    it('keeps when an attempt was queued, until when it waits and its priority; a new attempt clears the first two', async () => {
+      const run = await runs().createRun(newRun());
+      const id = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      expect((await runs().listJobs(run.id))[0]).not.toHaveProperty('queuedAt');
+      await runs().updateJob(id, { status: 'queued', queuedAt: 10, priority: 'high' });
+      await runs().updateJob(id, { status: 'running', startedAt: 12 });
+      expect((await runs().listJobs(run.id))[0]).toMatchObject({ queuedAt: 10, priority: 'high' });
+      await runs().updateJob(id, { status: 'queued', attempt: 2 });
+      const [next] = await runs().listJobs(run.id);
+      expect(next).toMatchObject({ status: 'queued', attempt: 2, priority: 'high' });
+      for (const field of ['queuedAt', 'notBefore']) expect(next).not.toHaveProperty(field);
+      await runs().updateJob(id, {
+        status: 'queued',
+        attempt: 3,
+        queuedAt: 20,
+        notBefore: 1_700_000_025_000,
+      });
+      await runs().updateJob(id, { status: 'running', startedAt: 26 });
+      expect((await runs().listJobs(run.id))[0]).toMatchObject({
+        attempt: 3,
+        queuedAt: 20,
+        notBefore: 1_700_000_025_000,
+        startedAt: 26,
+      });
+    });
+
+    it('keeps why and after how long an ended attempt was retried, and leaves it out when it was not', async () => {
+      const run = await runs().createRun(newRun());
+      const jobId = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      const retried = {
+        jobId,
+        attempt: 1,
+        status: 'failed',
+        startedAt: 10,
+        finishedAt: 20,
+        reason: 'exit code 1',
+        retry: { delayMs: 90_000, reason: 'exit code 1' },
+      } as const;
+      await runs().recordJobAttempt(retried);
+      await runs().recordJobAttempt({ jobId, attempt: 2, status: 'failed', finishedAt: 30 });
+      const read = await runs().listJobAttempts(jobId);
+      expect(read).toEqual([retried, { jobId, attempt: 2, status: 'failed', finishedAt: 30 }]);
+      expect(read[1]).not.toHaveProperty('retry');
+    });
+
+    it("keeps a run's latest place in its concurrency group, on every read of the run", async () => {
+      const run = await runs().createRun(newRun());
+      expect(await runs().getRun(run.id)).not.toHaveProperty('concurrency');
+      await runs().recordConcurrency(run.id, { group: 'deploy', state: 'waiting', ahead: 2, at: 5 });
+      await runs().recordConcurrency(run.id, { group: 'deploy', state: 'waiting', ahead: 1, at: 6 });
+      const waiting = { group: 'deploy', state: 'waiting', ahead: 1, at: 6 };
+      expect((await runs().getRun(run.id))?.concurrency).toEqual(waiting);
+      expect((await runs().listRuns({ unfinished: true }))[0]?.concurrency).toEqual(waiting);
+      await runs().recordConcurrency(run.id, { group: 'deploy', state: 'replaced', at: 7 });
+      expect((await runs().listRuns())[0]?.concurrency).toEqual({
+        group: 'deploy',
+        state: 'replaced',
+        at: 7,
+      });
+    });
+
+    it('rejects the concurrency state of an unknown run with VK_RUN_NOT_FOUND', async () => {
+      for (const id of ['999999', 'nope'])
+        await expect(
+          runs().recordConcurrency(asRunId(id), { group: 'g', state: 'waiting', at: 1 }),
+        ).rejects.toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
+    });
+  });
+
   describe('steps', () => {
     it('lists steps by index whatever the order they were recorded in', async () => {
       const run = await runs().createRun(newRun());

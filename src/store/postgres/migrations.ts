@@ -352,6 +352,20 @@ export const migrations: readonly string[] = [
   END
   $$;
   `,
+  `
+  -- What a replica that follows a run from the store tells its clients besides the rows' states: when
+  -- a job's attempt was queued (until when it waits, at which priority), why and after how long an
+  -- attempt was retried, and the run's place in its workflow's concurrency group.
+  ALTER TABLE jobs ADD COLUMN queued_at bigint;
+  ALTER TABLE jobs ADD COLUMN not_before bigint;
+  ALTER TABLE jobs ADD COLUMN priority text;
+  ALTER TABLE job_attempts ADD COLUMN retry_delay_ms bigint;
+  ALTER TABLE job_attempts ADD COLUMN retry_reason text;
+  ALTER TABLE runs ADD COLUMN concurrency_group text;
+  ALTER TABLE runs ADD COLUMN concurrency_state text;
+  ALTER TABLE runs ADD COLUMN concurrency_ahead integer;
+  ALTER TABLE runs ADD COLUMN concurrency_at bigint;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

@@ -2,6 +2,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import {
+  concurrencyOfRow,
   defaultRunLimit,
   type JobAttemptRow as JobAttemptRowOf,
   type JobRow as JobRowOf,
@@ -18,6 +19,7 @@ import type {
   JobRecord,
   NewJob,
   NewRun,
+  RunConcurrency,
   RunRecord,
   RunStore,
   StepRecord,
@@ -52,6 +54,11 @@ const statements = {
     text: `UPDATE runs SET status = $2, started_at = coalesce($3, started_at),
            finished_at = coalesce($4, finished_at) WHERE id = $1`,
   },
+  recordConcurrency: {
+    name: 'vk_record_concurrency',
+    text: `UPDATE runs SET concurrency_group = $2, concurrency_state = $3, concurrency_ahead = $4,
+           concurrency_at = $5 WHERE id = $1`,
+  },
   getRun: { name: 'vk_get_run', text: `SELECT ${runColumns} FROM runs WHERE id = $1` },
   listRuns: { name: 'vk_list_runs', text: `SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT $1` },
   listUnfinishedRuns: {
@@ -76,7 +83,10 @@ const statements = {
            outputs = coalesce($5::json, outputs),
            reason = CASE WHEN $7::integer IS NULL THEN coalesce($6, reason) ELSE $6 END,
            attempt = coalesce($7::integer, attempt), name = coalesce($8, name),
-           matrix = coalesce($9::json, matrix) WHERE id = $1`,
+           matrix = coalesce($9::json, matrix),
+           queued_at = CASE WHEN $7::integer IS NULL THEN coalesce($10, queued_at) ELSE $10 END,
+           not_before = CASE WHEN $7::integer IS NULL THEN coalesce($11, not_before) ELSE $11 END,
+           priority = coalesce($12, priority) WHERE id = $1`,
   },
   listJobs: {
     name: 'vk_list_jobs',
@@ -95,9 +105,10 @@ const statements = {
   },
   recordJobAttempt: {
     name: 'vk_record_job_attempt',
-    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6)
+    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
-           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason`,
+           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
+           retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason`,
   },
   listJobAttempts: {
     name: 'vk_list_job_attempts',
@@ -263,6 +274,9 @@ export class PostgresRunStore implements RunStore {
         patch.attempt ?? null,
         patch.name ?? null,
         patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
+        patch.queuedAt ?? null,
+        patch.notBefore ?? null,
+        patch.priority ?? null,
       ]);
       if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     });
@@ -300,11 +314,24 @@ export class PostgresRunStore implements RunStore {
           attempt.startedAt ?? null,
           attempt.finishedAt,
           attempt.reason ?? null,
+          attempt.retry?.delayMs ?? null,
+          attempt.retry?.reason ?? null,
         ]);
       } catch (error) {
         if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
         throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
       }
+    });
+  }
+
+  recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void> {
+    return this.#db.write(`record the concurrency state of run ${runId}`, async (query) => {
+      const key = runKey(runId);
+      const { group, state, ahead, at } = concurrency;
+      const changed =
+        key !== undefined &&
+        (await query(statements.recordConcurrency, [key, group, state, ahead ?? null, at])).rowCount !== 0;
+      if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
     });
   }
 
@@ -359,6 +386,8 @@ function runFromRow(row: RunRow): RunRecord {
   if (row.started_at !== null) run.startedAt = millis(row.started_at);
   if (row.finished_at !== null) run.finishedAt = millis(row.finished_at);
   if (row.attempt > 1) run.attempt = row.attempt;
+  const concurrency = concurrencyOfRow(row, millis);
+  if (concurrency !== undefined) run.concurrency = concurrency;
   return run;
 }
 
@@ -376,6 +405,9 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.finished_at !== null) job.finishedAt = millis(row.finished_at);
   if (row.reason !== null) job.reason = row.reason;
   if (row.attempt !== 1) job.attempt = row.attempt;
+  if (row.queued_at !== null) job.queuedAt = millis(row.queued_at);
+  if (row.not_before !== null) job.notBefore = millis(row.not_before);
+  if (row.priority !== null) job.priority = row.priority;
   return job;
 }
 
@@ -388,6 +420,8 @@ function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
   };
   if (row.started_at !== null) attempt.startedAt = millis(row.started_at);
   if (row.reason !== null) attempt.reason = row.reason;
+  if (row.retry_delay_ms !== null && row.retry_reason !== null)
+    attempt.retry = { delayMs: millis(row.retry_delay_ms), reason: row.retry_reason };
   return attempt;
 }
 

@@ -225,6 +225,20 @@ export const migrations: readonly string[] = [
   CREATE INDEX runners_by_replica ON runners (replica) WHERE connected = 1;
   CREATE INDEX runners_set_aside ON runners (mode) WHERE mode <> 'online';
   `,
+  `
+  -- What a replica that follows a run from the store tells its clients besides the rows' states: when
+  -- a job's attempt was queued (until when it waits, at which priority), why and after how long an
+  -- attempt was retried, and the run's place in its workflow's concurrency group.
+  ALTER TABLE jobs ADD COLUMN queued_at INTEGER;
+  ALTER TABLE jobs ADD COLUMN not_before INTEGER;
+  ALTER TABLE jobs ADD COLUMN priority TEXT;
+  ALTER TABLE job_attempts ADD COLUMN retry_delay_ms INTEGER;
+  ALTER TABLE job_attempts ADD COLUMN retry_reason TEXT;
+  ALTER TABLE runs ADD COLUMN concurrency_group TEXT;
+  ALTER TABLE runs ADD COLUMN concurrency_state TEXT;
+  ALTER TABLE runs ADD COLUMN concurrency_ahead INTEGER;
+  ALTER TABLE runs ADD COLUMN concurrency_at INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -3,6 +3,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import {
+  concurrencyOfRow,
   defaultRunLimit,
   type JobAttemptRow as JobAttemptRowOf,
   type JobRow as JobRowOf,
@@ -19,6 +20,7 @@ import type {
   JobRecord,
   NewJob,
   NewRun,
+  RunConcurrency,
   RunRecord,
   RunStore,
   StepRecord,
@@ -42,6 +44,7 @@ export class SqliteRunStore implements RunStore {
   readonly #nextRunNumber;
   readonly #insertRun;
   readonly #updateRun;
+  readonly #recordConcurrency;
   readonly #getRun;
   readonly #listRuns;
   readonly #listUnfinishedRuns;
@@ -75,6 +78,10 @@ export class SqliteRunStore implements RunStore {
       `UPDATE runs SET status = @status, started_at = coalesce(@startedAt, started_at),
        finished_at = coalesce(@finishedAt, finished_at) WHERE id = @id`,
     );
+    this.#recordConcurrency = db.prepare(
+      `UPDATE runs SET concurrency_group = @group, concurrency_state = @state,
+       concurrency_ahead = @ahead, concurrency_at = @at WHERE id = @id`,
+    );
     this.#getRun = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs WHERE id = ?`);
     this.#listRuns = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT ?`);
     this.#listUnfinishedRuns = db.prepare<[number], RunRow>(
@@ -92,7 +99,10 @@ export class SqliteRunStore implements RunStore {
        outputs = coalesce(@outputs, outputs),
        reason = CASE WHEN @attempt IS NULL THEN coalesce(@reason, reason) ELSE @reason END,
        attempt = coalesce(@attempt, attempt), name = coalesce(@name, name),
-       matrix = coalesce(@matrix, matrix) WHERE id = @id`,
+       matrix = coalesce(@matrix, matrix),
+       queued_at = CASE WHEN @attempt IS NULL THEN coalesce(@queuedAt, queued_at) ELSE @queuedAt END,
+       not_before = CASE WHEN @attempt IS NULL THEN coalesce(@notBefore, not_before) ELSE @notBefore END,
+       priority = coalesce(@priority, priority) WHERE id = @id`,
     );
     this.#listJobs = db.prepare<[number], JobRow>(
       `SELECT ${jobColumns} FROM jobs WHERE run_id = ? ORDER BY seq`,
@@ -110,7 +120,7 @@ export class SqliteRunStore implements RunStore {
     );
     this.#upsertJobAttempt = db.prepare(
       `INSERT OR REPLACE INTO job_attempts (${jobAttemptColumns})
-       VALUES (@jobId, @attempt, @status, @startedAt, @finishedAt, @reason)`,
+       VALUES (@jobId, @attempt, @status, @startedAt, @finishedAt, @reason, @retryDelayMs, @retryReason)`,
     );
     this.#listJobAttempts = db.prepare<[string], JobAttemptRow>(
       `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
@@ -195,6 +205,9 @@ export class SqliteRunStore implements RunStore {
         attempt: nullable(patch.attempt),
         name: nullable(patch.name),
         matrix: patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
+        queuedAt: nullable(patch.queuedAt),
+        notBefore: nullable(patch.notBefore),
+        priority: nullable(patch.priority),
       });
       if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     });
@@ -232,11 +245,24 @@ export class SqliteRunStore implements RunStore {
           startedAt: nullable(attempt.startedAt),
           finishedAt: attempt.finishedAt,
           reason: nullable(attempt.reason),
+          retryDelayMs: nullable(attempt.retry?.delayMs),
+          retryReason: nullable(attempt.retry?.reason),
         });
       } catch (error) {
         if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
         throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
       }
+    });
+  }
+
+  recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void> {
+    return this.commits.write(`record the concurrency state of run ${runId}`, () => {
+      const key = runKey(runId);
+      const { group, state, ahead, at } = concurrency;
+      const changed =
+        key !== undefined &&
+        this.#recordConcurrency.run({ id: key, group, state, ahead: nullable(ahead), at }).changes > 0;
+      if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
     });
   }
 
@@ -335,6 +361,8 @@ function runFromRow(row: RunRow): RunRecord {
   if (row.started_at !== null) run.startedAt = row.started_at;
   if (row.finished_at !== null) run.finishedAt = row.finished_at;
   if (row.attempt > 1) run.attempt = row.attempt;
+  const concurrency = concurrencyOfRow(row, (at) => at);
+  if (concurrency !== undefined) run.concurrency = concurrency;
   return run;
 }
 
@@ -352,6 +380,9 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.finished_at !== null) job.finishedAt = row.finished_at;
   if (row.reason !== null) job.reason = row.reason;
   if (row.attempt !== 1) job.attempt = row.attempt;
+  if (row.queued_at !== null) job.queuedAt = row.queued_at;
+  if (row.not_before !== null) job.notBefore = row.not_before;
+  if (row.priority !== null) job.priority = row.priority;
   return job;
 }
 
@@ -364,6 +395,8 @@ function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
   };
   if (row.started_at !== null) attempt.startedAt = row.started_at;
   if (row.reason !== null) attempt.reason = row.reason;
+  if (row.retry_delay_ms !== null && row.retry_reason !== null)
+    attempt.retry = { delayMs: row.retry_delay_ms, reason: row.retry_reason };
   return attempt;
 }
 
