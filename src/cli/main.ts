@@ -285,6 +285,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       '60s',
     )
     .option('--offer-ttl <duration>', 'how long a runner has to accept an offered job', '30s')
+    .option(
+      '--runner-retention <duration>',
+      'how long a runner not seen (it stopped, or lost its connection) stays listed as offline before it is forgotten, with its mode (at least 1m)',
+      '24h',
+    )
     .addHelpText(
       'after',
       '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr.\n' +

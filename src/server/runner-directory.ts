@@ -24,8 +24,10 @@ export interface LocalRunners {
  * and an operator's mode reaches a runner wherever it is connected. Every `intervalMs` it applies the
  * stored modes to the runners connected here, writes those whose presence changed, marks those that
  * left disconnected, and touches the rest (this replica's heartbeat). A runner whose replica has not
- * touched it for `staleAfterMs` — the replica died — is listed disconnected. Calls are serialised, so
- * a poll never reverts a mode set meanwhile. Lifecycle: `start()` once, `stop()` (idempotent) before
+ * touched it for `staleAfterMs` (the replica died) is listed disconnected, that is offline, as is one
+ * that left, until it has not been seen for `retentionMs`: then a poll prunes it from the store (at
+ * most once every `pruneEveryMs`; every replica does, which is harmless). Calls are serialised, so a
+ * poll never reverts a mode set meanwhile. Lifecycle: `start()` once, `stop()` (idempotent) before
  * the store closes; it marks this replica's runners disconnected.
  */
 export class RunnerDirectory {
@@ -38,6 +40,8 @@ export class RunnerDirectory {
   /** What was last written of each runner connected here. */
   private written = new Map<string, RunnerPresence>();
   private touchedAt = Number.NEGATIVE_INFINITY;
+  private prunedAt = Number.NEGATIVE_INFINITY;
+  private readonly pruneEveryMs: number;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -47,9 +51,15 @@ export class RunnerDirectory {
     readonly replica: string,
     private readonly clock: Clock,
     intervalMs: number,
+    /** Longer than `staleAfterMs` (the server's option is at least a minute), or live runners would go. */
+    private readonly retentionMs: number,
     logError: (error: unknown) => void,
   ) {
     this.staleAfterMs = Math.max(6_000, 3 * intervalMs);
+    if (!(retentionMs > this.staleAfterMs))
+      throw new RangeError(`a runner retention of ${retentionMs} ms would prune runners still connected`);
+    // Pruning is a chore, not a deadline: a row a few minutes past its retention harms nobody.
+    this.pruneEveryMs = Math.min(60_000, retentionMs / 4);
     this.polls = new PeriodicTask(() => this.sync(), intervalMs, logError);
   }
 
@@ -132,8 +142,10 @@ export class RunnerDirectory {
         ? { ...mine, replica: this.replica, lastSeenAt: now }
         : { ...mine, replica: row.replica, lastSeenAt: row.lastSeenAt };
     });
+    // Not stored yet (it registered since the last poll), or pruned or removed since it left: the
+    // store is the list of runners that are gone, so only a connected one is listed from here.
     for (const mine of local.values())
-      views.push(mine.connected ? { ...mine, replica: this.replica, lastSeenAt: now } : mine);
+      if (mine.connected) views.push({ ...mine, replica: this.replica, lastSeenAt: now });
     return views;
   }
 
@@ -185,6 +197,10 @@ export class RunnerDirectory {
     if (now - this.touchedAt >= this.staleAfterMs / 3) {
       await this.store.touch(this.replica, now);
       this.touchedAt = now;
+    }
+    if (now - this.prunedAt >= this.pruneEveryMs) {
+      await this.store.prune(now - this.retentionMs);
+      this.prunedAt = now;
     }
     this.written = present;
     for (const id of gone) this.applied.delete(id);

@@ -107,7 +107,10 @@ export const runnerViewSchema = z
     capacity: z.number(),
     running: z.number(),
     mode: z.enum(runnerModes),
-    connected: z.boolean(),
+    connected: z.boolean().meta({
+      description:
+        "false: offline (it stopped, or its replica stopped answering); listed so until it has not been seen for the server's --runner-retention (default 24h), then forgotten",
+    }),
     transport: z.string().optional(),
     capabilities: runnerCapabilitiesSchema.optional(),
     replica: z

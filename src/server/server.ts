@@ -55,11 +55,19 @@ export interface ServerOptions {
    */
   readonly runnerSyncIntervalMs?: number;
   /**
+   * How long a runner that has not been seen (it left, or its replica died) stays listed, as offline,
+   * before it is pruned from the store; its operator mode goes with it. Default 24 h.
+   */
+  readonly runnerRetentionMs?: number;
+  /**
    * How often an event or log stream of a run this replica does not drive reads the store for what
    * is new (stored-run-follower.ts). Default 500 ms.
    */
   readonly streamPollIntervalMs?: number;
 }
+
+/** GitHub removes a self-hosted runner offline for 14 days (an ephemeral one after a day); a day here. */
+export const defaultRunnerRetentionMs = 24 * 60 * 60 * 1000;
 
 /**
  * `valkyrie server`: the HTTP API, the runner protocol endpoints (WebSocket and long-poll, on the same
@@ -114,6 +122,7 @@ export class ValkyrieServer implements AsyncDisposable {
         replicaName(),
         clock,
         options.runnerSyncIntervalMs ?? 1_000,
+        options.runnerRetentionMs ?? defaultRunnerRetentionMs,
         logError,
       );
       const feed = new RunFeed(stores, { pollMs: options.streamPollIntervalMs ?? 500, logError });

@@ -36,7 +36,9 @@ export interface StoredRunner extends RunnerPresence {
  * runners connected to it (`connected`, again whenever what it knows of one changes), `touch`es them
  * every few seconds while they stay, and marks them `disconnected` when their connection closes; an
  * operator's `setMode` is stored here, and every replica polls `modes()` to apply it to the runners
- * it holds. A runner that moves to another replica is that replica's from its next `connected` on:
+ * it holds. A row goes with `prune` once its runner has not been seen for the retention, or with
+ * `remove` when its runner is deregistered (its credential revoked); its mode goes with it, and a
+ * runner that connects again after that is written anew. A runner that moves to another replica is that replica's from its next `connected` on:
  * the first replica's later `disconnected` or `touch` no longer reaches it. Calls are applied in the
  * order they are made; reads see every write made before them.
  */
@@ -54,6 +56,13 @@ export interface RunnerStore {
   setMode(id: string, mode: RunnerMode): Promise<StoredRunner | undefined>;
   /** The runners whose mode is not `online`, by id (the few an operator has set aside). */
   modes(): Promise<Map<string, RunnerMode>>;
-  /** Every runner ever written, in the order they were first written. */
+  /** Every runner written and not pruned or removed since, in the order they were first written. */
   list(): Promise<StoredRunner[]>;
+  /**
+   * Deletes the runners last seen before `seenBefore`, whether they are marked disconnected or their
+   * replica stopped touching them; how many it deleted. Idempotent; safe from every replica at once.
+   */
+  prune(seenBefore: number): Promise<number>;
+  /** Deletes one runner's row; false when there was none. */
+  remove(id: string): Promise<boolean>;
 }

@@ -10,7 +10,7 @@ describe('valkyrie runners', () => {
     const { server, request, token } = await startTestServer();
     const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
     expect((await ws.run(['runners', 'list'], env)).stdout).toBe(
-      'No runner has connected to this server yet.\n',
+      "No runners: none is connected, or was seen within the server's runner retention.\n",
     );
 
     const runner = await connectScriptedRunner(server.url, await credential(request, token), 2);
@@ -24,7 +24,7 @@ describe('valkyrie runners', () => {
     const id = listed[0]?.id ?? '';
     const table = (await ws.run(['runners', 'list'], env)).stdout.split('\n');
     expect(table[0]).toMatch(/^ID\s+NAME\s+STATUS\s+MODE\s+JOBS\s+LABELS\s+LAST SEEN$/);
-    expect(table[1]).toMatch(new RegExp(`^${id}\\s+scripted\\s+connected\\s+online\\s+0/2\\s+linux`));
+    expect(table[1]).toMatch(new RegExp(`^${id}\\s+scripted\\s+online\\s+online\\s+0/2\\s+linux`));
 
     const drained = await ws.run(['runners', 'drain', id], env);
     expect(drained).toMatchObject({
@@ -56,5 +56,14 @@ describe('valkyrie runners', () => {
       mode: 'online',
     });
     runner.transport.close();
+
+    // Gone, it stays listed as offline (until the retention); its credential revoked, it is deregistered.
+    await expect
+      .poll(async () => (await ws.run(['runners', 'list'], env)).stdout.split('\n')[1] ?? '')
+      .toMatch(new RegExp(`^${id}\\s+scripted\\s+offline\\s+online\\s+0/2`));
+    expect(await ws.run(['token', 'revoke', id], env)).toMatchObject({ code: 0 });
+    expect((await ws.run(['runners', 'list'], env)).stdout).toBe(
+      "No runners: none is connected, or was seen within the server's runner retention.\n",
+    );
   });
 });

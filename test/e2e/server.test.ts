@@ -144,6 +144,11 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --tls-cert: cannot read nope.pem: no such file\n',
     });
+    // A retention shorter than a replica's missed heartbeats would forget runners still there.
+    expect(await workspace.run(['server', '--port', '0', '--runner-retention', '10s'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --runner-retention: expected at least 1m, received "10s"\n',
+    });
     first.child.kill('SIGTERM');
     expect((await first.done).code).toBe(0);
   });

@@ -103,6 +103,47 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     const connected = Object.fromEntries(listed.map((runner) => [runner.id, runner.connected]));
     expect(connected).toMatchObject({ rnr_ghost: false, rnr_fresh: true });
   });
+
+  it(`${name}: a replica's sweep prunes runners not seen for the retention, and lists the others gone as offline until then`, async () => {
+    const stores = await openStores();
+    const now = Date.now();
+    try {
+      const presence = { name: 'old', labels: ['linux'], capacity: 1, running: 0, draining: false };
+      // Left by a replica that died two minutes ago; another that stopped (drained) half a minute ago.
+      await stores.runners.connected('dead-replica', [{ id: 'rnr_old', ...presence }], now - 120_000);
+      await stores.runners.setMode('rnr_old', 'maintenance');
+      await stores.runners.connected(
+        'replica-x',
+        [{ id: 'rnr_left', ...presence, draining: true }],
+        now - 40_000,
+      );
+      await stores.runners.disconnected('replica-x', ['rnr_left'], now - 30_000);
+    } finally {
+      await stores.close();
+    }
+    const replica = await startTestServer({
+      stores: await openStores(),
+      runnerSyncIntervalMs: syncMs,
+      runnerRetentionMs: 60_000,
+    });
+    const runner = await connectScriptedRunner(
+      replica.server.url,
+      await credential(replica.request, replica.token),
+      1,
+    );
+    const listed = await until(
+      replica,
+      (runners) => runners.length === 2 && !runners.some((r) => r.id === 'rnr_old'),
+    );
+    expect(listed[0]).toMatchObject({
+      id: 'rnr_left',
+      connected: false,
+      mode: 'draining',
+      lastSeenAt: now - 30_000,
+    });
+    expect(listed[1]).toMatchObject({ connected: true, mode: 'online' });
+    runner.transport.close();
+  });
 }
 
 async function until(server: TestServer, done: (runners: Listed[]) => boolean): Promise<Listed[]> {

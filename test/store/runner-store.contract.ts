@@ -112,6 +112,43 @@ export function runnerStoreContract(make: StoresFactory): void {
       ]);
     });
 
+    it('prunes the runners not seen since a time, disconnected or left by a replica that died; fresh ones stay', async () => {
+      await runners().connected(
+        'replica-a',
+        [presence({ id: 'rnr_left' }), presence({ id: 'rnr_here' })],
+        100,
+      );
+      await runners().disconnected('replica-a', ['rnr_left'], 150);
+      // A replica that died never marked its runner disconnected: only its age tells.
+      await runners().connected('dead-replica', [presence({ id: 'rnr_ghost' })], 120);
+      await runners().connected('replica-b', [presence({ id: 'rnr_recent' })], 400);
+      await runners().disconnected('replica-b', ['rnr_recent'], 450);
+      await runners().setMode('rnr_ghost', 'maintenance');
+      await runners().touch('replica-a', 500);
+      // rnr_recent, seen at exactly the bound, stays.
+      expect(await runners().prune(450)).toBe(2);
+      expect((await runners().list()).map((runner) => runner.id)).toEqual(['rnr_here', 'rnr_recent']);
+      expect(await runners().modes()).toEqual(new Map());
+      expect(await runners().prune(450)).toBe(0);
+      // One that connects again after it was pruned is written anew: first seen now, online.
+      await runners().connected('replica-b', [presence({ id: 'rnr_ghost' })], 600);
+      expect((await runners().list()).at(-1)).toMatchObject({
+        id: 'rnr_ghost',
+        firstSeenAt: 600,
+        mode: 'online',
+      });
+    });
+
+    it('removes one runner by id, and says whether there was one', async () => {
+      await runners().connected('replica-a', [presence({ id: 'rnr_1' }), presence({ id: 'rnr_2' })], 100);
+      await runners().setMode('rnr_1', 'draining');
+      expect(await runners().remove('rnr_1')).toBe(true);
+      expect(await runners().remove('rnr_1')).toBe(false);
+      expect(await runners().remove('nobody')).toBe(false);
+      expect((await runners().list()).map((runner) => runner.id)).toEqual(['rnr_2']);
+      expect(await runners().modes()).toEqual(new Map());
+    });
+
     it('takes an empty batch', async () => {
       await runners().connected('replica-a', [], 1);
       await runners().disconnected('replica-a', [], 1);

@@ -24,13 +24,16 @@ async function listRunners(options: RunnersListOptions): Promise<number> {
     return ExitCode.succeeded;
   }
   if (runners.length === 0) {
-    process.stdout.write('No runner has connected to this server yet.\n');
+    process.stdout.write(
+      "No runners: none is connected, or was seen within the server's runner retention.\n",
+    );
     return ExitCode.succeeded;
   }
   const rows = runners.map((runner) => [
     runner.id,
     runner.name,
-    runner.connected ? 'connected' : 'disconnected',
+    // GitHub's words: an offline runner stays listed until the server's --runner-retention forgets it.
+    runner.connected ? 'online' : 'offline',
     runner.mode,
     `${runner.running}/${runner.capacity}`,
     runner.labels.join(','),

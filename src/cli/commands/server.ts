@@ -16,6 +16,7 @@ export interface ServerCommandOptions {
   readonly drainTimeout: string;
   readonly leaseTtl: string;
   readonly offerTtl: string;
+  readonly runnerRetention: string;
 }
 
 /**
@@ -29,6 +30,12 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const drainTimeoutMs = durationFlag('--drain-timeout', options.drainTimeout, 0);
   const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl);
   const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl);
+  const runnerRetentionMs = durationFlag('--runner-retention', options.runnerRetention);
+  // Shorter than a few missed heartbeats of a replica would forget runners that are still there.
+  if (runnerRetentionMs < 60_000)
+    throw new UsageError(
+      `--runner-retention: expected at least 1m, received ${JSON.stringify(options.runnerRetention)}`,
+    );
   const tls = readTls(options.tlsCert, options.tlsKey);
   const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
   const stores = await openStores(options.db, dataDir);
@@ -39,6 +46,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     port,
     dataDir,
     drainTimeoutMs,
+    runnerRetentionMs,
     controlPlane: { leaseTtlMs, offerTtlMs },
     ...(tls === undefined ? {} : { tls }),
     ...(adminToken === undefined ? {} : { adminToken }),

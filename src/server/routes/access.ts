@@ -50,7 +50,8 @@ export function accessRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'DELETE',
       url: '/api/v1/tokens/:id',
-      summary: 'Revoke a token: it is refused from now on (401)',
+      summary:
+        "Revoke a token: it is refused from now on (401); a runner's credential deregisters the runner (it leaves the runner list)",
       access: 'admin',
       params: idParams,
       responses: {
@@ -59,6 +60,8 @@ export function accessRoutes(context: ApiContext): Route[] {
       },
       async handle({ params }) {
         await authority.revoke(params.id);
+        // A runner's id is its credential's: with the credential gone, it can never come back as itself.
+        await context.stores.runners.remove(params.id);
         return { status: 204 };
       },
     }),

@@ -50,6 +50,8 @@ const statements = {
   },
   modes: { name: 'vk_runner_modes', text: "SELECT id, mode FROM runners WHERE mode <> 'online'" },
   all: { name: 'vk_list_runners', text: `SELECT ${columns} FROM runners ORDER BY first_seen_at, id` },
+  prune: { name: 'vk_prune_runners', text: 'DELETE FROM runners WHERE last_seen_at < $1' },
+  remove: { name: 'vk_remove_runner', text: 'DELETE FROM runners WHERE id = $1' },
 } satisfies Record<string, Statement>;
 
 /** RunnerStore on the shared pool. */
@@ -112,6 +114,20 @@ export class PostgresRunnerStore implements RunnerStore {
     return this.#db.read('list runners', async (query) => {
       const { rows } = await query<RunnerRow>(statements.all, []);
       return rows.map(runnerOf);
+    });
+  }
+
+  prune(seenBefore: number): Promise<number> {
+    return this.#db.write('prune runners', async (query) => {
+      const { rowCount } = await query(statements.prune, [seenBefore]);
+      return rowCount ?? 0;
+    });
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.#db.write(`remove runner ${id}`, async (query) => {
+      const { rowCount } = await query(statements.remove, [id]);
+      return (rowCount ?? 0) > 0;
     });
   }
 }

@@ -46,6 +46,8 @@ export class SqliteRunnerStore implements RunnerStore {
   readonly #find;
   readonly #modes;
   readonly #all;
+  readonly #prune;
+  readonly #remove;
 
   constructor(
     db: Database.Database,
@@ -72,6 +74,8 @@ export class SqliteRunnerStore implements RunnerStore {
       "SELECT id, mode FROM runners WHERE mode <> 'online'",
     );
     this.#all = db.prepare<[], RunnerRow>(`SELECT ${columns} FROM runners ORDER BY first_seen_at, id`);
+    this.#prune = db.prepare<[number]>('DELETE FROM runners WHERE last_seen_at < ?');
+    this.#remove = db.prepare<[string]>('DELETE FROM runners WHERE id = ?');
   }
 
   connected(replica: string, runners: readonly RunnerPresence[], at: number): Promise<void> {
@@ -123,6 +127,14 @@ export class SqliteRunnerStore implements RunnerStore {
 
   list(): Promise<StoredRunner[]> {
     return this.commits.read('list runners', () => this.#all.all().map(runnerOf));
+  }
+
+  prune(seenBefore: number): Promise<number> {
+    return this.commits.write('prune runners', () => this.#prune.run(seenBefore).changes);
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.commits.write(`remove runner ${id}`, () => this.#remove.run(id).changes > 0);
   }
 }
 
