@@ -31,7 +31,7 @@ export interface StoredRunFollowOptions {
 /**
  * Follows a run from the store, for a replica that does not drive it (or a client that reconnects):
  * on every read, the run's place in its concurrency group when it changed, `run.started` once the run
- * has the slot, the jobs' retries and queueings, the jobs that started, their steps that started, the
+ * has started (it had to wait for its group's slot), the jobs' retries and queueings, the jobs that started, their steps that started, the
  * log lines appended since the last read, the steps and jobs that finished, and `run.completed` once
  * the run has finished — then `end`. Reads are in that order (run, jobs, steps, attempts, then logs),
  * and the driver writes each record before the next (retry before queueing before start), so a job
@@ -76,9 +76,17 @@ async function follow(
   while (!signal.aborted) {
     const run = await runs.getRun(runId);
     if (run === undefined) return;
+    const place = jobId === undefined ? queueing.place(run) : undefined;
+    // Until the driver has stored the start, a run waits for its group's slot (or is about to start):
+    // its jobs, read in the same round, would come before its run.started.
+    if (!runStarted && run.status === 'queued') {
+      if (place !== undefined) subscriber.event(place);
+      await sleep(pollMs, signal);
+      continue;
+    }
     const jobs = await runs.listJobs(runId);
     const stepEvents = jobId === undefined ? await steps.read(runs, run, jobs, completed) : undefined;
-    const queueEvents = jobId === undefined ? await queueing.read(runs, run, jobs) : undefined;
+    const queueEvents = jobId === undefined ? await queueing.jobs(runs, jobs) : [];
     const lines = [];
     for (;;) {
       const page = await logs.readAfter(runId, position, jobId === undefined ? {} : { jobId });
@@ -87,13 +95,16 @@ async function follow(
       position = page.position;
     }
     if (signal.aborted) return;
-    const events: RunEvent[] = [...(queueEvents?.before ?? [])];
-    // A run waiting for its group's slot has not started: the driver says run.started once it has it.
-    if (!runStarted && (run.concurrency === undefined || run.startedAt !== undefined)) {
+    // A running run asked to stop is told after its start; a waiting or replaced one before.
+    const asked = place?.type === 'concurrency' && place.state === 'cancel-requested';
+    const events: RunEvent[] = place === undefined || asked ? [] : [place];
+    // Never for a run that ended before it started (replaced in its group): the driver's feed has none.
+    if (!runStarted && (run.status === 'running' || run.startedAt !== undefined)) {
       events.push(runStartedOf(run));
       runStarted = true;
     }
-    events.push(...(queueEvents?.after ?? []));
+    if (place !== undefined && asked) events.push(place);
+    events.push(...queueEvents);
     const names = new Map(jobs.map((job) => [job.id, job.name]));
     for (const job of jobs) {
       if ((job.status === 'running' || isTerminal(job.status)) && job.startedAt !== undefined) {
@@ -116,41 +127,40 @@ async function follow(
 
 /**
  * What the driver tells of a run besides its records' states, from what it stores for that: the run's
- * place in its concurrency group when it changed (`before` run.started, or `after` it for a running
- * run asked to stop), each retry of a job (one read of its ended attempts when its attempt grew), and
- * each queueing of a job's attempt.
+ * place in its concurrency group when it changed, each retry of a job (one read of its ended attempts
+ * when its attempt grew), and each queueing of a job's attempt.
  */
 class QueueEvents {
-  readonly #concurrency = new Set<string>();
+  readonly #places = new Set<string>();
   readonly #queued = new Set<string>();
   /** Per job, the attempt up to which its retries were told. */
   readonly #retriedUpTo = new Map<string, number>();
 
-  async read(
-    runs: RunStore,
-    run: RunRecord,
-    jobs: readonly JobRecord[],
-  ): Promise<{ before: RunEvent[]; after: RunEvent[] }> {
-    const before: RunEvent[] = [];
-    const after: RunEvent[] = [];
+  /** The run's place in its group, when it is not the one told last. */
+  place(run: RunRecord): RunEvent | undefined {
     const place = run.concurrency;
-    if (place !== undefined && firstTime(this.#concurrency, JSON.stringify(place)))
-      (place.state === 'cancel-requested' ? after : before).push(concurrencyOf(run, place));
+    return place !== undefined && firstTime(this.#places, JSON.stringify(place))
+      ? concurrencyOf(run, place)
+      : undefined;
+  }
+
+  async jobs(runs: RunStore, jobs: readonly JobRecord[]): Promise<RunEvent[]> {
+    const events: RunEvent[] = [];
     for (const job of jobs) {
       const attempt = job.attempt ?? 1;
       const toldUpTo = this.#retriedUpTo.get(job.id) ?? 1;
       if (attempt > toldUpTo) {
         for (const ended of await runs.listJobAttempts(job.id)) {
           const retrying = ended.attempt >= toldUpTo ? jobRetryingOf(ended, job) : undefined;
-          if (retrying !== undefined && ended.attempt < attempt) after.push(retrying);
+          if (retrying !== undefined && ended.attempt < attempt) events.push(retrying);
         }
         this.#retriedUpTo.set(job.id, attempt);
       }
       const queued = jobQueuedOf(job);
       if (queued !== undefined && firstTime(this.#queued, `${attemptKey(job)}@${job.queuedAt}`))
-        after.push(queued);
+        events.push(queued);
     }
-    return { before, after };
+    return events;
   }
 }
 

@@ -167,7 +167,9 @@ export async function openEvents(
     headers: { authorization: `Bearer ${token}`, ...headers },
     signal: abort.signal,
   });
-  if (response.body === null) throw new Error(`no body: ${response.status}`);
+  // An error answer read as an event stream would look like one that ended at once.
+  if (!response.headers.get('content-type')?.includes('text/event-stream') || response.body === null)
+    throw new Error(`not an event stream: ${response.status} ${await response.text()}`);
   const events = readServerSentEvents(response.body as unknown as AsyncIterable<Uint8Array>);
   return {
     async next() {
