@@ -104,6 +104,10 @@ export class ControlPlane {
     return this.dispatcher.setRunnerMode(runnerId, mode);
   }
 
+  forgetRunners(closedBefore: number): void {
+    this.dispatcher.forgetRunners(closedBefore);
+  }
+
   /**
    * Stops driving a run another process has taken over (this one's heartbeat no longer lands): its
    * jobs leave the queue, offers and slots are dropped, runners holding its jobs are told to stop, and

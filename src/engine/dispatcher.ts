@@ -109,6 +109,11 @@ export class Dispatcher {
     });
   }
 
+  /** Forgets runners (with an identity) that disconnected before `time`: see RunnerRegistry. */
+  forgetRunners(closedBefore: number): void {
+    this.registry.forgetClosedBefore(closedBefore);
+  }
+
   /** Draining and maintenance runners get no new offers. False when no runner has that id. */
   setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
     if (!this.registry.setMode(runnerId, mode)) return false;
@@ -355,7 +360,7 @@ export class Dispatcher {
    */
   private onClose(session: RunnerSession, reason: string, dispatch = true): void {
     if (session.closed) return;
-    this.registry.closed(session);
+    this.registry.closed(session, this.options.clock.now());
     this.held.delete(session);
     const leased: string[] = [];
     for (const jobId of [...session.assigned]) {

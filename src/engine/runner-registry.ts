@@ -35,6 +35,8 @@ interface RunnerRecord {
   session: RunnerSession;
   /** Jobs its closed session held leases on, until it registers again. */
   detached: string[];
+  /** When its latest session closed (the caller's clock); undefined while that session is open. */
+  closedAt?: number;
 }
 
 /**
@@ -87,18 +89,35 @@ export class RunnerRegistry {
     } else {
       if (record.session !== session && !record.session.closed) superseded = record.session;
       record.session = session;
+      record.closedAt = undefined;
       if (stored !== undefined) record.mode = stored;
     }
     this.refresh(session);
     return superseded;
   }
 
-  /** The session's connection closed: it gets no more offers. A runner without identity is forgotten. */
-  closed(session: RunnerSession): void {
+  /**
+   * The session's connection closed at `now`: it gets no more offers. A runner without identity is
+   * forgotten; one with an identity stays listed, disconnected, until `forgetClosedBefore`.
+   */
+  closed(session: RunnerSession, now: number): void {
     session.closed = true;
     this.free.delete(session);
     const record = this.records.get(session.runnerId);
-    if (record?.session === session && !session.durable) this.records.delete(session.runnerId);
+    if (record?.session !== session) return;
+    if (session.durable) record.closedAt = now;
+    else this.records.delete(session.runnerId);
+  }
+
+  /**
+   * Forgets the runners whose latest session closed before `time`, with their modes and detached
+   * jobs: a server that sees many runners come and go (autoscaled, ephemeral) would otherwise keep
+   * every one it ever saw. The detached jobs' leases expired long before, and a runner that comes
+   * back registers anew.
+   */
+  forgetClosedBefore(time: number): void {
+    for (const [runnerId, record] of this.records)
+      if (record.closedAt !== undefined && record.closedAt < time) this.records.delete(runnerId);
   }
 
   /** Keeps the jobs a closed session of a runner with identity held leases on, for its next register. */

@@ -13,10 +13,12 @@ export interface FleetRunnerView extends RunnerView {
   readonly lastSeenAt?: number;
 }
 
-/** What the directory needs of the control plane: its runners, and applying a mode to one. */
+/** What the directory needs of the control plane: its runners, applying a mode to one, forgetting. */
 export interface LocalRunners {
   runners(): RunnerView[];
   setRunnerMode(runnerId: string, mode: RunnerMode): boolean;
+  /** Forgets the runners that disconnected before `closedBefore` (epoch ms). */
+  forgetRunners(closedBefore: number): void;
 }
 
 /**
@@ -199,6 +201,8 @@ export class RunnerDirectory {
       this.touchedAt = now;
     }
     if (now - this.prunedAt >= this.pruneEveryMs) {
+      // The control plane forgets them too: they are listed from the store, which no longer has them.
+      local.forgetRunners(now - this.retentionMs);
       await this.store.prune(now - this.retentionMs);
       this.prunedAt = now;
     }
