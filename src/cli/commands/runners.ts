@@ -1,11 +1,8 @@
-import type { RunnerView } from '../../engine/runner-view.js';
+import type { FleetRunnerView } from '../../server/runner-directory.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { withServerFailures } from '../server-failure.js';
 import { isoSeconds, textTable } from '../views/text-table.js';
-
-/** A runner as GET /api/v1/runners lists it: the fleet's, from every replica. */
-type ListedRunner = RunnerView & { readonly replica?: string; readonly lastSeenAt?: number };
 
 export interface RunnersListOptions extends ApiClientFlags {
   readonly json?: boolean;
@@ -18,7 +15,7 @@ export function runnersListCommand(options: RunnersListOptions): Promise<number>
 
 async function listRunners(options: RunnersListOptions): Promise<number> {
   const client = ApiClient.fromFlags(options);
-  const { runners } = await client.request<{ runners: ListedRunner[] }>('GET', '/api/v1/runners');
+  const { runners } = await client.request<{ runners: FleetRunnerView[] }>('GET', '/api/v1/runners');
   if (options.json) {
     process.stdout.write(`${JSON.stringify(runners)}\n`);
     return ExitCode.succeeded;
@@ -59,7 +56,7 @@ export function runnerModeCommand(
 ): Promise<number> {
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
-    const { runner } = await client.request<{ runner: ListedRunner }>(
+    const { runner } = await client.request<{ runner: FleetRunnerView }>(
       'POST',
       `/api/v1/runners/${encodeURIComponent(id)}/${action}`,
     );
