@@ -30,7 +30,11 @@ export function startProcess(
   return { child, stdout: () => stdout, stderr: () => stderr, done: collect(child) };
 }
 
-/** Starts `valkyrie server --port 0` and waits for its one line with the URL. */
+/**
+ * Starts `valkyrie server --port 0` and waits for its one line with the URL. Its data directory is
+ * `.valkyrie/server` in the workspace, which bundles leave out: a `submit` from the workspace must not
+ * pack the server's live SQLite files (they change while they are read, and the bundle is refused).
+ */
 export async function startServer(
   workspace: Workspace,
   args: readonly string[] = [],
@@ -38,7 +42,7 @@ export async function startServer(
 ): Promise<StartedServer> {
   const started = startProcess(
     workspace,
-    ['server', '--port', '0', '--data-dir', 'data', '--drain-timeout', '2s', ...args],
+    ['server', '--port', '0', '--data-dir', '.valkyrie/server', '--drain-timeout', '2s', ...args],
     env,
   );
   const url = await new Promise<string>((resolve, reject) => {

@@ -61,7 +61,7 @@ async function startRunner(name: string, args: readonly string[], serverUrl = se
     '--name',
     name,
     '--work-dir',
-    join(ws.dir, `work-${name}`),
+    join(ws.dir, '.valkyrie', `work-${name}`),
     ...args,
   ]);
   processes.push(runner);
@@ -92,6 +92,20 @@ function submit(file: string): StartedProcess {
   });
   processes.push(follow);
   return follow;
+}
+
+/** Waits for `condition` while `follow` runs; a submit that ended first fails the wait with its output. */
+async function waitWhileFollowing(
+  follow: StartedProcess,
+  condition: () => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  await waitFor(() => condition() || follow.child.exitCode !== null, timeoutMs, what);
+  if (!condition())
+    throw new Error(
+      `submit exited ${follow.child.exitCode} before ${what}: ${follow.stderr()}${follow.stdout()}`,
+    );
 }
 
 function lines(path: string): string[] {
@@ -197,7 +211,7 @@ jobs:
 `,
       );
       const follow = submit(file);
-      await waitFor(() => lines(started).length >= 2, 20_000, 'the first jobs to start');
+      await waitWhileFollowing(follow, () => lines(started).length >= 2, 20_000, 'the first jobs started');
       proxy.blockWebSockets();
       const result = await follow.done;
       expect(result.code, result.stderr).toBe(0);
@@ -232,7 +246,12 @@ jobs:
 `,
     );
     const follow = submit(file);
-    await waitFor(() => readPid(stepPid) !== undefined, 20_000, 'the job to start on the doomed runner');
+    await waitWhileFollowing(
+      follow,
+      () => readPid(stepPid) !== undefined,
+      20_000,
+      'the job started on the doomed runner',
+    );
     victim.child.kill('SIGKILL');
     // The step's process group outlives its runner, as a real machine's would after an agent crash;
     // it must not be what finishes the job.
@@ -269,7 +288,7 @@ jobs:
       '--name',
       'intruder',
       '--work-dir',
-      join(ws.dir, 'work-intruder'),
+      join(ws.dir, '.valkyrie', 'work-intruder'),
     ]);
     const refusedResult = await refused.done;
     expect(refusedResult.code).toBe(2);

@@ -92,7 +92,7 @@ jobs:
       '--labels',
       'takeover',
       '--work-dir',
-      join(ws.dir, 'work'),
+      join(ws.dir, '.valkyrie', 'work'),
     ]);
     processes.push(runner);
     await waitForRun(second.url, plain, 'succeeded');

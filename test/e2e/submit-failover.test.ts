@@ -64,7 +64,7 @@ jobs:
     const runner = startProcess(ws, [
       'runner',
       ...['--server', balanced, '--token', registration.token, '--labels', 'failover'],
-      ...['--work-dir', join(ws.dir, 'work')],
+      ...['--work-dir', join(ws.dir, '.valkyrie', 'work')],
     ]);
     processes.push(runner);
     const submit = startProcess(ws, [
