@@ -1,5 +1,6 @@
 import { findCycle } from '../core/dag.js';
 import { isValkyrieError, ValkyrieError } from '../core/errors.js';
+import { setOwn } from '../core/own-property.js';
 import type { JobOutcome } from './events.js';
 import type { EngineTask } from './job-record.js';
 import type { JobOptions } from './options.js';
@@ -227,7 +228,7 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
       for (const child of children[at] ?? []) {
         if (finished[child] === 1) continue;
         finished[child] = 1;
-        outcomes[ids[child] ?? ''] = { kind: 'skipped', blockedBy };
+        setOwn(outcomes, ids[child] ?? '', { kind: 'skipped', blockedBy });
         skipBelow(child, blockedBy);
         done();
       }
@@ -236,9 +237,9 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
       if (finished[at] === 1) return;
       finished[at] = 1;
       const id = ids[at] ?? '';
-      outcomes[id] = outcome;
+      setOwn(outcomes, id, outcome);
       if (outcome.kind === 'succeeded') {
-        outputs[id] = outcome.output;
+        setOwn(outputs, id, outcome.output);
         for (const child of children[at] ?? []) {
           const left = (waitingFor[child] ?? 0) - 1;
           waitingFor[child] = left;
@@ -256,7 +257,7 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
       const parentOutputs: Record<string, unknown> = {};
       for (const parent of parents[at] ?? []) {
         const parentId = ids[parent] ?? '';
-        parentOutputs[parentId] = outputs[parentId];
+        setOwn(parentOutputs, parentId, outputs[parentId]);
       }
       try {
         host.enqueue(node.task, { input: node.input, parents: parentOutputs }, node.options, (outcome) =>

@@ -1,4 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
+import { setOwn } from '../../core/own-property.js';
 
 /**
  * How RecordJournalWriter copies a payload into shared memory. The copy is on every result's
@@ -155,13 +156,8 @@ export function decodePayload(view: DataView, at: number): [unknown, number] {
       for (let i = 0; i < count; i++) {
         const [key, keyEnd] = readString(view, offset);
         const [field, end] = decodePayload(view, keyEnd);
-        // defineProperty: a key "__proto__" is data here, as in a structured clone.
-        Object.defineProperty(object, key, {
-          value: field,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+        // A key "__proto__" is data here, as in a structured clone.
+        setOwn(object, key, field);
         offset = end;
       }
       return [object, offset];
