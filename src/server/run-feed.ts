@@ -34,9 +34,9 @@ export interface RunFeedOptions {
  * subscriber that arrives late gets the whole run replayed, then the live events; one that comes back
  * with the id of the last event it got (Last-Event-ID) continues right after it. An unfinished run
  * this process does not drive (another replica's), or one whose client comes back with an id of
- * another feed, is followed from the store (from its start; the client skips what it has seen). A
- * finished run is summarised from the store. Memory: every event of every active run, log lines
- * included, until the run completes.
+ * another feed, is followed from the store (from its start; the client skips what it has seen), and a
+ * finished run is replayed from the store the same way, then the stream ends. Memory: every event of
+ * every active run, log lines included, until the run completes.
  */
 export class RunFeed {
   private readonly active = new Map<string, ActiveFeed>();
@@ -86,9 +86,12 @@ export class RunFeed {
       live.subscribers.add(subscriber);
       return () => live.subscribers.delete(subscriber);
     }
+    // A finished run is replayed whole from the store as well, not summarised: this process answers a
+    // request after its own writes made before it, a run's end among them, so a client that came while
+    // the run was live here often finds it completed and gone from `active` (another replica, whose
+    // reads do not wait for those writes, would still follow it from the store).
     const run = this.closed ? undefined : await this.stores.runs.getRun(asRunId(runId));
-    if (run !== undefined && (!isFinished(run) || lastEventId !== undefined))
-      return this.followStored(runId, subscriber);
+    if (run !== undefined) return this.followStored(runId, subscriber);
     for (const event of await this.summary(runId)) subscriber.event(event);
     subscriber.end();
     return () => {};
