@@ -31,8 +31,8 @@ export interface StoredRunFollowOptions {
 /**
  * Follows a run from the store, for a replica that does not drive it (or a client that reconnects):
  * on every read, the run's place in its concurrency group when it changed, `run.started` once the run
- * has started (it had to wait for its group's slot), the jobs' retries and queueings, the jobs that started, their steps that started, the
- * log lines appended since the last read, the steps and jobs that finished, and `run.completed` once
+ * has started (it had to wait for its group's slot), the jobs' retries and queueings, the jobs that
+ * started, their steps that started, the log lines appended since the last read, the steps and jobs that finished, and `run.completed` once
  * the run has finished — then `end`. Reads are in that order (run, jobs, steps, attempts, then logs),
  * and the driver writes each record before the next (retry before queueing before start), so a job
  * that is read finished has every step and line of it already read. The events are the ones the
