@@ -2,7 +2,7 @@ import type { JobId, RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import { sleep } from '../core/sleep.js';
 import type { RunEvent } from '../engine/events.js';
-import type { LogStore } from '../store/logs.js';
+import type { LogLine, LogStore } from '../store/logs.js';
 import type { JobRecord, RunRecord, RunStore } from '../store/runs.js';
 import type { RunSubscriber } from './run-feed.js';
 import {
@@ -87,6 +87,7 @@ async function follow(
     const jobs = await runs.listJobs(runId);
     const stepEvents = jobId === undefined ? await steps.read(runs, run, jobs, completed) : undefined;
     const queueEvents = jobId === undefined ? await queueing.jobs(runs, jobs) : [];
+    const jobsStarted = jobStarts(jobs, run, started);
     const lines = [];
     for (;;) {
       const page = await logs.readAfter(runId, position, jobId === undefined ? {} : { jobId });
@@ -94,6 +95,14 @@ async function follow(
       if (page.position === position) break;
       position = page.position;
     }
+    // A step (or job) that started after its read and printed before the logs' read: its start is
+    // stored before its lines, so one more read finds it, and it is told before them. Its end, if
+    // seen now, waits for the next round, whose log read will have every line of it.
+    const late =
+      stepEvents !== undefined &&
+      lines.some((line) => !steps.toldStart(line) || !started.has(lineJobKey(line)))
+        ? await lateStarts(runs, run, started, steps, completed)
+        : [];
     if (signal.aborted) return;
     // A running run asked to stop is told after its start; a waiting or replaced one before.
     const asked = place?.type === 'concurrency' && place.state === 'cancel-requested';
@@ -106,12 +115,8 @@ async function follow(
     if (place !== undefined && asked) events.push(place);
     events.push(...queueEvents);
     const names = new Map(jobs.map((job) => [job.id, job.name]));
-    for (const job of jobs) {
-      if ((job.status === 'running' || isTerminal(job.status)) && job.startedAt !== undefined) {
-        if (firstTime(started, `${attemptKey(job)}@${job.startedAt}`)) events.push(jobStartedOf(job, run));
-      }
-    }
-    events.push(...(stepEvents?.started ?? []));
+    events.push(...jobsStarted);
+    events.push(...(stepEvents?.started ?? []), ...late);
     for (const line of lines) events.push(logEventOf(line, names.get(line.jobId) ?? line.jobId));
     events.push(...(stepEvents?.completed ?? []));
     for (const job of jobs)
@@ -124,6 +129,36 @@ async function follow(
     await sleep(pollMs, signal);
   }
 }
+
+/** `job.started` of the jobs' attempts not told yet; `told` holds `attemptKey@startedAt` and `attemptKey`. */
+function jobStarts(jobs: readonly JobRecord[], run: RunRecord, told: Set<string>): RunEvent[] {
+  const events: RunEvent[] = [];
+  for (const job of jobs) {
+    if ((job.status === 'running' || isTerminal(job.status)) && job.startedAt !== undefined) {
+      if (firstTime(told, `${attemptKey(job)}@${job.startedAt}`)) {
+        told.add(attemptKey(job));
+        events.push(jobStartedOf(job, run));
+      }
+    }
+  }
+  return events;
+}
+
+/** The job and step starts stored since this round's first reads (see the log read in follow). */
+async function lateStarts(
+  runs: RunStore,
+  run: RunRecord,
+  told: Set<string>,
+  steps: StepEvents,
+  jobsDone: ReadonlySet<string>,
+): Promise<RunEvent[]> {
+  const jobs = await runs.listJobs(run.id);
+  const events = jobStarts(jobs, run, told);
+  events.push(...(await steps.read(runs, run, jobs, jobsDone, { startsOnly: true })).started);
+  return events;
+}
+
+const lineJobKey = (line: LogLine) => `${line.jobId}#${line.jobAttempt ?? 1}`;
 
 /**
  * What the driver tells of a run besides its records' states, from what it stores for that: the run's
@@ -182,12 +217,23 @@ class StepEvents {
   readonly #started = new Set<string>();
   readonly #completed = new Set<string>();
 
-  /** One read per job that has started and whose completion was not sent yet (`jobsDone`). */
+  /** Whether the start of the step that printed `line` was told (a job's own lines need none). */
+  toldStart(line: LogLine): boolean {
+    return (
+      line.stepIndex < 0 || this.#started.has(`${lineJobKey(line)}#${line.stepIndex}#${line.attempt ?? 1}`)
+    );
+  }
+
+  /**
+   * One read per job that has started and whose completion was not sent yet (`jobsDone`).
+   * `startsOnly`: ends are left to the next read, which tells them then.
+   */
   async read(
     runs: RunStore,
     run: RunRecord,
     jobs: readonly JobRecord[],
     jobsDone: ReadonlySet<string>,
+    { startsOnly = false } = {},
   ): Promise<{ started: RunEvent[]; completed: RunEvent[] }> {
     const started: RunEvent[] = [];
     const completed: RunEvent[] = [];
@@ -199,6 +245,7 @@ class StepEvents {
         const key = `${attemptKey(job)}#${step.index}#${step.attempt ?? 1}`;
         if (step.startedAt !== undefined && firstTime(this.#started, key))
           started.push(stepStartedOf(step, job, run));
+        if (startsOnly) continue;
         const done = stepCompletedOf(step, job);
         if (done !== undefined && firstTime(this.#completed, key)) completed.push(done);
       }
