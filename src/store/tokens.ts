@@ -41,6 +41,11 @@ export interface TokenStore {
   /** Marks it revoked at `at`. False when no such token exists; revoking twice keeps the first time. */
   revoke(id: string, at: number): Promise<boolean>;
   /**
+   * Which of `ids` are revoked, in one read (unknown ids are left out): a replica asks it of the
+   * credentials it holds sessions of, to end those revoked on another replica.
+   */
+  revoked(ids: readonly string[]): Promise<Set<string>>;
+  /**
    * The secret that signs per-job tokens. The first call on a fresh store keeps `candidate`; every later
    * call, from any process on the same store, returns that first value, so replicas agree.
    */

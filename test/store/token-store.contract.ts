@@ -56,6 +56,17 @@ export function tokenStoreContract(make: StoresFactory): void {
       expect(await tokens().find('nope')).toBeUndefined();
     });
 
+    it('tells which of a set of ids are revoked, unknown ones left out', async () => {
+      expect(await tokens().revoked([])).toEqual(new Set());
+      await Promise.all(['r1', 'r2', 'r3'].map((id) => tokens().save(token({ id, role: 'credential' }))));
+      expect(await tokens().revoked(['r1', 'r2', 'nope'])).toEqual(new Set());
+      await tokens().revoke('r2', 10);
+      await tokens().revoke('r3', 11);
+      expect(await tokens().revoked(['r1', 'r2', 'nope'])).toEqual(new Set(['r2']));
+      const many = Array.from({ length: 40_000 }, (_, i) => `x${i}`);
+      expect(await tokens().revoked([...many, 'r3'])).toEqual(new Set(['r3']));
+    });
+
     it('sees a save made just before a read, without waiting for it', async () => {
       const saving = tokens().save(token({ id: 'fast' }));
       expect(await tokens().find('fast')).toMatchObject({ id: 'fast' });

@@ -28,6 +28,10 @@ const statements = {
     name: 'vk_revoke_token',
     text: 'UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2',
   },
+  revoked: {
+    name: 'vk_revoked_tokens',
+    text: 'SELECT id FROM api_tokens WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL',
+  },
   // One statement: the insert and the read agree even when two replicas start at once.
   secret: {
     name: 'vk_signing_secret',
@@ -79,6 +83,14 @@ export class PostgresTokenStore implements TokenStore {
     return this.#db.write(`revoke token ${id}`, async (query) => {
       const result = await query(statements.revoke, [at, id]);
       return (result.rowCount ?? 0) > 0;
+    });
+  }
+
+  revoked(ids: readonly string[]): Promise<Set<string>> {
+    return this.#db.read('read revoked tokens', async (query) => {
+      if (ids.length === 0) return new Set<string>();
+      const { rows } = await query<{ id: string }>(statements.revoked, [ids]);
+      return new Set(rows.map((row) => row.id));
     });
   }
 

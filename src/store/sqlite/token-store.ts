@@ -23,6 +23,7 @@ export class SqliteTokenStore implements TokenStore {
   readonly #all;
   readonly #revoke;
   readonly #exists;
+  readonly #revoked;
   readonly #insertSecret;
   readonly #secret;
 
@@ -39,6 +40,10 @@ export class SqliteTokenStore implements TokenStore {
       'UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?',
     );
     this.#exists = db.prepare<[string], { id: string }>('SELECT id FROM api_tokens WHERE id = ?');
+    // The ids as one JSON array: a replica may hold more sessions than SQLite takes parameters.
+    this.#revoked = db.prepare<[string], { id: string }>(
+      'SELECT id FROM api_tokens WHERE revoked_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))',
+    );
     this.#insertSecret = db.prepare<[string, string]>(
       'INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)',
     );
@@ -75,6 +80,13 @@ export class SqliteTokenStore implements TokenStore {
       if (this.#exists.get(id) === undefined) return false;
       this.#revoke.run(at, id);
       return true;
+    });
+  }
+
+  revoked(ids: readonly string[]): Promise<Set<string>> {
+    return this.commits.read('read revoked tokens', () => {
+      if (ids.length === 0) return new Set<string>();
+      return new Set(this.#revoked.all(JSON.stringify(ids)).map((row) => row.id));
     });
   }
 
