@@ -27,6 +27,8 @@ export const errorCatalog = {
   VK_PROTOCOL_VERSION: 'the peer speaks a protocol version this end does not',
   VK_FRAME_TOO_LARGE: 'a protocol frame or batch exceeded the size limit',
   VK_PEER_TIMEOUT: 'the peer stopped answering keep-alives or stopped polling',
+  VK_CREDENTIAL_REVOKED:
+    'the runner credential a protocol session was opened with was revoked: the session ended, and the credential is refused from now on',
   VK_ENGINE_CONFIG: 'a library engine option or job option is invalid',
   VK_ENGINE_CLOSED: 'the engine is closing or closed; the job was not accepted',
   VK_WORKFLOW_GRAPH: 'a library workflow graph is invalid (unknown node, cycle, duplicate id); nothing ran',

@@ -50,7 +50,8 @@ export async function connectAuto<Out, In>(
  * - When the WebSocket drops (the network, a keep-alive timeout, a server going away), it opens a
  *   long-poll session at once, then probes the WebSocket with backoff and moves back when it opens.
  * - When the long-poll session is lost, it tries the WebSocket first, then long-poll, with backoff.
- * - A deliberate close by the server, a protocol error or close() ends it for good (onClose).
+ * - A deliberate close by the server, a protocol error, a refused credential (revoked, or refused at a
+ *   reconnect: `refused`) or close() ends it for good (onClose).
  * Messages sent while no connection is up are held and sent, in order, on the next one. Messages
  * already handed to a connection that then dropped may be lost: a switch is a new session.
  *
@@ -178,7 +179,12 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     const result = await this.connectWithBackoff(this.order(order));
     if (result.kind === 'connected') {
       this.adopt(result.transport, { from: kind, to: result.transport.kind, reason: info.reason });
-    } else if (!this.isClosed) {
+    } else if (this.isClosed) {
+      return;
+    } else if (result.kind === 'rejected' && (result.status === 401 || result.status === 403)) {
+      // The credential was revoked while the connection was down, perhaps on another replica.
+      this.finish({ kind: 'refused', code: result.code, reason: result.reason });
+    } else {
       this.finish({ kind: 'remote', reason: result.reason });
     }
   }

@@ -6,6 +6,9 @@ import type { Transport } from './transport.js';
  * - `local`: this end called close().
  * - `remote`: the peer closed on purpose (normal close, or it rejected something we sent).
  * - `protocol`: this end received a frame it could not accept and closed the connection.
+ * - `refused`: the server no longer accepts this end's credential: it revoked it during the session
+ *   (`VK_CREDENTIAL_REVOKED`), or refused it (401/403) when a dropped connection tried to reconnect.
+ *   Reconnecting will not help.
  * - `lost`: the network dropped, the peer stopped answering keep-alives or polls, the session
  *   expired, or the server went away for a restart.
  */
@@ -13,6 +16,7 @@ export type CloseInfo =
   | { readonly kind: 'local'; readonly reason: string }
   | { readonly kind: 'remote'; readonly reason: string }
   | { readonly kind: 'protocol'; readonly code: ProtocolErrorCode; readonly reason: string }
+  | { readonly kind: 'refused'; readonly code: string; readonly reason: string }
   | { readonly kind: 'lost'; readonly reason: string };
 
 /** A Transport over a network: the same contract, plus why it closed. */

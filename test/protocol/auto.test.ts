@@ -169,6 +169,43 @@ describe('auto transport', () => {
     expect(await closed(auto)).toEqual({ kind: 'remote', reason: 'runner removed' });
   });
 
+  for (const only of ['websocket', 'long-poll'] as const)
+    it(`ends for good, refused, when the server revokes its credential (${only}), and does not reconnect`, async () => {
+      const server = await started();
+      const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, only });
+      await server.nextConnection();
+      const acceptor = only === 'websocket' ? server.webSocket : server.longPoll;
+      expect(acceptor.principals()).toEqual(new Set(['r1']));
+      expect(acceptor.revoke('r1', 'credential r1 was revoked')).toBe(1);
+      expect(await closed(auto)).toEqual({
+        kind: 'refused',
+        code: 'VK_CREDENTIAL_REVOKED',
+        reason: 'VK_CREDENTIAL_REVOKED: credential r1 was revoked',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(server.principals).toEqual(['r1']);
+      expect(acceptor.principals()).toEqual(new Set());
+    });
+
+  it('ends for good, refused, when its credential is refused as it reconnects after a drop', async () => {
+    let refusing = false;
+    const server = await started({
+      authenticate: async (request) =>
+        refusing
+          ? { kind: 'rejected', status: 401, code: 'VK_UNAUTHORIZED', message: 'token r1 was revoked' }
+          : authenticate(request),
+    });
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
+    await server.nextConnection();
+    refusing = true;
+    await server.webSocket.close();
+    expect(await closed(auto)).toEqual({
+      kind: 'refused',
+      code: 'VK_UNAUTHORIZED',
+      reason: 'VK_UNAUTHORIZED: token r1 was revoked',
+    });
+  });
+
   it('with `only`, sticks to one transport and reconnects on it', async () => {
     const server = await started();
     const auto = await connected({

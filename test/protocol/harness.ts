@@ -38,6 +38,8 @@ export interface ServerOptions {
   readonly holdMs?: number;
   readonly sessionTtlMs?: number;
   readonly port?: number;
+  /** Instead of `authenticate`. */
+  readonly authenticate?: Authenticate<string>;
 }
 
 /** A node:http server on 127.0.0.1 with both acceptors: /runner/ws and /runner/poll. */
@@ -58,7 +60,7 @@ export async function startProtocolServer(options: ServerOptions = {}): Promise<
   const clock = options.clock === undefined ? {} : { clock: options.clock };
   longPoll = new LongPollAcceptor({
     basePath: '/runner/poll',
-    authenticate,
+    authenticate: options.authenticate ?? authenticate,
     decoder: controlPlaneDecoder,
     ...clock,
     ...(options.holdMs === undefined ? {} : { holdMs: options.holdMs }),
@@ -67,7 +69,7 @@ export async function startProtocolServer(options: ServerOptions = {}): Promise<
   const webSocket = new WebSocketAcceptor<ControlMessage, RunnerMessage, string>({
     server,
     path: '/runner/ws',
-    authenticate,
+    authenticate: options.authenticate ?? authenticate,
     decoder: controlPlaneDecoder,
     ...clock,
     ...(options.keepAliveIntervalMs === undefined

@@ -5,7 +5,7 @@ import { decodeBatch, type MessageDecoder } from '../frame.js';
 import { type Authenticate, admitConnection, errorBody } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
-import { LongPollSession, respondJson } from './session.js';
+import { endedStatus, LongPollSession, respondJson } from './session.js';
 
 export interface LongPollAcceptorOptions<In, Principal> {
   /** Every route lives under this prefix, e.g. `/api/v1/runner/poll`. */
@@ -32,12 +32,15 @@ type Listener<Out, In, Principal> = (transport: NetworkTransport<Out, In>, princ
  *   GET    /sessions/:id/messages?ack=N → 200 {v, seq, messages, closed?} (held up to holdMs)
  *   DELETE /sessions/:id              → 204
  * Errors are `{code, message}` with 400 (bad frame: the session closes), 404 (no such session),
- * 410 (session ended), 413 (too large: the session closes), 401/403 (authentication hook).
+ * 410 (session ended), 413 (too large: the session closes), 401/403 (authentication hook; 401
+ * also for every request of a session whose credential was revoked, see revoke()).
  * The session id is the capability for the later requests; it is 128 random bits.
  * Lifecycle: construct → handle() each request → close() ends every session with VK_SHUTTING_DOWN.
  */
 export class LongPollAcceptor<Out, In, Principal> {
   private readonly sessions = new Map<string, LongPollSession<Out, In>>();
+  /** Whom each session's authentication accepted it as. */
+  private readonly principalOf = new WeakMap<LongPollSession<Out, In>, Principal>();
   private readonly listeners: Listener<Out, In, Principal>[] = [];
   private readonly clock: Clock;
   private readonly holdMs: number;
@@ -92,6 +95,31 @@ export class LongPollAcceptor<Out, In, Principal> {
     }
   }
 
+  /** Whom the sessions still open were accepted as. */
+  principals(): Set<Principal> {
+    const principals = new Set<Principal>();
+    for (const session of this.sessions.values()) {
+      const principal = this.principalOf.get(session);
+      if (session.ended === undefined && principal !== undefined) principals.add(principal);
+    }
+    return principals;
+  }
+
+  /**
+   * Ends every open session accepted as `principal` with VK_CREDENTIAL_REVOKED, at once (its onClose
+   * listeners have run when this returns); its held poll and later requests are answered 401 with
+   * `{code: "VK_CREDENTIAL_REVOKED", message: why}`. How many it ended.
+   */
+  revoke(principal: Principal, why: string): number {
+    let ended = 0;
+    for (const session of this.sessions.values()) {
+      if (session.ended !== undefined || this.principalOf.get(session) !== principal) continue;
+      session.credentialRevoked(why);
+      ended++;
+    }
+    return ended;
+  }
+
   /** Idempotent: ends every session (clients reconnect elsewhere) and stops the sweeper. */
   close(): void {
     if (this.closing) return;
@@ -114,6 +142,7 @@ export class LongPollAcceptor<Out, In, Principal> {
       this.options.decoder.maxFrameBytes,
     );
     this.sessions.set(id, session);
+    this.principalOf.set(session, admission.principal);
     for (const listener of this.listeners) listener(session, admission.principal);
     respondJson(response, 201, JSON.stringify({ v: protocolVersion, sessionId: id, holdMs: this.holdMs }));
   }
@@ -127,7 +156,7 @@ export class LongPollAcceptor<Out, In, Principal> {
     if (session === undefined) {
       respondError(response, 404, 'VK_SESSION_NOT_FOUND', `no long-poll session ${JSON.stringify(id)}`);
     } else if (session.ended !== undefined && session.ended.code !== 'VK_CLOSED') {
-      respondError(response, 410, session.ended.code, session.ended.reason);
+      respondError(response, endedStatus(session.ended), session.ended.code, session.ended.reason);
     } else {
       use(session);
     }
@@ -167,7 +196,7 @@ export class LongPollAcceptor<Out, In, Principal> {
     request.on('end', () => {
       if (response.headersSent) return;
       if (session.ended !== undefined)
-        return respondError(response, 410, session.ended.code, session.ended.reason);
+        return respondError(response, endedStatus(session.ended), session.ended.code, session.ended.reason);
       const decoded = decodeBatch(Buffer.concat(chunks), this.options.decoder);
       if (decoded.kind === 'error') {
         session.reject(decoded.error);

@@ -195,6 +195,8 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     const { code, message } = parseErrorBody(text, status);
     const reason = `${code}: ${message}`;
     if (status === 404 || reconnectCodes.has(code)) this.end({ kind: 'lost', reason }, false);
+    // The session's credential was revoked (VK_CREDENTIAL_REVOKED): a new session would be refused too.
+    else if (status === 401 || status === 403) this.end({ kind: 'refused', code, reason }, false);
     else this.end({ kind: 'remote', reason }, false);
   }
 

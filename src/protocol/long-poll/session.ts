@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ProtocolError } from '../frame.js';
+import { errorBody } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import { type CloseInfo, TransportEnd } from '../transport-end.js';
 
@@ -8,6 +9,13 @@ import { type CloseInfo, TransportEnd } from '../transport-end.js';
 export interface SessionEnd {
   readonly code: string;
   readonly reason: string;
+}
+
+const credentialRevoked = 'VK_CREDENTIAL_REVOKED';
+
+/** The HTTP status of a request to a session that has ended: 401 once its credential was revoked. */
+export function endedStatus(end: SessionEnd): 401 | 410 {
+  return end.code === credentialRevoked ? 401 : 410;
 }
 
 interface Parked {
@@ -61,6 +69,18 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
   /** Ends the session so that the client reconnects (a server shutting down). */
   goAway(reason: string): void {
     this.endWith({ kind: 'local', reason }, { code: 'VK_SHUTTING_DOWN', reason });
+  }
+
+  /**
+   * The credential the session was opened with was revoked: the session ends, what is queued for the
+   * client is dropped, and every request of the session, a held poll included, is answered 401.
+   */
+  credentialRevoked(why: string): void {
+    this.outbox.length = 0;
+    this.endWith(
+      { kind: 'local', reason: `${credentialRevoked}: ${why}` },
+      { code: credentialRevoked, reason: why },
+    );
   }
 
   /** The client sent something this end cannot accept; it learns why from the POST's response. */
@@ -148,6 +168,10 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
   }
 
   private respond(response: ServerResponse): void {
+    if (this.sessionEnd?.code === credentialRevoked) {
+      respondJson(response, 401, errorBody(this.sessionEnd.code, this.sessionEnd.reason));
+      return;
+    }
     const first = this.outbox[0]?.seq ?? this.nextSeq;
     const jsons: string[] = [];
     let bytes = 64;

@@ -25,14 +25,16 @@ export type ConnectionListener<Out, In, Principal> = (
 /**
  * The server end of the WebSocket transport. Lifecycle: construct (it attaches to the server's
  * 'upgrade' event) → onConnection listeners receive each authenticated connection → close() refuses
- * new upgrades and closes every open connection with 1001 so runners reconnect elsewhere.
+ * new upgrades and closes every open connection with 1001 so runners reconnect elsewhere. revoke()
+ * closes the connections of one principal whose credential stopped being valid.
  * Upgrades on other paths are left to other listeners, or destroyed when there are none.
  * A connection's bad frame closes that connection only.
  */
 export class WebSocketAcceptor<Out, In, Principal> {
   private readonly sockets: WebSocketServer;
   private readonly listeners: ConnectionListener<Out, In, Principal>[] = [];
-  private readonly open = new Set<WebSocketTransport<Out, In>>();
+  /** Each open connection and whom its authentication accepted it as. */
+  private readonly open = new Map<WebSocketTransport<Out, In>, Principal>();
   private closing = false;
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
     void this.upgrade(request, socket, head);
@@ -55,12 +57,32 @@ export class WebSocketAcceptor<Out, In, Principal> {
     return this.open.size;
   }
 
+  /** Whom the open connections were accepted as. */
+  principals(): Set<Principal> {
+    return new Set(this.open.values());
+  }
+
+  /**
+   * Closes every open connection accepted as `principal` with 4401 (VK_CREDENTIAL_REVOKED), at once:
+   * its onClose listeners have run when this returns. `why` is the reason after the code. How many
+   * it closed.
+   */
+  revoke(principal: Principal, why: string): number {
+    let closed = 0;
+    for (const [transport, owner] of [...this.open]) {
+      if (owner !== principal) continue;
+      transport.credentialRevoked(why);
+      closed++;
+    }
+    return closed;
+  }
+
   /** Idempotent. Resolves once every connection has been told to go away. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     this.options.server.off('upgrade', this.onUpgrade);
-    for (const transport of this.open)
+    for (const transport of this.open.keys())
       transport.goAway('VK_SHUTTING_DOWN: the control plane is shutting down');
     this.open.clear();
     await new Promise<void>((resolve) => this.sockets.close(() => resolve()));
@@ -90,7 +112,7 @@ export class WebSocketAcceptor<Out, In, Principal> {
         socket,
         framingOf(request),
       );
-      this.open.add(transport);
+      this.open.set(transport, principal);
       transport.onClose(() => this.open.delete(transport));
       for (const listener of this.listeners) listener(transport, principal);
     });

@@ -15,6 +15,8 @@ export const closeCodes = {
   protocol: 4000,
   protocolVersion: 4001,
   peerTimeout: 4008,
+  /** VK_CREDENTIAL_REVOKED: the credential the connection was opened with was revoked (as HTTP 401). */
+  credentialRevoked: 4401,
 } as const;
 
 const closeCodeOf: Record<ProtocolErrorCode, number> = {
@@ -166,6 +168,21 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
     this.socket.close(closeCodes.goingAway, truncateReason(reason));
   }
 
+  /**
+   * Closes with 4401: the credential this connection was opened with was revoked, and the peer must
+   * not reconnect with it. Messages not yet written are dropped: nothing more goes to that peer. The
+   * close reason is `VK_CREDENTIAL_REVOKED: <why>`.
+   */
+  credentialRevoked(why: string): void {
+    if (this.isClosed) return;
+    this.pending = [];
+    this.pendingChars = 0;
+    const reason = `VK_CREDENTIAL_REVOKED: ${why}`;
+    this.finish({ kind: 'local', reason });
+    this.stopKeepAlive();
+    this.socket.close(closeCodes.credentialRevoked, truncateReason(reason));
+  }
+
   private receive(data: RawData, isBinary: boolean): void {
     this.heardSincePing = true;
     if (this.isClosed) return;
@@ -201,6 +218,8 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
       });
     } else if (code === closeCodes.frameTooLarge) {
       this.finish({ kind: 'remote', reason });
+    } else if (code === closeCodes.credentialRevoked) {
+      this.finish({ kind: 'refused', code: 'VK_CREDENTIAL_REVOKED', reason: detail });
     } else {
       this.finish({ kind: 'lost', reason: `connection lost (close code ${code}: ${detail})` });
     }
