@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { ControlPlane, RunHandle } from '../engine/control-plane.js';
 import type { Stores } from '../store/store.js';
 import type { BundleFiles } from './bundle-files.js';
+import type { CredentialRevocations } from './credential-revocations.js';
 import type { RunFeed } from './run-feed.js';
 import type { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
@@ -21,6 +22,8 @@ export interface ApiContext {
   readonly controlPlane: ControlPlane;
   /** The fleet's runners, in the store; every replica lists them and applies their modes. */
   readonly runners: RunnerDirectory;
+  /** Ends the runner protocol sessions of a credential revoked here (and, polling, elsewhere). */
+  readonly revocations: CredentialRevocations;
   readonly feed: RunFeed;
   readonly bundles: BundleFiles;
   /** Runs started by this process and not finished yet, by run id. */

@@ -18,6 +18,7 @@ import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
 import { BundleFiles } from './bundle-files.js';
 import type { ApiContext, DrivenRun } from './context.js';
+import { CredentialRevocations, type CredentialSessions } from './credential-revocations.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
 import { RunnerDirectory } from './runner-directory.js';
@@ -51,7 +52,8 @@ export interface ServerOptions {
   readonly cancelPollIntervalMs?: number;
   /**
    * How often to write this replica's runners to the store and apply runner modes set on other
-   * replicas (runner-directory.ts). Default 1 s.
+   * replicas (runner-directory.ts), and to end the sessions of runner credentials revoked on other
+   * replicas (credential-revocations.ts). Default 1 s.
    */
   readonly runnerSyncIntervalMs?: number;
   /**
@@ -90,6 +92,7 @@ export class ValkyrieServer implements AsyncDisposable {
     private readonly acceptors: { readonly ws: { close(): Promise<void> }; readonly poll: { close(): void } },
     private readonly takeover: RunTakeover,
     private readonly cancelRequests: CancelRequestPoller,
+    private readonly revocations: CredentialRevocations,
     readonly url: string,
     /** The admin token created at this start, if one was (print it once). */
     readonly generatedAdminToken: string | undefined,
@@ -125,6 +128,13 @@ export class ValkyrieServer implements AsyncDisposable {
         options.runnerRetentionMs ?? defaultRunnerRetentionMs,
         logError,
       );
+      let endpoints: readonly CredentialSessions[] = [];
+      const revocations = new CredentialRevocations(
+        stores.tokens,
+        () => endpoints,
+        options.runnerSyncIntervalMs ?? 1_000,
+        logError,
+      );
       const feed = new RunFeed(stores, { pollMs: options.streamPollIntervalMs ?? 500, logError });
       controlPlane.onEvent(feed.publish);
       const intake = { stopped: false };
@@ -135,6 +145,7 @@ export class ValkyrieServer implements AsyncDisposable {
         authority,
         controlPlane,
         runners: directory,
+        revocations,
         feed,
         bundles,
         driven,
@@ -177,6 +188,7 @@ export class ValkyrieServer implements AsyncDisposable {
       poll.onConnection((transport, runnerId) =>
         controlPlane.connect(transport, { runnerId, transport: 'long-poll' }),
       );
+      endpoints = [ws, poll];
       await listen(app, options);
       const address = app.server.address() as AddressInfo;
       const scheme = options.tls === undefined ? 'http' : 'https';
@@ -192,6 +204,7 @@ export class ValkyrieServer implements AsyncDisposable {
       );
       cancelRequests.start();
       directory.start();
+      revocations.start();
       return new ValkyrieServer(
         app,
         context,
@@ -199,6 +212,7 @@ export class ValkyrieServer implements AsyncDisposable {
         { ws, poll },
         takeover,
         cancelRequests,
+        revocations,
         url,
         generated,
         options,
@@ -242,6 +256,7 @@ export class ValkyrieServer implements AsyncDisposable {
       };
       await release(() => this.takeover.stop());
       await release(() => this.cancelRequests.stop());
+      await release(() => this.revocations.stop());
       // Runs still driven stay unfinished in the store; without a heartbeat another server takes them over.
       await release(() => {
         for (const run of this.context.driven.values()) run.ownership.stop();

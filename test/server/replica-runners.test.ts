@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import {
   connectScriptedRunner,
   credential,
@@ -79,6 +80,24 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     expect(await a.request('POST', `/api/v1/runners/${id}/resume`)).toMatchObject({ status: 200 });
     expect(await leased).toHaveLength(1);
     second.transport.close();
+  });
+
+  it(`${name}: a credential revoked on one replica ends the runner's session on the other within its sync interval`, async () => {
+    const a = await startReplica();
+    const b = await startReplica();
+    const secret = await credential(a.request, a.token);
+    const runner = await connectScriptedRunner(a.server.url, secret, 1);
+    const closed = new Promise<CloseInfo>((resolve) => runner.transport.onCloseInfo(resolve));
+    await until(b, (runners) => runners[0]?.connected === true);
+    const revokedAt = Date.now();
+    expect((await b.request('DELETE', `/api/v1/tokens/${secret.split('.')[1]}`)).status).toBe(204);
+    const info = await Promise.race([closed, delay(5_000).then(() => undefined)]);
+    expect(info).toMatchObject({ kind: 'refused', code: 'VK_CREDENTIAL_REVOKED' });
+    // The bound: one sync interval and a store read; generous here, for a loaded machine.
+    expect(Date.now() - revokedAt).toBeLessThan(2_000);
+    await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const leased = runner.leases(1);
+    expect(await Promise.race([leased.then(() => 'leased'), delay(300).then(() => 'none')])).toBe('none');
   });
 
   it(`${name}: runners of a replica that stops are listed disconnected; those of one that died, once stale`, async () => {

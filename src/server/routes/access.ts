@@ -51,7 +51,7 @@ export function accessRoutes(context: ApiContext): Route[] {
       method: 'DELETE',
       url: '/api/v1/tokens/:id',
       summary:
-        "Revoke a token: it is refused from now on (401); a runner's credential deregisters the runner (it leaves the runner list)",
+        "Revoke a token: it is refused from now on (401); a runner's credential also ends the runner's protocol sessions (WebSocket close 4401, long-poll 401, VK_CREDENTIAL_REVOKED; on another replica within its runner sync interval) and deregisters the runner (it leaves the runner list)",
       access: 'admin',
       params: idParams,
       responses: {
@@ -60,6 +60,8 @@ export function accessRoutes(context: ApiContext): Route[] {
       },
       async handle({ params }) {
         await authority.revoke(params.id);
+        // Before anything else is awaited: from the revocation on, no offer goes to the runner here.
+        context.revocations.revoked(params.id);
         // A runner's id is its credential's: with the credential gone, it can never come back as itself.
         await context.stores.runners.remove(params.id);
         return { status: 204 };

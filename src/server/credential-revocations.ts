@@ -1,0 +1,62 @@
+import { PeriodicTask } from '../core/periodic-task.js';
+import type { TokenStore } from '../store/tokens.js';
+
+/** A runner protocol endpoint (WebSocket or long-poll acceptor), by the credential ids it accepted. */
+export interface CredentialSessions {
+  /** The credentials that have a session open here. */
+  principals(): Set<string>;
+  /**
+   * Ends at once every session of `credentialId` with VK_CREDENTIAL_REVOKED, `why` (without the code)
+   * as the reason; how many it ended.
+   */
+  revoke(credentialId: string, why: string): number;
+}
+
+/**
+ * Ends the runner protocol sessions of revoked credentials, so that a runner whose credential is
+ * revoked gets no further offer and cannot report again, whichever replica it is connected to. The
+ * replica that revokes a credential ends its sessions at once (`revoked`). Every `intervalMs` each
+ * replica also asks the store, in one read, which of the credentials it holds sessions of are revoked,
+ * and ends theirs: a revocation made on another replica reaches a runner within one interval and
+ * that read, as does one that raced with the runner's connecting here. Ending a session is what a
+ * dropped connection does to the control plane: unanswered offers go back to the queue, and leases
+ * run out their TTL. Lifecycle: `start()` once; `stop()` (idempotent) before the store closes.
+ */
+export class CredentialRevocations {
+  private readonly polls: PeriodicTask;
+
+  constructor(
+    private readonly tokens: TokenStore,
+    private readonly endpoints: () => readonly CredentialSessions[],
+    intervalMs: number,
+    logError: (error: unknown) => void,
+  ) {
+    this.polls = new PeriodicTask(() => this.sweep(), intervalMs, logError);
+  }
+
+  start(): void {
+    this.polls.start();
+  }
+
+  stop(): Promise<void> {
+    return this.polls.stop();
+  }
+
+  /** `credentialId` was revoked just now: ends its sessions here; how many there were. */
+  revoked(credentialId: string): number {
+    const why = `credential ${credentialId} was revoked`;
+    let ended = 0;
+    for (const endpoint of this.endpoints()) ended += endpoint.revoke(credentialId, why);
+    return ended;
+  }
+
+  /** Ends the sessions here of credentials revoked anywhere; resolves with those credentials. */
+  async sweep(): Promise<string[]> {
+    const held = new Set<string>();
+    for (const endpoint of this.endpoints()) for (const id of endpoint.principals()) held.add(id);
+    if (held.size === 0) return [];
+    const revoked = [...(await this.tokens.revoked([...held]))];
+    for (const id of revoked) this.revoked(id);
+    return revoked;
+  }
+}
