@@ -337,7 +337,9 @@ function buildProgram(setExit: (code: number) => void): Command {
   clientOptions(
     token
       .command('revoke')
-      .description('revoke a token: it is refused from now on')
+      .description(
+        "revoke a token: it is refused from now on; a runner's credential (its id) also disconnects that runner, which exits 2",
+      )
       .argument('<id>', 'token id (see token list)'),
   ).action(async (id: string, options) => {
     const { tokenRevokeCommand } = await import('./commands/token.js');

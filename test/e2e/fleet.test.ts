@@ -108,6 +108,10 @@ async function waitWhileFollowing(
     );
 }
 
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : [];
 }
@@ -264,6 +268,57 @@ jobs:
     expect(lines(marker)).toEqual(['start doomed', 'start rescuer', 'done rescuer']);
     const pidValue = readPid(stepPid);
     if (pidValue !== undefined) expect(isAlive(pidValue)).toBe(false);
+    const lost = events(result.stdout).filter(
+      (event) => event.type === 'log' && String(event.text).startsWith('runner_lost: lease expired'),
+    );
+    expect(lost).toHaveLength(1);
+  }, 60_000);
+
+  it('valkyrie token revoke takes a runner off the fleet at once: on WebSocket or long-poll, mid-job or idle, it exits 2 with one line; its job goes to another runner when the lease expires', async () => {
+    const revokedRunners: [string, StartedProcess][] = [
+      ['revoked-ws', await startRunner('revoked-ws', ['--labels', 'revoke', '--capacity', '1'])],
+      ['revoked-http', await startRunner('revoked-http', ['--labels', 'revoke-idle', '--protocol', 'http'])],
+    ];
+    const marker = join(ws.dir, 'revoke.log');
+    const file = ws.write(
+      'revoke.yml',
+      `name: revoke
+jobs:
+  held:
+    runs-on: [self-hosted, revoke]
+    steps:
+      - run: |
+          echo "start \${{ runner.name }}" >> ${marker}
+          if [ "\${{ runner.name }}" = revoked-ws ]; then sleep 60; fi
+          echo "done \${{ runner.name }}" >> ${marker}
+`,
+    );
+    const follow = submit(file);
+    await waitWhileFollowing(follow, () => lines(marker).length === 1, 20_000, 'the job started');
+    const listed = await runners();
+    for (const [name, runner] of revokedRunners) {
+      const id = listed.find((r) => r.name === name)?.id ?? '';
+      const revoked = await ws.run(['token', 'revoke', id], {
+        VALKYRIE_SERVER: server.url,
+        VALKYRIE_TOKEN: admin,
+      });
+      expect(revoked.code, revoked.stderr).toBe(0);
+      const exited = await Promise.race([runner.done, delay(10_000).then(() => undefined)]);
+      expect(exited, `${name} still running: ${runner.stderr()}`).toBeDefined();
+      expect(exited?.code).toBe(2);
+      expect(exited?.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^valkyrie runner: the server refused this runner's credential \\(VK_CREDENTIAL_REVOKED\\): .*credential ${id} was revoked`,
+          ),
+        ),
+      ]);
+      expect((await runners()).some((r) => r.id === id)).toBe(false);
+    }
+    await startRunner('after-revoke', ['--labels', 'revoke', '--capacity', '1']);
+    const result = await follow.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(lines(marker)).toEqual(['start revoked-ws', 'start after-revoke', 'done after-revoke']);
     const lost = events(result.stdout).filter(
       (event) => event.type === 'log' && String(event.text).startsWith('runner_lost: lease expired'),
     );

@@ -11,6 +11,7 @@ import type {
   RunnerInfo,
   RunnerMessage,
 } from '../../protocol/messages.js';
+import type { CloseInfo } from '../../protocol/transport-end.js';
 import { RunnerAgent } from '../../runner/agent.js';
 import { detectCapabilities } from '../../runner/capabilities.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
@@ -141,9 +142,17 @@ async function connect(
   }).finally(() => clearTimeout(notice));
   if (result.kind === 'connected') return result.transport;
   if (result.kind === 'unreachable') return ExitCode.succeeded;
+  return credentialRefused(settings, `${result.status} ${result.code}`, result.reason);
+}
+
+/**
+ * The server refused the stored credential, at connect or by revoking it while connected: one line,
+ * and exit 2. Reconnecting with it would only be refused again.
+ */
+function credentialRefused(settings: RunnerSettings, what: string, reason: string): number {
   const file = join(settings.workDir, credentialsFileName);
   complain(
-    `the server refused this runner's credential (${result.status} ${result.code}): ${result.reason}. ` +
+    `the server refused this runner's credential (${what}): ${reason}. ` +
       `To register again, delete ${file} and run with --token.`,
   );
   return ExitCode.invalid;
@@ -168,10 +177,10 @@ async function serve(
     switches: transport,
     ...(capabilities === undefined ? {} : { capabilities }),
   });
-  let closedByServer: string | undefined;
+  let closedByServer: CloseInfo | undefined;
   const serverClosed = new Promise<void>((resolve) =>
-    transport.onClose((reason) => {
-      if (!shutdown.stopping) closedByServer = reason;
+    transport.onCloseInfo((info) => {
+      if (!shutdown.stopping) closedByServer = info;
       resolve();
     }),
   );
@@ -196,9 +205,12 @@ async function serve(
   try {
     await Promise.race([shutdown.requested, serverClosed]);
     if (closedByServer !== undefined) {
-      complain(`the server closed the connection: ${closedByServer}`);
+      // Its jobs are killed either way; their leases run out on the server, which requeues them.
       agent.cancelAll('the runner lost its control plane', true);
       await agent.drain('connection closed');
+      if (closedByServer.kind === 'refused')
+        return credentialRefused(settings, closedByServer.code, closedByServer.reason);
+      complain(`the server closed the connection: ${closedByServer.reason}`);
       return ExitCode.jobFailed;
     }
     await agent.drain('the runner is stopping');
