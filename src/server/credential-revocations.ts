@@ -28,6 +28,8 @@ export class CredentialRevocations {
   constructor(
     private readonly tokens: TokenStore,
     private readonly endpoints: () => readonly CredentialSessions[],
+    /** Removes the runner of a revoked credential (its id) from the fleet's list. */
+    private readonly forgetRunner: (runnerId: string) => Promise<void>,
     intervalMs: number,
     logError: (error: unknown) => void,
   ) {
@@ -57,6 +59,8 @@ export class CredentialRevocations {
     if (held.size === 0) return [];
     const revoked = [...(await this.tokens.revoked([...held]))];
     for (const id of revoked) this.revoked(id);
+    // The replica that revoked it removed the row; a poll here may have written it back since.
+    for (const id of revoked) await this.forgetRunner(id);
     return revoked;
   }
 }

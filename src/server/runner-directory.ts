@@ -122,6 +122,19 @@ export class RunnerDirectory {
     });
   }
 
+  /**
+   * Removes a runner whose credential was revoked from the fleet's list. Serialised with the polls: a
+   * poll that saw the runner connected before its sessions ended here would otherwise write its row
+   * back after the removal, and it would be listed offline until its retention ran out.
+   */
+  forget(runnerId: string): Promise<void> {
+    return this.serially(async () => {
+      this.written.delete(runnerId);
+      this.applied.delete(runnerId);
+      await this.store.remove(runnerId);
+    });
+  }
+
   /** Every runner of the fleet, in the order first seen; those connected here as this process sees them. */
   list(): Promise<FleetRunnerView[]> {
     return this.listNow();

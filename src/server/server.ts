@@ -132,6 +132,7 @@ export class ValkyrieServer implements AsyncDisposable {
       const revocations = new CredentialRevocations(
         stores.tokens,
         () => endpoints,
+        (runnerId) => directory.forget(runnerId),
         options.runnerSyncIntervalMs ?? 1_000,
         logError,
       );

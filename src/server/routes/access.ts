@@ -63,7 +63,7 @@ export function accessRoutes(context: ApiContext): Route[] {
         // Before anything else is awaited: from the revocation on, no offer goes to the runner here.
         context.revocations.revoked(params.id);
         // A runner's id is its credential's: with the credential gone, it can never come back as itself.
-        await context.stores.runners.remove(params.id);
+        await context.runners.forget(params.id);
         return { status: 204 };
       },
     }),
