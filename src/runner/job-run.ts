@@ -344,8 +344,17 @@ class JobExecution {
     });
   }
 
-  /** An attempt that another follows: reported, but not the step's result (steps.<id> keeps waiting). */
+  /**
+   * An attempt that another follows: reported, but not the step's result (steps.<id> keeps waiting).
+   * Its note goes first: every line of a step attempt comes before the attempt's end, which lets a
+   * replay from the store (that keeps no order between lines and steps) tell them as they came.
+   */
   private reportAttempt(step: StepDefinition, attempt: StepAttempt, retryDelayMs: number): void {
+    const why = describeAttemptOutcome(attemptOutcomeOf(attempt.outcome));
+    this.systemLog(
+      step.index,
+      `attempt ${this.attempt} of ${step.retry?.maxAttempts} failed (${why}); retrying in ${formatDelay(retryDelayMs)}`,
+    );
     this.options.reporter.stepCompleted({
       index: step.index,
       name: step.name,
@@ -357,11 +366,6 @@ class JobExecution {
       attempt: this.attempt,
       retryDelayMs,
     });
-    const why = describeAttemptOutcome(attemptOutcomeOf(attempt.outcome));
-    this.systemLog(
-      step.index,
-      `attempt ${this.attempt} of ${step.retry?.maxAttempts} failed (${why}); retrying in ${formatDelay(retryDelayMs)}`,
-    );
   }
 
   private evaluateOutputs(): Record<string, string> {
