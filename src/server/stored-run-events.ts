@@ -34,6 +34,33 @@ export function jobQueuedOf(job: JobRecord): RunEvent | undefined {
   };
 }
 
+/**
+ * The queueing of an ended attempt, which the store does not keep (a job's record holds its current
+ * attempt's): after a retry, when and until when the driver queued it (at the retried attempt's end,
+ * not before its delay had passed); otherwise told at its start, the latest it can have been queued.
+ * Undefined for an attempt that never started (nothing says it was queued).
+ */
+export function endedJobQueuedOf(
+  job: JobRecord,
+  attempt: number,
+  previous: JobAttemptRecord | undefined,
+  ended: JobAttemptRecord | undefined,
+): RunEvent | undefined {
+  const { priority } = job;
+  const retried = previous?.retry;
+  const at = retried === undefined ? ended?.startedAt : previous?.finishedAt;
+  if (at === undefined) return undefined;
+  return {
+    type: 'job.queued',
+    jobId: job.id,
+    name: job.name,
+    at,
+    ...(priority === undefined ? {} : { priority }),
+    ...(retried === undefined ? {} : { notBefore: at + retried.delayMs }),
+    ...attemptField(attempt),
+  };
+}
+
 /** Undefined for an ended attempt that was not retried (a re-run started the next one). */
 export function jobRetryingOf(ended: JobAttemptRecord, job: JobRecord): RunEvent | undefined {
   if (ended.retry === undefined) return undefined;

@@ -1,0 +1,173 @@
+import { isTerminal } from '../core/outcome.js';
+import type { RunEvent } from '../engine/events.js';
+import type { LogLine } from '../store/logs.js';
+import type { JobAttemptRecord, JobRecord, RunRecord, RunStore, StepRecord } from '../store/runs.js';
+import {
+  endedJobQueuedOf,
+  jobCompletedOf,
+  jobQueuedOf,
+  jobRetryingOf,
+  jobStartedOf,
+  logEventOf,
+  stepCompletedOf,
+  stepStartedOf,
+} from './stored-run-events.js';
+
+/**
+ * One job's events as a follower of its run tells them from the store, in the order the driver's
+ * feed told them: attempt by attempt (each one's queueing, start, steps and lines, then its retry),
+ * each step attempt's start, its lines, then its end, the job's own lines (step -1) at the end of
+ * their attempt, and the job's completion last.
+ *
+ * That order rests on what the driver writes before what (it writes in the order it hears): a step's
+ * start before its lines, its lines before its end (the runner sends every line of a step attempt
+ * before the attempt's end), a retried attempt's record before the next attempt, and every line of an
+ * attempt before the attempt ends. So a step read finished has every line of it in the log read that
+ * follows; a line whose step (or attempt) was not read started yet is kept and told once it is — the
+ * round after, when the start is stored — which is why this needs no second read in a round.
+ *
+ * Reads: the job's ended attempts once each time its attempt grows (listJobAttempts), its steps on
+ * rounds where it has an attempt under way or ended attempts not told yet; none once it is told to
+ * its completion.
+ */
+export class StoredJobTimeline {
+  /** The attempt being told; the ones before it were told to their retry. */
+  #attempt = 1;
+  /** Lines read but not told yet: their step's start was not read yet (or their attempt's end, for step -1). */
+  #pending: LogLine[] = [];
+  #ended: readonly JobAttemptRecord[] = [];
+  /** The job's attempt when its ended attempts were last read. */
+  #endedReadAt = 1;
+  readonly #told = new Set<string>();
+  #done = false;
+
+  /** Whether this round must read the job's steps (and, when its attempt grew, its ended attempts). */
+  needsSteps(job: JobRecord): boolean {
+    return !this.#done && (this.#attempt < (job.attempt ?? 1) || job.startedAt !== undefined);
+  }
+
+  /** Reads the job's ended attempts if its attempt grew since they were last read. */
+  async readEndedAttempts(runs: RunStore, job: JobRecord): Promise<void> {
+    const attempt = job.attempt ?? 1;
+    if (attempt <= this.#endedReadAt) return;
+    this.#ended = await runs.listJobAttempts(job.id);
+    this.#endedReadAt = attempt;
+  }
+
+  /**
+   * The events of `job` not told yet, from its record, its `steps` (all attempts, as listSteps
+   * returns them; read after `job`) and the run's `lines` of it read after both, in append order.
+   */
+  advance(
+    job: JobRecord,
+    run: RunRecord,
+    steps: readonly StepRecord[],
+    lines: readonly LogLine[],
+  ): RunEvent[] {
+    this.#pending.push(...lines);
+    const events: RunEvent[] = [];
+    const current = job.attempt ?? 1;
+    while (!this.#done && this.#attempt <= current) {
+      const attempt = this.#attempt;
+      if (attempt < current) {
+        this.#tellEnded(job, run, steps, attempt, events);
+        this.#attempt++;
+        continue;
+      }
+      this.#tellCurrent(job, run, steps, events);
+      break;
+    }
+    return events;
+  }
+
+  /** An attempt that ended (and was retried, or a re-run started the next): told whole, then its retry. */
+  #tellEnded(job: JobRecord, run: RunRecord, steps: readonly StepRecord[], attempt: number, out: RunEvent[]) {
+    const record = this.#ended.find((ended) => ended.attempt === attempt);
+    const previous = this.#ended.find((ended) => ended.attempt === attempt - 1);
+    const queued = endedJobQueuedOf(job, attempt, previous, record);
+    if (queued !== undefined && this.#first(`queued ${attempt}`)) out.push(queued);
+    if (record?.startedAt !== undefined && this.#first(`started ${attempt}`))
+      out.push(jobStartedOf({ ...job, attempt, startedAt: record.startedAt }, run));
+    this.#tellSteps(job, run, steps, attempt, true, out);
+    this.#tellRest(job, attempt, out);
+    const retrying = record === undefined ? undefined : jobRetryingOf(record, job);
+    if (retrying !== undefined) out.push(retrying);
+  }
+
+  /** The attempt the job's record describes: up to where the store has it. */
+  #tellCurrent(job: JobRecord, run: RunRecord, steps: readonly StepRecord[], out: RunEvent[]) {
+    const attempt = job.attempt ?? 1;
+    const queued = jobQueuedOf(job);
+    // Keyed by time as well: a job requeued in the same attempt (its runner was lost) is queued again.
+    if (queued !== undefined && this.#first(`queued ${attempt}@${job.queuedAt}`)) {
+      this.#told.add(`queued ${attempt}`);
+      out.push(queued);
+    }
+    const over = isTerminal(job.status);
+    if (job.startedAt !== undefined && (job.status === 'running' || over)) {
+      if (this.#first(`started ${attempt}@${job.startedAt}`)) {
+        this.#told.add(`started ${attempt}`);
+        out.push(jobStartedOf(job, run));
+      }
+    }
+    if (this.#told.has(`started ${attempt}`) && !this.#tellSteps(job, run, steps, attempt, over, out)) return;
+    if (!over) return;
+    this.#tellRest(job, attempt, out);
+    out.push(jobCompletedOf(job, job.status, run));
+    this.#done = true;
+    this.#pending = [];
+  }
+
+  /**
+   * The attempt's steps in order, each one's lines after its start. Stops at a step that has not
+   * ended while the attempt is under way (`over` false): false then.
+   */
+  #tellSteps(
+    job: JobRecord,
+    run: RunRecord,
+    steps: readonly StepRecord[],
+    attempt: number,
+    over: boolean,
+    out: RunEvent[],
+  ): boolean {
+    for (const step of steps) {
+      if ((step.jobAttempt ?? 1) !== attempt) continue;
+      const key = `${attempt}#${step.index}.${step.attempt ?? 1}`;
+      if (step.startedAt !== undefined && this.#first(`step started ${key}`))
+        out.push(stepStartedOf(step, job, run));
+      this.#tellLines(
+        job,
+        out,
+        (line) => line.stepIndex === step.index && (line.attempt ?? 1) === (step.attempt ?? 1),
+        attempt,
+      );
+      const done = stepCompletedOf(step, job);
+      if (done === undefined) {
+        if (over) continue;
+        return false;
+      }
+      if (this.#first(`step completed ${key}`)) out.push(done);
+    }
+    return true;
+  }
+
+  /** At an attempt's end: its lines left (the job's own, and any whose step was never stored). */
+  #tellRest(job: JobRecord, attempt: number, out: RunEvent[]) {
+    this.#tellLines(job, out, () => true, attempt);
+  }
+
+  #tellLines(job: JobRecord, out: RunEvent[], of: (line: LogLine) => boolean, attempt: number) {
+    const kept: LogLine[] = [];
+    for (const line of this.#pending) {
+      if ((line.jobAttempt ?? 1) === attempt && of(line)) out.push(logEventOf(line, job.name));
+      else kept.push(line);
+    }
+    this.#pending = kept;
+  }
+
+  #first(key: string): boolean {
+    if (this.#told.has(key)) return false;
+    this.#told.add(key);
+    return true;
+  }
+}
