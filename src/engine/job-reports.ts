@@ -1,5 +1,4 @@
 import type { RunId } from '../core/ids.js';
-import type { StepReport } from '../protocol/messages.js';
 import type { Stores } from '../store/store.js';
 import type { LeaseMessage } from './dispatcher.js';
 import { attemptField, jobAttemptField, type RunEvent } from './events.js';
@@ -39,13 +38,7 @@ export function recordJobReport(
     }
     case 'step.completed':
       emit({ type: 'step.completed', jobId, job, step: report.step, ...ofAttempt });
-      write(() => stores.runs.recordStep({ jobId, jobAttempt, ...stepRecordOf(report.step) }));
+      write(() => stores.runs.recordStep({ jobId, jobAttempt, ...report.step }));
       break;
   }
-}
-
-/** A step report as the store keeps it: the retry hint is for observers only. */
-function stepRecordOf(step: StepReport): Omit<StepReport, 'retryDelayMs'> {
-  const { retryDelayMs: _retryDelayMs, ...record } = step;
-  return record;
 }

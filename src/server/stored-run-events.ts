@@ -117,6 +117,7 @@ export function stepCompletedOf(step: StepRecord, job: JobRecord): RunEvent | un
       ...(step.exitCode === undefined ? {} : { exitCode: step.exitCode }),
       ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
       ...(step.attempt === undefined ? {} : { attempt: step.attempt }),
+      ...(step.retryDelayMs === undefined ? {} : { retryDelayMs: step.retryDelayMs }),
     },
     ...jobAttemptField(step.jobAttempt),
   };

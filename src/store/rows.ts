@@ -64,6 +64,7 @@ export interface StepRow<Int> {
   exit_code: number | null;
   started_at: Int | null;
   finished_at: Int | null;
+  retry_delay_ms: Int | null;
 }
 
 export const runColumns =
@@ -73,7 +74,7 @@ export const jobColumns =
   'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt, queued_at, ' +
   'not_before, priority';
 export const stepColumns =
-  'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at';
+  'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms';
 export const jobAttemptColumns =
   'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason';
 export const defaultRunLimit = 20;

@@ -117,6 +117,8 @@ export interface StepRecord {
   readonly exitCode?: number;
   readonly startedAt?: number;
   readonly finishedAt?: number;
+  /** Set on a step attempt that another attempt followed (step `retry:`): after how long. */
+  readonly retryDelayMs?: number;
 }
 
 /**

@@ -62,7 +62,7 @@ jobs:
       - run: echo deploying
 `;
 
-/** What must match between streams: the kind, its job, step, attempts, and a line's text. */
+/** What must match between streams: the kind, its job, step, attempts, a line's text, a step's retry. */
 function label(event: RunEvent): string {
   switch (event.type) {
     case 'run.started':
@@ -77,7 +77,7 @@ function label(event: RunEvent): string {
     case 'step.started':
       return `${event.type} a${event.jobAttempt ?? 1} #${event.index}.${event.attempt ?? 1}`;
     case 'step.completed':
-      return `${event.type} a${event.jobAttempt ?? 1} #${event.step.index}.${event.step.attempt ?? 1} ${event.step.outcome}`;
+      return `${event.type} a${event.jobAttempt ?? 1} #${event.step.index}.${event.step.attempt ?? 1} ${event.step.outcome}${event.step.retryDelayMs === undefined ? '' : ` retried after ${event.step.retryDelayMs}ms`}`;
     case 'log':
       return `log a${event.jobAttempt ?? 1} #${event.stepIndex}.${event.attempt ?? 1} ${event.text}`;
   }
@@ -105,7 +105,7 @@ const eventsOf = (streamed: [string, unknown, string | undefined][]) =>
 function replayScenarios(name: string, openStores: OpenReplicaStores): void {
   const startReplica = async () => startTestServer({ stores: await openStores(), streamPollIntervalMs: 25 });
 
-  it(`${name}: a finished run replayed from the store, on the driver and on another replica, holds every attempt of every job and step as the live stream did`, async () => {
+  it(`${name}: a run followed from the store while it runs, and replayed from it once finished (on the driver and on another replica), holds every attempt of every job and step as the live stream did`, async () => {
     const driver = await startReplica();
     const other = await startReplica();
     const read = await driver.token('read');
@@ -117,6 +117,8 @@ function replayScenarios(name: string, openStores: OpenReplicaStores): void {
     const runId = (created.body as { run: { id: string } }).run.id;
     const url = (server: TestServer) => `${server.server.url}/api/v1/runs/${runId}/events`;
     const stream = await openEvents(url(driver), read);
+    // Followed from the store while the run goes on: the same, up to each read's lag.
+    const following = readEvents(url(other), read);
     const live: RunEvent[] = [];
     for (let event = await stream.next(); event !== undefined; event = await stream.next())
       live.push(event[1] as RunEvent);
@@ -126,12 +128,14 @@ function replayScenarios(name: string, openStores: OpenReplicaStores): void {
     expect(expected.build).toContain('job.retrying a2');
     expect(expected.build).toContain('step.completed a1 #1.1 failure');
     expect(expected.fetch).toContain('step.started a1 #0.2');
+    expect(expected.fetch).toContain('step.completed a1 #0.1 failure retried after 50ms');
     expect(live.at(-1)).toMatchObject({ type: 'run.completed', status: 'succeeded' });
     const replays = {
+      following: perJob(eventsOf(await following)),
       driver: perJob(eventsOf(await readEvents(url(driver), read))),
       other: perJob(eventsOf(await readEvents(url(other), read))),
     };
-    expect(replays).toEqual({ driver: expected, other: expected });
+    expect(replays).toEqual({ following: expected, driver: expected, other: expected });
   });
 }
 

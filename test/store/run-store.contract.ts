@@ -396,6 +396,29 @@ export function runStoreContract(make: StoresFactory): void {
       ]);
     });
 
+    it("keeps a retried step attempt's delay, and replaces it with the attempt", async () => {
+      const run = await runs().createRun(newRun());
+      const jobId = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 1, finishedAt: 200 } as const;
+      await runs().recordStep({ jobId, index: 0, name: 'fetch', startedAt: 100 });
+      await runs().recordStep({
+        jobId,
+        index: 0,
+        name: 'fetch',
+        startedAt: 100,
+        ...failed,
+        retryDelayMs: 1500,
+      });
+      await runs().recordStep({ jobId, index: 0, attempt: 2, name: 'fetch', ...failed });
+      expect(await runs().listSteps(jobId)).toEqual([
+        { jobId, index: 0, name: 'fetch', startedAt: 100, ...failed, retryDelayMs: 1500 },
+        { jobId, index: 0, attempt: 2, name: 'fetch', ...failed },
+      ]);
+      await runs().recordStep({ jobId, index: 0, name: 'fetch', ...failed });
+      expect((await runs().listSteps(jobId))[0]).toEqual({ jobId, index: 0, name: 'fetch', ...failed });
+    });
+
     it("keeps each job's steps apart", async () => {
       const run = await runs().createRun(newRun());
       await runs().addJobs([newJob(run.id, 0), newJob(run.id, 1)]);

@@ -366,6 +366,11 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN concurrency_ahead integer;
   ALTER TABLE runs ADD COLUMN concurrency_at bigint;
   `,
+  `
+  -- A retried step attempt's delay, which the driver's feed tells with the attempt's end (a follower
+  -- of the run tells it too, and a terminal does not show the attempt as the step's failure).
+  ALTER TABLE steps ADD COLUMN retry_delay_ms bigint;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

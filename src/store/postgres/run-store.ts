@@ -94,10 +94,11 @@ const statements = {
   },
   recordStep: {
     name: 'vk_record_step',
-    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
            conclusion = excluded.conclusion, exit_code = excluded.exit_code,
-           started_at = excluded.started_at, finished_at = excluded.finished_at`,
+           started_at = excluded.started_at, finished_at = excluded.finished_at,
+           retry_delay_ms = excluded.retry_delay_ms`,
   },
   listSteps: {
     name: 'vk_list_steps',
@@ -296,6 +297,7 @@ export class PostgresRunStore implements RunStore {
           step.exitCode ?? null,
           step.startedAt ?? null,
           step.finishedAt ?? null,
+          step.retryDelayMs ?? null,
         ]);
       } catch (error) {
         if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
@@ -434,5 +436,6 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.exit_code !== null) step.exitCode = row.exit_code;
   if (row.started_at !== null) step.startedAt = millis(row.started_at);
   if (row.finished_at !== null) step.finishedAt = millis(row.finished_at);
+  if (row.retry_delay_ms !== null) step.retryDelayMs = millis(row.retry_delay_ms);
   return step;
 }

@@ -110,10 +110,11 @@ export class SqliteRunStore implements RunStore {
     this.#upsertStep = db.prepare(
       `INSERT INTO steps (${stepColumns})
        VALUES (@jobId, @jobAttempt, @index, @attempt, @name, @outcome, @conclusion, @exitCode, @startedAt,
-       @finishedAt)
+       @finishedAt, @retryDelayMs)
        ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
        conclusion = excluded.conclusion, exit_code = excluded.exit_code,
-       started_at = excluded.started_at, finished_at = excluded.finished_at`,
+       started_at = excluded.started_at, finished_at = excluded.finished_at,
+       retry_delay_ms = excluded.retry_delay_ms`,
     );
     this.#listSteps = db.prepare<[string], StepRow>(
       `SELECT ${stepColumns} FROM steps WHERE job_id = ? ORDER BY job_attempt, idx, attempt`,
@@ -227,6 +228,7 @@ export class SqliteRunStore implements RunStore {
           exitCode: nullable(step.exitCode),
           startedAt: nullable(step.startedAt),
           finishedAt: nullable(step.finishedAt),
+          retryDelayMs: nullable(step.retryDelayMs),
         });
       } catch (error) {
         if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
@@ -409,5 +411,6 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.exit_code !== null) step.exitCode = row.exit_code;
   if (row.started_at !== null) step.startedAt = row.started_at;
   if (row.finished_at !== null) step.finishedAt = row.finished_at;
+  if (row.retry_delay_ms !== null) step.retryDelayMs = row.retry_delay_ms;
   return step;
 }
