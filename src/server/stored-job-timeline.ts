@@ -26,9 +26,10 @@ import {
  * follows; a line whose step (or attempt) was not read started yet is kept and told once it is — the
  * round after, when the start is stored — which is why this needs no second read in a round.
  *
- * Reads: the job's ended attempts once each time its attempt grows (listJobAttempts), its steps on
- * rounds where it has an attempt under way or ended attempts not told yet; none once it is told to
- * its completion.
+ * Reads: the job's ended attempts once each time its attempt grows (listJobAttempts), its steps from
+ * the first attempt not told to its end on rounds where it has an attempt under way or ended
+ * attempts not told yet (so an attempt told whole is not read again); none once it is told to its
+ * completion.
  */
 export class StoredJobTimeline {
   /** The attempt being told; the ones before it were told to their retry. */
@@ -40,6 +41,11 @@ export class StoredJobTimeline {
   #endedReadAt = 1;
   readonly #told = new Set<string>();
   #done = false;
+
+  /** The first attempt not told to its end: the steps to read are its and later ones'. */
+  get fromAttempt(): number {
+    return this.#attempt;
+  }
 
   /** Whether this round must read the job's steps (and, when its attempt grew, its ended attempts). */
   needsSteps(job: JobRecord): boolean {
@@ -55,8 +61,8 @@ export class StoredJobTimeline {
   }
 
   /**
-   * The events of `job` not told yet, from its record, its `steps` (all attempts, as listSteps
-   * returns them; read after `job`) and the run's `lines` of it read after both, in append order.
+   * The events of `job` not told yet, from its record, its `steps` (of `fromAttempt` and later, as
+   * listSteps returns them; read after `job`) and the run's `lines` of it read after both, in append order.
    */
   advance(
     job: JobRecord,

@@ -89,7 +89,7 @@ async function follow(
         timelines.set(job.id, timeline);
         if (!timeline.needsSteps(job)) continue;
         await timeline.readEndedAttempts(runs, job);
-        steps.set(job.id, await runs.listSteps(job.id));
+        steps.set(job.id, await runs.listSteps(job.id, { fromJobAttempt: timeline.fromAttempt }));
       }
     const lines: LogLine[] = [];
     for (;;) {

@@ -155,8 +155,11 @@ export interface RunStore {
   listRuns(options?: { limit?: number; unfinished?: boolean }): Promise<RunRecord[]>;
   /** In the order they were added. */
   listJobs(runId: RunId): Promise<JobRecord[]>;
-  /** Ordered by job attempt, index, then step attempt. Fields equal to 1 (attempts) are absent. */
-  listSteps(jobId: JobId): Promise<StepRecord[]>;
+  /**
+   * Ordered by job attempt, index, then step attempt. Fields equal to 1 (attempts) are absent.
+   * `fromJobAttempt`: only the steps of that job attempt and later ones.
+   */
+  listSteps(jobId: JobId, options?: { fromJobAttempt?: number }): Promise<StepRecord[]>;
   /** The job's ended, retried attempts, by attempt; empty for a job that ran once. */
   listJobAttempts(jobId: JobId): Promise<JobAttemptRecord[]>;
 }

@@ -396,6 +396,24 @@ export function runStoreContract(make: StoresFactory): void {
       ]);
     });
 
+    it('lists the steps of a job attempt and later ones only, when asked', async () => {
+      const run = await runs().createRun(newRun());
+      const jobId = jobIdFor(run.id, 0);
+      await runs().addJobs([newJob(run.id, 0)]);
+      for (const jobAttempt of [3, 1, 2])
+        for (const index of [1, 0]) await runs().recordStep({ jobId, jobAttempt, index, name: `s${index}` });
+      const of = async (fromJobAttempt: number) =>
+        (await runs().listSteps(jobId, { fromJobAttempt })).map((step) => [step.jobAttempt ?? 1, step.index]);
+      expect(await of(2)).toEqual([
+        [2, 0],
+        [2, 1],
+        [3, 0],
+        [3, 1],
+      ]);
+      expect(await of(4)).toEqual([]);
+      expect((await runs().listSteps(jobId)).length).toBe(6);
+    });
+
     it("keeps a retried step attempt's delay, and replaces it with the attempt", async () => {
       const run = await runs().createRun(newRun());
       const jobId = jobIdFor(run.id, 0);

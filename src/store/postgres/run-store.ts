@@ -102,7 +102,8 @@ const statements = {
   },
   listSteps: {
     name: 'vk_list_steps',
-    text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 ORDER BY job_attempt, idx, attempt`,
+    text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 AND job_attempt >= $2
+           ORDER BY job_attempt, idx, attempt`,
   },
   recordJobAttempt: {
     name: 'vk_record_job_attempt',
@@ -367,9 +368,9 @@ export class PostgresRunStore implements RunStore {
     });
   }
 
-  listSteps(jobId: JobId): Promise<StepRecord[]> {
+  listSteps(jobId: JobId, { fromJobAttempt = 1 }: { fromJobAttempt?: number } = {}): Promise<StepRecord[]> {
     return this.#db.read(`list steps of job ${jobId}`, async (query) =>
-      (await query<StepRow>(statements.listSteps, [jobId])).rows.map(stepFromRow),
+      (await query<StepRow>(statements.listSteps, [jobId, fromJobAttempt])).rows.map(stepFromRow),
     );
   }
 }

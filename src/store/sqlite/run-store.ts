@@ -116,8 +116,8 @@ export class SqliteRunStore implements RunStore {
        started_at = excluded.started_at, finished_at = excluded.finished_at,
        retry_delay_ms = excluded.retry_delay_ms`,
     );
-    this.#listSteps = db.prepare<[string], StepRow>(
-      `SELECT ${stepColumns} FROM steps WHERE job_id = ? ORDER BY job_attempt, idx, attempt`,
+    this.#listSteps = db.prepare<[string, number], StepRow>(
+      `SELECT ${stepColumns} FROM steps WHERE job_id = ? AND job_attempt >= ? ORDER BY job_attempt, idx, attempt`,
     );
     this.#upsertJobAttempt = db.prepare(
       `INSERT OR REPLACE INTO job_attempts (${jobAttemptColumns})
@@ -296,8 +296,10 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
-  listSteps(jobId: JobId): Promise<StepRecord[]> {
-    return this.commits.read(`list steps of job ${jobId}`, () => this.#listSteps.all(jobId).map(stepFromRow));
+  listSteps(jobId: JobId, { fromJobAttempt = 1 }: { fromJobAttempt?: number } = {}): Promise<StepRecord[]> {
+    return this.commits.read(`list steps of job ${jobId}`, () =>
+      this.#listSteps.all(jobId, fromJobAttempt).map(stepFromRow),
+    );
   }
 
   #insertRunRow(run: NewRun): RunRecord {
