@@ -60,6 +60,11 @@ export class StoredJobTimeline {
     this.#endedReadAt = attempt;
   }
 
+  /** Lines of a job this round's read of jobs did not have yet (added since): told with it later. */
+  keep(lines: readonly LogLine[]): void {
+    if (!this.#done) this.#pending.push(...lines);
+  }
+
   /**
    * The events of `job` not told yet, from its record, its `steps` (of `fromAttempt` and later, as
    * listSteps returns them; read after `job`) and the run's `lines` of it read after both, in append order.

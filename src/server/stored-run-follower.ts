@@ -111,9 +111,15 @@ async function follow(
     if (jobId === undefined) {
       const linesOf = groupByJob(lines);
       for (const job of jobs) {
-        const timeline = timelines.get(job.id);
-        const of = linesOf.get(job.id) ?? [];
-        if (timeline !== undefined) events.push(...timeline.advance(job, run, steps.get(job.id) ?? [], of));
+        const timeline = timelines.get(job.id) ?? new StoredJobTimeline();
+        events.push(...timeline.advance(job, run, steps.get(job.id) ?? [], linesOf.get(job.id) ?? []));
+        linesOf.delete(job.id);
+      }
+      // A job added after the read of jobs that printed before the read of lines.
+      for (const [id, of] of linesOf) {
+        const timeline = timelines.get(id) ?? new StoredJobTimeline();
+        timelines.set(id, timeline);
+        timeline.keep(of);
       }
     } else events.push(...jobLog.advance(jobs, run, lines));
     const finished = isFinished(run);

@@ -59,7 +59,8 @@ describe('followStoredRun', () => {
       text,
     });
     // The driver's writes that land after the follower read jobs and steps, before it reads logs: job
-    // a's step starts and prints; job b starts, its step starts and prints.
+    // a's step starts and prints; job b starts, its step starts and prints; job c is added (a matrix
+    // leg, say), starts, and its step prints.
     let raced = false;
     const logs: LogStore = {
       append: (lines) => stores.logs.append(lines),
@@ -72,6 +73,10 @@ describe('followStoredRun', () => {
           await stores.runs.updateJob(job('b').id, { status: 'running', startedAt: t + 2 });
           await stores.runs.recordStep({ jobId: job('b').id, index: 0, name: 'step', startedAt: t + 2 });
           await stores.logs.append([line('b', 'from b')]);
+          await stores.runs.addJobs([{ ...job('c'), matrix: {}, status: 'running' }]);
+          await stores.runs.updateJob(job('c').id, { startedAt: t + 2 });
+          await stores.runs.recordStep({ jobId: job('c').id, index: 0, name: 'step', startedAt: t + 2 });
+          await stores.logs.append([line('c', 'from c')]);
         }
         return stores.logs.readAfter(runId, position, options);
       },
@@ -91,10 +96,11 @@ describe('followStoredRun', () => {
       );
       setTimeout(stop, 5_000).unref();
     });
-    while (!events.some((event) => event.type === 'log' && label(event) === 'log b')) {
+    // Bounded: a follower that never tells c's line fails the comparison below instead of timing out.
+    for (let wait = 0; wait < 100 && !events.some((event) => label(event) === 'log c'); wait++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    for (const name of ['a', 'b']) {
+    for (const name of ['a', 'b', 'c']) {
       const finished = {
         outcome: 'success',
         conclusion: 'success',
@@ -120,7 +126,12 @@ describe('followStoredRun', () => {
       `step.completed ${name}#0`,
       `job.completed ${name}`,
     ];
-    expect(perJob).toEqual({ run: ['run.started', 'run.completed'], a: whole('a'), b: whole('b') });
+    expect(perJob).toEqual({
+      run: ['run.started', 'run.completed'],
+      a: whole('a'),
+      b: whole('b'),
+      c: whole('c'),
+    });
     expect([events.at(0)?.type, events.at(-1)?.type]).toEqual(['run.started', 'run.completed']);
   });
 });
