@@ -1,5 +1,6 @@
 import { defaultAgingIntervalMs, type Priority, queueKey } from '../core/priority.js';
 import { BinaryHeap, type HeapSlot } from './binary-heap.js';
+import { type KeyedSlot, keyThenArrival, ReadyQueue } from './ready-queue.js';
 
 /** What the queue needs to know about an item to place it. */
 export interface Queueable {
@@ -23,12 +24,12 @@ export interface JobQueueOptions<T> {
 /** The ready items of one group, in queue order. */
 interface Group<T> extends HeapSlot {
   readonly name: string;
-  readonly ready: BinaryHeap<Entry<T>>;
+  readonly ready: ReadyQueue<Entry<T>>;
   /** Its items in the queue: ready, delayed, or set aside by a walk. Dropped at 0. */
   size: number;
 }
 
-interface Entry<T> extends HeapSlot {
+interface Entry<T> extends KeyedSlot {
   readonly item: T;
   /** queueKey: the virtual ready time. */
   readonly key: number;
@@ -40,14 +41,11 @@ interface Entry<T> extends HeapSlot {
   queued: boolean;
 }
 
-const entryBefore = <T>(a: Entry<T>, b: Entry<T>): boolean =>
-  a.key < b.key || (a.key === b.key && a.seq < b.seq);
-
 /** By their heads; a group emptied while in a walk's heap goes last (the walk then skips it). */
 const groupBefore = <T>(a: Group<T>, b: Group<T>): boolean => {
   const headA = a.ready.peek();
   const headB = b.ready.peek();
-  return headA !== undefined && (headB === undefined || entryBefore(headA, headB));
+  return headA !== undefined && (headB === undefined || keyThenArrival(headA, headB));
 };
 
 /**
@@ -56,20 +54,21 @@ const groupBefore = <T>(a: Group<T>, b: Group<T>): boolean => {
  * by that time, and is not yielded by `entries()` until the clock reaches it; `nextReadyAt()` says
  * when to look again, so the caller can arm one timer instead of polling.
  *
- * Ready items sit in one heap per group, and a walk merges the groups' heads. A walk can leave a
- * group once none of its items can be taken (no runner is free for its labels), so that the items
+ * Ready items sit in one ReadyQueue per group, and a walk merges the groups' heads. A walk can leave
+ * a group once none of its items can be taken (no runner is free for its labels), so that the items
  * no one can take cost one look per group, not one per item.
  *
  * An item's place is fixed when it is pushed (its key does not change as time passes, aging is in the
- * key), so the heaps stay valid without re-sorting; push, remove and taking the head are
- * O(log n + log groups).
+ * key), so the queues stay valid without re-sorting; push, remove and taking the head are
+ * O(log n + log groups), and O(1 + log groups) for items pushed in queue order (the usual case: jobs
+ * of one priority, as they become ready), which a ReadyQueue keeps in a sorted run.
  */
 export class JobQueue<T extends Queueable> {
   private readonly groups = new Map<string, Group<T>>();
   private readonly delayed = new BinaryHeap<Entry<T>>(
     (a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq),
   );
-  /** Every item in the queue, also one `entries()` has taken out of its heap for the moment. */
+  /** Every item in the queue, also one `entries()` has taken out of its group's queue for the moment. */
   private readonly byId = new Map<string, Entry<T>>();
   /** Places of items taken out (e.g. offered), so that `pushFront` can give an item its turn back. */
   private readonly places = new WeakMap<T, Entry<T>>();
@@ -199,7 +198,7 @@ export class JobQueue<T extends Queueable> {
     const name = this.groupOf(item);
     let group = this.groups.get(name);
     if (group === undefined) {
-      group = { name, ready: new BinaryHeap<Entry<T>>(entryBefore), size: 0, index: -1 };
+      group = { name, ready: new ReadyQueue<Entry<T>>(keyThenArrival), size: 0, index: -1 };
       this.groups.set(name, group);
     }
     return group;

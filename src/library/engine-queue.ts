@@ -1,8 +1,8 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { BinaryHeap, type HeapSlot } from '../engine/binary-heap.js';
+import { keyThenArrival, ReadyQueue } from '../engine/ready-queue.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { JobRecord } from './job-record.js';
-import { ReadyQueue } from './ready-queue.js';
 
 /** A job's place in the engine's queue. */
 export interface QueueEntry extends HeapSlot {
@@ -66,7 +66,7 @@ export interface EngineQueue<E extends QueueEntry> {
  * alive: nothing else waits for a delayed job.
  */
 export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
-  private readonly ready = new ReadyQueue<E>((a, b) => a.key < b.key || (a.key === b.key && a.seq < b.seq));
+  private readonly ready = new ReadyQueue<E>(keyThenArrival);
   private readonly delayed = new BinaryHeap<E>(
     (a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq),
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReadyQueue } from '../../src/library/ready-queue.js';
+import { ReadyQueue } from '../../src/engine/ready-queue.js';
 
 interface Entry {
   index: number;
@@ -34,9 +34,16 @@ describe('ReadyQueue', () => {
         const entry = { index: -1, key, seq: seq++ };
         queue.push(entry);
         model.push(entry);
-      } else if (roll < 0.85) {
+      } else if (roll < 0.7) {
         model.sort((a, b) => (comesFirst(a, b) ? -1 : 1));
         expect(queue.pop()).toBe(model.shift());
+      } else if (roll < 0.85) {
+        // The engine's JobQueue takes its head this way: a look, then a remove.
+        model.sort((a, b) => (comesFirst(a, b) ? -1 : 1));
+        const head = queue.peek();
+        expect(head).toBe(model[0]);
+        if (head !== undefined) expect(queue.remove(head)).toBe(true);
+        model.shift();
       } else if (model.length > 0) {
         const victim = model.splice(Math.floor(next() * model.length), 1)[0] as Entry;
         expect(queue.remove(victim)).toBe(true);
@@ -59,6 +66,27 @@ describe('ReadyQueue', () => {
       if (queue.pop()?.seq !== i) throw new Error(`pop ${i} out of order`);
     }
     expect(queue.size).toBe(100);
+    expect(Reflect.get(queue, 'run').length).toBeLessThan(3_000);
+  });
+
+  it('keeps a run compact that is drained by removing its head, as JobQueue takes items', () => {
+    const queue = new ReadyQueue<Entry>(comesFirst);
+    const waiting: Entry[] = [];
+    let seq = 0;
+    for (let i = 0; i < 100; i++) {
+      const entry = { index: -1, key: seq, seq: seq++ };
+      queue.push(entry);
+      waiting.push(entry);
+    }
+    for (let i = 0; i < 20_000; i++) {
+      const entry = { index: -1, key: seq, seq: seq++ };
+      queue.push(entry);
+      waiting.push(entry);
+      const head = waiting.shift() as Entry;
+      expect(queue.remove(head)).toBe(true);
+    }
+    expect(queue.size).toBe(100);
+    expect(queue.peek()).toBe(waiting[0]);
     expect(Reflect.get(queue, 'run').length).toBeLessThan(3_000);
   });
 });
