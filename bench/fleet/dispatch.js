@@ -20,7 +20,7 @@ export const runnerLabel = 'linux';
 
 async function loadDist(repoRoot) {
   const load = (path) => import(pathToFileURL(join(repoRoot, 'dist', path)).href);
-  const [controlPlane, dispatcher, state, parse, frame, acceptor, clock] = await Promise.all([
+  const [controlPlane, dispatcher, state, parse, frame, acceptor, clock, messageJson] = await Promise.all([
     load('engine/control-plane.js'),
     load('engine/dispatcher.js'),
     load('cli/state.js'),
@@ -28,8 +28,18 @@ async function loadDist(repoRoot) {
     load('protocol/frame.js'),
     load('protocol/websocket/acceptor.js'),
     load('core/clock.js'),
+    load('protocol/message-json.js'),
   ]);
-  return { ...controlPlane, ...dispatcher, ...state, ...parse, ...frame, ...acceptor, ...clock };
+  return {
+    ...controlPlane,
+    ...dispatcher,
+    ...state,
+    ...parse,
+    ...frame,
+    ...acceptor,
+    ...clock,
+    ...messageJson,
+  };
 }
 
 /**
@@ -172,6 +182,10 @@ const spec = {
 export async function measureDispatcher({ repoRoot, jobs, capacity, leases }) {
   if (!leases && capacity < jobs) throw new Error('offer → accept only needs a slot per job');
   const dist = await loadDist(repoRoot);
+  // Each lease's spec is made as the planner makes the specs of a job's legs (engine/job-expansion.ts):
+  // from a template, which builds the JSON of what they share once; the lease carries that JSON, as
+  // the control plane's do.
+  const specOf = new dist.JsonTemplate(({ jobId }) => ({ ...spec, jobId }), ['jobId']);
   let completed = 0;
   let allDone;
   const done = new Promise((resolve) => {
@@ -189,12 +203,14 @@ export async function measureDispatcher({ repoRoot, jobs, capacity, leases }) {
           if (++completed === jobs) allDone();
           return;
         }
+        const job = specOf.fill({ jobId: leg.id });
         runner.transport.send({
           type: 'lease',
           jobId: leg.id,
           fencingToken: ++fencingToken,
           ttlMs: 60_000,
-          job: { ...spec, jobId: leg.id },
+          job: job.value,
+          [dist.jobJson]: job.json,
         });
       },
       leaseMessage: (runner, message) => {

@@ -1,6 +1,7 @@
 import { ValkyrieError } from '../core/errors.js';
 import { jobIdFor } from '../core/ids.js';
 import { isTerminal, jobStatusOf } from '../core/outcome.js';
+import { jobJson } from '../protocol/message-json.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunConcurrency, RunRecord } from '../store/runs.js';
@@ -305,14 +306,16 @@ export class ControlPlane {
     this.emit({ type: 'job.started', jobId: leg.id, name: leg.name, at, ...attemptField(leg.attempt) });
     const issue = this.options.issueJobToken;
     const jobToken = issue?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
-    runner.transport.send({
-      type: 'lease',
+    const message = {
+      type: 'lease' as const,
       jobId: leg.id,
       fencingToken: lease.fencingToken,
       ttlMs: lease.ttlMs,
       job: spec,
       ...(jobToken === undefined ? {} : { jobToken }),
-    });
+      [jobJson]: leg.specJson, // when planning built it: the encoder splices it in
+    };
+    runner.transport.send(message);
   }
 
   private onLeaseMessage(session: RunnerSession, message: LeaseMessage): void {

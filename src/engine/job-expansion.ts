@@ -1,4 +1,5 @@
 import type { JobSpec } from '../protocol/job-spec.js';
+import { JsonTemplate } from '../protocol/message-json.js';
 import {
   contextReferences,
   type EvaluationContext,
@@ -12,6 +13,7 @@ import {
 import { expandMatrix, legName, type MatrixLeg } from '../workflow/matrix.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from '../workflow/model.js';
 import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
+import type { Leg } from './leg.js';
 import { githubContext, type RunContext } from './run-context.js';
 
 /** One leg of a job as planned: its matrix values and everything needed to run it. */
@@ -20,10 +22,18 @@ export interface PlannedLeg {
   readonly matrix: Readonly<Record<string, ExpressionValue>>;
   readonly continueOnError: boolean;
   readonly runsOn: readonly string[];
-  readonly makeSpec: (jobId: string) => JobSpec;
+  /** The leg's spec, and its JSON when the job's template could build it (protocol/message-json.ts). */
+  readonly makeSpec: (jobId: string) => { readonly value: JobSpec; readonly json: string | undefined };
 }
 
 export class ExpansionError extends Error {}
+
+/** A leg's spec, with its JSON when the plan's template built it. */
+export function legSpec(plan: PlannedLeg | undefined, id: string): Pick<Leg, 'spec' | 'specJson'> {
+  if (plan === undefined) return {};
+  const made = plan.makeSpec(id);
+  return made.json === undefined ? { spec: made.value } : { spec: made.value, specJson: made.json };
+}
 
 /** Evaluates a job's matrix (its values may come from `needs`) and plans one leg per combination. */
 export function planLegs(
@@ -37,6 +47,7 @@ export function planLegs(
   const combinations = matrixLegs(job, { contexts: base });
   const total = combinations.length;
   const maxParallel = maxParallelOf(job, { contexts: base }, total);
+  const specOf = specTemplate(workflow, job, run, base, workflowEnv, needs);
   const legs = combinations.map((leg, index): PlannedLeg => {
     const matrix = leg as Record<string, ExpressionValue>;
     const strategy = {
@@ -58,36 +69,66 @@ export function planLegs(
       matrix,
       continueOnError: evaluateFlag(job.continueOnError, context),
       runsOn: job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
-      makeSpec: (jobId: string): JobSpec => ({
-        runId: run.runId,
-        jobId,
-        key: job.key,
-        name,
-        attempt: 1,
-        workspace: run.workspace,
-        workflowEnv,
-        jobEnv: job.env,
-        defaults: {
-          shell: job.defaults.shell ?? workflow.defaults.shell,
-          workingDirectory: job.defaults.workingDirectory ?? workflow.defaults.workingDirectory,
-        },
-        steps: job.steps,
-        outputs: job.outputs,
-        timeoutMs: timeoutMinutes * 60_000,
-        contexts: {
-          github: base.github ?? null,
-          vars: run.vars,
-          secrets: run.secrets,
-          matrix,
-          strategy,
-          needs,
-          inputs: {},
-        },
-        ...(run.bundle === undefined ? {} : { bundle: { sha256: run.bundle.sha256 } }),
-      }),
+      makeSpec: (jobId: string) =>
+        specOf.fill({ jobId, name, timeoutMs: timeoutMinutes * 60_000, matrix, strategy }),
     };
   });
   return { legs, maxParallel };
+}
+
+/** What the specs of a job's legs differ in. */
+type LegValues = {
+  jobId: string;
+  name: string;
+  timeoutMs: number;
+  matrix: ExpressionValue;
+  strategy: ExpressionValue;
+};
+
+/**
+ * The specs of a job's legs, from one template: the JSON of everything they share is built once per
+ * job, not once per lease (see protocol/message-json.ts).
+ */
+function specTemplate(
+  workflow: Workflow,
+  job: JobDefinition,
+  run: RunContext,
+  base: Record<string, ExpressionValue>,
+  workflowEnv: Record<string, string>,
+  needs: ExpressionValue,
+): JsonTemplate<LegValues, JobSpec> {
+  const defaults = {
+    shell: job.defaults.shell ?? workflow.defaults.shell,
+    workingDirectory: job.defaults.workingDirectory ?? workflow.defaults.workingDirectory,
+  };
+  const bundle = run.bundle === undefined ? {} : { bundle: { sha256: run.bundle.sha256 } };
+  return new JsonTemplate<LegValues, JobSpec>(
+    ({ jobId, name, timeoutMs, matrix, strategy }) => ({
+      runId: run.runId,
+      jobId,
+      key: job.key,
+      name,
+      attempt: 1,
+      workspace: run.workspace,
+      workflowEnv,
+      jobEnv: job.env,
+      defaults,
+      steps: job.steps,
+      outputs: job.outputs,
+      timeoutMs,
+      contexts: {
+        github: base.github ?? null,
+        vars: run.vars,
+        secrets: run.secrets,
+        matrix,
+        strategy,
+        needs,
+        inputs: {},
+      },
+      ...bundle,
+    }),
+    ['jobId', 'name', 'timeoutMs', 'matrix', 'strategy'],
+  );
 }
 
 /** The workflow's `env`, with `--env` values over it. */

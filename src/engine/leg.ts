@@ -17,6 +17,8 @@ export interface Leg {
   readonly continueOnError: boolean;
   readonly runsOn: readonly string[];
   readonly spec?: JobSpec;
+  /** The JSON of `spec`, when it was built with it (see protocol/message-json.ts). */
+  readonly specJson?: string;
   /** Absent: the job runs once. */
   readonly retry?: RetryPolicy;
   /** The current attempt, from 1. */

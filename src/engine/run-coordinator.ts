@@ -8,7 +8,7 @@ import {
 } from '../workflow/expressions/index.js';
 import type { Workflow } from '../workflow/model.js';
 import type { JobSummary } from './events.js';
-import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
+import { baseContexts, legSpec, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
 import {
   isFailFast,
   type KeyState,
@@ -260,7 +260,7 @@ export class RunCoordinator {
         matrix: record.matrix as Record<string, ExpressionValue>,
         continueOnError: plan?.continueOnError ?? false,
         runsOn: plan?.runsOn ?? [],
-        spec: plan?.makeSpec(record.id),
+        ...legSpec(plan, record.id),
         retry: job.retry,
         ...placement,
         ...(reopen
@@ -361,7 +361,7 @@ export class RunCoordinator {
         matrix: plan.matrix,
         continueOnError: plan.continueOnError,
         runsOn: plan.runsOn,
-        spec: plan.makeSpec(id),
+        ...legSpec(plan, id),
         retry: job.retry,
         attempt: (earlier?.attempt ?? 0) + 1,
         triesFrom: (earlier?.attempt ?? 0) + 1,

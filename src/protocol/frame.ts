@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import type { ErrorCode } from '../core/errors.js';
 import { checkControlMessage, checkRunnerMessage } from './message-checks.js';
+import { messageJson } from './message-json.js';
 import type { ControlMessage, RunnerMessage } from './messages.js';
 import { protocolVersion } from './messages.js';
 import { controlMessageSchema, runnerMessageSchema } from './schemas.js';
@@ -70,7 +71,7 @@ export const runnerDecoder: MessageDecoder<ControlMessage> = decoderFor(
 );
 
 export function encodeFrame(message: unknown): string {
-  return `{"v":${protocolVersion},"m":${JSON.stringify(message)}}`;
+  return `{"v":${protocolVersion},"m":${messageJson(message)}}`;
 }
 
 /**

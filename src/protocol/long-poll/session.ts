@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ProtocolError } from '../frame.js';
 import { errorBody } from '../handshake.js';
+import { messageJson } from '../message-json.js';
 import { protocolVersion } from '../messages.js';
 import { type CloseInfo, TransportEnd } from '../transport-end.js';
 
@@ -51,7 +52,7 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
 
   send(message: Out): void {
     if (this.sessionEnd !== undefined) return;
-    const json = JSON.stringify(message);
+    const json = messageJson(message);
     this.outbox.push({ seq: this.nextSeq++, json, bytes: Buffer.byteLength(json) });
     // Messages sent in one tick leave in one response.
     if (this.parked === undefined || this.replyScheduled) return;

@@ -2,6 +2,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { MessageDecoder, ProtocolError, ProtocolErrorCode } from '../frame.js';
 import { decodeMessages, encodeFrame, encodeMessages } from '../frame.js';
+import { messageJson } from '../message-json.js';
 import { TransportEnd } from '../transport-end.js';
 
 /**
@@ -102,7 +103,7 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
   send(message: Out): void {
     if (this.isClosed || this.socket.readyState !== this.socket.OPEN) return;
     if (this.framing === 'batched') {
-      this.hold(JSON.stringify(message));
+      this.hold(messageJson(message));
       return;
     }
     const frame = encodeFrame(message);

@@ -1,0 +1,126 @@
+/**
+ * The JSON of a message as it goes on the wire: always what `JSON.stringify(message)` gives, byte for
+ * byte, but a lease may carry its spec's JSON ready-made, as a `JsonTemplate` built it. A lease is
+ * mostly its spec (its JSON was ~2 of a lease's ~2.3 µs), and the legs of one job (a matrix) have
+ * specs that differ in a few values only (job id, name, matrix, strategy): the JSON of the rest is
+ * built once per job.
+ */
+
+/**
+ * The JSON of a lease's `job`, when its sender has it (a JsonTemplate built it): a field under a
+ * symbol key, which JSON, for-in and Object.keys do not see, set in the message's own literal.
+ * (Keeping the JSON by the spec object instead, in a WeakMap or a field added to it, cost the garbage
+ * collector and V8's object shapes more than the JSON saved.)
+ */
+export const jobJson: unique symbol = Symbol('valkyrie.jobJson');
+
+/** `JSON.stringify(message)`; a lease's spec JSON is spliced in when the message carries it. */
+export function messageJson(message: unknown): string {
+  if (typeof message !== 'object' || message === null) return JSON.stringify(message);
+  const record = message as Record<string, unknown> & { [jobJson]?: unknown };
+  const specJson = record.type === 'lease' ? record[jobJson] : undefined;
+  if (
+    typeof specJson !== 'string' ||
+    Object.getPrototypeOf(record) !== Object.prototype ||
+    'toJSON' in record
+  )
+    return JSON.stringify(message);
+  let json = '';
+  // for-in, not Object.keys: V8 walks it with the object's enum cache and loads fields directly. Only
+  // own fields are enumerable here: the prototype is Object.prototype, whose fields are not.
+  for (const key in record) {
+    const fieldJson = key === 'job' ? specJson : valueJson(record[key]);
+    // JSON.stringify leaves out fields whose value has no JSON (undefined, a function, a symbol).
+    if (fieldJson === undefined) continue;
+    json += `${json === '' ? '{' : ','}${quote(key)}:${fieldJson}`;
+  }
+  return json === '' ? '{}' : `${json}}`;
+}
+
+/**
+ * Makes objects that differ only in a few values, each with its JSON built from one template: the
+ * JSON of a probe object, made with a placeholder for every value, split where they are. `make` must
+ * place each value in its result as it is, exactly once, and do nothing else with it (read no field
+ * of it, build no string from it). When the probe shows otherwise (a placeholder missing, or found
+ * twice), or a value has no JSON of its own, `fill` gives no JSON, and the message is encoded whole.
+ */
+export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
+  /** The probe's JSON around the values, and which value goes after each part. */
+  private readonly parts: readonly string[] | undefined;
+  private readonly order: readonly (keyof V & string)[] = [];
+
+  constructor(
+    private readonly make: (values: V) => T,
+    names: readonly (keyof V & string)[],
+  ) {
+    const placeholders = names.map((_, i) => `\u0000vk-template-${i}\u0000`);
+    const probe = JSON.stringify(make(Object.fromEntries(names.map((n, i) => [n, placeholders[i]])) as V));
+    const found: { at: number; index: number; length: number }[] = [];
+    for (const [index, placeholder] of placeholders.entries()) {
+      const token = JSON.stringify(placeholder);
+      const at = probe?.indexOf(token) ?? -1;
+      if (at < 0 || probe?.indexOf(token, at + 1) !== -1) return;
+      found.push({ at, index, length: token.length });
+    }
+    if (probe === undefined) return;
+    found.sort((a, b) => a.at - b.at);
+    const parts: string[] = [];
+    let from = 0;
+    for (const { at, length } of found) {
+      parts.push(probe.slice(from, at));
+      from = at + length;
+    }
+    parts.push(probe.slice(from));
+    this.parts = parts;
+    this.order = found.map(({ index }) => names[index] as keyof V & string);
+  }
+
+  /** `make(values)`, and its JSON when the template could build it (see the class comment). */
+  fill(values: V): { readonly value: T; readonly json: string | undefined } {
+    const value = this.make(values);
+    const parts = this.parts;
+    if (parts === undefined) return { value, json: undefined };
+    let json = parts[0] ?? '';
+    for (let i = 0; i < this.order.length; i++) {
+      const valueText = jsonOrUndefined(values[this.order[i] as keyof V]);
+      if (valueText === undefined) return { value, json: undefined };
+      json += valueText + (parts[i + 1] ?? '');
+    }
+    return { value, json };
+  }
+}
+
+/** A value JSON cannot encode (a bigint) is left to throw where the message is sent, as it would. */
+function jsonOrUndefined(value: unknown): string | undefined {
+  try {
+    return valueJson(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A call of JSON.stringify costs ~0.15 µs however small its value, more than the rest of a field:
+ * strings that need no escaping, numbers, booleans and null are written here, exactly as it would.
+ */
+function valueJson(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      // null, an object, undefined, a function or a symbol (left out), a bigint (which throws).
+      return JSON.stringify(value);
+  }
+}
+
+function quote(text: string): string {
+  return needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
+/** What JSON.stringify escapes in a string: quote, backslash, control characters, surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for.
+const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { planLegs } from '../../src/engine/job-expansion.js';
+import type { RunContext } from '../../src/engine/run-context.js';
+import { jobJson, messageJson } from '../../src/protocol/message-json.js';
+import { parsedWorkflow, runRequest } from './plane-fixtures.js';
+
+const run: RunContext = {
+  ...runRequest,
+  runId: 'run-1',
+  runNumber: 1,
+  vars: { REGION: 'eu "west"' },
+  secrets: { TOKEN: 's3cr\\et' },
+  envOverrides: { CI: 'yes' },
+  bundle: { sha256: 'a'.repeat(64) },
+};
+
+const workflow = parsedWorkflow(`name: w
+env: { A: "1", QUOTE: 'say "hi"' }
+defaults: { run: { shell: bash } }
+jobs:
+  build:
+    name: build \${{ matrix.os }}
+    runs-on: [x, "\${{ matrix.os }}"]
+    timeout-minutes: \${{ matrix.minutes }}
+    env: { NODE: "\${{ matrix.node }}" }
+    outputs: { out: "\${{ steps.s.outputs.x }}" }
+    strategy:
+      fail-fast: \${{ matrix.os != 'win' }}
+      matrix:
+        os: [linux, "wïn\\u2028"]
+        node: [18, 20.5]
+        minutes: [1, 2.5]
+        include: [{ os: linux, extra: { deep: [1, null, "x"] } }]
+    steps:
+      - id: s
+        run: echo "\${{ matrix.node }}" > "$GITHUB_OUTPUT"
+      - run: 'true'
+        working-directory: sub
+  single:
+    runs-on: x
+    steps: [{ run: "true" }]
+`);
+
+describe('planLegs', () => {
+  it("builds each leg's spec JSON from its job's template, equal to JSON.stringify of the spec", () => {
+    let legs = 0;
+    for (const job of workflow.jobs.values()) {
+      const needs = { earlier: { result: 'success', outputs: { v: 'a"b' } } };
+      for (const [index, leg] of planLegs(workflow, job, run, needs).legs.entries()) {
+        const made = leg.makeSpec(`job-${job.key}-${index}`);
+        expect(made.json).toBeDefined();
+        expect(made.json).toBe(JSON.stringify(made.value));
+        const lease = {
+          type: 'lease',
+          jobId: made.value.jobId,
+          fencingToken: 1,
+          ttlMs: 1000,
+          job: made.value,
+        };
+        expect(messageJson({ ...lease, [jobJson]: made.json })).toBe(JSON.stringify(lease));
+        legs++;
+      }
+    }
+    expect(legs).toBe(2 * 2 * 2 + 1);
+  });
+});
