@@ -139,10 +139,12 @@ export class Engine implements AsyncDisposable {
         `enqueueMany(): expected an array; received ${typeof requests}`,
       );
     }
-    const prepared = requests.map((request, i) =>
+    const jobs: JobHandle[] = requests.map((request, i) =>
       this.prepare('enqueueMany()', request.task, request.input, request.options, i),
     );
-    return prepared.map((job) => this.admit(job)) as JobHandle<Output>[];
+    // In place: a job is its own handle, unless its idempotency key names an earlier one.
+    for (let i = 0; i < jobs.length; i++) jobs[i] = this.admit(jobs[i] as JobRecord);
+    return jobs as JobHandle<Output>[];
   }
 
   /**
@@ -165,7 +167,7 @@ export class Engine implements AsyncDisposable {
       this.checkOpen('enqueue()');
       const job = this.prepare('enqueue()', task, input, options);
       // Told directly, not through the handle's promise: no promise per node, no hop per stage.
-      job.onFinal = ended;
+      job.onFinal(ended);
       this.admitOrFind(job)?.result.then(ended);
     },
   };
@@ -290,11 +292,11 @@ export class Engine implements AsyncDisposable {
     options: JobOptions | undefined,
     index?: number,
   ): JobRecord {
-    // The request's place is spelled out only for an error: building it per job costs real time.
-    const at = () => (index === undefined ? where : `${where}[${index}]`);
-    const registered = this.tasks.find(task) ?? this.tasks.resolve(at(), task);
+    // The request's place is spelled out only for an error or for options to check: building it,
+    // or a closure that would, per job costs real time.
+    const registered = this.tasks.find(task) ?? this.tasks.resolve(placeOf(where, index), task);
     const resolved = resolveJobOptions(
-      options === undefined ? '' : `${at()} options`,
+      options === undefined ? '' : `${placeOf(where, index)} options`,
       options,
       this.options.retry,
     );
@@ -303,7 +305,7 @@ export class Engine implements AsyncDisposable {
 
   /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
   private admit(job: JobRecord): JobHandle {
-    return this.admitOrFind(job) ?? job.handle;
+    return this.admitOrFind(job) ?? job;
   }
 
   /** `admit` that returns undefined for a job it queued, so a workflow node's handle is never made. */
@@ -312,9 +314,14 @@ export class Engine implements AsyncDisposable {
     if (key !== undefined) {
       const existing = this.idempotent.get(key);
       if (existing !== undefined) return existing;
-      this.idempotent.set(key, job.handle);
+      this.idempotent.set(key, job);
     }
     this.dispatch.admit(job);
     return undefined;
   }
+}
+
+/** `enqueueMany()[3]`, or `enqueue()`: where a request was, for a message about it. */
+function placeOf(where: string, index: number | undefined): string {
+  return index === undefined ? where : `${where}[${index}]`;
 }

@@ -161,7 +161,7 @@ export class JobDispatch {
     if (listening) {
       this.options.listeners.emit({
         type: 'job.started',
-        jobId: job.handle.id,
+        jobId: job.id,
         task: job.task.name,
         attempt: job.attempt,
       });
@@ -178,7 +178,7 @@ export class JobDispatch {
             timeoutMs: job.options.timeoutMs,
             signal: this.options.signal,
             onProgress: listening
-              ? (value) => this.options.listeners.emit({ type: 'job.progress', jobId: job.handle.id, value })
+              ? (value) => this.options.listeners.emit({ type: 'job.progress', jobId: job.id, value })
               : undefined,
           };
     job.attemptEnded = this.attemptEnded;
@@ -225,7 +225,7 @@ export class JobDispatch {
       if (this.options.listeners.active) {
         this.options.listeners.emit({
           type: 'job.retried',
-          jobId: job.handle.id,
+          jobId: job.id,
           task: job.task.name,
           attempt: job.attempt,
           outcome,
@@ -256,8 +256,8 @@ export class JobDispatch {
     if (this.options.listeners.active) {
       this.options.listeners.emit(
         final.kind === 'succeeded'
-          ? { type: 'job.succeeded', jobId: job.handle.id, task: job.task.name, attempts: final.attempts }
-          : { type: 'job.failed', jobId: job.handle.id, task: job.task.name, outcome: final },
+          ? { type: 'job.succeeded', jobId: job.id, task: job.task.name, attempts: final.attempts }
+          : { type: 'job.failed', jobId: job.id, task: job.task.name, outcome: final },
       );
     }
   }

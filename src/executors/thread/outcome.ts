@@ -36,3 +36,12 @@ export type TaskOutcome<Output = unknown> =
   | { readonly kind: 'worker_lost'; readonly reason: WorkerLossReason; readonly message: string };
 
 export type TaskOutcomeKind = TaskOutcome['kind'];
+
+/**
+ * The outcome of a task that returned nothing, the most common one: one frozen object for all of
+ * them, so that settling such a task allocates nothing (each is read, never changed).
+ */
+export const succeededWithoutOutput: TaskOutcome<undefined> = Object.freeze({
+  kind: 'succeeded',
+  output: undefined,
+});

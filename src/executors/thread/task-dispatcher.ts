@@ -1,7 +1,7 @@
 import type { ResolvedThreadPoolOptions } from './config.js';
 import { type Clock, DeadlineTimer, systemClock } from './deadline-timer.js';
 import type { PoolEventListeners } from './events.js';
-import type { TaskOutcome, WorkerLossReason } from './outcome.js';
+import { succeededWithoutOutput, type TaskOutcome, type WorkerLossReason } from './outcome.js';
 import type { PoolWorker, WorkerLoss } from './pool-worker.js';
 import { fromWorker, recordKind, type WireFailure, type WireLog } from './protocol.js';
 import { PendingTasks } from './task-queue.js';
@@ -202,7 +202,10 @@ export class TaskDispatcher implements PoolDispatcher {
     if (task.abortCause !== undefined) {
       this.settle(task, this.abortedOutcome(task, task.abortCause));
     } else if (kind === recordKind.succeeded) {
-      this.settle(task, { kind: 'succeeded', output: payload });
+      this.settle(
+        task,
+        payload === undefined ? succeededWithoutOutput : { kind: 'succeeded', output: payload },
+      );
     } else {
       const [reason, name, message, stack, code] = payload as WireFailure;
       const error = {
