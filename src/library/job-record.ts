@@ -38,15 +38,6 @@ const succeededAtFirstWithoutOutput: JobOutcome = Object.freeze({
 });
 
 /**
- * `new Promise(captureResolve)` hands the promise's resolve function over here: a promise per job
- * then costs no executor closure (nor the context it would capture `this` in) besides.
- */
-let capturedResolve: FinalListener | undefined;
-function captureResolve(resolve: FinalListener): void {
-  capturedResolve = resolve;
-}
-
-/**
  * The engine's record of one job, from enqueue until its final outcome; it is also the job's handle.
  *
  * Every unsettled job's record stays alive while it waits, and each young-generation GC copies the
@@ -96,22 +87,27 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
   get result(): Promise<JobOutcome> {
     if (this.resultPromise !== undefined) return this.resultPromise;
     const delivery = this.delivery;
-    if (delivery !== undefined && typeof delivery !== 'function') {
-      this.resultPromise = Promise.resolve(delivery);
-      return this.resultPromise;
-    }
-    const promise = new Promise<JobOutcome>(captureResolve);
-    const resolve = capturedResolve as FinalListener;
-    capturedResolve = undefined;
-    this.delivery =
-      delivery === undefined
-        ? resolve
-        : (final) => {
-            delivery(final);
-            resolve(final);
-          };
-    this.resultPromise = promise;
-    return promise;
+    if (delivery !== undefined) return this.laterResult(delivery);
+    // The executor only stores `resolve`: the optimizer then makes neither it nor `reject` (measured:
+    // 160 B per promise; a module-level executor, or one that may build a closure, 200–250 B).
+    this.resultPromise = new Promise<JobOutcome>((resolve) => {
+      this.delivery = resolve;
+    });
+    return this.resultPromise;
+  }
+
+  /** `result` for a job already delivered, or one a workflow node listens to. */
+  private laterResult(delivery: FinalListener | JobOutcome): Promise<JobOutcome> {
+    this.resultPromise =
+      typeof delivery === 'function'
+        ? new Promise<JobOutcome>((resolve) => {
+            this.delivery = (final) => {
+              delivery(final);
+              resolve(final);
+            };
+          })
+        : Promise.resolve(delivery);
+    return this.resultPromise;
   }
 
   /** Hears the final outcome as it is delivered, before the result promise does: a workflow node. */

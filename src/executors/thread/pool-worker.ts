@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ResolvedThreadPoolOptions } from './config.js';
 import type { WorkerLossReason } from './outcome.js';
-import { runRecordLength, toWorker, type WorkerBootData } from './protocol.js';
+import { runGroupHeaderLength, toWorker, type WorkerBootData } from './protocol.js';
 import { createJournalBuffer, readUnpostedRecords } from './record-journal.js';
 import type { AbortCause, TaskRecord } from './task-record.js';
 
@@ -31,7 +31,14 @@ export class PoolWorker {
   /** Set from the worker's 'error' event; its 'exit' follows. */
   loss: WorkerLoss | undefined;
   private readonly thread: Worker;
-  private batch: unknown[] | undefined;
+  /**
+   * The RUN message being assembled, in [0, batchLength); kept between sends, so that it does not
+   * grow from nothing for every batch (postMessage has copied it by the time it returns).
+   */
+  private readonly batch: unknown[] = [toWorker.run];
+  private batchLength = 1;
+  /** Where the count of the batch's last group is; -1 before the first. */
+  private groupCountAt = -1;
   private readonly definedTypes = new Set<number>();
   private readonly beats: Int32Array;
   private readonly journal = createJournalBuffer();
@@ -78,8 +85,28 @@ export class PoolWorker {
       this.definedTypes.add(type.typeId);
       this.thread.postMessage([toWorker.define, type.typeId, type.moduleUrl, type.exportName]);
     }
-    this.batch ??= [toWorker.run];
-    this.batch.push(task.id, type.typeId, task.attempt, task.input, reportStart ? 1 : 0);
+    const batch = this.batch;
+    const start = reportStart ? 1 : 0;
+    let at = this.batchLength;
+    let countAt = this.groupCountAt;
+    if (
+      countAt < 0 ||
+      batch[countAt - 3] !== type.typeId ||
+      batch[countAt - 2] !== task.attempt ||
+      batch[countAt - 1] !== start
+    ) {
+      batch[at] = type.typeId;
+      batch[at + 1] = task.attempt;
+      batch[at + 2] = start;
+      batch[at + 3] = 0;
+      countAt = at + 3;
+      this.groupCountAt = countAt;
+      at += runGroupHeaderLength;
+    }
+    batch[countAt] = (batch[countAt] as number) + 1;
+    batch[at] = task.id;
+    batch[at + 1] = task.input;
+    this.batchLength = at + 2;
     this.inFlight.set(task.id, task);
     task.workerId = this.id;
     if (!this.referenced) {
@@ -93,25 +120,38 @@ export class PoolWorker {
    * those were taken out of the batch and off this worker; the rest were sent.
    */
   send(): TaskRecord[] {
+    if (this.batchLength === 1) return [];
     const batch = this.batch;
-    if (batch === undefined) return [];
-    this.batch = undefined;
+    batch.length = this.batchLength;
+    this.batchLength = 1;
+    this.groupCountAt = -1;
     try {
       this.thread.postMessage(batch);
       return [];
     } catch {
-      const rejected: TaskRecord[] = [];
-      for (let i = 1; i < batch.length; i += runRecordLength) {
-        const record = batch.slice(i, i + runRecordLength);
+      return this.sendOneByOne(batch);
+    } finally {
+      // Sent (or given up on): the batch must not keep inputs alive until the next one.
+      batch.fill(undefined, 1);
+    }
+  }
+
+  private sendOneByOne(batch: readonly unknown[]): TaskRecord[] {
+    const rejected: TaskRecord[] = [];
+    for (let i = 1; i < batch.length; ) {
+      const header = batch.slice(i, i + runGroupHeaderLength - 1);
+      const count = batch[i + runGroupHeaderLength - 1] as number;
+      i += runGroupHeaderLength;
+      for (const end = i + 2 * count; i < end; i += 2) {
         try {
-          this.thread.postMessage([toWorker.run, ...record]);
+          this.thread.postMessage([toWorker.run, ...header, 1, batch[i], batch[i + 1]]);
         } catch {
-          const task = this.taskDone(record[0] as number);
+          const task = this.taskDone(batch[i] as number);
           if (task !== undefined) rejected.push(task);
         }
       }
-      return rejected;
     }
+    return rejected;
   }
 
   abort(task: TaskRecord, cause: AbortCause, message: string): void {
@@ -136,7 +176,7 @@ export class PoolWorker {
 
   /** Call after a batch of results: lets the process exit while this worker is idle. */
   settleIdle(now: number): void {
-    if (this.inFlight.size === 0 && this.batch === undefined) {
+    if (this.inFlight.size === 0 && this.batchLength === 1) {
       this.idleSince = now;
       if (this.referenced && this.state === 'ready') {
         this.referenced = false;

@@ -5,7 +5,7 @@ import { succeededWithoutOutput, type TaskOutcome, type WorkerLossReason } from 
 import type { PoolWorker, WorkerLoss } from './pool-worker.js';
 import { fromWorker, recordKind, type WireFailure, type WireLog } from './protocol.js';
 import { PendingTasks } from './task-queue.js';
-import type { AbortCause, TaskRecord } from './task-record.js';
+import type { AbortCause, TaskAbort, TaskRecord } from './task-record.js';
 import { WorkerRoster } from './worker-roster.js';
 
 export interface PoolDispatcher {
@@ -171,8 +171,7 @@ export class TaskDispatcher implements PoolDispatcher {
 
   private started(workerId: number, task: TaskRecord): void {
     task.awaitingStart = false;
-    if (task.timeoutMs !== Number.POSITIVE_INFINITY)
-      this.setDeadline(task, this.clock.now() + task.timeoutMs);
+    if (task.timeoutMs !== undefined) this.setDeadline(task, this.clock.now() + task.timeoutMs);
     if (this.events.active) this.events.emit({ type: 'task.started', taskId: task.id, workerId });
   }
 
@@ -199,8 +198,8 @@ export class TaskDispatcher implements PoolDispatcher {
     }
     const task = worker.taskDone(taskId);
     if (task === undefined || task.settled) return;
-    if (task.abortCause !== undefined) {
-      this.settle(task, this.abortedOutcome(task, task.abortCause));
+    if (task.aborting !== undefined) {
+      this.settle(task, this.abortedOutcome(task, task.aborting));
     } else if (kind === recordKind.succeeded) {
       this.settle(
         task,
@@ -239,16 +238,15 @@ export class TaskDispatcher implements PoolDispatcher {
     else this.events.emit({ type: 'task.failed', taskId, outcome });
   }
 
-  private abortedOutcome(task: TaskRecord, cause: AbortCause): TaskOutcome {
-    return cause === 'timeout'
-      ? { kind: 'timed_out', timeoutMs: task.timeoutMs }
-      : { kind: 'cancelled', reason: task.abortMessage };
+  private abortedOutcome(task: TaskRecord, aborting: TaskAbort): TaskOutcome {
+    return aborting.cause === 'timeout'
+      ? { kind: 'timed_out', timeoutMs: task.timeoutMs ?? Number.POSITIVE_INFINITY }
+      : { kind: 'cancelled', reason: aborting.message };
   }
 
   private abortRunning(worker: PoolWorker, task: TaskRecord, cause: AbortCause, message: string): void {
-    if (task.abortCause !== undefined) return;
-    task.abortCause = cause;
-    task.abortMessage = message;
+    if (task.aborting !== undefined) return;
+    task.aborting = { cause, message };
     worker.abort(task, cause, message);
     this.setDeadline(task, this.clock.now() + this.options.abortGraceMs);
   }
@@ -262,13 +260,14 @@ export class TaskDispatcher implements PoolDispatcher {
   private onDeadline(now: number): void {
     for (const worker of [...this.workers]) {
       for (const task of [...worker.inFlight.values()]) {
-        if (task.settled || worker.state === 'gone') continue;
-        if (task.deadline > now) {
-          this.deadlines.arm(task.deadline);
-        } else if (task.abortCause === undefined) {
+        const deadline = task.deadline;
+        if (task.settled || worker.state === 'gone' || deadline === undefined) continue;
+        if (deadline > now) {
+          this.deadlines.arm(deadline);
+        } else if (task.aborting === undefined) {
           this.abortRunning(worker, task, 'timeout', `the task timed out after ${task.timeoutMs} ms`);
         } else {
-          this.settle(task, this.abortedOutcome(task, task.abortCause));
+          this.settle(task, this.abortedOutcome(task, task.aborting));
           worker.taskDone(task.id);
           this.loseWorker(worker, {
             reason: 'terminated',
@@ -341,7 +340,7 @@ export class TaskDispatcher implements PoolDispatcher {
     void worker.terminate();
     const neverStarted: TaskRecord[] = [];
     for (const task of worker.inFlight.values()) {
-      if (task.awaitingStart && task.abortCause === undefined && !task.settled) {
+      if (task.awaitingStart && task.aborting === undefined && !task.settled) {
         task.awaitingStart = false;
         task.workerId = -1;
         neverStarted.push(task);
@@ -349,8 +348,8 @@ export class TaskDispatcher implements PoolDispatcher {
       }
       this.settle(
         task,
-        task.abortCause !== undefined
-          ? this.abortedOutcome(task, task.abortCause)
+        task.aborting !== undefined
+          ? this.abortedOutcome(task, task.aborting)
           : { kind: 'worker_lost', reason: loss.reason, message: loss.message },
       );
     }

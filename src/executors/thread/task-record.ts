@@ -41,28 +41,42 @@ export interface TaskSettledListener {
 /** Why the pool aborted a running task's signal. */
 export type AbortCause = 'timeout' | 'cancel';
 
-/** The pool's record of one submitted task, from `run()` until its outcome. */
+/** Why and how a running task's signal was aborted by the pool. */
+export interface TaskAbort {
+  readonly cause: AbortCause;
+  readonly message: string;
+}
+
+/**
+ * The pool's record of one submitted task, from `run()` until its outcome. One per task in flight:
+ * fields for rare paths (an abort, a deadline) stay unset (no number box for a deadline that
+ * never comes), since every byte of it is allocated and copied by the young-generation GC per task.
+ */
 export class TaskRecord {
   /** The worker it was dispatched to. */
   workerId = -1;
   /** Dispatched behind a worker's full slots and not started yet: safe to dispatch again. */
   awaitingStart = false;
-  /** When the pool acts on it next (timeout, then the end of the abort grace); Infinity for never. */
-  deadline = Number.POSITIVE_INFINITY;
-  abortCause: AbortCause | undefined = undefined;
-  abortMessage = '';
   settled = false;
+  /** When the pool acts on it next (timeout, then the end of the abort grace); undefined for never. */
+  deadline: number | undefined = undefined;
+  /** Set once the pool aborted its signal (a timeout or a cancellation). */
+  aborting: TaskAbort | undefined = undefined;
   removeAbortListener: (() => void) | undefined = undefined;
+  /** Per attempt, from its start in a worker; undefined for none (an Infinity would need a box). */
+  readonly timeoutMs: number | undefined;
 
   constructor(
     readonly id: number,
     readonly task: PoolTask,
     readonly input: unknown,
     readonly attempt: number,
-    readonly timeoutMs: number,
+    timeoutMs: number,
     readonly options: RunTaskOptions | undefined,
     private readonly listener: TaskSettledListener,
-  ) {}
+  ) {
+    this.timeoutMs = timeoutMs === Number.POSITIVE_INFINITY ? undefined : timeoutMs;
+  }
 
   /** Idempotent: the first outcome wins. Returns false when the task had already settled. */
   settle(outcome: TaskOutcome): boolean {

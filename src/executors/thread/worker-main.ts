@@ -6,7 +6,14 @@
  * when told.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { fromWorker, recordKind, toWorker, type WireFailure, type WorkerBootData } from './protocol.js';
+import {
+  fromWorker,
+  recordKind,
+  runGroupHeaderLength,
+  toWorker,
+  type WireFailure,
+  type WorkerBootData,
+} from './protocol.js';
 import { RecordJournalWriter } from './record-journal.js';
 import { RunningTask, type TaskFunction } from './task-context.js';
 import { failureOf, TaskLoader } from './task-loader.js';
@@ -47,20 +54,24 @@ process.on('exit', () => outbox.post());
 port.on('message', (message: unknown[]) => {
   switch (message[0]) {
     case toWorker.run:
-      for (let i = 1; i < message.length; i += 5) {
-        const taskId = message[i] as number;
-        const typeId = message[i + 1] as number;
-        const attempt = message[i + 2] as number;
-        const reportStart = message[i + 4] === 1;
-        // A synchronous task is done before the next record is read, so a whole message of them
-        // runs here and their results share one batch.
-        if (active < boot.concurrency) {
-          admit(taskId, reportStart);
-          begin(taskId, typeId, attempt, message[i + 3]);
-        } else {
-          const task = { taskId, typeId, attempt, input: message[i + 3], reportStart, withdrawn: false };
-          waiting.push(task);
-          waitingById.set(taskId, task);
+      for (let i = 1; i < message.length; ) {
+        const typeId = message[i] as number;
+        const attempt = message[i + 1] as number;
+        const reportStart = message[i + 2] === 1;
+        const count = message[i + 3] as number;
+        i += runGroupHeaderLength;
+        for (const end = i + 2 * count; i < end; i += 2) {
+          const taskId = message[i] as number;
+          // A synchronous task is done before the next record is read, so a whole message of them
+          // runs here and their results share one batch.
+          if (active < boot.concurrency) {
+            admit(taskId, reportStart);
+            begin(taskId, typeId, attempt, message[i + 1]);
+          } else {
+            const task = { taskId, typeId, attempt, input: message[i + 1], reportStart, withdrawn: false };
+            waiting.push(task);
+            waitingById.set(taskId, task);
+          }
         }
       }
       break;

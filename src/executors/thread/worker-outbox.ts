@@ -21,7 +21,9 @@ import type { Outbox } from './task-context.js';
  * is replaced by what can be said about it, so one bad output never costs the others theirs.
  */
 export class WorkerOutbox implements Outbox {
-  private records: unknown[] = [fromWorker.batch];
+  /** The BATCH being assembled, in [0, length); kept between posts, so it does not regrow each turn. */
+  private readonly records: unknown[] = [fromWorker.batch];
+  private length = 1;
   private scheduled = false;
 
   constructor(
@@ -31,7 +33,11 @@ export class WorkerOutbox implements Outbox {
   ) {}
 
   push(kind: number, taskId: number, payload: unknown): void {
-    this.records.push(kind, taskId, payload);
+    const at = this.length;
+    this.records[at] = kind;
+    this.records[at + 1] = taskId;
+    this.records[at + 2] = payload;
+    this.length = at + 3;
     if (
       kind !== recordKind.log &&
       kind !== recordKind.progress &&
@@ -48,13 +54,16 @@ export class WorkerOutbox implements Outbox {
 
   /** Posts what is held, if anything; safe at any time, including from process 'exit'. */
   post(): void {
-    if (this.records.length === 1) return;
+    if (this.length === 1) return;
     const batch = this.records;
-    this.records = [fromWorker.batch];
+    batch.length = this.length;
+    this.length = 1;
     try {
       this.port.postMessage(batch);
     } catch {
       this.postOneByOne(batch);
+    } finally {
+      batch.fill(undefined, 1);
     }
     // After the post: a worker stopped between the two repeats records, which the pool ignores.
     this.journal.clear();
