@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { ResolvedThreadPoolOptions } from './config.js';
+import { InFlightTasks } from './in-flight-tasks.js';
 import type { WorkerLossReason } from './outcome.js';
 import { runGroupHeaderLength, toWorker, type WorkerBootData } from './protocol.js';
 import { createJournalBuffer, readUnpostedRecords } from './record-journal.js';
@@ -26,7 +27,7 @@ export interface WorkerLoss {
  */
 export class PoolWorker {
   state: 'starting' | 'ready' | 'gone' = 'starting';
-  readonly inFlight = new Map<number, TaskRecord>();
+  readonly inFlight = new InFlightTasks<TaskRecord>();
   idleSince: number;
   /** Set from the worker's 'error' event; its 'exit' follows. */
   loss: WorkerLoss | undefined;
@@ -160,10 +161,7 @@ export class PoolWorker {
 
   /** Takes a task off this worker; returns undefined for one it does not hold. */
   taskDone(taskId: number): TaskRecord | undefined {
-    const task = this.inFlight.get(taskId);
-    if (task === undefined) return undefined;
-    this.inFlight.delete(taskId);
-    return task;
+    return this.inFlight.take(taskId);
   }
 
   /**
