@@ -60,9 +60,10 @@ export class JobDispatch {
     return { queued: this.queue.size, inFlight: this.inFlight, unsettled: this.unsettled };
   }
 
-  admit(job: JobRecord): void {
+  /** `now`: the clock read once for a batch of jobs (enqueueMany), which then share their ready time. */
+  admit(job: JobRecord, now?: number): void {
     this.unsettled++;
-    this.place(job, job.options.delayMs);
+    this.place(job, job.options.delayMs, now);
   }
 
   /** A job the queue handed out without `admit`: another process's, taken from a shared store. */
@@ -92,8 +93,7 @@ export class JobDispatch {
     for (const job of this.queue.drain()) this.finish(job, { kind: 'cancelled', reason });
   }
 
-  private place(job: JobRecord, delayMs: number): void {
-    const now = this.options.clock.now();
+  private place(job: JobRecord, delayMs: number, now = this.options.clock.now()): void {
     job.notBefore = now + delayMs;
     job.key = queueKey({
       priority: job.options.priority,
