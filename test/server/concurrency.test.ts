@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { connectScriptedRunner, credential, startTestServer, waitForRunStatus } from './helpers.js';
+import {
+  connectScriptedRunner,
+  credential,
+  jobCompleted,
+  startTestServer,
+  waitForRunStatus,
+} from './helpers.js';
 
 const deploy = (extra = '') => `name: deploy
 concurrency:
@@ -33,14 +39,7 @@ describe("the server honours a workflow's concurrency group", () => {
     await waitForRunStatus(request, second, 'queued');
     expect(await runner.leases(1)).toHaveLength(1);
 
-    runner.transport.send({
-      type: 'job.completed',
-      jobId: lease.jobId,
-      fencingToken: lease.fencingToken,
-      outcome: { kind: 'succeeded' },
-      outputs: {},
-      at: Date.now(),
-    });
+    runner.transport.send(jobCompleted(lease));
     await waitForRunStatus(request, first, 'succeeded');
     const next = (await runner.leases(2))[1];
     expect(next?.jobId.startsWith(`${second}.`)).toBe(true);

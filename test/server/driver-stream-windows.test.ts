@@ -11,6 +11,8 @@ import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../st
 import {
   connectScriptedRunner,
   credential,
+  jobCompleted,
+  logLine,
   oneJobWorkflow,
   openEvents,
   startTestServer,
@@ -88,12 +90,7 @@ function windowScenario(openStores: () => Promise<Stores>, holdCompletion?: Hold
         throw new Error(`no lease for ${runId}`);
       const { jobId, fencingToken } = lease;
       runner.transport.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 'greet', at: 1 });
-      runner.transport.send({
-        type: 'log',
-        jobId,
-        fencingToken,
-        entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text: `hello ${round}` }],
-      });
+      runner.transport.send(logLine(lease, `hello ${round}`, 1));
       // Live on the driver: tells when the driver has taken the job's end.
       const watch = await openEvents(`${driver.server.url}/api/v1/runs/${runId}/events`, read);
       await openOnBoth('mid-run');
@@ -114,14 +111,7 @@ function windowScenario(openStores: () => Promise<Stores>, holdCompletion?: Hold
             finishedAt: 2,
           },
         });
-        runner.transport.send({
-          type: 'job.completed',
-          jobId,
-          fencingToken,
-          outcome: { kind: 'succeeded' },
-          outputs: {},
-          at: 2,
-        });
+        runner.transport.send(jobCompleted(lease, { kind: 'succeeded' }, 2));
         for (let event = await watch.next(); event !== undefined; event = await watch.next())
           if ((event[1] as RunEvent).type === 'job.completed') break;
         // The driver has made the write of the run's end (held uncommitted on Postgres); its answer

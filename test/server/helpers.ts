@@ -222,21 +222,27 @@ export async function runningJob(server: TestServer) {
   const [lease] = await runner.leases(1);
   if (lease === undefined) throw new Error('no lease');
   const { jobId, fencingToken } = lease;
-  const log = (text: string) =>
-    runner.transport.send({
-      type: 'log',
-      jobId,
-      fencingToken,
-      entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text }],
-    });
-  const succeed = () =>
-    runner.transport.send({
-      type: 'job.completed',
-      jobId,
-      fencingToken,
-      outcome: { kind: 'succeeded' },
-      outputs: {},
-      at: 2,
-    });
+  const log = (text: string) => runner.transport.send(logLine(lease, text, 1));
+  const succeed = () => runner.transport.send(jobCompleted(lease, { kind: 'succeeded' }, 2));
   return { runId, runner, jobId, fencingToken, log, succeed };
+}
+
+type JobCompleted = Extract<RunnerMessage, { type: 'job.completed' }>;
+interface LeaseRef {
+  readonly jobId: string;
+  readonly fencingToken: number;
+}
+
+/** A runner's report that a job it holds a lease on ended, with no outputs. */
+export function jobCompleted(
+  { jobId, fencingToken }: LeaseRef,
+  outcome: JobCompleted['outcome'] = { kind: 'succeeded' },
+  at = Date.now(),
+): JobCompleted {
+  return { type: 'job.completed', jobId, fencingToken, outcome, outputs: {}, at };
+}
+
+/** A runner's report of one stdout line of a job's first step. */
+export function logLine({ jobId, fencingToken }: LeaseRef, text: string, at = Date.now()): RunnerMessage {
+  return { type: 'log', jobId, fencingToken, entries: [{ stepIndex: 0, stream: 'stdout', at, text }] };
 }

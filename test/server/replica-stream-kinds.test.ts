@@ -3,6 +3,7 @@ import type { RunEvent } from '../../src/engine/events.js';
 import {
   connectScriptedRunner,
   credential,
+  jobCompleted,
   openEvents,
   startTestServer,
   type TestServer,
@@ -84,14 +85,7 @@ function kindScenarios(name: string, openStores: OpenReplicaStores): void {
     await elsewhere.until('job.started');
     const { jobId } = first;
     const end = (lease: typeof first, outcome: { kind: 'succeeded' } | { kind: 'failed'; reason: string }) =>
-      runner.transport.send({
-        type: 'job.completed',
-        jobId,
-        fencingToken: lease.fencingToken,
-        outcome,
-        outputs: {},
-        at: 3,
-      });
+      runner.transport.send(jobCompleted({ jobId, fencingToken: lease.fencingToken }, outcome, 3));
     end(first, { kind: 'failed', reason: 'step ./greet failed with exit code 1' });
     const second = (await runner.leases(2))[1];
     if (second === undefined) throw new Error('no second lease');
@@ -142,14 +136,7 @@ function kindScenarios(name: string, openStores: OpenReplicaStores): void {
     // Opened before the run waits (the driver tells its place after a store round trip).
     const elsewhere = await readAll(`${other.server.url}/api/v1/runs/${waiting}/events`, read);
     await elsewhere.until('concurrency');
-    runner.transport.send({
-      type: 'job.completed',
-      jobId: lease.jobId,
-      fencingToken: lease.fencingToken,
-      outcome: { kind: 'succeeded' },
-      outputs: {},
-      at: 3,
-    });
+    runner.transport.send(jobCompleted(lease, { kind: 'succeeded' }, 3));
     const next = (await runner.leases(2))[1];
     if (next === undefined || !next.jobId.startsWith(`${waiting}.`))
       throw new Error('the waiting run got no lease');

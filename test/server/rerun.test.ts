@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { JobOutcome } from '../../src/core/outcome.js';
-import { connectScriptedRunner, credential, startTestServer, waitForRunStatus } from './helpers.js';
+import {
+  connectScriptedRunner,
+  credential,
+  jobCompleted,
+  startTestServer,
+  waitForRunStatus,
+} from './helpers.js';
 
 const pipeline = `name: pipeline
 jobs:
@@ -28,14 +34,7 @@ describe('re-running failed jobs through the API', () => {
         const lease = leases[index];
         if (lease === undefined) throw new Error(`no lease ${index}`);
         const { jobId, fencingToken } = lease;
-        runner.transport.send({
-          type: 'job.completed',
-          jobId,
-          fencingToken,
-          outcome,
-          outputs: {},
-          at: Date.now(),
-        });
+        runner.transport.send(jobCompleted({ jobId, fencingToken }, outcome));
         return lease;
       });
     const firstBuild = await complete(0, { kind: 'failed', reason: 'exit code 2', exitCode: 2 });

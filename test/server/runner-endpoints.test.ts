@@ -6,7 +6,13 @@ import { runnerDecoder } from '../../src/protocol/frame.js';
 import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
-import { connectScriptedRunner, credential, oneJobWorkflow, startTestServer } from './helpers.js';
+import {
+  connectScriptedRunner,
+  credential,
+  jobCompleted,
+  oneJobWorkflow,
+  startTestServer,
+} from './helpers.js';
 
 function ws(url: string, token: string) {
   return connectWebSocket<RunnerMessage, ControlMessage>({
@@ -55,14 +61,7 @@ describe('the runner protocol endpoints', () => {
     const leased = await lease;
     expect(leased.jobId).toBe(`${run.id}.1`);
     expect(leased.jobToken).toMatch(/^vkj\./);
-    transport.send({
-      type: 'job.completed',
-      jobId: leased.jobId,
-      fencingToken: leased.fencingToken,
-      outcome: { kind: 'succeeded' },
-      outputs: {},
-      at: Date.now(),
-    });
+    transport.send(jobCompleted(leased));
     await expect
       .poll(async () => (await request('GET', `/api/v1/runs/${run.id}`)).body)
       .toMatchObject({

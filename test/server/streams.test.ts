@@ -6,6 +6,8 @@ import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import {
   connectScriptedRunner,
   credential,
+  jobCompleted,
+  logLine,
   oneJobWorkflow,
   readEvents,
   runningJob,
@@ -22,21 +24,9 @@ describe('run event and log streams', () => {
     const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
     const [lease] = await runner.leases(1);
     if (lease === undefined) throw new Error('no lease');
-    const { jobId, fencingToken } = lease;
-    runner.transport.send({
-      type: 'log',
-      jobId,
-      fencingToken,
-      entries: [{ stepIndex: 0, stream: 'stdout', at: Date.now(), text: 'hello from the fleet' }],
-    });
-    runner.transport.send({
-      type: 'job.completed',
-      jobId,
-      fencingToken,
-      outcome: { kind: 'succeeded' },
-      outputs: {},
-      at: Date.now(),
-    });
+    const { jobId } = lease;
+    runner.transport.send(logLine(lease, 'hello from the fleet'));
+    runner.transport.send(jobCompleted(lease));
     const events = await live;
     expect(events.every(([name]) => name === 'run')).toBe(true);
     const types = events.map(([, data]) => (data as RunEvent).type);
