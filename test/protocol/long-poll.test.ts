@@ -106,6 +106,22 @@ describe('HTTP long-poll transport', () => {
     });
   });
 
+  it('tells a client whose server shuts down to reconnect, naming the code once', async () => {
+    const live = await startProtocolServer();
+    server = live;
+    const client = await connectLongPoll({
+      baseUrl: live.pollUrl,
+      decoder: runnerDecoder,
+      headers: goodToken,
+    });
+    if (client.kind !== 'connected') throw new Error('client did not connect');
+    const serverEnd = await live.nextConnection();
+    live.longPoll.close();
+    const reason = 'VK_SHUTTING_DOWN: the control plane is shutting down';
+    expect(await closed(serverEnd)).toEqual({ kind: 'local', reason });
+    expect(await closed(client.transport)).toEqual({ kind: 'lost', reason });
+  });
+
   it('refuses a client that speaks another protocol version', async () => {
     server = await startProtocolServer();
     const response = await getJson(`${server.pollUrl}/sessions`, {

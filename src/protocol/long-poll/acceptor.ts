@@ -125,8 +125,7 @@ export class LongPollAcceptor<Out, In, Principal> {
     if (this.closing) return;
     this.closing = true;
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
-    for (const session of this.sessions.values())
-      session.goAway('VK_SHUTTING_DOWN: the control plane is shutting down');
+    for (const session of this.sessions.values()) session.goAway('the control plane is shutting down');
   }
 
   private async open(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -67,9 +67,12 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
     this.endWith({ kind: 'local', reason }, { code: 'VK_CLOSED', reason });
   }
 
-  /** Ends the session so that the client reconnects (a server shutting down). */
-  goAway(reason: string): void {
-    this.endWith({ kind: 'local', reason }, { code: 'VK_SHUTTING_DOWN', reason });
+  /** Ends the session so that the client reconnects (a server shutting down); `why` without the code. */
+  goAway(why: string): void {
+    this.endWith(
+      { kind: 'local', reason: `VK_SHUTTING_DOWN: ${why}` },
+      { code: 'VK_SHUTTING_DOWN', reason: why },
+    );
   }
 
   /**
@@ -87,7 +90,7 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
   /** The client sent something this end cannot accept; it learns why from the POST's response. */
   reject(error: ProtocolError): void {
     const reason = `${error.code}: ${error.message}`;
-    this.endWith({ kind: 'protocol', code: error.code, reason }, { code: error.code, reason });
+    this.endWith({ kind: 'protocol', code: error.code, reason }, { code: error.code, reason: error.message });
   }
 
   /** The client deleted the session. */
@@ -97,8 +100,11 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
 
   /** The client stopped polling for longer than the session TTL. */
   expire(ttlMs: number): void {
-    const reason = `VK_PEER_TIMEOUT: the client did not poll for more than ${ttlMs} ms`;
-    this.endWith({ kind: 'lost', reason }, { code: 'VK_PEER_TIMEOUT', reason });
+    const why = `the client did not poll for more than ${ttlMs} ms`;
+    this.endWith(
+      { kind: 'lost', reason: `VK_PEER_TIMEOUT: ${why}` },
+      { code: 'VK_PEER_TIMEOUT', reason: why },
+    );
   }
 
   get ended(): SessionEnd | undefined {
