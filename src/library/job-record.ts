@@ -80,10 +80,6 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
     return String(this.seq);
   }
 
-  get handle(): JobHandle {
-    return this;
-  }
-
   get result(): Promise<JobOutcome> {
     if (this.resultPromise !== undefined) return this.resultPromise;
     const delivery = this.delivery;

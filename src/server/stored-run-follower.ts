@@ -66,6 +66,13 @@ async function follow(
   signal: AbortSignal,
 ): Promise<void> {
   const timelines = new Map<string, StoredJobTimeline>();
+  const timelineOf = (id: string): StoredJobTimeline => {
+    const known = timelines.get(id);
+    if (known !== undefined) return known;
+    const timeline = new StoredJobTimeline();
+    timelines.set(id, timeline);
+    return timeline;
+  };
   const jobLog = new JobLogEvents();
   const places = new Set<string>();
   let position = 0;
@@ -85,8 +92,7 @@ async function follow(
     const steps = new Map<string, StepRecord[]>();
     if (jobId === undefined)
       for (const job of jobs) {
-        const timeline = timelines.get(job.id) ?? new StoredJobTimeline();
-        timelines.set(job.id, timeline);
+        const timeline = timelineOf(job.id);
         if (!timeline.needsSteps(job)) continue;
         await timeline.readEndedAttempts(runs, job);
         steps.set(job.id, await runs.listSteps(job.id, { fromJobAttempt: timeline.fromAttempt }));
@@ -111,16 +117,12 @@ async function follow(
     if (jobId === undefined) {
       const linesOf = groupByJob(lines);
       for (const job of jobs) {
-        const timeline = timelines.get(job.id) ?? new StoredJobTimeline();
-        events.push(...timeline.advance(job, run, steps.get(job.id) ?? [], linesOf.get(job.id) ?? []));
+        const of = linesOf.get(job.id) ?? [];
+        events.push(...timelineOf(job.id).advance(job, run, steps.get(job.id) ?? [], of));
         linesOf.delete(job.id);
       }
       // A job added after the read of jobs that printed before the read of lines.
-      for (const [id, of] of linesOf) {
-        const timeline = timelines.get(id) ?? new StoredJobTimeline();
-        timelines.set(id, timeline);
-        timeline.keep(of);
-      }
+      for (const [id, of] of linesOf) timelineOf(id).keep(of);
     } else events.push(...jobLog.advance(jobs, run, lines));
     const finished = isFinished(run);
     if (finished) events.push(runCompletedOf(run, jobs));

@@ -60,7 +60,7 @@ describe('JobDispatch over a queue whose take is asynchronous', () => {
     const { dispatch, takes, job } = await setUp(4);
     const jobs = Array.from({ length: 20 }, () => job(1));
     for (const record of jobs) dispatch.admit(record);
-    const outcomes = await Promise.all(jobs.map((record) => record.handle.result));
+    const outcomes = await Promise.all(jobs.map((record) => record.result));
     expect(outcomes.every((outcome) => outcome.kind === 'succeeded')).toBe(true);
     expect(takes.reduce((sum, taken) => sum + taken, 0)).toBe(20);
     expect(Math.max(...takes)).toBeLessThanOrEqual(4);
@@ -73,7 +73,7 @@ describe('JobDispatch over a queue whose take is asynchronous', () => {
     dispatch.admit(record);
     await new Promise((resolve) => queueMicrotask(() => resolve(undefined)));
     dispatch.stop('stopped by the test');
-    await expect(record.handle.result).resolves.toEqual({
+    await expect(record.result).resolves.toEqual({
       kind: 'cancelled',
       reason: 'stopped by the test',
       attempts: 0,
