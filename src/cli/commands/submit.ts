@@ -1,5 +1,5 @@
 import { relative, resolve } from 'node:path';
-import { packWorkspace } from '../../bundle/pack.js';
+import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
@@ -109,7 +109,12 @@ function parseReconnectTimeout(value: string | undefined): number {
 }
 
 async function uploadWorkspace(client: ServerClient, root: string, maxBytes: number): Promise<BundleReport> {
-  const bundle = await packWorkspace(root, { maxBytes });
+  const bundle = await packSettledWorkspace(root, {
+    maxBytes,
+    onRetry: (change) => {
+      process.stderr.write(`${change.message.replace(/try again$/, 'packing the workspace again')}\n`);
+    },
+  });
   try {
     const files = `${bundle.fileCount} ${bundle.fileCount === 1 ? 'file' : 'files'}`;
     const from = bundle.source === 'git' ? ', git-tracked and new unignored' : '';
