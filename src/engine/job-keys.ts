@@ -3,7 +3,7 @@ import { isTerminal, type NeedsResult, needsResultOf } from '../core/outcome.js'
 import type { JobSpec } from '../protocol/job-spec.js';
 import { type EvaluationContext, type ExpressionValue, isObject } from '../workflow/expressions/index.js';
 import type { JobDefinition } from '../workflow/model.js';
-import type { Leg } from './leg.js';
+import { type Effect, type Leg, moveLeg } from './leg.js';
 
 /** One job of a run's DAG (a key under `jobs:`) as RunCoordinator tracks it: its legs and result. */
 export interface KeyState {
@@ -16,6 +16,9 @@ export interface KeyState {
   maxParallel: number;
   /** What statusFor() needs of this job and all it depends on, kept once all of them have results. */
   ancestry?: Ancestry;
+  /** How many legs at the start are known final (settle) and known past `pending` (releaseLegs). */
+  finalLegs?: number;
+  releasedLegs?: number;
 }
 
 interface Ancestry {
@@ -28,8 +31,15 @@ export type KeyStates = ReadonlyMap<string, KeyState>;
 /** Once every leg of a job is final, its `needs.<key>.result` is known. */
 export function settle(state: KeyState): void {
   if (!state.expanded || state.result !== undefined || state.legs.length === 0) return;
+  // A final status never changes (core/job-state.ts): each completion of a matrix's legs would
+  // otherwise walk every leg that finished before it.
+  const legs = state.legs;
+  let final = state.finalLegs ?? 0;
+  while (final < legs.length && isTerminal(legs[final]?.status ?? 'pending')) final++;
+  state.finalLegs = final;
+  if (final < legs.length) return;
   const results: NeedsResult[] = [];
-  for (const leg of state.legs) {
+  for (const leg of legs) {
     if (!isTerminal(leg.status)) return;
     const failed = leg.status === 'failed' || leg.status === 'timed_out';
     results.push(leg.continueOnError && failed ? 'success' : needsResultOf(leg.status));
@@ -38,6 +48,32 @@ export function settle(state: KeyState): void {
   else if (results.includes('cancelled')) state.result = 'cancelled';
   else if (results.every((result) => result === 'skipped')) state.result = 'skipped';
   else state.result = 'success';
+}
+
+/**
+ * Queues pending legs, in order, while fewer than max-parallel of the job are queued or running. A
+ * leg never returns to `pending` (core/job-state.ts), so the legs already past it at the start are
+ * not looked at again; and without a max-parallel below the number of legs, nothing is counted.
+ */
+export function releaseLegs(state: KeyState, effects: Effect[]): void {
+  const legs = state.legs;
+  let released = state.releasedLegs ?? 0;
+  while (released < legs.length && legs[released]?.status !== 'pending') released++;
+  state.releasedLegs = released;
+  let active = state.maxParallel >= legs.length ? 0 : countActive(legs);
+  for (let index = released; index < legs.length && active < state.maxParallel; index++) {
+    const leg = legs[index];
+    if (leg?.status !== 'pending') continue;
+    moveLeg(leg, 'queued');
+    active++;
+    effects.push({ kind: 'queue', leg });
+  }
+}
+
+function countActive(legs: readonly Leg[]): number {
+  let active = 0;
+  for (const leg of legs) if (leg.status === 'queued' || leg.status === 'running') active++;
+  return active;
 }
 
 export function needsSettled(keys: KeyStates, job: JobDefinition): boolean {

@@ -15,6 +15,7 @@ import {
   needsContext,
   needsSettled,
   ordinalOf,
+  releaseLegs,
   settle,
   statusFor,
 } from './job-keys.js';
@@ -119,7 +120,7 @@ export class RunCoordinator {
     const failed = (status === 'failed' || status === 'timed_out') && !leg.continueOnError;
     if (failed && leg.spec?.contexts.strategy && isFailFast(leg.spec))
       this.stopSiblings(state, effects, 'fail-fast: another leg failed');
-    this.release(state, effects);
+    releaseLegs(state, effects);
     settle(state);
     return [...effects, ...this.advance()];
   }
@@ -225,7 +226,7 @@ export class RunCoordinator {
         progressed = true;
       }
     }
-    for (const state of this.keys.values()) if (state.expanded) this.release(state, effects);
+    for (const state of this.keys.values()) if (state.expanded) releaseLegs(state, effects);
     return [...effects, ...this.advance()];
   }
 
@@ -378,7 +379,7 @@ export class RunCoordinator {
         );
       }
     }
-    this.release(state, effects);
+    releaseLegs(state, effects);
     settle(state);
   }
 
@@ -458,18 +459,6 @@ export class RunCoordinator {
     leg.finishedAt = Date.now();
     leg.reason = reason;
     effects.push({ kind: 'finish', leg });
-  }
-
-  /** Queues pending legs while fewer than max-parallel of the job are queued or running. */
-  private release(state: KeyState, effects: Effect[]): void {
-    let active = state.legs.filter((leg) => leg.status === 'queued' || leg.status === 'running').length;
-    for (const leg of state.legs) {
-      if (active >= state.maxParallel) break;
-      if (leg.status !== 'pending') continue;
-      moveLeg(leg, 'queued');
-      active++;
-      effects.push({ kind: 'queue', leg });
-    }
   }
 
   private stopSiblings(state: KeyState, effects: Effect[], reason: string, immediate = false): void {
