@@ -16,11 +16,12 @@ import {
   resolveControlPlaneOptions,
 } from './control-plane-options.js';
 import { Dispatcher, type LeaseMessage, type RunnerSession } from './dispatcher.js';
-import { attemptField, type RunEvent, type RunEventListener } from './events.js';
+import { type RunEvent, type RunEventListener, RunEventListeners } from './events.js';
 import { JobGroups } from './job-concurrency.js';
+import { JobRecords } from './job-records.js';
 import { recordJobReport } from './job-reports.js';
 import { LeaseGuard } from './lease-guard.js';
-import { type Effect, type Leg, queuedPatch } from './leg.js';
+import type { Effect, Leg } from './leg.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
@@ -43,8 +44,9 @@ export class ControlPlane {
   private readonly leases: LeaseGuard;
   private readonly jobGroups: JobGroups;
   private readonly runsByLeg = new Map<string, ActiveRun>();
-  private readonly listeners: RunEventListener[] = [];
+  private readonly events = new RunEventListeners();
   private readonly writes = new StoreWrites();
+  private readonly records: JobRecords;
   private readonly writeOp = (operation: () => Promise<void>) => this.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
   private readonly cancelRun = (run: ActiveRun, immediate: boolean) => {
@@ -77,6 +79,7 @@ export class ControlPlane {
         refused: (write) => this.recordStaleWrite(write),
       },
     );
+    this.records = new JobRecords(stores.runs, this.writes, this.events);
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
       waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),
       admitted: (leg) => this.enqueueAdmitted(leg),
@@ -85,7 +88,7 @@ export class ControlPlane {
   }
 
   onEvent(listener: RunEventListener): void {
-    this.listeners.push(listener);
+    this.events.add(listener);
   }
 
   /**
@@ -225,59 +228,50 @@ export class ControlPlane {
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
+    // Legs added one after another (a matrix's) are stored in one call.
+    let added: Leg[] = [];
     for (const effect of effects) {
-      const { leg } = effect;
-      switch (effect.kind) {
-        case 'add': {
-          this.runsByLeg.set(leg.id, run);
-          const job = {
-            id: leg.id,
-            runId: run.id,
-            key: leg.key,
-            name: leg.name,
-            matrix: leg.matrix,
-            status: 'pending' as const,
-          };
-          this.write(() => this.stores.runs.addJobs([job]));
-          break;
-        }
-        case 'queue': {
-          const held = this.jobGroups.enter(leg, run.workflow.jobs.get(leg.key)?.concurrency);
-          const at = this.now();
-          const patch = held ? ({ status: 'queued' } as const) : queuedPatch(leg, at);
-          this.write(() => this.stores.runs.updateJob(leg.id, patch));
-          if (held) break;
-          this.dispatcher.enqueue(leg);
-          this.emitQueued(leg, at);
-          break;
-        }
-        case 'finish':
-          this.dispatcher.forget(leg.id);
-          this.recordFinished(leg);
-          break;
-        case 'cancel':
-          this.leases.cancel(leg.id, effect.immediate);
-          break;
-        case 'retry':
-          this.scheduleRetry(effect);
-          break;
-        case 'reopen':
-          this.runsByLeg.set(leg.id, run);
-          this.write(() => this.stores.runs.recordJobAttempt({ jobId: leg.id, ...effect.ended }));
-          this.write(() =>
-            this.stores.runs.updateJob(leg.id, {
-              status: 'pending',
-              attempt: leg.attempt,
-              name: leg.name,
-              matrix: leg.matrix,
-              outputs: {},
-            }),
-          );
-          break;
+      if (effect.kind === 'add') {
+        this.runsByLeg.set(effect.leg.id, run);
+        added.push(effect.leg);
+        continue;
       }
+      if (added.length > 0) this.records.added(run.id, added);
+      added = [];
+      this.applyEffect(run, effect);
     }
+    if (added.length > 0) this.records.added(run.id, added);
     this.dispatcher.dispatch();
     if (run.coordinator.isDone()) this.completeRun(run);
+  }
+
+  private applyEffect(run: ActiveRun, effect: Exclude<Effect, { kind: 'add' }>): void {
+    const { leg } = effect;
+    switch (effect.kind) {
+      case 'queue': {
+        if (this.jobGroups.enter(leg, run.workflow.jobs.get(leg.key)?.concurrency)) {
+          this.records.held(leg);
+          break;
+        }
+        this.records.queued(leg, this.now());
+        this.dispatcher.enqueue(leg);
+        break;
+      }
+      case 'finish':
+        this.dispatcher.forget(leg.id);
+        this.recordFinished(leg);
+        break;
+      case 'cancel':
+        this.leases.cancel(leg.id, effect.immediate);
+        break;
+      case 'retry':
+        this.scheduleRetry(effect);
+        break;
+      case 'reopen':
+        this.runsByLeg.set(leg.id, run);
+        this.records.reopened(leg, effect.ended);
+        break;
+    }
   }
 
   /**
@@ -286,13 +280,8 @@ export class ControlPlane {
    */
   private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
     const { leg, ended, delayMs, reason } = effect;
-    const { id: jobId, name, attempt } = leg;
-    const at = this.now();
-    this.write(() => this.stores.runs.recordJobAttempt({ jobId, ...ended, retry: { delayMs, reason } }));
-    this.write(() => this.stores.runs.updateJob(jobId, { ...queuedPatch(leg, at), attempt }));
-    this.emit({ type: 'job.retrying', jobId, name, attempt, delayMs, reason, at });
+    this.records.retrying(leg, ended, { delayMs, reason }, this.now());
     this.dispatcher.enqueue(leg);
-    this.emitQueued(leg, at);
   }
 
   private grantLease(runner: RunnerSession, leg: Leg): void {
@@ -302,8 +291,7 @@ export class ControlPlane {
     const lease = this.leases.grant(runner, leg.id);
     const at = this.now();
     run.coordinator.started(leg.id, at);
-    this.write(() => this.stores.runs.updateJob(leg.id, { status: 'running', startedAt: at }));
-    this.emit({ type: 'job.started', jobId: leg.id, name: leg.name, at, ...attemptField(leg.attempt) });
+    this.records.started(leg, at);
     const issue = this.options.issueJobToken;
     const jobToken = issue?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
     const message = {
@@ -386,36 +374,16 @@ export class ControlPlane {
     }
     this.dispatcher.requeue(leg);
     const at = this.now();
-    this.write(() => this.stores.runs.updateJob(leg.id, queuedPatch(leg, at)));
-    this.emit({
-      type: 'log',
-      jobId,
-      job: leg.name,
-      stepIndex: -1,
-      stream: 'system',
-      text: `${reason}; requeued`,
-      at,
-    });
-    this.emitQueued(leg, at);
+    this.records.systemLog(leg, `${reason}; requeued`, at);
+    this.records.queued(leg, at);
     this.dispatcher.dispatch();
   }
 
   private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}): void {
-    const finishedAt = leg.finishedAt ?? this.now();
-    const status = leg.status;
-    if (!isTerminal(status)) return;
-    this.write(() => this.jobGroups.release(leg.id));
-    this.write(() => this.stores.runs.updateJob(leg.id, { status, finishedAt, outputs, reason: leg.reason }));
-    this.emit({
-      type: 'job.completed',
-      jobId: leg.id,
-      name: leg.name,
-      status,
-      durationMs: leg.startedAt === undefined ? 0 : finishedAt - leg.startedAt,
-      reason: leg.reason,
-      at: finishedAt,
-      ...attemptField(leg.attempt),
-    });
+    if (!isTerminal(leg.status)) return;
+    const released = this.jobGroups.release(leg.id);
+    if (released !== undefined) this.write(() => released);
+    this.records.finished(leg, outputs, this.now());
   }
 
   private completeRun(run: ActiveRun): void {
@@ -452,9 +420,7 @@ export class ControlPlane {
   private enqueueAdmitted(leg: Leg): void {
     if (leg.status !== 'queued' || !this.runsByLeg.has(leg.id)) return;
     this.dispatcher.enqueue(leg);
-    const at = this.now();
-    this.write(() => this.stores.runs.updateJob(leg.id, queuedPatch(leg, at)));
-    this.emitQueued(leg, at);
+    this.records.queued(leg, this.now());
     this.dispatcher.dispatch();
   }
 
@@ -474,8 +440,7 @@ export class ControlPlane {
   }
 
   private systemLog(leg: Leg, text: string): void {
-    const { id: jobId, name: job } = leg;
-    this.emit({ type: 'log', jobId, job, stepIndex: -1, stream: 'system', text, at: this.now() });
+    this.records.systemLog(leg, text, this.now());
   }
 
   private now(): number {
@@ -488,12 +453,7 @@ export class ControlPlane {
     this.emit({ type: 'concurrency', runId, ...state });
   }
 
-  private emitQueued(leg: Leg, at: number): void {
-    const { id: jobId, name, priority, notBefore, attempt } = leg;
-    this.emit({ type: 'job.queued', jobId, name, at, priority, notBefore, ...attemptField(attempt) });
-  }
-
   private emit(event: RunEvent): void {
-    for (const listener of this.listeners) listener(event);
+    this.events.emit(event);
   }
 }

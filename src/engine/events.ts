@@ -123,3 +123,21 @@ export function attemptField(attempt: number | undefined): { readonly attempt?: 
 export function jobAttemptField(jobAttempt: number | undefined): { readonly jobAttempt?: number } {
   return jobAttempt === undefined || jobAttempt === 1 ? {} : { jobAttempt };
 }
+
+/** The control plane's listeners, in the order they were added. */
+export class RunEventListeners {
+  readonly #listeners: RunEventListener[] = [];
+
+  add(listener: RunEventListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** False while nobody listens: an event then need not be built (a run of 10,000 jobs makes 30,000). */
+  get listening(): boolean {
+    return this.#listeners.length > 0;
+  }
+
+  emit(event: RunEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}

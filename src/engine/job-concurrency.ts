@@ -70,9 +70,11 @@ export class JobGroups {
     return true;
   }
 
-  release(legId: string): Promise<void> {
+  /** The store write that gives the slot up; undefined when the leg was in no group. */
+  release(legId: string): Promise<void> | undefined {
     const member = this.#members.get(legId);
+    if (member === undefined) return undefined;
     this.#members.delete(legId);
-    return member?.release() ?? Promise.resolve();
+    return member.release();
   }
 }

@@ -1,0 +1,100 @@
+import type { RunId } from '../core/ids.js';
+import { isTerminal } from '../core/outcome.js';
+import type { JobPatch, NewJob, RunStore } from '../store/runs.js';
+import { attemptField, type RunEventListeners } from './events.js';
+import type { EndedAttempt } from './job-retry.js';
+import { type Leg, queuedPatch } from './leg.js';
+import type { StoreWrites } from './store-writes.js';
+
+/**
+ * The store's record and the listeners' news of each job's transitions: the control plane decides,
+ * and says so here, in order; this writes the job's row (awaited with the run, store-writes.ts) and
+ * emits the matching event, built only while someone listens.
+ */
+export class JobRecords {
+  constructor(
+    private readonly runs: RunStore,
+    private readonly writes: StoreWrites,
+    private readonly events: RunEventListeners,
+  ) {}
+
+  /** New legs of a run, pending, in one store call: a matrix adds its legs together. */
+  added(runId: RunId, legs: readonly Leg[]): void {
+    const jobs: NewJob[] = legs.map(({ id, key, name, matrix }) => ({
+      id,
+      runId,
+      key,
+      name,
+      matrix,
+      status: 'pending',
+    }));
+    this.writes.write(() => this.runs.addJobs(jobs));
+  }
+
+  /** Queued, but waiting for its job-level concurrency group: not offered, and not announced yet. */
+  held(leg: Leg): void {
+    this.writes.write(() => this.runs.updateJob(leg.id, { status: 'queued' }));
+  }
+
+  /** In the dispatcher's queue from `at` (a retry's attempt: `patch` says which). */
+  queued(leg: Leg, at: number, patch: JobPatch = queuedPatch(leg, at)): void {
+    this.writes.write(() => this.runs.updateJob(leg.id, patch));
+    if (!this.events.listening) return;
+    const { id: jobId, name, priority, notBefore, attempt } = leg;
+    this.events.emit({ type: 'job.queued', jobId, name, at, priority, notBefore, ...attemptField(attempt) });
+  }
+
+  /** An attempt ended and the next is queued after `delayMs`; the ended one is kept as it was. */
+  retrying(leg: Leg, ended: EndedAttempt, retry: { delayMs: number; reason: string }, at: number): void {
+    const { id: jobId, name, attempt } = leg;
+    this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended, retry }));
+    this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
+    this.queued(leg, at, { ...queuedPatch(leg, at), attempt });
+  }
+
+  /** A re-run starts another attempt of a finished job: pending again, the ended attempt kept. */
+  reopened(leg: Leg, ended: EndedAttempt): void {
+    const { id: jobId, attempt, name, matrix } = leg;
+    this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended }));
+    const patch = { status: 'pending', attempt, name, matrix, outputs: {} } as const;
+    this.writes.write(() => this.runs.updateJob(jobId, patch));
+  }
+
+  started(leg: Leg, at: number): void {
+    this.writes.write(() => this.runs.updateJob(leg.id, { status: 'running', startedAt: at }));
+    if (!this.events.listening) return;
+    this.events.emit({
+      type: 'job.started',
+      jobId: leg.id,
+      name: leg.name,
+      at,
+      ...attemptField(leg.attempt),
+    });
+  }
+
+  /** Stores and announces a leg that is final; nothing for one that is not. */
+  finished(leg: Leg, outputs: Readonly<Record<string, string>>, at: number): void {
+    const finishedAt = leg.finishedAt ?? at;
+    const status = leg.status;
+    if (!isTerminal(status)) return;
+    const patch = { status, finishedAt, outputs, reason: leg.reason };
+    this.writes.write(() => this.runs.updateJob(leg.id, patch));
+    if (!this.events.listening) return;
+    this.events.emit({
+      type: 'job.completed',
+      jobId: leg.id,
+      name: leg.name,
+      status,
+      durationMs: leg.startedAt === undefined ? 0 : finishedAt - leg.startedAt,
+      reason: leg.reason,
+      at: finishedAt,
+      ...attemptField(leg.attempt),
+    });
+  }
+
+  /** A line of the control plane about the job, for the listeners (not stored with the job's log). */
+  systemLog(leg: Leg, text: string, at: number): void {
+    const { id: jobId, name: job } = leg;
+    this.events.emit({ type: 'log', jobId, job, stepIndex: -1, stream: 'system', text, at });
+  }
+}
