@@ -191,4 +191,57 @@ describe('openSqliteStores', () => {
       expect(await stores.logs.read(run.id)).toEqual([]);
     });
   });
+
+  it('writes an update made right after the add of its job with the new row, in order with other writes', async () => {
+    const path = join(dir, 'state.db');
+    await withStores(path, async (stores) => {
+      const run = await stores.runs.createRun(newRun);
+      // Counts the UPDATEs of job rows that reach the file (a trigger of this test's own).
+      withRawDb(path, (db) =>
+        db.exec(`CREATE TABLE job_updates (id TEXT);
+          CREATE TRIGGER count_job_updates AFTER UPDATE ON jobs BEGIN INSERT INTO job_updates VALUES (new.id); END;`),
+      );
+      const [a, b] = [jobIdFor(run.id, 0), jobIdFor(run.id, 1)];
+      const job = { runId: run.id, key: 'test', matrix: { leg: 1 }, status: 'pending' } as const;
+      const writes = [
+        stores.runs.addJobs([
+          { ...job, id: a, name: 'a' },
+          { ...job, id: b, name: 'b' },
+        ]),
+        stores.runs.updateJob(a, { status: 'queued', queuedAt: 3, priority: 'high' }),
+        stores.runs.updateJob(b, { status: 'queued', queuedAt: 4, priority: 'normal', notBefore: 9 }),
+        stores.runs.updateJob(a, { status: 'skipped', finishedAt: 5, reason: 'why', outputs: { x: '1' } }),
+        // Another write first: this update is not moved before it.
+        stores.runs.updateRun(run.id, { status: 'running', startedAt: 2 }),
+        stores.runs.updateJob(b, { status: 'running', startedAt: 6 }),
+      ];
+      await Promise.all(writes);
+      expect(await stores.runs.listJobs(run.id)).toEqual([
+        {
+          ...job,
+          id: a,
+          name: 'a',
+          status: 'skipped',
+          queuedAt: 3,
+          priority: 'high',
+          finishedAt: 5,
+          reason: 'why',
+          outputs: { x: '1' },
+        },
+        {
+          ...job,
+          id: b,
+          name: 'b',
+          status: 'running',
+          queuedAt: 4,
+          priority: 'normal',
+          notBefore: 9,
+          startedAt: 6,
+          outputs: {},
+        },
+      ]);
+      const updates = withRawDb(path, (db) => db.prepare('SELECT id FROM job_updates').all());
+      expect(updates).toEqual([{ id: b }]);
+    });
+  });
 });

@@ -26,6 +26,7 @@ export class GroupCommit {
   /** Results of the batch being applied, handed to their callers once it has committed. */
   private readonly results = new Map<PendingWrite, unknown>();
   private readonly file: StateFile;
+  #mark = 0;
 
   constructor(db: Database.Database) {
     const busyTimeoutMs = db.pragma('busy_timeout', { simple: true });
@@ -44,7 +45,16 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * Changes with every write requested and every flush: a caller that finds it as it was just after
+   * its own write() knows that write is still pending and the last one (job-row-writes.ts).
+   */
+  get mark(): number {
+    return this.#mark;
+  }
+
   write<T>(action: string, work: () => T): Promise<T> {
+    this.#mark++;
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ action, work, resolve: resolve as (value: unknown) => void, reject });
       if (this.scheduled) return;
@@ -64,6 +74,7 @@ export class GroupCommit {
 
   /** Applies and commits everything pending now. Safe to call at any time, e.g. before closing. */
   flush(): void {
+    this.#mark++;
     this.scheduled = false;
     const writes = this.pending;
     if (writes.length === 0) return;

@@ -29,6 +29,7 @@ import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../su
 import { nullable, runIdOf, runKey, type Writable } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
+import { JobRowWrites } from './job-row-writes.js';
 
 // SQLite returns integers as numbers and JSON as text.
 type RunRow = RunRowOf<number>;
@@ -48,27 +49,23 @@ export class SqliteRunStore implements RunStore {
   readonly #getRun;
   readonly #listRuns;
   readonly #listUnfinishedRuns;
-  readonly #insertJob;
-  readonly #updateJob;
   readonly #listJobs;
   readonly #upsertStep;
   readonly #listSteps;
   readonly #upsertJobAttempt;
   readonly #listJobAttempts;
   readonly #createRunTx;
-  readonly #addJobsTx;
   readonly #runByIdempotencyKey;
   readonly #releaseIdempotencyKey;
   readonly #admitRun;
   readonly #countUnfinished;
-  readonly #updateJobColumns = new Map<number, Database.Statement<unknown[]>>();
-  readonly #db: Database.Database;
+  readonly #jobRows: JobRowWrites;
 
   constructor(
     db: Database.Database,
     private readonly commits: GroupCommit,
   ) {
-    this.#db = db;
+    this.#jobRows = new JobRowWrites(db, commits);
     this.#nextRunNumber = db
       .prepare<[string], number>('SELECT coalesce(max(run_number), 0) + 1 FROM runs WHERE workflow_name = ?')
       .pluck();
@@ -89,24 +86,6 @@ export class SqliteRunStore implements RunStore {
     this.#listRuns = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT ?`);
     this.#listUnfinishedRuns = db.prepare<[number], RunRow>(
       `SELECT ${runColumns} FROM runs WHERE status IN ('queued', 'running') ORDER BY id DESC LIMIT ?`,
-    );
-    this.#insertJob = db.prepare(
-      `INSERT INTO jobs (id, run_id, key, name, matrix, status)
-       VALUES (@id, @runId, @key, @name, @matrix, @status)`,
-    );
-    // A patch with an attempt starts that attempt, so the previous one's times and reason go.
-    // (Patches without one: #setJobColumns.)
-    this.#updateJob = db.prepare(
-      `UPDATE jobs SET status = coalesce(@status, status),
-       started_at = CASE WHEN @attempt IS NULL THEN coalesce(@startedAt, started_at) ELSE @startedAt END,
-       finished_at = CASE WHEN @attempt IS NULL THEN coalesce(@finishedAt, finished_at) ELSE @finishedAt END,
-       outputs = coalesce(@outputs, outputs),
-       reason = CASE WHEN @attempt IS NULL THEN coalesce(@reason, reason) ELSE @reason END,
-       attempt = coalesce(@attempt, attempt), name = coalesce(@name, name),
-       matrix = coalesce(@matrix, matrix),
-       queued_at = CASE WHEN @attempt IS NULL THEN coalesce(@queuedAt, queued_at) ELSE @queuedAt END,
-       not_before = CASE WHEN @attempt IS NULL THEN coalesce(@notBefore, not_before) ELSE @notBefore END,
-       priority = coalesce(@priority, priority) WHERE id = @id`,
     );
     this.#listJobs = db.prepare<[number], JobRow>(
       `SELECT ${jobColumns} FROM jobs WHERE run_id = ? ORDER BY seq`,
@@ -131,9 +110,6 @@ export class SqliteRunStore implements RunStore {
       `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
     );
     this.#createRunTx = db.transaction((run: NewRun) => this.#insertRunRow(run));
-    this.#addJobsTx = db.transaction((jobs: readonly NewJob[]) => {
-      for (const job of jobs) this.#insertJobRow(job);
-    });
     this.#runByIdempotencyKey = db.prepare<[string], RunRow>(
       `SELECT ${runColumns} FROM runs WHERE idempotency_key = ?`,
     );
@@ -178,9 +154,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   addJobs(jobs: readonly NewJob[]): Promise<void> {
-    return this.commits.write('add jobs', () => {
-      if (jobs.length > 0) this.#addJobsTx(jobs);
-    });
+    return this.#jobRows.add(jobs);
   }
 
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void> {
@@ -199,63 +173,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   updateJob(id: JobId, patch: JobPatch): Promise<void> {
-    return this.commits.write(`update job ${id}`, () => {
-      const { changes } =
-        patch.attempt === undefined ? this.#setJobColumns(id, patch) : this.#startAttempt(id, patch);
-      if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
-    });
-  }
-
-  /**
-   * A patch that starts no attempt sets the columns it has and keeps the rest, so it runs as an
-   * UPDATE of just those columns, prepared once per set of columns: the engine updates each job's
-   * row three times (queued, running, finished), and the statement of a dozen COALESCEs with named
-   * parameters took 3.5 µs an update against 1.6–2.2 µs for one setting two columns (a loop of
-   * 10,000 in one transaction, on a WAL file).
-   */
-  #setJobColumns(id: JobId, patch: JobPatch): Database.RunResult {
-    let shape = 0;
-    const values: unknown[] = [];
-    for (let bit = 0; bit < jobPatchColumns.length; bit++) {
-      const value = jobColumnValue(patch, bit);
-      if (value === null) continue;
-      shape |= 1 << bit;
-      values.push(value);
-    }
-    values.push(id);
-    let statement = this.#updateJobColumns.get(shape);
-    if (statement === undefined) {
-      statement = this.#prepareJobUpdate(shape);
-      this.#updateJobColumns.set(shape, statement);
-    }
-    return statement.run(values);
-  }
-
-  #prepareJobUpdate(shape: number): Database.Statement<unknown[]> {
-    const set = jobPatchColumns
-      .filter((_, bit) => (shape & (1 << bit)) !== 0)
-      .map(([, column]) => `${column} = ?`);
-    // An empty patch changes nothing, but still says whether the job exists.
-    return this.#db.prepare<unknown[]>(
-      `UPDATE jobs SET ${set.length === 0 ? 'id = id' : set.join(', ')} WHERE id = ?`,
-    );
-  }
-
-  #startAttempt(id: JobId, patch: JobPatch): Database.RunResult {
-    return this.#updateJob.run({
-      id,
-      status: nullable(patch.status),
-      startedAt: nullable(patch.startedAt),
-      finishedAt: nullable(patch.finishedAt),
-      outputs: patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
-      reason: nullable(patch.reason),
-      attempt: nullable(patch.attempt),
-      name: nullable(patch.name),
-      matrix: patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
-      queuedAt: nullable(patch.queuedAt),
-      notBefore: nullable(patch.notBefore),
-      priority: nullable(patch.priority),
-    });
+    return this.#jobRows.update(id, patch);
   }
 
   recordStep(step: StepRecord): Promise<void> {
@@ -369,61 +287,6 @@ export class SqliteRunStore implements RunStore {
     if (run.ref !== undefined) record.ref = run.ref;
     return record;
   }
-
-  #insertJobRow(job: NewJob): void {
-    const key = runKey(job.runId);
-    if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`);
-    try {
-      this.#insertJob.run({
-        id: job.id,
-        runId: key,
-        key: job.key,
-        name: job.name,
-        matrix: JSON.stringify(job.matrix),
-        status: job.status,
-      });
-    } catch (error) {
-      const code = sqliteCode(error);
-      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-        throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`, { cause: error });
-      }
-      if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new ValkyrieError('VK_STORE', `job ${job.id} already exists`, { cause: error });
-      }
-      throw error;
-    }
-  }
-}
-
-/** JobPatch fields a patch without an attempt sets as they are, and their columns, by bit of a shape. */
-const jobPatchColumns = [
-  ['status', 'status'],
-  ['startedAt', 'started_at'],
-  ['finishedAt', 'finished_at'],
-  ['outputs', 'outputs'],
-  ['reason', 'reason'],
-  ['name', 'name'],
-  ['matrix', 'matrix'],
-  ['queuedAt', 'queued_at'],
-  ['notBefore', 'not_before'],
-  ['priority', 'priority'],
-] as const satisfies readonly (readonly [Exclude<keyof JobPatch, 'attempt'>, string])[];
-
-/** The value bound for a patch's field, or null when the patch leaves that column as it is. */
-function jobColumnValue(patch: JobPatch, bit: number): string | number | null {
-  const field = jobPatchColumns[bit]?.[0];
-  if (field === undefined) return null;
-  if (field === 'outputs' || field === 'matrix') {
-    const value = patch[field];
-    return value === undefined ? null : jsonOf(value);
-  }
-  return patch[field] ?? null;
-}
-
-/** Most jobs end without outputs: their column's text needs no stringify. */
-function jsonOf(value: Readonly<Record<string, unknown>>): string {
-  for (const _ in value) return JSON.stringify(value);
-  return '{}';
 }
 
 function runFromRow(row: RunRow): RunRecord {

@@ -1,0 +1,197 @@
+import type Database from 'better-sqlite3';
+import { ValkyrieError } from '../../core/errors.js';
+import type { JobId } from '../../core/ids.js';
+import type { JobPatch, NewJob } from '../runs.js';
+import { nullable, runKey } from './columns.js';
+import { sqliteCode } from './errors.js';
+import type { GroupCommit } from './group-commit.js';
+
+/** JobPatch fields a patch without an attempt sets as they are, and their columns, by bit of a shape. */
+const patchColumns = [
+  ['status', 'status'],
+  ['startedAt', 'started_at'],
+  ['finishedAt', 'finished_at'],
+  ['outputs', 'outputs'],
+  ['reason', 'reason'],
+  ['name', 'name'],
+  ['matrix', 'matrix'],
+  ['queuedAt', 'queued_at'],
+  ['notBefore', 'not_before'],
+  ['priority', 'priority'],
+] as const satisfies readonly (readonly [Exclude<keyof JobPatch, 'attempt'>, string])[];
+
+type Value = string | number | null;
+
+/** An inserted row's values: id, run key, key, then the patch columns in patchColumns' order. */
+const patchColumnsAt = 3;
+
+/** The rows of an addJobs call whose write has not been applied yet. */
+interface PendingInsert {
+  readonly rows: Map<string, Value[]>;
+  /** GroupCommit.mark right after the write was requested. */
+  mark: number;
+  done: Promise<void>;
+}
+
+/**
+ * The writes of the jobs table (SqliteRunStore's addJobs and updateJob), each one group-committed
+ * write as the RunStore contract says, with two savings for the engine's common sequence (a matrix's
+ * legs added, then each queued, in the same turn; then each started, then each finished):
+ *
+ * - An update made while the write that adds its job is still pending, with no other write requested
+ *   since, is folded into that write's row: applied at the same place in the same transaction, so no
+ *   one can tell, and settled with it (if the insert fails, the update fails with its error).
+ * - A patch that starts no attempt updates just its columns, with a statement prepared once per set of
+ *   columns: the dozen-COALESCE statement with named parameters took 3.5 µs an update against
+ *   1.6–2.2 µs for one setting two columns (a loop of 10,000 in one transaction, on a WAL file).
+ */
+export class JobRowWrites {
+  readonly #insert;
+  readonly #startAttempt;
+  readonly #updateColumns = new Map<number, Database.Statement<[Value[]]>>();
+  #pendingInsert: PendingInsert | undefined;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly commits: GroupCommit,
+  ) {
+    const columns = ['id', 'run_id', 'key', ...patchColumns.map(([, column]) => column)];
+    this.#insert = db.prepare<[Value[]]>(
+      `INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+    );
+    // A patch with an attempt starts that attempt, so the previous one's times and reason go.
+    this.#startAttempt = db.prepare(
+      `UPDATE jobs SET status = coalesce(@status, status),
+       started_at = @startedAt, finished_at = @finishedAt, outputs = coalesce(@outputs, outputs),
+       reason = @reason, attempt = @attempt, name = coalesce(@name, name),
+       matrix = coalesce(@matrix, matrix), queued_at = @queuedAt, not_before = @notBefore,
+       priority = coalesce(@priority, priority) WHERE id = @id`,
+    );
+  }
+
+  add(jobs: readonly NewJob[]): Promise<void> {
+    if (jobs.length === 0) return this.commits.write('add jobs', () => undefined);
+    const rows = new Map<string, Value[]>();
+    for (const job of jobs) if (!rows.has(job.id)) rows.set(job.id, rowOf(job));
+    const pending: PendingInsert = { rows, mark: 0, done: Promise.resolve() };
+    pending.done = this.commits.write('add jobs', () => {
+      if (this.#pendingInsert === pending) this.#pendingInsert = undefined;
+      this.#insertAll(jobs, rows);
+    });
+    pending.mark = this.commits.mark;
+    this.#pendingInsert = pending;
+    return pending.done;
+  }
+
+  update(id: JobId, patch: JobPatch): Promise<void> {
+    if (patch.attempt === undefined) {
+      const pending = this.#pendingInsert;
+      const row = pending?.mark === this.commits.mark ? pending.rows.get(id) : undefined;
+      if (pending !== undefined && row !== undefined) {
+        setPatchColumns(row, patch);
+        return pending.done;
+      }
+    }
+    return this.commits.write(`update job ${id}`, () => {
+      const { changes } =
+        patch.attempt === undefined ? this.#setColumns(id, patch) : this.#startNext(id, patch);
+      if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
+    });
+  }
+
+  #insertAll(jobs: readonly NewJob[], rows: ReadonlyMap<string, Value[]>): void {
+    // All of them or none: the group commit runs this write in its own savepoint.
+    for (const job of jobs) {
+      const row = rows.get(job.id);
+      const key = runKey(job.runId);
+      if (row === undefined || key === undefined)
+        throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`);
+      row[1] = key;
+      try {
+        this.#insert.run(row);
+      } catch (error) {
+        const code = sqliteCode(error);
+        if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+          throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`, { cause: error });
+        }
+        if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new ValkyrieError('VK_STORE', `job ${job.id} already exists`, { cause: error });
+        }
+        throw error;
+      }
+    }
+  }
+
+  #setColumns(id: JobId, patch: JobPatch): Database.RunResult {
+    let shape = 0;
+    const values: Value[] = [];
+    for (let bit = 0; bit < patchColumns.length; bit++) {
+      const value = patchValue(patch, bit);
+      if (value === null) continue;
+      shape |= 1 << bit;
+      values.push(value);
+    }
+    values.push(id);
+    let statement = this.#updateColumns.get(shape);
+    if (statement === undefined) {
+      const set = patchColumns
+        .filter((_, bit) => (shape & (1 << bit)) !== 0)
+        .map(([, column]) => `${column} = ?`);
+      // An empty patch changes nothing, but still says whether the job exists.
+      const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = id' : set.join(', ')} WHERE id = ?`;
+      statement = this.db.prepare<[Value[]]>(sql);
+      this.#updateColumns.set(shape, statement);
+    }
+    return statement.run(values);
+  }
+
+  #startNext(id: JobId, patch: JobPatch): Database.RunResult {
+    return this.#startAttempt.run({
+      id,
+      status: nullable(patch.status),
+      startedAt: nullable(patch.startedAt),
+      finishedAt: nullable(patch.finishedAt),
+      outputs: patch.outputs === undefined ? null : jsonOf(patch.outputs),
+      reason: nullable(patch.reason),
+      attempt: nullable(patch.attempt),
+      name: nullable(patch.name),
+      matrix: patch.matrix === undefined ? null : jsonOf(patch.matrix),
+      queuedAt: nullable(patch.queuedAt),
+      notBefore: nullable(patch.notBefore),
+      priority: nullable(patch.priority),
+    });
+  }
+}
+
+function rowOf(job: NewJob): Value[] {
+  const row: Value[] = [job.id, null, job.key];
+  for (let bit = 0; bit < patchColumns.length; bit++) row.push(null);
+  row[patchColumnsAt + patchColumns.findIndex(([field]) => field === 'outputs')] = '{}';
+  setPatchColumns(row, { status: job.status, name: job.name, matrix: job.matrix });
+  return row;
+}
+
+/** Applied to a row not inserted yet, a patch without an attempt sets the columns it has. */
+function setPatchColumns(row: Value[], patch: JobPatch): void {
+  for (let bit = 0; bit < patchColumns.length; bit++) {
+    const value = patchValue(patch, bit);
+    if (value !== null) row[patchColumnsAt + bit] = value;
+  }
+}
+
+/** The value bound for a patch's field, or null when the patch leaves that column as it is. */
+function patchValue(patch: JobPatch, bit: number): Value {
+  const field = patchColumns[bit]?.[0];
+  if (field === undefined) return null;
+  if (field === 'outputs' || field === 'matrix') {
+    const value = patch[field];
+    return value === undefined ? null : jsonOf(value);
+  }
+  return patch[field] ?? null;
+}
+
+/** Most jobs end without outputs: their column's text needs no stringify. */
+function jsonOf(value: Readonly<Record<string, unknown>>): string {
+  for (const _ in value) return JSON.stringify(value);
+  return '{}';
+}
