@@ -22,6 +22,9 @@ const patchColumns = [
 
 type Value = string | number | null;
 
+/** An update is one statement: SQLite undoes it alone if it fails (GroupCommit.write). */
+const oneStatement = { oneStatement: true } as const;
+
 /** An inserted row's values: id, run key, key, then the patch columns in patchColumns' order. */
 const patchColumnsAt = 3;
 
@@ -92,11 +95,12 @@ export class JobRowWrites {
         return pending.done;
       }
     }
-    return this.commits.write(`update job ${id}`, () => {
+    const work = () => {
       const { changes } =
         patch.attempt === undefined ? this.#setColumns(id, patch) : this.#startNext(id, patch);
       if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
-    });
+    };
+    return this.commits.write(`update job ${id}`, work, oneStatement);
   }
 
   #insertAll(jobs: readonly NewJob[], rows: ReadonlyMap<string, Value[]>): void {
