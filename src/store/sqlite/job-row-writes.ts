@@ -6,7 +6,10 @@ import { nullable, runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 
-/** JobPatch fields a patch without an attempt sets as they are, and their columns, by bit of a shape. */
+/**
+ * The columns a patch without an attempt sets as they are, by bit of a shape; patchValues gives a
+ * patch's values in the same order.
+ */
 const patchColumns = [
   ['status', 'status'],
   ['startedAt', 'started_at'],
@@ -129,8 +132,9 @@ export class JobRowWrites {
   #setColumns(id: JobId, patch: JobPatch): Database.RunResult {
     let shape = 0;
     const values: Value[] = [];
-    for (let bit = 0; bit < patchColumns.length; bit++) {
-      const value = patchValue(patch, bit);
+    const all = patchValues(patch);
+    for (let bit = 0; bit < all.length; bit++) {
+      const value = all[bit] ?? null;
       if (value === null) continue;
       shape |= 1 << bit;
       values.push(value);
@@ -168,30 +172,41 @@ export class JobRowWrites {
 }
 
 function rowOf(job: NewJob): Value[] {
-  const row: Value[] = [job.id, null, job.key];
-  for (let bit = 0; bit < patchColumns.length; bit++) row.push(null);
-  row[patchColumnsAt + patchColumns.findIndex(([field]) => field === 'outputs')] = '{}';
-  setPatchColumns(row, { status: job.status, name: job.name, matrix: job.matrix });
+  const row = [job.id, null, job.key, ...patchValues(job)];
+  row[patchColumnsAt + outputsColumn] = '{}';
   return row;
 }
 
+const outputsColumn = patchColumns.findIndex(([field]) => field === 'outputs');
+
 /** Applied to a row not inserted yet, a patch without an attempt sets the columns it has. */
 function setPatchColumns(row: Value[], patch: JobPatch): void {
-  for (let bit = 0; bit < patchColumns.length; bit++) {
-    const value = patchValue(patch, bit);
+  const all = patchValues(patch);
+  for (let bit = 0; bit < all.length; bit++) {
+    const value = all[bit] ?? null;
     if (value !== null) row[patchColumnsAt + bit] = value;
   }
 }
 
-/** The value bound for a patch's field, or null when the patch leaves that column as it is. */
-function patchValue(patch: JobPatch, bit: number): Value {
-  const field = patchColumns[bit]?.[0];
-  if (field === undefined) return null;
-  if (field === 'outputs' || field === 'matrix') {
-    const value = patch[field];
-    return value === undefined ? null : jsonOf(value);
-  }
-  return patch[field] ?? null;
+/**
+ * A patch's value for each of patchColumns, in its order; null where the patch leaves the column as
+ * it is. Spelled out field by field: a lookup by a field name held in a variable is a keyed load
+ * V8 cannot specialise, and this runs for every job row written.
+ */
+function patchValues(patch: JobPatch): Value[] {
+  const { outputs, matrix } = patch;
+  return [
+    patch.status ?? null,
+    patch.startedAt ?? null,
+    patch.finishedAt ?? null,
+    outputs === undefined ? null : jsonOf(outputs),
+    patch.reason ?? null,
+    patch.name ?? null,
+    matrix === undefined ? null : jsonOf(matrix),
+    patch.queuedAt ?? null,
+    patch.notBefore ?? null,
+    patch.priority ?? null,
+  ];
 }
 
 /** Most jobs end without outputs: their column's text needs no stringify. */
