@@ -22,8 +22,11 @@ export interface PlannedLeg {
   readonly matrix: Readonly<Record<string, ExpressionValue>>;
   readonly continueOnError: boolean;
   readonly runsOn: readonly string[];
-  /** The leg's spec, and its JSON when the job's template could build it (protocol/message-json.ts). */
-  readonly makeSpec: (jobId: string) => { readonly value: JobSpec; readonly json: string | undefined };
+  /**
+   * The leg's spec, and a function that builds its JSON (undefined when the job's template cannot;
+   * protocol/message-json.ts).
+   */
+  readonly makeSpec: (jobId: string) => { readonly value: JobSpec; json(): string | undefined };
 }
 
 export class ExpansionError extends Error {}
@@ -32,7 +35,7 @@ export class ExpansionError extends Error {}
 export function legSpec(plan: PlannedLeg | undefined, id: string): Pick<Leg, 'spec' | 'specJson'> {
   if (plan === undefined) return {};
   const made = plan.makeSpec(id);
-  return made.json === undefined ? { spec: made.value } : { spec: made.value, specJson: made.json };
+  return { spec: made.value, specJson: made.json };
 }
 
 /** Evaluates a job's matrix (its values may come from `needs`) and plans one leg per combination. */
@@ -70,7 +73,7 @@ export function planLegs(
       continueOnError: evaluateFlag(job.continueOnError, context),
       runsOn: job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
       makeSpec: (jobId: string) =>
-        specOf.fill({ jobId, name, timeoutMs: timeoutMinutes * 60_000, matrix, strategy }),
+        specOf.fillLazily({ jobId, name, timeoutMs: timeoutMinutes * 60_000, matrix, strategy }),
     };
   });
   return { legs, maxParallel };

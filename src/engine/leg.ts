@@ -17,8 +17,11 @@ export interface Leg {
   readonly continueOnError: boolean;
   readonly runsOn: readonly string[];
   readonly spec?: JobSpec;
-  /** The JSON of `spec`, when it was built with it (see protocol/message-json.ts). */
-  readonly specJson?: string;
+  /**
+   * Builds the JSON of `spec`, when its template can (protocol/message-json.ts): at lease time, so
+   * that the JSON of every leg of a run does not live as long as the run.
+   */
+  readonly specJson?: () => string | undefined;
   /** Absent: the job runs once. */
   readonly retry?: RetryPolicy;
   /** The current attempt, from 1. */

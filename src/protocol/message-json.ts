@@ -77,16 +77,27 @@ export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
 
   /** `make(values)`, and its JSON when the template could build it (see the class comment). */
   fill(values: V): { readonly value: T; readonly json: string | undefined } {
-    const value = this.make(values);
+    return { value: this.make(values), json: this.json(values) };
+  }
+
+  /**
+   * `make(values)` now, and its JSON only when asked, built then: a JSON made long before the
+   * message that carries it (a job's spec, planned with its run) outlives a young-generation GC.
+   */
+  fillLazily(values: V): { readonly value: T; json(): string | undefined } {
+    return { value: this.make(values), json: () => this.json(values) };
+  }
+
+  private json(values: V): string | undefined {
     const parts = this.parts;
-    if (parts === undefined) return { value, json: undefined };
+    if (parts === undefined) return undefined;
     let json = parts[0] ?? '';
     for (let i = 0; i < this.order.length; i++) {
       const valueText = jsonOrUndefined(values[this.order[i] as keyof V]);
-      if (valueText === undefined) return { value, json: undefined };
+      if (valueText === undefined) return undefined;
       json += valueText + (parts[i + 1] ?? '');
     }
-    return { value, json };
+    return json;
   }
 }
 

@@ -48,8 +48,8 @@ describe('planLegs', () => {
       const needs = { earlier: { result: 'success', outputs: { v: 'a"b' } } };
       for (const [index, leg] of planLegs(workflow, job, run, needs).legs.entries()) {
         const made = leg.makeSpec(`job-${job.key}-${index}`);
-        expect(made.json).toBeDefined();
-        expect(made.json).toBe(JSON.stringify(made.value));
+        expect(made.json()).toBeDefined();
+        expect(made.json()).toBe(JSON.stringify(made.value));
         const lease = {
           type: 'lease',
           jobId: made.value.jobId,
@@ -57,7 +57,7 @@ describe('planLegs', () => {
           ttlMs: 1000,
           job: made.value,
         };
-        expect(messageJson({ ...lease, [jobJson]: made.json })).toBe(JSON.stringify(lease));
+        expect(messageJson({ ...lease, [jobJson]: made.json() })).toBe(JSON.stringify(lease));
         legs++;
       }
     }
