@@ -45,8 +45,10 @@ interface PendingInsert {
  * legs added, then each queued, in the same turn; then each started, then each finished):
  *
  * - An update made while the write that adds its job is still pending, with no other write requested
- *   since, is folded into that write's row: applied at the same place in the same transaction, so no
- *   one can tell, and settled with it (if the insert fails, the update fails with its error).
+ *   since, is folded into that write's row: applied at the same place in the same transaction, and
+ *   settled with it. If the insert fails, so does the update, with the insert's error; on its own it
+ *   would have failed too (VK_JOB_NOT_FOUND), unless the job existed before this add (a duplicate
+ *   id, which the engine never adds).
  * - A patch that starts no attempt updates just its columns, with a statement prepared once per set of
  *   columns: the dozen-COALESCE statement with named parameters took 3.5 µs an update against
  *   1.6–2.2 µs for one setting two columns (a loop of 10,000 in one transaction, on a WAL file).
