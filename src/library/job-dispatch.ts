@@ -48,6 +48,12 @@ export class JobDispatch {
   private readonly endedOutcomes: (TaskOutcome | undefined)[] = [];
   private endedCount = 0;
   private endedScheduled = false;
+  /**
+   * The clock read once while a batch of ended attempts is handled: the jobs they admit (a
+   * workflow's next nodes, retries) share it, as an enqueueMany's do (measured: a read per job was
+   * ~3% of the main thread running 5-node workflows in memory).
+   */
+  private batchNow: number | undefined = undefined;
 
   constructor(private readonly options: JobDispatchOptions) {
     const onReady = () => this.pump();
@@ -63,7 +69,7 @@ export class JobDispatch {
   /** `now`: the clock read once for a batch of jobs (enqueueMany), which then share their ready time. */
   admit(job: JobRecord, now?: number): void {
     this.unsettled++;
-    this.place(job, job.options.delayMs, now);
+    this.place(job, job.options.delayMs, now ?? this.batchNow);
   }
 
   /** A job the queue handed out without `admit`: another process's, taken from a shared store. */
@@ -214,6 +220,7 @@ export class JobDispatch {
   private readonly handleEnded = (): void => {
     const jobs = this.endedJobs;
     const outcomes = this.endedOutcomes;
+    this.batchNow = this.options.clock.now();
     try {
       for (let i = 0; i < this.endedCount; i++) {
         const job = jobs[i];
@@ -223,6 +230,7 @@ export class JobDispatch {
         if (job !== undefined && outcome !== undefined) this.ended(job, outcome);
       }
     } finally {
+      this.batchNow = undefined;
       jobs.fill(undefined, 0, this.endedCount);
       outcomes.fill(undefined, 0, this.endedCount);
       this.endedCount = 0;
@@ -245,7 +253,7 @@ export class JobDispatch {
           delayMs,
         });
       }
-      this.place(job, delayMs);
+      this.place(job, delayMs, this.batchNow);
     } else {
       this.finish(job, outcome);
       if (this.queue.size > 0 || this.takeWasFull) this.schedulePump();
