@@ -55,6 +55,9 @@ export function readPayload(payload: unknown): { input: unknown; options: JobOpt
   };
 }
 
+/** The record of most jobs (a task that returned nothing): one shared object, not one per job. */
+const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'succeeded', result: undefined });
+
 /**
  * The store's record of a final outcome. A failure keeps the whole task outcome as `detail`, so an
  * engine that finds the job finished (by idempotency key) reports it exactly; `error` is for people.
@@ -62,6 +65,7 @@ export function readPayload(payload: unknown): { input: unknown; options: JobOpt
  */
 export function storedOutcome(outcome: TaskOutcome, attempts: number): Completion['outcome'] {
   if (outcome.kind === 'succeeded') {
+    if (outcome.output === undefined) return succeededWithoutResult;
     try {
       JSON.stringify(outcome.output);
       return { kind: 'succeeded', result: outcome.output };
