@@ -5,7 +5,7 @@ import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { RunTaskOptions } from '../executors/thread/task-record.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 import { type EngineQueue, type EngineQueueHooks, MemoryEngineQueue } from './engine-queue.js';
-import type { EngineEventListeners } from './events.js';
+import type { EngineEventListeners, JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
 
 export interface JobDispatchOptions {
@@ -54,6 +54,8 @@ export class JobDispatch {
    * ~3% of the main thread running 5-node workflows in memory).
    */
   private batchNow: number | undefined = undefined;
+  /** The jobs whose records the store is writing now, delivered together (deliverOnceRecorded). */
+  private recording: RecordingBatch | undefined = undefined;
 
   constructor(private readonly options: JobDispatchOptions) {
     const onReady = () => this.pump();
@@ -268,11 +270,7 @@ export class JobDispatch {
       job.deliver(final);
       this.settled();
     } else {
-      // A durable store: the handle resolves, and close() counts the job done, once the record is written.
-      recorded.then(() => {
-        job.deliver(final);
-        this.settled();
-      });
+      this.deliverOnceRecorded(recorded, job, final);
     }
     if (this.options.listeners.active) {
       this.options.listeners.emit(
@@ -280,6 +278,42 @@ export class JobDispatch {
           ? { type: 'job.succeeded', jobId: job.id, task: job.task.name, attempts: final.attempts }
           : { type: 'job.failed', jobId: job.id, task: job.task.name, outcome: final },
       );
+    }
+  }
+
+  /**
+   * A durable store: the handle resolves, and close() counts the job done, once the record is
+   * written. The jobs of one write share its promise: one reaction for all of them, in the order
+   * they ended, instead of a closure and a reaction per job.
+   */
+  private deliverOnceRecorded(recorded: Promise<void>, job: JobRecord, final: JobOutcome): void {
+    let batch = this.recording;
+    if (batch?.written !== recorded) {
+      const made: RecordingBatch = { written: recorded, jobs: [], finals: [] };
+      recorded.then(() => this.deliverRecorded(made));
+      this.recording = made;
+      batch = made;
+    }
+    batch.jobs.push(job);
+    batch.finals.push(final);
+  }
+
+  private deliverRecorded(batch: RecordingBatch): void {
+    if (this.recording === batch) this.recording = undefined;
+    const { jobs, finals } = batch;
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i];
+      const final = finals[i];
+      if (job === undefined || final === undefined) continue;
+      try {
+        job.deliver(final);
+      } catch (error) {
+        // A listener's error (a workflow's) is its own; the other jobs of the write still resolve.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+      this.settled();
     }
   }
 
@@ -305,6 +339,13 @@ export class JobDispatch {
       this.drained = finish;
     });
   }
+}
+
+/** Jobs settled into one store write, with their final outcomes, by position. */
+interface RecordingBatch {
+  readonly written: Promise<void>;
+  readonly jobs: JobRecord[];
+  readonly finals: JobOutcome[];
 }
 
 function retryable(outcome: TaskOutcome, retryOn: readonly string[]): boolean {
