@@ -112,7 +112,7 @@ export class JobDispatch {
     // The pump is queued first, so its take runs before a durable queue's own flush of what `add`
     // buffered: the store can then claim new jobs in the write that stores them.
     this.schedulePump();
-    this.queue.add(job);
+    this.queue.add(job, now);
   }
 
   /**
