@@ -6,7 +6,7 @@ import type { JobRecord } from './job-record.js';
 
 /** A job's place in the engine's queue. */
 export interface QueueEntry extends HeapSlot {
-  /** `core/priority.ts` queueKey: priority with aging; smaller goes first. */
+  /** `core/priority.ts` queueKey less a constant of the engine's: priority with aging; smaller goes first. */
   key: number;
   /** Arrival order, breaking ties between equal keys (first in, first out). */
   readonly seq: number;
