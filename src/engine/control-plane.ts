@@ -79,7 +79,7 @@ export class ControlPlane {
         refused: (write) => this.recordStaleWrite(write),
       },
     );
-    this.records = new JobRecords(stores.runs, this.writes, this.events);
+    this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events);
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
       waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),
       admitted: (leg) => this.enqueueAdmitted(leg),
@@ -382,7 +382,7 @@ export class ControlPlane {
     }
     this.dispatcher.requeue(leg);
     const at = this.now();
-    this.records.systemLog(leg, `${reason}; requeued`, at);
+    this.records.systemLog(run.id, leg, `${reason}; requeued`, at);
     this.records.queued(leg, at);
     this.dispatcher.dispatch();
   }
@@ -448,7 +448,8 @@ export class ControlPlane {
   }
 
   private systemLog(leg: Leg, text: string): void {
-    this.records.systemLog(leg, text, this.now());
+    const run = this.runsByLeg.get(leg.id);
+    if (run !== undefined) this.records.systemLog(run.id, leg, text, this.now());
   }
 
   private now(): number {

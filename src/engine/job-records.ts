@@ -1,7 +1,8 @@
 import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
+import type { LogStore } from '../store/logs.js';
 import type { JobPatch, NewJob, RunStore } from '../store/runs.js';
-import { attemptField, type RunEventListeners } from './events.js';
+import { attemptField, jobAttemptField, type RunEventListeners } from './events.js';
 import type { EndedAttempt } from './job-retry.js';
 import { type Leg, queuedPatch } from './leg.js';
 import type { StoreWrites } from './store-writes.js';
@@ -14,6 +15,7 @@ import type { StoreWrites } from './store-writes.js';
 export class JobRecords {
   constructor(
     private readonly runs: RunStore,
+    private readonly logs: LogStore,
     private readonly writes: StoreWrites,
     private readonly events: RunEventListeners,
   ) {}
@@ -92,9 +94,25 @@ export class JobRecords {
     });
   }
 
-  /** A line of the control plane about the job, for the listeners (not stored with the job's log). */
-  systemLog(leg: Leg, text: string, at: number): void {
-    const { id: jobId, name: job } = leg;
-    this.events.emit({ type: 'log', jobId, job, stepIndex: -1, stream: 'system', text, at });
+  /**
+   * A line of the control plane about the job (waiting for a group, requeued, cancelled and why):
+   * stored with the job's own lines (step -1) of its current attempt, so that `valkyrie logs` and a
+   * replay tell it too, and announced.
+   */
+  systemLog(runId: RunId, leg: Leg, text: string, at: number): void {
+    const { id: jobId, name: job, attempt: jobAttempt } = leg;
+    const line = { runId, jobId, jobAttempt, stepIndex: -1, stream: 'system', text, at } as const;
+    this.writes.write(() => this.logs.append([line]));
+    if (!this.events.listening) return;
+    this.events.emit({
+      type: 'log',
+      jobId,
+      job,
+      stepIndex: -1,
+      stream: 'system',
+      text,
+      at,
+      ...jobAttemptField(jobAttempt),
+    });
   }
 }

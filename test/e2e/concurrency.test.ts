@@ -249,6 +249,13 @@ describe('job-level concurrency groups across valkyrie run processes', () => {
     expect(replaced.code).toBe(130);
     expect(statuses(replaced.stdout)).toEqual({ free: 'succeeded', deploy: 'cancelled' });
     expect(replaced.stdout).toContain('replaced by a newer job of concurrency group job-replace');
+    // The control plane's lines about the job are kept with its log, not only printed live.
+    const runId = events(replaced.stdout).find((event) => event.type === 'run.started')?.runId;
+    const logs = await ws.run(['logs', String(runId), 'deploy']);
+    expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
+      'waiting for concurrency group job-replace',
+      'replaced by a newer job of concurrency group job-replace',
+    ]);
     writeFileSync(join(ws.dir, 'jr-gate'), '');
     const [one, three] = await Promise.all([first.done, third.done]);
     expect([one.code, three.code]).toEqual([0, 0]);

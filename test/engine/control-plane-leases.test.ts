@@ -133,7 +133,10 @@ describe('ControlPlane leases', () => {
     const [job] = await stores.runs.listJobs(handle.id);
     expect(job).toMatchObject({ status: 'succeeded', outputs: { result: 'second' } });
     expect(job?.reason).toBeUndefined();
-    expect(await stores.logs.read(handle.id)).toEqual([]);
+    // The stale runner's line is not stored; the control plane's own line about the requeue is.
+    expect(
+      (await stores.logs.read(handle.id)).map(({ stepIndex, stream, text }) => [stepIndex, stream, text]),
+    ).toEqual([[-1, 'system', 'runner_lost: lease expired (not renewed within 60000 ms); requeued']]);
 
     // After the run, a late completion is still refused and recorded, and changes nothing.
     hung.complete(first, 'failed');
