@@ -42,6 +42,10 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): B
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
+    // Savepoint journals (the group commit runs each write in a savepoint) stay in memory: past 64 KiB
+    // SQLite otherwise spills them to a temporary file, created and unlinked by nearly every commit of a
+    // large batch. Only a rollback within the transaction reads them; durability is the WAL's.
+    db.pragma('temp_store = MEMORY');
     migrate(db, path);
     return db;
   } catch (error) {
