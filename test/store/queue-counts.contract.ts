@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Clock, Lease, NewQueueJob, QueueOptions, QueueStore } from '../../src/store/queue.js';
+import {
+  asQueueJobId,
+  type Clock,
+  type Lease,
+  type NewQueueJob,
+  type QueueOptions,
+  type QueueStore,
+} from '../../src/store/queue.js';
 import type { OpenedStores, StoresFactory } from './fixture.js';
 
 class ManualClock implements Clock {
@@ -136,6 +143,49 @@ export function queueCountsContract(make: StoresFactory): void {
         });
       }
       expect(await claim(queue)).toEqual([]);
+    });
+
+    it('leases exactly the jobs a large claim reads, around a delayed one and up to the limit', async () => {
+      const { queue, clock } = await open();
+      const submitted = jobs('a', size).map((j, i) =>
+        i === 60 ? { ...j, notBefore: clock.now() + 5000 } : j,
+      );
+      const created = await queue.enqueue(submitted);
+      const idOf = (i: number) => created[i]?.job.id ?? asQueueJobId('0');
+      const first = await claim(queue, 50);
+      expect(first.map((lease) => lease.task)).toEqual(jobs('a', 50).map((j) => j.task));
+      expect(await queue.getJob(idOf(50))).toMatchObject({ state: 'queued', attempts: 0 });
+      const rest = await claim(queue);
+      const expected = jobs('a', size)
+        .slice(50)
+        .map((j) => j.task)
+        .filter((task) => task !== 'a60');
+      expect(rest.map((lease) => lease.task)).toEqual(expected);
+      expect(await queue.getJob(idOf(60))).toMatchObject({ state: 'queued', attempts: 0 });
+      expect(await queue.getJob(idOf(61))).toMatchObject({ state: 'leased', attempts: 1 });
+    });
+
+    it('reports a job taken over in the middle of a batch of consecutive jobs as stale', async () => {
+      const { queue } = await open();
+      await queue.enqueue(jobs('a', size));
+      const leases = await claim(queue);
+      const taken = leases[40];
+      if (taken === undefined) throw new Error('no lease');
+      // Given back and leased again: the batch below carries its first token, every other one current.
+      await queue.release([{ lease: taken }]);
+      const [again] = await claim(queue);
+      expect(again).toMatchObject({ jobId: taken.jobId, attempt: 2 });
+      const results = await queue.complete(succeeded(leases));
+      expect(results.filter((result) => result.kind === 'stale')).toEqual([
+        { kind: 'stale', jobId: taken.jobId, token: taken.token },
+      ]);
+      expect(await queue.getJob(taken.jobId)).toMatchObject({ state: 'leased', attempts: 2 });
+      expect(await queue.getJob(leases[41]?.jobId ?? asQueueJobId('0'))).toMatchObject({
+        state: 'succeeded',
+      });
+      expect((await queue.staleWrites()).map((write) => [write.jobId, write.action])).toEqual([
+        [taken.jobId, 'complete'],
+      ]);
     });
 
     it('reports exactly the stale leases of a large batch and settles the rest', async () => {

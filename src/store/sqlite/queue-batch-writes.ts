@@ -60,6 +60,7 @@ export function outcomeText(outcome: Completion['outcome']): string | null {
 export class QueueBatchWrites {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement<unknown[]>>();
+  #completeRangeStatement: Database.Statement<unknown[]> | undefined;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -87,11 +88,14 @@ export class QueueBatchWrites {
    */
   complete(completions: readonly Completion[], now: number): boolean {
     const settle = this.#db.transaction(() => {
-      for (const chunk of chunksOf(completions)) {
+      const scattered: Settled[] = [];
+      for (const run of runsOf(completions.map(settled))) {
+        if (run.length < minRangeRun) scattered.push(...run);
+        else this.#completeRange(run, now);
+      }
+      for (const chunk of chunksOf(scattered)) {
         const values: (number | string | null)[] = [];
-        for (const { lease, outcome } of chunk) {
-          values.push(Number(lease.jobId), lease.token, outcome.kind, outcomeText(outcome));
-        }
+        for (const { seq, token, kind, outcome } of chunk) values.push(seq, token, kind, outcome);
         if (this.#completeStatement(chunk.length).run(...values, { now }).changes !== chunk.length) {
           throw staleInBatch;
         }
@@ -104,6 +108,26 @@ export class QueueBatchWrites {
       if (error === staleInBatch) return false;
       throw error;
     }
+  }
+
+  /** Settles a run of consecutive jobs, all under one token with one stored outcome, by id range. */
+  #completeRange(run: readonly Settled[], now: number): void {
+    const first = run[0];
+    if (first === undefined) return;
+    this.#completeRangeStatement ??= this.#db.prepare(
+      `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?
+       WHERE seq BETWEEN ? AND ? AND lease_token = ? AND state = 'leased'`,
+    );
+    const last = first.seq + run.length - 1;
+    const { changes } = this.#completeRangeStatement.run(
+      first.kind,
+      first.outcome,
+      now,
+      first.seq,
+      last,
+      first.token,
+    );
+    if (changes !== run.length) throw staleInBatch;
   }
 
   #insert(state: 'queued' | 'leased', inserts: readonly QueueInsert[], shared: Shared): number[] {
@@ -160,6 +184,47 @@ export class QueueBatchWrites {
     }
     return statement;
   }
+}
+
+/** A completion as its row is written: the outcome as stored. */
+interface Settled {
+  readonly seq: number;
+  readonly token: number;
+  readonly kind: Completion['outcome']['kind'];
+  readonly outcome: string | null;
+}
+
+function settled({ lease, outcome }: Completion): Settled {
+  return { seq: Number(lease.jobId), token: lease.token, kind: outcome.kind, outcome: outcomeText(outcome) };
+}
+
+/**
+ * Runs shorter than this are written by the multi-row statements: a range UPDATE per run of 4 would
+ * cost more statement calls than it saves.
+ */
+const minRangeRun = 16;
+
+/**
+ * The completions cut into runs of consecutive job ids written alike (same token, same stored
+ * outcome): a worker that runs jobs claimed together settles them together, mostly in id order.
+ */
+function* runsOf(completions: readonly Settled[]): Generator<readonly Settled[]> {
+  let run: Settled[] = [];
+  for (const completion of completions) {
+    const previous = run.at(-1);
+    if (
+      previous !== undefined &&
+      (completion.seq !== previous.seq + 1 ||
+        completion.token !== previous.token ||
+        completion.kind !== previous.kind ||
+        completion.outcome !== previous.outcome)
+    ) {
+      yield run;
+      run = [];
+    }
+    run.push(completion);
+  }
+  if (run.length > 0) yield run;
 }
 
 /** Thrown inside the batch's savepoint to roll it back; never leaves this module. */

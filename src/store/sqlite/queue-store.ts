@@ -126,6 +126,9 @@ export class SqliteQueueStore implements QueueStore {
       countQueued: db.prepare<[], number>("SELECT count(*) FROM queue_jobs WHERE state = 'queued'").pluck(),
       get: db.prepare<[number], Row>(`SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = ?`),
       leaseOne: db.prepare<[string, number, number]>(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq = ?`),
+      leaseRange: db.prepare<[string, number, number, number]>(
+        `UPDATE queue_jobs SET ${leaseColumns} WHERE seq BETWEEN ? AND ?`,
+      ),
       // Ranked as if enqueued at max(now, notBefore): the queue key of core/priority.ts, in SQL.
       release: db.prepare<[number | null, number, number, number, number]>(
         `UPDATE queue_jobs SET state = 'queued', not_before = ?,
@@ -206,6 +209,16 @@ export class SqliteQueueStore implements QueueStore {
     if (rows.length === 0) return [];
     if (rows.length <= fewJobs) {
       for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row[0]);
+    } else if (consecutiveIds(rows)) {
+      // n distinct ids spanning n integers are all the ids in that range: a range over the primary
+      // key takes exactly the rows read, without selecting them again through the ready index.
+      const first = rows[0]?.[0] ?? 0;
+      if (
+        this.#statements.leaseRange.run(request.worker, expiresAt, first, first + rows.length - 1).changes !==
+        rows.length
+      ) {
+        throw new Error('a claim leased other jobs than it had read');
+      }
     } else if (
       statements.leaseReady.run(request.worker, expiresAt, ...filter, limit).changes !== rows.length
     ) {
@@ -443,6 +456,13 @@ function jobFromRow(row: Row): QueueJob {
     payload: JSON.parse(row.payload),
     outcome: row.outcome === null ? null : JSON.parse(row.outcome),
   });
+}
+
+/** Whether the rows' ids ascend by one (a FIFO claim of jobs enqueued together, the common case). */
+function consecutiveIds(rows: readonly ReadyRow[]): boolean {
+  const first = rows[0]?.[0] ?? 0;
+  for (let i = 1; i < rows.length; i++) if (rows[i]?.[0] !== first + i) return false;
+  return true;
 }
 
 /** The lease a claim granted on a row read just before its update. */
