@@ -145,6 +145,33 @@ export function queueCountsContract(make: StoresFactory): void {
       expect(await claim(queue)).toEqual([]);
     });
 
+    it('keeps what sets one job of a large batch apart from the rest', async () => {
+      const { queue, clock } = await open();
+      // One in each chunk of 64 rows a store might write by one statement.
+      const odd = new Map<number, Partial<NewQueueJob>>([
+        [10, { priority: 'high' }],
+        [70, { notBefore: clock.now() - 1000 }],
+        [140, { idempotencyKey: 'k140' }],
+        [200, { maxAttempts: 1 }],
+        [260, { onLeaseExpiry: 'fail' }],
+      ]);
+      const created = await queue.enqueue(jobs('a', 320).map((j, i) => ({ ...j, ...odd.get(i) })));
+      for (const [i, extra] of odd) {
+        const id = created[i]?.job.id ?? asQueueJobId('0');
+        const { maxAttempts, onLeaseExpiry, ...readable } = extra;
+        expect(await queue.getJob(id)).toMatchObject({ priority: 'normal', ...readable });
+      }
+      const leases = await claim(queue);
+      expect(leases.map((lease) => lease.task).slice(0, 2)).toEqual(['a10', 'a0']);
+      expect(leases).toHaveLength(320);
+      clock.advance(1000);
+      const expired = await queue.expireLeases();
+      expect(expired.filter((lease) => lease.kind === 'failed').map((lease) => lease.jobId)).toEqual([
+        created[200]?.job.id,
+        created[260]?.job.id,
+      ]);
+    });
+
     it('leases exactly the jobs a large claim reads, around a delayed one and up to the limit', async () => {
       const { queue, clock } = await open();
       const submitted = jobs('a', size).map((j, i) =>

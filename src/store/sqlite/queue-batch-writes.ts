@@ -25,6 +25,12 @@ function* chunksOf<T>(rows: readonly T[]): Generator<readonly T[]> {
 const insertColumns =
   'task, payload, priority, queue_key, not_before, max_attempts, on_lease_expiry, idempotency_key';
 const jobValues = '?, ?, ?, ?, ?, ?, ?, ?';
+/**
+ * The same columns for a chunk of jobs that differ only in task and payload (a submission of jobs
+ * alike, the common case): the rest is bound once by name. Binding a value costs ~65 ns here, a third
+ * of a row's insert, so five fewer per row are ~0.3 µs less per job.
+ */
+const alikeJobValues = '?, ?, @priority, @queueKey, @notBefore, @maxAttempts, @onLeaseExpiry, NULL';
 type JobValue = string | number | null;
 
 function pushJobValues(values: JobValue[], insert: QueueInsert): void {
@@ -38,6 +44,26 @@ function pushJobValues(values: JobValue[], insert: QueueInsert): void {
     insert.onLeaseExpiry,
     insert.idempotencyKey,
   );
+}
+
+/** The columns every job of the chunk shares besides task and payload; undefined when they differ. */
+function sharedByAll(chunk: readonly QueueInsert[]) {
+  const first = chunk[0];
+  if (first === undefined) return undefined;
+  const { priority, queueKey, notBefore, maxAttempts, onLeaseExpiry } = first;
+  for (const insert of chunk) {
+    if (
+      insert.idempotencyKey !== null ||
+      insert.priority !== priority ||
+      insert.queueKey !== queueKey ||
+      insert.notBefore !== notBefore ||
+      insert.maxAttempts !== maxAttempts ||
+      insert.onLeaseExpiry !== onLeaseExpiry
+    ) {
+      return undefined;
+    }
+  }
+  return { priority, queueKey, notBefore, maxAttempts, onLeaseExpiry };
 }
 
 /** Per-batch values, bound by name once per statement however many rows use them. */
@@ -134,8 +160,14 @@ export class QueueBatchWrites {
     const ids: number[] = [];
     for (const chunk of chunksOf(inserts)) {
       const values: JobValue[] = [];
-      for (const insert of chunk) pushJobValues(values, insert);
-      const { changes, lastInsertRowid } = this.#insertStatement(state, chunk.length).run(...values, shared);
+      const alike = sharedByAll(chunk);
+      if (alike === undefined) for (const insert of chunk) pushJobValues(values, insert);
+      else for (const insert of chunk) values.push(insert.task, insert.payload);
+      const statement = this.#insertStatement(state, chunk.length, alike !== undefined);
+      const { changes, lastInsertRowid } = statement.run(
+        ...values,
+        alike === undefined ? shared : { ...shared, ...alike },
+      );
       const last = Number(lastInsertRowid);
       // Rowids of one statement are max+1, max+2, …: consecutive unless the table reached the largest
       // rowid, past which SQLite picks random free ones (and ids would no longer be safe integers).
@@ -149,14 +181,15 @@ export class QueueBatchWrites {
     return ids;
   }
 
-  #insertStatement(state: 'queued' | 'leased', rows: number): Database.Statement<unknown[]> {
-    const key = `${state}:${rows}`;
+  #insertStatement(state: 'queued' | 'leased', rows: number, alike: boolean): Database.Statement<unknown[]> {
+    const key = `${state}:${rows}:${alike ? 'alike' : 'each'}`;
     let statement = this.#statements.get(key);
     if (statement === undefined) {
+      const values = alike ? alikeJobValues : jobValues;
       const row =
         state === 'queued'
-          ? `(${jobValues}, @createdAt, 'queued')`
-          : `(${jobValues}, @createdAt, 'leased', 1, 1, @worker, @expiresAt)`;
+          ? `(${values}, @createdAt, 'queued')`
+          : `(${values}, @createdAt, 'leased', 1, 1, @worker, @expiresAt)`;
       const columns =
         state === 'queued'
           ? `${insertColumns}, created_at, state`
