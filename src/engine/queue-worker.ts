@@ -2,6 +2,9 @@ import { isValkyrieError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { Completion, Lease, QueueStore } from '../store/queue.js';
 
+/** The common outcome, shared: completions only read it. */
+const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'succeeded' });
+
 /** What a handler gets: the lease, and a signal that aborts when the lease is found stale. */
 export interface QueueJobContext {
   readonly lease: Lease;
@@ -183,7 +186,7 @@ export class QueueWorker implements AsyncDisposable {
       this.#flushing ??= this.#flush();
     };
     this.#handler(job).then(
-      (result) => settle(result === undefined ? { kind: 'succeeded' } : { kind: 'succeeded', result }),
+      (result) => settle(result === undefined ? succeededWithoutResult : { kind: 'succeeded', result }),
       (error: unknown) =>
         settle({ kind: 'failed', error: error instanceof Error ? error.message : String(error) }),
     );

@@ -64,6 +64,9 @@ function definedOnly(options: QueueOptions): QueueOptions {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
 }
 
+/** Where a refused job sits in its batch; built only for the refusal, not for every job. */
+const submitted = (i: number) => `enqueue: jobs[${i}]`;
+
 /** Validates one submitted job (index `i` of the batch) and computes its queue key. */
 export function toQueueInsert(
   job: NewQueueJob,
@@ -71,29 +74,31 @@ export function toQueueInsert(
   now: number,
   agingIntervalMs: number,
 ): QueueInsert {
-  const where = `enqueue: jobs[${i}]`;
   if (typeof job.task !== 'string' || job.task === '') {
     throw new ValkyrieError(
       'VK_USAGE',
-      `${where}.task: expected a non-empty string, received ${String(job.task)}`,
+      `${submitted(i)}.task: expected a non-empty string, received ${String(job.task)}`,
     );
   }
   const priority = job.priority ?? defaultPriority;
   if (!isPriority(priority)) {
-    throw new ValkyrieError('VK_USAGE', `${where}.priority: unknown priority ${JSON.stringify(priority)}`);
+    throw new ValkyrieError(
+      'VK_USAGE',
+      `${submitted(i)}.priority: unknown priority ${JSON.stringify(priority)}`,
+    );
   }
   const maxAttempts = job.maxAttempts ?? defaultMaxAttempts;
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
     throw new ValkyrieError(
       'VK_USAGE',
-      `${where}.maxAttempts: expected a whole number ≥ 1, received ${String(maxAttempts)}`,
+      `${submitted(i)}.maxAttempts: expected a whole number ≥ 1, received ${String(maxAttempts)}`,
     );
   }
   const notBefore = job.notBefore ?? null;
   if (notBefore !== null && !Number.isSafeInteger(notBefore)) {
     throw new ValkyrieError(
       'VK_USAGE',
-      `${where}.notBefore: expected epoch milliseconds, received ${notBefore}`,
+      `${submitted(i)}.notBefore: expected epoch milliseconds, received ${notBefore}`,
     );
   }
   const payloadValue = job.payload ?? null;
@@ -102,12 +107,7 @@ export function toQueueInsert(
     payload: JSON.stringify(payloadValue),
     payloadValue,
     priority,
-    queueKey: queueKey({
-      priority,
-      readyAt: now,
-      ...(notBefore === null ? {} : { notBefore }),
-      agingIntervalMs,
-    }),
+    queueKey: queueKey({ priority, readyAt: now, notBefore: notBefore ?? undefined, agingIntervalMs }),
     notBefore,
     maxAttempts,
     onLeaseExpiry: job.onLeaseExpiry ?? 'requeue',

@@ -31,6 +31,7 @@ import {
   toQueueInsert,
 } from '../queue-rows.js';
 import { WorkSignal } from '../work-signal.js';
+import type { Writable } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
 import { outcomeText, QueueBatchWrites } from './queue-batch-writes.js';
 
@@ -416,6 +417,13 @@ export class SqliteQueueStore implements QueueStore {
     });
     const queued = this.#statements.countQueued.get() ?? 0;
     if (queued + fresh.length > capacity) throw queueFullError(queued, capacity, fresh.length);
+    if (fresh.length === inserts.length) {
+      // No job matched another by key (none had one, mostly): each is created, in order.
+      const ids = fresh.length === 0 ? [] : this.#batches.insertQueued(fresh, fresh[0]?.createdAt ?? now);
+      return fresh.map(
+        (insert, i): EnqueueResult => ({ kind: 'created', job: newJob(insert, String(ids[i])) }),
+      );
+    }
     const created = new Map<QueueInsert, QueueJob>();
     if (fresh.length > 0) {
       const ids = this.#batches.insertQueued(fresh, fresh[0]?.createdAt ?? now);
@@ -435,19 +443,20 @@ export class SqliteQueueStore implements QueueStore {
   }
 }
 
+/** The job as `enqueue` wrote it, built directly: no row to read back, the payload as submitted. */
 function newJob(insert: QueueInsert, id: string): QueueJob {
-  return queueJobFromRow({
-    seq: id,
+  const job: Writable<QueueJob> = {
+    id: asQueueJobId(id),
     task: insert.task,
     payload: insert.payloadValue,
     priority: insert.priority,
     state: 'queued',
     attempts: 0,
-    created_at: insert.createdAt,
-    not_before: insert.notBefore,
-    idempotency_key: insert.idempotencyKey,
-    outcome: null,
-  });
+    createdAt: insert.createdAt,
+  };
+  if (insert.notBefore !== null) job.notBefore = insert.notBefore;
+  if (insert.idempotencyKey !== null) job.idempotencyKey = insert.idempotencyKey;
+  return job;
 }
 
 function jobFromRow(row: Row): QueueJob {
