@@ -34,6 +34,15 @@ import { WorkSignal } from '../work-signal.js';
 import type { Writable } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
 import { outcomeText, QueueBatchWrites } from './queue-batch-writes.js';
+import {
+  type ClaimStatements,
+  claimedLease,
+  claimStatements,
+  consecutiveIds,
+  fewJobs,
+  leaseColumns,
+  ready,
+} from './queue-claims.js';
 
 type Row = Omit<QueueRow<number>, 'payload' | 'outcome'> & { payload: string; outcome: string | null };
 interface LeaseRow {
@@ -45,49 +54,8 @@ interface LeaseRow {
   queue_key: number;
 }
 
-const ready = "state = 'queued' AND (not_before IS NULL OR not_before <= ?)";
-/**
- * A bare parameter as LIMIT makes SQLite plan with its value, so the statement is prepared again on
- * every run (~20 µs, more than the claim's own work); an expression is planned once.
- */
-const limitParam = '? + 0';
-
 /** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
 const maxTaskLists = 16;
-
-/**
- * A ready job as a claim reads it, before the claim's update: seq, task, payload, attempts, lease
- * token. Read as an array (better-sqlite3's raw mode): building an object per row, with a property
- * set by name per column, cost more than the row's read itself.
- */
-type ReadyRow = [seq: number, task: string, payload: string, attempts: number, leaseToken: number];
-
-const leaseColumns = `state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
-  lease_worker = ?, lease_expires_at = ?`;
-
-/**
- * A claim reads the first ready jobs (`where`: ready, and of the given tasks when filtered) in queue
- * order, then leases them. Reading and then updating without RETURNING costs a third less than one
- * UPDATE … RETURNING, whose rows SQLite collects apart and hands back out of order. Up to `fewJobs`
- * are leased by key; more by one UPDATE that selects them again, the same rows, since nothing else
- * writes inside the transaction: it holds SQLite's only write lock.
- */
-interface ClaimStatements {
-  readonly readyJobs: Database.Statement<unknown[], ReadyRow>;
-  readonly leaseReady: Database.Statement<unknown[]>;
-}
-/** By measurement: the UPDATE … WHERE seq IN (SELECT …) costs more than a few updates by key. */
-const fewJobs = 8;
-
-function claimStatements(db: Database.Database, where: string): ClaimStatements {
-  const first = `FROM queue_jobs WHERE ${where} ORDER BY queue_key, seq LIMIT ${limitParam}`;
-  return {
-    readyJobs: db
-      .prepare<unknown[], ReadyRow>(`SELECT seq, task, payload, attempts, lease_token ${first}`)
-      .raw(true),
-    leaseReady: db.prepare(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq IN (SELECT seq ${first})`),
-  };
-}
 
 /**
  * QueueStore on the shared better-sqlite3 connection and its group commit. SQLite allows one writer at
@@ -465,30 +433,6 @@ function jobFromRow(row: Row): QueueJob {
     payload: JSON.parse(row.payload),
     outcome: row.outcome === null ? null : JSON.parse(row.outcome),
   });
-}
-
-/** Whether the rows' ids ascend by one (a FIFO claim of jobs enqueued together, the common case). */
-function consecutiveIds(rows: readonly ReadyRow[]): boolean {
-  const first = rows[0]?.[0] ?? 0;
-  for (let i = 1; i < rows.length; i++) if (rows[i]?.[0] !== first + i) return false;
-  return true;
-}
-
-/** The lease a claim granted on a row read just before its update. */
-function claimedLease(
-  [seq, task, payload, attempts, leaseToken]: ReadyRow,
-  worker: string,
-  expiresAt: number,
-): Lease {
-  return {
-    jobId: asQueueJobId(String(seq)),
-    token: leaseToken + 1,
-    worker,
-    expiresAt,
-    task,
-    payload: JSON.parse(payload),
-    attempt: attempts + 1,
-  };
 }
 
 function leaseFromRow(row: Omit<LeaseRow, 'queue_key'>, worker: string, expiresAt: number): Lease {
