@@ -46,10 +46,13 @@ function pushJobValues(values: JobValue[], insert: QueueInsert): void {
   );
 }
 
-/** The columns every job of the chunk shares besides task and payload; undefined when they differ. */
+/**
+ * The columns every job of the chunk shares besides task and payload; undefined when they differ, and
+ * for a single row, which binds as cheaply by position as by name.
+ */
 function sharedByAll(chunk: readonly QueueInsert[]) {
   const first = chunk[0];
-  if (first === undefined) return undefined;
+  if (first === undefined || chunk.length === 1) return undefined;
   const { priority, queueKey, notBefore, maxAttempts, onLeaseExpiry } = first;
   for (const insert of chunk) {
     if (
