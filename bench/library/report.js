@@ -55,7 +55,8 @@ export function librarySections(samples) {
     '`openEngine()` end to end: `enqueueMany` → store → thread pool → result. On SQLite and Postgres a',
     "job's result resolves only once its completion has committed. Piscina runs the same no-op",
     'function with the same threads and tasks per worker, in the same repetition; the ratio is paired',
-    'per repetition. Peak RSS is the process (main thread and workers) during the timed part.',
+    'per repetition. Each case first runs unrecorded rounds for at least 1 s (steady state, as a',
+    'long-running service; Piscina too). Peak RSS is the process (main thread and workers) during the timed part.',
     '',
     table(
       ['store', 'runs', 'jobs/s', 'Valkyrie ÷ Piscina', 'peak RSS MiB'],

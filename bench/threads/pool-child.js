@@ -64,8 +64,11 @@ function feed(tasks, window) {
   });
 }
 
-async function throughput({ tasks, warmUpTasks, window }) {
-  await feed(warmUpTasks, window);
+async function throughput({ tasks, warmUpTasks, warmUpMs = 1_000, window }) {
+  // Unrecorded rounds for at least warmUpMs (as bench/library/child.mjs does): the steady state is measured.
+  const until = performance.now() + warmUpMs;
+  do await feed(warmUpTasks, window);
+  while (performance.now() < until);
   const started = performance.now();
   await feed(tasks, window);
   return { poolWallMs: performance.now() - started, tasks };
