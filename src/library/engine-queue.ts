@@ -10,8 +10,8 @@ export interface QueueEntry extends HeapSlot {
   key: number;
   /** Arrival order, breaking ties between equal keys (first in, first out). */
   readonly seq: number;
-  /** Not takeable before this time (epoch ms, the engine's clock). */
-  notBefore: number;
+  /** Not takeable before this time (epoch ms, the engine's clock); undefined when not delayed. */
+  notBefore: number | undefined;
 }
 
 /** What a queue may call back into the engine with. None is called from inside a queue method. */
@@ -69,7 +69,7 @@ export interface EngineQueue<E extends QueueEntry> {
 export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
   private readonly ready = new ReadyQueue<E>(keyThenArrival);
   private readonly delayed = new BinaryHeap<E>(
-    (a, b) => a.notBefore < b.notBefore || (a.notBefore === b.notBefore && a.seq < b.seq),
+    (a, b) => dueAt(a) < dueAt(b) || (a.notBefore === b.notBefore && a.seq < b.seq),
   );
   private timer: TimerHandle | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -84,7 +84,7 @@ export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
   }
 
   add(entry: E, now = this.clock.now()): void {
-    if (entry.notBefore > now) {
+    if (entry.notBefore !== undefined && entry.notBefore > now) {
       this.delayed.push(entry);
       this.arm();
     } else {
@@ -124,7 +124,7 @@ export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
     const now = this.clock.now();
     for (
       let next = this.delayed.peek();
-      next !== undefined && next.notBefore <= now;
+      next !== undefined && dueAt(next) <= now;
       next = this.delayed.peek()
     ) {
       this.delayed.pop();
@@ -134,9 +134,10 @@ export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
 
   private arm(): void {
     const next = this.delayed.peek();
-    if (next === undefined || next.notBefore >= this.timerAt) return;
+    if (next === undefined || dueAt(next) >= this.timerAt) return;
+    const at = dueAt(next);
     this.timer?.cancel();
-    this.timerAt = next.notBefore;
+    this.timerAt = at;
     this.timer = this.clock.setTimer(
       () => {
         this.timer = undefined;
@@ -145,8 +146,13 @@ export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
         this.arm();
         this.onReady();
       },
-      next.notBefore - this.clock.now(),
+      at - this.clock.now(),
       { keepAlive: true },
     );
   }
+}
+
+/** When a delayed entry falls due (only delayed entries have a `notBefore`). */
+function dueAt(entry: QueueEntry): number {
+  return entry.notBefore ?? Number.NEGATIVE_INFINITY;
 }

@@ -89,7 +89,6 @@ export class Engine implements AsyncDisposable {
     const opened = store ?? openEngineStoreNow(this.options.store, this.options.clock);
     this.ownsPool = !(options.pool instanceof ThreadPool);
     this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
-    this.tasks = new TaskRegistry(this.pool);
     const pool = this.pool.options;
     this.dispatch = new JobDispatch({
       queue: opened === undefined ? undefined : (hooks) => this.storeQueue(opened, hooks),
@@ -102,6 +101,7 @@ export class Engine implements AsyncDisposable {
       // An owned pool is destroyed with the engine; a caller's is not, so the engine's tasks are cancelled.
       signal: this.ownsPool ? undefined : this.abort.signal,
     });
+    this.tasks = new TaskRegistry(this.pool, this.dispatch.attemptEnded);
   }
 
   ready(): Promise<void> {
@@ -245,7 +245,7 @@ export class Engine implements AsyncDisposable {
           task: job.task.name,
           payload: storedPayload(job.input, job.options, this.options.retry),
           priority,
-          ...(job.options.delayMs > 0 ? { notBefore: Math.ceil(job.notBefore) } : {}),
+          ...(job.notBefore === undefined ? {} : { notBefore: Math.ceil(job.notBefore) }),
           ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
           maxAttempts: retry.maxAttempts,
           // A crash is a lost worker: its job runs again only if the policy retries lost workers.
@@ -273,7 +273,7 @@ export class Engine implements AsyncDisposable {
     } catch {
       resolved = resolveJobOptions(where, undefined, this.options.retry);
     }
-    const job = new JobRecord(this.nextSeq++, registered.task, registered.poolTask, input, resolved);
+    const job = new JobRecord(this.nextSeq++, registered, input, resolved);
     this.dispatch.adopt(job);
     return job;
   }
@@ -303,7 +303,7 @@ export class Engine implements AsyncDisposable {
       options,
       this.options.retry,
     );
-    return new JobRecord(this.nextSeq++, registered.task, registered.poolTask, input, resolved);
+    return new JobRecord(this.nextSeq++, registered, input, resolved);
   }
 
   /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */

@@ -110,12 +110,14 @@ export class JobDispatch {
   }
 
   private place(job: JobRecord, delayMs: number, now = this.options.clock.now()): void {
-    job.notBefore = now + delayMs;
+    const notBefore = now + delayMs;
+    // Undefined without a delay: no number box per job (see JobRecord.notBefore).
+    job.notBefore = delayMs > 0 ? notBefore : undefined;
     const key =
       queueKey({
         priority: job.options.priority,
         readyAt: now,
-        notBefore: job.notBefore,
+        notBefore,
         agingIntervalMs: this.options.agingIntervalMs,
       }) - this.keyBase;
     // `| 0` makes it a small integer even where the arithmetic left a boxed one (unoptimized code),
@@ -206,7 +208,6 @@ export class JobDispatch {
               ? (value) => this.options.listeners.emit({ type: 'job.progress', jobId: job.id, value })
               : undefined,
           };
-    job.attemptEnded = this.attemptEnded;
     try {
       this.options.pool.submit(job.poolTask, job.input, options, job);
     } catch (error) {
@@ -218,10 +219,11 @@ export class JobDispatch {
   }
 
   /**
-   * Outcomes arrive while the pool settles them; they are handled together in the next microtask,
-   * in the order they came, outside the pool's own work.
+   * Hears how each attempt handed to the pool ended (through the job's JobTask). Outcomes arrive
+   * while the pool settles them; they are handled together in the next microtask, in the order they
+   * came, outside the pool's own work.
    */
-  private readonly attemptEnded = (job: JobRecord, outcome: TaskOutcome): void => {
+  readonly attemptEnded = (job: JobRecord, outcome: TaskOutcome): void => {
     const at = this.endedCount++;
     this.endedJobs[at] = job;
     this.endedOutcomes[at] = outcome;

@@ -28,6 +28,16 @@ export interface JobHandle<Output = unknown> {
 type FinalListener = (final: JobOutcome) => void;
 
 /**
+ * What every job of one registered task shares: the engine's handle, the pool's, and who hears how
+ * an attempt ended (the engine's dispatch). One field of the record instead of three.
+ */
+export interface JobTask {
+  readonly task: EngineTask;
+  readonly poolTask: PoolTask;
+  attemptEnded(job: JobRecord, outcome: TaskOutcome): void;
+}
+
+/**
  * The outcome of most jobs: a task that returned nothing, on its first attempt. One frozen object for
  * all of them, as the pool shares its own (outcome.ts).
  */
@@ -49,16 +59,19 @@ const succeededAtFirstWithoutOutput: JobOutcome = Object.freeze({
 export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
   index = -1;
   key = 0;
-  notBefore = 0;
+  /**
+   * Undefined for a job without a delay. Never a number in every record: one delayed job would make
+   * the field a double in all of them, each with its own 16-byte box (V8 keeps no unboxed doubles).
+   */
+  notBefore: number | undefined = undefined;
   /** Attempts handed to the pool so far. */
   attempt = 0;
   settled = false;
-  /** On a durable store: the store's job id, once enqueued (or adopted). */
-  storeId: QueueJobId | undefined = undefined;
-  /** On a durable store: the lease held while an attempt runs. */
-  lease: Lease | undefined = undefined;
-  /** Hears how the attempt handed to the pool ended; set by the dispatch, shared by its jobs. */
-  attemptEnded: ((job: JobRecord, outcome: TaskOutcome) => void) | undefined = undefined;
+  /**
+   * On a durable store: the store's job id once enqueued (or adopted), or the lease held while an
+   * attempt runs (which carries the id). One field: on the in-memory store both stay unset.
+   */
+  private stored: QueueJobId | Lease | undefined = undefined;
   /**
    * Until the outcome is delivered: who hears it (the result promise's resolve, a workflow node's
    * listener, or one calling both), if anyone yet; afterwards the final outcome itself.
@@ -69,12 +82,39 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
 
   constructor(
     readonly seq: number,
-    readonly task: EngineTask,
-    readonly poolTask: PoolTask,
+    readonly jobTask: JobTask,
     /** Dropped once the outcome is delivered: a handle kept by the caller keeps no input alive. */
     public input: unknown,
     readonly options: ResolvedJobOptions,
   ) {}
+
+  get task(): EngineTask {
+    return this.jobTask.task;
+  }
+
+  get poolTask(): PoolTask {
+    return this.jobTask.poolTask;
+  }
+
+  /** On a durable store: the store's job id, once enqueued (or adopted). */
+  get storeId(): QueueJobId | undefined {
+    const stored = this.stored;
+    return typeof stored === 'object' ? stored.jobId : stored;
+  }
+
+  set storeId(id: QueueJobId) {
+    if (this.lease?.jobId !== id) this.stored = id;
+  }
+
+  /** On a durable store: the lease held while an attempt runs; its job id is the record's `storeId`. */
+  get lease(): Lease | undefined {
+    const stored = this.stored;
+    return typeof stored === 'object' ? stored : undefined;
+  }
+
+  set lease(lease: Lease | undefined) {
+    this.stored = lease ?? this.storeId;
+  }
 
   get id(): string {
     return String(this.seq);
@@ -123,7 +163,7 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
   }
 
   taskSettled(outcome: TaskOutcome): void {
-    this.attemptEnded?.(this, outcome);
+    this.jobTask.attemptEnded(this, outcome);
   }
 
   /** The final outcome, or undefined when the job already has one (the first outcome wins). */

@@ -112,8 +112,9 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       if (this.#fusedClaims) this.#storeHeldSoon();
     } else {
       entry.lease = undefined;
-      // The store ranks it from max(now, notBefore), as the in-memory queue does.
-      this.#toRelease.push({ lease, notBefore: Math.ceil(entry.notBefore) });
+      // The store ranks it from max(now, notBefore), as the in-memory queue does; from now without one.
+      const notBefore = entry.notBefore;
+      this.#toRelease.push(notBefore === undefined ? { lease } : { lease, notBefore: Math.ceil(notBefore) });
     }
     this.#waiting.add(entry);
     this.#scheduleFlush();

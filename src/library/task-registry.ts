@@ -1,19 +1,20 @@
 import { ValkyrieError } from '../core/errors.js';
-import type { PoolTask } from '../executors/thread/task-record.js';
+import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
-import type { EngineTask } from './job-record.js';
+import type { EngineTask, JobRecord, JobTask } from './job-record.js';
 
-interface Registered {
-  readonly task: EngineTask;
-  readonly poolTask: PoolTask;
-}
+type Registered = JobTask;
 
 /** An engine's tasks by name, each bound to the pool's handle for its module function. */
 export class TaskRegistry {
   private readonly byName = new Map<string, Registered>();
   private nameList: readonly string[] | undefined;
 
-  constructor(private readonly pool: ThreadPool) {}
+  constructor(
+    private readonly pool: ThreadPool,
+    /** Hears how every attempt of this engine's jobs ended; each job reaches it through its task. */
+    private readonly attemptEnded: (job: JobRecord, outcome: TaskOutcome) => void,
+  ) {}
 
   /** The same name and function again gives the same task; the same name for another is an error. */
   register(name: string, ref: TaskModuleRef): EngineTask {
@@ -37,7 +38,7 @@ export class TaskRegistry {
       moduleUrl: poolTask.moduleUrl,
       exportName: poolTask.exportName,
     });
-    this.byName.set(name, { task, poolTask });
+    this.byName.set(name, { task, poolTask, attemptEnded: this.attemptEnded });
     this.nameList = undefined;
     return task;
   }

@@ -49,9 +49,10 @@ async function setUp(maxInFlight: number) {
   });
   const poolTask = pool.task({ module: fixture(), exportName: 'sleep' });
   const task = { name: 'sleep', moduleUrl: poolTask.moduleUrl, exportName: poolTask.exportName };
+  const jobTask = { task, poolTask, attemptEnded: dispatch.attemptEnded };
   let seq = 1;
   const job = (ms: number) =>
-    new JobRecord(seq++, task, poolTask, ms, resolveJobOptions('test', undefined, retryDefaults));
+    new JobRecord(seq++, jobTask, ms, resolveJobOptions('test', undefined, retryDefaults));
   return { dispatch, takes, job };
 }
 
