@@ -45,8 +45,11 @@ export interface EngineQueue<E extends QueueEntry> {
   readonly size: number;
   /** `now`: the clock reading the entry's `notBefore` was set from, which spares a read per entry. */
   add(entry: E, now?: number): void;
-  /** Moves up to `limit` ready entries, in queue order, into `into`; returns how many. */
-  take(limit: number, into: E[]): number | Promise<number>;
+  /**
+   * Moves up to `limit` ready entries, in queue order, into `into` from index 0; returns how many.
+   * The caller reuses `into` and empties the slots it read: it keeps its capacity between takes.
+   */
+  take(limit: number, into: (E | undefined)[]): number | Promise<number>;
   /**
    * Records a job's final outcome (the in-memory queue keeps nothing). A promise means the record is
    * being written: the job's handle resolves once it has been.
@@ -92,14 +95,13 @@ export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
     }
   }
 
-  take(limit: number, into: E[]): number {
+  take(limit: number, into: (E | undefined)[]): number {
     this.promoteDue();
     let taken = 0;
     while (taken < limit) {
       const entry = this.ready.pop();
       if (entry === undefined) break;
-      into.push(entry);
-      taken++;
+      into[taken++] = entry;
     }
     return taken;
   }

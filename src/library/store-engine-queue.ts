@@ -120,7 +120,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#scheduleFlush();
   }
 
-  take(limit: number, into: JobRecord[]): number | Promise<number> {
+  take(limit: number, into: (JobRecord | undefined)[]): number | Promise<number> {
     if (this.#stop.signal.aborted) return 0;
     // Closing: only this engine's own jobs are worth a claim now.
     if (this.#intakeClosed && this.#waiting.size === 0) return 0;
@@ -224,7 +224,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return this.#track(this.#store.claim({ worker, limit, ttlMs, tasks }));
   }
 
-  #taken(leases: readonly Lease[], limit: number, into: JobRecord[]): number {
+  #taken(leases: readonly Lease[], limit: number, into: (JobRecord | undefined)[]): number {
     let taken = 0;
     for (const lease of leases) {
       let entry = this.#byId.get(lease.jobId);
@@ -239,8 +239,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       entry.lease = lease;
       // Attempts are the store's: a job that a crashed process had started counts that attempt.
       entry.attempt = lease.attempt - 1;
-      into.push(entry);
-      taken++;
+      into[taken++] = entry;
     }
     if (leases.length < limit) this.#armWaiter(leases.length === 0);
     else this.#idleBackoffMs = 0;
