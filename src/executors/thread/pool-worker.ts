@@ -82,10 +82,6 @@ export class PoolWorker {
    */
   assign(task: TaskRecord, reportStart: boolean): void {
     const type = task.task;
-    if (!this.definedTypes.has(type.typeId)) {
-      this.definedTypes.add(type.typeId);
-      this.thread.postMessage([toWorker.define, type.typeId, type.moduleUrl, type.exportName]);
-    }
     const batch = this.batch;
     const start = reportStart ? 1 : 0;
     let at = this.batchLength;
@@ -96,6 +92,9 @@ export class PoolWorker {
       batch[countAt - 2] !== task.attempt ||
       batch[countAt - 1] !== start
     ) {
+      // Only a new group can be of a type the worker does not know yet: no Set lookup per task.
+      // DEFINE goes out at once, so it arrives before the batch.
+      this.define(type);
       batch[at] = type.typeId;
       batch[at + 1] = task.attempt;
       batch[at + 2] = start;
@@ -114,6 +113,12 @@ export class PoolWorker {
       this.referenced = true;
       this.thread.ref();
     }
+  }
+
+  private define(type: TaskRecord['task']): void {
+    if (this.definedTypes.has(type.typeId)) return;
+    this.definedTypes.add(type.typeId);
+    this.thread.postMessage([toWorker.define, type.typeId, type.moduleUrl, type.exportName]);
   }
 
   /**
