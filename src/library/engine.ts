@@ -77,6 +77,8 @@ export class Engine implements AsyncDisposable {
   private readonly dispatch: JobDispatch;
   private unsubscribePool: (() => void) | undefined;
   private nextSeq = 1;
+  /** The options of a job enqueued without any: looked up once, not in a WeakMap per job. */
+  private readonly defaultJobOptions: ResolvedJobOptions;
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
 
@@ -86,6 +88,7 @@ export class Engine implements AsyncDisposable {
    */
   constructor(options: EngineOptions = {}, store?: OpenedEngineStore) {
     this.options = resolveEngineOptions(options);
+    this.defaultJobOptions = resolveJobOptions('', undefined, this.options.retry);
     const opened = store ?? openEngineStoreNow(this.options.store, this.options.clock);
     this.ownsPool = !(options.pool instanceof ThreadPool);
     this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
@@ -298,11 +301,10 @@ export class Engine implements AsyncDisposable {
     // The request's place is spelled out only for an error or for options to check: building it,
     // or a closure that would, per job costs real time.
     const registered = this.tasks.find(task) ?? this.tasks.resolve(placeOf(where, index), task);
-    const resolved = resolveJobOptions(
-      options === undefined ? '' : `${placeOf(where, index)} options`,
-      options,
-      this.options.retry,
-    );
+    const resolved =
+      options === undefined
+        ? this.defaultJobOptions
+        : resolveJobOptions(`${placeOf(where, index)} options`, options, this.options.retry);
     return new JobRecord(this.nextSeq++, registered, input, resolved);
   }
 
