@@ -4,6 +4,8 @@
 // Modes:
 //   jobs     → { jobsPerSecond }: no-op jobs through engine.enqueueMany, timed from the first enqueue
 //              to the last result (on a durable store a result resolves once its completion committed).
+//              With "results":"events" the results are taken by subscription (engine.onEvent's
+//              job.succeeded / job.failed) instead of one awaited `result` promise per job.
 //   workflow → { perSecond, p50Ms, p95Ms, p99Ms }: fan-out/fan-in workflows of `nodes` no-op nodes,
 //              `window` running at once; latency from runWorkflow() to its result.
 //   latency  → { latenciesUs }: one job at a time into an idle engine, enqueue() → task start.
@@ -82,9 +84,11 @@ async function dropSchema() {
 
 /** Enqueues `total` no-op jobs in calls of `batch`, keeping at most `window` unsettled. */
 async function jobThroughput(total, batch, window) {
+  const byEvents = spec.results === 'events';
   const started = performance.now();
   let sent = 0;
   let done = 0;
+  let unsubscribe = () => {};
   await new Promise((resolve, reject) => {
     const settle = (outcome) => {
       if (outcome.kind !== 'succeeded') reject(new Error(`a job ended ${outcome.kind}`));
@@ -96,11 +100,18 @@ async function jobThroughput(total, batch, window) {
         const count = Math.min(batch, total - sent, window - (sent - done));
         const requests = Array.from({ length: count }, (_, i) => ({ task, input: sent + i }));
         sent += count;
-        for (const job of engine.enqueueMany(requests)) job.result.then(settle);
+        const jobs = engine.enqueueMany(requests);
+        if (!byEvents) for (const job of jobs) job.result.then(settle);
       }
     };
+    if (byEvents)
+      unsubscribe = engine.onEvent((event) => {
+        if (event.type === 'job.succeeded') settle({ kind: 'succeeded' });
+        else if (event.type === 'job.failed') settle(event.outcome);
+      });
     refill();
   });
+  unsubscribe();
   return total / ((performance.now() - started) / 1000);
 }
 

@@ -45,11 +45,20 @@ export function librarySuite({ repoRoot, freshStateDir, reps, quick }) {
     mkdirSync(dir, { recursive: true });
     return dir;
   };
-  const jobsCase = (store, jobs) => ({
-    id: `jobs-${store}`,
-    label: `Valkyrie engine, ${storeLabel(store)}, ${jobs.toLocaleString('en')} no-op jobs`,
+  const jobsCase = (store, jobs, results = 'promises') => ({
+    id: results === 'events' ? `jobs-${store}-events` : `jobs-${store}`,
+    label:
+      `Valkyrie engine, ${storeLabel(store)}, ${jobs.toLocaleString('en')} no-op jobs` +
+      (results === 'events' ? ', results by subscription (onEvent)' : ''),
     measure: async () => {
-      const spec = { mode: 'jobs', store, where: where(store), jobs, warmUpJobs: Math.ceil(jobs / 5) };
+      const spec = {
+        mode: 'jobs',
+        store,
+        where: where(store),
+        jobs,
+        warmUpJobs: Math.ceil(jobs / 5),
+        results,
+      };
       const { wallMs, jobsPerSecond, peakRssMiB } = await child(`library jobs on ${store}`, {
         ...spec,
         batch: 1_000,
@@ -113,6 +122,7 @@ export function librarySuite({ repoRoot, freshStateDir, reps, quick }) {
   };
   const cases = [
     jobsCase('memory', sizes.memoryJobs),
+    jobsCase('memory', sizes.memoryJobs, 'events'),
     piscinaCase,
     jobsCase('sqlite', sizes.durableJobs),
     jobsCase('postgres', sizes.postgresJobs),
@@ -122,9 +132,10 @@ export function librarySuite({ repoRoot, freshStateDir, reps, quick }) {
   const described = {
     'library suite':
       `openEngine() with ${threads} threads × ${concurrency} tasks each; jobs: enqueueMany of 1,000, ` +
-      `≤ 20,000 unsettled, ${sizes.memoryJobs.toLocaleString('en')} in memory / ` +
+      `≤ 20,000 unsettled, ${sizes.memoryJobs.toLocaleString('en')} in memory (results awaited per job, and ` +
+      `again taken by subscription) / ` +
       `${sizes.durableJobs.toLocaleString('en')} SQLite / ${sizes.postgresJobs.toLocaleString('en')} ` +
-      `Postgres after a fifth as many unrecorded; Piscina: same threads and tasks per worker, 20,000 ` +
+      `Postgres after unrecorded rounds of a fifth as many for ≥ 1 s; Piscina: same threads and tasks per worker, 20,000 ` +
       `outstanding; workflows: fan-out/fan-in, 64 at once, ${sizes.workflows.toLocaleString('en')} per ` +
       `case; latency: ${sizes.latencySamples} jobs 2 ms apart; each case its own process`,
   };
@@ -152,13 +163,14 @@ export function analyzeLibrary(samples) {
       .map((sample) => sample.jobsPerSecond / peerByRep.get(sample.rep));
     return summarize(ratios);
   };
-  const jobs = ['memory', 'sqlite', 'postgres']
-    .map((store) => ({
-      store,
-      runs: byCase.get(`jobs-${store}`)?.length ?? 0,
-      jobsPerSecond: figure(`jobs-${store}`, 'jobsPerSecond'),
-      peakRssMiB: figure(`jobs-${store}`, 'peakRssMiB'),
-      vsPiscina: ratio(`jobs-${store}`, 'piscina'),
+  const jobs = ['memory', 'memory-events', 'sqlite', 'postgres']
+    .map((variant) => ({
+      store: variant.replace(/-events$/, ''),
+      byEvents: variant.endsWith('-events'),
+      runs: byCase.get(`jobs-${variant}`)?.length ?? 0,
+      jobsPerSecond: figure(`jobs-${variant}`, 'jobsPerSecond'),
+      peakRssMiB: figure(`jobs-${variant}`, 'peakRssMiB'),
+      vsPiscina: ratio(`jobs-${variant}`, 'piscina'),
     }))
     .filter((row) => row.jobsPerSecond !== undefined);
   const piscina = figure('piscina', 'jobsPerSecond');
