@@ -19,6 +19,11 @@ export interface KeyState {
   /** How many legs at the start are known final (settle) and known past `pending` (releaseLegs). */
   finalLegs?: number;
   releasedLegs?: number;
+  /**
+   * While not expanded: a need whose result was not known at the last look. Results never change once
+   * known, so until that one has its result the job cannot start and its other needs need no look.
+   */
+  waitingOn?: KeyState;
 }
 
 interface Ancestry {
@@ -78,6 +83,23 @@ function countActive(legs: readonly Leg[]): number {
 
 export function needsSettled(keys: KeyStates, job: JobDefinition): boolean {
   return job.needs.every((need) => keys.get(need)?.result !== undefined);
+}
+
+/**
+ * Whether every need of `state`'s job has its result, remembering the first need that has none (see
+ * `waitingOn`): a run coordinator asks this of every waiting job after each completion, and on a chain
+ * of 1,000 jobs walking each one's needs anew cost ~0.15 ms per completion.
+ */
+export function needsSettledFor(keys: KeyStates, state: KeyState): boolean {
+  if (state.waitingOn !== undefined && state.waitingOn.result === undefined) return false;
+  state.waitingOn = undefined;
+  for (const need of state.job.needs) {
+    const needed = keys.get(need);
+    if (needed?.result !== undefined) continue;
+    state.waitingOn = needed;
+    return false;
+  }
+  return true;
 }
 
 /** The `needs` context of a job: each need's result and outputs. */

@@ -14,6 +14,7 @@ import {
   type KeyState,
   needsContext,
   needsSettled,
+  needsSettledFor,
   ordinalOf,
   releaseLegs,
   settle,
@@ -45,6 +46,8 @@ export class RunCoordinator {
   private ordinal = 0;
   /** On a re-run, the earlier records of the jobs planned anew (rerun-plan.ts), by job key. */
   private readonly earlier = new Map<string, StoredLeg[]>();
+  /** `run.availableLabels` in lower case, made on first use. */
+  private availableLabelSet: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly workflow: Workflow,
@@ -68,12 +71,13 @@ export class RunCoordinator {
     while (progressed) {
       progressed = false;
       for (const state of this.unexpanded) {
-        if (state.expanded || !needsSettled(this.keys, state.job)) continue;
+        if (state.expanded || !needsSettledFor(this.keys, state)) continue;
         this.expand(state, effects);
         progressed = true;
       }
-      // Also drops keys expanded elsewhere (a restore) since the last call.
-      this.unexpanded = this.unexpanded.filter((state) => !state.expanded);
+      // Also drops keys expanded elsewhere (a restore) since the last call; those left in until then
+      // are passed over above.
+      if (progressed) this.unexpanded = this.unexpanded.filter((state) => !state.expanded);
     }
     return effects;
   }
@@ -476,7 +480,9 @@ export class RunCoordinator {
   private missingLabels(runsOn: readonly string[]): string[] {
     const available = this.run.availableLabels;
     if (!available) return [];
-    const have = new Set(available.map((label) => label.toLowerCase()));
+    // The run's labels do not change: the set is made once, not once per job planned.
+    this.availableLabelSet ??= new Set(available.map((label) => label.toLowerCase()));
+    const have = this.availableLabelSet;
     return runsOn.filter((label) => !have.has(label.toLowerCase()));
   }
 
