@@ -309,7 +309,7 @@ export class ControlPlane {
       ttlMs: lease.ttlMs,
       job: spec,
       ...(jobToken === undefined ? {} : { jobToken }),
-      [jobJson]: leg.specJson?.(), // when the job's template builds it: the encoder splices it in
+      [jobJson]: leg.specJson, // when the job's template builds it: the encoder splices it in
     };
     runner.transport.send(message);
   }

@@ -8,7 +8,9 @@
 
 /**
  * The JSON of a lease's `job`, when its sender has it (a JsonTemplate built it): a field under a
- * symbol key, which JSON, for-in and Object.keys do not see, set in the message's own literal.
+ * symbol key, which JSON, for-in and Object.keys do not see, set in the message's own literal. It may
+ * be a function giving the JSON, called only when the message is encoded: a lease that never leaves
+ * the process (local mode's in-process transport) then costs no JSON at all.
  * (Keeping the JSON by the spec object instead, in a WeakMap or a field added to it, cost the garbage
  * collector and V8's object shapes more than the JSON saved.)
  */
@@ -18,7 +20,8 @@ export const jobJson: unique symbol = Symbol('valkyrie.jobJson');
 export function messageJson(message: unknown): string {
   if (typeof message !== 'object' || message === null) return JSON.stringify(message);
   const record = message as Record<string, unknown> & { [jobJson]?: unknown };
-  const specJson = record.type === 'lease' ? record[jobJson] : undefined;
+  const carried = record.type === 'lease' ? record[jobJson] : undefined;
+  const specJson = typeof carried === 'function' ? (carried as () => unknown)() : carried;
   if (
     typeof specJson !== 'string' ||
     Object.getPrototypeOf(record) !== Object.prototype ||
@@ -45,24 +48,29 @@ export function messageJson(message: unknown): string {
  * twice), or a value has no JSON of its own, `fill` gives no JSON, and the message is encoded whole.
  */
 export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
-  /** The probe's JSON around the values, and which value goes after each part. */
-  private readonly parts: readonly string[] | undefined;
-  private readonly order: readonly (keyof V & string)[] = [];
+  /**
+   * The probe's JSON around the values, and which value goes after each part; null when the probe
+   * showed the template cannot work. Made by the first JSON asked for: in local mode none ever is.
+   */
+  private split: TemplateSplit<keyof V & string> | null | undefined;
 
   constructor(
     private readonly make: (values: V) => T,
-    names: readonly (keyof V & string)[],
-  ) {
+    private readonly names: readonly (keyof V & string)[],
+  ) {}
+
+  private splitProbe(): TemplateSplit<keyof V & string> | null {
+    const { make, names } = this;
     const placeholders = names.map((_, i) => `\u0000vk-template-${i}\u0000`);
     const probe = JSON.stringify(make(Object.fromEntries(names.map((n, i) => [n, placeholders[i]])) as V));
     const found: { at: number; index: number; length: number }[] = [];
     for (const [index, placeholder] of placeholders.entries()) {
       const token = JSON.stringify(placeholder);
       const at = probe?.indexOf(token) ?? -1;
-      if (at < 0 || probe?.indexOf(token, at + 1) !== -1) return;
+      if (at < 0 || probe?.indexOf(token, at + 1) !== -1) return null;
       found.push({ at, index, length: token.length });
     }
-    if (probe === undefined) return;
+    if (probe === undefined) return null;
     found.sort((a, b) => a.at - b.at);
     const parts: string[] = [];
     let from = 0;
@@ -71,8 +79,7 @@ export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
       from = at + length;
     }
     parts.push(probe.slice(from));
-    this.parts = parts;
-    this.order = found.map(({ index }) => names[index] as keyof V & string);
+    return { parts, order: found.map(({ index }) => names[index] as keyof V & string) };
   }
 
   /** `make(values)`, and its JSON when the template could build it (see the class comment). */
@@ -89,16 +96,23 @@ export class JsonTemplate<V extends Record<string, unknown>, T extends object> {
   }
 
   private json(values: V): string | undefined {
-    const parts = this.parts;
-    if (parts === undefined) return undefined;
+    if (this.split === undefined) this.split = this.splitProbe();
+    const split = this.split;
+    if (!split) return undefined;
+    const { parts, order } = split;
     let json = parts[0] ?? '';
-    for (let i = 0; i < this.order.length; i++) {
-      const valueText = jsonOrUndefined(values[this.order[i] as keyof V]);
+    for (let i = 0; i < order.length; i++) {
+      const valueText = jsonOrUndefined(values[order[i] as keyof V]);
       if (valueText === undefined) return undefined;
       json += valueText + (parts[i + 1] ?? '');
     }
     return json;
   }
+}
+
+interface TemplateSplit<K extends string> {
+  readonly parts: readonly string[];
+  readonly order: readonly K[];
 }
 
 /** A value JSON cannot encode (a bigint) is left to throw where the message is sent, as it would. */

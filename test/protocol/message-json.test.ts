@@ -212,4 +212,26 @@ describe('messageJson', () => {
     expect(() => JSON.stringify(message)).toThrow(TypeError);
     expect(() => messageJson(message)).toThrow(TypeError);
   });
+
+  it('builds no JSON until a lease is encoded, and then the same as JSON.stringify', () => {
+    // Local mode's in-process transport never encodes a lease: the template's probe must not run there.
+    let made = 0;
+    const template = new JsonTemplate(
+      ({ jobId }: { jobId: string }) => {
+        made++;
+        return { ...sampleJobSpec, jobId };
+      },
+      ['jobId'],
+    );
+    expect(made).toBe(0);
+    const leg = template.fillLazily({ jobId: 'job-1' });
+    expect(made).toBe(1);
+    const lease = { ...controlSamples.lease, job: leg.value };
+    const carried = { ...lease, [jobJson]: leg.json };
+    expect(made).toBe(1);
+    expect(messageJson(carried)).toBe(JSON.stringify(lease));
+    expect(made).toBe(2);
+    expect(encodeFrame(carried)).toBe(`{"v":1,"m":${JSON.stringify(lease)}}`);
+    expect(made).toBe(2);
+  });
 });
