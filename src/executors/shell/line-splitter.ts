@@ -14,7 +14,8 @@ export const maxLineLength = 64 * 1024;
  * Chunks pushed after `end()` are ignored, because a stream we destroyed may still deliver one.
  */
 export class LineSplitter {
-  private readonly decoder = new StringDecoder('utf8');
+  /** Made on the first chunk: most steps print nothing, and each StringDecoder allocates a buffer of its own. */
+  private decoder: StringDecoder | undefined;
   private pending = '';
   private ended = false;
 
@@ -35,6 +36,7 @@ export class LineSplitter {
   push(chunk: Buffer, at: number = Date.now()): void {
     if (this.ended) return;
     // One timestamp per chunk: every line in it was read at the same moment.
+    this.decoder ??= new StringDecoder('utf8');
     this.consume(this.decoder.write(chunk), at);
   }
 
@@ -42,7 +44,7 @@ export class LineSplitter {
     if (this.ended) return;
     this.ended = true;
     const at = Date.now();
-    this.consume(this.decoder.end(), at);
+    this.consume(this.decoder?.end() ?? '', at);
     if (this.pending.length > 0) {
       const last = this.pending;
       this.pending = '';
