@@ -45,7 +45,7 @@ export class ControlPlane {
   private readonly jobGroups: JobGroups;
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly events = new RunEventListeners();
-  private readonly writes = new StoreWrites();
+  private readonly writes: StoreWrites;
   private readonly records: JobRecords;
   private readonly writeOp = (operation: () => Promise<void>) => this.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
@@ -79,6 +79,7 @@ export class ControlPlane {
         refused: (write) => this.recordStaleWrite(write),
       },
     );
+    this.writes = new StoreWrites(stores.runs);
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events);
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
       waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),
@@ -463,6 +464,8 @@ export class ControlPlane {
   }
 
   private emit(event: RunEvent): void {
+    // A listener may read the store on an event: the job updates held so far go first (store-writes.ts).
+    if (this.events.listening) this.writes.flushJobUpdates();
     this.events.emit(event);
   }
 }

@@ -35,13 +35,13 @@ export class JobRecords {
 
   /** Queued, but waiting for its job-level concurrency group: not offered, and not announced yet. */
   held(leg: Leg): void {
-    this.writes.write(() => this.runs.updateJob(leg.id, { status: 'queued' }));
+    this.writes.updateJob(leg.id, { status: 'queued' });
   }
 
   /** In the dispatcher's queue from `at` (a retry's attempt: `patch` says which). */
   queued(leg: Leg, at: number, patch: JobPatch = queuedPatch(leg, at)): void {
-    this.writes.write(() => this.runs.updateJob(leg.id, patch));
-    if (!this.events.listening) return;
+    this.writes.updateJob(leg.id, patch);
+    if (!this.listening()) return;
     const { id: jobId, name, priority, notBefore, attempt } = leg;
     this.events.emit({ type: 'job.queued', jobId, name, at, priority, notBefore, ...attemptField(attempt) });
   }
@@ -59,12 +59,12 @@ export class JobRecords {
     const { id: jobId, attempt, name, matrix } = leg;
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended }));
     const patch = { status: 'pending', attempt, name, matrix, outputs: {} } as const;
-    this.writes.write(() => this.runs.updateJob(jobId, patch));
+    this.writes.updateJob(jobId, patch);
   }
 
   started(leg: Leg, at: number): void {
-    this.writes.write(() => this.runs.updateJob(leg.id, { status: 'running', startedAt: at }));
-    if (!this.events.listening) return;
+    this.writes.updateJob(leg.id, { status: 'running', startedAt: at });
+    if (!this.listening()) return;
     this.events.emit({
       type: 'job.started',
       jobId: leg.id,
@@ -80,8 +80,8 @@ export class JobRecords {
     const status = leg.status;
     if (!isTerminal(status)) return;
     const patch = { status, finishedAt, outputs, reason: leg.reason };
-    this.writes.write(() => this.runs.updateJob(leg.id, patch));
-    if (!this.events.listening) return;
+    this.writes.updateJob(leg.id, patch);
+    if (!this.listening()) return;
     this.events.emit({
       type: 'job.completed',
       jobId: leg.id,
@@ -92,6 +92,17 @@ export class JobRecords {
       at: finishedAt,
       ...attemptField(leg.attempt),
     });
+  }
+
+  /**
+   * Whether anyone listens for events; if so, the job updates held so far go to the store now, so a
+   * listener that reads the store on an event finds the change it tells of (reads see every write
+   * made before them).
+   */
+  private listening(): boolean {
+    if (!this.events.listening) return false;
+    this.writes.flushJobUpdates();
+    return true;
   }
 
   /**

@@ -1,3 +1,6 @@
+import type { JobId } from '../core/ids.js';
+import type { JobPatch, JobUpdate, RunStore } from '../store/runs.js';
+
 type Failure = { readonly error: unknown } | undefined;
 
 /** The writes made between two afterAll calls, how many have not settled, and who waits for them. */
@@ -16,26 +19,54 @@ interface Batch {
  *
  * Writes are counted, not chained: a run writes each job's row three times, and a promise chained
  * onto the last for every write made three more promises per write for the collector.
+ *
+ * Job row updates wait for the end of the current turn (a microtask) and go to the store together, as
+ * one updateJobs write: any other write, and afterAll, hands them over first, so the order of the
+ * writes is kept, and they reach the store in the same turn, so in the same group commit.
  */
 export class StoreWrites {
   private failure: Failure;
   /** Oldest first; the last takes new writes, the others wait for theirs to settle. */
   private readonly batches: Batch[] = [this.newBatch()];
+  private jobUpdates: JobUpdate[] = [];
+  private readonly flushOp = () => this.flushJobUpdates();
+
+  constructor(private readonly runs: Pick<RunStore, 'updateJobs'>) {}
 
   write(operation: () => Promise<unknown>): void {
-    const batch = this.batches[this.batches.length - 1] ?? this.newBatch();
-    batch.unsettled++;
-    operation().then(batch.settled, batch.failed);
+    this.flushJobUpdates();
+    this.start(operation);
+  }
+
+  /** RunStore.updateJob, held until the end of this turn or the next other write (see above). */
+  updateJob(id: JobId, patch: JobPatch): void {
+    if (this.jobUpdates.length === 0) queueMicrotask(this.flushOp);
+    this.jobUpdates.push({ id, patch });
+  }
+
+  /** Hands the held job updates to the store now: before a reader may look for them (an event's listener). */
+  flushJobUpdates(): void {
+    const updates = this.jobUpdates;
+    if (updates.length === 0) return;
+    this.jobUpdates = [];
+    this.start(() => this.runs.updateJobs(updates));
   }
 
   /** Runs `then` once every write made so far has settled, with the first error of any write. */
   afterAll(then: (failure: Failure) => void): void {
+    this.flushJobUpdates();
     const batch = this.batches[this.batches.length - 1];
     if (batch === undefined) return;
     batch.waiter = then;
     this.batches.push(this.newBatch());
     // Never from inside this call, even when nothing is pending: callers carry on after it.
     queueMicrotask(() => this.release());
+  }
+
+  private start(operation: () => Promise<unknown>): void {
+    const batch = this.batches[this.batches.length - 1] ?? this.newBatch();
+    batch.unsettled++;
+    operation().then(batch.settled, batch.failed);
   }
 
   private newBatch(): Batch {

@@ -90,6 +90,12 @@ export interface JobPatch {
   readonly priority?: Priority;
 }
 
+/** One job's patch in an updateJobs call. */
+export interface JobUpdate {
+  readonly id: JobId;
+  readonly patch: JobPatch;
+}
+
 /** An attempt of a job that ended and was retried; the job's record holds its latest attempt. */
 export interface JobAttemptRecord {
   readonly jobId: JobId;
@@ -144,6 +150,12 @@ export interface RunStore {
   addJobs(jobs: readonly NewJob[]): Promise<void>;
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void>;
   updateJob(id: JobId, patch: JobPatch): Promise<void>;
+  /**
+   * updateJob for each update, in their order (a job may appear more than once), as one write: all or
+   * nothing, VK_JOB_NOT_FOUND (and nothing changed) when one of the jobs does not exist. The control
+   * plane hands the job updates of one turn of the event loop here together.
+   */
+  updateJobs(updates: readonly JobUpdate[]): Promise<void>;
   /** Inserts or replaces the step at (jobId, jobAttempt, index, attempt): each attempt is its own record. */
   recordStep(step: StepRecord): Promise<void>;
   /** Inserts or replaces the attempt at (jobId, attempt). */

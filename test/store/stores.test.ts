@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { concurrencyStoreContract } from './concurrency-store.contract.js';
 import { storeFactories } from './factories.js';
+import { jobUpdatesContract } from './job-updates.contract.js';
 import { logStoreContract } from './log-store.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
@@ -15,6 +16,7 @@ for (const [name, make, skip] of storeFactories) {
   if (skip !== undefined) console.warn(`${name}: skipping the store conformance suites: ${skip}`);
   describe.skipIf(skip !== undefined)(name, () => {
     runStoreContract(make);
+    jobUpdatesContract(make);
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);

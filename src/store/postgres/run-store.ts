@@ -17,6 +17,7 @@ import type {
   JobAttemptRecord,
   JobPatch,
   JobRecord,
+  JobUpdate,
   NewJob,
   NewRun,
   RunConcurrency,
@@ -74,6 +75,7 @@ const statements = {
              WITH ORDINALITY AS batch (id, run_id, key, name, matrix, status, ord)
            ORDER BY ord`,
   },
+  lockJobs: { name: 'vk_lock_jobs', text: 'SELECT id FROM jobs WHERE id = ANY($1::text[]) FOR UPDATE' },
   updateJob: {
     name: 'vk_update_job',
     // A patch with an attempt starts that attempt, so the previous one's times and reason go.
@@ -265,22 +267,22 @@ export class PostgresRunStore implements RunStore {
   }
 
   updateJob(id: JobId, patch: JobPatch): Promise<void> {
-    return this.#db.write(`update job ${id}`, async (query) => {
-      const { rowCount } = await query(statements.updateJob, [
-        id,
-        patch.status ?? null,
-        patch.startedAt ?? null,
-        patch.finishedAt ?? null,
-        patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
-        patch.reason ?? null,
-        patch.attempt ?? null,
-        patch.name ?? null,
-        patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
-        patch.queuedAt ?? null,
-        patch.notBefore ?? null,
-        patch.priority ?? null,
-      ]);
-      if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
+    return this.#db.write(`update job ${id}`, (query) => updateJobRow(query, id, patch));
+  }
+
+  updateJobs(updates: readonly JobUpdate[]): Promise<void> {
+    return this.#db.transaction(`update ${updates.length} jobs`, async (query) => {
+      if (updates.length === 0) return;
+      // All or nothing: a write that rejects on its own still commits what it changed (the group
+      // commit rolls back only a failing statement), so every job is found, and locked until the
+      // commit, before any is changed.
+      const ids = [...new Set(updates.map(({ id }) => id))];
+      const { rows } = await query<{ id: string }>(statements.lockJobs, [ids]);
+      if (rows.length !== ids.length) {
+        const found = new Set(rows.map(({ id }) => id));
+        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${ids.find((id) => !found.has(id))}`);
+      }
+      for (const { id, patch } of updates) await updateJobRow(query, id, patch);
     });
   }
 
@@ -439,4 +441,22 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.finished_at !== null) step.finishedAt = millis(row.finished_at);
   if (row.retry_delay_ms !== null) step.retryDelayMs = millis(row.retry_delay_ms);
   return step;
+}
+
+async function updateJobRow(query: Query, id: JobId, patch: JobPatch): Promise<void> {
+  const { rowCount } = await query(statements.updateJob, [
+    id,
+    patch.status ?? null,
+    patch.startedAt ?? null,
+    patch.finishedAt ?? null,
+    patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
+    patch.reason ?? null,
+    patch.attempt ?? null,
+    patch.name ?? null,
+    patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
+    patch.queuedAt ?? null,
+    patch.notBefore ?? null,
+    patch.priority ?? null,
+  ]);
+  if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
 }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
-import type { JobPatch, NewJob } from '../runs.js';
+import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
 import { nullable, runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
@@ -27,6 +27,9 @@ type Value = string | number | null;
 
 /** An update is one statement: SQLite undoes it alone if it fails (GroupCommit.write). */
 const oneStatement = { oneStatement: true } as const;
+
+/** Rows of one shape go in statements of these many rows (a power of two each), then in smaller ones. */
+const maxRowsPerStatement = 64;
 
 /** An inserted row's values: id, run key, key, then the patch columns in patchColumns' order. */
 const patchColumnsAt = 3;
@@ -57,6 +60,9 @@ export class JobRowWrites {
   readonly #insert;
   readonly #startAttempt;
   readonly #updateColumns = new Map<number, Database.Statement<[Value[]]>>();
+  /** By shape × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
+  readonly #updateRows = new Map<number, Database.Statement<[Value[]]>>();
+  readonly #exists;
   #pendingInsert: PendingInsert | undefined;
 
   constructor(
@@ -67,6 +73,7 @@ export class JobRowWrites {
     this.#insert = db.prepare<[Value[]]>(
       `INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
     );
+    this.#exists = db.prepare<[string], number>('SELECT 1 FROM jobs WHERE id = ?').pluck();
     // A patch with an attempt starts that attempt, so the previous one's times and reason go.
     this.#startAttempt = db.prepare(
       `UPDATE jobs SET status = coalesce(@status, status),
@@ -108,6 +115,94 @@ export class JobRowWrites {
     return this.commits.write(`update job ${id}`, work, oneStatement);
   }
 
+  /**
+   * Several updates as one write (RunStore.updateJobs): folded into the pending insert of their jobs
+   * when all of them can be (see update), else applied in one savepoint, so that all or none apply.
+   * Updates of distinct jobs without attempts commute, so they go grouped by the columns they set, as
+   * multi-row statements: ~0.5–1 µs less a row than a statement each (10,000 two-column updates in
+   * chunks of 64–256, WAL file).
+   */
+  updateMany(updates: readonly JobUpdate[]): Promise<void> {
+    const [only, ...others] = updates;
+    if (only === undefined) return this.commits.write('update no jobs', () => undefined);
+    if (others.length === 0) return this.update(only.id, only.patch);
+    const folded = this.#foldAll(updates);
+    if (folded !== undefined) return folded;
+    return this.commits.write(`update ${updates.length} jobs`, () => this.#updateAll(updates));
+  }
+
+  #foldAll(updates: readonly JobUpdate[]): Promise<void> | undefined {
+    const pending = this.#pendingInsert;
+    if (pending === undefined || pending.mark !== this.commits.mark) return undefined;
+    for (const { id, patch } of updates)
+      if (patch.attempt !== undefined || !pending.rows.has(id)) return undefined;
+    for (const { id, patch } of updates) {
+      const row = pending.rows.get(id);
+      if (row !== undefined) setPatchColumns(row, patch);
+    }
+    return pending.done;
+  }
+
+  #updateAll(updates: readonly JobUpdate[]): void {
+    const byShape = new Map<number, Value[]>();
+    const ids = new Set<string>();
+    for (const { id, patch } of updates) {
+      if (patch.attempt !== undefined || ids.has(id)) {
+        this.#updateEach(updates);
+        return;
+      }
+      ids.add(id);
+      const values = [id];
+      const shape = setValuesOf(patch, values);
+      const rows = byShape.get(shape);
+      if (rows === undefined) byShape.set(shape, values);
+      else for (const value of values) rows.push(value);
+    }
+    let changes = 0;
+    for (const [shape, rows] of byShape) changes += this.#setRows(shape, rows);
+    if (changes === updates.length) return;
+    const missing = updates.find(({ id }) => this.#exists.get(id) === undefined)?.id ?? '?';
+    // Thrown inside the write's savepoint: the rows already changed are restored.
+    throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing}`);
+  }
+
+  #updateEach(updates: readonly JobUpdate[]): void {
+    for (const { id, patch } of updates) {
+      const { changes } =
+        patch.attempt === undefined ? this.#setColumns(id, patch) : this.#startNext(id, patch);
+      if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
+    }
+  }
+
+  /** `rows`: each row's id and then its values, flat; returns how many rows changed. */
+  #setRows(shape: number, rows: readonly Value[]): number {
+    const width = 1 + bitCount(shape);
+    let changes = 0;
+    for (let at = 0; at < rows.length; ) {
+      let count = maxRowsPerStatement;
+      while (count * width > rows.length - at) count >>= 1;
+      const values = rows.slice(at, at + count * width);
+      changes += this.#rowsStatement(shape, count).run(values).changes;
+      at += count * width;
+    }
+    return changes;
+  }
+
+  #rowsStatement(shape: number, count: number): Database.Statement<[Value[]]> {
+    const key = shape * 128 + count;
+    let statement = this.#updateRows.get(key);
+    if (statement === undefined) {
+      const columns = patchColumns.filter((_, bit) => (shape & (1 << bit)) !== 0);
+      const set = columns.map(([, column], i) => `${column} = v.column${i + 2}`);
+      const row = `(${['?', ...columns.map(() => '?')].join(', ')})`;
+      const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = jobs.id' : set.join(', ')}
+        FROM (VALUES ${Array.from({ length: count }, () => row).join(', ')}) AS v WHERE jobs.id = v.column1`;
+      statement = this.db.prepare<[Value[]]>(sql);
+      this.#updateRows.set(key, statement);
+    }
+    return statement;
+  }
+
   #insertAll(jobs: readonly NewJob[], rows: ReadonlyMap<string, Value[]>): void {
     // All of them or none: the group commit runs this write in its own savepoint.
     for (const job of jobs) {
@@ -132,15 +227,8 @@ export class JobRowWrites {
   }
 
   #setColumns(id: JobId, patch: JobPatch): Database.RunResult {
-    let shape = 0;
     const values: Value[] = [];
-    const all = patchValues(patch);
-    for (let bit = 0; bit < all.length; bit++) {
-      const value = all[bit] ?? null;
-      if (value === null) continue;
-      shape |= 1 << bit;
-      values.push(value);
-    }
+    const shape = setValuesOf(patch, values);
     values.push(id);
     let statement = this.#updateColumns.get(shape);
     if (statement === undefined) {
@@ -180,6 +268,25 @@ function rowOf(job: NewJob): Value[] {
 }
 
 const outputsColumn = patchColumns.findIndex(([field]) => field === 'outputs');
+
+/** Appends the values of the columns the patch sets to `values`; returns its shape (patchColumns' bits). */
+function setValuesOf(patch: JobPatch, values: Value[]): number {
+  let shape = 0;
+  const all = patchValues(patch);
+  for (let bit = 0; bit < all.length; bit++) {
+    const value = all[bit] ?? null;
+    if (value === null) continue;
+    shape |= 1 << bit;
+    values.push(value);
+  }
+  return shape;
+}
+
+function bitCount(shape: number): number {
+  let count = 0;
+  for (let rest = shape; rest !== 0; rest &= rest - 1) count++;
+  return count;
+}
 
 /** Applied to a row not inserted yet, a patch without an attempt sets the columns it has. */
 function setPatchColumns(row: Value[], patch: JobPatch): void {

@@ -18,6 +18,7 @@ import type {
   JobAttemptRecord,
   JobPatch,
   JobRecord,
+  JobUpdate,
   NewJob,
   NewRun,
   RunConcurrency,
@@ -174,6 +175,10 @@ export class SqliteRunStore implements RunStore {
 
   updateJob(id: JobId, patch: JobPatch): Promise<void> {
     return this.#jobRows.update(id, patch);
+  }
+
+  updateJobs(updates: readonly JobUpdate[]): Promise<void> {
+    return this.#jobRows.updateMany(updates);
   }
 
   recordStep(step: StepRecord): Promise<void> {

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { asJobId, jobIdFor, type RunId } from '../../src/core/ids.js';
+import type { JobUpdate, NewJob } from '../../src/store/runs.js';
+import { type StoresFactory, useStores } from './fixture.js';
+
+const newJob = (runId: RunId, ordinal: number): NewJob => ({
+  id: jobIdFor(runId, ordinal),
+  runId,
+  key: 'build',
+  name: `build (${ordinal})`,
+  matrix: { leg: ordinal },
+  status: 'pending',
+});
+
+/** RunStore.updateJobs: several job updates as one write, in order, all or nothing. */
+export function jobUpdatesContract(make: StoresFactory): void {
+  const stores = useStores(make);
+  const runs = () => stores().runs;
+
+  async function runWithJobs(count: number): Promise<RunId> {
+    const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+    await runs().addJobs(Array.from({ length: count }, (_, i) => newJob(run.id, i)));
+    return run.id;
+  }
+
+  describe('job updates in one write', () => {
+    it('applies each job its own patch, whichever columns the patches set', async () => {
+      // 71 jobs, starting and finishing ones interleaved, some with a reason: rows of one shape
+      // are more than one statement's worth and an odd number.
+      const runId = await runWithJobs(71);
+      const updates: JobUpdate[] = Array.from({ length: 71 }, (_, i) => ({
+        id: jobIdFor(runId, i),
+        patch:
+          i % 3 === 0
+            ? { status: 'running', startedAt: 100 + i }
+            : { status: 'failed', finishedAt: 200 + i, outputs: { n: `${i}` }, reason: `r${i}` },
+      }));
+      await runs().updateJobs(updates);
+      const jobs = await runs().listJobs(runId);
+      expect(jobs).toHaveLength(71);
+      for (const [i, job] of jobs.entries()) {
+        if (i % 3 === 0) {
+          expect(job).toMatchObject({ status: 'running', startedAt: 100 + i, outputs: {} });
+          expect(job).not.toHaveProperty('finishedAt');
+        } else {
+          expect(job).toMatchObject({ status: 'failed', finishedAt: 200 + i, outputs: { n: `${i}` } });
+          expect(job.reason).toBe(`r${i}`);
+          expect(job).not.toHaveProperty('startedAt');
+        }
+      }
+    });
+
+    it('applies the updates of one job in their order, an attempt among them', async () => {
+      const runId = await runWithJobs(2);
+      const [first, second] = [jobIdFor(runId, 0), jobIdFor(runId, 1)];
+      await runs().updateJobs([
+        { id: first, patch: { status: 'running', startedAt: 5 } },
+        { id: second, patch: { status: 'queued', queuedAt: 6, priority: 'high' } },
+        { id: first, patch: { status: 'failed', finishedAt: 9, reason: 'exit code 1' } },
+        { id: first, patch: { status: 'queued', attempt: 2, queuedAt: 10 } },
+        { id: second, patch: { status: 'running', startedAt: 11 } },
+      ]);
+      const [one, two] = await runs().listJobs(runId);
+      expect(one).toMatchObject({ status: 'queued', attempt: 2, queuedAt: 10 });
+      for (const field of ['startedAt', 'finishedAt', 'reason']) expect(one).not.toHaveProperty(field);
+      expect(two).toMatchObject({ status: 'running', startedAt: 11, queuedAt: 6, priority: 'high' });
+    });
+
+    it('changes nothing and rejects with VK_JOB_NOT_FOUND when one job does not exist', async () => {
+      const runId = await runWithJobs(3);
+      const before = await runs().listJobs(runId);
+      await expect(
+        runs().updateJobs([
+          { id: jobIdFor(runId, 0), patch: { status: 'running', startedAt: 1 } },
+          { id: asJobId('nope.0'), patch: { status: 'running', startedAt: 1 } },
+          { id: jobIdFor(runId, 2), patch: { status: 'running', startedAt: 1 } },
+        ]),
+      ).rejects.toMatchObject({ code: 'VK_JOB_NOT_FOUND' });
+      expect(await runs().listJobs(runId)).toEqual(before);
+    });
+
+    it('updates jobs added by a write made just before it, not awaited', async () => {
+      const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+      const added = runs().addJobs([newJob(run.id, 0), newJob(run.id, 1)]);
+      const updated = runs().updateJobs([
+        { id: jobIdFor(run.id, 1), patch: { status: 'queued', queuedAt: 3, priority: 'low' } },
+        { id: jobIdFor(run.id, 0), patch: { status: 'queued', queuedAt: 4, priority: 'normal' } },
+      ]);
+      await Promise.all([added, updated]);
+      const jobs = await runs().listJobs(run.id);
+      expect(jobs.map(({ status, queuedAt, priority }) => ({ status, queuedAt, priority }))).toEqual([
+        { status: 'queued', queuedAt: 4, priority: 'normal' },
+        { status: 'queued', queuedAt: 3, priority: 'low' },
+      ]);
+    });
+
+    it('accepts an empty list', async () => {
+      await expect(runs().updateJobs([])).resolves.toBeUndefined();
+    });
+  });
+}
