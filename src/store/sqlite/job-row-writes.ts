@@ -144,7 +144,7 @@ export class JobRowWrites {
   }
 
   #updateAll(updates: readonly JobUpdate[]): void {
-    const byShape = new Map<number, Value[]>();
+    const byShape = new Map<number, ShapeRows>();
     const ids = new Set<string>();
     for (const { id, patch } of updates) {
       if (patch.attempt !== undefined || ids.has(id)) {
@@ -152,11 +152,19 @@ export class JobRowWrites {
         return;
       }
       ids.add(id);
-      const values = [id];
-      const shape = setValuesOf(patch, values);
-      const rows = byShape.get(shape);
-      if (rows === undefined) byShape.set(shape, values);
-      else for (const value of values) rows.push(value);
+      const shape = shapeOf(patch);
+      let rows = byShape.get(shape);
+      if (rows === undefined) {
+        rows = { full: [], last: [], count: 0 };
+        byShape.set(shape, rows);
+      } else if (rows.count === maxRowsPerStatement) {
+        rows.full.push(rows.last);
+        rows.last = [];
+        rows.count = 0;
+      }
+      rows.last.push(id);
+      pushSetValues(patch, rows.last);
+      rows.count++;
     }
     let changes = 0;
     for (const [shape, rows] of byShape) changes += this.#setRows(shape, rows);
@@ -174,16 +182,18 @@ export class JobRowWrites {
     }
   }
 
-  /** `rows`: each row's id and then its values, flat; returns how many rows changed. */
-  #setRows(shape: number, rows: readonly Value[]): number {
-    const width = 1 + bitCount(shape);
+  /** Returns how many rows changed. */
+  #setRows(shape: number, { full, last, count }: ShapeRows): number {
     let changes = 0;
-    for (let at = 0; at < rows.length; ) {
-      let count = maxRowsPerStatement;
-      while (count * width > rows.length - at) count >>= 1;
-      const values = rows.slice(at, at + count * width);
-      changes += this.#rowsStatement(shape, count).run(values).changes;
-      at += count * width;
+    for (const values of full) changes += this.#rowsStatement(shape, maxRowsPerStatement).run(values).changes;
+    // The last chunk in statements of 32, 16, … rows, as its count has bits.
+    const width = 1 + bitCount(shape);
+    let at = 0;
+    for (let rows = maxRowsPerStatement; rows > 0; rows >>= 1) {
+      if ((count & rows) === 0) continue;
+      const values = rows === count ? last : last.slice(at, at + rows * width);
+      changes += this.#rowsStatement(shape, rows).run(values).changes;
+      at += rows * width;
     }
     return changes;
   }
@@ -227,8 +237,9 @@ export class JobRowWrites {
   }
 
   #setColumns(id: JobId, patch: JobPatch): Database.RunResult {
+    const shape = shapeOf(patch);
     const values: Value[] = [];
-    const shape = setValuesOf(patch, values);
+    pushSetValues(patch, values);
     values.push(id);
     let statement = this.#updateColumns.get(shape);
     if (statement === undefined) {
@@ -269,17 +280,49 @@ function rowOf(job: NewJob): Value[] {
 
 const outputsColumn = patchColumns.findIndex(([field]) => field === 'outputs');
 
-/** Appends the values of the columns the patch sets to `values`; returns its shape (patchColumns' bits). */
-function setValuesOf(patch: JobPatch, values: Value[]): number {
-  let shape = 0;
-  const all = patchValues(patch);
-  for (let bit = 0; bit < all.length; bit++) {
-    const value = all[bit] ?? null;
-    if (value === null) continue;
-    shape |= 1 << bit;
-    values.push(value);
-  }
-  return shape;
+/**
+ * The rows of one shape in an updateJobs write, each its id and then its values, flat: in chunks of
+ * maxRowsPerStatement rows, `count` of them in the last.
+ */
+interface ShapeRows {
+  readonly full: Value[][];
+  last: Value[];
+  count: number;
+}
+
+/**
+ * A patch without an attempt as the set of columns it sets: bit i for patchColumns[i]. Spelled out
+ * field by field, as patchValues is, without building an array of every column's value.
+ */
+function shapeOf(patch: JobPatch): number {
+  return (
+    (patch.status == null ? 0 : 1) |
+    (patch.startedAt == null ? 0 : 2) |
+    (patch.finishedAt == null ? 0 : 4) |
+    (patch.outputs == null ? 0 : 8) |
+    (patch.reason == null ? 0 : 16) |
+    (patch.name == null ? 0 : 32) |
+    (patch.matrix == null ? 0 : 64) |
+    (patch.queuedAt == null ? 0 : 128) |
+    (patch.notBefore == null ? 0 : 256) |
+    (patch.priority == null ? 0 : 512)
+  );
+}
+
+/** Appends the values of the columns shapeOf finds to `values`, in patchColumns' order. */
+function pushSetValues(patch: JobPatch, values: Value[]): void {
+  const { status, startedAt, finishedAt, outputs, reason, name, matrix, queuedAt, notBefore, priority } =
+    patch;
+  if (status != null) values.push(status);
+  if (startedAt != null) values.push(startedAt);
+  if (finishedAt != null) values.push(finishedAt);
+  if (outputs != null) values.push(jsonOf(outputs));
+  if (reason != null) values.push(reason);
+  if (name != null) values.push(name);
+  if (matrix != null) values.push(jsonOf(matrix));
+  if (queuedAt != null) values.push(queuedAt);
+  if (notBefore != null) values.push(notBefore);
+  if (priority != null) values.push(priority);
 }
 
 function bitCount(shape: number): number {
