@@ -74,13 +74,21 @@ export function encodeFrame(message: unknown): string {
   return `{"v":${protocolVersion},"m":${messageJson(message)}}`;
 }
 
+const messagesFramePrefix = `{"v":${protocolVersion},"messages":[`;
+
 /**
  * One WebSocket frame of `messagesJson`, messages already in JSON (the sender encodes each as it is
  * sent): a single-message frame for one, a frame of several only between ends that agreed on them.
  */
 export function encodeMessages(messagesJson: readonly string[]): string {
   if (messagesJson.length === 1) return `{"v":${protocolVersion},"m":${messagesJson[0]}}`;
-  return `{"v":${protocolVersion},"messages":[${messagesJson.join(',')}]}`;
+  // One join over the envelope and the messages builds the frame flat: the messages' join wrapped in
+  // the envelope was a rope, which the socket's Buffer.byteLength then copied flat once more.
+  const parts = [messagesFramePrefix];
+  for (const json of messagesJson) parts.push(json, ',');
+  if (messagesJson.length > 0) parts.pop();
+  parts.push(']}');
+  return parts.join('');
 }
 
 export function encodeBatch(
