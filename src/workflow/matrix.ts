@@ -17,7 +17,11 @@ export function expandMatrix(input: MatrixInput): MatrixLeg[] {
   for (const [axis, values] of input.axes) {
     legs = legs.flatMap((leg) => values.map((value) => ({ ...leg, [axis]: value })));
   }
-  legs = legs.filter((leg) => !input.exclude.some((rule) => matches(leg, rule)));
+  if (input.exclude.length > 0)
+    legs = legs.filter((leg) => !input.exclude.some((rule) => matches(leg, rule)));
+  // Most matrices have no include: their legs need no copies to merge against (a control plane plans
+  // every leg of every matrix it runs).
+  if (input.include.length === 0) return legs;
 
   const originalKeys = new Set(input.axes.keys());
   const originalLegs = legs.map((leg) => ({ ...leg }));
