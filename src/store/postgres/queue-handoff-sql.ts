@@ -14,9 +14,7 @@
  * the queue, so the hand-off takes what a claim would. A waiter is live while its LISTEN backend is
  * (same pid and start time); a dead one's row is deleted by the next enqueue that meets it. At most
  * 100 jobs per hand-off keep the notification under Postgres's 8,000-byte payload limit; the rest stay
- * queued and are announced as before. Lock order: the submission lock, the enqueue's queue_counts row,
- * then waiter rows (SKIP LOCKED); a claim may hold a counts row and wait for a waiter row, so taking
- * the counts row after a waiter row could deadlock with it.
+ * queued and are announced as before.
  */
 export const queueHandoffMigration = `
   CREATE TABLE queue_waiters (
@@ -63,8 +61,6 @@ export const queueHandoffMigration = `
       ORDER BY b.ord
       RETURNING queue_jobs.seq)
     SELECT array_agg(inserted.seq) INTO new_seqs FROM inserted;
-    -- Before any waiter is locked: a claim holding this counts row may be waiting for its waiter row.
-    UPDATE queue_counts SET queued = queued + cardinality(new_seqs) WHERE slot = pg_backend_pid() % 16;
     IF queued_count = 0 THEN
       FOR waiter IN SELECT * FROM queue_waiters AS w ORDER BY w.since, w.id FOR UPDATE SKIP LOCKED LOOP
         IF NOT EXISTS (SELECT FROM pg_stat_get_activity(waiter.backend_pid) AS a
@@ -98,9 +94,8 @@ export const queueHandoffMigration = `
         EXIT;
       END LOOP;
     END IF;
-    IF handed IS NOT NULL THEN
-      UPDATE queue_counts SET queued = queued - cardinality(handed) WHERE slot = pg_backend_pid() % 16;
-    END IF;
+    UPDATE queue_counts SET queued = queued + cardinality(new_seqs) - coalesce(cardinality(handed), 0)
+    WHERE slot = pg_backend_pid() % 16;
     IF coalesce(cardinality(handed), 0) < cardinality(new_seqs) THEN
       PERFORM pg_notify(channel, '');
     END IF;

@@ -30,9 +30,8 @@ const ignore = () => {};
  * CTEs for a claim statement whose leases are the CTE `claimed` and whose parameters are queue_claim's
  * ($1 now, $2 limit, $3 worker, $4 expiry, $5 tasks) then `registration()` ($6-$8): when it found
  * nothing, the store is registered as a waiter with what it asked for; when it found jobs, it is not.
- * A registration an enqueue has locked is left to it (it is handing jobs over, and deletes it) rather
- * than waited for. No deadlock either way: an enqueue takes its queue_counts row before any waiter row
- * (queue-handoff-sql.ts), so one holding a waiter row never waits for a claim.
+ * A registration an enqueue has locked is left to it (it is handing jobs over, and deletes it): a claim
+ * that found jobs holds its queue_counts row, which that enqueue may be waiting for.
  */
 export const waiterRegistrationCtes = (claimed: string): string => `
   registered AS (
