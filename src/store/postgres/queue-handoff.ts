@@ -79,8 +79,8 @@ export type Notice = 'handed' | 'wake' | 'not-mine';
  * without a round trip. A claim that finds jobs removes the registration.
  *
  * Leases handed over while nobody claims (a hand-off that crossed the wait's end) are returned by the
- * next claim; `abandon` and `close` give back any still held. A process that dies holding some loses
- * them as it would claimed ones: they expire and follow their policy.
+ * next claim; `close` gives back any still held. A process that dies holding some loses them as it
+ * would loses claimed ones: they expire and follow their policy.
  */
 export class QueueHandoff {
   readonly #id = randomUUID();

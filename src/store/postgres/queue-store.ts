@@ -199,7 +199,9 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
 
   /** Leases handed over by an enqueue (see QueueHandoff) first: they were committed with it. */
   async claim(request: ClaimRequest): Promise<Lease[]> {
-    const handed = await this.#handoff.take(request, (leases) => this.#giveBack(leases));
+    const handed = await this.#handoff.take(request, (leases) =>
+      this.release(leases.map((lease) => ({ lease }))),
+    );
     if (handed !== undefined && handed.length > 0) return handed;
     return this.#db.write('claim queue jobs', (query) => this.#claimNow(query, request), { lane: 'claims' });
   }
