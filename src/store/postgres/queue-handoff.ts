@@ -30,8 +30,6 @@ const ignore = () => {};
  * CTEs for a claim statement whose leases are the CTE `claimed` and whose parameters are queue_claim's
  * ($1 now, $2 limit, $3 worker, $4 expiry, $5 tasks) then `registration()` ($6-$8): when it found
  * nothing, the store is registered as a waiter with what it asked for; when it found jobs, it is not.
- * A registration an enqueue has locked is left to it (it is handing jobs over, and deletes it): a claim
- * that found jobs holds its queue_counts row, which that enqueue may be waiting for.
  */
 export const waiterRegistrationCtes = (claimed: string): string => `
   registered AS (
@@ -42,9 +40,7 @@ export const waiterRegistrationCtes = (claimed: string): string => `
       ttl_ms = excluded.ttl_ms, tasks = excluded.tasks, backend_pid = excluded.backend_pid,
       backend_start = excluded.backend_start, since = excluded.since),
   unregistered AS (
-    DELETE FROM queue_waiters WHERE id = (
-      SELECT w.id FROM queue_waiters AS w WHERE w.id = $6::text AND EXISTS (SELECT FROM ${claimed})
-      FOR UPDATE SKIP LOCKED))`;
+    DELETE FROM queue_waiters WHERE id = $6::text AND EXISTS (SELECT FROM ${claimed}))`;
 
 /** A hand-off notification's body (queue-handoff-sql.ts). */
 interface HandOff {
