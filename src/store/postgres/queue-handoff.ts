@@ -26,22 +26,6 @@ const statements = {
 
 const ignore = () => {};
 
-/**
- * CTEs for a claim statement whose leases are the CTE `claimed` and whose parameters are queue_claim's
- * ($1 now, $2 limit, $3 worker, $4 expiry, $5 tasks) then `registration()` ($6-$8): when it found
- * nothing, the store is registered as a waiter with what it asked for; when it found jobs, it is not.
- */
-export const waiterRegistrationCtes = (claimed: string): string => `
-  registered AS (
-    INSERT INTO queue_waiters (id, worker, claim_limit, ttl_ms, tasks, backend_pid, backend_start, since)
-    SELECT $6::text, $3::text, $2::int, $4::bigint - $1::bigint, $5::text[], $7::int, $8::timestamptz, $1::bigint
-    WHERE $6::text IS NOT NULL AND NOT EXISTS (SELECT FROM ${claimed})
-    ON CONFLICT (id) DO UPDATE SET worker = excluded.worker, claim_limit = excluded.claim_limit,
-      ttl_ms = excluded.ttl_ms, tasks = excluded.tasks, backend_pid = excluded.backend_pid,
-      backend_start = excluded.backend_start, since = excluded.since),
-  unregistered AS (
-    DELETE FROM queue_waiters WHERE id = $6::text AND EXISTS (SELECT FROM ${claimed}))`;
-
 /** A hand-off notification's body (queue-handoff-sql.ts). */
 interface HandOff {
   readonly w: string;
@@ -162,32 +146,17 @@ export class QueueHandoff {
       .map(({ row }) => leaseFromRow(row));
   }
 
-  /**
-   * The consumer stopped waiting for good (its signal aborted): no hand-offs to this store until a
-   * claim of it finds nothing again, and the leases it holds go back to the queue. Never rejects.
-   */
-  abandon(giveBack: (leases: readonly LeaseRef[]) => Promise<unknown>): Promise<void> {
-    return this.#withdraw(giveBack);
-  }
-
-  /** Closing: as `abandon`, and no claim registers this store again. */
-  close(giveBack: (leases: readonly LeaseRef[]) => Promise<unknown>): Promise<void> {
-    const withdrawn = this.#withdraw(giveBack);
-    this.#backend = undefined;
-    return withdrawn;
-  }
-
-  async #withdraw(giveBack: (leases: readonly LeaseRef[]) => Promise<unknown>): Promise<void> {
-    const unregistered =
-      this.#backend === undefined
-        ? undefined
-        : this.#db.write('remove a queue waiter', (query) => query(statements.unregister, [this.#id]));
+  /** Closing: no more hand-offs to this store, and the leases it holds go back to the queue. */
+  async close(giveBack: (leases: readonly LeaseRef[]) => Promise<unknown>): Promise<void> {
+    if (this.#backend !== undefined) {
+      this.#backend = undefined;
+      await this.#db
+        .write('remove a queue waiter', (query) => query(statements.unregister, [this.#id]))
+        .catch(ignore);
+    }
     const held = this.#inbox;
     this.#inbox = [];
-    await Promise.all([
-      unregistered?.catch(ignore),
-      held.length > 0 ? giveBack(held).catch(ignore) : undefined,
-    ]);
+    if (held.length > 0) await giveBack(held).catch(ignore);
   }
 }
 

@@ -32,7 +32,7 @@ import {
 import { WorkSignal } from '../work-signal.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { toStoreError } from './errors.js';
-import { QueueHandoff, waiterRegistrationCtes } from './queue-handoff.js';
+import { QueueHandoff } from './queue-handoff.js';
 import { QueueListener, queueChannelSql } from './queue-listener.js';
 
 type Row = QueueRow<string>;
@@ -75,14 +75,23 @@ const statements = {
              $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
-  // Leases the first ready jobs in queue order (migrations.ts, queue_claim); registers or unregisters
-  // this store as a hand-off waiter in the same commit ($6-$8, see QueueHandoff.registration).
+  // Leases the first ready jobs in queue order (migrations.ts, queue_claim). With $6 (see
+  // QueueHandoff.registration), a claim that finds nothing registers this store as a waiter an enqueue
+  // may hand jobs to, and one that finds jobs removes the registration, in the claim's own commit.
   claim: {
     name: 'vk_queue_claim',
     text: `WITH claimed AS (
              SELECT seq, task, payload, attempts, lease_token, lease_worker, queue_key
              FROM queue_claim($1::bigint, $2::int, $3::text, $4::bigint, $5::text[])),
-           ${waiterRegistrationCtes('claimed')}
+           registered AS (
+             INSERT INTO queue_waiters (id, worker, claim_limit, ttl_ms, tasks, backend_pid, backend_start, since)
+             SELECT $6::text, $3::text, $2::int, $4::bigint - $1::bigint, $5::text[], $7::int, $8::timestamptz, $1::bigint
+             WHERE $6::text IS NOT NULL AND NOT EXISTS (SELECT FROM claimed)
+             ON CONFLICT (id) DO UPDATE SET worker = excluded.worker, claim_limit = excluded.claim_limit,
+               ttl_ms = excluded.ttl_ms, tasks = excluded.tasks, backend_pid = excluded.backend_pid,
+               backend_start = excluded.backend_start, since = excluded.since),
+           unregistered AS (
+             DELETE FROM queue_waiters WHERE id = $6::text AND EXISTS (SELECT FROM claimed))
            SELECT * FROM claimed`,
   },
   renew: {
@@ -360,9 +369,7 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
         const at = rows[0]?.at;
         return at === null || at === undefined ? undefined : Number(at);
       });
-    await this.#work.wait(signal, this.#options.clock, nextReadyAt);
-    // The consumer is stopping: a hand-off to it now would wait for a claim that never comes.
-    if (signal.aborted) void this.#handoff.abandon((leases) => this.#giveBack(leases));
+    return this.#work.wait(signal, this.#options.clock, nextReadyAt);
   }
 
   getJob(id: QueueJobId): Promise<QueueJob | undefined> {
@@ -393,17 +400,12 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   /** Idempotent; stops listening and gives back handed-over leases. The bundle closes the pool after. */
   async close(): Promise<void> {
     this.#work.wake();
-    await this.#handoff.close((leases) => this.#giveBack(leases));
+    await this.#handoff.close((leases) => this.release(leases.map((lease) => ({ lease }))));
     return this.#listener.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  /** Handed-over leases no claim will return, back to the queue (ready at once, attempts kept). */
-  #giveBack(leases: readonly LeaseRef[]): Promise<ReleaseResult[]> {
-    return this.release(leases.map((lease) => ({ lease })));
   }
 
   async #enqueueNow(query: Query, jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
