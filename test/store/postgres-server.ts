@@ -96,7 +96,7 @@ export const postgresFactory: StoresFactory = async (options = {}) => {
         client.query(
           `SET search_path TO "${schema}";
            DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters;
-           DELETE FROM queue_jobs; DELETE FROM queue_stale_writes; UPDATE queue_counts SET queued = 0; DELETE FROM queue_waiters;
+           DELETE FROM queue_jobs; DELETE FROM queue_stale_writes; UPDATE queue_counts SET queued = 0;
            DELETE FROM stale_writes; DELETE FROM concurrency_members;
            DELETE FROM api_tokens; DELETE FROM server_secrets; DELETE FROM runners`,
         ),

@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
-import { queueHandoffMigration } from './queue-handoff-sql.js';
 import { type PostgresTarget, targetText } from './target.js';
 
 /**
@@ -372,7 +371,6 @@ export const migrations: readonly string[] = [
   -- of the run tells it too, and a terminal does not show the attempt as the step's failure).
   ALTER TABLE steps ADD COLUMN retry_delay_ms bigint;
   `,
-  queueHandoffMigration,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { WorkSignal } from '../work-signal.js';
 import type { PostgresDatabase } from './database.js';
 
 /**
@@ -7,44 +8,30 @@ import type { PostgresDatabase } from './database.js';
  */
 export const queueChannelSql = "'vk_queue_' || left(md5(current_schema()), 16)";
 
-/** The server process behind a LISTEN connection: a hand-off waiter is live while it is. */
-export interface ListenerBackend {
-  readonly pid: number;
-  /** Its start time as Postgres prints a timestamptz (exact to the microsecond). */
-  readonly start: string;
-}
-
-export interface QueueListenerEvents {
-  /** A notification on the queue channel, with its payload ('' for a plain wake-up). */
-  readonly onNotify: (payload: string) => void;
-  /** The connection dropped: notifications may have been missed. */
-  readonly onLost: () => void;
-}
-
 /**
  * One LISTEN connection per store, opened on the first wait and kept: NOTIFY is delivered on commit,
  * so a waiter wakes within a round trip of an enqueue in any process, without polling. When the
- * connection drops, `onLost` says so (waiters look at the queue again) and the next wait reconnects.
+ * connection drops, every waiter is woken (to look at the queue again) and the next wait reconnects.
  */
 export class QueueListener {
   readonly #db: PostgresDatabase;
-  readonly #events: QueueListenerEvents;
-  #connecting: Promise<{ client: pg.Client; backend: ListenerBackend }> | undefined;
+  readonly #signal: WorkSignal;
+  #connecting: Promise<pg.Client> | undefined;
   #closed = false;
 
-  constructor(db: PostgresDatabase, events: QueueListenerEvents) {
+  constructor(db: PostgresDatabase, signal: WorkSignal) {
     this.#db = db;
-    this.#events = events;
+    this.#signal = signal;
   }
 
-  /** Resolves once notifications are being received, with the backend that receives them. */
-  listening(): Promise<ListenerBackend> {
+  /** Resolves once notifications are being received. */
+  listening(): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('the store is closed'));
     this.#connecting ??= this.#connect().catch((error: unknown) => {
       this.#connecting = undefined;
       throw error;
     });
-    return this.#connecting.then(({ backend }) => backend);
+    return this.#connecting.then(() => undefined);
   }
 
   /** Idempotent. */
@@ -52,27 +39,24 @@ export class QueueListener {
     this.#closed = true;
     const connecting = this.#connecting;
     this.#connecting = undefined;
-    const connected = await connecting?.catch(() => undefined);
-    await connected?.client.end().catch(() => {});
+    const client = await connecting?.catch(() => undefined);
+    await client?.end().catch(() => {});
   }
 
-  async #connect(): Promise<{ client: pg.Client; backend: ListenerBackend }> {
+  async #connect(): Promise<pg.Client> {
     const client = this.#db.dedicatedClient();
     await client.connect();
     try {
-      const { rows } = await client.query<{ channel: string; pid: number; start: string }>(
-        `SELECT ${queueChannelSql} AS channel, pid, backend_start::text AS start
-         FROM pg_stat_get_activity(pg_backend_pid())`,
-      );
-      const row = rows[0];
-      if (row === undefined) throw new Error('could not name the queue channel');
-      client.on('notification', (message) => this.#events.onNotify(message.payload ?? ''));
+      const { rows } = await client.query<{ channel: string }>(`SELECT ${queueChannelSql} AS channel`);
+      const channel = rows[0]?.channel;
+      if (channel === undefined) throw new Error('could not name the queue channel');
+      client.on('notification', () => this.#signal.wake());
       client.on('end', () => {
         this.#connecting = undefined;
-        this.#events.onLost();
+        this.#signal.wake();
       });
-      await client.query(`LISTEN "${row.channel}"`);
-      return { client, backend: { pid: row.pid, start: row.start } };
+      await client.query(`LISTEN "${channel}"`);
+      return client;
     } catch (error) {
       await client.end().catch(() => {});
       throw error;

@@ -32,7 +32,6 @@ import {
 import { WorkSignal } from '../work-signal.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { toStoreError } from './errors.js';
-import { QueueHandoff } from './queue-handoff.js';
 import { QueueListener, queueChannelSql } from './queue-listener.js';
 
 type Row = QueueRow<string>;
@@ -75,24 +74,11 @@ const statements = {
              $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
-  // Leases the first ready jobs in queue order (migrations.ts, queue_claim). With $6 (see
-  // QueueHandoff.registration), a claim that finds nothing registers this store as a waiter an enqueue
-  // may hand jobs to, and one that finds jobs removes the registration, in the claim's own commit.
+  // Leases the first ready jobs in queue order (migrations.ts, queue_claim).
   claim: {
     name: 'vk_queue_claim',
-    text: `WITH claimed AS (
-             SELECT seq, task, payload, attempts, lease_token, lease_worker, queue_key
-             FROM queue_claim($1::bigint, $2::int, $3::text, $4::bigint, $5::text[])),
-           registered AS (
-             INSERT INTO queue_waiters (id, worker, claim_limit, ttl_ms, tasks, backend_pid, backend_start, since)
-             SELECT $6::text, $3::text, $2::int, $4::bigint - $1::bigint, $5::text[], $7::int, $8::timestamptz, $1::bigint
-             WHERE $6::text IS NOT NULL AND NOT EXISTS (SELECT FROM claimed)
-             ON CONFLICT (id) DO UPDATE SET worker = excluded.worker, claim_limit = excluded.claim_limit,
-               ttl_ms = excluded.ttl_ms, tasks = excluded.tasks, backend_pid = excluded.backend_pid,
-               backend_start = excluded.backend_start, since = excluded.since),
-           unregistered AS (
-             DELETE FROM queue_waiters WHERE id = $6::text AND EXISTS (SELECT FROM claimed))
-           SELECT * FROM claimed`,
+    text: `SELECT seq, task, payload, attempts, lease_token, lease_worker, queue_key
+           FROM queue_claim($1::bigint, $2::int, $3::text, $4::bigint, $5::text[])`,
   },
   renew: {
     name: 'vk_queue_renew',
@@ -180,19 +166,11 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   readonly #options: ResolvedQueueOptions;
   readonly #work = new WorkSignal();
   readonly #listener: QueueListener;
-  readonly #handoff: QueueHandoff;
 
   constructor(db: PostgresDatabase, options: ResolvedQueueOptions) {
     this.#db = db;
     this.#options = options;
-    this.#handoff = new QueueHandoff(db);
-    this.#listener = new QueueListener(db, {
-      // A hand-off to another store is no news here: what it left queued is announced separately.
-      onNotify: (payload) => {
-        if (this.#handoff.notice(payload) !== 'not-mine') this.#work.wake();
-      },
-      onLost: () => this.#work.wake(),
-    });
+    this.#listener = new QueueListener(db, this.#work);
   }
 
   async enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
@@ -206,12 +184,7 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     return results;
   }
 
-  /** Leases handed over by an enqueue (see QueueHandoff) first: they were committed with it. */
-  async claim(request: ClaimRequest): Promise<Lease[]> {
-    const handed = await this.#handoff.take(request, (leases) =>
-      this.release(leases.map((lease) => ({ lease }))),
-    );
-    if (handed !== undefined && handed.length > 0) return handed;
+  claim(request: ClaimRequest): Promise<Lease[]> {
     return this.#db.write('claim queue jobs', (query) => this.#claimNow(query, request), { lane: 'claims' });
   }
 
@@ -241,7 +214,6 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
       request.worker,
       expiresAt,
       request.tasks ?? null,
-      ...this.#handoff.registration(),
     ]);
     // RETURNING does not promise the subquery's order. Keys parsed once per row, not per comparison:
     // a claim of 500 made ~18,000 BigInts in its sort.
@@ -358,11 +330,9 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
 
   async waitForWork(signal: AbortSignal): Promise<void> {
     // Listening first, then looking: an enqueue committed in between is seen by one or the other.
-    const backend = await this.#listener.listening().catch((error: unknown) => {
+    await this.#listener.listening().catch((error: unknown) => {
       throw toStoreError('listen for queued jobs', error);
     });
-    this.#handoff.listening(backend);
-    if (this.#handoff.holding) return;
     const nextReadyAt = () =>
       this.#db.read('look for queued jobs', async (query) => {
         const { rows } = await query<{ at: string | null }>(statements.nextReadyAt, []);
@@ -397,10 +367,9 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     });
   }
 
-  /** Idempotent; stops listening and gives back handed-over leases. The bundle closes the pool after. */
-  async close(): Promise<void> {
+  /** Idempotent; stops listening. The pool itself is closed by the bundle. */
+  close(): Promise<void> {
     this.#work.wake();
-    await this.#handoff.close((leases) => this.release(leases.map((lease) => ({ lease }))));
     return this.#listener.close();
   }
 
