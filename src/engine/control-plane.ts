@@ -109,14 +109,6 @@ export class ControlPlane {
     return this.dispatcher.setRunnerMode(runnerId, mode);
   }
 
-  /**
-   * The runner can never come back (its credential was revoked): see Dispatcher.retireRunner. Its
-   * leased jobs follow `on-runner-lost:` at once. False when this process does not know the runner.
-   */
-  retireRunner(runnerId: string, reason: string): boolean {
-    return this.dispatcher.retireRunner(runnerId, reason);
-  }
-
   forgetRunners(closedBefore: number): void {
     this.dispatcher.forgetRunners(closedBefore);
   }

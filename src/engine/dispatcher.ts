@@ -23,10 +23,9 @@ export interface DispatcherHandlers {
   /** A message under a lease; the receiver checks its fencing token. */
   leaseMessage(runner: RunnerSession, message: LeaseMessage): void;
   /**
-   * The connection of `runner`, which has no identity, closed, or a runner with an identity was
-   * retired (retireRunner). Its unanswered offers are back at the head of the queue already; `leased`
-   * lists the jobs it held — the receiver decides their fate. (A runner with an identity otherwise
-   * keeps its leases until their TTL, or until it registers again.)
+   * The connection of `runner`, which has no identity, closed. Its unanswered offers are back at the
+   * head of the queue already; `leased` lists the jobs it held — the receiver decides their fate.
+   * (A runner with an identity keeps its leases until their TTL, or until it registers again.)
    */
   runnerLost(runner: RunnerSession, leased: readonly string[], reason: string): void;
   /**
@@ -113,24 +112,6 @@ export class Dispatcher {
   /** Forgets runners (with an identity) that disconnected before `time`: see RunnerRegistry. */
   forgetRunners(closedBefore: number): void {
     this.registry.forgetClosedBefore(closedBefore);
-  }
-
-  /**
-   * The runner can never come back (its credential was revoked): an open session of it is closed, it
-   * leaves the list, and the jobs its sessions held leases on follow `on-runner-lost:` now instead of
-   * when their leases run out. False when no runner has that id.
-   */
-  retireRunner(runnerId: string, reason: string): boolean {
-    const open = this.registry.sessionOf(runnerId);
-    if (open !== undefined && !open.closed) {
-      this.onClose(open, reason, false);
-      open.transport.close(reason);
-    }
-    const retired = this.registry.retire(runnerId);
-    if (retired === undefined) return false;
-    this.handlers.runnerLost(retired.session, retired.detached, reason);
-    this.dispatch();
-    return true;
   }
 
   /** Draining and maintenance runners get no new offers. False when no runner has that id. */

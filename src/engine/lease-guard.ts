@@ -94,14 +94,11 @@ export class LeaseGuard {
     lease.holder.transport.send(message);
   }
 
-  /**
-   * `runner` is gone for good (a connection without identity closed, or the runner was retired): the
-   * jobs it held leases on, on this or an earlier session of it, have lost their runner.
-   */
+  /** `runner`'s connection (no identity) closed: the jobs it held leases on have lost their runner. */
   runnerGone(runner: RunnerSession, leased: readonly string[], reason: string): void {
     for (const jobId of leased) {
       const lease = this.table.get(jobId);
-      if (lease?.holder.runnerId !== runner.runnerId) continue;
+      if (lease?.holder !== runner) continue;
       this.table.release(lease);
       this.handlers.lost(jobId, `runner_lost: ${reason}`);
     }

@@ -120,23 +120,6 @@ export class RunnerRegistry {
       if (record.closedAt !== undefined && record.closedAt < time) this.records.delete(runnerId);
   }
 
-  /**
-   * Forgets a runner that can never come back: its latest session (closed by now) and the jobs its
-   * closed sessions held leases on. Undefined when no runner has that id.
-   */
-  retire(runnerId: string): { session: RunnerSession; detached: string[] } | undefined {
-    const record = this.records.get(runnerId);
-    if (record === undefined) return undefined;
-    this.records.delete(runnerId);
-    this.free.delete(record.session);
-    return { session: record.session, detached: record.detached };
-  }
-
-  /** The runner's latest session, open or closed. */
-  sessionOf(runnerId: string): RunnerSession | undefined {
-    return this.records.get(runnerId)?.session;
-  }
-
   /** Keeps the jobs a closed session of a runner with identity held leases on, for its next register. */
   detach(session: RunnerSession, leased: readonly string[]): void {
     const record = this.records.get(session.runnerId);

@@ -12,36 +12,28 @@ export interface CredentialSessions {
   revoke(credentialId: string, why: string): number;
 }
 
-export interface CredentialRevocationsOptions {
-  readonly tokens: TokenStore;
-  readonly endpoints: () => readonly CredentialSessions[];
-  /**
-   * The runner of a revoked credential (its id) can never come back: the control plane here drops it
-   * and its leased jobs follow `on-runner-lost:` at once (ControlPlane.retireRunner).
-   */
-  readonly retireRunner: (runnerId: string, why: string) => void;
-  /** Removes the runner of a revoked credential (its id) from the fleet's list. */
-  readonly forgetRunner: (runnerId: string) => Promise<void>;
-  readonly intervalMs: number;
-  readonly logError: (error: unknown) => void;
-}
-
 /**
  * Ends the runner protocol sessions of revoked credentials, so that a runner whose credential is
  * revoked gets no further offer and cannot report again, whichever replica it is connected to. The
  * replica that revokes a credential ends its sessions at once (`revoked`). Every `intervalMs` each
  * replica also asks the store, in one read, which of the credentials it holds sessions of are revoked,
  * and ends theirs: a revocation made on another replica reaches a runner within one interval and
- * that read, as does one that raced with the runner's connecting here. Unanswered offers go back to
- * the queue, as for a dropped connection; unlike one, the jobs the runner holds leases on here follow
- * `on-runner-lost:` at once rather than when their leases run out, since the runner cannot come back
- * to finish them. Lifecycle: `start()` once; `stop()` (idempotent) before the store closes.
+ * that read, as does one that raced with the runner's connecting here. Ending a session is what a
+ * dropped connection does to the control plane: unanswered offers go back to the queue, and leases
+ * run out their TTL. Lifecycle: `start()` once; `stop()` (idempotent) before the store closes.
  */
 export class CredentialRevocations {
   private readonly polls: PeriodicTask;
 
-  constructor(private readonly options: CredentialRevocationsOptions) {
-    this.polls = new PeriodicTask(() => this.sweep(), options.intervalMs, options.logError);
+  constructor(
+    private readonly tokens: TokenStore,
+    private readonly endpoints: () => readonly CredentialSessions[],
+    /** Removes the runner of a revoked credential (its id) from the fleet's list. */
+    private readonly forgetRunner: (runnerId: string) => Promise<void>,
+    intervalMs: number,
+    logError: (error: unknown) => void,
+  ) {
+    this.polls = new PeriodicTask(() => this.sweep(), intervalMs, logError);
   }
 
   start(): void {
@@ -56,20 +48,19 @@ export class CredentialRevocations {
   revoked(credentialId: string): number {
     const why = `credential ${credentialId} was revoked`;
     let ended = 0;
-    for (const endpoint of this.options.endpoints()) ended += endpoint.revoke(credentialId, why);
-    this.options.retireRunner(credentialId, why);
+    for (const endpoint of this.endpoints()) ended += endpoint.revoke(credentialId, why);
     return ended;
   }
 
   /** Ends the sessions here of credentials revoked anywhere; resolves with those credentials. */
   async sweep(): Promise<string[]> {
     const held = new Set<string>();
-    for (const endpoint of this.options.endpoints()) for (const id of endpoint.principals()) held.add(id);
+    for (const endpoint of this.endpoints()) for (const id of endpoint.principals()) held.add(id);
     if (held.size === 0) return [];
-    const revoked = [...(await this.options.tokens.revoked([...held]))];
+    const revoked = [...(await this.tokens.revoked([...held]))];
     for (const id of revoked) this.revoked(id);
     // The replica that revoked it removed the row; a poll here may have written it back since.
-    for (const id of revoked) await this.options.forgetRunner(id);
+    for (const id of revoked) await this.forgetRunner(id);
     return revoked;
   }
 }

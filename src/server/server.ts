@@ -129,14 +129,13 @@ export class ValkyrieServer implements AsyncDisposable {
         logError,
       );
       let endpoints: readonly CredentialSessions[] = [];
-      const revocations = new CredentialRevocations({
-        tokens: stores.tokens,
-        endpoints: () => endpoints,
-        retireRunner: (runnerId, why) => controlPlane.retireRunner(runnerId, why),
-        forgetRunner: (runnerId) => directory.forget(runnerId),
-        intervalMs: options.runnerSyncIntervalMs ?? 1_000,
+      const revocations = new CredentialRevocations(
+        stores.tokens,
+        () => endpoints,
+        (runnerId) => directory.forget(runnerId),
+        options.runnerSyncIntervalMs ?? 1_000,
         logError,
-      });
+      );
       const feed = new RunFeed(stores, { pollMs: options.streamPollIntervalMs ?? 500, logError });
       controlPlane.onEvent(feed.publish);
       const intake = { stopped: false };

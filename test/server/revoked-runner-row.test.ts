@@ -67,16 +67,15 @@ describe('a runner whose credential another replica revoked', () => {
         return 1;
       },
     };
-    const revocations = new CredentialRevocations({
-      tokens: stores.tokens,
-      endpoints: () => [sessions],
-      retireRunner: () => {},
-      forgetRunner: (runnerId) => directory.forget(runnerId),
-      intervalMs: 60_000,
-      logError: (e) => {
+    const revocations = new CredentialRevocations(
+      stores.tokens,
+      () => [sessions],
+      (runnerId) => directory.forget(runnerId),
+      60_000,
+      (e) => {
         throw e;
       },
-    });
+    );
     await directory.sync();
     expect((await stores.runners.list()).map((row) => row.id)).toEqual([id]);
 
