@@ -71,6 +71,11 @@ export class JobGroups {
   }
 
   /** The store write that gives the slot up; undefined when the leg was in no group. */
+  /** Whether the leg holds or waits for a place in a job-level group. */
+  holds(legId: string): boolean {
+    return this.#members.has(legId);
+  }
+
   release(legId: string): Promise<void> | undefined {
     const member = this.#members.get(legId);
     if (member === undefined) return undefined;

@@ -50,7 +50,7 @@ export class JobRecords {
   retrying(leg: Leg, ended: EndedAttempt, retry: { delayMs: number; reason: string }, at: number): void {
     const { id: jobId, name, attempt } = leg;
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended, retry }));
-    this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
+    if (this.events.listening) this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
     this.queued(leg, at, { ...queuedPatch(leg, at), attempt });
   }
 

@@ -84,15 +84,24 @@ export class StoreWrites {
     return batch;
   }
 
-  /** Hands every closed batch whose writes, and all earlier ones, have settled to its waiter. */
+  /**
+   * Hands every closed batch whose writes, and all earlier ones, have settled to its waiter. A waiter
+   * that throws does not keep the later ones from theirs; the first such error is thrown at the end.
+   */
   private release(): void {
+    let thrown: { readonly error: unknown } | undefined;
     for (
       let batch = this.batches[0];
       batch?.waiter !== undefined && batch.unsettled === 0;
       batch = this.batches[0]
     ) {
       this.batches.shift();
-      batch.waiter(this.failure);
+      try {
+        batch.waiter(this.failure);
+      } catch (error) {
+        thrown ??= { error };
+      }
     }
+    if (thrown !== undefined) throw thrown.error;
   }
 }

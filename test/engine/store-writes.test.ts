@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { JobId } from '../../src/core/ids.js';
+import { StoreWrites } from '../../src/engine/store-writes.js';
+import type { JobUpdate } from '../../src/store/runs.js';
+
+/** Writes that settle when the test says, each logged when it is started. */
+function scriptedStore() {
+  const started: string[] = [];
+  const pending = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  const start = (name: string) =>
+    new Promise<void>((resolve, reject) => {
+      started.push(name);
+      pending.set(name, { resolve, reject });
+    });
+  const runs = {
+    updateJobs: (updates: readonly JobUpdate[]) => start(`update ${updates.map((u) => u.id).join(',')}`),
+  };
+  return {
+    runs,
+    started,
+    start,
+    settle: (name: string) => pending.get(name)?.resolve(),
+    fail: (name: string) => pending.get(name)?.reject(new Error(`${name} failed`)),
+  };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('StoreWrites', () => {
+  it('hands job updates held in a turn to the store before the next other write, in one call', () => {
+    const store = scriptedStore();
+    const writes = new StoreWrites(store.runs);
+    writes.updateJob('a' as JobId, { status: 'queued' });
+    writes.updateJob('b' as JobId, { status: 'queued' });
+    writes.write(() => store.start('release group'));
+    expect(store.started).toEqual(['update a,b', 'release group']);
+  });
+
+  it('runs each afterAll waiter once every earlier write settled, with the first failure', async () => {
+    const store = scriptedStore();
+    const writes = new StoreWrites(store.runs);
+    const heard: string[] = [];
+    writes.write(() => store.start('one'));
+    writes.afterAll((failure) => heard.push(`first ${failure === undefined ? 'ok' : 'failed'}`));
+    writes.write(() => store.start('two'));
+    writes.afterAll((failure) =>
+      heard.push(`second ${String((failure?.error as Error | undefined)?.message)}`),
+    );
+    store.settle('two');
+    await tick();
+    expect(heard).toEqual([]);
+    store.fail('one');
+    await tick();
+    expect(heard).toEqual(['first failed', 'second one failed']);
+  });
+
+  it('still hands later batches to their waiters when an earlier waiter throws', async () => {
+    const store = scriptedStore();
+    const writes = new StoreWrites(store.runs);
+    const heard: string[] = [];
+    writes.write(() => store.start('one'));
+    writes.afterAll(() => {
+      heard.push('first');
+      throw new Error('a listener threw');
+    });
+    writes.write(() => store.start('two'));
+    writes.afterAll(() => heard.push('second'));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      store.settle('two');
+      store.settle('one');
+      await tick();
+      await tick();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(heard).toEqual(['first', 'second']);
+    expect(unhandled).toEqual([new Error('a listener threw')]);
+  });
+});
