@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { asJobId, jobIdFor, type RunId } from '../../src/core/ids.js';
-import type { JobUpdate, NewJob } from '../../src/store/runs.js';
+import type { JobPatch, JobUpdate, NewJob } from '../../src/store/runs.js';
 import { type StoresFactory, useStores } from './fixture.js';
 
 const newJob = (runId: RunId, ordinal: number): NewJob => ({
@@ -24,6 +24,33 @@ export function jobUpdatesContract(make: StoresFactory): void {
   }
 
   describe('job updates in one write', () => {
+    it('stores every field a patch can set, by updateJob, by updateJobs and right after its add', async () => {
+      // Every JobPatch field but attempt (tested below): a field added to JobPatch fails to compile here
+      // until it is set, so no write path can drop it unseen.
+      const full = {
+        status: 'succeeded',
+        startedAt: 11,
+        finishedAt: 12,
+        outputs: { k: 'v' },
+        reason: 'why',
+        name: 'renamed',
+        matrix: { os: 'x' },
+        queuedAt: 10,
+        notBefore: 13,
+        priority: 'high',
+      } as const satisfies Required<Omit<JobPatch, 'attempt'>>;
+      const runId = await runWithJobs(2);
+      await runs().updateJob(jobIdFor(runId, 0), full);
+      await runs().updateJobs([{ id: jobIdFor(runId, 1), patch: full }]);
+      // The update requested while its add is pending (a store may fold it into the insert).
+      const added = runs().addJobs([newJob(runId, 2)]);
+      const updated = runs().updateJob(jobIdFor(runId, 2), full);
+      await Promise.all([added, updated]);
+      const jobs = await runs().listJobs(runId);
+      expect(jobs).toHaveLength(3);
+      for (const job of jobs) expect(job).toMatchObject(full);
+    });
+
     it('applies each job its own patch, whichever columns the patches set', async () => {
       // 71 jobs, starting and finishing ones interleaved, some with a reason: rows of one shape
       // are more than one statement's worth and an odd number.
