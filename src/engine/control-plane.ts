@@ -383,7 +383,7 @@ export class ControlPlane {
   private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}): void {
     if (!isTerminal(leg.status)) return;
     // Released inside write(): the job updates held so far reach the store first, as every write's do.
-    if (this.jobGroups.holds(leg.id)) this.write(() => this.jobGroups.release(leg.id) ?? Promise.resolve());
+    if (this.jobGroups.holds(leg.id)) this.write(() => this.jobGroups.release(leg.id));
     this.records.finished(leg, outputs, this.now());
   }
 

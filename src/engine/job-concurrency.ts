@@ -70,16 +70,15 @@ export class JobGroups {
     return true;
   }
 
-  /** The store write that gives the slot up; undefined when the leg was in no group. */
   /** Whether the leg holds or waits for a place in a job-level group. */
   holds(legId: string): boolean {
     return this.#members.has(legId);
   }
 
-  release(legId: string): Promise<void> | undefined {
+  /** The store write that gives the leg's place up; resolved at once when it has none (see holds). */
+  release(legId: string): Promise<void> {
     const member = this.#members.get(legId);
-    if (member === undefined) return undefined;
     this.#members.delete(legId);
-    return member.release();
+    return member?.release() ?? Promise.resolve();
   }
 }

@@ -50,7 +50,7 @@ export class JobRecords {
   retrying(leg: Leg, ended: EndedAttempt, retry: { delayMs: number; reason: string }, at: number): void {
     const { id: jobId, name, attempt } = leg;
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended, retry }));
-    if (this.events.listening) this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
+    if (this.listening()) this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
     this.queued(leg, at, { ...queuedPatch(leg, at), attempt });
   }
 
@@ -114,7 +114,7 @@ export class JobRecords {
     const { id: jobId, name: job, attempt: jobAttempt } = leg;
     const line = { runId, jobId, jobAttempt, stepIndex: -1, stream: 'system', text, at } as const;
     this.writes.write(() => this.logs.append([line]));
-    if (!this.events.listening) return;
+    if (!this.listening()) return;
     this.events.emit({
       type: 'log',
       jobId,
