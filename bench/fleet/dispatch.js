@@ -6,7 +6,8 @@
 // - controlPlane: the real ControlPlane on a real SQLite store (opened by the CLI's openStores) takes
 //   a generated workflow of no-op jobs from submitRun to the run's end: planning, queueing, offer,
 //   accept, lease (with the job's spec), job.completed, and every store write of every job, awaited
-//   (a run is done only when its writes committed).
+//   (a run is done only when its writes committed). Unrecorded runs of a fifth the size go first, on
+//   the same control plane, for at least a second: a server is measured in its steady state.
 // - dispatcher: the Dispatcher alone, its queue filled with legs before the clock starts, and a
 //   handler that answers each accept with a lease (the same spec for every job) and releases the slot
 //   on job.completed: no store, no run coordinator, no events.
@@ -14,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { warmUp } from '../lib/warm-up.js';
 import { startSimulatedRunners } from './sim-client.js';
 
 export const runnerLabel = 'linux';
@@ -113,7 +115,7 @@ async function figures(runners, jobs, startedWall, wallMs, cpu) {
   };
 }
 
-export async function measureControlPlane({ repoRoot, workDir, jobs, legsPerJob, capacity }) {
+export async function measureControlPlane({ repoRoot, workDir, jobs, legsPerJob, capacity, warmUpMs }) {
   const dist = await loadDist(repoRoot);
   const dir = mkdtempSync(join(workDir, 'fleet-control-plane-'));
   const stores = await dist.openStores(join(dir, 'valkyrie.db'), dir);
@@ -123,23 +125,37 @@ export async function measureControlPlane({ repoRoot, workDir, jobs, legsPerJob,
     countOffers(transport, counter);
     plane.connect(transport, { runnerId, transport: 'websocket' });
   });
-  const runners = startSimulatedRunners({ wsUrl: endpoint.url, count: 1, capacity, expectOffers: jobs });
+  const runners = startSimulatedRunners({ wsUrl: endpoint.url, count: 1, capacity });
   try {
     await runners.ready;
-    const parsed = dist.parseWorkflow(matrixWorkflow(jobs, legsPerJob), 'fleet-dispatch.yml');
-    if (parsed.workflow === undefined) throw new Error(`bench workflow invalid: ${JSON.stringify(parsed)}`);
+    const workflowOf = (size) => {
+      const parsed = dist.parseWorkflow(matrixWorkflow(size, legsPerJob), 'fleet-dispatch.yml');
+      if (parsed.workflow === undefined) throw new Error(`bench workflow invalid: ${JSON.stringify(parsed)}`);
+      return parsed.workflow;
+    };
+    const workflow = workflowOf(jobs);
     const request = {
-      workflowName: parsed.workflow.name,
+      workflowName: workflow.name,
       workspace: '',
       actor: 'bench',
       vars: {},
       secrets: {},
       envOverrides: {},
     };
+    // Unrecorded runs of a fifth as many jobs on the same control plane and store first: a server is
+    // a long-running process, measured in its steady state (bench/lib/warm-up.js).
+    const warmUpWorkflow = workflowOf(Math.max(legsPerJob, Math.round(jobs / 5 / legsPerJob) * legsPerJob));
+    await warmUp(async () => {
+      const handle = await Promise.race([plane.startRun(warmUpWorkflow, request), runners.failed]);
+      const status = await Promise.race([handle.done, runners.failed]);
+      if (status !== 'succeeded') throw new Error(`control-plane warm-up run ${status}`);
+    }, warmUpMs);
+    counter.offers = 0;
+    await runners.expect(jobs);
     const startedWall = wallNow();
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
-    const handle = await Promise.race([plane.startRun(parsed.workflow, request), runners.failed]);
+    const handle = await Promise.race([plane.startRun(workflow, request), runners.failed]);
     const status = await Promise.race([handle.done, runners.failed]);
     const wallMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);

@@ -14,9 +14,14 @@ export function startSimulatedRunners(options) {
   const child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const offerListeners = [];
   let offersReceivedAt;
-  const offersReceived = new Promise((resolve) => {
-    offersReceivedAt = resolve;
-  });
+  let offersReceived;
+  const countOffers = () => {
+    offersReceived = new Promise((resolve) => {
+      offersReceivedAt = resolve;
+    });
+  };
+  countOffers();
+  let expecting;
   let stopped = false;
   let resolveReady;
   let rejectFailed;
@@ -30,6 +35,7 @@ export function startSimulatedRunners(options) {
   child.on('message', (message) => {
     if (message.event === 'ready') resolveReady(message);
     else if (message.event === 'offers-received') offersReceivedAt(message.at);
+    else if (message.event === 'expecting') expecting?.();
     else if (message.event === 'offer') for (const listener of offerListeners) listener(message);
     else if (message.event === 'error') rejectFailed(new Error(`simulated runners: ${message.message}`));
   });
@@ -43,7 +49,18 @@ export function startSimulatedRunners(options) {
     ready: Promise.race([ready, failed]),
     failed,
     /** When the `expectOffers`-th offer reached the runners (performance.timeOrigin + now()). */
-    offersReceived: Promise.race([offersReceived, failed]),
+    get offersReceived() {
+      return Promise.race([offersReceived, failed]);
+    },
+    /** Counts offers from zero again, toward `offers` (resolves once the child has started counting). */
+    async expect(offers) {
+      countOffers();
+      const started = new Promise((resolve) => {
+        expecting = resolve;
+      });
+      child.send({ cmd: 'expect', offers });
+      await Promise.race([started, failed]);
+    },
     onOffer: (listener) => offerListeners.push(listener),
     async stop() {
       stopped = true;

@@ -11,7 +11,8 @@
 // every runner got `registered`, `offer` per offer when `reportOffers` (with the arrival time on the
 // wall clock, `performance.timeOrigin + performance.now()`, which the parent reads the same way),
 // `offers-received` (with the same clock) when the `expectOffers`-th offer arrived, and `error` on
-// anything unexpected, after which the process exits 1.
+// anything unexpected, after which the process exits 1. A later `{ cmd: 'expect', offers }` starts
+// counting again from zero toward `offers`.
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -26,9 +27,18 @@ const wallNow = () => performance.timeOrigin + performance.now();
 const transports = [];
 let stopping = false;
 
+// Offers counted toward `expectOffers`; the parent's `expect` message starts a new count (after
+// unrecorded warm-up rounds) and is answered with `expecting` before any offer of the new count.
+let offers = 0;
+let expectOffers;
+
 process.on('message', (message) => {
   if (message.cmd === 'start') start(message).catch(fail);
-  else if (message.cmd === 'stop') stop();
+  else if (message.cmd === 'expect') {
+    offers = 0;
+    expectOffers = message.offers;
+    process.send({ event: 'expecting' });
+  } else if (message.cmd === 'stop') stop();
 });
 process.on('disconnect', stop);
 
@@ -45,8 +55,8 @@ function stop() {
 }
 
 async function start(options) {
-  const { count, capacity, specialEvery, reportOffers, expectOffers } = options;
-  let offers = 0;
+  const { count, capacity, specialEvery, reportOffers } = options;
+  expectOffers = options.expectOffers;
   const startedAt = performance.now();
   const credentials =
     options.registrationToken === undefined

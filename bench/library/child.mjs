@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openEngine } from '../../dist/index.js';
+import { warmUp } from '../lib/warm-up.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 const threads = spec.threads ?? availableParallelism();
@@ -36,11 +37,11 @@ const task = engine.task('noop', { module: taskFile });
 let result;
 try {
   if (spec.mode === 'jobs') {
-    await warmUp(() => jobThroughput(spec.warmUpJobs, spec.batch, spec.window));
+    await warmUp(() => jobThroughput(spec.warmUpJobs, spec.batch, spec.window), spec.warmUpMs);
     peakRss = process.memoryUsage.rss();
     result = { jobsPerSecond: await jobThroughput(spec.jobs, spec.batch, spec.window) };
   } else if (spec.mode === 'workflow') {
-    await warmUp(() => workflowRate(spec.nodes, spec.warmUpWorkflows, spec.window));
+    await warmUp(() => workflowRate(spec.nodes, spec.warmUpWorkflows, spec.window), spec.warmUpMs);
     peakRss = process.memoryUsage.rss();
     result = await workflowRate(spec.nodes, spec.workflows, spec.window);
   } else if (spec.mode === 'latency') {
@@ -54,17 +55,6 @@ try {
   if (spec.store === 'postgres') await dropSchema();
 }
 process.stdout.write(`${JSON.stringify({ ...result, peakRssMiB: peakRss / 2 ** 20 })}\n`);
-
-/**
- * Repeats an unrecorded round until `spec.warmUpMs` (default 1 s) have passed, at least once: the
- * optimizing compiler needs a while on 2 busy cores, and a long-running service is measured in its
- * steady state, not while it compiles. A fixed count would warm a fast case for less time than a slow one.
- */
-async function warmUp(round) {
-  const until = performance.now() + (spec.warmUpMs ?? 1_000);
-  do await round();
-  while (performance.now() < until);
-}
 
 function storeOption() {
   if (spec.store === 'sqlite') return { kind: 'sqlite', path: join(spec.where, 'library.db') };

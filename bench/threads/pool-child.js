@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { warmUp } from '../lib/warm-up.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(dirname(here));
@@ -65,10 +66,7 @@ function feed(tasks, window) {
 }
 
 async function throughput({ tasks, warmUpTasks, warmUpMs = 1_000, window }) {
-  // Unrecorded rounds for at least warmUpMs (as bench/library/child.mjs does): the steady state is measured.
-  const until = performance.now() + warmUpMs;
-  do await feed(warmUpTasks, window);
-  while (performance.now() < until);
+  await warmUp(() => feed(warmUpTasks, window), warmUpMs);
   const started = performance.now();
   await feed(tasks, window);
   return { poolWallMs: performance.now() - started, tasks };
