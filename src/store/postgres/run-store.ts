@@ -29,6 +29,7 @@ import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../su
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
+import { updateJobRow, updateJobRows } from './job-updates.js';
 
 // bigint columns arrive as strings; json columns arrive parsed.
 type RunRow = RunRowOf<string>;
@@ -76,20 +77,6 @@ const statements = {
            ORDER BY ord`,
   },
   lockJobs: { name: 'vk_lock_jobs', text: 'SELECT id FROM jobs WHERE id = ANY($1::text[]) FOR UPDATE' },
-  updateJob: {
-    name: 'vk_update_job',
-    // A patch with an attempt starts that attempt, so the previous one's times and reason go.
-    text: `UPDATE jobs SET status = coalesce($2, status),
-           started_at = CASE WHEN $7::integer IS NULL THEN coalesce($3, started_at) ELSE $3 END,
-           finished_at = CASE WHEN $7::integer IS NULL THEN coalesce($4, finished_at) ELSE $4 END,
-           outputs = coalesce($5::json, outputs),
-           reason = CASE WHEN $7::integer IS NULL THEN coalesce($6, reason) ELSE $6 END,
-           attempt = coalesce($7::integer, attempt), name = coalesce($8, name),
-           matrix = coalesce($9::json, matrix),
-           queued_at = CASE WHEN $7::integer IS NULL THEN coalesce($10, queued_at) ELSE $10 END,
-           not_before = CASE WHEN $7::integer IS NULL THEN coalesce($11, not_before) ELSE $11 END,
-           priority = coalesce($12, priority) WHERE id = $1`,
-  },
   listJobs: {
     name: 'vk_list_jobs',
     text: `SELECT ${jobColumns} FROM jobs WHERE run_id = $1 ORDER BY seq`,
@@ -282,7 +269,7 @@ export class PostgresRunStore implements RunStore {
         const found = new Set(rows.map(({ id }) => id));
         throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${ids.find((id) => !found.has(id))}`);
       }
-      for (const { id, patch } of updates) await updateJobRow(query, id, patch);
+      await updateJobRows(query, updates);
     });
   }
 
@@ -441,22 +428,4 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.finished_at !== null) step.finishedAt = millis(row.finished_at);
   if (row.retry_delay_ms !== null) step.retryDelayMs = millis(row.retry_delay_ms);
   return step;
-}
-
-async function updateJobRow(query: Query, id: JobId, patch: JobPatch): Promise<void> {
-  const { rowCount } = await query(statements.updateJob, [
-    id,
-    patch.status ?? null,
-    patch.startedAt ?? null,
-    patch.finishedAt ?? null,
-    patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
-    patch.reason ?? null,
-    patch.attempt ?? null,
-    patch.name ?? null,
-    patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
-    patch.queuedAt ?? null,
-    patch.notBefore ?? null,
-    patch.priority ?? null,
-  ]);
-  if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
 }

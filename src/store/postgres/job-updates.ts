@@ -1,0 +1,86 @@
+import { ValkyrieError } from '../../core/errors.js';
+import type { JobId } from '../../core/ids.js';
+import type { JobPatch, JobUpdate } from '../runs.js';
+import type { Query, Statement } from './database.js';
+
+/**
+ * Job updates as one statement per batch of distinct jobs: the patches go as parallel arrays, one
+ * row of `u` per job. A patch with an attempt starts that attempt, so the previous one's times and
+ * reason go; without one, a column the patch leaves out keeps its value. One job's update is the
+ * same statement with arrays of one, so the rules above are written once.
+ *
+ * On a server on Postgres a turn's updates went as one statement each, a round trip apiece: 36,000
+ * round trips for 12,000 jobs through the control plane, most of its run time.
+ */
+const updateJobs: Statement = {
+  name: 'vk_update_jobs',
+  text: `UPDATE jobs SET status = coalesce(u.status, jobs.status),
+    started_at = CASE WHEN u.attempt IS NULL THEN coalesce(u.started_at, jobs.started_at) ELSE u.started_at END,
+    finished_at = CASE WHEN u.attempt IS NULL THEN coalesce(u.finished_at, jobs.finished_at) ELSE u.finished_at END,
+    outputs = coalesce(u.outputs::json, jobs.outputs),
+    reason = CASE WHEN u.attempt IS NULL THEN coalesce(u.reason, jobs.reason) ELSE u.reason END,
+    attempt = coalesce(u.attempt, jobs.attempt), name = coalesce(u.name, jobs.name),
+    matrix = coalesce(u.matrix::json, jobs.matrix),
+    queued_at = CASE WHEN u.attempt IS NULL THEN coalesce(u.queued_at, jobs.queued_at) ELSE u.queued_at END,
+    not_before = CASE WHEN u.attempt IS NULL THEN coalesce(u.not_before, jobs.not_before) ELSE u.not_before END,
+    priority = coalesce(u.priority, jobs.priority)
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::integer[],
+              $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[])
+    AS u(id, status, started_at, finished_at, outputs, reason, attempt, name, matrix, queued_at, not_before, priority)
+  WHERE jobs.id = u.id`,
+};
+
+type Value = string | number | null;
+
+/** One job's update; VK_JOB_NOT_FOUND when there is no such job. */
+export async function updateJobRow(query: Query, id: JobId, patch: JobPatch): Promise<void> {
+  const columns = emptyColumns();
+  pushPatch(columns, id, patch);
+  const { rowCount } = await query(updateJobs, columns);
+  if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
+}
+
+/**
+ * Applies the updates in order and returns how many rows changed. A job that comes up again starts a
+ * new statement, since one UPDATE changes a row once whatever number of `u` rows match it; updates of
+ * distinct jobs commute, so each statement may apply its rows in any order.
+ */
+export async function updateJobRows(query: Query, updates: readonly JobUpdate[]): Promise<number> {
+  let changed = 0;
+  let columns = emptyColumns();
+  let ids = new Set<string>();
+  for (const { id, patch } of updates) {
+    if (ids.has(id)) {
+      changed += (await query(updateJobs, columns)).rowCount ?? 0;
+      columns = emptyColumns();
+      ids = new Set();
+    }
+    ids.add(id);
+    pushPatch(columns, id, patch);
+  }
+  if (ids.size > 0) changed += (await query(updateJobs, columns)).rowCount ?? 0;
+  return changed;
+}
+
+/** The statement's twelve parameters, one array each. */
+function emptyColumns(): Value[][] {
+  return Array.from({ length: 12 }, () => []);
+}
+
+function pushPatch(columns: Value[][], id: JobId, patch: JobPatch): void {
+  const values: Value[] = [
+    id,
+    patch.status ?? null,
+    patch.startedAt ?? null,
+    patch.finishedAt ?? null,
+    patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
+    patch.reason ?? null,
+    patch.attempt ?? null,
+    patch.name ?? null,
+    patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
+    patch.queuedAt ?? null,
+    patch.notBefore ?? null,
+    patch.priority ?? null,
+  ];
+  for (let i = 0; i < values.length; i++) columns[i]?.push(values[i] ?? null);
+}
