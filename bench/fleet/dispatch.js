@@ -3,7 +3,8 @@
 // sim-runners.js in its own process, with `capacity` slots, so up to that many offers are in flight
 // at once (pipelined). Two measurements, each labelled for what it includes:
 //
-// - controlPlane: the real ControlPlane on a real SQLite store (opened by the CLI's openStores) takes
+// - controlPlane: the real ControlPlane on a real SQLite store, or a Postgres schema of its own (opened
+//   by the CLI's openStores), takes
 //   a generated workflow of no-op jobs from submitRun to the run's end: planning, queueing, offer,
 //   accept, lease (with the job's spec), job.completed, and every store write of every job, awaited
 //   (a run is done only when its writes committed). Unrecorded runs of a fifth the size go first, on
@@ -11,10 +12,12 @@
 // - dispatcher: the Dispatcher alone, its queue filled with legs before the clock starts, and a
 //   handler that answers each accept with a lease (the same spec for every job) and releases the slot
 //   on job.completed: no store, no run coordinator, no events.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import pg from 'pg';
 import { warmUp } from '../lib/warm-up.js';
 import { startSimulatedRunners } from './sim-client.js';
 
@@ -115,10 +118,21 @@ async function figures(runners, jobs, startedWall, wallMs, cpu) {
   };
 }
 
-export async function measureControlPlane({ repoRoot, workDir, jobs, legsPerJob, capacity, warmUpMs }) {
+export async function measureControlPlane({
+  repoRoot,
+  workDir,
+  jobs,
+  legsPerJob,
+  capacity,
+  warmUpMs,
+  postgresUrl,
+}) {
   const dist = await loadDist(repoRoot);
   const dir = mkdtempSync(join(workDir, 'fleet-control-plane-'));
-  const stores = await dist.openStores(join(dir, 'valkyrie.db'), dir);
+  // On Postgres, a schema of its own (made by the store's migrations), dropped at the end.
+  const schema = `vk_bench_cp_${randomBytes(4).toString('hex')}`;
+  const db = postgresUrl === undefined ? join(dir, 'valkyrie.db') : withSchema(postgresUrl, schema);
+  const stores = await dist.openStores(db, dir);
   const plane = new dist.ControlPlane(stores);
   const counter = { offers: 0 };
   const endpoint = await listenWebSocket(dist, (transport, runnerId) => {
@@ -171,6 +185,23 @@ export async function measureControlPlane({ repoRoot, workDir, jobs, legsPerJob,
     await endpoint.close();
     await stores.close();
     rmSync(dir, { recursive: true, force: true });
+    if (postgresUrl !== undefined) await dropSchema(postgresUrl, schema);
+  }
+}
+
+function withSchema(url, schema) {
+  const parsed = new URL(url);
+  parsed.searchParams.set('schema', schema);
+  return parsed.toString();
+}
+
+async function dropSchema(url, schema) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
   }
 }
 

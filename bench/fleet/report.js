@@ -18,13 +18,18 @@ const cases = {
     includes:
       "the real ControlPlane on a SQLite store (the CLI's openStores): submitRun, planning, queueing, offers, leases with real specs, job.completed, every store write; jobs/s is timed to the run done (all writes committed), after at least 1 s of unrecorded runs a fifth the size on the same control plane",
   },
+  'control-plane-postgres': {
+    metric: 'offers/s, ControlPlane on Postgres, whole run',
+    includes:
+      'the same as on SQLite, on a Postgres schema of its own (the store a control plane of several replicas shares); every store write is a round trip to the local server',
+  },
 };
 
 /** Rows of the summary table: metric, target, measured median (min–max), met. */
 function fleetRows(samples) {
   const byId = analyzeFleet(samples.filter((s) => s.suite === 'fleet'));
   const rows = [];
-  for (const id of ['dispatcher-offers', 'dispatcher-cycle', 'control-plane']) {
+  for (const id of ['dispatcher-offers', 'dispatcher-cycle', 'control-plane', 'control-plane-postgres']) {
     const row = byId.get(id);
     if (row === undefined) continue;
     rows.push([

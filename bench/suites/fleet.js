@@ -10,6 +10,7 @@ import { measureControlPlane, measureDispatcher } from '../fleet/dispatch.js';
 import { measureServerMemory } from '../fleet/server-memory.js';
 import { groupByCase, summarize } from '../lib/stats.js';
 import { warmUp } from '../lib/warm-up.js';
+import { postgresUrl } from './queue.js';
 
 export const fleetTargets = {
   offersPerSecond: 50_000,
@@ -54,6 +55,19 @@ export function fleetSuite({ repoRoot, workDir, reps, quick }) {
         label: `ControlPlane on SQLite: submitRun → run done, capacity ${capacity}, ${sizes.controlPlane} jobs`,
         measure: () =>
           measureControlPlane({ repoRoot, workDir, jobs: sizes.controlPlane, legsPerJob, capacity }),
+      },
+      {
+        id: 'control-plane-postgres',
+        label: `ControlPlane on Postgres: submitRun → run done, capacity ${capacity}, ${sizes.controlPlane} jobs`,
+        measure: () =>
+          measureControlPlane({
+            repoRoot,
+            workDir,
+            jobs: sizes.controlPlane,
+            legsPerJob,
+            capacity,
+            postgresUrl,
+          }),
       },
       {
         id: 'server-few',
