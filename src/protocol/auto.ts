@@ -14,6 +14,12 @@ export interface TransportSwitch {
   readonly reason: string;
 }
 
+/** The connection of `kind` was lost (not closed on purpose); a new one is being opened. */
+export interface TransportLoss {
+  readonly kind: TransportKind;
+  readonly reason: string;
+}
+
 type Connection<Out, In> =
   | { readonly kind: 'websocket'; readonly transport: NetworkTransport<Out, In> }
   | { readonly kind: 'long-poll'; readonly transport: LongPollClient<Out, In> };
@@ -65,6 +71,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   private readonly random: () => number;
   private readonly stop = new AbortController();
   private readonly switchListeners: ((event: TransportSwitch) => void)[] = [];
+  private readonly lossListeners: ((event: TransportLoss) => void)[] = [];
   private current: Connection<Out, In> | undefined;
   private waiting: Out[] = [];
   private probeTimer: TimerHandle | undefined;
@@ -84,6 +91,14 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
 
   onSwitch(listener: (event: TransportSwitch) => void): void {
     this.switchListeners.push(listener);
+  }
+
+  /**
+   * The moment a connection is lost, before the next one is tried: reconnecting may take a while
+   * (backoff up to 30 s), and onSwitch only tells when it is done.
+   */
+  onLost(listener: (event: TransportLoss) => void): void {
+    this.lossListeners.push(listener);
   }
 
   send(message: Out): void {
@@ -174,6 +189,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     this.current = undefined;
     if (info.kind !== 'lost') return this.finish(info);
     if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    for (const listener of this.lossListeners) listener({ kind, reason: info.reason });
     const order: TransportKind[] =
       kind === 'websocket' ? ['long-poll', 'websocket'] : ['websocket', 'long-poll'];
     const result = await this.connectWithBackoff(this.order(order));

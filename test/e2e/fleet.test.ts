@@ -220,6 +220,7 @@ jobs:
       const result = await follow.done;
       expect(result.code, result.stderr).toBe(0);
       expect(summary(result.stdout).status).toBe('succeeded');
+      expect(runner.stdout()).toMatch(/lost the websocket connection \(.+\); reconnecting/);
       expect(runner.stdout()).toMatch(/switched from websocket to long-poll/);
       const expected = ['1', '2', '3', '4', '5', '6'].map((n) => `job-${n}`);
       expect(lines(started).sort()).toEqual(expected);

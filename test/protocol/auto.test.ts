@@ -138,10 +138,13 @@ describe('auto transport', () => {
     expect(received[0]).toEqual(runnerSamples.register);
   });
 
-  it('moves to long-poll at once when the WebSocket drops, with an event, and keeps the session going', async () => {
+  it('moves to long-poll at once when the WebSocket drops, with events, and keeps the session going', async () => {
     const server = await started();
     const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
     const seen = switches(auto);
+    const order: string[] = [];
+    auto.onLost((event) => order.push(`lost ${event.kind}: ${event.reason}`));
+    auto.onSwitch((event) => order.push(`switched to ${event.to}`));
     auto.onSwitch(() => auto.send(runnerSamples.register));
     const wsEnd = await server.nextConnection();
     // The server stops taking WebSockets and tells this one to go away (1001): it must reconnect.
@@ -155,6 +158,8 @@ describe('auto transport', () => {
     expect(seen).toMatchObject([
       { from: 'websocket', to: 'long-poll', reason: expect.stringContaining('1001') },
     ]);
+    // The loss is told when it happens, before the new connection is up.
+    expect(order).toEqual([`lost websocket: ${seen[0]?.reason}`, 'switched to long-poll']);
     pollEnd.send({ type: 'cancel', jobId: 'j', reason: 'r', immediate: true });
     expect(await inbox(auto).waitFor(1)).toEqual([
       { type: 'cancel', jobId: 'j', reason: 'r', immediate: true },

@@ -184,6 +184,7 @@ async function serve(
       resolve();
     }),
   );
+  transport.onLost(({ kind, reason }) => say(`lost the ${kind} connection (${reason}); reconnecting`));
   transport.onSwitch(({ from, to, reason }) => say(`switched from ${from} to ${to} (${reason})`));
   agent.start();
   say(
