@@ -1,5 +1,4 @@
 import { ValkyrieError } from '../core/errors.js';
-import type { PoolEvent } from '../executors/thread/events.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
 import type { Lease } from '../store/queue.js';
 import type { EngineQueueHooks } from './engine-queue.js';
@@ -104,7 +103,7 @@ export class Engine implements AsyncDisposable {
       // An owned pool is destroyed with the engine; a caller's is not, so the engine's tasks are cancelled.
       signal: this.ownsPool ? undefined : this.abort.signal,
     });
-    this.tasks = new TaskRegistry(this.pool, this.dispatch.attemptEnded);
+    this.tasks = new TaskRegistry(this.pool, this.dispatch.attemptEnded, this.dispatch.progressReported);
   }
 
   ready(): Promise<void> {
@@ -182,9 +181,7 @@ export class Engine implements AsyncDisposable {
   onEvent(listener: EngineEventListener): () => void {
     const remove = this.listeners.add(listener);
     // Listening to the pool makes it build every task's events; do so only while someone listens here.
-    this.unsubscribePool ??= this.pool.onEvent((event: PoolEvent) => {
-      if (event.type === 'pool.scaled' || event.type === 'worker.replaced') this.listeners.emit(event);
-    });
+    this.unsubscribePool ??= this.pool.onPoolLevelEvent((event) => this.listeners.emit(event));
     return () => {
       remove();
       if (!this.listeners.active) {

@@ -199,21 +199,12 @@ export class JobDispatch {
         attempt: job.attempt,
       });
     }
-    // The pool's fastest path takes no options: a first attempt, no timeout of its own, no listener.
+    // The pool's fastest path takes no options: a first attempt, no timeout of its own. Progress
+    // comes through the job itself (JobRecord.taskProgress): no closure per attempt for it.
     const options: RunTaskOptions | undefined =
-      job.attempt === 1 &&
-      job.options.timeoutMs === undefined &&
-      this.options.signal === undefined &&
-      !listening
+      job.attempt === 1 && job.options.timeoutMs === undefined && this.options.signal === undefined
         ? undefined
-        : {
-            attempt: job.attempt,
-            timeoutMs: job.options.timeoutMs,
-            signal: this.options.signal,
-            onProgress: listening
-              ? (value) => this.options.listeners.emit({ type: 'job.progress', jobId: job.id, value })
-              : undefined,
-          };
+        : { attempt: job.attempt, timeoutMs: job.options.timeoutMs, signal: this.options.signal };
     try {
       this.options.pool.submit(job.poolTask, job.input, options, job);
     } catch (error) {
@@ -223,6 +214,13 @@ export class JobDispatch {
       });
     }
   }
+
+  /** A running attempt's progress report: an event, while someone listens. */
+  readonly progressReported = (job: JobRecord, value: unknown): void => {
+    if (this.options.listeners.active) {
+      this.options.listeners.emit({ type: 'job.progress', jobId: job.id, value });
+    }
+  };
 
   /**
    * Hears how each attempt handed to the pool ended (through the job's JobTask). Outcomes arrive

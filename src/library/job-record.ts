@@ -35,6 +35,7 @@ export interface JobTask {
   readonly task: EngineTask;
   readonly poolTask: PoolTask;
   attemptEnded(job: JobRecord, outcome: TaskOutcome): void;
+  progressReported(job: JobRecord, value: unknown): void;
 }
 
 /**
@@ -164,6 +165,10 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
 
   taskSettled(outcome: TaskOutcome): void {
     this.jobTask.attemptEnded(this, outcome);
+  }
+
+  taskProgress(value: unknown): void {
+    this.jobTask.progressReported(this, value);
   }
 
   /** The final outcome, or undefined when the job already has one (the first outcome wins). */

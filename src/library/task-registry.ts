@@ -16,6 +16,8 @@ export class TaskRegistry {
     private readonly pool: ThreadPool,
     /** Hears how every attempt of this engine's jobs ended; each job reaches it through its task. */
     private readonly attemptEnded: (job: JobRecord, outcome: TaskOutcome) => void,
+    /** Hears the progress reports of running attempts. */
+    private readonly progressReported: (job: JobRecord, value: unknown) => void,
   ) {}
 
   /** The same name and function again gives the same task; the same name for another is an error. */
@@ -40,7 +42,12 @@ export class TaskRegistry {
       moduleUrl: poolTask.moduleUrl,
       exportName: poolTask.exportName,
     });
-    this.byName.set(name, { task, poolTask, attemptEnded: this.attemptEnded });
+    this.byName.set(name, {
+      task,
+      poolTask,
+      attemptEnded: this.attemptEnded,
+      progressReported: this.progressReported,
+    });
     this.nameList = undefined;
     return task;
   }

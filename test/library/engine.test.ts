@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isValkyrieError } from '../../src/core/errors.js';
+import { openEngine } from '../../src/library/engine.js';
+import type { EngineEvent } from '../../src/library/events.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { fixture, openTestEngine } from './helpers.js';
 
@@ -22,6 +24,24 @@ describe('Engine: jobs', () => {
       { type: 'job.progress', jobId: job.id, value: { done: 1 } },
       { type: 'job.progress', jobId: job.id, value: { done: 2 } },
     ]);
+  });
+
+  it('reports the progress of a job that started before anyone listened', async () => {
+    const engine = await openEngine({ pool: { minThreads: 1, maxThreads: 1 } });
+    try {
+      const reports = engine.task('reportsLater', { module: fixture(), exportName: 'reportsLater' });
+      const job = engine.enqueue(reports, 200);
+      // Handed to the pool while nobody listened: how the attempt runs is decided by then.
+      while (engine.stats().inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      const progress: EngineEvent[] = [];
+      engine.onEvent((event) => {
+        if (event.type === 'job.progress') progress.push(event);
+      });
+      await expect(job.result).resolves.toMatchObject({ kind: 'succeeded', output: 'reported' });
+      expect(progress).toEqual([{ type: 'job.progress', jobId: job.id, value: 'late' }]);
+    } finally {
+      await engine.destroy();
+    }
   });
 
   it('enqueues many jobs in one call, each with its own result, by handle or by name', async () => {

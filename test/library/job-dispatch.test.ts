@@ -49,7 +49,12 @@ async function setUp(maxInFlight: number) {
   });
   const poolTask = pool.task({ module: fixture(), exportName: 'sleep' });
   const task = { name: 'sleep', moduleUrl: poolTask.moduleUrl, exportName: poolTask.exportName };
-  const jobTask = { task, poolTask, attemptEnded: dispatch.attemptEnded };
+  const jobTask = {
+    task,
+    poolTask,
+    attemptEnded: dispatch.attemptEnded,
+    progressReported: dispatch.progressReported,
+  };
   let seq = 1;
   const job = (ms: number) =>
     new JobRecord(seq++, jobTask, ms, resolveJobOptions('test', undefined, retryDefaults));

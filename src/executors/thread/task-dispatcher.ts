@@ -219,7 +219,7 @@ export class TaskDispatcher implements PoolDispatcher {
 
   private onReport(task: TaskRecord, kind: number, payload: unknown): void {
     if (kind === recordKind.progress) {
-      task.options?.onProgress?.(payload);
+      task.progress(payload);
       if (this.events.active) this.events.emit({ type: 'task.progress', taskId: task.id, value: payload });
       return;
     }
@@ -306,9 +306,7 @@ export class TaskDispatcher implements PoolDispatcher {
   }
 
   private emitScaled(previous: number, reason: 'demand' | 'idle'): void {
-    if (this.events.active) {
-      this.events.emit({ type: 'pool.scaled', threads: this.workers.length, previous, reason });
-    }
+    this.events.emitPoolLevel({ type: 'pool.scaled', threads: this.workers.length, previous, reason });
   }
 
   private onExit(worker: PoolWorker, exitCode: number): void {
@@ -366,15 +364,13 @@ export class TaskDispatcher implements PoolDispatcher {
       return;
     }
     const replacement = this.roster.start();
-    if (this.events.active) {
-      this.events.emit({
-        type: 'worker.replaced',
-        lostWorkerId: worker.id,
-        workerId: replacement.id,
-        reason: loss.reason,
-        message: loss.message,
-      });
-    }
+    this.events.emitPoolLevel({
+      type: 'worker.replaced',
+      lostWorkerId: worker.id,
+      workerId: replacement.id,
+      reason: loss.reason,
+      message: loss.message,
+    });
   }
 
   private failQueued(reason: WorkerLossReason, message: string): void {

@@ -36,6 +36,11 @@ export interface RunTaskOptions {
  */
 export interface TaskSettledListener {
   taskSettled(outcome: TaskOutcome): void;
+  /**
+   * Hears the task's progress reports, as `RunTaskOptions.onProgress` does (both are called): a
+   * listener that is already there per task needs no closure and no options object per task.
+   */
+  taskProgress?(value: unknown): void;
 }
 
 /** Why the pool aborted a running task's signal. */
@@ -76,6 +81,12 @@ export class TaskRecord {
     private readonly listener: TaskSettledListener,
   ) {
     this.timeoutMs = timeoutMs === Number.POSITIVE_INFINITY ? undefined : timeoutMs;
+  }
+
+  /** A progress report of the running task. */
+  progress(value: unknown): void {
+    this.options?.onProgress?.(value);
+    this.listener.taskProgress?.(value);
   }
 
   /** Idempotent: the first outcome wins. Returns false when the task had already settled. */

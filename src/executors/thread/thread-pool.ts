@@ -5,7 +5,7 @@ import {
   type ThreadPoolOptions,
   validateTimeout,
 } from './config.js';
-import { type PoolEventListener, PoolEventListeners } from './events.js';
+import { type PoolEventListener, PoolEventListeners, type PoolLevelEvent } from './events.js';
 import type { TaskOutcome } from './outcome.js';
 import { type PoolDispatcher, TaskDispatcher } from './task-dispatcher.js';
 import { type PoolTask, type RunTaskOptions, TaskRecord, type TaskSettledListener } from './task-record.js';
@@ -137,6 +137,14 @@ export class ThreadPool implements AsyncDisposable {
   /** Subscribes to the pool's events; returns the unsubscribe function. */
   onEvent(listener: PoolEventListener): () => void {
     return this.listeners.add(listener);
+  }
+
+  /**
+   * Subscribes to `pool.scaled` and `worker.replaced` only; returns the unsubscribe function. Unlike
+   * `onEvent`, it does not make the pool build an event for every task.
+   */
+  onPoolLevelEvent(listener: (event: PoolLevelEvent) => void): () => void {
+    return this.listeners.addPoolLevel(listener);
   }
 
   stats(): PoolStats {
