@@ -6,6 +6,7 @@
  * when told.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { InFlightTasks } from './in-flight-tasks.js';
 import {
   fromWorker,
   recordKind,
@@ -39,9 +40,11 @@ setInterval(() => Atomics.add(beats, 0, 1), Math.max(1, boot.heartbeatIntervalMs
 
 const outbox = new WorkerOutbox(port, new RecordJournalWriter(boot.journal), startWaiting);
 const loader = new TaskLoader();
-const running = new Map<number, RunningTask>();
+// Open-addressing tables, not Maps: filled and emptied on every round trip, a Map rehashes as it
+// grows and again as it shrinks (see InFlightTasks).
+const running = new InFlightTasks<RunningTask>();
 const waiting = new TaskQueue<WaitingTask>();
-const waitingById = new Map<number, WaitingTask>();
+const waitingById = new InFlightTasks<WaitingTask>();
 let active = 0;
 
 // process.exit() in task code, and an exception nothing catches, run this before the thread
@@ -93,7 +96,7 @@ function abort(taskId: number, cause: 'timeout' | 'cancel', message: string): vo
   }
   // Never started: it leaves the line; the pool already knows the outcome.
   task.withdrawn = true;
-  waitingById.delete(taskId);
+  waitingById.take(taskId);
   outbox.push(recordKind.failed, taskId, failureOf(new Error(message)));
 }
 
@@ -115,7 +118,7 @@ function startWaiting(): void {
     const next = waiting.shift();
     if (next === undefined) break;
     if (next.withdrawn) continue;
-    waitingById.delete(next.taskId);
+    waitingById.take(next.taskId);
     admit(next.taskId, next.reportStart);
     starting.push(next);
   }
@@ -172,7 +175,7 @@ function start(taskId: number, fn: TaskFunction, attempt: number, input: unknown
 
 /** The freed slot is refilled at the end of the turn (startWaiting), after this result is posted. */
 function finish(taskId: number, kind: number, payload: unknown): void {
-  running.delete(taskId);
+  running.take(taskId);
   active--;
   outbox.push(kind, taskId, payload);
 }
