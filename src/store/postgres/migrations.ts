@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
+import { queueBatchMigration } from './queue-batch-migration.js';
 import { type PostgresTarget, targetText } from './target.js';
 
 /**
@@ -371,6 +372,7 @@ export const migrations: readonly string[] = [
   -- of the run tells it too, and a terminal does not show the attempt as the step's failure).
   ALTER TABLE steps ADD COLUMN retry_delay_ms bigint;
   `,
+  queueBatchMigration,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

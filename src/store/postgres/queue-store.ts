@@ -1,3 +1,4 @@
+import { defaultPriority, priorities } from '../../core/priority.js';
 import type {
   ClaimRequest,
   Completion,
@@ -18,7 +19,6 @@ import type {
 } from '../queue.js';
 import { asQueueJobId } from '../queue.js';
 import {
-  priorityLevelSql,
   type QueueInsert,
   type QueueRow,
   queueFullError,
@@ -89,44 +89,17 @@ const statements = {
     name: 'vk_queue_record_stale',
     text: 'INSERT INTO queue_stale_writes (job_id, token, action, at) VALUES ($1, $2, $3, $4)',
   },
-  // One statement per batch; data-modifying CTEs share a snapshot, so `stale` is exactly the input
-  // rows `done` did not update.
+  // One statement per batch, reading the batch's rows by primary key whatever the planner estimates;
+  // input rows that updated nothing are recorded as stale and returned (queue-batch-migration.ts).
   complete: {
     name: 'vk_queue_complete',
-    text: `WITH input AS (
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::json[])
-               AS i (seq, token, state, outcome)),
-           done AS (
-             UPDATE queue_jobs AS q SET state = i.state, outcome = i.outcome, finished_at = $5,
-               lease_worker = NULL, lease_expires_at = NULL
-             FROM input AS i WHERE q.seq = i.seq AND q.lease_token = i.token AND q.state = 'leased'
-             RETURNING q.seq, q.lease_token),
-           stale AS (
-             INSERT INTO queue_stale_writes (job_id, token, action, at)
-             SELECT i.seq, i.token, 'complete', $5 FROM input AS i
-             WHERE NOT EXISTS (SELECT FROM done AS d WHERE d.seq = i.seq AND d.lease_token = i.token)
-             RETURNING job_id, token)
-           SELECT job_id::text AS seq, token::text AS token FROM stale`,
+    text: `SELECT job_id::text AS seq, token::text AS token
+           FROM queue_complete($1::bigint[], $2::bigint[], $3::text[], $4::json[], $5::bigint)`,
   },
-  // Like `complete`: one statement per batch, stale input rows recorded. The queue key is
-  // core/priority.ts's, computed from max(now, notBefore) and the row's priority.
   release: {
     name: 'vk_queue_release',
-    text: `WITH input AS (
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS i (seq, token, not_before)),
-           done AS (
-             UPDATE queue_jobs AS q SET state = 'queued', not_before = i.not_before,
-               queue_key = greatest($4::bigint, coalesce(i.not_before, $4::bigint)) + ${priorityLevelSql} * $5::bigint,
-               lease_worker = NULL, lease_expires_at = NULL
-             FROM input AS i WHERE q.seq = i.seq AND q.lease_token = i.token AND q.state = 'leased'
-             RETURNING q.seq, q.lease_token),
-           ${countQueued('done')},
-           stale AS (
-             INSERT INTO queue_stale_writes (job_id, token, action, at)
-             SELECT i.seq, i.token, 'release', $4 FROM input AS i
-             WHERE NOT EXISTS (SELECT FROM done AS d WHERE d.seq = i.seq AND d.lease_token = i.token)
-             RETURNING job_id, token)
-           SELECT job_id::text AS seq, token::text AS token FROM stale`,
+    text: `SELECT job_id::text AS seq, token::text AS token
+           FROM queue_release($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint, $5::bigint, $6::text[], $7::int)`,
   },
   expire: {
     name: 'vk_queue_expire',
@@ -289,6 +262,8 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
             valid.map((release) => release.notBefore),
             this.#options.clock.now(),
             this.#options.agingIntervalMs,
+            priorities,
+            priorities.indexOf(defaultPriority),
           ]);
           for (const row of rows) stale.add(`${row.seq}:${row.token}`);
           // Other processes' waiters look again; delivered on commit.
