@@ -30,6 +30,7 @@ import {
   toQueueInsert,
 } from '../queue-rows.js';
 import { WorkSignal } from '../work-signal.js';
+import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { toStoreError } from './errors.js';
 import { QueueListener, queueChannelSql } from './queue-listener.js';
@@ -224,12 +225,14 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
         const stale = new Set<string>();
         if (valid.length > 0) {
           const { rows } = await query<{ seq: string; token: string }>(statements.complete, [
-            valid.map(({ lease }) => lease.jobId),
-            valid.map(({ lease }) => lease.token),
-            valid.map(({ outcome }) => outcome.kind),
+            integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
+            integerArrayLiteral(valid.map(({ lease }) => lease.token)),
+            textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
             // A success without a result is stored without an outcome: the state says it all.
-            valid.map(({ outcome }) =>
-              outcome.kind === 'succeeded' && outcome.result === undefined ? null : JSON.stringify(outcome),
+            textArrayLiteral(
+              valid.map(({ outcome }) =>
+                outcome.kind === 'succeeded' && outcome.result === undefined ? null : JSON.stringify(outcome),
+              ),
             ),
             this.#options.clock.now(),
           ]);
@@ -257,9 +260,9 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
         const stale = new Set<string>();
         if (valid.length > 0) {
           const { rows } = await query<{ seq: string; token: string }>(statements.release, [
-            valid.map(({ lease }) => lease.jobId),
-            valid.map(({ lease }) => lease.token),
-            valid.map((release) => release.notBefore),
+            integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
+            integerArrayLiteral(valid.map(({ lease }) => lease.token)),
+            integerArrayLiteral(valid.map((release) => release.notBefore)),
             this.#options.clock.now(),
             this.#options.agingIntervalMs,
             priorities,
@@ -375,16 +378,16 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
       return true;
     });
     const { rows } = await query<{ seq: string | null; queued: number }>(statements.enqueue, [
-      fresh.map((i) => i.task),
+      textArrayLiteral(fresh.map((i) => i.task)),
       // One JSON array of the payloads, already JSON each: as a json[] parameter, pg escaped every
       // payload's quotes into an array literal, ~0.7 ms per 1,000 small payloads here, against 0.05.
       `[${fresh.map((i) => i.payload).join(',')}]`,
-      fresh.map((i) => i.priority),
-      fresh.map((i) => i.queueKey),
-      fresh.map((i) => i.notBefore),
-      fresh.map((i) => i.maxAttempts),
-      fresh.map((i) => i.onLeaseExpiry),
-      fresh.map((i) => i.idempotencyKey),
+      textArrayLiteral(fresh.map((i) => i.priority)),
+      integerArrayLiteral(fresh.map((i) => i.queueKey)),
+      integerArrayLiteral(fresh.map((i) => i.notBefore)),
+      integerArrayLiteral(fresh.map((i) => i.maxAttempts)),
+      textArrayLiteral(fresh.map((i) => i.onLeaseExpiry)),
+      textArrayLiteral(fresh.map((i) => i.idempotencyKey)),
       now,
       capacity,
     ]);
