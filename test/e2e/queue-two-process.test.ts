@@ -7,7 +7,7 @@ import { openPostgresStores } from '../../src/store/postgres/index.js';
 import type { QueueJob, QueueJobId, StaleWrite } from '../../src/store/queue.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
-import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
+import { describeOnPostgres, dropSchema, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
 import { collect } from './cli.js';
 import { waitFor } from './process-state.js';
 
@@ -226,96 +226,93 @@ async function drainWithBoth(target: Target): Promise<void> {
 }
 
 const onPostgres = 'two engine processes on one Postgres schema';
-describe.skipIf(postgresSkipReason !== undefined)(
-  postgresSkipReason === undefined ? onPostgres : `${onPostgres} (skipped: ${postgresSkipReason})`,
-  () => {
-    it('drain the queue together, each job executed exactly once', () => drainWithBoth(postgresTarget()));
+describeOnPostgres(onPostgres, () => {
+  it('drain the queue together, each job executed exactly once', () => drainWithBoth(postgresTarget()));
 
-    it('when one is SIGKILLed mid-job, the survivor takes over its leases once they expire', async () => {
-      const drain = new Drain(postgresTarget());
-      try {
-        await drain.enqueue(300);
-        drain.startWorkers();
-        const [victim, survivor] = drain.workers;
-        if (victim?.pid === undefined || survivor?.pid === undefined) throw new Error('no pid');
-        const victimPid = victim.pid;
-        const survivorPid = survivor.pid;
-        // Kill once the victim is inside a slow job and both have finished some work.
-        await waitFor(
-          () => {
-            const effects = readEffects(drain.effects);
-            const done = new Set(effects.filter((e) => e.phase === 'done').map((e) => `${e.jobId}/${e.pid}`));
-            const midJob = effects.some(
-              (e) => e.phase === 'start' && e.pid === victimPid && !done.has(`${e.jobId}/${e.pid}`),
-            );
-            const finished = (pid: number) => effects.filter((e) => e.phase === 'done' && e.pid === pid);
-            return midJob && finished(victimPid).length >= 10 && finished(survivorPid).length >= 10;
-          },
-          20_000,
-          'the victim to be mid-job',
-        );
-        victim.kill('SIGKILL');
-        const killedAt = Date.now();
-        const jobs = await drain.waitUntilSettled(30_000);
-        survivor.kill('SIGTERM');
-        const [victimExit, survivorExit] = await Promise.all(drain.exits);
-        expect(victimExit?.signal).toBe('SIGKILL');
-        expect([survivorExit?.code, survivorExit?.stderr]).toEqual([0, '']);
+  it('when one is SIGKILLed mid-job, the survivor takes over its leases once they expire', async () => {
+    const drain = new Drain(postgresTarget());
+    try {
+      await drain.enqueue(300);
+      drain.startWorkers();
+      const [victim, survivor] = drain.workers;
+      if (victim?.pid === undefined || survivor?.pid === undefined) throw new Error('no pid');
+      const victimPid = victim.pid;
+      const survivorPid = survivor.pid;
+      // Kill once the victim is inside a slow job and both have finished some work.
+      await waitFor(
+        () => {
+          const effects = readEffects(drain.effects);
+          const done = new Set(effects.filter((e) => e.phase === 'done').map((e) => `${e.jobId}/${e.pid}`));
+          const midJob = effects.some(
+            (e) => e.phase === 'start' && e.pid === victimPid && !done.has(`${e.jobId}/${e.pid}`),
+          );
+          const finished = (pid: number) => effects.filter((e) => e.phase === 'done' && e.pid === pid);
+          return midJob && finished(victimPid).length >= 10 && finished(survivorPid).length >= 10;
+        },
+        20_000,
+        'the victim to be mid-job',
+      );
+      victim.kill('SIGKILL');
+      const killedAt = Date.now();
+      const jobs = await drain.waitUntilSettled(30_000);
+      survivor.kill('SIGTERM');
+      const [victimExit, survivorExit] = await Promise.all(drain.exits);
+      expect(victimExit?.signal).toBe('SIGKILL');
+      expect([survivorExit?.code, survivorExit?.stderr]).toEqual([0, '']);
 
-        // As far as the queue is concerned, every job completed once: all succeeded, none refused.
-        expect(jobs.every((job) => job.state === 'succeeded')).toBe(true);
-        expect(await drain.fencingViolations(jobs)).toEqual([]);
+      // As far as the queue is concerned, every job completed once: all succeeded, none refused.
+      expect(jobs.every((job) => job.state === 'succeeded')).toBe(true);
+      expect(await drain.fencingViolations(jobs)).toEqual([]);
 
-        const effects = readEffects(drain.effects);
-        const starts = byJob(effects, 'start');
-        const dones = byJob(effects, 'done');
-        expect([...dones.keys()].sort()).toEqual([...drain.ids].sort());
-        // Neither process ran a job twice, and nothing of the victim's is dated after its death.
-        for (const list of [...starts.values(), ...dones.values()]) {
-          expect(new Set(list.map((e) => e.pid)).size).toBe(list.length);
-        }
-        expect(effects.filter((e) => e.pid === victimPid && e.at > killedAt)).toEqual([]);
-
-        // The jobs the victim was running when it died ...
-        const interrupted = [...starts.entries()]
-          .filter(
-            ([id, list]) =>
-              list.some((e) => e.pid === victimPid) && !dones.get(id)?.some((e) => e.pid === victimPid),
-          )
-          .map(([id]) => id);
-        expect(interrupted.length).toBeGreaterThan(0);
-        const byId = new Map(jobs.map((job) => [job.id as string, job]));
-        for (const id of interrupted) {
-          // ... were completed by the survivor, on a second lease, granted only after the first expired:
-          // the victim renewed it every third of the TTL, so it expired about two thirds of a TTL after
-          // the kill at the earliest (a third is asserted, leaving a third for a late renewal timer).
-          const job = byId.get(id);
-          expect([job?.attempts, resultPid(job as QueueJob)]).toEqual([2, survivorPid]);
-          const rerun = starts.get(id)?.find((e) => e.pid === survivorPid);
-          expect(rerun?.attempt).toBe(2);
-          expect(rerun?.at).toBeGreaterThanOrEqual(killedAt + ttlMs / 3);
-        }
-        // A job run twice is one of the victim's own leases, re-run by the survivor after the kill:
-        // at-least-once across a crash, never twice while both lived.
-        for (const [id, list] of starts) {
-          if (list.length === 1) continue;
-          expect(list.map((e) => e.pid)).toEqual([victimPid, survivorPid]);
-          expect(list[1]?.at).toBeGreaterThanOrEqual(killedAt);
-          expect(byId.get(id)?.attempts).toBe(2);
-        }
-        // Every job on a second lease was one the victim held (started or prefetched) when it died.
-        for (const job of jobs) {
-          if (job.attempts === 1) continue;
-          expect(job.attempts).toBe(2);
-          expect(resultPid(job)).toBe(survivorPid);
-          expect(starts.get(job.id)?.filter((e) => e.pid === victimPid && e.at > killedAt)).toEqual([]);
-        }
-      } finally {
-        await drain.dispose();
+      const effects = readEffects(drain.effects);
+      const starts = byJob(effects, 'start');
+      const dones = byJob(effects, 'done');
+      expect([...dones.keys()].sort()).toEqual([...drain.ids].sort());
+      // Neither process ran a job twice, and nothing of the victim's is dated after its death.
+      for (const list of [...starts.values(), ...dones.values()]) {
+        expect(new Set(list.map((e) => e.pid)).size).toBe(list.length);
       }
-    });
-  },
-);
+      expect(effects.filter((e) => e.pid === victimPid && e.at > killedAt)).toEqual([]);
+
+      // The jobs the victim was running when it died ...
+      const interrupted = [...starts.entries()]
+        .filter(
+          ([id, list]) =>
+            list.some((e) => e.pid === victimPid) && !dones.get(id)?.some((e) => e.pid === victimPid),
+        )
+        .map(([id]) => id);
+      expect(interrupted.length).toBeGreaterThan(0);
+      const byId = new Map(jobs.map((job) => [job.id as string, job]));
+      for (const id of interrupted) {
+        // ... were completed by the survivor, on a second lease, granted only after the first expired:
+        // the victim renewed it every third of the TTL, so it expired about two thirds of a TTL after
+        // the kill at the earliest (a third is asserted, leaving a third for a late renewal timer).
+        const job = byId.get(id);
+        expect([job?.attempts, resultPid(job as QueueJob)]).toEqual([2, survivorPid]);
+        const rerun = starts.get(id)?.find((e) => e.pid === survivorPid);
+        expect(rerun?.attempt).toBe(2);
+        expect(rerun?.at).toBeGreaterThanOrEqual(killedAt + ttlMs / 3);
+      }
+      // A job run twice is one of the victim's own leases, re-run by the survivor after the kill:
+      // at-least-once across a crash, never twice while both lived.
+      for (const [id, list] of starts) {
+        if (list.length === 1) continue;
+        expect(list.map((e) => e.pid)).toEqual([victimPid, survivorPid]);
+        expect(list[1]?.at).toBeGreaterThanOrEqual(killedAt);
+        expect(byId.get(id)?.attempts).toBe(2);
+      }
+      // Every job on a second lease was one the victim held (started or prefetched) when it died.
+      for (const job of jobs) {
+        if (job.attempts === 1) continue;
+        expect(job.attempts).toBe(2);
+        expect(resultPid(job)).toBe(survivorPid);
+        expect(starts.get(job.id)?.filter((e) => e.pid === victimPid && e.at > killedAt)).toEqual([]);
+      }
+    } finally {
+      await drain.dispose();
+    }
+  });
+});
 
 describe('two engine processes on one SQLite file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-two-process-sqlite-'));

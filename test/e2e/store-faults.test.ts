@@ -7,8 +7,8 @@ import { schemaVersion as postgresSchemaVersion } from '../../src/store/postgres
 import { Database } from '../../src/store/sqlite/driver.js';
 import { schemaVersion as sqliteSchemaVersion } from '../../src/store/sqlite/migrations.js';
 import {
+  describeOnPostgres,
   dropSchema,
-  postgresSkipReason,
   postgresUrl,
   urlWithNewSchema,
   withRawClient,
@@ -222,45 +222,42 @@ describe('a Postgres server that cannot be reached', () => {
 });
 
 const onServer = 'a Postgres database that cannot be used';
-describe.skipIf(postgresSkipReason !== undefined)(
-  postgresSkipReason === undefined ? onServer : `${onServer} (skipped: ${postgresSkipReason})`,
-  () => {
-    const ws = new Workspace();
-    const { url, schema } = urlWithNewSchema();
-    afterAll(async () => {
-      ws.dispose();
-      await dropSchema(schema);
-    });
+describeOnPostgres(onServer, () => {
+  const ws = new Workspace();
+  const { url, schema } = urlWithNewSchema();
+  afterAll(async () => {
+    ws.dispose();
+    await dropSchema(schema);
+  });
 
-    it('a database the server does not have: exit 2 (the URL needs fixing)', async () => {
-      const missing = new URL(postgresUrl);
-      missing.pathname = '/vk_no_such_database';
-      const result = await ws.run(['runs', '--db', missing.href]);
-      expectOneLine(result, 2, 'could not connect to Postgres', 'vk_no_such_database');
-    });
+  it('a database the server does not have: exit 2 (the URL needs fixing)', async () => {
+    const missing = new URL(postgresUrl);
+    missing.pathname = '/vk_no_such_database';
+    const result = await ws.run(['runs', '--db', missing.href]);
+    expectOneLine(result, 2, 'could not connect to Postgres', 'vk_no_such_database');
+  });
 
-    it('a schema from a newer Valkyrie: refused naming both versions, exit 65, nothing written', async () => {
-      const file = ws.write('touch.yml', workflow);
-      expect((await ws.run(['run', file, '--db', url])).code).toBe(0);
-      const newer = postgresSchemaVersion + 3;
-      const snapshot = () =>
-        withRawClient(async (client) => {
-          const runs = await client.query(`SELECT id, status FROM "${schema}".runs ORDER BY id`);
-          const jobs = await client.query(`SELECT count(*)::int AS n FROM "${schema}".jobs`);
-          const version = await client.query(`SELECT version FROM "${schema}".valkyrie_schema`);
-          return { runs: runs.rows, jobs: jobs.rows, version: version.rows };
-        });
-      await withRawClient((client) =>
-        client.query(`UPDATE "${schema}".valkyrie_schema SET version = ${newer}`),
-      );
-      const before = await snapshot();
-      expect(before.version).toEqual([{ version: newer }]);
-      for (const args of [['run', file], ['runs']]) {
-        const result = await ws.run([...args, '--db', url]);
-        expectOneLine(result, 65, schema, `schema version ${newer}`, `knows up to ${postgresSchemaVersion}`);
-      }
-      expect(await snapshot()).toEqual(before);
-      expect(readFileSync(join(ws.dir, 'ran.txt'), 'utf8')).toBe('ran\n');
-    });
-  },
-);
+  it('a schema from a newer Valkyrie: refused naming both versions, exit 65, nothing written', async () => {
+    const file = ws.write('touch.yml', workflow);
+    expect((await ws.run(['run', file, '--db', url])).code).toBe(0);
+    const newer = postgresSchemaVersion + 3;
+    const snapshot = () =>
+      withRawClient(async (client) => {
+        const runs = await client.query(`SELECT id, status FROM "${schema}".runs ORDER BY id`);
+        const jobs = await client.query(`SELECT count(*)::int AS n FROM "${schema}".jobs`);
+        const version = await client.query(`SELECT version FROM "${schema}".valkyrie_schema`);
+        return { runs: runs.rows, jobs: jobs.rows, version: version.rows };
+      });
+    await withRawClient((client) =>
+      client.query(`UPDATE "${schema}".valkyrie_schema SET version = ${newer}`),
+    );
+    const before = await snapshot();
+    expect(before.version).toEqual([{ version: newer }]);
+    for (const args of [['run', file], ['runs']]) {
+      const result = await ws.run([...args, '--db', url]);
+      expectOneLine(result, 65, schema, `schema version ${newer}`, `knows up to ${postgresSchemaVersion}`);
+    }
+    expect(await snapshot()).toEqual(before);
+    expect(readFileSync(join(ws.dir, 'ran.txt'), 'utf8')).toBe('ran\n');
+  });
+});

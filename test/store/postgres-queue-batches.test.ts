@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import type { Lease } from '../../src/store/queue.js';
 import {
+  describeOnPostgres,
   dropSchema,
-  postgresSkipReason,
   postgresUrl,
   uniqueSchema,
   withRawClient,
@@ -13,90 +13,85 @@ const title = 'Postgres queue batches';
 const held = 3000;
 const batch = 100;
 
-describe.skipIf(postgresSkipReason !== undefined)(
-  postgresSkipReason === undefined ? title : `${title} (skipped: ${postgresSkipReason})`,
-  () => {
-    let schema = '';
-    beforeEach(() => {
-      schema = uniqueSchema();
-    });
-    afterEach(() => dropSchema(schema));
+describeOnPostgres(title, () => {
+  let schema = '';
+  beforeEach(() => {
+    schema = uniqueSchema();
+  });
+  afterEach(() => dropSchema(schema));
 
-    const open = () => openPostgresStores(postgresUrl, { schema, queue: { capacity: held } });
+  const open = () => openPostgresStores(postgresUrl, { schema, queue: { capacity: held } });
 
-    /**
-     * queue_jobs' counters once the server has them all: a backend reports its counts when it exits
-     * (the stores were closed), so wait until `updated` row updates have arrived.
-     */
-    async function tableCounts(updated: number): Promise<{ updated: number; fetchedByIndex: number }> {
-      return withRawClient(async (client) => {
-        for (let tries = 0; ; tries++) {
-          await client.query('SELECT pg_stat_clear_snapshot()');
-          const { rows } = await client.query<{ n_tup_upd: string; idx_tup_fetch: string }>(
-            `SELECT n_tup_upd, idx_tup_fetch FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'queue_jobs'`,
-            [schema],
-          );
-          const counts = {
-            updated: Number(rows[0]?.n_tup_upd),
-            fetchedByIndex: Number(rows[0]?.idx_tup_fetch),
-          };
-          if (counts.updated >= updated || tries === 100) return counts;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      });
-    }
-
-    it('completes and releases batches reading their own rows, not every leased row, after an ANALYZE saw none', async () => {
-      const leases: Lease[] = [];
-      {
-        await using stores = await open();
-        await stores.queue.enqueue(Array.from({ length: held }, (_, i) => ({ task: 't', payload: { i } })));
-        // Statistics that say no row is leased: the estimate that turned the old statements' plans quadratic.
-        await withRawClient((client) => client.query(`ANALYZE "${schema}".queue_jobs`));
-        while (leases.length < held) {
-          leases.push(...(await stores.queue.claim({ worker: 'w', limit: 1000, ttlMs: 60_000 })));
-        }
-      }
-      const before = await tableCounts(held);
-
-      {
-        await using stores = await open();
-        const firstHalf = leases.slice(0, held / 2);
-        // Ids far apart (read one by one), and a write under a stale token among them.
-        const scattered = firstHalf.filter((_, i) => i % 15 === 0);
-        const late = firstHalf[1];
-        if (late === undefined) throw new Error('no lease');
-        const results = await stores.queue.complete(
-          [...scattered, { ...late, token: late.token - 1 }].map((lease) => ({
-            lease,
-            outcome: { kind: 'succeeded' },
-          })),
+  /**
+   * queue_jobs' counters once the server has them all: a backend reports its counts when it exits
+   * (the stores were closed), so wait until `updated` row updates have arrived.
+   */
+  async function tableCounts(updated: number): Promise<{ updated: number; fetchedByIndex: number }> {
+    return withRawClient(async (client) => {
+      for (let tries = 0; ; tries++) {
+        await client.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await client.query<{ n_tup_upd: string; idx_tup_fetch: string }>(
+          `SELECT n_tup_upd, idx_tup_fetch FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'queue_jobs'`,
+          [schema],
         );
-        expect(results.map((result) => result.kind)).toEqual([...scattered.map(() => 'completed'), 'stale']);
-        expect((await stores.queue.staleWrites(late.jobId)).map((write) => write.action)).toEqual([
-          'complete',
-        ]);
-        // Ids close together (their range is read), in more batches than the 5 custom plans after which
-        // a connection may keep a generic one.
-        const rest = firstHalf.filter((_, i) => i % 15 !== 0);
-        for (let i = 0; i < rest.length; i += batch) {
-          const slice = rest.slice(i, i + batch);
-          const results = await stores.queue.complete(
-            slice.map((lease) => ({ lease, outcome: { kind: 'succeeded' } })),
-          );
-          expect(results.every((result) => result.kind === 'completed')).toBe(true);
-        }
-        for (let i = held / 2; i < held; i += batch) {
-          const results = await stores.queue.release(leases.slice(i, i + batch).map((lease) => ({ lease })));
-          expect(results.every((result) => result.kind === 'released')).toBe(true);
-        }
+        const counts = {
+          updated: Number(rows[0]?.n_tup_upd),
+          fetchedByIndex: Number(rows[0]?.idx_tup_fetch),
+        };
+        if (counts.updated >= updated || tries === 100) return counts;
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      const after = await tableCounts(before.updated + held);
+    });
+  }
 
-      expect(after.updated - before.updated).toBe(held);
-      // One fetch per settled row, with room for the odd dead index entry; reading every leased row
-      // per batch fetched about held² / (2 × batch) = 45,000.
-      expect(after.fetchedByIndex - before.fetchedByIndex).toBeLessThan(2 * held);
-    }, 60_000);
-  },
-);
+  it('completes and releases batches reading their own rows, not every leased row, after an ANALYZE saw none', async () => {
+    const leases: Lease[] = [];
+    {
+      await using stores = await open();
+      await stores.queue.enqueue(Array.from({ length: held }, (_, i) => ({ task: 't', payload: { i } })));
+      // Statistics that say no row is leased: the estimate that turned the old statements' plans quadratic.
+      await withRawClient((client) => client.query(`ANALYZE "${schema}".queue_jobs`));
+      while (leases.length < held) {
+        leases.push(...(await stores.queue.claim({ worker: 'w', limit: 1000, ttlMs: 60_000 })));
+      }
+    }
+    const before = await tableCounts(held);
+
+    {
+      await using stores = await open();
+      const firstHalf = leases.slice(0, held / 2);
+      // Ids far apart (read one by one), and a write under a stale token among them.
+      const scattered = firstHalf.filter((_, i) => i % 15 === 0);
+      const late = firstHalf[1];
+      if (late === undefined) throw new Error('no lease');
+      const results = await stores.queue.complete(
+        [...scattered, { ...late, token: late.token - 1 }].map((lease) => ({
+          lease,
+          outcome: { kind: 'succeeded' },
+        })),
+      );
+      expect(results.map((result) => result.kind)).toEqual([...scattered.map(() => 'completed'), 'stale']);
+      expect((await stores.queue.staleWrites(late.jobId)).map((write) => write.action)).toEqual(['complete']);
+      // Ids close together (their range is read), in more batches than the 5 custom plans after which
+      // a connection may keep a generic one.
+      const rest = firstHalf.filter((_, i) => i % 15 !== 0);
+      for (let i = 0; i < rest.length; i += batch) {
+        const slice = rest.slice(i, i + batch);
+        const results = await stores.queue.complete(
+          slice.map((lease) => ({ lease, outcome: { kind: 'succeeded' } })),
+        );
+        expect(results.every((result) => result.kind === 'completed')).toBe(true);
+      }
+      for (let i = held / 2; i < held; i += batch) {
+        const results = await stores.queue.release(leases.slice(i, i + batch).map((lease) => ({ lease })));
+        expect(results.every((result) => result.kind === 'released')).toBe(true);
+      }
+    }
+    const after = await tableCounts(before.updated + held);
+
+    expect(after.updated - before.updated).toBe(held);
+    // One fetch per settled row, with room for the odd dead index entry; reading every leased row
+    // per batch fetched about held² / (2 × batch) = 45,000.
+    expect(after.fetchedByIndex - before.fetchedByIndex).toBeLessThan(2 * held);
+  }, 60_000);
+});

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll } from 'vitest';
+import { afterAll, describe } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import type { Stores } from '../../src/store/store.js';
 import type { StoresFactory } from './fixture.js';
@@ -32,6 +32,14 @@ export const postgresSkipReason: string | undefined = await withRawClient((clien
     const why = error instanceof Error ? error.message || error.name : String(error);
     return `no Postgres server answers at ${url.href} (${why}); set VALKYRIE_TEST_POSTGRES_URL to run them`;
   });
+
+/** `describe` that runs only when a Postgres server answers, its title saying why when it does not. */
+export function describeOnPostgres(title: string, body: () => void): void {
+  describe.skipIf(postgresSkipReason !== undefined)(
+    postgresSkipReason === undefined ? title : `${title} (skipped: ${postgresSkipReason})`,
+    body,
+  );
+}
 
 /** A schema name no other test uses; `dropSchema` removes it with everything in it. */
 export function uniqueSchema(): string {
