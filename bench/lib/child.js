@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { joinAndExec, newCpuGroup } from './cpu-group.js';
 
 const clockTicksPerSecond = readClockTicks();
 
@@ -8,8 +9,24 @@ const clockTicksPerSecond = readClockTicks();
  * user+system CPU of the child and of every descendant it waited for (the parent's cutime+cstime
  * delta from /proc/self/stat), so it is only meaningful while no other child of ours runs — the
  * bench runs one at a time. Null where /proc is missing.
+ *
+ * `cpuGroup`: the child runs in a control group of its own (cpu-group.js, joined by a `sh` that then
+ * execs the command), and `cpuMs` is the group's CPU once every process in it has exited: detached
+ * descendants too, which the waited-children figure misses. `cpuFrom` says which was measured.
  */
-export function runChild(command, args, { cwd, env } = {}) {
+export async function runChild(command, args, { cwd, env, cpuGroup = false } = {}) {
+  const group = cpuGroup ? newCpuGroup() : null;
+  if (group === null) return { ...(await run(command, args, { cwd, env })), cpuFrom: 'waited children' };
+  try {
+    const result = await run('/bin/sh', ['-c', joinAndExec, group.procs, command, ...args], { cwd, env });
+    await group.drained();
+    return { ...result, cpuMs: group.usageMs(), cpuFrom: 'control group' };
+  } finally {
+    group.remove();
+  }
+}
+
+function run(command, args, { cwd, env }) {
   return new Promise((resolve, reject) => {
     const cpuBefore = childrenCpuMs();
     const launchedAtMs = Date.now();

@@ -68,8 +68,16 @@ function throughputSections(throughput, jobCount) {
     '## Engine overhead: Valkyrie against both peers',
     '',
     `${jobCount.toLocaleString('en')} jobs of one \`run: "true"\` step; wall time from launch to exit.`,
-    '"Added" is (Valkyrie − peer) ÷ jobs, for wall time and for CPU time (user+system of the process',
-    'and all its children).',
+    '"Added" is (Valkyrie − peer) ÷ jobs, for wall time and for CPU time: user+system of every process',
+    ...(throughput.cpuFrom.length === 1 && throughput.cpuFrom[0] === 'control group'
+      ? [
+          "of the run, read from a control group made for it (so Valkyrie's detached step spawner and the",
+          'steps it reaped count too).',
+        ]
+      : [
+          `of the run that its parent waited for (${throughput.cpuFrom.join(', ')}): where that is not a control`,
+          "group, Valkyrie's figure leaves out its detached step spawner and the steps it reaped.",
+        ]),
     '',
     overheadTable(throughput.rows),
     '',
