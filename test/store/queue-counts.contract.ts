@@ -215,6 +215,37 @@ export function queueCountsContract(make: StoresFactory): void {
       ]);
     });
 
+    it('settles a large batch out of id order, alike and mixed outcomes, reporting a job taken over', async () => {
+      const { queue } = await open();
+      await queue.enqueue(jobs('a', size));
+      const leases = await claim(queue);
+      // Given back and leased again: the batch carries its first token, like every other job's.
+      const takenAt = 42;
+      const taken = leases[takenAt];
+      if (taken === undefined) throw new Error('no lease');
+      await queue.release([{ lease: taken }]);
+      expect(await claim(queue)).toMatchObject([{ jobId: taken.jobId, attempt: 2 }]);
+      const outcomeOf = (i: number) =>
+        i % 10 === 3
+          ? ({ kind: 'succeeded', result: { i } } as const)
+          : i % 10 === 7
+            ? ({ kind: 'failed', error: `boom ${i}` } as const)
+            : ({ kind: 'succeeded' } as const);
+      // Two workers' results interleaved: evens, then odds, so no run of consecutive ids.
+      const order = [...leases.keys()].sort((x, y) => (x % 2) - (y % 2) || x - y);
+      const results = await queue.complete(
+        order.map((i) => ({ lease: leases[i] ?? taken, outcome: outcomeOf(i) })),
+      );
+      expect(results.filter((result) => result.kind === 'stale')).toEqual([
+        { kind: 'stale', jobId: taken.jobId, token: taken.token },
+      ]);
+      for (const [i, lease] of leases.entries()) {
+        const stored = await queue.getJob(lease.jobId);
+        if (i === takenAt) expect(stored).toMatchObject({ state: 'leased', attempts: 2 });
+        else expect(stored).toMatchObject({ state: outcomeOf(i).kind, outcome: outcomeOf(i) });
+      }
+    });
+
     it('reports exactly the stale leases of a large batch and settles the rest', async () => {
       const { queue } = await open();
       await queue.enqueue(jobs('a', size));

