@@ -244,12 +244,15 @@ export class Engine implements AsyncDisposable {
       hooks,
       encode: (job) => {
         const { priority, retry, idempotencyKey } = job.options;
+        const notBefore = job.notBefore;
+        // One literal with every field (undefined ones are the store's defaults): spreading optional
+        // fields in built and copied two more objects per job.
         return {
           task: job.task.name,
           payload: storedPayload(job.input, job.options, this.options.retry),
           priority,
-          ...(job.notBefore === undefined ? {} : { notBefore: Math.ceil(job.notBefore) }),
-          ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+          notBefore: notBefore === undefined ? undefined : Math.ceil(notBefore),
+          idempotencyKey,
           maxAttempts: retry.maxAttempts,
           // A crash is a lost worker: its job runs again only if the policy retries lost workers.
           onLeaseExpiry: retry.retryOn.includes('worker_lost') ? 'requeue' : 'fail',

@@ -164,9 +164,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   settle(entry: JobRecord, outcome: TaskOutcome): void | Promise<void> {
     const lease = entry.lease;
-    this.#waiting.delete(entry);
     if (entry.storeId !== undefined) this.#byId.delete(entry.storeId);
-    if (lease === undefined) return;
+    // An entry holding a lease left #waiting when it was taken.
+    if (lease === undefined) {
+      this.#waiting.delete(entry);
+      return;
+    }
     entry.lease = undefined;
     if (outcome.kind === 'cancelled') {
       this.#toRelease.push({ lease });

@@ -192,6 +192,26 @@ describe('openSqliteStores', () => {
     });
   });
 
+  it('settles a batch naming a job twice one by one: the first outcome stays, the repeat is stale', async () => {
+    await withStores(join(dir, 'state.db'), async ({ queue }) => {
+      await queue.enqueue(Array.from({ length: 40 }, (_, i) => ({ task: 't', payload: i })));
+      const leases = await queue.claim({ worker: 'w', limit: 40, ttlMs: 10_000 });
+      const [first, second] = leases;
+      if (first === undefined || second === undefined) throw new Error('no leases');
+      // Out of id order, so that the alike completions go by id lists; two jobs come back again.
+      const order = [...leases].sort((a, b) => (Number(a.jobId) % 2) - (Number(b.jobId) % 2));
+      const results = await queue.complete([
+        ...order.map((lease) => ({ lease, outcome: { kind: 'succeeded' } as const })),
+        { lease: first, outcome: { kind: 'failed', error: 'again' } },
+        { lease: second, outcome: { kind: 'succeeded' } },
+      ]);
+      expect(results.slice(0, 40).every((result) => result.kind === 'completed')).toBe(true);
+      expect(results.slice(40).map((result) => result.kind)).toEqual(['stale', 'stale']);
+      expect(await queue.getJob(first.jobId)).toMatchObject({ state: 'succeeded' });
+      expect((await queue.staleWrites()).map((write) => write.jobId)).toEqual([first.jobId, second.jobId]);
+    });
+  });
+
   it('writes an update made right after the add of its job with the new row, in order with other writes', async () => {
     const path = join(dir, 'state.db');
     await withStores(path, async (stores) => {

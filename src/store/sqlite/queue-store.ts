@@ -267,7 +267,9 @@ export class SqliteQueueStore implements QueueStore {
   complete(completions: readonly Completion[]): Promise<CompletionResult[]> {
     return this.#commits.write('complete queue jobs', () => {
       const now = this.#options.clock.now();
-      if (completions.length > 1 && this.#completeDistinct(completions, now)) {
+      // The common batch — each job once, every lease current — in a few multi-row updates; any other
+      // is settled one by one, where a job named twice keeps its first outcome.
+      if (completions.length > 1 && this.#batches.complete(completions, now)) {
         return completions.map(({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }));
       }
       return completions.map(({ lease, outcome }): CompletionResult => {
@@ -284,19 +286,6 @@ export class SqliteQueueStore implements QueueStore {
         return { kind: 'stale', jobId: lease.jobId, token: lease.token };
       });
     });
-  }
-
-  /**
-   * The common batch — each job once, every lease current — in a few multi-row updates. False, with
-   * nothing written, otherwise: settled one by one, a job named twice keeps the first outcome.
-   */
-  #completeDistinct(completions: readonly Completion[], now: number): boolean {
-    const jobs = new Set<string>();
-    for (const { lease } of completions) {
-      if (jobs.has(lease.jobId)) return false;
-      jobs.add(lease.jobId);
-    }
-    return this.#batches.complete(completions, now);
   }
 
   async release(releases: readonly Release[]): Promise<ReleaseResult[]> {
