@@ -55,6 +55,12 @@ export interface EngineQueue<E extends QueueEntry> {
    * being written: the job's handle resolves once it has been.
    */
   settle(entry: E, outcome: TaskOutcome): void | Promise<void>;
+  /**
+   * The store applies writes in the order they are made, in commits that hold them whole or not at
+   * all (SQLite's group commit): an entry added after a `settle` is stored in the same commit as that
+   * record or a later one, never before it.
+   */
+  readonly writesInOrder?: boolean;
   remove(entry: E): boolean;
   /** Removes and returns every waiting entry, ready or delayed; stops waking the engine. */
   drain(): E[];

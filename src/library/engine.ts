@@ -175,8 +175,8 @@ export class Engine implements AsyncDisposable {
       this.checkOpen('enqueue()');
       const job = this.prepare('enqueue()', task, input, options);
       // Told directly, not through the handle's promise: no promise per node, no hop per stage.
-      job.onFinal(ended);
-      this.admitOrFind(job)?.result.then(ended);
+      job.onConcluded(ended);
+      this.admitOrFind(job)?.result.then((final) => ended(final, undefined));
     },
   };
 

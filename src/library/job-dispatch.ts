@@ -301,6 +301,10 @@ export class JobDispatch {
       job.deliver(final);
       this.settled();
     } else {
+      // A workflow node's next nodes are added now, so that their jobs are stored in this record's
+      // commit rather than one turn of the event loop after it; only on a store that writes in
+      // order, where they cannot be stored before it. The handle still resolves once recorded.
+      if (this.queue.writesInOrder === true) job.tellConcluded(final, recorded);
       this.deliverOnceRecorded(recorded, job, final);
     }
     if (this.options.listeners.active) {

@@ -26,6 +26,8 @@ export interface JobHandle<Output = unknown> {
 }
 
 type FinalListener = (final: JobOutcome) => void;
+/** `recorded`: the write of the job's record, when it is still being written. */
+export type ConcludedListener = (final: JobOutcome, recorded: Promise<void> | undefined) => void;
 
 /**
  * What every job of one registered task shares: the engine's handle, the pool's, and who hears how
@@ -54,8 +56,8 @@ const succeededAtFirstWithoutOutput: JobOutcome = Object.freeze({
  * Every unsettled job's record stays alive while it waits, and each young-generation GC copies the
  * ones made since the last: the cost of a queued job is its bytes (measured: GC was ~40% of the main
  * thread at 20,000 unsettled jobs). So the record is its own handle (no second object, no id string
- * made before one is asked for), and the result promise and a workflow node's listener share one
- * field with the final outcome.
+ * made before one is asked for), and the result promise's resolve shares one field with the final
+ * outcome.
  */
 export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
   index = -1;
@@ -74,12 +76,14 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
    */
   private stored: QueueJobId | Lease | undefined = undefined;
   /**
-   * Until the outcome is delivered: who hears it (the result promise's resolve, a workflow node's
-   * listener, or one calling both), if anyone yet; afterwards the final outcome itself.
+   * Until the outcome is delivered: the result promise's resolve, once asked for; afterwards the
+   * final outcome itself.
    */
   private delivery: FinalListener | JobOutcome | undefined = undefined;
   /** Made when first asked for: a workflow's nodes never are, and a promise per job costs. */
   private resultPromise: Promise<JobOutcome> | undefined = undefined;
+  /** A workflow node's listener until it is told (see onConcluded). */
+  private concludedListener: ConcludedListener | undefined = undefined;
 
   constructor(
     readonly seq: number,
@@ -124,7 +128,11 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
   get result(): Promise<JobOutcome> {
     if (this.resultPromise !== undefined) return this.resultPromise;
     const delivery = this.delivery;
-    if (delivery !== undefined) return this.laterResult(delivery);
+    // Delivered already (a function would be the resolve of a promise made before).
+    if (delivery !== undefined && typeof delivery !== 'function') {
+      this.resultPromise = Promise.resolve(delivery);
+      return this.resultPromise;
+    }
     // The executor only stores `resolve`: the optimizer then makes neither it nor `reject` (measured:
     // 160 B per promise; a module-level executor, or one that may build a closure, 200–250 B).
     this.resultPromise = new Promise<JobOutcome>((resolve) => {
@@ -133,34 +141,24 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
     return this.resultPromise;
   }
 
-  /** `result` for a job already delivered, or one a workflow node listens to. */
-  private laterResult(delivery: FinalListener | JobOutcome): Promise<JobOutcome> {
-    this.resultPromise =
-      typeof delivery === 'function'
-        ? new Promise<JobOutcome>((resolve) => {
-            this.delivery = (final) => {
-              delivery(final);
-              resolve(final);
-            };
-          })
-        : Promise.resolve(delivery);
-    return this.resultPromise;
+  /**
+   * A workflow node: hears the final outcome once, before the handle resolves. On a store that
+   * writes in order, as soon as the record's write is requested, with its promise — the nodes it
+   * starts are then stored in the same commit, or after (see JobDispatch.finish); otherwise on
+   * delivery, once recorded.
+   */
+  onConcluded(listener: ConcludedListener): void {
+    const delivery = this.delivery;
+    if (delivery !== undefined && typeof delivery !== 'function') listener(delivery, undefined);
+    else this.concludedListener = listener;
   }
 
-  /** Hears the final outcome as it is delivered, before the result promise does: a workflow node. */
-  onFinal(listener: FinalListener): void {
-    const delivery = this.delivery;
-    if (delivery !== undefined && typeof delivery !== 'function') {
-      listener(delivery);
-      return;
-    }
-    this.delivery =
-      delivery === undefined
-        ? listener
-        : (final) => {
-            listener(final);
-            delivery(final);
-          };
+  /** Tells the onConcluded listener, if it was not told yet. */
+  tellConcluded(final: JobOutcome, recorded: Promise<void> | undefined): void {
+    const listener = this.concludedListener;
+    if (listener === undefined) return;
+    this.concludedListener = undefined;
+    listener(final, recorded);
   }
 
   taskSettled(outcome: TaskOutcome): void {
@@ -185,6 +183,7 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
     const delivery = this.delivery;
     this.delivery = final;
     this.input = undefined;
+    this.tellConcluded(final, undefined);
     if (typeof delivery === 'function') delivery(final);
   }
 }

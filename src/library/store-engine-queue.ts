@@ -105,6 +105,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return this.#waiting.size;
   }
 
+  get writesInOrder(): boolean {
+    return this.#options.orderedWrites;
+  }
+
   add(entry: JobRecord): void {
     const lease = entry.lease;
     if (lease === undefined) {

@@ -51,12 +51,16 @@ export interface WorkflowHost {
    * the node by `where()` (called only then: spelling it out for every node of every run costs).
    */
   check(where: () => string, task: EngineTask | string, options: JobOptions | undefined): void;
-  /** Adds the node's job; `ended` hears its final outcome (once, later). Throws when closing. */
+  /**
+   * Adds the node's job; `ended` hears its final outcome (once, later), with `recorded` while the
+   * store is still writing that outcome: jobs enqueued from `ended` are then stored with it or after
+   * it, and the workflow's result waits for it. Throws when closing.
+   */
   enqueue(
     task: EngineTask | string,
     input: NodeInput,
     options: JobOptions | undefined,
-    ended: (outcome: JobOutcome) => void,
+    ended: (outcome: JobOutcome, recorded: Promise<void> | undefined) => void,
   ): void;
   /** This host's checked graphs, by definition: see planFor. */
   readonly plans: WorkflowPlans;
@@ -221,8 +225,16 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
     const finished = new Uint8Array(ids.length);
     let open = ids.length;
     let failed = false;
+    /**
+     * The write of the last node outcome heard while still being written. Records are written in the
+     * order they are made, so once it is done every earlier node's is too.
+     */
+    let lastRecorded: Promise<void> | undefined;
     const done = () => {
-      if (--open === 0) resolve({ kind: failed ? 'failed' : 'succeeded', outputs, nodes: outcomes });
+      if (--open !== 0) return;
+      const result: WorkflowResult = { kind: failed ? 'failed' : 'succeeded', outputs, nodes: outcomes };
+      if (lastRecorded === undefined) resolve(result);
+      else lastRecorded.then(() => resolve(result));
     };
     const skipBelow = (at: number, blockedBy: string) => {
       for (const child of children[at] ?? []) {
@@ -233,9 +245,10 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
         done();
       }
     };
-    const ended = (at: number, outcome: JobOutcome) => {
+    const ended = (at: number, outcome: JobOutcome, recorded: Promise<void> | undefined) => {
       if (finished[at] === 1) return;
       finished[at] = 1;
+      if (recorded !== undefined) lastRecorded = recorded;
       const id = ids[at] ?? '';
       setOwn(outcomes, id, outcome);
       if (outcome.kind === 'succeeded') {
@@ -260,13 +273,16 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
         setOwn(parentOutputs, parentId, outputs[parentId]);
       }
       try {
-        host.enqueue(node.task, { input: node.input, parents: parentOutputs }, node.options, (outcome) =>
-          ended(at, outcome),
+        host.enqueue(
+          node.task,
+          { input: node.input, parents: parentOutputs },
+          node.options,
+          (outcome, recorded) => ended(at, outcome, recorded),
         );
       } catch (error) {
         // The engine began closing while this workflow ran.
         const reason = error instanceof Error ? error.message : String(error);
-        ended(at, { kind: 'cancelled', reason, attempts: 0 });
+        ended(at, { kind: 'cancelled', reason, attempts: 0 }, undefined);
       }
     };
     if (open === 0) {

@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type Clock, systemClock } from '../../src/core/clock.js';
 import { type Engine, openEngine } from '../../src/library/engine.js';
 import type { EngineOptions, EngineStoreOptions } from '../../src/library/options.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
@@ -208,6 +210,59 @@ for (const [name, make, skip] of kinds) {
     });
   });
 }
+
+describe('Engine on sqlite, workflows', () => {
+  it("stores a node's next nodes in the commit that records the node's outcome", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-engine-'));
+    const path = join(dir, 'state.db');
+    stores.push({
+      store: 'memory',
+      readJob: async () => undefined,
+      cleanup: () => rm(dir, { recursive: true }),
+    });
+    // Moves once per turn of the event loop: the writes of one commit all read the same time.
+    let now = 1_700_000_000_000;
+    let ticking = true;
+    const tick = () => {
+      now++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const clock: Clock = {
+      now: () => now,
+      setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
+    };
+    try {
+      const engine = await openEngine({
+        pool: { minThreads: 1, maxThreads: 1 },
+        // Long leases: this clock runs far faster than time does.
+        store: { kind: 'sqlite', path, leaseTtlMs: 3_600_000 },
+        clock,
+      });
+      engines.push(engine);
+      engine.task('sum', { module: fixture(), exportName: 'sum' });
+      const result = await engine.runWorkflow({
+        nodes: ['a', 'b', 'c'].map((id) => ({ id, task: 'sum', input: 1 })),
+        edges: [
+          { from: 'a', to: 'b' },
+          { from: 'b', to: 'c' },
+        ],
+      });
+      expect(result.outputs.c).toMatchObject({ total: 3 });
+      await engine.close();
+    } finally {
+      ticking = false;
+    }
+    const db = new Database(path, { readonly: true });
+    const rows = db
+      .prepare('SELECT created_at AS created, finished_at AS finished FROM queue_jobs ORDER BY seq')
+      .all() as { created: number; finished: number }[];
+    db.close();
+    expect(rows).toHaveLength(3);
+    expect(rows[1]?.created).toBe(rows[0]?.finished);
+    expect(rows[2]?.created).toBe(rows[1]?.finished);
+  });
+});
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
