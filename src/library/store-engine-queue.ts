@@ -14,7 +14,7 @@ import type {
 import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
-import { outcomeOfStoredJob, storedOutcome } from './stored-job.js';
+import { outcomeOfStoredJob, storedCompletion } from './stored-job.js';
 
 export interface StoreEngineQueueOptions {
   readonly store: QueueStore;
@@ -180,7 +180,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       this.#scheduleFlush();
       return;
     }
-    this.#toComplete.push({ lease, outcome: storedOutcome(outcome, entry.attempt) });
+    this.#toComplete.push(storedCompletion(lease, outcome, entry.attempt));
     this.#scheduleFlush();
     if (this.#batchWritten === undefined) {
       let resolve = ignore;

@@ -1,5 +1,5 @@
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { Completion, QueueJob, QueueOutcome } from '../store/queue.js';
+import type { Completion, LeaseRef, QueueJob, QueueOutcome } from '../store/queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './options.js';
 
@@ -61,20 +61,24 @@ const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'suc
 /**
  * The store's record of a final outcome. A failure keeps the whole task outcome as `detail`, so an
  * engine that finds the job finished (by idempotency key) reports it exactly; `error` is for people.
- * An output JSON cannot hold is recorded as the failure it is for a durable store.
+ * An output JSON cannot hold is recorded as the failure it is for a durable store. A result's JSON,
+ * made here to find that out, goes to the store with it, which then need not encode it again.
  */
-export function storedOutcome(outcome: TaskOutcome, attempts: number): Completion['outcome'] {
-  if (outcome.kind === 'succeeded') {
-    if (outcome.output === undefined) return succeededWithoutResult;
-    try {
-      JSON.stringify(outcome.output);
-      return { kind: 'succeeded', result: outcome.output };
-    } catch (error) {
-      const message = `the output cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`;
-      return { kind: 'failed', error: message, detail: { kind: 'failed', reason: 'output', attempts } };
-    }
+export function storedCompletion(lease: LeaseRef, outcome: TaskOutcome, attempts: number): Completion {
+  if (outcome.kind !== 'succeeded') {
+    return { lease, outcome: { kind: 'failed', error: describe(outcome), detail: { ...outcome, attempts } } };
   }
-  return { kind: 'failed', error: describe(outcome), detail: { ...outcome, attempts } };
+  if (outcome.output === undefined) return { lease, outcome: succeededWithoutResult };
+  const stored = { kind: 'succeeded', result: outcome.output } as const;
+  try {
+    return { lease, outcome: stored, outcomeJson: JSON.stringify(stored) };
+  } catch (error) {
+    const message = `the output cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`;
+    return {
+      lease,
+      outcome: { kind: 'failed', error: message, detail: { kind: 'failed', reason: 'output', attempts } },
+    };
+  }
 }
 
 function describe(outcome: Exclude<TaskOutcome, { kind: 'succeeded' }>): string {

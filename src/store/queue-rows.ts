@@ -2,6 +2,7 @@ import { ValkyrieError } from '../core/errors.js';
 import { defaultPriority, isPriority, type Priority, priorities, queueKey } from '../core/priority.js';
 import {
   asQueueJobId,
+  type Completion,
   defaultMaxAttempts,
   type LeaseExpiryPolicy,
   type NewQueueJob,
@@ -133,6 +134,15 @@ export function staleLeaseError(jobId: string, token: number, action: string): V
 }
 
 const succeededOutcome: QueueOutcome = Object.freeze({ kind: 'succeeded' });
+
+/**
+ * A completion's outcome as both stores write it: none for a success without a result (the state
+ * says it all), else its JSON, the caller's when it made it.
+ */
+export function outcomeText({ outcome, outcomeJson }: Completion): string | null {
+  if (outcome.kind === 'succeeded' && outcome.result === undefined) return null;
+  return outcomeJson ?? JSON.stringify(outcome);
+}
 
 export function queueJobFromRow(row: QueueRow<number | string>): QueueJob {
   const job: { -readonly [K in keyof QueueJob]: QueueJob[K] } = {

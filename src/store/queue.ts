@@ -80,6 +80,11 @@ export type LeaseRef = Pick<Lease, 'jobId' | 'token'>;
 export interface Completion {
   readonly lease: LeaseRef;
   readonly outcome: Extract<QueueOutcome, { kind: 'succeeded' | 'failed' }>;
+  /**
+   * `JSON.stringify(outcome)`, when the caller has made it already (checking that the outcome can be
+   * stored): the store writes this text instead of encoding the outcome a second time.
+   */
+  readonly outcomeJson?: string;
 }
 
 export type CompletionResult =

@@ -19,6 +19,7 @@ import type {
 } from '../queue.js';
 import { asQueueJobId } from '../queue.js';
 import {
+  outcomeText,
   type QueueInsert,
   type QueueRow,
   queueFullError,
@@ -228,12 +229,7 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
             integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
             integerArrayLiteral(valid.map(({ lease }) => lease.token)),
             textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
-            // A success without a result is stored without an outcome: the state says it all.
-            textArrayLiteral(
-              valid.map(({ outcome }) =>
-                outcome.kind === 'succeeded' && outcome.result === undefined ? null : JSON.stringify(outcome),
-              ),
-            ),
+            textArrayLiteral(valid.map(outcomeText)),
             this.#options.clock.now(),
           ]);
           for (const row of rows) stale.add(`${row.seq}:${row.token}`);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Completion } from '../queue.js';
-import type { QueueInsert } from '../queue-rows.js';
+import { outcomeText, type QueueInsert } from '../queue-rows.js';
 
 /**
  * Rows per multi-row statement, largest first: a batch of n rows is written by ⌊n/64⌋ statements of
@@ -74,11 +74,6 @@ interface Shared {
   readonly createdAt: number;
   readonly worker?: string;
   readonly expiresAt?: number;
-}
-
-/** A completion's outcome as stored: none for a success without a result, the state says it all. */
-export function outcomeText(outcome: Completion['outcome']): string | null {
-  return outcome.kind === 'succeeded' && outcome.result === undefined ? null : JSON.stringify(outcome);
 }
 
 /**
@@ -325,8 +320,14 @@ interface Settled {
   readonly outcome: string | null;
 }
 
-function settled({ lease, outcome }: Completion): Settled {
-  return { seq: Number(lease.jobId), token: lease.token, kind: outcome.kind, outcome: outcomeText(outcome) };
+function settled(completion: Completion): Settled {
+  const { lease, outcome } = completion;
+  return {
+    seq: Number(lease.jobId),
+    token: lease.token,
+    kind: outcome.kind,
+    outcome: outcomeText(completion),
+  };
 }
 
 /**

@@ -19,6 +19,7 @@ import type {
 } from '../queue.js';
 import { asQueueJobId } from '../queue.js';
 import {
+  outcomeText,
   priorityLevelSql,
   type QueueInsert,
   type QueueRow,
@@ -33,7 +34,7 @@ import {
 import { WorkSignal } from '../work-signal.js';
 import type { Writable } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
-import { outcomeText, QueueBatchWrites } from './queue-batch-writes.js';
+import { QueueBatchWrites } from './queue-batch-writes.js';
 import {
   type ClaimStatements,
   claimedLease,
@@ -272,11 +273,12 @@ export class SqliteQueueStore implements QueueStore {
       if (completions.length > 1 && this.#batches.complete(completions, now)) {
         return completions.map(({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }));
       }
-      return completions.map(({ lease, outcome }): CompletionResult => {
+      return completions.map((completion): CompletionResult => {
+        const { lease, outcome } = completion;
         const seq = Number(lease.jobId);
         const { changes } = this.#statements.complete.run(
           outcome.kind,
-          outcomeText(outcome),
+          outcomeText(completion),
           now,
           seq,
           lease.token,
