@@ -304,7 +304,7 @@ export class JobDispatch {
       // A workflow node's next nodes are added now, so that their jobs are stored in this record's
       // commit rather than one turn of the event loop after it; only on a store that writes in
       // order, where they cannot be stored before it. The handle still resolves once recorded.
-      if (this.queue.writesInOrder === true) job.tellConcluded(final, recorded);
+      if (this.queue.writesInOrder === true) this.tellConcluded(job, final, recorded);
       this.deliverOnceRecorded(recorded, job, final);
     }
     if (this.options.listeners.active) {
@@ -313,6 +313,17 @@ export class JobDispatch {
           ? { type: 'job.succeeded', jobId: job.id, task: job.task.name, attempts: final.attempts }
           : { type: 'job.failed', jobId: job.id, task: job.task.name, outcome: final },
       );
+    }
+  }
+
+  /** A listener's error (a workflow's) is its own: the other jobs that ended with this one go on. */
+  private tellConcluded(job: JobRecord, final: JobOutcome, recorded: Promise<void>): void {
+    try {
+      job.tellConcluded(final, recorded);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
     }
   }
 
