@@ -17,13 +17,20 @@ const clockTicksPerSecond = readClockTicks();
 export async function runChild(command, args, { cwd, env, cpuGroup = false } = {}) {
   const group = cpuGroup ? newCpuGroup() : null;
   if (group === null) return { ...(await run(command, args, { cwd, env })), cpuFrom: 'waited children' };
+  let measured;
   try {
     const result = await run('/bin/sh', ['-c', joinAndExec, group.procs, command, ...args], { cwd, env });
     await group.drained();
-    return { ...result, cpuMs: group.usageMs(), cpuFrom: 'control group' };
-  } finally {
-    group.remove();
+    measured = { ...result, cpuMs: group.usageMs(), cpuFrom: 'control group' };
+  } catch (error) {
+    // Processes left in the group keep it from being removed (EBUSY): this error says why, so it wins.
+    try {
+      group.remove();
+    } catch {}
+    throw error;
   }
+  group.remove();
+  return measured;
 }
 
 function run(command, args, { cwd, env }) {

@@ -58,13 +58,6 @@ export function newCpuGroup() {
   return null;
 }
 
-/** Whether a group can be made here: checked once, by making and removing one. */
-export function cpuGroupsWork() {
-  const group = newCpuGroup();
-  group?.remove();
-  return group !== null;
-}
-
 function v2UsageMs(dir) {
   const line = read(dir, 'cpu.stat')
     .split('\n')
