@@ -4,10 +4,9 @@
 // at once (pipelined). Two measurements, each labelled for what it includes:
 //
 // - controlPlane: the real ControlPlane on a real SQLite store, or a Postgres schema of its own (opened
-//   by the CLI's openStores), takes
-//   a generated workflow of no-op jobs from submitRun to the run's end: planning, queueing, offer,
-//   accept, lease (with the job's spec), job.completed, and every store write of every job, awaited
-//   (a run is done only when its writes committed). Unrecorded runs of a fifth the size go first, on
+//   by the CLI's openStores), takes a generated workflow of no-op jobs from submitRun to the run's
+//   end: planning, queueing, offer, accept, lease (with the job's spec), job.completed, and every
+//   store write of every job, awaited (a run is done only when its writes committed). Unrecorded runs of a fifth the size go first, on
 //   the same control plane, for at least a second: a server is measured in its steady state.
 // - dispatcher: the Dispatcher alone, its queue filled with legs before the clock starts, and a
 //   handler that answers each accept with a lease (the same spec for every job) and releases the slot

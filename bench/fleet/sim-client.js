@@ -15,12 +15,12 @@ export function startSimulatedRunners(options) {
   const offerListeners = [];
   let offersReceivedAt;
   let offersReceived;
-  const countOffers = () => {
+  const resetOffersReceived = () => {
     offersReceived = new Promise((resolve) => {
       offersReceivedAt = resolve;
     });
   };
-  countOffers();
+  resetOffersReceived();
   let expecting;
   let stopped = false;
   let resolveReady;
@@ -54,7 +54,7 @@ export function startSimulatedRunners(options) {
     },
     /** Counts offers from zero again, toward `offers` (resolves once the child has started counting). */
     async expect(offers) {
-      countOffers();
+      resetOffersReceived();
       const started = new Promise((resolve) => {
         expecting = resolve;
       });
