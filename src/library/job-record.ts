@@ -31,7 +31,8 @@ export type ConcludedListener = (final: JobOutcome, recorded: Promise<void> | un
 
 /**
  * What every job of one registered task shares: the engine's handle, the pool's, and who hears how
- * an attempt ended (the engine's dispatch). One field of the record instead of three.
+ * an attempt ended and what it reported (the engine's dispatch). One field of the record instead of
+ * four.
  */
 export interface JobTask {
   readonly task: EngineTask;
