@@ -28,7 +28,8 @@ const succeeded = (leases: readonly Lease[]) =>
 /**
  * What stores keep as running totals or write in bulk must read back exactly as the one-row-at-a-time
  * writes would: the queued count behind VK_QUEUE_FULL through every move into and out of `queued`,
- * and ids, payloads and outcomes of batches larger than any one statement takes.
+ * ids, payloads and outcomes of batches larger than any one statement takes, and an outcome's JSON
+ * that the caller made (Completion.outcomeJson), written as given.
  */
 export function queueCountsContract(make: StoresFactory): void {
   let opened: OpenedStores | undefined;
@@ -272,6 +273,34 @@ export function queueCountsContract(make: StoresFactory): void {
       expect(await queue.complete(succeeded([stillLeased]))).toEqual([
         { kind: 'completed', jobId: stillLeased.jobId },
       ]);
+    });
+  });
+
+  describe('outcome JSON', () => {
+    it("writes a completion's outcome JSON when given, without encoding the outcome again", async () => {
+      const { queue } = await open();
+      await queue.enqueue(jobs('a', 3));
+      const leases = await claim(queue);
+      let encoded = 0;
+      const result = {
+        toJSON: () => {
+          encoded++;
+          return 'once';
+        },
+      };
+      const outcome = { kind: 'succeeded', result } as const;
+      const outcomeJson = JSON.stringify(outcome);
+      // One alone and two in a batch: the stores write either way.
+      const [first, ...rest] = leases.map((lease) => ({ lease, outcome, outcomeJson }));
+      if (first === undefined) throw new Error('no leases');
+      await queue.complete([first]);
+      await queue.complete(rest);
+      expect(encoded).toBe(1);
+      for (const lease of leases) {
+        expect(await queue.getJob(lease.jobId)).toMatchObject({
+          outcome: { kind: 'succeeded', result: 'once' },
+        });
+      }
     });
   });
 }

@@ -265,32 +265,6 @@ export function queueStoreContract(make: StoresFactory): void {
       });
     });
 
-    it("writes a completion's outcome JSON when given, without encoding the outcome again", async () => {
-      const { queue } = await open();
-      await queue.enqueue([job('a'), job('b'), job('c')]);
-      const leases = await claimAll(queue);
-      let encoded = 0;
-      const result = {
-        toJSON: () => {
-          encoded++;
-          return 'once';
-        },
-      };
-      const outcome = { kind: 'succeeded', result } as const;
-      const outcomeJson = JSON.stringify(outcome);
-      // One alone and two in a batch: the stores write either way.
-      const [first, ...rest] = leases.map((lease) => ({ lease, outcome, outcomeJson }));
-      if (first === undefined) throw new Error('no leases');
-      await queue.complete([first]);
-      await queue.complete(rest);
-      expect(encoded).toBe(1);
-      for (const lease of leases) {
-        expect(await queue.getJob(lease.jobId)).toMatchObject({
-          outcome: { kind: 'succeeded', result: 'once' },
-        });
-      }
-    });
-
     it('requeues an expired job by default, keeping its place, and fails it under policy `fail`', async () => {
       const { queue, clock } = await open();
       await queue.enqueue([job('keep'), job('lose', { onLeaseExpiry: 'fail' })]);
