@@ -298,6 +298,8 @@ export class JobDispatch {
     if (final === undefined) return;
     const recorded = this.queue.settle(job, outcome);
     if (recorded === undefined) {
+      // Told first and guarded, so that a listener that throws cannot keep the handle from settling.
+      this.tellConcluded(job, final, undefined);
       job.deliver(final);
       this.settled();
     } else {
@@ -317,7 +319,7 @@ export class JobDispatch {
   }
 
   /** A listener's error (a workflow's) is its own: the other jobs that ended with this one go on. */
-  private tellConcluded(job: JobRecord, final: JobOutcome, recorded: Promise<void>): void {
+  private tellConcluded(job: JobRecord, final: JobOutcome, recorded: Promise<void> | undefined): void {
     try {
       job.tellConcluded(final, recorded);
     } catch (error) {

@@ -87,4 +87,27 @@ describe('JobDispatch over a queue whose take is asynchronous', () => {
     expect(takes).toEqual([1]);
     expect(dispatch.stats()).toEqual({ queued: 0, inFlight: 0, unsettled: 0 });
   });
+
+  it('settles every job even when a node listener throws, and the error still surfaces', async () => {
+    const { dispatch, job } = await setUp(4);
+    const jobs = Array.from({ length: 3 }, () => job(1));
+    jobs[1]?.onConcluded(() => {
+      throw new Error('a node listener failed');
+    });
+    // The listener's error is rethrown on its own (uncaught); caught here instead of by the runner.
+    const runnerHandlers = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const uncaught: unknown[] = [];
+    process.on('uncaughtException', (error) => uncaught.push(error));
+    try {
+      for (const record of jobs) dispatch.admit(record);
+      const outcomes = await Promise.all(jobs.map((record) => record.result));
+      expect(outcomes.map((outcome) => outcome.kind)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught).toMatchObject([{ message: 'a node listener failed' }]);
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const handler of runnerHandlers) process.on('uncaughtException', handler);
+    }
+  });
 });
