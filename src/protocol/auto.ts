@@ -178,7 +178,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     transport.onCloseInfo((info) => {
       if (this.current === entry) void this.connectionEnded(kind, info);
     });
-    if (switched !== undefined) for (const listener of this.switchListeners) listener(switched);
+    if (switched !== undefined) for (const listener of this.switchListeners) tell(listener, switched);
     const waiting = this.waiting;
     this.waiting = [];
     for (const message of waiting) transport.send(message);
@@ -189,7 +189,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     this.current = undefined;
     if (info.kind !== 'lost') return this.finish(info);
     if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
-    for (const listener of this.lossListeners) listener({ kind, reason: info.reason });
+    for (const listener of this.lossListeners) tell(listener, { kind, reason: info.reason });
     const order: TransportKind[] =
       kind === 'websocket' ? ['long-poll', 'websocket'] : ['websocket', 'long-poll'];
     const result = await this.connectWithBackoff(this.order(order));
@@ -246,6 +246,20 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
         resolve(true);
       }, ms);
       this.stop.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/**
+ * A listener's error is its own: it surfaces (uncaught, on its own) without stopping the reconnect
+ * or the other listeners.
+ */
+function tell<T>(listener: (event: T) => void, event: T): void {
+  try {
+    listener(event);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
     });
   }
 }

@@ -167,6 +167,38 @@ describe('auto transport', () => {
     expect(auto.isClosed).toBe(false);
   });
 
+  it('keeps reconnecting when a loss or switch listener throws, and the error still surfaces', async () => {
+    const server = await started();
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
+    auto.onLost(() => {
+      throw new Error('a loss listener failed');
+    });
+    auto.onSwitch(() => {
+      throw new Error('a switch listener failed');
+    });
+    await server.nextConnection();
+    // Rethrown on their own (uncaught); caught here instead of by the test runner.
+    const runnerHandlers = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const uncaught: unknown[] = [];
+    process.on('uncaughtException', (error) => uncaught.push(error));
+    try {
+      await server.webSocket.close();
+      const pollEnd = await server.nextConnection();
+      for (let i = 0; i < 100 && auto.kind !== 'long-poll'; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(auto.kind).toBe('long-poll');
+      await roundTrip(auto, pollEnd);
+      expect(uncaught).toMatchObject([
+        { message: 'a loss listener failed' },
+        { message: 'a switch listener failed' },
+      ]);
+    } finally {
+      process.removeAllListeners('uncaughtException');
+      for (const handler of runnerHandlers) process.on('uncaughtException', handler);
+    }
+  });
+
   it('ends for good when the server closes the session on purpose', async () => {
     const server = await started();
     const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
