@@ -75,6 +75,14 @@ export class PostgresDatabase {
     return this.#commits.write(action, work, true);
   }
 
+  /**
+   * GroupCommit.mark of the ordered writes (write and transaction, no lane): a write requested when
+   * it was this value is still the last one while it stays so. Undefined once closing.
+   */
+  get writeMark(): number | undefined {
+    return this.#closing === undefined ? this.#commits.mark : undefined;
+  }
+
   read<T>(action: string, work: (query: Query) => Promise<T>): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError(action));
     // Tracked through a separate signal: a handler on the caller's promise would hide its rejection.

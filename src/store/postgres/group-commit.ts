@@ -43,13 +43,20 @@ export class GroupCommit {
   #tail: Promise<void> = Promise.resolve();
   /** Settles with the most recent write; writes settle in order, so then all earlier ones have too. */
   #lastWrite: Promise<void> = Promise.resolve();
+  #mark = 0;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
   }
 
+  /** Changes with every write requested: a write is still the last one while the mark is the same. */
+  get mark(): number {
+    return this.#mark;
+  }
+
   /** `transactional`: the work has several statements, and they must commit together. */
   write<T>(action: string, work: (query: Query) => Promise<T>, transactional = false): Promise<T> {
+    this.#mark++;
     // A separate signal rather than a handler on `done`, which would hide a rejection the caller drops.
     let settle = ignore;
     this.#lastWrite = new Promise<void>((resolve) => {

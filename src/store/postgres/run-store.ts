@@ -29,7 +29,8 @@ import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../su
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
-import { updateJobRow, updateJobRows } from './job-updates.js';
+import { JobUpdateWrites } from './job-update-writes.js';
+import { updateJobRow } from './job-updates.js';
 
 // bigint columns arrive as strings; json columns arrive parsed.
 type RunRow = RunRowOf<string>;
@@ -76,7 +77,6 @@ const statements = {
              WITH ORDINALITY AS batch (id, run_id, key, name, matrix, status, ord)
            ORDER BY ord`,
   },
-  lockJobs: { name: 'vk_lock_jobs', text: 'SELECT id FROM jobs WHERE id = ANY($1::text[]) FOR UPDATE' },
   listJobs: {
     name: 'vk_list_jobs',
     text: `SELECT ${jobColumns} FROM jobs WHERE run_id = $1 ORDER BY seq`,
@@ -134,9 +134,11 @@ const statements = {
  */
 export class PostgresRunStore implements RunStore {
   readonly #db: PostgresDatabase;
+  readonly #jobUpdates: JobUpdateWrites;
 
   constructor(db: PostgresDatabase) {
     this.#db = db;
+    this.#jobUpdates = new JobUpdateWrites(db);
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
@@ -258,19 +260,7 @@ export class PostgresRunStore implements RunStore {
   }
 
   updateJobs(updates: readonly JobUpdate[]): Promise<void> {
-    return this.#db.transaction(`update ${updates.length} jobs`, async (query) => {
-      if (updates.length === 0) return;
-      // All or nothing: a write that rejects on its own still commits what it changed (the group
-      // commit rolls back only a failing statement), so every job is found, and locked until the
-      // commit, before any is changed.
-      const ids = [...new Set(updates.map(({ id }) => id))];
-      const { rows } = await query<{ id: string }>(statements.lockJobs, [ids]);
-      if (rows.length !== ids.length) {
-        const found = new Set(rows.map(({ id }) => id));
-        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${ids.find((id) => !found.has(id))}`);
-      }
-      await updateJobRows(query, updates);
-    });
+    return this.#jobUpdates.updateMany(updates);
   }
 
   recordStep(step: StepRecord): Promise<void> {
