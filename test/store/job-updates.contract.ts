@@ -121,6 +121,64 @@ export function jobUpdatesContract(make: StoresFactory): void {
       ]);
     });
 
+    it('keeps each of several calls made together, not awaited, all or nothing on its own', async () => {
+      const runId = await runWithJobs(2);
+      const [first, second] = [jobIdFor(runId, 0), jobIdFor(runId, 1)];
+      const calls = [
+        runs().updateJobs([{ id: first, patch: { status: 'running', startedAt: 2 } }]),
+        runs().updateJobs([
+          { id: first, patch: { status: 'succeeded', finishedAt: 3 } },
+          { id: asJobId('nope.0'), patch: { status: 'running', startedAt: 3 } },
+        ]),
+        runs().updateJobs([{ id: second, patch: { status: 'running', startedAt: 4 } }]),
+      ];
+      const [one, missing, two] = await Promise.allSettled(calls);
+      expect(one).toEqual({ status: 'fulfilled', value: undefined });
+      expect(missing).toMatchObject({ status: 'rejected', reason: { code: 'VK_JOB_NOT_FOUND' } });
+      expect(two).toEqual({ status: 'fulfilled', value: undefined });
+      const [a, b] = await runs().listJobs(runId);
+      expect(a).toMatchObject({ status: 'running', startedAt: 2 });
+      expect(a).not.toHaveProperty('finishedAt');
+      expect(b).toMatchObject({ status: 'running', startedAt: 4 });
+    });
+
+    it('applies the updates several calls make to one job in their order, an attempt among them, right after its add or later', async () => {
+      const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+      const [fresh, old] = [newJob(run.id, 0), newJob(run.id, 1)];
+      await runs().addJobs([old]);
+      const sequence = (id: JobUpdate['id']): JobPatch[] => [
+        { status: 'queued', queuedAt: 2, priority: 'high' },
+        { status: 'running', startedAt: 3 },
+        { status: 'failed', finishedAt: 4, reason: 'exit code 1', outputs: { a: '1' } },
+        { status: 'queued', attempt: 2, queuedAt: 5, name: `retry ${id}` },
+        { startedAt: 6 },
+      ];
+      const writes = [runs().addJobs([fresh])];
+      for (const [i, patch] of sequence(fresh.id).entries()) {
+        const other = sequence(old.id)[i];
+        if (other === undefined) throw new Error('sequences differ');
+        writes.push(
+          runs().updateJobs([{ id: fresh.id, patch }]),
+          runs().updateJobs([{ id: old.id, patch: other }]),
+        );
+      }
+      await Promise.all(writes);
+      const jobs = await runs().listJobs(run.id);
+      for (const job of jobs) {
+        expect(job).toMatchObject({
+          status: 'queued',
+          attempt: 2,
+          queuedAt: 5,
+          startedAt: 6,
+          priority: 'high',
+          outputs: { a: '1' },
+          name: `retry ${job.id}`,
+        });
+        for (const field of ['finishedAt', 'reason']) expect(job).not.toHaveProperty(field);
+      }
+      expect(jobs.map(({ id }) => id)).toEqual([old.id, fresh.id]);
+    });
+
     it('accepts an empty list', async () => {
       await expect(runs().updateJobs([])).resolves.toBeUndefined();
     });

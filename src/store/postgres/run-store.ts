@@ -28,8 +28,8 @@ import type {
 import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
-import { pgCode, sqlState, violatingKey } from './errors.js';
-import { JobUpdateWrites } from './job-update-writes.js';
+import { pgCode, sqlState } from './errors.js';
+import { JobRowWrites } from './job-row-writes.js';
 import { updateJobRow } from './job-updates.js';
 
 // bigint columns arrive as strings; json columns arrive parsed.
@@ -69,14 +69,6 @@ const statements = {
     text: `SELECT ${runColumns} FROM runs WHERE status IN ('queued', 'running') ORDER BY id DESC LIMIT $1`,
   },
   // One statement for all the jobs, so it is all or nothing; ORDER BY ord makes seq follow their order.
-  addJobs: {
-    name: 'vk_add_jobs',
-    text: `INSERT INTO jobs (id, run_id, key, name, matrix, status)
-           SELECT id, run_id, key, name, matrix, status
-           FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::json[], $6::text[])
-             WITH ORDINALITY AS batch (id, run_id, key, name, matrix, status, ord)
-           ORDER BY ord`,
-  },
   listJobs: {
     name: 'vk_list_jobs',
     text: `SELECT ${jobColumns} FROM jobs WHERE run_id = $1 ORDER BY seq`,
@@ -134,11 +126,11 @@ const statements = {
  */
 export class PostgresRunStore implements RunStore {
   readonly #db: PostgresDatabase;
-  readonly #jobUpdates: JobUpdateWrites;
+  readonly #jobRows: JobRowWrites;
 
   constructor(db: PostgresDatabase) {
     this.#db = db;
-    this.#jobUpdates = new JobUpdateWrites(db);
+    this.#jobRows = new JobRowWrites(db);
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
@@ -204,38 +196,7 @@ export class PostgresRunStore implements RunStore {
   }
 
   addJobs(jobs: readonly NewJob[]): Promise<void> {
-    return this.#db.write('add jobs', async (query) => {
-      if (jobs.length === 0) return;
-      const runKeys = jobs.map((job) => {
-        const key = runKey(job.runId);
-        if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`);
-        return key;
-      });
-      const ids = new Set<string>();
-      for (const job of jobs) {
-        if (ids.has(job.id)) throw new ValkyrieError('VK_STORE', `job ${job.id} appears twice in one batch`);
-        ids.add(job.id);
-      }
-      try {
-        await query(statements.addJobs, [
-          jobs.map((job) => job.id),
-          runKeys,
-          jobs.map((job) => job.key),
-          jobs.map((job) => job.name),
-          jobs.map((job) => JSON.stringify(job.matrix)),
-          jobs.map((job) => job.status),
-        ]);
-      } catch (error) {
-        const key = violatingKey(error) ?? '?';
-        if (pgCode(error) === sqlState.foreignKeyViolation) {
-          throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${key}`, { cause: error });
-        }
-        if (pgCode(error) === sqlState.uniqueViolation) {
-          throw new ValkyrieError('VK_STORE', `job ${key} already exists`, { cause: error });
-        }
-        throw error;
-      }
-    });
+    return this.#jobRows.add(jobs);
   }
 
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void> {
@@ -260,7 +221,7 @@ export class PostgresRunStore implements RunStore {
   }
 
   updateJobs(updates: readonly JobUpdate[]): Promise<void> {
-    return this.#jobUpdates.updateMany(updates);
+    return this.#jobRows.updateMany(updates);
   }
 
   recordStep(step: StepRecord): Promise<void> {
