@@ -12,6 +12,8 @@ import {
 
 const title = 'Postgres job rows';
 const legs = 50;
+/** Sent inside array literals: quotes, a backslash, braces, a comma, NULL as text, and non-ASCII. */
+const tricky = 'a "b" \\c {d,e} NULL é';
 
 describe.skipIf(postgresSkipReason !== undefined)(
   postgresSkipReason === undefined ? title : `${title} (skipped: ${postgresSkipReason})`,
@@ -54,7 +56,7 @@ describe.skipIf(postgresSkipReason !== undefined)(
         [
           { status: 'queued', queuedAt: 2, priority: 'normal' },
           { status: 'running', startedAt: 3 },
-          { status: 'succeeded', finishedAt: 4, outputs: { out: 'x' } },
+          { status: 'succeeded', finishedAt: 4, outputs: { out: tricky } },
         ] satisfies JobPatch[]
       ).map((patch) => runs.updateJobs(jobs.map(({ id }) => ({ id, patch }))));
 
@@ -71,7 +73,7 @@ describe.skipIf(postgresSkipReason !== undefined)(
         expect(jobs).toHaveLength(2 * legs);
         for (const job of jobs) {
           expect(job).toMatchObject({ status: 'succeeded', queuedAt: 2, startedAt: 3, finishedAt: 4 });
-          expect(job).toMatchObject({ priority: 'normal', outputs: { out: 'x' } });
+          expect(job).toMatchObject({ priority: 'normal', outputs: { out: tricky } });
         }
       }
       // A row update each per job added before (one call's write, the two others joined to it).
