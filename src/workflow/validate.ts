@@ -196,7 +196,6 @@ function staticLegs(job: JobDefinition): MatrixLeg[] | undefined {
 function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
   const matrix = job.matrix;
   if (matrix?.kind !== 'axes') return;
-  const at = map.position(['jobs', job.key, 'strategy', 'matrix'], { key: true });
   for (const [axis, values] of matrix.axes) {
     if (Array.isArray(values) && values.length === 0) {
       error(
@@ -213,6 +212,8 @@ function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
   }
   const legs = countLegs({ axes, include: matrix.include, exclude: matrix.exclude });
   if (legs > maxMatrixLegs) {
+    // Only here: finding a node walks the jobs map, so finding it for every job is quadratic.
+    const at = map.position(['jobs', job.key, 'strategy', 'matrix'], { key: true });
     error(`the matrix of job "${job.key}" has ${legs} legs; at most ${maxMatrixLegs} are allowed`, at);
   }
 }
