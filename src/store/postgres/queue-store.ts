@@ -233,6 +233,11 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
           ]);
           for (const row of rows) stale.add(`${row.seq}:${row.token}`);
         }
+        // The common case, every completion valid and none stale, builds no key per job.
+        if (stale.size === 0 && valid.length === completions.length)
+          return completions.map(
+            ({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }),
+          );
         return completions.map(
           ({ lease }): CompletionResult =>
             stale.has(`${lease.jobId}:${lease.token}`) || jobKey(lease.jobId) === undefined
