@@ -4,6 +4,7 @@ import type { ControlMessage, ResumedLease } from '../protocol/messages.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
+import { RecentCompletions } from './recent-completions.js';
 
 export interface LeaseGuardHandlers {
   /**
@@ -40,8 +41,8 @@ const rememberedCompletions = 10_000;
 export class LeaseGuard {
   private readonly table: LeaseTable<RunnerSession>;
   private readonly sweeper: LeaseSweeper<RunnerSession>;
-  /** jobId → the token its last lease completed under; oldest first, bounded. */
-  private readonly completed = new Map<string, number>();
+  /** jobId → the token its last lease completed under, for the last jobs to complete. */
+  private readonly completed = new RecentCompletions(rememberedCompletions);
   /** Cancels sent for a lease, sent again to the session that resumes it. */
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
 
@@ -77,12 +78,7 @@ export class LeaseGuard {
   /** The job's result is in under `lease`. */
   release(lease: Lease<RunnerSession>): void {
     this.table.release(lease);
-    this.completed.delete(lease.jobId);
-    this.completed.set(lease.jobId, lease.fencingToken);
-    if (this.completed.size > rememberedCompletions) {
-      const oldest = this.completed.keys().next();
-      if (oldest.done !== true) this.completed.delete(oldest.value);
-    }
+    this.completed.add(lease.jobId, lease.fencingToken);
   }
 
   /** Tells the job's runner to stop it; a runner that resumes the lease later is told again. */
