@@ -186,20 +186,43 @@ export class Dispatcher {
   dispatch(): void {
     this.armWakeUp();
     if (!this.registry.anyFree()) return;
-    const { offerTtlMs: ttlMs, clock } = this.options;
-    for (const leg of this.queue.entries(this.noRunnerFor)) {
-      const runner = this.pickRunner(leg);
-      if (!runner) {
-        if (!this.registry.anyFree()) break;
-        continue;
+    if (this.takeHeads())
+      for (const leg of this.queue.entries(this.noRunnerFor)) {
+        const runner = this.pickRunner(leg);
+        if (!runner) {
+          if (!this.registry.anyFree()) break;
+          continue;
+        }
+        this.offer(leg, runner);
       }
-      this.queue.remove(leg.id);
-      moveLeg(leg, 'offered');
-      this.assign(runner, leg.id);
-      this.offers.set(leg.id, { leg, runner, lapsesAt: clock.now() + ttlMs });
-      runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs });
-    }
     this.armLapse();
+  }
+
+  /**
+   * The usual case, one label set queued (and a slot freed as each job ends): offers the queue's head
+   * while a runner takes it, as dispatch's walk would, without the walk's generator, heap and array.
+   * True when the walk is still needed: more label sets, or a head that only the runners that
+   * declined it could take, so the jobs behind it may still be placed.
+   */
+  private takeHeads(): boolean {
+    while (this.queue.groupCount === 1) {
+      if (!this.registry.anyFree()) return false;
+      const leg = this.queue.head();
+      if (leg === undefined) return false;
+      const runner = this.pickRunner(leg);
+      if (runner === undefined) return this.registry.anyFree() && !this.noRunnerFor(leg);
+      this.offer(leg, runner);
+    }
+    return this.queue.groupCount > 0;
+  }
+
+  private offer(leg: Leg, runner: RunnerSession): void {
+    const { offerTtlMs: ttlMs, clock } = this.options;
+    this.queue.remove(leg.id);
+    moveLeg(leg, 'offered');
+    this.assign(runner, leg.id);
+    this.offers.set(leg.id, { leg, runner, lapsesAt: clock.now() + ttlMs });
+    runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs });
   }
 
   /** Arms the one offer timer for the first offer out, unless it is armed or none is out. */

@@ -24,6 +24,23 @@ function setup(agingIntervalMs = minute) {
 }
 
 describe('JobQueue', () => {
+  it('gives as its head the item a walk yields first, over groups and delays, or undefined when none is ready', () => {
+    const { queue, ids, clock } = setup();
+    expect(queue.head()).toBeUndefined();
+    queue.push({ id: 'later', priority: 'critical', notBefore: clock.now() + 1_000 });
+    expect(queue.head()).toBeUndefined();
+    queue.push({ id: 'a1', priority: 'normal', group: 'a' });
+    queue.push({ id: 'b1', priority: 'high', group: 'b' });
+    queue.push({ id: 'a2', priority: 'critical', group: 'a' });
+    expect(queue.head()?.id).toBe(ids()[0]);
+    expect(queue.head()?.id).toBe('a2');
+    queue.remove('a2');
+    expect(queue.head()?.id).toBe('b1');
+    clock.advance(1_000);
+    expect(queue.head()?.id).toBe('later');
+    expect(ids()[0]).toBe('later');
+  });
+
   it('keeps arrival order within a priority', () => {
     const { queue, ids, clock } = setup();
     for (const id of ['a', 'b', 'c']) queue.push({ id, priority: 'normal' });
