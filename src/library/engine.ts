@@ -183,7 +183,7 @@ export class Engine implements AsyncDisposable {
   /** Subscribes to the engine's events; returns the unsubscribe function. */
   onEvent(listener: EngineEventListener): () => void {
     const remove = this.listeners.add(listener);
-    // Listening to the pool makes it build every task's events; do so only while someone listens here.
+    // Only the pool's own events (scaled, worker replaced): the engine tells job events itself.
     this.unsubscribePool ??= this.pool.onPoolLevelEvent((event) => this.listeners.emit(event));
     return () => {
       remove();

@@ -181,7 +181,7 @@ async function applyCalls(
   const ids = [...byJob.keys()];
   const { rows } = await query<{ id: string }>(statements.lockJobs, [ids]);
   if (rows.length === ids.length) {
-    await updateJobRows(query, toUpdates(byJob));
+    await updateJobRows(query, byJob);
     return [];
   }
   // Locked, the jobs found stay so until the commit: a call is checked against them alone.
@@ -195,7 +195,7 @@ async function applyCalls(
       applied.push(updates);
     } else failures.push(new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing.id}`));
   }
-  if (applied.length > 0) await updateJobRows(query, toUpdates(foldByJob(applied)));
+  if (applied.length > 0) await updateJobRows(query, foldByJob(applied));
   return failures;
 }
 
@@ -230,10 +230,4 @@ function folded(earlier: JobPatch, later: JobPatch): JobPatch {
     notBefore: restarts ? later.notBefore : (later.notBefore ?? earlier.notBefore),
     priority: later.priority ?? earlier.priority,
   };
-}
-
-function toUpdates(byJob: Map<JobId, JobPatch>): JobUpdate[] {
-  const updates: JobUpdate[] = [];
-  for (const [id, patch] of byJob) updates.push({ id, patch });
-  return updates;
 }

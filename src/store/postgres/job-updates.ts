@@ -1,11 +1,11 @@
 import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
-import type { JobPatch, JobUpdate } from '../runs.js';
+import type { JobPatch } from '../runs.js';
 import type { Query, Statement } from './database.js';
 
 /**
- * Job updates as one statement per batch of distinct jobs: the patches go as parallel arrays, one
- * row of `u` per job. A patch with an attempt starts that attempt, so the previous one's times and
+ * Job updates as one statement per batch of distinct jobs (one UPDATE changes a row once, whatever
+ * number of `u` rows match it): the patches go as parallel arrays, one row of `u` per job. A patch with an attempt starts that attempt, so the previous one's times and
  * reason go; without one, a column the patch leaves out keeps its value. One job's update is the
  * same statement with arrays of one, so the rules above are written once.
  *
@@ -34,53 +34,32 @@ type Value = string | number | null;
 
 /** One job's update; VK_JOB_NOT_FOUND when there is no such job. */
 export async function updateJobRow(query: Query, id: JobId, patch: JobPatch): Promise<void> {
-  const columns = emptyColumns();
-  pushPatch(columns, id, patch);
-  const { rowCount } = await query(updateJobs, columns);
-  if (rowCount === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
+  const changed = await updateJobRows(query, new Map([[id, patch]]));
+  if (changed === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
 }
 
 /**
- * Applies the updates in order and returns how many rows changed. A job that comes up again starts a
- * new statement, since one UPDATE changes a row once whatever number of `u` rows match it; updates of
- * distinct jobs commute, so each statement may apply its rows in any order.
+ * Each job's patch, in one statement (one patch per job: fold a job's patches into one first, as
+ * JobRowWrites does); how many rows changed.
  */
-export async function updateJobRows(query: Query, updates: readonly JobUpdate[]): Promise<number> {
-  let changed = 0;
-  let columns = emptyColumns();
-  let ids = new Set<string>();
-  for (const { id, patch } of updates) {
-    if (ids.has(id)) {
-      changed += (await query(updateJobs, columns)).rowCount ?? 0;
-      columns = emptyColumns();
-      ids = new Set();
-    }
-    ids.add(id);
-    pushPatch(columns, id, patch);
+export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, JobPatch>): Promise<number> {
+  const columns: Value[][] = Array.from({ length: 12 }, () => []);
+  for (const [id, patch] of patches) {
+    const values: Value[] = [
+      id,
+      patch.status ?? null,
+      patch.startedAt ?? null,
+      patch.finishedAt ?? null,
+      patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
+      patch.reason ?? null,
+      patch.attempt ?? null,
+      patch.name ?? null,
+      patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
+      patch.queuedAt ?? null,
+      patch.notBefore ?? null,
+      patch.priority ?? null,
+    ];
+    for (let i = 0; i < values.length; i++) columns[i]?.push(values[i] ?? null);
   }
-  if (ids.size > 0) changed += (await query(updateJobs, columns)).rowCount ?? 0;
-  return changed;
-}
-
-/** The statement's twelve parameters, one array each. */
-function emptyColumns(): Value[][] {
-  return Array.from({ length: 12 }, () => []);
-}
-
-function pushPatch(columns: Value[][], id: JobId, patch: JobPatch): void {
-  const values: Value[] = [
-    id,
-    patch.status ?? null,
-    patch.startedAt ?? null,
-    patch.finishedAt ?? null,
-    patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
-    patch.reason ?? null,
-    patch.attempt ?? null,
-    patch.name ?? null,
-    patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
-    patch.queuedAt ?? null,
-    patch.notBefore ?? null,
-    patch.priority ?? null,
-  ];
-  for (let i = 0; i < values.length; i++) columns[i]?.push(values[i] ?? null);
+  return (await query(updateJobs, columns)).rowCount ?? 0;
 }
