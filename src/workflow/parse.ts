@@ -1,15 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { type Document, isScalar, LineCounter, parseDocument, visit } from 'yaml';
+import { type Document, isScalar, visit } from 'yaml';
 import { ValkyrieError } from '../core/errors.js';
 import { buildWorkflow } from './build-model.js';
 import { type Diagnostic, hasErrors } from './diagnostics.js';
 import type { Workflow } from './model.js';
+import { quickLoad } from './quick-yaml.js';
 import { workflowSchema } from './schema.js';
 import { describeValue, schemaDiagnostics } from './schema-issues.js';
 import { SourceMap } from './source-map.js';
 import { type ValidateOptions, validateWorkflow } from './validate.js';
 import { yamlDiagnostics } from './yaml-diagnostics.js';
+import { type ParsedYaml, parseYaml } from './yaml-document.js';
 
 export interface ParseResult {
   /** Present when there are no errors (warnings allowed). */
@@ -20,12 +22,9 @@ export interface ParseResult {
 
 /** Parses and validates a workflow; every problem is reported, none is thrown. */
 export function parseWorkflow(source: string, path: string, options: ValidateOptions = {}): ParseResult {
-  const { document, lineCounter } = parseYaml(source);
-  if (document.errors.length > 0) {
-    return { diagnostics: yamlDiagnostics(document, lineCounter), source };
-  }
-  const map = new SourceMap(document, lineCounter, source);
-  const data: unknown = document.toJS({ maxAliasCount: 100 });
+  const read = readYaml(source);
+  if ('diagnostics' in read) return { diagnostics: read.diagnostics, source };
+  const { data, map } = read;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     const received = data === null || data === undefined ? 'an empty document' : describeValue(data);
     const message = `a workflow must be a mapping with a "jobs" key, received ${received}`;
@@ -40,6 +39,23 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
   return hasErrors(diagnostics) ? { diagnostics, source } : { workflow, diagnostics, source };
 }
 
+type YamlReading =
+  | { readonly data: unknown; readonly map: SourceMap }
+  | { readonly diagnostics: Diagnostic[] };
+
+/**
+ * The file's data, and a source map to place diagnostics, or the YAML library's diagnostics. Most
+ * files are read by the quick reader; the rest by the library, whose document the map then reuses.
+ */
+function readYaml(source: string): YamlReading {
+  const quick = quickLoad(source);
+  if (quick !== undefined) return { data: quick.data, map: new SourceMap(source) };
+  const parsed = parseYamlOnce(source);
+  const { document, lineCounter } = parsed;
+  if (document.errors.length > 0) return { diagnostics: yamlDiagnostics(document, lineCounter) };
+  return { data: document.toJS({ maxAliasCount: 100 }), map: new SourceMap(source, parsed) };
+}
+
 /**
  * The YAML library checks that keys are unique by comparing each key with every earlier key of its
  * map: quadratic in the size of `jobs`, and the largest single cost of parsing a workflow of 1,000
@@ -47,15 +63,10 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
  * anything wrong is parsed again with its own check, so that its diagnostics are exactly the
  * library's, in its order; that costs a second parse only of files that cannot run.
  */
-function parseYaml(source: string): { document: Document; lineCounter: LineCounter } {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: false });
-  if (document.errors.length === 0 && !hasRepeatedKey(document)) return { document, lineCounter };
-  const checkedLines = new LineCounter();
-  return {
-    document: parseDocument(source, { lineCounter: checkedLines, prettyErrors: false, uniqueKeys: true }),
-    lineCounter: checkedLines,
-  };
+function parseYamlOnce(source: string): ParsedYaml {
+  const parsed = parseYaml(source, { uniqueKeys: false });
+  if (parsed.document.errors.length === 0 && !hasRepeatedKey(parsed.document)) return parsed;
+  return parseYaml(source, { uniqueKeys: true });
 }
 
 /**

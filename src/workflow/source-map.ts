@@ -1,4 +1,5 @@
-import { type Document, isMap, isScalar, isSeq, type LineCounter, type Node, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, type Scalar } from 'yaml';
+import { type ParsedYaml, parseYaml } from './yaml-document.js';
 
 export type YamlPath = readonly (string | number)[];
 
@@ -9,22 +10,26 @@ export interface Position {
 
 /**
  * Maps paths in the parsed workflow back to positions in the file, so every diagnostic can point
- * at the exact key or value it is about.
+ * at the exact key or value it is about. Given no YAML document, it parses the source into one
+ * when first asked for a position: a file read by the quick reader (quick-yaml.ts) that turns out
+ * to have nothing to report never needs one.
  */
 export class SourceMap {
-  private readonly lines: readonly string[];
+  private lines: readonly string[] | undefined;
 
   constructor(
-    private readonly document: Document,
-    private readonly lineCounter: LineCounter,
-    source: string,
-  ) {
-    this.lines = source.split(/\r?\n/);
+    private readonly source: string,
+    private parsed?: ParsedYaml,
+  ) {}
+
+  private yaml(): ParsedYaml {
+    this.parsed ??= parseYaml(this.source, { uniqueKeys: false });
+    return this.parsed;
   }
 
   /** The node at `path`, or the deepest existing ancestor when the path does not exist. */
   private nodeAt(path: YamlPath, wantKey: boolean): Node | undefined {
-    let node: unknown = this.document.contents;
+    let node: unknown = this.yaml().document.contents;
     let found: Node | undefined = isNodeLike(node) ? node : undefined;
     for (const [i, segment] of path.entries()) {
       const last = i === path.length - 1;
@@ -78,11 +83,12 @@ export class SourceMap {
   }
 
   private offsetPosition(offset: number): Position {
-    const { line, col } = this.lineCounter.linePos(offset);
+    const { line, col } = this.yaml().lineCounter.linePos(offset);
     return { line, col };
   }
 
   private indentOfLine(line: number): number {
+    this.lines ??= this.source.split(/\r?\n/);
     const text = this.lines[line - 1] ?? '';
     return text.length - text.trimStart().length;
   }
