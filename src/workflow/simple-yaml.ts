@@ -100,10 +100,9 @@ function flowCollections(item: string): string {
 }
 
 /** Flow collections of scalars, nested up to three deep: `[failure, {exit-codes: [0, 3]}]`. */
-const flowCollection = [1, 2].reduce(
-  (inner) => flowCollections(`(?:${flowScalar}|${inner})`),
-  flowCollections(flowScalar),
-);
+const flowOneDeep = flowCollections(flowScalar);
+const flowTwoDeep = flowCollections(`(?:${flowScalar}|${flowOneDeep})`);
+const flowCollection = flowCollections(`(?:${flowScalar}|${flowTwoDeep})`);
 const key = `(?:${plainKey}|${doubleQuoted}|${singleQuoted})`;
 
 /** Indentation, then any `- `, then `key:` and the spaces after it; the value is what follows. */
