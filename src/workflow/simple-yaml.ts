@@ -52,6 +52,9 @@ export function isSimpleYaml(source: string): boolean {
     } else if (value[0] === '|' || value[0] === '>') {
       if (key === undefined || !blockHeader.test(value)) return false;
       block = { keyIndent: indent + dashes.length, bodyIndent: undefined };
+    } else if (value[0] === '[' || value[0] === '{') {
+      const end = flowCollectionEnd(value, 0, 1);
+      if (end < 0 || !commentOrNothing.test(value.slice(end))) return false;
     } else if (!valueByFirstCharacter(value).test(value)) {
       return false;
     }
@@ -65,9 +68,6 @@ function valueByFirstCharacter(value: string): RegExp {
       return doubleQuotedValue;
     case "'":
       return singleQuotedValue;
-    case '[':
-    case '{':
-      return flowValue;
     default:
       return plainScalarValue;
   }
@@ -91,18 +91,53 @@ const plainValue = String.raw`(?:[^\s\-?:,[\]{}#&*!|>'"%@\x60]|[-?:][^\s,[\]{}])
 const flowPlain = String.raw`(?:[^\s\-?:,[\]{}#&*!|>'"%@\x60]|[-?:][^\s,[\]{}])(?:[^\t:#,[\]{}]|:(?=[^\s,[\]{}])|(?<=[^\s])#)*(?<![\s:])`;
 const flowScalar = `(?:${flowPlain}|${doubleQuoted}|${singleQuoted})`;
 
-/** A flow sequence or mapping on one line whose entries are `item`s (a mapping's keys, scalars). */
-function flowCollections(item: string): string {
-  const pair = `${flowScalar}: +${item}`;
-  const sequence = String.raw`\[ *(?:${item}(?: *, *${item})* *,?)? *\]`;
-  const mapping = String.raw`\{ *(?:${pair}(?: *, *${pair})* *,?)? *\}`;
-  return `${sequence}|${mapping}`;
+const flowScalarHere = new RegExp(flowScalar, 'y');
+const spacesHere = / */y;
+const pairColonHere = /: +/y;
+const maxFlowDepth = 3;
+
+/**
+ * Where the flow sequence or mapping that opens at `at` ends (the index after its bracket), or -1
+ * when it is not one on this line: entries are scalars or collections nested at most three deep, a
+ * mapping's keys are scalars followed by `: `. A grammar too small to need more than this; a regular
+ * expression for it (the nesting spelled out) was 29 KB, and compiling it cost 20 ms at start-up.
+ */
+function flowCollectionEnd(text: string, at: number, depth: number): number {
+  const close = text[at] === '[' ? ']' : '}';
+  let i = skipSpaces(text, at + 1);
+  while (text[i] !== close) {
+    if (close === '}') {
+      i = match(flowScalarHere, text, i);
+      if (i < 0) return -1;
+      i = match(pairColonHere, text, i);
+      if (i < 0) return -1;
+    }
+    i = flowEntryEnd(text, i, depth);
+    if (i < 0) return -1;
+    i = skipSpaces(text, i);
+    if (text[i] === ',') i = skipSpaces(text, i + 1);
+    else if (text[i] !== close) return -1;
+  }
+  return i + 1;
 }
 
-/** Flow collections of scalars, nested up to three deep: `[failure, {exit-codes: [0, 3]}]`. */
-const flowOneDeep = flowCollections(flowScalar);
-const flowTwoDeep = flowCollections(`(?:${flowScalar}|${flowOneDeep})`);
-const flowCollection = flowCollections(`(?:${flowScalar}|${flowTwoDeep})`);
+/** Where the scalar or the nested collection at `at` ends, or -1. */
+function flowEntryEnd(text: string, at: number, depth: number): number {
+  if (text[at] !== '[' && text[at] !== '{') return match(flowScalarHere, text, at);
+  return depth < maxFlowDepth ? flowCollectionEnd(text, at, depth + 1) : -1;
+}
+
+/** The index after `pattern` matched at `at`, or -1. */
+function match(pattern: RegExp, text: string, at: number): number {
+  if (at < 0) return -1;
+  pattern.lastIndex = at;
+  return pattern.test(text) ? pattern.lastIndex : -1;
+}
+
+function skipSpaces(text: string, at: number): number {
+  return match(spacesHere, text, at);
+}
+
 const key = `(?:${plainKey}|${doubleQuoted}|${singleQuoted})`;
 
 /** Indentation, then any `- `, then `key:` and the spaces after it; the value is what follows. */
@@ -111,7 +146,7 @@ const lineStart = new RegExp(`^ *((?:- +)*)(?:(${key}):(?= |$) *)?`);
 const valueThenComment = (pattern: string) => new RegExp(`^(?:${pattern})(?: +#.*)? *$`);
 const doubleQuotedValue = valueThenComment(doubleQuoted);
 const singleQuotedValue = valueThenComment(singleQuoted);
-const flowValue = valueThenComment(flowCollection);
+const commentOrNothing = /^(?: +#.*)? *$/;
 const plainScalarValue = valueThenComment(plainValue);
 const blockHeader = /^[|>][-+]? *$/;
 /** js-yaml names a null key "null" where `yaml` names it "". */
