@@ -276,6 +276,66 @@ export function queueCountsContract(make: StoresFactory): void {
     });
   });
 
+  describe('a job named twice in one batch', () => {
+    it('settles it once, by its first completion, and reports the second as stale, as two calls would', async () => {
+      const { queue } = await open();
+      await queue.enqueue(jobs('a', 2));
+      const [first, other] = await claim(queue);
+      if (first === undefined || other === undefined) throw new Error('no leases');
+      const results = await queue.complete([
+        { lease: first, outcome: { kind: 'succeeded', result: 1 } },
+        { lease: other, outcome: { kind: 'succeeded', result: 2 } },
+        { lease: first, outcome: { kind: 'failed', error: 'again' } },
+      ]);
+      expect(results).toEqual([
+        { kind: 'completed', jobId: first.jobId },
+        { kind: 'completed', jobId: other.jobId },
+        { kind: 'stale', jobId: first.jobId, token: first.token },
+      ]);
+      expect(await queue.getJob(first.jobId)).toMatchObject({
+        state: 'succeeded',
+        outcome: { kind: 'succeeded', result: 1 },
+      });
+      expect((await queue.staleWrites()).map((write) => [write.jobId, write.action])).toEqual([
+        [first.jobId, 'complete'],
+      ]);
+    });
+
+    it('lets a later completion of a job settle it when an earlier one in the batch was stale', async () => {
+      const { queue } = await open();
+      await queue.enqueue(jobs('a', 1));
+      const [lease] = await claim(queue);
+      if (lease === undefined) throw new Error('no lease');
+      const old = { jobId: lease.jobId, token: lease.token - 1 };
+      const results = await queue.complete([
+        { lease: old, outcome: { kind: 'failed', error: 'late' } },
+        { lease, outcome: { kind: 'succeeded', result: 'current' } },
+      ]);
+      expect(results).toEqual([
+        { kind: 'stale', jobId: lease.jobId, token: old.token },
+        { kind: 'completed', jobId: lease.jobId },
+      ]);
+      expect(await queue.getJob(lease.jobId)).toMatchObject({
+        outcome: { kind: 'succeeded', result: 'current' },
+      });
+    });
+
+    it('releases it once, by its first release, and reports the second as stale, as two calls would', async () => {
+      const { queue, clock } = await open();
+      await queue.enqueue(jobs('a', 1));
+      const [lease] = await claim(queue);
+      if (lease === undefined) throw new Error('no lease');
+      const results = await queue.release([{ lease, notBefore: clock.now() + 500 }, { lease }]);
+      expect(results).toEqual([
+        { kind: 'released', jobId: lease.jobId },
+        { kind: 'stale', jobId: lease.jobId, token: lease.token },
+      ]);
+      expect(await claim(queue)).toEqual([]);
+      clock.advance(500);
+      expect((await claim(queue)).map((again) => again.jobId)).toEqual([lease.jobId]);
+    });
+  });
+
   describe('outcome JSON', () => {
     it("writes a completion's outcome JSON when given, without encoding the outcome again", async () => {
       const { queue } = await open();

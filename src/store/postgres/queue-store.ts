@@ -34,6 +34,7 @@ import { WorkSignal } from '../work-signal.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { toStoreError } from './errors.js';
+import { occurrenceRounds, type Placed } from './occurrence-rounds.js';
 import { QueueListener, queueChannelSql } from './queue-listener.js';
 
 type Row = QueueRow<string>;
@@ -218,63 +219,68 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
   }
 
   complete(completions: readonly Completion[]): Promise<CompletionResult[]> {
+    const rounds = occurrenceRounds(completions);
     return this.#db.write(
       'complete queue jobs',
       async (query) => {
-        const valid = completions.filter(({ lease }) => jobKey(lease.jobId) !== undefined);
-        const stale = new Set<string>();
-        if (valid.length > 0) {
-          const { rows } = await query<{ seq: string; token: string }>(statements.complete, [
-            integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
-            integerArrayLiteral(valid.map(({ lease }) => lease.token)),
-            textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
-            textArrayLiteral(valid.map(outcomeText)),
-            this.#options.clock.now(),
-          ]);
-          for (const row of rows) stale.add(`${row.seq}:${row.token}`);
-        }
-        // The common case, every completion valid and none stale, builds no key per job.
-        if (stale.size === 0 && valid.length === completions.length)
-          return completions.map(
-            ({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }),
-          );
+        const stale = new Set<number>();
+        for (const round of rounds) await this.#completeRound(query, round, stale);
         return completions.map(
-          ({ lease }): CompletionResult =>
-            stale.has(`${lease.jobId}:${lease.token}`) || jobKey(lease.jobId) === undefined
+          ({ lease }, i): CompletionResult =>
+            stale.has(i)
               ? { kind: 'stale', jobId: lease.jobId, token: lease.token }
               : { kind: 'completed', jobId: lease.jobId },
         );
       },
-      { lane: 'completions' },
+      { lane: 'completions', atomic: rounds.length > 1 },
     );
   }
 
+  /** Settles a round (each job named once), adding the indices of stale completions to `stale`. */
+  async #completeRound(
+    query: Query,
+    round: readonly Placed<Completion>[],
+    stale: Set<number>,
+  ): Promise<void> {
+    const valid: Completion[] = [];
+    for (const { index, write } of round) {
+      if (jobKey(write.lease.jobId) === undefined) stale.add(index);
+      else valid.push(write);
+    }
+    if (valid.length === 0) return;
+    const { rows } = await query<{ seq: string; token: string }>(statements.complete, [
+      integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
+      integerArrayLiteral(valid.map(({ lease }) => lease.token)),
+      textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
+      textArrayLiteral(valid.map(outcomeText)),
+      this.#options.clock.now(),
+    ]);
+    // The common case, none stale, builds no key per job.
+    if (rows.length === 0) return;
+    const refused = new Set(rows.map((row) => `${row.seq}:${row.token}`));
+    for (const { index, write } of round) {
+      if (refused.has(`${write.lease.jobId}:${write.lease.token}`)) stale.add(index);
+    }
+  }
+
   async release(releases: readonly Release[]): Promise<ReleaseResult[]> {
-    const notBefore = releases.map((release, i) => releaseNotBefore(release.notBefore, i));
+    const placed = releases.map((release, i) => ({
+      ...release,
+      notBefore: releaseNotBefore(release.notBefore, i),
+    }));
     const results = await this.#db.write(
       'release queue jobs',
       async (query) => {
-        const valid = releases.flatMap(({ lease }, i) =>
-          jobKey(lease.jobId) === undefined ? [] : [{ lease, notBefore: notBefore[i] ?? null }],
-        );
-        const stale = new Set<string>();
-        if (valid.length > 0) {
-          const { rows } = await query<{ seq: string; token: string }>(statements.release, [
-            integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
-            integerArrayLiteral(valid.map(({ lease }) => lease.token)),
-            integerArrayLiteral(valid.map((release) => release.notBefore)),
-            this.#options.clock.now(),
-            this.#options.agingIntervalMs,
-            priorities,
-            priorities.indexOf(defaultPriority),
-          ]);
-          for (const row of rows) stale.add(`${row.seq}:${row.token}`);
-          // Other processes' waiters look again; delivered on commit.
-          if (rows.length < valid.length) await query(statements.notify, []);
+        const stale = new Set<number>();
+        let released = false;
+        for (const round of occurrenceRounds(placed)) {
+          released = (await this.#releaseRound(query, round, stale)) || released;
         }
+        // Other processes' waiters look again; delivered on commit.
+        if (released) await query(statements.notify, []);
         return releases.map(
-          ({ lease }): ReleaseResult =>
-            stale.has(`${lease.jobId}:${lease.token}`) || jobKey(lease.jobId) === undefined
+          ({ lease }, i): ReleaseResult =>
+            stale.has(i)
               ? { kind: 'stale', jobId: lease.jobId, token: lease.token }
               : { kind: 'released', jobId: lease.jobId },
         );
@@ -283,6 +289,37 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     );
     if (results.some((result) => result.kind === 'released')) this.#work.wake();
     return results;
+  }
+
+  /**
+   * Releases a round (each job named once), adding the indices of stale releases to `stale`; true
+   * when it released any job.
+   */
+  async #releaseRound(
+    query: Query,
+    round: readonly Placed<{ readonly lease: LeaseRef; readonly notBefore: number | null }>[],
+    stale: Set<number>,
+  ): Promise<boolean> {
+    const valid = round.filter(({ index, write }) => {
+      if (jobKey(write.lease.jobId) !== undefined) return true;
+      stale.add(index);
+      return false;
+    });
+    if (valid.length === 0) return false;
+    const { rows } = await query<{ seq: string; token: string }>(statements.release, [
+      integerArrayLiteral(valid.map(({ write }) => write.lease.jobId)),
+      integerArrayLiteral(valid.map(({ write }) => write.lease.token)),
+      integerArrayLiteral(valid.map(({ write }) => write.notBefore)),
+      this.#options.clock.now(),
+      this.#options.agingIntervalMs,
+      priorities,
+      priorities.indexOf(defaultPriority),
+    ]);
+    const refused = new Set(rows.map((row) => `${row.seq}:${row.token}`));
+    for (const { index, write } of valid) {
+      if (refused.has(`${write.lease.jobId}:${write.lease.token}`)) stale.add(index);
+    }
+    return rows.length < valid.length;
   }
 
   expireLeases(): Promise<ExpiredLease[]> {
