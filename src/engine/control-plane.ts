@@ -109,6 +109,15 @@ export class ControlPlane {
     return this.dispatcher.setRunnerMode(runnerId, mode);
   }
 
+  /**
+   * Runner `runnerId`'s credential was revoked and its sessions here are closed (the protocol
+   * endpoints close them first). A closed runner with an identity keeps its leases until their TTL,
+   * in case it comes back; this one cannot, so its jobs follow their `on-runner-lost:` policy now.
+   */
+  runnerRevoked(runnerId: string, reason: string): void {
+    this.leases.runnerRevoked(runnerId, this.dispatcher.takeDetached(runnerId), reason);
+  }
+
   forgetRunners(closedBefore: number): void {
     this.dispatcher.forgetRunners(closedBefore);
   }

@@ -115,6 +115,11 @@ export class Dispatcher {
   }
 
   /** Draining and maintenance runners get no new offers. False when no runner has that id. */
+  /** The jobs the closed sessions of runner `runnerId` held leases on; the list is emptied. */
+  takeDetached(runnerId: string): string[] {
+    return this.registry.takeDetached(runnerId);
+  }
+
   setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
     if (!this.registry.setMode(runnerId, mode)) return false;
     this.dispatch();

@@ -101,6 +101,20 @@ export class LeaseGuard {
   }
 
   /**
+   * The credential of runner `runnerId` was revoked, and its sessions are closed: it can never report
+   * again, so the jobs of `jobIds` it still holds leases on have lost their runner now rather than
+   * at the end of their TTL.
+   */
+  runnerRevoked(runnerId: string, jobIds: readonly string[], reason: string): void {
+    for (const jobId of jobIds) {
+      const lease = this.table.get(jobId);
+      if (lease?.holder.runnerId !== runnerId) continue;
+      this.table.release(lease);
+      this.handlers.lost(jobId, `runner_lost: ${reason}`);
+    }
+  }
+
+  /**
    * `runner` registered on a new session. Each resumed lease still current and held by the same
    * runner moves to it; a resumed lease that is not is refused (the runner cancels that job), unless
    * its completion is in already. A job an earlier session of the runner held (`detached`) that it

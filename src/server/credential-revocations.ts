@@ -30,6 +30,8 @@ export class CredentialRevocations {
     private readonly endpoints: () => readonly CredentialSessions[],
     /** Removes the runner of a revoked credential (its id) from the fleet's list. */
     private readonly forgetRunner: (runnerId: string) => Promise<void>,
+    /** The runner of a revoked credential, its sessions here closed, loses the jobs it held leases on. */
+    private readonly loseJobs: (runnerId: string, why: string) => void,
     intervalMs: number,
     logError: (error: unknown) => void,
   ) {
@@ -44,11 +46,15 @@ export class CredentialRevocations {
     return this.polls.stop();
   }
 
-  /** `credentialId` was revoked just now: ends its sessions here; how many there were. */
+  /**
+   * `credentialId` was revoked just now: ends its sessions here, and the jobs its runner held leases
+   * on here follow their `on-runner-lost:` policy at once; how many sessions there were.
+   */
   revoked(credentialId: string): number {
     const why = `credential ${credentialId} was revoked`;
     let ended = 0;
     for (const endpoint of this.endpoints()) ended += endpoint.revoke(credentialId, why);
+    this.loseJobs(credentialId, why);
     return ended;
   }
 

@@ -133,6 +133,7 @@ export class ValkyrieServer implements AsyncDisposable {
         stores.tokens,
         () => endpoints,
         (runnerId) => directory.forget(runnerId),
+        (runnerId, why) => controlPlane.runnerRevoked(runnerId, why),
         options.runnerSyncIntervalMs ?? 1_000,
         logError,
       );
