@@ -2,6 +2,7 @@ import { isTerminal } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { LogLine } from '../store/logs.js';
 import type { JobAttemptRecord, JobRecord, RunRecord, RunStore, StepRecord } from '../store/runs.js';
+import { PendingLines } from './pending-lines.js';
 import {
   endedJobQueuedOf,
   jobCompletedOf,
@@ -35,7 +36,7 @@ export class StoredJobTimeline {
   /** The attempt being told; the ones before it were told to their retry. */
   #attempt = 1;
   /** Lines read but not told yet: their step's start was not read yet (or their attempt's end, for step -1). */
-  #pending: LogLine[] = [];
+  readonly #pending = new PendingLines();
   #ended: readonly JobAttemptRecord[] = [];
   /** The job's attempt when its ended attempts were last read. */
   #endedReadAt = 1;
@@ -62,7 +63,7 @@ export class StoredJobTimeline {
 
   /** Lines of a job this round's read of jobs did not have yet (added since): told with it later. */
   keep(lines: readonly LogLine[]): void {
-    if (!this.#done) this.#pending.push(...lines);
+    if (!this.#done) this.#pending.add(lines);
   }
 
   /**
@@ -75,7 +76,7 @@ export class StoredJobTimeline {
     steps: readonly StepRecord[],
     lines: readonly LogLine[],
   ): RunEvent[] {
-    this.#pending.push(...lines);
+    this.#pending.add(lines);
     const events: RunEvent[] = [];
     const current = job.attempt ?? 1;
     while (!this.#done && this.#attempt <= current) {
@@ -126,7 +127,7 @@ export class StoredJobTimeline {
     this.#tellRest(job, attempt, out);
     out.push(jobCompletedOf(job, job.status, run));
     this.#done = true;
-    this.#pending = [];
+    this.#pending.clear();
   }
 
   /**
@@ -146,12 +147,8 @@ export class StoredJobTimeline {
       const key = `${attempt}#${step.index}.${step.attempt ?? 1}`;
       if (step.startedAt !== undefined && this.#first(`step started ${key}`))
         out.push(stepStartedOf(step, job, run));
-      this.#tellLines(
-        job,
-        out,
-        (line) => line.stepIndex === step.index && (line.attempt ?? 1) === (step.attempt ?? 1),
-        attempt,
-      );
+      for (const line of this.#pending.takeStep(attempt, step.index, step.attempt ?? 1))
+        out.push(logEventOf(line, job.name));
       const done = stepCompletedOf(step, job);
       if (done === undefined) {
         if (over) continue;
@@ -164,16 +161,7 @@ export class StoredJobTimeline {
 
   /** At an attempt's end: its lines left (the job's own, and any whose step was never stored). */
   #tellRest(job: JobRecord, attempt: number, out: RunEvent[]) {
-    this.#tellLines(job, out, () => true, attempt);
-  }
-
-  #tellLines(job: JobRecord, out: RunEvent[], of: (line: LogLine) => boolean, attempt: number) {
-    const kept: LogLine[] = [];
-    for (const line of this.#pending) {
-      if ((line.jobAttempt ?? 1) === attempt && of(line)) out.push(logEventOf(line, job.name));
-      else kept.push(line);
-    }
-    this.#pending = kept;
+    for (const line of this.#pending.takeAttempt(attempt)) out.push(logEventOf(line, job.name));
   }
 
   #first(key: string): boolean {

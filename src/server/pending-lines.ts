@@ -1,0 +1,53 @@
+import type { LogLine } from '../store/logs.js';
+
+/**
+ * Log lines read but not told yet, grouped by job attempt, step and step attempt: telling a step's
+ * lines takes its group, where a scan of every pending line per step cost steps × lines for a job
+ * with a large log. Lines keep their order within a group, and across groups when an attempt's
+ * leftovers are taken together.
+ */
+export class PendingLines {
+  /** Each line with its place in arrival order, by group key. */
+  #groups = new Map<string, { readonly seq: number; readonly line: LogLine }[]>();
+  #arrived = 0;
+
+  add(lines: readonly LogLine[]): void {
+    for (const line of lines) {
+      const key = groupKey(line.jobAttempt ?? 1, line.stepIndex, line.attempt ?? 1);
+      let group = this.#groups.get(key);
+      if (group === undefined) {
+        group = [];
+        this.#groups.set(key, group);
+      }
+      group.push({ seq: this.#arrived++, line });
+    }
+  }
+
+  /** The lines of one step attempt of job attempt `jobAttempt`, in order; they are no longer pending. */
+  takeStep(jobAttempt: number, stepIndex: number, stepAttempt: number): LogLine[] {
+    const key = groupKey(jobAttempt, stepIndex, stepAttempt);
+    const group = this.#groups.get(key);
+    if (group === undefined) return [];
+    this.#groups.delete(key);
+    return group.map(({ line }) => line);
+  }
+
+  /** Every pending line of job attempt `jobAttempt`, in arrival order; they are no longer pending. */
+  takeAttempt(jobAttempt: number): LogLine[] {
+    const taken: { readonly seq: number; readonly line: LogLine }[] = [];
+    for (const [key, group] of this.#groups) {
+      if (!key.startsWith(`${jobAttempt}:`)) continue;
+      taken.push(...group);
+      this.#groups.delete(key);
+    }
+    return taken.sort((a, b) => a.seq - b.seq).map(({ line }) => line);
+  }
+
+  clear(): void {
+    this.#groups.clear();
+  }
+}
+
+function groupKey(jobAttempt: number, stepIndex: number, stepAttempt: number): string {
+  return `${jobAttempt}:${stepIndex}:${stepAttempt}`;
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { asJobId, asRunId } from '../../src/core/ids.js';
+import { PendingLines } from '../../src/server/pending-lines.js';
+import type { LogLine } from '../../src/store/logs.js';
+
+const line = (text: string, stepIndex: number, jobAttempt?: number, attempt?: number): LogLine => ({
+  runId: asRunId('1'),
+  jobId: asJobId('1.1'),
+  stepIndex,
+  stream: 'stdout',
+  text,
+  at: 1,
+  ...(jobAttempt === undefined ? {} : { jobAttempt }),
+  ...(attempt === undefined ? {} : { attempt }),
+});
+const texts = (lines: readonly LogLine[]) => lines.map((taken) => taken.text);
+
+describe('PendingLines', () => {
+  it("takes one step attempt's lines in order, and only once", () => {
+    const pending = new PendingLines();
+    pending.add([
+      line('a1', 0),
+      line('b1', 1),
+      line('a2', 0),
+      line('a-retry', 0, 1, 2),
+      line('a-job2', 0, 2),
+    ]);
+    pending.add([line('a3', 0)]);
+    expect(texts(pending.takeStep(1, 0, 1))).toEqual(['a1', 'a2', 'a3']);
+    expect(pending.takeStep(1, 0, 1)).toEqual([]);
+    expect(texts(pending.takeStep(1, 0, 2))).toEqual(['a-retry']);
+    expect(texts(pending.takeStep(2, 0, 1))).toEqual(['a-job2']);
+  });
+
+  it("takes what is left of a job attempt in arrival order across steps, leaving other attempts' lines", () => {
+    const pending = new PendingLines();
+    pending.add([line('job', -1), line('s2', 2), line('other attempt', 3, 11), line('s0', 0)]);
+    pending.add([line('job again', -1), line('s2 again', 2)]);
+    expect(texts(pending.takeAttempt(1))).toEqual(['job', 's2', 's0', 'job again', 's2 again']);
+    expect(pending.takeAttempt(1)).toEqual([]);
+    expect(texts(pending.takeAttempt(11))).toEqual(['other attempt']);
+  });
+
+  it('forgets everything on clear', () => {
+    const pending = new PendingLines();
+    pending.add([line('x', 0)]);
+    pending.clear();
+    expect(pending.takeAttempt(1)).toEqual([]);
+  });
+});
