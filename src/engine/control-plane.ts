@@ -118,6 +118,11 @@ export class ControlPlane {
     this.leases.runnerRevoked(runnerId, this.dispatcher.takeDetached(runnerId), reason);
   }
 
+  /** The runners that disconnected from here holding leases they may come back to resume. */
+  runnersWithDetachedLeases(): string[] {
+    return this.dispatcher.runnersWithDetachedJobs();
+  }
+
   forgetRunners(closedBefore: number): void {
     this.dispatcher.forgetRunners(closedBefore);
   }

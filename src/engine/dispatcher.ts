@@ -115,6 +115,11 @@ export class Dispatcher {
   }
 
   /** Draining and maintenance runners get no new offers. False when no runner has that id. */
+  /** The runners whose closed sessions held leases on jobs they have not resumed. */
+  runnersWithDetachedJobs(): string[] {
+    return this.registry.withDetachedJobs();
+  }
+
   /** The jobs the closed sessions of runner `runnerId` held leases on; the list is emptied. */
   takeDetached(runnerId: string): string[] {
     return this.registry.takeDetached(runnerId);

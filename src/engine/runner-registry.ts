@@ -126,6 +126,13 @@ export class RunnerRegistry {
     if (record !== undefined) record.detached.push(...leased);
   }
 
+  /** The runners with jobs detached from their closed sessions. */
+  withDetachedJobs(): string[] {
+    const ids: string[] = [];
+    for (const [runnerId, record] of this.records) if (record.detached.length > 0) ids.push(runnerId);
+    return ids;
+  }
+
   /** The jobs detached from the runner's earlier sessions; the list is emptied. */
   takeDetached(runnerId: string): string[] {
     const record = this.records.get(runnerId);

@@ -12,15 +12,24 @@ export interface CredentialSessions {
   revoke(credentialId: string, why: string): number;
 }
 
+/** What the control plane of this replica does with the leases of a runner whose credential was revoked. */
+export interface RevokedRunnerLeases {
+  /** The runner, its sessions here closed, loses the jobs it held leases on here. */
+  runnerRevoked(runnerId: string, why: string): void;
+  /** The runners that left this replica holding leases they may come back to resume. */
+  runnersWithDetachedLeases(): readonly string[];
+}
+
 /**
  * Ends the runner protocol sessions of revoked credentials, so that a runner whose credential is
  * revoked gets no further offer and cannot report again, whichever replica it is connected to. The
  * replica that revokes a credential ends its sessions at once (`revoked`). Every `intervalMs` each
- * replica also asks the store, in one read, which of the credentials it holds sessions of are revoked,
- * and ends theirs: a revocation made on another replica reaches a runner within one interval and
- * that read, as does one that raced with the runner's connecting here. Ending a session is what a
- * dropped connection does to the control plane: unanswered offers go back to the queue, and leases
- * run out their TTL. Lifecycle: `start()` once; `stop()` (idempotent) before the store closes.
+ * replica also asks the store, in one read, which of the credentials it holds sessions or leases of
+ * are revoked, and ends theirs: a revocation made on another replica reaches a runner within one
+ * interval and that read, as does one that raced with the runner's connecting here. Unanswered
+ * offers go back to the queue, as for a dropped connection; the jobs the runner held leases on here
+ * follow `on-runner-lost:` at once, where a dropped connection's wait out their TTL for the runner to
+ * come back. Lifecycle: `start()` once; `stop()` (idempotent) before the store closes.
  */
 export class CredentialRevocations {
   private readonly polls: PeriodicTask;
@@ -30,8 +39,7 @@ export class CredentialRevocations {
     private readonly endpoints: () => readonly CredentialSessions[],
     /** Removes the runner of a revoked credential (its id) from the fleet's list. */
     private readonly forgetRunner: (runnerId: string) => Promise<void>,
-    /** The runner of a revoked credential, its sessions here closed, loses the jobs it held leases on. */
-    private readonly loseJobs: (runnerId: string, why: string) => void,
+    private readonly leases: RevokedRunnerLeases,
     intervalMs: number,
     logError: (error: unknown) => void,
   ) {
@@ -54,13 +62,14 @@ export class CredentialRevocations {
     const why = `credential ${credentialId} was revoked`;
     let ended = 0;
     for (const endpoint of this.endpoints()) ended += endpoint.revoke(credentialId, why);
-    this.loseJobs(credentialId, why);
+    this.leases.runnerRevoked(credentialId, why);
     return ended;
   }
 
   /** Ends the sessions here of credentials revoked anywhere; resolves with those credentials. */
   async sweep(): Promise<string[]> {
-    const held = new Set<string>();
+    // A runner's id is its credential's: one that left holding leases is checked as one connected is.
+    const held = new Set<string>(this.leases.runnersWithDetachedLeases());
     for (const endpoint of this.endpoints()) for (const id of endpoint.principals()) held.add(id);
     if (held.size === 0) return [];
     const revoked = [...(await this.tokens.revoked([...held]))];

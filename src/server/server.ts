@@ -133,7 +133,7 @@ export class ValkyrieServer implements AsyncDisposable {
         stores.tokens,
         () => endpoints,
         (runnerId) => directory.forget(runnerId),
-        (runnerId, why) => controlPlane.runnerRevoked(runnerId, why),
+        controlPlane,
         options.runnerSyncIntervalMs ?? 1_000,
         logError,
       );

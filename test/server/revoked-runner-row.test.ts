@@ -71,7 +71,7 @@ describe('a runner whose credential another replica revoked', () => {
       stores.tokens,
       () => [sessions],
       (runnerId) => directory.forget(runnerId),
-      () => {},
+      { runnerRevoked: () => {}, runnersWithDetachedLeases: () => [] },
       60_000,
       (e) => {
         throw e;
