@@ -9,11 +9,11 @@
  * - `- ` any number of times, then `key:` with an optional value, or (after at least one `- `)
  *   a value alone; then an optional comment.
  *
- * Keys are plain words other than null, or quoted on one line. A value is a plain scalar on one
- * line, a quoted one closed on its line, flow collections of such scalars on one line, or a block
- * scalar header (`|`, `>`, with an optional chomping indicator) whose body, the lines indented
- * deeper than its key, may hold anything. Indentation is spaces. Anything else sends the file to
- * the `yaml` library, which costs only time.
+ * Keys, in flow mappings too, are plain words other than null, or quoted on one line. A value is a
+ * plain scalar on one line, a quoted one closed on its line, flow collections of such scalars on
+ * one line, or a block scalar header (`|`, `>`, with an optional chomping indicator) whose body,
+ * the lines indented deeper than its key, may hold anything. Indentation is spaces. Anything else
+ * sends the file to the `yaml` library, which costs only time.
  */
 export function isSimpleYaml(source: string): boolean {
   // A lone carriage return; spaces that end the file with no line break (the readers disagree on
@@ -79,7 +79,8 @@ function leadingSpaces(line: string): number {
   return count;
 }
 
-const doubleQuoted = String.raw`"(?:[^"\\\t]|\\(?:["\\/0abtnvfreN_LP ]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}))*"`;
+/** `\U` only up to U+10FFFF: js-yaml reads a larger one as garbage where `yaml` reports an error. */
+const doubleQuoted = String.raw`"(?:[^"\\\t]|\\(?:["\\/0abtnvfreN_LP ]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U(?:000[0-9A-Fa-f]|0010)[0-9A-Fa-f]{4}))*"`;
 const singleQuoted = String.raw`'(?:[^'\t]|'')*'`;
 const plainKey = `[A-Za-z0-9_$][A-Za-z0-9_.$/-]*(?: [A-Za-z0-9_.$/-]+)*`;
 /**
@@ -107,8 +108,9 @@ function flowCollectionEnd(text: string, at: number, depth: number): number {
   let i = skipSpaces(text, at + 1);
   while (text[i] !== close) {
     if (close === '}') {
+      const keyStart = i;
       i = match(flowScalarHere, text, i);
-      if (i < 0) return -1;
+      if (i < 0 || nullKey.test(text.slice(keyStart, i))) return -1;
       i = match(pairColonHere, text, i);
       if (i < 0) return -1;
     }
@@ -150,4 +152,4 @@ const commentOrNothing = /^(?: +#.*)? *$/;
 const plainScalarValue = valueThenComment(plainValue);
 const blockHeader = /^[|>][-+]? *$/;
 /** js-yaml names a null key "null" where `yaml` names it "". */
-const nullKey = /^(?:null|Null|NULL)$/;
+const nullKey = /^(?:~|null|Null|NULL)$/;

@@ -66,7 +66,9 @@ describe('quickLoad', () => {
     for (const value of scalars) {
       for (const source of [
         `v: ${value}\n`,
-        `[${value}]\n`,
+        `v: [${value}]\n`,
+        `v: {${value}: 1}\n`,
+        `v: [{${value}: [${value}]}]\n`,
         `- ${value}\n`,
         `v: "${value}"\n`,
         `${value}: v\n`,
@@ -131,13 +133,31 @@ describe('quickLoad', () => {
       '# only a comment\n',
       '---\na: 1\n...\n',
       'a: ! 5\n',
+      'a: "\\U0010FFFF \\U0001F600 \\u00e9"\n',
+      'a: "\\U00110000"\n',
+      '"\\UFFFFFFFF": 1\n',
     ];
     for (const source of sources) expectAgreement(source);
   });
 
   it('agrees with the library on random documents and on random damage to them', () => {
     const key = fc.oneof(
-      fc.constantFrom('a', 'on', 'jobs', 'run', '1', 'true', 'x y', 'k-1', '"q"', "'s'", '"null"'),
+      fc.constantFrom(
+        'a',
+        'on',
+        'jobs',
+        'run',
+        '1',
+        'true',
+        'x y',
+        'k-1',
+        '"q"',
+        "'s'",
+        '"null"',
+        'null',
+        '~',
+        '"\\U00110000"',
+      ),
       fc.stringMatching(/^[a-z][a-z0-9_-]{0,6}$/),
     );
     const scalar = fc.oneof(
@@ -146,6 +166,7 @@ describe('quickLoad', () => {
       ),
       fc.string({ maxLength: 8 }).map((text) => JSON.stringify(text)),
       fc.string({ maxLength: 8 }).map((text) => `'${text.replaceAll("'", "''")}'`),
+      fc.constantFrom('"\\U0001F600"', '"\\U00110000"', '"\\x41\\u00e9"'),
     );
     const indented = (text: string) => text.replaceAll('\n', '\n  ');
     const pairs = (list: [string, string][]) =>
