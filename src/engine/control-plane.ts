@@ -118,9 +118,15 @@ export class ControlPlane {
     this.leases.runnerRevoked(runnerId, this.dispatcher.takeDetached(runnerId), reason);
   }
 
-  /** The runners that disconnected from here holding leases they may come back to resume. */
+  /**
+   * The runners that disconnected from here holding leases still current, which they may come back
+   * to resume; not those whose leases have all expired or settled since.
+   */
   runnersWithDetachedLeases(): string[] {
-    return this.dispatcher.runnersWithDetachedJobs();
+    return this.dispatcher
+      .detachedJobs()
+      .filter(([runnerId, jobIds]) => jobIds.some((jobId) => this.leases.heldBy(jobId, runnerId)))
+      .map(([runnerId]) => runnerId);
   }
 
   forgetRunners(closedBefore: number): void {

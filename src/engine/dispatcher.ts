@@ -114,10 +114,9 @@ export class Dispatcher {
     this.registry.forgetClosedBefore(closedBefore);
   }
 
-  /** Draining and maintenance runners get no new offers. False when no runner has that id. */
-  /** The runners whose closed sessions held leases on jobs they have not resumed. */
-  runnersWithDetachedJobs(): string[] {
-    return this.registry.withDetachedJobs();
+  /** Each runner's jobs its closed sessions held leases on (they may have expired since), by runner id. */
+  detachedJobs(): [runnerId: string, jobIds: readonly string[]][] {
+    return this.registry.detachedJobs();
   }
 
   /** The jobs the closed sessions of runner `runnerId` held leases on; the list is emptied. */
@@ -125,6 +124,7 @@ export class Dispatcher {
     return this.registry.takeDetached(runnerId);
   }
 
+  /** Draining and maintenance runners get no new offers. False when no runner has that id. */
   setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
     if (!this.registry.setMode(runnerId, mode)) return false;
     this.dispatch();

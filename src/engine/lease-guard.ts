@@ -75,6 +75,11 @@ export class LeaseGuard {
     return undefined;
   }
 
+  /** Whether runner `runnerId` (in whichever of its sessions) holds the current lease on `jobId`. */
+  heldBy(jobId: string, runnerId: string): boolean {
+    return this.table.get(jobId)?.holder.runnerId === runnerId;
+  }
+
   /** The job's result is in under `lease`. */
   release(lease: Lease<RunnerSession>): void {
     this.table.release(lease);

@@ -126,11 +126,12 @@ export class RunnerRegistry {
     if (record !== undefined) record.detached.push(...leased);
   }
 
-  /** The runners with jobs detached from their closed sessions. */
-  withDetachedJobs(): string[] {
-    const ids: string[] = [];
-    for (const [runnerId, record] of this.records) if (record.detached.length > 0) ids.push(runnerId);
-    return ids;
+  /** The runners with jobs detached from their closed sessions, with those jobs. */
+  detachedJobs(): [runnerId: string, jobIds: readonly string[]][] {
+    const detached: [string, readonly string[]][] = [];
+    for (const [runnerId, record] of this.records)
+      if (record.detached.length > 0) detached.push([runnerId, record.detached]);
+    return detached;
   }
 
   /** The jobs detached from the runner's earlier sessions; the list is emptied. */

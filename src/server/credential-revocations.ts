@@ -16,7 +16,7 @@ export interface CredentialSessions {
 export interface RevokedRunnerLeases {
   /** The runner, its sessions here closed, loses the jobs it held leases on here. */
   runnerRevoked(runnerId: string, why: string): void;
-  /** The runners that left this replica holding leases they may come back to resume. */
+  /** The runners that left this replica holding leases still current, which they may come back to resume. */
   runnersWithDetachedLeases(): readonly string[];
 }
 

@@ -47,6 +47,36 @@ describe('ControlPlane: runners with an identity across connections', () => {
     expect(events.filter((e) => e.type === 'job.started')).toHaveLength(2);
   });
 
+  it('lists a disconnected runner as holding detached leases only while one is current', async () => {
+    const { plane: p, clock } = plane({ leaseTtlMs: 10_000 });
+    const first = new ScriptedRunner(p, accepting, { identity });
+    await p.startRun(oneJob(), request);
+    await settle();
+    expect(p.runnersWithDetachedLeases()).toEqual([]);
+    first.end.close('network dropped');
+    expect(p.runnersWithDetachedLeases()).toEqual(['rnr_1']);
+    await clock.advance(10_000);
+    expect(p.runnersWithDetachedLeases()).toEqual([]);
+  });
+
+  it("releases a revoked runner's detached leases at once: its job goes elsewhere before the TTL", async () => {
+    const { plane: p, events } = plane({ leaseTtlMs: 600_000 });
+    const first = new ScriptedRunner(p, accepting, { identity });
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const lease = leaseOf(first);
+    first.end.close('credential revoked');
+    const other = new ScriptedRunner(p, completing);
+    await settle();
+    expect(other.of('offer')).toEqual([]);
+    p.runnerRevoked('rnr_1', 'credential rnr_1 was revoked');
+    expect(await handle.done).toBe('succeeded');
+    expect(leaseOf(other).fencingToken).toBeGreaterThan(lease.fencingToken);
+    expect(p.runnersWithDetachedLeases()).toEqual([]);
+    const logs = events.filter((e) => e.type === 'log').map((e) => (e.type === 'log' ? e.text : ''));
+    expect(logs).toContain('runner_lost: credential rnr_1 was revoked; requeued');
+  });
+
   it('moves a resumed lease to the new connection: the job completes once, never offered elsewhere', async () => {
     const { plane: p, clock, events, stores } = plane({ leaseTtlMs: 10_000 });
     const first = new ScriptedRunner(p, accepting, { identity });
