@@ -94,7 +94,8 @@ export class ControlPlane {
 
   /**
    * A runner's connection. With an identity (a network runner's credential), its leases outlive the
-   * connection until their TTL, and a new connection that registers with `resume` takes them over.
+   * connection until their TTL, and a new connection that registers with `resume` takes them over
+   * (unless `runnerRevoked` released them first).
    */
   connect(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): void {
     this.dispatcher.connect(transport, identity);

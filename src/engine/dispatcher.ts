@@ -25,7 +25,8 @@ export interface DispatcherHandlers {
   /**
    * The connection of `runner`, which has no identity, closed. Its unanswered offers are back at the
    * head of the queue already; `leased` lists the jobs it held — the receiver decides their fate.
-   * (A runner with an identity keeps its leases until their TTL, or until it registers again.)
+   * (A runner with an identity keeps its leases until their TTL, until it registers again, or until
+   * its credential is revoked: see `takeDetached`.)
    */
   runnerLost(runner: RunnerSession, leased: readonly string[], reason: string): void;
   /**
@@ -389,7 +390,8 @@ export class Dispatcher {
 
   /**
    * Idempotent. Unanswered offers count as declined by the closed session. A runner without identity
-   * has lost its leased jobs; one with an identity keeps them until their TTL or its next register.
+   * has lost its leased jobs; one with an identity keeps them until their TTL, its next register or
+   * the revocation of its credential.
    */
   private onClose(session: RunnerSession, reason: string, dispatch = true): void {
     if (session.closed) return;

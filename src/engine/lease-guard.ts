@@ -34,7 +34,7 @@ const rememberedCompletions = 10_000;
  * runner with identity to its new session when it resumes them there.
  *
  * Lifecycle per job: `grant` → `admit` for each message … → `release` on its result; or `lost` from
- * expiry, `runnerGone` or `resume`. Messages under any other token are refused: nothing they carry is
+ * expiry, `runnerGone`, `runnerRevoked` or `resume`. Messages under any other token are refused: nothing they carry is
  * applied. A `job.completed` repeated under the token it completed (a runner re-sends a completion
  * that may have been lost in a transport switch) is ignored quietly.
  */
