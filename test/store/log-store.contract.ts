@@ -108,6 +108,16 @@ export function logStoreContract(make: StoresFactory): void {
       expect(await logs().read(asRunId('no-such-run'))).toEqual([]);
     });
 
+    it('appends a log batch all or nothing: a line of an unknown job rejects the whole batch', async () => {
+      const { runId, a } = await runWithJobs(stores());
+      const unknown = jobIdFor(runId, 9);
+      await expect(logs().append([line(runId, a, 'x'), line(runId, unknown, 'x')])).rejects.toMatchObject({
+        code: 'VK_JOB_NOT_FOUND',
+        message: `no job with id ${unknown}`,
+      });
+      expect(await logs().read(runId)).toEqual([]);
+    });
+
     it('accepts an empty batch', async () => {
       const { runId } = await runWithJobs(stores());
       await logs().append([]);

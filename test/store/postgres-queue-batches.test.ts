@@ -5,6 +5,7 @@ import {
   describeOnPostgres,
   dropSchema,
   postgresUrl,
+  tableCounters,
   uniqueSchema,
   withRawClient,
 } from './postgres-server.js';
@@ -22,27 +23,8 @@ describeOnPostgres(title, () => {
 
   const open = () => openPostgresStores(postgresUrl, { schema, queue: { capacity: held } });
 
-  /**
-   * queue_jobs' counters once the server has them all: a backend reports its counts when it exits
-   * (the stores were closed), so wait until `updated` row updates have arrived.
-   */
-  async function tableCounts(updated: number): Promise<{ updated: number; fetchedByIndex: number }> {
-    return withRawClient(async (client) => {
-      for (let tries = 0; ; tries++) {
-        await client.query('SELECT pg_stat_clear_snapshot()');
-        const { rows } = await client.query<{ n_tup_upd: string; idx_tup_fetch: string }>(
-          `SELECT n_tup_upd, idx_tup_fetch FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'queue_jobs'`,
-          [schema],
-        );
-        const counts = {
-          updated: Number(rows[0]?.n_tup_upd),
-          fetchedByIndex: Number(rows[0]?.idx_tup_fetch),
-        };
-        if (counts.updated >= updated || tries === 100) return counts;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    });
-  }
+  /** queue_jobs' counters once `updated` row updates have reached the server. */
+  const tableCounts = (updated: number) => tableCounters(schema, 'queue_jobs', (c) => c.updated >= updated);
 
   it('completes and releases batches reading their own rows, not every leased row, after an ANALYZE saw none', async () => {
     const leases: Lease[] = [];

@@ -21,6 +21,41 @@ export async function withRawClient<T>(use: (client: pg.Client) => Promise<T>): 
   }
 }
 
+/** Row counters of a table, from pg_stat_user_tables. */
+export interface TableCounters {
+  readonly inserted: number;
+  readonly updated: number;
+  readonly fetchedByIndex: number;
+}
+
+/**
+ * The counters of `table` in `schema` once `arrived` holds of them (or after 100 tries 50 ms apart):
+ * a backend reports its counts when it exits, so they reach the server a little after the stores
+ * that made them are closed.
+ */
+export function tableCounters(
+  schema: string,
+  table: string,
+  arrived: (counters: TableCounters) => boolean,
+): Promise<TableCounters> {
+  return withRawClient(async (client) => {
+    for (let tries = 0; ; tries++) {
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await client.query<{ n_tup_ins: string; n_tup_upd: string; idx_tup_fetch: string }>(
+        'SELECT n_tup_ins, n_tup_upd, idx_tup_fetch FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $2',
+        [schema, table],
+      );
+      const counters = {
+        inserted: Number(rows[0]?.n_tup_ins),
+        updated: Number(rows[0]?.n_tup_upd),
+        fetchedByIndex: Number(rows[0]?.idx_tup_fetch),
+      };
+      if (arrived(counters) || tries === 100) return counters;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+}
+
 /** Why the Postgres tests cannot run here, or undefined when a server answers. */
 export const postgresSkipReason: string | undefined = await withRawClient((client) =>
   client.query('SELECT 1'),

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { PostgresDatabase } from '../../src/store/postgres/database.js';
 import { openPostgresDatabase } from '../../src/store/postgres/open.js';
 import {
+  describeOnPostgres,
   dropSchema,
-  postgresSkipReason,
   postgresUrl,
   uniqueSchema,
   withRawClient,
@@ -12,7 +12,7 @@ import {
 const insert = { name: 'test_insert_counter', text: 'INSERT INTO run_counters VALUES ($1, 1)' };
 const broken = { name: 'test_broken', text: 'SELECT 1 / 0' };
 
-describe.skipIf(postgresSkipReason !== undefined)('Postgres transactional writes', () => {
+describeOnPostgres('Postgres transactional writes', () => {
   let schema = '';
   let db: PostgresDatabase | undefined;
   beforeEach(async () => {

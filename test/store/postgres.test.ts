@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { asJobId, jobIdFor } from '../../src/core/ids.js';
+import { jobIdFor } from '../../src/core/ids.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import { migrations, schemaVersion } from '../../src/store/postgres/migrations.js';
 import type { Stores } from '../../src/store/store.js';
@@ -261,25 +261,6 @@ describeOnPostgres(onServer, () => {
     });
   });
 
-  it('appends a log batch all or nothing: a line of an unknown job rejects the whole batch', async () => {
-    await withStores(async (stores) => {
-      const run = await stores.runs.createRun(newRun);
-      await stores.runs.addJobs([
-        { id: jobIdFor(run.id, 0), runId: run.id, key: 'a', name: 'a', matrix: {}, status: 'running' },
-      ]);
-      const line = { runId: run.id, stepIndex: 0, stream: 'stdout', at: 1, text: 'x' } as const;
-      const batch = [
-        { ...line, jobId: jobIdFor(run.id, 0) },
-        { ...line, jobId: jobIdFor(run.id, 9) },
-      ];
-      await expect(stores.logs.append(batch)).rejects.toMatchObject({
-        code: 'VK_JOB_NOT_FOUND',
-        message: `no job with id ${jobIdFor(run.id, 9)}`,
-      });
-      expect(await stores.logs.read(run.id)).toEqual([]);
-    });
-  });
-
   it('keeps a matrix’s key order, and stores a line holding NUL with the NUL replaced', async () => {
     await withStores(async (stores) => {
       const run = await stores.runs.createRun(newRun);
@@ -294,30 +275,6 @@ describeOnPostgres(onServer, () => {
         { runId: run.id, jobId, stepIndex: 0, stream: 'stdout', at: 1, text: 'a\0b' },
       ]);
       expect((await stores.logs.read(run.id)).map((line) => line.text)).toEqual(['a\uFFFDb']);
-    });
-  });
-
-  it('applies calls in the order they are made without waiting for each, and reads see them', async () => {
-    await withStores(async (stores) => {
-      const run = await stores.runs.createRun(newRun);
-      const ids = Array.from({ length: 50 }, (_, i) => jobIdFor(run.id, i));
-      const writes = [
-        stores.runs.addJobs(
-          ids.map((id) => ({ id, runId: run.id, key: 'k', name: id, matrix: {}, status: 'pending' })),
-        ),
-        ...ids.map((id) => stores.runs.updateJob(id, { status: 'queued' })),
-        stores.runs.updateJob(asJobId('no-such-job'), { status: 'queued' }),
-        stores.runs.updateJob(ids[0] ?? asJobId(''), { status: 'running', startedAt: 5 }),
-      ];
-      // Handled before the read is awaited: the unknown job's update rejects meanwhile.
-      const settling = Promise.allSettled(writes);
-      const jobs = await stores.runs.listJobs(run.id);
-      expect(jobs.filter((job) => job.status === 'queued')).toHaveLength(49);
-      const settled = await settling;
-      expect(settled.filter((result) => result.status === 'rejected')).toEqual([
-        { status: 'rejected', reason: expect.objectContaining({ code: 'VK_JOB_NOT_FOUND' }) },
-      ]);
-      expect(jobs[0]).toMatchObject({ status: 'running', startedAt: 5 });
     });
   });
 

@@ -66,6 +66,28 @@ export function runStoreContract(make: StoresFactory): void {
       );
     });
 
+    it('applies calls in the order they are made without waiting for each, and reads see them', async () => {
+      const run = await runs().createRun(newRun());
+      const ids = Array.from({ length: 50 }, (_, i) => jobIdFor(run.id, i));
+      const writes = [
+        runs().addJobs(
+          ids.map((id) => ({ id, runId: run.id, key: 'k', name: id, matrix: {}, status: 'pending' })),
+        ),
+        ...ids.map((id) => runs().updateJob(id, { status: 'queued' })),
+        runs().updateJob(asJobId('no-such-job'), { status: 'queued' }),
+        runs().updateJob(ids[0] ?? asJobId(''), { status: 'running', startedAt: 5 }),
+      ];
+      // Handled before the read is awaited: the unknown job's update rejects meanwhile.
+      const settling = Promise.allSettled(writes);
+      const jobs = await runs().listJobs(run.id);
+      expect(jobs.filter((job) => job.status === 'queued')).toHaveLength(49);
+      const settled = await settling;
+      expect(settled.filter((result) => result.status === 'rejected')).toEqual([
+        { status: 'rejected', reason: expect.objectContaining({ code: 'VK_JOB_NOT_FOUND' }) },
+      ]);
+      expect(jobs[0]).toMatchObject({ status: 'running', startedAt: 5 });
+    });
+
     it('returns undefined for an unknown run', async () => {
       await runs().createRun(newRun());
       expect(await runs().getRun(asRunId('no-such-run'))).toBeUndefined();

@@ -176,22 +176,6 @@ describe('openSqliteStores', () => {
     expect(await first.runs.getRun(a.id)).toMatchObject({ status: 'running', startedAt: 7 });
   });
 
-  it('appends a log batch all or nothing: a line of an unknown job rejects the whole batch', async () => {
-    await withStores(join(dir, 'state.db'), async (stores) => {
-      const run = await stores.runs.createRun(newRun);
-      await stores.runs.addJobs([
-        { id: jobIdFor(run.id, 0), runId: run.id, key: 'a', name: 'a', matrix: {}, status: 'running' },
-      ]);
-      const line = { runId: run.id, stepIndex: 0, stream: 'stdout', at: 1, text: 'x' } as const;
-      const batch = [
-        { ...line, jobId: jobIdFor(run.id, 0) },
-        { ...line, jobId: jobIdFor(run.id, 9) },
-      ];
-      await expect(stores.logs.append(batch)).rejects.toMatchObject({ code: 'VK_JOB_NOT_FOUND' });
-      expect(await stores.logs.read(run.id)).toEqual([]);
-    });
-  });
-
   it('settles a batch naming a job twice one by one: the first outcome stays, the repeat is stale', async () => {
     await withStores(join(dir, 'state.db'), async ({ queue }) => {
       await queue.enqueue(Array.from({ length: 40 }, (_, i) => ({ task: 't', payload: i })));

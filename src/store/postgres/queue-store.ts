@@ -34,7 +34,7 @@ import { WorkSignal } from '../work-signal.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { toStoreError } from './errors.js';
-import { occurrenceRounds, type Placed } from './occurrence-rounds.js';
+import { applyInRounds, occurrenceRounds, type RefusedRow } from './occurrence-rounds.js';
 import { QueueListener, queueChannelSql } from './queue-listener.js';
 
 type Row = QueueRow<string>;
@@ -131,6 +131,7 @@ const statements = {
 
 /** Ids are canonical decimal identity values; anything else would fail the statement's cast. */
 const jobKey = (id: string): string | undefined => (/^[1-9][0-9]{0,17}$/.test(id) ? id : undefined);
+const isJobKey = (id: string): boolean => jobKey(id) !== undefined;
 
 /**
  * QueueStore on the shared pool and its group commit. Claims take rows with `FOR UPDATE SKIP LOCKED`,
@@ -223,8 +224,16 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     return this.#db.write(
       'complete queue jobs',
       async (query) => {
-        const stale = new Set<number>();
-        for (const round of rounds) await this.#completeRound(query, round, stale);
+        const { stale } = await applyInRounds(rounds, isJobKey, async (valid) => {
+          const { rows } = await query<RefusedRow>(statements.complete, [
+            integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
+            integerArrayLiteral(valid.map(({ lease }) => lease.token)),
+            textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
+            textArrayLiteral(valid.map(outcomeText)),
+            this.#options.clock.now(),
+          ]);
+          return rows;
+        });
         return completions.map(
           ({ lease }, i): CompletionResult =>
             stale.has(i)
@@ -236,48 +245,30 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     );
   }
 
-  /** Settles a round (each job named once), adding the indices of stale completions to `stale`. */
-  async #completeRound(
-    query: Query,
-    round: readonly Placed<Completion>[],
-    stale: Set<number>,
-  ): Promise<void> {
-    const valid: Completion[] = [];
-    for (const { index, write } of round) {
-      if (jobKey(write.lease.jobId) === undefined) stale.add(index);
-      else valid.push(write);
-    }
-    if (valid.length === 0) return;
-    const { rows } = await query<{ seq: string; token: string }>(statements.complete, [
-      integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
-      integerArrayLiteral(valid.map(({ lease }) => lease.token)),
-      textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
-      textArrayLiteral(valid.map(outcomeText)),
-      this.#options.clock.now(),
-    ]);
-    // The common case, none stale, builds no key per job.
-    if (rows.length === 0) return;
-    const refused = new Set(rows.map((row) => `${row.seq}:${row.token}`));
-    for (const { index, write } of round) {
-      if (refused.has(`${write.lease.jobId}:${write.lease.token}`)) stale.add(index);
-    }
-  }
-
   async release(releases: readonly Release[]): Promise<ReleaseResult[]> {
-    const placed = releases.map((release, i) => ({
-      ...release,
-      notBefore: releaseNotBefore(release.notBefore, i),
-    }));
+    const rounds = occurrenceRounds(
+      releases.map((release, i) => ({
+        lease: release.lease,
+        notBefore: releaseNotBefore(release.notBefore, i),
+      })),
+    );
     const results = await this.#db.write(
       'release queue jobs',
       async (query) => {
-        const stale = new Set<number>();
-        let released = false;
-        for (const round of occurrenceRounds(placed)) {
-          released = (await this.#releaseRound(query, round, stale)) || released;
-        }
+        const { stale, applied } = await applyInRounds(rounds, isJobKey, async (valid) => {
+          const { rows } = await query<RefusedRow>(statements.release, [
+            integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
+            integerArrayLiteral(valid.map(({ lease }) => lease.token)),
+            integerArrayLiteral(valid.map(({ notBefore }) => notBefore)),
+            this.#options.clock.now(),
+            this.#options.agingIntervalMs,
+            priorities,
+            priorities.indexOf(defaultPriority),
+          ]);
+          return rows;
+        });
         // Other processes' waiters look again; delivered on commit.
-        if (released) await query(statements.notify, []);
+        if (applied) await query(statements.notify, []);
         return releases.map(
           ({ lease }, i): ReleaseResult =>
             stale.has(i)
@@ -289,37 +280,6 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
     );
     if (results.some((result) => result.kind === 'released')) this.#work.wake();
     return results;
-  }
-
-  /**
-   * Releases a round (each job named once), adding the indices of stale releases to `stale`; true
-   * when it released any job.
-   */
-  async #releaseRound(
-    query: Query,
-    round: readonly Placed<{ readonly lease: LeaseRef; readonly notBefore: number | null }>[],
-    stale: Set<number>,
-  ): Promise<boolean> {
-    const valid = round.filter(({ index, write }) => {
-      if (jobKey(write.lease.jobId) !== undefined) return true;
-      stale.add(index);
-      return false;
-    });
-    if (valid.length === 0) return false;
-    const { rows } = await query<{ seq: string; token: string }>(statements.release, [
-      integerArrayLiteral(valid.map(({ write }) => write.lease.jobId)),
-      integerArrayLiteral(valid.map(({ write }) => write.lease.token)),
-      integerArrayLiteral(valid.map(({ write }) => write.notBefore)),
-      this.#options.clock.now(),
-      this.#options.agingIntervalMs,
-      priorities,
-      priorities.indexOf(defaultPriority),
-    ]);
-    const refused = new Set(rows.map((row) => `${row.seq}:${row.token}`));
-    for (const { index, write } of valid) {
-      if (refused.has(`${write.lease.jobId}:${write.lease.token}`)) stale.add(index);
-    }
-    return rows.length < valid.length;
   }
 
   expireLeases(): Promise<ExpiredLease[]> {
