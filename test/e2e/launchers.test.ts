@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { findPerl } from '../../src/executors/shell/spawner/perl-spawner.js';
+import { findInterpreter } from '../../src/executors/shell/spawner/script-spawner.js';
 import { statuses, Workspace } from './cli.js';
 
 /**
@@ -26,8 +26,12 @@ describe('the bundled CLI finds its step spawners', () => {
     expect(statuses(result.stdout)).toEqual({ hello: 'succeeded' });
   });
 
-  it.skipIf(findPerl() === undefined)('runs steps through the Perl spawner (perl is on PATH)', async () => {
-    const result = await ws.run(['run', file, '--json'], { VALKYRIE_LAUNCHER: 'perl-spawner' });
+  it.each([
+    ['perl-spawner', 'perl'],
+    ['python-spawner', 'python3'],
+  ])('runs steps through the %s (%s is on PATH)', async (launcher, interpreter) => {
+    expect(findInterpreter(interpreter)).toBeDefined();
+    const result = await ws.run(['run', file, '--json'], { VALKYRIE_LAUNCHER: launcher });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(statuses(result.stdout)).toEqual({ hello: 'succeeded' });

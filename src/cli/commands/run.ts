@@ -32,7 +32,8 @@ export interface RunCommandOptions extends QueueFlags {
 }
 
 export async function runCommand(file: string | undefined, options: RunCommandOptions): Promise<number> {
-  // The step spawner takes a few tens of milliseconds to start; start it while the workflow is parsed.
+  // A launcher named by VALKYRIE_LAUNCHER waits for its spawner, which takes a few tens of
+  // milliseconds to start: start it while the workflow is parsed. `auto` starts its own at the first step.
   warmUpSpawner();
   const cwd = process.cwd();
   const path = file ?? findDefaultWorkflow(cwd);

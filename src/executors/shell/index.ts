@@ -13,6 +13,7 @@ import {
   type ProcessLauncher,
   processLauncher,
   spawnerFor,
+  warmUpFor,
 } from './launcher.js';
 import { ProcessGroupRegistry } from './process-group.js';
 import { runStep } from './step-run.js';
@@ -25,9 +26,9 @@ export interface ShellExecutorOptions {
   readonly killPolicy?: KillPolicy;
   /**
    * Which process forks the steps (see `LauncherChoice`). When omitted, the one the environment
-   * variable VALKYRIE_LAUNCHER names (auto | in-process | spawner | perl-spawner), else `auto`.
-   * `spawner` and `perl-spawner` throw VK_EXECUTOR here when that spawner cannot run on this
-   * machine (not built; no perl on PATH), as does a VALKYRIE_LAUNCHER naming no launcher.
+   * variable VALKYRIE_LAUNCHER names (auto | in-process | spawner | perl-spawner | python-spawner),
+   * else `auto`. The spawner choices throw VK_EXECUTOR here when that spawner cannot run on this
+   * machine (not built; no perl or python3 on PATH), as does a VALKYRIE_LAUNCHER naming no launcher.
    */
   readonly launcher?: LauncherChoice;
 }
@@ -35,9 +36,10 @@ export interface ShellExecutorOptions {
 /**
  * Runs each step as a local child process in its own process group, so a cancellation or
  * timeout reaches everything the step started, and `cleanup()` finds what it left running.
- * By default the processes are forked by a small spawner process shared by all executors — a Perl
- * one where perl is installed, else a Node one; in-process until it is ready — which keeps the cost
- * of fork() off this process's main thread, and lowers it by forking from a smaller process.
+ * By default the processes are started by a small spawner process shared by all executors — a
+ * Python one (vfork) where python3 3.10+ is installed, else a Perl one, else a Node one; in-process
+ * until it is ready — which keeps the cost of fork() off this process's main thread, and lowers it
+ * by forking from a smaller process, or by not copying one at all.
  * Signals, timeouts and cleanup still go from here, to the process group.
  *
  * Lifecycle as in `Executor`: `prepare()` → `run()` one step at a time → `cleanup()`.
@@ -58,7 +60,7 @@ export class ShellExecutor implements Executor {
     if (missing !== undefined) {
       throw new ValkyrieError('VK_EXECUTOR', `launcher: "${launcher}" cannot be used: ${missing}`);
     }
-    spawner?.warmUp();
+    warmUpFor(launcher);
     this.launcher = processLauncher(launcher);
   }
 

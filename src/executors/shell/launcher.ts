@@ -6,6 +6,7 @@ import {
   preferredSpawner,
   type SharedSpawner,
   sharedPerlSpawner,
+  sharedPythonSpawner,
   sharedSpawner,
 } from './spawner/shared-spawner.js';
 
@@ -14,12 +15,20 @@ import {
  * - `in-process`: this process, which blocks its main thread for the fork (costlier the bigger it is);
  * - `spawner`: the shared Node spawner process, waiting for it to start (or restart) when needed;
  * - `perl-spawner`: the same with the shared Perl spawner, which forks for about half the CPU;
- * - `auto`: the Perl spawner, or the Node one where Perl cannot run (no perl, or it keeps dying),
- *   once it is ready; this process while it starts, after it died, or when neither can run.
+ * - `python-spawner`: the same with the shared Python spawner, which starts steps with vfork;
+ * - `auto`: the Python spawner, else the Perl one, else the Node one, skipping any that cannot run
+ *   (no interpreter, Python older than 3.10, or it keeps dying), once it is ready; this process
+ *   while it starts, after it died, or when none can run.
  */
-export type LauncherChoice = 'auto' | 'in-process' | 'spawner' | 'perl-spawner';
+export type LauncherChoice = 'auto' | 'in-process' | 'spawner' | 'perl-spawner' | 'python-spawner';
 
-const launcherChoices: readonly LauncherChoice[] = ['auto', 'in-process', 'spawner', 'perl-spawner'];
+const launcherChoices: readonly LauncherChoice[] = [
+  'auto',
+  'in-process',
+  'spawner',
+  'perl-spawner',
+  'python-spawner',
+];
 
 /** Picks the launcher of executors that are not given one: for benchmarks and debugging. */
 export const launcherVariable = 'VALKYRIE_LAUNCHER';
@@ -47,6 +56,8 @@ export function spawnerFor(choice: LauncherChoice): SharedSpawner | undefined {
       return sharedSpawner;
     case 'perl-spawner':
       return sharedPerlSpawner;
+    case 'python-spawner':
+      return sharedPythonSpawner;
     case 'auto':
       return preferredSpawner();
   }
@@ -54,12 +65,18 @@ export function spawnerFor(choice: LauncherChoice): SharedSpawner | undefined {
 
 /**
  * Starts the spawner that executors constructed without a launcher will use, so it is ready by
- * the time the first step runs. Call it early at start-up; until it is ready, `auto` spawns
- * in-process. Throws VK_EXECUTOR only when VALKYRIE_LAUNCHER names no launcher, so that a typo
- * stops the program at start-up rather than failing every job.
+ * the time the first step runs, when that launcher waits for its spawner; `auto` does not wait,
+ * and starts its spawner at its first step (see `autoLauncher`). Call it early at start-up. Throws
+ * VK_EXECUTOR only when VALKYRIE_LAUNCHER names no launcher, so that a typo stops the program at
+ * start-up rather than failing every job.
  */
 export function warmUpSpawner(): void {
-  spawnerFor(defaultLauncherChoice())?.warmUp();
+  warmUpFor(defaultLauncherChoice());
+}
+
+/** Starts the spawner `choice` waits for, if it waits for one. */
+export function warmUpFor(choice: LauncherChoice): void {
+  if (choice !== 'auto') spawnerFor(choice)?.warmUp();
 }
 
 export interface StepLaunchSink extends LaunchSink {
@@ -92,13 +109,24 @@ function viaSpawner(shared: SharedSpawner): ProcessLauncher {
   };
 }
 
-/** `auto` over `spawners`, best first; exported for tests. */
+/**
+ * `auto` over `spawners`, best first; exported for tests. Until the spawner is ready, steps start
+ * in-process; it is started by the first step, after that step has started, rather than with the
+ * engine: a spawner starting beside the engine's own start-up competes with it for the CPU
+ * (Python's start is ~45 ms of CPU here, and it put 18 ms on the time to the first step), and a run
+ * of one step has no use for it.
+ */
 export function autoLauncher(spawners: readonly SharedSpawner[]): ProcessLauncher {
   return {
     launch(request, sink) {
-      const spawner = preferredSpawner(spawners)?.readyNow();
-      if (spawner === undefined) launchProcess(request, sink);
-      else spawner.launch(request, sink);
+      const preferred = preferredSpawner(spawners);
+      const spawner = preferred?.ready;
+      if (spawner !== undefined) {
+        spawner.launch(request, sink);
+        return;
+      }
+      launchProcess(request, sink);
+      preferred?.warmUp();
     },
   };
 }
@@ -107,6 +135,7 @@ const launchers: Readonly<Record<LauncherChoice, ProcessLauncher>> = {
   'in-process': inProcess,
   spawner: viaSpawner(sharedSpawner),
   'perl-spawner': viaSpawner(sharedPerlSpawner),
+  'python-spawner': viaSpawner(sharedPythonSpawner),
   auto: autoLauncher(autoSpawners),
 };
 

@@ -16,6 +16,7 @@ export const launchers = [
   'in-process',
   'spawner',
   'perl-spawner',
+  'python-spawner',
 ] as const satisfies readonly LauncherChoice[];
 
 /** Short graces keep the escalation tests fast; each stage is still long enough to measure. */

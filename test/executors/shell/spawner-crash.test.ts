@@ -5,10 +5,15 @@ import { ShellExecutor } from '../../../src/executors/shell/index.js';
 import { autoLauncher } from '../../../src/executors/shell/launcher.js';
 import { ProcessGroupRegistry } from '../../../src/executors/shell/process-group.js';
 import { NodeSpawnerKind } from '../../../src/executors/shell/spawner/node-spawner.js';
-import { PerlSpawnerKind } from '../../../src/executors/shell/spawner/perl-spawner.js';
+import {
+  perlSpawnerSpec,
+  pythonSpawnerSpec,
+  ScriptSpawnerKind,
+} from '../../../src/executors/shell/spawner/script-spawner.js';
 import {
   SharedSpawner,
   sharedPerlSpawner,
+  sharedPythonSpawner,
   sharedSpawner,
 } from '../../../src/executors/shell/spawner/shared-spawner.js';
 import { runStep } from '../../../src/executors/shell/step-run.js';
@@ -20,6 +25,7 @@ import { bashStep, isRunning, runCollecting, testKillPolicy, textOf, waitFor } f
 const spawnerKinds = [
   { launcher: 'spawner', shared: sharedSpawner, label: 'the process spawner' },
   { launcher: 'perl-spawner', shared: sharedPerlSpawner, label: 'the Perl process spawner' },
+  { launcher: 'python-spawner', shared: sharedPythonSpawner, label: 'the Python process spawner' },
 ] as const;
 
 const executors: ShellExecutor[] = [];
@@ -130,7 +136,12 @@ describe.each(spawnerKinds)('a $launcher that dies under a running step', ({ lau
 
 describe.each([
   { name: 'Node', kind: () => new NodeSpawnerKind(), label: 'the process spawner' },
-  { name: 'Perl', kind: () => new PerlSpawnerKind(), label: 'the Perl process spawner' },
+  { name: 'Perl', kind: () => new ScriptSpawnerKind(perlSpawnerSpec), label: 'the Perl process spawner' },
+  {
+    name: 'Python',
+    kind: () => new ScriptSpawnerKind(pythonSpawnerSpec),
+    label: 'the Python process spawner',
+  },
 ])('a $name spawner that keeps dying', ({ kind, label }) => {
   it('is not restarted after three deaths within a minute', async () => {
     const spawners = new SharedSpawner(kind());

@@ -6,6 +6,7 @@ import { type LauncherChoice, ShellExecutor } from '../../../src/executors/shell
 import {
   type SharedSpawner,
   sharedPerlSpawner,
+  sharedPythonSpawner,
   sharedSpawner,
 } from '../../../src/executors/shell/spawner/shared-spawner.js';
 import { bashStep, isRunning, runCollecting, testKillPolicy, textOf, waitFor } from './helpers.js';
@@ -48,17 +49,37 @@ describe('the spawner process', () => {
     }
   });
 
-  it('forks the steps of spawner executors there, `auto` ones in Perl; `in-process` ones here', async () => {
+  it('starts the steps of spawner executors there, `auto` ones in Python; `in-process` ones here', async () => {
     const spawnerPid = await readySpawnerPid(sharedSpawner);
     const perlPid = await readySpawnerPid(sharedPerlSpawner);
-    expect(new Set([spawnerPid, perlPid, process.pid]).size).toBe(3);
+    const pythonPid = await readySpawnerPid(sharedPythonSpawner);
+    expect(new Set([spawnerPid, perlPid, pythonPid, process.pid]).size).toBe(4);
     expect(await parentOfStep(make('spawner'))).toBe(spawnerPid);
     expect(await parentOfStep(make('perl-spawner'))).toBe(perlPid);
+    expect(await parentOfStep(make('python-spawner'))).toBe(pythonPid);
     expect(await parentOfStep(make('in-process'))).toBe(process.pid);
-    expect(await parentOfStep(make('auto'))).toBe(perlPid);
+    expect(await parentOfStep(make('auto'))).toBe(pythonPid);
   });
 
-  it.each(['spawner', 'perl-spawner'] as const)(
+  it('is not started by an `auto` executor until its first step', async () => {
+    const child = node(`
+      import { ShellExecutor, warmUpSpawner } from './dist/executors/shell/index.js';
+      import { sharedPythonSpawner } from './dist/executors/shell/spawner/shared-spawner.js';
+      warmUpSpawner();
+      const executor = new ShellExecutor({ launcher: 'auto' });
+      const before = sharedPythonSpawner.pid;
+      await executor.run(
+        { command: 'true', args: [], cwd: '/', env: { PATH: process.env.PATH }, timeoutMs: 0 },
+        { signal: new AbortController().signal, onLine: () => {} },
+      );
+      console.log(JSON.stringify({ before: before ?? null, after: sharedPythonSpawner.pid ?? null }));
+    `);
+    const report = JSON.parse(await firstLine(child));
+    expect(report.before).toBeNull();
+    expect(report.after).toBeGreaterThan(1);
+  });
+
+  it.each(['spawner', 'perl-spawner', 'python-spawner'] as const)(
     '(%s) carries output that arrives faster than it is consumed, all of it and in order',
     async (launcher) => {
       let slowdowns = 0;
@@ -110,6 +131,7 @@ function firstLine(child: ChildProcess): Promise<string> {
 const spawnerKinds = [
   { launcher: 'spawner', shared: 'sharedSpawner' },
   { launcher: 'perl-spawner', shared: 'sharedPerlSpawner' },
+  { launcher: 'python-spawner', shared: 'sharedPythonSpawner' },
 ] as const;
 
 describe.each(spawnerKinds)('the $launcher and the engine process', ({ launcher, shared }) => {
@@ -139,11 +161,11 @@ describe.each(spawnerKinds)('the $launcher and the engine process', ({ launcher,
 
   it('does not delay the exit of an engine that ran no step', async () => {
     const started = Date.now();
-    // `auto` warms up the Perl spawner.
+    // A named launcher starts its spawner with the executor.
     const child = node(`
       import { ShellExecutor } from './dist/executors/shell/index.js';
       import { ${shared} as shared } from './dist/executors/shell/spawner/shared-spawner.js';
-      new ShellExecutor(${launcher === 'spawner' ? "{ launcher: 'spawner' }" : ''});
+      new ShellExecutor({ launcher: '${launcher}' });
       console.log(shared.pid);
     `);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));

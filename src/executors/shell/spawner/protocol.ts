@@ -1,7 +1,7 @@
 /**
  * What the engine and a spawner process say to each other. The Node spawner sends these over its
  * IPC channel ('advanced' serialization, so output travels as Buffers), every IPC message an array
- * of them batched by an `Outbox`; the Perl spawner's byte frames (perl-frames.ts) decode into them.
+ * of them batched by an `Outbox`; the script spawners' byte frames (script-frames.ts) decode into them.
  * This module is loaded by the Node spawner: keep it free of imports.
  *
  * Per request id the spawner sends, in this order: `spawned` or `failed`; then `output` (any

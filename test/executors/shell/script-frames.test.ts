@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { SpawnerMessage } from '../../../src/executors/shell/spawner/protocol.js';
 import {
   encodeSpawnRequests,
   isFrameable,
   ReplyDecoder,
-} from '../../../src/executors/shell/spawner/perl-frames.js';
-import type { SpawnerMessage } from '../../../src/executors/shell/spawner/protocol.js';
+} from '../../../src/executors/shell/spawner/script-frames.js';
 
 /** One reply frame as valkyrie-spawner.pl writes it. */
 function frame(type: string, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
