@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statfsSync } from 'node:fs';
 import os from 'node:os';
-import { findInterpreter } from '../../dist/executors/shell/spawner/script-spawner.js';
 
 /** What the numbers were measured on. Everything here is read, nothing assumed. */
 export function describeMachine(repoRoot) {
@@ -14,7 +13,6 @@ export function describeMachine(repoRoot) {
     node: process.version,
     npm: command('npm', ['--version']),
     bash: command('bash', ['-c', 'echo "$BASH_VERSION"']),
-    stepSpawner: autoStepSpawner(),
     commit: command('git', ['-C', repoRoot, 'rev-parse', 'HEAD']),
     // dist/ is built from the working tree, so say whether that differs from the commit.
     uncommittedInSrc: command('git', ['-C', repoRoot, 'status', '--porcelain', '--', 'src'])
@@ -37,25 +35,6 @@ export function filesystemType(path) {
   } catch {
     return 'unknown';
   }
-}
-
-/**
- * The spawner Valkyrie's `auto` launcher starts steps from on this machine, the first that can run
- * of Python 3.10+ (vfork), Perl (fork) and Node (fork): it sets what a step's start costs.
- */
-function autoStepSpawner() {
-  const python = findInterpreter('python3');
-  const version =
-    python === undefined
-      ? ''
-      : command(python, ['-I', '-S', '-c', 'import sys; print(*sys.version_info[:3], sep=".")']);
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  if (major > 3 || (major === 3 && minor >= 10))
-    return `libexec/valkyrie-spawner.py (vfork), ${python} ${version}`;
-  const perl = findInterpreter('perl');
-  if (perl !== undefined)
-    return `libexec/valkyrie-spawner.pl (fork), ${perl} ${command(perl, ['-e', 'print $^V'])}`;
-  return 'the Node spawner (fork)';
 }
 
 function osName() {

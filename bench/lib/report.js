@@ -49,7 +49,6 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
       ['memory', `${machine.memoryGiB} GiB`],
       ['OS', machine.os],
       ['Node / npm / bash', `${machine.node} / ${machine.npm} / ${machine.bash}`],
-      ['step spawner (`auto`)', machine.stepSpawner ?? '—'],
       ['git commit', `${machine.commit} (${machine.uncommittedInSrc} uncommitted paths under src/)`],
       [
         'load average (1/5/15 min)',

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LauncherChoice, ShellExecutor } from '../../../src/executors/shell/index.js';
@@ -59,6 +60,22 @@ describe('the spawner process', () => {
     expect(await parentOfStep(make('python-spawner'))).toBe(pythonPid);
     expect(await parentOfStep(make('in-process'))).toBe(process.pid);
     expect(await parentOfStep(make('auto'))).toBe(pythonPid);
+  });
+
+  it('keeps an engine that waits for it alive until it hears that it died before it was ready', async () => {
+    // Nothing else keeps this engine alive: the dying spawner's closed stdout must not end it early.
+    const child = node(`
+      import { writeFileSync } from 'node:fs';
+      import { ScriptSpawnerKind, perlSpawnerSpec } from './dist/executors/shell/spawner/script-spawner.js';
+      import { SharedSpawner } from './dist/executors/shell/spawner/shared-spawner.js';
+      const script = '${join(tmpdir(), `valkyrie-dies-${process.pid}.pl`)}';
+      writeFileSync(script, 'exit 3;');
+      const dying = new SharedSpawner(new ScriptSpawnerKind(perlSpawnerSpec, () => ({ interpreter: 'perl', script })));
+      console.log(JSON.stringify(await dying.whenReady()));
+    `);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(JSON.parse(await firstLine(child))).toBe('the Perl process spawner died 3 times in the last 60 s');
+    expect(await exited).toBe(0);
   });
 
   it('is not started by an `auto` executor until its first step', async () => {

@@ -162,5 +162,9 @@ export class SpawnerProcess {
     if (busy === this.referenced) return;
     this.referenced = busy;
     this.channel.setRef(busy);
+    // The process too: when it dies its channel closes first, and with nothing else referenced the
+    // engine would exit before hearing of the death that the waiter or the step is waiting for.
+    if (busy) this.child.ref();
+    else this.child.unref();
   }
 }
