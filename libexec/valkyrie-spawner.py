@@ -19,6 +19,7 @@ import errno
 import os
 import select
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -63,8 +64,11 @@ def flush_replies():
     while replies:
         try:
             written = os.write(1, replies)
-        except BrokenPipeError:
-            os._exit(0)  # nobody is left to report to
+        except BlockingIOError:
+            select.select([], [1], [])
+            continue
+        except OSError:
+            os._exit(0)  # EPIPE: nobody is left to report to
         del replies[:written]
 
 
@@ -85,21 +89,30 @@ def environment(variables):
     return env
 
 
-# The file a shell would run for `command`: with a slash, itself; else the first executable file
-# of that name on the step's PATH (the default path without one).
-def resolve(command, env):
+# Where execvp() would find `command` for a step in `cwd`, as Node's spawn() and Perl's exec find
+# it: with a slash, itself; else the first executable regular file of that name on the step's PATH
+# (Node's default path without one; an empty entry is the working directory, and a relative one is
+# relative to it). None when there is none: subprocess's own search then fails the way the child
+# does, on the working directory first. Done here rather than by subprocess, which tries every
+# entry in turn and runs no #!-less file with sh, where execvp() runs the first one it finds.
+def find_command(command, cwd, env):
     if b'/' in command:
         return command
-    for directory in os.get_exec_path(env):
-        path = os.path.join(os.fsencode(directory), command)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
+    for directory in env.get(b'PATH', b'/usr/bin:/bin').split(b':'):
+        path = os.path.join(directory or b'.', command)
+        try:
+            mode = os.stat(os.path.join(cwd, path)).st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode) and os.access(os.path.join(cwd, path), os.X_OK):
             return path
-    return command
+    return None
 
 
-def start(argv, cwd, env, out_w, err_w):
+def start(argv, executable, cwd, env, out_w, err_w):
     return subprocess.Popen(
         argv,
+        executable=executable,
         stdin=dev_null,
         stdout=out_w,
         stderr=err_w,
@@ -119,22 +132,29 @@ def spawn(id, command, cwd, args, variables):
     env = environment(variables)
     try:
         out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
     except OSError as error:
         fail(id, command, error.errno)
         return
     try:
+        err_r, err_w = os.pipe()
+    except OSError as error:
+        os.close(out_r)
+        os.close(out_w)
+        fail(id, command, error.errno)
+        return
+    try:
+        executable = find_command(command, cwd, env)
         try:
-            process = start([command] + args, cwd, env, out_w, err_w)
+            process = start([command] + args, executable, cwd, env, out_w, err_w)
         except OSError as error:
             # A file without #! is run by sh, as execvp() does it and Node's and Perl's steps get.
-            if error.errno != errno.ENOEXEC:
+            if error.errno != errno.ENOEXEC or executable is None:
                 raise
-            process = start([b'/bin/sh', resolve(command, env)] + args, cwd, env, out_w, err_w)
-    except OSError as error:
+            process = start([b'/bin/sh', executable] + args, b'/bin/sh', cwd, env, out_w, err_w)
+    except (OSError, subprocess.SubprocessError) as error:
         for fd in (out_r, out_w, err_r, err_w):
             os.close(fd)
-        fail(id, command, error.errno)
+        fail(id, command, getattr(error, 'errno', None) or errno.EINVAL)
         return
     os.close(out_w)
     os.close(err_w)
@@ -224,7 +244,12 @@ def parse_requests():
 
 
 def read_requests():
-    data = os.read(0, READ_SIZE)
+    try:
+        data = os.read(0, READ_SIZE)
+    except BlockingIOError:
+        return
+    except OSError:
+        data = b''
     if not data:
         os._exit(0)  # the engine is gone
     requests.extend(data)
@@ -248,6 +273,8 @@ def end_graces():
 
 
 def main():
+    # Steps inherit the signal mask (subprocess restores this one in the child); make sure it is empty.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)

@@ -29,6 +29,8 @@ export interface ShellExecutorOptions {
    * variable VALKYRIE_LAUNCHER names (auto | in-process | spawner | perl-spawner | python-spawner),
    * else `auto`. The spawner choices throw VK_EXECUTOR here when that spawner cannot run on this
    * machine (not built; no perl or python3 on PATH), as does a VALKYRIE_LAUNCHER naming no launcher.
+   * A python3 older than 3.10 is found out when the spawner first starts: from then on steps fail to
+   * start with that reason, and executors constructed later throw.
    */
   readonly launcher?: LauncherChoice;
 }
@@ -55,8 +57,8 @@ export class ShellExecutor implements Executor {
   constructor(options: ShellExecutorOptions = {}) {
     this.killPolicy = options.killPolicy ?? defaultKillPolicy;
     const launcher = options.launcher ?? defaultLauncherChoice();
-    const spawner = spawnerFor(launcher);
-    const missing = launcher === 'auto' ? undefined : spawner?.kind.missing();
+    // `auto` does without any spawner that cannot run, so it has nothing to check here.
+    const missing = launcher === 'auto' ? undefined : spawnerFor(launcher)?.kind.missing();
     if (missing !== undefined) {
       throw new ValkyrieError('VK_EXECUTOR', `launcher: "${launcher}" cannot be used: ${missing}`);
     }

@@ -111,10 +111,9 @@ function viaSpawner(shared: SharedSpawner): ProcessLauncher {
 
 /**
  * `auto` over `spawners`, best first; exported for tests. Until the spawner is ready, steps start
- * in-process; it is started by the first step, after that step has started, rather than with the
- * engine: a spawner starting beside the engine's own start-up competes with it for the CPU
- * (Python's start is ~45 ms of CPU here, and it put 18 ms on the time to the first step), and a run
- * of one step has no use for it.
+ * in-process. It is started by the first step, just after that step has started, rather than with
+ * the engine: a spawner starting beside the engine's own start-up competes with it for the CPU
+ * (Python's start is ~45 ms of CPU here, and it put 18 ms on the time to the first step).
  */
 export function autoLauncher(spawners: readonly SharedSpawner[]): ProcessLauncher {
   return {

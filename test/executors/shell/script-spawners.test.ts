@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,6 +10,7 @@ import { autoLauncher, defaultLauncherChoice } from '../../../src/executors/shel
 import { ProcessGroupRegistry } from '../../../src/executors/shell/process-group.js';
 import {
   findInterpreter,
+  libexecPath,
   perlSpawnerSpec,
   pythonSpawnerSpec,
   ScriptSpawnerKind,
@@ -41,6 +43,19 @@ beforeAll(async () => {
   await writeFile(join(workdir, 'not-executable'), 'echo no\n');
   await writeFile(join(workdir, 'no-shebang'), 'echo "from sh $1"\n');
   await chmod(join(workdir, 'no-shebang'), 0o755);
+  // Commands found on PATH the way execvp() finds them (see pathSearches below).
+  const commands: [string, string, string, number][] = [
+    ['first', 'vk-first', 'echo "first, without #!"', 0o755],
+    ['second', 'vk-first', '#!/bin/sh\necho "second, with #!"', 0o755],
+    ['third', 'vk-denied', 'echo "not executable"', 0o644],
+    ['fourth', 'vk-denied', 'echo "fourth, without #!"', 0o755],
+    ['relative', 'vk-relative', 'echo "relative, without #!"', 0o755],
+  ];
+  for (const [directory, name, script, mode] of commands) {
+    await mkdir(join(workdir, directory), { recursive: true });
+    await writeFile(join(workdir, directory, name), `${script}\n`);
+    await chmod(join(workdir, directory, name), mode);
+  }
 });
 
 afterAll(async () => {
@@ -70,6 +85,29 @@ async function everyLauncher(step: StepProcess): Promise<Record<string, Reported
 function expectSameEverywhere(results: Record<string, unknown>): void {
   const inProcess = results['in-process'];
   for (const launcher of launchers) expect(results[launcher], launcher).toEqual(inProcess);
+}
+
+/**
+ * Steps whose command is found on PATH: the first executable file wins, even one without #!.
+ * PATH entries name directories under the workdir, made by beforeAll: read when the step is.
+ */
+function pathSearches(): [string, () => StepProcess][] {
+  const step = (command: string, directories: string[]) => (): StepProcess => ({
+    command,
+    args: [],
+    cwd: workdir,
+    env: { PATH: [...directories.map((directory) => join(workdir, directory)), '/usr/bin:/bin'].join(':') },
+    timeoutMs: 0,
+  });
+  return [
+    ['a file without #! before one with it on PATH', step('vk-first', ['first', 'second'])],
+    ['a file that cannot run before one without #! on PATH', step('vk-denied', ['third', 'fourth'])],
+    ['only a file that cannot run on PATH', step('vk-denied', ['third'])],
+    [
+      'a relative PATH entry, from the working directory',
+      () => ({ ...step('vk-relative', [])(), env: { PATH: 'relative:/usr/bin:/bin' } }),
+    ],
+  ];
 }
 
 describe('the script spawners report what the in-process launcher reports', () => {
@@ -128,6 +166,7 @@ describe('the script spawners report what the in-process launcher reports', () =
           args: ['-c', 'printf "[%s]\\n" "$@"', 'zero', '', 'ü 😀', '-e'],
         }),
     ],
+    ...pathSearches(),
     ['a working directory relative to the engine', () => bashStep('pwd', { cwd: 'test/../src' })],
     ["an empty working directory: the engine's", () => bashStep('pwd', { cwd: '' })],
     ['the descriptors a step gets', () => bashStep('ls /proc/$$/fd; readlink /proc/$$/fd/0')],
@@ -276,6 +315,21 @@ describe('`auto` without a usable script spawner', () => {
     }
     expect(parents).toEqual(new Set([process.pid, nodePid]));
     expect(dying.unavailableReason).toBe('the Perl process spawner died 3 times in the last 60 s');
+  });
+
+  it('has a Python spawner that an older python3 can compile, to reach its version check', () => {
+    const python = findInterpreter('python3');
+    const script = libexecPath('valkyrie-spawner.py');
+    expect(python).toBeDefined();
+    expect(script).toBeDefined();
+    // Python compiles the whole file before running its first line: syntax newer than the check
+    // would end an old python3 with a SyntaxError (status 1) instead of the status 3 it looks for.
+    const parse = 'import ast, sys; ast.parse(open(sys.argv[1]).read(), feature_version=(3, 6))';
+    const result = spawnSync(python ?? 'python3', ['-I', '-S', '-c', parse, script ?? ''], {
+      encoding: 'utf8',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
   });
 
   it('uses the Perl spawner after one start of a python3 older than 3.10, and says why', async () => {

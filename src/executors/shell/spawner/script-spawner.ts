@@ -100,7 +100,7 @@ export class ScriptSpawnerKind implements SpawnerKind {
     const { interpreter, script } = this.paths();
     if (script === undefined) return `${this.label} is missing (libexec/${this.spec.script})`;
     if (interpreter === undefined) {
-      return `${this.spec.interpreter} was not found on PATH (${process.env.PATH ?? 'unset'})`;
+      return `${this.spec.interpreter} was not found on PATH (${process.env.PATH ?? 'unset'}; #! wrappers such as version managers' shims are passed over)`;
     }
     return this.unusable;
   }
@@ -129,8 +129,8 @@ export class ScriptSpawnerKind implements SpawnerKind {
     stdout.on('data', (chunk: Buffer) => {
       let batch: SpawnerMessage[];
       try {
-        // Output is stamped as it arrives here rather than by the script: Perl's core has no wall
-        // clock finer than a second (Time::HiRes is not in perl-base); the pipe between adds µs.
+        // Output is stamped as it arrives here, by one clock for both scripts: Perl's core has no
+        // wall clock finer than a second (Time::HiRes is not in perl-base); the pipe adds µs.
         batch = decoder.push(chunk, Date.now());
       } catch {
         // Out of step with the spawner: nothing it says can be trusted any more.

@@ -15,11 +15,14 @@ export interface SpawnerChannel {
   setRef(referenced: boolean): void;
 }
 
-/** One way of running a spawner: the Node spawner (spawner-main.ts) or the Perl one (libexec/). */
+/** One way of running a spawner: the Node spawner (spawner-main.ts), or a script one in libexec/. */
 export interface SpawnerKind {
   /** Names the process in messages, e.g. "the process spawner". */
   readonly label: string;
-  /** Why this spawner cannot run on this machine (not built, no perl), or undefined when it can. */
+  /**
+   * Why this spawner cannot run on this machine (not built, no interpreter, one too old), or
+   * undefined when it can.
+   */
   missing(): string | undefined;
   /**
    * False for a request this spawner cannot carry, which the engine then spawns itself: only
