@@ -9,23 +9,29 @@
 # Node. os.posix_spawn() is as fast but leaves glibc's two internal signals ignored in the child,
 # where Node's steps and Perl's have every signal at its default; subprocess resets them as Node does.
 #
-# Core Python only, 3.10 or newer; an older one exits with status 3 before saying ready, which the
-# engine takes as "this spawner cannot run here" and says so itself (an engine that falls back to
-# another spawner has nothing to print). Syntax stays old enough for that check to run.
+# Core Python only, 3.10 or newer; an older one, or one without those modules, exits with status 3
+# before saying ready, which the engine takes as "this spawner cannot run here" and says so itself
+# (an engine that falls back to another spawner has nothing to print). Syntax stays old enough for
+# that check to run.
 #
 # It exits when stdin closes (the engine is gone) and leaves the steps running, as the other
 # spawners do: their process groups are the engine's to stop.
-import errno
-import os
-import select
-import signal
-import stat
-import struct
-import subprocess
 import sys
-import time
 
 if sys.version_info < (3, 10):
+    sys.exit(3)
+
+# A trimmed install (a distribution's minimal package) may lack one; the engine then does without.
+try:
+    import errno
+    import os
+    import select
+    import signal
+    import stat
+    import struct
+    import subprocess
+    import time
+except ImportError:
     sys.exit(3)
 
 READ_SIZE = 65536

@@ -178,5 +178,9 @@ export const pythonSpawnerSpec: ScriptSpawnerSpec = {
   // Isolated (no PYTHON* variables, no user site) and without the site module: faster to start.
   interpreterArgs: ['-I', '-S'],
   script: 'valkyrie-spawner.py',
-  unusable: { status: 3, reason: 'python3 is older than 3.10, which starts processes with vfork' },
+  unusable: {
+    status: 3,
+    reason:
+      'python3 is older than 3.10 (which starts processes with vfork), or lacks part of its standard library',
+  },
 };
