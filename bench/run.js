@@ -8,7 +8,6 @@
 //   node bench/run.js --only queue --quick --queue-jobs 2000   # smaller queue trials while iterating
 //   node bench/run.js --only library   # the library engine (issue 5): jobs, workflows, latency, Piscina
 //   node bench/run.js --only fleet     # issue 4: dispatch throughput, 10,000 connected runners (~2 min)
-
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -112,7 +111,10 @@ try {
   console.log(`Valkyrie benchmarks → ${resultsPath}\n`);
   // Warms the page cache for node, bash and dist/, and creates the start-up suite's reused state dir.
   if (suites.includes(startup)) for (const warmUp of startup.cases) await warmUp.measure();
-  run.settings.described['step spawner (measured)'] = await measureStepSpawner(context);
+  // What starts the steps sets what the throughput suite measures; the other suites start none.
+  if (suites.some((suite) => suite.id === 'throughput')) {
+    run.settings.described['step spawner (measured)'] = await measureStepSpawner(context);
+  }
   for (const suite of suites) {
     for (let rep = 1; rep <= suite.reps; rep++) {
       for (const benchCase of suite.cases) {

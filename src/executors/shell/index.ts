@@ -13,7 +13,6 @@ import {
   type ProcessLauncher,
   processLauncher,
   spawnerFor,
-  warmUpFor,
 } from './launcher.js';
 import { ProcessGroupRegistry } from './process-group.js';
 import { runStep } from './step-run.js';
@@ -57,12 +56,12 @@ export class ShellExecutor implements Executor {
   constructor(options: ShellExecutorOptions = {}) {
     this.killPolicy = options.killPolicy ?? defaultKillPolicy;
     const launcher = options.launcher ?? defaultLauncherChoice();
-    // `auto` does without any spawner that cannot run, so it has nothing to check here.
-    const missing = launcher === 'auto' ? undefined : spawnerFor(launcher)?.kind.missing();
+    const spawner = spawnerFor(launcher);
+    const missing = spawner?.kind.missing();
     if (missing !== undefined) {
       throw new ValkyrieError('VK_EXECUTOR', `launcher: "${launcher}" cannot be used: ${missing}`);
     }
-    warmUpFor(launcher);
+    spawner?.warmUp();
     this.launcher = processLauncher(launcher);
   }
 

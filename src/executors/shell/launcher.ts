@@ -47,10 +47,14 @@ export function defaultLauncherChoice(env: NodeJS.ProcessEnv = process.env): Lau
   return choice;
 }
 
-/** The shared spawner `choice` launches through right now, if any. */
+/**
+ * The spawner `choice` waits for, if any: none for `in-process`, nor for `auto`, which does without
+ * any spawner that cannot run and starts its own at its first step (see `autoLauncher`).
+ */
 export function spawnerFor(choice: LauncherChoice): SharedSpawner | undefined {
   switch (choice) {
     case 'in-process':
+    case 'auto':
       return undefined;
     case 'spawner':
       return sharedSpawner;
@@ -58,8 +62,6 @@ export function spawnerFor(choice: LauncherChoice): SharedSpawner | undefined {
       return sharedPerlSpawner;
     case 'python-spawner':
       return sharedPythonSpawner;
-    case 'auto':
-      return preferredSpawner();
   }
 }
 
@@ -71,12 +73,7 @@ export function spawnerFor(choice: LauncherChoice): SharedSpawner | undefined {
  * start-up rather than failing every job.
  */
 export function warmUpSpawner(): void {
-  warmUpFor(defaultLauncherChoice());
-}
-
-/** Starts the spawner `choice` waits for, if it waits for one. */
-export function warmUpFor(choice: LauncherChoice): void {
-  if (choice !== 'auto') spawnerFor(choice)?.warmUp();
+  spawnerFor(defaultLauncherChoice())?.warmUp();
 }
 
 export interface StepLaunchSink extends LaunchSink {

@@ -85,8 +85,6 @@ export const sharedPythonSpawner = new SharedSpawner(new ScriptSpawnerKind(pytho
 export const autoSpawners: readonly SharedSpawner[] = [sharedPythonSpawner, sharedPerlSpawner, sharedSpawner];
 
 /** The first of `spawners` that can be started now, if any: the one `auto` is to use. */
-export function preferredSpawner(
-  spawners: readonly SharedSpawner[] = autoSpawners,
-): SharedSpawner | undefined {
+export function preferredSpawner(spawners: readonly SharedSpawner[]): SharedSpawner | undefined {
   return spawners.find((spawner) => spawner.unavailableReason === undefined);
 }
