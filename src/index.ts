@@ -6,13 +6,23 @@
 export type { ErrorCode } from './core/errors.js';
 export { isValkyrieError, ValkyrieError } from './core/errors.js';
 export type { Priority } from './core/priority.js';
+// The pool is public because an engine can be given one (EngineOptions.pool) to share it.
 export type {
+  CloseOptions,
   PoolEvent,
+  PoolEventListener,
+  PoolStats,
   TaskContext,
   TaskError,
+  TaskFailureReason,
   TaskFunction,
+  TaskLogEntry,
   TaskLogger,
+  TaskModuleRef,
   TaskOutcome,
+  TaskOutcomeKind,
   ThreadPoolOptions,
+  WorkerLossReason,
 } from './executors/thread/index.js';
+export { ThreadPool } from './executors/thread/index.js';
 export * from './library/index.js';

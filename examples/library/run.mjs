@@ -9,6 +9,8 @@ const tasks = new URL('./tasks.mjs', import.meta.url);
 const engine = await openEngine({ pool: { minThreads: 1, maxThreads: 2 } });
 engine.onEvent((event) => {
   if (event.type === 'job.retried') console.log(`job ${event.jobId} retried after: ${event.outcome.kind}`);
+  // A task's ctx.logger lines arrive as events; without a listener they are dropped.
+  if (event.type === 'job.log') console.log(`[${event.task}] ${event.level}: ${event.message}`);
 });
 
 const shout = engine.task('shout', { module: tasks, exportName: 'shout' });

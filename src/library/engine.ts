@@ -103,7 +103,7 @@ export class Engine implements AsyncDisposable {
       // An owned pool is destroyed with the engine; a caller's is not, so the engine's tasks are cancelled.
       signal: this.ownsPool ? undefined : this.abort.signal,
     });
-    this.tasks = new TaskRegistry(this.pool, this.dispatch.attemptEnded, this.dispatch.progressReported);
+    this.tasks = new TaskRegistry(this.pool, this.dispatch);
   }
 
   ready(): Promise<void> {

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { queueKey } from '../core/priority.js';
 import { retryDelay } from '../core/retry-delay.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { RunTaskOptions } from '../executors/thread/task-record.js';
+import type { RunTaskOptions, TaskLogEntry } from '../executors/thread/task-record.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 import { type EngineQueue, type EngineQueueHooks, MemoryEngineQueue } from './engine-queue.js';
 import type { EngineEventListeners, JobOutcome } from './events.js';
@@ -232,6 +232,21 @@ export class JobDispatch {
   readonly progressReported = (job: JobRecord, value: unknown): void => {
     if (this.options.listeners.active) {
       this.options.listeners.emit({ type: 'job.progress', jobId: job.id, value });
+    }
+  };
+
+  /** A running attempt's `ctx.logger` line: an event, while someone listens (else it is dropped). */
+  readonly logReported = (job: JobRecord, { level, message, fields }: TaskLogEntry): void => {
+    if (this.options.listeners.active) {
+      this.options.listeners.emit({
+        type: 'job.log',
+        jobId: job.id,
+        task: job.task.name,
+        attempt: job.attempt,
+        level,
+        message,
+        fields,
+      });
     }
   };
 

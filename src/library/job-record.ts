@@ -1,5 +1,5 @@
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { PoolTask, TaskSettledListener } from '../executors/thread/task-record.js';
+import type { PoolTask, TaskLogEntry, TaskSettledListener } from '../executors/thread/task-record.js';
 import type { Lease, QueueJobId } from '../store/queue.js';
 import type { QueueEntry } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
@@ -39,6 +39,7 @@ export interface JobTask {
   readonly poolTask: PoolTask;
   attemptEnded(job: JobRecord, outcome: TaskOutcome): void;
   progressReported(job: JobRecord, value: unknown): void;
+  logReported(job: JobRecord, entry: TaskLogEntry): void;
 }
 
 /**
@@ -168,6 +169,10 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
 
   taskProgress(value: unknown): void {
     this.jobTask.progressReported(this, value);
+  }
+
+  taskLog(entry: TaskLogEntry): void {
+    this.jobTask.logReported(this, entry);
   }
 
   /** The final outcome, or undefined when the job already has one (the first outcome wins). */

@@ -1,9 +1,11 @@
 import { ValkyrieError } from '../core/errors.js';
-import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
-import type { EngineTask, JobRecord, JobTask } from './job-record.js';
+import type { EngineTask, JobTask } from './job-record.js';
 
 type Registered = JobTask;
+
+/** Who hears what every attempt of an engine's jobs reports (the engine's dispatch). */
+export type AttemptReports = Pick<JobTask, 'attemptEnded' | 'progressReported' | 'logReported'>;
 
 /** An engine's tasks by name, each bound to the pool's handle for its module function. */
 export class TaskRegistry {
@@ -14,10 +16,8 @@ export class TaskRegistry {
 
   constructor(
     private readonly pool: ThreadPool,
-    /** Hears how every attempt of this engine's jobs ended; each job reaches it through its task. */
-    private readonly attemptEnded: (job: JobRecord, outcome: TaskOutcome) => void,
-    /** Hears the progress reports of running attempts. */
-    private readonly progressReported: (job: JobRecord, value: unknown) => void,
+    /** Each job reaches these through its task: one field of the record instead of one per report. */
+    private readonly reports: AttemptReports,
   ) {}
 
   /** The same name and function again gives the same task; the same name for another is an error. */
@@ -45,8 +45,9 @@ export class TaskRegistry {
     this.byName.set(name, {
       task,
       poolTask,
-      attemptEnded: this.attemptEnded,
-      progressReported: this.progressReported,
+      attemptEnded: this.reports.attemptEnded,
+      progressReported: this.reports.progressReported,
+      logReported: this.reports.logReported,
     });
     this.nameList = undefined;
     return task;

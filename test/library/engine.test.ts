@@ -26,6 +26,30 @@ describe('Engine: jobs', () => {
     ]);
   });
 
+  it("reports every attempt's ctx.logger lines as job.log events, in order", async () => {
+    const { engine, events } = await openTestEngine();
+    const logs = engine.task('logs', { module: fixture(), exportName: 'logs' });
+    const job = engine.enqueue(logs, 'x', { retry: { maxAttempts: 2, retryOn: ['threw'] } });
+    await expect(job.result).resolves.toMatchObject({ kind: 'succeeded', output: 'logged', attempts: 2 });
+    const line = (attempt: number, level: string, message: string, fields?: unknown) => ({
+      type: 'job.log',
+      jobId: job.id,
+      task: 'logs',
+      attempt,
+      level,
+      message,
+      fields,
+    });
+    expect(events.filter((event) => event.type === 'job.log')).toEqual([
+      line(1, 'debug', 'checking', { attempt: 1 }),
+      line(1, 'info', 'attempt 1 of x'),
+      line(1, 'warn', 'first attempt gives up'),
+      line(2, 'debug', 'checking', { attempt: 2 }),
+      line(2, 'info', 'attempt 2 of x'),
+      line(2, 'error', 'second attempt is fine', [1, 2]),
+    ]);
+  });
+
   it('reports the progress of a job that started before anyone listened', async () => {
     const engine = await openEngine({ pool: { minThreads: 1, maxThreads: 1 } });
     try {

@@ -14,6 +14,7 @@ it('runs examples/library/run.mjs through the package entry point', async () => 
   expect(stdout.split('\n')).toEqual([
     'job 1 retried after: failed',
     'job 1: succeeded HELLO! (attempt 2)',
+    '[report] info: writing the report',
     'workflow: succeeded',
     '9 words, the longest is "quick"',
     'stored job: DURABLE! (attempt 2)',

@@ -49,12 +49,8 @@ async function setUp(maxInFlight: number) {
   });
   const poolTask = pool.task({ module: fixture(), exportName: 'sleep' });
   const task = { name: 'sleep', moduleUrl: poolTask.moduleUrl, exportName: poolTask.exportName };
-  const jobTask = {
-    task,
-    poolTask,
-    attemptEnded: dispatch.attemptEnded,
-    progressReported: dispatch.progressReported,
-  };
+  const { attemptEnded, progressReported, logReported } = dispatch;
+  const jobTask = { task, poolTask, attemptEnded, progressReported, logReported };
   let seq = 1;
   const job = (ms: number) =>
     new JobRecord(seq++, jobTask, ms, resolveJobOptions('test', undefined, retryDefaults));

@@ -224,7 +224,7 @@ export class TaskDispatcher implements PoolDispatcher {
       return;
     }
     const [level, message, fields] = payload as WireLog;
-    task.options?.onLog?.({ level, message, fields });
+    task.log({ level, message, fields });
     if (this.events.active) this.events.emit({ type: 'task.log', taskId: task.id, level, message, fields });
   }
 

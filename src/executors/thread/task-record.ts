@@ -41,6 +41,8 @@ export interface TaskSettledListener {
    * listener that is already there per task needs no closure and no options object per task.
    */
   taskProgress?(value: unknown): void;
+  /** Hears the task's `ctx.logger` lines, as `RunTaskOptions.onLog` does (both are called). */
+  taskLog?(entry: TaskLogEntry): void;
 }
 
 /** Why the pool aborted a running task's signal. */
@@ -87,6 +89,12 @@ export class TaskRecord {
   progress(value: unknown): void {
     this.options?.onProgress?.(value);
     this.listener.taskProgress?.(value);
+  }
+
+  /** A `ctx.logger` line of the running task. */
+  log(entry: TaskLogEntry): void {
+    this.options?.onLog?.(entry);
+    this.listener.taskLog?.(entry);
   }
 
   /** Idempotent: the first outcome wins. Returns false when the task had already settled. */
