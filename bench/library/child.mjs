@@ -1,6 +1,7 @@
 // One library measurement in its own process, so that cases do not share a heap, a JIT or a store:
 //   node bench/library/child.mjs '{"mode":"jobs","store":"sqlite","where":DIR,"jobs":50000,...}'
-// Prints one JSON line, always with `peakRssMiB` (the process's peak RSS during the timed part).
+// Prints one JSON line, always with `peakRssMiB`: the process's peak RSS as the kernel counts it
+// (getrusage's maxrss), warm-up included; sampling RSS on a timer could miss a short peak.
 // Modes:
 //   jobs     → { jobsPerSecond }: no-op jobs through engine.enqueueMany, timed from the first enqueue
 //              to the last result (on a durable store a result resolves once its completion committed).
@@ -22,11 +23,6 @@ const threads = spec.threads ?? availableParallelism();
 const here = fileURLToPath(new URL('.', import.meta.url));
 const schema = `vk_bench_lib_${randomBytes(4).toString('hex')}`;
 
-let peakRss = process.memoryUsage.rss();
-const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage.rss());
-}, 10);
-
 const engine = await openEngine({
   store: storeOption(),
   pool: { minThreads: threads, maxThreads: threads, concurrentTasksPerWorker: spec.concurrency ?? 256 },
@@ -38,11 +34,9 @@ let result;
 try {
   if (spec.mode === 'jobs') {
     await warmUp(() => jobThroughput(spec.warmUpJobs, spec.batch, spec.window), spec.warmUpMs);
-    peakRss = process.memoryUsage.rss();
     result = { jobsPerSecond: await jobThroughput(spec.jobs, spec.batch, spec.window) };
   } else if (spec.mode === 'workflow') {
     await warmUp(() => workflowRate(spec.nodes, spec.warmUpWorkflows, spec.window), spec.warmUpMs);
-    peakRss = process.memoryUsage.rss();
     result = await workflowRate(spec.nodes, spec.workflows, spec.window);
   } else if (spec.mode === 'latency') {
     result = { latenciesUs: await latency(spec.samples) };
@@ -51,10 +45,12 @@ try {
   }
   await engine.close();
 } finally {
-  clearInterval(sampler);
   if (spec.store === 'postgres') await dropSchema();
 }
-process.stdout.write(`${JSON.stringify({ ...result, peakRssMiB: peakRss / 2 ** 20 })}\n`);
+// maxRSS is in KiB.
+process.stdout.write(
+  `${JSON.stringify({ ...result, peakRssMiB: process.resourceUsage().maxRSS / 2 ** 10 })}\n`,
+);
 
 function storeOption() {
   if (spec.store === 'sqlite') return { kind: 'sqlite', path: join(spec.where, 'library.db') };
