@@ -4,6 +4,7 @@ import { InFlightTasks } from './in-flight-tasks.js';
 import type { WorkerLossReason } from './outcome.js';
 import { runGroupHeaderLength, toWorker, type WorkerBootData } from './protocol.js';
 import { createJournalBuffer, readUnpostedRecords } from './record-journal.js';
+import { closeGate, heartbeatWords } from './start-gate.js';
 import type { AbortCause, TaskRecord } from './task-record.js';
 
 export interface PoolWorkerEvents {
@@ -46,6 +47,10 @@ export class PoolWorker {
   private lastBeat = 0;
   private missedBeats = 0;
   private referenced = true;
+  /** Slot tasks sent so far, in order: each task's `slotSeq` (start-gate.ts). */
+  private slotTasksSent = 0;
+  /** How many slot tasks began, once the start gate is closed. */
+  private begunSlotTasks: number | undefined;
 
   constructor(
     readonly id: number,
@@ -55,7 +60,7 @@ export class PoolWorker {
     events: PoolWorkerEvents,
   ) {
     this.idleSince = now;
-    const heartbeat = new SharedArrayBuffer(4);
+    const heartbeat = new SharedArrayBuffer(4 * heartbeatWords);
     this.beats = new Int32Array(heartbeat);
     const workerData: WorkerBootData = {
       heartbeat,
@@ -109,6 +114,7 @@ export class PoolWorker {
     this.batchLength = at + 2;
     this.inFlight.set(task.id, task);
     task.workerId = this.id;
+    task.slotSeq = reportStart ? -1 : this.slotTasksSent++;
     if (!this.referenced) {
       this.referenced = true;
       this.thread.ref();
@@ -149,6 +155,13 @@ export class PoolWorker {
       const count = batch[i + runGroupHeaderLength - 1] as number;
       i += runGroupHeaderLength;
       for (const end = i + 2 * count; i < end; i += 2) {
+        // Sent alone, a task says when it starts, so none is a slot task any more (they were the
+        // last ones assigned, so the count stays a prefix of what was sent).
+        const task = this.inFlight.get(batch[i] as number);
+        if (task !== undefined && task.slotSeq >= 0) {
+          task.slotSeq = -1;
+          this.slotTasksSent--;
+        }
         try {
           this.thread.postMessage([toWorker.run, ...header, 1, batch[i], batch[i + 1]]);
         } catch {
@@ -175,6 +188,25 @@ export class PoolWorker {
    */
   unpostedRecords(): unknown[] {
     return readUnpostedRecords(this.journal);
+  }
+
+  /**
+   * Closes the worker's start gate (start-gate.ts): from now on it begins no task. Call it before
+   * reading what the worker left unposted, when giving the worker up; idempotent.
+   */
+  stopStarts(): void {
+    this.begunSlotTasks ??= closeGate(this.beats);
+  }
+
+  /**
+   * After stopStarts: whether one of this worker's tasks never began here, so it can run elsewhere.
+   * A task sent to wait for a slot began if its STARTED record arrived; a slot task, if the worker
+   * counted it.
+   */
+  neverBegan(task: TaskRecord): boolean {
+    if (task.awaitingStart) return true;
+    const begun = this.begunSlotTasks;
+    return begun !== undefined && task.slotSeq >= begun;
   }
 
   /** Call after a batch of results: lets the process exit while this worker is idle. */

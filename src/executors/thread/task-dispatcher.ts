@@ -323,9 +323,12 @@ export class TaskDispatcher implements PoolDispatcher {
   /**
    * Ends a worker's tasks as lost (unless already being aborted) and starts its replacement. Tasks
    * that finished in it but whose results were never posted get those results (the journal); tasks
-   * that were waiting in it and never started go back to the head of the queue.
+   * that never began in it (waiting for a slot, or behind the task that stopped it: start-gate.ts)
+   * go back to the head of the queue.
    */
   private loseWorker(worker: PoolWorker, loss: WorkerLoss): void {
+    // First, so that every STARTED record of a task that begins is in the journal read next.
+    worker.stopStarts();
     const unposted = worker.unpostedRecords();
     for (let i = 0; i < unposted.length; i += 3) {
       const kind = unposted[i] as number;
@@ -338,7 +341,7 @@ export class TaskDispatcher implements PoolDispatcher {
     void worker.terminate();
     const neverStarted: TaskRecord[] = [];
     for (const task of worker.inFlight.values()) {
-      if (task.awaitingStart && task.aborting === undefined && !task.settled) {
+      if (worker.neverBegan(task) && task.aborting === undefined && !task.settled) {
         task.awaitingStart = false;
         task.workerId = -1;
         neverStarted.push(task);

@@ -17,6 +17,11 @@ export class TaskQueue<T> {
     this.items[this.tail++] = item;
   }
 
+  /** The item `shift` would return, left in place. */
+  peek(): T | undefined {
+    return this.head === this.tail ? undefined : this.items[this.head];
+  }
+
   shift(): T | undefined {
     if (this.head === this.tail) return undefined;
     const item = this.items[this.head];

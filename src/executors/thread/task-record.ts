@@ -64,6 +64,8 @@ export class TaskRecord {
   workerId = -1;
   /** Dispatched behind a worker's full slots and not started yet: safe to dispatch again. */
   awaitingStart = false;
+  /** Its place among the slot tasks sent to its worker, -1 for none (start-gate.ts). */
+  slotSeq = -1;
   settled = false;
   /** When the pool acts on it next (timeout, then the end of the abort grace); undefined for never. */
   deadline: number | undefined = undefined;

@@ -16,6 +16,7 @@ import {
   type WorkerBootData,
 } from './protocol.js';
 import { RecordJournalWriter } from './record-journal.js';
+import { countSlotTask, gateOpen } from './start-gate.js';
 import { RunningTask, type TaskFunction } from './task-context.js';
 import { failureOf, TaskLoader } from './task-loader.js';
 import { TaskQueue } from './task-queue.js';
@@ -67,10 +68,16 @@ port.on('message', (message: unknown[]) => {
           const taskId = message[i] as number;
           // A synchronous task is done before the next record is read, so a whole message of them
           // runs here and their results share one batch.
-          if (active < boot.concurrency) {
-            admit(taskId, reportStart);
+          if (!reportStart && active < boot.concurrency) {
+            admit(taskId, false);
+            if (!beginSlotTask({ taskId, typeId, attempt, input: message[i + 1] })) return;
+          } else if (active < boot.concurrency) {
+            admit(taskId, true);
             begin(taskId, typeId, attempt, message[i + 1]);
           } else {
+            // Never a slot task while the pool counts right (it sends one only into a free slot);
+            // if one were, it counts as begun now, so the pool never runs it a second time.
+            if (!reportStart && !countSlotTask(beats)) return;
             const task = { taskId, typeId, attempt, input: message[i + 1], reportStart, withdrawn: false };
             waiting.push(task);
             waitingById.set(taskId, task);
@@ -124,6 +131,9 @@ function startWaiting(): void {
   }
   if (starting.length === 0) return;
   outbox.post();
+  // A pool that gave this worker up since (start-gate.ts) runs them elsewhere: it may not have
+  // had their STARTED records.
+  if (!gateOpen(beats)) return;
   for (const task of starting) begin(task.taskId, task.typeId, task.attempt, task.input);
 }
 
@@ -131,6 +141,51 @@ function startWaiting(): void {
 function admit(taskId: number, reportStart: boolean): void {
   active++;
   if (reportStart) outbox.push(recordKind.started, taskId, undefined);
+}
+
+interface SlotTask {
+  readonly taskId: number;
+  readonly typeId: number;
+  readonly attempt: number;
+  readonly input: unknown;
+}
+
+/**
+ * Slot tasks (sent into a free slot, without a STARTED record) begin in the order they arrived, and
+ * each is counted for the pool as it begins (start-gate.ts): the count then says exactly which of
+ * them began. One whose module is still loading waits here, and so does every slot task after it.
+ */
+const slotLine = new TaskQueue<SlotTask>();
+
+/** Begins a slot task, or lines it up; false once the pool has given this worker up. */
+function beginSlotTask(task: SlotTask): boolean {
+  if (slotLine.length > 0 || loader.get(task.typeId)?.state === 'loading') {
+    slotLine.push(task);
+    if (slotLine.length === 1) void whenLoaded(task.typeId).then(beginLinedUpSlotTasks);
+    return true;
+  }
+  if (!countSlotTask(beats)) return false;
+  begin(task.taskId, task.typeId, task.attempt, task.input);
+  return true;
+}
+
+function beginLinedUpSlotTasks(): void {
+  for (;;) {
+    const next = slotLine.peek();
+    if (next === undefined) return;
+    if (loader.get(next.typeId)?.state === 'loading') {
+      void whenLoaded(next.typeId).then(beginLinedUpSlotTasks);
+      return;
+    }
+    slotLine.shift();
+    if (!countSlotTask(beats)) return;
+    begin(next.taskId, next.typeId, next.attempt, next.input);
+  }
+}
+
+function whenLoaded(typeId: number): Promise<void> {
+  const loaded = loader.get(typeId);
+  return loaded?.state === 'loading' ? loaded.done : Promise.resolve();
 }
 
 function begin(taskId: number, typeId: number, attempt: number, input: unknown): void {
