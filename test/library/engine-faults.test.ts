@@ -136,6 +136,8 @@ describe('Engine: what a task throws or returns', () => {
     const { outcome, events } = await runFault({
       ref: { module: poolFixture('unserialisable.mjs'), exportName },
       options: { retry: retryEverything },
+      // Room for every job at once: none waits in the faulty job's worker (see the bug below).
+      pool: { concurrentTasksPerWorker: 16 },
     });
     expect(outcome).toMatchObject({
       kind: 'failed',
@@ -148,6 +150,24 @@ describe('Engine: what a task throws or returns', () => {
     );
     expect(retried(events)).toEqual([]);
   });
+
+  // A bug: WorkerOutbox.push posts a result its journal cannot keep (this one) at once, without
+  // scheduling the end of the turn, so the worker never starts the task waiting for the freed slot.
+  // The 2 s limit only ends the hang; the job behind normally takes a few ms.
+  it.fails('a job waiting in the worker behind an unserialisable output still runs', async () => {
+    const { engine } = await openTestEngine({
+      pool: { minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 },
+    });
+    const faulty = engine.task('faulty', {
+      module: poolFixture('unserialisable.mjs'),
+      exportName: 'returnsFunction',
+    });
+    const echo = engine.task<string, string>('echo', { module: fixture() });
+    const bad = engine.enqueue(faulty, null);
+    const behind = engine.enqueue(echo, 'behind it');
+    await expect(bad.result).resolves.toMatchObject({ kind: 'failed', reason: 'output', attempts: 1 });
+    await expect(behind.result).resolves.toEqual({ kind: 'succeeded', output: 'behind it', attempts: 1 });
+  }, 2_000);
 });
 
 describe('Engine: a task that takes its worker down', () => {
