@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isValkyrieError } from '../../src/core/errors.js';
-import { openEngine } from '../../src/library/engine.js';
-import type { EngineEvent } from '../../src/library/events.js';
+import { type Engine, openEngine } from '../../src/library/engine.js';
+import type { EngineEvent, JobOutcome } from '../../src/library/events.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { fixture, openTestEngine } from './helpers.js';
 
@@ -237,7 +237,7 @@ describe('Engine: shutdown', () => {
     await expect(waiting.result).resolves.toMatchObject({ kind: 'cancelled', attempts: 0 });
   });
 
-  it('destroy() cancels running, queued and delayed jobs at once; await using closes', async () => {
+  it('destroy() cancels running, queued and delayed jobs at once; it is idempotent', async () => {
     const { engine } = await openTestEngine({ maxInFlight: 1 });
     const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
     const jobs = [
@@ -252,5 +252,36 @@ describe('Engine: shutdown', () => {
     const outcomes = await Promise.all(jobs.map((job) => job.result));
     expect(outcomes.map((outcome) => outcome.kind)).toEqual(['cancelled', 'cancelled', 'cancelled']);
     expect(engine.stats()).toEqual({ queued: 0, inFlight: 0, unsettled: 0 });
+  });
+
+  it('await using closes gracefully: a running job finishes first, then enqueue throws VK_ENGINE_CLOSED', async () => {
+    let escaped: Engine | undefined;
+    let settled: JobOutcome<string> | undefined;
+    {
+      await using engine = await openEngine({ pool: { minThreads: 1, maxThreads: 1 } });
+      escaped = engine;
+      const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
+      const started = new Promise<void>((resolve) => {
+        const stop = engine.onEvent((event) => {
+          if (event.type === 'job.started') {
+            stop();
+            resolve();
+          }
+        });
+      });
+      engine.enqueue(sleep, 50).result.then((outcome) => {
+        settled = outcome;
+      });
+      await started;
+    }
+    // Disposal waited for the job: it had finished, not been cancelled, when the block was left.
+    expect(settled).toEqual({ kind: 'succeeded', output: 'slept', attempts: 1 });
+    let refused: unknown;
+    try {
+      escaped.enqueue('sleep', 1);
+    } catch (error) {
+      refused = error;
+    }
+    expect(isValkyrieError(refused) && refused.code).toBe('VK_ENGINE_CLOSED');
   });
 });
