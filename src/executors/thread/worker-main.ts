@@ -71,9 +71,6 @@ port.on('message', (message: unknown[]) => {
           if (!reportStart && active < boot.concurrency) {
             admit(taskId, false);
             if (!beginSlotTask({ taskId, typeId, attempt, input: message[i + 1] })) return;
-          } else if (active < boot.concurrency) {
-            admit(taskId, true);
-            begin(taskId, typeId, attempt, message[i + 1]);
           } else {
             // Never a slot task while the pool counts right (it sends one only into a free slot);
             // if one were, it counts as begun now, so the pool never runs it a second time.
@@ -84,6 +81,9 @@ port.on('message', (message: unknown[]) => {
           }
         }
       }
+      // Tasks sent to wait that find a slot free: their STARTED records go out before they begin,
+      // so the pool's timeout applies even to one that blocks the thread at once.
+      startWaiting();
       break;
     case toWorker.define:
       loader.define(message[1] as number, message[2] as string, message[3] as string);

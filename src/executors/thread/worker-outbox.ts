@@ -42,10 +42,9 @@ export class WorkerOutbox implements Outbox {
       kind !== recordKind.log &&
       kind !== recordKind.progress &&
       !this.journal.append(kind, taskId, payload)
-    ) {
+    )
       this.post();
-      return;
-    }
+    // Even when posted already: the end of the turn also refills the slot a result freed.
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.turnEnded);

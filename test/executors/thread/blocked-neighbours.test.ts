@@ -55,3 +55,27 @@ describe('ThreadPool: tasks sent behind one that stops its worker never began, a
     });
   });
 });
+
+describe('ThreadPool: a task sent to wait for a slot that is free when it arrives', () => {
+  it('is timed from its start even when it blocks the thread at once', async () => {
+    // One slot: the synchronous task takes it and frees it within the same message, so the busy
+    // loop, sent to wait, finds it free. Heartbeats are far off: only its own timeout can end it.
+    const { pool } = await openPool({
+      minThreads: 1,
+      maxThreads: 1,
+      concurrentTasksPerWorker: 1,
+      heartbeatIntervalMs: 60_000,
+      abortGraceMs: 100,
+    });
+    const syncEcho = pool.task<number, number>({ module: fixture('echo.mjs'), exportName: 'syncEcho' });
+    const busyLoop = pool.task<boolean, string>({ module: fixture('faults.mjs'), exportName: 'busyLoopIf' });
+    // Both task types loaded first: a task whose module is loading waits, which would hide this.
+    await pool.run(syncEcho, 0);
+    await expect(pool.run(busyLoop, false)).resolves.toEqual({ kind: 'succeeded', output: 'did not spin' });
+    const first = pool.run(syncEcho, 1);
+    const blocked = pool.run(busyLoop, true, { timeoutMs: 200 });
+    await expect(first).resolves.toEqual({ kind: 'succeeded', output: 1 });
+    await expect(blocked).resolves.toEqual({ kind: 'timed_out', timeoutMs: 200 });
+    await fullStrength(pool, 1);
+  }, 5_000);
+});
