@@ -70,7 +70,7 @@ port.on('message', (message: unknown[]) => {
           // runs here and their results share one batch.
           if (!reportStart && active < boot.concurrency) {
             admit(taskId, false);
-            if (!beginSlotTask({ taskId, typeId, attempt, input: message[i + 1] })) return;
+            if (!beginSlotTask(taskId, typeId, attempt, message[i + 1])) return;
           } else {
             // Never a slot task while the pool counts right (it sends one only into a free slot);
             // if one were, it counts as begun now, so the pool never runs it a second time.
@@ -158,14 +158,14 @@ interface SlotTask {
 const slotLine = new TaskQueue<SlotTask>();
 
 /** Begins a slot task, or lines it up; false once the pool has given this worker up. */
-function beginSlotTask(task: SlotTask): boolean {
-  if (slotLine.length > 0 || loader.get(task.typeId)?.state === 'loading') {
-    slotLine.push(task);
-    if (slotLine.length === 1) void whenLoaded(task.typeId).then(beginLinedUpSlotTasks);
+function beginSlotTask(taskId: number, typeId: number, attempt: number, input: unknown): boolean {
+  if (slotLine.length > 0 || loader.get(typeId)?.state === 'loading') {
+    slotLine.push({ taskId, typeId, attempt, input });
+    if (slotLine.length === 1) void whenLoaded(typeId).then(beginLinedUpSlotTasks);
     return true;
   }
   if (!countSlotTask(beats)) return false;
-  begin(task.taskId, task.typeId, task.attempt, task.input);
+  begin(taskId, typeId, attempt, input);
   return true;
 }
 
