@@ -15,8 +15,9 @@
 # Per id: S or F; then O, E and X as they happen; then D. src/executors/shell/spawner/perl-frames.ts
 # is the other end.
 #
-# It exits when stdin closes (the engine is gone) and leaves the steps running, as the Node
-# spawner does: their process groups are the engine's to stop.
+# When the engine is gone (stdin closes, a reply cannot be written, or SIGTERM from an engine that
+# is exiting) it stops the steps still running before it exits, as the other spawners do; see
+# engine_gone().
 use 5.010;
 use strict;
 use warnings;
@@ -36,12 +37,16 @@ my $ticks_per_second = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
 # interrupts select(), but one arriving just before the call is only handled after it.
 my $drain_grace_ticks = int(0.2 * $ticks_per_second + 0.5) || 1;
 my $safety_net_seconds = 0.05;
+# When the engine is gone: how long the steps' process groups have after SIGTERM, before SIGKILL.
+my $stop_grace_ticks = int(1.0 * $ticks_per_second + 0.5);
 
 # Reaped by waitpid() below; the handler is there so SIGCHLD interrupts select().
 $SIG{CHLD} = sub { };
 # A write to an engine that is gone fails with EPIPE instead, and the loop exits. Caught rather
 # than ignored: exec resets a caught signal to its default, and steps must get SIGPIPE as usual.
 $SIG{PIPE} = sub { };
+# What an exiting engine sends (SpawnerProcess); its steps go with it.
+$SIG{TERM} = sub { engine_gone() };
 # Steps inherit the signal mask; make sure it is empty. (Perl blocks a signal only while it runs
 # its handler, and steps are never forked from one.)
 POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new());
@@ -66,10 +71,31 @@ sub flush_replies {
     my $written = syswrite(STDOUT, $replies);
     if (!defined $written) {
       next if $! == POSIX::EINTR() || $! == POSIX::EAGAIN();
-      exit 0;    # EPIPE: nobody is left to report to
+      engine_gone();    # EPIPE: nobody is left to report to
     }
     substr($replies, 0, $written, '');
   }
+}
+
+# The engine is gone. Its steps would run on with nobody to report to, beside the copy of the job
+# that a resumed run, or another runner once the lease expires, starts again; so every step's
+# process group (each step leads its own) gets SIGTERM, and SIGKILL once the grace runs out.
+sub engine_gone {
+  my @groups = keys %children;
+  kill('TERM', -$_) for @groups;
+  my $deadline = now_ticks() + $stop_grace_ticks;
+  while ((grep { group_alive($_) } @groups) && now_ticks() < $deadline) {
+    select(undef, undef, undef, 0.01);
+  }
+  kill('KILL', -$_) for @groups;
+  POSIX::_exit(0);
+}
+
+# A group whose members have all exited is gone once its zombies are reaped, so reap first.
+sub group_alive {
+  my ($group) = @_;
+  1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+  return kill(0, -$group) || !$!{ESRCH};
 }
 
 sub errno_code {
@@ -252,7 +278,7 @@ sub parse_requests {
 sub read_requests {
   my $got = sysread(STDIN, $requests, $read_size, length $requests);
   return if !defined $got && ($! == POSIX::EINTR() || $! == POSIX::EAGAIN());
-  exit 0 unless $got;    # the engine is gone
+  engine_gone() unless $got;
   parse_requests();
 }
 

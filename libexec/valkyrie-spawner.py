@@ -14,8 +14,9 @@
 # (an engine that falls back to another spawner has nothing to print). Syntax stays old enough for
 # that check to run.
 #
-# It exits when stdin closes (the engine is gone) and leaves the steps running, as the other
-# spawners do: their process groups are the engine's to stop.
+# When the engine is gone (stdin closes, a reply cannot be written, or SIGTERM from an engine that
+# is exiting) it stops the steps still running before it exits, as the other spawners do; see
+# engine_gone().
 import sys
 
 if sys.version_info < (3, 10):
@@ -38,6 +39,8 @@ READ_SIZE = 65536
 # After a step exits, how long its pipes may stay open (a background process holding them) before
 # they are abandoned and the step reported drained.
 DRAIN_GRACE_SECONDS = 0.2
+# When the engine is gone: how long the steps' process groups have after SIGTERM, before SIGKILL.
+STOP_GRACE_SECONDS = 1.0
 
 
 class Child:
@@ -74,8 +77,45 @@ def flush_replies():
             select.select([], [1], [])
             continue
         except OSError:
-            os._exit(0)  # EPIPE: nobody is left to report to
+            engine_gone()  # EPIPE: nobody is left to report to
         del replies[:written]
+
+
+# The engine is gone. Its steps would run on with nobody to report to, beside the copy of the job
+# that a resumed run, or another runner once the lease expires, starts again; so every step's
+# process group (each step leads its own) gets SIGTERM, and SIGKILL once the grace runs out.
+def engine_gone():
+    groups = list(children)
+    signal_groups(groups, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while any(group_alive(group) for group in groups) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    signal_groups(groups, signal.SIGKILL)
+    os._exit(0)
+
+
+def signal_groups(groups, signum):
+    for group in groups:
+        try:
+            os.killpg(group, signum)
+        except OSError:
+            pass
+
+
+# A group whose members have all exited is gone once its zombies are reaped, so reap first.
+def group_alive(group):
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] != 0:
+            pass
+    except ChildProcessError:
+        pass
+    try:
+        os.killpg(group, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
 
 
 # Reports a failed spawn the way Node's spawn() words it, "spawn COMMAND CODE".
@@ -257,7 +297,7 @@ def read_requests():
     except OSError:
         data = b''
     if not data:
-        os._exit(0)  # the engine is gone
+        engine_gone()
     requests.extend(data)
     parse_requests()
 
@@ -287,6 +327,8 @@ def main():
     # The handler is there so SIGCHLD is caught (the wake-up pipe only hears caught signals); the
     # children are reaped by reap() below.
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    # What an exiting engine sends (SpawnerProcess); its steps go with it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: engine_gone())
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     poller.register(0, select.POLLIN)
     poller.register(wake_r, select.POLLIN)

@@ -3,7 +3,8 @@
  * engine. fork() copies the page tables of the process calling it, so spawning from the engine
  * (tens of MB, growing with the run) blocks its main thread for milliseconds per step; here the
  * fork is cheap and happens on another core. Forked by `SpawnerProcess` with an IPC channel; it
- * exits when the channel closes, i.e. when the engine is gone.
+ * exits when the channel closes, i.e. when the engine is gone, and stops the steps still running
+ * first (stopStepsAndExit).
  *
  * Imports only node:child_process (through process-launch) and the protocol, to stay small.
  */
@@ -41,12 +42,21 @@ const outbox = new Outbox<SpawnerMessage>((batch) => {
   });
 }, setImmediate);
 
+/** Process groups of the steps started here and not drained yet (each step leads its own). */
+const groups = new Set<number>();
+
+/** When the engine is gone: how long the steps' groups have after SIGTERM, before SIGKILL. */
+const stopGraceMs = 1000;
+
 class ForwardingSink implements LaunchSink {
   launched: LaunchedProcess | undefined;
+  private pid: number | undefined;
 
   constructor(private readonly id: number) {}
 
   spawned(pid: number): void {
+    this.pid = pid;
+    groups.add(pid);
     outbox.push({ type: 'spawned', id: this.id, pid });
   }
 
@@ -69,6 +79,7 @@ class ForwardingSink implements LaunchSink {
 
   drained(): void {
     if (this.launched !== undefined) running.delete(this.launched);
+    if (this.pid !== undefined) groups.delete(this.pid);
     outbox.push({ type: 'drained', id: this.id });
   }
 }
@@ -86,8 +97,38 @@ function onRequests(batch: unknown): void {
   }
 }
 
+/**
+ * The engine is gone. Its steps would run on with nobody to report to, beside the copy of the job
+ * that a resumed run, or another runner once the lease expires, starts again; so every step's process
+ * group gets SIGTERM, and SIGKILL once the grace runs out (or at once when all are gone).
+ */
+let stopping = false;
+function stopStepsAndExit(): void {
+  if (stopping) return;
+  stopping = true;
+  const signalAll = (signal: NodeJS.Signals | 0) => {
+    for (const group of groups) {
+      try {
+        process.kill(-group, signal);
+      } catch {
+        groups.delete(group); // ESRCH: no member left
+      }
+    }
+  };
+  signalAll('SIGTERM');
+  const deadline = Date.now() + stopGraceMs;
+  const check = setInterval(() => {
+    signalAll(0);
+    if (groups.size > 0 && Date.now() < deadline) return;
+    clearInterval(check);
+    signalAll('SIGKILL');
+    process.exit(0);
+  }, 10);
+}
+
 process.title = 'valkyrie-spawner';
 process.on('message', onRequests);
-// The engine exited or closed the channel: nobody is left to report to.
-process.on('disconnect', () => process.exit(0));
+// The engine exited or closed the channel, or sent SIGTERM as it exited: nobody is left to report to.
+process.once('disconnect', stopStepsAndExit);
+process.once('SIGTERM', stopStepsAndExit);
 outbox.push({ type: 'ready' });
