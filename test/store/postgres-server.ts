@@ -68,6 +68,12 @@ export const postgresSkipReason: string | undefined = await withRawClient((clien
     return `no Postgres server answers at ${url.href} (${why}); set VALKYRIE_TEST_POSTGRES_URL to run them`;
   });
 
+// CI provides a server (.ci/run sets this), so there a missing one fails the tests instead of
+// skipping them unnoticed.
+if (postgresSkipReason !== undefined && process.env.VALKYRIE_TEST_REQUIRE_POSTGRES === '1') {
+  throw new Error(`VALKYRIE_TEST_REQUIRE_POSTGRES is set, but ${postgresSkipReason}`);
+}
+
 /** `describe` that runs only when a Postgres server answers, its title saying why when it does not. */
 export function describeOnPostgres(title: string, body: () => void): void {
   describe.skipIf(postgresSkipReason !== undefined)(
