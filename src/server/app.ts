@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import * as z from 'zod';
 import { isValkyrieError } from '../core/errors.js';
 import { ApiError, shuttingDown } from './api-error.js';
@@ -16,6 +16,8 @@ import { errorSchema } from './schemas.js';
 
 /** JSON bodies: a workflow of up to 1 MiB plus its vars, secrets and env. */
 const jsonBodyLimit = 2 * 1024 * 1024;
+/** Fastify's default: no id in a path is near this long. */
+const maxParamLength = 100;
 
 export interface ApiOptions {
   readonly version: string;
@@ -38,12 +40,17 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   const app = Fastify({
     logger: false,
     bodyLimit: jsonBodyLimit,
+    routerOptions: { maxParamLength },
     // Shutdown answers 503 itself, in the API's error shape, from the moment it begins.
     return503OnClosing: false,
     // Open event streams and idle keep-alive connections must not hold the close.
     forceCloseConnections: true,
     ...(options.serverFactory === undefined ? {} : { serverFactory: options.serverFactory }),
+    // The router's own errors (bad percent-encoding, an over-long path parameter) skip the error handler.
+    frameworkErrors: (error, _request, reply) => sendApiError(reply as FastifyReply, toApiError(error)),
   });
+  // Fastify parses text/plain by default; no route takes it, so it is refused as 415 like any other.
+  app.removeContentTypeParser('text/plain');
   // Bundles stream to disk as they arrive (bundle-files.ts): the parser leaves the body unread.
   app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_request, _payload, done) =>
     done(null, undefined),
@@ -129,6 +136,10 @@ function healthRoutes(context: ApiContext): Route[] {
   ];
 }
 
+function sendApiError(reply: FastifyReply, api: ApiError): FastifyReply {
+  return reply.code(api.status).send(api.body());
+}
+
 /** Fastify's own errors by their codes; anything unexpected is a 500 whose details go to the log only. */
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
@@ -146,6 +157,14 @@ function toApiError(error: unknown): ApiError {
   };
   const text = typeof message === 'string' ? message : String(error);
   switch (code) {
+    case 'FST_ERR_BAD_URL':
+      return new ApiError(400, 'VK_INVALID_REQUEST', `the URL is not valid: ${text}`);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ApiError(
+        400,
+        'VK_INVALID_REQUEST',
+        `a path parameter is longer than ${maxParamLength} characters`,
+      );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError(413, 'VK_BODY_TOO_LARGE', `the request body exceeds ${jsonBodyLimit} bytes`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

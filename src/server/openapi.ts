@@ -1,5 +1,28 @@
 import * as z from 'zod';
-import type { RouteMeta } from './route.js';
+import type { Access, ResponseSpec, RouteMeta } from './route.js';
+import { errorSchema } from './schemas.js';
+
+/** Answers every route of an access may give before its handler runs; a route's own entry wins. */
+function commonResponses(access: Access, jsonBody: boolean): Record<number, ResponseSpec> {
+  const error = (description: string): ResponseSpec => ({ description, schema: errorSchema });
+  const responses: Record<number, ResponseSpec> = {};
+  if (access !== 'public') {
+    responses[401] = error('VK_UNAUTHORIZED: no token, or one that is unknown, revoked or expired');
+    responses[403] = error(
+      access === 'job'
+        ? "VK_FORBIDDEN: not this job's token; the body was not read"
+        : access === 'register'
+          ? 'VK_FORBIDDEN: not a runner registration token; the body was not read'
+          : `VK_FORBIDDEN: the token lacks the ${access} role; the body was not read`,
+    );
+    responses[503] = error('VK_SHUTTING_DOWN: the server is shutting down');
+  }
+  if (jsonBody) {
+    responses[413] = error('VK_BODY_TOO_LARGE: the body exceeds 2 MiB');
+    responses[415] = error('VK_UNSUPPORTED_MEDIA_TYPE: the body is not application/json');
+  }
+  return responses;
+}
 
 /**
  * The OpenAPI 3.1 document, generated from the routes' own zod schemas (the ones that validate the
@@ -13,9 +36,16 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
     const operation: Record<string, unknown> = {
       summary: route.summary,
       ...(route.access === 'public' ? { security: [] } : { 'x-valkyrie-access': route.access }),
-      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      parameters: [
+        ...parameters(route.params, 'path'),
+        ...parameters(route.query, 'query'),
+        ...parameters(route.headers, 'header'),
+      ],
       responses: Object.fromEntries(
-        Object.entries(route.responses).map(([status, response]) => [
+        Object.entries({
+          ...commonResponses(route.access, route.body !== undefined),
+          ...route.responses,
+        }).map(([status, response]) => [
           status,
           {
             description: response.description,
@@ -71,7 +101,10 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
 }
 
 /** One parameter per property of an object schema. */
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): Record<string, unknown>[] {
+function parameters(
+  schema: z.ZodType | undefined,
+  where: 'path' | 'query' | 'header',
+): Record<string, unknown>[] {
   if (schema === undefined) return [];
   const json = jsonSchema(schema, 'input');
   const properties = (json.properties ?? {}) as Record<string, Record<string, unknown>>;

@@ -9,10 +9,12 @@ import type { Principal, TokenAuthority } from './tokens.js';
  */
 export type Access = 'public' | 'read' | 'submit' | 'admin' | 'register' | 'job';
 
-export interface RouteInput<B, Q, P> {
+export interface RouteInput<B, Q, P, H = undefined> {
   readonly body: B;
   readonly query: Q;
   readonly params: P;
+  /** The headers the route's `headers` schema names (others are dropped); undefined without one. */
+  readonly headers: H;
   /** Undefined on public routes only. */
   readonly principal: Principal | undefined;
   readonly request: FastifyRequest;
@@ -40,6 +42,8 @@ export interface RouteMeta {
   readonly rawBody?: string;
   readonly query?: z.ZodType;
   readonly params?: z.ZodType;
+  /** Request headers the route reads (lower-case names); validated and documented like the query. */
+  readonly headers?: z.ZodType;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
 }
 
@@ -47,15 +51,18 @@ export interface Route extends RouteMeta {
   run(request: FastifyRequest, reply: FastifyReply, principal: Principal | undefined): Promise<RouteResult>;
 }
 
-export interface RouteSpec<B, Q, P> extends RouteMeta {
+export interface RouteSpec<B, Q, P, H> extends RouteMeta {
   readonly body?: z.ZodType<B>;
   readonly query?: z.ZodType<Q>;
   readonly params?: z.ZodType<P>;
-  handle(input: RouteInput<B, Q, P>): Promise<RouteResult>;
+  readonly headers?: z.ZodType<H>;
+  handle(input: RouteInput<B, Q, P, H>): Promise<RouteResult>;
 }
 
 /** Ties a route's schemas to its handler's types; validation failures are 400 with the field's path. */
-export function defineRoute<B = undefined, Q = undefined, P = undefined>(spec: RouteSpec<B, Q, P>): Route {
+export function defineRoute<B = undefined, Q = undefined, P = undefined, H = undefined>(
+  spec: RouteSpec<B, Q, P, H>,
+): Route {
   return {
     ...spec,
     run: (request, reply, principal) =>
@@ -63,6 +70,7 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined>(spec: R
         body: validate(spec.body, request.body, 'body') as B,
         query: validate(spec.query, request.query, 'query') as Q,
         params: validate(spec.params, request.params, 'params') as P,
+        headers: validate(spec.headers, request.headers, 'headers') as H,
         principal,
         request,
         reply,
@@ -114,19 +122,32 @@ export interface RouteHost {
   closing(): boolean;
 }
 
-/** Mounts routes: 503 while closing, then authentication (401), authorization (403), validation (400). */
+/**
+ * Mounts routes: 503 while closing, then authentication (401) and authorization (403) — all before the
+ * body is read, so a caller without the role learns nothing about its body — then parsing (400, 413,
+ * 415) and validation (400).
+ */
 export function registerRoutes(app: FastifyInstance, routes: readonly Route[], host: RouteHost): void {
+  const principals = new WeakMap<FastifyRequest, Principal>();
   for (const route of routes) {
     app.route({
       method: route.method,
       url: route.url,
+      ...(route.access === 'public'
+        ? {}
+        : {
+            // The URL is routed by now: the path params a `job` route checks are set.
+            onRequest: async (request: FastifyRequest) => {
+              if (host.closing()) throw shuttingDown();
+              const principal = await host.authority.authenticate(request.headers.authorization);
+              authorize(route.access, principal, request.params);
+              principals.set(request, principal);
+            },
+          }),
       handler: async (request, reply) => {
-        if (route.access !== 'public' && host.closing()) throw shuttingDown();
-        let principal: Principal | undefined;
-        if (route.access !== 'public') {
-          principal = await host.authority.authenticate(request.headers.authorization);
-          authorize(route.access, principal, request.params);
-        }
+        const principal = principals.get(request);
+        if (route.access !== 'public' && principal === undefined)
+          throw new ApiError(500, 'VK_INTERNAL', 'the route ran without an authenticated principal');
         const result = await route.run(request, reply, principal);
         if (result === 'streamed') return reply;
         reply.code(result.status);

@@ -23,6 +23,15 @@ import {
 
 const runBody = z.object({ run: runViewSchema });
 const idempotencyWindowMs = 24 * 3_600_000;
+const keyLength = 'must be 1 to 200 characters';
+const submitHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1, keyLength)
+    .max(200, keyLength)
+    .optional()
+    .describe('a repeat within 24 h returns the run the first request created, with 200'),
+});
 
 /** Submit, list, get and cancel runs. Event and log streams are in run-streams.ts. */
 export function runRoutes(context: ApiContext): Route[] {
@@ -34,6 +43,7 @@ export function runRoutes(context: ApiContext): Route[] {
       summary: 'Submit a workflow run (optional header Idempotency-Key)',
       access: 'submit',
       body: runSubmitSchema,
+      headers: submitHeaders,
       responses: {
         201: { description: 'the run was created and started', schema: runBody },
         200: { description: 'a run with this Idempotency-Key exists; nothing was created', schema: runBody },
@@ -45,7 +55,7 @@ export function runRoutes(context: ApiContext): Route[] {
         404: { description: 'VK_BUNDLE_NOT_FOUND', schema: errorSchema },
         429: { description: 'VK_QUEUE_FULL: nothing was submitted', schema: errorSchema },
       },
-      async handle({ body, request, principal }) {
+      async handle({ body, headers, principal }) {
         const path = body.path ?? 'workflow.yml';
         const parsed = parseWorkflow(body.workflow, path);
         if (parsed.workflow === undefined || hasErrors(parsed.diagnostics)) {
@@ -66,7 +76,7 @@ export function runRoutes(context: ApiContext): Route[] {
           throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `no bundle ${body.bundle}: upload it first`, {
             path: 'body.bundle',
           });
-        const key = idempotencyKey(request.headers['idempotency-key']);
+        const key = headers['idempotency-key'];
         const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
         const stored: StoredRunRequest = {
           // Runners choose each job's directory (the unpacked bundle, or an empty one).
@@ -183,16 +193,6 @@ export function runRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
-}
-
-function idempotencyKey(header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.length === 0 || value.length > 200)
-    throw new ApiError(400, 'VK_INVALID_REQUEST', 'the Idempotency-Key header must be 1 to 200 characters', {
-      path: 'headers.idempotency-key',
-    });
-  return value;
 }
 
 /** The run's workflow-level concurrency group; a group that cannot be evaluated refuses the submission. */

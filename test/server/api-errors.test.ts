@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from './helpers.js';
+
+const errorBody = { code: expect.stringMatching(/^VK_/), message: expect.any(String) };
+
+describe('the API error contract', () => {
+  it("answers the router's own errors as {code, message}: bad percent-encoding, an over-long id", async () => {
+    const { request } = await startTestServer();
+    const badUrl = await request('GET', '/api/v1/runs/%00%ff');
+    expect(badUrl).toMatchObject({ status: 400, body: { ...errorBody, code: 'VK_INVALID_REQUEST' } });
+    expect(badUrl.body).not.toHaveProperty('statusCode');
+    const longId = await request('GET', `/api/v1/runs/${'1'.repeat(101)}`);
+    expect(longId).toMatchObject({ status: 400, body: { ...errorBody, code: 'VK_INVALID_REQUEST' } });
+    expect(longId.body).not.toHaveProperty('statusCode');
+  });
+
+  it('refuses a text/plain body to a JSON route with 415', async () => {
+    const { request } = await startTestServer();
+    const plain = await request('POST', '/api/v1/tokens', {
+      raw: '{"role":"read"}',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(plain).toMatchObject({ status: 415, body: { ...errorBody, code: 'VK_UNSUPPORTED_MEDIA_TYPE' } });
+  });
+
+  it('checks the role before it reads the body: 403 for bad JSON or a wrong type without the role', async () => {
+    const { request, token } = await startTestServer();
+    const read = await token('read');
+    for (const headers of [{ 'content-type': 'application/json' }, { 'content-type': 'text/csv' }]) {
+      const response = await request('POST', '/api/v1/tokens', { token: read, raw: '{"role": ', headers });
+      expect(response).toMatchObject({ status: 403, body: { ...errorBody, code: 'VK_FORBIDDEN' } });
+    }
+    const huge = await request('POST', '/api/v1/runs', {
+      token: read,
+      raw: JSON.stringify({ workflow: 'x'.repeat(3 * 1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(huge).toMatchObject({ status: 403, body: { code: 'VK_FORBIDDEN' } });
+    const anonymous = await request('POST', '/api/v1/tokens', {
+      token: null,
+      raw: '{"role": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(anonymous).toMatchObject({ status: 401, body: { code: 'VK_UNAUTHORIZED' } });
+  });
+
+  it('documents the Idempotency-Key header and the 401/403/503 answers of protected routes', async () => {
+    const { request } = await startTestServer();
+    const doc = (await request('GET', '/api/v1/openapi.json', { token: null })).body as {
+      paths: Record<
+        string,
+        Record<string, { parameters: { name: string; in: string }[]; responses: object }>
+      >;
+    };
+    const submit = doc.paths['/api/v1/runs']?.post;
+    expect(submit?.parameters).toContainEqual(
+      expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false }),
+    );
+    expect(Object.keys(submit?.responses ?? {})).toEqual(
+      expect.arrayContaining(['401', '403', '413', '415', '503']),
+    );
+    for (const [path, methods] of Object.entries(doc.paths))
+      for (const [method, operation] of Object.entries(methods)) {
+        const isPublic = 'security' in operation;
+        const codes = Object.keys(operation.responses);
+        if (!isPublic)
+          expect(codes, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403', '503']));
+      }
+    expect(Object.keys(doc.paths['/healthz']?.get?.responses ?? {})).not.toContain('401');
+  });
+});
