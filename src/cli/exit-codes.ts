@@ -19,6 +19,11 @@ export const ExitCode = {
    * left untouched, and trying again will not help. EX_DATAERR from sysexits.h.
    */
   storeUnusable: 65,
+  /**
+   * `valkyrie runner`: another live runner holds the work dir (its runner.lock); nothing in the dir
+   * was touched. EX_CANTCREAT from sysexits.h: the lock file could not be created.
+   */
+  workDirInUse: 73,
   /** The server refused the token (401) or its role (403): EX_NOPERM from sysexits.h. */
   noPermission: 77,
   interrupted: 130,
@@ -45,6 +50,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'VK_STORE_UNREACHABLE':
     case 'VK_STORE_LOCKED':
       return ExitCode.storeUnavailable;
+    case 'VK_WORK_DIR_IN_USE':
+      return ExitCode.workDirInUse;
     case 'VK_STORE_CORRUPT':
     case 'VK_STORE_NEWER_SCHEMA':
       return ExitCode.storeUnusable;

@@ -57,6 +57,8 @@ export const errorCatalog = {
   VK_BUNDLE_CHANGED: 'a workspace file vanished or changed while the bundle was being made',
   VK_BUNDLE_UNSAFE: 'a workspace bundle entry would write outside its directory, or is of a refused kind',
   VK_WORKSPACE_NOT_EMPTY: 'a bundle is unpacked only into an empty directory',
+  VK_WORK_DIR_IN_USE:
+    "another live runner process holds the runner's work dir (its runner.lock); nothing in it was touched",
   VK_SERVER_RESPONSE:
     'the Valkyrie server answered with an error, or with a response this client cannot read',
 } as const;

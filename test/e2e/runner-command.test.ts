@@ -1,5 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -246,5 +247,109 @@ describe('valkyrie runner', () => {
     expect(result.stdout).toMatch(/cancelling 1 running job\(s\)/);
     expect(await handle.done).toBe('cancelled');
     expect(lines(join(f.dir, 'finished.log'))).toEqual([]);
+  });
+
+  it('refuses a second runner on the same work dir (exit 73, one line naming the dir and pid); the first keeps its session and its job', async () => {
+    const f = await fleet();
+    const workDir = join(ws.dir, 'shared');
+    const first = ws.start([
+      'runner',
+      '--server',
+      f.url,
+      '--token',
+      'reg-ok',
+      '--labels',
+      'x',
+      '--work-dir',
+      workDir,
+    ]);
+    cleanups.push(() => {
+      first.kill('SIGKILL');
+    });
+    const out = output(first);
+    const done = collect(first);
+    await until(() => out.stdout().includes('connected to'), 'the first runner to connect');
+    const handle = await f.plane.startRun(
+      sideEffectWorkflow(f.dir, 1, 30, '[self-hosted, x]'),
+      request(f.dir),
+    );
+    await until(() => lines(join(f.dir, 'started.log')).length === 1, 'the job to start');
+    const jobDir = lines(join(f.dir, 'started.log'))[0]?.split(' ')[1] ?? '';
+    expect(jobDir.startsWith(join(workDir, 'jobs'))).toBe(true);
+
+    const secondChild = ws.start(['runner', '--server', f.url, '--work-dir', workDir, '--labels', 'x']);
+    cleanups.push(() => {
+      secondChild.kill('SIGKILL');
+    });
+    const second = await collect(secondChild);
+    expect(second.code).toBe(73);
+    expect(second.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `the work dir ${workDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another runner \\(pid ${first.pid},`,
+        ),
+      ),
+    ]);
+    expect(second.stdout).toBe('');
+    expect(existsSync(jobDir)).toBe(true);
+    expect(JSON.parse(readFileSync(join(workDir, 'runner.lock'), 'utf8')).pid).toBe(first.pid);
+    expect(first.exitCode).toBeNull();
+    expect(out.stdout()).not.toMatch(/lost the/);
+    expect(f.plane.runners()).toEqual([
+      expect.objectContaining({ id: 'rnr_cli', connected: true, running: 1 }),
+    ]);
+
+    first.kill('SIGTERM');
+    await until(() => out.stdout().includes('draining'), 'the drain');
+    first.kill('SIGTERM');
+    expect((await done).code).toBe(143);
+    expect(await handle.done).toBe('cancelled');
+    expect(existsSync(join(workDir, 'runner.lock'))).toBe(false);
+  });
+
+  it('takes over a lock left by a runner that is gone, and removes the lock on exit', async () => {
+    const f = await fleet();
+    const workDir = join(ws.dir, 'stale');
+    mkdirSync(workDir);
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const deadPid = Number(gone.stdout.toString());
+    writeFileSync(
+      join(workDir, 'runner.lock'),
+      JSON.stringify({ pid: deadPid, host: hostname(), since: '2020-01-01T00:00:00.000Z' }),
+    );
+    const child = ws.start(['runner', '--server', f.url, '--token', 'reg-ok', '--work-dir', workDir]);
+    cleanups.push(() => {
+      child.kill('SIGKILL');
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const out = output(child);
+    const done = collect(child);
+    await until(() => out.stdout().includes('connected to'), 'the runner to connect');
+    expect(stderr).toMatch(
+      new RegExp(`took over .*runner\\.lock from pid ${deadPid}, which is no longer running`),
+    );
+    expect(JSON.parse(readFileSync(join(workDir, 'runner.lock'), 'utf8')).pid).toBe(child.pid);
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+    expect(existsSync(join(workDir, 'runner.lock'))).toBe(false);
+  });
+
+  it('measures the free disk of a work dir it creates on its first start', async () => {
+    const f = await fleet();
+    const workDir = join(ws.dir, 'fresh', 'work');
+    const child = ws.start(['runner', '--server', f.url, '--token', 'reg-ok', '--work-dir', workDir]);
+    cleanups.push(() => {
+      child.kill('SIGKILL');
+    });
+    const out = output(child);
+    const done = collect(child);
+    await until(() => f.plane.runners()[0]?.capabilities !== undefined, 'the capabilities');
+    expect(f.plane.runners()[0]?.capabilities?.diskFreeBytes).toBeGreaterThan(0);
+    await until(() => out.stdout().includes('connected to'), 'the runner to connect');
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
   });
 });

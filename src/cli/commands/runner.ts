@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ValkyrieError } from '../../core/errors.js';
 import { ShellExecutor, warmUpSpawner } from '../../executors/shell/index.js';
@@ -24,6 +25,12 @@ import {
   writeCredentials,
 } from '../../runner/registration.js';
 import { inheritedEnvironment } from '../../runner/step-environment.js';
+import {
+  acquireWorkDirLock,
+  type LockHolder,
+  lockFileName,
+  type WorkDirLock,
+} from '../../runner/work-dir-lock.js';
 import { downloadWorkspace } from '../../runner/workspace-download.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import {
@@ -63,7 +70,17 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   const keepAlive = setInterval(() => {}, 2 ** 30);
   // Stopped when the command ends early (refused, interrupted), so no probe holds the exit up.
   const probing = new AbortController();
+  let lock: WorkDirLock | undefined;
   try {
+    needsNoTokenOrHasOne(settings);
+    const locked = acquireWorkDirLock(settings.workDir);
+    if (locked.kind === 'held') return refuseHeldWorkDir(settings.workDir, locked.holder);
+    lock = locked.lock;
+    if (locked.tookOverFrom !== undefined)
+      complain(
+        `took over ${locked.lock.file} from pid ${locked.tookOverFrom.pid}, which is no longer running`,
+      );
+    // After the lock, which creates the work dir: free disk is measured on it.
     const detecting = detectCapabilities({ workDir: settings.workDir, signal: probing.signal }).catch(
       () => undefined,
     );
@@ -83,7 +100,32 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     probing.abort();
     clearInterval(keepAlive);
     shutdown.unlisten();
+    lock?.release();
   }
+}
+
+/**
+ * Without a stored credential for this server a token is needed; said before the work dir is
+ * created or locked, so a bad invocation leaves nothing behind. credentialsFor() reads the
+ * credential again under the lock.
+ */
+function needsNoTokenOrHasOne(settings: RunnerSettings): void {
+  if (settings.token !== undefined) return;
+  const stored = readCredentials(settings.workDir);
+  if (stored !== undefined && stored.server === settings.server) return;
+  const file = join(settings.workDir, credentialsFileName);
+  const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
+  throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
+}
+
+/** Another live runner uses the work dir: one line, exit 73, and the dir is left as it is. */
+function refuseHeldWorkDir(workDir: string, holder: LockHolder): number {
+  const where = holder.host === hostname() ? '' : ` on ${holder.host}`;
+  complain(
+    `the work dir ${workDir} is in use by another runner (pid ${holder.pid}${where}, since ${holder.since}); ` +
+      `stop it, or give this one its own --work-dir (lock: ${join(workDir, lockFileName)})`,
+  );
+  return ExitCode.workDirInUse;
 }
 
 /** The stored credentials for this server, or new ones from registering with the token. */
@@ -99,7 +141,6 @@ async function credentialsFor(
     const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
     throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
   }
-  mkdirSync(settings.workDir, { recursive: true, mode: 0o700 });
   for (let attempt = 0; ; attempt++) {
     const result = await registerRunner(settings.server, settings.token, info, signal);
     if (signal.aborted) return ExitCode.succeeded;
