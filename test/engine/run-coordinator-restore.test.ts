@@ -63,6 +63,43 @@ describe('RunCoordinator.restore', () => {
     expect(c.status()).toBe('failed');
   });
 
+  it('with on-runner-lost: fail, gives an interrupted job its next attempt while retry.when covers runner-lost', () => {
+    const retried = chain('fail').replace(
+      'on-runner-lost: fail,',
+      'on-runner-lost: fail, retry: { max-attempts: 2, delay: 2s, when: [runner-lost] },',
+    );
+    const c = coordinator(retried);
+    const effects = c.restore(
+      [stored(1, 'a', 'succeeded'), stored(2, 'b', 'running', { startedAt: 30 })],
+      1_000,
+    );
+    expect(summary(effects)).toEqual(['retry 7.2 b']);
+    const retry = effects[0];
+    if (retry?.kind !== 'retry') throw new Error('expected a retry');
+    expect(retry.ended).toEqual({
+      attempt: 1,
+      status: 'failed',
+      startedAt: 30,
+      finishedAt: 1_000,
+      reason: expect.stringMatching(/^runner_lost/),
+    });
+    expect(retry.reason).toMatch(/^runner_lost/);
+    expect(retry.delayMs).toBe(2_000);
+    expect(retry.leg).toMatchObject({ status: 'queued', attempt: 2, notBefore: 3_000, startedAt: undefined });
+    c.started('7.2', 3_100);
+    expect(summary(c.completed('7.2', 'succeeded', {}, 3_200))).toEqual(['add 7.3 c', 'queue 7.3 c']);
+
+    // The second attempt was the last: interrupted in turn, it fails and what needs it is skipped.
+    const spent = coordinator(retried);
+    const final = spent.restore(
+      [stored(1, 'a', 'succeeded'), stored(2, 'b', 'running', { attempt: 2, startedAt: 30 })],
+      1_000,
+    );
+    expect(summary(final)).toEqual(['finish 7.2 b', 'add 7.3 c', 'finish 7.3 c']);
+    expect(spent.legById('7.2')).toMatchObject({ status: 'failed', attempt: 2, finishedAt: 1_000 });
+    expect(spent.status()).toBe('failed');
+  });
+
   it('queues a job that was queued or offered again without a new attempt', () => {
     const c = coordinator(`jobs:
   a: { runs-on: x, steps: [{ run: a }] }
