@@ -308,6 +308,8 @@ export class RunCoordinator {
     };
     moveLeg(leg, 'queued');
     leg.attempt += 1;
+    // As a lost lease's requeue, which keeps the attempt: this one uses up no retry of the job.
+    leg.triesFrom = (leg.triesFrom ?? 1) + 1;
     leg.startedAt = undefined;
     leg.finishedAt = undefined;
     leg.reason = undefined;

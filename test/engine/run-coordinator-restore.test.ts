@@ -100,6 +100,33 @@ describe('RunCoordinator.restore', () => {
     expect(spent.status()).toBe('failed');
   });
 
+  it('with on-runner-lost: requeue, the new attempt of an interrupted job uses up no retry, as a lost lease does', () => {
+    const c = coordinator(
+      chain('requeue').replace(
+        'on-runner-lost: requeue,',
+        'on-runner-lost: requeue, retry: { max-attempts: 2, delay: 1s },',
+      ),
+    );
+    const effects = c.restore(
+      [stored(1, 'a', 'succeeded'), stored(2, 'b', 'running', { startedAt: 30 })],
+      1_000,
+    );
+    const requeued = effects[0];
+    if (requeued?.kind !== 'retry') throw new Error('expected a retry');
+    // Not the retry policy's: no delay, whatever retry.when says.
+    expect(requeued.delayMs).toBe(0);
+    expect(requeued.leg).toMatchObject({ status: 'queued', attempt: 2 });
+    c.started('7.2', 1_100);
+    // The job's one retry is still there for a failure of the requeued attempt.
+    const failed = c.completed('7.2', 'failed', {}, 1_200);
+    expect(summary(failed)).toEqual(['retry 7.2 b']);
+    expect(c.legById('7.2')).toMatchObject({ status: 'queued', attempt: 3, notBefore: 2_200 });
+    c.started('7.2', 2_300);
+    // The retry spent, the second failure is final: c is skipped.
+    expect(summary(c.completed('7.2', 'failed', {}, 2_400))).toEqual(['add 7.3 c', 'finish 7.3 c']);
+    expect(c.legById('7.2')).toMatchObject({ status: 'failed', attempt: 3 });
+  });
+
   it('queues a job that was queued or offered again without a new attempt', () => {
     const c = coordinator(`jobs:
   a: { runs-on: x, steps: [{ run: a }] }
