@@ -6,6 +6,7 @@ import {
   type RetryDecision,
   type RetryPolicy,
 } from '../core/retry-delay.js';
+import { type Effect, type Leg, moveLeg } from './leg.js';
 
 /** One ended attempt of a job that another attempt follows. */
 export interface EndedAttempt {
@@ -48,4 +49,30 @@ export function jobRetryDecision(
 /** Why an attempt is retried: the runner's reason when it gave one (it names the step), else `timeout` etc. */
 export function retryReason(outcome: AttemptOutcome, reason: string | undefined): string {
   return reason === undefined || reason === '' ? describeAttemptOutcome(outcome) : reason;
+}
+
+/**
+ * Moves a running leg whose attempt ended to its next attempt, queued until the decision's delay has
+ * passed; the `retry` effect carries the ended attempt for the records.
+ */
+export function retryLeg(
+  leg: Leg,
+  status: TerminalJobStatus,
+  at: number,
+  reason: string | undefined,
+  outcome: AttemptOutcome,
+  decision: { readonly delayMs: number },
+): Effect {
+  const ended: EndedAttempt = {
+    attempt: leg.attempt,
+    status,
+    startedAt: leg.startedAt,
+    finishedAt: at,
+    reason,
+  };
+  moveLeg(leg, 'queued');
+  leg.attempt += 1;
+  leg.startedAt = undefined;
+  leg.notBefore = at + decision.delayMs;
+  return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: retryReason(outcome, reason) };
 }

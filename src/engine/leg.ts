@@ -26,8 +26,11 @@ export interface Leg {
   readonly retry?: RetryPolicy;
   /** The current attempt, from 1. */
   attempt: number;
-  /** The attempt this run attempt started the job at (a re-run's first); retries count from it. Default 1. */
-  readonly triesFrom?: number;
+  /**
+   * The attempt retries count from (a re-run's first; one past an attempt requeued after its runner was
+   * lost, which uses up no retry). Default 1.
+   */
+  triesFrom?: number;
   readonly priority: Priority;
   /** Not offered to a runner before this time (ms since the epoch); a retry moves it to its delay's end. */
   notBefore?: number;

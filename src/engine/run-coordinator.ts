@@ -1,6 +1,6 @@
 import type { JobId } from '../core/ids.js';
 import { isTerminal, type RunStatus, type TerminalJobStatus } from '../core/outcome.js';
-import type { AttemptOutcome } from '../core/retry-delay.js';
+import type { AttemptOutcome, RetryDecision } from '../core/retry-delay.js';
 import {
   type EvaluationContext,
   type ExpressionValue,
@@ -20,7 +20,7 @@ import {
   settle,
   statusFor,
 } from './job-keys.js';
-import { attemptOutcomeOfStatus, type EndedAttempt, jobRetryDecision, retryReason } from './job-retry.js';
+import { attemptOutcomeOfStatus, type EndedAttempt, jobRetryDecision, retryLeg } from './job-retry.js';
 import { type Effect, type Leg, moveLeg, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun } from './rerun-plan.js';
@@ -111,10 +111,8 @@ export class RunCoordinator {
     if (!leg || isTerminal(leg.status)) return [];
     const state = this.stateOf(leg);
     if (leg.status === 'running') {
-      // A re-run gives the job its whole retry budget again: tries count from where this run attempt began.
-      const tries = leg.attempt - (leg.triesFrom ?? 1) + 1;
-      const decision = jobRetryDecision(leg.retry, outcome, tries, this.cancelled, this.random);
-      if (decision.kind === 'retry') return [this.retry(leg, status, at, reason, outcome, decision)];
+      const decision = this.retryDecision(leg, outcome);
+      if (decision.kind === 'retry') return [retryLeg(leg, status, at, reason, outcome, decision)];
     }
     moveLeg(leg, status);
     leg.finishedAt = at;
@@ -129,26 +127,10 @@ export class RunCoordinator {
     return [...effects, ...this.advance()];
   }
 
-  private retry(
-    leg: Leg,
-    status: TerminalJobStatus,
-    at: number,
-    reason: string | undefined,
-    outcome: AttemptOutcome,
-    decision: { readonly delayMs: number },
-  ): Effect {
-    const ended: EndedAttempt = {
-      attempt: leg.attempt,
-      status,
-      startedAt: leg.startedAt,
-      finishedAt: at,
-      reason,
-    };
-    moveLeg(leg, 'queued');
-    leg.attempt += 1;
-    leg.startedAt = undefined;
-    leg.notBefore = at + decision.delayMs;
-    return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: retryReason(outcome, reason) };
+  /** What follows a running leg's attempt that ended so. A re-run gives the job its whole retry budget again. */
+  private retryDecision(leg: Leg, outcome: AttemptOutcome): RetryDecision {
+    const tries = leg.attempt - (leg.triesFrom ?? 1) + 1;
+    return jobRetryDecision(leg.retry, outcome, tries, this.cancelled, this.random);
   }
 
   /** Graceful: queued legs are cancelled, running ones interrupted; `if: always()`/`cancelled()` jobs still run. */
@@ -190,7 +172,8 @@ export class RunCoordinator {
    * order they were added), instead of `advance()` on a fresh coordinator. Finished legs keep their
    * status and outputs and never run again; expanded matrix legs stay as they were. A leg that was
    * `running` lost its process: per `on-runner-lost:` it becomes a new attempt (`retry` effect, no
-   * delay) or fails as `runner_lost`. A `queued` or `offered` leg never ran and is queued again.
+   * delay) or fails as `runner_lost`, unless `retry.when` covers runner-lost and attempts remain, when
+   * it is retried as a lost lease would be. A `queued` or `offered` leg never ran and is queued again.
    * Call once, on a coordinator nothing else has been called on.
    */
   restore(stored: readonly StoredLeg[], at: number): Effect[] {
@@ -304,6 +287,14 @@ export class RunCoordinator {
     }
     const reason = 'runner_lost: the process running the run stopped';
     if (this.stateOf(leg).job.onRunnerLost === 'fail') {
+      // As for a lost lease (ControlPlane.loseRunner, then completed()): `retry.when: [runner-lost]`
+      // may still give the job its next attempt, after the policy's delay.
+      const outcome: AttemptOutcome = { kind: 'runner_lost' };
+      const decision = this.retryDecision(leg, outcome);
+      if (decision.kind === 'retry') {
+        effects.push(retryLeg(leg, 'failed', at, reason, outcome, decision));
+        return;
+      }
       this.finish(leg, 'failed', effects, reason);
       leg.finishedAt = at;
       return;
@@ -317,6 +308,8 @@ export class RunCoordinator {
     };
     moveLeg(leg, 'queued');
     leg.attempt += 1;
+    // As a lost lease's requeue, which keeps the attempt: this one uses up no retry of the job.
+    leg.triesFrom = (leg.triesFrom ?? 1) + 1;
     leg.startedAt = undefined;
     leg.finishedAt = undefined;
     leg.reason = undefined;

@@ -63,6 +63,70 @@ describe('RunCoordinator.restore', () => {
     expect(c.status()).toBe('failed');
   });
 
+  it('with on-runner-lost: fail, gives an interrupted job its next attempt while retry.when covers runner-lost', () => {
+    const retried = chain('fail').replace(
+      'on-runner-lost: fail,',
+      'on-runner-lost: fail, retry: { max-attempts: 2, delay: 2s, when: [runner-lost] },',
+    );
+    const c = coordinator(retried);
+    const effects = c.restore(
+      [stored(1, 'a', 'succeeded'), stored(2, 'b', 'running', { startedAt: 30 })],
+      1_000,
+    );
+    expect(summary(effects)).toEqual(['retry 7.2 b']);
+    const retry = effects[0];
+    if (retry?.kind !== 'retry') throw new Error('expected a retry');
+    expect(retry.ended).toEqual({
+      attempt: 1,
+      status: 'failed',
+      startedAt: 30,
+      finishedAt: 1_000,
+      reason: expect.stringMatching(/^runner_lost/),
+    });
+    expect(retry.reason).toMatch(/^runner_lost/);
+    expect(retry.delayMs).toBe(2_000);
+    expect(retry.leg).toMatchObject({ status: 'queued', attempt: 2, notBefore: 3_000, startedAt: undefined });
+    c.started('7.2', 3_100);
+    expect(summary(c.completed('7.2', 'succeeded', {}, 3_200))).toEqual(['add 7.3 c', 'queue 7.3 c']);
+
+    // The second attempt was the last: interrupted in turn, it fails and what needs it is skipped.
+    const spent = coordinator(retried);
+    const final = spent.restore(
+      [stored(1, 'a', 'succeeded'), stored(2, 'b', 'running', { attempt: 2, startedAt: 30 })],
+      1_000,
+    );
+    expect(summary(final)).toEqual(['finish 7.2 b', 'add 7.3 c', 'finish 7.3 c']);
+    expect(spent.legById('7.2')).toMatchObject({ status: 'failed', attempt: 2, finishedAt: 1_000 });
+    expect(spent.status()).toBe('failed');
+  });
+
+  it('with on-runner-lost: requeue, the new attempt of an interrupted job uses up no retry, as a lost lease does', () => {
+    const c = coordinator(
+      chain('requeue').replace(
+        'on-runner-lost: requeue,',
+        'on-runner-lost: requeue, retry: { max-attempts: 2, delay: 1s },',
+      ),
+    );
+    const effects = c.restore(
+      [stored(1, 'a', 'succeeded'), stored(2, 'b', 'running', { startedAt: 30 })],
+      1_000,
+    );
+    const requeued = effects[0];
+    if (requeued?.kind !== 'retry') throw new Error('expected a retry');
+    // Not the retry policy's: no delay, whatever retry.when says.
+    expect(requeued.delayMs).toBe(0);
+    expect(requeued.leg).toMatchObject({ status: 'queued', attempt: 2 });
+    c.started('7.2', 1_100);
+    // The job's one retry is still there for a failure of the requeued attempt.
+    const failed = c.completed('7.2', 'failed', {}, 1_200);
+    expect(summary(failed)).toEqual(['retry 7.2 b']);
+    expect(c.legById('7.2')).toMatchObject({ status: 'queued', attempt: 3, notBefore: 2_200 });
+    c.started('7.2', 2_300);
+    // The retry spent, the second failure is final: c is skipped.
+    expect(summary(c.completed('7.2', 'failed', {}, 2_400))).toEqual(['add 7.3 c', 'finish 7.3 c']);
+    expect(c.legById('7.2')).toMatchObject({ status: 'failed', attempt: 3 });
+  });
+
   it('queues a job that was queued or offered again without a new attempt', () => {
     const c = coordinator(`jobs:
   a: { runs-on: x, steps: [{ run: a }] }

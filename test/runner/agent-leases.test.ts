@@ -17,10 +17,11 @@ import { ManualClock, settle } from '../core/manual-clock.js';
 import { runRequest as request } from '../engine/plane-fixtures.js';
 import { accepting, ScriptedRunner } from '../engine/scripted-runner.js';
 
-const longJob = parseWorkflow(
-  'jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "long" }]\n',
-  'w.yml',
-).workflow;
+const parsedLongJob = parseWorkflow('jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "long" }]\n', 'w.yml');
+// Thrown while the file loads: every test below needs the workflow, so none may pass without it.
+if (!parsedLongJob.workflow)
+  throw new Error(`the test workflow did not parse: ${JSON.stringify(parsedLongJob.diagnostics)}`);
+const longJob = parsedLongJob.workflow;
 
 /** Every step runs until the test ends it, or until it is cancelled. */
 class GatedExecutor implements Executor {
@@ -64,7 +65,6 @@ describe('RunnerAgent leases', () => {
     for (const stores of open.splice(0)) await stores.close();
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
-  if (!longJob) throw new Error('workflow did not parse');
 
   function setup(leaseTtlMs: number) {
     const dir = mkdtempSync(join(tmpdir(), 'valkyrie-agent-leases-'));
@@ -92,7 +92,6 @@ describe('RunnerAgent leases', () => {
   }
 
   it('renews at a third of the TTL, so a job running ten TTLs long keeps its one lease', async () => {
-    if (!longJob) return;
     const { dir, clock, plane, events } = setup(60_000);
     const [control, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
     plane.connect(control);
@@ -118,7 +117,6 @@ describe('RunnerAgent leases', () => {
   });
 
   it('cancels its job when the control plane refuses its lease as stale', async () => {
-    if (!longJob) return;
     const { dir, plane } = setup(60_000);
     // A scripted runner takes the lease, so the test holds a real job spec to hand to the agent.
     const holder = new ScriptedRunner(plane, accepting);
