@@ -4,6 +4,7 @@ import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from '../eng
 import type { RunEventListener } from '../engine/events.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { Stores } from '../store/store.js';
+import type { InputValue } from '../workflow/inputs.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
 
@@ -12,6 +13,7 @@ export interface AdmissionRequest {
   readonly stores: Stores;
   readonly workspace: string;
   readonly vars: Readonly<Record<string, string>>;
+  readonly inputs: Readonly<Record<string, InputValue>>;
   readonly onEvent: RunEventListener;
   /** Ctrl-C while waiting: leave the group and start nothing. */
   readonly signal: AbortSignal;
@@ -40,6 +42,7 @@ export async function admitRun(request: AdmissionRequest, onCancelRequested: () 
     ref: git.ref,
     actor: process.env.USER ?? 'local',
     vars: request.vars,
+    inputs: request.inputs,
     secrets: {},
     envOverrides: {},
   });

@@ -12,6 +12,7 @@ import { type HostDescription, runnerLabels } from '../runner/host.js';
 import { inheritedEnvironment } from '../runner/step-environment.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import type { Stores } from '../store/store.js';
+import type { InputValue } from '../workflow/inputs.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
 import type { QueueSettings } from './queue-options.js';
@@ -27,6 +28,8 @@ export interface LocalRunOptions {
   readonly extraLabels: readonly string[];
   readonly secrets: Readonly<Record<string, string>>;
   readonly vars: Readonly<Record<string, string>>;
+  /** Resolved against the workflow's declarations (workflow/inputs.ts). */
+  readonly inputs: Readonly<Record<string, InputValue>>;
   readonly env: Readonly<Record<string, string>>;
   readonly onEvent: RunEventListener;
   readonly queue?: QueueSettings;
@@ -80,6 +83,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
         ref: git.ref,
         actor: process.env.USER ?? 'local',
         vars: options.vars,
+        inputs: options.inputs,
         secrets: options.secrets,
         envOverrides: options.env,
         availableLabels: labels,
@@ -131,6 +135,7 @@ function storedRequestOf(options: LocalRunOptions): StoredRunRequest {
     workspace: options.workspace,
     actor: process.env.USER ?? 'local',
     vars: options.vars,
+    inputs: options.inputs,
     envOverrides: options.env,
     extraLabels: options.extraLabels,
     secretNames: Object.keys(options.secrets),

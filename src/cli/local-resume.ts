@@ -64,6 +64,7 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     ref: record.ref,
     actor: request.actor,
     vars: request.vars,
+    ...(request.inputs === undefined ? {} : { inputs: request.inputs }),
     secrets: options.secrets,
     envOverrides: request.envOverrides,
     availableLabels: labels,

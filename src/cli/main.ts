@@ -72,6 +72,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--secrets-file <file>', 'read secrets from a dotenv file')
     .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)
     .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair)
+    .option(
+      '--input <name=value>',
+      "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs (repeatable)",
+      collectPair,
+    )
     .option('--label <labels>', 'extra runner labels, comma-separated (repeatable)', collectList)
     .option('--json', 'print NDJSON events; the last line is the run summary')
     .option('--no-color', 'plain output')
@@ -119,6 +124,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--secrets-file <file>', 'read secrets from a dotenv file')
     .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)
     .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair)
+    .option(
+      '--input <name=value>',
+      "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs (repeatable)",
+      collectPair,
+    )
     .option('--priority <p>', "queue priority of the run's jobs: critical, high, normal, low, background")
     .option(
       '--idempotency-key <key>',

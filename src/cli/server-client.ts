@@ -45,6 +45,8 @@ export interface CreateRunBody {
   readonly path?: string;
   readonly bundle?: string;
   readonly vars?: Readonly<Record<string, string>>;
+  /** The values given for the workflow's declared inputs; the server checks and types them. */
+  readonly inputs?: Readonly<Record<string, string>>;
   readonly secrets?: Readonly<Record<string, string>>;
   readonly env?: Readonly<Record<string, string>>;
   readonly priority?: string;

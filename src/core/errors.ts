@@ -36,6 +36,8 @@ export const errorCatalog = {
   VK_RUN_TAKEN_OVER: 'another process took the run over; this one stopped driving it',
   VK_RUN_NOT_RERUNNABLE: 'the run has not finished, succeeded, has no failed jobs, or has no recovery data',
   VK_INVALID_REQUEST: 'an API request did not match its schema (the path names the field)',
+  VK_INVALID_INPUT:
+    "a run's input is not one the workflow declares (on.workflow_dispatch.inputs), a required one is missing, or a value does not fit its type; nothing was started",
   VK_INVALID_JSON: 'an API request body was not valid JSON',
   VK_UNSUPPORTED_MEDIA_TYPE: 'an API request body had a content type the route does not take',
   VK_BODY_TOO_LARGE: 'an API request body exceeded the size limit',

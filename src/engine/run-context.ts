@@ -1,5 +1,6 @@
 import type { Priority } from '../core/priority.js';
 import type { ExpressionValue } from '../workflow/expressions/index.js';
+import { eventInputs, type InputValue } from '../workflow/inputs.js';
 
 /** What the engine knows about a run before any job starts; the source of `github`, `vars`, `secrets`. */
 export interface RunContext {
@@ -27,6 +28,8 @@ export interface RunContext {
   readonly startedAt?: number;
   /** The uploaded workspace bundle (`valkyrie submit`): runners unpack it as each job's workspace. */
   readonly bundle?: { readonly sha256: string };
+  /** The `inputs` context, resolved against the workflow's declarations (workflow/inputs.ts). */
+  readonly inputs?: Readonly<Record<string, InputValue>>;
 }
 
 export function githubContext(run: RunContext, jobKey: string): ExpressionValue {
@@ -45,6 +48,6 @@ export function githubContext(run: RunContext, jobKey: string): ExpressionValue 
     repository: run.repository ?? '',
     actor: run.actor,
     server_url: '',
-    event: {},
+    event: run.inputs === undefined ? {} : { inputs: eventInputs(run.inputs) },
   };
 }

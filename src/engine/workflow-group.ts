@@ -24,7 +24,9 @@ export function resolveWorkflowGroup(workflow: Workflow, request: RunRequest): W
   if (definition === undefined) return undefined;
   const github = githubContext({ ...request, runId: '', runNumber: 0 }, '');
   try {
-    return resolveConcurrency(definition, { contexts: { github, vars: request.vars, inputs: {} } });
+    return resolveConcurrency(definition, {
+      contexts: { github, vars: request.vars, inputs: request.inputs ?? {} },
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ValkyrieError(

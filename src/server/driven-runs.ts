@@ -43,6 +43,7 @@ export function serverRunRequest(
     workspace: stored.workspace,
     actor: stored.actor,
     vars: stored.vars,
+    ...(stored.inputs === undefined ? {} : { inputs: stored.inputs }),
     secrets,
     envOverrides: stored.envOverrides,
     ...(stored.priority === undefined ? {} : { priority: stored.priority }),

@@ -70,6 +70,12 @@ export const runSubmitSchema = z.strictObject({
   path: z.string().min(1).max(500).optional().meta({ description: 'the file name, for messages' }),
   bundle: sha256Schema.optional().meta({ description: 'sha256 of an uploaded workspace bundle' }),
   vars: stringRecord.optional(),
+  inputs: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .optional()
+    .meta({
+      description: "values for the workflow's on.workflow_dispatch.inputs, checked against their types",
+    }),
   secrets: stringRecord.optional(),
   env: stringRecord.optional(),
   priority: z.enum(priorities).optional(),

@@ -1,5 +1,6 @@
 import type { RunId } from '../core/ids.js';
 import type { Priority } from '../core/priority.js';
+import type { InputValue } from '../workflow/inputs.js';
 
 /** The process that runs a run, identified by its host name and pid. */
 export interface RunOwner {
@@ -23,6 +24,8 @@ export interface StoredRunRequest {
   readonly notBefore?: number;
   /** The sha256 of the workspace bundle a server run unpacks for each job. */
   readonly bundle?: string;
+  /** The run's `inputs`, as resolved when it started. */
+  readonly inputs?: Readonly<Record<string, InputValue>>;
   /**
    * `server` for a run submitted to a server: when the process driving it stops, any server on the
    * store takes it over. Absent for a `valkyrie run` process's run, which only `valkyrie resume` continues.

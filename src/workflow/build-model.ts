@@ -1,5 +1,6 @@
 import { parseNotBefore } from '../core/not-before.js';
 import { buildConcurrency } from './concurrency.js';
+import { declaredInputs } from './inputs.js';
 import {
   defaultJobTimeoutMinutes,
   defaultRunnerLostPolicy,
@@ -26,6 +27,7 @@ export function buildWorkflow(document: WorkflowDocument, path: string, fallback
     priority: document.priority,
     jobs,
     ...(document.concurrency === undefined ? {} : { concurrency: buildConcurrency(document.concurrency) }),
+    inputs: declaredInputs(document.on).inputs,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { NotBefore } from '../core/not-before.js';
 import type { Priority } from '../core/priority.js';
 import type { RetryPolicy } from '../core/retry-delay.js';
+import type { InputDefinition } from './inputs.js';
 
 /**
  * The validated workflow: what the engine plans from. Values that GitHub lets users write as
@@ -93,6 +94,8 @@ export interface Workflow {
   readonly jobs: ReadonlyMap<string, JobDefinition>;
   /** Workflow-level `concurrency:` (see workflow/concurrency.ts); expressions are evaluated at run start. */
   readonly concurrency?: ConcurrencyDefinition;
+  /** The inputs `on.workflow_dispatch.inputs` declares (workflow/inputs.ts); none when it declares none. */
+  readonly inputs: readonly InputDefinition[];
 }
 
 export interface ConcurrencyDefinition {

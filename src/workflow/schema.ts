@@ -168,7 +168,7 @@ export type StepDocument = z.infer<typeof stepSchema>;
 export type RetryDocument = z.infer<typeof retrySchema>;
 
 /** Keys accepted for compatibility that have no effect yet; using one earns a warning. */
-export const inertWorkflowKeys = ['on', 'permissions', 'run-name'] as const;
+export const inertWorkflowKeys = ['permissions', 'run-name'] as const;
 export const inertJobKeys = ['permissions'] as const;
 
 export function workflowJsonSchema(): Record<string, unknown> {

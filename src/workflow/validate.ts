@@ -3,6 +3,7 @@ import { notBeforeHint } from '../core/not-before.js';
 import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
+import { declaredInputs } from './inputs.js';
 import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems } from './retry-policy.js';
@@ -36,6 +37,15 @@ export function validateWorkflow(
     if (document[key] !== undefined)
       warn(`"${key}" is accepted but has no effect yet`, map.position([key], { key: true }));
   }
+  const ignoredTriggers = triggersOf(document.on).filter((trigger) => trigger !== 'workflow_dispatch');
+  if (ignoredTriggers.length > 0) {
+    warn(
+      `"on": ${ignoredTriggers.join(', ')} ${ignoredTriggers.length === 1 ? 'has' : 'have'} no effect (a run starts with valkyrie run or submit; workflow_dispatch inputs apply)`,
+      map.position(['on'], { key: true }),
+    );
+  }
+  for (const problem of declaredInputs(document.on).problems)
+    error(problem.message, map.position(problem.path));
   out.push(...concurrencyProblems(document.concurrency, map));
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
 
@@ -243,4 +253,12 @@ function checkRunsOn(
       map.position(['jobs', job.key, 'runs-on']),
     );
   }
+}
+
+/** The events `on:` names: `on: push`, `on: [push, pull_request]` or a mapping of them. */
+function triggersOf(on: unknown): string[] {
+  if (typeof on === 'string') return [on];
+  if (Array.isArray(on)) return on.map(String);
+  if (typeof on === 'object' && on !== null) return Object.keys(on);
+  return [];
 }

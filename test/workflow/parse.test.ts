@@ -364,9 +364,13 @@ jobs:
       col,
     });
     expect(result.diagnostics).toEqual([
-      warning('"on" is accepted but has no effect yet', 3, 1),
       warning('"permissions" is accepted but has no effect yet', 6, 1),
       warning('"run-name" is accepted but has no effect yet', 2, 1),
+      warning(
+        '"on": push has no effect (a run starts with valkyrie run or submit; workflow_dispatch inputs apply)',
+        3,
+        1,
+      ),
       warning('"permissions" is accepted but has no effect yet', 12, 5),
     ]);
   });

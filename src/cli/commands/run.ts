@@ -5,6 +5,7 @@ import type { RunEvent } from '../../engine/events.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
+import { resolveInputs } from '../../workflow/inputs.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { type Admission, admitRun } from '../concurrency-admission.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -24,6 +25,7 @@ export interface RunCommandOptions extends QueueFlags {
   readonly secretsFile?: string;
   readonly env?: Record<string, string>;
   readonly var?: Record<string, string>;
+  readonly input?: Record<string, string>;
   readonly label?: string[];
   readonly json?: boolean;
   readonly color?: boolean;
@@ -46,6 +48,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   }
   if (!parsed.workflow) return ExitCode.invalid;
+  const inputs = resolveInputs(parsed.workflow.inputs, options.input ?? {});
   const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
 
   const stateDir = stateDirectory(options.stateDir, cwd);
@@ -76,7 +79,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const workspace = resolve(cwd);
     const vars = options.var ?? {};
     admission = await admitRun(
-      { workflow: parsed.workflow, stores, workspace, vars, onEvent, signal: waiting.signal },
+      { workflow: parsed.workflow, stores, workspace, vars, inputs, onEvent, signal: waiting.signal },
       () => local?.handle.cancel(false),
     );
     // Replaced before it started, or cancelled by a newer run of its group: cancelled, as by Ctrl-C.
@@ -92,6 +95,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       extraLabels: options.label ?? [],
       secrets,
       vars,
+      inputs,
       env: options.env ?? {},
       onEvent,
       queue,

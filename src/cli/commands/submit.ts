@@ -3,6 +3,7 @@ import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
+import { resolveInputs } from '../../workflow/inputs.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { ApiClient, serverBaseUrl } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -23,6 +24,7 @@ export interface SubmitCommandOptions {
   readonly secretsFile?: string;
   readonly env?: Record<string, string>;
   readonly var?: Record<string, string>;
+  readonly input?: Record<string, string>;
   readonly priority?: string;
   readonly idempotencyKey?: string;
   readonly workspace?: string;
@@ -72,6 +74,8 @@ export async function submitCommand(
   if (parsed.diagnostics.length > 0)
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   if (!parsed.workflow) return ExitCode.invalid;
+  // Checked here too, so that a wrong input is refused before the workspace is uploaded.
+  resolveInputs(parsed.workflow.inputs, options.input ?? {});
   const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
   warnIfCleartext(server);
 
@@ -83,6 +87,7 @@ export async function submitCommand(
         path: relative(cwd, resolve(cwd, path)),
         bundle: bundle?.sha256,
         vars: options.var ?? {},
+        ...(options.input === undefined ? {} : { inputs: options.input }),
         secrets,
         env: options.env ?? {},
         priority: queue.priority,

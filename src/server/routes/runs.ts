@@ -1,10 +1,12 @@
 import * as z from 'zod';
+import { isValkyrieError } from '../../core/errors.js';
 import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
 import { resolveWorkflowGroup, type WorkflowGroup } from '../../engine/workflow-group.js';
 import type { StoredRunRequest } from '../../store/recovery.js';
 import { defaultQueueCapacity } from '../../store/submissions.js';
 import { hasErrors } from '../../workflow/diagnostics.js';
+import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import type { Workflow } from '../../workflow/model.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
@@ -49,7 +51,7 @@ export function runRoutes(context: ApiContext): Route[] {
         200: { description: 'a run with this Idempotency-Key exists; nothing was created', schema: runBody },
         400: {
           description:
-            'VK_INVALID_WORKFLOW with diagnostics, VK_EXPRESSION (the concurrency group), or VK_INVALID_REQUEST',
+            'VK_INVALID_WORKFLOW with diagnostics, VK_INVALID_INPUT, VK_EXPRESSION (the concurrency group), or VK_INVALID_REQUEST',
           schema: workflowInvalidSchema,
         },
         404: { description: 'VK_BUNDLE_NOT_FOUND', schema: errorSchema },
@@ -78,11 +80,13 @@ export function runRoutes(context: ApiContext): Route[] {
           });
         const key = headers['idempotency-key'];
         const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
+        const inputs = inputsOf(parsed.workflow, body.inputs ?? {});
         const stored: StoredRunRequest = {
           // Runners choose each job's directory (the unpacked bundle, or an empty one).
           workspace: '',
           actor,
           vars: body.vars ?? {},
+          inputs,
           envOverrides: body.env ?? {},
           extraLabels: [],
           secretNames: Object.keys(body.secrets ?? {}),
@@ -202,5 +206,16 @@ function workflowGroupOf(workflow: Workflow, request: RunRequest): WorkflowGroup
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ApiError(400, 'VK_EXPRESSION', message, { path: 'body.workflow' });
+  }
+}
+
+/** The run's `inputs`, or a 400 naming the input that is unknown, missing or of the wrong type. */
+function inputsOf(workflow: Workflow, given: Readonly<Record<string, unknown>>): Record<string, InputValue> {
+  try {
+    return resolveInputs(workflow.inputs, given);
+  } catch (error) {
+    if (isValkyrieError(error) && error.code === 'VK_INVALID_INPUT')
+      throw new ApiError(400, 'VK_INVALID_INPUT', error.message, { path: 'body.inputs' });
+    throw error;
   }
 }

@@ -1,0 +1,212 @@
+import { ValkyrieError } from '../core/errors.js';
+import { closestMatch } from './diagnostics.js';
+
+/**
+ * A run's inputs, declared as GitHub declares them for a manually started workflow:
+ *
+ * ```yaml
+ * on:
+ *   workflow_dispatch:
+ *     inputs:
+ *       target: { type: choice, options: [staging, production], required: true }
+ *       dry-run: { type: boolean, default: true }
+ * ```
+ *
+ * `valkyrie run --input NAME=VALUE`, `submit --input` and the API's `inputs` give the values; the
+ * `inputs` context has them typed (booleans and numbers as such), `github.event.inputs` as strings.
+ */
+export interface InputDefinition {
+  readonly name: string;
+  readonly type: InputType;
+  readonly required: boolean;
+  readonly default?: InputValue;
+  /** A `choice` input's allowed values. */
+  readonly options?: readonly string[];
+  readonly description?: string;
+}
+
+export type InputType = (typeof inputTypes)[number];
+export type InputValue = string | number | boolean;
+
+const inputTypes = ['string', 'boolean', 'number', 'choice', 'environment'] as const;
+const inputKeys = ['description', 'required', 'default', 'type', 'options', 'deprecationMessage'];
+const namePattern = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export interface InputProblem {
+  /** Where under the document, e.g. ['on', 'workflow_dispatch', 'inputs', 'target', 'options']. */
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * The inputs `on:` declares, and what is wrong with the declarations. Only `workflow_dispatch`
+ * declares any; `on: push` and the like declare none.
+ */
+export function declaredInputs(on: unknown): { inputs: InputDefinition[]; problems: InputProblem[] } {
+  const inputs: InputDefinition[] = [];
+  const problems: InputProblem[] = [];
+  const dispatch = isMapping(on) ? on.workflow_dispatch : undefined;
+  const base = ['on', 'workflow_dispatch'];
+  if (dispatch === undefined || dispatch === null) return { inputs, problems };
+  if (!isMapping(dispatch)) {
+    problems.push({ path: base, message: 'workflow_dispatch must be a mapping (with inputs:) or empty' });
+    return { inputs, problems };
+  }
+  for (const key of Object.keys(dispatch)) {
+    if (key !== 'inputs')
+      problems.push({ path: [...base, key], message: `unknown key "${key}" (known: inputs)` });
+  }
+  const declared = dispatch.inputs;
+  if (declared === undefined || declared === null) return { inputs, problems };
+  if (!isMapping(declared)) {
+    problems.push({ path: [...base, 'inputs'], message: 'inputs must be a mapping of input names' });
+    return { inputs, problems };
+  }
+  for (const [name, spec] of Object.entries(declared)) {
+    const at = [...base, 'inputs', name];
+    const found = inputDefinition(name, spec, at, problems);
+    if (found !== undefined) inputs.push(found);
+  }
+  return { inputs, problems };
+}
+
+function inputDefinition(
+  name: string,
+  spec: unknown,
+  at: readonly (string | number)[],
+  problems: InputProblem[],
+): InputDefinition | undefined {
+  const problem = (message: string, key?: string) =>
+    void problems.push({ path: key === undefined ? at : [...at, key], message });
+  if (!namePattern.test(name))
+    problem(`input name "${name}" must start with a letter or _ and contain only letters, digits, - and _`);
+  const fields = spec === null || spec === undefined ? {} : spec;
+  if (!isMapping(fields)) {
+    problem(`input "${name}" must be a mapping (type, default, required, …)`);
+    return undefined;
+  }
+  for (const key of Object.keys(fields)) {
+    if (inputKeys.includes(key)) continue;
+    const hint = closestMatch(key, inputKeys);
+    problem(
+      `unknown key "${key}" in input "${name}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}`,
+      key,
+    );
+  }
+  const type = fields.type ?? 'string';
+  if (typeof type !== 'string' || !(inputTypes as readonly string[]).includes(type)) {
+    problem(
+      `input "${name}": type must be one of ${inputTypes.join(', ')}, received ${JSON.stringify(type)}`,
+      'type',
+    );
+    return undefined;
+  }
+  const required = fields.required ?? false;
+  if (typeof required !== 'boolean') problem(`input "${name}": required must be true or false`, 'required');
+  const description = typeof fields.description === 'string' ? fields.description : undefined;
+  let options: string[] | undefined;
+  if (type === 'choice') {
+    const list = fields.options;
+    if (!Array.isArray(list) || list.length === 0 || !list.every(isScalar)) {
+      problem(`input "${name}": a choice input needs options, a non-empty list of values`, 'options');
+      return undefined;
+    }
+    options = list.map(String);
+  }
+  const definition = { name, type: type as InputType, required: required === true, options, description };
+  if (fields.default === undefined || fields.default === null) return definition;
+  const coerced = coerce(definition, fields.default);
+  if ('problem' in coerced) {
+    problem(`input "${name}": the default ${coerced.problem}`, 'default');
+    return undefined;
+  }
+  return { ...definition, default: coerced.value };
+}
+
+/**
+ * The `inputs` context of a run given `values` (strings from the command line, or JSON scalars from
+ * the API): each declared input's value, coerced to its type, else its default, else empty (false
+ * for a boolean). Throws VK_INVALID_INPUT, naming the input, for an unknown one, a missing required
+ * one, or a value its type does not allow.
+ */
+export function resolveInputs(
+  declared: readonly InputDefinition[],
+  values: Readonly<Record<string, unknown>>,
+): Record<string, InputValue> {
+  const byName = new Map(declared.map((input) => [input.name, input]));
+  for (const name of Object.keys(values)) {
+    if (byName.has(name)) continue;
+    const known = declared.map((input) => input.name);
+    throw new ValkyrieError(
+      'VK_INVALID_INPUT',
+      known.length === 0
+        ? `unknown input "${name}": the workflow declares no inputs (on.workflow_dispatch.inputs)`
+        : `unknown input "${name}"; the workflow declares ${known.join(', ')}`,
+    );
+  }
+  const resolved: Record<string, InputValue> = {};
+  for (const input of declared) {
+    const given = values[input.name];
+    if (given === undefined && input.required && input.default === undefined)
+      throw new ValkyrieError('VK_INVALID_INPUT', `input "${input.name}" is required`);
+    const coerced =
+      given === undefined ? { value: input.default ?? emptyValue(input) } : coerce(input, given);
+    if ('problem' in coerced)
+      throw new ValkyrieError('VK_INVALID_INPUT', `input "${input.name}" ${coerced.problem}`);
+    resolved[input.name] = coerced.value;
+  }
+  return resolved;
+}
+
+/** `github.event.inputs`: every value as a string, as GitHub gives them. */
+export function eventInputs(inputs: Readonly<Record<string, InputValue>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(inputs).map(([name, value]) => [name, String(value)]));
+}
+
+function emptyValue(input: InputDefinition): InputValue {
+  return input.type === 'boolean' ? false : '';
+}
+
+type Coerced = { readonly value: InputValue } | { readonly problem: string };
+
+/** The value as the input's type has it, or what is wrong with it. */
+function coerce(input: Pick<InputDefinition, 'type' | 'options'>, given: unknown): Coerced {
+  if (!isScalar(given))
+    return { problem: `must be a string, number or boolean, received ${describe(given)}` };
+  switch (input.type) {
+    case 'boolean': {
+      if (typeof given === 'boolean') return { value: given };
+      const text = String(given).trim().toLowerCase();
+      if (text === 'true' || text === 'false') return { value: text === 'true' };
+      return { problem: `must be true or false, received ${JSON.stringify(given)}` };
+    }
+    case 'number': {
+      const text = String(given).trim();
+      const number = typeof given === 'number' ? given : text === '' ? Number.NaN : Number(text);
+      if (Number.isFinite(number)) return { value: number };
+      return { problem: `must be a number, received ${JSON.stringify(given)}` };
+    }
+    case 'choice': {
+      const text = String(given);
+      const options = input.options ?? [];
+      if (options.includes(text)) return { value: text };
+      return { problem: `must be one of ${options.join(', ')}, received ${JSON.stringify(given)}` };
+    }
+    default:
+      return { value: String(given) };
+  }
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isScalar(value: unknown): value is InputValue {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'a mapping' : typeof value;
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+
+const workflow = `name: deploy
+on:
+  workflow_dispatch:
+    inputs:
+      target:
+        type: choice
+        options: [staging, production]
+        required: true
+      dry-run:
+        type: boolean
+        default: true
+      replicas:
+        type: number
+        default: 2
+jobs:
+  show:
+    runs-on: ubuntu-latest
+    if: \${{ inputs.dry-run }}
+    steps:
+      - run: |
+          echo "target=\${{ inputs.target }} replicas=\${{ inputs.replicas }} more=\${{ inputs.replicas > 2 }}" >> seen.txt
+          echo "event=\${{ github.event.inputs.dry-run }} typed=\${{ inputs.dry-run == true }}" >> seen.txt
+`;
+
+describe('valkyrie run --input', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('gives jobs the typed inputs context and github.event.inputs as strings', async () => {
+    const file = ws.write('deploy.yml', workflow);
+    const result = await ws.run(['run', file, '--input', 'target=production', '--input', 'replicas=3']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(readFileSync(join(ws.dir, 'seen.txt'), 'utf8')).toBe(
+      'target=production replicas=3 more=true\nevent=true typed=true\n',
+    );
+  });
+
+  it('skips what the inputs turn off', async () => {
+    const file = ws.write('deploy.yml', workflow);
+    ws.write('seen.txt', '');
+    const result = await ws.run([
+      'run',
+      file,
+      '--input',
+      'target=staging',
+      '--input',
+      'dry-run=false',
+      '--json',
+    ]);
+    expect(result.code).toBe(0);
+    expect(readFileSync(join(ws.dir, 'seen.txt'), 'utf8')).toBe('');
+    expect(result.stdout).toContain('"skipped"');
+  });
+
+  it('refuses a missing, unknown or mistyped input with one line and exit 2, starting nothing', async () => {
+    const file = ws.write('deploy.yml', workflow);
+    const cases: [string[], string][] = [
+      [[], 'valkyrie: input "target" is required\n'],
+      [
+        ['--input', 'target=prod'],
+        'valkyrie: input "target" must be one of staging, production, received "prod"\n',
+      ],
+      [
+        ['--input', 'target=staging', '--input', 'replica=1'],
+        'valkyrie: unknown input "replica"; the workflow declares target, dry-run, replicas\n',
+      ],
+      [
+        ['--input', 'target=staging', '--input', 'replicas=two'],
+        'valkyrie: input "replicas" must be a number, received "two"\n',
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = await ws.run(['run', file, ...args]);
+      expect(result.stderr).toBe(message);
+      expect(result.code).toBe(2);
+    }
+    const runs = await ws.run(['runs', '--json']);
+    expect(JSON.parse(runs.stdout)).toHaveLength(2);
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { connectScriptedRunner, credential, startTestServer } from './helpers.js';
+
+const deploy = `name: deploy
+on:
+  workflow_dispatch:
+    inputs:
+      target: { type: choice, options: [staging, production], required: true }
+      replicas: { type: number, default: 2 }
+jobs:
+  ship:
+    runs-on: linux
+    steps:
+      - run: ./ship \${{ inputs.target }}
+`;
+
+describe('POST /api/v1/runs with inputs', () => {
+  it("types the run's inputs and gives them to its jobs: the inputs context and github.event.inputs", async () => {
+    const { server, request, token } = await startTestServer();
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const created = await request('POST', '/api/v1/runs', {
+      body: { workflow: deploy, inputs: { target: 'production', replicas: '3' } },
+    });
+    expect(created.status).toBe(201);
+    const [lease] = await runner.leases(1);
+    expect(lease?.job.contexts.inputs).toEqual({ target: 'production', replicas: 3 });
+    expect(lease?.job.contexts.github).toMatchObject({
+      event: { inputs: { target: 'production', replicas: '3' } },
+    });
+    runner.transport.close();
+  });
+
+  it('refuses an unknown, missing or mistyped input with 400 VK_INVALID_INPUT, creating nothing', async () => {
+    const { request } = await startTestServer();
+    const refusals = [
+      [{}, 'input "target" is required'],
+      [{ target: 'prod' }, 'input "target" must be one of staging, production, received "prod"'],
+      [{ target: 'staging', replica: 1 }, 'unknown input "replica"; the workflow declares target, replicas'],
+    ] as const;
+    for (const [inputs, message] of refusals) {
+      const refused = await request('POST', '/api/v1/runs', { body: { workflow: deploy, inputs } });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toEqual({ code: 'VK_INVALID_INPUT', message, path: 'body.inputs' });
+    }
+    const listed = await request('GET', '/api/v1/runs');
+    expect((listed.body as { runs: unknown[] }).runs).toEqual([]);
+  });
+});

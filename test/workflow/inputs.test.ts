@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import { isValkyrieError } from '../../src/core/errors.js';
+import { declaredInputs, eventInputs, resolveInputs } from '../../src/workflow/inputs.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+const dispatch = (inputs: unknown) => ({ workflow_dispatch: { inputs } });
+
+function refusal(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (isValkyrieError(error) && error.code === 'VK_INVALID_INPUT') return error.message;
+    throw error;
+  }
+  throw new Error('expected VK_INVALID_INPUT');
+}
+
+describe('declaredInputs', () => {
+  it('reads workflow_dispatch inputs with their types, defaults and options', () => {
+    const { inputs, problems } = declaredInputs(
+      dispatch({
+        target: { type: 'choice', options: ['staging', 'production'], required: true },
+        'dry-run': { type: 'boolean', default: 'true', description: 'say, do not do' },
+        retries: { type: 'number', default: 3 },
+        note: null,
+      }),
+    );
+    expect(problems).toEqual([]);
+    expect(inputs).toEqual([
+      {
+        name: 'target',
+        type: 'choice',
+        required: true,
+        options: ['staging', 'production'],
+        description: undefined,
+      },
+      {
+        name: 'dry-run',
+        type: 'boolean',
+        required: false,
+        options: undefined,
+        description: 'say, do not do',
+        default: true,
+      },
+      {
+        name: 'retries',
+        type: 'number',
+        required: false,
+        options: undefined,
+        description: undefined,
+        default: 3,
+      },
+      { name: 'note', type: 'string', required: false, options: undefined, description: undefined },
+    ]);
+  });
+
+  it('declares none for other triggers, or a workflow_dispatch without inputs', () => {
+    for (const on of [
+      'push',
+      ['push', 'workflow_dispatch'],
+      { push: { branches: ['main'] } },
+      { workflow_dispatch: null },
+    ])
+      expect(declaredInputs(on)).toEqual({ inputs: [], problems: [] });
+  });
+
+  it('says what is wrong with a declaration, and where', () => {
+    const { problems } = declaredInputs(
+      dispatch({
+        kind: { type: 'choice' },
+        flag: { type: 'boolean', default: 'maybe' },
+        size: { type: 'integer' },
+        pick: { type: 'choice', options: ['a', 'b'], default: 'c' },
+        typo: { requird: true },
+      }),
+    );
+    const at = (name: string, key?: string) => [
+      'on',
+      'workflow_dispatch',
+      'inputs',
+      name,
+      ...(key ? [key] : []),
+    ];
+    expect(problems).toEqual([
+      {
+        path: at('kind', 'options'),
+        message: 'input "kind": a choice input needs options, a non-empty list of values',
+      },
+      {
+        path: at('flag', 'default'),
+        message: 'input "flag": the default must be true or false, received "maybe"',
+      },
+      {
+        path: at('size', 'type'),
+        message:
+          'input "size": type must be one of string, boolean, number, choice, environment, received "integer"',
+      },
+      { path: at('pick', 'default'), message: 'input "pick": the default must be one of a, b, received "c"' },
+      {
+        path: at('typo', 'requird'),
+        message: 'unknown key "requird" in input "typo" (did you mean "required"?)',
+      },
+    ]);
+  });
+});
+
+describe('resolveInputs', () => {
+  const { inputs } = declaredInputs(
+    dispatch({
+      target: { type: 'choice', options: ['staging', 'production'], required: true },
+      'dry-run': { type: 'boolean', default: true },
+      retries: { type: 'number' },
+      note: { default: 'none' },
+      flag: { type: 'boolean' },
+    }),
+  );
+
+  it('types the given values and fills in defaults, or empty values', () => {
+    expect(resolveInputs(inputs, { target: 'production', 'dry-run': 'FALSE', retries: ' 5 ' })).toEqual({
+      target: 'production',
+      'dry-run': false,
+      retries: 5,
+      note: 'none',
+      flag: false,
+    });
+    expect(resolveInputs(inputs, { target: 'staging', retries: 2, flag: true })).toMatchObject({
+      retries: 2,
+      flag: true,
+    });
+  });
+
+  it('refuses an unknown input, a missing required one, and a value that does not fit its type', () => {
+    expect(refusal(() => resolveInputs(inputs, { target: 'staging', tagret: 'x' }))).toBe(
+      'unknown input "tagret"; the workflow declares target, dry-run, retries, note, flag',
+    );
+    expect(refusal(() => resolveInputs([], { x: '1' }))).toBe(
+      'unknown input "x": the workflow declares no inputs (on.workflow_dispatch.inputs)',
+    );
+    expect(refusal(() => resolveInputs(inputs, {}))).toBe('input "target" is required');
+    expect(refusal(() => resolveInputs(inputs, { target: 'prod' }))).toBe(
+      'input "target" must be one of staging, production, received "prod"',
+    );
+    expect(refusal(() => resolveInputs(inputs, { target: 'staging', retries: 'many' }))).toBe(
+      'input "retries" must be a number, received "many"',
+    );
+    expect(refusal(() => resolveInputs(inputs, { target: 'staging', flag: 'yes' }))).toBe(
+      'input "flag" must be true or false, received "yes"',
+    );
+    expect(refusal(() => resolveInputs(inputs, { target: ['staging'] }))).toBe(
+      'input "target" must be a string, number or boolean, received a list',
+    );
+  });
+
+  it('gives github.event.inputs as strings', () => {
+    expect(eventInputs({ a: true, b: 3, c: 'x' })).toEqual({ a: 'true', b: '3', c: 'x' });
+  });
+});
+
+describe('parseWorkflow with inputs', () => {
+  it('reports a bad declaration at its line, and warns only about triggers that have no effect', () => {
+    const result = parseWorkflow(
+      `name: x
+on:
+  push:
+  workflow_dispatch:
+    inputs:
+      size: { type: integer }
+jobs:
+  a: { runs-on: ubuntu-latest, steps: [{ run: "true" }] }
+`,
+      'x.yml',
+    );
+    expect(result.diagnostics).toEqual([
+      {
+        severity: 'warning',
+        message:
+          '"on": push has no effect (a run starts with valkyrie run or submit; workflow_dispatch inputs apply)',
+        line: 2,
+        col: 1,
+      },
+      {
+        severity: 'error',
+        message:
+          'input "size": type must be one of string, boolean, number, choice, environment, received "integer"',
+        line: 6,
+        col: 21,
+      },
+    ]);
+  });
+
+  it('gives the model the declared inputs, and no warning for workflow_dispatch alone', () => {
+    const result = parseWorkflow(
+      'name: x\non:\n  workflow_dispatch:\n    inputs:\n      who: { default: me }\njobs:\n  a: { runs-on: ubuntu-latest, steps: [{ run: "true" }] }\n',
+      'x.yml',
+    );
+    expect(result.diagnostics).toEqual([]);
+    expect(result.workflow?.inputs.map((input) => [input.name, input.default])).toEqual([['who', 'me']]);
+  });
+});
