@@ -63,10 +63,11 @@ export const jobParams = z.strictObject({ jobId: z.string().min(1).max(200) });
 
 export const runSubmitSchema = z.strictObject({
   workflow: z
-    .string()
-    .min(1)
-    .max(1024 * 1024)
-    .meta({ description: 'the workflow file, YAML text' }),
+    .union([z.string().min(1).max(1024 * 1024), z.record(z.string(), z.unknown())])
+    .meta({
+      description:
+        'the workflow: the file as YAML (or JSON) text, or the same document as a JSON object (1 MiB at most)',
+    }),
   path: z.string().min(1).max(500).optional().meta({ description: 'the file name, for messages' }),
   bundle: sha256Schema.optional().meta({ description: 'sha256 of an uploaded workspace bundle' }),
   vars: stringRecord.optional(),

@@ -46,3 +46,32 @@ describe('POST /api/v1/runs with inputs', () => {
     expect((listed.body as { runs: unknown[] }).runs).toEqual([]);
   });
 });
+
+describe('POST /api/v1/runs with the workflow as a JSON object', () => {
+  it('runs it as the same document, and reports a bad one with diagnostics on its JSON text', async () => {
+    const { server, request, token } = await startTestServer();
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const workflow = {
+      name: 'as-json',
+      jobs: { build: { 'runs-on': 'linux', steps: [{ name: 'make', run: 'make all' }] } },
+    };
+    const created = await request('POST', '/api/v1/runs', { body: { workflow } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ run: { workflowName: 'as-json', jobs: [{ key: 'build' }] } });
+    const [lease] = await runner.leases(1);
+    expect(lease?.job.steps).toMatchObject([{ name: 'make', run: 'make all' }]);
+    runner.transport.close();
+
+    const bad = { name: 'bad', jobs: { build: { 'runs-on': 'linux', stepz: [] } } };
+    const refused = await request('POST', '/api/v1/runs', { body: { workflow: bad } });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({
+      code: 'VK_INVALID_WORKFLOW',
+      path: 'body.workflow',
+      diagnostics: [
+        { message: 'jobs.build is missing the required key "steps"', line: 5, column: 5 },
+        { message: 'unknown key "stepz" in jobs.build (did you mean "steps"?)', line: 6, column: 7 },
+      ],
+    });
+  });
+});

@@ -59,7 +59,8 @@ export function runRoutes(context: ApiContext): Route[] {
       },
       async handle({ body, headers, principal }) {
         const path = body.path ?? 'workflow.yml';
-        const parsed = parseWorkflow(body.workflow, path);
+        const source = workflowText(body.workflow);
+        const parsed = parseWorkflow(source, path);
         if (parsed.workflow === undefined || hasErrors(parsed.diagnostics)) {
           const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
           const first = errors[0];
@@ -115,7 +116,7 @@ export function runRoutes(context: ApiContext): Route[] {
         const ownership = recordResumable(
           stores,
           handle.id,
-          body.workflow,
+          source,
           stored,
           runTakenOver(context, handle.id),
           (error) =>
@@ -218,4 +219,18 @@ function inputsOf(workflow: Workflow, given: Readonly<Record<string, unknown>>):
       throw new ApiError(400, 'VK_INVALID_INPUT', error.message, { path: 'body.inputs' });
     throw error;
   }
+}
+
+/**
+ * The workflow's text: as given, or a JSON object given as a document written out as JSON (which is
+ * YAML too), pretty-printed so that a diagnostic's line points at one key.
+ */
+function workflowText(workflow: string | Record<string, unknown>): string {
+  if (typeof workflow === 'string') return workflow;
+  const text = JSON.stringify(workflow, null, 2);
+  if (text.length > 1024 * 1024)
+    throw new ApiError(400, 'VK_INVALID_REQUEST', 'body.workflow: the workflow is larger than 1 MiB', {
+      path: 'body.workflow',
+    });
+  return text;
 }
