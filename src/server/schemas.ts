@@ -63,7 +63,13 @@ export const jobParams = z.strictObject({ jobId: z.string().min(1).max(200) });
 
 export const runSubmitSchema = z.strictObject({
   workflow: z
-    .union([z.string().min(1).max(1024 * 1024), z.record(z.string(), z.unknown())])
+    .union([
+      z
+        .string()
+        .min(1)
+        .max(1024 * 1024),
+      z.record(z.string(), z.unknown()),
+    ])
     .meta({
       description:
         'the workflow: the file as YAML (or JSON) text, or the same document as a JSON object (1 MiB at most)',

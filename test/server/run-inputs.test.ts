@@ -69,7 +69,7 @@ describe('POST /api/v1/runs with the workflow as a JSON object', () => {
       code: 'VK_INVALID_WORKFLOW',
       path: 'body.workflow',
       diagnostics: [
-        { message: 'jobs.build is missing the required key "steps"', line: 5, column: 5 },
+        { message: 'jobs.build is missing the required key "steps"', line: 4, column: 5 },
         { message: 'unknown key "stepz" in jobs.build (did you mean "steps"?)', line: 6, column: 7 },
       ],
     });
