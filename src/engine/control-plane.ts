@@ -275,7 +275,7 @@ export class ControlPlane {
           this.records.held(leg);
           break;
         }
-        this.records.queued(leg, this.now());
+        this.records.queued(leg, this.now(), this.dispatcher.hasConnectedRunnerWith(leg.runsOn));
         this.dispatcher.enqueue(leg);
         break;
       }
@@ -302,7 +302,13 @@ export class ControlPlane {
    */
   private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
     const { leg, ended, delayMs, reason } = effect;
-    this.records.retrying(leg, ended, { delayMs, reason }, this.now());
+    this.records.retrying(
+      leg,
+      ended,
+      { delayMs, reason },
+      this.now(),
+      this.dispatcher.hasConnectedRunnerWith(leg.runsOn),
+    );
     this.dispatcher.enqueue(leg);
   }
 
@@ -397,7 +403,7 @@ export class ControlPlane {
     this.dispatcher.requeue(leg);
     const at = this.now();
     this.records.systemLog(run.id, leg, `${reason}; requeued`, at);
-    this.records.queued(leg, at);
+    this.records.queued(leg, at, this.dispatcher.hasConnectedRunnerWith(leg.runsOn));
     this.dispatcher.dispatch();
   }
 
@@ -442,7 +448,7 @@ export class ControlPlane {
   private enqueueAdmitted(leg: Leg): void {
     if (leg.status !== 'queued' || !this.runsByLeg.has(leg.id)) return;
     this.dispatcher.enqueue(leg);
-    this.records.queued(leg, this.now());
+    this.records.queued(leg, this.now(), this.dispatcher.hasConnectedRunnerWith(leg.runsOn));
     this.dispatcher.dispatch();
   }
 

@@ -110,6 +110,11 @@ export class Dispatcher {
     });
   }
 
+  /** Whether a connected runner has every label of `runsOn` (see RunnerRegistry). */
+  hasConnectedRunnerWith(runsOn: readonly string[]): boolean {
+    return this.registry.hasConnectedRunnerWith(runsOn);
+  }
+
   /** Forgets runners (with an identity) that disconnected before `time`: see RunnerRegistry. */
   forgetRunners(closedBefore: number): void {
     this.registry.forgetClosedBefore(closedBefore);

@@ -42,6 +42,11 @@ export type RunEvent =
       readonly priority?: Priority;
       /** Not offered to a runner before this time (ms since the epoch). */
       readonly notBefore?: number;
+      /**
+       * The job's `runs-on` labels, when no connected runner has them all: it waits until one
+       * connects, as GitHub's and Buildkite's jobs do, and this says so instead of waiting silently.
+       */
+      readonly noRunnerWith?: readonly string[];
       /** The job's attempt, from 1; absent means 1 (as on every job event). */
       readonly attempt?: number;
     }

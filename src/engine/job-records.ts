@@ -38,20 +38,39 @@ export class JobRecords {
     this.writes.updateJob(leg.id, { status: 'queued' });
   }
 
-  /** In the dispatcher's queue from `at` (a retry's attempt: `patch` says which). */
-  queued(leg: Leg, at: number, patch: JobPatch = queuedPatch(leg, at)): void {
+  /**
+   * In the dispatcher's queue from `at` (a retry's attempt: `patch` says which). `runnerFound`: some
+   * connected runner has the job's labels; else the event says it waits for one.
+   */
+  queued(leg: Leg, at: number, runnerFound = true, patch: JobPatch = queuedPatch(leg, at)): void {
     this.writes.updateJob(leg.id, patch);
     if (!this.listening()) return;
     const { id: jobId, name, priority, notBefore, attempt } = leg;
-    this.events.emit({ type: 'job.queued', jobId, name, at, priority, notBefore, ...attemptField(attempt) });
+    const waiting = runnerFound ? {} : { noRunnerWith: leg.runsOn };
+    this.events.emit({
+      type: 'job.queued',
+      jobId,
+      name,
+      at,
+      priority,
+      notBefore,
+      ...waiting,
+      ...attemptField(attempt),
+    });
   }
 
   /** An attempt ended and the next is queued after `delayMs`; the ended one is kept as it was. */
-  retrying(leg: Leg, ended: EndedAttempt, retry: { delayMs: number; reason: string }, at: number): void {
+  retrying(
+    leg: Leg,
+    ended: EndedAttempt,
+    retry: { delayMs: number; reason: string },
+    at: number,
+    runnerFound = true,
+  ): void {
     const { id: jobId, name, attempt } = leg;
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended, retry }));
     if (this.listening()) this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
-    this.queued(leg, at, { ...queuedPatch(leg, at), attempt });
+    this.queued(leg, at, runnerFound, { ...queuedPatch(leg, at), attempt });
   }
 
   /** A re-run starts another attempt of a finished job: pending again, the ended attempt kept. */

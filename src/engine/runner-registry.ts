@@ -1,6 +1,7 @@
 import type { ControlMessage, RunnerCapabilities, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { FreeRunnerIndex } from '../selection/free-runners.js';
+import { labelSetName } from '../selection/label-set.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 
 /** One connection of a runner; a runner with an identity may have a new one after a transport switch. */
@@ -47,6 +48,8 @@ interface RunnerRecord {
 export class RunnerRegistry {
   private readonly records = new Map<string, RunnerRecord>();
   private readonly free = new FreeRunnerIndex<RunnerSession>();
+  /** Whether a connected runner has every label of a label set, by the set's name; emptied as runners come and go. */
+  private readonly connectedWith = new Map<string, boolean>();
   private nextSession = 1;
 
   /** `storedMode`: the operator's mode kept outside this process, applied at each register. */
@@ -78,6 +81,7 @@ export class RunnerRegistry {
     capabilities: RunnerCapabilities | undefined,
   ): RunnerSession | undefined {
     this.free.delete(session);
+    this.connectedWith.clear();
     session.info = info;
     session.labels = new Set(info.labels.map((label) => label.toLowerCase()));
     if (capabilities !== undefined) session.capabilities = capabilities;
@@ -102,6 +106,7 @@ export class RunnerRegistry {
    */
   closed(session: RunnerSession, now: number): void {
     session.closed = true;
+    this.connectedWith.clear();
     this.free.delete(session);
     const record = this.records.get(session.runnerId);
     if (record?.session !== session) return;
@@ -176,6 +181,28 @@ export class RunnerRegistry {
       runsOn.map((label) => label.toLowerCase()),
       excluded,
     );
+  }
+
+  /**
+   * Whether a connected runner has every label of `runsOn` (any case), busy, draining or set aside
+   * included: such a job waits for a slot, not for a runner. Looked up once per label set while no
+   * runner comes or goes.
+   */
+  hasConnectedRunnerWith(runsOn: readonly string[]): boolean {
+    const name = labelSetName(runsOn);
+    let found = this.connectedWith.get(name);
+    if (found === undefined) {
+      const labels = runsOn.map((label) => label.toLowerCase());
+      found = false;
+      for (const { session } of this.records.values()) {
+        if (!session.closed && labels.every((label) => session.labels.has(label))) {
+          found = true;
+          break;
+        }
+      }
+      this.connectedWith.set(name, found);
+    }
+    return found;
   }
 
   /** `running` counts a session's leased jobs; offers still out are not running. */

@@ -65,3 +65,12 @@ export function concurrencyText(event: Extract<RunEvent, { type: 'concurrency' }
       return `Cancelling: a newer run of concurrency group ${event.group} asked this one to stop (cancel-in-progress)`;
   }
 }
+
+/** Why a queued job is not offered: no connected runner has its `runs-on` labels. */
+export function noRunnerText(labels: readonly string[]): string {
+  const which =
+    labels.length === 0
+      ? 'a runner'
+      : `a runner with ${labels.length === 1 ? 'the label' : 'the labels'} ${labels.join(', ')}`;
+  return `waiting for ${which}: no connected runner has ${labels.length === 1 ? 'it' : 'them all'}`;
+}

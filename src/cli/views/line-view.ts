@@ -1,6 +1,13 @@
 import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
-import { type Colors, colorForStatus, concurrencyText, formatDuration, statusSymbol } from './format.js';
+import {
+  type Colors,
+  colorForStatus,
+  concurrencyText,
+  formatDuration,
+  noRunnerText,
+  statusSymbol,
+} from './format.js';
 import { summaryTable } from './summary.js';
 import type { Output, RunView } from './view.js';
 
@@ -19,6 +26,10 @@ export class LineView implements RunView {
         break;
       case 'run.started':
         this.out.write(c.bold(`Run ${event.runId} (#${event.runNumber}) of ${event.workflow}\n`));
+        break;
+      case 'job.queued':
+        if (event.noRunnerWith !== undefined)
+          this.out.write(`${c.dim(`[${event.name}]`)} ${c.yellow(noRunnerText(event.noRunnerWith))}\n`);
         break;
       case 'step.started':
         this.out.write(`${c.dim(`[${event.job}]`)} ${c.bold(`▶ ${event.step}`)}\n`);

@@ -1,7 +1,14 @@
 import type { TerminalJobStatus } from '../../core/outcome.js';
 import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
-import { type Colors, colorForStatus, concurrencyText, formatDuration, statusSymbol } from './format.js';
+import {
+  type Colors,
+  colorForStatus,
+  concurrencyText,
+  formatDuration,
+  noRunnerText,
+  statusSymbol,
+} from './format.js';
 import { summaryTable } from './summary.js';
 import type { Output, RunView } from './view.js';
 
@@ -50,7 +57,12 @@ export class TtyView implements RunView {
           name: event.name,
           status: 'queued',
           tail: [],
-          reason: event.notBefore === undefined ? undefined : `not before ${clockTime(event.notBefore)}`,
+          reason:
+            event.noRunnerWith !== undefined
+              ? noRunnerText(event.noRunnerWith)
+              : event.notBefore === undefined
+                ? undefined
+                : `not before ${clockTime(event.notBefore)}`,
         });
         break;
       case 'job.started': {
