@@ -411,7 +411,9 @@ function buildProgram(setExit: (code: number) => void): Command {
       '\nThe first start registers with --token and keeps the credential in WORK_DIR/runner.json (mode 0600);\n' +
         'later starts reuse it. SIGTERM or Ctrl-C drains: no new jobs, running ones finish, exit 0. A second\n' +
         'signal cancels the running jobs (exit 143 for SIGTERM, 130 for Ctrl-C); a third kills them.\n' +
-        'Exit 2: bad arguments, or the server refused the token or credential.\n' +
+        'Exit 2: bad arguments, or the server refused the token or credential. Exit 1: the server ended\n' +
+        'the session for good (another process registered as this runner, or a protocol error); running\n' +
+        'jobs are killed, and the server requeues them. A lost connection is retried, not an exit.\n' +
         'One runner process per work dir: it holds WORK_DIR/runner.lock while it runs. Exit 73: another live\n' +
         'runner holds it (its pid is printed); nothing in the dir was touched. A lock whose process is gone is\n' +
         'taken over.',
