@@ -75,6 +75,12 @@ class JobExecution {
   /** The exit code of the step that failed the job, for `retry.when: exit-codes` on the job. */
   private failureExitCode: number | undefined;
   private cancelled = false;
+  /**
+   * The cancellation changed what ran: a step was interrupted, or a step was decided after it. A
+   * cancel that arrives once every step has ended (fail-fast, when another leg fails at the same
+   * moment) changes nothing, and the job ends as its steps did.
+   */
+  private cancelTookEffect = false;
   private timedOut = false;
   private current: AbortController | undefined;
   /** The running step's attempt, stamped on its log lines. */
@@ -119,7 +125,8 @@ class JobExecution {
 
   private outcome(): JobOutcome {
     if (this.timedOut) return { kind: 'timed_out' };
-    if (this.cancelled || this.options.killSignal.aborted) return { kind: 'cancelled', reason: 'cancelled' };
+    if ((this.cancelled && this.cancelTookEffect) || this.options.killSignal.aborted)
+      return { kind: 'cancelled', reason: 'cancelled' };
     if (this.failed) {
       return this.failureExitCode === undefined
         ? { kind: 'failed', reason: this.failureReason }
@@ -173,6 +180,7 @@ class JobExecution {
   }
 
   private async runStep(definition: StepDefinition): Promise<void> {
+    if (this.cancelled) this.cancelTookEffect = true;
     this.attempt = 1;
     const context = this.context();
     const step = { ...definition, name: this.masker.mask(displayName(definition.name, context)) };
@@ -199,6 +207,7 @@ class JobExecution {
         return [wait.signal, this.options.killSignal];
       },
     });
+    if (this.cancelled && last.result !== 'success') this.cancelTookEffect = true;
     // An attempt whose wait was interrupted was reported already: the step ends with it, unreported twice.
     this.finishStep(step, last.result, last.continueOnError, last.exitCode, last.startedAt, !reported);
   }

@@ -248,3 +248,34 @@ describe('waitBeforeRetry', () => {
     expect(await waitBeforeRetry(1, [new AbortController().signal])).toEqual({ kind: 'elapsed' });
   });
 });
+
+describe('a cancel that arrives as the steps end', () => {
+  const cancelDuringCall = (which: number) => {
+    const cancel = new AbortController();
+    return { cancel, onRun: (call: number) => call === which && cancel.abort('cancelled') };
+  };
+
+  it('leaves the job as its steps ended when the last step exited on its own (fail-fast from another leg)', async () => {
+    const { cancel, onRun } = cancelDuringCall(1);
+    const executor = new ScriptedExecutor([exit(0)], onRun);
+    const { result } = await run([step()], executor, { signal: cancel.signal });
+    expect(result.outcome).toEqual({ kind: 'succeeded' });
+  });
+
+  it('cancels the job when a step was still to come', async () => {
+    const { cancel, onRun } = cancelDuringCall(1);
+    const executor = new ScriptedExecutor([exit(0), exit(0)], onRun);
+    const { result, started } = await run([step(), step({ index: 1, id: 'next', name: 'next' })], executor, {
+      signal: cancel.signal,
+    });
+    expect(result.outcome).toEqual({ kind: 'cancelled', reason: 'cancelled' });
+    expect(started).toEqual([{ index: 0, attempt: 1 }]);
+  });
+
+  it('cancels the job when the step was interrupted, even if it was the last', async () => {
+    const { cancel, onRun } = cancelDuringCall(1);
+    const executor = new ScriptedExecutor([{ kind: 'cancelled', reason: 'cancelled' }], onRun);
+    const { result } = await run([step()], executor, { signal: cancel.signal });
+    expect(result.outcome).toEqual({ kind: 'cancelled', reason: 'cancelled' });
+  });
+});
