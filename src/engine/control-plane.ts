@@ -80,7 +80,9 @@ export class ControlPlane {
       },
     );
     this.writes = new StoreWrites(stores.runs);
-    this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events);
+    this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
+      this.dispatcher.hasConnectedRunnerWith(runsOn),
+    );
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
       waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),
       admitted: (leg) => this.enqueueAdmitted(leg),
@@ -275,7 +277,7 @@ export class ControlPlane {
           this.records.held(leg);
           break;
         }
-        this.records.queued(leg, this.now(), this.dispatcher.hasConnectedRunnerWith(leg.runsOn));
+        this.records.queued(leg, this.now());
         this.dispatcher.enqueue(leg);
         break;
       }
@@ -302,13 +304,7 @@ export class ControlPlane {
    */
   private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
     const { leg, ended, delayMs, reason } = effect;
-    this.records.retrying(
-      leg,
-      ended,
-      { delayMs, reason },
-      this.now(),
-      this.dispatcher.hasConnectedRunnerWith(leg.runsOn),
-    );
+    this.records.retrying(leg, ended, { delayMs, reason }, this.now());
     this.dispatcher.enqueue(leg);
   }
 
@@ -403,7 +399,7 @@ export class ControlPlane {
     this.dispatcher.requeue(leg);
     const at = this.now();
     this.records.systemLog(run.id, leg, `${reason}; requeued`, at);
-    this.records.queued(leg, at, this.dispatcher.hasConnectedRunnerWith(leg.runsOn));
+    this.records.queued(leg, at);
     this.dispatcher.dispatch();
   }
 
@@ -448,7 +444,7 @@ export class ControlPlane {
   private enqueueAdmitted(leg: Leg): void {
     if (leg.status !== 'queued' || !this.runsByLeg.has(leg.id)) return;
     this.dispatcher.enqueue(leg);
-    this.records.queued(leg, this.now(), this.dispatcher.hasConnectedRunnerWith(leg.runsOn));
+    this.records.queued(leg, this.now());
     this.dispatcher.dispatch();
   }
 

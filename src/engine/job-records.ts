@@ -18,6 +18,8 @@ export class JobRecords {
     private readonly logs: LogStore,
     private readonly writes: StoreWrites,
     private readonly events: RunEventListeners,
+    /** Whether some connected runner has every label of `runsOn` (Dispatcher.hasConnectedRunnerWith). */
+    private readonly runnerConnectedWith: (runsOn: readonly string[]) => boolean,
   ) {}
 
   /** New legs of a run, pending, in one store call: a matrix adds its legs together. */
@@ -39,14 +41,14 @@ export class JobRecords {
   }
 
   /**
-   * In the dispatcher's queue from `at` (a retry's attempt: `patch` says which). `runnerFound`: some
-   * connected runner has the job's labels; else the event says it waits for one.
+   * In the dispatcher's queue from `at` (a retry's attempt: `patch` says which). When no connected
+   * runner has the job's labels, the event says it waits for one.
    */
-  queued(leg: Leg, at: number, runnerFound = true, patch: JobPatch = queuedPatch(leg, at)): void {
+  queued(leg: Leg, at: number, patch: JobPatch = queuedPatch(leg, at)): void {
     this.writes.updateJob(leg.id, patch);
     if (!this.listening()) return;
     const { id: jobId, name, priority, notBefore, attempt } = leg;
-    const waiting = runnerFound ? {} : { noRunnerWith: leg.runsOn };
+    const waiting = this.runnerConnectedWith(leg.runsOn) ? {} : { noRunnerWith: leg.runsOn };
     this.events.emit({
       type: 'job.queued',
       jobId,
@@ -60,17 +62,11 @@ export class JobRecords {
   }
 
   /** An attempt ended and the next is queued after `delayMs`; the ended one is kept as it was. */
-  retrying(
-    leg: Leg,
-    ended: EndedAttempt,
-    retry: { delayMs: number; reason: string },
-    at: number,
-    runnerFound = true,
-  ): void {
+  retrying(leg: Leg, ended: EndedAttempt, retry: { delayMs: number; reason: string }, at: number): void {
     const { id: jobId, name, attempt } = leg;
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended, retry }));
     if (this.listening()) this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
-    this.queued(leg, at, runnerFound, { ...queuedPatch(leg, at), attempt });
+    this.queued(leg, at, { ...queuedPatch(leg, at), attempt });
   }
 
   /** A re-run starts another attempt of a finished job: pending again, the ended attempt kept. */

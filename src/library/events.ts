@@ -1,7 +1,7 @@
 import { ListenerSet } from '../core/listener-set.js';
 import type { PoolEvent } from '../executors/thread/events.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { LogLevel } from '../executors/thread/protocol.js';
+import type { TaskLogEntry } from '../executors/thread/task-record.js';
 
 /** How a job ended: its last attempt's outcome, and how many attempts it took. */
 export type JobOutcome<Output = unknown> = TaskOutcome<Output> & { readonly attempts: number };
@@ -13,16 +13,13 @@ export type JobOutcome<Output = unknown> = TaskOutcome<Output> & { readonly atte
 export type EngineEvent =
   | { readonly type: 'job.started'; readonly jobId: string; readonly task: string; readonly attempt: number }
   | { readonly type: 'job.progress'; readonly jobId: string; readonly value: unknown }
-  | {
+  /** A `ctx.logger` line: its level, message and the call's `fields` (structured-cloned). */
+  | ({
       readonly type: 'job.log';
       readonly jobId: string;
       readonly task: string;
       readonly attempt: number;
-      readonly level: LogLevel;
-      readonly message: string;
-      /** The logger call's second argument, as the worker sent it (structured-cloned). */
-      readonly fields: unknown;
-    }
+    } & TaskLogEntry)
   | {
       readonly type: 'job.succeeded';
       readonly jobId: string;

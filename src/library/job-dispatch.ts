@@ -236,17 +236,10 @@ export class JobDispatch {
   };
 
   /** A running attempt's `ctx.logger` line: an event, while someone listens (else it is dropped). */
-  readonly logReported = (job: JobRecord, { level, message, fields }: TaskLogEntry): void => {
+  readonly logReported = (job: JobRecord, entry: TaskLogEntry): void => {
     if (this.options.listeners.active) {
-      this.options.listeners.emit({
-        type: 'job.log',
-        jobId: job.id,
-        task: job.task.name,
-        attempt: job.attempt,
-        level,
-        message,
-        fields,
-      });
+      const { id: jobId, attempt } = job;
+      this.options.listeners.emit({ type: 'job.log', jobId, task: job.task.name, attempt, ...entry });
     }
   };
 

@@ -12,10 +12,8 @@ import { rerunRoutes } from './routes/rerun.js';
 import { runStreamRoutes } from './routes/run-streams.js';
 import { runnerRoutes } from './routes/runners.js';
 import { runRoutes } from './routes/runs.js';
-import { errorSchema } from './schemas.js';
+import { errorSchema, jsonBodyLimit } from './schemas.js';
 
-/** JSON bodies: a workflow of up to 1 MiB plus its vars, secrets and env. */
-const jsonBodyLimit = 2 * 1024 * 1024;
 /** Fastify's default: no id in a path is near this long. */
 const maxParamLength = 100;
 

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { Access, ResponseSpec, RouteMeta } from './route.js';
-import { errorSchema } from './schemas.js';
+import { errorSchema, jsonBodyLimit } from './schemas.js';
 
 /** Answers every route of an access may give before its handler runs; a route's own entry wins. */
 function commonResponses(access: Access, jsonBody: boolean): Record<number, ResponseSpec> {
@@ -18,7 +18,7 @@ function commonResponses(access: Access, jsonBody: boolean): Record<number, Resp
     responses[503] = error('VK_SHUTTING_DOWN: the server is shutting down');
   }
   if (jsonBody) {
-    responses[413] = error('VK_BODY_TOO_LARGE: the body exceeds 2 MiB');
+    responses[413] = error(`VK_BODY_TOO_LARGE: the body exceeds ${jsonBodyLimit} bytes`);
     responses[415] = error('VK_UNSUPPORTED_MEDIA_TYPE: the body is not application/json');
   }
   return responses;

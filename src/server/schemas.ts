@@ -61,19 +61,16 @@ export const idParams = z.strictObject({ id: z.string().min(1).max(100) });
 export const sha256Params = z.strictObject({ sha256: sha256Schema });
 export const jobParams = z.strictObject({ jobId: z.string().min(1).max(200) });
 
+/** A submitted workflow's text, or its JSON object written out, at most (characters). */
+export const maxWorkflowLength = 1024 * 1024;
+/** JSON bodies: a workflow of up to 1 MiB plus its vars, secrets and env (bytes). */
+export const jsonBodyLimit = 2 * maxWorkflowLength;
+
 export const runSubmitSchema = z.strictObject({
-  workflow: z
-    .union([
-      z
-        .string()
-        .min(1)
-        .max(1024 * 1024),
-      z.record(z.string(), z.unknown()),
-    ])
-    .meta({
-      description:
-        'the workflow: the file as YAML (or JSON) text, or the same document as a JSON object (1 MiB at most)',
-    }),
+  workflow: z.union([z.string().min(1).max(maxWorkflowLength), z.record(z.string(), z.unknown())]).meta({
+    description:
+      'the workflow: the file as YAML (or JSON) text, or the same document as a JSON object (1 MiB at most)',
+  }),
   path: z.string().min(1).max(500).optional().meta({ description: 'the file name, for messages' }),
   bundle: sha256Schema.optional().meta({ description: 'sha256 of an uploaded workspace bundle' }),
   vars: stringRecord.optional(),

@@ -72,7 +72,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   const probing = new AbortController();
   let lock: WorkDirLock | undefined;
   try {
-    needsNoTokenOrHasOne(settings);
+    credentialSource(settings);
     const locked = acquireWorkDirLock(settings.workDir);
     if (locked.kind === 'held') return refuseHeldWorkDir(settings.workDir, locked.holder);
     lock = locked.lock;
@@ -105,14 +105,16 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
 }
 
 /**
- * Without a stored credential for this server a token is needed; said before the work dir is
- * created or locked, so a bad invocation leaves nothing behind. credentialsFor() reads the
- * credential again under the lock.
+ * The credential stored for this server, or the token to register with; without either, a
+ * UsageError that says why. Asked before the work dir is created or locked, so that a bad
+ * invocation leaves nothing behind, and again under the lock (credentialsFor).
  */
-function needsNoTokenOrHasOne(settings: RunnerSettings): void {
-  if (settings.token !== undefined) return;
+function credentialSource(
+  settings: RunnerSettings,
+): { readonly stored: RunnerCredentials } | { readonly token: string } {
   const stored = readCredentials(settings.workDir);
-  if (stored !== undefined && stored.server === settings.server) return;
+  if (stored !== undefined && stored.server === settings.server) return { stored };
+  if (settings.token !== undefined) return { token: settings.token };
   const file = join(settings.workDir, credentialsFileName);
   const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
   throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
@@ -134,15 +136,11 @@ async function credentialsFor(
   info: RunnerInfo,
   signal: AbortSignal,
 ): Promise<RunnerCredentials | number> {
-  const stored = readCredentials(settings.workDir);
-  if (stored !== undefined && stored.server === settings.server) return stored;
+  const source = credentialSource(settings);
+  if ('stored' in source) return source.stored;
   const file = join(settings.workDir, credentialsFileName);
-  if (settings.token === undefined) {
-    const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
-    throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
-  }
   for (let attempt = 0; ; attempt++) {
-    const result = await registerRunner(settings.server, settings.token, info, signal);
+    const result = await registerRunner(settings.server, source.token, info, signal);
     if (signal.aborted) return ExitCode.succeeded;
     if (result.kind === 'registered') {
       writeCredentials(settings.workDir, result.credentials);

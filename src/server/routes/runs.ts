@@ -17,6 +17,7 @@ import { findRun, runView } from '../run-views.js';
 import {
   errorSchema,
   idParams,
+  maxWorkflowLength,
   runListQuery,
   runSubmitSchema,
   runViewSchema,
@@ -228,9 +229,14 @@ function inputsOf(workflow: Workflow, given: Readonly<Record<string, unknown>>):
 function workflowText(workflow: string | Record<string, unknown>): string {
   if (typeof workflow === 'string') return workflow;
   const text = JSON.stringify(workflow, null, 2);
-  if (text.length > 1024 * 1024)
-    throw new ApiError(400, 'VK_INVALID_REQUEST', 'body.workflow: the workflow is larger than 1 MiB', {
-      path: 'body.workflow',
-    });
+  if (text.length > maxWorkflowLength)
+    throw new ApiError(
+      400,
+      'VK_INVALID_REQUEST',
+      `the workflow is longer than ${maxWorkflowLength} characters as JSON`,
+      {
+        path: 'body.workflow',
+      },
+    );
   return text;
 }
