@@ -59,7 +59,9 @@ export type AttemptOutcome =
 /**
  * The wait before the attempt after `attempt` (the 1-based attempt that just failed), in ms.
  * fixed: d; linear: d × n; exponential: d × 2^(n−1); fibonacci: d × F(n) with F = 1, 1, 2, 3, 5, …
- * Capped at maxDelayMs, then jittered downwards; `random` returns a number in [0, 1).
+ * Capped at maxDelayMs, then jittered downwards and rounded to the nearest whole millisecond (timers fire
+ * in whole ms, and a delay of 1234.5678 ms reads as noise in `--json` and the views); `random`
+ * returns a number in [0, 1).
  */
 export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const capped = Math.min(baseDelay(policy, Math.max(1, Math.floor(attempt))), policy.maxDelayMs);
@@ -67,7 +69,7 @@ export function retryDelay(policy: RetryPolicy, attempt: number, random: () => n
   const jitter = Math.min(1, Math.max(0, policy.jitter));
   if (jitter === 0 || delay === 0) return delay;
   const r = Math.min(1, Math.max(0, random()));
-  return delay * (1 - jitter * r);
+  return Math.min(delay, Math.round(delay * (1 - jitter * r)));
 }
 
 function baseDelay(policy: RetryPolicy, attempt: number): number {

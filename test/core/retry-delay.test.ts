@@ -65,13 +65,21 @@ describe('retryDelay', () => {
     );
   });
 
-  it('keeps jitter within [d × (1 − jitter), d] of the unjittered delay d', () => {
+  it('keeps jitter within [d × (1 − jitter), d] of the unjittered delay d, give or take the rounding to whole ms', () => {
     fc.assert(
       fc.property(policyArb, attemptArb, randomArb, (p, attempt, r) => {
         const d = retryDelay({ ...p, jitter: 0 }, attempt);
         const jittered = retryDelay(p, attempt, () => r);
         expect(jittered).toBeLessThanOrEqual(d);
-        expect(jittered).toBeGreaterThanOrEqual(d * (1 - p.jitter) - 1e-9 * d);
+        expect(jittered).toBeGreaterThanOrEqual(d * (1 - p.jitter) - 0.5);
+      }),
+    );
+  });
+
+  it('gives whole milliseconds when the unjittered delay is whole', () => {
+    fc.assert(
+      fc.property(policyArb, attemptArb, randomArb, (p, attempt, r) => {
+        expect(Number.isInteger(retryDelay(p, attempt, () => r))).toBe(true);
       }),
     );
   });
