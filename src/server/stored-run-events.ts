@@ -124,7 +124,11 @@ export function stepCompletedOf(step: StepRecord, job: JobRecord): RunEvent | un
 }
 
 /** `status`: the job's, which is terminal. */
-export function jobCompletedOf(job: JobRecord, status: TerminalJobStatus, run: RunRecord): RunEvent {
+export function jobCompletedOf(
+  job: JobRecord,
+  status: TerminalJobStatus,
+  run: RunRecord,
+): Extract<RunEvent, { type: 'job.completed' }> {
   return {
     type: 'job.completed',
     jobId: job.id,

@@ -224,7 +224,9 @@ export async function runningJob(server: TestServer) {
   const { jobId, fencingToken } = lease;
   const log = (text: string) => runner.transport.send(logLine(lease, text, 1));
   const succeed = () => runner.transport.send(jobCompleted(lease, { kind: 'succeeded' }, 2));
-  return { runId, runner, jobId, fencingToken, log, succeed };
+  const fail = () =>
+    runner.transport.send(jobCompleted(lease, { kind: 'failed', reason: 'exit code 1', exitCode: 1 }, 2));
+  return { runId, runner, jobId, fencingToken, log, succeed, fail };
 }
 
 type JobCompleted = Extract<RunnerMessage, { type: 'job.completed' }>;

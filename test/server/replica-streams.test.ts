@@ -82,7 +82,22 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
     });
     const lines: Streamed[] = [];
     for (let line = await logs.next(); line !== undefined; line = await logs.next()) lines.push(line);
-    expect(lines.map(textOf)).toEqual(['one', 'two']);
+    expect(lines.slice(0, -1).map(textOf)).toEqual(['one', 'two']);
+    const end = [
+      'end',
+      expect.objectContaining({ type: 'job.completed', jobId, status: 'succeeded' }),
+      undefined,
+    ];
+    expect(lines.at(-1)).toEqual(end);
+    // Asked after the job ended, either replica replays its lines and closes with the same event.
+    for (const replica of [driver, other]) {
+      const replayed = await readEvents(
+        `${replica.server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`,
+        read,
+      );
+      expect(replayed.map(([event]) => event)).toEqual(['log', 'log', 'end']);
+      expect(replayed.at(-1)).toEqual(end);
+    }
     runner.transport.close();
   });
 

@@ -54,17 +54,19 @@ describe('run event and log streams', () => {
     expect(text.status).toBe(200);
     expect(text.text).toBe('hello from the fleet\n');
     const followed = await readEvents(`${server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`, read);
+    // The job had ended before this client came: its lines, then the closing event with its status.
     expect(followed).toEqual([
       ['log', expect.objectContaining({ stream: 'stdout', text: 'hello from the fleet' }), undefined],
+      ['end', expect.objectContaining({ type: 'job.completed', jobId, status: 'succeeded' }), undefined],
     ]);
     const unknownJob = await request('GET', `/api/v1/runs/${run.id}/logs?job=${run.id}.9`, { token: read });
     expect(unknownJob).toMatchObject({ status: 404, body: { code: 'VK_JOB_NOT_FOUND', path: 'query.job' } });
   });
 
-  it("follows a running job's log live and ends the stream when the job completes", async () => {
+  it("follows a running job's log live and closes the stream with event: end and the job's status", async () => {
     const started = await startTestServer();
     const { server, request, token } = started;
-    const { runId, jobId, log, succeed } = await runningJob(started);
+    const { runId, jobId, log, fail } = await runningJob(started);
     const run = { id: runId };
     log('before');
     await expect
@@ -75,9 +77,17 @@ describe('run event and log streams', () => {
       await token('read'),
     );
     log('after');
-    succeed();
-    const lines = (await following).map(([, data]) => (data as { text: string }).text);
-    expect(lines).toEqual(['before', 'after']);
+    fail();
+    const events = await following;
+    expect(events.slice(0, -1).map(([, data]) => (data as { text: string }).text)).toEqual([
+      'before',
+      'after',
+    ]);
+    expect(events.at(-1)).toEqual([
+      'end',
+      expect.objectContaining({ type: 'job.completed', jobId, name: 'greet', status: 'failed' }),
+      undefined,
+    ]);
   });
 });
 

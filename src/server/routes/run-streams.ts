@@ -1,13 +1,14 @@
 import { asJobId, asRunId } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
+import type { RunEvent } from '../../engine/events.js';
 import type { LogEntry } from '../../protocol/messages.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun } from '../run-views.js';
 import { errorSchema, idParams, logsQuery } from '../schemas.js';
-import { openEventStream } from '../sse.js';
-import { isFinished } from '../stored-run-events.js';
+import { type EventStream, openEventStream } from '../sse.js';
+import { isFinished, jobCompletedOf } from '../stored-run-events.js';
 
 /** A run's events and a job's logs, as text or as Server-Sent Events. */
 export function runStreamRoutes(context: ApiContext): Route[] {
@@ -45,7 +46,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       method: 'GET',
       url: '/api/v1/runs/:id/logs',
       summary:
-        "A job's log as text/plain; with follow=1 as Server-Sent Events (event: log, data: a LogEntry) that end when the job does, on any replica",
+        "A job's log as text/plain; with follow=1 as Server-Sent Events (event: log, data: a LogEntry) on any replica, closed by event: end (data: the job's job.completed RunEvent, with its status) once the job has ended; a stream that stops without it was cut, and the client may reconnect",
       access: 'read',
       params: idParams,
       query: logsQuery,
@@ -71,7 +72,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
           const unsubscribe = await feed.subscribe(run.id, {
             event: (event) => {
               if (event.type === 'log' && event.jobId === query.job) stream.send('log', logEntryOf(event));
-              if (event.type === 'job.completed' && event.jobId === query.job) stream.end();
+              if (event.type === 'job.completed' && event.jobId === query.job) endWith(stream, event);
             },
             end: () => stream.end(),
           });
@@ -85,6 +86,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
           const stop = feed.followJobLog(run.id, asJobId(query.job), {
             event: (event) => {
               if (event.type === 'log') stream.send('log', logEntryOf(event));
+              if (event.type === 'job.completed' && event.jobId === query.job) endWith(stream, event);
             },
             end: () => stream.end(),
           });
@@ -95,6 +97,9 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         if (follow) {
           const stream = openEventStream(reply, streams);
           for (const line of lines) stream.send('log', logEntryOf(line));
+          // Read before the lines, so every line of an ended job was among them.
+          if (job !== undefined && isTerminal(job.status))
+            endWith(stream, jobCompletedOf(job, job.status, run));
           stream.end();
           return 'streamed';
         }
@@ -103,6 +108,15 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * The log stream's last event, `end`, tells the client the job has ended and no line follows (a
+ * stream that stops without it was cut: shutdown, a takeover, a lost connection).
+ */
+function endWith(stream: EventStream, completed: Extract<RunEvent, { type: 'job.completed' }>): void {
+  stream.send('end', completed);
+  stream.end();
 }
 
 function logEntryOf(line: Pick<LogEntry, 'stepIndex' | 'stream' | 'at' | 'text'>): LogEntry {
