@@ -24,10 +24,16 @@ export interface ControlPlaneOptions {
    * when the runner registers, before it can get an offer; undefined keeps the mode this process has.
    */
   readonly storedRunnerMode?: (runnerId: string) => RunnerMode | undefined;
+  /**
+   * Records that a runner deregistered (the server writes it to its RunnerStore, so that every replica
+   * lists it as stopped); the runner is answered `deregistered` once it settles, whether or not it
+   * succeeded. Absent: answered at once.
+   */
+  readonly recordRunnerStopped?: (runnerId: string) => Promise<void>;
 }
 
 /** The options without a default. */
-type Hooks = 'issueJobToken' | 'storedRunnerMode';
+type Hooks = 'issueJobToken' | 'storedRunnerMode' | 'recordRunnerStopped';
 
 export type ResolvedControlPlaneOptions = Required<Omit<ControlPlaneOptions, Hooks>> &
   Pick<ControlPlaneOptions, Hooks>;
@@ -48,6 +54,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
     clock: options.clock ?? controlPlaneDefaults.clock,
     issueJobToken: options.issueJobToken,
     storedRunnerMode: options.storedRunnerMode,
+    recordRunnerStopped: options.recordRunnerStopped,
   };
   for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
     const value = resolved[name];

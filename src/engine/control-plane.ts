@@ -68,6 +68,7 @@ export class ControlPlane {
         leaseMessage: (runner, message) => this.onLeaseMessage(runner, message),
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
         registered: (runner, resume, detached) => this.leases.resume(runner, resume, detached),
+        deregistered: (runner, leased, reason) => this.runnerDeregistered(runner, leased, reason),
       },
       { offerTtlMs, agingIntervalMs, clock, ...(storedRunnerMode === undefined ? {} : { storedRunnerMode }) },
     );
@@ -379,6 +380,14 @@ export class ControlPlane {
     const { jobId, messageType, at } = write;
     const text = `ignored a stale ${messageType} for ${jobId}`;
     this.emit({ type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at });
+  }
+
+  /** The runner said it is stopping for good: its leases (normally none: it drained) are lost now. */
+  private runnerDeregistered(runner: RunnerSession, leased: readonly string[], reason: string): void {
+    if (leased.length > 0)
+      this.leases.runnerRevoked(runner.runnerId, leased, `the runner stopped: ${reason}`);
+    const recorded = this.options.recordRunnerStopped?.(runner.runnerId) ?? Promise.resolve();
+    void recorded.catch(() => undefined).then(() => runner.transport.send({ type: 'deregistered' }));
   }
 
   /** A running job lost its runner: per its `on-runner-lost:` policy, back to the queue or failed. */

@@ -34,6 +34,11 @@ export interface DispatcherHandlers {
    * earlier, closed sessions held leases on. Called before any message it sent after `register`.
    */
   registered(runner: RunnerSession, resume: readonly ResumedLease[], detached: readonly string[]): void;
+  /**
+   * `runner` deregistered (it is stopping for good) and its session is closed here; `leased` lists the
+   * jobs it still held leases on, which it will not report. The receiver answers `deregistered`.
+   */
+  deregistered(runner: RunnerSession, leased: readonly string[], reason: string): void;
 }
 
 export interface DispatcherOptions {
@@ -315,6 +320,9 @@ export class Dispatcher {
         session.draining = true;
         this.registry.refresh(session);
         return;
+      case 'deregister':
+        this.deregister(session, message.reason);
+        return;
       case 'accept':
       case 'decline':
         this.onOfferAnswer(session, message.jobId, message.type === 'accept');
@@ -338,6 +346,18 @@ export class Dispatcher {
     this.held.delete(session);
     for (const early of held) this.handle(session, early);
     this.dispatch();
+  }
+
+  /**
+   * Closes the session as stopped (listed so, not as lost) while its connection is still open for the
+   * answer. A runner with an identity would otherwise keep its leases until their TTL in case it comes
+   * back; one that deregistered will not come back with them.
+   */
+  private deregister(session: RunnerSession, reason: string): void {
+    if (session.closed) return;
+    this.onClose(session, `deregistered: ${reason}`, true, true);
+    const leased = session.durable ? this.registry.takeDetached(session.runnerId) : [];
+    this.handlers.deregistered(session, leased, reason);
   }
 
   /** A message before `register` (a client that did not wait): applied once the session registers. */
@@ -398,9 +418,9 @@ export class Dispatcher {
    * has lost its leased jobs; one with an identity keeps them until their TTL, its next register or
    * the revocation of its credential.
    */
-  private onClose(session: RunnerSession, reason: string, dispatch = true): void {
+  private onClose(session: RunnerSession, reason: string, dispatch = true, stopped = false): void {
     if (session.closed) return;
-    this.registry.closed(session, this.options.clock.now());
+    this.registry.closed(session, this.options.clock.now(), stopped);
     this.held.delete(session);
     const leased: string[] = [];
     for (const jobId of [...session.assigned]) {

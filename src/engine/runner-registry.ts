@@ -38,6 +38,8 @@ interface RunnerRecord {
   detached: string[];
   /** When its latest session closed (the caller's clock); undefined while that session is open. */
   closedAt?: number;
+  /** Set when its latest session closed because the runner deregistered (it stopped, was not lost). */
+  stoppedAt?: number;
 }
 
 /**
@@ -94,6 +96,7 @@ export class RunnerRegistry {
       if (record.session !== session && !record.session.closed) superseded = record.session;
       record.session = session;
       record.closedAt = undefined;
+      record.stoppedAt = undefined;
       if (stored !== undefined) record.mode = stored;
     }
     this.refresh(session);
@@ -102,16 +105,19 @@ export class RunnerRegistry {
 
   /**
    * The session's connection closed at `now`: it gets no more offers. A runner without identity is
-   * forgotten; one with an identity stays listed, disconnected, until `forgetClosedBefore`.
+   * forgotten; one with an identity stays listed, disconnected, until `forgetClosedBefore`, and
+   * `stopped` when it deregistered before it closed.
    */
-  closed(session: RunnerSession, now: number): void {
+  closed(session: RunnerSession, now: number, stopped = false): void {
     session.closed = true;
     this.connectedWith.clear();
     this.free.delete(session);
     const record = this.records.get(session.runnerId);
     if (record?.session !== session) return;
-    if (session.durable) record.closedAt = now;
-    else this.records.delete(session.runnerId);
+    if (session.durable) {
+      record.closedAt = now;
+      if (stopped) record.stoppedAt = now;
+    } else this.records.delete(session.runnerId);
   }
 
   /**
@@ -208,7 +214,7 @@ export class RunnerRegistry {
   /** `running` counts a session's leased jobs; offers still out are not running. */
   views(running: (session: RunnerSession) => number): RunnerView[] {
     const views: RunnerView[] = [];
-    for (const [id, { mode, session, detached }] of this.records) {
+    for (const [id, { mode, session, detached, stoppedAt }] of this.records) {
       const { info, capabilities, transportKind } = session;
       if (info === undefined) continue;
       const selfDrained = mode === 'online' && session.draining;
@@ -220,6 +226,7 @@ export class RunnerRegistry {
         running: session.closed ? detached.length : running(session),
         mode: selfDrained ? 'draining' : mode,
         connected: !session.closed,
+        ...(stoppedAt === undefined ? {} : { stoppedAt }),
         ...(transportKind === undefined ? {} : { transport: transportKind }),
         ...(capabilities === undefined ? {} : { capabilities }),
       });

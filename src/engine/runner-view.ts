@@ -21,6 +21,11 @@ export interface RunnerView {
   readonly mode: RunnerMode;
   /** False for a runner with an identity whose connection closed; its leases live until their TTL. */
   readonly connected: boolean;
+  /**
+   * epoch ms: when it deregistered (stopped on purpose: drained, then said so). Absent while it is
+   * connected, and for one whose connection was lost. Its mode and credential are kept.
+   */
+  readonly stoppedAt?: number;
   readonly transport?: string;
   readonly capabilities?: RunnerCapabilities;
 }

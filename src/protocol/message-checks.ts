@@ -287,6 +287,9 @@ export function checkControlMessage(value: unknown): ControlMessage | undefined 
     case 'registered':
       valid = isNonEmpty(value.runnerId) && keyCount(value) === 2;
       break;
+    case 'deregistered':
+      valid = keyCount(value) === 1;
+      break;
     default:
       return undefined;
   }

@@ -70,6 +70,8 @@ export interface StepReport {
 
 export type ControlMessage =
   | { readonly type: 'registered'; readonly runnerId: string }
+  /** The answer to `deregister`: the runner is recorded as stopped (in the server's store, when it has one). */
+  | { readonly type: 'deregistered' }
   | { readonly type: 'offer'; readonly jobId: string; readonly name: string; readonly ttlMs: number }
   | {
       readonly type: 'lease';
@@ -112,6 +114,12 @@ export type RunnerMessage =
   | { readonly type: 'capabilities'; readonly capabilities: RunnerCapabilities }
   /** The runner is shutting down: no new offers; its running jobs finish under their leases. */
   | { readonly type: 'drain'; readonly reason: string }
+  /**
+   * The runner is stopping for good, after its jobs ended (sent last, then it closes): it is listed
+   * as stopped at once, keeps its mode and its credential, and any lease it still holds is lost now.
+   * Answered with `deregistered`.
+   */
+  | { readonly type: 'deregister'; readonly reason: string }
   | { readonly type: 'accept'; readonly jobId: string }
   | { readonly type: 'decline'; readonly jobId: string; readonly reason: string }
   | {

@@ -148,6 +148,7 @@ const resumedLeaseSchema = z.object({ jobId, fencingToken });
 /** Control plane → runner, keyed by `type`. */
 export const controlMessageSchemas = {
   registered: z.object({ type: z.literal('registered'), runnerId: z.string().min(1) }),
+  deregistered: z.object({ type: z.literal('deregistered') }),
   offer: z.object({ type: z.literal('offer'), jobId, name: z.string(), ttlMs }),
   lease: z.object({
     type: z.literal('lease'),
@@ -179,6 +180,7 @@ export const runnerMessageSchemas = {
   }),
   capabilities: z.object({ type: z.literal('capabilities'), capabilities: runnerCapabilitiesSchema }),
   drain: z.object({ type: z.literal('drain'), reason: z.string() }),
+  deregister: z.object({ type: z.literal('deregister'), reason: z.string() }),
   accept: z.object({ type: z.literal('accept'), jobId }),
   decline: z.object({ type: z.literal('decline'), jobId, reason: z.string() }),
   'step.started': z.object({

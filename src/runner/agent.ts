@@ -73,6 +73,8 @@ export class RunnerAgent {
   private readonly recentCompletions = new Map<string, { message: Completion; until: number }>();
   private accepting = true;
   private draining = false;
+  /** Set by `deregister`: its reason, and what settles it. */
+  private leaving: { readonly reason: string; readonly settle: (answered: boolean) => void } | undefined;
   private readonly directories: SlotDirectories;
   private readonly workspaces: JobWorkspaces | undefined;
   private capabilities: RunnerCapabilities | undefined;
@@ -84,6 +86,7 @@ export class RunnerAgent {
     private readonly options: RunnerAgentOptions,
   ) {
     transport.onMessage((message) => this.handle(message));
+    transport.onClose(() => this.leaving?.settle(false));
     this.directories = new SlotDirectories(options.tempRoot);
     this.capabilities = options.capabilities;
     if (options.workDir !== undefined)
@@ -120,6 +123,25 @@ export class RunnerAgent {
     this.directories.dispose();
   }
 
+  /**
+   * Tells the control plane the runner is stopping for good (after `drain`, before closing): it is
+   * listed as stopped at once, keeps its mode and credential. True when the control plane answered
+   * within `timeoutMs`; false when it did not, or the connection closed first (an older server refuses
+   * the message and closes it), which only means it is listed as lost rather than stopped.
+   */
+  deregister(reason: string, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const settle = (answered: boolean) => {
+        clearTimeout(timer);
+        this.leaving = undefined;
+        resolve(answered);
+      };
+      this.leaving = { reason, settle };
+      this.transport.send({ type: 'deregister', reason });
+    });
+  }
+
   /** Cancels every running job, gracefully (the running step is interrupted) or at once. */
   cancelAll(reason: string, immediate: boolean): void {
     for (const job of this.active.values()) {
@@ -153,11 +175,16 @@ export class RunnerAgent {
     this.register(resume);
     for (const message of inDoubt) this.transport.send(message);
     if (this.draining) this.transport.send({ type: 'drain', reason: 'draining' });
+    // The old connection may have lost it: a new session of a leaving runner says so again.
+    if (this.leaving !== undefined) this.transport.send({ type: 'deregister', reason: this.leaving.reason });
   }
 
   private handle(message: ControlMessage): void {
     switch (message.type) {
       case 'registered':
+        return;
+      case 'deregistered':
+        this.leaving?.settle(true);
         return;
       case 'offer': {
         const free = this.accepting && this.active.size < this.options.info.capacity;

@@ -55,7 +55,7 @@ export class RunnerDirectory {
     intervalMs: number,
     /** Longer than `staleAfterMs` (the server's option is at least a minute), or live runners would go. */
     private readonly retentionMs: number,
-    logError: (error: unknown) => void,
+    private readonly logError: (error: unknown) => void,
   ) {
     this.staleAfterMs = Math.max(6_000, 3 * intervalMs);
     if (!(retentionMs > this.staleAfterMs))
@@ -135,6 +135,29 @@ export class RunnerDirectory {
     });
   }
 
+  /**
+   * Runner `runnerId`, connected here, deregistered: writes it as stopped now, not at the next poll,
+   * so that every replica lists it so by the time the runner hears back. One that registered since the
+   * last poll is written first. A failed write is logged; the next poll still marks it disconnected.
+   */
+  stopped(runnerId: string): Promise<void> {
+    return this.serially(async () => {
+      const view = this.local()
+        .runners()
+        .find((runner) => runner.id === runnerId);
+      const now = this.clock.now();
+      if (view !== undefined && !this.written.has(runnerId))
+        await this.store.connected(
+          this.replica,
+          [presenceOf(view, this.applied.get(runnerId) ?? 'online')],
+          now,
+        );
+      await this.store.disconnected(this.replica, [runnerId], now, true);
+      this.written.delete(runnerId);
+      this.applied.delete(runnerId);
+    }).catch(this.logError);
+  }
+
   /** Every runner of the fleet, in the order first seen; those connected here as this process sees them. */
   list(): Promise<FleetRunnerView[]> {
     return this.listNow();
@@ -174,6 +197,7 @@ export class RunnerDirectory {
       running: row.running,
       mode: row.mode === 'online' && row.draining ? 'draining' : row.mode,
       connected: row.connected && now - row.lastSeenAt <= this.staleAfterMs,
+      ...(row.stoppedAt === undefined ? {} : { stoppedAt: row.stoppedAt }),
       ...(row.transport === undefined ? {} : { transport: row.transport }),
       ...(capabilities.success ? { capabilities: capabilities.data } : {}),
       replica: row.replica,

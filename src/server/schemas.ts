@@ -121,6 +121,10 @@ export const runnerViewSchema = z
       description:
         "false: offline (it stopped, or its replica stopped answering); listed so until it has not been seen for the server's --runner-retention (default 24h), then forgotten",
     }),
+    stoppedAt: z.number().optional().meta({
+      description:
+        'epoch ms: when it stopped on purpose (drained, then deregistered); absent while connected and for a runner whose connection was lost. It keeps its mode and credential and may start again',
+    }),
     transport: z.string().optional(),
     capabilities: runnerCapabilitiesSchema.optional(),
     replica: z

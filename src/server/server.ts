@@ -118,6 +118,7 @@ export class ValkyrieServer implements AsyncDisposable {
         issueJobToken: (jobId, runId, ttlMs) =>
           authority.issueJobToken(jobId, ttlMs, driven.get(runId)?.bundle),
         storedRunnerMode: (runnerId) => directory?.modeOf(runnerId),
+        recordRunnerStopped: (runnerId) => directory?.stopped(runnerId) ?? Promise.resolve(),
       });
       directory = new RunnerDirectory(
         stores.runners,

@@ -29,6 +29,8 @@ export interface StoredRunner extends RunnerPresence {
   readonly firstSeenAt: number;
   /** The operator's mode: `online` unless set with `setMode`; kept across connections and replicas. */
   readonly mode: RunnerMode;
+  /** epoch ms: when it deregistered (`disconnected` with `stopped`); cleared when it connects again. */
+  readonly stoppedAt?: number;
 }
 
 /**
@@ -45,11 +47,15 @@ export interface StoredRunner extends RunnerPresence {
 export interface RunnerStore {
   /**
    * These runners are connected to `replica` at `at`: each row is written with `connected` true and
-   * `lastSeenAt` = `at`, inserted with mode `online` when new; an existing row keeps its mode.
+   * `lastSeenAt` = `at`, inserted with mode `online` when new; an existing row keeps its mode and
+   * loses its `stoppedAt`.
    */
   connected(replica: string, runners: readonly RunnerPresence[], at: number): Promise<void>;
-  /** Marks these runners disconnected at `at`, only those whose row still names `replica`. */
-  disconnected(replica: string, ids: readonly string[], at: number): Promise<void>;
+  /**
+   * Marks these runners disconnected at `at`, only those whose row still names `replica`; `stopped`:
+   * they deregistered (stopped on purpose), and `stoppedAt` becomes `at`.
+   */
+  disconnected(replica: string, ids: readonly string[], at: number, stopped?: boolean): Promise<void>;
   /** Moves `lastSeenAt` to `at` for every runner still connected to `replica` (its heartbeat). */
   touch(replica: string, at: number): Promise<void>;
   /** Stores an operator's mode; the row after it, or undefined (nothing written) for an unknown id. */

@@ -45,6 +45,7 @@ async function setUp(specs: readonly RunnerSpec[]) {
       leaseMessage: () => undefined,
       runnerLost: () => undefined,
       registered: () => undefined,
+      deregistered: () => undefined,
     },
     { offerTtlMs: 1_000, agingIntervalMs: 60_000, clock },
   );

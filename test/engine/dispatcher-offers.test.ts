@@ -32,6 +32,7 @@ async function setUp(runners: number, capacity: number) {
     leaseMessage: () => undefined,
     runnerLost: () => undefined,
     registered: () => undefined,
+    deregistered: () => undefined,
   };
   const dispatcher = new Dispatcher(handlers, { offerTtlMs: 1_000, agingIntervalMs: 60_000, clock });
   const ends: { offers: string[]; end: Transport<RunnerMessage, ControlMessage> }[] = [];

@@ -56,6 +56,7 @@ export const sampleCapabilities = {
 /** One sample per message type; keyed by type so a test can check that none is missing. */
 export const controlSamples: Record<ControlMessage['type'], ControlMessage> = {
   registered: { type: 'registered', runnerId: 'runner-1' },
+  deregistered: { type: 'deregistered' },
   offer: { type: 'offer', jobId: 'job-1', name: 'build', ttlMs: 5000 },
   lease: { type: 'lease', jobId: 'job-1', fencingToken: 7, ttlMs: 30_000, job: sampleJobSpec },
   cancel: { type: 'cancel', jobId: 'job-1', reason: 'user asked', immediate: false },
@@ -79,6 +80,7 @@ export const runnerSamples: Record<RunnerMessage['type'], RunnerMessage> = {
   },
   capabilities: { type: 'capabilities', capabilities: sampleCapabilities },
   drain: { type: 'drain', reason: 'SIGTERM' },
+  deregister: { type: 'deregister', reason: 'the runner is stopping' },
   accept: { type: 'accept', jobId: 'job-1' },
   renew: { type: 'renew', jobId: 'job-1', fencingToken: 7 },
   decline: { type: 'decline', jobId: 'job-1', reason: 'full' },

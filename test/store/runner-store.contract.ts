@@ -77,6 +77,24 @@ export function runnerStoreContract(make: StoresFactory): void {
       expect((await runners().list())[0]).toMatchObject({ replica: 'replica-b', connected: true });
     });
 
+    it('records a deregistered runner as stopped with its mode; a later disconnect keeps it, a connect clears it', async () => {
+      await runners().connected('replica-a', [presence({ id: 'rnr_1' }), presence({ id: 'rnr_2' })], 100);
+      await runners().setMode('rnr_1', 'maintenance');
+      await runners().disconnected('replica-a', ['rnr_1'], 200, true);
+      await runners().disconnected('replica-b', ['rnr_2'], 200, true);
+      await runners().disconnected('replica-a', ['rnr_1'], 300);
+      const listed = await runners().list();
+      expect(listed[0]).toMatchObject({ id: 'rnr_1', connected: false, mode: 'maintenance', stoppedAt: 200 });
+      expect(listed[0]?.lastSeenAt).toBe(300);
+      // Another replica holds rnr_2: its deregistration is not this replica's to write.
+      expect(listed[1]).toMatchObject({ id: 'rnr_2', connected: true });
+      expect(listed[1]?.stoppedAt).toBeUndefined();
+      await runners().connected('replica-b', [presence({ id: 'rnr_1' })], 400);
+      const back = (await runners().list())[0];
+      expect(back).toMatchObject({ connected: true, mode: 'maintenance' });
+      expect(back?.stoppedAt).toBeUndefined();
+    });
+
     it('touches only the runners still connected to that replica', async () => {
       await runners().connected('replica-a', [presence({ id: 'rnr_1' }), presence({ id: 'rnr_2' })], 100);
       await runners().connected('replica-b', [presence({ id: 'rnr_3' })], 100);

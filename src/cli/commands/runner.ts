@@ -42,6 +42,8 @@ import {
 
 /** Capabilities are detected again this often and sent to the control plane. */
 const capabilityRefreshMs = 5 * 60_000;
+/** How long a stopping runner waits for the control plane to record that it stopped. */
+const deregisterAnswerMs = 5_000;
 /** Say that the server does not answer yet after this long (connectAuto keeps retrying). */
 const slowConnectNoticeMs = 2_000;
 
@@ -254,6 +256,8 @@ async function serve(
       return ExitCode.jobFailed;
     }
     await agent.drain('the runner is stopping');
+    if (!(await agent.deregister('the runner is stopping', deregisterAnswerMs)))
+      complain(`${settings.server} did not confirm the deregistration; it will list this runner as offline`);
     transport.close('runner stopped');
     say('stopped');
     if (shutdown.level < 2) return ExitCode.succeeded;

@@ -30,7 +30,8 @@ async function listRunners(options: RunnersListOptions): Promise<number> {
     runner.id,
     runner.name,
     // GitHub's words: an offline runner stays listed until the server's --runner-retention forgets it.
-    runner.connected ? 'online' : 'offline',
+    // Buildkite's: one that said it was leaving is stopped, not lost.
+    runner.connected ? 'online' : runner.stoppedAt === undefined ? 'offline' : 'stopped',
     runner.mode,
     `${runner.running}/${runner.capacity}`,
     runner.labels.join(','),

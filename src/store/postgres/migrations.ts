@@ -373,6 +373,10 @@ export const migrations: readonly string[] = [
   ALTER TABLE steps ADD COLUMN retry_delay_ms bigint;
   `,
   queueBatchMigration,
+  `
+  -- When a runner deregistered: it stopped on purpose rather than being lost (RunnerStore.disconnected).
+  ALTER TABLE runners ADD COLUMN stopped_at bigint;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

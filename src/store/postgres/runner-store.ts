@@ -17,10 +17,11 @@ interface RunnerRow {
   first_seen_at: string;
   last_seen_at: string;
   mode: RunnerMode;
+  stopped_at: string | null;
 }
 
 const columns =
-  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode';
+  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode, stopped_at';
 
 const statements = {
   // One statement for the whole batch; a replica writes every runner it holds in one round trip.
@@ -34,11 +35,12 @@ const statements = {
            ON CONFLICT (id) DO UPDATE SET name = excluded.name, labels = excluded.labels,
              capacity = excluded.capacity, running = excluded.running, draining = excluded.draining,
              transport = excluded.transport, capabilities = excluded.capabilities, replica = excluded.replica,
-             connected = true, last_seen_at = excluded.last_seen_at`,
+             connected = true, last_seen_at = excluded.last_seen_at, stopped_at = NULL`,
   },
   disconnect: {
     name: 'vk_runners_disconnected',
-    text: 'UPDATE runners SET connected = false, last_seen_at = $1 WHERE id = ANY($2::text[]) AND replica = $3',
+    text: `UPDATE runners SET connected = false, last_seen_at = $1, stopped_at = coalesce($4::bigint, stopped_at)
+           WHERE id = ANY($2::text[]) AND replica = $3`,
   },
   touch: {
     name: 'vk_runners_touch',
@@ -82,10 +84,10 @@ export class PostgresRunnerStore implements RunnerStore {
     });
   }
 
-  disconnected(replica: string, ids: readonly string[], at: number): Promise<void> {
+  disconnected(replica: string, ids: readonly string[], at: number, stopped = false): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
     return this.#db.write(`record ${ids.length} disconnected runner(s)`, async (query) => {
-      await query(statements.disconnect, [at, ids, replica]);
+      await query(statements.disconnect, [at, ids, replica, stopped ? at : null]);
     });
   }
 
@@ -148,5 +150,6 @@ function runnerOf(row: RunnerRow): StoredRunner {
   };
   if (row.transport !== null) runner.transport = row.transport;
   if (row.capabilities !== null) runner.capabilities = row.capabilities;
+  if (row.stopped_at !== null) runner.stoppedAt = millis(row.stopped_at);
   return runner;
 }

@@ -244,6 +244,10 @@ export const migrations: readonly string[] = [
   -- of the run tells it too, and a terminal does not show the attempt as the step's failure).
   ALTER TABLE steps ADD COLUMN retry_delay_ms INTEGER;
   `,
+  `
+  -- When a runner deregistered: it stopped on purpose rather than being lost (RunnerStore.disconnected).
+  ALTER TABLE runners ADD COLUMN stopped_at INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

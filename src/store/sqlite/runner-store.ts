@@ -18,10 +18,11 @@ interface RunnerRow {
   first_seen_at: number;
   last_seen_at: number;
   mode: RunnerMode;
+  stopped_at: number | null;
 }
 
 const columns =
-  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode';
+  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode, stopped_at';
 
 type PresenceValues = [
   string,
@@ -60,10 +61,10 @@ export class SqliteRunnerStore implements RunnerStore {
        ON CONFLICT (id) DO UPDATE SET name = excluded.name, labels = excluded.labels,
          capacity = excluded.capacity, running = excluded.running, draining = excluded.draining,
          transport = excluded.transport, capabilities = excluded.capabilities, replica = excluded.replica,
-         connected = 1, last_seen_at = excluded.last_seen_at`,
+         connected = 1, last_seen_at = excluded.last_seen_at, stopped_at = NULL`,
     );
-    this.#disconnect = db.prepare<[number, string, string]>(
-      'UPDATE runners SET connected = 0, last_seen_at = ? WHERE id = ? AND replica = ?',
+    this.#disconnect = db.prepare<[number, number | null, string, string]>(
+      'UPDATE runners SET connected = 0, last_seen_at = ?, stopped_at = coalesce(?, stopped_at) WHERE id = ? AND replica = ?',
     );
     this.#touch = db.prepare<[number, string]>(
       'UPDATE runners SET last_seen_at = ? WHERE replica = ? AND connected = 1',
@@ -98,9 +99,9 @@ export class SqliteRunnerStore implements RunnerStore {
     });
   }
 
-  disconnected(replica: string, ids: readonly string[], at: number): Promise<void> {
+  disconnected(replica: string, ids: readonly string[], at: number, stopped = false): Promise<void> {
     return this.commits.write(`record ${ids.length} disconnected runner(s)`, () => {
-      for (const id of ids) this.#disconnect.run(at, id, replica);
+      for (const id of ids) this.#disconnect.run(at, stopped ? at : null, id, replica);
     });
   }
 
@@ -153,6 +154,7 @@ function runnerOf(row: RunnerRow): StoredRunner {
     mode: row.mode,
   };
   if (row.transport !== null) runner.transport = row.transport;
+  if (row.stopped_at !== null) runner.stoppedAt = row.stopped_at;
   if (row.capabilities !== null) runner.capabilities = JSON.parse(row.capabilities) as object;
   return runner;
 }
