@@ -394,8 +394,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--name <name>', 'the name this runner is shown under (default: the host name)')
     .option(
       '--labels <labels>',
-      'extra labels, comma-separated, e.g. gpu,region=eu (repeatable); os and arch labels are added',
+      'extra labels, comma-separated, e.g. gpu,region=eu (repeatable); self-hosted, os and arch labels are added, and the hosted labels of the OS (ubuntu-latest, …)',
       collectList,
+    )
+    .option(
+      '--no-hosted-labels',
+      "leave out the OS's hosted labels (ubuntu-latest, ubuntu-24.04, …): jobs that run on ubuntu-latest are then not offered to this runner",
     )
     .option('--capacity <n>', 'run at most N jobs at once (default: 1)')
     .option(

@@ -9,6 +9,8 @@ export interface RunnerCommandOptions {
   readonly token?: string;
   readonly name?: string;
   readonly labels?: string[];
+  /** commander's `--no-hosted-labels`: false when given. */
+  readonly hostedLabels?: boolean;
   readonly capacity?: string;
   readonly workDir?: string;
   readonly protocol?: string;
@@ -23,6 +25,8 @@ export interface RunnerSettings {
   readonly token: string | undefined;
   readonly name: string | undefined;
   readonly labels: readonly string[];
+  /** Whether the OS's hosted labels (`ubuntu-latest`, …) are added to the derived ones. */
+  readonly hostedLabels: boolean;
   readonly capacity: number;
   readonly workDir: string;
   readonly protocol: RunnerProtocol;
@@ -46,6 +50,7 @@ export function resolveRunnerSettings(
     token: options.token ?? (env.VALKYRIE_TOKEN || undefined),
     name: options.name,
     labels: (options.labels ?? []).map(checkLabel),
+    hostedLabels: options.hostedLabels !== false,
     capacity: capacity(options.capacity),
     workDir: resolve(cwd, options.workDir ?? defaultWorkDir),
     protocol: protocol(options.protocol),

@@ -22,20 +22,21 @@ const hostedLabels: Record<HostDescription['os'], readonly string[]> = {
 
 /**
  * Labels of a runner on this machine: `self-hosted`, `local` (local mode only), its OS and arch as
- * GitHub names them, the hosted labels for its OS (so workflows written for GitHub run unchanged),
- * and any extra ones.
+ * GitHub names them, the hosted labels for its OS (so workflows written for GitHub run unchanged;
+ * `hosted: false` leaves them out, for a fleet where `ubuntu-latest` must mean a machine that really
+ * is one), and any extra ones.
  */
 export function runnerLabels(
   host: HostDescription,
   extra: readonly string[] = [],
-  options: { local?: boolean } = {},
+  options: { local?: boolean; hosted?: boolean } = {},
 ): string[] {
   const labels = [
     'self-hosted',
     ...(options.local === false ? [] : ['local']),
     host.os.toLowerCase(),
     host.arch.toLowerCase(),
-    ...hostedLabels[host.os],
+    ...(options.hosted === false ? [] : hostedLabels[host.os]),
   ];
   for (const label of extra) if (!labels.includes(label)) labels.push(label);
   return labels;

@@ -216,6 +216,30 @@ describe('valkyrie runner', () => {
     handle.cancel(false);
   });
 
+  it('leaves the hosted labels out with --no-hosted-labels: a runs-on: ubuntu-latest job is not offered to it', async () => {
+    const f = await fleet();
+    const workDir = join(ws.dir, 'not-hosted');
+    const child = ws.start([
+      'runner',
+      ...['--server', f.url, '--token', 'reg-ok', '--work-dir', workDir],
+      ...['--labels', 'x', '--no-hosted-labels'],
+    ]);
+    const out = output(child);
+    const done = collect(child);
+    await until(() => out.stdout().includes('connected to'), 'the runner to connect');
+    const labels = f.plane.runners()[0]?.labels ?? [];
+    expect(labels).toEqual(expect.arrayContaining(['self-hosted', 'x']));
+    expect(labels.filter((label) => label.startsWith('ubuntu-'))).toEqual([]);
+    const hosted = await f.plane.startRun(sideEffectWorkflow(f.dir, 1, 0, 'ubuntu-latest'), request(f.dir));
+    const mine = await f.plane.startRun(sideEffectWorkflow(f.dir, 1, 0, '[self-hosted, x]'), request(f.dir));
+    expect(await mine.done).toBe('succeeded');
+    expect(lines(join(f.dir, 'finished.log'))).toHaveLength(1);
+    hosted.cancel(false);
+    expect(await hosted.done).toBe('cancelled');
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+  });
+
   it('reuses its credential on restart, and a second SIGTERM cancels the running job (exit 143)', async () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'restart');

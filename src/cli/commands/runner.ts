@@ -62,7 +62,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   const host = describeHost(settings.name);
   const info: RunnerInfo = {
     name: host.name,
-    labels: runnerLabels(host, settings.labels, { local: false }),
+    labels: runnerLabels(host, settings.labels, { local: false, hosted: settings.hostedLabels }),
     capacity: settings.capacity,
   };
   const shutdown = new Shutdown();
