@@ -1,4 +1,5 @@
 import type { GroupClock, GroupMember, JoinRequest, MemberState } from '../core/concurrency-group.js';
+import type { GroupWatch } from './group-watchers.js';
 
 /**
  * Concurrency-group membership, shared by every process on one store (src/core/concurrency-group.ts
@@ -11,6 +12,14 @@ export interface ConcurrencyStore {
   join(request: JoinRequest, clock: GroupClock): Promise<MemberState>;
   heartbeat(memberId: string, clock: GroupClock): Promise<MemberState>;
   release(memberId: string, clock: GroupClock): Promise<void>;
+  /**
+   * Wakes a waiting member when its group changes (a member joined, left, was replaced or promoted, or
+   * was asked to cancel), so it need not poll to notice a free slot. On Postgres changes made by any
+   * process on the same schema arrive (LISTEN/NOTIFY); on SQLite only those made through this store
+   * (one process), and other processes' changes are seen by the member's next heartbeat. Resolves once
+   * changes are being received: call it before `join`. The caller closes the watch.
+   */
+  watch(group: string): Promise<GroupWatch>;
   /** The group's members in join order, for views and tests. */
   list(group: string): Promise<GroupMember[]>;
 }
