@@ -3,9 +3,9 @@ import type { GroupWatch } from './group-watchers.js';
 
 /**
  * Concurrency-group membership, shared by every process on one store (src/core/concurrency-group.ts
- * holds the rules). Lifecycle of a member: `join` once → `heartbeat` every poll while it waits or runs
- * (each call also frees a slot whose holder went stale and promotes the next member) → `release` on
- * every exit path. Each call is atomic across processes: it reads and rewrites the whole group under
+ * holds the rules). Lifecycle of a member: `watch` its group → `join` once → `heartbeat` every beat
+ * while it waits or runs, and whenever the watch reports a change (each call also frees a slot whose
+ * holder went stale and promotes the next member) → `release` on every exit path. Each call is atomic across processes: it reads and rewrites the whole group under
  * one lock. `release` is idempotent; `heartbeat` on an unknown member answers `gone`.
  */
 export interface ConcurrencyStore {
