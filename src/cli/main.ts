@@ -218,7 +218,9 @@ function buildProgram(setExit: (code: number) => void): Command {
   clientOptions(
     program
       .command('show')
-      .description("show a run's jobs with their status, duration, attempts and steps")
+      .description(
+        "show a run's jobs with their status, duration, attempts and steps, and writes refused under a stale lease",
+      )
       .argument('<run>', 'run id (see valkyrie runs)')
       .option('--json', 'print JSON')
       .addOption(stateDir())

@@ -1,13 +1,16 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { JoinRequest, MemberState } from '../core/concurrency-group.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
+import type { GroupWatch } from '../store/group-watchers.js';
 
 export interface GateOptions {
   readonly clock: Clock;
   /**
-   * How often a member polls the store while it waits, and beats while it holds the slot. The store has
-   * no wake-up channel for groups (neither SQLite nor, here, Postgres' LISTEN/NOTIFY), so a waiting run
-   * starts within one poll of the slot freeing, and a cancel request is seen within one poll.
+   * How often a member beats (shows it is alive) while it waits or holds the slot. A waiting member
+   * also looks again as soon as the store reports a change to its group (`ConcurrencyStore.watch`):
+   * on Postgres any process's change (LISTEN/NOTIFY), so a waiting run starts within a round trip of
+   * the slot freeing; on SQLite only this process's, so a slot freed by another process is noticed
+   * within one beat. The holder learns of a cancel request from its beats, within one beat.
    */
   readonly pollMs: number;
   /** A member whose last beat is older than this no longer holds or waits: its process is gone. */
@@ -37,13 +40,20 @@ export async function enterConcurrencyGroup(
   request: JoinRequest,
   options: GateOptions,
 ): Promise<GateOutcome> {
-  const state = await store.join(request, groupClock(options));
+  const watch = await store.watch(request.group);
   try {
-    return await waitForSlot(store, request, options, state);
-  } catch (error) {
-    // A failed poll (store error) must not leave a waiting member behind to block or reorder the group.
-    await store.release(request.memberId, groupClock(options)).catch(() => {});
-    throw error;
+    // Armed before every read of the group, so that a change committed after the read wakes the wait.
+    const changed = watch.next();
+    const state = await store.join(request, groupClock(options));
+    try {
+      return await waitForSlot(store, request, options, state, watch, changed);
+    } catch (error) {
+      // A failed beat (store error) must not leave a waiting member behind to block or reorder the group.
+      await store.release(request.memberId, groupClock(options)).catch(() => {});
+      throw error;
+    }
+  } finally {
+    watch.close();
   }
 }
 
@@ -52,9 +62,12 @@ async function waitForSlot(
   request: JoinRequest,
   options: GateOptions,
   joined: MemberState,
+  watch: GroupWatch,
+  joinedChanged: Promise<void>,
 ): Promise<GateOutcome> {
   const clock = () => groupClock(options);
   let state = joined;
+  let changed = joinedChanged;
   let lastAhead = -1;
   for (;;) {
     switch (state.kind) {
@@ -69,10 +82,11 @@ async function waitForSlot(
         if (state.ahead !== lastAhead) options.onWaiting?.(state);
         lastAhead = state.ahead;
     }
-    if (!(await pause(options))) {
+    if (!(await pause(options, changed))) {
       await store.release(request.memberId, clock());
       return { kind: 'aborted' };
     }
+    changed = watch.next();
     state = await store.heartbeat(request.memberId, clock());
   }
 }
@@ -143,23 +157,22 @@ function groupClock(options: GateOptions): { now: number; staleBefore: number } 
   return { now, staleBefore: now - options.staleAfterMs };
 }
 
-/** Waits one poll; false when the signal fired first. */
-function pause(options: GateOptions): Promise<boolean> {
+/** Waits one beat or until the group changes; false when the signal fired first. */
+function pause(options: GateOptions, changed: Promise<void>): Promise<boolean> {
   const { signal } = options;
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise<boolean>((resolve) => {
-    const onAbort = () => {
+    let settled = false;
+    const finish = (result: boolean) => {
+      if (settled) return;
+      settled = true;
       timer.cancel();
-      resolve(false);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(result);
     };
-    const timer = options.clock.setTimer(
-      () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(true);
-      },
-      options.pollMs,
-      { keepAlive: true },
-    );
+    const onAbort = () => finish(false);
+    const timer = options.clock.setTimer(() => finish(true), options.pollMs, { keepAlive: true });
     signal?.addEventListener('abort', onAbort, { once: true });
+    void changed.then(() => finish(true));
   });
 }

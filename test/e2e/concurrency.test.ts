@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
+import { describeOnPostgres, dropSchema, urlWithNewSchema } from '../store/postgres-server.js';
 import { type CliResult, collect, events, statuses, Workspace } from './cli.js';
 import { waitFor } from './process-state.js';
 
@@ -11,16 +11,18 @@ import { waitFor } from './process-state.js';
  * by gate files the test creates, and joined-the-group is read from each run's own `--json` events, so
  * nothing depends on how long anything takes; marker times are compared as lower bounds only.
  */
-describeGroups('concurrency groups across valkyrie run processes (SQLite)', [], 'all');
+describeGroups('concurrency groups across valkyrie run processes (SQLite)', []);
+describeJobGroups('job-level concurrency groups across valkyrie run processes (SQLite)', []);
 
-describe.skipIf(postgresSkipReason !== undefined)('on Postgres', () => {
+// On Postgres the processes share no file: they meet in the database, and wake each other by NOTIFY.
+describeOnPostgres('on Postgres', () => {
   const { url, schema } = urlWithNewSchema();
   afterAll(() => dropSchema(schema));
-  describeGroups('concurrency groups across valkyrie run processes (Postgres)', ['--db', url], 'serial');
+  describeGroups('concurrency groups across valkyrie run processes (Postgres)', ['--db', url]);
+  describeJobGroups('job-level concurrency groups across valkyrie run processes (Postgres)', ['--db', url]);
 });
 
-/** `only: 'serial'` runs the first scenario alone (the store-specific part is the same for all). */
-function describeGroups(title: string, dbArgs: readonly string[], only: 'all' | 'serial'): void {
+function describeGroups(title: string, dbArgs: readonly string[]): void {
   describe(title, () => {
     const ws = new Workspace();
     afterAll(() => ws.dispose());
@@ -94,8 +96,6 @@ jobs:
       expect([one.code, two.code]).toEqual([0, 0]);
       expect(time('serial-2', 'start')).toBeGreaterThanOrEqual(time('serial-1', 'end'));
     });
-
-    if (only === 'serial') return;
 
     it('a newer run replaces the waiting one, which ends cancelled without running a step', async () => {
       const file = workflow('replace.yml', 'replace');
@@ -175,17 +175,18 @@ function completeLines(stdout: string): string {
   return stdout.slice(0, stdout.lastIndexOf('\n') + 1);
 }
 
-describe('job-level concurrency groups across valkyrie run processes', () => {
-  const ws = new Workspace();
-  afterAll(() => ws.dispose());
-  writeFileSync(join(ws.dir, 'open'), '');
-  const marker = (name: string, edge: 'start' | 'end') => join(ws.dir, `${name}.${edge}`);
-  const time = (name: string, edge: 'start' | 'end') => Number(readFileSync(marker(name, edge), 'utf8'));
+function describeJobGroups(title: string, dbArgs: readonly string[]): void {
+  describe(title, () => {
+    const ws = new Workspace();
+    afterAll(() => ws.dispose());
+    writeFileSync(join(ws.dir, 'open'), '');
+    const marker = (name: string, edge: 'start' | 'end') => join(ws.dir, `${name}.${edge}`);
+    const time = (name: string, edge: 'start' | 'end') => Number(readFileSync(marker(name, edge), 'utf8'));
 
-  function workflow(file: string, concurrency: string): string {
-    return ws.write(
-      file,
-      `jobs:
+    function workflow(file: string, concurrency: string): string {
+      return ws.write(
+        file,
+        `jobs:
   free:
     runs-on: ubuntu-latest
     steps:
@@ -199,80 +200,90 @@ describe('job-level concurrency groups across valkyrie run processes', () => {
           while [ ! -f \${{ vars.gate }} ]; do sleep 0.05; done
           node -e 'process.stdout.write(String(Date.now()))' > \${{ vars.name }}.end
 `,
-    );
-  }
-
-  function start(file: string, name: string, gate = 'open') {
-    const child = ws.start(['run', file, '--json', '--var', `name=${name}`, '--var', `gate=${gate}`]);
-    let stdout = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-    });
-    return { done: collect(child), output: () => stdout };
-  }
-  const started = (name: string) =>
-    waitFor(() => existsSync(marker(name, 'start')), 15_000, `${name} to start`);
-
-  it('runs the job of a second run only after the first run’s job has finished; other jobs are not held', async () => {
-    const file = workflow('job-serial.yml', 'deploy-${{ vars.target }}');
-    const first = start(file, 'job-1', 'job-gate');
-    await started('job-1');
-    const second = start(file, 'job-2');
-    await waitFor(
-      () => second.output().includes('waiting for concurrency group deploy-'),
-      15_000,
-      'the second run’s job to wait for its group',
-    );
-    await waitFor(() => existsSync(join(ws.dir, 'job-2.free')), 15_000, 'the ungrouped job to run');
-    expect(existsSync(marker('job-2', 'start'))).toBe(false);
-    writeFileSync(join(ws.dir, 'job-gate'), '');
-    const [one, two] = await Promise.all([first.done, second.done]);
-    expect([one.code, two.code]).toEqual([0, 0]);
-    expect(time('job-2', 'start')).toBeGreaterThanOrEqual(time('job-1', 'end'));
-  });
-
-  it('a newer run’s job replaces a waiting job, which ends cancelled without running a step', async () => {
-    const file = workflow('job-replace.yml', 'job-replace');
-    const first = start(file, 'jr-1', 'jr-gate');
-    await started('jr-1');
-    const waitingFor = (run: ReturnType<typeof start>) =>
-      waitFor(
-        () => run.output().includes('waiting for concurrency group job-replace'),
-        15_000,
-        'a job to wait',
       );
-    const second = start(file, 'jr-2');
-    await waitingFor(second);
-    const third = start(file, 'jr-3');
-    await waitingFor(third);
-    const replaced = await second.done;
-    expect(replaced.code).toBe(130);
-    expect(statuses(replaced.stdout)).toEqual({ free: 'succeeded', deploy: 'cancelled' });
-    expect(replaced.stdout).toContain('replaced by a newer job of concurrency group job-replace');
-    // The control plane's lines about the job are kept with its log, not only printed live.
-    const runId = events(replaced.stdout).find((event) => event.type === 'run.started')?.runId;
-    const logs = await ws.run(['logs', String(runId), 'deploy']);
-    expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
-      'waiting for concurrency group job-replace',
-      'replaced by a newer job of concurrency group job-replace',
-    ]);
-    writeFileSync(join(ws.dir, 'jr-gate'), '');
-    const [one, three] = await Promise.all([first.done, third.done]);
-    expect([one.code, three.code]).toEqual([0, 0]);
-    expect(existsSync(marker('jr-2', 'start'))).toBe(false);
-    expect(time('jr-3', 'start')).toBeGreaterThanOrEqual(time('jr-1', 'end'));
-  });
+    }
 
-  it('with cancel-in-progress the newer run’s job cancels the running job; that run ends cancelled', async () => {
-    const file = workflow('job-cancel.yml', '{group: job-cancel, cancel-in-progress: true}');
-    const first = start(file, 'jc-1', 'never');
-    await started('jc-1');
-    const second = start(file, 'jc-2');
-    const cancelled = await first.done;
-    expect(cancelled.code).toBe(130);
-    expect(statuses(cancelled.stdout)).toEqual({ free: 'succeeded', deploy: 'cancelled' });
-    const finished = await second.done;
-    expect(finished.code).toBe(0);
-    expect(existsSync(marker('jc-2', 'end'))).toBe(true);
+    function start(file: string, name: string, gate = 'open') {
+      const child = ws.start([
+        'run',
+        file,
+        ...dbArgs,
+        '--json',
+        '--var',
+        `name=${name}`,
+        '--var',
+        `gate=${gate}`,
+      ]);
+      let stdout = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString('utf8');
+      });
+      return { done: collect(child), output: () => stdout };
+    }
+    const started = (name: string) =>
+      waitFor(() => existsSync(marker(name, 'start')), 15_000, `${name} to start`);
+
+    it('runs the job of a second run only after the first run’s job has finished; other jobs are not held', async () => {
+      const file = workflow('job-serial.yml', 'deploy-${{ vars.target }}');
+      const first = start(file, 'job-1', 'job-gate');
+      await started('job-1');
+      const second = start(file, 'job-2');
+      await waitFor(
+        () => second.output().includes('waiting for concurrency group deploy-'),
+        15_000,
+        'the second run’s job to wait for its group',
+      );
+      await waitFor(() => existsSync(join(ws.dir, 'job-2.free')), 15_000, 'the ungrouped job to run');
+      expect(existsSync(marker('job-2', 'start'))).toBe(false);
+      writeFileSync(join(ws.dir, 'job-gate'), '');
+      const [one, two] = await Promise.all([first.done, second.done]);
+      expect([one.code, two.code]).toEqual([0, 0]);
+      expect(time('job-2', 'start')).toBeGreaterThanOrEqual(time('job-1', 'end'));
+    });
+
+    it('a newer run’s job replaces a waiting job, which ends cancelled without running a step', async () => {
+      const file = workflow('job-replace.yml', 'job-replace');
+      const first = start(file, 'jr-1', 'jr-gate');
+      await started('jr-1');
+      const waitingFor = (run: ReturnType<typeof start>) =>
+        waitFor(
+          () => run.output().includes('waiting for concurrency group job-replace'),
+          15_000,
+          'a job to wait',
+        );
+      const second = start(file, 'jr-2');
+      await waitingFor(second);
+      const third = start(file, 'jr-3');
+      await waitingFor(third);
+      const replaced = await second.done;
+      expect(replaced.code).toBe(130);
+      expect(statuses(replaced.stdout)).toEqual({ free: 'succeeded', deploy: 'cancelled' });
+      expect(replaced.stdout).toContain('replaced by a newer job of concurrency group job-replace');
+      // The control plane's lines about the job are kept with its log, not only printed live.
+      const runId = events(replaced.stdout).find((event) => event.type === 'run.started')?.runId;
+      const logs = await ws.run(['logs', String(runId), 'deploy', ...dbArgs]);
+      expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
+        'waiting for concurrency group job-replace',
+        'replaced by a newer job of concurrency group job-replace',
+      ]);
+      writeFileSync(join(ws.dir, 'jr-gate'), '');
+      const [one, three] = await Promise.all([first.done, third.done]);
+      expect([one.code, three.code]).toEqual([0, 0]);
+      expect(existsSync(marker('jr-2', 'start'))).toBe(false);
+      expect(time('jr-3', 'start')).toBeGreaterThanOrEqual(time('jr-1', 'end'));
+    });
+
+    it('with cancel-in-progress the newer run’s job cancels the running job; that run ends cancelled', async () => {
+      const file = workflow('job-cancel.yml', '{group: job-cancel, cancel-in-progress: true}');
+      const first = start(file, 'jc-1', 'never');
+      await started('jc-1');
+      const second = start(file, 'jc-2');
+      const cancelled = await first.done;
+      expect(cancelled.code).toBe(130);
+      expect(statuses(cancelled.stdout)).toEqual({ free: 'succeeded', deploy: 'cancelled' });
+      const finished = await second.done;
+      expect(finished.code).toBe(0);
+      expect(existsSync(marker('jc-2', 'end'))).toBe(true);
+    });
   });
-});
+}

@@ -10,6 +10,7 @@ import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { tempDir } from '../store/factories.js';
+import { describeOnPostgres, postgresFactory } from '../store/postgres-server.js';
 
 const member = (memberId: string, extra: { cancelInProgress?: boolean; queue?: boolean } = {}) => ({
   group: 'deploy',
@@ -52,6 +53,17 @@ describe('enterConcurrencyGroup and GroupHold (SQLite file, manual clock)', () =
     expect(outcome.kind).toBe('admitted');
     if (outcome.kind === 'admitted') await outcome.hold.release();
     expect(await stores.concurrency.list('deploy')).toEqual([]);
+  });
+
+  it('admits a member waiting in the same process as soon as the holder releases, without a beat', async () => {
+    const first = await enterConcurrencyGroup(stores.concurrency, member('a'), options);
+    if (first.kind !== 'admitted') throw new Error(`expected admitted, got ${first.kind}`);
+    const second = enterConcurrencyGroup(stores.concurrency, member('b'), options);
+    await clock.advance(400);
+    await first.hold.release();
+    expect(await withinRealTime(second, 2_000)).toMatchObject({ kind: 'admitted' });
+    const outcome = await second;
+    if (outcome.kind === 'admitted') await outcome.hold.release();
   });
 
   it('leaves the group when aborted while waiting', async () => {
@@ -114,3 +126,41 @@ describe('enterConcurrencyGroup and GroupHold (SQLite file, manual clock)', () =
     expect((await stores.concurrency.list('deploy')).map((m) => m.memberId)).toEqual(['holder', 'c']);
   });
 });
+
+describeOnPostgres('enterConcurrencyGroup across two sets of stores on one Postgres schema', () => {
+  it('a member waiting in one process starts when the holder in another releases, without a beat', async () => {
+    const made = await postgresFactory();
+    try {
+      const other = await made.openAnother();
+      const clock = new ManualClock();
+      const options: GateOptions = { clock, pollMs: 200, staleAfterMs: 10_000 };
+      const first = await enterConcurrencyGroup(made.stores.concurrency, member('a'), options);
+      if (first.kind !== 'admitted') throw new Error(`expected admitted, got ${first.kind}`);
+      const seen: MemberState[] = [];
+      const second = enterConcurrencyGroup(other.concurrency, member('b'), {
+        ...options,
+        onWaiting: (state) => seen.push(state),
+      });
+      // Real I/O: the join's round trips, not the manual clock, decide when it is waiting.
+      for (let tries = 0; seen.length === 0 && tries < 200; tries++) await sleep(10);
+      expect(seen).toEqual([{ kind: 'pending', ahead: 1 }]);
+      await first.hold.release();
+      expect(await withinRealTime(second, 2_000)).toMatchObject({ kind: 'admitted' });
+      const outcome = await second;
+      if (outcome.kind === 'admitted') await outcome.hold.release();
+    } finally {
+      await made.cleanup();
+    }
+  });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The outcome, or 'still waiting' after `ms` of real time (the manual clock does not move meanwhile). */
+function withinRealTime<T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'still waiting'>((resolve) => {
+    timer = setTimeout(() => resolve('still waiting'), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

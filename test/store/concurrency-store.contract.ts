@@ -88,6 +88,25 @@ export function concurrencyStoreContract(make: StoresFactory): void {
       expect(await groups().list('deploy')).toEqual([]);
     });
 
+    it('wakes a watch of the group when a member leaves, but not on a beat that changes nothing', async () => {
+      await groups().join(request('a'), at(1));
+      await groups().join(request('b'), at(2));
+      const watch = await groups().watch('deploy');
+      const unrelated = await groups().watch('other');
+      try {
+        const changed = watch.next();
+        const otherChanged = unrelated.next();
+        await groups().heartbeat('b', at(3));
+        expect(await settlesWithin(changed, 300)).toBe(false);
+        await groups().release('a', at(4));
+        expect(await settlesWithin(changed, 5_000)).toBe(true);
+        expect(await settlesWithin(otherChanged, 300)).toBe(false);
+      } finally {
+        watch.close();
+        unrelated.close();
+      }
+    });
+
     it('lets exactly one of many members joining at once from two processes run', async () => {
       const other = await stores.another();
       const ids = Array.from({ length: 12 }, (_, i) => `m${i}`);
@@ -102,4 +121,13 @@ export function concurrencyStoreContract(make: StoresFactory): void {
       expect(new Set(members.map((m) => m.seq)).size).toBe(ids.length);
     });
   });
+}
+
+/** Whether `promise` settles within `ms` of real time. */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([promise.then(() => true), late]).finally(() => clearTimeout(timer));
 }

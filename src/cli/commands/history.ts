@@ -10,6 +10,7 @@ import { openStores, stateDirectory } from '../state.js';
 import { jobDetailLines, logLinesWithHeadings, stepKey } from '../views/attempts.js';
 import { colorForStatus, formatDuration } from '../views/format.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
+import { staleWritesLine } from '../views/stale-writes.js';
 
 interface HistoryOptions {
   readonly stateDir?: string;
@@ -95,7 +96,10 @@ async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
   return run;
 }
 
-/** `valkyrie show RUN`: the run's jobs with status, duration, attempts and steps. */
+/**
+ * `valkyrie show RUN`: the run's jobs with status, duration, attempts and steps, and the writes refused
+ * under a stale lease (`staleWrites` per job in `--json`, in the order recorded).
+ */
 export async function showCommand(id: string, options: HistoryOptions & ApiClientFlags): Promise<number> {
   if (serverGiven(options)) {
     const { serverShowCommand } = await import('./server-history.js');
@@ -107,8 +111,14 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     const jobs = await stores.runs.listJobs(run.id);
     const steps = await Promise.all(jobs.map((job) => stores.runs.listSteps(job.id)));
     const attempts = await Promise.all(jobs.map((job) => stores.runs.listJobAttempts(job.id)));
+    const stale = await Promise.all(jobs.map((job) => stores.staleWrites.list({ jobId: job.id })));
     if (options.json) {
-      const detailed = jobs.map((job, i) => ({ ...job, attempts: attempts[i], steps: steps[i] }));
+      const detailed = jobs.map((job, i) => ({
+        ...job,
+        attempts: attempts[i],
+        steps: steps[i],
+        staleWrites: stale[i],
+      }));
       process.stdout.write(`${JSON.stringify({ ...run, jobs: detailed })}\n`);
       return ExitCode.succeeded;
     }
@@ -124,6 +134,8 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
       for (const line of jobDetailLines(job, attempts[i] ?? [], steps[i] ?? [], colors)) {
         process.stdout.write(`${line}\n`);
       }
+      const staleLine = staleWritesLine(stale[i] ?? [], colors);
+      if (staleLine !== undefined) process.stdout.write(`${staleLine}\n`);
     }
     return ExitCode.succeeded;
   });

@@ -10,8 +10,11 @@ import {
   stateOf,
 } from '../../core/concurrency-group.js';
 import type { ConcurrencyStore } from '../concurrency.js';
+import { type GroupWatch, groupChanged } from '../group-watchers.js';
 import { millis } from './columns.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
+import { toStoreError } from './errors.js';
+import { groupChannelSql, groupKey, type NotificationListener } from './notification-listener.js';
 
 interface MemberRow {
   member_id: string;
@@ -50,26 +53,33 @@ const statements = {
            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::boolean[],
                                 $6::text[], $7::bigint[], $8::bigint[])`,
   },
+  // Delivered on COMMIT, to every listener on the schema's group channel, this process's included.
+  notify: { name: 'vk_concurrency_notify', text: `SELECT pg_notify(${groupChannelSql}, $1)` },
 } satisfies Record<string, Statement>;
 
 /**
  * ConcurrencyStore on the shared pool. Each change is one transaction that first takes an advisory
  * lock on the group's name, so replicas and CLI processes change a group one at a time. A member's
  * group is looked up before the lock and again under it (a member never changes group, but its row
- * may have been dropped in between).
+ * may have been dropped in between). A change that any member would notice notifies the group's
+ * watchers in every process (see NotificationListener); beats that change nothing stay silent.
  */
 export class PostgresConcurrencyStore implements ConcurrencyStore {
   readonly #db: PostgresDatabase;
+  readonly #listener: NotificationListener;
 
-  constructor(db: PostgresDatabase) {
+  /** The bundle owns `listener` and closes it. */
+  constructor(db: PostgresDatabase, listener: NotificationListener) {
     this.#db = db;
+    this.#listener = listener;
   }
 
   join(request: JoinRequest, clock: GroupClock): Promise<MemberState> {
     return this.#db.transaction(`join concurrency group ${request.group}`, async (query) => {
       await query(statements.lock, [request.group]);
-      const members = joinGroup(await load(query, request.group), request, clock);
-      await store(query, request.group, members);
+      const before = await load(query, request.group);
+      const members = joinGroup(before, request, clock);
+      await store(query, request.group, before, members);
       return stateOf(members, request.memberId);
     });
   }
@@ -78,8 +88,9 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
     return this.#db.transaction(`heartbeat of concurrency member ${memberId}`, async (query) => {
       const group = await lockGroupOf(query, memberId);
       if (group === undefined) return { kind: 'gone' } as const;
-      const members = beat(await load(query, group), memberId, clock);
-      await store(query, group, members);
+      const before = await load(query, group);
+      const members = beat(before, memberId, clock);
+      await store(query, group, before, members);
       return stateOf(members, memberId);
     });
   }
@@ -88,8 +99,20 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
     return this.#db.transaction(`release concurrency member ${memberId}`, async (query) => {
       const group = await lockGroupOf(query, memberId);
       if (group === undefined) return;
-      await store(query, group, leaveGroup(await load(query, group), memberId, clock));
+      const before = await load(query, group);
+      await store(query, group, before, leaveGroup(before, memberId, clock));
     });
+  }
+
+  async watch(group: string): Promise<GroupWatch> {
+    const watch = this.#listener.groups.watch(groupKey(group));
+    try {
+      await this.#listener.listening();
+    } catch (error) {
+      watch.close();
+      throw toStoreError(`listen for changes to concurrency group ${group}`, error);
+    }
+    return watch;
   }
 
   list(group: string): Promise<GroupMember[]> {
@@ -111,7 +134,13 @@ async function load(query: Query, group: string): Promise<GroupMember[]> {
   return rows.map(toMember);
 }
 
-async function store(query: Query, group: string, members: readonly GroupMember[]): Promise<void> {
+async function store(
+  query: Query,
+  group: string,
+  before: readonly GroupMember[],
+  members: readonly GroupMember[],
+): Promise<void> {
+  if (groupChanged(before, members)) await query(statements.notify, [groupKey(group)]);
   await query(statements.deleteGroup, [group]);
   if (members.length === 0) return;
   await query(statements.insert, [

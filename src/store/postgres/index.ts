@@ -2,6 +2,7 @@ import { resolveQueueOptions } from '../queue-rows.js';
 import type { Stores } from '../store.js';
 import { PostgresConcurrencyStore } from './concurrency-store.js';
 import { PostgresLogStore } from './log-store.js';
+import { NotificationListener } from './notification-listener.js';
 import { openPostgresDatabase, type PostgresOptions } from './open.js';
 import { PostgresQueueStore } from './queue-store.js';
 import { PostgresRunRecoveryStore } from './run-recovery-store.js';
@@ -15,15 +16,17 @@ export type { PostgresOptions } from './open.js';
 /**
  * Opens the stores on a Postgres database (see `openPostgresDatabase` for what is refused). Several
  * processes — control-plane replicas — may open the same database and schema; run ids and run numbers
- * stay unique across them. The stores share one small pool; the queue also holds one connection for LISTEN once waited on.
+ * stay unique across them. The stores share one small pool, and one more connection for LISTEN (queue
+ * wake-ups and concurrency-group changes) once something waits on either.
  */
 export async function openPostgresStores(url: string, options?: PostgresOptions): Promise<Stores> {
   const queueOptions = resolveQueueOptions(options?.queue);
   const db = await openPostgresDatabase(url, options);
-  const queue = new PostgresQueueStore(db, queueOptions);
+  const listener = new NotificationListener(db);
+  const queue = new PostgresQueueStore(db, queueOptions, listener);
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= queue.close().then(() => db.close());
+    closing ??= listener.close().then(() => db.close());
     return closing;
   };
   return {
@@ -32,7 +35,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     queue,
     staleWrites: new PostgresStaleWriteStore(db),
     recovery: new PostgresRunRecoveryStore(db),
-    concurrency: new PostgresConcurrencyStore(db),
+    concurrency: new PostgresConcurrencyStore(db, listener),
     tokens: new PostgresTokenStore(db),
     runners: new PostgresRunnerStore(db),
     close,

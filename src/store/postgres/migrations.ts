@@ -206,7 +206,7 @@ export const migrations: readonly string[] = [
   -- submission lock, the capacity check and the insert. In one statement the count would use a
   -- snapshot taken before the lock was granted, and miss a submission that committed while it waited;
   -- a volatile function's statements each take a fresh one. The lock key and the channel are the
-  -- store's (queue-store.ts lockSubmissions, queue-listener.ts queueChannelSql). A batch past capacity
+  -- store's (queue-store.ts lockSubmissions, notification-listener.ts queueChannelSql). A batch past capacity
   -- inserts nothing and returns one row, (NULL, the queued count).
   CREATE FUNCTION queue_enqueue(new_tasks text[], new_payloads json[], new_priorities text[],
     new_queue_keys bigint[], new_not_befores bigint[], new_max_attempts int[], new_policies text[],

@@ -30,12 +30,11 @@ import {
   staleLeaseError,
   toQueueInsert,
 } from '../queue-rows.js';
-import { WorkSignal } from '../work-signal.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { toStoreError } from './errors.js';
+import { type NotificationListener, queueChannelSql } from './notification-listener.js';
 import { applyInRounds, occurrenceRounds, type RefusedRow } from './occurrence-rounds.js';
-import { QueueListener, queueChannelSql } from './queue-listener.js';
 
 type Row = QueueRow<string>;
 interface LeaseRow {
@@ -136,18 +135,18 @@ const isJobKey = (id: string): boolean => jobKey(id) !== undefined;
 /**
  * QueueStore on the shared pool and its group commit. Claims take rows with `FOR UPDATE SKIP LOCKED`,
  * so claimers in several processes never wait for each other nor get the same job; wake-ups travel
- * by LISTEN/NOTIFY (see QueueListener), never by polling.
+ * by LISTEN/NOTIFY (see NotificationListener), never by polling.
  */
-export class PostgresQueueStore implements QueueStore, AsyncDisposable {
+export class PostgresQueueStore implements QueueStore {
   readonly #db: PostgresDatabase;
   readonly #options: ResolvedQueueOptions;
-  readonly #work = new WorkSignal();
-  readonly #listener: QueueListener;
+  readonly #listener: NotificationListener;
 
-  constructor(db: PostgresDatabase, options: ResolvedQueueOptions) {
+  /** The bundle owns `listener` and closes it, which wakes every waiter. */
+  constructor(db: PostgresDatabase, options: ResolvedQueueOptions, listener: NotificationListener) {
     this.#db = db;
     this.#options = options;
-    this.#listener = new QueueListener(db, this.#work);
+    this.#listener = listener;
   }
 
   async enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
@@ -157,7 +156,7 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
       atomic: keyed,
     });
     // This process's waiters need not wait for the notification's round trip.
-    if (results.some((result) => result.kind === 'created')) this.#work.wake();
+    if (results.some((result) => result.kind === 'created')) this.#listener.work.wake();
     return results;
   }
 
@@ -176,7 +175,8 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
       { atomic: true },
     );
     // New jobs the claim left queued may be for this process's other claimers.
-    if (result.enqueued.filter((r) => r.kind === 'created').length > result.leases.length) this.#work.wake();
+    if (result.enqueued.filter((r) => r.kind === 'created').length > result.leases.length)
+      this.#listener.work.wake();
     return result;
   }
 
@@ -278,7 +278,7 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
       },
       { lane: 'completions', atomic: true },
     );
-    if (results.some((result) => result.kind === 'released')) this.#work.wake();
+    if (results.some((result) => result.kind === 'released')) this.#listener.work.wake();
     return results;
   }
 
@@ -314,7 +314,7 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
         const at = rows[0]?.at;
         return at === null || at === undefined ? undefined : Number(at);
       });
-    return this.#work.wait(signal, this.#options.clock, nextReadyAt);
+    return this.#listener.work.wait(signal, this.#options.clock, nextReadyAt);
   }
 
   getJob(id: QueueJobId): Promise<QueueJob | undefined> {
@@ -340,16 +340,6 @@ export class PostgresQueueStore implements QueueStore, AsyncDisposable {
         at: Number(row.at),
       }));
     });
-  }
-
-  /** Idempotent; stops listening. The pool itself is closed by the bundle. */
-  close(): Promise<void> {
-    this.#work.wake();
-    return this.#listener.close();
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 
   async #enqueueNow(query: Query, jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {

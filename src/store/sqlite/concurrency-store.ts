@@ -11,6 +11,7 @@ import {
   stateOf,
 } from '../../core/concurrency-group.js';
 import type { ConcurrencyStore } from '../concurrency.js';
+import { type GroupWatch, GroupWatchers, groupChanged } from '../group-watchers.js';
 import type { GroupCommit } from './group-commit.js';
 
 interface MemberRow {
@@ -29,13 +30,15 @@ const columns = 'member_id, group_key, seq, phase, cancel_requested, replaced_by
 /**
  * ConcurrencyStore on the shared connection. Every change runs inside the group commit's IMMEDIATE
  * transaction, which holds SQLite's write lock from its first statement: the read of the group and
- * its rewrite cannot interleave with another process's.
+ * its rewrite cannot interleave with another process's. Watchers in this process are woken once a
+ * change has committed; SQLite has no channel to other processes.
  */
 export class SqliteConcurrencyStore implements ConcurrencyStore {
   readonly #ofGroup;
   readonly #groupOf;
   readonly #deleteGroup;
   readonly #insert;
+  readonly #watchers = new GroupWatchers();
 
   constructor(
     db: Database.Database,
@@ -54,33 +57,52 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
   }
 
   join(request: JoinRequest, clock: GroupClock): Promise<MemberState> {
-    return this.commits.write(`join concurrency group ${request.group}`, () => {
-      const members = joinGroup(this.#load(request.group), request, clock);
-      this.#store(request.group, members);
-      return stateOf(members, request.memberId);
+    return this.#change(`join concurrency group ${request.group}`, () => {
+      const before = this.#load(request.group);
+      const members = joinGroup(before, request, clock);
+      return { group: request.group, before, members, result: stateOf(members, request.memberId) };
     });
   }
 
   heartbeat(memberId: string, clock: GroupClock): Promise<MemberState> {
-    return this.commits.write(`heartbeat of concurrency member ${memberId}`, () => {
+    return this.#change(`heartbeat of concurrency member ${memberId}`, () => {
       const group = this.#groupOf.get(memberId)?.group_key;
-      if (group === undefined) return { kind: 'gone' } as const;
-      const members = beat(this.#load(group), memberId, clock);
-      this.#store(group, members);
-      return stateOf(members, memberId);
+      if (group === undefined) return { result: { kind: 'gone' } as const };
+      const before = this.#load(group);
+      const members = beat(before, memberId, clock);
+      return { group, before, members, result: stateOf(members, memberId) };
     });
   }
 
   release(memberId: string, clock: GroupClock): Promise<void> {
-    return this.commits.write(`release concurrency member ${memberId}`, () => {
+    return this.#change(`release concurrency member ${memberId}`, () => {
       const group = this.#groupOf.get(memberId)?.group_key;
-      if (group === undefined) return;
-      this.#store(group, leaveGroup(this.#load(group), memberId, clock));
+      if (group === undefined) return { result: undefined };
+      const before = this.#load(group);
+      return { group, before, members: leaveGroup(before, memberId, clock), result: undefined };
     });
+  }
+
+  async watch(group: string): Promise<GroupWatch> {
+    return this.#watchers.watch(group);
   }
 
   list(group: string): Promise<GroupMember[]> {
     return this.commits.read(`list concurrency group ${group}`, () => this.#load(group));
+  }
+
+  /** Runs `work` in one write, stores the group it returns, and wakes watchers if that changed it. */
+  async #change<T>(action: string, work: () => GroupChange<T>): Promise<T> {
+    let changed: string | undefined;
+    const result = await this.commits.write(action, () => {
+      const change = work();
+      if (!('group' in change)) return change.result;
+      if (groupChanged(change.before, change.members)) changed = change.group;
+      this.#store(change.group, change.members);
+      return change.result;
+    });
+    if (changed !== undefined) this.#watchers.wake(changed);
+    return result;
   }
 
   #load(group: string): GroupMember[] {
@@ -103,6 +125,16 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
     }
   }
 }
+
+/** A group to rewrite (as it was, as it becomes), or only an answer when the member was not found. */
+type GroupChange<T> =
+  | { readonly result: T }
+  | {
+      readonly group: string;
+      readonly before: readonly GroupMember[];
+      readonly members: readonly GroupMember[];
+      readonly result: T;
+    };
 
 function toMember(row: MemberRow): GroupMember {
   const member: GroupMember = {

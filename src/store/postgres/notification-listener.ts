@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { GroupWatchers } from '../group-watchers.js';
+import { WorkSignal } from '../work-signal.js';
+import type { PostgresDatabase } from './database.js';
+
+/**
+ * The channel enqueues and requeues notify, one per schema so that stores sharing a database do not
+ * wake each other. NOTIFY's channel is limited to 63 bytes, hence a hash of the schema name.
+ */
+export const queueChannelSql = "'vk_queue_' || left(md5(current_schema()), 16)";
+
+/** The channel concurrency-group changes notify, per schema as the queue's; the payload is `groupKey`. */
+export const groupChannelSql = "'vk_group_' || left(md5(current_schema()), 16)";
+
+/** A group's name can be long (an expression's result), a NOTIFY payload at most 8000 bytes: a hash. */
+export function groupKey(group: string): string {
+  return createHash('md5').update(group).digest('hex');
+}
+
+/**
+ * One LISTEN connection per set of stores, on both channels, opened on the first wait and kept: NOTIFY
+ * is delivered on commit, so a waiter wakes within a round trip of a change in any process, without
+ * polling. Queue notifications wake `work` (QueueStore.waitForWork); group ones wake the watchers of
+ * that group (ConcurrencyStore.watch). When the connection drops, every waiter is woken (to look
+ * again) and the next wait reconnects.
+ */
+export class NotificationListener {
+  readonly work = new WorkSignal();
+  readonly groups = new GroupWatchers();
+  readonly #db: PostgresDatabase;
+  #connecting: Promise<pg.Client> | undefined;
+  #closed = false;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+  }
+
+  /** Resolves once notifications are being received. */
+  listening(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('the store is closed'));
+    this.#connecting ??= this.#connect().catch((error: unknown) => {
+      this.#connecting = undefined;
+      throw error;
+    });
+    return this.#connecting.then(() => undefined);
+  }
+
+  /** Idempotent; wakes every waiter. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.work.wake();
+    this.groups.wakeAll();
+    const connecting = this.#connecting;
+    this.#connecting = undefined;
+    const client = await connecting?.catch(() => undefined);
+    await client?.end().catch(() => {});
+  }
+
+  async #connect(): Promise<pg.Client> {
+    const client = this.#db.dedicatedClient();
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ queue: string; group: string }>(
+        `SELECT ${queueChannelSql} AS queue, ${groupChannelSql} AS group`,
+      );
+      const channels = rows[0];
+      if (channels === undefined) throw new Error('could not name the notification channels');
+      client.on('notification', (message) => {
+        if (message.channel === channels.group) this.groups.wake(message.payload ?? '');
+        else this.work.wake();
+      });
+      client.on('end', () => {
+        this.#connecting = undefined;
+        this.work.wake();
+        this.groups.wakeAll();
+      });
+      await client.query(`LISTEN "${channels.queue}"`);
+      await client.query(`LISTEN "${channels.group}"`);
+      return client;
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
+  }
+}
