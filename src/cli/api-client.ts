@@ -1,4 +1,5 @@
 import { type ErrorCode, errorCatalog, ValkyrieError } from '../core/errors.js';
+import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 import { UsageError } from './exit-codes.js';
 
 /** Where a client command finds the server: `--server`/`--token`, else VALKYRIE_SERVER/VALKYRIE_TOKEN. */
@@ -41,7 +42,8 @@ export interface ApiFetchInit {
 
 /**
  * The one HTTP client of the CLI's client commands (`token`, `submit`): the token as a Bearer header,
- * JSON in and out, an unreachable server as VK_SERVER_UNREACHABLE and error answers as ApiRequestError.
+ * JSON in and out, an unreachable server as VK_SERVER_UNREACHABLE, a server whose TLS certificate
+ * fails verification as VK_TLS_CERTIFICATE, and error answers as ApiRequestError.
  */
 export class ApiClient {
   readonly server: string;
@@ -93,6 +95,8 @@ export class ApiClient {
       return await fetch(`${this.server}${path}`, { method, ...init, headers: { ...init.headers, ...auth } });
     } catch (error) {
       if (init.signal?.aborted) throw error;
+      const failure = certificateFailure(error);
+      if (failure !== undefined) throw certificateError(this.origin, failure, error);
       throw new ValkyrieError(
         'VK_SERVER_UNREACHABLE',
         `cannot reach the Valkyrie server at ${this.origin}: ${networkReason(error)}`,

@@ -5,8 +5,17 @@ export const ExitCode = {
   succeeded: 0,
   jobFailed: 1,
   invalid: 2,
-  /** The server could not be reached, failed (5xx) or broke off: EX_UNAVAILABLE from sysexits.h. */
+  /**
+   * The server could not be reached (for a client command, also when its TLS certificate failed
+   * verification), failed (5xx) or broke off: EX_UNAVAILABLE from sysexits.h.
+   */
   unavailable: 69,
+  /**
+   * `valkyrie runner`: the server's TLS certificate failed verification (VK_TLS_CERTIFICATE). A
+   * configuration error, not a network blip, so the runner stops rather than retrying: EX_CONFIG
+   * from sysexits.h.
+   */
+  runnerTlsCertificate: 78,
   /** VK_QUEUE_FULL: the run was refused whole; EX_TEMPFAIL from sysexits.h, "try again later". */
   queueFull: 75,
   /**
@@ -50,6 +59,9 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'VK_STORE_UNREACHABLE':
     case 'VK_STORE_LOCKED':
       return ExitCode.storeUnavailable;
+    // A client command's: the runner stops with its own code (runnerTlsCertificate).
+    case 'VK_TLS_CERTIFICATE':
+      return ExitCode.unavailable;
     case 'VK_WORK_DIR_IN_USE':
       return ExitCode.workDirInUse;
     case 'VK_STORE_CORRUPT':

@@ -423,7 +423,12 @@ function buildProgram(setExit: (code: number) => void): Command {
         'jobs are killed, and the server requeues them. A lost connection is retried, not an exit.\n' +
         'One runner process per work dir: it holds WORK_DIR/runner.lock while it runs. Exit 73: another live\n' +
         'runner holds it (its pid is printed); nothing in the dir was touched. A lock whose process is gone is\n' +
-        'taken over.',
+        'taken over.\n' +
+        "Exit 78: the https server's TLS certificate failed verification (self-signed or unknown CA, expired,\n" +
+        'another host name); one line says which and why. Not retried: it is configuration, not the network.\n' +
+        'A server with a private CA or a self-signed certificate: start the runner with\n' +
+        'NODE_EXTRA_CA_CERTS=/path/to/ca.pem (PEM, one or more certificates; Node reads it at process start and\n' +
+        'trusts it besides its built-in CAs, for registration, WebSocket, long-poll and downloads).',
     )
     .action(async (options) => {
       const { runnerCommand } = await import('./commands/runner.js');

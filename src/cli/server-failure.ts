@@ -5,7 +5,8 @@ import { ExitCode } from './exit-codes.js';
 
 /**
  * Prints a failure to talk to the server as one clear message (no stack) and returns the exit code:
- * 69 unreachable, failing (5xx) or an answer that cannot be read; 77 token refused (401, 403);
+ * 69 unreachable (also when its TLS certificate fails verification), failing (5xx) or an answer that
+ * cannot be read; 77 token refused (401, 403);
  * 75 queue full; 2 any other refusal (the request was wrong: an invalid workflow, an unknown bundle).
  * The server's workflow diagnostics are printed against the local file, as `valkyrie run` prints them.
  * Returns undefined for errors that are not about the server (the caller rethrows them).
@@ -33,7 +34,9 @@ export function reportServerFailure(
   }
   if (
     isValkyrieError(error) &&
-    (error.code === 'VK_SERVER_UNREACHABLE' || error.code === 'VK_SERVER_RESPONSE')
+    (error.code === 'VK_SERVER_UNREACHABLE' ||
+      error.code === 'VK_TLS_CERTIFICATE' ||
+      error.code === 'VK_SERVER_RESPONSE')
   ) {
     process.stderr.write(`valkyrie: ${error.message}\n`);
     return ExitCode.unavailable;

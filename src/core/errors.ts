@@ -54,6 +54,8 @@ export const errorCatalog = {
   VK_INTERNAL: 'the server failed unexpectedly (its log has the details)',
   VK_SERVER_START: 'the server could not start listening (port in use, bad TLS files)',
   VK_SERVER_UNREACHABLE: 'the Valkyrie server could not be reached',
+  VK_TLS_CERTIFICATE:
+    "the server's TLS certificate failed verification (self-signed or unknown CA, expired, or for another host name); retrying will not help",
   VK_BUNDLE_TOO_LARGE:
     'the workspace is larger than the bundle size limit (nothing was uploaded), or than the runner can unpack (nothing was written)',
   VK_BUNDLE_CHANGED: 'a workspace file vanished or changed while the bundle was being made',

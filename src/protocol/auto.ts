@@ -41,7 +41,8 @@ export interface AutoConnectOptions<In> {
 /**
  * Connects by WebSocket, or by HTTP long-poll when the WebSocket cannot connect; retries both with
  * jittered exponential backoff (capped at 30 s by default) until one connects, the server rejects the
- * credentials or version (`rejected`), or the signal aborts (`unreachable`).
+ * credentials or version (`rejected`), its TLS certificate fails verification (`untrusted`: the other
+ * transport would meet the same certificate), or the signal aborts (`unreachable`).
  */
 export async function connectAuto<Out, In>(
   options: AutoConnectOptions<In>,
@@ -57,7 +58,8 @@ export async function connectAuto<Out, In>(
  *   long-poll session at once, then probes the WebSocket with backoff and moves back when it opens.
  * - When the long-poll session is lost, it tries the WebSocket first, then long-poll, with backoff.
  * - A deliberate close by the server, a protocol error, a refused credential (revoked, or refused at a
- *   reconnect: `refused`) or close() ends it for good (onClose).
+ *   reconnect: `refused`), a TLS certificate that fails verification at a reconnect or a WebSocket
+ *   probe (`untrusted`) or close() ends it for good (onClose).
  * Messages sent while no connection is up are held and sent, in order, on the next one. Messages
  * already handed to a connection that then dropped may be lost: a switch is a new session.
  *
@@ -197,6 +199,8 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
       this.adopt(result.transport, { from: kind, to: result.transport.kind, reason: info.reason });
     } else if (this.isClosed) {
       return;
+    } else if (result.kind === 'untrusted') {
+      this.finish({ kind: 'untrusted', failure: result.failure, reason: result.reason });
     } else if (result.kind === 'rejected' && (result.status === 401 || result.status === 403)) {
       // The credential was revoked while the connection was down, perhaps on another replica.
       this.finish({ kind: 'refused', code: result.code, reason: result.reason });
@@ -223,6 +227,13 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     const result = await this.connect('websocket');
     if (this.current !== polling || this.isClosed) {
       if (result.kind === 'connected') result.transport.transport.close('superseded');
+      return;
+    }
+    if (result.kind === 'untrusted') {
+      this.current = undefined;
+      polling.transport.close('the WebSocket found an untrusted TLS certificate');
+      this.finish({ kind: 'untrusted', failure: result.failure, reason: result.reason });
+      this.stop.abort();
       return;
     }
     if (result.kind !== 'connected') return this.scheduleProbe();

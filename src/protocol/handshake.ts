@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { ProtocolError } from './frame.js';
 import { protocolVersion } from './messages.js';
+import type { CertificateFailure } from './tls-certificate.js';
 
 /**
  * What both transports check before a session exists: the protocol version the client speaks (a
@@ -110,8 +111,13 @@ export function parseErrorBody(text: string, status: number): { code: string; me
   return { code: `HTTP_${status}`, message: `HTTP ${status}: ${text.slice(0, 200)}` };
 }
 
-/** What a client's connect attempt came to. Only `unreachable` is worth retrying as is. */
+/**
+ * What a client's connect attempt came to. Only `unreachable` is worth retrying as is; `untrusted`
+ * (the server's TLS certificate failed verification) needs this machine's trust or the certificate
+ * to change first.
+ */
 export type ConnectResult<T> =
   | { readonly kind: 'connected'; readonly transport: T }
   | { readonly kind: 'unreachable'; readonly reason: string }
-  | { readonly kind: 'rejected'; readonly status: number; readonly code: string; readonly reason: string };
+  | { readonly kind: 'rejected'; readonly status: number; readonly code: string; readonly reason: string }
+  | { readonly kind: 'untrusted'; readonly failure: CertificateFailure; readonly reason: string };

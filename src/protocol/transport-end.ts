@@ -1,4 +1,5 @@
 import type { ProtocolErrorCode } from './frame.js';
+import type { CertificateFailure } from './tls-certificate.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -9,6 +10,8 @@ import type { Transport } from './transport.js';
  * - `refused`: the server no longer accepts this end's credential: it revoked it during the session
  *   (`VK_CREDENTIAL_REVOKED`), or refused it (401/403) when a dropped connection tried to reconnect.
  *   Reconnecting will not help.
+ * - `untrusted`: a reconnect found that the server's TLS certificate fails verification (it changed,
+ *   or trust did). Reconnecting will not help.
  * - `lost`: the network dropped, the peer stopped answering keep-alives or polls, the session
  *   expired, or the server went away for a restart.
  */
@@ -17,6 +20,7 @@ export type CloseInfo =
   | { readonly kind: 'remote'; readonly reason: string }
   | { readonly kind: 'protocol'; readonly code: ProtocolErrorCode; readonly reason: string }
   | { readonly kind: 'refused'; readonly code: string; readonly reason: string }
+  | { readonly kind: 'untrusted'; readonly failure: CertificateFailure; readonly reason: string }
   | { readonly kind: 'lost'; readonly reason: string };
 
 /** A Transport over a network: the same contract, plus why it closed. */

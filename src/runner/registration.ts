@@ -2,6 +2,7 @@ import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseErrorBody } from '../protocol/handshake.js';
 import type { RunnerInfo } from '../protocol/messages.js';
+import { type CertificateFailure, certificateFailure } from '../protocol/tls-certificate.js';
 
 /** What a registered runner keeps in `<work-dir>/runner.json` (mode 0600) and reuses on restart. */
 export interface RunnerCredentials {
@@ -15,7 +16,9 @@ export type Registration =
   /** The server answered and said no (bad or expired token, wrong role): retrying will not help. */
   | { readonly kind: 'rejected'; readonly status: number; readonly code: string; readonly message: string }
   /** No answer, or the server is unavailable for now: worth retrying. */
-  | { readonly kind: 'unreachable'; readonly reason: string };
+  | { readonly kind: 'unreachable'; readonly reason: string }
+  /** The server's TLS certificate failed verification: retrying will not help until trust changes. */
+  | { readonly kind: 'untrusted'; readonly failure: CertificateFailure };
 
 export const credentialsFileName = 'runner.json';
 
@@ -62,6 +65,8 @@ export async function registerRunner(
       signal: signal ?? null,
     });
   } catch (error) {
+    const failure = certificateFailure(error);
+    if (failure !== undefined) return { kind: 'untrusted', failure };
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
     return { kind: 'unreachable', reason: cause ?? (error instanceof Error ? error.message : String(error)) };
   }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { unpackBundle } from '../bundle/unpack.js';
 import { ValkyrieError } from '../core/errors.js';
+import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 
 export interface WorkspaceDownload {
   /** The control plane's base URL, e.g. `http://ci.example:7070`. */
@@ -24,7 +25,8 @@ export interface WorkspaceDownload {
  * Fetches the job's workspace bundle (`GET /api/v1/jobs/:jobId/workspace` with the job token),
  * streams it to a file beside `jobDir`, and unpacks it into `jobDir` after checking its sha256.
  * Returns the workspace path. The downloaded file is removed whatever happens. Errors:
- * VK_SERVER_UNREACHABLE, VK_SERVER_RESPONSE (with the server's code and status), and unpack's
+ * VK_SERVER_UNREACHABLE, VK_TLS_CERTIFICATE (the server's certificate failed verification: the
+ * runner stops on it), VK_SERVER_RESPONSE (with the server's code and status), and unpack's
  * VK_BUNDLE_HASH_MISMATCH, VK_BUNDLE_UNSAFE, VK_WORKSPACE_NOT_EMPTY.
  */
 export async function downloadWorkspace(options: WorkspaceDownload): Promise<string> {
@@ -40,6 +42,8 @@ export async function downloadWorkspace(options: WorkspaceDownload): Promise<str
     });
   } catch (error) {
     if (options.signal?.aborted) throw error;
+    const failure = certificateFailure(error);
+    if (failure !== undefined) throw certificateError(options.serverUrl, failure, error);
     throw new ValkyrieError(
       'VK_SERVER_UNREACHABLE',
       `cannot download the workspace of job ${options.jobId} from ${url.origin}: ${describe(error)}`,

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PackedBundle, packWorkspace } from '../../src/bundle/pack.js';
 import { downloadWorkspace } from '../../src/runner/workspace-download.js';
@@ -98,5 +99,31 @@ describe('downloadWorkspace', () => {
     }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'VK_SERVER_UNREACHABLE' });
     expect(String(error)).toContain('ECONNREFUSED');
+  });
+
+  it('says, with its own code, when the server has a TLS certificate this process does not trust', async () => {
+    const tls = resolve(import.meta.dirname, '../fixtures/tls');
+    const secure = createHttpsServer({
+      cert: readFileSync(join(tls, 'cert.pem')),
+      key: readFileSync(join(tls, 'key.pem')),
+    });
+    secure.on('request', (_request, response) => response.writeHead(500).end());
+    await new Promise<void>((done) => secure.listen(0, '127.0.0.1', done));
+    const serverUrl = `https://127.0.0.1:${(secure.address() as AddressInfo).port}`;
+    try {
+      const error = await downloadWorkspace({
+        serverUrl,
+        jobId: 'job-1',
+        jobToken: 'tok-1',
+        sha256: bundle.sha256,
+        jobDir: join(dir, 'untrusted'),
+      }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'VK_TLS_CERTIFICATE' });
+      expect(String(error)).toContain(
+        `the server's TLS certificate is not trusted (self-signed certificate): ${serverUrl} — `,
+      );
+    } finally {
+      await new Promise((done) => secure.close(done));
+    }
   });
 });

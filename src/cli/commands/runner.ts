@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ValkyrieError } from '../../core/errors.js';
+import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
 import { ShellExecutor, warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
 import { backoffDelayMs } from '../../protocol/backoff.js';
@@ -12,6 +12,7 @@ import type {
   RunnerInfo,
   RunnerMessage,
 } from '../../protocol/messages.js';
+import { describeCertificateFailure } from '../../protocol/tls-certificate.js';
 import type { CloseInfo } from '../../protocol/transport-end.js';
 import { RunnerAgent } from '../../runner/agent.js';
 import { detectCapabilities } from '../../runner/capabilities.js';
@@ -155,6 +156,8 @@ async function credentialsFor(
       );
       return ExitCode.invalid;
     }
+    if (result.kind === 'untrusted')
+      return certificateRefused(describeCertificateFailure(settings.server, result.failure));
     const delay = backoffDelayMs(attempt, Math.random);
     complain(
       `cannot reach ${settings.server} (${result.reason}); retrying in ${(delay / 1000).toFixed(1)} s`,
@@ -183,7 +186,19 @@ async function connect(
   }).finally(() => clearTimeout(notice));
   if (result.kind === 'connected') return result.transport;
   if (result.kind === 'unreachable') return ExitCode.succeeded;
+  if (result.kind === 'untrusted')
+    return certificateRefused(describeCertificateFailure(settings.server, result.failure));
   return credentialRefused(settings, `${result.status} ${result.code}`, result.reason);
+}
+
+/**
+ * The server's TLS certificate failed verification (`line` says how, for which server, and the fix):
+ * one line, and exit 78. Retrying would fail the same way until this machine's trust or the
+ * certificate changes.
+ */
+function certificateRefused(line: string): number {
+  complain(line);
+  return ExitCode.runnerTlsCertificate;
 }
 
 /**
@@ -207,13 +222,22 @@ async function serve(
   capabilities: RunnerCapabilities | undefined,
   shutdown: Shutdown,
 ): Promise<number> {
+  // A workspace download that met an untrusted certificate: its job fails with the line, the runner stops.
+  let certificateProblem: string | undefined;
+  let stopForCertificate = () => {};
+  const certificateFailed = new Promise<void>((resolve) => {
+    stopForCertificate = resolve;
+  });
   const agent = new RunnerAgent(transport, {
     info,
     host: describeHost(info.name),
     createExecutor: () => new ShellExecutor(),
     tempRoot: join(settings.workDir, 'tmp'),
     workDir: settings.workDir,
-    workspaceFor: bundleWorkspace(settings.server),
+    workspaceFor: bundleWorkspace(settings.server, (line) => {
+      certificateProblem ??= line;
+      stopForCertificate();
+    }),
     baseEnv: inheritedEnvironment(process.env),
     switches: transport,
     ...(capabilities === undefined ? {} : { capabilities }),
@@ -245,13 +269,21 @@ async function serve(
     if (level >= 2) agent.cancelAll('the runner is stopping', level >= 3);
   });
   try {
-    await Promise.race([shutdown.requested, serverClosed]);
+    await Promise.race([shutdown.requested, serverClosed, certificateFailed]);
+    if (certificateProblem !== undefined) {
+      agent.cancelAll('the runner is stopping: the server has an untrusted TLS certificate', true);
+      await agent.drain('the server has an untrusted TLS certificate');
+      transport.close('untrusted TLS certificate');
+      return certificateRefused(certificateProblem);
+    }
     if (closedByServer !== undefined) {
       // Its jobs are killed either way; their leases run out on the server, which requeues them.
       agent.cancelAll('the runner lost its control plane', true);
       await agent.drain('connection closed');
       if (closedByServer.kind === 'refused')
         return credentialRefused(settings, closedByServer.code, closedByServer.reason);
+      if (closedByServer.kind === 'untrusted')
+        return certificateRefused(describeCertificateFailure(settings.server, closedByServer.failure));
       complain(`the server closed the connection: ${closedByServer.reason}`);
       return ExitCode.jobFailed;
     }
@@ -333,8 +365,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
-/** A job with a bundle runs in its unpacked copy, fetched with the job's own token; others in an empty directory. */
-function bundleWorkspace(serverUrl: string): WorkspaceFor {
+/**
+ * A job with a bundle runs in its unpacked copy, fetched with the job's own token; others in an empty
+ * directory. A download that meets an untrusted TLS certificate fails its job and calls `untrusted`.
+ */
+function bundleWorkspace(serverUrl: string, untrusted: (line: string) => void): WorkspaceFor {
   return async (job, jobToken, jobDir) => {
     if (job.bundle === undefined) return jobDir;
     if (jobToken === undefined)
@@ -342,6 +377,17 @@ function bundleWorkspace(serverUrl: string): WorkspaceFor {
         'VK_SERVER_RESPONSE',
         'the lease names a workspace bundle but carries no job token',
       );
-    return downloadWorkspace({ serverUrl, jobId: job.jobId, jobToken, sha256: job.bundle.sha256, jobDir });
+    try {
+      return await downloadWorkspace({
+        serverUrl,
+        jobId: job.jobId,
+        jobToken,
+        sha256: job.bundle.sha256,
+        jobDir,
+      });
+    } catch (error) {
+      if (isValkyrieError(error) && error.code === 'VK_TLS_CERTIFICATE') untrusted(error.message);
+      throw error;
+    }
   };
 }

@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../clock.js';
 import { decodeBatch, type MessageDecoder } from '../frame.js';
 import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
+import { certificateFailure } from '../tls-certificate.js';
 import { type CloseInfo, TransportEnd } from '../transport-end.js';
 import { keepAliveAgent, sendRequest } from './http-request.js';
 
@@ -31,7 +32,8 @@ const reconnectCodes = new Set(['VK_SHUTTING_DOWN', 'VK_PEER_TIMEOUT', 'VK_SESSI
 
 /**
  * Opens a long-poll session. Resolves `connected` with the session running (polling already),
- * `rejected` on 401/403 or a protocol version refusal, `unreachable` otherwise. Never rejects.
+ * `rejected` on 401/403 or a protocol version refusal, `untrusted` when the server's TLS certificate
+ * fails verification, `unreachable` otherwise. Never rejects.
  */
 export async function connectLongPoll<Out, In>(
   options: LongPollConnectOptions<In>,
@@ -46,6 +48,8 @@ export async function connectLongPoll<Out, In>(
     });
   } catch (error) {
     agent.destroy();
+    const failure = certificateFailure(error);
+    if (failure !== undefined) return { kind: 'untrusted', failure, reason: describeRequestError(error) };
     return { kind: 'unreachable', reason: describeRequestError(error) };
   }
   const { text } = response;
@@ -160,7 +164,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
         else this.refused(status, text);
       } catch (error) {
         if (this.isClosed) return;
-        await this.failed(`poll failed: ${describeRequestError(error)}`);
+        await this.failed('poll failed', error);
       } finally {
         this.clock.clearTimeout(timer);
       }
@@ -225,7 +229,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
         const ack = parseAck(text) ?? first + batch.length - 1;
         while ((this.outgoing[0]?.seq ?? Number.POSITIVE_INFINITY) <= ack) this.outgoing.shift();
       } catch (error) {
-        if (await this.failed(`send failed: ${describeRequestError(error)}`)) {
+        if (await this.failed('send failed', error)) {
           this.outgoing.length = 0;
           return;
         }
@@ -233,8 +237,17 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     }
   }
 
-  /** Waits before a retry; returns true (and ends the session as lost) once failing too long. */
-  private async failed(reason: string): Promise<boolean> {
+  /**
+   * Waits before a retry; returns true (and ends the session as lost) once failing too long, or at
+   * once (as untrusted) when a new connection found the server's TLS certificate failing verification.
+   */
+  private async failed(what: string, error: unknown): Promise<boolean> {
+    const reason = `${what}: ${describeRequestError(error)}`;
+    const failure = certificateFailure(error);
+    if (failure !== undefined) {
+      this.end({ kind: 'untrusted', failure, reason }, false);
+      return true;
+    }
     const now = this.clock.now();
     this.failingSince ??= now;
     if (now - this.failingSince >= (this.options.giveUpAfterMs ?? 10_000)) {

@@ -10,6 +10,7 @@ import {
   versionHeader,
 } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
+import { certificateFailure } from '../tls-certificate.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { defaultKeepAliveIntervalMs, type Framing, WebSocketTransport } from './socket-transport.js';
 
@@ -29,8 +30,8 @@ export interface WebSocketConnectOptions<In> {
  * The client end of the WebSocket transport. Resolves once the connection is open (`connected`),
  * or with why it is not: `rejected` when the server refused the upgrade with 401/403 or a protocol
  * version error (retrying as is will not help), `unreachable` otherwise, including other refusals
- * of the upgrade, such as a proxy that blocks WebSockets gives.
- * Never rejects.
+ * of the upgrade, such as a proxy that blocks WebSockets gives; `untrusted` when the server's TLS
+ * certificate fails verification. Never rejects.
  */
 export function connectWebSocket<Out, In>(
   options: WebSocketConnectOptions<In>,
@@ -93,7 +94,13 @@ export function connectWebSocket<Out, In>(
       });
     });
     socket.on('error', (error) => {
-      if (!settled) settle({ kind: 'unreachable', reason: error.message });
+      if (settled) return;
+      const failure = certificateFailure(error);
+      settle(
+        failure === undefined
+          ? { kind: 'unreachable', reason: error.message }
+          : { kind: 'untrusted', failure, reason: error.message },
+      );
     });
   });
 }
