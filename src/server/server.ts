@@ -13,10 +13,10 @@ import type { Authenticate } from '../protocol/handshake.js';
 import { LongPollAcceptor } from '../protocol/long-poll/acceptor.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { WebSocketAcceptor } from '../protocol/websocket/acceptor.js';
+import { FileBundleStore } from '../store/files/bundle-store.js';
 import type { Stores } from '../store/store.js';
 import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
-import { BundleFiles } from './bundle-files.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions } from './credential-revocations.js';
 import { RunFeed } from './run-feed.js';
@@ -142,7 +142,7 @@ export class ValkyrieServer implements AsyncDisposable {
       controlPlane.onEvent(feed.publish);
       const intake = { stopped: false };
       const streams = new Set<EventStream>();
-      const bundles = new BundleFiles(join(options.dataDir, 'bundles'));
+      const bundles = new FileBundleStore(join(options.dataDir, 'bundles'));
       const context: ApiContext = {
         stores,
         authority,

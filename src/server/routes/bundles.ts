@@ -1,9 +1,13 @@
+import { isValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
 import { errorSchema, jobParams, sha256Params } from '../schemas.js';
+
+/** 1 GiB: a workspace larger than that belongs in an artifact store, not a job bundle. */
+const maxBundleBytes = 1024 * 1024 * 1024;
 
 /** Workspace bundles: uploaded by `valkyrie submit`, fetched per job by runners with a job token. */
 export function bundleRoutes(context: ApiContext): Route[] {
@@ -34,7 +38,7 @@ export function bundleRoutes(context: ApiContext): Route[] {
         413: { description: 'VK_BODY_TOO_LARGE', schema: errorSchema },
       },
       async handle({ params, request }) {
-        const outcome = await bundles.put(params.sha256, request.raw);
+        const outcome = await bundles.put(params.sha256, request.raw, maxBundleBytes).catch(uploadError);
         return { status: outcome === 'created' ? 201 : 200, body: { sha256: params.sha256 } };
       },
     }),
@@ -68,4 +72,13 @@ export function bundleRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/** The store's refusals of an upload as the API answers them; anything else as it is. */
+function uploadError(error: unknown): never {
+  if (isValkyrieError(error) && error.code === 'VK_BUNDLE_HASH_MISMATCH')
+    throw new ApiError(400, error.code, error.message, { path: 'params.sha256' });
+  if (isValkyrieError(error) && error.code === 'VK_BODY_TOO_LARGE')
+    throw new ApiError(413, error.code, error.message);
+  throw error;
 }
