@@ -34,7 +34,7 @@ export interface ServerOptions {
   readonly host: string;
   /** 0 picks a free port (see `url`). */
   readonly port: number;
-  /** Bundles live in `<dataDir>/bundles/`. */
+  /** Bundles live in `<dataDir>/bundles/` unless the store keeps them (`stores.bundles`, Postgres). */
   readonly dataDir: string;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** VALKYRIE_ADMIN_TOKEN. */
@@ -142,7 +142,8 @@ export class ValkyrieServer implements AsyncDisposable {
       controlPlane.onEvent(feed.publish);
       const intake = { stopped: false };
       const streams = new Set<EventStream>();
-      const bundles = new FileBundleStore(join(options.dataDir, 'bundles'));
+      // In a shared store every replica serves every bundle; files serve only this replica's uploads.
+      const bundles = stores.bundles ?? new FileBundleStore(join(options.dataDir, 'bundles'));
       const context: ApiContext = {
         stores,
         authority,
