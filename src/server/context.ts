@@ -26,6 +26,7 @@ export interface ApiContext {
   readonly revocations: CredentialRevocations;
   readonly feed: RunFeed;
   readonly bundles: BundleStore;
+  readonly maxBundleBytes: number;
   /** Runs started by this process and not finished yet, by run id. */
   readonly driven: Map<string, DrivenRun>;
   /** Open Server-Sent Event streams, ended at shutdown. */

@@ -36,6 +36,8 @@ export interface ServerOptions {
   readonly port: number;
   /** Bundles live in `<dataDir>/bundles/` unless the store keeps them (`stores.bundles`, Postgres). */
   readonly dataDir: string;
+  /** The largest bundle an upload may store; larger ones get 413. Default 1 GiB. */
+  readonly maxBundleBytes?: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** VALKYRIE_ADMIN_TOKEN. */
   readonly adminToken?: string;
@@ -67,6 +69,9 @@ export interface ServerOptions {
    */
   readonly streamPollIntervalMs?: number;
 }
+
+/** 1 GiB: a workspace larger than that belongs in an artifact store, not a job bundle. */
+export const defaultMaxBundleBytes = 1024 * 1024 * 1024;
 
 /** GitHub removes a self-hosted runner offline for 14 days (an ephemeral one after a day); a day here. */
 export const defaultRunnerRetentionMs = 24 * 60 * 60 * 1000;
@@ -152,6 +157,7 @@ export class ValkyrieServer implements AsyncDisposable {
         revocations,
         feed,
         bundles,
+        maxBundleBytes: options.maxBundleBytes ?? defaultMaxBundleBytes,
         driven,
         streams,
         clock,

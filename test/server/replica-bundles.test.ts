@@ -57,4 +57,35 @@ describeOnPostgres('workspace bundles on replicas sharing a Postgres store', () 
     }
     expect((await b.request('HEAD', `/api/v1/bundles/${sha}`, { token: submit })).status).toBe(200);
   });
+
+  it('an upload refused through one replica (over the limit, or a wrong hash) is on none, and the API says why', async () => {
+    const a = await startTestServer({
+      stores: await openPostgresStores(postgresUrl, { schema }),
+      maxBundleBytes: 1024 * 1024,
+    });
+    const b = await startTestServer({ stores: await openPostgresStores(postgresUrl, { schema }) });
+    const submit = await a.token('submit');
+    const put = (body: Buffer, name = sha) =>
+      fetch(`${a.server.url}/api/v1/bundles/${name}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${submit}`, 'content-type': 'application/gzip' },
+        body,
+      });
+    const tooLarge = await put(bundle);
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toMatchObject({ code: 'VK_BODY_TOO_LARGE' });
+    // Its body was left unread: the connection is closed instead of reused.
+    expect(tooLarge.headers.get('connection')).toBe('close');
+    const small = bundle.subarray(0, 1000);
+    const mismatch = await put(small);
+    expect(mismatch.status).toBe(400);
+    expect(await mismatch.json()).toMatchObject({ code: 'VK_BUNDLE_HASH_MISMATCH', path: 'params.sha256' });
+    for (const replica of [a, b])
+      expect((await replica.request('HEAD', `/api/v1/bundles/${sha}`, { token: submit })).status).toBe(404);
+    // The replica that refused them goes on serving: the next upload is stored, and found by the other.
+    const smallSha = createHash('sha256').update(small).digest('hex');
+    expect((await put(small, smallSha)).status).toBe(201);
+    expect((await put(small, smallSha)).status).toBe(200);
+    expect((await b.request('HEAD', `/api/v1/bundles/${smallSha}`, { token: submit })).status).toBe(200);
+  });
 });

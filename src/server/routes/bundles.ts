@@ -6,12 +6,9 @@ import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
 import { errorSchema, jobParams, sha256Params } from '../schemas.js';
 
-/** 1 GiB: a workspace larger than that belongs in an artifact store, not a job bundle. */
-const maxBundleBytes = 1024 * 1024 * 1024;
-
 /** Workspace bundles: uploaded by `valkyrie submit`, fetched per job by runners with a job token. */
 export function bundleRoutes(context: ApiContext): Route[] {
-  const { bundles, stores } = context;
+  const { bundles, stores, maxBundleBytes } = context;
   return [
     defineRoute({
       method: 'HEAD',
@@ -37,8 +34,13 @@ export function bundleRoutes(context: ApiContext): Route[] {
         400: { description: 'VK_BUNDLE_HASH_MISMATCH', schema: errorSchema },
         413: { description: 'VK_BODY_TOO_LARGE', schema: errorSchema },
       },
-      async handle({ params, request }) {
-        const outcome = await bundles.put(params.sha256, request.raw, maxBundleBytes).catch(uploadError);
+      async handle({ params, request, reply }) {
+        const outcome = await bundles.put(params.sha256, request.raw, maxBundleBytes).catch((error) => {
+          // The rest of a refused body is not read, so the connection cannot carry another request:
+          // the client must not reuse it (it would wait on a server still reading the old body).
+          if (!request.raw.complete) reply.header('connection', 'close');
+          return uploadError(error);
+        });
         return { status: outcome === 'created' ? 201 : 200, body: { sha256: params.sha256 } };
       },
     }),
