@@ -29,7 +29,11 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
   const bundles = new PostgresBundleStore(db);
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= Promise.allSettled([bundles.close(), listener.close()]).then(() => db.close());
+    // Both close before the pool, whichever fails; the first failure is then reported.
+    closing ??= Promise.allSettled([bundles.close(), listener.close()]).then(async (closed) => {
+      await db.close();
+      for (const result of closed) if (result.status === 'rejected') throw result.reason;
+    });
     return closing;
   };
   return {
