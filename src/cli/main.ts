@@ -282,7 +282,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--data-dir <dir>',
-      'workspace bundles and the default SQLite store (default: $VALKYRIE_DATA_DIR, else .valkyrie)',
+      'the default SQLite store and, on SQLite, workspace bundles (default: $VALKYRIE_DATA_DIR, else .valkyrie)',
     )
     .option('--tls-cert <file>', 'serve HTTPS (and wss://) with this PEM certificate; needs --tls-key')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')

@@ -49,7 +49,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   });
   // Fastify parses text/plain by default; no route takes it, so it is refused as 415 like any other.
   app.removeContentTypeParser('text/plain');
-  // Bundles stream to disk as they arrive (bundle-files.ts): the parser leaves the body unread.
+  // Bundles stream to their store as they arrive (routes/bundles.ts): the parser leaves the body unread.
   app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_request, _payload, done) =>
     done(null, undefined),
   );

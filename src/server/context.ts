@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { ControlPlane, RunHandle } from '../engine/control-plane.js';
+import type { BundleStore } from '../store/bundles.js';
 import type { Stores } from '../store/store.js';
-import type { BundleFiles } from './bundle-files.js';
 import type { CredentialRevocations } from './credential-revocations.js';
 import type { RunFeed } from './run-feed.js';
 import type { RunnerDirectory } from './runner-directory.js';
@@ -25,7 +25,8 @@ export interface ApiContext {
   /** Ends the runner protocol sessions of a credential revoked here (and, polling, elsewhere). */
   readonly revocations: CredentialRevocations;
   readonly feed: RunFeed;
-  readonly bundles: BundleFiles;
+  readonly bundles: BundleStore;
+  readonly maxBundleBytes: number;
   /** Runs started by this process and not finished yet, by run id. */
   readonly driven: Map<string, DrivenRun>;
   /** Open Server-Sent Event streams, ended at shutdown. */

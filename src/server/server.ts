@@ -13,10 +13,10 @@ import type { Authenticate } from '../protocol/handshake.js';
 import { LongPollAcceptor } from '../protocol/long-poll/acceptor.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { WebSocketAcceptor } from '../protocol/websocket/acceptor.js';
+import { FileBundleStore } from '../store/files/bundle-store.js';
 import type { Stores } from '../store/store.js';
 import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
-import { BundleFiles } from './bundle-files.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions } from './credential-revocations.js';
 import { RunFeed } from './run-feed.js';
@@ -34,8 +34,10 @@ export interface ServerOptions {
   readonly host: string;
   /** 0 picks a free port (see `url`). */
   readonly port: number;
-  /** Bundles live in `<dataDir>/bundles/`. */
+  /** Bundles live in `<dataDir>/bundles/` unless the store keeps them (`stores.bundles`, Postgres). */
   readonly dataDir: string;
+  /** The largest bundle an upload may store; larger ones get 413. Default 1 GiB. */
+  readonly maxBundleBytes?: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** VALKYRIE_ADMIN_TOKEN. */
   readonly adminToken?: string;
@@ -67,6 +69,9 @@ export interface ServerOptions {
    */
   readonly streamPollIntervalMs?: number;
 }
+
+/** 1 GiB: a workspace larger than that belongs in an artifact store, not a job bundle. */
+export const defaultMaxBundleBytes = 1024 * 1024 * 1024;
 
 /** GitHub removes a self-hosted runner offline for 14 days (an ephemeral one after a day); a day here. */
 export const defaultRunnerRetentionMs = 24 * 60 * 60 * 1000;
@@ -142,7 +147,8 @@ export class ValkyrieServer implements AsyncDisposable {
       controlPlane.onEvent(feed.publish);
       const intake = { stopped: false };
       const streams = new Set<EventStream>();
-      const bundles = new BundleFiles(join(options.dataDir, 'bundles'));
+      // In a shared store every replica serves every bundle; files serve only this replica's uploads.
+      const bundles = stores.bundles ?? new FileBundleStore(join(options.dataDir, 'bundles'));
       const context: ApiContext = {
         stores,
         authority,
@@ -151,6 +157,7 @@ export class ValkyrieServer implements AsyncDisposable {
         revocations,
         feed,
         bundles,
+        maxBundleBytes: options.maxBundleBytes ?? defaultMaxBundleBytes,
         driven,
         streams,
         clock,

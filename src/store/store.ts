@@ -1,3 +1,4 @@
+import type { BundleStore } from './bundles.js';
 import type { ConcurrencyStore } from './concurrency.js';
 import type { LogStore } from './logs.js';
 import type { QueueStore } from './queue.js';
@@ -17,6 +18,11 @@ export interface Stores extends AsyncDisposable {
   readonly concurrency: ConcurrencyStore;
   readonly tokens: TokenStore;
   readonly runners: RunnerStore;
+  /**
+   * Workspace bundles in the store itself, where replicas sharing it share them too (Postgres).
+   * Absent: the store keeps none, and a server keeps them as files in its data directory.
+   */
+  readonly bundles?: BundleStore;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
 }

@@ -71,8 +71,12 @@ it('a job token opens its workspace until just before its expiry, and gets 401 s
 onBothStores('a job token ends with its job', (name, openStores) => {
   it(`${name}: once the job has completed its token no longer opens the job's routes, on any replica`, async () => {
     const driver = await startTestServer({ stores: await openStores() });
-    // Bundles live in the data directory: replicas share one (a shared volume), as they share the store.
-    const other = await startTestServer({ stores: await openStores(), dataDir: driver.dir });
+    // On Postgres the store keeps the bundles; on SQLite they are files in the data directory, which
+    // replicas then share (a shared volume), as they share the store's file.
+    const other = await startTestServer({
+      stores: await openStores(),
+      ...(name === 'SQLite' ? { dataDir: driver.dir } : {}),
+    });
     const { runner, lease, jobToken } = await leasedJob(driver);
     const url = `/api/v1/jobs/${lease.jobId}/workspace`;
     for (const replica of [driver, other])

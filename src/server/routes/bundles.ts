@@ -1,3 +1,4 @@
+import { isValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
 import { ApiError } from '../api-error.js';
@@ -7,7 +8,7 @@ import { errorSchema, jobParams, sha256Params } from '../schemas.js';
 
 /** Workspace bundles: uploaded by `valkyrie submit`, fetched per job by runners with a job token. */
 export function bundleRoutes(context: ApiContext): Route[] {
-  const { bundles, stores } = context;
+  const { bundles, stores, maxBundleBytes } = context;
   return [
     defineRoute({
       method: 'HEAD',
@@ -33,8 +34,13 @@ export function bundleRoutes(context: ApiContext): Route[] {
         400: { description: 'VK_BUNDLE_HASH_MISMATCH', schema: errorSchema },
         413: { description: 'VK_BODY_TOO_LARGE', schema: errorSchema },
       },
-      async handle({ params, request }) {
-        const outcome = await bundles.put(params.sha256, request.raw);
+      async handle({ params, request, reply }) {
+        const outcome = await bundles.put(params.sha256, request.raw, maxBundleBytes).catch((error) => {
+          // The rest of a refused body is not read, so the connection cannot carry another request:
+          // the client must not reuse it (it would wait on a server still reading the old body).
+          if (!request.raw.complete) reply.header('connection', 'close');
+          return uploadError(error);
+        });
         return { status: outcome === 'created' ? 201 : 200, body: { sha256: params.sha256 } };
       },
     }),
@@ -68,4 +74,13 @@ export function bundleRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/** The store's refusals of an upload as the API answers them; anything else as it is. */
+function uploadError(error: unknown): never {
+  if (isValkyrieError(error) && error.code === 'VK_BUNDLE_HASH_MISMATCH')
+    throw new ApiError(400, error.code, error.message, { path: 'params.sha256' });
+  if (isValkyrieError(error) && error.code === 'VK_BODY_TOO_LARGE')
+    throw new ApiError(413, error.code, error.message);
+  throw error;
 }

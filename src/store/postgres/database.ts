@@ -56,6 +56,16 @@ export class PostgresDatabase {
   }
 
   /**
+   * A pool of its own on the same server and schema, with at most `max` connections, for work that
+   * must neither hold the engine's connections nor queue behind its writes; the caller ends it.
+   */
+  separatePool(max: number): pg.Pool {
+    const pool = new pg.Pool({ ...this.#pool.options, max });
+    pool.on('error', () => {});
+    return pool;
+  }
+
+  /**
    * `atomic`: the work runs several statements that must commit together even when it runs alone.
    * `lane`: ordered only with other writes of that lane (see #lanes).
    */

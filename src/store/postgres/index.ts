@@ -1,5 +1,6 @@
 import { resolveQueueOptions } from '../queue-rows.js';
 import type { Stores } from '../store.js';
+import { PostgresBundleStore } from './bundle-store.js';
 import { PostgresConcurrencyStore } from './concurrency-store.js';
 import { PostgresLogStore } from './log-store.js';
 import { NotificationListener } from './notification-listener.js';
@@ -17,16 +18,22 @@ export type { PostgresOptions } from './open.js';
  * Opens the stores on a Postgres database (see `openPostgresDatabase` for what is refused). Several
  * processes — control-plane replicas — may open the same database and schema; run ids and run numbers
  * stay unique across them. The stores share one small pool, and one more connection for LISTEN (queue
- * wake-ups and concurrency-group changes) once something waits on either.
+ * wake-ups and concurrency-group changes) once something waits on either; bundles have connections
+ * of their own (bundle-store.ts).
  */
 export async function openPostgresStores(url: string, options?: PostgresOptions): Promise<Stores> {
   const queueOptions = resolveQueueOptions(options?.queue);
   const db = await openPostgresDatabase(url, options);
   const listener = new NotificationListener(db);
   const queue = new PostgresQueueStore(db, queueOptions, listener);
+  const bundles = new PostgresBundleStore(db);
   let closing: Promise<void> | undefined;
   const close = () => {
-    closing ??= listener.close().then(() => db.close());
+    // Both close before the pool, whichever fails; the first failure is then reported.
+    closing ??= Promise.allSettled([bundles.close(), listener.close()]).then(async (closed) => {
+      await db.close();
+      for (const result of closed) if (result.status === 'rejected') throw result.reason;
+    });
     return closing;
   };
   return {
@@ -38,6 +45,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     concurrency: new PostgresConcurrencyStore(db, listener),
     tokens: new PostgresTokenStore(db),
     runners: new PostgresRunnerStore(db),
+    bundles,
     close,
     [Symbol.asyncDispose]: close,
   };

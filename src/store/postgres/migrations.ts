@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
+import { bundleMigration } from './bundle-migration.js';
 import { queueBatchMigration } from './queue-batch-migration.js';
 import { type PostgresTarget, targetText } from './target.js';
 
@@ -377,6 +378,7 @@ export const migrations: readonly string[] = [
   -- When a runner deregistered: it stopped on purpose rather than being lost (RunnerStore.disconnected).
   ALTER TABLE runners ADD COLUMN stopped_at bigint;
   `,
+  bundleMigration,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

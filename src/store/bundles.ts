@@ -1,0 +1,64 @@
+import type { Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { ValkyrieError } from '../core/errors.js';
+
+/**
+ * Workspace bundles (the gzipped tars `valkyrie submit` uploads), content-addressed: a bundle's name
+ * is the sha256 of its bytes, 64 lowercase hex digits (callers check the form).
+ *
+ * Lifecycle: `put` streams a bundle in; only once all of it is stored and its hash checked does it
+ * become visible to `has` and `read`, on every process that shares the store, so no reader ever sees
+ * a partial or wrong bundle. A stored bundle never changes and is never removed. Every call may run
+ * concurrently with any other, several `put`s of one bundle included: one of them stores it and the
+ * others find it stored. Bytes pass through in pieces; no call holds a whole bundle in memory.
+ */
+export interface BundleStore {
+  /** Whether the bundle is stored, whole. */
+  has(sha256: string): Promise<boolean>;
+  /**
+   * Reads `body` to its end and stores it under `sha256`: 'created' when this call stored it,
+   * 'existed' when it was already stored (by an earlier or a concurrent put; the body is still read
+   * and checked). Rejects, with nothing stored: VK_BODY_TOO_LARGE as soon as the body passes
+   * `maxBytes` (the rest is left unread); VK_BUNDLE_HASH_MISMATCH when the body does not hash to
+   * `sha256`; the body's own error when it fails.
+   */
+  put(sha256: string, body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<'created' | 'existed'>;
+  /**
+   * The bundle's bytes, read from the store as the stream is consumed. For a bundle `has` does not
+   * see, the stream fails with VK_BUNDLE_NOT_FOUND.
+   */
+  read(sha256: string): Readable;
+}
+
+/** `body`'s pieces as Buffers, each added to `hash`; throws VK_BODY_TOO_LARGE once they pass `maxBytes`. */
+export async function* meteredBody(
+  body: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  hash: Hash,
+): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  for await (const piece of body) {
+    bytes += piece.byteLength;
+    if (bytes > maxBytes)
+      throw new ValkyrieError(
+        'VK_BODY_TOO_LARGE',
+        `bundles are limited to ${maxBytes} bytes; nothing was stored`,
+      );
+    hash.update(piece);
+    yield Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+  }
+}
+
+/** VK_BUNDLE_HASH_MISMATCH unless the body hashed to the name it was put under. */
+export function checkBundleHash(expected: string, hash: Hash): void {
+  const actual = hash.digest('hex');
+  if (actual !== expected)
+    throw new ValkyrieError(
+      'VK_BUNDLE_HASH_MISMATCH',
+      `the uploaded bundle's sha256 is ${actual}, not ${expected} as its URL says; nothing was stored`,
+    );
+}
+
+export function bundleNotFound(sha256: string): ValkyrieError {
+  return new ValkyrieError('VK_BUNDLE_NOT_FOUND', `no workspace bundle ${sha256} is stored`);
+}

@@ -1,0 +1,172 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type pg from 'pg';
+import { ValkyrieError } from '../../core/errors.js';
+import { type BundleStore, bundleNotFound, checkBundleHash, meteredBody } from '../bundles.js';
+import type { PostgresDatabase } from './database.js';
+import { toStoreError } from './errors.js';
+
+/** Rows of 1 MiB: an upload or a download holds about one at a time, whatever the bundle's size. */
+export const bundleChunkBytes = 1024 * 1024;
+
+/**
+ * Reads are one short query per chunk: a slow runner downloading a large bundle holds no connection
+ * between chunks, and a few pooled connections serve many downloads.
+ */
+const readConnections = 2;
+
+const sql = {
+  has: 'SELECT 1 FROM bundles WHERE sha256 = $1',
+  chunkCount: 'SELECT chunks FROM bundles WHERE sha256 = $1',
+  chunk: 'SELECT data FROM bundle_chunks WHERE sha256 = $1 AND idx = $2',
+  // A concurrent upload of the same bundle waits here on the other's uncommitted row, then skips it
+  // once that one committed, or writes its own once that one rolled back.
+  insertChunk: 'INSERT INTO bundle_chunks (sha256, idx, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+  insertBundle: `INSERT INTO bundles (sha256, size, chunks, created_at)
+                 VALUES ($1, $2, $3, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+                 ON CONFLICT DO NOTHING`,
+} as const;
+
+/**
+ * BundleStore in the shared Postgres schema (tables `bundles` and `bundle_chunks`, bundle-migration.ts),
+ * so that every replica serves the bundles any of them received.
+ *
+ * An upload runs in one transaction on a connection of its own, opened for it and closed after it
+ * (an upload lasts as long as the client takes to send it, so it must not hold one of the engine's
+ * connections, nor wait for a free one behind other uploads). It inserts the chunks as they arrive,
+ * then — only once the bytes hashed to the name — the `bundles` row, and commits: until then no
+ * other connection sees any of it. A failure, an over-size body or a wrong hash ends the connection,
+ * and Postgres rolls the transaction back.
+ */
+export class PostgresBundleStore implements BundleStore {
+  readonly #db: PostgresDatabase;
+  readonly #reads: pg.Pool;
+  readonly #uploads = new Set<pg.Client>();
+  #closing: Promise<void> | undefined;
+
+  constructor(db: PostgresDatabase) {
+    this.#db = db;
+    // Connections are opened on first use: a store that never serves a bundle opens none.
+    this.#reads = db.separatePool(readConnections);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    const { rowCount } = await this.#read(`look up bundle ${sha256}`, sql.has, [sha256]);
+    return rowCount === 1;
+  }
+
+  async put(
+    sha256: string,
+    body: AsyncIterable<Uint8Array>,
+    maxBytes: number,
+  ): Promise<'created' | 'existed'> {
+    const hash = createHash('sha256');
+    if (await this.has(sha256)) {
+      for await (const _piece of meteredBody(body, maxBytes, hash));
+      checkBundleHash(sha256, hash);
+      return 'existed';
+    }
+    return this.#upload(sha256, meteredBody(body, maxBytes, hash), hash);
+  }
+
+  read(sha256: string): Readable {
+    return Readable.from(this.#chunks(sha256), { objectMode: false });
+  }
+
+  /**
+   * Idempotent: ends the connections of uploads still running (each rolls back, so nothing of them
+   * is stored) and the read pool, once its queries in flight have finished.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#uploads].map((client) => client.end().catch(() => {})));
+      await this.#reads.end();
+    })();
+    return this.#closing;
+  }
+
+  async #upload(sha256: string, pieces: AsyncIterable<Buffer>, hash: Hash): Promise<'created' | 'existed'> {
+    const action = `store bundle ${sha256}`;
+    this.#assertOpen(action);
+    const client = this.#db.dedicatedClient();
+    this.#uploads.add(client);
+    // Only the database's failures become VK_STORE; the body's own errors pass through as they are.
+    const query = (text: string, values: unknown[] = []) =>
+      client.query(text, values).catch((error: unknown) => {
+        throw toStoreError(action, error);
+      });
+    try {
+      await client.connect().catch((error: unknown) => {
+        throw toStoreError(action, error);
+      });
+      await query('BEGIN');
+      let chunks = 0;
+      let size = 0;
+      for await (const chunk of inChunks(pieces, bundleChunkBytes)) {
+        await query(sql.insertChunk, [sha256, chunks, chunk]);
+        chunks++;
+        size += chunk.length;
+      }
+      checkBundleHash(sha256, hash);
+      const inserted = await query(sql.insertBundle, [sha256, size, chunks]);
+      await query('COMMIT');
+      return inserted.rowCount === 1 ? 'created' : 'existed';
+    } finally {
+      this.#uploads.delete(client);
+      // Without a COMMIT, ending the connection rolls the transaction back.
+      await client.end().catch(() => {});
+    }
+  }
+
+  async *#chunks(sha256: string): AsyncGenerator<Buffer> {
+    const action = `read bundle ${sha256}`;
+    const head = await this.#read<{ chunks: number }>(action, sql.chunkCount, [sha256]);
+    const count = head.rows[0]?.chunks;
+    if (count === undefined) throw bundleNotFound(sha256);
+    // A stored bundle never changes, so reading it chunk by chunk needs no snapshot.
+    for (let index = 0; index < count; index++) {
+      const { rows } = await this.#read<{ data: Buffer }>(action, sql.chunk, [sha256, index]);
+      const data = rows[0]?.data;
+      if (data === undefined)
+        throw new ValkyrieError('VK_STORE', `could not ${action}: its chunk ${index} of ${count} is missing`);
+      yield data;
+    }
+  }
+
+  async #read<R extends pg.QueryResultRow>(
+    action: string,
+    text: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    this.#assertOpen(action);
+    try {
+      return await this.#reads.query<R>(text, values);
+    } catch (error) {
+      throw toStoreError(action, error);
+    }
+  }
+
+  #assertOpen(action: string): void {
+    if (this.#closing !== undefined)
+      throw new ValkyrieError('VK_STORE', `could not ${action}: the store is closed`);
+  }
+}
+
+/** `pieces` regrouped into chunks of exactly `size` bytes, the last one shorter; none for no bytes. */
+async function* inChunks(pieces: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  for await (const piece of pieces) {
+    held.push(piece);
+    heldBytes += piece.length;
+    if (heldBytes < size) continue;
+    let joined = Buffer.concat(held, heldBytes);
+    while (joined.length >= size) {
+      yield joined.subarray(0, size);
+      joined = joined.subarray(size);
+    }
+    held = joined.length > 0 ? [joined] : [];
+    heldBytes = joined.length;
+  }
+  if (heldBytes > 0) yield Buffer.concat(held, heldBytes);
+}

@@ -1,0 +1,132 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { BundleStore } from '../../src/store/bundles.js';
+import { FileBundleStore } from '../../src/store/files/bundle-store.js';
+import { openPostgresStores } from '../../src/store/postgres/index.js';
+import type { Stores } from '../../src/store/store.js';
+import { type BundleStoreFactory, bundleStoreContract } from './bundle-store.contract.js';
+import { tempDir } from './factories.js';
+import {
+  dropSchema,
+  postgresSkipReason,
+  postgresUrl,
+  uniqueSchema,
+  withRawClient,
+} from './postgres-server.js';
+
+const files: BundleStoreFactory = async () => {
+  const { dir, remove } = await tempDir();
+  return {
+    store: new FileBundleStore(dir),
+    another: async () => new FileBundleStore(dir),
+    cleanup: remove,
+  };
+};
+
+function bundlesOf(stores: Stores): BundleStore {
+  if (stores.bundles === undefined) throw new Error('the Postgres stores keep no bundles');
+  return stores.bundles;
+}
+
+const postgres: BundleStoreFactory = async () => {
+  const schema = uniqueSchema();
+  const opened = [await openPostgresStores(postgresUrl, { schema })];
+  const first = opened[0] as Stores;
+  return {
+    store: bundlesOf(first),
+    async another() {
+      const stores = await openPostgresStores(postgresUrl, { schema });
+      opened.push(stores);
+      return bundlesOf(stores);
+    },
+    async cleanup() {
+      for (const stores of opened) await stores.close();
+      await dropSchema(schema);
+    },
+  };
+};
+
+const factories: ReadonlyArray<readonly [string, BundleStoreFactory, string?]> = [
+  ['files', files],
+  ['postgres', postgres, postgresSkipReason],
+];
+
+for (const [name, make, skip] of factories) {
+  if (skip !== undefined) console.warn(`${name}: skipping the bundle store conformance suite: ${skip}`);
+  describe.skipIf(skip !== undefined)(name, () => bundleStoreContract(make));
+}
+
+describe.skipIf(postgresSkipReason !== undefined)('postgres bundle rows', () => {
+  const MiB = 1024 * 1024;
+  const large = randomBytes(2 * MiB + 12_345);
+  const sha = createHash('sha256').update(large).digest('hex');
+  async function* pieces(...parts: Buffer[]) {
+    yield* parts;
+  }
+  const rows = (schema: string) =>
+    withRawClient(async (client) => ({
+      chunks: (
+        await client.query(`SELECT idx, length(data) AS bytes FROM "${schema}".bundle_chunks ORDER BY idx`)
+      ).rows,
+      bundles: (await client.query(`SELECT sha256, size, chunks FROM "${schema}".bundles`)).rows,
+    }));
+
+  it('keeps a bundle as chunks of 1 MiB and one row naming their count and size', async () => {
+    const schema = uniqueSchema();
+    try {
+      await using stores = await openPostgresStores(postgresUrl, { schema });
+      await bundlesOf(stores).put(sha, pieces(large), 10 * MiB);
+      expect(await rows(schema)).toEqual({
+        chunks: [
+          { idx: 0, bytes: MiB },
+          { idx: 1, bytes: MiB },
+          { idx: 2, bytes: 12_345 },
+        ],
+        bundles: [{ sha256: sha, size: String(large.length), chunks: 3 }],
+      });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('leaves no rows of a refused upload, nor of one still running when the store closes', async () => {
+    const schema = uniqueSchema();
+    try {
+      const stores = await openPostgresStores(postgresUrl, { schema });
+      const bundles = bundlesOf(stores);
+      const tampered = Buffer.concat([large.subarray(0, 2 * MiB), Buffer.from('!')]);
+      await expect(bundles.put(sha, pieces(tampered), 10 * MiB)).rejects.toMatchObject({
+        code: 'VK_BUNDLE_HASH_MISMATCH',
+      });
+      await expect(bundles.put(sha, pieces(large), MiB)).rejects.toMatchObject({ code: 'VK_BODY_TOO_LARGE' });
+      expect(await rows(schema)).toEqual({ chunks: [], bundles: [] });
+
+      let chunksWritten = () => {};
+      const halfway = new Promise<void>((resolve) => {
+        chunksWritten = resolve;
+      });
+      let resume = () => {};
+      const resumed = new Promise<void>((resolve) => {
+        resume = resolve;
+      });
+      async function* stalled() {
+        yield large.subarray(0, 2 * MiB);
+        // Pulled again only once the first two chunks' inserts have finished.
+        yield large.subarray(2 * MiB, 2 * MiB + 1);
+        chunksWritten();
+        await resumed;
+        yield large.subarray(2 * MiB + 1);
+      }
+      const upload = bundles.put(sha, stalled(), 10 * MiB);
+      await halfway;
+      await stores.close();
+      expect(await rows(schema)).toEqual({ chunks: [], bundles: [] });
+      // The upload learns of it with its next write.
+      resume();
+      await expect(upload).rejects.toMatchObject({ code: 'VK_STORE' });
+      expect(await rows(schema)).toEqual({ chunks: [], bundles: [] });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+});
