@@ -45,29 +45,7 @@ jobs:
       );
     }
 
-    interface Started {
-      readonly child: ChildProcess;
-      readonly done: Promise<CliResult>;
-      output(): string;
-    }
-
-    function start(file: string, name: string, gate = 'open'): Started {
-      const child = ws.start([
-        'run',
-        file,
-        ...dbArgs,
-        '--json',
-        '--var',
-        `name=${name}`,
-        '--var',
-        `gate=${gate}`,
-      ]);
-      let stdout = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString('utf8');
-      });
-      return { child, done: collect(child), output: () => stdout };
-    }
+    const start = (file: string, name: string, gate = 'open') => startRun(ws, dbArgs, file, name, gate);
 
     const waiting = (run: Started, ahead: number) =>
       waitFor(
@@ -203,23 +181,7 @@ function describeJobGroups(title: string, dbArgs: readonly string[]): void {
       );
     }
 
-    function start(file: string, name: string, gate = 'open') {
-      const child = ws.start([
-        'run',
-        file,
-        ...dbArgs,
-        '--json',
-        '--var',
-        `name=${name}`,
-        '--var',
-        `gate=${gate}`,
-      ]);
-      let stdout = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString('utf8');
-      });
-      return { done: collect(child), output: () => stdout };
-    }
+    const start = (file: string, name: string, gate = 'open') => startRun(ws, dbArgs, file, name, gate);
     const started = (name: string) =>
       waitFor(() => existsSync(marker(name, 'start')), 15_000, `${name} to start`);
 
@@ -286,4 +248,35 @@ function describeJobGroups(title: string, dbArgs: readonly string[]): void {
       expect(existsSync(marker('jc-2', 'end'))).toBe(true);
     });
   });
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly done: Promise<CliResult>;
+  output(): string;
+}
+
+/** `valkyrie run FILE --json` with the store's arguments, `name` and `gate` as vars, its stdout kept. */
+function startRun(
+  ws: Workspace,
+  dbArgs: readonly string[],
+  file: string,
+  name: string,
+  gate: string,
+): Started {
+  const child = ws.start([
+    'run',
+    file,
+    ...dbArgs,
+    '--json',
+    '--var',
+    `name=${name}`,
+    '--var',
+    `gate=${gate}`,
+  ]);
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  return { child, done: collect(child), output: () => stdout };
 }
