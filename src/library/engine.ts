@@ -4,6 +4,7 @@ import type { Lease } from '../store/queue.js';
 import type { EngineQueueHooks } from './engine-queue.js';
 import { type OpenedEngineStore, openEngineStore, openEngineStoreNow } from './engine-store.js';
 import { type EngineEventListener, EngineEventListeners } from './events.js';
+import { IdempotencyKeys } from './idempotency-keys.js';
 import { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import {
@@ -71,7 +72,7 @@ export class Engine implements AsyncDisposable {
   private readonly ownsPool: boolean;
   private readonly listeners = new EngineEventListeners();
   private readonly tasks: TaskRegistry;
-  private readonly idempotent = new Map<string, JobHandle>();
+  private readonly idempotent: IdempotencyKeys;
   private readonly abort = new AbortController();
   private readonly dispatch: JobDispatch;
   private unsubscribePool: (() => void) | undefined;
@@ -88,6 +89,7 @@ export class Engine implements AsyncDisposable {
   constructor(options: EngineOptions = {}, store?: OpenedEngineStore) {
     this.options = resolveEngineOptions(options);
     this.defaultJobOptions = resolveJobOptions('', undefined, this.options.retry);
+    this.idempotent = new IdempotencyKeys(this.options.clock, this.options.store.kind !== 'memory');
     const opened = store ?? openEngineStoreNow(this.options.store, this.options.clock);
     this.ownsPool = !(options.pool instanceof ThreadPool);
     this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
@@ -320,9 +322,9 @@ export class Engine implements AsyncDisposable {
   private admitOrFind(job: JobRecord): JobHandle | undefined {
     const key = job.options.idempotencyKey;
     if (key !== undefined) {
-      const existing = this.idempotent.get(key);
+      const existing = this.idempotent.find(key);
       if (existing !== undefined) return existing;
-      this.idempotent.set(key, job);
+      this.idempotent.add(key, job);
     }
     this.dispatch.admit(job);
     return undefined;

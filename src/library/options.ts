@@ -90,7 +90,10 @@ export interface JobOptions {
   /** Per attempt, from when the attempt starts in its worker; the pool's `taskTimeoutMs` by default. */
   readonly timeoutMs?: number;
   readonly retry?: RetryPolicy;
-  /** A second enqueue with the same key, during this engine's life, returns the first job's handle. */
+  /**
+   * A second enqueue with the same key returns the first job's handle: within 24 hours of the first on
+   * the in-memory store; on a durable store, within the store's 24-hour window, across engines.
+   */
   readonly idempotencyKey?: string;
 }
 

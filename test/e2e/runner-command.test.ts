@@ -224,6 +224,7 @@ describe('valkyrie runner', () => {
       ...['--server', f.url, '--token', 'reg-ok', '--work-dir', workDir],
       ...['--labels', 'x', '--no-hosted-labels'],
     ]);
+    cleanups.push(() => void child.kill('SIGKILL'));
     const done = collect(child);
     await until(() => f.plane.runners().length === 1, 'the runner to register');
     const labels = f.plane.runners()[0]?.labels ?? [];

@@ -115,6 +115,20 @@ describe('Engine: jobs', () => {
     expect(engine.stats().unsettled).toBe(0);
   });
 
+  it('forgets an idempotency key 24 hours after its first job on the in-memory store (injected clock)', async () => {
+    const clock = new ManualClock();
+    const { engine } = await openTestEngine({ clock });
+    const echo = engine.task('echo', { module: fixture() });
+    const first = engine.enqueue(echo, 'first', { idempotencyKey: 'k' });
+    await expect(first.result).resolves.toMatchObject({ output: 'first' });
+    await clock.advance(24 * 60 * 60 * 1000 - 1);
+    expect(engine.enqueue(echo, 'again', { idempotencyKey: 'k' })).toBe(first);
+    await clock.advance(1);
+    const later = engine.enqueue(echo, 'later', { idempotencyKey: 'k' });
+    expect(later).not.toBe(first);
+    await expect(later.result).resolves.toMatchObject({ output: 'later' });
+  });
+
   it('starts waiting jobs in priority order, first in first out within a priority', async () => {
     const { engine, events } = await openTestEngine({ maxInFlight: 1 });
     const echo = engine.task('echo', { module: fixture() });
