@@ -59,6 +59,11 @@ export type EngineStoreOptions =
       readonly path: string;
       /** `normal` (default): commits survive a process crash; `full`: also a power loss. */
       readonly synchronous?: 'normal' | 'full';
+      /**
+       * How long a write waits for another process's lock on the file before it fails with
+       * VK_STORE_LOCKED. Default 5 s, as `VALKYRIE_SQLITE_BUSY_TIMEOUT` for the CLI.
+       */
+      readonly busyTimeoutMs?: number;
     })
   | (DurableStoreOptions & {
       readonly kind: 'postgres';
@@ -119,6 +124,8 @@ export type ResolvedStoreOptions =
       readonly kind: 'sqlite';
       readonly path: string;
       readonly synchronous: 'normal' | 'full';
+      /** Undefined: the store's default. */
+      readonly busyTimeoutMs: number | undefined;
       readonly leaseTtlMs: number;
       readonly capacity: number;
     }
@@ -139,7 +146,7 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     if (store === '') fail(where, "'memory', a postgres:// URL or a SQLite file path", store);
     return /^postgres(ql)?:\/\//.test(store)
       ? { kind: 'postgres', url: store, schema: undefined, ...storeDefaults }
-      : { kind: 'sqlite', path: store, synchronous: 'normal', ...storeDefaults };
+      : { kind: 'sqlite', path: store, synchronous: 'normal', busyTimeoutMs: undefined, ...storeDefaults };
   }
   if (typeof store !== 'object' || store === null) fail(where, 'a string or an object', store);
   if (store.kind === 'memory') return { kind: 'memory' };
@@ -157,7 +164,11 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     if (synchronous !== 'normal' && synchronous !== 'full') {
       fail(`${where}.synchronous`, "'normal' or 'full'", synchronous);
     }
-    return { kind: 'sqlite', path: store.path, synchronous, ...durable };
+    const busyTimeoutMs =
+      store.busyTimeoutMs === undefined
+        ? undefined
+        : checkDelay(`${where}.busyTimeoutMs`, store.busyTimeoutMs);
+    return { kind: 'sqlite', path: store.path, synchronous, busyTimeoutMs, ...durable };
   }
   if (store.kind === 'postgres') {
     if (typeof store.url !== 'string' || !/^postgres(ql)?:\/\//.test(store.url)) {
