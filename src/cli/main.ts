@@ -298,6 +298,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('--offer-ttl <duration>', 'how long a runner has to accept an offered job', '30s')
     .option(
+      '--queue-capacity <n>',
+      "refuse a submitted run whole (429 VK_QUEUE_FULL) if the store's unfinished jobs would exceed N (default: 10000)",
+    )
+    .option(
       '--runner-retention <duration>',
       'how long a runner not seen (it stopped, or lost its connection) stays listed as offline before it is forgotten, with its mode (at least 1m)',
       '24h',

@@ -50,12 +50,7 @@ export function parseQueueFlags(flags: QueueFlags, now: number): QueueSettings {
   };
   const agingIntervalMs = duration('--aging-interval', flags.agingInterval, defaultAgingIntervalMs);
   const windowMs = duration('--idempotency-window', flags.idempotencyWindow, defaultIdempotencyWindowMs);
-  let queueCapacity = defaultQueueCapacity;
-  if (flags.queueCapacity !== undefined) {
-    queueCapacity = Number(flags.queueCapacity);
-    if (!/^\s*\d+\s*$/.test(flags.queueCapacity) || !Number.isSafeInteger(queueCapacity) || queueCapacity < 1)
-      throw new UsageError(`--queue-capacity must be a positive integer, ${received(flags.queueCapacity)}`);
-  }
+  const queueCapacity = queueCapacityFlag(flags.queueCapacity);
   const key = flags.idempotencyKey;
   if (key !== undefined && key.trim() === '') throw new UsageError('--idempotency-key must not be empty');
   if (key === undefined && flags.idempotencyWindow !== undefined)
@@ -67,4 +62,13 @@ export function parseQueueFlags(flags: QueueFlags, now: number): QueueSettings {
     queueCapacity,
     idempotency: key === undefined ? undefined : { key, windowMs },
   };
+}
+
+/** `--queue-capacity N` (`valkyrie run`, `valkyrie server`): a positive integer, default 10,000. */
+export function queueCapacityFlag(value: string | undefined): number {
+  if (value === undefined) return defaultQueueCapacity;
+  const capacity = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(capacity) || capacity < 1)
+    throw new UsageError(`--queue-capacity must be a positive integer, received ${JSON.stringify(value)}`);
+  return capacity;
 }

@@ -27,6 +27,8 @@ export interface ApiContext {
   readonly feed: RunFeed;
   readonly bundles: BundleStore;
   readonly maxBundleBytes: number;
+  /** Unfinished jobs above which a submitted run is refused whole (VK_QUEUE_FULL, 429). */
+  readonly queueCapacity: number;
   /** Runs started by this process and not finished yet, by run id. */
   readonly driven: Map<string, DrivenRun>;
   /** Open Server-Sent Event streams, ended at shutdown. */

@@ -15,6 +15,7 @@ import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { WebSocketAcceptor } from '../protocol/websocket/acceptor.js';
 import { FileBundleStore } from '../store/files/bundle-store.js';
 import type { Stores } from '../store/store.js';
+import { defaultQueueCapacity } from '../store/submissions.js';
 import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
 import type { ApiContext, DrivenRun } from './context.js';
@@ -38,6 +39,8 @@ export interface ServerOptions {
   readonly dataDir: string;
   /** The largest bundle an upload may store; larger ones get 413. Default 1 GiB. */
   readonly maxBundleBytes?: number;
+  /** Unfinished jobs in the store above which a submitted run is refused whole (429). Default 10,000. */
+  readonly queueCapacity?: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** VALKYRIE_ADMIN_TOKEN. */
   readonly adminToken?: string;
@@ -158,6 +161,7 @@ export class ValkyrieServer implements AsyncDisposable {
         feed,
         bundles,
         maxBundleBytes: options.maxBundleBytes ?? defaultMaxBundleBytes,
+        queueCapacity: options.queueCapacity ?? defaultQueueCapacity,
         driven,
         streams,
         clock,

@@ -149,6 +149,10 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --runner-retention: expected at least 1m, received "10s"\n',
     });
+    expect(await workspace.run(['server', '--port', '0', '--queue-capacity', '0'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --queue-capacity must be a positive integer, received "0"\n',
+    });
     first.child.kill('SIGTERM');
     expect((await first.done).code).toBe(0);
   });

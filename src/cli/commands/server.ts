@@ -4,6 +4,7 @@ import { createSecureContext } from 'node:tls';
 import { parseDuration } from '../../core/duration.js';
 import { ValkyrieServer } from '../../server/server.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { queueCapacityFlag } from '../queue-options.js';
 import { openStores } from '../state.js';
 
 export interface ServerCommandOptions {
@@ -17,6 +18,7 @@ export interface ServerCommandOptions {
   readonly leaseTtl: string;
   readonly offerTtl: string;
   readonly runnerRetention: string;
+  readonly queueCapacity?: string;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     throw new UsageError(
       `--runner-retention: expected at least 1m, received ${JSON.stringify(options.runnerRetention)}`,
     );
+  const queueCapacity = queueCapacityFlag(options.queueCapacity);
   const tls = readTls(options.tlsCert, options.tlsKey);
   const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
   const stores = await openStores(options.db, dataDir);
@@ -47,6 +50,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     dataDir,
     drainTimeoutMs,
     runnerRetentionMs,
+    queueCapacity,
     controlPlane: { leaseTtlMs, offerTtlMs },
     ...(tls === undefined ? {} : { tls }),
     ...(adminToken === undefined ? {} : { adminToken }),

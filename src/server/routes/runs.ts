@@ -4,7 +4,6 @@ import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
 import { resolveWorkflowGroup, type WorkflowGroup } from '../../engine/workflow-group.js';
 import type { StoredRunRequest } from '../../store/recovery.js';
-import { defaultQueueCapacity } from '../../store/submissions.js';
 import { hasErrors } from '../../workflow/diagnostics.js';
 import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import type { Workflow } from '../../workflow/model.js';
@@ -99,7 +98,7 @@ export function runRoutes(context: ApiContext): Route[] {
         const runRequest = serverRunRequest(parsed.workflow.name, stored, body.secrets ?? {});
         const group = workflowGroupOf(parsed.workflow, runRequest);
         const submission = await controlPlane.submitRun(parsed.workflow, runRequest, {
-          queueCapacity: defaultQueueCapacity,
+          queueCapacity: context.queueCapacity,
           ...(group === undefined ? {} : { group }),
           ...(key === undefined ? {} : { idempotency: { key, windowMs: idempotencyWindowMs } }),
         });
