@@ -104,4 +104,27 @@ describe("a job's step files on a runner", () => {
     expect(await handle.done).toBe('cancelled');
     expect(filesHolding(runner.workDir, SECRET)).toEqual([]);
   }, 60_000);
+
+  it('are gone after a step that timed out and one whose shell could not start', async () => {
+    fleet = await startFleet();
+    const out = fleet.dir;
+    runner = await startRunner(fleet, { runnerId: 'rnr_timeout', capacity: 1 });
+    const failing = workflow(`jobs:
+  slow:
+    runs-on: x
+    steps:
+      - timeout-minutes: 0.01
+        run: |
+          : "${'${{ secrets.TOKEN }}'}"
+          sleep 30
+  unstartable:
+    runs-on: x
+    steps:
+      - shell: /nonexistent/shell {0}
+        run: ': "${'${{ secrets.TOKEN }}'}"'
+`);
+    const handle = await fleet.plane.startRun(failing, { ...runRequest(out), secrets: { TOKEN: SECRET } });
+    expect(await handle.done).toBe('failed');
+    expect(filesHolding(runner.workDir, SECRET)).toEqual([]);
+  }, 60_000);
 });
