@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ProcessOutcome } from '../core/outcome.js';
 import type { OutputLine } from '../executors/contract.js';
@@ -6,7 +7,7 @@ import { type EvaluationContext, interpolate } from '../workflow/expressions/ind
 import type { StepDefinition } from '../workflow/model.js';
 import { type CommandFileTexts, takeCommandFiles } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
-import { overwriteFile } from './overwrite-file.js';
+import { writePrivateFile } from './private-file.js';
 import { scriptExtension, shellCommand } from './shells.js';
 import { defaultVariables, type StepFiles } from './step-environment.js';
 import { stepTimeoutMs } from './step-timeout.js';
@@ -27,7 +28,10 @@ export interface ShellStepRun {
   readonly applyFileCommands: (texts: CommandFileTexts) => void;
 }
 
-/** Runs one attempt of a `run:` step: writes its script, runs its shell through the executor. */
+/**
+ * Runs one attempt of a `run:` step: writes its script (0600: it holds the interpolated secrets), runs
+ * its shell through the executor, and removes the script and command files whatever the outcome.
+ */
 export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   const { spec, options, step, context } = run;
   const env = context.contexts.env as Record<string, string>;
@@ -44,7 +48,6 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   };
   const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
   const command = shellCommand(shell, scriptPath);
-  overwriteFile(scriptPath, script);
 
   const variables = {
     ...options.baseEnv,
@@ -66,6 +69,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   }
   let commandFiles: CommandFileTexts | undefined;
   try {
+    writePrivateFile(scriptPath, script);
     const outcome = await options.executor.run(
       {
         command: command.command,
@@ -80,8 +84,10 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     run.applyFileCommands(commandFiles);
     return outcome;
   } finally {
-    // Taken even when the step or its files failed: left behind in the reused slot, they would be
-    // read by the next job's step of the same index.
+    // Removed even when the step failed, was cancelled or could not start: left behind in the reused
+    // slot, the command files would be read by the next job's step of the same index, and the script
+    // (secrets included) could be read by any later job in the slot.
+    rmSync(scriptPath, { force: true });
     commandFiles ??= takeCommandFiles(files);
   }
 }

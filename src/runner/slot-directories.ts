@@ -1,19 +1,23 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The directories one running job uses. */
 export interface JobDirectories {
   /** `RUNNER_TEMP`: empty when the job starts, emptied again when it ends. */
   readonly temp: string;
-  /** Scripts and `$GITHUB_*` command files, kept out of RUNNER_TEMP so a step cannot trip over them. */
+  /**
+   * Step scripts and `$GITHUB_*` command files, kept out of RUNNER_TEMP so a step cannot trip over
+   * them. Empty when the job starts; each step's files are removed when the step ends.
+   */
   readonly files: string;
 }
 
 /**
- * One pair of directories per job slot, made once and reused: creating and deleting files and
- * directories per job costs more than running a `true` step on some file systems. A release empties
- * RUNNER_TEMP; step scripts stay and are overwritten in place by the slot's next job (command files
- * are removed as they are read). `dispose` removes everything.
+ * One pair of directories per job slot, made once (mode 0700: scripts and command files hold the
+ * job's secrets and outputs, and only the runner's user may read them) and reused. A release empties
+ * both, so the slot's next job, which may come from another run or submitter, finds nothing of this
+ * one: each step removes its own script and command files, and the release removes whatever a step
+ * could not (a child still writing after its step ended). `dispose` removes everything.
  */
 export class SlotDirectories {
   private readonly free: JobDirectories[] = [];
@@ -25,21 +29,26 @@ export class SlotDirectories {
     const reused = this.free.pop();
     if (reused) return reused;
     const n = this.made++;
-    const slot = { temp: join(this.root, `slot-${n}`, 'temp'), files: join(this.root, `slot-${n}`, 'files') };
-    for (const dir of [slot.temp, slot.files]) {
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true });
+    const slotDir = join(this.root, `slot-${n}`);
+    const slot = { temp: join(slotDir, 'temp'), files: join(slotDir, 'files') };
+    rmSync(slotDir, { recursive: true, force: true });
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    for (const dir of [slotDir, slot.temp, slot.files]) {
+      mkdirSync(dir, { mode: 0o700 });
+      // mkdir's mode is cut by the umask, never widened; chmod makes it exact whatever the umask.
+      chmodSync(dir, 0o700);
     }
     return slot;
   }
 
+  /** Throws when a directory cannot be emptied; the slot is then not reused. */
   release(slot: JobDirectories): void {
-    for (const entry of readdirSync(slot.temp))
-      rmSync(join(slot.temp, entry), { recursive: true, force: true });
+    for (const dir of [slot.files, slot.temp])
+      for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
     this.free.push(slot);
   }
 
-  /** Removes every slot's directories (scripts may hold interpolated secrets). Idempotent. */
+  /** Removes every slot's directories. Idempotent. */
   dispose(): void {
     for (let n = 0; n < this.made; n++)
       rmSync(join(this.root, `slot-${n}`), { recursive: true, force: true });

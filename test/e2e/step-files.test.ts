@@ -1,0 +1,43 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+
+const SECRET = 'sekrit-local-93be0c51';
+
+/** `valkyrie run` runs its jobs through the runner's own code: its step files are as private. */
+describe('step files of a local run', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('are private while a step runs and gone when it ends, leaving no secret in the state dir', async () => {
+    const file = ws.write(
+      'files.yml',
+      `jobs:
+  use:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          : "\${{ secrets.TOKEN }}"
+          stat -c '%a' "$0" "$(dirname "$0")" "$(dirname "$(dirname "$0")")" > "${ws.dir}/modes"
+      - run: ls -A "$(dirname "$0")" > "${ws.dir}/listing"
+`,
+    );
+    const result = await ws.run(['run', file, '--secret', `TOKEN=${SECRET}`]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    // Soft: a failure shows every way the files leaked, not only the first.
+    expect
+      .soft(readFileSync(join(ws.dir, 'modes'), 'utf8').trim().split('\n'))
+      .toEqual(['600', '700', '700']);
+    // The second step finds only its own script: the first step's, with the secret, is gone.
+    expect
+      .soft(readFileSync(join(ws.dir, 'listing'), 'utf8').trim().split('\n'))
+      .toEqual(['step-1.script.sh']);
+    const holding = readdirSync(join(ws.dir, '.valkyrie'), { withFileTypes: true, recursive: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .filter((path) => readFileSync(path).includes(SECRET));
+    expect.soft(holding).toEqual([]);
+  }, 60_000);
+});
