@@ -1,5 +1,3 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { recordResumable } from '../engine/run-ownership.js';
@@ -17,6 +15,7 @@ import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
 import type { QueueSettings } from './queue-options.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
+import { processTempRoot } from './run-temp-root.js';
 
 export interface LocalRunOptions {
   readonly workflow: Workflow;
@@ -59,16 +58,12 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
   const labels = runnerLabels(options.host, options.extraLabels);
-  // One directory per process: several `valkyrie run`s may share a state directory at once (concurrency
-  // groups let their jobs overlap), and slot directories of the same name would be removed under them.
-  mkdirSync(join(options.stateDir, 'tmp'), { recursive: true });
-  const tempRoot = mkdtempSync(join(options.stateDir, 'tmp', 'run-'));
-  const removeTempRoot = () => rmSync(tempRoot, { recursive: true, force: true });
+  const temp = processTempRoot(options.stateDir);
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels, capacity: options.concurrency },
     host: options.host,
     createExecutor: () => new ShellExecutor(),
-    tempRoot,
+    tempRoot: temp.dir,
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
@@ -94,12 +89,12 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     )
     .catch(async (error: unknown) => {
       await agent.drain();
-      removeTempRoot();
+      temp.remove();
       throw error;
     });
   const stopRunner = async () => {
     await agent.drain();
-    removeTempRoot();
+    temp.remove();
   };
   if (submission.kind !== 'started') {
     await stopRunner();

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { ControlPlane, type RunRequest } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { keepOwnership } from '../engine/run-ownership.js';
@@ -16,6 +14,7 @@ import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import type { LocalRun } from './local-mode.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
+import { processTempRoot } from './run-temp-root.js';
 
 export type ContinueHow = 'resume' | 'rerun';
 
@@ -47,13 +46,12 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
   const labels = runnerLabels(options.host, request.extraLabels);
-  const tempRoot = join(options.stateDir, 'tmp');
-  mkdirSync(tempRoot, { recursive: true });
+  const temp = processTempRoot(options.stateDir);
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels, capacity: options.concurrency },
     host: options.host,
     createExecutor: () => new ShellExecutor(),
-    tempRoot,
+    tempRoot: temp.dir,
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
@@ -87,7 +85,8 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     handle,
     close: async () => {
       await supervision.stop();
-      return agent.drain();
+      await agent.drain();
+      temp.remove();
     },
   };
 }
