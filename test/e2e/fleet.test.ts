@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectScriptedRunner } from '../server/helpers.js';
 import { events, summary, Workspace } from './cli.js';
 import {
   callApi,
@@ -370,5 +371,62 @@ jobs:
     const runsAfter = ((await (await api('GET', '/api/v1/runs', readToken)).json()) as { runs: unknown[] })
       .runs.length;
     expect(runsAfter).toBe(runsBefore);
+  }, 30_000);
+
+  it('a job token cannot touch another job: not its workspace, not its run, and nothing changes', async () => {
+    // The test itself is the runner here, speaking the runner protocol to the real server process with a
+    // credential from the registration token, so that it holds the job tokens the leases carry, as any
+    // runner does. A real runner keeps them to itself.
+    const registered = await api('POST', '/api/v1/runners/register', registration, { name: 'token-holder' });
+    expect(registered.status).toBe(201);
+    const { credential } = (await registered.json()) as { credential: string };
+    const holder = await connectScriptedRunner(server.url, credential, 2, ['job-tokens']);
+    ws.write('token-bundle.txt', 'bundled for the token scenario\n');
+    const file = ws.write(
+      'job-tokens.yml',
+      `name: job-tokens
+jobs:
+  own:
+    runs-on: job-tokens
+    steps: [{ run: 'true' }]
+  other:
+    runs-on: job-tokens
+    steps: [{ run: 'true' }]
+`,
+    );
+    const submitted = await ws.run(['submit', file, '--json'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: submitToken,
+    });
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const { runId } = JSON.parse(submitted.stdout) as { runId: string };
+    const leases = await holder.leases(2);
+    const own = leases.find((lease) => lease.job.key === 'own');
+    const other = leases.find((lease) => lease.job.key === 'other');
+    if (own?.jobToken === undefined || other?.jobToken === undefined)
+      throw new Error(`expected both jobs' leases with job tokens: ${JSON.stringify(leases)}`);
+    const ownToken = own.jobToken;
+
+    const ownWorkspace = await api('GET', `/api/v1/jobs/${own.jobId}/workspace`, ownToken);
+    expect(ownWorkspace.status).toBe(200);
+    await ownWorkspace.arrayBuffer();
+    const otherWorkspace = await api('GET', `/api/v1/jobs/${other.jobId}/workspace`, ownToken);
+    expect(otherWorkspace.status).toBe(403);
+    expect(((await otherWorkspace.json()) as { code: string }).code).toBe('VK_FORBIDDEN');
+    const cancel = await api('POST', `/api/v1/runs/${runId}/cancel`, ownToken);
+    expect(cancel.status).toBe(403);
+    expect((await api('GET', `/api/v1/runs/${runId}`, ownToken)).status).toBe(403);
+    expect((await api('POST', '/api/v1/runs', ownToken, { workflow: 'jobs: {}' })).status).toBe(403);
+
+    const run = (await (await api('GET', `/api/v1/runs/${runId}`, readToken)).json()) as {
+      run: { status: string; jobs: { id: string; status: string }[] };
+    };
+    expect(run.run.status).toBe('running');
+    expect(run.run.jobs.map((job) => job.status)).toEqual(['running', 'running']);
+    // The other job's own token still fetches its workspace: the refusal changed nothing for it.
+    const otherOwn = await api('GET', `/api/v1/jobs/${other.jobId}/workspace`, other.jobToken);
+    expect(otherOwn.status).toBe(200);
+    await otherOwn.arrayBuffer();
+    holder.transport.close();
   }, 30_000);
 });
