@@ -188,6 +188,30 @@ jobs:
     expect(new Set(jobsRun).size).toBe(10);
     const runnersUsed = new Set(done.map((line) => line.split(' ')[1]));
     expect(runnersUsed).toEqual(new Set(['ws-runner', 'http-runner']));
+
+    // Each job's log starts with the runner it ran on, by name and id: live, in the API and in `logs`.
+    const listed = await runners();
+    const idOf = (name: string) => listed.find((r) => r.name === name)?.id ?? 'not listed';
+    const shown = events(result.stdout);
+    const firstLines = new Map<unknown, string>();
+    for (const event of shown)
+      if (event.type === 'log' && !firstLines.has(event.jobId))
+        firstLines.set(event.jobId, String(event.text));
+    expect(firstLines.size).toBe(10);
+    for (const text of firstLines.values()) {
+      const named = /^running on runner (ws-runner|http-runner) \(([0-9a-f]{12})\)$/.exec(text);
+      expect(named?.[2], text).toBe(idOf(named?.[1] ?? ''));
+    }
+    const runId = String(shown.find((event) => event.type === 'run.started')?.runId);
+    const [firstJob, firstLine] = [...firstLines.entries()][0] ?? [];
+    const stored = await api('GET', `/api/v1/runs/${runId}/logs?job=${String(firstJob)}`, readToken);
+    expect((await stored.text()).split('\n')[0]).toBe(firstLine);
+    const logs = await ws.run(['logs', runId, 'first'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: readToken,
+    });
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^running on runner (ws-runner|http-runner) \([0-9a-f]{12}\)\n/);
   }, 60_000);
 
   it('the WebSocket path is cut mid-run: the runner continues over HTTP and every job completes exactly once', async () => {
