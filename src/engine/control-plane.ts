@@ -80,7 +80,7 @@ export class ControlPlane {
         refused: (write) => this.recordStaleWrite(write),
       },
     );
-    this.writes = new StoreWrites(stores.runs);
+    this.writes = new StoreWrites(stores.runs, stores.logs);
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
       this.dispatcher.hasConnectedRunnerWith(runsOn),
     );
@@ -316,7 +316,11 @@ export class ControlPlane {
     const lease = this.leases.grant(runner, leg.id);
     const at = this.now();
     run.coordinator.started(leg.id, at);
-    this.records.started(leg, at);
+    // Only a fleet runner (one with an identity) is named: the local mode's is always this process.
+    const on = runner.durable
+      ? { runId: run.id, name: runner.info?.name ?? runner.runnerId, id: runner.runnerId }
+      : undefined;
+    this.records.started(leg, at, on);
     const issue = this.options.issueJobToken;
     const jobToken = issue?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
     const message = {
@@ -489,7 +493,7 @@ export class ControlPlane {
 
   private emit(event: RunEvent): void {
     // A listener may read the store on an event: the job updates held so far go first (store-writes.ts).
-    if (this.events.listening) this.writes.flushJobUpdates();
+    if (this.events.listening) this.writes.flushHeld();
     this.events.emit(event);
   }
 }

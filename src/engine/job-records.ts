@@ -77,16 +77,42 @@ export class JobRecords {
     this.writes.updateJob(jobId, patch);
   }
 
-  started(leg: Leg, at: number): void {
+  /**
+   * Leased and running from `at`. A fleet runner (`on`) is named in a system line at the top of the
+   * attempt's log, as users look there for where a job ran; it is held with the job's row update
+   * (store-writes.ts), so it costs no store call of its own.
+   */
+  started(
+    leg: Leg,
+    at: number,
+    on?: { readonly runId: RunId; readonly name: string; readonly id: string },
+  ): void {
     this.writes.updateJob(leg.id, { status: 'running', startedAt: at });
+    const { id: jobId, name: job, attempt: jobAttempt } = leg;
+    const text = on === undefined ? undefined : `running on runner ${on.name} (${on.id})`;
+    if (on !== undefined && text !== undefined)
+      this.writes.appendLog({
+        runId: on.runId,
+        jobId,
+        jobAttempt,
+        stepIndex: -1,
+        stream: 'system',
+        text,
+        at,
+      });
     if (!this.listening()) return;
-    this.events.emit({
-      type: 'job.started',
-      jobId: leg.id,
-      name: leg.name,
-      at,
-      ...attemptField(leg.attempt),
-    });
+    this.events.emit({ type: 'job.started', jobId, name: job, at, ...attemptField(jobAttempt) });
+    if (text !== undefined)
+      this.events.emit({
+        type: 'log',
+        jobId,
+        job,
+        stepIndex: -1,
+        stream: 'system',
+        text,
+        at,
+        ...jobAttemptField(jobAttempt),
+      });
   }
 
   /** Stores and announces a leg that is final; nothing for one that is not. */
@@ -116,7 +142,7 @@ export class JobRecords {
    */
   private listening(): boolean {
     if (!this.events.listening) return false;
-    this.writes.flushJobUpdates();
+    this.writes.flushHeld();
     return true;
   }
 

@@ -1,4 +1,5 @@
 import type { JobId } from '../core/ids.js';
+import type { LogLine, LogStore } from '../store/logs.js';
 import type { JobPatch, JobUpdate, RunStore } from '../store/runs.js';
 
 type Failure = { readonly error: unknown } | undefined;
@@ -22,39 +23,64 @@ interface Batch {
  *
  * Job row updates wait for the end of the current turn (a microtask) and go to the store together, as
  * one updateJobs write: any other write, and afterAll, hands them over first, so the order of the
- * writes is kept, and they reach the store in the same turn, so in the same group commit.
+ * writes is kept, and they reach the store in the same turn, so in the same group commit. The control
+ * plane's own log lines held with `appendLog` (one per leased job) go the same way, after the job
+ * updates, as one append: dispatching a turn's worth of jobs adds one store call, not one per job.
  */
 export class StoreWrites {
   private failure: Failure;
   /** Oldest first; the last takes new writes, the others wait for theirs to settle. */
   private readonly batches: Batch[] = [this.newBatch()];
   private jobUpdates: JobUpdate[] = [];
-  private readonly flushOp = () => this.flushJobUpdates();
+  private logLines: LogLine[] = [];
+  private readonly flushOp = () => this.flushHeld();
 
-  constructor(private readonly runs: Pick<RunStore, 'updateJobs'>) {}
+  constructor(
+    private readonly runs: Pick<RunStore, 'updateJobs'>,
+    private readonly logs: Pick<LogStore, 'append'>,
+  ) {}
 
   write(operation: () => Promise<unknown>): void {
-    this.flushJobUpdates();
+    this.flushHeld();
     this.start(operation);
   }
 
   /** RunStore.updateJob, held until the end of this turn or the next other write (see above). */
   updateJob(id: JobId, patch: JobPatch): void {
-    if (this.jobUpdates.length === 0) queueMicrotask(this.flushOp);
+    this.holdOne();
     this.jobUpdates.push({ id, patch });
   }
 
-  /** Hands the held job updates to the store now: before a reader may look for them (an event's listener). */
-  flushJobUpdates(): void {
+  /** LogStore.append of one line, held like updateJob's patches (see above). */
+  appendLog(line: LogLine): void {
+    this.holdOne();
+    this.logLines.push(line);
+  }
+
+  /**
+   * Hands the held job updates, then the held log lines, to the store now: before a reader may look
+   * for them (an event's listener).
+   */
+  flushHeld(): void {
     const updates = this.jobUpdates;
-    if (updates.length === 0) return;
-    this.jobUpdates = [];
-    this.start(() => this.runs.updateJobs(updates));
+    const lines = this.logLines;
+    if (updates.length > 0) {
+      this.jobUpdates = [];
+      this.start(() => this.runs.updateJobs(updates));
+    }
+    if (lines.length > 0) {
+      this.logLines = [];
+      this.start(() => this.logs.append(lines));
+    }
+  }
+
+  private holdOne(): void {
+    if (this.jobUpdates.length === 0 && this.logLines.length === 0) queueMicrotask(this.flushOp);
   }
 
   /** Runs `then` once every write made so far has settled, with the first error of any write. */
   afterAll(then: (failure: Failure) => void): void {
-    this.flushJobUpdates();
+    this.flushHeld();
     const batch = this.batches[this.batches.length - 1];
     if (batch === undefined) return;
     batch.waiter = then;

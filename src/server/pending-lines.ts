@@ -32,6 +32,21 @@ export class PendingLines {
     return group.map(({ line }) => line);
   }
 
+  /**
+   * The job's own lines (step -1) of job attempt `jobAttempt` stamped `at`, in order; they are no
+   * longer pending. The line naming the attempt's runner carries the attempt's start time.
+   */
+  takeJobLinesAt(jobAttempt: number, at: number): LogLine[] {
+    const group = this.#groups.get(groupKey(jobAttempt, -1, 1));
+    if (group === undefined) return [];
+    const taken = group.filter(({ line }) => line.at === at);
+    if (taken.length === 0) return [];
+    const left = group.filter(({ line }) => line.at !== at);
+    if (left.length === 0) this.#groups.delete(groupKey(jobAttempt, -1, 1));
+    else this.#groups.set(groupKey(jobAttempt, -1, 1), left);
+    return taken.map(({ line }) => line);
+  }
+
   /** Every pending line of job attempt `jobAttempt`, in arrival order; they are no longer pending. */
   takeAttempt(jobAttempt: number): LogLine[] {
     const taken: { readonly seq: number; readonly line: LogLine }[] = [];

@@ -18,7 +18,8 @@ import {
  * One job's events as a follower of its run tells them from the store, in the order the driver's
  * feed told them: attempt by attempt (each one's queueing, start, steps and lines, then its retry),
  * each step attempt's start, its lines, then its end, the job's own lines (step -1) at the end of
- * their attempt, and the job's completion last.
+ * their attempt — except those stamped with the attempt's start (the line naming its runner, which
+ * the driver tells right after the start) — and the job's completion last.
  *
  * That order rests on what the driver writes before what (it writes in the order it hears): a step's
  * start before its lines, its lines before its end (the runner sends every line of a step attempt
@@ -98,8 +99,10 @@ export class StoredJobTimeline {
     const previous = this.#ended.find((ended) => ended.attempt === attempt - 1);
     const queued = endedJobQueuedOf(job, attempt, previous, record);
     if (queued !== undefined && this.#first(`queued ${attempt}`)) out.push(queued);
-    if (record?.startedAt !== undefined && this.#first(`started ${attempt}`))
+    if (record?.startedAt !== undefined && this.#first(`started ${attempt}`)) {
       out.push(jobStartedOf({ ...job, attempt, startedAt: record.startedAt }, run));
+      this.#tellStartLines(job, attempt, record.startedAt, out);
+    }
     this.#tellSteps(job, run, steps, attempt, true, out);
     this.#tellRest(job, attempt, out);
     const retrying = record === undefined ? undefined : jobRetryingOf(record, job);
@@ -120,6 +123,7 @@ export class StoredJobTimeline {
       if (this.#first(`started ${attempt}@${job.startedAt}`)) {
         this.#told.add(`started ${attempt}`);
         out.push(jobStartedOf(job, run));
+        this.#tellStartLines(job, attempt, job.startedAt, out);
       }
     }
     if (this.#told.has(`started ${attempt}`) && !this.#tellSteps(job, run, steps, attempt, over, out)) return;
@@ -157,6 +161,14 @@ export class StoredJobTimeline {
       if (this.#first(`step completed ${key}`)) out.push(done);
     }
     return true;
+  }
+
+  /**
+   * Right after an attempt's start: the job's own lines stamped with it, if read by now (written in
+   * the same turn as the start, they are read with it or in a later round, then told at the end).
+   */
+  #tellStartLines(job: JobRecord, attempt: number, startedAt: number, out: RunEvent[]) {
+    for (const line of this.#pending.takeJobLinesAt(attempt, startedAt)) out.push(logEventOf(line, job.name));
   }
 
   /** At an attempt's end: its lines left (the job's own, and any whose step was never stored). */

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectScriptedRunner } from '../server/helpers.js';
 import { events, summary, Workspace } from './cli.js';
 import {
   callApi,
@@ -187,6 +188,30 @@ jobs:
     expect(new Set(jobsRun).size).toBe(10);
     const runnersUsed = new Set(done.map((line) => line.split(' ')[1]));
     expect(runnersUsed).toEqual(new Set(['ws-runner', 'http-runner']));
+
+    // Each job's log starts with the runner it ran on, by name and id: live, in the API and in `logs`.
+    const listed = await runners();
+    const idOf = (name: string) => listed.find((r) => r.name === name)?.id ?? 'not listed';
+    const shown = events(result.stdout);
+    const firstLines = new Map<unknown, string>();
+    for (const event of shown)
+      if (event.type === 'log' && !firstLines.has(event.jobId))
+        firstLines.set(event.jobId, String(event.text));
+    expect(firstLines.size).toBe(10);
+    for (const text of firstLines.values()) {
+      const named = /^running on runner (ws-runner|http-runner) \(([0-9a-f]{12})\)$/.exec(text);
+      expect(named?.[2], text).toBe(idOf(named?.[1] ?? ''));
+    }
+    const runId = String(shown.find((event) => event.type === 'run.started')?.runId);
+    const [firstJob, firstLine] = [...firstLines.entries()][0] ?? [];
+    const stored = await api('GET', `/api/v1/runs/${runId}/logs?job=${String(firstJob)}`, readToken);
+    expect((await stored.text()).split('\n')[0]).toBe(firstLine);
+    const logs = await ws.run(['logs', runId, 'first'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: readToken,
+    });
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stdout).toMatch(/^running on runner (ws-runner|http-runner) \([0-9a-f]{12}\)\n/);
   }, 60_000);
 
   it('the WebSocket path is cut mid-run: the runner continues over HTTP and every job completes exactly once', async () => {
@@ -370,5 +395,62 @@ jobs:
     const runsAfter = ((await (await api('GET', '/api/v1/runs', readToken)).json()) as { runs: unknown[] })
       .runs.length;
     expect(runsAfter).toBe(runsBefore);
+  }, 30_000);
+
+  it('a job token cannot touch another job: not its workspace, not its run, and nothing changes', async () => {
+    // The test itself is the runner here, speaking the runner protocol to the real server process with a
+    // credential from the registration token, so that it holds the job tokens the leases carry, as any
+    // runner does. A real runner keeps them to itself.
+    const registered = await api('POST', '/api/v1/runners/register', registration, { name: 'token-holder' });
+    expect(registered.status).toBe(201);
+    const { credential } = (await registered.json()) as { credential: string };
+    const holder = await connectScriptedRunner(server.url, credential, 2, ['job-tokens']);
+    ws.write('token-bundle.txt', 'bundled for the token scenario\n');
+    const file = ws.write(
+      'job-tokens.yml',
+      `name: job-tokens
+jobs:
+  own:
+    runs-on: job-tokens
+    steps: [{ run: 'true' }]
+  other:
+    runs-on: job-tokens
+    steps: [{ run: 'true' }]
+`,
+    );
+    const submitted = await ws.run(['submit', file, '--json'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: submitToken,
+    });
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const { runId } = JSON.parse(submitted.stdout) as { runId: string };
+    const leases = await holder.leases(2);
+    const own = leases.find((lease) => lease.job.key === 'own');
+    const other = leases.find((lease) => lease.job.key === 'other');
+    if (own?.jobToken === undefined || other?.jobToken === undefined)
+      throw new Error(`expected both jobs' leases with job tokens: ${JSON.stringify(leases)}`);
+    const ownToken = own.jobToken;
+
+    const ownWorkspace = await api('GET', `/api/v1/jobs/${own.jobId}/workspace`, ownToken);
+    expect(ownWorkspace.status).toBe(200);
+    await ownWorkspace.arrayBuffer();
+    const otherWorkspace = await api('GET', `/api/v1/jobs/${other.jobId}/workspace`, ownToken);
+    expect(otherWorkspace.status).toBe(403);
+    expect(((await otherWorkspace.json()) as { code: string }).code).toBe('VK_FORBIDDEN');
+    const cancel = await api('POST', `/api/v1/runs/${runId}/cancel`, ownToken);
+    expect(cancel.status).toBe(403);
+    expect((await api('GET', `/api/v1/runs/${runId}`, ownToken)).status).toBe(403);
+    expect((await api('POST', '/api/v1/runs', ownToken, { workflow: 'jobs: {}' })).status).toBe(403);
+
+    const run = (await (await api('GET', `/api/v1/runs/${runId}`, readToken)).json()) as {
+      run: { status: string; jobs: { id: string; status: string }[] };
+    };
+    expect(run.run.status).toBe('running');
+    expect(run.run.jobs.map((job) => job.status)).toEqual(['running', 'running']);
+    // The other job's own token still fetches its workspace: the refusal changed nothing for it.
+    const otherOwn = await api('GET', `/api/v1/jobs/${other.jobId}/workspace`, other.jobToken);
+    expect(otherOwn.status).toBe(200);
+    await otherOwn.arrayBuffer();
+    holder.transport.close();
   }, 30_000);
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JobId } from '../../src/core/ids.js';
 import { StoreWrites } from '../../src/engine/store-writes.js';
+import type { LogLine } from '../../src/store/logs.js';
 import type { JobUpdate } from '../../src/store/runs.js';
 
 /** Writes that settle when the test says, each logged when it is started. */
@@ -15,8 +16,12 @@ function scriptedStore() {
   const runs = {
     updateJobs: (updates: readonly JobUpdate[]) => start(`update ${updates.map((u) => u.id).join(',')}`),
   };
+  const logs = {
+    append: (lines: readonly LogLine[]) => start(`append ${lines.map((line) => line.text).join(',')}`),
+  };
   return {
     runs,
+    logs,
     started,
     start,
     settle: (name: string) => pending.get(name)?.resolve(),
@@ -29,16 +34,31 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 describe('StoreWrites', () => {
   it('hands job updates held in a turn to the store before the next other write, in one call', () => {
     const store = scriptedStore();
-    const writes = new StoreWrites(store.runs);
+    const writes = new StoreWrites(store.runs, store.logs);
     writes.updateJob('a' as JobId, { status: 'queued' });
     writes.updateJob('b' as JobId, { status: 'queued' });
     writes.write(() => store.start('release group'));
     expect(store.started).toEqual(['update a,b', 'release group']);
   });
 
+  it('holds log lines with the job updates: one append per turn, after the updates, before other writes', async () => {
+    const store = scriptedStore();
+    const writes = new StoreWrites(store.runs, store.logs);
+    const line = (text: string) =>
+      ({ runId: '1', jobId: text, stepIndex: -1, stream: 'system', at: 1, text }) as LogLine;
+    writes.appendLog(line('x'));
+    writes.updateJob('a' as JobId, { status: 'running' });
+    writes.appendLog(line('y'));
+    await tick();
+    expect(store.started).toEqual(['update a', 'append x,y']);
+    writes.appendLog(line('z'));
+    writes.write(() => store.start('other'));
+    expect(store.started).toEqual(['update a', 'append x,y', 'append z', 'other']);
+  });
+
   it('runs each afterAll waiter once every earlier write settled, with the first failure', async () => {
     const store = scriptedStore();
-    const writes = new StoreWrites(store.runs);
+    const writes = new StoreWrites(store.runs, store.logs);
     const heard: string[] = [];
     writes.write(() => store.start('one'));
     writes.afterAll((failure) => heard.push(`first ${failure === undefined ? 'ok' : 'failed'}`));
@@ -56,7 +76,7 @@ describe('StoreWrites', () => {
 
   it('still hands later batches to their waiters when an earlier waiter throws', async () => {
     const store = scriptedStore();
-    const writes = new StoreWrites(store.runs);
+    const writes = new StoreWrites(store.runs, store.logs);
     const heard: string[] = [];
     writes.write(() => store.start('one'));
     writes.afterAll(() => {

@@ -24,6 +24,7 @@ const wholeRun: RunEvent['type'][] = [
   'run.started',
   'job.queued',
   'job.started',
+  'log', // the system line naming the job's runner
   'step.started',
   'log',
   'step.completed',

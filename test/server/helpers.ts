@@ -108,6 +108,7 @@ export async function connectScriptedRunner(
   serverUrl: string,
   credential: string,
   capacity: number,
+  labels: readonly string[] = ['linux'],
 ): Promise<{
   transport: NetworkTransport<RunnerMessage, ControlMessage>;
   leases(count: number): Promise<Lease[]>;
@@ -128,7 +129,11 @@ export async function connectScriptedRunner(
       waiting?.();
     }
   });
-  transport.send({ type: 'register', version: 1, runner: { name: 'scripted', labels: ['linux'], capacity } });
+  transport.send({
+    type: 'register',
+    version: 1,
+    runner: { name: 'scripted', labels: [...labels], capacity },
+  });
   return {
     transport,
     async leases(count) {

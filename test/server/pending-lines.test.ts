@@ -16,6 +16,20 @@ const line = (text: string, stepIndex: number, jobAttempt?: number, attempt?: nu
 const texts = (lines: readonly LogLine[]) => lines.map((taken) => taken.text);
 
 describe('PendingLines', () => {
+  it("takes a job attempt's own lines stamped with a given time, leaving its others for the attempt's end", () => {
+    const pending = new PendingLines();
+    const at = (text: string, time: number, jobAttempt?: number) => ({
+      ...line(text, -1, jobAttempt),
+      at: time,
+    });
+    pending.add([at('runner', 5), at('later', 9), at('step', 5), at('runner-2', 5, 2)]);
+    pending.add([line('in a step', 0)]);
+    expect(texts(pending.takeJobLinesAt(1, 5))).toEqual(['runner', 'step']);
+    expect(pending.takeJobLinesAt(1, 5)).toEqual([]);
+    expect(texts(pending.takeAttempt(1))).toEqual(['later', 'in a step']);
+    expect(texts(pending.takeJobLinesAt(2, 5))).toEqual(['runner-2']);
+  });
+
   it("takes one step attempt's lines in order, and only once", () => {
     const pending = new PendingLines();
     pending.add([

@@ -95,9 +95,11 @@ function kindScenarios(name: string, openStores: OpenReplicaStores): void {
       'run.started',
       'job.queued',
       'job.started',
+      'log',
       'job.retrying',
       'job.queued',
       'job.started',
+      'log',
       'job.completed',
       'run.completed',
     ];
@@ -154,6 +156,7 @@ function kindScenarios(name: string, openStores: OpenReplicaStores): void {
       'run.started',
       'job.queued',
       'job.started',
+      'log',
       'job.completed',
       'run.completed',
     ];

@@ -6,6 +6,8 @@ import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 type Streamed = [string, unknown, string | undefined];
 const typeOf = ([, data]: Streamed) => (data as RunEvent).type;
 const textOf = ([, data]: Streamed) => (data as { text: string }).text;
+/** The system line a fleet job's log starts with (job-records.ts). */
+const onRunner = /^running on runner scripted \([0-9a-f]{12}\)$/;
 
 /**
  * Two servers on one store, as replicas behind a load balancer: a run's events and a job's log are
@@ -32,6 +34,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
     expect(typeOf(await take())).toBe('run.started');
     expect((await take())[1]).toMatchObject({ type: 'job.queued', jobId, name: 'greet', priority: 'normal' });
     expect(typeOf(await take())).toBe('job.started');
+    expect(textOf(await take())).toMatch(onRunner);
     expect((await take())[1]).toMatchObject({ type: 'step.started', jobId, index: 0, step: 'say hello' });
     // Open (its headers came) before any line exists, so it can only be following.
     const logs = await openEvents(
@@ -64,6 +67,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
       'run.started',
       'job.queued',
       'job.started',
+      'log',
       'step.started',
       'log',
       'log',
@@ -82,7 +86,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
     });
     const lines: Streamed[] = [];
     for (let line = await logs.next(); line !== undefined; line = await logs.next()) lines.push(line);
-    expect(lines.slice(0, -1).map(textOf)).toEqual(['one', 'two']);
+    expect(lines.slice(0, -1).map(textOf)).toEqual([expect.stringMatching(onRunner), 'one', 'two']);
     const end = [
       'end',
       expect.objectContaining({ type: 'job.completed', jobId, status: 'succeeded' }),
@@ -95,7 +99,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
         `${replica.server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`,
         read,
       );
-      expect(replayed.map(([event]) => event)).toEqual(['log', 'log', 'end']);
+      expect(replayed.map(([event]) => event)).toEqual(['log', 'log', 'log', 'end']);
       expect(replayed.at(-1)).toEqual(end);
     }
     runner.transport.close();
@@ -112,7 +116,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
     const first = await openEvents(url, read);
     let last: Streamed | undefined;
     do last = await first.next();
-    while (last !== undefined && typeOf(last) !== 'log');
+    while (last !== undefined && !(typeOf(last) === 'log' && textOf(last) === 'one'));
     first.close();
     const lastId = last?.[2] ?? '';
     expect(lastId).not.toBe('');
@@ -133,6 +137,7 @@ function streamScenarios(name: string, openStores: OpenReplicaStores): void {
       'run.started',
       'job.queued',
       'job.started',
+      'log',
       'log',
       'job.completed',
       'run.completed',

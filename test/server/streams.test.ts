@@ -14,6 +14,9 @@ import {
   startTestServer,
 } from './helpers.js';
 
+/** The system line a fleet job's log starts with. */
+const onRunner = /^running on runner scripted \([0-9a-f]{12}\)$/;
+
 describe('run event and log streams', () => {
   it('replays a live run from its start, streams it to run.completed, then replays it whole from the store', async () => {
     const { server, request, token } = await startTestServer();
@@ -35,6 +38,7 @@ describe('run event and log streams', () => {
       'job.queued',
       'job.started',
       'log',
+      'log',
       'job.completed',
       'run.completed',
     ]);
@@ -52,10 +56,15 @@ describe('run event and log streams', () => {
 
     const text = await request('GET', `/api/v1/runs/${run.id}/logs?job=${jobId}`, { token: read });
     expect(text.status).toBe(200);
-    expect(text.text).toBe('hello from the fleet\n');
+    expect(text.text).toMatch(/^running on runner scripted \([0-9a-f]{12}\)\nhello from the fleet\n$/);
     const followed = await readEvents(`${server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`, read);
     // The job had ended before this client came: its lines, then the closing event with its status.
     expect(followed).toEqual([
+      [
+        'log',
+        expect.objectContaining({ stream: 'system', text: expect.stringMatching(onRunner) }),
+        undefined,
+      ],
       ['log', expect.objectContaining({ stream: 'stdout', text: 'hello from the fleet' }), undefined],
       ['end', expect.objectContaining({ type: 'job.completed', jobId, status: 'succeeded' }), undefined],
     ]);
@@ -71,7 +80,7 @@ describe('run event and log streams', () => {
     log('before');
     await expect
       .poll(async () => (await request('GET', `/api/v1/runs/${run.id}/logs?job=${jobId}`)).text)
-      .toBe('before\n');
+      .toMatch(/^running on runner scripted \([0-9a-f]{12}\)\nbefore\n$/);
     const following = readEvents(
       `${server.url}/api/v1/runs/${run.id}/logs?job=${jobId}&follow=1`,
       await token('read'),
@@ -80,6 +89,7 @@ describe('run event and log streams', () => {
     fail();
     const events = await following;
     expect(events.slice(0, -1).map(([, data]) => (data as { text: string }).text)).toEqual([
+      expect.stringMatching(onRunner),
       'before',
       'after',
     ]);
