@@ -102,17 +102,7 @@ export class JobRecords {
       });
     if (!this.listening()) return;
     this.events.emit({ type: 'job.started', jobId, name: job, at, ...attemptField(jobAttempt) });
-    if (text !== undefined)
-      this.events.emit({
-        type: 'log',
-        jobId,
-        job,
-        stepIndex: -1,
-        stream: 'system',
-        text,
-        at,
-        ...jobAttemptField(jobAttempt),
-      });
+    if (text !== undefined) this.emitSystemLine(leg, text, at);
   }
 
   /** Stores and announces a leg that is final; nothing for one that is not. */
@@ -152,10 +142,14 @@ export class JobRecords {
    * replay tell it too, and announced.
    */
   systemLog(runId: RunId, leg: Leg, text: string, at: number): void {
-    const { id: jobId, name: job, attempt: jobAttempt } = leg;
+    const { id: jobId, attempt: jobAttempt } = leg;
     const line = { runId, jobId, jobAttempt, stepIndex: -1, stream: 'system', text, at } as const;
     this.writes.write(() => this.logs.append([line]));
-    if (!this.listening()) return;
+    if (this.listening()) this.emitSystemLine(leg, text, at);
+  }
+
+  private emitSystemLine(leg: Leg, text: string, at: number): void {
+    const { id: jobId, name: job, attempt: jobAttempt } = leg;
     this.events.emit({
       type: 'log',
       jobId,
