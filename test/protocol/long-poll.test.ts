@@ -1,9 +1,9 @@
-import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch, runnerDecoder } from '../../src/protocol/frame.js';
 import { versionHeader } from '../../src/protocol/handshake.js';
 import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
 import { closed, goodToken, inbox, type ProtocolServer, startProtocolServer } from './harness.js';
+import { malformedBatchBodies } from './malformed-batches.js';
 import { ManualClock } from './manual-clock.js';
 import { controlSamples, runnerSamples } from './samples.js';
 
@@ -150,23 +150,7 @@ describe('HTTP long-poll transport', () => {
     const good = await connectLongPoll({ baseUrl: live.pollUrl, decoder: runnerDecoder, headers: goodToken });
     if (good.kind !== 'connected') throw new Error('good client did not connect');
     const atGood = inbox(good.transport);
-    const valid = encodeBatch(1, [runnerSamples.accept]);
-    const bodies = [
-      ...fc.sample(
-        fc.oneof(
-          fc.string(),
-          fc.json(),
-          fc.json().map((json) => `{"v":1,"seq":1,"messages":[${json}]}`),
-          fc.nat(valid.length - 1).map((cut) => valid.slice(0, cut)),
-          fc
-            .integer()
-            .filter((v) => v !== 1)
-            .map((v) => `{"v":${v},"seq":1,"messages":[]}`),
-        ),
-        300,
-      ),
-      'x'.repeat(runnerDecoder.maxFrameBytes + 1),
-    ];
+    const bodies = malformedBatchBodies(300);
     let answered = 0;
     for (const [index, body] of bodies.entries()) {
       const session = await openSession(live);

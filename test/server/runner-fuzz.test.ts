@@ -2,9 +2,10 @@ import { once } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { encodeBatch, encodeFrame, runnerDecoder } from '../../src/protocol/frame.js';
+import { encodeFrame, runnerDecoder } from '../../src/protocol/frame.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
+import { malformedBatchBodies } from '../protocol/malformed-batches.js';
 import { runnerSamples } from '../protocol/samples.js';
 import {
   connectScriptedRunner,
@@ -93,19 +94,7 @@ describe('hostile runners against the real server', () => {
     }
 
     const poll = `${live.server.url}/api/v1/runner/poll`;
-    const valid = encodeBatch(1, [runnerSamples.accept]);
-    const bodies = [
-      ...fc.sample(
-        fc.oneof(
-          fc.string(),
-          fc.json(),
-          fc.json().map((json) => `{"v":1,"seq":1,"messages":[${json}]}`),
-          fc.nat(valid.length - 1).map((cut) => valid.slice(0, cut)),
-        ),
-        150,
-      ),
-      'x'.repeat(runnerDecoder.maxFrameBytes + 1),
-    ];
+    const bodies = malformedBatchBodies(150);
     const headers = { authorization: `Bearer ${hostile}` };
     for (const [index, body] of bodies.entries()) {
       const opened = await fetch(`${poll}/sessions`, { method: 'POST', headers });
