@@ -62,6 +62,11 @@ export interface EngineQueue<E extends QueueEntry> {
    */
   readonly writesInOrder?: boolean;
   remove(entry: E): boolean;
+  /**
+   * The entries added since the last call are one submission (an `enqueue`, an `enqueueMany`): a
+   * store that refuses for capacity refuses them together, and refuses no other submission with them.
+   */
+  endSubmission?(): void;
   /** Removes and returns every waiting entry, ready or delayed; stops waking the engine. */
   drain(): E[];
   /** The engine is closing: take only what it added itself from now on. */

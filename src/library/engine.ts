@@ -131,7 +131,9 @@ export class Engine implements AsyncDisposable {
   ): JobHandle<Output> {
     this.checkOpen('enqueue()');
     const job = this.prepare('enqueue()', task, input, options);
-    return this.admit(job) as JobHandle<Output>;
+    const handle = this.admit(job) as JobHandle<Output>;
+    this.dispatch.endSubmission();
+    return handle;
   }
 
   /** Adds many jobs in one call, all or nothing: every request is checked before any is enqueued. */
@@ -154,6 +156,7 @@ export class Engine implements AsyncDisposable {
     // In place: a job is its own handle, unless its idempotency key names an earlier one. The jobs
     // share one clock reading (JobDispatch.admit).
     for (let i = 0; i < jobs.length; i++) jobs[i] = this.admit(jobs[i] as JobRecord);
+    this.dispatch.endSubmission();
     return jobs as JobHandle<Output>[];
   }
 
@@ -179,6 +182,7 @@ export class Engine implements AsyncDisposable {
       // Told directly, not through the handle's promise: no promise per node, no hop per stage.
       job.onConcluded(ended);
       this.admitOrFind(job)?.result.then((final) => ended(final, undefined));
+      this.dispatch.endSubmission();
     },
   };
 

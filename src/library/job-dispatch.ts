@@ -98,6 +98,11 @@ export class JobDispatch {
     return this.turnNow;
   }
 
+  /** The jobs admitted since the last call are one submission (EngineQueue.endSubmission). */
+  endSubmission(): void {
+    this.queue.endSubmission?.();
+  }
+
   /** A job the queue handed out without `admit`: another process's, taken from a shared store. */
   adopt(_job: JobRecord): void {
     this.unsettled++;

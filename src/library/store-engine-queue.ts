@@ -66,6 +66,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   /** Entries whose idempotency key matched a job not finished yet, watched until it is. */
   readonly #watched = new Map<QueueJobId, JobRecord>();
   #toEnqueue: JobRecord[] = [];
+  /** Where each submission in #toEnqueue ends (endSubmission), ascending; see #submissions. */
+  #submissionEnds: number[] = [];
   #toRelease: Release[] = [];
   #toComplete: Completion[] = [];
   /** Settles once the completions buffered now have been written; one promise per batch, not per job. */
@@ -132,11 +134,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (tasks.length === 0) return 0;
     if (this.#fusedClaims) {
       // New jobs and the claim in one write: the store may write them leased to us at once.
-      const fresh = this.#toEnqueue;
-      this.#toEnqueue = [];
+      const fresh = this.#takeEnqueues();
       this.#flush();
       const claimed =
-        fresh.length > 0 ? this.#enqueueAndClaim(fresh, limit, tasks) : this.#claim(limit, tasks);
+        fresh.batch.length > 0 ? this.#enqueueAndClaim(fresh, limit, tasks) : this.#claim(limit, tasks);
       this.#enqueued = claimed.then(ignore, ignore);
       this.#takePending = true;
       const resume = () => {
@@ -196,8 +197,21 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     const at = this.#toEnqueue.indexOf(entry);
     if (at < 0) return false;
     this.#toEnqueue.splice(at, 1);
+    // The submissions after it end one place earlier; one that held only this entry is gone.
+    let kept = 0;
+    for (const end of this.#submissionEnds) {
+      const moved = end > at ? end - 1 : end;
+      if (moved > 0 && moved !== this.#submissionEnds[kept - 1]) this.#submissionEnds[kept++] = moved;
+    }
+    this.#submissionEnds.length = kept;
     this.#waiting.delete(entry);
     return true;
+  }
+
+  endSubmission(): void {
+    const end = this.#toEnqueue.length;
+    const ends = this.#submissionEnds;
+    if (end > 0 && ends[ends.length - 1] !== end) ends.push(end);
   }
 
   /** Stops claiming; own waiting entries are returned, and stay queued in the store. */
@@ -295,11 +309,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   #flush(holdEnqueues = false): void {
     this.#flushScheduled = false;
-    if (this.#toEnqueue.length > 0 && !holdEnqueues) {
-      const batch = this.#toEnqueue;
-      this.#toEnqueue = [];
-      this.#enqueued = this.#enqueue(batch);
-    }
+    if (this.#toEnqueue.length > 0 && !holdEnqueues) this.#enqueued = this.#enqueue(this.#takeEnqueues());
     if (this.#toRelease.length > 0) {
       const batch = this.#toRelease;
       this.#toRelease = [];
@@ -319,8 +329,19 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
   }
 
+  #takeEnqueues(): EnqueueBatch {
+    const taken = { batch: this.#toEnqueue, submissionEnds: this.#submissionEnds };
+    this.#toEnqueue = [];
+    this.#submissionEnds = [];
+    return taken;
+  }
+
   /** `#enqueue` then `#claim`, as one store write when it succeeds; apart when it is refused. */
-  async #enqueueAndClaim(batch: JobRecord[], limit: number, tasks: readonly string[]): Promise<Lease[]> {
+  async #enqueueAndClaim(
+    { batch, submissionEnds }: EnqueueBatch,
+    limit: number,
+    tasks: readonly string[],
+  ): Promise<Lease[]> {
     const { worker, leaseTtlMs: ttlMs } = this.#options;
     const request = { worker, limit, ttlMs, tasks };
     let written: EnqueuedAndClaimed | undefined;
@@ -332,21 +353,30 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
     if (written === undefined) {
       // Each job meets its own fate (a refusal, an input JSON cannot hold) the usual way.
-      await this.#enqueue(batch);
+      await this.#enqueue({ batch, submissionEnds });
       return this.#claim(limit, tasks);
     }
     this.#placeAll(batch, written.enqueued);
     return written.leases;
   }
 
-  async #enqueue(batch: JobRecord[]): Promise<void> {
+  async #enqueue({ batch, submissionEnds }: EnqueueBatch): Promise<void> {
     const jobs = batch.map((entry) => this.#options.encode(entry));
     try {
       this.#placeAll(batch, await this.#track(this.#store.enqueue(jobs)));
     } catch (error) {
       if (batch.length > 1 && !isValkyrieError(error)) {
         // One input JSON cannot hold fails the batch; alone, each job meets its own fate.
-        await Promise.all(batch.map((entry) => this.#enqueue([entry])));
+        await Promise.all(batch.map((entry) => this.#enqueue({ batch: [entry], submissionEnds: [1] })));
+        return;
+      }
+      const submissions = submissionsOf(batch, submissionEnds);
+      if (submissions.length > 1 && isValkyrieError(error) && error.code === 'VK_QUEUE_FULL') {
+        // The batch held several callers' submissions: each is refused or stored on its own, in
+        // order, so the earlier ones take the room there is.
+        for (const submission of submissions) {
+          await this.#enqueue({ batch: submission, submissionEnds: [submission.length] });
+        }
         return;
       }
       for (const entry of batch) this.#refused(entry, error);
@@ -417,6 +447,24 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     promise.then(forget, forget);
     return promise;
   }
+}
+
+/** Entries to enqueue in one write, and where each submission among them ends. */
+interface EnqueueBatch {
+  readonly batch: JobRecord[];
+  readonly submissionEnds: readonly number[];
+}
+
+/** The batch cut at its submissions' ends; entries after the last end are one more submission. */
+function submissionsOf(batch: JobRecord[], submissionEnds: readonly number[]): JobRecord[][] {
+  const submissions: JobRecord[][] = [];
+  let start = 0;
+  for (const end of submissionEnds) {
+    if (end > start && end <= batch.length) submissions.push(batch.slice(start, end));
+    start = Math.max(start, end);
+  }
+  if (start < batch.length) submissions.push(batch.slice(start));
+  return submissions;
 }
 
 function ignore(): void {}

@@ -180,6 +180,28 @@ for (const [name, make, skip] of kinds) {
       expect(stored[2]?.payload).toMatchObject({ input: { input: 100, parents: { a: { total: 1 } } } });
     });
 
+    it("refuses a submission past the store's capacity without refusing others enqueued with it", async () => {
+      const { durable } = await setUp();
+      const engine = await openEngine({
+        pool: { minThreads: 1, maxThreads: 1 },
+        store: { ...(durable.store as object), capacity: 4 } as EngineStoreOptions,
+      });
+      engines.push(engine);
+      const echo = engine.task('echo', { module: fixture() });
+      // One synchronous stretch: the store is sent all seven jobs in one batch.
+      const before = engine.enqueue(echo, 'before');
+      const tooMany = engine.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ task: echo, input: i })));
+      const after = engine.enqueue(echo, 'after');
+      await expect(before.result).resolves.toMatchObject({ kind: 'succeeded', output: 'before' });
+      await expect(after.result).resolves.toMatchObject({ kind: 'succeeded', output: 'after' });
+      for (const job of tooMany) {
+        await expect(job.result).resolves.toMatchObject({
+          kind: 'cancelled',
+          reason: expect.stringContaining('(capacity 4)') as unknown,
+        });
+      }
+    });
+
     it('leaves queued jobs in the store on destroy; the next engine runs them once their task is registered', async () => {
       const { durable, open } = await setUp();
       const first = await open({ maxInFlight: 1 });
