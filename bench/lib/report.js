@@ -39,7 +39,7 @@ export function renderReport({ machine, settings, samples, startedAt, finishedAt
     ...(queue.cases.length > 0 ? queueSections(queue, settings.queueJobs) : []),
     ...(startup.length > 0 ? ['## Start-up', '', startupTable(startup), ''] : []),
     ...threadsSections(samples),
-    ...librarySections(samples),
+    ...librarySections(samples, queue),
     ...(protocol.length > 0 ? protocolSection(protocol) : []),
     ...fleetSections(samples),
     '## Machine and versions',

@@ -47,9 +47,17 @@ export function libraryTargetRows(samples) {
   return rows;
 }
 
-export function librarySections(samples) {
+/**
+ * `queue`: the queue suite's analysis (suites/queue.js), for the durable-queue peers measured in the
+ * same run; their medians are compared with the library's, since the suites do not run side by side.
+ */
+export function librarySections(samples, queue) {
   const { jobs, piscina, workflows, latency } = analyzeLibrary(samples.filter((s) => s.suite === 'library'));
   if (jobs.length === 0 && workflows.length === 0 && latency === undefined) return [];
+  const peerRate = (id) => queue?.cases.find((c) => c.id === id)?.rate?.median;
+  const bullmq = peerRate('bullmq');
+  const graphile = peerRate('graphile-worker');
+  const versus = (row, peer) => (peer === undefined ? '—' : times(row.jobsPerSecond.median / peer));
   return [
     '## Library engine: jobs, workflows and latency (issue 5)',
     '',
@@ -60,9 +68,12 @@ export function librarySections(samples) {
     'function with the same threads and tasks per worker, in the same repetition; the ratio is paired',
     'per repetition. Each case first runs unrecorded rounds for at least 1 s (steady state, as a',
     'long-running service; Piscina too). Peak RSS is the process (main thread and workers) during the timed part.',
+    'BullMQ and graphile-worker are the durable-queue peers of this run (the queue section: the same',
+    'no-op jobs through their own queues, concurrency 50); those ratios are of medians, not paired, as',
+    'the two suites run apart.',
     '',
     table(
-      ['store', 'runs', 'jobs/s', 'Valkyrie ÷ Piscina', 'peak RSS MiB'],
+      ['store', 'runs', 'jobs/s', 'Valkyrie ÷ Piscina', '÷ BullMQ', '÷ graphile-worker', 'peak RSS MiB'],
       [
         ...jobs.map((row) => [
           (row.store === 'memory' ? 'in-memory' : row.store === 'sqlite' ? 'SQLite' : 'Postgres') +
@@ -70,11 +81,13 @@ export function librarySections(samples) {
           String(row.runs),
           rate(row.jobsPerSecond),
           row.vsPiscina === undefined ? '—' : range(row.vsPiscina, times),
+          versus(row, bullmq),
+          versus(row, graphile),
           range(row.peakRssMiB, mib),
         ]),
         ...(piscina === undefined
           ? []
-          : [['Piscina (no store)', String(piscina.n), rate(piscina), '1×', '—']]),
+          : [['Piscina (no store)', String(piscina.n), rate(piscina), '1×', '—', '—', '—']]),
       ],
     ),
     '',
