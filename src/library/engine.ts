@@ -1,6 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
-import type { Lease } from '../store/queue.js';
+import { asQueueJobId, type Lease } from '../store/queue.js';
 import type { EngineQueueHooks } from './engine-queue.js';
 import { type OpenedEngineStore, openEngineStore, openEngineStoreNow } from './engine-store.js';
 import { type EngineEventListener, EngineEventListeners } from './events.js';
@@ -16,7 +16,7 @@ import {
   resolveJobOptions,
 } from './options.js';
 import { StoreEngineQueue } from './store-engine-queue.js';
-import { readPayload, storedPayload } from './stored-job.js';
+import { readPayload, type StoredJob, storedJobView, storedPayload } from './stored-job.js';
 import { TaskRegistry } from './task-registry.js';
 import { runWorkflow, type WorkflowDefinition, type WorkflowHost, type WorkflowResult } from './workflow.js';
 
@@ -75,6 +75,8 @@ export class Engine implements AsyncDisposable {
   private readonly idempotent: IdempotencyKeys;
   private readonly abort = new AbortController();
   private readonly dispatch: JobDispatch;
+  /** The durable store, if any; the queue closes it after the last job settled. */
+  private readonly store: OpenedEngineStore | undefined;
   private unsubscribePool: (() => void) | undefined;
   private nextSeq = 1;
   /** The options of a job enqueued without any: looked up once, not in a WeakMap per job. */
@@ -91,6 +93,7 @@ export class Engine implements AsyncDisposable {
     this.defaultJobOptions = resolveJobOptions('', undefined, this.options.retry);
     this.idempotent = new IdempotencyKeys(this.options.clock, this.options.store.kind !== 'memory');
     const opened = store ?? openEngineStoreNow(this.options.store, this.options.clock);
+    this.store = opened;
     this.ownsPool = !(options.pool instanceof ThreadPool);
     this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
     const pool = this.pool.options;
@@ -185,6 +188,26 @@ export class Engine implements AsyncDisposable {
       this.dispatch.endSubmission();
     },
   };
+
+  /**
+   * A job as the durable store holds it, by its store id (`JobHandle.storeId`): any job on the store,
+   * enqueued by this engine, another one, or before a restart; undefined when the store has no such
+   * job. Throws VK_ENGINE_CONFIG on the in-memory store, which keeps no jobs, and VK_ENGINE_CLOSED
+   * once the engine is closing.
+   */
+  async getStoredJob(storeId: string): Promise<StoredJob | undefined> {
+    this.checkOpen('getStoredJob()');
+    if (this.store === undefined) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        'getStoredJob(): the in-memory store keeps no jobs; open the engine on a SQLite file or a Postgres URL',
+      );
+    }
+    // Store ids are decimal integers; anything else names no job (and must not reach a query as one).
+    if (typeof storeId !== 'string' || !/^[1-9][0-9]{0,15}$/.test(storeId)) return undefined;
+    const job = await this.store.queue.getJob(asQueueJobId(storeId));
+    return job === undefined ? undefined : storedJobView(job);
+  }
 
   /** Subscribes to the engine's events; returns the unsubscribe function. */
   onEvent(listener: EngineEventListener): () => void {

@@ -10,6 +10,7 @@ export type {
   RetryableKind,
   RetryPolicy,
 } from './options.js';
+export type { StoredJob } from './stored-job.js';
 export type {
   NodeInput,
   NodeOutcome,

@@ -20,7 +20,14 @@ export interface EngineTask<Input = unknown, Output = unknown> {
 
 /** What `enqueue` returns: the job's id and its final outcome, once every attempt is over. */
 export interface JobHandle<Output = unknown> {
+  /** The engine's own id for the job, unique within this engine (events carry it as `jobId`). */
   readonly id: string;
+  /**
+   * On a durable store, the job's id in the store — what `engine.getStoredJob` takes, from any engine
+   * on the store, after a restart too — once its enqueue has been written (always by the time
+   * `result` resolves, unless the store refused it); undefined before that and in memory.
+   */
+  readonly storeId?: string;
   /** Never rejects: a failure, a timeout, a lost worker or a cancellation is an outcome. */
   readonly result: Promise<JobOutcome<Output>>;
 }

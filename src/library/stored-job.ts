@@ -1,5 +1,6 @@
+import type { Priority } from '../core/priority.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { Completion, LeaseRef, QueueJob, QueueOutcome } from '../store/queue.js';
+import type { Completion, LeaseRef, QueueJob, QueueJobState, QueueOutcome } from '../store/queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './options.js';
 
@@ -92,6 +93,42 @@ function describe(outcome: Exclude<TaskOutcome, { kind: 'succeeded' }>): string 
     case 'worker_lost':
       return `worker lost (${outcome.reason}): ${outcome.message}`;
   }
+}
+
+/** A job as a durable store holds it: what `engine.getStoredJob` returns. */
+export interface StoredJob {
+  /** The store's id (`JobHandle.storeId`). */
+  readonly id: string;
+  readonly task: string;
+  /** `leased`: held by an engine, running or about to; a job waiting for a retry is `queued` again. */
+  readonly state: QueueJobState;
+  /** Attempts begun so far, by any engine on the store. */
+  readonly attempts: number;
+  readonly priority: Priority;
+  /** epoch ms */
+  readonly createdAt: number;
+  /** epoch ms: not started before this (a delay, or a retry's wait). */
+  readonly notBefore?: number;
+  readonly idempotencyKey?: string;
+  readonly input: unknown;
+  /** Once finished: as `job.result` resolved, or would have. */
+  readonly outcome?: JobOutcome;
+}
+
+export function storedJobView(job: QueueJob): StoredJob {
+  const outcome = outcomeOfStoredJob(job);
+  return {
+    id: job.id,
+    task: job.task,
+    state: job.state,
+    attempts: job.attempts,
+    priority: job.priority,
+    createdAt: job.createdAt,
+    ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }),
+    ...(job.idempotencyKey === undefined ? {} : { idempotencyKey: job.idempotencyKey }),
+    input: readPayload(job.payload).input,
+    ...(outcome === undefined ? {} : { outcome }),
+  };
 }
 
 /** A finished job's outcome as the store holds it, as a `JobOutcome`; undefined while unfinished. */

@@ -202,6 +202,46 @@ for (const [name, make, skip] of kinds) {
       }
     });
 
+    it('looks a job up by its store id, from the engine that enqueued it and from the next one', async () => {
+      const { open } = await setUp();
+      const engine = await open();
+      const echo = engine.task('echo', { module: fixture() });
+      const fails = engine.task('fails', { module: fixture(), exportName: 'fails' });
+      const done = engine.enqueue(echo, { n: 1 }, { idempotencyKey: 'look-up' });
+      const failed = engine.enqueue(fails, 'x');
+      const later = engine.enqueue(echo, 'later', { delayMs: 60_000, priority: 'high' });
+      await Promise.all([done.result, failed.result]);
+      const doneId = done.storeId as string;
+      expect(doneId).toMatch(/^[0-9]+$/);
+      await expect(engine.getStoredJob(doneId)).resolves.toMatchObject({
+        id: doneId,
+        task: 'echo',
+        state: 'succeeded',
+        attempts: 1,
+        priority: 'normal',
+        idempotencyKey: 'look-up',
+        input: { n: 1 },
+        outcome: await done.result,
+      });
+      await expect(engine.getStoredJob(failed.storeId as string)).resolves.toMatchObject({
+        state: 'failed',
+        outcome: { kind: 'failed', reason: 'threw', attempts: 1 },
+      });
+      await waitUntil(async () => later.storeId !== undefined);
+      const laterId = later.storeId as string;
+      const waiting = await engine.getStoredJob(laterId);
+      expect(waiting).toMatchObject({ state: 'queued', priority: 'high', input: 'later', attempts: 0 });
+      expect(waiting?.notBefore).toBeGreaterThan(Date.now() + 50_000);
+      expect(waiting?.outcome).toBeUndefined();
+      await engine.destroy();
+
+      const next = await open();
+      await expect(next.getStoredJob(doneId)).resolves.toMatchObject({ state: 'succeeded', input: { n: 1 } });
+      await expect(next.getStoredJob(laterId)).resolves.toMatchObject({ state: 'queued' });
+      await expect(next.getStoredJob('999999')).resolves.toBeUndefined();
+      await expect(next.getStoredJob('not-an-id')).resolves.toBeUndefined();
+    });
+
     it('leaves queued jobs in the store on destroy; the next engine runs them once their task is registered', async () => {
       const { durable, open } = await setUp();
       const first = await open({ maxInFlight: 1 });

@@ -92,6 +92,14 @@ describe('Engine: jobs', () => {
     expect(engine.stats()).toEqual({ queued: 0, inFlight: 0, unsettled: 0 });
   });
 
+  it('has no store ids in memory: getStoredJob says why it cannot look a job up', async () => {
+    const { engine } = await openTestEngine();
+    const job = engine.enqueue(engine.task('echo', { module: fixture() }), 'x');
+    await job.result;
+    expect(job.storeId).toBeUndefined();
+    await expect(engine.getStoredJob('1')).rejects.toThrow(/in-memory store keeps no jobs/);
+  });
+
   it('returns the first job for a repeated idempotency key', async () => {
     const { engine } = await openTestEngine();
     const echo = engine.task('echo', { module: fixture() });
