@@ -5,7 +5,6 @@ import { jobJson } from '../protocol/message-json.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunConcurrency, RunRecord } from '../store/runs.js';
-import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { plannedJobCount } from '../workflow/planned-jobs.js';
@@ -15,12 +14,12 @@ import {
   type ResolvedControlPlaneOptions,
   resolveControlPlaneOptions,
 } from './control-plane-options.js';
-import { Dispatcher, type LeaseMessage, type RunnerSession } from './dispatcher.js';
+import { Dispatcher, type RunnerSession } from './dispatcher.js';
 import { type RunEvent, type RunEventListener, RunEventListeners } from './events.js';
 import { JobGroups } from './job-concurrency.js';
 import { JobRecords } from './job-records.js';
-import { recordJobReport } from './job-reports.js';
 import { LeaseGuard } from './lease-guard.js';
+import { type JobCompleted, LeaseReports } from './lease-reports.js';
 import type { Effect, Leg } from './leg.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
@@ -42,6 +41,7 @@ export class ControlPlane {
   private readonly options: ResolvedControlPlaneOptions;
   private readonly dispatcher: Dispatcher;
   private readonly leases: LeaseGuard;
+  private readonly reports: LeaseReports;
   private readonly jobGroups: JobGroups;
   private readonly runsByLeg = new Map<string, ActiveRun>();
   private readonly events = new RunEventListeners();
@@ -65,7 +65,7 @@ export class ControlPlane {
     this.dispatcher = new Dispatcher(
       {
         accepted: (runner, leg) => this.grantLease(runner, leg),
-        leaseMessage: (runner, message) => this.onLeaseMessage(runner, message),
+        leaseMessage: (runner, message) => this.reports.receive(runner, message),
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
         registered: (runner, resume, detached) => this.leases.resume(runner, resume, detached),
         deregistered: (runner, leased, reason) => this.runnerDeregistered(runner, leased, reason),
@@ -77,9 +77,15 @@ export class ControlPlane {
       { leaseTtlMs: this.options.leaseTtlMs, clock },
       {
         lost: (jobId, reason) => this.loseRunner(jobId, reason),
-        refused: (write) => this.recordStaleWrite(write),
+        refused: (write) => this.reports.staleWrite(write),
       },
     );
+    this.reports = new LeaseReports(this.leases, this.dispatcher, stores, {
+      runOf: (jobId) => this.runsByLeg.get(jobId),
+      completed: (run, leg, message) => this.jobCompleted(run, leg, message),
+      write: this.writeOp,
+      emit: this.emitOp,
+    });
     this.writes = new StoreWrites(stores.runs, stores.logs);
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
       this.dispatcher.hasConnectedRunnerWith(runsOn),
@@ -335,55 +341,22 @@ export class ControlPlane {
     runner.transport.send(message);
   }
 
-  private onLeaseMessage(session: RunnerSession, message: LeaseMessage): void {
-    const lease = this.leases.admit(session, message);
-    if (!lease) return;
-    const { jobId } = message;
-    const run = this.runsByLeg.get(jobId);
-    const leg = run?.coordinator.legById(jobId);
-    if (!run || !leg) {
-      // A run this process gave up (abandonRun): the runner's end of the job frees its slot, nothing more.
-      if (message.type === 'job.completed') {
-        this.leases.release(lease);
-        this.dispatcher.release(session, jobId);
-      }
-      return;
-    }
-    switch (message.type) {
-      case 'renew':
-        break;
-      case 'step.started':
-      case 'log':
-      case 'step.completed':
-        recordJobReport(message, run.id, leg, this.stores, this.writeOp, this.emitOp);
-        break;
-      case 'job.completed': {
-        this.leases.release(lease);
-        this.dispatcher.release(session, leg.id);
-        const status = jobStatusOf(message.outcome);
-        const reason = 'reason' in message.outcome ? message.outcome.reason : undefined;
-        // The control plane's own clock, like startedAt: a runner's clock may differ.
-        const outcome = message.outcome;
-        const effects = run.coordinator.completed(
-          leg.id,
-          status,
-          message.outputs,
-          this.now(),
-          reason,
-          outcome.kind === 'failed' ? { kind: 'failed', exitCode: outcome.exitCode } : undefined,
-        );
-        this.recordFinished(leg, message.outputs);
-        this.apply(run, effects);
-        break;
-      }
-    }
-  }
-
-  private recordStaleWrite(write: StaleWrite): void {
-    this.write(() => this.stores.staleWrites.record(write));
-    const { jobId, messageType, at } = write;
-    const text = `ignored a stale ${messageType} for ${jobId}`;
-    this.emit({ type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at });
+  /** The job's runner reported its end under its current lease (LeaseReports released the lease). */
+  private jobCompleted(run: ActiveRun, leg: Leg, message: JobCompleted): void {
+    const { outcome, outputs } = message;
+    const status = jobStatusOf(outcome);
+    const reason = 'reason' in outcome ? outcome.reason : undefined;
+    // The control plane's own clock, like startedAt: a runner's clock may differ.
+    const effects = run.coordinator.completed(
+      leg.id,
+      status,
+      outputs,
+      this.now(),
+      reason,
+      outcome.kind === 'failed' ? { kind: 'failed', exitCode: outcome.exitCode } : undefined,
+    );
+    this.recordFinished(leg, outputs);
+    this.apply(run, effects);
   }
 
   /** The runner said it is stopping for good: its leases (normally none: it drained) are lost now. */
