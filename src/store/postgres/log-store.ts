@@ -1,9 +1,8 @@
-import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import { defaultReadAfterLimit, type LogLine, type LogStore, withAttempts } from '../logs.js';
 import { millis, runKey } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
-import { pgCode, sqlState, violatingKey } from './errors.js';
+import { insertLogRows } from './log-rows.js';
 
 interface LogRow {
   job_id: string;
@@ -22,19 +21,6 @@ const newest = (where: string, limit: string) =>
    LIMIT ${limit}) AS tail ORDER BY seq`;
 
 const statements = {
-  // One statement whatever the batch size (arrays, not a VALUES row per line): all or nothing, one
-  // round trip, one prepared plan, and no limit of 65,535 parameters. ORDER BY ord makes seq follow
-  // the batch's order.
-  append: {
-    name: 'vk_append_logs',
-    text: `INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt)
-           SELECT run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt
-           FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::bigint[], $6::text[],
-                       $7::integer[], $8::integer[])
-             WITH ORDINALITY AS batch (run_id, job_id, step_index, stream, at, text, job_attempt,
-                                       step_attempt, ord)
-           ORDER BY ord`,
-  },
   runLines: {
     name: 'vk_read_run_logs',
     text: `SELECT ${columns} FROM log_lines WHERE run_id = $1 ORDER BY seq`,
@@ -55,10 +41,6 @@ const statements = {
   },
 } satisfies Record<string, Statement>;
 
-/** Postgres text cannot hold NUL; a program that prints one still gets the rest of its line stored. */
-const nul = /\0/g;
-const replacement = '\uFFFD';
-
 /** LogStore on the shared pool; lines keep append order through the table's identity column. */
 export class PostgresLogStore implements LogStore {
   readonly #db: PostgresDatabase;
@@ -68,30 +50,7 @@ export class PostgresLogStore implements LogStore {
   }
 
   append(lines: readonly LogLine[]): Promise<void> {
-    return this.#db.write('append log lines', async (query) => {
-      if (lines.length === 0) return;
-      const runKeys = lines.map((line) => {
-        const key = runKey(line.runId);
-        if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${line.runId}`);
-        return key;
-      });
-      try {
-        await query(statements.append, [
-          runKeys,
-          lines.map((line) => line.jobId),
-          lines.map((line) => line.stepIndex),
-          lines.map((line) => line.stream),
-          lines.map((line) => line.at),
-          lines.map((line) => (line.text.includes('\0') ? line.text.replace(nul, replacement) : line.text)),
-          lines.map((line) => line.jobAttempt ?? 1),
-          lines.map((line) => line.attempt ?? 1),
-        ]);
-      } catch (error) {
-        if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
-        const jobId = violatingKey(error) ?? '?';
-        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${jobId}`, { cause: error });
-      }
-    });
+    return this.#db.write('append log lines', (query) => insertLogRows(query, lines));
   }
 
   read(runId: RunId, options?: { jobId?: JobId; tail?: number }): Promise<LogLine[]> {

@@ -1,10 +1,9 @@
 import type Database from 'better-sqlite3';
-import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import { defaultReadAfterLimit, type LogLine, type LogStore, withAttempts } from '../logs.js';
 import { runKey } from './columns.js';
-import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
+import { LogRowInserts } from './log-rows.js';
 
 interface LogRow {
   job_id: string;
@@ -24,12 +23,11 @@ const newest = (where: string) =>
 
 /** LogStore on one better-sqlite3 connection; lines keep append order through the table's rowid. */
 export class SqliteLogStore implements LogStore {
-  readonly #insert;
+  readonly #rows;
   readonly #runLines;
   readonly #runTail;
   readonly #jobLines;
   readonly #jobTail;
-  readonly #appendTx;
   readonly #runAfter;
   readonly #jobAfter;
 
@@ -37,10 +35,7 @@ export class SqliteLogStore implements LogStore {
     db: Database.Database,
     private readonly commits: GroupCommit,
   ) {
-    this.#insert = db.prepare<[number, string, number, string, number, string, number, number]>(
-      `INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.#rows = new LogRowInserts(db);
     this.#runLines = db.prepare<[number], LogRow>(
       `SELECT ${columns} FROM log_lines WHERE run_id = ? ORDER BY seq`,
     );
@@ -56,14 +51,11 @@ export class SqliteLogStore implements LogStore {
     this.#jobAfter = db.prepare<[string, number, number, number], LogRow & { seq: number }>(
       `SELECT seq, ${columns} FROM log_lines WHERE job_id = ? AND +run_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
     );
-    this.#appendTx = db.transaction((lines: readonly LogLine[]) => {
-      for (const line of lines) this.#insertLine(line);
-    });
   }
 
   append(lines: readonly LogLine[]): Promise<void> {
     return this.commits.write('append log lines', () => {
-      if (lines.length > 0) this.#appendTx(lines);
+      if (lines.length > 0) this.#rows.insert(lines);
     });
   }
 
@@ -102,26 +94,6 @@ export class SqliteLogStore implements LogStore {
         position: rows.at(-1)?.seq ?? position,
       };
     });
-  }
-
-  #insertLine(line: LogLine): void {
-    const key = runKey(line.runId);
-    if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${line.runId}`);
-    try {
-      this.#insert.run(
-        key,
-        line.jobId,
-        line.stepIndex,
-        line.stream,
-        line.at,
-        line.text,
-        line.jobAttempt ?? 1,
-        line.attempt ?? 1,
-      );
-    } catch (error) {
-      if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-      throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${line.jobId}`, { cause: error });
-    }
   }
 }
 
