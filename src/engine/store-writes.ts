@@ -24,8 +24,10 @@ interface Batch {
  * Job row updates wait for the end of the current turn (a microtask) and go to the store together, as
  * one updateJobs write: any other write, and afterAll, hands them over first, so the order of the
  * writes is kept, and they reach the store in the same turn, so in the same group commit. The control
- * plane's own log lines held with `appendLog` (one per leased job) go the same way, after the job
- * updates, as one append: dispatching a turn's worth of jobs adds one store call, not one per job.
+ * plane's own log lines held with `appendLog` (one per leased job) go in the same updateJobs call,
+ * after the updates: an append of their own between two turns' updates kept the Postgres store from
+ * joining those into one transaction (about 10 µs more server CPU a job through the control plane).
+ * Lines held without any job update go as one append.
  */
 export class StoreWrites {
   private failure: Failure;
@@ -58,17 +60,17 @@ export class StoreWrites {
   }
 
   /**
-   * Hands the held job updates, then the held log lines, to the store now: before a reader may look
-   * for them (an event's listener).
+   * Hands the held job updates, then the held log lines, to the store now, in one call: before a
+   * reader may look for them (an event's listener).
    */
   flushHeld(): void {
     const updates = this.jobUpdates;
     const lines = this.logLines;
     if (updates.length > 0) {
       this.jobUpdates = [];
-      this.start(() => this.runs.updateJobs(updates));
-    }
-    if (lines.length > 0) {
+      this.logLines = [];
+      this.start(() => this.runs.updateJobs(updates, lines));
+    } else if (lines.length > 0) {
       this.logLines = [];
       this.start(() => this.logs.append(lines));
     }

@@ -1,6 +1,7 @@
 import type { JobId, RunId } from '../core/ids.js';
 import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
 import type { Priority } from '../core/priority.js';
+import type { LogLine } from './logs.js';
 import type { RunSubmission, SubmitOutcome } from './submissions.js';
 
 export interface NewRun {
@@ -151,11 +152,13 @@ export interface RunStore {
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void>;
   updateJob(id: JobId, patch: JobPatch): Promise<void>;
   /**
-   * updateJob for each update, in their order (a job may appear more than once), as one write: all or
-   * nothing, VK_JOB_NOT_FOUND (and nothing changed) when one of the jobs does not exist. The control
-   * plane hands the job updates of one turn of the event loop here together.
+   * updateJob for each update, in their order (a job may appear more than once), then LogStore.append
+   * of `lines`, as one write: all or nothing, VK_JOB_NOT_FOUND (and nothing changed) when one of the
+   * jobs (or a line's job) does not exist. The control plane hands the job updates of one turn of the
+   * event loop here together, with its own lines about them (the runner a job started on): a store
+   * may join consecutive calls into one write, which a separate append between them would prevent.
    */
-  updateJobs(updates: readonly JobUpdate[]): Promise<void>;
+  updateJobs(updates: readonly JobUpdate[], lines?: readonly LogLine[]): Promise<void>;
   /** Inserts or replaces the step at (jobId, jobAttempt, index, attempt): each attempt is its own record. */
   recordStep(step: StepRecord): Promise<void>;
   /** Inserts or replaces the attempt at (jobId, attempt). */

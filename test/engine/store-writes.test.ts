@@ -14,7 +14,10 @@ function scriptedStore() {
       pending.set(name, { resolve, reject });
     });
   const runs = {
-    updateJobs: (updates: readonly JobUpdate[]) => start(`update ${updates.map((u) => u.id).join(',')}`),
+    updateJobs: (updates: readonly JobUpdate[], lines: readonly LogLine[] = []) =>
+      start(
+        `update ${updates.map((u) => u.id).join(',')}${lines.length === 0 ? '' : ` with ${lines.map((line) => line.text).join(',')}`}`,
+      ),
   };
   const logs = {
     append: (lines: readonly LogLine[]) => start(`append ${lines.map((line) => line.text).join(',')}`),
@@ -41,7 +44,7 @@ describe('StoreWrites', () => {
     expect(store.started).toEqual(['update a,b', 'release group']);
   });
 
-  it('holds log lines with the job updates: one append per turn, after the updates, before other writes', async () => {
+  it('holds log lines with the job updates and hands them over in the same call, before other writes', async () => {
     const store = scriptedStore();
     const writes = new StoreWrites(store.runs, store.logs);
     const line = (text: string) =>
@@ -50,10 +53,11 @@ describe('StoreWrites', () => {
     writes.updateJob('a' as JobId, { status: 'running' });
     writes.appendLog(line('y'));
     await tick();
-    expect(store.started).toEqual(['update a', 'append x,y']);
+    expect(store.started).toEqual(['update a with x,y']);
+    // Lines held without a job update go as an append of their own.
     writes.appendLog(line('z'));
     writes.write(() => store.start('other'));
-    expect(store.started).toEqual(['update a', 'append x,y', 'append z', 'other']);
+    expect(store.started).toEqual(['update a with x,y', 'append z', 'other']);
   });
 
   it('runs each afterAll waiter once every earlier write settled, with the first failure', async () => {

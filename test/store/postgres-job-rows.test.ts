@@ -62,4 +62,28 @@ describeOnPostgres(title, () => {
     const { inserted, updated } = await tableCounters(schema, 'jobs', (c) => c.inserted >= 2 * legs);
     expect({ inserted, updated }).toEqual({ inserted: 2 * legs, updated: legs });
   });
+
+  it("joins calls that carry log lines too: a job's start line costs no row version of its own", async () => {
+    {
+      await using stores = await openPostgresStores(postgresUrl, { schema });
+      const run = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+      const jobs = jobsOf(run.id, 0);
+      await stores.runs.addJobs(jobs);
+      const line = (jobId: NewJob['id']) =>
+        ({ runId: run.id, jobId, stepIndex: -1, stream: 'system', at: 3, text: `on ${jobId}` }) as const;
+      // As the control plane makes them: a call per turn, each started job's line with its update.
+      const calls = [
+        stores.runs.updateJobs(jobs.map(({ id }) => ({ id, patch: { status: 'queued', queuedAt: 2 } }))),
+        ...jobs.map(({ id }) =>
+          stores.runs.updateJobs([{ id, patch: { status: 'running', startedAt: 3 } }], [line(id)]),
+        ),
+        stores.runs.updateJobs(jobs.map(({ id }) => ({ id, patch: { status: 'succeeded', finishedAt: 4 } }))),
+      ];
+      await Promise.all(calls);
+      const lines = await stores.logs.read(run.id);
+      expect(lines.map(({ text }) => text)).toEqual(jobs.map(({ id }) => `on ${id}`));
+    }
+    const { updated } = await tableCounters(schema, 'jobs', (c) => c.updated >= legs);
+    expect(updated).toBe(legs);
+  });
 });

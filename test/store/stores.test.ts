@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { concurrencyStoreContract } from './concurrency-store.contract.js';
 import { storeFactories } from './factories.js';
+import { jobUpdateLinesContract } from './job-update-lines.contract.js';
 import { jobUpdatesContract } from './job-updates.contract.js';
 import { logStoreContract } from './log-store.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
@@ -17,6 +18,7 @@ for (const [name, make, skip] of storeFactories) {
   describe.skipIf(skip !== undefined)(name, () => {
     runStoreContract(make);
     jobUpdatesContract(make);
+    jobUpdateLinesContract(make);
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);

@@ -1,10 +1,12 @@
 import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
+import type { LogLine } from '../logs.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
 import { runKey } from './columns.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
 import { updateJobRows } from './job-updates.js';
+import { insertLogRows } from './log-rows.js';
 
 const statements = {
   /** A row's columns as a new job and the patches folded into it; absent ones take their defaults. */
@@ -33,10 +35,16 @@ interface OpenInsert {
   done: Promise<void>;
 }
 
+/** One updateJobs call: its updates, then the log lines written with them. */
+interface UpdateCall {
+  readonly updates: readonly JobUpdate[];
+  readonly lines: readonly LogLine[];
+}
+
 /** An updateJobs write requested but not started: its calls, each all or nothing, in order. */
 interface OpenUpdate {
   readonly kind: 'update';
-  readonly calls: (readonly JobUpdate[])[];
+  readonly calls: UpdateCall[];
   mark: number | undefined;
   /** Each call's own failure, by index, once the write has committed. */
   done: Promise<readonly (ValkyrieError | undefined)[]>;
@@ -51,10 +59,13 @@ interface OpenUpdate {
  * started and finished jobs, and its calls pile up while a group commit runs: 10,000 jobs were 30,000
  * row updates, each a new row version, and a lock and an update statement per call.
  *
- * - Updates fold into a pending add only when every job of the call is in it; the call then settles
- *   with the add, and fails with its error (on its own it would have failed too: VK_JOB_NOT_FOUND).
- * - Each updateJobs call stays all or nothing: every job of the joined calls is locked first; if one
- *   is missing, each call that names a missing job fails alone and changes nothing, the others apply.
+ * - Updates fold into a pending add only when every job of the call is in it and it has no log lines;
+ *   the call then settles with the add, and fails with its error (on its own it would have failed
+ *   too: VK_JOB_NOT_FOUND).
+ * - Each updateJobs call stays all or nothing: every job of the joined calls (and of their lines) is
+ *   locked first; if one is missing, each call that names a missing job fails alone and changes
+ *   nothing, the others apply. The calls' log lines follow all of their row updates, in call order:
+ *   a call's lines must not end the joining, as a log append of their own between calls did.
  */
 export class JobRowWrites {
   #open: OpenInsert | OpenUpdate | undefined;
@@ -74,19 +85,20 @@ export class JobRowWrites {
     return write.done;
   }
 
-  updateMany(updates: readonly JobUpdate[]): Promise<void> {
+  updateMany(updates: readonly JobUpdate[], lines: readonly LogLine[] = []): Promise<void> {
     const open = this.#joinable();
-    if (open?.kind === 'insert' && updates.every(({ id }) => open.rows.has(id))) {
+    const call: UpdateCall = { updates, lines };
+    if (open?.kind === 'insert' && lines.length === 0 && updates.every(({ id }) => open.rows.has(id))) {
       for (const { id, patch } of updates) {
         const row = open.rows.get(id);
         if (row !== undefined) open.rows.set(id, folded(row, patch));
       }
       return open.done;
     }
-    if (open?.kind === 'update') return settled(open, open.calls.push(updates) - 1);
+    if (open?.kind === 'update') return settled(open, open.calls.push(call) - 1);
     const write: OpenUpdate = {
       kind: 'update',
-      calls: [updates],
+      calls: [call],
       mark: undefined,
       done: Promise.resolve([]),
     };
@@ -174,35 +186,47 @@ async function insertRows(
 /** Runs again from the start if the group commit retries its batch; `calls` no longer grows then. */
 async function applyCalls(
   query: Query,
-  calls: readonly (readonly JobUpdate[])[],
+  calls: readonly UpdateCall[],
 ): Promise<(ValkyrieError | undefined)[]> {
   const byJob = foldByJob(calls);
-  if (byJob.size === 0) return [];
-  const ids = [...byJob.keys()];
+  const named = new Set<string>(byJob.keys());
+  for (const { lines } of calls) for (const { jobId } of lines) named.add(jobId);
+  if (named.size === 0) return [];
+  const ids = [...named];
   const { rows } = await query<{ id: string }>(statements.lockJobs, [ids]);
   if (rows.length === ids.length) {
-    await updateJobRows(query, byJob);
+    if (byJob.size > 0) await updateJobRows(query, byJob);
+    await insertLogRows(query, linesOf(calls));
     return [];
   }
   // Locked, the jobs found stay so until the commit: a call is checked against them alone.
   const found = new Set(rows.map(({ id }) => id));
   const failures: (ValkyrieError | undefined)[] = [];
-  const applied: (readonly JobUpdate[])[] = [];
-  for (const updates of calls) {
-    const missing = updates.find(({ id }) => !found.has(id));
+  const applied: UpdateCall[] = [];
+  for (const call of calls) {
+    const missing =
+      call.updates.find(({ id }) => !found.has(id))?.id ??
+      call.lines.find(({ jobId }) => !found.has(jobId))?.jobId;
     if (missing === undefined) {
       failures.push(undefined);
-      applied.push(updates);
-    } else failures.push(new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing.id}`));
+      applied.push(call);
+    } else failures.push(new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing}`));
   }
-  if (applied.length > 0) await updateJobRows(query, foldByJob(applied));
+  const appliedJobs = foldByJob(applied);
+  if (appliedJobs.size > 0) await updateJobRows(query, appliedJobs);
+  await insertLogRows(query, linesOf(applied));
   return failures;
 }
 
+function linesOf(calls: readonly UpdateCall[]): readonly LogLine[] {
+  const [only, ...others] = calls;
+  return others.length === 0 ? (only?.lines ?? []) : calls.flatMap(({ lines }) => lines);
+}
+
 /** Each job's patches, in order, as one patch with the same effect; jobs in order of first update. */
-function foldByJob(calls: readonly (readonly JobUpdate[])[]): Map<JobId, JobPatch> {
+function foldByJob(calls: readonly UpdateCall[]): Map<JobId, JobPatch> {
   const byJob = new Map<JobId, JobPatch>();
-  for (const updates of calls) {
+  for (const { updates } of calls) {
     for (const { id, patch } of updates) {
       const earlier = byJob.get(id);
       byJob.set(id, earlier === undefined ? patch : folded(earlier, patch));

@@ -1,6 +1,7 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
+import type { LogLine } from '../logs.js';
 import {
   concurrencyOfRow,
   defaultRunLimit,
@@ -220,8 +221,8 @@ export class PostgresRunStore implements RunStore {
     return this.#db.write(`update job ${id}`, (query) => updateJobRow(query, id, patch));
   }
 
-  updateJobs(updates: readonly JobUpdate[]): Promise<void> {
-    return this.#jobRows.updateMany(updates);
+  updateJobs(updates: readonly JobUpdate[], lines?: readonly LogLine[]): Promise<void> {
+    return this.#jobRows.updateMany(updates, lines);
   }
 
   recordStep(step: StepRecord): Promise<void> {

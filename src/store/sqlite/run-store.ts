@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
+import type { LogLine } from '../logs.js';
 import {
   concurrencyOfRow,
   defaultRunLimit,
@@ -177,8 +178,8 @@ export class SqliteRunStore implements RunStore {
     return this.#jobRows.update(id, patch);
   }
 
-  updateJobs(updates: readonly JobUpdate[]): Promise<void> {
-    return this.#jobRows.updateMany(updates);
+  updateJobs(updates: readonly JobUpdate[], lines?: readonly LogLine[]): Promise<void> {
+    return this.#jobRows.updateMany(updates, lines);
   }
 
   recordStep(step: StepRecord): Promise<void> {
