@@ -1,6 +1,6 @@
 import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
 import type { Priority } from '../core/priority.js';
-import type { RunConcurrency } from './runs.js';
+import type { JobRunner, RunConcurrency } from './runs.js';
 
 /**
  * The tables' rows as both SQL stores read them. `Int` is how a driver returns 64-bit integers
@@ -40,9 +40,10 @@ export interface JobRow<Int, Json> {
   queued_at: Int | null;
   not_before: Int | null;
   priority: Priority | null;
+  runner: (Json extends string ? string : JobRunner) | null;
 }
 
-export interface JobAttemptRow<Int> {
+export interface JobAttemptRow<Int, Json> {
   job_id: string;
   attempt: number;
   status: TerminalJobStatus;
@@ -51,6 +52,7 @@ export interface JobAttemptRow<Int> {
   reason: string | null;
   retry_delay_ms: Int | null;
   retry_reason: string | null;
+  runner: (Json extends string ? string : JobRunner) | null;
 }
 
 export interface StepRow<Int> {
@@ -72,12 +74,19 @@ export const runColumns =
   'concurrency_group, concurrency_state, concurrency_ahead, concurrency_at';
 export const jobColumns =
   'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt, queued_at, ' +
-  'not_before, priority';
+  'not_before, priority, runner';
 export const stepColumns =
   'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms';
 export const jobAttemptColumns =
-  'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason';
+  'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason, runner';
 export const defaultRunLimit = 20;
+
+/** A runner column's value (JSON `{id, name}`) as the record's field. */
+export function jobRunnerOf(value: JobRunner | string | null): JobRunner | undefined {
+  if (value === null) return undefined;
+  const { id, name } = typeof value === 'string' ? (JSON.parse(value) as JobRunner) : value;
+  return { id, name };
+}
 
 /** A run row's concurrency columns as the record's field; `toMillis` reads the driver's integers. */
 export function concurrencyOfRow<Int>(

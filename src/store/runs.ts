@@ -52,6 +52,12 @@ export interface NewJob {
   readonly status: JobStatus;
 }
 
+/** The fleet runner that started a job's attempt (its credential's id and its registered name). */
+export interface JobRunner {
+  readonly id: string;
+  readonly name: string;
+}
+
 export interface JobRecord extends NewJob {
   readonly startedAt?: number;
   readonly finishedAt?: number;
@@ -65,6 +71,11 @@ export interface JobRecord extends NewJob {
   /** This attempt is not offered before this time (a retry's delay). */
   readonly notBefore?: number;
   readonly priority?: Priority;
+  /**
+   * The runner that started this attempt (the last one, if it was requeued and started again);
+   * absent while it has not started, and for a job run in the local mode.
+   */
+  readonly runner?: JobRunner;
 }
 
 export interface JobPatch {
@@ -89,6 +100,8 @@ export interface JobPatch {
   /** Like startedAt, cleared by a patch that starts another attempt unless the same patch sets it. */
   readonly notBefore?: number;
   readonly priority?: Priority;
+  /** Like startedAt, cleared by a patch that starts another attempt unless the same patch sets it. */
+  readonly runner?: JobRunner;
 }
 
 /** One job's patch in an updateJobs call. */
@@ -108,6 +121,8 @@ export interface JobAttemptRecord {
   readonly reason?: string;
   /** Set when the job was retried after this attempt (`retry:`, or a lost process): after how long, and why. */
   readonly retry?: { readonly delayMs: number; readonly reason: string };
+  /** The runner that started this attempt, as JobRecord.runner. */
+  readonly runner?: JobRunner;
 }
 
 export interface StepRecord {

@@ -38,6 +38,7 @@ export function jobUpdatesContract(make: StoresFactory): void {
         queuedAt: 10,
         notBefore: 13,
         priority: 'high',
+        runner: { id: 'r-1', name: 'east' },
       } as const satisfies Required<Omit<JobPatch, 'attempt'>>;
       const runId = await runWithJobs(2);
       await runs().updateJob(jobIdFor(runId, 0), full);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { concurrencyStoreContract } from './concurrency-store.contract.js';
 import { storeFactories } from './factories.js';
+import { jobRunnerContract } from './job-runner.contract.js';
 import { jobUpdateLinesContract } from './job-update-lines.contract.js';
 import { jobUpdatesContract } from './job-updates.contract.js';
 import { logStoreContract } from './log-store.contract.js';
@@ -19,6 +20,7 @@ for (const [name, make, skip] of storeFactories) {
     runStoreContract(make);
     jobUpdatesContract(make);
     jobUpdateLinesContract(make);
+    jobRunnerContract(make);
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);

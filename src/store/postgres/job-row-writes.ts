@@ -13,14 +13,14 @@ const statements = {
   addJobs: {
     name: 'vk_add_job_rows',
     text: `INSERT INTO jobs (id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason,
-             attempt, queued_at, not_before, priority)
+             attempt, queued_at, not_before, priority, runner)
            SELECT id, run_id, key, name, matrix, status, started_at, finished_at, coalesce(outputs, '{}'),
-             reason, coalesce(attempt, 1), queued_at, not_before, priority
+             reason, coalesce(attempt, 1), queued_at, not_before, priority, runner
            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::json[], $6::text[], $7::bigint[],
                        $8::bigint[], $9::json[], $10::text[], $11::integer[], $12::bigint[], $13::bigint[],
-                       $14::text[])
+                       $14::text[], $15::json[])
              WITH ORDINALITY AS batch (id, run_id, key, name, matrix, status, started_at, finished_at, outputs,
-                                       reason, attempt, queued_at, not_before, priority, ord)
+                                       reason, attempt, queued_at, not_before, priority, runner, ord)
            ORDER BY ord`,
   },
   lockJobs: { name: 'vk_lock_jobs', text: 'SELECT id FROM jobs WHERE id = ANY($1::text[]) FOR UPDATE' },
@@ -143,7 +143,7 @@ async function insertRows(
       seen.add(id);
     }
   }
-  const columns: unknown[][] = Array.from({ length: 14 }, () => new Array<unknown>(jobs.length));
+  const columns: unknown[][] = Array.from({ length: 15 }, () => new Array<unknown>(jobs.length));
   jobs.forEach((job, i) => {
     const key = runKey(job.runId);
     if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`);
@@ -163,6 +163,7 @@ async function insertRows(
       row.queuedAt ?? null,
       row.notBefore ?? null,
       row.priority ?? null,
+      row.runner === undefined ? null : JSON.stringify(row.runner),
     ];
     values.forEach((value, column) => {
       const array = columns[column];
@@ -236,8 +237,8 @@ function foldByJob(calls: readonly UpdateCall[]): Map<JobId, JobPatch> {
 }
 
 /**
- * `earlier` then `later` as one patch. A later attempt clears the times, reason, queue time and
- * not-before of the earlier patches (job-updates.ts); other columns keep the latest value set.
+ * `earlier` then `later` as one patch. A later attempt clears the times, reason, queue time,
+ * not-before and runner of the earlier patches (job-updates.ts); other columns keep the latest value set.
  */
 function folded(earlier: JobPatch, later: JobPatch): JobPatch {
   const restarts = later.attempt !== undefined;
@@ -253,5 +254,6 @@ function folded(earlier: JobPatch, later: JobPatch): JobPatch {
     queuedAt: restarts ? later.queuedAt : (later.queuedAt ?? earlier.queuedAt),
     notBefore: restarts ? later.notBefore : (later.notBefore ?? earlier.notBefore),
     priority: later.priority ?? earlier.priority,
+    runner: restarts ? later.runner : (later.runner ?? earlier.runner),
   };
 }

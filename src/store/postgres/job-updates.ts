@@ -5,8 +5,8 @@ import type { Query, Statement } from './database.js';
 
 /**
  * Job updates as one statement per batch of distinct jobs (one UPDATE changes a row once, whatever
- * number of `u` rows match it): the patches go as parallel arrays, one row of `u` per job. A patch with an attempt starts that attempt, so the previous one's times and
- * reason go; without one, a column the patch leaves out keeps its value. One job's update is the
+ * number of `u` rows match it): the patches go as parallel arrays, one row of `u` per job. A patch with an attempt starts that attempt, so the previous one's times,
+ * reason and runner go; without one, a column the patch leaves out keeps its value. One job's update is the
  * same statement with arrays of one, so the rules above are written once.
  *
  * On a server on Postgres a turn's updates went as one statement each, a round trip apiece: 36,000
@@ -23,10 +23,12 @@ const updateJobs: Statement = {
     matrix = coalesce(u.matrix::json, jobs.matrix),
     queued_at = CASE WHEN u.attempt IS NULL THEN coalesce(u.queued_at, jobs.queued_at) ELSE u.queued_at END,
     not_before = CASE WHEN u.attempt IS NULL THEN coalesce(u.not_before, jobs.not_before) ELSE u.not_before END,
-    priority = coalesce(u.priority, jobs.priority)
+    priority = coalesce(u.priority, jobs.priority),
+    runner = CASE WHEN u.attempt IS NULL THEN coalesce(u.runner::json, jobs.runner) ELSE u.runner::json END
   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::integer[],
-              $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[])
-    AS u(id, status, started_at, finished_at, outputs, reason, attempt, name, matrix, queued_at, not_before, priority)
+              $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])
+    AS u(id, status, started_at, finished_at, outputs, reason, attempt, name, matrix, queued_at, not_before, priority,
+         runner)
   WHERE jobs.id = u.id`,
 };
 
@@ -43,7 +45,7 @@ export async function updateJobRow(query: Query, id: JobId, patch: JobPatch): Pr
  * JobRowWrites does); how many rows changed.
  */
 export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, JobPatch>): Promise<number> {
-  const columns: Value[][] = Array.from({ length: 12 }, () => []);
+  const columns: Value[][] = Array.from({ length: 13 }, () => []);
   for (const [id, patch] of patches) {
     const values: Value[] = [
       id,
@@ -58,6 +60,7 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
       patch.queuedAt ?? null,
       patch.notBefore ?? null,
       patch.priority ?? null,
+      patch.runner === undefined ? null : JSON.stringify(patch.runner),
     ];
     for (let i = 0; i < values.length; i++) columns[i]?.push(values[i] ?? null);
   }

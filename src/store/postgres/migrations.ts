@@ -379,6 +379,11 @@ export const migrations: readonly string[] = [
   ALTER TABLE runners ADD COLUMN stopped_at bigint;
   `,
   bundleMigration,
+  `
+  -- The fleet runner that started each job attempt, as JSON {id, name}; NULL for a job run locally.
+  ALTER TABLE jobs ADD COLUMN runner json;
+  ALTER TABLE job_attempts ADD COLUMN runner json;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

@@ -9,6 +9,7 @@ import {
   type JobRow as JobRowOf,
   jobAttemptColumns,
   jobColumns,
+  jobRunnerOf,
   type RunRow as RunRowOf,
   runColumns,
   type StepRow as StepRowOf,
@@ -37,7 +38,7 @@ import { updateJobRow } from './job-updates.js';
 type RunRow = RunRowOf<string>;
 type JobRow = JobRowOf<string, object>;
 type StepRow = StepRowOf<string>;
-type JobAttemptRow = JobAttemptRowOf<string>;
+type JobAttemptRow = JobAttemptRowOf<string, object>;
 
 const statements = {
   // The upsert locks the workflow's counter row until the transaction (the group commit's) ends, so
@@ -89,10 +90,11 @@ const statements = {
   },
   recordJobAttempt: {
     name: 'vk_record_job_attempt',
-    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
            started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
-           retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason`,
+           retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason,
+           runner = excluded.runner`,
   },
   listJobAttempts: {
     name: 'vk_list_job_attempts',
@@ -260,6 +262,7 @@ export class PostgresRunStore implements RunStore {
           attempt.reason ?? null,
           attempt.retry?.delayMs ?? null,
           attempt.retry?.reason ?? null,
+          attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
         ]);
       } catch (error) {
         if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
@@ -352,6 +355,8 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.queued_at !== null) job.queuedAt = millis(row.queued_at);
   if (row.not_before !== null) job.notBefore = millis(row.not_before);
   if (row.priority !== null) job.priority = row.priority;
+  const runner = jobRunnerOf(row.runner);
+  if (runner !== undefined) job.runner = runner;
   return job;
 }
 
@@ -366,6 +371,8 @@ function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
   if (row.reason !== null) attempt.reason = row.reason;
   if (row.retry_delay_ms !== null && row.retry_reason !== null)
     attempt.retry = { delayMs: millis(row.retry_delay_ms), reason: row.retry_reason };
+  const runner = jobRunnerOf(row.runner);
+  if (runner !== undefined) attempt.runner = runner;
   return attempt;
 }
 

@@ -23,6 +23,7 @@ const patchColumns = [
   ['queuedAt', 'queued_at'],
   ['notBefore', 'not_before'],
   ['priority', 'priority'],
+  ['runner', 'runner'],
 ] as const satisfies readonly (readonly [Exclude<keyof JobPatch, 'attempt'>, string])[];
 
 type Value = string | number | null;
@@ -78,13 +79,13 @@ export class JobRowWrites {
     );
     this.#exists = db.prepare<[string], number>('SELECT 1 FROM jobs WHERE id = ?').pluck();
     this.#logRows = new LogRowInserts(db);
-    // A patch with an attempt starts that attempt, so the previous one's times and reason go.
+    // A patch with an attempt starts that attempt, so the previous one's times, reason and runner go.
     this.#startAttempt = db.prepare(
       `UPDATE jobs SET status = coalesce(@status, status),
        started_at = @startedAt, finished_at = @finishedAt, outputs = coalesce(@outputs, outputs),
        reason = @reason, attempt = @attempt, name = coalesce(@name, name),
        matrix = coalesce(@matrix, matrix), queued_at = @queuedAt, not_before = @notBefore,
-       priority = coalesce(@priority, priority) WHERE id = @id`,
+       priority = coalesce(@priority, priority), runner = @runner WHERE id = @id`,
     );
   }
 
@@ -278,6 +279,7 @@ export class JobRowWrites {
       queuedAt: nullable(patch.queuedAt),
       notBefore: nullable(patch.notBefore),
       priority: nullable(patch.priority),
+      runner: patch.runner === undefined ? null : JSON.stringify(patch.runner),
     });
   }
 }
@@ -315,14 +317,26 @@ function shapeOf(patch: JobPatch): number {
     (patch.matrix == null ? 0 : 64) |
     (patch.queuedAt == null ? 0 : 128) |
     (patch.notBefore == null ? 0 : 256) |
-    (patch.priority == null ? 0 : 512)
+    (patch.priority == null ? 0 : 512) |
+    (patch.runner == null ? 0 : 1024)
   );
 }
 
 /** Appends the values of the columns shapeOf finds to `values`, in patchColumns' order. */
 function pushSetValues(patch: JobPatch, values: Value[]): void {
-  const { status, startedAt, finishedAt, outputs, reason, name, matrix, queuedAt, notBefore, priority } =
-    patch;
+  const {
+    status,
+    startedAt,
+    finishedAt,
+    outputs,
+    reason,
+    name,
+    matrix,
+    queuedAt,
+    notBefore,
+    priority,
+    runner,
+  } = patch;
   if (status != null) values.push(status);
   if (startedAt != null) values.push(startedAt);
   if (finishedAt != null) values.push(finishedAt);
@@ -333,6 +347,7 @@ function pushSetValues(patch: JobPatch, values: Value[]): void {
   if (queuedAt != null) values.push(queuedAt);
   if (notBefore != null) values.push(notBefore);
   if (priority != null) values.push(priority);
+  if (runner != null) values.push(JSON.stringify(runner));
 }
 
 function bitCount(shape: number): number {
@@ -356,7 +371,7 @@ function setPatchColumns(row: Value[], patch: JobPatch): void {
  * V8 cannot specialise, and this runs for every job row written.
  */
 function patchValues(patch: JobPatch): Value[] {
-  const { outputs, matrix } = patch;
+  const { outputs, matrix, runner } = patch;
   return [
     patch.status ?? null,
     patch.startedAt ?? null,
@@ -368,6 +383,7 @@ function patchValues(patch: JobPatch): Value[] {
     patch.queuedAt ?? null,
     patch.notBefore ?? null,
     patch.priority ?? null,
+    runner === undefined ? null : JSON.stringify(runner),
   ];
 }
 

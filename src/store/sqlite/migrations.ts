@@ -248,6 +248,11 @@ export const migrations: readonly string[] = [
   -- When a runner deregistered: it stopped on purpose rather than being lost (RunnerStore.disconnected).
   ALTER TABLE runners ADD COLUMN stopped_at INTEGER;
   `,
+  `
+  -- The fleet runner that started each job attempt, as JSON {id, name}; NULL for a job run locally.
+  ALTER TABLE jobs ADD COLUMN runner TEXT;
+  ALTER TABLE job_attempts ADD COLUMN runner TEXT;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

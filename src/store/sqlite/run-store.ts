@@ -10,6 +10,7 @@ import {
   type JobRow as JobRowOf,
   jobAttemptColumns,
   jobColumns,
+  jobRunnerOf,
   type RunRow as RunRowOf,
   runColumns,
   type StepRow as StepRowOf,
@@ -37,7 +38,7 @@ import { JobRowWrites } from './job-row-writes.js';
 type RunRow = RunRowOf<number>;
 type JobRow = JobRowOf<number, string>;
 type StepRow = StepRowOf<number>;
-type JobAttemptRow = JobAttemptRowOf<number>;
+type JobAttemptRow = JobAttemptRowOf<number, string>;
 
 /**
  * RunStore on one better-sqlite3 connection. Every statement is prepared once here, because the engine
@@ -106,7 +107,7 @@ export class SqliteRunStore implements RunStore {
     );
     this.#upsertJobAttempt = db.prepare(
       `INSERT OR REPLACE INTO job_attempts (${jobAttemptColumns})
-       VALUES (@jobId, @attempt, @status, @startedAt, @finishedAt, @reason, @retryDelayMs, @retryReason)`,
+       VALUES (@jobId, @attempt, @status, @startedAt, @finishedAt, @reason, @retryDelayMs, @retryReason, @runner)`,
     );
     this.#listJobAttempts = db.prepare<[string], JobAttemptRow>(
       `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
@@ -217,6 +218,7 @@ export class SqliteRunStore implements RunStore {
           reason: nullable(attempt.reason),
           retryDelayMs: nullable(attempt.retry?.delayMs),
           retryReason: nullable(attempt.retry?.reason),
+          runner: attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
         });
       } catch (error) {
         if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
@@ -331,6 +333,8 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.queued_at !== null) job.queuedAt = row.queued_at;
   if (row.not_before !== null) job.notBefore = row.not_before;
   if (row.priority !== null) job.priority = row.priority;
+  const runner = jobRunnerOf(row.runner);
+  if (runner !== undefined) job.runner = runner;
   return job;
 }
 
@@ -345,6 +349,8 @@ function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
   if (row.reason !== null) attempt.reason = row.reason;
   if (row.retry_delay_ms !== null && row.retry_reason !== null)
     attempt.retry = { delayMs: row.retry_delay_ms, reason: row.retry_reason };
+  const runner = jobRunnerOf(row.runner);
+  if (runner !== undefined) attempt.runner = runner;
   return attempt;
 }
 

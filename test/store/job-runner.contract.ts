@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { jobIdFor, type RunId } from '../../src/core/ids.js';
+import type { JobRunner, NewJob } from '../../src/store/runs.js';
+import { type StoresFactory, useStores } from './fixture.js';
+
+const newJob = (runId: RunId, ordinal: number): NewJob => ({
+  id: jobIdFor(runId, ordinal),
+  runId,
+  key: 'build',
+  name: `build ${ordinal}`,
+  matrix: {},
+  status: 'pending',
+});
+
+const east: JobRunner = { id: 'r-east', name: 'east 1' };
+const west: JobRunner = { id: 'r-west', name: 'west "2"' };
+
+/** JobRecord.runner and JobAttemptRecord.runner: which fleet runner started each attempt of a job. */
+export function jobRunnerContract(make: StoresFactory): void {
+  const stores = useStores(make);
+  const runs = () => stores().runs;
+
+  async function runWithJobs(count: number): Promise<RunId> {
+    const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+    await runs().addJobs(Array.from({ length: count }, (_, i) => newJob(run.id, i)));
+    return run.id;
+  }
+
+  describe("a job attempt's runner", () => {
+    it('is absent until an attempt starts on a runner, and stays absent for a job run locally', async () => {
+      const runId = await runWithJobs(2);
+      expect((await runs().listJobs(runId))[0]).not.toHaveProperty('runner');
+      await runs().updateJob(jobIdFor(runId, 0), { status: 'running', startedAt: 5, runner: east });
+      await runs().updateJob(jobIdFor(runId, 1), { status: 'running', startedAt: 5 });
+      await runs().updateJob(jobIdFor(runId, 0), { status: 'succeeded', finishedAt: 9 });
+      const [remote, local] = await runs().listJobs(runId);
+      expect(remote?.runner).toEqual(east);
+      expect(local).not.toHaveProperty('runner');
+    });
+
+    it('is the last runner that started the attempt, and a new attempt clears it unless the patch sets it', async () => {
+      const runId = await runWithJobs(1);
+      const id = jobIdFor(runId, 0);
+      await runs().updateJob(id, { status: 'running', startedAt: 5, runner: east });
+      // Requeued after its runner was lost, the same attempt starts again elsewhere.
+      await runs().updateJobs([
+        { id, patch: { status: 'queued', queuedAt: 6 } },
+        { id, patch: { status: 'running', startedAt: 7, runner: west } },
+      ]);
+      expect((await runs().listJobs(runId))[0]?.runner).toEqual(west);
+      await runs().updateJob(id, { status: 'queued', attempt: 2 });
+      expect((await runs().listJobs(runId))[0]).not.toHaveProperty('runner');
+      await runs().updateJobs([
+        { id, patch: { status: 'running', startedAt: 8, runner: east } },
+        { id, patch: { status: 'queued', attempt: 3 } },
+      ]);
+      expect((await runs().listJobs(runId))[0]).not.toHaveProperty('runner');
+      await runs().updateJob(id, { status: 'running', attempt: 4, startedAt: 9, runner: west });
+      expect((await runs().listJobs(runId))[0]).toMatchObject({ attempt: 4, runner: west });
+    });
+
+    it('is set by an update folded into the add of its job', async () => {
+      const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+      const added = runs().addJobs([newJob(run.id, 0)]);
+      const started = runs().updateJobs([
+        { id: jobIdFor(run.id, 0), patch: { status: 'running', startedAt: 2, runner: east } },
+      ]);
+      await Promise.all([added, started]);
+      expect((await runs().listJobs(run.id))[0]?.runner).toEqual(east);
+    });
+
+    it('is kept with each ended attempt, and absent from one no runner started', async () => {
+      const runId = await runWithJobs(1);
+      const jobId = jobIdFor(runId, 0);
+      const first = {
+        jobId,
+        attempt: 1,
+        status: 'failed',
+        startedAt: 1,
+        finishedAt: 2,
+        runner: east,
+      } as const;
+      const second = { jobId, attempt: 2, status: 'failed', finishedAt: 3 } as const;
+      await runs().recordJobAttempt(first);
+      await runs().recordJobAttempt(second);
+      const read = await runs().listJobAttempts(jobId);
+      expect(read).toEqual([first, second]);
+      expect(read[1]).not.toHaveProperty('runner');
+      // Recorded again (a re-run's bookkeeping), the attempt's runner is replaced with the rest.
+      await runs().recordJobAttempt({ ...first, runner: west });
+      expect((await runs().listJobAttempts(jobId))[0]?.runner).toEqual(west);
+    });
+  });
+}
