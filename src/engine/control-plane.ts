@@ -321,12 +321,12 @@ export class ControlPlane {
     if (!run || !spec) throw new Error(`job ${leg.id} was offered without a run or a spec`);
     const lease = this.leases.grant(runner, leg.id);
     const at = this.now();
-    run.coordinator.started(leg.id, at);
     // Only a fleet runner (one with an identity) is named: the local mode's is always this process.
     const on = runner.durable
-      ? { runId: run.id, name: runner.info?.name ?? runner.runnerId, id: runner.runnerId }
+      ? { id: runner.runnerId, name: runner.info?.name ?? runner.runnerId }
       : undefined;
-    this.records.started(leg, at, on);
+    run.coordinator.started(leg.id, at, on);
+    this.records.started(run.id, leg, at);
     const issue = this.options.issueJobToken;
     const jobToken = issue?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
     const message = {

@@ -78,21 +78,22 @@ export class JobRecords {
   }
 
   /**
-   * Leased and running from `at`. A fleet runner (`on`) is named in a system line at the top of the
-   * attempt's log, as users look there for where a job ran; it is held with the job's row update
-   * (store-writes.ts), so it costs no store call of its own.
+   * Leased and running from `at`. Its fleet runner (`leg.runner`; none in the local mode) is stored
+   * with the attempt and named in a system line at the top of the attempt's log, as users look there
+   * for where a job ran; the line is held with the job's row update (store-writes.ts), so it costs no
+   * store call of its own.
    */
-  started(
-    leg: Leg,
-    at: number,
-    on?: { readonly runId: RunId; readonly name: string; readonly id: string },
-  ): void {
-    this.writes.updateJob(leg.id, { status: 'running', startedAt: at });
-    const { id: jobId, name: job, attempt: jobAttempt } = leg;
+  started(runId: RunId, leg: Leg, at: number): void {
+    const { id: jobId, name: job, attempt: jobAttempt, runner: on } = leg;
+    const patch: JobPatch =
+      on === undefined
+        ? { status: 'running', startedAt: at }
+        : { status: 'running', startedAt: at, runner: on };
+    this.writes.updateJob(jobId, patch);
     const text = on === undefined ? undefined : `running on runner ${on.name} (${on.id})`;
-    if (on !== undefined && text !== undefined)
+    if (text !== undefined)
       this.writes.appendLog({
-        runId: on.runId,
+        runId,
         jobId,
         jobAttempt,
         stepIndex: -1,

@@ -6,6 +6,7 @@ import {
   type RetryDecision,
   type RetryPolicy,
 } from '../core/retry-delay.js';
+import type { JobRunner } from '../store/runs.js';
 import { type Effect, type Leg, moveLeg } from './leg.js';
 
 /** One ended attempt of a job that another attempt follows. */
@@ -15,6 +16,28 @@ export interface EndedAttempt {
   readonly startedAt?: number;
   readonly finishedAt: number;
   readonly reason?: string;
+  readonly runner?: JobRunner;
+}
+
+/**
+ * Ends the leg's current attempt as `status` at `at` and moves it, queued, to its next attempt, which
+ * has not started anywhere yet; the ended attempt is returned for the records.
+ */
+export function endAttempt(
+  leg: Leg,
+  status: TerminalJobStatus,
+  at: number,
+  reason: string | undefined,
+): EndedAttempt {
+  const { attempt, startedAt, runner } = leg;
+  const ended: EndedAttempt = { attempt, status, startedAt, finishedAt: at, reason, runner };
+  moveLeg(leg, 'queued');
+  leg.attempt += 1;
+  leg.startedAt = undefined;
+  leg.finishedAt = undefined;
+  leg.reason = undefined;
+  leg.runner = undefined;
+  return ended;
 }
 
 /** What a job's final status means for `retry.when`, when the caller knows nothing more specific. */
@@ -63,16 +86,7 @@ export function retryLeg(
   outcome: AttemptOutcome,
   decision: { readonly delayMs: number },
 ): Effect {
-  const ended: EndedAttempt = {
-    attempt: leg.attempt,
-    status,
-    startedAt: leg.startedAt,
-    finishedAt: at,
-    reason,
-  };
-  moveLeg(leg, 'queued');
-  leg.attempt += 1;
-  leg.startedAt = undefined;
+  const ended = endAttempt(leg, status, at, reason);
   leg.notBefore = at + decision.delayMs;
   return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: retryReason(outcome, reason) };
 }

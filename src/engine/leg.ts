@@ -4,7 +4,7 @@ import type { JobStatus } from '../core/outcome.js';
 import type { Priority } from '../core/priority.js';
 import type { RetryPolicy } from '../core/retry-delay.js';
 import type { JobSpec } from '../protocol/job-spec.js';
-import type { JobPatch } from '../store/runs.js';
+import type { JobPatch, JobRunner } from '../store/runs.js';
 import type { ExpressionValue } from '../workflow/expressions/index.js';
 import type { EndedAttempt } from './job-retry.js';
 
@@ -38,6 +38,8 @@ export interface Leg {
   startedAt?: number;
   finishedAt?: number;
   reason?: string;
+  /** The fleet runner that started the current attempt; absent in the local mode. */
+  runner?: JobRunner;
 }
 
 /** What the control plane must do after a coordinator decision, in order. */
@@ -75,6 +77,7 @@ export interface StoredLeg {
   readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly reason?: string;
+  readonly runner?: JobRunner;
 }
 
 /** Every change of a leg's status goes through the job state machine in core/. */

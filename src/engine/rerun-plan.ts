@@ -64,6 +64,7 @@ export function endedAttemptOf(leg: StoredLeg, at: number): EndedAttempt {
     startedAt: leg.startedAt,
     finishedAt: leg.finishedAt ?? leg.startedAt ?? at,
     reason: leg.reason,
+    runner: leg.runner,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { JobId } from '../core/ids.js';
 import { isTerminal, type RunStatus, type TerminalJobStatus } from '../core/outcome.js';
 import type { AttemptOutcome, RetryDecision } from '../core/retry-delay.js';
+import type { JobRunner } from '../store/runs.js';
 import {
   type EvaluationContext,
   type ExpressionValue,
@@ -20,7 +21,7 @@ import {
   settle,
   statusFor,
 } from './job-keys.js';
-import { attemptOutcomeOfStatus, type EndedAttempt, jobRetryDecision, retryLeg } from './job-retry.js';
+import { attemptOutcomeOfStatus, endAttempt, jobRetryDecision, retryLeg } from './job-retry.js';
 import { type Effect, type Leg, moveLeg, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun } from './rerun-plan.js';
@@ -86,11 +87,13 @@ export class RunCoordinator {
     return this.legs.get(id);
   }
 
-  started(id: string, at: number): Leg | undefined {
+  /** `runner`: the fleet runner it starts on (none in the local mode). */
+  started(id: string, at: number, runner?: JobRunner): Leg | undefined {
     const leg = this.legs.get(id);
     if (!leg || (leg.status !== 'queued' && leg.status !== 'offered')) return undefined;
     moveLeg(leg, 'running');
     leg.startedAt = at;
+    leg.runner = runner;
     return leg;
   }
 
@@ -259,6 +262,7 @@ export class RunCoordinator {
               startedAt: record.startedAt,
               finishedAt: record.finishedAt,
               reason: record.reason,
+              runner: record.runner,
             }),
       };
       state.legs.push(leg);
@@ -299,20 +303,9 @@ export class RunCoordinator {
       leg.finishedAt = at;
       return;
     }
-    const ended: EndedAttempt = {
-      attempt: leg.attempt,
-      status: 'failed',
-      startedAt: leg.startedAt,
-      finishedAt: at,
-      reason,
-    };
-    moveLeg(leg, 'queued');
-    leg.attempt += 1;
+    const ended = endAttempt(leg, 'failed', at, reason);
     // As a lost lease's requeue, which keeps the attempt: this one uses up no retry of the job.
     leg.triesFrom = (leg.triesFrom ?? 1) + 1;
-    leg.startedAt = undefined;
-    leg.finishedAt = undefined;
-    leg.reason = undefined;
     effects.push({ kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued` });
   }
 

@@ -17,6 +17,8 @@ export class ScriptedRunner {
     options: {
       labels?: string[];
       capacity?: number;
+      /** The name it registers with; default `r`. */
+      name?: string;
       identity?: RunnerIdentity;
       resume?: ResumedLease[];
       /** Sent on the connection before `register`. */
@@ -30,7 +32,11 @@ export class ScriptedRunner {
       this.received.push(message);
       answer(message, this);
     });
-    const runnerInfo = { name: 'r', labels: options.labels ?? ['x'], capacity: options.capacity ?? 1 };
+    const runnerInfo = {
+      name: options.name ?? 'r',
+      labels: options.labels ?? ['x'],
+      capacity: options.capacity ?? 1,
+    };
     for (const message of options.early ?? []) runner.send(message);
     const resume = options.resume === undefined ? {} : { resume: options.resume };
     runner.send({ type: 'register', version: 1, runner: runnerInfo, ...resume });
