@@ -31,6 +31,8 @@ export interface ApiJob {
   readonly attempt: number;
   readonly durationMs?: number;
   readonly reason?: string;
+  /** The runner that started this attempt. */
+  readonly runner?: { readonly id: string; readonly name: string };
 }
 
 /** What one connection to a run's event stream yields (ServerClient.runEventStream). */
@@ -221,7 +223,7 @@ function readJob(job: unknown): ApiJob {
     typeof job.status !== 'string'
   )
     throw badAnswer('jobs [{id, name, status}]');
-  const { id, key, name, status, attempt, durationMs, reason } = job;
+  const { id, key, name, status, attempt, durationMs, reason, runner } = job;
   return {
     id,
     key: typeof key === 'string' ? key : name,
@@ -230,6 +232,9 @@ function readJob(job: unknown): ApiJob {
     attempt: typeof attempt === 'number' ? attempt : 1,
     ...(typeof durationMs === 'number' ? { durationMs } : {}),
     ...(typeof reason === 'string' ? { reason } : {}),
+    ...(isRecord(runner) && typeof runner.id === 'string' && typeof runner.name === 'string'
+      ? { runner: { id: runner.id, name: runner.name } }
+      : {}),
   };
 }
 

@@ -28,6 +28,7 @@ function jobView(job: JobRecord): RunView['jobs'][number] {
     attempt: job.attempt ?? 1,
     ...(job.reason === undefined ? {} : { reason: job.reason }),
     ...(startedAt !== undefined && finishedAt !== undefined ? { durationMs: finishedAt - startedAt } : {}),
+    ...(job.runner === undefined ? {} : { runner: { id: job.runner.id, name: job.runner.name } }),
   };
 }
 

@@ -143,6 +143,13 @@ export const runnerModeParams = z.strictObject({
   action: z.enum(['drain', 'resume', 'maintenance']),
 });
 
+export const jobRunnerSchema = z
+  .object({
+    id: z.string().meta({ description: "the runner's id (its credential's)" }),
+    name: z.string().meta({ description: 'the name it registered with' }),
+  })
+  .meta({ id: 'JobRunner' });
+
 export const jobViewSchema = z.object({
   id: z.string(),
   key: z.string(),
@@ -151,6 +158,10 @@ export const jobViewSchema = z.object({
   durationMs: z.number().optional(),
   attempt: z.number().meta({ description: 'the attempt this status is of, from 1 (retries, re-runs)' }),
   reason: z.string().optional(),
+  runner: jobRunnerSchema.optional().meta({
+    description:
+      'the runner that started this attempt (the last one, if it was requeued); absent before it started',
+  }),
 });
 
 export const runViewSchema = z

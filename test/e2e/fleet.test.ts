@@ -212,6 +212,32 @@ jobs:
     });
     expect(logs.code, logs.stderr).toBe(0);
     expect(logs.stdout).toMatch(/^running on runner (ws-runner|http-runner) \([0-9a-f]{12}\)\n/);
+
+    // The run view and `valkyrie show --server` name the runner each job ran on, as the job itself saw it.
+    const ranOn = new Map(
+      done.map((line) => {
+        const [job = '', runner = ''] = line.split(' ');
+        return [job.replace(/^fan-(\d)$/, 'fan ($1)'), runner];
+      }),
+    );
+    const view = await api('GET', `/api/v1/runs/${runId}`, readToken);
+    const { run } = (await view.json()) as { run: { jobs: { name: string; runner?: unknown }[] } };
+    expect(run.jobs).toHaveLength(10);
+    for (const job of run.jobs) {
+      const name = ranOn.get(job.name) ?? 'no marker';
+      expect(job.runner, job.name).toEqual({ id: idOf(name), name });
+    }
+    const show = await ws.run(['show', runId], { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: readToken });
+    expect(show.code, show.stderr).toBe(0);
+    const firstShown = show.stdout.split('\n').find((line) => / first /.test(line)) ?? '';
+    const firstOn = ranOn.get('first') ?? 'no marker';
+    expect(firstShown).toContain(` on runner ${firstOn} (${idOf(firstOn)})`);
+    // `valkyrie show` on the server's store itself says the same.
+    const store = join(ws.dir, '.valkyrie', 'server', 'valkyrie.db');
+    const local = await ws.run(['show', runId, '--db', store]);
+    expect(local.code, local.stderr).toBe(0);
+    const firstStored = local.stdout.split('\n').find((line) => / first /.test(line)) ?? '';
+    expect(firstStored).toContain(` on runner ${firstOn} (${idOf(firstOn)})`);
   }, 60_000);
 
   it('the WebSocket path is cut mid-run: the runner continues over HTTP and every job completes exactly once', async () => {

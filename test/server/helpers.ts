@@ -193,6 +193,7 @@ export interface RunBody {
     readonly name: string;
     readonly status: string;
     readonly attempt: number;
+    readonly runner?: { readonly id: string; readonly name: string };
   }[];
 }
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { adminToken, readEvents, runningJob, startTestServer, waitForRunStatus } from './helpers.js';
+import {
+  adminToken,
+  type RunBody,
+  readEvents,
+  runningJob,
+  startTestServer,
+  waitForRunStatus,
+} from './helpers.js';
 
 describe('which runner ran a job', () => {
   it("a fleet job's log starts with a system line naming its runner, in the log API and the run's events", async () => {
@@ -27,5 +34,27 @@ describe('which runner ran a job', () => {
       'hello from the step',
     ]);
     expect(ofJob[1]?.stream).toBe('system');
+  });
+
+  it("the run view names each job's runner by id and registered name, and the OpenAPI document says so", async () => {
+    const live = await startTestServer();
+    const job = await runningJob(live);
+    // Started, not yet ended: the attempt's runner is there already.
+    const running = await live.request('GET', `/api/v1/runs/${job.runId}`);
+    const { runners } = (await live.request('GET', '/api/v1/runners')).body as {
+      runners: { id: string; name: string }[];
+    };
+    const runnerId = runners.find((runner) => runner.name === 'scripted')?.id;
+    expect(runnerId).toMatch(/^[0-9a-f]{12}$/);
+    const ranOn = { id: runnerId, name: 'scripted' };
+    expect((running.body as { run: RunBody }).run.jobs[0]?.runner).toEqual(ranOn);
+    job.succeed();
+    const done = await waitForRunStatus(live.request, job.runId, 'succeeded');
+    expect(done.jobs.map((listed) => [listed.status, listed.runner])).toEqual([['succeeded', ranOn]]);
+    const listed = (await live.request('GET', '/api/v1/runs')).body as { runs: RunBody[] };
+    expect(listed.runs[0]?.jobs[0]?.runner).toEqual(ranOn);
+
+    const doc = (await live.request('GET', '/api/v1/openapi.json', { token: null })).body;
+    expect(JSON.stringify(doc)).toContain('the runner that started this attempt');
   });
 });

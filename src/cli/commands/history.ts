@@ -8,7 +8,7 @@ import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { openStores, stateDirectory } from '../state.js';
 import { jobDetailLines, logLinesWithHeadings, stepKey } from '../views/attempts.js';
-import { colorForStatus, formatDuration } from '../views/format.js';
+import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
 
@@ -143,7 +143,8 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
 
 function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
   const reason = job.reason ? colors.dim(` (${job.reason})`) : '';
-  return `  ${jobStatusCell(colors, job.status)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${reason}\n`;
+  const on = colors.dim(onRunnerText(job.runner));
+  return `  ${jobStatusCell(colors, job.status)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${on}${reason}\n`;
 }
 
 /**

@@ -3,7 +3,7 @@ import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
-import { colorForStatus, formatDuration } from '../views/format.js';
+import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 
 export interface ServerHistoryOptions extends ApiClientFlags {
@@ -41,7 +41,7 @@ export function serverRunsCommand(limit: number, options: ServerHistoryOptions):
   });
 }
 
-/** `valkyrie show RUN --server URL`: the run's jobs with status, attempt and duration. */
+/** `valkyrie show RUN --server URL`: the run's jobs with status, duration, attempt and runner. */
 export function serverShowCommand(id: string, options: ServerHistoryOptions): Promise<number> {
   return withServer(options, async (client) => {
     const run = await client.getRun(id);
@@ -58,7 +58,8 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
       const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
       const reason = job.reason ? c.dim(` (${job.reason})`) : '';
-      process.stdout.write(`  ${jobStatusCell(c, job.status)} ${job.name}${took}${tries}${reason}\n`);
+      const on = c.dim(onRunnerText(job.runner));
+      process.stdout.write(`  ${jobStatusCell(c, job.status)} ${job.name}${took}${tries}${on}${reason}\n`);
     }
     return ExitCode.succeeded;
   });

@@ -1,13 +1,13 @@
 import type { LogLine } from '../../store/logs.js';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../store/runs.js';
-import { type Colors, colorForStatus, formatDuration } from './format.js';
+import { type Colors, colorForStatus, formatDuration, onRunnerText } from './format.js';
 
 const duration = (start?: number, end?: number) =>
   start !== undefined && end !== undefined ? formatDuration(end - start) : '';
 
 /**
  * The lines `valkyrie show` prints under a job: its steps, and when the job ran more than once, each
- * attempt with its status, duration and reason, its steps beneath it. A step that ran more than once
+ * attempt with its status, duration, runner and reason, its steps beneath it. A step that ran more than once
  * shows each attempt, numbered.
  */
 export function jobDetailLines(
@@ -23,13 +23,15 @@ export function jobDetailLines(
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
     reason: job.reason,
+    runner: job.runner,
   };
   const out: string[] = [];
   for (const attempt of [...ended, current]) {
     const reason = attempt.reason ? c.dim(` (${attempt.reason})`) : '';
     const status = colorForStatus(c, attempt.status)(attempt.status.padEnd(9));
+    const on = c.dim(onRunnerText(attempt.runner));
     out.push(
-      `    attempt ${attempt.attempt}: ${status} ${c.dim(duration(attempt.startedAt, attempt.finishedAt))}${reason}`,
+      `    attempt ${attempt.attempt}: ${status} ${c.dim(duration(attempt.startedAt, attempt.finishedAt))}${on}${reason}`,
     );
     const own = steps.filter((step) => (step.jobAttempt ?? 1) === attempt.attempt);
     out.push(...stepLines(own, '        ', c));

@@ -52,6 +52,14 @@ export function colorForStatus(c: Colors, status: string): (s: string) => string
   return c.dim;
 }
 
+/**
+ * ` on runner NAME (ID)`, as the job's log line at its start says it, for the runner that started a job
+ * attempt; empty for one no runner started (a job run locally, or one not started yet).
+ */
+export function onRunnerText(runner: { readonly id: string; readonly name: string } | undefined): string {
+  return runner === undefined ? '' : ` on runner ${runner.name} (${runner.id})`;
+}
+
 /** One line on a run's place in its concurrency group. */
 export function concurrencyText(event: Extract<RunEvent, { type: 'concurrency' }>): string {
   switch (event.state) {
