@@ -11,6 +11,8 @@ export interface StaleWrite {
   readonly messageType: string;
   /** epoch milliseconds, the control plane's clock */
   readonly at: number;
+  /** The runner that sent it (its id, across its sessions); absent in records kept before it was. */
+  readonly runnerId?: string;
 }
 
 /**
@@ -21,6 +23,9 @@ export interface StaleWrite {
  */
 export interface StaleWriteStore {
   record(write: StaleWrite): Promise<void>;
-  /** In the order recorded; only `jobId`'s when given. */
-  list(options?: { jobId?: JobId }): Promise<StaleWrite[]>;
+  /**
+   * In the order recorded; only `jobId`'s when given, only those of the jobs of `jobIds` (a run's
+   * jobs, in one read) when that is given.
+   */
+  list(options?: { jobId?: JobId; jobIds?: readonly JobId[] }): Promise<StaleWrite[]>;
 }

@@ -384,6 +384,10 @@ export const migrations: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN runner json;
   ALTER TABLE job_attempts ADD COLUMN runner json;
   `,
+  `
+  -- The runner that sent each refused stale write (its id); NULL in rows kept before.
+  ALTER TABLE stale_writes ADD COLUMN runner_id text;
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */

@@ -9,19 +9,24 @@ interface StaleWriteRow {
   current_token: string | null;
   message_type: string;
   at: string;
+  runner_id: string | null;
 }
 
-const columns = 'job_id, fencing_token, current_token, message_type, at';
+const columns = 'job_id, fencing_token, current_token, message_type, at, runner_id';
 
 const statements = {
   record: {
     name: 'vk_record_stale_write',
-    text: `INSERT INTO stale_writes (${columns}) VALUES ($1, $2, $3, $4, $5)`,
+    text: `INSERT INTO stale_writes (${columns}) VALUES ($1, $2, $3, $4, $5, $6)`,
   },
   all: { name: 'vk_list_stale_writes', text: `SELECT ${columns} FROM stale_writes ORDER BY seq` },
   ofJob: {
     name: 'vk_list_job_stale_writes',
     text: `SELECT ${columns} FROM stale_writes WHERE job_id = $1 ORDER BY seq`,
+  },
+  ofJobs: {
+    name: 'vk_list_jobs_stale_writes',
+    text: `SELECT ${columns} FROM stale_writes WHERE job_id = ANY($1::text[]) ORDER BY seq`,
   },
 } satisfies Record<string, Statement>;
 
@@ -41,17 +46,21 @@ export class PostgresStaleWriteStore implements StaleWriteStore {
         write.currentToken ?? null,
         write.messageType,
         write.at,
+        write.runnerId ?? null,
       ]);
     });
   }
 
-  list(options?: { jobId?: JobId }): Promise<StaleWrite[]> {
+  list(options?: { jobId?: JobId; jobIds?: readonly JobId[] }): Promise<StaleWrite[]> {
     return this.#db.read('list stale writes', async (query) => {
       const jobId = options?.jobId;
+      const jobIds = options?.jobIds;
       const { rows } =
-        jobId === undefined
-          ? await query<StaleWriteRow>(statements.all, [])
-          : await query<StaleWriteRow>(statements.ofJob, [jobId]);
+        jobId !== undefined
+          ? await query<StaleWriteRow>(statements.ofJob, [jobId])
+          : jobIds !== undefined
+            ? await query<StaleWriteRow>(statements.ofJobs, [jobIds])
+            : await query<StaleWriteRow>(statements.all, []);
       return rows.map(toStaleWrite);
     });
   }
@@ -65,5 +74,6 @@ function toStaleWrite(row: StaleWriteRow): StaleWrite {
     at: millis(row.at),
   };
   if (row.current_token !== null) write.currentToken = Number(row.current_token);
+  if (row.runner_id !== null) write.runnerId = row.runner_id;
   return write;
 }

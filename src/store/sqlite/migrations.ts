@@ -253,6 +253,10 @@ export const migrations: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN runner TEXT;
   ALTER TABLE job_attempts ADD COLUMN runner TEXT;
   `,
+  `
+  -- The runner that sent each refused stale write (its id); NULL in rows kept before.
+  ALTER TABLE stale_writes ADD COLUMN runner_id TEXT;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -10,26 +10,32 @@ interface StaleWriteRow {
   current_token: number | null;
   message_type: string;
   at: number;
+  runner_id: string | null;
 }
 
-const columns = 'job_id, fencing_token, current_token, message_type, at';
+const columns = 'job_id, fencing_token, current_token, message_type, at, runner_id';
 
 /** StaleWriteStore on the shared connection; rows keep their order through the table's rowid. */
 export class SqliteStaleWriteStore implements StaleWriteStore {
   readonly #insert;
   readonly #all;
   readonly #ofJob;
+  readonly #ofJobs;
 
   constructor(
     db: Database.Database,
     private readonly commits: GroupCommit,
   ) {
-    this.#insert = db.prepare<[string, number, number | null, string, number]>(
-      `INSERT INTO stale_writes (${columns}) VALUES (?, ?, ?, ?, ?)`,
+    this.#insert = db.prepare<[string, number, number | null, string, number, string | null]>(
+      `INSERT INTO stale_writes (${columns}) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     this.#all = db.prepare<[], StaleWriteRow>(`SELECT ${columns} FROM stale_writes ORDER BY seq`);
     this.#ofJob = db.prepare<[string], StaleWriteRow>(
       `SELECT ${columns} FROM stale_writes WHERE job_id = ? ORDER BY seq`,
+    );
+    // The ids as one JSON array: a statement prepared once, whatever their number.
+    this.#ofJobs = db.prepare<[string], StaleWriteRow>(
+      `SELECT ${columns} FROM stale_writes WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY seq`,
     );
   }
 
@@ -41,14 +47,21 @@ export class SqliteStaleWriteStore implements StaleWriteStore {
         nullable(write.currentToken),
         write.messageType,
         write.at,
+        nullable(write.runnerId),
       );
     });
   }
 
-  list(options?: { jobId?: JobId }): Promise<StaleWrite[]> {
+  list(options?: { jobId?: JobId; jobIds?: readonly JobId[] }): Promise<StaleWrite[]> {
     return this.commits.read('list stale writes', () => {
       const jobId = options?.jobId;
-      const rows = jobId === undefined ? this.#all.all() : this.#ofJob.all(jobId);
+      const jobIds = options?.jobIds;
+      const rows =
+        jobId !== undefined
+          ? this.#ofJob.all(jobId)
+          : jobIds !== undefined
+            ? this.#ofJobs.all(JSON.stringify(jobIds))
+            : this.#all.all();
       return rows.map(toStaleWrite);
     });
   }
@@ -62,5 +75,6 @@ function toStaleWrite(row: StaleWriteRow): StaleWrite {
     at: row.at,
   };
   if (row.current_token !== null) write.currentToken = row.current_token;
+  if (row.runner_id !== null) write.runnerId = row.runner_id;
   return write;
 }
