@@ -5,6 +5,7 @@ import type { RunEvent } from '../engine/events.js';
 import { type ApiClient, type ApiFetchInit, isRecord, parseJson, throwUnlessOk } from './api-client.js';
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
+import type { ShownStaleWrite } from './views/stale-writes.js';
 
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
 export interface ApiRun {
@@ -33,6 +34,8 @@ export interface ApiJob {
   readonly reason?: string;
   /** The runner that started this attempt. */
   readonly runner?: { readonly id: string; readonly name: string };
+  /** Messages about the job refused under a stale lease, in the order refused. */
+  readonly staleWrites: readonly ShownStaleWrite[];
 }
 
 /** What one connection to a run's event stream yields (ServerClient.runEventStream). */
@@ -223,7 +226,7 @@ function readJob(job: unknown): ApiJob {
     typeof job.status !== 'string'
   )
     throw badAnswer('jobs [{id, name, status}]');
-  const { id, key, name, status, attempt, durationMs, reason, runner } = job;
+  const { id, key, name, status, attempt, durationMs, reason, runner, staleWrites } = job;
   return {
     id,
     key: typeof key === 'string' ? key : name,
@@ -235,7 +238,25 @@ function readJob(job: unknown): ApiJob {
     ...(isRecord(runner) && typeof runner.id === 'string' && typeof runner.name === 'string'
       ? { runner: { id: runner.id, name: runner.name } }
       : {}),
+    staleWrites: Array.isArray(staleWrites) ? staleWrites.flatMap(readStaleWrite) : [],
   };
+}
+
+/** A refused write as the run view lists it; one missing a field this client reads is left out. */
+function readStaleWrite(write: unknown): ShownStaleWrite[] {
+  if (!isRecord(write)) return [];
+  const { messageType, fencingToken, currentToken, runnerId, at } = write;
+  if (typeof messageType !== 'string' || typeof fencingToken !== 'number' || typeof at !== 'number')
+    return [];
+  return [
+    {
+      messageType,
+      fencingToken,
+      ...(typeof currentToken === 'number' ? { currentToken } : {}),
+      ...(typeof runnerId === 'string' ? { runnerId } : {}),
+      at,
+    },
+  ];
 }
 
 function badAnswer(expected: string): ValkyrieError {

@@ -176,6 +176,8 @@ export class LeaseGuard {
       message: `refused ${refused} for job ${jobId} under fencing token ${fencingToken}: ${current}`,
     });
     const at = this.options.clock.now();
-    this.handlers.refused({ jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at });
+    const write = { jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at };
+    // A fleet runner's id names it across sessions and restarts; a local one's is this connection's.
+    this.handlers.refused(runner.durable ? { ...write, runnerId: runner.runnerId } : write);
   }
 }

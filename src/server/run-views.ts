@@ -1,11 +1,25 @@
 import { asRunId } from '../core/ids.js';
 import type { JobRecord, RunRecord, RunStore } from '../store/runs.js';
+import type { StaleWrite, StaleWriteStore } from '../store/stale-writes.js';
 import { ApiError } from './api-error.js';
 import type { RunView } from './schemas.js';
 
-/** The API's view of a run: the run and its jobs, as the store has them. */
-export async function runView(runs: RunStore, run: RunRecord): Promise<RunView> {
-  const jobs = await runs.listJobs(run.id);
+/**
+ * The API's view of a run: the run and its jobs, as the store has them, each job with the writes
+ * refused under a stale lease of it (one read for the run's jobs).
+ */
+export async function runView(
+  stores: { readonly runs: RunStore; readonly staleWrites: StaleWriteStore },
+  run: RunRecord,
+): Promise<RunView> {
+  const jobs = await stores.runs.listJobs(run.id);
+  const stale = jobs.length === 0 ? [] : await stores.staleWrites.list({ jobIds: jobs.map((job) => job.id) });
+  const staleOf = new Map<string, StaleWriteView[]>();
+  for (const write of stale) {
+    const views = staleOf.get(write.jobId) ?? [];
+    views.push(staleWriteView(write));
+    staleOf.set(write.jobId, views);
+  }
   return {
     id: run.id,
     number: run.runNumber,
@@ -14,11 +28,24 @@ export async function runView(runs: RunStore, run: RunRecord): Promise<RunView> 
     attempt: run.attempt ?? 1,
     createdAt: run.createdAt,
     ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
-    jobs: jobs.map(jobView),
+    jobs: jobs.map((job) => jobView(job, staleOf.get(job.id) ?? [])),
   };
 }
 
-function jobView(job: JobRecord): RunView['jobs'][number] {
+type StaleWriteView = RunView['jobs'][number]['staleWrites'][number];
+
+function staleWriteView(write: StaleWrite): StaleWriteView {
+  const { messageType, fencingToken, currentToken, runnerId, at } = write;
+  return {
+    messageType,
+    fencingToken,
+    ...(currentToken === undefined ? {} : { currentToken }),
+    ...(runnerId === undefined ? {} : { runnerId }),
+    at,
+  };
+}
+
+function jobView(job: JobRecord, staleWrites: StaleWriteView[]): RunView['jobs'][number] {
   const { startedAt, finishedAt } = job;
   return {
     id: job.id,
@@ -29,6 +56,7 @@ function jobView(job: JobRecord): RunView['jobs'][number] {
     ...(job.reason === undefined ? {} : { reason: job.reason }),
     ...(startedAt !== undefined && finishedAt !== undefined ? { durationMs: finishedAt - startedAt } : {}),
     ...(job.runner === undefined ? {} : { runner: { id: job.runner.id, name: job.runner.name } }),
+    staleWrites,
   };
 }
 

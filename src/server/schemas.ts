@@ -150,6 +150,21 @@ export const jobRunnerSchema = z
   })
   .meta({ id: 'JobRunner' });
 
+export const staleWriteViewSchema = z
+  .object({
+    messageType: z
+      .string()
+      .meta({ description: "the refused message's type, e.g. job.completed; register for a resume" }),
+    fencingToken: z.number().meta({ description: 'the token it was sent under' }),
+    currentToken: z
+      .number()
+      .optional()
+      .meta({ description: "the job's live lease token then; absent: none was live" }),
+    runnerId: z.string().optional().meta({ description: 'the runner that sent it' }),
+    at: z.number().meta({ description: 'epoch ms, when it was refused' }),
+  })
+  .meta({ id: 'StaleWrite' });
+
 export const jobViewSchema = z.object({
   id: z.string(),
   key: z.string(),
@@ -161,6 +176,10 @@ export const jobViewSchema = z.object({
   runner: jobRunnerSchema.optional().meta({
     description:
       'the runner that started this attempt (the last one, if it was requeued); absent before it started',
+  }),
+  staleWrites: z.array(staleWriteViewSchema).meta({
+    description:
+      'messages about this job refused under a stale fencing token (VK_STALE_LEASE), in the order refused',
   }),
 });
 

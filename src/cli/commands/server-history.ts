@@ -5,6 +5,7 @@ import { type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
+import { staleWritesLine } from '../views/stale-writes.js';
 
 export interface ServerHistoryOptions extends ApiClientFlags {
   readonly json?: boolean;
@@ -41,7 +42,10 @@ export function serverRunsCommand(limit: number, options: ServerHistoryOptions):
   });
 }
 
-/** `valkyrie show RUN --server URL`: the run's jobs with status, duration, attempt and runner. */
+/**
+ * `valkyrie show RUN --server URL`: the run's jobs with status, duration, attempt and runner, and the
+ * writes refused under a stale lease, as `valkyrie show` tells a local run's.
+ */
 export function serverShowCommand(id: string, options: ServerHistoryOptions): Promise<number> {
   return withServer(options, async (client) => {
     const run = await client.getRun(id);
@@ -60,6 +64,8 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       const reason = job.reason ? c.dim(` (${job.reason})`) : '';
       const on = c.dim(onRunnerText(job.runner));
       process.stdout.write(`  ${jobStatusCell(c, job.status)} ${job.name}${took}${tries}${on}${reason}\n`);
+      const stale = staleWritesLine(job.staleWrites, c);
+      if (stale !== undefined) process.stdout.write(`${stale}\n`);
     }
     return ExitCode.succeeded;
   });

@@ -71,7 +71,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
         );
         return {
           status: 202,
-          body: { run: await runView(stores.runs, await findRun(stores.runs, record.id)) },
+          body: { run: await runView(stores, await findRun(stores.runs, record.id)) },
         };
       },
     }),

@@ -111,7 +111,7 @@ export function runRoutes(context: ApiContext): Route[] {
           );
         }
         if (submission.kind === 'duplicate')
-          return { status: 200, body: { run: await runView(stores.runs, submission.run) } };
+          return { status: 200, body: { run: await runView(stores, submission.run) } };
         const { handle } = submission;
         const ownership = recordResumable(
           stores,
@@ -125,7 +125,7 @@ export function runRoutes(context: ApiContext): Route[] {
         trackDrivenRun(context, handle, body.bundle, ownership);
         return {
           status: 201,
-          body: { run: await runView(stores.runs, await findRun(stores.runs, handle.id)) },
+          body: { run: await runView(stores, await findRun(stores.runs, handle.id)) },
         };
       },
     }),
@@ -140,7 +140,7 @@ export function runRoutes(context: ApiContext): Route[] {
         const runs = await stores.runs.listRuns({ limit: query.limit ?? 50 });
         return {
           status: 200,
-          body: { runs: await Promise.all(runs.map((run) => runView(stores.runs, run))) },
+          body: { runs: await Promise.all(runs.map((run) => runView(stores, run))) },
         };
       },
     }),
@@ -157,7 +157,7 @@ export function runRoutes(context: ApiContext): Route[] {
       async handle({ params }) {
         return {
           status: 200,
-          body: { run: await runView(stores.runs, await findRun(stores.runs, params.id)) },
+          body: { run: await runView(stores, await findRun(stores.runs, params.id)) },
         };
       },
     }),
@@ -194,7 +194,7 @@ export function runRoutes(context: ApiContext): Route[] {
             );
           if (!(await stores.recovery.requestCancel(run.id, context.clock.now()))) throw finished();
         }
-        return { status: 202, body: { run: await runView(stores.runs, run) } };
+        return { status: 202, body: { run: await runView(stores, run) } };
       },
     }),
   ];
