@@ -1,6 +1,6 @@
 import { type BackoffPolicy, backoffDelayMs, defaultBackoff } from './backoff.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
-import type { MessageDecoder } from './frame.js';
+import type { MessageDecoder, ProtocolError } from './frame.js';
 import type { ConnectResult } from './handshake.js';
 import { connectLongPoll, type LongPollClient } from './long-poll/client.js';
 import { type CloseInfo, type NetworkTransport, TransportEnd } from './transport-end.js';
@@ -115,6 +115,15 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     this.stop.abort();
     if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
     this.current?.transport.close(reason);
+    this.current = undefined;
+  }
+
+  reject(error: ProtocolError): void {
+    if (this.isClosed) return;
+    this.finish({ kind: 'protocol', code: error.code, reason: `${error.code}: ${error.message}` });
+    this.stop.abort();
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    this.current?.transport.reject(error);
     this.current = undefined;
   }
 

@@ -1,3 +1,4 @@
+import type { ProtocolError } from './frame.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -38,6 +39,11 @@ class InProcessEnd<Out, In> implements Transport<Out, In> {
     this.closed = true;
     for (const listener of this.closeListeners) listener(reason);
     this.peer?.close(reason);
+  }
+
+  /** In one process there is no close code: the reason carries it, as a network end's does. */
+  reject(error: ProtocolError): void {
+    this.close(`${error.code}: ${error.message}`);
   }
 
   /** Batches every message sent in one tick into one microtask, preserving order. */

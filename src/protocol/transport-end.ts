@@ -1,4 +1,4 @@
-import type { ProtocolErrorCode } from './frame.js';
+import type { ProtocolError, ProtocolErrorCode } from './frame.js';
 import type { CertificateFailure } from './tls-certificate.js';
 import type { Transport } from './transport.js';
 
@@ -46,6 +46,7 @@ export abstract class TransportEnd<Out, In> implements NetworkTransport<Out, In>
 
   abstract send(message: Out): void;
   abstract close(reason?: string): void;
+  abstract reject(error: ProtocolError): void;
 
   get isClosed(): boolean {
     return this.closeInfo !== undefined;

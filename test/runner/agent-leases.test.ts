@@ -6,6 +6,7 @@ import type { ProcessOutcome } from '../../src/core/outcome.js';
 import { ControlPlane } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { Executor, RunStepOptions, StepProcess } from '../../src/executors/contract.js';
+import type { ProtocolError } from '../../src/protocol/frame.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/protocol/transport.js';
@@ -55,6 +56,7 @@ function tapped(end: Transport<RunnerMessage, ControlMessage>, sent: RunnerMessa
     onMessage: (listener: (message: ControlMessage) => void) => end.onMessage(listener),
     onClose: (listener: (reason: string) => void) => end.onClose(listener),
     close: (reason?: string) => end.close(reason),
+    reject: (error: ProtocolError) => end.reject(error),
   } satisfies Transport<RunnerMessage, ControlMessage>;
 }
 

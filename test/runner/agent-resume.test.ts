@@ -6,6 +6,7 @@ import type { ProcessOutcome } from '../../src/core/outcome.js';
 import { ControlPlane } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { Executor, RunStepOptions, StepProcess } from '../../src/executors/contract.js';
+import type { ProtocolError } from '../../src/protocol/frame.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/protocol/transport.js';
@@ -72,6 +73,9 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   onClose(): void {}
   close(reason?: string): void {
     this.end.close(reason);
+  }
+  reject(error: ProtocolError): void {
+    this.end.reject(error);
   }
 
   private attach(end: Transport<RunnerMessage, ControlMessage>): Transport<RunnerMessage, ControlMessage> {

@@ -1,6 +1,6 @@
 import type { Agent } from 'node:http';
 import { type Clock, systemClock } from '../clock.js';
-import { decodeBatch, type MessageDecoder } from '../frame.js';
+import { decodeBatch, type MessageDecoder, type ProtocolError } from '../frame.js';
 import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import { certificateFailure } from '../tls-certificate.js';
@@ -115,6 +115,12 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   close(reason = 'closed'): void {
     if (this.isClosed) return;
     this.end({ kind: 'local', reason });
+  }
+
+  reject(error: ProtocolError): void {
+    if (this.isClosed) return;
+    const { code, message } = error;
+    this.end({ kind: 'protocol', code, reason: `${code}: ${message}` });
   }
 
   /** Resolves once everything sent so far has been acknowledged, or could not be. */

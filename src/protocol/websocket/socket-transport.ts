@@ -196,7 +196,8 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
     else for (const message of decoded.value) this.deliver(message);
   }
 
-  private reject(error: ProtocolError): void {
+  reject(error: ProtocolError): void {
+    if (this.isClosed) return;
     this.sendPending();
     const reason = `${error.code}: ${error.message}`;
     this.finish({ kind: 'protocol', code: error.code, reason });
