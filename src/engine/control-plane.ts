@@ -77,7 +77,7 @@ export class ControlPlane {
       { leaseTtlMs: this.options.leaseTtlMs, clock },
       {
         lost: (jobId, reason) => this.loseRunner(jobId, reason),
-        refused: (write) => this.reports.staleWrite(write),
+        refused: (runner, write, heldBefore) => this.reports.staleWrite(runner, write, heldBefore),
       },
     );
     this.reports = new LeaseReports(this.leases, this.dispatcher, stores, {

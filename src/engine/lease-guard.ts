@@ -5,6 +5,7 @@ import type { StaleWrite } from '../store/stale-writes.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 import { RecentCompletions } from './recent-completions.js';
+import { RecentLeaseHolders } from './recent-lease-holders.js';
 
 export interface LeaseGuardHandlers {
   /**
@@ -13,8 +14,12 @@ export interface LeaseGuardHandlers {
    * `runner_lost:`.
    */
   lost(jobId: string, reason: string): void;
-  /** A message under a stale token was refused and its runner told; `write` is for the store. */
-  refused(write: StaleWrite): void;
+  /**
+   * A message `runner` sent under a stale token was refused and the runner told; `write` is for the
+   * store. `heldBefore`: the runner (by id, in any of its sessions) was granted a lease on that job
+   * here, among the last jobs leased; otherwise it is writing about a job it never held.
+   */
+  refused(runner: RunnerSession, write: StaleWrite, heldBefore: boolean): void;
 }
 
 export interface LeaseGuardOptions {
@@ -26,6 +31,12 @@ type CancelMessage = Extract<ControlMessage, { type: 'cancel' }>;
 
 /** How many completed leases are remembered, so that a completion sent twice is applied once. */
 const rememberedCompletions = 10_000;
+
+/**
+ * How many leased jobs' holders are remembered (RecentLeaseHolders, ~150 bytes a job): a runner that
+ * reports a job after this many others were leased since counts as one that never held it.
+ */
+const rememberedHolders = 100_000;
 
 /**
  * Leases as the control plane uses them: grants them with the configured TTL, admits a runner's
@@ -43,6 +54,7 @@ export class LeaseGuard {
   private readonly sweeper: LeaseSweeper<RunnerSession>;
   /** jobId → the token its last lease completed under, for the last jobs to complete. */
   private readonly completed = new RecentCompletions(rememberedCompletions);
+  private readonly holders = new RecentLeaseHolders(rememberedHolders);
   /** Cancels sent for a lease, sent again to the session that resumes it. */
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
 
@@ -58,6 +70,7 @@ export class LeaseGuard {
   grant(runner: RunnerSession, jobId: string): Lease<RunnerSession> {
     const lease = this.table.grant(jobId, runner, this.options.leaseTtlMs);
     this.sweeper.watch(lease);
+    this.holders.add(jobId, runner.runnerId);
     return lease;
   }
 
@@ -178,6 +191,11 @@ export class LeaseGuard {
     const at = this.options.clock.now();
     const write = { jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at };
     // A fleet runner's id names it across sessions and restarts; a local one's is this connection's.
-    this.handlers.refused(runner.durable ? { ...write, runnerId: runner.runnerId } : write);
+    const heldBefore = this.holders.held(jobId, runner.runnerId);
+    this.handlers.refused(
+      runner,
+      runner.durable ? { ...write, runnerId: runner.runnerId } : write,
+      heldBefore,
+    );
   }
 }

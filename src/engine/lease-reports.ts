@@ -19,12 +19,33 @@ export interface LeaseReportTarget {
   emit(event: RunEvent): void;
 }
 
+/** Of a session's messages about jobs its runner never held, only the first ones are stored. */
+const recordedNeverHeld = 10;
+
+/**
+ * A session that sent this many messages about jobs its runner never held is closed (VK_PROTOCOL).
+ * Generous, because a runner can send some without fault: one that reconnects to another replica
+ * reports there the jobs it ran here (each refused: the other replica never leased them), a few
+ * messages a job while it stops them.
+ */
+const closeAfterNeverHeld = 1_000;
+
 /**
  * What runners send under a lease (renew, step reports, logs, a job's end), as the control plane
  * takes it: a message under the job's current fencing token is applied; any other is refused by the
- * LeaseGuard, which hands the refusal to `staleWrite` to be stored and shown on the job's log.
+ * LeaseGuard, which hands the refusal to `staleWrite`.
+ *
+ * A refused message from a runner that held a lease on the job before (it lost it: expiry, a
+ * transport switch, a resume in a new session) is stored and said on the job's log. One about a job
+ * the runner never held is a protocol violation — any credential holder could send them, for any job,
+ * under any token: it is not said on the job's log (that would let one runner write into every
+ * job's), only the session's first `recordedNeverHeld` are stored, and the session is closed with
+ * VK_PROTOCOL at the `closeAfterNeverHeld`th.
  */
 export class LeaseReports {
+  /** Messages about jobs its runner never held, by session. */
+  private readonly neverHeld = new WeakMap<RunnerSession, number>();
+
   constructor(
     private readonly leases: LeaseGuard,
     private readonly dispatcher: Dispatcher,
@@ -62,11 +83,22 @@ export class LeaseReports {
     }
   }
 
-  /** A message under a stale token was refused (LeaseGuard): stored, and said on the job's log. */
-  staleWrite(write: StaleWrite): void {
-    this.target.write(() => this.stores.staleWrites.record(write));
-    const { jobId, messageType, at } = write;
-    const text = `ignored a stale ${messageType} for ${jobId}`;
-    this.target.emit({ type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at });
+  /** A message `session` sent under a stale token was refused (LeaseGuard): see the class comment. */
+  staleWrite(session: RunnerSession, write: StaleWrite, heldBefore: boolean): void {
+    if (heldBefore) {
+      this.target.write(() => this.stores.staleWrites.record(write));
+      const { jobId, messageType, at } = write;
+      const text = `ignored a stale ${messageType} for ${jobId}`;
+      this.target.emit({ type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at });
+      return;
+    }
+    const count = (this.neverHeld.get(session) ?? 0) + 1;
+    this.neverHeld.set(session, count);
+    if (count <= recordedNeverHeld) this.target.write(() => this.stores.staleWrites.record(write));
+    if (count === closeAfterNeverHeld)
+      session.transport.reject({
+        code: 'VK_PROTOCOL',
+        message: `${count} messages about jobs runner ${session.runnerId} never held a lease on`,
+      });
   }
 }
