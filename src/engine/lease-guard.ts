@@ -4,8 +4,8 @@ import type { ControlMessage, ResumedLease } from '../protocol/messages.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
+import { LostLeases } from './lost-leases.js';
 import { RecentCompletions } from './recent-completions.js';
-import { RecentLeaseHolders } from './recent-lease-holders.js';
 
 export interface LeaseGuardHandlers {
   /**
@@ -16,8 +16,10 @@ export interface LeaseGuardHandlers {
   lost(jobId: string, reason: string): void;
   /**
    * A message `runner` sent under a stale token was refused and the runner told; `write` is for the
-   * store. `heldBefore`: the runner (by id, in any of its sessions) was granted a lease on that job
-   * here, among the last jobs leased; otherwise it is writing about a job it never held.
+   * store. `heldBefore`: the runner (by id, in any of its sessions) holds the job's current lease
+   * here, or lost one on it here (among the last 100,000 jobs to lose one); otherwise it is writing
+   * about a job it never held. (A runner that completed its lease and then writes under another
+   * token counts as one that never held the job: a runner does not do that.)
    */
   refused(runner: RunnerSession, write: StaleWrite, heldBefore: boolean): void;
 }
@@ -33,10 +35,10 @@ type CancelMessage = Extract<ControlMessage, { type: 'cancel' }>;
 const rememberedCompletions = 10_000;
 
 /**
- * How many leased jobs' holders are remembered (RecentLeaseHolders, ~150 bytes a job): a runner that
- * reports a job after this many others were leased since counts as one that never held it.
+ * How many jobs' lost leases are remembered (LostLeases, ~150 bytes a job): a runner that reports a
+ * job after this many others lost their leases since counts as one that never held it.
  */
-const rememberedHolders = 100_000;
+const rememberedLosses = 100_000;
 
 /**
  * Leases as the control plane uses them: grants them with the configured TTL, admits a runner's
@@ -54,7 +56,7 @@ export class LeaseGuard {
   private readonly sweeper: LeaseSweeper<RunnerSession>;
   /** jobId → the token its last lease completed under, for the last jobs to complete. */
   private readonly completed = new RecentCompletions(rememberedCompletions);
-  private readonly holders = new RecentLeaseHolders(rememberedHolders);
+  private readonly lost = new LostLeases(rememberedLosses);
   /** Cancels sent for a lease, sent again to the session that resumes it. */
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
 
@@ -70,7 +72,6 @@ export class LeaseGuard {
   grant(runner: RunnerSession, jobId: string): Lease<RunnerSession> {
     const lease = this.table.grant(jobId, runner, this.options.leaseTtlMs);
     this.sweeper.watch(lease);
-    this.holders.add(jobId, runner.runnerId);
     return lease;
   }
 
@@ -93,10 +94,11 @@ export class LeaseGuard {
     return this.table.get(jobId)?.holder.runnerId === runnerId;
   }
 
-  /** The job's result is in under `lease`. */
-  release(lease: Lease<RunnerSession>): void {
+  /** The job's result is in under `lease` (`completed`), or its holder lost it. */
+  release(lease: Lease<RunnerSession>, completed = true): void {
     this.table.release(lease);
-    this.completed.add(lease.jobId, lease.fencingToken);
+    if (completed) this.completed.add(lease.jobId, lease.fencingToken);
+    else this.lost.add(lease.jobId, lease.holder.runnerId);
   }
 
   /** Tells the job's runner to stop it; a runner that resumes the lease later is told again. */
@@ -113,7 +115,7 @@ export class LeaseGuard {
     for (const jobId of leased) {
       const lease = this.table.get(jobId);
       if (lease?.holder !== runner) continue;
-      this.table.release(lease);
+      this.release(lease, false);
       this.handlers.lost(jobId, `runner_lost: ${reason}`);
     }
   }
@@ -127,7 +129,7 @@ export class LeaseGuard {
     for (const jobId of jobIds) {
       const lease = this.table.get(jobId);
       if (lease?.holder.runnerId !== runnerId) continue;
-      this.table.release(lease);
+      this.release(lease, false);
       this.handlers.lost(jobId, `runner_lost: ${reason}`);
     }
   }
@@ -158,7 +160,7 @@ export class LeaseGuard {
       const lease = this.table.get(jobId);
       if (kept.has(jobId) || lease === undefined || lease.holder.runnerId !== runner.runnerId) continue;
       if (lease.holder === runner) continue;
-      this.table.release(lease);
+      this.release(lease, false);
       this.handlers.lost(jobId, `runner_lost: runner ${runner.runnerId} reconnected without the job`);
     }
   }
@@ -166,6 +168,7 @@ export class LeaseGuard {
   /** The runner may still be running the job: it is told to stop, and its slot stays taken until it does. */
   private expired(lease: Lease<RunnerSession>): void {
     const { jobId, holder, fencingToken, ttlMs } = lease;
+    this.lost.add(jobId, holder.runnerId);
     this.dispatcher.orphan(holder, jobId, fencingToken);
     holder.transport.send({ type: 'cancel', jobId, reason: 'lease expired', immediate: false });
     this.handlers.lost(jobId, `runner_lost: lease expired (not renewed within ${ttlMs} ms)`);
@@ -191,7 +194,7 @@ export class LeaseGuard {
     const at = this.options.clock.now();
     const write = { jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at };
     // A fleet runner's id names it across sessions and restarts; a local one's is this connection's.
-    const heldBefore = this.holders.held(jobId, runner.runnerId);
+    const heldBefore = this.heldBy(jobId, runner.runnerId) || this.lost.lostBy(jobId, runner.runnerId);
     this.handlers.refused(
       runner,
       runner.durable ? { ...write, runnerId: runner.runnerId } : write,
