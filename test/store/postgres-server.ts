@@ -25,6 +25,8 @@ export async function withRawClient<T>(use: (client: pg.Client) => Promise<T>): 
 export interface TableCounters {
   readonly inserted: number;
   readonly updated: number;
+  /** Updates that wrote the new row version on the same page and no index entry (HOT). */
+  readonly hotUpdated: number;
   readonly fetchedByIndex: number;
 }
 
@@ -41,13 +43,20 @@ export function tableCounters(
   return withRawClient(async (client) => {
     for (let tries = 0; ; tries++) {
       await client.query('SELECT pg_stat_clear_snapshot()');
-      const { rows } = await client.query<{ n_tup_ins: string; n_tup_upd: string; idx_tup_fetch: string }>(
-        'SELECT n_tup_ins, n_tup_upd, idx_tup_fetch FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $2',
+      const { rows } = await client.query<{
+        n_tup_ins: string;
+        n_tup_upd: string;
+        n_tup_hot_upd: string;
+        idx_tup_fetch: string;
+      }>(
+        `SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, idx_tup_fetch FROM pg_stat_user_tables
+         WHERE schemaname = $1 AND relname = $2`,
         [schema, table],
       );
       const counters = {
         inserted: Number(rows[0]?.n_tup_ins),
         updated: Number(rows[0]?.n_tup_upd),
+        hotUpdated: Number(rows[0]?.n_tup_hot_upd),
         fetchedByIndex: Number(rows[0]?.idx_tup_fetch),
       };
       if (arrived(counters) || tries === 100) return counters;

@@ -388,6 +388,14 @@ export const migrations: readonly string[] = [
   -- The runner that sent each refused stale write (its id); NULL in rows kept before.
   ALTER TABLE stale_writes ADD COLUMN runner_id text;
   `,
+  `
+  -- Half of each page of jobs stays free, so that a job's row updates (queued, running, finished;
+  -- none changes an indexed column) are HOT: the new version goes on the same page and neither index
+  -- gets an entry. Full pages made nearly every update a new entry in both indexes (0.3% HOT through
+  -- the control plane; 92% at 50, 37% at 70), and the Postgres server's CPU a job fell from 30.5 to
+  -- 26.0 µs. It applies to pages filled from now on; nothing is rewritten.
+  ALTER TABLE jobs SET (fillfactor = 50);
+  `,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */
