@@ -219,7 +219,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('show')
       .description(
-        "show a run's jobs with their status, duration, attempts and steps, and writes refused under a stale lease",
+        "show a run's jobs with their status, duration, attempts, steps and the fleet runner each ran on, and writes refused under a stale lease",
       )
       .argument('<run>', 'run id (see valkyrie runs)')
       .option('--json', 'print JSON')

@@ -224,6 +224,35 @@ describe('auto transport', () => {
       expect(acceptor.principals()).toEqual(new Set());
     });
 
+  for (const only of ['websocket', 'long-poll'] as const)
+    it(`a session rejected for a protocol violation (${only}) ends for good on both ends, with the code`, async () => {
+      const server = await started();
+      const violation = { code: 'VK_PROTOCOL', message: 'too many writes about jobs never held' } as const;
+      const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, only });
+      const serverEnd = await server.nextConnection();
+      serverEnd.reject(violation);
+      expect(await closed(serverEnd)).toEqual({
+        kind: 'protocol',
+        code: 'VK_PROTOCOL',
+        reason: 'VK_PROTOCOL: too many writes about jobs never held',
+      });
+      expect(await closed(auto)).toMatchObject({ reason: expect.stringContaining(violation.message) });
+      expect((await closed(auto)).kind).not.toBe('lost');
+
+      // The client end rejects the server the same way.
+      const other = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, only });
+      const otherEnd = await server.nextConnection();
+      other.reject(violation);
+      expect(await closed(other)).toEqual({
+        kind: 'protocol',
+        code: 'VK_PROTOCOL',
+        reason: 'VK_PROTOCOL: too many writes about jobs never held',
+      });
+      expect(await closed(otherEnd)).toMatchObject({ reason: expect.stringContaining(violation.message) });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(server.principals).toEqual(['r1', 'r1']);
+    });
+
   it('ends for good, refused, when its credential is refused as it reconnects after a drop', async () => {
     let refusing = false;
     const server = await started({
