@@ -132,6 +132,12 @@ const statements = {
 const jobKey = (id: string): string | undefined => (/^[1-9][0-9]{0,17}$/.test(id) ? id : undefined);
 const isJobKey = (id: string): boolean => jobKey(id) !== undefined;
 
+function namesEachJobOnce(writes: readonly { readonly lease: LeaseRef }[]): boolean {
+  const ids = new Set<string>();
+  for (const { lease } of writes) ids.add(lease.jobId);
+  return ids.size === writes.length;
+}
+
 /**
  * QueueStore on the shared pool and its group commit. Claims take rows with `FOR UPDATE SKIP LOCKED`,
  * so claimers in several processes never wait for each other nor get the same job; wake-ups travel
@@ -220,18 +226,43 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   complete(completions: readonly Completion[]): Promise<CompletionResult[]> {
+    if (!namesEachJobOnce(completions)) return this.#completeInRounds(completions);
+    // Nearly every batch: one statement, its few lines written out here. Through applyInRounds' two
+    // more async layers V8 spent 100-250 ms more compiling the worker's claim and flush loops in a
+    // 20,000-job trial (--trace-opt), ~2.5 µs of client CPU per job there (8% of its wall time).
+    return this.#db.write(
+      'complete queue jobs',
+      async (query) => {
+        const valid = completions.filter(({ lease }) => isJobKey(lease.jobId));
+        const { rows } =
+          valid.length === 0
+            ? { rows: [] }
+            : await query<RefusedRow>(statements.complete, this.#completeValues(valid));
+        if (rows.length === 0 && valid.length === completions.length)
+          return completions.map(
+            ({ lease }): CompletionResult => ({ kind: 'completed', jobId: lease.jobId }),
+          );
+        // Each job is named once, so its id and token name one completion.
+        const refused = new Set(rows.map((row) => `${row.seq}:${row.token}`));
+        return completions.map(
+          ({ lease }): CompletionResult =>
+            refused.has(`${lease.jobId}:${lease.token}`) || !isJobKey(lease.jobId)
+              ? { kind: 'stale', jobId: lease.jobId, token: lease.token }
+              : { kind: 'completed', jobId: lease.jobId },
+        );
+      },
+      { lane: 'completions' },
+    );
+  }
+
+  /** A batch naming some job more than once (see occurrenceRounds), in one transaction. */
+  #completeInRounds(completions: readonly Completion[]): Promise<CompletionResult[]> {
     const rounds = occurrenceRounds(completions);
     return this.#db.write(
       'complete queue jobs',
       async (query) => {
         const { stale } = await applyInRounds(rounds, isJobKey, async (valid) => {
-          const { rows } = await query<RefusedRow>(statements.complete, [
-            integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
-            integerArrayLiteral(valid.map(({ lease }) => lease.token)),
-            textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
-            textArrayLiteral(valid.map(outcomeText)),
-            this.#options.clock.now(),
-          ]);
+          const { rows } = await query<RefusedRow>(statements.complete, this.#completeValues(valid));
           return rows;
         });
         return completions.map(
@@ -241,8 +272,19 @@ export class PostgresQueueStore implements QueueStore {
               : { kind: 'completed', jobId: lease.jobId },
         );
       },
-      { lane: 'completions', atomic: rounds.length > 1 },
+      { lane: 'completions', atomic: true },
     );
+  }
+
+  /** statements.complete's parameters for completions of distinct jobs with valid ids. */
+  #completeValues(valid: readonly Completion[]): unknown[] {
+    return [
+      integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
+      integerArrayLiteral(valid.map(({ lease }) => lease.token)),
+      textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
+      textArrayLiteral(valid.map(outcomeText)),
+      this.#options.clock.now(),
+    ];
   }
 
   async release(releases: readonly Release[]): Promise<ReleaseResult[]> {
