@@ -17,6 +17,18 @@ export type Query = <R extends pg.QueryResultRow>(
   values: readonly unknown[],
 ) => Promise<pg.QueryResult<R>>;
 
+/** How a write's statements run this time (a batch that failed is applied again one write at a time). */
+export interface WriteTurn {
+  /**
+   * Each statement commits on its own, in no transaction that another write shares: the write ran
+   * alone and is not atomic. A statement may then choose how its own commit is made.
+   */
+  readonly autocommit: boolean;
+}
+
+/** A write's statements, given `query` to run them; it resolves once they are done. */
+export type WriteWork<T> = (query: Query, turn: WriteTurn) => Promise<T>;
+
 /**
  * The pool behind both stores, and the order of their calls. Writes are applied in the order they are
  * made through one group-commit lane; a read first waits until every write made before it has
@@ -69,11 +81,7 @@ export class PostgresDatabase {
    * `atomic`: the work runs several statements that must commit together even when it runs alone.
    * `lane`: ordered only with other writes of that lane (see #lanes).
    */
-  write<T>(
-    action: string,
-    work: (query: Query) => Promise<T>,
-    options?: { atomic?: boolean; lane?: QueueLane },
-  ): Promise<T> {
+  write<T>(action: string, work: WriteWork<T>, options?: { atomic?: boolean; lane?: QueueLane }): Promise<T> {
     if (this.#closing !== undefined) return Promise.reject(closedError(action));
     const lane = options?.lane === undefined ? this.#commits : this.#lanes[options.lane];
     return lane.write(action, work, options?.atomic === true);

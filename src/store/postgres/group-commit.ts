@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import type { Query } from './database.js';
+import type { Query, WriteWork } from './database.js';
 import { toStoreError } from './errors.js';
 
 interface PendingWrite {
   readonly action: string;
-  readonly work: (query: Query) => Promise<unknown>;
+  readonly work: WriteWork<unknown>;
   /** The work runs several statements that must commit together, so it never runs in autocommit. */
   readonly transactional: boolean;
   readonly resolve: (value: unknown) => void;
@@ -55,7 +55,7 @@ export class GroupCommit {
   }
 
   /** `transactional`: the work has several statements, and they must commit together. */
-  write<T>(action: string, work: (query: Query) => Promise<T>, transactional = false): Promise<T> {
+  write<T>(action: string, work: WriteWork<T>, transactional = false): Promise<T> {
     this.#mark++;
     // A separate signal rather than a handler on `done`, which would hide a rejection the caller drops.
     let settle = ignore;
@@ -129,7 +129,7 @@ async function inOneTransaction(
   await client.query('BEGIN');
   const outcomes: Outcome[] = [];
   for (const write of writes) {
-    const { outcome, statementFailed } = await apply(client, write);
+    const { outcome, statementFailed } = await apply(client, write, false);
     if (statementFailed) {
       await client.query('ROLLBACK');
       return undefined;
@@ -145,11 +145,11 @@ async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]):
   const outcomes: Outcome[] = [];
   for (const write of writes) {
     if (!write.transactional) {
-      outcomes.push((await apply(client, write)).outcome);
+      outcomes.push((await apply(client, write, true)).outcome);
       continue;
     }
     await client.query('BEGIN');
-    const { outcome } = await apply(client, write);
+    const { outcome } = await apply(client, write, false);
     await client.query(outcome.ok ? 'COMMIT' : 'ROLLBACK');
     outcomes.push(outcome);
   }
@@ -163,6 +163,7 @@ async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]):
 async function apply(
   client: pg.PoolClient,
   write: PendingWrite,
+  autocommit: boolean,
 ): Promise<{ outcome: Outcome; statementFailed: boolean }> {
   let statementFailed = false;
   const query: Query = async (statement, values) => {
@@ -174,7 +175,7 @@ async function apply(
     }
   };
   try {
-    return { outcome: { ok: true, value: await write.work(query) }, statementFailed };
+    return { outcome: { ok: true, value: await write.work(query, { autocommit }) }, statementFailed };
   } catch (error) {
     return { outcome: { ok: false, error }, statementFailed };
   }

@@ -23,7 +23,6 @@ import {
   type QueueInsert,
   type QueueRow,
   queueFullError,
-  queueJobColumns,
   queueJobFromRow,
   releaseNotBefore,
   staleAction,
@@ -31,10 +30,11 @@ import {
   toQueueInsert,
 } from '../queue-rows.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
-import type { PostgresDatabase, Query, Statement } from './database.js';
+import type { PostgresDatabase, Query } from './database.js';
 import { toStoreError } from './errors.js';
-import { type NotificationListener, queueChannelSql } from './notification-listener.js';
+import type { NotificationListener } from './notification-listener.js';
 import { applyInRounds, occurrenceRounds, type RefusedRow } from './occurrence-rounds.js';
+import { statements } from './queue-statements.js';
 
 type Row = QueueRow<string>;
 interface LeaseRow {
@@ -45,88 +45,6 @@ interface LeaseRow {
   lease_token: string;
   lease_worker: string;
 }
-
-const leaseColumns = 'seq, task, payload, attempts, lease_token, lease_worker';
-const lost = "(on_lease_expiry = 'fail' OR attempts >= max_attempts)";
-/** Adds the rows of `cte` (of state 'queued' where it has one) to the queued count (migrations.ts, queue_counts). */
-const countQueued = (cte: string, where = 'true') =>
-  `counted AS (UPDATE queue_counts SET queued = queued + (SELECT count(*) FROM ${cte} WHERE ${where})
-     WHERE slot = pg_backend_pid() % 16 AND EXISTS (SELECT FROM ${cte} WHERE ${where}))`;
-
-const statements = {
-  // Serialises submissions across processes, so that two cannot both pass the capacity check or both
-  // create a job for one idempotency key. queue_enqueue takes it too; it is taken here first only when
-  // a batch's idempotency keys are looked up. Claims and completions do not take it.
-  lockSubmissions: {
-    name: 'vk_queue_lock',
-    text: "SELECT pg_advisory_xact_lock(hashtext('vk_queue_submit:' || current_schema()))",
-  },
-  byIdempotencyKey: {
-    name: 'vk_queue_by_key',
-    text: `SELECT DISTINCT ON (idempotency_key) ${queueJobColumns} FROM queue_jobs
-           WHERE idempotency_key = ANY($1::text[]) AND created_at >= $2
-           ORDER BY idempotency_key, seq DESC`,
-  },
-  // The submission lock, the capacity check and the insert in one round trip (migrations.ts,
-  // queue_enqueue), which also notifies; ids follow the batch's order, so sorting them maps them back.
-  enqueue: {
-    name: 'vk_queue_enqueue',
-    text: `SELECT job_seq AS seq, queued_count AS queued FROM queue_enqueue($1::text[],
-             ARRAY (SELECT p.value FROM json_array_elements($2::json) WITH ORDINALITY AS p ORDER BY p.ordinality),
-             $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`,
-  },
-  notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
-  // Leases the first ready jobs in queue order (migrations.ts, queue_claim).
-  claim: {
-    name: 'vk_queue_claim',
-    text: `SELECT seq, task, payload, attempts, lease_token, lease_worker, queue_key
-           FROM queue_claim($1::bigint, $2::int, $3::text, $4::bigint, $5::text[])`,
-  },
-  renew: {
-    name: 'vk_queue_renew',
-    text: `UPDATE queue_jobs SET lease_expires_at = $1
-           WHERE seq = $2 AND lease_token = $3 AND state = 'leased' RETURNING ${leaseColumns}`,
-  },
-  recordStale: {
-    name: 'vk_queue_record_stale',
-    text: 'INSERT INTO queue_stale_writes (job_id, token, action, at) VALUES ($1, $2, $3, $4)',
-  },
-  // One statement per batch, reading the batch's rows by primary key whatever the planner estimates;
-  // input rows that updated nothing are recorded as stale and returned (queue-batch-migration.ts).
-  complete: {
-    name: 'vk_queue_complete',
-    text: `SELECT job_id::text AS seq, token::text AS token
-           FROM queue_complete($1::bigint[], $2::bigint[], $3::text[], $4::json[], $5::bigint)`,
-  },
-  release: {
-    name: 'vk_queue_release',
-    text: `SELECT job_id::text AS seq, token::text AS token
-           FROM queue_release($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint, $5::bigint, $6::text[], $7::int)`,
-  },
-  expire: {
-    name: 'vk_queue_expire',
-    text: `WITH expired AS (
-             UPDATE queue_jobs SET
-               state = CASE WHEN ${lost} THEN 'failed' ELSE 'queued' END,
-               outcome = CASE WHEN ${lost} THEN json_build_object('kind', 'runner_lost', 'attempts', attempts) END,
-               finished_at = CASE WHEN ${lost} THEN $1::bigint END,
-               lease_worker = NULL, lease_expires_at = NULL
-             WHERE state = 'leased' AND lease_expires_at <= $1
-             RETURNING seq, state, lease_token),
-           ${countQueued('expired', "state = 'queued'")}
-           SELECT seq, state, lease_token FROM expired`,
-  },
-  nextReadyAt: {
-    name: 'vk_queue_next_ready',
-    text: "SELECT min(coalesce(not_before, 0))::text AS at FROM queue_jobs WHERE state = 'queued'",
-  },
-  get: { name: 'vk_queue_get', text: `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = $1` },
-  staleWrites: {
-    name: 'vk_queue_stale_writes',
-    text: `SELECT job_id::text, token::text, action, at::text FROM queue_stale_writes
-           WHERE $1::bigint IS NULL OR job_id = $1 ORDER BY seq`,
-  },
-} satisfies Record<string, Statement>;
 
 /** Ids are canonical decimal identity values; anything else would fail the statement's cast. */
 const jobKey = (id: string): string | undefined => (/^[1-9][0-9]{0,17}$/.test(id) ? id : undefined);
@@ -158,9 +76,11 @@ export class PostgresQueueStore implements QueueStore {
   async enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
     // One statement unless idempotency keys are looked up first, under the submission lock.
     const keyed = jobs.some((job) => job.idempotencyKey !== undefined);
-    const results = await this.#db.write('enqueue jobs', (query) => this.#enqueueNow(query, jobs), {
-      atomic: keyed,
-    });
+    const results = await this.#db.write(
+      'enqueue jobs',
+      (query, { autocommit }) => this.#enqueueNow(query, jobs, autocommit && !keyed),
+      { atomic: keyed },
+    );
     // This process's waiters need not wait for the notification's round trip.
     if (results.some((result) => result.kind === 'created')) this.#listener.work.wake();
     return results;
@@ -175,7 +95,7 @@ export class PostgresQueueStore implements QueueStore {
     const result = await this.#db.write(
       'enqueue and claim queue jobs',
       async (query) => {
-        const enqueued = await this.#enqueueNow(query, jobs);
+        const enqueued = await this.#enqueueNow(query, jobs, false);
         return { enqueued, leases: await this.#claimNow(query, request) };
       },
       { atomic: true },
@@ -384,7 +304,21 @@ export class PostgresQueueStore implements QueueStore {
     });
   }
 
-  async #enqueueNow(query: Query, jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
+  /**
+   * `visibleFirst`: the enqueue commits on its own and, having no idempotency key, cannot answer
+   * another submitter's lookup. It then commits without waiting for the WAL flush, so a waiting
+   * claimer sees the jobs one flush sooner (add → start across processes waited for two flushes in a
+   * row), and is acknowledged only after flushEnqueued has committed. Nothing acts on the jobs before
+   * they are durable: a claim commits synchronously, and the WAL is flushed in order, so the claim's
+   * flush is the enqueue's too. A reader may see jobs that a server crash before the flush then
+   * loses, as it may see any write whose acknowledgement the crash cut off; their submitter was not
+   * answered. Claims stay synchronous: a lost claim could hand out a fencing token already in use.
+   */
+  async #enqueueNow(
+    query: Query,
+    jobs: readonly NewQueueJob[],
+    visibleFirst: boolean,
+  ): Promise<EnqueueResult[]> {
     const { clock, agingIntervalMs, idempotencyWindowMs, capacity } = this.#options;
     const now = clock.now();
     const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, agingIntervalMs));
@@ -406,7 +340,8 @@ export class PostgresQueueStore implements QueueStore {
       firstOfKey.add(key);
       return true;
     });
-    const { rows } = await query<{ seq: string | null; queued: number }>(statements.enqueue, [
+    const statement = visibleFirst ? statements.enqueueVisibleFirst : statements.enqueue;
+    const { rows } = await query<{ seq: string | null; queued: number }>(statement, [
       textArrayLiteral(fresh.map((i) => i.task)),
       // One JSON array of the payloads, already JSON each: as a json[] parameter, pg escaped every
       // payload's quotes into an array literal, ~0.7 ms per 1,000 small payloads here, against 0.05.
@@ -423,6 +358,7 @@ export class PostgresQueueStore implements QueueStore {
     const refused = rows[0];
     if (refused !== undefined && refused.seq === null)
       throw queueFullError(refused.queued, capacity, fresh.length);
+    if (visibleFirst) await query(statements.flushEnqueued, []);
     const ids = rows.flatMap((row) => (row.seq === null ? [] : [BigInt(row.seq)])).sort(compare);
     const created = new Map<QueueInsert, QueueJob>();
     fresh.forEach((insert, i) => {

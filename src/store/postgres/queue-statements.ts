@@ -1,0 +1,105 @@
+import { queueJobColumns } from '../queue-rows.js';
+import type { Statement } from './database.js';
+import { queueChannelSql } from './notification-listener.js';
+
+/** The columns a lease is made from (queue-store.ts, leaseFromRow). */
+const leaseColumns = 'seq, task, payload, attempts, lease_token, lease_worker';
+const lost = "(on_lease_expiry = 'fail' OR attempts >= max_attempts)";
+/** Adds the rows of `cte` (of state 'queued' where it has one) to the queued count (migrations.ts, queue_counts). */
+const countQueued = (cte: string, where = 'true') =>
+  `counted AS (UPDATE queue_counts SET queued = queued + (SELECT count(*) FROM ${cte} WHERE ${where})
+     WHERE slot = pg_backend_pid() % 16 AND EXISTS (SELECT FROM ${cte} WHERE ${where}))`;
+
+const enqueueCall = `queue_enqueue($1::text[],
+  ARRAY (SELECT p.value FROM json_array_elements($2::json) WITH ORDINALITY AS p ORDER BY p.ordinality),
+  $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`;
+
+export const statements = {
+  // Serialises submissions across processes, so that two cannot both pass the capacity check or both
+  // create a job for one idempotency key. queue_enqueue takes it too; it is taken here first only when
+  // a batch's idempotency keys are looked up. Claims and completions do not take it.
+  lockSubmissions: {
+    name: 'vk_queue_lock',
+    text: "SELECT pg_advisory_xact_lock(hashtext('vk_queue_submit:' || current_schema()))",
+  },
+  byIdempotencyKey: {
+    name: 'vk_queue_by_key',
+    text: `SELECT DISTINCT ON (idempotency_key) ${queueJobColumns} FROM queue_jobs
+           WHERE idempotency_key = ANY($1::text[]) AND created_at >= $2
+           ORDER BY idempotency_key, seq DESC`,
+  },
+  // The submission lock, the capacity check and the insert in one round trip (migrations.ts,
+  // queue_enqueue), which also notifies; ids follow the batch's order, so sorting them maps them back.
+  enqueue: {
+    name: 'vk_queue_enqueue',
+    text: `SELECT job_seq AS seq, queued_count AS queued FROM ${enqueueCall}`,
+  },
+  // The same, committing without waiting for the WAL flush: the jobs are visible, and the notification
+  // sent, one flush sooner. Only for an unkeyed enqueue in a statement of its own, followed by
+  // flushEnqueued before it is acknowledged (see #enqueueNow).
+  enqueueVisibleFirst: {
+    name: 'vk_queue_enqueue_visible_first',
+    text: `SELECT job_seq AS seq, queued_count AS queued
+           FROM set_config('synchronous_commit', 'off', true) AS visible_first, ${enqueueCall}`,
+  },
+  // A write committed synchronously: its commit flushes the WAL up to itself, so every commit before
+  // it is durable too. It writes a row of queue_counts that counts nothing (slots -16 to -1, always 0;
+  // queue_enqueue and the claims use 0-15), one per backend as theirs, so that concurrent flushes
+  // seldom wait for each other's row lock and can share a WAL flush.
+  flushEnqueued: {
+    name: 'vk_queue_flush_enqueued',
+    text: `INSERT INTO queue_counts (slot, queued) VALUES (-1 - pg_backend_pid() % 16, 0)
+           ON CONFLICT (slot) DO UPDATE SET queued = 0`,
+  },
+  notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
+  // Leases the first ready jobs in queue order (migrations.ts, queue_claim).
+  claim: {
+    name: 'vk_queue_claim',
+    text: `SELECT seq, task, payload, attempts, lease_token, lease_worker, queue_key
+           FROM queue_claim($1::bigint, $2::int, $3::text, $4::bigint, $5::text[])`,
+  },
+  renew: {
+    name: 'vk_queue_renew',
+    text: `UPDATE queue_jobs SET lease_expires_at = $1
+           WHERE seq = $2 AND lease_token = $3 AND state = 'leased' RETURNING ${leaseColumns}`,
+  },
+  recordStale: {
+    name: 'vk_queue_record_stale',
+    text: 'INSERT INTO queue_stale_writes (job_id, token, action, at) VALUES ($1, $2, $3, $4)',
+  },
+  // One statement per batch, reading the batch's rows by primary key whatever the planner estimates;
+  // input rows that updated nothing are recorded as stale and returned (queue-batch-migration.ts).
+  complete: {
+    name: 'vk_queue_complete',
+    text: `SELECT job_id::text AS seq, token::text AS token
+           FROM queue_complete($1::bigint[], $2::bigint[], $3::text[], $4::json[], $5::bigint)`,
+  },
+  release: {
+    name: 'vk_queue_release',
+    text: `SELECT job_id::text AS seq, token::text AS token
+           FROM queue_release($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint, $5::bigint, $6::text[], $7::int)`,
+  },
+  expire: {
+    name: 'vk_queue_expire',
+    text: `WITH expired AS (
+             UPDATE queue_jobs SET
+               state = CASE WHEN ${lost} THEN 'failed' ELSE 'queued' END,
+               outcome = CASE WHEN ${lost} THEN json_build_object('kind', 'runner_lost', 'attempts', attempts) END,
+               finished_at = CASE WHEN ${lost} THEN $1::bigint END,
+               lease_worker = NULL, lease_expires_at = NULL
+             WHERE state = 'leased' AND lease_expires_at <= $1
+             RETURNING seq, state, lease_token),
+           ${countQueued('expired', "state = 'queued'")}
+           SELECT seq, state, lease_token FROM expired`,
+  },
+  nextReadyAt: {
+    name: 'vk_queue_next_ready',
+    text: "SELECT min(coalesce(not_before, 0))::text AS at FROM queue_jobs WHERE state = 'queued'",
+  },
+  get: { name: 'vk_queue_get', text: `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = $1` },
+  staleWrites: {
+    name: 'vk_queue_stale_writes',
+    text: `SELECT job_id::text, token::text, action, at::text FROM queue_stale_writes
+           WHERE $1::bigint IS NULL OR job_id = $1 ORDER BY seq`,
+  },
+} satisfies Record<string, Statement>;
