@@ -14,6 +14,9 @@ const enqueueCall = `queue_enqueue($1::text[],
   ARRAY (SELECT p.value FROM json_array_elements($2::json) WITH ORDINALITY AS p ORDER BY p.ordinality),
   $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`;
 
+const enqueuedIds = `array_agg(job_seq ORDER BY job_seq) FILTER (WHERE job_seq IS NOT NULL)::text AS seqs,
+  min(queued_count) AS queued`;
+
 export const statements = {
   // Serialises submissions across processes, so that two cannot both pass the capacity check or both
   // create a job for one idempotency key. queue_enqueue takes it too; it is taken here first only when
@@ -29,17 +32,16 @@ export const statements = {
            ORDER BY idempotency_key, seq DESC`,
   },
   // The submission lock, the capacity check and the insert in one round trip (migrations.ts,
-  // queue_enqueue), which also notifies; ids follow the batch's order, so sorting them maps them back.
-  enqueue: {
-    name: 'vk_queue_enqueue',
-    text: `SELECT job_seq AS seq, queued_count AS queued FROM ${enqueueCall}`,
-  },
+  // queue_enqueue), which also notifies. One row: the new ids as a bigint[] literal in id order, which
+  // is the batch's order (1,000 rows cost the client more to parse), or, for a batch past capacity,
+  // no ids and the queued count.
+  enqueue: { name: 'vk_queue_enqueue', text: `SELECT ${enqueuedIds} FROM ${enqueueCall}` },
   // The same, committing without waiting for the WAL flush: the jobs are visible, and the notification
   // sent, one flush sooner. Only for an unkeyed enqueue in a statement of its own, followed by
   // flushEnqueued before it is acknowledged (see #enqueueNow).
   enqueueVisibleFirst: {
     name: 'vk_queue_enqueue_visible_first',
-    text: `SELECT job_seq AS seq, queued_count AS queued
+    text: `SELECT ${enqueuedIds}
            FROM set_config('synchronous_commit', 'off', true) AS visible_first, ${enqueueCall}`,
   },
   // A write committed synchronously: its commit flushes the WAL up to itself, so every commit before

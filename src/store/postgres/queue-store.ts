@@ -341,7 +341,7 @@ export class PostgresQueueStore implements QueueStore {
       return true;
     });
     const statement = visibleFirst ? statements.enqueueVisibleFirst : statements.enqueue;
-    const { rows } = await query<{ seq: string | null; queued: number }>(statement, [
+    const { rows } = await query<{ seqs: string | null; queued: number | null }>(statement, [
       textArrayLiteral(fresh.map((i) => i.task)),
       // One JSON array of the payloads, already JSON each: as a json[] parameter, pg escaped every
       // payload's quotes into an array literal, ~0.7 ms per 1,000 small payloads here, against 0.05.
@@ -355,14 +355,22 @@ export class PostgresQueueStore implements QueueStore {
       now,
       capacity,
     ]);
-    const refused = rows[0];
-    if (refused !== undefined && refused.seq === null)
-      throw queueFullError(refused.queued, capacity, fresh.length);
+    const seqs = rows[0]?.seqs ?? null;
+    const queued = rows[0]?.queued ?? null;
+    if (seqs === null && queued !== null) throw queueFullError(queued, capacity, fresh.length);
     if (visibleFirst) await query(statements.flushEnqueued, []);
-    const ids = rows.flatMap((row) => (row.seq === null ? [] : [BigInt(row.seq)])).sort(compare);
+    // A bigint[] literal of plain decimals, in id order, which is the batch's order.
+    const ids = seqs === null ? [] : seqs.slice(1, -1).split(',');
+    if (ids.length !== fresh.length)
+      throw new Error(`${ids.length} ids came back for ${fresh.length} new jobs`);
+    // No job left out for its key: the results are the new jobs, in order, with no lookup per job.
+    if (fresh.length === inserts.length)
+      return fresh.map(
+        (insert, i): EnqueueResult => ({ kind: 'created', job: newJob(insert, ids[i] ?? '') }),
+      );
     const created = new Map<QueueInsert, QueueJob>();
     fresh.forEach((insert, i) => {
-      const job = newJob(insert, String(ids[i]));
+      const job = newJob(insert, ids[i] ?? '');
       created.set(insert, job);
       if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
     });
@@ -375,10 +383,6 @@ export class PostgresQueueStore implements QueueStore {
       return { kind: 'existing', job: first };
     });
   }
-}
-
-function compare(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Orders two bigint columns as node-postgres returns them: canonical decimals, `-` for negatives. */
