@@ -37,6 +37,8 @@ import { applyInRounds, occurrenceRounds, type RefusedRow } from './occurrence-r
 import { statements } from './queue-statements.js';
 
 type Row = QueueRow<string>;
+/** A claimed job as statements.claim returns it: id (text), task, payload, attempt, token, worker. */
+type ClaimedTuple = [string, string, unknown, number, number, string];
 interface LeaseRow {
   seq: string;
   task: string;
@@ -111,17 +113,25 @@ export class PostgresQueueStore implements QueueStore {
     if (limit === 0 || request.tasks?.length === 0) return [];
     const now = this.#options.clock.now();
     const expiresAt = now + request.ttlMs;
-    const { rows } = await query<LeaseRow & { queue_key: string }>(statements.claim, [
+    const { rows } = await query<{ leases: ClaimedTuple[] | null }>(statements.claim, [
       now,
       limit,
       request.worker,
       expiresAt,
       request.tasks ?? null,
     ]);
-    // RETURNING does not promise the subquery's order. Compared as decimal text, which allocates
-    // nothing: rows mostly come back in order already, and sorting them is then one pass.
-    rows.sort((a, b) => compareDecimal(a.queue_key, b.queue_key) || compareDecimal(a.seq, b.seq));
-    return rows.map((row) => leaseFromRow(row, expiresAt));
+    const claimed = rows[0]?.leases ?? [];
+    return claimed.map(
+      ([jobId, task, payload, attempt, token, worker]): Lease => ({
+        jobId: asQueueJobId(jobId),
+        token,
+        worker,
+        expiresAt,
+        task,
+        payload,
+        attempt,
+      }),
+    );
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
@@ -383,15 +393,6 @@ export class PostgresQueueStore implements QueueStore {
       return { kind: 'existing', job: first };
     });
   }
-}
-
-/** Orders two bigint columns as node-postgres returns them: canonical decimals, `-` for negatives. */
-export function compareDecimal(a: string, b: string): number {
-  if (a === b) return 0;
-  const aNegative = a.startsWith('-');
-  if (aNegative !== b.startsWith('-')) return aNegative ? -1 : 1;
-  const magnitude = a.length !== b.length ? a.length - b.length : a < b ? -1 : 1;
-  return aNegative ? -magnitude : magnitude;
 }
 
 function newJob(insert: QueueInsert, id: string): QueueJob {
