@@ -4,6 +4,7 @@ import { jobStatuses, type RunStatus } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
+import { runCursorBefore } from './run-cursor.js';
 
 /**
  * The API's request and response schemas: requests are validated with them, and the OpenAPI document
@@ -94,7 +95,23 @@ export const runRerunSchema = z
   .optional();
 
 export const runListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).optional(),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(500)
+    .optional()
+    .meta({ description: 'runs per page; default 50' }),
+  cursor: z
+    .string()
+    .max(200)
+    .refine((value) => runCursorBefore(value) !== undefined, {
+      message: "is not a cursor this API gave: pass a response's `next` as it is",
+    })
+    .optional()
+    .meta({
+      description: "the previous page's `next`: continues with the runs strictly older than that page",
+    }),
 });
 
 export const logsQuery = z.strictObject({
@@ -195,6 +212,14 @@ export const runViewSchema = z
     jobs: z.array(jobViewSchema),
   })
   .meta({ id: 'RunView' });
+
+export const runListSchema = z.object({
+  runs: z.array(runViewSchema),
+  next: z
+    .string()
+    .optional()
+    .meta({ description: 'pass as `cursor` for the next, older page; absent on the last page' }),
+});
 
 export type RunView = z.infer<typeof runViewSchema>;
 

@@ -143,6 +143,13 @@ export interface StepRecord {
   readonly retryDelayMs?: number;
 }
 
+export interface ListRunsOptions {
+  /** Default 20; at most this many. */
+  readonly limit?: number;
+  readonly unfinished?: boolean;
+  readonly before?: RunId;
+}
+
 /**
  * Runs, their jobs and the jobs' steps (one aggregate).
  *
@@ -181,8 +188,13 @@ export interface RunStore {
   /** Replaces the run's concurrency state; VK_RUN_NOT_FOUND for a run that does not exist. */
   recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void>;
   getRun(id: RunId): Promise<RunRecord | undefined>;
-  /** Newest first; with `unfinished`, only runs still queued or running. */
-  listRuns(options?: { limit?: number; unfinished?: boolean }): Promise<RunRecord[]>;
+  /**
+   * Newest first (by id: a run created later has a greater one, whatever the `createdAt` callers give);
+   * with `unfinished`, only runs still queued or running. With `before`, only runs strictly older than
+   * that run (keyset paging: pass the last run of one page to get the next; the run itself need not
+   * exist any more). A `before` that is not a run id of this store lists nothing.
+   */
+  listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;
   /** In the order they were added. */
   listJobs(runId: RunId): Promise<JobRecord[]>;
   /**

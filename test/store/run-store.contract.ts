@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { asJobId, asRunId, jobIdFor, type RunId } from '../../src/core/ids.js';
 import type { NewJob, NewRun } from '../../src/store/runs.js';
 import { type StoresFactory, useStores } from './fixture.js';
+import { runPagesContract } from './run-pages.contract.js';
 
 const newRun = (overrides: Partial<NewRun> = {}): NewRun => ({
   workflowName: 'ci',
@@ -132,6 +133,8 @@ export function runStoreContract(make: StoresFactory): void {
       expect(unfinished.map((run) => run.id)).toEqual([running.id, queued.id]);
       expect(unfinished.map((run) => run.status)).toEqual(['running', 'queued']);
     });
+
+    runPagesContract(runs);
   });
 
   describe('jobs', () => {

@@ -12,12 +12,14 @@ import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { defineRoute, type Route } from '../route.js';
+import { runCursor, runCursorBefore } from '../run-cursor.js';
 import { findRun, runView } from '../run-views.js';
 import {
   errorSchema,
   idParams,
   maxWorkflowLength,
   runListQuery,
+  runListSchema,
   runSubmitSchema,
   runViewSchema,
   workflowInvalidSchema,
@@ -132,15 +134,31 @@ export function runRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/runs',
-      summary: 'List runs, newest first',
+      summary: 'List runs, newest first, a page at a time (`next` → `cursor`)',
       access: 'read',
       query: runListQuery,
-      responses: { 200: { description: 'runs', schema: z.object({ runs: z.array(runViewSchema) }) } },
+      responses: {
+        200: { description: 'a page of runs', schema: runListSchema },
+        400: {
+          description: 'VK_INVALID_REQUEST: a limit out of range, or a cursor not from `next`',
+          schema: errorSchema,
+        },
+      },
       async handle({ query }) {
-        const runs = await stores.runs.listRuns({ limit: query.limit ?? 50 });
+        const limit = query.limit ?? 50;
+        // The schema accepted only cursors that decode.
+        const before = query.cursor === undefined ? undefined : runCursorBefore(query.cursor);
+        // One run more than the page tells whether an older page exists, so the last page has no `next`.
+        const found = await stores.runs.listRuns({
+          limit: limit + 1,
+          ...(before === undefined ? {} : { before }),
+        });
+        const page = found.slice(0, limit);
+        const last = page.at(-1);
+        const next = found.length > limit && last !== undefined ? { next: runCursor(last.id) } : {};
         return {
           status: 200,
-          body: { runs: await Promise.all(runs.map((run) => runView(stores, run))) },
+          body: { runs: await Promise.all(page.map((run) => runView(stores, run))), ...next },
         };
       },
     }),

@@ -20,6 +20,7 @@ import type {
   JobPatch,
   JobRecord,
   JobUpdate,
+  ListRunsOptions,
   NewJob,
   NewRun,
   RunConcurrency,
@@ -39,6 +40,9 @@ type RunRow = RunRowOf<string>;
 type JobRow = JobRowOf<string, object>;
 type StepRow = StepRowOf<string>;
 type JobAttemptRow = JobAttemptRowOf<string, object>;
+
+/** The largest bigint: no run's id reaches it. */
+const maxRunKey = '9223372036854775807';
 
 const statements = {
   // The upsert locks the workflow's counter row until the transaction (the group commit's) ends, so
@@ -65,10 +69,14 @@ const statements = {
            concurrency_at = $5 WHERE id = $1`,
   },
   getRun: { name: 'vk_get_run', text: `SELECT ${runColumns} FROM runs WHERE id = $1` },
-  listRuns: { name: 'vk_list_runs', text: `SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT $1` },
+  listRuns: {
+    name: 'vk_list_runs',
+    text: `SELECT ${runColumns} FROM runs WHERE id < $2 ORDER BY id DESC LIMIT $1`,
+  },
   listUnfinishedRuns: {
     name: 'vk_list_unfinished_runs',
-    text: `SELECT ${runColumns} FROM runs WHERE status IN ('queued', 'running') ORDER BY id DESC LIMIT $1`,
+    text: `SELECT ${runColumns} FROM runs WHERE id < $2 AND status IN ('queued', 'running')
+           ORDER BY id DESC LIMIT $1`,
   },
   // One statement for all the jobs, so it is all or nothing; ORDER BY ord makes seq follow their order.
   listJobs: {
@@ -297,11 +305,13 @@ export class PostgresRunStore implements RunStore {
     });
   }
 
-  listRuns(options?: { limit?: number; unfinished?: boolean }): Promise<RunRecord[]> {
+  listRuns(options?: ListRunsOptions): Promise<RunRecord[]> {
     const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
     const statement = options?.unfinished === true ? statements.listUnfinishedRuns : statements.listRuns;
+    // Without `before`, every id is below the largest bigint.
+    const before = options?.before === undefined ? maxRunKey : runKey(options.before);
     return this.#db.read('list runs', async (query) =>
-      (await query<RunRow>(statement, [limit])).rows.map(runFromRow),
+      before === undefined ? [] : (await query<RunRow>(statement, [limit, before])).rows.map(runFromRow),
     );
   }
 

@@ -21,6 +21,7 @@ import type {
   JobPatch,
   JobRecord,
   JobUpdate,
+  ListRunsOptions,
   NewJob,
   NewRun,
   RunConcurrency,
@@ -39,6 +40,9 @@ type RunRow = RunRowOf<number>;
 type JobRow = JobRowOf<number, string>;
 type StepRow = StepRowOf<number>;
 type JobAttemptRow = JobAttemptRowOf<number, string>;
+
+/** SQLite's largest integer key: no run's id reaches it. */
+const maxRowid = 2n ** 63n - 1n;
 
 /**
  * RunStore on one better-sqlite3 connection. Every statement is prepared once here, because the engine
@@ -86,9 +90,11 @@ export class SqliteRunStore implements RunStore {
        concurrency_ahead = @ahead, concurrency_at = @at WHERE id = @id`,
     );
     this.#getRun = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs WHERE id = ?`);
-    this.#listRuns = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs ORDER BY id DESC LIMIT ?`);
-    this.#listUnfinishedRuns = db.prepare<[number], RunRow>(
-      `SELECT ${runColumns} FROM runs WHERE status IN ('queued', 'running') ORDER BY id DESC LIMIT ?`,
+    this.#listRuns = db.prepare<[number | bigint, number], RunRow>(
+      `SELECT ${runColumns} FROM runs WHERE id < ? ORDER BY id DESC LIMIT ?`,
+    );
+    this.#listUnfinishedRuns = db.prepare<[number | bigint, number], RunRow>(
+      `SELECT ${runColumns} FROM runs WHERE id < ? AND status IN ('queued', 'running') ORDER BY id DESC LIMIT ?`,
     );
     this.#listJobs = db.prepare<[number], JobRow>(
       `SELECT ${jobColumns} FROM jobs WHERE run_id = ? ORDER BY seq`,
@@ -252,11 +258,14 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
-  listRuns(options?: { limit?: number; unfinished?: boolean }): Promise<RunRecord[]> {
+  listRuns(options?: ListRunsOptions): Promise<RunRecord[]> {
     // SQLite reads a negative LIMIT as "no limit", so clamp rather than pass it through.
     const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
     const statement = options?.unfinished === true ? this.#listUnfinishedRuns : this.#listRuns;
-    return this.commits.read('list runs', () => statement.all(limit).map(runFromRow));
+    // Without `before`, every rowid is below the largest one SQLite can hold.
+    const before = options?.before === undefined ? maxRowid : runKey(options.before);
+    if (before === undefined) return this.commits.read('list runs', () => []);
+    return this.commits.read('list runs', () => statement.all(before, limit).map(runFromRow));
   }
 
   listJobs(runId: RunId): Promise<JobRecord[]> {
