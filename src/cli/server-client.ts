@@ -7,6 +7,9 @@ import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
 
+/** The most runs `GET /api/v1/runs` answers in one page. */
+const maxRunPage = 500;
+
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
 export interface ApiRun {
   readonly id: string;
@@ -105,13 +108,31 @@ export class ServerClient {
     return readRun(await this.expectJson(response));
   }
 
-  /** Newest first. */
+  /**
+   * The newest `limit` runs, newest first: one request per page of at most 500 (the API's largest),
+   * each continuing at the previous page's `next` cursor, until `limit` or the oldest run.
+   */
   async listRuns(limit: number): Promise<ApiRunDetail[]> {
-    const response = await this.request('GET', `api/v1/runs?limit=${limit}`);
+    const runs: ApiRunDetail[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listRunPage(Math.min(limit - runs.length, maxRunPage), cursor);
+      runs.push(...page.runs);
+      cursor = page.next;
+    } while (cursor !== undefined && runs.length < limit);
+    return runs;
+  }
+
+  /** One page of `GET /api/v1/runs`: `next` is absent on the last one. */
+  async listRunPage(limit: number, cursor?: string): Promise<{ runs: ApiRunDetail[]; next?: string }> {
+    const after = cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const response = await this.request('GET', `api/v1/runs?limit=${limit}${after}`);
     const json = await this.expectJson(response);
     const runs = isRecord(json) ? json.runs : undefined;
-    if (!Array.isArray(runs)) throw badAnswer('{runs: [...]}');
-    return runs.map(readRunDetail);
+    const next = isRecord(json) ? json.next : undefined;
+    if (!Array.isArray(runs) || (next !== undefined && typeof next !== 'string'))
+      throw badAnswer('{runs: [...], next?: string}');
+    return { runs: runs.map(readRunDetail), ...(next === undefined ? {} : { next }) };
   }
 
   async getRun(runId: string): Promise<ApiRunDetail> {

@@ -41,7 +41,7 @@ export async function runsCommand(
   }
   if (serverGiven(options)) {
     const { serverRunsCommand } = await import('./server-history.js');
-    return serverRunsCommand(Math.min(limit, 500), options);
+    return serverRunsCommand(limit, options);
   }
   return withStores(options, async (stores) => {
     const runs = await withLiveness(stores, await stores.runs.listRuns({ limit }));

@@ -1,0 +1,54 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runsCommand } from '../../src/cli/commands/history.js';
+import { ValkyrieServer } from '../../src/server/server.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+
+const adminToken = 'server-runs-admin';
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe('valkyrie runs --server', () => {
+  it('lists more runs than one page of the API holds, newest first, each once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-runs-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const stores = openSqliteStores(join(dir, 'valkyrie.db'));
+    // Straight into the store: 1,203 submissions through the API would take far longer.
+    const ids: string[] = [];
+    for (let i = 0; i < 1_203; i++)
+      ids.push(
+        (await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 })).id,
+      );
+    const server = await ValkyrieServer.start({
+      stores,
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: dir,
+      adminToken,
+    });
+    cleanups.push(() => server.destroy());
+    const requests: string[] = [];
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+      requests.push(String(input));
+      return realFetch(input, init);
+    });
+    let printed = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed += String(chunk);
+      return true;
+    });
+    const exit = await runsCommand({ server: server.url, token: adminToken, limit: '1202', json: true });
+    vi.mocked(process.stdout.write).mockRestore();
+    expect(exit).toBe(0);
+    const listed = (JSON.parse(printed) as { id: string }[]).map((run) => run.id);
+    expect(listed).toEqual(ids.slice(1).reverse());
+    // Pages of 500, 500 and the 202 still wanted.
+    expect(requests.map((url) => new URL(url).searchParams.get('limit'))).toEqual(['500', '500', '202']);
+  });
+});
