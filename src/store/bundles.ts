@@ -8,26 +8,57 @@ import { ValkyrieError } from '../core/errors.js';
  *
  * Lifecycle: `put` streams a bundle in; only once all of it is stored and its hash checked does it
  * become visible to `has` and `read`, on every process that shares the store, so no reader ever sees
- * a partial or wrong bundle. A stored bundle never changes and is never removed. Every call may run
- * concurrently with any other, several `put`s of one bundle included: one of them stores it and the
- * others find it stored. Bytes pass through in pieces; no call holds a whole bundle in memory.
+ * a partial or wrong bundle. A stored bundle never changes. Each bundle has a last-use time, set by
+ * `put` and moved forward by `touch`; `removeUnused` removes the bundles last used before a time (the
+ * server's retention sweep), after which the bundle is absent until put again.
+ *
+ * Every call may run concurrently with any other, on any process sharing the store: several `put`s
+ * of one bundle (one stores it, the others find it stored), and several `removeUnused` (each bundle
+ * is removed by one of them). A `touch` and a `removeUnused` of the same bundle are ordered: either
+ * the touch comes first, it answers true and the removal skips the bundle (its last use is no longer
+ * old enough), or the removal comes first and the touch answers false. So a caller that touched a
+ * bundle and got true may rely on it staying until its last use is older than the next removal's
+ * cut-off. Bytes pass through in pieces; no call holds a whole bundle in memory.
  */
 export interface BundleStore {
   /** Whether the bundle is stored, whole. */
   has(sha256: string): Promise<boolean>;
   /**
-   * Reads `body` to its end and stores it under `sha256`: 'created' when this call stored it,
-   * 'existed' when it was already stored (by an earlier or a concurrent put; the body is still read
-   * and checked). Rejects, with nothing stored: VK_BODY_TOO_LARGE as soon as the body passes
-   * `maxBytes` (the rest is left unread); VK_BUNDLE_HASH_MISMATCH when the body does not hash to
-   * `sha256`; the body's own error when it fails.
+   * Reads `body` to its end and stores it under `sha256`, last used at `usedAt` (ms since the epoch):
+   * 'created' when this call stored it, 'existed' when it was already stored (by an earlier or a
+   * concurrent put; the body is still read and checked, and the bundle's last use moves to `usedAt`).
+   * Rejects, with nothing stored: VK_BODY_TOO_LARGE as soon as the body passes `maxBytes` (the rest
+   * is left unread); VK_BUNDLE_HASH_MISMATCH when the body does not hash to `sha256`; the body's own
+   * error when it fails.
    */
-  put(sha256: string, body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<'created' | 'existed'>;
+  put(
+    sha256: string,
+    body: AsyncIterable<Uint8Array>,
+    maxBytes: number,
+    usedAt: number,
+  ): Promise<'created' | 'existed'>;
+  /**
+   * Records a use of the bundle at `at`: its last use becomes `at` unless it already is later. Answers
+   * whether the bundle is stored; false changes nothing.
+   */
+  touch(sha256: string, at: number): Promise<boolean>;
   /**
    * The bundle's bytes, read from the store as the stream is consumed. For a bundle `has` does not
    * see, the stream fails with VK_BUNDLE_NOT_FOUND.
    */
   read(sha256: string): Readable;
+  /**
+   * Removes every bundle last used before `usedBefore` (strictly) whose name is not in `keep`, and
+   * answers how many this call removed and their bytes. A bundle being read as it is removed may
+   * fail its reader with VK_BUNDLE_NOT_FOUND; a bundle touched concurrently is kept (see above).
+   */
+  removeUnused(usedBefore: number, keep: ReadonlySet<string>): Promise<RemovedBundles>;
+}
+
+/** What one `removeUnused` call removed. */
+export interface RemovedBundles {
+  readonly count: number;
+  readonly bytes: number;
 }
 
 /** `body`'s pieces as Buffers, each added to `hash`; throws VK_BODY_TOO_LARGE once they pass `maxBytes`. */

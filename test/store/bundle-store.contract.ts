@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BundleStore } from '../../src/store/bundles.js';
+import { bundleRetentionContract } from './bundle-retention.contract.js';
 
 export interface OpenedBundleStore {
   readonly store: BundleStore;
@@ -14,6 +15,8 @@ export interface OpenedBundleStore {
 export type BundleStoreFactory = () => Promise<OpenedBundleStore>;
 
 const MiB = 1024 * 1024;
+/** The last use every put here records; bundle-retention.contract.ts is about those times. */
+const usedAt = 1_000_000;
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /** `bytes` in pieces of `size` (as a request body arrives), counting how many were pulled. */
@@ -63,7 +66,7 @@ export function bundleStoreContract(make: BundleStoreFactory): void {
     });
 
     it('stores a bundle whole and reads the same bytes back, in pieces of at most 1 MiB, on every handle', async () => {
-      expect(await bundles().put(largeSha, body(large, 50_000), 10 * MiB)).toBe('created');
+      expect(await bundles().put(largeSha, body(large, 50_000), 10 * MiB, usedAt)).toBe('created');
       expect(await bundles().has(largeSha)).toBe(true);
       const here = await readAll(bundles().read(largeSha));
       expect(here.bytes.equals(large)).toBe(true);
@@ -75,17 +78,17 @@ export function bundleStoreContract(make: BundleStoreFactory): void {
 
     it('stores an empty bundle', async () => {
       const empty = Buffer.alloc(0);
-      expect(await bundles().put(sha256(empty), body(empty), MiB)).toBe('created');
+      expect(await bundles().put(sha256(empty), body(empty), MiB, usedAt)).toBe('created');
       expect((await readAll(bundles().read(sha256(empty)))).bytes.length).toBe(0);
     });
 
     it('answers existed for a bundle already stored, after reading and checking the body again', async () => {
       const again = body(large);
-      await bundles().put(largeSha, body(large), 10 * MiB);
-      expect(await bundles().put(largeSha, again, 10 * MiB)).toBe('existed');
+      await bundles().put(largeSha, body(large), 10 * MiB, usedAt);
+      expect(await bundles().put(largeSha, again, 10 * MiB, usedAt)).toBe('existed');
       expect(again.pulled.bytes).toBe(large.length);
       const wrong = Buffer.from('not the stored bundle');
-      await expect(bundles().put(largeSha, body(wrong), 10 * MiB)).rejects.toMatchObject({
+      await expect(bundles().put(largeSha, body(wrong), 10 * MiB, usedAt)).rejects.toMatchObject({
         code: 'VK_BUNDLE_HASH_MISMATCH',
       });
       expect((await readAll(bundles().read(largeSha))).bytes.equals(large)).toBe(true);
@@ -93,26 +96,26 @@ export function bundleStoreContract(make: BundleStoreFactory): void {
 
     it('stores nothing for a body that does not hash to its name, and the right body is stored after it', async () => {
       const wrong = Buffer.concat([large.subarray(0, 2 * MiB), Buffer.from('tampered')]);
-      const refused = bundles().put(largeSha, body(wrong), 10 * MiB);
+      const refused = bundles().put(largeSha, body(wrong), 10 * MiB, usedAt);
       await expect(refused).rejects.toMatchObject({ code: 'VK_BUNDLE_HASH_MISMATCH' });
       await expect(refused).rejects.toThrow(`not ${largeSha}`);
       expect(await bundles().has(largeSha)).toBe(false);
       expect(await (await current().another()).has(largeSha)).toBe(false);
-      expect(await bundles().put(largeSha, body(large), 10 * MiB)).toBe('created');
+      expect(await bundles().put(largeSha, body(large), 10 * MiB, usedAt)).toBe('created');
       expect((await readAll(bundles().read(largeSha))).bytes.equals(large)).toBe(true);
     });
 
     it('refuses a body past the limit with VK_BODY_TOO_LARGE as soon as it passes it, storing nothing', async () => {
       const limit = MiB + 1;
       const tooLarge = body(large, 64 * 1024);
-      await expect(bundles().put(largeSha, tooLarge, limit)).rejects.toMatchObject({
+      await expect(bundles().put(largeSha, tooLarge, limit, usedAt)).rejects.toMatchObject({
         code: 'VK_BODY_TOO_LARGE',
       });
       // The piece that crossed the limit is the last one read.
       expect(tooLarge.pulled.bytes).toBeLessThan(limit + 64 * 1024);
       expect(await bundles().has(largeSha)).toBe(false);
       const exact = large.subarray(0, limit);
-      expect(await bundles().put(sha256(exact), body(exact), limit)).toBe('created');
+      expect(await bundles().put(sha256(exact), body(exact), limit, usedAt)).toBe('created');
     });
 
     it("stores nothing when the body fails, and passes the body's error on", async () => {
@@ -121,7 +124,7 @@ export function bundleStoreContract(make: BundleStoreFactory): void {
         yield large.subarray(0, MiB + 5);
         throw failure;
       }
-      await expect(bundles().put(largeSha, failing(), 10 * MiB)).rejects.toBe(failure);
+      await expect(bundles().put(largeSha, failing(), 10 * MiB, usedAt)).rejects.toBe(failure);
       expect(await bundles().has(largeSha)).toBe(false);
     });
 
@@ -141,7 +144,7 @@ export function bundleStoreContract(make: BundleStoreFactory): void {
         await paused;
         yield large.subarray(2 * MiB + 100);
       }
-      const upload = bundles().put(largeSha, slow(), 10 * MiB);
+      const upload = bundles().put(largeSha, slow(), 10 * MiB, usedAt);
       await halfway;
       const other = await current().another();
       for (const handle of [bundles(), other]) {
@@ -159,10 +162,10 @@ export function bundleStoreContract(make: BundleStoreFactory): void {
       const wrong = Buffer.from(large);
       wrong[0] = (wrong[0] ?? 0) ^ 0xff;
       const results = await Promise.allSettled([
-        bundles().put(largeSha, body(large, 100_000), 10 * MiB),
-        other.put(largeSha, body(wrong, 70_000), 10 * MiB),
-        other.put(largeSha, body(large, 30_000), 10 * MiB),
-        bundles().put(largeSha, body(large, 64 * 1024), 10 * MiB),
+        bundles().put(largeSha, body(large, 100_000), 10 * MiB, usedAt),
+        other.put(largeSha, body(wrong, 70_000), 10 * MiB, usedAt),
+        other.put(largeSha, body(large, 30_000), 10 * MiB, usedAt),
+        bundles().put(largeSha, body(large, 64 * 1024), 10 * MiB, usedAt),
       ]);
       const outcomes = results.map((result) =>
         result.status === 'fulfilled' ? result.value : (result.reason as { code?: string }).code,
@@ -173,4 +176,6 @@ export function bundleStoreContract(make: BundleStoreFactory): void {
         expect((await readAll(handle.read(largeSha))).bytes.equals(large)).toBe(true);
     });
   });
+
+  bundleRetentionContract(current);
 }

@@ -58,6 +58,7 @@ for (const [name, make, skip] of factories) {
 
 describe.skipIf(postgresSkipReason !== undefined)('postgres bundle rows', () => {
   const MiB = 1024 * 1024;
+  const usedAt = 1_000_000;
   const large = randomBytes(2 * MiB + 12_345);
   const sha = createHash('sha256').update(large).digest('hex');
   async function* pieces(...parts: Buffer[]) {
@@ -75,7 +76,7 @@ describe.skipIf(postgresSkipReason !== undefined)('postgres bundle rows', () => 
     const schema = uniqueSchema();
     try {
       await using stores = await openPostgresStores(postgresUrl, { schema });
-      await bundlesOf(stores).put(sha, pieces(large), 10 * MiB);
+      await bundlesOf(stores).put(sha, pieces(large), 10 * MiB, usedAt);
       expect(await rows(schema)).toEqual({
         chunks: [
           { idx: 0, bytes: MiB },
@@ -89,16 +90,39 @@ describe.skipIf(postgresSkipReason !== undefined)('postgres bundle rows', () => 
     }
   });
 
+  it('removes a bundle with its chunks, and keeps the rows of a bundle used since the cut-off', async () => {
+    const schema = uniqueSchema();
+    try {
+      await using stores = await openPostgresStores(postgresUrl, { schema });
+      const kept = Buffer.from('a bundle used since');
+      const keptSha = createHash('sha256').update(kept).digest('hex');
+      await bundlesOf(stores).put(sha, pieces(large), 10 * MiB, 1_000);
+      await bundlesOf(stores).put(keptSha, pieces(kept), 10 * MiB, 9_000);
+      expect(await bundlesOf(stores).removeUnused(5_000, new Set())).toEqual({
+        count: 1,
+        bytes: large.length,
+      });
+      expect(await rows(schema)).toEqual({
+        chunks: [{ idx: 0, bytes: kept.length }],
+        bundles: [{ sha256: keptSha, size: String(kept.length), chunks: 1 }],
+      });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('leaves no rows of a refused upload, nor of one still running when the store closes', async () => {
     const schema = uniqueSchema();
     try {
       const stores = await openPostgresStores(postgresUrl, { schema });
       const bundles = bundlesOf(stores);
       const tampered = Buffer.concat([large.subarray(0, 2 * MiB), Buffer.from('!')]);
-      await expect(bundles.put(sha, pieces(tampered), 10 * MiB)).rejects.toMatchObject({
+      await expect(bundles.put(sha, pieces(tampered), 10 * MiB, usedAt)).rejects.toMatchObject({
         code: 'VK_BUNDLE_HASH_MISMATCH',
       });
-      await expect(bundles.put(sha, pieces(large), MiB)).rejects.toMatchObject({ code: 'VK_BODY_TOO_LARGE' });
+      await expect(bundles.put(sha, pieces(large), MiB, usedAt)).rejects.toMatchObject({
+        code: 'VK_BODY_TOO_LARGE',
+      });
       expect(await rows(schema)).toEqual({ chunks: [], bundles: [] });
 
       let chunksWritten = () => {};
@@ -117,7 +141,7 @@ describe.skipIf(postgresSkipReason !== undefined)('postgres bundle rows', () => 
         await resumed;
         yield large.subarray(2 * MiB + 1);
       }
-      const upload = bundles.put(sha, stalled(), 10 * MiB);
+      const upload = bundles.put(sha, stalled(), 10 * MiB, usedAt);
       await halfway;
       await stores.close();
       expect(await rows(schema)).toEqual({ chunks: [], bundles: [] });

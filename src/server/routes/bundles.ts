@@ -8,7 +8,7 @@ import { errorSchema, jobParams, sha256Params } from '../schemas.js';
 
 /** Workspace bundles: uploaded by `valkyrie submit`, fetched per job by runners with a job token. */
 export function bundleRoutes(context: ApiContext): Route[] {
-  const { bundles, stores, maxBundleBytes } = context;
+  const { bundles, stores, maxBundleBytes, clock } = context;
   return [
     defineRoute({
       method: 'HEAD',
@@ -35,7 +35,8 @@ export function bundleRoutes(context: ApiContext): Route[] {
         413: { description: 'VK_BODY_TOO_LARGE', schema: errorSchema },
       },
       async handle({ params, request, reply }) {
-        const outcome = await bundles.put(params.sha256, request.raw, maxBundleBytes).catch((error) => {
+        const upload = bundles.put(params.sha256, request.raw, maxBundleBytes, clock.now());
+        const outcome = await upload.catch((error) => {
           // The rest of a refused body is not read, so the connection cannot carry another request:
           // the client must not reuse it (it would wait on a server still reading the old body).
           if (!request.raw.complete) reply.header('connection', 'close');

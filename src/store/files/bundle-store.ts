@@ -1,16 +1,32 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type BundleStore, bundleNotFound, checkBundleHash, meteredBody } from '../bundles.js';
+import {
+  type BundleStore,
+  bundleNotFound,
+  checkBundleHash,
+  meteredBody,
+  type RemovedBundles,
+} from '../bundles.js';
+
+const bundleFile = /^([0-9a-f]{64})\.tar\.gz$/;
+/** Files of an upload or a removal that a crash left behind. */
+const leftover = /^\.(upload|removing)-/;
 
 /**
  * Bundles as files, `<dir>/<sha256>.tar.gz`, for a server whose store is not shared (SQLite), or whose
  * replicas share the directory. An upload streams to a temporary file while it is hashed, and is
  * linked into place only when its hash matches: a link is atomic and fails when the name exists, so a
  * reader sees the whole file or none, and of two uploads of one bundle exactly one creates it.
+ *
+ * A bundle's last use is its file's modification time. A removal first renames the file out of its
+ * name (atomic: of two sweeps, one gets it; a touch after the rename finds no file and answers
+ * false), then reads the time again: a touch that landed between its first look and the rename has
+ * moved it, and the file is linked back instead of deleted. For that instant the name is absent, so
+ * a `has`, `read` or `touch` of the same bundle at that very moment answers as if it were gone.
  */
 export class FileBundleStore implements BundleStore {
   constructor(private readonly dir: string) {}
@@ -30,6 +46,7 @@ export class FileBundleStore implements BundleStore {
     sha256: string,
     body: AsyncIterable<Uint8Array>,
     maxBytes: number,
+    usedAt: number,
   ): Promise<'created' | 'existed'> {
     await mkdir(this.dir, { recursive: true });
     const temporary = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
@@ -37,9 +54,28 @@ export class FileBundleStore implements BundleStore {
     try {
       await pipeline(Readable.from(meteredBody(body, maxBytes, hash)), createWriteStream(temporary));
       checkBundleHash(sha256, hash);
-      return await place(temporary, this.pathOf(sha256));
+      // Placed with its last use set, so a sweep never judges it by the time its bytes were written.
+      await utimes(temporary, new Date(usedAt), new Date(usedAt));
+      for (;;) {
+        if ((await place(temporary, this.pathOf(sha256))) === 'created') return 'created';
+        if (await this.touch(sha256, usedAt)) return 'existed';
+        // A sweep removed the stored copy between the link and the touch: place this one.
+      }
     } finally {
       await unlink(temporary).catch(() => undefined);
+    }
+  }
+
+  async touch(sha256: string, at: number): Promise<boolean> {
+    const path = this.pathOf(sha256);
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) return false;
+      if (info.mtimeMs < at) await utimes(path, info.atime, new Date(at));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
     }
   }
 
@@ -47,6 +83,63 @@ export class FileBundleStore implements BundleStore {
     const path = this.pathOf(sha256);
     return Readable.from(fileBytes(path, sha256), { objectMode: false });
   }
+
+  async removeUnused(usedBefore: number, keep: ReadonlySet<string>): Promise<RemovedBundles> {
+    const names = await readdir(this.dir).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    });
+    let count = 0;
+    let bytes = 0;
+    for (const name of names) {
+      const sha256 = bundleFile.exec(name)?.[1];
+      if (sha256 === undefined) {
+        if (leftover.test(name)) await removeIfUnused(join(this.dir, name), usedBefore);
+        continue;
+      }
+      if (keep.has(sha256)) continue;
+      const removed = await this.#removeIfUnused(sha256, usedBefore);
+      if (removed === undefined) continue;
+      count++;
+      bytes += removed;
+    }
+    return { count, bytes };
+  }
+
+  /** The removed file's size, or undefined when it is gone already or was used since `usedBefore`. */
+  async #removeIfUnused(sha256: string, usedBefore: number): Promise<number | undefined> {
+    const path = this.pathOf(sha256);
+    const seen = await stat(path).catch(() => undefined);
+    if (seen === undefined || !(seen.mtimeMs < usedBefore)) return undefined;
+    const judged = join(this.dir, `.removing-${sha256}-${randomBytes(8).toString('hex')}`);
+    try {
+      await rename(path, judged);
+    } catch (error) {
+      // Another sweep took it first.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    // Gone already only when another sweep took it for a crash's leftover: it is removed either way.
+    const info = await stat(judged).catch(() => undefined);
+    if (info === undefined) return undefined;
+    if (info.mtimeMs < usedBefore) {
+      await unlink(judged).catch(() => undefined);
+      return info.size;
+    }
+    // Touched between the first look and the rename: it is in use, so it goes back. EEXIST means an
+    // upload placed the same bytes there meanwhile, which serves as well.
+    await link(judged, path).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    });
+    await unlink(judged);
+    return undefined;
+  }
+}
+
+/** A crashed upload's or removal's file, once it has not changed since `usedBefore`. */
+async function removeIfUnused(path: string, usedBefore: number): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (info !== undefined && info.mtimeMs < usedBefore) await unlink(path).catch(() => undefined);
 }
 
 async function place(temporary: string, path: string): Promise<'created' | 'existed'> {

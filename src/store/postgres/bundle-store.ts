@@ -2,7 +2,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
-import { type BundleStore, bundleNotFound, checkBundleHash, meteredBody } from '../bundles.js';
+import {
+  type BundleStore,
+  bundleNotFound,
+  checkBundleHash,
+  meteredBody,
+  type RemovedBundles,
+} from '../bundles.js';
+import { textArrayLiteral } from './array-literal.js';
 import type { PostgresDatabase } from './database.js';
 import { toStoreError } from './errors.js';
 
@@ -11,7 +18,8 @@ export const bundleChunkBytes = 1024 * 1024;
 
 /**
  * Reads are one short query per chunk: a slow runner downloading a large bundle holds no connection
- * between chunks, and a few pooled connections serve many downloads.
+ * between chunks, and a few pooled connections serve many downloads. Touches and sweeps are short
+ * statements on the same pool.
  */
 const readConnections = 2;
 
@@ -22,10 +30,28 @@ const sql = {
   // A concurrent upload of the same bundle waits here on the other's uncommitted row, then skips it
   // once that one committed, or writes its own once that one rolled back.
   insertChunk: 'INSERT INTO bundle_chunks (sha256, idx, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-  insertBundle: `INSERT INTO bundles (sha256, size, chunks, created_at)
-                 VALUES ($1, $2, $3, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+  insertBundle: `INSERT INTO bundles (sha256, size, chunks, created_at, last_used_at)
+                 VALUES ($1, $2, $3, (extract(epoch FROM clock_timestamp()) * 1000)::bigint, $4)
                  ON CONFLICT DO NOTHING`,
+  // The row lock orders a touch with a removal of the same bundle (removeUnused below).
+  touch: 'UPDATE bundles SET last_used_at = greatest(last_used_at, $2) WHERE sha256 = $1',
+  /**
+   * One batch of a sweep, in one statement (so one transaction): the rows and their chunks together.
+   * FOR UPDATE re-reads a row that a touch committed meanwhile and drops it if it is no longer old
+   * enough; SKIP LOCKED passes over the rows another sweep or a touch holds, so concurrent sweeps
+   * split the work instead of waiting on each other, and a bundle being touched is not removed.
+   */
+  removeUnused: `WITH gone AS (
+                   DELETE FROM bundles WHERE sha256 IN (
+                     SELECT sha256 FROM bundles WHERE last_used_at < $1 AND sha256 <> ALL ($2::text[])
+                     ORDER BY last_used_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+                   RETURNING sha256, size),
+                 chunks AS (DELETE FROM bundle_chunks WHERE sha256 IN (SELECT sha256 FROM gone))
+                 SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM gone`,
 } as const;
+
+/** Bundles removed per statement: a sweep of many holds no lock on all of them at once. */
+const removalBatch = 20;
 
 /**
  * BundleStore in the shared Postgres schema (tables `bundles` and `bundle_chunks`, bundle-migration.ts),
@@ -59,18 +85,43 @@ export class PostgresBundleStore implements BundleStore {
     sha256: string,
     body: AsyncIterable<Uint8Array>,
     maxBytes: number,
+    usedAt: number,
   ): Promise<'created' | 'existed'> {
     const hash = createHash('sha256');
-    if (await this.has(sha256)) {
+    // Touched before the body is read, so that no sweep removes the bundle while it is.
+    if (await this.touch(sha256, usedAt)) {
       for await (const _piece of meteredBody(body, maxBytes, hash));
       checkBundleHash(sha256, hash);
       return 'existed';
     }
-    return this.#upload(sha256, meteredBody(body, maxBytes, hash), hash);
+    return this.#upload(sha256, meteredBody(body, maxBytes, hash), hash, usedAt);
+  }
+
+  async touch(sha256: string, at: number): Promise<boolean> {
+    const { rowCount } = await this.#read(`record a use of bundle ${sha256}`, sql.touch, [sha256, at]);
+    return rowCount === 1;
   }
 
   read(sha256: string): Readable {
     return Readable.from(this.#chunks(sha256), { objectMode: false });
+  }
+
+  async removeUnused(usedBefore: number, keep: ReadonlySet<string>): Promise<RemovedBundles> {
+    const kept = textArrayLiteral([...keep]);
+    let count = 0;
+    let bytes = 0;
+    for (;;) {
+      const { rows } = await this.#read<{ count: number; bytes: string }>(
+        'remove unused bundles',
+        sql.removeUnused,
+        [usedBefore, kept, removalBatch],
+      );
+      const removed = rows[0]?.count ?? 0;
+      count += removed;
+      bytes += Number(rows[0]?.bytes ?? 0);
+      // A short batch means no unlocked candidate is left (locked ones are another sweep's, or in use).
+      if (removed < removalBatch) return { count, bytes };
+    }
   }
 
   /**
@@ -85,7 +136,12 @@ export class PostgresBundleStore implements BundleStore {
     return this.#closing;
   }
 
-  async #upload(sha256: string, pieces: AsyncIterable<Buffer>, hash: Hash): Promise<'created' | 'existed'> {
+  async #upload(
+    sha256: string,
+    pieces: AsyncIterable<Buffer>,
+    hash: Hash,
+    usedAt: number,
+  ): Promise<'created' | 'existed'> {
     const action = `store bundle ${sha256}`;
     this.#assertOpen(action);
     const client = this.#db.dedicatedClient();
@@ -108,7 +164,9 @@ export class PostgresBundleStore implements BundleStore {
         size += chunk.length;
       }
       checkBundleHash(sha256, hash);
-      const inserted = await query(sql.insertBundle, [sha256, size, chunks]);
+      const inserted = await query(sql.insertBundle, [sha256, size, chunks, usedAt]);
+      // Another upload stored it first (the insert waited for it to commit): this one is a use of it.
+      if (inserted.rowCount !== 1) await query(sql.touch, [sha256, usedAt]);
       await query('COMMIT');
       return inserted.rowCount === 1 ? 'created' : 'existed';
     } finally {

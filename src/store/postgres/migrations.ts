@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
 import { bundleMigration } from './bundle-migration.js';
+import { bundleRetentionMigration } from './bundle-retention-migration.js';
 import { queueBatchMigration } from './queue-batch-migration.js';
 import { type PostgresTarget, targetText } from './target.js';
 
@@ -396,6 +397,7 @@ export const migrations: readonly string[] = [
   -- 26.0 µs. It applies to pages filled from now on; nothing is rewritten.
   ALTER TABLE jobs SET (fillfactor = 50);
   `,
+  bundleRetentionMigration,
 ];
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */
