@@ -306,6 +306,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       'how long a runner not seen (it stopped, or lost its connection) stays listed as offline before it is forgotten, with its mode (at least 1m)',
       '24h',
     )
+    .option(
+      '--bundle-retention <duration>',
+      'how long an uploaded workspace bundle nobody uses (uploads it, submits or re-runs a run with it, or fetches it for a job) is kept before a sweep removes it; one an unfinished run names is kept (e.g. 12h, 30d; at least 1m)',
+      '7d',
+    )
     .addHelpText(
       'after',
       '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr.\n' +

@@ -15,8 +15,8 @@ export type RerunStart =
     }
   | {
       readonly kind: 'refused';
-      /** `taken`: another process reopened it first. */
-      readonly why: 'not_rerunnable' | 'missing_secrets' | 'invalid_workflow' | 'taken';
+      /** `taken`: another process reopened it first; `workspace_gone`: `holdWorkspace` refused. */
+      readonly why: 'not_rerunnable' | 'missing_secrets' | 'invalid_workflow' | 'workspace_gone' | 'taken';
       readonly message: string;
       readonly missingSecrets: readonly string[];
     };
@@ -25,8 +25,10 @@ export type RerunStart =
  * What every re-run of failed jobs checks before it starts, in this order: the run is a failed or
  * cancelled run of `by`'s kind with its workflow text stored (rerun-plan.ts); every secret it was
  * started with is given again; the stored workflow still parses (`parse`, which reports its own
- * diagnostics); it has a failed job; and this process reopens it first, by compare-and-set
- * (RunRecoveryStore.reopen) as `owner`. Nothing is written unless it returns `reopened`.
+ * diagnostics); it has a failed job; `holdWorkspace`, when given, keeps what the run needs besides
+ * the store (a server's workspace bundle: it answers a refusal's message when that is gone); and this
+ * process reopens it first, by compare-and-set (RunRecoveryStore.reopen) as `owner`. Nothing is
+ * written unless it returns `reopened`.
  */
 export async function startRerun(
   stores: Stores,
@@ -35,6 +37,7 @@ export async function startRerun(
   secrets: Readonly<Record<string, string>>,
   parse: (resumable: ResumableRun) => Workflow | undefined,
   owner: RunOwnership,
+  holdWorkspace?: (resumable: ResumableRun) => Promise<string | undefined>,
 ): Promise<RerunStart> {
   const refused = (
     why: Exclude<RerunStart, { kind: 'reopened' }>['why'],
@@ -56,6 +59,8 @@ export async function startRerun(
     return refused('invalid_workflow', `run ${record.id}'s stored workflow no longer parses`);
   if (!hasFailedLegs(await stores.runs.listJobs(record.id)))
     return refused('not_rerunnable', `run ${record.id} has no failed jobs to re-run`);
+  const gone = await holdWorkspace?.(resumable);
+  if (gone !== undefined) return refused('workspace_gone', gone);
   const reopened = await stores.recovery.reopen(record.id, verdict.status, owner);
   if (reopened.kind === 'lost')
     return refused('taken', `run ${record.id} was re-run by another process first`);

@@ -27,6 +27,8 @@ export interface ApiContext {
   readonly feed: RunFeed;
   readonly bundles: BundleStore;
   readonly maxBundleBytes: number;
+  /** How long an unused bundle is kept (bundle-sweeper.ts); named in the answer for a removed one. */
+  readonly bundleRetentionMs: number;
   /** Unfinished jobs above which a submitted run is refused whole (VK_QUEUE_FULL, 429). */
   readonly queueCapacity: number;
   /** Runs started by this process and not finished yet, by run id. */

@@ -18,6 +18,7 @@ import type { Stores } from '../store/store.js';
 import { defaultQueueCapacity } from '../store/submissions.js';
 import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
+import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from './bundle-sweeper.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions } from './credential-revocations.js';
 import { RunFeed } from './run-feed.js';
@@ -71,6 +72,13 @@ export interface ServerOptions {
    * is new (stored-run-follower.ts). Default 500 ms.
    */
   readonly streamPollIntervalMs?: number;
+  /**
+   * How long a workspace bundle nobody uses (uploads it, submits or re-runs a run with it, or fetches
+   * it for a job) is kept, unless an unfinished run names it (bundle-sweeper.ts). Default 7 days.
+   */
+  readonly bundleRetentionMs?: number;
+  /** How often this replica sweeps bundles past their retention. Default a quarter of it, at most 1 h. */
+  readonly bundleSweepIntervalMs?: number;
 }
 
 /** 1 GiB: a workspace larger than that belongs in an artifact store, not a job bundle. */
@@ -101,6 +109,7 @@ export class ValkyrieServer implements AsyncDisposable {
     private readonly takeover: RunTakeover,
     private readonly cancelRequests: CancelRequestPoller,
     private readonly revocations: CredentialRevocations,
+    private readonly bundleSweeper: BundleSweeper,
     readonly url: string,
     /** The admin token created at this start, if one was (print it once). */
     readonly generatedAdminToken: string | undefined,
@@ -152,6 +161,7 @@ export class ValkyrieServer implements AsyncDisposable {
       const streams = new Set<EventStream>();
       // In a shared store every replica serves every bundle; files serve only this replica's uploads.
       const bundles = stores.bundles ?? new FileBundleStore(join(options.dataDir, 'bundles'));
+      const bundleRetentionMs = options.bundleRetentionMs ?? defaultBundleRetentionMs;
       const context: ApiContext = {
         stores,
         authority,
@@ -161,6 +171,7 @@ export class ValkyrieServer implements AsyncDisposable {
         feed,
         bundles,
         maxBundleBytes: options.maxBundleBytes ?? defaultMaxBundleBytes,
+        bundleRetentionMs,
         queueCapacity: options.queueCapacity ?? defaultQueueCapacity,
         driven,
         streams,
@@ -217,6 +228,15 @@ export class ValkyrieServer implements AsyncDisposable {
         logError,
       );
       cancelRequests.start();
+      const bundleSweeper = new BundleSweeper(
+        bundles,
+        stores,
+        clock,
+        bundleRetentionMs,
+        options.bundleSweepIntervalMs ?? bundleSweepIntervalMs(bundleRetentionMs),
+        logError,
+      );
+      bundleSweeper.start();
       directory.start();
       revocations.start();
       return new ValkyrieServer(
@@ -227,6 +247,7 @@ export class ValkyrieServer implements AsyncDisposable {
         takeover,
         cancelRequests,
         revocations,
+        bundleSweeper,
         url,
         generated,
         options,
@@ -271,6 +292,7 @@ export class ValkyrieServer implements AsyncDisposable {
       await release(() => this.takeover.stop());
       await release(() => this.cancelRequests.stop());
       await release(() => this.revocations.stop());
+      await release(() => this.bundleSweeper.stop());
       // Runs still driven stay unfinished in the store; without a heartbeat another server takes them over.
       await release(() => {
         for (const run of this.context.driven.values()) run.ownership.stop();

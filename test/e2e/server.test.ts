@@ -149,6 +149,15 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --runner-retention: expected at least 1m, received "10s"\n',
     });
+    // A bundle's retention is written in days as often as not; a minute is the least it takes.
+    expect(await workspace.run(['server', '--port', '0', '--bundle-retention', '30s'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --bundle-retention: expected at least 1m, received "30s"\n',
+    });
+    expect(await workspace.run(['server', '--port', '0', '--bundle-retention', 'a week'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --bundle-retention: expected a duration such as 7d, 12h or 30m, received "a week"\n',
+    });
     expect(await workspace.run(['server', '--port', '0', '--queue-capacity', '0'])).toMatchObject({
       code: 2,
       stderr: 'valkyrie: --queue-capacity must be a positive integer, received "0"\n',

@@ -176,6 +176,8 @@ async function reopenForRerun(
       throw missingSecrets(record, start.missingSecrets);
     case 'taken':
       throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `${start.message}; see: valkyrie show ${record.id}`);
+    case 'workspace_gone':
+      throw new ValkyrieError('VK_BUNDLE_NOT_FOUND', start.message);
     case 'not_rerunnable': {
       const hint = record.status === 'running' ? `; if its process died: valkyrie resume ${record.id}` : '';
       throw new ValkyrieError('VK_RUN_NOT_RERUNNABLE', `${start.message}${hint}`);

@@ -18,6 +18,7 @@ export interface ServerCommandOptions {
   readonly leaseTtl: string;
   readonly offerTtl: string;
   readonly runnerRetention: string;
+  readonly bundleRetention: string;
   readonly queueCapacity?: string;
 }
 
@@ -38,6 +39,12 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     throw new UsageError(
       `--runner-retention: expected at least 1m, received ${JSON.stringify(options.runnerRetention)}`,
     );
+  const bundleRetentionMs = retentionFlag('--bundle-retention', options.bundleRetention);
+  // Shorter than a minute, a submit's touch and the run it stores could straddle a sweep's cut-off.
+  if (bundleRetentionMs < 60_000)
+    throw new UsageError(
+      `--bundle-retention: expected at least 1m, received ${JSON.stringify(options.bundleRetention)}`,
+    );
   const queueCapacity = queueCapacityFlag(options.queueCapacity);
   const tls = readTls(options.tlsCert, options.tlsKey);
   const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
@@ -50,6 +57,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     dataDir,
     drainTimeoutMs,
     runnerRetentionMs,
+    bundleRetentionMs,
     queueCapacity,
     controlPlane: { leaseTtlMs, offerTtlMs },
     ...(tls === undefined ? {} : { tls }),
@@ -90,6 +98,18 @@ function durationFlag(flag: string, value: string, minMs = 1): number {
   if (ms === undefined || ms < minMs)
     throw new UsageError(
       `${flag}: expected a duration such as 250ms, 10s or 1m, received ${JSON.stringify(value)}`,
+    );
+  return Math.round(ms);
+}
+
+/** A retention: a number of days (`7d`, `1.5d`) or any duration flag's form. */
+function retentionFlag(flag: string, value: string): number {
+  const days = /^\s*(\d+(?:\.\d+)?)\s*d\s*$/.exec(value)?.[1];
+  if (days !== undefined) return Math.round(Number(days) * 86_400_000);
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 1)
+    throw new UsageError(
+      `${flag}: expected a duration such as 7d, 12h or 30m, received ${JSON.stringify(value)}`,
     );
   return Math.round(ms);
 }

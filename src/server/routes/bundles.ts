@@ -68,7 +68,8 @@ export function bundleRoutes(context: ApiContext): Route[] {
             'VK_UNAUTHORIZED',
             `job ${job.id} has ended (${job.status}); its token is no longer valid`,
           );
-        if (bundle === undefined || !(await bundles.has(bundle)))
+        // A fetch is a use: a run whose jobs still start keeps its bundle past the retention.
+        if (bundle === undefined || !(await bundles.touch(bundle, clock.now())))
           throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `job ${params.jobId} has no workspace bundle`);
         reply.type('application/gzip');
         return { status: 200, body: bundles.read(bundle) };

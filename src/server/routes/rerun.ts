@@ -6,6 +6,7 @@ import { resolveWorkflowGroup } from '../../engine/workflow-group.js';
 import type { ResumableRun } from '../../store/recovery.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
+import { bundleRemovedMessage } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { defineRoute, type Route } from '../route.js';
@@ -17,7 +18,7 @@ import { errorSchema, idParams, runRerunSchema, runViewSchema } from '../schemas
  * request stored at submission: the same run, its failed jobs and the jobs after them as new attempts.
  */
 export function rerunRoutes(context: ApiContext): Route[] {
-  const { stores, controlPlane, clock } = context;
+  const { stores, controlPlane, clock, bundles, bundleRetentionMs } = context;
   return [
     defineRoute({
       method: 'POST',
@@ -32,7 +33,11 @@ export function rerunRoutes(context: ApiContext): Route[] {
           description: 'VK_INVALID_REQUEST: a secret the run was submitted with is missing',
           schema: errorSchema,
         },
-        404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
+        404: {
+          description:
+            "VK_RUN_NOT_FOUND, or VK_BUNDLE_NOT_FOUND: the run's workspace bundle was removed after the bundle retention",
+          schema: errorSchema,
+        },
         409: {
           description:
             'VK_RUN_NOT_RERUNNABLE: not finished, succeeded, nothing failed, or re-run by another request first',
@@ -44,12 +49,18 @@ export function rerunRoutes(context: ApiContext): Route[] {
         const secrets = body?.secrets ?? {};
         const owner = { owner: thisProcess(), heartbeatAt: clock.now() };
         const parse = (stored: ResumableRun) => parseWorkflow(stored.source, record.workflowPath).workflow;
-        const start = await startRerun(stores, record, 'server', secrets, parse, owner);
+        // Touched before the run is reopened, as a submit does (bundle-sweeper.ts says why).
+        const holdBundle = async ({ request }: ResumableRun) =>
+          request.bundle === undefined || (await bundles.touch(request.bundle, clock.now()))
+            ? undefined
+            : bundleRemovedMessage(record.id, request.bundle, bundleRetentionMs);
+        const start = await startRerun(stores, record, 'server', secrets, parse, owner, holdBundle);
         if (start.kind === 'refused') {
           if (start.why === 'missing_secrets')
             throw new ApiError(400, 'VK_INVALID_REQUEST', `${start.message}; give them again`, {
               path: 'body.secrets',
             });
+          if (start.why === 'workspace_gone') throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', start.message);
           throw new ApiError(409, 'VK_RUN_NOT_RERUNNABLE', start.message);
         }
         const { request } = start.resumable;

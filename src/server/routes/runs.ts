@@ -9,6 +9,7 @@ import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import type { Workflow } from '../../workflow/model.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
+import { formatRetention } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { defineRoute, type Route } from '../route.js';
@@ -77,10 +78,15 @@ export function runRoutes(context: ApiContext): Route[] {
             },
           );
         }
-        if (body.bundle !== undefined && !(await bundles.has(body.bundle)))
-          throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `no bundle ${body.bundle}: upload it first`, {
-            path: 'body.bundle',
-          });
+        // A touch, not a look: the run is stored only after it, so no sweep removes the bundle under
+        // the new run (bundle-sweeper.ts says why); false means a sweep removed it first.
+        if (body.bundle !== undefined && !(await bundles.touch(body.bundle, context.clock.now())))
+          throw new ApiError(
+            404,
+            'VK_BUNDLE_NOT_FOUND',
+            `no bundle ${body.bundle}: upload it first (unused bundles are removed after ${formatRetention(context.bundleRetentionMs)})`,
+            { path: 'body.bundle' },
+          );
         const key = headers['idempotency-key'];
         const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
         const inputs = inputsOf(parsed.workflow, body.inputs ?? {});

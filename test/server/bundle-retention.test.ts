@@ -1,0 +1,96 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { type Clock, systemClock } from '../../src/core/clock.js';
+import { oneJobWorkflow, startTestServer, type TestServer, waitForRunStatus } from './helpers.js';
+
+/** The wall clock moved on by hand: the sweep's own timer stays real, only "now" jumps. */
+function shiftedClock(): Clock & { advance(ms: number): void } {
+  let offset = 0;
+  return {
+    now: () => systemClock.now() + offset,
+    setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
+    advance(ms) {
+      offset += ms;
+    },
+  };
+}
+
+async function upload(request: TestServer['request']): Promise<string> {
+  const bytes = randomBytes(256);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const put = await request('PUT', `/api/v1/bundles/${sha}`, {
+    raw: bytes,
+    headers: { 'content-type': 'application/gzip' },
+  });
+  expect(put.status).toBe(201);
+  return sha;
+}
+
+async function submit(request: TestServer['request'], bundle: string): Promise<string> {
+  const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow, bundle } });
+  expect(created.status).toBe(201);
+  return (created.body as { run: { id: string } }).run.id;
+}
+
+async function cancel(request: TestServer['request'], runId: string): Promise<void> {
+  expect((await request('POST', `/api/v1/runs/${runId}/cancel`)).status).toBe(202);
+  await waitForRunStatus(request, runId, 'cancelled');
+}
+
+describe('bundle retention (--bundle-retention)', () => {
+  it('sweeps bundles unused for the retention, keeps those a run used since or an unfinished run names, and a re-run of a swept one says why', async () => {
+    const clock = shiftedClock();
+    const { request } = await startTestServer({
+      clock,
+      bundleRetentionMs: 60_000,
+      bundleSweepIntervalMs: 20,
+    });
+    const present = async (sha: string) => (await request('HEAD', `/api/v1/bundles/${sha}`)).status === 200;
+    const [live, finished, neverUsed, usedLater] = [
+      await upload(request),
+      await upload(request),
+      await upload(request),
+      await upload(request),
+    ];
+    await submit(request, live); // no runner: it stays queued, unfinished
+    const finishedRun = await submit(request, finished);
+    await cancel(request, finishedRun);
+
+    clock.advance(40_000);
+    // Submitting a run with a bundle is a use of it; this run finishes, so only that use keeps it.
+    await cancel(request, await submit(request, usedLater));
+
+    // 70 s after the uploads, 30 s after the last use of `usedLater`: the cut-off is 10 s after the uploads.
+    clock.advance(30_000);
+    for (let wait = 0; (await present(finished)) || (await present(neverUsed)); wait++) {
+      if (wait > 250) throw new Error('no sweep removed the unused bundles within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await present(live)).toBe(true);
+    expect(await present(usedLater)).toBe(true);
+
+    const rerun = await request('POST', `/api/v1/runs/${finishedRun}/rerun`);
+    expect(rerun).toMatchObject({
+      status: 404,
+      body: {
+        code: 'VK_BUNDLE_NOT_FOUND',
+        message: `run ${finishedRun}'s workspace bundle ${finished} is no longer stored: it was removed after the server's bundle retention period (1m unused); submit the workflow again`,
+      },
+    });
+    // Refused before anything was written: the run is still the cancelled first attempt.
+    expect((await request('GET', `/api/v1/runs/${finishedRun}`)).body).toMatchObject({
+      run: { status: 'cancelled', attempt: 1 },
+    });
+    const resubmitted = await request('POST', '/api/v1/runs', {
+      body: { workflow: oneJobWorkflow, bundle: neverUsed },
+    });
+    expect(resubmitted).toMatchObject({
+      status: 404,
+      body: {
+        code: 'VK_BUNDLE_NOT_FOUND',
+        path: 'body.bundle',
+        message: expect.stringContaining('after 1m'),
+      },
+    });
+  });
+});
