@@ -1,7 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '../../src/core/clock.js';
-import { oneJobWorkflow, startTestServer, type TestServer, waitForRunStatus } from './helpers.js';
+import {
+  connectScriptedRunner,
+  credential,
+  jobCompleted,
+  oneJobWorkflow,
+  startTestServer,
+  type TestServer,
+  waitForRunStatus,
+} from './helpers.js';
 
 /** The wall clock moved on by hand: the sweep's own timer stays real, only "now" jumps. */
 function shiftedClock(): Clock & { advance(ms: number): void } {
@@ -92,5 +100,37 @@ describe('bundle retention (--bundle-retention)', () => {
         message: expect.stringContaining('after 1m'),
       },
     });
+  });
+
+  it("counts a job's fetch of its bundle as a use, keeping it for the retention after its run finished", async () => {
+    const clock = shiftedClock();
+    const { server, request, token } = await startTestServer({
+      clock,
+      bundleRetentionMs: 60_000,
+      bundleSweepIntervalMs: 20,
+    });
+    const present = async (sha: string) => (await request('HEAD', `/api/v1/bundles/${sha}`)).status === 200;
+    const [fetched, unused] = [await upload(request), await upload(request)];
+    const runId = await submit(request, fetched);
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const [lease] = await runner.leases(1);
+    if (lease?.jobToken === undefined) throw new Error('a lease with a job token');
+
+    clock.advance(40_000);
+    const workspace = await request('GET', `/api/v1/jobs/${lease.jobId}/workspace`, {
+      token: lease.jobToken,
+    });
+    expect(workspace.status).toBe(200);
+    runner.transport.send(jobCompleted(lease, { kind: 'succeeded' }, clock.now()));
+    await waitForRunStatus(request, runId, 'succeeded');
+
+    // 70 s after the upload and the submit, 30 s after the fetch; the run is finished.
+    clock.advance(30_000);
+    for (let wait = 0; await present(unused); wait++) {
+      if (wait > 250) throw new Error('no sweep removed the unused bundle within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await present(fetched)).toBe(true);
+    runner.transport.close();
   });
 });
