@@ -7,6 +7,8 @@
 export class PeriodicTask {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** `runSoon` came during a run: one more follows it. */
+  private again = false;
   private stopped = false;
 
   constructor(
@@ -29,6 +31,12 @@ export class PeriodicTask {
     await this.running;
   }
 
+  /** Runs now, out of turn; during a run, once more right after it. */
+  runSoon(): void {
+    if (this.running !== undefined) this.again = true;
+    else this.tick();
+  }
+
   get isStopped(): boolean {
     return this.stopped;
   }
@@ -42,6 +50,10 @@ export class PeriodicTask {
       )
       .finally(() => {
         this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.tick();
+        }
       });
   }
 }

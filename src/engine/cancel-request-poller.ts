@@ -11,13 +11,15 @@ export interface Cancellable {
  * Carries out cancels asked of another process: `valkyrie cancel`, or `POST /runs/:id/cancel` on a
  * replica that does not drive the run, stores a request (RunRecoveryStore.requestCancel), and the
  * driver finds it here, polling for the runs it drives (`runs()`, by id) every `intervalMs` with one
- * read. Each run is cancelled once, gracefully. Lifecycle: `start()` once, `stop()` (idempotent)
- * before the store closes.
+ * read, and at once when the store says a request was made (onCancelRequested, on Postgres). Each run
+ * is cancelled once, gracefully. Lifecycle: `start()` once, `stop()` (idempotent) before the store
+ * closes.
  */
 export class CancelRequestPoller {
   /** By handle, not id: a run re-run after a cancel has a new handle, which a new request must reach. */
   private readonly cancelled = new WeakSet<Cancellable>();
   private readonly polls: PeriodicTask;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly recovery: RunRecoveryStore,
@@ -30,9 +32,11 @@ export class CancelRequestPoller {
 
   start(): void {
     this.polls.start();
+    this.unsubscribe ??= this.recovery.onCancelRequested?.(() => this.polls.runSoon());
   }
 
   stop(): Promise<void> {
+    this.unsubscribe?.();
     return this.polls.stop();
   }
 

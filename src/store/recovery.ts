@@ -87,6 +87,13 @@ export interface RunRecoveryStore {
   requestCancel(runId: RunId, at: number): Promise<boolean>;
   /** Of these runs, the unfinished ones whose cancel was requested; each driver polls for its own. */
   cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>>;
+  /**
+   * Calls `listener` soon after a `requestCancel` that wrote, made through any process on the same
+   * store, so that drivers need not wait for their next poll; it may also call it for nothing (a lost
+   * connection). Only where the store can carry that across processes (Postgres: NOTIFY); drivers
+   * poll in any case. Returns the function that removes the listener.
+   */
+  onCancelRequested?(listener: () => void): () => void;
 }
 
 /** The finished runs a re-run can reopen: those with failed or cancelled jobs to run again. */

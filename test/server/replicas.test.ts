@@ -30,6 +30,20 @@ function replicaScenario(name: string, openStores: OpenReplicaStores): void {
     });
   });
 
+  if (name === 'Postgres') {
+    it(`${name}: the driver hears of a cancel asked of another replica at once, not at its next poll`, async () => {
+      // Polls an hour apart: only the store's notification can carry the request in time.
+      const driver = await startTestServer({ stores: await openStores(), cancelPollIntervalMs: 3_600_000 });
+      const other = await startTestServer({ stores: await openStores(), cancelPollIntervalMs: 3_600_000 });
+      const created = await driver.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+      const { run } = created.body as { run: { id: string } };
+      expect((await other.request('POST', `/api/v1/runs/${run.id}/cancel`)).status).toBe(202);
+      expect(await waitForRunStatus(driver.request, run.id, 'cancelled')).toMatchObject({
+        jobs: [{ name: 'greet', status: 'cancelled' }],
+      });
+    });
+  }
+
   it(`${name}: a replica whose run was taken over elsewhere stops driving it and its runner stops the job`, async () => {
     const logged: unknown[] = [];
     const driver = await startTestServer({

@@ -41,7 +41,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     logs: new PostgresLogStore(db),
     queue,
     staleWrites: new PostgresStaleWriteStore(db),
-    recovery: new PostgresRunRecoveryStore(db),
+    recovery: new PostgresRunRecoveryStore(db, listener),
     concurrency: new PostgresConcurrencyStore(db, listener),
     tokens: new PostgresTokenStore(db),
     runners: new PostgresRunnerStore(db),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { ListenerSet } from '../../core/listener-set.js';
 import { GroupWatchers } from '../group-watchers.js';
 import { WorkSignal } from '../work-signal.js';
 import type { PostgresDatabase } from './database.js';
@@ -13,21 +14,26 @@ export const queueChannelSql = "'vk_queue_' || left(md5(current_schema()), 16)";
 /** The channel concurrency-group changes notify, per schema as the queue's; the payload is `groupKey`. */
 export const groupChannelSql = "'vk_group_' || left(md5(current_schema()), 16)";
 
+/** The channel a requested run cancel notifies (RunRecoveryStore.requestCancel), per schema as the queue's. */
+export const cancelChannelSql = "'vk_cancel_' || left(md5(current_schema()), 16)";
+
 /** A group's name can be long (an expression's result), a NOTIFY payload at most 8000 bytes: a hash. */
 export function groupKey(group: string): string {
   return createHash('md5').update(group).digest('hex');
 }
 
 /**
- * One LISTEN connection per set of stores, on both channels, opened on the first wait and kept: NOTIFY
+ * One LISTEN connection per set of stores, on every channel, opened on the first wait and kept: NOTIFY
  * is delivered on commit, so a waiter wakes within a round trip of a change in any process, without
  * polling. Queue notifications wake `work` (QueueStore.waitForWork); group ones wake the watchers of
- * that group (ConcurrencyStore.watch). When the connection drops, every waiter is woken (to look
- * again) and the next wait reconnects.
+ * that group (ConcurrencyStore.watch); cancel ones tell `cancels` (RunRecoveryStore.onCancelRequested).
+ * When the connection drops, every waiter is woken and every cancel listener told (to look again), and
+ * the next wait reconnects.
  */
 export class NotificationListener {
   readonly work = new WorkSignal();
   readonly groups = new GroupWatchers();
+  readonly cancels = new ListenerSet<void>();
   readonly #db: PostgresDatabase;
   #connecting: Promise<pg.Client> | undefined;
   #closed = false;
@@ -61,22 +67,25 @@ export class NotificationListener {
     const client = this.#db.dedicatedClient();
     await client.connect();
     try {
-      const { rows } = await client.query<{ queue: string; group: string }>(
-        `SELECT ${queueChannelSql} AS queue, ${groupChannelSql} AS group`,
+      const { rows } = await client.query<{ queue: string; group: string; cancel: string }>(
+        `SELECT ${queueChannelSql} AS queue, ${groupChannelSql} AS group, ${cancelChannelSql} AS cancel`,
       );
       const channels = rows[0];
       if (channels === undefined) throw new Error('could not name the notification channels');
       client.on('notification', (message) => {
         if (message.channel === channels.group) this.groups.wake(message.payload ?? '');
+        else if (message.channel === channels.cancel) this.cancels.emit();
         else this.work.wake();
       });
       client.on('end', () => {
         this.#connecting = undefined;
         this.work.wake();
         this.groups.wakeAll();
+        this.cancels.emit();
       });
       await client.query(`LISTEN "${channels.queue}"`);
       await client.query(`LISTEN "${channels.group}"`);
+      await client.query(`LISTEN "${channels.cancel}"`);
       return client;
     } catch (error) {
       await client.end().catch(() => {});

@@ -11,6 +11,7 @@ import type {
 } from '../recovery.js';
 import { millis, runIdOf, runKey } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
+import { cancelChannelSql, type NotificationListener } from './notification-listener.js';
 
 interface OwnershipRow {
   owner_host: string | null;
@@ -61,6 +62,7 @@ const statements = {
     text: `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $2)
            WHERE id = $1 AND status IN ('queued', 'running')`,
   },
+  notifyCancel: { name: 'vk_notify_cancel', text: `SELECT pg_notify(${cancelChannelSql}, '')` },
   cancelRequests: {
     name: 'vk_cancel_requests',
     text: `SELECT id FROM runs WHERE id = ANY($1::bigint[])
@@ -71,9 +73,11 @@ const statements = {
 /** RunRecoveryStore on the shared pool: columns of the runs table. */
 export class PostgresRunRecoveryStore implements RunRecoveryStore {
   readonly #db: PostgresDatabase;
+  readonly #listener: NotificationListener;
 
-  constructor(db: PostgresDatabase) {
+  constructor(db: PostgresDatabase, listener: NotificationListener) {
     this.#db = db;
+    this.#listener = listener;
   }
 
   saveResumable(runId: RunId, run: Omit<ResumableRun, 'ownership'>, ownership: RunOwnership): Promise<void> {
@@ -161,8 +165,18 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
     return this.#db.write(`request cancel of run ${runId}`, async (query) => {
       const key = runKey(runId);
       if (key === undefined) return false;
-      return (await query(statements.requestCancel, [key, at])).rowCount !== 0;
+      if ((await query(statements.requestCancel, [key, at])).rowCount === 0) return false;
+      // Delivered when this write commits, to the driver's listener in whichever process it runs.
+      await query(statements.notifyCancel, []);
+      return true;
     });
+  }
+
+  onCancelRequested(listener: () => void): () => void {
+    const remove = this.#listener.cancels.add(listener);
+    // Until the LISTEN connection is up (or when it cannot be opened), the driver's polling finds requests.
+    this.#listener.listening().catch(() => undefined);
+    return remove;
   }
 
   cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>> {
