@@ -5,7 +5,7 @@ import type { StaleWrite } from '../store/stale-writes.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 import { LostLeases } from './lost-leases.js';
-import { RecentCompletions } from './recent-completions.js';
+import { RecentEntries } from './recent-entries.js';
 
 export interface LeaseGuardHandlers {
   /**
@@ -55,7 +55,7 @@ export class LeaseGuard {
   private readonly table: LeaseTable<RunnerSession>;
   private readonly sweeper: LeaseSweeper<RunnerSession>;
   /** jobId → the token its last lease completed under, for the last jobs to complete. */
-  private readonly completed = new RecentCompletions(rememberedCompletions);
+  private readonly completed = new RecentEntries<number>(rememberedCompletions, (token) => token);
   private readonly lost = new LostLeases(rememberedLosses);
   /** Cancels sent for a lease, sent again to the session that resumes it. */
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
@@ -97,7 +97,7 @@ export class LeaseGuard {
   /** The job's result is in under `lease` (`completed`), or its holder lost it. */
   release(lease: Lease<RunnerSession>, completed = true): void {
     this.table.release(lease);
-    if (completed) this.completed.add(lease.jobId, lease.fencingToken);
+    if (completed) this.completed.set(lease.jobId, lease.fencingToken);
     else this.lost.add(lease.jobId, lease.holder.runnerId);
   }
 

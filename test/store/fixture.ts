@@ -1,5 +1,7 @@
 import { afterEach, beforeEach } from 'vitest';
+import type { RunId } from '../../src/core/ids.js';
 import type { QueueOptions } from '../../src/store/queue.js';
+import type { NewJob, RunStore } from '../../src/store/runs.js';
 import type { Stores } from '../../src/store/store.js';
 
 export interface OpenedStores {
@@ -11,6 +13,17 @@ export interface OpenedStores {
 
 export interface StoreTestOptions {
   readonly queue?: QueueOptions;
+}
+
+/** A new run of `count` jobs, each made by `job(runId, ordinal)`; resolves with the run's id. */
+export async function createRunWithJobs(
+  runs: RunStore,
+  count: number,
+  job: (runId: RunId, ordinal: number) => NewJob,
+): Promise<RunId> {
+  const run = await runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+  await runs.addJobs(Array.from({ length: count }, (_, i) => job(run.id, i)));
+  return run.id;
 }
 
 /** A fresh, empty set of stores per test; `cleanup` closes them and removes whatever backs them. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jobIdFor, type RunId } from '../../src/core/ids.js';
 import type { JobRunner, NewJob } from '../../src/store/runs.js';
-import { type StoresFactory, useStores } from './fixture.js';
+import { createRunWithJobs, type StoresFactory, useStores } from './fixture.js';
 
 const newJob = (runId: RunId, ordinal: number): NewJob => ({
   id: jobIdFor(runId, ordinal),
@@ -20,11 +20,7 @@ export function jobRunnerContract(make: StoresFactory): void {
   const stores = useStores(make);
   const runs = () => stores().runs;
 
-  async function runWithJobs(count: number): Promise<RunId> {
-    const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
-    await runs().addJobs(Array.from({ length: count }, (_, i) => newJob(run.id, i)));
-    return run.id;
-  }
+  const runWithJobs = (count: number): Promise<RunId> => createRunWithJobs(runs(), count, newJob);
 
   describe("a job attempt's runner", () => {
     it('is absent until an attempt starts on a runner, and stays absent for a job run locally', async () => {

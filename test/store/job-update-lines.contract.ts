@@ -1,26 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { asJobId, type JobId, jobIdFor, type RunId } from '../../src/core/ids.js';
 import type { LogLine } from '../../src/store/logs.js';
-import { type StoresFactory, useStores } from './fixture.js';
+import { createRunWithJobs, type StoresFactory, useStores } from './fixture.js';
 
 /** RunStore.updateJobs with log lines: the lines go in the same write, after the updates. */
 export function jobUpdateLinesContract(make: StoresFactory): void {
   const stores = useStores(make);
 
   async function runWithJobs(count: number): Promise<{ runId: RunId; ids: JobId[] }> {
-    const run = await stores().runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
-    const ids = Array.from({ length: count }, (_, i) => jobIdFor(run.id, i));
-    await stores().runs.addJobs(
-      ids.map((id, i) => ({
-        id,
-        runId: run.id,
-        key: 'build',
-        name: `build (${i})`,
-        matrix: {},
-        status: 'queued',
-      })),
-    );
-    return { runId: run.id, ids };
+    const runId = await createRunWithJobs(stores().runs, count, (run, i) => ({
+      id: jobIdFor(run, i),
+      runId: run,
+      key: 'build',
+      name: `build (${i})`,
+      matrix: {},
+      status: 'queued',
+    }));
+    return { runId, ids: Array.from({ length: count }, (_, i) => jobIdFor(runId, i)) };
   }
 
   const systemLine = (runId: RunId, jobId: JobId, text: string, jobAttempt?: number): LogLine => ({
