@@ -68,6 +68,36 @@ describeOnPostgres('Postgres enqueue, visible before its flush', () => {
     expect(rows[0]?.n).toBe(0);
   });
 
+  it('does not report stored jobs refused when the flushing write fails once: it writes again', async () => {
+    await using producer = await open();
+    // The first write to a flush row (slots below 0) fails, as a dropped connection would make it; a
+    // sequence counts the tries, since the failing transaction rolls back whatever else it wrote.
+    await withRawClient(async (client) => {
+      await client.query(`CREATE SEQUENCE "${schema}".flush_tries`);
+      await client.query(
+        `CREATE FUNCTION "${schema}".fail_flush() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.slot < 0 AND nextval('"${schema}".flush_tries') = 1 THEN
+             RAISE EXCEPTION 'flush failed on purpose';
+           END IF;
+           RETURN NEW;
+         END $$`,
+      );
+      await client.query(
+        `CREATE TRIGGER fail_flush BEFORE INSERT OR UPDATE ON "${schema}".queue_counts
+         FOR EACH ROW EXECUTE FUNCTION "${schema}".fail_flush()`,
+      );
+    });
+    const [result] = await producer.queue.enqueue([{ task: 't', payload: { n: 2 } }]);
+    expect(result?.kind).toBe('created');
+    if (result === undefined) return;
+    expect(await producer.queue.getJob(result.job.id)).toMatchObject({ state: 'queued', payload: { n: 2 } });
+    const { rows } = await withRawClient((client) =>
+      client.query<{ tries: string }>(`SELECT last_value AS tries FROM "${schema}".flush_tries`),
+    );
+    expect(rows[0]?.tries).toBe('2');
+  });
+
   it('acknowledges a keyed enqueue without the flushing write: its commit is synchronous', async () => {
     await using producer = await open();
     holder = await holdFlushRows();

@@ -1,3 +1,4 @@
+import { ValkyrieError } from '../../core/errors.js';
 import { defaultPriority, priorities } from '../../core/priority.js';
 import type {
   ClaimRequest,
@@ -48,6 +49,9 @@ interface LeaseRow {
   lease_worker: string;
 }
 
+/** Tries of the synchronous write that makes a `visibleFirst` enqueue durable (#flushEnqueued). */
+const flushAttempts = 3;
+
 /** Ids are canonical decimal identity values; anything else would fail the statement's cast. */
 const jobKey = (id: string): string | undefined => (/^[1-9][0-9]{0,17}$/.test(id) ? id : undefined);
 const isJobKey = (id: string): boolean => jobKey(id) !== undefined;
@@ -78,14 +82,45 @@ export class PostgresQueueStore implements QueueStore {
   async enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
     // One statement unless idempotency keys are looked up first, under the submission lock.
     const keyed = jobs.some((job) => job.idempotencyKey !== undefined);
+    let visibleFirst = false;
     const results = await this.#db.write(
       'enqueue jobs',
-      (query, { autocommit }) => this.#enqueueNow(query, jobs, autocommit && !keyed),
+      (query, { autocommit }) => {
+        visibleFirst = autocommit && !keyed;
+        return this.#enqueueNow(query, jobs, visibleFirst);
+      },
       { atomic: keyed },
     );
+    const created = results.some((result) => result.kind === 'created');
     // This process's waiters need not wait for the notification's round trip.
-    if (results.some((result) => result.kind === 'created')) this.#listener.work.wake();
+    if (created) this.#listener.work.wake();
+    if (created && visibleFirst) await this.#flushEnqueued();
     return results;
+  }
+
+  /**
+   * After a `visibleFirst` enqueue has committed: a synchronous write, whose commit flushes the WAL
+   * through the enqueue's. Its own write, on whichever connection the pool gives: the jobs exist
+   * whatever happens to it, so a failure must not report them refused — it is tried again, and only
+   * when that keeps failing is the enqueue's durability reported unknown.
+   */
+  async #flushEnqueued(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#db.write('flush enqueued jobs', (query) => query(statements.flushEnqueued, []));
+        return;
+      } catch (error) {
+        if (attempt === flushAttempts) {
+          const reason = error instanceof Error ? error.message : String(error);
+          throw new ValkyrieError(
+            'VK_STORE',
+            `the jobs were stored, but the database did not confirm they are durable (${reason}); ` +
+              'they may still run: look them up before submitting them again',
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20 * 4 ** (attempt - 1)));
+      }
+    }
   }
 
   claim(request: ClaimRequest): Promise<Lease[]> {
@@ -368,7 +403,6 @@ export class PostgresQueueStore implements QueueStore {
     const seqs = rows[0]?.seqs ?? null;
     const queued = rows[0]?.queued ?? null;
     if (seqs === null && queued !== null) throw queueFullError(queued, capacity, fresh.length);
-    if (visibleFirst) await query(statements.flushEnqueued, []);
     // A bigint[] literal of plain decimals, in id order, which is the batch's order.
     const ids = seqs === null ? [] : seqs.slice(1, -1).split(',');
     if (ids.length !== fresh.length)
