@@ -274,11 +274,14 @@ export class Engine implements AsyncDisposable {
       encode: (job) => {
         const { priority, retry, idempotencyKey } = job.options;
         const notBefore = job.notBefore;
+        const payload = storedPayload(job.input, job.options, this.options.retry);
         // One literal with every field (undefined ones are the store's defaults): spreading optional
-        // fields in built and copied two more objects per job.
+        // fields in built and copied two more objects per job. The JSON is made here, where an input
+        // JSON cannot hold fails its own job (encode throws), and the store need not make it again.
         return {
           task: job.task.name,
-          payload: storedPayload(job.input, job.options, this.options.retry),
+          payload,
+          payloadJson: JSON.stringify(payload),
           priority,
           notBefore: notBefore === undefined ? undefined : Math.ceil(notBefore),
           idempotencyKey,

@@ -337,50 +337,73 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   }
 
   /** `#enqueue` then `#claim`, as one store write when it succeeds; apart when it is refused. */
-  async #enqueueAndClaim(
-    { batch, submissionEnds }: EnqueueBatch,
-    limit: number,
-    tasks: readonly string[],
-  ): Promise<Lease[]> {
+  async #enqueueAndClaim(fresh: EnqueueBatch, limit: number, tasks: readonly string[]): Promise<Lease[]> {
     const { worker, leaseTtlMs: ttlMs } = this.#options;
     const request = { worker, limit, ttlMs, tasks };
+    const { kept, jobs } = this.#encoded(fresh);
     let written: EnqueuedAndClaimed | undefined;
     try {
-      const jobs = batch.map((entry) => this.#options.encode(entry));
       written = await this.#track(this.#store.enqueueAndClaim(jobs, request));
     } catch {
       written = undefined;
     }
     if (written === undefined) {
-      // Each job meets its own fate (a refusal, an input JSON cannot hold) the usual way.
-      await this.#enqueue({ batch, submissionEnds });
+      // Each submission meets its own fate (a capacity refusal, the store failing) the usual way.
+      await this.#enqueue(kept);
       return this.#claim(limit, tasks);
     }
-    this.#placeAll(batch, written.enqueued);
+    this.#placeAll(kept.batch, written.enqueued);
     return written.leases;
   }
 
-  async #enqueue({ batch, submissionEnds }: EnqueueBatch): Promise<void> {
-    const jobs = batch.map((entry) => this.#options.encode(entry));
+  async #enqueue(batch: EnqueueBatch): Promise<void> {
+    const { kept, jobs } = this.#encoded(batch);
+    if (jobs.length === 0) return;
     try {
-      this.#placeAll(batch, await this.#track(this.#store.enqueue(jobs)));
+      this.#placeAll(kept.batch, await this.#track(this.#store.enqueue(jobs)));
     } catch (error) {
-      if (batch.length > 1 && !isValkyrieError(error)) {
-        // One input JSON cannot hold fails the batch; alone, each job meets its own fate.
-        await Promise.all(batch.map((entry) => this.#enqueue({ batch: [entry], submissionEnds: [1] })));
-        return;
-      }
-      const submissions = submissionsOf(batch, submissionEnds);
+      const submissions = submissionsOf(kept.batch, kept.submissionEnds);
       if (submissions.length > 1 && isValkyrieError(error) && error.code === 'VK_QUEUE_FULL') {
-        // The batch held several callers' submissions: each is refused or stored on its own, in
+        // The batch held several callers' submissions: each is stored or refused on its own, in
         // order, so the earlier ones take the room there is.
         for (const submission of submissions) {
           await this.#enqueue({ batch: submission, submissionEnds: [submission.length] });
         }
         return;
       }
-      for (const entry of batch) this.#refused(entry, error);
+      for (const entry of kept.batch) this.#refused(entry, error);
     }
+  }
+
+  /**
+   * The batch's store jobs. An entry whose input JSON cannot hold (its encode throws) fails on its
+   * own, told a microtask later (hooks are never called from inside a queue method, and `take` may
+   * be on the stack), and leaves the batch with its submission's other jobs kept.
+   */
+  #encoded(fresh: EnqueueBatch): { kept: EnqueueBatch; jobs: NewQueueJob[] } {
+    const { batch, submissionEnds } = fresh;
+    const jobs: NewQueueJob[] = [];
+    let failed: Set<JobRecord> | undefined;
+    for (const entry of batch) {
+      try {
+        jobs.push(this.#options.encode(entry));
+      } catch (error) {
+        (failed ??= new Set()).add(entry);
+        queueMicrotask(() => this.#refused(entry, error));
+      }
+    }
+    if (failed === undefined) return { kept: fresh, jobs };
+    const keptBatch: JobRecord[] = [];
+    const keptEnds: number[] = [];
+    let end = 0;
+    batch.forEach((entry, i) => {
+      if (!failed.has(entry)) keptBatch.push(entry);
+      while (end < submissionEnds.length && (submissionEnds[end] ?? 0) <= i + 1) {
+        if (keptBatch.length > (keptEnds.at(-1) ?? 0)) keptEnds.push(keptBatch.length);
+        end++;
+      }
+    });
+    return { kept: { batch: keptBatch, submissionEnds: keptEnds }, jobs };
   }
 
   /** Maps a batch's store results back to its entries. */

@@ -105,7 +105,7 @@ export function toQueueInsert(
   const payloadValue = job.payload ?? null;
   return {
     task: job.task,
-    payload: JSON.stringify(payloadValue),
+    payload: job.payloadJson ?? JSON.stringify(payloadValue),
     payloadValue,
     priority,
     queueKey: queueKey({ priority, readyAt: now, notBefore: notBefore ?? undefined, agingIntervalMs }),

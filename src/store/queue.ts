@@ -13,6 +13,8 @@ export interface NewQueueJob {
   readonly task: string;
   /** Any JSON value; stored as text and returned parsed. */
   readonly payload: unknown;
+  /** `JSON.stringify(payload)`, when the submitter made it already (to learn whether JSON can hold it). */
+  readonly payloadJson?: string;
   /** Default `normal`. */
   readonly priority?: Priority;
   /** Not claimed before this time (epoch ms); aging starts then. */

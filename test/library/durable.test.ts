@@ -188,10 +188,13 @@ for (const [name, make, skip] of kinds) {
       });
       engines.push(engine);
       const echo = engine.task('echo', { module: fixture() });
-      // One synchronous stretch: the store is sent all seven jobs in one batch.
+      // One synchronous stretch: the store is sent all eight jobs in one batch, one of them with an
+      // input JSON cannot hold, which must not split the enqueueMany into jobs stored one by one.
       const before = engine.enqueue(echo, 'before');
       const tooMany = engine.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ task: echo, input: i })));
+      const unstorable = engine.enqueue(echo, 10n);
       const after = engine.enqueue(echo, 'after');
+      await expect(unstorable.result).resolves.toMatchObject({ kind: 'failed', reason: 'input' });
       await expect(before.result).resolves.toMatchObject({ kind: 'succeeded', output: 'before' });
       await expect(after.result).resolves.toMatchObject({ kind: 'succeeded', output: 'after' });
       for (const job of tooMany) {
