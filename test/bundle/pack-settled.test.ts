@@ -19,14 +19,18 @@ async function workspaceBeingWritten(): Promise<{ dir: string; writer: ChildProc
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-pack-settled-'));
   scratch.push(dir);
   writeFileSync(join(dir, 'README.md'), 'steady\n');
-  writeFileSync(join(dir, 'build.log'), '');
+  // Large enough that reading and compressing it takes milliseconds: on a loaded machine the writer
+  // may be off the CPU for a while, and a pack that starts and ends between its writes sees no change.
+  const initialBytes = 4 * 1024 * 1024;
+  writeFileSync(join(dir, 'build.log'), Buffer.alloc(initialBytes, 'x'));
   const writer = spawn('sh', ['-c', 'while :; do echo line; done >> build.log'], {
     cwd: dir,
     stdio: 'ignore',
   });
   writers.push(writer);
   // Packing must start while the file is growing, not before the first write.
-  while (statSync(join(dir, 'build.log')).size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (statSync(join(dir, 'build.log')).size === initialBytes)
+    await new Promise((resolve) => setTimeout(resolve, 5));
   return { dir, writer };
 }
 
