@@ -1,5 +1,5 @@
 import { backoffKinds } from '../core/retry-delay.js';
-import type { ControlMessage, RunnerMessage } from './messages.js';
+import { type ControlMessage, maxJobIdLength, type RunnerMessage } from './messages.js';
 import {
   isExpressionValue,
   isInt,
@@ -53,11 +53,14 @@ function isJobOutcome(value: unknown): boolean {
   }
 }
 
+/** schemas.ts's `jobId`: a job's id in a message (not in a job spec, which the control plane writes). */
+function isJobId(value: unknown): boolean {
+  return isNonEmpty(value) && value.length <= maxJobIdLength;
+}
+
 /** jobId and fencingToken, the first fields of every message under a lease; `more` keys follow. */
 function isUnderLease(message: Plain, more: number): boolean {
-  return (
-    isNonEmpty(message.jobId) && isNonNegativeInt(message.fencingToken) && keyCount(message) === 3 + more
-  );
+  return isJobId(message.jobId) && isNonNegativeInt(message.fencingToken) && keyCount(message) === 3 + more;
 }
 
 const stepReportOptionals = {
@@ -100,10 +103,10 @@ export function checkRunnerMessage(value: unknown): RunnerMessage | undefined {
   let valid: boolean;
   switch (value.type) {
     case 'accept':
-      valid = isNonEmpty(value.jobId) && keyCount(value) === 2;
+      valid = isJobId(value.jobId) && keyCount(value) === 2;
       break;
     case 'decline':
-      valid = isNonEmpty(value.jobId) && isString(value.reason) && keyCount(value) === 3;
+      valid = isJobId(value.jobId) && isString(value.reason) && keyCount(value) === 3;
       break;
     case 'renew':
       valid = isUnderLease(value, 0);
@@ -261,16 +264,13 @@ export function checkControlMessage(value: unknown): ControlMessage | undefined 
   switch (value.type) {
     case 'offer':
       valid =
-        isNonEmpty(value.jobId) &&
-        isString(value.name) &&
-        isPositiveInt(value.ttlMs) &&
-        keyCount(value) === 4;
+        isJobId(value.jobId) && isString(value.name) && isPositiveInt(value.ttlMs) && keyCount(value) === 4;
       break;
     case 'lease': {
       const jobToken = value.jobToken;
       if (jobToken !== undefined && !isNonEmpty(jobToken)) return undefined;
       valid =
-        isNonEmpty(value.jobId) &&
+        isJobId(value.jobId) &&
         isNonNegativeInt(value.fencingToken) &&
         isPositiveInt(value.ttlMs) &&
         isJobSpec(value.job) &&
@@ -279,7 +279,7 @@ export function checkControlMessage(value: unknown): ControlMessage | undefined 
     }
     case 'cancel':
       valid =
-        isNonEmpty(value.jobId) &&
+        isJobId(value.jobId) &&
         isString(value.reason) &&
         typeof value.immediate === 'boolean' &&
         keyCount(value) === 4;

@@ -11,6 +11,13 @@ import type { JobSpec } from './job-spec.js';
  */
 export const protocolVersion = 1;
 
+/**
+ * The longest job id a message may name (ids this control plane makes, `<runId>.<ordinal>`, are a few
+ * dozen characters): a runner's message about a job it never held names a job the runner chose, and
+ * the server keeps and reports some of those.
+ */
+export const maxJobIdLength = 128;
+
 export interface RunnerInfo {
   readonly name: string;
   readonly labels: readonly string[];

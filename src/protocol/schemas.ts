@@ -4,14 +4,15 @@ import { backoffKinds } from '../core/retry-delay.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
 import { expressionValueSchema } from './expression-value.js';
 import type { JobSpec } from './job-spec.js';
-import type {
-  ControlMessage,
-  LogEntry,
-  ResumedLease,
-  RunnerCapabilities,
-  RunnerInfo,
-  RunnerMessage,
-  StepReport,
+import {
+  type ControlMessage,
+  type LogEntry,
+  maxJobIdLength,
+  type ResumedLease,
+  type RunnerCapabilities,
+  type RunnerInfo,
+  type RunnerMessage,
+  type StepReport,
 } from './messages.js';
 
 /**
@@ -139,7 +140,7 @@ const stepReportSchema = z.object({
   retryDelayMs: z.number().nonnegative().optional(),
 });
 
-const jobId = z.string().min(1);
+const jobId = z.string().min(1).max(maxJobIdLength);
 const fencingToken = z.number().int().nonnegative();
 const ttlMs = z.number().int().positive();
 

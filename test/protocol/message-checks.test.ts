@@ -13,6 +13,7 @@ import {
   runnerDecoder,
 } from '../../src/protocol/frame.js';
 import { checkControlMessage, checkRunnerMessage } from '../../src/protocol/message-checks.js';
+import { maxJobIdLength } from '../../src/protocol/messages.js';
 import { controlMessageSchema, runnerMessageSchema } from '../../src/protocol/schemas.js';
 import { controlSamples, runnerSamples, sampleJobSpec } from './samples.js';
 
@@ -233,6 +234,8 @@ function containers(value: unknown, found: object[] = []): object[] {
 const oddValue = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
   fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, -0, 2 ** 53, -1, 0.5, '', undefined, [], {}),
+  // A job id at the length limit and one past it.
+  fc.constantFrom('j'.repeat(maxJobIdLength), 'j'.repeat(maxJobIdLength + 1)),
 );
 const oddKey = fc.oneof(
   fc.constantFrom('__proto__', 'type', 'jobId', 'extra', ''),
@@ -374,5 +377,30 @@ describe('hand-written message checks', () => {
     });
     expect(checkControlMessage(lease)).toBeUndefined();
     expect(decodeFrame(encodeFrame(lease), runnerDecoder)).toEqual({ kind: 'decoded', value: lease });
+  });
+
+  it('refuse every message naming a job id over maxJobIdLength characters, by check and by zod, and take one at it', () => {
+    const sets = [
+      { samples: Object.values(runnerSamples), decoder: controlPlaneDecoder },
+      { samples: Object.values(controlSamples), decoder: runnerDecoder },
+    ] as const;
+    let naming = 0;
+    for (const { samples, decoder } of sets) {
+      for (const sample of samples) {
+        if (!('jobId' in sample)) continue;
+        naming++;
+        const at = asParsed({ ...sample, jobId: 'j'.repeat(maxJobIdLength) });
+        const over = asParsed({ ...sample, jobId: 'j'.repeat(maxJobIdLength + 1) });
+        expect(decodeFrame(encodeFrame(at), decoder as MessageDecoder<unknown>)).toEqual({
+          kind: 'decoded',
+          value: at,
+        });
+        expect(decodeFrame(encodeFrame(over), decoder as MessageDecoder<unknown>)).toMatchObject({
+          kind: 'error',
+          error: { code: 'VK_PROTOCOL' },
+        });
+      }
+    }
+    expect(naming).toBeGreaterThanOrEqual(10);
   });
 });
