@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { defaultAgingIntervalMs } from '../core/priority.js';
 import type { RunnerMode } from '../core/runner-mode.js';
+import type { NeverHeldReport } from './never-held-writes.js';
 
 /** What a caller may set; everything is optional. */
 export interface ControlPlaneOptions {
@@ -30,10 +31,15 @@ export interface ControlPlaneOptions {
    * succeeded. Absent: answered at once.
    */
   readonly recordRunnerStopped?: (runnerId: string) => Promise<void>;
+  /**
+   * Told of a runner's messages about jobs it never held a lease on (nothing of them is stored), at
+   * most once a minute per runner, with the count since the last report. Absent: not told anywhere.
+   */
+  readonly reportNeverHeld?: (report: NeverHeldReport) => void;
 }
 
 /** The options without a default. */
-type Hooks = 'issueJobToken' | 'storedRunnerMode' | 'recordRunnerStopped';
+type Hooks = 'issueJobToken' | 'storedRunnerMode' | 'recordRunnerStopped' | 'reportNeverHeld';
 
 export type ResolvedControlPlaneOptions = Required<Omit<ControlPlaneOptions, Hooks>> &
   Pick<ControlPlaneOptions, Hooks>;
@@ -55,6 +61,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
     issueJobToken: options.issueJobToken,
     storedRunnerMode: options.storedRunnerMode,
     recordRunnerStopped: options.recordRunnerStopped,
+    reportNeverHeld: options.reportNeverHeld,
   };
   for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
     const value = resolved[name];

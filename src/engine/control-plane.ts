@@ -85,6 +85,7 @@ export class ControlPlane {
       completed: (run, leg, message) => this.jobCompleted(run, leg, message),
       write: this.writeOp,
       emit: this.emitOp,
+      reportNeverHeld: (report) => this.options.reportNeverHeld?.(report),
     });
     this.writes = new StoreWrites(stores.runs, stores.logs);
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>

@@ -17,7 +17,8 @@ export interface LeaseGuardHandlers {
   /**
    * A message `runner` sent under a stale token was refused and the runner told; `write` is for the
    * store. `heldBefore`: the runner (by id, in any of its sessions) holds the job's current lease
-   * here, or lost one on it here (among the last 100,000 jobs to lose one); otherwise it is writing
+   * here, or lost one on it here, or listed it in a `register.resume` refused here (among the last
+   * 100,000 jobs to lose a lease either way); otherwise it is writing
    * about a job it never held. (A runner that completed its lease and then writes under another
    * token counts as one that never held the job: a runner does not do that.)
    */
@@ -137,7 +138,7 @@ export class LeaseGuard {
   /**
    * `runner` registered on a new session. Each resumed lease still current and held by the same
    * runner moves to it; a resumed lease that is not is refused (the runner cancels that job), unless
-   * its completion is in already. A job an earlier session of the runner held (`detached`) that it
+   * its completion is in already; a refused one counts as a lease the runner lost. A job an earlier session of the runner held (`detached`) that it
    * did not resume has lost its runner: the runner came back without it.
    */
   resume(runner: RunnerSession, resumed: readonly ResumedLease[], detached: readonly string[]): void {
@@ -154,6 +155,10 @@ export class LeaseGuard {
         continue;
       }
       if (this.completed.get(jobId) === fencingToken) continue;
+      // Leases live in this process's memory: after a restart, or on another replica than the one that
+      // granted it, a lease the runner held is one this process never knew. The runner's messages while
+      // it stops the job are those of a runner that lost its lease, not of one that never held it.
+      this.lost.add(jobId, runner.runnerId);
       this.refuse(runner, jobId, fencingToken, 'register', lease?.fencingToken);
     }
     for (const jobId of detached) {

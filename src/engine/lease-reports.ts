@@ -6,6 +6,7 @@ import type { RunEvent } from './events.js';
 import { recordJobReport } from './job-reports.js';
 import type { LeaseGuard } from './lease-guard.js';
 import type { Leg } from './leg.js';
+import { type NeverHeldLimits, type NeverHeldReport, NeverHeldWrites } from './never-held-writes.js';
 
 export type JobCompleted = Extract<LeaseMessage, { readonly type: 'job.completed' }>;
 
@@ -17,18 +18,23 @@ export interface LeaseReportTarget {
   completed(run: ActiveRun, leg: Leg, message: JobCompleted): void;
   write(operation: () => Promise<void>): void;
   emit(event: RunEvent): void;
+  /** A runner's messages about jobs it never held (at most one report per runner a minute). */
+  reportNeverHeld(report: NeverHeldReport): void;
 }
 
-/** Of a session's messages about jobs its runner never held, only the first ones are stored. */
-const recordedNeverHeld = 10;
-
 /**
- * A session that sent this many messages about jobs its runner never held is closed (VK_PROTOCOL).
- * Generous, because a runner can send some without fault: one that reconnects to another replica
- * reports there the jobs it ran here (each refused: the other replica never leased them), a few
- * messages a job while it stops them.
+ * Messages about jobs a runner never held: counted per runner id in windows of ten minutes, reported
+ * at most once a minute per runner, and a runner that sends 1,000 in a window has its sessions closed
+ * (VK_PROTOCOL) until the window ends. Honest runners send none: the jobs a runner lists in
+ * `register.resume` count as held by it (LeaseGuard.resume), so that one reconnecting after a restart or
+ * to another replica is told about those as a runner that lost them.
  */
-const closeAfterNeverHeld = 1_000;
+export const neverHeldLimits: NeverHeldLimits = Object.freeze({
+  runners: 10_000,
+  windowMs: 10 * 60_000,
+  closeAfter: 1_000,
+  reportEveryMs: 60_000,
+});
 
 /**
  * What runners send under a lease (renew, step reports, logs, a job's end), as the control plane
@@ -36,22 +42,25 @@ const closeAfterNeverHeld = 1_000;
  * LeaseGuard, which hands the refusal to `staleWrite`.
  *
  * A refused message from a runner that held a lease on the job before (it lost it: expiry, a
- * transport switch, a resume in a new session) is stored and said on the job's log. One about a job
- * the runner never held is a protocol violation — any credential holder could send them, for any job,
- * under any token: it is not said on the job's log (that would let one runner write into every
- * job's), only the session's first `recordedNeverHeld` are stored, and the session is closed with
- * VK_PROTOCOL at the `closeAfterNeverHeld`th.
+ * transport switch, a resume in a new session or on another server) is stored and said on the job's
+ * log. One about a job the runner never held is a protocol violation — any credential holder could
+ * send them, for any job, under any token: nothing of it is stored or said under the job (that would
+ * let one runner write into every job's log and run view); it is counted under the runner
+ * (NeverHeldWrites, `neverHeldLimits`), reported to `reportNeverHeld`, and the runner's sessions are
+ * closed with VK_PROTOCOL once it sent too many.
  */
 export class LeaseReports {
-  /** Messages about jobs its runner never held, by session. */
-  private readonly neverHeld = new WeakMap<RunnerSession, number>();
+  private readonly neverHeld: NeverHeldWrites;
 
   constructor(
     private readonly leases: LeaseGuard,
     private readonly dispatcher: Dispatcher,
     private readonly stores: Stores,
     private readonly target: LeaseReportTarget,
-  ) {}
+    private readonly limits: NeverHeldLimits = neverHeldLimits,
+  ) {
+    this.neverHeld = new NeverHeldWrites(limits, (report) => target.reportNeverHeld(report));
+  }
 
   receive(session: RunnerSession, message: LeaseMessage): void {
     const lease = this.leases.admit(session, message);
@@ -92,13 +101,11 @@ export class LeaseReports {
       this.target.emit({ type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at });
       return;
     }
-    const count = (this.neverHeld.get(session) ?? 0) + 1;
-    this.neverHeld.set(session, count);
-    if (count <= recordedNeverHeld) this.target.write(() => this.stores.staleWrites.record(write));
-    if (count === closeAfterNeverHeld)
+    const { inWindow, close } = this.neverHeld.count(session.runnerId, write.jobId, write.at);
+    if (close)
       session.transport.reject({
         code: 'VK_PROTOCOL',
-        message: `${count} messages about jobs runner ${session.runnerId} never held a lease on`,
+        message: `${inWindow} messages about jobs runner ${session.runnerId} never held a lease on in ${this.limits.windowMs / 1_000} s`,
       });
   }
 }

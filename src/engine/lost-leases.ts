@@ -3,8 +3,9 @@ import { RecentEntries } from './recent-entries.js';
 /**
  * Which runners (by runner id, whichever of their sessions it was) lost a lease on each of the last
  * `capacity` jobs to lose one (it expired, the runner came back without it, its connection or
- * credential went), so that a message refused under a stale token can be told apart: from a runner
- * that held the job, or from one that never did. Written only when a lease is lost, which is rare:
+ * credential went, or the runner resumed it and was refused: the lease was granted by another process),
+ * so that a message refused under a stale token can be told apart: from a runner that held the job,
+ * or from one that never did. Written only when a lease is lost, which is rare:
  * per grant it cost 0.3–0.9 µs (100,000 places), ~3% of an offer's whole cost in the control plane.
  *
  * A job that loses a lease again moves to the end of the RecentEntries.

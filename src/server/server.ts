@@ -136,6 +136,10 @@ export class ValkyrieServer implements AsyncDisposable {
           authority.issueJobToken(jobId, ttlMs, driven.get(runId)?.bundle),
         storedRunnerMode: (runnerId) => directory?.modeOf(runnerId),
         recordRunnerStopped: (runnerId) => directory?.stopped(runnerId) ?? Promise.resolve(),
+        reportNeverHeld: ({ runnerId, count, lastJobId }) =>
+          logError(
+            `runner ${runnerId} sent ${count} message(s) about jobs it never held a lease on (the last about ${JSON.stringify(lastJobId)}); refused, not stored`,
+          ),
       });
       directory = new RunnerDirectory(
         stores.runners,
