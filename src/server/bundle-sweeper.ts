@@ -50,6 +50,8 @@ const runPage = 500;
  *   removal of the same bundle: either the touch came first, and the bundle's last use is then far
  *   later than this sweep's cut-off (now − retention), so it stays; or the removal came first, the
  *   touch answered false, and the submit or re-run was refused (404) with no run stored.
+ * - an upload's last use is read once its body has arrived (BundleStore.put), so however long the
+ *   upload took, the bundle is as fresh as its end, and the submit that follows touches it in time.
  * This holds while the replicas' clocks differ by much less than the retention (at least 1m).
  *
  * Lifecycle: `start()` once; `stop()` (idempotent) waits for a sweep in progress, before the store closes.

@@ -24,9 +24,12 @@ export interface BundleStore {
   /** Whether the bundle is stored, whole. */
   has(sha256: string): Promise<boolean>;
   /**
-   * Reads `body` to its end and stores it under `sha256`, last used at `usedAt` (ms since the epoch):
-   * 'created' when this call stored it, 'existed' when it was already stored (by an earlier or a
-   * concurrent put; the body is still read and checked, and the bundle's last use moves to `usedAt`).
+   * Reads `body` to its end and stores it under `sha256`, last used at what `usedAt` answers (ms since
+   * the epoch) once the whole body has arrived and was checked, so that however long the upload took,
+   * the bundle is as fresh as its end: 'created' when this call stored it, 'existed' when it was
+   * already stored (by an earlier or a concurrent put; the body is still read and checked, and the
+   * bundle's last use moves to `usedAt()`). A removal while the body arrives does not leave the
+   * bundle absent once put has resolved.
    * Rejects, with nothing stored: VK_BODY_TOO_LARGE as soon as the body passes `maxBytes` (the rest
    * is left unread); VK_BUNDLE_HASH_MISMATCH when the body does not hash to `sha256`; the body's own
    * error when it fails.
@@ -35,7 +38,7 @@ export interface BundleStore {
     sha256: string,
     body: AsyncIterable<Uint8Array>,
     maxBytes: number,
-    usedAt: number,
+    usedAt: () => number,
   ): Promise<'created' | 'existed'>;
   /**
    * Records a use of the bundle at `at`: its last use becomes `at` unless it already is later. Answers

@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '../../src/core/clock.js';
 import {
+  adminToken,
   connectScriptedRunner,
   credential,
   jobCompleted,
@@ -100,6 +102,40 @@ describe('bundle retention (--bundle-retention)', () => {
         message: expect.stringContaining('after 1m'),
       },
     });
+  });
+
+  it('dates an upload from when its body has arrived, so one slower than the retention is kept', async () => {
+    const clock = shiftedClock();
+    const { server, request } = await startTestServer({
+      clock,
+      bundleRetentionMs: 60_000,
+      bundleSweepIntervalMs: 20,
+    });
+    const present = async (sha: string) => (await request('HEAD', `/api/v1/bundles/${sha}`)).status === 200;
+    const bytes = randomBytes(4096);
+    const slow = createHash('sha256').update(bytes).digest('hex');
+    const body = new PassThrough();
+    const put = server.app.inject({
+      method: 'PUT',
+      url: `/api/v1/bundles/${slow}`,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/gzip' },
+      payload: body,
+    });
+    body.write(bytes.subarray(0, 1024));
+    clock.advance(20_000);
+    const marker = await upload(request);
+    // The rest of the body arrives 70 s after the upload began, past the 60 s retention.
+    clock.advance(50_000);
+    body.end(bytes.subarray(1024));
+    expect((await put).statusCode).toBe(201);
+    // Cut-off 40 s after the upload began: the first sweep to remove the marker (used at 20 s) came
+    // after the upload's end, and it judged the upload too.
+    clock.advance(30_000);
+    for (let wait = 0; await present(marker); wait++) {
+      if (wait > 250) throw new Error('no sweep removed the marker bundle within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await present(slow)).toBe(true);
   });
 
   it("counts a job's fetch of its bundle as a use, keeping it for the retention after its run finished", async () => {

@@ -16,7 +16,7 @@ export type BundleStoreFactory = () => Promise<OpenedBundleStore>;
 
 const MiB = 1024 * 1024;
 /** The last use every put here records; bundle-retention.contract.ts is about those times. */
-const usedAt = 1_000_000;
+const usedAt = () => 1_000_000;
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /** `bytes` in pieces of `size` (as a request body arrives), counting how many were pulled. */

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BundleStore } from '../../src/store/bundles.js';
 import { FileBundleStore } from '../../src/store/files/bundle-store.js';
@@ -56,9 +58,29 @@ for (const [name, make, skip] of factories) {
   describe.skipIf(skip !== undefined)(name, () => bundleStoreContract(make));
 }
 
+describe('file bundles', () => {
+  it("fails an upload naming the path when something other than a file holds the bundle's name", async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      const bytes = Buffer.from('a bundle whose name a directory holds');
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      await mkdir(join(dir, `${sha}.tar.gz`));
+      async function* once() {
+        yield bytes;
+      }
+      await expect(new FileBundleStore(dir).put(sha, once(), 1024, () => 1_000)).rejects.toMatchObject({
+        code: 'VK_STORE',
+        message: expect.stringContaining(`${join(dir, `${sha}.tar.gz`)} exists but is not a regular file`),
+      });
+    } finally {
+      await remove();
+    }
+  });
+});
+
 describe.skipIf(postgresSkipReason !== undefined)('postgres bundle rows', () => {
   const MiB = 1024 * 1024;
-  const usedAt = 1_000_000;
+  const usedAt = () => 1_000_000;
   const large = randomBytes(2 * MiB + 12_345);
   const sha = createHash('sha256').update(large).digest('hex');
   async function* pieces(...parts: Buffer[]) {
@@ -96,8 +118,8 @@ describe.skipIf(postgresSkipReason !== undefined)('postgres bundle rows', () => 
       await using stores = await openPostgresStores(postgresUrl, { schema });
       const kept = Buffer.from('a bundle used since');
       const keptSha = createHash('sha256').update(kept).digest('hex');
-      await bundlesOf(stores).put(sha, pieces(large), 10 * MiB, 1_000);
-      await bundlesOf(stores).put(keptSha, pieces(kept), 10 * MiB, 9_000);
+      await bundlesOf(stores).put(sha, pieces(large), 10 * MiB, () => 1_000);
+      await bundlesOf(stores).put(keptSha, pieces(kept), 10 * MiB, () => 9_000);
       expect(await bundlesOf(stores).removeUnused(5_000, new Set())).toEqual({
         count: 1,
         bytes: large.length,

@@ -35,7 +35,7 @@ export function bundleRoutes(context: ApiContext): Route[] {
         413: { description: 'VK_BODY_TOO_LARGE', schema: errorSchema },
       },
       async handle({ params, request, reply }) {
-        const upload = bundles.put(params.sha256, request.raw, maxBundleBytes, clock.now());
+        const upload = bundles.put(params.sha256, request.raw, maxBundleBytes, () => clock.now());
         const outcome = await upload.catch((error) => {
           // The rest of a refused body is not read, so the connection cannot carry another request:
           // the client must not reuse it (it would wait on a server still reading the old body).

@@ -4,6 +4,7 @@ import { link, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:f
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ValkyrieError } from '../../core/errors.js';
 import {
   type BundleStore,
   bundleNotFound,
@@ -12,6 +13,11 @@ import {
   type RemovedBundles,
 } from '../bundles.js';
 
+/**
+ * Tries to place an upload: each failed try met a stored copy that a sweep removed between the link
+ * and the touch, so more than a few means the name is not a bundle (a directory, say), not a race.
+ */
+const maxPlacements = 5;
 const bundleFile = /^([0-9a-f]{64})\.tar\.gz$/;
 /** Files of an upload or a removal that a crash left behind. */
 const leftover = /^\.(upload|removing)-/;
@@ -46,21 +52,29 @@ export class FileBundleStore implements BundleStore {
     sha256: string,
     body: AsyncIterable<Uint8Array>,
     maxBytes: number,
-    usedAt: number,
+    usedAt: () => number,
   ): Promise<'created' | 'existed'> {
     await mkdir(this.dir, { recursive: true });
     const temporary = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
     const hash = createHash('sha256');
+    const path = this.pathOf(sha256);
     try {
       await pipeline(Readable.from(meteredBody(body, maxBytes, hash)), createWriteStream(temporary));
       checkBundleHash(sha256, hash);
+      // Read now that the body is whole: a copy stored earlier may have been swept while it arrived,
+      // and this one is placed anyway, so the upload's duration never ages it.
+      const at = usedAt();
       // Placed with its last use set, so a sweep never judges it by the time its bytes were written.
-      await utimes(temporary, new Date(usedAt), new Date(usedAt));
-      for (;;) {
-        if ((await place(temporary, this.pathOf(sha256))) === 'created') return 'created';
-        if (await this.touch(sha256, usedAt)) return 'existed';
+      await utimes(temporary, new Date(at), new Date(at));
+      for (let attempt = 0; attempt < maxPlacements; attempt++) {
+        if ((await place(temporary, path)) === 'created') return 'created';
+        if (await this.touch(sha256, at)) return 'existed';
         // A sweep removed the stored copy between the link and the touch: place this one.
       }
+      throw new ValkyrieError(
+        'VK_STORE',
+        `could not store bundle ${sha256}: ${path} exists but is not a regular file (or is removed each time this upload finds it); remove it`,
+      );
     } finally {
       await unlink(temporary).catch(() => undefined);
     }

@@ -33,6 +33,12 @@ const sql = {
   insertBundle: `INSERT INTO bundles (sha256, size, chunks, created_at, last_used_at)
                  VALUES ($1, $2, $3, (extract(epoch FROM clock_timestamp()) * 1000)::bigint, $4)
                  ON CONFLICT DO NOTHING`,
+  /**
+   * An upload of a stored bundle holds its row while the body arrives: removeUnused's FOR UPDATE SKIP
+   * LOCKED passes over it, so the upload's last use, read at its end, is never of a removed bundle;
+   * touches (a no-key update) do not wait for it. A row a removal holds is waited for, then not found.
+   */
+  holdBundle: 'SELECT 1 FROM bundles WHERE sha256 = $1 FOR KEY SHARE',
   // The row lock orders a touch with a removal of the same bundle (removeUnused below).
   touch: 'UPDATE bundles SET last_used_at = greatest(last_used_at, $2) WHERE sha256 = $1',
   /**
@@ -61,7 +67,8 @@ const removalBatch = 20;
  * (an upload lasts as long as the client takes to send it, so it must not hold one of the engine's
  * connections, nor wait for a free one behind other uploads). It inserts the chunks as they arrive,
  * then — only once the bytes hashed to the name — the `bundles` row, and commits: until then no
- * other connection sees any of it. A failure, an over-size body or a wrong hash ends the connection,
+ * other connection sees any of it. An upload of a bundle already stored reads and checks the body
+ * holding the bundle's row (sql.holdBundle), then records the use. A failure, an over-size body or a wrong hash ends the connection,
  * and Postgres rolls the transaction back.
  */
 export class PostgresBundleStore implements BundleStore {
@@ -85,15 +92,9 @@ export class PostgresBundleStore implements BundleStore {
     sha256: string,
     body: AsyncIterable<Uint8Array>,
     maxBytes: number,
-    usedAt: number,
+    usedAt: () => number,
   ): Promise<'created' | 'existed'> {
     const hash = createHash('sha256');
-    // Touched before the body is read, so that no sweep removes the bundle while it is.
-    if (await this.touch(sha256, usedAt)) {
-      for await (const _piece of meteredBody(body, maxBytes, hash));
-      checkBundleHash(sha256, hash);
-      return 'existed';
-    }
     return this.#upload(sha256, meteredBody(body, maxBytes, hash), hash, usedAt);
   }
 
@@ -140,7 +141,7 @@ export class PostgresBundleStore implements BundleStore {
     sha256: string,
     pieces: AsyncIterable<Buffer>,
     hash: Hash,
-    usedAt: number,
+    usedAt: () => number,
   ): Promise<'created' | 'existed'> {
     const action = `store bundle ${sha256}`;
     this.#assertOpen(action);
@@ -156,6 +157,13 @@ export class PostgresBundleStore implements BundleStore {
         throw toStoreError(action, error);
       });
       await query('BEGIN');
+      if ((await query(sql.holdBundle, [sha256])).rowCount === 1) {
+        for await (const _piece of pieces);
+        checkBundleHash(sha256, hash);
+        await query(sql.touch, [sha256, usedAt()]);
+        await query('COMMIT');
+        return 'existed';
+      }
       let chunks = 0;
       let size = 0;
       for await (const chunk of inChunks(pieces, bundleChunkBytes)) {
@@ -164,9 +172,10 @@ export class PostgresBundleStore implements BundleStore {
         size += chunk.length;
       }
       checkBundleHash(sha256, hash);
-      const inserted = await query(sql.insertBundle, [sha256, size, chunks, usedAt]);
+      const at = usedAt();
+      const inserted = await query(sql.insertBundle, [sha256, size, chunks, at]);
       // Another upload stored it first (the insert waited for it to commit): this one is a use of it.
-      if (inserted.rowCount !== 1) await query(sql.touch, [sha256, usedAt]);
+      if (inserted.rowCount !== 1) await query(sql.touch, [sha256, at]);
       await query('COMMIT');
       return inserted.rowCount === 1 ? 'created' : 'existed';
     } finally {
