@@ -14,11 +14,15 @@ export type OpenReplicaStores = () => Promise<Stores>;
  * Server replicas on one store, as behind a load balancer: registers `scenarios` under `title` once
  * on SQLite and once on Postgres (skipped with the reason when no server answers). Every test gets a
  * store of its own — a new SQLite file, a new Postgres schema — which `openStores` opens again for
- * each replica the test starts.
+ * each replica the test starts; on Postgres, `currentSchema` names the test's schema.
  */
 export function onBothStores(
   title: string,
-  scenarios: (store: 'SQLite' | 'Postgres', openStores: OpenReplicaStores) => void,
+  scenarios: (
+    store: 'SQLite' | 'Postgres',
+    openStores: OpenReplicaStores,
+    currentSchema?: () => string,
+  ) => void,
 ): void {
   describe(title, () => {
     const dir = mkdtempSync(join(tmpdir(), 'valkyrie-replicas-'));
@@ -46,7 +50,11 @@ export function onBothStores(
         schema = uniqueSchema();
         schemas.push(schema);
       });
-      scenarios('Postgres', () => openPostgresStores(postgresUrl, { schema }));
+      scenarios(
+        'Postgres',
+        () => openPostgresStores(postgresUrl, { schema }),
+        () => schema,
+      );
     });
   });
 }

@@ -3,6 +3,7 @@ import { asRunId } from '../../src/core/ids.js';
 import type { ControlMessage } from '../../src/protocol/messages.js';
 import type { RunOwnership } from '../../src/store/recovery.js';
 import type { Stores } from '../../src/store/store.js';
+import { withRawClient } from '../store/postgres-server.js';
 import {
   connectScriptedRunner,
   credential,
@@ -13,7 +14,7 @@ import {
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
 /** Two servers on one store, as replicas behind a load balancer: what one is asked, the other does. */
-function replicaScenario(name: string, openStores: OpenReplicaStores): void {
+function replicaScenario(name: string, openStores: OpenReplicaStores, currentSchema?: () => string): void {
   it(`${name}: a cancel asked of the replica that does not drive the run reaches the one that does`, async () => {
     const driver = await startTestServer({ stores: await openStores(), cancelPollIntervalMs: 25 });
     const other = await startTestServer({ stores: await openStores(), cancelPollIntervalMs: 25 });
@@ -37,6 +38,29 @@ function replicaScenario(name: string, openStores: OpenReplicaStores): void {
       const other = await startTestServer({ stores: await openStores(), cancelPollIntervalMs: 3_600_000 });
       const created = await driver.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
       const { run } = created.body as { run: { id: string } };
+      expect((await other.request('POST', `/api/v1/runs/${run.id}/cancel`)).status).toBe(202);
+      expect(await waitForRunStatus(driver.request, run.id, 'cancelled')).toMatchObject({
+        jobs: [{ name: 'greet', status: 'cancelled' }],
+      });
+    });
+  }
+
+  if (currentSchema !== undefined) {
+    it(`${name}: the driver still hears of a cancel at once after its LISTEN connection was cut`, async () => {
+      const driver = await startTestServer({ stores: await openStores(), cancelPollIntervalMs: 3_600_000 });
+      const other = await startTestServer({ stores: await openStores(), cancelPollIntervalMs: 3_600_000 });
+      const created = await driver.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+      const { run } = created.body as { run: { id: string } };
+      // Both replicas' LISTEN connections, cut as a Postgres restart or a network blip would.
+      const cut = await listenConnections(currentSchema(), (pids) => pids.length === 2);
+      await withRawClient((client) =>
+        client.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid', [cut]),
+      );
+      const reopened = await listenConnections(
+        currentSchema(),
+        (pids) => pids.length === 2 && !pids.some((pid) => cut.includes(pid)),
+      );
+      expect(reopened).toHaveLength(2);
       expect((await other.request('POST', `/api/v1/runs/${run.id}/cancel`)).status).toBe(202);
       expect(await waitForRunStatus(driver.request, run.id, 'cancelled')).toMatchObject({
         jobs: [{ name: 'greet', status: 'cancelled' }],
@@ -91,6 +115,25 @@ function replicaScenario(name: string, openStores: OpenReplicaStores): void {
       runner.transport.close();
     } finally {
       await stores.close();
+    }
+  });
+}
+
+/**
+ * The backends listening for `schema`'s cancels (the last statement of a stores' LISTEN connection
+ * names that channel), once `ready` holds of them or after 5 s.
+ */
+function listenConnections(schema: string, ready: (pids: number[]) => boolean): Promise<number[]> {
+  return withRawClient(async (client) => {
+    for (let tries = 0; ; tries++) {
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await client.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN "vk_cancel_' || left(md5($1), 16) || '"'`,
+        [schema],
+      );
+      const pids = rows.map((row) => row.pid);
+      if (ready(pids) || tries === 100) return pids;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   });
 }

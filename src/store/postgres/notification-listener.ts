@@ -28,7 +28,9 @@ export function groupKey(group: string): string {
  * polling. Queue notifications wake `work` (QueueStore.waitForWork); group ones wake the watchers of
  * that group (ConcurrencyStore.watch); cancel ones tell `cancels` (RunRecoveryStore.onCancelRequested).
  * When the connection drops, every waiter is woken and every cancel listener told (to look again), and
- * the next wait reconnects.
+ * the next wait reconnects. Cancel listeners wait for nothing, so while any is added (onCancelRequested)
+ * the connection is also reopened on its own after it drops or fails to open, retrying with a backoff
+ * from 100 ms doubling to 5 s; once it is back they are told again, for a request made while it was down.
  */
 export class NotificationListener {
   readonly work = new WorkSignal();
@@ -37,6 +39,8 @@ export class NotificationListener {
   readonly #db: PostgresDatabase;
   #connecting: Promise<pg.Client> | undefined;
   #closed = false;
+  #reconnect: ReturnType<typeof setTimeout> | undefined;
+  #failedReconnects = 0;
 
   constructor(db: PostgresDatabase) {
     this.#db = db;
@@ -52,9 +56,21 @@ export class NotificationListener {
     return this.#connecting.then(() => undefined);
   }
 
+  /**
+   * Tells `listener` of every cancel notification, and keeps the connection open (see above) until the
+   * returned function has removed it.
+   */
+  onCancel(listener: () => void): () => void {
+    const remove = this.cancels.add(listener);
+    this.listening().catch(() => this.#reconnectLater());
+    return remove;
+  }
+
   /** Idempotent; wakes every waiter. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#reconnect);
+    this.#reconnect = undefined;
     this.work.wake();
     this.groups.wakeAll();
     const connecting = this.#connecting;
@@ -82,6 +98,7 @@ export class NotificationListener {
         this.work.wake();
         this.groups.wakeAll();
         this.cancels.emit();
+        this.#reconnectLater();
       });
       await client.query(`LISTEN "${channels.queue}"`);
       await client.query(`LISTEN "${channels.group}"`);
@@ -92,4 +109,29 @@ export class NotificationListener {
       throw error;
     }
   }
+
+  /** After a drop or a failed connect: opens the connection again while cancel listeners need it. */
+  #reconnectLater(): void {
+    if (this.#closed || !this.cancels.active || this.#reconnect !== undefined) return;
+    const delayMs = Math.min(maxReconnectDelayMs, firstReconnectDelayMs * 2 ** this.#failedReconnects);
+    this.#reconnect = setTimeout(() => {
+      this.#reconnect = undefined;
+      if (this.#closed || !this.cancels.active) return;
+      this.listening().then(
+        () => {
+          this.#failedReconnects = 0;
+          this.cancels.emit();
+        },
+        () => {
+          this.#failedReconnects++;
+          this.#reconnectLater();
+        },
+      );
+    }, delayMs);
+    // Closing the stores clears it; until then it must not be what keeps a process alive.
+    this.#reconnect.unref();
+  }
 }
+
+const firstReconnectDelayMs = 100;
+const maxReconnectDelayMs = 5_000;

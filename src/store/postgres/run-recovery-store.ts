@@ -162,21 +162,24 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
   }
 
   requestCancel(runId: RunId, at: number): Promise<boolean> {
-    return this.#db.write(`request cancel of run ${runId}`, async (query) => {
-      const key = runKey(runId);
-      if (key === undefined) return false;
-      if ((await query(statements.requestCancel, [key, at])).rowCount === 0) return false;
-      // Delivered when this write commits, to the driver's listener in whichever process it runs.
-      await query(statements.notifyCancel, []);
-      return true;
-    });
+    return this.#db.write(
+      `request cancel of run ${runId}`,
+      async (query) => {
+        const key = runKey(runId);
+        if (key === undefined) return false;
+        if ((await query(statements.requestCancel, [key, at])).rowCount === 0) return false;
+        // Delivered when this write commits, to the driver's listener in whichever process it runs;
+        // atomic, so that no request is stored without its notification, even when it runs alone.
+        await query(statements.notifyCancel, []);
+        return true;
+      },
+      { atomic: true },
+    );
   }
 
   onCancelRequested(listener: () => void): () => void {
-    const remove = this.#listener.cancels.add(listener);
-    // Until the LISTEN connection is up (or when it cannot be opened), the driver's polling finds requests.
-    this.#listener.listening().catch(() => undefined);
-    return remove;
+    // Until the LISTEN connection is up (or while it is down), the driver's polling finds requests.
+    return this.#listener.onCancel(listener);
   }
 
   cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>> {
