@@ -388,7 +388,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       try {
         jobs.push(this.#options.encode(entry));
       } catch (error) {
-        (failed ??= new Set()).add(entry);
+        failed ??= new Set();
+        failed.add(entry);
         queueMicrotask(() => this.#refused(entry, error));
       }
     }
