@@ -1,5 +1,5 @@
 /**
- * Migration 18 (the 18th entry of migrations.ts; released, so never edited — a change is a new entry).
+ * Migration 18 (the 18th entry of schema-migrations.ts; released, so never edited — a change is a new entry).
  *
  * Workspace bundles in the shared store (bundle-store.ts), so that every replica serves a bundle that
  * any of them received. A bundle is its chunks (1 MiB each, the last one shorter) plus a `bundles`

@@ -1,5 +1,5 @@
 /**
- * Migration 22 (the 22nd entry of migrations.ts; released, so never edited — a change is a new entry).
+ * Migration 22 (the 22nd entry of schema-migrations.ts; released, so never edited — a change is a new entry).
  *
  * A bundle's last use (upload, a run submitted with it, a job fetching it), so that the server's
  * retention sweep removes the bundles nobody has used for its retention (BundleStore.removeUnused).

@@ -1,5 +1,5 @@
 /**
- * Migration 16 (the 16th entry of migrations.ts; released, so never edited — a change is a new entry).
+ * Migration 16 (the 16th entry of schema-migrations.ts; released, so never edited — a change is a new entry).
  *
  * Completions and releases find their rows by primary key, whatever the planner estimates. They
  * joined their input to `queue_jobs ... AND state = 'leased'`, which the partial index of leased

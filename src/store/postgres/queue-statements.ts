@@ -5,7 +5,7 @@ import { queueChannelSql } from './notification-listener.js';
 /** The columns a lease is made from (queue-store.ts, leaseFromRow). */
 const leaseColumns = 'seq, task, payload, attempts, lease_token, lease_worker';
 const lost = "(on_lease_expiry = 'fail' OR attempts >= max_attempts)";
-/** Adds the rows of `cte` (of state 'queued' where it has one) to the queued count (migrations.ts, queue_counts). */
+/** Adds the rows of `cte` (of state 'queued' where it has one) to the queued count (schema-migrations.ts, queue_counts). */
 const countQueued = (cte: string, where = 'true') =>
   `counted AS (UPDATE queue_counts SET queued = queued + (SELECT count(*) FROM ${cte} WHERE ${where})
      WHERE slot = pg_backend_pid() % 16 AND EXISTS (SELECT FROM ${cte} WHERE ${where}))`;
@@ -31,7 +31,7 @@ export const statements = {
            WHERE idempotency_key = ANY($1::text[]) AND created_at >= $2
            ORDER BY idempotency_key, seq DESC`,
   },
-  // The submission lock, the capacity check and the insert in one round trip (migrations.ts,
+  // The submission lock, the capacity check and the insert in one round trip (schema-migrations.ts,
   // queue_enqueue), which also notifies. One row: the new ids as a bigint[] literal in id order, which
   // is the batch's order (1,000 rows cost the client more to parse), or, for a batch past capacity,
   // no ids and the queued count.
@@ -54,7 +54,7 @@ export const statements = {
            ON CONFLICT (slot) DO UPDATE SET queued = 0`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
-  // Leases the first ready jobs (migrations.ts, queue_claim), as one JSON array in queue order (RETURNING
+  // Leases the first ready jobs (schema-migrations.ts, queue_claim), as one JSON array in queue order (RETURNING
   // does not promise the subquery's order): a row per job cost the client a parse and an object each.
   claim: {
     name: 'vk_queue_claim',
