@@ -31,8 +31,7 @@ export interface EngineQueueHooks {
  *
  * Lifecycle of an entry: `add` (an entry is in the queue at most once) → `take` hands it to the
  * engine in queue order, once ready → the engine runs one attempt → either `add` again (a retry,
- * with a later `notBefore`) or `settle` with the final outcome. `remove` drops a waiting entry;
- * `drain` empties the queue when the engine is destroyed, and `close` (when present) ends it after
+ * with a later `notBefore`) or `settle` with the final outcome. `drain` empties the queue when the engine is destroyed, and `close` (when present) ends it after
  * the last `settle`. Calls come from the engine's thread and never overlap: the engine does not
  * call `take` again before a pending one resolved.
  *
@@ -61,7 +60,6 @@ export interface EngineQueue<E extends QueueEntry> {
    * record or a later one, never before it.
    */
   readonly writesInOrder?: boolean;
-  remove(entry: E): boolean;
   /**
    * The entries added since the last call are one submission (an `enqueue`, an `enqueueMany`): a
    * store that refuses for capacity refuses them together, and refuses no other submission with them.
@@ -118,10 +116,6 @@ export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
   }
 
   settle(_entry: E, _outcome: TaskOutcome): void {}
-
-  remove(entry: E): boolean {
-    return this.ready.remove(entry) || this.delayed.remove(entry);
-  }
 
   drain(): E[] {
     this.timer?.cancel();

@@ -193,21 +193,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return this.#batchWritten.promise;
   }
 
-  remove(entry: JobRecord): boolean {
-    const at = this.#toEnqueue.indexOf(entry);
-    if (at < 0) return false;
-    this.#toEnqueue.splice(at, 1);
-    // The submissions after it end one place earlier; one that held only this entry is gone.
-    let kept = 0;
-    for (const end of this.#submissionEnds) {
-      const moved = end > at ? end - 1 : end;
-      if (moved > 0 && moved !== this.#submissionEnds[kept - 1]) this.#submissionEnds[kept++] = moved;
-    }
-    this.#submissionEnds.length = kept;
-    this.#waiting.delete(entry);
-    return true;
-  }
-
   endSubmission(): void {
     const end = this.#toEnqueue.length;
     const ends = this.#submissionEnds;
@@ -479,13 +464,16 @@ interface EnqueueBatch {
   readonly submissionEnds: readonly number[];
 }
 
-/** The batch cut at its submissions' ends; entries after the last end are one more submission. */
+/**
+ * The batch cut at its submissions' ends (ascending, each within the batch); entries after the last
+ * end are one more submission.
+ */
 function submissionsOf(batch: JobRecord[], submissionEnds: readonly number[]): JobRecord[][] {
   const submissions: JobRecord[][] = [];
   let start = 0;
   for (const end of submissionEnds) {
-    if (end > start && end <= batch.length) submissions.push(batch.slice(start, end));
-    start = Math.max(start, end);
+    submissions.push(batch.slice(start, end));
+    start = end;
   }
   if (start < batch.length) submissions.push(batch.slice(start));
   return submissions;

@@ -23,7 +23,6 @@ function slowTakeQueue(onReady: () => void, takes: number[]): EngineQueue<JobRec
       return new Promise((resolve) => setImmediate(() => resolve(taken)));
     },
     settle: (entry, outcome) => inner.settle(entry, outcome),
-    remove: (entry) => inner.remove(entry),
     drain: () => inner.drain(),
   };
 }
