@@ -124,7 +124,10 @@ export class ServerClient {
   }
 
   /** One page of `GET /api/v1/runs`: `next` is absent on the last one. */
-  async listRunPage(limit: number, cursor?: string): Promise<{ runs: ApiRunDetail[]; next?: string }> {
+  private async listRunPage(
+    limit: number,
+    cursor?: string,
+  ): Promise<{ runs: ApiRunDetail[]; next?: string }> {
     const after = cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`;
     const response = await this.request('GET', `api/v1/runs?limit=${limit}${after}`);
     const json = await this.expectJson(response);

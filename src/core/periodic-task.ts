@@ -1,6 +1,6 @@
 /**
  * Runs `task` every `intervalMs`, never two at once (a tick that comes while the last run is still
- * going is skipped), on a timer that never keeps the process alive. A run that fails goes to
+ * going is skipped; a `runSoon` then runs once more after it), on a timer that never keeps the process alive. A run that fails goes to
  * `onError`; the next tick runs again. Lifecycle: `start()` once; `stop()` (idempotent) waits for a
  * run in progress, so nothing runs once it has resolved.
  */

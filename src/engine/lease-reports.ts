@@ -11,7 +11,7 @@ import { type NeverHeldLimits, type NeverHeldReport, NeverHeldWrites } from './n
 export type JobCompleted = Extract<LeaseMessage, { readonly type: 'job.completed' }>;
 
 /** What LeaseReports needs of the control plane that drives the runs. */
-export interface LeaseReportTarget {
+interface LeaseReportTarget {
   /** The run this process drives `jobId` in; undefined for a run it gave up (or never drove). */
   runOf(jobId: string): ActiveRun | undefined;
   /** The job's runner reported its end under the current lease, which is released already. */
@@ -29,7 +29,7 @@ export interface LeaseReportTarget {
  * `register.resume` count as held by it (LeaseGuard.resume), so that one reconnecting after a restart or
  * to another replica is told about those as a runner that lost them.
  */
-export const neverHeldLimits: NeverHeldLimits = Object.freeze({
+const neverHeldLimits: NeverHeldLimits = Object.freeze({
   runners: 10_000,
   windowMs: 10 * 60_000,
   closeAfter: 1_000,

@@ -1,11 +1,14 @@
 import { RecentEntries } from './recent-entries.js';
 
 export interface NeverHeldLimits {
-  /** How many runners' tallies are kept (the ones that sent such a message last). */
+  /** How many runners' tallies are kept (the ones whose current window started last). */
   readonly runners: number;
   /** A runner's messages are counted in windows this long, from its first message of a window. */
   readonly windowMs: number;
-  /** A runner that sends this many in one window has its sessions closed until the window ends. */
+  /**
+   * From a runner's this-many-th message in one window to the window's end, each of its messages
+   * closes the session that sent it.
+   */
   readonly closeAfter: number;
   /** A runner's messages are reported at most once this often. */
   readonly reportEveryMs: number;
@@ -30,8 +33,8 @@ interface Tally {
 
 /**
  * Messages about jobs a runner never held a lease on, tallied by runner id — not by session, so that
- * reconnecting starts no new count — in bounded memory: the tallies of the last `runners` runners to
- * send one. None of them is stored under the job it names (any credential holder can name any job);
+ * reconnecting starts no new count — in bounded memory: the tallies of the `runners` runners whose
+ * current window started last. None of them is stored under the job it names (any credential holder can name any job);
  * each runner's are reported at most once per `reportEveryMs` (the count since the last report), and
  * once a runner sent `closeAfter` in a window, `count` answers `close` for each of its messages until
  * the window ends.

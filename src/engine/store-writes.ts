@@ -24,7 +24,7 @@ interface Batch {
  * Job row updates wait for the end of the current turn (a microtask) and go to the store together, as
  * one updateJobs write: any other write, and afterAll, hands them over first, so the order of the
  * writes is kept, and they reach the store in the same turn, so in the same group commit. The control
- * plane's own log lines held with `appendLog` (one per leased job) go in the same updateJobs call,
+ * plane's own log lines held with `appendLog` (one per job leased to a fleet runner) go in the same updateJobs call,
  * after the updates: an append of their own between two turns' updates kept the Postgres store from
  * joining those into one transaction (about 10 µs more server CPU a job through the control plane).
  * Lines held without any job update go as one append.

@@ -203,8 +203,8 @@ export class Engine implements AsyncDisposable {
         'getStoredJob(): the in-memory store keeps no jobs; open the engine on a SQLite file or a Postgres URL',
       );
     }
-    // Store ids are decimal integers; anything else names no job (and must not reach a query as one).
-    if (typeof storeId !== 'string' || !/^[1-9][0-9]{0,15}$/.test(storeId)) return undefined;
+    // The stores' getJob answers undefined for an id of the wrong form; only a non-string is caught here.
+    if (typeof storeId !== 'string') return undefined;
     const job = await this.store.queue.getJob(asQueueJobId(storeId));
     return job === undefined ? undefined : storedJobView(job);
   }

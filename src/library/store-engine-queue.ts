@@ -66,7 +66,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   /** Entries whose idempotency key matched a job not finished yet, watched until it is. */
   readonly #watched = new Map<QueueJobId, JobRecord>();
   #toEnqueue: JobRecord[] = [];
-  /** Where each submission in #toEnqueue ends (endSubmission), ascending; see #submissions. */
+  /** Where each submission in #toEnqueue ends (endSubmission), ascending; see submissionsOf. */
   #submissionEnds: number[] = [];
   #toRelease: Release[] = [];
   #toComplete: Completion[] = [];

@@ -110,20 +110,21 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   }
 
   close(reason = 'closed'): void {
-    if (this.isClosed) return;
-    this.finish({ kind: 'local', reason });
-    this.stop.abort();
-    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
-    this.current?.transport.close(reason);
-    this.current = undefined;
+    this.shutDown({ kind: 'local', reason }, (inner) => inner.close(reason));
   }
 
   reject(error: ProtocolError): void {
+    const reason = `${error.code}: ${error.message}`;
+    this.shutDown({ kind: 'protocol', code: error.code, reason }, (inner) => inner.reject(error));
+  }
+
+  /** Ends this transport for good, and the current inner one with `endInner`. */
+  private shutDown(info: CloseInfo, endInner: (inner: Connection<Out, In>['transport']) => void): void {
     if (this.isClosed) return;
-    this.finish({ kind: 'protocol', code: error.code, reason: `${error.code}: ${error.message}` });
+    this.finish(info);
     this.stop.abort();
     if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
-    this.current?.transport.reject(error);
+    if (this.current !== undefined) endInner(this.current.transport);
     this.current = undefined;
   }
 

@@ -1,25 +1,33 @@
 import { asRunId } from '../core/ids.js';
 import type { JobRecord, RunRecord, RunStore } from '../store/runs.js';
-import type { StaleWrite, StaleWriteStore } from '../store/stale-writes.js';
+import { type StaleWrite, type StaleWriteStore, staleWritesByJob } from '../store/stale-writes.js';
 import { ApiError } from './api-error.js';
 import type { RunView } from './schemas.js';
+
+type ViewStores = { readonly runs: RunStore; readonly staleWrites: StaleWriteStore };
 
 /**
  * The API's view of a run: the run and its jobs, as the store has them, each job with the writes
  * refused under a stale lease of it (one read for the run's jobs).
  */
-export async function runView(
-  stores: { readonly runs: RunStore; readonly staleWrites: StaleWriteStore },
+export async function runView(stores: ViewStores, run: RunRecord): Promise<RunView> {
+  const [view] = await runViews(stores, [run]);
+  if (view === undefined) throw new Error(`run ${run.id} has no view`);
+  return view;
+}
+
+/** `runView` of each run, with one read of stale writes for all their jobs (a page of the runs list). */
+export async function runViews(stores: ViewStores, runs: readonly RunRecord[]): Promise<RunView[]> {
+  const jobsOf = await Promise.all(runs.map((run) => stores.runs.listJobs(run.id)));
+  const staleOf = await staleWritesByJob(stores.staleWrites, jobsOf.flat());
+  return runs.map((run, i) => viewOf(run, jobsOf[i] ?? [], staleOf));
+}
+
+function viewOf(
   run: RunRecord,
-): Promise<RunView> {
-  const jobs = await stores.runs.listJobs(run.id);
-  const stale = jobs.length === 0 ? [] : await stores.staleWrites.list({ jobIds: jobs.map((job) => job.id) });
-  const staleOf = new Map<string, StaleWriteView[]>();
-  for (const write of stale) {
-    const views = staleOf.get(write.jobId) ?? [];
-    views.push(staleWriteView(write));
-    staleOf.set(write.jobId, views);
-  }
+  jobs: readonly JobRecord[],
+  staleOf: ReadonlyMap<string, StaleWrite[]>,
+): RunView {
   return {
     id: run.id,
     number: run.runNumber,
@@ -28,7 +36,7 @@ export async function runView(
     attempt: run.attempt ?? 1,
     createdAt: run.createdAt,
     ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
-    jobs: jobs.map((job) => jobView(job, staleOf.get(job.id) ?? [])),
+    jobs: jobs.map((job) => jobView(job, (staleOf.get(job.id) ?? []).map(staleWriteView))),
   };
 }
 

@@ -29,3 +29,18 @@ export interface StaleWriteStore {
    */
   list(options?: { jobId?: JobId; jobIds?: readonly JobId[] }): Promise<StaleWrite[]>;
 }
+
+/** The stale writes of `jobs` (a run's), read in one `list`, by job id, each job's in recorded order. */
+export async function staleWritesByJob(
+  store: StaleWriteStore,
+  jobs: readonly { readonly id: JobId }[],
+): Promise<Map<string, StaleWrite[]>> {
+  const byJob = new Map<string, StaleWrite[]>();
+  if (jobs.length === 0) return byJob;
+  for (const write of await store.list({ jobIds: jobs.map((job) => job.id) })) {
+    const writes = byJob.get(write.jobId);
+    if (writes === undefined) byJob.set(write.jobId, [write]);
+    else writes.push(write);
+  }
+  return byJob;
+}

@@ -3,6 +3,7 @@ import { asRunId } from '../../core/ids.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
 import type { JobRecord, RunRecord } from '../../store/runs.js';
+import { staleWritesByJob } from '../../store/stale-writes.js';
 import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -111,7 +112,8 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     const jobs = await stores.runs.listJobs(run.id);
     const steps = await Promise.all(jobs.map((job) => stores.runs.listSteps(job.id)));
     const attempts = await Promise.all(jobs.map((job) => stores.runs.listJobAttempts(job.id)));
-    const stale = await Promise.all(jobs.map((job) => stores.staleWrites.list({ jobId: job.id })));
+    const staleOf = await staleWritesByJob(stores.staleWrites, jobs);
+    const stale = jobs.map((job) => staleOf.get(job.id) ?? []);
     if (options.json) {
       const detailed = jobs.map((job, i) => ({
         ...job,

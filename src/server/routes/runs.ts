@@ -14,7 +14,7 @@ import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { defineRoute, type Route } from '../route.js';
 import { runCursor, runCursorBefore } from '../run-cursor.js';
-import { findRun, runView } from '../run-views.js';
+import { findRun, runView, runViews } from '../run-views.js';
 import {
   errorSchema,
   idParams,
@@ -164,7 +164,7 @@ export function runRoutes(context: ApiContext): Route[] {
         const next = found.length > limit && last !== undefined ? { next: runCursor(last.id) } : {};
         return {
           status: 200,
-          body: { runs: await Promise.all(page.map((run) => runView(stores, run))), ...next },
+          body: { runs: await runViews(stores, page), ...next },
         };
       },
     }),
