@@ -92,26 +92,27 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   return ExitCode.succeeded;
 }
 
-/** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
-function durationFlag(flag: string, value: string, minMs = 1): number {
+/**
+ * A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error, whose
+ * message shows `examples` of the flag's usual values.
+ */
+function durationFlag(flag: string, value: string, minMs = 1, examples = '250ms, 10s or 1m'): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms < minMs)
     throw new UsageError(
-      `${flag}: expected a duration such as 250ms, 10s or 1m, received ${JSON.stringify(value)}`,
+      `${flag}: expected a duration such as ${examples}, received ${JSON.stringify(value)}`,
     );
   return Math.round(ms);
 }
 
-/** A retention: a number of days (`7d`, `1.5d`) or any duration flag's form. */
+/**
+ * A retention: a number of days (`7d`, `1.5d`; retentions are long, and the shared duration syntax
+ * stops at hours) or any duration flag's form.
+ */
 function retentionFlag(flag: string, value: string): number {
   const days = /^\s*(\d+(?:\.\d+)?)\s*d\s*$/.exec(value)?.[1];
   if (days !== undefined) return Math.round(Number(days) * 86_400_000);
-  const ms = parseDuration(value);
-  if (ms === undefined || ms < 1)
-    throw new UsageError(
-      `${flag}: expected a duration such as 7d, 12h or 30m, received ${JSON.stringify(value)}`,
-    );
-  return Math.round(ms);
+  return durationFlag(flag, value, 1, '7d, 12h or 30m');
 }
 
 /** Both files or neither; read and checked here, so a bad pair is one clear line, not a TLS stack. */

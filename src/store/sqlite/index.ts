@@ -2,6 +2,7 @@ import { resolveQueueOptions } from '../queue-rows.js';
 import type { Stores } from '../store.js';
 import { SqliteConcurrencyStore } from './concurrency-store.js';
 import { GroupCommit } from './group-commit.js';
+import { LogRowInserts } from './log-rows.js';
 import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
 import { SqliteQueueStore } from './queue-store.js';
@@ -32,9 +33,11 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
     });
     return closing;
   };
+  // One set of prepared log_lines inserts for the connection: LogStore.append and RunStore.updateJobs' lines.
+  const logRows = new LogRowInserts(db);
   return {
-    runs: new SqliteRunStore(db, commits),
-    logs: new SqliteLogStore(db, commits),
+    runs: new SqliteRunStore(db, commits, logRows),
+    logs: new SqliteLogStore(db, commits, logRows),
     queue: new SqliteQueueStore(db, commits, queueOptions),
     staleWrites: new SqliteStaleWriteStore(db, commits),
     recovery: new SqliteRunRecoveryStore(db, commits),

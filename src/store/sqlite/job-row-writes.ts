@@ -6,7 +6,7 @@ import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
 import { nullable, runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
-import { LogRowInserts } from './log-rows.js';
+import type { LogRowInserts } from './log-rows.js';
 
 /**
  * The columns a patch without an attempt sets as they are, by bit of a shape; patchValues gives a
@@ -72,13 +72,14 @@ export class JobRowWrites {
   constructor(
     private readonly db: Database.Database,
     private readonly commits: GroupCommit,
+    logRows: LogRowInserts,
   ) {
     const columns = ['id', 'run_id', 'key', ...patchColumns.map(([, column]) => column)];
     this.#insert = db.prepare<[Value[]]>(
       `INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
     );
     this.#exists = db.prepare<[string], number>('SELECT 1 FROM jobs WHERE id = ?').pluck();
-    this.#logRows = new LogRowInserts(db);
+    this.#logRows = logRows;
     // A patch with an attempt starts that attempt, so the previous one's times, reason and runner go.
     this.#startAttempt = db.prepare(
       `UPDATE jobs SET status = coalesce(@status, status),

@@ -3,7 +3,7 @@ import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import { defaultReadAfterLimit, type LogLine, type LogStore, withAttempts } from '../logs.js';
 import { runKey } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
-import { LogRowInserts } from './log-rows.js';
+import type { LogRowInserts } from './log-rows.js';
 
 interface LogRow {
   job_id: string;
@@ -34,8 +34,9 @@ export class SqliteLogStore implements LogStore {
   constructor(
     db: Database.Database,
     private readonly commits: GroupCommit,
+    rows: LogRowInserts,
   ) {
-    this.#rows = new LogRowInserts(db);
+    this.#rows = rows;
     this.#runLines = db.prepare<[number], LogRow>(
       `SELECT ${columns} FROM log_lines WHERE run_id = ? ORDER BY seq`,
     );

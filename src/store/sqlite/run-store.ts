@@ -34,6 +34,7 @@ import { nullable, runIdOf, runKey, type Writable } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 import { JobRowWrites } from './job-row-writes.js';
+import type { LogRowInserts } from './log-rows.js';
 
 // SQLite returns integers as numbers and JSON as text.
 type RunRow = RunRowOf<number>;
@@ -71,8 +72,9 @@ export class SqliteRunStore implements RunStore {
   constructor(
     db: Database.Database,
     private readonly commits: GroupCommit,
+    logRows: LogRowInserts,
   ) {
-    this.#jobRows = new JobRowWrites(db, commits);
+    this.#jobRows = new JobRowWrites(db, commits, logRows);
     this.#nextRunNumber = db
       .prepare<[string], number>('SELECT coalesce(max(run_number), 0) + 1 FROM runs WHERE workflow_name = ?')
       .pluck();
