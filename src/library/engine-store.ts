@@ -35,7 +35,7 @@ export function openSqliteEngineStore(
 ): OpenedEngineStore {
   const stores = openSqliteStores(options.path, {
     synchronous: options.synchronous,
-    ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    busyTimeoutMs: options.busyTimeoutMs,
     queue: queueOptions(options, clock),
   });
   return {

@@ -4,6 +4,7 @@ import { defaultAgingIntervalMs, defaultPriority, isPriority, type Priority } fr
 import { type Backoff, backoffKinds } from '../core/retry-delay.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
+import { defaultBusyTimeoutMs } from '../store/sqlite/open.js';
 
 /**
  * Outcomes a retry policy may retry. A task that could not be loaded, whose input or output cannot
@@ -124,8 +125,7 @@ export type ResolvedStoreOptions =
       readonly kind: 'sqlite';
       readonly path: string;
       readonly synchronous: 'normal' | 'full';
-      /** Undefined: the store's default. */
-      readonly busyTimeoutMs: number | undefined;
+      readonly busyTimeoutMs: number;
       readonly leaseTtlMs: number;
       readonly capacity: number;
     }
@@ -146,7 +146,13 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     if (store === '') fail(where, "'memory', a postgres:// URL or a SQLite file path", store);
     return /^postgres(ql)?:\/\//.test(store)
       ? { kind: 'postgres', url: store, schema: undefined, ...storeDefaults }
-      : { kind: 'sqlite', path: store, synchronous: 'normal', busyTimeoutMs: undefined, ...storeDefaults };
+      : {
+          kind: 'sqlite',
+          path: store,
+          synchronous: 'normal',
+          busyTimeoutMs: defaultBusyTimeoutMs,
+          ...storeDefaults,
+        };
   }
   if (typeof store !== 'object' || store === null) fail(where, 'a string or an object', store);
   if (store.kind === 'memory') return { kind: 'memory' };
@@ -166,7 +172,7 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     }
     const busyTimeoutMs =
       store.busyTimeoutMs === undefined
-        ? undefined
+        ? defaultBusyTimeoutMs
         : checkDelay(`${where}.busyTimeoutMs`, store.busyTimeoutMs);
     return { kind: 'sqlite', path: store.path, synchronous, busyTimeoutMs, ...durable };
   }
