@@ -248,4 +248,37 @@ describe('openSqliteStores', () => {
       expect(updates).toEqual([{ id: b }]);
     });
   });
+
+  it('names the job at fault in a batch of more jobs than one INSERT statement takes, adding none of it', async () => {
+    await withStores(join(dir, 'state.db'), async ({ runs }) => {
+      const run = await runs.createRun(newRun);
+      const job = (ordinal: number, runId = run.id) =>
+        ({
+          id: jobIdFor(run.id, ordinal),
+          runId,
+          key: 'a',
+          name: 'a',
+          matrix: {},
+          status: 'pending',
+        }) as const;
+      await runs.addJobs([job(1000)]);
+      // 100 jobs go in statements of 64, 32 and 4 rows: each fault sits past the first statement.
+      const batch = Array.from({ length: 100 }, (_, i) => job(i));
+      const refusal = (at: number, faulty: ReturnType<typeof job>) =>
+        runs.addJobs(batch.with(at, faulty)).catch((caught: unknown) => caught);
+      expect(await refusal(70, job(65))).toMatchObject({
+        code: 'VK_STORE',
+        message: `job ${jobIdFor(run.id, 65)} already exists`,
+      });
+      expect(await refusal(98, job(1000))).toMatchObject({
+        code: 'VK_STORE',
+        message: `job ${jobIdFor(run.id, 1000)} already exists`,
+      });
+      expect(await refusal(80, job(80, asRunId('987654321')))).toMatchObject({
+        code: 'VK_RUN_NOT_FOUND',
+        message: 'no run with id 987654321',
+      });
+      expect((await runs.listJobs(run.id)).map(({ id }) => id)).toEqual([jobIdFor(run.id, 1000)]);
+    });
+  });
 });
