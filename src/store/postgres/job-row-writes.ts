@@ -2,6 +2,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
 import type { LogLine } from '../logs.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
+import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import { runKey } from './columns.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
@@ -143,33 +144,62 @@ async function insertRows(
       seen.add(id);
     }
   }
-  const columns: unknown[][] = Array.from({ length: 15 }, () => new Array<unknown>(jobs.length));
-  jobs.forEach((job, i) => {
+  const count = jobs.length;
+  const ids = new Array<string>(count);
+  const runKeys = new Array<string>(count);
+  const keys = new Array<string>(count);
+  const names = new Array<string>(count);
+  const matrices = new Array<string>(count);
+  const statuses = new Array<string>(count);
+  const startedAt = new Array<number | null>(count);
+  const finishedAt = new Array<number | null>(count);
+  const outputs = new Array<string | null>(count);
+  const reasons = new Array<string | null>(count);
+  const attempts = new Array<number | null>(count);
+  const queuedAt = new Array<number | null>(count);
+  const notBefore = new Array<number | null>(count);
+  const priorities = new Array<string | null>(count);
+  const runners = new Array<string | null>(count);
+  let i = 0;
+  for (const job of jobs) {
     const key = runKey(job.runId);
     if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`);
     const row = rows.get(job.id) ?? {};
-    const values = [
-      job.id,
-      key,
-      job.key,
-      row.name ?? job.name,
-      JSON.stringify(row.matrix ?? job.matrix),
-      row.status ?? job.status,
-      row.startedAt ?? null,
-      row.finishedAt ?? null,
-      row.outputs === undefined ? null : JSON.stringify(row.outputs),
-      row.reason ?? null,
-      row.attempt ?? null,
-      row.queuedAt ?? null,
-      row.notBefore ?? null,
-      row.priority ?? null,
-      row.runner === undefined ? null : JSON.stringify(row.runner),
-    ];
-    values.forEach((value, column) => {
-      const array = columns[column];
-      if (array !== undefined) array[i] = value;
-    });
-  });
+    ids[i] = job.id;
+    runKeys[i] = key;
+    keys[i] = job.key;
+    names[i] = row.name ?? job.name;
+    matrices[i] = JSON.stringify(row.matrix ?? job.matrix);
+    statuses[i] = row.status ?? job.status;
+    startedAt[i] = row.startedAt ?? null;
+    finishedAt[i] = row.finishedAt ?? null;
+    outputs[i] = row.outputs === undefined ? null : JSON.stringify(row.outputs);
+    reasons[i] = row.reason ?? null;
+    attempts[i] = row.attempt ?? null;
+    queuedAt[i] = row.queuedAt ?? null;
+    notBefore[i] = row.notBefore ?? null;
+    priorities[i] = row.priority ?? null;
+    runners[i] = row.runner === undefined ? null : JSON.stringify(row.runner);
+    i++;
+  }
+  // Array literals (array-literal.ts), not node-postgres's serializer: see job-updates.ts.
+  const columns = [
+    textArrayLiteral(ids),
+    integerArrayLiteral(runKeys),
+    textArrayLiteral(keys),
+    textArrayLiteral(names),
+    textArrayLiteral(matrices),
+    textArrayLiteral(statuses),
+    integerArrayLiteral(startedAt),
+    integerArrayLiteral(finishedAt),
+    textArrayLiteral(outputs),
+    textArrayLiteral(reasons),
+    integerArrayLiteral(attempts),
+    integerArrayLiteral(queuedAt),
+    integerArrayLiteral(notBefore),
+    textArrayLiteral(priorities),
+    textArrayLiteral(runners),
+  ];
   try {
     await query(statements.addJobs, columns);
   } catch (error) {
@@ -193,9 +223,8 @@ async function applyCalls(
   const named = new Set<string>(byJob.keys());
   for (const { lines } of calls) for (const { jobId } of lines) named.add(jobId);
   if (named.size === 0) return [];
-  const ids = [...named];
-  const { rows } = await query<{ id: string }>(statements.lockJobs, [ids]);
-  if (rows.length === ids.length) {
+  const { rows } = await query<{ id: string }>(statements.lockJobs, [textArrayLiteral([...named])]);
+  if (rows.length === named.size) {
     if (byJob.size > 0) await updateJobRows(query, byJob);
     await insertLogRows(query, linesOf(calls));
     return [];

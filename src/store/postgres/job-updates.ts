@@ -1,6 +1,7 @@
 import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
 import type { JobPatch } from '../runs.js';
+import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import type { Query, Statement } from './database.js';
 
 /**
@@ -32,8 +33,6 @@ const updateJobs: Statement = {
   WHERE jobs.id = u.id`,
 };
 
-type Value = string | number | null;
-
 /** One job's update; VK_JOB_NOT_FOUND when there is no such job. */
 export async function updateJobRow(query: Query, id: JobId, patch: JobPatch): Promise<void> {
   const changed = await updateJobRows(query, new Map([[id, patch]]));
@@ -42,27 +41,55 @@ export async function updateJobRow(query: Query, id: JobId, patch: JobPatch): Pr
 
 /**
  * Each job's patch, in one statement (one patch per job: fold a job's patches into one first, as
- * JobRowWrites does); how many rows changed.
+ * JobRowWrites does); how many rows changed. The columns go as array literals (array-literal.ts):
+ * node-postgres's own serializer made most of this call's garbage.
  */
 export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, JobPatch>): Promise<number> {
-  const columns: Value[][] = Array.from({ length: 13 }, () => []);
-  for (const [id, patch] of patches) {
-    const values: Value[] = [
-      id,
-      patch.status ?? null,
-      patch.startedAt ?? null,
-      patch.finishedAt ?? null,
-      patch.outputs === undefined ? null : JSON.stringify(patch.outputs),
-      patch.reason ?? null,
-      patch.attempt ?? null,
-      patch.name ?? null,
-      patch.matrix === undefined ? null : JSON.stringify(patch.matrix),
-      patch.queuedAt ?? null,
-      patch.notBefore ?? null,
-      patch.priority ?? null,
-      patch.runner === undefined ? null : JSON.stringify(patch.runner),
-    ];
-    for (let i = 0; i < values.length; i++) columns[i]?.push(values[i] ?? null);
+  const count = patches.size;
+  const id = new Array<string>(count);
+  const status = new Array<string | null>(count);
+  const startedAt = new Array<number | null>(count);
+  const finishedAt = new Array<number | null>(count);
+  const outputs = new Array<string | null>(count);
+  const reason = new Array<string | null>(count);
+  const attempt = new Array<number | null>(count);
+  const name = new Array<string | null>(count);
+  const matrix = new Array<string | null>(count);
+  const queuedAt = new Array<number | null>(count);
+  const notBefore = new Array<number | null>(count);
+  const priority = new Array<string | null>(count);
+  const runner = new Array<string | null>(count);
+  let row = 0;
+  for (const [jobId, patch] of patches) {
+    id[row] = jobId;
+    status[row] = patch.status ?? null;
+    startedAt[row] = patch.startedAt ?? null;
+    finishedAt[row] = patch.finishedAt ?? null;
+    outputs[row] = patch.outputs === undefined ? null : JSON.stringify(patch.outputs);
+    reason[row] = patch.reason ?? null;
+    attempt[row] = patch.attempt ?? null;
+    name[row] = patch.name ?? null;
+    matrix[row] = patch.matrix === undefined ? null : JSON.stringify(patch.matrix);
+    queuedAt[row] = patch.queuedAt ?? null;
+    notBefore[row] = patch.notBefore ?? null;
+    priority[row] = patch.priority ?? null;
+    runner[row] = patch.runner === undefined ? null : JSON.stringify(patch.runner);
+    row++;
   }
-  return (await query(updateJobs, columns)).rowCount ?? 0;
+  const values = [
+    textArrayLiteral(id),
+    textArrayLiteral(status),
+    integerArrayLiteral(startedAt),
+    integerArrayLiteral(finishedAt),
+    textArrayLiteral(outputs),
+    textArrayLiteral(reason),
+    integerArrayLiteral(attempt),
+    textArrayLiteral(name),
+    textArrayLiteral(matrix),
+    integerArrayLiteral(queuedAt),
+    integerArrayLiteral(notBefore),
+    textArrayLiteral(priority),
+    textArrayLiteral(runner),
+  ];
+  return (await query(updateJobs, values)).rowCount ?? 0;
 }

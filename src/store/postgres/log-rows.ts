@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../../core/errors.js';
 import type { LogLine } from '../logs.js';
+import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import { runKey } from './columns.js';
 import type { Query, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
@@ -26,25 +27,44 @@ const replacement = '\uFFFD';
 
 /**
  * Inserts log_lines rows in the order given, for LogStore.append and for the lines RunStore.updateJobs
- * writes with its job updates. VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND for a line of no known job.
+ * writes with its job updates. VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND for a line of no known job. The
+ * columns go as array literals (array-literal.ts), not through node-postgres's serializer.
  */
 export async function insertLogRows(query: Query, lines: readonly LogLine[]): Promise<void> {
-  if (lines.length === 0) return;
-  const runKeys = lines.map((line) => {
+  const count = lines.length;
+  if (count === 0) return;
+  const runKeys = new Array<string>(count);
+  const jobIds = new Array<string>(count);
+  const stepIndexes = new Array<number>(count);
+  const streams = new Array<string>(count);
+  const ats = new Array<number>(count);
+  const texts = new Array<string>(count);
+  const jobAttempts = new Array<number>(count);
+  const stepAttempts = new Array<number>(count);
+  let i = 0;
+  for (const line of lines) {
     const key = runKey(line.runId);
     if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${line.runId}`);
-    return key;
-  });
+    runKeys[i] = key;
+    jobIds[i] = line.jobId;
+    stepIndexes[i] = line.stepIndex;
+    streams[i] = line.stream;
+    ats[i] = line.at;
+    texts[i] = line.text.includes('\0') ? line.text.replace(nul, replacement) : line.text;
+    jobAttempts[i] = line.jobAttempt ?? 1;
+    stepAttempts[i] = line.attempt ?? 1;
+    i++;
+  }
   try {
     await query(appendLines, [
-      runKeys,
-      lines.map((line) => line.jobId),
-      lines.map((line) => line.stepIndex),
-      lines.map((line) => line.stream),
-      lines.map((line) => line.at),
-      lines.map((line) => (line.text.includes('\0') ? line.text.replace(nul, replacement) : line.text)),
-      lines.map((line) => line.jobAttempt ?? 1),
-      lines.map((line) => line.attempt ?? 1),
+      integerArrayLiteral(runKeys),
+      textArrayLiteral(jobIds),
+      integerArrayLiteral(stepIndexes),
+      textArrayLiteral(streams),
+      integerArrayLiteral(ats),
+      textArrayLiteral(texts),
+      integerArrayLiteral(jobAttempts),
+      integerArrayLiteral(stepAttempts),
     ]);
   } catch (error) {
     if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
