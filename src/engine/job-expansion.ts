@@ -51,10 +51,16 @@ export function planLegs(
   const total = combinations.length;
   const maxParallel = maxParallelOf(job, { contexts: base }, total);
   const specOf = specTemplate(workflow, job, run, base, workflowEnv, needs);
+  // A literal `fail-fast` (the usual case) needs no context of each leg's own to evaluate.
+  const literalFailFast = typeof job.failFast === 'boolean' ? job.failFast : undefined;
+  // Labels without expressions are the same for every leg: one array, shared (legs never change it).
+  const literalRunsOn = job.runsOn.some(hasExpressions)
+    ? undefined
+    : job.runsOn.filter((label) => label !== '');
   const legs = combinations.map((leg, index): PlannedLeg => {
     const matrix = leg as Record<string, ExpressionValue>;
     const strategy = {
-      'fail-fast': evaluateFlag(job.failFast, { contexts: { ...base, matrix } }),
+      'fail-fast': literalFailFast ?? evaluateFlag(job.failFast, { contexts: { ...base, matrix } }),
       'job-index': index,
       'job-total': total,
       'max-parallel': maxParallel,
@@ -71,7 +77,9 @@ export function planLegs(
       name,
       matrix,
       continueOnError: evaluateFlag(job.continueOnError, context),
-      runsOn: job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
+      runsOn:
+        literalRunsOn ??
+        job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
       makeSpec: (jobId: string) =>
         specOf.fillLazily({ jobId, name, timeoutMs: timeoutMinutes * 60_000, matrix, strategy }),
     };
@@ -241,7 +249,8 @@ export function unexpandedName(job: JobDefinition, context: EvaluationContext): 
 /** GitHub appends the matrix values unless the job's own name already refers to the matrix. */
 function displayName(job: JobDefinition, leg: MatrixLeg, context: EvaluationContext): string {
   const template = job.name ?? job.key;
-  const name = hasExpressions(template) ? interpolate(template, context) : template;
+  if (!hasExpressions(template)) return job.matrix === undefined ? template : legName(template, leg);
+  const name = interpolate(template, context);
   if (job.matrix === undefined) return name;
   const refersToMatrix = parseTemplate(template).some(
     (part) => part.kind === 'expr' && contextReferences(part.expr).some((ref) => ref.name === 'matrix'),

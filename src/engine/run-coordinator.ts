@@ -345,6 +345,9 @@ export class RunCoordinator {
       const earlier = this.takeEarlier(state, plan.name);
       const id = earlier?.id ?? this.newJobId(++this.ordinal);
       const missing = this.missingLabels(plan.runsOn);
+      const spec = plan.makeSpec(id);
+      // Every field written out, none spread in: this runs for each leg of a matrix, and each spread
+      // made a temporary object and copied it.
       const leg: Leg = {
         id,
         key: job.key,
@@ -352,11 +355,13 @@ export class RunCoordinator {
         matrix: plan.matrix,
         continueOnError: plan.continueOnError,
         runsOn: plan.runsOn,
-        ...legSpec(plan, id),
+        spec: spec.value,
+        specJson: spec.json,
         retry: job.retry,
         attempt: (earlier?.attempt ?? 0) + 1,
         triesFrom: (earlier?.attempt ?? 0) + 1,
-        ...placement,
+        priority: placement.priority,
+        notBefore: placement.notBefore,
         status: 'pending',
       };
       this.addLeg(state, leg, earlier, effects);
