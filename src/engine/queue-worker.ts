@@ -108,7 +108,7 @@ export interface QueueWorkerOptions {
  * buffer), runs each through the handler with at most `concurrency` running, and settles them in batches — every completion that
  * arrives while the previous batch commits goes into the next one. Leases still held are renewed at
  * a third of their TTL; a lease found stale aborts its handler's signal and its result is dropped
- * (the store has recorded the refusal). With nothing ready it sleeps in `waitForWork`.
+ * (the store has recorded the refusal). With nothing ready it sleeps in `claimOrWait`, which may hand it jobs as they are enqueued.
  *
  * Lifecycle: `start()` once; `close()` stops claiming, lets running handlers finish and commits their
  * completions, and is idempotent (also through `Symbol.asyncDispose`).
@@ -191,8 +191,8 @@ export class QueueWorker implements AsyncDisposable {
         continue;
       }
       try {
-        const leases = await this.#store.claim({ worker: this.#worker, limit: room, ttlMs: this.#ttlMs });
-        if (leases.length === 0) await this.#store.waitForWork(signal);
+        const request = { worker: this.#worker, limit: room, ttlMs: this.#ttlMs };
+        const leases = await this.#store.claimOrWait(request, signal);
         for (const lease of leases) {
           const job = new HeldJob(lease);
           this.#held.add(job);

@@ -204,6 +204,23 @@ export interface QueueStore {
    * time arriving) — or at once if `signal` aborts. A hint, not a promise of work: claim may find none.
    */
   waitForWork(signal: AbortSignal): Promise<void>;
+  /**
+   * `claim`; when it finds nothing, waits as `waitForWork` does and may lease jobs enqueued meanwhile
+   * to `request.worker` without another claim (a hand-off), resolving with those. [] when it woke
+   * without jobs, or when `signal` aborted: the caller claims again. A worker's one loop.
+   */
+  claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]>;
   getJob(id: QueueJobId): Promise<QueueJob | undefined>;
   staleWrites(jobId?: QueueJobId): Promise<StaleWrite[]>;
+}
+
+/** claimOrWait for a store that hands nothing off: a claim, then a wait when it found nothing. */
+export async function claimThenWait(
+  store: QueueStore,
+  request: ClaimRequest,
+  signal: AbortSignal,
+): Promise<Lease[]> {
+  const leases = await store.claim(request);
+  if (leases.length === 0) await store.waitForWork(signal);
+  return leases;
 }

@@ -26,6 +26,7 @@ interface Effect {
   readonly jobId: string;
   readonly pid: number;
   readonly attempt: number;
+  readonly token: number;
   readonly at: number;
 }
 
@@ -38,9 +39,16 @@ function readEffects(path: string): Effect[] {
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => {
-      const [phase, jobId, pid, attempt, at] = line.split(' ');
+      const [phase, jobId, pid, attempt, at, token] = line.split(' ');
       if ((phase !== 'start' && phase !== 'done') || jobId === undefined) throw new Error(`bad line ${line}`);
-      return { phase, jobId, pid: Number(pid), attempt: Number(attempt), at: Number(at) };
+      return {
+        phase,
+        jobId,
+        pid: Number(pid),
+        attempt: Number(attempt),
+        at: Number(at),
+        token: Number(token),
+      };
     });
 }
 
@@ -153,16 +161,23 @@ class Drain {
 
   /**
    * Every write the store refused for its fencing token. The only one expected is a renewal that lost
-   * the race with the same lease's completion (token = the job's last lease, the job succeeded): it is
-   * recorded, but nothing was lost. A refused completion, or a refused renewal of an older lease
-   * while its holder lived, would mean two holders at once.
+   * the race with the same lease's completion (the token its handler ran under in the job's last
+   * attempt, which succeeded): it is recorded, but nothing was lost. A refused completion, or a refused
+   * renewal of an older lease while its holder lived, would mean two holders at once.
    */
-  async fencingViolations(jobs: readonly QueueJob[]): Promise<StaleWrite[]> {
-    const byId = new Map(jobs.map((job) => [job.id, job]));
+  async fencingViolations(jobs: readonly QueueJob[], effects: readonly Effect[]): Promise<StaleWrite[]> {
+    const byId = new Map<string, QueueJob>(jobs.map((job) => [job.id, job]));
+    const lastLease = new Map<string, number>();
+    for (const effect of effects) {
+      if (effect.phase === 'done' && effect.attempt === byId.get(effect.jobId)?.attempts)
+        lastLease.set(effect.jobId, effect.token);
+    }
     const stale = (await this.#stores?.queue.staleWrites()) ?? [];
     return stale.filter((write) => {
       const job = byId.get(write.jobId);
-      return write.action !== 'renew' || job?.state !== 'succeeded' || write.token !== job.attempts;
+      return (
+        write.action !== 'renew' || job?.state !== 'succeeded' || write.token !== lastLease.get(write.jobId)
+      );
     });
   }
 
@@ -218,7 +233,7 @@ async function drainWithBoth(target: Target): Promise<void> {
     // The result each job committed names the process whose side effect it was.
     const done = byJob(effects, 'done');
     for (const job of jobs) expect(resultPid(job)).toBe(done.get(job.id)?.[0]?.pid);
-    expect(await drain.fencingViolations(jobs)).toEqual([]);
+    expect(await drain.fencingViolations(jobs, effects)).toEqual([]);
   } finally {
     await drain.dispose();
   }
@@ -261,7 +276,7 @@ describeOnPostgres(onPostgres, () => {
 
       // As far as the queue is concerned, every job completed once: all succeeded, none refused.
       expect(jobs.every((job) => job.state === 'succeeded')).toBe(true);
-      expect(await drain.fencingViolations(jobs)).toEqual([]);
+      expect(await drain.fencingViolations(jobs, readEffects(drain.effects))).toEqual([]);
 
       const effects = readEffects(drain.effects);
       const starts = byJob(effects, 'start');

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type QueueJobHandler, QueueWorker } from '../../src/engine/queue-worker.js';
-import type { QueueStore } from '../../src/store/queue.js';
+import { claimThenWait, type QueueStore } from '../../src/store/queue.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { tempDir } from '../store/factories.js';
@@ -143,6 +143,7 @@ describe('QueueWorker', () => {
       release: (releases) => queue.release(releases),
       expireLeases: () => queue.expireLeases(),
       waitForWork: (signal) => queue.waitForWork(signal),
+      claimOrWait: (request, signal) => claimThenWait(counting, request, signal),
       getJob: (id) => queue.getJob(id),
       staleWrites: (id) => queue.staleWrites(id),
     };

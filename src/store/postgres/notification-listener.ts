@@ -17,6 +17,10 @@ export const groupChannelSql = "'vk_group_' || left(md5(current_schema()), 16)";
 /** The channel a requested run cancel notifies (RunRecoveryStore.requestCancel), per schema as the queue's. */
 export const cancelChannelSql = "'vk_cancel_' || left(md5(current_schema()), 16)";
 
+/** The channel of one listening session's hand-offs (queue-hand-off-migration.ts), per schema as the queue's. */
+const handOffChannelSql = (session: string) =>
+  `'vk_hand_' || left(md5(current_schema()), 16) || '_' || ${session}`;
+
 /** A group's name can be long (an expression's result), a NOTIFY payload at most 8000 bytes: a hash. */
 export function groupKey(group: string): string {
   return createHash('md5').update(group).digest('hex');
@@ -25,19 +29,33 @@ export function groupKey(group: string): string {
 /**
  * One LISTEN connection per set of stores, on every channel, opened on the first wait and kept: NOTIFY
  * is delivered on commit, so a waiter wakes within a round trip of a change in any process, without
- * polling. Queue notifications wake `work` (QueueStore.waitForWork); group ones wake the watchers of
- * that group (ConcurrencyStore.watch); cancel ones tell `cancels` (RunRecoveryStore.onCancelRequested).
+ * polling. Queue notifications wake `work` (QueueStore.waitForWork) and `waiting` (claimOrWait); group
+ * ones wake the watchers of that group (ConcurrencyStore.watch); cancel ones tell `cancels`
+ * (RunRecoveryStore.onCancelRequested). The connection is also a listening session with a number of
+ * its own, whose advisory lock it holds and on whose channel its waiters' hand-offs arrive (handOff).
  * When the connection drops, every waiter is woken and every cancel listener told (to look again), and
  * the next wait reconnects. Cancel listeners wait for nothing, so while any is added (onCancelRequested)
  * the connection is also reopened on its own after it drops or fails to open, retrying with a backoff
  * from 100 ms doubling to 5 s; once it is back they are told again, for a request made while it was down.
  */
 export class NotificationListener {
+  /** Woken by every queue notification, and by this process's own enqueues (PostgresQueueStore). */
   readonly work = new WorkSignal();
+  /**
+   * Woken by queue notifications only: jobs left for claimers after every waiter that could take
+   * them was handed them (QueueStore.claimOrWait's waiters, who hear of their own jobs as hand-offs).
+   */
+  readonly waiting = new WorkSignal();
   readonly groups = new GroupWatchers();
   readonly cancels = new ListenerSet<void>();
   readonly #db: PostgresDatabase;
   #connecting: Promise<pg.Client> | undefined;
+  /** The open connection's session number (queue_waiter_sessions), whose advisory lock it holds. */
+  #session: number | undefined;
+  /** Waiters told of their hand-off by `handOff`, by waiter id. */
+  readonly #handOffs = new Map<string, (payload: string | undefined) => void>();
+  /** Hand-offs that arrived before their waiter asked (its registration's answer may come later). */
+  readonly #earlyHandOffs = new Map<string, string>();
   #closed = false;
   #reconnect: ReturnType<typeof setTimeout> | undefined;
   #failedReconnects = 0;
@@ -57,6 +75,34 @@ export class NotificationListener {
   }
 
   /**
+   * The listening session, which claimOrWait's waiters register under: its hand-offs arrive on this
+   * connection. Opens the connection when it is not open.
+   */
+  async session(): Promise<number> {
+    await this.listening();
+    if (this.#session === undefined) throw new Error('the notification connection closed');
+    return this.#session;
+  }
+
+  /**
+   * The hand-off for waiter `waiter` of `session`: resolves with its JSON, or with undefined when the
+   * session's connection ends first (its leases then expire). `cancel` forgets it.
+   */
+  handOff(
+    session: number,
+    waiter: string,
+  ): { readonly payload: Promise<string | undefined>; cancel(): void } {
+    const early = this.#earlyHandOffs.get(waiter);
+    if (early !== undefined) {
+      this.#earlyHandOffs.delete(waiter);
+      return { payload: Promise.resolve(early), cancel: () => {} };
+    }
+    if (session !== this.#session) return { payload: Promise.resolve(undefined), cancel: () => {} };
+    const payload = new Promise<string | undefined>((resolve) => this.#handOffs.set(waiter, resolve));
+    return { payload, cancel: () => this.#handOffs.delete(waiter) };
+  }
+
+  /**
    * Tells `listener` of every cancel notification, and keeps the connection open (see above) until the
    * returned function has removed it.
    */
@@ -71,7 +117,7 @@ export class NotificationListener {
     this.#closed = true;
     clearTimeout(this.#reconnect);
     this.#reconnect = undefined;
-    this.work.wake();
+    this.#endSession();
     this.groups.wakeAll();
     const connecting = this.#connecting;
     this.#connecting = undefined;
@@ -88,14 +134,25 @@ export class NotificationListener {
       );
       const channels = rows[0];
       if (channels === undefined) throw new Error('could not name the notification channels');
+      // Held until the connection ends, which is how an enqueue tells this session's waiters are gone.
+      const { rows: own } = await client.query<{ session: number; hand: string }>(
+        `SELECT s::int AS session, ${handOffChannelSql('s')} AS hand
+         FROM nextval('queue_waiter_sessions') AS s, pg_advisory_lock(hashtext(current_schema()), s::int) AS locked`,
+      );
+      const session = own[0];
+      if (session === undefined) throw new Error('could not open a listening session');
       client.on('notification', (message) => {
         if (message.channel === channels.group) this.groups.wake(message.payload ?? '');
         else if (message.channel === channels.cancel) this.cancels.emit();
-        else this.work.wake();
+        else if (message.channel === session.hand) this.#handedOff(message.payload ?? '');
+        else {
+          this.work.wake();
+          this.waiting.wake();
+        }
       });
       client.on('end', () => {
         this.#connecting = undefined;
-        this.work.wake();
+        this.#endSession();
         this.groups.wakeAll();
         this.cancels.emit();
         this.#reconnectLater();
@@ -103,11 +160,37 @@ export class NotificationListener {
       await client.query(`LISTEN "${channels.queue}"`);
       await client.query(`LISTEN "${channels.group}"`);
       await client.query(`LISTEN "${channels.cancel}"`);
+      await client.query(`LISTEN "${session.hand}"`);
+      this.#session = session.session;
       return client;
     } catch (error) {
       await client.end().catch(() => {});
       throw error;
     }
+  }
+
+  /** A hand-off's payload is '<waiter id> <JSON>'. */
+  #handedOff(payload: string): void {
+    const space = payload.indexOf(' ');
+    const waiter = payload.slice(0, space);
+    const json = payload.slice(space + 1);
+    const told = this.#handOffs.get(waiter);
+    if (told === undefined) {
+      this.#earlyHandOffs.set(waiter, json);
+      return;
+    }
+    this.#handOffs.delete(waiter);
+    told(json);
+  }
+
+  /** The session's waiters will hear nothing more: each is woken, and each hand-off awaited ends empty. */
+  #endSession(): void {
+    this.#session = undefined;
+    for (const told of this.#handOffs.values()) told(undefined);
+    this.#handOffs.clear();
+    this.#earlyHandOffs.clear();
+    this.work.wake();
+    this.waiting.wake();
   }
 
   /** After a drop or a failed connect: opens the connection again while cancel listeners need it. */

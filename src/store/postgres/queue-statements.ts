@@ -62,6 +62,27 @@ export const statements = {
              ORDER BY queue_key, seq) AS leases
            FROM queue_claim($1::bigint, $2::int, $3::text, $4::bigint, $5::text[])`,
   },
+  // A claim that, finding nothing ready, registers a waiter for a hand-off (queue-hand-off-migration.ts).
+  claimOrWait: {
+    name: 'vk_queue_claim_or_wait',
+    text: `SELECT leases, waiter::text, ready_at::text
+           FROM queue_claim_or_wait($1::bigint, $2::int, $3::text, $4::bigint, $5::text[], $6::int, $7::bigint)`,
+  },
+  // A waiter that stops waiting; no row when an enqueue has taken it (its hand-off is on its way). Like
+  // the registration, it need not wait for the WAL flush.
+  unwait: {
+    name: 'vk_queue_unwait',
+    text: `WITH gone AS (DELETE FROM queue_waiters WHERE id = $1 RETURNING id)
+           SELECT count(*)::int AS removed FROM gone, set_config('synchronous_commit', 'off', true) AS unflushed`,
+  },
+  // The leases a hand-off named by id and token, in the claim's form; one no longer held is left out.
+  handedLeases: {
+    name: 'vk_queue_handed_leases',
+    text: `SELECT json_agg(json_build_array(q.seq::text, q.task, q.payload, q.attempts, q.lease_token, q.lease_worker)
+             ORDER BY q.queue_key, q.seq) AS leases
+           FROM unnest($1::bigint[], $2::bigint[]) AS h (seq, token)
+           JOIN queue_jobs AS q ON q.seq = h.seq AND q.lease_token = h.token AND q.state = 'leased'`,
+  },
   renew: {
     name: 'vk_queue_renew',
     text: `UPDATE queue_jobs SET lease_expires_at = $1

@@ -35,11 +35,10 @@ import type { PostgresDatabase, Query } from './database.js';
 import { toStoreError } from './errors.js';
 import type { NotificationListener } from './notification-listener.js';
 import { applyInRounds, occurrenceRounds, type RefusedRow } from './occurrence-rounds.js';
+import { type ClaimedTuple, claimOrWait, leasesFromClaimed } from './queue-hand-off.js';
 import { statements } from './queue-statements.js';
 
 type Row = QueueRow<string>;
-/** A claimed job as statements.claim returns it: id (text), task, payload, attempt, token, worker. */
-type ClaimedTuple = [string, string, unknown, number, number, string];
 interface LeaseRow {
   seq: string;
   task: string;
@@ -155,18 +154,7 @@ export class PostgresQueueStore implements QueueStore {
       expiresAt,
       request.tasks ?? null,
     ]);
-    const claimed = rows[0]?.leases ?? [];
-    return claimed.map(
-      ([jobId, task, payload, attempt, token, worker]): Lease => ({
-        jobId: asQueueJobId(jobId),
-        token,
-        worker,
-        expiresAt,
-        task,
-        payload,
-        attempt,
-      }),
-    );
+    return leasesFromClaimed(rows[0]?.leases ?? [], expiresAt);
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {
@@ -322,6 +310,10 @@ export class PostgresQueueStore implements QueueStore {
         return at === null || at === undefined ? undefined : Number(at);
       });
     return this.#listener.work.wait(signal, this.#options.clock, nextReadyAt);
+  }
+
+  claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {
+    return claimOrWait(this.#db, this.#listener, this.#options, request, signal);
   }
 
   getJob(id: QueueJobId): Promise<QueueJob | undefined> {

@@ -1,6 +1,7 @@
 import { bundleMigration } from './bundle-migration.js';
 import { bundleRetentionMigration } from './bundle-retention-migration.js';
 import { queueBatchMigration } from './queue-batch-migration.js';
+import { queueHandOffMigration } from './queue-hand-off-migration.js';
 
 /**
  * The schema as an ordered list: entry N-1 takes a schema from version N-1 to N. A released entry is
@@ -395,4 +396,5 @@ export const migrations: readonly string[] = [
   ALTER TABLE jobs SET (fillfactor = 50);
   `,
   bundleRetentionMigration,
+  queueHandOffMigration,
 ];

@@ -17,7 +17,7 @@ import type {
   ResolvedQueueOptions,
   StaleWrite,
 } from '../queue.js';
-import { asQueueJobId } from '../queue.js';
+import { asQueueJobId, claimThenWait } from '../queue.js';
 import {
   outcomeText,
   priorityLevelSql,
@@ -334,6 +334,11 @@ export class SqliteQueueStore implements QueueStore {
     const nextReadyAt = () =>
       this.#commits.read('look for queued jobs', () => this.#statements.nextReadyAt.get() ?? undefined);
     return this.#work.wait(signal, this.#options.clock, nextReadyAt, this.#options.pollIntervalMs);
+  }
+
+  /** No hand-off: every process on the file claims for itself, and a claim here costs no round trip. */
+  claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {
+    return claimThenWait(this, request, signal);
   }
 
   getJob(id: QueueJobId): Promise<QueueJob | undefined> {

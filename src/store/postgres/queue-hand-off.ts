@@ -1,0 +1,134 @@
+import type { ClaimRequest, Lease, ResolvedQueueOptions } from '../queue.js';
+import { asQueueJobId } from '../queue.js';
+import { integerArrayLiteral } from './array-literal.js';
+import type { PostgresDatabase } from './database.js';
+import { toStoreError } from './errors.js';
+import type { NotificationListener } from './notification-listener.js';
+import { statements } from './queue-statements.js';
+
+/** A leased job as the claim statements return it: id (text), task, payload, attempt, token, worker. */
+export type ClaimedTuple = [string, string, unknown, number, number, string];
+
+/** A hand-off's JSON (queue-hand-off-migration.ts, queue_hand_off): the leases, or their ids and tokens. */
+interface HandOff {
+  readonly expiresAt: number;
+  readonly leases?: ClaimedTuple[];
+  readonly ids?: [string, number][];
+}
+
+interface Registration {
+  readonly leases: ClaimedTuple[] | null;
+  readonly waiter: string | null;
+  readonly ready_at: string | null;
+}
+
+export function leasesFromClaimed(claimed: readonly ClaimedTuple[], expiresAt: number): Lease[] {
+  return claimed.map(
+    ([jobId, task, payload, attempt, token, worker]): Lease => ({
+      jobId: asQueueJobId(jobId),
+      token,
+      worker,
+      expiresAt,
+      task,
+      payload,
+      attempt,
+    }),
+  );
+}
+
+/**
+ * QueueStore.claimOrWait on Postgres. A claim that finds nothing registers the worker as a waiter in
+ * the same statement; an enqueue then leases its jobs to the waiter in its own transaction and sends
+ * them on the waiter's listening session, so the worker starts them a notification after the enqueue
+ * commits, without a claim's round trip and WAL flush of its own. The waiter stops waiting (and claims
+ * again) when a queue notification says jobs were left for claimers, when the earliest delayed job it
+ * could take becomes ready, or when `signal` aborts; if an enqueue took it meanwhile, it waits for that
+ * hand-off instead, which is on its way. When the session's connection ends, its handed-off leases
+ * are lost to it and expire.
+ */
+export async function claimOrWait(
+  db: PostgresDatabase,
+  listener: NotificationListener,
+  options: ResolvedQueueOptions,
+  request: ClaimRequest,
+  signal: AbortSignal,
+): Promise<Lease[]> {
+  const limit = Math.max(0, Math.floor(request.limit));
+  if (limit === 0 || request.tasks?.length === 0 || signal.aborted) return [];
+  const session = await listener.session().catch((error: unknown) => {
+    throw toStoreError('listen for queued jobs', error);
+  });
+  const now = options.clock.now();
+  const expiresAt = now + request.ttlMs;
+  const registering = db.write(
+    'claim queue jobs',
+    async (query) => {
+      const { rows } = await query<Registration>(statements.claimOrWait, [
+        now,
+        limit,
+        request.worker,
+        expiresAt,
+        request.tasks ?? null,
+        session,
+        request.ttlMs,
+      ]);
+      return rows[0] ?? { leases: null, waiter: null, ready_at: null };
+    },
+    { lane: 'claims' },
+  );
+  // Woken from before the registration commits: a queue notification right after it is not missed.
+  const stopWaiting = new AbortController();
+  const stop = () => stopWaiting.abort();
+  signal.addEventListener('abort', stop, { once: true });
+  const woken = listener.waiting.wait(stopWaiting.signal, options.clock, async () => {
+    const { ready_at } = await registering;
+    return ready_at === null ? undefined : Number(ready_at);
+  });
+  try {
+    const registered = await registering;
+    if (registered.leases !== null) return leasesFromClaimed(registered.leases, expiresAt);
+    if (registered.waiter === null) return [];
+    const waiter = registered.waiter;
+    const handOff = listener.handOff(session, waiter);
+    const first = await Promise.race([handOff.payload, woken.then(() => null)]);
+    if (first !== null) return first === undefined ? [] : handedLeases(db, first);
+    if (await unwait(db, waiter)) {
+      handOff.cancel();
+      return [];
+    }
+    const payload = await handOff.payload;
+    return payload === undefined ? [] : handedLeases(db, payload);
+  } finally {
+    stop();
+    signal.removeEventListener('abort', stop);
+    // A wait that failed with the registration has nobody to report to: the registration's error is.
+    woken.catch(() => {});
+  }
+}
+
+/** Deletes the waiter; false when an enqueue has taken it (and its hand-off is on its way). */
+async function unwait(db: PostgresDatabase, waiter: string): Promise<boolean> {
+  return db.write(
+    'stop waiting for queued jobs',
+    async (query) => {
+      const { rows } = await query<{ removed: number }>(statements.unwait, [waiter]);
+      return rows[0]?.removed === 1;
+    },
+    { lane: 'claims' },
+  );
+}
+
+async function handedLeases(db: PostgresDatabase, payload: string): Promise<Lease[]> {
+  const handOff = JSON.parse(payload) as HandOff;
+  if (handOff.leases !== undefined) return leasesFromClaimed(handOff.leases, handOff.expiresAt);
+  const ids = handOff.ids ?? [];
+  // Too large to travel with their payloads: read them, the ones still held under these tokens.
+  const claimed = await db.read('read handed-off queue jobs', async (query) => {
+    const { rows } = await query<{ leases: ClaimedTuple[] | null }>(statements.handedLeases, [
+      integerArrayLiteral(ids.map(([id]) => id)),
+      integerArrayLiteral(ids.map(([, token]) => token)),
+    ]);
+    return rows[0]?.leases ?? [];
+  });
+  return leasesFromClaimed(claimed, handOff.expiresAt);
+}

@@ -1,0 +1,162 @@
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { openPostgresStores } from '../../src/store/postgres/index.js';
+import type { ClaimRequest, Lease, QueueJobId } from '../../src/store/queue.js';
+import {
+  describeOnPostgres,
+  dropSchema,
+  postgresUrl,
+  uniqueSchema,
+  withRawClient,
+} from './postgres-server.js';
+
+type Stores = Awaited<ReturnType<typeof openPostgresStores>>;
+
+describeOnPostgres('Postgres queue hand-off to waiting workers', () => {
+  let schema = '';
+  beforeEach(() => {
+    schema = uniqueSchema();
+  });
+  afterEach(() => dropSchema(schema));
+
+  const open = () => openPostgresStores(postgresUrl, { schema });
+  const request = (extra: Partial<ClaimRequest> = {}): ClaimRequest => ({
+    worker: 'waiter',
+    limit: 10,
+    ttlMs: 60_000,
+    ...extra,
+  });
+
+  const raw = <R>(sql: string, values: unknown[] = []) =>
+    withRawClient(async (client) => (await client.query(sql, values)).rows as R[]);
+  const waiters = async () =>
+    (await raw<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".queue_waiters`))[0]?.n;
+  const leaseOf = async (id: QueueJobId) =>
+    (
+      await raw<{ state: string; lease_worker: string | null }>(
+        `SELECT state, lease_worker FROM "${schema}".queue_jobs WHERE seq = $1`,
+        [id],
+      )
+    )[0];
+
+  /** claimOrWait on `stores`, given once its waiter is registered (or it has returned). */
+  async function waiting(
+    stores: Stores,
+    extra: Partial<ClaimRequest> = {},
+    signal = AbortSignal.timeout(10_000),
+  ) {
+    const before = (await waiters()) ?? 0;
+    let settled = false;
+    const leases = stores.queue.claimOrWait(request(extra), signal).finally(() => {
+      settled = true;
+    });
+    while (!settled && (await waiters()) === before) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Wrapped: an async function returning a promise would wait for it.
+    return { leases };
+  }
+
+  it('leases a job enqueued elsewhere to the waiting worker in the enqueue’s own commit', async () => {
+    await using producer = await open();
+    await using worker = await open();
+    const { leases: handed } = await waiting(worker);
+    const [created] = await producer.queue.enqueue([{ task: 't', payload: { n: 1 } }]);
+    if (created?.kind !== 'created') throw new Error('not created');
+    // Leased once the enqueue has answered, before the worker has done anything.
+    expect(await leaseOf(created.job.id)).toEqual({ state: 'leased', lease_worker: 'waiter' });
+    expect(await waiters()).toBe(0);
+    const leases = await handed;
+    expect(leases).toMatchObject([
+      { jobId: created.job.id, task: 't', payload: { n: 1 }, attempt: 1, worker: 'waiter' },
+    ]);
+    await expect(
+      worker.queue.complete(leases.map((lease) => ({ lease, outcome: { kind: 'succeeded' } }))),
+    ).resolves.toEqual([{ kind: 'completed', jobId: created.job.id }]);
+  });
+
+  it('sends leases too large for a notification by id, and the worker reads them', async () => {
+    await using producer = await open();
+    await using worker = await open();
+    const { leases: handed } = await waiting(worker);
+    const big = 'x'.repeat(3000);
+    const created = await producer.queue.enqueue([1, 2, 3].map((n) => ({ task: 't', payload: { n, big } })));
+    const leases = await handed;
+    expect(leases.map((lease) => lease.payload)).toEqual([1, 2, 3].map((n) => ({ n, big })));
+    expect(leases.map((lease) => lease.jobId)).toEqual(created.map((result) => result.job.id));
+  });
+
+  it('hands at most 64 jobs, and tells other claimers of the rest', async () => {
+    await using producer = await open();
+    await using worker = await open();
+    await using other = await open();
+    const { leases: handed } = await waiting(worker, { limit: 500 });
+    const woken = other.queue.waitForWork(AbortSignal.timeout(10_000));
+    await producer.queue.enqueue(Array.from({ length: 100 }, (_, n) => ({ task: 't', payload: { n } })));
+    expect((await handed).length).toBe(64);
+    await woken;
+    expect(await other.queue.claim(request({ worker: 'other', limit: 100 }))).toHaveLength(36);
+  });
+
+  it('hands a waiter only the tasks it claims', async () => {
+    await using producer = await open();
+    await using worker = await open();
+    const { leases: handed } = await waiting(worker, { tasks: ['x'] });
+    const [other] = await producer.queue.enqueue([{ task: 'y', payload: null }]);
+    if (other === undefined) throw new Error('not created');
+    expect(await leaseOf(other.job.id)).toEqual({ state: 'queued', lease_worker: null });
+    // Told that jobs were left for claimers, the waiter looks again and finds none of its tasks.
+    expect(await handed).toEqual([]);
+    const { leases: again } = await waiting(worker, { tasks: ['x'] });
+    expect(await waiters()).toBe(1);
+    await producer.queue.enqueue([{ task: 'x', payload: null }]);
+    expect((await again).map((lease) => lease.task)).toEqual(['x']);
+    expect(await leaseOf(other.job.id)).toEqual({ state: 'queued', lease_worker: null });
+  });
+
+  it('skips and removes a waiter whose listening session has ended', async () => {
+    await using producer = await open();
+    await using worker = await open();
+    const { leases: handed } = await waiting(worker);
+    // The worker's listening connection dies (its session's advisory lock goes with it).
+    await raw(
+      `SELECT pg_terminate_backend(pid) FROM pg_locks
+       WHERE locktype = 'advisory' AND classid = hashtext($1)::oid AND pid <> pg_backend_pid()`,
+      [schema],
+    );
+    expect(await handed).toEqual([]);
+    const [created] = await producer.queue.enqueue([{ task: 't', payload: null }]);
+    if (created === undefined) throw new Error('not created');
+    expect(await leaseOf(created.job.id)).toEqual({ state: 'queued', lease_worker: null });
+    expect(await waiters()).toBe(0);
+  });
+
+  it('stops waiting when aborted, leaving no waiter behind', async () => {
+    await using worker = await open();
+    const abort = new AbortController();
+    const { leases: handed } = await waiting(worker, {}, abort.signal);
+    abort.abort();
+    expect(await handed).toEqual([]);
+    expect(await waiters()).toBe(0);
+  });
+
+  it('never gives a job a lease token it had before, even when a lease was lost with a server crash', async () => {
+    await using stores = await open();
+    const [created] = await stores.queue.enqueue([{ task: 't', payload: null }]);
+    if (created === undefined) throw new Error('not created');
+    const [lost] = await stores.queue.claim(request());
+    if (lost === undefined) throw new Error('not claimed');
+    // What a crash before the WAL flush of the lease's commit leaves: the job queued, as before it.
+    await raw(
+      `UPDATE "${schema}".queue_jobs SET state = 'queued', attempts = 0, lease_token = lease_token - 1,
+         lease_worker = NULL, lease_expires_at = NULL WHERE seq = $1`,
+      [created.job.id],
+    );
+    await raw(`UPDATE "${schema}".queue_counts SET queued = queued + 1 WHERE slot = 0`);
+    const [again] = await stores.queue.claim(request({ worker: 'next' }));
+    expect(again?.token).not.toBe(lost.token);
+    const outcome = { kind: 'succeeded' } as const;
+    expect(await stores.queue.complete([{ lease: lost, outcome }])).toMatchObject([{ kind: 'stale' }]);
+    const leases: Lease[] = again === undefined ? [] : [again];
+    expect(await stores.queue.complete(leases.map((lease) => ({ lease, outcome })))).toMatchObject([
+      { kind: 'completed' },
+    ]);
+  });
+});
