@@ -28,7 +28,24 @@ export class WorkSignal {
     maxWaitMs?: number,
   ): Promise<void> {
     if (signal.aborted) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
+    const armed = this.arm(clock, nextReadyAt, maxWaitMs);
+    signal.addEventListener('abort', armed.end, { once: true });
+    const removeListener = () => signal.removeEventListener('abort', armed.end);
+    armed.woken.then(removeListener, removeListener);
+    return armed.woken;
+  }
+
+  /**
+   * `wait` without a signal: `end()` releases it (idempotent). For a waiter that stops waiting on the
+   * way to starting a job: aborting an AbortSignal dispatches an event, which cost ~70 µs there.
+   */
+  arm(
+    clock: Clock,
+    nextReadyAt: () => Promise<number | undefined>,
+    maxWaitMs?: number,
+  ): { readonly woken: Promise<void>; readonly end: () => void } {
+    let end = () => {};
+    const woken = new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
       const finish = (error?: unknown) => {
@@ -36,13 +53,12 @@ export class WorkSignal {
         settled = true;
         clearTimeout(timer);
         this.#waiters.delete(release);
-        signal.removeEventListener('abort', release);
         if (error === undefined) resolve();
         else reject(error);
       };
       const release = () => finish();
+      end = release;
       this.#waiters.add(release);
-      signal.addEventListener('abort', release, { once: true });
       nextReadyAt().then((readyAt) => {
         if (settled) return;
         let delay = maxWaitMs ?? Number.POSITIVE_INFINITY;
@@ -51,5 +67,6 @@ export class WorkSignal {
         else if (Number.isFinite(delay)) timer = setTimeout(release, Math.min(delay, maxTimerMs));
       }, finish);
     });
+    return { woken, end };
   }
 }

@@ -77,13 +77,11 @@ export async function claimOrWait(
     { lane: 'claims' },
   );
   // Woken from before the registration commits: a queue notification right after it is not missed.
-  const stopWaiting = new AbortController();
-  const stop = () => stopWaiting.abort();
-  signal.addEventListener('abort', stop, { once: true });
-  const woken = listener.waiting.wait(stopWaiting.signal, options.clock, async () => {
+  const { woken, end } = listener.waiting.arm(options.clock, async () => {
     const { ready_at } = await registering;
     return ready_at === null ? undefined : Number(ready_at);
   });
+  signal.addEventListener('abort', end, { once: true });
   try {
     const registered = await registering;
     if (registered.leases !== null) return leasesFromClaimed(registered.leases, expiresAt);
@@ -99,8 +97,8 @@ export async function claimOrWait(
     const payload = await handOff.payload;
     return payload === undefined ? [] : handedLeases(db, payload);
   } finally {
-    stop();
-    signal.removeEventListener('abort', stop);
+    end();
+    signal.removeEventListener('abort', end);
     // A wait that failed with the registration has nobody to report to: the registration's error is.
     woken.catch(() => {});
   }
