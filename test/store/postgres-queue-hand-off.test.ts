@@ -95,6 +95,24 @@ describeOnPostgres('Postgres queue hand-off to waiting workers', () => {
     expect(await other.queue.claim(request({ worker: 'other', limit: 100 }))).toHaveLength(36);
   });
 
+  it('hands what is ready, and tells claimers of a job that waits for a later time', async () => {
+    await using producer = await open();
+    await using worker = await open();
+    await using other = await open();
+    const { leases: handed } = await waiting(worker);
+    // Listening already: a wait that only began to listen could miss the notification.
+    await other.queue.waitForWork(AbortSignal.timeout(50));
+    const deadline = AbortSignal.timeout(10_000);
+    const woken = other.queue.waitForWork(deadline);
+    await producer.queue.enqueue([
+      { task: 'now', payload: null },
+      { task: 'later', payload: null, notBefore: Date.now() + 3_600_000 },
+    ]);
+    expect((await handed).map((lease) => lease.task)).toEqual(['now']);
+    await woken;
+    expect(deadline.aborted).toBe(false);
+  });
+
   it('hands a waiter only the tasks it claims', async () => {
     await using producer = await open();
     await using worker = await open();

@@ -86,12 +86,14 @@ export const queueHandOffMigration = `
   $$;
 
   -- Leases ready jobs to live waiters, oldest waiter first, until none of new_seqs is left queued;
-  -- true when none is. Each waiter handed jobs is deleted and told on its session's channel, as
+  -- true when none is. When none of them waits for a later time (none_delayed), a waiter of every task
+  -- given fewer than it asked for took every ready job there was, new ones included: no need to look. Each waiter handed jobs is deleted and told on its session's channel, as
   -- '<waiter id> <JSON>': {expiresAt, leases} as queue_claim_json's, or {expiresAt, ids: [[id, token]]}.
-  CREATE FUNCTION queue_hand_off(hand_now bigint, new_seqs bigint[]) RETURNS boolean
+  CREATE FUNCTION queue_hand_off(hand_now bigint, new_seqs bigint[], none_delayed boolean) RETURNS boolean
   LANGUAGE plpgsql VOLATILE AS $$
   DECLARE
     w queue_waiters;
+    asked int;
     handed json;
     message text;
   BEGIN
@@ -100,7 +102,8 @@ export const queueHandOffMigration = `
         DELETE FROM queue_waiters WHERE id = w.id;
         CONTINUE;
       END IF;
-      handed := queue_claim_json(hand_now, least(w.claim_limit, 64), w.worker, hand_now + w.ttl_ms, w.tasks);
+      asked := least(w.claim_limit, 64);
+      handed := queue_claim_json(hand_now, asked, w.worker, hand_now + w.ttl_ms, w.tasks);
       CONTINUE WHEN handed IS NULL;
       DELETE FROM queue_waiters WHERE id = w.id;
       message := w.id || ' ' || json_build_object('expiresAt', hand_now + w.ttl_ms, 'leases', handed);
@@ -109,6 +112,9 @@ export const queueHandOffMigration = `
           'ids', (SELECT json_agg(json_build_array(e->0, e->4)) FROM json_array_elements(handed) AS e));
       END IF;
       PERFORM pg_notify('vk_hand_' || left(md5(current_schema()), 16) || '_' || w.session_id, message);
+      IF none_delayed AND w.tasks IS NULL AND json_array_length(handed) < asked THEN
+        RETURN true;
+      END IF;
       IF NOT EXISTS (SELECT FROM queue_jobs AS j WHERE j.seq = ANY (new_seqs) AND j.state = 'queued') THEN
         RETURN true;
       END IF;
@@ -147,7 +153,8 @@ export const queueHandOffMigration = `
       RETURNING queue_jobs.seq)
     SELECT array_agg(inserted.seq) INTO new_seqs FROM inserted;
     UPDATE queue_counts SET queued = queued + cardinality(new_tasks) WHERE slot = pg_backend_pid() % 16;
-    IF NOT queue_hand_off(submitted_at, new_seqs) THEN
+    IF NOT queue_hand_off(submitted_at, new_seqs,
+        NOT EXISTS (SELECT FROM unnest(new_not_befores) AS b (not_before) WHERE b.not_before > submitted_at)) THEN
       PERFORM pg_notify('vk_queue_' || left(md5(current_schema()), 16), '');
     END IF;
     RETURN QUERY SELECT s.seq, queued_count FROM unnest(new_seqs) AS s (seq);
