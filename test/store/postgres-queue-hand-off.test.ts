@@ -146,6 +146,29 @@ describeOnPostgres('Postgres queue hand-off to waiting workers', () => {
     expect(await waiters()).toBe(0);
   });
 
+  it('gives back what was handed to a waiter that never asked for it', async () => {
+    await using producer = await open();
+    await using worker = await open();
+    await worker.queue.waitForWork(AbortSignal.timeout(50));
+    const locks = `FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND classid = hashtext($1)::oid`;
+    const [own] = await raw<{ session: number }>(`SELECT objid::int AS session ${locks}`, [schema]);
+    // A waiter of the worker's session whose registration's answer never reached it.
+    await raw(
+      `INSERT INTO "${schema}".queue_waiters (session_id, worker, claim_limit, ttl_ms) VALUES ($1, 'lost', 10, 600000)`,
+      [own?.session],
+    );
+    const [created] = await producer.queue.enqueue([{ task: 't', payload: null }]);
+    if (created === undefined) throw new Error('not created');
+    expect(await leaseOf(created.job.id)).toEqual({ state: 'leased', lease_worker: 'lost' });
+    // Its notification reaches the session; then the session ends, and nobody will ask for it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await raw(`SELECT pg_terminate_backend(pid) ${locks}`, [schema]);
+    for (let wait = 0; (await leaseOf(created.job.id))?.state !== 'queued'; wait++) {
+      if (wait > 100) throw new Error('the handed lease was not given back within 5 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
   it('stops waiting when aborted, leaving no waiter behind', async () => {
     await using worker = await open();
     const abort = new AbortController();

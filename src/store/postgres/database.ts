@@ -61,7 +61,12 @@ export class PostgresDatabase {
 
   /** A connection of its own, outside the pool, for LISTEN; the caller ends it. */
   dedicatedClient(): pg.Client {
-    const client = new pg.Client(this.#pool.options);
+    // Keepalive probes: a connection whose server has gone silent ends instead of waiting forever.
+    const client = new pg.Client({
+      ...this.#pool.options,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     // A dropped connection must not crash the process; the listener notices through 'end'.
     client.on('error', () => {});
     return client;

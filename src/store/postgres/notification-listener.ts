@@ -54,8 +54,12 @@ export class NotificationListener {
   #session: number | undefined;
   /** Waiters told of their hand-off by `handOff`, by waiter id. */
   readonly #handOffs = new Map<string, (payload: string | undefined) => void>();
-  /** Hand-offs that arrived before their waiter asked (its registration's answer may come later). */
-  readonly #earlyHandOffs = new Map<string, string>();
+  /**
+   * Hand-offs that arrived before their waiter asked (its registration's answer may come later), each
+   * given back (#unclaimed) if nobody asks for it within `unclaimedHandOffMs`: its waiter gave up.
+   */
+  readonly #earlyHandOffs = new Map<string, { readonly payload: string; readonly timer: NodeJS.Timeout }>();
+  #unclaimed: (payload: string) => void = () => {};
   #closed = false;
   #reconnect: ReturnType<typeof setTimeout> | undefined;
   #failedReconnects = 0;
@@ -86,20 +90,30 @@ export class NotificationListener {
 
   /**
    * The hand-off for waiter `waiter` of `session`: resolves with its JSON, or with undefined when the
-   * session's connection ends first (its leases then expire). `cancel` forgets it.
+   * session's connection ends first (its leases then expire). `cancel` forgets it, and says whether it
+   * was still awaited: a hand-off that arrives after that is given back (onUnclaimedHandOff).
    */
   handOff(
     session: number,
     waiter: string,
-  ): { readonly payload: Promise<string | undefined>; cancel(): void } {
+  ): { readonly payload: Promise<string | undefined>; cancel(): boolean } {
     const early = this.#earlyHandOffs.get(waiter);
     if (early !== undefined) {
       this.#earlyHandOffs.delete(waiter);
-      return { payload: Promise.resolve(early), cancel: () => {} };
+      clearTimeout(early.timer);
+      return { payload: Promise.resolve(early.payload), cancel: () => false };
     }
-    if (session !== this.#session) return { payload: Promise.resolve(undefined), cancel: () => {} };
+    if (session !== this.#session) return { payload: Promise.resolve(undefined), cancel: () => false };
     const payload = new Promise<string | undefined>((resolve) => this.#handOffs.set(waiter, resolve));
     return { payload, cancel: () => this.#handOffs.delete(waiter) };
+  }
+
+  /**
+   * What to do with a hand-off that no waiter took (one that gave up on an error after an enqueue had
+   * taken it): the queue store gives its leases back, instead of leaving them to expire.
+   */
+  onUnclaimedHandOff(giveBack: (payload: string) => void): void {
+    this.#unclaimed = giveBack;
   }
 
   /**
@@ -134,13 +148,12 @@ export class NotificationListener {
       );
       const channels = rows[0];
       if (channels === undefined) throw new Error('could not name the notification channels');
-      // Held until the connection ends, which is how an enqueue tells this session's waiters are gone.
-      const { rows: own } = await client.query<{ session: number; hand: string }>(
-        `SELECT s::int AS session, ${handOffChannelSql('s')} AS hand
-         FROM nextval('queue_waiter_sessions') AS s, pg_advisory_lock(hashtext(current_schema()), s::int) AS locked`,
+      // A connection that silently died must not keep its lock (openSession) for hours: the server
+      // drops it after ~25 s without an answer to its probes.
+      await client.query(
+        'SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3',
       );
-      const session = own[0];
-      if (session === undefined) throw new Error('could not open a listening session');
+      const session = await openSession(client);
       client.on('notification', (message) => {
         if (message.channel === channels.group) this.groups.wake(message.payload ?? '');
         else if (message.channel === channels.cancel) this.cancels.emit();
@@ -176,7 +189,13 @@ export class NotificationListener {
     const json = payload.slice(space + 1);
     const told = this.#handOffs.get(waiter);
     if (told === undefined) {
-      this.#earlyHandOffs.set(waiter, json);
+      const timer = setTimeout(() => {
+        if (this.#earlyHandOffs.get(waiter)?.payload !== json) return;
+        this.#earlyHandOffs.delete(waiter);
+        this.#unclaimed(json);
+      }, unclaimedHandOffMs);
+      timer.unref();
+      this.#earlyHandOffs.set(waiter, { payload: json, timer });
       return;
     }
     this.#handOffs.delete(waiter);
@@ -188,6 +207,11 @@ export class NotificationListener {
     this.#session = undefined;
     for (const told of this.#handOffs.values()) told(undefined);
     this.#handOffs.clear();
+    // The leases already here are still this process's to give back; nobody will ask for them now.
+    for (const { payload, timer } of this.#earlyHandOffs.values()) {
+      clearTimeout(timer);
+      this.#unclaimed(payload);
+    }
     this.#earlyHandOffs.clear();
     this.work.wake();
     this.waiting.wake();
@@ -214,6 +238,27 @@ export class NotificationListener {
     // Closing the stores clears it; until then it must not be what keeps a process alive.
     this.#reconnect.unref();
   }
+}
+
+/** How long a hand-off waits for its waiter to ask for it (normally a round trip) before it is given back. */
+const unclaimedHandOffMs = 10_000;
+
+/**
+ * A new session number, with its advisory lock taken, which the connection holds until it ends: that is
+ * how an enqueue tells this session's waiters are gone (queue-hand-off-migration.ts). A try, never a
+ * wait: after the sequence wraps, a number may still be held by a session from long ago.
+ */
+async function openSession(client: pg.Client): Promise<{ readonly session: number; readonly hand: string }> {
+  for (let tries = 0; tries < 100; tries++) {
+    const { rows } = await client.query<{ session: number; hand: string; locked: boolean }>(
+      `SELECT s::int AS session, ${handOffChannelSql('s')} AS hand,
+         pg_try_advisory_lock(hashtext(current_schema()), s::int) AS locked
+       FROM nextval('queue_waiter_sessions') AS s`,
+    );
+    const own = rows[0];
+    if (own?.locked === true) return own;
+  }
+  throw new Error('could not open a listening session: no session number was free');
 }
 
 const firstReconnectDelayMs = 100;

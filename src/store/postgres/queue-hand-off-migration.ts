@@ -64,10 +64,12 @@ export const queueHandOffMigration = `
 
   -- Claims; when nothing is ready for the claim, registers it as a waiter of waiter_session instead and
   -- returns when the earliest job it could take becomes ready (NULL: none queued). When one already is
-  -- (another claimer holds it), it registers nothing: the caller claims again. A commit that only
-  -- registers need not wait for its WAL flush: a waiter does not outlive its session.
+  -- (another claimer holds it), it registers nothing: the caller claims again. A registration that
+  -- commits alone (commits_alone) need not wait for its WAL flush: a waiter does not outlive its
+  -- session. In a transaction shared with other writes, that setting would reach their commit too.
   CREATE FUNCTION queue_claim_or_wait(claim_now bigint, claim_limit int, claim_worker text,
-    claim_expires_at bigint, claim_tasks text[], waiter_session int, waiter_ttl_ms bigint)
+    claim_expires_at bigint, claim_tasks text[], waiter_session int, waiter_ttl_ms bigint,
+    commits_alone boolean)
   RETURNS TABLE (leases json, waiter bigint, ready_at bigint) LANGUAGE plpgsql VOLATILE AS $$
   BEGIN
     leases := queue_claim_json(claim_now, claim_limit, claim_worker, claim_expires_at, claim_tasks);
@@ -78,7 +80,9 @@ export const queueHandOffMigration = `
         INSERT INTO queue_waiters (session_id, worker, claim_limit, ttl_ms, tasks)
         VALUES (waiter_session, claim_worker, claim_limit, waiter_ttl_ms, claim_tasks)
         RETURNING id INTO waiter;
-        PERFORM set_config('synchronous_commit', 'off', true);
+        IF commits_alone THEN
+          PERFORM set_config('synchronous_commit', 'off', true);
+        END IF;
       END IF;
     END IF;
     RETURN NEXT;
@@ -86,17 +90,23 @@ export const queueHandOffMigration = `
   $$;
 
   -- Leases ready jobs to live waiters, oldest waiter first, until none of new_seqs is left queued;
-  -- true when none is. When none of them waits for a later time (none_delayed), a waiter of every task
-  -- given fewer than it asked for took every ready job there was, new ones included: no need to look. Each waiter handed jobs is deleted and told on its session's channel, as
+  -- true when none is. Waiters found nothing ready when they registered, so with none of the new jobs
+  -- ready there is nothing to hand. When none waits for a later time, a waiter of every task given
+  -- fewer jobs than it asked for took every ready one there was, new ones included: no need to look. Each waiter handed jobs is deleted and told on its session's channel, as
   -- '<waiter id> <JSON>': {expiresAt, leases} as queue_claim_json's, or {expiresAt, ids: [[id, token]]}.
-  CREATE FUNCTION queue_hand_off(hand_now bigint, new_seqs bigint[], none_delayed boolean) RETURNS boolean
+  CREATE FUNCTION queue_hand_off(hand_now bigint, new_seqs bigint[], new_not_befores bigint[]) RETURNS boolean
   LANGUAGE plpgsql VOLATILE AS $$
   DECLARE
     w queue_waiters;
+    none_delayed boolean;
     asked int;
     handed json;
     message text;
   BEGIN
+    IF NOT EXISTS (SELECT FROM unnest(new_not_befores) AS b (at) WHERE b.at IS NULL OR b.at <= hand_now) THEN
+      RETURN false;
+    END IF;
+    none_delayed := NOT EXISTS (SELECT FROM unnest(new_not_befores) AS b (at) WHERE b.at > hand_now);
     FOR w IN SELECT * FROM queue_waiters ORDER BY id FOR UPDATE SKIP LOCKED LOOP
       IF pg_try_advisory_xact_lock_shared(hashtext(current_schema()), w.session_id) THEN
         DELETE FROM queue_waiters WHERE id = w.id;
@@ -153,8 +163,7 @@ export const queueHandOffMigration = `
       RETURNING queue_jobs.seq)
     SELECT array_agg(inserted.seq) INTO new_seqs FROM inserted;
     UPDATE queue_counts SET queued = queued + cardinality(new_tasks) WHERE slot = pg_backend_pid() % 16;
-    IF NOT queue_hand_off(submitted_at, new_seqs,
-        NOT EXISTS (SELECT FROM unnest(new_not_befores) AS b (not_before) WHERE b.not_before > submitted_at)) THEN
+    IF NOT queue_hand_off(submitted_at, new_seqs, new_not_befores) THEN
       PERFORM pg_notify('vk_queue_' || left(md5(current_schema()), 16), '');
     END IF;
     RETURN QUERY SELECT s.seq, queued_count FROM unnest(new_seqs) AS s (seq);

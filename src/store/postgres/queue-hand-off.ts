@@ -1,4 +1,4 @@
-import type { ClaimRequest, Lease, ResolvedQueueOptions } from '../queue.js';
+import type { ClaimRequest, Lease, LeaseRef, ResolvedQueueOptions } from '../queue.js';
 import { asQueueJobId } from '../queue.js';
 import { integerArrayLiteral } from './array-literal.js';
 import type { PostgresDatabase } from './database.js';
@@ -36,6 +36,15 @@ export function leasesFromClaimed(claimed: readonly ClaimedTuple[], expiresAt: n
   );
 }
 
+/** What claimOrWait works with: the store's database, listener and options, and how it gives leases back. */
+export interface HandOffContext {
+  readonly db: PostgresDatabase;
+  readonly listener: NotificationListener;
+  readonly options: ResolvedQueueOptions;
+  /** Releases the leases of a hand-off that its waiter could not take (it failed on the way). */
+  readonly giveBack: (payload: string) => void;
+}
+
 /**
  * QueueStore.claimOrWait on Postgres. A claim that finds nothing registers the worker as a waiter in
  * the same statement; an enqueue then leases its jobs to the waiter in its own transaction and sends
@@ -44,17 +53,14 @@ export function leasesFromClaimed(claimed: readonly ClaimedTuple[], expiresAt: n
  * again) when a queue notification says jobs were left for claimers, when the earliest delayed job it
  * could take becomes ready, or when `signal` aborts; if an enqueue took it meanwhile, it waits for that
  * hand-off instead, which is on its way. When the session's connection ends, its handed-off leases
- * are lost to it and expire.
+ * are lost to it and expire; a waiter that fails on the way gives back what is handed to it.
  */
 export async function claimOrWait(
-  db: PostgresDatabase,
-  listener: NotificationListener,
-  options: ResolvedQueueOptions,
+  context: HandOffContext,
   request: ClaimRequest,
   signal: AbortSignal,
 ): Promise<Lease[]> {
-  const limit = Math.max(0, Math.floor(request.limit));
-  if (limit === 0 || request.tasks?.length === 0 || signal.aborted) return [];
+  const { db, listener, options } = context;
   const session = await listener.session().catch((error: unknown) => {
     throw toStoreError('listen for queued jobs', error);
   });
@@ -62,15 +68,16 @@ export async function claimOrWait(
   const expiresAt = now + request.ttlMs;
   const registering = db.write(
     'claim queue jobs',
-    async (query) => {
+    async (query, { autocommit }) => {
       const { rows } = await query<Registration>(statements.claimOrWait, [
         now,
-        limit,
+        request.limit,
         request.worker,
         expiresAt,
         request.tasks ?? null,
         session,
         request.ttlMs,
+        autocommit,
       ]);
       return rows[0] ?? { leases: null, waiter: null, ready_at: null };
     },
@@ -82,20 +89,29 @@ export async function claimOrWait(
     return ready_at === null ? undefined : Number(ready_at);
   });
   signal.addEventListener('abort', end, { once: true });
+  // It may have aborted while the session opened.
+  if (signal.aborted) end();
   try {
     const registered = await registering;
     if (registered.leases !== null) return leasesFromClaimed(registered.leases, expiresAt);
     if (registered.waiter === null) return [];
-    const waiter = registered.waiter;
-    const handOff = listener.handOff(session, waiter);
+    const handOff = listener.handOff(session, registered.waiter);
     const first = await Promise.race([handOff.payload, woken.then(() => null)]);
-    if (first !== null) return first === undefined ? [] : handedLeases(db, first);
-    if (await unwait(db, waiter)) {
+    if (first !== null) return first === undefined ? [] : await handedLeases(context, first);
+    let removed: boolean;
+    try {
+      removed = await unwait(db, registered.waiter);
+    } catch (error) {
+      // Taken or not, the waiter is abandoned: whatever is handed to it goes back.
+      if (!handOff.cancel()) void handOff.payload.then((payload) => payload && context.giveBack(payload));
+      throw error;
+    }
+    if (removed) {
       handOff.cancel();
       return [];
     }
     const payload = await handOff.payload;
-    return payload === undefined ? [] : handedLeases(db, payload);
+    return payload === undefined ? [] : await handedLeases(context, payload);
   } finally {
     end();
     signal.removeEventListener('abort', end);
@@ -108,25 +124,38 @@ export async function claimOrWait(
 async function unwait(db: PostgresDatabase, waiter: string): Promise<boolean> {
   return db.write(
     'stop waiting for queued jobs',
-    async (query) => {
-      const { rows } = await query<{ removed: number }>(statements.unwait, [waiter]);
+    async (query, { autocommit }) => {
+      const { rows } = await query<{ removed: number }>(statements.unwait, [waiter, autocommit]);
       return rows[0]?.removed === 1;
     },
     { lane: 'claims' },
   );
 }
 
-async function handedLeases(db: PostgresDatabase, payload: string): Promise<Lease[]> {
+/** The leases a hand-off names, each the job's current one (see handedLeases). */
+export function handedRefs(payload: string): LeaseRef[] {
+  const handOff = JSON.parse(payload) as HandOff;
+  const pairs =
+    handOff.leases?.map(([id, , , , token]): [string, number] => [id, token]) ?? handOff.ids ?? [];
+  return pairs.map(([id, token]) => ({ jobId: asQueueJobId(id), token }));
+}
+
+async function handedLeases(context: HandOffContext, payload: string): Promise<Lease[]> {
   const handOff = JSON.parse(payload) as HandOff;
   if (handOff.leases !== undefined) return leasesFromClaimed(handOff.leases, handOff.expiresAt);
   const ids = handOff.ids ?? [];
   // Too large to travel with their payloads: read them, the ones still held under these tokens.
-  const claimed = await db.read('read handed-off queue jobs', async (query) => {
-    const { rows } = await query<{ leases: ClaimedTuple[] | null }>(statements.handedLeases, [
-      integerArrayLiteral(ids.map(([id]) => id)),
-      integerArrayLiteral(ids.map(([, token]) => token)),
-    ]);
-    return rows[0]?.leases ?? [];
-  });
-  return leasesFromClaimed(claimed, handOff.expiresAt);
+  try {
+    const claimed = await context.db.read('read handed-off queue jobs', async (query) => {
+      const { rows } = await query<{ leases: ClaimedTuple[] | null }>(statements.handedLeases, [
+        integerArrayLiteral(ids.map(([id]) => id)),
+        integerArrayLiteral(ids.map(([, token]) => token)),
+      ]);
+      return rows[0]?.leases ?? [];
+    });
+    return leasesFromClaimed(claimed, handOff.expiresAt);
+  } catch (error) {
+    context.giveBack(payload);
+    throw error;
+  }
 }

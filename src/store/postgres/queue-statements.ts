@@ -66,14 +66,16 @@ export const statements = {
   claimOrWait: {
     name: 'vk_queue_claim_or_wait',
     text: `SELECT leases, waiter::text, ready_at::text
-           FROM queue_claim_or_wait($1::bigint, $2::int, $3::text, $4::bigint, $5::text[], $6::int, $7::bigint)`,
+           FROM queue_claim_or_wait($1::bigint, $2::int, $3::text, $4::bigint, $5::text[], $6::int, $7::bigint,
+             $8::boolean)`,
   },
   // A waiter that stops waiting; no row when an enqueue has taken it (its hand-off is on its way). Like
-  // the registration, it need not wait for the WAL flush.
+  // the registration, it need not wait for the WAL flush when it commits alone ($2).
   unwait: {
     name: 'vk_queue_unwait',
     text: `WITH gone AS (DELETE FROM queue_waiters WHERE id = $1 RETURNING id)
-           SELECT count(*)::int AS removed FROM gone, set_config('synchronous_commit', 'off', true) AS unflushed`,
+           SELECT count(*)::int AS removed FROM gone,
+             set_config('synchronous_commit', CASE WHEN $2::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS flush`,
   },
   // The leases a hand-off named by id and token, in the claim's form; one no longer held is left out.
   handedLeases: {

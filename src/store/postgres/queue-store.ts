@@ -18,7 +18,7 @@ import type {
   ResolvedQueueOptions,
   StaleWrite,
 } from '../queue.js';
-import { asQueueJobId } from '../queue.js';
+import { asQueueJobId, claimThenWait } from '../queue.js';
 import {
   outcomeText,
   type QueueInsert,
@@ -35,7 +35,13 @@ import type { PostgresDatabase, Query } from './database.js';
 import { toStoreError } from './errors.js';
 import type { NotificationListener } from './notification-listener.js';
 import { applyInRounds, occurrenceRounds, type RefusedRow } from './occurrence-rounds.js';
-import { type ClaimedTuple, claimOrWait, leasesFromClaimed } from './queue-hand-off.js';
+import {
+  type ClaimedTuple,
+  claimOrWait,
+  type HandOffContext,
+  handedRefs,
+  leasesFromClaimed,
+} from './queue-hand-off.js';
 import { statements } from './queue-statements.js';
 
 type Row = QueueRow<string>;
@@ -70,12 +76,23 @@ export class PostgresQueueStore implements QueueStore {
   readonly #db: PostgresDatabase;
   readonly #options: ResolvedQueueOptions;
   readonly #listener: NotificationListener;
+  readonly #handOffs: HandOffContext;
 
   /** The bundle owns `listener` and closes it, which wakes every waiter. */
   constructor(db: PostgresDatabase, options: ResolvedQueueOptions, listener: NotificationListener) {
     this.#db = db;
     this.#options = options;
     this.#listener = listener;
+    this.#handOffs = {
+      db,
+      listener,
+      options,
+      giveBack: (payload) => {
+        // Given back at once; should that fail, they expire as leases of a worker that died would.
+        this.release(handedRefs(payload).map((lease) => ({ lease }))).catch(() => {});
+      },
+    };
+    listener.onUnclaimedHandOff(this.#handOffs.giveBack);
   }
 
   async enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
@@ -313,7 +330,11 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {
-    return claimOrWait(this.#db, this.#listener, this.#options, request, signal);
+    const limit = Math.max(0, Math.floor(request.limit));
+    // Nothing to hand off to: it waits as a claim that found nothing would.
+    if (limit === 0 || request.tasks?.length === 0 || signal.aborted)
+      return claimThenWait(this, request, signal);
+    return claimOrWait(this.#handOffs, { ...request, limit }, signal);
   }
 
   getJob(id: QueueJobId): Promise<QueueJob | undefined> {
@@ -345,11 +366,12 @@ export class PostgresQueueStore implements QueueStore {
    * `visibleFirst`: the enqueue commits on its own and, having no idempotency key, cannot answer
    * another submitter's lookup. It then commits without waiting for the WAL flush, so a waiting
    * claimer sees the jobs one flush sooner (add → start across processes waited for two flushes in a
-   * row), and is acknowledged only after flushEnqueued has committed. Nothing acts on the jobs before
-   * they are durable: a claim commits synchronously, and the WAL is flushed in order, so the claim's
-   * flush is the enqueue's too. A reader may see jobs that a server crash before the flush then
-   * loses, as it may see any write whose acknowledgement the crash cut off; their submitter was not
-   * answered. Claims stay synchronous: a lost claim could hand out a fencing token already in use.
+   * row), and is acknowledged only after flushEnqueued has committed. A reader may see jobs that a server
+   * crash before the flush then loses, as it may see any write whose acknowledgement the crash cut
+   * off; their submitter was not answered. The jobs it hands to waiting workers in the same commit
+   * (queue-hand-off.ts) may start before the flush: a server crash can then lose a lease whose job
+   * has started, which runs again (at least once), under a token the lost lease never had
+   * (queue-hand-off-migration.ts). A claim commits synchronously, so its flush is the enqueue's too.
    */
   async #enqueueNow(
     query: Query,
