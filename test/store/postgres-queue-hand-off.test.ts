@@ -191,6 +191,8 @@ describeOnPostgres('Postgres queue hand-off to waiting workers', () => {
       [created.job.id],
     );
     await raw(`UPDATE "${schema}".queue_counts SET queued = queued + 1 WHERE slot = 0`);
+    // A server's restart takes longer than a millisecond: the next lease comes at a later one.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const [again] = await stores.queue.claim(request({ worker: 'next' }));
     expect(again?.token).not.toBe(lost.token);
     const outcome = { kind: 'succeeded' } as const;
