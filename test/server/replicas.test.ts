@@ -120,15 +120,16 @@ function replicaScenario(name: string, openStores: OpenReplicaStores, currentSch
 }
 
 /**
- * The backends listening for `schema`'s cancels (the last statement of a stores' LISTEN connection
- * names that channel), once `ready` holds of them or after 5 s.
+ * The backends listening for `schema`'s notifications, cancels among them (the last statement of a
+ * stores' LISTEN connection is a LISTEN on one of the schema's channels), once `ready` holds of them
+ * or after 5 s.
  */
 function listenConnections(schema: string, ready: (pids: number[]) => boolean): Promise<number[]> {
   return withRawClient(async (client) => {
     for (let tries = 0; ; tries++) {
       await client.query('SELECT pg_stat_clear_snapshot()');
       const { rows } = await client.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN "vk_cancel_' || left(md5($1), 16) || '"'`,
+        `SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN "vk_%' AND query LIKE '%' || left(md5($1), 16) || '%'`,
         [schema],
       );
       const pids = rows.map((row) => row.pid);
