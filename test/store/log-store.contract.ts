@@ -64,6 +64,9 @@ export function logStoreContract(make: StoresFactory): void {
         line(runId, a, 'hello', { stepIndex: 0, stream: 'stdout', at: 2 }),
         line(runId, a, 'warning: ünïcødé ✓ 🚀', { stepIndex: 1, stream: 'stderr', at: 3 }),
         line(runId, a, '', { stepIndex: 1, at: 3 }),
+        // What array literals and SQL quoting must carry through unchanged.
+        line(runId, a, 'NULL', { stepIndex: 1, at: 4 }),
+        line(runId, a, `a "quoted" \\back\\slash {b,c} 'single' \t tab`, { stepIndex: 1, at: 4 }),
       ];
       await logs().append(lines);
       expect(await logs().read(runId)).toEqual(lines);

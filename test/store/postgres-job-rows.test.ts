@@ -27,8 +27,8 @@ describeOnPostgres(title, () => {
       id: jobIdFor(runId, from + i),
       runId,
       key: 'build',
-      name: `build (${from + i})`,
-      matrix: { leg: from + i },
+      name: `${tricky} (${from + i})`,
+      matrix: { leg: from + i, value: tricky },
       status: 'pending',
     }));
 
@@ -56,6 +56,8 @@ describeOnPostgres(title, () => {
       for (const job of jobs) {
         expect(job).toMatchObject({ status: 'succeeded', queuedAt: 2, startedAt: 3, finishedAt: 4 });
         expect(job).toMatchObject({ priority: 'normal', outputs: { out: tricky } });
+        expect(job.name.startsWith(`${tricky} (`)).toBe(true);
+        expect(job.matrix).toMatchObject({ value: tricky });
       }
     }
     // A row update each per job added before (one call's write, the two others joined to it).

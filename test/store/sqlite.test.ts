@@ -278,6 +278,15 @@ describe('openSqliteStores', () => {
         code: 'VK_RUN_NOT_FOUND',
         message: 'no run with id 987654321',
       });
+      // Two faults in one statement: the first in the batch's order is named, whichever SQLite saw.
+      const twice = (first: number, second: number) =>
+        runs.addJobs(batch.with(first, job(first, asRunId('987654321'))).with(second, job(1000)));
+      await expect(twice(70, 80)).rejects.toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
+      await expect(twice(80, 70)).rejects.toMatchObject({
+        message: `job ${jobIdFor(run.id, 1000)} already exists`,
+      });
+      const malformed = batch.with(90, job(90, asRunId('abc'))).with(5, job(1000));
+      await expect(runs.addJobs(malformed)).rejects.toMatchObject({ code: 'VK_STORE' });
       expect((await runs.listJobs(run.id)).map(({ id }) => id)).toEqual([jobIdFor(run.id, 1000)]);
     });
   });
