@@ -65,7 +65,7 @@ function isUnderLease(message: Plain, more: number): boolean {
 
 const stepReportOptionals = {
   exitCode: isInt,
-  startedAt: isNumber,
+  startedAt: isNonNegativeInt,
   attempt: isPositiveInt,
   retryDelayMs: isNonNegative,
 };
@@ -79,7 +79,7 @@ function isStepReport(value: unknown): boolean {
     isString(value.name) &&
     stepResults.has(value.outcome) &&
     stepResults.has(value.conclusion) &&
-    isNumber(value.finishedAt) &&
+    isNonNegativeInt(value.finishedAt) &&
     keyCount(value) === 5 + present
   );
 }
@@ -91,7 +91,7 @@ function isLogEntry(value: unknown): boolean {
   return (
     isNonNegativeInt(value.stepIndex) &&
     logStreams.has(value.stream) &&
-    isNumber(value.at) &&
+    isNonNegativeInt(value.at) &&
     isString(value.text) &&
     keyCount(value) === (attempt === undefined ? 4 : 5)
   );
@@ -115,7 +115,7 @@ export function checkRunnerMessage(value: unknown): RunnerMessage | undefined {
       valid =
         isJobOutcome(value.outcome) &&
         isStringRecord(value.outputs) &&
-        isNumber(value.at) &&
+        isNonNegativeInt(value.at) &&
         isUnderLease(value, 3);
       break;
     case 'step.started': {
@@ -124,7 +124,7 @@ export function checkRunnerMessage(value: unknown): RunnerMessage | undefined {
       valid =
         isNonNegativeInt(value.index) &&
         isString(value.name) &&
-        isNumber(value.at) &&
+        isNonNegativeInt(value.at) &&
         isUnderLease(value, attempt === undefined ? 3 : 4);
       break;
     }

@@ -25,7 +25,8 @@ import {
  */
 
 const nonNegativeInt = z.number().int().nonnegative();
-const timestamp = z.number().finite();
+/** Epoch milliseconds, whole: the stores keep them as integers (Postgres bigint, which refuses 1.5 or 1e21). */
+const timestamp = z.number().int().nonnegative();
 const stringRecord = z.record(z.string(), z.string());
 
 const stepResultSchema = z.enum(['success', 'failure', 'cancelled', 'skipped']);

@@ -79,6 +79,8 @@ const nonNegativeInt = fc.oneof(fc.nat(), fc.maxSafeNat());
 const positiveInt = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
 const int = fc.maxSafeInteger();
 const num = fc.double({ noNaN: true, noDefaultInfinity: true });
+/** Timestamps are whole epoch milliseconds. */
+const epochMs = fc.maxSafeNat();
 const stringRecord = fc.dictionary(str, str, { maxKeys: 3 });
 const stepResult = fc.constantFrom('success', 'failure', 'cancelled', 'skipped');
 const optional = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }, required: (keyof T)[]) =>
@@ -97,8 +99,8 @@ const stepReport = optional(
     outcome: stepResult,
     conclusion: stepResult,
     exitCode: int,
-    startedAt: num,
-    finishedAt: num,
+    startedAt: epochMs,
+    finishedAt: epochMs,
     attempt: positiveInt,
     retryDelayMs: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }),
   },
@@ -109,7 +111,7 @@ const logEntry = optional(
     stepIndex: nonNegativeInt,
     attempt: positiveInt,
     stream: fc.constantFrom('stdout', 'stderr', 'system'),
-    at: num,
+    at: epochMs,
     text: str,
   },
   ['stepIndex', 'stream', 'at', 'text'],
@@ -120,14 +122,14 @@ const runnerMessage = fc.oneof(
   fc.record({ type: fc.constant('accept'), jobId: nonEmpty }),
   fc.record({ type: fc.constant('decline'), jobId: nonEmpty, reason: str }),
   fc.record({ type: fc.constant('renew'), ...underLease }),
-  fc.record({ type: fc.constant('job.completed'), ...underLease, outcome, outputs: stringRecord, at: num }),
+  fc.record({ type: fc.constant('job.completed'), ...underLease, outcome, outputs: stringRecord, at: epochMs }),
   optional(
     {
       type: fc.constant('step.started'),
       ...underLease,
       index: nonNegativeInt,
       name: str,
-      at: num,
+      at: epochMs,
       attempt: positiveInt,
     },
     ['type', 'jobId', 'fencingToken', 'index', 'name', 'at'],
@@ -402,5 +404,21 @@ describe('hand-written message checks', () => {
       }
     }
     expect(naming).toBeGreaterThanOrEqual(10);
+  });
+
+  it('refuse a runner timestamp that is not whole epoch milliseconds, by check and by zod', () => {
+    const log = runnerSamples.log;
+    const completed = runnerSamples['job.completed'];
+    for (const at of [1.5, 1e21, -1]) {
+      const messages = [
+        { ...log, entries: [{ stepIndex: 0, stream: 'stdout', at, text: 'x' }] },
+        { ...completed, at },
+      ];
+      for (const message of messages) {
+        const parsed = asParsed(message);
+        expect(checkRunnerMessage(parsed)).toBeUndefined();
+        expect(runnerMessageSchema.safeParse(parsed).success).toBe(false);
+      }
+    }
   });
 });
