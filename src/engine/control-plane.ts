@@ -9,6 +9,7 @@ import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { plannedJobCount } from '../workflow/planned-jobs.js';
 import { type ActiveRun, activateRun, type RunHandle, type RunRequest } from './active-run.js';
+import { jobsRunBy } from './attempt-runners.js';
 import {
   type ControlPlaneOptions,
   type ResolvedControlPlaneOptions,
@@ -74,7 +75,11 @@ export class ControlPlane {
     );
     this.leases = new LeaseGuard(
       this.dispatcher,
-      { leaseTtlMs: this.options.leaseTtlMs, clock },
+      {
+        leaseTtlMs: this.options.leaseTtlMs,
+        clock,
+        jobsRunBy: (runnerId, jobIds) => jobsRunBy(stores.runs, runnerId, jobIds),
+      },
       {
         lost: (jobId, reason) => this.loseRunner(jobId, reason),
         refused: (runner, write, heldBefore) => this.reports.staleWrite(runner, write, heldBefore),

@@ -6,6 +6,7 @@ import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 import { LostLeases } from './lost-leases.js';
 import { RecentEntries } from './recent-entries.js';
+import { type JobsRunBy, ResumedJobChecks } from './resumed-job-checks.js';
 
 export interface LeaseGuardHandlers {
   /**
@@ -17,10 +18,11 @@ export interface LeaseGuardHandlers {
   /**
    * A message `runner` sent under a stale token was refused and the runner told; `write` is for the
    * store. `heldBefore`: the runner (by id, in any of its sessions) holds the job's current lease
-   * here, or lost one on it here, or listed it in a `register.resume` refused here (among the last
-   * 100,000 jobs to lose a lease either way); otherwise it is writing
-   * about a job it never held. (A runner that completed its lease and then writes under another
-   * token counts as one that never held the job: a runner does not do that.)
+   * here, or lost one on it here (among the last 100,000 jobs to lose a lease), or listed it in a
+   * `register.resume` refused here and the store says it ran an attempt of the job; otherwise it is
+   * writing about a job it never held. (A runner that completed its lease and then writes under
+   * another token counts as one that never held the job: a runner does not do that.) A refusal
+   * about a resumed job whose store lookup is pending is handed over when the store answers.
    */
   refused(runner: RunnerSession, write: StaleWrite, heldBefore: boolean): void;
 }
@@ -28,6 +30,8 @@ export interface LeaseGuardHandlers {
 export interface LeaseGuardOptions {
   readonly leaseTtlMs: number;
   readonly clock: Clock;
+  /** The store's answer to which of the jobs a runner resumes it ran an attempt of (attempt-runners.ts). */
+  readonly jobsRunBy: JobsRunBy;
 }
 
 type CancelMessage = Extract<ControlMessage, { type: 'cancel' }>;
@@ -40,6 +44,12 @@ const rememberedCompletions = 10_000;
  * job after this many others lost their leases since counts as one that never held it.
  */
 const rememberedLosses = 100_000;
+
+/**
+ * Verdicts on resumed jobs this process knew nothing of (~250 bytes each), and refusals held while the
+ * store is asked (~300 bytes each, in all checks together): see ResumedJobChecks.
+ */
+const resumedJobCheckLimits = Object.freeze({ verdicts: 10_000, heldRefusals: 10_000 });
 
 /**
  * Leases as the control plane uses them: grants them with the configured TTL, admits a runner's
@@ -58,6 +68,7 @@ export class LeaseGuard {
   /** jobId → the token its last lease completed under, for the last jobs to complete. */
   private readonly completed = new RecentEntries<number>(rememberedCompletions, (token) => token);
   private readonly lost = new LostLeases(rememberedLosses);
+  private readonly resumedChecks: ResumedJobChecks;
   /** Cancels sent for a lease, sent again to the session that resumes it. */
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
 
@@ -68,6 +79,9 @@ export class LeaseGuard {
   ) {
     this.table = new LeaseTable(options.clock);
     this.sweeper = new LeaseSweeper(this.table, options.clock, (lease) => this.expired(lease));
+    this.resumedChecks = new ResumedJobChecks(resumedJobCheckLimits, options.jobsRunBy, (jobId, runnerId) =>
+      this.lost.add(jobId, runnerId),
+    );
   }
 
   grant(runner: RunnerSession, jobId: string): Lease<RunnerSession> {
@@ -138,11 +152,14 @@ export class LeaseGuard {
   /**
    * `runner` registered on a new session. Each resumed lease still current and held by the same
    * runner moves to it; a resumed lease that is not is refused (the runner cancels that job), unless
-   * its completion is in already; a refused one counts as a lease the runner lost. A job an earlier session of the runner held (`detached`) that it
+   * its completion is in already. A refused one counts as a lease the runner lost when this process
+   * knows it held one, or else when the store says it ran an attempt of the job (asked once; the
+   * refusals wait for the answer). A job an earlier session of the runner held (`detached`) that it
    * did not resume has lost its runner: the runner came back without it.
    */
   resume(runner: RunnerSession, resumed: readonly ResumedLease[], detached: readonly string[]): void {
     const kept = new Set<string>();
+    const refused: { jobId: string; fencingToken: number; currentToken: number | undefined }[] = [];
     for (const { jobId, fencingToken } of resumed) {
       const lease = this.table.get(jobId);
       if (lease?.fencingToken === fencingToken && lease.holder.runnerId === runner.runnerId) {
@@ -155,12 +172,20 @@ export class LeaseGuard {
         continue;
       }
       if (this.completed.get(jobId) === fencingToken) continue;
-      // Leases live in this process's memory: after a restart, or on another replica than the one that
-      // granted it, a lease the runner held is one this process never knew. The runner's messages while
-      // it stops the job are those of a runner that lost its lease, not of one that never held it.
-      this.lost.add(jobId, runner.runnerId);
-      this.refuse(runner, jobId, fencingToken, 'register', lease?.fencingToken);
+      refused.push({ jobId, fencingToken, currentToken: lease?.fencingToken });
     }
+    // Leases live in this process's memory: after a restart, or on another replica than the one that
+    // granted it, a lease the runner held is one this process never knew, and its messages while it
+    // stops the job are those of a runner that lost its lease. But any runner may list any job: the
+    // store says whether it ran one. A local runner's id is its connection's, never in the store.
+    const unknown = refused.filter(({ jobId }) => !this.knownHolder(jobId, runner.runnerId));
+    if (runner.durable && unknown.length > 0)
+      this.resumedChecks.check(
+        runner.runnerId,
+        unknown.map(({ jobId }) => jobId),
+      );
+    for (const { jobId, fencingToken, currentToken } of refused)
+      this.refuse(runner, jobId, fencingToken, 'register', currentToken);
     for (const jobId of detached) {
       const lease = this.table.get(jobId);
       if (kept.has(jobId) || lease === undefined || lease.holder.runnerId !== runner.runnerId) continue;
@@ -199,11 +224,16 @@ export class LeaseGuard {
     const at = this.options.clock.now();
     const write = { jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at };
     // A fleet runner's id names it across sessions and restarts; a local one's is this connection's.
-    const heldBefore = this.heldBy(jobId, runner.runnerId) || this.lost.lostBy(jobId, runner.runnerId);
-    this.handlers.refused(
-      runner,
-      runner.durable ? { ...write, runnerId: runner.runnerId } : write,
-      heldBefore,
-    );
+    const stale = runner.durable ? { ...write, runnerId: runner.runnerId } : write;
+    if (this.knownHolder(jobId, runner.runnerId)) this.handlers.refused(runner, stale, true);
+    else
+      this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran) =>
+        this.handlers.refused(runner, stale, ran),
+      );
+  }
+
+  /** Whether this process granted runner `runnerId` the job's current lease, or saw it lose one. */
+  private knownHolder(jobId: string, runnerId: string): boolean {
+    return this.heldBy(jobId, runnerId) || this.lost.lostBy(jobId, runnerId);
   }
 }

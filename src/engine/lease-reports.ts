@@ -25,9 +25,10 @@ interface LeaseReportTarget {
 /**
  * Messages about jobs a runner never held: counted per runner id in windows of ten minutes, reported
  * at most once a minute per runner, and a runner that sends 1,000 in a window has its sessions closed
- * (VK_PROTOCOL) until the window ends. Honest runners send none: the jobs a runner lists in
- * `register.resume` count as held by it (LeaseGuard.resume), so that one reconnecting after a restart or
- * to another replica is told about those as a runner that lost them.
+ * (VK_PROTOCOL) until the window ends. Honest runners send none: a job a runner lists in a refused
+ * `register.resume` counts as held by it when the store says it ran an attempt of the job
+ * (LeaseGuard.resume), so that one reconnecting after a restart or to another replica is told about
+ * those as a runner that lost them.
  */
 const neverHeldLimits: NeverHeldLimits = Object.freeze({
   runners: 10_000,

@@ -1,0 +1,39 @@
+import { asRunId } from '../core/ids.js';
+import type { RunStore } from '../store/runs.js';
+
+/**
+ * Which of `jobIds` the store says runner `runnerId` started an attempt of: the job's row names it
+ * (its latest attempt), or one of the job's ended attempts does. A job id that names no stored job
+ * (ids are `<runId>.<ordinal>`) is not among them.
+ *
+ * One listJobs per run the ids name (a resume lists any number of one run's jobs), and listJobAttempts
+ * only for a job past its first attempt whose row names another runner.
+ */
+export async function jobsRunBy(
+  runs: RunStore,
+  runnerId: string,
+  jobIds: readonly string[],
+): Promise<Set<string>> {
+  const byRun = new Map<string, Set<string>>();
+  for (const jobId of jobIds) {
+    const dot = jobId.lastIndexOf('.');
+    if (dot <= 0) continue;
+    const runId = jobId.slice(0, dot);
+    const listed = byRun.get(runId) ?? new Set<string>();
+    listed.add(jobId);
+    byRun.set(runId, listed);
+  }
+  const ran = new Set<string>();
+  // One run at a time: a resume names few runs, and a forged one must not take the store's whole pool.
+  for (const [runId, listed] of byRun) {
+    for (const job of await runs.listJobs(asRunId(runId))) {
+      if (!listed.has(job.id)) continue;
+      if (job.runner?.id === runnerId) ran.add(job.id);
+      else if ((job.attempt ?? 1) > 1) {
+        const attempts = await runs.listJobAttempts(job.id);
+        if (attempts.some((attempt) => attempt.runner?.id === runnerId)) ran.add(job.id);
+      }
+    }
+  }
+  return ran;
+}
