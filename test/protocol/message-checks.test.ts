@@ -122,7 +122,13 @@ const runnerMessage = fc.oneof(
   fc.record({ type: fc.constant('accept'), jobId: nonEmpty }),
   fc.record({ type: fc.constant('decline'), jobId: nonEmpty, reason: str }),
   fc.record({ type: fc.constant('renew'), ...underLease }),
-  fc.record({ type: fc.constant('job.completed'), ...underLease, outcome, outputs: stringRecord, at: epochMs }),
+  fc.record({
+    type: fc.constant('job.completed'),
+    ...underLease,
+    outcome,
+    outputs: stringRecord,
+    at: epochMs,
+  }),
   optional(
     {
       type: fc.constant('step.started'),
