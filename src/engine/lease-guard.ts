@@ -49,7 +49,12 @@ const rememberedLosses = 100_000;
  * Verdicts on resumed jobs this process knew nothing of (~250 bytes each), and refusals held while the
  * store is asked (~300 bytes each, in all checks together): see ResumedJobChecks.
  */
-const resumedJobCheckLimits = Object.freeze({ verdicts: 10_000, heldRefusals: 10_000 });
+const resumedJobCheckLimits = Object.freeze({
+  verdicts: 10_000,
+  heldRefusals: 10_000,
+  jobsPerResume: 1_024,
+  lookupTimeoutMs: 10_000,
+});
 
 /**
  * Leases as the control plane uses them: grants them with the configured TTL, admits a runner's
@@ -225,11 +230,11 @@ export class LeaseGuard {
     const write = { jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at };
     // A fleet runner's id names it across sessions and restarts; a local one's is this connection's.
     const stale = runner.durable ? { ...write, runnerId: runner.runnerId } : write;
-    if (this.knownHolder(jobId, runner.runnerId)) this.handlers.refused(runner, stale, true);
-    else
-      this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran) =>
-        this.handlers.refused(runner, stale, ran),
-      );
+    // Behind any refusal about the job still waiting for the store, even when this process has since
+    // granted the runner a lease on it (a takeover requeued it): they are handled in the order they came.
+    this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran) =>
+      this.handlers.refused(runner, stale, ran || this.knownHolder(jobId, runner.runnerId)),
+    );
   }
 
   /** Whether this process granted runner `runnerId` the job's current lease, or saw it lose one. */

@@ -25,10 +25,12 @@ interface LeaseReportTarget {
 /**
  * Messages about jobs a runner never held: counted per runner id in windows of ten minutes, reported
  * at most once a minute per runner, and a runner that sends 1,000 in a window has its sessions closed
- * (VK_PROTOCOL) until the window ends. Honest runners send none: a job a runner lists in a refused
+ * (VK_PROTOCOL) until the window ends. Honest runners send few: a job a runner lists in a refused
  * `register.resume` counts as held by it when the store says it ran an attempt of the job
  * (LeaseGuard.resume), so that one reconnecting after a restart or to another replica is told about
- * those as a runner that lost them.
+ * those as a runner that lost them. The store cannot say so of a lease given to another runner in the
+ * same attempt, or granted by a process that died before storing it: an honest runner's few messages
+ * about such a job while it stops it are counted, far below the limit.
  */
 const neverHeldLimits: NeverHeldLimits = Object.freeze({
   runners: 10_000,

@@ -2,41 +2,44 @@ import { RecentEntries } from './recent-entries.js';
 
 /**
  * Which of `jobIds` runner `runnerId` ran an attempt of, as the store says (attempt-runners.ts).
- * A rejection counts as none of them.
+ * A rejection tells nothing: the jobs are asked about again the next time they are listed.
  */
 export type JobsRunBy = (runnerId: string, jobIds: readonly string[]) => Promise<ReadonlySet<string>>;
 
 export interface ResumedJobCheckLimits {
-  /** How many (job, runner) verdicts are kept, pending ones among them (the last ones begun). */
+  /** How many settled (job, runner) verdicts are kept (the last ones settled). */
   readonly verdicts: number;
   /** How many refusals are held, in all pending checks together, until their verdict. */
   readonly heldRefusals: number;
+  /** How many jobs of one resume are asked about; the rest count as never held, unasked. */
+  readonly jobsPerResume: number;
+  /** How long a lookup may take; past it, its jobs count as never held this time (not remembered). */
+  readonly lookupTimeoutMs: number;
 }
 
-interface Check {
-  /** The RecentEntries stamp. */
-  readonly begun: number;
-  /** Undefined while the store is asked. */
-  ran: boolean | undefined;
-  /** Refusals waiting for the verdict, in the order they came. */
-  held: ((ran: boolean) => void)[];
-}
+/** Refusals waiting for a pending check's verdict, in the order they came. */
+type Held = ((ran: boolean) => void)[];
 
 /**
  * Whether a runner ran the jobs it lists in a refused `register.resume` that this process knows
  * nothing of (it restarted, or the lease was granted by another replica): asked of the store once
- * per (job, runner) — the verdict is kept, so a flood of messages about the job asks nothing more —
- * in bounded memory (`limits`).
+ * per (job, runner) — the verdict is kept, so a flood of messages about the job asks nothing more.
  *
  * The store answers later than the runner's next messages may come, so a refusal about a job whose
  * check is pending is held (in order) and handed its verdict when the store answers; once
  * `heldRefusals` are held, further ones get `false` at once (an honest runner that stops a job sends
  * a few messages in a lookup's milliseconds, not thousands). A runner's refusals about a job it did
  * not list get `false` with no lookup.
+ *
+ * Memory and store reads stay bounded whatever runners send: a runner has at most one lookup in
+ * flight (a resume while it has one asks nothing), of at most `jobsPerResume` jobs; pending checks
+ * are kept apart from the settled verdicts, so no resume pushes another's pending check out.
  */
 export class ResumedJobChecks {
-  private readonly checks: RecentEntries<Check>;
-  private begun = 0;
+  private readonly verdicts: RecentEntries<{ readonly settled: number; readonly ran: boolean }>;
+  private readonly pending = new Map<string, Held>();
+  private readonly looking = new Set<string>();
+  private settled = 0;
   private held = 0;
 
   constructor(
@@ -45,7 +48,7 @@ export class ResumedJobChecks {
     /** Told of each job the store says the runner ran, as the verdict comes. */
     private readonly ran: (jobId: string, runnerId: string) => void,
   ) {
-    this.checks = new RecentEntries(limits.verdicts, (check) => check.begun);
+    this.verdicts = new RecentEntries(limits.verdicts, (verdict) => verdict.settled);
   }
 
   /**
@@ -53,39 +56,49 @@ export class ResumedJobChecks {
    * yet, in one lookup. Call it before the refusals of the resume, so that they wait for the verdict.
    */
   check(runnerId: string, jobIds: readonly string[]): void {
-    const asked = new Map<string, Check>();
+    if (this.looking.has(runnerId)) return;
+    const asked: string[] = [];
     for (const jobId of jobIds) {
+      if (asked.length === this.limits.jobsPerResume) break;
       const key = keyOf(jobId, runnerId);
-      if (this.checks.get(key) !== undefined) continue;
-      const check: Check = { begun: ++this.begun, ran: undefined, held: [] };
-      this.checks.set(key, check);
-      asked.set(jobId, check);
+      if (this.verdicts.get(key) !== undefined || this.pending.has(key)) continue;
+      this.pending.set(key, []);
+      asked.push(jobId);
     }
-    if (asked.size === 0) return;
-    const settle = (ran: ReadonlySet<string>) => {
-      for (const [jobId, check] of asked) this.settle(jobId, runnerId, check, ran.has(jobId));
+    if (asked.length === 0) return;
+    this.looking.add(runnerId);
+    const settle = (ran: ReadonlySet<string> | undefined) => {
+      clearTimeout(timer);
+      if (!this.looking.delete(runnerId)) return;
+      for (const jobId of asked) this.settle(jobId, runnerId, ran);
     };
-    void this.jobsRunBy(runnerId, [...asked.keys()]).then(settle, () => settle(new Set()));
+    const timer = setTimeout(() => settle(undefined), this.limits.lookupTimeoutMs);
+    timer.unref();
+    this.jobsRunBy(runnerId, asked).then(settle, () => settle(undefined));
   }
 
   /** Calls `deliver` with whether the runner ran the job, now or when the store says. */
   whenKnown(jobId: string, runnerId: string, deliver: (ran: boolean) => void): void {
-    const check = this.checks.get(keyOf(jobId, runnerId));
-    if (check?.ran !== undefined) deliver(check.ran);
-    else if (check === undefined || this.held >= this.limits.heldRefusals) deliver(false);
-    else {
-      this.held++;
-      check.held.push(deliver);
+    const key = keyOf(jobId, runnerId);
+    const held = this.pending.get(key);
+    if (held === undefined || this.held >= this.limits.heldRefusals) {
+      deliver(this.verdicts.get(key)?.ran === true);
+      return;
     }
+    this.held++;
+    held.push(deliver);
   }
 
-  private settle(jobId: string, runnerId: string, check: Check, ran: boolean): void {
-    check.ran = ran;
-    if (ran) this.ran(jobId, runnerId);
-    const held = check.held;
-    check.held = [];
+  /** `ran` undefined: the store did not answer; the verdict is not kept, and the job may be asked again. */
+  private settle(jobId: string, runnerId: string, ran: ReadonlySet<string> | undefined): void {
+    const key = keyOf(jobId, runnerId);
+    const held = this.pending.get(key) ?? [];
+    this.pending.delete(key);
+    const verdict = ran?.has(jobId) === true;
+    if (ran !== undefined) this.verdicts.set(key, { settled: ++this.settled, ran: verdict });
+    if (verdict) this.ran(jobId, runnerId);
     this.held -= held.length;
-    for (const deliver of held) deliver(ran);
+    for (const deliver of held) deliver(verdict);
   }
 }
 

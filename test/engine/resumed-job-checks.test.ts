@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ResumedJobChecks } from '../../src/engine/resumed-job-checks.js';
+import { type ResumedJobCheckLimits, ResumedJobChecks } from '../../src/engine/resumed-job-checks.js';
+
+const limits = (extra: Partial<ResumedJobCheckLimits>): ResumedJobCheckLimits => ({
+  verdicts: 100,
+  heldRefusals: 100,
+  jobsPerResume: 100,
+  lookupTimeoutMs: 60_000,
+  ...extra,
+});
 
 /** A store lookup the test answers by hand, counting the jobs it was asked about. */
 function manualLookup() {
@@ -16,7 +24,7 @@ describe('ResumedJobChecks', () => {
   it('asks the store once per job and runner, and hands held refusals their verdict in order', async () => {
     const { asked, answers, lookup } = manualLookup();
     const ran: string[] = [];
-    const checks = new ResumedJobChecks({ verdicts: 100, heldRefusals: 100 }, lookup, (jobId, runnerId) =>
+    const checks = new ResumedJobChecks(limits({}), lookup, (jobId, runnerId) =>
       ran.push(`${jobId} ${runnerId}`),
     );
     checks.check('r1', ['1.1', '1.2', '1.1']);
@@ -43,7 +51,7 @@ describe('ResumedJobChecks', () => {
 
   it('holds at most `heldRefusals` refusals in all; the rest count as never held at once', async () => {
     const { answers, lookup } = manualLookup();
-    const checks = new ResumedJobChecks({ verdicts: 100, heldRefusals: 3 }, lookup, () => {});
+    const checks = new ResumedJobChecks(limits({ heldRefusals: 3 }), lookup, () => {});
     checks.check('r1', ['1.1']);
     checks.check('r2', ['1.1']);
     const delivered: string[] = [];
@@ -60,13 +68,15 @@ describe('ResumedJobChecks', () => {
     expect(delivered).toHaveLength(4);
   });
 
-  it('counts a failed lookup as never held, and keeps only the last `verdicts` verdicts', async () => {
+  it('counts a failed lookup as never held this time and asks again; keeps only the last `verdicts` verdicts', async () => {
     let lookups = 0;
+    let failing = true;
     const checks = new ResumedJobChecks(
-      { verdicts: 2, heldRefusals: 10 },
-      async () => {
+      limits({ verdicts: 2 }),
+      async (_runnerId, jobIds) => {
         lookups++;
-        throw new Error('the store is down');
+        if (failing) throw new Error('the store is down');
+        return new Set(jobIds);
       },
       () => {},
     );
@@ -75,11 +85,53 @@ describe('ResumedJobChecks', () => {
     checks.whenKnown('1.1', 'r1', (verdict) => delivered.push(verdict));
     await new Promise((resolve) => setImmediate(resolve));
     expect(delivered).toEqual([false]);
-    checks.check('r1', ['1.2', '1.3']);
+    failing = false;
+    checks.check('r1', ['1.1']);
+    checks.whenKnown('1.1', 'r1', (verdict) => delivered.push(verdict));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([lookups, delivered]).toEqual([2, [false, true]]);
+    checks.check('r1', ['1.2']);
+    await new Promise((resolve) => setImmediate(resolve));
+    checks.check('r1', ['1.3']);
+    await new Promise((resolve) => setImmediate(resolve));
     // 1.1's verdict was the oldest of three: forgotten, so a refusal about it is never held with no lookup.
     checks.whenKnown('1.1', 'r1', (verdict) => delivered.push(verdict));
-    expect(delivered).toEqual([false, false]);
+    expect(delivered).toEqual([false, true, false]);
+    expect(lookups).toBe(4);
+  });
+
+  it('asks about at most `jobsPerResume` jobs of a resume, one lookup at a time per runner, and keeps pending checks whatever else settles', async () => {
+    const { asked, answers, lookup } = manualLookup();
+    const checks = new ResumedJobChecks(limits({ verdicts: 2, jobsPerResume: 2 }), lookup, () => {});
+    checks.check('r1', ['1.1', '1.2', '1.3']);
+    // While r1's lookup is in flight its next resume asks nothing; r2's is its own.
+    checks.check('r1', ['2.1']);
+    checks.check('r2', ['3.1', '3.2']);
+    expect(asked).toEqual([
+      ['r1', '1.1', '1.2'],
+      ['r2', '3.1', '3.2'],
+    ]);
+    const delivered: string[] = [];
+    for (const jobId of ['1.1', '1.3', '2.1'])
+      checks.whenKnown(jobId, 'r1', (verdict) => delivered.push(`${jobId} ${verdict}`));
+    expect(delivered).toEqual(['1.3 false', '2.1 false']);
+    // r2's verdicts settle first and fill the kept verdicts; r1's pending check is still there.
+    answers[1]?.(new Set(['3.1', '3.2']));
+    await Promise.resolve();
+    answers[0]?.(new Set(['1.1']));
+    await Promise.resolve();
+    expect(delivered).toEqual(['1.3 false', '2.1 false', '1.1 true']);
+  });
+
+  it('counts the jobs of a lookup that takes longer than `lookupTimeoutMs` as never held, and asks again later', async () => {
+    const { asked, lookup } = manualLookup();
+    const checks = new ResumedJobChecks(limits({ lookupTimeoutMs: 20 }), lookup, () => {});
     checks.check('r1', ['1.1']);
-    expect(lookups).toBe(3);
+    const delivered: boolean[] = [];
+    checks.whenKnown('1.1', 'r1', (verdict) => delivered.push(verdict));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(delivered).toEqual([false]);
+    checks.check('r1', ['1.1']);
+    expect(asked).toHaveLength(2);
   });
 });
