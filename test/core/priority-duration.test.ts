@@ -47,6 +47,12 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBeUndefined();
   });
 
+  it('takes a number of seconds to whole milliseconds, as the text forms are', () => {
+    expect(parseDuration(0.1234567)).toBe(123);
+    expect(parseDuration(1.5)).toBe(1_500);
+    expect(parseDuration('0.0015')).toBe(2);
+  });
+
   it('rejects negative and non-finite numbers', () => {
     expect(parseDuration(-1)).toBeUndefined();
     expect(parseDuration(Number.POSITIVE_INFINITY)).toBeUndefined();
