@@ -67,7 +67,7 @@ const stepReportOptionals = {
   exitCode: isInt,
   startedAt: isNonNegativeInt,
   attempt: isPositiveInt,
-  retryDelayMs: isNonNegative,
+  retryDelayMs: isNonNegativeInt,
 };
 
 function isStepReport(value: unknown): boolean {

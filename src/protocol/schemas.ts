@@ -138,7 +138,7 @@ const stepReportSchema = z.object({
   startedAt: timestamp.optional(),
   finishedAt: timestamp,
   attempt: attempt.optional(),
-  retryDelayMs: z.number().nonnegative().optional(),
+  retryDelayMs: z.number().int().nonnegative().optional(),
 });
 
 const jobId = z.string().min(1).max(maxJobIdLength);

@@ -79,8 +79,8 @@ const nonNegativeInt = fc.oneof(fc.nat(), fc.maxSafeNat());
 const positiveInt = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
 const int = fc.maxSafeInteger();
 const num = fc.double({ noNaN: true, noDefaultInfinity: true });
-/** Timestamps are whole epoch milliseconds. */
-const epochMs = fc.maxSafeNat();
+/** Times and delays are whole milliseconds. */
+const wholeMs = fc.maxSafeNat();
 const stringRecord = fc.dictionary(str, str, { maxKeys: 3 });
 const stepResult = fc.constantFrom('success', 'failure', 'cancelled', 'skipped');
 const optional = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }, required: (keyof T)[]) =>
@@ -99,10 +99,10 @@ const stepReport = optional(
     outcome: stepResult,
     conclusion: stepResult,
     exitCode: int,
-    startedAt: epochMs,
-    finishedAt: epochMs,
+    startedAt: wholeMs,
+    finishedAt: wholeMs,
     attempt: positiveInt,
-    retryDelayMs: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }),
+    retryDelayMs: wholeMs,
   },
   ['index', 'name', 'outcome', 'conclusion', 'finishedAt'],
 );
@@ -111,7 +111,7 @@ const logEntry = optional(
     stepIndex: nonNegativeInt,
     attempt: positiveInt,
     stream: fc.constantFrom('stdout', 'stderr', 'system'),
-    at: epochMs,
+    at: wholeMs,
     text: str,
   },
   ['stepIndex', 'stream', 'at', 'text'],
@@ -127,7 +127,7 @@ const runnerMessage = fc.oneof(
     ...underLease,
     outcome,
     outputs: stringRecord,
-    at: epochMs,
+    at: wholeMs,
   }),
   optional(
     {
@@ -135,7 +135,7 @@ const runnerMessage = fc.oneof(
       ...underLease,
       index: nonNegativeInt,
       name: str,
-      at: epochMs,
+      at: wholeMs,
       attempt: positiveInt,
     },
     ['type', 'jobId', 'fencingToken', 'index', 'name', 'at'],
