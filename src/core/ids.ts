@@ -12,3 +12,9 @@ export const asJobId = (value: string): JobId => value as JobId;
 export function jobIdFor(runId: RunId, ordinal: number): JobId {
   return `${runId}.${ordinal}` as JobId;
 }
+
+/** The run a job id (`<runId>.<ordinal>`) names; undefined for text of no such form. */
+export function runIdOfJob(jobId: string): RunId | undefined {
+  const dot = jobId.lastIndexOf('.');
+  return dot > 0 ? asRunId(jobId.slice(0, dot)) : undefined;
+}

@@ -1,4 +1,4 @@
-import { asRunId } from '../core/ids.js';
+import { type RunId, runIdOfJob } from '../core/ids.js';
 import type { RunStore } from '../store/runs.js';
 
 /** The most runs one lookup reads: a runner rarely holds jobs of more when its server restarts. */
@@ -17,11 +17,10 @@ export async function jobsRunBy(
   runnerId: string,
   jobIds: readonly string[],
 ): Promise<Set<string>> {
-  const byRun = new Map<string, Set<string>>();
+  const byRun = new Map<RunId, Set<string>>();
   for (const jobId of jobIds) {
-    const dot = jobId.lastIndexOf('.');
-    if (dot <= 0) continue;
-    const runId = jobId.slice(0, dot);
+    const runId = runIdOfJob(jobId);
+    if (runId === undefined) continue;
     // A forged resume may name thousands of runs (a frame holds ~20,000 ids), each a read of a whole
     // run: past the first `maxRunsRead`, a job counts as not run by this runner, unread.
     if (!byRun.has(runId) && byRun.size === maxRunsRead) continue;
@@ -32,7 +31,7 @@ export async function jobsRunBy(
   const ran = new Set<string>();
   // One run at a time: a resume names few runs, and a forged one must not take the store's whole pool.
   for (const [runId, listed] of byRun) {
-    for (const job of await runs.listJobs(asRunId(runId))) {
+    for (const job of await runs.listJobs(runId)) {
       if (!listed.has(job.id)) continue;
       if (job.runner?.id === runnerId) ran.add(job.id);
       else if ((job.attempt ?? 1) > 1) {

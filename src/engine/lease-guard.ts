@@ -84,8 +84,11 @@ export class LeaseGuard {
   ) {
     this.table = new LeaseTable(options.clock);
     this.sweeper = new LeaseSweeper(this.table, options.clock, (lease) => this.expired(lease));
-    this.resumedChecks = new ResumedJobChecks(resumedJobCheckLimits, options.jobsRunBy, (jobId, runnerId) =>
-      this.lost.add(jobId, runnerId),
+    this.resumedChecks = new ResumedJobChecks(
+      resumedJobCheckLimits,
+      options.jobsRunBy,
+      (jobId, runnerId) => this.lost.add(jobId, runnerId),
+      options.clock,
     );
   }
 

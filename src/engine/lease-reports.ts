@@ -60,9 +60,8 @@ export class LeaseReports {
     private readonly dispatcher: Dispatcher,
     private readonly stores: Stores,
     private readonly target: LeaseReportTarget,
-    private readonly limits: NeverHeldLimits = neverHeldLimits,
   ) {
-    this.neverHeld = new NeverHeldWrites(limits, (report) => target.reportNeverHeld(report));
+    this.neverHeld = new NeverHeldWrites(neverHeldLimits, (report) => target.reportNeverHeld(report));
   }
 
   receive(session: RunnerSession, message: LeaseMessage): void {
@@ -108,7 +107,7 @@ export class LeaseReports {
     if (close)
       session.transport.reject({
         code: 'VK_PROTOCOL',
-        message: `${inWindow} messages about jobs runner ${session.runnerId} never held a lease on in ${this.limits.windowMs / 1_000} s`,
+        message: `${inWindow} messages about jobs runner ${session.runnerId} never held a lease on in ${neverHeldLimits.windowMs / 1_000} s`,
       });
   }
 }

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../core/clock.js';
 import { RecentEntries } from './recent-entries.js';
 
 /**
@@ -47,6 +48,7 @@ export class ResumedJobChecks {
     private readonly jobsRunBy: JobsRunBy,
     /** Told of each job the store says the runner ran, as the verdict comes. */
     private readonly ran: (jobId: string, runnerId: string) => void,
+    private readonly clock: Clock = systemClock,
   ) {
     this.verdicts = new RecentEntries(limits.verdicts, (verdict) => verdict.settled);
   }
@@ -68,12 +70,11 @@ export class ResumedJobChecks {
     if (asked.length === 0) return;
     this.looking.add(runnerId);
     const settle = (ran: ReadonlySet<string> | undefined) => {
-      clearTimeout(timer);
+      timer.cancel();
       if (!this.looking.delete(runnerId)) return;
       for (const jobId of asked) this.settle(jobId, runnerId, ran);
     };
-    const timer = setTimeout(() => settle(undefined), this.limits.lookupTimeoutMs);
-    timer.unref();
+    const timer = this.clock.setTimer(() => settle(undefined), this.limits.lookupTimeoutMs);
     this.jobsRunBy(runnerId, asked).then(settle, () => settle(undefined));
   }
 

@@ -3,7 +3,7 @@ import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import type { MessageDecoder, ProtocolError } from './frame.js';
 import type { ConnectResult } from './handshake.js';
 import { connectLongPoll, type LongPollClient } from './long-poll/client.js';
-import { type CloseInfo, type NetworkTransport, TransportEnd } from './transport-end.js';
+import { type CloseInfo, type NetworkTransport, protocolCloseInfo, TransportEnd } from './transport-end.js';
 import { connectWebSocket } from './websocket/connector.js';
 
 export type TransportKind = 'websocket' | 'long-poll';
@@ -114,8 +114,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   }
 
   reject(error: ProtocolError): void {
-    const reason = `${error.code}: ${error.message}`;
-    this.shutDown({ kind: 'protocol', code: error.code, reason }, (inner) => inner.reject(error));
+    this.shutDown(protocolCloseInfo(error), (inner) => inner.reject(error));
   }
 
   /** Ends this transport for good, and the current inner one with `endInner`. */

@@ -1,5 +1,6 @@
 import type { ProtocolError } from './frame.js';
 import type { Transport } from './transport.js';
+import { protocolCloseInfo } from './transport-end.js';
 
 /**
  * A pair of connected transports in one process (local mode). Delivery is asynchronous (a microtask
@@ -43,7 +44,7 @@ class InProcessEnd<Out, In> implements Transport<Out, In> {
 
   /** In one process there is no close code: the reason carries it, as a network end's does. */
   reject(error: ProtocolError): void {
-    this.close(`${error.code}: ${error.message}`);
+    this.close(protocolCloseInfo(error).reason);
   }
 
   /** Batches every message sent in one tick into one microtask, preserving order. */

@@ -23,6 +23,11 @@ export type CloseInfo =
   | { readonly kind: 'untrusted'; readonly failure: CertificateFailure; readonly reason: string }
   | { readonly kind: 'lost'; readonly reason: string };
 
+/** How a connection that refused a frame (`error`) closed: reason text `CODE: message`. */
+export function protocolCloseInfo(error: ProtocolError): Extract<CloseInfo, { kind: 'protocol' }> {
+  return { kind: 'protocol', code: error.code, reason: `${error.code}: ${error.message}` };
+}
+
 /** A Transport over a network: the same contract, plus why it closed. */
 export interface NetworkTransport<Out, In> extends Transport<Out, In> {
   readonly isClosed: boolean;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { asRunId, type JobId } from '../core/ids.js';
+import { asRunId, type JobId, runIdOfJob } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import type { LogStore } from '../store/logs.js';
@@ -169,6 +169,5 @@ function resumePoint(feed: ActiveFeed, lastEventId: string | undefined): number 
 function runIdOf(event: RunEvent): string | undefined {
   if (event.type === 'run.started' || event.type === 'run.completed') return event.runId;
   if (event.type === 'concurrency') return event.runId;
-  const dot = event.jobId.lastIndexOf('.');
-  return dot > 0 ? event.jobId.slice(0, dot) : undefined;
+  return runIdOfJob(event.jobId);
 }

@@ -214,6 +214,11 @@ export interface QueueStore {
   staleWrites(jobId?: QueueJobId): Promise<StaleWrite[]>;
 }
 
+/** How many jobs a claim may lease: its limit as a whole number, 0 when it may lease none (no tasks). */
+export function claimLimit(request: ClaimRequest): number {
+  return request.tasks?.length === 0 ? 0 : Math.max(0, Math.floor(request.limit));
+}
+
 /** claimOrWait for a store that hands nothing off: a claim, then a wait when it found nothing. */
 export async function claimThenWait(
   store: QueueStore,

@@ -1,10 +1,6 @@
 import { expect, it } from 'vitest';
 import type { Clock } from '../../src/core/clock.js';
 import { systemClock } from '../../src/core/clock.js';
-import { runnerDecoder } from '../../src/protocol/frame.js';
-import type { ControlMessage, ResumedLease, RunnerMessage } from '../../src/protocol/messages.js';
-import type { CloseInfo } from '../../src/protocol/transport-end.js';
-import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import {
   adminToken,
   connectScriptedRunner,
@@ -17,10 +13,8 @@ import {
   type TestServer,
   waitForRunStatus,
 } from './helpers.js';
+import { closeAfter, openSession, runnerIdOf, until } from './raw-runner-sessions.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
-
-/** As many messages about jobs never held as a runner may send in 10 minutes before it is closed (lease-reports.ts). */
-const closeAfter = 1_000;
 
 /** The wall clock 10 s on: past the 6 s after which a run's heartbeat is stale (run-liveness.ts). */
 const laterClock: Clock = {
@@ -40,38 +34,6 @@ async function jobOf(live: TestServer, runId: string): Promise<JobView> {
   const job = run.jobs[0];
   if (job === undefined) throw new Error('the run has no job');
   return job;
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting until ${what}`);
-}
-
-/** The runner id of a credential (`vkt.<id>.<secret>`), as the server names the runner. */
-function runnerIdOf(credentialText: string): string {
-  return credentialText.split('.')[1] ?? 'no id';
-}
-
-/** A registered session over the real WebSocket endpoint, resuming `resume`, that keeps the errors it gets. */
-async function openSession(serverUrl: string, credentialText: string, resume: ResumedLease[]) {
-  const connected = await connectWebSocket<RunnerMessage, ControlMessage>({
-    url: `${serverUrl.replace(/^http/, 'ws')}/api/v1/runner/ws`,
-    decoder: runnerDecoder,
-    headers: { authorization: `Bearer ${credentialText}` },
-  });
-  if (connected.kind !== 'connected') throw new Error(`could not connect: ${connected.reason}`);
-  const transport = connected.transport;
-  const refused: ControlMessage[] = [];
-  transport.onMessage((message) => {
-    if (message.type === 'error') refused.push(message);
-  });
-  const closed = new Promise<CloseInfo>((resolve) => transport.onCloseInfo(resolve));
-  const runner = { name: 'returning', labels: ['elsewhere'], capacity: 8 };
-  transport.send({ type: 'register', version: 1, runner, resume });
-  return { transport, refused, closed };
 }
 
 /**

@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { encodeFrame, runnerDecoder } from '../../src/protocol/frame.js';
 import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
-import type { ControlMessage, ResumedLease, RunnerMessage } from '../../src/protocol/messages.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
-import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
 import {
   adminToken,
@@ -19,9 +18,7 @@ import {
   type TestServer,
   waitForRunStatus,
 } from './helpers.js';
-
-/** As many messages about jobs never held as a runner may send in 10 minutes before it is closed (lease-reports.ts). */
-const closeAfter = 1_000;
+import { closeAfter, openSession, runnerIdOf, until } from './raw-runner-sessions.js';
 
 type Lease = Extract<ControlMessage, { type: 'lease' }>;
 interface StaleWriteView {
@@ -34,11 +31,6 @@ interface StaleWriteView {
 async function submitRun(live: TestServer): Promise<string> {
   const created = await live.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
   return (created.body as { run: { id: string } }).run.id;
-}
-
-/** The runner id of a credential (`vkt.<id>.<secret>`), as the server names the runner. */
-function runnerIdOf(credentialText: string): string {
-  return credentialText.split('.')[1] ?? 'no id';
 }
 
 /** The run's job's refused writes, as the run view lists them. */
@@ -80,30 +72,6 @@ async function firstJobId(live: TestServer, runId: string): Promise<string> {
   const id = run.jobs[0]?.id;
   if (id === undefined) throw new Error('the run has no job');
   return id;
-}
-
-/** A session over the real WebSocket endpoint, registered (resuming `resume`), that keeps the errors it is sent. */
-async function openSession(serverUrl: string, credentialText: string, resume?: ResumedLease[]) {
-  const connected = await connectWebSocket<RunnerMessage, ControlMessage>({
-    url: `${serverUrl.replace(/^http/, 'ws')}/api/v1/runner/ws`,
-    decoder: runnerDecoder,
-    headers: { authorization: `Bearer ${credentialText}` },
-  });
-  if (connected.kind !== 'connected') throw new Error(`could not connect: ${connected.reason}`);
-  const transport = connected.transport;
-  const refused: ControlMessage[] = [];
-  transport.onMessage((message) => {
-    if (message.type === 'error') refused.push(message);
-  });
-  const closed = new Promise<CloseInfo>((resolve) => transport.onCloseInfo(resolve));
-  const runner = { name: 'returning', labels: ['elsewhere'], capacity: 8 };
-  transport.send({ type: 'register', version: 1, runner, ...(resume === undefined ? {} : { resume }) });
-  return { transport, refused, closed };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  if (!condition()) throw new Error(`timed out waiting until ${what}`);
 }
 
 /** The system lines of the run's event stream (read from the start, to the run's end). */

@@ -2,7 +2,8 @@ import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jobIdFor } from '../../src/core/ids.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
-import { migrations, schemaVersion } from '../../src/store/postgres/migrations.js';
+import { schemaVersion } from '../../src/store/postgres/migrations.js';
+import { migrations } from '../../src/store/postgres/schema-migrations.js';
 import type { Stores } from '../../src/store/store.js';
 import {
   describeOnPostgres,

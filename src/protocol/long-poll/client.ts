@@ -4,7 +4,7 @@ import { decodeBatch, type MessageDecoder, type ProtocolError } from '../frame.j
 import { type ConnectResult, parseErrorBody, versionHeader } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import { certificateFailure } from '../tls-certificate.js';
-import { type CloseInfo, TransportEnd } from '../transport-end.js';
+import { type CloseInfo, protocolCloseInfo, TransportEnd } from '../transport-end.js';
 import { keepAliveAgent, sendRequest } from './http-request.js';
 
 export interface LongPollConnectOptions<In> {
@@ -119,8 +119,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
 
   reject(error: ProtocolError): void {
     if (this.isClosed) return;
-    const { code, message } = error;
-    this.end({ kind: 'protocol', code, reason: `${code}: ${message}` });
+    this.end(protocolCloseInfo(error));
   }
 
   /** Resolves once everything sent so far has been acknowledged, or could not be. */
@@ -180,8 +179,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   private receive(text: string): void {
     const decoded = decodeBatch(text, { ...this.options.decoder, maxFrameBytes: Number.MAX_SAFE_INTEGER });
     if (decoded.kind === 'error') {
-      const { code, message } = decoded.error;
-      this.end({ kind: 'protocol', code, reason: `${code}: ${message}` });
+      this.end(protocolCloseInfo(decoded.error));
       return;
     }
     const { seq, messages, envelope } = decoded.value;

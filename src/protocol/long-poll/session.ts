@@ -4,7 +4,7 @@ import type { ProtocolError } from '../frame.js';
 import { errorBody } from '../handshake.js';
 import { messageJson } from '../message-json.js';
 import { protocolVersion } from '../messages.js';
-import { type CloseInfo, TransportEnd } from '../transport-end.js';
+import { type CloseInfo, protocolCloseInfo, TransportEnd } from '../transport-end.js';
 
 /** Sent to the client with its last batch when the server ends the session. */
 export interface SessionEnd {
@@ -89,8 +89,7 @@ export class LongPollSession<Out, In> extends TransportEnd<Out, In> {
 
   /** The client sent something this end cannot accept; it learns why from the POST's response. */
   reject(error: ProtocolError): void {
-    const reason = `${error.code}: ${error.message}`;
-    this.endWith({ kind: 'protocol', code: error.code, reason }, { code: error.code, reason: error.message });
+    this.endWith(protocolCloseInfo(error), { code: error.code, reason: error.message });
   }
 
   /** The client deleted the session. */

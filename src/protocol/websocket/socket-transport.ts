@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { MessageDecoder, ProtocolError, ProtocolErrorCode } from '../frame.js';
 import { decodeMessages, encodeFrame, encodeMessages } from '../frame.js';
 import { messageJson } from '../message-json.js';
-import { TransportEnd } from '../transport-end.js';
+import { protocolCloseInfo, TransportEnd } from '../transport-end.js';
 
 /**
  * WebSocket close codes of protocol v1. 1000/1001/1009 keep their RFC 6455 meanings; the 4000
@@ -199,10 +199,10 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
   reject(error: ProtocolError): void {
     if (this.isClosed) return;
     this.sendPending();
-    const reason = `${error.code}: ${error.message}`;
-    this.finish({ kind: 'protocol', code: error.code, reason });
+    const info = protocolCloseInfo(error);
+    this.finish(info);
     this.stopKeepAlive();
-    this.socket.close(closeCodeOf[error.code], truncateReason(reason));
+    this.socket.close(closeCodeOf[error.code], truncateReason(info.reason));
   }
 
   private socketClosed(code: number, reason: string, error: Error | undefined): void {

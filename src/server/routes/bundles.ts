@@ -1,5 +1,5 @@
 import { isValkyrieError } from '../../core/errors.js';
-import { asRunId } from '../../core/ids.js';
+import { runIdOfJob } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
@@ -59,8 +59,8 @@ export function bundleRoutes(context: ApiContext): Route[] {
       },
       async handle({ params, principal, reply }) {
         const bundle = principal?.kind === 'job' ? principal.bundle : undefined;
-        const dot = params.jobId.lastIndexOf('.');
-        const jobs = dot > 0 ? await stores.runs.listJobs(asRunId(params.jobId.slice(0, dot))) : [];
+        const runId = runIdOfJob(params.jobId);
+        const jobs = runId === undefined ? [] : await stores.runs.listJobs(runId);
         const job = jobs.find((candidate) => candidate.id === params.jobId);
         if (job !== undefined && isTerminal(job.status))
           throw new ApiError(

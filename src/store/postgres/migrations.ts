@@ -3,8 +3,6 @@ import { ValkyrieError } from '../../core/errors.js';
 import { migrations } from './schema-migrations.js';
 import { type PostgresTarget, targetText } from './target.js';
 
-export { migrations };
-
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */
 export const schemaVersion = migrations.length;
 

@@ -47,7 +47,7 @@ export class NotificationListener {
    */
   readonly waiting = new WorkSignal();
   readonly groups = new GroupWatchers();
-  readonly cancels = new ListenerSet<void>();
+  readonly #cancels = new ListenerSet<void>();
   readonly #db: PostgresDatabase;
   #connecting: Promise<pg.Client> | undefined;
   /** The open connection's session number (queue_waiter_sessions), whose advisory lock it holds. */
@@ -121,7 +121,7 @@ export class NotificationListener {
    * returned function has removed it.
    */
   onCancel(listener: () => void): () => void {
-    const remove = this.cancels.add(listener);
+    const remove = this.#cancels.add(listener);
     this.listening().catch(() => this.#reconnectLater());
     return remove;
   }
@@ -156,7 +156,7 @@ export class NotificationListener {
       const session = await openSession(client);
       client.on('notification', (message) => {
         if (message.channel === channels.group) this.groups.wake(message.payload ?? '');
-        else if (message.channel === channels.cancel) this.cancels.emit();
+        else if (message.channel === channels.cancel) this.#cancels.emit();
         else if (message.channel === session.hand) this.#handedOff(message.payload ?? '');
         else {
           this.work.wake();
@@ -167,13 +167,11 @@ export class NotificationListener {
         this.#connecting = undefined;
         this.#endSession();
         this.groups.wakeAll();
-        this.cancels.emit();
+        this.#cancels.emit();
         this.#reconnectLater();
       });
-      await client.query(`LISTEN "${channels.queue}"`);
-      await client.query(`LISTEN "${channels.group}"`);
-      await client.query(`LISTEN "${channels.cancel}"`);
-      await client.query(`LISTEN "${session.hand}"`);
+      const listened = [channels.queue, channels.group, channels.cancel, session.hand];
+      await client.query(listened.map((channel) => `LISTEN "${channel}";`).join(' '));
       this.#session = session.session;
       return client;
     } catch (error) {
@@ -219,15 +217,15 @@ export class NotificationListener {
 
   /** After a drop or a failed connect: opens the connection again while cancel listeners need it. */
   #reconnectLater(): void {
-    if (this.#closed || !this.cancels.active || this.#reconnect !== undefined) return;
+    if (this.#closed || !this.#cancels.active || this.#reconnect !== undefined) return;
     const delayMs = Math.min(maxReconnectDelayMs, firstReconnectDelayMs * 2 ** this.#failedReconnects);
     this.#reconnect = setTimeout(() => {
       this.#reconnect = undefined;
-      if (this.#closed || !this.cancels.active) return;
+      if (this.#closed || !this.#cancels.active) return;
       this.listening().then(
         () => {
           this.#failedReconnects = 0;
-          this.cancels.emit();
+          this.#cancels.emit();
         },
         () => {
           this.#failedReconnects++;

@@ -2,7 +2,7 @@ import { queueJobColumns } from '../queue-rows.js';
 import type { Statement } from './database.js';
 import { queueChannelSql } from './notification-listener.js';
 
-/** The columns a lease is made from (queue-store.ts, leaseFromRow). */
+/** The columns a renewed lease is made from (queue-store.ts, leaseFromRow). */
 const leaseColumns = 'seq, task, payload, attempts, lease_token, lease_worker';
 const lost = "(on_lease_expiry = 'fail' OR attempts >= max_attempts)";
 /** Adds the rows of `cte` (of state 'queued' where it has one) to the queued count (schema-migrations.ts, queue_counts). */
@@ -54,13 +54,12 @@ export const statements = {
            ON CONFLICT (slot) DO UPDATE SET queued = 0`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
-  // Leases the first ready jobs (schema-migrations.ts, queue_claim), as one JSON array in queue order (RETURNING
-  // does not promise the subquery's order): a row per job cost the client a parse and an object each.
+  // Leases the first ready jobs (queue-hand-off-migration.ts, queue_claim_json), as one JSON array in queue
+  // order (RETURNING does not promise the subquery's order): a row per job cost the client a parse and an
+  // object each.
   claim: {
     name: 'vk_queue_claim',
-    text: `SELECT json_agg(json_build_array(seq::text, task, payload, attempts, lease_token, lease_worker)
-             ORDER BY queue_key, seq) AS leases
-           FROM queue_claim($1::bigint, $2::int, $3::text, $4::bigint, $5::text[])`,
+    text: 'SELECT queue_claim_json($1::bigint, $2::int, $3::text, $4::bigint, $5::text[]) AS leases',
   },
   // A claim that, finding nothing ready, registers a waiter for a hand-off (queue-hand-off-migration.ts).
   claimOrWait: {
@@ -77,7 +76,7 @@ export const statements = {
            SELECT count(*)::int AS removed FROM gone,
              set_config('synchronous_commit', CASE WHEN $2::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS flush`,
   },
-  // The leases a hand-off named by id and token, in the claim's form; one no longer held is left out.
+  // The leases a hand-off named by id and token, in queue_claim_json's form; one no longer held is left out.
   handedLeases: {
     name: 'vk_queue_handed_leases',
     text: `SELECT json_agg(json_build_array(q.seq::text, q.task, q.payload, q.attempts, q.lease_token, q.lease_worker)

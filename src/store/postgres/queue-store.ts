@@ -18,7 +18,7 @@ import type {
   ResolvedQueueOptions,
   StaleWrite,
 } from '../queue.js';
-import { asQueueJobId, claimThenWait } from '../queue.js';
+import { asQueueJobId, claimLimit, claimThenWait } from '../queue.js';
 import {
   outcomeText,
   type QueueInsert,
@@ -160,8 +160,8 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   async #claimNow(query: Query, request: ClaimRequest): Promise<Lease[]> {
-    const limit = Math.max(0, Math.floor(request.limit));
-    if (limit === 0 || request.tasks?.length === 0) return [];
+    const limit = claimLimit(request);
+    if (limit === 0) return [];
     const now = this.#options.clock.now();
     const expiresAt = now + request.ttlMs;
     const { rows } = await query<{ leases: ClaimedTuple[] | null }>(statements.claim, [
@@ -330,10 +330,9 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {
-    const limit = Math.max(0, Math.floor(request.limit));
+    const limit = claimLimit(request);
     // Nothing to hand off to: it waits as a claim that found nothing would.
-    if (limit === 0 || request.tasks?.length === 0 || signal.aborted)
-      return claimThenWait(this, request, signal);
+    if (limit === 0 || signal.aborted) return claimThenWait(this, request, signal);
     return claimOrWait(this.#handOffs, { ...request, limit }, signal);
   }
 

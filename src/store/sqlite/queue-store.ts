@@ -17,7 +17,7 @@ import type {
   ResolvedQueueOptions,
   StaleWrite,
 } from '../queue.js';
-import { asQueueJobId, claimThenWait } from '../queue.js';
+import { asQueueJobId, claimLimit, claimThenWait } from '../queue.js';
 import {
   outcomeText,
   priorityLevelSql,
@@ -169,8 +169,8 @@ export class SqliteQueueStore implements QueueStore {
 
   #claimNow(request: ClaimRequest): Lease[] {
     const tasks = request.tasks;
-    const limit = Math.max(0, Math.floor(request.limit));
-    if (limit === 0 || tasks?.length === 0) return [];
+    const limit = claimLimit(request);
+    if (limit === 0) return [];
     const statements = tasks === undefined ? this.#claimAny : this.#taskStatements(tasks);
     const now = this.#options.clock.now();
     const expiresAt = now + request.ttlMs;
