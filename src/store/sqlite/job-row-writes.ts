@@ -7,6 +7,7 @@ import { nullable, runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 import type { LogRowInserts } from './log-rows.js';
+import { maxRowsPerStatement, placeholderRows, runInChunks, type Value } from './multi-row.js';
 
 /**
  * The columns a patch without an attempt sets as they are, by bit of a shape; patchValues gives a
@@ -26,13 +27,8 @@ const patchColumns = [
   ['runner', 'runner'],
 ] as const satisfies readonly (readonly [Exclude<keyof JobPatch, 'attempt'>, string])[];
 
-type Value = string | number | null;
-
 /** An update is one statement: SQLite undoes it alone if it fails (GroupCommit.write). */
 const oneStatement = { oneStatement: true } as const;
-
-/** Rows of one shape go in statements of these many rows (a power of two each), then in smaller ones. */
-const maxRowsPerStatement = 64;
 
 /** An inserted row's values: id, run key, key, then the patch columns in patchColumns' order. */
 const patchColumnsAt = 3;
@@ -68,7 +64,6 @@ export class JobRowWrites {
   readonly #updateColumns = new Map<number, Database.Statement<[Value[]]>>();
   /** By shape × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
   readonly #updateRows = new Map<number, Database.Statement<[Value[]]>>();
-  readonly #exists;
   readonly #logRows;
   #pendingInsert: PendingInsert | undefined;
 
@@ -77,7 +72,6 @@ export class JobRowWrites {
     private readonly commits: GroupCommit,
     logRows: LogRowInserts,
   ) {
-    this.#exists = db.prepare<[string], number>('SELECT 1 FROM jobs WHERE id = ?').pluck();
     this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
     this.#logRows = logRows;
     // A patch with an attempt starts that attempt, so the previous one's times, reason and runner go.
@@ -181,7 +175,7 @@ export class JobRowWrites {
     let changes = 0;
     for (const [shape, rows] of byShape) changes += this.#setRows(shape, rows);
     if (changes === updates.length) return;
-    const missing = updates.find(({ id }) => this.#exists.get(id) === undefined)?.id ?? '?';
+    const missing = updates.find(({ id }) => !this.#logRows.hasJob(id))?.id ?? '?';
     // Thrown inside the write's savepoint: the rows already changed are restored.
     throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing}`);
   }
@@ -216,9 +210,8 @@ export class JobRowWrites {
     if (statement === undefined) {
       const columns = patchColumns.filter((_, bit) => (shape & (1 << bit)) !== 0);
       const set = columns.map(([, column], i) => `${column} = v.column${i + 2}`);
-      const row = `(${['?', ...columns.map(() => '?')].join(', ')})`;
       const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = jobs.id' : set.join(', ')}
-        FROM (VALUES ${Array.from({ length: count }, () => row).join(', ')}) AS v WHERE jobs.id = v.column1`;
+        FROM (VALUES ${placeholderRows(1 + columns.length, count)}) AS v WHERE jobs.id = v.column1`;
       statement = this.db.prepare<[Value[]]>(sql);
       this.#updateRows.set(key, statement);
     }
@@ -244,19 +237,13 @@ export class JobRowWrites {
       row[1] = runKey(job.runId) ?? null;
       for (let column = 0; column < rowWidth; column++) values[at++] = row[column] ?? null;
     }
-    let inserted = 0;
-    for (let chunk = maxRowsPerStatement; chunk > 0; chunk >>= 1) {
-      while (count - inserted >= chunk) {
-        const from = inserted * rowWidth;
-        const chunkValues = chunk === count ? values : values.slice(from, from + chunk * rowWidth);
-        try {
-          this.#insertStatement(chunk).run(chunkValues);
-        } catch (error) {
-          throw this.#insertError(jobs, inserted, error);
-        }
-        inserted += chunk;
-      }
-    }
+    runInChunks(
+      values,
+      count,
+      rowWidth,
+      (chunk) => this.#insertStatement(chunk),
+      (inserted, error) => this.#insertError(jobs, inserted, error),
+    );
     const unknown = all[unknownRun];
     if (unknown !== undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${unknown.runId}`);
   }
@@ -265,8 +252,7 @@ export class JobRowWrites {
     let statement = this.#insertRows.get(rows);
     if (statement === undefined) {
       const columns = ['id', 'run_id', 'key', ...patchColumns.map(([, column]) => column)];
-      const row = `(${columns.map(() => '?').join(', ')})`;
-      const values = Array.from({ length: rows }, () => row).join(', ');
+      const values = placeholderRows(columns.length, rows);
       statement = this.db.prepare<[Value[]]>(`INSERT INTO jobs (${columns.join(', ')}) VALUES ${values}`);
       this.#insertRows.set(rows, statement);
     }
@@ -285,7 +271,7 @@ export class JobRowWrites {
     if (code !== 'SQLITE_CONSTRAINT_FOREIGNKEY' && code !== 'SQLITE_CONSTRAINT_UNIQUE') return error;
     const earlier = new Set(jobs.slice(0, inserted).map(({ id }) => id));
     for (const job of jobs.slice(inserted)) {
-      if (earlier.has(job.id) || this.#exists.get(job.id) !== undefined)
+      if (earlier.has(job.id) || this.#logRows.hasJob(job.id))
         return new ValkyrieError('VK_STORE', `job ${job.id} already exists`, { cause: error });
       if (this.#runExists.get(runKey(job.runId) ?? 0) === undefined)
         return new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${job.runId}`, { cause: error });

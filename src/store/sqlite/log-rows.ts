@@ -3,13 +3,10 @@ import { ValkyrieError } from '../../core/errors.js';
 import type { LogLine } from '../logs.js';
 import { runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
-
-type Value = string | number;
+import { placeholderRows, runInChunks, type Value } from './multi-row.js';
 
 const columns = 'run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt';
 const valuesPerLine = 8;
-/** Lines go in statements of these many rows (a power of two each), then in smaller ones. */
-const maxLinesPerStatement = 64;
 
 /**
  * Inserts of log_lines rows, for LogStore.append and for the lines RunStore.updateJobs writes with
@@ -22,6 +19,11 @@ export class LogRowInserts {
 
   constructor(private readonly db: Database.Database) {
     this.#jobExists = db.prepare<[string], number>('SELECT 1 FROM jobs WHERE id = ?').pluck();
+  }
+
+  /** Whether job `id` is stored (also for RunStore's own job writes on this connection). */
+  hasJob(id: string): boolean {
+    return this.#jobExists.get(id) !== undefined;
   }
 
   /** In the order given (their seq follows it); VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND for a bad line. */
@@ -40,34 +42,23 @@ export class LogRowInserts {
       values[at++] = line.jobAttempt ?? 1;
       values[at++] = line.attempt ?? 1;
     }
-    try {
-      this.#insertChunks(values, lines.length);
-    } catch (error) {
-      if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-      const missing = lines.find(({ jobId }) => this.#jobExists.get(jobId) === undefined)?.jobId ?? '?';
-      throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing}`, { cause: error });
-    }
-  }
-
-  /** Statements of maxLinesPerStatement rows while that many are left, then of 32, 16, … rows. */
-  #insertChunks(values: Value[], count: number): void {
-    let at = 0;
-    let left = count;
-    for (let rows = maxLinesPerStatement; rows > 0; rows >>= 1) {
-      while (left >= rows) {
-        const end = at + rows * valuesPerLine;
-        this.#statement(rows).run(rows === count ? values : values.slice(at, end));
-        at = end;
-        left -= rows;
-      }
-    }
+    runInChunks(
+      values,
+      lines.length,
+      valuesPerLine,
+      (rows) => this.#statement(rows),
+      (_, error) => {
+        if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') return error;
+        const missing = lines.find(({ jobId }) => !this.hasJob(jobId))?.jobId ?? '?';
+        return new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing}`, { cause: error });
+      },
+    );
   }
 
   #statement(rows: number): Database.Statement<[Value[]]> {
     let statement = this.#statements.get(rows);
     if (statement === undefined) {
-      const row = `(${Array.from({ length: valuesPerLine }, () => '?').join(', ')})`;
-      const values = Array.from({ length: rows }, () => row).join(', ');
+      const values = placeholderRows(valuesPerLine, rows);
       statement = this.db.prepare<[Value[]]>(`INSERT INTO log_lines (${columns}) VALUES ${values}`);
       this.#statements.set(rows, statement);
     }
