@@ -117,11 +117,10 @@ export class LeaseGuard {
     return this.table.get(jobId)?.holder.runnerId === runnerId;
   }
 
-  /** The job's result is in under `lease` (`completed`), or its holder lost it. */
-  release(lease: Lease<RunnerSession>, completed = true): void {
+  /** The job's result is in under `lease`. */
+  release(lease: Lease<RunnerSession>): void {
     this.table.release(lease);
-    if (completed) this.completed.set(lease.jobId, lease.fencingToken);
-    else this.lost.add(lease.jobId, lease.holder.runnerId);
+    this.completed.set(lease.jobId, lease.fencingToken);
   }
 
   /** Tells the job's runner to stop it; a runner that resumes the lease later is told again. */
@@ -137,9 +136,7 @@ export class LeaseGuard {
   runnerGone(runner: RunnerSession, leased: readonly string[], reason: string): void {
     for (const jobId of leased) {
       const lease = this.table.get(jobId);
-      if (lease?.holder !== runner) continue;
-      this.release(lease, false);
-      this.handlers.lost(jobId, `runner_lost: ${reason}`);
+      if (lease?.holder === runner) this.loseLease(lease, reason);
     }
   }
 
@@ -151,9 +148,7 @@ export class LeaseGuard {
   runnerRevoked(runnerId: string, jobIds: readonly string[], reason: string): void {
     for (const jobId of jobIds) {
       const lease = this.table.get(jobId);
-      if (lease?.holder.runnerId !== runnerId) continue;
-      this.release(lease, false);
-      this.handlers.lost(jobId, `runner_lost: ${reason}`);
+      if (lease?.holder.runnerId === runnerId) this.loseLease(lease, reason);
     }
   }
 
@@ -198,18 +193,24 @@ export class LeaseGuard {
       const lease = this.table.get(jobId);
       if (kept.has(jobId) || lease === undefined || lease.holder.runnerId !== runner.runnerId) continue;
       if (lease.holder === runner) continue;
-      this.release(lease, false);
-      this.handlers.lost(jobId, `runner_lost: runner ${runner.runnerId} reconnected without the job`);
+      this.loseLease(lease, `runner ${runner.runnerId} reconnected without the job`);
     }
   }
 
   /** The runner may still be running the job: it is told to stop, and its slot stays taken until it does. */
   private expired(lease: Lease<RunnerSession>): void {
     const { jobId, holder, fencingToken, ttlMs } = lease;
-    this.lost.add(jobId, holder.runnerId);
     this.dispatcher.orphan(holder, jobId, fencingToken);
     holder.transport.send({ type: 'cancel', jobId, reason: 'lease expired', immediate: false });
+    this.lost.add(jobId, holder.runnerId);
     this.handlers.lost(jobId, `runner_lost: lease expired (not renewed within ${ttlMs} ms)`);
+  }
+
+  /** The job has lost its runner (`why`): the lease goes, and the job follows its policy. */
+  private loseLease(lease: Lease<RunnerSession>, why: string): void {
+    this.table.release(lease);
+    this.lost.add(lease.jobId, lease.holder.runnerId);
+    this.handlers.lost(lease.jobId, `runner_lost: ${why}`);
   }
 
   private refuse(
