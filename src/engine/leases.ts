@@ -3,7 +3,10 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 /** A job's right to run on one holder until `expiresAt`, unless renewed. */
 export interface Lease<Holder> {
   readonly jobId: string;
-  /** Grows with every lease this table grants: a job's new lease always outranks its old one. */
+  /**
+   * Grows with every lease granted, in this process and across processes (see LeaseTable): a job's
+   * new lease always outranks its old one, even one granted before a restart or by another replica.
+   */
   readonly fencingToken: number;
   /** Changes only by `transfer` (the holder resumed the lease on a new connection). */
   holder: Holder;
@@ -23,23 +26,36 @@ export type LeaseCheck<Holder> =
  * Lifecycle of one lease: `grant` → `check` for every write under it → `renew` (at a third of its TTL)
  * … → `release` when its result is in, or removal by `expire` once `expiresAt` has passed. A later
  * `grant` for the same job replaces the lease and its token; writes under the old token are stale.
+ *
+ * Tokens must not repeat across processes either: a job's id is the same in every attempt, so after a
+ * restart or a takeover the new attempt's token must outrank the one the old attempt's runner still
+ * writes under. Each token is the larger of the last one + 1 and the clock in epoch microseconds, so
+ * a later process starts above every token an earlier one granted, provided its clock is not behind
+ * the earlier one's by more than the time between them (a takeover waits at least 6 s) and no process
+ * granted more than one lease per microsecond on average. Epoch microseconds stay safe integers (the
+ * protocol's bound, and the stores' bigint columns) until the year 2255.
  */
 export class LeaseTable<Holder> {
   private readonly leases = new Map<string, Lease<Holder>>();
-  private nextToken = 1;
+  private lastToken = 0;
 
   constructor(private readonly clock: Clock) {}
 
   grant(jobId: string, holder: Holder, ttlMs: number): Lease<Holder> {
     const lease = {
       jobId,
-      fencingToken: this.nextToken++,
+      fencingToken: this.nextToken(),
       holder,
       ttlMs,
       expiresAt: this.clock.now() + ttlMs,
     };
     this.leases.set(jobId, lease);
     return lease;
+  }
+
+  private nextToken(): number {
+    this.lastToken = Math.max(this.lastToken + 1, Math.floor(this.clock.now() * 1000));
+    return this.lastToken;
   }
 
   get(jobId: string): Lease<Holder> | undefined {

@@ -17,6 +17,20 @@ describe('LeaseTable', () => {
     expect(table.check('job', second.fencingToken, 'r1').kind).toBe('stale');
   });
 
+  it('gives a table made later, as a restarted or another control plane makes it, larger tokens than every earlier one', async () => {
+    const clock = new ManualClock();
+    const before = new LeaseTable<string>(clock);
+    const old = [before.grant('job', 'r1', 1000), before.grant('other', 'r1', 1000)];
+    // A burst of grants within one millisecond still gets growing tokens.
+    for (let i = 0; i < 500; i++) old.push(before.grant(`burst ${i}`, 'r1', 1000));
+    await clock.advance(1);
+    const after = new LeaseTable<string>(clock);
+    const next = after.grant('job', 'r2', 1000);
+    expect(next.fencingToken).toBeGreaterThan(Math.max(...old.map((lease) => lease.fencingToken)));
+    expect(Number.isSafeInteger(next.fencingToken)).toBe(true);
+    expect(after.grant('job', 'r2', 1000).fencingToken).toBeGreaterThan(next.fencingToken);
+  });
+
   it('extends a current lease by its TTL from now, and ignores a stale renewal', async () => {
     const clock = new ManualClock(0);
     const table = new LeaseTable<string>(clock);
