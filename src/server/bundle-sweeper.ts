@@ -1,8 +1,7 @@
 import type { Clock } from '../core/clock.js';
-import type { RunId } from '../core/ids.js';
 import { PeriodicTask } from '../core/periodic-task.js';
 import type { BundleStore, RemovedBundles } from '../store/bundles.js';
-import type { Stores } from '../store/store.js';
+import type { RunRecoveryStore } from '../store/recovery.js';
 
 /**
  * A week. GitHub keeps artifacts 90 days by default, but a bundle only serves its run's jobs and the
@@ -34,9 +33,6 @@ export function bundleRemovedMessage(runId: string, sha256: string, retentionMs:
   );
 }
 
-/** The unfinished runs read per page while gathering the bundles they name. */
-const runPage = 500;
-
 /**
  * The server's retention of workspace bundles (`--bundle-retention`): every `intervalMs`, it removes
  * the bundles nobody has used for `retentionMs` (not uploaded, not named by a submitted or re-run
@@ -61,7 +57,7 @@ export class BundleSweeper {
 
   constructor(
     private readonly bundles: BundleStore,
-    private readonly stores: Stores,
+    private readonly runs: RunRecoveryStore,
     private readonly clock: Clock,
     private readonly retentionMs: number,
     intervalMs: number,
@@ -81,27 +77,7 @@ export class BundleSweeper {
   /** Removes what it can now; resolves with what it removed. */
   async sweep(): Promise<RemovedBundles> {
     // Listed before the cut-off is taken: a run stored after the listing touched its bundle later still.
-    const keep = await this.bundlesOfUnfinishedRuns();
+    const keep = await this.runs.unfinishedRunBundles();
     return this.bundles.removeUnused(this.clock.now() - this.retentionMs, keep);
-  }
-
-  private async bundlesOfUnfinishedRuns(): Promise<Set<string>> {
-    const { runs, recovery } = this.stores;
-    const named = new Set<string>();
-    let before: RunId | undefined;
-    for (;;) {
-      const page = await runs.listRuns({
-        unfinished: true,
-        limit: runPage,
-        ...(before === undefined ? {} : { before }),
-      });
-      const requests = await Promise.all(page.map((run) => recovery.getResumable(run.id)));
-      for (const resumable of requests) {
-        const bundle = resumable?.request.bundle;
-        if (bundle !== undefined) named.add(bundle);
-      }
-      before = page.at(-1)?.id;
-      if (page.length < runPage || before === undefined) return named;
-    }
   }
 }

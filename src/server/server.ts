@@ -234,7 +234,7 @@ export class ValkyrieServer implements AsyncDisposable {
       cancelRequests.start();
       const bundleSweeper = new BundleSweeper(
         bundles,
-        stores,
+        stores.recovery,
         clock,
         bundleRetentionMs,
         options.bundleSweepIntervalMs ?? bundleSweepIntervalMs(bundleRetentionMs),

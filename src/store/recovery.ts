@@ -67,6 +67,11 @@ export interface RunRecoveryStore {
   heartbeat(runId: RunId, owner: RunOwner, at: number): Promise<boolean>;
   /** undefined for an unknown run, or one started without saveResumable (e.g. before this version). */
   getResumable(runId: RunId): Promise<ResumableRun | undefined>;
+  /**
+   * The distinct workspace bundles (StoredRunRequest.bundle) that unfinished (queued or running) runs
+   * name, read in one query without their requests: the bundle sweep keeps these.
+   */
+  unfinishedRunBundles(): Promise<Set<string>>;
   /** Ownership of each of the runs that has one; for listing runs as interrupted. */
   ownerships(runIds: readonly RunId[]): Promise<Map<RunId, RunOwnership>>;
   /**

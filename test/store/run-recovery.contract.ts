@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { asRunId } from '../../src/core/ids.js';
 import type { RunOwnership, StoredRunRequest } from '../../src/store/recovery.js';
+import type { RunRecord } from '../../src/store/runs.js';
 import { type StoresFactory, useStores } from './fixture.js';
 
 const request: StoredRunRequest = {
@@ -55,6 +56,35 @@ export function runRecoveryContract(make: StoresFactory): void {
       await stores().recovery.saveResumable(owned.id, { source, request }, first);
       const found = await stores().recovery.ownerships([owned.id, unowned.id, asRunId('x')]);
       expect([...found]).toEqual([[owned.id, first]]);
+    });
+
+    it("lists the distinct bundles that unfinished runs name, and no finished run's", async () => {
+      const [queued, running, twin, finished, bare, unsaved] = [
+        await createRun(),
+        await createRun(),
+        await createRun(),
+        await createRun(),
+        await createRun(),
+        await createRun(),
+      ];
+      const save = (run: RunRecord, bundle?: string) =>
+        stores().recovery.saveResumable(
+          run.id,
+          { source, request: bundle === undefined ? request : { ...request, bundle } },
+          first,
+        );
+      expect(await stores().recovery.unfinishedRunBundles()).toEqual(new Set());
+      await save(queued, 'a'.repeat(64));
+      await save(running, 'b'.repeat(64));
+      await save(twin, 'b'.repeat(64));
+      await save(finished, 'c'.repeat(64));
+      await save(bare);
+      expect(unsaved.status).toBe('queued');
+      await stores().runs.updateRun(running.id, { status: 'running', startedAt: 1_700_000_001_000 });
+      await stores().runs.updateRun(finished.id, { status: 'succeeded', finishedAt: 1_700_000_010_000 });
+      expect(await stores().recovery.unfinishedRunBundles()).toEqual(
+        new Set(['a'.repeat(64), 'b'.repeat(64)]),
+      );
     });
 
     it('claims only when the ownership is still the one read, so a second claim loses', async () => {

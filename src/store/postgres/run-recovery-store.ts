@@ -38,6 +38,11 @@ const statements = {
     name: 'vk_get_resumable',
     text: 'SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at FROM runs WHERE id = $1',
   },
+  unfinishedBundles: {
+    name: 'vk_unfinished_run_bundles',
+    text: `SELECT DISTINCT run_request->>'bundle' AS bundle FROM runs
+           WHERE status IN ('queued', 'running') AND run_request->>'bundle' IS NOT NULL`,
+  },
   ownerships: {
     name: 'vk_run_ownerships',
     text: `SELECT id, owner_host, owner_pid, heartbeat_at FROM runs
@@ -117,6 +122,13 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
       if (row?.workflow_source == null || row.run_request === null) return undefined;
       const ownership = ownershipOf(row);
       return { source: row.workflow_source, request: row.run_request, ...(ownership && { ownership }) };
+    });
+  }
+
+  unfinishedRunBundles(): Promise<Set<string>> {
+    return this.#db.read('read the bundles of unfinished runs', async (query) => {
+      const { rows } = await query<{ bundle: string }>(statements.unfinishedBundles, []);
+      return new Set(rows.map((row) => row.bundle));
     });
   }
 

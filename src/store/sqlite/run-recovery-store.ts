@@ -26,6 +26,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #save;
   readonly #heartbeat;
   readonly #get;
+  readonly #unfinishedBundles;
   readonly #claim;
   readonly #reopen;
   readonly #requestCancel;
@@ -46,6 +47,13 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
     this.#get = db.prepare<[number], ResumableRow>(
       'SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at FROM runs WHERE id = ?',
     );
+    // The partial index runs_unfinished finds the rows; json_extract reads the one field in SQLite.
+    this.#unfinishedBundles = db
+      .prepare<[], string>(
+        `SELECT DISTINCT json_extract(run_request, '$.bundle') FROM runs
+         WHERE status IN ('queued', 'running') AND json_extract(run_request, '$.bundle') IS NOT NULL`,
+      )
+      .pluck();
     // `IS` compares NULLs as equal, so a run that never had an owner can be claimed with `expected` absent.
     this.#claim = db.prepare<[string, number, number, number, string | null, number | null, number | null]>(
       `UPDATE runs SET owner_host = ?, owner_pid = ?, heartbeat_at = ?
@@ -91,6 +99,13 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
         ...(ownership && { ownership }),
       };
     });
+  }
+
+  unfinishedRunBundles(): Promise<Set<string>> {
+    return this.commits.read(
+      'read the bundles of unfinished runs',
+      () => new Set(this.#unfinishedBundles.all()),
+    );
   }
 
   ownerships(runIds: readonly RunId[]): Promise<Map<RunId, RunOwnership>> {
