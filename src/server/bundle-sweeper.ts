@@ -14,6 +14,15 @@ export function bundleSweepIntervalMs(retentionMs: number): number {
   return Math.min(3_600_000, Math.max(1_000, Math.floor(retentionMs / 4)));
 }
 
+/**
+ * How long after a job's fetch of a bundle another fetch is not recorded (BundleFetchTouches): a
+ * hundredth of the retention, at most a minute. Sweeps take their cut-off that much earlier, so a
+ * bundle fetched after its recorded use is still kept for the whole retention after that fetch.
+ */
+export function bundleFetchTouchIntervalMs(retentionMs: number): number {
+  return Math.min(60_000, Math.floor(retentionMs / 100));
+}
+
 /** A retention as `--bundle-retention` takes it: `7d`, `12h`, `30m`, `45s`. */
 export function formatRetention(ms: number): string {
   for (const [unit, size] of [
@@ -36,7 +45,8 @@ export function bundleRemovedMessage(runId: string, sha256: string, retentionMs:
 /**
  * The server's retention of workspace bundles (`--bundle-retention`): every `intervalMs`, it removes
  * the bundles nobody has used for `retentionMs` (not uploaded, not named by a submitted or re-run
- * run, not fetched by a job: each of those touches the bundle) unless an unfinished run names it.
+ * run, not fetched by a job: each of those touches the bundle, a fetch at most once per
+ * bundleFetchTouchIntervalMs, which the cut-off allows for) unless an unfinished run names it.
  * Every replica sweeps; BundleStore.removeUnused lets sweeps run at once.
  *
  * Why this never removes a bundle a live run needs, though submits race the sweep on any replica:
@@ -78,6 +88,8 @@ export class BundleSweeper {
   async sweep(): Promise<RemovedBundles> {
     // Listed before the cut-off is taken: a run stored after the listing touched its bundle later still.
     const keep = await this.runs.unfinishedRunBundles();
-    return this.bundles.removeUnused(this.clock.now() - this.retentionMs, keep);
+    // A fetch's use may be recorded up to a touch interval before the fetch (BundleFetchTouches).
+    const unusedFor = this.retentionMs + bundleFetchTouchIntervalMs(this.retentionMs);
+    return this.bundles.removeUnused(this.clock.now() - unusedFor, keep);
   }
 }

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Clock, systemClock } from '../../src/core/clock.js';
+import { FileBundleStore } from '../../src/store/files/bundle-store.js';
 import {
   adminToken,
   connectScriptedRunner,
@@ -21,6 +22,18 @@ function shiftedClock(): Clock & { advance(ms: number): void } {
     setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
     advance(ms) {
       offset += ms;
+    },
+  };
+}
+
+/** A wall clock that stands still but for the test's moves, so that cut-offs fall exactly where it says. */
+function heldClock(): Clock & { advance(ms: number): void } {
+  let now = systemClock.now();
+  return {
+    now: () => now,
+    setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
+    advance(ms) {
+      now += ms;
     },
   };
 }
@@ -48,6 +61,8 @@ async function cancel(request: TestServer['request'], runId: string): Promise<vo
 }
 
 describe('bundle retention (--bundle-retention)', () => {
+  afterEach(() => vi.restoreAllMocks());
+
   it('sweeps bundles unused for the retention, keeps those a run used since or an unfinished run names, and a re-run of a swept one says why', async () => {
     const clock = shiftedClock();
     const { request } = await startTestServer({
@@ -138,8 +153,8 @@ describe('bundle retention (--bundle-retention)', () => {
     expect(await present(slow)).toBe(true);
   });
 
-  it("counts a job's fetch of its bundle as a use, keeping it for the retention after its run finished", async () => {
-    const clock = shiftedClock();
+  it("counts a job's fetches of its bundle as uses, writing one a while, yet keeps it the whole retention after the last", async () => {
+    const clock = heldClock();
     const { server, request, token } = await startTestServer({
       clock,
       bundleRetentionMs: 60_000,
@@ -151,17 +166,22 @@ describe('bundle retention (--bundle-retention)', () => {
     const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
     const [lease] = await runner.leases(1);
     if (lease?.jobToken === undefined) throw new Error('a lease with a job token');
+    const fetch = () => request('GET', `/api/v1/jobs/${lease.jobId}/workspace`, { token: lease.jobToken });
 
+    const touches = vi.spyOn(FileBundleStore.prototype, 'touch');
     clock.advance(40_000);
-    const workspace = await request('GET', `/api/v1/jobs/${lease.jobId}/workspace`, {
-      token: lease.jobToken,
-    });
-    expect(workspace.status).toBe(200);
+    // As the legs of a matrix do: one write for all of them.
+    const fetches = await Promise.all(Array.from({ length: 10 }, fetch));
+    expect(fetches.map((fetched) => fetched.status)).toEqual(Array(10).fill(200));
+    // Within the touch interval (a hundredth of the retention): this fetch is not written either.
+    clock.advance(500);
+    expect((await fetch()).status).toBe(200);
+    expect(touches).toHaveBeenCalledTimes(1);
     runner.transport.send(jobCompleted(lease, { kind: 'succeeded' }, clock.now()));
     await waitForRunStatus(request, runId, 'succeeded');
 
-    // 70 s after the upload and the submit, 30 s after the fetch; the run is finished.
-    clock.advance(30_000);
+    // 59.9 s after the last fetch, whose use was recorded 0.5 s before it; the run is finished.
+    clock.advance(59_900);
     for (let wait = 0; await present(unused); wait++) {
       if (wait > 250) throw new Error('no sweep removed the unused bundle within 5 s');
       await new Promise((resolve) => setTimeout(resolve, 20));

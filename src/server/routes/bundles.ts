@@ -2,13 +2,16 @@ import { isValkyrieError } from '../../core/errors.js';
 import { runIdOfJob } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
 import { ApiError } from '../api-error.js';
+import { BundleFetchTouches } from '../bundle-fetch-touches.js';
+import { bundleFetchTouchIntervalMs } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
 import { errorSchema, jobParams, sha256Params } from '../schemas.js';
 
 /** Workspace bundles: uploaded by `valkyrie submit`, fetched per job by runners with a job token. */
 export function bundleRoutes(context: ApiContext): Route[] {
-  const { bundles, stores, maxBundleBytes, clock } = context;
+  const { bundles, stores, maxBundleBytes, clock, bundleRetentionMs } = context;
+  const fetches = new BundleFetchTouches(bundles, clock, bundleFetchTouchIntervalMs(bundleRetentionMs));
   return [
     defineRoute({
       method: 'HEAD',
@@ -68,8 +71,9 @@ export function bundleRoutes(context: ApiContext): Route[] {
             'VK_UNAUTHORIZED',
             `job ${job.id} has ended (${job.status}); its token is no longer valid`,
           );
-        // A fetch is a use: a run whose jobs still start keeps its bundle past the retention.
-        if (bundle === undefined || !(await bundles.touch(bundle, clock.now())))
+        // A fetch is a use: a run whose jobs still start keeps its bundle past the retention. Every
+        // leg of a matrix fetches the same bundle, so only the first fetch in a while writes it.
+        if (bundle === undefined || !(await fetches.touch(bundle)))
           throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', `job ${params.jobId} has no workspace bundle`);
         reply.type('application/gzip');
         return { status: 200, body: bundles.read(bundle) };
