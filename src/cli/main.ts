@@ -303,7 +303,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--runner-retention <duration>',
-      'how long a runner not seen (it stopped, or lost its connection) stays listed as offline before it is forgotten, with its mode (at least 1m)',
+      'how long a runner not seen (it stopped, or lost its connection) stays listed as offline before it is forgotten, with its mode (e.g. 24h, 7d; at least 1m)',
       '24h',
     )
     .option(

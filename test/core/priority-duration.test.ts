@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/core/duration.js';
+import { parseDuration, parseRetention } from '../../src/core/duration.js';
 import { queueKey } from '../../src/core/priority.js';
 
 describe('queueKey', () => {
@@ -56,5 +56,22 @@ describe('parseDuration', () => {
   it('rejects negative and non-finite numbers', () => {
     expect(parseDuration(-1)).toBeUndefined();
     expect(parseDuration(Number.POSITIVE_INFINITY)).toBeUndefined();
+  });
+});
+
+describe('parseRetention', () => {
+  it.each([
+    ['7d', 7 * 86_400_000],
+    ['1.5d', 36 * 3_600_000],
+    [' 30 d ', 30 * 86_400_000],
+    ['12h', 43_200_000],
+    ['90m', 5_400_000],
+    ['45', 45_000],
+  ] as const)('%s is %d ms', (text, ms) => {
+    expect(parseRetention(text)).toBe(ms);
+  });
+
+  it.each(['', 'a week', '-1d', '2 days', '1w'])('rejects %j', (text) => {
+    expect(parseRetention(text)).toBeUndefined();
   });
 });

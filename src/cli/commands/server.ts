@@ -5,6 +5,7 @@ import { parseDuration } from '../../core/duration.js';
 import { ValkyrieServer } from '../../server/server.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { queueCapacityFlag } from '../queue-options.js';
+import { retentionFlag } from '../retention-options.js';
 import { openStores } from '../state.js';
 
 export interface ServerCommandOptions {
@@ -33,18 +34,8 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const drainTimeoutMs = durationFlag('--drain-timeout', options.drainTimeout, 0);
   const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl);
   const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl);
-  const runnerRetentionMs = durationFlag('--runner-retention', options.runnerRetention);
-  // Shorter than a few missed heartbeats of a replica would forget runners that are still there.
-  if (runnerRetentionMs < 60_000)
-    throw new UsageError(
-      `--runner-retention: expected at least 1m, received ${JSON.stringify(options.runnerRetention)}`,
-    );
+  const runnerRetentionMs = retentionFlag('--runner-retention', options.runnerRetention);
   const bundleRetentionMs = retentionFlag('--bundle-retention', options.bundleRetention);
-  // Shorter than a minute, a submit's touch and the run it stores could straddle a sweep's cut-off.
-  if (bundleRetentionMs < 60_000)
-    throw new UsageError(
-      `--bundle-retention: expected at least 1m, received ${JSON.stringify(options.bundleRetention)}`,
-    );
   const queueCapacity = queueCapacityFlag(options.queueCapacity);
   const tls = readTls(options.tlsCert, options.tlsKey);
   const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
@@ -92,27 +83,14 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   return ExitCode.succeeded;
 }
 
-/**
- * A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error, whose
- * message shows `examples` of the flag's usual values.
- */
-function durationFlag(flag: string, value: string, minMs = 1, examples = '250ms, 10s or 1m'): number {
+/** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
+function durationFlag(flag: string, value: string, minMs = 1): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms < minMs)
     throw new UsageError(
-      `${flag}: expected a duration such as ${examples}, received ${JSON.stringify(value)}`,
+      `${flag}: expected a duration such as 250ms, 10s or 1m, received ${JSON.stringify(value)}`,
     );
-  return Math.round(ms);
-}
-
-/**
- * A retention: a number of days (`7d`, `1.5d`; retentions are long, and the shared duration syntax
- * stops at hours) or any duration flag's form.
- */
-function retentionFlag(flag: string, value: string): number {
-  const days = /^\s*(\d+(?:\.\d+)?)\s*d\s*$/.exec(value)?.[1];
-  if (days !== undefined) return Math.round(Number(days) * 86_400_000);
-  return durationFlag(flag, value, 1, '7d, 12h or 30m');
+  return ms;
 }
 
 /** Both files or neither; read and checked here, so a bad pair is one clear line, not a TLS stack. */
