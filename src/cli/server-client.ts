@@ -2,13 +2,11 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ValkyrieError } from '../core/errors.js';
 import type { RunEvent } from '../engine/events.js';
+import { maxRunPageSize } from '../server/run-cursor.js';
 import { type ApiClient, type ApiFetchInit, isRecord, parseJson, throwUnlessOk } from './api-client.js';
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
-
-/** The most runs `GET /api/v1/runs` answers in one page. */
-const maxRunPage = 500;
 
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
 export interface ApiRun {
@@ -109,14 +107,14 @@ export class ServerClient {
   }
 
   /**
-   * The newest `limit` runs, newest first: one request per page of at most 500 (the API's largest),
+   * The newest `limit` runs, newest first: one request per page of at most maxRunPageSize (the API's largest),
    * each continuing at the previous page's `next` cursor, until `limit` or the oldest run.
    */
   async listRuns(limit: number): Promise<ApiRunDetail[]> {
     const runs: ApiRunDetail[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.listRunPage(Math.min(limit - runs.length, maxRunPage), cursor);
+      const page = await this.listRunPage(Math.min(limit - runs.length, maxRunPageSize), cursor);
       runs.push(...page.runs);
       cursor = page.next;
     } while (cursor !== undefined && runs.length < limit);

@@ -1,5 +1,8 @@
 import { asRunId, type RunId } from '../core/ids.js';
 
+/** The most runs `GET /api/v1/runs` answers in one page (its `limit`); clients page by it too. */
+export const maxRunPageSize = 500;
+
 /**
  * The runs list's `next` cursor. Clients treat it as opaque and pass it back as `cursor`; inside is
  * the id of the last run of the page, so the next page is the runs strictly older than it (keyset

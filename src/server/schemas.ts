@@ -4,7 +4,7 @@ import { jobStatuses, type RunStatus } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
-import { runCursorBefore } from './run-cursor.js';
+import { maxRunPageSize, runCursorBefore } from './run-cursor.js';
 
 /**
  * The API's request and response schemas: requests are validated with them, and the OpenAPI document
@@ -99,7 +99,7 @@ export const runListQuery = z.strictObject({
     .number()
     .int()
     .min(1)
-    .max(500)
+    .max(maxRunPageSize)
     .optional()
     .meta({ description: 'runs per page; default 50' }),
   cursor: z
