@@ -325,24 +325,28 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   async #enqueueAndClaim(fresh: EnqueueBatch, limit: number, tasks: readonly string[]): Promise<Lease[]> {
     const { worker, leaseTtlMs: ttlMs } = this.#options;
     const request = { worker, limit, ttlMs, tasks };
-    const { kept, jobs } = this.#encoded(fresh);
+    const encoded = this.#encoded(fresh);
     let written: EnqueuedAndClaimed | undefined;
     try {
-      written = await this.#track(this.#store.enqueueAndClaim(jobs, request));
+      written = await this.#track(this.#store.enqueueAndClaim(encoded.jobs, request));
     } catch {
       written = undefined;
     }
     if (written === undefined) {
       // Each submission meets its own fate (a capacity refusal, the store failing) the usual way.
-      await this.#enqueue(kept);
+      await this.#enqueueEncoded(encoded);
       return this.#claim(limit, tasks);
     }
-    this.#placeAll(kept.batch, written.enqueued);
+    this.#placeAll(encoded.kept.batch, written.enqueued);
     return written.leases;
   }
 
-  async #enqueue(batch: EnqueueBatch): Promise<void> {
-    const { kept, jobs } = this.#encoded(batch);
+  #enqueue(batch: EnqueueBatch): Promise<void> {
+    return this.#enqueueEncoded(this.#encoded(batch));
+  }
+
+  /** Stores encoded jobs; on a refusal, tries again per submission with the jobs as they were encoded. */
+  async #enqueueEncoded({ kept, jobs }: EncodedBatch): Promise<void> {
     if (jobs.length === 0) return;
     try {
       this.#placeAll(kept.batch, await this.#track(this.#store.enqueue(jobs)));
@@ -351,8 +355,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       if (submissions.length > 1 && isValkyrieError(error) && error.code === 'VK_QUEUE_FULL') {
         // The batch held several callers' submissions: each is stored or refused on its own, in
         // order, so the earlier ones take the room there is.
-        for (const submission of submissions) {
-          await this.#enqueue({ batch: submission, submissionEnds: [submission.length] });
+        const jobsOf = submissionsOf(jobs, kept.submissionEnds);
+        for (const [i, submission] of submissions.entries()) {
+          const own = { batch: submission, submissionEnds: [submission.length] };
+          await this.#enqueueEncoded({ kept: own, jobs: jobsOf[i] ?? [] });
         }
         return;
       }
@@ -365,7 +371,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
    * own, told a microtask later (hooks are never called from inside a queue method, and `take` may
    * be on the stack), and leaves the batch with its submission's other jobs kept.
    */
-  #encoded(fresh: EnqueueBatch): { kept: EnqueueBatch; jobs: NewQueueJob[] } {
+  #encoded(fresh: EnqueueBatch): EncodedBatch {
     const { batch, submissionEnds } = fresh;
     const jobs: NewQueueJob[] = [];
     let failed: Set<JobRecord> | undefined;
@@ -464,12 +470,18 @@ interface EnqueueBatch {
   readonly submissionEnds: readonly number[];
 }
 
+/** A batch's entries that encoded, and their store jobs, `jobs[i]` that of `kept.batch[i]`. */
+interface EncodedBatch {
+  readonly kept: EnqueueBatch;
+  readonly jobs: NewQueueJob[];
+}
+
 /**
- * The batch cut at its submissions' ends (ascending, each within the batch); entries after the last
- * end are one more submission.
+ * The batch (its entries, or their store jobs) cut at its submissions' ends (ascending, each within
+ * the batch); entries after the last end are one more submission.
  */
-function submissionsOf(batch: JobRecord[], submissionEnds: readonly number[]): JobRecord[][] {
-  const submissions: JobRecord[][] = [];
+function submissionsOf<T>(batch: T[], submissionEnds: readonly number[]): T[][] {
+  const submissions: T[][] = [];
   let start = 0;
   for (const end of submissionEnds) {
     submissions.push(batch.slice(start, end));

@@ -191,7 +191,17 @@ for (const [name, make, skip] of kinds) {
       // One synchronous stretch: the store is sent all eight jobs in one batch, one of them with an
       // input JSON cannot hold, which must not split the enqueueMany into jobs stored one by one.
       const before = engine.enqueue(echo, 'before');
-      const tooMany = engine.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ task: echo, input: i })));
+      // Counts how often each refused job's payload is encoded: once, however the refusal is retried.
+      let encodes = 0;
+      const counted = (i: number) => ({
+        toJSON: () => {
+          encodes++;
+          return i;
+        },
+      });
+      const tooMany = engine.enqueueMany(
+        Array.from({ length: 5 }, (_, i) => ({ task: echo, input: counted(i) })),
+      );
       const unstorable = engine.enqueue(echo, 10n);
       const after = engine.enqueue(echo, 'after');
       await expect(unstorable.result).resolves.toMatchObject({ kind: 'failed', reason: 'input' });
@@ -203,6 +213,7 @@ for (const [name, make, skip] of kinds) {
           reason: expect.stringContaining('(capacity 4)') as unknown,
         });
       }
+      expect(encodes).toBe(5);
     });
 
     it('looks a job up by its store id, from the engine that enqueued it and from the next one', async () => {
