@@ -76,6 +76,12 @@ export interface JobRecord extends NewJob {
    * absent while it has not started, and for a job run in the local mode.
    */
   readonly runner?: JobRunner;
+  /**
+   * The fencing token of the lease `runner` was granted for this attempt, kept so that a control plane
+   * that takes the run over can hold that lease for the runner while it reconnects; absent with
+   * `runner`.
+   */
+  readonly fencingToken?: number;
 }
 
 export interface JobPatch {
@@ -102,6 +108,8 @@ export interface JobPatch {
   readonly priority?: Priority;
   /** Like startedAt, cleared by a patch that starts another attempt unless the same patch sets it. */
   readonly runner?: JobRunner;
+  /** Like startedAt, cleared by a patch that starts another attempt unless the same patch sets it. */
+  readonly fencingToken?: number;
 }
 
 /** One job's patch in an updateJobs call. */

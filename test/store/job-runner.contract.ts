@@ -55,14 +55,43 @@ export function jobRunnerContract(make: StoresFactory): void {
       expect((await runs().listJobs(runId))[0]).toMatchObject({ attempt: 4, runner: west });
     });
 
+    it("keeps the fencing token of the runner's lease with it, cleared with it by a new attempt", async () => {
+      const runId = await runWithJobs(2);
+      const [id, other] = [jobIdFor(runId, 0), jobIdFor(runId, 1)];
+      // Epoch microseconds (leases.ts): past 2^32, as only a 64-bit column keeps them.
+      const token = 1_764_460_800_123_456;
+      await runs().updateJob(id, { status: 'running', startedAt: 5, runner: east, fencingToken: token });
+      await runs().updateJob(other, { status: 'running', startedAt: 5 });
+      expect((await runs().listJobs(runId))[0]).toMatchObject({ runner: east, fencingToken: token });
+      expect((await runs().listJobs(runId))[1]).not.toHaveProperty('fencingToken');
+      // Requeued within the attempt and leased again: the last lease's token, with its runner.
+      await runs().updateJobs([
+        { id, patch: { status: 'queued', queuedAt: 6 } },
+        { id, patch: { status: 'running', startedAt: 7, runner: west, fencingToken: token + 1 } },
+      ]);
+      expect((await runs().listJobs(runId))[0]).toMatchObject({ runner: west, fencingToken: token + 1 });
+      await runs().updateJob(id, { status: 'succeeded', finishedAt: 8 });
+      expect((await runs().listJobs(runId))[0]?.fencingToken).toBe(token + 1);
+      await runs().updateJob(id, { status: 'queued', attempt: 2 });
+      expect((await runs().listJobs(runId))[0]).not.toHaveProperty('fencingToken');
+      await runs().updateJobs([
+        { id, patch: { status: 'running', startedAt: 9, runner: east, fencingToken: token + 2 } },
+        { id, patch: { status: 'queued', attempt: 3 } },
+      ]);
+      expect((await runs().listJobs(runId))[0]).not.toHaveProperty('fencingToken');
+    });
+
     it('is set by an update folded into the add of its job', async () => {
       const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
       const added = runs().addJobs([newJob(run.id, 0)]);
       const started = runs().updateJobs([
-        { id: jobIdFor(run.id, 0), patch: { status: 'running', startedAt: 2, runner: east } },
+        {
+          id: jobIdFor(run.id, 0),
+          patch: { status: 'running', startedAt: 2, runner: east, fencingToken: 3 },
+        },
       ]);
       await Promise.all([added, started]);
-      expect((await runs().listJobs(run.id))[0]?.runner).toEqual(east);
+      expect((await runs().listJobs(run.id))[0]).toMatchObject({ runner: east, fencingToken: 3 });
     });
 
     it('is kept with each ended attempt, and absent from one no runner started', async () => {

@@ -14,14 +14,15 @@ const statements = {
   addJobs: {
     name: 'vk_add_job_rows',
     text: `INSERT INTO jobs (id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason,
-             attempt, queued_at, not_before, priority, runner)
+             attempt, queued_at, not_before, priority, runner, fencing_token)
            SELECT id, run_id, key, name, matrix, status, started_at, finished_at, coalesce(outputs, '{}'),
-             reason, coalesce(attempt, 1), queued_at, not_before, priority, runner
+             reason, coalesce(attempt, 1), queued_at, not_before, priority, runner, fencing_token
            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::json[], $6::text[], $7::bigint[],
                        $8::bigint[], $9::json[], $10::text[], $11::integer[], $12::bigint[], $13::bigint[],
-                       $14::text[], $15::json[])
+                       $14::text[], $15::json[], $16::bigint[])
              WITH ORDINALITY AS batch (id, run_id, key, name, matrix, status, started_at, finished_at, outputs,
-                                       reason, attempt, queued_at, not_before, priority, runner, ord)
+                                       reason, attempt, queued_at, not_before, priority, runner, fencing_token,
+                                       ord)
            ORDER BY ord`,
   },
   lockJobs: { name: 'vk_lock_jobs', text: 'SELECT id FROM jobs WHERE id = ANY($1::text[]) FOR UPDATE' },
@@ -160,6 +161,7 @@ async function insertRows(
   const notBefore = new Array<number | null>(count);
   const priorities = new Array<string | null>(count);
   const runners = new Array<string | null>(count);
+  const fencingTokens = new Array<number | null>(count);
   let i = 0;
   for (const job of jobs) {
     const key = runKey(job.runId);
@@ -180,6 +182,7 @@ async function insertRows(
     notBefore[i] = row.notBefore ?? null;
     priorities[i] = row.priority ?? null;
     runners[i] = row.runner === undefined ? null : JSON.stringify(row.runner);
+    fencingTokens[i] = row.fencingToken ?? null;
     i++;
   }
   // Array literals (array-literal.ts), not node-postgres's serializer: see job-updates.ts.
@@ -199,6 +202,7 @@ async function insertRows(
     integerArrayLiteral(notBefore),
     textArrayLiteral(priorities),
     textArrayLiteral(runners),
+    integerArrayLiteral(fencingTokens),
   ];
   try {
     await query(statements.addJobs, columns);
@@ -267,7 +271,7 @@ function foldByJob(calls: readonly UpdateCall[]): Map<JobId, JobPatch> {
 
 /**
  * `earlier` then `later` as one patch. A later attempt clears the times, reason, queue time,
- * not-before and runner of the earlier patches (job-updates.ts); other columns keep the latest value set.
+ * not-before, runner and fencing token of the earlier patches (job-updates.ts); other columns keep the latest value set.
  */
 function folded(earlier: JobPatch, later: JobPatch): JobPatch {
   const restarts = later.attempt !== undefined;
@@ -284,5 +288,6 @@ function folded(earlier: JobPatch, later: JobPatch): JobPatch {
     notBefore: restarts ? later.notBefore : (later.notBefore ?? earlier.notBefore),
     priority: later.priority ?? earlier.priority,
     runner: restarts ? later.runner : (later.runner ?? earlier.runner),
+    fencingToken: restarts ? later.fencingToken : (later.fencingToken ?? earlier.fencingToken),
   };
 }

@@ -7,7 +7,7 @@ import type { Query, Statement } from './database.js';
 /**
  * Job updates as one statement per batch of distinct jobs (one UPDATE changes a row once, whatever
  * number of `u` rows match it): the patches go as parallel arrays, one row of `u` per job. A patch with an attempt starts that attempt, so the previous one's times,
- * reason and runner go; without one, a column the patch leaves out keeps its value. One job's update is the
+ * reason, runner and its lease's token go; without one, a column the patch leaves out keeps its value. One job's update is the
  * same statement with arrays of one, so the rules above are written once.
  *
  * On a server on Postgres a turn's updates went as one statement each, a round trip apiece: 36,000
@@ -25,11 +25,13 @@ const updateJobs: Statement = {
     queued_at = CASE WHEN u.attempt IS NULL THEN coalesce(u.queued_at, jobs.queued_at) ELSE u.queued_at END,
     not_before = CASE WHEN u.attempt IS NULL THEN coalesce(u.not_before, jobs.not_before) ELSE u.not_before END,
     priority = coalesce(u.priority, jobs.priority),
-    runner = CASE WHEN u.attempt IS NULL THEN coalesce(u.runner::json, jobs.runner) ELSE u.runner::json END
+    runner = CASE WHEN u.attempt IS NULL THEN coalesce(u.runner::json, jobs.runner) ELSE u.runner::json END,
+    fencing_token = CASE WHEN u.attempt IS NULL THEN coalesce(u.fencing_token, jobs.fencing_token)
+      ELSE u.fencing_token END
   FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::integer[],
-              $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])
+              $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::bigint[])
     AS u(id, status, started_at, finished_at, outputs, reason, attempt, name, matrix, queued_at, not_before, priority,
-         runner)
+         runner, fencing_token)
   WHERE jobs.id = u.id`,
 };
 
@@ -59,6 +61,7 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
   const notBefore = new Array<number | null>(count);
   const priority = new Array<string | null>(count);
   const runner = new Array<string | null>(count);
+  const fencingToken = new Array<number | null>(count);
   let row = 0;
   for (const [jobId, patch] of patches) {
     id[row] = jobId;
@@ -74,6 +77,7 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
     notBefore[row] = patch.notBefore ?? null;
     priority[row] = patch.priority ?? null;
     runner[row] = patch.runner === undefined ? null : JSON.stringify(patch.runner);
+    fencingToken[row] = patch.fencingToken ?? null;
     row++;
   }
   const values = [
@@ -90,6 +94,7 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
     integerArrayLiteral(notBefore),
     textArrayLiteral(priority),
     textArrayLiteral(runner),
+    integerArrayLiteral(fencingToken),
   ];
   return (await query(updateJobs, values)).rowCount ?? 0;
 }

@@ -397,4 +397,9 @@ export const migrations: readonly string[] = [
   `,
   bundleRetentionMigration,
   queueHandOffMigration,
+  `
+  -- The fencing token of the lease the job's runner holds for its attempt, so that a control plane
+  -- that takes the run over can hold that lease while the runner reconnects; NULL without a runner.
+  ALTER TABLE jobs ADD COLUMN fencing_token bigint;
+  `,
 ];

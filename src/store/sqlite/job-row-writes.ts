@@ -25,6 +25,7 @@ const patchColumns = [
   ['notBefore', 'not_before'],
   ['priority', 'priority'],
   ['runner', 'runner'],
+  ['fencingToken', 'fencing_token'],
 ] as const satisfies readonly (readonly [Exclude<keyof JobPatch, 'attempt'>, string])[];
 
 /** An update is one statement: SQLite undoes it alone if it fails (GroupCommit.write). */
@@ -74,13 +75,15 @@ export class JobRowWrites {
   ) {
     this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
     this.#logRows = logRows;
-    // A patch with an attempt starts that attempt, so the previous one's times, reason and runner go.
+    // A patch with an attempt starts that attempt, so the previous one's times, reason, runner and
+    // its lease's token go.
     this.#startAttempt = db.prepare(
       `UPDATE jobs SET status = coalesce(@status, status),
        started_at = @startedAt, finished_at = @finishedAt, outputs = coalesce(@outputs, outputs),
        reason = @reason, attempt = @attempt, name = coalesce(@name, name),
        matrix = coalesce(@matrix, matrix), queued_at = @queuedAt, not_before = @notBefore,
-       priority = coalesce(@priority, priority), runner = @runner WHERE id = @id`,
+       priority = coalesce(@priority, priority), runner = @runner, fencing_token = @fencingToken
+       WHERE id = @id`,
     );
   }
 
@@ -313,6 +316,7 @@ export class JobRowWrites {
       notBefore: nullable(patch.notBefore),
       priority: nullable(patch.priority),
       runner: patch.runner === undefined ? null : JSON.stringify(patch.runner),
+      fencingToken: nullable(patch.fencingToken),
     });
   }
 }
@@ -351,7 +355,8 @@ function shapeOf(patch: JobPatch): number {
     (patch.queuedAt == null ? 0 : 128) |
     (patch.notBefore == null ? 0 : 256) |
     (patch.priority == null ? 0 : 512) |
-    (patch.runner == null ? 0 : 1024)
+    (patch.runner == null ? 0 : 1024) |
+    (patch.fencingToken == null ? 0 : 2048)
   );
 }
 
@@ -369,6 +374,7 @@ function pushSetValues(patch: JobPatch, values: Value[]): void {
     notBefore,
     priority,
     runner,
+    fencingToken,
   } = patch;
   if (status != null) values.push(status);
   if (startedAt != null) values.push(startedAt);
@@ -381,6 +387,7 @@ function pushSetValues(patch: JobPatch, values: Value[]): void {
   if (notBefore != null) values.push(notBefore);
   if (priority != null) values.push(priority);
   if (runner != null) values.push(JSON.stringify(runner));
+  if (fencingToken != null) values.push(fencingToken);
 }
 
 function bitCount(shape: number): number {
@@ -417,6 +424,7 @@ function patchValues(patch: JobPatch): Value[] {
     patch.notBefore ?? null,
     patch.priority ?? null,
     runner === undefined ? null : JSON.stringify(runner),
+    patch.fencingToken ?? null,
   ];
 }
 

@@ -257,6 +257,11 @@ export const migrations: readonly string[] = [
   -- The runner that sent each refused stale write (its id); NULL in rows kept before.
   ALTER TABLE stale_writes ADD COLUMN runner_id TEXT;
   `,
+  `
+  -- The fencing token of the lease the job's runner holds for its attempt, so that a control plane
+  -- that takes the run over can hold that lease while the runner reconnects; NULL without a runner.
+  ALTER TABLE jobs ADD COLUMN fencing_token INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -346,6 +346,7 @@ function jobFromRow(row: JobRow): JobRecord {
   if (row.priority !== null) job.priority = row.priority;
   const runner = jobRunnerOf(row.runner);
   if (runner !== undefined) job.runner = runner;
+  if (row.fencing_token !== null) job.fencingToken = row.fencing_token;
   return job;
 }
 
