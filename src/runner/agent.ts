@@ -161,7 +161,14 @@ export class RunnerAgent {
     });
   }
 
-  /** The first messages of a new session: register with the leases it holds, then what may be lost. */
+  /**
+   * The first message of a new session: register with the leases it holds. Then what may be lost: the
+   * completions sent lately are sent again, after the messages the transport held while no session
+   * was up (it sends them once this returns, AutoTransport.adopt), so that a completion never goes
+   * ahead of its job's log lines: one made while the runner was cut off is held behind them, and lines
+   * that reached the control plane after a completion sent again at once would be refused (a
+   * completed job's lease is gone).
+   */
   private registerAgain(): void {
     const now = (this.options.clock ?? systemClock).now();
     const resume: ResumedLease[] = [];
@@ -173,7 +180,9 @@ export class RunnerAgent {
     }
     for (const { jobId, fencingToken } of inDoubt) resume.push({ jobId, fencingToken });
     this.register(resume);
-    for (const message of inDoubt) this.transport.send(message);
+    queueMicrotask(() => {
+      for (const message of inDoubt) this.transport.send(message);
+    });
     if (this.draining) this.transport.send({ type: 'drain', reason: 'draining' });
     // The old connection may have lost it: a new session of a leaving runner says so again.
     if (this.leaving !== undefined) this.transport.send({ type: 'deregister', reason: this.leaving.reason });

@@ -18,17 +18,23 @@ import { settle } from '../core/manual-clock.js';
 
 import { runRequest as request } from '../engine/plane-fixtures.js';
 
-/** Every step runs until the test finishes it. */
+/** Every step runs until the test finishes it; `print` writes a line of the running step's output. */
 class GatedExecutor implements Executor {
   private readonly finishers: ((outcome: ProcessOutcome) => void)[] = [];
+  private readonly printers: RunStepOptions['onLine'][] = [];
   async prepare(): Promise<void> {}
-  run(_step: StepProcess, _options: RunStepOptions): Promise<ProcessOutcome> {
+  run(_step: StepProcess, options: RunStepOptions): Promise<ProcessOutcome> {
+    this.printers.push(options.onLine);
     return new Promise((resolve) => this.finishers.push(resolve));
   }
   get waiting(): number {
     return this.finishers.length;
   }
+  print(text: string): void {
+    for (const print of this.printers) print({ stream: 'stdout', text, at: 1 });
+  }
   finish(exitCode: number): void {
+    this.printers.length = 0;
     for (const finish of this.finishers.splice(0)) finish({ kind: 'exited', exitCode });
   }
   async cleanup(): Promise<void> {}
@@ -36,11 +42,14 @@ class GatedExecutor implements Executor {
 
 /**
  * The runner's side of a connection that the test moves to a new session, as AutoTransport does:
- * `blackhole()` makes the current one swallow what is sent (a socket that died without a word).
+ * `blackhole()` makes the current one swallow what is sent (a socket that died without a word);
+ * `cutOff()` closes it and holds what is sent until the next session, which gets it once the switch
+ * listeners have run.
  */
 class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   private end: Transport<RunnerMessage, ControlMessage>;
   private swallowing = false;
+  private held: RunnerMessage[] | undefined;
   private readonly messageListeners: ((message: ControlMessage) => void)[] = [];
   private readonly switchListeners: (() => void)[] = [];
 
@@ -52,12 +61,20 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
     this.swallowing = true;
   }
 
+  cutOff(): void {
+    this.end.close('network dropped');
+    this.held = [];
+  }
+
   /** The old session closes (the server notices the drop); a new one opens and the agent registers. */
   switchSession(): void {
     this.end.close('network dropped');
     this.swallowing = false;
     this.end = this.attach(this.connect());
+    const held = this.held ?? [];
+    this.held = undefined;
     for (const listener of this.switchListeners) listener();
+    for (const message of held) this.end.send(message);
   }
 
   onSwitch(listener: () => void): void {
@@ -65,7 +82,8 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   }
 
   send(message: RunnerMessage): void {
-    if (!this.swallowing) this.end.send(message);
+    if (this.held !== undefined) this.held.push(message);
+    else if (!this.swallowing) this.end.send(message);
   }
   onMessage(listener: (message: ControlMessage) => void): void {
     this.messageListeners.push(listener);
@@ -94,7 +112,7 @@ describe('RunnerAgent across a session switch', () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('sends again a completion the old connection swallowed: the job completes once', async () => {
+  async function runnerOnPlane() {
     const dir = mkdtempSync(join(tmpdir(), 'valkyrie-agent-resume-'));
     dirs.push(dir);
     const stores = openSqliteStores(join(dir, 'state.db'));
@@ -125,6 +143,11 @@ describe('RunnerAgent across a session switch', () => {
     if (!workflow) throw new Error('workflow did not parse');
     const handle = await plane.startRun(workflow, request);
     while (executor.waiting === 0) await settle();
+    return { stores, plane, events, transport, executor, agent, handle };
+  }
+
+  it('sends again a completion the old connection swallowed: the job completes once', async () => {
+    const { stores, plane, events, transport, executor, agent, handle } = await runnerOnPlane();
     transport.blackhole();
     executor.finish(0);
     while (agent.running > 0) await settle();
@@ -136,6 +159,21 @@ describe('RunnerAgent across a session switch', () => {
     expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
     expect(await stores.staleWrites.list()).toEqual([]);
     expect(plane.runners()).toEqual([expect.objectContaining({ id: 'rnr_1', connected: true, running: 0 })]);
+    await agent.drain();
+  });
+
+  it('sends the lines and the completion of a job that ended while it was cut off in their order', async () => {
+    const { stores, events, transport, executor, agent, handle } = await runnerOnPlane();
+    transport.cutOff();
+    executor.print('printed while cut off');
+    executor.finish(0);
+    while (agent.running > 0) await settle();
+    transport.switchSession();
+    expect(await handle.done).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
+    expect(await stores.staleWrites.list()).toEqual([]);
+    const lines = await stores.logs.read(handle.id);
+    expect(lines.map((line) => line.text)).toContain('printed while cut off');
     await agent.drain();
   });
 });
