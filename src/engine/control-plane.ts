@@ -203,12 +203,14 @@ export class ControlPlane {
 
   /**
    * Drives a run again from its stored jobs. `resume` continues a run an earlier process left
-   * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`;
-   * the caller must own the run (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs
-   * and the jobs after them again as new attempts (RunCoordinator.rerun), the rest keep their results;
-   * the caller must have reopened the run (RunRecoveryStore.reopen) and pass the record as read after
-   * that (its attempt is the re-run's `github.run_attempt`). With `group`, it first joins the
-   * workflow's concurrency group again.
+   * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`,
+   * but a job stored running on a fleet runner that is not connected here keeps its stored lease, held
+   * for that runner for one TTL (LeaseGuard.hold), and stays running (not in a run that rejoins its
+   * workflow's concurrency group: its jobs wait for the slot). The caller must own the run
+   * (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after them again
+   * as new attempts (RunCoordinator.rerun), the rest keep their results; the caller must have reopened
+   * the run (RunRecoveryStore.reopen) and pass the record as read after that (its attempt is the
+   * re-run's `github.run_attempt`). With `group`, it first joins the workflow's concurrency group again.
    */
   continueRun(
     how: 'resume' | 'rerun',
@@ -229,13 +231,30 @@ export class ControlPlane {
     };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
-    const effects = how === 'resume' ? coordinator.restore(stored, now) : coordinator.rerun(stored, now);
+    const awaiting = how === 'resume' && group === undefined ? this.holdLeases(jobs) : new Set<string>();
+    const effects =
+      how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = activateRun(record, workflow, coordinator, activeSince, this.cancelRun);
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     this.begin(run, record, group, effects, { status: 'running' });
     return handle;
+  }
+
+  /** Whether `jobId` has a live lease here: its runner, connected or away, may still report it. */
+  leased(jobId: string): boolean {
+    return this.leases.leased(jobId);
+  }
+
+  /** The jobs of `jobs` stored running under a lease this process now holds for their runner. */
+  private holdLeases(jobs: readonly JobRecord[]): Set<string> {
+    const held = new Set<string>();
+    for (const { id, status, runner, fencingToken } of jobs) {
+      if (status !== 'running' || runner === undefined || fencingToken === undefined) continue;
+      if (this.leases.hold(runner.id, id, fencingToken)) held.add(id);
+    }
+    return held;
   }
 
   /**
@@ -332,7 +351,7 @@ export class ControlPlane {
       ? { id: runner.runnerId, name: runner.info?.name ?? runner.runnerId }
       : undefined;
     run.coordinator.started(leg.id, at, on);
-    this.records.started(run.id, leg, at);
+    this.records.started(run.id, leg, at, lease.fencingToken);
     const issue = this.options.issueJobToken;
     const jobToken = issue?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
     const message = {

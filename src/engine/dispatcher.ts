@@ -142,6 +142,14 @@ export class Dispatcher {
     return true;
   }
 
+  /**
+   * The session a job whose lease an earlier control plane granted runner `runnerId` waits on for the
+   * runner, which is away (see RunnerRegistry.awaySession); undefined when the runner is connected here.
+   */
+  awaySession(runnerId: string, jobId: string): RunnerSession | undefined {
+    return this.registry.awaySession(runnerId, jobId, this.options.clock.now());
+  }
+
   /** `runner` resumed its lease on `jobId` on this session (after a transport switch): it takes a slot. */
   adopt(runner: RunnerSession, jobId: string): void {
     this.assign(runner, jobId);

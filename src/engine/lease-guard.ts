@@ -62,9 +62,9 @@ const resumedJobCheckLimits = Object.freeze({
  * not renewed in time, releases those of disconnected runners without identity, and moves those of a
  * runner with identity to its new session when it resumes them there.
  *
- * Lifecycle per job: `grant` → `admit` for each message … → `release` on its result; or `lost` from
- * expiry, `runnerGone`, `runnerRevoked` or `resume`. Messages under any other token are refused: nothing they carry is
- * applied. A `job.completed` repeated under the token it completed (a runner re-sends a completion
+ * Lifecycle per job: `grant` (or `hold`) → `admit` for each message … → `release` on its result; or
+ * `lost` from expiry, `runnerGone`, `runnerRevoked` or `resume`. Messages under any other token are
+ * refused: nothing they carry is applied. A `job.completed` repeated under the token it completed (a runner re-sends a completion
  * that may have been lost in a transport switch) is ignored quietly.
  */
 export class LeaseGuard {
@@ -98,6 +98,20 @@ export class LeaseGuard {
     return lease;
   }
 
+  /**
+   * Holds the lease an earlier control plane (this one before a restart, or another replica) granted
+   * runner `runnerId` on `jobId` under `fencingToken`, for one TTL from now, as if the runner's
+   * connection had just closed here: the runner takes it by registering with `resume` (see `resume`),
+   * and loses it by registering without it or by not coming back within the TTL (expiry). False, and
+   * nothing held, when the runner is connected here: it registered without the lease.
+   */
+  hold(runnerId: string, jobId: string, fencingToken: number): boolean {
+    const away = this.dispatcher.awaySession(runnerId, jobId);
+    if (away === undefined) return false;
+    this.sweeper.watch(this.table.hold(jobId, away, fencingToken, this.options.leaseTtlMs));
+    return true;
+  }
+
   /** The lease `message` was written under, when current; otherwise undefined, the message refused. */
   admit(runner: RunnerSession, message: LeaseMessage): Lease<RunnerSession> | undefined {
     const { jobId, fencingToken } = message;
@@ -110,6 +124,11 @@ export class LeaseGuard {
     if (message.type === 'job.completed') this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
     this.refuse(runner, jobId, fencingToken, message.type, checked.current?.fencingToken);
     return undefined;
+  }
+
+  /** Whether the job has a live lease. */
+  leased(jobId: string): boolean {
+    return this.table.get(jobId) !== undefined;
   }
 
   /** Whether runner `runnerId` (in whichever of its sessions) holds the current lease on `jobId`. */

@@ -23,7 +23,7 @@ export type LeaseCheck<Holder> =
 /**
  * The live leases, one per job, under fencing tokens.
  *
- * Lifecycle of one lease: `grant` → `check` for every write under it → `renew` (at a third of its TTL)
+ * Lifecycle of one lease: `grant` (or `hold`) → `check` for every write under it → `renew` (at a third of its TTL)
  * … → `release` when its result is in, or removal by `expire` once `expiresAt` has passed. A later
  * `grant` for the same job replaces the lease and its token; writes under the old token are stale.
  *
@@ -50,6 +50,17 @@ export class LeaseTable<Holder> {
       expiresAt: this.clock.now() + ttlMs,
     };
     this.leases.set(jobId, lease);
+    return lease;
+  }
+
+  /**
+   * Keeps, for `holder`, a lease an earlier control plane granted under `fencingToken` (a restart, a
+   * takeover), for `ttlMs` from now, as `grant` would; tokens granted here from now on are larger.
+   */
+  hold(jobId: string, holder: Holder, fencingToken: number, ttlMs: number): Lease<Holder> {
+    const lease = { jobId, fencingToken, holder, ttlMs, expiresAt: this.clock.now() + ttlMs };
+    this.leases.set(jobId, lease);
+    this.lastToken = Math.max(this.lastToken, fencingToken);
     return lease;
   }
 

@@ -47,6 +47,8 @@ export class RunCoordinator {
   private ordinal = 0;
   /** On a re-run, the earlier records of the jobs planned anew (rerun-plan.ts), by job key. */
   private readonly earlier = new Map<string, StoredLeg[]>();
+  /** On a restore, the running legs whose runners may still report them (restore's `awaitingRunner`). */
+  private awaitingRunner: ReadonlySet<string> = new Set();
   /** `run.availableLabels` in lower case, made on first use. */
   private availableLabelSet: ReadonlySet<string> | undefined;
 
@@ -177,9 +179,17 @@ export class RunCoordinator {
    * `running` lost its process: per `on-runner-lost:` it becomes a new attempt (`retry` effect, no
    * delay) or fails as `runner_lost`, unless `retry.when` covers runner-lost and attempts remain, when
    * it is retried as a lost lease would be. A `queued` or `offered` leg never ran and is queued again.
-   * Call once, on a coordinator nothing else has been called on.
+   * A running leg in `awaitingRunner` stays running, with no effect: its runner may still be running
+   * it, and the control plane holds its lease for it (ControlPlane.continueRun); should the runner not
+   * come back, the lost lease ends it as any lost lease does. Call once, on a coordinator nothing
+   * else has been called on.
    */
-  restore(stored: readonly StoredLeg[], at: number): Effect[] {
+  restore(
+    stored: readonly StoredLeg[],
+    at: number,
+    awaitingRunner: ReadonlySet<string> = new Set(),
+  ): Effect[] {
+    this.awaitingRunner = awaitingRunner;
     return this.rebuild(stored, stored, new Set(), at);
   }
 
@@ -289,6 +299,7 @@ export class RunCoordinator {
       effects.push({ kind: 'queue', leg });
       return;
     }
+    if (this.awaitingRunner.has(leg.id)) return;
     const reason = 'runner_lost: the process running the run stopped';
     if (this.stateOf(leg).job.onRunnerLost === 'fail') {
       // As for a lost lease (ControlPlane.loseRunner, then completed()): `retry.when: [runner-lost]`

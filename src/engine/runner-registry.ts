@@ -42,6 +42,15 @@ interface RunnerRecord {
   stoppedAt?: number;
 }
 
+/** The connection of a session that stands for a runner not connected here: what is sent on it is dropped. */
+const absentTransport: Transport<ControlMessage, RunnerMessage> = Object.freeze({
+  send: () => {},
+  onMessage: () => {},
+  onClose: () => {},
+  close: () => {},
+  reject: () => {},
+});
+
 /**
  * The runners the control plane knows: their sessions, operator modes, and the index of those with
  * a free slot. Runners with an identity stay listed (disconnected) after their connection closes.
@@ -129,6 +138,27 @@ export class RunnerRegistry {
   forgetClosedBefore(time: number): void {
     for (const [runnerId, record] of this.records)
       if (record.closedAt !== undefined && record.closedAt < time) this.records.delete(runnerId);
+  }
+
+  /**
+   * The session to keep a job of runner `runnerId` on while the runner is away: a lease an earlier
+   * control plane granted it (a restart, a takeover), which it may come back to resume. The job is
+   * detached from that session, as a job of a session whose connection closed is: the runner's last
+   * closed session here, or else a new one, closed from `now`, listed nowhere until the runner
+   * registers (it has no name yet). Undefined when the runner is connected here: it registered
+   * without the job's lease, so it does not run the job under it.
+   */
+  awaySession(runnerId: string, jobId: string, now: number): RunnerSession | undefined {
+    const record = this.records.get(runnerId);
+    if (record !== undefined) {
+      if (!record.session.closed) return undefined;
+      record.detached.push(jobId);
+      return record.session;
+    }
+    const session = this.open(absentTransport, { runnerId });
+    session.closed = true;
+    this.records.set(runnerId, { mode: 'online', session, detached: [jobId], closedAt: now });
+    return session;
   }
 
   /** Keeps the jobs a closed session of a runner with identity held leases on, for its next register. */

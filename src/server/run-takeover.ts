@@ -17,20 +17,33 @@ const sweepLimit = 10_000;
  * replica gone): every `intervalMs`, and once at start, it looks for unfinished server runs whose owner
  * is gone (a dead pid on this host, or a heartbeat older than three heartbeat intervals, 6 s), claims
  * each with a compare-and-set on the ownership it judged — so of several replicas exactly one takes a run — and
- * continues it as `valkyrie resume` does: finished jobs stay, interrupted ones follow `on-runner-lost:`.
+ * continues it as `valkyrie resume` does: finished jobs stay, interrupted ones follow `on-runner-lost:`,
+ * but a job running on a fleet runner keeps its lease, held here for that runner to resume within one
+ * lease TTL (ControlPlane.continueRun).
  * A run submitted with secrets cannot go on (their values are never stored): its unfinished jobs end
  * `cancelled`, and `POST /api/v1/runs/:id/rerun` with the secrets runs them again.
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
  */
 export class RunTakeover {
   private readonly sweeps: PeriodicTask;
+  /**
+   * Settles when the first sweep has ended, however it ended, or the takeover stopped. Runner
+   * connections wait for it, so that a runner coming back to a restarted server finds the leases it
+   * holds on the runs taken over at start (a register before them would be refused, and its jobs
+   * stopped).
+   */
+  readonly firstSweep: Promise<void>;
+  private firstSwept: () => void = () => {};
 
   constructor(
     private readonly context: ApiContext,
     intervalMs: number,
     logError: (error: unknown) => void,
   ) {
-    this.sweeps = new PeriodicTask(() => this.sweep(), intervalMs, logError);
+    this.firstSweep = new Promise((resolve) => {
+      this.firstSwept = resolve;
+    });
+    this.sweeps = new PeriodicTask(() => this.sweep().finally(this.firstSwept), intervalMs, logError);
   }
 
   start(): void {
@@ -39,6 +52,7 @@ export class RunTakeover {
 
   /** Waits for a sweep in progress, so that nothing is taken over once the store is closing. */
   stop(): Promise<void> {
+    this.firstSwept();
     return this.sweeps.stop();
   }
 
@@ -90,13 +104,13 @@ export class RunTakeover {
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
-    await closeInterruptedSteps(stores, jobs, clock.now());
     const parsed = parseWorkflow(resumable.source, run.workflowPath);
     const missingSecrets = resumable.request.secretNames.length > 0;
     if (!parsed.workflow || missingSecrets) {
       const reason = missingSecrets
         ? 'the server driving the run stopped, and its secrets are not stored: re-run it with them'
         : 'the server driving the run stopped, and its stored workflow no longer parses';
+      await closeInterruptedSteps(stores, jobs, clock.now());
       await endUnfinishedRun(stores, run.id, clock.now(), reason);
       ownership.stop();
       return;
@@ -107,5 +121,9 @@ export class RunTakeover {
     const group = resolveWorkflowGroup(parsed.workflow, request);
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group);
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
+    // After continueRun, which holds the leases of jobs whose runners may still run them: their steps
+    // go on. A failure here leaves a lost attempt's step shown running, and must not stop the run.
+    const lost = jobs.filter((job) => !controlPlane.leased(job.id));
+    await closeInterruptedSteps(stores, lost, clock.now()).catch(this.context.logError);
   }
 }

@@ -183,7 +183,8 @@ export class ValkyrieServer implements AsyncDisposable {
         logError,
         closing: () => intake.stopped,
       };
-      const authenticate = runnerAuthentication(authority, intake, directory);
+      const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
+      const authenticate = runnerAuthentication(authority, intake, directory, takeover.firstSweep);
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,
         authenticate,
@@ -223,7 +224,6 @@ export class ValkyrieServer implements AsyncDisposable {
       const scheme = options.tls === undefined ? 'http' : 'https';
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${scheme}://${host}:${address.port}`;
-      const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
       takeover.start();
       const cancelRequests = new CancelRequestPoller(
         stores.recovery,
@@ -324,6 +324,8 @@ function runnerAuthentication(
   authority: TokenAuthority,
   intake: { stopped: boolean },
   directory: RunnerDirectory,
+  /** RunTakeover.firstSweep: a runner resuming leases on runs taken over at start must find them. */
+  takenOverAtStart: Promise<void>,
 ): Authenticate<string> {
   return async ({ headers }) => {
     // A draining server keeps the connections it has (their jobs report through them) but takes no
@@ -340,6 +342,7 @@ function runnerAuthentication(
       if (principal.kind === 'token' && principal.role === 'credential') {
         // A mode an operator set on another replica applies from the runner's register on.
         await directory.refreshModes();
+        await takenOverAtStart;
         return { kind: 'accepted', principal: principal.id };
       }
       return {

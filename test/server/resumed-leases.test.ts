@@ -37,6 +37,13 @@ async function jobOf(live: TestServer, runId: string): Promise<JobView> {
 }
 
 /**
+ * A workflow in a concurrency group: a server that takes its run over does not hold the leases of its
+ * running jobs for their runners (the run must have the group's slot again first), so the job's next
+ * attempt starts at once and the runner's lease is one the new process never knew.
+ */
+const groupedWorkflow = oneJobWorkflow.replace('jobs:', 'concurrency: resumed-leases\njobs:');
+
+/**
  * A server restarts while a runner runs a job: the new process never granted the runner's lease, so
  * only the store (the job's ended attempt names the runner) tells it from a runner that names a job
  * it never ran in its `register.resume`.
@@ -44,7 +51,7 @@ async function jobOf(live: TestServer, runId: string): Promise<JobView> {
 function resumedLeaseScenario(name: string, openStores: OpenReplicaStores): void {
   it(`${name}: after a restart, the runner that ran the job is told as one that lost it; a stranger resuming it is not`, async () => {
     const first = await startTestServer({ stores: await openStores() });
-    const created = await first.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const created = await first.request('POST', '/api/v1/runs', { body: { workflow: groupedWorkflow } });
     const runId = (created.body as { run: { id: string } }).run.id;
     const own = await credential(first.request, first.token);
     const stranger = await credential(first.request, first.token);

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import type { JobId, RunId } from '../../src/core/ids.js';
+import { ControlPlane } from '../../src/engine/control-plane.js';
+import type { RunnerMessage } from '../../src/protocol/messages.js';
+import type { Stores } from '../../src/store/store.js';
+import { ManualClock, settle } from '../core/manual-clock.js';
+import { storeFactories } from '../store/factories.js';
+import { useStores } from '../store/fixture.js';
+import { oneJobWorkflow, runRequest } from './plane-fixtures.js';
+import { accepting, completing, type Lease, ScriptedRunner } from './scripted-runner.js';
+
+const identity = { runnerId: 'rnr_1', transport: 'websocket' };
+const leaseTtlMs = 10_000;
+
+/** Waits (in real time: the writes are the store's) until `check` holds of the run's only job. */
+async function jobStored(stores: Stores, runId: RunId, check: (job: object) => boolean): Promise<void> {
+  for (let tries = 0; tries < 200; tries++) {
+    const [job] = await stores.runs.listJobs(runId);
+    if (job !== undefined && check(job)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('the job was never stored so');
+}
+
+function logLine(lease: Lease, text: string): RunnerMessage {
+  const { jobId, fencingToken } = lease;
+  return { type: 'log', jobId, fencingToken, entries: [{ stepIndex: 0, stream: 'stdout', at: 1, text }] };
+}
+
+for (const [name, make, skip] of storeFactories) {
+  describe.skipIf(skip !== undefined)(`${name}: a fleet job running when its control plane stopped`, () => {
+    const stores = useStores(make);
+
+    /**
+     * A control plane grants runner rnr_1 the job of a one-job run, which starts its step and logs a
+     * line; then that control plane is gone (no more of it runs) and the runner's connection with it.
+     * A second control plane, on another handle of the store and 7 s later by its own clock, takes
+     * the run over as RunTakeover does.
+     */
+    async function takenOver(extra = '') {
+      const workflow = oneJobWorkflow(extra);
+      const before = new ControlPlane(stores(), { clock: new ManualClock(), leaseTtlMs });
+      const first = new ScriptedRunner(before, accepting, { identity, name: 'east' });
+      const { id: runId } = await before.startRun(workflow, runRequest);
+      await settle();
+      const lease = first.of('lease')[0];
+      if (lease === undefined) throw new Error('no lease');
+      const { jobId, fencingToken } = lease;
+      first.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 'step', at: 1 });
+      first.send(logLine(lease, 'before the takeover'));
+      await jobStored(stores(), runId, (job) => 'fencingToken' in job);
+      first.end.close('the server died');
+      const clock = new ManualClock(1_700_000_007_000);
+      const another = await stores.another();
+      const plane = new ControlPlane(another, { clock, leaseTtlMs });
+      const record = await another.runs.getRun(runId);
+      if (record === undefined) throw new Error('no run');
+      const jobs = await another.runs.listJobs(runId);
+      const handle = plane.continueRun('resume', workflow, runRequest, record, jobs);
+      await settle();
+      return { plane, clock, lease, handle, runId, jobId: lease.jobId as JobId, store: another };
+    }
+
+    it('stores the lease token with the running job, next to its runner', async () => {
+      const { store, runId } = await takenOver();
+      const jobs = await store.runs.listJobs(runId);
+      expect(jobs[0]).toMatchObject({ status: 'running', runner: { id: 'rnr_1', name: 'east' } });
+      expect(Number.isSafeInteger(jobs[0]?.fencingToken)).toBe(true);
+    });
+
+    it('holds the lease for its runner, which resumes it and completes the job in its first attempt', async () => {
+      const { plane, clock, lease, handle, runId, jobId, store } = await takenOver();
+      const { fencingToken } = lease;
+      expect(plane.runners()).toEqual([]);
+      await clock.advance(leaseTtlMs - 1_000);
+      const back = new ScriptedRunner(plane, accepting, {
+        identity,
+        name: 'east',
+        resume: [{ jobId, fencingToken }],
+      });
+      await settle();
+      expect(back.of('error')).toEqual([]);
+      // The resumed job takes the runner's one slot: nothing else is offered to it.
+      expect(plane.runners()).toMatchObject([{ id: 'rnr_1', running: 1, capacity: 1 }]);
+      // Taken back, the lease lives on by renewals, past the end of the TTL it was held for.
+      await clock.advance(5_000);
+      back.send({ type: 'renew', jobId, fencingToken });
+      await clock.advance(5_000);
+      back.send(logLine(lease, 'after the takeover'));
+      back.send({
+        type: 'step.completed',
+        jobId,
+        fencingToken,
+        step: { index: 0, name: 'step', outcome: 'success', conclusion: 'success', finishedAt: 2 },
+      });
+      back.complete(lease);
+      expect(await handle.done).toBe('succeeded');
+      expect(back.of('error')).toEqual([]);
+      expect(plane.runners()).toMatchObject([{ id: 'rnr_1', running: 0 }]);
+      const [job] = await store.runs.listJobs(runId);
+      expect(job).toMatchObject({ status: 'succeeded' });
+      expect(job?.attempt ?? 1).toBe(1);
+      expect(await store.runs.listJobAttempts(jobId)).toEqual([]);
+      const lines = (await store.logs.read(runId, { jobId })).map((line) => line.text);
+      expect(lines).toEqual(expect.arrayContaining(['before the takeover', 'after the takeover']));
+      expect(lines.filter((text) => text.startsWith('runner_lost'))).toEqual([]);
+      const steps = await store.runs.listSteps(jobId);
+      expect(steps).toMatchObject([{ index: 0, outcome: 'success' }]);
+    });
+
+    it('requeues the job when the TTL passes without its runner, under a larger token', async () => {
+      const { plane, clock, lease, handle } = await takenOver();
+      const other = new ScriptedRunner(plane, completing, { name: 'west' });
+      await clock.advance(leaseTtlMs - 1);
+      expect(other.of('offer')).toEqual([]);
+      await clock.advance(1);
+      expect(await handle.done).toBe('succeeded');
+      expect(other.of('lease')[0]?.fencingToken).toBeGreaterThan(lease.fencingToken);
+    });
+
+    it('fails the job as runner_lost when the TTL passes without its runner and it says on-runner-lost: fail', async () => {
+      const { clock, handle, runId, store } = await takenOver('    on-runner-lost: fail\n');
+      await clock.advance(leaseTtlMs);
+      expect(await handle.done).toBe('failed');
+      const [job] = await store.runs.listJobs(runId);
+      expect(job?.reason).toMatch(/^runner_lost: /);
+    });
+
+    it('loses the job at once when its runner comes back without it', async () => {
+      const { plane, handle, lease } = await takenOver();
+      const back = new ScriptedRunner(plane, completing, { identity, name: 'east' });
+      await settle();
+      expect(await handle.done).toBe('succeeded');
+      expect(back.of('lease')[0]?.fencingToken).toBeGreaterThan(lease.fencingToken);
+    });
+  });
+}
