@@ -182,10 +182,12 @@ export class RunnerAgent {
     this.register(resume);
     queueMicrotask(() => {
       for (const message of inDoubt) this.transport.send(message);
+      // After those completions: a deregister that overtook one would lose its job (runner_lost), and
+      // the completion, on a closed session, would be refused.
+      if (this.draining) this.transport.send({ type: 'drain', reason: 'draining' });
+      // The old connection may have lost it: a new session of a leaving runner says so again.
+      if (this.leaving !== undefined) this.transport.send({ type: 'deregister', reason: this.leaving.reason });
     });
-    if (this.draining) this.transport.send({ type: 'drain', reason: 'draining' });
-    // The old connection may have lost it: a new session of a leaving runner says so again.
-    if (this.leaving !== undefined) this.transport.send({ type: 'deregister', reason: this.leaving.reason });
   }
 
   private handle(message: ControlMessage): void {

@@ -162,6 +162,21 @@ describe('RunnerAgent across a session switch', () => {
     await agent.drain();
   });
 
+  it('says it is leaving only after the completion it sends again: the job completes, not lost', async () => {
+    const { stores, events, transport, executor, agent, handle } = await runnerOnPlane();
+    transport.blackhole();
+    executor.finish(0);
+    while (agent.running > 0) await settle();
+    const leaving = agent.deregister('stopping', 5_000);
+    await settle();
+    transport.switchSession();
+    const ended = new Promise((resolve) => setTimeout(() => resolve('not ended within 3 s'), 3_000));
+    expect(await Promise.race([handle.done, ended])).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
+    expect(await stores.staleWrites.list()).toEqual([]);
+    expect(await leaving).toBe(true);
+  });
+
   it('sends the lines and the completion of a job that ended while it was cut off in their order', async () => {
     const { stores, events, transport, executor, agent, handle } = await runnerOnPlane();
     transport.cutOff();
