@@ -204,9 +204,10 @@ export class ControlPlane {
   /**
    * Drives a run again from its stored jobs. `resume` continues a run an earlier process left
    * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`,
-   * but a job stored running on a fleet runner that is not connected here keeps its stored lease, held
-   * for that runner for one TTL (LeaseGuard.hold), and stays running (not in a run that rejoins its
-   * workflow's concurrency group: its jobs wait for the slot). The caller must own the run
+   * but with `holdLeases` (the run's previous owner has certainly exited) a job stored running on a
+   * fleet runner that is not connected here keeps its stored lease, held for that runner for one TTL
+   * (LeaseGuard.hold), and stays running (not in a run that rejoins its workflow's concurrency group:
+   * its jobs wait for the slot). The caller must own the run
    * (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after them again
    * as new attempts (RunCoordinator.rerun), the rest keep their results; the caller must have reopened
    * the run (RunRecoveryStore.reopen) and pass the record as read after that (its attempt is the
@@ -219,6 +220,7 @@ export class ControlPlane {
     record: RunRecord,
     jobs: readonly JobRecord[],
     group?: WorkflowGroup,
+    { holdLeases = false }: { readonly holdLeases?: boolean } = {},
   ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now;
@@ -231,7 +233,8 @@ export class ControlPlane {
     };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
-    const awaiting = how === 'resume' && group === undefined ? this.holdLeases(jobs) : new Set<string>();
+    const awaiting =
+      how === 'resume' && holdLeases && group === undefined ? this.holdLeases(jobs) : new Set<string>();
     const effects =
       how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.

@@ -38,7 +38,9 @@ export function keepOwnership(stores: Stores, runId: RunId, lost: () => void): {
 /**
  * Ends the steps that were running in a job's lost attempt as `cancelled` at `at`, so that the attempt
  * `valkyrie show` lists for it does not claim a step is still running. Only jobs stored as `running`
- * lost a process; call before the run is resumed.
+ * lost a process. Pass only jobs whose attempt is over: after a resume, not those whose lease is held
+ * for their runner (ControlPlane.leased), whose steps go on; a lost job's next attempt writes steps of
+ * its own, which this leaves alone.
  */
 export async function closeInterruptedSteps(
   stores: Stores,

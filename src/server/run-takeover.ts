@@ -18,8 +18,9 @@ const sweepLimit = 10_000;
  * is gone (a dead pid on this host, or a heartbeat older than three heartbeat intervals, 6 s), claims
  * each with a compare-and-set on the ownership it judged — so of several replicas exactly one takes a run — and
  * continues it as `valkyrie resume` does: finished jobs stay, interrupted ones follow `on-runner-lost:`,
- * but a job running on a fleet runner keeps its lease, held here for that runner to resume within one
- * lease TTL (ControlPlane.continueRun).
+ * but when the owner is a process of this host that exited, a job running on a fleet runner keeps its
+ * lease, held here for that runner to resume within one lease TTL (ControlPlane.continueRun). An owner
+ * judged gone by its heartbeat alone may still be alive, and still cancel the runner's job.
  * A run submitted with secrets cannot go on (their values are never stored): its unfinished jobs end
  * `cancelled`, and `POST /api/v1/runs/:id/rerun` with the secrets runs them again.
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
@@ -68,7 +69,10 @@ export class RunTakeover {
       if (this.sweeps.isStopped || this.context.closing()) break;
       const liveness = runLiveness(run.status, ownerships.get(run.id), clock.now(), ownerExited);
       if (liveness.kind !== 'interrupted') continue;
-      if (await this.takeOver(run, liveness.ownership)) taken.push(run.id);
+      // Only a dead owner cannot still tell the job's runner to stop it (ControlPlane.abandonRun): a
+      // runner it cancelled would report that end under the lease held here, and the job end cancelled.
+      const ownerGone = liveness.why === 'owner_exited';
+      if (await this.takeOver(run, liveness.ownership, ownerGone)) taken.push(run.id);
     }
     return taken;
   }
@@ -78,7 +82,7 @@ export class RunTakeover {
    * then continues or ends it. Once claimed, a failure stops the heartbeat, so that the run looks
    * interrupted again and the next sweep (here or on another replica) retries it.
    */
-  private async takeOver(run: RunRecord, judged: RunOwnership): Promise<boolean> {
+  private async takeOver(run: RunRecord, judged: RunOwnership, holdLeases: boolean): Promise<boolean> {
     const { stores, clock } = this.context;
     const resumable = await stores.recovery.getResumable(run.id);
     if (resumable?.request.driver !== 'server') return false;
@@ -89,7 +93,7 @@ export class RunTakeover {
     if (claim.kind === 'lost') return false;
     const ownership = keepOwnership(stores, run.id, runTakenOver(this.context, run.id));
     try {
-      await this.continueOrEnd(run, resumable, ownership);
+      await this.continueOrEnd(run, resumable, ownership, holdLeases);
     } catch (error) {
       ownership.stop();
       throw error;
@@ -101,6 +105,7 @@ export class RunTakeover {
     run: RunRecord,
     resumable: ResumableRun,
     ownership: { stop(): void },
+    holdLeases: boolean,
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
@@ -119,7 +124,9 @@ export class RunTakeover {
     const record = (await stores.runs.getRun(run.id)) ?? run;
     // It waits for its workflow's concurrency group again (at the back): the dead server's place lapsed.
     const group = resolveWorkflowGroup(parsed.workflow, request);
-    const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group);
+    const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
+      holdLeases,
+    });
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
     // After continueRun, which holds the leases of jobs whose runners may still run them: their steps
     // go on. A failure here leaves a lost attempt's step shown running, and must not stop the run.

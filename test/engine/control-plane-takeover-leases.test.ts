@@ -35,9 +35,10 @@ for (const [name, make, skip] of storeFactories) {
      * A control plane grants runner rnr_1 the job of a one-job run, which starts its step and logs a
      * line; then that control plane is gone (no more of it runs) and the runner's connection with it.
      * A second control plane, on another handle of the store and 7 s later by its own clock, takes
-     * the run over as RunTakeover does.
+     * the run over as RunTakeover does: holding its runners' leases when the first one's process has
+     * certainly exited (`holdLeases`), not when only its heartbeat went stale.
      */
-    async function takenOver(extra = '') {
+    async function takenOver(extra = '', holdLeases = true) {
       const workflow = oneJobWorkflow(extra);
       const before = new ControlPlane(stores(), { clock: new ManualClock(), leaseTtlMs });
       const first = new ScriptedRunner(before, accepting, { identity, name: 'east' });
@@ -56,7 +57,9 @@ for (const [name, make, skip] of storeFactories) {
       const record = await another.runs.getRun(runId);
       if (record === undefined) throw new Error('no run');
       const jobs = await another.runs.listJobs(runId);
-      const handle = plane.continueRun('resume', workflow, runRequest, record, jobs);
+      const handle = plane.continueRun('resume', workflow, runRequest, record, jobs, undefined, {
+        holdLeases,
+      });
       await settle();
       return { plane, clock, lease, handle, runId, jobId: lease.jobId as JobId, store: another };
     }
@@ -124,6 +127,33 @@ for (const [name, make, skip] of storeFactories) {
       expect(await handle.done).toBe('failed');
       const [job] = await store.runs.listJobs(runId);
       expect(job?.reason).toMatch(/^runner_lost: /);
+    });
+
+    it('holds nothing when the old owner may be alive: the job runs again, and the old lease is refused', async () => {
+      // An owner judged gone by a stale heartbeat alone may still cancel its runner's job, whose
+      // cancelled end the runner would send again under the old lease once it reaches this process.
+      const { plane, handle, lease, runId, store } = await takenOver('', false);
+      const back = new ScriptedRunner(plane, accepting, {
+        identity,
+        name: 'east',
+        resume: [{ jobId: lease.jobId, fencingToken: lease.fencingToken }],
+      });
+      await settle();
+      const { jobId, fencingToken } = lease;
+      const outcome = { kind: 'cancelled', reason: 'cancelled' } as const;
+      back.send({ type: 'job.completed', jobId, fencingToken, outcome, outputs: {}, at: 1 });
+      await settle();
+      expect(back.of('error').map((error) => [error.code, error.jobId, error.refused])).toEqual([
+        ['VK_STALE_LEASE', jobId, 'register'],
+        ['VK_STALE_LEASE', jobId, 'job.completed'],
+      ]);
+      const [again] = back.of('lease');
+      expect(again?.fencingToken).toBeGreaterThan(lease.fencingToken);
+      if (again === undefined) throw new Error('the job was not leased again');
+      back.complete(again);
+      expect(await handle.done).toBe('succeeded');
+      const [job] = await store.runs.listJobs(runId);
+      expect(job).toMatchObject({ status: 'succeeded', attempt: 2 });
     });
 
     it('loses the job at once when its runner comes back without it', async () => {
