@@ -314,7 +314,9 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText(
       'after',
       '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr.\n' +
-        'A second SIGTERM/SIGINT stops at once. Exit codes: 0 after shutdown, 2 bad options, port in use or bad TLS files.',
+        'A second SIGTERM/SIGINT stops at once. Exit codes: 0 after shutdown, 2 bad options, port in use or bad TLS files,\n' +
+        '65 store unusable (a damaged SQLite file, or a store from a newer Valkyrie), 69 store unavailable (Postgres\n' +
+        'does not answer, or the SQLite file stays locked).',
     )
     .action(async (options) => {
       const { serverCommand } = await import('./commands/server.js');
