@@ -15,6 +15,7 @@ export function stateDirectory(option: string | undefined, cwd: string): string 
  */
 export async function openStores(db: string | undefined, stateDir: string): Promise<Stores> {
   const target = db ?? process.env.VALKYRIE_DB;
+  if (target !== undefined) refuseOtherUrl(target, db === undefined ? 'VALKYRIE_DB' : '--db');
   if (target !== undefined && /^postgres(ql)?:\/\//.test(target)) {
     const { openPostgresStores } = await import('../store/postgres/index.js');
     const { url, schema } = splitSchema(target);
@@ -28,6 +29,20 @@ export async function openStores(db: string | undefined, stateDir: string): Prom
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
   });
 }
+
+/**
+ * A `scheme://` value that is not Postgres's was meant as a URL: taken as a SQLite path it would
+ * silently create a file such as `./mysql:/host/db`.
+ */
+function refuseOtherUrl(target: string, source: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target)?.[1];
+  if (scheme === undefined || /^postgres(ql)?$/.test(scheme)) return;
+  throw new UsageError(
+    `${source}: ${JSON.stringify(redactPassword(target))} is a ${scheme}:// URL; expected postgres://USER@HOST/DB[?schema=NAME] (or postgresql://…) or a SQLite file path`,
+  );
+}
+
+const redactPassword = (target: string) => target.replace(/:[^:@/]*@/, ':***@');
 
 /** $VALKYRIE_SQLITE_BUSY_TIMEOUT: how long a write waits for another process's lock (default 5s). */
 function sqliteBusyTimeout(value: string | undefined): number | undefined {
@@ -54,7 +69,7 @@ function splitSchema(target: string): { url: string; schema?: string } {
   try {
     parsed = new URL(target);
   } catch {
-    throw new UsageError(`--db: not a valid URL: ${JSON.stringify(target.replace(/:[^:@/]*@/, ':***@'))}`);
+    throw new UsageError(`--db: not a valid URL: ${JSON.stringify(redactPassword(target))}`);
   }
   const schema = parsed.searchParams.get('schema') ?? undefined;
   parsed.searchParams.delete('schema');

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStores } from '../../src/cli/state.js';
 import { tempDir } from '../store/factories.js';
@@ -31,6 +32,23 @@ describe('VALKYRIE_SQLITE_SYNCHRONOUS', () => {
         'VALKYRIE_SQLITE_SYNCHRONOUS: expected normal or full, received "off"',
       );
     } finally {
+      await remove();
+    }
+  });
+});
+
+describe('--db', () => {
+  it('refuses a URL of another scheme, naming the accepted forms, instead of creating a file named after it', async () => {
+    const { dir, remove } = await tempDir();
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      await expect(openStores('mysql://user:secret@db/ci', dir)).rejects.toThrow(
+        '--db: "mysql://user:***@db/ci" is a mysql:// URL; expected postgres://USER@HOST/DB[?schema=NAME] (or postgresql://…) or a SQLite file path',
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      process.chdir(cwd);
       await remove();
     }
   });
