@@ -255,6 +255,18 @@ describe('valkyrie submit', () => {
     expect(server.requests).toEqual([]);
   });
 
+  it('refuses a --workspace that does not exist or is a file with one line, exit 2, asking the server nothing', async () => {
+    const missing = await submit('--workspace', 'nowhere');
+    expect(missing.stderr).toBe('valkyrie: --workspace: "nowhere" does not exist\n');
+    expect(missing.code).toBe(2);
+    const file = await submit('--workspace', 'build.sh');
+    expect(file.stderr).toBe('valkyrie: --workspace: "build.sh" is not a folder\n');
+    expect(file.code).toBe(2);
+    const under = await submit('--workspace', 'build.sh/sub');
+    expect(under.stderr).toBe('valkyrie: --workspace: "build.sh/sub" does not exist\n');
+    expect(server.requests).toEqual([]);
+  });
+
   it('asks for a server and a token when none is given', async () => {
     const result = await ws.run(['submit', 'ci.yml'], { VALKYRIE_SERVER: '', VALKYRIE_TOKEN: '' });
     expect(result.stderr).toBe('valkyrie: no server given: pass --server URL or set VALKYRIE_SERVER\n');

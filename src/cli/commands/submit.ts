@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
@@ -61,6 +62,7 @@ export async function submitCommand(
   const client = new ServerClient(new ApiClient(serverBaseUrl(server), token));
   const cwd = process.cwd();
   const workspace = resolve(cwd, options.workspace ?? '.');
+  requireFolder(workspace, options.workspace);
   // Without a FILE, the workspace's own workflow, as `valkyrie run` finds it in the current directory.
   const path = file ?? relative(cwd, resolve(workspace, findDefaultWorkflow(workspace)));
   const queue = parseQueueFlags(
@@ -186,4 +188,20 @@ function parseMaxBundleSize(value: string | undefined): number {
 
 function isFinished(status: string): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+}
+
+/** A missing workspace, or a file, is the user's to fix: one line and exit 2, before the server is asked. */
+function requireFolder(workspace: string, given: string | undefined): void {
+  if (given === undefined) return;
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(workspace).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const missing = code === 'ENOENT' || code === 'ENOTDIR';
+    throw new UsageError(
+      `--workspace: ${JSON.stringify(given)} ${missing ? 'does not exist' : `cannot be read (${code ?? String(error)})`}`,
+    );
+  }
+  if (!isFolder) throw new UsageError(`--workspace: ${JSON.stringify(given)} is not a folder`);
 }
