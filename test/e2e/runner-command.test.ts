@@ -56,6 +56,7 @@ describe('valkyrie runner', () => {
   }
 
   it('refuses bad arguments with exit 2 and one clear line', async () => {
+    const file = ws.write('a-file', 'not a folder\n');
     const cases: [string[], RegExp][] = [
       [['runner'], /--server \(or VALKYRIE_SERVER\) is required/],
       [
@@ -73,6 +74,10 @@ describe('valkyrie runner', () => {
       [
         ['runner', '--server', 'http://127.0.0.1:1', '--work-dir', join(ws.dir, 'none')],
         /--token .* is needed/,
+      ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:1', '--token', 't', '--work-dir', join(file, 'sub')],
+        /^valkyrie: --work-dir: cannot create .*a-file\/sub \(a part of the path is a file\)\n$/,
       ],
     ];
     for (const [args, message] of cases) {

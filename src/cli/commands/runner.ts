@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
@@ -76,6 +76,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   let lock: WorkDirLock | undefined;
   try {
     credentialSource(settings);
+    createWorkDir(settings.workDir);
     const locked = acquireWorkDirLock(settings.workDir);
     if (locked.kind === 'held') return refuseHeldWorkDir(settings.workDir, locked.holder);
     lock = locked.lock;
@@ -124,6 +125,18 @@ function credentialSource(
 }
 
 /** Another live runner uses the work dir: one line, exit 73, and the dir is left as it is. */
+/** A work dir that cannot be made (under a file, no permission) is a bad argument: one line, exit 2. */
+function createWorkDir(workDir: string): void {
+  try {
+    mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file' : (code ?? String(error));
+    throw new UsageError(`--work-dir: cannot create ${workDir} (${why})`);
+  }
+}
+
 function refuseHeldWorkDir(workDir: string, holder: LockHolder): number {
   const where = holder.host === hostname() ? '' : ` on ${holder.host}`;
   complain(
