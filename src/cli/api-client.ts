@@ -16,7 +16,8 @@ export function serverGiven(flags: ApiClientFlags, env: NodeJS.ProcessEnv = proc
 /**
  * An error answer of the API, `{code, message, path?}`. `code` is the server's when this client's
  * catalog knows it, else VK_SERVER_RESPONSE; `serverCode` keeps what the server sent ('' when the
- * answer had no such body, e.g. a HEAD request or a proxy in between).
+ * answer had no such body, e.g. a proxy in between; for a bodiless 401 or 403, as a HEAD request
+ * gets, the code the API gives that status: VK_UNAUTHORIZED, VK_FORBIDDEN).
  */
 export class ApiRequestError extends ValkyrieError {
   constructor(
@@ -131,10 +132,20 @@ export async function throwUnlessOk(response: Response): Promise<void> {
   const body = parseJson(text);
   if (isRecord(body) && typeof body.code === 'string' && typeof body.message === 'string')
     throw new ApiRequestError(response.status, body.code, `${body.code}: ${body.message}`, body);
+  // A bodiless refusal (a HEAD request has none): the code the API gives that status, so the line
+  // still names one, e.g. a read-only token refused the bundle check of `submit`.
+  const refusal = refusalCodes[response.status];
+  if (refusal !== undefined && text.trim() === '')
+    throw new ApiRequestError(response.status, refusal, `${refusal}: ${errorCatalog[refusal]}`, {});
   const snippet = text.trim().slice(0, 200);
   const status = response.statusText || 'error';
   throw new ApiRequestError(response.status, '', `${status}${snippet ? `: ${snippet}` : ''}`, {});
 }
+
+const refusalCodes: Readonly<Partial<Record<number, ErrorCode>>> = {
+  401: 'VK_UNAUTHORIZED',
+  403: 'VK_FORBIDDEN',
+};
 
 /** The parsed JSON, or undefined when the text is not JSON. */
 export function parseJson(text: string): unknown {

@@ -219,7 +219,9 @@ describe('valkyrie submit', () => {
 
   it('exits 77 when the token is refused', async () => {
     const head = await ws.run(['submit', 'ci.yml', '--server', server.url, '--token', 'wrong']);
-    expect(head.stderr).toContain('valkyrie: the server refused (HTTP 401): Unauthorized\n');
+    expect(head.stderr).toContain(
+      'valkyrie: the server refused (HTTP 401): VK_UNAUTHORIZED: the API request carried no token, or one that is unknown, revoked or expired\n',
+    );
     expect(head.code).toBe(77);
     const post = await ws.run([
       'submit',
