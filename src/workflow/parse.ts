@@ -8,6 +8,7 @@ import type { Workflow } from './model.js';
 import { quickLoad } from './quick-yaml.js';
 import { workflowSchema } from './schema.js';
 import { describeValue, schemaDiagnostics } from './schema-issues.js';
+import { repairDocument } from './schema-repair.js';
 import { SourceMap } from './source-map.js';
 import { type ValidateOptions, validateWorkflow } from './validate.js';
 import { yamlDiagnostics } from './yaml-diagnostics.js';
@@ -32,7 +33,18 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
   }
   // A workflow is parsed once per process: zod's generated fast path costs more to compile than it saves.
   const parsed = workflowSchema.safeParse(data, { jitless: true });
-  if (!parsed.success) return { diagnostics: schemaDiagnostics(parsed.error.issues, data, map), source };
+  if (!parsed.success) {
+    const diagnostics = schemaDiagnostics(parsed.error.issues, data, map);
+    const repaired = repairDocument(data as Record<string, unknown>, parsed.error.issues);
+    if (repaired === undefined) return { diagnostics, source };
+    // The semantic checks of what the schema accepted, so that one pass reports every mistake.
+    const workflow = buildWorkflow(repaired.document, path, basename(path).replace(/\.ya?ml$/, ''));
+    const spans = repaired.hidden.map((hidden) => map.lineSpan(hidden));
+    const semantic = validateWorkflow(workflow, repaired.document, map, options).filter(
+      (diagnostic) => !spans.some(({ first, last }) => diagnostic.line >= first && diagnostic.line <= last),
+    );
+    return { diagnostics: [...diagnostics, ...semantic], source };
+  }
 
   const workflow = buildWorkflow(parsed.data, path, basename(path).replace(/\.ya?ml$/, ''));
   const diagnostics = validateWorkflow(workflow, parsed.data, map, options);

@@ -57,6 +57,15 @@ export class SourceMap {
     return this.offsetPosition(node?.range?.[0] ?? 0);
   }
 
+  /** The first and last line of the value at `path` (of its deepest existing ancestor). */
+  lineSpan(path: YamlPath): { readonly first: number; readonly last: number } {
+    const range = this.nodeAt(path, false)?.range;
+    if (!range) return { first: 1, last: Number.POSITIVE_INFINITY };
+    // A block collection's value ends after its last line's newline: that line is its last.
+    const last = this.offsetPosition(Math.max(range[0], range[1] - 1)).line;
+    return { first: this.offsetPosition(range[0]).line, last };
+  }
+
   /**
    * Position of a character inside a string value, for errors inside expressions. Exact for plain and
    * quoted one-line scalars and for block scalars; approximate where escapes change lengths.
