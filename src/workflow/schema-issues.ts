@@ -93,6 +93,9 @@ function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknow
     const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
     return `${subject} must be one of ${options.join(', ')}, received ${describeValue(received)}${hint}`;
   }
+  // A pattern's own message says what the value must be (schema.ts gives one to each pattern).
+  if (issue.code === 'invalid_format')
+    return `${subject} ${issue.message}, received ${describeValue(received)}`;
   const expected = expectedTypes(issue);
   if (expected.length > 0) {
     return `${subject} must be ${joinAlternatives(expected)}, received ${describeValue(received)}`;

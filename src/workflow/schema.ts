@@ -11,7 +11,17 @@ import { backoffKinds } from '../core/retry-delay.js';
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 /** A value that may also be written as an expression string, e.g. `${{ matrix.experimental }}`. */
 const booleanOrExpression = z.union([z.boolean(), z.string()]);
-const numberOrExpression = z.union([z.number(), z.string()]);
+/**
+ * A number, or a string that is one (YAML users quote things) or holds an expression yielding one,
+ * e.g. `${{ matrix.minutes }}`: any other text is refused here, with its line, as GitHub does, rather
+ * than when the job runs.
+ */
+const numberOrExpression = z.union([
+  z.number(),
+  z.string().regex(/\$\{\{|^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i, {
+    error: 'must be a number, or an expression ${{ … }} that yields one',
+  }),
+]);
 const condition = z
   .union([z.string(), z.boolean(), z.number()])
   .describe('A condition; `${{ }}` is optional. Defaults to success().');

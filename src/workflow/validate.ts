@@ -76,8 +76,16 @@ export function validateWorkflow(
         needsIsList ? at('needs', i) : at('needs'),
       );
     }
-    if (typeof job.timeoutMinutes === 'number' && !(job.timeoutMinutes > 0)) {
-      error(`timeout-minutes must be greater than 0, received ${job.timeoutMinutes}`, at('timeout-minutes'));
+    const timeoutMinutes = literalNumber(job.timeoutMinutes);
+    if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
+      error(`timeout-minutes must be greater than 0, received ${timeoutMinutes}`, at('timeout-minutes'));
+    }
+    const maxParallel = literalNumber(job.maxParallel);
+    if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1)) {
+      error(
+        `max-parallel must be a positive integer, received ${maxParallel}`,
+        at('strategy', 'max-parallel'),
+      );
     }
     checkRetry(document.jobs[job.key]?.retry, ['jobs', job.key, 'retry'], map, error);
     const notBefore = document.jobs[job.key]?.['not-before'];
@@ -99,6 +107,13 @@ export function validateWorkflow(
 }
 
 type Report = (message: string, at: { line: number; col: number }) => void;
+
+/** A number field's value when written as one (or as a string of one); undefined for an expression. */
+function literalNumber(value: number | string | undefined): number | undefined {
+  if (typeof value === 'number') return value;
+  if (value === undefined || value.includes('${{')) return undefined;
+  return Number(value);
+}
 
 function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceMap, error: Report): void {
   const seen = new Map<string, number>();
@@ -138,11 +153,9 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
     if (shell !== undefined && !knownShells.includes(shell) && !shell.includes('{0}')) {
       error(`unknown shell "${shell}": use bash, sh, python, or a command containing {0}`, at('shell'));
     }
-    if (typeof raw['timeout-minutes'] === 'number' && !(raw['timeout-minutes'] > 0)) {
-      error(
-        `timeout-minutes must be greater than 0, received ${raw['timeout-minutes']}`,
-        at('timeout-minutes'),
-      );
+    const timeoutMinutes = literalNumber(raw['timeout-minutes']);
+    if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
+      error(`timeout-minutes must be greater than 0, received ${timeoutMinutes}`, at('timeout-minutes'));
     }
     checkRetry(raw.retry, ['jobs', job.key, 'steps', index, 'retry'], map, error);
   }
