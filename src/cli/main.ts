@@ -235,7 +235,9 @@ function buildProgram(setExit: (code: number) => void): Command {
   clientOptions(
     program
       .command('logs')
-      .description("print a run's stored logs, or one job's, with a heading per retried attempt")
+      .description(
+        "print a run's stored logs, or one job's, with a heading per attempt of a job that ran more than once (also one that printed nothing) and of a retried step",
+      )
       .argument('<run>', 'run id')
       .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
       .addOption(stateDir())

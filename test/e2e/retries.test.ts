@@ -131,6 +131,29 @@ describe('retry: with the real CLI', () => {
     ]);
   });
 
+  it('logs heads a succeeded attempt that printed nothing after the failed one that printed', async () => {
+    const file = ws.write(
+      'quiet-retry.yml',
+      `jobs:
+  c:
+    runs-on: ubuntu-latest
+    retry: {max-attempts: 2, delay: 10ms}
+    steps:
+      - run: |
+          if [ ! -e quiet-count ]; then touch quiet-count; echo c-fails; exit 1; fi
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(statuses(result.stdout)).toEqual({ c: 'succeeded' });
+    const runId = String(events(result.stdout)[0]?.runId);
+    const logs = await ws.run(['logs', runId, 'c']);
+    expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
+      '── job attempt 1 ──',
+      'c-fails',
+      '── job attempt 2 ──',
+    ]);
+  });
+
   it('with when: exit-codes [3], retries exit code 3 but not exit code 1', async () => {
     const file = ws.write(
       'exit-codes.yml',

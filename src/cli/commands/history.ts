@@ -183,7 +183,8 @@ export async function logsCommand(
     for (const job of selected) {
       for (const step of await stores.runs.listSteps(job.id)) stepNames.set(stepKey(step), step.name);
     }
-    for (const entry of logLinesWithHeadings(lines, stepNames)) {
+    const logged = selected.map((job) => ({ id: job.id as string, attempts: job.attempt ?? 1 }));
+    for (const entry of logLinesWithHeadings(lines, stepNames, logged)) {
       const name = names.get(entry.jobId);
       if (name === undefined) continue;
       process.stdout.write(`${single ? '' : `[${name}] `}${entry.heading ?? entry.line?.text ?? ''}\n`);

@@ -1,4 +1,3 @@
-import type { LogLine } from '../../store/logs.js';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../store/runs.js';
 import { type Colors, colorForStatus, formatDuration, onRunnerText } from './format.js';
 
@@ -53,31 +52,56 @@ function stepLines(steps: readonly StepRecord[], indent: string, c: Colors): str
   });
 }
 
+/** What the headings need of a log line: local store lines and the API's alike. */
+export interface AttemptedLine {
+  readonly jobId: string;
+  readonly stepIndex: number;
+  readonly text: string;
+  /** Absent means 1. */
+  readonly jobAttempt?: number;
+  /** The step's own attempt; absent means 1. */
+  readonly attempt?: number;
+}
+
+/** A job whose lines are shown, and how many attempts it has had (its record's `attempt`). */
+export interface LoggedJob {
+  readonly id: string;
+  readonly attempts: number;
+}
+
+export type HeadedEntry<L> = { readonly line?: L; readonly heading?: string; readonly jobId: string };
+
 /**
- * Log lines with a heading wherever a new attempt begins: of the job (when it ran more than once)
- * or of a step (when that step ran more than once), e.g. `── job attempt 2 ──`,
- * `── Run ./flaky.sh: attempt 3 ──`.
+ * Log lines with a heading wherever a new attempt begins: of the job, whenever it ran more than once
+ * — every attempt gets its heading, also one that printed nothing, so a reader sees that it ran (its
+ * heading comes where the next attempt's lines begin, or at the end) — and of a step when its lines
+ * show it ran more than once: `── job attempt 2 ──`, `── Run ./flaky.sh: attempt 3 ──`.
  */
-export function logLinesWithHeadings(
-  lines: readonly LogLine[],
+export function logLinesWithHeadings<L extends AttemptedLine>(
+  lines: readonly L[],
   stepNames: ReadonlyMap<string, string>,
-): { readonly line?: LogLine; readonly heading?: string; readonly jobId: string }[] {
-  const jobAttempts = new Map<string, Set<number>>();
+  jobs: readonly LoggedJob[],
+): HeadedEntry<L>[] {
+  const attemptsOf = new Map(jobs.map((job) => [job.id, job.attempts]));
   const stepAttempts = new Map<string, Set<number>>();
-  for (const line of lines) {
-    add(jobAttempts, line.jobId, line.jobAttempt ?? 1);
-    add(stepAttempts, stepKey(line), line.attempt ?? 1);
-  }
-  const out: { line?: LogLine; heading?: string; jobId: string }[] = [];
-  const lastJobAttempt = new Map<string, number>();
+  for (const line of lines) add(stepAttempts, stepKey(line), line.attempt ?? 1);
+  const out: HeadedEntry<L>[] = [];
+  const jobHeading = (jobId: string, attempt: number) =>
+    out.push({ heading: `── job attempt ${attempt} ──`, jobId });
+  /** The highest job attempt headed so far, and the attempt the last line shown was of. */
+  const headed = new Map<string, number>();
+  const current = new Map<string, number>();
   const lastStep = new Map<string, string>();
   for (const line of lines) {
     const jobAttempt = line.jobAttempt ?? 1;
-    if ((jobAttempts.get(line.jobId)?.size ?? 0) > 1 && lastJobAttempt.get(line.jobId) !== jobAttempt) {
-      out.push({ heading: `── job attempt ${jobAttempt} ──`, jobId: line.jobId });
+    if ((attemptsOf.get(line.jobId) ?? 1) > 1 && current.get(line.jobId) !== jobAttempt) {
+      const from = headed.get(line.jobId) ?? 0;
+      if (jobAttempt > from) for (let a = from + 1; a <= jobAttempt; a++) jobHeading(line.jobId, a);
+      else jobHeading(line.jobId, jobAttempt);
+      headed.set(line.jobId, Math.max(from, jobAttempt));
       lastStep.delete(line.jobId);
     }
-    lastJobAttempt.set(line.jobId, jobAttempt);
+    current.set(line.jobId, jobAttempt);
     const key = stepKey(line);
     const stepAttempt = `${key}#${line.attempt ?? 1}`;
     if (
@@ -90,6 +114,11 @@ export function logLinesWithHeadings(
     }
     lastStep.set(line.jobId, stepAttempt);
     out.push({ line, jobId: line.jobId });
+  }
+  // Attempts after the last one that printed anything (or of a job that printed nothing at all).
+  for (const job of jobs) {
+    if (job.attempts <= 1) continue;
+    for (let a = (headed.get(job.id) ?? 0) + 1; a <= job.attempts; a++) jobHeading(job.id, a);
   }
   return out;
 }
