@@ -4,6 +4,7 @@ import { ValkyrieError } from '../core/errors.js';
 import type { RunEvent } from '../engine/events.js';
 import { maxRunPageSize } from '../server/run-cursor.js';
 import { type ApiClient, type ApiFetchInit, isRecord, parseJson, throwUnlessOk } from './api-client.js';
+import { type ApiJobLogLines, readJobLogLines } from './log-lines-answer.js';
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
@@ -142,12 +143,11 @@ export class ServerClient {
     return readRunDetail(isRecord(json) ? json.run : undefined);
   }
 
-  /** The job's stored log lines, as text. */
-  async jobLog(runId: string, jobId: string): Promise<string> {
+  /** The job's stored log lines with the attempts they are of, and the names of its steps. */
+  async jobLogLines(runId: string, jobId: string): Promise<ApiJobLogLines> {
     const query = `job=${encodeURIComponent(jobId)}`;
-    const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/logs?${query}`);
-    await throwUnlessOk(response);
-    return response.text();
+    const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/log-lines?${query}`);
+    return readJobLogLines(await this.expectJson(response));
   }
 
   async cancelRun(runId: string): Promise<ApiRun> {

@@ -119,6 +119,39 @@ export const logsQuery = z.strictObject({
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
 });
 
+export const logLinesQuery = z.strictObject({
+  job: z.string().min(1).max(200).meta({ description: 'the job id' }),
+});
+
+const attemptsMeta = {
+  jobAttempt: z
+    .number()
+    .optional()
+    .meta({ description: 'the job attempt (retries, re-runs), from 1; absent means 1' }),
+  attempt: z
+    .number()
+    .optional()
+    .meta({ description: "the step's own attempt (step retry:), from 1; absent means 1" }),
+};
+
+/** A job's stored lines with the attempts they are of: what `valkyrie logs --server` heads attempts by. */
+export const jobLogLinesSchema = z
+  .object({
+    lines: z.array(
+      z.object({
+        stepIndex: z.number().meta({ description: 'the step that printed it, from 0; -1: the job itself' }),
+        stream: z.enum(['stdout', 'stderr', 'system']),
+        at: z.number().meta({ description: 'epoch ms' }),
+        text: z.string(),
+        ...attemptsMeta,
+      }),
+    ),
+    steps: z
+      .array(z.object({ index: z.number(), name: z.string(), ...attemptsMeta }))
+      .meta({ description: "the job's steps, each attempt of each, with their names" }),
+  })
+  .meta({ id: 'JobLogLines' });
+
 /** What `valkyrie runner` sends when it registers; labels and capacity are informational here (the protocol's `register` carries the live ones). */
 export const registerSchema = z.strictObject({
   name: z.string().min(1).max(100).optional(),

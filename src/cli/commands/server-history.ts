@@ -3,6 +3,7 @@ import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
+import { logLinesWithHeadings, stepKey } from '../views/attempts.js';
 import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -71,7 +72,10 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
   });
 }
 
-/** `valkyrie logs RUN [JOB] --server URL`: the stored log lines of the run's jobs, or of one. */
+/**
+ * `valkyrie logs RUN [JOB] --server URL`: the stored log lines of the run's jobs, or of one, with a
+ * heading where each attempt begins, as `valkyrie logs` shows a local run's.
+ */
 export function serverLogsCommand(
   id: string,
   jobName: string | undefined,
@@ -91,10 +95,13 @@ export function serverLogsCommand(
       );
     }
     for (const job of selected) {
-      const text = await client.jobLog(run.id, job.id);
+      const { lines, steps } = await client.jobLogLines(run.id, job.id);
+      const stepNames = new Map(steps.map((step) => [stepKey({ jobId: job.id, ...step }), step.name]));
       const prefix = selected.length === 1 ? '' : `[${job.name}] `;
-      for (const line of text.split('\n').slice(0, text.endsWith('\n') ? -1 : undefined))
-        process.stdout.write(`${prefix}${line}\n`);
+      const ofJob = lines.map((line) => ({ ...line, jobId: job.id }));
+      // The same headings as a local run's logs: every attempt of a job that ran more than once.
+      for (const entry of logLinesWithHeadings(ofJob, stepNames, [{ id: job.id, attempts: job.attempt }]))
+        process.stdout.write(`${prefix}${entry.heading ?? entry.line?.text ?? ''}\n`);
     }
     return ExitCode.succeeded;
   });

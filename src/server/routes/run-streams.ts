@@ -6,7 +6,7 @@ import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun } from '../run-views.js';
-import { errorSchema, idParams, logsQuery } from '../schemas.js';
+import { errorSchema, idParams, jobLogLinesSchema, logLinesQuery, logsQuery } from '../schemas.js';
 import { type EventStream, openEventStream } from '../sse.js';
 import { isFinished, jobCompletedOf } from '../stored-run-events.js';
 
@@ -107,7 +107,63 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         return { status: 200, body: lines.map((line) => `${line.text}\n`).join('') };
       },
     }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/runs/:id/log-lines',
+      summary:
+        "A job's stored log lines as JSON, each with the job attempt and step attempt it is of (absent: 1), and the names of the job's steps in each attempt: `valkyrie logs --server` heads each attempt by them",
+      access: 'read',
+      params: idParams,
+      query: logLinesQuery,
+      responses: {
+        200: { description: 'the lines and steps', schema: jobLogLinesSchema },
+        404: { description: 'VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND', schema: errorSchema },
+      },
+      async handle({ params, query }) {
+        const run = await findRun(stores.runs, params.id);
+        const jobs = await stores.runs.listJobs(run.id);
+        if (!jobs.some((job) => job.id === query.job))
+          throw new ApiError(
+            404,
+            'VK_JOB_NOT_FOUND',
+            `run ${run.id} has no job ${JSON.stringify(query.job)}`,
+            {
+              path: 'query.job',
+            },
+          );
+        const jobId = asJobId(query.job);
+        const [lines, steps] = await Promise.all([
+          stores.logs.read(asRunId(run.id), { jobId }),
+          stores.runs.listSteps(jobId),
+        ]);
+        return {
+          status: 200,
+          body: {
+            lines: lines.map(({ stepIndex, stream, at, text, jobAttempt, attempt }) => ({
+              stepIndex,
+              stream,
+              at,
+              text,
+              ...attemptsOf(jobAttempt, attempt),
+            })),
+            steps: steps.map(({ index, name, jobAttempt, attempt }) => ({
+              index,
+              name,
+              ...attemptsOf(jobAttempt, attempt),
+            })),
+          },
+        };
+      },
+    }),
   ];
+}
+
+/** The attempts of a line or step, left out where they are 1 (as the store reads them). */
+function attemptsOf(jobAttempt: number | undefined, attempt: number | undefined) {
+  return {
+    ...(jobAttempt === undefined || jobAttempt === 1 ? {} : { jobAttempt }),
+    ...(attempt === undefined || attempt === 1 ? {} : { attempt }),
+  };
 }
 
 /**

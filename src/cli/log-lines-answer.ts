@@ -1,0 +1,54 @@
+import { ValkyrieError } from '../core/errors.js';
+import { isRecord } from './api-client.js';
+
+/** A stored log line as `GET /api/v1/runs/:id/log-lines` answers it; attempts absent mean 1. */
+export interface ApiLogLine {
+  readonly stepIndex: number;
+  readonly text: string;
+  readonly jobAttempt?: number;
+  readonly attempt?: number;
+}
+
+/** A step of one attempt of the job, for its heading's name. */
+export interface ApiStepName {
+  readonly index: number;
+  readonly name: string;
+  readonly jobAttempt?: number;
+  readonly attempt?: number;
+}
+
+export interface ApiJobLogLines {
+  readonly lines: readonly ApiLogLine[];
+  readonly steps: readonly ApiStepName[];
+}
+
+/** The answer of `GET /api/v1/runs/:id/log-lines`; VK_SERVER_RESPONSE when it is not one. */
+export function readJobLogLines(json: unknown): ApiJobLogLines {
+  if (!isRecord(json) || !Array.isArray(json.lines) || !Array.isArray(json.steps))
+    throw answerWithout('{lines: [...], steps: [...]}');
+  return { lines: json.lines.map(readLine), steps: json.steps.map(readStep) };
+}
+
+function readLine(line: unknown): ApiLogLine {
+  if (!isRecord(line) || typeof line.stepIndex !== 'number' || typeof line.text !== 'string')
+    throw answerWithout('lines [{stepIndex, text}]');
+  return { stepIndex: line.stepIndex, text: line.text, ...attempts(line) };
+}
+
+function readStep(step: unknown): ApiStepName {
+  if (!isRecord(step) || typeof step.index !== 'number' || typeof step.name !== 'string')
+    throw answerWithout('steps [{index, name}]');
+  return { index: step.index, name: step.name, ...attempts(step) };
+}
+
+function attempts(value: Record<string, unknown>): { jobAttempt?: number; attempt?: number } {
+  const { jobAttempt, attempt } = value;
+  return {
+    ...(typeof jobAttempt === 'number' ? { jobAttempt } : {}),
+    ...(typeof attempt === 'number' ? { attempt } : {}),
+  };
+}
+
+function answerWithout(expected: string): ValkyrieError {
+  return new ValkyrieError('VK_SERVER_RESPONSE', `the server answered without ${expected}`);
+}
