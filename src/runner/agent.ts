@@ -186,7 +186,8 @@ export class RunnerAgent {
       // the completion, on a closed session, would be refused.
       if (this.draining) this.transport.send({ type: 'drain', reason: 'draining' });
       // The old connection may have lost it: a new session of a leaving runner says so again.
-      if (this.leaving !== undefined) this.transport.send({ type: 'deregister', reason: this.leaving.reason });
+      if (this.leaving !== undefined)
+        this.transport.send({ type: 'deregister', reason: this.leaving.reason });
     });
   }
 
