@@ -14,10 +14,10 @@ const request = (memberId: string, overrides: Partial<JoinRequest> = {}): JoinRe
 
 /** The ConcurrencyStore lifecycle every implementation must honour (a fresh, empty store per test). */
 export function concurrencyStoreContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const groups = () => stores().concurrency;
-
   describe('concurrency groups', () => {
+    const stores = useStores(make);
+    const groups = () => stores().concurrency;
+
     it('lets the first member run and makes the next one wait behind it', async () => {
       expect(await groups().join(request('a'), at(1))).toEqual({ kind: 'running', cancelRequested: false });
       expect(await groups().join(request('b'), at(2))).toEqual({ kind: 'pending', ahead: 1 });

@@ -17,12 +17,12 @@ const west: JobRunner = { id: 'r-west', name: 'west "2"' };
 
 /** JobRecord.runner and JobAttemptRecord.runner: which fleet runner started each attempt of a job. */
 export function jobRunnerContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const runs = () => stores().runs;
-
-  const runWithJobs = (count: number): Promise<RunId> => createRunWithJobs(runs(), count, newJob);
-
   describe("a job attempt's runner", () => {
+    const stores = useStores(make);
+    const runs = () => stores().runs;
+
+    const runWithJobs = (count: number): Promise<RunId> => createRunWithJobs(runs(), count, newJob);
+
     it('is absent until an attempt starts on a runner, and stays absent for a job run locally', async () => {
       const runId = await runWithJobs(2);
       expect((await runs().listJobs(runId))[0]).not.toHaveProperty('runner');

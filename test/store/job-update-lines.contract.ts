@@ -5,33 +5,33 @@ import { createRunWithJobs, type StoresFactory, useStores } from './fixture.js';
 
 /** RunStore.updateJobs with log lines: the lines go in the same write, after the updates. */
 export function jobUpdateLinesContract(make: StoresFactory): void {
-  const stores = useStores(make);
-
-  async function runWithJobs(count: number): Promise<{ runId: RunId; ids: JobId[] }> {
-    const runId = await createRunWithJobs(stores().runs, count, (run, i) => ({
-      id: jobIdFor(run, i),
-      runId: run,
-      key: 'build',
-      name: `build (${i})`,
-      matrix: {},
-      status: 'queued',
-    }));
-    return { runId, ids: Array.from({ length: count }, (_, i) => jobIdFor(runId, i)) };
-  }
-
-  const systemLine = (runId: RunId, jobId: JobId, text: string, jobAttempt?: number): LogLine => ({
-    runId,
-    jobId,
-    stepIndex: -1,
-    stream: 'system',
-    at: 5,
-    text,
-    ...(jobAttempt === undefined ? {} : { jobAttempt }),
-  });
-
-  const texts = (lines: readonly LogLine[]) => lines.map(({ text }) => text);
-
   describe('job updates with log lines in one write', () => {
+    const stores = useStores(make);
+
+    async function runWithJobs(count: number): Promise<{ runId: RunId; ids: JobId[] }> {
+      const runId = await createRunWithJobs(stores().runs, count, (run, i) => ({
+        id: jobIdFor(run, i),
+        runId: run,
+        key: 'build',
+        name: `build (${i})`,
+        matrix: {},
+        status: 'queued',
+      }));
+      return { runId, ids: Array.from({ length: count }, (_, i) => jobIdFor(runId, i)) };
+    }
+
+    const systemLine = (runId: RunId, jobId: JobId, text: string, jobAttempt?: number): LogLine => ({
+      runId,
+      jobId,
+      stepIndex: -1,
+      stream: 'system',
+      at: 5,
+      text,
+      ...(jobAttempt === undefined ? {} : { jobAttempt }),
+    });
+
+    const texts = (lines: readonly LogLine[]) => lines.map(({ text }) => text);
+
     it('stores the lines with the updates, in order among appends made before and after', async () => {
       const { runId, ids } = await runWithJobs(70);
       const started = ids.map((id) => ({ id, patch: { status: 'running', startedAt: 5 } as const }));

@@ -14,12 +14,12 @@ const newJob = (runId: RunId, ordinal: number): NewJob => ({
 
 /** RunStore.updateJobs: several job updates as one write, in order, all or nothing. */
 export function jobUpdatesContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const runs = () => stores().runs;
-
-  const runWithJobs = (count: number): Promise<RunId> => createRunWithJobs(runs(), count, newJob);
-
   describe('job updates in one write', () => {
+    const stores = useStores(make);
+    const runs = () => stores().runs;
+
+    const runWithJobs = (count: number): Promise<RunId> => createRunWithJobs(runs(), count, newJob);
+
     it('stores every field a patch can set, by updateJob, by updateJobs and right after its add', async () => {
       // Every JobPatch field but attempt (tested below): a field added to JobPatch fails to compile here
       // until it is set, so no write path can drop it unseen.

@@ -35,10 +35,10 @@ const texts = (lines: readonly LogLine[]) => lines.map((l) => l.text);
 
 /** The LogStore lifecycle every implementation must honour (run with a fresh, empty store per test). */
 export function logStoreContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const logs = () => stores().logs;
-
   describe('logs', () => {
+    const stores = useStores(make);
+    const logs = () => stores().logs;
+
     it('keeps the job and step attempt of each line, leaving out attempts of 1', async () => {
       const { runId, a } = await runWithJobs(stores());
       const lines = [

@@ -21,11 +21,11 @@ const second: RunOwnership = { owner: { host: 'box-2', pid: 77 }, heartbeatAt: 1
 
 /** The RunRecoveryStore lifecycle: save once, heartbeat while running, claim with compare-and-set. */
 export function runRecoveryContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const createRun = () =>
-    stores().runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1_700_000_000_000 });
-
   describe('run recovery', () => {
+    const stores = useStores(make);
+    const createRun = () =>
+      stores().runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1_700_000_000_000 });
+
     it('reads back the saved workflow text, request and owner exactly', async () => {
       const run = await createRun();
       expect(await stores().recovery.getResumable(run.id)).toBeUndefined();

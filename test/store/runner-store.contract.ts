@@ -14,10 +14,10 @@ const presence = (overrides: Partial<RunnerPresence> = {}): RunnerPresence => ({
 
 /** The RunnerStore lifecycle every implementation must honour (a fresh, empty store per test). */
 export function runnerStoreContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const runners = () => stores().runners;
-
   describe('runners', () => {
+    const stores = useStores(make);
+    const runners = () => stores().runners;
+
     it('lists nothing, knows no modes, and sets no mode of an unknown runner before anything is written', async () => {
       expect(await runners().list()).toEqual([]);
       expect(await runners().modes()).toEqual(new Map());

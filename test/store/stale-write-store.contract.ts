@@ -15,10 +15,10 @@ const write = (overrides: Partial<StaleWrite> = {}): StaleWrite => ({
 
 /** The StaleWriteStore lifecycle every implementation must honour (a fresh, empty store per test). */
 export function staleWriteStoreContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const staleWrites = () => stores().staleWrites;
-
   describe('stale writes', () => {
+    const stores = useStores(make);
+    const staleWrites = () => stores().staleWrites;
+
     it('lists nothing before anything is recorded', async () => {
       expect(await staleWrites().list()).toEqual([]);
       expect(await staleWrites().list({ jobId: asJobId('1-1') })).toEqual([]);

@@ -35,10 +35,10 @@ function created(outcome: SubmitOutcome): RunId {
 
 /** Admission (submitRun): idempotency keys and the queue capacity, atomic with the run's creation. */
 export function submissionContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const runs = () => stores().runs;
-
   describe('submissions', () => {
+    const stores = useStores(make);
+    const runs = () => stores().runs;
+
     it('counts unfinished jobs of unfinished runs, planned ones not added yet included', async () => {
       expect(await runs().countUnfinishedJobs()).toBe(0);
       const a = created(await runs().submitRun(newRun(), { plannedJobs: 5 }));

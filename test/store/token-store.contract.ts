@@ -12,10 +12,10 @@ const token = (overrides: Partial<StoredToken> = {}): StoredToken => ({
 
 /** The TokenStore lifecycle every implementation must honour (a fresh, empty store per test). */
 export function tokenStoreContract(make: StoresFactory): void {
-  const stores = useStores(make);
-  const tokens = () => stores().tokens;
-
   describe('tokens', () => {
+    const stores = useStores(make);
+    const tokens = () => stores().tokens;
+
     it('finds nothing and lists nothing before anything is saved', async () => {
       expect(await tokens().find('a1b2c3')).toBeUndefined();
       expect(await tokens().list()).toEqual([]);
