@@ -10,6 +10,7 @@ import { type BundleStoreFactory, bundleStoreContract } from './bundle-store.con
 import { tempDir } from './factories.js';
 import {
   dropSchema,
+  postgresFactory,
   postgresSkipReason,
   postgresUrl,
   uniqueSchema,
@@ -30,21 +31,13 @@ function bundlesOf(stores: Stores): BundleStore {
   return stores.bundles;
 }
 
+/** The Postgres stores' bundles, on the file's schema (postgresFactory): migrating one per test cost most of the test. */
 const postgres: BundleStoreFactory = async () => {
-  const schema = uniqueSchema();
-  const opened = [await openPostgresStores(postgresUrl, { schema })];
-  const first = opened[0] as Stores;
+  const opened = await postgresFactory();
   return {
-    store: bundlesOf(first),
-    async another() {
-      const stores = await openPostgresStores(postgresUrl, { schema });
-      opened.push(stores);
-      return bundlesOf(stores);
-    },
-    async cleanup() {
-      for (const stores of opened) await stores.close();
-      await dropSchema(schema);
-    },
+    store: bundlesOf(opened.stores),
+    another: async () => bundlesOf(await opened.openAnother()),
+    cleanup: () => opened.cleanup(),
   };
 };
 

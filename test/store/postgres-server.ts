@@ -156,7 +156,8 @@ export const postgresFactory: StoresFactory = async (options = {}) => {
            DELETE FROM log_lines; DELETE FROM steps; DELETE FROM jobs; DELETE FROM runs; DELETE FROM run_counters;
            DELETE FROM queue_jobs; DELETE FROM queue_stale_writes; UPDATE queue_counts SET queued = 0;
            DELETE FROM stale_writes; DELETE FROM concurrency_members;
-           DELETE FROM api_tokens; DELETE FROM server_secrets; DELETE FROM runners`,
+           DELETE FROM api_tokens; DELETE FROM server_secrets; DELETE FROM runners; DELETE FROM queue_waiters;
+           DELETE FROM bundle_chunks; DELETE FROM bundles`,
         ),
       );
     },
