@@ -97,7 +97,7 @@ export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
       ]),
       latency(
         'sqlite',
-        `add → start, Valkyrie SQLite embedded (${latencySamples} jobs, one at a time)`,
+        `add → start, Valkyrie SQLite embedded (${latencySamples} jobs, one at a time, after ≥ 1 s unrecorded)`,
         () => {
           const dir = freshStateDir();
           mkdirSync(dir, { recursive: true });
@@ -106,7 +106,7 @@ export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
       ),
       latency(
         'postgres',
-        `add → start, Valkyrie Postgres, worker in another process (${latencySamples} jobs)`,
+        `add → start, Valkyrie Postgres, worker in another process (${latencySamples} jobs, after ≥ 1 s unrecorded)`,
         () => postgresUrl,
       ),
     ],
