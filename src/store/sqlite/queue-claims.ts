@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { asQueueJobId, type Lease } from '../queue.js';
+import { asQueueJobId, type ClaimRequest, claimLimit, type Lease } from '../queue.js';
 
 /** A job a claim may take now (the first parameter is now); SqliteQueueStore adds a task filter. */
 export const ready = "state = 'queued' AND (not_before IS NULL OR not_before <= ?)";
@@ -66,4 +66,27 @@ export function claimedLease(
     payload: JSON.parse(payload),
     attempt: attempts + 1,
   };
+}
+
+/** What a new job tells of whether a claim may take it: submitted (NewQueueJob) or validated (QueueInsert). */
+interface NewJobFields {
+  readonly task: string;
+  readonly idempotencyKey?: string | null;
+  readonly notBefore?: number | null;
+}
+
+/**
+ * Whether a claim by `request` right after these jobs' enqueue would take all of them, as far as the
+ * jobs alone tell: no more than its limit, each ready at `now`, of a task it claims, and without an
+ * idempotency key (a keyed job may resolve to an existing one). The store checks the rest: that no
+ * other job is ready, and the capacity.
+ */
+export function takesAllOf(jobs: readonly NewJobFields[], request: ClaimRequest, now: number): boolean {
+  if (jobs.length === 0 || jobs.length > claimLimit(request)) return false;
+  const tasks = request.tasks;
+  for (const job of jobs) {
+    if (job.idempotencyKey != null || (job.notBefore != null && job.notBefore > now)) return false;
+    if (tasks !== undefined && !tasks.includes(job.task)) return false;
+  }
+  return true;
 }

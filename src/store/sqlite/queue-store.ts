@@ -17,7 +17,7 @@ import type {
   ResolvedQueueOptions,
   StaleWrite,
 } from '../queue.js';
-import { asQueueJobId, claimLimit, claimThenWait } from '../queue.js';
+import { asQueueJobId, claimLimit } from '../queue.js';
 import {
   outcomeText,
   priorityLevelSql,
@@ -34,6 +34,7 @@ import {
 import { WorkSignal } from '../work-signal.js';
 import type { Writable } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
+import { type LocalWaiter, LocalWaiters } from './local-waiters.js';
 import { QueueBatchWrites } from './queue-batch-writes.js';
 import {
   type ClaimStatements,
@@ -43,6 +44,7 @@ import {
   fewJobs,
   leaseColumns,
   ready,
+  takesAllOf,
 } from './queue-claims.js';
 
 type Row = Omit<QueueRow<number>, 'payload' | 'outcome'> & { payload: string; outcome: string | null };
@@ -61,14 +63,16 @@ const maxTaskLists = 16;
 /**
  * QueueStore on the shared better-sqlite3 connection and its group commit. SQLite allows one writer at
  * a time, so claims need no row locks: a claim's select and update run inside one IMMEDIATE
- * transaction. Wake-ups: in-process waiters are released as soon as an enqueue or requeue commits;
- * another process's enqueues are noticed by a slow poll (`pollIntervalMs`), since SQLite has no
- * notifications between processes.
+ * transaction. Wake-ups: a worker of this process waiting in claimOrWait is handed an enqueue's jobs
+ * in the enqueue's own write (local-waiters.ts), and other waiters are released as an enqueue or
+ * requeue is requested or commits; another process's enqueues are noticed by a slow poll
+ * (`pollIntervalMs`), since SQLite has no notifications between processes.
  */
 export class SqliteQueueStore implements QueueStore {
   readonly #commits: GroupCommit;
   readonly #options: ResolvedQueueOptions;
   readonly #work = new WorkSignal();
+  readonly #waiters = new LocalWaiters();
   readonly #statements;
   readonly #batches: QueueBatchWrites;
   readonly #db: Database.Database;
@@ -141,12 +145,49 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   enqueue(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
+    const waiter = this.#waiters.oldest();
+    if (waiter !== undefined && takesAllOf(jobs, waiter.request, this.#options.clock.now()))
+      return this.#enqueueHandingOff(jobs);
     const results = this.#commits.write('enqueue jobs', () => this.#enqueueNow(jobs));
     // Woken before the commit, so that an idle worker's claim joins this batch: writes run in the
     // order requested, so the claim sees these jobs and is granted in the same commit, one commit
     // sooner than after a wake on this one. A refused batch only costs the woken an empty claim.
     if (jobs.length > 0) this.#work.wake();
     return results;
+  }
+
+  /**
+   * An enqueue whose jobs a waiting worker of this process would take whole: leased on insert to the
+   * oldest waiter when a claim of its right after would take exactly these jobs, and handed to it as
+   * the write commits; otherwise (another job was ready, the queue is full, or that waiter gave up)
+   * queued, and the waiters woken once it has committed.
+   */
+  #enqueueHandingOff(jobs: readonly NewQueueJob[]): Promise<EnqueueResult[]> {
+    let handed: { readonly waiter: LocalWaiter; readonly leases: Lease[] } | undefined;
+    const written = this.#commits.write('enqueue jobs', () => {
+      const { clock, agingIntervalMs } = this.#options;
+      const now = clock.now();
+      const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, agingIntervalMs));
+      const waiter = this.#waiters.oldest();
+      const leased = waiter === undefined ? undefined : this.#leaseOnInsert(inserts, waiter.request, now);
+      if (waiter === undefined || leased === undefined) return this.#enqueueNow(jobs, inserts);
+      this.#waiters.take(waiter);
+      handed = { waiter, leases: leased.leases };
+      return leased.enqueued;
+    });
+    return written.then(
+      (enqueued) => {
+        if (handed === undefined) this.#work.wake();
+        else handed.waiter.settle(handed.leases);
+        return enqueued;
+      },
+      (error: unknown) => {
+        // Nothing of the write is left: a waiter handed its jobs claims again.
+        if (handed === undefined) this.#work.wake();
+        else handed.waiter.settle([]);
+        throw error;
+      },
+    );
   }
 
   claim(request: ClaimRequest): Promise<Lease[]> {
@@ -208,12 +249,7 @@ export class SqliteQueueStore implements QueueStore {
     now: number,
   ): EnqueuedAndClaimed | undefined {
     const tasks = request.tasks;
-    if (inserts.length === 0 || inserts.length > Math.floor(request.limit)) return undefined;
-    for (const insert of inserts) {
-      if (insert.idempotencyKey !== null || (insert.notBefore !== null && insert.notBefore > now))
-        return undefined;
-      if (tasks !== undefined && !tasks.includes(insert.task)) return undefined;
-    }
+    if (!takesAllOf(inserts, request, now)) return undefined;
     const statements = tasks === undefined ? this.#claimAny : this.#taskStatements(tasks);
     const readyBefore = statements.readyJobs.all(...(tasks === undefined ? [now] : [now, ...tasks]), 1);
     if (readyBefore.length > 0) return undefined;
@@ -331,15 +367,23 @@ export class SqliteQueueStore implements QueueStore {
   }
 
   waitForWork(signal: AbortSignal): Promise<void> {
-    const nextReadyAt = () =>
-      this.#commits.read('look for queued jobs', () => this.#statements.nextReadyAt.get() ?? undefined);
-    return this.#work.wait(signal, this.#options.clock, nextReadyAt, this.#options.pollIntervalMs);
+    return this.#work.wait(signal, this.#options.clock, this.#nextReadyAt, this.#options.pollIntervalMs);
   }
 
-  /** No hand-off: every process on the file claims for itself, and a claim here costs no round trip. */
-  claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {
-    return claimThenWait(this, request, signal);
+  /**
+   * A claim; when it finds nothing, a wait in which an enqueue of this process may hand it jobs
+   * (local-waiters.ts). A worker of another process on the file claims for itself after its poll.
+   */
+  async claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {
+    const leases = await this.claim(request);
+    if (leases.length > 0 || signal.aborted) return leases;
+    const armed = this.#work.arm(this.#options.clock, this.#nextReadyAt, this.#options.pollIntervalMs);
+    return this.#waiters.wait(request, signal, armed);
   }
+
+  /** When the earliest queued job is ready (epoch ms), for a waiter; undefined when none is queued. */
+  readonly #nextReadyAt = (): Promise<number | undefined> =>
+    this.#commits.read('look for queued jobs', () => this.#statements.nextReadyAt.get() ?? undefined);
 
   getJob(id: QueueJobId): Promise<QueueJob | undefined> {
     return this.#commits.read(`read queue job ${id}`, () => {
