@@ -84,7 +84,9 @@ async function produce() {
   }
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
-  console.log(JSON.stringify({ samples, warmUpJobs, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: latencies.at(-1) }));
+  console.log(
+    JSON.stringify({ samples, warmUpJobs, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: latencies.at(-1) }),
+  );
 }
 
 async function consume() {
