@@ -8,7 +8,7 @@ import { ManualClock, settle } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
 import { oneJobWorkflow, runRequest } from './plane-fixtures.js';
-import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
+import { accepting, type Lease, leasedOnFirstPlane, ScriptedRunner } from './scripted-runner.js';
 
 const identity = { runnerId: 'rnr_1', transport: 'websocket' };
 const leaseTtlMs = 10_000;
@@ -38,12 +38,7 @@ for (const [name, make, skip] of storeFactories) {
      */
     async function runnerAway() {
       const workflow = oneJobWorkflow();
-      const before = new ControlPlane(stores(), { clock: new ManualClock(), leaseTtlMs });
-      const first = new ScriptedRunner(before, accepting, { identity, name: 'east' });
-      const { id: runId } = await before.startRun(workflow, runRequest);
-      await settle();
-      const lease = first.of('lease')[0];
-      if (lease === undefined) throw new Error('no lease');
+      const { runId, first, lease } = await leasedOnFirstPlane(stores(), workflow, identity, leaseTtlMs);
       first.send(logLine(lease, 'before'));
       await until(async () => (await stores().runs.listJobs(runId))[0]?.fencingToken !== undefined, 'stored');
       first.end.close('the server stopped');
@@ -62,6 +57,18 @@ for (const [name, make, skip] of storeFactories) {
       return { workflow, plane, clock, lease, runId, store, asked, fates };
     }
 
+    /** Runner rnr_1 back on `plane`, resuming `lease`, once its resume is parked. */
+    async function parkedRunner(plane: ControlPlane, lease: Lease, asked: readonly ParkedResume[]) {
+      const { jobId, fencingToken } = lease;
+      const back = new ScriptedRunner(plane, accepting, {
+        identity,
+        name: 'east',
+        resume: [{ jobId, fencingToken }],
+      });
+      await until(() => asked.length === 1, 'the resume was parked');
+      return back;
+    }
+
     /** Takes the run over as RunTakeover does. */
     async function takeOver(plane: ControlPlane, store: Stores, runId: RunId) {
       const record = await store.runs.getRun(runId);
@@ -73,12 +80,7 @@ for (const [name, make, skip] of storeFactories) {
     it('parks the resume; after the takeover the runner has the lease and its held messages apply in order', async () => {
       const { plane, lease, runId, store, asked } = await runnerAway();
       const { jobId, fencingToken } = lease;
-      const back = new ScriptedRunner(plane, accepting, {
-        identity,
-        name: 'east',
-        resume: [{ jobId, fencingToken }],
-      });
-      await until(() => asked.length === 1, 'the resume was parked');
+      const back = await parkedRunner(plane, lease, asked);
       expect(asked).toEqual([{ jobId, runnerId: 'rnr_1', fencingToken }]);
       for (const text of ['one', 'two', 'three']) back.send(logLine(lease, text));
       back.complete(lease);
@@ -102,12 +104,7 @@ for (const [name, make, skip] of storeFactories) {
     it('refuses the resume, then its held messages in order, when the wait ends without a takeover', async () => {
       const { plane, lease, asked, fates } = await runnerAway();
       const { jobId, fencingToken } = lease;
-      const back = new ScriptedRunner(plane, accepting, {
-        identity,
-        name: 'east',
-        resume: [{ jobId, fencingToken }],
-      });
-      await until(() => asked.length === 1, 'the resume was parked');
+      const back = await parkedRunner(plane, lease, asked);
       back.send(logLine(lease, 'one'));
       back.send({ type: 'renew', jobId, fencingToken });
       await settle();
@@ -119,13 +116,7 @@ for (const [name, make, skip] of storeFactories) {
 
     it('refuses the resume after one lease TTL whatever the wait says', async () => {
       const { plane, clock, lease, asked } = await runnerAway();
-      const { jobId, fencingToken } = lease;
-      const back = new ScriptedRunner(plane, accepting, {
-        identity,
-        name: 'east',
-        resume: [{ jobId, fencingToken }],
-      });
-      await until(() => asked.length === 1, 'the resume was parked');
+      const back = await parkedRunner(plane, lease, asked);
       await clock.advance(leaseTtlMs - 1);
       expect(back.of('error')).toEqual([]);
       await clock.advance(1);
@@ -141,12 +132,7 @@ for (const [name, make, skip] of storeFactories) {
       });
       await until(() => forger.of('error').length === 1, 'the forged resume was refused');
       forger.send(logLine(lease, 'forged'));
-      const back = new ScriptedRunner(plane, accepting, {
-        identity,
-        name: 'east',
-        resume: [{ jobId, fencingToken }],
-      });
-      await until(() => asked.length === 1, 'the resume was parked');
+      const back = await parkedRunner(plane, lease, asked);
       expect(asked).toEqual([{ jobId, runnerId: 'rnr_1', fencingToken }]);
       back.complete(lease);
       expect(await (await takeOver(plane, store, runId)).done).toBe('succeeded');
@@ -156,13 +142,7 @@ for (const [name, make, skip] of storeFactories) {
 
     it('past the bound on held messages, refuses the resume and all it held, in order', async () => {
       const { plane, lease, asked } = await runnerAway();
-      const { jobId, fencingToken } = lease;
-      const back = new ScriptedRunner(plane, accepting, {
-        identity,
-        name: 'east',
-        resume: [{ jobId, fencingToken }],
-      });
-      await until(() => asked.length === 1, 'the resume was parked');
+      const back = await parkedRunner(plane, lease, asked);
       // 10,000 messages are held; the next one ends the park.
       for (let i = 0; i <= 10_000; i++) back.send(logLine(lease, `line ${i}`));
       await settle();
