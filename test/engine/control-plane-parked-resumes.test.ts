@@ -101,6 +101,25 @@ for (const [name, make, skip] of storeFactories) {
       ]);
     });
 
+    it("takes a cancelled end this control plane did not ask for as a lost runner, not as the job's end", async () => {
+      // The old server, if alive, may have reached the runner and cancelled the job.
+      const { plane, lease, runId, store, asked } = await runnerAway();
+      const back = await parkedRunner(plane, lease, asked);
+      const handle = await takeOver(plane, store, runId);
+      const { jobId, fencingToken } = lease;
+      const outcome = { kind: 'cancelled', reason: 'cancelled' } as const;
+      back.send({ type: 'job.completed', jobId, fencingToken, outcome, outputs: {}, at: 1 });
+      // Requeued, not ended: the job is offered again (to this runner, which has a free slot now).
+      await settle();
+      const [again] = back.of('lease');
+      expect(again?.fencingToken).toBeGreaterThan(fencingToken);
+      if (again === undefined) throw new Error('the job was not leased again');
+      back.complete(again);
+      expect(await handle.done).toBe('succeeded');
+      const lines = (await store.logs.read(runId)).map((line) => line.text);
+      expect(lines).toContainEqual(expect.stringMatching(/^runner_lost: the runner cancelled the job/));
+    });
+
     it('refuses the resume, then its held messages in order, when the wait ends without a takeover', async () => {
       const { plane, lease, asked, fates } = await runnerAway();
       const { jobId, fencingToken } = lease;
