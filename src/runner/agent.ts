@@ -23,6 +23,8 @@ type Completion = Extract<RunnerMessage, { type: 'job.completed' }>;
 /** What tells the agent that its transport moved to a new session (AutoTransport has it). */
 export interface SessionSwitches {
   onSwitch(listener: () => void): void;
+  /** Undefined while no session is up: what is sent then is held, and goes first to the next one. */
+  readonly kind: string | undefined;
 }
 
 export interface RunnerAgentOptions {
@@ -72,7 +74,8 @@ export class RunnerAgent {
   /** Completions sent lately, by job: sent again after a switch in case the old connection lost them. */
   private readonly recentCompletions = new Map<string, { message: Completion; until: number }>();
   private accepting = true;
-  private draining = false;
+  /** Set by `drain`: its reason, told again to every new session. */
+  private draining: string | undefined;
   /** Set by `deregister`: its reason, and what settles it. */
   private leaving: { readonly reason: string; readonly settle: (answered: boolean) => void } | undefined;
   private readonly directories: SlotDirectories;
@@ -114,9 +117,9 @@ export class RunnerAgent {
    */
   async drain(reason = 'draining'): Promise<void> {
     this.accepting = false;
-    if (!this.draining) {
-      this.draining = true;
-      this.transport.send({ type: 'drain', reason });
+    if (this.draining === undefined) {
+      this.draining = reason;
+      if (this.sessionUp) this.transport.send({ type: 'drain', reason });
     }
     await Promise.allSettled([...this.active.values()].map((job) => job.done));
     await this.taskPool.close();
@@ -138,8 +141,17 @@ export class RunnerAgent {
         resolve(answered);
       };
       this.leaving = { reason, settle };
-      this.transport.send({ type: 'deregister', reason });
+      if (this.sessionUp) this.transport.send({ type: 'deregister', reason });
     });
+  }
+
+  /**
+   * Whether a message sent now goes to a session. While none is up, drain and deregister are not sent:
+   * held, they would reach the next session ahead of the completions registerAgain sends again, and a
+   * deregister that overtook one would lose its job. registerAgain sends them after those.
+   */
+  private get sessionUp(): boolean {
+    return this.options.switches === undefined || this.options.switches.kind !== undefined;
   }
 
   /** Cancels every running job, gracefully (the running step is interrupted) or at once. */
@@ -184,7 +196,7 @@ export class RunnerAgent {
       for (const message of inDoubt) this.transport.send(message);
       // After those completions: a deregister that overtook one would lose its job (runner_lost), and
       // the completion, on a closed session, would be refused.
-      if (this.draining) this.transport.send({ type: 'drain', reason: 'draining' });
+      if (this.draining !== undefined) this.transport.send({ type: 'drain', reason: this.draining });
       // The old connection may have lost it: a new session of a leaving runner says so again.
       if (this.leaving !== undefined)
         this.transport.send({ type: 'deregister', reason: this.leaving.reason });

@@ -81,6 +81,11 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
     this.switchListeners.push(listener);
   }
 
+  /** As AutoTransport's: undefined while cut off (what is sent is held), else the session's. */
+  get kind(): string | undefined {
+    return this.held === undefined ? 'test' : undefined;
+  }
+
   send(message: RunnerMessage): void {
     if (this.held !== undefined) this.held.push(message);
     else if (!this.swallowing) this.end.send(message);
@@ -167,6 +172,24 @@ describe('RunnerAgent across a session switch', () => {
     transport.blackhole();
     executor.finish(0);
     while (agent.running > 0) await settle();
+    const leaving = agent.deregister('stopping', 5_000);
+    await settle();
+    transport.switchSession();
+    const ended = new Promise((resolve) => setTimeout(() => resolve('not ended within 3 s'), 3_000));
+    expect(await Promise.race([handle.done, ended])).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
+    expect(await stores.staleWrites.list()).toEqual([]);
+    expect(await leaving).toBe(true);
+  });
+
+  it('says it is leaving only after that completion also when it leaves while cut off', async () => {
+    // The completion went into a socket that died; the drop is noticed before the runner leaves, so
+    // a deregister sent then would be held for the next session, ahead of the completion sent again.
+    const { stores, events, transport, executor, agent, handle } = await runnerOnPlane();
+    transport.blackhole();
+    executor.finish(0);
+    while (agent.running > 0) await settle();
+    transport.cutOff();
     const leaving = agent.deregister('stopping', 5_000);
     await settle();
     transport.switchSession();
