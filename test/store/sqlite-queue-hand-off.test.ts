@@ -51,6 +51,17 @@ describe('SQLite queue: hand-off to a worker of this process', () => {
     ).resolves.toMatchObject([{ kind: 'completed' }, { kind: 'completed' }]);
   });
 
+  it('hands the worker its own copy of each payload, as a claim reads it, not the submitted object', async () => {
+    stores = openSqliteStores(join(dir, 'state.db'));
+    const { queue } = stores;
+    const { leases } = await waiting(queue, request('w'));
+    const payload = { n: 1, at: new Date(0) };
+    await queue.enqueue([{ task: 't', payload }]);
+    payload.n = 2;
+    const [lease] = await leases;
+    expect(lease?.payload).toEqual({ n: 1, at: '1970-01-01T00:00:00.000Z' });
+  });
+
   it('hands each enqueue to the longest-waiting worker, and the next one to the next', async () => {
     stores = openSqliteStores(join(dir, 'state.db'));
     const { queue } = stores;

@@ -169,7 +169,8 @@ export class SqliteQueueStore implements QueueStore {
       const now = clock.now();
       const inserts = jobs.map((job, i) => toQueueInsert(job, i, now, agingIntervalMs));
       const waiter = this.#waiters.oldest();
-      const leased = waiter === undefined ? undefined : this.#leaseOnInsert(inserts, waiter.request, now);
+      const leased =
+        waiter === undefined ? undefined : this.#leaseOnInsert(inserts, waiter.request, now, storedPayload);
       if (waiter === undefined || leased === undefined) return this.#enqueueNow(jobs, inserts);
       this.#waiters.take(waiter);
       handed = { waiter, leases: leased.leases };
@@ -241,12 +242,15 @@ export class SqliteQueueStore implements QueueStore {
   /**
    * Writes the new jobs leased when a claim right after their enqueue would take exactly them: each
    * is ready, of a claimed task, without an idempotency key, the limit holds them all, no other job is
-   * ready, and the batch fits the capacity. Undefined (nothing written) otherwise.
+   * ready, and the batch fits the capacity. Undefined (nothing written) otherwise. A lease carries
+   * `payloadOf(insert)`: by default the submitted value itself, for a submitter that claims its own
+   * jobs; a worker handed another caller's jobs gets its own copy, as a claim would.
    */
   #leaseOnInsert(
     inserts: readonly QueueInsert[],
     request: ClaimRequest,
     now: number,
+    payloadOf: (insert: QueueInsert) => unknown = submittedPayload,
   ): EnqueuedAndClaimed | undefined {
     const tasks = request.tasks;
     if (!takesAllOf(inserts, request, now)) return undefined;
@@ -269,7 +273,7 @@ export class SqliteQueueStore implements QueueStore {
         worker: request.worker,
         expiresAt,
         task: insert.task,
-        payload: insert.payloadValue,
+        payload: payloadOf(insert),
         attempt: 1,
       };
       leased.push({ lease, queueKey: insert.queueKey, seq });
@@ -450,6 +454,9 @@ export class SqliteQueueStore implements QueueStore {
     });
   }
 }
+
+const submittedPayload = (insert: QueueInsert): unknown => insert.payloadValue;
+const storedPayload = (insert: QueueInsert): unknown => JSON.parse(insert.payload);
 
 /** The job as `enqueue` wrote it, built directly: no row to read back, the payload as submitted. */
 function newJob(insert: QueueInsert, id: string): QueueJob {
