@@ -84,7 +84,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
       complain(
         `took over ${locked.lock.file} from pid ${locked.tookOverFrom.pid}, which is no longer running`,
       );
-    // After the lock, which creates the work dir: free disk is measured on it.
+    // Once the work dir exists (createWorkDir): free disk is measured on it.
     const detecting = detectCapabilities({ workDir: settings.workDir, signal: probing.signal }).catch(
       () => undefined,
     );
@@ -124,7 +124,6 @@ function credentialSource(
   throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
 }
 
-/** Another live runner uses the work dir: one line, exit 73, and the dir is left as it is. */
 /** A work dir that cannot be made (under a file, no permission) is a bad argument: one line, exit 2. */
 function createWorkDir(workDir: string): void {
   try {
@@ -137,6 +136,7 @@ function createWorkDir(workDir: string): void {
   }
 }
 
+/** Another live runner uses the work dir: one line, exit 73, and the dir is left as it is. */
 function refuseHeldWorkDir(workDir: string, holder: LockHolder): number {
   const where = holder.host === hostname() ? '' : ` on ${holder.host}`;
   complain(
