@@ -3,7 +3,6 @@ import { ValkyrieError } from '../core/errors.js';
 import { defaultAgingIntervalMs } from '../core/priority.js';
 import type { RunnerMode } from '../core/runner-mode.js';
 import type { NeverHeldReport } from './never-held-writes.js';
-import type { AwaitRunTakeover } from './parked-resumes.js';
 
 /** What a caller may set; everything is optional. */
 export interface ControlPlaneOptions {
@@ -37,23 +36,10 @@ export interface ControlPlaneOptions {
    * most once a minute per runner, with the count since the last report. Absent: not told anywhere.
    */
   readonly reportNeverHeld?: (report: NeverHeldReport) => void;
-  /**
-   * A runner registered with `resume` naming a job this process holds no lease on and whose run it
-   * does not drive, and the store says it ran the job: its refusal is parked (its messages about the
-   * job held) until this settles — by then this process has taken the run over, its stored lease
-   * held for the runner, which takes it, or it will not (the resume is refused). At most one lease
-   * TTL (the signal is aborted then). The server's RunTakeover answers it. Absent: refused at once.
-   */
-  readonly awaitRunTakeover?: AwaitRunTakeover;
 }
 
 /** The options without a default. */
-type Hooks =
-  | 'issueJobToken'
-  | 'storedRunnerMode'
-  | 'recordRunnerStopped'
-  | 'reportNeverHeld'
-  | 'awaitRunTakeover';
+type Hooks = 'issueJobToken' | 'storedRunnerMode' | 'recordRunnerStopped' | 'reportNeverHeld';
 
 export type ResolvedControlPlaneOptions = Required<Omit<ControlPlaneOptions, Hooks>> &
   Pick<ControlPlaneOptions, Hooks>;
@@ -76,7 +62,6 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
     storedRunnerMode: options.storedRunnerMode,
     recordRunnerStopped: options.recordRunnerStopped,
     reportNeverHeld: options.reportNeverHeld,
-    awaitRunTakeover: options.awaitRunTakeover,
   };
   for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
     const value = resolved[name];

@@ -79,8 +79,6 @@ export class ControlPlane {
         leaseTtlMs: this.options.leaseTtlMs,
         clock,
         jobsRunBy: (runnerId, jobIds) => jobsRunBy(stores.runs, runnerId, jobIds),
-        awaitRunTakeover: this.options.awaitRunTakeover,
-        drives: (jobId) => this.runsByLeg.has(jobId),
       },
       {
         lost: (jobId, reason) => this.loseRunner(jobId, reason),
@@ -90,7 +88,6 @@ export class ControlPlane {
     this.reports = new LeaseReports(this.leases, this.dispatcher, stores, {
       runOf: (jobId) => this.runsByLeg.get(jobId),
       completed: (run, leg, message) => this.jobCompleted(run, leg, message),
-      lost: (jobId, reason) => this.loseRunner(jobId, reason),
       write: this.writeOp,
       emit: this.emitOp,
       reportNeverHeld: (report) => this.options.reportNeverHeld?.(report),
@@ -207,15 +204,14 @@ export class ControlPlane {
   /**
    * Drives a run again from its stored jobs. `resume` continues a run an earlier process left
    * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`,
-   * but a job stored running on a fleet runner keeps its stored lease, held for the runner for one TTL
-   * (LeaseGuard.holdStored), and stays running: with `holdLeases` (the run's previous owner has
-   * certainly exited) when the runner is away, and in any case when its resume of that lease is
-   * parked here (it takes the lease at once); not in a run that rejoins its workflow's concurrency
-   * group (its jobs wait for the slot). The caller must own the run (RunRecoveryStore.claim). `rerun`
-   * runs a finished run's failed jobs and those after them as new attempts (RunCoordinator.rerun), the
-   * rest keep their results; the caller must have reopened the run (RunRecoveryStore.reopen) and pass
-   * the record read after that (its attempt is the re-run's `github.run_attempt`). With `group`, it
-   * first joins the workflow's concurrency group again.
+   * but with `holdLeases` (the run's previous owner has certainly exited) a job stored running on a
+   * fleet runner that is not connected here keeps its stored lease, held for that runner for one TTL
+   * (LeaseGuard.hold), and stays running (not in a run that rejoins its workflow's concurrency group:
+   * its jobs wait for the slot). The caller must own the run
+   * (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after them again
+   * as new attempts (RunCoordinator.rerun), the rest keep their results; the caller must have reopened
+   * the run (RunRecoveryStore.reopen) and pass the record as read after that (its attempt is the
+   * re-run's `github.run_attempt`). With `group`, it first joins the workflow's concurrency group again.
    */
   continueRun(
     how: 'resume' | 'rerun',
@@ -238,7 +234,7 @@ export class ControlPlane {
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaiting =
-      how === 'resume' && group === undefined ? this.leases.holdStored(jobs, holdLeases) : new Set<string>();
+      how === 'resume' && holdLeases && group === undefined ? this.holdLeases(jobs) : new Set<string>();
     const effects =
       how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.
@@ -246,13 +242,22 @@ export class ControlPlane {
     const { run, handle } = activateRun(record, workflow, coordinator, activeSince, this.cancelRun);
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     this.begin(run, record, group, effects, { status: 'running' });
-    this.leases.replayAdopted();
     return handle;
   }
 
   /** Whether `jobId` has a live lease here: its runner, connected or away, may still report it. */
   leased(jobId: string): boolean {
     return this.leases.leased(jobId);
+  }
+
+  /** The jobs of `jobs` stored running under a lease this process now holds for their runner. */
+  private holdLeases(jobs: readonly JobRecord[]): Set<string> {
+    const held = new Set<string>();
+    for (const { id, status, runner, fencingToken } of jobs) {
+      if (status !== 'running' || runner === undefined || fencingToken === undefined) continue;
+      if (this.leases.hold(runner.id, id, fencingToken)) held.add(id);
+    }
+    return held;
   }
 
   /**

@@ -1,12 +1,10 @@
 import type { Clock } from '../core/clock.js';
 import { asJobId } from '../core/ids.js';
 import type { ControlMessage, ResumedLease } from '../protocol/messages.js';
-import type { JobRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 import { LostLeases } from './lost-leases.js';
-import { type AwaitRunTakeover, ParkedResumes } from './parked-resumes.js';
 import { RecentEntries } from './recent-entries.js';
 import { type JobsRunBy, ResumedJobChecks } from './resumed-job-checks.js';
 
@@ -34,13 +32,6 @@ export interface LeaseGuardOptions {
   readonly clock: Clock;
   /** The store's answer to which of the jobs a runner resumes it ran an attempt of (attempt-runners.ts). */
   readonly jobsRunBy: JobsRunBy;
-  /**
-   * ControlPlaneOptions.awaitRunTakeover; absent, a resumed lease this process does not hold is
-   * refused at once (after the store check).
-   */
-  readonly awaitRunTakeover?: AwaitRunTakeover | undefined;
-  /** Whether this process drives the run of `jobId`: a resume of it is refused at once, never parked. */
-  readonly drives: (jobId: string) => boolean;
 }
 
 type CancelMessage = Extract<ControlMessage, { type: 'cancel' }>;
@@ -55,21 +46,15 @@ const rememberedCompletions = 10_000;
 const rememberedLosses = 100_000;
 
 /**
- * Verdicts on resumed jobs this process knew nothing of (~250 bytes each), and refusals and parked
- * messages held while the store is asked or a parked resume waits (~300 bytes each plus, for
- * messages, their own size: at most 16 MiB of them, in all checks and parks together): see
- * ResumedJobChecks.
+ * Verdicts on resumed jobs this process knew nothing of (~250 bytes each), and refusals held while the
+ * store is asked (~300 bytes each, in all checks together): see ResumedJobChecks.
  */
 const resumedJobCheckLimits = Object.freeze({
   verdicts: 10_000,
   heldRefusals: 10_000,
-  heldBytes: 16 * 1024 * 1024,
   jobsPerResume: 1_024,
   lookupTimeoutMs: 10_000,
 });
-
-/** Resumes parked at once, all runners together (~500 bytes each and their timer): ParkedResumes. */
-const maxParkedResumes = 1_024;
 
 /**
  * Leases as the control plane uses them: grants them with the configured TTL, admits a runner's
@@ -89,9 +74,6 @@ export class LeaseGuard {
   private readonly completed = new RecentEntries<number>(rememberedCompletions, (token) => token);
   private readonly lost = new LostLeases(rememberedLosses);
   private readonly resumedChecks: ResumedJobChecks;
-  private readonly parked: ParkedResumes | undefined;
-  /** Leases parked runners took at a takeover (adoptParked). */
-  private readonly adoptedLeases = new WeakSet<Lease<RunnerSession>>();
   /** Cancels sent for a lease, sent again to the session that resumes it. */
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
 
@@ -108,19 +90,6 @@ export class LeaseGuard {
       (jobId, runnerId) => this.lost.add(jobId, runnerId),
       options.clock,
     );
-    const { awaitRunTakeover } = options;
-    this.parked =
-      awaitRunTakeover === undefined
-        ? undefined
-        : new ParkedResumes(
-            // At most one lease TTL: a runner's lease lasts no longer without a renewal anywhere.
-            { waitMs: options.leaseTtlMs, parks: maxParkedResumes },
-            this.resumedChecks,
-            options.clock,
-            awaitRunTakeover,
-            (runner, jobId, fencingToken) =>
-              this.refuse(runner, jobId, fencingToken, 'register', this.table.get(jobId)?.fencingToken),
-          );
   }
 
   grant(runner: RunnerSession, jobId: string): Lease<RunnerSession> {
@@ -134,74 +103,13 @@ export class LeaseGuard {
    * runner `runnerId` on `jobId` under `fencingToken`, for one TTL from now, as if the runner's
    * connection had just closed here: the runner takes it by registering with `resume` (see `resume`),
    * and loses it by registering without it or by not coming back within the TTL (expiry). False, and
-   * nothing held, when the runner is connected here: it registered without the lease — unless its
-   * resume of the lease under that token is parked here (ParkedResumes), when that session takes the
-   * lease at once, as a resume would; its held messages are applied at `replayAdopted`.
+   * nothing held, when the runner is connected here: it registered without the lease.
    */
   hold(runnerId: string, jobId: string, fencingToken: number): boolean {
-    if (this.adoptParked(runnerId, jobId, fencingToken)) return true;
     const away = this.dispatcher.awaySession(runnerId, jobId);
     if (away === undefined) return false;
     this.sweeper.watch(this.table.hold(jobId, away, fencingToken, this.options.leaseTtlMs));
     return true;
-  }
-
-  /**
-   * The jobs of `jobs` (a run taken over) stored running under a lease this process now holds for
-   * their runner: `hold` with `awayToo` (the run's old server has certainly exited), or else only
-   * those whose runner's resume of that lease is parked here (`adoptParked`).
-   */
-  holdStored(jobs: readonly JobRecord[], awayToo: boolean): Set<string> {
-    const held = new Set<string>();
-    for (const { id, status, runner, fencingToken } of jobs) {
-      if (status !== 'running' || runner === undefined || fencingToken === undefined) continue;
-      const holds = awayToo
-        ? this.hold(runner.id, id, fencingToken)
-        : this.adoptParked(runner.id, id, fencingToken);
-      if (holds) held.add(id);
-    }
-    return held;
-  }
-
-  /**
-   * Gives the lease on `jobId` under `fencingToken` to the session of runner `runnerId` whose resume of
-   * it is parked here (ParkedResumes), as a resume would; false when there is none. The old server may
-   * still be alive, but it cannot tell the runner to cancel the job: the runner left it for this one.
-   * Should it reach the runner anyway, the runner's cancelled end, which this process did not ask for,
-   * counts as a lost runner, not as the job's end (`cancelNotAsked`).
-   */
-  private adoptParked(runnerId: string, jobId: string, fencingToken: number): boolean {
-    const parked = this.parked?.adopt(runnerId, jobId, fencingToken);
-    if (parked === undefined) return false;
-    const lease = this.table.hold(jobId, parked, fencingToken, this.options.leaseTtlMs);
-    this.sweeper.watch(lease);
-    this.adoptedLeases.add(lease);
-    this.dispatcher.adopt(parked, jobId);
-    return true;
-  }
-
-  /**
-   * Whether a cancelled end reported under `lease` was not asked for here: the lease was adopted from
-   * a parked resume, and this process sent its runner no cancel.
-   */
-  cancelNotAsked(lease: Lease<RunnerSession>): boolean {
-    return this.adoptedLeases.has(lease) && !this.cancels.has(lease);
-  }
-
-  /**
-   * Applies the messages held for the parked resumes `hold` adopted; call once the run they belong to
-   * is driven here (after ControlPlane.continueRun has activated it).
-   */
-  replayAdopted(): void {
-    this.parked?.replayAdopted();
-  }
-
-  /**
-   * Holds `message` while `runner`'s resume of its job is parked (`replay` handles it later, in order);
-   * false when it is not, and the caller handles it now.
-   */
-  defer(runner: RunnerSession, message: LeaseMessage, replay: () => void): boolean {
-    return this.parked?.hold(runner, message, replay) === true;
   }
 
   /** The lease `message` was written under, when current; otherwise undefined, the message refused. */
@@ -268,11 +176,8 @@ export class LeaseGuard {
    * runner moves to it; a resumed lease that is not is refused (the runner cancels that job), unless
    * its completion is in already. A refused one counts as a lease the runner lost when this process
    * knows it held one, or else when the store says it ran an attempt of the job (asked once; the
-   * refusals wait for the answer). A resumed job with no lease here at all, whose run this process
-   * does not drive, is parked rather than refused (ParkedResumes): if the store says the runner ran
-   * it, its refusal waits until the run's fate is known — a takeover here gives the runner the lease.
-   * A job an earlier session of the runner held (`detached`) that it did not resume has lost its
-   * runner: the runner came back without it.
+   * refusals wait for the answer). A job an earlier session of the runner held (`detached`) that it
+   * did not resume has lost its runner: the runner came back without it.
    */
   resume(runner: RunnerSession, resumed: readonly ResumedLease[], detached: readonly string[]): void {
     const kept = new Set<string>();
@@ -295,36 +200,20 @@ export class LeaseGuard {
     // granted it, a lease the runner held is one this process never knew, and its messages while it
     // stops the job are those of a runner that lost its lease. But any runner may list any job: the
     // store says whether it ran one. A local runner's id is its connection's, never in the store.
-    // A resume that may be parked waits for the store's word too, even from a runner known here.
-    const unknown = refused.filter(
-      ({ jobId, currentToken }) =>
-        !this.knownHolder(jobId, runner.runnerId) || this.parkable(jobId, currentToken),
-    );
+    const unknown = refused.filter(({ jobId }) => !this.knownHolder(jobId, runner.runnerId));
     if (runner.durable && unknown.length > 0)
       this.resumedChecks.check(
         runner.runnerId,
         unknown.map(({ jobId }) => jobId),
       );
-    for (const { jobId, fencingToken, currentToken } of refused) {
-      if (runner.durable && this.parkable(jobId, currentToken)) {
-        if (this.parked?.park(runner, jobId, fencingToken) === true) continue;
-      }
+    for (const { jobId, fencingToken, currentToken } of refused)
       this.refuse(runner, jobId, fencingToken, 'register', currentToken);
-    }
     for (const jobId of detached) {
       const lease = this.table.get(jobId);
       if (kept.has(jobId) || lease === undefined || lease.holder.runnerId !== runner.runnerId) continue;
       if (lease.holder === runner) continue;
       this.loseLease(lease, `runner ${runner.runnerId} reconnected without the job`);
     }
-  }
-
-  /**
-   * A resumed lease on a job with no lease here, whose run is not driven here, may be one a server
-   * that stopped granted: worth parking, if the store says the runner ran the job (ParkedResumes).
-   */
-  private parkable(jobId: string, currentToken: number | undefined): boolean {
-    return this.parked !== undefined && currentToken === undefined && !this.options.drives(jobId);
   }
 
   /** The runner may still be running the job: it is told to stop, and its slot stays taken until it does. */

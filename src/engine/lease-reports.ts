@@ -16,8 +16,6 @@ interface LeaseReportTarget {
   runOf(jobId: string): ActiveRun | undefined;
   /** The job's runner reported its end under the current lease, which is released already. */
   completed(run: ActiveRun, leg: Leg, message: JobCompleted): void;
-  /** The job lost its runner (`reason` starts with `runner_lost:`); its lease is released already. */
-  lost(jobId: string, reason: string): void;
   write(operation: () => Promise<void>): void;
   emit(event: RunEvent): void;
   /** A runner's messages about jobs it never held (at most one report per runner a minute). */
@@ -67,8 +65,6 @@ export class LeaseReports {
   }
 
   receive(session: RunnerSession, message: LeaseMessage): void {
-    // A message about a job whose resume is parked waits for its verdict, then comes back here.
-    if (this.leases.defer(session, message, () => this.receive(session, message))) return;
     const lease = this.leases.admit(session, message);
     if (!lease) return;
     const { jobId } = message;
@@ -93,14 +89,6 @@ export class LeaseReports {
       case 'job.completed':
         this.leases.release(lease);
         this.dispatcher.release(session, leg.id);
-        // Another server (the run's old one) may have told the runner to stop: not the job's end.
-        if (message.outcome.kind === 'cancelled' && this.leases.cancelNotAsked(lease)) {
-          this.target.lost(
-            leg.id,
-            'runner_lost: the runner cancelled the job, which this server did not ask',
-          );
-          break;
-        }
         this.target.completed(run, leg, message);
         break;
     }

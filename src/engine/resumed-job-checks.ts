@@ -10,27 +10,16 @@ export type JobsRunBy = (runnerId: string, jobIds: readonly string[]) => Promise
 export interface ResumedJobCheckLimits {
   /** How many settled (job, runner) verdicts are kept (the last ones settled). */
   readonly verdicts: number;
-  /**
-   * How many refusals and parked messages are held, in all pending verdicts together, until their
-   * verdict.
-   */
+  /** How many refusals are held, in all pending checks together, until their verdict. */
   readonly heldRefusals: number;
-  /** How many bytes (as their JSON) the parked messages held take, in all parked resumes together. */
-  readonly heldBytes: number;
   /** How many jobs of one resume are asked about; the rest count as never held, unasked. */
   readonly jobsPerResume: number;
   /** How long a lookup may take; past it, its jobs count as never held this time (not remembered). */
   readonly lookupTimeoutMs: number;
 }
 
-/** What waits for a pending verdict: a refusal, or a parked message (`bytes` > 0) to apply then. */
-interface HeldEntry {
-  readonly deliver: (ran: boolean) => void;
-  readonly bytes: number;
-}
-
-/** Entries waiting for a pending verdict, in the order they came. */
-type Held = HeldEntry[];
+/** Refusals waiting for a pending check's verdict, in the order they came. */
+type Held = ((ran: boolean) => void)[];
 
 /**
  * Whether a runner ran the jobs it lists in a refused `register.resume` that this process knows
@@ -43,11 +32,6 @@ type Held = HeldEntry[];
  * a few messages in a lookup's milliseconds, not thousands). A runner's refusals about a job it did
  * not list get `false` with no lookup.
  *
- * A verdict may be kept pending past the store's answer (`extend`): a resume parked until the run's
- * fate is known (parked-resumes.ts). The runner's messages about the job are then held here too, in
- * the same order as its refusals (`holdMessage`), up to `heldRefusals` entries and `heldBytes` in all,
- * and handed on by `release`.
- *
  * Memory and store reads stay bounded whatever runners send: a runner has at most one lookup in
  * flight (a resume while it has one asks nothing), of at most `jobsPerResume` jobs; pending checks
  * are kept apart from the settled verdicts, so no resume pushes another's pending check out.
@@ -58,7 +42,6 @@ export class ResumedJobChecks {
   private readonly looking = new Set<string>();
   private settled = 0;
   private held = 0;
-  private heldBytes = 0;
 
   constructor(
     private readonly limits: ResumedJobCheckLimits,
@@ -104,41 +87,7 @@ export class ResumedJobChecks {
       return;
     }
     this.held++;
-    held.push({ deliver, bytes: 0 });
-  }
-
-  /**
-   * Holds `replay` (a runner's message about the job, of `bytes`) while the job's verdict for the
-   * runner is pending: `'idle'` when none is, `'full'` when the bounds leave no room for it.
-   */
-  holdMessage(jobId: string, runnerId: string, replay: () => void, bytes: number): 'held' | 'idle' | 'full' {
-    const held = this.pending.get(keyOf(jobId, runnerId));
-    if (held === undefined) return 'idle';
-    if (this.held >= this.limits.heldRefusals || this.heldBytes + bytes > this.limits.heldBytes)
-      return 'full';
-    this.held++;
-    this.heldBytes += bytes;
-    held.push({ deliver: () => replay(), bytes });
-    return 'held';
-  }
-
-  /**
-   * Keeps the job's verdict for the runner pending (again) until `release`: what comes about it is
-   * held. Called by a `whenKnown` callback as its verdict is handed out, the entries held after it
-   * stay held, in order.
-   */
-  extend(jobId: string, runnerId: string): void {
-    const key = keyOf(jobId, runnerId);
-    if (!this.pending.has(key)) this.pending.set(key, []);
-  }
-
-  /** Ends what `extend` began: `first` runs, then what was held gets `ran`, in order. */
-  release(jobId: string, runnerId: string, ran: boolean, first?: () => void): void {
-    const key = keyOf(jobId, runnerId);
-    const held = this.pending.get(key) ?? [];
-    this.pending.delete(key);
-    first?.();
-    this.deliver(key, held, ran);
+    held.push(deliver);
   }
 
   /** `ran` undefined: the store did not answer; the verdict is not kept, and the job may be asked again. */
@@ -149,21 +98,8 @@ export class ResumedJobChecks {
     const verdict = ran?.has(jobId) === true;
     if (ran !== undefined) this.verdicts.set(key, { settled: ++this.settled, ran: verdict });
     if (verdict) this.ran(jobId, runnerId);
-    this.deliver(key, held, verdict);
-  }
-
-  /** Hands `held` its verdict in order, until one of them extends the verdict: the rest wait again. */
-  private deliver(key: string, held: Held, ran: boolean): void {
-    for (const [index, entry] of held.entries()) {
-      const again = this.pending.get(key);
-      if (again !== undefined) {
-        again.unshift(...held.slice(index));
-        return;
-      }
-      this.held--;
-      this.heldBytes -= entry.bytes;
-      entry.deliver(ran);
-    }
+    this.held -= held.length;
+    for (const deliver of held) deliver(verdict);
   }
 }
 

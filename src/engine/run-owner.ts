@@ -22,21 +22,6 @@ export function ownerExited(owner: RunOwner): boolean {
   return isZombie(owner.pid);
 }
 
-/**
- * True only when the owner is another process of this host that runs (not a zombie): with a fresh
- * heartbeat, alive beyond doubt. (A pid reused within a heartbeat's age is not a worry.) False for
- * other hosts, and for this process (a container's pid 1 again, whose predecessor had the same).
- */
-export function ownerRunsHere(owner: RunOwner): boolean {
-  if (owner.host !== hostname() || owner.pid === process.pid) return false;
-  try {
-    process.kill(owner.pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  return !isZombie(owner.pid);
-}
-
 /** An exited process nobody has reaped yet (where init does not reap orphans, it stays so). Linux only. */
 function isZombie(pid: number): boolean {
   try {

@@ -1,12 +1,9 @@
-import { runIdOfJob } from '../core/ids.js';
 import { PeriodicTask } from '../core/periodic-task.js';
-import { sleepOn } from '../core/sleep.js';
-import type { ParkedResume } from '../engine/parked-resumes.js';
-import { runLiveness, staleHeartbeatMs } from '../engine/run-liveness.js';
-import { ownerExited, ownerRunsHere, thisProcess } from '../engine/run-owner.js';
+import { runLiveness } from '../engine/run-liveness.js';
+import { ownerExited, thisProcess } from '../engine/run-owner.js';
 import { closeInterruptedSteps, endUnfinishedRun, keepOwnership } from '../engine/run-ownership.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
-import type { ResumableRun, RunOwner, RunOwnership } from '../store/recovery.js';
+import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
 import { parseWorkflow } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
@@ -23,9 +20,7 @@ const sweepLimit = 10_000;
  * continues it as `valkyrie resume` does: finished jobs stay, interrupted ones follow `on-runner-lost:`,
  * but when the owner is a process of this host that exited, a job running on a fleet runner keeps its
  * lease, held here for that runner to resume within one lease TTL (ControlPlane.continueRun). An owner
- * judged gone by its heartbeat alone may still be alive, and still cancel the runner's job. A runner
- * whose resume of a job came before the takeover (parked by the control plane) has the run taken over
- * as soon as it can be (`awaitRun`), and takes the job's lease then, whatever the owner was.
+ * judged gone by its heartbeat alone may still be alive, and still cancel the runner's job.
  * A run submitted with secrets cannot go on (their values are never stored): its unfinished jobs end
  * `cancelled`, and `POST /api/v1/runs/:id/rerun` with the secrets runs them again.
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
@@ -40,8 +35,6 @@ export class RunTakeover {
    */
   readonly firstSweep: Promise<void>;
   private firstSwept: () => void = () => {};
-  /** Takeovers in progress, by run id: a sweep and a parked resume's wait share one. */
-  private readonly taking = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly context: ApiContext,
@@ -79,53 +72,9 @@ export class RunTakeover {
       // Only a dead owner cannot still tell the job's runner to stop it (ControlPlane.abandonRun): a
       // runner it cancelled would report that end under the lease held here, and the job end cancelled.
       const ownerGone = liveness.why === 'owner_exited';
-      if (await this.takeOverOnce(run, liveness.ownership, ownerGone)) taken.push(run.id);
+      if (await this.takeOver(run, liveness.ownership, ownerGone)) taken.push(run.id);
     }
     return taken;
-  }
-
-  /**
-   * ControlPlaneOptions.awaitRunTakeover: a runner's resume of a job whose run this process does not
-   * drive is parked. If the job's row says the runner runs it under that token (anything else settles
-   * at once: the resume is refused), waits until the run's heartbeat is stale, re-reading it then, and
-   * takes the run over at once (the takeover holds the job's lease, which the parked runner takes).
-   * Settles without a takeover when the run finished, is driven here already, was claimed by another
-   * owner, or its owner is a live process of this host; the control plane aborts the wait after one
-   * lease TTL (an owner that kept heartbeating).
-   */
-  async awaitRun({ jobId, runnerId, fencingToken }: ParkedResume, signal: AbortSignal): Promise<void> {
-    const { stores, clock, driven } = this.context;
-    const runId = runIdOfJob(jobId);
-    if (runId === undefined) return;
-    const job = (await stores.runs.listJobs(runId)).find((candidate) => candidate.id === jobId);
-    if (job?.status !== 'running' || job.runner?.id !== runnerId || job.fencingToken !== fencingToken) return;
-    let owner: RunOwner | undefined;
-    while (!signal.aborted && !this.sweeps.isStopped && !this.context.closing() && !driven.has(runId)) {
-      const run = await stores.runs.getRun(runId);
-      if (run === undefined) return;
-      const ownership = (await stores.recovery.ownerships([runId])).get(runId);
-      const liveness = runLiveness(run.status, ownership, clock.now(), ownerExited);
-      if (liveness.kind === 'finished' || liveness.kind === 'unowned') return;
-      owner ??= liveness.ownership.owner;
-      // Another server claimed the run since the runner came: that one holds the job now.
-      const { host, pid } = liveness.ownership.owner;
-      if (host !== owner.host || pid !== owner.pid) return;
-      if (liveness.kind === 'interrupted') {
-        const ownerGone = liveness.why === 'owner_exited';
-        if (!signal.aborted) await this.takeOverOnce(run, liveness.ownership, ownerGone);
-        return;
-      }
-      if (ownerRunsHere(owner)) return;
-      await sleepOn(clock, staleHeartbeatMs - liveness.ageMs + 1, signal);
-    }
-  }
-
-  private takeOverOnce(run: RunRecord, judged: RunOwnership, holdLeases: boolean): Promise<boolean> {
-    const inProgress = this.taking.get(run.id);
-    if (inProgress !== undefined) return inProgress;
-    const taking = this.takeOver(run, judged, holdLeases).finally(() => this.taking.delete(run.id));
-    this.taking.set(run.id, taking);
-    return taking;
   }
 
   /**

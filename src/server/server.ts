@@ -129,7 +129,6 @@ export class ValkyrieServer implements AsyncDisposable {
       const logError =
         options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
       let directory: RunnerDirectory | undefined;
-      let takeover: RunTakeover | undefined;
       const controlPlane = new ControlPlane(stores, {
         ...options.controlPlane,
         clock,
@@ -141,7 +140,6 @@ export class ValkyrieServer implements AsyncDisposable {
           logError(
             `runner ${runnerId} sent ${count} message(s) about jobs it never held a lease on (the last about ${JSON.stringify(lastJobId)}); refused, not stored`,
           ),
-        awaitRunTakeover: (resume, signal) => takeover?.awaitRun(resume, signal) ?? Promise.resolve(),
       });
       directory = new RunnerDirectory(
         stores.runners,
@@ -185,7 +183,7 @@ export class ValkyrieServer implements AsyncDisposable {
         logError,
         closing: () => intake.stopped,
       };
-      takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
+      const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
       const authenticate = runnerAuthentication(authority, intake, directory, takeover.firstSweep);
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,

@@ -7,7 +7,7 @@ import { ManualClock, settle } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
 import { oneJobWorkflow, runRequest } from './plane-fixtures.js';
-import { accepting, completing, type Lease, leasedOnFirstPlane, ScriptedRunner } from './scripted-runner.js';
+import { accepting, completing, type Lease, ScriptedRunner } from './scripted-runner.js';
 
 const identity = { runnerId: 'rnr_1', transport: 'websocket' };
 const leaseTtlMs = 10_000;
@@ -40,7 +40,12 @@ for (const [name, make, skip] of storeFactories) {
      */
     async function takenOver(extra = '', holdLeases = true) {
       const workflow = oneJobWorkflow(extra);
-      const { runId, first, lease } = await leasedOnFirstPlane(stores(), workflow, identity, leaseTtlMs);
+      const before = new ControlPlane(stores(), { clock: new ManualClock(), leaseTtlMs });
+      const first = new ScriptedRunner(before, accepting, { identity, name: 'east' });
+      const { id: runId } = await before.startRun(workflow, runRequest);
+      await settle();
+      const lease = first.of('lease')[0];
+      if (lease === undefined) throw new Error('no lease');
       const { jobId, fencingToken } = lease;
       first.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 'step', at: 1 });
       first.send(logLine(lease, 'before the takeover'));

@@ -4,7 +4,6 @@ import { type ResumedJobCheckLimits, ResumedJobChecks } from '../../src/engine/r
 const limits = (extra: Partial<ResumedJobCheckLimits>): ResumedJobCheckLimits => ({
   verdicts: 100,
   heldRefusals: 100,
-  heldBytes: 1_000_000,
   jobsPerResume: 100,
   lookupTimeoutMs: 60_000,
   ...extra,
@@ -134,29 +133,5 @@ describe('ResumedJobChecks', () => {
     expect(delivered).toEqual([false]);
     checks.check('r1', ['1.1']);
     expect(asked).toHaveLength(2);
-  });
-
-  it('keeps a verdict pending when one of its callbacks extends it: the rest, and messages after, wait for release', async () => {
-    const { answers, lookup } = manualLookup();
-    const checks = new ResumedJobChecks(limits({ heldBytes: 10 }), lookup, () => {});
-    checks.check('r1', ['1.1']);
-    const delivered: string[] = [];
-    checks.whenKnown('1.1', 'r1', (verdict) => {
-      delivered.push(`parked ${verdict}`);
-      checks.extend('1.1', 'r1');
-    });
-    expect(checks.holdMessage('1.1', 'r1', () => delivered.push('message 1'), 4)).toBe('held');
-    checks.whenKnown('1.1', 'r1', (verdict) => delivered.push(`refusal ${verdict}`));
-    answers[0]?.(new Set(['1.1']));
-    await Promise.resolve();
-    expect(delivered).toEqual(['parked true']);
-    expect(checks.holdMessage('1.1', 'r1', () => delivered.push('message 2'), 6)).toBe('held');
-    // The bytes bound counts every message held, in all verdicts together.
-    expect(checks.holdMessage('1.1', 'r1', () => delivered.push('message 3'), 1)).toBe('full');
-    expect(checks.holdMessage('1.2', 'r1', () => {}, 1)).toBe('idle');
-    checks.release('1.1', 'r1', true, () => delivered.push('first'));
-    expect(delivered).toEqual(['parked true', 'first', 'message 1', 'refusal true', 'message 2']);
-    // Released, it holds nothing more, and the bounds are free again.
-    expect(checks.holdMessage('1.1', 'r1', () => {}, 10)).toBe('idle');
   });
 });

@@ -1,13 +1,8 @@
-import type { RunId } from '../../src/core/ids.js';
-import { ControlPlane } from '../../src/engine/control-plane.js';
+import type { ControlPlane } from '../../src/engine/control-plane.js';
 import type { RunnerIdentity } from '../../src/engine/runner-view.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, ResumedLease, RunnerMessage } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/protocol/transport.js';
-import type { Stores } from '../../src/store/store.js';
-import type { Workflow } from '../../src/workflow/model.js';
-import { ManualClock, settle } from '../core/manual-clock.js';
-import { runRequest } from './plane-fixtures.js';
 
 export type Lease = Extract<ControlMessage, { type: 'lease' }>;
 
@@ -81,23 +76,4 @@ export function accepting(message: ControlMessage, runner: ScriptedRunner): void
 export function completing(message: ControlMessage, runner: ScriptedRunner): void {
   accepting(message, runner);
   if (message.type === 'lease') runner.complete(message);
-}
-
-/**
- * A control plane on `stores` (its own manual clock) whose run of `workflow` is leased to a runner
- * with `identity`, named `east`: the start of a scenario in which that control plane then goes away.
- */
-export async function leasedOnFirstPlane(
-  stores: Stores,
-  workflow: Workflow,
-  identity: RunnerIdentity,
-  leaseTtlMs: number,
-): Promise<{ runId: RunId; first: ScriptedRunner; lease: Lease }> {
-  const before = new ControlPlane(stores, { clock: new ManualClock(), leaseTtlMs });
-  const first = new ScriptedRunner(before, accepting, { identity, name: 'east' });
-  const { id: runId } = await before.startRun(workflow, runRequest);
-  await settle();
-  const lease = first.of('lease')[0];
-  if (lease === undefined) throw new Error('no lease');
-  return { runId, first, lease };
 }
