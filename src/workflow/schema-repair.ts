@@ -6,8 +6,10 @@ import type { YamlPath } from './source-map.js';
 export interface RepairedDocument {
   readonly document: WorkflowDocument;
   /**
-   * Steps and jobs that were changed in a way a semantic check could notice (a step without its
-   * `run:`, a job replaced by a stand-in): their semantic diagnostics would be about the repair.
+   * Steps and jobs that were changed in a way a semantic check could notice (a step that lost its
+   * `run:` or `uses:`, or has neither once an unknown key is dropped; a job replaced by a stand-in):
+   * their semantic diagnostics would be about the repair. A step that lost another value keeps its
+   * checks, so a bad `timeout-minutes` does not hide an unsupported `uses:`.
    */
   readonly hidden: readonly YamlPath[];
 }
@@ -35,6 +37,10 @@ export function repairDocument(
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) removeAt(copy, [...path, key]);
+        // A typo of `run:` (`runs: make`) leaves a step without a script: "has no run:" would be
+        // about the repair, and vanishes once the typo is fixed.
+        const step = stepPath(path);
+        if (step !== undefined && !runsSomething(valueAt(copy, step))) hidden.push(step);
         continue;
       }
       if (!repairAt(copy, path, hidden)) return undefined;
@@ -63,9 +69,20 @@ function repairAt(copy: Record<string, unknown>, path: YamlPath, hidden: YamlPat
     return true;
   }
   removeAt(copy, target);
-  if (target[0] === 'jobs' && target[2] === 'steps' && typeof target[3] === 'number')
-    hidden.push(target.slice(0, 4));
+  const step = stepPath(target);
+  if (step !== undefined && target.length === 5 && (target[4] === 'run' || target[4] === 'uses'))
+    hidden.push(step);
   return true;
+}
+
+/** `jobs.<job>.steps.<n>` when `path` is inside a step. */
+function stepPath(path: YamlPath): YamlPath | undefined {
+  if (path[0] !== 'jobs' || path[2] !== 'steps' || typeof path[3] !== 'number') return undefined;
+  return path.slice(0, 4);
+}
+
+function runsSomething(step: unknown): boolean {
+  return isObject(step) && (step.run !== undefined || step.uses !== undefined);
 }
 
 function removeAt(root: Record<string, unknown>, path: YamlPath): void {
