@@ -22,11 +22,23 @@ export interface ApiJobLogLines {
   readonly steps: readonly ApiStepName[];
 }
 
-/** The answer of `GET /api/v1/runs/:id/log-lines`; VK_SERVER_RESPONSE when it is not one. */
-export function readJobLogLines(json: unknown): ApiJobLogLines {
+/** One page of them: `next` (the `after` of the next page) is absent on the last. */
+export interface ApiJobLogLinePage extends ApiJobLogLines {
+  readonly next?: number;
+}
+
+/** A page of `GET /api/v1/runs/:id/log-lines`; VK_SERVER_RESPONSE when it is not one. */
+export function readJobLogLinePage(json: unknown): ApiJobLogLinePage {
   if (!isRecord(json) || !Array.isArray(json.lines) || !Array.isArray(json.steps))
     throw answerWithout('{lines: [...], steps: [...]}');
-  return { lines: json.lines.map(readLine), steps: json.steps.map(readStep) };
+  const { next } = json;
+  if (next !== undefined && !(typeof next === 'number' && Number.isSafeInteger(next) && next >= 0))
+    throw answerWithout('a whole number as next');
+  return {
+    lines: json.lines.map(readLine),
+    steps: json.steps.map(readStep),
+    ...(next === undefined ? {} : { next }),
+  };
 }
 
 function readLine(line: unknown): ApiLogLine {

@@ -4,7 +4,7 @@ import { ValkyrieError } from '../core/errors.js';
 import type { RunEvent } from '../engine/events.js';
 import { maxRunPageSize } from '../server/run-cursor.js';
 import { type ApiClient, type ApiFetchInit, isRecord, parseJson, throwUnlessOk } from './api-client.js';
-import { type ApiJobLogLines, readJobLogLines } from './log-lines-answer.js';
+import { type ApiJobLogLinePage, type ApiJobLogLines, readJobLogLinePage } from './log-lines-answer.js';
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
@@ -143,11 +143,28 @@ export class ServerClient {
     return readRunDetail(isRecord(json) ? json.run : undefined);
   }
 
-  /** The job's stored log lines with the attempts they are of, and the names of its steps. */
+  /**
+   * The job's stored log lines with the attempts they are of, and the names of its steps: every page
+   * of `GET /api/v1/runs/:id/log-lines`, each after the previous one's `next`. The first asks with
+   * `job` alone, which a server from before paging answers whole.
+   */
   async jobLogLines(runId: string, jobId: string): Promise<ApiJobLogLines> {
-    const query = `job=${encodeURIComponent(jobId)}`;
+    let page = await this.jobLogLinePage(runId, jobId);
+    const lines = [...page.lines];
+    while (page.next !== undefined) {
+      const after = page.next;
+      page = await this.jobLogLinePage(runId, jobId, after);
+      // A `next` that does not move on would ask for the same page forever.
+      if (page.next !== undefined && page.next <= after) throw badAnswer('a next past the previous one');
+      for (const line of page.lines) lines.push(line);
+    }
+    return { lines, steps: page.steps };
+  }
+
+  private async jobLogLinePage(runId: string, jobId: string, after?: number): Promise<ApiJobLogLinePage> {
+    const query = `job=${encodeURIComponent(jobId)}${after === undefined ? '' : `&after=${after}`}`;
     const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/log-lines?${query}`);
-    return readJobLogLines(await this.expectJson(response));
+    return readJobLogLinePage(await this.expectJson(response));
   }
 
   async cancelRun(runId: string): Promise<ApiRun> {

@@ -77,3 +77,18 @@ export async function findRun(runs: RunStore, id: string): Promise<RunRecord> {
     });
   return run;
 }
+
+/** The run and its job `jobId`, for routes that take `?job=`: 404 VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND. */
+export async function findRunJob(
+  runs: RunStore,
+  runId: string,
+  jobId: string,
+): Promise<{ readonly run: RunRecord; readonly job: JobRecord }> {
+  const run = await findRun(runs, runId);
+  const job = (await runs.listJobs(run.id)).find((candidate) => candidate.id === jobId);
+  if (job === undefined)
+    throw new ApiError(404, 'VK_JOB_NOT_FOUND', `run ${run.id} has no job ${JSON.stringify(jobId)}`, {
+      path: 'query.job',
+    });
+  return { run, job };
+}

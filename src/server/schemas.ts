@@ -4,6 +4,7 @@ import { jobStatuses, type RunStatus } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
+import { defaultReadAfterLimit } from '../store/logs.js';
 import { maxRunPageSize, runCursorBefore } from './run-cursor.js';
 
 /**
@@ -121,6 +122,20 @@ export const logsQuery = z.strictObject({
 
 export const logLinesQuery = z.strictObject({
   job: z.string().min(1).max(200).meta({ description: 'the job id' }),
+  after: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .meta({ description: "the previous page's `next`: continues with the lines after that page; default 0" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(defaultReadAfterLimit)
+    .optional()
+    .meta({ description: `lines per page; default and most ${defaultReadAfterLimit}` }),
 });
 
 const attemptsMeta = {
@@ -137,6 +152,10 @@ const attemptsMeta = {
 /** A job's stored lines with the attempts they are of: what `valkyrie logs --server` heads attempts by. */
 export const jobLogLinesSchema = z
   .object({
+    next: z
+      .number()
+      .optional()
+      .meta({ description: 'pass as `after` for the next page; absent on the last page' }),
     lines: z.array(
       z.object({
         stepIndex: z.number().meta({ description: 'the step that printed it, from 0; -1: the job itself' }),
@@ -148,7 +167,7 @@ export const jobLogLinesSchema = z
     ),
     steps: z
       .array(z.object({ index: z.number(), name: z.string(), ...attemptsMeta }))
-      .meta({ description: "the job's steps, each attempt of each, with their names" }),
+      .meta({ description: "the job's steps, each attempt of each, with their names (on every page)" }),
   })
   .meta({ id: 'JobLogLines' });
 

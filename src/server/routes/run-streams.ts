@@ -2,10 +2,10 @@ import { asJobId, asRunId } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
 import type { RunEvent } from '../../engine/events.js';
 import type { LogEntry } from '../../protocol/messages.js';
-import { ApiError } from '../api-error.js';
+import { defaultReadAfterLimit } from '../../store/logs.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
-import { findRun } from '../run-views.js';
+import { findRun, findRunJob } from '../run-views.js';
 import { errorSchema, idParams, jobLogLinesSchema, logLinesQuery, logsQuery } from '../schemas.js';
 import { type EventStream, openEventStream } from '../sse.js';
 import { isFinished, jobCompletedOf } from '../stored-run-events.js';
@@ -55,17 +55,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         404: { description: 'VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND', schema: errorSchema },
       },
       async handle({ params, query, reply }) {
-        const run = await findRun(stores.runs, params.id);
-        const jobs = await stores.runs.listJobs(run.id);
-        if (!jobs.some((job) => job.id === query.job))
-          throw new ApiError(
-            404,
-            'VK_JOB_NOT_FOUND',
-            `run ${run.id} has no job ${JSON.stringify(query.job)}`,
-            {
-              path: 'query.job',
-            },
-          );
+        const { run, job } = await findRunJob(stores.runs, params.id, query.job);
         const follow = query.follow === '1' || query.follow === 'true';
         if (follow && feed.isActive(run.id)) {
           const stream = openEventStream(reply, streams);
@@ -79,8 +69,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
           stream.onEnd(unsubscribe);
           return 'streamed';
         }
-        const job = jobs.find((candidate) => candidate.id === query.job);
-        if (follow && job !== undefined && !isTerminal(job.status) && !isFinished(run)) {
+        if (follow && !isTerminal(job.status) && !isFinished(run)) {
           // Another replica drives the run: its lines are followed from the store.
           const stream = openEventStream(reply, streams);
           const stop = feed.followJobLog(run.id, asJobId(query.job), {
@@ -98,8 +87,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
           const stream = openEventStream(reply, streams);
           for (const line of lines) stream.send('log', logEntryOf(line));
           // Read before the lines, so every line of an ended job was among them.
-          if (job !== undefined && isTerminal(job.status))
-            endWith(stream, jobCompletedOf(job, job.status, run));
+          if (isTerminal(job.status)) endWith(stream, jobCompletedOf(job, job.status, run));
           stream.end();
           return 'streamed';
         }
@@ -111,35 +99,34 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       method: 'GET',
       url: '/api/v1/runs/:id/log-lines',
       summary:
-        "A job's stored log lines as JSON, each with the job attempt and step attempt it is of (absent: 1), and the names of the job's steps in each attempt: `valkyrie logs --server` heads each attempt by them",
+        "A job's stored log lines as JSON, a page at a time (`next` → `after`), each with the job attempt and step attempt it is of (absent: 1), and the names of the job's steps in each attempt: `valkyrie logs --server` heads each attempt by them",
       access: 'read',
       params: idParams,
       query: logLinesQuery,
       responses: {
         200: { description: 'the lines and steps', schema: jobLogLinesSchema },
+        400: { description: 'VK_INVALID_REQUEST: an `after` or `limit` out of range', schema: errorSchema },
         404: { description: 'VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND', schema: errorSchema },
       },
       async handle({ params, query }) {
-        const run = await findRun(stores.runs, params.id);
-        const jobs = await stores.runs.listJobs(run.id);
-        if (!jobs.some((job) => job.id === query.job))
-          throw new ApiError(
-            404,
-            'VK_JOB_NOT_FOUND',
-            `run ${run.id} has no job ${JSON.stringify(query.job)}`,
-            {
-              path: 'query.job',
-            },
-          );
+        const { run } = await findRunJob(stores.runs, params.id, query.job);
         const jobId = asJobId(query.job);
-        const [lines, steps] = await Promise.all([
-          stores.logs.read(asRunId(run.id), { jobId }),
+        const runId = asRunId(run.id);
+        const limit = query.limit ?? defaultReadAfterLimit;
+        // A page, not the whole log: a runaway job's log would otherwise be built as one answer.
+        const [page, steps] = await Promise.all([
+          stores.logs.readAfter(runId, query.after ?? 0, { jobId, limit }),
           stores.runs.listSteps(jobId),
         ]);
+        // A full page may be the last: one line past it says whether `next` leads anywhere.
+        const more =
+          page.lines.length === limit &&
+          (await stores.logs.readAfter(runId, page.position, { jobId, limit: 1 })).lines.length > 0;
         return {
           status: 200,
           body: {
-            lines: lines.map(({ stepIndex, stream, at, text, jobAttempt, attempt }) => ({
+            ...(more ? { next: page.position } : {}),
+            lines: page.lines.map(({ stepIndex, stream, at, text, jobAttempt, attempt }) => ({
               stepIndex,
               stream,
               at,
