@@ -3,7 +3,14 @@ import { Readable } from 'node:stream';
 import { ValkyrieError } from '../core/errors.js';
 import type { RunEvent } from '../engine/events.js';
 import { maxRunPageSize } from '../server/run-cursor.js';
-import { type ApiClient, type ApiFetchInit, isRecord, parseJson, throwUnlessOk } from './api-client.js';
+import {
+  type ApiClient,
+  type ApiFetchInit,
+  ApiRequestError,
+  isRecord,
+  parseJson,
+  throwUnlessOk,
+} from './api-client.js';
 import { type ApiJobLogLinePage, type ApiJobLogLines, readJobLogLinePage } from './log-lines-answer.js';
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
@@ -146,10 +153,17 @@ export class ServerClient {
   /**
    * The job's stored log lines with the attempts they are of, and the names of its steps: every page
    * of `GET /api/v1/runs/:id/log-lines`, each after the previous one's `next`. The first asks with
-   * `job` alone, which a server from before paging answers whole.
+   * `job` alone, which a server from before paging answers whole. Undefined from a server from before
+   * the route: read its text log (`jobLog`) then.
    */
-  async jobLogLines(runId: string, jobId: string): Promise<ApiJobLogLines> {
-    let page = await this.jobLogLinePage(runId, jobId);
+  async jobLogLines(runId: string, jobId: string): Promise<ApiJobLogLines | undefined> {
+    let page: ApiJobLogLinePage;
+    try {
+      page = await this.jobLogLinePage(runId, jobId);
+    } catch (error) {
+      if (isMissingRoute(error)) return undefined;
+      throw error;
+    }
     const lines = [...page.lines];
     while (page.next !== undefined) {
       const after = page.next;
@@ -159,6 +173,14 @@ export class ServerClient {
       for (const line of page.lines) lines.push(line);
     }
     return { lines, steps: page.steps };
+  }
+
+  /** The job's stored log lines as text, without the attempts they are of. */
+  async jobLog(runId: string, jobId: string): Promise<string> {
+    const query = `job=${encodeURIComponent(jobId)}`;
+    const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/logs?${query}`);
+    await throwUnlessOk(response);
+    return response.text();
   }
 
   private async jobLogLinePage(runId: string, jobId: string, after?: number): Promise<ApiJobLogLinePage> {
@@ -296,6 +318,19 @@ function readStaleWrite(write: unknown): ShownStaleWrite[] {
       at,
     },
   ];
+}
+
+/**
+ * A 404 about the route, not the run or job: the server has no such route (an older one answers its
+ * unknown routes with VK_NOT_FOUND, a proxy in front of it with no code).
+ */
+function isMissingRoute(error: unknown): boolean {
+  return (
+    error instanceof ApiRequestError &&
+    error.status === 404 &&
+    error.serverCode !== 'VK_RUN_NOT_FOUND' &&
+    error.serverCode !== 'VK_JOB_NOT_FOUND'
+  );
 }
 
 function badAnswer(expected: string): ValkyrieError {

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serverLogsCommand } from '../../src/cli/commands/server-history.js';
 import {
@@ -6,6 +8,7 @@ import {
   logLine,
   runningJob,
   startTestServer,
+  type TestServer,
   waitForRunStatus,
 } from './helpers.js';
 
@@ -16,17 +19,7 @@ afterEach(() => {
 describe('a job’s log lines over the API and valkyrie logs --server', () => {
   it('gives each line its job attempt, and logs --server heads every attempt as a local run’s logs do', async () => {
     const live = await startTestServer();
-    const job = await runningJob(live);
-    job.log('c-fails');
-    job.fail();
-    await waitForRunStatus(live.request, job.runId, 'failed');
-    const rerun = await live.request('POST', `/api/v1/runs/${job.runId}/rerun`, { body: {} });
-    expect(rerun.status).toBe(202);
-    const [, second] = await job.runner.leases(2);
-    if (second === undefined) throw new Error('no second lease');
-    job.runner.transport.send(logLine(second, 'c-passes', 3));
-    job.runner.transport.send(jobCompleted(second, { kind: 'succeeded' }, 4));
-    await waitForRunStatus(live.request, job.runId, 'succeeded');
+    const job = await jobRunTwice(live);
 
     const answer = await live.request('GET', `/api/v1/runs/${job.runId}/log-lines?job=${job.jobId}`);
     expect(answer.status).toBe(200);
@@ -43,23 +36,15 @@ describe('a job’s log lines over the API and valkyrie logs --server', () => {
     const missing = await live.request('GET', `/api/v1/runs/${job.runId}/log-lines?job=nope`);
     expect(missing).toMatchObject({ status: 404, body: { code: 'VK_JOB_NOT_FOUND', path: 'query.job' } });
 
-    const printed: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      printed.push(String(chunk));
-      return true;
-    });
-    const code = await serverLogsCommand(job.runId, undefined, {
-      server: live.server.url,
-      token: adminToken,
-    });
-    vi.restoreAllMocks();
+    const { code, printed } = await logsCommand(live.server.url, job.runId);
     expect(code).toBe(0);
-    expect(
-      printed
-        .join('')
-        .split('\n')
-        .filter((line) => !line.startsWith('running on runner')),
-    ).toEqual(['── job attempt 1 ──', 'c-fails', '── job attempt 2 ──', 'c-passes', '']);
+    expect(printed.filter((line) => !line.startsWith('running on runner'))).toEqual([
+      '── job attempt 1 ──',
+      'c-fails',
+      '── job attempt 2 ──',
+      'c-passes',
+      '',
+    ]);
   });
 
   it('answers a page at a time, and logs --server reads every page', async () => {
@@ -107,22 +92,100 @@ describe('a job’s log lines over the API and valkyrie logs --server', () => {
     expect(names).toEqual(expect.arrayContaining(['job', 'after', 'limit']));
     expect(JSON.stringify(doc)).toContain('pass as `after` for the next page');
 
-    const printed: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      printed.push(String(chunk));
-      return true;
-    });
-    const code = await serverLogsCommand(job.runId, undefined, {
-      server: live.server.url,
-      token: adminToken,
-    });
-    vi.restoreAllMocks();
+    const { code, printed } = await logsCommand(live.server.url, job.runId);
     expect(code).toBe(0);
-    expect(
-      printed
-        .join('')
-        .split('\n')
-        .filter((line) => line.startsWith('line ')),
-    ).toEqual(texts);
+    expect(printed.filter((line) => line.startsWith('line '))).toEqual(texts);
+  });
+
+  it.each([
+    ['an unknown route', { code: 'VK_NOT_FOUND', message: 'no route GET /api/v1/runs/x/log-lines' }],
+    ['a proxy in front of it', 'Not Found'],
+  ])(
+    'prints the text log of a server from before /log-lines (%s answers 404), without attempt headings',
+    async (_, body) => {
+      const live = await startTestServer();
+      const job = await jobRunTwice(live);
+      const older = await withLogLinesAnswering(live.server.url, body);
+
+      const { code, printed } = await logsCommand(older.url, job.runId);
+      await older.close();
+      expect(code).toBe(0);
+      expect(printed.filter((line) => !line.startsWith('running on runner'))).toEqual([
+        'c-fails',
+        'c-passes',
+        '',
+      ]);
+    },
+  );
+
+  it('still fails when the server has the route and not the job', async () => {
+    const live = await startTestServer();
+    const job = await jobRunTwice(live);
+    const notFound = { code: 'VK_JOB_NOT_FOUND', message: 'no such job', path: 'query.job' };
+    const server = await withLogLinesAnswering(live.server.url, notFound);
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+
+    const { code, printed } = await logsCommand(server.url, job.runId);
+    await server.close();
+    expect(code).not.toBe(0);
+    expect(printed).not.toContain('c-fails');
   });
 });
+
+/** A job that failed, was re-run and succeeded: a line in each attempt. */
+async function jobRunTwice(live: TestServer) {
+  const job = await runningJob(live);
+  job.log('c-fails');
+  job.fail();
+  await waitForRunStatus(live.request, job.runId, 'failed');
+  const rerun = await live.request('POST', `/api/v1/runs/${job.runId}/rerun`, { body: {} });
+  expect(rerun.status).toBe(202);
+  const [, second] = await job.runner.leases(2);
+  if (second === undefined) throw new Error('no second lease');
+  job.runner.transport.send(logLine(second, 'c-passes', 3));
+  job.runner.transport.send(jobCompleted(second, { kind: 'succeeded' }, 4));
+  await waitForRunStatus(live.request, job.runId, 'succeeded');
+  return job;
+}
+
+/** `valkyrie logs RUN --server URL`: its exit code and the lines it printed. */
+async function logsCommand(server: string, runId: string) {
+  const printed: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    printed.push(String(chunk));
+    return true;
+  });
+  const code = await serverLogsCommand(runId, undefined, { server, token: adminToken });
+  vi.mocked(process.stdout.write).mockRestore();
+  return { code, printed: printed.join('').split('\n') };
+}
+
+/**
+ * `url`'s API behind a proxy that answers every GET …/log-lines with 404 and `body`, as a server from
+ * before the route does (JSON: Fastify's unknown-route answer; text: a proxy's).
+ */
+async function withLogLinesAnswering(url: string, body: object | string) {
+  const proxy = createServer((request, response) => {
+    const path = request.url ?? '/';
+    if (path.split('?')[0]?.endsWith('/log-lines')) {
+      const json = typeof body === 'object';
+      response.writeHead(404, { 'content-type': json ? 'application/json' : 'text/plain' });
+      response.end(json ? JSON.stringify(body) : body);
+      return;
+    }
+    const authorization = request.headers.authorization ?? '';
+    void fetch(`${url}${path}`, { method: request.method ?? 'GET', headers: { authorization } }).then(
+      async (answer) => {
+        response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? '' });
+        response.end(Buffer.from(await answer.arrayBuffer()));
+      },
+      () => response.destroy(),
+    );
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
+  };
+}

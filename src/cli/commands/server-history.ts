@@ -95,9 +95,17 @@ export function serverLogsCommand(
       );
     }
     for (const job of selected) {
-      const { lines, steps } = await client.jobLogLines(run.id, job.id);
-      const stepNames = new Map(steps.map((step) => [stepKey({ jobId: job.id, ...step }), step.name]));
+      const answer = await client.jobLogLines(run.id, job.id);
       const prefix = selected.length === 1 ? '' : `[${job.name}] `;
+      if (answer === undefined) {
+        // A server from before /log-lines: its text log, which has no attempts to head.
+        const text = await client.jobLog(run.id, job.id);
+        for (const line of text.split('\n').slice(0, text.endsWith('\n') ? -1 : undefined))
+          process.stdout.write(`${prefix}${line}\n`);
+        continue;
+      }
+      const { lines, steps } = answer;
+      const stepNames = new Map(steps.map((step) => [stepKey({ jobId: job.id, ...step }), step.name]));
       const ofJob = lines.map((line) => ({ ...line, jobId: job.id }));
       // The same headings as a local run's logs: every attempt of a job that ran more than once.
       for (const entry of logLinesWithHeadings(ofJob, stepNames, [{ id: job.id, attempts: job.attempt }]))
