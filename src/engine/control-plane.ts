@@ -206,8 +206,9 @@ export class ControlPlane {
    * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`,
    * but with `holdLeases` (the run's previous owner has certainly exited) a job stored running on a
    * fleet runner that is not connected here keeps its stored lease, held for that runner for one TTL
-   * (LeaseGuard.hold), and stays running (not in a run that rejoins its workflow's concurrency group:
-   * its jobs wait for the slot). The caller must own the run
+   * (LeaseGuard.hold), and stays running (not in a run that rejoins its workflow's concurrency group,
+   * whose jobs wait for the slot, nor a job with a `concurrency:` group of its own, whose slot this
+   * process does not hold). The caller must own the run
    * (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after them again
    * as new attempts (RunCoordinator.rerun), the rest keep their results; the caller must have reopened
    * the run (RunRecoveryStore.reopen) and pass the record as read after that (its attempt is the
@@ -234,7 +235,7 @@ export class ControlPlane {
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaiting =
-      how === 'resume' && holdLeases && group === undefined ? this.holdLeases(jobs) : new Set<string>();
+      how === 'resume' && holdLeases && group === undefined ? this.holdLeases(workflow, jobs) : new Set<string>();
     const effects =
       how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.
@@ -251,10 +252,12 @@ export class ControlPlane {
   }
 
   /** The jobs of `jobs` stored running under a lease this process now holds for their runner. */
-  private holdLeases(jobs: readonly JobRecord[]): Set<string> {
+  private holdLeases(workflow: Workflow, jobs: readonly JobRecord[]): Set<string> {
     const held = new Set<string>();
-    for (const { id, status, runner, fencingToken } of jobs) {
+    for (const { id, key, status, runner, fencingToken } of jobs) {
       if (status !== 'running' || runner === undefined || fencingToken === undefined) continue;
+      // Its group's slot lapsed with the old process: another job of the group may be let in now.
+      if (workflow.jobs.get(key)?.concurrency !== undefined) continue;
       if (this.leases.hold(runner.id, id, fencingToken)) held.add(id);
     }
     return held;

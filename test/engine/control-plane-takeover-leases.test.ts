@@ -43,7 +43,9 @@ for (const [name, make, skip] of storeFactories) {
       const before = new ControlPlane(stores(), { clock: new ManualClock(), leaseTtlMs });
       const first = new ScriptedRunner(before, accepting, { identity, name: 'east' });
       const { id: runId } = await before.startRun(workflow, runRequest);
-      await settle();
+      // A job with a concurrency group is admitted by a store write first (real time, on Postgres).
+      for (let tries = 0; first.of('lease').length === 0 && tries < 300; tries++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
       const lease = first.of('lease')[0];
       if (lease === undefined) throw new Error('no lease');
       const { jobId, fencingToken } = lease;
@@ -154,6 +156,25 @@ for (const [name, make, skip] of storeFactories) {
       expect(await handle.done).toBe('succeeded');
       const [job] = await store.runs.listJobs(runId);
       expect(job).toMatchObject({ status: 'succeeded', attempt: 2 });
+    });
+
+    it('holds nothing for a job with a concurrency group of its own, whose slot lapsed with the old process', async () => {
+      const { plane, handle, lease, runId, store } = await takenOver('    concurrency: solo\n');
+      const back = new ScriptedRunner(plane, accepting, {
+        identity,
+        name: 'east',
+        resume: [{ jobId: lease.jobId, fencingToken: lease.fencingToken }],
+      });
+      await settle();
+      expect(back.of('error').map((error) => [error.code, error.refused])).toEqual([
+        ['VK_STALE_LEASE', 'register'],
+      ]);
+      const [again] = back.of('lease');
+      if (again === undefined) throw new Error('the job was not leased again');
+      expect(again.fencingToken).toBeGreaterThan(lease.fencingToken);
+      back.complete(again);
+      expect(await handle.done).toBe('succeeded');
+      expect((await store.runs.listJobs(runId))[0]).toMatchObject({ status: 'succeeded', attempt: 2 });
     });
 
     it('loses the job at once when its runner comes back without it', async () => {
