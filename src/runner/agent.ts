@@ -211,12 +211,7 @@ export class RunnerAgent {
         this.leaving?.settle(true);
         return;
       case 'offer': {
-        const free = this.accepting && this.active.size < this.options.info.capacity;
-        this.transport.send(
-          free
-            ? { type: 'accept', jobId: message.jobId }
-            : { type: 'decline', jobId: message.jobId, reason: this.accepting ? 'at capacity' : 'draining' },
-        );
+        this.transport.send(this.answerOffer(message.jobId));
         return;
       }
       case 'lease':
@@ -234,6 +229,18 @@ export class RunnerAgent {
         if (job?.fencingToken === message.fencingToken) job.cancel.abort(message.message);
       }
     }
+  }
+
+  /**
+   * Accepts while it has a free slot, unless it still runs an earlier attempt of the job (its lease
+   * was lost, or refused after a restart of the control plane, and the job is stopping): two attempts
+   * of one job under one id would report as one.
+   */
+  private answerOffer(jobId: string): RunnerMessage {
+    if (!this.accepting) return { type: 'decline', jobId, reason: 'draining' };
+    if (this.active.has(jobId)) return { type: 'decline', jobId, reason: 'still running an earlier attempt' };
+    if (this.active.size >= this.options.info.capacity) return { type: 'decline', jobId, reason: 'at capacity' };
+    return { type: 'accept', jobId };
   }
 
   private startJob(lease: LeaseMessage): void {

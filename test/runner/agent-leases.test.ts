@@ -147,4 +147,36 @@ describe('RunnerAgent leases', () => {
     const completed = received.find((m) => m.type === 'job.completed');
     expect(completed).toMatchObject({ fencingToken: lease.fencingToken, outcome: { kind: 'cancelled' } });
   });
+
+  it('declines an offer of a job it still runs an earlier attempt of, whatever its free slots', async () => {
+    const { dir, plane } = setup(60_000);
+    const holder = new ScriptedRunner(plane, accepting);
+    await plane.startRun(longJob, request);
+    await settle();
+    const [lease] = holder.of('lease');
+    if (!lease) throw new Error('no lease');
+    const [control, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
+    const received: RunnerMessage[] = [];
+    control.onMessage((message) => received.push(message));
+    const executor = new GatedExecutor();
+    const runner = new RunnerAgent(runnerEnd, {
+      info: { name: 'r', labels: ['x'], capacity: 2 },
+      host: { os: 'Linux', arch: 'X64', name: 'r' },
+      createExecutor: () => executor,
+      tempRoot: dir,
+      baseEnv: { PATH: '/usr/bin:/bin' },
+      clock: new ManualClock(),
+    });
+    control.send(lease);
+    await settle();
+    control.send({ type: 'offer', jobId: lease.jobId, name: 'again', ttlMs: 30_000 });
+    control.send({ type: 'offer', jobId: 'another-job', name: 'other', ttlMs: 30_000 });
+    await settle();
+    expect(received.filter((m) => m.type === 'accept' || m.type === 'decline')).toEqual([
+      { type: 'decline', jobId: lease.jobId, reason: 'still running an earlier attempt' },
+      { type: 'accept', jobId: 'another-job' },
+    ]);
+    executor.finish(0);
+    await runner.drain();
+  });
 });
