@@ -235,7 +235,9 @@ export class ControlPlane {
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaiting =
-      how === 'resume' && holdLeases && group === undefined ? this.holdLeases(workflow, jobs) : new Set<string>();
+      how === 'resume' && holdLeases && group === undefined
+        ? this.holdLeases(workflow, jobs)
+        : new Set<string>();
     const effects =
       how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.

@@ -239,7 +239,8 @@ export class RunnerAgent {
   private answerOffer(jobId: string): RunnerMessage {
     if (!this.accepting) return { type: 'decline', jobId, reason: 'draining' };
     if (this.active.has(jobId)) return { type: 'decline', jobId, reason: 'still running an earlier attempt' };
-    if (this.active.size >= this.options.info.capacity) return { type: 'decline', jobId, reason: 'at capacity' };
+    if (this.active.size >= this.options.info.capacity)
+      return { type: 'decline', jobId, reason: 'at capacity' };
     return { type: 'accept', jobId };
   }
 
