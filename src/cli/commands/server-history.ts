@@ -100,7 +100,9 @@ export function serverLogsCommand(
       if (answer === undefined) {
         // A server from before /log-lines: its text log, which has no attempts to head.
         const text = await client.jobLog(run.id, job.id);
-        for (const line of text.split('\n').slice(0, text.endsWith('\n') ? -1 : undefined))
+        // An empty log prints nothing, as an empty page of lines does.
+        const textLines = text === '' ? [] : text.split('\n');
+        for (const line of textLines.slice(0, text.endsWith('\n') ? -1 : undefined))
           process.stdout.write(`${prefix}${line}\n`);
         continue;
       }
