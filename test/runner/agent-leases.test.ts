@@ -118,9 +118,11 @@ describe('RunnerAgent leases', () => {
     await runner.drain();
   });
 
-  it('cancels its job when the control plane refuses its lease as stale', async () => {
-    const { dir, plane } = setup(60_000);
-    // A scripted runner takes the lease, so the test holds a real job spec to hand to the agent.
+  /**
+   * A lease on a long job, taken by a scripted runner so that the test holds a real job spec to hand
+   * to an agent, and the control end of a connection for that agent, whose messages are recorded.
+   */
+  async function leaseToHandOver(plane: ControlPlane) {
     const holder = new ScriptedRunner(plane, accepting);
     await plane.startRun(longJob, request);
     await settle();
@@ -129,6 +131,12 @@ describe('RunnerAgent leases', () => {
     const [control, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
     const received: RunnerMessage[] = [];
     control.onMessage((message) => received.push(message));
+    return { lease, control, runnerEnd, received };
+  }
+
+  it('cancels its job when the control plane refuses its lease as stale', async () => {
+    const { dir, plane } = setup(60_000);
+    const { lease, control, runnerEnd, received } = await leaseToHandOver(plane);
     const clock = new ManualClock();
     const { runner } = agent(dir, clock, runnerEnd);
     control.send({ ...lease, ttlMs: 3_000 });
@@ -150,14 +158,7 @@ describe('RunnerAgent leases', () => {
 
   it('declines an offer of a job it still runs an earlier attempt of, whatever its free slots', async () => {
     const { dir, plane } = setup(60_000);
-    const holder = new ScriptedRunner(plane, accepting);
-    await plane.startRun(longJob, request);
-    await settle();
-    const [lease] = holder.of('lease');
-    if (!lease) throw new Error('no lease');
-    const [control, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
-    const received: RunnerMessage[] = [];
-    control.onMessage((message) => received.push(message));
+    const { lease, control, runnerEnd, received } = await leaseToHandOver(plane);
     const executor = new GatedExecutor();
     const runner = new RunnerAgent(runnerEnd, {
       info: { name: 'r', labels: ['x'], capacity: 2 },
