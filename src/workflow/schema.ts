@@ -9,8 +9,17 @@ import { backoffKinds } from '../core/retry-delay.js';
  */
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
-/** A value that may also be written as an expression string, e.g. `${{ matrix.experimental }}`. */
-const booleanOrExpression = z.union([z.boolean(), z.string()]);
+/**
+ * A boolean, or a string that is one (`"true"`, `"false"`) or holds an expression yielding one, e.g.
+ * `${{ matrix.experimental }}`: any other text (`maybe`) is refused here, with its line, as GitHub
+ * does, rather than read as true when the job runs.
+ */
+const booleanOrExpression = z.union([
+  z.boolean(),
+  z.string().regex(/\$\{\{|^\s*(true|false)\s*$/i, {
+    error: 'must be true or false, or an expression ${{ … }} that yields one',
+  }),
+]);
 /**
  * A number, or a string that is one (YAML users quote things) or holds an expression yielding one,
  * e.g. `${{ matrix.minutes }}`: any other text is refused here, with its line, as GitHub does, rather
