@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
+import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import type { Stores } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
 
@@ -16,7 +17,7 @@ export function stateDirectory(option: string | undefined, cwd: string): string 
 export async function openStores(db: string | undefined, stateDir: string): Promise<Stores> {
   const target = db ?? process.env.VALKYRIE_DB;
   if (target !== undefined) refuseOtherUrl(target, db === undefined ? 'VALKYRIE_DB' : '--db');
-  if (target !== undefined && /^postgres(ql)?:\/\//.test(target)) {
+  if (target !== undefined && isPostgresUrl(target)) {
     const { openPostgresStores } = await import('../store/postgres/index.js');
     const { url, schema } = splitSchema(target);
     return openPostgresStores(url, schema === undefined ? {} : { schema });
@@ -30,13 +31,10 @@ export async function openStores(db: string | undefined, stateDir: string): Prom
   });
 }
 
-/**
- * A `scheme://` value that is not Postgres's was meant as a URL: taken as a SQLite path it would
- * silently create a file such as `./mysql:/host/db`.
- */
+/** A `scheme://` value that is not Postgres's is refused (foreignUrlScheme). */
 function refuseOtherUrl(target: string, source: string): void {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(target)?.[1];
-  if (scheme === undefined || /^postgres(ql)?$/.test(scheme)) return;
+  const scheme = foreignUrlScheme(target);
+  if (scheme === undefined) return;
   throw new UsageError(
     `${source}: ${JSON.stringify(redactPassword(target))} is a ${scheme}:// URL; expected postgres://USER@HOST/DB[?schema=NAME] (or postgresql://…) or a SQLite file path`,
   );

@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { defaultAgingIntervalMs, defaultPriority, isPriority, type Priority } from '../core/priority.js';
 import { type Backoff, backoffKinds } from '../core/retry-delay.js';
+import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 import { defaultBusyTimeoutMs } from '../store/sqlite/open.js';
@@ -143,8 +144,9 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
   const where = 'openEngine(): option "store"';
   if (store === undefined || store === 'memory') return { kind: 'memory' };
   if (typeof store === 'string') {
-    if (store === '') fail(where, "'memory', a postgres:// URL or a SQLite file path", store);
-    return /^postgres(ql)?:\/\//.test(store)
+    if (store === '' || foreignUrlScheme(store) !== undefined)
+      fail(where, "'memory', a postgres:// URL or a SQLite file path", store);
+    return isPostgresUrl(store)
       ? { kind: 'postgres', url: store, schema: undefined, ...storeDefaults }
       : {
           kind: 'sqlite',
@@ -177,7 +179,7 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     return { kind: 'sqlite', path: store.path, synchronous, busyTimeoutMs, ...durable };
   }
   if (store.kind === 'postgres') {
-    if (typeof store.url !== 'string' || !/^postgres(ql)?:\/\//.test(store.url)) {
+    if (typeof store.url !== 'string' || !isPostgresUrl(store.url)) {
       fail(`${where}.url`, 'a postgres:// URL', store.url);
     }
     return { kind: 'postgres', url: store.url, schema: store.schema, ...durable };
