@@ -236,7 +236,8 @@ export class ControlPlane {
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaiting =
       how === 'resume' && holdLeases && group === undefined
-        ? this.holdLeases(workflow, jobs)
+        ? // A job's own concurrency slot lapsed with the old process: another job of its group may run.
+          this.leases.holdStored(jobs.filter((job) => workflow.jobs.get(job.key)?.concurrency === undefined))
         : new Set<string>();
     const effects =
       how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
@@ -251,18 +252,6 @@ export class ControlPlane {
   /** Whether `jobId` has a live lease here: its runner, connected or away, may still report it. */
   leased(jobId: string): boolean {
     return this.leases.leased(jobId);
-  }
-
-  /** The jobs of `jobs` stored running under a lease this process now holds for their runner. */
-  private holdLeases(workflow: Workflow, jobs: readonly JobRecord[]): Set<string> {
-    const held = new Set<string>();
-    for (const { id, key, status, runner, fencingToken } of jobs) {
-      if (status !== 'running' || runner === undefined || fencingToken === undefined) continue;
-      // Its group's slot lapsed with the old process: another job of the group may be let in now.
-      if (workflow.jobs.get(key)?.concurrency !== undefined) continue;
-      if (this.leases.hold(runner.id, id, fencingToken)) held.add(id);
-    }
-    return held;
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { asJobId } from '../core/ids.js';
 import type { ControlMessage, ResumedLease } from '../protocol/messages.js';
+import type { JobRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
@@ -110,6 +111,16 @@ export class LeaseGuard {
     if (away === undefined) return false;
     this.sweeper.watch(this.table.hold(jobId, away, fencingToken, this.options.leaseTtlMs));
     return true;
+  }
+
+  /** `hold` for each of `jobs` stored running on a runner under a token; returns the ids held. */
+  holdStored(jobs: readonly JobRecord[]): Set<string> {
+    const held = new Set<string>();
+    for (const { id, status, runner, fencingToken } of jobs) {
+      if (status !== 'running' || runner === undefined || fencingToken === undefined) continue;
+      if (this.hold(runner.id, id, fencingToken)) held.add(id);
+    }
+    return held;
   }
 
   /** The lease `message` was written under, when current; otherwise undefined, the message refused. */
