@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BundleStore } from '../../src/store/bundles.js';
@@ -65,6 +65,27 @@ describe('file bundles', () => {
         code: 'VK_STORE',
         message: expect.stringContaining(`${join(dir, `${sha}.tar.gz`)} exists but is not a regular file`),
       });
+    } finally {
+      await remove();
+    }
+  });
+  it("removes a crashed upload's file once the cut-off passes it, but never the file of one still arriving", async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      const store = new FileBundleStore(dir);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, '.upload-0123456789abcdef'), 'the half of a body a crash left');
+      const bytes = randomBytes(3000);
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      // The server's clock, not the file system's, dates a use: a cut-off past every file's time.
+      const cutOff = Date.now() + 3_600_000;
+      async function* slow() {
+        yield bytes.subarray(0, 1000);
+        expect(await store.removeUnused(cutOff, new Set())).toEqual({ count: 0, bytes: 0 });
+        yield bytes.subarray(1000);
+      }
+      expect(await store.put(sha, slow(), 1024 * 1024, () => cutOff)).toBe('created');
+      expect(await readdir(dir)).toEqual([`${sha}.tar.gz`]);
     } finally {
       await remove();
     }

@@ -35,6 +35,14 @@ const leftover = /^\.(upload|removing)-/;
  * a `has`, `read` or `touch` of the same bundle at that very moment answers as if it were gone.
  */
 export class FileBundleStore implements BundleStore {
+  /**
+   * This handle's uploads still arriving. A sweep skips their temporary files however old their
+   * modification time reads: the server's clock, not the file system's, dates a use, and an upload
+   * that is slow (or a clock that was moved) must not lose its file under it. Another process's
+   * sweep knows only the time, and removes an upload that has written nothing for the retention.
+   */
+  readonly #arriving = new Set<string>();
+
   constructor(private readonly dir: string) {}
 
   private pathOf(sha256: string): string {
@@ -55,9 +63,11 @@ export class FileBundleStore implements BundleStore {
     usedAt: () => number,
   ): Promise<'created' | 'existed'> {
     await mkdir(this.dir, { recursive: true });
-    const temporary = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+    const temporaryName = `.upload-${randomBytes(8).toString('hex')}`;
+    const temporary = join(this.dir, temporaryName);
     const hash = createHash('sha256');
     const path = this.pathOf(sha256);
+    this.#arriving.add(temporaryName);
     try {
       await pipeline(Readable.from(meteredBody(body, maxBytes, hash)), createWriteStream(temporary));
       checkBundleHash(sha256, hash);
@@ -77,6 +87,7 @@ export class FileBundleStore implements BundleStore {
       );
     } finally {
       await unlink(temporary).catch(() => undefined);
+      this.#arriving.delete(temporaryName);
     }
   }
 
@@ -108,7 +119,9 @@ export class FileBundleStore implements BundleStore {
     for (const name of names) {
       const sha256 = bundleFile.exec(name)?.[1];
       if (sha256 === undefined) {
-        if (leftover.test(name)) await removeIfUnused(join(this.dir, name), usedBefore);
+        if (leftover.test(name) && !this.#arriving.has(name)) {
+          await removeIfUnused(join(this.dir, name), usedBefore);
+        }
         continue;
       }
       if (keep.has(sha256)) continue;
