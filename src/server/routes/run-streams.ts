@@ -4,6 +4,7 @@ import type { RunEvent } from '../../engine/events.js';
 import type { LogEntry } from '../../protocol/messages.js';
 import { defaultReadAfterLimit } from '../../store/logs.js';
 import type { ApiContext } from '../context.js';
+import { jobLogPages, jobLogText } from '../job-log-pages.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun, findRunJob } from '../run-views.js';
 import { errorSchema, idParams, jobLogLinesSchema, logLinesQuery, logsQuery } from '../schemas.js';
@@ -46,7 +47,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       method: 'GET',
       url: '/api/v1/runs/:id/logs',
       summary:
-        "A job's log as text/plain; with follow=1 as Server-Sent Events (event: log, data: a LogEntry) on any replica, closed by event: end (data: the job's job.completed RunEvent, with its status) once the job has ended; a stream that stops without it was cut, and the client may reconnect",
+        "A job's log as text/plain, sent a page of lines at a time (chunked); a store failure midway cuts the response before its last chunk, so a client's read fails rather than ending with part of the log. With follow=1 as Server-Sent Events (event: log, data: a LogEntry) on any replica, closed by event: end (data: the job's job.completed RunEvent, with its status) once the job has ended; a stream that stops without it was cut, and the client may reconnect",
       access: 'read',
       params: idParams,
       query: logsQuery,
@@ -82,17 +83,28 @@ export function runStreamRoutes(context: ApiContext): Route[] {
           stream.onEnd(stop);
           return 'streamed';
         }
-        const lines = await stores.logs.read(asRunId(run.id), { jobId: asJobId(query.job) });
+        // A page at a time (jobLogPages): a runaway job's log is never held whole.
+        const pages = await jobLogPages(stores.logs, asRunId(run.id), asJobId(query.job));
         if (follow) {
           const stream = openEventStream(reply, streams);
-          for (const line of lines) stream.send('log', logEntryOf(line));
+          try {
+            for await (const lines of pages) {
+              for (const line of lines) stream.send('log', logEntryOf(line));
+              if (!(await stream.drained())) return 'streamed';
+            }
+          } catch (error) {
+            // Without `end`, and cut rather than ended: the client sees the log is not whole.
+            context.logError(error);
+            stream.abort();
+            return 'streamed';
+          }
           // Read before the lines, so every line of an ended job was among them.
           if (isTerminal(job.status)) endWith(stream, jobCompletedOf(job, job.status, run));
           stream.end();
           return 'streamed';
         }
         reply.type('text/plain; charset=utf-8');
-        return { status: 200, body: lines.map((line) => `${line.text}\n`).join('') };
+        return { status: 200, body: jobLogText(pages, context.logError) };
       },
     }),
     defineRoute({
