@@ -11,7 +11,7 @@ import {
   parseJson,
   throwUnlessOk,
 } from './api-client.js';
-import { type ApiJobLogLinePage, type ApiJobLogLines, readJobLogLinePage } from './log-lines-answer.js';
+import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.js';
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
@@ -151,39 +151,55 @@ export class ServerClient {
   }
 
   /**
-   * The job's stored log lines with the attempts they are of, and the names of its steps: every page
-   * of `GET /api/v1/runs/:id/log-lines`, each after the previous one's `next`. The first asks with
-   * `job` alone, which a server from before paging answers whole. Undefined from a server from before
-   * the route: read its text log (`jobLog`) then.
+   * The first page of `GET /api/v1/runs/:id/log-lines`: the job's stored lines with the attempts they
+   * are of, the names of its steps, and `next` when more follow (jobLogLinePage). It asks with `job`
+   * alone, which a server from before paging answers whole. Undefined from a server from before the
+   * route: read its text log (`jobLogTextLines`) then.
    */
-  async jobLogLines(runId: string, jobId: string): Promise<ApiJobLogLines | undefined> {
-    let page: ApiJobLogLinePage;
+  async firstJobLogLinePage(runId: string, jobId: string): Promise<ApiJobLogLinePage | undefined> {
     try {
-      page = await this.jobLogLinePage(runId, jobId);
+      return await this.fetchJobLogLinePage(runId, jobId);
     } catch (error) {
       if (isMissingRoute(error)) return undefined;
       throw error;
     }
-    const lines = [...page.lines];
-    while (page.next !== undefined) {
-      const after = page.next;
-      page = await this.jobLogLinePage(runId, jobId, after);
-      // A `next` that does not move on would ask for the same page forever.
-      if (page.next !== undefined && page.next <= after) throw badAnswer('a next past the previous one');
-      for (const line of page.lines) lines.push(line);
-    }
-    return { lines, steps: page.steps };
   }
 
-  /** The job's stored log lines as text, without the attempts they are of. */
-  async jobLog(runId: string, jobId: string): Promise<string> {
+  /** The page after `after`, the previous page's `next`. */
+  async jobLogLinePage(runId: string, jobId: string, after: number): Promise<ApiJobLogLinePage> {
+    const page = await this.fetchJobLogLinePage(runId, jobId, after);
+    // A `next` that does not move on would ask for the same page forever.
+    if (page.next !== undefined && page.next <= after) throw badAnswer('a next past the previous one');
+    return page;
+  }
+
+  /**
+   * The job's stored log lines as the text route sends them, without the attempts they are of: each
+   * line (without its newline) as it arrives, so the log is never held whole. A response cut midway
+   * (the server's store failed) fails the read rather than ending it.
+   */
+  async *jobLogTextLines(runId: string, jobId: string): AsyncGenerator<string> {
     const query = `job=${encodeURIComponent(jobId)}`;
     const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/logs?${query}`);
     await throwUnlessOk(response);
-    return response.text();
+    if (response.body === null) return;
+    const decoder = new TextDecoder();
+    let partial = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      const lines = (partial + decoder.decode(chunk, { stream: true })).split('\n');
+      partial = lines.pop() ?? '';
+      yield* lines;
+    }
+    partial += decoder.decode();
+    // A last line without its newline is a line too.
+    if (partial !== '') yield partial;
   }
 
-  private async jobLogLinePage(runId: string, jobId: string, after?: number): Promise<ApiJobLogLinePage> {
+  private async fetchJobLogLinePage(
+    runId: string,
+    jobId: string,
+    after?: number,
+  ): Promise<ApiJobLogLinePage> {
     const query = `job=${encodeURIComponent(jobId)}${after === undefined ? '' : `&after=${after}`}`;
     const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}/log-lines?${query}`);
     return readJobLogLinePage(await this.expectJson(response));

@@ -2,13 +2,15 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
+import { defaultReadAfterLimit } from '../../store/logs.js';
 import type { JobRecord, RunRecord } from '../../store/runs.js';
 import { staleWritesByJob } from '../../store/stale-writes.js';
 import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
-import { jobDetailLines, logLinesWithHeadings, stepKey } from '../views/attempts.js';
+import { jobDetailLines, stepKey } from '../views/attempts.js';
 import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -151,7 +153,7 @@ function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
 
 /**
  * `valkyrie logs RUN [JOB]`: stored log lines, prefixed with the job's name when showing several jobs,
- * with a heading where each attempt of a retried job or step begins.
+ * with a heading where each attempt of a retried job or step begins; printed a page at a time.
  */
 export async function logsCommand(
   id: string,
@@ -178,17 +180,35 @@ export async function logsCommand(
     }
     const single = selected.length === 1 ? selected[0] : undefined;
     const names = new Map(selected.map((job) => [job.id as string, job.name]));
-    const lines = await stores.logs.read(run.id, single ? { jobId: single.id } : {});
     const stepNames = new Map<string, string>();
+    let stepsRetried = false;
     for (const job of selected) {
-      for (const step of await stores.runs.listSteps(job.id)) stepNames.set(stepKey(step), step.name);
+      for (const step of await stores.runs.listSteps(job.id)) {
+        stepNames.set(stepKey(step), step.name);
+        if ((step.attempt ?? 1) > 1) stepsRetried = true;
+      }
     }
     const logged = selected.map((job) => ({ id: job.id as string, attempts: job.attempt ?? 1 }));
-    for (const entry of logLinesWithHeadings(lines, stepNames, logged)) {
-      const name = names.get(entry.jobId);
-      if (name === undefined) continue;
-      process.stdout.write(`${single ? '' : `[${name}] `}${entry.heading ?? entry.line?.text ?? ''}\n`);
-    }
+    // A page at a time, each printed as it is read: a runaway job's log is never held whole.
+    const limit = defaultReadAfterLimit;
+    const read = async (after: number | undefined) => {
+      const page = await stores.logs.readAfter(
+        run.id,
+        after ?? 0,
+        single ? { jobId: single.id, limit } : { limit },
+      );
+      return { lines: page.lines, ...(page.lines.length === limit ? { next: page.position } : {}) };
+    };
+    await writeHeadedLog(read, {
+      stepNames,
+      jobs: logged,
+      stepsRetried,
+      write: (entry) => {
+        const name = names.get(entry.jobId);
+        if (name === undefined) return;
+        process.stdout.write(`${single ? '' : `[${name}] `}${entry.heading ?? entry.line?.text ?? ''}\n`);
+      },
+    });
     return ExitCode.succeeded;
   });
 }

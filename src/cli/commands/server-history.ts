@@ -1,9 +1,11 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
+import { stdoutDrained, writeHeadedLog } from '../headed-log.js';
+import type { ApiStepName } from '../log-lines-answer.js';
 import { type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
-import { logLinesWithHeadings, stepKey } from '../views/attempts.js';
+import { stepKey } from '../views/attempts.js';
 import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -74,7 +76,8 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
 
 /**
  * `valkyrie logs RUN [JOB] --server URL`: the stored log lines of the run's jobs, or of one, with a
- * heading where each attempt begins, as `valkyrie logs` shows a local run's.
+ * heading where each attempt begins, as `valkyrie logs` shows a local run's: each page printed as
+ * it comes (writeHeadedLog), so a long log is never held whole.
  */
 export function serverLogsCommand(
   id: string,
@@ -95,23 +98,34 @@ export function serverLogsCommand(
       );
     }
     for (const job of selected) {
-      const answer = await client.jobLogLines(run.id, job.id);
       const prefix = selected.length === 1 ? '' : `[${job.name}] `;
-      if (answer === undefined) {
+      const first = await client.firstJobLogLinePage(run.id, job.id);
+      if (first === undefined) {
         // A server from before /log-lines: its text log, which has no attempts to head.
-        const text = await client.jobLog(run.id, job.id);
-        // An empty log prints nothing, as an empty page of lines does.
-        const textLines = text === '' ? [] : text.split('\n');
-        for (const line of textLines.slice(0, text.endsWith('\n') ? -1 : undefined))
+        for await (const line of client.jobLogTextLines(run.id, job.id)) {
           process.stdout.write(`${prefix}${line}\n`);
+          await stdoutDrained();
+        }
         continue;
       }
-      const { lines, steps } = answer;
-      const stepNames = new Map(steps.map((step) => [stepKey({ jobId: job.id, ...step }), step.name]));
-      const ofJob = lines.map((line) => ({ ...line, jobId: job.id }));
+      const stepNames = new Map<string, string>();
+      // Every page carries the steps: a running job's later pages may name steps the first did not.
+      const name = (steps: readonly ApiStepName[]) => {
+        for (const step of steps) stepNames.set(stepKey({ jobId: job.id, ...step }), step.name);
+      };
+      const read = async (after: number | undefined) => {
+        const page = after === undefined ? first : await client.jobLogLinePage(run.id, job.id, after);
+        name(page.steps);
+        const lines = page.lines.map((line) => ({ ...line, jobId: job.id }));
+        return { lines, ...(page.next === undefined ? {} : { next: page.next }) };
+      };
       // The same headings as a local run's logs: every attempt of a job that ran more than once.
-      for (const entry of logLinesWithHeadings(ofJob, stepNames, [{ id: job.id, attempts: job.attempt }]))
-        process.stdout.write(`${prefix}${entry.heading ?? entry.line?.text ?? ''}\n`);
+      await writeHeadedLog(read, {
+        stepNames,
+        jobs: [{ id: job.id, attempts: job.attempt }],
+        stepsRetried: first.steps.some((step) => (step.attempt ?? 1) > 1),
+        write: (entry) => process.stdout.write(`${prefix}${entry.heading ?? entry.line?.text ?? ''}\n`),
+      });
     }
     return ExitCode.succeeded;
   });

@@ -82,45 +82,84 @@ export function logLinesWithHeadings<L extends AttemptedLine>(
   stepNames: ReadonlyMap<string, string>,
   jobs: readonly LoggedJob[],
 ): HeadedEntry<L>[] {
-  const attemptsOf = new Map(jobs.map((job) => [job.id, job.attempts]));
-  const stepAttempts = new Map<string, Set<number>>();
-  for (const line of lines) add(stepAttempts, stepKey(line), line.attempt ?? 1);
-  const out: HeadedEntry<L>[] = [];
-  const jobHeading = (jobId: string, attempt: number) =>
-    out.push({ heading: `── job attempt ${attempt} ──`, jobId });
+  const headings = new AttemptHeadings(stepNames, jobs, printedStepAttempts(lines));
+  return [...lines.flatMap((line) => headings.next(line)), ...headings.end()];
+}
+
+/** Which attempts of each step (by stepKey) printed any of `lines`, added to `into`. */
+export function printedStepAttempts(
+  lines: readonly AttemptedLine[],
+  into = new Map<string, Set<number>>(),
+): Map<string, Set<number>> {
+  for (const line of lines) add(into, stepKey(line), line.attempt ?? 1);
+  return into;
+}
+
+/**
+ * logLinesWithHeadings a line at a time, for a log read a page at a time: next() for each line in
+ * order, then end(). Whether a step is headed depends on every line of the log (did more than one
+ * of its attempts print?): `printed` says so (printedStepAttempts over the whole log). Without it, it
+ * is learnt from the lines as they come, which is the same when no step ran more than once.
+ */
+export class AttemptHeadings {
+  private readonly attemptsOf: ReadonlyMap<string, number>;
+  private readonly stepAttempts: Map<string, Set<number>>;
   /** The highest job attempt headed so far, and the attempt the last line shown was of. */
-  const headed = new Map<string, number>();
-  const current = new Map<string, number>();
-  const lastStep = new Map<string, string>();
-  for (const line of lines) {
+  private readonly headed = new Map<string, number>();
+  private readonly current = new Map<string, number>();
+  private readonly lastStep = new Map<string, string>();
+
+  constructor(
+    private readonly stepNames: ReadonlyMap<string, string>,
+    private readonly jobs: readonly LoggedJob[],
+    printed?: ReadonlyMap<string, ReadonlySet<number>>,
+  ) {
+    this.attemptsOf = new Map(jobs.map((job) => [job.id, job.attempts]));
+    this.stepAttempts = new Map([...(printed ?? [])].map(([key, attempts]) => [key, new Set(attempts)]));
+  }
+
+  /** The headings that come before `line`, then the line. */
+  next<L extends AttemptedLine>(line: L): HeadedEntry<L>[] {
+    const out: HeadedEntry<L>[] = [];
     const jobAttempt = line.jobAttempt ?? 1;
-    if ((attemptsOf.get(line.jobId) ?? 1) > 1 && current.get(line.jobId) !== jobAttempt) {
-      const from = headed.get(line.jobId) ?? 0;
-      if (jobAttempt > from) for (let a = from + 1; a <= jobAttempt; a++) jobHeading(line.jobId, a);
-      else jobHeading(line.jobId, jobAttempt);
-      headed.set(line.jobId, Math.max(from, jobAttempt));
-      lastStep.delete(line.jobId);
+    if ((this.attemptsOf.get(line.jobId) ?? 1) > 1 && this.current.get(line.jobId) !== jobAttempt) {
+      const from = this.headed.get(line.jobId) ?? 0;
+      if (jobAttempt > from) for (let a = from + 1; a <= jobAttempt; a++) out.push(jobHeading(line.jobId, a));
+      else out.push(jobHeading(line.jobId, jobAttempt));
+      this.headed.set(line.jobId, Math.max(from, jobAttempt));
+      this.lastStep.delete(line.jobId);
     }
-    current.set(line.jobId, jobAttempt);
+    this.current.set(line.jobId, jobAttempt);
     const key = stepKey(line);
+    add(this.stepAttempts, key, line.attempt ?? 1);
     const stepAttempt = `${key}#${line.attempt ?? 1}`;
     if (
       line.stepIndex >= 0 &&
-      (stepAttempts.get(key)?.size ?? 0) > 1 &&
-      lastStep.get(line.jobId) !== stepAttempt
+      (this.stepAttempts.get(key)?.size ?? 0) > 1 &&
+      this.lastStep.get(line.jobId) !== stepAttempt
     ) {
-      const name = stepNames.get(key) ?? `step ${line.stepIndex + 1}`;
+      const name = this.stepNames.get(key) ?? `step ${line.stepIndex + 1}`;
       out.push({ heading: `── ${name}: attempt ${line.attempt ?? 1} ──`, jobId: line.jobId });
     }
-    lastStep.set(line.jobId, stepAttempt);
+    this.lastStep.set(line.jobId, stepAttempt);
     out.push({ line, jobId: line.jobId });
+    return out;
   }
-  // Attempts after the last one that printed anything (or of a job that printed nothing at all).
-  for (const job of jobs) {
-    if (job.attempts <= 1) continue;
-    for (let a = (headed.get(job.id) ?? 0) + 1; a <= job.attempts; a++) jobHeading(job.id, a);
+
+  /** Attempts after the last one that printed anything (or of a job that printed nothing at all). */
+  end(): HeadedEntry<never>[] {
+    const out: HeadedEntry<never>[] = [];
+    for (const job of this.jobs) {
+      if (job.attempts <= 1) continue;
+      for (let a = (this.headed.get(job.id) ?? 0) + 1; a <= job.attempts; a++)
+        out.push(jobHeading(job.id, a));
+    }
+    return out;
   }
-  return out;
+}
+
+function jobHeading(jobId: string, attempt: number): HeadedEntry<never> {
+  return { heading: `── job attempt ${attempt} ──`, jobId };
 }
 
 /** The key stepNames is looked up by: job, job attempt and step index. */
