@@ -50,8 +50,8 @@ describe('retry: with the real CLI', () => {
     expect(show.code).toBe(0);
     const stepLines = show.stdout.split('\n').filter((line) => line.includes('flaky step'));
     expect(stepLines.map((line) => line.trim().replace(/ \d+(ms|\.\ds)$/, ''))).toEqual([
-      'failure   flaky step exit 1 (attempt 1)',
-      'failure   flaky step exit 1 (attempt 2)',
+      'failure   flaky step (attempt 1) · exit code 1',
+      'failure   flaky step (attempt 2) · exit code 1',
       'success   flaky step (attempt 3)',
     ]);
     const json = JSON.parse((await ws.run(['show', runId, '--json'])).stdout) as {

@@ -44,12 +44,26 @@ function stepLines(steps: readonly StepRecord[], indent: string, c: Colors): str
   );
   return steps.map((step) => {
     const result = step.conclusion ?? 'running';
-    const code = step.exitCode !== undefined && step.exitCode !== 0 ? ` exit ${step.exitCode}` : '';
     const attempt = retried.has(`${step.jobAttempt ?? 1}:${step.index}`)
       ? ` ${c.dim(`(attempt ${step.attempt ?? 1})`)}`
       : '';
-    return `${indent}${c.dim(result.padEnd(9))} ${step.name}${code}${attempt} ${c.dim(duration(step.startedAt, step.finishedAt))}`;
+    const notes = stepNotes(step);
+    const noted = notes.length === 0 ? '' : c.dim(` · ${notes.join(' · ')}`);
+    return `${indent}${c.dim(result.padEnd(9))} ${step.name}${attempt}${noted} ${c.dim(duration(step.startedAt, step.finishedAt))}`;
   });
+}
+
+/**
+ * What the status column does not say: a step whose outcome differs from its conclusion (it failed,
+ * and continue-on-error made that a success, as GitHub's `steps.<id>.outcome` tells), and a non-zero
+ * exit code, set apart from the step's name (`Run exit 1` is a name).
+ */
+function stepNotes(step: StepRecord): string[] {
+  const notes: string[] = [];
+  if (step.outcome !== undefined && step.conclusion !== undefined && step.outcome !== step.conclusion)
+    notes.push(`outcome ${step.outcome}, continued (continue-on-error)`);
+  if (step.exitCode !== undefined && step.exitCode !== 0) notes.push(`exit code ${step.exitCode}`);
+  return notes;
 }
 
 /** What the headings need of a log line: local store lines and the API's alike. */

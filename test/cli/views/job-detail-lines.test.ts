@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { jobDetailLines } from '../../../src/cli/views/attempts.js';
+import { colors } from '../../../src/cli/views/format.js';
+import { asJobId, asRunId } from '../../../src/core/ids.js';
+import type { JobRecord, StepRecord } from '../../../src/store/runs.js';
+
+const jobId = asJobId('1.1');
+const job: JobRecord = {
+  id: jobId,
+  runId: asRunId('1'),
+  key: 'build',
+  name: 'build',
+  matrix: {},
+  status: 'succeeded',
+  outputs: {},
+};
+const step = (index: number, name: string, more: Partial<StepRecord>): StepRecord => ({
+  jobId,
+  index,
+  name,
+  startedAt: 1_000,
+  finishedAt: 1_012,
+  ...more,
+});
+
+describe("show's step lines", () => {
+  it('set an exit code apart from a name that holds one, and say when continue-on-error hid a failure', () => {
+    const lines = jobDetailLines(
+      job,
+      [],
+      [
+        step(0, 'Run exit 1', { outcome: 'failure', conclusion: 'failure', exitCode: 1 }),
+        step(1, 'lint', { outcome: 'failure', conclusion: 'success', exitCode: 2 }),
+        step(2, 'test', { outcome: 'success', conclusion: 'success', exitCode: 0 }),
+        step(3, 'deploy', { outcome: 'skipped', conclusion: 'skipped' }),
+      ],
+      colors(false),
+    );
+    expect(lines.map((line) => line.trim())).toEqual([
+      'failure   Run exit 1 · exit code 1 12ms',
+      'success   lint · outcome failure, continued (continue-on-error) · exit code 2 12ms',
+      'success   test 12ms',
+      'skipped   deploy 12ms',
+    ]);
+  });
+});
