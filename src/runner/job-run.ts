@@ -20,7 +20,7 @@ import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
 import { forwardStepOutput } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
-import { stepTimeoutMs } from './step-timeout.js';
+import { stepTimeoutMs, timeoutText } from './step-timeout.js';
 import type { TaskPoolHolder } from './task-pool.js';
 import { runTaskStep } from './task-step.js';
 
@@ -97,6 +97,11 @@ class JobExecution {
     const onCancel = () => this.interrupt('cancelled');
     const timer = setTimeout(() => {
       this.timedOut = true;
+      // As GitHub says it: the job's log tells why its running step was stopped.
+      this.systemLog(
+        -1,
+        `error: the job exceeded its timeout of ${timeoutText(this.spec.timeoutMs)} (timeout-minutes); its running step was stopped`,
+      );
       this.interrupt('timed out');
     }, timerDelay(this.spec.timeoutMs));
     this.options.signal.addEventListener('abort', onCancel);
@@ -230,7 +235,11 @@ class JobExecution {
     } catch (error) {
       outcome = { kind: 'failed_to_start', message: messageOf(error) };
     }
-    if (outcome.kind === 'timed_out') this.systemLog(step.index, 'error: the step timed out');
+    if (outcome.kind === 'timed_out')
+      this.systemLog(
+        step.index,
+        `error: the step exceeded its timeout of ${timeoutText(stepTimeoutMs(step, context))} (timeout-minutes)`,
+      );
     if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
     const result: StepResult =
       outcome.kind === 'exited' && outcome.exitCode === 0

@@ -11,3 +11,9 @@ export function stepTimeoutMs(step: StepDefinition, context: EvaluationContext):
   }
   return minutes * 60_000;
 }
+
+/** A timeout for a log line: `timeout-minutes: 0.5` as `0.5 minutes`, as the workflow wrote it. */
+export function timeoutText(timeoutMs: number): string {
+  const minutes = Number((timeoutMs / 60_000).toFixed(4));
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, statuses, summary, Workspace } from './cli.js';
+import { collect, logLines, statuses, summary, Workspace } from './cli.js';
 import { isAlive, readPid, waitFor } from './process-state.js';
 
 describe('cancellation, timeouts and fail-fast', () => {
@@ -121,6 +121,13 @@ describe('cancellation, timeouts and fail-fast', () => {
     expect(result.code).toBe(1);
     expect(statuses(result.stdout)).toEqual({ 'step-timeout': 'failed', 'job-timeout': 'timed_out' });
     expect(result.stdout).toContain('step timed out as a failure');
+    // Each log says why, with the limit, as GitHub's does.
+    expect(logLines(result.stdout, 'step-timeout')).toContain(
+      'error: the step exceeded its timeout of 0.01 minutes (timeout-minutes)',
+    );
+    expect(logLines(result.stdout, 'job-timeout')).toContain(
+      'error: the job exceeded its timeout of 0.01 minutes (timeout-minutes); its running step was stopped',
+    );
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

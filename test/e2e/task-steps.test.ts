@@ -124,7 +124,9 @@ describe('uses: task://… steps through valkyrie run', () => {
       'error: task ./tasks/lib.mjs#boom failed: disk full on /scratch',
     );
     expect(logLines(result.stdout, 'throws')).not.toContain('never');
-    expect(logLines(result.stdout, 'times-out')).toContain('error: the step timed out');
+    expect(logLines(result.stdout, 'times-out')).toContain(
+      'error: the step exceeded its timeout of 0.005 minutes (timeout-minutes)',
+    );
     const missing = logLines(result.stdout, 'missing').join('\n');
     expect(missing).toMatch(/error: task module \.\/tasks\/nope\.mjs was not found in the workspace/);
     const notAFunction = logLines(result.stdout, 'not-a-function').join('\n');
