@@ -31,6 +31,13 @@ export interface JoinRequest {
   readonly memberId: string;
   readonly cancelInProgress: boolean;
   readonly queue: boolean;
+  /**
+   * Take over a live member of the same id instead of joining anew: the process that joined it died and
+   * this one continues its work (a job of a run taken over). The member keeps its seq and phase, its
+   * heartbeat is refreshed, and no other member changes (nobody is replaced or asked to cancel). When
+   * no such member is running or pending, this is an ordinary join, at the back.
+   */
+  readonly adopt?: boolean;
 }
 
 /** What a member learns of its place; every store call that changes a member returns it. */
@@ -66,6 +73,8 @@ export function joinGroup(
   request: JoinRequest,
   clock: GroupClock,
 ): GroupMember[] {
+  if (request.adopt === true && members.some((member) => isAdoptable(member, request, clock)))
+    return beat(members, request.memberId, clock);
   const alive = members.filter(
     (member) => member.heartbeatAt >= clock.staleBefore && member.memberId !== request.memberId,
   );
@@ -86,6 +95,16 @@ export function joinGroup(
     heartbeatAt: clock.now,
   });
   return settleGroup(changed, clock);
+}
+
+/** A replaced member is on its way out (its job ends): adopting it would revive a place it lost. */
+function isAdoptable(member: GroupMember, request: JoinRequest, clock: GroupClock): boolean {
+  return (
+    member.memberId === request.memberId &&
+    member.group === request.group &&
+    member.phase !== 'replaced' &&
+    member.heartbeatAt >= clock.staleBefore
+  );
 }
 
 /** The member shows it is alive; the group is settled at the same time (a dead holder frees the slot). */

@@ -79,6 +79,44 @@ export function concurrencyStoreContract(make: StoresFactory): void {
       expect(await groups().heartbeat('a', at(staleAfterMs + 2))).toEqual({ kind: 'gone' });
     });
 
+    it('adopts a live member (a process took its work over): same seq and phase, no one else changed', async () => {
+      for (const [i, id] of ['a', 'b', 'c'].entries()) await groups().join(request(id), at(i + 1));
+      const other = await stores.another();
+      const before = await groups().list('deploy');
+      const adopt = { adopt: true, cancelInProgress: true };
+      expect(await other.concurrency.join(request('a', adopt), at(5_000))).toEqual({
+        kind: 'running',
+        cancelRequested: false,
+      });
+      expect(await other.concurrency.join(request('c', adopt), at(5_001))).toEqual({
+        kind: 'pending',
+        ahead: 1,
+      });
+      const after = await groups().list('deploy');
+      expect(after.map((m) => [m.memberId, m.seq, m.phase, m.cancelRequested, m.heartbeatAt])).toEqual([
+        ['a', before[0]?.seq, 'running', false, 5_000],
+        ['b', before[1]?.seq, 'replaced', false, 2],
+        ['c', before[2]?.seq, 'pending', false, 5_001],
+      ]);
+      // Still live past the stale interval of its first beats: the adopter's beats count.
+      expect(await other.concurrency.heartbeat('a', at(3 + staleAfterMs))).toMatchObject({ kind: 'running' });
+    });
+
+    it('adopting a member that is gone joins at the back', async () => {
+      await groups().join(request('a', { queue: true }), at(1));
+      await groups().join(request('b', { queue: true }), at(2));
+      await groups().release('a', at(3));
+      expect(await groups().join(request('a', { adopt: true, queue: true }), at(4))).toEqual({
+        kind: 'pending',
+        ahead: 1,
+      });
+      const members = await groups().list('deploy');
+      expect(members.map((m) => [m.memberId, m.seq, m.phase])).toEqual([
+        ['b', 2, 'running'],
+        ['a', 3, 'pending'],
+      ]);
+    });
+
     it('releases idempotently, and answers gone for an unknown member', async () => {
       await groups().join(request('a'), at(1));
       await groups().release('a', at(2));
