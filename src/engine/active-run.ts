@@ -29,6 +29,11 @@ export interface ActiveRun {
   completing: boolean;
   /** Its first effects, held while the run waits for its workflow's concurrency group. */
   held?: readonly Effect[];
+  /**
+   * Continued from an earlier process's run (`resume`, a takeover): its jobs adopt the places in
+   * job-level concurrency groups that the earlier process left (JobGroups.enter).
+   */
+  resumed: boolean;
 }
 
 /** The run's state and the handle its caller holds; `cancel` is how the handle reaches the control plane. */
@@ -54,6 +59,7 @@ export function activateRun(
     resolve,
     reject,
     completing: false,
+    resumed: false,
   };
   const handle: RunHandle = {
     id: record.id,

@@ -133,6 +133,12 @@ export class GroupHold {
     return this.#released;
   }
 
+  /** Stops beating without giving the slot up: another process carries the member on. Idempotent. */
+  stop(): void {
+    this.#released ??= Promise.resolve();
+    this.#timer?.cancel();
+  }
+
   #schedule(): void {
     this.#timer = this.options.clock.setTimer(() => void this.#beat(), this.options.pollMs);
   }

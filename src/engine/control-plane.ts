@@ -163,6 +163,7 @@ export class ControlPlane {
       if (owner !== run) continue;
       this.leases.cancel(legId, true);
       this.dispatcher.forget(legId);
+      this.jobGroups.abandon(legId);
       this.runsByLeg.delete(legId);
     }
     run.reject(new ValkyrieError('VK_RUN_TAKEN_OVER', `run ${runId} was taken over by another process`));
@@ -204,15 +205,16 @@ export class ControlPlane {
   /**
    * Drives a run again from its stored jobs. `resume` continues a run an earlier process left
    * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`,
-   * but with `holdLeases` (the run's previous owner has certainly exited) a job stored running on a
-   * fleet runner that is not connected here keeps its stored lease, held for that runner for one TTL
-   * (LeaseGuard.hold), and stays running (not in a run that rejoins its workflow's concurrency group,
-   * whose jobs wait for the slot, nor a job with a `concurrency:` group of its own, whose slot this
-   * process does not hold). The caller must own the run
-   * (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after them again
-   * as new attempts (RunCoordinator.rerun), the rest keep their results; the caller must have reopened
-   * the run (RunRecoveryStore.reopen) and pass the record as read after that (its attempt is the
-   * re-run's `github.run_attempt`). With `group`, it first joins the workflow's concurrency group again.
+   * and jobs with a `concurrency:` group of their own adopt the places the earlier process left them
+   * (JobGroups.enter). With `holdLeases` (the previous owner has certainly exited) a job stored running
+   * on a fleet runner not connected here keeps its stored lease, held for that runner for one TTL
+   * (LeaseGuard.hold), and stays running — not in a run that rejoins its workflow's concurrency group,
+   * whose jobs wait for the slot, nor a job with a group of its own (a later store write adopts its
+   * place, and may find it gone). The caller must own the run (RunRecoveryStore.claim). `rerun` runs
+   * a finished run's failed jobs and the jobs after them again as new attempts (RunCoordinator.rerun),
+   * the rest keep their results; the caller must have reopened the run (RunRecoveryStore.reopen) and
+   * pass the record as read after that (its attempt is the re-run's `github.run_attempt`). With
+   * `group`, it first joins the workflow's concurrency group again.
    */
   continueRun(
     how: 'resume' | 'rerun',
@@ -236,14 +238,14 @@ export class ControlPlane {
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaiting =
       how === 'resume' && holdLeases && group === undefined
-        ? // A job's own concurrency slot lapsed with the old process: another job of its group may run.
-          this.leases.holdStored(jobs.filter((job) => workflow.jobs.get(job.key)?.concurrency === undefined))
+        ? this.leases.holdStored(jobs.filter((job) => workflow.jobs.get(job.key)?.concurrency === undefined))
         : new Set<string>();
     const effects =
       how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = activateRun(record, workflow, coordinator, activeSince, this.cancelRun);
+    run.resumed = how === 'resume';
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     this.begin(run, record, group, effects, { status: 'running' });
     return handle;
@@ -302,7 +304,7 @@ export class ControlPlane {
     const { leg } = effect;
     switch (effect.kind) {
       case 'queue': {
-        if (this.jobGroups.enter(leg, run.workflow.jobs.get(leg.key)?.concurrency)) {
+        if (this.jobGroups.enter(leg, run.workflow, { adopt: run.resumed })) {
           this.records.held(leg);
           break;
         }
@@ -318,7 +320,7 @@ export class ControlPlane {
         this.leases.cancel(leg.id, effect.immediate);
         break;
       case 'retry':
-        this.scheduleRetry(effect);
+        this.scheduleRetry(run, effect);
         break;
       case 'reopen':
         this.runsByLeg.set(leg.id, run);
@@ -331,10 +333,12 @@ export class ControlPlane {
    * Records the ended attempt and queues the next one as a delayed job: the leg's notBefore is the end
    * of the delay, so the dispatcher offers it no sooner (and its wake-up timer keeps the process alive).
    */
-  private scheduleRetry(effect: Extract<Effect, { kind: 'retry' }>): void {
+  private scheduleRetry(run: ActiveRun, effect: Extract<Effect, { kind: 'retry' }>): void {
     const { leg, ended, delayMs, reason } = effect;
     this.records.retrying(leg, ended, { delayMs, reason }, this.now());
-    this.dispatcher.enqueue(leg);
+    // A retry keeps its job's slot, but a job that was running in a dead process held it there: adopt it.
+    if (this.jobGroups.holds(leg.id) || !this.jobGroups.enter(leg, run.workflow, { adopt: run.resumed }))
+      this.dispatcher.enqueue(leg);
   }
 
   private grantLease(runner: RunnerSession, leg: Leg): void {

@@ -30,6 +30,7 @@ export class GroupMembership {
   readonly #abort = new AbortController();
   #hold: GroupHold | undefined;
   #released = false;
+  #abandoned = false;
 
   constructor(store: ConcurrencyStore, clock: Clock, request: JoinRequest, hooks: MembershipHooks) {
     void enterConcurrencyGroup(store, request, {
@@ -42,6 +43,10 @@ export class GroupMembership {
         switch (outcome.kind) {
           case 'admitted':
             this.#hold = outcome.hold;
+            if (this.#abandoned) {
+              outcome.hold.stop();
+              return;
+            }
             if (this.#released) {
               void outcome.hold.release().catch(() => {});
               return;
@@ -63,6 +68,18 @@ export class GroupMembership {
         if (!this.#released) hooks.ended('unavailable');
       },
     );
+  }
+
+  /**
+   * Another process carries the member on (it adopted it): no more hooks, and the slot, if held, is
+   * neither beaten nor released here. A wait still in progress goes on beating until the member is
+   * admitted (then it stops), replaced or gone, since aborting it would release the member.
+   */
+  abandon(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#abandoned = true;
+    this.#hold?.stop();
   }
 
   release(): Promise<void> {

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
-import type { ConcurrencyDefinition } from '../workflow/model.js';
+import type { Workflow } from '../workflow/model.js';
 import { GroupMembership } from './group-membership.js';
 import type { Leg } from './leg.js';
 
@@ -20,8 +19,12 @@ export interface JobGroupHooks {
  * Job-level `concurrency:`: a job with a group waits for the group's slot between being planned and
  * being queued, and keeps it until its final attempt ends (retries keep the slot). Membership lives in
  * the same ConcurrencyStore as workflow-level groups, so it holds across processes too.
- * Lifecycle per leg: `enter` once when it would be queued → hooks → `release` when it is final
- * (idempotent; aborts a wait still in progress).
+ * Lifecycle per leg: `enter` once when it would be queued (a job that was running in a dead process:
+ * when its next attempt would be) → hooks → `release` when it is final
+ * (idempotent; aborts a wait still in progress), or `abandon` when another process took the run over.
+ *
+ * A leg's member id is derived from the leg and its group (not random), so that a process taking a
+ * run over can name the member the dead one left and, with `adopt`, keep the job's place.
  */
 export class JobGroups {
   readonly #members = new Map<string, GroupMembership>();
@@ -32,8 +35,13 @@ export class JobGroups {
     private readonly hooks: JobGroupHooks,
   ) {}
 
-  /** False when the leg has no group (queue it now); true when the hooks will say what to do. */
-  enter(leg: Leg, definition: ConcurrencyDefinition | undefined): boolean {
+  /**
+   * False when the leg has no group (queue it now); true when the hooks will say what to do. With
+   * `adopt` (a leg of a run taken over), a member the leg's earlier process left running or waiting
+   * in the group, not yet dropped as stale, becomes this process's: same place, same slot.
+   */
+  enter(leg: Leg, workflow: Workflow, { adopt = false } = {}): boolean {
+    const definition = workflow.jobs.get(leg.key)?.concurrency;
     const contexts = leg.spec?.contexts;
     if (definition === undefined || contexts === undefined) return false;
     let resolved: ReturnType<typeof resolveConcurrency>;
@@ -56,7 +64,8 @@ export class JobGroups {
     const member = new GroupMembership(
       this.store,
       this.clock,
-      { ...resolved, memberId: `${leg.id}:${randomUUID()}` },
+      // The group is part of the id: a member id is unique across groups, and a re-run may resolve another.
+      { ...resolved, memberId: `job ${leg.id}:${group}`, adopt },
       {
         waiting: () => {
           if (!toldWaiting) this.hooks.waiting(leg, group);
@@ -73,6 +82,15 @@ export class JobGroups {
   /** Whether the leg holds or waits for a place in a job-level group. */
   holds(legId: string): boolean {
     return this.#members.has(legId);
+  }
+
+  /**
+   * Another process took the leg's run over and may have adopted its member (same id): stop beating
+   * it here, and leave it in the store for that process (or for the stale sweep).
+   */
+  abandon(legId: string): void {
+    this.#members.get(legId)?.abandon();
+    this.#members.delete(legId);
   }
 
   /** The store write that gives the leg's place up; resolved at once when it has none (see holds). */

@@ -12,7 +12,7 @@ import type { Effect } from './leg.js';
 import { githubContext } from './run-context.js';
 
 /** A workflow-level `concurrency:` evaluated for one run: what joining its group needs but an id. */
-export type WorkflowGroup = Omit<JoinRequest, 'memberId'>;
+export type WorkflowGroup = Omit<JoinRequest, 'memberId' | 'adopt'>;
 
 /**
  * The run's group, or undefined for a workflow without `concurrency:`. The workflow's expressions see
