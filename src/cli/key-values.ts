@@ -10,7 +10,9 @@ export function collectPair(value: string, previous: Record<string, string> = {}
 
 /**
  * Reads a dotenv file: `NAME=VALUE` lines, `#` comments, optional `export `, values optionally in
- * single or double quotes (double quotes understand \n). Errors name the file and line.
+ * single, double or back quotes, which may span lines (as dotenv and Node's --env-file read them);
+ * double quotes understand \n and \". A comment may follow a quoted value. Errors name the file and
+ * line.
  */
 export function readDotenv(path: string): Record<string, string> {
   let text: string;
@@ -19,23 +21,56 @@ export function readDotenv(path: string): Record<string, string> {
   } catch {
     throw new UsageError(`cannot read secrets file ${path}`);
   }
+  const lines = text.split(/\r?\n/);
   const out: Record<string, string> = {};
-  for (const [i, raw] of text.split(/\r?\n/).entries()) {
-    const line = raw.trim();
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i] ?? '';
+    // Only leading space goes: a quoted value that spans lines keeps its first line's trailing space.
+    const line = raw.trimStart();
     if (line === '' || line.startsWith('#')) continue;
     const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!match)
       throw new UsageError(`${path}:${i + 1}: expected NAME=VALUE, received ${JSON.stringify(raw)}`);
     const [, name = '', value = ''] = match;
-    out[name] = unquote(value);
+    const quote = value[0];
+    if (quote !== '"' && quote !== "'" && quote !== '`') {
+      out[name] = value.replace(/\s+#.*$/, '').trimEnd();
+      continue;
+    }
+    // The value runs to its closing quote, on this line or a later one.
+    const first = i;
+    let rest = value.slice(1);
+    let body = '';
+    let close = closingQuote(rest, quote);
+    while (close < 0 && i + 1 < lines.length) {
+      body += `${rest}\n`;
+      i++;
+      rest = lines[i] ?? '';
+      close = closingQuote(rest, quote);
+    }
+    if (close < 0)
+      throw new UsageError(
+        `${path}:${first + 1}: the value of ${name} opens a ${quote} quote that is never closed`,
+      );
+    const after = rest.slice(close + 1).trim();
+    if (after !== '' && !after.startsWith('#'))
+      throw new UsageError(
+        `${path}:${i + 1}: unexpected ${JSON.stringify(after)} after the quoted value of ${name}`,
+      );
+    body += rest.slice(0, close);
+    out[name] = quote === '"' ? body.replace(/\\n/g, '\n').replace(/\\"/g, '"') : body;
   }
   return out;
 }
 
-function unquote(value: string): string {
-  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
-    return value.slice(1, -1).replace(/\\n/g, '\n').replace(/\\"/g, '"');
+/** Where `quote` closes in `text`; a double quote escaped with a backslash does not. */
+function closingQuote(text: string, quote: string): number {
+  for (let at = 0; at < text.length; at++) {
+    if (quote === '"' && text[at] === '\\') {
+      at++;
+      continue;
+    }
+    if (text[at] === quote) return at;
   }
-  if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) return value.slice(1, -1);
-  return value.replace(/\s+#.*$/, '');
+  return -1;
 }

@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readDotenv } from '../../src/cli/key-values.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'valkyrie-dotenv-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function read(text: string): Record<string, string> {
+  const path = join(dir, 'secrets.env');
+  writeFileSync(path, text);
+  return readDotenv(path);
+}
+
+describe('--secrets-file', () => {
+  it('reads quoted values over several lines, as dotenv and node --env-file do', () => {
+    const text = [
+      '# keys',
+      'KEY="-----BEGIN KEY-----',
+      'abc  ',
+      '-----END KEY-----"',
+      "SINGLE='line one",
+      "  line two' # a comment",
+      'TICKS=`a "quoted" word`',
+      'ESCAPED="one\\ntwo \\"three\\""',
+      'export PLAIN=two words here # comment',
+      'EMPTY=',
+    ].join('\n');
+    expect(read(text)).toEqual({
+      KEY: '-----BEGIN KEY-----\nabc  \n-----END KEY-----',
+      SINGLE: 'line one\n  line two',
+      TICKS: 'a "quoted" word',
+      ESCAPED: 'one\ntwo "three"',
+      PLAIN: 'two words here',
+      EMPTY: '',
+    });
+  });
+
+  it('names the line of a quote never closed, and of text after a closed one', () => {
+    const path = join(dir, 'secrets.env');
+    expect(() => read('A=1\nMULTI="l1\nl2\n')).toThrow(
+      `${path}:2: the value of MULTI opens a " quote that is never closed`,
+    );
+    expect(() => read("A='x' y\n")).toThrow(`${path}:1: unexpected "y" after the quoted value of A`);
+    expect(() => read('not a pair\n')).toThrow(`${path}:1: expected NAME=VALUE, received "not a pair"`);
+  });
+});
