@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
@@ -12,9 +13,15 @@ export function stateDirectory(option: string | undefined, cwd: string): string 
 /**
  * Opens the store named by `--db` (or $VALKYRIE_DB): a `postgres://` URL — with an optional
  * `?schema=NAME` that Valkyrie strips and uses as its own schema — or a SQLite file path. By default,
- * `valkyrie.db` in the state directory. Each driver is loaded only when it is used.
+ * `valkyrie.db` in the state directory. Each driver is loaded only when it is used. `create: false`,
+ * for commands about runs that exist (runs, show, logs, cancel): a SQLite file that does not exist is
+ * not created, and they see an empty store (nothing has run there).
  */
-export async function openStores(db: string | undefined, stateDir: string): Promise<Stores> {
+export async function openStores(
+  db: string | undefined,
+  stateDir: string,
+  { create = true }: { readonly create?: boolean } = {},
+): Promise<Stores> {
   const target = db ?? process.env.VALKYRIE_DB;
   if (target !== undefined) refuseOtherUrl(target, db === undefined ? 'VALKYRIE_DB' : '--db');
   if (target !== undefined && isPostgresUrl(target)) {
@@ -25,7 +32,8 @@ export async function openStores(db: string | undefined, stateDir: string): Prom
   const { openSqliteStores } = await import('../store/sqlite/index.js');
   const synchronous = sqliteSynchronous(process.env.VALKYRIE_SQLITE_SYNCHRONOUS);
   const busyTimeoutMs = sqliteBusyTimeout(process.env.VALKYRIE_SQLITE_BUSY_TIMEOUT);
-  return openSqliteStores(target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target), {
+  const path = target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target);
+  return openSqliteStores(!create && !existsSync(path) ? ':memory:' : path, {
     ...(synchronous === undefined ? {} : { synchronous }),
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
   });

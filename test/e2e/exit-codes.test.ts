@@ -1,9 +1,22 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { statuses, summary, Workspace } from './cli.js';
 
 describe('exit codes and user errors', () => {
   const ws = new Workspace();
   afterAll(() => ws.dispose());
+
+  it('looks at a state directory where nothing has run without creating one', async () => {
+    const stateDir = join(ws.dir, 'never-used');
+    const runs = await ws.run(['runs', '--state-dir', stateDir]);
+    expect(runs).toMatchObject({ code: 0, stdout: 'No runs yet. Start one with: valkyrie run FILE\n' });
+    const show = await ws.run(['show', '1', '--state-dir', stateDir]);
+    expect(show.code).not.toBe(0);
+    expect(show.stderr).toMatch(/no run "1"/);
+    expect((await ws.run(['cancel', '1', '--state-dir', stateDir])).code).toBe(show.code);
+    expect(existsSync(stateDir)).toBe(false);
+  });
 
   it('exits 1 when a job fails, and dependants are skipped', async () => {
     const file = ws.write(

@@ -22,7 +22,8 @@ interface HistoryOptions {
 }
 
 async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => Promise<T>): Promise<T> {
-  const stores = await openStores(options.db, stateDirectory(options.stateDir, process.cwd()));
+  const stateDir = stateDirectory(options.stateDir, process.cwd());
+  const stores = await openStores(options.db, stateDir);
   try {
     return await use(stores);
   } finally {
