@@ -182,6 +182,7 @@ function isStepTask(value: unknown): boolean {
 const stepDefinitionOptionals = {
   id: isString,
   task: isStepTask,
+  builtin: (field: unknown) => field === 'checkout',
   shell: isString,
   workingDirectory: isString,
   if: isString,

@@ -66,6 +66,7 @@ const stepDefinitionSchema = z.object({
   name: z.string(),
   run: z.string(),
   task: z.object({ module: z.string(), exportName: z.string(), with: stringRecord }).optional(),
+  builtin: z.literal('checkout').optional(),
   shell: z.string().optional(),
   workingDirectory: z.string().optional(),
   env: stringRecord,

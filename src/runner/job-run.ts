@@ -4,6 +4,7 @@ import { timerDelay } from '../core/timer-delay.js';
 import type { Executor, OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../protocol/messages.js';
+import { checkoutLogLine } from '../workflow/checkout-step.js';
 import {
   type EvaluationContext,
   type ExpressionValue,
@@ -258,6 +259,10 @@ class JobExecution {
     const onLine = (line: OutputLine) =>
       forwardStepOutput(line, step.index, this.masker, this.attemptReporter);
     try {
+      if (step.builtin === 'checkout') {
+        this.systemLog(step.index, checkoutLogLine(this.spec.workspace));
+        return { kind: 'exited', exitCode: 0 };
+      }
       if (step.task !== undefined) {
         return await this.executeTask(step, step.task, context, controller.signal, onLine);
       }

@@ -1,4 +1,5 @@
 import { parseNotBefore } from '../core/not-before.js';
+import { isCheckoutUses } from './checkout-step.js';
 import { buildConcurrency } from './concurrency.js';
 import { declaredInputs } from './inputs.js';
 import {
@@ -63,9 +64,11 @@ function buildStep(step: StepDocument, index: number): StepDefinition {
   return {
     index,
     id: step.id,
-    name: step.name ?? (task ? `Run ${step.uses}` : `Run ${run.trim().split('\n')[0] ?? ''}`),
+    name:
+      step.name ?? (step.uses !== undefined ? `Run ${step.uses}` : `Run ${run.trim().split('\n')[0] ?? ''}`),
     run,
     ...(task === undefined ? {} : { task }),
+    ...(step.uses !== undefined && isCheckoutUses(step.uses) ? { builtin: 'checkout' as const } : {}),
     shell: step.shell,
     workingDirectory: step['working-directory'],
     env: stringifyValues(step.env),

@@ -18,10 +18,15 @@ export interface StepDefinition {
   readonly id?: string;
   /** Display name; defaults to `Run <first line of the script>` (`Run task://…` for a task step). */
   readonly name: string;
-  /** The script; empty for a task step. */
+  /** The script; empty for a task or built-in step. */
   readonly run: string;
   /** A `uses: task://…` step: a JavaScript function run on the runner's thread pool instead of `run`. */
   readonly task?: TaskStepDefinition;
+  /**
+   * A step the runner performs itself instead of `run`: `checkout` is `uses: actions/checkout@…`, which
+   * succeeds at once since the job's workspace already is the checkout (workflow/checkout-step.ts).
+   */
+  readonly builtin?: 'checkout';
   readonly shell?: string;
   readonly workingDirectory?: string;
   readonly env: Readonly<Record<string, string>>;

@@ -1,5 +1,6 @@
 import { findCycle } from '../core/dag.js';
 import { notBeforeHint } from '../core/not-before.js';
+import { checkoutHasRef, checkoutInputProblems, isCheckoutUses } from './checkout-step.js';
 import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
@@ -123,16 +124,18 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
     // Lazy like the others: finding a node walks the jobs map, and only a diagnostic needs one.
     const stepAt = () => map.position(['jobs', job.key, 'steps', index]);
     const usesAt = (offset: number) => map.positionInValue(['jobs', job.key, 'steps', index, 'uses'], offset);
-    checkStepKind(raw, `${index + 1}`, job.key, (message, key, offset) =>
+    checkStepKind(raw, `${index + 1}`, job.key, (message, place = {}) =>
       error(
         message,
-        offset !== undefined
-          ? usesAt(offset)
-          : key === 'with'
-            ? map.position(['jobs', job.key, 'steps', index, 'with'], { key: true })
-            : key
-              ? at(key)
-              : stepAt(),
+        place.usesOffset !== undefined
+          ? usesAt(place.usesOffset)
+          : place.input !== undefined
+            ? map.position(['jobs', job.key, 'steps', index, 'with', place.input], { key: true })
+            : place.key === 'with'
+              ? map.position(['jobs', job.key, 'steps', index, 'with'], { key: true })
+              : place.key
+                ? at(place.key)
+                : stepAt(),
       ),
     );
     if (raw.id !== undefined) {
@@ -163,30 +166,49 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
 
 type StepDocument = WorkflowDocument['jobs'][string]['steps'][number];
 
-/** A step runs a script (`run:`) or a task (`uses: task://…`, with its `with:` input), never both. */
+/** Where in a step a problem is: one of its keys, an input under `with:`, or a place in `uses:`. */
+interface StepPlace {
+  readonly key?: string;
+  readonly input?: string;
+  readonly usesOffset?: number;
+}
+
+/**
+ * A step runs a script (`run:`), a task (`uses: task://…`, with its `with:` input) or the built-in
+ * checkout (`uses: actions/checkout@…`), never two of them.
+ */
 function checkStepKind(
   raw: StepDocument,
   stepNumber: string,
   jobKey: string,
-  error: (message: string, key?: string, offsetInUses?: number) => void,
+  error: (message: string, place?: StepPlace) => void,
 ): void {
   if (raw.uses === undefined) {
     if (raw.run === undefined) error(`step ${stepNumber} of job "${jobKey}" has no run: script`);
-    if (raw.with !== undefined) error('with: is only allowed on a step with uses:', 'with');
+    if (raw.with !== undefined) error('with: is only allowed on a step with uses:', { key: 'with' });
     return;
   }
-  if (raw.run !== undefined) error('a step has either run: or uses:, not both', 'uses');
-  if (!isTaskUses(raw.uses)) {
+  if (raw.run !== undefined) error('a step has either run: or uses:, not both', { key: 'uses' });
+  const kind = isTaskUses(raw.uses) ? 'a task' : isCheckoutUses(raw.uses) ? 'actions/checkout' : undefined;
+  if (kind === undefined) {
     error(
-      `step uses the action "${raw.uses}": actions (uses:) are not supported yet; use run:, or uses: task://… for a JavaScript task`,
-      'uses',
+      `step uses the action "${raw.uses}": actions (uses:) are not supported yet (actions/checkout is built in); use run:, or uses: task://… for a JavaScript task`,
+      { key: 'uses' },
     );
     return;
   }
-  const parsed = parseTaskReference(raw.uses);
-  if ('error' in parsed) error(parsed.error, 'uses', parsed.offset);
+  if (kind === 'a task') {
+    const parsed = parseTaskReference(raw.uses);
+    if ('error' in parsed) error(parsed.error, { key: 'uses', usesOffset: parsed.offset });
+  } else {
+    if (!checkoutHasRef(raw.uses)) {
+      error(`"${raw.uses}" names no version: write actions/checkout@v4 (any ref does)`, { key: 'uses' });
+    }
+    for (const problem of checkoutInputProblems(raw.with ?? {}))
+      error(problem.message, { input: problem.input });
+  }
   for (const key of ['shell', 'working-directory'] as const) {
-    if (raw[key] !== undefined) error(`${key}: only applies to run: steps, not to a task`, key);
+    if (raw[key] !== undefined) error(`${key}: only applies to run: steps, not to ${kind}`, { key });
   }
 }
 

@@ -167,6 +167,7 @@ const stepDefinition = optional(
     name: str,
     run: str,
     task: fc.record({ module: str, exportName: str, with: stringRecord }),
+    builtin: fc.constant('checkout'),
     shell: str,
     workingDirectory: str,
     env: stringRecord,

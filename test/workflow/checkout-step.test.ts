@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { isJobSpec } from '../../src/protocol/message-checks.js';
+import { jobSpecSchema } from '../../src/protocol/schemas.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+const source = `jobs:
+  build:
+    runs-on: linux
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/checkout@v3
+        with:
+          fetch-depth: 0
+          fetch-tags: true
+          clean: false
+          persist-credentials: false
+          token: \${{ secrets.PAT }}
+          ssh-key: \${{ secrets.KEY }}
+          show-progress: false
+          lfs: true
+          submodules: recursive
+          set-safe-directory: true
+      - name: Pinned
+        uses: actions/checkout@b4ffde65f46336ab88eb53be808477a3936bae11
+        with:
+          repository: \${{ github.repository }}
+          ref: \${{ github.sha }}
+          path: .
+      - uses: Actions/Checkout@main
+      - run: make
+`;
+
+describe('uses: actions/checkout@… steps', () => {
+  it('are built-in steps at any ref, with the inputs that leave the workspace as it is', () => {
+    const { workflow, diagnostics } = parseWorkflow(source, 'ci.yml');
+    expect(diagnostics).toEqual([]);
+    const steps = workflow?.jobs.get('build')?.steps ?? [];
+    expect(steps.map((step) => [step.name, step.builtin, step.run, step.task])).toEqual([
+      ['Run actions/checkout@v4', 'checkout', '', undefined],
+      ['Run actions/checkout@v3', 'checkout', '', undefined],
+      ['Pinned', 'checkout', '', undefined],
+      ['Run Actions/Checkout@main', 'checkout', '', undefined],
+      ['Run make', undefined, 'make', undefined],
+    ]);
+  });
+
+  it('stay built-in steps when a job spec crosses the wire to a runner', () => {
+    const steps = parseWorkflow(source, 'ci.yml').workflow?.jobs.get('build')?.steps ?? [];
+    const spec = {
+      runId: 'r',
+      jobId: 'j',
+      key: 'build',
+      name: 'build',
+      attempt: 1,
+      workspace: '/w',
+      workflowEnv: {},
+      jobEnv: {},
+      defaults: {},
+      steps,
+      outputs: {},
+      timeoutMs: 1000,
+      contexts: { github: {}, vars: {}, secrets: {}, matrix: {}, strategy: {}, needs: {}, inputs: {} },
+    };
+    const wire = JSON.parse(JSON.stringify(spec));
+    expect(isJobSpec(wire)).toBe(true);
+    expect(jobSpecSchema.parse(wire).steps[0]?.builtin).toBe('checkout');
+  });
+
+  it('keep refusing other actions', () => {
+    const other = 'jobs:\n  a:\n    runs-on: linux\n    steps:\n      - uses: actions/setup-node@v4\n';
+    const { workflow, diagnostics } = parseWorkflow(other, 'ci.yml');
+    expect(workflow).toBeUndefined();
+    expect(diagnostics.map((d) => d.message)).toEqual([
+      'step uses the action "actions/setup-node@v4": actions (uses:) are not supported yet (actions/checkout is built in); use run:, or uses: task://… for a JavaScript task',
+    ]);
+  });
+});
