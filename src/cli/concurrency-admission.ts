@@ -14,6 +14,8 @@ export interface AdmissionRequest {
   readonly workspace: string;
   readonly vars: Readonly<Record<string, string>>;
   readonly inputs: Readonly<Record<string, InputValue>>;
+  /** `github.event_name` of the run (workflow/triggers.ts). */
+  readonly eventName: string;
   readonly onEvent: RunEventListener;
   /** Ctrl-C while waiting: leave the group and start nothing. */
   readonly signal: AbortSignal;
@@ -43,6 +45,7 @@ export async function admitRun(request: AdmissionRequest, onCancelRequested: () 
     actor: process.env.USER ?? 'local',
     vars: request.vars,
     inputs: request.inputs,
+    eventName: request.eventName,
     secrets: {},
     envOverrides: {},
   });

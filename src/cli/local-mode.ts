@@ -29,6 +29,8 @@ export interface LocalRunOptions {
   readonly vars: Readonly<Record<string, string>>;
   /** Resolved against the workflow's declarations (workflow/inputs.ts). */
   readonly inputs: Readonly<Record<string, InputValue>>;
+  /** `github.event_name`: the event the run starts as (workflow/triggers.ts). */
+  readonly event: string;
   readonly env: Readonly<Record<string, string>>;
   readonly onEvent: RunEventListener;
   readonly queue?: QueueSettings;
@@ -79,6 +81,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
         actor: process.env.USER ?? 'local',
         vars: options.vars,
         inputs: options.inputs,
+        eventName: options.event,
         secrets: options.secrets,
         envOverrides: options.env,
         availableLabels: labels,
@@ -131,6 +134,7 @@ function storedRequestOf(options: LocalRunOptions): StoredRunRequest {
     actor: process.env.USER ?? 'local',
     vars: options.vars,
     inputs: options.inputs,
+    event: options.event,
     envOverrides: options.env,
     extraLabels: options.extraLabels,
     secretNames: Object.keys(options.secrets),

@@ -63,6 +63,7 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     actor: request.actor,
     vars: request.vars,
     ...(request.inputs === undefined ? {} : { inputs: request.inputs }),
+    ...(request.event === undefined ? {} : { eventName: request.event }),
     secrets: options.secrets,
     envOverrides: request.envOverrides,
     availableLabels: labels,

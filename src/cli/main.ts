@@ -77,6 +77,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs (repeatable)",
       collectPair,
     )
+    .option(
+      '--event <name>',
+      "the event the run starts as (github.event_name), one of the workflow's on: (default: workflow_dispatch with --input or when it is the only one, else push, else the first)",
+    )
     .option('--label <labels>', 'extra runner labels, comma-separated (repeatable)', collectList)
     .option('--json', 'print NDJSON events; the last line is the run summary')
     .option('--no-color', 'plain output')

@@ -1,6 +1,7 @@
 import type { Priority } from '../core/priority.js';
 import type { ExpressionValue } from '../workflow/expressions/index.js';
 import { eventInputs, type InputValue } from '../workflow/inputs.js';
+import { eventWithoutTriggers } from '../workflow/triggers.js';
 
 /** What the engine knows about a run before any job starts; the source of `github`, `vars`, `secrets`. */
 export interface RunContext {
@@ -30,6 +31,8 @@ export interface RunContext {
   readonly bundle?: { readonly sha256: string };
   /** The `inputs` context, resolved against the workflow's declarations (workflow/inputs.ts). */
   readonly inputs?: Readonly<Record<string, InputValue>>;
+  /** `github.event_name`: the event the run starts as (workflow/triggers.ts chooses it); `local` when absent. */
+  readonly eventName?: string;
 }
 
 export function githubContext(run: RunContext, jobKey: string): ExpressionValue {
@@ -41,13 +44,20 @@ export function githubContext(run: RunContext, jobKey: string): ExpressionValue 
     run_number: run.runNumber,
     run_attempt: run.runAttempt ?? 1,
     workflow: run.workflowName,
-    event_name: 'local',
+    event_name: run.eventName ?? eventWithoutTriggers,
     sha: run.sha ?? '',
     ref: run.ref ?? '',
     ref_name: refName,
     repository: run.repository ?? '',
     actor: run.actor,
     server_url: '',
-    event: run.inputs === undefined ? {} : { inputs: eventInputs(run.inputs) },
+    event: eventPayload(run),
   };
+}
+
+/** `github.event`: `{ inputs }` for workflow_dispatch, else empty (Valkyrie has no webhook payload). */
+function eventPayload(run: RunContext): ExpressionValue {
+  // A run stored before runs had an event (no eventName) kept its inputs here whatever its `on:`.
+  if (run.inputs === undefined || (run.eventName ?? 'workflow_dispatch') !== 'workflow_dispatch') return {};
+  return { inputs: eventInputs(run.inputs) };
 }

@@ -26,6 +26,8 @@ export interface StoredRunRequest {
   readonly bundle?: string;
   /** The run's `inputs`, as resolved when it started. */
   readonly inputs?: Readonly<Record<string, InputValue>>;
+  /** `github.event_name` as chosen when it started; absent for a run stored before runs had one (`local`). */
+  readonly event?: string;
   /**
    * `server` for a run submitted to a server: when the process driving it stops, any server on the
    * store takes it over. Absent for a `valkyrie run` process's run, which only `valkyrie resume` continues.

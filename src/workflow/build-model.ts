@@ -15,6 +15,7 @@ import {
 import { resolveRetryPolicy } from './retry-policy.js';
 import type { JobDocument, StepDocument, WorkflowDocument } from './schema.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
+import { triggersOf } from './triggers.js';
 
 /** Builds the model from a document that passed the schema. Pure; semantic checks are in validate.ts. */
 export function buildWorkflow(document: WorkflowDocument, path: string, fallbackName: string): Workflow {
@@ -29,6 +30,7 @@ export function buildWorkflow(document: WorkflowDocument, path: string, fallback
     jobs,
     ...(document.concurrency === undefined ? {} : { concurrency: buildConcurrency(document.concurrency) }),
     inputs: declaredInputs(document.on).inputs,
+    triggers: triggersOf(document.on),
   };
 }
 

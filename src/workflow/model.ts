@@ -101,6 +101,8 @@ export interface Workflow {
   readonly concurrency?: ConcurrencyDefinition;
   /** The inputs `on.workflow_dispatch.inputs` declares (workflow/inputs.ts); none when it declares none. */
   readonly inputs: readonly InputDefinition[];
+  /** The events `on:` names, in file order (workflow/triggers.ts); empty without `on:`. */
+  readonly triggers: readonly string[];
 }
 
 export interface ConcurrencyDefinition {

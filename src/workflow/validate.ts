@@ -11,6 +11,7 @@ import { retryProblems } from './retry-policy.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
 import type { SourceMap } from './source-map.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
+import { triggersOf } from './triggers.js';
 import { checkExpressions } from './validate-expressions.js';
 
 export interface ValidateOptions {
@@ -41,7 +42,7 @@ export function validateWorkflow(
   const ignoredTriggers = triggersOf(document.on).filter((trigger) => trigger !== 'workflow_dispatch');
   if (ignoredTriggers.length > 0) {
     warn(
-      `"on": ${ignoredTriggers.join(', ')} ${ignoredTriggers.length === 1 ? 'has' : 'have'} no effect (a run starts with valkyrie run or submit; workflow_dispatch inputs apply)`,
+      `"on": ${ignoredTriggers.join(', ')} ${ignoredTriggers.length === 1 ? 'starts' : 'start'} no run here (valkyrie run or submit does, as the event --event names; see github.event_name)`,
       map.position(['on'], { key: true }),
     );
   }
@@ -288,12 +289,4 @@ function checkRunsOn(
       map.position(['jobs', job.key, 'runs-on']),
     );
   }
-}
-
-/** The events `on:` names: `on: push`, `on: [push, pull_request]` or a mapping of them. */
-function triggersOf(on: unknown): string[] {
-  if (typeof on === 'string') return [on];
-  if (Array.isArray(on)) return on.map(String);
-  if (typeof on === 'object' && on !== null) return Object.keys(on);
-  return [];
 }

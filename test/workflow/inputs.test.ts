@@ -174,7 +174,7 @@ jobs:
       {
         severity: 'warning',
         message:
-          '"on": push has no effect (a run starts with valkyrie run or submit; workflow_dispatch inputs apply)',
+          '"on": push starts no run here (valkyrie run or submit does, as the event --event names; see github.event_name)',
         line: 2,
         col: 1,
       },

@@ -367,7 +367,7 @@ jobs:
       warning('"permissions" is accepted but has no effect yet', 6, 1),
       warning('"run-name" is accepted but has no effect yet', 2, 1),
       warning(
-        '"on": push has no effect (a run starts with valkyrie run or submit; workflow_dispatch inputs apply)',
+        '"on": push starts no run here (valkyrie run or submit does, as the event --event names; see github.event_name)',
         3,
         1,
       ),

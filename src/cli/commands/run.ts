@@ -7,6 +7,7 @@ import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
 import { loadWorkflow } from '../../workflow/parse.js';
+import { chooseEvent } from '../../workflow/triggers.js';
 import { type Admission, admitRun } from '../concurrency-admission.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
@@ -26,6 +27,7 @@ export interface RunCommandOptions extends QueueFlags {
   readonly env?: Record<string, string>;
   readonly var?: Record<string, string>;
   readonly input?: Record<string, string>;
+  readonly event?: string;
   readonly label?: string[];
   readonly json?: boolean;
   readonly color?: boolean;
@@ -49,6 +51,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   }
   if (!parsed.workflow) return ExitCode.invalid;
   const inputs = resolveInputs(parsed.workflow.inputs, options.input ?? {});
+  const event = runEvent(parsed.workflow.triggers, options);
   const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
 
   const stateDir = stateDirectory(options.stateDir, cwd);
@@ -79,7 +82,16 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const workspace = resolve(cwd);
     const vars = options.var ?? {};
     admission = await admitRun(
-      { workflow: parsed.workflow, stores, workspace, vars, inputs, onEvent, signal: waiting.signal },
+      {
+        workflow: parsed.workflow,
+        stores,
+        workspace,
+        vars,
+        inputs,
+        eventName: event,
+        onEvent,
+        signal: waiting.signal,
+      },
       () => local?.handle.cancel(false),
     );
     // Replaced before it started, or cancelled by a newer run of its group: cancelled, as by Ctrl-C.
@@ -96,6 +108,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       secrets,
       vars,
       inputs,
+      event,
       env: options.env ?? {},
       onEvent,
       queue,
@@ -121,6 +134,13 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     process.off('SIGTERM', onSigterm);
     await stores.close();
   }
+}
+
+/** The event the run starts as (`--event`, else chosen from `on:`); a usage error when `on:` rules it out. */
+function runEvent(triggers: readonly string[], options: RunCommandOptions): string {
+  const choice = chooseEvent(triggers, options.event, Object.keys(options.input ?? {}).length > 0);
+  if ('problem' in choice) throw new UsageError(choice.problem);
+  return choice.event;
 }
 
 function parseConcurrency(value: string | undefined): number {

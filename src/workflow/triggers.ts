@@ -1,0 +1,40 @@
+/** The events `on:` names, in file order: `on: push`, `on: [push, pull_request]` or a mapping of them. */
+export function triggersOf(on: unknown): string[] {
+  if (typeof on === 'string') return [on];
+  if (Array.isArray(on)) return on.map(String);
+  if (typeof on === 'object' && on !== null) return Object.keys(on);
+  return [];
+}
+
+/** The event of a workflow without `on:`, which GitHub would never start. */
+export const eventWithoutTriggers = 'local';
+
+/** The event a run starts as (`github.event_name`), or why the requested one cannot be. */
+export type EventChoice = { readonly event: string } | { readonly problem: string };
+
+/**
+ * `requested` (`--event`) must be one of the triggers, as GitHub starts a workflow only for the events
+ * it lists, and `--input` goes only with `workflow_dispatch`. Without `requested`: `workflow_dispatch`
+ * when it is a trigger and inputs are given or it is the only trigger, else `push` when it is one, else
+ * the first trigger; a workflow without `on:` runs as `local` unless `requested` names an event.
+ */
+export function chooseEvent(
+  triggers: readonly string[],
+  requested: string | undefined,
+  inputsGiven: boolean,
+): EventChoice {
+  if (requested !== undefined) {
+    if (requested.trim() === '') return { problem: '--event needs an event name, such as push' };
+    if (triggers.length > 0 && !triggers.includes(requested))
+      return {
+        problem: `--event ${requested}: the workflow's on: does not list it (it lists ${triggers.join(', ')})`,
+      };
+    if (inputsGiven && requested !== 'workflow_dispatch')
+      return { problem: `--input goes with the workflow_dispatch event, not --event ${requested}` };
+    return { event: requested };
+  }
+  const dispatch = triggers.includes('workflow_dispatch');
+  if (dispatch && (inputsGiven || triggers.length === 1)) return { event: 'workflow_dispatch' };
+  if (triggers.includes('push')) return { event: 'push' };
+  return { event: triggers[0] ?? eventWithoutTriggers };
+}
