@@ -126,12 +126,7 @@ describe('valkyrie logs of a log longer than a page, --server and local', () => 
   it('prints it whole and in order, each page before the next is read, never reading it whole', async () => {
     const live = await startTestServer();
     const job = await runningJob(live);
-    for (let from = 0; from < texts.length; from += 1000) {
-      const entries = texts
-        .slice(from, from + 1000)
-        .map((text) => ({ stepIndex: 0, stream: 'stdout' as const, at: 1, text }));
-      job.runner.transport.send({ type: 'log', jobId: job.jobId, fencingToken: job.fencingToken, entries });
-    }
+    job.logAll(texts);
     job.succeed();
     await waitForRunStatus(live.request, job.runId, 'succeeded');
     const printed: string[] = [];

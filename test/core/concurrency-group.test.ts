@@ -1,21 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type GroupClock,
-  type GroupMember,
-  type JoinRequest,
-  joinGroup,
-  stateOf,
-} from '../../src/core/concurrency-group.js';
-
-const staleAfterMs = 10_000;
-const at = (now: number): GroupClock => ({ now, staleBefore: now - staleAfterMs });
-const request = (memberId: string, overrides: Partial<JoinRequest> = {}): JoinRequest => ({
-  group: 'deploy',
-  memberId,
-  cancelInProgress: false,
-  queue: false,
-  ...overrides,
-});
+import { type GroupMember, type JoinRequest, joinGroup, stateOf } from '../../src/core/concurrency-group.js';
+import { at, request, staleAfterMs } from './group-requests.js';
 
 /** Joins each id in turn, one millisecond apart. */
 function joined(ids: readonly string[], overrides: Partial<JoinRequest> = {}): GroupMember[] {

@@ -229,10 +229,19 @@ export async function runningJob(server: TestServer) {
   if (lease === undefined) throw new Error('no lease');
   const { jobId, fencingToken } = lease;
   const log = (text: string) => runner.transport.send(logLine(lease, text, 1));
+  /** Stdout lines of step 0, sent 1,000 to a message as a runner batches a long log. */
+  const logAll = (texts: readonly string[]) => {
+    for (let from = 0; from < texts.length; from += 1000) {
+      const entries = texts
+        .slice(from, from + 1000)
+        .map((text) => ({ stepIndex: 0, stream: 'stdout' as const, at: 1, text }));
+      runner.transport.send({ type: 'log', jobId, fencingToken, entries });
+    }
+  };
   const succeed = () => runner.transport.send(jobCompleted(lease, { kind: 'succeeded' }, 2));
   const fail = () =>
     runner.transport.send(jobCompleted(lease, { kind: 'failed', reason: 'exit code 1', exitCode: 1 }, 2));
-  return { runId, runner, jobId, fencingToken, log, succeed, fail };
+  return { runId, runner, jobId, fencingToken, log, logAll, succeed, fail };
 }
 
 type JobCompleted = Extract<RunnerMessage, { type: 'job.completed' }>;

@@ -22,12 +22,7 @@ async function endedJobWithLongLog() {
   const logged: unknown[] = [];
   const live = await startTestServer({ stores, logError: (error) => logged.push(error) });
   const job = await runningJob(live);
-  for (let from = 0; from < texts.length; from += 1000) {
-    const entries = texts
-      .slice(from, from + 1000)
-      .map((text) => ({ stepIndex: 0, stream: 'stdout' as const, at: 1, text }));
-    job.runner.transport.send({ type: 'log', jobId: job.jobId, fencingToken: job.fencingToken, entries });
-  }
+  job.logAll(texts);
   job.succeed();
   await waitForRunStatus(live.request, job.runId, 'succeeded');
   const url = (follow: boolean) =>

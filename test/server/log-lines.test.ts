@@ -51,12 +51,7 @@ describe('a job’s log lines over the API and valkyrie logs --server', () => {
     const live = await startTestServer();
     const job = await runningJob(live);
     const texts = Array.from({ length: 2500 }, (_, i) => `line ${i}`);
-    for (let from = 0; from < texts.length; from += 1000) {
-      const entries = texts
-        .slice(from, from + 1000)
-        .map((text) => ({ stepIndex: 0, stream: 'stdout' as const, at: 1, text }));
-      job.runner.transport.send({ type: 'log', jobId: job.jobId, fencingToken: job.fencingToken, entries });
-    }
+    job.logAll(texts);
     job.succeed();
     await waitForRunStatus(live.request, job.runId, 'succeeded');
 

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { GroupClock, JoinRequest } from '../../src/core/concurrency-group.js';
+import { at, request, staleAfterMs } from '../core/group-requests.js';
 import { type StoresFactory, useStores } from './fixture.js';
-
-const staleAfterMs = 10_000;
-const at = (now: number): GroupClock => ({ now, staleBefore: now - staleAfterMs });
-const request = (memberId: string, overrides: Partial<JoinRequest> = {}): JoinRequest => ({
-  group: 'deploy',
-  memberId,
-  cancelInProgress: false,
-  queue: false,
-  ...overrides,
-});
 
 /** The ConcurrencyStore lifecycle every implementation must honour (a fresh, empty store per test). */
 export function concurrencyStoreContract(make: StoresFactory): void {
