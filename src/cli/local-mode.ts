@@ -18,7 +18,10 @@ import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 import { processTempRoot } from './run-temp-root.js';
 
 export interface LocalRunOptions {
+  /** Narrowed by `--job` already, when given (workflow/job-selection.ts). */
   readonly workflow: Workflow;
+  /** The `--job` ids as given, recorded so that a resume or re-run narrows the workflow the same way. */
+  readonly selectedJobs?: readonly string[];
   readonly stores: Stores;
   readonly stateDir: string;
   readonly workspace: string;
@@ -141,5 +144,6 @@ function storedRequestOf(options: LocalRunOptions): StoredRunRequest {
     concurrency: options.concurrency,
     priority: options.queue?.priority,
     notBefore: options.queue?.notBefore,
+    ...(options.selectedJobs === undefined ? {} : { selectedJobs: options.selectedJobs }),
   };
 }

@@ -49,6 +49,8 @@ function buildProgram(setExit: (code: number) => void): Command {
   const continuing = (command: Command): Command =>
     command
       .option('-j, --jobs <n>', 'run at most N jobs at once (default: as the run was started)')
+      // Taken only to be refused with a reason: unknown, commander would suggest --jobs.
+      .addOption(new Option('--job <ids>').hideHelp())
       .option(
         '--secret <name=value>',
         'provide secrets.NAME again; secrets are never stored (repeatable)',
@@ -68,6 +70,11 @@ function buildProgram(setExit: (code: number) => void): Command {
       'workflow file (default: the one file in .valkyrie/workflows/, else .github/workflows/)',
     )
     .option('-j, --jobs <n>', 'run at most N jobs at once (default: CPU count)')
+    .option(
+      '--job <ids>',
+      'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
+      collectList,
+    )
     .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)
     .option('--secrets-file <file>', 'read secrets from a dotenv file')
     .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)

@@ -2,10 +2,10 @@ import { PeriodicTask } from '../core/periodic-task.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
 import { closeInterruptedSteps, endUnfinishedRun, keepOwnership } from '../engine/run-ownership.js';
+import { parseStoredWorkflow } from '../engine/stored-workflow.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
-import { parseWorkflow } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
 
@@ -109,7 +109,7 @@ export class RunTakeover {
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
-    const parsed = parseWorkflow(resumable.source, run.workflowPath);
+    const parsed = parseStoredWorkflow(resumable, run.workflowPath);
     const missingSecrets = resumable.request.secretNames.length > 0;
     if (!parsed.workflow || missingSecrets) {
       const reason = missingSecrets

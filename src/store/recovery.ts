@@ -24,6 +24,12 @@ export interface StoredRunRequest {
   readonly notBefore?: number;
   /** The sha256 of the workspace bundle a server run unpacks for each job. */
   readonly bundle?: string;
+  /**
+   * The job ids the run was started with (`valkyrie run --job`), as given: the run
+   * plans them and the jobs they need, and every resume, re-run or takeover narrows the workflow the
+   * same way (engine/stored-workflow.ts). Absent: every job.
+   */
+  readonly selectedJobs?: readonly string[];
   /** The run's `inputs`, as resolved when it started. */
   readonly inputs?: Readonly<Record<string, InputValue>>;
   /** `github.event_name` as chosen when it started; absent for a run stored before runs had one (`local`). */

@@ -19,7 +19,8 @@ export interface ValidateOptions {
   readonly runnerLabels?: readonly string[];
 }
 
-const idPattern = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** Job and step ids. */
+export const idPattern = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const knownShells = ['bash', 'sh', 'python'];
 
 /** Every semantic rule the schema cannot express. Returns all diagnostics at once. */

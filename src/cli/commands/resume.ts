@@ -6,6 +6,7 @@ import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
 import { closeInterruptedSteps } from '../../engine/run-ownership.js';
+import { parseStoredWorkflow } from '../../engine/stored-workflow.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, type HostDescription, runnerLabels } from '../../runner/host.js';
 import type { ResumableRun } from '../../store/recovery.js';
@@ -13,7 +14,6 @@ import type { JobRecord, RunRecord } from '../../store/runs.js';
 import type { Stores } from '../../store/store.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import type { Workflow } from '../../workflow/model.js';
-import { parseWorkflow } from '../../workflow/parse.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
@@ -29,6 +29,8 @@ export interface RerunCommandOptions extends ResumeCommandOptions, ApiClientFlag
 
 export interface ResumeCommandOptions {
   readonly jobs?: string;
+  /** Refused: the run's own selection (valkyrie run --job) holds. */
+  readonly job?: string;
   readonly force?: boolean;
   readonly secret?: Record<string, string>;
   readonly secretsFile?: string;
@@ -44,6 +46,7 @@ export interface ResumeCommandOptions {
  * two resumes only one proceeds. Output and exit codes are those of `valkyrie run`.
  */
 export function resumeCommand(id: string, options: ResumeCommandOptions): Promise<number> {
+  refuseJobSelection(options, 'resume');
   return continueCommand(id, options, 'resume');
 }
 
@@ -54,6 +57,7 @@ export function resumeCommand(id: string, options: ResumeCommandOptions): Promis
  * `valkyrie run`.
  */
 export async function rerunCommand(id: string, options: RerunCommandOptions): Promise<number> {
+  refuseJobSelection(options, 'rerun');
   if (serverGiven(options)) {
     const { serverRerunCommand } = await import('./server-rerun.js');
     return serverRerunCommand(id, { ...options, secrets: secretsOf(options) });
@@ -185,14 +189,14 @@ async function reopenForRerun(
   }
 }
 
-/** The stored workflow text, parsed for this host's runner; its diagnostics go to stderr. */
+/** The stored workflow text, parsed for this host's runner and narrowed to the run's jobs; its diagnostics go to stderr. */
 function parseStored(
   resumable: ResumableRun,
   record: RunRecord,
   host: HostDescription,
 ): Workflow | undefined {
   const labels = runnerLabels(host, resumable.request.extraLabels);
-  const parsed = parseWorkflow(resumable.source, record.workflowPath, { runnerLabels: labels });
+  const parsed = parseStoredWorkflow(resumable, record.workflowPath, { runnerLabels: labels });
   if (parsed.diagnostics.length > 0)
     process.stderr.write(`${formatDiagnostics(record.workflowPath, resumable.source, parsed.diagnostics)}\n`);
   return parsed.workflow;
@@ -239,6 +243,14 @@ function refuseUnlessResumable(
     );
   }
   return resumable;
+}
+
+/** A stored run keeps the jobs it was started with (engine/stored-workflow.ts): there is none to choose. */
+function refuseJobSelection(options: ResumeCommandOptions, how: ContinueHow): void {
+  if (options.job === undefined) return;
+  throw new UsageError(
+    `valkyrie ${how} takes no --job: it continues the jobs the run was started with (valkyrie run --job chose them); --jobs N is how many run at once`,
+  );
 }
 
 function secretsOf(options: ResumeCommandOptions): Record<string, string> {

@@ -6,6 +6,8 @@ import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
+import { looksLikeJobId, selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
+import type { Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { type Admission, admitRun } from '../concurrency-admission.js';
@@ -22,6 +24,8 @@ import { findDefaultWorkflow } from '../workflow-file.js';
 
 export interface RunCommandOptions extends QueueFlags {
   readonly jobs?: string;
+  /** `--job`: run only these jobs and the jobs they need. */
+  readonly job?: string[];
   readonly secret?: Record<string, string>;
   readonly secretsFile?: string;
   readonly env?: Record<string, string>;
@@ -50,8 +54,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   }
   if (!parsed.workflow) return ExitCode.invalid;
-  const inputs = resolveInputs(parsed.workflow.inputs, options.input ?? {});
-  const event = runEvent(parsed.workflow.triggers, options);
+  const workflow = selectedWorkflow(parsed.workflow, options.job, path);
+  const inputs = resolveInputs(workflow.inputs, options.input ?? {});
+  const event = runEvent(workflow.triggers, options);
   const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
 
   const stateDir = stateDirectory(options.stateDir, cwd);
@@ -83,7 +88,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const vars = options.var ?? {};
     admission = await admitRun(
       {
-        workflow: parsed.workflow,
+        workflow,
         stores,
         workspace,
         vars,
@@ -98,7 +103,8 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     if (admission.kind === 'replaced') return ExitCode.interrupted;
     if (admission.kind === 'aborted') return terminated ? ExitCode.terminated : ExitCode.interrupted;
     const start = await startLocalRun({
-      workflow: parsed.workflow,
+      workflow,
+      ...(options.job === undefined ? {} : { selectedJobs: options.job }),
       stores,
       stateDir,
       workspace,
@@ -146,7 +152,18 @@ function runEvent(triggers: readonly string[], options: RunCommandOptions): stri
 function parseConcurrency(value: string | undefined): number {
   if (value === undefined) return availableParallelism();
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`--jobs must be a positive integer, received ${JSON.stringify(value)}`);
-  return n;
+  if (Number.isInteger(n) && n >= 1) return n;
+  // `-j build` is act's job selector; here -j is --jobs, the concurrency limit.
+  const jobIds = value.split(',').every(looksLikeJobId);
+  const hint = jobIds ? ' (did you mean --job? --jobs is how many jobs run at once)' : '';
+  throw new UsageError(`--jobs must be a positive integer, received ${JSON.stringify(value)}${hint}`);
+}
+
+/** The workflow, or with `--job` only the jobs named and the jobs they need; an unknown id is refused. */
+function selectedWorkflow(workflow: Workflow, ids: readonly string[] | undefined, path: string): Workflow {
+  if (ids === undefined) return workflow;
+  if (ids.length === 0) throw new UsageError('--job needs a job id, e.g. --job build');
+  const selection = selectJobs(workflow, ids);
+  if (selection.kind === 'unknown') throw new UsageError(`--job: ${unknownJobsMessage(selection, path)}`);
+  return selection.workflow;
 }

@@ -2,9 +2,9 @@ import * as z from 'zod';
 import { startRerun } from '../../engine/rerun-start.js';
 import { thisProcess } from '../../engine/run-owner.js';
 import { keepOwnership } from '../../engine/run-ownership.js';
+import { parseStoredWorkflow } from '../../engine/stored-workflow.js';
 import { resolveWorkflowGroup } from '../../engine/workflow-group.js';
 import type { ResumableRun } from '../../store/recovery.js';
-import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
 import { bundleRemovedMessage } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
@@ -48,7 +48,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
         const record = await findRun(stores.runs, params.id);
         const secrets = body?.secrets ?? {};
         const owner = { owner: thisProcess(), heartbeatAt: clock.now() };
-        const parse = (stored: ResumableRun) => parseWorkflow(stored.source, record.workflowPath).workflow;
+        const parse = (stored: ResumableRun) => parseStoredWorkflow(stored, record.workflowPath).workflow;
         // Touched before the run is reopened, as a submit does (bundle-sweeper.ts says why).
         const holdBundle = async ({ request }: ResumableRun) =>
           request.bundle === undefined || (await bundles.touch(request.bundle, clock.now()))

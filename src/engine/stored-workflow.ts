@@ -1,0 +1,24 @@
+import type { ResumableRun } from '../store/recovery.js';
+import { selectJobs, unknownJobsMessage } from '../workflow/job-selection.js';
+import { type ParseResult, parseWorkflow } from '../workflow/parse.js';
+import type { ValidateOptions } from '../workflow/validate.js';
+
+/**
+ * The workflow a stored run runs, for a resume, a re-run or a takeover: its stored text parsed again
+ * and narrowed to the jobs it was started with (`valkyrie run --job`), so that the
+ * jobs left out stay unplanned whoever continues the run.
+ */
+export function parseStoredWorkflow(
+  resumable: ResumableRun,
+  path: string,
+  options: ValidateOptions = {},
+): ParseResult {
+  const parsed = parseWorkflow(resumable.source, path, options);
+  const ids = resumable.request.selectedJobs;
+  if (parsed.workflow === undefined || ids === undefined) return parsed;
+  const selection = selectJobs(parsed.workflow, ids);
+  if (selection.kind === 'selected') return { ...parsed, workflow: selection.workflow };
+  // The text is the one the selection was checked against, so only an edited store gets here.
+  const message = `the run's job selection: ${unknownJobsMessage(selection, path)}`;
+  return { diagnostics: [{ severity: 'error', message, line: 1, col: 1 }], source: parsed.source };
+}

@@ -1,0 +1,131 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { statuses, Workspace } from './cli.js';
+
+/** setup → build → deploy, and lint beside them; build fails until the file `fixed` exists. */
+const pipeline = `name: pipeline
+jobs:
+  setup:
+    runs-on: ubuntu-latest
+    outputs: { v: "\${{ steps.s.outputs.v }}" }
+    steps:
+      - id: s
+        run: echo "v=42" >> "$GITHUB_OUTPUT"; echo setup >> marker
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo lint >> marker
+  build:
+    needs: setup
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "build sees \${{ needs.setup.outputs.v }}" >> marker
+          [ -f fixed ]
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo deploy >> marker
+`;
+
+interface Shown {
+  status: string;
+  attempt: number;
+  jobs: { name: string; status: string }[];
+}
+
+describe('valkyrie run --job', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+  const marker = join(ws.dir, 'marker');
+  const file = ws.write('pipeline.yml', pipeline);
+  ws.write('fixed', '');
+
+  it('runs the named job and the jobs it needs, with their outputs, and no other job', async () => {
+    writeFileSync(marker, '');
+    const result = await ws.run(['run', file, '--json', '--job', 'build']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({ setup: 'succeeded', build: 'succeeded' });
+    expect(readFileSync(marker, 'utf8')).toBe('setup\nbuild sees 42\n');
+  });
+
+  it('takes several ids, comma-separated or repeated', async () => {
+    writeFileSync(marker, '');
+    const result = await ws.run(['run', file, '--json', '--job', 'lint,setup', '--job', 'lint']);
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({ setup: 'succeeded', lint: 'succeeded' });
+  });
+
+  it('refuses an unknown job id in one line that lists the workflow job ids, running nothing', async () => {
+    writeFileSync(marker, '');
+    const result = await ws.run(['run', file, '--job', 'build,test']);
+    expect(result).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `valkyrie: --job: "test" is not a job of ${file}; its jobs: setup, lint, build, deploy\n`,
+    });
+    expect(readFileSync(marker, 'utf8')).toBe('');
+  });
+
+  it('asks "did you mean --job?" when --jobs (-j, the concurrency limit) is given a job id', async () => {
+    for (const args of [
+      ['-j', 'build'],
+      ['--jobs', 'deploy,lint'],
+    ]) {
+      const result = await ws.run(['run', file, ...args]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('--jobs must be a positive integer, received');
+      expect(result.stderr).toContain('did you mean --job?');
+    }
+    const number = await ws.run(['run', file, '--jobs', '0']);
+    expect(number.code).toBe(2);
+    expect(number.stderr).not.toContain('--job?');
+  });
+
+  it('points a mistyped --job at --job, not at --jobs', async () => {
+    const result = await ws.run(['run', file, '--jbo', 'build']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown option '--jbo'");
+    expect(result.stderr).toContain('Did you mean --job?');
+  });
+});
+
+describe('valkyrie rerun of a run started with --job', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('runs again the failed jobs of the same selection, and plans no job left out', async () => {
+    const file = ws.write('pipeline.yml', pipeline);
+    const marker = join(ws.dir, 'marker');
+    const first = await ws.run(['run', file, '--json', '--job', 'build']);
+    expect(first.code).toBe(1);
+    expect(statuses(first.stdout)).toEqual({ setup: 'succeeded', build: 'failed' });
+
+    writeFileSync(join(ws.dir, 'fixed'), '');
+    const rerun = await ws.run(['rerun', '1', '--json']);
+    expect(rerun.code).toBe(0);
+    expect(statuses(rerun.stdout)).toEqual({ setup: 'succeeded', build: 'succeeded' });
+    expect(readFileSync(marker, 'utf8')).toBe('setup\nbuild sees 42\nbuild sees 42\n');
+
+    const shown = JSON.parse((await ws.run(['show', '1', '--json'])).stdout) as Shown;
+    expect(shown).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(shown.jobs.map((job) => [job.name, job.status])).toEqual([
+      ['setup', 'succeeded'],
+      ['build', 'succeeded'],
+    ]);
+  });
+
+  it('refuses --job, which would choose other jobs, instead of suggesting --jobs', async () => {
+    for (const command of ['rerun', 'resume']) {
+      const result = await ws.run([command, '1', '--job', 'lint']);
+      expect(result).toMatchObject({ code: 2, stdout: '' });
+      expect(result.stderr).toContain(
+        `valkyrie ${command} takes no --job: it continues the jobs the run was started with`,
+      );
+      expect(result.stderr).not.toContain('Did you mean');
+    }
+  });
+});
