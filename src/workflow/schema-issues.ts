@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import {
+  expressionTypeName,
   jobSchema,
   retryConditionSchema,
   retrySchema,
@@ -104,7 +105,8 @@ function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknow
 }
 
 function expectedTypes(issue: z.core.$ZodIssue): string[] {
-  if (issue.code === 'invalid_type') return [articled(issue.expected)];
+  if (issue.code === 'invalid_type')
+    return [issue.message === expressionTypeName ? expressionTypeName : articled(issue.expected)];
   if (issue.code === 'invalid_union') {
     const all = issue.errors.flatMap((branch) =>
       branch.filter((inner) => inner.path.length === 0).flatMap((inner) => expectedTypes(inner)),

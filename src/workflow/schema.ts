@@ -101,14 +101,26 @@ export const stepSchema = z
   })
   .describe('A step runs a script, or a JavaScript task, in the job\u2019s workspace');
 
+/** What a value of the wrong type is told it may be instead, where only an expression may be text. */
+export const expressionTypeName = 'an expression ${{ … }}';
+
+/**
+ * A matrix value written as text must be an expression, evaluated when the job is planned: any other
+ * text (`os: linux`) is refused here, with its line, as GitHub does, rather than when the job runs.
+ */
+const expressionFor = (what: string) =>
+  z
+    .string({ error: expressionTypeName })
+    .regex(/\$\{\{/, { error: `must be ${what}, or an expression \${{ … }} that yields one` });
+const matrixEntries = z.array(z.record(z.string(), z.unknown()));
 const matrixSchema = z.union([
-  z.string().describe('An expression that yields the matrix object'),
+  expressionFor('a mapping of axes').describe('An expression that yields the matrix object'),
   z
     .object({
-      include: z.union([z.array(z.record(z.string(), z.unknown())), z.string()]).optional(),
-      exclude: z.union([z.array(z.record(z.string(), z.unknown())), z.string()]).optional(),
+      include: z.union([matrixEntries, expressionFor('a list of mappings')]).optional(),
+      exclude: z.union([matrixEntries, expressionFor('a list of mappings')]).optional(),
     })
-    .catchall(z.union([z.array(z.unknown()), z.string()])),
+    .catchall(z.union([z.array(z.unknown()), expressionFor('a list')])),
 ]);
 
 export const strategySchema = z.strictObject({

@@ -251,6 +251,7 @@ function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
       );
     }
   }
+  checkExcludeKeys(job, map, error);
   if (typeof matrix.include === 'string' || typeof matrix.exclude === 'string') return;
   const axes = new Map<string, readonly unknown[]>();
   for (const [axis, values] of matrix.axes) {
@@ -262,6 +263,27 @@ function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
     // Only here: finding a node walks the jobs map, so finding it for every job is quadratic.
     const at = map.position(['jobs', job.key, 'strategy', 'matrix'], { key: true });
     error(`the matrix of job "${job.key}" has ${legs} legs; at most ${maxMatrixLegs} are allowed`, at);
+  }
+}
+
+/**
+ * As GitHub does, an `exclude:` entry may only name keys the matrix has (its axes, or keys an include
+ * entry adds): any other key matches no leg, so the entry would silently exclude nothing.
+ */
+function checkExcludeKeys(job: JobDefinition, map: SourceMap, error: Report): void {
+  const matrix = job.matrix;
+  if (matrix?.kind !== 'axes' || typeof matrix.exclude === 'string' || typeof matrix.include === 'string')
+    return;
+  const keys = new Set([...matrix.axes.keys(), ...matrix.include.flatMap((entry) => Object.keys(entry))]);
+  for (const [i, entry] of matrix.exclude.entries()) {
+    for (const key of Object.keys(entry)) {
+      if (keys.has(key)) continue;
+      const known = keys.size > 0 ? ` (its keys: ${[...keys].join(', ')})` : '';
+      error(
+        `exclude key "${key}" does not match any key within the matrix of job "${job.key}"${known}`,
+        map.position(['jobs', job.key, 'strategy', 'matrix', 'exclude', i, key], { key: true }),
+      );
+    }
   }
 }
 
