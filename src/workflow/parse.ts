@@ -10,6 +10,7 @@ import { workflowSchema } from './schema.js';
 import { describeValue, schemaDiagnostics } from './schema-issues.js';
 import { repairDocument } from './schema-repair.js';
 import { SourceMap } from './source-map.js';
+import { setAsideUnsupportedKeys } from './unsupported-keys.js';
 import { type ValidateOptions, validateWorkflow } from './validate.js';
 import { yamlDiagnostics } from './yaml-diagnostics.js';
 import { type ParsedYaml, parseYaml } from './yaml-document.js';
@@ -25,29 +26,33 @@ export interface ParseResult {
 export function parseWorkflow(source: string, path: string, options: ValidateOptions = {}): ParseResult {
   const read = readYaml(source);
   if ('diagnostics' in read) return { diagnostics: read.diagnostics, source };
-  const { data, map } = read;
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    const received = data === null || data === undefined ? 'an empty document' : describeValue(data);
+  const { data: document, map } = read;
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) {
+    const received =
+      document === null || document === undefined ? 'an empty document' : describeValue(document);
     const message = `a workflow must be a mapping with a "jobs" key, received ${received}`;
     return { diagnostics: [{ severity: 'error', message, line: 1, col: 1 }], source };
   }
+  // GitHub keys Valkyrie does not support are reported as such, not as unknown keys of the schema.
+  const setAside = setAsideUnsupportedKeys(document as Record<string, unknown>, map);
+  const data = setAside.data;
   // A workflow is parsed once per process: zod's generated fast path costs more to compile than it saves.
   const parsed = workflowSchema.safeParse(data, { jitless: true });
   if (!parsed.success) {
     const diagnostics = schemaDiagnostics(parsed.error.issues, data, map);
-    const repaired = repairDocument(data as Record<string, unknown>, parsed.error.issues);
-    if (repaired === undefined) return { diagnostics, source };
+    const repaired = repairDocument(data, parsed.error.issues);
+    if (repaired === undefined) return { diagnostics: [...setAside.diagnostics, ...diagnostics], source };
     // The semantic checks of what the schema accepted, so that one pass reports every mistake.
     const workflow = buildWorkflow(repaired.document, path, basename(path).replace(/\.ya?ml$/, ''));
     const spans = repaired.hidden.map((hidden) => map.lineSpan(hidden));
     const semantic = validateWorkflow(workflow, repaired.document, map, options).filter(
       (diagnostic) => !spans.some(({ first, last }) => diagnostic.line >= first && diagnostic.line <= last),
     );
-    return { diagnostics: [...diagnostics, ...semantic], source };
+    return { diagnostics: [...setAside.diagnostics, ...diagnostics, ...semantic], source };
   }
 
   const workflow = buildWorkflow(parsed.data, path, basename(path).replace(/\.ya?ml$/, ''));
-  const diagnostics = validateWorkflow(workflow, parsed.data, map, options);
+  const diagnostics = [...setAside.diagnostics, ...validateWorkflow(workflow, parsed.data, map, options)];
   return hasErrors(diagnostics) ? { diagnostics, source } : { workflow, diagnostics, source };
 }
 

@@ -175,6 +175,10 @@ export const jobSchema = z.strictObject({
   strategy: strategySchema.optional(),
   steps: z.array(stepSchema).min(1),
   permissions: z.unknown().optional(),
+  environment: z
+    .union([z.string(), z.strictObject({ name: z.string(), url: z.string().optional() })])
+    .optional()
+    .describe('Accepted with a warning: protection rules and environment secrets do not apply'),
   concurrency: concurrencySchema.optional(),
   retry: retrySchema.optional(),
   priority: prioritySchema.optional(),

@@ -69,6 +69,12 @@ export function validateWorkflow(
         );
       }
     }
+    if (document.jobs[job.key]?.environment !== undefined) {
+      warn(
+        '"environment" is accepted but has no effect: its protection rules (reviewers, wait timers, branch rules), secrets and variables do not apply; give the job what it needs with --secret and --var',
+        map.position(['jobs', job.key, 'environment'], { key: true }),
+      );
+    }
     out.push(...concurrencyProblems(document.jobs[job.key]?.concurrency, map, ['jobs', job.key]));
     const needsIsList = Array.isArray(document.jobs[job.key]?.needs);
     for (const [i, need] of job.needs.entries()) {
