@@ -32,12 +32,15 @@ export interface JoinRequest {
   readonly cancelInProgress: boolean;
   readonly queue: boolean;
   /**
-   * Take over a live member of the same id instead of joining anew: the process that joined it died and
-   * this one continues its work (a job of a run taken over). The member keeps its seq and phase, its
-   * heartbeat is refreshed, and no other member changes (nobody is replaced or asked to cancel). When
-   * no such member is running or pending, this is an ordinary join, at the back.
+   * Take over the live member whose id starts with this family instead of joining anew: the process
+   * that joined it stopped and this one continues its work (a job of a run taken over). The member is
+   * renamed to `memberId` and keeps its seq, phase and flags; its heartbeat is refreshed and no other
+   * member changes (nobody is replaced or asked to cancel). The rename fences the earlier process:
+   * should it still be alive, its beats find its member gone (it stops its work) and its release
+   * removes nothing. A replaced member is taken over as replaced, so its job ends as it would have.
+   * Without a live member of the family this is an ordinary join, at the back.
    */
-  readonly adopt?: boolean;
+  readonly adopt?: string;
 }
 
 /** What a member learns of its place; every store call that changes a member returns it. */
@@ -73,8 +76,9 @@ export function joinGroup(
   request: JoinRequest,
   clock: GroupClock,
 ): GroupMember[] {
-  if (request.adopt === true && members.some((member) => isAdoptable(member, request, clock)))
-    return beat(members, request.memberId, clock);
+  const adopted =
+    request.adopt === undefined ? undefined : adoptMember(members, request, request.adopt, clock);
+  if (adopted !== undefined) return adopted;
   const alive = members.filter(
     (member) => member.heartbeatAt >= clock.staleBefore && member.memberId !== request.memberId,
   );
@@ -97,14 +101,21 @@ export function joinGroup(
   return settleGroup(changed, clock);
 }
 
-/** A replaced member is on its way out (its job ends): adopting it would revive a place it lost. */
-function isAdoptable(member: GroupMember, request: JoinRequest, clock: GroupClock): boolean {
-  return (
-    member.memberId === request.memberId &&
-    member.group === request.group &&
-    member.phase !== 'replaced' &&
-    member.heartbeatAt >= clock.staleBefore
+/** The group with its live member of `family` renamed to the request's id (see JoinRequest.adopt). */
+function adoptMember(
+  members: readonly GroupMember[],
+  request: JoinRequest,
+  family: string,
+  clock: GroupClock,
+): GroupMember[] | undefined {
+  const held = members.find(
+    (member) => member.memberId.startsWith(family) && member.heartbeatAt >= clock.staleBefore,
   );
+  if (held === undefined) return undefined;
+  const renamed = members.map((member) =>
+    member === held ? { ...member, memberId: request.memberId, heartbeatAt: clock.now } : member,
+  );
+  return settleGroup(renamed, clock);
 }
 
 /** The member shows it is alive; the group is settled at the same time (a dead holder frees the slot). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
@@ -23,11 +24,14 @@ export interface JobGroupHooks {
  * when its next attempt would be) → hooks → `release` when it is final
  * (idempotent; aborts a wait still in progress), or `abandon` when another process took the run over.
  *
- * A leg's member id is derived from the leg and its group (not random), so that a process taking a
- * run over can name the member the dead one left and, with `adopt`, keep the job's place.
+ * A leg's member id is its family (the leg and its group) and this process's owner part, so that a
+ * process taking a run over can find the member the earlier one left and, with `adopt`, keep the
+ * job's place under its own id (which fences the earlier process off the member, JoinRequest.adopt).
  */
 export class JobGroups {
   readonly #members = new Map<string, GroupMembership>();
+  /** This control plane's part of its member ids. */
+  readonly #owner = randomBytes(6).toString('hex');
 
   constructor(
     private readonly store: ConcurrencyStore,
@@ -64,8 +68,13 @@ export class JobGroups {
     const member = new GroupMembership(
       this.store,
       this.clock,
-      // The group is part of the id: a member id is unique across groups, and a re-run may resolve another.
-      { ...resolved, memberId: `job ${leg.id}:${group}`, adopt },
+      // The family names the leg's place in this group whichever process holds it (a re-run may resolve
+      // another group); the owner part tells this process's member from an earlier one's (adopt renames it).
+      {
+        ...resolved,
+        memberId: `${memberFamily(leg, group)}${this.#owner}`,
+        ...(adopt ? { adopt: memberFamily(leg, group) } : {}),
+      },
       {
         waiting: () => {
           if (!toldWaiting) this.hooks.waiting(leg, group);
@@ -85,8 +94,8 @@ export class JobGroups {
   }
 
   /**
-   * Another process took the leg's run over and may have adopted its member (same id): stop beating
-   * it here, and leave it in the store for that process (or for the stale sweep).
+   * Another process took the leg's run over and may adopt its member: stop beating it here, and leave
+   * it in the store for that process (or for the stale sweep).
    */
   abandon(legId: string): void {
     this.#members.get(legId)?.abandon();
@@ -99,4 +108,9 @@ export class JobGroups {
     this.#members.delete(legId);
     return member?.release() ?? Promise.resolve();
   }
+}
+
+/** The start of every member id of `leg` in `group`, whichever process joined it. */
+function memberFamily(leg: Leg, group: string): string {
+  return `job ${leg.id}:${group}#`;
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type GroupMember, type JoinRequest, joinGroup, stateOf } from '../../src/core/concurrency-group.js';
+import {
+  type GroupMember,
+  type JoinRequest,
+  joinGroup,
+  leaveGroup,
+  stateOf,
+} from '../../src/core/concurrency-group.js';
 import { at, request, staleAfterMs } from './group-requests.js';
 
 /** Joins each id in turn, one millisecond apart. */
@@ -10,55 +16,70 @@ function joined(ids: readonly string[], overrides: Partial<JoinRequest> = {}): G
   );
 }
 
-describe('joinGroup with adopt: a process continuing a dead one’s work keeps its member', () => {
-  it('keeps a live running member’s seq and phase, refreshes its heartbeat, and changes no one else', () => {
-    const before = joined(['a', 'b'], { queue: true });
-    const after = joinGroup(before, request('a', { adopt: true, cancelInProgress: true }), at(5_000));
-    expect(after).toEqual([{ ...before[0], heartbeatAt: 5_000 }, before[1]]);
-    expect(stateOf(after, 'a')).toEqual({ kind: 'running', cancelRequested: false });
+describe('joinGroup with adopt: a process continuing a stopped one’s work takes its member over', () => {
+  it('renames a live running member, keeping its seq and phase, and changes no one else', () => {
+    const before = joined(['a#1', 'b#1'], { queue: true });
+    const after = joinGroup(before, request('a#2', { adopt: 'a#', cancelInProgress: true }), at(5_000));
+    expect(after).toEqual([{ ...before[0], memberId: 'a#2', heartbeatAt: 5_000 }, before[1]]);
+    expect(stateOf(after, 'a#2')).toEqual({ kind: 'running', cancelRequested: false });
+    // The earlier process is fenced off: its member is gone, and its release would remove nothing.
+    expect(stateOf(after, 'a#1')).toEqual({ kind: 'gone' });
+    expect(leaveGroup(after, 'a#1', at(5_001))).toEqual(after);
   });
 
   it('keeps a live pending member’s place without replacing the one waiting behind it', () => {
-    const before = joined(['a', 'b', 'c'], { queue: true });
-    const after = joinGroup(before, request('b', { adopt: true }), at(5_000));
+    const before = joined(['a#1', 'b#1', 'c#1'], { queue: true });
+    const after = joinGroup(before, request('b#2', { adopt: 'b#' }), at(5_000));
     expect(after.map((m) => [m.memberId, m.seq, m.phase])).toEqual([
-      ['a', 1, 'running'],
-      ['b', 2, 'pending'],
-      ['c', 3, 'pending'],
+      ['a#1', 1, 'running'],
+      ['b#2', 2, 'pending'],
+      ['c#1', 3, 'pending'],
     ]);
-    expect(stateOf(after, 'b')).toEqual({ kind: 'pending', ahead: 1 });
-    expect(after.find((m) => m.memberId === 'b')?.heartbeatAt).toBe(5_000);
+    expect(stateOf(after, 'b#2')).toEqual({ kind: 'pending', ahead: 1 });
+    expect(after.find((m) => m.memberId === 'b#2')?.heartbeatAt).toBe(5_000);
   });
 
-  it('joins at the back, as a plain join does, when the member is gone', () => {
-    const before = joined(['a', 'b'], { queue: true });
-    const adopted = joinGroup(before, request('x', { adopt: true, queue: true }), at(5));
-    expect(adopted).toEqual(joinGroup(before, request('x', { queue: true }), at(5)));
-    expect(stateOf(adopted, 'x')).toEqual({ kind: 'pending', ahead: 2 });
+  it('takes only its own family: a group named like a prefix of another is not mistaken for it', () => {
+    const before = joined(['job 1.1:a#b#1'], { queue: true });
+    const after = joinGroup(before, request('job 1.1:a#2', { adopt: 'job 1.1:a#', queue: true }), at(5));
+    expect(after.map((m) => [m.memberId, m.phase])).toEqual([['job 1.1:a#2', 'running']]);
+    const other = joinGroup(before, request('job 1.1:ab#2', { adopt: 'job 1.1:ab#', queue: true }), at(5));
+    expect(other.map((m) => [m.memberId, m.phase])).toEqual([
+      ['job 1.1:a#b#1', 'running'],
+      ['job 1.1:ab#2', 'pending'],
+    ]);
+  });
+
+  it('joins at the back, as a plain join does, when the family has no member', () => {
+    const before = joined(['a#1', 'b#1'], { queue: true });
+    const adopted = joinGroup(before, request('x#2', { adopt: 'x#', queue: true }), at(5));
+    expect(adopted).toEqual(joinGroup(before, request('x#2', { queue: true }), at(5)));
+    expect(stateOf(adopted, 'x#2')).toEqual({ kind: 'pending', ahead: 2 });
   });
 
   it('joins anew when the member went stale: the slot lapsed and the next member took it', () => {
-    const before = joined(['a', 'b'], { queue: true });
+    const before = joined(['a#1', 'b#1'], { queue: true });
     const later = at(1 + staleAfterMs + 1);
     const after = joinGroup(
-      before.map((m) => (m.memberId === 'b' ? { ...m, heartbeatAt: later.now } : m)),
-      request('a', { adopt: true, queue: true }),
+      before.map((m) => (m.memberId === 'b#1' ? { ...m, heartbeatAt: later.now } : m)),
+      request('a#2', { adopt: 'a#', queue: true }),
       later,
     );
     expect(after.map((m) => [m.memberId, m.seq, m.phase])).toEqual([
-      ['b', 2, 'running'],
-      ['a', 3, 'pending'],
+      ['b#1', 2, 'running'],
+      ['a#2', 3, 'pending'],
     ]);
   });
 
-  it('joins anew when the member was replaced: a replaced place is not revived', () => {
-    const before = joined(['a', 'b', 'c']);
-    expect(stateOf(before, 'b')).toEqual({ kind: 'replaced', by: 'c' });
-    const after = joinGroup(before, request('b', { adopt: true }), at(10));
+  it('takes a replaced member over as replaced: its job ends, and the newer one keeps its place', () => {
+    const before = joined(['a#1', 'b#1', 'c#1']);
+    expect(stateOf(before, 'b#1')).toEqual({ kind: 'replaced', by: 'c#1' });
+    const after = joinGroup(before, request('b#2', { adopt: 'b#' }), at(10));
     expect(after.map((m) => [m.memberId, m.phase])).toEqual([
-      ['a', 'running'],
-      ['c', 'replaced'],
-      ['b', 'pending'],
+      ['a#1', 'running'],
+      ['b#2', 'replaced'],
+      ['c#1', 'pending'],
     ]);
+    expect(stateOf(after, 'b#2')).toEqual({ kind: 'replaced', by: 'c#1' });
   });
 });

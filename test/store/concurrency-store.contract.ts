@@ -69,41 +69,47 @@ export function concurrencyStoreContract(make: StoresFactory): void {
       expect(await groups().heartbeat('a', at(staleAfterMs + 2))).toEqual({ kind: 'gone' });
     });
 
-    it('adopts a live member (a process took its work over): same seq and phase, no one else changed', async () => {
-      for (const [i, id] of ['a', 'b', 'c'].entries()) await groups().join(request(id), at(i + 1));
+    it('adopts a live member (a process took its work over): renamed, same seq and phase, no one else changed', async () => {
+      for (const [i, id] of ['a#1', 'b#1', 'c#1'].entries()) await groups().join(request(id), at(i + 1));
       const other = await stores.another();
       const before = await groups().list('deploy');
-      const adopt = { adopt: true, cancelInProgress: true };
-      expect(await other.concurrency.join(request('a', adopt), at(5_000))).toEqual({
+      const adopt = (family: string) => ({ adopt: family, cancelInProgress: true });
+      expect(await other.concurrency.join(request('a#2', adopt('a#')), at(5_000))).toEqual({
         kind: 'running',
         cancelRequested: false,
       });
-      expect(await other.concurrency.join(request('c', adopt), at(5_001))).toEqual({
+      expect(await other.concurrency.join(request('c#2', adopt('c#')), at(5_001))).toEqual({
         kind: 'pending',
         ahead: 1,
       });
       const after = await groups().list('deploy');
       expect(after.map((m) => [m.memberId, m.seq, m.phase, m.cancelRequested, m.heartbeatAt])).toEqual([
-        ['a', before[0]?.seq, 'running', false, 5_000],
-        ['b', before[1]?.seq, 'replaced', false, 2],
-        ['c', before[2]?.seq, 'pending', false, 5_001],
+        ['a#2', before[0]?.seq, 'running', false, 5_000],
+        ['b#1', before[1]?.seq, 'replaced', false, 2],
+        ['c#2', before[2]?.seq, 'pending', false, 5_001],
       ]);
+      // The earlier process, should it still run, finds its member gone and cannot free the slot.
+      expect(await groups().heartbeat('a#1', at(5_002))).toEqual({ kind: 'gone' });
+      await groups().release('a#1', at(5_003));
+      expect((await groups().list('deploy')).map((m) => m.memberId)).toEqual(['a#2', 'b#1', 'c#2']);
       // Still live past the stale interval of its first beats: the adopter's beats count.
-      expect(await other.concurrency.heartbeat('a', at(3 + staleAfterMs))).toMatchObject({ kind: 'running' });
+      expect(await other.concurrency.heartbeat('a#2', at(3 + staleAfterMs))).toMatchObject({
+        kind: 'running',
+      });
     });
 
     it('adopting a member that is gone joins at the back', async () => {
-      await groups().join(request('a', { queue: true }), at(1));
-      await groups().join(request('b', { queue: true }), at(2));
-      await groups().release('a', at(3));
-      expect(await groups().join(request('a', { adopt: true, queue: true }), at(4))).toEqual({
+      await groups().join(request('a#1', { queue: true }), at(1));
+      await groups().join(request('b#1', { queue: true }), at(2));
+      await groups().release('a#1', at(3));
+      expect(await groups().join(request('a#2', { adopt: 'a#', queue: true }), at(4))).toEqual({
         kind: 'pending',
         ahead: 1,
       });
       const members = await groups().list('deploy');
       expect(members.map((m) => [m.memberId, m.seq, m.phase])).toEqual([
-        ['b', 2, 'running'],
-        ['a', 3, 'pending'],
+        ['b#1', 2, 'running'],
+        ['a#2', 3, 'pending'],
       ]);
     });
 
