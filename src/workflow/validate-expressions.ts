@@ -50,11 +50,11 @@ function checkString(text: string, path: YamlPath, map: SourceMap, out: Diagnost
   try {
     if (isCondition) {
       const conditionStart = text.length - text.trimStart().length;
-      checkExpr(parseCondition(text), conditionOffset(text, conditionStart), report);
+      checkExpr(parseCondition(text), conditionOffset(text, conditionStart), report, true);
       return;
     }
     for (const part of parseTemplate(text)) {
-      if (part.kind === 'expr') checkExpr(part.expr, part.offset, report);
+      if (part.kind === 'expr') checkExpr(part.expr, part.offset, report, false);
     }
   } catch (error) {
     if (!(error instanceof ExpressionSyntaxError)) throw error;
@@ -68,10 +68,21 @@ function conditionOffset(text: string, start: number): number {
   return wrapped ? wrapped[0].length : start;
 }
 
-function checkExpr(expr: Expr, base: number, report: (message: string, offset: number) => void): void {
+/** GitHub allows the job-status functions only in `if:`, and refuses them elsewhere when it reads the file. */
+const statusFunctions = new Set(['success', 'failure', 'always', 'cancelled']);
+
+function checkExpr(
+  expr: Expr,
+  base: number,
+  report: (message: string, offset: number) => void,
+  isCondition: boolean,
+): void {
   for (const call of functionCalls(expr)) {
-    if (!knownFunctions.has(call.name.toLowerCase())) {
+    const name = call.name.toLowerCase();
+    if (!knownFunctions.has(name)) {
       report(`unknown function "${call.name}"`, base + call.offset);
+    } else if (!isCondition && statusFunctions.has(name)) {
+      report(`${call.name}() may only be used in an if: condition, as on GitHub`, base + call.offset);
     }
   }
   for (const reference of contextReferences(expr)) {
