@@ -40,8 +40,7 @@ export async function admitRun(request: AdmissionRequest, onCancelRequested: () 
   const resolved = resolveWorkflowGroup(request.workflow, {
     workflowName: request.workflow.name,
     workspace: request.workspace,
-    sha: git.sha,
-    ref: git.ref,
+    ...git,
     actor: process.env.USER ?? 'local',
     vars: request.vars,
     inputs: request.inputs,

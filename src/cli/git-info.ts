@@ -4,23 +4,76 @@ import { join } from 'node:path';
 export interface GitInfo {
   readonly sha?: string;
   readonly ref?: string;
+  /** `owner/repo`, from the `origin` remote's URL. */
+  readonly repository?: string;
+  /** The origin's host as an https URL (`https://github.com`). */
+  readonly serverUrl?: string;
 }
 
 /**
- * The checkout's HEAD, read from the files under .git (no `git` process: start-up time matters).
- * Absent fields when the workspace is not a git repository.
+ * The checkout's HEAD and its `origin` remote, read from the files under .git (no `git` process:
+ * start-up time matters). Absent fields when the workspace is not a git repository or has no origin.
  */
 export function readGitInfo(workspace: string): GitInfo {
   const gitDir = join(workspace, '.git');
   const head = read(join(gitDir, 'HEAD'));
   if (head === undefined) return {};
-  if (!head.startsWith('ref: ')) return { sha: head };
+  const origin = originOf(read(join(gitDir, 'config')) ?? '');
+  const remote = origin === undefined ? {} : parseRemoteUrl(origin);
+  if (!head.startsWith('ref: ')) return { sha: head, ...remote };
   const ref = head.slice(5);
   const loose = read(join(gitDir, ref));
-  if (loose !== undefined) return { sha: loose, ref };
+  if (loose !== undefined) return { sha: loose, ref, ...remote };
   const packed = read(join(gitDir, 'packed-refs')) ?? '';
   const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`));
-  return { sha: line?.split(' ')[0], ref };
+  return { sha: line?.split(' ')[0], ref, ...remote };
+}
+
+/** The `url` of `[remote "origin"]` in a git config file. */
+export function originOf(config: string): string | undefined {
+  let inOrigin = false;
+  for (const raw of config.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) {
+      inOrigin = /^\[\s*remote\s+"origin"\s*\]$/.test(line);
+      continue;
+    }
+    const match = inOrigin ? /^url\s*=\s*(.*)$/i.exec(line) : null;
+    if (match?.[1] !== undefined) return match[1].replace(/^"(.*)"$/, '$1').trim();
+  }
+  return undefined;
+}
+
+/**
+ * `repository` and `serverUrl` from a remote URL: `https://github.com/owner/repo(.git)`,
+ * `ssh://git@host[:port]/owner/repo.git` or scp-like `git@github.com:owner/repo.git`. An https or
+ * http remote keeps its scheme and port; any other (ssh, git) is served over https on its host. A
+ * remote that is a local path, or has no `owner/repo` path, gives nothing.
+ */
+export function parseRemoteUrl(url: string): Pick<GitInfo, 'repository' | 'serverUrl'> {
+  let serverUrl: string;
+  let path: string;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return {};
+    }
+    if (parsed.hostname === '' || parsed.protocol === 'file:') return {};
+    const web = parsed.protocol === 'https:' || parsed.protocol === 'http:';
+    // Built from the parts, so credentials in the remote's URL never reach the run.
+    serverUrl = web ? `${parsed.protocol}//${parsed.host}` : `https://${parsed.hostname}`;
+    path = decodeURIComponent(parsed.pathname);
+  } else {
+    const scp = /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(url);
+    if (scp?.[1] === undefined || scp[2] === undefined) return {};
+    serverUrl = `https://${scp[1]}`;
+    path = scp[2];
+  }
+  const repository = path.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
+  if (!/^[^/]+\/.+$/.test(repository)) return {};
+  return { repository, serverUrl };
 }
 
 function read(path: string): string | undefined {

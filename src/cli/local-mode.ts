@@ -79,8 +79,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
       {
         workflowName: options.workflow.name,
         workspace: options.workspace,
-        sha: git.sha,
-        ref: git.ref,
+        ...git,
         actor: process.env.USER ?? 'local',
         vars: options.vars,
         inputs: options.inputs,

@@ -12,6 +12,7 @@ import type { StoredRunRequest } from '../store/recovery.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
+import { readGitInfo } from './git-info.js';
 import type { LocalRun } from './local-mode.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 import { processTempRoot } from './run-temp-root.js';
@@ -55,11 +56,15 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
+  // The run's own sha and ref are stored; the repository is the workspace's origin, read again.
+  const { repository, serverUrl } = readGitInfo(request.workspace);
   const runRequest: RunRequest = {
     workflowName: options.workflow.name,
     workspace: request.workspace,
     sha: record.sha,
     ref: record.ref,
+    repository,
+    serverUrl,
     actor: request.actor,
     vars: request.vars,
     ...(request.inputs === undefined ? {} : { inputs: request.inputs }),

@@ -13,7 +13,10 @@ export interface RunContext {
   readonly workspace: string;
   readonly sha?: string;
   readonly ref?: string;
+  /** `owner/repo` (cli/git-info.ts reads it from the origin remote). */
   readonly repository?: string;
+  /** `github.server_url`: the repository's host, e.g. `https://github.com`. */
+  readonly serverUrl?: string;
   readonly actor: string;
   readonly vars: Readonly<Record<string, string>>;
   readonly secrets: Readonly<Record<string, string>>;
@@ -48,11 +51,20 @@ export function githubContext(run: RunContext, jobKey: string): ExpressionValue 
     sha: run.sha ?? '',
     ref: run.ref ?? '',
     ref_name: refName,
+    ref_type: refTypeOf(run.ref),
     repository: run.repository ?? '',
+    repository_owner: run.repository?.split('/')[0] ?? '',
     actor: run.actor,
-    server_url: '',
+    server_url: run.serverUrl ?? '',
     event: eventPayload(run),
   };
+}
+
+/** `branch` or `tag`, as GitHub says of a ref; empty without one (a detached HEAD). */
+function refTypeOf(ref: string | undefined): string {
+  if (ref?.startsWith('refs/heads/')) return 'branch';
+  if (ref?.startsWith('refs/tags/')) return 'tag';
+  return '';
 }
 
 /** `github.event`: `{ inputs }` for workflow_dispatch, else empty (Valkyrie has no webhook payload). */

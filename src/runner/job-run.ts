@@ -19,6 +19,7 @@ import type { HostDescription } from './host.js';
 import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
+import { writeEventFile } from './step-environment.js';
 import { forwardStepOutput } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepTimeoutMs, timeoutText } from './step-timeout.js';
@@ -109,6 +110,7 @@ class JobExecution {
     if (this.options.signal.aborted) onCancel();
     try {
       await this.options.executor.prepare();
+      writeEventFile(this.spec, this.options.directories);
       for (const step of this.spec.steps) {
         if (this.options.killSignal.aborted) break;
         await this.runStep(step);
@@ -166,6 +168,7 @@ class JobExecution {
           arch: this.options.host.arch,
           name: this.options.host.name,
           temp: this.options.directories.temp,
+          tool_cache: this.options.directories.toolCache,
         },
       },
       status: { failed: this.failed, cancelled: this.cancelled || this.timedOut },

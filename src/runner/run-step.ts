@@ -53,13 +53,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     ...options.baseEnv,
     ...env,
     ...run.stepEnv,
-    ...defaultVariables(
-      spec,
-      options.host,
-      options.directories.temp,
-      step.id ?? `__run_${step.index}`,
-      files,
-    ),
+    ...defaultVariables(spec, options.host, options.directories, step.id ?? `__run_${step.index}`, files),
   };
   if (run.extraPath.length > 0) {
     variables.PATH = [...run.extraPath]

@@ -10,6 +10,11 @@ export interface JobDirectories {
    * them. Empty when the job starts; each step's files are removed when the step ends.
    */
   readonly files: string;
+  /**
+   * `RUNNER_TOOL_CACHE`: one directory under the root shared by every slot and kept from job to job,
+   * as a self-hosted runner's tool cache is; the root's owner removes it (local mode's is temporary).
+   */
+  readonly toolCache: string;
 }
 
 /**
@@ -17,7 +22,8 @@ export interface JobDirectories {
  * job's secrets and outputs, and only the runner's user may read them) and reused. A release empties
  * both, so the slot's next job, which may come from another run or submitter, finds nothing of this
  * one: each step removes its own script and command files, and the release removes whatever a step
- * could not (a child still writing after its step ended). `dispose` removes everything.
+ * could not (a child still writing after its step ended). `dispose` removes the slots; the shared
+ * tool cache stays for the runner's next start.
  */
 export class SlotDirectories {
   private readonly free: JobDirectories[] = [];
@@ -26,13 +32,18 @@ export class SlotDirectories {
   constructor(private readonly root: string) {}
 
   acquire(): JobDirectories {
+    const toolCache = join(this.root, 'tool-cache');
     const reused = this.free.pop();
-    if (reused) return reused;
+    if (reused) {
+      // A job may have removed it.
+      mkdirSync(toolCache, { recursive: true, mode: 0o700 });
+      return reused;
+    }
     const n = this.made++;
     const slotDir = join(this.root, `slot-${n}`);
-    const slot = { temp: join(slotDir, 'temp'), files: join(slotDir, 'files') };
+    const slot = { temp: join(slotDir, 'temp'), files: join(slotDir, 'files'), toolCache };
     rmSync(slotDir, { recursive: true, force: true });
-    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    mkdirSync(toolCache, { recursive: true, mode: 0o700 });
     for (const dir of [slotDir, slot.temp, slot.files]) {
       mkdirSync(dir, { mode: 0o700 });
       // mkdir's mode is cut by the umask, never widened; chmod makes it exact whatever the umask.

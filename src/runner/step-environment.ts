@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { HostDescription } from './host.js';
+import { writePrivateFile } from './private-file.js';
+import type { JobDirectories } from './slot-directories.js';
 
 /** Paths of the per-step command files (`$GITHUB_OUTPUT` and friends). */
 export interface StepFiles {
@@ -16,7 +19,7 @@ export interface StepFiles {
 export function defaultVariables(
   spec: JobSpec,
   host: HostDescription,
-  runnerTemp: string,
+  directories: JobDirectories,
   stepId: string,
   files: StepFiles,
 ): Record<string, string> {
@@ -35,10 +38,14 @@ export function defaultVariables(
     GITHUB_RUN_ATTEMPT: String(spec.attempt),
     GITHUB_WORKFLOW: text('workflow'),
     GITHUB_EVENT_NAME: text('event_name'),
+    GITHUB_EVENT_PATH: eventFilePath(directories),
     GITHUB_SHA: text('sha'),
     GITHUB_REF: text('ref'),
     GITHUB_REF_NAME: text('ref_name'),
+    GITHUB_REF_TYPE: text('ref_type'),
     GITHUB_REPOSITORY: text('repository'),
+    GITHUB_REPOSITORY_OWNER: text('repository_owner'),
+    GITHUB_SERVER_URL: text('server_url'),
     GITHUB_ACTOR: text('actor'),
     GITHUB_ACTION: stepId,
     GITHUB_OUTPUT: files.output,
@@ -48,8 +55,24 @@ export function defaultVariables(
     RUNNER_OS: host.os,
     RUNNER_ARCH: host.arch,
     RUNNER_NAME: host.name,
-    RUNNER_TEMP: runnerTemp,
+    RUNNER_TEMP: directories.temp,
+    RUNNER_TOOL_CACHE: directories.toolCache,
   };
+}
+
+/** `GITHUB_EVENT_PATH`: beside the step files, out of the steps' way in RUNNER_TEMP. */
+function eventFilePath(directories: JobDirectories): string {
+  return join(directories.files, 'event.json');
+}
+
+/**
+ * Writes `github.event` as JSON where `GITHUB_EVENT_PATH` points, once per job before its first step
+ * (0600, as the step files; the slot's release removes it). A control plane that sent no `event`
+ * gets `{}`, as GitHub's payload is never missing.
+ */
+export function writeEventFile(spec: JobSpec, directories: JobDirectories): void {
+  const github = (spec.contexts.github ?? {}) as Record<string, unknown>;
+  writePrivateFile(eventFilePath(directories), JSON.stringify(github.event ?? {}));
 }
 
 /** The inherited environment, without variables that would leak a parent run's files into this one. */

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { logLines, statuses, Workspace } from './cli.js';
 
@@ -48,5 +49,53 @@ describe('valkyrie run: the event a run starts as', () => {
       /valkyrie: --event schedule: the workflow's on: does not list it \(it lists push, pull_request, workflow_dispatch\)\n$/,
     );
     expect(result.code).toBe(2);
+  });
+});
+
+describe('valkyrie run in a git checkout: the repository and the event payload', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('gives steps the repository of the origin remote, the ref type, the event file and a tool cache', async () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd: ws.dir });
+    git('init', '-q', '-b', 'main');
+    git('remote', 'add', 'origin', 'git@github.com:acme/widgets.git');
+    git('commit', '-q', '--allow-empty', '-m', 'first');
+    const sha = git('rev-parse', 'HEAD').toString().trim();
+    const file = ws.write(
+      'show.yml',
+      `on:
+  workflow_dispatch:
+    inputs:
+      target: { default: staging }
+jobs:
+  show:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "ctx=\${{ github.repository }} \${{ github.repository_owner }} \${{ github.server_url }} \${{ github.ref_type }}"
+          for name in GITHUB_REPOSITORY GITHUB_REPOSITORY_OWNER GITHUB_SERVER_URL GITHUB_EVENT_NAME GITHUB_REF GITHUB_REF_NAME GITHUB_REF_TYPE GITHUB_SHA; do
+            echo "$name=$(printenv $name)"
+          done
+          echo "event=$(cat "$GITHUB_EVENT_PATH")"
+          test -d "$RUNNER_TOOL_CACHE" && echo "tool cache is a directory"
+`,
+    );
+    const result = await ws.run(['run', file, '--json', '--input', 'target=prod']);
+    expect(result.code).toBe(0);
+    expect(logLines(result.stdout, 'show')).toEqual([
+      'ctx=acme/widgets acme https://github.com branch',
+      'GITHUB_REPOSITORY=acme/widgets',
+      'GITHUB_REPOSITORY_OWNER=acme',
+      'GITHUB_SERVER_URL=https://github.com',
+      'GITHUB_EVENT_NAME=workflow_dispatch',
+      'GITHUB_REF=refs/heads/main',
+      'GITHUB_REF_NAME=main',
+      'GITHUB_REF_TYPE=branch',
+      `GITHUB_SHA=${sha}`,
+      'event={"inputs":{"target":"prod"}}',
+      'tool cache is a directory',
+    ]);
   });
 });

@@ -31,3 +31,25 @@ describe('githubContext', () => {
     expect(field(run, 'event')).toEqual({ inputs: { target: 'staging', dry: 'true' } });
   });
 });
+
+describe('githubContext of the repository', () => {
+  it('has the owner, server and ref type of the run', () => {
+    const context = {
+      ...run,
+      repository: 'acme/widgets',
+      serverUrl: 'https://github.com',
+      ref: 'refs/heads/main',
+    };
+    expect(field(context, 'repository')).toBe('acme/widgets');
+    expect(field(context, 'repository_owner')).toBe('acme');
+    expect(field(context, 'server_url')).toBe('https://github.com');
+    expect(field(context, 'ref_type')).toBe('branch');
+    expect(field({ ...context, ref: 'refs/tags/v1' }, 'ref_type')).toBe('tag');
+    expect(field({ ...context, ref: 'refs/tags/v1' }, 'ref_name')).toBe('v1');
+  });
+
+  it('leaves them empty without a remote or a ref (a detached HEAD)', () => {
+    for (const key of ['repository', 'repository_owner', 'server_url', 'ref_type'])
+      expect(field(run, key)).toBe('');
+  });
+});

@@ -78,7 +78,8 @@ describe("a job's step files on a runner", () => {
 `);
     const next = await fleet.plane.startRun(second, runRequest(out));
     expect(await next.done).toBe('succeeded');
-    expect.soft(read(join(out, 'listing')).trim().split('\n')).toEqual(['step-0.script.sh']);
+    // Only its own: the event payload and the running step's script.
+    expect.soft(read(join(out, 'listing')).trim().split('\n')).toEqual(['event.json', 'step-0.script.sh']);
     expect(read(join(out, 'seen'))).not.toContain(SECRET);
   }, 60_000);
 

@@ -68,7 +68,11 @@ async function run(
   timeoutMs = 60_000,
 ): Promise<Recorded> {
   root = mkdtempSync(join(tmpdir(), 'valkyrie-step-retry-'));
-  const directories = { temp: join(root, 'temp'), files: join(root, 'files') };
+  const directories = {
+    temp: join(root, 'temp'),
+    files: join(root, 'files'),
+    toolCache: join(root, 'tools'),
+  };
   mkdirSync(directories.temp);
   mkdirSync(directories.files);
   const spec: JobSpec = {

@@ -1,0 +1,76 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { originOf, parseRemoteUrl, readGitInfo } from '../../src/cli/git-info.js';
+
+describe('parseRemoteUrl', () => {
+  it('reads owner/repo and the server from https, ssh and scp-like remotes', () => {
+    const github = { repository: 'acme/widgets', serverUrl: 'https://github.com' };
+    expect(parseRemoteUrl('https://github.com/acme/widgets.git')).toEqual(github);
+    expect(parseRemoteUrl('https://github.com/acme/widgets')).toEqual(github);
+    expect(parseRemoteUrl('https://github.com/acme/widgets/')).toEqual(github);
+    expect(parseRemoteUrl('git@github.com:acme/widgets.git')).toEqual(github);
+    expect(parseRemoteUrl('github.com:acme/widgets')).toEqual(github);
+    expect(parseRemoteUrl('ssh://git@github.com/acme/widgets.git')).toEqual(github);
+    expect(parseRemoteUrl('ssh://git@git.example.com:2222/team/app.git')).toEqual({
+      repository: 'team/app',
+      serverUrl: 'https://git.example.com',
+    });
+    expect(parseRemoteUrl('http://git.local:8080/group/sub/app.git')).toEqual({
+      repository: 'group/sub/app',
+      serverUrl: 'http://git.local:8080',
+    });
+  });
+
+  it('keeps credentials out, and gives nothing for a local path or a URL without owner/repo', () => {
+    expect(parseRemoteUrl('https://x-access-token:ghp_secret@github.com/acme/widgets.git')).toEqual({
+      repository: 'acme/widgets',
+      serverUrl: 'https://github.com',
+    });
+    expect(parseRemoteUrl('/srv/git/widgets.git')).toEqual({});
+    expect(parseRemoteUrl('../widgets')).toEqual({});
+    expect(parseRemoteUrl('file:///srv/git/acme/widgets.git')).toEqual({});
+    expect(parseRemoteUrl('https://github.com/widgets')).toEqual({});
+  });
+});
+
+describe('originOf', () => {
+  it("reads the origin remote's url, not another remote's", () => {
+    const config = [
+      '[core]',
+      '\tbare = false',
+      '[remote "upstream"]',
+      '\turl = https://github.com/other/widgets.git',
+      '[remote "origin"]',
+      '\tfetch = +refs/heads/*:refs/remotes/origin/*',
+      '\turl = git@github.com:acme/widgets.git',
+      '[branch "main"]',
+      '\tremote = origin',
+    ].join('\n');
+    expect(originOf(config)).toBe('git@github.com:acme/widgets.git');
+    expect(originOf('[remote "upstream"]\n\turl = x:y/z\n')).toBeUndefined();
+  });
+});
+
+describe('readGitInfo', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-git-info-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('adds the repository and server of the origin remote to HEAD', () => {
+    mkdirSync(join(dir, '.git', 'refs', 'heads'), { recursive: true });
+    writeFileSync(join(dir, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    writeFileSync(join(dir, '.git', 'refs', 'heads', 'main'), 'abc123\n');
+    expect(readGitInfo(dir)).toEqual({ sha: 'abc123', ref: 'refs/heads/main' });
+    writeFileSync(
+      join(dir, '.git', 'config'),
+      '[remote "origin"]\n\turl = https://github.com/acme/widgets.git\n',
+    );
+    expect(readGitInfo(dir)).toEqual({
+      sha: 'abc123',
+      ref: 'refs/heads/main',
+      repository: 'acme/widgets',
+      serverUrl: 'https://github.com',
+    });
+  });
+});

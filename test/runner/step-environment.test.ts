@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+import { type Fleet, type FleetRunner, runRequest, startFleet, startRunner } from './fleet-harness.js';
+
+/** The run context travels in the lease; a fleet runner sets the GITHUB_* variables from it. */
+describe('the default variables of a step on a fleet runner', () => {
+  let fleet: Fleet | undefined;
+  let runner: FleetRunner | undefined;
+  afterEach(async () => {
+    await runner?.agent.drain();
+    runner?.transport.close();
+    runner = undefined;
+    await fleet?.close();
+    fleet = undefined;
+  });
+
+  it('mirror the github context, with the event payload in a file and a tool cache directory', async () => {
+    fleet = await startFleet();
+    const out = fleet.dir;
+    runner = await startRunner(fleet, { runnerId: 'rnr_env', capacity: 1 });
+    const workflow = parseWorkflow(
+      `on: workflow_dispatch
+jobs:
+  show:
+    runs-on: x
+    steps:
+      - run: |
+          for name in GITHUB_EVENT_NAME GITHUB_REPOSITORY GITHUB_REPOSITORY_OWNER GITHUB_SERVER_URL GITHUB_REF GITHUB_REF_NAME GITHUB_REF_TYPE; do
+            echo "$name=$(printenv $name)"
+          done > "${out}/env"
+          cp "$GITHUB_EVENT_PATH" "${out}/event.json"
+          test -d "$RUNNER_TOOL_CACHE" && echo "$RUNNER_TOOL_CACHE \${{ runner.tool_cache }}" > "${out}/tool-cache"
+`,
+      'w.yml',
+    ).workflow;
+    if (!workflow) throw new Error('workflow did not parse');
+    const handle = await fleet.plane.startRun(workflow, {
+      ...runRequest(out),
+      eventName: 'workflow_dispatch',
+      inputs: { target: 'staging' },
+      ref: 'refs/tags/v1.2',
+      repository: 'acme/widgets',
+      serverUrl: 'https://git.example.com',
+    });
+    expect(await handle.done).toBe('succeeded');
+    expect(readFileSync(join(out, 'env'), 'utf8').trim().split('\n')).toEqual([
+      'GITHUB_EVENT_NAME=workflow_dispatch',
+      'GITHUB_REPOSITORY=acme/widgets',
+      'GITHUB_REPOSITORY_OWNER=acme',
+      'GITHUB_SERVER_URL=https://git.example.com',
+      'GITHUB_REF=refs/tags/v1.2',
+      'GITHUB_REF_NAME=v1.2',
+      'GITHUB_REF_TYPE=tag',
+    ]);
+    expect(JSON.parse(readFileSync(join(out, 'event.json'), 'utf8'))).toEqual({
+      inputs: { target: 'staging' },
+    });
+    const toolCache = join(runner.workDir, 'tmp', 'tool-cache');
+    expect(readFileSync(join(out, 'tool-cache'), 'utf8').trim()).toBe(`${toolCache} ${toolCache}`);
+  }, 60_000);
+});
