@@ -37,14 +37,22 @@ export async function writeHeadedLog<L extends AttemptedLine>(
   options: HeadedLogOptions<L>,
 ): Promise<void> {
   let printed: Map<string, Set<number>> | undefined;
+  // The prescan's count: a running job's log grows, and the second pass must head what the first saw.
+  let left = Number.POSITIVE_INFINITY;
   if (options.stepsRetried) {
     printed = new Map();
-    for await (const lines of pages(read)) printedStepAttempts(lines, printed);
+    left = 0;
+    for await (const lines of pages(read)) {
+      printedStepAttempts(lines, printed);
+      left += lines.length;
+    }
   }
   const headings = new AttemptHeadings(options.stepNames, options.jobs, printed);
   for await (const lines of pages(read)) {
-    for (const line of lines) for (const entry of headings.next(line)) options.write(entry);
+    for (const line of lines.slice(0, left)) for (const entry of headings.next(line)) options.write(entry);
+    left -= lines.length;
     await stdoutDrained();
+    if (left <= 0) break;
   }
   for (const entry of headings.end()) options.write(entry);
 }

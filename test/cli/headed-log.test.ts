@@ -117,6 +117,26 @@ describe('writeHeadedLog', () => {
     );
     expect(writtenAtRead).toEqual([0, 1, 2]);
   });
+
+  it("heads a running job's log as its prescan saw it: lines appended between the passes are left out", async () => {
+    // A running job: its step's second attempt is written after the prescan, before the second pass.
+    const log = [line('c', 'try 1 a'), line('c', 'try 1 b')];
+    let firstReads = 0;
+    const written: string[] = [];
+    await writeHeadedLog(
+      async (after) => {
+        if (after === undefined && ++firstReads === 2) log.push(line('c', 'try 2', 1, 0, 2));
+        return pagesOf(log, 1).read(after);
+      },
+      {
+        stepNames,
+        jobs: [{ id: 'c', attempts: 1 }],
+        stepsRetried: true,
+        write: (e) => written.push(shown(e)),
+      },
+    );
+    expect(written).toEqual(['[c] try 1 a', '[c] try 1 b']);
+  });
 });
 
 /** More lines than three pages (1000 each), the last one short. */

@@ -67,6 +67,28 @@ describe("GET /api/v1/runs/:id/logs of a job's log longer than a page", () => {
     expect(readAfter).toHaveBeenCalledTimes(8);
   });
 
+  it("follows only the attempt it read: lines a re-run adds meanwhile are not sent under that attempt's end", async () => {
+    const { stores, job, url } = await endedJobWithLongLog();
+    // As a re-run that started while the stream was being read: lines of the job's next attempt.
+    const runId = asRunId(job.runId);
+    const jobId = asJobId(job.jobId);
+    await stores.logs.append(
+      ['again 1', 'again 2'].map((text) => ({
+        runId,
+        jobId,
+        stepIndex: 0,
+        stream: 'stdout',
+        at: 3,
+        text,
+        jobAttempt: 2,
+      })),
+    );
+    const events = await followed(await get(url(true)));
+    const sent = events.filter(([name]) => name === 'log').map(([, data]) => (data as { text: string }).text);
+    expect(sent.slice(1)).toEqual(texts);
+    expect(events.at(-1)).toEqual(['end', expect.objectContaining({ status: 'succeeded' })]);
+  });
+
   it('cuts the text answer when the store fails midway, so the client cannot take it for the whole log', async () => {
     const { stores, logged, url } = await endedJobWithLongLog();
     const readAfter = stores.logs.readAfter.bind(stores.logs);

@@ -110,12 +110,12 @@ export function serverLogsCommand(
       }
       const stepNames = new Map<string, string>();
       // Every page carries the steps: a running job's later pages may name steps the first did not.
-      const name = (steps: readonly ApiStepName[]) => {
+      const recordStepNames = (steps: readonly ApiStepName[]) => {
         for (const step of steps) stepNames.set(stepKey({ jobId: job.id, ...step }), step.name);
       };
       const read = async (after: number | undefined) => {
         const page = after === undefined ? first : await client.jobLogLinePage(run.id, job.id, after);
-        name(page.steps);
+        recordStepNames(page.steps);
         const lines = page.lines.map((line) => ({ ...line, jobId: job.id }));
         return { lines, ...(page.next === undefined ? {} : { next: page.next }) };
       };

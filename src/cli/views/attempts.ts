@@ -86,7 +86,8 @@ export interface LoggedJob {
 export type HeadedEntry<L> = { readonly line?: L; readonly heading?: string; readonly jobId: string };
 
 /**
- * Log lines with a heading wherever a new attempt begins: of the job, whenever it ran more than once
+ * The headed log of lines held whole: the reference writeHeadedLog's paging must equal (its tests
+ * compare the two). Log lines with a heading wherever a new attempt begins: of the job, whenever it ran more than once
  * — every attempt gets its heading, also one that printed nothing, so a reader sees that it ran (its
  * heading comes where the next attempt's lines begin, or at the end) — and of a step when its lines
  * show it ran more than once: `── job attempt 2 ──`, `── Run ./flaky.sh: attempt 3 ──`.

@@ -87,9 +87,15 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         const pages = await jobLogPages(stores.logs, asRunId(run.id), asJobId(query.job));
         if (follow) {
           const stream = openEventStream(reply, streams);
+          // The attempt read above, whose status `end` carries: a re-run started while a slow client
+          // reads adds lines of the next attempt, which are not this stream's.
+          const attempt = job.attempt ?? 1;
           try {
-            for await (const lines of pages) {
-              for (const line of lines) stream.send('log', logEntryOf(line));
+            reading: for await (const lines of pages) {
+              for (const line of lines) {
+                if ((line.jobAttempt ?? 1) > attempt) break reading;
+                stream.send('log', logEntryOf(line));
+              }
               if (!(await stream.drained())) return 'streamed';
             }
           } catch (error) {
