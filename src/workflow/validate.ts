@@ -9,6 +9,7 @@ import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems } from './retry-policy.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
+import { describePath } from './schema-issues.js';
 import type { SourceMap } from './source-map.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
 import { triggersOf } from './triggers.js';
@@ -132,7 +133,7 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
     // Lazy like the others: finding a node walks the jobs map, and only a diagnostic needs one.
     const stepAt = () => map.position(['jobs', job.key, 'steps', index]);
     const usesAt = (offset: number) => map.positionInValue(['jobs', job.key, 'steps', index, 'uses'], offset);
-    checkStepKind(raw, `${index + 1}`, job.key, (message, place = {}) =>
+    checkStepKind(raw, describePath(['jobs', job.key, 'steps', index]), (message, place = {}) =>
       error(
         message,
         place.usesOffset !== undefined
@@ -155,7 +156,10 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
       }
       const first = seen.get(raw.id);
       if (first !== undefined) {
-        error(`step id "${raw.id}" is already used by step ${first + 1} of job "${job.key}"`, at('id'));
+        error(
+          `step id "${raw.id}" is already used by ${describePath(['jobs', job.key, 'steps', first])}`,
+          at('id'),
+        );
       } else {
         seen.set(raw.id, index);
       }
@@ -187,12 +191,12 @@ interface StepPlace {
  */
 function checkStepKind(
   raw: StepDocument,
-  stepNumber: string,
-  jobKey: string,
+  /** `jobs.build.steps[1]`: counted from 0, as every diagnostic names a place in the file. */
+  stepPath: string,
   error: (message: string, place?: StepPlace) => void,
 ): void {
   if (raw.uses === undefined) {
-    if (raw.run === undefined) error(`step ${stepNumber} of job "${jobKey}" has no run: script`);
+    if (raw.run === undefined) error(`${stepPath} has no run: script (nor uses:)`);
     if (raw.with !== undefined) error('with: is only allowed on a step with uses:', { key: 'with' });
     return;
   }
