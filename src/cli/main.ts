@@ -31,6 +31,12 @@ function buildProgram(setExit: (code: number) => void): Command {
       'the store: postgres://USER@HOST/DB[?schema=NAME] or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
     );
 
+  const jobSelection = () =>
+    new Option(
+      '--job <ids>',
+      'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
+    ).argParser(collectList);
+
   const serverRunsHelp =
     "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).";
   /** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */
@@ -70,11 +76,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       'workflow file (default: the one file in .valkyrie/workflows/, else .github/workflows/)',
     )
     .option('-j, --jobs <n>', 'run at most N jobs at once (default: CPU count)')
-    .option(
-      '--job <ids>',
-      'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
-      collectList,
-    )
+    .addOption(jobSelection())
     .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)
     .option('--secrets-file <file>', 'read secrets from a dotenv file')
     .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)
@@ -129,6 +131,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--server <url>', 'the server, e.g. http://ci.example:7070 (default: $VALKYRIE_SERVER)')
     .option('--token <token>', 'an API token with the submit role (default: $VALKYRIE_TOKEN)')
     .option('-f, --follow', "show the run's progress until it ends, and exit with its result as `run` does")
+    .addOption(jobSelection())
     .option('--json', 'print NDJSON: the run.submitted line, or with --follow the events as `run --json`')
     .option('--no-color', 'plain output')
     .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)

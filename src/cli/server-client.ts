@@ -64,6 +64,8 @@ export interface CreateRunBody {
   readonly secrets?: Readonly<Record<string, string>>;
   readonly env?: Readonly<Record<string, string>>;
   readonly priority?: string;
+  /** Job ids to run, with the jobs they need; absent: every job. */
+  readonly jobs?: readonly string[];
 }
 
 /**

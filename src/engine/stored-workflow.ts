@@ -5,7 +5,7 @@ import type { ValidateOptions } from '../workflow/validate.js';
 
 /**
  * The workflow a stored run runs, for a resume, a re-run or a takeover: its stored text parsed again
- * and narrowed to the jobs it was started with (`valkyrie run --job`), so that the
+ * and narrowed to the jobs it was started with (`valkyrie run --job`, the API's `jobs`), so that the
  * jobs left out stay unplanned whoever continues the run.
  */
 export function parseStoredWorkflow(

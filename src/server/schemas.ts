@@ -85,6 +85,10 @@ export const runSubmitSchema = z.strictObject({
   secrets: stringRecord.optional(),
   env: stringRecord.optional(),
   priority: z.enum(priorities).optional(),
+  jobs: z.array(z.string().min(1).max(100)).min(1).optional().meta({
+    description:
+      'job ids (keys under jobs:) to run, with the jobs they need, directly or not; no other job is planned, on a re-run or takeover either. Default: every job',
+  }),
 });
 
 export const runRerunSchema = z

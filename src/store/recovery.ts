@@ -25,7 +25,7 @@ export interface StoredRunRequest {
   /** The sha256 of the workspace bundle a server run unpacks for each job. */
   readonly bundle?: string;
   /**
-   * The job ids the run was started with (`valkyrie run --job`), as given: the run
+   * The job ids the run was started with (`valkyrie run --job`, the API's `jobs`), as given: the run
    * plans them and the jobs they need, and every resume, re-run or takeover narrows the workflow the
    * same way (engine/stored-workflow.ts). Absent: every job.
    */

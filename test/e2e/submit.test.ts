@@ -119,6 +119,20 @@ describe('valkyrie submit', () => {
     expect(second.code).toBe(0);
   });
 
+  it("sends --job as the run request's jobs, and refuses an unknown id before sending anything", async () => {
+    const unknown = await submit('--job', 'build,test');
+    expect(unknown).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'valkyrie: --job: "test" is not a job of ci.yml; its jobs: build\n',
+    });
+    expect(server.calls()).toEqual([]);
+
+    const selected = await submit('--job', 'build', '--no-bundle');
+    expect(selected.code).toBe(0);
+    expect(JSON.parse(server.requests.at(-1)?.body.toString() ?? '')).toMatchObject({ jobs: ['build'] });
+  });
+
   it("with --workspace and no FILE, takes that folder's default workflow and bundles only it", async () => {
     mkdirSync(join(ws.dir, 'app', '.valkyrie', 'workflows'), { recursive: true });
     ws.write('app/.valkyrie/workflows/main.yml', workflow);

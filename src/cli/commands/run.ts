@@ -6,12 +6,12 @@ import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
-import { looksLikeJobId, selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
-import type { Workflow } from '../../workflow/model.js';
+import { looksLikeJobId } from '../../workflow/job-selection.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { type Admission, admitRun } from '../concurrency-admission.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { selectedWorkflow } from '../job-option.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
@@ -157,13 +157,4 @@ function parseConcurrency(value: string | undefined): number {
   const jobIds = value.split(',').every(looksLikeJobId);
   const hint = jobIds ? ' (did you mean --job? --jobs is how many jobs run at once)' : '';
   throw new UsageError(`--jobs must be a positive integer, received ${JSON.stringify(value)}${hint}`);
-}
-
-/** The workflow, or with `--job` only the jobs named and the jobs they need; an unknown id is refused. */
-function selectedWorkflow(workflow: Workflow, ids: readonly string[] | undefined, path: string): Workflow {
-  if (ids === undefined) return workflow;
-  if (ids.length === 0) throw new UsageError('--job needs a job id, e.g. --job build');
-  const selection = selectJobs(workflow, ids);
-  if (selection.kind === 'unknown') throw new UsageError(`--job: ${unknownJobsMessage(selection, path)}`);
-  return selection.workflow;
 }

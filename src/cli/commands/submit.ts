@@ -9,6 +9,7 @@ import { loadWorkflow } from '../../workflow/parse.js';
 import { ApiClient, serverBaseUrl } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
+import { selectedWorkflow } from '../job-option.js';
 import { readDotenv } from '../key-values.js';
 import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
@@ -19,6 +20,8 @@ export interface SubmitCommandOptions {
   readonly server?: string;
   readonly token?: string;
   readonly follow?: boolean;
+  /** `--job`: run only these jobs and the jobs they need (the API's `jobs`). */
+  readonly job?: string[];
   readonly json?: boolean;
   readonly color?: boolean;
   readonly secret?: Record<string, string>;
@@ -76,8 +79,8 @@ export async function submitCommand(
   if (parsed.diagnostics.length > 0)
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   if (!parsed.workflow) return ExitCode.invalid;
-  // Checked here too, so that a wrong input is refused before the workspace is uploaded.
-  resolveInputs(parsed.workflow.inputs, options.input ?? {});
+  // Checked here too, so that a wrong job id or input is refused before the workspace is uploaded.
+  resolveInputs(selectedWorkflow(parsed.workflow, options.job, path).inputs, options.input ?? {});
   const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
   warnIfCleartext(server);
 
@@ -93,6 +96,7 @@ export async function submitCommand(
         secrets,
         env: options.env ?? {},
         priority: queue.priority,
+        ...(options.job === undefined ? {} : { jobs: options.job }),
       },
       queue.idempotency?.key,
     );

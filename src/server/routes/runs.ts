@@ -6,6 +6,7 @@ import { resolveWorkflowGroup, type WorkflowGroup } from '../../engine/workflow-
 import type { StoredRunRequest } from '../../store/recovery.js';
 import { hasErrors } from '../../workflow/diagnostics.js';
 import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
+import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
 import type { Workflow } from '../../workflow/model.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { ApiError } from '../api-error.js';
@@ -78,6 +79,7 @@ export function runRoutes(context: ApiContext): Route[] {
             },
           );
         }
+        const workflow = selectedJobsOf(parsed.workflow, body.jobs, path);
         // A touch, not a look: the run is stored only after it, so no sweep removes the bundle under
         // the new run (bundle-sweeper.ts says why); false means a sweep removed it first.
         if (body.bundle !== undefined && !(await bundles.touch(body.bundle, context.clock.now())))
@@ -89,7 +91,7 @@ export function runRoutes(context: ApiContext): Route[] {
           );
         const key = headers['idempotency-key'];
         const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
-        const inputs = inputsOf(parsed.workflow, body.inputs ?? {});
+        const inputs = inputsOf(workflow, body.inputs ?? {});
         const stored: StoredRunRequest = {
           // Runners choose each job's directory (the unpacked bundle, or an empty one).
           workspace: '',
@@ -101,11 +103,12 @@ export function runRoutes(context: ApiContext): Route[] {
           secretNames: Object.keys(body.secrets ?? {}),
           ...(body.priority === undefined ? {} : { priority: body.priority }),
           ...(body.bundle === undefined ? {} : { bundle: body.bundle }),
+          ...(body.jobs === undefined ? {} : { selectedJobs: body.jobs }),
           driver: 'server',
         };
-        const runRequest = serverRunRequest(parsed.workflow.name, stored, body.secrets ?? {});
-        const group = workflowGroupOf(parsed.workflow, runRequest);
-        const submission = await controlPlane.submitRun(parsed.workflow, runRequest, {
+        const runRequest = serverRunRequest(workflow.name, stored, body.secrets ?? {});
+        const group = workflowGroupOf(workflow, runRequest);
+        const submission = await controlPlane.submitRun(workflow, runRequest, {
           queueCapacity: context.queueCapacity,
           ...(group === undefined ? {} : { group }),
           ...(key === undefined ? {} : { idempotency: { key, windowMs: idempotencyWindowMs } }),
@@ -232,6 +235,14 @@ function workflowGroupOf(workflow: Workflow, request: RunRequest): WorkflowGroup
     const message = error instanceof Error ? error.message : String(error);
     throw new ApiError(400, 'VK_EXPRESSION', message, { path: 'body.workflow' });
   }
+}
+
+/** The workflow narrowed to `jobs` and the jobs they need, or a 400 naming the ids it does not have. */
+function selectedJobsOf(workflow: Workflow, jobs: readonly string[] | undefined, path: string): Workflow {
+  if (jobs === undefined) return workflow;
+  const selection = selectJobs(workflow, jobs);
+  if (selection.kind === 'selected') return selection.workflow;
+  throw new ApiError(400, 'VK_INVALID_REQUEST', unknownJobsMessage(selection, path), { path: 'body.jobs' });
 }
 
 /** The run's `inputs`, or a 400 naming the input that is unknown, missing or of the wrong type. */
