@@ -183,6 +183,7 @@ const stepDefinitionOptionals = {
   id: isString,
   task: isStepTask,
   builtin: (field: unknown) => field === 'checkout',
+  with: isStringRecord,
   shell: isString,
   workingDirectory: isString,
   if: isString,

@@ -4,12 +4,13 @@ import { timerDelay } from '../core/timer-delay.js';
 import type { Executor, OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../protocol/messages.js';
-import { checkoutLogLine } from '../workflow/checkout-step.js';
+import { checkoutLogLine, checkoutValueProblem } from '../workflow/checkout-step.js';
 import {
   type EvaluationContext,
   type ExpressionValue,
   evaluateCondition,
   interpolate,
+  isObject,
 } from '../workflow/expressions/index.js';
 import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
 import { evaluateFlag } from '../workflow/typed-values.js';
@@ -262,10 +263,7 @@ class JobExecution {
     const onLine = (line: OutputLine) =>
       forwardStepOutput(line, step.index, this.masker, this.attemptReporter);
     try {
-      if (step.builtin === 'checkout') {
-        this.systemLog(step.index, checkoutLogLine(this.spec.workspace));
-        return { kind: 'exited', exitCode: 0 };
-      }
+      if (step.builtin === 'checkout') return this.checkout(step, context);
       if (step.task !== undefined) {
         return await this.executeTask(step, step.task, context, controller.signal, onLine);
       }
@@ -283,6 +281,34 @@ class JobExecution {
     } finally {
       this.current = undefined;
     }
+  }
+
+  /**
+   * The built-in actions/checkout: the workspace is the checkout, so it fetches nothing; inputs
+   * written as expressions must name what the workspace already is. Its outputs are actions/checkout's
+   * (`ref`, `commit`).
+   */
+  private checkout(step: StepDefinition, context: EvaluationContext): ProcessOutcome {
+    const github = context.contexts.github;
+    const field = (name: string): string => {
+      const value = github !== undefined && isObject(github) ? github[name] : '';
+      return typeof value === 'string' ? value : '';
+    };
+    const own = {
+      repository: field('repository'),
+      ref: field('ref'),
+      refName: field('ref_name'),
+      sha: field('sha'),
+      workspace: this.spec.workspace,
+    };
+    const problem = checkoutValueProblem(evaluateMap(step.with ?? {}, context), own);
+    if (problem !== undefined) {
+      this.systemLog(step.index, `error: ${problem}`);
+      return { kind: 'exited', exitCode: 1 };
+    }
+    this.systemLog(step.index, checkoutLogLine(this.spec.workspace));
+    if (step.id) Object.assign(this.stepState(step.id).outputs, { ref: own.ref || own.sha, commit: own.sha });
+    return { kind: 'exited', exitCode: 0 };
   }
 
   /** A task's input is its evaluated `with:`; its returned values become the step's outputs. */

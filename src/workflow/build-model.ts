@@ -1,5 +1,5 @@
 import { parseNotBefore } from '../core/not-before.js';
-import { isCheckoutUses } from './checkout-step.js';
+import { checkoutExpressionInputs, isCheckoutUses } from './checkout-step.js';
 import { buildConcurrency } from './concurrency.js';
 import { declaredInputs } from './inputs.js';
 import {
@@ -60,9 +60,19 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
   };
 }
 
+/**
+ * The `run` of a built-in step, which a runner that knows the step never runs: a runner from before
+ * it (protocol v1 carries no list of step kinds) would run `run` in its place, and this fails it,
+ * saying why, instead of letting an empty script succeed.
+ */
+const builtinOnOldRunner =
+  'echo "valkyrie: this runner does not know the built-in step actions/checkout; upgrade it" >&2; exit 1';
+
 function buildStep(step: StepDocument, index: number): StepDefinition {
-  const run = step.run ?? '';
+  const checkout = step.uses !== undefined && isCheckoutUses(step.uses);
+  const run = checkout ? builtinOnOldRunner : (step.run ?? '');
   const task = buildTask(step);
+  const checkoutWith = checkout ? checkoutExpressionInputs(step.with) : undefined;
   return {
     index,
     id: step.id,
@@ -70,7 +80,8 @@ function buildStep(step: StepDocument, index: number): StepDefinition {
       step.name ?? (step.uses !== undefined ? `Run ${step.uses}` : `Run ${run.trim().split('\n')[0] ?? ''}`),
     run,
     ...(task === undefined ? {} : { task }),
-    ...(step.uses !== undefined && isCheckoutUses(step.uses) ? { builtin: 'checkout' as const } : {}),
+    ...(checkout ? { builtin: 'checkout' as const } : {}),
+    ...(checkoutWith === undefined ? {} : { with: checkoutWith }),
     shell: step.shell,
     workingDirectory: step['working-directory'],
     env: stringifyValues(step.env),

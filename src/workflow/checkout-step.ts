@@ -71,8 +71,13 @@ export function checkoutInputProblems(
     if (inertInputs.includes(input)) continue;
     const defaults = defaultValues[input];
     if (defaults !== undefined) {
-      if (defaults.includes(String(value).replace(/\s+/g, ''))) continue;
-      problems.push({ input, message: `actions/checkout: with.${input} ${contentProblems[input] ?? ''}` });
+      const text = String(value).replace(/\s+/g, '');
+      // An expression (`${{ github.head_ref }}`) is judged by its value, when the step runs.
+      if (defaults.includes(text) || (text.includes('${{') && !defaults.includes(text))) continue;
+      problems.push({
+        input,
+        message: `actions/checkout: with.${input} ${JSON.stringify(String(value))} ${contentProblems[input] ?? ''}`,
+      });
       continue;
     }
     const known = [...inertInputs, ...Object.keys(defaultValues)];
@@ -88,4 +93,47 @@ export function checkoutInputProblems(
 /** The one line a checkout step logs. */
 export function checkoutLogLine(workspace: string): string {
   return `actions/checkout: the job\u2019s workspace (${workspace}) is used as the checkout; nothing was fetched`;
+}
+
+/** The content inputs a checkout step passes on to be judged when it runs: those that are expressions. */
+export function checkoutExpressionInputs(
+  inputs: Readonly<Record<string, string | number | boolean>> | undefined,
+): Record<string, string> | undefined {
+  const kept = Object.entries(inputs ?? {}).filter(
+    ([input, value]) => defaultValues[input] !== undefined && String(value).includes('${{'),
+  );
+  return kept.length === 0
+    ? undefined
+    : Object.fromEntries(kept.map(([input, value]) => [input, String(value)]));
+}
+
+/** What the run's own checkout is, as the github context gives it. */
+export interface OwnCheckout {
+  readonly repository: string;
+  readonly ref: string;
+  readonly refName: string;
+  readonly sha: string;
+  readonly workspace: string;
+}
+
+/**
+ * Why a checkout step cannot run with these evaluated inputs (an expression named other content),
+ * or undefined: empty values, and values naming the run's own repository, ref or commit, are what
+ * the workspace already is.
+ */
+export function checkoutValueProblem(
+  values: Readonly<Record<string, string>>,
+  own: OwnCheckout,
+): string | undefined {
+  const same: Readonly<Record<string, readonly string[]>> = {
+    repository: ['', own.repository],
+    ref: ['', own.ref, own.refName, own.sha],
+    path: ['', '.', './', own.workspace],
+    'sparse-checkout': [''],
+  };
+  for (const [input, value] of Object.entries(values)) {
+    if ((same[input] ?? ['']).includes(value.trim())) continue;
+    return `actions/checkout: with.${input} is ${JSON.stringify(value)}, which ${contentProblems[input] ?? 'is not supported'}`;
+  }
+  return undefined;
 }

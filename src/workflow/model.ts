@@ -27,6 +27,11 @@ export interface StepDefinition {
    * succeeds at once since the job's workspace already is the checkout (workflow/checkout-step.ts).
    */
   readonly builtin?: 'checkout';
+  /**
+   * A built-in step's inputs to evaluate when it runs: for checkout, its content inputs written as
+   * expressions (`ref: ${{ github.head_ref }}`), which must name what the workspace already is.
+   */
+  readonly with?: Readonly<Record<string, string>>;
   readonly shell?: string;
   readonly workingDirectory?: string;
   readonly env: Readonly<Record<string, string>>;

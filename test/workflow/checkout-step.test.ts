@@ -35,13 +35,19 @@ describe('uses: actions/checkout@… steps', () => {
     const { workflow, diagnostics } = parseWorkflow(source, 'ci.yml');
     expect(diagnostics).toEqual([]);
     const steps = workflow?.jobs.get('build')?.steps ?? [];
+    // A runner from before the built-in step runs `run` instead: it fails, saying why.
+    const onOldRunner = expect.stringMatching(
+      /does not know the built-in step actions\/checkout; upgrade it" >&2; exit 1$/,
+    );
     expect(steps.map((step) => [step.name, step.builtin, step.run, step.task])).toEqual([
-      ['Run actions/checkout@v4', 'checkout', '', undefined],
-      ['Run actions/checkout@v3', 'checkout', '', undefined],
-      ['Pinned', 'checkout', '', undefined],
-      ['Run Actions/Checkout@main', 'checkout', '', undefined],
+      ['Run actions/checkout@v4', 'checkout', onOldRunner, undefined],
+      ['Run actions/checkout@v3', 'checkout', onOldRunner, undefined],
+      ['Pinned', 'checkout', onOldRunner, undefined],
+      ['Run Actions/Checkout@main', 'checkout', onOldRunner, undefined],
       ['Run make', undefined, 'make', undefined],
     ]);
+    // Content inputs written as expressions are judged by their values when the step runs.
+    expect(steps[2]?.with).toEqual({ repository: '${{ github.repository }}', ref: '${{ github.sha }}' });
   });
 
   it('stay built-in steps when a job spec crosses the wire to a runner', () => {
