@@ -143,6 +143,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs (repeatable)",
       collectPair,
     )
+    .option('--event <name>', 'the event the run starts as (github.event_name), as for valkyrie run')
     .option('--priority <p>', "queue priority of the run's jobs: critical, high, normal, low, background")
     .option(
       '--idempotency-key <key>',

@@ -66,6 +66,8 @@ export interface CreateRunBody {
   readonly priority?: string;
   /** Job ids to run, with the jobs they need; absent: every job. */
   readonly jobs?: readonly string[];
+  /** `--event`; absent, the server chooses from the workflow's `on:` (old servers refuse the field). */
+  readonly event?: string;
 }
 
 /**

@@ -44,6 +44,7 @@ export function serverRunRequest(
     actor: stored.actor,
     vars: stored.vars,
     ...(stored.inputs === undefined ? {} : { inputs: stored.inputs }),
+    ...(stored.event === undefined ? {} : { eventName: stored.event }),
     secrets,
     envOverrides: stored.envOverrides,
     ...(stored.priority === undefined ? {} : { priority: stored.priority }),

@@ -89,6 +89,10 @@ export const runSubmitSchema = z.strictObject({
     description:
       'job ids (keys under jobs:) to run, with the jobs they need, directly or not; no other job is planned, on a re-run or takeover either. Default: every job',
   }),
+  event: z.string().min(1).max(200).optional().meta({
+    description:
+      "the event the run starts as (github.event_name), one of the workflow's on: triggers; default: workflow_dispatch with inputs or when it is the only trigger, else push, else the first trigger (local without on:)",
+  }),
 });
 
 export const runRerunSchema = z

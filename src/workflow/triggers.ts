@@ -24,13 +24,13 @@ export function chooseEvent(
   inputsGiven: boolean,
 ): EventChoice {
   if (requested !== undefined) {
-    if (requested.trim() === '') return { problem: '--event needs an event name, such as push' };
+    if (requested.trim() === '') return { problem: 'the event name is empty' };
     if (triggers.length > 0 && !triggers.includes(requested))
       return {
-        problem: `--event ${requested}: the workflow's on: does not list it (it lists ${triggers.join(', ')})`,
+        problem: `event "${requested}" is not one of the workflow's on: triggers (${triggers.join(', ')})`,
       };
     if (inputsGiven && requested !== 'workflow_dispatch')
-      return { problem: `--input goes with the workflow_dispatch event, not --event ${requested}` };
+      return { problem: `inputs go only with the workflow_dispatch event, not with "${requested}"` };
     return { event: requested };
   }
   const dispatch = triggers.includes('workflow_dispatch');

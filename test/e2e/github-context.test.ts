@@ -46,7 +46,7 @@ describe('valkyrie run: the event a run starts as', () => {
     const file = ws.write('deploy.yml', workflow);
     const result = await ws.run(['run', file, '--event', 'schedule']);
     expect(result.stderr).toMatch(
-      /valkyrie: --event schedule: the workflow's on: does not list it \(it lists push, pull_request, workflow_dispatch\)\n$/,
+      /valkyrie: event "schedule" is not one of the workflow's on: triggers \(push, pull_request, workflow_dispatch\)\n$/,
     );
     expect(result.code).toBe(2);
   });

@@ -155,6 +155,21 @@ describe('valkyrie submit', () => {
     expect(server.calls()).toEqual(['POST /api/v1/runs', 'POST /api/v1/runs']);
   });
 
+  it("sends --event, and refuses one the workflow's on: does not list (exit 2), sending nothing", async () => {
+    ws.write('events.yml', `on: [push, pull_request]\n${workflow}`);
+    const args = ['submit', 'events.yml', '--no-bundle', '--server', server.url, '--token', 'tok'];
+    const refused = await ws.run([...args, '--event', 'schedule']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `valkyrie: event "schedule" is not one of the workflow's on: triggers (push, pull_request)\n`,
+    );
+    expect(server.requests).toEqual([]);
+    const sent = await ws.run([...args, '--event', 'pull_request']);
+    expect(sent.code).toBe(0);
+    const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '') as { event?: string };
+    expect(body.event).toBe('pull_request');
+  });
+
   it('sends nothing for a workflow that does not validate (exit 2)', async () => {
     ws.write('bad.yml', 'jobs:\n  build:\n    steps: []\n');
     const result = await ws.run(['submit', 'bad.yml', '--server', server.url, '--token', 'tok']);

@@ -34,11 +34,11 @@ describe('chooseEvent', () => {
 
   it('refuses an event on: does not list, inputs with another event, and an empty name', () => {
     expect(chooseEvent(['push', 'workflow_dispatch'], 'pull_request', false)).toEqual({
-      problem: "--event pull_request: the workflow's on: does not list it (it lists push, workflow_dispatch)",
+      problem: 'event "pull_request" is not one of the workflow\'s on: triggers (push, workflow_dispatch)',
     });
     expect(chooseEvent(['push', 'workflow_dispatch'], 'push', true)).toEqual({
-      problem: '--input goes with the workflow_dispatch event, not --event push',
+      problem: 'inputs go only with the workflow_dispatch event, not with "push"',
     });
-    expect(chooseEvent([], ' ', false)).toEqual({ problem: '--event needs an event name, such as push' });
+    expect(chooseEvent([], ' ', false)).toEqual({ problem: 'the event name is empty' });
   });
 });

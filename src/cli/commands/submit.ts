@@ -6,6 +6,7 @@ import { durationHint, parseDuration } from '../../core/duration.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
 import { loadWorkflow } from '../../workflow/parse.js';
+import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiClient, serverBaseUrl } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
@@ -29,6 +30,7 @@ export interface SubmitCommandOptions {
   readonly env?: Record<string, string>;
   readonly var?: Record<string, string>;
   readonly input?: Record<string, string>;
+  readonly event?: string;
   readonly priority?: string;
   readonly idempotencyKey?: string;
   readonly workspace?: string;
@@ -79,8 +81,14 @@ export async function submitCommand(
   if (parsed.diagnostics.length > 0)
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   if (!parsed.workflow) return ExitCode.invalid;
-  // Checked here too, so that a wrong job id or input is refused before the workspace is uploaded.
+  // Checked here too, so that a wrong job id, input or event is refused before the workspace is uploaded.
   resolveInputs(selectedWorkflow(parsed.workflow, options.job, path).inputs, options.input ?? {});
+  const event = chooseEvent(
+    parsed.workflow.triggers,
+    options.event,
+    Object.keys(options.input ?? {}).length > 0,
+  );
+  if ('problem' in event) throw new UsageError(event.problem);
   const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
   warnIfCleartext(server);
 
@@ -97,6 +105,7 @@ export async function submitCommand(
         env: options.env ?? {},
         priority: queue.priority,
         ...(options.job === undefined ? {} : { jobs: options.job }),
+        ...(options.event === undefined ? {} : { event: options.event }),
       },
       queue.idempotency?.key,
     );

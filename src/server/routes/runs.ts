@@ -9,6 +9,7 @@ import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
 import type { Workflow } from '../../workflow/model.js';
 import { parseWorkflow } from '../../workflow/parse.js';
+import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiError } from '../api-error.js';
 import { formatRetention } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
@@ -92,12 +93,20 @@ export function runRoutes(context: ApiContext): Route[] {
         const key = headers['idempotency-key'];
         const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
         const inputs = inputsOf(workflow, body.inputs ?? {});
+        const event = chooseEvent(
+          parsed.workflow.triggers,
+          body.event,
+          Object.keys(body.inputs ?? {}).length > 0,
+        );
+        if ('problem' in event)
+          throw new ApiError(400, 'VK_INVALID_REQUEST', event.problem, { path: 'body.event' });
         const stored: StoredRunRequest = {
           // Runners choose each job's directory (the unpacked bundle, or an empty one).
           workspace: '',
           actor,
           vars: body.vars ?? {},
           inputs,
+          event: event.event,
           envOverrides: body.env ?? {},
           extraLabels: [],
           secretNames: Object.keys(body.secrets ?? {}),

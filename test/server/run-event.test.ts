@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { connectScriptedRunner, credential, startTestServer } from './helpers.js';
+
+const workflow = `name: deploy
+on:
+  push:
+  workflow_dispatch:
+    inputs:
+      target: { default: staging }
+jobs:
+  ship:
+    runs-on: linux
+    steps:
+      - run: ./ship
+`;
+
+describe('POST /api/v1/runs: the event a run starts as', () => {
+  it('is the body.event, else chosen from on: as valkyrie run chooses it', async () => {
+    const { server, request, token } = await startTestServer();
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 3);
+    const bodies = [
+      [{ workflow }, 'push'],
+      [{ workflow, inputs: { target: 'prod' } }, 'workflow_dispatch'],
+      [{ workflow, event: 'workflow_dispatch' }, 'workflow_dispatch'],
+    ] as const;
+    for (const [body] of bodies) expect((await request('POST', '/api/v1/runs', { body })).status).toBe(201);
+    const leases = await runner.leases(3);
+    const events = leases.map((lease) => (lease.job.contexts.github as Record<string, unknown>).event_name);
+    expect(events.sort()).toEqual(bodies.map(([, event]) => event).sort());
+    runner.transport.close();
+  });
+
+  it('refuses an event on: does not list, or inputs with another event, with 400 and creating nothing', async () => {
+    const { request } = await startTestServer();
+    const refusals = [
+      [
+        { workflow, event: 'schedule' },
+        `event "schedule" is not one of the workflow's on: triggers (push, workflow_dispatch)`,
+      ],
+      [
+        { workflow, event: 'push', inputs: { target: 'prod' } },
+        'inputs go only with the workflow_dispatch event, not with "push"',
+      ],
+    ] as const;
+    for (const [body, message] of refusals) {
+      const refused = await request('POST', '/api/v1/runs', { body });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toEqual({ code: 'VK_INVALID_REQUEST', message, path: 'body.event' });
+    }
+    const listed = await request('GET', '/api/v1/runs');
+    expect((listed.body as { runs: unknown[] }).runs).toEqual([]);
+  });
+});
