@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { statuses, Workspace } from './cli.js';
+import { collect, statuses, Workspace, waitForJobStatus } from './cli.js';
+import { isAlive, readPid, waitFor } from './process-state.js';
 
 /** setup → build → deploy, and lint beside them; build fails until the file `fixed` exists. */
 const pipeline = `name: pipeline
@@ -127,5 +128,42 @@ describe('valkyrie rerun of a run started with --job', () => {
       );
       expect(result.stderr).not.toContain('Did you mean');
     }
+  });
+});
+
+describe('valkyrie resume of a run started with --job', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('continues the same selection, planning no job left out', async () => {
+    // build hangs on its first attempt, so that the run can be killed while it runs.
+    const file = ws.write(
+      'pipeline.yml',
+      pipeline.replace(
+        '[ -f fixed ]',
+        () => 'echo $$ > build.pid; [ "$(grep -c \'^build sees\' marker)" -ge 2 ] || sleep 300',
+      ),
+    );
+    const child = ws.start(['run', file, '--json', '--job', 'build']);
+    const exited = collect(child);
+    const pidFile = join(ws.dir, 'build.pid');
+    await waitFor(() => readPid(pidFile) !== undefined, 20_000, 'job build to start');
+    await waitForJobStatus(ws, '1', 'build', 'running');
+    const step = readPid(pidFile) ?? 0;
+    child.kill('SIGKILL');
+    for (const target of [-step, step]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // Already gone, or not a group leader.
+      }
+    }
+    expect((await exited).signal).toBe('SIGKILL');
+    await waitFor(() => !isAlive(step), 5_000, "build's step to die");
+
+    const resumed = await ws.run(['resume', '1', '--json', '--force']);
+    expect(resumed.code).toBe(0);
+    expect(statuses(resumed.stdout)).toEqual({ setup: 'succeeded', build: 'succeeded' });
+    expect(readFileSync(join(ws.dir, 'marker'), 'utf8')).toBe('setup\nbuild sees 42\nbuild sees 42\n');
   });
 });
