@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface GitInfo {
   readonly sha?: string;
@@ -15,18 +15,32 @@ export interface GitInfo {
  * start-up time matters). Absent fields when the workspace is not a git repository or has no origin.
  */
 export function readGitInfo(workspace: string): GitInfo {
-  const gitDir = join(workspace, '.git');
+  const { gitDir, commonDir } = gitDirectories(workspace);
   const head = read(join(gitDir, 'HEAD'));
   if (head === undefined) return {};
-  const origin = originOf(read(join(gitDir, 'config')) ?? '');
+  const origin = originOf(read(join(commonDir, 'config')) ?? '');
   const remote = origin === undefined ? {} : parseRemoteUrl(origin);
   if (!head.startsWith('ref: ')) return { sha: head, ...remote };
   const ref = head.slice(5);
-  const loose = read(join(gitDir, ref));
+  const loose = read(join(gitDir, ref)) ?? read(join(commonDir, ref));
   if (loose !== undefined) return { sha: loose, ref, ...remote };
-  const packed = read(join(gitDir, 'packed-refs')) ?? '';
+  const packed = read(join(commonDir, 'packed-refs')) ?? '';
   const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`));
   return { sha: line?.split(' ')[0], ref, ...remote };
+}
+
+/**
+ * Where HEAD is (`gitDir`) and where the refs, packed-refs and config are (`commonDir`): both `.git`
+ * in a plain checkout; in a linked worktree (`git worktree add`) or a submodule `.git` is a file
+ * naming the worktree's own directory, whose `commondir` names the shared one.
+ */
+function gitDirectories(workspace: string): { gitDir: string; commonDir: string } {
+  const dotGit = join(workspace, '.git');
+  const pointer = read(dotGit);
+  if (pointer === undefined || !pointer.startsWith('gitdir: ')) return { gitDir: dotGit, commonDir: dotGit };
+  const gitDir = resolve(workspace, pointer.slice(8).trim());
+  const common = read(join(gitDir, 'commondir'));
+  return { gitDir, commonDir: common === undefined ? gitDir : resolve(gitDir, common) };
 }
 
 /** The `url` of `[remote "origin"]` in a git config file. */

@@ -74,3 +74,26 @@ describe('readGitInfo', () => {
     });
   });
 });
+
+describe('readGitInfo in a linked worktree', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-git-worktree-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('follows .git to the worktree for HEAD and to the common directory for refs and the origin', () => {
+    const common = join(dir, 'main', '.git');
+    const own = join(common, 'worktrees', 'feature');
+    mkdirSync(own, { recursive: true });
+    mkdirSync(join(dir, 'feature'));
+    writeFileSync(join(dir, 'feature', '.git'), `gitdir: ${own}\n`);
+    writeFileSync(join(own, 'HEAD'), 'ref: refs/heads/feature\n');
+    writeFileSync(join(own, 'commondir'), '../..\n');
+    writeFileSync(join(common, 'packed-refs'), '# pack-refs with: peeled\nfeed42 refs/heads/feature\n');
+    writeFileSync(join(common, 'config'), '[remote "origin"]\n\turl = git@github.com:acme/widgets.git\n');
+    expect(readGitInfo(join(dir, 'feature'))).toEqual({
+      sha: 'feed42',
+      ref: 'refs/heads/feature',
+      repository: 'acme/widgets',
+      serverUrl: 'https://github.com',
+    });
+  });
+});
