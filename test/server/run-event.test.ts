@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { connectScriptedRunner, credential, startTestServer } from './helpers.js';
+import {
+  connectScriptedRunner,
+  credential,
+  jobCompleted,
+  startTestServer,
+  waitForRunStatus,
+} from './helpers.js';
 
 const workflow = `name: deploy
 on:
@@ -27,6 +33,21 @@ describe('POST /api/v1/runs: the event a run starts as', () => {
     const leases = await runner.leases(3);
     const events = leases.map((lease) => (lease.job.contexts.github as Record<string, unknown>).event_name);
     expect(events.sort()).toEqual(bodies.map(([, event]) => event).sort());
+    runner.transport.close();
+  });
+
+  it('is kept with the run: a re-run of its failed job starts as the same event', async () => {
+    const { server, request, token } = await startTestServer();
+    const created = await request('POST', '/api/v1/runs', { body: { workflow, event: 'workflow_dispatch' } });
+    const runId = (created.body as { run: { id: string } }).run.id;
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const [first] = await runner.leases(1);
+    if (first === undefined) throw new Error('no lease');
+    runner.transport.send(jobCompleted(first, { kind: 'failed', reason: 'exit code 1', exitCode: 1 }));
+    await waitForRunStatus(request, runId, 'failed');
+    expect((await request('POST', `/api/v1/runs/${runId}/rerun`)).status).toBe(202);
+    const [, second] = await runner.leases(2);
+    expect(second?.job.contexts.github).toMatchObject({ event_name: 'workflow_dispatch', run_attempt: 2 });
     runner.transport.close();
   });
 
