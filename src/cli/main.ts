@@ -2,11 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { isValkyrieError } from '../core/errors.js';
 import { ExitCode, exitCodeFor, UsageError } from './exit-codes.js';
 import { collectPair } from './key-values.js';
-
-const collectList = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value.split(',').filter(Boolean),
-];
+import { collectList, db, jobSelection, stateDir } from './shared-options.js';
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('valkyrie')
@@ -20,23 +16,6 @@ function buildProgram(setExit: (code: number) => void): Command {
       'after',
       '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, locked, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force; 143 on SIGTERM).',
     );
-  const stateDir = () =>
-    new Option(
-      '--state-dir <dir>',
-      'local state: job directories and the default database (default: .valkyrie, or $VALKYRIE_STATE_DIR)',
-    );
-  const db = () =>
-    new Option(
-      '--db <url-or-file>',
-      'the store: postgres://USER@HOST/DB[?schema=NAME] or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
-    );
-
-  const jobSelection = () =>
-    new Option(
-      '--job <ids>',
-      'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
-    ).argParser(collectList);
-
   const serverRunsHelp =
     "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).";
   /** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */

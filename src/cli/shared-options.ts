@@ -1,0 +1,28 @@
+import { Option } from 'commander';
+
+/** Parses an option given as `a,b`, repeatable: every value of every occurrence, in order. */
+export const collectList = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value.split(',').filter(Boolean),
+];
+
+/** `--state-dir` of the commands that use local state. */
+export const stateDir = () =>
+  new Option(
+    '--state-dir <dir>',
+    'local state: job directories and the default database (default: .valkyrie, or $VALKYRIE_STATE_DIR)',
+  );
+
+/** `--db` of the commands that open a store. */
+export const db = () =>
+  new Option(
+    '--db <url-or-file>',
+    'the store: postgres://USER@HOST/DB[?schema=NAME] or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
+  );
+
+/** `--job` of `run` and `submit` (cli/job-option.ts). */
+export const jobSelection = () =>
+  new Option(
+    '--job <ids>',
+    'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
+  ).argParser(collectList);
