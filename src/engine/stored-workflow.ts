@@ -13,8 +13,12 @@ export function parseStoredWorkflow(
   path: string,
   options: ValidateOptions = {},
 ): ParseResult {
-  const parsed = parseWorkflow(resumable.source, path, options);
   const ids = resumable.request.selectedJobs;
+  const parsed = parseWorkflow(
+    resumable.source,
+    path,
+    ids === undefined ? options : { ...options, jobs: ids },
+  );
   if (parsed.workflow === undefined || ids === undefined) return parsed;
   const selection = selectJobs(parsed.workflow, ids);
   if (selection.kind === 'selected') return { ...parsed, workflow: selection.workflow };

@@ -42,3 +42,35 @@ export function unknownJobsMessage(
   const what = unknown.length === 1 ? 'is not a job' : 'are not jobs';
   return `${unknown.map((id) => JSON.stringify(id)).join(', ')} ${what} of ${path}; its jobs: ${known.join(', ')}`;
 }
+
+/**
+ * The `jobs:` mapping of a workflow file as read, narrowed as selectJobs narrows a workflow (the
+ * named jobs and the jobs they need), before any check; undefined when it cannot be (an id that is
+ * not a job, or `jobs` that is not a mapping), and the whole file is then checked as usual.
+ */
+export function narrowJobsDocument(
+  jobs: unknown,
+  ids: readonly string[],
+): Record<string, unknown> | undefined {
+  if (typeof jobs !== 'object' || jobs === null || Array.isArray(jobs)) return undefined;
+  const all = jobs as Record<string, unknown>;
+  if (ids.some((id) => !Object.hasOwn(all, id))) return undefined;
+  const kept = new Set<string>(ids);
+  const toVisit = [...ids];
+  for (let id = toVisit.pop(); id !== undefined; id = toVisit.pop()) {
+    for (const need of neededBy(all[id])) {
+      if (kept.has(need) || !Object.hasOwn(all, need)) continue;
+      kept.add(need);
+      toVisit.push(need);
+    }
+  }
+  return Object.fromEntries(Object.entries(all).filter(([key]) => kept.has(key)));
+}
+
+/** A job's `needs:` as written: one id or a list; anything else names none (the schema reports it). */
+function neededBy(job: unknown): string[] {
+  if (typeof job !== 'object' || job === null) return [];
+  const needs = (job as { needs?: unknown }).needs;
+  if (typeof needs === 'string') return [needs];
+  return Array.isArray(needs) ? needs.filter((need): need is string => typeof need === 'string') : [];
+}

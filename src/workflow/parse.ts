@@ -4,6 +4,7 @@ import { type Document, isScalar, visit } from 'yaml';
 import { ValkyrieError } from '../core/errors.js';
 import { buildWorkflow } from './build-model.js';
 import { type Diagnostic, hasErrors } from './diagnostics.js';
+import { narrowJobsDocument } from './job-selection.js';
 import type { Workflow } from './model.js';
 import { quickLoad } from './quick-yaml.js';
 import { workflowSchema } from './schema.js';
@@ -33,8 +34,9 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
     const message = `a workflow must be a mapping with a "jobs" key, received ${received}`;
     return { diagnostics: [{ severity: 'error', message, line: 1, col: 1 }], source };
   }
+  const narrowed = narrowedDocument(document as Record<string, unknown>, options.jobs);
   // GitHub keys Valkyrie does not support are reported as such, not as unknown keys of the schema.
-  const setAside = setAsideUnsupportedKeys(document as Record<string, unknown>, map);
+  const setAside = setAsideUnsupportedKeys(narrowed, map);
   const data = setAside.data;
   // A workflow is parsed once per process: zod's generated fast path costs more to compile than it saves.
   const parsed = workflowSchema.safeParse(data, { jitless: true });
@@ -119,4 +121,14 @@ export async function loadWorkflow(path: string, options: ValidateOptions = {}):
     throw new ValkyrieError('VK_WORKFLOW_NOT_FOUND', `cannot read workflow ${path}: ${reason}`);
   }
   return parseWorkflow(source, path, options);
+}
+
+/** The document with only the jobs a run is narrowed to (ValidateOptions.jobs), or as it is. */
+function narrowedDocument(
+  document: Record<string, unknown>,
+  ids: readonly string[] | undefined,
+): Record<string, unknown> {
+  if (ids === undefined || ids.length === 0) return document;
+  const jobs = narrowJobsDocument(document.jobs, ids);
+  return jobs === undefined ? document : { ...document, jobs };
 }

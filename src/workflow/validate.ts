@@ -18,6 +18,12 @@ import { checkExpressions } from './validate-expressions.js';
 export interface ValidateOptions {
   /** Labels of the runner that will run the jobs; when given, `runs-on` is checked against them. */
   readonly runnerLabels?: readonly string[];
+  /**
+   * The jobs a run is narrowed to (`--job`, the API's `jobs`): those and the jobs they need are read,
+   * and the others are left out before any check (parse.ts), as if the file did not have them — a job
+   * for another OS, or with an action Valkyrie lacks, does not stop a run of the jobs that can run.
+   */
+  readonly jobs?: readonly string[];
 }
 
 /** Job and step ids. */

@@ -44,6 +44,34 @@ describe('valkyrie run --job', () => {
   const file = ws.write('pipeline.yml', pipeline);
   ws.write('fixed', '');
 
+  it('leaves the jobs out before any check: one for another OS, or with an action, does not stop the run', async () => {
+    const file = ws.write(
+      'mixed.yml',
+      `jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps: [{ run: echo built }]
+  test:
+    needs: build
+    runs-on: ubuntu-latest
+    steps: [{ run: echo tested }]
+  mac:
+    runs-on: macos-latest
+    steps: [{ run: echo mac }]
+  node:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-node@v4
+`,
+    );
+    const whole = await ws.run(['run', file, '--json']);
+    expect(whole.code).toBe(2);
+    const narrowed = await ws.run(['run', file, '--json', '--job', 'test']);
+    expect(narrowed.stderr).toBe('');
+    expect(narrowed.code).toBe(0);
+    expect(statuses(narrowed.stdout)).toEqual({ build: 'succeeded', test: 'succeeded' });
+  });
+
   it('runs the named job and the jobs it needs, with their outputs, and no other job', async () => {
     writeFileSync(marker, '');
     const result = await ws.run(['run', file, '--json', '--job', 'build']);

@@ -49,7 +49,10 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const queue = parseQueueFlags(options, Date.now());
   const host = describeHost();
   const labels = runnerLabels(host, options.label ?? []);
-  const parsed = await loadWorkflow(path, { runnerLabels: labels });
+  const parsed = await loadWorkflow(path, {
+    runnerLabels: labels,
+    ...(options.job ? { jobs: options.job } : {}),
+  });
   if (parsed.diagnostics.length > 0) {
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   }

@@ -77,7 +77,7 @@ export async function submitCommand(
   const maxBytes = parseMaxBundleSize(options.maxBundleSize);
   const reconnectTimeoutMs = parseReconnectTimeout(options.reconnectTimeout);
   // No runner labels: which runners exist is the server's to know, not this machine's.
-  const parsed = await loadWorkflow(path);
+  const parsed = await loadWorkflow(path, options.job ? { jobs: options.job } : {});
   if (parsed.diagnostics.length > 0)
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   if (!parsed.workflow) return ExitCode.invalid;

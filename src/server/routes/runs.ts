@@ -65,7 +65,7 @@ export function runRoutes(context: ApiContext): Route[] {
       async handle({ body, headers, principal }) {
         const path = body.path ?? 'workflow.yml';
         const source = workflowText(body.workflow);
-        const parsed = parseWorkflow(source, path);
+        const parsed = parseWorkflow(source, path, body.jobs === undefined ? {} : { jobs: body.jobs });
         if (parsed.workflow === undefined || hasErrors(parsed.diagnostics)) {
           const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
           const first = errors[0];
