@@ -49,13 +49,21 @@ export function originOf(config: string): string | undefined {
   for (const raw of config.split('\n')) {
     const line = raw.trim();
     if (line.startsWith('[')) {
-      inOrigin = /^\[\s*remote\s+"origin"\s*\]$/.test(line);
+      // Section names are case-insensitive to git; the subsection ("origin") is not.
+      inOrigin = /^\[\s*remote\s+"origin"\s*\]$/i.test(line);
       continue;
     }
     const match = inOrigin ? /^url\s*=\s*(.*)$/i.exec(line) : null;
-    if (match?.[1] !== undefined) return match[1].replace(/^"(.*)"$/, '$1').trim();
+    if (match?.[1] !== undefined) return configValue(match[1]);
   }
   return undefined;
+}
+
+/** A git config value: quoted as a whole, or up to an unquoted `#` or `;` comment. */
+function configValue(text: string): string {
+  const quoted = /^"(.*)"\s*(?:[#;].*)?$/.exec(text.trim());
+  if (quoted?.[1] !== undefined) return quoted[1];
+  return text.replace(/\s*[#;].*$/, '').trim();
 }
 
 /**
@@ -78,7 +86,12 @@ export function parseRemoteUrl(url: string): Pick<GitInfo, 'repository' | 'serve
     const web = parsed.protocol === 'https:' || parsed.protocol === 'http:';
     // Built from the parts, so credentials in the remote's URL never reach the run.
     serverUrl = web ? `${parsed.protocol}//${parsed.host}` : `https://${parsed.hostname}`;
-    path = decodeURIComponent(parsed.pathname);
+    try {
+      path = decodeURIComponent(parsed.pathname);
+    } catch {
+      // A stray % (`/o/100%-r`) is no escape: the path as written.
+      path = parsed.pathname;
+    }
   } else {
     const scp = /^(?:[^@/]+@)?([^:/]+):(.+)$/.exec(url);
     if (scp?.[1] === undefined || scp[2] === undefined) return {};

@@ -176,7 +176,14 @@ export const jobSchema = z.strictObject({
   steps: z.array(stepSchema).min(1),
   permissions: z.unknown().optional(),
   environment: z
-    .union([z.string(), z.strictObject({ name: z.string(), url: z.string().optional() })])
+    .union([
+      z.string(),
+      z.strictObject({
+        name: z.string(),
+        url: z.string().optional(),
+        deployment: z.union([z.boolean(), z.string()]).optional(),
+      }),
+    ])
     .optional()
     .describe('Accepted with a warning: protection rules and environment secrets do not apply'),
   concurrency: concurrencySchema.optional(),

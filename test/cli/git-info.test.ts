@@ -51,6 +51,24 @@ describe('originOf', () => {
     expect(originOf(config)).toBe('git@github.com:acme/widgets.git');
     expect(originOf('[remote "upstream"]\n\turl = x:y/z\n')).toBeUndefined();
   });
+
+  it('reads it as git does: a section name in any case, a comment after the value, a quoted value', () => {
+    expect(originOf('[Remote "origin"]\n\turl = https://github.com/o/r.git ; the old one\n')).toBe(
+      'https://github.com/o/r.git',
+    );
+    expect(originOf('[remote "origin"]\n\turl = "git@github.com:o/r.git" # quoted\n')).toBe(
+      'git@github.com:o/r.git',
+    );
+  });
+});
+
+describe('parseRemoteUrl of odd remotes', () => {
+  it('takes a stray % in the path as written, rather than failing every run in that repository', () => {
+    expect(parseRemoteUrl('https://github.com/o/100%-r')).toEqual({
+      repository: 'o/100%-r',
+      serverUrl: 'https://github.com',
+    });
+  });
 });
 
 describe('readGitInfo', () => {

@@ -13,6 +13,7 @@ describe('GitHub keys Valkyrie does not support', () => {
     for (const environment of [
       '    environment: production\n',
       '    environment:\n      name: production\n      url: https://example.com\n',
+      '    environment:\n      name: production\n      deployment: false\n',
     ]) {
       const { workflow, diagnostics } = parseWorkflow(job(environment), 'ci.yml');
       expect(workflow?.jobs.get('deploy')).toBeDefined();
