@@ -35,6 +35,7 @@ interface Shown {
   status: string;
   attempt: number;
   jobs: { name: string; status: string }[];
+  selectedJobs?: string[];
 }
 
 describe('valkyrie run --job', () => {
@@ -140,11 +141,15 @@ describe('valkyrie rerun of a run started with --job', () => {
     expect(readFileSync(marker, 'utf8')).toBe('setup\nbuild sees 42\nbuild sees 42\n');
 
     const shown = JSON.parse((await ws.run(['show', '1', '--json'])).stdout) as Shown;
-    expect(shown).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(shown).toMatchObject({ status: 'succeeded', attempt: 2, selectedJobs: ['build'] });
     expect(shown.jobs.map((job) => [job.name, job.status])).toEqual([
       ['setup', 'succeeded'],
       ['build', 'succeeded'],
     ]);
+    // Said in the text too: the listing alone reads as the whole workflow's run.
+    expect((await ws.run(['show', '1'])).stdout).toContain(
+      "only --job build and the jobs it needs; the workflow's other jobs were not run",
+    );
   });
 
   it('refuses --job, which would choose other jobs, instead of suggesting --jobs', async () => {

@@ -117,6 +117,8 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     const attempts = await Promise.all(jobs.map((job) => stores.runs.listJobAttempts(job.id)));
     const staleOf = await staleWritesByJob(stores.staleWrites, jobs);
     const stale = jobs.map((job) => staleOf.get(job.id) ?? []);
+    // A run of some jobs (--job) lists only those: say so, or it reads as the whole workflow's.
+    const selected = (await stores.recovery.getResumable(run.id))?.request.selectedJobs;
     if (options.json) {
       const detailed = jobs.map((job, i) => ({
         ...job,
@@ -124,7 +126,8 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
         steps: steps[i],
         staleWrites: stale[i],
       }));
-      process.stdout.write(`${JSON.stringify({ ...run, jobs: detailed })}\n`);
+      const selection = selected === undefined ? {} : { selectedJobs: selected };
+      process.stdout.write(`${JSON.stringify({ ...run, ...selection, jobs: detailed })}\n`);
       return ExitCode.succeeded;
     }
     const colors = c();
@@ -133,6 +136,13 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     );
     if (run.interrupted) {
       process.stdout.write(`  its process stopped; continue it with: valkyrie resume ${run.id}\n`);
+    }
+    if (selected !== undefined) {
+      process.stdout.write(
+        colors.dim(
+          `  only --job ${selected.join(',')} and the jobs it needs; the workflow's other jobs were not run\n`,
+        ),
+      );
     }
     for (const [i, job] of jobs.entries()) {
       process.stdout.write(jobLine(job, colors));
