@@ -2,6 +2,25 @@ import type { JobSpec } from '../../src/protocol/job-spec.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { protocolVersion } from '../../src/protocol/messages.js';
 
+/** A job spec with no context of its own around `steps`: what a test of their crossing the wire needs. */
+export function bareJobSpec(steps: JobSpec['steps']): JobSpec {
+  return {
+    runId: 'r',
+    jobId: 'j',
+    key: 'build',
+    name: 'build',
+    attempt: 1,
+    workspace: '/w',
+    workflowEnv: {},
+    jobEnv: {},
+    defaults: {},
+    steps,
+    outputs: {},
+    timeoutMs: 1000,
+    contexts: { github: {}, vars: {}, secrets: {}, matrix: {}, strategy: {}, needs: {}, inputs: {} },
+  };
+}
+
 export const sampleJobSpec: JobSpec = {
   runId: 'run-1',
   jobId: 'job-1',

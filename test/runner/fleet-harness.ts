@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { afterEach } from 'vitest';
 import { ControlPlane, type ControlPlaneOptions, type RunRequest } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { ShellExecutor } from '../../src/executors/shell/index.js';
@@ -150,6 +151,31 @@ export async function startRunner(
   });
   agent.start();
   return { agent, transport, switches, workDir };
+}
+
+/**
+ * A fleet and one runner for each test of a describe, torn down after it (the runner drained first):
+ * `start` them in the test, read them back with `fleet()` and `runner()`.
+ */
+export function useFleetRunner(): {
+  start(options: Parameters<typeof startRunner>[1]): Promise<{ fleet: Fleet; runner: FleetRunner }>;
+} {
+  let fleet: Fleet | undefined;
+  let runner: FleetRunner | undefined;
+  afterEach(async () => {
+    await runner?.agent.drain();
+    runner?.transport.close();
+    runner = undefined;
+    await fleet?.close();
+    fleet = undefined;
+  });
+  return {
+    async start(options) {
+      fleet = await startFleet();
+      runner = await startRunner(fleet, options);
+      return { fleet, runner };
+    },
+  };
 }
 
 export const runRequest = (workspace: string): RunRequest => ({

@@ -1,25 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseWorkflow } from '../../src/workflow/parse.js';
-import { type Fleet, type FleetRunner, runRequest, startFleet, startRunner } from './fleet-harness.js';
+import { runRequest, useFleetRunner } from './fleet-harness.js';
 
 /** The run context travels in the lease; a fleet runner sets the GITHUB_* variables from it. */
 describe('the default variables of a step on a fleet runner', () => {
-  let fleet: Fleet | undefined;
-  let runner: FleetRunner | undefined;
-  afterEach(async () => {
-    await runner?.agent.drain();
-    runner?.transport.close();
-    runner = undefined;
-    await fleet?.close();
-    fleet = undefined;
-  });
+  const fleetRunner = useFleetRunner();
 
   it('mirror the github context, with the event payload in a file and a tool cache directory', async () => {
-    fleet = await startFleet();
+    const { fleet, runner } = await fleetRunner.start({ runnerId: 'rnr_env', capacity: 1 });
     const out = fleet.dir;
-    runner = await startRunner(fleet, { runnerId: 'rnr_env', capacity: 1 });
     const workflow = parseWorkflow(
       `on: workflow_dispatch
 jobs:

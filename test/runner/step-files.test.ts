@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseWorkflow } from '../../src/workflow/parse.js';
-import { type Fleet, type FleetRunner, runRequest, startFleet, startRunner, until } from './fleet-harness.js';
+import { runRequest, until, useFleetRunner } from './fleet-harness.js';
 
 const SECRET = 'sekrit-4f1c9e7a-d2b8';
 
@@ -32,21 +32,12 @@ const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : 
  * jobs of any run or submitter: nothing of a job may outlive it there, and no other user may read it.
  */
 describe("a job's step files on a runner", () => {
-  let fleet: Fleet | undefined;
-  let runner: FleetRunner | undefined;
-  afterEach(async () => {
-    await runner?.agent.drain();
-    runner?.transport.close();
-    runner = undefined;
-    await fleet?.close();
-    fleet = undefined;
-  });
+  const fleetRunner = useFleetRunner();
 
   it('are private while the job runs, gone when it ends, and unseen by the next job in the slot', async () => {
-    fleet = await startFleet();
-    const out = fleet.dir;
     // Capacity 1: both jobs run in slot-0, one after the other.
-    runner = await startRunner(fleet, { runnerId: 'rnr_files', capacity: 1 });
+    const { fleet, runner } = await fleetRunner.start({ runnerId: 'rnr_files', capacity: 1 });
+    const out = fleet.dir;
     const first = workflow(`jobs:
   leaky:
     runs-on: x
@@ -84,9 +75,8 @@ describe("a job's step files on a runner", () => {
   }, 60_000);
 
   it('are gone when the job is cancelled in the middle of a step', async () => {
-    fleet = await startFleet();
+    const { fleet, runner } = await fleetRunner.start({ runnerId: 'rnr_cancel', capacity: 1 });
     const out = fleet.dir;
-    runner = await startRunner(fleet, { runnerId: 'rnr_cancel', capacity: 1 });
     const slow = workflow(`jobs:
   slow:
     runs-on: x
@@ -107,9 +97,8 @@ describe("a job's step files on a runner", () => {
   }, 60_000);
 
   it('are gone after a step that timed out and one whose shell could not start', async () => {
-    fleet = await startFleet();
+    const { fleet, runner } = await fleetRunner.start({ runnerId: 'rnr_timeout', capacity: 1 });
     const out = fleet.dir;
-    runner = await startRunner(fleet, { runnerId: 'rnr_timeout', capacity: 1 });
     const failing = workflow(`jobs:
   slow:
     runs-on: x

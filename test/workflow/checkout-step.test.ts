@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isJobSpec } from '../../src/protocol/message-checks.js';
 import { jobSpecSchema } from '../../src/protocol/schemas.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
+import { bareJobSpec } from '../protocol/samples.js';
 
 const source = `jobs:
   build:
@@ -52,21 +53,7 @@ describe('uses: actions/checkout@… steps', () => {
 
   it('stay built-in steps when a job spec crosses the wire to a runner', () => {
     const steps = parseWorkflow(source, 'ci.yml').workflow?.jobs.get('build')?.steps ?? [];
-    const spec = {
-      runId: 'r',
-      jobId: 'j',
-      key: 'build',
-      name: 'build',
-      attempt: 1,
-      workspace: '/w',
-      workflowEnv: {},
-      jobEnv: {},
-      defaults: {},
-      steps,
-      outputs: {},
-      timeoutMs: 1000,
-      contexts: { github: {}, vars: {}, secrets: {}, matrix: {}, strategy: {}, needs: {}, inputs: {} },
-    };
+    const spec = bareJobSpec(steps);
     const wire = JSON.parse(JSON.stringify(spec));
     expect(isJobSpec(wire)).toBe(true);
     expect(jobSpecSchema.parse(wire).steps[0]?.builtin).toBe('checkout');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jobSpecSchema } from '../../src/protocol/schemas.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 import { parseTaskReference } from '../../src/workflow/task-reference.js';
+import { bareJobSpec } from '../protocol/samples.js';
 
 const source = `jobs:
   build:
@@ -38,21 +39,7 @@ describe('uses: task://… steps', () => {
 
   it('keep their task when a job spec crosses the wire to a runner', () => {
     const steps = parseWorkflow(source, 'tasks.yml').workflow?.jobs.get('build')?.steps ?? [];
-    const spec = {
-      runId: 'r',
-      jobId: 'j',
-      key: 'build',
-      name: 'build',
-      attempt: 1,
-      workspace: '/w',
-      workflowEnv: {},
-      jobEnv: {},
-      defaults: {},
-      steps,
-      outputs: {},
-      timeoutMs: 1000,
-      contexts: { github: {}, vars: {}, secrets: {}, matrix: {}, strategy: {}, needs: {}, inputs: {} },
-    };
+    const spec = bareJobSpec(steps);
     const decoded = jobSpecSchema.parse(JSON.parse(JSON.stringify(spec)));
     expect(decoded.steps[0]?.task).toEqual(steps[0]?.task);
   });
