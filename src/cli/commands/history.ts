@@ -23,7 +23,7 @@ interface HistoryOptions {
 
 async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => Promise<T>): Promise<T> {
   const stateDir = stateDirectory(options.stateDir, process.cwd());
-  const stores = await openStores(options.db, stateDir);
+  const stores = await openStores(options.db, stateDir, { create: false });
   try {
     return await use(stores);
   } finally {
