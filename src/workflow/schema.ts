@@ -175,6 +175,7 @@ export const jobSchema = z.strictObject({
   strategy: strategySchema.optional(),
   steps: z.array(stepSchema).min(1),
   permissions: z.unknown().optional(),
+  'cancel-timeout-minutes': z.unknown().optional(),
   environment: z
     .union([
       z.string(),
@@ -213,7 +214,7 @@ export type RetryDocument = z.infer<typeof retrySchema>;
 
 /** Keys accepted for compatibility that have no effect yet; using one earns a warning. */
 export const inertWorkflowKeys = ['permissions', 'run-name'] as const;
-export const inertJobKeys = ['permissions'] as const;
+export const inertJobKeys = ['permissions', 'cancel-timeout-minutes'] as const;
 
 export function workflowJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(workflowSchema, { target: 'draft-2020-12', unrepresentable: 'any' });

@@ -11,6 +11,8 @@ const unsupportedJobKeys: Readonly<Record<string, string>> = {
     'a job\u2019s steps run on its runner\u2019s host, not in a container; remove it, or run the container in a run: step (docker run \u2026)',
   services:
     'no service containers are started; remove it, and start what the job needs in a run: step (docker run -d \u2026) or on the runner\u2019s host',
+  snapshot:
+    'no runner image is made from a job; remove it, and build the image the way your runners\u2019 hosts are built',
   with: 'it only goes with uses: (a call of a reusable workflow), which Valkyrie does not support yet either; remove it',
   secrets:
     'it only goes with uses: (a call of a reusable workflow), which Valkyrie does not support yet either; remove it',

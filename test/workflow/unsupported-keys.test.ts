@@ -78,4 +78,16 @@ describe('GitHub keys Valkyrie does not support', () => {
       ],
     ]);
   });
+
+  it('reports snapshot: as unsupported, and accepts cancel-timeout-minutes: with a warning', () => {
+    const { workflow, diagnostics } = parseWorkflow(
+      job('    snapshot: my-image\n    cancel-timeout-minutes: 2\n'),
+      'ci.yml',
+    );
+    expect(workflow).toBeUndefined();
+    expect(diagnostics.map((d) => [d.line, d.severity, d.message.split(':')[0]])).toEqual([
+      [4, 'error', '"snapshot" is a GitHub key Valkyrie does not support yet'],
+      [5, 'warning', '"cancel-timeout-minutes" is accepted but has no effect yet'],
+    ]);
+  });
 });
