@@ -72,7 +72,10 @@ async function waitForSlot(
   for (;;) {
     switch (state.kind) {
       case 'running':
-        return { kind: 'admitted', hold: new GroupHold(store, request.memberId, options) };
+        return {
+          kind: 'admitted',
+          hold: new GroupHold(store, request.memberId, options, state.cancelRequested),
+        };
       case 'replaced':
         await store.release(request.memberId, clock());
         return { kind: 'replaced', by: state.by };
@@ -105,20 +108,28 @@ export type HoldAlert =
 export class GroupHold {
   #timer: TimerHandle | undefined;
   #released: Promise<void> | undefined;
-  #alerted = false;
+  #alerted: boolean;
   #listener: ((alert: HoldAlert) => void) | undefined;
 
+  /**
+   * `cancelRequested`: the slot came with a request to cancel already (a member adopted after a newer
+   * one with cancel-in-progress joined): the hold is alerted from the start, and `onAlert` is told at
+   * once, instead of at the first beat, after its holder had started its work.
+   */
   constructor(
     private readonly store: ConcurrencyStore,
     private readonly memberId: string,
     private readonly options: GateOptions,
+    cancelRequested = false,
   ) {
+    this.#alerted = cancelRequested;
     this.#schedule();
   }
 
-  /** Called at most once, with the first alert. */
+  /** Called at most once, with the first alert: at once when the hold was alerted from the start. */
   onAlert(listener: (alert: HoldAlert) => void): void {
     this.#listener = listener;
+    if (this.#alerted) listener({ kind: 'cancel-requested' });
   }
 
   get alerted(): boolean {

@@ -54,7 +54,8 @@ export class GroupMembership {
             outcome.hold.onAlert(() => {
               if (!this.#released) hooks.ended('cancel-requested');
             });
-            hooks.admitted();
+            // A slot that came asking to cancel (an adopted member) is not started on.
+            if (!outcome.hold.alerted) hooks.admitted();
             return;
           case 'replaced':
           case 'dropped':

@@ -36,6 +36,25 @@ describe('enterConcurrencyGroup and GroupHold (SQLite file, manual clock)', () =
     await remove();
   });
 
+  it('alerts a member adopted with a cancel already asked of it at once, not at its first beat', async () => {
+    const held = await enterConcurrencyGroup(stores.concurrency, member('a#1'), options);
+    if (held.kind !== 'admitted') throw new Error(`expected admitted, got ${held.kind}`);
+    held.hold.stop();
+    void enterConcurrencyGroup(stores.concurrency, member('b#1', { cancelInProgress: true }), options);
+    await clock.advance(0);
+    const adopted = await enterConcurrencyGroup(
+      stores.concurrency,
+      { ...member('a#2'), adopt: 'a#' },
+      options,
+    );
+    if (adopted.kind !== 'admitted') throw new Error(`expected admitted, got ${adopted.kind}`);
+    expect(adopted.hold.alerted).toBe(true);
+    const alerts: HoldAlert[] = [];
+    adopted.hold.onAlert((alert) => alerts.push(alert));
+    expect(alerts).toEqual([{ kind: 'cancel-requested' }]);
+    await adopted.hold.release();
+  });
+
   it('admits a waiting member within one poll of the holder releasing', async () => {
     const first = await enterConcurrencyGroup(stores.concurrency, member('a'), options);
     if (first.kind !== 'admitted') throw new Error(`expected admitted, got ${first.kind}`);
