@@ -1,6 +1,5 @@
 import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventFileName } from './step-environment.js';
 
 /** The directories one running job uses. */
 export interface JobDirectories {
@@ -23,8 +22,7 @@ export interface JobDirectories {
  * job's secrets and outputs, and only the runner's user may read them) and reused. A release empties
  * both, so the slot's next job, which may come from another run or submitter, finds nothing of this
  * one: each step removes its own script and command files, and the release removes whatever a step
- * could not (a child still writing after its step ended) — but the event file, which the next job
- * of the same run reuses and a job of another run overwrites before its first step. `dispose` removes the slots; the shared
+ * could not (a child still writing after its step ended). `dispose` removes the slots; the shared
  * tool cache stays for the runner's next start.
  */
 export class SlotDirectories {
@@ -35,10 +33,12 @@ export class SlotDirectories {
 
   acquire(): JobDirectories {
     const toolCache = join(this.root, 'tool-cache');
-    // Made with the first slot and kept, as a self-hosted runner's is: a job that removes it removes
-    // it for the jobs after it (a mkdir for every job cost more than the case is worth).
     const reused = this.free.pop();
-    if (reused) return reused;
+    if (reused) {
+      // A job may have removed it.
+      mkdirSync(toolCache, { recursive: true, mode: 0o700 });
+      return reused;
+    }
     const n = this.made++;
     const slotDir = join(this.root, `slot-${n}`);
     const slot = { temp: join(slotDir, 'temp'), files: join(slotDir, 'files'), toolCache };
@@ -55,11 +55,7 @@ export class SlotDirectories {
   /** Throws when a directory cannot be emptied; the slot is then not reused. */
   release(slot: JobDirectories): void {
     for (const dir of [slot.files, slot.temp])
-      for (const entry of readdirSync(dir)) {
-        // Written anew before any step of another run's job can read it (writeEventFile).
-        if (dir === slot.files && entry === eventFileName) continue;
-        rmSync(join(dir, entry), { recursive: true, force: true });
-      }
+      for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
     this.free.push(slot);
   }
 

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { HostDescription } from './host.js';
@@ -63,28 +62,17 @@ export function defaultVariables(
 
 /** `GITHUB_EVENT_PATH`: beside the step files, out of the steps' way in RUNNER_TEMP. */
 function eventFilePath(directories: JobDirectories): string {
-  return join(directories.files, eventFileName);
+  return join(directories.files, 'event.json');
 }
 
-/** The event file's name in a slot's files directory; a slot's release keeps it (see writeEventFile). */
-export const eventFileName = 'event.json';
-
-/** Which run's payload each slot's event file holds. */
-const eventRunOf = new WeakMap<JobDirectories, string>();
-
 /**
- * Writes `github.event` as JSON where `GITHUB_EVENT_PATH` points, before a job's first step (0600, as
- * the step files). A control plane that sent no `event` gets `{}`, as GitHub's payload is never
- * missing. The file outlives its job in the slot, and the slot's next job of the same run uses it
- * as it is (same payload, same submitter): writing and removing it per job cost a job of one short
- * step ~4% of its time. A job of another run writes it anew before any of its steps can read it.
+ * Writes `github.event` as JSON where `GITHUB_EVENT_PATH` points, once per job before its first step
+ * (0600, as the step files; the slot's release removes it). A control plane that sent no `event`
+ * gets `{}`, as GitHub's payload is never missing.
  */
 export function writeEventFile(spec: JobSpec, directories: JobDirectories): void {
-  const path = eventFilePath(directories);
-  if (eventRunOf.get(directories) === spec.runId && existsSync(path)) return;
   const github = (spec.contexts.github ?? {}) as Record<string, unknown>;
-  writePrivateFile(path, JSON.stringify(github.event ?? {}));
-  eventRunOf.set(directories, spec.runId);
+  writePrivateFile(eventFilePath(directories), JSON.stringify(github.event ?? {}));
 }
 
 /** The inherited environment, without variables that would leak a parent run's files into this one. */
