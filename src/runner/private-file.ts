@@ -8,7 +8,12 @@ import { closeSync, constants, fchmodSync, openSync, writeSync } from 'node:fs';
  */
 export function writePrivateFile(path: string, content: string): void {
   const data = Buffer.from(content);
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+  // O_NOFOLLOW: a link a step left at the name is not followed into a file elsewhere.
+  const fd = openSync(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    0o600,
+  );
   try {
     fchmodSync(fd, 0o600);
     let written = 0;

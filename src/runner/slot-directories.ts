@@ -33,12 +33,10 @@ export class SlotDirectories {
 
   acquire(): JobDirectories {
     const toolCache = join(this.root, 'tool-cache');
+    // Made with the first slot and kept, as a self-hosted runner's is: a job that removes it removes
+    // it for the jobs after it (a mkdir for every job cost more than the case is worth).
     const reused = this.free.pop();
-    if (reused) {
-      // A job may have removed it.
-      mkdirSync(toolCache, { recursive: true, mode: 0o700 });
-      return reused;
-    }
+    if (reused) return reused;
     const n = this.made++;
     const slotDir = join(this.root, `slot-${n}`);
     const slot = { temp: join(slotDir, 'temp'), files: join(slotDir, 'files'), toolCache };

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,5 +22,16 @@ describe('writePrivateFile', () => {
     writePrivateFile(path, 'true\n');
     expect(readFileSync(path, 'utf8')).toBe('true\n');
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('does not follow a symbolic link a step left at the name into another file', () => {
+    const target = join(dir, 'credentials');
+    writeFileSync(target, 'keep me\n');
+    chmodSync(target, 0o644);
+    const path = join(dir, 'event.json');
+    symlinkSync(target, path);
+    expect(() => writePrivateFile(path, '{}')).toThrow(/ELOOP/);
+    expect(readFileSync(target, 'utf8')).toBe('keep me\n');
+    expect(statSync(target).mode & 0o777).toBe(0o644);
   });
 });
