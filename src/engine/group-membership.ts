@@ -7,8 +7,13 @@ import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from './conc
 export type MembershipEnd =
   /** A newer member replaced it while it waited (or it was dropped from the group): it never started. */
   | 'replaced'
-  /** A newer member with cancel-in-progress asked it to stop, or its slot was lost, while it ran. */
+  /** A newer member with cancel-in-progress asked it to stop while it ran. */
   | 'cancel-requested'
+  /**
+   * Its slot was lost while it ran: its beats lapsed past the stale interval, or another process took
+   * its work over and adopted the member (renaming it, which this one then finds gone).
+   */
+  | 'lost'
   /** The store failed while it joined or waited. */
   | 'unavailable';
 
@@ -51,8 +56,8 @@ export class GroupMembership {
               void outcome.hold.release().catch(() => {});
               return;
             }
-            outcome.hold.onAlert(() => {
-              if (!this.#released) hooks.ended('cancel-requested');
+            outcome.hold.onAlert((alert) => {
+              if (!this.#released) hooks.ended(alert.kind);
             });
             // A slot that came asking to cancel (an adopted member) is not started on.
             if (!outcome.hold.alerted) hooks.admitted();

@@ -63,6 +63,7 @@ export class JobGroups {
     const reasons = {
       replaced: `replaced by a newer job of concurrency group ${group}`,
       'cancel-requested': `a newer job of concurrency group ${group} cancelled it`,
+      lost: `it lost its place in concurrency group ${group} (its process stalled past the group's stale interval, or another process took its run over)`,
       unavailable: `concurrency group ${group} could not be joined`,
     } as const;
     const member = new GroupMembership(

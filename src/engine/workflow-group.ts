@@ -63,6 +63,8 @@ export function holdForGroup(
   const states = {
     replaced: 'replaced',
     'cancel-requested': 'cancel-requested',
+    // A run that lost its slot stops as one asked to: it must not go on beside the slot's new holder.
+    lost: 'cancel-requested',
     unavailable: 'replaced',
   } as const satisfies Record<MembershipEnd, string>;
   run.held = effects;

@@ -6,6 +6,7 @@ import {
   type GateOptions,
   type HoldAlert,
 } from '../../src/engine/concurrency-gate.js';
+import { GroupMembership, type MembershipEnd } from '../../src/engine/group-membership.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { ManualClock } from '../core/manual-clock.js';
@@ -52,6 +53,30 @@ describe('enterConcurrencyGroup and GroupHold (SQLite file, manual clock)', () =
     const alerts: HoldAlert[] = [];
     adopted.hold.onAlert((alert) => alerts.push(alert));
     expect(alerts).toEqual([{ kind: 'cancel-requested' }]);
+    await adopted.hold.release();
+  });
+
+  it('tells a member whose process was taken over that it lost its slot, not that a newer one cancelled it', async () => {
+    const ends: MembershipEnd[] = [];
+    let admitted = false;
+    new GroupMembership(stores.concurrency, clock, member('a#1'), {
+      waiting: () => {},
+      admitted: () => {
+        admitted = true;
+      },
+      ended: (why) => ends.push(why),
+    });
+    await clock.advance(0);
+    expect(admitted).toBe(true);
+    // Another process adopts the member (renaming it): this one's next beat finds it gone.
+    const adopted = await enterConcurrencyGroup(
+      stores.concurrency,
+      { ...member('a#2'), adopt: 'a#' },
+      options,
+    );
+    if (adopted.kind !== 'admitted') throw new Error(`expected admitted, got ${adopted.kind}`);
+    await clock.advance(200);
+    expect(ends).toEqual(['lost']);
     await adopted.hold.release();
   });
 
