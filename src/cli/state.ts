@@ -14,8 +14,9 @@ export function stateDirectory(option: string | undefined, cwd: string): string 
  * Opens the store named by `--db` (or $VALKYRIE_DB): a `postgres://` URL — with an optional
  * `?schema=NAME` that Valkyrie strips and uses as its own schema — or a SQLite file path. By default,
  * `valkyrie.db` in the state directory. Each driver is loaded only when it is used. `create: false`,
- * for commands about runs that exist (runs, show, logs, cancel): a SQLite file that does not exist is
- * not created, and they see an empty store (nothing has run there).
+ * for commands about runs that exist (runs, show, logs, cancel): the default SQLite file, when it does
+ * not exist, is not created, and they see an empty store (nothing has run there); a file `--db` or
+ * $VALKYRIE_DB names must exist.
  */
 export async function openStores(
   db: string | undefined,
@@ -33,7 +34,13 @@ export async function openStores(
   const synchronous = sqliteSynchronous(process.env.VALKYRIE_SQLITE_SYNCHRONOUS);
   const busyTimeoutMs = sqliteBusyTimeout(process.env.VALKYRIE_SQLITE_BUSY_TIMEOUT);
   const path = target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target);
-  return openSqliteStores(!create && !existsSync(path) ? ':memory:' : path, {
+  const missing = !create && !existsSync(path);
+  // A file named on purpose that is not there is a mistake (a typo), not a place where nothing ran.
+  if (missing && target !== undefined) {
+    const source = db === undefined ? 'VALKYRIE_DB' : '--db';
+    throw new UsageError(`${source}: there is no state database at ${path}`);
+  }
+  return openSqliteStores(missing ? ':memory:' : path, {
     ...(synchronous === undefined ? {} : { synchronous }),
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
   });

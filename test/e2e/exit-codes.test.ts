@@ -16,6 +16,11 @@ describe('exit codes and user errors', () => {
     expect(show.stderr).toMatch(/no run "1"/);
     expect((await ws.run(['cancel', '1', '--state-dir', stateDir])).code).toBe(show.code);
     expect(existsSync(stateDir)).toBe(false);
+    // A file named on purpose must be there: a typo is not an empty history.
+    const named = await ws.run(['runs', '--db', join(stateDir, 'typo.db')]);
+    expect(named).toMatchObject({ code: 2, stdout: '' });
+    expect(named.stderr).toContain(`--db: there is no state database at ${join(stateDir, 'typo.db')}`);
+    expect(existsSync(stateDir)).toBe(false);
   });
 
   it('exits 1 when a job fails, and dependants are skipped', async () => {
