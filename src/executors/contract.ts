@@ -42,6 +42,11 @@ export interface Executor {
   run(step: StepProcess, options: RunStepOptions): Promise<ProcessOutcome>;
   /** Safe after a failed prepare(); a second call is a no-op. Stops every process the job left behind. */
   cleanup(): Promise<void>;
+  /**
+   * The value of `RUNNER_TRACKING_ID` its steps are to carry (shell/orphans.ts): `cleanup()` then also
+   * stops the processes that carry it in a session of their own. Absent: the executor needs none.
+   */
+  readonly trackingId?: string;
 }
 
 /** Escalation timing for cancellation and timeouts. */

@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ProcessOutcome } from '../core/outcome.js';
 import type { OutputLine } from '../executors/contract.js';
+import { trackingVariable } from '../executors/shell/orphans.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import { type EvaluationContext, interpolate } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
@@ -49,7 +50,10 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
   const command = shellCommand(shell, scriptPath);
 
-  const variables = {
+  const trackingId = options.executor.trackingId;
+  const variables: Record<string, string> = {
+    // First, so a workflow's env can set it (RUNNER_TRACKING_ID= keeps a process, as on GitHub).
+    ...(trackingId === undefined ? {} : { [trackingVariable]: trackingId }),
     ...options.baseEnv,
     ...env,
     ...run.stepEnv,

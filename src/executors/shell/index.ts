@@ -14,6 +14,7 @@ import {
   processLauncher,
   spawnerFor,
 } from './launcher.js';
+import { newTrackingId, sweepOrphansOf } from './orphans.js';
 import { ProcessGroupRegistry } from './process-group.js';
 import { runStep } from './step-run.js';
 
@@ -52,6 +53,9 @@ export class ShellExecutor implements Executor {
   private readonly launcher: ProcessLauncher;
   private readonly groups = new ProcessGroupRegistry();
   private cleanupDone: Promise<void> | undefined;
+  /** This job's mark (orphans.ts): its steps' processes carry it, so that a daemon can be found. */
+  readonly trackingId = newTrackingId();
+  private startedSteps = false;
 
   constructor(options: ShellExecutorOptions = {}) {
     this.killPolicy = options.killPolicy ?? defaultKillPolicy;
@@ -84,17 +88,20 @@ export class ShellExecutor implements Executor {
     }
     // Groups that emptied since their step ended are dropped before their ids can be recycled.
     this.groups.forgetAllGone();
+    this.startedSteps = true;
     return runStep(step, options, this.killPolicy, this.groups, this.launcher);
   }
 
   /**
-   * SIGKILL to every group a step left running. Safe without or after a failed `prepare()`;
-   * later calls return the first call's promise. It does not wait for the processes to vanish:
-   * nothing survives SIGKILL, and where PID 1 never reaps orphans they would linger as zombies.
+   * SIGKILL to every group a step left running, and, soon after, to every process the job's steps
+   * started in a session of their own (a daemon; orphans.ts). Safe without or after a failed
+   * `prepare()`; later calls return the first call's promise. It does not wait for the processes to
+   * vanish: nothing survives SIGKILL, and where PID 1 never reaps orphans they would linger as zombies.
    */
   cleanup(): Promise<void> {
     this.cleanupDone ??= Promise.resolve().then(() => {
       this.groups.killAll();
+      if (this.startedSteps) sweepOrphansOf(this.trackingId);
     });
     return this.cleanupDone;
   }
