@@ -52,9 +52,10 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
 
   const trackingId = options.executor.trackingId;
   const variables: Record<string, string> = {
-    // First, so a workflow's env can set it (RUNNER_TRACKING_ID= keeps a process, as on GitHub).
-    ...(trackingId === undefined ? {} : { [trackingVariable]: trackingId }),
     ...options.baseEnv,
+    // Before the workflow's env, which may set it (RUNNER_TRACKING_ID= keeps a process, as on
+    // GitHub); after baseEnv, which has no RUNNER_* variable, so that V8 clones baseEnv's shape.
+    ...(trackingId === undefined ? {} : { [trackingVariable]: trackingId }),
     ...env,
     ...run.stepEnv,
     ...defaultVariables(spec, options.host, options.directories, step.id ?? `__run_${step.index}`, files),
