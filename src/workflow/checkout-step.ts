@@ -73,7 +73,7 @@ export function checkoutInputProblems(
     if (defaults !== undefined) {
       const text = String(value).replace(/\s+/g, '');
       // An expression (`${{ github.head_ref }}`) is judged by its value, when the step runs.
-      if (defaults.includes(text) || (text.includes('${{') && !defaults.includes(text))) continue;
+      if (defaults.includes(text) || text.includes('${{')) continue;
       problems.push({
         input,
         message: `actions/checkout: with.${input} ${JSON.stringify(String(value))} ${contentProblems[input] ?? ''}`,

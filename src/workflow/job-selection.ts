@@ -19,15 +19,7 @@ export type JobSelection =
 export function selectJobs(workflow: Workflow, ids: readonly string[]): JobSelection {
   const unknown = ids.filter((id) => !workflow.jobs.has(id));
   if (unknown.length > 0) return { kind: 'unknown', unknown, known: [...workflow.jobs.keys()] };
-  const kept = new Set<string>(ids);
-  const toVisit = [...ids];
-  for (let id = toVisit.pop(); id !== undefined; id = toVisit.pop()) {
-    for (const need of workflow.jobs.get(id)?.needs ?? []) {
-      if (kept.has(need)) continue;
-      kept.add(need);
-      toVisit.push(need);
-    }
-  }
+  const kept = withTheirNeeds(ids, (id) => workflow.jobs.get(id)?.needs ?? []);
   const jobs = new Map<string, JobDefinition>();
   for (const [key, job] of workflow.jobs) if (kept.has(key)) jobs.set(key, job);
   return { kind: 'selected', workflow: { ...workflow, jobs } };
@@ -55,15 +47,7 @@ export function narrowJobsDocument(
   if (typeof jobs !== 'object' || jobs === null || Array.isArray(jobs)) return undefined;
   const all = jobs as Record<string, unknown>;
   if (ids.some((id) => !Object.hasOwn(all, id))) return undefined;
-  const kept = new Set<string>(ids);
-  const toVisit = [...ids];
-  for (let id = toVisit.pop(); id !== undefined; id = toVisit.pop()) {
-    for (const need of neededBy(all[id])) {
-      if (kept.has(need) || !Object.hasOwn(all, need)) continue;
-      kept.add(need);
-      toVisit.push(need);
-    }
-  }
+  const kept = withTheirNeeds(ids, (id) => (Object.hasOwn(all, id) ? neededBy(all[id]) : []));
   return Object.fromEntries(Object.entries(all).filter(([key]) => kept.has(key)));
 }
 
@@ -73,4 +57,18 @@ function neededBy(job: unknown): string[] {
   const needs = (job as { needs?: unknown }).needs;
   if (typeof needs === 'string') return [needs];
   return Array.isArray(needs) ? needs.filter((need): need is string => typeof need === 'string') : [];
+}
+
+/** `ids` and every job they need, directly or not, by `needsOf` (the model's or the file's). */
+function withTheirNeeds(ids: readonly string[], needsOf: (id: string) => readonly string[]): Set<string> {
+  const kept = new Set<string>(ids);
+  const toVisit = [...ids];
+  for (let id = toVisit.pop(); id !== undefined; id = toVisit.pop()) {
+    for (const need of needsOf(id)) {
+      if (kept.has(need)) continue;
+      kept.add(need);
+      toVisit.push(need);
+    }
+  }
+  return kept;
 }

@@ -1,17 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
-
-/** Running: a process that was killed but whose parent never reaps it (PID 1 in some containers) is a zombie. */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-};
+import { isAlive as alive, readPid } from './process-state.js';
 
 describe.skipIf(process.platform !== 'linux')(
   'processes a job leaves running in a session of their own',
@@ -38,9 +28,8 @@ describe.skipIf(process.platform !== 'linux')(
       );
       const result = await ws.run(['run', file, '--json']);
       expect(result.code).toBe(0);
-      const pidIn = (name: string) => Number(readFileSync(join(ws.dir, name), 'utf8').trim());
-      const daemon = pidIn('daemon.pid');
-      const keptPid = pidIn('kept.pid');
+      const daemon = readPid(join(ws.dir, 'daemon.pid')) ?? 0;
+      const keptPid = readPid(join(ws.dir, 'kept.pid')) ?? 0;
       kept.push(daemon, keptPid);
       // valkyrie run has exited: its last sweep ran then.
       expect(alive(daemon)).toBe(false);

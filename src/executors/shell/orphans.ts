@@ -12,12 +12,12 @@ export const trackingVariable = 'RUNNER_TRACKING_ID';
 
 /** This process's part of every mark it makes: a mark need only be unique, not secret. */
 const processMark = `valkyrie_${randomBytes(6).toString('hex')}_`;
-let marks = 0;
+let marksMade = 0;
 
 /** A new job's mark (a counter after this process's part: randomBytes cost ~10 µs a job). */
 export function newTrackingId(): string {
-  marks += 1;
-  return `${processMark}${marks}`;
+  marksMade += 1;
+  return `${processMark}${marksMade}`;
 }
 
 /**
@@ -28,6 +28,7 @@ export function newTrackingId(): string {
 const sweepAfterMs = 200;
 
 const pending = new Set<string>();
+const nul = Buffer.from([0]);
 let scheduled: NodeJS.Timeout | undefined;
 let exitHooked = false;
 
@@ -81,5 +82,3 @@ export function sweepOrphans(): number[] {
   }
   return killed;
 }
-
-const nul = Buffer.from([0]);

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   newTrackingId,
@@ -7,16 +6,7 @@ import {
   sweepOrphansOf,
   trackingVariable,
 } from '../../../src/executors/shell/orphans.js';
-
-/** Running: a process that was killed but whose parent never reaps it (PID 1 in some containers) is a zombie. */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-};
+import { isRunning as alive } from './helpers.js';
 
 /** A process in a session of its own, as a daemon is, with `env` as its whole environment. */
 function daemon(env: Record<string, string>): ChildProcess {
