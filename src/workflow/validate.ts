@@ -283,20 +283,20 @@ function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
 }
 
 /**
- * As GitHub does, an `exclude:` entry may only name keys the matrix has (its axes, or keys an include
- * entry adds): any other key matches no leg, so the entry would silently exclude nothing.
+ * As GitHub does, an `exclude:` entry may only name the matrix's own keys, its axes. Exclusion runs
+ * before include entries are merged, so a key only an include entry adds matches no leg either: the
+ * entry would silently exclude nothing.
  */
 function checkExcludeKeys(job: JobDefinition, map: SourceMap, error: Report): void {
   const matrix = job.matrix;
-  if (matrix?.kind !== 'axes' || typeof matrix.exclude === 'string' || typeof matrix.include === 'string')
-    return;
-  const keys = new Set([...matrix.axes.keys(), ...matrix.include.flatMap((entry) => Object.keys(entry))]);
+  if (matrix?.kind !== 'axes' || typeof matrix.exclude === 'string') return;
+  const keys = [...matrix.axes.keys()];
+  const known = keys.length > 0 ? `its keys: ${keys.join(', ')}` : 'it has no axes';
   for (const [i, entry] of matrix.exclude.entries()) {
     for (const key of Object.keys(entry)) {
-      if (keys.has(key)) continue;
-      const known = keys.size > 0 ? ` (its keys: ${[...keys].join(', ')})` : '';
+      if (matrix.axes.has(key)) continue;
       error(
-        `exclude key "${key}" does not match any key within the matrix of job "${job.key}"${known}`,
+        `exclude key "${key}" does not match any key within the matrix of job "${job.key}" (${known})`,
         map.position(['jobs', job.key, 'strategy', 'matrix', 'exclude', i, key], { key: true }),
       );
     }
