@@ -29,6 +29,8 @@ export interface ApiRunDetail extends ApiRun {
   readonly attempt: number;
   readonly createdAt: number;
   readonly finishedAt?: number;
+  /** The jobs the run was narrowed to (`jobs` of the submit); in a single run's view only. */
+  readonly selectedJobs?: readonly string[];
   readonly jobs: readonly ApiJob[];
 }
 
@@ -284,7 +286,7 @@ function readRun(json: unknown): ApiRun {
 function readRunDetail(run: unknown): ApiRunDetail {
   if (!isRecord(run) || !Array.isArray(run.jobs) || typeof run.createdAt !== 'number')
     throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
-  const { id, number, workflowName, status, attempt, createdAt, finishedAt } = run;
+  const { id, number, workflowName, status, attempt, createdAt, finishedAt, selectedJobs } = run;
   if (typeof id !== 'string' || typeof number !== 'number' || typeof workflowName !== 'string')
     throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
   return {
@@ -295,9 +297,13 @@ function readRunDetail(run: unknown): ApiRunDetail {
     attempt: typeof attempt === 'number' ? attempt : 1,
     createdAt,
     ...(typeof finishedAt === 'number' ? { finishedAt } : {}),
+    ...(isStringList(selectedJobs) ? { selectedJobs } : {}),
     jobs: run.jobs.map(readJob),
   };
 }
+
+const isStringList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 function readJob(job: unknown): ApiJob {
   if (

@@ -1,4 +1,5 @@
 import { asRunId } from '../core/ids.js';
+import type { RunRecoveryStore, StoredRunRequest } from '../store/recovery.js';
 import type { JobRecord, RunRecord, RunStore } from '../store/runs.js';
 import { type StaleWrite, type StaleWriteStore, staleWritesByJob } from '../store/stale-writes.js';
 import { ApiError } from './api-error.js';
@@ -8,15 +9,28 @@ type ViewStores = { readonly runs: RunStore; readonly staleWrites: StaleWriteSto
 
 /**
  * The API's view of a run: the run and its jobs, as the store has them, each job with the writes
- * refused under a stale lease of it (one read for the run's jobs).
+ * refused under a stale lease of it (one read for the run's jobs), and the jobs it was narrowed to
+ * (`selectedJobs`), since its job list alone reads as the whole workflow's run. `request` is the run's
+ * stored request when the caller holds it (a run just submitted may not be stored for takeover yet).
  */
-export async function runView(stores: ViewStores, run: RunRecord): Promise<RunView> {
+export async function runView(
+  stores: ViewStores & { readonly recovery: RunRecoveryStore },
+  run: RunRecord,
+  request?: StoredRunRequest,
+): Promise<RunView> {
   const [view] = await runViews(stores, [run]);
   if (view === undefined) throw new Error(`run ${run.id} has no view`);
-  return view;
+  const selected = (request ?? (await stores.recovery.getResumable(run.id))?.request)?.selectedJobs;
+  if (selected === undefined) return view;
+  // Before `jobs`, as `valkyrie show --json` orders a local run's.
+  const { jobs, ...rest } = view;
+  return { ...rest, selectedJobs: [...selected], jobs };
 }
 
-/** `runView` of each run, with one read of stale writes for all their jobs (a page of the runs list). */
+/**
+ * `runView` of each run, with one read of stale writes for all their jobs (a page of the runs list),
+ * but without `selectedJobs`: that is a read of each run's stored request, workflow text and all.
+ */
 export async function runViews(stores: ViewStores, runs: readonly RunRecord[]): Promise<RunView[]> {
   const jobsOf = await Promise.all(runs.map((run) => stores.runs.listJobs(run.id)));
   const staleOf = await staleWritesByJob(stores.staleWrites, jobsOf.flat());

@@ -269,6 +269,10 @@ export const runViewSchema = z
     attempt: z.number().meta({ description: "GitHub's run_attempt: 1, one more for each re-run" }),
     createdAt: z.number(),
     finishedAt: z.number().optional(),
+    selectedJobs: z.array(z.string()).optional().meta({
+      description:
+        'the `jobs` the run was submitted with: it planned only those and the jobs they need. Absent when it runs every job; the runs list leaves it out',
+    }),
     jobs: z.array(jobViewSchema),
   })
   .meta({ id: 'RunView' });

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { adminToken, startTestServer } from '../server/helpers.js';
 import { collect, statuses, Workspace, waitForJobStatus } from './cli.js';
 import { isAlive, readPid, waitFor } from './process-state.js';
 
@@ -198,5 +199,28 @@ describe('valkyrie resume of a run started with --job', () => {
     expect(resumed.code).toBe(0);
     expect(statuses(resumed.stdout)).toEqual({ setup: 'succeeded', build: 'succeeded' });
     expect(readFileSync(join(ws.dir, 'marker'), 'utf8')).toBe('setup\nbuild sees 42\nbuild sees 42\n');
+  });
+});
+
+describe('valkyrie show --server of a run submitted with jobs', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('says the run was narrowed, as valkyrie show does, and --json carries selectedJobs', async () => {
+    const live = await startTestServer();
+    const created = await live.request('POST', '/api/v1/runs', {
+      body: { workflow: pipeline, jobs: ['build'] },
+    });
+    expect(created.status).toBe(201);
+    const runId = (created.body as { run: { id: string } }).run.id;
+
+    const env = { VALKYRIE_SERVER: live.server.url, VALKYRIE_TOKEN: adminToken };
+    const show = await ws.run(['show', runId], env);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(
+      "only --job build and the jobs it needs; the workflow's other jobs were not run",
+    );
+    const json = JSON.parse((await ws.run(['show', runId, '--json'], env)).stdout) as Shown;
+    expect(json.selectedJobs).toEqual(['build']);
   });
 });

@@ -23,6 +23,11 @@ describe('POST /api/v1/runs with jobs', () => {
     const created = await request('POST', '/api/v1/runs', { body: { workflow: pipeline, jobs: ['build'] } });
     expect(created.status).toBe(201);
     const run = (created.body as { run: { id: string } }).run;
+    // The run view says it was narrowed: its job list alone reads as the whole workflow's run.
+    expect(created.body).toMatchObject({ run: { selectedJobs: ['build'] } });
+    expect((await request('GET', `/api/v1/runs/${run.id}`)).body).toMatchObject({
+      run: { selectedJobs: ['build'] },
+    });
 
     const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
     const complete = async (index: number, outcome: JobOutcome) => {
@@ -44,6 +49,12 @@ describe('POST /api/v1/runs with jobs', () => {
     ]);
     expect(succeeded.jobs).toHaveLength(2);
     runner.transport.close();
+  });
+
+  it('leaves selectedJobs out of the view of a run of every job', async () => {
+    const { request } = await startTestServer();
+    const whole = await request('POST', '/api/v1/runs', { body: { workflow: pipeline } });
+    expect((whole.body as { run: object }).run).not.toHaveProperty('selectedJobs');
   });
 
   it('refuses a job id the workflow does not have with 400 VK_INVALID_REQUEST listing its ids, creating nothing', async () => {

@@ -12,6 +12,7 @@ import { writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
 import { jobDetailLines, stepKey } from '../views/attempts.js';
 import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
+import { selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
 
@@ -137,13 +138,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     if (run.interrupted) {
       process.stdout.write(`  its process stopped; continue it with: valkyrie resume ${run.id}\n`);
     }
-    if (selected !== undefined) {
-      process.stdout.write(
-        colors.dim(
-          `  only --job ${selected.join(',')} and the jobs it needs; the workflow's other jobs were not run\n`,
-        ),
-      );
-    }
+    if (selected !== undefined) process.stdout.write(`${selectedJobsLine(selected, colors)}\n`);
     for (const [i, job] of jobs.entries()) {
       process.stdout.write(jobLine(job, colors));
       for (const line of jobDetailLines(job, attempts[i] ?? [], steps[i] ?? [], colors)) {

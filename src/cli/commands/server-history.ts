@@ -7,6 +7,7 @@ import { type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { stepKey } from '../views/attempts.js';
 import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
+import { selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
 
@@ -61,6 +62,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     process.stdout.write(
       `Run ${run.id} of ${run.workflowName} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)} ${runDuration(run)}\n`,
     );
+    if (run.selectedJobs !== undefined) process.stdout.write(`${selectedJobsLine(run.selectedJobs, c)}\n`);
     for (const job of run.jobs) {
       const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
       const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);

@@ -145,7 +145,7 @@ export function runRoutes(context: ApiContext): Route[] {
         trackDrivenRun(context, handle, body.bundle, ownership);
         return {
           status: 201,
-          body: { run: await runView(stores, await findRun(stores.runs, handle.id)) },
+          body: { run: await runView(stores, await findRun(stores.runs, handle.id), stored) },
         };
       },
     }),
