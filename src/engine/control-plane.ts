@@ -330,15 +330,16 @@ export class ControlPlane {
   }
 
   /**
-   * Records the ended attempt and queues the next one as a delayed job: the leg's notBefore is the end
-   * of the delay, so the dispatcher offers it no sooner (and its wake-up timer keeps the process alive).
+   * Records the ended attempt and queues the next one as a delayed job: offered no sooner than its
+   * notBefore (its wake-up timer keeps the process alive). A retry keeps its job's slot; a job that ran
+   * in a dead process adopts it, and the group's admission announces it queued (enqueueAdmitted), once.
    */
   private scheduleRetry(run: ActiveRun, effect: Extract<Effect, { kind: 'retry' }>): void {
     const { leg, ended, delayMs, reason } = effect;
-    this.records.retrying(leg, ended, { delayMs, reason }, this.now());
-    // A retry keeps its job's slot, but a job that was running in a dead process held it there: adopt it.
-    if (this.jobGroups.holds(leg.id) || !this.jobGroups.enter(leg, run.workflow, { adopt: run.resumed }))
-      this.dispatcher.enqueue(leg);
+    const held =
+      !this.jobGroups.holds(leg.id) && this.jobGroups.enter(leg, run.workflow, { adopt: run.resumed });
+    this.records.retrying(leg, ended, { delayMs, reason }, this.now(), { held });
+    if (!held) this.dispatcher.enqueue(leg);
   }
 
   private grantLease(runner: RunnerSession, leg: Leg): void {

@@ -61,12 +61,24 @@ export class JobRecords {
     });
   }
 
-  /** An attempt ended and the next is queued after `delayMs`; the ended one is kept as it was. */
-  retrying(leg: Leg, ended: EndedAttempt, retry: { delayMs: number; reason: string }, at: number): void {
+  /**
+   * An attempt ended and the next is queued after `delayMs`; the ended one is kept as it was. With
+   * `held`, the next attempt waits for its job-level concurrency group first: stored queued, but
+   * announced only when the group gives it the slot (`queued` then, as for a `held` job).
+   */
+  retrying(
+    leg: Leg,
+    ended: EndedAttempt,
+    retry: { delayMs: number; reason: string },
+    at: number,
+    { held = false }: { readonly held?: boolean } = {},
+  ): void {
     const { id: jobId, name, attempt } = leg;
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended, retry }));
     if (this.listening()) this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
-    this.queued(leg, at, { ...queuedPatch(leg, at), attempt });
+    const patch = { ...queuedPatch(leg, at), attempt };
+    if (held) this.writes.updateJob(jobId, patch);
+    else this.queued(leg, at, patch);
   }
 
   /** A re-run starts another attempt of a finished job: pending again, the ended attempt kept. */
