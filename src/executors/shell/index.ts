@@ -14,12 +14,13 @@ import {
   processLauncher,
   spawnerFor,
 } from './launcher.js';
-import { newTrackingId, sweepOrphansOf } from './orphans.js';
+import { newTrackingId, type OrphansStopped, sweepOrphansOf } from './orphans.js';
 import { ProcessGroupRegistry } from './process-group.js';
 import { runStep } from './step-run.js';
 
 export type { LauncherChoice } from './launcher.js';
 export { launcherVariable, warmUpSpawner } from './launcher.js';
+export type { OrphansStopped, StoppedOrphan } from './orphans.js';
 
 export interface ShellExecutorOptions {
   /** Escalation timing for cancellation and timeouts; `defaultKillPolicy` when omitted. */
@@ -33,6 +34,12 @@ export interface ShellExecutorOptions {
    * start with that reason, and executors constructed later throw.
    */
   readonly launcher?: LauncherChoice;
+  /**
+   * Told which processes the job left running in a session of their own were stopped (orphans.ts),
+   * once the sweep after `cleanup()` has stopped any; never for a job that left none. The job has
+   * ended by then, and its log is closed: the runner says it where its own lines go.
+   */
+  readonly onOrphansStopped?: OrphansStopped;
 }
 
 /**
@@ -52,6 +59,7 @@ export class ShellExecutor implements Executor {
   private readonly killPolicy: KillPolicy;
   private readonly launcher: ProcessLauncher;
   private readonly groups = new ProcessGroupRegistry();
+  private readonly onOrphansStopped: OrphansStopped | undefined;
   private cleanupDone: Promise<void> | undefined;
   /** This job's mark (orphans.ts): its steps' processes carry it, so that a daemon can be found. */
   readonly trackingId = newTrackingId();
@@ -59,6 +67,7 @@ export class ShellExecutor implements Executor {
 
   constructor(options: ShellExecutorOptions = {}) {
     this.killPolicy = options.killPolicy ?? defaultKillPolicy;
+    this.onOrphansStopped = options.onOrphansStopped;
     const launcher = options.launcher ?? defaultLauncherChoice();
     const spawner = spawnerFor(launcher);
     const missing = spawner?.kind.missing();
@@ -101,7 +110,7 @@ export class ShellExecutor implements Executor {
   cleanup(): Promise<void> {
     this.cleanupDone ??= Promise.resolve().then(() => {
       this.groups.killAll();
-      if (this.startedSteps) sweepOrphansOf(this.trackingId);
+      if (this.startedSteps) sweepOrphansOf(this.trackingId, this.onOrphansStopped);
     });
     return this.cleanupDone;
   }

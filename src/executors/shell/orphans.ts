@@ -27,15 +27,30 @@ export function newTrackingId(): string {
  */
 const sweepAfterMs = 200;
 
-const pending = new Set<string>();
+/** A process a sweep stopped: its pid, and its command's name as the kernel keeps it (`comm`). */
+export interface StoppedOrphan {
+  readonly pid: number;
+  readonly name: string;
+}
+
+/**
+ * Told which of a job's processes a sweep stopped, once, and only when it stopped any: the common
+ * job, which leaves none, costs nothing more. It runs after the job has ended (its log is closed by
+ * then), from a timer or from this process's `exit` listener, where only synchronous work is done.
+ * Must not throw.
+ */
+export type OrphansStopped = (stopped: readonly StoppedOrphan[]) => void;
+
+/** The marks of ended jobs not swept yet, with whom to tell what the sweep stopped. */
+const pending = new Map<string, OrphansStopped | undefined>();
 const nul = Buffer.from([0]);
 let scheduled: NodeJS.Timeout | undefined;
 let exitHooked = false;
 
 /** Stops, soon, the processes the job marked with `trackingId` left running (Linux; elsewhere none). */
-export function sweepOrphansOf(trackingId: string): void {
+export function sweepOrphansOf(trackingId: string, onStopped?: OrphansStopped): void {
   if (process.platform !== 'linux') return;
-  pending.add(trackingId);
+  pending.set(trackingId, onStopped);
   if (!exitHooked) {
     exitHooked = true;
     process.on('exit', sweepOrphans);
@@ -43,21 +58,26 @@ export function sweepOrphansOf(trackingId: string): void {
   scheduled ??= setTimeout(sweepOrphans, sweepAfterMs).unref();
 }
 
-/** Sends SIGKILL to every process carrying a pending job's mark; returns their pids. */
-export function sweepOrphans(): number[] {
+/**
+ * Sends SIGKILL to every process carrying a pending job's mark, tells each job's `onStopped` which of
+ * them were its own, and returns them all.
+ */
+export function sweepOrphans(): StoppedOrphan[] {
   if (scheduled !== undefined) clearTimeout(scheduled);
   scheduled = undefined;
   if (pending.size === 0) return [];
-  const marks = [...pending].map((id) => Buffer.from(`${trackingVariable}=${id}\0`));
+  const jobs = [...pending];
+  pending.clear();
+  const marks = jobs.map(([id]) => Buffer.from(`${trackingVariable}=${id}\0`));
   // Inside the environment a mark follows another variable's NUL; only the first one has none.
   const inner = marks.map((mark) => Buffer.concat([nul, mark]));
-  pending.clear();
-  const killed: number[] = [];
+  const stoppedBy = new Map<number, StoppedOrphan[]>();
+  const stopped: StoppedOrphan[] = [];
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return killed;
+    return stopped;
   }
   for (const entry of entries) {
     const pid = Number(entry);
@@ -69,16 +89,38 @@ export function sweepOrphans(): number[] {
       // Gone already, or another user's: not one of ours.
       continue;
     }
-    const marked = marks.some(
+    const job = marks.findIndex(
       (mark, i) => environ.subarray(0, mark.length).equals(mark) || environ.includes(inner[i] as Buffer),
     );
-    if (!marked) continue;
+    if (job < 0) continue;
+    // Read before the kill: a process reaped at once leaves no name behind.
+    const name = commandName(pid);
     try {
       process.kill(pid, 'SIGKILL');
-      killed.push(pid);
     } catch {
       // It ended meanwhile.
+      continue;
+    }
+    const orphan = { pid, name };
+    stopped.push(orphan);
+    const own = stoppedBy.get(job);
+    if (own === undefined) stoppedBy.set(job, [orphan]);
+    else own.push(orphan);
+  }
+  for (const [job, own] of stoppedBy) {
+    try {
+      jobs[job]?.[1]?.(own);
+    } catch {
+      // A listener that throws must not keep the other jobs from being told.
     }
   }
-  return killed;
+  return stopped;
+}
+
+function commandName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return '?';
+  }
 }
