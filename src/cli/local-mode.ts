@@ -2,11 +2,11 @@ import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { recordResumable } from '../engine/run-ownership.js';
 import type { Submission } from '../engine/run-submission.js';
-import { ShellExecutor } from '../executors/shell/index.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { RunnerAgent } from '../runner/agent.js';
 import { type HostDescription, runnerLabels } from '../runner/host.js';
+import { reportingShellExecutors } from '../runner/orphan-report.js';
 import { inheritedEnvironment } from '../runner/step-environment.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import type { Stores } from '../store/store.js';
@@ -56,6 +56,9 @@ export type LocalStart =
   | { readonly kind: 'started'; readonly local: LocalRun }
   | Exclude<Submission, { readonly kind: 'started' }>;
 
+/** The in-process runner's executors: what a job left behind and was stopped is said on stderr. */
+export const localExecutors = reportingShellExecutors((line) => process.stderr.write(`valkyrie: ${line}\n`));
+
 export async function startLocalRun(options: LocalRunOptions): Promise<LocalStart> {
   const queue = options.queue;
   const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: queue?.agingIntervalMs });
@@ -67,7 +70,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels, capacity: options.concurrency },
     host: options.host,
-    createExecutor: () => new ShellExecutor(),
+    createExecutor: localExecutors,
     tempRoot: temp.dir,
     baseEnv: inheritedEnvironment(process.env),
   });

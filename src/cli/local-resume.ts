@@ -2,7 +2,6 @@ import { ControlPlane, type RunRequest } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { keepOwnership } from '../engine/run-ownership.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
-import { ShellExecutor } from '../executors/shell/index.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { RunnerAgent } from '../runner/agent.js';
@@ -13,7 +12,7 @@ import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
-import type { LocalRun } from './local-mode.js';
+import { type LocalRun, localExecutors } from './local-mode.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 import { processTempRoot } from './run-temp-root.js';
 
@@ -51,7 +50,7 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels, capacity: options.concurrency },
     host: options.host,
-    createExecutor: () => new ShellExecutor(),
+    createExecutor: localExecutors,
     tempRoot: temp.dir,
     baseEnv: inheritedEnvironment(process.env),
   });

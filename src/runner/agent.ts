@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
 import type { Executor } from '../executors/contract.js';
+import type { JobSpec } from '../protocol/job-spec.js';
 import type {
   ControlMessage,
   ResumedLease,
@@ -30,8 +31,8 @@ export interface SessionSwitches {
 export interface RunnerAgentOptions {
   readonly info: RunnerInfo;
   readonly host: HostDescription;
-  /** One executor per job. */
-  readonly createExecutor: () => Executor;
+  /** One executor per job: the job it is for (after `workspaceFor`, which may move its workspace). */
+  readonly createExecutor: (job: JobSpec) => Executor;
   /** Each job slot gets its own RUNNER_TEMP and files directory under it. */
   readonly tempRoot: string;
   readonly baseEnv: Readonly<Record<string, string>>;
@@ -334,7 +335,7 @@ export class RunnerAgent {
       }
       directories = this.directories.acquire();
       const { host, baseEnv } = this.options;
-      const executor = this.options.createExecutor();
+      const executor = this.options.createExecutor(job);
       const { taskPool } = this;
       return await runJob(job, {
         executor,

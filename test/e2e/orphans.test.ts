@@ -1,19 +1,23 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Workspace } from './cli.js';
-import { isAlive as alive, readPid } from './process-state.js';
+import { events, summary, Workspace } from './cli.js';
+import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { isAlive as alive, readPid, waitFor } from './process-state.js';
 
 describe.skipIf(process.platform !== 'linux')(
   'processes a job leaves running in a session of their own',
   () => {
     const ws = new Workspace();
     const kept: number[] = [];
-    afterAll(() => {
+    const processes: StartedProcess[] = [];
+    afterAll(async () => {
+      for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+      await Promise.all(processes.map((started) => started.done));
       for (const pid of kept) if (alive(pid)) process.kill(pid, 'SIGKILL');
       ws.dispose();
     });
 
-    it('are stopped when the job ends, as GitHub’s runner does, but for one started with the mark cleared', async () => {
+    it('are stopped when the job ends, as GitHub’s runner does, but for one started with the mark cleared; each stopped one is named on stderr', async () => {
       const file = ws.write(
         'daemons.yml',
         `jobs:
@@ -34,6 +38,73 @@ describe.skipIf(process.platform !== 'linux')(
       // valkyrie run has exited: its last sweep ran then.
       expect(alive(daemon)).toBe(false);
       expect(alive(keptPid)).toBe(true);
+      // The job's log had closed before the sweep: the CLI says it on stderr, one line for the job.
+      const said = result.stderr.split('\n').filter((line) => line.includes('stopped after the job ended'));
+      expect(said).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^valkyrie: job "serve" \\(\\S+\\) left a process running .*: pid ${daemon} \\(sleep\\)$`,
+          ),
+        ),
+      ]);
     });
+
+    it('are stopped within a fraction of a second by a runner that lives on, which names them on its stderr', async () => {
+      const admin = 'vkt-e2e-admin-token-orphans-0123456789';
+      const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
+      processes.push(server);
+      const token = async (role: string): Promise<string> => {
+        const response = await callApi(server.url, admin, 'POST', '/api/v1/tokens', { role });
+        expect(response.status).toBe(201);
+        return ((await response.json()) as { token: string }).token;
+      };
+      const [registration, submitToken] = await Promise.all([token('runner'), token('submit')]);
+      const runner = startProcess(ws, [
+        'runner',
+        ...['--server', server.url, '--token', registration, '--name', 'orphans-runner'],
+        ...['--labels', 'orphans', '--work-dir', join(ws.dir, '.valkyrie', 'work-orphans')],
+      ]);
+      processes.push(runner);
+      await waitFor(
+        () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
+        20_000,
+        'the runner to connect',
+      );
+      const pidFile = join(ws.dir, 'fleet-daemon.pid');
+      const file = ws.write(
+        'fleet-daemon.yml',
+        `jobs:
+  serve:
+    runs-on: [self-hosted, orphans]
+    steps:
+      - run: setsid sh -c 'echo $$ > ${pidFile}; exec sleep 49' > /dev/null 2>&1 < /dev/null &
+      - run: while [ ! -s ${pidFile} ]; do sleep 0.05; done
+`,
+      );
+      const submitted = startProcess(ws, ['submit', file, '--follow', '--json'], {
+        VALKYRIE_SERVER: server.url,
+        VALKYRIE_TOKEN: submitToken,
+      });
+      processes.push(submitted);
+      const result = await submitted.done;
+      expect(result.code, result.stderr).toBe(0);
+      expect(summary(result.stdout).status).toBe('succeeded');
+      const daemon = readPid(pidFile) ?? 0;
+      kept.push(daemon);
+      const ended = events(result.stdout).find((event) => event.type === 'job.completed');
+      expect(typeof ended?.at).toBe('number');
+      // The runner does not exit, so only the sweep's timer can stop the daemon: within a second of
+      // the job's end (a fraction of one, with room for a loaded machine), counted to when it is seen gone.
+      await waitFor(() => !alive(daemon), 2_000, `the daemon ${daemon} to be stopped`);
+      expect(Date.now() - Number(ended?.at)).toBeLessThan(1_000);
+      await waitFor(() => runner.stderr().includes(`pid ${daemon} (sleep)`), 1_000, 'the runner to name it');
+      expect(runner.stderr()).toMatch(
+        new RegExp(
+          `^valkyrie runner: job "serve" \\(\\S+\\) left a process running .*: pid ${daemon} \\(sleep\\)$`,
+          'm',
+        ),
+      );
+      expect(runner.child.exitCode).toBeNull();
+    }, 60_000);
   },
 );

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
-import { ShellExecutor, warmUpSpawner } from '../../executors/shell/index.js';
+import { warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
 import { backoffDelayMs } from '../../protocol/backoff.js';
 import { runnerDecoder } from '../../protocol/frame.js';
@@ -18,6 +18,7 @@ import { RunnerAgent } from '../../runner/agent.js';
 import { detectCapabilities } from '../../runner/capabilities.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import type { WorkspaceFor } from '../../runner/job-workspaces.js';
+import { reportingShellExecutors } from '../../runner/orphan-report.js';
 import {
   credentialsFileName,
   type RunnerCredentials,
@@ -244,7 +245,7 @@ async function serve(
   const agent = new RunnerAgent(transport, {
     info,
     host: describeHost(info.name),
-    createExecutor: () => new ShellExecutor(),
+    createExecutor: reportingShellExecutors(complain),
     tempRoot: join(settings.workDir, 'tmp'),
     workDir: settings.workDir,
     workspaceFor: bundleWorkspace(settings.server, (line) => {
