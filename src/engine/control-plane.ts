@@ -418,8 +418,8 @@ export class ControlPlane {
 
   private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}): void {
     if (!isTerminal(leg.status)) return;
-    // Released inside write(): the job updates held so far reach the store first, as every write's do.
-    if (this.jobGroups.holds(leg.id)) this.write(() => this.jobGroups.release(leg.id));
+    const release = this.jobGroups.releaseOf(leg, this.runsByLeg.get(leg.id));
+    if (release !== undefined) this.write(release);
     this.records.finished(leg, outputs, this.now());
   }
 

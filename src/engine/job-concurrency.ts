@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
+import { defaultGateTiming } from './concurrency-gate.js';
 import { GroupMembership } from './group-membership.js';
 import type { Leg } from './leg.js';
 
@@ -21,7 +22,7 @@ export interface JobGroupHooks {
  * being queued, and keeps it until its final attempt ends (retries keep the slot). Membership lives in
  * the same ConcurrencyStore as workflow-level groups, so it holds across processes too.
  * Lifecycle per leg: `enter` once when it would be queued (a job that was running in a dead process:
- * when its next attempt would be) → hooks → `release` when it is final
+ * when its next attempt would be) → hooks → `release` (or `releaseOf`) when it is final
  * (idempotent; aborts a wait still in progress), or `abandon` when another process took the run over.
  *
  * A leg's member id is its family (the leg and its group) and this process's owner part, so that a
@@ -109,9 +110,38 @@ export class JobGroups {
     this.#members.delete(legId);
     return member?.release() ?? Promise.resolve();
   }
+
+  /**
+   * For a leg that is final: the store write that gives its places up, for the caller to run among its
+   * own writes (so the job updates held before it land first), or undefined when there is none. A leg
+   * of a resumed run that has no member here (it ended without entering: it ran in a process that
+   * died) gives up the places that process left it, at once rather than after the stale sweep.
+   */
+  releaseOf(
+    leg: Leg,
+    run: { readonly resumed: boolean; readonly workflow: Workflow } | undefined,
+  ): (() => Promise<void>) | undefined {
+    if (this.#members.has(leg.id)) return () => this.release(leg.id);
+    if (run?.resumed !== true || run.workflow.jobs.get(leg.key)?.concurrency === undefined) return undefined;
+    return async () => {
+      const now = this.clock.now();
+      await this.store.releasePrefixed(`job ${leg.id}:`, {
+        now,
+        staleBefore: now - defaultGateTiming.staleAfterMs,
+      });
+    };
+  }
 }
 
 /** The start of every member id of `leg` in `group`, whichever process joined it. */
 function memberFamily(leg: Leg, group: string): string {
   return `job ${leg.id}:${group}#`;
+}
+
+/**
+ * The start of every member id of the jobs of `runId` (job ids are `RUN.N`) in any group, whichever
+ * process joined it: for ending a run whose process died (run-ownership.ts).
+ */
+export function jobMembersOfRun(runId: string): string {
+  return `job ${runId}.`;
 }

@@ -4,6 +4,8 @@ import { isTerminal } from '../core/outcome.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import type { JobRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
+import { defaultGateTiming } from './concurrency-gate.js';
+import { jobMembersOfRun } from './job-concurrency.js';
 import { RunHeartbeat } from './run-heartbeat.js';
 import { thisProcess } from './run-owner.js';
 
@@ -63,8 +65,9 @@ export async function closeInterruptedSteps(
 
 /**
  * Ends a run no process can go on with (its driver gone, and it cannot or must not be continued):
- * every unfinished job, then the run, `cancelled` with `reason`. The caller must own the run
- * (RunRecoveryStore.claim).
+ * every unfinished job, then the run, `cancelled` with `reason`; the places its jobs held or awaited
+ * in their own concurrency groups are given up at once, so that the next job of a group need not wait
+ * for the stale sweep. The caller must own the run (RunRecoveryStore.claim).
  */
 export async function endUnfinishedRun(
   stores: Stores,
@@ -77,4 +80,8 @@ export async function endUnfinishedRun(
     await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
   }
   await stores.runs.updateRun(runId, { status: 'cancelled', finishedAt: at });
+  await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), {
+    now: at,
+    staleBefore: at - defaultGateTiming.staleAfterMs,
+  });
 }

@@ -13,6 +13,12 @@ export interface ConcurrencyStore {
   heartbeat(memberId: string, clock: GroupClock): Promise<MemberState>;
   release(memberId: string, clock: GroupClock): Promise<void>;
   /**
+   * Releases every member whose id starts with `prefix`, in whichever group, each as `release` would
+   * (one group at a time); the count released. For the members a dead process left for work another
+   * process ended (the jobs of a run it cancels), which it can name only by their ids' prefix.
+   */
+  releasePrefixed(prefix: string, clock: GroupClock): Promise<number>;
+  /**
    * Wakes a waiting member when its group changes (a member joined, left, was replaced or promoted, or
    * was asked to cancel), so it need not poll to notice a free slot. On Postgres changes made by any
    * process on the same schema arrive (LISTEN/NOTIFY); on SQLite only those made through this store

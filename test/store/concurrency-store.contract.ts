@@ -122,6 +122,19 @@ export function concurrencyStoreContract(make: StoresFactory): void {
       expect(await groups().list('deploy')).toEqual([]);
     });
 
+    it('releases the members whose ids start with a prefix, in every group, promoting the next', async () => {
+      await groups().join(request('job r_1.1:deploy#p'), at(1));
+      await groups().join(request('job r_1.2:other#p', { group: 'other' }), at(1));
+      await groups().join(request('job r_11.1:deploy#q', { queue: true }), at(2));
+      // `_` and `%` are no wildcards: only ids that start with the prefix itself.
+      await groups().join(request('job r%1.3:third#p', { group: 'third' }), at(2));
+      expect(await groups().releasePrefixed('job r_1.', at(3))).toBe(2);
+      expect(await groups().heartbeat('job r_11.1:deploy#q', at(4))).toMatchObject({ kind: 'running' });
+      expect(await groups().list('other')).toEqual([]);
+      expect((await groups().list('third')).map((m) => m.memberId)).toEqual(['job r%1.3:third#p']);
+      expect(await groups().releasePrefixed('job r_1.', at(5))).toBe(0);
+    });
+
     it('wakes a watch of the group when a member leaves, but not on a beat that changes nothing', async () => {
       await groups().join(request('a'), at(1));
       await groups().join(request('b'), at(2));

@@ -39,6 +39,10 @@ const statements = {
     name: 'vk_concurrency_group_of',
     text: 'SELECT group_key FROM concurrency_members WHERE member_id = $1',
   },
+  prefixed: {
+    name: 'vk_concurrency_prefixed',
+    text: 'SELECT member_id FROM concurrency_members WHERE left(member_id, length($1::text)) = $1::text',
+  },
   ofGroup: {
     name: 'vk_concurrency_members',
     text: `SELECT ${columns} FROM concurrency_members WHERE group_key = $1 ORDER BY seq`,
@@ -102,6 +106,15 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
       const before = await load(query, group);
       await store(query, group, before, leaveGroup(before, memberId, clock));
     });
+  }
+
+  async releasePrefixed(prefix: string, clock: GroupClock): Promise<number> {
+    const ids = await this.#db.read(`find concurrency members ${prefix}…`, async (query) => {
+      const { rows } = await query<{ member_id: string }>(statements.prefixed, [prefix]);
+      return rows.map((row) => row.member_id);
+    });
+    for (const id of ids) await this.release(id, clock);
+    return ids.length;
   }
 
   async watch(group: string): Promise<GroupWatch> {

@@ -36,6 +36,7 @@ const columns = 'member_id, group_key, seq, phase, cancel_requested, replaced_by
 export class SqliteConcurrencyStore implements ConcurrencyStore {
   readonly #ofGroup;
   readonly #groupOf;
+  readonly #prefixed;
   readonly #deleteGroup;
   readonly #insert;
   readonly #watchers = new GroupWatchers();
@@ -49,6 +50,9 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
     );
     this.#groupOf = db.prepare<[string], { group_key: string }>(
       'SELECT group_key FROM concurrency_members WHERE member_id = ?',
+    );
+    this.#prefixed = db.prepare<[number, string], { member_id: string }>(
+      'SELECT member_id FROM concurrency_members WHERE substr(member_id, 1, ?) = ?',
     );
     this.#deleteGroup = db.prepare<[string]>('DELETE FROM concurrency_members WHERE group_key = ?');
     this.#insert = db.prepare<[string, string, number, string, number, string | null, number, number]>(
@@ -81,6 +85,14 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
       const before = this.#load(group);
       return { group, before, members: leaveGroup(before, memberId, clock), result: undefined };
     });
+  }
+
+  async releasePrefixed(prefix: string, clock: GroupClock): Promise<number> {
+    const ids = await this.commits.read(`find concurrency members ${prefix}…`, () =>
+      this.#prefixed.all(prefix.length, prefix).map((row) => row.member_id),
+    );
+    for (const id of ids) await this.release(id, clock);
+    return ids.length;
   }
 
   async watch(group: string): Promise<GroupWatch> {
