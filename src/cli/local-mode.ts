@@ -22,6 +22,8 @@ export interface LocalRunOptions {
   readonly workflow: Workflow;
   /** The `--job` ids as given, recorded so that a resume or re-run narrows the workflow the same way. */
   readonly selectedJobs?: readonly string[];
+  /** The member id the run holds in its workflow's concurrency group, stored with the run (StoredRunRequest). */
+  readonly groupMember?: string;
   readonly stores: Stores;
   readonly stateDir: string;
   readonly workspace: string;
@@ -147,5 +149,6 @@ function storedRequestOf(options: LocalRunOptions): StoredRunRequest {
     priority: options.queue?.priority,
     notBefore: options.queue?.notBefore,
     ...(options.selectedJobs === undefined ? {} : { selectedJobs: options.selectedJobs }),
+    ...(options.groupMember === undefined ? {} : { groupMember: options.groupMember }),
   };
 }

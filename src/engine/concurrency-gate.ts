@@ -118,7 +118,7 @@ export class GroupHold {
    */
   constructor(
     private readonly store: ConcurrencyStore,
-    private readonly memberId: string,
+    readonly memberId: string,
     private readonly options: GateOptions,
     cancelRequested = false,
   ) {

@@ -8,6 +8,7 @@ import { defaultGateTiming } from './concurrency-gate.js';
 import { jobMembersOfRun } from './job-concurrency.js';
 import { RunHeartbeat } from './run-heartbeat.js';
 import { thisProcess } from './run-owner.js';
+import { workflowMemberOfRun } from './workflow-group.js';
 
 /**
  * Makes a run that this process has just created resumable: stores the workflow text and the request
@@ -66,8 +67,8 @@ export async function closeInterruptedSteps(
 /**
  * Ends a run no process can go on with (its driver gone, and it cannot or must not be continued):
  * every unfinished job, then the run, `cancelled` with `reason`; the places its jobs held or awaited
- * in their own concurrency groups are given up at once, so that the next job of a group need not wait
- * for the stale sweep. The caller must own the run (RunRecoveryStore.claim).
+ * in their own concurrency groups, and the run's place in its workflow's group, are given up at once, so
+ * that the next run or job of a group need not wait for the stale sweep. The caller must own the run (RunRecoveryStore.claim).
  */
 export async function endUnfinishedRun(
   stores: Stores,
@@ -80,8 +81,11 @@ export async function endUnfinishedRun(
     await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
   }
   await stores.runs.updateRun(runId, { status: 'cancelled', finishedAt: at });
-  await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), {
-    now: at,
-    staleBefore: at - defaultGateTiming.staleAfterMs,
-  });
+  const clock = { now: at, staleBefore: at - defaultGateTiming.staleAfterMs };
+  await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), clock);
+  // A server's run joined its workflow's group under an id naming the run; a valkyrie run process's
+  // joined before the run existed, and stored the id with it.
+  await stores.concurrency.releasePrefixed(workflowMemberOfRun(runId), clock);
+  const groupMember = (await stores.recovery.getResumable(runId))?.request.groupMember;
+  if (groupMember !== undefined) await stores.concurrency.release(groupMember, clock);
 }

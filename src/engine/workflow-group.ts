@@ -71,7 +71,7 @@ export function holdForGroup(
   const membership = new GroupMembership(
     store,
     clock,
-    { group, cancelInProgress, queue, memberId: `run ${runId}:${randomUUID()}` },
+    { group, cancelInProgress, queue, memberId: `${workflowMemberOfRun(runId)}${randomUUID()}` },
     {
       waiting: (ahead) => hooks.concurrency({ group, state: 'waiting', ahead, at: clock.now() }),
       admitted: () => {
@@ -88,4 +88,12 @@ export function holdForGroup(
   );
   const release = () => void membership.release().catch(() => {});
   run.done.then(release, release);
+}
+
+/**
+ * The start of the member id a run takes in its workflow's concurrency group, whichever process joined
+ * it: for ending a run whose process died (run-ownership.ts).
+ */
+export function workflowMemberOfRun(runId: string): string {
+  return `run ${runId}:`;
 }

@@ -39,6 +39,12 @@ export interface StoredRunRequest {
    * store takes it over. Absent for a `valkyrie run` process's run, which only `valkyrie resume` continues.
    */
   readonly driver?: 'server';
+  /**
+   * The member id a `valkyrie run` process's run holds in its workflow's concurrency group (it joins
+   * before the run exists, so the id does not name the run): a process that ends the run after its own
+   * died gives the slot up at once (engine/run-ownership.ts endUnfinishedRun).
+   */
+  readonly groupMember?: string;
 }
 
 export interface RunOwnership {

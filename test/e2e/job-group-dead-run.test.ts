@@ -1,28 +1,31 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CliResult, collect, statuses, Workspace, waitForJobStatus } from './cli.js';
+import { type CliResult, collect, events, statuses, Workspace, waitForJobStatus } from './cli.js';
 import { readPid, waitFor } from './process-state.js';
 
 /**
- * Run 1's job holds job-level concurrency group `solo` when its process is killed; run 2's job waits
- * for the group in another process. Ending run 1's job another way than its dead process would (`then`)
- * must give the slot up at once: the store's stale sweep would free it only 10 s after the last beat.
+ * Run 1's job holds concurrency group `solo` when its process is killed — its job's own group, or with
+ * `level: 'workflow'` the workflow's —; run 2 waits for the group in another process. Ending run 1
+ * another way than its dead process would (`then`) must give the slot up at once: the store's stale
+ * sweep would free it only 10 s after the last beat.
  */
 async function nextJobOfTheGroup(
   ws: Workspace,
   holderExtra: string,
   then: () => Promise<CliResult>,
+  level: 'job' | 'workflow' = 'job',
 ): Promise<{ ended: CliResult; next: CliResult; elapsedMs: number }> {
+  const [workflowGroup, jobGroup] =
+    level === 'job' ? ['', '    concurrency: solo\n'] : ['concurrency: solo\n', ''];
   const pidFile = join(ws.dir, 'slow.pid');
   const holder = ws.write(
     'holder.yml',
     `name: holder
-jobs:
+${workflowGroup}jobs:
   slow:
     runs-on: ubuntu-latest
-    concurrency: solo
-${holderExtra}    steps:
+${jobGroup}${holderExtra}    steps:
       - run: |
           echo $$ > ${pidFile}
           sleep 300
@@ -31,11 +34,10 @@ ${holderExtra}    steps:
   const next = ws.write(
     'next.yml',
     `name: next
-jobs:
+${workflowGroup}jobs:
   quick:
     runs-on: ubuntu-latest
-    concurrency: solo
-    steps:
+${jobGroup}    steps:
       - run: echo ran > ran
 `,
   );
@@ -43,8 +45,22 @@ jobs:
   const exited = collect(child);
   await waitFor(() => readPid(pidFile) !== undefined, 10_000, 'the holder step to start');
   await waitForJobStatus(ws, '1', 'slow', 'running');
-  const waiting = collect(ws.start(['run', next, '--json']));
-  await waitForJobStatus(ws, '2', 'quick', 'queued');
+  const second = ws.start(['run', next, '--json']);
+  let output = '';
+  second.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const waiting = collect(second);
+  if (level === 'job') await waitForJobStatus(ws, '2', 'quick', 'queued');
+  else
+    await waitFor(
+      () =>
+        events(output.slice(0, output.lastIndexOf('\n') + 1)).some(
+          (e) => e.type === 'concurrency' && e.state === 'waiting',
+        ),
+      15_000,
+      'run 2 to wait for the group',
+    );
   expect(existsSync(join(ws.dir, 'ran'))).toBe(false);
 
   const killedAt = Date.now();
@@ -77,6 +93,23 @@ describe('a job-level concurrency slot of a job that on-runner-lost: fail ends',
       ws.run(['resume', '1', '--json']),
     );
     expect(statuses(ended.stdout)).toEqual({ slow: 'failed' });
+    expect(statuses(next.stdout)).toEqual({ quick: 'succeeded' });
+    expect(elapsedMs).toBeLessThan(5_000);
+  });
+});
+
+describe('a workflow-level concurrency slot left by a dead process', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('is given up when valkyrie cancel ends the run: the next run of the group starts at once', async () => {
+    const { ended, next, elapsedMs } = await nextJobOfTheGroup(
+      ws,
+      '',
+      () => ws.run(['cancel', '1']),
+      'workflow',
+    );
+    expect(ended.stderr).toContain('Run 1 had been interrupted; its unfinished jobs are now cancelled.');
     expect(statuses(next.stdout)).toEqual({ quick: 'succeeded' });
     expect(elapsedMs).toBeLessThan(5_000);
   });

@@ -108,6 +108,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const start = await startLocalRun({
       workflow,
       ...(options.job === undefined ? {} : { selectedJobs: options.job }),
+      ...(admission.kind === 'admitted' ? { groupMember: admission.hold.memberId } : {}),
       stores,
       stateDir,
       workspace,
