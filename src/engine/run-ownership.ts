@@ -1,4 +1,5 @@
 import { systemClock } from '../core/clock.js';
+import type { GroupClock } from '../core/concurrency-group.js';
 import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import type { StoredRunRequest } from '../store/recovery.js';
@@ -81,11 +82,27 @@ export async function endUnfinishedRun(
     await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
   }
   await stores.runs.updateRun(runId, { status: 'cancelled', finishedAt: at });
-  const clock = { now: at, staleBefore: at - defaultGateTiming.staleAfterMs };
-  await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), clock);
-  // A server's run joined its workflow's group under an id naming the run; a valkyrie run process's
-  // joined before the run existed, and stored the id with it.
-  await stores.concurrency.releasePrefixed(workflowMemberOfRun(runId), clock);
-  const groupMember = (await stores.recovery.getResumable(runId))?.request.groupMember;
-  if (groupMember !== undefined) await stores.concurrency.release(groupMember, clock);
+  await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), groupClockAt(at));
+  // A server's run joined its workflow's group under an id naming the run.
+  await stores.concurrency.releasePrefixed(workflowMemberOfRun(runId), groupClockAt(at));
+  await releaseStoredGroupMember(stores, (await stores.recovery.getResumable(runId))?.request, at);
+}
+
+/**
+ * Gives up the place a `valkyrie run` process's run held in its workflow's concurrency group, which
+ * the process joined before the run existed and stored with it (StoredRunRequest.groupMember): once
+ * that process is dead and the run is claimed, so that neither the next run of the group nor the
+ * run's own resume waits for the stale sweep to notice it.
+ */
+export async function releaseStoredGroupMember(
+  stores: Stores,
+  request: StoredRunRequest | undefined,
+  at: number,
+): Promise<void> {
+  if (request?.groupMember !== undefined)
+    await stores.concurrency.release(request.groupMember, groupClockAt(at));
+}
+
+function groupClockAt(at: number): GroupClock {
+  return { now: at, staleBefore: at - defaultGateTiming.staleAfterMs };
 }

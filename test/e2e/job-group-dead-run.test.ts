@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliResult, collect, events, statuses, Workspace, waitForJobStatus } from './cli.js';
@@ -112,5 +112,42 @@ describe('a workflow-level concurrency slot left by a dead process', () => {
     expect(ended.stderr).toContain('Run 1 had been interrupted; its unfinished jobs are now cancelled.');
     expect(statuses(next.stdout)).toEqual({ quick: 'succeeded' });
     expect(elapsedMs).toBeLessThan(5_000);
+  });
+});
+
+describe('a run resumed after its process died, in a workflow-level concurrency group', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('takes the group again at once, not after the stale sweep frees its dead place', async () => {
+    const pidFile = join(ws.dir, 'held.pid');
+    const resumed = join(ws.dir, 'resumed');
+    const file = ws.write(
+      'held.yml',
+      `name: held
+concurrency: solo
+jobs:
+  slow:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          if [ -f ${resumed} ]; then exit 0; fi
+          echo $$ > ${pidFile}
+          sleep 300
+`,
+    );
+    const child = ws.start(['run', file]);
+    const exited = collect(child);
+    await waitFor(() => readPid(pidFile) !== undefined, 10_000, 'the step to start');
+    await waitForJobStatus(ws, '1', 'slow', 'running');
+    const killedAt = Date.now();
+    child.kill('SIGKILL');
+    process.kill(readPid(pidFile) ?? 0, 'SIGKILL');
+    await exited;
+    writeFileSync(resumed, '');
+    const result = await ws.run(['resume', '1', '--json']);
+    expect(statuses(result.stdout)).toEqual({ slow: 'succeeded' });
+    // The sweep would free the dead place 10 s after its last beat; the resume itself takes 2-4 s here.
+    expect(Date.now() - killedAt).toBeLessThan(8_000);
   });
 });
