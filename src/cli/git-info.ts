@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { type GitContext, parseCommitObject } from '../core/git-context.js';
+import { readCommitObject } from './git-objects.js';
 
-export interface GitInfo {
-  readonly sha?: string;
-  readonly ref?: string;
-  /** `owner/repo`, from the `origin` remote's URL. */
-  readonly repository?: string;
-  /** The origin's host as an https URL (`https://github.com`). */
-  readonly serverUrl?: string;
+export type GitInfo = Omit<GitContext, 'commit'>;
+
+/**
+ * readGitInfo, and for a run that starts as a push (`withCommit`) HEAD's commit too, for the push
+ * payload: one more object read per run, never per job.
+ */
+export function readGitContext(workspace: string, withCommit: boolean): GitContext {
+  const info = readGitInfo(workspace);
+  if (!withCommit || info.sha === undefined) return info;
+  const text = readCommitObject(gitDirectories(workspace).commonDir, info.sha);
+  const commit = text === undefined ? undefined : parseCommitObject(text);
+  return commit === undefined ? info : { ...info, commit };
 }
 
 /**

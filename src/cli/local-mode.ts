@@ -1,5 +1,7 @@
+import type { GitContext } from '../core/git-context.js';
 import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
+import { runGitFields } from '../engine/run-context.js';
 import { recordResumable } from '../engine/run-ownership.js';
 import type { Submission } from '../engine/run-submission.js';
 import { inProcessPair } from '../protocol/in-process.js';
@@ -12,7 +14,7 @@ import type { StoredRunRequest } from '../store/recovery.js';
 import type { Stores } from '../store/store.js';
 import type { InputValue } from '../workflow/inputs.js';
 import type { Workflow } from '../workflow/model.js';
-import { readGitInfo } from './git-info.js';
+import { readGitContext } from './git-info.js';
 import type { QueueSettings } from './queue-options.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 import { processTempRoot } from './run-temp-root.js';
@@ -77,14 +79,14 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
-  const git = readGitInfo(options.workspace);
+  const git = readGitContext(options.workspace, options.event === 'push');
   const submission = await controlPlane
     .submitRun(
       options.workflow,
       {
         workflowName: options.workflow.name,
         workspace: options.workspace,
-        ...git,
+        ...runGitFields(git, options.event),
         actor: process.env.USER ?? 'local',
         vars: options.vars,
         inputs: options.inputs,
@@ -121,7 +123,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
             options.stores,
             handle.id,
             options.source,
-            storedRequestOf(options),
+            storedRequestOf(options, git),
             stopWhenTakenOver(controlPlane, handle.id),
             (error) =>
               process.stderr.write(`valkyrie: run ${handle.id} cannot be resumed later: ${String(error)}\n`),
@@ -135,13 +137,14 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
 }
 
 /** What `valkyrie resume` needs to run the rest the same way, without secret values. */
-function storedRequestOf(options: LocalRunOptions): StoredRunRequest {
+function storedRequestOf(options: LocalRunOptions, git: GitContext): StoredRunRequest {
   return {
     workspace: options.workspace,
     actor: process.env.USER ?? 'local',
     vars: options.vars,
     inputs: options.inputs,
     event: options.event,
+    git,
     envOverrides: options.env,
     extraLabels: options.extraLabels,
     secretNames: Object.keys(options.secrets),

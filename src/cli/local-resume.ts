@@ -1,5 +1,7 @@
+import type { GitContext } from '../core/git-context.js';
 import { ControlPlane, type RunRequest } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
+import { runGitFields } from '../engine/run-context.js';
 import { keepOwnership } from '../engine/run-ownership.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import { inProcessPair } from '../protocol/in-process.js';
@@ -55,15 +57,10 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
-  // The run's own sha and ref are stored; the repository is the workspace's origin, read again.
-  const { repository, serverUrl } = readGitInfo(request.workspace);
   const runRequest: RunRequest = {
     workflowName: options.workflow.name,
     workspace: request.workspace,
-    sha: record.sha,
-    ref: record.ref,
-    repository,
-    serverUrl,
+    ...runGitFields(request.git ?? gitBeforeItWasKept(request.workspace, record), request.event),
     actor: request.actor,
     vars: request.vars,
     ...(request.inputs === undefined ? {} : { inputs: request.inputs }),
@@ -94,4 +91,13 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
       temp.remove();
     },
   };
+}
+
+/**
+ * The git context of a run stored before runs kept theirs: its own sha and ref were stored with it;
+ * the repository is the workspace's origin, read again.
+ */
+function gitBeforeItWasKept(workspace: string, record: RunRecord): GitContext {
+  const { repository, serverUrl } = readGitInfo(workspace);
+  return { sha: record.sha, ref: record.ref, repository, serverUrl };
 }

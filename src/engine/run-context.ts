@@ -1,3 +1,4 @@
+import { type GitContext, type PushEventPayload, pushEventPayload } from '../core/git-context.js';
 import type { Priority } from '../core/priority.js';
 import type { ExpressionValue } from '../workflow/expressions/index.js';
 import { eventInputs, type InputValue } from '../workflow/inputs.js';
@@ -36,6 +37,27 @@ export interface RunContext {
   readonly inputs?: Readonly<Record<string, InputValue>>;
   /** `github.event_name`: the event the run starts as (workflow/triggers.ts chooses it); `local` when absent. */
   readonly eventName?: string;
+  /** `github.event` of a push run (core/git-context.ts), built once per run by runGitFields. */
+  readonly pushEvent?: PushEventPayload;
+}
+
+/**
+ * The run context's fields of a run's git context: `github.sha`, `ref`, `repository`, `server_url`,
+ * and for a push run its event payload, built here once for all of the run's jobs.
+ */
+export function runGitFields(
+  git: GitContext | undefined,
+  eventName: string | undefined,
+): Pick<RunContext, 'sha' | 'ref' | 'repository' | 'serverUrl' | 'pushEvent'> {
+  if (git === undefined) return {};
+  const { sha, ref, repository, serverUrl } = git;
+  return {
+    ...(sha === undefined ? {} : { sha }),
+    ...(ref === undefined ? {} : { ref }),
+    ...(repository === undefined ? {} : { repository }),
+    ...(serverUrl === undefined ? {} : { serverUrl }),
+    ...(eventName === 'push' ? { pushEvent: pushEventPayload(git) } : {}),
+  };
 }
 
 export function githubContext(run: RunContext, jobKey: string): ExpressionValue {
@@ -67,8 +89,12 @@ function refTypeOf(ref: string | undefined): string {
   return '';
 }
 
-/** `github.event`: `{ inputs }` for workflow_dispatch, else empty (Valkyrie has no webhook payload). */
+/**
+ * `github.event`: `{ inputs }` for workflow_dispatch, the payload made from git for push, else empty
+ * (Valkyrie has no webhook payload).
+ */
 function eventPayload(run: RunContext): ExpressionValue {
+  if (run.eventName === 'push') return run.pushEvent ?? {};
   // A run stored before runs had an event (no eventName) kept its inputs here whatever its `on:`.
   if (run.inputs === undefined || (run.eventName ?? 'workflow_dispatch') !== 'workflow_dispatch') return {};
   return { inputs: eventInputs(run.inputs) };

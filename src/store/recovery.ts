@@ -1,3 +1,4 @@
+import type { GitContext } from '../core/git-context.js';
 import type { RunId } from '../core/ids.js';
 import type { Priority } from '../core/priority.js';
 import type { InputValue } from '../workflow/inputs.js';
@@ -34,6 +35,12 @@ export interface StoredRunRequest {
   readonly inputs?: Readonly<Record<string, InputValue>>;
   /** `github.event_name` as chosen when it started; absent for a run stored before runs had one (`local`). */
   readonly event?: string;
+  /**
+   * The workspace's git context as it was when the run started (HEAD, origin, and HEAD's commit for a
+   * push), so that a resume, re-run or takeover gives its jobs the same `github.*`; a submitted run's
+   * comes from `valkyrie submit`. Absent for a run stored before runs kept it, or without git.
+   */
+  readonly git?: GitContext;
   /**
    * `server` for a run submitted to a server: when the process driving it stops, any server on the
    * store takes it over. Absent for a `valkyrie run` process's run, which only `valkyrie resume` continues.

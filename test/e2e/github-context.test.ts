@@ -99,3 +99,86 @@ jobs:
     ]);
   });
 });
+
+describe('valkyrie run of a push in a git checkout: github.event', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('is the push payload made from git, in the context and in the GITHUB_EVENT_PATH file alike', async () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=Ada L', '-c', 'user.email=ada@e', ...args], {
+        cwd: ws.dir,
+        env: { ...process.env, GIT_COMMITTER_DATE: '1700000000 +0200', GIT_AUTHOR_DATE: '1700000000 +0200' },
+      })
+        .toString()
+        .trim();
+    git('init', '-q', '-b', 'main');
+    git('remote', 'add', 'origin', 'https://github.com/acme/widgets.git');
+    git('commit', '-q', '--allow-empty', '-m', 'first');
+    git('commit', '-q', '--allow-empty', '-m', 'Ship it', '-m', 'the body');
+    const [sha, parent] = [git('rev-parse', 'HEAD'), git('rev-parse', 'HEAD~1')];
+    const file = ws.write(
+      'push.yml',
+      `on: push
+jobs:
+  show:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "before=\${{ github.event.before }} after=\${{ github.event.after }} repo=\${{ github.event.repository.full_name }} at=\${{ github.event.head_commit.timestamp }} by=\${{ github.event.head_commit.author.name }}"
+          echo "file=$(cat "$GITHUB_EVENT_PATH")"
+          echo "context=$(printf '%s' "$EVENT" | tr -d '\\n')"
+        env:
+          EVENT: \${{ toJSON(github.event) }}
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(result.code).toBe(0);
+    const [summary, fileLine = '', contextLine = ''] = logLines(result.stdout, 'show');
+    expect(summary).toBe(
+      `before=${parent} after=${sha} repo=acme/widgets at=2023-11-15T00:13:20+02:00 by=Ada L`,
+    );
+    const payload = JSON.parse(fileLine.slice('file='.length)) as Record<string, unknown>;
+    expect(payload).toMatchObject({
+      ref: 'refs/heads/main',
+      after: sha,
+      before: parent,
+      head_commit: { id: sha, message: 'Ship it\n\nthe body', author: { name: 'Ada L', email: 'ada@e' } },
+      repository: { name: 'widgets', full_name: 'acme/widgets', html_url: 'https://github.com/acme/widgets' },
+    });
+    expect(JSON.parse(contextLine.slice('context='.length))).toEqual(payload);
+  });
+});
+
+describe('valkyrie rerun of a push run in a git checkout', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('gives the jobs the commit and payload the run started with, though HEAD has moved on', async () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: ws.dir })
+        .toString()
+        .trim();
+    git('init', '-q', '-b', 'main');
+    git('commit', '-q', '--allow-empty', '-m', 'the run starts here');
+    const sha = git('rev-parse', 'HEAD');
+    const file = ws.write(
+      'push.yml',
+      `on: push
+jobs:
+  show:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "$GITHUB_SHA \${{ github.event.after }} \${{ github.event.head_commit.message }}"
+          test -f fixed
+`,
+    );
+    expect((await ws.run(['run', file])).code).toBe(1);
+    git('commit', '-q', '--allow-empty', '-m', 'a later commit');
+    ws.write('fixed', '');
+    const rerun = await ws.run(['rerun', '1', '--json']);
+    expect(rerun.code).toBe(0);
+    expect(logLines(rerun.stdout, 'show')).toEqual([`${sha} ${sha} the run starts here`]);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { githubContext, type RunContext } from '../../src/engine/run-context.js';
+import { githubContext, type RunContext, runGitFields } from '../../src/engine/run-context.js';
 
 const run: RunContext = {
   runId: 'r1',
@@ -51,5 +51,55 @@ describe('githubContext of the repository', () => {
   it('leaves them empty without a remote or a ref (a detached HEAD)', () => {
     for (const key of ['repository', 'repository_owner', 'server_url', 'ref_type'])
       expect(field(run, key)).toBe('');
+  });
+});
+
+describe('runGitFields', () => {
+  const git = {
+    sha: 'a'.repeat(40),
+    ref: 'refs/heads/main',
+    repository: 'acme/widgets',
+    serverUrl: 'https://github.com',
+    commit: {
+      message: 'ship it',
+      parent: 'b'.repeat(40),
+      author: { name: 'Ada', email: 'ada@example.com', date: '2026-11-30T14:00:00Z' },
+      committer: { name: 'Ada', email: 'ada@example.com', date: '2026-11-30T14:00:00Z' },
+    },
+  };
+
+  it('gives a push run github.sha, ref, repository and the push payload, the same object for every job', () => {
+    const context: RunContext = { ...run, eventName: 'push', ...runGitFields(git, 'push') };
+    expect(githubContext(context, 'build')).toMatchObject({
+      sha: git.sha,
+      ref: 'refs/heads/main',
+      ref_name: 'main',
+      repository: 'acme/widgets',
+      repository_owner: 'acme',
+      server_url: 'https://github.com',
+      event: {
+        ref: 'refs/heads/main',
+        after: git.sha,
+        before: 'b'.repeat(40),
+        head_commit: { id: git.sha, message: 'ship it', timestamp: '2026-11-30T14:00:00Z' },
+        repository: { full_name: 'acme/widgets' },
+      },
+    });
+    // Built once per run: each job's context holds the same payload, not a copy made for it.
+    expect(field(context, 'event')).toBe(field(context, 'event'));
+  });
+
+  it('gives another event the same context but not the push payload, and nothing without git', () => {
+    const dispatch = runGitFields(git, 'workflow_dispatch');
+    expect(dispatch).toEqual({
+      sha: git.sha,
+      ref: git.ref,
+      repository: git.repository,
+      serverUrl: git.serverUrl,
+    });
+    expect(field({ ...run, eventName: 'workflow_dispatch', ...dispatch }, 'event')).toEqual({
+      inputs: { target: 'staging', dry: 'true' },
+    });
+    expect(runGitFields(undefined, 'push')).toEqual({});
   });
 });

@@ -14,6 +14,19 @@ const request: StoredRunRequest = {
   concurrency: 3,
   priority: 'high',
   notBefore: 1_700_000_050_000,
+  event: 'push',
+  git: {
+    sha: 'a'.repeat(40),
+    ref: 'refs/heads/main',
+    repository: 'acme/widgets',
+    serverUrl: 'https://github.com',
+    commit: {
+      message: 'Ship it: ü\n\nwith a body',
+      parent: 'b'.repeat(40),
+      author: { name: 'Ada', email: 'ada@example.com', date: '2026-11-30T15:04:05+01:00' },
+      committer: { name: 'Ada', email: 'ada@example.com', date: '2026-11-30T15:04:05+01:00' },
+    },
+  },
 };
 const source = 'name: ci\non: push\njobs:\n  a:\n    runs-on: local\n    steps:\n      - run: echo "ü"\n';
 const first: RunOwnership = { owner: { host: 'box-1', pid: 4242 }, heartbeatAt: 1_700_000_000_000 };
