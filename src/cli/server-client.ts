@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ValkyrieError } from '../core/errors.js';
+import type { GitContext } from '../core/git-context.js';
 import type { RunEvent } from '../engine/events.js';
 import { maxRunPageSize } from '../server/run-cursor.js';
 import {
@@ -70,6 +71,8 @@ export interface CreateRunBody {
   readonly jobs?: readonly string[];
   /** `--event`; absent, the server chooses from the workflow's `on:` (old servers refuse the field). */
   readonly event?: string;
+  /** The checkout's HEAD, origin and (for a push) commit; sent only when there is one (old servers refuse the field). */
+  readonly git?: GitContext;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { RunHandle, RunRequest } from '../engine/control-plane.js';
+import { runGitFields } from '../engine/run-context.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import type { ApiContext } from './context.js';
 
@@ -41,6 +42,7 @@ export function serverRunRequest(
   return {
     workflowName,
     workspace: stored.workspace,
+    ...runGitFields(stored.git, stored.event),
     actor: stored.actor,
     vars: stored.vars,
     ...(stored.inputs === undefined ? {} : { inputs: stored.inputs }),

@@ -24,6 +24,11 @@ export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
   readonly bundles = new Map<string, Buffer>();
   script: EventScript = { events: [] };
+  /**
+   * The run request's fields this server knows, as an older server would: it refuses any other as
+   * the real API's strict body schema does. Undefined: every field.
+   */
+  knownRunFields?: readonly string[];
   private readonly server: Server;
   private readonly keys = new Map<string, string>();
   private readonly openStreams = new Map<string, ServerResponse>();
@@ -107,6 +112,12 @@ export class FakeApiServer {
 
   private createRun(request: RecordedRequest, response: ServerResponse): Sent {
     const body = JSON.parse(request.body.toString('utf8')) as { workflow: string; bundle?: string };
+    const unknown = Object.keys(body).filter((key) => this.knownRunFields?.includes(key) === false);
+    if (unknown.length > 0) {
+      const keys = unknown.map((key) => JSON.stringify(key)).join(', ');
+      const message = `body: Unrecognized key${unknown.length > 1 ? 's' : ''}: ${keys}`;
+      return json(response, 400, { code: 'VK_INVALID_REQUEST', message, path: 'body' });
+    }
     if (body.workflow.includes('SERVER_REJECTS'))
       return json(response, 400, {
         code: 'VK_INVALID_WORKFLOW',

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,6 +169,37 @@ describe('valkyrie submit', () => {
     expect(sent.code).toBe(0);
     const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '') as { event?: string };
     expect(body.event).toBe('pull_request');
+  });
+
+  it("sends the checkout's git context; a server from before the field gets the run without it, with a warning", async () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: ws.dir })
+        .toString()
+        .trim();
+    git('init', '-q', '-b', 'main');
+    git('remote', 'add', 'origin', 'https://github.com/acme/widgets.git');
+    git('commit', '-q', '--allow-empty', '-m', 'Ship it');
+    const sha = git('rev-parse', 'HEAD');
+    const sent = await submit('--no-bundle');
+    expect(sent.code).toBe(0);
+    const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '');
+    // The workflow has no on:, so the run is no push and its commit is not read.
+    expect(body.git).toEqual({
+      sha,
+      ref: 'refs/heads/main',
+      repository: 'acme/widgets',
+      serverUrl: 'https://github.com',
+    });
+
+    server.knownRunFields = ['workflow', 'path', 'bundle', 'vars', 'secrets', 'env', 'priority'];
+    const older = await submit('--no-bundle', '--idempotency-key', 'k2');
+    expect(older.stderr).toMatch(/warning: the server predates the run request.s git field/);
+    expect(older.stdout).toBe(`Submitted run run-2 (#2) of ci to ${server.url}\n`);
+    expect(older.code).toBe(0);
+    const [refused, accepted] = server.requests.slice(-2).map((r) => JSON.parse(r.body.toString()));
+    expect(refused.git).toEqual(body.git);
+    expect(accepted).toEqual({ ...refused, git: undefined });
+    expect(server.requests.slice(-2).map((r) => r.headers['idempotency-key'])).toEqual(['k2', 'k2']);
   });
 
   it('sends nothing for a workflow that does not validate (exit 2)', async () => {

@@ -15,6 +15,7 @@ import { readDotenv } from '../key-values.js';
 import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
+import { createRunWithGit, submittedGitContext } from '../submit-git.js';
 import { findDefaultWorkflow } from '../workflow-file.js';
 
 export interface SubmitCommandOptions {
@@ -94,7 +95,9 @@ export async function submitCommand(
 
   try {
     const bundle = options.bundle === false ? undefined : await uploadWorkspace(client, workspace, maxBytes);
-    const { run, created } = await client.createRun(
+    const git = submittedGitContext(workspace, event.event);
+    const { run, created } = await createRunWithGit(
+      client,
       {
         workflow: parsed.source,
         path: relative(cwd, resolve(cwd, path)),
@@ -106,8 +109,10 @@ export async function submitCommand(
         priority: queue.priority,
         ...(options.job === undefined ? {} : { jobs: options.job }),
         ...(options.event === undefined ? {} : { event: options.event }),
+        ...(git === undefined ? {} : { git }),
       },
       queue.idempotency?.key,
+      (line) => process.stderr.write(`${line}\n`),
     );
     report(run, created, bundle, options, client.origin);
     if (options.follow) return await followRun(client, run.id, { ...options, reconnectTimeoutMs });

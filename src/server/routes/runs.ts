@@ -113,6 +113,7 @@ export function runRoutes(context: ApiContext): Route[] {
           ...(body.priority === undefined ? {} : { priority: body.priority }),
           ...(body.bundle === undefined ? {} : { bundle: body.bundle }),
           ...(body.jobs === undefined ? {} : { selectedJobs: body.jobs }),
+          ...(body.git === undefined ? {} : { git: body.git }),
           driver: 'server',
         };
         const runRequest = serverRunRequest(workflow.name, stored, body.secrets ?? {});

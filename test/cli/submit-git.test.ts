@@ -1,0 +1,85 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ApiRequestError } from '../../src/cli/api-client.js';
+import type { ApiRun, CreateRunBody } from '../../src/cli/server-client.js';
+import { createRunWithGit, submittedGitContext } from '../../src/cli/submit-git.js';
+
+const run: ApiRun = { id: 'r1', number: 1, workflowName: 'ci', status: 'queued' };
+const git = { sha: 'a'.repeat(40), ref: 'refs/heads/main' };
+
+/** A client whose server answers each createRun with the next of `answers` (an error is thrown). */
+function clientAnswering(...answers: (ApiRun | Error)[]) {
+  const bodies: CreateRunBody[] = [];
+  const keys: (string | undefined)[] = [];
+  return {
+    bodies,
+    keys,
+    async createRun(body: CreateRunBody, key?: string) {
+      bodies.push(body);
+      keys.push(key);
+      const answer = answers.shift();
+      if (answer === undefined || answer instanceof Error) throw answer ?? new Error('no answer left');
+      return { run: answer, created: true };
+    },
+  };
+}
+
+/** What a server from before the field answers: its strict body schema names the unknown key. */
+const olderServerRefusal = (keys: string) =>
+  new ApiRequestError(400, 'VK_INVALID_REQUEST', `VK_INVALID_REQUEST: body: Unrecognized ${keys}`, {
+    code: 'VK_INVALID_REQUEST',
+    message: `body: Unrecognized ${keys}`,
+    path: 'body',
+  });
+
+describe('createRunWithGit', () => {
+  it('sends git; a server that does not know the field gets the run again without it, after a warning', async () => {
+    const client = clientAnswering(olderServerRefusal('key: "git"'), run);
+    const warnings: string[] = [];
+    const created = await createRunWithGit(client, { workflow: 'x', git }, 'key-1', (line) =>
+      warnings.push(line),
+    );
+    expect(created).toEqual({ run, created: true });
+    expect(client.bodies).toEqual([{ workflow: 'x', git }, { workflow: 'x' }]);
+    expect(client.keys).toEqual(['key-1', 'key-1']);
+    expect(warnings).toEqual([expect.stringMatching(/server predates .*git field.*github\.sha.* are empty/)]);
+  });
+
+  it('does not retry another refusal, nor one when no git was sent', async () => {
+    const invalid = new ApiRequestError(400, 'VK_INVALID_REQUEST', 'bad sha', {
+      message: 'body.git.sha: a commit sha',
+      path: 'body.git.sha',
+    });
+    const refused = clientAnswering(invalid, run);
+    await expect(createRunWithGit(refused, { workflow: 'x', git }, undefined, () => {})).rejects.toBe(
+      invalid,
+    );
+    expect(refused.bodies).toHaveLength(1);
+    const older = olderServerRefusal('key: "git"');
+    const without = clientAnswering(older, run);
+    await expect(createRunWithGit(without, { workflow: 'x' }, undefined, () => {})).rejects.toBe(older);
+    const event = olderServerRefusal('key: "event"');
+    const other = clientAnswering(event, run);
+    await expect(createRunWithGit(other, { workflow: 'x', git }, undefined, () => {})).rejects.toBe(event);
+  });
+});
+
+describe('submittedGitContext', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-submit-git-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is nothing outside git, and cuts a message longer than the API takes', () => {
+    expect(submittedGitContext(dir, 'push')).toBeUndefined();
+    const sh = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: dir });
+    sh('init', '-q', '-b', 'main');
+    sh('commit', '-q', '--allow-empty', '-m', 'x'.repeat(70_000));
+    const context = submittedGitContext(dir, 'push');
+    expect(context?.commit?.message).toHaveLength(64 * 1024);
+    expect(context?.ref).toBe('refs/heads/main');
+    expect(submittedGitContext(dir, 'workflow_dispatch')?.commit).toBeUndefined();
+  });
+});

@@ -1,0 +1,123 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { events, Workspace } from './cli.js';
+import {
+  callApi,
+  type StartedProcess,
+  type StartedServer,
+  startProcess,
+  startServer,
+} from './fleet-processes.js';
+import { waitFor } from './process-state.js';
+
+/**
+ * `valkyrie submit` from a git checkout to a real `valkyrie server` and `valkyrie runner`: the steps
+ * see the checkout's git context and push payload exactly as a `valkyrie run` in the checkout does.
+ */
+const admin = 'vkt-e2e-admin-token-submit-git-0123';
+const fleet = new Workspace();
+const checkout = new Workspace();
+const processes: StartedProcess[] = [];
+let server: StartedServer;
+let submitToken = '';
+
+const workflow = `on: push
+jobs:
+  show:
+    runs-on: [self-hosted, submit-git]
+    steps:
+      - run: |
+          echo "$GITHUB_SHA \${{ github.ref }} \${{ github.event.head_commit.message }}"
+          echo "$GITHUB_REF_NAME $GITHUB_REF_TYPE $GITHUB_REPOSITORY $GITHUB_REPOSITORY_OWNER $GITHUB_SERVER_URL"
+          echo "before=\${{ github.event.before }} repo=\${{ github.event.repository.full_name }}"
+          echo "file=$(cat "$GITHUB_EVENT_PATH")"
+`;
+
+/** What the show job's step printed (not the runner's own system lines). */
+function stepLines(stdout: string): string[] {
+  return events(stdout)
+    .filter((event) => event.type === 'log' && event.job === 'show' && event.stream !== 'system')
+    .map((event) => String(event.text));
+}
+
+async function token(role: string): Promise<string> {
+  const response = await callApi(server.url, admin, 'POST', '/api/v1/tokens', { role });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { token: string }).token;
+}
+
+beforeAll(async () => {
+  server = await startServer(fleet, [], { VALKYRIE_ADMIN_TOKEN: admin });
+  processes.push(server);
+  const registration = await token('runner');
+  submitToken = await token('submit');
+  const runner = startProcess(fleet, [
+    'runner',
+    '--server',
+    server.url,
+    '--token',
+    registration,
+    '--name',
+    'git-runner',
+    '--labels',
+    'submit-git',
+    '--work-dir',
+    join(fleet.dir, '.valkyrie', 'work'),
+  ]);
+  processes.push(runner);
+  await waitFor(
+    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
+    20_000,
+    'the runner',
+  );
+  expect(runner.child.exitCode, runner.stderr()).toBeNull();
+}, 30_000);
+
+afterAll(async () => {
+  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+  await Promise.all(processes.map((started) => started.done));
+  fleet.dispose();
+  checkout.dispose();
+});
+
+describe('valkyrie submit from a git checkout', () => {
+  it("gives the server's steps GITHUB_SHA, github.ref and the push payload as valkyrie run gives them", async () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=Ada L', '-c', 'user.email=ada@e', ...args], { cwd: checkout.dir })
+        .toString()
+        .trim();
+    git('init', '-q', '-b', 'main');
+    git('remote', 'add', 'origin', 'git@github.com:acme/widgets.git');
+    checkout.write('ci.yml', workflow);
+    git('add', 'ci.yml');
+    git('commit', '-q', '-m', 'first');
+    git('commit', '-q', '--allow-empty', '-m', 'Ship it from the fleet');
+    const [sha, parent] = [git('rev-parse', 'HEAD'), git('rev-parse', 'HEAD~1')];
+
+    const submitted = await checkout.run(['submit', 'ci.yml', '--follow', '--json'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: submitToken,
+    });
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const lines = stepLines(submitted.stdout);
+    expect(lines).toHaveLength(4);
+    expect(lines.slice(0, 3)).toEqual([
+      `${sha} refs/heads/main Ship it from the fleet`,
+      'main branch acme/widgets acme https://github.com',
+      `before=${parent} repo=acme/widgets`,
+    ]);
+    expect(JSON.parse((lines[3] ?? '').slice('file='.length))).toMatchObject({
+      ref: 'refs/heads/main',
+      after: sha,
+      before: parent,
+      head_commit: { id: sha, message: 'Ship it from the fleet', author: { name: 'Ada L', email: 'ada@e' } },
+      repository: { full_name: 'acme/widgets', owner: { login: 'acme' } },
+    });
+
+    // The same workflow run here, in the checkout, sees the same.
+    const local = await checkout.run(['run', 'ci.yml', '--json', '--label', 'submit-git']);
+    expect(local.code, local.stderr).toBe(0);
+    expect(stepLines(local.stdout)).toEqual(lines);
+  }, 60_000);
+});
