@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock } from '../core/clock.js';
+import type { GitContext } from '../core/git-context.js';
 import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from '../engine/concurrency-gate.js';
 import type { RunEventListener } from '../engine/events.js';
+import { runGitFields } from '../engine/run-context.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { Stores } from '../store/store.js';
 import type { InputValue } from '../workflow/inputs.js';
 import type { Workflow } from '../workflow/model.js';
-import { readGitInfo } from './git-info.js';
 
 export interface AdmissionRequest {
   readonly workflow: Workflow;
   readonly stores: Stores;
   readonly workspace: string;
+  /** The workspace's git context (cli/git-info.ts), as the run will have it. */
+  readonly git: GitContext;
   readonly vars: Readonly<Record<string, string>>;
   readonly inputs: Readonly<Record<string, InputValue>>;
   /** `github.event_name` of the run (workflow/triggers.ts). */
@@ -36,11 +39,10 @@ export type Admission =
  */
 export async function admitRun(request: AdmissionRequest, onCancelRequested: () => void): Promise<Admission> {
   if (request.workflow.concurrency === undefined) return { kind: 'ungrouped' };
-  const git = readGitInfo(request.workspace);
   const resolved = resolveWorkflowGroup(request.workflow, {
     workflowName: request.workflow.name,
     workspace: request.workspace,
-    ...git,
+    ...runGitFields(request.git, request.eventName),
     actor: process.env.USER ?? 'local',
     vars: request.vars,
     inputs: request.inputs,

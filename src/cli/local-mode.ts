@@ -14,7 +14,6 @@ import type { StoredRunRequest } from '../store/recovery.js';
 import type { Stores } from '../store/store.js';
 import type { InputValue } from '../workflow/inputs.js';
 import type { Workflow } from '../workflow/model.js';
-import { readGitContext } from './git-info.js';
 import type { QueueSettings } from './queue-options.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 import { processTempRoot } from './run-temp-root.js';
@@ -29,6 +28,8 @@ export interface LocalRunOptions {
   readonly stores: Stores;
   readonly stateDir: string;
   readonly workspace: string;
+  /** The workspace's git context (cli/git-info.ts): HEAD's commit too when `event` is push. */
+  readonly git: GitContext;
   readonly host: HostDescription;
   readonly concurrency: number;
   readonly extraLabels: readonly string[];
@@ -79,7 +80,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
-  const git = readGitContext(options.workspace, options.event === 'push');
+  const git = options.git;
   const submission = await controlPlane
     .submitRun(
       options.workflow,

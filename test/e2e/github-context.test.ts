@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { logLines, statuses, Workspace } from './cli.js';
+import { collect, events, logLines, statuses, Workspace } from './cli.js';
+import { waitFor } from './process-state.js';
 
 const workflow = `name: deploy
 on:
@@ -180,5 +183,47 @@ jobs:
     const rerun = await ws.run(['rerun', '1', '--json']);
     expect(rerun.code).toBe(0);
     expect(logLines(rerun.stdout, 'show')).toEqual([`${sha} ${sha} the run starts here`]);
+  });
+});
+
+describe('the concurrency group of a push run in a git checkout', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('is evaluated with the push payload, as the run sees it', async () => {
+    execFileSync('git', ['init', '-q', '-b', 'main'], { cwd: ws.dir });
+    execFileSync(
+      'git',
+      ['-c', 'user.name=A', '-c', 'user.email=a@e', 'commit', '-q', '--allow-empty', '-m', 'one'],
+      {
+        cwd: ws.dir,
+      },
+    );
+    const file = ws.write(
+      'grouped.yml',
+      `on: push
+concurrency: deploy-\${{ github.event.head_commit.message }}
+jobs:
+  hold:
+    runs-on: ubuntu-latest
+    steps:
+      - run: touch started; while [ ! -f open ]; do sleep 0.05; done
+`,
+    );
+    const first = ws.start(['run', file]);
+    const firstDone = collect(first);
+    await waitFor(() => existsSync(join(ws.dir, 'started')), 15_000, 'the first run to start');
+    const second = ws.start(['run', file, '--json']);
+    let output = '';
+    second.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const secondDone = collect(second);
+    await waitFor(() => output.includes('"type":"concurrency"'), 15_000, 'the second run to wait');
+    writeFileSync(join(ws.dir, 'open'), '');
+    const [one, two] = await Promise.all([firstDone, secondDone]);
+    expect([one.code, two.code]).toEqual([0, 0]);
+    const waiting = events(two.stdout).find((event) => event.type === 'concurrency');
+    expect(waiting).toMatchObject({ group: 'deploy-one', state: 'waiting' });
   });
 });

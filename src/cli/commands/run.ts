@@ -11,6 +11,7 @@ import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { type Admission, admitRun } from '../concurrency-admission.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { readGitContext } from '../git-info.js';
 import { selectedWorkflow } from '../job-option.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
@@ -89,11 +90,14 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const onEvent = (event: RunEvent) => view.onEvent(event);
     const workspace = resolve(cwd);
     const vars = options.var ?? {};
+    // Read once, for the concurrency group's expression and the run's context alike.
+    const git = readGitContext(workspace, event === 'push');
     admission = await admitRun(
       {
         workflow,
         stores,
         workspace,
+        git,
         vars,
         inputs,
         eventName: event,
@@ -112,6 +116,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       stores,
       stateDir,
       workspace,
+      git,
       host,
       concurrency,
       extraLabels: options.label ?? [],
