@@ -105,7 +105,11 @@ export const runGitSchema = z
       .meta({ description: "github.server_url: the origin's host, e.g. https://github.com" }),
     commit: z
       .strictObject({
-        message: z.string().max(maxCommitMessageLength),
+        // No checkout has one: git refuses a NUL in a commit message.
+        message: z
+          .string()
+          .max(maxCommitMessageLength)
+          .refine((text) => !text.includes('\u0000'), 'no NUL character'),
         parent: commitShaSchema
           .optional()
           .meta({ description: 'the first parent; absent for a root commit' }),

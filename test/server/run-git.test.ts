@@ -108,6 +108,7 @@ describe('POST /api/v1/runs with git', () => {
       [{ ...git, repository: 'widgets' }, 'body.git.repository'],
       [{ ...git, serverUrl: 'ftp://github.com' }, 'body.git.serverUrl'],
       [{ ...git, commit: { ...git.commit, message: 'x'.repeat(64 * 1024 + 1) } }, 'body.git.commit.message'],
+      [{ ...git, commit: { ...git.commit, message: 'a\u0000b' } }, 'body.git.commit.message'],
       [{ ...git, commit: { ...git.commit, parent: 'nope' } }, 'body.git.commit.parent'],
       [
         { ...git, commit: { ...git.commit, author: { ...person, date: 'yesterday' } } },
