@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
-import type { TokenRecord, TokenRole, TokenStore } from '../store/tokens.js';
+import type { StoredToken, TokenRecord, TokenRole, TokenStore } from '../store/tokens.js';
 import { ApiError } from './api-error.js';
 
 /** Who a request speaks for, once its bearer token checked out. */
@@ -96,19 +96,26 @@ export class TokenAuthority {
       });
   }
 
-  /** The principal of an `Authorization: Bearer …` header; 401 when it is missing or not valid now. */
+  /**
+   * The principal of an `Authorization: Bearer …` header; 401 when it is missing or not valid now.
+   *
+   * A `vkt.` token names its row by id; one that does not match that row (none exists, or its hash
+   * differs) is still compared with the environment's admin token, whose text may take the same
+   * form (`VALKYRIE_ADMIN_TOKEN=vkt.<id>.<secret>`) while its row's id is `admin-env`. Every miss
+   * thus reads both rows whether or not the named one exists, so the answer's time does not tell.
+   */
   async authenticate(header: string | undefined): Promise<Principal> {
     const token = bearer(header);
     if (token.startsWith(jobPrefix)) return this.checkJobToken(token);
-    const id = token.startsWith(apiPrefix)
-      ? token.slice(apiPrefix.length).split('.', 1)[0]
-      : environmentAdminId;
-    const row = id === undefined || id === '' ? undefined : await this.store.find(id);
     const presented = Buffer.from(sha256(token), 'hex');
-    // Compared even when no row exists, so the answer takes as long either way.
-    const expected = Buffer.from(row?.hash ?? '0'.repeat(64), 'hex');
-    const matches = expected.length === presented.length && timingSafeEqual(expected, presented);
-    if (row === undefined || !matches) throw unauthorized('the token is not known');
+    const id = token.startsWith(apiPrefix) ? token.slice(apiPrefix.length).split('.', 1)[0] : undefined;
+    let row =
+      id === undefined || id === '' || id === environmentAdminId ? undefined : await this.store.find(id);
+    if (!hashMatches(row, presented)) {
+      row = await this.store.find(environmentAdminId);
+      if (!hashMatches(row, presented)) row = undefined;
+    }
+    if (row === undefined) throw unauthorized('the token is not known');
     if (row.revokedAt !== undefined) throw unauthorized(`token ${row.id} was revoked`);
     if (!usable(row, this.clock.now())) throw unauthorized(`token ${row.id} has expired`);
     return {
@@ -166,6 +173,13 @@ function bearer(header: string | undefined): string {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match?.[1]) throw unauthorized('the Authorization header must be "Bearer <token>"');
   return match[1];
+}
+
+/** Compares even when no row exists, so the answer takes as long either way. */
+function hashMatches(row: StoredToken | undefined, presented: Buffer): boolean {
+  const expected = Buffer.from(row?.hash ?? '0'.repeat(64), 'hex');
+  const equal = expected.length === presented.length && timingSafeEqual(expected, presented);
+  return equal && row !== undefined;
 }
 
 function usable(token: TokenRecord, now: number): boolean {
