@@ -124,7 +124,8 @@ export const runnerCapabilitiesSchema = z.object({
 });
 
 const logEntrySchema = z.object({
-  stepIndex: nonNegativeInt,
+  // -1: the job's own lines (its timeout, an output that cannot be evaluated), not a step's.
+  stepIndex: z.number().int().min(-1),
   attempt: attempt.optional(),
   stream: z.enum(['stdout', 'stderr', 'system']),
   at: timestamp,

@@ -118,6 +118,8 @@ export const runnerSamples: Record<RunnerMessage['type'], RunnerMessage> = {
     entries: [
       { stepIndex: 0, stream: 'stdout', at: 2, text: 'hi\n' },
       { stepIndex: 0, stream: 'system', at: 3, text: '✓ ünïcode' },
+      // The job's own line, not a step's (its timeout, an output that cannot be evaluated).
+      { stepIndex: -1, stream: 'system', at: 4, text: 'error: the job exceeded its timeout of 1m' },
     ],
   },
   'step.completed': {

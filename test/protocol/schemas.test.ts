@@ -41,6 +41,17 @@ describe('protocol schemas', () => {
     expect(result.error.message).toMatch(/^m\.jobId: .*string.*; frame began "\{\\"v\\":1/);
   });
 
+  it('takes a log line of a step or of the job itself (step -1), and refuses any other step index', () => {
+    const entry = (stepIndex: number) => ({ stepIndex, stream: 'system', at: 1, text: 'x' });
+    const frame = (stepIndex: number) =>
+      encodeFrame({ type: 'log', jobId: 'job-1', fencingToken: 7, entries: [entry(stepIndex)] });
+    expect(decodeFrame(frame(-1), controlPlaneDecoder)).toMatchObject({ kind: 'decoded' });
+    expect(decodeFrame(frame(-2), controlPlaneDecoder)).toMatchObject({
+      kind: 'error',
+      error: { code: 'VK_PROTOCOL', message: expect.stringMatching(/^m\.entries\.0\.stepIndex: /) },
+    });
+  });
+
   it('refuses a control message where a runner message is expected (direction matters)', () => {
     const result = decodeFrame(encodeFrame(controlSamples.offer), controlPlaneDecoder);
     expect(result).toMatchObject({ kind: 'error', error: { code: 'VK_PROTOCOL' } });

@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logLines, statuses, Workspace } from './cli.js';
+import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { waitFor } from './process-state.js';
+
+/**
+ * A job's own system lines (step -1: a job timeout, an output that cannot be evaluated) cross the
+ * protocol from a real `valkyrie runner` to a real server. The server once refused them as malformed
+ * and closed the runner's connection, so the runner exited and the job, requeued, took the next
+ * runner down with it.
+ */
+const admin = 'vkt-e2e-admin-token-job-lines-0123456789';
+const ws = new Workspace();
+const processes: StartedProcess[] = [];
+let serverUrl = '';
+let submitToken = '';
+let runner: StartedProcess;
+
+async function createToken(role: string): Promise<string> {
+  const response = await callApi(serverUrl, admin, 'POST', '/api/v1/tokens', { role });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { token: string }).token;
+}
+
+beforeAll(async () => {
+  const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
+  processes.push(server);
+  serverUrl = server.url;
+  const registration = await createToken('runner');
+  submitToken = await createToken('submit');
+  runner = startProcess(ws, ['runner', '--server', serverUrl, '--token', registration, '--name', 'lines']);
+  processes.push(runner);
+  await waitFor(
+    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
+    20_000,
+    'the runner to connect',
+  );
+}, 30_000);
+
+afterAll(async () => {
+  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+  await Promise.all(processes.map((started) => started.done));
+  ws.dispose();
+});
+
+describe("a job's own lines on a fleet runner", () => {
+  it('a job timeout and an output that cannot be evaluated end their jobs as they would locally, and the runner runs on', async () => {
+    const file = ws.write(
+      'lines.yml',
+      `name: lines
+jobs:
+  slow:
+    runs-on: self-hosted
+    timeout-minutes: 0.02
+    steps:
+      - run: sleep 30
+  bad-output:
+    runs-on: self-hosted
+    outputs:
+      x: \${{ fromJSON(steps.s.outputs.v).k }}
+    steps:
+      - id: s
+        run: echo "v=not json" >> "$GITHUB_OUTPUT"
+  after:
+    needs: [slow, bad-output]
+    if: always()
+    runs-on: self-hosted
+    steps:
+      - run: echo after ran
+`,
+    );
+    const follow = startProcess(ws, ['submit', file, '--no-bundle', '--follow', '--json'], {
+      VALKYRIE_SERVER: serverUrl,
+      VALKYRIE_TOKEN: submitToken,
+    });
+    processes.push(follow);
+    const result = await follow.done;
+    expect(statuses(result.stdout)).toEqual({
+      slow: 'timed_out',
+      'bad-output': 'succeeded',
+      after: 'succeeded',
+    });
+    expect(logLines(result.stdout, 'slow').join('\n')).toContain(
+      'the job exceeded its timeout of 0.02 minutes',
+    );
+    expect(logLines(result.stdout, 'bad-output').join('\n')).toContain('output "x" could not be evaluated');
+    expect(logLines(result.stdout, 'after')).toContain('after ran');
+    expect(runner.child.exitCode, runner.stderr()).toBeNull();
+    expect(runner.stderr()).not.toContain('VK_PROTOCOL');
+  }, 60_000);
+});
