@@ -94,7 +94,7 @@ export class ControlPlane {
     });
     this.writes = new StoreWrites(stores.runs, stores.logs);
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
-      this.dispatcher.hasConnectedRunnerWith(runsOn),
+      this.dispatcher.runnerAvailabilityFor(runsOn),
     );
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
       waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),

@@ -5,7 +5,7 @@ import { labelSetName } from '../selection/label-set.js';
 import { Declines } from './declines.js';
 import { JobQueue } from './job-queue.js';
 import { type Leg, moveLeg } from './leg.js';
-import { RunnerRegistry, type RunnerSession } from './runner-registry.js';
+import { type RunnerAvailability, RunnerRegistry, type RunnerSession } from './runner-registry.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 
 export type { RunnerSession } from './runner-registry.js';
@@ -115,9 +115,9 @@ export class Dispatcher {
     });
   }
 
-  /** Whether a connected runner has every label of `runsOn` (see RunnerRegistry). */
-  hasConnectedRunnerWith(runsOn: readonly string[]): boolean {
-    return this.registry.hasConnectedRunnerWith(runsOn);
+  /** Whether a connected runner may take a job with every label of `runsOn` (see RunnerRegistry). */
+  runnerAvailabilityFor(runsOn: readonly string[]): RunnerAvailability {
+    return this.registry.availabilityFor(runsOn);
   }
 
   /** Forgets runners (with an identity) that disconnected before `time`: see RunnerRegistry. */
@@ -325,8 +325,7 @@ export class Dispatcher {
         session.capabilities = message.capabilities;
         return;
       case 'drain':
-        session.draining = true;
-        this.registry.refresh(session);
+        this.registry.drained(session);
         return;
       case 'deregister':
         this.deregister(session, message.reason);

@@ -43,10 +43,13 @@ export type RunEvent =
       /** Not offered to a runner before this time (ms since the epoch). */
       readonly notBefore?: number;
       /**
-       * The job's `runs-on` labels, when no connected runner has them all: it waits until one
-       * connects, as GitHub's and Buildkite's jobs do, and this says so instead of waiting silently.
+       * The job's `runs-on` labels, when no connected runner that takes jobs has them all (a runner
+       * shutting down, stopped or offline does not count): it waits until one connects, as GitHub's
+       * and Buildkite's jobs do, and this says so instead of waiting silently.
        */
       readonly noRunnerWith?: readonly string[];
+      /** With `noRunnerWith`: connected runners have the labels, but an operator drained them or set them to maintenance. */
+      readonly setAside?: true;
       /** The job's attempt, from 1; absent means 1 (as on every job event). */
       readonly attempt?: number;
     }

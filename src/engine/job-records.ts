@@ -5,6 +5,7 @@ import type { JobPatch, NewJob, RunStore } from '../store/runs.js';
 import { attemptField, jobAttemptField, type RunEventListeners } from './events.js';
 import type { EndedAttempt } from './job-retry.js';
 import { type Leg, queuedPatch } from './leg.js';
+import type { RunnerAvailability } from './runner-registry.js';
 import type { StoreWrites } from './store-writes.js';
 
 /**
@@ -18,8 +19,8 @@ export class JobRecords {
     private readonly logs: LogStore,
     private readonly writes: StoreWrites,
     private readonly events: RunEventListeners,
-    /** Whether some connected runner has every label of `runsOn` (Dispatcher.hasConnectedRunnerWith). */
-    private readonly runnerConnectedWith: (runsOn: readonly string[]) => boolean,
+    /** Whether a connected runner may take a job with every label of `runsOn` (Dispatcher.runnerAvailabilityFor). */
+    private readonly runnerAvailabilityFor: (runsOn: readonly string[]) => RunnerAvailability,
   ) {}
 
   /** New legs of a run, pending, in one store call: a matrix adds its legs together. */
@@ -42,13 +43,13 @@ export class JobRecords {
 
   /**
    * In the dispatcher's queue from `at` (a retry's attempt: `patch` says which). When no connected
-   * runner has the job's labels, the event says it waits for one.
+   * runner that takes jobs has the job's labels, the event says it waits for one.
    */
   queued(leg: Leg, at: number, patch: JobPatch = queuedPatch(leg, at)): void {
     this.writes.updateJob(leg.id, patch);
     if (!this.listening()) return;
     const { id: jobId, name, priority, notBefore, attempt } = leg;
-    const waiting = this.runnerConnectedWith(leg.runsOn) ? {} : { noRunnerWith: leg.runsOn };
+    const waiting = waitingFor(leg.runsOn, this.runnerAvailabilityFor(leg.runsOn));
     this.events.emit({
       type: 'job.queued',
       jobId,
@@ -175,4 +176,13 @@ export class JobRecords {
       ...jobAttemptField(jobAttempt),
     });
   }
+}
+
+/** The `job.queued` fields that say a job waits for a runner, as `availability` of its `runsOn` has it. */
+function waitingFor(
+  runsOn: readonly string[],
+  availability: RunnerAvailability,
+): { readonly noRunnerWith?: readonly string[]; readonly setAside?: true } {
+  if (availability === 'online') return {};
+  return availability === 'set_aside' ? { noRunnerWith: runsOn, setAside: true } : { noRunnerWith: runsOn };
 }

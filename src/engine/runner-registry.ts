@@ -42,6 +42,9 @@ interface RunnerRecord {
   stoppedAt?: number;
 }
 
+/** Whether a job with some `runs-on` labels can be offered to a connected runner: RunnerRegistry.availabilityFor. */
+export type RunnerAvailability = 'online' | 'set_aside' | 'none';
+
 /** The connection of a session that stands for a runner not connected here: what is sent on it is dropped. */
 const absentTransport: Transport<ControlMessage, RunnerMessage> = Object.freeze({
   send: () => {},
@@ -59,8 +62,8 @@ const absentTransport: Transport<ControlMessage, RunnerMessage> = Object.freeze(
 export class RunnerRegistry {
   private readonly records = new Map<string, RunnerRecord>();
   private readonly free = new FreeRunnerIndex<RunnerSession>();
-  /** Whether a connected runner has every label of a label set, by the set's name; emptied as runners come and go. */
-  private readonly connectedWith = new Map<string, boolean>();
+  /** `availabilityFor` each label set, by the set's name; emptied as runners come, go, drain or change mode. */
+  private readonly connectedWith = new Map<string, RunnerAvailability>();
   private nextSession = 1;
 
   /** `storedMode`: the operator's mode kept outside this process, applied at each register. */
@@ -203,6 +206,7 @@ export class RunnerRegistry {
     const record = this.records.get(runnerId);
     if (record === undefined) return false;
     record.mode = mode;
+    this.connectedWith.clear();
     this.refresh(record.session);
     return true;
   }
@@ -219,22 +223,32 @@ export class RunnerRegistry {
     );
   }
 
+  /** The runner said it is shutting down: it gets no more offers, and no longer counts for its labels. */
+  drained(session: RunnerSession): void {
+    session.draining = true;
+    this.connectedWith.clear();
+    this.refresh(session);
+  }
+
   /**
-   * Whether a connected runner has every label of `runsOn` (any case), busy, draining or set aside
-   * included: such a job waits for a slot, not for a runner. Looked up once per label set while no
-   * runner comes or goes.
+   * Who could take a job with every label of `runsOn` (any case): `online` when a connected runner
+   * with them is online, busy or not (the job waits for a slot); `set_aside` when the only connected
+   * ones are drained or in maintenance by an operator (they take it once resumed); `none` when none
+   * is connected, or the only ones are shutting down (a runner's own drain: it stops after its
+   * jobs) — stopped and offline runners are not connected. Looked up once per label set while no
+   * runner comes, goes, drains or changes mode.
    */
-  hasConnectedRunnerWith(runsOn: readonly string[]): boolean {
+  availabilityFor(runsOn: readonly string[]): RunnerAvailability {
     const name = labelSetName(runsOn);
     let found = this.connectedWith.get(name);
     if (found === undefined) {
       const labels = runsOn.map((label) => label.toLowerCase());
-      found = false;
-      for (const { session } of this.records.values()) {
-        if (!session.closed && labels.every((label) => session.labels.has(label))) {
-          found = true;
-          break;
-        }
+      found = 'none';
+      for (const { session, mode } of this.records.values()) {
+        if (session.closed || session.draining || !labels.every((label) => session.labels.has(label)))
+          continue;
+        found = mode === 'online' ? 'online' : 'set_aside';
+        if (found === 'online') break;
       }
       this.connectedWith.set(name, found);
     }

@@ -74,11 +74,17 @@ export function concurrencyText(event: Extract<RunEvent, { type: 'concurrency' }
   }
 }
 
-/** Why a queued job is not offered: no connected runner has its `runs-on` labels. */
-export function noRunnerText(labels: readonly string[]): string {
+/**
+ * Why a queued job is not offered: no connected runner that takes jobs has its `runs-on` labels
+ * (`setAside`: the connected ones that have them are drained or in maintenance).
+ */
+export function noRunnerText(labels: readonly string[], setAside = false): string {
   const which =
     labels.length === 0
       ? 'a runner'
       : `a runner with ${labels.length === 1 ? 'the label' : 'the labels'} ${labels.join(', ')}`;
-  return `waiting for ${which}: no connected runner has ${labels.length === 1 ? 'it' : 'them all'}`;
+  const them = labels.length === 1 ? 'it' : 'them all';
+  if (setAside)
+    return `waiting for ${which}: the connected runners that have ${them} are drained or in maintenance`;
+  return `waiting for ${which}: no connected runner has ${them}`;
 }

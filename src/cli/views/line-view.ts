@@ -29,7 +29,9 @@ export class LineView implements RunView {
         break;
       case 'job.queued':
         if (event.noRunnerWith !== undefined)
-          this.out.write(`${c.dim(`[${event.name}]`)} ${c.yellow(noRunnerText(event.noRunnerWith))}\n`);
+          this.out.write(
+            `${c.dim(`[${event.name}]`)} ${c.yellow(noRunnerText(event.noRunnerWith, event.setAside))}\n`,
+          );
         break;
       case 'step.started':
         this.out.write(`${c.dim(`[${event.job}]`)} ${c.bold(`▶ ${event.step}`)}\n`);

@@ -59,7 +59,7 @@ export class TtyView implements RunView {
           tail: [],
           reason:
             event.noRunnerWith !== undefined
-              ? noRunnerText(event.noRunnerWith)
+              ? noRunnerText(event.noRunnerWith, event.setAside)
               : event.notBefore === undefined
                 ? undefined
                 : `not before ${clockTime(event.notBefore)}`,
