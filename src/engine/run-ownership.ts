@@ -9,6 +9,7 @@ import { defaultGateTiming } from './concurrency-gate.js';
 import { jobMembersOfRun } from './job-concurrency.js';
 import { RunHeartbeat } from './run-heartbeat.js';
 import { thisProcess } from './run-owner.js';
+import { unplannedJobs } from './unplanned-jobs.js';
 import { workflowMemberOfRun } from './workflow-group.js';
 
 /**
@@ -67,7 +68,8 @@ export async function closeInterruptedSteps(
 
 /**
  * Ends a run no process can go on with (its driver gone, and it cannot or must not be continued):
- * every unfinished job, then the run, `cancelled` with `reason`; the places its jobs held or awaited
+ * every unfinished job, then the run, `cancelled` with `reason` — the jobs it never planned too (their
+ * needs were unfinished; unplanned-jobs.ts), added first, so that the run lists every job of its workflow; the places its jobs held or awaited
  * in their own concurrency groups, and the run's place in its workflow's group, are given up at once, so
  * that the next run or job of a group need not wait for the stale sweep. The caller must own the run (RunRecoveryStore.claim).
  */
@@ -77,7 +79,12 @@ export async function endUnfinishedRun(
   at: number,
   reason: string,
 ): Promise<void> {
-  for (const job of await stores.runs.listJobs(runId)) {
+  const resumable = await stores.recovery.getResumable(runId);
+  const run = await stores.runs.getRun(runId);
+  const stored = await stores.runs.listJobs(runId);
+  const unplanned = run === undefined ? [] : unplannedJobs(run, resumable, stored);
+  if (unplanned.length > 0) await stores.runs.addJobs(unplanned);
+  for (const job of [...stored, ...unplanned]) {
     if (isTerminal(job.status)) continue;
     await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
   }
@@ -85,7 +92,7 @@ export async function endUnfinishedRun(
   await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), groupClockAt(at));
   // A server's run joined its workflow's group under an id naming the run.
   await stores.concurrency.releasePrefixed(workflowMemberOfRun(runId), groupClockAt(at));
-  await releaseStoredGroupMember(stores, (await stores.recovery.getResumable(runId))?.request, at);
+  await releaseStoredGroupMember(stores, resumable?.request, at);
 }
 
 /**

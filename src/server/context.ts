@@ -38,5 +38,7 @@ export interface ApiContext {
   readonly clock: Clock;
   /** For failures no request answers for (background work): printed on the server's stderr. */
   logError(error: unknown): void;
+  /** For news an operator should have that is no failure: one line (ServerOptions.logNotice). */
+  logNotice(line: string): void;
   closing(): boolean;
 }

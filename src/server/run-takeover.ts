@@ -118,6 +118,7 @@ export class RunTakeover {
       await closeInterruptedSteps(stores, jobs, clock.now());
       await endUnfinishedRun(stores, run.id, clock.now(), reason);
       ownership.stop();
+      this.context.logNotice(endedRunNotice(run.id, resumable, missingSecrets));
       return;
     }
     const request = serverRunRequest(parsed.workflow.name, resumable.request, {});
@@ -133,4 +134,12 @@ export class RunTakeover {
     const lost = jobs.filter((job) => !controlPlane.leased(job.id));
     await closeInterruptedSteps(stores, lost, clock.now()).catch(this.context.logError);
   }
+}
+
+/** The line the server logs when it ends a run it took over instead of continuing it. */
+function endedRunNotice(runId: string, resumable: ResumableRun, missingSecrets: boolean): string {
+  if (!missingSecrets)
+    return `cancelled run ${runId}, taken over from a server that stopped: its stored workflow no longer parses`;
+  const secrets = resumable.request.secretNames.map((name) => `--secret ${name}=…`).join(' ');
+  return `cancelled run ${runId}, taken over from a server that stopped: its secrets are not stored; valkyrie rerun ${runId} --server URL ${secrets} runs its jobs again`;
 }

@@ -52,6 +52,11 @@ export interface ServerOptions {
   readonly longPoll?: { readonly holdMs?: number; readonly sessionTtlMs?: number };
   readonly version?: string;
   readonly logError?: (error: unknown) => void;
+  /**
+   * For what an operator should know of that is no failure (a run the server ended because it could not
+   * go on with it): one line, without a newline. Default: `valkyrie server: LINE` on stderr.
+   */
+  readonly logNotice?: (line: string) => void;
   /** How often to look for runs whose server stopped, to take them over (run-takeover.ts). Default 5 s. */
   readonly takeoverIntervalMs?: number;
   /** How often to look for cancels of driven runs asked of other replicas. Default 1 s. */
@@ -181,6 +186,8 @@ export class ValkyrieServer implements AsyncDisposable {
         streams,
         clock,
         logError,
+        logNotice:
+          options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`)),
         closing: () => intake.stopped,
       };
       const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
