@@ -177,7 +177,11 @@ function networkReason(error: unknown): string {
       EHOSTUNREACH: 'no route to host',
     };
     const text = code ? friendly[code] : undefined;
-    return text && code ? `${text} (${code})` : cause.message;
+    if (text && code) return `${text} (${code})`;
+    // fetch tried nothing: the port is on its list of ports it never connects to (1, 25, 6000, …).
+    if (cause.message === 'bad port')
+      return 'fetch refuses to connect to that port (a blocked port); use another';
+    return cause.message;
   }
   return error instanceof Error ? error.message : String(error);
 }

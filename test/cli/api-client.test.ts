@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiRequestError, throwUnlessOk } from '../../src/cli/api-client.js';
+import { ApiClient, ApiRequestError, throwUnlessOk } from '../../src/cli/api-client.js';
 
 async function refusal(response: Response): Promise<ApiRequestError> {
   const error = await throwUnlessOk(response).then(
@@ -33,5 +33,14 @@ describe('throwUnlessOk', () => {
     const error = await refusal(new Response(null, { status: 502, statusText: 'Bad Gateway' }));
     expect(error.code).toBe('VK_SERVER_RESPONSE');
     expect(error.message).toBe('Bad Gateway');
+  });
+});
+
+describe('ApiClient', () => {
+  it('says a port fetch never connects to is refused by fetch, not unreachable for another reason', async () => {
+    const client = new ApiClient('http://127.0.0.1:1', undefined);
+    await expect(client.fetch('GET', '/healthz')).rejects.toThrow(
+      'cannot reach the Valkyrie server at http://127.0.0.1:1: fetch refuses to connect to that port (a blocked port); use another',
+    );
   });
 });

@@ -221,8 +221,11 @@ function certificateRefused(line: string): number {
  */
 function credentialRefused(settings: RunnerSettings, what: string, reason: string): number {
   const file = join(settings.workDir, credentialsFileName);
+  // A close reason may start with the code `what` already names.
+  const said = /^(VK_[A-Z_]+): /.exec(reason);
+  const detail = said?.[1] !== undefined && what.includes(said[1]) ? reason.slice(said[0].length) : reason;
   complain(
-    `the server refused this runner's credential (${what}): ${reason}. ` +
+    `the server refused this runner's credential (${what}): ${detail}. ` +
       `To register again, delete ${file} and run with --token.`,
   );
   return ExitCode.invalid;
@@ -264,7 +267,9 @@ async function serve(
     }),
   );
   transport.onLost(({ kind, reason }) => say(`lost the ${kind} connection (${reason}); reconnecting`));
-  transport.onSwitch(({ from, to, reason }) => say(`switched from ${from} to ${to} (${reason})`));
+  transport.onSwitch(({ from, to, reason }) =>
+    say(from === to ? `reconnected over ${to} (${reason})` : `switched from ${from} to ${to} (${reason})`),
+  );
   agent.start();
   say(
     `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
