@@ -23,6 +23,15 @@ export interface ApiRun {
   readonly number: number;
   readonly workflowName: string;
   readonly status: string;
+  /** Its queued jobs that no connected runner that takes jobs has the labels for, as the answer tells them. */
+  readonly waiting?: readonly WaitingJob[];
+}
+
+/** A queued job waiting for a runner with its labels (the run view's `noRunnerWith`). */
+export interface WaitingJob {
+  readonly name: string;
+  readonly noRunnerWith: readonly string[];
+  readonly setAside?: true;
 }
 
 /** A run with its jobs, as `GET /api/v1/runs[/:id]` shows it. */
@@ -48,6 +57,10 @@ export interface ApiJob {
   readonly runner?: { readonly id: string; readonly name: string };
   /** Messages about the job refused under a stale lease, in the order refused. */
   readonly staleWrites: readonly ShownStaleWrite[];
+  /** Queued, it waits for a runner with these labels: no connected runner that takes jobs has them all. */
+  readonly noRunnerWith?: readonly string[];
+  /** With `noRunnerWith`: the connected runners that have them are drained or in maintenance. */
+  readonly setAside?: true;
 }
 
 /** What one connection to a run's event stream yields (ServerClient.runEventStream). */
@@ -279,7 +292,13 @@ function readRun(json: unknown): ApiRun {
     typeof run.workflowName === 'string' &&
     typeof run.status === 'string'
   )
-    return { id: run.id, number: run.number, workflowName: run.workflowName, status: run.status };
+    return {
+      id: run.id,
+      number: run.number,
+      workflowName: run.workflowName,
+      status: run.status,
+      waiting: Array.isArray(run.jobs) ? run.jobs.flatMap(readWaiting) : [],
+    };
   throw new ValkyrieError(
     'VK_SERVER_RESPONSE',
     'the server answered without a run {id, number, workflowName, status}',
@@ -329,7 +348,22 @@ function readJob(job: unknown): ApiJob {
       ? { runner: { id: runner.id, name: runner.name } }
       : {}),
     staleWrites: Array.isArray(staleWrites) ? staleWrites.flatMap(readStaleWrite) : [],
+    ...waitingFields(readWaiting(job)[0]),
   };
+}
+
+function waitingFields(waiting: WaitingJob | undefined): Pick<ApiJob, 'noRunnerWith' | 'setAside'> {
+  if (waiting === undefined) return {};
+  const { noRunnerWith, setAside } = waiting;
+  return setAside ? { noRunnerWith, setAside } : { noRunnerWith };
+}
+
+/** A job of a run view that waits for a runner with its labels, as one; none for any other. */
+function readWaiting(job: unknown): WaitingJob[] {
+  if (!isRecord(job) || typeof job.name !== 'string' || !isStringList(job.noRunnerWith)) return [];
+  return [
+    { name: job.name, noRunnerWith: job.noRunnerWith, ...(job.setAside === true ? { setAside: true } : {}) },
+  ];
 }
 
 /** A refused write as the run view lists it; one missing a field this client reads is left out. */

@@ -18,7 +18,7 @@ import {
 import { Dispatcher, type RunnerSession } from './dispatcher.js';
 import { type RunEvent, type RunEventListener, RunEventListeners } from './events.js';
 import { JobGroups } from './job-concurrency.js';
-import { JobRecords } from './job-records.js';
+import { JobRecords, type NoRunnerFields, waitingFor } from './job-records.js';
 import { LeaseGuard } from './lease-guard.js';
 import { type JobCompleted, LeaseReports } from './lease-reports.js';
 import type { Effect, Leg } from './leg.js';
@@ -249,6 +249,16 @@ export class ControlPlane {
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     this.begin(run, record, group, effects, { status: 'running' });
     return handle;
+  }
+
+  /**
+   * For a job of a run driven here that waits in the queue: its `runs-on` labels when no runner
+   * connected here takes jobs with them (with `setAside` when the ones that have them are drained or in
+   * maintenance), as its `job.queued` event says; `{}` for any other job.
+   */
+  waitingForRunner(jobId: string): NoRunnerFields {
+    const runsOn = this.dispatcher.queuedRunsOn(jobId);
+    return runsOn === undefined ? {} : waitingFor(runsOn, this.dispatcher.runnerAvailabilityFor(runsOn));
   }
 
   /** Whether `jobId` has a live lease here: its runner, connected or away, may still report it. */

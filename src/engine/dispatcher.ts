@@ -120,6 +120,11 @@ export class Dispatcher {
     return this.registry.availabilityFor(runsOn);
   }
 
+  /** The `runs-on` labels of a job in the queue here; undefined for one that is not. */
+  queuedRunsOn(jobId: string): readonly string[] | undefined {
+    return this.queue.get(jobId)?.runsOn;
+  }
+
   /** Forgets runners (with an identity) that disconnected before `time`: see RunnerRegistry. */
   forgetRunners(closedBefore: number): void {
     this.registry.forgetClosedBefore(closedBefore);

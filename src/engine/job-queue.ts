@@ -111,6 +111,11 @@ export class JobQueue<T extends Queueable> {
     this.insert(item, Number.NEGATIVE_INFINITY, -1, this.now());
   }
 
+  /** The queued item with this id, delayed or taken out for the moment (offered) included. */
+  get(id: string): T | undefined {
+    return this.byId.get(id)?.item;
+  }
+
   remove(id: string): boolean {
     const entry = this.byId.get(id);
     if (!entry) return false;

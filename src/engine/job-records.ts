@@ -178,11 +178,14 @@ export class JobRecords {
   }
 }
 
-/** The `job.queued` fields that say a job waits for a runner, as `availability` of its `runsOn` has it. */
-function waitingFor(
-  runsOn: readonly string[],
-  availability: RunnerAvailability,
-): { readonly noRunnerWith?: readonly string[]; readonly setAside?: true } {
+/** Why a queued job is not offered to any runner: `job.queued`'s fields, and the API's run view's. */
+export interface NoRunnerFields {
+  readonly noRunnerWith?: readonly string[];
+  readonly setAside?: true;
+}
+
+/** The fields that say a job waits for a runner, as `availability` of its `runsOn` has it. */
+export function waitingFor(runsOn: readonly string[], availability: RunnerAvailability): NoRunnerFields {
   if (availability === 'online') return {};
   return availability === 'set_aside' ? { noRunnerWith: runsOn, setAside: true } : { noRunnerWith: runsOn };
 }

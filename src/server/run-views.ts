@@ -1,4 +1,5 @@
 import { asRunId } from '../core/ids.js';
+import type { NoRunnerFields } from '../engine/job-records.js';
 import type { RunRecoveryStore, StoredRunRequest } from '../store/recovery.js';
 import type { JobRecord, RunRecord, RunStore } from '../store/runs.js';
 import { type StaleWrite, type StaleWriteStore, staleWritesByJob } from '../store/stale-writes.js';
@@ -6,6 +7,11 @@ import { ApiError } from './api-error.js';
 import type { RunView } from './schemas.js';
 
 type ViewStores = { readonly runs: RunStore; readonly staleWrites: StaleWriteStore };
+
+/** Why a queued job waits for a runner (ControlPlane.waitingForRunner); `{}` when it does not, or is not driven here. */
+export type WaitingOf = (jobId: string) => NoRunnerFields;
+
+const notKnown: WaitingOf = () => ({});
 
 /**
  * The API's view of a run: the run and its jobs, as the store has them, each job with the writes
@@ -17,8 +23,9 @@ export async function runView(
   stores: ViewStores & { readonly recovery: RunRecoveryStore },
   run: RunRecord,
   request?: StoredRunRequest,
+  waitingOf: WaitingOf = notKnown,
 ): Promise<RunView> {
-  const [view] = await runViews(stores, [run]);
+  const [view] = await runViews(stores, [run], waitingOf);
   if (view === undefined) throw new Error(`run ${run.id} has no view`);
   const selected = (request ?? (await stores.recovery.getResumable(run.id))?.request)?.selectedJobs;
   if (selected === undefined) return view;
@@ -31,16 +38,21 @@ export async function runView(
  * `runView` of each run, with one read of stale writes for all their jobs (a page of the runs list),
  * but without `selectedJobs`: that is a read of each run's stored request, workflow text and all.
  */
-export async function runViews(stores: ViewStores, runs: readonly RunRecord[]): Promise<RunView[]> {
+export async function runViews(
+  stores: ViewStores,
+  runs: readonly RunRecord[],
+  waitingOf: WaitingOf = notKnown,
+): Promise<RunView[]> {
   const jobsOf = await Promise.all(runs.map((run) => stores.runs.listJobs(run.id)));
   const staleOf = await staleWritesByJob(stores.staleWrites, jobsOf.flat());
-  return runs.map((run, i) => viewOf(run, jobsOf[i] ?? [], staleOf));
+  return runs.map((run, i) => viewOf(run, jobsOf[i] ?? [], staleOf, waitingOf));
 }
 
 function viewOf(
   run: RunRecord,
   jobs: readonly JobRecord[],
   staleOf: ReadonlyMap<string, StaleWrite[]>,
+  waitingOf: WaitingOf,
 ): RunView {
   return {
     id: run.id,
@@ -50,7 +62,13 @@ function viewOf(
     attempt: run.attempt ?? 1,
     createdAt: run.createdAt,
     ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
-    jobs: jobs.map((job) => jobView(job, (staleOf.get(job.id) ?? []).map(staleWriteView))),
+    jobs: jobs.map((job) => {
+      const view = jobView(job, (staleOf.get(job.id) ?? []).map(staleWriteView));
+      if (job.status !== 'queued') return view;
+      const { noRunnerWith, setAside } = waitingOf(job.id);
+      if (noRunnerWith === undefined) return view;
+      return { ...view, noRunnerWith: [...noRunnerWith], ...(setAside ? { setAside } : {}) };
+    }),
   };
 }
 

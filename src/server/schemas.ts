@@ -316,6 +316,14 @@ export const jobViewSchema = z.object({
     description:
       'messages about this job refused under a stale fencing token (VK_STALE_LEASE), in the order refused',
   }),
+  noRunnerWith: z.array(z.string()).optional().meta({
+    description:
+      "a queued job's `runs-on` labels when no connected runner that takes jobs has them all: it waits for one (told by the server that drives the run)",
+  }),
+  setAside: z.literal(true).optional().meta({
+    description:
+      'with `noRunnerWith`: the connected runners that have the labels are drained or in maintenance',
+  }),
 });
 
 export const runViewSchema = z

@@ -6,7 +6,7 @@ import type { ApiStepName } from '../log-lines-answer.js';
 import { type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { stepKey } from '../views/attempts.js';
-import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
+import { colorForStatus, formatDuration, noRunnerText, onRunnerText } from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -69,6 +69,8 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       const reason = job.reason ? c.dim(` (${job.reason})`) : '';
       const on = c.dim(onRunnerText(job.runner));
       process.stdout.write(`  ${jobStatusCell(c, job.status)} ${job.name}${took}${tries}${on}${reason}\n`);
+      if (job.noRunnerWith !== undefined)
+        process.stdout.write(`    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside))}\n`);
       const stale = staleWritesLine(job.staleWrites, c);
       if (stale !== undefined) process.stdout.write(`${stale}\n`);
     }

@@ -16,6 +16,7 @@ import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
+import { noRunnerText } from '../views/format.js';
 import { findDefaultWorkflow } from '../workflow-file.js';
 
 export interface SubmitCommandOptions {
@@ -115,6 +116,8 @@ export async function submitCommand(
       (line) => process.stderr.write(`${line}\n`),
     );
     report(run, created, bundle, options, client.origin);
+    // --follow tells it from the run's events.
+    if (!options.follow) warnWaiting(run);
     if (options.follow) return await followRun(client, run.id, { ...options, reconnectTimeoutMs });
     if (created || run.status === 'succeeded' || !isFinished(run.status)) return ExitCode.succeeded;
     return ExitCode.jobFailed;
@@ -181,6 +184,14 @@ function report(
     };
     process.stdout.write(`${JSON.stringify(bundle ? { ...fields, bundle } : fields)}\n`);
   }
+}
+
+/** A job no connected runner will take would wait silently, maybe forever: say so, on stderr. */
+function warnWaiting(run: ApiRun): void {
+  for (const job of run.waiting ?? [])
+    process.stderr.write(
+      `valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job.setAside)}\n`,
+    );
 }
 
 /** The token and any secrets travel with every request: say so when that is in the clear. */

@@ -43,6 +43,7 @@ const submitHeaders = z.object({
 /** Submit, list, get and cancel runs. Event and log streams are in run-streams.ts. */
 export function runRoutes(context: ApiContext): Route[] {
   const { stores, controlPlane, bundles, driven } = context;
+  const waitingOf = (jobId: string) => controlPlane.waitingForRunner(jobId);
   return [
     defineRoute({
       method: 'POST',
@@ -132,7 +133,7 @@ export function runRoutes(context: ApiContext): Route[] {
           );
         }
         if (submission.kind === 'duplicate')
-          return { status: 200, body: { run: await runView(stores, submission.run) } };
+          return { status: 200, body: { run: await runView(stores, submission.run, undefined, waitingOf) } };
         const { handle } = submission;
         const ownership = recordResumable(
           stores,
@@ -146,7 +147,7 @@ export function runRoutes(context: ApiContext): Route[] {
         trackDrivenRun(context, handle, body.bundle, ownership);
         return {
           status: 201,
-          body: { run: await runView(stores, await findRun(stores.runs, handle.id), stored) },
+          body: { run: await runView(stores, await findRun(stores.runs, handle.id), stored, waitingOf) },
         };
       },
     }),
@@ -177,7 +178,7 @@ export function runRoutes(context: ApiContext): Route[] {
         const next = found.length > limit && last !== undefined ? { next: runCursor(last.id) } : {};
         return {
           status: 200,
-          body: { runs: await runViews(stores, page), ...next },
+          body: { runs: await runViews(stores, page, waitingOf), ...next },
         };
       },
     }),
@@ -194,7 +195,7 @@ export function runRoutes(context: ApiContext): Route[] {
       async handle({ params }) {
         return {
           status: 200,
-          body: { run: await runView(stores, await findRun(stores.runs, params.id)) },
+          body: { run: await runView(stores, await findRun(stores.runs, params.id), undefined, waitingOf) },
         };
       },
     }),
