@@ -117,7 +117,7 @@ export class ControlPlane {
   }
 
   runners(): RunnerView[] {
-    return this.dispatcher.runners();
+    return this.dispatcher.runners((jobId, runnerId) => this.leases.heldBy(jobId, runnerId));
   }
 
   /** Draining and maintenance runners get no new offers. False when no runner has that id. */

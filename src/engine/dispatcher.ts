@@ -107,12 +107,13 @@ export class Dispatcher {
     return session;
   }
 
-  runners(): RunnerView[] {
+  /** `stillHeld`: whether runner (by id) still holds its lease on a job, for those of closed sessions. */
+  runners(stillHeld: (jobId: string, runnerId: string) => boolean): RunnerView[] {
     return this.registry.views((session) => {
       let running = 0;
       for (const jobId of session.assigned) if (this.offers.get(jobId)?.runner !== session) running++;
       return running;
-    });
+    }, stillHeld);
   }
 
   /** Whether a connected runner may take a job with every label of `runsOn` (see RunnerRegistry). */

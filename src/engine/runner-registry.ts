@@ -255,8 +255,15 @@ export class RunnerRegistry {
     return found;
   }
 
-  /** `running` counts a session's leased jobs; offers still out are not running. */
-  views(running: (session: RunnerSession) => number): RunnerView[] {
+  /**
+   * `running` counts a session's leased jobs; offers still out are not running. A runner whose session
+   * closed counts the jobs it held then whose leases it still holds (`stillHeld`, by job and runner id):
+   * not one whose lease expired or was lost since, and went elsewhere.
+   */
+  views(
+    running: (session: RunnerSession) => number,
+    stillHeld: (jobId: string, runnerId: string) => boolean,
+  ): RunnerView[] {
     const views: RunnerView[] = [];
     for (const [id, { mode, session, detached, stoppedAt }] of this.records) {
       const { info, capabilities, transportKind } = session;
@@ -267,7 +274,7 @@ export class RunnerRegistry {
         name: info.name,
         labels: info.labels,
         capacity: info.capacity,
-        running: session.closed ? detached.length : running(session),
+        running: session.closed ? detached.filter((jobId) => stillHeld(jobId, id)).length : running(session),
         mode: selfDrained ? 'draining' : mode,
         connected: !session.closed,
         ...(stoppedAt === undefined ? {} : { stoppedAt }),

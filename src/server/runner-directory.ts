@@ -41,6 +41,11 @@ export class RunnerDirectory {
   private readonly applied = new Map<string, RunnerMode>();
   /** What was last written of each runner connected here. */
   private written = new Map<string, RunnerPresence>();
+  /**
+   * The job counts last written of runners that left this replica holding leases: written again as
+   * their leases end (RunnerStore.awayRunning), so that every replica lists them running nothing.
+   */
+  private readonly away = new Map<string, number>();
   private touchedAt = Number.NEGATIVE_INFINITY;
   private prunedAt = Number.NEGATIVE_INFINITY;
   private readonly pruneEveryMs: number;
@@ -130,6 +135,7 @@ export class RunnerDirectory {
   forget(runnerId: string): Promise<void> {
     return this.serially(async () => {
       this.written.delete(runnerId);
+      this.away.delete(runnerId);
       this.applied.delete(runnerId);
       await this.store.remove(runnerId);
     });
@@ -189,14 +195,16 @@ export class RunnerDirectory {
 
   private storedView(row: StoredRunner, now: number): FleetRunnerView {
     const capabilities = runnerCapabilitiesSchema.safeParse(row.capabilities);
+    const connected = row.connected && now - row.lastSeenAt <= this.staleAfterMs;
     return {
       id: row.id,
       name: row.name,
       labels: row.labels,
       capacity: row.capacity,
-      running: row.running,
+      // Its replica died (it stopped touching the row): the leases the runner held there went with it.
+      running: row.connected && !connected ? 0 : row.running,
       mode: row.mode === 'online' && row.draining ? 'draining' : row.mode,
-      connected: row.connected && now - row.lastSeenAt <= this.staleAfterMs,
+      connected,
       ...(row.stoppedAt === undefined ? {} : { stoppedAt: row.stoppedAt }),
       ...(row.transport === undefined ? {} : { transport: row.transport }),
       ...(capabilities.success ? { capabilities: capabilities.data } : {}),
@@ -243,8 +251,30 @@ export class RunnerDirectory {
       await this.store.prune(now - this.retentionMs);
       this.prunedAt = now;
     }
+    for (const id of gone) {
+      const running = this.written.get(id)?.running ?? 0;
+      if (running > 0) this.away.set(id, running);
+    }
+    await this.writeAwayRunning(views);
     this.written = present;
     for (const id of gone) this.applied.delete(id);
+  }
+
+  /** Writes the job counts of runners away from here that changed since last written (their leases ended). */
+  private async writeAwayRunning(views: readonly RunnerView[]): Promise<void> {
+    if (this.away.size === 0) return;
+    const byId = new Map(views.map((view) => [view.id, view]));
+    for (const [id, written] of this.away) {
+      const view = byId.get(id);
+      if (view === undefined || view.connected) {
+        this.away.delete(id);
+        continue;
+      }
+      if (view.running === written) continue;
+      await this.store.awayRunning(this.replica, id, view.running);
+      if (view.running === 0) this.away.delete(id);
+      else this.away.set(id, view.running);
+    }
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {

@@ -56,6 +56,12 @@ export interface RunnerStore {
    * they deregistered (stopped on purpose), and `stoppedAt` becomes `at`.
    */
   disconnected(replica: string, ids: readonly string[], at: number, stopped?: boolean): Promise<void>;
+  /**
+   * A runner `replica` marked disconnected holds leases on `running` jobs now (they end with their TTL,
+   * or when another runner takes the job): written only while its row still names `replica` and says
+   * disconnected. Nothing else of the row changes.
+   */
+  awayRunning(replica: string, id: string, running: number): Promise<void>;
   /** Moves `lastSeenAt` to `at` for every runner still connected to `replica` (its heartbeat). */
   touch(replica: string, at: number): Promise<void>;
   /** Stores an operator's mode; the row after it, or undefined (nothing written) for an unknown id. */

@@ -45,6 +45,8 @@ describe('ControlPlane: runners with an identity across connections', () => {
     expect(await handle.done).toBe('succeeded');
     expect(leaseOf(other).fencingToken).toBeGreaterThan(lease.fencingToken);
     expect(events.filter((e) => e.type === 'job.started')).toHaveLength(2);
+    // Its lease ended, and the job with it elsewhere: the runner, still away, runs nothing.
+    expect(p.runners().find((r) => r.id === 'rnr_1')).toMatchObject({ connected: false, running: 0 });
   });
 
   it('lists a disconnected runner as holding detached leases only while one is current', async () => {

@@ -13,7 +13,12 @@ function connect(registry: RunnerRegistry, runnerId?: string) {
 }
 
 const listed = (registry: RunnerRegistry) =>
-  registry.views(() => 0).map(({ id, connected }) => ({ id, connected }));
+  registry
+    .views(
+      () => 0,
+      () => true,
+    )
+    .map(({ id, connected }) => ({ id, connected }));
 
 describe('RunnerRegistry', () => {
   it('lists a runner with an identity as disconnected after it leaves, until it is forgotten', () => {

@@ -56,6 +56,28 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     await until(b, (runners) => runners[0]?.connected === false);
   });
 
+  it(`${name}: a runner that left with a job is listed running nothing on every replica once its lease ended`, async () => {
+    const replica = async () =>
+      startTestServer({
+        stores: await openStores(),
+        runnerSyncIntervalMs: syncMs,
+        controlPlane: { leaseTtlMs: 300 },
+      });
+    const a = await replica();
+    const b = await replica();
+    const runner = await connectScriptedRunner(a.server.url, await credential(a.request, a.token), 2);
+    await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    await runner.leases(1);
+    await until(b, (runners) => runners[0]?.running === 1);
+    runner.transport.close();
+    // Away, it keeps its lease for the TTL: listed offline with its job meanwhile, then with none.
+    await until(b, (runners) => runners[0]?.connected === false);
+    for (const server of [a, b]) {
+      const [left] = await until(server, (runners) => runners[0]?.running === 0);
+      expect(left).toMatchObject({ connected: false, running: 0 });
+    }
+  });
+
   it(`${name}: a mode follows a runner that reconnects to another replica, before it gets an offer there`, async () => {
     const a = await startReplica();
     const b = await startReplica();
@@ -112,7 +134,7 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     // A replica that died never said so: its runners' rows stay connected, and their age tells.
     const stores = await openStores();
     try {
-      const presence = { name: 'ghost', labels: ['linux'], capacity: 1, running: 0, draining: false };
+      const presence = { name: 'ghost', labels: ['linux'], capacity: 2, running: 1, draining: false };
       await stores.runners.connected('dead-replica', [{ id: 'rnr_ghost', ...presence }], Date.now() - 60_000);
       await stores.runners.connected('dead-replica', [{ id: 'rnr_fresh', ...presence }], Date.now());
     } finally {
@@ -121,6 +143,9 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     const listed = await until(b, (runners) => runners.length === 3);
     const connected = Object.fromEntries(listed.map((runner) => [runner.id, runner.connected]));
     expect(connected).toMatchObject({ rnr_ghost: false, rnr_fresh: true });
+    // Its leases were held in the dead replica's memory: gone with it.
+    const running = Object.fromEntries(listed.map((runner) => [runner.id, runner.running]));
+    expect(running).toMatchObject({ rnr_ghost: 0, rnr_fresh: 1 });
   });
 
   it(`${name}: a replica's sweep prunes runners not seen for the retention, and lists the others gone as offline until then`, async () => {

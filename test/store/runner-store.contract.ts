@@ -95,6 +95,19 @@ export function runnerStoreContract(make: StoresFactory): void {
       expect(back?.stoppedAt).toBeUndefined();
     });
 
+    it("updates an away runner's job count only where that replica marked it disconnected", async () => {
+      await runners().connected('replica-a', [presence({ id: 'rnr_1', running: 1 })], 100);
+      await runners().connected('replica-a', [presence({ id: 'rnr_2', running: 1 })], 100);
+      await runners().connected('replica-b', [presence({ id: 'rnr_3', running: 1 })], 100);
+      await runners().disconnected('replica-a', ['rnr_1', 'rnr_3'], 200);
+      for (const id of ['rnr_1', 'rnr_2', 'rnr_3']) await runners().awayRunning('replica-a', id, 0);
+      const running = Object.fromEntries(
+        (await runners().list()).map((runner) => [runner.id, runner.running]),
+      );
+      expect(running).toEqual({ rnr_1: 0, rnr_2: 1, rnr_3: 1 });
+      expect((await runners().list())[0]).toMatchObject({ connected: false, lastSeenAt: 200 });
+    });
+
     it('touches only the runners still connected to that replica', async () => {
       await runners().connected('replica-a', [presence({ id: 'rnr_1' }), presence({ id: 'rnr_2' })], 100);
       await runners().connected('replica-b', [presence({ id: 'rnr_3' })], 100);

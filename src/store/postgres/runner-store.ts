@@ -42,6 +42,10 @@ const statements = {
     text: `UPDATE runners SET connected = false, last_seen_at = $1, stopped_at = coalesce($4::bigint, stopped_at)
            WHERE id = ANY($2::text[]) AND replica = $3`,
   },
+  awayRunning: {
+    name: 'vk_runners_away_running',
+    text: 'UPDATE runners SET running = $1 WHERE id = $2 AND replica = $3 AND NOT connected',
+  },
   touch: {
     name: 'vk_runners_touch',
     text: 'UPDATE runners SET last_seen_at = $1 WHERE replica = $2 AND connected',
@@ -88,6 +92,12 @@ export class PostgresRunnerStore implements RunnerStore {
     if (ids.length === 0) return Promise.resolve();
     return this.#db.write(`record ${ids.length} disconnected runner(s)`, async (query) => {
       await query(statements.disconnect, [at, ids, replica, stopped ? at : null]);
+    });
+  }
+
+  awayRunning(replica: string, id: string, running: number): Promise<void> {
+    return this.#db.write(`record the jobs of away runner ${id}`, async (query) => {
+      await query(statements.awayRunning, [running, id, replica]);
     });
   }
 

@@ -42,6 +42,7 @@ type PresenceValues = [
 export class SqliteRunnerStore implements RunnerStore {
   readonly #upsert;
   readonly #disconnect;
+  readonly #awayRunning;
   readonly #touch;
   readonly #setMode;
   readonly #find;
@@ -65,6 +66,9 @@ export class SqliteRunnerStore implements RunnerStore {
     );
     this.#disconnect = db.prepare<[number, number | null, string, string]>(
       'UPDATE runners SET connected = 0, last_seen_at = ?, stopped_at = coalesce(?, stopped_at) WHERE id = ? AND replica = ?',
+    );
+    this.#awayRunning = db.prepare<[number, string, string]>(
+      'UPDATE runners SET running = ? WHERE id = ? AND replica = ? AND connected = 0',
     );
     this.#touch = db.prepare<[number, string]>(
       'UPDATE runners SET last_seen_at = ? WHERE replica = ? AND connected = 1',
@@ -102,6 +106,12 @@ export class SqliteRunnerStore implements RunnerStore {
   disconnected(replica: string, ids: readonly string[], at: number, stopped = false): Promise<void> {
     return this.commits.write(`record ${ids.length} disconnected runner(s)`, () => {
       for (const id of ids) this.#disconnect.run(at, stopped ? at : null, id, replica);
+    });
+  }
+
+  awayRunning(replica: string, id: string, running: number): Promise<void> {
+    return this.commits.write(`record the jobs of away runner ${id}`, () => {
+      this.#awayRunning.run(running, id, replica);
     });
   }
 
