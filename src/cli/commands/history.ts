@@ -153,7 +153,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
 
 function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
   const reason = job.reason ? colors.dim(` (${job.reason})`) : '';
-  const on = colors.dim(onRunnerText(job.runner));
+  const on = colors.dim(onRunnerText(job.runner, job.status));
   return `  ${jobStatusCell(colors, job.status)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${on}${reason}\n`;
 }
 

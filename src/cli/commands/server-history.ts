@@ -67,7 +67,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
       const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
       const reason = job.reason ? c.dim(` (${job.reason})`) : '';
-      const on = c.dim(onRunnerText(job.runner));
+      const on = c.dim(onRunnerText(job.runner, job.status));
       process.stdout.write(`  ${jobStatusCell(c, job.status)} ${job.name}${took}${tries}${on}${reason}\n`);
       if (job.noRunnerWith !== undefined)
         process.stdout.write(`    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside))}\n`);

@@ -28,7 +28,7 @@ export function jobDetailLines(
   for (const attempt of [...ended, current]) {
     const reason = attempt.reason ? c.dim(` (${attempt.reason})`) : '';
     const status = colorForStatus(c, attempt.status)(attempt.status.padEnd(9));
-    const on = c.dim(onRunnerText(attempt.runner));
+    const on = c.dim(onRunnerText(attempt.runner, attempt.status));
     out.push(
       `    attempt ${attempt.attempt}: ${status} ${c.dim(duration(attempt.startedAt, attempt.finishedAt))}${on}${reason}`,
     );

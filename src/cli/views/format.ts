@@ -54,10 +54,17 @@ export function colorForStatus(c: Colors, status: string): (s: string) => string
 
 /**
  * ` on runner NAME (ID)`, as the job's log line at its start says it, for the runner that started a job
- * attempt; empty for one no runner started (a job run locally, or one not started yet).
+ * attempt that is running or over; empty for one no runner started (a job run locally, or one not
+ * started yet). A job waiting again (`queued`: its runner was lost and it went back to the queue)
+ * still names the runner it ran on, which runs it no more: ` last ran on runner NAME (ID)`.
  */
-export function onRunnerText(runner: { readonly id: string; readonly name: string } | undefined): string {
-  return runner === undefined ? '' : ` on runner ${runner.name} (${runner.id})`;
+export function onRunnerText(
+  runner: { readonly id: string; readonly name: string } | undefined,
+  status: string,
+): string {
+  if (runner === undefined) return '';
+  const waiting = status === 'pending' || status === 'queued' || status === 'offered';
+  return `${waiting ? ' last ran on' : ' on'} runner ${runner.name} (${runner.id})`;
 }
 
 /** One line on a run's place in its concurrency group. */

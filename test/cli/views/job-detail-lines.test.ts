@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jobDetailLines } from '../../../src/cli/views/attempts.js';
-import { colors } from '../../../src/cli/views/format.js';
+import { colors, onRunnerText } from '../../../src/cli/views/format.js';
 import { asJobId, asRunId } from '../../../src/core/ids.js';
 import type { JobRecord, StepRecord } from '../../../src/store/runs.js';
 
@@ -41,6 +41,30 @@ describe("show's step lines", () => {
       'success   lint · outcome failure, continued (continue-on-error) · exit code 2 12ms',
       'success   test 12ms',
       'skipped   deploy 12ms',
+    ]);
+  });
+});
+
+describe("show's runner of a job", () => {
+  const runner = { id: '3f9a0c1d2e4b', name: 'r1' };
+
+  it('names the runner of a running or finished attempt', () => {
+    expect(onRunnerText(runner, 'running')).toBe(' on runner r1 (3f9a0c1d2e4b)');
+    expect(onRunnerText(runner, 'succeeded')).toBe(' on runner r1 (3f9a0c1d2e4b)');
+    expect(onRunnerText(undefined, 'queued')).toBe('');
+  });
+
+  it('says a job that waits again (its runner was lost) last ran on that runner, not that it runs there', () => {
+    expect(onRunnerText(runner, 'queued')).toBe(' last ran on runner r1 (3f9a0c1d2e4b)');
+    const lines = jobDetailLines(
+      { ...job, status: 'queued', attempt: 2, runner },
+      [{ jobId, attempt: 1, status: 'failed', startedAt: 1_000, finishedAt: 1_012, runner }],
+      [],
+      colors(false),
+    );
+    expect(lines.map((line) => line.trim())).toEqual([
+      'attempt 1: failed    12ms on runner r1 (3f9a0c1d2e4b)',
+      'attempt 2: queued     last ran on runner r1 (3f9a0c1d2e4b)',
     ]);
   });
 });
