@@ -22,6 +22,7 @@ import { JobRecords, type NoRunnerFields, waitingFor } from './job-records.js';
 import { LeaseGuard } from './lease-guard.js';
 import { type JobCompleted, LeaseReports } from './lease-reports.js';
 import type { Effect, Leg } from './leg.js';
+import { lostJobEnd } from './lost-job.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
@@ -35,8 +36,9 @@ export type { ControlPlaneOptions } from './control-plane-options.js';
 /**
  * The control plane: turns runs into jobs (through each run's coordinator), hands ready jobs to the
  * dispatcher, grants leases under fencing tokens to runners that accept, and stores what runners
- * report under a current token. A lease that expires, or whose runner disconnects, follows the job's
- * `on-runner-lost:` policy. Runners reach it only through protocol transports.
+ * report under a current token. A job whose lease expires, or whose runner disconnects, follows its
+ * `on-runner-lost:` policy, or ends cancelled if it was being stopped. Runners reach it only through
+ * protocol transports.
  */
 export class ControlPlane {
   private readonly options: ResolvedControlPlaneOptions;
@@ -68,6 +70,7 @@ export class ControlPlane {
         accepted: (runner, leg) => this.grantLease(runner, leg),
         leaseMessage: (runner, message) => this.reports.receive(runner, message),
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
+        runnerAway: (runner, leased) => this.leases.runnerAway(runner, leased),
         registered: (runner, resume, detached) => this.leases.resume(runner, resume, detached),
         deregistered: (runner, leased, reason) => this.runnerDeregistered(runner, leased, reason),
       },
@@ -81,7 +84,7 @@ export class ControlPlane {
         jobsRunBy: (runnerId, jobIds) => jobsRunBy(stores.runs, runnerId, jobIds),
       },
       {
-        lost: (jobId, reason) => this.loseRunner(jobId, reason),
+        lost: (jobId, why, cancelling) => this.loseRunner(jobId, why, cancelling),
         refused: (runner, write, heldBefore) => this.reports.staleWrite(runner, write, heldBefore),
       },
     );
@@ -139,10 +142,7 @@ export class ControlPlane {
    * to resume; not those whose leases have all expired or settled since.
    */
   runnersWithDetachedLeases(): string[] {
-    return this.dispatcher
-      .detachedJobs()
-      .filter(([runnerId, jobIds]) => jobIds.some((jobId) => this.leases.heldBy(jobId, runnerId)))
-      .map(([runnerId]) => runnerId);
+    return this.leases.runnersAway();
   }
 
   forgetRunners(closedBefore: number): void {
@@ -295,6 +295,7 @@ export class ControlPlane {
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
     // Legs added one after another (a matrix's) are stored in one call.
     let added: Leg[] = [];
+    let away: [Leg, string][] | undefined;
     for (const effect of effects) {
       if (effect.kind === 'add') {
         this.runsByLeg.set(effect.leg.id, run);
@@ -303,14 +304,18 @@ export class ControlPlane {
       }
       if (added.length > 0) this.records.added(run.id, added);
       added = [];
-      this.applyEffect(run, effect);
+      const why = this.applyEffect(run, effect);
+      if (why !== undefined) away = [...(away ?? []), [effect.leg, why]];
     }
     if (added.length > 0) this.records.added(run.id, added);
+    // Jobs told to stop whose runners are away end cancelled now, after the effects that stopped them.
+    for (const [leg, why] of away ?? []) this.loseRunner(leg.id, why, true);
     this.dispatcher.dispatch();
     if (run.coordinator.isDone()) this.completeRun(run);
   }
 
-  private applyEffect(run: ActiveRun, effect: Exclude<Effect, { kind: 'add' }>): void {
+  /** Returns why, when a job told to stop cannot be told: its runner is away (LeaseGuard.stop). */
+  private applyEffect(run: ActiveRun, effect: Exclude<Effect, { kind: 'add' }>): string | undefined {
     const { leg } = effect;
     switch (effect.kind) {
       case 'queue': {
@@ -327,8 +332,7 @@ export class ControlPlane {
         this.recordFinished(leg);
         break;
       case 'cancel':
-        this.leases.cancel(leg.id, effect.immediate);
-        break;
+        return this.leases.stop(leg.id, effect.immediate);
       case 'retry':
         this.scheduleRetry(run, effect);
         break;
@@ -404,25 +408,21 @@ export class ControlPlane {
     void recorded.catch(() => undefined).then(() => runner.transport.send({ type: 'deregistered' }));
   }
 
-  /** A running job lost its runner: per its `on-runner-lost:` policy, back to the queue or failed. */
-  private loseRunner(jobId: string, reason: string): void {
+  /** A running job lost its runner: requeued, failed, or cancelled if it was being stopped (lostJobEnd). */
+  private loseRunner(jobId: string, why: string, cancelling: boolean): void {
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
     if (!run || !leg || leg.status !== 'running') return;
-    const policy = run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue';
-    if (policy === 'fail') {
+    const end = lostJobEnd(run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue', why, cancelling);
+    if (end.kind === 'end') {
       this.dispatcher.forget(jobId);
-      const effects = run.coordinator.completed(jobId, 'failed', {}, this.now(), reason, {
-        kind: 'runner_lost',
-      });
+      const effects = run.coordinator.completed(jobId, end.status, {}, this.now(), end.reason, end.outcome);
       this.recordFinished(leg);
       this.apply(run, effects);
       return;
     }
     this.dispatcher.requeue(leg);
-    const at = this.now();
-    this.records.systemLog(run.id, leg, `${reason}; requeued`, at);
-    this.records.queued(leg, at);
+    this.records.requeued(run.id, leg, end.log, this.now());
     this.dispatcher.dispatch();
   }
 

@@ -30,6 +30,11 @@ export interface DispatcherHandlers {
    */
   runnerLost(runner: RunnerSession, leased: readonly string[], reason: string): void;
   /**
+   * The connection of `runner`, which has an identity, closed: it keeps its leases of `leased` for a
+   * reconnect (see `takeDetached`); the receiver may end some now (a job it was told to stop).
+   */
+  runnerAway(runner: RunnerSession, leased: readonly string[]): void;
+  /**
    * `runner` registered: `resume` are the leases it says it still holds, `detached` the jobs its
    * earlier, closed sessions held leases on. Called before any message it sent after `register`.
    */
@@ -450,8 +455,10 @@ export class Dispatcher {
     session.orphaned.clear();
     // A closed session gets no offers again (a reconnect is a new session): its declines are moot.
     this.declines.forgetSession(session.id);
-    if (session.durable) this.registry.detach(session, leased);
-    else this.handlers.runnerLost(session, leased, reason);
+    if (session.durable) {
+      this.registry.detach(session, leased);
+      this.handlers.runnerAway(session, leased);
+    } else this.handlers.runnerLost(session, leased, reason);
     if (dispatch) this.dispatch();
   }
 

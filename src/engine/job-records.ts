@@ -62,6 +62,12 @@ export class JobRecords {
     });
   }
 
+  /** Back in the queue after losing its runner: the control plane's line saying why, then `queued`. */
+  requeued(runId: RunId, leg: Leg, text: string, at: number): void {
+    this.systemLog(runId, leg, text, at);
+    this.queued(leg, at);
+  }
+
   /**
    * An attempt ended and the next is queued after `delayMs`; the ended one is kept as it was. With
    * `held`, the next attempt waits for its job-level concurrency group first: stored queued, but

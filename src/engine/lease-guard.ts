@@ -11,11 +11,12 @@ import { type JobsRunBy, ResumedJobChecks } from './resumed-job-checks.js';
 
 export interface LeaseGuardHandlers {
   /**
-   * A running job lost its runner: its lease expired (the holder, if still connected, was told to
-   * cancel it), its runner disconnected, or it came back without the job. `reason` starts with
-   * `runner_lost:`.
+   * A running job lost its runner (`why`): its lease expired (the holder, if still connected, was told
+   * to cancel it), its runner disconnected, or it came back without the job. `cancelling`: the holder
+   * had been told to stop the job under that lease (`stop`), or the runner is away and cannot be told
+   * (`stop` or `runnerAway` dropped its lease): the job ends cancelled, whatever its policy says.
    */
-  lost(jobId: string, reason: string): void;
+  lost(jobId: string, why: string, cancelling: boolean): void;
   /**
    * A message `runner` sent under a stale token was refused and the runner told; `write` is for the
    * store. `heldBefore`: the runner (by id, in any of its sessions) holds the job's current lease
@@ -64,7 +65,8 @@ const resumedJobCheckLimits = Object.freeze({
  * runner with identity to its new session when it resumes them there.
  *
  * Lifecycle per job: `grant` (or `hold`) → `admit` for each message … → `release` on its result; or
- * `lost` from expiry, `runnerGone`, `runnerRevoked` or `resume`. Messages under any other token are
+ * `lost` from expiry, `runnerGone`, `runnerRevoked`, `resume`, or — for a job being stopped — `stop`
+ * and `runnerAway`. Messages under any other token are
  * refused: nothing they carry is applied. A `job.completed` repeated under the token it completed (a runner re-sends a completion
  * that may have been lost in a transport switch) is ignored quietly.
  */
@@ -147,10 +149,50 @@ export class LeaseGuard {
     return this.table.get(jobId)?.holder.runnerId === runnerId;
   }
 
+  /** The runners (by id) away from here — their connections closed — that still hold a current lease. */
+  runnersAway(): string[] {
+    return this.dispatcher
+      .detachedJobs()
+      .filter(([runnerId, jobIds]) => jobIds.some((jobId) => this.heldBy(jobId, runnerId)))
+      .map(([runnerId]) => runnerId);
+  }
+
   /** The job's result is in under `lease`. */
   release(lease: Lease<RunnerSession>): void {
     this.table.release(lease);
     this.completed.set(lease.jobId, lease.fencingToken);
+  }
+
+  /**
+   * The job is being cancelled (its run, fail-fast, its concurrency group). A connected runner is told
+   * to stop it, and the job ends when the runner reports its end, or cancelled when the lease is lost
+   * first (`lost` with `cancelling`). A runner that is away (its connection closed; its lease held for
+   * a reconnect, or, after a takeover, held for it) cannot be told, and a cancelled job must not wait
+   * a TTL for it: its lease ends now, and why is returned — the caller ends the job cancelled (`lost`
+   * is not called: the caller is in the middle of its own changes). Should the runner come back
+   * resuming the job, the resume is refused (VK_STALE_LEASE), and the runner stops the job.
+   */
+  stop(jobId: string, immediate: boolean): string | undefined {
+    const lease = this.table.get(jobId);
+    if (lease?.holder.closed !== true) {
+      this.cancel(jobId, immediate);
+      return undefined;
+    }
+    this.drop(lease);
+    return `runner ${lease.holder.runnerId} is disconnected`;
+  }
+
+  /**
+   * `runner`'s connection (with identity) closed; it keeps its leases of `leased` for a reconnect,
+   * except those it was told to stop (`stop`): nothing is left to wait for, the job ends cancelled.
+   */
+  runnerAway(runner: RunnerSession, leased: readonly string[]): void {
+    for (const jobId of leased) {
+      const lease = this.table.get(jobId);
+      if (lease?.holder !== runner || !this.cancels.has(lease)) continue;
+      this.drop(lease);
+      this.handlers.lost(jobId, `runner ${runner.runnerId} disconnected while stopping it`, true);
+    }
   }
 
   /** Tells the job's runner to stop it; a runner that resumes the lease later is told again. */
@@ -233,14 +275,23 @@ export class LeaseGuard {
     this.dispatcher.orphan(holder, jobId, fencingToken);
     holder.transport.send({ type: 'cancel', jobId, reason: 'lease expired', immediate: false });
     this.lost.add(jobId, holder.runnerId);
-    this.handlers.lost(jobId, `runner_lost: lease expired (not renewed within ${ttlMs} ms)`);
+    this.handlers.lost(jobId, `lease expired (not renewed within ${ttlMs} ms)`, this.cancels.has(lease));
   }
 
   /** The job has lost its runner (`why`): the lease goes, and the job follows its policy. */
   private loseLease(lease: Lease<RunnerSession>, why: string): void {
     this.table.release(lease);
     this.lost.add(lease.jobId, lease.holder.runnerId);
-    this.handlers.lost(lease.jobId, `runner_lost: ${why}`);
+    this.handlers.lost(lease.jobId, why, this.cancels.has(lease));
+  }
+
+  /**
+   * The job of an away runner is being cancelled: its lease ends, not completed (a resume of it is
+   * refused), and the runner counts as one that lost it (its late writes are stored under the job).
+   */
+  private drop(lease: Lease<RunnerSession>): void {
+    this.table.release(lease);
+    this.lost.add(lease.jobId, lease.holder.runnerId);
   }
 
   private refuse(

@@ -180,6 +180,33 @@ for (const [name, make, skip] of storeFactories) {
       expect((await store.runs.listJobs(runId))[0]).toMatchObject({ status: 'succeeded', attempt: 2 });
     });
 
+    it('ends the job cancelled at once when the run is cancelled while its lease is held, and refuses its runner when it resumes', async () => {
+      const { plane, clock, lease, handle, runId, store } = await takenOver();
+      const { jobId, fencingToken } = lease;
+      const other = new ScriptedRunner(plane, completing, { name: 'west' });
+      handle.cancel(false);
+      // Real time for the store's writes; the held lease's TTL is never reached on this clock.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still running after 5 s'), 5_000);
+      });
+      expect(await Promise.race([handle.done, late])).toBe('cancelled');
+      clearTimeout(timer);
+      expect(plane.leased(jobId)).toBe(false);
+      const [job] = await store.runs.listJobs(runId);
+      expect(job).toMatchObject({
+        status: 'cancelled',
+        reason: 'cancelled while its runner was away: runner rnr_1 is disconnected',
+      });
+      const back = new ScriptedRunner(plane, accepting, { identity, resume: [{ jobId, fencingToken }] });
+      await clock.advance(leaseTtlMs * 2);
+      expect(back.of('error').map((error) => [error.code, error.refused])).toEqual([
+        ['VK_STALE_LEASE', 'register'],
+      ]);
+      expect([...other.of('offer'), ...back.of('offer')]).toEqual([]);
+      expect((await store.runs.listJobs(runId))[0]?.status).toBe('cancelled');
+    });
+
     it('loses the job at once when its runner comes back without it', async () => {
       const { plane, handle, lease } = await takenOver();
       const back = new ScriptedRunner(plane, completing, { identity, name: 'east' });

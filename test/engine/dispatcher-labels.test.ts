@@ -44,6 +44,7 @@ async function setUp(specs: readonly RunnerSpec[]) {
       accepted: (runner, accepted) => sessions.set(accepted.id, runner),
       leaseMessage: () => undefined,
       runnerLost: () => undefined,
+      runnerAway: () => undefined,
       registered: () => undefined,
       deregistered: () => undefined,
     },

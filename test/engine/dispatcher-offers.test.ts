@@ -31,6 +31,7 @@ async function setUp(runners: number, capacity: number) {
     accepted: (_runner, accepted_) => accepted.push(accepted_.id),
     leaseMessage: () => undefined,
     runnerLost: () => undefined,
+    runnerAway: () => undefined,
     registered: () => undefined,
     deregistered: () => undefined,
   };

@@ -1,0 +1,28 @@
+import type { TerminalJobStatus } from '../core/outcome.js';
+import type { AttemptOutcome } from '../core/retry-delay.js';
+import type { RunnerLostPolicy } from '../workflow/model.js';
+
+/** How a running job that lost its runner goes on. */
+export type LostJobEnd =
+  | { readonly kind: 'requeue'; readonly log: string }
+  | {
+      readonly kind: 'end';
+      readonly status: Extract<TerminalJobStatus, 'failed' | 'cancelled'>;
+      readonly reason: string;
+      readonly outcome?: AttemptOutcome;
+    };
+
+/**
+ * A running job lost its runner (`why`: its lease expired, its runner disconnected, …). Its
+ * `on-runner-lost:` policy says: back to the head of the queue (`requeue`) or `failed` with a
+ * `runner_lost:` reason (which `retry.when: [runner-lost]` may still retry). But cancelling wins: a
+ * job that was being stopped (`cancelling`: its run or the job was cancelled) ends `cancelled`, never
+ * queued again — a deploy job of a cancelled run must not start over on another runner.
+ */
+export function lostJobEnd(policy: RunnerLostPolicy, why: string, cancelling: boolean): LostJobEnd {
+  if (cancelling)
+    return { kind: 'end', status: 'cancelled', reason: `cancelled while its runner was away: ${why}` };
+  const reason = `runner_lost: ${why}`;
+  if (policy === 'fail') return { kind: 'end', status: 'failed', reason, outcome: { kind: 'runner_lost' } };
+  return { kind: 'requeue', log: `${reason}; requeued` };
+}
