@@ -20,8 +20,9 @@ export interface LeaseGuardHandlers {
   /**
    * A message `runner` sent under a stale token was refused and the runner told; `write` is for the
    * store. `heldBefore`: the runner (by id, in any of its sessions) holds the job's current lease
-   * here, or lost one on it here (among the last 100,000 jobs to lose a lease), or listed it in a
-   * `register.resume` refused here and the store says it ran an attempt of the job; otherwise it is
+   * here, or lost one on it here (among the last 100,000 jobs to lose a lease), or the store says it
+   * ran an attempt of the job (asked when a job it lists in a `register.resume` is refused here, or
+   * it writes about a job this process knows it held nothing of); otherwise it is
    * writing about a job it never held. (A runner that completed its lease and then writes under
    * another token counts as one that never held the job: a runner does not do that.) A refusal
    * about a resumed job whose store lookup is pending is handed over when the store answers.
@@ -315,6 +316,12 @@ export class LeaseGuard {
     const write = { jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at };
     // A fleet runner's id names it across sessions and restarts; a local one's is this connection's.
     const stale = runner.durable ? { ...write, runnerId: runner.runnerId } : write;
+    // A runner writes about jobs it did not list too: one whose completion it held past a lease TTL
+    // while cut off, or any message of a session whose resume came while a lookup was under way. The
+    // store is asked about such a job as about a listed one (once per job and runner; a no-op while the
+    // runner has a lookup under way, or the job a verdict or a pending check).
+    if (runner.durable && !this.knownHolder(jobId, runner.runnerId))
+      this.resumedChecks.check(runner.runnerId, [jobId]);
     // Behind any refusal about the job still waiting for the store, even when this process has since
     // granted the runner a lease on it (a takeover requeued it): they are handled in the order they came.
     this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran) =>

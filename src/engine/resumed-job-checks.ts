@@ -29,8 +29,8 @@ type Held = ((ran: boolean) => void)[];
  * The store answers later than the runner's next messages may come, so a refusal about a job whose
  * check is pending is held (in order) and handed its verdict when the store answers; once
  * `heldRefusals` are held, further ones get `false` at once (an honest runner that stops a job sends
- * a few messages in a lookup's milliseconds, not thousands). A runner's refusals about a job it did
- * not list get `false` with no lookup.
+ * a few messages in a lookup's milliseconds, not thousands). A refusal about a job the runner did not
+ * list asks about that job alone (LeaseGuard: `check` with one job), within the same bounds.
  *
  * Memory and store reads stay bounded whatever runners send: a runner has at most one lookup in
  * flight (a resume while it has one asks nothing), of at most `jobsPerResume` jobs; pending checks

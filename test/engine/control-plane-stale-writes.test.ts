@@ -78,6 +78,36 @@ describe('ControlPlane: writes under a stale token about a job the runner never 
     expect(await handle.done).toBe('succeeded');
   });
 
+  it('from a runner that ran the job under another process and did not list it again: asked of the store, stored, not reported', async () => {
+    const { plane: first, stores } = openPlane();
+    const identity = { runnerId: 'restarted' };
+    const runner = new ScriptedRunner(first, accepting, { identity });
+    await first.startRun(oneJobWorkflow(), request);
+    await settle();
+    const [lease] = runner.of('lease');
+    if (!lease) throw new Error('no lease');
+    const { jobId, fencingToken } = lease;
+
+    // The server restarts; the runner comes back without the job (its completion, held while it was
+    // cut off for longer than a lease TTL, is no longer in doubt) and sends that completion.
+    const reports: NeverHeldReport[] = [];
+    const second = new ControlPlane(stores, { reportNeverHeld: (report) => reports.push(report) });
+    const back = new ScriptedRunner(second, () => {}, { identity, resume: [] });
+    await settle();
+    back.send({
+      type: 'job.completed',
+      jobId,
+      fencingToken,
+      outcome: { kind: 'succeeded' },
+      outputs: {},
+      at: 1,
+    });
+    await settle();
+    expect(reports).toEqual([]);
+    const stored = await stores.staleWrites.list({ jobId: asJobId(jobId) });
+    expect(stored).toMatchObject([{ messageType: 'job.completed', runnerId: 'restarted', fencingToken }]);
+  });
+
   it('from a runner resuming a lease another process granted: told as a lost lease, stored, never closed', async () => {
     const { plane: first, stores } = openPlane();
     const identity = { runnerId: 'restarted' };
