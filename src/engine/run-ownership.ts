@@ -69,15 +69,18 @@ export async function closeInterruptedSteps(
 /**
  * Ends a run no process can go on with (its driver gone, and it cannot or must not be continued):
  * every unfinished job, then the run, `cancelled` with `reason` — the jobs it never planned too (their
- * needs were unfinished; unplanned-jobs.ts), added first, so that the run lists every job of its workflow; the places its jobs held or awaited
- * in their own concurrency groups, and the run's place in its workflow's group, are given up at once, so
- * that the next run or job of a group need not wait for the stale sweep. The caller must own the run (RunRecoveryStore.claim).
+ * needs were unfinished; unplanned-jobs.ts), added first, so that the run lists every job of its workflow.
+ * The caller must own the run (RunRecoveryStore.claim). With `ownerGone` (its last owner is certainly
+ * dead: a process of this host that no longer exists), the places the run and its jobs held or awaited
+ * in concurrency groups are given up at once (givePlacesUp). Otherwise they stay for the stale sweep:
+ * an owner judged gone by its late heartbeat may only be stalled, with its jobs still running.
  */
 export async function endUnfinishedRun(
   stores: Stores,
   runId: RunId,
   at: number,
   reason: string,
+  ownerGone: boolean,
 ): Promise<void> {
   const resumable = await stores.recovery.getResumable(runId);
   const run = await stores.runs.getRun(runId);
@@ -89,25 +92,28 @@ export async function endUnfinishedRun(
     await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
   }
   await stores.runs.updateRun(runId, { status: 'cancelled', finishedAt: at });
-  await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), groupClockAt(at));
-  // A server's run joined its workflow's group under an id naming the run.
-  await stores.concurrency.releasePrefixed(workflowMemberOfRun(runId), groupClockAt(at));
-  await releaseStoredGroupMember(stores, resumable?.request, at);
+  if (ownerGone) await givePlacesUp(stores, runId, resumable?.request, at, { jobs: true });
 }
 
 /**
- * Gives up the place a `valkyrie run` process's run held in its workflow's concurrency group, which
- * the process joined before the run existed and stored with it (StoredRunRequest.groupMember): once
- * that process is dead and the run is claimed, so that neither the next run of the group nor the
- * run's own resume waits for the stale sweep to notice it.
+ * Gives up the places a run whose last owner is dead held in concurrency groups, so that the next run
+ * of a group (or the run itself, resumed) need not wait for the stale sweep to notice them: its place
+ * in its workflow's group — a server's or resuming process's member id names the run; a `valkyrie run`
+ * process joined before its run existed and stored the id with it (StoredRunRequest.groupMember) —
+ * and, with `jobs`, its jobs' places in their own groups. Call it only once the run is claimed from an
+ * owner that is certainly dead: a live one still runs what those places guard.
  */
-export async function releaseStoredGroupMember(
+export async function givePlacesUp(
   stores: Stores,
+  runId: RunId,
   request: StoredRunRequest | undefined,
   at: number,
+  which: { readonly jobs: boolean },
 ): Promise<void> {
-  if (request?.groupMember !== undefined)
-    await stores.concurrency.release(request.groupMember, groupClockAt(at));
+  const clock = groupClockAt(at);
+  if (which.jobs) await stores.concurrency.releasePrefixed(jobMembersOfRun(runId), clock);
+  await stores.concurrency.releasePrefixed(workflowMemberOfRun(runId), clock);
+  if (request?.groupMember !== undefined) await stores.concurrency.release(request.groupMember, clock);
 }
 
 function groupClockAt(at: number): GroupClock {

@@ -105,6 +105,7 @@ export class RunTakeover {
     run: RunRecord,
     resumable: ResumableRun,
     ownership: { stop(): void },
+    /** Its last owner is certainly dead (else no lease is held, nor any group place given up): see sweep. */
     holdLeases: boolean,
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
@@ -116,7 +117,7 @@ export class RunTakeover {
         ? 'the server driving the run stopped, and its secrets are not stored: re-run it with them'
         : 'the server driving the run stopped, and its stored workflow no longer parses';
       await closeInterruptedSteps(stores, jobs, clock.now());
-      await endUnfinishedRun(stores, run.id, clock.now(), reason);
+      await endUnfinishedRun(stores, run.id, clock.now(), reason, holdLeases);
       ownership.stop();
       this.context.logNotice(endedRunNotice(run.id, resumable, missingSecrets));
       return;

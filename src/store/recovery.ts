@@ -49,7 +49,7 @@ export interface StoredRunRequest {
   /**
    * The member id a `valkyrie run` process's run holds in its workflow's concurrency group (it joins
    * before the run exists, so the id does not name the run): a process that ends the run after its own
-   * died gives the slot up at once (engine/run-ownership.ts endUnfinishedRun).
+   * died gives the slot up at once (engine/run-ownership.ts givePlacesUp).
    */
   readonly groupMember?: string;
 }

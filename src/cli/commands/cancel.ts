@@ -55,7 +55,14 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
       if (claim.kind === 'claimed') {
         const now = Date.now();
         await closeInterruptedSteps(stores, await stores.runs.listJobs(run.id), now);
-        await endUnfinishedRun(stores, run.id, now, 'the run was cancelled after its process had stopped');
+        const ownerGone = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
+        await endUnfinishedRun(
+          stores,
+          run.id,
+          now,
+          'the run was cancelled after its process had stopped',
+          ownerGone,
+        );
         process.stderr.write(`Run ${run.id} had been interrupted; its unfinished jobs are now cancelled.\n`);
         return ExitCode.succeeded;
       }

@@ -5,7 +5,7 @@ import type { RunStatus } from '../../core/outcome.js';
 import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
-import { closeInterruptedSteps, releaseStoredGroupMember } from '../../engine/run-ownership.js';
+import { closeInterruptedSteps, givePlacesUp } from '../../engine/run-ownership.js';
 import { parseStoredWorkflow } from '../../engine/stored-workflow.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, type HostDescription, runnerLabels } from '../../runner/host.js';
@@ -159,8 +159,10 @@ async function claimForResume(
   }
   const jobs = await stores.runs.listJobs(record.id);
   await closeInterruptedSteps(stores, jobs, Date.now());
-  // The run waits for its workflow's group again (local-resume.ts), not behind its dead process's place.
-  await releaseStoredGroupMember(stores, resumable.request, Date.now());
+  // The run waits for its workflow's group again (local-resume.ts), not behind its dead process's place;
+  // its jobs find theirs and adopt them (job-concurrency.ts). Not after --force: that owner may live.
+  if (liveness.kind === 'interrupted' && liveness.why === 'owner_exited')
+    await givePlacesUp(stores, record.id, resumable.request, Date.now(), { jobs: false });
   return { workflow, resumable, record: (await stores.runs.getRun(record.id)) ?? record, jobs };
 }
 
