@@ -10,11 +10,21 @@ export type GitInfo = Omit<GitContext, 'commit'>;
  * payload: one more object read per run, never per job.
  */
 export function readGitContext(workspace: string, withCommit: boolean): GitContext {
-  const info = readGitInfo(workspace);
+  let info: GitInfo;
+  try {
+    info = readGitInfo(workspace);
+  } catch {
+    // Extra data for the jobs: an odd .git never stops a run or a submit.
+    return {};
+  }
   if (!withCommit || info.sha === undefined) return info;
-  const text = readCommitObject(gitDirectories(workspace).commonDir, info.sha);
-  const commit = text === undefined ? undefined : parseCommitObject(text);
-  return commit === undefined ? info : { ...info, commit };
+  try {
+    const text = readCommitObject(gitDirectories(workspace).commonDir, info.sha);
+    const commit = text === undefined ? undefined : parseCommitObject(text);
+    return commit === undefined ? info : { ...info, commit };
+  } catch {
+    return info;
+  }
 }
 
 /**

@@ -2,8 +2,11 @@
 export interface GitPerson {
   readonly name: string;
   readonly email: string;
-  /** ISO 8601 with the person's own UTC offset, as GitHub writes it: `2026-11-30T14:05:09+01:00`. */
-  readonly date: string;
+  /**
+   * ISO 8601 with the person's own UTC offset, as GitHub writes it: `2026-11-30T14:05:09+01:00`.
+   * Absent when the commit's date has no such form (git takes a year past 9999 or an offset of +9959).
+   */
+  readonly date?: string;
 }
 
 /** The facts of the checked-out commit a push event's payload is made of. */
@@ -61,7 +64,7 @@ export function pushEventPayload(git: GitContext): PushEventPayload {
       id: git.sha,
       ...(commit.tree === undefined ? {} : { tree_id: commit.tree }),
       message: commit.message,
-      timestamp: commit.committer.date,
+      ...(commit.committer.date === undefined ? {} : { timestamp: commit.committer.date }),
       ...(htmlUrl === undefined ? {} : { url: `${htmlUrl}/commit/${git.sha}` }),
       author: { name: commit.author.name, email: commit.author.email },
       committer: { name: commit.committer.name, email: commit.committer.email },
@@ -117,12 +120,24 @@ function parsePerson(value: string): GitPerson | undefined {
   const match = /^(.*?) ?<([^>]*)> (\d+) ([+-])(\d\d)(\d\d)$/.exec(value);
   if (match === null) return undefined;
   const [, name = '', email = '', seconds = '0', sign = '+', hours = '00', minutes = '00'] = match;
-  return { name, email, date: isoWithOffset(Number(seconds), sign, hours, minutes) };
+  const date = isoWithOffset(Number(seconds), sign, hours, minutes);
+  return { name, email, ...(date === undefined ? {} : { date }) };
 }
 
-/** `seconds` since the epoch as the wall-clock time at the offset, with the offset: `…T14:05:09+01:00`. */
-function isoWithOffset(seconds: number, sign: string, hours: string, minutes: string): string {
+/** The first instant of the year 10000: ISO 8601's four-digit years end before it. */
+const yearTenThousand = Date.UTC(10000, 0, 1);
+
+/**
+ * `seconds` since the epoch as the wall-clock time at the offset, with the offset: `…T14:05:09+01:00`.
+ * undefined for what git records but ISO 8601 cannot say: an offset past 23:59, minutes past 59, a
+ * wall-clock time from the year 10000 on (`new Date` throws past its own range, and `toISOString`
+ * writes `+010000-…` before it).
+ */
+function isoWithOffset(seconds: number, sign: string, hours: string, minutes: string): string | undefined {
+  if (Number(hours) > 23 || Number(minutes) > 59) return undefined;
   const offsetMinutes = (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes));
-  const local = new Date((seconds + offsetMinutes * 60) * 1000).toISOString().slice(0, 19);
+  const localMs = (seconds + offsetMinutes * 60) * 1000;
+  if (!Number.isFinite(localMs) || localMs >= yearTenThousand) return undefined;
+  const local = new Date(localMs).toISOString().slice(0, 19);
   return `${local}${offsetMinutes === 0 ? 'Z' : `${sign}${hours}:${minutes}`}`;
 }

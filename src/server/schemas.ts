@@ -78,7 +78,9 @@ const commitShaSchema = z
 const gitPersonSchema = z.strictObject({
   name: z.string().max(500).refine(printable, 'no control characters'),
   email: z.string().max(500).refine(printable, 'no control characters'),
-  date: z.iso.datetime({ offset: true }).meta({ description: 'ISO 8601 with the UTC offset' }),
+  date: z.iso.datetime({ offset: true }).optional().meta({
+    description: 'ISO 8601 with the UTC offset; absent when git recorded one ISO 8601 cannot write',
+  }),
 });
 
 export const runGitSchema = z

@@ -82,4 +82,25 @@ describe('submittedGitContext', () => {
     expect(context?.ref).toBe('refs/heads/main');
     expect(submittedGitContext(dir, 'workflow_dispatch')?.commit).toBeUndefined();
   });
+
+  it('reads a commit whose dates git takes but ISO 8601 cannot write: no date, no exception', () => {
+    const weird = mkdtempSync(join(tmpdir(), 'valkyrie-submit-git-date-'));
+    try {
+      const env = {
+        ...process.env,
+        GIT_AUTHOR_DATE: '@99999999999999 +0000',
+        GIT_COMMITTER_DATE: '@253402300800 +0000',
+      };
+      const sh = (...args: string[]) =>
+        execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: weird, env });
+      sh('init', '-q', '-b', 'main');
+      sh('commit', '-q', '--allow-empty', '-m', 'hi');
+      const context = submittedGitContext(weird, 'push');
+      expect(context?.commit).toMatchObject({ message: 'hi', author: { name: 'A', email: 'a@e' } });
+      expect(context?.commit?.author.date).toBeUndefined();
+      expect(context?.commit?.committer.date).toBeUndefined();
+    } finally {
+      rmSync(weird, { recursive: true, force: true });
+    }
+  });
 });

@@ -22,6 +22,30 @@ const commitText = [
 ].join('\n');
 
 describe('parseCommitObject', () => {
+  it('gives no date, never an exception, for a date git records but ISO 8601 cannot write', () => {
+    const at = (author: string, committer: string) =>
+      parseCommitObject(`tree ${tree}\nauthor A <a@e> ${author}\ncommitter C <c@e> ${committer}\n\nm\n`);
+    // Past Date's range (it threw RangeError), then the year 10000 (`+010000-01-01…`), then offsets.
+    expect(at('99999999999999 +0000', '253402300800 +0000')).toEqual({
+      message: 'm',
+      tree,
+      author: { name: 'A', email: 'a@e' },
+      committer: { name: 'C', email: 'c@e' },
+    });
+    expect(at('253402300799 +0000', '253402300799 -2359')?.author.date).toBe('9999-12-31T23:59:59Z');
+    expect(at('253402300799 +0001', '0 +9959')).toMatchObject({
+      author: { name: 'A', email: 'a@e' },
+      committer: { name: 'C', email: 'c@e' },
+    });
+    expect(at('0 +0060', '0 -2359')).toEqual({
+      message: 'm',
+      tree,
+      author: { name: 'A', email: 'a@e' },
+      committer: { name: 'C', email: 'c@e', date: '1969-12-31T00:01:00-23:59' },
+    });
+    expect(at(`1${'0'.repeat(400)} +0000`, '0 +0000')?.author).toEqual({ name: 'A', email: 'a@e' });
+  });
+
   it('reads the first parent, the tree, both people with their own offsets, and the whole message', () => {
     expect(parseCommitObject(commitText)).toEqual({
       message: 'Ship it: the first line\n\nThe body, after a blank line.',
@@ -89,5 +113,13 @@ describe('pushEventPayload', () => {
     expect(Object.keys(bare.head_commit ?? {})).not.toContain('url');
     expect(pushEventPayload({ sha, ref: 'refs/tags/v1' })).toEqual({ ref: 'refs/tags/v1', after: sha });
     expect(pushEventPayload({})).toEqual({});
+    const undated = {
+      message: 'm',
+      author: { name: 'A', email: 'a@e' },
+      committer: { name: 'C', email: 'c@e' },
+    };
+    expect(Object.keys(pushEventPayload({ sha, commit: undated }).head_commit ?? {})).not.toContain(
+      'timestamp',
+    );
   });
 });

@@ -97,6 +97,16 @@ describe('POST /api/v1/runs with git', () => {
     runner.transport.close();
   });
 
+  it('takes a commit whose people have no date (git recorded one ISO 8601 cannot write)', async () => {
+    const { request } = await startTestServer();
+    const undated = { name: 'Ada Lovelace', email: 'ada@example.com' };
+    const body = {
+      workflow,
+      git: { ...git, commit: { ...git.commit, author: undated, committer: undated } },
+    };
+    expect((await request('POST', '/api/v1/runs', { body })).status).toBe(201);
+  });
+
   it('refuses a field of the wrong type or length with 400 VK_INVALID_REQUEST naming it, creating nothing', async () => {
     const { request } = await startTestServer();
     const refusals: [unknown, string][] = [
