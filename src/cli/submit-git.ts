@@ -1,4 +1,5 @@
 import { type GitContext, maxCommitMessageLength } from '../core/git-context.js';
+import { runGitSchema } from '../protocol/run-git.js';
 import { ApiRequestError } from './api-client.js';
 import { readGitContext } from './git-info.js';
 import type { ApiRun, CreateRunBody, ServerClient } from './server-client.js';
@@ -6,14 +7,43 @@ import type { ApiRun, CreateRunBody, ServerClient } from './server-client.js';
 /**
  * The git context `valkyrie submit` sends with a run, read from the workspace as `valkyrie run` reads
  * it (HEAD's commit only when the run starts as a push); undefined without any (not a git repository).
- * A commit message longer than the API takes is cut to its limit.
+ * A commit message longer than the API takes is cut to its limit; a field the API would refuse anyway
+ * (an origin whose URL it cannot take, a control character in a path) is left out after a warning
+ * naming it, so that a checkout's oddity never stops the submit.
  */
-export function submittedGitContext(workspace: string, eventName: string): GitContext | undefined {
-  const git = readGitContext(workspace, eventName === 'push');
-  if (Object.values(git).every((value) => value === undefined)) return undefined;
-  const commit = git.commit;
-  if (commit === undefined || commit.message.length <= maxCommitMessageLength) return git;
-  return { ...git, commit: { ...commit, message: commit.message.slice(0, maxCommitMessageLength) } };
+export function submittedGitContext(
+  workspace: string,
+  eventName: string,
+  warn: (line: string) => void,
+): GitContext | undefined {
+  const read = readGitContext(workspace, eventName === 'push');
+  const commit = read.commit;
+  const git =
+    commit === undefined || commit.message.length <= maxCommitMessageLength
+      ? read
+      : { ...read, commit: { ...commit, message: commit.message.slice(0, maxCommitMessageLength) } };
+  const checked = withoutRefusedFields(git, warn);
+  return Object.values(checked).every((value) => value === undefined) ? undefined : checked;
+}
+
+/** `git` without the fields runGitSchema refuses, each named in one warning line. */
+export function withoutRefusedFields(git: GitContext, warn: (line: string) => void): GitContext {
+  const kept = Object.entries(git).filter(([key, value]) => {
+    if (value === undefined) return false;
+    const result = runGitSchema.safeParse({ [key]: value });
+    if (result.success) return true;
+    const issue = result.error.issues[0];
+    const path = issue?.path ?? [key];
+    const received = valueAt({ [key]: value }, path);
+    warn(
+      `valkyrie: warning: git.${key} is left out of the run: the server would refuse ` +
+        `${['git', ...path].map(String).join('.')} (${issue?.message ?? 'invalid'})` +
+        (typeof received === 'string' ? `, read ${JSON.stringify(received.slice(0, 200))}` : ''),
+    );
+    return false;
+  });
+  const result = runGitSchema.safeParse(Object.fromEntries(kept));
+  return result.success ? result.data : {};
 }
 
 /**
@@ -51,4 +81,10 @@ function refusesGitField(error: unknown): boolean {
     typeof error.body.message === 'string' &&
     /Unrecognized keys?: .*"git"/.test(error.body.message)
   );
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const key of path) at = typeof at === 'object' && at !== null ? Reflect.get(at, key) : undefined;
+  return at;
 }

@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiRequestError } from '../../src/cli/api-client.js';
 import type { ApiRun, CreateRunBody } from '../../src/cli/server-client.js';
-import { createRunWithGit, submittedGitContext } from '../../src/cli/submit-git.js';
+import { createRunWithGit, submittedGitContext, withoutRefusedFields } from '../../src/cli/submit-git.js';
 
 const run: ApiRun = { id: 'r1', number: 1, workflowName: 'ci', status: 'queued' };
 const git = { sha: 'a'.repeat(40), ref: 'refs/heads/main' };
+const noWarning = (line: string) => {
+  throw new Error(`unexpected warning: ${line}`);
+};
 
 /** A client whose server answers each createRun with the next of `answers` (an error is thrown). */
 function clientAnswering(...answers: (ApiRun | Error)[]) {
@@ -72,15 +75,15 @@ describe('submittedGitContext', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('is nothing outside git, and cuts a message longer than the API takes', () => {
-    expect(submittedGitContext(dir, 'push')).toBeUndefined();
+    expect(submittedGitContext(dir, 'push', noWarning)).toBeUndefined();
     const sh = (...args: string[]) =>
       execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: dir });
     sh('init', '-q', '-b', 'main');
     sh('commit', '-q', '--allow-empty', '-m', 'x'.repeat(70_000));
-    const context = submittedGitContext(dir, 'push');
+    const context = submittedGitContext(dir, 'push', noWarning);
     expect(context?.commit?.message).toHaveLength(64 * 1024);
     expect(context?.ref).toBe('refs/heads/main');
-    expect(submittedGitContext(dir, 'workflow_dispatch')?.commit).toBeUndefined();
+    expect(submittedGitContext(dir, 'workflow_dispatch', noWarning)?.commit).toBeUndefined();
   });
 
   it('reads a commit whose dates git takes but ISO 8601 cannot write: no date, no exception', () => {
@@ -95,12 +98,40 @@ describe('submittedGitContext', () => {
         execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: weird, env });
       sh('init', '-q', '-b', 'main');
       sh('commit', '-q', '--allow-empty', '-m', 'hi');
-      const context = submittedGitContext(weird, 'push');
+      const context = submittedGitContext(weird, 'push', noWarning);
       expect(context?.commit).toMatchObject({ message: 'hi', author: { name: 'A', email: 'a@e' } });
       expect(context?.commit?.author.date).toBeUndefined();
       expect(context?.commit?.committer.date).toBeUndefined();
     } finally {
       rmSync(weird, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('withoutRefusedFields', () => {
+  it('leaves out each field the API would refuse, with one warning line naming it, and keeps the rest', () => {
+    const warnings: string[] = [];
+    const person = { name: 'A', email: 'a@e', date: '2026-11-30T15:04:05+01:00' };
+    const checked = withoutRefusedFields(
+      {
+        sha: 'a'.repeat(40),
+        ref: 'refs/heads/main',
+        repository: 'org/re\tpo',
+        serverUrl: 'https://gh_work',
+        commit: { message: 'm', author: person, committer: { ...person, email: 'a\u0007@e' } },
+      },
+      (line) => warnings.push(line),
+    );
+    expect(checked).toEqual({ sha: 'a'.repeat(40), ref: 'refs/heads/main', serverUrl: 'https://gh_work' });
+    expect(warnings).toEqual([
+      'valkyrie: warning: git.repository is left out of the run: the server would refuse git.repository (no control characters), read "org/re\\tpo"',
+      'valkyrie: warning: git.commit is left out of the run: the server would refuse git.commit.committer.email (no control characters), read "a\\u0007@e"',
+    ]);
+  });
+
+  it('takes any http(s) origin new URL takes: an ssh alias with _, an IPv6 host', () => {
+    for (const serverUrl of ['https://gh_work', 'https://[::1]', 'http://[::1]:8080']) {
+      expect(withoutRefusedFields({ serverUrl }, noWarning)).toEqual({ serverUrl });
     }
   });
 });

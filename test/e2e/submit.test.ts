@@ -202,6 +202,29 @@ describe('valkyrie submit', () => {
     expect(server.requests.slice(-2).map((r) => r.headers['idempotency-key'])).toEqual(['k2', 'k2']);
   });
 
+  it('leaves out a git field the API would refuse, with a warning naming it, and submits the run', async () => {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: ws.dir })
+        .toString()
+        .trim();
+    git('init', '-q', '-b', 'main');
+    // A tab in the origin's path: the repository would be `acme/wid\tgets`, which no step env may hold.
+    git('remote', 'add', 'origin', 'https://github.com/acme/wid%09gets.git');
+    git('commit', '-q', '--allow-empty', '-m', 'Ship it');
+    const sent = await submit('--no-bundle');
+    expect(sent.stderr).toContain(
+      'valkyrie: warning: git.repository is left out of the run: the server would refuse git.repository (no control characters), read "acme/wid\\tgets"\n',
+    );
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stdout).toBe(`Submitted run run-1 (#1) of ci to ${server.url}\n`);
+    const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '');
+    expect(body.git).toEqual({
+      sha: git('rev-parse', 'HEAD'),
+      ref: 'refs/heads/main',
+      serverUrl: 'https://github.com',
+    });
+  });
+
   it('sends nothing for a workflow that does not validate (exit 2)', async () => {
     ws.write('bad.yml', 'jobs:\n  build:\n    steps: []\n');
     const result = await ws.run(['submit', 'bad.yml', '--server', server.url, '--token', 'tok']);

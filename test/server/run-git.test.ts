@@ -97,6 +97,14 @@ describe('POST /api/v1/runs with git', () => {
     runner.transport.close();
   });
 
+  it("takes any http(s) origin new URL takes: an ssh alias's host with _, an IPv6 host", async () => {
+    const { request } = await startTestServer();
+    for (const serverUrl of ['https://gh_work', 'https://[::1]', 'http://[::1]:8080']) {
+      const body = { workflow, git: { ...git, serverUrl } };
+      expect((await request('POST', '/api/v1/runs', { body })).status, serverUrl).toBe(201);
+    }
+  });
+
   it('takes a commit whose people have no date (git recorded one ISO 8601 cannot write)', async () => {
     const { request } = await startTestServer();
     const undated = { name: 'Ada Lovelace', email: 'ada@example.com' };

@@ -96,7 +96,7 @@ export async function submitCommand(
 
   try {
     const bundle = options.bundle === false ? undefined : await uploadWorkspace(client, workspace, maxBytes);
-    const git = submittedGitContext(workspace, event.event);
+    const git = submittedGitContext(workspace, event.event, (line) => process.stderr.write(`${line}\n`));
     const { run, created } = await createRunWithGit(
       client,
       {
