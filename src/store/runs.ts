@@ -164,6 +164,12 @@ export interface ListRunsOptions {
  * Every method is durable when its promise resolves (per the store's durability setting). Calls are
  * applied in the order they are made, also when the caller does not wait for one before making the
  * next: the control plane relies on that to let many writes share one commit.
+ *
+ * Fenced (store/run-fence.ts): addJobs, updateRun, updateJob, updateJobs, recordStep, recordJobAttempt
+ * and recordConcurrency of a run recorded as owned by a process other than the store's writer
+ * (RunRecoveryStore.claim moved it) reject with RunTakenOverError (VK_RUN_TAKEN_OVER) and change
+ * nothing of that run. updateJobs applies the updates and lines of the other runs of the call, and
+ * rejects once they are written; a missing job still fails the whole call (VK_JOB_NOT_FOUND).
  */
 export interface RunStore {
   /** Assigns the id and run number atomically. */

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach } from 'vitest';
 import type { RunId } from '../../src/core/ids.js';
 import type { QueueOptions } from '../../src/store/queue.js';
+import type { RunOwner } from '../../src/store/recovery.js';
 import type { NewJob, RunStore } from '../../src/store/runs.js';
 import type { Stores } from '../../src/store/store.js';
 
@@ -13,6 +14,8 @@ export interface OpenedStores {
 
 export interface StoreTestOptions {
   readonly queue?: QueueOptions;
+  /** The owner the stores write runs for (store/run-fence.ts); default this process. */
+  readonly runOwner?: RunOwner;
 }
 
 /** A new run of `count` jobs, each made by `job(runId, ordinal)`; resolves with the run's id. */
@@ -30,7 +33,9 @@ export async function createRunWithJobs(
 export type StoresFactory = (options?: StoreTestOptions) => Promise<OpenedStores>;
 
 /** Opens stores before each test and cleans up after it; call the returned function inside a test. */
-export function useStores(make: StoresFactory): (() => Stores) & { another(): Promise<Stores> } {
+export function useStores(
+  make: StoresFactory,
+): (() => Stores) & { another(options?: StoreTestOptions): Promise<Stores> } {
   let current: Awaited<ReturnType<StoresFactory>> | undefined;
   beforeEach(async () => {
     current = await make();
@@ -44,9 +49,9 @@ export function useStores(make: StoresFactory): (() => Stores) & { another(): Pr
     return current.stores;
   };
   return Object.assign(get, {
-    another: async () => {
+    another: async (options?: StoreTestOptions) => {
       if (current === undefined) throw new Error('stores are only open inside a test');
-      return current.openAnother();
+      return current.openAnother(options);
     },
   });
 }

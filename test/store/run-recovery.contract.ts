@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { asRunId } from '../../src/core/ids.js';
 import type { RunOwnership, StoredRunRequest } from '../../src/store/recovery.js';
+import { processRunOwner } from '../../src/store/run-fence.js';
 import type { RunRecord } from '../../src/store/runs.js';
 import { type StoresFactory, useStores } from './fixture.js';
 
@@ -29,7 +30,8 @@ const request: StoredRunRequest = {
   },
 };
 const source = 'name: ci\non: push\njobs:\n  a:\n    runs-on: local\n    steps:\n      - run: echo "ü"\n';
-const first: RunOwnership = { owner: { host: 'box-1', pid: 4242 }, heartbeatAt: 1_700_000_000_000 };
+// The owner the stores write runs for (this process: store/run-fence.ts), so that they may finish its runs.
+const first: RunOwnership = { owner: processRunOwner(), heartbeatAt: 1_700_000_000_000 };
 const second: RunOwnership = { owner: { host: 'box-2', pid: 77 }, heartbeatAt: 1_700_000_020_000 };
 
 /** The RunRecoveryStore lifecycle: save once, heartbeat while running, claim with compare-and-set. */

@@ -8,6 +8,7 @@ import { logStoreContract } from './log-store.contract.js';
 import { queueClaimOrWaitContract } from './queue-claim-or-wait.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
+import { runFenceContract } from './run-fence.contract.js';
 import { runRecoveryContract } from './run-recovery.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 import { runnerStoreContract } from './runner-store.contract.js';
@@ -31,6 +32,7 @@ for (const [name, make, skip] of storeFactories) {
       queueClaimOrWaitContract(make);
     });
     runRecoveryContract(make);
+    runFenceContract(make);
     concurrencyStoreContract(make);
     tokenStoreContract(make);
     runnerStoreContract(make);

@@ -1,4 +1,5 @@
 import { resolveQueueOptions } from '../queue-rows.js';
+import { processRunOwner } from '../run-fence.js';
 import type { Stores } from '../store.js';
 import { PostgresBundleStore } from './bundle-store.js';
 import { PostgresConcurrencyStore } from './concurrency-store.js';
@@ -37,7 +38,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     return closing;
   };
   return {
-    runs: new PostgresRunStore(db),
+    runs: new PostgresRunStore(db, options?.runOwner ?? processRunOwner()),
     logs: new PostgresLogStore(db),
     queue,
     staleWrites: new PostgresStaleWriteStore(db),

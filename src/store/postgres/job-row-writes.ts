@@ -1,6 +1,8 @@
 import { ValkyrieError } from '../../core/errors.js';
-import type { JobId } from '../../core/ids.js';
+import type { JobId, RunId } from '../../core/ids.js';
 import type { LogLine } from '../logs.js';
+import type { RunOwner } from '../recovery.js';
+import { RunTakenOverError } from '../run-fence.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import { runKey } from './columns.js';
@@ -8,6 +10,7 @@ import type { PostgresDatabase, Query, Statement } from './database.js';
 import { pgCode, sqlState, violatingKey } from './errors.js';
 import { updateJobRows } from './job-updates.js';
 import { insertLogRows } from './log-rows.js';
+import { fencedStatements, lockRunsOf, runsOfJobs, writerValues } from './run-fence.js';
 
 const statements = {
   /** A row's columns as a new job and the patches folded into it; absent ones take their defaults. */
@@ -25,7 +28,6 @@ const statements = {
                                        ord)
            ORDER BY ord`,
   },
-  lockJobs: { name: 'vk_lock_jobs', text: 'SELECT id FROM jobs WHERE id = ANY($1::text[]) FOR UPDATE' },
 } satisfies Record<string, Statement>;
 
 /** An addJobs write requested but not started: each new row as a patch, updates folded in. */
@@ -72,7 +74,10 @@ interface OpenUpdate {
 export class JobRowWrites {
   #open: OpenInsert | OpenUpdate | undefined;
 
-  constructor(private readonly db: PostgresDatabase) {}
+  constructor(
+    private readonly db: PostgresDatabase,
+    private readonly writer: RunOwner,
+  ) {}
 
   add(jobs: readonly NewJob[]): Promise<void> {
     const rows = new Map<JobId, JobPatch>();
@@ -80,11 +85,20 @@ export class JobRowWrites {
     const write: OpenInsert = { kind: 'insert', rows, mark: undefined, done: Promise.resolve() };
     write.done = this.db.write('add jobs', (query) => {
       if (this.#open === write) this.#open = undefined;
-      return insertRows(query, jobs, rows);
+      return insertRows(query, jobs, rows, this.writer);
     });
     // A batch naming a job twice fails as a whole, so nothing folds into it.
     if (rows.size === jobs.length) this.#openWrite(write);
     return write.done;
+  }
+
+  /** RunStore.updateJob: a write of its own, never joined with others (as it was before the fence). */
+  async update(id: JobId, patch: JobPatch): Promise<void> {
+    const calls = [{ updates: [{ id, patch }], lines: [] }];
+    const [failure] = await this.db.transaction(`update job ${id}`, (query) =>
+      applyCalls(query, calls, this.writer),
+    );
+    if (failure !== undefined) throw failure;
   }
 
   updateMany(updates: readonly JobUpdate[], lines: readonly LogLine[] = []): Promise<void> {
@@ -106,7 +120,7 @@ export class JobRowWrites {
     };
     write.done = this.db.transaction('update jobs', (query) => {
       if (this.#open === write) this.#open = undefined;
-      return applyCalls(query, write.calls);
+      return applyCalls(query, write.calls, this.writer);
     });
     this.#openWrite(write);
     return settled(write, 0);
@@ -136,6 +150,7 @@ async function insertRows(
   query: Query,
   jobs: readonly NewJob[],
   rows: ReadonlyMap<JobId, JobPatch>,
+  writer: RunOwner,
 ): Promise<void> {
   if (jobs.length === 0) return;
   if (rows.size !== jobs.length) {
@@ -185,6 +200,7 @@ async function insertRows(
     fencingTokens[i] = row.fencingToken ?? null;
     i++;
   }
+  await lockRunsOf(query, runKeys, writer);
   // Array literals (array-literal.ts), not node-postgres's serializer: see job-updates.ts.
   const columns = [
     textArrayLiteral(ids),
@@ -218,16 +234,22 @@ async function insertRows(
   }
 }
 
-/** Runs again from the start if the group commit retries its batch; `calls` no longer grows then. */
+/**
+ * Runs again from the start if the group commit retries its batch; `calls` no longer grows then.
+ * The jobs of runs another owner holds are not locked (run-fence.ts): a call naming one applies its
+ * other jobs' updates and lines and fails with RunTakenOverError, unless it names a missing job too.
+ */
 async function applyCalls(
   query: Query,
   calls: readonly UpdateCall[],
+  writer: RunOwner,
 ): Promise<(ValkyrieError | undefined)[]> {
   const byJob = foldByJob(calls);
   const named = new Set<string>(byJob.keys());
   for (const { lines } of calls) for (const { jobId } of lines) named.add(jobId);
   if (named.size === 0) return [];
-  const { rows } = await query<{ id: string }>(statements.lockJobs, [textArrayLiteral([...named])]);
+  const locking = [textArrayLiteral([...named]), ...writerValues(writer)];
+  const { rows } = await query<{ id: string }>(fencedStatements.lockJobs, locking);
   if (rows.length === named.size) {
     if (byJob.size > 0) await updateJobRows(query, byJob);
     await insertLogRows(query, linesOf(calls));
@@ -235,16 +257,37 @@ async function applyCalls(
   }
   // Locked, the jobs found stay so until the commit: a call is checked against them alone.
   const found = new Set(rows.map(({ id }) => id));
+  const runs = await runsOfJobs(
+    query,
+    [...named].filter((id) => !found.has(id)),
+  );
   const failures: (ValkyrieError | undefined)[] = [];
   const applied: UpdateCall[] = [];
   for (const call of calls) {
     const missing =
-      call.updates.find(({ id }) => !found.has(id))?.id ??
-      call.lines.find(({ jobId }) => !found.has(jobId))?.jobId;
-    if (missing === undefined) {
+      call.updates.find(({ id }) => !found.has(id) && !runs.has(id))?.id ??
+      call.lines.find(({ jobId }) => !found.has(jobId) && !runs.has(jobId))?.jobId;
+    if (missing !== undefined) {
+      failures.push(new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing}`));
+      continue;
+    }
+    const taken = new Set<RunId>();
+    const takenRunOf = (jobId: string) => {
+      const runId = found.has(jobId) ? undefined : runs.get(jobId);
+      if (runId !== undefined) taken.add(runId);
+    };
+    for (const { id } of call.updates) takenRunOf(id);
+    for (const { jobId } of call.lines) takenRunOf(jobId);
+    if (taken.size === 0) {
       failures.push(undefined);
       applied.push(call);
-    } else failures.push(new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${missing}`));
+      continue;
+    }
+    failures.push(new RunTakenOverError([...taken]));
+    applied.push({
+      updates: call.updates.filter(({ id }) => found.has(id)),
+      lines: call.lines.filter(({ jobId }) => found.has(jobId)),
+    });
   }
   const appliedJobs = foldByJob(applied);
   if (appliedJobs.size > 0) await updateJobRows(query, appliedJobs);

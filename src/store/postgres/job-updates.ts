@@ -1,4 +1,3 @@
-import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
 import type { JobPatch } from '../runs.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
@@ -7,8 +6,7 @@ import type { Query, Statement } from './database.js';
 /**
  * Job updates as one statement per batch of distinct jobs (one UPDATE changes a row once, whatever
  * number of `u` rows match it): the patches go as parallel arrays, one row of `u` per job. A patch with an attempt starts that attempt, so the previous one's times,
- * reason, runner and its lease's token go; without one, a column the patch leaves out keeps its value. One job's update is the
- * same statement with arrays of one, so the rules above are written once.
+ * reason, runner and its lease's token go; without one, a column the patch leaves out keeps its value.
  *
  * On a server on Postgres a turn's updates went as one statement each, a round trip apiece: 36,000
  * round trips for 12,000 jobs through the control plane, most of its run time.
@@ -34,12 +32,6 @@ const updateJobs: Statement = {
          runner, fencing_token)
   WHERE jobs.id = u.id`,
 };
-
-/** One job's update; VK_JOB_NOT_FOUND when there is no such job. */
-export async function updateJobRow(query: Query, id: JobId, patch: JobPatch): Promise<void> {
-  const changed = await updateJobRows(query, new Map([[id, patch]]));
-  if (changed === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
-}
 
 /**
  * Each job's patch, in one statement (one patch per job: fold a job's patches into one first, as

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { isValkyrieError } from '../../core/errors.js';
 import type { QueueOptions } from '../queue.js';
+import type { RunOwner } from '../recovery.js';
 import { PostgresDatabase } from './database.js';
 import { connectError, toStoreError } from './errors.js';
 import { migrate } from './migrations.js';
@@ -15,6 +16,11 @@ export interface PostgresOptions {
   readonly schema?: string;
   /** Capacity, aging, idempotency window, clock of the queue store. */
   readonly queue?: QueueOptions;
+  /**
+   * The owner this store writes runs for (store/run-fence.ts): writes of a run recorded as owned by
+   * another are refused. Default: this process. Tests open two stores on one schema as two owners.
+   */
+  readonly runOwner?: RunOwner;
 }
 
 /** Each control-plane replica holds this many connections at most; the engine's writes are short. */

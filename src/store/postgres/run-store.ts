@@ -1,7 +1,7 @@
-import { ValkyrieError } from '../../core/errors.js';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import type { LogLine } from '../logs.js';
+import type { RunOwner } from '../recovery.js';
 import {
   concurrencyOfRow,
   defaultRunLimit,
@@ -31,9 +31,8 @@ import type {
 import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
 import type { PostgresDatabase, Query, Statement } from './database.js';
-import { pgCode, sqlState } from './errors.js';
 import { JobRowWrites } from './job-row-writes.js';
-import { updateJobRow } from './job-updates.js';
+import { fencedStatements, jobNotWritten, runNotWritten, writerValues } from './run-fence.js';
 
 // bigint columns arrive as strings; json columns arrive parsed.
 type RunRow = RunRowOf<string>;
@@ -57,17 +56,6 @@ const statements = {
            SELECT $1::text, $2::text, last_number, 'queued', $3::bigint, $4::text, $5::text FROM counter
            RETURNING id, run_number`,
   },
-  // COALESCE keeps a column when the patch leaves it out; patches never clear a field.
-  updateRun: {
-    name: 'vk_update_run',
-    text: `UPDATE runs SET status = $2, started_at = coalesce($3, started_at),
-           finished_at = coalesce($4, finished_at) WHERE id = $1`,
-  },
-  recordConcurrency: {
-    name: 'vk_record_concurrency',
-    text: `UPDATE runs SET concurrency_group = $2, concurrency_state = $3, concurrency_ahead = $4,
-           concurrency_at = $5 WHERE id = $1`,
-  },
   getRun: { name: 'vk_get_run', text: `SELECT ${runColumns} FROM runs WHERE id = $1` },
   listRuns: {
     name: 'vk_list_runs',
@@ -83,26 +71,10 @@ const statements = {
     name: 'vk_list_jobs',
     text: `SELECT ${jobColumns} FROM jobs WHERE run_id = $1 ORDER BY seq`,
   },
-  recordStep: {
-    name: 'vk_record_step',
-    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
-           conclusion = excluded.conclusion, exit_code = excluded.exit_code,
-           started_at = excluded.started_at, finished_at = excluded.finished_at,
-           retry_delay_ms = excluded.retry_delay_ms`,
-  },
   listSteps: {
     name: 'vk_list_steps',
     text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 AND job_attempt >= $2
            ORDER BY job_attempt, idx, attempt`,
-  },
-  recordJobAttempt: {
-    name: 'vk_record_job_attempt',
-    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
-           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
-           retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason,
-           runner = excluded.runner`,
   },
   listJobAttempts: {
     name: 'vk_list_job_attempts',
@@ -138,10 +110,13 @@ const statements = {
 export class PostgresRunStore implements RunStore {
   readonly #db: PostgresDatabase;
   readonly #jobRows: JobRowWrites;
+  readonly #writer: readonly [string, number];
 
-  constructor(db: PostgresDatabase) {
+  /** `writer`: the owner whose runs this store writes (store/run-fence.ts). */
+  constructor(db: PostgresDatabase, writer: RunOwner) {
     this.#db = db;
-    this.#jobRows = new JobRowWrites(db);
+    this.#writer = writerValues(writer);
+    this.#jobRows = new JobRowWrites(db, writer);
   }
 
   async createRun(run: NewRun): Promise<RunRecord> {
@@ -213,22 +188,14 @@ export class PostgresRunStore implements RunStore {
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void> {
     return this.#db.write(`update run ${id}`, async (query) => {
       const key = runKey(id);
-      const changed =
-        key !== undefined &&
-        (
-          await query(statements.updateRun, [
-            key,
-            patch.status,
-            patch.startedAt ?? null,
-            patch.finishedAt ?? null,
-          ])
-        ).rowCount !== 0;
-      if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${id}`);
+      const values = [key, patch.status, patch.startedAt ?? null, patch.finishedAt ?? null, ...this.#writer];
+      if (key === undefined || (await query(fencedStatements.updateRun, values)).rowCount === 0)
+        await runNotWritten(query, id, key);
     });
   }
 
   updateJob(id: JobId, patch: JobPatch): Promise<void> {
-    return this.#db.write(`update job ${id}`, (query) => updateJobRow(query, id, patch));
+    return this.#jobRows.update(id, patch);
   }
 
   updateJobs(updates: readonly JobUpdate[], lines?: readonly LogLine[]): Promise<void> {
@@ -237,45 +204,39 @@ export class PostgresRunStore implements RunStore {
 
   recordStep(step: StepRecord): Promise<void> {
     return this.#db.write(`record step ${step.index} of job ${step.jobId}`, async (query) => {
-      try {
-        await query(statements.recordStep, [
-          step.jobId,
-          step.jobAttempt ?? 1,
-          step.index,
-          step.attempt ?? 1,
-          step.name,
-          step.outcome ?? null,
-          step.conclusion ?? null,
-          step.exitCode ?? null,
-          step.startedAt ?? null,
-          step.finishedAt ?? null,
-          step.retryDelayMs ?? null,
-        ]);
-      } catch (error) {
-        if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
-        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
-      }
+      const { rowCount } = await query(fencedStatements.recordStep, [
+        step.jobId,
+        step.jobAttempt ?? 1,
+        step.index,
+        step.attempt ?? 1,
+        step.name,
+        step.outcome ?? null,
+        step.conclusion ?? null,
+        step.exitCode ?? null,
+        step.startedAt ?? null,
+        step.finishedAt ?? null,
+        step.retryDelayMs ?? null,
+        ...this.#writer,
+      ]);
+      if (rowCount === 0) await jobNotWritten(query, step.jobId);
     });
   }
 
   recordJobAttempt(attempt: JobAttemptRecord): Promise<void> {
     return this.#db.write(`record attempt ${attempt.attempt} of job ${attempt.jobId}`, async (query) => {
-      try {
-        await query(statements.recordJobAttempt, [
-          attempt.jobId,
-          attempt.attempt,
-          attempt.status,
-          attempt.startedAt ?? null,
-          attempt.finishedAt,
-          attempt.reason ?? null,
-          attempt.retry?.delayMs ?? null,
-          attempt.retry?.reason ?? null,
-          attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
-        ]);
-      } catch (error) {
-        if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
-        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
-      }
+      const { rowCount } = await query(fencedStatements.recordJobAttempt, [
+        attempt.jobId,
+        attempt.attempt,
+        attempt.status,
+        attempt.startedAt ?? null,
+        attempt.finishedAt,
+        attempt.reason ?? null,
+        attempt.retry?.delayMs ?? null,
+        attempt.retry?.reason ?? null,
+        attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
+        ...this.#writer,
+      ]);
+      if (rowCount === 0) await jobNotWritten(query, attempt.jobId);
     });
   }
 
@@ -283,10 +244,9 @@ export class PostgresRunStore implements RunStore {
     return this.#db.write(`record the concurrency state of run ${runId}`, async (query) => {
       const key = runKey(runId);
       const { group, state, ahead, at } = concurrency;
-      const changed =
-        key !== undefined &&
-        (await query(statements.recordConcurrency, [key, group, state, ahead ?? null, at])).rowCount !== 0;
-      if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
+      const values = [key, group, state, ahead ?? null, at, ...this.#writer];
+      if (key === undefined || (await query(fencedStatements.recordConcurrency, values)).rowCount === 0)
+        await runNotWritten(query, runId, key);
     });
   }
 

@@ -29,6 +29,7 @@ export class GroupCommit {
   private readonly results = new Map<PendingWrite, unknown>();
   private readonly file: StateFile;
   #mark = 0;
+  #batch = 0;
 
   constructor(db: Database.Database) {
     const busyTimeoutMs = db.pragma('busy_timeout', { simple: true });
@@ -53,6 +54,11 @@ export class GroupCommit {
    */
   get mark(): number {
     return this.#mark;
+  }
+
+  /** Changes with every batch applied: what a write's work may remember until the batch ends (run-fence.ts). */
+  get batchNumber(): number {
+    return this.#batch;
   }
 
   /**
@@ -90,6 +96,7 @@ export class GroupCommit {
     const writes = this.pending;
     if (writes.length === 0) return;
     this.pending = [];
+    this.#batch++;
     let failures: Map<PendingWrite, unknown>;
     try {
       failures = this.batch.immediate(writes);

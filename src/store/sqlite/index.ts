@@ -1,4 +1,5 @@
 import { resolveQueueOptions } from '../queue-rows.js';
+import { processRunOwner } from '../run-fence.js';
 import type { Stores } from '../store.js';
 import { SqliteConcurrencyStore } from './concurrency-store.js';
 import { GroupCommit } from './group-commit.js';
@@ -6,6 +7,7 @@ import { LogRowInserts } from './log-rows.js';
 import { SqliteLogStore } from './log-store.js';
 import { openSqliteDatabase, type SqliteOptions } from './open.js';
 import { SqliteQueueStore } from './queue-store.js';
+import { SqliteRunFence } from './run-fence.js';
 import { SqliteRunRecoveryStore } from './run-recovery-store.js';
 import { SqliteRunStore } from './run-store.js';
 import { SqliteRunnerStore } from './runner-store.js';
@@ -35,12 +37,13 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
   };
   // One set of prepared log_lines inserts for the connection: LogStore.append and RunStore.updateJobs' lines.
   const logRows = new LogRowInserts(db);
+  const fence = new SqliteRunFence(db, commits, options?.runOwner ?? processRunOwner());
   return {
-    runs: new SqliteRunStore(db, commits, logRows),
+    runs: new SqliteRunStore(db, commits, logRows, fence),
     logs: new SqliteLogStore(db, commits, logRows),
     queue: new SqliteQueueStore(db, commits, queueOptions),
     staleWrites: new SqliteStaleWriteStore(db, commits),
-    recovery: new SqliteRunRecoveryStore(db, commits),
+    recovery: new SqliteRunRecoveryStore(db, commits, fence),
     concurrency: new SqliteConcurrencyStore(db, commits),
     tokens: new SqliteTokenStore(db, commits),
     runners: new SqliteRunnerStore(db, commits),

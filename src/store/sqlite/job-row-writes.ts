@@ -8,6 +8,7 @@ import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 import type { LogRowInserts } from './log-rows.js';
 import { maxRowsPerStatement, placeholderRows, runInChunks, type Value } from './multi-row.js';
+import { refusedAfter, type SqliteRunFence } from './run-fence.js';
 
 /**
  * The columns a patch without an attempt sets as they are, by bit of a shape; patchValues gives a
@@ -72,6 +73,7 @@ export class JobRowWrites {
     private readonly db: Database.Database,
     private readonly commits: GroupCommit,
     logRows: LogRowInserts,
+    private readonly fence: SqliteRunFence,
   ) {
     this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
     this.#logRows = logRows;
@@ -111,6 +113,7 @@ export class JobRowWrites {
       }
     }
     const work = () => {
+      this.fence.checkJob(id);
       const { changes } =
         patch.attempt === undefined ? this.#setColumns(id, patch) : this.#startNext(id, patch);
       if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
@@ -128,16 +131,26 @@ export class JobRowWrites {
    */
   updateMany(updates: readonly JobUpdate[], lines: readonly LogLine[] = []): Promise<void> {
     if (lines.length > 0)
-      return this.commits.write(`update ${updates.length} jobs and append their log lines`, () => {
-        this.#updateAll(updates);
-        this.#logRows.insert(lines);
-      });
+      return this.commits
+        .write(`update ${updates.length} jobs and append their log lines`, () => {
+          const kept = this.fence.keep(updates, lines);
+          if (kept.updates.length > 0) this.#updateAll(kept.updates);
+          this.#logRows.insert(kept.lines);
+          return kept.refused;
+        })
+        .then(refusedAfter);
     const [only, ...others] = updates;
     if (only === undefined) return this.commits.write('update no jobs', () => undefined);
     if (others.length === 0) return this.update(only.id, only.patch);
     const folded = this.#foldAll(updates);
     if (folded !== undefined) return folded;
-    return this.commits.write(`update ${updates.length} jobs`, () => this.#updateAll(updates));
+    return this.commits
+      .write(`update ${updates.length} jobs`, () => {
+        const kept = this.fence.keep(updates, lines);
+        if (kept.updates.length > 0) this.#updateAll(kept.updates);
+        return kept.refused;
+      })
+      .then(refusedAfter);
   }
 
   #foldAll(updates: readonly JobUpdate[]): Promise<void> | undefined {
@@ -227,6 +240,13 @@ export class JobRowWrites {
    * the group commit runs this write in its own savepoint, so a failing statement leaves no row.
    */
   #insertAll(all: readonly NewJob[], rows: ReadonlyMap<string, Value[]>): void {
+    // The engine adds one run's jobs at a time: its first job's run stands for the others unless they differ.
+    let checked: string | undefined;
+    for (const { runId } of all) {
+      if (runId === checked) continue;
+      this.fence.check(runId);
+      checked = runId;
+    }
     // A run id no store issues fails its job where a row-by-row insert would: after the rows before it.
     const unknownRun = all.findIndex(
       (job) => rows.get(job.id) === undefined || runKey(job.runId) === undefined,

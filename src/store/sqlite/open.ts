@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { QueueOptions } from '../queue.js';
+import type { RunOwner } from '../recovery.js';
 import { Database, nativeBinding } from './driver.js';
 import { isCorruption, type StateFile, sqliteCode, toStoreError } from './errors.js';
 import { assertUsableSchema, migrate } from './migrations.js';
@@ -21,6 +22,11 @@ export interface SqliteOptions {
   readonly busyTimeoutMs?: number;
   /** Capacity, aging, idempotency window, clock of the queue store. */
   readonly queue?: QueueOptions;
+  /**
+   * The owner this store writes runs for (store/run-fence.ts): writes of a run recorded as owned by
+   * another are refused. Default: this process. Tests open two stores on one file as two owners.
+   */
+  readonly runOwner?: RunOwner;
 }
 
 /** Several processes (CLI, server, runners on one machine) may share a file; writers queue this long. */

@@ -12,6 +12,7 @@ import type {
 } from '../recovery.js';
 import { runIdOf, runKey } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
+import type { SqliteRunFence } from './run-fence.js';
 
 interface ResumableRow {
   workflow_source: string | null;
@@ -35,6 +36,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   constructor(
     db: Database.Database,
     private readonly commits: GroupCommit,
+    private readonly fence: SqliteRunFence,
   ) {
     this.#db = db;
     this.#save = db.prepare<[string, string, string, number, number, number]>(
@@ -73,6 +75,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   saveResumable(runId: RunId, run: Omit<ResumableRun, 'ownership'>, ownership: RunOwnership): Promise<void> {
     return this.commits.write(`save run ${runId} for resuming`, () => {
       const key = runKey(runId);
+      this.fence.forget(runId);
       const { owner, heartbeatAt } = ownership;
       const args = [run.source, JSON.stringify(run.request), owner.host, owner.pid, heartbeatAt] as const;
       if (key === undefined || this.#save.run(...args, key).changes === 0)
@@ -130,6 +133,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome> {
     return this.commits.write(`claim run ${runId}`, (): ClaimOutcome => {
       const key = runKey(runId);
+      this.fence.forget(runId);
       if (key === undefined) return { kind: 'lost' };
       const { changes } = this.#claim.run(
         next.owner.host,
@@ -147,6 +151,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome> {
     return this.commits.write(`reopen run ${runId}`, (): ClaimOutcome => {
       const key = runKey(runId);
+      this.fence.forget(runId);
       if (key === undefined) return { kind: 'lost' };
       const { host, pid } = next.owner;
       const { changes } = this.#reopen.run(host, pid, next.heartbeatAt, key, expected);

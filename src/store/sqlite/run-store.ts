@@ -35,6 +35,7 @@ import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 import { JobRowWrites } from './job-row-writes.js';
 import type { LogRowInserts } from './log-rows.js';
+import type { SqliteRunFence } from './run-fence.js';
 
 // SQLite returns integers as numbers and JSON as text.
 type RunRow = RunRowOf<number>;
@@ -73,8 +74,9 @@ export class SqliteRunStore implements RunStore {
     db: Database.Database,
     private readonly commits: GroupCommit,
     logRows: LogRowInserts,
+    private readonly fence: SqliteRunFence,
   ) {
-    this.#jobRows = new JobRowWrites(db, commits, logRows);
+    this.#jobRows = new JobRowWrites(db, commits, logRows, fence);
     this.#nextRunNumber = db
       .prepare<[string], number>('SELECT coalesce(max(run_number), 0) + 1 FROM runs WHERE workflow_name = ?')
       .pluck();
@@ -170,6 +172,7 @@ export class SqliteRunStore implements RunStore {
 
   updateRun(id: RunId, patch: { status: RunStatus; startedAt?: number; finishedAt?: number }): Promise<void> {
     return this.commits.write(`update run ${id}`, () => {
+      this.fence.check(id);
       const key = runKey(id);
       const changed =
         key !== undefined &&
@@ -193,6 +196,7 @@ export class SqliteRunStore implements RunStore {
 
   recordStep(step: StepRecord): Promise<void> {
     return this.commits.write(`record step ${step.index} of job ${step.jobId}`, () => {
+      this.fence.checkJob(step.jobId);
       try {
         this.#upsertStep.run({
           jobId: step.jobId,
@@ -216,6 +220,7 @@ export class SqliteRunStore implements RunStore {
 
   recordJobAttempt(attempt: JobAttemptRecord): Promise<void> {
     return this.commits.write(`record attempt ${attempt.attempt} of job ${attempt.jobId}`, () => {
+      this.fence.checkJob(attempt.jobId);
       try {
         this.#upsertJobAttempt.run({
           jobId: attempt.jobId,
@@ -237,6 +242,7 @@ export class SqliteRunStore implements RunStore {
 
   recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void> {
     return this.commits.write(`record the concurrency state of run ${runId}`, () => {
+      this.fence.check(runId);
       const key = runKey(runId);
       const { group, state, ahead, at } = concurrency;
       const changed =

@@ -1,0 +1,109 @@
+import { ValkyrieError } from '../../core/errors.js';
+import { type RunId, runIdOfJob } from '../../core/ids.js';
+import type { RunOwner } from '../recovery.js';
+import { jobAttemptColumns, stepColumns } from '../rows.js';
+import { RunTakenOverError } from '../run-fence.js';
+import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
+import { runIdOf } from './columns.js';
+import type { Query, Statement } from './database.js';
+
+/**
+ * The run fence (store/run-fence.ts) on Postgres, in the statements that write: each names the writer
+ * and holds the run's row until the transaction ends — FOR SHARE, or the UPDATE's own row lock — so
+ * that a claim (an UPDATE of that row) waits for the commit, and a claim that committed first is seen
+ * (READ COMMITTED re-reads a row it waited for). No statement is added to a write, except to addJobs.
+ */
+const ownedBy = (host: string, pid: string) =>
+  `(r.owner_host IS NULL OR (r.owner_host = ${host} AND r.owner_pid = ${pid}))`;
+
+export const fencedStatements = {
+  updateRun: {
+    name: 'vk_update_run_fenced',
+    text: `UPDATE runs r SET status = $2, started_at = coalesce($3, started_at),
+           finished_at = coalesce($4, finished_at) WHERE id = $1 AND ${ownedBy('$5', '$6')}`,
+  },
+  recordConcurrency: {
+    name: 'vk_record_concurrency_fenced',
+    text: `UPDATE runs r SET concurrency_group = $2, concurrency_state = $3, concurrency_ahead = $4,
+           concurrency_at = $5 WHERE id = $1 AND ${ownedBy('$6', '$7')}`,
+  },
+  // A missing job inserts nothing here (no foreign key error): writtenOrWhy tells it from a taken run.
+  recordStep: {
+    name: 'vk_record_step_fenced',
+    text: `INSERT INTO steps (${stepColumns})
+           SELECT $1::text, $2::integer, $3::integer, $4::integer, $5::text, $6::text, $7::text, $8::integer,
+             $9::bigint, $10::bigint, $11::bigint
+           FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = $1 AND ${ownedBy('$12', '$13')} FOR SHARE OF r
+           ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
+           conclusion = excluded.conclusion, exit_code = excluded.exit_code,
+           started_at = excluded.started_at, finished_at = excluded.finished_at,
+           retry_delay_ms = excluded.retry_delay_ms`,
+  },
+  recordJobAttempt: {
+    name: 'vk_record_job_attempt_fenced',
+    text: `INSERT INTO job_attempts (${jobAttemptColumns})
+           SELECT $1::text, $2::integer, $3::text, $4::bigint, $5::bigint, $6::text, $7::bigint, $8::text, $9::json
+           FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = $1 AND ${ownedBy('$10', '$11')} FOR SHARE OF r
+           ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
+           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
+           retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason,
+           runner = excluded.runner`,
+  },
+  /** The jobs to update, of runs the writer may write, locked; with their runs held (FOR SHARE). */
+  lockJobs: {
+    name: 'vk_lock_jobs_fenced',
+    text: `SELECT j.id FROM jobs j JOIN runs r ON r.id = j.run_id
+           WHERE j.id = ANY($1::text[]) AND ${ownedBy('$2', '$3')} FOR UPDATE OF j FOR SHARE OF r`,
+  },
+  /** After lockJobs found fewer: which jobs exist, and their runs. */
+  jobRuns: { name: 'vk_job_runs', text: 'SELECT id, run_id FROM jobs WHERE id = ANY($1::text[])' },
+  /** addJobs' runs, held; those another owner holds come back. */
+  lockRuns: {
+    name: 'vk_lock_runs_fenced',
+    text: `SELECT r.id, ${ownedBy('$2', '$3')} AS ours FROM runs r WHERE r.id = ANY($1::bigint[]) FOR SHARE`,
+  },
+  runExists: { name: 'vk_run_exists', text: 'SELECT 1 FROM runs WHERE id = $1' },
+  jobExists: { name: 'vk_job_exists', text: 'SELECT 1 FROM jobs WHERE id = $1' },
+} satisfies Record<string, Statement>;
+
+/** The writer's parameters, as the fenced statements take them last. */
+export function writerValues(writer: RunOwner): readonly [string, number] {
+  return [writer.host, writer.pid];
+}
+
+/**
+ * After a fenced statement on a run wrote no row: VK_RUN_NOT_FOUND when the run does not exist,
+ * else the run is another owner's (RunTakenOverError). Nothing was written either way.
+ */
+export async function runNotWritten(query: Query, runId: RunId, key: string | undefined): Promise<never> {
+  if (key !== undefined && (await query(fencedStatements.runExists, [key])).rows.length > 0)
+    throw new RunTakenOverError([runId]);
+  throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
+}
+
+/** As runNotWritten, for a fenced statement on a job's row: VK_JOB_NOT_FOUND or RunTakenOverError. */
+export async function jobNotWritten(query: Query, jobId: string): Promise<never> {
+  const runId = runIdOfJob(jobId);
+  if (runId !== undefined && (await query(fencedStatements.jobExists, [jobId])).rows.length > 0)
+    throw new RunTakenOverError([runId]);
+  throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${jobId}`);
+}
+
+/** Holds addJobs' runs (FOR SHARE) and refuses the write when another owner holds one of them. */
+export async function lockRunsOf(query: Query, runKeys: readonly string[], writer: RunOwner): Promise<void> {
+  const distinct = [...new Set(runKeys)];
+  const { rows } = await query<{ id: string; ours: boolean }>(fencedStatements.lockRuns, [
+    integerArrayLiteral(distinct),
+    ...writerValues(writer),
+  ]);
+  const taken = rows.filter((row) => !row.ours).map((row) => runIdOf(row.id));
+  if (taken.length > 0) throw new RunTakenOverError(taken);
+}
+
+/** The runs of `jobIds` that exist (by job id): after lockJobs, those not locked are another owner's. */
+export async function runsOfJobs(query: Query, jobIds: readonly string[]): Promise<Map<string, RunId>> {
+  const { rows } = await query<{ id: string; run_id: string }>(fencedStatements.jobRuns, [
+    textArrayLiteral(jobIds),
+  ]);
+  return new Map(rows.map((row) => [row.id, runIdOf(row.run_id)]));
+}
