@@ -27,6 +27,10 @@ export interface ActiveRun {
   resolve(status: RunStatus): void;
   reject(error: unknown): void;
   completing: boolean;
+  /** Another process owns it now (abandonRun): nothing more of it is written or announced here. */
+  takenOver: boolean;
+  /** The store refused a write of it: another process owns it (store/run-fence.ts). */
+  refused: boolean;
   /** Its first effects, held while the run waits for its workflow's concurrency group. */
   held?: readonly Effect[];
   /**
@@ -59,6 +63,8 @@ export function activateRun(
     resolve,
     reject,
     completing: false,
+    takenOver: false,
+    refused: false,
     resumed: false,
   };
   const handle: RunHandle = {

@@ -36,10 +36,22 @@ export interface ControlPlaneOptions {
    * most once a minute per runner, with the count since the last report. Absent: not told anywhere.
    */
   readonly reportNeverHeld?: (report: NeverHeldReport) => void;
+  /**
+   * A store write of a run this control plane drives was refused because another process owns the
+   * run now (store/run-fence.ts: it judged this one gone, e.g. after a long stall): called once per
+   * run, as the run's heartbeat calls its `lost`, and it should do the same — at least abandonRun.
+   * Absent: the run is abandoned (abandonRun).
+   */
+  readonly runTakenOver?: (runId: string) => void;
 }
 
 /** The options without a default. */
-type Hooks = 'issueJobToken' | 'storedRunnerMode' | 'recordRunnerStopped' | 'reportNeverHeld';
+type Hooks =
+  | 'issueJobToken'
+  | 'storedRunnerMode'
+  | 'recordRunnerStopped'
+  | 'reportNeverHeld'
+  | 'runTakenOver';
 
 export type ResolvedControlPlaneOptions = Required<Omit<ControlPlaneOptions, Hooks>> &
   Pick<ControlPlaneOptions, Hooks>;
@@ -62,6 +74,7 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
     storedRunnerMode: options.storedRunnerMode,
     recordRunnerStopped: options.recordRunnerStopped,
     reportNeverHeld: options.reportNeverHeld,
+    runTakenOver: options.runTakenOver,
   };
   for (const name of ['offerTtlMs', 'leaseTtlMs', 'agingIntervalMs'] as const) {
     const value = resolved[name];

@@ -1,7 +1,5 @@
-import { ValkyrieError } from '../core/errors.js';
 import { jobIdFor } from '../core/ids.js';
 import { isTerminal, jobStatusOf } from '../core/outcome.js';
-import { jobJson } from '../protocol/message-json.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunConcurrency, RunRecord } from '../store/runs.js';
@@ -20,11 +18,13 @@ import { type RunEvent, type RunEventListener, RunEventListeners } from './event
 import { JobGroups } from './job-concurrency.js';
 import { JobRecords, type NoRunnerFields, waitingFor } from './job-records.js';
 import { LeaseGuard } from './lease-guard.js';
+import { leaseMessage } from './lease-message.js';
 import { type JobCompleted, LeaseReports } from './lease-reports.js';
 import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
+import { findRun, newlyRefused, takenOverError } from './run-refusals.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
@@ -95,7 +95,11 @@ export class ControlPlane {
       emit: this.emitOp,
       reportNeverHeld: (report) => this.options.reportNeverHeld?.(report),
     });
-    this.writes = new StoreWrites(stores.runs, stores.logs);
+    // Refused writes: another process owns those runs now (store/run-fence.ts); each is given up once.
+    this.writes = new StoreWrites(stores.runs, stores.logs, (runIds) => {
+      const giveUp = this.options.runTakenOver ?? ((runId: string) => this.abandonRun(runId));
+      for (const { id } of newlyRefused(this.runsByLeg.values(), runIds)) giveUp(id);
+    });
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
       this.dispatcher.runnerAvailabilityFor(runsOn),
     );
@@ -150,15 +154,17 @@ export class ControlPlane {
   }
 
   /**
-   * Stops driving a run another process has taken over (this one's heartbeat no longer lands): its
+   * Stops driving a run another process has taken over (its heartbeat or a write was refused): its
    * jobs leave the queue, offers and slots are dropped, runners holding its jobs are told to stop, and
    * nothing more of it is written or announced — the new owner does that now. `done` rejects with
    * VK_RUN_TAKEN_OVER. False when this process does not drive the run.
    */
   abandonRun(runId: string): boolean {
-    const run = [...new Set(this.runsByLeg.values())].find((candidate) => candidate.id === runId);
-    if (run === undefined || run.completing) return false;
+    const run = findRun(this.runsByLeg.values(), runId);
+    // A completing run only once a write of it was refused: that may be its end, which must not be announced.
+    if (run === undefined || run.takenOver || (run.completing && !run.refused)) return false;
     run.completing = true;
+    run.takenOver = true;
     for (const [legId, owner] of this.runsByLeg) {
       if (owner !== run) continue;
       this.leases.cancel(legId, true);
@@ -166,7 +172,7 @@ export class ControlPlane {
       this.jobGroups.abandon(legId);
       this.runsByLeg.delete(legId);
     }
-    run.reject(new ValkyrieError('VK_RUN_TAKEN_OVER', `run ${runId} was taken over by another process`));
+    run.reject(takenOverError(runId));
     return true;
   }
 
@@ -368,18 +374,8 @@ export class ControlPlane {
       : undefined;
     run.coordinator.started(leg.id, at, on);
     this.records.started(run.id, leg, at, lease.fencingToken);
-    const issue = this.options.issueJobToken;
-    const jobToken = issue?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
-    const message = {
-      type: 'lease' as const,
-      jobId: leg.id,
-      fencingToken: lease.fencingToken,
-      ttlMs: lease.ttlMs,
-      job: spec,
-      ...(jobToken === undefined ? {} : { jobToken }),
-      [jobJson]: leg.specJson, // when the job's template builds it: the encoder splices it in
-    };
-    runner.transport.send(message);
+    const jobToken = this.options.issueJobToken?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
+    runner.transport.send(leaseMessage(leg, spec, lease, jobToken));
   }
 
   /** The job's runner reported its end under its current lease (LeaseReports released the lease). */
@@ -441,6 +437,11 @@ export class ControlPlane {
     this.write(() => this.stores.runs.updateRun(run.id, { status, finishedAt }));
     this.writes.afterAll((failure) => {
       for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
+      // Another process owns the run: abandonRun rejected done, or does so now if a hook did not call it.
+      if (run.takenOver || run.refused) {
+        run.reject(takenOverError(run.id));
+        return;
+      }
       if (failure !== undefined) {
         run.reject(failure.error);
         return;

@@ -47,7 +47,8 @@ export class RunHeartbeat {
   private beat(): void {
     this.store.heartbeat(this.runId, this.owner, this.clock.now()).then(
       (owned) => {
-        if (owned || this.lostReported) return;
+        // A beat answered after stop() (the run ended or was given up) tells nothing any more.
+        if (owned || this.lostReported || this.stopped) return;
         this.lostReported = true;
         this.lost();
       },

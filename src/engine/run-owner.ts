@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { RunOwner } from '../store/recovery.js';
+import { processRunOwner } from '../store/run-fence.js';
 
-/** This process, as the owner of the runs it drives. */
+/** This process, as the owner of the runs it drives: the owner its stores write for (store/run-fence.ts). */
 export function thisProcess(): RunOwner {
-  return { host: hostname(), pid: process.pid };
+  return processRunOwner();
 }
 
 /**

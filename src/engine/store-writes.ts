@@ -1,5 +1,6 @@
-import type { JobId } from '../core/ids.js';
+import type { JobId, RunId } from '../core/ids.js';
 import type { LogLine, LogStore } from '../store/logs.js';
+import { isRunTakenOver } from '../store/run-fence.js';
 import type { JobPatch, JobUpdate, RunStore } from '../store/runs.js';
 
 type Failure = { readonly error: unknown } | undefined;
@@ -28,6 +29,10 @@ interface Batch {
  * after the updates: an append of their own between two turns' updates kept the Postgres store from
  * joining those into one transaction (about 10 µs more server CPU a job through the control plane).
  * Lines held without any job update go as one append.
+ *
+ * A write the store refused because another process owns its run now (RunTakenOverError, store/run-fence.ts)
+ * is no failure: nothing of it was written, and `refused` is told the runs, so that the control plane
+ * stops driving them, as when their heartbeat finds them taken.
  */
 export class StoreWrites {
   private failure: Failure;
@@ -40,6 +45,7 @@ export class StoreWrites {
   constructor(
     private readonly runs: Pick<RunStore, 'updateJobs'>,
     private readonly logs: Pick<LogStore, 'append'>,
+    private readonly refused: (runIds: readonly RunId[]) => void = () => {},
   ) {}
 
   write(operation: () => Promise<unknown>): void {
@@ -105,7 +111,8 @@ export class StoreWrites {
         if (batch.unsettled === 0) this.release();
       },
       failed: (error) => {
-        this.failure ??= { error };
+        if (isRunTakenOver(error)) this.refused(error.runIds);
+        else this.failure ??= { error };
         batch.settled();
       },
     };

@@ -21,6 +21,7 @@ import { buildApi } from './app.js';
 import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from './bundle-sweeper.js';
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions } from './credential-revocations.js';
+import { runTakenOver } from './driven-runs.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
 import { RunnerDirectory } from './runner-directory.js';
@@ -145,6 +146,8 @@ export class ValkyrieServer implements AsyncDisposable {
           logError(
             `runner ${runnerId} sent ${count} message(s) about jobs it never held a lease on (the last about ${JSON.stringify(lastJobId)}); refused, not stored`,
           ),
+        // A write refused by the run fence: as when the run's heartbeat finds it taken (driven-runs.ts).
+        runTakenOver: (runId) => runTakenOver(context, runId)(),
       });
       directory = new RunnerDirectory(
         stores.runners,
