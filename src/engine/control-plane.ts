@@ -24,7 +24,7 @@ import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
-import { findRun, newlyRefused, takenOverError } from './run-refusals.js';
+import { findRun, giveUpRefused, takenOverError } from './run-refusals.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
@@ -95,11 +95,10 @@ export class ControlPlane {
       emit: this.emitOp,
       reportNeverHeld: (report) => this.options.reportNeverHeld?.(report),
     });
-    // Refused writes: another process owns those runs now (store/run-fence.ts); each is given up once.
-    this.writes = new StoreWrites(stores.runs, stores.logs, (runIds) => {
-      const giveUp = this.options.runTakenOver ?? ((runId: string) => this.abandonRun(runId));
-      for (const { id } of newlyRefused(this.runsByLeg.values(), runIds)) giveUp(id);
-    });
+    const giveUp = this.options.runTakenOver ?? ((id: string) => this.abandonRun(id));
+    this.writes = new StoreWrites(stores.runs, stores.logs, (ids) =>
+      giveUpRefused(this.runsByLeg, ids, giveUp),
+    );
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
       this.dispatcher.runnerAvailabilityFor(runsOn),
     );

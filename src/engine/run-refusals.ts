@@ -12,16 +12,22 @@ export function findRun(runs: Iterable<ActiveRun>, runId: string): ActiveRun | u
   return undefined;
 }
 
-/** The runs of `runIds` among `runs` not refused before, each once, marked refused now. */
-export function newlyRefused(runs: Iterable<ActiveRun>, runIds: readonly string[]): ActiveRun[] {
-  const found: ActiveRun[] = [];
+/**
+ * The store refused writes of `runIds`: another process owns them now (store/run-fence.ts). Each of
+ * them among `runs` (by leg) not refused before is marked refused and given up (`giveUp`: as when its
+ * heartbeat finds it taken), once.
+ */
+export function giveUpRefused(
+  runs: ReadonlyMap<string, ActiveRun>,
+  runIds: readonly string[],
+  giveUp: (runId: string) => void,
+): void {
   for (const runId of runIds) {
-    const run = findRun(runs, runId);
+    const run = findRun(runs.values(), runId);
     if (run === undefined || run.refused) continue;
     run.refused = true;
-    found.push(run);
+    giveUp(runId);
   }
-  return found;
 }
 
 /** What a run's `done` rejects with once another process has taken it over. */
