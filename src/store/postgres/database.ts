@@ -24,6 +24,12 @@ export interface WriteTurn {
    * alone and is not atomic. A statement may then choose how its own commit is made.
    */
   readonly autocommit: boolean;
+  /**
+   * The runs (ids) whose rows this transaction holds, found writable by the run fence (run-fence.ts):
+   * a later write of one of them in the same transaction need not check again. Empty at the start of
+   * every transaction, also when a failed batch is applied again.
+   */
+  readonly heldRuns: Set<string>;
 }
 
 /** A write's statements, given `query` to run them; it resolves once they are done. */

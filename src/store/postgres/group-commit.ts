@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Query, WriteWork } from './database.js';
+import type { Query, WriteTurn, WriteWork } from './database.js';
 import { toStoreError } from './errors.js';
 
 interface PendingWrite {
@@ -128,8 +128,9 @@ async function inOneTransaction(
 ): Promise<Outcome[] | undefined> {
   await client.query('BEGIN');
   const outcomes: Outcome[] = [];
+  const heldRuns = new Set<string>();
   for (const write of writes) {
-    const { outcome, statementFailed } = await apply(client, write, false);
+    const { outcome, statementFailed } = await apply(client, write, { autocommit: false, heldRuns });
     if (statementFailed) {
       await client.query('ROLLBACK');
       return undefined;
@@ -145,11 +146,11 @@ async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]):
   const outcomes: Outcome[] = [];
   for (const write of writes) {
     if (!write.transactional) {
-      outcomes.push((await apply(client, write, true)).outcome);
+      outcomes.push((await apply(client, write, { autocommit: true, heldRuns: new Set() })).outcome);
       continue;
     }
     await client.query('BEGIN');
-    const { outcome } = await apply(client, write, false);
+    const { outcome } = await apply(client, write, { autocommit: false, heldRuns: new Set() });
     await client.query(outcome.ok ? 'COMMIT' : 'ROLLBACK');
     outcomes.push(outcome);
   }
@@ -163,7 +164,7 @@ async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]):
 async function apply(
   client: pg.PoolClient,
   write: PendingWrite,
-  autocommit: boolean,
+  turn: WriteTurn,
 ): Promise<{ outcome: Outcome; statementFailed: boolean }> {
   let statementFailed = false;
   const query: Query = async (statement, values) => {
@@ -175,7 +176,7 @@ async function apply(
     }
   };
   try {
-    return { outcome: { ok: true, value: await write.work(query, { autocommit }) }, statementFailed };
+    return { outcome: { ok: true, value: await write.work(query, turn) }, statementFailed };
   } catch (error) {
     return { outcome: { ok: false, error }, statementFailed };
   }

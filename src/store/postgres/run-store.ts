@@ -1,4 +1,5 @@
-import { asJobId, type JobId, type RunId } from '../../core/ids.js';
+import { ValkyrieError } from '../../core/errors.js';
+import { asJobId, type JobId, type RunId, runIdOfJob } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import type { LogLine } from '../logs.js';
 import type { RunOwner } from '../recovery.js';
@@ -30,7 +31,8 @@ import type {
 } from '../runs.js';
 import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
 import { millis, runIdOf, runKey, type Writable } from './columns.js';
-import type { PostgresDatabase, Query, Statement } from './database.js';
+import type { PostgresDatabase, Query, Statement, WriteTurn } from './database.js';
+import { pgCode, sqlState } from './errors.js';
 import { JobRowWrites } from './job-row-writes.js';
 import { fencedStatements, jobNotWritten, runNotWritten, writerValues } from './run-fence.js';
 
@@ -71,10 +73,27 @@ const statements = {
     name: 'vk_list_jobs',
     text: `SELECT ${jobColumns} FROM jobs WHERE run_id = $1 ORDER BY seq`,
   },
+  // Unfenced, for a run whose row the transaction already holds (WriteTurn.heldRuns, run-fence.ts).
+  recordStep: {
+    name: 'vk_record_step',
+    text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
+           conclusion = excluded.conclusion, exit_code = excluded.exit_code,
+           started_at = excluded.started_at, finished_at = excluded.finished_at,
+           retry_delay_ms = excluded.retry_delay_ms`,
+  },
   listSteps: {
     name: 'vk_list_steps',
     text: `SELECT ${stepColumns} FROM steps WHERE job_id = $1 AND job_attempt >= $2
            ORDER BY job_attempt, idx, attempt`,
+  },
+  recordJobAttempt: {
+    name: 'vk_record_job_attempt',
+    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
+           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
+           retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason,
+           runner = excluded.runner`,
   },
   listJobAttempts: {
     name: 'vk_list_job_attempts',
@@ -203,8 +222,8 @@ export class PostgresRunStore implements RunStore {
   }
 
   recordStep(step: StepRecord): Promise<void> {
-    return this.#db.write(`record step ${step.index} of job ${step.jobId}`, async (query) => {
-      const { rowCount } = await query(fencedStatements.recordStep, [
+    return this.#db.write(`record step ${step.index} of job ${step.jobId}`, async (query, turn) => {
+      const values = [
         step.jobId,
         step.jobAttempt ?? 1,
         step.index,
@@ -216,28 +235,43 @@ export class PostgresRunStore implements RunStore {
         step.startedAt ?? null,
         step.finishedAt ?? null,
         step.retryDelayMs ?? null,
-        ...this.#writer,
-      ]);
-      if (rowCount === 0) await jobNotWritten(query, step.jobId);
+      ];
+      await fencedJobWrite(
+        query,
+        turn,
+        step.jobId,
+        values,
+        [statements.recordStep, fencedStatements.recordStep],
+        this.#writer,
+      );
     });
   }
 
   recordJobAttempt(attempt: JobAttemptRecord): Promise<void> {
-    return this.#db.write(`record attempt ${attempt.attempt} of job ${attempt.jobId}`, async (query) => {
-      const { rowCount } = await query(fencedStatements.recordJobAttempt, [
-        attempt.jobId,
-        attempt.attempt,
-        attempt.status,
-        attempt.startedAt ?? null,
-        attempt.finishedAt,
-        attempt.reason ?? null,
-        attempt.retry?.delayMs ?? null,
-        attempt.retry?.reason ?? null,
-        attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
-        ...this.#writer,
-      ]);
-      if (rowCount === 0) await jobNotWritten(query, attempt.jobId);
-    });
+    return this.#db.write(
+      `record attempt ${attempt.attempt} of job ${attempt.jobId}`,
+      async (query, turn) => {
+        const values = [
+          attempt.jobId,
+          attempt.attempt,
+          attempt.status,
+          attempt.startedAt ?? null,
+          attempt.finishedAt,
+          attempt.reason ?? null,
+          attempt.retry?.delayMs ?? null,
+          attempt.retry?.reason ?? null,
+          attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
+        ];
+        await fencedJobWrite(
+          query,
+          turn,
+          attempt.jobId,
+          values,
+          [statements.recordJobAttempt, fencedStatements.recordJobAttempt],
+          this.#writer,
+        );
+      },
+    );
   }
 
   recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void> {
@@ -358,4 +392,32 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.finished_at !== null) step.finishedAt = millis(row.finished_at);
   if (row.retry_delay_ms !== null) step.retryDelayMs = millis(row.retry_delay_ms);
   return step;
+}
+
+/**
+ * A write of one row of a job: the fenced statement, which holds the job's run, the first time the
+ * transaction writes that run; the plain one after, the run being held already (WriteTurn.heldRuns).
+ * VK_JOB_NOT_FOUND for a missing job, RunTakenOverError for another owner's run.
+ */
+async function fencedJobWrite(
+  query: Query,
+  turn: WriteTurn,
+  jobId: string,
+  values: unknown[],
+  [plain, fenced]: readonly [Statement, Statement],
+  writer: readonly [string, number],
+): Promise<void> {
+  const runId = runIdOfJob(jobId);
+  if (runId !== undefined && turn.heldRuns.has(runId)) {
+    try {
+      await query(plain, values);
+      return;
+    } catch (error) {
+      if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;
+      throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${jobId}`, { cause: error });
+    }
+  }
+  values.push(writer[0], writer[1]);
+  if ((await query(fenced, values)).rowCount === 0) await jobNotWritten(query, jobId);
+  if (runId !== undefined && !turn.autocommit) turn.heldRuns.add(runId);
 }

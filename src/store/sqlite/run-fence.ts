@@ -28,6 +28,8 @@ export interface Kept {
 export class SqliteRunFence {
   readonly #owner;
   readonly #writable = new Set<RunId>();
+  /** The run last found writable in this batch: a job id of it is checked without slicing out its run id. */
+  #last = '';
   #batch = -1;
 
   constructor(
@@ -45,12 +47,19 @@ export class SqliteRunFence {
 
   /** check() of the run of a job id (`<runId>.<ordinal>`); an id of no such form names no run. */
   checkJob(jobId: string): void {
-    this.check(runIdOfJob(jobId));
+    const last = this.#last;
+    const dot = jobId.lastIndexOf('.');
+    if (dot === last.length && dot > 0 && this.#batch === this.commits.batchNumber && jobId.startsWith(last))
+      return;
+    const runId = runIdOfJob(jobId);
+    this.check(runId);
+    if (runId !== undefined) this.#last = runId;
   }
 
   /** The run's owner changed in this batch (a claim, reopen or save through this connection). */
   forget(runId: RunId): void {
     this.#writable.delete(runId);
+    this.#last = '';
   }
 
   /**
@@ -87,6 +96,7 @@ export class SqliteRunFence {
     if (this.#batch !== this.commits.batchNumber) {
       this.#batch = this.commits.batchNumber;
       this.#writable.clear();
+      this.#last = '';
     }
     if (this.#writable.has(runId)) return true;
     const key = runKey(runId);
