@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunId } from '../../src/core/ids.js';
+import { thisProcess } from '../../src/engine/run-owner.js';
 import { endUnfinishedRun } from '../../src/engine/run-ownership.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
@@ -51,6 +52,9 @@ describe('endUnfinishedRun and the places a run held in concurrency groups', () 
     await join(`workflow-${run.id}`, `local-${run.id}`);
     await join(`server-${run.id}`, `run ${run.id}:0f3c`);
     await join(`job-${run.id}`, `job ${run.id}.1:job-${run.id}#owner`);
+    // The caller of endUnfinishedRun owns the run (store/run-fence.ts): this process claims it, as a takeover does.
+    const next = { owner: thisProcess(), heartbeatAt: now + 1 };
+    await stores.recovery.claim(run.id, { owner: { host: 'elsewhere', pid: 1 }, heartbeatAt: now }, next);
     return run.id;
   }
 
