@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type GitContext, parseCommitObject } from '../core/git-context.js';
-import { readCommitObject } from './git-objects.js';
+import { readCommitObject, readRegularFile } from './git-objects.js';
 
 export type GitInfo = Omit<GitContext, 'commit'>;
 
@@ -34,16 +33,29 @@ export function readGitContext(workspace: string, withCommit: boolean): GitConte
 export function readGitInfo(workspace: string): GitInfo {
   const { gitDir, commonDir } = gitDirectories(workspace);
   const head = read(join(gitDir, 'HEAD'));
-  if (head === undefined) return {};
+  // Anything else is no HEAD git wrote: `ref: ../../etc/hostname` would read outside the repository.
+  const ref = head?.startsWith('ref: ') ? head.slice(5) : undefined;
+  if (head === undefined || (ref === undefined ? !isCommitSha(head) : !isRefName(ref))) return {};
   const origin = originOf(read(join(commonDir, 'config')) ?? '');
   const remote = origin === undefined ? {} : parseRemoteUrl(origin);
-  if (!head.startsWith('ref: ')) return { sha: head, ...remote };
-  const ref = head.slice(5);
+  if (ref === undefined) return { sha: head, ...remote };
   const loose = read(join(gitDir, ref)) ?? read(join(commonDir, ref));
-  if (loose !== undefined) return { sha: loose, ref, ...remote };
-  const packed = read(join(commonDir, 'packed-refs')) ?? '';
-  const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`));
-  return { sha: line?.split(' ')[0], ref, ...remote };
+  const packed =
+    loose === undefined
+      ? (read(join(commonDir, 'packed-refs')) ?? '').split('\n').find((l) => l.endsWith(` ${ref}`))
+      : undefined;
+  const sha = loose ?? packed?.split(' ')[0];
+  return { ...(sha !== undefined && isCommitSha(sha) ? { sha } : {}), ref, ...remote };
+}
+
+/** A SHA-1 or SHA-256 object name as git writes it. */
+function isCommitSha(text: string): boolean {
+  return /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(text);
+}
+
+/** A ref under `refs/` that stays there: no `..` segment, no backslash, no control character. */
+function isRefName(ref: string): boolean {
+  return /^refs\/./.test(ref) && !ref.split('/').includes('..') && !/[\\\p{Cc}]/u.test(ref);
 }
 
 /**
@@ -122,7 +134,7 @@ export function parseRemoteUrl(url: string): Pick<GitInfo, 'repository' | 'serve
 
 function read(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8').trim();
+    return readRegularFile(path)?.toString('utf8').trim();
   } catch {
     return undefined;
   }

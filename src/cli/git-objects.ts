@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 
@@ -8,6 +8,11 @@ const offsetDeltaType = 6;
 const refDeltaType = 7;
 /** A chain of deltas longer than git's own default depth limit (50) by far: a corrupt pack. */
 const maxDeltaDepth = 1000;
+/**
+ * The largest object read (bytes, inflated): a commit is a few KiB, and the API takes a 64 Ki message;
+ * a hostile object of a few KiB could otherwise inflate to gigabytes.
+ */
+export const maxObjectBytes = 16 * 1024 * 1024;
 
 /**
  * The content of a git object of a SHA-1 repository, read from the files under `objects/` (no `git`
@@ -34,15 +39,46 @@ export function readCommitObject(commonDir: string, sha: string): string | undef
 function readLoose(objects: string, sha: string): { type: number; data: Buffer } | undefined {
   let raw: Buffer;
   try {
-    raw = inflateSync(readFileSync(join(objects, sha.slice(0, 2), sha.slice(2))));
+    const file = readRegularFile(join(objects, sha.slice(0, 2), sha.slice(2)));
+    if (file === undefined) return undefined;
+    // `commit 1234\0` and the content: a header of at most 32 bytes.
+    raw = inflateSync(file, { maxOutputLength: maxObjectBytes + 32 });
   } catch {
     return undefined;
   }
   const nul = raw.indexOf(0);
-  const kind = raw.subarray(0, nul).toString('latin1').split(' ')[0];
+  if (nul === -1) return undefined;
+  const [kind, declared] = raw.subarray(0, nul).toString('latin1').split(' ');
   const types: Record<string, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
   const type = kind === undefined ? undefined : types[kind];
-  return type === undefined ? undefined : { type, data: raw.subarray(nul + 1) };
+  const data = raw.subarray(nul + 1);
+  return type === undefined || declared !== String(data.length) ? undefined : { type, data };
+}
+
+/**
+ * A file's content when it is a regular file (after symlinks), else undefined: a FIFO in place of an
+ * object, HEAD or ref would block the read forever. Opened without blocking, then checked, then read.
+ */
+export function readRegularFile(path: string): Buffer | undefined {
+  const fd = openRegularFile(path);
+  if (fd === undefined) return undefined;
+  try {
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function openRegularFile(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch {
+    return undefined;
+  }
+  if (fstatSync(fd).isFile()) return fd;
+  closeSync(fd);
+  return undefined;
 }
 
 function readPacked(objects: string, sha: string, depth: number): { type: number; data: Buffer } | undefined {
@@ -55,15 +91,24 @@ function readPacked(objects: string, sha: string, depth: number): { type: number
   }
   for (const name of names) {
     const index = join(packDir, name);
-    const offset = offsetInIndex(index, sha);
-    if (offset !== undefined) return readPackEntry(objects, `${index.slice(0, -4)}.pack`, offset, depth);
+    try {
+      const offset = offsetInIndex(index, sha);
+      const entry =
+        offset === undefined
+          ? undefined
+          : readPackEntry(objects, `${index.slice(0, -4)}.pack`, offset, depth);
+      if (entry !== undefined) return entry;
+    } catch {
+      // A corrupt or odd pack: the object may be in another one (git keeps a pack per fetch).
+    }
   }
   return undefined;
 }
 
 /** The object's offset in the pack, by a binary search of a version 2 `.idx` read in small pieces. */
 function offsetInIndex(path: string, sha: string): number | undefined {
-  const fd = openSync(path, 'r');
+  const fd = openRegularFile(path);
+  if (fd === undefined) return undefined;
   try {
     const header = readAt(fd, 0, 8 + 256 * 4);
     if (header.readUInt32BE(0) !== 0xff744f63 || header.readUInt32BE(4) !== 2) return undefined;
@@ -100,7 +145,8 @@ function readPackEntry(
   depth: number,
 ): { type: number; data: Buffer } | undefined {
   if (depth > maxDeltaDepth) return undefined;
-  const fd = openSync(pack, 'r');
+  const fd = openRegularFile(pack);
+  if (fd === undefined) return undefined;
   let type: number;
   let body: Buffer;
   let baseOffset: number | undefined;
@@ -127,8 +173,10 @@ function readPackEntry(
       baseSha = readAt(fd, offset + at, 20).toString('hex');
       at += 20;
     }
+    if (size > maxObjectBytes) return undefined;
     // Deflate never grows its input by more than a few bytes per 16 KiB block: this holds the entry.
-    body = inflateSync(readAt(fd, offset + at, size + 1024));
+    body = inflateSync(readAt(fd, offset + at, size + 1024), { maxOutputLength: Math.max(size, 1) });
+    if (body.length !== size) return undefined;
   } finally {
     closeSync(fd);
   }
@@ -155,7 +203,9 @@ export function applyDelta(base: Buffer, delta: Buffer): Buffer {
     return value;
   };
   if (varint() !== base.length) throw new Error('a delta for another base');
-  const out = Buffer.alloc(varint());
+  const size = varint();
+  if (size > maxObjectBytes) throw new Error('a delta result larger than any object read');
+  const out = Buffer.alloc(size);
   let written = 0;
   while (at < delta.length) {
     const op = delta[at++] ?? 0;

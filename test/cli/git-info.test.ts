@@ -78,14 +78,14 @@ describe('readGitInfo', () => {
   it('adds the repository and server of the origin remote to HEAD', () => {
     mkdirSync(join(dir, '.git', 'refs', 'heads'), { recursive: true });
     writeFileSync(join(dir, '.git', 'HEAD'), 'ref: refs/heads/main\n');
-    writeFileSync(join(dir, '.git', 'refs', 'heads', 'main'), 'abc123\n');
-    expect(readGitInfo(dir)).toEqual({ sha: 'abc123', ref: 'refs/heads/main' });
+    writeFileSync(join(dir, '.git', 'refs', 'heads', 'main'), `${'a'.repeat(40)}\n`);
+    expect(readGitInfo(dir)).toEqual({ sha: 'a'.repeat(40), ref: 'refs/heads/main' });
     writeFileSync(
       join(dir, '.git', 'config'),
       '[remote "origin"]\n\turl = https://github.com/acme/widgets.git\n',
     );
     expect(readGitInfo(dir)).toEqual({
-      sha: 'abc123',
+      sha: 'a'.repeat(40),
       ref: 'refs/heads/main',
       repository: 'acme/widgets',
       serverUrl: 'https://github.com',
@@ -105,10 +105,13 @@ describe('readGitInfo in a linked worktree', () => {
     writeFileSync(join(dir, 'feature', '.git'), `gitdir: ${own}\n`);
     writeFileSync(join(own, 'HEAD'), 'ref: refs/heads/feature\n');
     writeFileSync(join(own, 'commondir'), '../..\n');
-    writeFileSync(join(common, 'packed-refs'), '# pack-refs with: peeled\nfeed42 refs/heads/feature\n');
+    writeFileSync(
+      join(common, 'packed-refs'),
+      `# pack-refs with: peeled\n${'f'.repeat(40)} refs/heads/feature\n`,
+    );
     writeFileSync(join(common, 'config'), '[remote "origin"]\n\turl = git@github.com:acme/widgets.git\n');
     expect(readGitInfo(join(dir, 'feature'))).toEqual({
-      sha: 'feed42',
+      sha: 'f'.repeat(40),
       ref: 'refs/heads/feature',
       repository: 'acme/widgets',
       serverUrl: 'https://github.com',
