@@ -24,7 +24,7 @@ import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
-import { findRun, giveUpRefused, takenOverError } from './run-refusals.js';
+import { findRun, giveUpRefused, settleRun, takenOverError } from './run-refusals.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
@@ -436,26 +436,15 @@ export class ControlPlane {
     this.write(() => this.stores.runs.updateRun(run.id, { status, finishedAt }));
     this.writes.afterAll((failure) => {
       for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
-      // Another process owns the run: abandonRun rejected done, or does so now if a hook did not call it.
-      if (run.takenOver || run.refused) {
-        run.reject(takenOverError(run.id));
-        return;
-      }
-      if (failure !== undefined) {
-        run.reject(failure.error);
-        return;
-      }
-      try {
+      settleRun(run, status, failure, () =>
         this.emit({
           type: 'run.completed',
           runId: run.id,
           status,
           durationMs: finishedAt - run.startedAt,
           jobs: run.coordinator.summaries(),
-        });
-      } finally {
-        run.resolve(status);
-      }
+        }),
+      );
     });
   }
 

@@ -1,4 +1,5 @@
 import { ValkyrieError } from '../core/errors.js';
+import type { RunStatus } from '../core/outcome.js';
 import type { ActiveRun } from './active-run.js';
 
 /*
@@ -33,4 +34,25 @@ export function giveUpRefused(
 /** What a run's `done` rejects with once another process has taken it over. */
 export function takenOverError(runId: string): ValkyrieError {
   return new ValkyrieError('VK_RUN_TAKEN_OVER', `run ${runId} was taken over by another process`);
+}
+
+/**
+ * Settles the `done` of a run whose writes have all settled (`failure`: the first that failed): it
+ * rejects when another process owns the run now (abandonRun rejected it already, or does so here if a
+ * hook did not call it) or a write failed; otherwise `announce` tells of its end, and it resolves.
+ */
+export function settleRun(
+  run: ActiveRun,
+  status: RunStatus,
+  failure: { readonly error: unknown } | undefined,
+  announce: () => void,
+): void {
+  if (run.takenOver || run.refused) run.reject(takenOverError(run.id));
+  else if (failure !== undefined) run.reject(failure.error);
+  else
+    try {
+      announce();
+    } finally {
+      run.resolve(status);
+    }
 }
