@@ -37,7 +37,7 @@ export interface GitContext {
 }
 
 /** JSON of strings and objects only, so that it is an expression value as it is. */
-/** The longest commit message the API takes (characters); `valkyrie submit` cuts a longer one to it. */
+/** The longest commit message the API takes (UTF-16 code units); `valkyrie submit` cuts a longer one to it. */
 export const maxCommitMessageLength = 64 * 1024;
 
 export type PushEventPayload = { readonly [key: string]: string | PushEventPayload };
