@@ -267,6 +267,7 @@ export async function measureDispatcher({ repoRoot, jobs, capacity, leases }) {
         else dispatcher.dispatch();
       },
       runnerLost: () => undefined,
+      runnerAway: () => undefined,
       registered: () => registered(),
     },
     { offerTtlMs: 30_000, agingIntervalMs: 60_000, clock: dist.systemClock },
