@@ -4,7 +4,7 @@ import type { RunOwner } from '../recovery.js';
 import { jobAttemptColumns, stepColumns } from '../rows.js';
 import { RunTakenOverError } from '../run-fence.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
-import { runIdOf } from './columns.js';
+import { jobAttemptUpsert, runIdOf, stepUpsert } from './columns.js';
 import type { Query, Statement } from './database.js';
 
 /**
@@ -34,20 +34,16 @@ export const fencedStatements = {
            SELECT $1::text, $2::integer, $3::integer, $4::integer, $5::text, $6::text, $7::text, $8::integer,
              $9::bigint, $10::bigint, $11::bigint
            FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = $1 AND ${ownedBy('$12', '$13')} FOR SHARE OF r
-           ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
-           conclusion = excluded.conclusion, exit_code = excluded.exit_code,
-           started_at = excluded.started_at, finished_at = excluded.finished_at,
-           retry_delay_ms = excluded.retry_delay_ms`,
+
+           ${stepUpsert}`,
   },
   recordJobAttempt: {
     name: 'vk_record_job_attempt_fenced',
     text: `INSERT INTO job_attempts (${jobAttemptColumns})
            SELECT $1::text, $2::integer, $3::text, $4::bigint, $5::bigint, $6::text, $7::bigint, $8::text, $9::json
            FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = $1 AND ${ownedBy('$10', '$11')} FOR SHARE OF r
-           ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
-           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
-           retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason,
-           runner = excluded.runner`,
+
+           ${jobAttemptUpsert}`,
   },
   /** The jobs to update, of runs the writer may write, locked; with their runs held (FOR SHARE). */
   lockJobs: {

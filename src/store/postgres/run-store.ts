@@ -30,7 +30,7 @@ import type {
   StepRecord,
 } from '../runs.js';
 import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
-import { millis, runIdOf, runKey, type Writable } from './columns.js';
+import { jobAttemptUpsert, millis, runIdOf, runKey, stepUpsert, type Writable } from './columns.js';
 import type { PostgresDatabase, Query, Statement, WriteTurn } from './database.js';
 import { pgCode, sqlState } from './errors.js';
 import { JobRowWrites } from './job-row-writes.js';
@@ -77,10 +77,8 @@ const statements = {
   recordStep: {
     name: 'vk_record_step',
     text: `INSERT INTO steps (${stepColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
-           conclusion = excluded.conclusion, exit_code = excluded.exit_code,
-           started_at = excluded.started_at, finished_at = excluded.finished_at,
-           retry_delay_ms = excluded.retry_delay_ms`,
+
+           ${stepUpsert}`,
   },
   listSteps: {
     name: 'vk_list_steps',
@@ -90,10 +88,8 @@ const statements = {
   recordJobAttempt: {
     name: 'vk_record_job_attempt',
     text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
-           started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
-           retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason,
-           runner = excluded.runner`,
+
+           ${jobAttemptUpsert}`,
   },
   listJobAttempts: {
     name: 'vk_list_job_attempts',
