@@ -33,6 +33,8 @@ export interface LocalResumeOptions {
   readonly jobs: readonly JobRecord[];
   /** Continue an interrupted run, or re-run a finished run's failed jobs. */
   readonly how: ContinueHow;
+  /** The run's last owner certainly exited (ControlPlane.continueRun's `ownerExited`). */
+  readonly ownerExited?: boolean;
   readonly onEvent: RunEventListener;
 }
 
@@ -80,6 +82,7 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     record,
     options.jobs,
     group,
+    { ownerExited: options.ownerExited === true },
   );
   const ownership = keepOwnership(options.stores, record.id, stopWhenTakenOver(controlPlane, record.id));
   const supervision = superviseRun(options.stores, handle, ownership);

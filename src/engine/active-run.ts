@@ -38,6 +38,12 @@ export interface ActiveRun {
    * job-level concurrency groups that the earlier process left (JobGroups.enter).
    */
   resumed: boolean;
+  /**
+   * Continued from a process that certainly exited: the places its jobs left in their own groups may
+   * be given up at once when they end without entering again (JobGroups.releaseOf). Never after a
+   * takeover of an owner only judged gone (a late heartbeat, `resume --force`): it may still run them.
+   */
+  ownerExited: boolean;
 }
 
 /** The run's state and the handle its caller holds; `cancel` is how the handle reaches the control plane. */
@@ -66,6 +72,7 @@ export function activateRun(
     takenOver: false,
     refused: false,
     resumed: false,
+    ownerExited: false,
   };
   const handle: RunHandle = {
     id: record.id,

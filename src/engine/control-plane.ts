@@ -210,16 +210,16 @@ export class ControlPlane {
   /**
    * Drives a run again from its stored jobs. `resume` continues a run an earlier process left
    * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`,
-   * and jobs with a `concurrency:` group of their own adopt the places the earlier process left them
-   * (JobGroups.enter). With `holdLeases` (the previous owner has certainly exited) a job stored running
-   * on a fleet runner not connected here keeps its stored lease, held for that runner for one TTL
-   * (LeaseGuard.hold), and stays running — not in a run that rejoins its workflow's concurrency group,
-   * whose jobs wait for the slot, nor a job with a group of its own (a later store write adopts its
-   * place, and may find it gone). The caller must own the run (RunRecoveryStore.claim). `rerun` runs
-   * a finished run's failed jobs and the jobs after them again as new attempts (RunCoordinator.rerun),
-   * the rest keep their results; the caller must have reopened the run (RunRecoveryStore.reopen) and
-   * pass the record as read after that (its attempt is the re-run's `github.run_attempt`). With
-   * `group`, it first joins the workflow's concurrency group again.
+   * jobs with a group of their own adopt the places the earlier process left them (JobGroups.enter),
+   * or, with `ownerExited` (it certainly exited), give them up when they end without entering. With
+   * `holdLeases` (implies `ownerExited`) a job stored running on a fleet runner not connected here
+   * keeps its stored lease, held for that runner for one TTL (LeaseGuard.hold), and stays running — not
+   * in a run that rejoins its workflow's concurrency group, whose jobs wait for the slot, nor a job with
+   * a group of its own (a later store write adopts its place, and may find it gone). The caller must
+   * own the run (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after
+   * them again as new attempts (RunCoordinator.rerun), the rest keep their results; the caller must
+   * have reopened the run (RunRecoveryStore.reopen) and pass the record as read after that (its attempt
+   * is the re-run's `github.run_attempt`). With `group`, it first joins the workflow's group again.
    */
   continueRun(
     how: 'resume' | 'rerun',
@@ -228,7 +228,7 @@ export class ControlPlane {
     record: RunRecord,
     jobs: readonly JobRecord[],
     group?: WorkflowGroup,
-    { holdLeases = false }: { readonly holdLeases?: boolean } = {},
+    { holdLeases = false, ownerExited = holdLeases }: { holdLeases?: boolean; ownerExited?: boolean } = {},
   ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now;
@@ -251,6 +251,7 @@ export class ControlPlane {
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = activateRun(record, workflow, coordinator, activeSince, this.cancelRun);
     run.resumed = how === 'resume';
+    run.ownerExited = run.resumed && ownerExited;
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     this.begin(run, record, group, effects, { status: 'running' });
     return handle;

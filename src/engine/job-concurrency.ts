@@ -114,15 +114,17 @@ export class JobGroups {
   /**
    * For a leg that is final: the store write that gives its places up, for the caller to run among its
    * own writes (so the job updates held before it land first), or undefined when there is none. A leg
-   * of a resumed run that has no member here (it ended without entering: it ran in a process that
-   * died) gives up the places that process left it, at once rather than after the stale sweep.
+   * of a run resumed from a process that certainly exited (ActiveRun.ownerExited) that has no member
+   * here (it ended without entering) gives up the places that process left it, at once rather than
+   * after the stale sweep; a stalled owner's places stay until the sweep, as it may still run the job.
    */
   releaseOf(
     leg: Leg,
-    run: { readonly resumed: boolean; readonly workflow: Workflow } | undefined,
+    run: { readonly ownerExited: boolean; readonly workflow: Workflow } | undefined,
   ): (() => Promise<void>) | undefined {
     if (this.#members.has(leg.id)) return () => this.release(leg.id);
-    if (run?.resumed !== true || run.workflow.jobs.get(leg.key)?.concurrency === undefined) return undefined;
+    if (run?.ownerExited !== true || run.workflow.jobs.get(leg.key)?.concurrency === undefined)
+      return undefined;
     return async () => {
       const now = this.clock.now();
       await this.store.releasePrefixed(`job ${leg.id}:`, {

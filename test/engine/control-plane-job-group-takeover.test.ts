@@ -30,7 +30,7 @@ for (const [name, make, skip] of storeFactories) {
      * run 2, whose job joins the group; then the first one's process is gone (its clock never moves
      * again, so it neither beats nor releases) and the second one resumes run 1.
      */
-    async function takenOver(group: string, laterMs = 7_000) {
+    async function takenOver(group: string, laterMs = 7_000, options: { ownerExited?: boolean } = {}) {
       const workflow = oneJobWorkflow(`    concurrency:\n${group}`);
       const clockBefore = new ManualClock();
       const before = new ControlPlane(stores(), { clock: clockBefore });
@@ -59,6 +59,8 @@ for (const [name, make, skip] of storeFactories) {
         runRequest,
         record,
         await another.runs.listJobs(run1.id),
+        undefined,
+        options,
       );
       return { before, abandoned: run1, clockBefore, clock, runner, run1: resumed, run2, store: another };
     }
@@ -156,6 +158,29 @@ for (const [name, make, skip] of storeFactories) {
       expect(leasesOf(runner, resumed.id)).toHaveLength(1);
       expect(leasesOf(runner, run2.id)).toEqual([]);
       await runsInTurn(clock, runner, resumed, run2);
+    });
+
+    /** Run 1's job follows `on-runner-lost: fail`: resumed, it ends failed without entering its group. */
+    async function failedOnResume(options: { ownerExited?: boolean }) {
+      const taken = await takenOver('      group: solo\n    on-runner-lost: fail\n', 7_000, options);
+      expect(await taken.run1.done).toBe('failed');
+      const { clock, runner, run2 } = taken;
+      await eventually('run 2 leased', async () => {
+        await clock.advance(200);
+        return leasesOf(runner, run2.id).length === 1;
+      });
+      // The place run 1's process left lapses 10 s after its last beat (at clockBefore's start).
+      return { leasedAt: clock.now() - taken.clockBefore.now() };
+    }
+
+    it('a resumed job that ends without entering gives up the place its exited process left, at once', async () => {
+      const { leasedAt } = await failedOnResume({ ownerExited: true });
+      expect(leasedAt).toBeLessThan(8_000);
+    });
+
+    it('a resumed job that ends without entering leaves a stalled process its place until the sweep', async () => {
+      const { leasedAt } = await failedOnResume({});
+      expect(leasedAt).toBeGreaterThanOrEqual(10_000);
     });
 
     it('a process that notices the takeover stops beating the member, and leaves it for the new owner', async () => {

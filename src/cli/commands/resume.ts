@@ -94,7 +94,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         ? await claimForResume(stores, record, secrets, host, options.force === true)
         : await reopenForRerun(stores, record, secrets, host);
     if (start === undefined) return ExitCode.invalid;
-    const { workflow, resumable, record: owned, jobs } = start;
+    const { workflow, resumable, record: owned, jobs, ownerExited } = start;
     const view = createView(options, out);
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
@@ -110,6 +110,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         record: owned,
         jobs,
         how,
+        ownerExited,
         onEvent: (event) => view.onEvent(event),
       });
       const status: RunStatus = await local.handle.done;
@@ -133,6 +134,8 @@ interface ContinuedRun {
   /** As it is now that this process owns it (a re-run has moved its attempt on). */
   readonly record: RunRecord;
   readonly jobs: readonly JobRecord[];
+  /** Resumed from a process of this host that no longer exists (not a stalled one, nor after --force). */
+  readonly ownerExited: boolean;
 }
 
 /** Takes an interrupted run over (compare-and-set on its ownership); undefined when its workflow no longer parses. */
@@ -161,9 +164,10 @@ async function claimForResume(
   await closeInterruptedSteps(stores, jobs, Date.now());
   // The run waits for its workflow's group again (local-resume.ts), not behind its dead process's place;
   // its jobs find theirs and adopt them (job-concurrency.ts). Not after --force: that owner may live.
-  if (liveness.kind === 'interrupted' && liveness.why === 'owner_exited')
-    await givePlacesUp(stores, record.id, resumable.request, Date.now(), { jobs: false });
-  return { workflow, resumable, record: (await stores.runs.getRun(record.id)) ?? record, jobs };
+  const exited = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
+  if (exited) await givePlacesUp(stores, record.id, resumable.request, Date.now(), { jobs: false });
+  const now = (await stores.runs.getRun(record.id)) ?? record;
+  return { workflow, resumable, record: now, jobs, ownerExited: exited };
 }
 
 /** Reopens a finished run for a re-run of its failed jobs; undefined when its workflow no longer parses. */
@@ -176,7 +180,7 @@ async function reopenForRerun(
   const owner = { owner: thisProcess(), heartbeatAt: Date.now() };
   const parse = (resumable: ResumableRun) => parseStored(resumable, record, host);
   const start = await startRerun(stores, record, 'local', secrets, parse, owner);
-  if (start.kind === 'reopened') return start;
+  if (start.kind === 'reopened') return { ...start, ownerExited: false };
   switch (start.why) {
     case 'invalid_workflow':
       return undefined;
