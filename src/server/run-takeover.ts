@@ -1,7 +1,12 @@
 import { PeriodicTask } from '../core/periodic-task.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
-import { closeInterruptedSteps, endUnfinishedRun, keepOwnership } from '../engine/run-ownership.js';
+import {
+  closeInterruptedSteps,
+  endUnfinishedRun,
+  givePlacesUp,
+  keepOwnership,
+} from '../engine/run-ownership.js';
 import { parseStoredWorkflow } from '../engine/stored-workflow.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
@@ -124,7 +129,9 @@ export class RunTakeover {
     }
     const request = serverRunRequest(parsed.workflow.name, resumable.request, {});
     const record = (await stores.runs.getRun(run.id)) ?? run;
-    // It waits for its workflow's concurrency group again (at the back): the dead server's place lapsed.
+    // It waits for its workflow's concurrency group again (at the back), not behind the place the dead
+    // server left, which is given up now when that server certainly exited, else lapses at the sweep.
+    if (holdLeases) await givePlacesUp(stores, run.id, resumable.request, clock.now(), { jobs: false });
     const group = resolveWorkflowGroup(parsed.workflow, request);
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
       holdLeases,

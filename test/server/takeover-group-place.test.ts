@@ -1,0 +1,66 @@
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { expect, it } from 'vitest';
+import { asRunId } from '../../src/core/ids.js';
+import type { Stores } from '../../src/store/store.js';
+import { startTestServer } from './helpers.js';
+import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
+
+const workflow = `name: solo
+concurrency: solo
+jobs:
+  build: { runs-on: linux, steps: [{ run: echo build }] }
+`;
+
+/** A pid of this host whose process has exited (and been reaped). */
+function deadPid(): number {
+  const pid = spawnSync('true').pid;
+  if (pid === undefined) throw new Error('no pid');
+  return pid;
+}
+
+/** Makes the run's owner a process of this host that no longer exists, as when a server is killed. */
+async function ownedByTheDead(stores: Stores, runId: string): Promise<void> {
+  const id = asRunId(runId);
+  const judged = (await stores.recovery.ownerships([id])).get(id);
+  if (judged === undefined) throw new Error(`run ${runId} has no owner`);
+  const dead = { owner: { host: hostname(), pid: deadPid() }, heartbeatAt: judged.heartbeatAt };
+  expect((await stores.recovery.claim(id, judged, dead)).kind).not.toBe('lost');
+}
+
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let tries = 0; tries < 100; tries++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never: ${what}`);
+}
+
+function scenario(name: string, openStores: OpenReplicaStores): void {
+  it(`${name}: a run taken over from a server that exited takes its workflow's group again at once, not behind its dead place`, async () => {
+    const first = await startTestServer({ stores: await openStores() });
+    const created = await first.request('POST', '/api/v1/runs', { body: { workflow } });
+    expect(created.status).toBe(201);
+    const runId = (created.body as { run: { id: string } }).run.id;
+    const stores = await openStores();
+    await eventually('run 1 in the group', async () => (await stores.concurrency.list('solo')).length === 1);
+    const [deadPlace] = await stores.concurrency.list('solo');
+    await first.server.destroy();
+    await ownedByTheDead(stores, runId);
+
+    const second = await startTestServer({ stores: await openStores() });
+    try {
+      // The dead server's place would lapse only 10 s after its last beat; the run rejoins in place of it.
+      await eventually('the run to hold the group again', async () => {
+        const members = await stores.concurrency.list('solo');
+        return members.length === 1 && members[0]?.memberId !== deadPlace?.memberId;
+      });
+      expect((await stores.concurrency.list('solo')).map((member) => member.phase)).toEqual(['running']);
+    } finally {
+      await second.server.destroy();
+      await stores.close();
+    }
+  }, 20_000);
+}
+
+onBothStores('a server taking over a run of a workflow-level concurrency group', scenario);
