@@ -27,7 +27,8 @@ export function trackDrivenRun(
  */
 export function runTakenOver(context: ApiContext, runId: string): () => void {
   return () => {
-    context.logError(new Error(`another server has taken run ${runId} over; this one stopped driving it`));
+    // Expected and handled (a stall let another replica judge this one gone): news, not an error.
+    context.logNotice(`another server has taken run ${runId} over; this one stopped driving it`);
     context.controlPlane.abandonRun(runId);
     context.feed.abandon(runId);
   };
