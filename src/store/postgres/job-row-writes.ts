@@ -83,10 +83,16 @@ export class JobRowWrites {
     const rows = new Map<JobId, JobPatch>();
     for (const { id, status, name, matrix } of jobs) rows.set(id, { status, name, matrix });
     const write: OpenInsert = { kind: 'insert', rows, mark: undefined, done: Promise.resolve() };
-    write.done = this.db.write('add jobs', (query) => {
-      if (this.#open === write) this.#open = undefined;
-      return insertRows(query, jobs, rows, this.writer);
-    });
+    // Atomic: the runs' FOR SHARE (the fence) must hold until the INSERT commits, also when this write
+    // runs alone, else a claim could commit between the two and the old owner's jobs land in its run.
+    write.done = this.db.write(
+      'add jobs',
+      (query) => {
+        if (this.#open === write) this.#open = undefined;
+        return insertRows(query, jobs, rows, this.writer);
+      },
+      { atomic: true },
+    );
     // A batch naming a job twice fails as a whole, so nothing folds into it.
     if (rows.size === jobs.length) this.#openWrite(write);
     return write.done;

@@ -53,11 +53,13 @@ export const fencedStatements = {
   },
   /** After lockJobs found fewer: which jobs exist, and their runs. */
   jobRuns: { name: 'vk_job_runs', text: 'SELECT id, run_id FROM jobs WHERE id = ANY($1::text[])' },
-  /** addJobs' runs, held; those another owner holds come back. */
+  /** addJobs' runs the writer may write, held; another owner's are not locked (nor waited for). */
   lockRuns: {
     name: 'vk_lock_runs_fenced',
-    text: `SELECT r.id, ${ownedBy('$2', '$3')} AS ours FROM runs r WHERE r.id = ANY($1::bigint[]) FOR SHARE`,
+    text: `SELECT r.id FROM runs r WHERE r.id = ANY($1::bigint[]) AND ${ownedBy('$2', '$3')} FOR SHARE`,
   },
+  /** After lockRuns found fewer: which of those runs exist (another owner's). */
+  runsExisting: { name: 'vk_runs_existing', text: 'SELECT id FROM runs WHERE id = ANY($1::bigint[])' },
   runExists: { name: 'vk_run_exists', text: 'SELECT 1 FROM runs WHERE id = $1' },
   jobExists: { name: 'vk_job_exists', text: 'SELECT 1 FROM jobs WHERE id = $1' },
 } satisfies Record<string, Statement>;
@@ -88,12 +90,18 @@ export async function jobNotWritten(query: Query, jobId: string): Promise<never>
 /** Holds addJobs' runs (FOR SHARE) and refuses the write when another owner holds one of them. */
 export async function lockRunsOf(query: Query, runKeys: readonly string[], writer: RunOwner): Promise<void> {
   const distinct = [...new Set(runKeys)];
-  const { rows } = await query<{ id: string; ours: boolean }>(fencedStatements.lockRuns, [
+  const { rows } = await query<{ id: string }>(fencedStatements.lockRuns, [
     integerArrayLiteral(distinct),
     ...writerValues(writer),
   ]);
-  const taken = rows.filter((row) => !row.ours).map((row) => runIdOf(row.id));
-  if (taken.length > 0) throw new RunTakenOverError(taken);
+  if (rows.length === distinct.length) return;
+  // The owner test is in the WHERE, as in every fenced statement: a stale writer locks no run another
+  // owner holds, so that owner's writes never wait for (or deadlock with) the stale batch. A run that
+  // does not exist is left to the INSERT's foreign key (VK_RUN_NOT_FOUND).
+  const held = new Set(rows.map((row) => String(row.id)));
+  const missing = distinct.filter((key) => !held.has(key));
+  const taken = await query<{ id: string }>(fencedStatements.runsExisting, [integerArrayLiteral(missing)]);
+  if (taken.rows.length > 0) throw new RunTakenOverError(taken.rows.map((row) => runIdOf(row.id)));
 }
 
 /** The runs of `jobIds` that exist (by job id): after lockJobs, those not locked are another owner's. */
