@@ -34,9 +34,17 @@ export function isRunTakenOver(error: unknown): error is RunTakenOverError {
   return error instanceof RunTakenOverError;
 }
 
-/** This process, as the owner of the runs it drives (engine/run-owner.ts uses the same). */
+let thisProcess: RunOwner | undefined;
+
+/**
+ * This process, as the owner of the runs it drives (engine/run-owner.ts uses the same). Read once: a
+ * store writes for the owner it was opened with, so the owner recorded on runs later must be that
+ * one even if the host is renamed meanwhile (DHCP, a laptop changing networks), or every run started
+ * after would be refused as taken over.
+ */
 export function processRunOwner(): RunOwner {
-  return { host: hostname(), pid: process.pid };
+  thisProcess ??= Object.freeze({ host: hostname(), pid: process.pid });
+  return thisProcess;
 }
 
 /** Whether a run recorded as owned by `host`/`pid` (null: no owner) may be written by `writer`. */
