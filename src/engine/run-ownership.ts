@@ -3,6 +3,7 @@ import type { GroupClock } from '../core/concurrency-group.js';
 import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import type { StoredRunRequest } from '../store/recovery.js';
+import { isRunTakenOver } from '../store/run-fence.js';
 import type { JobRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import { defaultGateTiming } from './concurrency-gate.js';
@@ -28,8 +29,12 @@ export function recordResumable(
   const owner = thisProcess();
   void stores.recovery
     .saveResumable(runId, { source, request }, { owner, heartbeatAt: systemClock.now() })
-    // Without it the run goes on, only it cannot be resumed, re-run or taken over; say so.
-    .catch(saveFailed);
+    // Without it the run goes on, only it cannot be resumed, re-run or taken over; say so. Refused as
+    // taken over (claimed while this process stalled before the save): the fence and the heartbeat give
+    // the run up, which is no failure to report.
+    .catch((error: unknown) => {
+      if (!isRunTakenOver(error)) saveFailed(error);
+    });
   return keepOwnership(stores, runId, lost);
 }
 

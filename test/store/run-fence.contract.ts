@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type JobId, jobIdFor, type RunId } from '../../src/core/ids.js';
+import { asRunId, type JobId, jobIdFor, type RunId } from '../../src/core/ids.js';
 import type { LogLine } from '../../src/store/logs.js';
 import type { RunOwnership } from '../../src/store/recovery.js';
 import { processRunOwner } from '../../src/store/run-fence.js';
@@ -118,6 +118,29 @@ export function runFenceContract(make: StoresFactory): void {
       expect((await a.listJobs(lost.runId))[0]?.status).toBe('queued');
       expect((await stores().logs.read(kept.runId)).map(({ text }) => text)).toEqual(['kept']);
       expect(await stores().logs.read(lost.runId)).toEqual([]);
+    });
+
+    it("refuses a late saveResumable of a run another owner claimed before the save: the run stays the claimer's", async () => {
+      const run = await stores().runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
+      // No owner yet (its creator stalled before saving): valkyrie cancel claims it as ownerless.
+      const b = await stores.another({ runOwner: other.owner });
+      expect(await b.recovery.claim(run.id, undefined, other)).toEqual({ kind: 'claimed' });
+      const a = stores();
+      await expect(
+        a.recovery.saveResumable(run.id, { source: 'name: ci', request }, mine),
+      ).rejects.toMatchObject({
+        ...refused,
+        runIds: [run.id],
+      });
+      expect((await b.recovery.ownerships([run.id])).get(run.id)).toEqual(other);
+      await expect(a.runs.updateRun(run.id, { status: 'succeeded', finishedAt: 9 })).rejects.toMatchObject(
+        refused,
+      );
+      await b.recovery.saveResumable(run.id, { source: 'name: ci', request }, other);
+      expect((await b.recovery.getResumable(run.id))?.ownership).toEqual(other);
+      await expect(
+        a.recovery.saveResumable(asRunId('424242'), { source: 'name: ci', request }, mine),
+      ).rejects.toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
     });
 
     it('writes runs that have no owner recorded, from any store', async () => {

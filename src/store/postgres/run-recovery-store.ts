@@ -1,4 +1,3 @@
-import { ValkyrieError } from '../../core/errors.js';
 import type { RunId } from '../../core/ids.js';
 import type {
   ClaimOutcome,
@@ -12,6 +11,7 @@ import type {
 import { millis, runIdOf, runKey } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
 import { cancelChannelSql, type NotificationListener } from './notification-listener.js';
+import { runNotWritten } from './run-fence.js';
 
 interface OwnershipRow {
   owner_host: string | null;
@@ -27,8 +27,9 @@ interface ResumableRow extends OwnershipRow {
 const statements = {
   save: {
     name: 'vk_save_resumable',
+    // Only a run without an owner, or this one's: a late save must not take back a run claimed since.
     text: `UPDATE runs SET workflow_source = $2, run_request = $3::json, owner_host = $4, owner_pid = $5,
-           heartbeat_at = $6 WHERE id = $1`,
+           heartbeat_at = $6 WHERE id = $1 AND (owner_host IS NULL OR (owner_host = $4 AND owner_pid = $5))`,
   },
   heartbeat: {
     name: 'vk_heartbeat',
@@ -101,7 +102,7 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
             heartbeatAt,
           ])
         ).rowCount !== 0;
-      if (!changed) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
+      if (!changed) await runNotWritten(query, runId, key);
     });
   }
 

@@ -10,6 +10,7 @@ import type {
   RunRecoveryStore,
   StoredRunRequest,
 } from '../recovery.js';
+import { RunTakenOverError } from '../run-fence.js';
 import { runIdOf, runKey } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
 import type { SqliteRunFence } from './run-fence.js';
@@ -25,6 +26,7 @@ interface ResumableRow {
 /** RunRecoveryStore on the shared connection: columns of the runs table, written through group commits. */
 export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #save;
+  readonly #runExists;
   readonly #heartbeat;
   readonly #get;
   readonly #unfinishedBundles;
@@ -39,10 +41,12 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
     private readonly fence: SqliteRunFence,
   ) {
     this.#db = db;
-    this.#save = db.prepare<[string, string, string, number, number, number]>(
+    this.#save = db.prepare<[string, string, string, number, number, number, string, number]>(
+      // Only a run without an owner, or this one's: a late save must not take back a run claimed since.
       `UPDATE runs SET workflow_source = ?, run_request = ?, owner_host = ?, owner_pid = ?, heartbeat_at = ?
-       WHERE id = ?`,
+       WHERE id = ? AND (owner_host IS NULL OR (owner_host = ? AND owner_pid = ?))`,
     );
+    this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
     this.#heartbeat = db.prepare<[number, number, string, number]>(
       'UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_host = ? AND owner_pid = ?',
     );
@@ -78,8 +82,10 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       this.fence.forget(runId);
       const { owner, heartbeatAt } = ownership;
       const args = [run.source, JSON.stringify(run.request), owner.host, owner.pid, heartbeatAt] as const;
-      if (key === undefined || this.#save.run(...args, key).changes === 0)
-        throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
+      if (key === undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
+      if (this.#save.run(...args, key, owner.host, owner.pid).changes > 0) return;
+      if (this.#runExists.get(key) !== undefined) throw new RunTakenOverError([runId]);
+      throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${runId}`);
     });
   }
 
