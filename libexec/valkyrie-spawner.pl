@@ -222,8 +222,12 @@ sub spawn {
 sub drained {
   my ($child) = @_;
   for my $fd (@{ $child->{fds} }) {
-    my $entry = delete $by_fd{$fd};
-    close $entry->[2] if $entry;
+    # read_pipe() closed a pipe of this child at its EOF already, and its number may be a newer step's
+    # pipe by now: closing that would kill the newer step with SIGPIPE at its next write.
+    my $entry = $by_fd{$fd};
+    next unless $entry && $entry->[0] == $child;
+    delete $by_fd{$fd};
+    close $entry->[2];
   }
   $child->{open} = 0;
   delete $children{ $child->{pid} };

@@ -214,7 +214,11 @@ def spawn(id, command, cwd, args, variables):
 
 def drained(child):
     for fd in child.fds:
-        if by_fd.pop(fd, None) is not None:
+        entry = by_fd.get(fd)
+        # read_pipe() closed a pipe of this child at its EOF already, and its number may be a newer
+        # step's pipe by now: closing that would kill the newer step with SIGPIPE at its next write.
+        if entry is not None and entry[0] is child:
+            del by_fd[fd]
             poller.unregister(fd)
             os.close(fd)
     child.open = 0
