@@ -9,12 +9,22 @@ export type NotBefore =
 const timestampPattern =
   /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
-/** Parses `2026-05-01T12:00:00Z`, `30s`, `5m` or a number of seconds; undefined when it is neither. */
+/** The longest delay taken: past it a job would wait for ever, and its time overflows a date. */
+const maxDelayMs = 100 * 366 * 24 * 3_600_000;
+
+/**
+ * Parses `2026-05-01T12:00:00Z`, `30s`, `5m` or a number of seconds (at most 100 years); undefined
+ * when it is neither, or names a day the month does not have (Date would roll 02-30 over to March).
+ */
 export function parseNotBefore(value: string | number): NotBefore | undefined {
   const duration = parseDuration(value);
-  if (duration !== undefined) return { kind: 'after', ms: duration };
+  if (duration !== undefined) return duration <= maxDelayMs ? { kind: 'after', ms: duration } : undefined;
   if (typeof value !== 'string' || !timestampPattern.test(value.trim())) return undefined;
-  const at = Date.parse(value.trim());
+  const text = value.trim();
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) return undefined;
+  const at = Date.parse(text);
   return Number.isFinite(at) ? { kind: 'at', at } : undefined;
 }
 

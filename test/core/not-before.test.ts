@@ -23,6 +23,20 @@ describe('parseNotBefore', () => {
     }
   });
 
+  it('refuses a day the month does not have, rather than rolling it over into the next month', () => {
+    for (const value of ['2026-02-30T00:00:00Z', '2026-02-29', '2026-04-31T12:00:00+02:00', '2026-00-10']) {
+      expect(parseNotBefore(value), value).toBeUndefined();
+    }
+    expect(parseNotBefore('2028-02-29T00:00:00Z')).toEqual({ kind: 'at', at: Date.UTC(2028, 1, 29) });
+    expect(parseNotBefore('2026-12-31')).toEqual({ kind: 'at', at: Date.UTC(2026, 11, 31) });
+  });
+
+  it('refuses a delay past 100 years, which no date could hold once added to the run start', () => {
+    expect(parseNotBefore('99999999999h')).toBeUndefined();
+    expect(parseNotBefore(`${100 * 366 * 24 + 1}h`)).toBeUndefined();
+    expect(parseNotBefore(`${100 * 365 * 24}h`)).toEqual({ kind: 'after', ms: 100 * 365 * 24 * 3_600_000 });
+  });
+
   it('resolves against the run start', () => {
     expect(notBeforeTime({ kind: 'after', ms: 30 }, 1000)).toBe(1030);
     expect(notBeforeTime({ kind: 'at', at: 5 }, 1000)).toBe(5);
