@@ -152,6 +152,7 @@ function storedRequestOf(options: LocalRunOptions, git: GitContext): StoredRunRe
     concurrency: options.concurrency,
     priority: options.queue?.priority,
     notBefore: options.queue?.notBefore,
+    agingIntervalMs: options.queue?.agingIntervalMs,
     ...(options.selectedJobs === undefined ? {} : { selectedJobs: options.selectedJobs }),
     ...(options.groupMember === undefined ? {} : { groupMember: options.groupMember }),
   };

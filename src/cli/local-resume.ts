@@ -43,9 +43,9 @@ export interface LocalResumeOptions {
  * same control plane and in-process runner as `startLocalRun`, continuing the run from its stored
  * jobs, with this process's heartbeat on it until `close()`.
  */
-export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
+export async function resumeLocalRun(options: LocalResumeOptions): Promise<LocalRun> {
   const { request, record } = options;
-  const controlPlane = new ControlPlane(options.stores);
+  const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: request.agingIntervalMs });
   controlPlane.onEvent(options.onEvent);
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
@@ -58,7 +58,16 @@ export function resumeLocalRun(options: LocalResumeOptions): LocalRun {
     tempRoot: temp.dir,
     baseEnv: inheritedEnvironment(process.env),
   });
+  // Jobs queued before the in-process runner has registered would each be announced as waiting for
+  // a runner that has their labels, with none connected (job.queued's noRunnerWith).
+  const registered = new Promise<void>((resolve) => {
+    runnerEnd.onMessage((message) => {
+      if (message.type === 'registered') resolve();
+    });
+    runnerEnd.onClose(() => resolve());
+  });
   agent.start();
+  await registered;
   const runRequest: RunRequest = {
     workflowName: options.workflow.name,
     workspace: request.workspace,

@@ -23,6 +23,8 @@ export interface StoredRunRequest {
   readonly concurrency?: number;
   readonly priority?: Priority;
   readonly notBefore?: number;
+  /** `--aging-interval` in ms, when given: a resume or re-run ages waiting jobs at the same pace. */
+  readonly agingIntervalMs?: number;
   /** The sha256 of the workspace bundle a server run unpacks for each job. */
   readonly bundle?: string;
   /**

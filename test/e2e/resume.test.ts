@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openStores } from '../../src/cli/state.js';
+import { asRunId } from '../../src/core/ids.js';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { collect, Workspace, waitForJobStatus } from './cli.js';
 import { isAlive, readPid, waitFor } from './process-state.js';
@@ -55,7 +57,16 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       const marker = join(ws.dir, 'marker');
       const bPid = join(ws.dir, 'b.pid');
       const file = chainWorkflow(ws, marker, bPid);
-      const child = ws.start(['run', file, '--json', '--secret', 'TOKEN=s3cret', ...dbArgs()]);
+      const child = ws.start([
+        'run',
+        file,
+        '--json',
+        '--secret',
+        'TOKEN=s3cret',
+        '--aging-interval',
+        '250ms',
+        ...dbArgs(),
+      ]);
       const exited = collect(child);
       await waitFor(() => readPid(bPid) !== undefined, 20_000, 'job b to start');
       const step = readPid(bPid) ?? 0;
@@ -97,6 +108,14 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       const resumed = both.find((result) => result.code === 0);
       const refused = both.find((result) => result.code === 2);
       expect(resumed?.stderr).toBe('');
+      // Its in-process runner had registered before the jobs were queued again: none waits for a runner.
+      const queued = (resumed?.stdout ?? '')
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { type: string; noRunnerWith?: string[] })
+        .filter((event) => event.type === 'job.queued');
+      expect(queued.length).toBeGreaterThan(0);
+      expect(queued.filter((event) => event.noRunnerWith !== undefined)).toEqual([]);
       expect(refused?.stderr).toMatch(
         new RegExp(
           `^valkyrie: run ${id} (was taken over or finished by another process first|is still running|already finished)`,
@@ -134,6 +153,14 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
         status: 'failed',
         reason: expect.stringMatching(/^runner_lost/),
       });
+
+      // The run keeps --aging-interval for every resume (the control plane resume starts ages by it).
+      const stores = await openStores(dbArgs()[1], join(ws.dir, '.valkyrie'), { create: false });
+      try {
+        expect((await stores.recovery.getResumable(asRunId(id)))?.request.agingIntervalMs).toBe(250);
+      } finally {
+        await stores.close();
+      }
 
       const again = await ws.run(['resume', id, ...dbArgs()]);
       expect(again.code).toBe(2);

@@ -99,7 +99,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
     try {
-      local = resumeLocalRun({
+      local = await resumeLocalRun({
         workflow,
         stores,
         stateDir,
@@ -113,6 +113,8 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         ownerExited,
         onEvent: (event) => view.onEvent(event),
       });
+      // A Ctrl-C while the in-process runner registered found no run to cancel yet.
+      if (interrupts > 0) local.handle.cancel(interrupts > 1);
       const status: RunStatus = await local.handle.done;
       if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
       return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
