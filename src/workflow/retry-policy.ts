@@ -68,6 +68,48 @@ export function retryProblems(document: RetryDocument): RetryProblem[] {
   return problems;
 }
 
+/**
+ * What a valid `retry:` mapping says that can never take effect: a `when:` that names nothing, a
+ * `runner-lost` a step or a requeued job never sees, a `max-delay` that caps every wait below `delay`.
+ * Warnings: the workflow still runs, as written.
+ */
+export function retryWarnings(
+  document: RetryDocument,
+  owner: { readonly step: true } | { readonly step: false; readonly onRunnerLost: string | undefined },
+): RetryProblem[] {
+  const warnings: RetryProblem[] = [];
+  const maxAttempts = document['max-attempts'] ?? defaultRetryPolicy.maxAttempts;
+  const when = document.when;
+  const named = when?.filter(
+    (condition) => typeof condition === 'string' || condition['exit-codes'].length > 0,
+  );
+  if (named !== undefined && named.length === 0 && maxAttempts > 1) {
+    warnings.push({
+      path: ['when'],
+      message:
+        'retry.when names no condition, so nothing is retried: list failure, timeout, runner-lost or exit-codes, or leave it out',
+    });
+  }
+  for (const [i, condition] of (when ?? []).entries()) {
+    if (condition !== 'runner-lost' || (!owner.step && owner.onRunnerLost === 'fail')) continue;
+    warnings.push({
+      path: ['when', i],
+      message: owner.step
+        ? 'retry.when: runner-lost applies to jobs only: a step loses its runner only with its job, so it is never retried for that'
+        : 'retry.when: runner-lost takes effect only with on-runner-lost: fail; under requeue (the default) a job whose runner is lost is queued again without using an attempt',
+    });
+  }
+  const delayMs = durationOf(document.delay);
+  const maxDelayMs = durationOf(document['max-delay']);
+  if (delayMs !== undefined && maxDelayMs !== undefined && maxDelayMs < delayMs) {
+    warnings.push({
+      path: ['max-delay'],
+      message: `retry.max-delay (${describeValue(document['max-delay'])}) is shorter than retry.delay (${describeValue(document.delay)}): every wait is max-delay`,
+    });
+  }
+  return warnings;
+}
+
 function isAttemptCount(value: number | undefined): value is number {
   return value !== undefined && Number.isInteger(value) && value >= 1;
 }

@@ -7,7 +7,7 @@ import { evaluateDeep, interpolate } from './expressions/index.js';
 import { declaredInputs } from './inputs.js';
 import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
-import { retryProblems } from './retry-policy.js';
+import { retryProblems, retryWarnings } from './retry-policy.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
 import { describePath } from './schema-issues.js';
 import type { SourceMap } from './source-map.js';
@@ -103,12 +103,22 @@ export function validateWorkflow(
         at('strategy', 'max-parallel'),
       );
     }
-    checkRetry(document.jobs[job.key]?.retry, ['jobs', job.key, 'retry'], map, error);
+    const jobDocument = document.jobs[job.key];
+    checkRetry(
+      jobDocument?.retry,
+      ['jobs', job.key, 'retry'],
+      map,
+      { error, warn },
+      {
+        step: false,
+        onRunnerLost: jobDocument?.['on-runner-lost'],
+      },
+    );
     const notBefore = document.jobs[job.key]?.['not-before'];
     if (notBefore !== undefined && job.notBefore === undefined) {
       error(`not-before must be ${notBeforeHint}, received ${JSON.stringify(notBefore)}`, at('not-before'));
     }
-    checkSteps(job, document, map, error);
+    checkSteps(job, document, map, { error, warn });
     checkMatrix(job, map, error);
     if (options.runnerLabels) checkRunsOn(job, options.runnerLabels, map, error);
   }
@@ -131,7 +141,13 @@ function literalNumber(value: number | string | undefined): number | undefined {
   return Number(value);
 }
 
-function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceMap, error: Report): void {
+function checkSteps(
+  job: JobDefinition,
+  document: WorkflowDocument,
+  map: SourceMap,
+  report: { readonly error: Report; readonly warn: Report },
+): void {
+  const { error } = report;
   const seen = new Map<string, number>();
   const rawSteps = document.jobs[job.key]?.steps ?? [];
   for (const [index, raw] of rawSteps.entries()) {
@@ -178,7 +194,7 @@ function checkSteps(job: JobDefinition, document: WorkflowDocument, map: SourceM
     if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
       error(`timeout-minutes must be greater than 0, received ${timeoutMinutes}`, at('timeout-minutes'));
     }
-    checkRetry(raw.retry, ['jobs', job.key, 'steps', index, 'retry'], map, error);
+    checkRetry(raw.retry, ['jobs', job.key, 'steps', index, 'retry'], map, report, { step: true });
   }
 }
 
@@ -234,11 +250,14 @@ function checkRetry(
   retry: WorkflowDocument['jobs'][string]['retry'],
   path: readonly (string | number)[],
   map: SourceMap,
-  error: Report,
+  report: { readonly error: Report; readonly warn: Report },
+  owner: Parameters<typeof retryWarnings>[1],
 ): void {
   if (retry === undefined) return;
   for (const problem of retryProblems(retry))
-    error(problem.message, map.position([...path, ...problem.path]));
+    report.error(problem.message, map.position([...path, ...problem.path]));
+  for (const warning of retryWarnings(retry, owner))
+    report.warn(warning.message, map.position([...path, ...warning.path]));
 }
 
 /** A matrix whose axes and include/exclude are all literal can be sized now. */

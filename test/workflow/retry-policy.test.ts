@@ -73,3 +73,49 @@ describe('retry: in the workflow model', () => {
     expect(Object.keys(steps.items.properties)).toContain('retry');
   });
 });
+
+describe('retry: settings that can never take effect', () => {
+  const warnings = (source: string) =>
+    parseWorkflow(source, 'retry.yml')
+      .diagnostics.filter((diagnostic) => diagnostic.severity === 'warning')
+      .map(({ line, col, message }) => [line, col, message]);
+
+  it('warns with file:line:col, and runs the workflow as written', () => {
+    const source = `jobs:
+  build:
+    runs-on: ubuntu-latest
+    retry: { max-attempts: 3, when: [runner-lost] }
+    steps:
+      - run: make
+        retry: { max-attempts: 3, when: [failure, runner-lost] }
+      - run: make test
+        retry: { max-attempts: 3, when: [{exit-codes: []}] }
+      - run: make lint
+        retry: { max-attempts: 2, delay: 5s, max-delay: 1s }
+  deploy:
+    runs-on: ubuntu-latest
+    on-runner-lost: fail
+    retry: { max-attempts: 3, when: [runner-lost], delay: 1s, max-delay: 1s }
+    steps: [{ run: make deploy, retry: { when: [] } }]
+`;
+    expect(warnings(source)).toEqual([
+      [
+        4,
+        38,
+        'retry.when: runner-lost takes effect only with on-runner-lost: fail; under requeue (the default) a job whose runner is lost is queued again without using an attempt',
+      ],
+      [
+        7,
+        51,
+        'retry.when: runner-lost applies to jobs only: a step loses its runner only with its job, so it is never retried for that',
+      ],
+      [
+        9,
+        41,
+        'retry.when names no condition, so nothing is retried: list failure, timeout, runner-lost or exit-codes, or leave it out',
+      ],
+      [11, 57, 'retry.max-delay ("1s") is shorter than retry.delay ("5s"): every wait is max-delay'],
+    ]);
+    expect(parseWorkflow(source, 'retry.yml').workflow).toBeDefined();
+  });
+});
