@@ -107,3 +107,22 @@ export function rerunnable(
     };
   return { kind: 'rerunnable', status, resumable };
 }
+
+/**
+ * On a re-run, the earlier record (of job `key`, in `earlier`) a newly planned leg named `name` takes
+ * over: the one with the same name, else the first one left (a matrix that expands differently now),
+ * so every record gets its next attempt. Taken out of `earlier`.
+ */
+export function takeEarlier(
+  earlier: ReadonlyMap<string, StoredLeg[]>,
+  key: string,
+  name: string,
+): StoredLeg | undefined {
+  const records = earlier.get(key);
+  if (records === undefined || records.length === 0) return undefined;
+  const index = Math.max(
+    0,
+    records.findIndex((record) => record.name === name),
+  );
+  return records.splice(index, 1)[0];
+}

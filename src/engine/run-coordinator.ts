@@ -24,7 +24,7 @@ import {
 import { attemptOutcomeOfStatus, endAttempt, jobRetryDecision, retryLeg } from './job-retry.js';
 import { type Effect, type Leg, moveLeg, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
-import { endedAttemptOf, planRerun } from './rerun-plan.js';
+import { endedAttemptOf, planRerun, takeEarlier } from './rerun-plan.js';
 import type { RunContext } from './run-context.js';
 
 /**
@@ -353,7 +353,7 @@ export class RunCoordinator {
     }
     const placement = queuePlacement(this.workflow, job, this.run);
     for (const plan of planned) {
-      const earlier = this.takeEarlier(state, plan.name);
+      const earlier = takeEarlier(this.earlier, state.job.key, plan.name);
       const id = earlier?.id ?? this.newJobId(++this.ordinal);
       const missing = this.missingLabels(plan.runsOn);
       const spec = plan.makeSpec(id);
@@ -396,7 +396,7 @@ export class RunCoordinator {
     status: TerminalJobStatus,
     reason?: string,
   ): void {
-    const earlier = this.takeEarlier(state, name);
+    const earlier = takeEarlier(this.earlier, state.job.key, name);
     const leg: Leg = {
       id: earlier?.id ?? this.newJobId(++this.ordinal),
       key: state.job.key,
@@ -422,20 +422,6 @@ export class RunCoordinator {
         ? { kind: 'add', leg }
         : { kind: 'reopen', leg, ended: endedAttemptOf(earlier, Date.now()) },
     );
-  }
-
-  /**
-   * On a re-run, the earlier record a newly planned leg takes over: the one with the same name, else
-   * the first one left (a matrix that expands differently now), so every record gets its next attempt.
-   */
-  private takeEarlier(state: KeyState, name: string): StoredLeg | undefined {
-    const earlier = this.earlier.get(state.job.key);
-    if (earlier === undefined || earlier.length === 0) return undefined;
-    const index = Math.max(
-      0,
-      earlier.findIndex((record) => record.name === name),
-    );
-    return earlier.splice(index, 1)[0];
   }
 
   /** Earlier records the re-run planned no leg for (a smaller matrix) end their new attempt skipped. */
