@@ -24,7 +24,7 @@ import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
-import { findRun, giveUpRefused, settleRun, takenOverError } from './run-refusals.js';
+import { abandonRun, giveUpRefused, settleRun } from './run-refusals.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
@@ -159,20 +159,11 @@ export class ControlPlane {
    * VK_RUN_TAKEN_OVER. False when this process does not drive the run.
    */
   abandonRun(runId: string): boolean {
-    const run = findRun(this.runsByLeg.values(), runId);
-    // A completing run only once a write of it was refused: that may be its end, which must not be announced.
-    if (run === undefined || run.takenOver || (run.completing && !run.refused)) return false;
-    run.completing = true;
-    run.takenOver = true;
-    for (const [legId, owner] of this.runsByLeg) {
-      if (owner !== run) continue;
+    return abandonRun(this.runsByLeg, runId, (legId) => {
       this.leases.cancel(legId, true);
       this.dispatcher.forget(legId);
       this.jobGroups.abandon(legId);
-      this.runsByLeg.delete(legId);
-    }
-    run.reject(takenOverError(runId));
-    return true;
+    });
   }
 
   /** startRun without admission limits, which therefore always starts the run. */

@@ -31,6 +31,30 @@ export function giveUpRefused(
   }
 }
 
+/**
+ * ControlPlane.abandonRun: `runId`'s legs leave `runs` (by leg), each after `stopLeg` (its runner told
+ * to stop, its offer and group place dropped), and its `done` rejects with VK_RUN_TAKEN_OVER. False,
+ * and nothing done, when `runs` has no such run, it was abandoned already, or it is completing.
+ */
+export function abandonRun(
+  runs: Map<string, ActiveRun>,
+  runId: string,
+  stopLeg: (legId: string) => void,
+): boolean {
+  const run = findRun(runs.values(), runId);
+  // A completing run only once a write of it was refused: that may be its end, which must not be announced.
+  if (run === undefined || run.takenOver || (run.completing && !run.refused)) return false;
+  run.completing = true;
+  run.takenOver = true;
+  for (const [legId, owner] of runs) {
+    if (owner !== run) continue;
+    stopLeg(legId);
+    runs.delete(legId);
+  }
+  run.reject(takenOverError(runId));
+  return true;
+}
+
 /** What a run's `done` rejects with once another process has taken it over. */
 export function takenOverError(runId: string): ValkyrieError {
   return new ValkyrieError('VK_RUN_TAKEN_OVER', `run ${runId} was taken over by another process`);
