@@ -27,9 +27,19 @@ export type JobOutcome =
   | { kind: 'succeeded' }
   /** exitCode: the failing step's, when a process exit caused the failure. */
   | { kind: 'failed'; reason: string; exitCode?: number }
+  /** reason: why it was cancelled, as its runner was told (the control plane's) or decided itself. */
   | { kind: 'cancelled'; reason: string }
   | { kind: 'timed_out' }
   | { kind: 'skipped'; reason: string };
+
+/**
+ * The line a running job's log gets when it is told to stop, saying why (as GitHub's "Canceling since
+ * a higher priority waiting request for 'G' exists"): written by its runner, or by the control plane
+ * when the runner is away and cannot be told.
+ */
+export function cancellingLine(reason: string): string {
+  return `cancelling the job: ${reason}`;
+}
 
 export function jobStatusOf(outcome: JobOutcome): TerminalJobStatus {
   return outcome.kind;

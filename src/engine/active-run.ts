@@ -14,7 +14,11 @@ export interface RunHandle {
   readonly runNumber: number;
   /** Resolves with the run's final status once every job has finished and everything is stored. */
   readonly done: Promise<RunStatus>;
-  cancel(immediate: boolean): void;
+  /**
+   * Graceful, or `immediate` (running steps are killed). `reason` says why, in plain words: it is each
+   * cancelled job's reason (engine/cancel-reasons.ts); default `the run was cancelled`.
+   */
+  cancel(immediate: boolean, reason?: string): void;
 }
 
 /** A run the control plane drives, from start (or resume) until its final status is stored. */
@@ -52,7 +56,7 @@ export function activateRun(
   workflow: Workflow,
   coordinator: RunCoordinator,
   startedAt: number,
-  cancel: (run: ActiveRun, immediate: boolean) => void,
+  cancel: (run: ActiveRun, immediate: boolean, reason?: string) => void,
 ): { run: ActiveRun; handle: RunHandle } {
   let resolve: (status: RunStatus) => void = () => {};
   let reject: (error: unknown) => void = () => {};
@@ -78,7 +82,7 @@ export function activateRun(
     id: record.id,
     runNumber: record.runNumber,
     done,
-    cancel: (immediate) => cancel(run, immediate),
+    cancel: (immediate, reason) => cancel(run, immediate, reason),
   };
   return { run, handle };
 }

@@ -1,10 +1,11 @@
 import { asRunId } from '../core/ids.js';
 import { PeriodicTask } from '../core/periodic-task.js';
 import type { RunRecoveryStore } from '../store/recovery.js';
+import { cancelRequestReason } from './cancel-reasons.js';
 
 /** What the poller cancels: a run handle (RunHandle). */
 export interface Cancellable {
-  cancel(immediate: boolean): void;
+  cancel(immediate: boolean, reason?: string): void;
 }
 
 /**
@@ -12,8 +13,8 @@ export interface Cancellable {
  * replica that does not drive the run, stores a request (RunRecoveryStore.requestCancel), and the
  * driver finds it here, polling for the runs it drives (`runs()`, by id) every `intervalMs` with one
  * read, and at once when the store says a request was made (onCancelRequested, on Postgres). Each run
- * is cancelled once, gracefully. Lifecycle: `start()` once, `stop()` (idempotent) before the store
- * closes.
+ * is cancelled once, gracefully, for `cancelRequestReason` (the request does not say who made it).
+ * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
  */
 export class CancelRequestPoller {
   /** By handle, not id: a run re-run after a cancel has a new handle, which a new request must reach. */
@@ -51,7 +52,7 @@ export class CancelRequestPoller {
       const run = runs.get(id);
       if (run === undefined) continue;
       this.cancelled.add(run);
-      run.cancel(false);
+      run.cancel(false, cancelRequestReason);
       done.push(id);
     }
     return done;

@@ -1,5 +1,5 @@
 import { jobIdFor } from '../core/ids.js';
-import { isTerminal, jobStatusOf } from '../core/outcome.js';
+import { cancellingLine, isTerminal, jobStatusOf } from '../core/outcome.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunConcurrency, RunRecord } from '../store/runs.js';
@@ -52,11 +52,11 @@ export class ControlPlane {
   private readonly records: JobRecords;
   private readonly writeOp = (operation: () => Promise<void>) => this.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
-  private readonly cancelRun = (run: ActiveRun, immediate: boolean) => {
+  private readonly cancelRun = (run: ActiveRun, immediate: boolean, reason?: string) => {
     // A run still waiting for its group: its first jobs are stored and end cancelled at once.
     const held = run.held ?? [];
     run.held = undefined;
-    this.apply(run, [...held, ...run.coordinator.cancel(immediate)]);
+    this.apply(run, [...held, ...run.coordinator.cancel(immediate, reason)]);
   };
 
   constructor(
@@ -160,7 +160,7 @@ export class ControlPlane {
    */
   abandonRun(runId: string): boolean {
     return abandonRun(this.runsByLeg, runId, (legId) => {
-      this.leases.cancel(legId, true);
+      this.leases.cancel(legId, true, 'another process took the run over');
       this.dispatcher.forget(legId);
       this.jobGroups.abandon(legId);
     });
@@ -284,7 +284,7 @@ export class ControlPlane {
     else
       holdForGroup(this.stores.concurrency, this.options.clock, run, group, effects, {
         start,
-        cancel: () => this.cancelRun(run, false),
+        cancel: (reason) => this.cancelRun(run, false, reason),
         concurrency: (state) => this.tellConcurrency(record, state),
       });
   }
@@ -292,7 +292,7 @@ export class ControlPlane {
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
     // Legs added one after another (a matrix's) are stored in one call.
     let added: Leg[] = [];
-    let away: [Leg, string][] | undefined;
+    let away: [Leg, string, string][] | undefined;
     for (const effect of effects) {
       if (effect.kind === 'add') {
         this.runsByLeg.set(effect.leg.id, run);
@@ -302,11 +302,13 @@ export class ControlPlane {
       if (added.length > 0) this.records.added(run.id, added);
       added = [];
       const why = this.applyEffect(run, effect);
-      if (why !== undefined) away = [...(away ?? []), [effect.leg, why]];
+      if (why === undefined || effect.kind !== 'cancel') continue;
+      away = [...(away ?? []), [effect.leg, why, effect.reason]];
+      this.systemLog(effect.leg, cancellingLine(effect.reason));
     }
     if (added.length > 0) this.records.added(run.id, added);
     // Jobs told to stop whose runners are away end cancelled now, after the effects that stopped them.
-    for (const [leg, why] of away ?? []) this.loseRunner(leg.id, why, true);
+    for (const [leg, why, reason] of away ?? []) this.loseRunner(leg.id, why, reason);
     this.dispatcher.dispatch();
     if (run.coordinator.isDone()) this.completeRun(run);
   }
@@ -329,7 +331,7 @@ export class ControlPlane {
         this.recordFinished(leg);
         break;
       case 'cancel':
-        return this.leases.stop(leg.id, effect.immediate);
+        return this.leases.stop(leg.id, effect.immediate, effect.reason);
       case 'retry':
         this.scheduleRetry(run, effect);
         break;
@@ -396,7 +398,7 @@ export class ControlPlane {
   }
 
   /** A running job lost its runner: requeued, failed, or cancelled if it was being stopped (lostJobEnd). */
-  private loseRunner(jobId: string, why: string, cancelling: boolean): void {
+  private loseRunner(jobId: string, why: string, cancelling: string | undefined): void {
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
     if (!run || !leg || leg.status !== 'running') return;
@@ -456,11 +458,12 @@ export class ControlPlane {
   private cancelByGroup(leg: Leg, reason: string): void {
     const run = this.runsByLeg.get(leg.id);
     if (!run || isTerminal(leg.status)) return;
-    this.systemLog(leg, reason);
+    // A running job's runner says why in its log (cancellingLine).
     if (leg.status === 'running') {
-      this.apply(run, [{ kind: 'cancel', leg, immediate: false }]);
+      this.apply(run, [{ kind: 'cancel', leg, immediate: false, reason }]);
       return;
     }
+    this.systemLog(leg, reason);
     this.dispatcher.forget(leg.id);
     const effects = run.coordinator.completed(leg.id, 'cancelled', {}, this.now(), reason);
     this.recordFinished(leg);

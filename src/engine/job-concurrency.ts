@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
+import { groupCancelReason } from './cancel-reasons.js';
 import { defaultGateTiming } from './concurrency-gate.js';
 import { GroupMembership } from './group-membership.js';
 import type { Leg } from './leg.js';
@@ -61,12 +62,6 @@ export class JobGroups {
     }
     const { group } = resolved;
     let toldWaiting = false;
-    const reasons = {
-      replaced: `replaced by a newer job of concurrency group ${group}`,
-      'cancel-requested': `a newer job of concurrency group ${group} cancelled it`,
-      lost: `it lost its place in concurrency group ${group} (its process stalled past the group's stale interval, or another process took its run over)`,
-      unavailable: `concurrency group ${group} could not be joined`,
-    } as const;
     const member = new GroupMembership(
       this.store,
       this.clock,
@@ -83,7 +78,7 @@ export class JobGroups {
           toldWaiting = true;
         },
         admitted: () => this.hooks.admitted(leg),
-        ended: (why) => this.hooks.cancelled(leg, reasons[why]),
+        ended: (why) => this.hooks.cancelled(leg, groupCancelReason('job', group, why)),
       },
     );
     this.#members.set(leg.id, member);

@@ -12,11 +12,11 @@ import { type JobsRunBy, ResumedJobChecks } from './resumed-job-checks.js';
 export interface LeaseGuardHandlers {
   /**
    * A running job lost its runner (`why`): its lease expired (the holder, if still connected, was told
-   * to cancel it), its runner disconnected, or it came back without the job. `cancelling`: the holder
-   * had been told to stop the job under that lease (`stop`), or the runner is away and cannot be told
-   * (`stop` or `runnerAway` dropped its lease): the job ends cancelled, whatever its policy says.
+   * to cancel it), its runner disconnected, or it came back without the job. `cancelling`, the reason
+   * of the `stop`: the holder had been told to stop the job under that lease, or the runner is away
+   * and cannot be told (`runnerAway` dropped its lease): the job ends cancelled, whatever its policy says.
    */
-  lost(jobId: string, why: string, cancelling: boolean): void;
+  lost(jobId: string, why: string, cancelling: string | undefined): void;
   /**
    * A message `runner` sent under a stale token was refused and the runner told; `write` is for the
    * store. `heldBefore`: the runner (by id, in any of its sessions) holds the job's current lease
@@ -173,10 +173,10 @@ export class LeaseGuard {
    * is not called: the caller is in the middle of its own changes). Should the runner come back
    * resuming the job, the resume is refused (VK_STALE_LEASE), and the runner stops the job.
    */
-  stop(jobId: string, immediate: boolean): string | undefined {
+  stop(jobId: string, immediate: boolean, reason: string): string | undefined {
     const lease = this.table.get(jobId);
     if (lease?.holder.closed !== true) {
-      this.cancel(jobId, immediate);
+      this.cancel(jobId, immediate, reason);
       return undefined;
     }
     this.drop(lease);
@@ -190,19 +190,30 @@ export class LeaseGuard {
   runnerAway(runner: RunnerSession, leased: readonly string[]): void {
     for (const jobId of leased) {
       const lease = this.table.get(jobId);
-      if (lease?.holder !== runner || !this.cancels.has(lease)) continue;
+      const cancel = lease?.holder === runner ? this.cancels.get(lease) : undefined;
+      if (lease === undefined || cancel === undefined) continue;
       this.drop(lease);
-      this.handlers.lost(jobId, `runner ${runner.runnerId} disconnected while stopping it`, true);
+      this.handlers.lost(jobId, `runner ${runner.runnerId} disconnected while stopping it`, cancel.reason);
     }
   }
 
-  /** Tells the job's runner to stop it; a runner that resumes the lease later is told again. */
-  cancel(jobId: string, immediate: boolean): void {
+  /**
+   * Tells the job's runner to stop it, and why (the job's reason once it ends cancelled); a runner
+   * that resumes the lease later is told again. A second cancel (a kill after a graceful one) keeps the
+   * first one's reason: that is why the job stops.
+   */
+  cancel(jobId: string, immediate: boolean, reason: string): void {
     const lease = this.table.get(jobId);
     if (lease === undefined) return;
-    const message: CancelMessage = { type: 'cancel', jobId, reason: 'cancelled', immediate };
-    if (this.cancels.get(lease)?.immediate !== true) this.cancels.set(lease, message);
+    const earlier = this.cancels.get(lease);
+    const message: CancelMessage = { type: 'cancel', jobId, reason: earlier?.reason ?? reason, immediate };
+    if (earlier?.immediate !== true) this.cancels.set(lease, message);
     lease.holder.transport.send(message);
+  }
+
+  /** Why the holder of `lease` was told to stop its job (`cancel`), if it was. */
+  cancelReasonOf(lease: Lease<RunnerSession>): string | undefined {
+    return this.cancels.get(lease)?.reason;
   }
 
   /** `runner`'s connection (no identity) closed: the jobs it held leases on have lost their runner. */
@@ -276,14 +287,14 @@ export class LeaseGuard {
     this.dispatcher.orphan(holder, jobId, fencingToken);
     holder.transport.send({ type: 'cancel', jobId, reason: 'lease expired', immediate: false });
     this.lost.add(jobId, holder.runnerId);
-    this.handlers.lost(jobId, `lease expired (not renewed within ${ttlMs} ms)`, this.cancels.has(lease));
+    this.handlers.lost(jobId, `lease expired (not renewed within ${ttlMs} ms)`, this.cancelReasonOf(lease));
   }
 
   /** The job has lost its runner (`why`): the lease goes, and the job follows its policy. */
   private loseLease(lease: Lease<RunnerSession>, why: string): void {
     this.table.release(lease);
     this.lost.add(lease.jobId, lease.holder.runnerId);
-    this.handlers.lost(lease.jobId, why, this.cancels.has(lease));
+    this.handlers.lost(lease.jobId, why, this.cancelReasonOf(lease));
   }
 
   /**

@@ -14,7 +14,10 @@ export type JobCompleted = Extract<LeaseMessage, { readonly type: 'job.completed
 interface LeaseReportTarget {
   /** The run this process drives `jobId` in; undefined for a run it gave up (or never drove). */
   runOf(jobId: string): ActiveRun | undefined;
-  /** The job's runner reported its end under the current lease, which is released already. */
+  /**
+   * The job's runner reported its end under the current lease, which is released already. A job
+   * cancelled after a `cancel` from here has that cancel's reason as its outcome's.
+   */
   completed(run: ActiveRun, leg: Leg, message: JobCompleted): void;
   write(operation: () => Promise<void>): void;
   emit(event: RunEvent): void;
@@ -86,11 +89,20 @@ export class LeaseReports {
       case 'step.completed':
         recordJobReport(message, run.id, leg, this.stores, this.target.write, this.target.emit);
         break;
-      case 'job.completed':
+      case 'job.completed': {
+        // Cancelled after this process told it to stop: for the reason decided here, whatever the
+        // runner says (it may have stopped for a reason of its own meanwhile, or be an older runner).
+        const asked = this.leases.cancelReasonOf(lease);
         this.leases.release(lease);
         this.dispatcher.release(session, leg.id);
-        this.target.completed(run, leg, message);
+        const cancelled = message.outcome.kind === 'cancelled' && asked !== undefined;
+        this.target.completed(
+          run,
+          leg,
+          cancelled ? { ...message, outcome: { kind: 'cancelled', reason: asked } } : message,
+        );
         break;
+      }
     }
   }
 

@@ -47,7 +47,8 @@ export type Effect =
   | { readonly kind: 'add'; readonly leg: Leg }
   | { readonly kind: 'queue'; readonly leg: Leg }
   | { readonly kind: 'finish'; readonly leg: Leg }
-  | { readonly kind: 'cancel'; readonly leg: Leg; readonly immediate: boolean }
+  /** The running leg's runner is told to stop it, and why (the job's reason when it ends cancelled). */
+  | { readonly kind: 'cancel'; readonly leg: Leg; readonly immediate: boolean; readonly reason: string }
   /**
    * The leg's attempt `ended` failed and is retried: the leg is `queued` again as attempt
    * `leg.attempt`, but may not be offered before `delayMs` have passed.

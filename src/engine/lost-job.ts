@@ -16,12 +16,21 @@ export type LostJobEnd =
  * A running job lost its runner (`why`: its lease expired, its runner disconnected, …). Its
  * `on-runner-lost:` policy says: back to the head of the queue (`requeue`) or `failed` with a
  * `runner_lost:` reason (which `retry.when: [runner-lost]` may still retry). But cancelling wins: a
- * job that was being stopped (`cancelling`: its run or the job was cancelled) ends `cancelled`, never
- * queued again — a deploy job of a cancelled run must not start over on another runner.
+ * job that was being stopped (`cancelling`: why its runner was told to stop it — its run or the job
+ * was cancelled) ends `cancelled` for that reason, never queued again — a deploy job of a cancelled
+ * run must not start over on another runner.
  */
-export function lostJobEnd(policy: RunnerLostPolicy, why: string, cancelling: boolean): LostJobEnd {
-  if (cancelling)
-    return { kind: 'end', status: 'cancelled', reason: `cancelled while its runner was away: ${why}` };
+export function lostJobEnd(
+  policy: RunnerLostPolicy,
+  why: string,
+  cancelling: string | undefined,
+): LostJobEnd {
+  if (cancelling !== undefined)
+    return {
+      kind: 'end',
+      status: 'cancelled',
+      reason: `${cancelling}; ended while its runner was away: ${why}`,
+    };
   const reason = `runner_lost: ${why}`;
   if (policy === 'fail') return { kind: 'end', status: 'failed', reason, outcome: { kind: 'runner_lost' } };
   return { kind: 'requeue', log: `${reason}; requeued` };

@@ -8,6 +8,7 @@ import {
   evaluateCondition,
 } from '../workflow/expressions/index.js';
 import type { Workflow } from '../workflow/model.js';
+import { runCancelledReason } from './cancel-reasons.js';
 import type { JobSummary } from './events.js';
 import { baseContexts, legSpec, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
 import {
@@ -138,13 +139,16 @@ export class RunCoordinator {
     return jobRetryDecision(leg.retry, outcome, tries, this.cancelled, this.random);
   }
 
-  /** Graceful: queued legs are cancelled, running ones interrupted; `if: always()`/`cancelled()` jobs still run. */
-  cancel(immediate: boolean): Effect[] {
+  /**
+   * Graceful: queued legs are cancelled, running ones interrupted; `if: always()`/`cancelled()` jobs
+   * still run. `reason` is each cancelled leg's, and goes to the runners of running ones.
+   */
+  cancel(immediate: boolean, reason = runCancelledReason): Effect[] {
     const effects: Effect[] = [];
     this.cancelled = true;
     this.killed ||= immediate;
     for (const state of this.keys.values()) {
-      this.stopSiblings(state, effects, 'the run was cancelled', immediate);
+      this.stopSiblings(state, effects, reason, immediate);
       settle(state);
     }
     return [...effects, ...this.advance()];
@@ -460,7 +464,7 @@ export class RunCoordinator {
       if (leg.status === 'pending' || leg.status === 'queued' || leg.status === 'offered') {
         this.finish(leg, 'cancelled', effects, reason);
       } else if (leg.status === 'running') {
-        effects.push({ kind: 'cancel', leg, immediate });
+        effects.push({ kind: 'cancel', leg, immediate, reason });
       }
     }
   }

@@ -7,6 +7,7 @@ import type { RunConcurrency } from '../store/runs.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
 import type { ActiveRun, RunRequest } from './active-run.js';
+import { groupCancelReason } from './cancel-reasons.js';
 import { GroupMembership, type MembershipEnd } from './group-membership.js';
 import type { Effect } from './leg.js';
 import { githubContext } from './run-context.js';
@@ -39,8 +40,8 @@ export function resolveWorkflowGroup(workflow: Workflow, request: RunRequest): W
 export interface RunGateHooks {
   /** The slot is the run's: apply its first effects. */
   start(effects: readonly Effect[]): void;
-  /** Replaced while it waited, or asked to stop by a newer run while it ran: cancel it. */
-  cancel(): void;
+  /** Replaced while it waited, or asked to stop by a newer run while it ran: cancel it, for `reason`. */
+  cancel(reason: string): void;
   /** The run's place in the group changed: tell its observers. */
   concurrency(state: RunConcurrency): void;
 }
@@ -82,7 +83,7 @@ export function holdForGroup(
       },
       ended: (why) => {
         hooks.concurrency({ group, state: states[why], at: clock.now() });
-        hooks.cancel();
+        hooks.cancel(groupCancelReason('run', group, why));
       },
     },
   );

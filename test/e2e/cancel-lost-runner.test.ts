@@ -107,7 +107,12 @@ jobs:
     };
     expect(view.run.status).toBe('cancelled');
     expect(view.run.jobs).toMatchObject([
-      { status: 'cancelled', reason: expect.stringMatching(/^cancelled while its runner was away: /) },
+      {
+        status: 'cancelled',
+        reason: expect.stringMatching(
+          /^cancelled by a cancel request \(valkyrie cancel or the API\); ended while its runner was away: /,
+        ),
+      },
     ]);
   }, 60_000);
 });

@@ -220,13 +220,16 @@ function describeJobGroups(title: string, dbArgs: readonly string[]): void {
       const replaced = await second.done;
       expect(replaced.code).toBe(130);
       expect(statuses(replaced.stdout)).toEqual({ free: 'succeeded', deploy: 'cancelled' });
-      expect(replaced.stdout).toContain('replaced by a newer job of concurrency group job-replace');
+      // The group's name in quotes, as --json writes them.
+      expect(replaced.stdout).toContain(
+        String.raw`replaced by a newer job of concurrency group \"job-replace\"`,
+      );
       // The control plane's lines about the job are kept with its log, not only printed live.
       const runId = events(replaced.stdout).find((event) => event.type === 'run.started')?.runId;
       const logs = await ws.run(['logs', String(runId), 'deploy', ...dbArgs]);
       expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
         'waiting for concurrency group job-replace',
-        'replaced by a newer job of concurrency group job-replace',
+        'replaced by a newer job of concurrency group "job-replace"',
       ]);
       writeFileSync(join(ws.dir, 'jr-gate'), '');
       const [one, three] = await Promise.all([first.done, third.done]);

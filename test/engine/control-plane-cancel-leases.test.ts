@@ -47,16 +47,23 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
     const lease = leaseOf(killed);
     killed.end.close('connection reset');
     expect(p.leased(lease.jobId)).toBe(true);
-    handle.cancel(false);
+    handle.cancel(false, 'the run was interrupted (SIGTERM)');
     // No time passes: the run ends now, not when the held lease's TTL runs out.
     expect(await statusNow(handle)).toBe('cancelled');
     expect(p.leased(lease.jobId)).toBe(false);
     expect(p.runnersWithDetachedLeases()).toEqual([]);
     const [job] = await stores.runs.listJobs(handle.id);
+    // Why it was cancelled, and why it ended without its runner's word.
     expect(job).toMatchObject({
       status: 'cancelled',
-      reason: 'cancelled while its runner was away: runner rnr_1 is disconnected',
+      reason:
+        'the run was interrupted (SIGTERM); ended while its runner was away: runner rnr_1 is disconnected',
     });
+    // Its runner cannot write the job's line saying why: the control plane does.
+    expect((await stores.logs.read(handle.id)).map(({ text }) => text)).toEqual([
+      'running on runner r (rnr_1)',
+      'cancelling the job: the run was interrupted (SIGTERM)',
+    ]);
     const rescuer = new ScriptedRunner(p, completing, { name: 'rescuer' });
     await clock.advance(leaseTtlMs * 2);
     expect(rescuer.of('offer')).toEqual([]);
@@ -103,11 +110,10 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
       const handle = await p.startRun(oneJob(`    on-runner-lost: ${policy}\n`), request);
       await settle();
       const lease = leaseOf(hung);
-      handle.cancel(false);
+      handle.cancel(false, 'cancelled by a newer run of concurrency group "deploy"');
       await settle();
-      expect(hung.of('cancel')).toEqual([
-        { type: 'cancel', jobId: lease.jobId, reason: 'cancelled', immediate: false },
-      ]);
+      const reason = 'cancelled by a newer run of concurrency group "deploy"';
+      expect(hung.of('cancel')).toEqual([{ type: 'cancel', jobId: lease.jobId, reason, immediate: false }]);
       // The connected runner is trusted to stop the job until its lease runs out.
       await clock.advance(leaseTtlMs - 1);
       expect(await statusNow(handle)).toBe('running');
@@ -116,7 +122,7 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
       const [job] = await stores.runs.listJobs(handle.id);
       expect(job).toMatchObject({
         status: 'cancelled',
-        reason: `cancelled while its runner was away: lease expired (not renewed within ${leaseTtlMs} ms)`,
+        reason: `${reason}; ended while its runner was away: lease expired (not renewed within ${leaseTtlMs} ms)`,
       });
       expect(other.of('offer')).toEqual([]);
       expect(starts(events)).toBe(1);
@@ -146,7 +152,8 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
     const [job] = await stores.runs.listJobs(handle.id);
     expect(job).toMatchObject({
       status: 'cancelled',
-      reason: 'cancelled while its runner was away: runner rnr_1 disconnected while stopping it',
+      reason:
+        'the run was cancelled; ended while its runner was away: runner rnr_1 disconnected while stopping it',
     });
     const rescuer = new ScriptedRunner(p, completing, { name: 'rescuer' });
     await settle();

@@ -54,7 +54,7 @@ describe('ControlPlane: a workflow-level concurrency group holds a run before it
   });
 
   it('cancel-in-progress: a newer run cancels the running one and then starts', async () => {
-    const { plane: p, clock, events } = plane();
+    const { plane: p, stores, clock, events } = plane();
     const runner = new ScriptedRunner(p, accepting, { capacity: 2 });
     const group = groupOf('  cancel-in-progress: true\n');
     const first = await p.submitRun(deploy(), runRequest, { group });
@@ -64,19 +64,23 @@ describe('ControlPlane: a workflow-level concurrency group holds a run before it
     const second = await p.submitRun(deploy(), runRequest, { group });
     if (second.kind !== 'started') throw new Error('not started');
     await clock.advance(500);
-    // The first run's job is told to stop; its runner reports it cancelled.
+    // The first run's job is told to stop, and why; its runner reports it cancelled.
     const cancel = runner.of('cancel')[0];
     expect(cancel?.jobId).toBe(runner.of('lease')[0]?.jobId);
+    const why = 'cancelled by a newer run of concurrency group "deploy-prod"';
+    expect(cancel?.reason).toBe(why);
     const lease = runner.of('lease')[0] as Lease;
     runner.send({
       type: 'job.completed',
       jobId: lease.jobId,
       fencingToken: lease.fencingToken,
+      // As an older runner says it: the job keeps the reason it was cancelled for here.
       outcome: { kind: 'cancelled', reason: 'cancelled' },
       outputs: {},
       at: 1,
     });
     expect(await first.handle.done).toBe('cancelled');
+    expect(await stores.runs.listJobs(first.handle.id)).toMatchObject([{ status: 'cancelled', reason: why }]);
     expect(concurrencyStates(events, first.handle.id)).toEqual(['cancel-requested']);
     await clock.advance(1_000);
     const next = runner.of('lease')[1];
@@ -98,7 +102,9 @@ describe('ControlPlane: a workflow-level concurrency group holds a run before it
     await clock.advance(500);
     expect(await pending.handle.done).toBe('cancelled');
     expect(concurrencyStates(events, pending.handle.id)).toEqual(['waiting', 'replaced']);
-    expect((await stores.runs.listJobs(pending.handle.id)).map((job) => job.status)).toEqual(['cancelled']);
+    expect(await stores.runs.listJobs(pending.handle.id)).toMatchObject([
+      { status: 'cancelled', reason: 'replaced by a newer run of concurrency group "deploy-prod"' },
+    ]);
     expect(runner.of('lease')).toHaveLength(1);
     runner.complete(runner.of('lease')[0] as Lease);
     await running.handle.done;
@@ -155,5 +161,44 @@ describe('ControlPlane: a workflow-level concurrency group holds a run before it
     expect(lease?.jobId.startsWith(`${resumed.id}.`)).toBe(true);
     runner.complete(lease as Lease);
     expect(await resumed.done).toBe('succeeded');
+  });
+});
+
+describe('ControlPlane: a job-level concurrency group says why it cancelled a job', () => {
+  const openPlane = planesOnSqlite('job-groups');
+  const solo = (cancelInProgress: boolean) =>
+    oneJobWorkflow(`    concurrency: {group: solo, cancel-in-progress: ${cancelInProgress}}\n`);
+
+  it('names the group and the newer job, as the workflow-level group names the newer run', async () => {
+    const clock = new ManualClock();
+    const { plane: p, stores } = openPlane({ clock });
+    const runner = new ScriptedRunner(p, accepting, { capacity: 3 });
+    const running = await p.startRun(solo(false), runRequest);
+    await clock.advance(500);
+    const waiting = await p.startRun(solo(false), runRequest);
+    await clock.advance(500);
+    await p.startRun(solo(true), runRequest);
+    await clock.advance(500);
+    expect(await waiting.done).toBe('cancelled');
+    expect(await stores.runs.listJobs(waiting.id)).toMatchObject([
+      { status: 'cancelled', reason: 'replaced by a newer job of concurrency group "solo"' },
+    ]);
+    // The running job's runner is told why; it writes the job's line saying so, not the control plane.
+    const why = 'cancelled by a newer job of concurrency group "solo"';
+    const lease = runner.of('lease')[0] as Lease;
+    expect(runner.of('cancel')).toEqual([
+      { type: 'cancel', jobId: lease.jobId, reason: why, immediate: false },
+    ]);
+    runner.send({
+      type: 'job.completed',
+      jobId: lease.jobId,
+      fencingToken: lease.fencingToken,
+      outcome: { kind: 'cancelled', reason: why },
+      outputs: {},
+      at: 1,
+    });
+    expect(await running.done).toBe('cancelled');
+    expect(await stores.runs.listJobs(running.id)).toMatchObject([{ status: 'cancelled', reason: why }]);
+    expect((await stores.logs.read(running.id)).map((line) => line.text)).not.toContain(why);
   });
 });

@@ -201,7 +201,8 @@ describe('ControlPlane: runners with an identity across connections', () => {
     expect(p.abandonRun(handle.id)).toBe(true);
     const second = new ScriptedRunner(p, () => {}, { identity, resume: [{ jobId, fencingToken }] });
     await settle();
-    expect(second.of('cancel')).toEqual([{ type: 'cancel', jobId, reason: 'cancelled', immediate: true }]);
+    const reason = 'another process took the run over';
+    expect(second.of('cancel')).toEqual([{ type: 'cancel', jobId, reason, immediate: true }]);
     expect(second.of('error')).toEqual([]);
     expect(await outcome).toBe('VK_RUN_TAKEN_OVER');
   });

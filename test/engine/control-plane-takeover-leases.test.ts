@@ -196,7 +196,7 @@ for (const [name, make, skip] of storeFactories) {
       const [job] = await store.runs.listJobs(runId);
       expect(job).toMatchObject({
         status: 'cancelled',
-        reason: 'cancelled while its runner was away: runner rnr_1 is disconnected',
+        reason: 'the run was cancelled; ended while its runner was away: runner rnr_1 is disconnected',
       });
       const back = new ScriptedRunner(plane, accepting, { identity, resume: [{ jobId, fencingToken }] });
       await clock.advance(leaseTtlMs * 2);

@@ -156,4 +156,29 @@ describe('RunCoordinator', () => {
     expect(names(after, 'queue')).toEqual(['cleanup']);
     expect(c.status()).toBe('cancelled');
   });
+
+  it('cancel: says why, on the legs it ends and to the runners of the running ones', () => {
+    const c = coordinator(`jobs:
+  a: { runs-on: x, steps: [{ run: a }] }
+  b: { runs-on: x, steps: [{ run: b }] }
+`);
+    const first = c.advance();
+    const a = first.find((effect) => effect.kind === 'queue' && effect.leg.name === 'a')?.leg;
+    if (a) c.started(a.id, 1);
+    const why = 'the run was interrupted (SIGINT)';
+    const reasons = (effects: Effect[]) =>
+      effects.map((effect) => [
+        effect.kind,
+        effect.leg.name,
+        effect.kind === 'cancel' ? effect.reason : effect.leg.reason,
+      ]);
+    expect(reasons(c.cancel(false, why))).toEqual([
+      ['cancel', 'a', why],
+      ['finish', 'b', why],
+    ]);
+    // Without one: the run was cancelled.
+    const plain = coordinator('jobs:\n  a: { runs-on: x, steps: [{ run: a }] }\n');
+    plain.advance();
+    expect(plain.cancel(false).map((effect) => effect.leg.reason)).toEqual(['the run was cancelled']);
+  });
 });

@@ -53,6 +53,11 @@ describe('the HTTP API', () => {
     expect((await request('GET', '/api/v1/runs/999')).body).toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
     const cancelled = await request('POST', `/api/v1/runs/${run.id}/cancel`);
     expect(cancelled.status).toBe(202);
+    // The job says why: the request does not record whether `valkyrie cancel` or the API made it.
+    const reason = 'cancelled by a cancel request (valkyrie cancel or the API)';
+    expect((await request('GET', `/api/v1/runs/${run.id}`)).body).toMatchObject({
+      run: { status: 'cancelled', jobs: [{ status: 'cancelled', reason }] },
+    });
     const again = await request('POST', `/api/v1/runs/${run.id}/cancel`);
     expect(again).toMatchObject({ status: 409, body: { code: 'VK_RUN_FINISHED' } });
   });

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { isValkyrieError } from '../../core/errors.js';
+import { cancelRequestReason } from '../../engine/cancel-reasons.js';
 import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
 import { resolveWorkflowGroup, type WorkflowGroup } from '../../engine/workflow-group.js';
@@ -220,7 +221,7 @@ export function runRoutes(context: ApiContext): Route[] {
         if (run.status !== 'queued' && run.status !== 'running') throw finished();
         const active = driven.get(run.id);
         if (active !== undefined) {
-          active.handle.cancel(false);
+          active.handle.cancel(false, cancelRequestReason);
         } else {
           // Another replica drives it (or will, once it takes the run over): it polls for this request.
           const resumable = await stores.recovery.getResumable(run.id);
