@@ -1,4 +1,4 @@
-import type { JobOutcome, ProcessOutcome, StepResult } from '../core/outcome.js';
+import { cancellingLine, type JobOutcome, type ProcessOutcome, type StepResult } from '../core/outcome.js';
 import { describeAttemptOutcome, formatDelay } from '../core/retry-delay.js';
 import { timerDelay } from '../core/timer-delay.js';
 import type { Executor, OutputLine } from '../executors/contract.js';
@@ -78,6 +78,8 @@ class JobExecution {
   /** The exit code of the step that failed the job, for `retry.when: exit-codes` on the job. */
   private failureExitCode: number | undefined;
   private cancelled = false;
+  /** Why, as the cancel said it (the control plane's reason, or the runner's own): the job's reason. */
+  private cancelReason = 'cancelled';
   /**
    * The cancellation changed what ran: a step was interrupted, or a step was decided after it. A
    * cancel that arrives once every step has ended (fail-fast, when another leg fails at the same
@@ -97,7 +99,7 @@ class JobExecution {
   }
 
   async run(): Promise<JobRunResult> {
-    const onCancel = () => this.interrupt('cancelled');
+    const onCancel = () => this.cancel(abortReasonOf(this.options.signal));
     const timer = setTimeout(() => {
       this.timedOut = true;
       // As GitHub says it: the job's log tells why its running step was stopped.
@@ -127,15 +129,25 @@ class JobExecution {
     }
   }
 
+  /** The job's log says why it stops, once, as GitHub's does. */
+  private cancel(reason: string): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cancelReason = reason;
+    this.systemLog(-1, cancellingLine(reason));
+    this.interrupt(reason);
+  }
+
   private interrupt(reason: string): void {
-    if (reason === 'cancelled') this.cancelled = true;
     this.current?.abort(reason);
   }
 
   private outcome(): JobOutcome {
     if (this.timedOut) return { kind: 'timed_out' };
-    if ((this.cancelled && this.cancelTookEffect) || this.options.killSignal.aborted)
-      return { kind: 'cancelled', reason: 'cancelled' };
+    if ((this.cancelled && this.cancelTookEffect) || this.options.killSignal.aborted) {
+      const reason = this.cancelled ? this.cancelReason : abortReasonOf(this.options.killSignal);
+      return { kind: 'cancelled', reason };
+    }
     if (this.failed) {
       return this.failureExitCode === undefined
         ? { kind: 'failed', reason: this.failureReason }
@@ -462,6 +474,13 @@ function displayName(name: string, context: EvaluationContext): string {
   } catch {
     return name;
   }
+}
+
+/** A cancel's reason as its signal carries it (RunnerAgent aborts with the reason it was given). */
+function abortReasonOf(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (typeof reason === 'string' && reason !== '') return reason;
+  return reason instanceof Error ? reason.message : 'cancelled';
 }
 
 function messageOf(error: unknown): string {

@@ -275,6 +275,11 @@ describe('valkyrie runner', () => {
     expect(result.code).toBe(143);
     expect(result.stdout).toMatch(/cancelling 1 running job\(s\)/);
     expect(await handle.done).toBe('cancelled');
+    // The job ends for the runner's own reason, which its log says too.
+    const reason = 'the runner is shutting down (second SIGTERM)';
+    expect(await f.stores.runs.listJobs(handle.id)).toMatchObject([{ status: 'cancelled', reason }]);
+    const texts = (await f.stores.logs.read(handle.id)).map((line) => line.text);
+    expect(texts).toContain(`cancelling the job: ${reason}`);
     expect(lines(join(f.dir, 'finished.log'))).toEqual([]);
   });
 

@@ -180,4 +180,59 @@ describe('RunnerAgent leases', () => {
     executor.finish(0);
     await runner.drain();
   });
+
+  /** The job's own lines (step -1) the runner sent, and its completion's outcome. */
+  const jobLines = (received: readonly RunnerMessage[]) =>
+    received.flatMap((m) =>
+      m.type === 'log' ? m.entries.filter((e) => e.stepIndex === -1).map((e) => e.text) : [],
+    );
+  const outcomeOf = (received: readonly RunnerMessage[]) =>
+    received.find((m) => m.type === 'job.completed')?.outcome;
+
+  it('ends a job the control plane cancels for the reason it gave, its log saying why once', async () => {
+    const { dir, plane } = setup(60_000);
+    const { lease, control, runnerEnd, received } = await leaseToHandOver(plane);
+    const { runner } = agent(dir, new ManualClock(), runnerEnd);
+    control.send(lease);
+    await settle();
+    const reason = 'cancelled by a newer run of concurrency group "deploy"';
+    control.send({ type: 'cancel', jobId: lease.jobId, reason, immediate: false });
+    control.send({ type: 'cancel', jobId: lease.jobId, reason: 'the run was cancelled', immediate: true });
+    await runner.drain();
+    expect(outcomeOf(received)).toEqual({ kind: 'cancelled', reason });
+    expect(jobLines(received)).toEqual([`cancelling the job: ${reason}`]);
+  });
+
+  it('ends the jobs it cancels itself (a second signal) for its own reason', async () => {
+    const { dir, plane } = setup(60_000);
+    const { lease, control, runnerEnd, received } = await leaseToHandOver(plane);
+    const { runner } = agent(dir, new ManualClock(), runnerEnd);
+    control.send(lease);
+    await settle();
+    const reason = 'the runner is shutting down (second SIGTERM)';
+    runner.cancelAll(reason, false);
+    await runner.drain();
+    expect(outcomeOf(received)).toEqual({ kind: 'cancelled', reason });
+    expect(jobLines(received)).toEqual([`cancelling the job: ${reason}`]);
+  });
+
+  it('a run cancelled for a reason: its job on an agent is stored with it, and its log says it', async () => {
+    const { dir, clock, plane } = setup(60_000);
+    const [control, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
+    plane.connect(control);
+    const { runner } = agent(dir, clock, runnerEnd);
+    runner.start();
+    const handle = await plane.startRun(longJob, request);
+    await settle();
+    handle.cancel(false, 'the run was interrupted (SIGINT)');
+    expect(await handle.done).toBe('cancelled');
+    const stores = open.at(-1);
+    const [job] = (await stores?.runs.listJobs(handle.id)) ?? [];
+    expect(job).toMatchObject({ status: 'cancelled', reason: 'the run was interrupted (SIGINT)' });
+    const lines = ((await stores?.logs.read(handle.id)) ?? []).map((line) => line.text);
+    expect(lines.filter((text) => text.startsWith('cancelling'))).toEqual([
+      'cancelling the job: the run was interrupted (SIGINT)',
+    ]);
+    await runner.drain();
+  });
 });

@@ -281,11 +281,11 @@ async function serve(
       .catch(() => undefined);
   }, capabilityRefreshMs);
   refresh.unref();
-  shutdown.onEscalate((level) => {
+  shutdown.onEscalate((level, signal) => {
     if (level === 1)
       say(`draining: no new jobs; waiting for ${agent.running} running job(s) (signal again to cancel them)`);
     if (level === 2) say(`cancelling ${agent.running} running job(s)…`);
-    if (level >= 2) agent.cancelAll('the runner is stopping', level >= 3);
+    if (level >= 2) agent.cancelAll(runnerShutdownReason(level, signal), level >= 3);
   });
   try {
     await Promise.race([shutdown.requested, serverClosed, certificateFailed]);
@@ -321,7 +321,7 @@ async function serve(
 /** SIGTERM / SIGINT, counted: the first drains, the second cancels gracefully, the third kills. */
 class Shutdown {
   private readonly controller = new AbortController();
-  private readonly listeners: ((level: number) => void)[] = [];
+  private readonly listeners: ((level: number, signal: 'SIGINT' | 'SIGTERM') => void)[] = [];
   private resolve: () => void = () => {};
   readonly requested = new Promise<void>((resolve) => {
     this.resolve = resolve;
@@ -356,7 +356,7 @@ class Shutdown {
     process.off('SIGINT', this.onSigint);
   }
 
-  onEscalate(listener: (level: number) => void): void {
+  onEscalate(listener: (level: number, signal: 'SIGINT' | 'SIGTERM') => void): void {
     this.listeners.push(listener);
   }
 
@@ -365,8 +365,17 @@ class Shutdown {
     this.terminated ||= terminated;
     if (!this.isConnected) this.controller.abort();
     this.resolve();
-    for (const listener of this.listeners) listener(this.level);
+    for (const listener of this.listeners) listener(this.level, terminated ? 'SIGTERM' : 'SIGINT');
   }
+}
+
+/**
+ * Why its running jobs were cancelled, as each job's reason and log say: the `level`th signal (the
+ * second cancels them gracefully, the third kills them).
+ */
+function runnerShutdownReason(level: number, signal: 'SIGINT' | 'SIGTERM'): string {
+  const nth = ['first', 'second', 'third'][level - 1] ?? `${level}th`;
+  return `the runner is shutting down (${nth} ${signal})`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
