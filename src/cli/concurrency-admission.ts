@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock } from '../core/clock.js';
 import type { GitContext } from '../core/git-context.js';
+import { groupCancelReason } from '../engine/cancel-reasons.js';
 import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from '../engine/concurrency-gate.js';
 import type { RunEventListener } from '../engine/events.js';
 import { runGitFields } from '../engine/run-context.js';
@@ -34,10 +35,14 @@ export type Admission =
 
 /**
  * Joins the workflow's concurrency group (if it has one) and waits for the group's slot, telling the
- * view while it waits. Once admitted, the caller owns the hold: a cancel request from a newer run
- * reaches `onCancelRequested`, and `hold.release()` must run on every exit path.
+ * view while it waits. Once admitted, the caller owns the hold: a cancel request from a newer run (or
+ * the loss of the slot) reaches `onCancelRequested` with the reason to cancel the run for, and
+ * `hold.release()` must run on every exit path.
  */
-export async function admitRun(request: AdmissionRequest, onCancelRequested: () => void): Promise<Admission> {
+export async function admitRun(
+  request: AdmissionRequest,
+  onCancelRequested: (reason: string) => void,
+): Promise<Admission> {
   if (request.workflow.concurrency === undefined) return { kind: 'ungrouped' };
   const resolved = resolveWorkflowGroup(request.workflow, {
     workflowName: request.workflow.name,
@@ -72,9 +77,9 @@ export async function admitRun(request: AdmissionRequest, onCancelRequested: () 
   );
   switch (outcome.kind) {
     case 'admitted':
-      outcome.hold.onAlert(() => {
+      outcome.hold.onAlert((alert) => {
         request.onEvent({ type: 'concurrency', group, state: 'cancel-requested', at: clock.now() });
-        onCancelRequested();
+        onCancelRequested(groupCancelReason('run', group, alert.kind));
       });
       return outcome;
     case 'replaced':

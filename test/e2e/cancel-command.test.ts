@@ -41,6 +41,13 @@ describe('valkyrie cancel', () => {
     expect(statuses(result.stdout)).toEqual({ slow: 'cancelled' });
     expect(result.stdout).toContain('cleanup ran');
     expect(isAlive(step)).toBe(false);
+    const reason = 'cancelled by a cancel request (valkyrie cancel or the API)';
+    const shown = JSON.parse((await ws.run(['show', '1', '--json'])).stdout) as { jobs: unknown[] };
+    expect(shown.jobs).toMatchObject([{ status: 'cancelled', reason }]);
+    const logs = await ws.run(['logs', '1', 'slow']);
+    expect(logs.stdout.split('\n').filter((line) => line.startsWith('cancelling'))).toEqual([
+      `cancelling the job: ${reason}`,
+    ]);
 
     const again = await ws.run(['cancel', '1']);
     expect(again.code).toBe(2);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, logLines, statuses, summary, Workspace } from './cli.js';
+import { collect, events, logLines, statuses, summary, Workspace } from './cli.js';
 import { isAlive, readPid, waitFor } from './process-state.js';
 
 describe('cancellation, timeouts and fail-fast', () => {
@@ -39,6 +39,15 @@ describe('cancellation, timeouts and fail-fast', () => {
     expect(statuses(result.stdout)).toEqual({ slow: 'cancelled' });
     expect(result.stdout).toContain('cleanup ran');
     expect(result.stdout).not.toContain('"after"');
+    // The job says why, in `valkyrie show` and in the run's events.
+    const reason = 'the run was interrupted (SIGINT)';
+    const runId = String(events(result.stdout).find((event) => event.type === 'run.started')?.runId);
+    const shown = JSON.parse((await ws.run(['show', runId, '--json'])).stdout) as { jobs: unknown[] };
+    expect(shown.jobs).toMatchObject([{ status: 'cancelled', reason }]);
+    expect(events(result.stdout)).toContainEqual(
+      expect.objectContaining({ type: 'job.completed', status: 'cancelled', reason }),
+    );
+    expect(logLines(result.stdout, 'slow')).toContain(`cancelling the job: ${reason}`);
     await waitFor(() => !isAlive(grandchild), 2_000, 'the background grandchild to die');
   });
 

@@ -108,6 +108,15 @@ jobs:
         'cancel-requested',
       ]);
       expect(existsSync(marker('cancel-1', 'end'))).toBe(false);
+      // Its job says why, naming the group, in `valkyrie show --json` and in its log.
+      const reason = 'cancelled by a newer run of concurrency group "cancel"';
+      const runId = String(events(cancelled.stdout).find((event) => event.type === 'run.started')?.runId);
+      const shown = JSON.parse((await ws.run(['show', runId, '--json', ...dbArgs])).stdout) as {
+        jobs: unknown[];
+      };
+      expect(shown.jobs).toMatchObject([{ status: 'cancelled', reason }]);
+      const logs = await ws.run(['logs', runId, 'work', ...dbArgs]);
+      expect(logs.stdout).toContain(`cancelling the job: ${reason}`);
       const finished = await second.done;
       expect(finished.code).toBe(0);
       expect(existsSync(marker('cancel-2', 'end'))).toBe(true);

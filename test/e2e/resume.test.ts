@@ -235,6 +235,48 @@ jobs:
         ['long', 'succeeded', 2],
       ]);
     });
+
+    it('SIGTERM of valkyrie resume cancels the run, its job saying why', async () => {
+      const first = join(ws.dir, 'term-first.pid');
+      const second = join(ws.dir, 'term-second.pid');
+      const file = ws.write(
+        'term.yml',
+        `name: term
+jobs:
+  long:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          if [ -f ${first} ]; then echo $$ > ${second}; else echo $$ > ${first}; fi
+          sleep 300
+`,
+      );
+      const child = ws.start(['run', file, '--json', ...dbArgs()]);
+      const exited = collect(child);
+      await waitFor(() => readPid(first) !== undefined, 20_000, 'the job to start');
+      const runs = JSON.parse((await ws.run(['runs', '--json', ...dbArgs()])).stdout) as {
+        id: string;
+        workflowName: string;
+      }[];
+      const id = runs.find((run) => run.workflowName === 'term')?.id ?? '';
+      await waitForJobStatus(ws, id, 'long', 'running', dbArgs());
+      child.kill('SIGKILL');
+      killGroup(readPid(first) ?? 0);
+      await exited;
+
+      const resuming = ws.start(['resume', id, '--json', ...dbArgs()]);
+      const resumed = collect(resuming);
+      await waitFor(() => readPid(second) !== undefined, 20_000, 'the resumed job to start');
+      resuming.kill('SIGTERM');
+      expect((await resumed).code).toBe(143);
+      const shown = JSON.parse((await ws.run(['show', id, '--json', ...dbArgs()])).stdout) as {
+        jobs: unknown[];
+      };
+      expect(shown).toMatchObject({
+        status: 'cancelled',
+        jobs: [{ status: 'cancelled', reason: 'the run was interrupted (SIGTERM)' }],
+      });
+    });
   });
 }
 

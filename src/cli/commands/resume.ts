@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
+import { interruptedReason } from '../../engine/cancel-reasons.js';
 import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
@@ -74,14 +75,18 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
   let local: LocalRun | undefined;
   let interrupts = 0;
   let terminated = false;
-  const onSigint = () => {
+  // The first signal's: that is why the run stops, whatever signal kills it after.
+  let interruption = '';
+  const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
     if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
-    local?.handle.cancel(interrupts > 1);
+    interruption ||= interruptedReason(signal);
+    local?.handle.cancel(interrupts > 1, interruption);
   };
+  const onSigint = () => interrupt('SIGINT');
   const onSigterm = () => {
     terminated = true;
-    onSigint();
+    interrupt('SIGTERM');
   };
   try {
     const record = await stores.runs.getRun(asRunId(id));

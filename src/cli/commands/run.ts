@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { RunStatus } from '../../core/outcome.js';
+import { interruptedReason } from '../../engine/cancel-reasons.js';
 import type { RunEvent } from '../../engine/events.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
@@ -70,20 +71,26 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const view = createView(options, out);
   let interrupts = 0;
   let terminated = false;
+  // The first signal's: that is why the run stops, whatever signal kills it after.
+  let interruption = '';
+  // Set when a newer run of the workflow's concurrency group asks this one to cancel.
+  let groupCancel: string | undefined;
   let local: LocalRun | undefined;
   let admission: Admission | undefined;
   // Ctrl-C while the run waits for its concurrency group leaves the group instead.
   const waiting = new AbortController();
-  const onSigterm = () => {
-    terminated = true;
-    onSigint();
-  };
-  const onSigint = () => {
+  const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
     if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
+    interruption ||= interruptedReason(signal);
     waiting.abort();
-    local?.handle.cancel(interrupts > 1);
+    local?.handle.cancel(interrupts > 1, interruption);
   };
+  const onSigterm = () => {
+    terminated = true;
+    interrupt('SIGTERM');
+  };
+  const onSigint = () => interrupt('SIGINT');
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   try {
@@ -104,7 +111,10 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
         onEvent,
         signal: waiting.signal,
       },
-      () => local?.handle.cancel(false),
+      (reason) => {
+        groupCancel = reason;
+        local?.handle.cancel(false, reason);
+      },
     );
     // Replaced before it started, or cancelled by a newer run of its group: cancelled, as by Ctrl-C.
     if (admission.kind === 'replaced') return ExitCode.interrupted;
@@ -132,9 +142,8 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     if (start.kind !== 'started')
       return reportNotStarted(start, queue.idempotency?.key, options.json === true);
     local = start.local;
-    const cancelledByGroup = () => admission?.kind === 'admitted' && admission.hold.alerted;
-    if (interrupts > 0) local.handle.cancel(interrupts > 1);
-    else if (cancelledByGroup()) local.handle.cancel(false);
+    if (interrupts > 0) local.handle.cancel(interrupts > 1, interruption);
+    else if (groupCancel !== undefined) local.handle.cancel(false, groupCancel);
     const status: RunStatus = await local.handle.done;
     if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
     // Cancelled by its concurrency group (the run's or a job's): the code of a cancelled run.
