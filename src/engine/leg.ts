@@ -79,6 +79,8 @@ export interface StoredLeg {
   readonly finishedAt?: number;
   readonly reason?: string;
   readonly runner?: JobRunner;
+  /** Not offered before then: its run's or its own `not-before`, or a retry's delay. */
+  readonly notBefore?: number;
 }
 
 /** Every change of a leg's status goes through the job state machine in core/. */

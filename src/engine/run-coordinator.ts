@@ -271,6 +271,8 @@ export class RunCoordinator {
         ...(reopen
           ? { attempt: record.attempt + 1, triesFrom: record.attempt + 1, status: 'pending' }
           : {
+              // A retry waiting out its delay when the process stopped waits out the rest of it.
+              notBefore: laterOf(placement.notBefore, record.notBefore),
               attempt: record.attempt,
               status: record.status,
               startedAt: record.startedAt,
@@ -483,4 +485,8 @@ export class RunCoordinator {
     if (!state) throw new Error(`unknown job key ${leg.key}`);
     return state;
   }
+}
+
+function laterOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }

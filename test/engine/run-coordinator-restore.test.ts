@@ -137,6 +137,26 @@ describe('RunCoordinator.restore', () => {
     expect(c.legById('7.2')).toMatchObject({ status: 'queued', attempt: 1 });
   });
 
+  it("keeps a queued retry's delay, and its run's not-before when that is later", () => {
+    const c = coordinator(
+      `jobs:
+  a: { runs-on: x, retry: { max-attempts: 3, delay: 5s }, steps: [{ run: a }] }
+  b: { runs-on: x, not-before: 10s, steps: [{ run: b }] }
+`,
+      { startedAt: 0 },
+    );
+    const effects = c.restore(
+      [
+        stored(1, 'a', 'queued', { attempt: 2, notBefore: 6_000 }),
+        stored(2, 'b', 'queued', { notBefore: 3_000 }),
+      ],
+      1_000,
+    );
+    expect(summary(effects)).toEqual(['queue 7.1 a', 'queue 7.2 b']);
+    expect(c.legById('7.1')).toMatchObject({ attempt: 2, notBefore: 6_000 });
+    expect(c.legById('7.2')).toMatchObject({ notBefore: 10_000 });
+  });
+
   it('keeps expanded matrix legs: finished ones stay, pending ones are released within max-parallel', () => {
     const c = coordinator(`jobs:
   t:
