@@ -5,15 +5,19 @@
 # so each step starts for less than half the CPU. Core Perl only (perl-base on Debian).
 #
 # The framing, both ways: a 4-byte big-endian length, then that many bytes of body.
-# Request body (a spawn), fields joined by NUL, which no argument or variable can hold:
-#   id, command, cwd, argument count, the arguments, then NAME=value for each variable.
+# Request body, fields joined by NUL, which no argument or variable can hold; one of:
+#   a spawn: id (decimal), command, cwd, argument count, the arguments, then NAME=value for each
+#     variable;
+#   adopt, pgid (decimal): the process group of a step the engine started itself (while no spawner
+#     was ready), to stop with this spawner's own steps when the engine is gone; no reply;
+#   forget, pgid: that step has ended, drop its group (its number may be reused); no reply.
 # Reply body: one type byte, a 4-byte big-endian request id, then by type:
 #   R ready (id 0) | S spawned: 4-byte pid | F failed: errno code, NUL, message
 #   O / E a chunk of stdout / stderr | X exit: 4-byte signed code (-1 if signalled), 1-byte signal
 #   D drained: both pipes closed, or were abandoned 200 ms after the exit; 1-byte flag, 1 when the
 #     step's process group had no member left (see drained()), else 0.
-# Per id: S or F; then O, E and X as they happen; then D. src/executors/shell/spawner/perl-frames.ts
-# is the other end.
+# Per id: S or F; then O, E and X as they happen; then D. src/executors/shell/spawner/script-frames.ts
+# is the other end; the requests' meaning is in protocol.ts there.
 #
 # When the engine is gone (stdin closes, a reply cannot be written, or SIGTERM from an engine that
 # is exiting) it stops the steps still running before it exits, as the other spawners do; see
@@ -54,6 +58,7 @@ POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new());
 open(my $dev_null, '<', '/dev/null') or die "valkyrie-spawner: /dev/null: $!\n";
 
 my %children;    # pid => child; a child is a hash, see spawn()
+my %adopted;     # pgid => 1: groups handed over by adopt until forget (apart: see parse_requests)
 my %by_fd;       # fileno of a pipe still read => [child, 'O' or 'E', handle]
 my $replies = '';
 my $requests = '';
@@ -81,7 +86,7 @@ sub flush_replies {
 # that a resumed run, or another runner once the lease expires, starts again; so every step's
 # process group (each step leads its own) gets SIGTERM, and SIGKILL once the grace runs out.
 sub engine_gone {
-  my @groups = keys %children;
+  my @groups = (keys %children, keys %adopted);
   kill('TERM', -$_) for @groups;
   my $deadline = now_ticks() + $stop_grace_ticks;
   while ((grep { group_alive($_) } @groups) && now_ticks() < $deadline) {
@@ -271,6 +276,16 @@ sub parse_requests {
     last if length($requests) < 4 + $length;
     my @fields = split /\0/, substr($requests, 4, $length), -1;
     substr($requests, 0, 4 + $length, '');
+    my $first = $fields[0] // '';
+    if ($first eq 'adopt' || $first eq 'forget') {
+      # Kept apart from %children: a late forget must not drop a newer step of ours with that number.
+      # Never 0 or 1: kill(-1) would signal every process this one may.
+      my ($word, $group) = @fields;
+      next unless defined $group && $group =~ /^\d+$/ && $group > 1;
+      if ($word eq 'adopt') { $adopted{$group} = 1 }
+      else { delete $adopted{$group} }
+      next;
+    }
     my ($id, $command, $cwd, $argc) = splice(@fields, 0, 4);
     my @args = splice(@fields, 0, $argc // 0);
     spawn({ id => $id, command => $command, cwd => $cwd, args => \@args, env => \@fields });

@@ -1,6 +1,7 @@
 # The Python spawner: starts step processes for a Valkyrie engine, which talks to it over this
 # process's stdin (requests) and stdout (replies); its own errors go to stderr. It speaks the same
-# frames as libexec/valkyrie-spawner.pl, which documents them; only how a step starts differs.
+# frames as libexec/valkyrie-spawner.pl, which documents them (adopt and forget requests included);
+# only how a step starts differs.
 #
 # Why Python as well as Perl: from 3.10 on, subprocess starts a child with vfork(), which shares
 # this process's memory with the child until it calls exec, where Perl's fork() copies the page
@@ -56,6 +57,9 @@ class Child:
 
 
 children = {}  # pid -> Child
+# Groups handed over by adopt until forget, apart from children: a late forget must not drop a newer
+# step of ours that got the number.
+adopted = set()
 by_fd = {}  # fd of a pipe still read -> (Child, b'O' or b'E')
 replies = bytearray()
 requests = bytearray()
@@ -85,7 +89,7 @@ def flush_replies():
 # that a resumed run, or another runner once the lease expires, starts again; so every step's
 # process group (each step leads its own) gets SIGTERM, and SIGKILL once the grace runs out.
 def engine_gone():
-    groups = list(children)
+    groups = list(children) + list(adopted)
     signal_groups(groups, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     while any(group_alive(group) for group in groups) and time.monotonic() < deadline:
@@ -287,10 +291,23 @@ def parse_requests():
             return
         fields = bytes(requests[4 : 4 + length]).split(b'\0')
         del requests[: 4 + length]
+        if fields[0] in (b'adopt', b'forget'):
+            group_request(fields)
+            continue
         argc = int(fields[3])
         spawn(int(fields[0]), fields[1], fields[2], fields[4 : 4 + argc], fields[4 + argc :])
         # Replies go out as they are ready: the engine starts supervising a step when it hears of it.
         flush_replies()
+
+
+def group_request(fields):
+    # Never 0 or 1: killpg(1) and kill(-1) reach far more than a step.
+    if len(fields) != 2 or not fields[1].isdigit() or int(fields[1]) <= 1:
+        return
+    if fields[0] == b'adopt':
+        adopted.add(int(fields[1]))
+    else:
+        adopted.discard(int(fields[1]))
 
 
 def read_requests():

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SpawnerMessage } from '../../../src/executors/shell/spawner/protocol.js';
 import {
-  encodeSpawnRequests,
+  encodeRequests,
   isFrameable,
   ReplyDecoder,
 } from '../../../src/executors/shell/spawner/script-frames.js';
@@ -95,10 +95,10 @@ describe('ReplyDecoder', () => {
   });
 });
 
-describe('encodeSpawnRequests', () => {
+describe('encodeRequests', () => {
   it('writes each request as a length and NUL-joined fields, variables as NAME=value', () => {
     const request = { type: 'spawn', id: 9, command: 'bash', args: ['-c', 'é'], cwd: '/tmp' } as const;
-    const encoded = encodeSpawnRequests([
+    const encoded = encodeRequests([
       { ...request, env: { A: '1', EMPTY: '' } },
       { ...request, id: 10, args: [], env: {} },
     ]);
@@ -109,6 +109,14 @@ describe('encodeSpawnRequests', () => {
     const next = 4 + Buffer.byteLength(first);
     expect(encoded.readUInt32BE(next)).toBe(second.length);
     expect(encoded.toString('utf8', next + 4)).toBe(second);
+  });
+
+  it('writes adopt and forget requests as the word and the process group', () => {
+    const encoded = encodeRequests([
+      { type: 'adopt', pgid: 4242 },
+      { type: 'forget', pgid: 17 },
+    ]);
+    expect(encoded).toEqual(Buffer.from('\0\0\0\x0aadopt\x004242\0\0\0\x09forget\x0017', 'latin1'));
   });
 
   it('leaves to spawn() what has no frame: an empty command, a NUL anywhere', () => {

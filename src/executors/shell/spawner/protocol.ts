@@ -39,7 +39,15 @@ export interface LaunchSink {
   drained(groupGone?: boolean): void;
 }
 
-export type SpawnerRequest = { readonly type: 'spawn'; readonly id: number } & LaunchRequest;
+/**
+ * `spawn` starts a process. `adopt` hands the spawner the process group of a step the engine
+ * started itself (see `InProcessGroups`), which it then stops with its own steps' groups when the
+ * engine is gone; `forget` takes it back once that step has ended, before its number can be reused.
+ * Neither has a reply. The script spawners' frames for all three: libexec/valkyrie-spawner.pl.
+ */
+export type SpawnerRequest =
+  | ({ readonly type: 'spawn'; readonly id: number } & LaunchRequest)
+  | { readonly type: 'adopt' | 'forget'; readonly pgid: number };
 
 export type SpawnerMessage =
   | { readonly type: 'ready' }
@@ -66,8 +74,18 @@ export type SpawnerMessage =
   | { readonly type: 'drained'; readonly id: number; readonly groupGone?: boolean };
 
 /** Narrows one element of a batch the engine sent; the spawner ignores anything else. */
-export function isSpawnRequest(value: unknown): value is SpawnerRequest {
+export function isSpawnRequest(value: unknown): value is Extract<SpawnerRequest, { type: 'spawn' }> {
   return typeof value === 'object' && value !== null && 'type' in value && value.type === 'spawn';
+}
+
+/** Narrows an `adopt` or `forget` request, as `isSpawnRequest` does a spawn. */
+export function isGroupRequest(value: unknown): value is Extract<SpawnerRequest, { pgid: number }> {
+  if (typeof value !== 'object' || value === null || !('type' in value) || !('pgid' in value)) return false;
+  // Never 0 or 1 (or below): kill(-1) signals every process the spawner may signal.
+  const { pgid } = value;
+  return (
+    (value.type === 'adopt' || value.type === 'forget') && Number.isSafeInteger(pgid) && Number(pgid) > 1
+  );
 }
 
 /**

@@ -5,8 +5,9 @@ import type { LaunchRequest, SpawnerMessage, SpawnerRequest } from './protocol.j
 /**
  * The byte framing between the engine and the script spawners, libexec/valkyrie-spawner.pl (which
  * documents it in full) and libexec/valkyrie-spawner.py: every frame is a 4-byte big-endian length
- * and that many bytes of body. Request bodies are NUL-joined fields; reply bodies are a type byte,
- * a 4-byte id and a payload that depends on it.
+ * and that many bytes of body. Request bodies are NUL-joined fields (a spawn's first is its decimal
+ * id; an adopt or forget request's is that word); reply bodies are a type byte, a 4-byte id and a
+ * payload that depends on it.
  */
 
 /**
@@ -24,8 +25,8 @@ export function isFrameable(request: LaunchRequest): boolean {
   return true;
 }
 
-/** Encodes a batch of spawn requests for one write to the spawner's stdin. */
-export function encodeSpawnRequests(batch: readonly SpawnerRequest[]): Buffer {
+/** Encodes a batch of requests for one write to the spawner's stdin. */
+export function encodeRequests(batch: readonly SpawnerRequest[]): Buffer {
   const bodies = batch.map(requestBody);
   let size = 0;
   for (const body of bodies) size += 4 + Buffer.byteLength(body);
@@ -40,6 +41,7 @@ export function encodeSpawnRequests(batch: readonly SpawnerRequest[]): Buffer {
 }
 
 function requestBody(request: SpawnerRequest): string {
+  if (request.type !== 'spawn') return `${request.type}\0${request.pgid}`;
   const { id, command, args, cwd, env } = request;
   const fields = [String(id), command, engineRelative(cwd), String(args.length), ...args];
   // As Node's spawn() builds the environment: inherited keys included, undefined values skipped.

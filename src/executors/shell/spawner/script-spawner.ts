@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LaunchRequest, SpawnerMessage } from './protocol.js';
-import { encodeSpawnRequests, isFrameable, ReplyDecoder } from './script-frames.js';
+import { encodeRequests, isFrameable, ReplyDecoder } from './script-frames.js';
 import type { SpawnerChannel, SpawnerKind } from './spawner-kind.js';
 
 /**
@@ -149,7 +149,7 @@ export class ScriptSpawnerKind implements SpawnerKind {
         return stdin.writable;
       },
       send(batch) {
-        stdin.write(encodeSpawnRequests(batch));
+        stdin.write(encodeRequests(batch));
       },
       setRef(referenced) {
         if (!(stdout instanceof Socket)) return;

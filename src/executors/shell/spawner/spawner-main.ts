@@ -4,12 +4,13 @@
  * (tens of MB, growing with the run) blocks its main thread for milliseconds per step; here the
  * fork is cheap and happens on another core. Forked by `SpawnerProcess` with an IPC channel; it
  * exits when the channel closes, i.e. when the engine is gone, and stops the steps still running
- * first (stopStepsAndExit).
+ * first (stopStepsAndExit), those the engine started itself and handed over (`adopt`) included.
  *
  * Imports only node:child_process (through process-launch) and the protocol, to stay small.
  */
 import { type LaunchedProcess, launchProcess } from './process-launch.js';
 import {
+  isGroupRequest,
   isSpawnRequest,
   type LaunchSink,
   Outbox,
@@ -44,6 +45,11 @@ const outbox = new Outbox<SpawnerMessage>((batch) => {
 
 /** Process groups of the steps started here and not drained yet (each step leads its own). */
 const groups = new Set<number>();
+/**
+ * Process groups of steps the engine started itself, handed over by `adopt` until `forget`. Apart
+ * from `groups`: a forget that comes late must not drop a newer step of ours that got the number.
+ */
+const adopted = new Set<number>();
 
 /** When the engine is gone: how long the steps' groups have after SIGTERM, before SIGKILL. */
 const stopGraceMs = 1000;
@@ -87,6 +93,10 @@ class ForwardingSink implements LaunchSink {
 function onRequests(batch: unknown): void {
   if (!Array.isArray(batch)) return;
   for (const request of batch as unknown[]) {
+    if (isGroupRequest(request)) {
+      if (request.type === 'adopt') adopted.add(request.pgid);
+      else adopted.delete(request.pgid);
+    }
     if (!isSpawnRequest(request)) continue;
     const sink = new ForwardingSink(request.id);
     const launched = launchProcess(request, sink);
@@ -106,6 +116,7 @@ let stopping = false;
 function stopStepsAndExit(): void {
   if (stopping) return;
   stopping = true;
+  for (const group of adopted) groups.add(group);
   const signalAll = (signal: NodeJS.Signals | 0) => {
     for (const group of groups) {
       try {

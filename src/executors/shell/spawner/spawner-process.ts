@@ -79,6 +79,24 @@ export class SpawnerProcess {
     }
   }
 
+  /** Resolves as `whenReady()` does, but does not keep the engine alive: for those who only watch. */
+  get readiness(): Promise<boolean> {
+    return this.ready;
+  }
+
+  /**
+   * Hands the spawner the process group of a step this process started itself: it stops that group
+   * with its own steps' when the engine is gone, until `forget(pgid)`, which must come once the step
+   * has ended (the number may be reused). Ignored unless ready; a spawner that dies drops them all.
+   */
+  adopt(pgid: number): void {
+    if (this.isReady) this.outbox.push({ type: 'adopt', pgid });
+  }
+
+  forget(pgid: number): void {
+    if (this.isReady) this.outbox.push({ type: 'forget', pgid });
+  }
+
   /** Hands `request` to the spawner. A spawner that dies first reports the step `lost`. */
   launch(request: LaunchRequest, sink: StepLaunchSink): void {
     if (!this.isReady) {
