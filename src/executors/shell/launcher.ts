@@ -1,4 +1,5 @@
 import { ValkyrieError } from '../../core/errors.js';
+import { InProcessGroups } from './spawner/in-process-groups.js';
 import { launchProcess } from './spawner/process-launch.js';
 import type { LaunchRequest, LaunchSink } from './spawner/protocol.js';
 import {
@@ -108,11 +109,14 @@ function viaSpawner(shared: SharedSpawner): ProcessLauncher {
 
 /**
  * `auto` over `spawners`, best first; exported for tests. Until the spawner is ready, steps start
- * in-process. It is started by the first step, just after that step has started, rather than with
- * the engine: a spawner starting beside the engine's own start-up competes with it for the CPU
- * (Python's start is ~45 ms of CPU here, and it put 18 ms on the time to the first step).
+ * in-process, and their process groups are handed to it once it is (see InProcessGroups), so that
+ * they too are stopped when the engine dies. It is started by the first step, just after that step
+ * has started, rather than with the engine: a spawner starting beside the engine's own start-up
+ * competes with it for the CPU (Python's start is ~45 ms of CPU here, and it put 18 ms on the time
+ * to the first step).
  */
 export function autoLauncher(spawners: readonly SharedSpawner[]): ProcessLauncher {
+  const inProcessGroups = new InProcessGroups();
   return {
     launch(request, sink) {
       const preferred = preferredSpawner(spawners);
@@ -121,8 +125,9 @@ export function autoLauncher(spawners: readonly SharedSpawner[]): ProcessLaunche
         spawner.launch(request, sink);
         return;
       }
-      launchProcess(request, sink);
-      preferred?.warmUp();
+      launchProcess(request, inProcessGroups.track(sink));
+      const starting = preferred?.warmUp();
+      if (starting !== undefined) inProcessGroups.handTo(starting);
     },
   };
 }
