@@ -95,3 +95,10 @@ export function noRunnerText(labels: readonly string[], setAside = false): strin
     return `waiting for ${which}: the connected runners that have ${them} are drained or in maintenance`;
   return `waiting for ${which}: no connected runner has ${them}`;
 }
+
+/** A moment as a wall-clock time, with its date when it is not today. */
+export function clockTime(at: number): string {
+  const date = new Date(at);
+  const sameDay = date.toDateString() === new Date().toDateString();
+  return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
+}

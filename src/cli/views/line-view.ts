@@ -2,6 +2,7 @@ import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
 import {
   type Colors,
+  clockTime,
   colorForStatus,
   concurrencyText,
   formatDuration,
@@ -13,6 +14,9 @@ import type { Output, RunView } from './view.js';
 
 /** Without a TTY: every log line prefixed with its job's name, then a summary table. */
 export class LineView implements RunView {
+  /** Jobs whose retry was announced with its delay: their next job.queued needs no waiting line. */
+  private readonly retrying = new Set<string>();
+
   constructor(
     private readonly out: Output,
     private readonly c: Colors,
@@ -32,6 +36,16 @@ export class LineView implements RunView {
           this.out.write(
             `${c.dim(`[${event.name}]`)} ${c.yellow(noRunnerText(event.noRunnerWith, event.setAside))}\n`,
           );
+        // A delayed job says until when, or a CI log would just stall; a retry said so already (↻ … in).
+        else if (
+          event.notBefore !== undefined &&
+          event.notBefore > event.at &&
+          !this.retrying.has(event.jobId)
+        )
+          this.out.write(
+            `${c.dim(`[${event.name}]`)} ${c.yellow(`waiting until ${clockTime(event.notBefore)} (not-before)`)}\n`,
+          );
+        this.retrying.delete(event.jobId);
         break;
       case 'step.started':
         this.out.write(`${c.dim(`[${event.job}]`)} ${c.bold(`▶ ${event.step}`)}\n`);
@@ -61,6 +75,7 @@ export class LineView implements RunView {
         break;
       }
       case 'job.retrying':
+        this.retrying.add(event.jobId);
         this.out.write(
           `${c.dim(`[${event.name}]`)} ${c.yellow(`↻ ${event.reason}; attempt ${event.attempt} in ${formatDelay(event.delayMs)}`)}\n`,
         );

@@ -3,6 +3,7 @@ import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
 import {
   type Colors,
+  clockTime,
   colorForStatus,
   concurrencyText,
   formatDuration,
@@ -155,12 +156,6 @@ export class TtyView implements RunView {
 }
 
 /** Today's local time of day, or the date and time for another day. */
-function clockTime(at: number): string {
-  const date = new Date(at);
-  const sameDay = date.toDateString() === new Date().toDateString();
-  return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
-}
-
 /** Cuts a line to the terminal width, ignoring the width of colour escapes. */
 function truncate(line: string, width: number): string {
   let visible = 0;

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { clockTime, colors } from '../../../src/cli/views/format.js';
+import { LineView } from '../../../src/cli/views/line-view.js';
+
+describe('LineView: a job that may not start yet', () => {
+  it('says until when a delayed job waits, once, and nothing more for a retry it announced with its delay', () => {
+    const written: string[] = [];
+    const view = new LineView({ write: (text) => written.push(text) }, colors(false));
+    const later = Date.parse('2031-05-01T12:00:00Z');
+    view.onEvent({ type: 'job.queued', jobId: '1.1', name: 'nightly', at: 1_000, notBefore: later });
+    view.onEvent({ type: 'job.queued', jobId: '1.2', name: 'now', at: 1_000, notBefore: 1_000 });
+    view.onEvent({
+      type: 'job.retrying',
+      jobId: '1.2',
+      name: 'now',
+      attempt: 2,
+      delayMs: 5_000,
+      reason: 'failed',
+      at: 2_000,
+    });
+    view.onEvent({ type: 'job.queued', jobId: '1.2', name: 'now', at: 2_000, notBefore: 7_000 });
+    view.close();
+    expect(written).toEqual([
+      `[nightly] waiting until ${clockTime(later)} (not-before)\n`,
+      '[now] ↻ failed; attempt 2 in 5s\n',
+    ]);
+  });
+});
