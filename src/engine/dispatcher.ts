@@ -31,7 +31,8 @@ export interface DispatcherHandlers {
   runnerLost(runner: RunnerSession, leased: readonly string[], reason: string): void;
   /**
    * The connection of `runner`, which has an identity, closed: it keeps its leases of `leased` for a
-   * reconnect (see `takeDetached`); the receiver may end some now (a job it was told to stop).
+   * reconnect (see `takeDetached`); the receiver may end some now (a job it was told to stop). Not
+   * called for a session superseded by a new one of the runner: `registered` settles its leases.
    */
   runnerAway(runner: RunnerSession, leased: readonly string[]): void;
   /**
@@ -354,7 +355,7 @@ export class Dispatcher {
     const superseded = this.registry.register(session, message.runner, message.capabilities);
     if (superseded !== undefined) {
       // The runner moved to this connection; the old one may not have noticed yet that it is dead.
-      this.onClose(superseded, 'superseded by a new connection of the same runner', false);
+      this.onClose(superseded, 'superseded by a new connection of the same runner', 'superseded');
       superseded.transport.close('superseded by a new connection of the same runner');
     }
     session.transport.send({ type: 'registered', runnerId: session.runnerId });
@@ -373,7 +374,7 @@ export class Dispatcher {
    */
   private deregister(session: RunnerSession, reason: string): void {
     if (session.closed) return;
-    this.onClose(session, `deregistered: ${reason}`, true, true);
+    this.onClose(session, `deregistered: ${reason}`, 'stopped');
     const leased = session.durable ? this.registry.takeDetached(session.runnerId) : [];
     this.handlers.deregistered(session, leased, reason);
   }
@@ -434,11 +435,18 @@ export class Dispatcher {
   /**
    * Idempotent. Unanswered offers count as declined by the closed session. A runner without identity
    * has lost its leased jobs; one with an identity keeps them until their TTL, its next register or
-   * the revocation of its credential.
+   * the revocation of its credential. `how`: `stopped` when it deregistered; `superseded` when a new
+   * session of the runner is registering: that `register` settles the leases (`registered`), so the
+   * runner is not away (no `runnerAway`, which may end jobs and dispatch before the new session is
+   * told `registered`), and nothing is dispatched until it has resumed its leases.
    */
-  private onClose(session: RunnerSession, reason: string, dispatch = true, stopped = false): void {
+  private onClose(
+    session: RunnerSession,
+    reason: string,
+    how: 'closed' | 'stopped' | 'superseded' = 'closed',
+  ): void {
     if (session.closed) return;
-    this.registry.closed(session, this.options.clock.now(), stopped);
+    this.registry.closed(session, this.options.clock.now(), how === 'stopped');
     this.held.delete(session);
     const leased: string[] = [];
     for (const jobId of [...session.assigned]) {
@@ -457,9 +465,9 @@ export class Dispatcher {
     this.declines.forgetSession(session.id);
     if (session.durable) {
       this.registry.detach(session, leased);
-      this.handlers.runnerAway(session, leased);
+      if (how !== 'superseded') this.handlers.runnerAway(session, leased);
     } else this.handlers.runnerLost(session, leased, reason);
-    if (dispatch) this.dispatch();
+    if (how !== 'superseded') this.dispatch();
   }
 
   private assign(session: RunnerSession, jobId: string): void {
