@@ -38,6 +38,11 @@ export interface ActiveRun {
   /** Its first effects, held while the run waits for its workflow's concurrency group. */
   held?: readonly Effect[];
   /**
+   * It joined its workflow's concurrency group (holdForGroup), whose slot it gives up when it ends: a
+   * job of it being cancelled waits for its runner even when that runner is away (LeaseGuard.stop).
+   */
+  grouped: boolean;
+  /**
    * Continued from an earlier process's run (`resume`, a takeover): its jobs adopt the places in
    * job-level concurrency groups that the earlier process left (JobGroups.enter).
    */
@@ -75,6 +80,7 @@ export function activateRun(
     completing: false,
     takenOver: false,
     refused: false,
+    grouped: false,
     resumed: false,
     ownerExited: false,
   };

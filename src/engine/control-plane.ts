@@ -313,7 +313,7 @@ export class ControlPlane {
     if (run.coordinator.isDone()) this.completeRun(run);
   }
 
-  /** Returns why, when a job told to stop cannot be told: its runner is away (LeaseGuard.stop). */
+  /** Why, when a job told to stop cannot be told and ends now: its runner is away (LeaseGuard.stop). */
   private applyEffect(run: ActiveRun, effect: Exclude<Effect, { kind: 'add' }>): string | undefined {
     const { leg } = effect;
     switch (effect.kind) {
@@ -331,7 +331,12 @@ export class ControlPlane {
         this.recordFinished(leg);
         break;
       case 'cancel':
-        return this.leases.stop(leg.id, effect.immediate, effect.reason);
+        return this.leases.stop(
+          leg.id,
+          effect.immediate,
+          effect.reason,
+          run.grouped || this.jobGroups.holds(leg.id),
+        );
       case 'retry':
         this.scheduleRetry(run, effect);
         break;

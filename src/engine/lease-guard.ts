@@ -15,6 +15,8 @@ export interface LeaseGuardHandlers {
    * to cancel it), its runner disconnected, or it came back without the job. `cancelling`, the reason
    * of the `stop`: the holder had been told to stop the job under that lease, or the runner is away
    * and cannot be told (`runnerAway` dropped its lease): the job ends cancelled, whatever its policy says.
+   * A job `stop`ped as `guarded` keeps its lease while its runner is away: it is lost only by expiry,
+   * a reconnect without it, or a revoked credential.
    */
   lost(jobId: string, why: string, cancelling: string | undefined): void;
   /**
@@ -80,6 +82,8 @@ export class LeaseGuard {
   private readonly resumedChecks: ResumedJobChecks;
   /** Cancels sent for a lease, sent again to the session that resumes it. */
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
+  /** Leases of jobs `stop`ped as `guarded`: held while their runner is away, never dropped early. */
+  private readonly guarded = new WeakSet<Lease<RunnerSession>>();
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -172,10 +176,16 @@ export class LeaseGuard {
    * a TTL for it: its lease ends now, and why is returned — the caller ends the job cancelled (`lost`
    * is not called: the caller is in the middle of its own changes). Should the runner come back
    * resuming the job, the resume is refused (VK_STALE_LEASE), and the runner stops the job.
+   *
+   * Not a `guarded` job — one holding a concurrency-group place (its own or its run's) that its end
+   * gives up: an away runner may still run it (a network blip), and the group's next job must not start
+   * beside it. Its lease stays held, now and if its runner goes away later; a runner that resumes it is
+   * told to stop, and the job ends as that runner reports, or cancelled when the lease is lost.
    */
-  stop(jobId: string, immediate: boolean, reason: string): string | undefined {
+  stop(jobId: string, immediate: boolean, reason: string, guarded: boolean): string | undefined {
     const lease = this.table.get(jobId);
-    if (lease?.holder.closed !== true) {
+    if (lease !== undefined && guarded) this.guarded.add(lease);
+    if (lease?.holder.closed !== true || guarded) {
       this.cancel(jobId, immediate, reason);
       return undefined;
     }
@@ -185,13 +195,14 @@ export class LeaseGuard {
 
   /**
    * `runner`'s connection (with identity) closed; it keeps its leases of `leased` for a reconnect,
-   * except those it was told to stop (`stop`): nothing is left to wait for, the job ends cancelled.
+   * except those it was told to stop (`stop`), not `guarded`: nothing is left to wait for, the job ends
+   * cancelled.
    */
   runnerAway(runner: RunnerSession, leased: readonly string[]): void {
     for (const jobId of leased) {
       const lease = this.table.get(jobId);
       const cancel = lease?.holder === runner ? this.cancels.get(lease) : undefined;
-      if (lease === undefined || cancel === undefined) continue;
+      if (lease === undefined || cancel === undefined || this.guarded.has(lease)) continue;
       this.drop(lease);
       this.handlers.lost(jobId, `runner ${runner.runnerId} disconnected while stopping it`, cancel.reason);
     }

@@ -69,6 +69,7 @@ export function holdForGroup(
     unavailable: 'replaced',
   } as const satisfies Record<MembershipEnd, string>;
   run.held = effects;
+  run.grouped = true;
   const membership = new GroupMembership(
     store,
     clock,
