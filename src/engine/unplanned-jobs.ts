@@ -4,7 +4,7 @@ import type { JobRecord, NewJob, RunRecord } from '../store/runs.js';
 import type { Workflow } from '../workflow/model.js';
 import { baseContexts, unexpandedName } from './job-expansion.js';
 import { ordinalOf } from './job-keys.js';
-import type { RunContext } from './run-context.js';
+import { type RunContext, runGitFields } from './run-context.js';
 import { parseStoredWorkflow } from './stored-workflow.js';
 
 /**
@@ -42,10 +42,16 @@ export function unplannedJobs(
   return jobs;
 }
 
-/** What a job's name may refer to, from what is stored of the run (secrets never are). */
+/**
+ * What a job's name may refer to, from what is stored of the run (secrets never are): the context its
+ * driver gave the run's jobs (server/driven-runs.ts serverRunRequest, cli/local-resume.ts), so that the
+ * job is named as the run would have named it, and a re-run planning it finds its record by that name.
+ * A run stored before runs kept their git context has only its record's sha and ref.
+ */
 function runContextOf(run: RunRecord, { request }: ResumableRun, workflow: Workflow): RunContext {
   return {
     runId: run.id,
+    ...runGitFields(request.git ?? { sha: run.sha, ref: run.ref }, request.event),
     runNumber: run.runNumber,
     runAttempt: run.attempt ?? 1,
     workflowName: workflow.name,
