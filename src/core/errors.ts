@@ -52,7 +52,8 @@ export const errorCatalog = {
   VK_RUN_FINISHED: 'the run has already finished',
   VK_RUN_NOT_ACTIVE: 'the run is not driven by this server process (another replica, or an earlier process)',
   VK_INTERNAL: 'the server failed unexpectedly (its log has the details)',
-  VK_SERVER_START: 'the server could not start listening (port in use, bad TLS files)',
+  VK_SERVER_START:
+    'the server could not start (port in use, bad TLS files, an unusable VALKYRIE_ADMIN_TOKEN)',
   VK_SERVER_UNREACHABLE: 'the Valkyrie server could not be reached',
   VK_TLS_CERTIFICATE:
     "the server's TLS certificate failed verification (self-signed or unknown CA, expired, or for another host name); retrying will not help",

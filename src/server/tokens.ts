@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import { ValkyrieError } from '../core/errors.js';
 import type { StoredToken, TokenRecord, TokenRole, TokenStore } from '../store/tokens.js';
 import { ApiError } from './api-error.js';
 
@@ -50,10 +51,15 @@ export class TokenAuthority {
    * The first admin token. With `fromEnvironment`, that text becomes the admin token (replacing an
    * earlier one from the environment). Otherwise, when no usable admin token exists, one is created
    * and its text returned so the caller can print it once; undefined when nothing was created.
+   * Throws VK_SERVER_START, storing nothing, for a text no request could log in with
+   * (adminTokenProblem): a server started with it would have no usable admin token and not say so.
    */
   async bootstrapAdmin(fromEnvironment: string | undefined): Promise<string | undefined> {
     const now = this.clock.now();
     if (fromEnvironment !== undefined && fromEnvironment !== '') {
+      const problem = adminTokenProblem(fromEnvironment);
+      if (problem !== undefined)
+        throw new ValkyrieError('VK_SERVER_START', `VALKYRIE_ADMIN_TOKEN ${problem}`);
       await this.store.save({
         id: environmentAdminId,
         role: 'admin',
@@ -147,6 +153,23 @@ export class TokenAuthority {
   private sign(payload: string): string {
     return createHmac('sha256', this.secret).update(`valkyrie-job-token:${payload}`).digest('base64url');
   }
+}
+
+/**
+ * Why `text` can never authenticate as the admin token, or undefined when it can. A request carries
+ * its token as the one word after `Bearer` (`bearer`), and an HTTP header carries only visible ASCII
+ * faithfully, so a space or any other character would never arrive as set; and a `vkj.` text is
+ * checked as a job token, never compared with the stored tokens. The text itself is never shown.
+ */
+export function adminTokenProblem(text: string): string | undefined {
+  if (text.startsWith(jobPrefix))
+    return `starts with "${jobPrefix}", the form of a job token: a request presenting it is checked as a job token and never logs in; choose another text`;
+  const index = text.search(/[^\x21-\x7e]/);
+  if (index === -1) return undefined;
+  const found = /\s/.test(text.charAt(index))
+    ? 'a space or other white space'
+    : 'a character that is not visible ASCII';
+  return `has ${found} at character ${index + 1}: a token must be one word of visible ASCII characters (! to ~), as it is sent in "Authorization: Bearer <token>"`;
 }
 
 interface JobClaims {

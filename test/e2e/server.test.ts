@@ -165,4 +165,23 @@ describe('valkyrie server', () => {
     first.child.kill('SIGTERM');
     expect((await first.done).code).toBe(0);
   });
+
+  it('exits 2 with one line naming VALKYRIE_ADMIN_TOKEN when no request could log in with it', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const start = (token: string) =>
+      workspace.run(['server', '--port', '0'], { VALKYRIE_ADMIN_TOKEN: token });
+    expect(await start('vkj.my-admin-secret')).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        'valkyrie: VALKYRIE_ADMIN_TOKEN starts with "vkj.", the form of a job token: a request presenting it is checked as a job token and never logs in; choose another text\n',
+    });
+    expect(await start('my admin secret')).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        'valkyrie: VALKYRIE_ADMIN_TOKEN has a space or other white space at character 3: a token must be one word of visible ASCII characters (! to ~), as it is sent in "Authorization: Bearer <token>"\n',
+    });
+  });
 });

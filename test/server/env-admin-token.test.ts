@@ -59,4 +59,33 @@ for (const [name, make, skip] of storeFactories) {
       await expect(authority.authenticate(`Bearer ${first}`)).rejects.toMatchObject({ status: 401 });
     });
   });
+
+  describe.skipIf(skip !== undefined)(`VALKYRIE_ADMIN_TOKEN as any other text (${name})`, () => {
+    const stores = useStores(make);
+
+    it('is the admin token when it is one word of visible ASCII', async () => {
+      const envToken = `my/admin:p@ss!~"{${secret()}}`;
+      const authority = await TokenAuthority.open(stores().tokens, new ManualClock());
+      await authority.bootstrapAdmin(envToken);
+      expect(await authority.authenticate(`Bearer ${envToken}`)).toMatchObject({
+        id: 'admin-env',
+        role: 'admin',
+      });
+    });
+
+    // Each could never log in: the server would start without a usable admin token and say nothing.
+    it.each([
+      ['vkj.my-admin-secret', 'starts with "vkj.", the form of a job token'],
+      ['my admin secret', 'has a space or other white space at character 3'],
+      ['a-long-admin-secret\n', 'has a space or other white space at character 20'],
+      ['pässwort', 'has a character that is not visible ASCII at character 2'],
+    ])('is refused at start, storing nothing, when it is %j', async (envToken, problem) => {
+      const authority = await TokenAuthority.open(stores().tokens, new ManualClock());
+      const refused = authority.bootstrapAdmin(envToken);
+      await expect(refused).rejects.toMatchObject({ code: 'VK_SERVER_START' });
+      await expect(refused).rejects.toThrow(`VALKYRIE_ADMIN_TOKEN ${problem}`);
+      await expect(refused).rejects.not.toThrow(envToken);
+      expect(await authority.list()).toEqual([]);
+    });
+  });
 }
