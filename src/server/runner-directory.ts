@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { PeriodicTask } from '../core/periodic-task.js';
 import type { RunnerMode } from '../core/runner-mode.js';
+import { controlPlaneDefaults } from '../engine/control-plane-options.js';
 import type { RunnerView } from '../engine/runner-view.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
 import type { RunnerPresence, RunnerStore, StoredRunner } from '../store/runners.js';
@@ -30,7 +31,8 @@ export interface LocalRunners {
  * that left, until it has not been seen for `retentionMs`: then a poll prunes it from the store (at
  * most once every `pruneEveryMs`; every replica does, which is harmless). Calls are serialised, so a
  * poll never reverts a mode set meanwhile. Lifecycle: `start()` once, `stop()` (idempotent) before
- * the store closes; it marks this replica's runners disconnected.
+ * the store closes; it marks this replica's runners disconnected, running nothing (its leases end with
+ * it).
  */
 export class RunnerDirectory {
   private readonly polls: PeriodicTask;
@@ -61,6 +63,8 @@ export class RunnerDirectory {
     /** Longer than `staleAfterMs` (the server's option is at least a minute), or live runners would go. */
     private readonly retentionMs: number,
     private readonly logError: (error: unknown) => void,
+    /** The replicas' lease TTL (the control plane's `leaseTtlMs`): how long a runner that left holds a lease. */
+    private readonly leaseTtlMs: number = controlPlaneDefaults.leaseTtlMs,
   ) {
     this.staleAfterMs = Math.max(6_000, 3 * intervalMs);
     if (!(retentionMs > this.staleAfterMs))
@@ -77,9 +81,14 @@ export class RunnerDirectory {
   async stop(): Promise<void> {
     if (this.polls.isStopped) return;
     await this.polls.stop();
-    await this.serially(() =>
-      this.store.disconnected(this.replica, [...this.written.keys()], this.clock.now()),
-    );
+    await this.serially(async () => {
+      await this.store.disconnected(this.replica, [...this.written.keys()], this.clock.now());
+      // The leases its runners held here, connected or away, were this process's: they end with it.
+      const holding = [...this.written].filter(([, presence]) => presence.running > 0).map(([id]) => id);
+      for (const id of new Set([...holding, ...this.away.keys()]))
+        await this.store.awayRunning(this.replica, id, 0);
+      this.away.clear();
+    });
   }
 
   /** The stored mode of a runner, for the control plane to apply when it registers here. */
@@ -196,13 +205,18 @@ export class RunnerDirectory {
   private storedView(row: StoredRunner, now: number): FleetRunnerView {
     const capabilities = runnerCapabilitiesSchema.safeParse(row.capabilities);
     const connected = row.connected && now - row.lastSeenAt <= this.staleAfterMs;
+    // Its replica died (it stopped touching the row): the leases the runner held there went with it.
+    // One that left holds none once a lease TTL has passed, also when its replica died before it
+    // wrote the lower count (staleAfterMs covers the replicas' clocks and the write's poll).
+    const holdsNone =
+      (row.connected && !connected) ||
+      (!row.connected && now - row.lastSeenAt > this.leaseTtlMs + this.staleAfterMs);
     return {
       id: row.id,
       name: row.name,
       labels: row.labels,
       capacity: row.capacity,
-      // Its replica died (it stopped touching the row): the leases the runner held there went with it.
-      running: row.connected && !connected ? 0 : row.running,
+      running: holdsNone ? 0 : row.running,
       mode: row.mode === 'online' && row.draining ? 'draining' : row.mode,
       connected,
       ...(row.stoppedAt === undefined ? {} : { stoppedAt: row.stoppedAt }),

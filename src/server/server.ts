@@ -8,6 +8,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import { ControlPlane, type ControlPlaneOptions } from '../engine/control-plane.js';
+import { controlPlaneDefaults } from '../engine/control-plane-options.js';
 import { controlPlaneDecoder } from '../protocol/frame.js';
 import type { Authenticate } from '../protocol/handshake.js';
 import { LongPollAcceptor } from '../protocol/long-poll/acceptor.js';
@@ -157,6 +158,7 @@ export class ValkyrieServer implements AsyncDisposable {
         options.runnerSyncIntervalMs ?? 1_000,
         options.runnerRetentionMs ?? defaultRunnerRetentionMs,
         logError,
+        options.controlPlane?.leaseTtlMs ?? controlPlaneDefaults.leaseTtlMs,
       );
       let endpoints: readonly CredentialSessions[] = [];
       const revocations = new CredentialRevocations(

@@ -148,6 +148,50 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     expect(running).toMatchObject({ rnr_ghost: 0, rnr_fresh: 1 });
   });
 
+  it(`${name}: a runner with a job on a replica that stops, or that left it with one, is listed running nothing on the others`, async () => {
+    const a = await startReplica();
+    const b = await startReplica();
+    const stays = await connectScriptedRunner(a.server.url, await credential(a.request, a.token), 1);
+    const leaves = await connectScriptedRunner(a.server.url, await credential(a.request, a.token), 1);
+    for (let i = 0; i < 2; i++)
+      await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    await Promise.all([stays.leases(1), leaves.leases(1)]);
+    await until(b, (runners) => runners.length === 2 && runners.every((runner) => runner.running === 1));
+    leaves.transport.close();
+    // Away, it keeps its lease (for the default TTL of a minute) while replica A lasts.
+    await until(b, (runners) => runners.filter((runner) => !runner.connected).length === 1);
+    // A rolling deploy stops replica A: the leases, held in its memory, go with it.
+    await a.server.destroy();
+    const listed = await until(b, (runners) => runners.every((runner) => !runner.connected));
+    expect(listed.map(({ connected, running }) => ({ connected, running }))).toEqual([
+      { connected: false, running: 0 },
+      { connected: false, running: 0 },
+    ]);
+    stays.transport.close();
+  });
+
+  it(`${name}: a runner that left a replica that died before it wrote the lower count is listed running nothing once a lease TTL passed`, async () => {
+    const stores = await openStores();
+    const now = Date.now();
+    try {
+      const presence = { name: 'left', labels: ['linux'], capacity: 2, running: 1, draining: false };
+      for (const [id, leftAt] of [
+        ['rnr_long_gone', now - 120_000],
+        ['rnr_just_left', now - 1_000],
+      ] as const) {
+        await stores.runners.connected('dead-replica', [{ id, ...presence }], leftAt - 1_000);
+        await stores.runners.disconnected('dead-replica', [id], leftAt);
+      }
+    } finally {
+      await stores.close();
+    }
+    // The default lease TTL is a minute: the one that left 2 minutes ago holds no lease any more.
+    const b = await startReplica();
+    const listed = await until(b, (runners) => runners.length === 2);
+    const running = Object.fromEntries(listed.map((runner) => [runner.id, runner.running]));
+    expect(running).toEqual({ rnr_long_gone: 0, rnr_just_left: 1 });
+  });
+
   it(`${name}: a replica's sweep prunes runners not seen for the retention, and lists the others gone as offline until then`, async () => {
     const stores = await openStores();
     const now = Date.now();
