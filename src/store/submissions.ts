@@ -26,6 +26,11 @@ export type SubmitOutcome =
       readonly plannedJobs: number;
     };
 
+/** submitRun's answer without the run: `admissible` where it would have created it. */
+export type SubmitCheck =
+  | { readonly kind: 'admissible' }
+  | Exclude<SubmitOutcome, { readonly kind: 'created' }>;
+
 const terminalList = terminalJobStatuses.map((status) => `'${status}'`).join(', ');
 
 /**

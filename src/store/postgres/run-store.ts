@@ -29,7 +29,12 @@ import type {
   RunStore,
   StepRecord,
 } from '../runs.js';
-import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
+import {
+  type RunSubmission,
+  type SubmitCheck,
+  type SubmitOutcome,
+  unfinishedJobsSql,
+} from '../submissions.js';
 import { jobAttemptUpsert, millis, runIdOf, runKey, stepUpsert, type Writable } from './columns.js';
 import type { PostgresDatabase, Query, Statement, WriteTurn } from './database.js';
 import { pgCode, sqlState } from './errors.js';
@@ -117,6 +122,32 @@ const statements = {
   countUnfinished: { name: 'vk_count_unfinished', text: unfinishedJobsSql('greatest') },
 } satisfies Record<string, Statement>;
 
+/** submitRun's checks: first the idempotency key, then the capacity; `holder` has the key, in or out of its window. */
+async function checkSubmissionWith(
+  query: Query,
+  createdAt: number,
+  submission: RunSubmission,
+): Promise<{ holder: RunRow | undefined; check: SubmitCheck }> {
+  const idempotency = submission.idempotency;
+  const holder =
+    idempotency && (await query<RunRow>(statements.runByIdempotencyKey, [idempotency.key])).rows[0];
+  if (idempotency && holder && createdAt - millis(holder.created_at) < idempotency.windowMs) {
+    return { holder, check: { kind: 'duplicate', run: runFromRow(holder) } };
+  }
+  const capacity = submission.queueCapacity;
+  if (capacity !== undefined) {
+    const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);
+    const unfinishedJobs = Number(rows[0]?.unfinished ?? 0);
+    if (unfinishedJobs + submission.plannedJobs > capacity) {
+      return {
+        holder,
+        check: { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs: submission.plannedJobs },
+      };
+    }
+  }
+  return { holder, check: { kind: 'admissible' } };
+}
+
 /**
  * RunStore on the shared pool. Every write is a single statement, which is what lets a group commit
  * that hit a failing one be applied again one write per transaction (see GroupCommit) — except run
@@ -145,25 +176,24 @@ export class PostgresRunStore implements RunStore {
   submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome> {
     return this.#db.transaction('submit a run', async (query): Promise<SubmitOutcome> => {
       await query(statements.lockSubmissions, []);
-      const idempotency = submission.idempotency;
-      const holder =
-        idempotency && (await query<RunRow>(statements.runByIdempotencyKey, [idempotency.key])).rows[0];
-      if (idempotency && holder && run.createdAt - millis(holder.created_at) < idempotency.windowMs) {
-        return { kind: 'duplicate', run: runFromRow(holder) };
-      }
-      const capacity = submission.queueCapacity;
-      if (capacity !== undefined) {
-        const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);
-        const unfinishedJobs = Number(rows[0]?.unfinished ?? 0);
-        if (unfinishedJobs + submission.plannedJobs > capacity) {
-          return { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs: submission.plannedJobs };
-        }
-      }
+      const { holder, check } = await checkSubmissionWith(query, run.createdAt, submission);
+      if (check.kind !== 'admissible') return check;
       if (holder) await query(statements.releaseIdempotencyKey, [holder.id]);
       const record = await this.#insertRun(query, run);
-      await query(statements.admitRun, [record.id, submission.plannedJobs, idempotency?.key ?? null]);
+      await query(statements.admitRun, [
+        record.id,
+        submission.plannedJobs,
+        submission.idempotency?.key ?? null,
+      ]);
       return { kind: 'created', run: record };
     });
+  }
+
+  checkSubmission(createdAt: number, submission: RunSubmission): Promise<SubmitCheck> {
+    return this.#db.read(
+      'check a submission',
+      async (query) => (await checkSubmissionWith(query, createdAt, submission)).check,
+    );
   }
 
   countUnfinishedJobs(): Promise<number> {

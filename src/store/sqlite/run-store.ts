@@ -29,7 +29,12 @@ import type {
   RunStore,
   StepRecord,
 } from '../runs.js';
-import { type RunSubmission, type SubmitOutcome, unfinishedJobsSql } from '../submissions.js';
+import {
+  type RunSubmission,
+  type SubmitCheck,
+  type SubmitOutcome,
+  unfinishedJobsSql,
+} from '../submissions.js';
 import { nullable, runIdOf, runKey, type Writable } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
@@ -137,23 +142,40 @@ export class SqliteRunStore implements RunStore {
     // Inside the group commit's IMMEDIATE transaction: no other process writes between the checks and
     // the insert, and a refusal has written nothing.
     return this.commits.write('submit a run', (): SubmitOutcome => {
-      const idempotency = submission.idempotency;
-      const holder = idempotency && this.#runByIdempotencyKey.get(idempotency.key);
-      if (idempotency && holder && run.createdAt - holder.created_at < idempotency.windowMs) {
-        return { kind: 'duplicate', run: runFromRow(holder) };
-      }
-      const capacity = submission.queueCapacity;
-      if (capacity !== undefined) {
-        const unfinishedJobs = this.#countUnfinished.get() ?? 0;
-        if (unfinishedJobs + submission.plannedJobs > capacity) {
-          return { kind: 'queue_full', capacity, unfinishedJobs, plannedJobs: submission.plannedJobs };
-        }
-      }
+      const { holder, check } = this.#check(run.createdAt, submission);
+      if (check.kind !== 'admissible') return check;
       if (holder) this.#releaseIdempotencyKey.run(holder.id);
       const record = this.#insertRunRow(run);
-      this.#admitRun.run(submission.plannedJobs, idempotency?.key ?? null, Number(record.id));
+      this.#admitRun.run(submission.plannedJobs, submission.idempotency?.key ?? null, Number(record.id));
       return { kind: 'created', run: record };
     });
+  }
+
+  checkSubmission(createdAt: number, submission: RunSubmission): Promise<SubmitCheck> {
+    return this.commits.read('check a submission', () => this.#check(createdAt, submission).check);
+  }
+
+  /** submitRun's checks: first the idempotency key, then the capacity; `holder` has the key, in or out of its window. */
+  #check(createdAt: number, submission: RunSubmission): { holder: RunRow | undefined; check: SubmitCheck } {
+    const idempotency = submission.idempotency;
+    const holder = idempotency && this.#runByIdempotencyKey.get(idempotency.key);
+    if (idempotency && holder && createdAt - holder.created_at < idempotency.windowMs) {
+      return { holder, check: { kind: 'duplicate', run: runFromRow(holder) } };
+    }
+    const capacity = submission.queueCapacity;
+    if (capacity !== undefined) {
+      const unfinishedJobs = this.#countUnfinished.get() ?? 0;
+      if (unfinishedJobs + submission.plannedJobs > capacity) {
+        const check = {
+          kind: 'queue_full',
+          capacity,
+          unfinishedJobs,
+          plannedJobs: submission.plannedJobs,
+        } as const;
+        return { holder, check };
+      }
+    }
+    return { holder, check: { kind: 'admissible' } };
   }
 
   countUnfinishedJobs(): Promise<number> {
