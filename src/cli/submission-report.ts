@@ -1,19 +1,30 @@
+import { systemClock } from '../core/clock.js';
 import type { RunStatus } from '../core/outcome.js';
+import { runLiveness } from '../engine/run-liveness.js';
+import { ownerExited } from '../engine/run-owner.js';
+import type { RunRecord } from '../store/runs.js';
+import type { Stores } from '../store/store.js';
+import type { SubmitCheck } from '../store/submissions.js';
 import { ExitCode } from './exit-codes.js';
-import type { LocalStart } from './local-mode.js';
 
-type NotStarted = Exclude<LocalStart, { readonly kind: 'started' }>;
+/** Why nothing started: a duplicate idempotency key, or VK_QUEUE_FULL. */
+export type NotStarted =
+  | Exclude<SubmitCheck, { readonly kind: 'admissible' }>
+  /** The key's run waits for its concurrency group in another process: it has no run record yet. */
+  | { readonly kind: 'duplicate_waiting'; readonly group: string; readonly workflowName: string };
 
 /**
  * Tells the user why nothing started, and returns the exit code: VK_QUEUE_FULL exits 75 (EX_TEMPFAIL:
  * try again later); a duplicate idempotency key exits with the existing run's result — 0 succeeded,
- * 1 failed or cancelled — and 0 while that run is still queued or running (in another process).
+ * 1 failed or cancelled — 0 while that run is still waiting, queued or running in another process, and 1 when
+ * that process is gone (the run is interrupted: nothing will finish it until `valkyrie resume`).
  */
-export function reportNotStarted(
+export async function reportNotStarted(
   outcome: NotStarted,
   idempotencyKey: string | undefined,
   json: boolean,
-): number {
+  stores: Stores,
+): Promise<number> {
   if (outcome.kind === 'queue_full') {
     const { capacity, unfinishedJobs, plannedJobs } = outcome;
     process.stderr.write(
@@ -25,21 +36,53 @@ export function reportNotStarted(
       process.stdout.write(`${JSON.stringify({ type: 'run.refused', code: 'VK_QUEUE_FULL', ...outcome })}\n`);
     return ExitCode.queueFull;
   }
+  if (outcome.kind === 'duplicate_waiting') {
+    process.stderr.write(
+      `valkyrie: a run of ${outcome.workflowName} was already submitted with idempotency key ` +
+        `${JSON.stringify(idempotencyKey ?? '')}; it is waiting for concurrency group ${outcome.group} ` +
+        '(in another process). Nothing new was started.\n',
+    );
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ type: 'run.duplicate', status: 'waiting', group: outcome.group })}\n`,
+      );
+    return ExitCode.succeeded;
+  }
   const { run } = outcome;
   const finished = isFinished(run.status);
-  const state = finished ? `it ${run.status}` : `it is still ${run.status} (in another process)`;
+  const interrupted = !finished && (await isInterrupted(stores, run));
+  const state = finished
+    ? `it ${run.status}. Nothing new was started.`
+    : interrupted
+      ? `it was interrupted (the process running it is gone). Nothing new was started; continue it with: valkyrie resume ${run.id}`
+      : `it is still ${run.status} (in another process). Nothing new was started.`;
   process.stderr.write(
     `valkyrie: run ${run.id} (${run.workflowName} #${run.runNumber}) was already submitted with idempotency ` +
-      `key ${JSON.stringify(idempotencyKey ?? '')}; ${state}. Nothing new was started.\n`,
+      `key ${JSON.stringify(idempotencyKey ?? '')}; ${state}\n`,
   );
   if (json) {
-    const line = { type: 'run.duplicate', runId: run.id, runNumber: run.runNumber, status: run.status };
+    const line = {
+      type: 'run.duplicate',
+      runId: run.id,
+      runNumber: run.runNumber,
+      status: run.status,
+      ...(interrupted ? { interrupted: true } : {}),
+    };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
-  if (!finished || run.status === 'succeeded') return ExitCode.succeeded;
+  if ((!finished && !interrupted) || run.status === 'succeeded') return ExitCode.succeeded;
   return ExitCode.jobFailed;
 }
 
 function isFinished(status: RunStatus): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+}
+
+/** As `valkyrie runs` derives it; a failed read says nothing (the run is taken as live). */
+async function isInterrupted(stores: Stores, run: RunRecord): Promise<boolean> {
+  const ownerships = await stores.recovery.ownerships([run.id]).catch(() => undefined);
+  if (ownerships === undefined) return false;
+  return (
+    runLiveness(run.status, ownerships.get(run.id), systemClock.now(), ownerExited).kind === 'interrupted'
+  );
 }

@@ -10,7 +10,7 @@ import { resolveInputs } from '../../workflow/inputs.js';
 import { looksLikeJobId } from '../../workflow/job-selection.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
-import { type Admission, admitRun } from '../concurrency-admission.js';
+import { type Admission, admitRun, runGroup } from '../concurrency-admission.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readGitContext } from '../git-info.js';
 import { selectedWorkflow } from '../job-option.js';
@@ -19,6 +19,7 @@ import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
 import { interruptedRunHint } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
+import { refusedBeforeJoining } from '../submission-check.js';
 import { reportNotStarted } from '../submission-report.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { createView } from '../views/create-view.js';
@@ -99,6 +100,11 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const vars = options.var ?? {};
     // Read once, for the concurrency group's expression and the run's context alike.
     const git = readGitContext(workspace, event === 'push');
+    // A duplicate or a run refused for capacity changes nothing, so it must not join the group.
+    const group = runGroup({ workflow, workspace, git, vars, inputs, eventName: event });
+    const refused = await refusedBeforeJoining(stores, workflow, group, queue, Date.now());
+    if (refused !== undefined)
+      return await reportNotStarted(refused, queue.idempotency?.key, options.json === true, stores);
     admission = await admitRun(
       {
         workflow,
@@ -110,6 +116,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
         eventName: event,
         onEvent,
         signal: waiting.signal,
+        ...(queue.idempotency === undefined ? {} : { idempotencyKey: queue.idempotency.key }),
       },
       (reason) => {
         groupCancel = reason;
@@ -139,8 +146,10 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       queue,
       source: parsed.source,
     });
+    // Found only now (a submission with the same key, or for the capacity, got in since the check
+    // above): nothing was created; the finally below leaves the group at once.
     if (start.kind !== 'started')
-      return reportNotStarted(start, queue.idempotency?.key, options.json === true);
+      return await reportNotStarted(start, queue.idempotency?.key, options.json === true, stores);
     local = start.local;
     if (interrupts > 0) local.handle.cancel(interrupts > 1, interruption);
     else if (groupCancel !== undefined) local.handle.cancel(false, groupCancel);

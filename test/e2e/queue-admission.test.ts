@@ -1,0 +1,179 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeOnPostgres, dropSchema, urlWithNewSchema } from '../store/postgres-server.js';
+import { type CliResult, collect, events, Workspace } from './cli.js';
+import { waitFor } from './process-state.js';
+
+/**
+ * A `valkyrie run` that would be a duplicate (its idempotency key is taken) or is refused for the
+ * queue's capacity changes nothing: it must not join its workflow's concurrency group, where it would
+ * replace the waiting run or cancel the running one. Runs are held by gate files the test creates.
+ */
+describeAdmission('duplicate and refused submissions leave the concurrency group alone (SQLite)', []);
+
+describeOnPostgres('on Postgres', () => {
+  const { url, schema } = urlWithNewSchema();
+  afterAll(() => dropSchema(schema));
+  describeAdmission('duplicate and refused submissions leave the concurrency group alone (Postgres)', [
+    '--db',
+    url,
+  ]);
+});
+
+function describeAdmission(title: string, dbArgs: readonly string[]): void {
+  describe(title, () => {
+    const ws = new Workspace();
+    afterAll(() => ws.dispose());
+    const lines = (name: string) =>
+      existsSync(join(ws.dir, name))
+        ? readFileSync(join(ws.dir, name), 'utf8').split('\n').filter(Boolean)
+        : [];
+
+    /**
+     * Each run writes `<tag> start` to `<group>.log`, waits for `<group>.open`, then writes `<tag> done`.
+     * It stops waiting when the workspace is removed too, so that no run outlives a failed test.
+     */
+    function workflow(group: string, concurrency: string): string {
+      return ws.write(
+        `${group}.yml`,
+        `name: ${group}
+concurrency: ${concurrency}
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          echo "\${{ vars.tag }} start" >> ${group}.log
+          while [ ! -f ${group}.open ] && [ -d ${ws.dir} ]; do sleep 0.05; done
+          echo "\${{ vars.tag }} done" >> ${group}.log
+`,
+      );
+    }
+    const start = (file: string, tag: string, ...args: string[]): Promise<CliResult> =>
+      collect(ws.start(['run', file, '--var', `tag=${tag}`, ...dbArgs, ...args]));
+    const run = (file: string, tag: string, ...args: string[]) =>
+      ws.run(['run', file, '--var', `tag=${tag}`, ...dbArgs, ...args]);
+    const startedAll = (group: string, tags: readonly string[]) =>
+      waitFor(
+        () => tags.every((tag) => lines(`${group}.log`).includes(`${tag} start`)),
+        15_000,
+        `${tags.join(', ')} to start`,
+      );
+
+    it('a retry with the key of the running run does not cancel it under cancel-in-progress', async () => {
+      const file = workflow('cip', '{ group: cip, cancel-in-progress: true }');
+      const original = start(file, 'orig', '--idempotency-key', 'REL-1');
+      try {
+        await startedAll('cip', ['orig']);
+        const retry = await run(file, 'retry', '--idempotency-key', 'REL-1', '--json');
+        expect(retry.stderr).toContain('it is still running (in another process). Nothing new was started.');
+        expect(events(retry.stdout)).toEqual([
+          { type: 'run.duplicate', runId: expect.any(String), runNumber: 1, status: 'running' },
+        ]);
+        expect(retry.code).toBe(0);
+      } finally {
+        ws.write('cip.open', '');
+      }
+      const done = await original;
+      expect(done.stderr).not.toContain('Cancelling');
+      expect(done.code).toBe(0);
+      expect(lines('cip.log')).toEqual(['orig start', 'orig done']);
+    });
+
+    it('a retry with the key of a run still waiting for the group does not replace it', async () => {
+      const file = workflow('wait', '{ group: wait }');
+      const holder = start(file, 'holder');
+      let original: Promise<CliResult> | undefined;
+      try {
+        await startedAll('wait', ['holder']);
+        const first = ws.start([
+          'run',
+          file,
+          '--var',
+          'tag=orig',
+          '--idempotency-key',
+          'K',
+          '--json',
+          ...dbArgs,
+        ]);
+        let output = '';
+        first.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+          output += chunk;
+        });
+        original = collect(first);
+        await waitFor(() => output.includes('"state":"waiting"'), 15_000, 'the keyed run to wait');
+        const retry = await run(file, 'retry', '--idempotency-key', 'K', '--json');
+        expect(retry.stderr).toContain('it is waiting for concurrency group wait (in another process)');
+        expect(events(retry.stdout)).toEqual([{ type: 'run.duplicate', status: 'waiting', group: 'wait' }]);
+        expect(retry.code).toBe(0);
+      } finally {
+        ws.write('wait.open', '');
+      }
+      expect((await holder).code).toBe(0);
+      expect((await original)?.code).toBe(0);
+      expect(lines('wait.log')).toEqual(['holder start', 'holder done', 'orig start', 'orig done']);
+    });
+
+    it('a run refused with VK_QUEUE_FULL does not cancel the running run of its group', async () => {
+      const file = workflow('full', '{ group: full, cancel-in-progress: true }');
+      const original = start(file, 'orig');
+      try {
+        await startedAll('full', ['orig']);
+        const refused = await run(file, 'new', '--queue-capacity', '1');
+        expect(refused.stderr).toContain('VK_QUEUE_FULL');
+        expect(refused.code).toBe(75);
+      } finally {
+        ws.write('full.open', '');
+      }
+      const done = await original;
+      expect(done.stderr).not.toContain('Cancelling');
+      expect(done.code).toBe(0);
+      expect(lines('full.log')).toEqual(['orig start', 'orig done']);
+    });
+  });
+}
+
+describe('a duplicate of an interrupted run', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('says it is interrupted, how to resume it, and exits 1', async () => {
+    const file = ws.write(
+      'long.yml',
+      `name: long\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: "while [ ! -f open ] && [ -d ${ws.dir} ]; do sleep 0.05; done" }]\n`,
+    );
+    const child = ws.start(['run', file, '--idempotency-key', 'kk']);
+    const ended = collect(child);
+    try {
+      // Interrupted as `valkyrie runs` tells it: once its owner is recorded and the process is gone.
+      const listed = async () =>
+        JSON.parse((await ws.run(['runs', '--json'])).stdout) as { id: string; interrupted?: boolean }[];
+      for (let tries = 0; (await listed()).length === 0; tries++) {
+        if (tries > 200) throw new Error('the run was not stored');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      child.kill('SIGKILL');
+      await ended;
+      for (let tries = 0; (await listed())[0]?.interrupted !== true; tries++) {
+        if (tries > 200) throw new Error('the run was not listed as interrupted');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const again = await ws.run(['run', file, '--idempotency-key', 'kk']);
+      expect(again.stderr).toContain(
+        'it was interrupted (the process running it is gone). Nothing new was started; continue it with: valkyrie resume 1',
+      );
+      expect(again.stderr).not.toContain('still running');
+      expect(again.code).toBe(1);
+      const json = await ws.run(['run', file, '--idempotency-key', 'kk', '--json']);
+      expect(events(json.stdout)).toEqual([
+        { type: 'run.duplicate', runId: '1', runNumber: 1, status: 'running', interrupted: true },
+      ]);
+      expect(json.code).toBe(1);
+    } finally {
+      // The killed run's step is an orphan: let it end.
+      ws.write('open', '');
+    }
+  });
+});
