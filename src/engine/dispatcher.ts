@@ -13,6 +13,9 @@ export type { RunnerSession } from './runner-registry.js';
 /** The runner messages that are written under a lease, i.e. carry a fencing token. */
 export type LeaseMessage = Extract<RunnerMessage, { readonly fencingToken: number }>;
 
+/** How a session ended: its connection closed, it deregistered, or a new session of its runner took over. */
+type SessionEnd = 'closed' | 'stopped' | 'superseded';
+
 /** Messages a session may send before its `register` are held, up to this many, then it is closed. */
 const maxHeldBeforeRegister = 10_000;
 
@@ -435,16 +438,11 @@ export class Dispatcher {
   /**
    * Idempotent. Unanswered offers count as declined by the closed session. A runner without identity
    * has lost its leased jobs; one with an identity keeps them until their TTL, its next register or
-   * the revocation of its credential. `how`: `stopped` when it deregistered; `superseded` when a new
-   * session of the runner is registering: that `register` settles the leases (`registered`), so the
-   * runner is not away (no `runnerAway`, which may end jobs and dispatch before the new session is
-   * told `registered`), and nothing is dispatched until it has resumed its leases.
+   * the revocation of its credential. A `superseded` one is not away: the `register` of the runner's
+   * new session settles its leases (`registered`), and nothing is dispatched before they are resumed
+   * (`runnerAway` could end jobs and dispatch before the new session is told `registered`).
    */
-  private onClose(
-    session: RunnerSession,
-    reason: string,
-    how: 'closed' | 'stopped' | 'superseded' = 'closed',
-  ): void {
+  private onClose(session: RunnerSession, reason: string, how: SessionEnd = 'closed'): void {
     if (session.closed) return;
     this.registry.closed(session, this.options.clock.now(), how === 'stopped');
     this.held.delete(session);
