@@ -44,6 +44,17 @@ async function within(
   return check();
 }
 
+/**
+ * As within, for what must happen: once the clock budget is spent, real time goes on (up to 10 s, the
+ * clock still) for the store's writes and wake-ups, which a loaded machine may take seconds over.
+ */
+async function happens(clock: ManualClock, maxMs: number, check: () => boolean): Promise<boolean> {
+  if (await within(clock, maxMs, check)) return true;
+  for (let waited = 0; waited < 10_000 && !check(); waited += 50)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  return check();
+}
+
 async function settled(handle: RunHandle): Promise<string> {
   return Promise.race([handle.done, new Promise<string>((resolve) => setTimeout(resolve, 20, 'running'))]);
 }
@@ -69,7 +80,7 @@ for (const [name, make, skip] of storeFactories) {
         return submitted.handle;
       };
       const older = await submit();
-      if (!(await within(clock, 5_000, () => east.of('lease').length === 1))) throw new Error('no lease');
+      if (!(await happens(clock, 5_000, () => east.of('lease').length === 1))) throw new Error('no lease');
       const lease = east.of('lease')[0] as Lease;
       east.end.close('network blip');
       const west = new ScriptedRunner(plane, accepting, { name: 'west' });
@@ -96,7 +107,7 @@ for (const [name, make, skip] of storeFactories) {
           name: 'east',
           resume: [{ jobId, fencingToken }],
         });
-        expect(await within(clock, 1_000, () => back.of('cancel').length > 0)).toBe(true);
+        expect(await happens(clock, 1_000, () => back.of('cancel').length > 0)).toBe(true);
         expect(back.of('cancel').map((c) => c.jobId)).toEqual([jobId]);
         expect(back.of('error')).toEqual([]);
         const outcome = { kind: 'cancelled', reason: 'cancelled' } as const;
@@ -106,7 +117,7 @@ for (const [name, make, skip] of storeFactories) {
         const [job] = await stores().runs.listJobs(older.id);
         expect(job?.status).toBe('cancelled');
         expect(job?.reason).not.toMatch(/while its runner was away/);
-        expect(await within(clock, 5_000, () => leasesOf(west, newer.id).length === 1)).toBe(true);
+        expect(await happens(clock, 5_000, () => leasesOf(west, newer.id).length === 1)).toBe(true);
         expect(leasesOf(west, older.id)).toEqual([]);
       });
 
@@ -114,7 +125,7 @@ for (const [name, make, skip] of storeFactories) {
         const { clock, plane, lease, older, west, submit } = await setUp();
         const newer = await submit();
         expect(await within(clock, leaseTtlMs - 2_000, () => west.of('lease').length > 0, 1_000)).toBe(false);
-        expect(await within(clock, 10_000, () => leasesOf(west, newer.id).length === 1)).toBe(true);
+        expect(await happens(clock, 10_000, () => leasesOf(west, newer.id).length === 1)).toBe(true);
         expect(await older.done).toBe('cancelled');
         expect(plane.leased(lease.jobId)).toBe(false);
         const [job] = await stores().runs.listJobs(older.id);
@@ -131,10 +142,10 @@ for (const [name, make, skip] of storeFactories) {
       const submitted = await plane.submitRun(deploy, runRequest, { group: deployGroup() });
       if (submitted.kind !== 'started') throw new Error('not started');
       const run = submitted.handle;
-      if (!(await within(clock, 5_000, () => east.of('lease').length === 1))) throw new Error('no lease');
+      if (!(await happens(clock, 5_000, () => east.of('lease').length === 1))) throw new Error('no lease');
       const { jobId, fencingToken } = east.of('lease')[0] as Lease;
       run.cancel(false);
-      expect(await within(clock, 1_000, () => east.of('cancel').length === 1)).toBe(true);
+      expect(await happens(clock, 1_000, () => east.of('cancel').length === 1)).toBe(true);
       east.end.close('network blip');
       await clock.advance(1_000);
       expect(await settled(run)).toBe('running');
@@ -144,7 +155,7 @@ for (const [name, make, skip] of storeFactories) {
         name: 'east',
         resume: [{ jobId, fencingToken }],
       });
-      expect(await within(clock, 1_000, () => back.of('cancel').length === 1)).toBe(true);
+      expect(await happens(clock, 1_000, () => back.of('cancel').length === 1)).toBe(true);
       const outcome = { kind: 'cancelled', reason: 'stopped by the runner' } as const;
       back.send({ type: 'job.completed', jobId, fencingToken, outcome, outputs: {}, at: 1 });
       expect(await run.done).toBe('cancelled');
