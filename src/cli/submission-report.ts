@@ -13,18 +13,25 @@ export type NotStarted =
   /** The key's run waits for its concurrency group in another process: it has no run record yet. */
   | { readonly kind: 'duplicate_waiting'; readonly group: string; readonly workflowName: string };
 
+/** What the report needs besides the outcome. */
+export interface ReportContext {
+  readonly idempotencyKey: string | undefined;
+  readonly json: boolean;
+  readonly stores: Stores;
+  /** The workflow submitted: a key taken by another workflow's run is a conflict, not a duplicate. */
+  readonly workflowName: string;
+}
+
 /**
  * Tells the user why nothing started, and returns the exit code: VK_QUEUE_FULL exits 75 (EX_TEMPFAIL:
  * try again later); a duplicate idempotency key exits with the existing run's result — 0 succeeded,
- * 1 failed or cancelled — 0 while that run is still waiting, queued or running in another process, and 1 when
- * that process is gone (the run is interrupted: nothing will finish it until `valkyrie resume`).
+ * 1 failed or cancelled — 0 while that run is still waiting, queued or running in another process, and
+ * 1 when that process is gone (the run is interrupted: nothing will finish it until `valkyrie resume`).
+ * A key taken by a run of another workflow is VK_IDEMPOTENCY_CONFLICT, exit 2: the user's mistake,
+ * which reporting the other run as done would hide.
  */
-export async function reportNotStarted(
-  outcome: NotStarted,
-  idempotencyKey: string | undefined,
-  json: boolean,
-  stores: Stores,
-): Promise<number> {
+export async function reportNotStarted(outcome: NotStarted, context: ReportContext): Promise<number> {
+  const { idempotencyKey, json, stores } = context;
   if (outcome.kind === 'queue_full') {
     const { capacity, unfinishedJobs, plannedJobs } = outcome;
     process.stderr.write(
@@ -49,6 +56,7 @@ export async function reportNotStarted(
     return ExitCode.succeeded;
   }
   const { run } = outcome;
+  if (run.workflowName !== context.workflowName) return reportConflict(run, context);
   const finished = isFinished(run.status);
   const interrupted = !finished && (await isInterrupted(stores, run));
   const state = finished
@@ -72,6 +80,25 @@ export async function reportNotStarted(
   }
   if ((!finished && !interrupted) || run.status === 'succeeded') return ExitCode.succeeded;
   return ExitCode.jobFailed;
+}
+
+function reportConflict(run: RunRecord, { idempotencyKey, json, workflowName }: ReportContext): number {
+  process.stderr.write(
+    `valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key ${JSON.stringify(idempotencyKey ?? '')} belongs to ` +
+      `run ${run.id} (${run.workflowName} #${run.runNumber}), a run of workflow ${run.workflowName}, not ` +
+      `${workflowName}; nothing was started. Keys are shared by every workflow of the store: use another key\n`,
+  );
+  if (json) {
+    const line = {
+      type: 'run.refused',
+      code: 'VK_IDEMPOTENCY_CONFLICT',
+      runId: run.id,
+      runNumber: run.runNumber,
+      workflow: run.workflowName,
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  }
+  return ExitCode.invalid;
 }
 
 function isFinished(status: RunStatus): boolean {

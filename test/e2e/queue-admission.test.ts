@@ -177,3 +177,29 @@ describe('a duplicate of an interrupted run', () => {
     }
   });
 });
+
+describe('an idempotency key taken by a run of another workflow', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('is refused with VK_IDEMPOTENCY_CONFLICT and exit 2, not reported as that run', async () => {
+    const step = (name: string) =>
+      `name: ${name}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: "echo ${name} >> ran.txt" }]\n`;
+    const first = ws.write('first.yml', step('first'));
+    const other = ws.write('other.yml', step('other'));
+    expect((await ws.run(['run', first, '--idempotency-key', 'k1'])).code).toBe(0);
+    const conflict = await ws.run(['run', other, '--idempotency-key', 'k1']);
+    expect(conflict.stderr).toContain(
+      'VK_IDEMPOTENCY_CONFLICT: idempotency key "k1" belongs to run 1 (first #1), a run of workflow first, not other; nothing was started',
+    );
+    expect(conflict.code).toBe(2);
+    const json = await ws.run(['run', other, '--idempotency-key', 'k1', '--json']);
+    expect(events(json.stdout)).toEqual([
+      { type: 'run.refused', code: 'VK_IDEMPOTENCY_CONFLICT', runId: '1', runNumber: 1, workflow: 'first' },
+    ]);
+    expect(json.code).toBe(2);
+    // The same workflow is still a duplicate.
+    expect((await ws.run(['run', first, '--idempotency-key', 'k1'])).stderr).toContain('it succeeded');
+    expect(readFileSync(join(ws.dir, 'ran.txt'), 'utf8')).toBe('first\n');
+  });
+});

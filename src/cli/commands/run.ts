@@ -100,11 +100,16 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const vars = options.var ?? {};
     // Read once, for the concurrency group's expression and the run's context alike.
     const git = readGitContext(workspace, event === 'push');
+    const report = {
+      idempotencyKey: queue.idempotency?.key,
+      json: options.json === true,
+      stores,
+      workflowName: workflow.name,
+    };
     // A duplicate or a run refused for capacity changes nothing, so it must not join the group.
     const group = runGroup({ workflow, workspace, git, vars, inputs, eventName: event });
     const refused = await refusedBeforeJoining(stores, workflow, group, queue, Date.now());
-    if (refused !== undefined)
-      return await reportNotStarted(refused, queue.idempotency?.key, options.json === true, stores);
+    if (refused !== undefined) return await reportNotStarted(refused, report);
     admission = await admitRun(
       {
         workflow,
@@ -148,8 +153,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     });
     // Found only now (a submission with the same key, or for the capacity, got in since the check
     // above): nothing was created; the finally below leaves the group at once.
-    if (start.kind !== 'started')
-      return await reportNotStarted(start, queue.idempotency?.key, options.json === true, stores);
+    if (start.kind !== 'started') return await reportNotStarted(start, report);
     local = start.local;
     if (interrupts > 0) local.handle.cancel(interrupts > 1, interruption);
     else if (groupCancel !== undefined) local.handle.cancel(false, groupCancel);
