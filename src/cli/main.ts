@@ -273,7 +273,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(
       new Option(
         '--db <url-or-file>',
-        'the store: postgres://USER@HOST/DB[?schema=NAME] (for several replicas) or a SQLite file (default: $VALKYRIE_DB, else DATA_DIR/valkyrie.db)',
+        'the store: postgres://USER@HOST/DB[?schema=NAME] (for several replicas; plus node-postgres parameters such as sslmode, others are refused) or a SQLite file (default: $VALKYRIE_DB, else DATA_DIR/valkyrie.db)',
       ),
     )
     .option(

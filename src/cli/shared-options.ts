@@ -17,7 +17,7 @@ export const stateDir = () =>
 export const db = () =>
   new Option(
     '--db <url-or-file>',
-    'the store: postgres://USER@HOST/DB[?schema=NAME] or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
+    'the store: postgres://USER@HOST/DB[?schema=NAME] (plus node-postgres parameters such as sslmode; others are refused) or a SQLite file (default: $VALKYRIE_DB, else STATE_DIR/valkyrie.db)',
   );
 
 /** `--job` of `run` and `submit` (cli/job-option.ts). */

@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
+import { isValkyrieError } from '../core/errors.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
+import { schemaProblem, urlParameterProblem } from '../store/postgres/target.js';
 import type { Stores } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
 
@@ -16,7 +18,7 @@ export function stateDirectory(option: string | undefined, cwd: string): string 
  * `valkyrie.db` in the state directory. Each driver is loaded only when it is used. `create: false`,
  * for commands about runs that exist (runs, show, logs, cancel): the default SQLite file, when it does
  * not exist, is not created, and they see an empty store (nothing has run there); a file `--db` or
- * $VALKYRIE_DB names must exist.
+ * $VALKYRIE_DB names must exist, and so must a Postgres schema holding Valkyrie's tables.
  */
 export async function openStores(
   db: string | undefined,
@@ -24,11 +26,20 @@ export async function openStores(
   { create = true }: { readonly create?: boolean } = {},
 ): Promise<Stores> {
   const target = db ?? process.env.VALKYRIE_DB;
-  if (target !== undefined) refuseOtherUrl(target, db === undefined ? 'VALKYRIE_DB' : '--db');
+  const source = db === undefined ? 'VALKYRIE_DB' : '--db';
+  if (target !== undefined) refuseOtherUrl(target, source);
   if (target !== undefined && isPostgresUrl(target)) {
+    const { url, schema } = splitSchema(target, source);
     const { openPostgresStores } = await import('../store/postgres/index.js');
-    const { url, schema } = splitSchema(target);
-    return openPostgresStores(url, schema === undefined ? {} : { schema });
+    return openPostgresStores(url, { ...(schema === undefined ? {} : { schema }), create }).catch(
+      (error: unknown) => {
+        // As for a SQLite file: a schema named on purpose that is not there is a typo, not a place where nothing ran.
+        if (isValkyrieError(error) && error.code === 'VK_STORE_MISSING') {
+          throw new UsageError(`${source}: ${error.message}`);
+        }
+        throw error;
+      },
+    );
   }
   const { openSqliteStores } = await import('../store/sqlite/index.js');
   const synchronous = sqliteSynchronous(process.env.VALKYRIE_SQLITE_SYNCHRONOUS);
@@ -37,7 +48,6 @@ export async function openStores(
   const missing = !create && !existsSync(path);
   // A file named on purpose that is not there is a mistake (a typo), not a place where nothing ran.
   if (missing && target !== undefined) {
-    const source = db === undefined ? 'VALKYRIE_DB' : '--db';
     throw new UsageError(`${source}: there is no state database at ${path}`);
   }
   return openSqliteStores(missing ? ':memory:' : path, {
@@ -77,14 +87,23 @@ function sqliteSynchronous(value: string | undefined): 'normal' | 'full' | undef
   );
 }
 
-function splitSchema(target: string): { url: string; schema?: string } {
+/**
+ * Splits a `--db` Postgres URL into the URL node-postgres gets and Valkyrie's own `?schema=NAME`,
+ * refusing (naming `source`, the flag or variable it came from) a URL that does not parse, a
+ * parameter node-postgres would ignore, any parameter given twice, and a schema Valkyrie cannot use.
+ */
+function splitSchema(target: string, source: string): { url: string; schema?: string } {
   let parsed: URL;
   try {
     parsed = new URL(target);
   } catch {
-    throw new UsageError(`--db: not a valid URL: ${JSON.stringify(redactPassword(target))}`);
+    throw new UsageError(`${source}: not a valid URL: ${JSON.stringify(redactPassword(target))}`);
   }
+  const badParameter = urlParameterProblem(parsed, ['schema']);
+  if (badParameter !== undefined) throw new UsageError(`${source}: ${badParameter}`);
   const schema = parsed.searchParams.get('schema') ?? undefined;
+  const badSchema = schema === undefined ? undefined : schemaProblem(schema);
+  if (badSchema !== undefined) throw new UsageError(`${source}: ${badSchema}`);
   parsed.searchParams.delete('schema');
-  return { url: parsed.toString(), schema };
+  return schema === undefined ? { url: parsed.toString() } : { url: parsed.toString(), schema };
 }

@@ -14,6 +14,8 @@ export const errorCatalog = {
   VK_STORE_NEWER_SCHEMA: 'the state store was written by a newer Valkyrie',
   VK_STORE_UNREACHABLE: 'the database server did not answer (refused, unknown host, or timed out)',
   VK_STORE_LOCKED: 'another process held the SQLite state file locked for longer than the busy timeout',
+  VK_STORE_MISSING:
+    "a command that only reads found no Valkyrie state in the Postgres schema it was given (no such schema, or one without Valkyrie's tables); nothing was created",
   VK_STORE_CORRUPT: 'the state file is not a SQLite database, or is damaged',
   VK_ILLEGAL_TRANSITION: 'a state change that the state machine does not allow',
   VK_EXECUTOR: 'the executor could not run a step',

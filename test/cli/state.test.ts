@@ -53,3 +53,48 @@ describe('--db', () => {
     }
   });
 });
+
+describe('--db postgres://', () => {
+  // Each is refused before connecting: port 1 would otherwise say "connection refused".
+  const refusals: [string, string][] = [
+    [
+      '?schma=x',
+      '--db: the Postgres URL has an unknown parameter "schma" (node-postgres would ignore it); known: schema, host,',
+    ],
+    ['?connect_timeout=5', '--db: the Postgres URL has an unknown parameter "connect_timeout"'],
+    ['?schema=a&schema=b', '--db: the Postgres URL gives the parameter schema more than once'],
+    [
+      '?schema=information_schema',
+      '--db: schema: information_schema is a system schema of Postgres; give Valkyrie a schema of its own',
+    ],
+    ['?schema=pg_catalog', '--db: schema: pg_catalog is a system schema of Postgres'],
+    ['?schema=Vk', '--db: schema: expected a lowercase identifier'],
+  ];
+  for (const [query, message] of refusals) {
+    it(`refuses ${query} naming the flag, before connecting`, async () => {
+      const { dir, remove } = await tempDir();
+      try {
+        const opening = openStores(`postgres://u:secret@127.0.0.1:1/ci${query}`, dir, { create: false });
+        await expect(opening).rejects.toMatchObject({ name: 'UsageError', exitCode: 2 });
+        await expect(opening).rejects.toThrow(message);
+      } finally {
+        await remove();
+      }
+    });
+  }
+
+  it('names VALKYRIE_DB when the URL came from there', async () => {
+    const saved = process.env.VALKYRIE_DB;
+    const { dir, remove } = await tempDir();
+    try {
+      process.env.VALKYRIE_DB = 'postgres://127.0.0.1:1/ci?schema=x&schma=x';
+      await expect(openStores(undefined, dir)).rejects.toThrow(
+        'VALKYRIE_DB: the Postgres URL has an unknown parameter "schma"',
+      );
+    } finally {
+      if (saved === undefined) delete process.env.VALKYRIE_DB;
+      else process.env.VALKYRIE_DB = saved;
+      await remove();
+    }
+  });
+});

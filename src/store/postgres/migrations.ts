@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
 import { migrations } from './schema-migrations.js';
-import { type PostgresTarget, targetText } from './target.js';
+import { isSystemSchema, type PostgresTarget, targetText } from './target.js';
 
 /** The version this code writes; a schema with a higher one was written by a newer Valkyrie. */
 export const schemaVersion = migrations.length;
@@ -87,6 +87,13 @@ function assertUsable(version: number, target: PostgresTarget): number {
 async function currentSchema(client: pg.ClientBase, target: PostgresTarget): Promise<string> {
   const { rows } = await client.query<{ schema: string | null }>('SELECT current_schema() AS schema');
   const schema = rows[0]?.schema;
+  if (typeof schema === 'string' && isSystemSchema(schema)) {
+    throw new ValkyrieError(
+      'VK_STORE',
+      `Postgres ${targetText(target)}: the first schema on the search_path is ${schema}, a system ` +
+        'schema of Postgres; give Valkyrie a schema of its own',
+    );
+  }
   if (typeof schema === 'string') return schema;
   throw new ValkyrieError(
     'VK_STORE',

@@ -1,11 +1,11 @@
 import pg from 'pg';
-import { isValkyrieError } from '../../core/errors.js';
+import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
 import type { QueueOptions } from '../queue.js';
 import type { RunOwner } from '../recovery.js';
 import { PostgresDatabase } from './database.js';
 import { connectError, toStoreError } from './errors.js';
 import { migrate } from './migrations.js';
-import { describeTarget, targetText } from './target.js';
+import { describeTarget, type PostgresTarget, targetText } from './target.js';
 
 export interface PostgresOptions {
   /**
@@ -14,6 +14,12 @@ export interface PostgresOptions {
    * Default: the first existing schema on the connection's search_path (usually `public`).
    */
   readonly schema?: string;
+  /**
+   * False for commands that only read: a schema that does not exist, or holds no Valkyrie tables, is
+   * refused (VK_STORE_MISSING) instead of created, since a mistyped name is not an empty history.
+   * A schema of an older Valkyrie is still migrated. Default: true.
+   */
+  readonly create?: boolean;
   /** Capacity, aging, idempotency window, clock of the queue store. */
   readonly queue?: QueueOptions;
   /**
@@ -53,6 +59,7 @@ export async function openPostgresDatabase(
     });
     let broken = false;
     try {
+      if (options.create === false) await assertStateExists(client, target);
       await migrate(client, target);
     } catch (error) {
       broken = true;
@@ -84,4 +91,28 @@ function connectionWithSchema(
   if (urlOptions === null) return { connectionString: url, options: searchPath };
   parsed.searchParams.delete('options');
   return { connectionString: parsed.href, options: `${urlOptions} ${searchPath}` };
+}
+
+/**
+ * Refuses a schema (the given one, else the connection's current one) that does not exist or has no
+ * Valkyrie schema version, writing nothing. A search_path with no existing schema is left to migrate,
+ * which names that case.
+ */
+async function assertStateExists(client: pg.ClientBase, target: PostgresTarget): Promise<void> {
+  const { rows } = await client.query<{ schema: string | null; exists: boolean; valkyrie: boolean }>(
+    `SELECT s.name AS schema, n.oid IS NOT NULL AS exists,
+            EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = 'valkyrie_schema') AS valkyrie
+       FROM (SELECT coalesce($1::text, current_schema()) AS name) s
+       LEFT JOIN pg_namespace n ON n.nspname = s.name`,
+    [target.schema ?? null],
+  );
+  const row = rows[0];
+  if (row === undefined || row.schema === null || row.valkyrie) return;
+  const where = `Postgres database ${target.database} on ${target.server}`;
+  throw new ValkyrieError(
+    'VK_STORE_MISSING',
+    row.exists
+      ? `schema ${row.schema} of ${where} holds no Valkyrie state (nothing has run there)`
+      : `there is no schema ${row.schema} in ${where}`,
+  );
 }
