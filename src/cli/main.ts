@@ -14,7 +14,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, locked, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force; 143 on SIGTERM).',
+      '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, also in the middle of a run, locked, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force; 143 on SIGTERM).',
     );
   const serverRunsHelp =
     "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).";

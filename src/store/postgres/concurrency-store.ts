@@ -89,7 +89,7 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
   }
 
   heartbeat(memberId: string, clock: GroupClock): Promise<MemberState> {
-    return this.#db.transaction(`heartbeat of concurrency member ${memberId}`, async (query) => {
+    return this.#db.transaction('keep a place in a concurrency group', async (query) => {
       const group = await lockGroupOf(query, memberId);
       if (group === undefined) return { kind: 'gone' } as const;
       const before = await load(query, group);
@@ -100,7 +100,7 @@ export class PostgresConcurrencyStore implements ConcurrencyStore {
   }
 
   release(memberId: string, clock: GroupClock): Promise<void> {
-    return this.#db.transaction(`release concurrency member ${memberId}`, async (query) => {
+    return this.#db.transaction('leave a concurrency group', async (query) => {
       const group = await lockGroupOf(query, memberId);
       if (group === undefined) return;
       const before = await load(query, group);

@@ -19,9 +19,20 @@ export function violatingKey(error: unknown): string | undefined {
   return /\)=\((.*)\) /.exec(error.detail)?.[1];
 }
 
-/** Wraps what Postgres or the pool threw into the catalog's VK_STORE, keeping the cause. */
+/**
+ * Wraps what Postgres or the pool threw into a catalog error, keeping the cause: a lost or refused
+ * connection is VK_STORE_UNREACHABLE, as at open (connectError), anything else VK_STORE.
+ */
 export function toStoreError(action: string, error: unknown): ValkyrieError {
   if (isValkyrieError(error)) return error;
+  if (isConnectionLoss(error)) {
+    return new ValkyrieError(
+      'VK_STORE_UNREACHABLE',
+      `could not ${action}: ${connectionLossText(error)}. Try again once the server answers ` +
+        '(valkyrie resume RUN continues a run this left interrupted)',
+      { cause: error },
+    );
+  }
   const hint =
     pgCode(error) === sqlState.duplicateTable
       ? " (the schema holds another program's tables; give Valkyrie a schema of its own)"
@@ -39,6 +50,53 @@ export function connectError(where: string, error: unknown): ValkyrieError {
   return new ValkyrieError(code, `could not connect to Postgres at ${where}: ${connectReason(error)}`, {
     cause: error,
   });
+}
+
+/** node-postgres's words for a connection that ended under a query, or could not be made in time. */
+const lostConnection =
+  /^Connection terminated|^timeout exceeded when trying to connect|^timeout expired$|^Client has encountered a connection error/;
+
+/** Connection exceptions (class 08) and a server shutting down or starting up (57P01–57P03). */
+const unavailableStates = /^08|^57P0[123]$/;
+
+/** A failure of the connection rather than of the statement: the server is gone, or not back yet. */
+export function isConnectionLoss(error: unknown): boolean {
+  const state = pgCode(error);
+  if (state !== undefined) return unavailableStates.test(state);
+  const first = error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error;
+  const code = systemCode(first);
+  if (code !== undefined && socketCodes.has(code)) return true;
+  return first instanceof Error && lostConnection.test(first.message);
+}
+
+const socketCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** `could not connect to Postgres at 127.0.0.1:5432: connection refused (…)`, or `lost the connection …`. */
+function connectionLossText(error: unknown): string {
+  const first = error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error;
+  const code = systemCode(first);
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === undefined || pgCode(error) !== undefined) {
+    return `lost the connection to Postgres (${oneLine(first)})`;
+  }
+  const where = socketAddress(first);
+  return `could not connect to Postgres${where === undefined ? '' : ` at ${where}`}: ${connectReason(error)}`;
+}
+
+/** `host:port` a socket error names (Node's `address` and `port`), if it names one. */
+function socketAddress(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { address, port } = error as { address?: unknown; port?: unknown };
+  if (typeof address !== 'string') return undefined;
+  return typeof port === 'number' ? `${address}:${port}` : address;
 }
 
 function connectReason(error: unknown): string {

@@ -107,7 +107,7 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
   }
 
   heartbeat(runId: RunId, owner: RunOwner, at: number): Promise<boolean> {
-    return this.#db.write(`heartbeat of run ${runId}`, async (query) => {
+    return this.#db.write(`record the heartbeat of run ${runId}`, async (query) => {
       const key = runKey(runId);
       if (key === undefined) return false;
       const { rowCount } = await query(statements.heartbeat, [key, at, owner.host, owner.pid]);

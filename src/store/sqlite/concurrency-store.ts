@@ -69,7 +69,7 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
   }
 
   heartbeat(memberId: string, clock: GroupClock): Promise<MemberState> {
-    return this.#change(`heartbeat of concurrency member ${memberId}`, () => {
+    return this.#change('keep a place in a concurrency group', () => {
       const group = this.#groupOf.get(memberId)?.group_key;
       if (group === undefined) return { result: { kind: 'gone' } as const };
       const before = this.#load(group);
@@ -79,7 +79,7 @@ export class SqliteConcurrencyStore implements ConcurrencyStore {
   }
 
   release(memberId: string, clock: GroupClock): Promise<void> {
-    return this.#change(`release concurrency member ${memberId}`, () => {
+    return this.#change('leave a concurrency group', () => {
       const group = this.#groupOf.get(memberId)?.group_key;
       if (group === undefined) return { result: undefined };
       const before = this.#load(group);

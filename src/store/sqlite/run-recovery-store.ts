@@ -90,7 +90,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   }
 
   heartbeat(runId: RunId, owner: RunOwner, at: number): Promise<boolean> {
-    return this.commits.write(`heartbeat of run ${runId}`, () => {
+    return this.commits.write(`record the heartbeat of run ${runId}`, () => {
       const key = runKey(runId);
       return key !== undefined && this.#heartbeat.run(at, key, owner.host, owner.pid).changes > 0;
     });
