@@ -100,15 +100,21 @@ export class GroupCommit {
       for (const write of writes) write.reject(toStoreError(write.action, error));
       return;
     }
+    // A checked-out client whose connection drops emits 'error', which crashes the process when no
+    // one listens (the pool listens only while the client is idle); the statement under way is
+    // rejected with the same error, and that rejection is what the writes get.
+    client.on('error', ignoreError);
     let outcomes: readonly Outcome[];
     try {
       outcomes =
         ((writes.length > 1 || writes.some((write) => write.transactional)) &&
           (await inOneTransaction(client, writes))) ||
         (await oneByOne(client, writes));
+      client.removeListener('error', ignoreError);
       client.release();
     } catch (error) {
       // BEGIN, COMMIT or ROLLBACK failed: the connection is gone or in an unknown state.
+      client.removeListener('error', ignoreError);
       client.release(true);
       for (const write of writes) write.reject(toStoreError(write.action, error));
       return;
@@ -181,3 +187,5 @@ async function apply(
     return { outcome: { ok: false, error }, statementFailed };
   }
 }
+
+const ignoreError = (): void => {};

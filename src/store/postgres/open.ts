@@ -58,6 +58,9 @@ export async function openPostgresDatabase(
       throw connectError(`${target.server} (database ${target.database})`, error);
     });
     let broken = false;
+    // As in GroupCommit: a checked-out client's dropped connection must not crash the process.
+    const ignoreError = () => {};
+    client.on('error', ignoreError);
     try {
       if (options.create === false) await assertStateExists(client, target);
       await migrate(client, target);
@@ -65,6 +68,7 @@ export async function openPostgresDatabase(
       broken = true;
       throw error;
     } finally {
+      client.removeListener('error', ignoreError);
       client.release(broken);
     }
     return new PostgresDatabase(pool);
