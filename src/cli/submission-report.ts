@@ -34,14 +34,20 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
   const { idempotencyKey, json, stores } = context;
   if (outcome.kind === 'queue_full') {
     const { capacity, unfinishedJobs, plannedJobs } = outcome;
+    // A run larger than the whole queue can never be queued: retrying (exit 75) would loop for ever.
+    const never = plannedJobs > capacity;
     process.stderr.write(
-      `valkyrie: VK_QUEUE_FULL: the queue is full: ${unfinishedJobs} unfinished jobs in the store and ` +
-        `${plannedJobs} in this run would exceed the queue capacity of ${capacity} (--queue-capacity); ` +
-        'nothing was submitted, try again later\n',
+      never
+        ? `valkyrie: VK_QUEUE_FULL: this run alone has ${plannedJobs} jobs, more than the queue capacity of ` +
+            `${capacity} (--queue-capacity), so it can never be queued; nothing was submitted. Raise ` +
+            '--queue-capacity, or run some of its jobs (--job)\n'
+        : `valkyrie: VK_QUEUE_FULL: the queue is full: ${jobCount(unfinishedJobs, 'unfinished job')} in the ` +
+            `store and ${plannedJobs} in this run would exceed the queue capacity of ${capacity} ` +
+            '(--queue-capacity); nothing was submitted, try again later\n',
     );
     if (json)
       process.stdout.write(`${JSON.stringify({ type: 'run.refused', code: 'VK_QUEUE_FULL', ...outcome })}\n`);
-    return ExitCode.queueFull;
+    return never ? ExitCode.invalid : ExitCode.queueFull;
   }
   if (outcome.kind === 'duplicate_waiting') {
     process.stderr.write(
@@ -112,4 +118,8 @@ async function isInterrupted(stores: Stores, run: RunRecord): Promise<boolean> {
   return (
     runLiveness(run.status, ownerships.get(run.id), systemClock.now(), ownerExited).kind === 'interrupted'
   );
+}
+
+function jobCount(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

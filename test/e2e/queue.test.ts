@@ -72,15 +72,16 @@ ${job('unset')}${job('bulk', '    priority: background\n')}${job('urgent', '    
     expect(Number(read('started-held.txt'))).toBeGreaterThanOrEqual(at);
   });
 
-  it('refuses a run past --queue-capacity whole, with VK_QUEUE_FULL and exit 75, and stores nothing', async () => {
+  it('refuses a run larger than --queue-capacity whole, with VK_QUEUE_FULL and exit 2 (it can never fit), and stores nothing', async () => {
     const three = ws.write('three.yml', `jobs:\n${job('one')}${job('two')}${job('three')}`);
     const before = await runIds();
     ws.write('order.txt', '');
     const refused = await ws.run(['run', three, '--queue-capacity', '2']);
-    expect(refused.code).toBe(75);
-    expect(refused.stderr).toContain('VK_QUEUE_FULL');
-    expect(refused.stderr).toContain('0 unfinished jobs in the store and 3 in this run');
-    expect(refused.stderr).toContain('capacity of 2');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      'VK_QUEUE_FULL: this run alone has 3 jobs, more than the queue capacity of 2 (--queue-capacity), so it can never be queued',
+    );
+    expect(refused.stderr).not.toContain('try again later');
     expect(refused.stderr).not.toMatch(/\n\s+at /);
     expect(read('order.txt')).toBe('');
     expect(await runIds()).toEqual(before);
