@@ -86,7 +86,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--queue-capacity <n>',
-      "refuse the run (exit 75, VK_QUEUE_FULL) if the store's unfinished jobs plus its own would exceed N (default: 10000)",
+      "refuse the run (exit 75, VK_QUEUE_FULL; exit 2 if it alone has more than N jobs) if the store's unfinished jobs plus its own would exceed N (default: 10000)",
     )
     .option(
       '--idempotency-key <key>',
