@@ -33,13 +33,17 @@ type Held = ((ran: boolean) => void)[];
  * list asks about that job alone (LeaseGuard: `check` with one job), within the same bounds.
  *
  * Memory and store reads stay bounded whatever runners send: a runner has at most one lookup in
- * flight (a resume while it has one asks nothing), of at most `jobsPerResume` jobs; pending checks
- * are kept apart from the settled verdicts, so no resume pushes another's pending check out.
+ * flight, of at most `jobsPerResume` jobs, and at most `jobsPerResume` more waiting for the next one
+ * (jobs asked about while its lookup runs: a completion it held while cut off, sent right after a
+ * resume that listed its other jobs); pending checks are kept apart from the settled verdicts, so no
+ * resume pushes another's pending check out.
  */
 export class ResumedJobChecks {
   private readonly verdicts: RecentEntries<{ readonly settled: number; readonly ran: boolean }>;
   private readonly pending = new Map<string, Held>();
   private readonly looking = new Set<string>();
+  /** By runner with a lookup in flight: the jobs its next lookup asks about (their checks pending). */
+  private readonly next = new Map<string, string[]>();
   private settled = 0;
   private held = 0;
 
@@ -58,8 +62,9 @@ export class ResumedJobChecks {
    * yet, in one lookup. Call it before the refusals of the resume, so that they wait for the verdict.
    */
   check(runnerId: string, jobIds: readonly string[]): void {
-    if (this.looking.has(runnerId)) return;
-    const asked: string[] = [];
+    const busy = this.looking.has(runnerId);
+    const asked = busy ? (this.next.get(runnerId) ?? []) : [];
+    const before = asked.length;
     for (const jobId of jobIds) {
       if (asked.length === this.limits.jobsPerResume) break;
       const key = keyOf(jobId, runnerId);
@@ -67,12 +72,21 @@ export class ResumedJobChecks {
       this.pending.set(key, []);
       asked.push(jobId);
     }
-    if (asked.length === 0) return;
+    if (asked.length === before) return;
+    if (busy) this.next.set(runnerId, asked);
+    else this.lookUp(runnerId, asked);
+  }
+
+  /** One store lookup of `asked` (their checks pending), then the runner's next one, if any waits. */
+  private lookUp(runnerId: string, asked: readonly string[]): void {
     this.looking.add(runnerId);
     const settle = (ran: ReadonlySet<string> | undefined) => {
       timer.cancel();
       if (!this.looking.delete(runnerId)) return;
       for (const jobId of asked) this.settle(jobId, runnerId, ran);
+      const next = this.next.get(runnerId);
+      this.next.delete(runnerId);
+      if (next !== undefined) this.lookUp(runnerId, next);
     };
     const timer = this.clock.setTimer(() => settle(undefined), this.limits.lookupTimeoutMs);
     this.jobsRunBy(runnerId, asked).then(settle, () => settle(undefined));

@@ -104,23 +104,30 @@ describe('ResumedJobChecks', () => {
     const { asked, answers, lookup } = manualLookup();
     const checks = new ResumedJobChecks(limits({ verdicts: 2, jobsPerResume: 2 }), lookup, () => {});
     checks.check('r1', ['1.1', '1.2', '1.3']);
-    // While r1's lookup is in flight its next resume asks nothing; r2's is its own.
+    // While r1's lookup is in flight, the jobs it asks about next wait for its next lookup (at most
+    // jobsPerResume of them); r2's lookup is its own.
     checks.check('r1', ['2.1']);
+    checks.check('r1', ['2.2', '2.3']);
     checks.check('r2', ['3.1', '3.2']);
     expect(asked).toEqual([
       ['r1', '1.1', '1.2'],
       ['r2', '3.1', '3.2'],
     ]);
     const delivered: string[] = [];
-    for (const jobId of ['1.1', '1.3', '2.1'])
+    for (const jobId of ['1.1', '1.3', '2.1', '2.3'])
       checks.whenKnown(jobId, 'r1', (verdict) => delivered.push(`${jobId} ${verdict}`));
-    expect(delivered).toEqual(['1.3 false', '2.1 false']);
+    expect(delivered).toEqual(['1.3 false', '2.3 false']);
     // r2's verdicts settle first and fill the kept verdicts; r1's pending check is still there.
     answers[1]?.(new Set(['3.1', '3.2']));
     await Promise.resolve();
     answers[0]?.(new Set(['1.1']));
     await Promise.resolve();
-    expect(delivered).toEqual(['1.3 false', '2.1 false', '1.1 true']);
+    expect(delivered).toEqual(['1.3 false', '2.3 false', '1.1 true']);
+    // Then r1's next lookup, of the jobs asked about while the first ran: their refusals waited for it.
+    expect(asked[2]).toEqual(['r1', '2.1', '2.2']);
+    answers[2]?.(new Set(['2.1']));
+    await Promise.resolve();
+    expect(delivered).toEqual(['1.3 false', '2.3 false', '1.1 true', '2.1 true']);
   });
 
   it('counts the jobs of a lookup that takes longer than `lookupTimeoutMs` as never held, and asks again later', async () => {
