@@ -92,3 +92,27 @@ export function activateRun(
   };
   return { run, handle };
 }
+
+/**
+ * The runs a control plane drives, by id, from activation until their `done` settles: also a run
+ * still waiting for its workflow's concurrency group, which has no jobs yet (so no entry by leg), and
+ * which another process taking it over must find to give it up.
+ */
+export class ActiveRuns {
+  readonly #runs = new Map<string, ActiveRun>();
+
+  activate(...args: Parameters<typeof activateRun>): { run: ActiveRun; handle: RunHandle } {
+    const activated = activateRun(...args);
+    const { run } = activated;
+    this.#runs.set(run.id, run);
+    const forget = () => {
+      if (this.#runs.get(run.id) === run) this.#runs.delete(run.id);
+    };
+    run.done.then(forget, forget);
+    return activated;
+  }
+
+  get(runId: string): ActiveRun | undefined {
+    return this.#runs.get(runId);
+  }
+}

@@ -6,7 +6,7 @@ import type { JobRecord, RunConcurrency, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { plannedJobCount } from '../workflow/planned-jobs.js';
-import { type ActiveRun, activateRun, type RunHandle, type RunRequest } from './active-run.js';
+import { type ActiveRun, ActiveRuns, type RunHandle, type RunRequest } from './active-run.js';
 import { jobsRunBy } from './attempt-runners.js';
 import {
   type ControlPlaneOptions,
@@ -47,6 +47,7 @@ export class ControlPlane {
   private readonly reports: LeaseReports;
   private readonly jobGroups: JobGroups;
   private readonly runsByLeg = new Map<string, ActiveRun>();
+  private readonly active = new ActiveRuns();
   private readonly events = new RunEventListeners();
   private readonly writes: StoreWrites;
   private readonly records: JobRecords;
@@ -96,9 +97,7 @@ export class ControlPlane {
       reportNeverHeld: (report) => this.options.reportNeverHeld?.(report),
     });
     const giveUp = this.options.runTakenOver ?? ((id: string) => this.abandonRun(id));
-    this.writes = new StoreWrites(stores.runs, stores.logs, (ids) =>
-      giveUpRefused(this.runsByLeg, ids, giveUp),
-    );
+    this.writes = new StoreWrites(stores.runs, stores.logs, (ids) => giveUpRefused(this.active, ids, giveUp));
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
       this.dispatcher.runnerAvailabilityFor(runsOn),
     );
@@ -159,7 +158,7 @@ export class ControlPlane {
    * VK_RUN_TAKEN_OVER. False when this process does not drive the run.
    */
   abandonRun(runId: string): boolean {
-    return abandonRun(this.runsByLeg, runId, (legId) => {
+    return abandonRun(this.active, this.runsByLeg, runId, (legId) => {
       this.leases.cancel(legId, true, 'another process took the run over');
       this.dispatcher.forget(legId);
       this.jobGroups.abandon(legId);
@@ -193,7 +192,7 @@ export class ControlPlane {
     const record = outcome.run;
     const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
-    const { run, handle } = activateRun(record, workflow, coordinator, now, this.cancelRun);
+    const { run, handle } = this.active.activate(record, workflow, coordinator, now, this.cancelRun);
     this.begin(run, record, options.group, coordinator.advance(), { status: 'running', startedAt: now });
     return { kind: 'started', handle };
   }
@@ -240,7 +239,7 @@ export class ControlPlane {
       how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.
     const activeSince = how === 'resume' ? startedAt : now;
-    const { run, handle } = activateRun(record, workflow, coordinator, activeSince, this.cancelRun);
+    const { run, handle } = this.active.activate(record, workflow, coordinator, activeSince, this.cancelRun);
     run.resumed = how === 'resume';
     run.ownerExited = run.resumed && ownerExited;
     for (const job of jobs) this.runsByLeg.set(job.id, run);

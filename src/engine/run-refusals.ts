@@ -7,24 +7,23 @@ import type { ActiveRun } from './active-run.js';
  * taken (abandonRun), or the store refused a write of them (store/run-fence.ts).
  */
 
-/** The run of that id among `runs` (the control plane's, by leg); undefined when none is. */
-export function findRun(runs: Iterable<ActiveRun>, runId: string): ActiveRun | undefined {
-  for (const run of runs) if (run.id === runId) return run;
-  return undefined;
+/** The control plane's runs, by id (ActiveRuns). */
+interface RunsById {
+  get(runId: string): ActiveRun | undefined;
 }
 
 /**
  * The store refused writes of `runIds`: another process owns them now (store/run-fence.ts). Each of
- * them among `runs` (by leg) not refused before is marked refused and given up (`giveUp`: as when its
+ * them among `runs` not refused before is marked refused and given up (`giveUp`: as when its
  * heartbeat finds it taken), once.
  */
 export function giveUpRefused(
-  runs: ReadonlyMap<string, ActiveRun>,
+  runs: RunsById,
   runIds: readonly string[],
   giveUp: (runId: string) => void,
 ): void {
   for (const runId of runIds) {
-    const run = findRun(runs.values(), runId);
+    const run = runs.get(runId);
     if (run === undefined || run.refused) continue;
     run.refused = true;
     giveUp(runId);
@@ -32,24 +31,26 @@ export function giveUpRefused(
 }
 
 /**
- * ControlPlane.abandonRun: `runId`'s legs leave `runs` (by leg), each after `stopLeg` (its runner told
- * to stop, its offer and group place dropped), and its `done` rejects with VK_RUN_TAKEN_OVER. False,
- * and nothing done, when `runs` has no such run, it was abandoned already, or it is completing.
+ * ControlPlane.abandonRun: `runId`'s legs leave `legs` (the runs by leg), each after `stopLeg` (its
+ * runner told to stop, its offer and group place dropped), and its `done` rejects with
+ * VK_RUN_TAKEN_OVER (which gives up its place in its workflow's group, also while it waits for it).
+ * False, and nothing done, when `runs` has no such run, it was abandoned already, or it is completing.
  */
 export function abandonRun(
-  runs: Map<string, ActiveRun>,
+  runs: RunsById,
+  legs: Map<string, ActiveRun>,
   runId: string,
   stopLeg: (legId: string) => void,
 ): boolean {
-  const run = findRun(runs.values(), runId);
+  const run = runs.get(runId);
   // A completing run only once a write of it was refused: that may be its end, which must not be announced.
   if (run === undefined || run.takenOver || (run.completing && !run.refused)) return false;
   run.completing = true;
   run.takenOver = true;
-  for (const [legId, owner] of runs) {
+  for (const [legId, owner] of legs) {
     if (owner !== run) continue;
     stopLeg(legId);
-    runs.delete(legId);
+    legs.delete(legId);
   }
   run.reject(takenOverError(runId));
   return true;
