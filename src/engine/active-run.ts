@@ -31,8 +31,11 @@ export interface ActiveRun {
   resolve(status: RunStatus): void;
   reject(error: unknown): void;
   completing: boolean;
-  /** Another process owns it now (abandonRun): nothing more of it is written or announced here. */
-  takenOver: boolean;
+  /**
+   * This process gave it up (abandonRun): another process owns it now, or a store write failed.
+   * Nothing more of it is written or announced here.
+   */
+  abandoned: boolean;
   /** The store refused a write of it: another process owns it (store/run-fence.ts). */
   refused: boolean;
   /** Its first effects, held while the run waits for its workflow's concurrency group. */
@@ -78,7 +81,7 @@ export function activateRun(
     resolve,
     reject,
     completing: false,
-    takenOver: false,
+    abandoned: false,
     refused: false,
     grouped: false,
     resumed: false,
@@ -114,5 +117,9 @@ export class ActiveRuns {
 
   get(runId: string): ActiveRun | undefined {
     return this.#runs.get(runId);
+  }
+
+  [Symbol.iterator](): IterableIterator<ActiveRun> {
+    return this.#runs.values();
   }
 }

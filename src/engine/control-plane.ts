@@ -24,7 +24,8 @@ import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
-import { abandonRun, giveUpRefused, settleRun } from './run-refusals.js';
+import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
+import { abandonRun, giveUpAll, giveUpRefused } from './run-refusals.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
@@ -97,7 +98,11 @@ export class ControlPlane {
       reportNeverHeld: (report) => this.options.reportNeverHeld?.(report),
     });
     const giveUp = this.options.runTakenOver ?? ((id: string) => this.abandonRun(id));
-    this.writes = new StoreWrites(stores.runs, stores.logs, (ids) => giveUpRefused(this.active, ids, giveUp));
+    this.writes = new StoreWrites(stores.runs, stores.logs, {
+      refused: (ids) => giveUpRefused(this.active, ids, giveUp),
+      // Any run driven here may have lost the write: each is given up (run-end.ts).
+      failed: (error) => giveUpAll(this.active, this.runsByLeg, this.stopLeg('a store write failed'), error),
+    });
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
       this.dispatcher.runnerAvailabilityFor(runsOn),
     );
@@ -158,11 +163,16 @@ export class ControlPlane {
    * VK_RUN_TAKEN_OVER. False when this process does not drive the run.
    */
   abandonRun(runId: string): boolean {
-    return abandonRun(this.active, this.runsByLeg, runId, (legId) => {
-      this.leases.cancel(legId, true, 'another process took the run over');
+    return abandonRun(this.active, this.runsByLeg, runId, this.stopLeg('another process took the run over'));
+  }
+
+  /** What giving a run up drops of each of its jobs: its runner is told to stop, its offer and place go. */
+  private stopLeg(reason: string): (legId: string) => void {
+    return (legId) => {
+      this.leases.cancel(legId, true, reason);
       this.dispatcher.forget(legId);
       this.jobGroups.abandon(legId);
-    });
+    };
   }
 
   /** startRun without admission limits, which therefore always starts the run. */
@@ -431,18 +441,10 @@ export class ControlPlane {
     run.completing = true;
     const status = run.coordinator.status();
     const finishedAt = this.now();
-    this.write(() => this.stores.runs.updateRun(run.id, { status, finishedAt }));
-    this.writes.afterAll((failure) => {
+    const end = () => this.stores.runs.updateRun(run.id, { status, finishedAt });
+    storeRunEnd(this.writes, run, end, () => {
       for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
-      settleRun(run, status, failure, () =>
-        this.emit({
-          type: 'run.completed',
-          runId: run.id,
-          status,
-          durationMs: finishedAt - run.startedAt,
-          jobs: run.coordinator.summaries(),
-        }),
-      );
+      settleRun(run, status, () => this.emit(completedEvent(run, status, finishedAt)));
     });
   }
 

@@ -1,10 +1,9 @@
 import { ValkyrieError } from '../core/errors.js';
-import type { RunStatus } from '../core/outcome.js';
 import type { ActiveRun } from './active-run.js';
 
 /*
- * Runs this control plane gives up because another process owns them now: its heartbeat found them
- * taken (abandonRun), or the store refused a write of them (store/run-fence.ts).
+ * Runs this control plane gives up: another process owns them now (its heartbeat found them taken,
+ * or the store refused a write of them: store/run-fence.ts), or a store write failed (run-end.ts).
  */
 
 /** The control plane's runs, by id (ActiveRuns). */
@@ -44,40 +43,44 @@ export function abandonRun(
 ): boolean {
   const run = runs.get(runId);
   // A completing run only once a write of it was refused: that may be its end, which must not be announced.
-  if (run === undefined || run.takenOver || (run.completing && !run.refused)) return false;
+  if (run === undefined || run.abandoned || (run.completing && !run.refused)) return false;
+  giveUpRun(run, legs, stopLeg, takenOverError(runId));
+  return true;
+}
+
+/**
+ * Gives `run` up here: its legs leave `legs` (the runs by leg), each after `stopLeg`, nothing more of
+ * it is written or announced, and its `done` rejects with `error` (which also gives up its place in
+ * its workflow's group). A second call is a no-op.
+ */
+export function giveUpRun(
+  run: ActiveRun,
+  legs: Map<string, ActiveRun>,
+  stopLeg: (legId: string) => void,
+  error: unknown,
+): void {
+  if (run.abandoned) return;
   run.completing = true;
-  run.takenOver = true;
+  run.abandoned = true;
   for (const [legId, owner] of legs) {
     if (owner !== run) continue;
     stopLeg(legId);
     legs.delete(legId);
   }
-  run.reject(takenOverError(runId));
-  return true;
+  run.reject(error);
+}
+
+/** Gives every run in `runs` up (giveUpRun) with `error`: also those waiting for their group. */
+export function giveUpAll(
+  runs: Iterable<ActiveRun>,
+  legs: Map<string, ActiveRun>,
+  stopLeg: (legId: string) => void,
+  error: unknown,
+): void {
+  for (const run of [...runs]) giveUpRun(run, legs, stopLeg, error);
 }
 
 /** What a run's `done` rejects with once another process has taken it over. */
 export function takenOverError(runId: string): ValkyrieError {
   return new ValkyrieError('VK_RUN_TAKEN_OVER', `run ${runId} was taken over by another process`);
-}
-
-/**
- * Settles the `done` of a run whose writes have all settled (`failure`: the first that failed): it
- * rejects when another process owns the run now (abandonRun rejected it already, or does so here if a
- * hook did not call it) or a write failed; otherwise `announce` tells of its end, and it resolves.
- */
-export function settleRun(
-  run: ActiveRun,
-  status: RunStatus,
-  failure: { readonly error: unknown } | undefined,
-  announce: () => void,
-): void {
-  if (run.takenOver || run.refused) run.reject(takenOverError(run.id));
-  else if (failure !== undefined) run.reject(failure.error);
-  else
-    try {
-      announce();
-    } finally {
-      run.resolve(status);
-    }
 }

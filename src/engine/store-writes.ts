@@ -3,21 +3,34 @@ import type { LogLine, LogStore } from '../store/logs.js';
 import { isRunTakenOver } from '../store/run-fence.js';
 import type { JobPatch, JobUpdate, RunStore } from '../store/runs.js';
 
-type Failure = { readonly error: unknown } | undefined;
-
 /** The writes made between two afterAll calls, how many have not settled, and who waits for them. */
 interface Batch {
   unsettled: number;
-  waiter?: (failure: Failure) => void;
+  waiter?: () => void;
   readonly settled: () => void;
   readonly failed: (error: unknown) => void;
+}
+
+/** What StoreWrites tells of writes that did not land. */
+export interface WriteFailures {
+  /**
+   * The store refused a write because another process owns its runs now (RunTakenOverError,
+   * store/run-fence.ts): nothing of it was written.
+   */
+  readonly refused?: (runIds: readonly RunId[]) => void;
+  /**
+   * Any other failed write, once each, before the waiters of any afterAll made after it. The runs
+   * the control plane drives may have lost it (writes do not say whose they are), so it must stop
+   * driving them and write nothing more of them: a later write of theirs that landed would store
+   * state that follows a change the store never got.
+   */
+  readonly failed?: (error: unknown) => void;
 }
 
 /**
  * The control plane's store writes, started at once and awaited together. Stores apply calls in the
  * order they are made, so a write need not wait for the one before it, and writes made together share
- * a group commit. The first failure is kept: a run is reported done only once every write made before
- * its end has settled, and fails with that error if one failed.
+ * a group commit; afterAll tells when every write made so far has settled.
  *
  * Writes are counted, not chained: a run writes each job's row three times, and a promise chained
  * onto the last for every write made three more promises per write for the collector.
@@ -30,12 +43,12 @@ interface Batch {
  * joining those into one transaction (about 10 µs more server CPU a job through the control plane).
  * Lines held without any job update go as one append.
  *
- * A write the store refused because another process owns its run now (RunTakenOverError, store/run-fence.ts)
- * is no failure: nothing of it was written, and `refused` is told the runs, so that the control plane
- * stops driving them, as when their heartbeat finds them taken.
+ * A failed write (WriteFailures) drops the updates and lines held at that moment: they were made
+ * after it, by the runs `failed` makes the control plane give up. Writes already handed to the store
+ * after it cannot be taken back and may still land; that is why a run's end is written only once
+ * every write before it has settled (run-end.ts).
  */
 export class StoreWrites {
-  private failure: Failure;
   /** Oldest first; the last takes new writes, the others wait for theirs to settle. */
   private readonly batches: Batch[] = [this.newBatch()];
   private jobUpdates: JobUpdate[] = [];
@@ -45,7 +58,7 @@ export class StoreWrites {
   constructor(
     private readonly runs: Pick<RunStore, 'updateJobs'>,
     private readonly logs: Pick<LogStore, 'append'>,
-    private readonly refused: (runIds: readonly RunId[]) => void = () => {},
+    private readonly failures: WriteFailures = {},
   ) {}
 
   write(operation: () => Promise<unknown>): void {
@@ -86,8 +99,11 @@ export class StoreWrites {
     if (this.jobUpdates.length === 0 && this.logLines.length === 0) queueMicrotask(this.flushOp);
   }
 
-  /** Runs `then` once every write made so far has settled, with the first error of any write. */
-  afterAll(then: (failure: Failure) => void): void {
+  /**
+   * Runs `then` once every write made so far has settled, after `failed` was told of each of them
+   * that failed.
+   */
+  afterAll(then: () => void): void {
     this.flushHeld();
     const batch = this.batches[this.batches.length - 1];
     if (batch === undefined) return;
@@ -111,9 +127,16 @@ export class StoreWrites {
         if (batch.unsettled === 0) this.release();
       },
       failed: (error) => {
-        if (isRunTakenOver(error)) this.refused(error.runIds);
-        else this.failure ??= { error };
-        batch.settled();
+        try {
+          if (isRunTakenOver(error)) this.failures.refused?.(error.runIds);
+          else {
+            this.jobUpdates = [];
+            this.logLines = [];
+            this.failures.failed?.(error);
+          }
+        } finally {
+          batch.settled();
+        }
       },
     };
     return batch;
@@ -132,7 +155,7 @@ export class StoreWrites {
     ) {
       this.batches.shift();
       try {
-        batch.waiter(this.failure);
+        batch.waiter();
       } catch (error) {
         thrown ??= { error };
       }

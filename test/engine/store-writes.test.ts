@@ -60,22 +60,36 @@ describe('StoreWrites', () => {
     expect(store.started).toEqual(['update a with x,y', 'append z', 'other']);
   });
 
-  it('runs each afterAll waiter once every earlier write settled, with the first failure', async () => {
+  it('runs each afterAll waiter once every earlier write settled, after `failed` heard of those that failed', async () => {
     const store = scriptedStore();
-    const writes = new StoreWrites(store.runs, store.logs);
     const heard: string[] = [];
+    const writes = new StoreWrites(store.runs, store.logs, {
+      failed: (error) => heard.push((error as Error).message),
+    });
     writes.write(() => store.start('one'));
-    writes.afterAll((failure) => heard.push(`first ${failure === undefined ? 'ok' : 'failed'}`));
+    writes.afterAll(() => heard.push('first'));
     writes.write(() => store.start('two'));
-    writes.afterAll((failure) =>
-      heard.push(`second ${String((failure?.error as Error | undefined)?.message)}`),
-    );
+    writes.afterAll(() => heard.push('second'));
     store.settle('two');
     await tick();
     expect(heard).toEqual([]);
     store.fail('one');
     await tick();
-    expect(heard).toEqual(['first failed', 'second one failed']);
+    expect(heard).toEqual(['one failed', 'first', 'second']);
+  });
+
+  it('drops the job updates and log lines held when a write fails: they were made after it', async () => {
+    const store = scriptedStore();
+    const writes = new StoreWrites(store.runs, store.logs, { failed: () => {} });
+    writes.write(() => store.start('one'));
+    store.fail('one');
+    // Made before the failure is heard of, which comes first in the microtask queue.
+    writes.updateJob('a' as JobId, { status: 'succeeded' });
+    writes.appendLog({ runId: '1', jobId: 'a', stepIndex: 0, stream: 'stdout', at: 1, text: 'x' } as LogLine);
+    await tick();
+    writes.updateJob('b' as JobId, { status: 'queued' });
+    await tick();
+    expect(store.started).toEqual(['one', 'update b']);
   });
 
   it('still hands later batches to their waiters when an earlier waiter throws', async () => {
