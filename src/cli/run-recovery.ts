@@ -1,5 +1,7 @@
 import { systemClock } from '../core/clock.js';
+import { isValkyrieError, ValkyrieError } from '../core/errors.js';
 import type { RunId } from '../core/ids.js';
+import type { RunStatus } from '../core/outcome.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import type { ControlPlane, RunHandle } from '../engine/control-plane.js';
 import { runLiveness } from '../engine/run-liveness.js';
@@ -41,6 +43,24 @@ export function stopWhenTakenOver(controlPlane: ControlPlane, runId: RunId): () 
   return () => {
     controlPlane.abandonRun(runId);
   };
+}
+
+/**
+ * The run's final status, as `handle.done`. A store write that failed stopped the run (the control
+ * plane drives it no further and leaves it unfinished, docs/faults.md): the store's error, whose code
+ * gives the exit code, then also says how to go on, in the same line.
+ */
+export async function runEnd(handle: RunHandle): Promise<RunStatus> {
+  try {
+    return await handle.done;
+  } catch (error) {
+    // A message that names `valkyrie resume` already (a lost Postgres connection's) is left as it is.
+    if (!isValkyrieError(error) || !error.code.startsWith('VK_STORE')) throw error;
+    if (error.message.includes('valkyrie resume')) throw error;
+    const stop = error.message.endsWith('.') ? ' ' : '. ';
+    const message = `${error.message}${stop}Run ${handle.id} was left interrupted: try again with \`valkyrie resume ${handle.id}\`.`;
+    throw new ValkyrieError(error.code, message, { cause: error });
+  }
 }
 
 /**

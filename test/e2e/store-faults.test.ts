@@ -27,6 +27,32 @@ jobs:
       - run: echo ran >> ran.txt
 `;
 
+/** Job a waits for a file `go` on its first attempt only, then prints six lines; b needs a. */
+const gatedMid = `name: mid
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          if [ ! -e started ]; then touch started; while [ ! -e go ]; do sleep 0.05; done; fi
+          for i in 1 2 3 4 5 6; do echo line $i; sleep 0.1; done
+  b:
+    needs: a
+    runs-on: ubuntu-latest
+    steps: [{ run: echo b-done }]
+`;
+
+/** Resumes run `id` of `ws`; it must end succeeded, with every line of job a's last attempt stored. */
+async function expectResumedWhole(ws: Workspace, id: string, db: string[] = []): Promise<void> {
+  const resumed = await ws.run(['resume', id, '--json', ...db]);
+  expect(resumed.code).toBe(0);
+  expect(statuses(resumed.stdout)).toEqual({ a: 'succeeded', b: 'succeeded' });
+  const logs = (await ws.run(['logs', id, ...db])).stdout;
+  const lastAttempt = logs.slice(logs.lastIndexOf('job attempt'));
+  for (let i = 1; i <= 6; i++) expect(lastAttempt).toContain(`line ${i}\n`);
+  expect(logs).toContain('b-done');
+}
+
 function expectOneLine(result: CliResult, code: number, ...fragments: string[]): void {
   expect({ code: result.code, stdout: result.stdout }).toEqual({ code, stdout: '' });
   expect(result.stderr).toMatch(/^valkyrie: [^\n]+\n$/);
@@ -192,6 +218,28 @@ jobs:
     expect(statuses(resumed.stdout)).toEqual({ a: 'succeeded', b: 'succeeded' });
   });
 
+  it('locked for a while in the middle of a run: nothing after the failed write is stored, resume finishes it', async () => {
+    // The lock goes away while the run could still go on: no later write (job a's end, job b, the
+    // run's end) may land after the one that failed, and resume must find every line of its attempt.
+    const { ws, state } = await workspaceWithOneRun();
+    workspaces.push(ws);
+    const file = ws.write('mid.yml', gatedMid);
+    const run = collect(ws.start(['run', file], { VALKYRIE_SQLITE_BUSY_TIMEOUT: '300ms' }));
+    await waitFor(() => existsSync(join(ws.dir, 'started')), 20_000, 'job a to start');
+    const lock = await holdWriteLock(state);
+    ws.write('go', '');
+    const released = new Promise((resolve) => setTimeout(resolve, 1_000)).then(() => lock.release());
+    const result = await run;
+    await released;
+    const [second] = JSON.parse((await ws.run(['runs', '--json'])).stdout) as { status: string }[];
+    expect(second).toMatchObject({ status: 'running', interrupted: true });
+    expect(result.code).toBe(69);
+    expect(result.stderr).toMatch(
+      /^valkyrie: could not [^\n]+: another process kept [^\n]+ locked [^\n]+ Run 2 was left interrupted: try again with `valkyrie resume 2`\.\n$/,
+    );
+    await expectResumedWhole(ws, '2');
+  });
+
   it('a busy timeout that is not a duration is a usage error', async () => {
     const ws = new Workspace();
     workspaces.push(ws);
@@ -259,5 +307,46 @@ describeOnPostgres(onServer, () => {
     }
     expect(await snapshot()).toEqual(before);
     expect(readFileSync(join(ws.dir, 'ran.txt'), 'utf8')).toBe('ran\n');
+  });
+});
+
+describeOnPostgres('a Postgres connection lost in the middle of a run', () => {
+  const { url, schema } = urlWithNewSchema();
+  afterAll(() => dropSchema(schema));
+
+  it('exit 69, the run left interrupted with nothing after the failed write, and resume finishes it', async () => {
+    const ws = new Workspace();
+    try {
+      const file = ws.write('mid.yml', gatedMid);
+      const run = collect(ws.start(['run', file, '--db', url]));
+      await waitFor(() => existsSync(join(ws.dir, 'started')), 20_000, 'job a to start');
+      // The server ends the session that stores line 3, once, as a restart or a failover would.
+      await withRawClient((client) =>
+        client.query(`
+          CREATE SEQUENCE "${schema}".fault_once;
+          CREATE FUNCTION "${schema}".drop_session() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            -- nextval, unlike a row, is not rolled back with the session's transaction.
+            IF NEW.text = 'line 3' AND nextval('"${schema}".fault_once') = 1 THEN
+              PERFORM pg_terminate_backend(pg_backend_pid());
+            END IF;
+            RETURN NEW;
+          END $$;
+          CREATE TRIGGER drop_session BEFORE INSERT ON "${schema}".log_lines
+            FOR EACH ROW EXECUTE FUNCTION "${schema}".drop_session();`),
+      );
+      ws.write('go', '');
+      const result = await run;
+      const db = ['--db', url];
+      const [first] = JSON.parse((await ws.run(['runs', '--json', ...db])).stdout) as { status: string }[];
+      expect(first).toMatchObject({ status: 'running', interrupted: true });
+      expect(result.code).toBe(69);
+      expect(result.stderr).toMatch(
+        /^valkyrie: could not append log lines: lost the connection to Postgres \(terminating connection [^\n]+valkyrie resume[^\n]+\n$/,
+      );
+      await expectResumedWhole(ws, '1', db);
+    } finally {
+      ws.dispose();
+    }
   });
 });

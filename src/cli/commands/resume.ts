@@ -20,6 +20,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { readDotenv } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
 import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
+import { runEnd } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { createView } from '../views/create-view.js';
@@ -120,7 +121,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
       });
       // A Ctrl-C while the in-process runner registered found no run to cancel yet.
       if (interrupts > 0) local.handle.cancel(interrupts > 1);
-      const status: RunStatus = await local.handle.done;
+      const status: RunStatus = await runEnd(local.handle);
       if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
       return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
     } finally {

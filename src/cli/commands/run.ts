@@ -17,7 +17,7 @@ import { selectedWorkflow } from '../job-option.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
-import { interruptedRunHint } from '../run-recovery.js';
+import { interruptedRunHint, runEnd } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { refusedBeforeJoining } from '../submission-check.js';
 import { reportNotStarted } from '../submission-report.js';
@@ -157,7 +157,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     local = start.local;
     if (interrupts > 0) local.handle.cancel(interrupts > 1, interruption);
     else if (groupCancel !== undefined) local.handle.cancel(false, groupCancel);
-    const status: RunStatus = await local.handle.done;
+    const status: RunStatus = await runEnd(local.handle);
     if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
     // Cancelled by its concurrency group (the run's or a job's): the code of a cancelled run.
     if (status === 'cancelled') return ExitCode.interrupted;
