@@ -138,7 +138,8 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
         : {
             // The URL is routed by now: the path params a `job` route checks are set.
             onRequest: async (request: FastifyRequest) => {
-              if (host.closing()) throw shuttingDown();
+              // A job leased before the drain still fetches its workspace while its runner runs it.
+              if (host.closing() && route.access !== 'job') throw shuttingDown();
               const principal = await host.authority.authenticate(request.headers.authorization);
               authorize(route.access, principal, request.params);
               principals.set(request, principal);

@@ -276,16 +276,26 @@ export class ValkyrieServer implements AsyncDisposable {
     }
   }
 
-  /** Phase one: refuse new work and wait for driven runs (up to the drain deadline); then destroy(). */
+  /**
+   * Phase one: refuse new work, hand out no more jobs, and wait until the jobs running on runners have
+   * reported (or the driven runs ended), up to the drain deadline; then destroy(). Queued jobs wait for
+   * the server after a restart, or another replica, to take their runs over: a job leased now would be
+   * cut off half-way.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.intake.stopped = true;
-      const runs = [...this.context.driven.values()].map((run) => run.handle.done.catch(() => undefined));
+      const { controlPlane, driven } = this.context;
+      for (const runner of controlPlane.runners())
+        if (runner.connected) controlPlane.setRunnerMode(runner.id, 'draining');
+      const runs = [...driven.values()].map((run) => run.handle.done.catch(() => undefined));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.drainTimeoutMs);
       });
-      await Promise.race([Promise.all(runs), deadline]);
+      const idle = new AbortController();
+      await Promise.race([Promise.all(runs), noJobRunning(controlPlane, idle.signal), deadline]);
+      idle.abort();
       clearTimeout(timer);
       await this.destroy();
     })();
@@ -397,4 +407,10 @@ async function listen(app: FastifyInstance, options: ServerOptions): Promise<voi
     await app.close().catch(() => undefined);
     throw new ValkyrieError('VK_SERVER_START', reason);
   }
+}
+
+/** Resolves once no runner holds a lease here (checked every 50 ms), or when `stop` aborts. */
+async function noJobRunning(controlPlane: ControlPlane, stop: AbortSignal): Promise<void> {
+  while (!stop.aborted && controlPlane.runners().some((runner) => runner.running > 0))
+    await new Promise((resolve) => setTimeout(resolve, 50));
 }

@@ -110,7 +110,9 @@ describe('shutdown', () => {
     const stream = fetch(`${server.url}/api/v1/runs/${run.id}/events`, {
       headers: { authorization: 'Bearer test-admin-token' },
     }).then((response) => response.text());
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // A job running on a runner keeps the server draining (until it reports, or the 300 ms deadline).
+    const busy = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    await busy.leases(1);
     const closing = server.close();
     expect(server.close()).toBe(closing);
     const refused = await request('GET', '/api/v1/runs');
