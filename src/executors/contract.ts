@@ -26,6 +26,11 @@ export interface RunStepOptions {
   readonly killSignal?: AbortSignal;
   /** Called for every complete output line, in order per stream. Must not throw. */
   readonly onLine: (line: OutputLine) => void;
+  /**
+   * Where to cut a line too long to hand on whole, at `limit` or before (the runner's secret masker:
+   * never inside a secret, which each piece alone would not mask); at `limit` without it.
+   */
+  readonly cutBefore?: (text: string, limit: number) => number;
 }
 
 /**

@@ -288,6 +288,7 @@ class JobExecution {
         extraPath: this.extraPath,
         signal: controller.signal,
         onLine,
+        cutBefore: (text, limit) => this.masker.cutBefore(text, limit),
         applyFileCommands: (texts) => this.applyFileCommands(step, texts),
       });
     } finally {

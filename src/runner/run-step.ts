@@ -25,6 +25,8 @@ export interface ShellStepRun {
   /** Aborted when the step is interrupted (the job is cancelled or timed out). */
   readonly signal: AbortSignal;
   readonly onLine: (line: OutputLine) => void;
+  /** Where to cut an over-long output line (SecretMasker.cutBefore: never inside a secret). */
+  readonly cutBefore: (text: string, limit: number) => number;
   /** Acts on what the step wrote to its command files; throws (failing the step) on a malformed one. */
   readonly applyFileCommands: (texts: CommandFileTexts) => void;
 }
@@ -77,7 +79,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
         env: variables,
         timeoutMs,
       },
-      { signal: run.signal, killSignal: options.killSignal, onLine: run.onLine },
+      { signal: run.signal, killSignal: options.killSignal, onLine: run.onLine, cutBefore: run.cutBefore },
     );
     commandFiles = takeCommandFiles(files);
     run.applyFileCommands(commandFiles);

@@ -18,6 +18,25 @@ export class SecretMasker {
     if (changed) this.ordered = [...this.values].sort((a, b) => b.length - a.length);
   }
 
+  /**
+   * Where to cut `text`, a line too long to hand on whole, at `limit` or before: never inside a
+   * secret, and never after the start of what may be one (its first characters end the text so far),
+   * or each piece would be masked alone and show its half of the secret. The line splitter asks.
+   */
+  cutBefore(text: string, limit: number): number {
+    let cut = limit;
+    for (const value of this.ordered) {
+      for (let start = Math.max(1, limit - value.length + 1); start < cut; start++) {
+        const seen = Math.min(value.length, text.length - start);
+        if (text.startsWith(value.slice(0, seen), start)) {
+          cut = start;
+          break;
+        }
+      }
+    }
+    return cut;
+  }
+
   mask(text: string): string {
     if (this.ordered.length === 0) return text;
     let out = text;

@@ -33,4 +33,16 @@ describe('SecretMasker', () => {
       ),
     );
   });
+
+  it('cuts an over-long line before a secret that straddles the limit, or before what may start one', () => {
+    const masker = new SecretMasker();
+    masker.add('SUPERSECRET');
+    masker.add('KEY');
+    expect(masker.cutBefore('0123456789SUPERSECRET', 16)).toBe(10);
+    // Only its first characters have arrived: they may be the secret's start.
+    expect(masker.cutBefore('0123456789ABCSUPER', 16)).toBe(13);
+    expect(masker.cutBefore('0123456789ABCSUPPER', 16)).toBe(16);
+    expect(masker.cutBefore('0123456789abcdeKEY', 16)).toBe(15);
+    expect(new SecretMasker().cutBefore('x'.repeat(40), 16)).toBe(16);
+  });
 });

@@ -19,10 +19,19 @@ export class LineSplitter {
   private pending = '';
   private ended = false;
 
+  private readonly maxLength: number;
+  private readonly cutBefore: ((text: string, limit: number) => number) | undefined;
+
+  /** `cutBefore`: where to cut an over-long line at `maxLength` or before (RunStepOptions.cutBefore). */
   constructor(
     private readonly emit: (text: string, at: number) => void,
-    private readonly maxLength: number = maxLineLength,
+    {
+      maxLength = maxLineLength,
+      cutBefore,
+    }: { maxLength?: number; cutBefore?: ((text: string, limit: number) => number) | undefined } = {},
   ) {
+    this.maxLength = maxLength;
+    this.cutBefore = cutBefore;
     if (!Number.isInteger(maxLength) || maxLength < 2) {
       throw new RangeError(`maxLength must be an integer of at least 2, received ${maxLength}`);
     }
@@ -65,7 +74,7 @@ export class LineSplitter {
     // Strictly longer, so the piece kept always has text in it (a \n arriving next ends that text
     // instead of producing an empty line); a trailing \r does not count, being maybe half a \r\n.
     while (this.pending.length - (this.pending.endsWith('\r') ? 1 : 0) > this.maxLength) {
-      const cut = cutPoint(this.pending, this.maxLength);
+      const cut = this.cutPoint(this.pending);
       this.emit(this.pending.slice(0, cut), at);
       this.pending = this.pending.slice(cut);
     }
@@ -74,16 +83,22 @@ export class LineSplitter {
   private emitLine(line: string, at: number): void {
     let rest = line.endsWith('\r') ? line.slice(0, -1) : line;
     while (rest.length > this.maxLength) {
-      const cut = cutPoint(rest, this.maxLength);
+      const cut = this.cutPoint(rest);
       this.emit(rest.slice(0, cut), at);
       rest = rest.slice(cut);
     }
     this.emit(rest, at);
   }
-}
 
-/** Where to cut an over-long line: never between the halves of a surrogate pair (two invalid pieces). */
-function cutPoint(text: string, limit: number): number {
-  const last = text.charCodeAt(limit - 1);
-  return last >= 0xd800 && last <= 0xdbff ? limit - 1 : limit;
+  /**
+   * Where to cut an over-long line: where `cutBefore` says (at least 1 in, so every piece has text),
+   * never between the halves of a surrogate pair (two invalid pieces).
+   */
+  private cutPoint(text: string): number {
+    const wanted = this.cutBefore?.(text, this.maxLength) ?? this.maxLength;
+    const limit = Math.min(this.maxLength, Math.max(wanted, 1));
+    const last = text.charCodeAt(limit - 1);
+    if (last < 0xd800 || last > 0xdbff) return limit;
+    return limit > 1 ? limit - 1 : limit + 1;
+  }
 }

@@ -70,9 +70,9 @@ class StepSupervisor implements StepLaunchSink {
     private readonly groups: ProcessGroupRegistry,
     private readonly resolve: (outcome: ProcessOutcome) => void,
   ) {
-    const { onLine } = options;
-    this.stdout = new LineSplitter((text, at) => onLine({ stream: 'stdout', text, at }));
-    this.stderr = new LineSplitter((text, at) => onLine({ stream: 'stderr', text, at }));
+    const { onLine, cutBefore } = options;
+    this.stdout = new LineSplitter((text, at) => onLine({ stream: 'stdout', text, at }), { cutBefore });
+    this.stderr = new LineSplitter((text, at) => onLine({ stream: 'stderr', text, at }), { cutBefore });
   }
 
   start(launcher: ProcessLauncher): void {

@@ -3,7 +3,7 @@ import { LineSplitter, maxLineLength } from '../../../src/executors/shell/line-s
 
 function split(chunks: readonly Buffer[], maxLength?: number): string[] {
   const lines: string[] = [];
-  const splitter = new LineSplitter((text) => lines.push(text), maxLength);
+  const splitter = new LineSplitter((text) => lines.push(text), { maxLength });
   for (const chunk of chunks) splitter.push(chunk);
   splitter.end();
   return lines;
@@ -57,5 +57,34 @@ describe('LineSplitter', () => {
     splitter.end();
     splitter.push(Buffer.from('late\n'));
     expect(lines).toEqual([]);
+  });
+});
+
+describe('LineSplitter with cutBefore (a secret masker)', () => {
+  const secret = 'SUPERSECRET';
+  /** As SecretMasker.cutBefore for the one secret. */
+  const cutBefore = (text: string, limit: number): number => {
+    for (let start = Math.max(1, limit - secret.length + 1); start < limit; start++) {
+      const seen = Math.min(secret.length, text.length - start);
+      if (text.startsWith(secret.slice(0, seen), start)) return start;
+    }
+    return limit;
+  };
+
+  it('never cuts inside a secret: a line that holds it across the limit is cut before it', () => {
+    const lines: string[] = [];
+    const splitter = new LineSplitter((text) => lines.push(text), { maxLength: 16, cutBefore });
+    splitter.push(Buffer.from(`0123456789${secret}abcd\n`));
+    splitter.end();
+    expect(lines).toEqual(['0123456789', `${secret}abcd`]);
+  });
+
+  it('holds back what may be the start of a secret until the rest of it arrives', () => {
+    const lines: string[] = [];
+    const splitter = new LineSplitter((text) => lines.push(text), { maxLength: 16, cutBefore });
+    splitter.push(Buffer.from('0123456789ABCSUPER'));
+    splitter.push(Buffer.from('SECRET tail\n'));
+    splitter.end();
+    expect(lines).toEqual(['0123456789ABC', `${secret} tail`]);
   });
 });
