@@ -8,9 +8,23 @@ export interface ApiClientFlags {
   readonly token?: string;
 }
 
-/** True when the command is to talk to a server (`--server`, or VALKYRIE_SERVER) rather than the local store. */
-export function serverGiven(flags: ApiClientFlags, env: NodeJS.ProcessEnv = process.env): boolean {
-  return (flags.server ?? env.VALKYRIE_SERVER ?? '') !== '';
+/**
+ * True when the command is to talk to a server rather than a local store: `--server`, or
+ * VALKYRIE_SERVER unless the command names a local store itself (`--state-dir`, `--db`: a shell that
+ * exports VALKYRIE_SERVER must not turn `valkyrie cancel 1 --state-dir D` into a cancel of the
+ * server's run 1). `--server` with a local store flag names two stores: a usage error.
+ */
+export function serverGiven(
+  flags: ApiClientFlags & { readonly stateDir?: string; readonly db?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  const server = flags.server ?? env.VALKYRIE_SERVER ?? '';
+  if (server === '') return false;
+  if (flags.stateDir === undefined && flags.db === undefined) return true;
+  // Commander fills --server from VALKYRIE_SERVER: the same text is taken as the environment's.
+  if (server !== (env.VALKYRIE_SERVER ?? ''))
+    throw new UsageError('--server names a server, and --state-dir or --db a local store: give one');
+  return false;
 }
 
 /**
