@@ -2,6 +2,7 @@ import pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
 import { toStoreError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
+import { storableValues } from './text-values.js';
 
 /**
  * A statement with a name: node-postgres prepares it once per pooled connection, so the server parses
@@ -62,7 +63,7 @@ export class PostgresDatabase {
     this.#commits = new GroupCommit(pool);
     this.#lanes = { claims: new GroupCommit(pool), completions: new GroupCommit(pool) };
     this.#query = (statement, values) =>
-      pool.query({ name: statement.name, text: statement.text, values: [...values] });
+      pool.query({ name: statement.name, text: statement.text, values: storableValues(values) });
   }
 
   /** A connection of its own, outside the pool, for LISTEN; the caller ends it. */

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Query, WriteTurn, WriteWork } from './database.js';
 import { toStoreError } from './errors.js';
+import { storableValues } from './text-values.js';
 
 interface PendingWrite {
   readonly action: string;
@@ -175,7 +176,11 @@ async function apply(
   let statementFailed = false;
   const query: Query = async (statement, values) => {
     try {
-      return await client.query({ name: statement.name, text: statement.text, values: [...values] });
+      return await client.query({
+        name: statement.name,
+        text: statement.text,
+        values: storableValues(values),
+      });
     } catch (error) {
       statementFailed = true;
       throw error;
