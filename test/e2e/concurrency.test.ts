@@ -39,7 +39,8 @@ jobs:
     steps:
       - run: |
           node -e 'process.stdout.write(String(Date.now()))' > \${{ vars.name }}.start
-          while [ ! -f \${{ vars.gate }} ]; do sleep 0.05; done
+          # Ends with the workspace too: a failed test removes it without opening the gate.
+          while [ ! -f \${{ vars.gate }} ]; do [ -d "$GITHUB_WORKSPACE" ] || exit 1; sleep 0.05; done
           node -e 'process.stdout.write(String(Date.now()))' > \${{ vars.name }}.end
 `,
       );
@@ -184,7 +185,8 @@ function describeJobGroups(title: string, dbArgs: readonly string[]): void {
     steps:
       - run: |
           node -e 'process.stdout.write(String(Date.now()))' > \${{ vars.name }}.start
-          while [ ! -f \${{ vars.gate }} ]; do sleep 0.05; done
+          # Ends with the workspace too: a failed test removes it without opening the gate.
+          while [ ! -f \${{ vars.gate }} ]; do [ -d "$GITHUB_WORKSPACE" ] || exit 1; sleep 0.05; done
           node -e 'process.stdout.write(String(Date.now()))' > \${{ vars.name }}.end
 `,
       );
