@@ -16,18 +16,9 @@ const spawners = [
   { launcher: 'python-spawner', needs: 'python3' },
 ] as const;
 
-describe('a SIGKILLed engine takes its running steps with it', () => {
-  const ws = new Workspace();
-  afterAll(() => ws.dispose());
-
-  for (const { launcher, needs } of spawners) {
-    const missing = needs !== undefined && findInterpreter(needs) === undefined;
-    it.skipIf(missing)(`started by the ${launcher}: the step and what it started in its group`, async () => {
-      const stepPid = join(ws.dir, `${launcher}.step.pid`);
-      const backgroundPid = join(ws.dir, `${launcher}.background.pid`);
-      const file = ws.write(
-        `${launcher}.yml`,
-        `name: ${launcher}
+/** One job whose step starts a background `sleep` in its group, writes both pids, and waits. */
+function longStep(name: string, stepPid: string, backgroundPid: string): string {
+  return `name: ${name}
 jobs:
   long:
     runs-on: ubuntu-latest
@@ -37,8 +28,19 @@ jobs:
           echo $! > ${backgroundPid}
           echo $$ > ${stepPid}
           wait
-`,
-      );
+`;
+}
+
+describe('a SIGKILLed engine takes its running steps with it', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  for (const { launcher, needs } of spawners) {
+    const missing = needs !== undefined && findInterpreter(needs) === undefined;
+    it.skipIf(missing)(`started by the ${launcher}: the step and what it started in its group`, async () => {
+      const stepPid = join(ws.dir, `${launcher}.step.pid`);
+      const backgroundPid = join(ws.dir, `${launcher}.background.pid`);
+      const file = ws.write(`${launcher}.yml`, longStep(launcher, stepPid, backgroundPid));
       const child = ws.start(['run', file], { VALKYRIE_LAUNCHER: launcher });
       const exited = collect(child);
       await waitFor(() => readPid(stepPid) !== undefined, 20_000, 'the step to start');
@@ -127,20 +129,7 @@ describe('a SIGKILLed engine under `auto` takes the steps it started before its 
     it.skipIf(missing)(`with the ${kind} spawner`, async () => {
       const stepPid = join(ws.dir, `${kind}.step.pid`);
       const backgroundPid = join(ws.dir, `${kind}.background.pid`);
-      const file = ws.write(
-        `${kind}.yml`,
-        `name: auto-${kind}
-jobs:
-  long:
-    runs-on: ubuntu-latest
-    steps:
-      - run: |
-          sleep 300 &
-          echo $! > ${backgroundPid}
-          echo $$ > ${stepPid}
-          wait
-`,
-      );
+      const file = ws.write(`${kind}.yml`, longStep(`auto-${kind}`, stepPid, backgroundPid));
       const child = ws.start(['run', file], { VALKYRIE_LAUNCHER: 'auto', PATH: path() });
       const exited = collect(child);
       const engine = child.pid ?? 0;

@@ -4,20 +4,12 @@ import { resolveWorkflowGroup } from '../../src/engine/workflow-group.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
-import { parsedWorkflow, runRequest } from './plane-fixtures.js';
+import { eventually, parsedWorkflow, runRequest } from './plane-fixtures.js';
 import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
 
 const deploy = parsedWorkflow(
   'concurrency:\n  group: deploy\n  queue: true\njobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n',
 );
-
-async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let tries = 0; tries < 300; tries++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never: ${what}`);
-}
 
 for (const [name, make, skip] of storeFactories) {
   describe.skipIf(skip !== undefined)(`${name}: a run waiting for its workflow's group, taken over`, () => {

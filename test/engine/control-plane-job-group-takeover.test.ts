@@ -5,17 +5,8 @@ import type { Stores } from '../../src/store/store.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
-import { oneJobWorkflow, runRequest } from './plane-fixtures.js';
+import { eventually, oneJobWorkflow, runRequest } from './plane-fixtures.js';
 import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
-
-/** Waits in real time (store writes, Postgres notifications) until `check` holds. */
-async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let tries = 0; tries < 300; tries++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never: ${what}`);
-}
 
 const leasesOf = (runner: ScriptedRunner, runId: RunId): Lease[] =>
   runner.of('lease').filter((lease) => lease.jobId.startsWith(`${runId}.`));

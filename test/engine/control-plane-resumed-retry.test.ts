@@ -2,17 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ControlPlane } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { ManualClock } from '../core/manual-clock.js';
-import { oneJobWorkflow, planesOnSqlite, runRequest } from './plane-fixtures.js';
+import { eventually, oneJobWorkflow, planesOnSqlite, runRequest } from './plane-fixtures.js';
 import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
-
-/** Waits in real time (store writes, the group's joins) until `check` holds. */
-async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let tries = 0; tries < 300; tries++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never: ${what}`);
-}
 
 /** `type#attempt` of each job event, in order. */
 const jobEvents = (events: readonly RunEvent[]): string[] =>

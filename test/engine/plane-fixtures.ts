@@ -60,3 +60,19 @@ export function planesOnSqlite(prefix: string): (options?: ControlPlaneOptions) 
     return { plane, stores, events };
   };
 }
+
+/**
+ * Waits in real time (store writes, Postgres notifications) until `check` holds: up to `tries` checks
+ * `everyMs` apart (3 s by default); throws naming `what` when it never does.
+ */
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  { tries = 300, everyMs = 10 }: { readonly tries?: number; readonly everyMs?: number } = {},
+): Promise<void> {
+  for (let tried = 0; tried < tries; tried++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`never: ${what}`);
+}

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { expect, it } from 'vitest';
 import { asRunId } from '../../src/core/ids.js';
 import type { Stores } from '../../src/store/store.js';
+import { eventually } from '../engine/plane-fixtures.js';
 import { startTestServer } from './helpers.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
@@ -28,13 +29,8 @@ async function ownedByTheDead(stores: Stores, runId: string): Promise<void> {
   expect((await stores.recovery.claim(id, judged, dead)).kind).not.toBe('lost');
 }
 
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let tries = 0; tries < 100; tries++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never: ${what}`);
-}
+/** A server's takeover sweep: checks 50 ms apart, for up to 5 s. */
+const slowly = { tries: 100, everyMs: 50 };
 
 function scenario(name: string, openStores: OpenReplicaStores): void {
   it(`${name}: a run taken over from a server that exited takes its workflow's group again at once, not behind its dead place`, async () => {
@@ -43,7 +39,11 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
     expect(created.status).toBe(201);
     const runId = (created.body as { run: { id: string } }).run.id;
     const stores = await openStores();
-    await eventually('run 1 in the group', async () => (await stores.concurrency.list('solo')).length === 1);
+    await eventually(
+      'run 1 in the group',
+      async () => (await stores.concurrency.list('solo')).length === 1,
+      slowly,
+    );
     const [deadPlace] = await stores.concurrency.list('solo');
     await first.server.destroy();
     await ownedByTheDead(stores, runId);
@@ -51,10 +51,14 @@ function scenario(name: string, openStores: OpenReplicaStores): void {
     const second = await startTestServer({ stores: await openStores() });
     try {
       // The dead server's place would lapse only 10 s after its last beat; the run rejoins in place of it.
-      await eventually('the run to hold the group again', async () => {
-        const members = await stores.concurrency.list('solo');
-        return members.length === 1 && members[0]?.memberId !== deadPlace?.memberId;
-      });
+      await eventually(
+        'the run to hold the group again',
+        async () => {
+          const members = await stores.concurrency.list('solo');
+          return members.length === 1 && members[0]?.memberId !== deadPlace?.memberId;
+        },
+        slowly,
+      );
       expect((await stores.concurrency.list('solo')).map((member) => member.phase)).toEqual(['running']);
     } finally {
       await second.server.destroy();

@@ -1,8 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { jobIdFor } from '../../src/core/ids.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
-import type { RunOwnership } from '../../src/store/recovery.js';
-import { processRunOwner } from '../../src/store/run-fence.js';
 import {
   describeOnPostgres,
   dropSchema,
@@ -10,17 +8,7 @@ import {
   uniqueSchema,
   withRawClient,
 } from './postgres-server.js';
-
-const request = {
-  workspace: '/w',
-  actor: 'ada',
-  vars: {},
-  envOverrides: {},
-  extraLabels: [],
-  secretNames: [],
-};
-const mine: RunOwnership = { owner: processRunOwner(), heartbeatAt: 1_000 };
-const other: RunOwnership = { owner: { host: 'replica-b', pid: 77 }, heartbeatAt: 9_000 };
+import { fenceRequest, mine, other } from './run-fence.contract.js';
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
   for (let tries = 0; tries < 200; tries++) {
@@ -41,7 +29,7 @@ describeOnPostgres('Postgres addJobs under the run fence', () => {
     await using stores = await openPostgresStores(postgresUrl, { schema });
     await using b = await openPostgresStores(postgresUrl, { schema, runOwner: other.owner });
     const run = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
-    await stores.recovery.saveResumable(run.id, { source: 'name: ci', request }, mine);
+    await stores.recovery.saveResumable(run.id, { source: 'name: ci', request: fenceRequest }, mine);
     await withRawClient(async (blocker) => {
       // Inserts into jobs wait while this lock is held; reading and locking runs does not.
       await blocker.query('BEGIN');
@@ -75,7 +63,7 @@ describeOnPostgres('Postgres addJobs under the run fence', () => {
     await using b = await openPostgresStores(postgresUrl, { schema, runOwner: other.owner });
     const taken = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
     const kept = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
-    await stores.recovery.saveResumable(taken.id, { source: 'name: ci', request }, mine);
+    await stores.recovery.saveResumable(taken.id, { source: 'name: ci', request: fenceRequest }, mine);
     expect(await b.recovery.claim(taken.id, mine, other)).toEqual({ kind: 'claimed' });
     const job = (runId: typeof taken.id) => ({
       id: jobIdFor(runId, 0),

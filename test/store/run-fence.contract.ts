@@ -6,7 +6,7 @@ import { processRunOwner } from '../../src/store/run-fence.js';
 import type { Stores } from '../../src/store/store.js';
 import { type StoresFactory, useStores } from './fixture.js';
 
-const request = {
+export const fenceRequest = {
   workspace: '/w',
   actor: 'ada',
   vars: {},
@@ -15,8 +15,8 @@ const request = {
   secretNames: [],
 };
 /** The stores under test write as this process; `other` is the process that takes the run over. */
-const mine: RunOwnership = { owner: processRunOwner(), heartbeatAt: 1_000 };
-const other: RunOwnership = { owner: { host: 'replica-b', pid: 77 }, heartbeatAt: 9_000 };
+export const mine: RunOwnership = { owner: processRunOwner(), heartbeatAt: 1_000 };
+export const other: RunOwnership = { owner: { host: 'replica-b', pid: 77 }, heartbeatAt: 9_000 };
 
 /**
  * The run fence (store/run-fence.ts): once another owner has claimed a run, the writes of its jobs,
@@ -33,7 +33,7 @@ export function runFenceContract(make: StoresFactory): void {
       await stores().runs.addJobs(
         ids.map((id, i) => ({ id, runId: run.id, key: 'b', name: `b ${i}`, matrix: {}, status: 'queued' })),
       );
-      await stores().recovery.saveResumable(run.id, { source: 'name: ci', request }, mine);
+      await stores().recovery.saveResumable(run.id, { source: 'name: ci', request: fenceRequest }, mine);
       return { runId: run.id, ids };
     }
 
@@ -127,7 +127,7 @@ export function runFenceContract(make: StoresFactory): void {
       expect(await b.recovery.claim(run.id, undefined, other)).toEqual({ kind: 'claimed' });
       const a = stores();
       await expect(
-        a.recovery.saveResumable(run.id, { source: 'name: ci', request }, mine),
+        a.recovery.saveResumable(run.id, { source: 'name: ci', request: fenceRequest }, mine),
       ).rejects.toMatchObject({
         ...refused,
         runIds: [run.id],
@@ -136,10 +136,10 @@ export function runFenceContract(make: StoresFactory): void {
       await expect(a.runs.updateRun(run.id, { status: 'succeeded', finishedAt: 9 })).rejects.toMatchObject(
         refused,
       );
-      await b.recovery.saveResumable(run.id, { source: 'name: ci', request }, other);
+      await b.recovery.saveResumable(run.id, { source: 'name: ci', request: fenceRequest }, other);
       expect((await b.recovery.getResumable(run.id))?.ownership).toEqual(other);
       await expect(
-        a.recovery.saveResumable(asRunId('424242'), { source: 'name: ci', request }, mine),
+        a.recovery.saveResumable(asRunId('424242'), { source: 'name: ci', request: fenceRequest }, mine),
       ).rejects.toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
     });
 

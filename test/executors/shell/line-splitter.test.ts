@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LineSplitter, maxLineLength } from '../../../src/executors/shell/line-splitter.js';
+import { SecretMasker } from '../../../src/runner/secret-masker.js';
 
 function split(chunks: readonly Buffer[], maxLength?: number): string[] {
   const lines: string[] = [];
@@ -62,14 +63,9 @@ describe('LineSplitter', () => {
 
 describe('LineSplitter with cutBefore (a secret masker)', () => {
   const secret = 'SUPERSECRET';
-  /** As SecretMasker.cutBefore for the one secret. */
-  const cutBefore = (text: string, limit: number): number => {
-    for (let start = Math.max(1, limit - secret.length + 1); start < limit; start++) {
-      const seen = Math.min(secret.length, text.length - start);
-      if (text.startsWith(secret.slice(0, seen), start)) return start;
-    }
-    return limit;
-  };
+  const masker = new SecretMasker();
+  masker.add(secret);
+  const cutBefore = (text: string, limit: number) => masker.cutBefore(text, limit);
 
   it('never cuts inside a secret: a line that holds it across the limit is cut before it', () => {
     const lines: string[] = [];
