@@ -174,8 +174,8 @@ async function claimForResume(
   // its jobs find theirs and adopt them (job-concurrency.ts). Not after --force: that owner may live.
   const exited = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
   if (exited) await givePlacesUp(stores, record.id, resumable.request, Date.now(), { jobs: false });
-  const now = (await stores.runs.getRun(record.id)) ?? record;
-  return { workflow, resumable, record: now, jobs, ownerExited: exited };
+  const current = (await stores.runs.getRun(record.id)) ?? record;
+  return { workflow, resumable, record: current, jobs, ownerExited: exited };
 }
 
 /** Reopens a finished run for a re-run of its failed jobs; undefined when its workflow no longer parses. */
