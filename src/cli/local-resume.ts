@@ -35,6 +35,8 @@ export interface LocalResumeOptions {
   readonly how: ContinueHow;
   /** The run's last owner certainly exited (ControlPlane.continueRun's `ownerExited`). */
   readonly ownerExited?: boolean;
+  /** When the run's last owner was last known alive (ControlPlane.continueRun's `lostAt`). */
+  readonly lostAt?: number;
   readonly onEvent: RunEventListener;
 }
 
@@ -91,7 +93,7 @@ export async function resumeLocalRun(options: LocalResumeOptions): Promise<Local
     record,
     options.jobs,
     group,
-    { ownerExited: options.ownerExited === true },
+    { ownerExited: options.ownerExited === true, lostAt: options.lostAt },
   );
   const ownership = keepOwnership(options.stores, record.id, stopWhenTakenOver(controlPlane, record.id));
   const supervision = superviseRun(options.stores, handle, ownership);

@@ -87,3 +87,14 @@ export function resolveControlPlaneOptions(options: ControlPlaneOptions = {}): R
   }
   return Object.freeze(resolved);
 }
+
+/** ControlPlane.continueRun's options (see there for `holdLeases` and `ownerExited`). */
+export interface ContinueRunOptions {
+  readonly holdLeases?: boolean;
+  readonly ownerExited?: boolean;
+  /**
+   * On a resume, when the run's last owner was last known alive (its last heartbeat): the attempts it
+   * lost end then, not at the resume (RunCoordinator.restore).
+   */
+  readonly lostAt?: number;
+}

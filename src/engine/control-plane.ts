@@ -9,6 +9,7 @@ import { plannedJobCount } from '../workflow/planned-jobs.js';
 import { type ActiveRun, ActiveRuns, type RunHandle, type RunRequest } from './active-run.js';
 import { jobsRunBy } from './attempt-runners.js';
 import {
+  type ContinueRunOptions,
   type ControlPlaneOptions,
   type ResolvedControlPlaneOptions,
   resolveControlPlaneOptions,
@@ -52,7 +53,7 @@ export class ControlPlane {
   private readonly events = new RunEventListeners();
   private readonly writes: StoreWrites;
   private readonly records: JobRecords;
-  private readonly writeOp = (operation: () => Promise<void>) => this.write(operation);
+  private readonly writeOp = (operation: () => Promise<void>) => this.writes.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
   private readonly cancelRun = (run: ActiveRun, immediate: boolean, reason?: string) => {
     // A run still waiting for its group: its first jobs are stored and end cancelled at once.
@@ -208,18 +209,18 @@ export class ControlPlane {
   }
 
   /**
-   * Drives a run again from its stored jobs. `resume` continues a run an earlier process left
-   * unfinished (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`,
-   * jobs with a group of their own adopt the places the earlier process left them (JobGroups.enter),
-   * or, with `ownerExited` (it certainly exited), give them up when they end without entering. With
-   * `holdLeases` (implies `ownerExited`) a job stored running on a fleet runner not connected here
-   * keeps its stored lease, held for that runner for one TTL (LeaseGuard.hold), and stays running — not
-   * in a run that rejoins its workflow's concurrency group, whose jobs wait for the slot, nor a job with
-   * a group of its own (a later store write adopts its place, and may find it gone). The caller must
-   * own the run (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after
-   * them again as new attempts (RunCoordinator.rerun), the rest keep their results; the caller must
-   * have reopened the run (RunRecoveryStore.reopen) and pass the record as read after that (its attempt
-   * is the re-run's `github.run_attempt`). With `group`, it first joins the workflow's group again.
+   * Drives a run again from its stored jobs. `resume` continues a run an earlier process left unfinished
+   * (RunCoordinator.restore): finished jobs stay, interrupted ones follow `on-runner-lost:`, jobs with a
+   * group of their own adopt the places the earlier process left them (JobGroups.enter), or, with
+   * `ownerExited` (it certainly exited), give them up when they end without entering. With `holdLeases`
+   * (implies `ownerExited`) a job stored running on a fleet runner not connected here keeps its stored lease,
+   * held for that runner for one TTL (LeaseGuard.hold), and stays running — not in a run that rejoins its
+   * workflow's concurrency group, whose jobs wait for the slot, nor a job with a group of its own (a later
+   * store write adopts its place, and may find it gone). The caller must own the run
+   * (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after them again as new
+   * attempts (RunCoordinator.rerun), the rest keep their results; the caller must have reopened the run
+   * (RunRecoveryStore.reopen) and pass the record as read after that (its attempt is the re-run's
+   * `github.run_attempt`). With `group`, it first joins the workflow's group again.
    */
   continueRun(
     how: 'resume' | 'rerun',
@@ -228,7 +229,7 @@ export class ControlPlane {
     record: RunRecord,
     jobs: readonly JobRecord[],
     group?: WorkflowGroup,
-    { holdLeases = false, ownerExited = holdLeases }: { holdLeases?: boolean; ownerExited?: boolean } = {},
+    { holdLeases = false, ownerExited = holdLeases, lostAt }: ContinueRunOptions = {},
   ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now;
@@ -241,12 +242,14 @@ export class ControlPlane {
     };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
-    const awaiting =
+    const awaitingRunner =
       how === 'resume' && holdLeases && group === undefined
         ? this.leases.holdStored(jobs.filter((job) => workflow.jobs.get(job.key)?.concurrency === undefined))
         : new Set<string>();
     const effects =
-      how === 'resume' ? coordinator.restore(stored, now, awaiting) : coordinator.rerun(stored, now);
+      how === 'resume'
+        ? coordinator.restore(stored, now, { awaitingRunner, lostAt })
+        : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = this.active.activate(record, workflow, coordinator, activeSince, this.cancelRun);
@@ -284,7 +287,7 @@ export class ControlPlane {
     patch: { status: 'running'; startedAt?: number },
   ): void {
     const start = (first: readonly Effect[]) => {
-      this.write(() => this.stores.runs.updateRun(record.id, patch));
+      this.writes.write(() => this.stores.runs.updateRun(record.id, patch));
       const { id: runId, runNumber } = record;
       this.emit({ type: 'run.started', runId, runNumber, workflow: run.workflow.name, at: this.now() });
       this.apply(run, first);
@@ -432,7 +435,7 @@ export class ControlPlane {
   private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}): void {
     if (!isTerminal(leg.status)) return;
     const release = this.jobGroups.releaseOf(leg, this.runsByLeg.get(leg.id));
-    if (release !== undefined) this.write(release);
+    if (release !== undefined) this.writes.write(release);
     this.records.finished(leg, outputs, this.now());
   }
 
@@ -446,10 +449,6 @@ export class ControlPlane {
       for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
       settleRun(run, status, () => this.emit(completedEvent(run, status, finishedAt)));
     });
-  }
-
-  private write(operation: () => Promise<void>): void {
-    this.writes.write(operation);
   }
 
   /** A job-level concurrency group gave the job its slot. */
@@ -487,7 +486,7 @@ export class ControlPlane {
 
   /** Stored too, for the followers of the run on other replicas (stored-run-follower.ts). */
   private tellConcurrency({ id: runId }: RunRecord, state: RunConcurrency): void {
-    this.write(() => this.stores.runs.recordConcurrency(runId, state));
+    this.writes.write(() => this.stores.runs.recordConcurrency(runId, state));
     this.emit({ type: 'concurrency', runId, ...state });
   }
 

@@ -85,8 +85,10 @@ export function retryLeg(
   reason: string | undefined,
   outcome: AttemptOutcome,
   decision: { readonly delayMs: number },
+  /** When the attempt ended, if before `at` (a lost attempt found on a resume). */
+  endedAt = at,
 ): Effect {
-  const ended = endAttempt(leg, status, at, reason);
+  const ended = endAttempt(leg, status, endedAt, reason);
   leg.notBefore = at + decision.delayMs;
   return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: retryReason(outcome, reason) };
 }

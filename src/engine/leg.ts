@@ -66,6 +66,17 @@ export type Effect =
    */
   | { readonly kind: 'reopen'; readonly leg: Leg; readonly ended: EndedAttempt };
 
+/** RunCoordinator.restore's options. */
+export interface RestoreOptions {
+  /** The running legs whose runners may still report them: they stay running (see restore). */
+  readonly awaitingRunner?: ReadonlySet<string>;
+  /**
+   * When the process that ran the interrupted legs was last known alive (its last heartbeat): their
+   * lost attempts end then, not at the restore.
+   */
+  readonly lostAt?: number;
+}
+
 /** A job as the store last saw it (RunStore's JobRecord), for `RunCoordinator.restore`. */
 export interface StoredLeg {
   readonly id: JobId;

@@ -23,7 +23,7 @@ import {
   statusFor,
 } from './job-keys.js';
 import { attemptOutcomeOfStatus, endAttempt, jobRetryDecision, retryLeg } from './job-retry.js';
-import { type Effect, type Leg, moveLeg, type StoredLeg } from './leg.js';
+import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun, takeEarlier } from './rerun-plan.js';
 import type { RunContext } from './run-context.js';
@@ -50,6 +50,8 @@ export class RunCoordinator {
   private readonly earlier = new Map<string, StoredLeg[]>();
   /** On a restore, the running legs whose runners may still report them (restore's `awaitingRunner`). */
   private awaitingRunner: ReadonlySet<string> = new Set();
+  /** On a restore, restore's `lostAt`. */
+  private lostAt: number | undefined;
   /** `run.availableLabels` in lower case, made on first use. */
   private availableLabelSet: ReadonlySet<string> | undefined;
 
@@ -185,15 +187,16 @@ export class RunCoordinator {
    * it is retried as a lost lease would be. A `queued` or `offered` leg never ran and is queued again.
    * A running leg in `awaitingRunner` stays running, with no effect: its runner may still be running
    * it, and the control plane holds its lease for it (ControlPlane.continueRun); should the runner not
-   * come back, the lost lease ends it as any lost lease does. Call once, on a coordinator nothing
-   * else has been called on.
+   * come back, the lost lease ends it as any lost lease does. An interrupted attempt ends at `lostAt`
+   * (not before it started). Call once, on a coordinator nothing else has been called on.
    */
   restore(
     stored: readonly StoredLeg[],
     at: number,
-    awaitingRunner: ReadonlySet<string> = new Set(),
+    { awaitingRunner = new Set(), lostAt }: RestoreOptions = {},
   ): Effect[] {
     this.awaitingRunner = awaitingRunner;
+    this.lostAt = lostAt;
     return this.rebuild(stored, stored, new Set(), at);
   }
 
@@ -307,20 +310,23 @@ export class RunCoordinator {
     }
     if (this.awaitingRunner.has(leg.id)) return;
     const reason = 'runner_lost: the process running the run stopped';
+    // The attempt ended when its process was last known alive, not now: a run resumed the next
+    // morning did not run its lost job all night. Never before the attempt started, nor after now.
+    const lostAt = Math.min(at, Math.max(this.lostAt ?? at, leg.startedAt ?? 0));
     if (this.stateOf(leg).job.onRunnerLost === 'fail') {
       // As for a lost lease (ControlPlane.loseRunner, then completed()): `retry.when: [runner-lost]`
-      // may still give the job its next attempt, after the policy's delay.
+      // may still give the job its next attempt, after the policy's delay (counted from now).
       const outcome: AttemptOutcome = { kind: 'runner_lost' };
       const decision = this.retryDecision(leg, outcome);
       if (decision.kind === 'retry') {
-        effects.push(retryLeg(leg, 'failed', at, reason, outcome, decision));
+        effects.push(retryLeg(leg, 'failed', at, reason, outcome, decision, lostAt));
         return;
       }
       this.finish(leg, 'failed', effects, reason);
-      leg.finishedAt = at;
+      leg.finishedAt = lostAt;
       return;
     }
-    const ended = endAttempt(leg, 'failed', at, reason);
+    const ended = endAttempt(leg, 'failed', lostAt, reason);
     // As a lost lease's requeue, which keeps the attempt: this one uses up no retry of the job.
     leg.triesFrom = (leg.triesFrom ?? 1) + 1;
     effects.push({ kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued` });

@@ -65,7 +65,8 @@ export async function closeInterruptedSteps(
         ...step,
         outcome: 'cancelled',
         conclusion: 'cancelled',
-        finishedAt: at,
+        // `at` may be when its process was last known alive, before a step it started after that.
+        finishedAt: Math.max(at, step.startedAt ?? at),
       });
     }
   }

@@ -98,7 +98,7 @@ export class RunTakeover {
     if (claim.kind === 'lost') return false;
     const ownership = keepOwnership(stores, run.id, runTakenOver(this.context, run.id));
     try {
-      await this.continueOrEnd(run, resumable, ownership, holdLeases);
+      await this.continueOrEnd(run, resumable, ownership, holdLeases, judged.heartbeatAt);
     } catch (error) {
       ownership.stop();
       throw error;
@@ -112,6 +112,8 @@ export class RunTakeover {
     ownership: { stop(): void },
     /** Its last owner is certainly dead (else no lease is held, nor any group place given up): see sweep. */
     holdLeases: boolean,
+    /** When the owner was last known alive: the attempts and steps it lost end then. */
+    lostAt: number,
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
@@ -121,7 +123,7 @@ export class RunTakeover {
       const reason = missingSecrets
         ? 'the server driving the run stopped, and its secrets are not stored: re-run it with them'
         : 'the server driving the run stopped, and its stored workflow no longer parses';
-      await closeInterruptedSteps(stores, jobs, clock.now());
+      await closeInterruptedSteps(stores, jobs, lostAt);
       await endUnfinishedRun(stores, run.id, clock.now(), reason, holdLeases);
       ownership.stop();
       this.context.logNotice(endedRunNotice(run.id, resumable, missingSecrets));
@@ -135,12 +137,13 @@ export class RunTakeover {
     const group = resolveWorkflowGroup(parsed.workflow, request);
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
       holdLeases,
+      lostAt,
     });
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
     // After continueRun, which holds the leases of jobs whose runners may still run them: their steps
     // go on. A failure here leaves a lost attempt's step shown running, and must not stop the run.
     const lost = jobs.filter((job) => !controlPlane.leased(job.id));
-    await closeInterruptedSteps(stores, lost, clock.now()).catch(this.context.logError);
+    await closeInterruptedSteps(stores, lost, lostAt).catch(this.context.logError);
   }
 }
 

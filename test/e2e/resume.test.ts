@@ -73,6 +73,7 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       // Writes are group-committed behind the work: kill once b's start is durable, as a crash would
       // otherwise also take the last uncommitted writes with it (and a would rightly run again).
       await waitForJobStatus(ws, '1', 'b', 'running', dbArgs());
+      const killedAt = Date.now();
       child.kill('SIGKILL');
       killGroup(step);
       expect((await exited).signal).toBe('SIGKILL');
@@ -131,7 +132,7 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
           name: string;
           status: string;
           attempt?: number;
-          attempts: { status: string; reason?: string }[];
+          attempts: { status: string; reason?: string; finishedAt?: number }[];
         }[];
       };
       expect(detail.status).toBe('succeeded');
@@ -143,8 +144,8 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
         ],
       );
       // The step that was running when the process died is ended as cancelled in the lost attempt.
-      const bSteps = (detail.jobs[1] as unknown as { steps: { jobAttempt?: number; conclusion?: string }[] })
-        .steps;
+      type ShownStep = { jobAttempt?: number; conclusion?: string; finishedAt?: number };
+      const bSteps = (detail.jobs[1] as unknown as { steps: ShownStep[] }).steps;
       expect(bSteps.map((step) => [step.jobAttempt ?? 1, step.conclusion])).toEqual([
         [1, 'cancelled'],
         [2, 'success'],
@@ -153,6 +154,10 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
         status: 'failed',
         reason: expect.stringMatching(/^runner_lost/),
       });
+      // The lost attempt and its step ended when their process was last known alive (its last
+      // heartbeat), not when the run was resumed, seconds after the kill.
+      expect(detail.jobs[1]?.attempts[0]?.finishedAt).toBeLessThanOrEqual(killedAt);
+      expect(bSteps[0]?.finishedAt).toBeLessThanOrEqual(killedAt);
 
       // The run keeps --aging-interval for every resume (the control plane resume starts ages by it).
       const stores = await openStores(dbArgs()[1], join(ws.dir, '.valkyrie'), { create: false });

@@ -127,6 +127,37 @@ describe('RunCoordinator.restore', () => {
     expect(c.legById('7.2')).toMatchObject({ status: 'failed', attempt: 3 });
   });
 
+  it('ends a lost attempt when its process was last known alive (lostAt), not at the restore', () => {
+    const running = (startedAt: number) => [
+      stored(1, 'a', 'succeeded'),
+      stored(2, 'b', 'running', { startedAt }),
+    ];
+    const requeued = coordinator(chain('requeue')).restore(running(30), 9_000, { lostAt: 700 });
+    const retry = requeued[0];
+    if (retry?.kind !== 'retry') throw new Error('expected a retry');
+    expect(retry.ended).toMatchObject({ startedAt: 30, finishedAt: 700 });
+
+    const failed = coordinator(chain('fail'));
+    failed.restore(running(30), 9_000, { lostAt: 700 });
+    expect(failed.legById('7.2')).toMatchObject({ status: 'failed', finishedAt: 700 });
+
+    // A retry's delay still counts from the restore: the job did not wait while nothing ran.
+    const retried = coordinator(
+      chain('fail').replace(
+        'on-runner-lost: fail,',
+        'on-runner-lost: fail, retry: { max-attempts: 2, delay: 2s, when: [runner-lost] },',
+      ),
+    );
+    const next = retried.restore(running(30), 9_000, { lostAt: 700 })[0];
+    if (next?.kind !== 'retry') throw new Error('expected a retry');
+    expect(next.ended).toMatchObject({ finishedAt: 700 });
+    expect(next.leg).toMatchObject({ notBefore: 11_000 });
+
+    // The last heartbeat came before the attempt started: it ended no earlier than it started.
+    const late = coordinator(chain('requeue')).restore(running(800), 9_000, { lostAt: 700 })[0];
+    expect(late?.kind === 'retry' && late.ended.finishedAt).toBe(800);
+  });
+
   it('queues a job that was queued or offered again without a new attempt', () => {
     const c = coordinator(`jobs:
   a: { runs-on: x, steps: [{ run: a }] }

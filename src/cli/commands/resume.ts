@@ -100,7 +100,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         ? await claimForResume(stores, record, secrets, host, options.force === true)
         : await reopenForRerun(stores, record, secrets, host);
     if (start === undefined) return ExitCode.invalid;
-    const { workflow, resumable, record: owned, jobs, ownerExited } = start;
+    const { workflow, resumable, record: owned, jobs, ownerExited, lostAt } = start;
     const view = createView(options, out);
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
@@ -117,6 +117,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         jobs,
         how,
         ownerExited,
+        lostAt,
         onEvent: (event) => view.onEvent(event),
       });
       // A Ctrl-C while the in-process runner registered found no run to cancel yet.
@@ -144,6 +145,8 @@ interface ContinuedRun {
   readonly jobs: readonly JobRecord[];
   /** Resumed from a process of this host that no longer exists (not a stalled one, nor after --force). */
   readonly ownerExited: boolean;
+  /** A resume's: when the run's last owner was last known alive (ContinueRunOptions.lostAt). */
+  readonly lostAt?: number;
 }
 
 /** Takes an interrupted run over (compare-and-set on its ownership); undefined when its workflow no longer parses. */
@@ -169,13 +172,15 @@ async function claimForResume(
     );
   }
   const jobs = await stores.runs.listJobs(record.id);
-  await closeInterruptedSteps(stores, jobs, Date.now());
+  // Its lost job and steps ended when their process was last known alive, not now.
+  const lostAt = resumable.ownership?.heartbeatAt ?? Date.now();
+  await closeInterruptedSteps(stores, jobs, lostAt);
   // The run waits for its workflow's group again (local-resume.ts), not behind its dead process's place;
   // its jobs find theirs and adopt them (job-concurrency.ts). Not after --force: that owner may live.
   const exited = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
   if (exited) await givePlacesUp(stores, record.id, resumable.request, Date.now(), { jobs: false });
   const current = (await stores.runs.getRun(record.id)) ?? record;
-  return { workflow, resumable, record: current, jobs, ownerExited: exited };
+  return { workflow, resumable, record: current, jobs, ownerExited: exited, lostAt };
 }
 
 /** Reopens a finished run for a re-run of its failed jobs; undefined when its workflow no longer parses. */
