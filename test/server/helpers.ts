@@ -175,7 +175,10 @@ export async function openEvents(
   // An error answer read as an event stream would look like one that ended at once.
   if (!response.headers.get('content-type')?.includes('text/event-stream') || response.body === null)
     throw new Error(`not an event stream: ${response.status} ${await response.text()}`);
-  const events = readServerSentEvents(response.body as unknown as AsyncIterable<Uint8Array>);
+  // Locked now, not at the first next(): Node's fetch cancels the body of a Response garbage-collected
+  // while its body is neither locked nor read, and a test may read this stream only much later.
+  const chunks = (response.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const events = readServerSentEvents({ [Symbol.asyncIterator]: () => chunks });
   return {
     async next() {
       const { value, done } = await events.next();
