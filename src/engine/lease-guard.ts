@@ -3,6 +3,7 @@ import { asJobId } from '../core/ids.js';
 import type { ControlMessage, ResumedLease } from '../protocol/messages.js';
 import type { JobRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
+import { completionKeyOf } from './attempt-runners.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 import { LostLeases } from './lost-leases.js';
@@ -51,8 +52,9 @@ const rememberedCompletions = 10_000;
 const rememberedLosses = 100_000;
 
 /**
- * Verdicts on resumed jobs this process knew nothing of (~250 bytes each), and refusals held while the
- * store is asked (~300 bytes each, in all checks together): see ResumedJobChecks.
+ * Verdicts on resumed jobs this process knew nothing of (~300 bytes each, with a stored end's key),
+ * and refusals held while the store is asked (~300 bytes each, in all checks together): see
+ * ResumedJobChecks.
  */
 const resumedJobCheckLimits = Object.freeze({
   verdicts: 10_000,
@@ -71,7 +73,10 @@ const resumedJobCheckLimits = Object.freeze({
  * `lost` from expiry, `runnerGone`, `runnerRevoked`, `resume`, or — for a job being stopped — `stop`
  * and `runnerAway`. Messages under any other token are
  * refused: nothing they carry is applied. A `job.completed` repeated under the token it completed (a runner re-sends a completion
- * that may have been lost in a transport switch) is ignored quietly.
+ * that may have been lost in a transport switch) is ignored quietly: one this process applied, and
+ * one it never saw (it restarted since, or another replica applied it) whose end the store holds as
+ * the copy reports it — the runner's latest attempt of the job, ended under that token, with the
+ * same status, reason and outputs (attempt-runners.ts). Any other end under a stale token is refused.
  */
 export class LeaseGuard {
   private readonly table: LeaseTable<RunnerSession>;
@@ -138,9 +143,14 @@ export class LeaseGuard {
         ? this.table.renew(jobId, fencingToken, runner)
         : this.table.check(jobId, fencingToken, runner);
     if (checked.kind === 'current') return checked.lease;
-    if (message.type === 'job.completed' && this.completed.get(jobId) === fencingToken) return undefined;
-    if (message.type === 'job.completed') this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
-    this.refuse(runner, jobId, fencingToken, message.type, checked.current?.fencingToken);
+    const currentToken = checked.current?.fencingToken;
+    if (message.type !== 'job.completed') {
+      this.refuse(runner, jobId, fencingToken, message.type, currentToken);
+      return undefined;
+    }
+    if (this.completed.get(jobId) === fencingToken) return undefined;
+    this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
+    this.refuse(runner, jobId, fencingToken, message.type, currentToken, completionKeyOf(message));
     return undefined;
   }
 
@@ -250,15 +260,16 @@ export class LeaseGuard {
   /**
    * `runner` registered on a new session. Each resumed lease still current and held by the same
    * runner moves to it; a resumed lease that is not is refused (the runner cancels that job), unless
-   * its completion is in already. A refused one counts as a lease the runner lost when this process
-   * knows it held one, or else when the store says it ran an attempt of the job (asked once; the
-   * refusals wait for the answer). A job an earlier session of the runner held (`detached`) that it
-   * did not resume has lost its runner: the runner came back without it.
+   * its completion is in already, or the runner marks it `completed` (that completion follows). A
+   * refused one counts as a lease the runner lost when this process knows it held one, or else when
+   * the store says it ran an attempt of the job (asked once; the refusals wait for the answer). A job
+   * an earlier session of the runner held (`detached`) that it did not resume has lost its runner:
+   * the runner came back without it.
    */
   resume(runner: RunnerSession, resumed: readonly ResumedLease[], detached: readonly string[]): void {
     const kept = new Set<string>();
     const refused: { jobId: string; fencingToken: number; currentToken: number | undefined }[] = [];
-    for (const { jobId, fencingToken } of resumed) {
+    for (const { jobId, fencingToken, completed } of resumed) {
       const lease = this.table.get(jobId);
       if (lease?.fencingToken === fencingToken && lease.holder.runnerId === runner.runnerId) {
         kept.add(jobId);
@@ -269,7 +280,9 @@ export class LeaseGuard {
         if (cancel !== undefined) runner.transport.send(cancel);
         continue;
       }
-      if (this.completed.get(jobId) === fencingToken) continue;
+      // Its completion follows, and is judged itself (admit): refusing the lease too would only say
+      // the same twice, or call a copy of a completion applied before a restart stale.
+      if (this.completed.get(jobId) === fencingToken || completed === true) continue;
       refused.push({ jobId, fencingToken, currentToken: lease?.fencingToken });
     }
     // Leases live in this process's memory: after a restart, or on another replica than the one that
@@ -317,23 +330,31 @@ export class LeaseGuard {
     this.lost.add(lease.jobId, lease.holder.runnerId);
   }
 
+  /**
+   * Refuses a message under a stale token: the runner is told, and `handlers.refused` hears of it. A
+   * `job.completed` (its `completion`, completionKeyOf) waits for what the store says of the job
+   * when it is asked: a copy of the end the store holds is no refusal, and nothing is said or kept.
+   */
   private refuse(
     runner: RunnerSession,
     jobId: string,
     fencingToken: number,
     refused: string,
     currentToken: number | undefined,
+    completion?: string,
   ): void {
     const current =
       currentToken === undefined ? 'the job has no live lease' : `the current token is ${currentToken}`;
-    runner.transport.send({
-      type: 'error',
-      code: 'VK_STALE_LEASE',
-      jobId,
-      fencingToken,
-      refused,
-      message: `refused ${refused} for job ${jobId} under fencing token ${fencingToken}: ${current}`,
-    });
+    const tell = () =>
+      runner.transport.send({
+        type: 'error',
+        code: 'VK_STALE_LEASE',
+        jobId,
+        fencingToken,
+        refused,
+        message: `refused ${refused} for job ${jobId} under fencing token ${fencingToken}: ${current}`,
+      });
+    if (completion === undefined) tell();
     const at = this.options.clock.now();
     const write = { jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at };
     // A fleet runner's id names it across sessions and restarts; a local one's is this connection's.
@@ -346,9 +367,13 @@ export class LeaseGuard {
       this.resumedChecks.check(runner.runnerId, [jobId]);
     // Behind any refusal about the job still waiting for the store, even when this process has since
     // granted the runner a lease on it (a takeover requeued it): they are handled in the order they came.
-    this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran) =>
-      this.handlers.refused(runner, stale, ran || this.knownHolder(jobId, runner.runnerId)),
-    );
+    this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran, ended) => {
+      if (completion !== undefined) {
+        if (ended === completion) return;
+        tell();
+      }
+      this.handlers.refused(runner, stale, ran || this.knownHolder(jobId, runner.runnerId));
+    });
   }
 
   /** Whether this process granted runner `runnerId` the job's current lease, or saw it lose one. */

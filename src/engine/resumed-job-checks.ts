@@ -1,11 +1,16 @@
 import { type Clock, systemClock } from '../core/clock.js';
+import type { RanJob } from './attempt-runners.js';
 import { RecentEntries } from './recent-entries.js';
 
 /**
- * Which of `jobIds` runner `runnerId` ran an attempt of, as the store says (attempt-runners.ts).
- * A rejection tells nothing: the jobs are asked about again the next time they are listed.
+ * Which of `jobIds` runner `runnerId` ran an attempt of, as the store says, and how the ones it ran
+ * last ended (attempt-runners.ts). A rejection tells nothing: the jobs are asked about again the
+ * next time they are listed.
  */
-export type JobsRunBy = (runnerId: string, jobIds: readonly string[]) => Promise<ReadonlySet<string>>;
+export type JobsRunBy = (runnerId: string, jobIds: readonly string[]) => Promise<ReadonlyMap<string, RanJob>>;
+
+/** Hands a refusal its verdict: whether the runner ran the job, and `ended` (RanJob's) when it did. */
+export type DeliverVerdict = (ran: boolean, ended: string | undefined) => void;
 
 export interface ResumedJobCheckLimits {
   /** How many settled (job, runner) verdicts are kept (the last ones settled). */
@@ -19,12 +24,14 @@ export interface ResumedJobCheckLimits {
 }
 
 /** Refusals waiting for a pending check's verdict, in the order they came. */
-type Held = ((ran: boolean) => void)[];
+type Held = DeliverVerdict[];
 
 /**
  * Whether a runner ran the jobs it lists in a refused `register.resume` that this process knows
  * nothing of (it restarted, or the lease was granted by another replica): asked of the store once
  * per (job, runner) — the verdict is kept, so a flood of messages about the job asks nothing more.
+ * A verdict also keeps how the runner's attempt ended when the job's latest attempt is its and has
+ * ended (RanJob.ended), so that a completion it sends again is known for a copy without another read.
  *
  * The store answers later than the runner's next messages may come, so a refusal about a job whose
  * check is pending is held (in order) and handed its verdict when the store answers; once
@@ -39,7 +46,11 @@ type Held = ((ran: boolean) => void)[];
  * resume pushes another's pending check out.
  */
 export class ResumedJobChecks {
-  private readonly verdicts: RecentEntries<{ readonly settled: number; readonly ran: boolean }>;
+  private readonly verdicts: RecentEntries<{
+    readonly settled: number;
+    readonly ran: boolean;
+    readonly ended?: string;
+  }>;
   private readonly pending = new Map<string, Held>();
   private readonly looking = new Set<string>();
   /** By runner with a lookup in flight: the jobs its next lookup asks about (their checks pending). */
@@ -80,7 +91,7 @@ export class ResumedJobChecks {
   /** One store lookup of `asked` (their checks pending), then the runner's next one, if any waits. */
   private lookUp(runnerId: string, asked: readonly string[]): void {
     this.looking.add(runnerId);
-    const settle = (ran: ReadonlySet<string> | undefined) => {
+    const settle = (ran: ReadonlyMap<string, RanJob> | undefined) => {
       timer.cancel();
       if (!this.looking.delete(runnerId)) return;
       for (const jobId of asked) this.settle(jobId, runnerId, ran);
@@ -92,12 +103,13 @@ export class ResumedJobChecks {
     this.jobsRunBy(runnerId, asked).then(settle, () => settle(undefined));
   }
 
-  /** Calls `deliver` with whether the runner ran the job, now or when the store says. */
-  whenKnown(jobId: string, runnerId: string, deliver: (ran: boolean) => void): void {
+  /** Calls `deliver` with whether the runner ran the job (and how it ended), now or when the store says. */
+  whenKnown(jobId: string, runnerId: string, deliver: DeliverVerdict): void {
     const key = keyOf(jobId, runnerId);
     const held = this.pending.get(key);
     if (held === undefined || this.held >= this.limits.heldRefusals) {
-      deliver(this.verdicts.get(key)?.ran === true);
+      const verdict = this.verdicts.get(key);
+      deliver(verdict?.ran === true, verdict?.ended);
       return;
     }
     this.held++;
@@ -105,15 +117,22 @@ export class ResumedJobChecks {
   }
 
   /** `ran` undefined: the store did not answer; the verdict is not kept, and the job may be asked again. */
-  private settle(jobId: string, runnerId: string, ran: ReadonlySet<string> | undefined): void {
+  private settle(jobId: string, runnerId: string, ran: ReadonlyMap<string, RanJob> | undefined): void {
     const key = keyOf(jobId, runnerId);
     const held = this.pending.get(key) ?? [];
     this.pending.delete(key);
-    const verdict = ran?.has(jobId) === true;
-    if (ran !== undefined) this.verdicts.set(key, { settled: ++this.settled, ran: verdict });
+    const job = ran?.get(jobId);
+    const verdict = job !== undefined;
+    const ended = job?.ended;
+    if (ran !== undefined)
+      this.verdicts.set(key, {
+        settled: ++this.settled,
+        ran: verdict,
+        ...(ended === undefined ? {} : { ended }),
+      });
     if (verdict) this.ran(jobId, runnerId);
     this.held -= held.length;
-    for (const deliver of held) deliver(verdict);
+    for (const deliver of held) deliver(verdict, ended);
   }
 }
 

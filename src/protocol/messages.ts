@@ -29,6 +29,13 @@ export interface RunnerInfo {
 export interface ResumedLease {
   readonly jobId: string;
   readonly fencingToken: number;
+  /**
+   * The job ended under this lease and its `job.completed` follows on this session again (the old
+   * connection may have lost it): nothing runs under the lease any more. The control plane keeps the
+   * lease for that completion while it is current, and otherwise refuses nothing here: the completion
+   * is judged itself. Absent (older runners): the lease is resumed as a running job's.
+   */
+  readonly completed?: boolean;
 }
 
 /** What the runner's machine offers, detected at start and again every few minutes. */

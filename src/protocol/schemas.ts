@@ -148,7 +148,7 @@ const jobId = z.string().min(1).max(maxJobIdLength);
 const fencingToken = z.number().int().nonnegative();
 const ttlMs = z.number().int().positive();
 
-const resumedLeaseSchema = z.object({ jobId, fencingToken });
+const resumedLeaseSchema = z.object({ jobId, fencingToken, completed: z.boolean().optional() });
 
 /** Control plane → runner, keyed by `type`. */
 export const controlMessageSchemas = {

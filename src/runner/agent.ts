@@ -67,8 +67,9 @@ interface ActiveJob {
  * control plane only through the transport.
  *
  * On a transport switch it registers again with `resume`: its running jobs' leases, and those of jobs
- * whose completion was sent within a lease TTL (it may have been lost with the old connection) — their
- * completions are sent again; the control plane applies a completion once.
+ * whose completion was sent within a lease TTL (it may have been lost with the old connection), marked
+ * `completed` — their completions are sent again; the control plane applies a completion once, and
+ * takes a copy of one it holds already quietly (LeaseGuard), also after a restart or on another replica.
  */
 export class RunnerAgent {
   private readonly active = new Map<string, ActiveJob>();
@@ -191,7 +192,7 @@ export class RunnerAgent {
       if (until <= now) this.recentCompletions.delete(jobId);
       else if (!this.active.has(jobId)) inDoubt.push(message);
     }
-    for (const { jobId, fencingToken } of inDoubt) resume.push({ jobId, fencingToken });
+    for (const { jobId, fencingToken } of inDoubt) resume.push({ jobId, fencingToken, completed: true });
     this.register(resume);
     queueMicrotask(() => {
       for (const message of inDoubt) this.transport.send(message);

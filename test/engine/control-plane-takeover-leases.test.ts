@@ -6,7 +6,7 @@ import type { Stores } from '../../src/store/store.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
-import { oneJobWorkflow, runRequest } from './plane-fixtures.js';
+import { eventually, oneJobWorkflow, runRequest } from './plane-fixtures.js';
 import { accepting, completing, type Lease, ScriptedRunner } from './scripted-runner.js';
 
 const identity = { runnerId: 'rnr_1', transport: 'websocket' };
@@ -144,7 +144,8 @@ for (const [name, make, skip] of storeFactories) {
       const { jobId, fencingToken } = lease;
       const outcome = { kind: 'cancelled', reason: 'cancelled' } as const;
       back.send({ type: 'job.completed', jobId, fencingToken, outcome, outputs: {}, at: 1 });
-      await settle();
+      // A refused completion is told once the store has said how the job ended (not as it reports).
+      await eventually('the completion is refused', () => back.of('error').length === 2);
       expect(back.of('error').map((error) => [error.code, error.jobId, error.refused])).toEqual([
         ['VK_STALE_LEASE', jobId, 'register'],
         ['VK_STALE_LEASE', jobId, 'job.completed'],

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RanJob } from '../../src/engine/attempt-runners.js';
 import { type ResumedJobCheckLimits, ResumedJobChecks } from '../../src/engine/resumed-job-checks.js';
 
 const limits = (extra: Partial<ResumedJobCheckLimits>): ResumedJobCheckLimits => ({
@@ -9,13 +10,19 @@ const limits = (extra: Partial<ResumedJobCheckLimits>): ResumedJobCheckLimits =>
   ...extra,
 });
 
+/** Jobs the runner ran, none of them ended under its lease. */
+const ranJobs = (jobIds: Iterable<string>) =>
+  new Map([...jobIds].map((jobId): [string, RanJob] => [jobId, {}]));
+
 /** A store lookup the test answers by hand, counting the jobs it was asked about. */
 function manualLookup() {
   const asked: string[][] = [];
   const answers: ((ran: ReadonlySet<string>) => void)[] = [];
   const lookup = (runnerId: string, jobIds: readonly string[]) => {
     asked.push([runnerId, ...jobIds]);
-    return new Promise<ReadonlySet<string>>((resolve) => answers.push(resolve));
+    return new Promise<ReadonlyMap<string, RanJob>>((resolve) =>
+      answers.push((ran) => resolve(ranJobs(ran))),
+    );
   };
   return { asked, answers, lookup };
 }
@@ -76,7 +83,7 @@ describe('ResumedJobChecks', () => {
       async (_runnerId, jobIds) => {
         lookups++;
         if (failing) throw new Error('the store is down');
-        return new Set(jobIds);
+        return ranJobs(jobIds);
       },
       () => {},
     );

@@ -94,7 +94,10 @@ export const runnerSamples: Record<RunnerMessage['type'], RunnerMessage> = {
     type: 'register',
     version: protocolVersion,
     runner: { name: 'r1', labels: ['linux', 'x64'], capacity: 2 },
-    resume: [{ jobId: 'job-1', fencingToken: 7 }],
+    resume: [
+      { jobId: 'job-1', fencingToken: 7 },
+      { jobId: 'job-2', fencingToken: 8, completed: true },
+    ],
     capabilities: sampleCapabilities,
   },
   capabilities: { type: 'capabilities', capabilities: sampleCapabilities },

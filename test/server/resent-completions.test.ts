@@ -1,0 +1,130 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { protocolUrls } from '../../src/cli/runner-options.js';
+import { asRunId } from '../../src/core/ids.js';
+import { ShellExecutor } from '../../src/executors/shell/index.js';
+import { type AutoTransport, connectAuto } from '../../src/protocol/auto.js';
+import { runnerDecoder } from '../../src/protocol/frame.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import { RunnerAgent } from '../../src/runner/agent.js';
+import { inheritedEnvironment } from '../../src/runner/step-environment.js';
+import {
+  credential,
+  jobCompleted,
+  oneJobWorkflow,
+  startTestServer,
+  type TestServer,
+  waitForRunStatus,
+} from './helpers.js';
+import { openSession, until } from './raw-runner-sessions.js';
+import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
+
+interface JobView {
+  readonly id: string;
+  readonly staleWrites: { readonly messageType: string; readonly fencingToken: number }[];
+}
+
+async function jobOf(live: TestServer, runId: string): Promise<JobView> {
+  const { run } = (await live.request('GET', `/api/v1/runs/${runId}`)).body as { run: { jobs: JobView[] } };
+  const job = run.jobs[0];
+  if (job === undefined) throw new Error('the run has no job');
+  return job;
+}
+
+async function runOne(live: TestServer): Promise<string> {
+  const created = await live.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+  const runId = (created.body as { run: { id: string } }).run.id;
+  await waitForRunStatus(live.request, runId, 'succeeded');
+  return runId;
+}
+
+function portOf(live: TestServer): number {
+  return Number(new URL(live.server.url).port);
+}
+
+/**
+ * A runner agent as `valkyrie runner` runs one: AutoTransport (WebSocket, long-poll as fallback),
+ * registering again and sending its recent completions again on every new session.
+ */
+async function startAgent(live: TestServer, secret: string) {
+  const connected = await connectAuto<RunnerMessage, ControlMessage>({
+    ...protocolUrls(live.server.url),
+    decoder: runnerDecoder,
+    headers: { authorization: `Bearer ${secret}` },
+    backoff: { baseMs: 20, capMs: 100 },
+  });
+  if (connected.kind !== 'connected') throw new Error(`runner could not connect: ${connected.reason}`);
+  const transport: AutoTransport<RunnerMessage, ControlMessage> = connected.transport;
+  const workDir = mkdtempSync(join(live.dir, 'runner-'));
+  const agent = new RunnerAgent(transport, {
+    info: { name: 'agent', labels: ['linux'], capacity: 1 },
+    host: { os: 'Linux', arch: 'X64', name: 'agent' },
+    createExecutor: () => new ShellExecutor(),
+    tempRoot: join(workDir, 'tmp'),
+    workDir,
+    baseEnv: inheritedEnvironment(process.env),
+    logFlushMs: 10,
+    switches: transport,
+  });
+  let sessions = 0;
+  transport.onSwitch(() => sessions++);
+  agent.start();
+  return { transport, sessions: () => sessions };
+}
+
+/**
+ * The server a runner talks to restarts (or a load balancer moves the runner to another replica)
+ * shortly after a job ended: the runner sends that job's completion again, since the old connection
+ * may have lost it. The new process never saw the lease, but the store holds the job's end as that
+ * completion reported it: the copy is taken quietly, not refused and kept as a stale write.
+ */
+function resentCompletionScenarios(name: string, openStores: OpenReplicaStores): void {
+  it(`${name}: a completion sent again to a restarted server is no stale write; the job stays healthy`, async () => {
+    const first = await startTestServer({ stores: await openStores() });
+    const secret = await credential(first.request, first.token);
+    const runner = await startAgent(first, secret);
+    const runId = await runOne(first);
+    const port = portOf(first);
+    await first.server.destroy();
+
+    const second = await startTestServer({ stores: await openStores(), port });
+    await until(() => runner.sessions() >= 1, 'the runner is on the new server');
+    // Another job, after the completion sent again on the same session: that one was handled first.
+    await runOne(second);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await jobOf(second, runId)).staleWrites).toEqual([]);
+    runner.transport.close('done');
+  }, 20_000);
+
+  it(`${name}: a different result under the committed token is still refused and kept`, async () => {
+    const first = await startTestServer({ stores: await openStores() });
+    const secret = await credential(first.request, first.token);
+    const runner = await startAgent(first, secret);
+    const runId = await runOne(first);
+    const stores = await openStores();
+    const [stored] = await stores.runs.listJobs(asRunId(runId));
+    await stores.close();
+    const fencingToken = stored?.fencingToken;
+    if (stored === undefined || fencingToken === undefined) throw new Error('the job has no fencing token');
+    const jobId = stored.id;
+    runner.transport.close('done');
+    await first.server.destroy();
+
+    const second = await startTestServer({ stores: await openStores() });
+    const lease = { jobId, fencingToken };
+    const back = await openSession(second.server.url, secret, [{ ...lease, completed: true }]);
+    // The same end again: quiet. Then another end under the same token: refused and kept.
+    back.transport.send(jobCompleted(lease, { kind: 'succeeded' }));
+    back.transport.send(jobCompleted(lease, { kind: 'failed', reason: 'exit code 1', exitCode: 1 }));
+    await until(async () => (await jobOf(second, runId)).staleWrites.length > 0, 'the different end is kept');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await jobOf(second, runId)).staleWrites).toEqual([
+      expect.objectContaining({ messageType: 'job.completed', fencingToken }),
+    ]);
+    expect(back.refused).toEqual([expect.objectContaining({ type: 'error', refused: 'job.completed' })]);
+    back.transport.close('done');
+  }, 20_000);
+}
+
+onBothStores('a runner sending a completion again after a reconnect', resentCompletionScenarios);
