@@ -1,7 +1,11 @@
 import { PeriodicTask } from '../core/periodic-task.js';
 import type { TokenStore } from '../store/tokens.js';
+import type { EventStream } from './sse.js';
 
-/** A runner protocol endpoint (WebSocket or long-poll acceptor), by the credential ids it accepted. */
+/**
+ * A runner protocol endpoint (WebSocket or long-poll acceptor), by the credential ids it accepted;
+ * or the API's open event streams, by the ids of the tokens they were opened with (StreamSessions).
+ */
 export interface CredentialSessions {
   /** The credentials that have a session open here. */
   principals(): Set<string>;
@@ -21,7 +25,32 @@ export interface RevokedRunnerLeases {
 }
 
 /**
- * Ends the runner protocol sessions of revoked credentials, so that a runner whose credential is
+ * The API's open event streams, by the token each was opened with: a revoked token's streams end
+ * (event: error, VK_UNAUTHORIZED, as a new request with it is answered 401) instead of streaming on.
+ */
+export class StreamSessions implements CredentialSessions {
+  constructor(private readonly streams: ReadonlySet<EventStream>) {}
+
+  principals(): Set<string> {
+    const ids = new Set<string>();
+    for (const stream of this.streams) if (stream.credentialId !== undefined) ids.add(stream.credentialId);
+    return ids;
+  }
+
+  revoke(credentialId: string): number {
+    let ended = 0;
+    for (const stream of [...this.streams]) {
+      if (stream.credentialId !== credentialId) continue;
+      stream.fail('VK_UNAUTHORIZED', `token ${credentialId} was revoked`);
+      ended++;
+    }
+    return ended;
+  }
+}
+
+/**
+ * Ends the runner protocol sessions of revoked credentials (and the event streams of revoked API
+ * tokens, StreamSessions), so that a runner whose credential is
  * revoked gets no further offer and cannot report again, whichever replica it is connected to. The
  * replica that revokes a credential ends its sessions at once (`revoked`). Every `intervalMs` each
  * replica also asks the store, in one read, which of the credentials it holds sessions or leases of

@@ -21,7 +21,7 @@ import { ApiError } from './api-error.js';
 import { buildApi } from './app.js';
 import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from './bundle-sweeper.js';
 import type { ApiContext, DrivenRun } from './context.js';
-import { CredentialRevocations, type CredentialSessions } from './credential-revocations.js';
+import { CredentialRevocations, type CredentialSessions, StreamSessions } from './credential-revocations.js';
 import { runTakenOver } from './driven-runs.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
@@ -230,7 +230,7 @@ export class ValkyrieServer implements AsyncDisposable {
       poll.onConnection((transport, runnerId) =>
         controlPlane.connect(transport, { runnerId, transport: 'long-poll' }),
       );
-      endpoints = [ws, poll];
+      endpoints = [ws, poll, new StreamSessions(streams)];
       await listen(app, options);
       const address = app.server.address() as AddressInfo;
       const scheme = options.tls === undefined ? 'http' : 'https';

@@ -2,8 +2,21 @@ import type { FastifyReply } from 'fastify';
 
 /** How often an idle stream sends a comment, so proxies do not cut it. */
 const keepAliveMs = 15_000;
+/** setTimeout's longest delay; a longer one would fire at once. */
+const maxTimerMs = 2 ** 31 - 1;
+
+/** The API token a stream was opened with: the stream lasts no longer than the token does. */
+export interface StreamCredential {
+  readonly id: string;
+  /** When the token expires (ms since the epoch): the stream ends then. */
+  readonly expiresAt?: number;
+  /** The clock `expiresAt` is read on. */
+  now(): number;
+}
 
 export interface EventStream {
+  /** The id of the API token the stream was opened with, if any (credential-revocations.ts). */
+  readonly credentialId: string | undefined;
   /** `id`: the event's id, which the client sends back as Last-Event-ID when it reconnects. */
   send(event: string, data: unknown, id?: string): void;
   /**
@@ -13,6 +26,11 @@ export interface EventStream {
   drained(): Promise<boolean>;
   /** Idempotent. */
   end(): void;
+  /**
+   * Sends `event: error` (data: `{code, message}`, as an API error's body) and ends the stream: for a
+   * stream that may not go on, such as one whose token was revoked or expired. Idempotent.
+   */
+  fail(code: string, message: string): void;
   /**
    * Ends the stream without the response's last chunk: the client's read fails, as when the connection
    * drops, where end() would look like a stream that ended on purpose. For a failure midway. Idempotent.
@@ -24,9 +42,14 @@ export interface EventStream {
 
 /**
  * Takes over the reply and answers with Server-Sent Events. Open streams are kept in `open` so
- * shutdown can end them: a stream that never ends would hold the HTTP server's close forever.
+ * shutdown can end them (a stream that never ends would hold the HTTP server's close forever), and
+ * so a revocation can end those of its token; one of a `credential` that expires fails then.
  */
-export function openEventStream(reply: FastifyReply, open: Set<EventStream>): EventStream {
+export function openEventStream(
+  reply: FastifyReply,
+  open: Set<EventStream>,
+  credential?: StreamCredential,
+): EventStream {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -40,14 +63,17 @@ export function openEventStream(reply: FastifyReply, open: Set<EventStream>): Ev
   let ended = false;
   const timer = setInterval(() => raw.write(': keep-alive\n\n'), keepAliveMs);
   timer.unref();
+  let expiry: NodeJS.Timeout | undefined;
   const finish = () => {
     if (ended) return;
     ended = true;
     clearInterval(timer);
+    clearTimeout(expiry);
     open.delete(stream);
     for (const listener of listeners) listener();
   };
   const stream: EventStream = {
+    credentialId: credential?.id,
     send(event, data, id) {
       if (ended) return;
       const idField = id === undefined ? '' : `id: ${id}\n`;
@@ -71,6 +97,10 @@ export function openEventStream(reply: FastifyReply, open: Set<EventStream>): Ev
       finish();
       raw.end();
     },
+    fail(code, message) {
+      stream.send('error', { code, message });
+      stream.end();
+    },
     abort() {
       if (ended) return;
       finish();
@@ -83,5 +113,16 @@ export function openEventStream(reply: FastifyReply, open: Set<EventStream>): Ev
   };
   open.add(stream);
   raw.on('close', finish);
+  const expiresAt = credential?.expiresAt;
+  if (credential !== undefined && expiresAt !== undefined) {
+    const expire = () => {
+      const left = expiresAt - credential.now();
+      if (left > 0) {
+        expiry = setTimeout(expire, Math.min(left, maxTimerMs));
+        expiry.unref();
+      } else stream.fail('VK_UNAUTHORIZED', `token ${credential.id} has expired`);
+    };
+    expire();
+  }
   return stream;
 }

@@ -6,7 +6,13 @@ import { ApiError } from './api-error.js';
 
 /** Who a request speaks for, once its bearer token checked out. */
 export type Principal =
-  | { readonly kind: 'token'; readonly id: string; readonly role: TokenRole; readonly name?: string }
+  | {
+      readonly kind: 'token';
+      readonly id: string;
+      readonly role: TokenRole;
+      readonly name?: string;
+      readonly expiresAt?: number;
+    }
   /** A per-job token: this job's routes only; `bundle` is the run's workspace bundle, if any. */
   | { readonly kind: 'job'; readonly jobId: string; readonly bundle?: string; readonly expiresAt: number };
 
@@ -129,6 +135,7 @@ export class TokenAuthority {
       id: row.id,
       role: row.role,
       ...(row.name === undefined ? {} : { name: row.name }),
+      ...(row.expiresAt === undefined ? {} : { expiresAt: row.expiresAt }),
     };
   }
 

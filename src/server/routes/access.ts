@@ -51,7 +51,7 @@ export function accessRoutes(context: ApiContext): Route[] {
       method: 'DELETE',
       url: '/api/v1/tokens/:id',
       summary:
-        "Revoke a token: it is refused from now on (401); a runner's credential also ends the runner's protocol sessions (WebSocket close 4401, long-poll 401, VK_CREDENTIAL_REVOKED; on another replica within its runner sync interval) and deregisters the runner (it leaves the runner list)",
+        "Revoke a token: it is refused from now on (401); a runner's credential also ends the runner's protocol sessions (WebSocket close 4401, long-poll 401, VK_CREDENTIAL_REVOKED; on another replica within its runner sync interval) and deregisters the runner (it leaves the runner list); event and log streams open with it end with event: error (VK_UNAUTHORIZED), on another replica within its runner sync interval",
       access: 'admin',
       params: idParams,
       responses: {

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { asJobId, asRunId } from '../../core/ids.js';
 import { isTerminal } from '../../core/outcome.js';
 import type { RunEvent } from '../../engine/events.js';
@@ -8,12 +9,19 @@ import { jobLogPages, jobLogText } from '../job-log-pages.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun, findRunJob } from '../run-views.js';
 import { errorSchema, idParams, jobLogLinesSchema, logLinesQuery, logsQuery } from '../schemas.js';
-import { type EventStream, openEventStream } from '../sse.js';
+import { type EventStream, openEventStream, type StreamCredential } from '../sse.js';
 import { isFinished, jobCompletedOf } from '../stored-run-events.js';
+import type { Principal } from '../tokens.js';
 
 /** A run's events and a job's logs, as text or as Server-Sent Events. */
 export function runStreamRoutes(context: ApiContext): Route[] {
-  const { stores, feed, streams } = context;
+  const { stores, feed, streams, clock } = context;
+  const open = (reply: FastifyReply, principal: Principal | undefined) =>
+    openEventStream(
+      reply,
+      streams,
+      credentialOf(principal, () => clock.now()),
+    );
   return [
     defineRoute({
       method: 'GET',
@@ -26,10 +34,10 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         200: { description: 'an event stream', contentType: 'text/event-stream' },
         404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
       },
-      async handle({ params, reply, request }) {
+      async handle({ params, reply, request, principal }) {
         const run = await findRun(stores.runs, params.id);
         const lastEventId = request.headers['last-event-id'];
-        const stream = openEventStream(reply, streams);
+        const stream = open(reply, principal);
         const unsubscribe = await feed.subscribe(
           run.id,
           {
@@ -55,11 +63,11 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         200: { description: 'the log', contentType: 'text/plain' },
         404: { description: 'VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND', schema: errorSchema },
       },
-      async handle({ params, query, reply }) {
+      async handle({ params, query, reply, principal }) {
         const { run, job } = await findRunJob(stores.runs, params.id, query.job);
         const follow = query.follow === '1' || query.follow === 'true';
         if (follow && feed.isActive(run.id)) {
-          const stream = openEventStream(reply, streams);
+          const stream = open(reply, principal);
           const unsubscribe = await feed.subscribe(run.id, {
             event: (event) => {
               if (event.type === 'log' && event.jobId === query.job) stream.send('log', logEntryOf(event));
@@ -72,7 +80,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         }
         if (follow && !isTerminal(job.status) && !isFinished(run)) {
           // Another replica drives the run: its lines are followed from the store.
-          const stream = openEventStream(reply, streams);
+          const stream = open(reply, principal);
           const stop = feed.followJobLog(run.id, asJobId(query.job), {
             event: (event) => {
               if (event.type === 'log') stream.send('log', logEntryOf(event));
@@ -86,7 +94,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         // A page at a time (jobLogPages): a runaway job's log is never held whole.
         const pages = await jobLogPages(stores.logs, asRunId(run.id), asJobId(query.job));
         if (follow) {
-          const stream = openEventStream(reply, streams);
+          const stream = open(reply, principal);
           // The attempt read above, whose status `end` carries: a re-run started while a slow client
           // reads adds lines of the next attempt, which are not this stream's.
           const attempt = job.attempt ?? 1;
@@ -161,6 +169,19 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * The API token a stream speaks for: revoking it, or its expiry, ends the stream (StreamSessions).
+ * Job tokens never reach these routes (`read` access).
+ */
+function credentialOf(principal: Principal | undefined, now: () => number): StreamCredential | undefined {
+  if (principal?.kind !== 'token') return undefined;
+  return {
+    id: principal.id,
+    now,
+    ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
+  };
 }
 
 /** The attempts of a line or step, left out where they are 1 (as the store reads them). */
