@@ -75,12 +75,19 @@ export function writeEventFile(spec: JobSpec, directories: JobDirectories): void
   writePrivateFile(eventFilePath(directories), JSON.stringify(github.event ?? {}));
 }
 
-/** The inherited environment, without variables that would leak a parent run's files into this one. */
+/**
+ * The runner process's environment as steps inherit it: without GITHUB_* and RUNNER_*, which would
+ * leak a parent run's files into this one, and without VALKYRIE_*, Valkyrie's own settings and
+ * credentials (VALKYRIE_TOKEN, VALKYRIE_ADMIN_TOKEN, VALKYRIE_SERVER, VALKYRIE_DB, …): a runner
+ * started with its registration token in VALKYRIE_TOKEN must not hand it to every job, whose steps
+ * anyone with a submit token writes. Valkyrie sets no VALKYRIE_* variable for steps; a workflow's
+ * own `env:` still may.
+ */
 export function inheritedEnvironment(base: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) {
     if (value === undefined) continue;
-    if (key.startsWith('GITHUB_') || key.startsWith('RUNNER_')) continue;
+    if (key.startsWith('GITHUB_') || key.startsWith('RUNNER_') || key.startsWith('VALKYRIE_')) continue;
     out[key] = value;
   }
   return out;

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseWorkflow } from '../../src/workflow/parse.js';
 import {
   type Fleet,
   lines,
@@ -219,6 +220,42 @@ describe('valkyrie runner', () => {
       expect(existsSync(dir)).toBe(false);
     }
     handle.cancel(false);
+  });
+
+  it('gives no job its own VALKYRIE_* settings: a runner started with VALKYRIE_TOKEN does not hand it to steps', async () => {
+    const f = await fleet();
+    const workDir = join(ws.dir, 'env-token');
+    // As its --help suggests: the server and the registration token from the environment.
+    const child = ws.start(['runner', '--work-dir', workDir, '--labels', 'x'], {
+      VALKYRIE_SERVER: f.url,
+      VALKYRIE_TOKEN: 'reg-ok',
+      VALKYRIE_ADMIN_TOKEN: 'admin-in-the-shell',
+      VALKYRIE_DB: join(ws.dir, 'some.db'),
+    });
+    cleanups.push(() => void child.kill('SIGKILL'));
+    const done = collect(child);
+    await until(() => f.plane.runners().length === 1, 'the runner to register');
+    const out = join(f.dir, 'valkyrie-env');
+    const workflow = parseWorkflow(
+      `jobs:
+  show:
+    runs-on: x
+    env: { VALKYRIE_MINE: set-by-the-workflow }
+    steps:
+      - run: |
+          echo "token=[$VALKYRIE_TOKEN]"
+          env | grep '^VALKYRIE_' | sort > "${out}"
+`,
+      'w.yml',
+    ).workflow;
+    if (!workflow) throw new Error('workflow did not parse');
+    const handle = await f.plane.startRun(workflow, request(f.dir));
+    expect(await handle.done).toBe('succeeded');
+    expect(lines(out)).toEqual(['VALKYRIE_MINE=set-by-the-workflow']);
+    const texts = (await f.stores.logs.read(handle.id)).map((line) => line.text);
+    expect(texts).toContain('token=[]');
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
   });
 
   it('leaves the hosted labels out with --no-hosted-labels: a runs-on: ubuntu-latest job is not offered to it', async () => {

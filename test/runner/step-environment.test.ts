@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { inheritedEnvironment } from '../../src/runner/step-environment.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 import { runRequest, useFleetRunner } from './fleet-harness.js';
 
@@ -51,4 +52,25 @@ jobs:
     const toolCache = join(runner.workDir, 'tmp', 'tool-cache');
     expect(readFileSync(join(out, 'tool-cache'), 'utf8').trim()).toBe(`${toolCache} ${toolCache}`);
   }, 60_000);
+});
+
+describe('the environment a step inherits from the runner process', () => {
+  it("keeps the machine's variables but none of Valkyrie's own settings and credentials", () => {
+    expect(
+      inheritedEnvironment({
+        PATH: '/usr/bin',
+        HOME: '/home/ci',
+        LANG: undefined,
+        VALKYRIE_TOKEN: 'vkt.reg.secret',
+        VALKYRIE_ADMIN_TOKEN: 'vkt.admin.secret',
+        VALKYRIE_SERVER: 'http://ci.example:7070',
+        VALKYRIE_DB: 'postgres://ci@db/valkyrie',
+        VALKYRIE_STATE_DIR: '/srv/state',
+        VALKYRIE_LAUNCHER: 'spawner',
+        GITHUB_OUTPUT: '/parent/output',
+        RUNNER_TEMP: '/parent/temp',
+        MY_VALKYRIE_NOTE: 'kept',
+      }),
+    ).toEqual({ PATH: '/usr/bin', HOME: '/home/ci', MY_VALKYRIE_NOTE: 'kept' });
+  });
 });
