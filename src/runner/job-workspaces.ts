@@ -18,13 +18,21 @@ export class JobWorkspaces {
     private readonly workspaceFor?: WorkspaceFor,
   ) {}
 
-  /** The job's directory and the spec with its workspace there. */
+  /**
+   * The job's directory and the spec with its workspace there. A prepare that throws (a bundle that
+   * cannot be fetched or unpacked) removes the directory first: the caller has no `dir` to remove.
+   */
   async prepare(job: JobSpec, jobToken: string | undefined): Promise<{ dir: string; job: JobSpec }> {
     const dir = join(this.root, directoryName(job.jobId, job.attempt));
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    const workspace = this.workspaceFor ? await this.workspaceFor(job, jobToken, dir) : dir;
-    return { dir, job: { ...job, workspace } };
+    try {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      const workspace = this.workspaceFor ? await this.workspaceFor(job, jobToken, dir) : dir;
+      return { dir, job: { ...job, workspace } };
+    } catch (error) {
+      await this.remove(dir);
+      throw error;
+    }
   }
 
   /** Never throws: a directory that cannot be removed is left for the next start to clear. */
