@@ -92,6 +92,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     defineRoute({
       method: 'GET',
       url: '/api/v1/openapi.json',
+      operationId: 'getOpenApiDocument',
       summary: 'This document',
       access: 'public',
       responses: { 200: { description: 'OpenAPI 3.1' } },
@@ -108,6 +109,7 @@ function healthRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/healthz',
+      operationId: 'checkLiveness',
       summary: 'Liveness: the process answers',
       access: 'public',
       responses: { 200: { description: 'alive', schema: status } },
@@ -116,6 +118,7 @@ function healthRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/readyz',
+      operationId: 'checkReadiness',
       summary: 'Readiness: the store answers and the server is not shutting down',
       access: 'public',
       responses: {

@@ -1,11 +1,16 @@
 import * as z from 'zod';
-import type { Access, ResponseSpec, RouteMeta } from './route.js';
+import type { ResponseSpec, RouteMeta } from './route.js';
 import { errorSchema, jsonBodyLimit } from './schemas.js';
 
-/** Answers every route of an access may give before its handler runs; a route's own entry wins. */
-function commonResponses(access: Access, jsonBody: boolean): Record<number, ResponseSpec> {
+/** Answers every route of its kind may give before its handler runs; a route's own entry wins. */
+function commonResponses(route: RouteMeta): Record<number, ResponseSpec> {
+  const { access } = route;
   const error = (description: string): ResponseSpec => ({ description, schema: errorSchema });
   const responses: Record<number, ResponseSpec> = {};
+  if (route.params !== undefined || route.query !== undefined || route.headers !== undefined || route.body)
+    responses[400] = error(
+      'VK_INVALID_REQUEST (path: the field that was wrong, e.g. params.id: a path parameter over 100 characters, or a query parameter out of range), or VK_INVALID_JSON: a body that is not JSON',
+    );
   if (access !== 'public') {
     responses[401] = error('VK_UNAUTHORIZED: no token, or one that is unknown, revoked or expired');
     responses[403] = error(
@@ -17,54 +22,47 @@ function commonResponses(access: Access, jsonBody: boolean): Record<number, Resp
     );
     responses[503] = error('VK_SHUTTING_DOWN: the server is shutting down');
   }
-  if (jsonBody) {
+  if (route.body !== undefined) {
     responses[413] = error(`VK_BODY_TOO_LARGE: the body exceeds ${jsonBodyLimit} bytes`);
     responses[415] = error('VK_UNSUPPORTED_MEDIA_TYPE: the body is not application/json');
   }
+  if (route.rawBody !== undefined)
+    responses[415] = error(`VK_UNSUPPORTED_MEDIA_TYPE: the body is not ${route.rawBody}`);
   return responses;
 }
 
 /**
  * The OpenAPI 3.1 document, generated from the routes' own zod schemas (the ones that validate the
- * requests). OpenAPI 3.1 uses JSON Schema 2020-12, which is what `z.toJSONSchema` emits.
+ * requests). OpenAPI 3.1 uses JSON Schema 2020-12, which is what `z.toJSONSchema` emits. A schema
+ * with an id (`.meta({ id })`) is written once, under `components/schemas`, and referred to as
+ * `#/components/schemas/ID`: refs resolve against the document's root, where zod's own `#/$defs/ID`
+ * would find nothing.
  */
 export function openApiDocument(routes: readonly RouteMeta[], version: string): Record<string, unknown> {
+  const schemas = new SharedSchemas();
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     paths[path] ??= {};
     const operation: Record<string, unknown> = {
+      operationId: route.operationId,
       summary: route.summary,
       ...(route.access === 'public' ? { security: [] } : { 'x-valkyrie-access': route.access }),
       parameters: [
-        ...parameters(route.params, 'path'),
-        ...parameters(route.query, 'query'),
-        ...parameters(route.headers, 'header'),
+        ...parameters(schemas, route.params, 'path'),
+        ...parameters(schemas, route.query, 'query'),
+        ...parameters(schemas, route.headers, 'header'),
       ],
       responses: Object.fromEntries(
-        Object.entries({
-          ...commonResponses(route.access, route.body !== undefined),
-          ...route.responses,
-        }).map(([status, response]) => [
+        Object.entries({ ...commonResponses(route), ...route.responses }).map(([status, response]) => [
           status,
-          {
-            description: response.description,
-            ...(response.schema === undefined && response.contentType === undefined
-              ? {}
-              : {
-                  content: {
-                    [response.contentType ?? 'application/json']: {
-                      schema: response.schema === undefined ? {} : jsonSchema(response.schema, 'output'),
-                    },
-                  },
-                }),
-          },
+          responseObject(schemas, response),
         ]),
       ),
     };
     if (route.body !== undefined)
       operation.requestBody = {
-        content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+        content: { 'application/json': { schema: schemas.of(route.body, 'input') } },
       };
     if (route.rawBody !== undefined)
       operation.requestBody = {
@@ -85,6 +83,7 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
         "registration token; job takes the job's own token.",
     },
     components: {
+      schemas: schemas.components(),
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
     security: [{ bearer: [] }],
@@ -92,21 +91,82 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
   };
 }
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
-  return rest;
+function responseObject(schemas: SharedSchemas, response: ResponseSpec): Record<string, unknown> {
+  const types = response.contentTypes ?? [response.contentType ?? 'application/json'];
+  const schema = response.schema === undefined ? {} : schemas.of(response.schema, 'output');
+  return {
+    description: response.description,
+    ...(response.schema === undefined &&
+    response.contentType === undefined &&
+    response.contentTypes === undefined
+      ? {}
+      : { content: Object.fromEntries(types.map((type) => [type, { schema }])) }),
+  };
+}
+
+/** The schemas with an id, gathered from every schema converted, for `components/schemas`. */
+class SharedSchemas {
+  private readonly byId = new Map<string, { json: string; schema: unknown }>();
+
+  /** `schema` as JSON Schema, its shared parts as refs to `components/schemas`. */
+  of(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+    const converted = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+    const { $schema: _dialect, $defs, ...rest } = converted;
+    const names = new Map<string, string>();
+    const defs = Object.entries(($defs ?? {}) as Record<string, unknown>);
+    for (const [id, def] of defs) names.set(id, this.nameFor(id, def, io));
+    for (const [id, def] of defs) this.add(names.get(id) ?? id, withRefs(def, names));
+    return withRefs(rest, names) as Record<string, unknown>;
+  }
+
+  components(): Record<string, unknown> {
+    return Object.fromEntries(
+      [...this.byId].sort(([a], [b]) => a.localeCompare(b)).map(([id, { schema }]) => [id, schema]),
+    );
+  }
+
+  /**
+   * `id`, or where a schema of that id differs as read for requests and as answered (a default, a
+   * transform), `<id>Input` or `<id>Output` for the one met second.
+   */
+  private nameFor(id: string, def: unknown, io: 'input' | 'output'): string {
+    const held = this.byId.get(id);
+    if (held === undefined || held.json === JSON.stringify(withRefs(def, new Map()))) return id;
+    return `${id}${io === 'input' ? 'Input' : 'Output'}`;
+  }
+
+  private add(name: string, schema: unknown): void {
+    const json = JSON.stringify(schema);
+    const held = this.byId.get(name);
+    if (held !== undefined && held.json !== json)
+      throw new Error(`two different schemas have the id ${name}: give one another id`);
+    this.byId.set(name, { json, schema });
+  }
+}
+
+/** `value` with every `#/$defs/ID` ref pointing at `#/components/schemas/` and the name `names` gives ID. */
+function withRefs(value: unknown, names: ReadonlyMap<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((item) => withRefs(item, names));
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => {
+      if (key === '$ref' && typeof item === 'string' && item.startsWith('#/$defs/')) {
+        const id = item.slice('#/$defs/'.length);
+        return [key, `#/components/schemas/${names.get(id) ?? id}`];
+      }
+      return [key, withRefs(item, names)];
+    }),
+  );
 }
 
 /** One parameter per property of an object schema. */
 function parameters(
+  schemas: SharedSchemas,
   schema: z.ZodType | undefined,
   where: 'path' | 'query' | 'header',
 ): Record<string, unknown>[] {
   if (schema === undefined) return [];
-  const json = jsonSchema(schema, 'input');
+  const json = schemas.of(schema, 'input');
   const properties = (json.properties ?? {}) as Record<string, Record<string, unknown>>;
   const required = new Set((json.required as string[] | undefined) ?? []);
   return Object.entries(properties).map(([name, property]) => ({

@@ -29,12 +29,16 @@ export interface ResponseSpec {
   readonly schema?: z.ZodType;
   /** Default application/json. */
   readonly contentType?: string;
+  /** Several content types of the same schema, for a route that answers as the request asks. */
+  readonly contentTypes?: readonly string[];
 }
 
 /** What the OpenAPI document and the registration read; the same object validates the requests. */
 export interface RouteMeta {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
   readonly url: string;
+  /** The operation's name in the OpenAPI document, unique among the routes: a verb and a noun. */
+  readonly operationId: string;
   readonly summary: string;
   readonly access: Access;
   readonly body?: z.ZodType;

@@ -22,11 +22,23 @@ export type StatusAgreement = Assert<Same<(typeof runStatuses)[number], RunStatu
 const stringRecord = z.record(z.string(), z.string());
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256: 64 lowercase hex digits');
 
+export const diagnosticSchema = z.object({
+  message: z.string(),
+  line: z.number().optional(),
+  column: z.number().optional(),
+  path: z.string().optional(),
+});
+
+/** Every error answer's body; some codes add fields of their own (VK_INVALID_WORKFLOW its diagnostics). */
 export const errorSchema = z
-  .object({
+  .looseObject({
     code: z.string().meta({ description: 'a stable VK_* code' }),
     message: z.string(),
     path: z.string().optional().meta({ description: 'the request field that was wrong, e.g. body.role' }),
+    diagnostics: z
+      .array(diagnosticSchema)
+      .optional()
+      .meta({ description: 'VK_INVALID_WORKFLOW: what is wrong in the workflow, where' }),
   })
   .meta({ id: 'Error' });
 
@@ -296,12 +308,3 @@ export const runListSchema = z.object({
 });
 
 export type RunView = z.infer<typeof runViewSchema>;
-
-export const diagnosticSchema = z.object({
-  message: z.string(),
-  line: z.number().optional(),
-  column: z.number().optional(),
-  path: z.string().optional(),
-});
-
-export const workflowInvalidSchema = errorSchema.extend({ diagnostics: z.array(diagnosticSchema) });

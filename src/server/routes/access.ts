@@ -14,6 +14,7 @@ export function accessRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/tokens',
+      operationId: 'createToken',
       summary: 'Create a token; its secret is in this response only',
       access: 'admin',
       body: tokenCreateSchema,
@@ -40,6 +41,7 @@ export function accessRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/tokens',
+      operationId: 'listTokens',
       summary: 'List tokens (never their secrets), revoked ones included',
       access: 'admin',
       responses: { 200: { description: 'tokens', schema: z.object({ tokens: z.array(tokenSchema) }) } },
@@ -50,6 +52,7 @@ export function accessRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'DELETE',
       url: '/api/v1/tokens/:id',
+      operationId: 'revokeToken',
       summary:
         "Revoke a token: it is refused from now on (401); a runner's credential also ends the runner's protocol sessions (WebSocket close 4401, long-poll 401, VK_CREDENTIAL_REVOKED; on another replica within its runner sync interval) and deregisters the runner (it leaves the runner list); event and log streams open with it end with event: error (VK_UNAUTHORIZED), on another replica within its runner sync interval",
       access: 'admin',

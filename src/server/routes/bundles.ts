@@ -16,6 +16,7 @@ export function bundleRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'HEAD',
       url: '/api/v1/bundles/:sha256',
+      operationId: 'checkBundle',
       summary: 'Whether the server has this bundle (200) or not (404)',
       access: 'submit',
       params: sha256Params,
@@ -27,6 +28,7 @@ export function bundleRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'PUT',
       url: '/api/v1/bundles/:sha256',
+      operationId: 'uploadBundle',
       summary: 'Upload a bundle (a gzipped tar); stored only when its sha256 matches the URL',
       access: 'submit',
       params: sha256Params,
@@ -51,6 +53,7 @@ export function bundleRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/jobs/:jobId/workspace',
+      operationId: 'getJobWorkspace',
       summary: "The job's workspace bundle; only with that job's token (from its lease), until the job ends",
       access: 'job',
       params: jobParams,

@@ -23,6 +23,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/runs/:id/rerun',
+      operationId: 'rerunFailedJobs',
       summary: 'Re-run the failed jobs of a finished run, and the jobs after them, as new attempts',
       access: 'submit',
       params: idParams,

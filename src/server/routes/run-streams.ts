@@ -26,6 +26,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/runs/:id/events',
+      operationId: 'streamRunEvents',
       summary:
         'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start',
       access: 'read',
@@ -54,13 +55,17 @@ export function runStreamRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/runs/:id/logs',
+      operationId: 'getJobLog',
       summary:
         "A job's log as text/plain, sent a page of lines at a time (chunked); a store failure midway cuts the response before its last chunk, so a client's read fails rather than ending with part of the log. With follow=1 as Server-Sent Events (event: log, data: a LogEntry) on any replica, closed by event: end (data: the job's job.completed RunEvent, with its status) once the job has ended; a stream that stops without it was cut, and the client may reconnect",
       access: 'read',
       params: idParams,
       query: logsQuery,
       responses: {
-        200: { description: 'the log', contentType: 'text/plain' },
+        200: {
+          description: 'the log as text/plain; with follow=1 as text/event-stream',
+          contentTypes: ['text/plain', 'text/event-stream'],
+        },
         404: { description: 'VK_RUN_NOT_FOUND or VK_JOB_NOT_FOUND', schema: errorSchema },
       },
       async handle({ params, query, reply, principal }) {
@@ -124,6 +129,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/runs/:id/log-lines',
+      operationId: 'listJobLogLines',
       summary:
         "A job's stored log lines as JSON, a page at a time (`next` → `after`), each with the job attempt and step attempt it is of (absent: 1), and the names of the job's steps in each attempt: `valkyrie logs --server` heads each attempt by them",
       access: 'read',

@@ -22,6 +22,7 @@ export function runnerRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/runners/register',
+      operationId: 'registerRunner',
       summary:
         'Exchange a runner registration token for a per-runner credential (for the runner protocol endpoints)',
       access: 'register',
@@ -45,6 +46,7 @@ export function runnerRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/runners',
+      operationId: 'listRunners',
       summary:
         "List the fleet's runners, whichever replica they are connected to; disconnected ones stay listed",
       access: 'read',
@@ -58,6 +60,7 @@ export function runnerRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/runners/:id/:action',
+      operationId: 'setRunnerMode',
       summary:
         'drain (no new jobs; running ones finish), maintenance (the same, marked for an operator) or resume (online again); stored, so it reaches the runner on any replica and follows it when it reconnects',
       access: 'admin',

@@ -26,7 +26,6 @@ import {
   runListSchema,
   runSubmitSchema,
   runViewSchema,
-  workflowInvalidSchema,
 } from '../schemas.js';
 
 const runBody = z.object({ run: runViewSchema });
@@ -49,6 +48,7 @@ export function runRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/runs',
+      operationId: 'submitRun',
       summary: 'Submit a workflow run (optional header Idempotency-Key)',
       access: 'submit',
       body: runSubmitSchema,
@@ -59,7 +59,7 @@ export function runRoutes(context: ApiContext): Route[] {
         400: {
           description:
             'VK_INVALID_WORKFLOW with diagnostics, VK_INVALID_INPUT, VK_EXPRESSION (the concurrency group), or VK_INVALID_REQUEST',
-          schema: workflowInvalidSchema,
+          schema: errorSchema,
         },
         404: { description: 'VK_BUNDLE_NOT_FOUND', schema: errorSchema },
         429: { description: 'VK_QUEUE_FULL: nothing was submitted', schema: errorSchema },
@@ -155,6 +155,7 @@ export function runRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/runs',
+      operationId: 'listRuns',
       summary: 'List runs, newest first, a page at a time (`next` → `cursor`)',
       access: 'read',
       query: runListQuery,
@@ -186,6 +187,7 @@ export function runRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'GET',
       url: '/api/v1/runs/:id',
+      operationId: 'getRun',
       summary: 'Get a run and its jobs',
       access: 'read',
       params: idParams,
@@ -203,6 +205,7 @@ export function runRoutes(context: ApiContext): Route[] {
     defineRoute({
       method: 'POST',
       url: '/api/v1/runs/:id/cancel',
+      operationId: 'cancelRun',
       summary: 'Cancel a run: queued jobs end cancelled, running ones are asked to stop',
       access: 'submit',
       params: idParams,

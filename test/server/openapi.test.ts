@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from './helpers.js';
+
+type Json = Record<string, unknown>;
+interface Operation {
+  readonly operationId: string;
+  readonly responses: Record<string, { content?: Record<string, { schema: Json }> }>;
+}
+interface Document {
+  readonly paths: Record<string, Record<string, Operation>>;
+}
+
+/** The value a local ref (`#/a/b`, RFC 6901) names in `doc`; undefined when there is none. */
+function resolve(doc: unknown, ref: string): unknown {
+  if (!ref.startsWith('#/')) return undefined;
+  let at: unknown = doc;
+  for (const raw of ref.slice(2).split('/')) {
+    const key = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Json)[key];
+  }
+  return at;
+}
+
+function refsOf(value: unknown, found: string[] = []): string[] {
+  if (Array.isArray(value)) for (const item of value) refsOf(item, found);
+  else if (typeof value === 'object' && value !== null)
+    for (const [key, item] of Object.entries(value)) {
+      if (key === '$ref' && typeof item === 'string') found.push(item);
+      else refsOf(item, found);
+    }
+  return found;
+}
+
+/**
+ * The problems of `value` against `schema`, for the JSON Schema the error bodies use: $ref, type,
+ * properties, required, additionalProperties, items, enum.
+ */
+function problems(doc: unknown, schema: Json, value: unknown, at = '$'): string[] {
+  if (typeof schema.$ref === 'string') return problems(doc, resolve(doc, schema.$ref) as Json, value, at);
+  const type = schema.type;
+  const kind = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
+  if (
+    typeof type === 'string' &&
+    type !== (kind === 'number' && Number.isInteger(value) && type === 'integer' ? 'integer' : kind)
+  )
+    return [`${at}: ${kind}, not ${type}`];
+  if (Array.isArray(schema.enum) && !schema.enum.includes(value))
+    return [`${at}: ${String(value)} not in the enum`];
+  const found: string[] = [];
+  if (kind === 'object') {
+    const object = value as Json;
+    const properties = (schema.properties ?? {}) as Record<string, Json>;
+    for (const name of (schema.required ?? []) as string[])
+      if (!(name in object)) found.push(`${at}.${name}: missing`);
+    for (const [name, item] of Object.entries(object)) {
+      const property = properties[name];
+      if (property !== undefined) found.push(...problems(doc, property, item, `${at}.${name}`));
+      else if (schema.additionalProperties === false) found.push(`${at}.${name}: not allowed`);
+    }
+  }
+  if (kind === 'array' && typeof schema.items === 'object')
+    (value as unknown[]).forEach((item, index) => {
+      found.push(...problems(doc, schema.items as Json, item, `${at}[${index}]`));
+    });
+  return found;
+}
+
+/** The operation `method path` answers to in `doc` (its path a template). */
+function operationOf(doc: Document, method: string, path: string): Operation {
+  for (const [template, methods] of Object.entries(doc.paths)) {
+    const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`);
+    const operation = methods[method.toLowerCase()];
+    if (pattern.test(path) && operation !== undefined) return operation;
+  }
+  throw new Error(`no operation ${method} ${path}`);
+}
+
+async function documentOf(server: TestServer): Promise<Document> {
+  return (await server.request('GET', '/api/v1/openapi.json', { token: null })).body as Document;
+}
+
+describe('the OpenAPI document', () => {
+  it('resolves every $ref from its root, and names every operation once', async () => {
+    const doc = await documentOf(await startTestServer());
+    const refs = refsOf(doc);
+    expect(refs.length).toBeGreaterThan(50);
+    expect(refs.filter((ref) => resolve(doc, ref) === undefined)).toEqual([]);
+    expect(JSON.stringify(doc)).not.toContain('$defs');
+    const ids = Object.values(doc.paths).flatMap((methods) =>
+      Object.values(methods).map((operation) => operation.operationId),
+    );
+    expect(ids.every((id) => typeof id === 'string' && id !== '')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("documents the answers the server gives, each error's body as it is", async () => {
+    const server = await startTestServer();
+    const doc = await documentOf(server);
+    const sha = 'a'.repeat(64);
+    const cases: [
+      string,
+      'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE',
+      string,
+      Parameters<TestServer['request']>[2],
+    ][] = [
+      ['invalid JSON', 'POST', '/api/v1/runs', { raw: '{', headers: { 'content-type': 'application/json' } }],
+      ['an unknown field', 'POST', '/api/v1/runs', { body: { workflow: 'x', nope: 1 } }],
+      ['an invalid workflow', 'POST', '/api/v1/runs', { body: { workflow: 'jobs: 3' } }],
+      ['a bad follow', 'GET', '/api/v1/runs/1/logs?job=1.a&follow=yes', {}],
+      ['no job', 'GET', '/api/v1/runs/1/logs', {}],
+      ['a long id', 'DELETE', `/api/v1/tokens/${'x'.repeat(101)}`, {}],
+      ['a bad register body', 'POST', '/api/v1/runners/register', { body: { name: 3 } }],
+      ['a bad action', 'POST', '/api/v1/runners/r1/explode', {}],
+      ['a bad sha256', 'HEAD', '/api/v1/bundles/nothex', {}],
+      [
+        'a body of another type',
+        'PUT',
+        `/api/v1/bundles/${sha}`,
+        { raw: 'x', headers: { 'content-type': 'text/csv' } },
+      ],
+    ];
+    const register = await server.token('runner');
+    const statuses: string[] = [];
+    for (const [what, method, url, options] of cases) {
+      const token = url.endsWith('/register') ? register : undefined;
+      const answer = await server.request(method, url, { ...options, ...(token ? { token } : {}) });
+      const status = String(answer.status);
+      statuses.push(`${what}: ${status}`);
+      const documented = operationOf(doc, method, url.split('?')[0] ?? url).responses[status];
+      expect(
+        documented,
+        `${what}: ${method} ${url} answered ${status}, which is not documented`,
+      ).toBeDefined();
+      if (what === 'an invalid workflow')
+        expect(answer.body).toMatchObject({ code: 'VK_INVALID_WORKFLOW', diagnostics: [{}] });
+      if (method === 'HEAD') continue;
+      const schema = documented?.content?.['application/json']?.schema;
+      expect(schema, `${what}: ${status} has no JSON schema`).toBeDefined();
+      expect(problems(doc, schema ?? {}, answer.body), `${what}: ${answer.text}`).toEqual([]);
+    }
+    expect(statuses.map((line) => line.slice(-3))).toEqual([...Array(9).fill('400'), '415']);
+    const logs = operationOf(doc, 'GET', '/api/v1/runs/1/logs').responses['200'];
+    expect(Object.keys(logs?.content ?? {})).toEqual(['text/plain', 'text/event-stream']);
+  });
+});
