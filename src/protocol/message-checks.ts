@@ -68,6 +68,7 @@ const stepReportOptionals = {
   startedAt: isNonNegativeInt,
   attempt: isPositiveInt,
   retryDelayMs: isNonNegativeInt,
+  timedOutAfterMs: isNonNegativeInt,
 };
 
 function isStepReport(value: unknown): boolean {

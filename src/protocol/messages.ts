@@ -80,6 +80,8 @@ export interface StepReport {
   readonly attempt?: number;
   /** Set when another attempt follows after this many ms; absent on the step's final attempt. */
   readonly retryDelayMs?: number;
+  /** Set when the step's `timeout-minutes` stopped this attempt: that limit, in ms. */
+  readonly timedOutAfterMs?: number;
 }
 
 export type ControlMessage =

@@ -142,6 +142,7 @@ const stepReportSchema = z.object({
   finishedAt: timestamp,
   attempt: attempt.optional(),
   retryDelayMs: z.number().int().nonnegative().optional(),
+  timedOutAfterMs: z.number().int().nonnegative().optional(),
 });
 
 const jobId = z.string().min(1).max(maxJobIdLength);

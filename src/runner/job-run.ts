@@ -23,7 +23,7 @@ import type { JobDirectories } from './slot-directories.js';
 import { writeEventFile } from './step-environment.js';
 import { forwardStepOutput } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
-import { stepTimeoutMs, timeoutText } from './step-timeout.js';
+import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
 import type { TaskPoolHolder } from './task-pool.js';
 import { runTaskStep } from './task-step.js';
 
@@ -211,11 +211,11 @@ class JobExecution {
       shouldRun = evaluateCondition(step.if ?? 'success()', context);
     } catch (error) {
       this.systemLog(step.index, `error: the step's if: condition failed: ${messageOf(error)}`);
-      this.finishStep(step, 'failure', false, undefined, undefined);
+      this.finishStep(step, 'failure', false);
       return;
     }
     if (!shouldRun) {
-      this.finishStep(step, 'skipped', false, undefined, undefined);
+      this.finishStep(step, 'skipped', false);
       return;
     }
     const { last, reported } = await runAttempts(step.retry, {
@@ -231,7 +231,7 @@ class JobExecution {
     });
     if (this.cancelled && last.result !== 'success') this.cancelTookEffect = true;
     // An attempt whose wait was interrupted was reported already: the step ends with it, unreported twice.
-    this.finishStep(step, last.result, last.continueOnError, last.exitCode, last.startedAt, !reported);
+    this.finishStep(step, last.result, last.continueOnError, last, !reported);
   }
 
   /** One attempt of a step; whatever goes wrong before the process starts fails the attempt. */
@@ -252,10 +252,13 @@ class JobExecution {
     } catch (error) {
       outcome = { kind: 'failed_to_start', message: messageOf(error) };
     }
-    if (outcome.kind === 'timed_out')
+    // The limit as the workflow set it: the step's record and the job's reason say it too.
+    const timedOutAfterMs =
+      outcome.kind === 'timed_out' ? Math.round(stepTimeoutMs(step, context)) : undefined;
+    if (timedOutAfterMs !== undefined)
       this.systemLog(
         step.index,
-        `error: the step exceeded its timeout of ${timeoutText(stepTimeoutMs(step, context))} (timeout-minutes)`,
+        `error: the step exceeded its timeout of ${timeoutText(timedOutAfterMs)} (timeout-minutes)`,
       );
     if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
     const result: StepResult =
@@ -265,7 +268,7 @@ class JobExecution {
           ? 'cancelled'
           : 'failure';
     const exitCode = outcome.kind === 'exited' ? outcome.exitCode : undefined;
-    return { outcome, result, exitCode, startedAt, continueOnError };
+    return { outcome, result, exitCode, startedAt, continueOnError, timedOutAfterMs };
   }
 
   private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
@@ -381,10 +384,10 @@ class JobExecution {
     step: StepDefinition,
     outcome: StepResult,
     continueOnError: boolean,
-    exitCode: number | undefined,
-    startedAt: number | undefined,
+    ended: Partial<Pick<StepAttempt, 'exitCode' | 'startedAt' | 'timedOutAfterMs'>> = {},
     report = true,
   ): void {
+    const { exitCode, startedAt, timedOutAfterMs } = ended;
     const conclusion: StepResult = outcome === 'failure' && continueOnError ? 'success' : outcome;
     if (step.id) {
       const state = this.stepState(step.id);
@@ -393,7 +396,7 @@ class JobExecution {
     }
     if (conclusion === 'failure' && !this.failed) {
       this.failed = true;
-      this.failureReason = `step "${step.name}" failed${exitCode !== undefined ? ` with exit code ${exitCode}` : ''}`;
+      this.failureReason = stepFailureReason(step.name, exitCode, timedOutAfterMs);
       this.failureExitCode = exitCode;
     }
     if (!report) return;
@@ -406,6 +409,7 @@ class JobExecution {
       startedAt,
       finishedAt: Date.now(),
       attempt: this.attempt,
+      ...(timedOutAfterMs === undefined ? {} : { timedOutAfterMs }),
     });
   }
 
@@ -430,6 +434,7 @@ class JobExecution {
       finishedAt: Date.now(),
       attempt: this.attempt,
       retryDelayMs,
+      ...(attempt.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: attempt.timedOutAfterMs }),
     });
   }
 

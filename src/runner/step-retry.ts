@@ -70,6 +70,8 @@ export interface StepAttempt {
   readonly exitCode?: number;
   readonly startedAt: number;
   readonly continueOnError: boolean;
+  /** Set when the step's timeout-minutes stopped it: that limit, in ms. */
+  readonly timedOutAfterMs?: number;
 }
 
 export interface AttemptHooks {

@@ -17,3 +17,12 @@ export function timeoutText(timeoutMs: number): string {
   const minutes = Number((timeoutMs / 60_000).toFixed(4));
   return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }
+
+/**
+ * Why a failed step failed the job (the job's reason): its exit code, or the timeout that stopped it,
+ * as its log's line says it: `step "build" timed out after 0.5 minutes`.
+ */
+export function stepFailureReason(name: string, exitCode?: number, timedOutAfterMs?: number): string {
+  if (timedOutAfterMs !== undefined) return `step "${name}" timed out after ${timeoutText(timedOutAfterMs)}`;
+  return `step "${name}" failed${exitCode === undefined ? '' : ` with exit code ${exitCode}`}`;
+}

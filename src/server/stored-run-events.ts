@@ -118,6 +118,7 @@ export function stepCompletedOf(step: StepRecord, job: JobRecord): RunEvent | un
       ...(step.startedAt === undefined ? {} : { startedAt: step.startedAt }),
       ...(step.attempt === undefined ? {} : { attempt: step.attempt }),
       ...(step.retryDelayMs === undefined ? {} : { retryDelayMs: step.retryDelayMs }),
+      ...(step.timedOutAfterMs === undefined ? {} : { timedOutAfterMs: step.timedOutAfterMs }),
     },
     ...jobAttemptField(step.jobAttempt),
   };

@@ -68,6 +68,7 @@ export interface StepRow<Int> {
   started_at: Int | null;
   finished_at: Int | null;
   retry_delay_ms: Int | null;
+  timed_out_after_ms: Int | null;
 }
 
 export const runColumns =
@@ -77,7 +78,8 @@ export const jobColumns =
   'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt, queued_at, ' +
   'not_before, priority, runner, fencing_token';
 export const stepColumns =
-  'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms';
+  'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms, ' +
+  'timed_out_after_ms';
 export const jobAttemptColumns =
   'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason, runner';
 export const defaultRunLimit = 20;

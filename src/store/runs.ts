@@ -149,6 +149,8 @@ export interface StepRecord {
   readonly finishedAt?: number;
   /** Set on a step attempt that another attempt followed (step `retry:`): after how long. */
   readonly retryDelayMs?: number;
+  /** Set on a step attempt that its `timeout-minutes` stopped: that limit, in ms. */
+  readonly timedOutAfterMs?: number;
 }
 
 export interface ListRunsOptions {

@@ -138,5 +138,15 @@ describe('cancellation, timeouts and fail-fast', () => {
       'error: the job exceeded its timeout of 0.01 minutes (timeout-minutes); its running step was stopped',
     );
     expect(Date.now() - started).toBeLessThan(10_000);
+    // The stored record says it too: the step's line and the job's reason in show, the line in logs.
+    const runId = String(events(result.stdout)[0]?.runId);
+    const show = (await ws.run(['show', runId])).stdout;
+    expect(show).toContain('(step "Run sleep 30" timed out after 0.01 minutes)');
+    expect(show).toMatch(
+      /\n {6}failure {3}Run sleep 30 · timed out after 0\.01 minutes \(timeout-minutes\) \d/,
+    );
+    expect((await ws.run(['logs', runId, 'step-timeout'])).stdout).toContain(
+      'error: the step exceeded its timeout of 0.01 minutes (timeout-minutes)',
+    );
   });
 });

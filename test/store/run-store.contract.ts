@@ -446,11 +446,12 @@ export function runStoreContract(make: StoresFactory): void {
         expect((await runs().listSteps(jobId)).length).toBe(6);
       });
 
-      it("keeps a retried step attempt's delay, and replaces it with the attempt", async () => {
+      it("keeps a retried step attempt's delay and timeout, and replaces them with the attempt", async () => {
         const run = await runs().createRun(newRun());
         const jobId = jobIdFor(run.id, 0);
         await runs().addJobs([newJob(run.id, 0)]);
         const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 1, finishedAt: 200 } as const;
+        const kept = { retryDelayMs: 1500, timedOutAfterMs: 90_000 };
         await runs().recordStep({ jobId, index: 0, name: 'fetch', startedAt: 100 });
         await runs().recordStep({
           jobId,
@@ -458,11 +459,11 @@ export function runStoreContract(make: StoresFactory): void {
           name: 'fetch',
           startedAt: 100,
           ...failed,
-          retryDelayMs: 1500,
+          ...kept,
         });
         await runs().recordStep({ jobId, index: 0, attempt: 2, name: 'fetch', ...failed });
         expect(await runs().listSteps(jobId)).toEqual([
-          { jobId, index: 0, name: 'fetch', startedAt: 100, ...failed, retryDelayMs: 1500 },
+          { jobId, index: 0, name: 'fetch', startedAt: 100, ...failed, ...kept },
           { jobId, index: 0, attempt: 2, name: 'fetch', ...failed },
         ]);
         await runs().recordStep({ jobId, index: 0, name: 'fetch', ...failed });

@@ -1,3 +1,4 @@
+import { timeoutText } from '../../runner/step-timeout.js';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../store/runs.js';
 import { type Colors, colorForStatus, formatDuration, onRunnerText } from './format.js';
 
@@ -55,14 +56,16 @@ function stepLines(steps: readonly StepRecord[], indent: string, c: Colors): str
 
 /**
  * What the status column does not say: a step whose outcome differs from its conclusion (it failed,
- * and continue-on-error made that a success, as GitHub's `steps.<id>.outcome` tells), and a non-zero
- * exit code, set apart from the step's name (`Run exit 1` is a name).
+ * and continue-on-error made that a success, as GitHub's `steps.<id>.outcome` tells), a non-zero
+ * exit code, set apart from the step's name (`Run exit 1` is a name), and the timeout that stopped it.
  */
 function stepNotes(step: StepRecord): string[] {
   const notes: string[] = [];
   if (step.outcome !== undefined && step.conclusion !== undefined && step.outcome !== step.conclusion)
     notes.push(`outcome ${step.outcome}, continued (continue-on-error)`);
   if (step.exitCode !== undefined && step.exitCode !== 0) notes.push(`exit code ${step.exitCode}`);
+  if (step.timedOutAfterMs !== undefined)
+    notes.push(`timed out after ${timeoutText(step.timedOutAfterMs)} (timeout-minutes)`);
   return notes;
 }
 

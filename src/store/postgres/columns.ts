@@ -28,7 +28,8 @@ export function millis(value: string): number {
 /** What recording a step or a job attempt that is stored already changes: every write is its latest state. */
 export const stepUpsert = `ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name,
   outcome = excluded.outcome, conclusion = excluded.conclusion, exit_code = excluded.exit_code,
-  started_at = excluded.started_at, finished_at = excluded.finished_at, retry_delay_ms = excluded.retry_delay_ms`;
+  started_at = excluded.started_at, finished_at = excluded.finished_at, retry_delay_ms = excluded.retry_delay_ms,
+  timed_out_after_ms = excluded.timed_out_after_ms`;
 export const jobAttemptUpsert = `ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
   started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
   retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason, runner = excluded.runner`;

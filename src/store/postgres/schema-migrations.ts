@@ -402,4 +402,8 @@ export const migrations: readonly string[] = [
   -- that takes the run over can hold that lease while the runner reconnects; NULL without a runner.
   ALTER TABLE jobs ADD COLUMN fencing_token bigint;
   `,
+  `
+  -- The limit of a step attempt that its timeout-minutes stopped, which \`valkyrie show\` tells.
+  ALTER TABLE steps ADD COLUMN timed_out_after_ms bigint;
+  `,
 ];

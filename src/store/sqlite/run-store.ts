@@ -111,11 +111,11 @@ export class SqliteRunStore implements RunStore {
     this.#upsertStep = db.prepare(
       `INSERT INTO steps (${stepColumns})
        VALUES (@jobId, @jobAttempt, @index, @attempt, @name, @outcome, @conclusion, @exitCode, @startedAt,
-       @finishedAt, @retryDelayMs)
+       @finishedAt, @retryDelayMs, @timedOutAfterMs)
        ON CONFLICT (job_id, job_attempt, idx, attempt) DO UPDATE SET name = excluded.name, outcome = excluded.outcome,
        conclusion = excluded.conclusion, exit_code = excluded.exit_code,
        started_at = excluded.started_at, finished_at = excluded.finished_at,
-       retry_delay_ms = excluded.retry_delay_ms`,
+       retry_delay_ms = excluded.retry_delay_ms, timed_out_after_ms = excluded.timed_out_after_ms`,
     );
     this.#listSteps = db.prepare<[string, number], StepRow>(
       `SELECT ${stepColumns} FROM steps WHERE job_id = ? AND job_attempt >= ? ORDER BY job_attempt, idx, attempt`,
@@ -232,6 +232,7 @@ export class SqliteRunStore implements RunStore {
           startedAt: nullable(step.startedAt),
           finishedAt: nullable(step.finishedAt),
           retryDelayMs: nullable(step.retryDelayMs),
+          timedOutAfterMs: nullable(step.timedOutAfterMs),
         });
       } catch (error) {
         if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
@@ -404,5 +405,6 @@ function stepFromRow(row: StepRow): StepRecord {
   if (row.started_at !== null) step.startedAt = row.started_at;
   if (row.finished_at !== null) step.finishedAt = row.finished_at;
   if (row.retry_delay_ms !== null) step.retryDelayMs = row.retry_delay_ms;
+  if (row.timed_out_after_ms !== null) step.timedOutAfterMs = row.timed_out_after_ms;
   return step;
 }

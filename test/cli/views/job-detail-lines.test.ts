@@ -45,6 +45,16 @@ describe("show's step lines", () => {
   });
 });
 
+describe("show's timed-out step", () => {
+  it("names the timeout that stopped a step, with the limit as the workflow's timeout-minutes set it", () => {
+    const timedOut = { outcome: 'failure', conclusion: 'failure', timedOutAfterMs: 30_000 } as const;
+    const lines = jobDetailLines(job, [], [step(0, 'build', timedOut)], colors(false));
+    expect(lines.map((line) => line.trim())).toEqual([
+      'failure   build · timed out after 0.5 minutes (timeout-minutes) 12ms',
+    ]);
+  });
+});
+
 describe("show's runner of a job", () => {
   const runner = { id: '3f9a0c1d2e4b', name: 'r1' };
 
