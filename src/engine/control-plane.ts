@@ -365,10 +365,10 @@ export class ControlPlane {
    * in a dead process adopts it, and the group's admission announces it queued (enqueueAdmitted), once.
    */
   private scheduleRetry(run: ActiveRun, effect: Extract<Effect, { kind: 'retry' }>): void {
-    const { leg, ended, delayMs, reason } = effect;
+    const { leg, ended, delayMs, reason, line } = effect;
     const held =
       !this.jobGroups.holds(leg.id) && this.jobGroups.enter(leg, run.workflow, { adopt: run.resumed });
-    this.records.retrying(leg, ended, { delayMs, reason }, this.now(), { held });
+    this.records.retrying(run.id, leg, ended, { delayMs, reason }, this.now(), { held, line });
     if (!held) this.dispatcher.enqueue(leg);
   }
 

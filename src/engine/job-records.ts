@@ -69,18 +69,21 @@ export class JobRecords {
   }
 
   /**
-   * An attempt ended and the next is queued after `delayMs`; the ended one is kept as it was. With
-   * `held`, the next attempt waits for its job-level concurrency group first: stored queued, but
-   * announced only when the group gives it the slot (`queued` then, as for a `held` job).
+   * An attempt ended and the next is queued after `delayMs`; the ended one is kept as it was, and
+   * `line` (why, and when the next starts) ends its log. With `held`, the next attempt waits for its
+   * job-level concurrency group first: stored queued, but announced only when the group gives it the
+   * slot (`queued` then, as for a `held` job).
    */
   retrying(
+    runId: RunId,
     leg: Leg,
     ended: EndedAttempt,
     retry: { delayMs: number; reason: string },
     at: number,
-    { held = false }: { readonly held?: boolean } = {},
+    { held = false, line }: { readonly held?: boolean; readonly line?: string } = {},
   ): void {
     const { id: jobId, name, attempt } = leg;
+    if (line !== undefined) this.systemLog(runId, leg, line, at, ended.attempt);
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended, retry }));
     if (this.listening()) this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
     const patch = { ...queuedPatch(leg, at), attempt };
@@ -162,15 +165,15 @@ export class JobRecords {
    * stored with the job's own lines (step -1) of its current attempt, so that `valkyrie logs` and a
    * replay tell it too, and announced.
    */
-  systemLog(runId: RunId, leg: Leg, text: string, at: number): void {
-    const { id: jobId, attempt: jobAttempt } = leg;
+  systemLog(runId: RunId, leg: Leg, text: string, at: number, jobAttempt = leg.attempt): void {
+    const { id: jobId } = leg;
     const line = { runId, jobId, jobAttempt, stepIndex: -1, stream: 'system', text, at } as const;
     this.writes.write(() => this.logs.append([line]));
-    if (this.listening()) this.emitSystemLine(leg, text, at);
+    if (this.listening()) this.emitSystemLine(leg, text, at, jobAttempt);
   }
 
-  private emitSystemLine(leg: Leg, text: string, at: number): void {
-    const { id: jobId, name: job, attempt: jobAttempt } = leg;
+  private emitSystemLine(leg: Leg, text: string, at: number, jobAttempt = leg.attempt): void {
+    const { id: jobId, name: job } = leg;
     this.events.emit({
       type: 'log',
       jobId,

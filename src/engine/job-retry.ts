@@ -3,6 +3,7 @@ import {
   type AttemptOutcome,
   decideRetry,
   describeAttemptOutcome,
+  formatDelay,
   type RetryDecision,
   type RetryPolicy,
 } from '../core/retry-delay.js';
@@ -76,7 +77,7 @@ export function retryReason(outcome: AttemptOutcome, reason: string | undefined)
 
 /**
  * Moves a running leg whose attempt ended to its next attempt, queued until the decision's delay has
- * passed; the `retry` effect carries the ended attempt for the records.
+ * passed; the `retry` effect carries the ended attempt for the records, and the job log's line on it.
  */
 export function retryLeg(
   leg: Leg,
@@ -84,11 +85,34 @@ export function retryLeg(
   at: number,
   reason: string | undefined,
   outcome: AttemptOutcome,
-  decision: { readonly delayMs: number },
+  decision: { readonly delayMs: number; readonly nextAttempt: number },
   /** When the attempt ended, if before `at` (a lost attempt found on a resume). */
   endedAt = at,
 ): Effect {
+  const why = retryReason(outcome, reason);
   const ended = endAttempt(leg, status, endedAt, reason);
   leg.notBefore = at + decision.delayMs;
-  return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: retryReason(outcome, reason) };
+  const tries = decision.nextAttempt - 1;
+  const tried = { tries, max: leg.retry?.maxAttempts ?? decision.nextAttempt };
+  const line = retryLogLine(ended.attempt, tried, decision.delayMs, why);
+  return { kind: 'retry', leg, ended, delayMs: decision.delayMs, reason: why, line };
+}
+
+/**
+ * The job log's line on a retried attempt, as a step's retry says it:
+ * `attempt 1 of 3 failed (step "build" failed with exit code 3); retrying in 2s`. `tried` counts as
+ * `max-attempts` does; after a re-run (or a requeue, which uses up no try) the attempt's number runs
+ * ahead of it, and the line says both: `attempt 4 (try 1 of 3) failed (…)`.
+ */
+export function retryLogLine(
+  attempt: number,
+  tried: { readonly tries: number; readonly max: number },
+  delayMs: number,
+  why: string,
+): string {
+  const of =
+    attempt === tried.tries
+      ? `${attempt} of ${tried.max}`
+      : `${attempt} (try ${tried.tries} of ${tried.max})`;
+  return `attempt ${of} failed (${why}); retrying in ${formatDelay(delayMs)}`;
 }

@@ -59,6 +59,8 @@ export type Effect =
       readonly ended: EndedAttempt;
       readonly delayMs: number;
       readonly reason: string;
+      /** The job log's line on it, under the ended attempt (retryLogLine, or the requeue's). */
+      readonly line?: string;
     }
   /**
    * A re-run starts a new attempt of a finished leg: `ended` is kept as its earlier attempt, and the

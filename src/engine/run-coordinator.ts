@@ -329,7 +329,8 @@ export class RunCoordinator {
     const ended = endAttempt(leg, 'failed', lostAt, reason);
     // As a lost lease's requeue, which keeps the attempt: this one uses up no retry of the job.
     leg.triesFrom = (leg.triesFrom ?? 1) + 1;
-    effects.push({ kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued` });
+    const line = `attempt ${ended.attempt} ended (${reason}); requeued as attempt ${leg.attempt}`;
+    effects.push({ kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued`, line });
   }
 
   private expand(state: KeyState, effects: Effect[]): void {

@@ -117,14 +117,17 @@ describe('retry: with the real CLI', () => {
       .filter((line) => line.trim().startsWith('attempt '))
       .map((line) => line.trim().split(/\s+/).slice(0, 3).join(' '));
     expect(attemptLines).toEqual(['attempt 1: failed', 'attempt 2: failed', 'attempt 3: succeeded']);
+    // The stored log says why each attempt was retried, and after how long, as a step's retry does.
     const logs = await ws.run(['logs', runId, 'flaky']);
     expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
       '── job attempt 1 ──',
       'setting up',
       'try 1',
+      'attempt 1 of 3 failed (step "Run n=$(cat job-count 2>/dev/null || echo 0); n=$((n+1)); echo $n > job-count" failed with exit code 4); retrying in 10ms',
       '── job attempt 2 ──',
       'setting up',
       'try 2',
+      'attempt 2 of 3 failed (step "Run n=$(cat job-count 2>/dev/null || echo 0); n=$((n+1)); echo $n > job-count" failed with exit code 4); retrying in 10ms',
       '── job attempt 3 ──',
       'setting up',
       'try 3',
@@ -150,6 +153,7 @@ describe('retry: with the real CLI', () => {
     expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
       '── job attempt 1 ──',
       'c-fails',
+      'attempt 1 of 2 failed (step "Run if [ ! -e quiet-count ]; then touch quiet-count; echo c-fails; exit 1; fi" failed with exit code 1); retrying in 10ms',
       '── job attempt 2 ──',
     ]);
   });

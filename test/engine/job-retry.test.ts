@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { retryLogLine } from '../../src/engine/job-retry.js';
 import type { Effect, Leg } from '../../src/engine/leg.js';
 import type { RunCoordinator } from '../../src/engine/run-coordinator.js';
 import { coordinator as coordinatorOf } from './coordinator-fixtures.js';
@@ -22,6 +23,17 @@ const retryEffect = (effects: Effect[]) => {
   return effect;
 };
 
+describe('retryLogLine', () => {
+  it('numbers the attempt as max-attempts counts, and both when a re-run or a requeue set them apart', () => {
+    expect(retryLogLine(1, { tries: 1, max: 3 }, 2000, 'step "a" failed with exit code 3')).toBe(
+      'attempt 1 of 3 failed (step "a" failed with exit code 3); retrying in 2s',
+    );
+    expect(retryLogLine(4, { tries: 1, max: 3 }, 250, 'timeout')).toBe(
+      'attempt 4 (try 1 of 3) failed (timeout); retrying in 250ms',
+    );
+  });
+});
+
 describe('job retries in the coordinator', () => {
   it('queues a failed attempt again with its delay; dependants wait for the final attempt', () => {
     const c = coordinator(`jobs:
@@ -41,6 +53,7 @@ describe('job retries in the coordinator', () => {
       delayMs: 100,
       reason: 'step "a" failed',
       ended: { attempt: 1, status: 'failed', startedAt: 10, finishedAt: 20 },
+      line: 'attempt 1 of 3 failed (step "a" failed); retrying in 100ms',
     });
     expect(leg).toMatchObject({ status: 'queued', attempt: 2 });
     c.started(leg.id, 30);
@@ -49,6 +62,7 @@ describe('job retries in the coordinator', () => {
       delayMs: 200,
       reason: 'timeout',
       ended: { attempt: 2, status: 'timed_out' },
+      line: 'attempt 2 of 3 failed (timeout); retrying in 200ms',
     });
     c.started(leg.id, 50);
     const last = c.completed(leg.id, 'succeeded', { out: 'x' }, 60);

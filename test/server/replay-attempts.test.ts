@@ -126,6 +126,14 @@ function replayScenarios(name: string, openStores: OpenReplicaStores): void {
     const expected = perJob(live);
     // The live run did what the test is about: a job's retried attempt and a step's.
     expect(expected.build).toContain('job.retrying a2');
+    // The control plane's line on the retry ends the retried attempt's log, in replays too.
+    const retryLine = expected.build?.find((label) =>
+      label.startsWith('log a1 #-1.1 attempt 1 of 2 failed ('),
+    );
+    expect(retryLine).toMatch(/ failed with exit code 1\); retrying in 50ms$/);
+    expect(expected.build?.indexOf('job.retrying a2')).toBe(
+      (expected.build?.indexOf(retryLine ?? '') ?? 0) + 1,
+    );
     expect(expected.build).toContain('step.completed a1 #1.1 failure');
     expect(expected.fetch).toContain('step.started a1 #0.2');
     expect(expected.fetch).toContain('step.completed a1 #0.1 failure retried after 50ms');

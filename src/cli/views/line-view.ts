@@ -1,4 +1,3 @@
-import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
 import {
   type Colors,
@@ -36,7 +35,7 @@ export class LineView implements RunView {
           this.out.write(
             `${c.dim(`[${event.name}]`)} ${c.yellow(noRunnerText(event.noRunnerWith, event.setAside))}\n`,
           );
-        // A delayed job says until when, or a CI log would just stall; a retry said so already (↻ … in).
+        // A delayed job says until when, or a CI log would just stall; a retry said so already (its "retrying in" line).
         else if (
           event.notBefore !== undefined &&
           event.notBefore > event.at &&
@@ -75,10 +74,8 @@ export class LineView implements RunView {
         break;
       }
       case 'job.retrying':
+        // Told by the control plane's own line in the job's log ("attempt 1 failed (…); retrying in 2s").
         this.retrying.add(event.jobId);
-        this.out.write(
-          `${c.dim(`[${event.name}]`)} ${c.yellow(`↻ ${event.reason}; attempt ${event.attempt} in ${formatDelay(event.delayMs)}`)}\n`,
-        );
         break;
       case 'run.completed':
         this.out.write(`\n${summaryTable(event.jobs, event.status, event.durationMs, c)}\n`);
