@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatDuration } from '../../src/cli/views/format.js';
+import type { JobAttemptRecord, JobRecord } from '../../src/store/runs.js';
 import { events, logLines, statuses, Workspace } from './cli.js';
 
 /** A script that fails until it has run `succeedOn` times, counting in a file of the workspace. */
@@ -117,6 +119,19 @@ describe('retry: with the real CLI', () => {
       .filter((line) => line.trim().startsWith('attempt '))
       .map((line) => line.trim().split(/\s+/).slice(0, 3).join(' '));
     expect(attemptLines).toEqual(['attempt 1: failed', 'attempt 2: failed', 'attempt 3: succeeded']);
+    // The job's duration is its wall time from its first attempt's start; each attempt's is its own.
+    const json = JSON.parse((await ws.run(['show', runId, '--json'])).stdout) as {
+      jobs: (JobRecord & { attempts: JobAttemptRecord[] })[];
+    };
+    const flakyJob = json.jobs.find((job) => job.name === 'flaky');
+    const first = flakyJob?.attempts[0]?.startedAt ?? Number.NaN;
+    const last = flakyJob?.startedAt ?? Number.NaN;
+    const end = flakyJob?.finishedAt ?? Number.NaN;
+    expect(last - first).toBeGreaterThanOrEqual(20);
+    const jobLine = show.stdout.split('\n').find((line) => line.includes('succeeded flaky'));
+    expect(jobLine?.trim()).toBe(`✓ succeeded flaky ${formatDuration(end - first)}`);
+    const lastAttempt = show.stdout.split('\n').find((line) => line.includes('attempt 3:'));
+    expect(lastAttempt?.trim()).toBe(`attempt 3: succeeded ${formatDuration(end - last)}`);
     // The stored log says why each attempt was retried, and after how long, as a step's retry does.
     const logs = await ws.run(['logs', runId, 'flaky']);
     expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([

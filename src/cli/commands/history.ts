@@ -3,14 +3,14 @@ import { asRunId } from '../../core/ids.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
 import { defaultReadAfterLimit } from '../../store/logs.js';
-import type { JobRecord, RunRecord } from '../../store/runs.js';
+import type { JobAttemptRecord, JobRecord, RunRecord } from '../../store/runs.js';
 import { staleWritesByJob } from '../../store/stale-writes.js';
 import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
-import { jobDetailLines, stepKey } from '../views/attempts.js';
+import { jobDetailLines, seriesStartedAt, stepKey } from '../views/attempts.js';
 import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
@@ -140,7 +140,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     }
     if (selected !== undefined) process.stdout.write(`${selectedJobsLine(selected, colors)}\n`);
     for (const [i, job] of jobs.entries()) {
-      process.stdout.write(jobLine(job, colors));
+      process.stdout.write(jobLine(job, attempts[i] ?? [], colors));
       for (const line of jobDetailLines(job, attempts[i] ?? [], steps[i] ?? [], colors)) {
         process.stdout.write(`${line}\n`);
       }
@@ -151,10 +151,12 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
   });
 }
 
-function jobLine(job: JobRecord, colors: ReturnType<typeof c>): string {
+/** A retried job's duration is from its first attempt's start; each attempt's own is on its line. */
+function jobLine(job: JobRecord, ended: readonly JobAttemptRecord[], colors: ReturnType<typeof c>): string {
   const reason = job.reason ? colors.dim(` (${job.reason})`) : '';
   const on = colors.dim(onRunnerText(job.runner, job.status));
-  return `  ${jobStatusCell(colors, job.status)} ${job.name} ${colors.dim(duration(job.startedAt, job.finishedAt))}${on}${reason}\n`;
+  const took = duration(seriesStartedAt(job, ended), job.finishedAt);
+  return `  ${jobStatusCell(colors, job.status)} ${job.name} ${colors.dim(took)}${on}${reason}\n`;
 }
 
 /**

@@ -6,6 +6,21 @@ const duration = (start?: number, end?: number) =>
   start !== undefined && end !== undefined ? formatDuration(end - start) : '';
 
 /**
+ * When the job's latest series of attempts began: the start of the earliest attempt that retries
+ * (`retry:`, or a requeue) led from to the current one, so a retried job's duration is its wall time
+ * from its first start; an attempt a re-run followed (not retried) starts no part of it.
+ */
+export function seriesStartedAt(job: JobRecord, ended: readonly JobAttemptRecord[]): number | undefined {
+  let startedAt = job.startedAt;
+  for (let i = ended.length - 1; i >= 0; i--) {
+    const attempt = ended[i];
+    if (attempt?.retry === undefined) break;
+    startedAt = attempt.startedAt ?? startedAt;
+  }
+  return startedAt;
+}
+
+/**
  * The lines `valkyrie show` prints under a job: its steps, and when the job ran more than once, each
  * attempt with its status, duration, runner and reason, its steps beneath it. A step that ran more than once
  * shows each attempt, numbered.

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { jobDetailLines } from '../../../src/cli/views/attempts.js';
+import { jobDetailLines, seriesStartedAt } from '../../../src/cli/views/attempts.js';
 import { colors, onRunnerText } from '../../../src/cli/views/format.js';
 import { asJobId, asRunId } from '../../../src/core/ids.js';
-import type { JobRecord, StepRecord } from '../../../src/store/runs.js';
+import type { JobAttemptRecord, JobRecord, StepRecord } from '../../../src/store/runs.js';
 
 const jobId = asJobId('1.1');
 const job: JobRecord = {
@@ -45,13 +45,29 @@ describe("show's step lines", () => {
   });
 });
 
-describe("show's timed-out step", () => {
+describe("show's timed-out step and retried job", () => {
   it("names the timeout that stopped a step, with the limit as the workflow's timeout-minutes set it", () => {
     const timedOut = { outcome: 'failure', conclusion: 'failure', timedOutAfterMs: 30_000 } as const;
     const lines = jobDetailLines(job, [], [step(0, 'build', timedOut)], colors(false));
     expect(lines.map((line) => line.trim())).toEqual([
       'failure   build · timed out after 0.5 minutes (timeout-minutes) 12ms',
     ]);
+  });
+
+  it("times a retried job from its first attempt's start, but not from before a re-run", () => {
+    const ended = (attempt: number, startedAt: number, retried: boolean): JobAttemptRecord => ({
+      jobId,
+      attempt,
+      status: 'failed',
+      startedAt,
+      finishedAt: startedAt + 10,
+      ...(retried ? { retry: { delayMs: 5, reason: 'failure' } } : {}),
+    });
+    const current = { ...job, attempt: 3, startedAt: 500 };
+    expect(seriesStartedAt(current, [ended(1, 100, true), ended(2, 300, true)])).toBe(100);
+    expect(seriesStartedAt(current, [ended(1, 100, false), ended(2, 300, true)])).toBe(300);
+    expect(seriesStartedAt(current, [ended(1, 100, true), ended(2, 300, false)])).toBe(500);
+    expect(seriesStartedAt(current, [])).toBe(500);
   });
 });
 
