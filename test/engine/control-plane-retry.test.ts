@@ -94,6 +94,7 @@ describe('ControlPlane job retries', () => {
     const logs = await stores.logs.read(handle.id);
     expect(logs.map((line) => [line.jobAttempt ?? 1, line.text])).toEqual([
       [1, 'first runner'],
+      [1, 'attempt 1 of 2 failed (runner_lost: connection reset); retrying in 1ms'],
       [2, 'second'],
     ]);
   });

@@ -116,10 +116,16 @@ describe('RunCoordinator.restore', () => {
     // Not the retry policy's: no delay, whatever retry.when says.
     expect(requeued.delayMs).toBe(0);
     expect(requeued.leg).toMatchObject({ status: 'queued', attempt: 2 });
+    expect(requeued.line).toBe(
+      'attempt 1 ended (runner_lost: the process running the run stopped); requeued as attempt 2',
+    );
     c.started('7.2', 1_100);
-    // The job's one retry is still there for a failure of the requeued attempt.
+    // The job's one retry is still there for a failure of the requeued attempt, which its line counts.
     const failed = c.completed('7.2', 'failed', {}, 1_200);
     expect(summary(failed)).toEqual(['retry 7.2 b']);
+    expect(failed[0]?.kind === 'retry' && failed[0].line).toBe(
+      'attempt 2 (try 1 of 2) failed (failure); retrying in 1s',
+    );
     expect(c.legById('7.2')).toMatchObject({ status: 'queued', attempt: 3, notBefore: 2_200 });
     c.started('7.2', 2_300);
     // The retry spent, the second failure is final: c is skipped.

@@ -96,6 +96,7 @@ function kindScenarios(name: string, openStores: OpenReplicaStores): void {
       'job.queued',
       'job.started',
       'log',
+      'log',
       'job.retrying',
       'job.queued',
       'job.started',
@@ -112,6 +113,13 @@ function kindScenarios(name: string, openStores: OpenReplicaStores): void {
       reason: 'step ./greet failed with exit code 1',
     };
     expect(fromOther.find((event) => event.type === 'job.retrying')).toMatchObject(retrying);
+    // The control plane's line on the retry ends the first attempt's log, through this replica too.
+    expect(fromOther[4]).toMatchObject({
+      type: 'log',
+      stepIndex: -1,
+      text: 'attempt 1 of 2 failed (step ./greet failed with exit code 1); retrying in 300ms',
+    });
+    expect(fromOther[4]).not.toHaveProperty('jobAttempt');
     const queued = fromOther.filter((event) => event.type === 'job.queued');
     expect(queued.map((event) => event.type === 'job.queued' && event.attempt)).toEqual([undefined, 2]);
     // The second queueing waits out the delay (set from the control plane's clock just before it).
