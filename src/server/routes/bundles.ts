@@ -37,14 +37,28 @@ export function bundleRoutes(context: ApiContext): Route[] {
         201: { description: 'stored' },
         200: { description: 'the server already had it' },
         400: { description: 'VK_BUNDLE_HASH_MISMATCH', schema: errorSchema },
-        413: { description: 'VK_BODY_TOO_LARGE', schema: errorSchema },
+        413: {
+          description: `VK_BODY_TOO_LARGE: over ${maxBundleBytes} bytes, at once when Content-Length says so`,
+          schema: errorSchema,
+        },
       },
       async handle({ params, request, reply }) {
+        const declared = Number(request.headers['content-length']);
+        if (declared > maxBundleBytes) {
+          // Refused before a byte of it is read or a file made for it.
+          reply.header('connection', 'close');
+          throw tooLarge(maxBundleBytes, `its Content-Length is ${declared}`);
+        }
         const upload = bundles.put(params.sha256, request.raw, maxBundleBytes, () => clock.now());
         const outcome = await upload.catch((error) => {
           // The rest of a refused body is not read, so the connection cannot carry another request:
           // the client must not reuse it (it would wait on a server still reading the old body).
           if (!request.raw.complete) reply.header('connection', 'close');
+          if (!request.raw.complete && clientWentAway(error)) {
+            // No server failure: one line, and an answer nobody is left to read.
+            context.logNotice(`bundle upload ${params.sha256} ended early: the client went away`);
+            throw new ApiError(400, 'VK_INVALID_REQUEST', 'the upload ended before the whole body came');
+          }
           return uploadError(error);
         });
         return { status: outcome === 'created' ? 201 : 200, body: { sha256: params.sha256 } };
@@ -92,4 +106,18 @@ function uploadError(error: unknown): never {
   if (isValkyrieError(error) && error.code === 'VK_BODY_TOO_LARGE')
     throw new ApiError(413, error.code, error.message);
   throw error;
+}
+
+function tooLarge(maxBytes: number, why: string): ApiError {
+  return new ApiError(
+    413,
+    'VK_BODY_TOO_LARGE',
+    `bundles are limited to ${maxBytes} bytes and ${why}; nothing was stored`,
+  );
+}
+
+/** Node's error for a request body whose connection closed before it was whole. */
+function clientWentAway(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === 'ECONNRESET' || message === 'aborted';
 }
