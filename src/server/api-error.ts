@@ -26,3 +26,14 @@ export const shuttingDown = () =>
     'VK_SHUTTING_DOWN',
     'the server is shutting down; retry against another replica or later',
   );
+
+/**
+ * The seconds a client is told to wait (Retry-After) before it asks again after a 429 or 503; undefined
+ * for other statuses. A replica shutting down is replaced, and a store that did not answer is back, in
+ * seconds; a full queue drains only as jobs end.
+ */
+export function retryAfterSeconds(status: number): number | undefined {
+  if (status === 503) return 5;
+  if (status === 429) return 30;
+  return undefined;
+}

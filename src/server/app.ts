@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import * as z from 'zod';
 import { isValkyrieError } from '../core/errors.js';
-import { ApiError, shuttingDown } from './api-error.js';
+import { ApiError, retryAfterSeconds, shuttingDown } from './api-error.js';
 import type { ApiContext } from './context.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route, registerRoutes } from './route.js';
@@ -56,7 +56,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   app.setErrorHandler((error, _request, reply) => {
     const api = toApiError(error);
     if (api.status >= 500 && api.code === 'VK_INTERNAL') options.logError?.(error);
-    return reply.code(api.status).send(api.body());
+    return sendApiError(reply, api);
   });
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -138,6 +138,8 @@ function healthRoutes(context: ApiContext): Route[] {
 }
 
 function sendApiError(reply: FastifyReply, api: ApiError): FastifyReply {
+  const retryAfter = retryAfterSeconds(api.status);
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply.code(api.status).send(api.body());
 }
 

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { retryAfterSeconds } from './api-error.js';
 import type { ResponseSpec, RouteMeta } from './route.js';
 import { errorSchema, jsonBodyLimit } from './schemas.js';
 
@@ -56,7 +57,7 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
       responses: Object.fromEntries(
         Object.entries({ ...commonResponses(route), ...route.responses }).map(([status, response]) => [
           status,
-          responseObject(schemas, response),
+          responseObject(schemas, Number(status), response),
         ]),
       ),
     };
@@ -91,11 +92,26 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
   };
 }
 
-function responseObject(schemas: SharedSchemas, response: ResponseSpec): Record<string, unknown> {
+function responseObject(
+  schemas: SharedSchemas,
+  status: number,
+  response: ResponseSpec,
+): Record<string, unknown> {
   const types = response.contentTypes ?? [response.contentType ?? 'application/json'];
   const schema = response.schema === undefined ? {} : schemas.of(response.schema, 'output');
+  const retryAfter = retryAfterSeconds(status);
   return {
     description: response.description,
+    ...(retryAfter === undefined
+      ? {}
+      : {
+          headers: {
+            'Retry-After': {
+              description: `the seconds to wait before asking again (${retryAfter})`,
+              schema: { type: 'integer', minimum: 0 },
+            },
+          },
+        }),
     ...(response.schema === undefined &&
     response.contentType === undefined &&
     response.contentTypes === undefined

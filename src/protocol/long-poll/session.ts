@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ProtocolError } from '../frame.js';
-import { errorBody } from '../handshake.js';
+import { errorBody, unavailableRetryAfterSeconds } from '../handshake.js';
 import { messageJson } from '../message-json.js';
 import { protocolVersion } from '../messages.js';
 import { type CloseInfo, protocolCloseInfo, TransportEnd } from '../transport-end.js';
@@ -203,6 +203,7 @@ export function respondJson(response: ServerResponse, status: number, body: stri
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    ...(status === 503 ? { 'retry-after': String(unavailableRetryAfterSeconds) } : {}),
   });
   response.end(body);
 }

@@ -3,7 +3,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { type Clock, systemClock } from '../clock.js';
 import type { MessageDecoder } from '../frame.js';
-import { type Authenticate, admitConnection, batchFrames, errorBody, framesHeader } from '../handshake.js';
+import {
+  type Authenticate,
+  admitConnection,
+  batchFrames,
+  errorBody,
+  framesHeader,
+  unavailableRetryAfterSeconds,
+} from '../handshake.js';
 import type { NetworkTransport } from '../transport-end.js';
 import { defaultKeepAliveIntervalMs, type Framing, WebSocketTransport } from './socket-transport.js';
 
@@ -137,6 +144,7 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
   const body = errorBody(code, message);
   socket.end(
     `HTTP/1.1 ${status} ${statusText[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+      (status === 503 ? `Retry-After: ${unavailableRetryAfterSeconds}\r\n` : '') +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
