@@ -66,7 +66,7 @@ export interface ServerOptions {
   /**
    * How often to write this replica's runners to the store and apply runner modes set on other
    * replicas (runner-directory.ts), and to end the sessions of runner credentials revoked on other
-   * replicas (credential-revocations.ts). Default 1 s.
+   * replicas, and the event streams of API tokens revoked there (credential-revocations.ts). Default 1 s.
    */
   readonly runnerSyncIntervalMs?: number;
   /**

@@ -28,7 +28,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       url: '/api/v1/runs/:id/events',
       operationId: 'streamRunEvents',
       summary:
-        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start',
+        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start. A stream whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message})',
       access: 'read',
       params: idParams,
       responses: {
@@ -57,7 +57,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       url: '/api/v1/runs/:id/logs',
       operationId: 'getJobLog',
       summary:
-        "A job's log as text/plain, sent a page of lines at a time (chunked); a store failure midway cuts the response before its last chunk, so a client's read fails rather than ending with part of the log. With follow=1 as Server-Sent Events (event: log, data: a LogEntry) on any replica, closed by event: end (data: the job's job.completed RunEvent, with its status) once the job has ended; a stream that stops without it was cut, and the client may reconnect",
+        "A job's log as text/plain, sent a page of lines at a time (chunked); a store failure midway cuts the response before its last chunk, so a client's read fails rather than ending with part of the log. With follow=1 as Server-Sent Events (event: log, data: a LogEntry) on any replica, closed by event: end (data: the job's job.completed RunEvent, with its status) once the job has ended; a stream that stops without it was cut, and the client may reconnect; one whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message})",
       access: 'read',
       params: idParams,
       query: logsQuery,
