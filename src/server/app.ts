@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { isValkyrieError } from '../core/errors.js';
 import { ApiError, retryAfterSeconds, shuttingDown } from './api-error.js';
 import type { ApiContext } from './context.js';
+import { metricsRoute } from './metrics-route.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route, registerRoutes } from './route.js';
 import { accessRoutes } from './routes/access.js';
@@ -86,6 +87,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     ...accessRoutes(context),
     ...runnerRoutes(context),
     ...healthRoutes(context),
+    metricsRoute(context),
   ];
   const document = openApiDocument(routes, options.version);
   routes.push(
@@ -100,6 +102,12 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     }),
   );
   registerRoutes(app, routes, context);
+  // After the routes: a hook added later applies to them all. The pattern, not the URL, keeps the
+  // label set small; an unknown route is one label.
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    context.metrics.request(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
   return app;
 }
 

@@ -3,6 +3,7 @@ import type { ControlPlane, RunHandle } from '../engine/control-plane.js';
 import type { BundleStore } from '../store/bundles.js';
 import type { Stores } from '../store/store.js';
 import type { CredentialRevocations } from './credential-revocations.js';
+import type { ServerMetrics } from './metrics.js';
 import type { RunFeed } from './run-feed.js';
 import type { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
@@ -35,6 +36,8 @@ export interface ApiContext {
   readonly driven: Map<string, DrivenRun>;
   /** Open Server-Sent Event streams, ended at shutdown. */
   readonly streams: Set<EventStream>;
+  /** `GET /metrics`; the app records each answered request in it. */
+  readonly metrics: ServerMetrics;
   readonly clock: Clock;
   /** For failures no request answers for (background work): printed on the server's stderr. */
   logError(error: unknown): void;

@@ -23,6 +23,7 @@ import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from '
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions, StreamSessions } from './credential-revocations.js';
 import { runTakenOver } from './driven-runs.js';
+import { ServerMetrics } from './metrics.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
 import { RunnerDirectory } from './runner-directory.js';
@@ -173,6 +174,13 @@ export class ValkyrieServer implements AsyncDisposable {
       controlPlane.onEvent(feed.publish);
       const intake = { stopped: false };
       const streams = new Set<EventStream>();
+      const metrics = new ServerMetrics({
+        runners: () => controlPlane.runners(),
+        runs: stores.runs,
+        driven,
+        streams,
+      });
+      controlPlane.onEvent(metrics.observe);
       // In a shared store every replica serves every bundle; files serve only this replica's uploads.
       const bundles = stores.bundles ?? new FileBundleStore(join(options.dataDir, 'bundles'));
       const bundleRetentionMs = options.bundleRetentionMs ?? defaultBundleRetentionMs;
@@ -189,6 +197,7 @@ export class ValkyrieServer implements AsyncDisposable {
         queueCapacity: options.queueCapacity ?? defaultQueueCapacity,
         driven,
         streams,
+        metrics,
         clock,
         logError,
         logNotice:

@@ -1,0 +1,193 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunEvent } from '../engine/events.js';
+import type { RunnerView } from '../engine/runner-view.js';
+import type { RunStore } from '../store/runs.js';
+
+/** What the gauges read at each scrape: nothing is counted twice or kept beside the engine's own state. */
+export interface MetricSources {
+  /** The runners connected to this replica (ControlPlane.runners). */
+  runners(): readonly RunnerView[];
+  /** The fleet's queued and running jobs, from the store every replica shares. */
+  readonly runs: Pick<RunStore, 'countUnfinishedJobs'>;
+  /** Runs this replica drives, and its open event streams. */
+  readonly driven: { readonly size: number };
+  readonly streams: { readonly size: number };
+}
+
+/** Seconds, from a job that waits a few milliseconds to a nightly build of hours. */
+const durationBuckets = [0.01, 0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600, 14_400];
+const requestBuckets = [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10];
+
+/**
+ * The server's Prometheus metrics (`GET /metrics`): counters and histograms of runs and jobs fed by
+ * the control plane's events, gauges read at scrape time, the HTTP API's requests, and Node's process
+ * metrics (`process_*`, `nodejs_*`, unprefixed, as dashboards for any Node service expect them). A
+ * registry of its own per server, so that several servers in one process (tests) do not collide.
+ * Counters count what this replica drove; a fleet of replicas is summed in the query, as usual.
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly #runsStarted: Counter;
+  readonly #runsCompleted: Counter<'status'>;
+  readonly #runDuration: Histogram<'status'>;
+  readonly #jobsCompleted: Counter<'status'>;
+  readonly #jobDuration: Histogram<'status'>;
+  readonly #jobRetries: Counter;
+  readonly #queueWait: Histogram;
+  readonly #requests: Counter<'method' | 'route' | 'status'>;
+  readonly #requestDuration: Histogram<'method' | 'route'>;
+  /** When each job became ready to start (queued, and past its not-before), until it starts or ends. */
+  readonly #readyAt = new Map<string, number>();
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#runsStarted = new Counter({
+      name: 'valkyrie_runs_started_total',
+      help: 'Runs this replica began driving (new ones once they have their concurrency slot, re-runs, takeovers)',
+      registers,
+    });
+    this.#runsCompleted = new Counter({
+      name: 'valkyrie_runs_completed_total',
+      help: 'Runs ended, by status',
+      labelNames: ['status'],
+      registers,
+    });
+    this.#runDuration = new Histogram({
+      name: 'valkyrie_run_duration_seconds',
+      help: 'Wall time of ended runs, by status',
+      labelNames: ['status'],
+      buckets: durationBuckets,
+      registers,
+    });
+    this.#jobsCompleted = new Counter({
+      name: 'valkyrie_jobs_completed_total',
+      help: 'Jobs ended, by status (a retried job counts once, with its last attempt)',
+      labelNames: ['status'],
+      registers,
+    });
+    this.#jobDuration = new Histogram({
+      name: 'valkyrie_job_duration_seconds',
+      help: 'Duration of ended jobs, by status',
+      labelNames: ['status'],
+      buckets: durationBuckets,
+      registers,
+    });
+    this.#jobRetries = new Counter({
+      name: 'valkyrie_job_retries_total',
+      help: 'Job attempts that failed and were followed by another (retry:)',
+      registers,
+    });
+    this.#queueWait = new Histogram({
+      name: 'valkyrie_job_queue_wait_seconds',
+      help: 'From a job being ready to start (queued, past its not-before) to a runner starting it',
+      buckets: durationBuckets,
+      registers,
+    });
+    this.#requests = new Counter({
+      name: 'valkyrie_http_requests_total',
+      help: 'HTTP API requests answered, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.#requestDuration = new Histogram({
+      name: 'valkyrie_http_request_duration_seconds',
+      help: 'Time to answer HTTP API requests (a stream counts until it ends), by method and route pattern',
+      labelNames: ['method', 'route'],
+      buckets: requestBuckets,
+      registers,
+    });
+    gaugesOf(sources, registers);
+  }
+
+  /** A control plane event listener (ControlPlane.onEvent). */
+  readonly observe = (event: RunEvent): void => {
+    switch (event.type) {
+      case 'run.started':
+        this.#runsStarted.inc();
+        return;
+      case 'run.completed':
+        this.#runsCompleted.inc({ status: event.status });
+        this.#runDuration.observe({ status: event.status }, event.durationMs / 1000);
+        return;
+      case 'job.queued':
+        this.#readyAt.set(event.jobId, Math.max(event.at, event.notBefore ?? 0));
+        return;
+      case 'job.started': {
+        const readyAt = this.#readyAt.get(event.jobId);
+        this.#readyAt.delete(event.jobId);
+        if (readyAt !== undefined) this.#queueWait.observe(Math.max(0, event.at - readyAt) / 1000);
+        return;
+      }
+      case 'job.retrying':
+        this.#jobRetries.inc();
+        return;
+      case 'job.completed':
+        this.#readyAt.delete(event.jobId);
+        this.#jobsCompleted.inc({ status: event.status });
+        this.#jobDuration.observe({ status: event.status }, event.durationMs / 1000);
+        return;
+    }
+  };
+
+  /** An answered HTTP request; `route` is the matched pattern (`/api/v1/runs/:id`), never the raw URL. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    this.#requests.inc({ method, route, status: String(status) });
+    this.#requestDuration.observe({ method, route }, seconds);
+  }
+}
+
+/** Gauges set from `sources` when scraped. */
+function gaugesOf(sources: MetricSources, registers: Registry[]): void {
+  const runners = new Gauge({
+    name: 'valkyrie_runners_connected',
+    help: 'Runners connected to this replica, by mode (online, draining, maintenance)',
+    labelNames: ['mode'],
+    registers,
+    collect() {
+      runners.reset();
+      for (const view of sources.runners()) if (view.connected) runners.inc({ mode: view.mode });
+    },
+  });
+  const slots = new Gauge({
+    name: 'valkyrie_runner_slots',
+    help: 'Job slots of the runners connected to this replica, busy or free',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      let busy = 0;
+      let free = 0;
+      for (const view of sources.runners()) {
+        if (!view.connected) continue;
+        busy += view.running;
+        free += Math.max(0, view.capacity - view.running);
+      }
+      slots.set({ state: 'busy' }, busy);
+      slots.set({ state: 'free' }, free);
+    },
+  });
+  const unfinished = new Gauge({
+    name: 'valkyrie_jobs_unfinished',
+    help: 'Jobs queued or running in the whole fleet (what --queue-capacity limits)',
+    registers,
+    async collect() {
+      unfinished.set(await sources.runs.countUnfinishedJobs());
+    },
+  });
+  const driven = new Gauge({
+    name: 'valkyrie_runs_driven',
+    help: 'Unfinished runs this replica drives',
+    registers,
+    collect() {
+      driven.set(sources.driven.size);
+    },
+  });
+  const streams = new Gauge({
+    name: 'valkyrie_event_streams_open',
+    help: 'Open Server-Sent Event streams (run events, followed logs)',
+    registers,
+    collect() {
+      streams.set(sources.streams.size);
+    },
+  });
+}

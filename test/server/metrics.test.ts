@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { runningJob, startTestServer, waitForRunStatus } from './helpers.js';
+
+/** The value of one sample line of Prometheus text, e.g. `valkyrie_jobs_completed_total{status="succeeded"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('GET /metrics', () => {
+  it('takes an API token: none is 401, a read token reads Prometheus text', async () => {
+    const live = await startTestServer();
+    expect((await live.request('GET', '/metrics', { token: null })).status).toBe(401);
+    expect((await live.request('GET', '/metrics', { token: await live.token('runner') })).status).toBe(403);
+    const read = await live.request('GET', '/metrics', { token: await live.token('read') });
+    expect(read.status).toBe(200);
+    expect(read.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(read.text).toContain('# TYPE valkyrie_jobs_completed_total counter');
+    // Node's process metrics, under the names every Node dashboard uses.
+    expect(sample(read.text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(read.text).toMatch(/^nodejs_eventloop_lag_seconds /m);
+  });
+
+  it('counts a run and its job through a real runner connection, and reads the gauges at the scrape', async () => {
+    const live = await startTestServer();
+    const job = await runningJob(live);
+    const during = (await live.request('GET', '/metrics')).text;
+    expect(sample(during, 'valkyrie_runs_started_total')).toBe(1);
+    expect(sample(during, 'valkyrie_jobs_unfinished')).toBe(1);
+    expect(sample(during, 'valkyrie_runs_driven')).toBe(1);
+    expect(sample(during, 'valkyrie_runners_connected{mode="online"}')).toBe(1);
+    expect(sample(during, 'valkyrie_runner_slots{state="busy"}')).toBe(1);
+    expect(sample(during, 'valkyrie_runner_slots{state="free"}')).toBe(0);
+    expect(sample(during, 'valkyrie_job_queue_wait_seconds_count')).toBe(1);
+
+    job.succeed();
+    await waitForRunStatus(live.request, job.runId, 'succeeded');
+    const after = (await live.request('GET', '/metrics')).text;
+    expect(sample(after, 'valkyrie_runs_completed_total{status="succeeded"}')).toBe(1);
+    expect(sample(after, 'valkyrie_run_duration_seconds_count{status="succeeded"}')).toBe(1);
+    expect(sample(after, 'valkyrie_jobs_completed_total{status="succeeded"}')).toBe(1);
+    expect(sample(after, 'valkyrie_job_duration_seconds_count{status="succeeded"}')).toBe(1);
+    expect(sample(after, 'valkyrie_jobs_unfinished')).toBe(0);
+    expect(sample(after, 'valkyrie_runs_driven')).toBe(0);
+    expect(sample(after, 'valkyrie_runner_slots{state="busy"}')).toBe(0);
+    // Requests by route pattern, never by raw URL (one series for every run id).
+    expect(
+      sample(after, 'valkyrie_http_requests_total{method="POST",route="/api/v1/runs",status="201"}'),
+    ).toBe(1);
+    expect(
+      sample(after, 'valkyrie_http_requests_total{method="GET",route="/api/v1/runs/:id",status="200"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(after).not.toContain(`route="/api/v1/runs/${job.runId}"`);
+  });
+});
