@@ -1,9 +1,11 @@
 import type { GitContext } from '../core/git-context.js';
+import type { RunRequest } from '../engine/active-run.js';
 import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { runGitFields } from '../engine/run-context.js';
 import { recordResumable } from '../engine/run-ownership.js';
 import type { Submission } from '../engine/run-submission.js';
+import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { RunnerAgent } from '../runner/agent.js';
@@ -23,8 +25,6 @@ export interface LocalRunOptions {
   readonly workflow: Workflow;
   /** The `--job` ids as given, recorded so that a resume or re-run narrows the workflow the same way. */
   readonly selectedJobs?: readonly string[];
-  /** The member id the run holds in its workflow's concurrency group, stored with the run (StoredRunRequest). */
-  readonly groupMember?: string;
   readonly stores: Stores;
   readonly stateDir: string;
   readonly workspace: string;
@@ -64,13 +64,36 @@ export type LocalStart =
 /** The in-process runner's executors: what a job left behind and was stopped is said on stderr. */
 export const localExecutors = reportingShellExecutors((line) => process.stderr.write(`valkyrie: ${line}\n`));
 
+/**
+ * Creates the run (subject to its idempotency key and the queue's capacity, atomically with its
+ * record) and drives it. A run of a workflow with a `concurrency:` group is recorded `queued`, with its
+ * place in the group, and waits for the slot in the control plane as a server's run does: `valkyrie
+ * runs` lists it, `valkyrie cancel` ends its wait, and a newer run that replaces it ends it cancelled.
+ * Throws VK_EXPRESSION, having started nothing, when the group cannot be evaluated.
+ */
 export async function startLocalRun(options: LocalRunOptions): Promise<LocalStart> {
   const queue = options.queue;
+  const labels = runnerLabels(options.host, options.extraLabels);
+  const git = options.git;
+  const request: RunRequest = {
+    workflowName: options.workflow.name,
+    workspace: options.workspace,
+    ...runGitFields(git, options.event),
+    actor: process.env.USER ?? 'local',
+    vars: options.vars,
+    inputs: options.inputs,
+    eventName: options.event,
+    secrets: options.secrets,
+    envOverrides: options.env,
+    availableLabels: labels,
+    priority: queue?.priority,
+    notBefore: queue?.notBefore,
+  };
+  const group = resolveWorkflowGroup(options.workflow, request);
   const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: queue?.agingIntervalMs });
   controlPlane.onEvent(options.onEvent);
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
-  const labels = runnerLabels(options.host, options.extraLabels);
   const temp = processTempRoot(options.stateDir);
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels, capacity: options.concurrency },
@@ -80,26 +103,12 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();
-  const git = options.git;
   const submission = await controlPlane
-    .submitRun(
-      options.workflow,
-      {
-        workflowName: options.workflow.name,
-        workspace: options.workspace,
-        ...runGitFields(git, options.event),
-        actor: process.env.USER ?? 'local',
-        vars: options.vars,
-        inputs: options.inputs,
-        eventName: options.event,
-        secrets: options.secrets,
-        envOverrides: options.env,
-        availableLabels: labels,
-        priority: queue?.priority,
-        notBefore: queue?.notBefore,
-      },
-      { queueCapacity: queue?.queueCapacity, idempotency: queue?.idempotency },
-    )
+    .submitRun(options.workflow, request, {
+      queueCapacity: queue?.queueCapacity,
+      idempotency: queue?.idempotency,
+      ...(group === undefined ? {} : { group }),
+    })
     .catch(async (error: unknown) => {
       await agent.drain();
       temp.remove();
@@ -154,6 +163,5 @@ function storedRequestOf(options: LocalRunOptions, git: GitContext): StoredRunRe
     notBefore: options.queue?.notBefore,
     agingIntervalMs: options.queue?.agingIntervalMs,
     ...(options.selectedJobs === undefined ? {} : { selectedJobs: options.selectedJobs }),
-    ...(options.groupMember === undefined ? {} : { groupMember: options.groupMember }),
   };
 }

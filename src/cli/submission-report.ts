@@ -8,10 +8,7 @@ import type { SubmitCheck } from '../store/submissions.js';
 import { ExitCode } from './exit-codes.js';
 
 /** Why nothing started: a duplicate idempotency key, or VK_QUEUE_FULL. */
-export type NotStarted =
-  | Exclude<SubmitCheck, { readonly kind: 'admissible' }>
-  /** The key's run waits for its concurrency group in another process: it has no run record yet. */
-  | { readonly kind: 'duplicate_waiting'; readonly group: string; readonly workflowName: string };
+export type NotStarted = Exclude<SubmitCheck, { readonly kind: 'admissible' }>;
 
 /** What the report needs besides the outcome. */
 export interface ReportContext {
@@ -25,8 +22,9 @@ export interface ReportContext {
 /**
  * Tells the user why nothing started, and returns the exit code: VK_QUEUE_FULL exits 75 (EX_TEMPFAIL:
  * try again later); a duplicate idempotency key exits with the existing run's result — 0 succeeded,
- * 1 failed or cancelled — 0 while that run is still waiting, queued or running in another process, and
- * 1 when that process is gone (the run is interrupted: nothing will finish it until `valkyrie resume`).
+ * 1 failed or cancelled — 0 while that run is still queued (waiting for its concurrency group, say) or
+ * running in another process, and 1 when that process is gone (the run is interrupted: nothing will
+ * finish it until `valkyrie resume`).
  * A key taken by a run of another workflow is VK_IDEMPOTENCY_CONFLICT, exit 2: the user's mistake,
  * which reporting the other run as done would hide.
  */
@@ -49,27 +47,17 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
       process.stdout.write(`${JSON.stringify({ type: 'run.refused', code: 'VK_QUEUE_FULL', ...outcome })}\n`);
     return never ? ExitCode.invalid : ExitCode.queueFull;
   }
-  if (outcome.kind === 'duplicate_waiting') {
-    process.stderr.write(
-      `valkyrie: a run of ${outcome.workflowName} was already submitted with idempotency key ` +
-        `${JSON.stringify(idempotencyKey ?? '')}; it is waiting for concurrency group ${outcome.group} ` +
-        '(in another process). Nothing new was started.\n',
-    );
-    if (json)
-      process.stdout.write(
-        `${JSON.stringify({ type: 'run.duplicate', status: 'waiting', group: outcome.group })}\n`,
-      );
-    return ExitCode.succeeded;
-  }
   const { run } = outcome;
   if (run.workflowName !== context.workflowName) return reportConflict(run, context);
   const finished = isFinished(run.status);
   const interrupted = !finished && (await isInterrupted(stores, run));
+  const group = waitingGroup(run);
+  const waiting = group === undefined ? '' : `, waiting for concurrency group ${group}`;
   const state = finished
     ? `it ${run.status}. Nothing new was started.`
     : interrupted
       ? `it was interrupted (the process running it is gone). Nothing new was started; continue it with: valkyrie resume ${run.id}`
-      : `it is still ${run.status} (in another process). Nothing new was started.`;
+      : `it is still ${run.status}${waiting} (in another process). Nothing new was started.`;
   process.stderr.write(
     `valkyrie: run ${run.id} (${run.workflowName} #${run.runNumber}) was already submitted with idempotency ` +
       `key ${JSON.stringify(idempotencyKey ?? '')}; ${state}\n`,
@@ -80,7 +68,7 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
       runId: run.id,
       runNumber: run.runNumber,
       status: run.status,
-      ...(interrupted ? { interrupted: true } : {}),
+      ...(interrupted ? { interrupted: true } : group === undefined ? {} : { group }),
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
@@ -105,6 +93,11 @@ function reportConflict(run: RunRecord, { idempotencyKey, json, workflowName }: 
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
   return ExitCode.invalid;
+}
+
+/** The concurrency group a queued run waits for, as its driver last recorded it; else undefined. */
+export function waitingGroup(run: RunRecord): string | undefined {
+  return run.status === 'queued' && run.concurrency?.state === 'waiting' ? run.concurrency.group : undefined;
 }
 
 function isFinished(status: RunStatus): boolean {

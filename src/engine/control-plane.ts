@@ -232,7 +232,7 @@ export class ControlPlane {
     { holdLeases = false, ownerExited = holdLeases, lostAt }: ContinueRunOptions = {},
   ): RunHandle {
     const now = this.now();
-    const startedAt = record.startedAt ?? now;
+    const startedAt = record.startedAt ?? now; // now: one taken over while it waited for its group
     const context: RunContext = {
       ...request,
       runId: record.id,
@@ -256,7 +256,7 @@ export class ControlPlane {
     run.resumed = how === 'resume';
     run.ownerExited = run.resumed && ownerExited;
     for (const job of jobs) this.runsByLeg.set(job.id, run);
-    this.begin(run, record, group, effects, { status: 'running' });
+    this.begin(run, record, group, effects, { status: 'running', startedAt });
     return handle;
   }
 

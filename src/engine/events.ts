@@ -19,8 +19,8 @@ export type RunEvent =
    */
   | {
       readonly type: 'concurrency';
-      /** Absent for `valkyrie run`, whose run does not exist before it has the slot. */
-      readonly runId?: string;
+      /** Every run is recorded before it waits for its group (ControlPlane.submitRun), `valkyrie run`'s too. */
+      readonly runId: string;
       readonly group: string;
       readonly state: 'waiting' | 'replaced' | 'cancel-requested';
       /** While waiting: members of the group before this run (the running one included). */

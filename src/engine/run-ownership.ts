@@ -104,8 +104,8 @@ export async function endUnfinishedRun(
 /**
  * Gives up the places a run whose last owner is dead held in concurrency groups, so that the next run
  * of a group (or the run itself, resumed) need not wait for the stale sweep to notice them: its place
- * in its workflow's group — a server's or resuming process's member id names the run; a `valkyrie run`
- * process joined before its run existed and stored the id with it (StoredRunRequest.groupMember) —
+ * in its workflow's group — its member id names the run (workflowMemberOfRun); a `valkyrie run` of an
+ * earlier Valkyrie joined before its run existed and stored the id with it (StoredRunRequest.groupMember) —
  * and, with `jobs`, its jobs' places in their own groups. Call it only once the run is claimed from an
  * owner that is certainly dead: a live one still runs what those places guard.
  */

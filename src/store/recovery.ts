@@ -49,9 +49,10 @@ export interface StoredRunRequest {
    */
   readonly driver?: 'server';
   /**
-   * The member id a `valkyrie run` process's run holds in its workflow's concurrency group (it joins
-   * before the run exists, so the id does not name the run): a process that ends the run after its own
-   * died gives the slot up at once (engine/run-ownership.ts givePlacesUp).
+   * The member id the run of a `valkyrie run` of an earlier Valkyrie holds in its workflow's concurrency
+   * group (that process joined before the run existed, so the id does not name the run): a process that
+   * ends the run after its own died gives the slot up at once (engine/run-ownership.ts givePlacesUp).
+   * No longer written: a run now joins once it is recorded, under an id that names it.
    */
   readonly groupMember?: string;
 }

@@ -21,6 +21,11 @@ describeOnPostgres('on Postgres', () => {
   ]);
 });
 
+interface RunRow {
+  readonly id: string;
+  readonly status: string;
+}
+
 function describeAdmission(title: string, dbArgs: readonly string[]): void {
   describe(title, () => {
     const ws = new Workspace();
@@ -81,7 +86,7 @@ jobs:
       expect(lines('cip.log')).toEqual(['orig start', 'orig done']);
     });
 
-    it('a retry with the key of a run still waiting for the group does not replace it', async () => {
+    it('a retry with the key of a run still waiting for the group returns that run, and does not replace it', async () => {
       const file = workflow('wait', '{ group: wait }');
       const holder = start(file, 'holder');
       let original: Promise<CliResult> | undefined;
@@ -103,9 +108,18 @@ jobs:
         });
         original = collect(first);
         await waitFor(() => output.includes('"state":"waiting"'), 15_000, 'the keyed run to wait');
+        // The waiting run has its record, which the duplicate names.
+        const waitingId = events(output.slice(0, output.lastIndexOf('\n') + 1)).find(
+          (event) => event.type === 'concurrency',
+        )?.runId;
+        expect(waitingId).toEqual(expect.any(String));
         const retry = await run(file, 'retry', '--idempotency-key', 'K', '--json');
-        expect(retry.stderr).toContain('it is waiting for concurrency group wait (in another process)');
-        expect(events(retry.stdout)).toEqual([{ type: 'run.duplicate', status: 'waiting', group: 'wait' }]);
+        expect(retry.stderr).toContain(
+          `run ${String(waitingId)} (wait #2) was already submitted with idempotency key "K"; it is still queued, waiting for concurrency group wait (in another process)`,
+        );
+        expect(events(retry.stdout)).toEqual([
+          { type: 'run.duplicate', runId: waitingId, runNumber: 2, status: 'queued', group: 'wait' },
+        ]);
         expect(retry.code).toBe(0);
       } finally {
         ws.write('wait.open', '');
@@ -113,6 +127,36 @@ jobs:
       expect((await holder).code).toBe(0);
       expect((await original)?.code).toBe(0);
       expect(lines('wait.log')).toEqual(['holder start', 'holder done', 'orig start', 'orig done']);
+    });
+
+    it('of two submissions with one key made at once while the group is busy, one waits and the other returns it', async () => {
+      const file = workflow('twin', '{ group: twin }');
+      const holder = start(file, 'holder');
+      try {
+        await startedAll('twin', ['holder']);
+        const submit = (tag: string) =>
+          collect(
+            ws.start(['run', file, '--var', `tag=${tag}`, '--idempotency-key', 'T', '--json', ...dbArgs]),
+          );
+        const twins = [submit('a'), submit('b')];
+        // The duplicate ends at once; the other waits for the holder.
+        const duplicate = await Promise.race(twins);
+        expect(duplicate.code).toBe(0);
+        const queued = (JSON.parse((await ws.run(['runs', '--json', ...dbArgs])).stdout) as RunRow[]).filter(
+          (listed) => listed.status === 'queued',
+        );
+        expect(queued).toHaveLength(1);
+        // Its place in the group may not be recorded yet when the duplicate reads it: no `group` asked.
+        expect(events(duplicate.stdout)).toMatchObject([
+          { type: 'run.duplicate', runId: queued[0]?.id, runNumber: 2, status: 'queued' },
+        ]);
+        ws.write('twin.open', '');
+        expect((await Promise.all(twins)).map((twin) => twin.code)).toEqual([0, 0]);
+      } finally {
+        ws.write('twin.open', '');
+      }
+      expect((await holder).code).toBe(0);
+      expect(lines('twin.log').filter((line) => line.endsWith(' start'))).toHaveLength(2);
     });
 
     it('a run refused with VK_QUEUE_FULL does not cancel the running run of its group', async () => {

@@ -10,6 +10,7 @@ import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
+import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, seriesStartedAt, stepKey } from '../views/attempts.js';
 import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
@@ -68,7 +69,7 @@ export async function runsCommand(
           paint: run.interrupted ? colors.yellow : colorForStatus(colors, run.status),
           at: run.startedAt ?? run.createdAt,
           duration: duration(run.startedAt, run.finishedAt),
-          label: `${run.workflowName} #${run.runNumber}`,
+          label: `${run.workflowName} #${run.runNumber}${groupNote(run, colors)}`,
         }),
       );
     }
@@ -138,6 +139,8 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     if (run.interrupted) {
       process.stdout.write(`  its process stopped; continue it with: valkyrie resume ${run.id}\n`);
     }
+    const place = groupPlaceLine(run);
+    if (place !== undefined) process.stdout.write(`  ${colors.yellow(place)}\n`);
     if (selected !== undefined) process.stdout.write(`${selectedJobsLine(selected, colors)}\n`);
     for (const [i, job] of jobs.entries()) {
       process.stdout.write(jobLine(job, attempts[i] ?? [], colors));
@@ -149,6 +152,29 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     }
     return ExitCode.succeeded;
   });
+}
+
+/** After the run's label in `valkyrie runs`: the group a live queued run waits for. */
+function groupNote(run: ListedRun, colors: ReturnType<typeof c>): string {
+  const group = run.interrupted ? undefined : waitingGroup(run);
+  return group === undefined ? '' : colors.yellow(` (waiting for concurrency group ${group})`);
+}
+
+/**
+ * Under `valkyrie show`'s heading: the run's place in its workflow's concurrency group while it waits
+ * for it, or that it ended before the group gave it the slot (replaced by a newer run, or cancelled).
+ */
+function groupPlaceLine(run: ListedRun): string | undefined {
+  const place = run.concurrency;
+  if (place === undefined) return undefined;
+  if (waitingGroup(run) !== undefined && !run.interrupted) {
+    const ahead = place.ahead === undefined ? '' : ` (${place.ahead} ahead)`;
+    return `waiting for concurrency group ${place.group}${ahead}; valkyrie cancel ${run.id} gives up its place`;
+  }
+  if (run.status !== 'cancelled' || run.startedAt !== undefined) return undefined;
+  if (place.state === 'replaced')
+    return `replaced by a newer run of concurrency group ${place.group} before it started`;
+  return `cancelled while it waited for concurrency group ${place.group}`;
 }
 
 /** A retried job's duration is from its first attempt's start; each attempt's own is on its line. */

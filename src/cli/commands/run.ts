@@ -10,16 +10,15 @@ import { resolveInputs } from '../../workflow/inputs.js';
 import { looksLikeJobId } from '../../workflow/job-selection.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
-import { type Admission, admitRun, runGroup } from '../concurrency-admission.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readGitContext } from '../git-info.js';
+import { GroupWait } from '../group-wait.js';
 import { selectedWorkflow } from '../job-option.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
 import { interruptedRunHint, runEnd } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
-import { refusedBeforeJoining } from '../submission-check.js';
 import { reportNotStarted } from '../submission-report.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { createView } from '../views/create-view.js';
@@ -74,17 +73,11 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   let terminated = false;
   // The first signal's: that is why the run stops, whatever signal kills it after.
   let interruption = '';
-  // Set when a newer run of the workflow's concurrency group asks this one to cancel.
-  let groupCancel: string | undefined;
   let local: LocalRun | undefined;
-  let admission: Admission | undefined;
-  // Ctrl-C while the run waits for its concurrency group leaves the group instead.
-  const waiting = new AbortController();
   const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
     if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
     interruption ||= interruptedReason(signal);
-    waiting.abort();
     local?.handle.cancel(interrupts > 1, interruption);
   };
   const onSigterm = () => {
@@ -95,7 +88,11 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   try {
-    const onEvent = (event: RunEvent) => view.onEvent(event);
+    const wait = new GroupWait();
+    const onEvent = (event: RunEvent) => {
+      wait.onEvent(event);
+      view.onEvent(event);
+    };
     const workspace = resolve(cwd);
     const vars = options.var ?? {};
     // Read once, for the concurrency group's expression and the run's context alike.
@@ -106,35 +103,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       stores,
       workflowName: workflow.name,
     };
-    // A duplicate or a run refused for capacity changes nothing, so it must not join the group.
-    const group = runGroup({ workflow, workspace, git, vars, inputs, eventName: event });
-    const refused = await refusedBeforeJoining(stores, workflow, group, queue, Date.now());
-    if (refused !== undefined) return await reportNotStarted(refused, report);
-    admission = await admitRun(
-      {
-        workflow,
-        stores,
-        workspace,
-        git,
-        vars,
-        inputs,
-        eventName: event,
-        onEvent,
-        signal: waiting.signal,
-        ...(queue.idempotency === undefined ? {} : { idempotencyKey: queue.idempotency.key }),
-      },
-      (reason) => {
-        groupCancel = reason;
-        local?.handle.cancel(false, reason);
-      },
-    );
-    // Replaced before it started, or cancelled by a newer run of its group: cancelled, as by Ctrl-C.
-    if (admission.kind === 'replaced') return ExitCode.interrupted;
-    if (admission.kind === 'aborted') return terminated ? ExitCode.terminated : ExitCode.interrupted;
     const start = await startLocalRun({
       workflow,
       ...(options.job === undefined ? {} : { selectedJobs: options.job }),
-      ...(admission.kind === 'admitted' ? { groupMember: admission.hold.memberId } : {}),
       stores,
       stateDir,
       workspace,
@@ -151,20 +122,19 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       queue,
       source: parsed.source,
     });
-    // Found only now (a submission with the same key, or for the capacity, got in since the check
-    // above): nothing was created; the finally below leaves the group at once.
+    // A duplicate key or a full queue: nothing was created, and the concurrency group was not joined.
     if (start.kind !== 'started') return await reportNotStarted(start, report);
     local = start.local;
     if (interrupts > 0) local.handle.cancel(interrupts > 1, interruption);
-    else if (groupCancel !== undefined) local.handle.cancel(false, groupCancel);
     const status: RunStatus = await runEnd(local.handle);
+    const unstarted = wait.endedWaiting(local.handle.id, status);
+    if (unstarted !== undefined) process.stderr.write(unstarted);
     if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
-    // Cancelled by its concurrency group (the run's or a job's): the code of a cancelled run.
+    // Cancelled by its concurrency group (the run's or a job's), or by valkyrie cancel: a cancelled run's code.
     if (status === 'cancelled') return ExitCode.interrupted;
     return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
   } finally {
     await local?.close();
-    if (admission?.kind === 'admitted') await admission.hold.release();
     view.close();
     out.flush();
     process.off('SIGINT', onSigint);

@@ -72,7 +72,8 @@ export function concurrencyText(event: Extract<RunEvent, { type: 'concurrency' }
   switch (event.state) {
     case 'waiting': {
       const ahead = event.ahead === undefined ? '' : ` (${event.ahead} ahead)`;
-      return `Waiting for concurrency group ${event.group}${ahead}…`;
+      // The run's id is what `valkyrie cancel` takes to end the wait.
+      return `Run ${event.runId} is waiting for concurrency group ${event.group}${ahead}…`;
     }
     case 'replaced':
       return `Cancelled: a newer run of concurrency group ${event.group} replaced this one before it started`;

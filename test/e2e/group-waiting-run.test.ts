@@ -1,0 +1,185 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describeOnPostgres, dropSchema, urlWithNewSchema } from '../store/postgres-server.js';
+import { type CliResult, collect, Workspace } from './cli.js';
+import { waitFor } from './process-state.js';
+
+/**
+ * A `valkyrie run` waiting for its workflow's concurrency group has a run record from the start, as a
+ * server's run has: `valkyrie runs` and `show` list it queued and say which group it waits for,
+ * `valkyrie cancel` ends its wait from another terminal, a newer run that replaces it leaves it
+ * recorded cancelled with the group named, and one whose process was killed is resumed. Runs are held
+ * by gate files; gated steps also end when the workspace is removed, so a failed test leaves none.
+ */
+describeWaitingRuns('a run waiting for its concurrency group (SQLite)', []);
+
+describeOnPostgres('on Postgres', () => {
+  const { url, schema } = urlWithNewSchema();
+  afterAll(() => dropSchema(schema));
+  describeWaitingRuns('a run waiting for its concurrency group (Postgres)', ['--db', url]);
+});
+
+interface ListedRun {
+  readonly id: string;
+  readonly status: string;
+  readonly startedAt?: number;
+  readonly concurrency?: { readonly group: string; readonly state: string; readonly ahead?: number };
+}
+
+interface ShownRun extends ListedRun {
+  readonly jobs: readonly { readonly status: string; readonly reason?: string }[];
+}
+
+function describeWaitingRuns(title: string, dbArgs: readonly string[]): void {
+  describe(title, () => {
+    const ws = new Workspace();
+    afterAll(() => ws.dispose());
+    // A run still waiting when a test fails has no step to notice the workspace gone: end it here.
+    const children: ChildProcess[] = [];
+    afterEach(async () => {
+      const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+      for (const child of running) child.kill('SIGTERM');
+      await Promise.all(running.map((child) => new Promise((resolve) => child.once('close', resolve))));
+      children.length = 0;
+    });
+    const marker = (name: string) => join(ws.dir, `${name}.start`);
+    const open = (gate: string) => writeFileSync(join(ws.dir, gate), '');
+    const started = (name: string) => waitFor(() => existsSync(marker(name)), 15_000, `${name} to start`);
+    open('open');
+
+    function workflow(group: string): string {
+      return ws.write(
+        `${group}.yml`,
+        `name: ${group}
+concurrency: ${group}
+jobs:
+  work:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          touch \${{ vars.name }}.start
+          while [ ! -f \${{ vars.gate }} ]; do [ -d "$GITHUB_WORKSPACE" ] || exit 1; sleep 0.05; done
+`,
+      );
+    }
+    const start = (file: string, name: string, gate = 'never'): ChildProcess => {
+      const child = ws.start(['run', file, ...dbArgs, '--var', `name=${name}`, '--var', `gate=${gate}`]);
+      children.push(child);
+      return child;
+    };
+    const cli = (...args: string[]) => ws.run([...args, ...dbArgs]);
+    const listed = async (): Promise<ListedRun[]> =>
+      JSON.parse((await cli('runs', '--json')).stdout) as ListedRun[];
+    const shown = async (id: string): Promise<ShownRun> =>
+      JSON.parse((await cli('show', id, '--json')).stdout) as ShownRun;
+    /** The run of `group` listed as waiting for it with `ahead` before it, once it is. */
+    async function waitingRun(group: string, ahead: number): Promise<ListedRun> {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const found = (await listed()).find(
+          (run) =>
+            run.status === 'queued' &&
+            run.concurrency?.group === group &&
+            run.concurrency.state === 'waiting' &&
+            run.concurrency.ahead === ahead,
+        );
+        if (found !== undefined) return found;
+        if (Date.now() > deadline)
+          throw new Error(`no run of ${group} listed as waiting with ${ahead} ahead`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
+    it('is listed queued, waiting for its group, and valkyrie cancel ends its wait', async () => {
+      const file = workflow('listed');
+      const holder = collect(start(file, 'listed-1', 'listed-gate'));
+      try {
+        await started('listed-1');
+        const waiter = collect(start(file, 'listed-2', 'open'));
+        const run = await waitingRun('listed', 1);
+        const show = await cli('show', run.id);
+        expect(show.stdout).toContain(
+          `waiting for concurrency group listed (1 ahead); valkyrie cancel ${run.id} gives up its place`,
+        );
+        expect((await cli('runs')).stdout).toContain('(waiting for concurrency group listed)');
+        const cancel = await cli('cancel', run.id);
+        expect(cancel.code).toBe(0);
+        const ended = await waiter;
+        expect(ended.code).toBe(130);
+        expect(ended.stderr).toContain(
+          `valkyrie: run ${run.id} was cancelled while it waited for concurrency group listed: cancelled by a cancel request`,
+        );
+        expect(await shown(run.id)).toMatchObject({
+          status: 'cancelled',
+          jobs: [
+            { status: 'cancelled', reason: 'cancelled by a cancel request (valkyrie cancel or the API)' },
+          ],
+        });
+        expect((await cli('show', run.id)).stdout).toContain(
+          'cancelled while it waited for concurrency group listed',
+        );
+        expect(existsSync(marker('listed-2'))).toBe(false);
+      } finally {
+        open('listed-gate');
+      }
+      expect((await holder).code).toBe(0);
+    });
+
+    it('replaced by a newer run, it is recorded cancelled, saying the group replaced it', async () => {
+      const file = workflow('superseded');
+      const holder = collect(start(file, 'superseded-1', 'superseded-gate'));
+      let newer: Promise<CliResult> | undefined;
+      try {
+        await started('superseded-1');
+        const older = collect(start(file, 'superseded-2', 'open'));
+        const run = await waitingRun('superseded', 1);
+        newer = collect(start(file, 'superseded-3', 'open'));
+        expect((await older).code).toBe(130);
+        expect(await shown(run.id)).toMatchObject({
+          status: 'cancelled',
+          concurrency: { group: 'superseded', state: 'replaced' },
+          jobs: [
+            { status: 'cancelled', reason: 'replaced by a newer run of concurrency group "superseded"' },
+          ],
+        });
+        expect((await cli('show', run.id)).stdout).toContain(
+          'replaced by a newer run of concurrency group superseded before it started',
+        );
+      } finally {
+        open('superseded-gate');
+      }
+      expect((await holder).code).toBe(0);
+      expect((await newer)?.code).toBe(0);
+      expect(existsSync(marker('superseded-2'))).toBe(false);
+      expect(existsSync(marker('superseded-3'))).toBe(true);
+    });
+
+    it('killed while it waits, it is resumed: it waits again, then runs', async () => {
+      const file = workflow('killed');
+      const holder = collect(start(file, 'killed-1', 'killed-gate'));
+      try {
+        await started('killed-1');
+        const waiter = start(file, 'killed-2', 'open');
+        const run = await waitingRun('killed', 1);
+        waiter.kill('SIGKILL');
+        await collect(waiter);
+        const resumer = ws.start(['resume', run.id, ...dbArgs]);
+        children.push(resumer);
+        const resumed = collect(resumer);
+        await waitingRun('killed', 1);
+        expect(existsSync(marker('killed-2'))).toBe(false);
+        open('killed-gate');
+        expect((await resumed).code).toBe(0);
+        const after = await shown(run.id);
+        expect(after.status).toBe('succeeded');
+        expect(after.startedAt).toEqual(expect.any(Number));
+      } finally {
+        open('killed-gate');
+      }
+      expect((await holder).code).toBe(0);
+      expect(existsSync(marker('killed-2'))).toBe(true);
+    });
+  });
+}
