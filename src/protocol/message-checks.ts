@@ -90,7 +90,9 @@ function isLogEntry(value: unknown): boolean {
   const attempt = value.attempt;
   if (attempt !== undefined && !isPositiveInt(attempt)) return false;
   return (
-    isNonNegativeInt(value.stepIndex) &&
+    // -1: the job's own lines, not a step's (schemas.ts, logEntrySchema).
+    isInt(value.stepIndex) &&
+    value.stepIndex >= -1 &&
     logStreams.has(value.stream) &&
     isNonNegativeInt(value.at) &&
     isString(value.text) &&

@@ -108,7 +108,8 @@ const stepReport = optional(
 );
 const logEntry = optional(
   {
-    stepIndex: nonNegativeInt,
+    // -1: a job's own line, not a step's.
+    stepIndex: fc.oneof(fc.constant(-1), nonNegativeInt),
     attempt: positiveInt,
     stream: fc.constantFrom('stdout', 'stderr', 'system'),
     at: wholeMs,
