@@ -6,6 +6,7 @@ import { buildWorkflow } from './build-model.js';
 import { type Diagnostic, hasErrors } from './diagnostics.js';
 import { narrowJobsDocument } from './job-selection.js';
 import type { Workflow } from './model.js';
+import { lexYaml } from './nesting.js';
 import { quickLoad } from './quick-yaml.js';
 import { workflowSchema } from './schema.js';
 import { describeValue, schemaDiagnostics } from './schema-issues.js';
@@ -13,7 +14,7 @@ import { repairDocument } from './schema-repair.js';
 import { SourceMap } from './source-map.js';
 import { setAsideUnsupportedKeys } from './unsupported-keys.js';
 import { type ValidateOptions, validateWorkflow } from './validate.js';
-import { yamlDiagnostics } from './yaml-diagnostics.js';
+import { aliasBombDiagnostic, tooDeepDiagnostic, yamlDiagnostics } from './yaml-diagnostics.js';
 import { type ParsedYaml, parseYaml } from './yaml-document.js';
 
 export interface ParseResult {
@@ -69,11 +70,22 @@ type YamlReading =
 function readYaml(source: string): YamlReading {
   const quick = quickLoad(source);
   if (quick !== undefined) return { data: quick.data, map: new SourceMap(source) };
-  const parsed = parseYamlOnce(source);
+  const lexed = lexYaml(source);
+  if ('tooDeep' in lexed) return { diagnostics: [tooDeepDiagnostic(source, lexed.tooDeep)] };
+  const parsed = parseYamlOnce(source, lexed.tokens);
   const { document, lineCounter } = parsed;
   if (document.errors.length > 0) return { diagnostics: yamlDiagnostics(document, lineCounter) };
-  return { data: document.toJS({ maxAliasCount: 100 }), map: new SourceMap(source, parsed) };
+  try {
+    return { data: document.toJS({ maxAliasCount }), map: new SourceMap(source, parsed) };
+  } catch (error) {
+    // The library's one refusal here: aliases that expand too far (an "alias bomb").
+    if (!(error instanceof ReferenceError)) throw error;
+    return { diagnostics: [aliasBombDiagnostic(document, lineCounter, maxAliasCount)] };
+  }
 }
+
+/** How many times the document may use aliases, nested ones counted as often as they expand. */
+const maxAliasCount = 100;
 
 /**
  * The YAML library checks that keys are unique by comparing each key with every earlier key of its
@@ -82,10 +94,10 @@ function readYaml(source: string): YamlReading {
  * anything wrong is parsed again with its own check, so that its diagnostics are exactly the
  * library's, in its order; that costs a second parse only of files that cannot run.
  */
-function parseYamlOnce(source: string): ParsedYaml {
-  const parsed = parseYaml(source, { uniqueKeys: false });
+function parseYamlOnce(source: string, tokens: readonly string[]): ParsedYaml {
+  const parsed = parseYaml(source, { uniqueKeys: false }, tokens);
   if (parsed.document.errors.length === 0 && !hasRepeatedKey(parsed.document)) return parsed;
-  return parseYaml(source, { uniqueKeys: true });
+  return parseYaml(source, { uniqueKeys: true }, tokens);
 }
 
 /**

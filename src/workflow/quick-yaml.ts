@@ -1,4 +1,5 @@
-import { load, Schema, Type } from 'js-yaml';
+import { type LoadOptions, load, Schema, Type } from 'js-yaml';
+import { maxNestingDepth } from './nesting.js';
 import { isSimpleYaml } from './simple-yaml.js';
 
 /**
@@ -9,14 +10,14 @@ import { isSimpleYaml } from './simple-yaml.js';
  * so this reads only files in the subset where the two agree (simple-yaml.ts: no anchors, tags,
  * directives, or quoted scalars and flow collections over several lines, among others) and that
  * js-yaml finds valid, with no repeated key. It returns undefined for everything else, which is
- * left to `yaml`.
+ * left to `yaml`, as is a file nested deeper than the limit, for the diagnostic that reports it.
  * test/workflow/quick-yaml.test.ts compares the two on a corpus and on random documents.
  */
 export function quickLoad(source: string): { readonly data: unknown } | undefined {
   if (!isSimpleYaml(source)) return undefined;
   try {
     // An empty document is null to `yaml`, undefined to js-yaml.
-    return { data: load(source, { schema: coreSchema }) ?? null };
+    return { data: load(source, loadOptions) ?? null };
   } catch {
     return undefined;
   }
@@ -52,3 +53,9 @@ const coreSchema = new Schema({
     ),
   ],
 });
+
+/** js-yaml's maxDepth (its types lack it): a file past it is left to `yaml`, to report. */
+const loadOptions: LoadOptions & { readonly maxDepth: number } = {
+  schema: coreSchema,
+  maxDepth: maxNestingDepth,
+};

@@ -1,5 +1,6 @@
 import { type Document, isScalar, type LineCounter, visit, type YAMLError } from 'yaml';
 import type { Diagnostic } from './diagnostics.js';
+import type { TooDeep } from './nesting.js';
 
 /**
  * The YAML library's errors as diagnostics. It reports offsets (line/col only come with `prettyErrors`,
@@ -12,6 +13,37 @@ export function yamlDiagnostics(document: Document, lineCounter: LineCounter): D
     const { line, col } = lineCounter.linePos(offset);
     return { severity: 'error', message: `YAML: ${message}`, line, col };
   });
+}
+
+/** Where a workflow nests deeper than the limit (nesting.ts); the source was never parsed. */
+export function tooDeepDiagnostic(source: string, { offset, limit }: TooDeep): Diagnostic {
+  const lineStart = source.lastIndexOf('\n', offset - 1) + 1;
+  let line = 1;
+  for (let i = source.indexOf('\n'); i >= 0 && i < offset; i = source.indexOf('\n', i + 1)) line++;
+  const message = `YAML: collections nest deeper than ${limit} levels here; a workflow needs far fewer`;
+  return { severity: 'error', message, line, col: offset - lineStart + 1 };
+}
+
+/**
+ * The library refuses a document whose aliases expand more than `maxAliasCount` times (each
+ * `*name` copies its anchor's value, so aliases of aliases multiply: an "alias bomb"). Placed at
+ * the first alias.
+ */
+export function aliasBombDiagnostic(
+  document: Document,
+  lineCounter: LineCounter,
+  maxAliasCount: number,
+): Diagnostic {
+  let offset = 0;
+  visit(document, {
+    Alias(_, alias) {
+      offset = alias.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  const { line, col } = lineCounter.linePos(offset);
+  const message = `YAML: the aliases expand to more than ${maxAliasCount} copies of their anchors' values; write the values out instead`;
+  return { severity: 'error', message, line, col };
 }
 
 interface Located {

@@ -1,4 +1,4 @@
-import { type Document, LineCounter, parseDocument } from 'yaml';
+import { Composer, type Document, LineCounter, Parser, YAMLParseError } from 'yaml';
 
 /** A file as the `yaml` library reads it, with the line counter its positions need. */
 export interface ParsedYaml {
@@ -7,11 +7,36 @@ export interface ParsedYaml {
 }
 
 /**
- * Parses `source` as one YAML 1.2 document. `uniqueKeys: false` skips the library's check for
- * repeated keys, which compares each key with every earlier one of its map (see parse.ts).
+ * Parses `source` as one YAML 1.2 document, as the library's parseDocument() does, from `tokens`
+ * when the caller has lexed it already (nesting.ts, which checks how deep it nests). `uniqueKeys:
+ * false` skips the library's check for repeated keys, which compares each key with every earlier
+ * one of its map (see parse.ts).
  */
-export function parseYaml(source: string, { uniqueKeys }: { uniqueKeys: boolean }): ParsedYaml {
+export function parseYaml(
+  source: string,
+  { uniqueKeys }: { uniqueKeys: boolean },
+  tokens?: readonly string[],
+): ParsedYaml {
   const lineCounter = new LineCounter();
-  const document = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys });
+  const parser = new Parser(lineCounter.addNewLine);
+  function* parsed() {
+    if (tokens === undefined) return yield* parser.parse(source);
+    lineCounter.addNewLine(0);
+    for (const token of tokens) yield* parser.next(token);
+    yield* parser.end();
+  }
+  let document: Document | undefined;
+  for (const next of new Composer({ uniqueKeys }).compose(parsed(), true, source.length)) {
+    if (document === undefined) {
+      document = next;
+      continue;
+    }
+    const range: [number, number] = [next.range[0], next.range[1]];
+    const message = 'Source contains multiple documents; please use YAML.parseAllDocuments()';
+    document.errors.push(new YAMLParseError(range, 'MULTIPLE_DOCS', message));
+    break;
+  }
+  // compose(…, true) ends with a document, an empty one for an empty source.
+  if (document === undefined) throw new Error('the YAML composer made no document');
   return { document, lineCounter };
 }

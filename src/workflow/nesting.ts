@@ -1,0 +1,104 @@
+import { Lexer } from 'yaml';
+
+/**
+ * How deep collections may nest in a workflow. A real one nests about eight deep (a matrix's
+ * include list of maps under a job under `jobs`); the YAML library composes a document by
+ * recursion and runs out of stack near 900 levels, and at a few thousand the process dies (V8
+ * fails to compile a regular expression at the stack's end and aborts: no exception to catch).
+ */
+export const maxNestingDepth = 64;
+
+export interface TooDeep {
+  /** Where the collection that goes past the limit opens. */
+  readonly offset: number;
+  readonly limit: number;
+}
+
+export type LexedYaml = { readonly tokens: readonly string[] } | { readonly tooDeep: TooDeep };
+
+/** True for a token that is content on its line: not a marker, a line break, spaces or a comment. */
+function startsNode(token: string): boolean {
+  if (token === '' || token === '---' || token === '...') return false;
+  const kind = token[0];
+  return !(
+    kind === documentMode ||
+    kind === scalarMarker ||
+    kind === flowErrorEnd ||
+    kind === '\n' ||
+    kind === '\r' ||
+    kind === ' ' ||
+    kind === '\t' ||
+    kind === '#'
+  );
+}
+
+/** Marker tokens of the lexer that stand for no character of the source. */
+const documentMode = '\x02';
+const scalarMarker = '\x1f';
+const flowErrorEnd = '\x18';
+
+/**
+ * The source's tokens from the YAML library's own lexer, which is linear and keeps no stack, for
+ * its parser (yaml-document.ts), or where collections first nest deeper than `limit`: the
+ * lexing stops there, before the parser, which is slow on deep nesting too (a second for 50,000
+ * brackets), ever sees the text. Being the library's tokens, quoted and block scalars and
+ * comments are told apart from structure exactly as the library will.
+ *
+ * The depth counted is open flow collections (`[`, `{`) plus open block collections: each `- `
+ * and `? ` opens one at its column, each `: ` one at its key's, and a line closes those at or
+ * right of where it starts.
+ * That never counts more than the library nests, and at most about half as many levels (a block
+ * sequence written at its key's indentation, a pair in a flow sequence, count one level, not two).
+ */
+export function lexYaml(source: string, limit = maxNestingDepth): LexedYaml {
+  const tokens: string[] = [];
+  const blockColumns: number[] = [];
+  let flowLevel = 0;
+  let offset = 0;
+  let lineStart = 0;
+  let atLineStart = true;
+  // The column of the node that began last on this line: a `key: ` opens its map at the key.
+  let nodeColumn = 0;
+  let afterIndicator = false;
+  // After a block scalar's header: its marker, then its whole body, lines and all, as one token.
+  let blockScalar: 'header' | 'body' | undefined;
+  for (const token of new Lexer().lex(source)) {
+    tokens.push(token);
+    const at = offset;
+    const column = at - lineStart;
+    if (token !== documentMode && token !== scalarMarker && token !== flowErrorEnd) offset += token.length;
+    const lastBreak = token.lastIndexOf('\n');
+    if (lastBreak >= 0) lineStart = at + lastBreak + 1;
+    if (blockScalar === 'body') {
+      blockScalar = undefined;
+      if (lastBreak >= 0) atLineStart = lastBreak === token.length - 1;
+      continue;
+    }
+    if (token === scalarMarker && blockScalar === 'header') blockScalar = 'body';
+    if (token === '\n' || token === '\r\n') atLineStart = true;
+    else if (token === flowErrorEnd) flowLevel = 0;
+    else if (token === '---' || token === '...') blockColumns.length = 0;
+    if (!startsNode(token)) continue;
+    if (flowLevel === 0 && (atLineStart || afterIndicator)) nodeColumn = column;
+    if (atLineStart && flowLevel === 0) {
+      while ((blockColumns.at(-1) ?? -1) >= column) blockColumns.pop();
+    }
+    atLineStart = false;
+    afterIndicator = false;
+    if (token[0] === '|' || token[0] === '>') {
+      if (flowLevel === 0) blockScalar = 'header';
+      continue;
+    }
+    // Where the collection opened by this token starts: a map at its key, the others at the token.
+    let opens = at;
+    if (token === '[' || token === '{') flowLevel += 1;
+    else if (token === ']' || token === '}') flowLevel = Math.max(0, flowLevel - 1);
+    else if ((token === '-' || token === '?' || token === ':') && flowLevel === 0) {
+      if (token === ':') opens = at - column + nodeColumn;
+      blockColumns.push(opens - (at - column));
+      afterIndicator = true;
+    } else continue;
+    if (blockColumns.length + flowLevel > limit) return { tooDeep: { offset: opens, limit } };
+  }
+  return { tokens };
+}
