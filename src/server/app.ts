@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { isValkyrieError } from '../core/errors.js';
 import { ApiError, retryAfterSeconds, shuttingDown } from './api-error.js';
 import type { ApiContext } from './context.js';
+import { parseJsonBody } from './json-body.js';
 import { metricsRoute } from './metrics-route.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route, registerRoutes } from './route.js';
@@ -50,6 +51,15 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   });
   // Fastify parses text/plain by default; no route takes it, so it is refused as 415 like any other.
   app.removeContentTypeParser('text/plain');
+  // JSON as Fastify parses it, but with messages that name what was wrong and where (json-body.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body.toString()));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
   // Bundles stream to their store as they arrive (routes/bundles.ts): the parser leaves the body unread.
   app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_request, _payload, done) =>
     done(null, undefined),

@@ -84,7 +84,14 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined, H = und
 
 function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (schema === undefined) return undefined;
-  const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
+  // A body of JSON `null` is not a missing one: its message must say null. It is still taken as
+  // no body where a body is optional.
+  const input = where === 'body' ? value : (value ?? {});
+  let result = schema.safeParse(input);
+  if (!result.success && input === null) {
+    const absent = schema.safeParse(undefined);
+    if (absent.success) result = absent;
+  }
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = [where, ...(issue?.path ?? []).map(String)].join('.');

@@ -81,11 +81,30 @@ export const maxWorkflowLength = 1024 * 1024;
 /** JSON bodies: a workflow of up to 1 MiB plus its vars, secrets and env (bytes). */
 export const jsonBodyLimit = 2 * maxWorkflowLength;
 
+const workflowExpected = 'expected the workflow as YAML text or as a JSON object';
+
+/** A JSON value in words, for messages: `the number 5`, `an array`, `null`. */
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' || typeof value === 'string'
+    ? `a ${typeof value}`
+    : `the ${typeof value} ${String(value)}`;
+}
+
 export const runSubmitSchema = z.strictObject({
-  workflow: z.union([z.string().min(1).max(maxWorkflowLength), z.record(z.string(), z.unknown())]).meta({
-    description:
-      'the workflow: the file as YAML (or JSON) text, or the same document as a JSON object (1 MiB at most)',
-  }),
+  workflow: z
+    .union(
+      [
+        z.string().min(1, `${workflowExpected}, received an empty string`).max(maxWorkflowLength),
+        z.record(z.string(), z.unknown()),
+      ],
+      { error: (issue) => `${workflowExpected}, received ${describeJson(issue.input)}` },
+    )
+    .meta({
+      description:
+        'the workflow: the file as YAML (or JSON) text, or the same document as a JSON object (1 MiB at most)',
+    }),
   path: z.string().min(1).max(500).optional().meta({ description: 'the file name, for messages' }),
   bundle: sha256Schema.optional().meta({ description: 'sha256 of an uploaded workspace bundle' }),
   vars: stringRecord.optional(),

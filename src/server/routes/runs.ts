@@ -9,12 +9,14 @@ import { hasErrors } from '../../workflow/diagnostics.js';
 import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
 import type { Workflow } from '../../workflow/model.js';
+import { maxNestingDepth } from '../../workflow/nesting.js';
 import { parseWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiError } from '../api-error.js';
 import { formatRetention } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
+import { pathDeeperThan } from '../json-body.js';
 import { defineRoute, type Route } from '../route.js';
 import { runCursor, runCursorBefore } from '../run-cursor.js';
 import { findRun, runView, runViews } from '../run-views.js';
@@ -277,6 +279,13 @@ function inputsOf(workflow: Workflow, given: Readonly<Record<string, unknown>>):
  */
 function workflowText(workflow: string | Record<string, unknown>): string {
   if (typeof workflow === 'string') return workflow;
+  // Before JSON.stringify, which recurses: the text's own check (nesting.ts) would come too late.
+  const tooDeep = pathDeeperThan(workflow, maxNestingDepth);
+  if (tooDeep !== undefined) {
+    const path = ['body.workflow', ...tooDeep].join('.');
+    const message = `${path}: the workflow nests deeper than ${maxNestingDepth} levels here; a workflow needs far fewer`;
+    throw new ApiError(400, 'VK_INVALID_WORKFLOW', message, { path });
+  }
   const text = JSON.stringify(workflow, null, 2);
   if (text.length > maxWorkflowLength)
     throw new ApiError(
