@@ -15,11 +15,25 @@ export function formatDiagnostics(file: string, source: string, diagnostics: rea
   const sorted = [...diagnostics].sort((a, b) => a.line - b.line || a.col - b.col);
   return sorted
     .map((d) => {
-      const text = lines[d.line - 1] ?? '';
-      const caret = `${' '.repeat(Math.max(0, d.col - 1))}^`;
+      const { text, caretAt } = excerpt(lines[d.line - 1] ?? '', Math.max(0, d.col - 1));
+      const caret = `${' '.repeat(caretAt)}^`;
       return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}\n  ${text}\n  ${caret}`;
     })
     .join('\n');
+}
+
+const excerptWidth = 120;
+
+/** The line, or of a long one (a 150 KB line of brackets) the part around the column, `…` marking the rest. */
+function excerpt(line: string, column: number): { text: string; caretAt: number } {
+  if (line.length <= excerptWidth) return { text: line, caretAt: column };
+  const start = Math.max(0, Math.min(column - excerptWidth / 2, line.length - excerptWidth));
+  const before = start > 0 ? '…' : '';
+  const after = start + excerptWidth < line.length ? '…' : '';
+  return {
+    text: `${before}${line.slice(start, start + excerptWidth)}${after}`,
+    caretAt: column - start + before.length,
+  };
 }
 
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
