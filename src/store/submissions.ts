@@ -10,14 +10,21 @@ export interface RunSubmission {
   readonly plannedJobs: number;
   /** Refuse the run when the store's unfinished jobs plus `plannedJobs` would exceed this. */
   readonly queueCapacity?: number;
-  /** A run created with the same key less than `windowMs` ago is returned instead of a new one. */
-  readonly idempotency?: { readonly key: string; readonly windowMs: number };
+  /**
+   * A run created with the same key less than `windowMs` ago is returned instead of a new one.
+   * `fingerprint` (a hash of the request, the caller's to define) is stored with the key and returned
+   * with a duplicate, so that the caller can tell a retry from another request under a reused key.
+   */
+  readonly idempotency?: { readonly key: string; readonly windowMs: number; readonly fingerprint?: string };
 }
 
 export type SubmitOutcome =
   | { readonly kind: 'created'; readonly run: RunRecord }
-  /** A run with the idempotency key exists within the window; nothing was written. */
-  | { readonly kind: 'duplicate'; readonly run: RunRecord }
+  /**
+   * A run with the idempotency key exists within the window; nothing was written. `fingerprint`: the
+   * one that run was submitted with; absent when it had none.
+   */
+  | { readonly kind: 'duplicate'; readonly run: RunRecord; readonly fingerprint?: string }
   /** Nothing was written. */
   | {
       readonly kind: 'queue_full';
@@ -47,3 +54,11 @@ export function unfinishedJobsSql(greatest: 'max' | 'greatest'): string {
 
 /** The default queue capacity: unfinished jobs per store. */
 export const defaultQueueCapacity = 10_000;
+
+/** The key holder's row as submitRun reads it: the run and the request fingerprint stored with the key. */
+export type KeyHolderColumns = { readonly idempotency_fingerprint: string | null };
+
+/** A duplicate of `run`, with the fingerprint it was submitted with, if any. */
+export function duplicateOf(run: RunRecord, fingerprint: string | null): SubmitCheck {
+  return { kind: 'duplicate', run, ...(fingerprint === null ? {} : { fingerprint }) };
+}

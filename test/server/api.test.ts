@@ -73,6 +73,39 @@ describe('the HTTP API', () => {
     );
   });
 
+  it('refuses a repeated Idempotency-Key with another request (422), and scopes keys to the token', async () => {
+    const { request, token } = await startTestServer();
+    const headers = { 'idempotency-key': 'deploy-43' };
+    const body = { workflow: oneJobWorkflow, env: { A: '1', B: '2' } };
+    const first = await request('POST', '/api/v1/runs', { body, headers });
+    const runId = (first.body as { run: { id: string } }).run.id;
+    // The same request, its keys in another order: a retry.
+    const retry = await request('POST', '/api/v1/runs', {
+      body: { env: { B: '2', A: '1' }, workflow: oneJobWorkflow },
+      headers,
+    });
+    expect([first.status, retry.status]).toEqual([201, 200]);
+    for (const other of [
+      { ...body, env: { A: '1', B: '3' } },
+      { ...body, workflow: oneJobWorkflow.replace('hello', 'other') },
+      { ...body, jobs: ['greet'] },
+    ]) {
+      const conflict = await request('POST', '/api/v1/runs', { body: other, headers });
+      expect(conflict).toMatchObject({
+        status: 422,
+        body: { code: 'VK_IDEMPOTENCY_CONFLICT', path: 'headers.idempotency-key', runId },
+      });
+    }
+    const submitter = await token('submit');
+    const theirs = await request('POST', '/api/v1/runs', {
+      body: { workflow: oneJobWorkflow },
+      headers,
+      token: submitter,
+    });
+    expect(theirs.status).toBe(201);
+    expect((theirs.body as { run: { id: string } }).run.id).not.toBe(runId);
+  });
+
   it('refuses an invalid workflow with diagnostics, and bad fields with their path', async () => {
     const { request } = await startTestServer();
     const invalid = await request('POST', '/api/v1/runs', {

@@ -102,6 +102,29 @@ export function submissionContract(make: StoresFactory): void {
       expect(other.kind).toBe('created');
     });
 
+    it("returns the holder's request fingerprint with a duplicate; a moved key takes the new one", async () => {
+      const key = { key: 'k', windowMs: hour, fingerprint: 'sha256:first' };
+      const id = created(await runs().submitRun(newRun(), { plannedJobs: 1, idempotency: key }));
+      const again = await runs().submitRun(newRun(), {
+        plannedJobs: 1,
+        idempotency: { ...key, fingerprint: 'sha256:other' },
+      });
+      expect(again).toMatchObject({ kind: 'duplicate', run: { id }, fingerprint: 'sha256:first' });
+      expect(await runs().checkSubmission(t0, { plannedJobs: 1, idempotency: key })).toMatchObject({
+        fingerprint: 'sha256:first',
+      });
+      const later = { key: 'k', windowMs: hour };
+      created(
+        await runs().submitRun(newRun({ createdAt: t0 + hour }), { plannedJobs: 1, idempotency: later }),
+      );
+      const moved = await runs().submitRun(newRun({ createdAt: t0 + hour }), {
+        plannedJobs: 1,
+        idempotency: later,
+      });
+      expect(moved.kind).toBe('duplicate');
+      expect(moved).not.toHaveProperty('fingerprint');
+    });
+
     it('reports the holder with its current status', async () => {
       const key = { key: 'k', windowMs: hour };
       const id = created(await runs().submitRun(newRun(), { plannedJobs: 1, idempotency: key }));

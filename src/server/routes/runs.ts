@@ -29,6 +29,8 @@ import {
   runSubmitSchema,
   runViewSchema,
 } from '../schemas.js';
+import { submissionFingerprint } from '../submission-fingerprint.js';
+import type { Principal } from '../tokens.js';
 
 const runBody = z.object({ run: runViewSchema });
 const idempotencyWindowMs = 24 * 3_600_000;
@@ -39,7 +41,9 @@ const submitHeaders = z.object({
     .min(1, keyLength)
     .max(200, keyLength)
     .optional()
-    .describe('a repeat within 24 h returns the run the first request created, with 200'),
+    .describe(
+      'scoped to the token: a repeat within 24 h returns the run the first request created, with 200; the key with another request (its body differs) is 422 VK_IDEMPOTENCY_CONFLICT',
+    ),
 });
 
 /** Submit, list, get and cancel runs. Event and log streams are in run-streams.ts. */
@@ -64,6 +68,11 @@ export function runRoutes(context: ApiContext): Route[] {
           schema: errorSchema,
         },
         404: { description: 'VK_BUNDLE_NOT_FOUND', schema: errorSchema },
+        422: {
+          description:
+            'VK_IDEMPOTENCY_CONFLICT: this token used the Idempotency-Key for another request within 24 h; nothing was submitted',
+          schema: errorSchema,
+        },
         429: { description: 'VK_QUEUE_FULL: nothing was submitted', schema: errorSchema },
       },
       async handle({ body, headers, principal }) {
@@ -95,6 +104,7 @@ export function runRoutes(context: ApiContext): Route[] {
             { path: 'body.bundle' },
           );
         const key = headers['idempotency-key'];
+        const fingerprint = submissionFingerprint(body, source);
         const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
         const inputs = inputsOf(workflow, body.inputs ?? {});
         const event = chooseEvent(
@@ -125,7 +135,11 @@ export function runRoutes(context: ApiContext): Route[] {
         const submission = await controlPlane.submitRun(workflow, runRequest, {
           queueCapacity: context.queueCapacity,
           ...(group === undefined ? {} : { group }),
-          ...(key === undefined ? {} : { idempotency: { key, windowMs: idempotencyWindowMs } }),
+          ...(key === undefined
+            ? {}
+            : {
+                idempotency: { key: scopedKey(key, principal), windowMs: idempotencyWindowMs, fingerprint },
+              }),
         });
         if (submission.kind === 'queue_full') {
           const { capacity, unfinishedJobs, plannedJobs } = submission;
@@ -133,6 +147,15 @@ export function runRoutes(context: ApiContext): Route[] {
             429,
             'VK_QUEUE_FULL',
             `the queue holds ${unfinishedJobs} unfinished jobs; ${plannedJobs} more would exceed its capacity of ${capacity}`,
+          );
+        }
+        if (submission.kind === 'duplicate' && (submission.fingerprint ?? fingerprint) !== fingerprint) {
+          const { run } = submission;
+          throw new ApiError(
+            422,
+            'VK_IDEMPOTENCY_CONFLICT',
+            `idempotency key ${JSON.stringify(key)} was used for another request (run ${run.id}, ${run.workflowName} #${run.runNumber}): this one differs in its workflow, inputs or other fields; nothing was submitted. Use a new key for a new request`,
+            { path: 'headers.idempotency-key', runId: run.id },
           );
         }
         if (submission.kind === 'duplicate')
@@ -242,6 +265,14 @@ export function runRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * Keys are the token's own, as an API key's are in Stripe's API: two tokens (two clients) using one
+ * key submit two runs. Stored with the token's id in front; a key has no other reader.
+ */
+function scopedKey(key: string, principal: Principal | undefined): string {
+  return principal?.kind === 'token' ? `${principal.id}/${key}` : key;
 }
 
 /** The run's workflow-level concurrency group; a group that cannot be evaluated refuses the submission. */

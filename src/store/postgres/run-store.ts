@@ -30,6 +30,8 @@ import type {
   StepRecord,
 } from '../runs.js';
 import {
+  duplicateOf,
+  type KeyHolderColumns,
   type RunSubmission,
   type SubmitCheck,
   type SubmitOutcome,
@@ -43,6 +45,7 @@ import { fencedStatements, jobNotWritten, runNotWritten, writerValues } from './
 
 // bigint columns arrive as strings; json columns arrive parsed.
 type RunRow = RunRowOf<string>;
+type KeyHolderRow = RunRow & KeyHolderColumns;
 type JobRow = JobRowOf<string, object>;
 type StepRow = StepRowOf<string>;
 type JobAttemptRow = JobAttemptRowOf<string, object>;
@@ -109,15 +112,15 @@ const statements = {
   },
   runByIdempotencyKey: {
     name: 'vk_run_by_idempotency_key',
-    text: `SELECT ${runColumns} FROM runs WHERE idempotency_key = $1`,
+    text: `SELECT ${runColumns}, idempotency_fingerprint FROM runs WHERE idempotency_key = $1`,
   },
   releaseIdempotencyKey: {
     name: 'vk_release_idempotency_key',
-    text: 'UPDATE runs SET idempotency_key = NULL WHERE id = $1',
+    text: 'UPDATE runs SET idempotency_key = NULL, idempotency_fingerprint = NULL WHERE id = $1',
   },
   admitRun: {
     name: 'vk_admit_run',
-    text: 'UPDATE runs SET planned_jobs = $2, idempotency_key = $3 WHERE id = $1',
+    text: 'UPDATE runs SET planned_jobs = $2, idempotency_key = $3, idempotency_fingerprint = $4 WHERE id = $1',
   },
   countUnfinished: { name: 'vk_count_unfinished', text: unfinishedJobsSql('greatest') },
 } satisfies Record<string, Statement>;
@@ -130,9 +133,9 @@ async function checkSubmissionWith(
 ): Promise<{ holder: RunRow | undefined; check: SubmitCheck }> {
   const idempotency = submission.idempotency;
   const holder =
-    idempotency && (await query<RunRow>(statements.runByIdempotencyKey, [idempotency.key])).rows[0];
+    idempotency && (await query<KeyHolderRow>(statements.runByIdempotencyKey, [idempotency.key])).rows[0];
   if (idempotency && holder && createdAt - millis(holder.created_at) < idempotency.windowMs) {
-    return { holder, check: { kind: 'duplicate', run: runFromRow(holder) } };
+    return { holder, check: duplicateOf(runFromRow(holder), holder.idempotency_fingerprint) };
   }
   const capacity = submission.queueCapacity;
   if (capacity !== undefined) {
@@ -184,6 +187,7 @@ export class PostgresRunStore implements RunStore {
         record.id,
         submission.plannedJobs,
         submission.idempotency?.key ?? null,
+        submission.idempotency?.fingerprint ?? null,
       ]);
       return { kind: 'created', run: record };
     });

@@ -406,4 +406,9 @@ export const migrations: readonly string[] = [
   -- The limit of a step attempt that its timeout-minutes stopped, which \`valkyrie show\` tells.
   ALTER TABLE steps ADD COLUMN timed_out_after_ms bigint;
   `,
+  `
+  -- A hash of the request a run's idempotency key came with (the caller defines it; the server's API
+  -- does), so that the key reused for another request is told apart from a retry; NULL without one.
+  ALTER TABLE runs ADD COLUMN idempotency_fingerprint text;
+  `,
 ];

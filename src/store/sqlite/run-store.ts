@@ -30,6 +30,8 @@ import type {
   StepRecord,
 } from '../runs.js';
 import {
+  duplicateOf,
+  type KeyHolderColumns,
   type RunSubmission,
   type SubmitCheck,
   type SubmitOutcome,
@@ -44,6 +46,7 @@ import type { SqliteRunFence } from './run-fence.js';
 
 // SQLite returns integers as numbers and JSON as text.
 type RunRow = RunRowOf<number>;
+type KeyHolderRow = RunRow & KeyHolderColumns;
 type JobRow = JobRowOf<number, string>;
 type StepRow = StepRowOf<number>;
 type JobAttemptRow = JobAttemptRowOf<number, string>;
@@ -128,12 +131,14 @@ export class SqliteRunStore implements RunStore {
       `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
     );
     this.#createRunTx = db.transaction((run: NewRun) => this.#insertRunRow(run));
-    this.#runByIdempotencyKey = db.prepare<[string], RunRow>(
-      `SELECT ${runColumns} FROM runs WHERE idempotency_key = ?`,
+    this.#runByIdempotencyKey = db.prepare<[string], KeyHolderRow>(
+      `SELECT ${runColumns}, idempotency_fingerprint FROM runs WHERE idempotency_key = ?`,
     );
-    this.#releaseIdempotencyKey = db.prepare<[number]>('UPDATE runs SET idempotency_key = NULL WHERE id = ?');
-    this.#admitRun = db.prepare<[number, string | null, number]>(
-      'UPDATE runs SET planned_jobs = ?, idempotency_key = ? WHERE id = ?',
+    this.#releaseIdempotencyKey = db.prepare<[number]>(
+      'UPDATE runs SET idempotency_key = NULL, idempotency_fingerprint = NULL WHERE id = ?',
+    );
+    this.#admitRun = db.prepare<[number, string | null, string | null, number]>(
+      'UPDATE runs SET planned_jobs = ?, idempotency_key = ?, idempotency_fingerprint = ? WHERE id = ?',
     );
     this.#countUnfinished = db.prepare<[], number>(unfinishedJobsSql('max')).pluck();
   }
@@ -146,7 +151,8 @@ export class SqliteRunStore implements RunStore {
       if (check.kind !== 'admissible') return check;
       if (holder) this.#releaseIdempotencyKey.run(holder.id);
       const record = this.#insertRunRow(run);
-      this.#admitRun.run(submission.plannedJobs, submission.idempotency?.key ?? null, Number(record.id));
+      const { key = null, fingerprint = null } = submission.idempotency ?? {};
+      this.#admitRun.run(submission.plannedJobs, key, fingerprint, Number(record.id));
       return { kind: 'created', run: record };
     });
   }
@@ -160,7 +166,7 @@ export class SqliteRunStore implements RunStore {
     const idempotency = submission.idempotency;
     const holder = idempotency && this.#runByIdempotencyKey.get(idempotency.key);
     if (idempotency && holder && createdAt - holder.created_at < idempotency.windowMs) {
-      return { holder, check: { kind: 'duplicate', run: runFromRow(holder) } };
+      return { holder, check: duplicateOf(runFromRow(holder), holder.idempotency_fingerprint) };
     }
     const capacity = submission.queueCapacity;
     if (capacity !== undefined) {
