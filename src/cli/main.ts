@@ -400,6 +400,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       '--token <token>',
       'a runner registration token (valkyrie token create --role runner); needed only the first time (default: $VALKYRIE_TOKEN)',
     )
+    .option(
+      '--token-file <file>',
+      "the registration token from a file instead, kept out of the runner's command line (which ps shows every user)",
+    )
     .option('--name <name>', 'the name this runner is shown under (default: the host name)')
     .option(
       '--labels <labels>',

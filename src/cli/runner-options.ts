@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serverBaseUrl } from './api-client.js';
@@ -7,6 +8,8 @@ import { UsageError } from './exit-codes.js';
 export interface RunnerCommandOptions {
   readonly server?: string;
   readonly token?: string;
+  /** A file holding the registration token: unlike `--token`, not in the process's command line. */
+  readonly tokenFile?: string;
   readonly name?: string;
   readonly labels?: string[];
   /** commander's `--no-hosted-labels`: false when given. */
@@ -47,7 +50,7 @@ export function resolveRunnerSettings(
     );
   return Object.freeze({
     server: serverBaseUrl(server),
-    token: options.token ?? (env.VALKYRIE_TOKEN || undefined),
+    token: registrationToken(options, env, cwd),
     name: options.name,
     labels: (options.labels ?? []).map(checkLabel),
     hostedLabels: options.hostedLabels !== false,
@@ -55,6 +58,32 @@ export function resolveRunnerSettings(
     workDir: resolve(cwd, options.workDir ?? defaultWorkDir),
     protocol: protocol(options.protocol),
   });
+}
+
+/**
+ * `--token`, `--token-file` or `VALKYRIE_TOKEN`. A long-running runner's command line is readable by
+ * every user of its machine (`ps`), a file can be made readable by the runner's user alone.
+ */
+function registrationToken(
+  options: RunnerCommandOptions,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): string | undefined {
+  if (options.tokenFile === undefined) return options.token ?? (env.VALKYRIE_TOKEN || undefined);
+  if (options.token !== undefined)
+    throw new UsageError('--token and --token-file: give one of them, not both');
+  const file = resolve(cwd, options.tokenFile);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new UsageError(`--token-file: cannot read ${file} (${reason})`);
+  }
+  const token = text.trim();
+  if (token === '' || /\s/.test(token))
+    throw new UsageError(`--token-file: ${file} must hold one token on one line, and nothing else`);
+  return token;
 }
 
 function checkLabel(label: string): string {

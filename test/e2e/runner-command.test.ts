@@ -77,6 +77,18 @@ describe('valkyrie runner', () => {
         /--token .* is needed/,
       ],
       [
+        ['runner', '--server', 'http://127.0.0.1:1', '--token-file', join(ws.dir, 'no-such-token')],
+        /^valkyrie: --token-file: cannot read .*no-such-token \(ENOENT\)\n$/,
+      ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:1', '--token-file', file],
+        /--token-file: .*a-file must hold one token on one line/,
+      ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:1', '--token', 't', '--token-file', file],
+        /--token and --token-file: give one of them, not both/,
+      ],
+      [
         ['runner', '--server', 'http://127.0.0.1:1', '--token', 't', '--work-dir', join(file, 'sub')],
         /^valkyrie: --work-dir: cannot create .*a-file\/sub \(a part of the path is a file\)\n$/,
       ],
@@ -102,6 +114,34 @@ describe('valkyrie runner', () => {
       /refused to register this runner \(401 VK_UNAUTHENTICATED\): unknown registration token/,
     );
     expect(existsSync(join(workDir, 'runner.json'))).toBe(false);
+  });
+
+  it('registers with the token of --token-file, which never shows in its command line', async () => {
+    const { url } = await fleet();
+    const workDir = join(ws.dir, 'from-file');
+    const refused = await ws.run(
+      ['runner', '--work-dir', workDir, '--token-file', ws.write('bad-token', 'nope\n')],
+      {
+        VALKYRIE_SERVER: url,
+        VALKYRIE_TOKEN: 'reg-ok',
+      },
+    );
+    // The file's token is the one sent, not VALKYRIE_TOKEN's.
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/unknown registration token/);
+    const runner = ws.start([
+      'runner',
+      '--server',
+      url,
+      '--work-dir',
+      workDir,
+      '--token-file',
+      ws.write('token', 'reg-ok\n'),
+    ]);
+    const stopped = collect(runner);
+    await until(() => existsSync(join(workDir, 'runner.json')), 'the runner to register');
+    runner.kill('SIGTERM');
+    expect((await stopped).code).toBe(0);
   });
 
   it('says so while the server cannot be reached, keeps retrying, and stops on SIGTERM', async () => {
