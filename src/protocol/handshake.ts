@@ -92,13 +92,13 @@ export async function admitConnection<Principal>(
   return authentication;
 }
 
-/** Every refusal is a JSON body `{code, message}`, as the HTTP API's errors are. */
 /**
  * Retry-After (seconds) on a 503 refusal: the control plane is shutting down, and a replica or its
  * restart takes the connection within seconds.
  */
 export const unavailableRetryAfterSeconds = 5;
 
+/** Every refusal is a JSON body `{code, message}`, as the HTTP API's errors are. */
 export function errorBody(code: string, message: string): string {
   return JSON.stringify({ code, message });
 }

@@ -17,6 +17,8 @@ export interface MetricSources {
 /** Seconds, from a job that waits a few milliseconds to a nightly build of hours. */
 const durationBuckets = [0.01, 0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600, 14_400];
 const requestBuckets = [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10];
+/** Waiting jobs tracked for the queue-wait histogram: twice the default queue capacity. */
+export const maxWaiting = 20_000;
 
 /**
  * The server's Prometheus metrics (`GET /metrics`): counters and histograms of runs and jobs fed by
@@ -36,7 +38,11 @@ export class ServerMetrics {
   readonly #queueWait: Histogram;
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #requestDuration: Histogram<'method' | 'route'>;
-  /** When each job became ready to start (queued, and past its not-before), until it starts or ends. */
+  /**
+   * When each job became ready to start (queued, and past its not-before), until it starts or ends.
+   * A run this replica gives up (taken over, a failed write) announces nothing more of its jobs: their
+   * entries would stay, so the oldest go past `maxWaiting`.
+   */
   readonly #readyAt = new Map<string, number>();
 
   constructor(sources: MetricSources) {
@@ -68,7 +74,7 @@ export class ServerMetrics {
     });
     this.#jobDuration = new Histogram({
       name: 'valkyrie_job_duration_seconds',
-      help: 'Duration of ended jobs, by status',
+      help: 'Duration of the attempt that ended each job, by status',
       labelNames: ['status'],
       buckets: durationBuckets,
       registers,
@@ -111,7 +117,9 @@ export class ServerMetrics {
         this.#runDuration.observe({ status: event.status }, event.durationMs / 1000);
         return;
       case 'job.queued':
+        this.#readyAt.delete(event.jobId);
         this.#readyAt.set(event.jobId, Math.max(event.at, event.notBefore ?? 0));
+        if (this.#readyAt.size > maxWaiting) this.#forgetOldest();
         return;
       case 'job.started': {
         const readyAt = this.#readyAt.get(event.jobId);
@@ -129,6 +137,13 @@ export class ServerMetrics {
         return;
     }
   };
+
+  #forgetOldest(): void {
+    for (const jobId of this.#readyAt.keys()) {
+      this.#readyAt.delete(jobId);
+      return;
+    }
+  }
 
   /** An answered HTTP request; `route` is the matched pattern (`/api/v1/runs/:id`), never the raw URL. */
   request(method: string, route: string, status: number, seconds: number): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { maxWaiting, ServerMetrics } from '../../src/server/metrics.js';
 import { runningJob, startTestServer, waitForRunStatus } from './helpers.js';
 
 /** The value of one sample line of Prometheus text, e.g. `valkyrie_jobs_completed_total{status="succeeded"}`. */
@@ -51,5 +52,24 @@ describe('GET /metrics', () => {
       sample(after, 'valkyrie_http_requests_total{method="GET",route="/api/v1/runs/:id",status="200"}'),
     ).toBeGreaterThanOrEqual(1);
     expect(after).not.toContain(`route="/api/v1/runs/${job.runId}"`);
+  });
+});
+
+describe('ServerMetrics', () => {
+  it('tracks at most maxWaiting waiting jobs: those of runs given up here announce nothing more', async () => {
+    const metrics = new ServerMetrics({
+      runners: () => [],
+      runs: { countUnfinishedJobs: async () => 0 },
+      driven: new Set(),
+      streams: new Set(),
+    });
+    for (let i = 0; i <= maxWaiting; i++)
+      metrics.observe({ type: 'job.queued', jobId: `j${i}`, name: 'j', at: 0 });
+    // The oldest was forgotten; the newest still is timed.
+    metrics.observe({ type: 'job.started', jobId: 'j0', name: 'j', at: 1_000 });
+    metrics.observe({ type: 'job.started', jobId: `j${maxWaiting}`, name: 'j', at: 2_000 });
+    const text = await metrics.registry.metrics();
+    expect(sample(text, 'valkyrie_job_queue_wait_seconds_count')).toBe(1);
+    expect(sample(text, 'valkyrie_job_queue_wait_seconds_sum')).toBe(2);
   });
 });
