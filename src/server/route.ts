@@ -94,8 +94,15 @@ function validate(schema: z.ZodType | undefined, value: unknown, where: string):
   }
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = [where, ...(issue?.path ?? []).map(String)].join('.');
-  const message = `${path}: ${issue?.message ?? 'invalid'}`;
+  // A key with a control character (a record's) is quoted, escaped, so that the path prints as one line.
+  const segments = (issue?.path ?? []).map((segment) => {
+    const text = String(segment);
+    return /\p{Cc}/u.test(text) ? JSON.stringify(text) : text;
+  });
+  const path = [where, ...segments].join('.');
+  // A record key's own message is nested: zod's outer one says only "Invalid key in record".
+  const inner = issue?.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
+  const message = `${path}: ${inner ?? issue?.message ?? 'invalid'}`;
   throw new ApiError(400, 'VK_INVALID_REQUEST', message, { path });
 }
 

@@ -20,6 +20,27 @@ type Assert<T extends true> = T;
 export type StatusAgreement = Assert<Same<(typeof runStatuses)[number], RunStatus>>;
 
 const stringRecord = z.record(z.string(), z.string());
+
+/** No control characters (\p{Cc}: C0, DEL, C1): a name is printed in lists and becomes GITHUB_ACTOR. */
+export const printable = (text: string) => !/\p{Cc}/u.test(text);
+const noControl = 'no control characters (newline, NUL, ESC, …)';
+const nameSchema = z.string().min(1).max(100).refine(printable, noControl);
+
+/**
+ * A process environment holds neither NUL (it ends a C string) nor `=` in a name (it ends the name):
+ * refused here, or every job of the run would fail when its runner starts the first step.
+ */
+const envSchema = z.record(
+  z
+    .string()
+    .min(1)
+    .refine(
+      (name) => !name.includes('\0') && !name.includes('='),
+      'an environment variable name: no NUL or =',
+    )
+    .meta({ description: 'no NUL or =' }),
+  z.string().refine((value) => !value.includes('\0'), 'an environment variable value: no NUL'),
+);
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256: 64 lowercase hex digits');
 
 export const diagnosticSchema = z.object({
@@ -51,7 +72,7 @@ const durationSchema = z
 export const tokenCreateSchema = z.strictObject({
   role: z.enum(['admin', 'submit', 'read', 'runner']),
   ttl: durationSchema.optional().meta({ description: 'e.g. 24h; runner registration tokens default to 24h' }),
-  name: z.string().min(1).max(100).optional(),
+  name: nameSchema.optional(),
 });
 
 export const tokenSchema = z
@@ -115,7 +136,7 @@ export const runSubmitSchema = z.strictObject({
       description: "values for the workflow's on.workflow_dispatch.inputs, checked against their types",
     }),
   secrets: stringRecord.optional(),
-  env: stringRecord.optional(),
+  env: envSchema.optional(),
   priority: z.enum(priorities).optional(),
   jobs: z.array(z.string().min(1).max(100)).min(1).optional().meta({
     description:
@@ -214,7 +235,7 @@ export const jobLogLinesSchema = z
 
 /** What `valkyrie runner` sends when it registers; labels and capacity are informational here (the protocol's `register` carries the live ones). */
 export const registerSchema = z.strictObject({
-  name: z.string().min(1).max(100).optional(),
+  name: nameSchema.optional(),
   labels: z.array(z.string().min(1).max(200)).max(200).optional(),
   capacity: z.number().int().min(1).max(10_000).optional(),
 });

@@ -12,7 +12,7 @@ import { writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, seriesStartedAt, stepKey } from '../views/attempts.js';
-import { colorForStatus, formatDuration, onRunnerText } from '../views/format.js';
+import { colorForStatus, formatDuration, onRunnerText, visible } from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -69,7 +69,7 @@ export async function runsCommand(
           paint: run.interrupted ? colors.yellow : colorForStatus(colors, run.status),
           at: run.startedAt ?? run.createdAt,
           duration: duration(run.startedAt, run.finishedAt),
-          label: `${run.workflowName} #${run.runNumber}${groupNote(run, colors)}`,
+          label: `${visible(run.workflowName)} #${run.runNumber}${groupNote(run, colors)}`,
         }),
       );
     }
@@ -134,7 +134,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     }
     const colors = c();
     process.stdout.write(
-      `Run ${run.id} of ${run.workflowName} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.interrupted ? 'interrupted' : run.status)} ${duration(run.startedAt, run.finishedAt)}\n`,
+      `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.interrupted ? 'interrupted' : run.status)} ${duration(run.startedAt, run.finishedAt)}\n`,
     );
     if (run.interrupted) {
       process.stdout.write(`  its process stopped; continue it with: valkyrie resume ${run.id}\n`);
@@ -157,7 +157,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
 /** After the run's label in `valkyrie runs`: the group a live queued run waits for. */
 function groupNote(run: ListedRun, colors: ReturnType<typeof c>): string {
   const group = run.interrupted ? undefined : waitingGroup(run);
-  return group === undefined ? '' : colors.yellow(` (waiting for concurrency group ${group})`);
+  return group === undefined ? '' : colors.yellow(` (waiting for concurrency group ${visible(group)})`);
 }
 
 /**
@@ -179,10 +179,10 @@ function groupPlaceLine(run: ListedRun): string | undefined {
 
 /** A retried job's duration is from its first attempt's start; each attempt's own is on its line. */
 function jobLine(job: JobRecord, ended: readonly JobAttemptRecord[], colors: ReturnType<typeof c>): string {
-  const reason = job.reason ? colors.dim(` (${job.reason})`) : '';
+  const reason = job.reason ? colors.dim(` (${visible(job.reason)})`) : '';
   const on = colors.dim(onRunnerText(job.runner, job.status));
   const took = duration(seriesStartedAt(job, ended), job.finishedAt);
-  return `  ${jobStatusCell(colors, job.status)} ${job.name} ${colors.dim(took)}${on}${reason}\n`;
+  return `  ${jobStatusCell(colors, job.status)} ${visible(job.name)} ${colors.dim(took)}${on}${reason}\n`;
 }
 
 /**

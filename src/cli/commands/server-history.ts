@@ -6,7 +6,7 @@ import type { ApiStepName } from '../log-lines-answer.js';
 import { type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { stepKey } from '../views/attempts.js';
-import { colorForStatus, formatDuration, noRunnerText, onRunnerText } from '../views/format.js';
+import { colorForStatus, formatDuration, noRunnerText, onRunnerText, visible } from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -38,7 +38,7 @@ export function serverRunsCommand(limit: number, options: ServerHistoryOptions):
           paint: colorForStatus(c, run.status),
           at: run.createdAt,
           duration: runDuration(run),
-          label: `${run.workflowName} #${run.number}${attempt}`,
+          label: `${visible(run.workflowName)} #${run.number}${attempt}`,
         }),
       );
     }
@@ -60,15 +60,17 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     const c = stdoutColors();
     const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
     process.stdout.write(
-      `Run ${run.id} of ${run.workflowName} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)} ${runDuration(run)}\n`,
+      `Run ${run.id} of ${visible(run.workflowName)} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)} ${runDuration(run)}\n`,
     );
     if (run.selectedJobs !== undefined) process.stdout.write(`${selectedJobsLine(run.selectedJobs, c)}\n`);
     for (const job of run.jobs) {
       const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
       const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
-      const reason = job.reason ? c.dim(` (${job.reason})`) : '';
+      const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
       const on = c.dim(onRunnerText(job.runner, job.status));
-      process.stdout.write(`  ${jobStatusCell(c, job.status)} ${job.name}${took}${tries}${on}${reason}\n`);
+      process.stdout.write(
+        `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}\n`,
+      );
       if (job.noRunnerWith !== undefined)
         process.stdout.write(`    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside))}\n`);
       const stale = staleWritesLine(job.staleWrites, c);

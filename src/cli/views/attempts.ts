@@ -1,6 +1,6 @@
 import { timeoutText } from '../../runner/step-timeout.js';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../store/runs.js';
-import { type Colors, colorForStatus, formatDuration, onRunnerText } from './format.js';
+import { type Colors, colorForStatus, formatDuration, onRunnerText, visible } from './format.js';
 
 const duration = (start?: number, end?: number) =>
   start !== undefined && end !== undefined ? formatDuration(end - start) : '';
@@ -42,7 +42,7 @@ export function jobDetailLines(
   };
   const out: string[] = [];
   for (const attempt of [...ended, current]) {
-    const reason = attempt.reason ? c.dim(` (${attempt.reason})`) : '';
+    const reason = attempt.reason ? c.dim(` (${visible(attempt.reason)})`) : '';
     const status = colorForStatus(c, attempt.status)(attempt.status.padEnd(9));
     const on = c.dim(onRunnerText(attempt.runner, attempt.status));
     out.push(
@@ -65,7 +65,7 @@ function stepLines(steps: readonly StepRecord[], indent: string, c: Colors): str
       : '';
     const notes = stepNotes(step);
     const noted = notes.length === 0 ? '' : c.dim(` · ${notes.join(' · ')}`);
-    return `${indent}${c.dim(result.padEnd(9))} ${step.name}${attempt}${noted} ${c.dim(duration(step.startedAt, step.finishedAt))}`;
+    return `${indent}${c.dim(result.padEnd(9))} ${visible(step.name)}${attempt}${noted} ${c.dim(duration(step.startedAt, step.finishedAt))}`;
   });
 }
 

@@ -1,6 +1,20 @@
 import type { TerminalJobStatus } from '../../core/outcome.js';
 import type { RunEvent } from '../../engine/events.js';
 
+const named: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text from a store or a server (workflow, job, step, runner and token names, reasons) as it is safe to
+ * print: control characters (C0, DEL, C1) escaped as `\n`, `\t`, `\x1b`, … so that a name cannot move
+ * the cursor, recolour or clear the terminal, or forge a line of a list.
+ */
+export function visible(text: string): string {
+  return text.replace(
+    /\p{Cc}/gu,
+    (char) => named[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;
@@ -64,7 +78,7 @@ export function onRunnerText(
 ): string {
   if (runner === undefined) return '';
   const waiting = status === 'pending' || status === 'queued' || status === 'offered';
-  return `${waiting ? ' last ran on' : ' on'} runner ${runner.name} (${runner.id})`;
+  return `${waiting ? ' last ran on' : ' on'} runner ${visible(runner.name)} (${visible(runner.id)})`;
 }
 
 /** One line on a run's place in its concurrency group. */

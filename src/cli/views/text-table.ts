@@ -1,5 +1,11 @@
-/** Rows as plain columns two spaces apart, each padded to its widest cell (the first row is the header). */
-export function textTable(rows: readonly (readonly string[])[]): string {
+import { visible } from './format.js';
+
+/**
+ * Rows as plain columns two spaces apart, each padded to its widest cell (the first row is the header);
+ * control characters in a cell are escaped (visible), so that no cell forges a row.
+ */
+export function textTable(cells: readonly (readonly string[])[]): string {
+  const rows = cells.map((row) => row.map(visible));
   const widths =
     rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   return rows

@@ -24,6 +24,7 @@ import {
   errorSchema,
   idParams,
   maxWorkflowLength,
+  printable,
   runListQuery,
   runListSchema,
   runSubmitSchema,
@@ -105,7 +106,7 @@ export function runRoutes(context: ApiContext): Route[] {
           );
         const key = headers['idempotency-key'];
         const fingerprint = submissionFingerprint(body, source);
-        const actor = principal?.kind === 'token' ? (principal.name ?? principal.id) : 'api';
+        const actor = principal?.kind === 'token' ? actorOf(principal) : 'api';
         const inputs = inputsOf(workflow, body.inputs ?? {});
         const event = chooseEvent(
           parsed.workflow.triggers,
@@ -265,6 +266,15 @@ export function runRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * GITHUB_ACTOR: the token's name, or its id for a token without one — or with a control character in
+ * it, which names have been refused since but a token stored before may have (the runner could not
+ * set the variable, and every job of the run would fail).
+ */
+function actorOf(principal: Extract<Principal, { kind: 'token' }>): string {
+  return principal.name !== undefined && printable(principal.name) ? principal.name : principal.id;
 }
 
 /**

@@ -1,0 +1,64 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runsCommand, showCommand } from '../../../src/cli/commands/history.js';
+import { visible } from '../../../src/cli/views/format.js';
+import { textTable } from '../../../src/cli/views/text-table.js';
+import { jobIdFor } from '../../../src/core/ids.js';
+import { openSqliteStores } from '../../../src/store/sqlite/index.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+async function printed(command: () => Promise<number>): Promise<string> {
+  let out = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  expect(await command()).toBe(0);
+  vi.mocked(process.stdout.write).mockRestore();
+  return out;
+}
+
+describe('names printed by the text views', () => {
+  it('escapes control characters: C0, DEL and C1', () => {
+    expect(visible('a\u001b[2Jb\nc\td\r\u0000\u007f\u009b ü')).toBe('a\\x1b[2Jb\\nc\\td\\r\\x00\\x7f\\x9b ü');
+    expect(textTable([['NAME'], ['evil\nFAKE admin x']])).toBe('NAME\nevil\\nFAKE admin x\n');
+  });
+
+  it('valkyrie runs and show print workflow, job and reason text with control characters escaped', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'valkyrie-visible-'));
+    dirs.push(stateDir);
+    const stores = openSqliteStores(join(stateDir, 'valkyrie.db'));
+    const run = await stores.runs.createRun({
+      workflowName: 'evil\u001b[2J\n7      succeeded',
+      workflowPath: 'ci.yml',
+      createdAt: 1,
+    });
+    const jobId = jobIdFor(run.id, 0);
+    await stores.runs.addJobs([
+      { id: jobId, runId: run.id, key: 'a', name: 'job\u001b]0;title\u0007', matrix: {}, status: 'pending' },
+    ]);
+    await stores.runs.updateJob(jobId, {
+      status: 'failed',
+      reason: 'bad\u001b[31m',
+      startedAt: 1,
+      finishedAt: 2,
+    });
+    await stores.close();
+    const runs = await printed(() => runsCommand({ stateDir }));
+    const show = await printed(() => showCommand(run.id, { stateDir }));
+    for (const out of [runs, show]) {
+      // Newlines end lines; no other control character is printed.
+      expect(out.replaceAll('\n', '')).not.toMatch(/\p{Cc}/u);
+      expect(out).toContain('evil\\x1b[2J\\n7      succeeded');
+    }
+    expect(show).toContain('job\\x1b]0;title\\x07');
+    expect(show).toContain('bad\\x1b[31m');
+  });
+});
