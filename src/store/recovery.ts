@@ -104,9 +104,18 @@ export interface RunRecoveryStore {
    */
   claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome>;
   /**
+   * Counts a server's takeover of a run it has just claimed (claim), `finishedJobs` being how many of
+   * the run's jobs had finished then: returns how many takeovers in a row it has had without a job
+   * finishing between them, this one included — one more than the last count when as many had
+   * finished at the last takeover counted, else 1. A re-run (reopen) starts the count again. 0 for
+   * an unknown run.
+   */
+  countTakeover(runId: RunId, finishedJobs: number): Promise<number>;
+  /**
    * Reopens a finished run for a re-run of its failed jobs: when its status is still `expected`, it
-   * becomes `running` again (finish time cleared, attempt one more) under the `next` owner; `lost` otherwise, without
-   * writing, so of two concurrent re-runs exactly one proceeds.
+   * becomes `running` again (finish time cleared, attempt one more, takeovers counted from 0 again:
+   * countTakeover) under the `next` owner; `lost` otherwise, without writing, so of two concurrent
+   * re-runs exactly one proceeds.
    */
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;
   /**

@@ -163,6 +163,23 @@ export function runRecoveryContract(make: StoresFactory): void {
       expect(await stores().recovery.reopen(run.id, 'cancelled', second)).toEqual({ kind: 'claimed' });
     });
 
+    it('counts takeovers in a row while no job finishes between them, and a re-run starts again', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      const count = (finishedJobs: number) => stores().recovery.countTakeover(run.id, finishedJobs);
+      expect([await count(0), await count(0), await count(0)]).toEqual([1, 2, 3]);
+      // A job finished since the last takeover: the run moved on, and the count starts again.
+      expect([await count(1), await count(1)]).toEqual([1, 2]);
+      // Fewer than before (a re-run made jobs run again) is no repeat either.
+      expect(await count(0)).toBe(1);
+      expect(await stores.another().then((other) => other.recovery.countTakeover(run.id, 0))).toBe(2);
+      await stores().runs.updateRun(run.id, { status: 'failed', finishedAt: 1_700_000_010_000 });
+      expect(await stores().recovery.reopen(run.id, 'failed', second)).toEqual({ kind: 'claimed' });
+      expect(await count(0)).toBe(1);
+      expect(await stores().recovery.countTakeover(asRunId('999'), 0)).toBe(0);
+      expect(await stores().recovery.countTakeover(asRunId('nope'), 0)).toBe(0);
+    });
+
     it('records a cancel request for an unfinished run only, and a re-run clears it', async () => {
       const [asked, other, done] = [await createRun(), await createRun(), await createRun()];
       await stores().runs.updateRun(done.id, { status: 'failed', finishedAt: 1_700_000_010_000 });

@@ -58,10 +58,17 @@ const statements = {
              AND owner_host IS NOT DISTINCT FROM $5::text AND owner_pid IS NOT DISTINCT FROM $6::integer
              AND heartbeat_at IS NOT DISTINCT FROM $7::bigint`,
   },
+  // A NULL (no takeover counted yet) equals nothing: the first count is 1.
+  countTakeover: {
+    name: 'vk_count_takeover',
+    text: `UPDATE runs SET takeovers = CASE WHEN takeover_finished_jobs = $2 THEN takeovers + 1 ELSE 1 END,
+           takeover_finished_jobs = $2 WHERE id = $1 RETURNING takeovers`,
+  },
   reopen: {
     name: 'vk_reopen_run',
     text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
-           owner_host = $2, owner_pid = $3, heartbeat_at = $4 WHERE id = $1 AND status = $5`,
+           takeovers = 0, takeover_finished_jobs = NULL, owner_host = $2, owner_pid = $3, heartbeat_at = $4
+           WHERE id = $1 AND status = $5`,
   },
   requestCancel: {
     name: 'vk_request_cancel',
@@ -161,6 +168,15 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
         expected?.heartbeatAt ?? null,
       ]);
       return rowCount !== 0 ? { kind: 'claimed' } : { kind: 'lost' };
+    });
+  }
+
+  countTakeover(runId: RunId, finishedJobs: number): Promise<number> {
+    return this.#db.write(`count a takeover of run ${runId}`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return 0;
+      const { rows } = await query<{ takeovers: number }>(statements.countTakeover, [key, finishedJobs]);
+      return rows[0]?.takeovers ?? 0;
     });
   }
 

@@ -411,4 +411,11 @@ export const migrations: readonly string[] = [
   -- does), so that the key reused for another request is told apart from a retry; NULL without one.
   ALTER TABLE runs ADD COLUMN idempotency_fingerprint text;
   `,
+  `
+  -- How many times in a row servers took the run over without a job of it finishing between, and
+  -- how many of its jobs had finished at the last of those takeovers (RunRecoveryStore.countTakeover):
+  -- a run whose writes fail for good is ended, not taken over forever.
+  ALTER TABLE runs ADD COLUMN takeovers integer NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN takeover_finished_jobs integer;
+  `,
 ];

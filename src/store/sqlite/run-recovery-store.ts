@@ -31,6 +31,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #get;
   readonly #unfinishedBundles;
   readonly #claim;
+  readonly #countTakeover;
   readonly #reopen;
   readonly #requestCancel;
   readonly #db: Database.Database;
@@ -66,9 +67,17 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
        WHERE id = ? AND status IN ('queued', 'running')
          AND owner_host IS ? AND owner_pid IS ? AND heartbeat_at IS ?`,
     );
+    // A NULL (no takeover counted yet) equals nothing: the first count is 1.
+    this.#countTakeover = db
+      .prepare<[number, number, number], number>(
+        `UPDATE runs SET takeovers = CASE WHEN takeover_finished_jobs = ? THEN takeovers + 1 ELSE 1 END,
+         takeover_finished_jobs = ? WHERE id = ? RETURNING takeovers`,
+      )
+      .pluck();
     this.#reopen = db.prepare<[string, number, number, number, string]>(
       `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
-       owner_host = ?, owner_pid = ?, heartbeat_at = ? WHERE id = ? AND status = ?`,
+       takeovers = 0, takeover_finished_jobs = NULL, owner_host = ?, owner_pid = ?, heartbeat_at = ?
+       WHERE id = ? AND status = ?`,
     );
     this.#requestCancel = db.prepare<[number, number]>(
       `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?)
@@ -152,6 +161,17 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       );
       return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
     });
+  }
+
+  countTakeover(runId: RunId, finishedJobs: number): Promise<number> {
+    return this.commits.write(
+      `count a takeover of run ${runId}`,
+      () => {
+        const key = runKey(runId);
+        return key === undefined ? 0 : (this.#countTakeover.get(finishedJobs, finishedJobs, key) ?? 0);
+      },
+      { oneStatement: true },
+    );
   }
 
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome> {
