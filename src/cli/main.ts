@@ -298,6 +298,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       "refuse a submitted run whole (429 VK_QUEUE_FULL) if the store's unfinished jobs would exceed N (default: 10000)",
     )
     .option(
+      '--max-takeovers <n>',
+      'how many times in a row a run whose server stopped driving it (it died, or a store write of the run failed) is taken over and continued without a job finishing; the next takeover ends it failed (default: 3)',
+    )
+    .option(
       '--runner-retention <duration>',
       'how long a runner not seen (it stopped, or lost its connection) stays listed as offline before it is forgotten, with its mode (e.g. 24h, 7d; at least 1m)',
       '24h',

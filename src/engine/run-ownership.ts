@@ -72,9 +72,15 @@ export async function closeInterruptedSteps(
   }
 }
 
+/** How endUnfinishedRun ends a run: its status, which its unfinished jobs end with too, and why. */
+export interface RunEnding {
+  readonly status: 'cancelled' | 'failed';
+  readonly reason: string;
+}
+
 /**
  * Ends a run no process can go on with (its driver gone, and it cannot or must not be continued):
- * every unfinished job, then the run, `cancelled` with `reason` — the jobs it never planned too (their
+ * every unfinished job, then the run, as `end` says, with its reason — the jobs it never planned too (their
  * needs were unfinished; unplanned-jobs.ts), added first, so that the run lists every job of its workflow.
  * The caller must own the run (RunRecoveryStore.claim). With `ownerGone` (its last owner is certainly
  * dead: a process of this host that no longer exists), the places the run and its jobs held or awaited
@@ -85,7 +91,7 @@ export async function endUnfinishedRun(
   stores: Stores,
   runId: RunId,
   at: number,
-  reason: string,
+  end: RunEnding,
   ownerGone: boolean,
 ): Promise<void> {
   const resumable = await stores.recovery.getResumable(runId);
@@ -95,9 +101,9 @@ export async function endUnfinishedRun(
   if (unplanned.length > 0) await stores.runs.addJobs(unplanned);
   for (const job of [...stored, ...unplanned]) {
     if (isTerminal(job.status)) continue;
-    await stores.runs.updateJob(job.id, { status: 'cancelled', finishedAt: at, reason });
+    await stores.runs.updateJob(job.id, { status: end.status, finishedAt: at, reason: end.reason });
   }
-  await stores.runs.updateRun(runId, { status: 'cancelled', finishedAt: at });
+  await stores.runs.updateRun(runId, { status: end.status, finishedAt: at });
   if (ownerGone) await givePlacesUp(stores, runId, resumable?.request, at, { jobs: true });
 }
 

@@ -1,3 +1,4 @@
+import { isTerminal } from '../core/outcome.js';
 import { PeriodicTask } from '../core/periodic-task.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
@@ -6,6 +7,7 @@ import {
   endUnfinishedRun,
   givePlacesUp,
   keepOwnership,
+  type RunEnding,
 } from '../engine/run-ownership.js';
 import { parseStoredWorkflow } from '../engine/stored-workflow.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
@@ -16,6 +18,9 @@ import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js
 
 /** Every unfinished run fits: the queue refuses runs past 10,000 unfinished jobs. */
 const sweepLimit = 10_000;
+
+/** How many takeovers in a row without a job finishing a run is continued after, by default. */
+export const defaultMaxTakeovers = 3;
 
 /**
  * Takes over the runs submitted to a server whose driving process stopped (a crash, a restart, a
@@ -28,6 +33,10 @@ const sweepLimit = 10_000;
  * judged gone by its heartbeat alone may still be alive, and still cancel the runner's job.
  * A run submitted with secrets cannot go on (their values are never stored): its unfinished jobs end
  * `cancelled`, and `POST /api/v1/runs/:id/rerun` with the secrets runs them again.
+ * A run taken over more than `maxTakeovers` times in a row without a job of it finishing between
+ * (RunRecoveryStore.countTakeover) is not continued again: its unfinished jobs and the run end
+ * `failed`. That is a run a server gives up each time, as one whose store write fails for good
+ * (a value the store refuses): without the bound it would be taken over, and given up, forever.
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
  */
 export class RunTakeover {
@@ -45,6 +54,7 @@ export class RunTakeover {
     private readonly context: ApiContext,
     intervalMs: number,
     logError: (error: unknown) => void,
+    private readonly maxTakeovers = defaultMaxTakeovers,
   ) {
     this.firstSweep = new Promise((resolve) => {
       this.firstSwept = resolve;
@@ -117,16 +127,16 @@ export class RunTakeover {
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
+    const finished = jobs.filter((job) => isTerminal(job.status)).length;
+    const takeovers = await stores.recovery.countTakeover(run.id, finished);
     const parsed = parseStoredWorkflow(resumable, run.workflowPath);
     const missingSecrets = resumable.request.secretNames.length > 0;
-    if (!parsed.workflow || missingSecrets) {
-      const reason = missingSecrets
-        ? 'the server driving the run stopped, and its secrets are not stored: re-run it with them'
-        : 'the server driving the run stopped, and its stored workflow no longer parses';
+    if (!parsed.workflow || missingSecrets || takeovers > this.maxTakeovers) {
+      const end = runEnding(missingSecrets, parsed.workflow === undefined, takeovers);
       await closeInterruptedSteps(stores, jobs, lostAt);
-      await endUnfinishedRun(stores, run.id, clock.now(), reason, holdLeases);
+      await endUnfinishedRun(stores, run.id, clock.now(), end, holdLeases);
       ownership.stop();
-      this.context.logNotice(endedRunNotice(run.id, resumable, missingSecrets));
+      this.context.logNotice(endedRunNotice(run.id, resumable, end));
       return;
     }
     const request = serverRunRequest(parsed.workflow.name, resumable.request, {});
@@ -147,9 +157,26 @@ export class RunTakeover {
   }
 }
 
+/** How a run taken over ends instead of going on: why comes first, then the bound on takeovers. */
+function runEnding(missingSecrets: boolean, unparsable: boolean, takeovers: number): RunEnding {
+  if (missingSecrets) {
+    const reason = 'the server driving the run stopped, and its secrets are not stored: re-run it with them';
+    return { status: 'cancelled', reason };
+  }
+  if (unparsable) {
+    const reason = 'the server driving the run stopped, and its stored workflow no longer parses';
+    return { status: 'cancelled', reason };
+  }
+  const reason =
+    `the run was taken over ${takeovers} times in a row without a job finishing (each time the server ` +
+    'driving it stopped, or gave it up after a store write failed); giving up';
+  return { status: 'failed', reason };
+}
+
 /** The line the server logs when it ends a run it took over instead of continuing it. */
-function endedRunNotice(runId: string, resumable: ResumableRun, missingSecrets: boolean): string {
-  if (!missingSecrets)
+function endedRunNotice(runId: string, resumable: ResumableRun, end: RunEnding): string {
+  if (end.status === 'failed') return `failed run ${runId}: ${end.reason}`;
+  if (resumable.request.secretNames.length === 0)
     return `cancelled run ${runId}, taken over from a server that stopped: its stored workflow no longer parses`;
   const secrets = resumable.request.secretNames.map((name) => `--secret ${name}=…`).join(' ');
   return `cancelled run ${runId}, taken over from a server that stopped: its secrets are not stored; valkyrie rerun ${runId} --server URL ${secrets} runs its jobs again`;

@@ -62,6 +62,11 @@ export interface ServerOptions {
   readonly logNotice?: (line: string) => void;
   /** How often to look for runs whose server stopped, to take them over (run-takeover.ts). Default 5 s. */
   readonly takeoverIntervalMs?: number;
+  /**
+   * How many times in a row a run is taken over and continued without a job of it finishing between;
+   * the takeover after that ends it `failed` (run-takeover.ts). A positive integer; default 3.
+   */
+  readonly maxTakeovers?: number;
   /** How often to look for cancels of driven runs asked of other replicas. Default 1 s. */
   readonly cancelPollIntervalMs?: number;
   /**
@@ -204,7 +209,8 @@ export class ValkyrieServer implements AsyncDisposable {
           options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`)),
         closing: () => intake.stopped,
       };
-      const takeover = new RunTakeover(context, options.takeoverIntervalMs ?? 5_000, logError);
+      const takeoverIntervalMs = options.takeoverIntervalMs ?? 5_000;
+      const takeover = new RunTakeover(context, takeoverIntervalMs, logError, options.maxTakeovers);
       const authenticate = runnerAuthentication(authority, intake, directory, takeover.firstSweep);
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,

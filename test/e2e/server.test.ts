@@ -162,6 +162,10 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --queue-capacity must be a positive integer, received "0"\n',
     });
+    expect(await workspace.run(['server', '--port', '0', '--max-takeovers', '0'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --max-takeovers must be a positive integer, received "0"\n',
+    });
     first.child.kill('SIGTERM');
     expect((await first.done).code).toBe(0);
   });

@@ -68,14 +68,14 @@ describe('endUnfinishedRun and the places a run held in concurrency groups', () 
   it('gives them all up when the owner is certainly dead', async () => {
     const id = await runHoldingPlaces();
     const other = await runHoldingPlaces();
-    await endUnfinishedRun(stores, id, Date.now(), 'cancelled', true);
+    await endUnfinishedRun(stores, id, Date.now(), { status: 'cancelled', reason: 'cancelled' }, true);
     expect(await places(id)).toBe(0);
     expect(await places(other)).toBe(3);
   });
 
   it('keeps them when the owner may only be stalled', async () => {
     const id = await runHoldingPlaces();
-    await endUnfinishedRun(stores, id, Date.now(), 'cancelled', false);
+    await endUnfinishedRun(stores, id, Date.now(), { status: 'cancelled', reason: 'cancelled' }, false);
     expect(await places(id)).toBe(3);
     expect((await stores.runs.getRun(id))?.status).toBe('cancelled');
   });

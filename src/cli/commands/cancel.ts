@@ -56,13 +56,8 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
         const now = Date.now();
         await closeInterruptedSteps(stores, await stores.runs.listJobs(run.id), now);
         const ownerGone = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
-        await endUnfinishedRun(
-          stores,
-          run.id,
-          now,
-          'the run was cancelled after its process had stopped',
-          ownerGone,
-        );
+        const reason = 'the run was cancelled after its process had stopped';
+        await endUnfinishedRun(stores, run.id, now, { status: 'cancelled', reason }, ownerGone);
         process.stderr.write(`Run ${run.id} had been interrupted; its unfinished jobs are now cancelled.\n`);
         return ExitCode.succeeded;
       }

@@ -21,6 +21,7 @@ export interface ServerCommandOptions {
   readonly runnerRetention: string;
   readonly bundleRetention: string;
   readonly queueCapacity?: string;
+  readonly maxTakeovers?: string;
 }
 
 /**
@@ -37,6 +38,10 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const runnerRetentionMs = retentionFlag('--runner-retention', options.runnerRetention);
   const bundleRetentionMs = retentionFlag('--bundle-retention', options.bundleRetention);
   const queueCapacity = queueCapacityFlag(options.queueCapacity);
+  const maxTakeovers =
+    options.maxTakeovers === undefined
+      ? undefined
+      : positiveIntegerFlag('--max-takeovers', options.maxTakeovers);
   const tls = readTls(options.tlsCert, options.tlsKey);
   const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
   const stores = await openStores(options.db, dataDir);
@@ -50,6 +55,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     runnerRetentionMs,
     bundleRetentionMs,
     queueCapacity,
+    maxTakeovers,
     controlPlane: { leaseTtlMs, offerTtlMs },
     ...(tls === undefined ? {} : { tls }),
     ...(adminToken === undefined ? {} : { adminToken }),
@@ -91,6 +97,13 @@ function durationFlag(flag: string, value: string, minMs = 1): number {
       `${flag}: expected a duration such as 250ms, 10s or 1m, received ${JSON.stringify(value)}`,
     );
   return ms;
+}
+
+function positiveIntegerFlag(flag: string, value: string): number {
+  const parsed = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(parsed) || parsed < 1)
+    throw new UsageError(`${flag} must be a positive integer, received ${JSON.stringify(value)}`);
+  return parsed;
 }
 
 /** Both files or neither; read and checked here, so a bad pair is one clear line, not a TLS stack. */
