@@ -110,7 +110,8 @@ export class ControlPlane {
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
       waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),
       admitted: (leg) => this.enqueueAdmitted(leg),
-      cancelled: (leg, reason) => this.cancelByGroup(leg, reason),
+      cancelled: (leg, reason) => this.endByGroup(leg, 'cancelled', reason),
+      failed: (leg, reason) => this.endByGroup(leg, 'failed', reason),
     });
   }
 
@@ -460,17 +461,17 @@ export class ControlPlane {
   }
 
   /** Replaced while waiting for its job-level group (it ends cancelled), or asked to cancel while running. */
-  private cancelByGroup(leg: Leg, reason: string): void {
+  private endByGroup(leg: Leg, status: 'cancelled' | 'failed', reason: string): void {
     const run = this.runsByLeg.get(leg.id);
     if (!run || isTerminal(leg.status)) return;
     // A running job's runner says why in its log (cancellingLine).
-    if (leg.status === 'running') {
+    if (leg.status === 'running' && status === 'cancelled') {
       this.apply(run, [{ kind: 'cancel', leg, immediate: false, reason }]);
       return;
     }
     this.systemLog(leg, reason);
     this.dispatcher.forget(leg.id);
-    const effects = run.coordinator.completed(leg.id, 'cancelled', {}, this.now(), reason);
+    const effects = run.coordinator.completed(leg.id, status, {}, this.now(), reason);
     this.recordFinished(leg);
     this.apply(run, effects);
   }

@@ -16,6 +16,8 @@ export interface JobGroupHooks {
   admitted(leg: Leg): void;
   /** A newer job of the group replaced this one while it waited, or asked it to cancel while it ran. */
   cancelled(leg: Leg, reason: string): void;
+  /** The group's expression could not be evaluated: the job fails before it starts, as on GitHub. */
+  failed(leg: Leg, reason: string): void;
 }
 
 /**
@@ -56,7 +58,7 @@ export class JobGroups {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       queueMicrotask(() =>
-        this.hooks.cancelled(leg, `its concurrency group could not be evaluated: ${message}`),
+        this.hooks.failed(leg, `its concurrency group could not be evaluated: ${message}`),
       );
       return true;
     }

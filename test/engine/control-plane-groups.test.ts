@@ -201,4 +201,17 @@ describe('ControlPlane: a job-level concurrency group says why it cancelled a jo
     expect(await stores.runs.listJobs(running.id)).toMatchObject([{ status: 'cancelled', reason: why }]);
     expect((await stores.logs.read(running.id)).map((line) => line.text)).not.toContain(why);
   });
+
+  it('fails a job whose group cannot be evaluated, naming the error, as GitHub fails a bad expression', async () => {
+    const clock = new ManualClock();
+    const { plane: p, stores } = openPlane({ clock });
+    new ScriptedRunner(p, accepting, { capacity: 1 });
+    const bad = oneJobWorkflow(`    concurrency: {group: "\${{ fromJSON('not json') }}"}\n`);
+    const handle = await p.startRun(bad, runRequest);
+    await clock.advance(500);
+    expect(await handle.done).toBe('failed');
+    const [job] = await stores.runs.listJobs(handle.id);
+    expect(job).toMatchObject({ status: 'failed' });
+    expect(job?.reason).toMatch(/^its concurrency group could not be evaluated: .*JSON/);
+  });
 });
