@@ -1,6 +1,7 @@
 import type { RunHandle, RunRequest } from '../engine/control-plane.js';
 import { runGitFields } from '../engine/run-context.js';
 import type { StoredRunRequest } from '../store/recovery.js';
+import { isRunTakenOver } from '../store/run-fence.js';
 import type { ApiContext } from './context.js';
 
 /**
@@ -18,7 +19,18 @@ export function trackDrivenRun(
     ownership.stop();
     context.driven.delete(handle.id);
   };
-  handle.done.then(forget, forget);
+  handle.done.then(forget, (error: unknown) => {
+    forget();
+    // Taken over: runTakenOver said so. Any other end of `done` is a store write that failed, for
+    // which the control plane gave up every run it drove: the operator learns why here, not only
+    // from a run failed later by --max-takeovers.
+    if (!isRunTakenOver(error)) context.logNotice(gaveUpNotice(handle.id, error));
+  });
+}
+
+function gaveUpNotice(runId: string, error: unknown): string {
+  const reason = error instanceof Error ? error.message : String(error);
+  return `stopped driving run ${runId}: a store write failed (${reason}); a server takes it over once its heartbeat is stale`;
 }
 
 /**
