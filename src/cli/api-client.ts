@@ -174,7 +174,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function isKnownCode(code: string): code is ErrorCode {
+export function isKnownCode(code: string): code is ErrorCode {
   return Object.hasOwn(errorCatalog, code);
 }
 

@@ -4,6 +4,7 @@ import type { RunEvent } from '../engine/events.js';
 import { type BackoffPolicy, backoffDelayMs } from '../protocol/backoff.js';
 import { ApiRequestError } from './api-client.js';
 import type { ServerClient } from './server-client.js';
+import { StreamEndedError } from './stream-end.js';
 import { formatDuration } from './views/format.js';
 
 export interface ReconnectPolicy {
@@ -29,7 +30,8 @@ export const followBackoff: BackoffPolicy = { baseMs: 250, capMs: 5_000 };
  * yielded are skipped: per kind and attempt of a job (and of a step), as many as were yielded before,
  * since a replay gives each attempt's events in the order they happened. Gives up with VK_SERVER_UNREACHABLE when
  * `giveUpAfterMs` have passed since the last connection that served (brought a new event, or stayed
- * open a while); refusals (401, 403, 404) and unreadable events end it at once.
+ * open a while); refusals (401, 403, 404), a stream the server ended with `event: error` (its token was
+ * revoked or expired: StreamEndedError) and unreadable events end it at once, without reconnecting.
  */
 export async function* followRunEvents(
   client: ServerClient,
@@ -108,6 +110,8 @@ export async function* followRunEvents(
 function retryable(error: unknown): boolean {
   if (error instanceof ApiRequestError)
     return error.status >= 500 || error.status === 408 || error.status === 429;
+  // The server said why it ended the stream: asking again would get the same answer.
+  if (error instanceof StreamEndedError) return false;
   if (error instanceof ValkyrieError) return error.code === 'VK_SERVER_UNREACHABLE';
   // undici's `terminated` and socket errors of a body cut mid-stream.
   return true;

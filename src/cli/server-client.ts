@@ -15,6 +15,7 @@ import {
 import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.js';
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
+import { streamEndedError } from './stream-end.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
 
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
@@ -236,7 +237,8 @@ export class ServerClient {
    * One connection to the run's event stream: its events with their ids, until `run.completed` (or the
    * stream ends, or `signal` aborts). With `lastEventId` the server continues after that event when it
    * can, and says so first (`resumed`); otherwise it replays the run from its start. Events of kinds
-   * this client does not know are skipped. run-event-follower.ts reconnects across drops.
+   * this client does not know are skipped. An `event: error` (the token was revoked or expired) ends
+   * it with a StreamEndedError, which is final. run-event-follower.ts reconnects across drops.
    */
   async *runEventStream(
     runId: string,
@@ -257,6 +259,7 @@ export class ServerClient {
         yield { kind: 'resumed' };
         continue;
       }
+      if (message.event === 'error') throw streamEndedError(message.data, `the event stream of run ${runId}`);
       if (message.event !== 'run' && message.event !== 'message') continue;
       const checked = checkRunEvent(parseJson(message.data));
       if (checked.kind === 'unknown') continue;

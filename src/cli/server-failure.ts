@@ -2,11 +2,13 @@ import { isValkyrieError } from '../core/errors.js';
 import { type Diagnostic, formatDiagnostics } from '../workflow/diagnostics.js';
 import { ApiRequestError } from './api-client.js';
 import { ExitCode } from './exit-codes.js';
+import { StreamEndedError } from './stream-end.js';
 
 /**
  * Prints a failure to talk to the server as one clear message (no stack) and returns the exit code:
- * 69 unreachable (also when its TLS certificate fails verification), failing (5xx) or an answer that
- * cannot be read; 77 token refused (401, 403);
+ * 69 unreachable (also when its TLS certificate fails verification), failing (5xx), an answer that
+ * cannot be read, or a stream it ended with an error other than a refused token; 77 token refused
+ * (401, 403, or an event stream ended with VK_UNAUTHORIZED as the token was revoked or expired);
  * 75 queue full; 2 any other refusal (the request was wrong: an invalid workflow, an unknown bundle).
  * The server's workflow diagnostics are printed against the local file, as `valkyrie run` prints them.
  * Returns undefined for errors that are not about the server (the caller rethrows them).
@@ -31,6 +33,11 @@ export function reportServerFailure(
     }
     if (error.status === 429 || error.serverCode === 'VK_QUEUE_FULL') return ExitCode.queueFull;
     return error.status >= 500 ? ExitCode.unavailable : ExitCode.invalid;
+  }
+  // One line: the server's own reason says what happened to the token.
+  if (error instanceof StreamEndedError) {
+    process.stderr.write(`valkyrie: ${error.message}\n`);
+    return error.refusedToken ? ExitCode.noPermission : ExitCode.unavailable;
   }
   if (
     isValkyrieError(error) &&

@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
+import { ExitCode } from '../../src/cli/exit-codes.js';
 import { followRunEvents } from '../../src/cli/run-event-follower.js';
 import { ServerClient } from '../../src/cli/server-client.js';
+import { reportServerFailure } from '../../src/cli/server-failure.js';
+import { StreamEndedError } from '../../src/cli/stream-end.js';
 import type { RunEvent } from '../../src/engine/events.js';
 
 /**
@@ -234,4 +237,41 @@ describe('following a run across dropped event streams', () => {
     await expect(collect(clientOf(url), fastPolicy([]))).rejects.toMatchObject({ code: 'VK_RUN_NOT_FOUND' });
     expect(lastEventIds).toHaveLength(1);
   });
+
+  it.each([
+    [
+      '{"code":"VK_SHUTTING_DOWN","message":"the server is going away"}',
+      'the server is going away (VK_SHUTTING_DOWN)',
+    ],
+    ['not json', 'an error it did not describe ("not json")'],
+  ])(
+    'stops at once on an event: error the server ends the stream with (%s), exiting 69',
+    async (data, reason) => {
+      const { url, lastEventIds } = await scriptedServer([
+        (_request, response) => {
+          response.writeHead(200, { 'content-type': 'text/event-stream' });
+          response.end(
+            `id: a.0\nevent: run\ndata: ${JSON.stringify(started)}\n\nevent: error\ndata: ${data}\n\n`,
+          );
+        },
+      ]);
+      const reports: string[] = [];
+      const error: unknown = await collect(clientOf(url), fastPolicy(reports)).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(StreamEndedError);
+      expect((error as Error).message).toBe(`the server ended the event stream of run 7: ${reason}`);
+      expect(reports).toEqual([]);
+      expect(lastEventIds).toHaveLength(1);
+      const stderr = vi.spyOn(process.stderr, 'write').mockReturnValue(true);
+      try {
+        expect(reportServerFailure(error)).toBe(ExitCode.unavailable);
+        expect(stderr.mock.calls).toEqual([
+          [`valkyrie: the server ended the event stream of run 7: ${reason}\n`],
+        ]);
+      } finally {
+        stderr.mockRestore();
+      }
+    },
+  );
 });
