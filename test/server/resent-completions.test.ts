@@ -1,8 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { protocolUrls } from '../../src/cli/runner-options.js';
 import { asRunId } from '../../src/core/ids.js';
+import { ControlPlane } from '../../src/engine/control-plane.js';
 import { ShellExecutor } from '../../src/executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../src/protocol/auto.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
@@ -74,27 +75,63 @@ async function startAgent(live: TestServer, secret: string) {
 }
 
 /**
+ * The runner messages that the server started next receives, on every session: its ControlPlane's
+ * `connect` is spied on, and each transport handed to it is listened to before the control plane is.
+ */
+function receivedByNextServer(): { readonly messages: RunnerMessage[]; restore(): void } {
+  const messages: RunnerMessage[] = [];
+  const connect = ControlPlane.prototype.connect;
+  const spy = vi.spyOn(ControlPlane.prototype, 'connect').mockImplementation(function (
+    this: ControlPlane,
+    transport,
+    identity,
+  ) {
+    transport.onMessage((message) => messages.push(message));
+    connect.call(this, transport, identity);
+  });
+  return { messages, restore: () => spy.mockRestore() };
+}
+
+/**
  * The server a runner talks to restarts (or a load balancer moves the runner to another replica)
  * shortly after a job ended: the runner sends that job's completion again, since the old connection
  * may have lost it. The new process never saw the lease, but the store holds the job's end as that
  * completion reported it: the copy is taken quietly, not refused and kept as a stale write.
  */
 function resentCompletionScenarios(name: string, openStores: OpenReplicaStores): void {
-  it(`${name}: a completion sent again to a restarted server is no stale write; the job stays healthy`, async () => {
+  it(`${name}: a completion sent again reaches the restarted server and is taken quietly: no error, no stale write`, async () => {
     const first = await startTestServer({ stores: await openStores() });
     const secret = await credential(first.request, first.token);
     const runner = await startAgent(first, secret);
     const runId = await runOne(first);
+    const { id: jobId } = await jobOf(first, runId);
     const port = portOf(first);
     await first.server.destroy();
 
-    const second = await startTestServer({ stores: await openStores(), port });
-    await until(() => runner.sessions() >= 1, 'the runner is on the new server');
-    // Another job, after the completion sent again on the same session: that one was handled first.
-    await runOne(second);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect((await jobOf(second, runId)).staleWrites).toEqual([]);
-    runner.transport.close('done');
+    const received = receivedByNextServer();
+    const refused: ControlMessage[] = [];
+    runner.transport.onMessage((message) => {
+      if (message.type === 'error') refused.push(message);
+    });
+    try {
+      const second = await startTestServer({ stores: await openStores(), port });
+      await until(() => runner.sessions() >= 1, 'the runner is on the new server');
+      // Another job, after the completion sent again on the same session: that one was handled first.
+      await runOne(second);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The new server got the job's completion again (on each new session), announced by the
+      // register before it; it was neither refused to the runner nor kept as a stale write.
+      const again = received.messages.filter((m) => m.type === 'job.completed' && m.jobId === jobId);
+      expect(again.length).toBeGreaterThanOrEqual(1);
+      expect(again).toEqual(again.map(() => expect.objectContaining({ outcome: { kind: 'succeeded' } })));
+      expect(refused).toEqual([]);
+      expect((await jobOf(second, runId)).staleWrites).toEqual([]);
+      const resumed = received.messages.flatMap((m) => (m.type === 'register' ? (m.resume ?? []) : []));
+      expect(resumed).toContainEqual(expect.objectContaining({ jobId, completed: true }));
+    } finally {
+      received.restore();
+      runner.transport.close('done');
+    }
   }, 20_000);
 
   it(`${name}: a different result under the committed token is still refused and kept`, async () => {
