@@ -46,6 +46,7 @@ export const errorCatalog = {
   VK_UNSUPPORTED_MEDIA_TYPE: 'an API request body had a content type the route does not take',
   VK_BODY_TOO_LARGE: 'an API request body exceeded the size limit',
   VK_NOT_FOUND: 'no API route or resource at that path',
+  VK_METHOD: 'the path does not take that HTTP method (the Allow header lists the ones it takes)',
   VK_UNAUTHORIZED: 'the API request carried no token, or one that is unknown, revoked or expired',
   VK_FORBIDDEN: "the token's role or job does not allow this request; nothing changed",
   VK_SHUTTING_DOWN: 'the server is shutting down and takes no new requests',

@@ -7,7 +7,7 @@ import type { ApiContext } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { metricsRoute } from './metrics-route.js';
 import { openApiDocument } from './openapi.js';
-import { defineRoute, type Route, registerRoutes } from './route.js';
+import { defineRoute, type Route, refuseOtherMethods, registerRoutes } from './route.js';
 import { accessRoutes } from './routes/access.js';
 import { bundleRoutes } from './routes/bundles.js';
 import { rerunRoutes } from './routes/rerun.js';
@@ -40,7 +40,8 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   const app = Fastify({
     logger: false,
     bodyLimit: jsonBodyLimit,
-    routerOptions: { maxParamLength },
+    // `/api/v1/runs/` is the runs list, not a run whose id is empty.
+    routerOptions: { maxParamLength, ignoreTrailingSlash: true },
     // Shutdown answers 503 itself, in the API's error shape, from the moment it begins.
     return503OnClosing: false,
     // Open event streams and idle keep-alive connections must not hold the close.
@@ -112,6 +113,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     }),
   );
   registerRoutes(app, routes, context);
+  refuseOtherMethods(app, routes);
   // After the routes: a hook added later applies to them all. The pattern, not the URL, keeps the
   // label set small; an unknown route is one label.
   app.addHook('onResponse', async (request, reply) => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type * as z from 'zod';
+import * as z from 'zod';
 import { ApiError, shuttingDown } from './api-error.js';
 import type { Principal, TokenAuthority } from './tokens.js';
 
@@ -72,7 +72,8 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined, H = und
     run: (request, reply, principal) =>
       spec.handle({
         body: validate(spec.body, request.body, 'body') as B,
-        query: validate(spec.query, request.query, 'query') as Q,
+        // A route without a query schema takes no query: an unknown key is refused, as a schema's are.
+        query: validate(spec.query ?? noQuery, request.query, 'query') as Q,
         params: validate(spec.params, request.params, 'params') as P,
         headers: validate(spec.headers, request.headers, 'headers') as H,
         principal,
@@ -81,6 +82,8 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined, H = und
       }),
   };
 }
+
+const noQuery = z.strictObject({});
 
 function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (schema === undefined) return undefined;
@@ -172,6 +175,40 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
         reply.code(result.status);
         return result.body === undefined ? reply.send() : reply.send(result.body);
       },
+    });
+  }
+}
+
+/** What a client may send; the API's routes take some of them, each path its own. */
+const httpMethods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+/**
+ * For each path of `routes`, the methods it does not take answer 405 VK_METHOD with an Allow header
+ * listing those it does (HEAD with GET: Fastify answers HEAD for every GET route), as the long-poll
+ * routes do, rather than 404 as if the path did not exist. No token is needed: the OpenAPI document
+ * lists every path and method already.
+ */
+export function refuseOtherMethods(app: FastifyInstance, routes: readonly RouteMeta[]): void {
+  const byUrl = new Map<string, Set<string>>();
+  for (const route of routes) {
+    const methods = byUrl.get(route.url) ?? new Set<string>();
+    methods.add(route.method);
+    if (route.method === 'GET') methods.add('HEAD');
+    byUrl.set(route.url, methods);
+  }
+  for (const [url, methods] of byUrl) {
+    const allow = httpMethods.filter((method) => methods.has(method)).join(', ');
+    app.route({
+      method: httpMethods.filter((method) => !methods.has(method)),
+      url,
+      handler: async (request, reply) =>
+        reply
+          .code(405)
+          .header('allow', allow)
+          .send({
+            code: 'VK_METHOD',
+            message: `${request.method} is not allowed on ${url}; it takes ${allow}`,
+          }),
     });
   }
 }

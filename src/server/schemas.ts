@@ -63,15 +63,21 @@ export const errorSchema = z
   })
   .meta({ id: 'Error' });
 
-const durationSchema = z
-  .string()
-  .refine((value) => parseDuration(value) !== undefined && (parseDuration(value) ?? 0) > 0, {
-    message: `expected ${durationHint}`,
+/** A token's shortest lifetime: one that expires before a client has used it is a mistake. */
+export const minTokenTtlMs = 60_000;
+
+const tokenTtlSchema = z
+  .union([z.string(), z.number()])
+  .refine((value) => (parseDuration(value) ?? 0) >= minTokenTtlMs, {
+    message: `expected ${durationHint}, of at least 1m (60 seconds)`,
   });
 
 export const tokenCreateSchema = z.strictObject({
   role: z.enum(['admin', 'submit', 'read', 'runner']),
-  ttl: durationSchema.optional().meta({ description: 'e.g. 24h; runner registration tokens default to 24h' }),
+  ttl: tokenTtlSchema.optional().meta({
+    description:
+      'a duration such as 24h, or a number of seconds; at least 1m. Runner registration tokens default to 24h',
+  }),
   name: nameSchema.optional(),
 });
 

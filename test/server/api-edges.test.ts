@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { oneJobWorkflow, startTestServer } from './helpers.js';
+
+describe('the HTTP API at its edges', () => {
+  it('takes a token ttl as a number of seconds, and refuses one under a minute', async () => {
+    const { request } = await startTestServer();
+    const before = Date.now();
+    const numeric = await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: 3600 } });
+    expect(numeric.status).toBe(201);
+    const { expiresAt } = numeric.body as { expiresAt: number };
+    expect(expiresAt - before).toBeGreaterThanOrEqual(3_600_000 - 1_000);
+    expect(expiresAt - before).toBeLessThanOrEqual(3_600_000 + 5_000);
+    expect((await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: '1m' } })).status).toBe(201);
+    for (const ttl of ['1ms', '59s', 59, 0, -5, '0']) {
+      const short = await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl } });
+      expect(short).toMatchObject({
+        status: 400,
+        body: { path: 'body.ttl', message: expect.stringContaining('at least 1m') },
+      });
+    }
+  });
+
+  it('answers GET /api/v1/runs/ with the runs list', async () => {
+    const { request } = await startTestServer();
+    await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const listed = await request('GET', '/api/v1/runs/');
+    expect(listed).toMatchObject({ status: 200, body: { runs: [{ number: 1 }] } });
+  });
+
+  it('refuses unknown query keys on every route, as the runs list does', async () => {
+    const { request } = await startTestServer();
+    const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const { id } = (created.body as { run: { id: string } }).run;
+    for (const url of [
+      '/api/v1/runs?bogus=1',
+      `/api/v1/runs/${id}?bogus=1`,
+      `/api/v1/runs/${id}/events?bogus=1`,
+    ]) {
+      const answer = await request('GET', url);
+      expect(answer).toMatchObject({ status: 400, body: { code: 'VK_INVALID_REQUEST', path: 'query' } });
+      expect((answer.body as { message: string }).message).toContain('bogus');
+    }
+    expect((await request('GET', `/api/v1/runs/${id}`)).status).toBe(200);
+  });
+
+  it('answers a known path with a wrong method 405 VK_METHOD with an Allow header; an unknown path 404', async () => {
+    const { request } = await startTestServer();
+    const wrong = await request('DELETE', '/api/v1/runs');
+    expect(wrong).toMatchObject({ status: 405, body: { code: 'VK_METHOD' } });
+    expect(wrong.headers.allow).toBe('GET, HEAD, POST');
+    const cancel = await request('GET', '/api/v1/runs/1/cancel');
+    expect(cancel).toMatchObject({ status: 405, headers: { allow: 'POST' } });
+    const tokens = await request('PUT', '/api/v1/tokens/abc');
+    expect(tokens).toMatchObject({ status: 405, headers: { allow: 'DELETE' } });
+    expect(await request('GET', '/api/v1/nothing')).toMatchObject({
+      status: 404,
+      body: { code: 'VK_NOT_FOUND' },
+    });
+  });
+});
