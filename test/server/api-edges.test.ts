@@ -41,6 +41,12 @@ describe('the HTTP API at its edges', () => {
       expect((answer.body as { message: string }).message).toContain('bogus');
     }
     expect((await request('GET', `/api/v1/runs/${id}`)).status).toBe(200);
+    expect((await request('GET', '/api/v1/runners?x=1')).status).toBe(400);
+    // The OpenAPI document says so of a route without parameters too.
+    const doc = (await request('GET', '/api/v1/openapi.json', { token: null })).body as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    expect(Object.keys(doc.paths['/api/v1/runners']?.get?.responses ?? {})).toContain('400');
   });
 
   it('answers a known path with a wrong method 405 VK_METHOD with an Allow header; an unknown path 404', async () => {
