@@ -76,7 +76,8 @@ function readYaml(source: string): YamlReading {
   const { document, lineCounter } = parsed;
   if (document.errors.length > 0) return { diagnostics: yamlDiagnostics(document, lineCounter) };
   try {
-    return { data: document.toJS({ maxAliasCount }), map: new SourceMap(source, parsed) };
+    // The library refuses a count that reaches its maxAliasCount: one more lets the limit itself in.
+    return { data: document.toJS({ maxAliasCount: maxAliasCount + 1 }), map: new SourceMap(source, parsed) };
   } catch (error) {
     // The library's one refusal here: aliases that expand too far (an "alias bomb").
     if (!(error instanceof ReferenceError)) throw error;
@@ -84,7 +85,7 @@ function readYaml(source: string): YamlReading {
   }
 }
 
-/** How many times the document may use aliases, nested ones counted as often as they expand. */
+/** How many times the document may use aliases (at most), nested ones counted as often as they expand. */
 const maxAliasCount = 100;
 
 /**

@@ -88,6 +88,15 @@ describe('nesting limits', () => {
     });
   });
 
+  it('lets aliases expand to 100 copies, as README says, and refuses 101', () => {
+    const uses = (count: number) =>
+      `x: &s "v"\njobs:\n  a:\n    runs-on: x\n    env: { L: "\${{ join(fromJSON('[]')) }}" }\n    steps: [{ run: "true" }]\nlist: [${Array(count).fill('*s').join(', ')}]\n`;
+    expect(
+      parseWorkflow(uses(100), 'aliases.yml').diagnostics.filter((d) => d.message.includes('aliases')),
+    ).toEqual([]);
+    expect(onlyError(uses(101))?.message).toMatch(/aliases expand to more than 100 copies/);
+  });
+
   it('never counts deeper than the library nests, and at least half as deep, on random documents', () => {
     const scalar = fc.constantFrom('x', '"q [ {"', "'s ]'", '1', '"a\n  [b"', 'p # [c');
     const key = fc.constantFrom(
