@@ -429,7 +429,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .addHelpText(
       'after',
-      '\nThe first start registers with --token and keeps the credential in WORK_DIR/runner.json (mode 0600);\n' +
+      '\nThe first start registers with --token or --token-file and keeps the credential in WORK_DIR/runner.json (mode 0600);\n' +
         'later starts reuse it. SIGTERM or Ctrl-C drains: no new jobs, running ones finish, then it deregisters\n' +
         '(listed as stopped at once; mode and credential kept) and exits 0. A second\n' +
         'signal cancels the running jobs (exit 143 for SIGTERM, 130 for Ctrl-C); a third kills them.\n' +

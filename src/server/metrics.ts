@@ -81,7 +81,7 @@ export class ServerMetrics {
     });
     this.#jobRetries = new Counter({
       name: 'valkyrie_job_retries_total',
-      help: 'Job attempts that failed and were followed by another (retry:)',
+      help: 'Job attempts followed by another: a failure retry: retries, or a requeue after a lost runner or driver',
       registers,
     });
     this.#queueWait = new Histogram({

@@ -149,7 +149,9 @@ describe('valkyrie submit', () => {
   it('reports a run the idempotency key already named, and prints JSON with --json', async () => {
     await submit('--idempotency-key', 'same', '--no-bundle');
     const again = await submit('--idempotency-key', 'same', '--no-bundle', '--json');
-    expect(again.stderr).toContain('was already submitted with idempotency key "same"; it is succeeded');
+    expect(again.stderr).toContain(
+      'was already submitted with idempotency key "same"; its status is succeeded',
+    );
     expect(events(again.stdout)).toEqual([
       { type: 'run.duplicate', runId: 'run-1', runNumber: 1, workflow: 'ci', status: 'succeeded' },
     ]);

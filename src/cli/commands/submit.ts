@@ -169,7 +169,7 @@ function report(
   const line = created
     ? `Submitted run ${run.id} (#${run.number}) of ${run.workflowName} to ${origin}`
     : `Run ${run.id} (#${run.number}) of ${run.workflowName} was already submitted with idempotency key ` +
-      `${JSON.stringify(key)}; it is ${run.status}. Nothing new was started.`;
+      `${JSON.stringify(key)}; its status is ${run.status}. Nothing new was started.`;
   // With --follow, stdout belongs to the run's view (NDJSON with --json), as for `valkyrie run`.
   if (options.follow || !created) process.stderr.write(`${line}\n`);
   else if (!options.json) process.stdout.write(`${line}\n`);

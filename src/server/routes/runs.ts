@@ -71,7 +71,7 @@ export function runRoutes(context: ApiContext): Route[] {
         404: { description: 'VK_BUNDLE_NOT_FOUND', schema: errorSchema },
         422: {
           description:
-            'VK_IDEMPOTENCY_CONFLICT: this token used the Idempotency-Key for another request within 24 h; nothing was submitted',
+            'VK_IDEMPOTENCY_CONFLICT: this token used the Idempotency-Key for another request within 24 h; VK_QUEUE_FULL: the run alone has more jobs than the queue capacity, so it can never be queued. Nothing was submitted',
           schema: errorSchema,
         },
         429: { description: 'VK_QUEUE_FULL: nothing was submitted', schema: errorSchema },
@@ -144,6 +144,13 @@ export function runRoutes(context: ApiContext): Route[] {
         });
         if (submission.kind === 'queue_full') {
           const { capacity, unfinishedJobs, plannedJobs } = submission;
+          // Larger than the whole queue: it can never be queued, so no 429 (and Retry-After) to loop on.
+          if (plannedJobs > capacity)
+            throw new ApiError(
+              422,
+              'VK_QUEUE_FULL',
+              `this run alone has ${plannedJobs} jobs, more than the queue capacity of ${capacity} (--queue-capacity), so it can never be queued; nothing was submitted`,
+            );
           throw new ApiError(
             429,
             'VK_QUEUE_FULL',
