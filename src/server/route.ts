@@ -73,7 +73,12 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined, H = und
       spec.handle({
         body: validate(spec.body, request.body, 'body') as B,
         // A route without a query schema takes no query: an unknown key is refused, as a schema's are.
-        query: validate(spec.query ?? noQuery, request.query, 'query') as Q,
+        // Not on the public probes: a load balancer's health check may add a query of its own.
+        query: validate(
+          spec.access === 'public' ? spec.query : (spec.query ?? noQuery),
+          request.query,
+          'query',
+        ) as Q,
         params: validate(spec.params, request.params, 'params') as P,
         headers: validate(spec.headers, request.headers, 'headers') as H,
         principal,

@@ -42,6 +42,9 @@ describe('the HTTP API at its edges', () => {
     }
     expect((await request('GET', `/api/v1/runs/${id}`)).status).toBe(200);
     expect((await request('GET', '/api/v1/runners?x=1')).status).toBe(400);
+    // The public probes take whatever query a load balancer's health check adds.
+    for (const url of ['/healthz?probe=lb', '/readyz?ts=1'])
+      expect((await request('GET', url, { token: null })).status, url).toBe(200);
     // The OpenAPI document says so of a route without parameters too.
     const doc = (await request('GET', '/api/v1/openapi.json', { token: null })).body as {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
