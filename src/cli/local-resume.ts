@@ -35,8 +35,8 @@ export interface LocalResumeOptions {
   readonly how: ContinueHow;
   /** The run's last owner certainly exited (ControlPlane.continueRun's `ownerExited`). */
   readonly ownerExited?: boolean;
-  /** When the run's last owner was last known alive (ControlPlane.continueRun's `lostAt`). */
-  readonly lostAt?: number;
+  /** When each job the run's last owner lost was last seen alive (ControlPlane.continueRun's `lostAt`). */
+  readonly lostAt?: ReadonlyMap<string, number>;
   readonly onEvent: RunEventListener;
 }
 

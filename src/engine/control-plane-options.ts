@@ -93,8 +93,8 @@ export interface ContinueRunOptions {
   readonly holdLeases?: boolean;
   readonly ownerExited?: boolean;
   /**
-   * On a resume, when the run's last owner was last known alive (its last heartbeat): the attempts it
-   * lost end then, not at the resume (RunCoordinator.restore).
+   * On a resume, when each job its last owner lost was last seen alive (run-ownership.ts,
+   * lastSeenAlive): those attempts end then, not at the resume (RunCoordinator.restore).
    */
-  readonly lostAt?: number;
+  readonly lostAt?: ReadonlyMap<string, number>;
 }

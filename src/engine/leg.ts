@@ -73,10 +73,10 @@ export interface RestoreOptions {
   /** The running legs whose runners may still report them: they stay running (see restore). */
   readonly awaitingRunner?: ReadonlySet<string>;
   /**
-   * When the process that ran the interrupted legs was last known alive (its last heartbeat): their
-   * lost attempts end then, not at the restore.
+   * When each interrupted leg (by id) was last seen alive (run-ownership.ts, lastSeenAlive): its lost
+   * attempt ends then, not at the restore. A leg not in it ends at the restore.
    */
-  readonly lostAt?: number;
+  readonly lostAt?: ReadonlyMap<string, number>;
 }
 
 /** A job as the store last saw it (RunStore's JobRecord), for `RunCoordinator.restore`. */

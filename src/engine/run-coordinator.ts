@@ -51,7 +51,7 @@ export class RunCoordinator {
   /** On a restore, the running legs whose runners may still report them (restore's `awaitingRunner`). */
   private awaitingRunner: ReadonlySet<string> = new Set();
   /** On a restore, restore's `lostAt`. */
-  private lostAt: number | undefined;
+  private lostAt: ReadonlyMap<string, number> | undefined;
   /** `run.availableLabels` in lower case, made on first use. */
   private availableLabelSet: ReadonlySet<string> | undefined;
 
@@ -312,7 +312,7 @@ export class RunCoordinator {
     const reason = 'runner_lost: the process running the run stopped';
     // The attempt ended when its process was last known alive, not now: a run resumed the next
     // morning did not run its lost job all night. Never before the attempt started, nor after now.
-    const lostAt = Math.min(at, Math.max(this.lostAt ?? at, leg.startedAt ?? 0));
+    const lostAt = Math.min(at, Math.max(this.lostAt?.get(leg.id) ?? at, leg.startedAt ?? 0));
     if (this.stateOf(leg).job.onRunnerLost === 'fail') {
       // As for a lost lease (ControlPlane.loseRunner, then completed()): `retry.when: [runner-lost]`
       // may still give the job its next attempt, after the policy's delay (counted from now).

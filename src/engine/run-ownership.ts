@@ -46,6 +46,33 @@ export function keepOwnership(stores: Stores, runId: RunId, lost: () => void): {
 }
 
 /**
+ * When each job stored `running` in a run whose process was lost was last seen alive: the later of
+ * that process's last heartbeat (`heartbeatAt`, every 2 s) and the last sign of the job's attempt in
+ * the store — a step starting or ending, a log line — never after `now`. A job started after the last
+ * heartbeat would otherwise seem to have ended the moment it started.
+ */
+export async function lastSeenAlive(
+  stores: Stores,
+  runId: RunId,
+  jobs: readonly JobRecord[],
+  heartbeatAt: number,
+  now: number,
+): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
+    const attempt = job.attempt ?? 1;
+    let last = Math.max(heartbeatAt, job.startedAt ?? 0);
+    for (const step of await stores.runs.listSteps(job.id))
+      if ((step.jobAttempt ?? 1) === attempt)
+        last = Math.max(last, step.startedAt ?? 0, step.finishedAt ?? 0);
+    const [line] = await stores.logs.read(runId, { jobId: job.id, tail: 1 });
+    if (line !== undefined && (line.jobAttempt ?? 1) === attempt) last = Math.max(last, line.at);
+    seen.set(job.id, Math.min(now, last));
+  }
+  return seen;
+}
+
+/**
  * Ends the steps that were running in a job's lost attempt as `cancelled` at `at`, so that the attempt
  * `valkyrie show` lists for it does not claim a step is still running. Only jobs stored as `running`
  * lost a process. Pass only jobs whose attempt is over: after a resume, not those whose lease is held
@@ -56,6 +83,8 @@ export async function closeInterruptedSteps(
   stores: Stores,
   jobs: readonly JobRecord[],
   at: number,
+  /** lastSeenAlive's: when a job's step is there, it ends then instead of at `at`. */
+  seen: ReadonlyMap<string, number> = new Map(),
 ): Promise<void> {
   for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
     const attempt = job.attempt ?? 1;
@@ -65,8 +94,7 @@ export async function closeInterruptedSteps(
         ...step,
         outcome: 'cancelled',
         conclusion: 'cancelled',
-        // `at` may be when its process was last known alive, before a step it started after that.
-        finishedAt: Math.max(at, step.startedAt ?? at),
+        finishedAt: Math.max(seen.get(job.id) ?? at, step.startedAt ?? 0),
       });
     }
   }

@@ -7,6 +7,7 @@ import {
   endUnfinishedRun,
   givePlacesUp,
   keepOwnership,
+  lastSeenAlive,
   type RunEnding,
 } from '../engine/run-ownership.js';
 import { parseStoredWorkflow } from '../engine/stored-workflow.js';
@@ -122,18 +123,19 @@ export class RunTakeover {
     ownership: { stop(): void },
     /** Its last owner is certainly dead (else no lease is held, nor any group place given up): see sweep. */
     holdLeases: boolean,
-    /** When the owner was last known alive: the attempts and steps it lost end then. */
-    lostAt: number,
+    /** The owner's last heartbeat: the attempts and steps it lost end then at the earliest (lastSeenAlive). */
+    heartbeatAt: number,
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
+    const lostAt = await lastSeenAlive(stores, run.id, jobs, heartbeatAt, clock.now());
     const finished = jobs.filter((job) => isTerminal(job.status)).length;
     const takeovers = await stores.recovery.countTakeover(run.id, finished);
     const parsed = parseStoredWorkflow(resumable, run.workflowPath);
     const missingSecrets = resumable.request.secretNames.length > 0;
     if (!parsed.workflow || missingSecrets || takeovers > this.maxTakeovers) {
       const end = runEnding(missingSecrets, parsed.workflow === undefined, takeovers);
-      await closeInterruptedSteps(stores, jobs, lostAt);
+      await closeInterruptedSteps(stores, jobs, clock.now(), lostAt);
       await endUnfinishedRun(stores, run.id, clock.now(), end, holdLeases);
       ownership.stop();
       this.context.logNotice(endedRunNotice(run.id, resumable, end));
@@ -153,7 +155,7 @@ export class RunTakeover {
     // After continueRun, which holds the leases of jobs whose runners may still run them: their steps
     // go on. A failure here leaves a lost attempt's step shown running, and must not stop the run.
     const lost = jobs.filter((job) => !controlPlane.leased(job.id));
-    await closeInterruptedSteps(stores, lost, lostAt).catch(this.context.logError);
+    await closeInterruptedSteps(stores, lost, clock.now(), lostAt).catch(this.context.logError);
   }
 }
 

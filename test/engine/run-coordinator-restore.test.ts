@@ -138,13 +138,15 @@ describe('RunCoordinator.restore', () => {
       stored(1, 'a', 'succeeded'),
       stored(2, 'b', 'running', { startedAt }),
     ];
-    const requeued = coordinator(chain('requeue')).restore(running(30), 9_000, { lostAt: 700 });
+    const requeued = coordinator(chain('requeue')).restore(running(30), 9_000, {
+      lostAt: new Map([['7.2', 700]]),
+    });
     const retry = requeued[0];
     if (retry?.kind !== 'retry') throw new Error('expected a retry');
     expect(retry.ended).toMatchObject({ startedAt: 30, finishedAt: 700 });
 
     const failed = coordinator(chain('fail'));
-    failed.restore(running(30), 9_000, { lostAt: 700 });
+    failed.restore(running(30), 9_000, { lostAt: new Map([['7.2', 700]]) });
     expect(failed.legById('7.2')).toMatchObject({ status: 'failed', finishedAt: 700 });
 
     // A retry's delay still counts from the restore: the job did not wait while nothing ran.
@@ -154,13 +156,15 @@ describe('RunCoordinator.restore', () => {
         'on-runner-lost: fail, retry: { max-attempts: 2, delay: 2s, when: [runner-lost] },',
       ),
     );
-    const next = retried.restore(running(30), 9_000, { lostAt: 700 })[0];
+    const next = retried.restore(running(30), 9_000, { lostAt: new Map([['7.2', 700]]) })[0];
     if (next?.kind !== 'retry') throw new Error('expected a retry');
     expect(next.ended).toMatchObject({ finishedAt: 700 });
     expect(next.leg).toMatchObject({ notBefore: 11_000 });
 
     // The last heartbeat came before the attempt started: it ended no earlier than it started.
-    const late = coordinator(chain('requeue')).restore(running(800), 9_000, { lostAt: 700 })[0];
+    const late = coordinator(chain('requeue')).restore(running(800), 9_000, {
+      lostAt: new Map([['7.2', 700]]),
+    })[0];
     expect(late?.kind === 'retry' && late.ended.finishedAt).toBe(800);
   });
 

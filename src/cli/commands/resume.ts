@@ -6,7 +6,7 @@ import { interruptedReason } from '../../engine/cancel-reasons.js';
 import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
-import { closeInterruptedSteps, givePlacesUp } from '../../engine/run-ownership.js';
+import { closeInterruptedSteps, givePlacesUp, lastSeenAlive } from '../../engine/run-ownership.js';
 import { parseStoredWorkflow } from '../../engine/stored-workflow.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, type HostDescription, runnerLabels } from '../../runner/host.js';
@@ -146,7 +146,7 @@ interface ContinuedRun {
   /** Resumed from a process of this host that no longer exists (not a stalled one, nor after --force). */
   readonly ownerExited: boolean;
   /** A resume's: when the run's last owner was last known alive (ContinueRunOptions.lostAt). */
-  readonly lostAt?: number;
+  readonly lostAt?: ReadonlyMap<string, number>;
 }
 
 /** Takes an interrupted run over (compare-and-set on its ownership); undefined when its workflow no longer parses. */
@@ -173,8 +173,9 @@ async function claimForResume(
   }
   const jobs = await stores.runs.listJobs(record.id);
   // Its lost job and steps ended when their process was last known alive, not now.
-  const lostAt = resumable.ownership?.heartbeatAt ?? Date.now();
-  await closeInterruptedSteps(stores, jobs, lostAt);
+  const now = Date.now();
+  const lostAt = await lastSeenAlive(stores, record.id, jobs, resumable.ownership?.heartbeatAt ?? now, now);
+  await closeInterruptedSteps(stores, jobs, now, lostAt);
   // The run waits for its workflow's group again (local-resume.ts), not behind its dead process's place;
   // its jobs find theirs and adopt them (job-concurrency.ts). Not after --force: that owner may live.
   const exited = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';

@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { jobIdFor } from '../../src/core/ids.js';
+import { closeInterruptedSteps, lastSeenAlive } from '../../src/engine/run-ownership.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
+import { tempDir } from '../store/factories.js';
+
+/**
+ * A resume ends the attempts its dead process lost when that process was last seen alive: its last
+ * heartbeat (every 2 s), or later when the job's own records say so — a job started after the last
+ * beat did not end the moment it started.
+ */
+describe('lastSeenAlive', () => {
+  let stores: Stores;
+  let remove: () => Promise<void>;
+  beforeEach(async () => {
+    const dir = await tempDir();
+    remove = dir.remove;
+    stores = openSqliteStores(join(dir.dir, 'state.db'));
+  });
+  afterEach(async () => {
+    await stores.close();
+    await remove();
+  });
+
+  it("takes the later of the heartbeat and the attempt's last step or log line, never after now", async () => {
+    const run = await stores.runs.createRun({ workflowName: 'w', workflowPath: 'w.yml', createdAt: 0 });
+    const [logged, stepped, quiet, done, earlier] = [1, 2, 3, 4, 5].map((n) => jobIdFor(run.id, n)) as [
+      ReturnType<typeof jobIdFor>,
+      ReturnType<typeof jobIdFor>,
+      ReturnType<typeof jobIdFor>,
+      ReturnType<typeof jobIdFor>,
+      ReturnType<typeof jobIdFor>,
+    ];
+    const job = (id: typeof logged, key: string) => ({
+      id,
+      runId: run.id,
+      key,
+      name: key,
+      matrix: {},
+      status: 'running' as const,
+    });
+    await stores.runs.addJobs([
+      job(logged, 'a'),
+      job(stepped, 'b'),
+      job(quiet, 'c'),
+      job(done, 'd'),
+      job(earlier, 'e'),
+    ]);
+    for (const id of [logged, stepped, quiet, earlier]) await stores.runs.updateJob(id, { startedAt: 1_500 });
+    await stores.runs.updateJob(done, { status: 'succeeded', startedAt: 100, finishedAt: 9_000 });
+    // Attempt 2 of e is running; its attempt 1 logged late, which says nothing of attempt 2.
+    await stores.runs.updateJob(earlier, { attempt: 2, status: 'running', startedAt: 1_600 });
+    const line = (jobId: typeof logged, at: number, jobAttempt?: number) => ({
+      runId: run.id,
+      jobId,
+      stepIndex: 0,
+      stream: 'stdout' as const,
+      at,
+      text: 'tick',
+      ...(jobAttempt === undefined ? {} : { jobAttempt }),
+    });
+    await stores.logs.append([line(logged, 2_400), line(logged, 3_700), line(earlier, 5_000, 1)]);
+    await stores.runs.recordStep({
+      jobId: stepped,
+      index: 0,
+      name: 's',
+      startedAt: 1_500,
+      finishedAt: 2_000,
+      outcome: 'success',
+      conclusion: 'success',
+    });
+    await stores.runs.recordStep({ jobId: stepped, index: 1, name: 't', startedAt: 2_900 });
+
+    const seen = await lastSeenAlive(stores, run.id, await stores.runs.listJobs(run.id), 1_000, 3_500);
+    expect(Object.fromEntries(seen)).toEqual({
+      // Its last line came after now by its runner's clock: never later than now.
+      [logged]: 3_500,
+      [stepped]: 2_900,
+      // Nothing after its start, which came after the last heartbeat.
+      [quiet]: 1_500,
+      [earlier]: 1_600,
+    });
+
+    await closeInterruptedSteps(stores, await stores.runs.listJobs(run.id), 3_500, seen);
+    expect((await stores.runs.listSteps(stepped)).map((step) => step.finishedAt)).toEqual([2_000, 2_900]);
+  });
+});
