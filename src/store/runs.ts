@@ -2,7 +2,7 @@ import type { JobId, RunId } from '../core/ids.js';
 import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
 import type { Priority } from '../core/priority.js';
 import type { LogLine } from './logs.js';
-import type { RunSubmission, SubmitCheck, SubmitOutcome } from './submissions.js';
+import type { RunSubmission, SubmitOutcome } from './submissions.js';
 
 export interface NewRun {
   readonly workflowName: string;
@@ -183,13 +183,6 @@ export interface RunStore {
    * (`queue_full`). Either way nothing is written. An expired key moves to the new run.
    */
   submitRun(run: NewRun, submission: RunSubmission): Promise<SubmitOutcome>;
-  /**
-   * submitRun's checks alone, for a run created at `createdAt`: what it would answer now. Reads only,
-   * and is not serialised with submissions, so submitRun may still answer otherwise; for a caller
-   * that must not act on a run the store would refuse (valkyrie run joins its workflow's concurrency
-   * group before it creates the run, and joining may cancel or replace another run).
-   */
-  checkSubmission(createdAt: number, submission: RunSubmission): Promise<SubmitCheck>;
   /** Jobs of unfinished runs that are not final, counting planned jobs not added yet. */
   countUnfinishedJobs(): Promise<number>;
   /** Adds jobs to a run (matrix legs are added when their job is expanded). All or nothing. */

@@ -110,9 +110,6 @@ export function submissionContract(make: StoresFactory): void {
         idempotency: { ...key, fingerprint: 'sha256:other' },
       });
       expect(again).toMatchObject({ kind: 'duplicate', run: { id }, fingerprint: 'sha256:first' });
-      expect(await runs().checkSubmission(t0, { plannedJobs: 1, idempotency: key })).toMatchObject({
-        fingerprint: 'sha256:first',
-      });
       const later = { key: 'k', windowMs: hour };
       created(
         await runs().submitRun(newRun({ createdAt: t0 + hour }), { plannedJobs: 1, idempotency: later }),
@@ -149,45 +146,6 @@ export function submissionContract(make: StoresFactory): void {
         idempotency: key,
       });
       expect(third.kind === 'duplicate' && third.run.id).toBe(second);
-    });
-
-    it('checks a submission as submitRun would, and writes nothing (checkSubmission)', async () => {
-      const key = { key: 'k', windowMs: hour };
-      expect(
-        await runs().checkSubmission(t0, { plannedJobs: 3, queueCapacity: 3, idempotency: key }),
-      ).toEqual({
-        kind: 'admissible',
-      });
-      expect(await runs().listRuns()).toEqual([]);
-      const id = created(await runs().submitRun(newRun(), { plannedJobs: 2, idempotency: key }));
-      const before = await runs().listRuns();
-      // The key first, as submitRun: a duplicate even where the capacity would refuse the run.
-      expect(
-        await runs().checkSubmission(t0 + hour - 1, { plannedJobs: 9, queueCapacity: 3, idempotency: key }),
-      ).toEqual({
-        kind: 'duplicate',
-        run: await runs().getRun(id),
-      });
-      expect(
-        await runs().checkSubmission(t0 + hour, { plannedJobs: 2, queueCapacity: 3, idempotency: key }),
-      ).toEqual({
-        kind: 'queue_full',
-        capacity: 3,
-        unfinishedJobs: 2,
-        plannedJobs: 2,
-      });
-      expect(
-        await runs().checkSubmission(t0 + hour, { plannedJobs: 1, queueCapacity: 3, idempotency: key }),
-      ).toEqual({
-        kind: 'admissible',
-      });
-      // Only a look: the expired key stays with its run until a submission takes it.
-      expect(await runs().listRuns()).toEqual(before);
-      const again = await runs().submitRun(newRun({ createdAt: t0 + 1 }), {
-        plannedJobs: 1,
-        idempotency: key,
-      });
-      expect(again.kind === 'duplicate' && again.run.id).toBe(id);
     });
 
     it('creates exactly one run for concurrent submissions with one key', async () => {

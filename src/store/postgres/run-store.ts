@@ -193,13 +193,6 @@ export class PostgresRunStore implements RunStore {
     });
   }
 
-  checkSubmission(createdAt: number, submission: RunSubmission): Promise<SubmitCheck> {
-    return this.#db.read(
-      'check a submission',
-      async (query) => (await checkSubmissionWith(query, createdAt, submission)).check,
-    );
-  }
-
   countUnfinishedJobs(): Promise<number> {
     return this.#db.read('count unfinished jobs', async (query) => {
       const { rows } = await query<{ unfinished: string }>(statements.countUnfinished, []);

@@ -157,10 +157,6 @@ export class SqliteRunStore implements RunStore {
     });
   }
 
-  checkSubmission(createdAt: number, submission: RunSubmission): Promise<SubmitCheck> {
-    return this.commits.read('check a submission', () => this.#check(createdAt, submission).check);
-  }
-
   /** submitRun's checks: first the idempotency key, then the capacity; `holder` has the key, in or out of its window. */
   #check(createdAt: number, submission: RunSubmission): { holder: RunRow | undefined; check: SubmitCheck } {
     const idempotency = submission.idempotency;
