@@ -54,6 +54,7 @@ export interface JobAttemptRow<Int, Json> {
   retry_delay_ms: Int | null;
   retry_reason: string | null;
   runner: (Json extends string ? string : JobRunner) | null;
+  fencing_token: Int | null;
 }
 
 export interface StepRow<Int> {
@@ -81,7 +82,7 @@ export const stepColumns =
   'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms, ' +
   'timed_out_after_ms';
 export const jobAttemptColumns =
-  'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason, runner';
+  'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason, runner, fencing_token';
 export const defaultRunLimit = 20;
 
 /** A runner column's value (JSON `{id, name}`) as the record's field. */

@@ -131,6 +131,11 @@ export interface JobAttemptRecord {
   readonly retry?: { readonly delayMs: number; readonly reason: string };
   /** The runner that started this attempt, as JobRecord.runner. */
   readonly runner?: JobRunner;
+  /**
+   * The fencing token of the lease `runner` held for this attempt, as JobRecord.fencingToken, kept so
+   * that the runner's completion of it, sent again after a reconnect, is known for the end stored here.
+   */
+  readonly fencingToken?: number;
 }
 
 export interface StepRecord {

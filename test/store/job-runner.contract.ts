@@ -115,5 +115,33 @@ export function jobRunnerContract(make: StoresFactory): void {
       await runs().recordJobAttempt({ ...first, runner: west });
       expect((await runs().listJobAttempts(jobId))[0]?.runner).toEqual(west);
     });
+
+    it("keeps the fencing token of the ended attempt's lease with its runner, replaced by a record again", async () => {
+      const runId = await runWithJobs(1);
+      const jobId = jobIdFor(runId, 0);
+      // Epoch microseconds (leases.ts): past 2^32, as only a 64-bit column keeps them.
+      const token = 1_764_460_800_123_456;
+      const first = {
+        jobId,
+        attempt: 1,
+        status: 'failed',
+        finishedAt: 2,
+        runner: east,
+        fencingToken: token,
+      } as const;
+      const second = { jobId, attempt: 2, status: 'failed', finishedAt: 3 } as const;
+      await runs().recordJobAttempt(first);
+      await runs().recordJobAttempt(second);
+      const read = await runs().listJobAttempts(jobId);
+      expect(read).toEqual([first, second]);
+      expect(read[1]).not.toHaveProperty('fencingToken');
+      await runs().recordJobAttempt({ ...first, runner: west, fencingToken: token + 1 });
+      expect((await runs().listJobAttempts(jobId))[0]).toMatchObject({
+        runner: west,
+        fencingToken: token + 1,
+      });
+      await runs().recordJobAttempt({ jobId, attempt: 1, status: 'failed', finishedAt: 2 });
+      expect((await runs().listJobAttempts(jobId))[0]).not.toHaveProperty('fencingToken');
+    });
   });
 }

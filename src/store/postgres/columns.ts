@@ -32,4 +32,5 @@ export const stepUpsert = `ON CONFLICT (job_id, job_attempt, idx, attempt) DO UP
   timed_out_after_ms = excluded.timed_out_after_ms`;
 export const jobAttemptUpsert = `ON CONFLICT (job_id, attempt) DO UPDATE SET status = excluded.status,
   started_at = excluded.started_at, finished_at = excluded.finished_at, reason = excluded.reason,
-  retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason, runner = excluded.runner`;
+  retry_delay_ms = excluded.retry_delay_ms, retry_reason = excluded.retry_reason, runner = excluded.runner,
+  fencing_token = excluded.fencing_token`;

@@ -40,8 +40,9 @@ export const fencedStatements = {
   recordJobAttempt: {
     name: 'vk_record_job_attempt_fenced',
     text: `INSERT INTO job_attempts (${jobAttemptColumns})
-           SELECT $1::text, $2::integer, $3::text, $4::bigint, $5::bigint, $6::text, $7::bigint, $8::text, $9::json
-           FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = $1 AND ${ownedBy('$10', '$11')} FOR SHARE OF r
+           SELECT $1::text, $2::integer, $3::text, $4::bigint, $5::bigint, $6::text, $7::bigint, $8::text, $9::json,
+             $10::bigint
+           FROM jobs j JOIN runs r ON r.id = j.run_id WHERE j.id = $1 AND ${ownedBy('$11', '$12')} FOR SHARE OF r
 
            ${jobAttemptUpsert}`,
   },

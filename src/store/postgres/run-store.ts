@@ -95,7 +95,7 @@ const statements = {
   },
   recordJobAttempt: {
     name: 'vk_record_job_attempt',
-    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    text: `INSERT INTO job_attempts (${jobAttemptColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 
            ${jobAttemptUpsert}`,
   },
@@ -285,6 +285,7 @@ export class PostgresRunStore implements RunStore {
           attempt.retry?.delayMs ?? null,
           attempt.retry?.reason ?? null,
           attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
+          attempt.fencingToken ?? null,
         ];
         await fencedJobWrite(
           query,
@@ -402,6 +403,7 @@ function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
     attempt.retry = { delayMs: millis(row.retry_delay_ms), reason: row.retry_reason };
   const runner = jobRunnerOf(row.runner);
   if (runner !== undefined) attempt.runner = runner;
+  if (row.fencing_token !== null) attempt.fencingToken = Number(row.fencing_token);
   return attempt;
 }
 

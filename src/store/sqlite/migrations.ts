@@ -278,6 +278,11 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE runs ADD COLUMN takeover_finished_jobs INTEGER;
   `,
+  `
+  -- The fencing token of the lease each ended job attempt's runner held, as jobs.fencing_token keeps
+  -- the latest attempt's: a completion of it sent again is known for that end; NULL in rows kept before.
+  ALTER TABLE job_attempts ADD COLUMN fencing_token INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

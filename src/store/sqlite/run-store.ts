@@ -125,7 +125,8 @@ export class SqliteRunStore implements RunStore {
     );
     this.#upsertJobAttempt = db.prepare(
       `INSERT OR REPLACE INTO job_attempts (${jobAttemptColumns})
-       VALUES (@jobId, @attempt, @status, @startedAt, @finishedAt, @reason, @retryDelayMs, @retryReason, @runner)`,
+       VALUES (@jobId, @attempt, @status, @startedAt, @finishedAt, @reason, @retryDelayMs, @retryReason, @runner,
+         @fencingToken)`,
     );
     this.#listJobAttempts = db.prepare<[string], JobAttemptRow>(
       `SELECT ${jobAttemptColumns} FROM job_attempts WHERE job_id = ? ORDER BY attempt`,
@@ -257,6 +258,7 @@ export class SqliteRunStore implements RunStore {
           retryDelayMs: nullable(attempt.retry?.delayMs),
           retryReason: nullable(attempt.retry?.reason),
           runner: attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
+          fencingToken: nullable(attempt.fencingToken),
         });
       } catch (error) {
         if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
@@ -394,6 +396,7 @@ function jobAttemptFromRow(row: JobAttemptRow): JobAttemptRecord {
     attempt.retry = { delayMs: row.retry_delay_ms, reason: row.retry_reason };
   const runner = jobRunnerOf(row.runner);
   if (runner !== undefined) attempt.runner = runner;
+  if (row.fencing_token !== null) attempt.fencingToken = row.fencing_token;
   return attempt;
 }
 
