@@ -383,7 +383,7 @@ export class ControlPlane {
     const on = runner.durable
       ? { id: runner.runnerId, name: runner.info?.name ?? runner.runnerId }
       : undefined;
-    run.coordinator.started(leg.id, at, on);
+    run.coordinator.started(leg.id, at, on, lease.fencingToken);
     this.records.started(run.id, leg, at, lease.fencingToken);
     const jobToken = this.options.issueJobToken?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
     runner.transport.send(leaseMessage(leg, spec, lease, jobToken));

@@ -18,6 +18,8 @@ export interface EndedAttempt {
   readonly finishedAt: number;
   readonly reason?: string;
   readonly runner?: JobRunner;
+  /** The fencing token of `runner`'s lease on the attempt (RunStore's JobAttemptRecord.fencingToken). */
+  readonly fencingToken?: number;
 }
 
 /**
@@ -30,14 +32,15 @@ export function endAttempt(
   at: number,
   reason: string | undefined,
 ): EndedAttempt {
-  const { attempt, startedAt, runner } = leg;
-  const ended: EndedAttempt = { attempt, status, startedAt, finishedAt: at, reason, runner };
+  const { attempt, startedAt, runner, fencingToken } = leg;
+  const ended: EndedAttempt = { attempt, status, startedAt, finishedAt: at, reason, runner, fencingToken };
   moveLeg(leg, 'queued');
   leg.attempt += 1;
   leg.startedAt = undefined;
   leg.finishedAt = undefined;
   leg.reason = undefined;
   leg.runner = undefined;
+  leg.fencingToken = undefined;
   return ended;
 }
 

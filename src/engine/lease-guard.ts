@@ -41,6 +41,7 @@ export interface LeaseGuardOptions {
 }
 
 type CancelMessage = Extract<ControlMessage, { type: 'cancel' }>;
+type JobCompleted = Extract<LeaseMessage, { readonly type: 'job.completed' }>;
 
 /** How many completed leases are remembered, so that a completion sent twice is applied once. */
 const rememberedCompletions = 10_000;
@@ -52,15 +53,16 @@ const rememberedCompletions = 10_000;
 const rememberedLosses = 100_000;
 
 /**
- * Verdicts on resumed jobs this process knew nothing of (~300 bytes each, with a stored end's key),
- * and refusals held while the store is asked (~300 bytes each, in all checks together): see
- * ResumedJobChecks.
+ * Verdicts on resumed jobs this process knew nothing of (~300 bytes each, and ~150 more for each end
+ * of the runner's attempts of the job), and refusals held while the store is asked (~300 bytes each,
+ * in all checks together): see ResumedJobChecks.
  */
 const resumedJobCheckLimits = Object.freeze({
   verdicts: 10_000,
   heldRefusals: 10_000,
   jobsPerResume: 1_024,
   lookupTimeoutMs: 10_000,
+  endRereads: 8,
 });
 
 /**
@@ -150,7 +152,7 @@ export class LeaseGuard {
     }
     if (this.completed.get(jobId) === fencingToken) return undefined;
     this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
-    this.refuse(runner, jobId, fencingToken, message.type, currentToken, completionKeyOf(message));
+    this.refuse(runner, jobId, fencingToken, message.type, currentToken, message);
     return undefined;
   }
 
@@ -332,8 +334,9 @@ export class LeaseGuard {
 
   /**
    * Refuses a message under a stale token: the runner is told, and `handlers.refused` hears of it. A
-   * `job.completed` (its `completion`, completionKeyOf) waits for what the store says of the job
-   * when it is asked: a copy of the end the store holds is no refusal, and nothing is said or kept.
+   * `job.completed` (`completion`) waits for what the store says of the job when it is asked: a copy
+   * of the end the store holds of the runner's attempt under that token is no refusal, and nothing is
+   * said or kept.
    */
   private refuse(
     runner: RunnerSession,
@@ -341,7 +344,7 @@ export class LeaseGuard {
     fencingToken: number,
     refused: string,
     currentToken: number | undefined,
-    completion?: string,
+    completion?: JobCompleted,
   ): void {
     const current =
       currentToken === undefined ? 'the job has no live lease' : `the current token is ${currentToken}`;
@@ -365,11 +368,14 @@ export class LeaseGuard {
     // runner has a lookup under way, or the job a verdict or a pending check).
     if (runner.durable && !this.knownHolder(jobId, runner.runnerId))
       this.resumedChecks.check(runner.runnerId, [jobId]);
+    if (runner.durable && completion !== undefined)
+      this.resumedChecks.checkEnd(runner.runnerId, jobId, fencingToken);
     // Behind any refusal about the job still waiting for the store, even when this process has since
     // granted the runner a lease on it (a takeover requeued it): they are handled in the order they came.
-    this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran, ended) => {
+    this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran, ends) => {
       if (completion !== undefined) {
-        if (ended === completion) return;
+        const end = ends?.get(fencingToken);
+        if (end !== undefined && end.key === completionKeyOf(completion, end)) return;
         tell();
       }
       this.handlers.refused(runner, stale, ran || this.knownHolder(jobId, runner.runnerId));

@@ -40,6 +40,8 @@ export interface Leg {
   reason?: string;
   /** The fleet runner that started the current attempt; absent in the local mode. */
   runner?: JobRunner;
+  /** The fencing token of `runner`'s lease on the current attempt; absent with `runner`. */
+  fencingToken?: number;
 }
 
 /** What the control plane must do after a coordinator decision, in order. */
@@ -92,6 +94,7 @@ export interface StoredLeg {
   readonly finishedAt?: number;
   readonly reason?: string;
   readonly runner?: JobRunner;
+  readonly fencingToken?: number;
   /** Not offered before then: its run's or its own `not-before`, or a retry's delay. */
   readonly notBefore?: number;
 }

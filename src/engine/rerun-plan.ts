@@ -65,6 +65,7 @@ export function endedAttemptOf(leg: StoredLeg, at: number): EndedAttempt {
     finishedAt: leg.finishedAt ?? leg.startedAt ?? at,
     reason: leg.reason,
     runner: leg.runner,
+    fencingToken: leg.fencingToken,
   };
 }
 

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../core/clock.js';
-import type { RanJob } from './attempt-runners.js';
+import type { EndKey, RanJob } from './attempt-runners.js';
 import { RecentEntries } from './recent-entries.js';
 
 /**
@@ -9,8 +9,8 @@ import { RecentEntries } from './recent-entries.js';
  */
 export type JobsRunBy = (runnerId: string, jobIds: readonly string[]) => Promise<ReadonlyMap<string, RanJob>>;
 
-/** Hands a refusal its verdict: whether the runner ran the job, and `ended` (RanJob's) when it did. */
-export type DeliverVerdict = (ran: boolean, ended: string | undefined) => void;
+/** Hands a refusal its verdict: whether the runner ran the job, and `ends` (RanJob's) when it did. */
+export type DeliverVerdict = (ran: boolean, ends: ReadonlyMap<number, EndKey> | undefined) => void;
 
 export interface ResumedJobCheckLimits {
   /** How many settled (job, runner) verdicts are kept (the last ones settled). */
@@ -21,6 +21,8 @@ export interface ResumedJobCheckLimits {
   readonly jobsPerResume: number;
   /** How long a lookup may take; past it, its jobs count as never held this time (not remembered). */
   readonly lookupTimeoutMs: number;
+  /** How many times one verdict is asked again (`checkEnd`); a verdict asked anew starts again at 0. */
+  readonly endRereads: number;
 }
 
 /** Refusals waiting for a pending check's verdict, in the order they came. */
@@ -30,8 +32,9 @@ type Held = DeliverVerdict[];
  * Whether a runner ran the jobs it lists in a refused `register.resume` that this process knows
  * nothing of (it restarted, or the lease was granted by another replica): asked of the store once
  * per (job, runner) — the verdict is kept, so a flood of messages about the job asks nothing more.
- * A verdict also keeps how the runner's attempt ended when the job's latest attempt is its and has
- * ended (RanJob.ended), so that a completion it sends again is known for a copy without another read.
+ * A verdict also keeps how the runner's attempts of the job ended (RanJob.ends), so that a completion
+ * it sends again is known for a copy without another read; one under a token the verdict knows no end
+ * of (the runner ran the job again since, or was running it then) asks the store again (`checkEnd`).
  *
  * The store answers later than the runner's next messages may come, so a refusal about a job whose
  * check is pending is held (in order) and handed its verdict when the store answers; once
@@ -49,9 +52,13 @@ export class ResumedJobChecks {
   private readonly verdicts: RecentEntries<{
     readonly settled: number;
     readonly ran: boolean;
-    readonly ended?: string;
+    readonly ends?: ReadonlyMap<number, EndKey>;
+    /** How many times the store was asked again about the job (`checkEnd`). */
+    readonly rereads: number;
   }>;
   private readonly pending = new Map<string, Held>();
+  /** The pending checks that ask again about a job with a verdict (`checkEnd`). */
+  private readonly rereading = new Set<string>();
   private readonly looking = new Set<string>();
   /** By runner with a lookup in flight: the jobs its next lookup asks about (their checks pending). */
   private readonly next = new Map<string, string[]>();
@@ -88,6 +95,28 @@ export class ResumedJobChecks {
     else this.lookUp(runnerId, asked);
   }
 
+  /**
+   * Asks the store again about a job with a verdict for the runner that knows no end of the job under
+   * `fencingToken`, for the runner's completion under it: the runner may have run the job again since
+   * the verdict (a re-run, a retry), or been running it then. At most `endRereads` times a verdict (a
+   * runner sending completions under made-up tokens gets no more reads of the store), and not while a
+   * check of the job is pending. Call it before `whenKnown`, so that the completion waits for the answer.
+   */
+  checkEnd(runnerId: string, jobId: string, fencingToken: number): void {
+    const key = keyOf(jobId, runnerId);
+    const verdict = this.verdicts.get(key);
+    if (verdict === undefined || this.pending.has(key) || verdict.ends?.has(fencingToken) === true) return;
+    if (verdict.rereads >= this.limits.endRereads) return;
+    const busy = this.looking.has(runnerId);
+    const asked = busy ? (this.next.get(runnerId) ?? []) : [];
+    if (asked.length === this.limits.jobsPerResume) return;
+    this.pending.set(key, []);
+    this.rereading.add(key);
+    asked.push(jobId);
+    if (busy) this.next.set(runnerId, asked);
+    else this.lookUp(runnerId, asked);
+  }
+
   /** One store lookup of `asked` (their checks pending), then the runner's next one, if any waits. */
   private lookUp(runnerId: string, asked: readonly string[]): void {
     this.looking.add(runnerId);
@@ -109,30 +138,37 @@ export class ResumedJobChecks {
     const held = this.pending.get(key);
     if (held === undefined || this.held >= this.limits.heldRefusals) {
       const verdict = this.verdicts.get(key);
-      deliver(verdict?.ran === true, verdict?.ended);
+      deliver(verdict?.ran === true, verdict?.ends);
       return;
     }
     this.held++;
     held.push(deliver);
   }
 
-  /** `ran` undefined: the store did not answer; the verdict is not kept, and the job may be asked again. */
+  /**
+   * `ran` undefined: the store did not answer; the verdict is not kept, and the job may be asked again
+   * (a verdict asked again stays as it was, and its refusals get it).
+   */
   private settle(jobId: string, runnerId: string, ran: ReadonlyMap<string, RanJob> | undefined): void {
     const key = keyOf(jobId, runnerId);
     const held = this.pending.get(key) ?? [];
     this.pending.delete(key);
+    const earlier = this.verdicts.get(key);
+    const reread = this.rereading.delete(key) && earlier !== undefined;
     const job = ran?.get(jobId);
-    const verdict = job !== undefined;
-    const ended = job?.ended;
+    let verdict = job !== undefined;
+    let ends = job?.ends;
     if (ran !== undefined)
       this.verdicts.set(key, {
         settled: ++this.settled,
         ran: verdict,
-        ...(ended === undefined ? {} : { ended }),
+        ...(ends === undefined ? {} : { ends }),
+        rereads: reread ? earlier.rereads + 1 : 0,
       });
+    else if (reread) ({ ran: verdict, ends } = earlier);
     if (verdict) this.ran(jobId, runnerId);
     this.held -= held.length;
-    for (const deliver of held) deliver(verdict, ended);
+    for (const deliver of held) deliver(verdict, ends);
   }
 }
 

@@ -92,13 +92,14 @@ export class RunCoordinator {
     return this.legs.get(id);
   }
 
-  /** `runner`: the fleet runner it starts on (none in the local mode). */
-  started(id: string, at: number, runner?: JobRunner): Leg | undefined {
+  /** `runner`: the fleet runner it starts on under a lease's `fencingToken` (none in the local mode). */
+  started(id: string, at: number, runner?: JobRunner, fencingToken?: number): Leg | undefined {
     const leg = this.legs.get(id);
     if (!leg || (leg.status !== 'queued' && leg.status !== 'offered')) return undefined;
     moveLeg(leg, 'running');
     leg.startedAt = at;
     leg.runner = runner;
+    leg.fencingToken = runner === undefined ? undefined : fencingToken;
     return leg;
   }
 
@@ -282,6 +283,7 @@ export class RunCoordinator {
               finishedAt: record.finishedAt,
               reason: record.reason,
               runner: record.runner,
+              fencingToken: record.fencingToken,
             }),
       };
       state.legs.push(leg);

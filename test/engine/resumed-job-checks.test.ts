@@ -7,6 +7,7 @@ const limits = (extra: Partial<ResumedJobCheckLimits>): ResumedJobCheckLimits =>
   heldRefusals: 100,
   jobsPerResume: 100,
   lookupTimeoutMs: 60_000,
+  endRereads: 2,
   ...extra,
 });
 
