@@ -96,16 +96,17 @@ export class ResumedJobChecks {
   }
 
   /**
-   * Asks the store again about a job with a verdict for the runner that knows no end of the job under
-   * `fencingToken`, for the runner's completion under it: the runner may have run the job again since
-   * the verdict (a re-run, a retry), or been running it then. At most `endRereads` times a verdict (a
-   * runner sending completions under made-up tokens gets no more reads of the store), and not while a
-   * check of the job is pending. Call it before `whenKnown`, so that the completion waits for the answer.
+   * Asks the store again about a job the runner ran, as its verdict says, when the verdict knows no
+   * end of the job under `fencingToken`, for the runner's completion under it: the runner may have run
+   * the job again since the verdict (a re-run, a retry), or been running it then. At most `endRereads`
+   * times a verdict (a runner sending completions under made-up tokens gets no more reads of the
+   * store), and not while a check of the job is pending; never for a job the store says the runner did
+   * not run. Call it before `whenKnown`, so that the completion waits for the answer.
    */
   checkEnd(runnerId: string, jobId: string, fencingToken: number): void {
     const key = keyOf(jobId, runnerId);
     const verdict = this.verdicts.get(key);
-    if (verdict === undefined || this.pending.has(key) || verdict.ends?.has(fencingToken) === true) return;
+    if (verdict?.ran !== true || this.pending.has(key) || verdict.ends?.has(fencingToken) === true) return;
     if (verdict.rereads >= this.limits.endRereads) return;
     const busy = this.looking.has(runnerId);
     const asked = busy ? (this.next.get(runnerId) ?? []) : [];
@@ -147,7 +148,8 @@ export class ResumedJobChecks {
 
   /**
    * `ran` undefined: the store did not answer; the verdict is not kept, and the job may be asked again
-   * (a verdict asked again stays as it was, and its refusals get it).
+   * (a verdict asked again stays as it was, and its refusals get it; the read counts as one of its
+   * `endRereads` all the same).
    */
   private settle(jobId: string, runnerId: string, ran: ReadonlyMap<string, RanJob> | undefined): void {
     const key = keyOf(jobId, runnerId);
@@ -156,16 +158,15 @@ export class ResumedJobChecks {
     const earlier = this.verdicts.get(key);
     const reread = this.rereading.delete(key) && earlier !== undefined;
     const job = ran?.get(jobId);
-    let verdict = job !== undefined;
-    let ends = job?.ends;
-    if (ran !== undefined)
+    const { ran: verdict, ends } =
+      ran === undefined && reread ? earlier : { ran: job !== undefined, ends: job?.ends };
+    if (ran !== undefined || reread)
       this.verdicts.set(key, {
         settled: ++this.settled,
         ran: verdict,
         ...(ends === undefined ? {} : { ends }),
         rereads: reread ? earlier.rereads + 1 : 0,
       });
-    else if (reread) ({ ran: verdict, ends } = earlier);
     if (verdict) this.ran(jobId, runnerId);
     this.held -= held.length;
     for (const deliver of held) deliver(verdict, ends);

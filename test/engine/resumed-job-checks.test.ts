@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RanJob } from '../../src/engine/attempt-runners.js';
+import type { EndKey, RanJob } from '../../src/engine/attempt-runners.js';
 import { type ResumedJobCheckLimits, ResumedJobChecks } from '../../src/engine/resumed-job-checks.js';
 
 const limits = (extra: Partial<ResumedJobCheckLimits>): ResumedJobCheckLimits => ({
@@ -148,5 +148,58 @@ describe('ResumedJobChecks', () => {
     expect(delivered).toEqual([false]);
     checks.check('r1', ['1.1']);
     expect(asked).toHaveLength(2);
+  });
+  it('asks again for an end under a token the verdict knows none of, at most `endRereads` times, keeping the verdict when that fails', async () => {
+    const end = (key: string) => ({ key, outputs: true });
+    const answers: (ReadonlyMap<number, EndKey> | Error)[] = [
+      new Map([[1, end('one')]]),
+      new Map([
+        [1, end('one')],
+        [2, end('two')],
+      ]),
+      new Error('the store is down'),
+    ];
+    let lookups = 0;
+    const checks = new ResumedJobChecks(
+      limits({ endRereads: 2 }),
+      async (_runnerId, jobIds) => {
+        lookups++;
+        if (jobIds.includes('9.9')) return new Map<string, RanJob>();
+        const answer = answers.shift() ?? new Map();
+        if (answer instanceof Error) throw answer;
+        return new Map(jobIds.map((jobId): [string, RanJob] => [jobId, { ends: answer }]));
+      },
+      () => {},
+    );
+    const delivered: string[] = [];
+    const judge = (token: number) => {
+      checks.checkEnd('r1', '1.1', token);
+      checks.whenKnown('1.1', 'r1', (ran, ends) =>
+        delivered.push(`${token} ${ran} ${ends?.get(token)?.key}`),
+      );
+    };
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    // No verdict yet, or one that the runner never ran the job: checkEnd asks nothing (check does).
+    checks.checkEnd('r1', '1.1', 1);
+    checks.check('r1', ['9.9']);
+    await tick();
+    checks.checkEnd('r1', '9.9', 1);
+    expect(lookups).toBe(1);
+    checks.check('r1', ['1.1']);
+    judge(1);
+    await tick();
+    // An end the verdict holds: no read. One it does not: the store is asked again, and the answer waited for.
+    judge(1);
+    judge(2);
+    await tick();
+    expect([lookups, delivered]).toEqual([3, ['1 true one', '1 true one', '2 true two']]);
+    // The next read fails: the verdict stays as it was. Then no more reads (endRereads: 2).
+    judge(3);
+    await tick();
+    judge(4);
+    judge(5);
+    await tick();
+    expect(lookups).toBe(4);
+    expect(delivered.slice(3)).toEqual(['3 true undefined', '4 true undefined', '5 true undefined']);
   });
 });
