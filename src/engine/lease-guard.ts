@@ -77,8 +77,9 @@ const resumedJobCheckLimits = Object.freeze({
  * refused: nothing they carry is applied. A `job.completed` repeated under the token it completed (a runner re-sends a completion
  * that may have been lost in a transport switch) is ignored quietly: one this process applied, and
  * one it never saw (it restarted since, or another replica applied it) whose end the store holds as
- * the copy reports it — the runner's latest attempt of the job, ended under that token, with the
- * same status, reason and outputs (attempt-runners.ts). Any other end under a stale token is refused.
+ * the copy reports it — the runner's attempt of the job under that token (the latest, or an earlier
+ * one retried or re-run) ended so (completionKey, attempt-runners.ts). Any other end under a stale
+ * token is refused.
  */
 export class LeaseGuard {
   private readonly table: LeaseTable<RunnerSession>;
