@@ -13,7 +13,8 @@ export function isJobStatus(status: string): status is JobStatus {
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /** GitHub's two views of a step: `outcome` before continue-on-error applies, `conclusion` after. */
-export type StepResult = 'success' | 'failure' | 'cancelled' | 'skipped';
+export const stepResults = ['success', 'failure', 'cancelled', 'skipped'] as const;
+export type StepResult = (typeof stepResults)[number];
 
 /** How a step's process ended. Cancellation is not failure; a timeout is not a failure either. */
 export type ProcessOutcome =

@@ -2,8 +2,9 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
+import { jobDurationMs } from '../../store/job-duration.js';
 import { defaultReadAfterLimit } from '../../store/logs.js';
-import type { JobAttemptRecord, JobRecord, RunRecord } from '../../store/runs.js';
+import type { RunRecord } from '../../store/runs.js';
 import { staleWritesByJob } from '../../store/stale-writes.js';
 import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
@@ -11,10 +12,10 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
-import { jobDetailLines, seriesStartedAt, stepKey } from '../views/attempts.js';
-import { colorForStatus, formatDuration, onRunnerText, visible } from '../views/format.js';
+import { jobDetailLines, jobLine, stepKey } from '../views/attempts.js';
+import { colorForStatus, formatDuration, visible } from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
-import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
+import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
 
 interface HistoryOptions {
@@ -143,7 +144,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     if (place !== undefined) process.stdout.write(`  ${colors.yellow(place)}\n`);
     if (selected !== undefined) process.stdout.write(`${selectedJobsLine(selected, colors)}\n`);
     for (const [i, job] of jobs.entries()) {
-      process.stdout.write(jobLine(job, attempts[i] ?? [], colors));
+      process.stdout.write(`${jobLine(job, jobDurationMs(job, attempts[i] ?? []), colors)}\n`);
       for (const line of jobDetailLines(job, attempts[i] ?? [], steps[i] ?? [], colors)) {
         process.stdout.write(`${line}\n`);
       }
@@ -175,14 +176,6 @@ function groupPlaceLine(run: ListedRun): string | undefined {
   if (place.state === 'replaced')
     return `replaced by a newer run of concurrency group ${place.group} before it started`;
   return `cancelled while it waited for concurrency group ${place.group}`;
-}
-
-/** A retried job's duration is from its first attempt's start; each attempt's own is on its line. */
-function jobLine(job: JobRecord, ended: readonly JobAttemptRecord[], colors: ReturnType<typeof c>): string {
-  const reason = job.reason ? colors.dim(` (${visible(job.reason)})`) : '';
-  const on = colors.dim(onRunnerText(job.runner, job.status));
-  const took = duration(seriesStartedAt(job, ended), job.finishedAt);
-  return `  ${jobStatusCell(colors, job.status)} ${visible(job.name)} ${colors.dim(took)}${on}${reason}\n`;
 }
 
 /**

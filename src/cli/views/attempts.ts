@@ -1,34 +1,56 @@
 import { timeoutText } from '../../runner/step-timeout.js';
-import type { JobAttemptRecord, JobRecord, StepRecord } from '../../store/runs.js';
+import type { StepRecord } from '../../store/runs.js';
 import { type Colors, colorForStatus, formatDuration, onRunnerText, visible } from './format.js';
+import { jobStatusCell } from './run-table.js';
 
 const duration = (start?: number, end?: number) =>
   start !== undefined && end !== undefined ? formatDuration(end - start) : '';
 
+type ShownRunner = { readonly id: string; readonly name: string };
+
+/** An attempt of a job as `valkyrie show` prints it: a local record, or the API's view of it alike. */
+export interface ShownAttempt {
+  readonly attempt: number;
+  readonly status: string;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  readonly reason?: string;
+  readonly runner?: ShownRunner;
+}
+
+/** A job as `valkyrie show` prints it (its current attempt): a local JobRecord, or the API's job view. */
+export interface ShownJob extends Omit<ShownAttempt, 'attempt'> {
+  readonly name: string;
+  /** Absent means 1. */
+  readonly attempt?: number;
+}
+
+/** A step attempt as `valkyrie show` prints it: a local StepRecord, or the API's view of it. */
+export type ShownStep = Omit<StepRecord, 'jobId' | 'outcome' | 'conclusion'> & {
+  readonly outcome?: string;
+  readonly conclusion?: string;
+};
+
 /**
- * When the job's latest series of attempts began: the start of the earliest attempt that retries
- * (`retry:`, or a requeue) led from to the current one, so a retried job's duration is its wall time
- * from its first start; an attempt a re-run followed (not retried) starts no part of it.
+ * `valkyrie show`'s line of a job, locally and with `--server` alike: `durationMs` is its whole time
+ * (jobDurationMs: from its first attempt's start); each attempt's own is on its line (jobDetailLines).
  */
-export function seriesStartedAt(job: JobRecord, ended: readonly JobAttemptRecord[]): number | undefined {
-  let startedAt = job.startedAt;
-  for (let i = ended.length - 1; i >= 0; i--) {
-    const attempt = ended[i];
-    if (attempt?.retry === undefined) break;
-    startedAt = attempt.startedAt ?? startedAt;
-  }
-  return startedAt;
+export function jobLine(job: ShownJob, durationMs: number | undefined, c: Colors): string {
+  const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
+  const on = c.dim(onRunnerText(job.runner, job.status));
+  const took = durationMs === undefined ? '' : formatDuration(durationMs);
+  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)} ${c.dim(took)}${on}${reason}`;
 }
 
 /**
  * The lines `valkyrie show` prints under a job: its steps, and when the job ran more than once, each
  * attempt with its status, duration, runner and reason, its steps beneath it. A step that ran more than once
- * shows each attempt, numbered.
+ * shows each attempt, numbered. `ended`: the job's ended attempts, oldest first; `job` is its current one.
  */
 export function jobDetailLines(
-  job: JobRecord,
-  ended: readonly JobAttemptRecord[],
-  steps: readonly StepRecord[],
+  job: ShownJob,
+  ended: readonly ShownAttempt[],
+  steps: readonly ShownStep[],
   c: Colors,
 ): string[] {
   if (ended.length === 0) return stepLines(steps, '      ', c);
@@ -54,7 +76,7 @@ export function jobDetailLines(
   return out;
 }
 
-function stepLines(steps: readonly StepRecord[], indent: string, c: Colors): string[] {
+function stepLines(steps: readonly ShownStep[], indent: string, c: Colors): string[] {
   const retried = new Set(
     steps.filter((step) => (step.attempt ?? 1) > 1).map((step) => `${step.jobAttempt ?? 1}:${step.index}`),
   );
@@ -74,7 +96,7 @@ function stepLines(steps: readonly StepRecord[], indent: string, c: Colors): str
  * and continue-on-error made that a success, as GitHub's `steps.<id>.outcome` tells), a non-zero
  * exit code, set apart from the step's name (`Run exit 1` is a name), and the timeout that stopped it.
  */
-function stepNotes(step: StepRecord): string[] {
+function stepNotes(step: ShownStep): string[] {
   const notes: string[] = [];
   if (step.outcome !== undefined && step.conclusion !== undefined && step.outcome !== step.conclusion)
     notes.push(`outcome ${step.outcome}, continued (continue-on-error)`);

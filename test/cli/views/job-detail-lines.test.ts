@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { jobDetailLines, seriesStartedAt } from '../../../src/cli/views/attempts.js';
+import { jobDetailLines } from '../../../src/cli/views/attempts.js';
 import { colors, onRunnerText } from '../../../src/cli/views/format.js';
 import { asJobId, asRunId } from '../../../src/core/ids.js';
+import { seriesStartedAt } from '../../../src/store/job-duration.js';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../../src/store/runs.js';
 
 const jobId = asJobId('1.1');
@@ -84,7 +85,7 @@ describe("show's runner of a job", () => {
     expect(onRunnerText(runner, 'queued')).toBe(' last ran on runner r1 (3f9a0c1d2e4b)');
     const lines = jobDetailLines(
       { ...job, status: 'queued', attempt: 2, runner },
-      [{ jobId, attempt: 1, status: 'failed', startedAt: 1_000, finishedAt: 1_012, runner }],
+      [{ attempt: 1, status: 'failed', startedAt: 1_000, finishedAt: 1_012, runner }],
       [],
       colors(false),
     );
