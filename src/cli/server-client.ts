@@ -12,6 +12,7 @@ import {
   parseJson,
   throwUnlessOk,
 } from './api-client.js';
+import { type ApiJobAttempt, type ApiStep, readJobDetails } from './job-details-answer.js';
 import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.js';
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
@@ -52,8 +53,15 @@ export interface ApiJob {
   readonly name: string;
   readonly status: string;
   readonly attempt: number;
+  /** When this attempt started and ended. */
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  /** A finished job's whole time, from its first attempt's start (the runs list: only at its first attempt). */
   readonly durationMs?: number;
   readonly reason?: string;
+  /** Its ended attempts and every attempt of its steps: in a single run's view, from servers that give them. */
+  readonly attempts?: readonly ApiJobAttempt[];
+  readonly steps?: readonly ApiStep[];
   /** The runner that started this attempt. */
   readonly runner?: { readonly id: string; readonly name: string };
   /** Messages about the job refused under a stale lease, in the order refused. */
@@ -338,13 +346,16 @@ function readJob(job: unknown): ApiJob {
     typeof job.status !== 'string'
   )
     throw badAnswer('jobs [{id, name, status}]');
-  const { id, key, name, status, attempt, durationMs, reason, runner, staleWrites } = job;
+  const { id, key, name, status, attempt, startedAt, finishedAt, durationMs, reason, runner, staleWrites } =
+    job;
   return {
     id,
     key: typeof key === 'string' ? key : name,
     name,
     status,
     attempt: typeof attempt === 'number' ? attempt : 1,
+    ...(typeof startedAt === 'number' ? { startedAt } : {}),
+    ...(typeof finishedAt === 'number' ? { finishedAt } : {}),
     ...(typeof durationMs === 'number' ? { durationMs } : {}),
     ...(typeof reason === 'string' ? { reason } : {}),
     ...(isRecord(runner) && typeof runner.id === 'string' && typeof runner.name === 'string'
@@ -352,6 +363,7 @@ function readJob(job: unknown): ApiJob {
       : {}),
     staleWrites: Array.isArray(staleWrites) ? staleWrites.flatMap(readStaleWrite) : [],
     ...waitingFields(readWaiting(job)[0]),
+    ...readJobDetails(job),
   };
 }
 

@@ -1,10 +1,18 @@
 import { asRunId } from '../core/ids.js';
 import type { NoRunnerFields } from '../engine/job-records.js';
+import { jobDurationMs } from '../store/job-duration.js';
 import type { RunRecoveryStore, StoredRunRequest } from '../store/recovery.js';
-import type { JobRecord, RunRecord, RunStore } from '../store/runs.js';
+import type {
+  JobAttemptRecord,
+  JobRecord,
+  JobRunner,
+  RunRecord,
+  RunStore,
+  StepRecord,
+} from '../store/runs.js';
 import { type StaleWrite, type StaleWriteStore, staleWritesByJob } from '../store/stale-writes.js';
 import { ApiError } from './api-error.js';
-import type { RunView } from './schemas.js';
+import type { JobAttemptView, RunView, StepView } from './schemas.js';
 
 type ViewStores = { readonly runs: RunStore; readonly staleWrites: StaleWriteStore };
 
@@ -18,25 +26,33 @@ const notKnown: WaitingOf = () => ({});
  * refused under a stale lease of it (one read for the run's jobs), and the jobs it was narrowed to
  * (`selectedJobs`), since its job list alone reads as the whole workflow's run. `request` is the run's
  * stored request when the caller holds it (a run just submitted may not be stored for takeover yet).
+ * With `details` (GET of one run), each job also has its ended attempts and its steps, and its whole
+ * time as `valkyrie show` tells it: two reads per job (one for a job at its first attempt), so the runs
+ * list never asks for them.
  */
 export async function runView(
   stores: ViewStores & { readonly recovery: RunRecoveryStore },
   run: RunRecord,
   request?: StoredRunRequest,
   waitingOf: WaitingOf = notKnown,
+  { details = false }: { readonly details?: boolean } = {},
 ): Promise<RunView> {
-  const [view] = await runViews(stores, [run], waitingOf);
-  if (view === undefined) throw new Error(`run ${run.id} has no view`);
+  const jobs = await stores.runs.listJobs(run.id);
+  const staleOf = await staleWritesByJob(stores.staleWrites, jobs);
+  const detailsOf = details ? await jobDetails(stores.runs, jobs) : undefined;
+  const view = viewOf(run, jobs, staleOf, waitingOf, detailsOf);
   const selected = (request ?? (await stores.recovery.getResumable(run.id))?.request)?.selectedJobs;
   if (selected === undefined) return view;
   // Before `jobs`, as `valkyrie show --json` orders a local run's.
-  const { jobs, ...rest } = view;
-  return { ...rest, selectedJobs: [...selected], jobs };
+  const { jobs: shown, ...rest } = view;
+  return { ...rest, selectedJobs: [...selected], jobs: shown };
 }
 
 /**
  * `runView` of each run, with one read of stale writes for all their jobs (a page of the runs list),
- * but without `selectedJobs`: that is a read of each run's stored request, workflow text and all.
+ * but without `selectedJobs`: that is a read of each run's stored request, workflow text and all; nor
+ * the jobs' attempts and steps, nor the duration of a job past its first attempt, which need reads
+ * per job.
  */
 export async function runViews(
   stores: ViewStores,
@@ -48,11 +64,31 @@ export async function runViews(
   return runs.map((run, i) => viewOf(run, jobsOf[i] ?? [], staleOf, waitingOf));
 }
 
+interface JobDetails {
+  readonly ended: readonly JobAttemptRecord[];
+  readonly steps: readonly StepRecord[];
+}
+
+/** Each job's ended attempts (none before its second: not read) and steps, by job id. */
+async function jobDetails(runs: RunStore, jobs: readonly JobRecord[]): Promise<Map<string, JobDetails>> {
+  const read = await Promise.all(
+    jobs.map(async (job) => {
+      const [ended, steps] = await Promise.all([
+        (job.attempt ?? 1) > 1 ? runs.listJobAttempts(job.id) : [],
+        runs.listSteps(job.id),
+      ]);
+      return [job.id as string, { ended, steps }] as const;
+    }),
+  );
+  return new Map(read);
+}
+
 function viewOf(
   run: RunRecord,
   jobs: readonly JobRecord[],
   staleOf: ReadonlyMap<string, StaleWrite[]>,
   waitingOf: WaitingOf,
+  detailsOf?: ReadonlyMap<string, JobDetails>,
 ): RunView {
   return {
     id: run.id,
@@ -63,7 +99,12 @@ function viewOf(
     createdAt: run.createdAt,
     ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
     jobs: jobs.map((job) => {
-      const view = jobView(job, (staleOf.get(job.id) ?? []).map(staleWriteView));
+      const stale = (staleOf.get(job.id) ?? []).map(staleWriteView);
+      const view = jobView(
+        job,
+        stale,
+        detailsOf === undefined ? undefined : (detailsOf.get(job.id) ?? noDetails),
+      );
       if (job.status !== 'queued') return view;
       const { noRunnerWith, setAside } = waitingOf(job.id);
       if (noRunnerWith === undefined) return view;
@@ -71,6 +112,8 @@ function viewOf(
     }),
   };
 }
+
+const noDetails: JobDetails = { ended: [], steps: [] };
 
 type StaleWriteView = RunView['jobs'][number]['staleWrites'][number];
 
@@ -85,19 +128,58 @@ function staleWriteView(write: StaleWrite): StaleWriteView {
   };
 }
 
-function jobView(job: JobRecord, staleWrites: StaleWriteView[]): RunView['jobs'][number] {
+const durationOf = (startedAt?: number, finishedAt?: number) =>
+  startedAt !== undefined && finishedAt !== undefined ? { durationMs: finishedAt - startedAt } : {};
+
+/**
+ * Without `details` (the runs list), a job past its first attempt has no duration: its whole time
+ * starts at an earlier attempt's start, which is not read there.
+ */
+function jobView(
+  job: JobRecord,
+  staleWrites: StaleWriteView[],
+  details?: JobDetails,
+): RunView['jobs'][number] {
   const { startedAt, finishedAt } = job;
+  const attempt = job.attempt ?? 1;
+  const whole =
+    details !== undefined
+      ? jobDurationMs(job, details.ended)
+      : attempt === 1 && startedAt !== undefined && finishedAt !== undefined
+        ? finishedAt - startedAt
+        : undefined;
   return {
     id: job.id,
     key: job.key,
     name: job.name,
     status: job.status,
-    attempt: job.attempt ?? 1,
+    attempt,
+    ...(startedAt === undefined ? {} : { startedAt }),
+    ...(finishedAt === undefined ? {} : { finishedAt }),
     ...(job.reason === undefined ? {} : { reason: job.reason }),
-    ...(startedAt !== undefined && finishedAt !== undefined ? { durationMs: finishedAt - startedAt } : {}),
-    ...(job.runner === undefined ? {} : { runner: { id: job.runner.id, name: job.runner.name } }),
+    ...(whole === undefined ? {} : { durationMs: whole }),
+    ...(job.runner === undefined ? {} : { runner: runnerView(job.runner) }),
     staleWrites,
+    ...(details === undefined
+      ? {}
+      : { attempts: details.ended.map(attemptView), steps: details.steps.map(stepView) }),
   };
+}
+
+const runnerView = (runner: JobRunner) => ({ id: runner.id, name: runner.name });
+
+function attemptView(ended: JobAttemptRecord): JobAttemptView {
+  const { jobId: _job, runner, ...rest } = ended;
+  return {
+    ...rest,
+    ...durationOf(ended.startedAt, ended.finishedAt),
+    ...(runner === undefined ? {} : { runner: runnerView(runner) }),
+  };
+}
+
+function stepView(step: StepRecord): StepView {
+  const { jobId: _job, ...rest } = step;
+  return { ...rest, ...durationOf(step.startedAt, step.finishedAt) };
 }
 
 /** The run, or 404 naming the id. */

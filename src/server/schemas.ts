@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { durationHint, parseDuration } from '../core/duration.js';
-import { jobStatuses, type RunStatus } from '../core/outcome.js';
+import { jobStatuses, type RunStatus, stepResults, terminalJobStatuses } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { runGitSchema } from '../protocol/run-git.js';
@@ -302,12 +302,58 @@ export const staleWriteViewSchema = z
   })
   .meta({ id: 'StaleWrite' });
 
+const stepResultSchema = z.enum(stepResults);
+
+export const jobAttemptViewSchema = z
+  .object({
+    attempt: z.number().meta({ description: 'from 1' }),
+    status: z.enum(terminalJobStatuses),
+    startedAt: z.number().optional().meta({ description: 'epoch ms; absent: it ended before it started' }),
+    finishedAt: z.number().meta({ description: 'epoch ms' }),
+    durationMs: z.number().optional().meta({ description: "this attempt's own time" }),
+    reason: z.string().optional(),
+    retry: z.object({ delayMs: z.number(), reason: z.string() }).optional().meta({
+      description: 'the job was retried after it (retry:, or a lost runner): after how long, and why',
+    }),
+    runner: jobRunnerSchema.optional().meta({ description: 'the runner that started it' }),
+  })
+  .meta({ id: 'JobAttempt' });
+
+export const stepViewSchema = z
+  .object({
+    index: z.number().meta({ description: "the step's position in the job, from 0" }),
+    name: z.string(),
+    ...attemptsMeta,
+    outcome: stepResultSchema.optional().meta({ description: 'before continue-on-error' }),
+    conclusion: stepResultSchema.optional().meta({ description: 'absent while it runs' }),
+    exitCode: z.number().optional(),
+    startedAt: z.number().optional(),
+    finishedAt: z.number().optional(),
+    durationMs: z.number().optional(),
+    retryDelayMs: z
+      .number()
+      .optional()
+      .meta({ description: 'another attempt of the step followed (step retry:), after this delay' }),
+    timedOutAfterMs: z
+      .number()
+      .optional()
+      .meta({ description: 'its timeout-minutes stopped it: that limit, in ms' }),
+  })
+  .meta({ id: 'StepView' });
+
+const singleRunOnly = 'in the view of one run (GET /api/v1/runs/:id) only, not in the runs list';
+
 export const jobViewSchema = z.object({
   id: z.string(),
   key: z.string(),
   name: z.string(),
   status: z.enum(jobStatuses),
-  durationMs: z.number().optional(),
+  startedAt: z.number().optional().meta({ description: 'epoch ms: when this attempt started' }),
+  finishedAt: z.number().optional().meta({ description: 'epoch ms: when this attempt ended' }),
+  durationMs: z.number().optional().meta({
+    description:
+      "a finished job's whole time, as `valkyrie show` tells it: from the start of the first of the attempts that retries led to this one (waits included; a re-run starts the count again) to this attempt's end. The runs list gives it only for a job at its first attempt",
+  }),
   attempt: z.number().meta({ description: 'the attempt this status is of, from 1 (retries, re-runs)' }),
   reason: z.string().optional(),
   runner: jobRunnerSchema.optional().meta({
@@ -326,6 +372,18 @@ export const jobViewSchema = z.object({
     description:
       'with `noRunnerWith`: the connected runners that have the labels are drained or in maintenance',
   }),
+  attempts: z
+    .array(jobAttemptViewSchema)
+    .optional()
+    .meta({
+      description: `its ended attempts, oldest first (the job's own fields are its current one); ${singleRunOnly}`,
+    }),
+  steps: z
+    .array(stepViewSchema)
+    .optional()
+    .meta({
+      description: `every attempt of its steps, by job attempt, index, then step attempt; ${singleRunOnly}`,
+    }),
 });
 
 export const runViewSchema = z
@@ -354,3 +412,5 @@ export const runListSchema = z.object({
 });
 
 export type RunView = z.infer<typeof runViewSchema>;
+export type JobAttemptView = z.infer<typeof jobAttemptViewSchema>;
+export type StepView = z.infer<typeof stepViewSchema>;

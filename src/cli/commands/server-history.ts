@@ -3,10 +3,17 @@ import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
-import { type ApiRunDetail, ServerClient } from '../server-client.js';
+import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
-import { stepKey } from '../views/attempts.js';
-import { colorForStatus, formatDuration, noRunnerText, onRunnerText, visible } from '../views/format.js';
+import { jobDetailLines, jobLine, stepKey } from '../views/attempts.js';
+import {
+  type Colors,
+  colorForStatus,
+  formatDuration,
+  noRunnerText,
+  onRunnerText,
+  visible,
+} from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -47,8 +54,8 @@ export function serverRunsCommand(limit: number, options: ServerHistoryOptions):
 }
 
 /**
- * `valkyrie show RUN --server URL`: the run's jobs with status, duration, attempt and runner, and the
- * writes refused under a stale lease, as `valkyrie show` tells a local run's.
+ * `valkyrie show RUN --server URL`: the run's jobs with status, duration, attempts, steps and runner,
+ * and the writes refused under a stale lease, in the lines `valkyrie show` prints of a local run's.
  */
 export function serverShowCommand(id: string, options: ServerHistoryOptions): Promise<number> {
   return withServer(options, async (client) => {
@@ -64,15 +71,11 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     );
     if (run.selectedJobs !== undefined) process.stdout.write(`${selectedJobsLine(run.selectedJobs, c)}\n`);
     for (const job of run.jobs) {
-      const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
-      const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
-      const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
-      const on = c.dim(onRunnerText(job.runner, job.status));
-      process.stdout.write(
-        `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}\n`,
-      );
+      process.stdout.write(`${serverJobLine(job, c)}\n`);
       if (job.noRunnerWith !== undefined)
         process.stdout.write(`    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside))}\n`);
+      if (job.attempts !== undefined && job.steps !== undefined)
+        for (const line of jobDetailLines(job, job.attempts, job.steps, c)) process.stdout.write(`${line}\n`);
       const stale = staleWritesLine(job.staleWrites, c);
       if (stale !== undefined) process.stdout.write(`${stale}\n`);
     }
@@ -135,6 +138,19 @@ export function serverLogsCommand(
     }
     return ExitCode.succeeded;
   });
+}
+
+/**
+ * The job's line as local `valkyrie show` prints it, when the server gives its attempts and steps
+ * (the lines under it list them); from a server before them, with the attempt its status is of.
+ */
+function serverJobLine(job: ApiJob, c: Colors): string {
+  if (job.attempts !== undefined) return jobLine(job, job.durationMs, c);
+  const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
+  const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
+  const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
+  const on = c.dim(onRunnerText(job.runner, job.status));
+  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}`;
 }
 
 function runDuration(run: ApiRunDetail): string {

@@ -221,7 +221,7 @@ export function runRoutes(context: ApiContext): Route[] {
       method: 'GET',
       url: '/api/v1/runs/:id',
       operationId: 'getRun',
-      summary: 'Get a run and its jobs',
+      summary: "Get a run and its jobs, with each job's ended attempts and steps",
       access: 'read',
       params: idParams,
       responses: {
@@ -231,7 +231,11 @@ export function runRoutes(context: ApiContext): Route[] {
       async handle({ params }) {
         return {
           status: 200,
-          body: { run: await runView(stores, await findRun(stores.runs, params.id), undefined, waitingOf) },
+          body: {
+            run: await runView(stores, await findRun(stores.runs, params.id), undefined, waitingOf, {
+              details: true,
+            }),
+          },
         };
       },
     }),
