@@ -5,7 +5,7 @@ import type { RunEventListener } from '../engine/events.js';
 import { runGitFields } from '../engine/run-context.js';
 import { recordResumable } from '../engine/run-ownership.js';
 import type { Submission } from '../engine/run-submission.js';
-import { resolveWorkflowGroup } from '../engine/workflow-group.js';
+import { resolveWorkflowGroup, type WorkflowGroup } from '../engine/workflow-group.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { RunnerAgent } from '../runner/agent.js';
@@ -44,6 +44,8 @@ export interface LocalRunOptions {
   readonly queue?: QueueSettings;
   /** The workflow file's text: with it the run is recorded as resumable (cli/run-recovery.ts). */
   readonly source?: string;
+  /** Called once the workflow's concurrency group is evaluated (undefined: none), before the run is created. */
+  readonly beforeSubmit?: (group: WorkflowGroup | undefined) => Promise<void>;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     notBefore: queue?.notBefore,
   };
   const group = resolveWorkflowGroup(options.workflow, request);
+  await options.beforeSubmit?.(group);
   const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: queue?.agingIntervalMs });
   controlPlane.onEvent(options.onEvent);
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();

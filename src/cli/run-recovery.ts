@@ -4,8 +4,11 @@ import type { RunId } from '../core/ids.js';
 import type { RunStatus } from '../core/outcome.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import type { ControlPlane, RunHandle } from '../engine/control-plane.js';
+import { placeReplaced } from '../engine/replaced-runs.js';
 import { runLiveness } from '../engine/run-liveness.js';
 import { ownerExited } from '../engine/run-owner.js';
+import type { WorkflowGroup } from '../engine/workflow-group.js';
+import type { RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 
 /**
@@ -65,20 +68,36 @@ export async function runEnd(handle: RunHandle): Promise<RunStatus> {
 
 /**
  * One line naming the newest interrupted run of the workflow among the latest runs, for `valkyrie run`
- * to print before it starts a new one; undefined when there is none. Two cheap reads.
+ * to print before it starts a new one; undefined when there is none. Not a run that never started whose
+ * place in its workflow's concurrency group a newer run took, or that the new run, `joining` that group
+ * without `queue`, is about to take: it will not continue, it ends cancelled (replaced-runs.ts).
  */
-export async function interruptedRunHint(stores: Stores, workflowName: string): Promise<string | undefined> {
+export async function interruptedRunHint(
+  stores: Stores,
+  workflowName: string,
+  joining?: WorkflowGroup,
+): Promise<string | undefined> {
   const candidates = (await stores.runs.listRuns({ limit: 20 })).filter(
     (run) => run.workflowName === workflowName && (run.status === 'queued' || run.status === 'running'),
   );
   if (candidates.length === 0) return undefined;
   const ownerships = await stores.recovery.ownerships(candidates.map((run) => run.id));
   const now = systemClock.now();
-  const interrupted = candidates.find(
-    (run) => runLiveness(run.status, ownerships.get(run.id), now, ownerExited).kind === 'interrupted',
-  );
-  return (
-    interrupted &&
-    `valkyrie: run ${interrupted.id} of ${workflowName} was interrupted; continue it with: valkyrie resume ${interrupted.id}\n`
-  );
+  for (const run of candidates) {
+    if (runLiveness(run.status, ownerships.get(run.id), now, ownerExited).kind !== 'interrupted') continue;
+    if (await replacedBeforeStart(stores, run, joining)) continue;
+    return `valkyrie: run ${run.id} of ${workflowName} was interrupted; continue it with: valkyrie resume ${run.id}\n`;
+  }
+  return undefined;
+}
+
+async function replacedBeforeStart(
+  stores: Stores,
+  run: RunRecord,
+  joining: WorkflowGroup | undefined,
+): Promise<boolean> {
+  const group = run.startedAt === undefined ? run.concurrency?.group : undefined;
+  if (group === undefined) return false;
+  if (joining !== undefined && !joining.queue && joining.group === group) return true;
+  return placeReplaced(stores, run.id, group);
 }

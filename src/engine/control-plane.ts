@@ -295,7 +295,7 @@ export class ControlPlane {
     };
     if (group === undefined) start(effects);
     else
-      holdForGroup(this.stores.concurrency, this.options.clock, run, group, effects, {
+      holdForGroup(this.stores, this.options.clock, run, group, effects, {
         start,
         cancel: (reason) => this.cancelRun(run, false, reason),
         concurrency: (state) => this.tellConcurrency(record, state),

@@ -11,7 +11,6 @@ import { jobMembersOfRun } from './job-concurrency.js';
 import { RunHeartbeat } from './run-heartbeat.js';
 import { thisProcess } from './run-owner.js';
 import { unplannedJobs } from './unplanned-jobs.js';
-import { workflowMemberOfRun } from './workflow-group.js';
 
 /**
  * Makes a run that this process has just created resumable: stores the workflow text and the request
@@ -158,4 +157,12 @@ export async function givePlacesUp(
 
 function groupClockAt(at: number): GroupClock {
   return { now: at, staleBefore: at - defaultGateTiming.staleAfterMs };
+}
+
+/**
+ * The start of the member id a run takes in its workflow's concurrency group, whichever process joined
+ * it (workflow-group.ts): for ending a run whose process died.
+ */
+export function workflowMemberOfRun(runId: string): string {
+  return `run ${runId}:`;
 }

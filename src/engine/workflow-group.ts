@@ -2,15 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { JoinRequest } from '../core/concurrency-group.js';
 import { ValkyrieError } from '../core/errors.js';
-import type { ConcurrencyStore } from '../store/concurrency.js';
 import type { RunConcurrency } from '../store/runs.js';
+import type { Stores } from '../store/store.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
 import type { ActiveRun, RunRequest } from './active-run.js';
 import { groupCancelReason } from './cancel-reasons.js';
 import { GroupMembership, type MembershipEnd } from './group-membership.js';
 import type { Effect } from './leg.js';
+import { endReplacedRuns } from './replaced-runs.js';
 import { githubContext } from './run-context.js';
+import { workflowMemberOfRun } from './run-ownership.js';
 
 /** A workflow-level `concurrency:` evaluated for one run: what joining its group needs but an id. */
 export type WorkflowGroup = Omit<JoinRequest, 'memberId' | 'adopt'>;
@@ -53,7 +55,7 @@ export interface RunGateHooks {
  * given up when the run ends, however it ends.
  */
 export function holdForGroup(
-  store: ConcurrencyStore,
+  stores: Stores,
   clock: Clock,
   run: ActiveRun,
   { group, cancelInProgress, queue }: WorkflowGroup,
@@ -70,13 +72,24 @@ export function holdForGroup(
   } as const satisfies Record<MembershipEnd, string>;
   run.held = effects;
   run.grouped = true;
+  const memberId = `${workflowMemberOfRun(runId)}${randomUUID()}`;
+  // Once in the group, waiting or admitted: the runs it replaced whose process is dead end cancelled.
+  let joined = false;
+  const join = () => {
+    if (!joined) endReplacedRuns(stores, group, memberId);
+    joined = true;
+  };
   const membership = new GroupMembership(
-    store,
+    stores.concurrency,
     clock,
-    { group, cancelInProgress, queue, memberId: `${workflowMemberOfRun(runId)}${randomUUID()}` },
+    { group, cancelInProgress, queue, memberId },
     {
-      waiting: (ahead) => hooks.concurrency({ group, state: 'waiting', ahead, at: clock.now() }),
+      waiting: (ahead) => {
+        join();
+        hooks.concurrency({ group, state: 'waiting', ahead, at: clock.now() });
+      },
       admitted: () => {
+        join();
         const held = run.held;
         if (held === undefined || run.completing) return;
         run.held = undefined;
@@ -90,12 +103,4 @@ export function holdForGroup(
   );
   const release = () => void membership.release().catch(() => {});
   run.done.then(release, release);
-}
-
-/**
- * The start of the member id a run takes in its workflow's concurrency group, whichever process joined
- * it: for ending a run whose process died (run-ownership.ts).
- */
-export function workflowMemberOfRun(runId: string): string {
-  return `run ${runId}:`;
 }

@@ -3,6 +3,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
 import { interruptedReason } from '../../engine/cancel-reasons.js';
+import { endReplacedRun, placeReplaced } from '../../engine/replaced-runs.js';
 import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
@@ -100,6 +101,13 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         ? await claimForResume(stores, record, secrets, host, options.force === true)
         : await reopenForRerun(stores, record, secrets, host);
     if (start === undefined) return ExitCode.invalid;
+    if ('replaced' in start) {
+      process.stderr.write(
+        `valkyrie: run ${record.id} was replaced by a newer run of concurrency group ${start.replaced} ` +
+          'before it started, so it does not run: it is recorded cancelled, and none of its steps ran\n',
+      );
+      return ExitCode.interrupted;
+    }
     const { workflow, resumable, record: owned, jobs, ownerExited, lostAt } = start;
     const view = createView(options, out);
     process.on('SIGINT', onSigint);
@@ -149,14 +157,18 @@ interface ContinuedRun {
   readonly lostAt?: ReadonlyMap<string, number>;
 }
 
-/** Takes an interrupted run over (compare-and-set on its ownership); undefined when its workflow no longer parses. */
+/**
+ * Takes an interrupted run over (compare-and-set on its ownership); undefined when its workflow no longer
+ * parses; `replaced` (the group) when a newer run of its workflow's group replaced it before it started,
+ * having recorded it cancelled.
+ */
 async function claimForResume(
   stores: Stores,
   record: RunRecord,
   secrets: Readonly<Record<string, string>>,
   host: HostDescription,
   force: boolean,
-): Promise<ContinuedRun | undefined> {
+): Promise<ContinuedRun | { readonly replaced: string } | undefined> {
   const stored = await stores.recovery.getResumable(record.id);
   const liveness = runLiveness(record.status, stored?.ownership, Date.now(), ownerExited);
   const resumable = refuseUnlessResumable(record, stored, liveness, force);
@@ -170,6 +182,13 @@ async function claimForResume(
       'VK_RUN_NOT_RESUMABLE',
       `run ${record.id} was taken over or finished by another process first; see: valkyrie show ${record.id}`,
     );
+  }
+  // A newer run of its group took its place while it waited (its process died before it could record
+  // that): it ends as it would have, cancelled, never started (GitHub's "the replaced run never starts").
+  const group = record.startedAt === undefined ? record.concurrency?.group : undefined;
+  if (group !== undefined && (await placeReplaced(stores, record.id, group))) {
+    await endReplacedRun(stores, record.id, group, Date.now());
+    return { replaced: group };
   }
   const jobs = await stores.runs.listJobs(record.id);
   // Its lost job and steps ended when their process was last known alive, not now.

@@ -66,7 +66,6 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
 
   const stateDir = stateDirectory(options.stateDir, cwd);
   const stores = await openStores(options.db, stateDir);
-  process.stderr.write((await interruptedRunHint(stores, parsed.workflow.name).catch(() => undefined)) ?? '');
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
   let interrupts = 0;
@@ -121,6 +120,11 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       onEvent,
       queue,
       source: parsed.source,
+      // Once the group is known: a waiting run this one will replace is no run to resume.
+      beforeSubmit: async (group) => {
+        const hint = await interruptedRunHint(stores, workflow.name, group).catch(() => undefined);
+        process.stderr.write(hint ?? '');
+      },
     });
     // A duplicate key or a full queue: nothing was created, and the concurrency group was not joined.
     if (start.kind !== 'started') return await reportNotStarted(start, report);

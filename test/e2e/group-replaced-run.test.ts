@@ -1,0 +1,127 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describeOnPostgres, dropSchema, urlWithNewSchema } from '../store/postgres-server.js';
+import { collect, Workspace } from './cli.js';
+import { waitFor } from './process-state.js';
+
+/**
+ * What ends a run waiting for its workflow's concurrency group when its own process cannot: a run
+ * killed while it waited and then replaced by a newer run is recorded cancelled by the newer run's
+ * process (it never starts, `valkyrie resume` does not run it, and no hint offers to resume it). Runs
+ * are held by gate files.
+ */
+describeReplacedRuns('a waiting run that cannot record its own end (SQLite)', []);
+
+describeOnPostgres('on Postgres', () => {
+  const { url, schema } = urlWithNewSchema();
+  afterAll(() => dropSchema(schema));
+  describeReplacedRuns('a waiting run that cannot record its own end (Postgres)', ['--db', url]);
+});
+
+interface ListedRun {
+  readonly id: string;
+  readonly status: string;
+  readonly concurrency?: { readonly group: string; readonly state: string; readonly ahead?: number };
+}
+
+interface ShownRun extends ListedRun {
+  readonly jobs: readonly { readonly status: string; readonly reason?: string }[];
+}
+
+function describeReplacedRuns(title: string, dbArgs: readonly string[]): void {
+  describe(title, () => {
+    const ws = new Workspace();
+    afterAll(() => ws.dispose());
+    // A run still waiting when a test fails has no step to notice the workspace gone: end it here.
+    const children: ChildProcess[] = [];
+    afterEach(async () => {
+      const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+      for (const child of running) child.kill('SIGTERM');
+      await Promise.all(running.map((child) => new Promise((resolve) => child.once('close', resolve))));
+      children.length = 0;
+    });
+    const marker = (name: string) => join(ws.dir, `${name}.start`);
+    const open = (gate: string) => writeFileSync(join(ws.dir, gate), '');
+    const started = (name: string) => waitFor(() => existsSync(marker(name)), 15_000, `${name} to start`);
+    open('open');
+
+    function workflow(group: string): string {
+      return ws.write(
+        `${group}.yml`,
+        `name: ${group}
+concurrency: ${group}
+jobs:
+  work:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          touch \${{ vars.name }}.start
+          while [ ! -f \${{ vars.gate }} ]; do [ -d "$GITHUB_WORKSPACE" ] || exit 1; sleep 0.05; done
+          test -f \${{ vars.ok }}
+`,
+      );
+    }
+    const spawn = (args: readonly string[]): ChildProcess => {
+      const child = ws.start([...args, ...dbArgs]);
+      children.push(child);
+      return child;
+    };
+    const start = (file: string, name: string, gate = 'never', ok = 'open'): ChildProcess =>
+      spawn(['run', file, '--var', `name=${name}`, '--var', `gate=${gate}`, '--var', `ok=${ok}`]);
+    const cli = (...args: string[]) => ws.run([...args, ...dbArgs]);
+    const listed = async (): Promise<ListedRun[]> =>
+      JSON.parse((await cli('runs', '--json')).stdout) as ListedRun[];
+    const shown = async (id: string): Promise<ShownRun> =>
+      JSON.parse((await cli('show', id, '--json')).stdout) as ShownRun;
+    /** The run listed as waiting for `group` (`id`'s, when given), once it is. */
+    async function waitingRun(group: string, id?: string): Promise<ListedRun> {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const found = (await listed()).find(
+          (run) =>
+            (id === undefined || run.id === id) &&
+            run.concurrency?.group === group &&
+            run.concurrency.state === 'waiting',
+        );
+        if (found !== undefined) return found;
+        if (Date.now() > deadline) throw new Error(`no run listed as waiting for ${group}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
+    it('killed while it waits, then replaced: recorded cancelled by the newer run, and never run', async () => {
+      const file = workflow('dead');
+      const holder = collect(start(file, 'dead-1', 'dead-gate'));
+      try {
+        await started('dead-1');
+        const killed = start(file, 'dead-2', 'open');
+        const run = await waitingRun('dead');
+        killed.kill('SIGKILL');
+        await collect(killed);
+        const newer = collect(start(file, 'dead-3', 'open'));
+        const reason = 'replaced by a newer run of concurrency group "dead"';
+        const deadline = Date.now() + 15_000;
+        while ((await shown(run.id)).status !== 'cancelled' && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(await shown(run.id)).toMatchObject({
+          status: 'cancelled',
+          concurrency: { group: 'dead', state: 'replaced' },
+          jobs: [{ status: 'cancelled', reason }],
+        });
+        const resume = await cli('resume', run.id);
+        expect(resume.code).not.toBe(0);
+        expect(resume.stderr).toContain('already finished (cancelled)');
+        open('dead-gate');
+        const ended = await newer;
+        expect(ended.code).toBe(0);
+        expect(ended.stderr).not.toContain(`run ${run.id} of dead was interrupted`);
+      } finally {
+        open('dead-gate');
+      }
+      expect((await holder).code).toBe(0);
+      expect(existsSync(marker('dead-2'))).toBe(false);
+    });
+  });
+}
