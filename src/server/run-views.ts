@@ -168,18 +168,38 @@ function jobView(
 
 const runnerView = (runner: JobRunner) => ({ id: runner.id, name: runner.name });
 
+/** Its fields picked one by one: a record's others (its lease's fencing token) stay out of the API. */
 function attemptView(ended: JobAttemptRecord): JobAttemptView {
-  const { jobId: _job, runner, ...rest } = ended;
+  const { attempt, status, startedAt, finishedAt, reason, retry, runner } = ended;
   return {
-    ...rest,
-    ...durationOf(ended.startedAt, ended.finishedAt),
+    attempt,
+    status,
+    ...(startedAt === undefined ? {} : { startedAt }),
+    finishedAt,
+    ...durationOf(startedAt, finishedAt),
+    ...(reason === undefined ? {} : { reason }),
+    ...(retry === undefined ? {} : { retry: { delayMs: retry.delayMs, reason: retry.reason } }),
     ...(runner === undefined ? {} : { runner: runnerView(runner) }),
   };
 }
 
 function stepView(step: StepRecord): StepView {
-  const { jobId: _job, ...rest } = step;
-  return { ...rest, ...durationOf(step.startedAt, step.finishedAt) };
+  const { index, name, jobAttempt, attempt, outcome, conclusion, exitCode, startedAt, finishedAt } = step;
+  const { retryDelayMs, timedOutAfterMs } = step;
+  return {
+    index,
+    name,
+    ...(jobAttempt === undefined ? {} : { jobAttempt }),
+    ...(attempt === undefined ? {} : { attempt }),
+    ...(outcome === undefined ? {} : { outcome }),
+    ...(conclusion === undefined ? {} : { conclusion }),
+    ...(exitCode === undefined ? {} : { exitCode }),
+    ...(startedAt === undefined ? {} : { startedAt }),
+    ...(finishedAt === undefined ? {} : { finishedAt }),
+    ...durationOf(startedAt, finishedAt),
+    ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
+    ...(timedOutAfterMs === undefined ? {} : { timedOutAfterMs }),
+  };
 }
 
 /** The run, or 404 naming the id. */

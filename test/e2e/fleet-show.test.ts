@@ -128,7 +128,7 @@ jobs:
         ? {}
         : { durationMs: at.finishedAt - at.startedAt };
     expect(shown?.attempts).toEqual(
-      stored?.attempts.map(({ jobId: _, ...ended }) => ({ ...ended, ...own(ended) })),
+      stored?.attempts.map(({ jobId: _, fencingToken: _token, ...ended }) => ({ ...ended, ...own(ended) })),
     );
     expect(shown?.steps).toEqual(stored?.steps.map(({ jobId: _, ...step }) => ({ ...step, ...own(step) })));
     expect(shown?.steps.map((step) => [step.jobAttempt ?? 1, step.index, step.attempt ?? 1])).toEqual([
@@ -140,6 +140,11 @@ jobs:
       [2, 1, 1],
       [2, 2, 1],
     ]);
+    // The API's attempts keep a lease's fencing token out, as its jobs do.
+    const single = await callApi(serverUrl, readToken, 'GET', `/api/v1/runs/${runId}`);
+    const { run } = (await single.json()) as { run: { jobs: { attempts: unknown[] }[] } };
+    expect(run.jobs[0]?.attempts).toHaveLength(1);
+    expect(JSON.stringify(run.jobs[0])).not.toContain('fencingToken');
     // The runs list reads no attempts or steps per job, so it has neither, nor a retried job's duration.
     const listed = await callApi(serverUrl, readToken, 'GET', '/api/v1/runs');
     const { runs } = (await listed.json()) as { runs: { id: string; jobs: Record<string, unknown>[] }[] };
