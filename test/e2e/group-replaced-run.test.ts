@@ -9,8 +9,8 @@ import { waitFor } from './process-state.js';
 /**
  * What ends a run waiting for its workflow's concurrency group when its own process cannot: a run
  * killed while it waited and then replaced by a newer run is recorded cancelled by the newer run's
- * process (it never starts, `valkyrie resume` does not run it, and no hint offers to resume it). Runs
- * are held by gate files.
+ * process (it never starts, `valkyrie resume` does not run it, and no hint offers to resume it); and a
+ * re-run cancelled while it waits exits 130 as `valkyrie run` does. Runs are held by gate files.
  */
 describeReplacedRuns('a waiting run that cannot record its own end (SQLite)', []);
 
@@ -122,6 +122,29 @@ jobs:
       }
       expect((await holder).code).toBe(0);
       expect(existsSync(marker('dead-2'))).toBe(false);
+    });
+
+    it('a re-run cancelled while it waits for its group exits 130, saying so', async () => {
+      const file = workflow('again');
+      const failed = await collect(start(file, 'again-1', 'open', 'missing'));
+      expect(failed.code).toBe(1);
+      const first = (await listed()).find((run) => run.status === 'failed');
+      if (first === undefined) throw new Error('the failed run is not listed');
+      const holder = collect(start(file, 'again-2', 'again-gate'));
+      try {
+        await started('again-2');
+        const rerun = collect(spawn(['rerun', first.id]));
+        await waitingRun('again', first.id);
+        expect((await cli('cancel', first.id)).code).toBe(0);
+        const ended = await rerun;
+        expect(ended.code).toBe(130);
+        expect(ended.stderr).toContain(
+          `valkyrie: run ${first.id} was cancelled while it waited for concurrency group again`,
+        );
+      } finally {
+        open('again-gate');
+      }
+      expect((await holder).code).toBe(0);
     });
   });
 }

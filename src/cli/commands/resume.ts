@@ -18,9 +18,11 @@ import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import type { Workflow } from '../../workflow/model.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { GroupWait } from '../group-wait.js';
 import { readDotenv } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
 import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
+import { runExitCode } from '../run-exit.js';
 import { runEnd } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
@@ -110,6 +112,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
     }
     const { workflow, resumable, record: owned, jobs, ownerExited, lostAt } = start;
     const view = createView(options, out);
+    const wait = new GroupWait();
     process.on('SIGINT', onSigint);
     process.on('SIGTERM', onSigterm);
     try {
@@ -126,13 +129,17 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         how,
         ownerExited,
         lostAt,
-        onEvent: (event) => view.onEvent(event),
+        onEvent: (event) => {
+          wait.onEvent(event);
+          view.onEvent(event);
+        },
       });
       // A Ctrl-C while the in-process runner registered found no run to cancel yet.
       if (interrupts > 0) local.handle.cancel(interrupts > 1);
       const status: RunStatus = await runEnd(local.handle);
-      if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
-      return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+      const unstarted = wait.endedWaiting(local.handle.id, status);
+      if (unstarted !== undefined) process.stderr.write(unstarted);
+      return runExitCode(status, { interrupted: interrupts > 0, terminated });
     } finally {
       await local?.close();
       view.close();

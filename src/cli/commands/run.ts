@@ -17,6 +17,7 @@ import { selectedWorkflow } from '../job-option.js';
 import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
+import { runExitCode } from '../run-exit.js';
 import { interruptedRunHint, runEnd } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { reportNotStarted } from '../submission-report.js';
@@ -133,10 +134,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const status: RunStatus = await runEnd(local.handle);
     const unstarted = wait.endedWaiting(local.handle.id, status);
     if (unstarted !== undefined) process.stderr.write(unstarted);
-    if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
-    // Cancelled by its concurrency group (the run's or a job's), or by valkyrie cancel: a cancelled run's code.
-    if (status === 'cancelled') return ExitCode.interrupted;
-    return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+    return runExitCode(status, { interrupted: interrupts > 0, terminated });
   } finally {
     await local?.close();
     view.close();

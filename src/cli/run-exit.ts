@@ -1,0 +1,19 @@
+import type { RunStatus } from '../core/outcome.js';
+import { ExitCode } from './exit-codes.js';
+
+/** How this process was asked to stop its run: not at all, by Ctrl-C (SIGINT), or by SIGTERM. */
+export interface Interruption {
+  readonly interrupted: boolean;
+  readonly terminated: boolean;
+}
+
+/**
+ * The exit code of `valkyrie run`, `resume` and `rerun` for the end of their run: 130 when this process
+ * was interrupted (143 by SIGTERM), or when the run ended cancelled otherwise — by `valkyrie cancel`,
+ * or by its concurrency group (the run's or a job's); 0 succeeded; 1 failed.
+ */
+export function runExitCode(status: RunStatus, { interrupted, terminated }: Interruption): number {
+  if (interrupted) return terminated ? ExitCode.terminated : ExitCode.interrupted;
+  if (status === 'cancelled') return ExitCode.interrupted;
+  return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+}
