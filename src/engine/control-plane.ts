@@ -486,9 +486,9 @@ export class ControlPlane {
   }
 
   /** Stored too, for the followers of the run on other replicas (stored-run-follower.ts). */
-  private tellConcurrency({ id: runId }: RunRecord, state: RunConcurrency): void {
-    this.writes.write(() => this.stores.runs.recordConcurrency(runId, state));
-    this.emit({ type: 'concurrency', runId, ...state });
+  private tellConcurrency({ id: runId }: RunRecord, { state, ...place }: RunConcurrency): void {
+    this.writes.write(() => this.stores.runs.recordConcurrency(runId, { state, ...place }));
+    if (state !== 'admitted') this.emit({ type: 'concurrency', runId, state, ...place }); // run.started says it
   }
 
   private emit(event: RunEvent): void {

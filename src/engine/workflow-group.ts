@@ -93,6 +93,8 @@ export function holdForGroup(
         const held = run.held;
         if (held === undefined || run.completing) return;
         run.held = undefined;
+        // No longer waiting (runs --json, show); a place a run kept from an earlier attempt is replaced too.
+        hooks.concurrency({ group, state: 'admitted', at: clock.now() });
         hooks.start(held);
       },
       ended: (why) => {

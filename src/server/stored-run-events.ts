@@ -15,8 +15,9 @@ export function runStartedOf(run: RunRecord): RunEvent {
   };
 }
 
-export function concurrencyOf(run: RunRecord, concurrency: RunConcurrency): RunEvent {
-  return { type: 'concurrency', runId: run.id, ...concurrency };
+/** Undefined once `admitted`: the run's start tells that (the driver's feed has no event for it). */
+export function concurrencyOf(run: RunRecord, { state, ...place }: RunConcurrency): RunEvent | undefined {
+  return state === 'admitted' ? undefined : { type: 'concurrency', runId: run.id, state, ...place };
 }
 
 /** Undefined for a job whose current attempt was not queued (yet, or it ended without being queued). */

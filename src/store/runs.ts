@@ -29,13 +29,13 @@ export interface RunRecord extends NewRun {
 
 /**
  * A run's place in its workflow's concurrency group: `waiting` (before it starts; `ahead` members
- * before it), `replaced` (a newer run took its place before it started) or `cancel-requested` (a
- * newer run asked it to stop while it ran). Kept so that a process that does not drive the run can
- * tell its followers.
+ * before it), `admitted` (the group gave it the slot, after it waited), `replaced` (a newer run took its
+ * place before it started) or `cancel-requested` (a newer run asked it to stop while it ran). Kept so
+ * that a process that does not drive the run can tell its followers.
  */
 export interface RunConcurrency {
   readonly group: string;
-  readonly state: 'waiting' | 'replaced' | 'cancel-requested';
+  readonly state: 'waiting' | 'admitted' | 'replaced' | 'cancel-requested';
   readonly ahead?: number;
   readonly at: number;
 }

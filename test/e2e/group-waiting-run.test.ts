@@ -152,6 +152,13 @@ jobs:
       }
       expect((await holder).code).toBe(0);
       expect((await newer)?.code).toBe(0);
+      // Once admitted it no longer waits, in the record either.
+      const [last] = await listed();
+      expect(last).toMatchObject({
+        status: 'succeeded',
+        concurrency: { group: 'superseded', state: 'admitted' },
+      });
+      expect(last?.concurrency?.ahead).toBeUndefined();
       expect(existsSync(marker('superseded-2'))).toBe(false);
       expect(existsSync(marker('superseded-3'))).toBe(true);
     });
