@@ -95,9 +95,13 @@ function reportConflict(run: RunRecord, { idempotencyKey, json, workflowName }: 
   return ExitCode.invalid;
 }
 
-/** The concurrency group a queued run waits for, as its driver last recorded it; else undefined. */
+/**
+ * The concurrency group an unfinished run waits for, as its driver last recorded it; else undefined.
+ * Queued, or running: a re-run waits again for its group, reopened `running`.
+ */
 export function waitingGroup(run: RunRecord): string | undefined {
-  return run.status === 'queued' && run.concurrency?.state === 'waiting' ? run.concurrency.group : undefined;
+  const unfinished = run.status === 'queued' || run.status === 'running';
+  return unfinished && run.concurrency?.state === 'waiting' ? run.concurrency.group : undefined;
 }
 
 function isFinished(status: RunStatus): boolean {

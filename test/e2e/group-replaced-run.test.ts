@@ -124,7 +124,7 @@ jobs:
       expect(existsSync(marker('dead-2'))).toBe(false);
     });
 
-    it('a re-run cancelled while it waits for its group exits 130, saying so', async () => {
+    it('a re-run waiting for its group is listed so; cancelled, it exits 130, saying so', async () => {
       const file = workflow('again');
       const failed = await collect(start(file, 'again-1', 'open', 'missing'));
       expect(failed.code).toBe(1);
@@ -135,6 +135,10 @@ jobs:
         await started('again-2');
         const rerun = collect(spawn(['rerun', first.id]));
         await waitingRun('again', first.id);
+        expect((await cli('runs')).stdout).toContain('(waiting for concurrency group again)');
+        expect((await cli('show', first.id)).stdout).toContain(
+          `waiting for concurrency group again (1 ahead); valkyrie cancel ${first.id} gives up its place`,
+        );
         expect((await cli('cancel', first.id)).code).toBe(0);
         const ended = await rerun;
         expect(ended.code).toBe(130);
