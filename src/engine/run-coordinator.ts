@@ -10,7 +10,7 @@ import {
 import type { Workflow } from '../workflow/model.js';
 import { runCancelledReason } from './cancel-reasons.js';
 import type { JobSummary } from './events.js';
-import { baseContexts, legSpec, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
+import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
 import {
   isFailFast,
   type KeyState,
@@ -26,6 +26,7 @@ import { attemptOutcomeOfStatus, endAttempt, jobRetryDecision, retryLeg } from '
 import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun, takeEarlier } from './rerun-plan.js';
+import { restoredLeg } from './restored-leg.js';
 import type { RunContext } from './run-context.js';
 
 /**
@@ -262,30 +263,7 @@ export class RunCoordinator {
     for (const [index, record] of records.entries()) {
       const plan = planned.find((candidate) => candidate.name === record.name) ?? planned[index];
       const reopen = reopened.has(record.id);
-      const leg: Leg = {
-        id: record.id,
-        key: job.key,
-        name: record.name,
-        matrix: record.matrix as Record<string, ExpressionValue>,
-        continueOnError: plan?.continueOnError ?? false,
-        runsOn: plan?.runsOn ?? [],
-        ...legSpec(plan, record.id),
-        retry: job.retry,
-        ...placement,
-        ...(reopen
-          ? { attempt: record.attempt + 1, triesFrom: record.attempt + 1, status: 'pending' }
-          : {
-              // A retry waiting out its delay when the process stopped waits out the rest of it.
-              notBefore: laterOf(placement.notBefore, record.notBefore),
-              attempt: record.attempt,
-              status: record.status,
-              startedAt: record.startedAt,
-              finishedAt: record.finishedAt,
-              reason: record.reason,
-              runner: record.runner,
-              fencingToken: record.fencingToken,
-            }),
-      };
+      const leg = restoredLeg(job, record, plan, placement, reopen);
       state.legs.push(leg);
       this.legs.set(leg.id, leg);
       if (reopen) {
@@ -494,8 +472,4 @@ export class RunCoordinator {
     if (!state) throw new Error(`unknown job key ${leg.key}`);
     return state;
   }
-}
-
-function laterOf(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }

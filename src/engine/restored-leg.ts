@@ -1,0 +1,47 @@
+import type { ExpressionValue } from '../workflow/expressions/index.js';
+import type { JobDefinition } from '../workflow/model.js';
+import { legSpec, type PlannedLeg } from './job-expansion.js';
+import type { Leg, StoredLeg } from './leg.js';
+import type { QueuePlacement } from './queue-placement.js';
+
+/**
+ * A leg of `job` made again from its stored record on a restore or a re-run (RunCoordinator.restoreKey):
+ * planned anew where `plan` is given, with its stored state — or, `reopen`ed by a re-run, as the next
+ * attempt, pending.
+ */
+export function restoredLeg(
+  job: JobDefinition,
+  record: StoredLeg,
+  plan: PlannedLeg | undefined,
+  placement: QueuePlacement,
+  reopen: boolean,
+): Leg {
+  return {
+    id: record.id,
+    key: job.key,
+    name: record.name,
+    matrix: record.matrix as Record<string, ExpressionValue>,
+    continueOnError: plan?.continueOnError ?? false,
+    runsOn: plan?.runsOn ?? [],
+    ...legSpec(plan, record.id),
+    retry: job.retry,
+    ...placement,
+    ...(reopen
+      ? { attempt: record.attempt + 1, triesFrom: record.attempt + 1, status: 'pending' }
+      : {
+          // A retry waiting out its delay when the process stopped waits out the rest of it.
+          notBefore: laterOf(placement.notBefore, record.notBefore),
+          attempt: record.attempt,
+          status: record.status,
+          startedAt: record.startedAt,
+          finishedAt: record.finishedAt,
+          reason: record.reason,
+          runner: record.runner,
+          fencingToken: record.fencingToken,
+        }),
+  };
+}
+
+function laterOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
+}
