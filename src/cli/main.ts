@@ -340,7 +340,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       )
       .option(
         '--ttl <duration>',
-        'expire after this long, at least 1m: 30m, 12h, 720h (runner registration tokens default to 24h; others never expire)',
+        'expire after this long, at least 1m and at most 10 years: 30m, 12h, 720h (runner registration tokens default to 24h; others never expire)',
       )
       .option('--name <name>', 'a label to recognise it by in token list')
       .option('--json', 'print {id, token, role, expiresAt} as JSON'),

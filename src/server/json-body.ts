@@ -7,7 +7,9 @@ import { ApiError } from './api-error.js';
  * makes such a key an ordinary own property; the refusal protects code that copies keys by
  * assignment. The walk is iterative: a body nests as deep as its bytes allow.
  */
-export function parseJsonBody(text: string): unknown {
+export function parseJsonBody(raw: string): unknown {
+  // A byte order mark (PowerShell, .NET) is no part of the JSON; Fastify's own parser dropped it too.
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
   if (text.length === 0)
     throw new ApiError(400, 'VK_INVALID_JSON', 'the body is empty; send a JSON value', { path: 'body' });
   let body: unknown;

@@ -65,18 +65,22 @@ export const errorSchema = z
 
 /** A token's shortest lifetime: one that expires before a client has used it is a mistake. */
 export const minTokenTtlMs = 60_000;
+/** And its longest, ten years: an expiry past what the stores' integer times hold is a 500 otherwise. */
+export const maxTokenTtlMs = 10 * 365 * 24 * 3_600_000;
 
-const tokenTtlSchema = z
-  .union([z.string(), z.number()])
-  .refine((value) => (parseDuration(value) ?? 0) >= minTokenTtlMs, {
-    message: `expected ${durationHint}, of at least 1m (60 seconds)`,
-  });
+const tokenTtlSchema = z.union([z.string(), z.number()]).refine(
+  (value) => {
+    const ms = parseDuration(value) ?? 0;
+    return ms >= minTokenTtlMs && ms <= maxTokenTtlMs;
+  },
+  { message: `expected ${durationHint}, of at least 1m (60 seconds) and at most 10 years` },
+);
 
 export const tokenCreateSchema = z.strictObject({
   role: z.enum(['admin', 'submit', 'read', 'runner']),
   ttl: tokenTtlSchema.optional().meta({
     description:
-      'a duration such as 24h, or a number of seconds; at least 1m. Runner registration tokens default to 24h',
+      'a duration such as 24h, or a number of seconds; at least 1m, at most 10 years. Runner registration tokens default to 24h',
   }),
   name: nameSchema.optional(),
 });

@@ -15,7 +15,8 @@ export function submissionFingerprint(body: RunSubmitBody, workflowText: string)
   const normalised = {
     version: 1,
     ...body,
-    workflow: workflowText,
+    // A JSON object as itself, so that its keys are sorted too; text as it is parsed.
+    workflow: typeof body.workflow === 'string' ? workflowText : body.workflow,
     secrets: Object.keys(body.secrets ?? {}).sort(),
   };
   return `sha256:${createHash('sha256').update(canonicalJson(normalised)).digest('hex')}`;

@@ -18,6 +18,26 @@ describe('the HTTP API at its edges', () => {
         body: { path: 'body.ttl', message: expect.stringContaining('at least 1m') },
       });
     }
+    // Past what a store's integer time holds (a 500 on Postgres before): refused, at most 10 years.
+    for (const ttl of [1e300, '99999999999999999999', '87601h']) {
+      const long = await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl } });
+      expect(long).toMatchObject({
+        status: 400,
+        body: { path: 'body.ttl', message: expect.stringContaining('at most 10 years') },
+      });
+    }
+    expect((await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: '87600h' } })).status).toBe(
+      201,
+    );
+  });
+
+  it('takes a JSON body that starts with a byte order mark, as Fastify did', async () => {
+    const { request } = await startTestServer();
+    const created = await request('POST', '/api/v1/runs', {
+      raw: `\uFEFF${JSON.stringify({ workflow: oneJobWorkflow })}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(created.status).toBe(201);
   });
 
   it('answers GET /api/v1/runs/ with the runs list', async () => {

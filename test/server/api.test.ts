@@ -85,6 +85,17 @@ describe('the HTTP API', () => {
       headers,
     });
     expect([first.status, retry.status]).toEqual([201, 200]);
+    // A workflow sent as a JSON object counts by its content, whatever its keys' order.
+    const objectHeaders = { 'idempotency-key': 'object-workflow' };
+    const steps = [{ run: 'echo hi' }];
+    const asObject = { name: 'o', jobs: { a: { 'runs-on': 'x', steps } } };
+    const reordered = { jobs: { a: { steps, 'runs-on': 'x' } }, name: 'o' };
+    const objectRuns = [];
+    for (const workflow of [asObject, reordered])
+      objectRuns.push(
+        (await request('POST', '/api/v1/runs', { body: { workflow }, headers: objectHeaders })).status,
+      );
+    expect(objectRuns).toEqual([201, 200]);
     for (const other of [
       { ...body, env: { A: '1', B: '3' } },
       { ...body, workflow: oneJobWorkflow.replace('hello', 'other') },
