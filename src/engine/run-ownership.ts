@@ -120,6 +120,8 @@ export async function endUnfinishedRun(
   at: number,
   end: RunEnding,
   ownerGone: boolean,
+  /** lastSeenAlive's: a job lost running ends then, not at `at`. */
+  seen: ReadonlyMap<string, number> = new Map(),
 ): Promise<void> {
   const resumable = await stores.recovery.getResumable(runId);
   const run = await stores.runs.getRun(runId);
@@ -128,7 +130,8 @@ export async function endUnfinishedRun(
   if (unplanned.length > 0) await stores.runs.addJobs(unplanned);
   for (const job of [...stored, ...unplanned]) {
     if (isTerminal(job.status)) continue;
-    await stores.runs.updateJob(job.id, { status: end.status, finishedAt: at, reason: end.reason });
+    const finishedAt = seen.get(job.id) ?? at;
+    await stores.runs.updateJob(job.id, { status: end.status, finishedAt, reason: end.reason });
   }
   await stores.runs.updateRun(runId, { status: end.status, finishedAt: at });
   if (ownerGone) await givePlacesUp(stores, runId, resumable?.request, at, { jobs: true });

@@ -136,7 +136,7 @@ export class RunTakeover {
     if (!parsed.workflow || missingSecrets || takeovers > this.maxTakeovers) {
       const end = runEnding(missingSecrets, parsed.workflow === undefined, takeovers);
       await closeInterruptedSteps(stores, jobs, clock.now(), lostAt);
-      await endUnfinishedRun(stores, run.id, clock.now(), end, holdLeases);
+      await endUnfinishedRun(stores, run.id, clock.now(), end, holdLeases, lostAt);
       ownership.stop();
       this.context.logNotice(endedRunNotice(run.id, resumable, end));
       return;

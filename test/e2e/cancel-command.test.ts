@@ -64,20 +64,25 @@ describe('valkyrie cancel', () => {
     const step = readPid(pidFile) ?? 0;
     // The run's owner is stored with the job's start at the latest; a kill before that leaves no owner.
     await waitForJobStatus(ws, '2', 'slow', 'running');
+    const killedAt = Date.now();
     child.kill('SIGKILL');
     process.kill(step, 'SIGKILL');
     await exited;
+    // A cancel a while later: the job and its step still ended when their process was last seen alive.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
 
     const cancel = await ws.run(['cancel', '2']);
     expect(cancel.code).toBe(0);
     expect(cancel.stderr).toContain('Run 2 had been interrupted; its unfinished jobs are now cancelled.');
     const shown = JSON.parse((await ws.run(['show', '2', '--json'])).stdout) as {
       status: string;
-      jobs: { status: string; reason?: string }[];
+      jobs: { status: string; reason?: string; finishedAt?: number; steps: { finishedAt?: number }[] }[];
     };
     expect(shown).toMatchObject({
       status: 'cancelled',
       jobs: [{ status: 'cancelled', reason: 'the run was cancelled after its process had stopped' }],
     });
+    expect(shown.jobs[0]?.finishedAt).toBeLessThanOrEqual(killedAt);
+    expect(shown.jobs[0]?.steps[0]?.finishedAt).toBeLessThanOrEqual(killedAt);
   });
 });

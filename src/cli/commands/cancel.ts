@@ -2,7 +2,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import { runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
-import { closeInterruptedSteps, endUnfinishedRun } from '../../engine/run-ownership.js';
+import { closeInterruptedSteps, endUnfinishedRun, lastSeenAlive } from '../../engine/run-ownership.js';
 import { ApiClient, type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { ServerClient } from '../server-client.js';
@@ -54,10 +54,13 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
       });
       if (claim.kind === 'claimed') {
         const now = Date.now();
-        await closeInterruptedSteps(stores, await stores.runs.listJobs(run.id), now);
+        const jobs = await stores.runs.listJobs(run.id);
+        // What was running stopped when its process was last seen alive, not at this cancel.
+        const seen = await lastSeenAlive(stores, run.id, jobs, ownership?.heartbeatAt ?? now, now);
+        await closeInterruptedSteps(stores, jobs, now, seen);
         const ownerGone = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
         const reason = 'the run was cancelled after its process had stopped';
-        await endUnfinishedRun(stores, run.id, now, { status: 'cancelled', reason }, ownerGone);
+        await endUnfinishedRun(stores, run.id, now, { status: 'cancelled', reason }, ownerGone, seen);
         process.stderr.write(`Run ${run.id} had been interrupted; its unfinished jobs are now cancelled.\n`);
         return ExitCode.succeeded;
       }
