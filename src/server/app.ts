@@ -108,6 +108,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
       operationId: 'getOpenApiDocument',
       summary: 'This document',
       access: 'public',
+      anyQuery: true,
       responses: { 200: { description: 'OpenAPI 3.1' } },
       handle: async () => ({ status: 200, body: document }),
     }),
@@ -132,6 +133,7 @@ function healthRoutes(context: ApiContext): Route[] {
       operationId: 'checkLiveness',
       summary: 'Liveness: the process answers',
       access: 'public',
+      anyQuery: true,
       responses: { 200: { description: 'alive', schema: status } },
       handle: async () => ({ status: 200, body: { status: 'ok' } }),
     }),
@@ -141,6 +143,7 @@ function healthRoutes(context: ApiContext): Route[] {
       operationId: 'checkReadiness',
       summary: 'Readiness: the store answers and the server is not shutting down',
       access: 'public',
+      anyQuery: true,
       responses: {
         200: { description: 'ready', schema: status },
         503: { description: 'VK_SHUTTING_DOWN or VK_STORE', schema: errorSchema },

@@ -14,6 +14,7 @@ export function metricsRoute(context: Pick<ApiContext, 'metrics'>): Route {
     operationId: 'getMetrics',
     summary: 'Prometheus metrics of this replica: runs, jobs, runners, the HTTP API, the process',
     access: 'read',
+    anyQuery: true,
     responses: {
       200: { description: 'Prometheus text exposition format 0.0.4', contentType: registry.contentType },
     },

@@ -8,10 +8,13 @@ function commonResponses(route: RouteMeta): Record<number, ResponseSpec> {
   const { access } = route;
   const error = (description: string): ResponseSpec => ({ description, schema: errorSchema });
   const responses: Record<number, ResponseSpec> = {};
-  // Every route validates its query (one without query parameters refuses any key).
-  responses[400] = error(
-    'VK_INVALID_REQUEST (path: the field that was wrong, e.g. params.id: a path parameter over 100 characters, a query parameter out of range, or `query` for a key the route does not take), or VK_INVALID_JSON: a body that is not JSON',
-  );
+  // Every route validates its query (one without query parameters refuses any key), but for those
+  // that take any query and nothing else to validate.
+  const validates = !route.anyQuery || [route.query, route.params, route.body, route.headers].some(Boolean);
+  if (validates)
+    responses[400] = error(
+      'VK_INVALID_REQUEST (path: the field that was wrong, e.g. params.id: a path parameter over 100 characters, a query parameter out of range, or `query` for a key the route does not take), or VK_INVALID_JSON: a body that is not JSON',
+    );
   if (access !== 'public') {
     responses[401] = error('VK_UNAUTHORIZED: no token, or one that is unknown, revoked or expired');
     responses[403] = error(

@@ -45,6 +45,11 @@ export interface RouteMeta {
   /** A body that is not JSON: its content type, for the document (the route reads the stream). */
   readonly rawBody?: string;
   readonly query?: z.ZodType;
+  /**
+   * Without a `query` schema: any query is taken and ignored, as probes and scrapers add their own
+   * (a load balancer's health check, Prometheus' `params:`). Otherwise an unknown key is refused.
+   */
+  readonly anyQuery?: true;
   readonly params?: z.ZodType;
   /** Request headers the route reads (lower-case names); validated and documented like the query. */
   readonly headers?: z.ZodType;
@@ -73,12 +78,7 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined, H = und
       spec.handle({
         body: validate(spec.body, request.body, 'body') as B,
         // A route without a query schema takes no query: an unknown key is refused, as a schema's are.
-        // Not on the public probes: a load balancer's health check may add a query of its own.
-        query: validate(
-          spec.access === 'public' ? spec.query : (spec.query ?? noQuery),
-          request.query,
-          'query',
-        ) as Q,
+        query: validate(spec.anyQuery ? spec.query : (spec.query ?? noQuery), request.query, 'query') as Q,
         params: validate(spec.params, request.params, 'params') as P,
         headers: validate(spec.headers, request.headers, 'headers') as H,
         principal,

@@ -65,6 +65,8 @@ describe('the HTTP API at its edges', () => {
     // The public probes take whatever query a load balancer's health check adds.
     for (const url of ['/healthz?probe=lb', '/readyz?ts=1'])
       expect((await request('GET', url, { token: null })).status, url).toBe(200);
+    // And /metrics what a Prometheus scrape config's params: add.
+    expect((await request('GET', '/metrics?module=valkyrie')).status).toBe(200);
     // The OpenAPI document says so of a route without parameters too.
     const doc = (await request('GET', '/api/v1/openapi.json', { token: null })).body as {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
