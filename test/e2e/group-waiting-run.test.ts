@@ -104,6 +104,11 @@ jobs:
           `waiting for concurrency group listed (1 ahead); valkyrie cancel ${run.id} gives up its place`,
         );
         expect((await cli('runs')).stdout).toContain('(waiting for concurrency group listed)');
+        const logs = await cli('logs', run.id);
+        expect(logs).toMatchObject({ code: 0, stdout: '' });
+        expect(logs.stderr).toContain(
+          `valkyrie: run ${run.id} has not started any job yet (waiting for concurrency group listed)`,
+        );
         const cancel = await cli('cancel', run.id);
         expect(cancel.code).toBe(0);
         const ended = await waiter;

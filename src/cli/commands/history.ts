@@ -194,6 +194,13 @@ export async function logsCommand(
   return withStores(options, async (stores) => {
     const run = await requireRun(stores, id);
     const jobs = await stores.runs.listJobs(run.id);
+    if (jobs.length === 0) {
+      // No log to print yet, which is no error: a run waiting for its group has stored no job.
+      const group = waitingGroup(run);
+      const why = group === undefined ? '' : ` (waiting for concurrency group ${group})`;
+      process.stderr.write(`valkyrie: run ${run.id} has not started any job yet${why}\n`);
+      return ExitCode.succeeded;
+    }
     // A key selects every leg of a matrix job; a leg's name or a job id selects one job.
     const selected =
       jobName === undefined
