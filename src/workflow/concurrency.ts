@@ -2,6 +2,7 @@ import type { Diagnostic } from './diagnostics.js';
 import {
   contextReferences,
   type EvaluationContext,
+  ExpressionEvaluationError,
   ExpressionSyntaxError,
   evaluateValue,
   interpolate,
@@ -21,7 +22,9 @@ import type { SourceMap, YamlPath } from './source-map.js';
 const workflowContexts = new Set(['github', 'inputs', 'vars']);
 /** A job's group is evaluated when the job is queued: its needs, matrix and the run itself are known. */
 const jobContexts = new Set(['github', 'inputs', 'vars', 'needs', 'strategy', 'matrix']);
-const runIdentity = /\bgithub\s*\.\s*(run_id|run_number|run_attempt)\b/i;
+/** `github.run_id`, or `github['run_id']` (index syntax, either quote). */
+const runIdentity =
+  /\bgithub\s*(?:\.\s*(run_id|run_number|run_attempt)\b|\[\s*(['"])(run_id|run_number|run_attempt)\2\s*\])/i;
 
 export function buildConcurrency(
   document: NonNullable<WorkflowDocument['concurrency']>,
@@ -86,7 +89,7 @@ function checkTemplate(text: string, path: YamlPath, level: Level, map: SourceMa
       const identity = level === 'workflow' ? runIdentity.exec(part.source) : null;
       if (identity) {
         report(
-          `github.${identity[1]} is not available in concurrency: the group is decided before the run exists`,
+          `github.${identity[1] ?? identity[3]} is not available in concurrency: the group is decided before the run exists`,
           part.offset + identity.index,
         );
       }
@@ -97,7 +100,11 @@ function checkTemplate(text: string, path: YamlPath, level: Level, map: SourceMa
   }
 }
 
-/** The group and its mode for one run; expression errors throw (VK_EXPRESSION). */
+/**
+ * The group and its mode for one run; expression errors throw (VK_EXPRESSION), and so does a group
+ * that evaluates to an empty string (or only spaces), as a literal empty one is refused: it would be
+ * one group shared by every workflow whose group evaluates empty (GitHub fails such a run).
+ */
 export interface ResolvedConcurrency {
   readonly group: string;
   readonly cancelInProgress: boolean;
@@ -109,8 +116,13 @@ export function resolveConcurrency(
   context: EvaluationContext,
 ): ResolvedConcurrency {
   const cancel = definition.cancelInProgress;
+  const group = interpolate(definition.group, context);
+  if (group.trim() === '')
+    throw new ExpressionEvaluationError(
+      `the group ${JSON.stringify(definition.group)} evaluated to an empty string, and a concurrency group must not be empty`,
+    );
   return {
-    group: interpolate(definition.group, context),
+    group,
     cancelInProgress: typeof cancel === 'boolean' ? cancel : isTruthy(evaluateValue(cancel, context)),
     queue: definition.queue,
   };

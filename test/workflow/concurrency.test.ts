@@ -57,6 +57,30 @@ describe('workflow-level concurrency', () => {
     ]);
   });
 
+  it('refuses the run id and number in index syntax too, with file:line:col', () => {
+    const indexed = parseWorkflow(`concurrency: g-\${{ github['run_number'] }}\n${jobs}`, 'ci.yml');
+    expect(indexed.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message:
+          'github.run_number is not available in concurrency: the group is decided before the run exists',
+        line: 1,
+        col: 20,
+      },
+    ]);
+    const quoted = parseWorkflow(`concurrency: g-\${{ github [ "RUN_ID" ] }}\n${jobs}`, 'ci.yml');
+    expect(quoted.diagnostics).toHaveLength(1);
+  });
+
+  it('refuses a group that evaluates to an empty string, as an empty literal is refused', () => {
+    const definition = { group: '${{ vars.empty }}', cancelInProgress: false, queue: false };
+    expect(() => resolveConcurrency(definition, { contexts: { vars: { empty: '' } } })).toThrow(
+      'the group "${{ vars.empty }}" evaluated to an empty string, and a concurrency group must not be empty',
+    );
+    const spaces = { ...definition, group: ' ${{ vars.empty }} ' };
+    expect(() => resolveConcurrency(spaces, { contexts: { vars: {} } })).toThrow(/empty string/);
+  });
+
   it('resolves the group and cancel-in-progress from the contexts of a run', () => {
     const resolved = resolveConcurrency(
       {
