@@ -14,7 +14,20 @@ export interface TooDeep {
   readonly limit: number;
 }
 
-export type LexedYaml = { readonly tokens: readonly string[] } | { readonly tooDeep: TooDeep };
+/**
+ * How many flow collections may end without their closing bracket (a line indented too little
+ * inside one) before the lexing stops. Each such end starts the counting of depth afresh, and
+ * each costs the library's parser and composer several errors: 1 MiB of them took 20 s.
+ */
+export const maxFlowErrorEnds = 50;
+
+export type LexedYaml =
+  | {
+      readonly tokens: readonly string[];
+      /** Where the lexing stopped, at the flow end past maxFlowErrorEnds; the tokens end there. */
+      readonly stoppedAt?: number;
+    }
+  | { readonly tooDeep: TooDeep };
 
 /** True for a token that is content on its line: not a marker, a line break, spaces or a comment. */
 function startsNode(token: string): boolean {
@@ -41,7 +54,8 @@ const flowErrorEnd = '\x18';
  * The source's tokens from the YAML library's own lexer, which is linear and keeps no stack, for
  * its parser (yaml-document.ts), or where collections first nest deeper than `limit`: the
  * lexing stops there, before the parser, which is slow on deep nesting too (a second for 50,000
- * brackets), ever sees the text. Being the library's tokens, quoted and block scalars and
+ * brackets), ever sees the text. The lexing also stops at the flow collection that is the
+ * (maxFlowErrorEnds + 1)th to end without its bracket. Being the library's tokens, quoted and block scalars and
  * comments are told apart from structure exactly as the library will.
  *
  * The depth counted is open flow collections (`[`, `{`) plus open block collections: each `- `
@@ -62,9 +76,11 @@ export function lexYaml(source: string, limit = maxNestingDepth): LexedYaml {
   let afterIndicator = false;
   // After a block scalar's header: its marker, then its whole body, lines and all, as one token.
   let blockScalar: 'header' | 'body' | undefined;
+  let flowErrorEnds = 0;
   for (const token of new Lexer().lex(source)) {
-    tokens.push(token);
     const at = offset;
+    if (token === flowErrorEnd && ++flowErrorEnds > maxFlowErrorEnds) return { tokens, stoppedAt: at };
+    tokens.push(token);
     const column = at - lineStart;
     if (token !== documentMode && token !== scalarMarker && token !== flowErrorEnd) offset += token.length;
     const lastBreak = token.lastIndexOf('\n');

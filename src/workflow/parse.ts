@@ -14,7 +14,12 @@ import { repairDocument } from './schema-repair.js';
 import { SourceMap } from './source-map.js';
 import { setAsideUnsupportedKeys } from './unsupported-keys.js';
 import { type ValidateOptions, validateWorkflow } from './validate.js';
-import { aliasBombDiagnostic, tooDeepDiagnostic, yamlDiagnostics } from './yaml-diagnostics.js';
+import {
+  aliasBombDiagnostic,
+  stoppedDiagnostic,
+  tooDeepDiagnostic,
+  yamlDiagnostics,
+} from './yaml-diagnostics.js';
 import { type ParsedYaml, parseYaml } from './yaml-document.js';
 
 export interface ParseResult {
@@ -74,6 +79,10 @@ function readYaml(source: string): YamlReading {
   if ('tooDeep' in lexed) return { diagnostics: [tooDeepDiagnostic(source, lexed.tooDeep)] };
   const parsed = parseYamlOnce(source, lexed.tokens);
   const { document, lineCounter } = parsed;
+  if (lexed.stoppedAt !== undefined) {
+    const stopped = stoppedDiagnostic(lineCounter, lexed.stoppedAt);
+    return { diagnostics: [...yamlDiagnostics(document, lineCounter), stopped] };
+  }
   if (document.errors.length > 0) return { diagnostics: yamlDiagnostics(document, lineCounter) };
   try {
     // The library refuses a count that reaches its maxAliasCount: one more lets the limit itself in.
@@ -92,12 +101,14 @@ const maxAliasCount = 100;
  * The YAML library checks that keys are unique by comparing each key with every earlier key of its
  * map: quadratic in the size of `jobs`, and the largest single cost of parsing a workflow of 1,000
  * jobs. So keys are checked here, in one pass per map. A file in which the library would find
- * anything wrong is parsed again with its own check, so that its diagnostics are exactly the
- * library's, in its order; that costs a second parse only of files that cannot run.
+ * repeats a key is parsed again with its own check, so that its diagnostics are exactly the
+ * library's, in its order; that costs a second parse only of files that cannot run. A file that
+ * has other errors is not (a repeated key there is reported once they are fixed): a hostile one
+ * would pay for two parses of its errors.
  */
 function parseYamlOnce(source: string, tokens: readonly string[]): ParsedYaml {
   const parsed = parseYaml(source, { uniqueKeys: false }, tokens);
-  if (parsed.document.errors.length === 0 && !hasRepeatedKey(parsed.document)) return parsed;
+  if (parsed.document.errors.length > 0 || !hasRepeatedKey(parsed.document)) return parsed;
   return parseYaml(source, { uniqueKeys: true }, tokens);
 }
 

@@ -1,18 +1,34 @@
 import { type Document, isScalar, type LineCounter, visit, type YAMLError } from 'yaml';
 import type { Diagnostic } from './diagnostics.js';
-import type { TooDeep } from './nesting.js';
+import { maxFlowErrorEnds, type TooDeep } from './nesting.js';
+
+/** How many of the YAML library's errors are reported; one more diagnostic counts the rest. */
+export const maxYamlDiagnostics = 50;
 
 /**
- * The YAML library's errors as diagnostics. It reports offsets (line/col only come with `prettyErrors`,
- * which also rewrites the messages into multi-line excerpts), so they are mapped here; two common
- * mistakes get a message that names what was found.
+ * The YAML library's errors as diagnostics, the first maxYamlDiagnostics of them. It reports offsets
+ * (line/col only come with `prettyErrors`, which also rewrites the messages into multi-line
+ * excerpts), so they are mapped here; two common mistakes get a message that names what was found.
  */
 export function yamlDiagnostics(document: Document, lineCounter: LineCounter): Diagnostic[] {
-  return document.errors.map((error): Diagnostic => {
+  const shown = document.errors.slice(0, maxYamlDiagnostics).map((error): Diagnostic => {
     const { offset, message } = describe(document, lineCounter, error);
     const { line, col } = lineCounter.linePos(offset);
     return { severity: 'error', message: `YAML: ${message}`, line, col };
   });
+  const next = document.errors[maxYamlDiagnostics];
+  if (next === undefined) return shown;
+  const more = document.errors.length - maxYamlDiagnostics;
+  const { line, col } = lineCounter.linePos(next.pos[0]);
+  const message = `YAML: ${more} more error${more === 1 ? '' : 's'} from here on, not shown; fix the ones above first`;
+  return [...shown, { severity: 'error', message, line, col }];
+}
+
+/** Where the reading stopped (nesting.ts, maxFlowErrorEnds): past it nothing was read. */
+export function stoppedDiagnostic(lineCounter: LineCounter, offset: number): Diagnostic {
+  const { line, col } = lineCounter.linePos(offset);
+  const message = `YAML: the reading stopped here, after ${maxFlowErrorEnds} flow collections ([…] or {…}) that end without their bracket on a line indented too little; fix those first`;
+  return { severity: 'error', message, line, col };
 }
 
 /** Where a workflow nests deeper than the limit (nesting.ts); the source was never parsed. */
