@@ -32,9 +32,11 @@ export function resolveWorkflowGroup(workflow: Workflow, request: RunRequest): W
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
+    const at =
+      definition.at === undefined ? '' : `${workflow.path}:${definition.at.line}:${definition.at.col}: `;
     throw new ValkyrieError(
       'VK_EXPRESSION',
-      `the workflow's concurrency group could not be evaluated: ${message}`,
+      `${at}the workflow's concurrency group could not be evaluated: ${message}`,
     );
   }
 }

@@ -9,7 +9,7 @@ import {
   isTruthy,
   parseTemplate,
 } from './expressions/index.js';
-import type { ConcurrencyDefinition } from './model.js';
+import type { ConcurrencyDefinition, Workflow } from './model.js';
 import type { WorkflowDocument } from './schema.js';
 import type { SourceMap, YamlPath } from './source-map.js';
 
@@ -98,6 +98,16 @@ function checkTemplate(text: string, path: YamlPath, level: Level, map: SourceMa
     if (!(error instanceof ExpressionSyntaxError)) throw error;
     report(`invalid expression: ${error.reason}`, error.offset);
   }
+}
+
+/** The workflow with where its `concurrency:` group is in the file (ConcurrencyDefinition.at). */
+export function placeConcurrency(workflow: Workflow, document: WorkflowDocument, map: SourceMap): Workflow {
+  const concurrency = workflow.concurrency;
+  const written = document.concurrency;
+  if (concurrency === undefined || written === undefined) return workflow;
+  const path = typeof written === 'string' ? ['concurrency'] : ['concurrency', 'group'];
+  const { line, col } = map.position(path);
+  return { ...workflow, concurrency: { ...concurrency, at: { line, col } } };
 }
 
 /**

@@ -116,6 +116,8 @@ export interface ConcurrencyDefinition {
   /** A boolean, or an expression string evaluated like the group. */
   readonly cancelInProgress: boolean | string;
   readonly queue: boolean;
+  /** Where a workflow-level group is in its file: an error evaluating it names file:line:col. */
+  readonly at?: { readonly line: number; readonly col: number };
 }
 
 export const defaultJobTimeoutMinutes = 360;

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { type Document, isScalar, visit } from 'yaml';
 import { ValkyrieError } from '../core/errors.js';
 import { buildWorkflow } from './build-model.js';
+import { placeConcurrency } from './concurrency.js';
 import { type Diagnostic, hasErrors } from './diagnostics.js';
 import { narrowJobsDocument } from './job-selection.js';
 import type { Workflow } from './model.js';
@@ -59,7 +60,8 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
     return { diagnostics: [...setAside.diagnostics, ...diagnostics, ...semantic], source };
   }
 
-  const workflow = buildWorkflow(parsed.data, path, basename(path).replace(/\.ya?ml$/, ''));
+  const built = buildWorkflow(parsed.data, path, basename(path).replace(/\.ya?ml$/, ''));
+  const workflow = placeConcurrency(built, parsed.data, map);
   const diagnostics = [...setAside.diagnostics, ...validateWorkflow(workflow, parsed.data, map, options)];
   return hasErrors(diagnostics) ? { diagnostics, source } : { workflow, diagnostics, source };
 }

@@ -12,6 +12,7 @@ describe('workflow-level concurrency', () => {
       group: 'ci-${{ github.ref }}',
       cancelInProgress: false,
       queue: false,
+      at: { line: 1, col: 14 },
     });
     const long = parseWorkflow(
       `concurrency:\n  group: deploy\n  cancel-in-progress: \${{ vars.cancel == 'yes' }}\n  queue: true\n${jobs}`,
@@ -22,6 +23,7 @@ describe('workflow-level concurrency', () => {
       group: 'deploy',
       cancelInProgress: "${{ vars.cancel == 'yes' }}",
       queue: true,
+      at: { line: 2, col: 10 },
     });
   });
 

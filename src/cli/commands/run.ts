@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { isValkyrieError } from '../../core/errors.js';
 import type { RunStatus } from '../../core/outcome.js';
 import { interruptedReason } from '../../engine/cancel-reasons.js';
 import type { RunEvent } from '../../engine/events.js';
@@ -8,6 +9,7 @@ import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
 import { looksLikeJobId } from '../../workflow/job-selection.js';
+import type { Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -126,6 +128,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
         const hint = await interruptedRunHint(stores, workflow.name, group).catch(() => undefined);
         process.stderr.write(hint ?? '');
       },
+    }).catch((error: unknown) => {
+      if (options.json === true) refusedForGroup(error, workflow);
+      throw error;
     });
     // A duplicate key or a full queue: nothing was created, and the concurrency group was not joined.
     if (start.kind !== 'started') return await reportNotStarted(start, report);
@@ -143,6 +148,18 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     process.off('SIGTERM', onSigterm);
     await stores.close();
   }
+}
+
+/**
+ * With --json, the line that says why nothing was created when the workflow's concurrency group could
+ * not be evaluated (VK_EXPRESSION), as `run.refused` says it for a full queue; stderr has the message.
+ */
+function refusedForGroup(error: unknown, workflow: Workflow): void {
+  if (!isValkyrieError(error) || error.code !== 'VK_EXPRESSION') return;
+  const at = workflow.concurrency?.at;
+  const where = at === undefined ? {} : { file: workflow.path, line: at.line, col: at.col };
+  const line = { type: 'run.refused', code: error.code, message: error.message, ...where };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
 /** The event the run starts as (`--event`, else chosen from `on:`); a usage error when `on:` rules it out. */
