@@ -299,7 +299,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--max-takeovers <n>',
-      'how many times in a row a run whose server stopped driving it (it died, or a store write of the run failed) is taken over and continued without a job finishing; the next takeover ends it failed (default: 3)',
+      'how many times in a row a run given up by its server after a store write failed is taken over and continued without a job finishing; the next such takeover ends it failed (a takeover after a crash or restart does not count) (default: 3)',
     )
     .option(
       '--runner-retention <duration>',

@@ -1,5 +1,8 @@
+import { systemClock } from '../core/clock.js';
+import type { RunId } from '../core/ids.js';
 import type { RunHandle, RunRequest } from '../engine/control-plane.js';
 import { runGitFields } from '../engine/run-context.js';
+import { thisProcess } from '../engine/run-owner.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import { isRunTakenOver } from '../store/run-fence.js';
 import type { ApiContext } from './context.js';
@@ -24,8 +27,25 @@ export function trackDrivenRun(
     // Taken over: runTakenOver said so. Any other end of `done` is a store write that failed, for
     // which the control plane gave up every run it drove: the operator learns why here, not only
     // from a run failed later by --max-takeovers.
-    if (!isRunTakenOver(error)) context.logNotice(gaveUpNotice(handle.id, error));
+    if (isRunTakenOver(error)) return;
+    context.logNotice(gaveUpNotice(handle.id, error));
+    markGivenUp(context, handle.id);
   });
+}
+
+/**
+ * Records in the store that this server gave `runId` up after a failed write, so that the takeover
+ * that follows counts toward --max-takeovers (RunRecoveryStore.markGivenUp; one after a crash or a
+ * restart does not). Its heartbeat has just stopped: no heartbeat of its own is later than now, and a
+ * claim since (by another server, or by this one's next sweep) is, so a late mark is not taken for
+ * the new owner's. The heartbeat is written on the system clock and a claim on the server's: the
+ * later of the two. A mark that fails is logged: that takeover then does not count.
+ */
+function markGivenUp(context: ApiContext, runId: RunId): void {
+  const stoppedAt = Math.max(context.clock.now(), systemClock.now());
+  context.stores.recovery
+    .markGivenUp(runId, thisProcess(), stoppedAt)
+    .catch((error: unknown) => context.logError(error));
 }
 
 function gaveUpNotice(runId: string, error: unknown): string {

@@ -34,10 +34,13 @@ export const defaultMaxTakeovers = 3;
  * judged gone by its heartbeat alone may still be alive, and still cancel the runner's job.
  * A run submitted with secrets cannot go on (their values are never stored): its unfinished jobs end
  * `cancelled`, and `POST /api/v1/runs/:id/rerun` with the secrets runs them again.
- * A run taken over more than `maxTakeovers` times in a row without a job of it finishing between
- * (RunRecoveryStore.countTakeover) is not continued again: its unfinished jobs and the run end
+ * A run taken over more than `maxTakeovers` times in a row after a server gave it up because a store
+ * write failed (driven-runs.ts marks that), without a job of it finishing between
+ * (RunRecoveryStore.countTakeover), is not continued again: its unfinished jobs and the run end
  * `failed`. That is a run a server gives up each time, as one whose store write fails for good
  * (a value the store refuses): without the bound it would be taken over, and given up, forever.
+ * A takeover after a crash or a restart does not count: a job may rightly take hours, or a run wait
+ * that long for its concurrency group, across any number of deploys.
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
  */
 export class RunTakeover {
@@ -170,8 +173,8 @@ function runEnding(missingSecrets: boolean, unparsable: boolean, takeovers: numb
     return { status: 'cancelled', reason };
   }
   const reason =
-    `the run was taken over ${takeovers} times in a row without a job finishing (each time the server ` +
-    'driving it stopped, or gave it up after a store write failed); giving up';
+    `the run was taken over ${takeovers} times in a row after a failed store write made its server give ` +
+    'it up, without a job finishing; giving up';
   return { status: 'failed', reason };
 }
 

@@ -63,8 +63,9 @@ export interface ServerOptions {
   /** How often to look for runs whose server stopped, to take them over (run-takeover.ts). Default 5 s. */
   readonly takeoverIntervalMs?: number;
   /**
-   * How many times in a row a run is taken over and continued without a job of it finishing between;
-   * the takeover after that ends it `failed` (run-takeover.ts). A positive integer; default 3.
+   * How many times in a row a run given up after a failed store write is taken over and continued
+   * without a job of it finishing between; the next such takeover ends it `failed` (run-takeover.ts;
+   * takeovers after a crash or a restart do not count). A positive integer; default 3.
    */
   readonly maxTakeovers?: number;
   /** How often to look for cancels of driven runs asked of other replicas. Default 1 s. */

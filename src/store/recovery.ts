@@ -104,18 +104,28 @@ export interface RunRecoveryStore {
    */
   claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome>;
   /**
+   * Marks that `owner` gave the run up because a store write failed (it stopped driving it, its last
+   * heartbeat at `stoppedAt` at the latest), for the next countTakeover: only while `owner` still owns
+   * the run, unfinished, with no heartbeat after `stoppedAt` — so not once another process, or this
+   * one again (a claim's heartbeat is later), has claimed it since. Not fenced as a write of the run
+   * (run-fence.ts): its owner stopped driving it, but no one else owns it yet. True when it marked;
+   * a second call is a no-op. False for an unknown run.
+   */
+  markGivenUp(runId: RunId, owner: RunOwner, stoppedAt: number): Promise<boolean>;
+  /**
    * Counts a server's takeover of a run it has just claimed (claim), `finishedJobs` being how many of
-   * the run's jobs had finished then: returns how many takeovers in a row it has had without a job
-   * finishing between them, this one included — one more than the last count when as many had
-   * finished at the last takeover counted, else 1. A re-run (reopen) starts the count again. 0 for
-   * an unknown run.
+   * the run's jobs had finished then, and returns the count: the takeovers in a row that followed a
+   * give-up (markGivenUp) without a job finishing between them. A takeover after a give-up takes its
+   * mark and counts one more than the last count when as many jobs had finished then, else 1; one
+   * without (its driver crashed or was stopped) counts nothing, and sets the count back to 0 when a
+   * job finished since the last. A re-run (reopen) starts again, without a mark. 0 for an unknown run.
    */
   countTakeover(runId: RunId, finishedJobs: number): Promise<number>;
   /**
    * Reopens a finished run for a re-run of its failed jobs: when its status is still `expected`, it
-   * becomes `running` again (finish time cleared, attempt one more, takeovers counted from 0 again:
-   * countTakeover) under the `next` owner; `lost` otherwise, without writing, so of two concurrent
-   * re-runs exactly one proceeds.
+   * becomes `running` again (finish time cleared, attempt one more, takeovers counted from 0 again
+   * and no give-up marked: countTakeover) under the `next` owner; `lost` otherwise, without writing,
+   * so of two concurrent re-runs exactly one proceeds.
    */
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;
   /**

@@ -167,7 +167,7 @@ async function poisonedRun(store: PoisonedStore, chain: number, maxTakeovers?: n
 }
 
 const reason = (times: number) =>
-  `the run was taken over ${times} times in a row without a job finishing (each time the server driving it stopped, or gave it up after a store write failed); giving up`;
+  `the run was taken over ${times} times in a row after a failed store write made its server give it up, without a job finishing; giving up`;
 
 for (const store of poisonedStores) {
   describe.skipIf(store.skip !== undefined)(`${store.name}: a run whose store write fails for good`, () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { asRunId } from '../../src/core/ids.js';
-import type { RunOwnership, StoredRunRequest } from '../../src/store/recovery.js';
+import type { RunOwner, RunOwnership, StoredRunRequest } from '../../src/store/recovery.js';
 import { processRunOwner } from '../../src/store/run-fence.js';
 import type { RunRecord } from '../../src/store/runs.js';
 import { type StoresFactory, useStores } from './fixture.js';
@@ -163,21 +163,67 @@ export function runRecoveryContract(make: StoresFactory): void {
       expect(await stores().recovery.reopen(run.id, 'cancelled', second)).toEqual({ kind: 'claimed' });
     });
 
-    it('counts takeovers in a row while no job finishes between them, and a re-run starts again', async () => {
+    it('counts takeovers in a row after a give-up while no job finishes between them, and a re-run starts again', async () => {
       const run = await createRun();
       await stores().recovery.saveResumable(run.id, { source, request }, first);
       const count = (finishedJobs: number) => stores().recovery.countTakeover(run.id, finishedJobs);
-      expect([await count(0), await count(0), await count(0)]).toEqual([1, 2, 3]);
+      const giveUp = () => stores().recovery.markGivenUp(run.id, first.owner, 1_700_000_001_000);
+      const counts = async (finishedJobs: number, times: number) => {
+        const seen: number[] = [];
+        for (let index = 0; index < times; index++) {
+          expect(await giveUp()).toBe(true);
+          seen.push(await count(finishedJobs));
+        }
+        return seen;
+      };
+      expect(await counts(0, 3)).toEqual([1, 2, 3]);
       // A job finished since the last takeover: the run moved on, and the count starts again.
-      expect([await count(1), await count(1)]).toEqual([1, 2]);
+      expect(await counts(1, 2)).toEqual([1, 2]);
       // Fewer than before (a re-run made jobs run again) is no repeat either.
-      expect(await count(0)).toBe(1);
+      expect(await counts(0, 1)).toEqual([1]);
+      expect(await giveUp()).toBe(true);
       expect(await stores.another().then((other) => other.recovery.countTakeover(run.id, 0))).toBe(2);
       await stores().runs.updateRun(run.id, { status: 'failed', finishedAt: 1_700_000_010_000 });
       expect(await stores().recovery.reopen(run.id, 'failed', second)).toEqual({ kind: 'claimed' });
-      expect(await count(0)).toBe(1);
+      expect(await count(0)).toBe(0);
       expect(await stores().recovery.countTakeover(asRunId('999'), 0)).toBe(0);
       expect(await stores().recovery.countTakeover(asRunId('nope'), 0)).toBe(0);
+    });
+
+    it('counts no takeover without a give-up, which its owner alone marks until the run is claimed', async () => {
+      const run = await createRun();
+      await stores().recovery.saveResumable(run.id, { source, request }, first);
+      const count = (finishedJobs: number) => stores().recovery.countTakeover(run.id, finishedJobs);
+      const giveUp = (owner: RunOwner, stoppedAt: number) =>
+        stores().recovery.markGivenUp(run.id, owner, stoppedAt);
+      // Takeovers after crashes and restarts: nothing to count.
+      expect([await count(0), await count(0), await count(0), await count(0)]).toEqual([0, 0, 0, 0]);
+      expect(await giveUp(first.owner, 1_700_000_001_000)).toBe(true);
+      expect(await giveUp(first.owner, 1_700_000_001_000)).toBe(true);
+      expect(await count(0)).toBe(1);
+      // The mark was taken: a crash's takeover leaves the count; one after a job finished starts it again.
+      expect(await count(0)).toBe(1);
+      expect(await giveUp(first.owner, 1_700_000_001_000)).toBe(true);
+      expect(await count(0)).toBe(2);
+      expect(await count(1)).toBe(0);
+      expect(await giveUp(first.owner, 1_700_000_001_000)).toBe(true);
+      expect(await count(1)).toBe(1);
+      // Not its owner, or a heartbeat after the give-up: not this owner's give-up, nothing marked.
+      expect(await giveUp(second.owner, 1_700_000_001_000)).toBe(false);
+      expect(await giveUp(first.owner, first.heartbeatAt - 1)).toBe(false);
+      // Claimed since by the same process (a later heartbeat): a late mark is not the new owner's.
+      const again: RunOwnership = { owner: first.owner, heartbeatAt: 1_700_000_030_000 };
+      expect(await stores().recovery.claim(run.id, first, again)).toEqual({ kind: 'claimed' });
+      expect(await giveUp(first.owner, 1_700_000_001_000)).toBe(false);
+      expect(await count(1)).toBe(1);
+      // A re-run clears a mark, and a finished run takes none.
+      expect(await giveUp(first.owner, again.heartbeatAt)).toBe(true);
+      await stores().runs.updateRun(run.id, { status: 'failed', finishedAt: 1_700_000_040_000 });
+      expect(await giveUp(first.owner, again.heartbeatAt)).toBe(false);
+      expect(await stores().recovery.reopen(run.id, 'failed', first)).toEqual({ kind: 'claimed' });
+      expect(await count(0)).toBe(0);
+      expect(await stores().recovery.markGivenUp(asRunId('999'), first.owner, 1)).toBe(false);
+      expect(await stores().recovery.markGivenUp(asRunId('nope'), first.owner, 1)).toBe(false);
     });
 
     it('records a cancel request for an unfinished run only, and a re-run clears it', async () => {

@@ -58,17 +58,23 @@ const statements = {
              AND owner_host IS NOT DISTINCT FROM $5::text AND owner_pid IS NOT DISTINCT FROM $6::integer
              AND heartbeat_at IS NOT DISTINCT FROM $7::bigint`,
   },
-  // A NULL (no takeover counted yet) equals nothing: the first count is 1.
+  markGivenUp: {
+    name: 'vk_mark_given_up',
+    text: `UPDATE runs SET given_up = true WHERE id = $1 AND status IN ('queued', 'running')
+             AND owner_host = $2 AND owner_pid = $3::integer AND heartbeat_at <= $4::bigint`,
+  },
+  // The count grows, or starts at 1, only after a give-up. A NULL (no takeover counted yet) equals nothing.
   countTakeover: {
     name: 'vk_count_takeover',
-    text: `UPDATE runs SET takeovers = CASE WHEN takeover_finished_jobs = $2 THEN takeovers + 1 ELSE 1 END,
-           takeover_finished_jobs = $2 WHERE id = $1 RETURNING takeovers`,
+    text: `UPDATE runs SET takeovers = CASE WHEN takeover_finished_jobs = $2 THEN takeovers + given_up::integer
+             ELSE given_up::integer END,
+           takeover_finished_jobs = $2, given_up = false WHERE id = $1 RETURNING takeovers`,
   },
   reopen: {
     name: 'vk_reopen_run',
     text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
-           takeovers = 0, takeover_finished_jobs = NULL, owner_host = $2, owner_pid = $3, heartbeat_at = $4
-           WHERE id = $1 AND status = $5`,
+           takeovers = 0, takeover_finished_jobs = NULL, given_up = false, owner_host = $2, owner_pid = $3,
+           heartbeat_at = $4 WHERE id = $1 AND status = $5`,
   },
   requestCancel: {
     name: 'vk_request_cancel',
@@ -168,6 +174,15 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
         expected?.heartbeatAt ?? null,
       ]);
       return rowCount !== 0 ? { kind: 'claimed' } : { kind: 'lost' };
+    });
+  }
+
+  markGivenUp(runId: RunId, owner: RunOwner, stoppedAt: number): Promise<boolean> {
+    return this.#db.write(`mark run ${runId} given up`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return false;
+      const { rowCount } = await query(statements.markGivenUp, [key, owner.host, owner.pid, stoppedAt]);
+      return (rowCount ?? 0) > 0;
     });
   }
 

@@ -423,4 +423,10 @@ export const migrations: readonly string[] = [
   -- the latest attempt's: a completion of it sent again is known for that end; NULL in rows kept before.
   ALTER TABLE job_attempts ADD COLUMN fencing_token bigint;
   `,
+  `
+  -- True when the run's owner gave it up because a store write failed, until the next takeover counts
+  -- it (RunRecoveryStore.markGivenUp, countTakeover): only takeovers after a give-up count toward
+  -- --max-takeovers, not those after a crash or a restart.
+  ALTER TABLE runs ADD COLUMN given_up boolean NOT NULL DEFAULT false;
+  `,
 ];

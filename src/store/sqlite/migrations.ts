@@ -283,6 +283,12 @@ export const migrations: readonly string[] = [
   -- the latest attempt's: a completion of it sent again is known for that end; NULL in rows kept before.
   ALTER TABLE job_attempts ADD COLUMN fencing_token INTEGER;
   `,
+  `
+  -- 1 when the run's owner gave it up because a store write failed, until the next takeover counts it
+  -- (RunRecoveryStore.markGivenUp, countTakeover): only takeovers after a give-up count toward
+  -- --max-takeovers, not those after a crash or a restart.
+  ALTER TABLE runs ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

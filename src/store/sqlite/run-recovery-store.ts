@@ -31,6 +31,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #get;
   readonly #unfinishedBundles;
   readonly #claim;
+  readonly #markGivenUp;
   readonly #countTakeover;
   readonly #reopen;
   readonly #requestCancel;
@@ -67,16 +68,21 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
        WHERE id = ? AND status IN ('queued', 'running')
          AND owner_host IS ? AND owner_pid IS ? AND heartbeat_at IS ?`,
     );
-    // A NULL (no takeover counted yet) equals nothing: the first count is 1.
+    this.#markGivenUp = db.prepare<[number, string, number, number]>(
+      `UPDATE runs SET given_up = 1 WHERE id = ? AND status IN ('queued', 'running')
+         AND owner_host = ? AND owner_pid = ? AND heartbeat_at <= ?`,
+    );
+    // given_up is 0 or 1: the count grows, or starts at 1, only after a give-up. A NULL (no takeover
+    // counted yet) equals nothing.
     this.#countTakeover = db
       .prepare<[number, number, number], number>(
-        `UPDATE runs SET takeovers = CASE WHEN takeover_finished_jobs = ? THEN takeovers + 1 ELSE 1 END,
-         takeover_finished_jobs = ? WHERE id = ? RETURNING takeovers`,
+        `UPDATE runs SET takeovers = CASE WHEN takeover_finished_jobs = ? THEN takeovers + given_up ELSE given_up END,
+         takeover_finished_jobs = ?, given_up = 0 WHERE id = ? RETURNING takeovers`,
       )
       .pluck();
     this.#reopen = db.prepare<[string, number, number, number, string]>(
       `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
-       takeovers = 0, takeover_finished_jobs = NULL, owner_host = ?, owner_pid = ?, heartbeat_at = ?
+       takeovers = 0, takeover_finished_jobs = NULL, given_up = 0, owner_host = ?, owner_pid = ?, heartbeat_at = ?
        WHERE id = ? AND status = ?`,
     );
     this.#requestCancel = db.prepare<[number, number]>(
@@ -161,6 +167,17 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       );
       return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
     });
+  }
+
+  markGivenUp(runId: RunId, owner: RunOwner, stoppedAt: number): Promise<boolean> {
+    return this.commits.write(
+      `mark run ${runId} given up`,
+      () => {
+        const key = runKey(runId);
+        return key !== undefined && this.#markGivenUp.run(key, owner.host, owner.pid, stoppedAt).changes > 0;
+      },
+      { oneStatement: true },
+    );
   }
 
   countTakeover(runId: RunId, finishedJobs: number): Promise<number> {

@@ -1,0 +1,95 @@
+import { expect, it } from 'vitest';
+import { type Clock, systemClock } from '../../src/core/clock.js';
+import { asRunId } from '../../src/core/ids.js';
+import type { Stores } from '../../src/store/store.js';
+import {
+  connectScriptedRunner,
+  credential,
+  jobCompleted,
+  startTestServer,
+  waitForRunStatus,
+} from './helpers.js';
+import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
+
+// docs/server.md "A run taken over again and again": only takeovers after a server gave the run up
+// because a store write failed count toward --max-takeovers (takeover-cap.test.ts). A run whose job
+// waits for hours (for a runner here; for its concurrency group, or a long job, alike) is taken over
+// after every restart of its server, and must go on however many there are.
+
+/**
+ * The wall clock `aheadMs` on. Each restarted server runs 10 s ahead of the one before: the run's
+ * heartbeat, last written by that one's claim, is stale (6 s) at its first sweep.
+ */
+function clockAhead(aheadMs: number): Clock {
+  return {
+    now: () => systemClock.now() + aheadMs,
+    setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
+  };
+}
+
+const workflow = 'name: long\njobs:\n  long: { runs-on: linux, steps: [{ run: echo long }] }\n';
+
+/** Waits until a server running `clock` has claimed the run: its heartbeat is that server's. */
+async function takenOverBy(stores: Stores, runId: string, clock: Clock): Promise<void> {
+  const since = clock.now();
+  for (let tries = 0; tries < 250; tries++) {
+    const ownership = (await stores.recovery.ownerships([asRunId(runId)])).get(asRunId(runId));
+    if (ownership !== undefined && ownership.heartbeatAt >= since) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`run ${runId} was not taken over`);
+}
+
+function restartScenario(name: string, openStores: OpenReplicaStores): void {
+  it(`${name}: a run taken over after restarts, more than --max-takeovers times, is continued each time and runs on`, async () => {
+    const first = await startTestServer({ stores: await openStores(), maxTakeovers: 1 });
+    const created = await first.request('POST', '/api/v1/runs', { body: { workflow } });
+    expect(created.status).toBe(201);
+    const runId = (created.body as { run: { id: string } }).run.id;
+    await first.server.destroy();
+
+    const restarts = 3;
+    for (let restart = 1; restart <= restarts; restart++) {
+      const clock = clockAhead(10_000 * restart);
+      const notices: string[] = [];
+      const stores = await openStores();
+      const server = await startTestServer({
+        stores,
+        clock,
+        maxTakeovers: 1,
+        takeoverIntervalMs: 100,
+        logNotice: (line) => notices.push(line),
+      });
+      await takenOverBy(stores, runId, clock);
+      const { run } = (await server.request('GET', `/api/v1/runs/${runId}`)).body as {
+        run: { status: string; jobs: { status: string; reason?: string }[] };
+      };
+      // Before, the second takeover ended it: 'the run was taken over 2 times in a row …'.
+      expect([restart, run.status, run.jobs[0]?.status, run.jobs[0]?.reason]).toEqual([
+        restart,
+        'running',
+        'queued',
+        undefined,
+      ]);
+      expect(notices).toEqual([]);
+      if (restart < restarts) {
+        await server.server.destroy();
+        continue;
+      }
+      // The last server runs the job when a runner comes: the run was continued, not ended.
+      const runner = await connectScriptedRunner(
+        server.server.url,
+        await credential(server.request, server.token),
+        1,
+      );
+      const [lease] = await runner.leases(1);
+      if (lease === undefined) throw new Error('no lease for long');
+      runner.transport.send(jobCompleted(lease, { kind: 'succeeded' }));
+      await waitForRunStatus(server.request, runId, 'succeeded');
+      runner.transport.close();
+      await server.server.destroy();
+    }
+  }, 30_000);
+}
+
+onBothStores('a run taken over after plain restarts, no store write failing', restartScenario);
