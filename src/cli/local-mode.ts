@@ -143,6 +143,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
           ),
         );
   const close = async () => {
+    await handle.released();
     await supervision?.stop();
     return stopRunner();
   };

@@ -100,6 +100,7 @@ export async function resumeLocalRun(options: LocalResumeOptions): Promise<Local
   return {
     handle,
     close: async () => {
+      await handle.released();
       await supervision.stop();
       await agent.drain();
       temp.remove();

@@ -19,6 +19,12 @@ export interface RunHandle {
    * cancelled job's reason (engine/cancel-reasons.ts); default `the run was cancelled`.
    */
   cancel(immediate: boolean, reason?: string): void;
+  /**
+   * Settles once the run, done, has let go of what it held in the store: its place in its workflow's
+   * concurrency group. A process should wait for it before it closes its stores, or the place stays
+   * until the group's stale sweep (10 s) and the group's next run waits for it.
+   */
+  released(): Promise<void>;
 }
 
 /** A run the control plane drives, from start (or resume) until its final status is stored. */
@@ -56,6 +62,8 @@ export interface ActiveRun {
    * takeover of an owner only judged gone (a late heartbeat, `resume --force`): it may still run them.
    */
   ownerExited: boolean;
+  /** RunHandle.released's: set by holdForGroup; settled at once for a run without a group. */
+  released: Promise<void>;
 }
 
 /** The run's state and the handle its caller holds; `cancel` is how the handle reaches the control plane. */
@@ -86,12 +94,14 @@ export function activateRun(
     grouped: false,
     resumed: false,
     ownerExited: false,
+    released: Promise.resolve(),
   };
   const handle: RunHandle = {
     id: record.id,
     runNumber: record.runNumber,
     done,
     cancel: (immediate, reason) => cancel(run, immediate, reason),
+    released: () => run.released,
   };
   return { run, handle };
 }

@@ -34,11 +34,13 @@ export interface MembershipHooks {
 export class GroupMembership {
   readonly #abort = new AbortController();
   #hold: GroupHold | undefined;
+  /** The entry, from joining until it has settled — with the place given up, when released while waiting. */
+  readonly #entered: Promise<void>;
   #released = false;
   #abandoned = false;
 
   constructor(store: ConcurrencyStore, clock: Clock, request: JoinRequest, hooks: MembershipHooks) {
-    void enterConcurrencyGroup(store, request, {
+    this.#entered = enterConcurrencyGroup(store, request, {
       clock,
       ...defaultGateTiming,
       signal: this.#abort.signal,
@@ -52,10 +54,7 @@ export class GroupMembership {
               outcome.hold.stop();
               return;
             }
-            if (this.#released) {
-              void outcome.hold.release().catch(() => {});
-              return;
-            }
+            if (this.#released) return outcome.hold.release().catch(() => {});
             outcome.hold.onAlert((alert) => {
               if (!this.#released) hooks.ended(alert.kind);
             });
@@ -88,10 +87,15 @@ export class GroupMembership {
     this.#hold?.stop();
   }
 
+  /**
+   * Gives the place up; settles once it is given up in the store. A member still waiting gives it up
+   * as its wait sees the abort: that is awaited too, so that a process closing its store next does not
+   * leave the place to the stale sweep.
+   */
   release(): Promise<void> {
     if (this.#released) return Promise.resolve();
     this.#released = true;
     this.#abort.abort();
-    return this.#hold?.release() ?? Promise.resolve();
+    return this.#hold?.release() ?? this.#entered;
   }
 }

@@ -105,6 +105,6 @@ export function holdForGroup(
       },
     },
   );
-  const release = () => void membership.release().catch(() => {});
-  run.done.then(release, release);
+  const release = () => membership.release().catch(() => {});
+  run.released = run.done.then(release, release);
 }

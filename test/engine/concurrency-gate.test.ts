@@ -198,6 +198,38 @@ describeOnPostgres('enterConcurrencyGroup across two sets of stores on one Postg
   });
 });
 
+describeOnPostgres('GroupMembership.release on Postgres', () => {
+  it("settles only once a waiting member's place is gone from the store", async () => {
+    const made = await postgresFactory();
+    try {
+      const clock = new ManualClock();
+      const first = await enterConcurrencyGroup(made.stores.concurrency, member('a'), {
+        clock,
+        pollMs: 200,
+        staleAfterMs: 10_000,
+      });
+      if (first.kind !== 'admitted') throw new Error(`expected admitted, got ${first.kind}`);
+      let waiting = false;
+      const second = new GroupMembership(made.stores.concurrency, clock, member('b'), {
+        waiting: () => {
+          waiting = true;
+        },
+        admitted: () => {},
+        ended: () => {},
+      });
+      for (let tries = 0; !waiting && tries < 200; tries++) await sleep(10);
+      expect(waiting).toBe(true);
+      // A process closes its stores right after this: the place must be gone by then, not left to
+      // the stale sweep (the group's next run waited 10 s for it).
+      await second.release();
+      expect((await made.stores.concurrency.list('deploy')).map((one) => one.memberId)).toEqual(['a']);
+      await first.hold.release();
+    } finally {
+      await made.cleanup();
+    }
+  });
+});
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The outcome, or 'still waiting' after `ms` of real time (the manual clock does not move meanwhile). */
