@@ -21,13 +21,22 @@ export interface TooDeep {
  */
 export const maxFlowErrorEnds = 50;
 
+/**
+ * How many aliases (`*name`) a workflow may use in all. Resolving each one walks the anchors and
+ * aliases before it, so their cost grows with the square of their number: 1 MiB of `- &aN x` and
+ * `- *aN` took 34 s of the server's event loop. A real workflow uses a handful.
+ */
+export const maxAliases = 1_000;
+
 export type LexedYaml =
   | {
       readonly tokens: readonly string[];
       /** Where the lexing stopped, at the flow end past maxFlowErrorEnds; the tokens end there. */
       readonly stoppedAt?: number;
     }
-  | { readonly tooDeep: TooDeep };
+  | { readonly tooDeep: TooDeep }
+  /** Where the alias past maxAliases is: the lexing stops there. */
+  | { readonly tooManyAliases: TooDeep };
 
 /** True for a token that is content on its line: not a marker, a line break, spaces or a comment. */
 function startsNode(token: string): boolean {
@@ -77,6 +86,7 @@ export function lexYaml(source: string, limit = maxNestingDepth): LexedYaml {
   // After a block scalar's header: its marker, then its whole body, lines and all, as one token.
   let blockScalar: 'header' | 'body' | undefined;
   let flowErrorEnds = 0;
+  let aliases = 0;
   for (const token of new Lexer().lex(source)) {
     const at = offset;
     if (token === flowErrorEnd && ++flowErrorEnds > maxFlowErrorEnds) return { tokens, stoppedAt: at };
@@ -95,6 +105,9 @@ export function lexYaml(source: string, limit = maxNestingDepth): LexedYaml {
     else if (token === flowErrorEnd) flowLevel = 0;
     else if (token === '---' || token === '...') blockColumns.length = 0;
     if (!startsNode(token)) continue;
+    // Only an alias starts with `*` here: scalars in quotes start with their quote, block ones are skipped.
+    if (token[0] === '*' && ++aliases > maxAliases)
+      return { tooManyAliases: { offset: at, limit: maxAliases } };
     if (flowLevel === 0 && (atLineStart || afterIndicator)) nodeColumn = column;
     if (atLineStart && flowLevel === 0) {
       while ((blockColumns.at(-1) ?? -1) >= column) blockColumns.pop();

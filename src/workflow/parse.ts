@@ -19,6 +19,7 @@ import {
   aliasBombDiagnostic,
   stoppedDiagnostic,
   tooDeepDiagnostic,
+  tooManyAliasesDiagnostic,
   yamlDiagnostics,
 } from './yaml-diagnostics.js';
 import { type ParsedYaml, parseYaml } from './yaml-document.js';
@@ -79,6 +80,8 @@ function readYaml(source: string): YamlReading {
   if (quick !== undefined) return { data: quick.data, map: new SourceMap(source) };
   const lexed = lexYaml(source);
   if ('tooDeep' in lexed) return { diagnostics: [tooDeepDiagnostic(source, lexed.tooDeep)] };
+  if ('tooManyAliases' in lexed)
+    return { diagnostics: [tooManyAliasesDiagnostic(source, lexed.tooManyAliases)] };
   const parsed = parseYamlOnce(source, lexed.tokens);
   const { document, lineCounter } = parsed;
   if (lexed.stoppedAt !== undefined) {

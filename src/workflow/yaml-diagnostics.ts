@@ -33,10 +33,20 @@ export function stoppedDiagnostic(lineCounter: LineCounter, offset: number): Dia
 
 /** Where a workflow nests deeper than the limit (nesting.ts); the source was never parsed. */
 export function tooDeepDiagnostic(source: string, { offset, limit }: TooDeep): Diagnostic {
+  const message = `YAML: collections nest deeper than ${limit} levels here; a workflow needs far fewer`;
+  return diagnosticAt(source, offset, message);
+}
+
+/** At the alias past the limit on aliases in all (nesting.ts, maxAliases). */
+export function tooManyAliasesDiagnostic(source: string, { offset, limit }: TooDeep): Diagnostic {
+  const message = `YAML: more than ${limit} aliases (*name) in one file; write the values out instead`;
+  return diagnosticAt(source, offset, message);
+}
+
+function diagnosticAt(source: string, offset: number, message: string): Diagnostic {
   const lineStart = source.lastIndexOf('\n', offset - 1) + 1;
   let line = 1;
   for (let i = source.indexOf('\n'); i >= 0 && i < offset; i = source.indexOf('\n', i + 1)) line++;
-  const message = `YAML: collections nest deeper than ${limit} levels here; a workflow needs far fewer`;
   return { severity: 'error', message, line, col: offset - lineStart + 1 };
 }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isAlias, isCollection, isPair, type Node, parseDocument } from 'yaml';
-import { lexYaml, maxNestingDepth } from '../../src/workflow/nesting.js';
+import { lexYaml, maxAliases, maxNestingDepth } from '../../src/workflow/nesting.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
 const tooDeep = `YAML: collections nest deeper than ${maxNestingDepth} levels here; a workflow needs far fewer`;
@@ -86,6 +86,23 @@ describe('nesting limits', () => {
       line: 2,
       col: 8,
     });
+  });
+
+  it('refuses more than maxAliases aliases in all, at the one past the limit, before the parser sees them', () => {
+    // Each `*aN` costs the library a walk of every anchor and alias before it: 1 MiB of them took 34 s.
+    const many = (count: number) =>
+      `jobs:\n  a: { runs-on: x, steps: [{ run: "true" }] }\nlist:\n${Array.from({ length: count }, (_, i) => `  - &a${i} x\n  - *a${i}\n`).join('')}`;
+    expect(lexYaml(many(maxAliases))).toHaveProperty('tokens');
+    expect(lexYaml(many(maxAliases + 1))).toHaveProperty('tooManyAliases');
+    expect(onlyError(many(maxAliases + 1))).toEqual({
+      severity: 'error',
+      message: `YAML: more than ${maxAliases} aliases (*name) in one file; write the values out instead`,
+      line: 4 + 2 * maxAliases + 1,
+      col: 5,
+    });
+    // A `*` inside quotes or a block scalar is text, not an alias.
+    const text = `a: "${'*b '.repeat(2_000)}"\nb: |\n  ${'*c\n  '.repeat(2_000)}\n`;
+    expect(lexYaml(text)).toHaveProperty('tokens');
   });
 
   it('lets aliases expand to 100 copies, as README says, and refuses 101', () => {
