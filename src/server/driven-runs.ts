@@ -1,10 +1,10 @@
 import { systemClock } from '../core/clock.js';
+import { isValkyrieError } from '../core/errors.js';
 import type { RunId } from '../core/ids.js';
 import type { RunHandle, RunRequest } from '../engine/control-plane.js';
 import { runGitFields } from '../engine/run-context.js';
 import { thisProcess } from '../engine/run-owner.js';
 import type { StoredRunRequest } from '../store/recovery.js';
-import { isRunTakenOver } from '../store/run-fence.js';
 import type { ApiContext } from './context.js';
 
 /**
@@ -27,7 +27,8 @@ export function trackDrivenRun(
     // Taken over: runTakenOver said so. Any other end of `done` is a store write that failed, for
     // which the control plane gave up every run it drove: the operator learns why here, not only
     // from a run failed later by --max-takeovers.
-    if (isRunTakenOver(error)) return;
+    // By its code: a run given up as taken over rejects with a plain VK_RUN_TAKEN_OVER (run-refusals.ts).
+    if (isValkyrieError(error) && error.code === 'VK_RUN_TAKEN_OVER') return;
     context.logNotice(gaveUpNotice(handle.id, error));
     markGivenUp(context, handle.id);
   });

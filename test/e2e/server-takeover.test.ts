@@ -138,7 +138,10 @@ jobs:
     expect(listed.stdout).toMatch(new RegExp(`^${stuckId}\\s+cancelled\\s.*stuck #1$`, 'm'));
     const shown = await ws.run(['show', withSecret, ...server]);
     expect(shown.stdout).toMatch(/^Run \d+ of with-secret \(#1, attempt 2\): succeeded/m);
-    expect(shown.stdout).toMatch(/^ {2}✓ succeeded +deploy .*attempt 2 on runner \S+ \([0-9a-f]+\)$/m);
+    // As local show prints it: the job, then its attempts (the first ended by the takeover).
+    expect(shown.stdout).toMatch(/^ {2}✓ succeeded +deploy .* on runner \S+ \([0-9a-f]+\)$/m);
+    expect(shown.stdout).toMatch(/^ {4}attempt 1: cancelled .*its secrets are not stored/m);
+    expect(shown.stdout).toMatch(/^ {4}attempt 2: succeeded .* on runner \S+ \([0-9a-f]+\)$/m);
     expect((await ws.run(['show', '999', ...server])).code).toBe(2);
     const logs = await ws.run(['logs', plain, ...server]);
     expect(logs.code, logs.stderr).toBe(0);

@@ -7,7 +7,9 @@ interface Document {
 }
 
 it('a full queue (429) says to retry after 30 s, and the document says so', async () => {
-  const { request } = await startTestServer({ queueCapacity: 0 });
+  const { request } = await startTestServer({ queueCapacity: 1 });
+  // No runner takes it: it stays unfinished, and the queue is full.
+  expect((await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } })).status).toBe(201);
   const refused = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
   expect(refused).toMatchObject({ status: 429, headers: { 'retry-after': '30' } });
   const doc = (await request('GET', '/api/v1/openapi.json', { token: null })).body as Document;
