@@ -1,10 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeOnPostgres, dropSchema, urlWithNewSchema } from '../store/postgres-server.js';
 import { collect, Workspace } from './cli.js';
-import { waitFor } from './process-state.js';
+import { gatedGroupRuns, type ListedRun, type ShownRun } from './gated-group-runs.js';
 
 /**
  * What ends a run waiting for its workflow's concurrency group when its own process cannot: a run
@@ -20,49 +19,11 @@ describeOnPostgres('on Postgres', () => {
   describeReplacedRuns('a waiting run that cannot record its own end (Postgres)', ['--db', url]);
 });
 
-interface ListedRun {
-  readonly id: string;
-  readonly status: string;
-  readonly concurrency?: { readonly group: string; readonly state: string; readonly ahead?: number };
-}
-
-interface ShownRun extends ListedRun {
-  readonly jobs: readonly { readonly status: string; readonly reason?: string }[];
-}
-
 function describeReplacedRuns(title: string, dbArgs: readonly string[]): void {
   describe(title, () => {
     const ws = new Workspace();
     afterAll(() => ws.dispose());
-    // A run still waiting when a test fails has no step to notice the workspace gone: end it here.
-    const children: ChildProcess[] = [];
-    afterEach(async () => {
-      const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
-      for (const child of running) child.kill('SIGTERM');
-      await Promise.all(running.map((child) => new Promise((resolve) => child.once('close', resolve))));
-      children.length = 0;
-    });
-    const marker = (name: string) => join(ws.dir, `${name}.start`);
-    const open = (gate: string) => writeFileSync(join(ws.dir, gate), '');
-    const started = (name: string) => waitFor(() => existsSync(marker(name)), 15_000, `${name} to start`);
-    open('open');
-
-    function workflow(group: string): string {
-      return ws.write(
-        `${group}.yml`,
-        `name: ${group}
-concurrency: ${group}
-jobs:
-  work:
-    runs-on: ubuntu-latest
-    steps:
-      - run: |
-          touch \${{ vars.name }}.start
-          while [ ! -f \${{ vars.gate }} ]; do [ -d "$GITHUB_WORKSPACE" ] || exit 1; sleep 0.05; done
-          test -f \${{ vars.ok }}
-`,
-      );
-    }
+    const { children, marker, open, started, workflow } = gatedGroupRuns(ws, { okLine: true });
     const spawn = (args: readonly string[]): ChildProcess => {
       const child = ws.start([...args, ...dbArgs]);
       children.push(child);

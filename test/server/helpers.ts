@@ -277,3 +277,19 @@ export function jobCompleted(
 export function logLine({ jobId, fencingToken }: LeaseRef, text: string, at = Date.now()): RunnerMessage {
   return { type: 'log', jobId, fencingToken, entries: [{ stepIndex: 0, stream: 'stdout', at, text }] };
 }
+
+/** The first job of a run as the server shows it, with the lease writes it kept as stale. */
+export interface FirstJobView {
+  readonly id: string;
+  readonly attempt: number;
+  readonly staleWrites: { readonly messageType: string; readonly fencingToken: number }[];
+}
+
+export async function jobOf(live: TestServer, runId: string): Promise<FirstJobView> {
+  const { run } = (await live.request('GET', `/api/v1/runs/${runId}`)).body as {
+    run: { jobs: FirstJobView[] };
+  };
+  const job = run.jobs[0];
+  if (job === undefined) throw new Error('the run has no job');
+  return job;
+}

@@ -4,6 +4,7 @@ import {
   connectScriptedRunner,
   credential,
   jobCompleted,
+  jobOf,
   startTestServer,
   type TestServer,
   waitForRunStatus,
@@ -12,18 +13,6 @@ import { openSession, until } from './raw-runner-sessions.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
 type JobCompleted = Extract<RunnerMessage, { type: 'job.completed' }>;
-
-interface JobView {
-  readonly attempt: number;
-  readonly staleWrites: { readonly messageType: string; readonly fencingToken: number }[];
-}
-
-async function jobOf(live: TestServer, runId: string): Promise<JobView> {
-  const { run } = (await live.request('GET', `/api/v1/runs/${runId}`)).body as { run: { jobs: JobView[] } };
-  const job = run.jobs[0];
-  if (job === undefined) throw new Error('the run has no job');
-  return job;
-}
 
 async function submit(live: TestServer, workflow: string): Promise<string> {
   const created = await live.request('POST', '/api/v1/runs', { body: { workflow } });

@@ -13,6 +13,7 @@ import { inheritedEnvironment } from '../../src/runner/step-environment.js';
 import {
   credential,
   jobCompleted,
+  jobOf,
   oneJobWorkflow,
   startTestServer,
   type TestServer,
@@ -20,18 +21,6 @@ import {
 } from './helpers.js';
 import { openSession, until } from './raw-runner-sessions.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
-
-interface JobView {
-  readonly id: string;
-  readonly staleWrites: { readonly messageType: string; readonly fencingToken: number }[];
-}
-
-async function jobOf(live: TestServer, runId: string): Promise<JobView> {
-  const { run } = (await live.request('GET', `/api/v1/runs/${runId}`)).body as { run: { jobs: JobView[] } };
-  const job = run.jobs[0];
-  if (job === undefined) throw new Error('the run has no job');
-  return job;
-}
 
 async function runOne(live: TestServer): Promise<string> {
   const created = await live.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
