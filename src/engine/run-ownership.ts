@@ -4,7 +4,7 @@ import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import { isRunTakenOver } from '../store/run-fence.js';
-import type { JobRecord } from '../store/runs.js';
+import type { JobRecord, StepRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import { defaultGateTiming } from './concurrency-gate.js';
 import { jobMembersOfRun } from './job-concurrency.js';
@@ -48,7 +48,8 @@ export function keepOwnership(stores: Stores, runId: RunId, lost: () => void): {
  * When each job stored `running` in a run whose process was lost was last seen alive: the later of
  * that process's last heartbeat (`heartbeatAt`, every 2 s) and the last sign of the job's attempt in
  * the store — a step starting or ending, a log line — never after `now`. A job started after the last
- * heartbeat would otherwise seem to have ended the moment it started.
+ * heartbeat would otherwise seem to have ended the moment it started. The steps read for it are kept,
+ * for closeInterruptedSteps.
  */
 export async function lastSeenAlive(
   stores: Stores,
@@ -56,19 +57,28 @@ export async function lastSeenAlive(
   jobs: readonly JobRecord[],
   heartbeatAt: number,
   now: number,
-): Promise<Map<string, number>> {
+): Promise<LostAttempts> {
   const seen = new Map<string, number>();
+  const steps = new Map<string, StepRecord[]>();
   for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
     const attempt = job.attempt ?? 1;
     let last = Math.max(heartbeatAt, job.startedAt ?? 0);
-    for (const step of await stores.runs.listSteps(job.id))
-      if ((step.jobAttempt ?? 1) === attempt)
-        last = Math.max(last, step.startedAt ?? 0, step.finishedAt ?? 0);
+    const ofAttempt = (await stores.runs.listSteps(job.id)).filter(
+      (step) => (step.jobAttempt ?? 1) === attempt,
+    );
+    for (const step of ofAttempt) last = Math.max(last, step.startedAt ?? 0, step.finishedAt ?? 0);
     const [line] = await stores.logs.read(runId, { jobId: job.id, tail: 1 });
     if (line !== undefined && (line.jobAttempt ?? 1) === attempt) last = Math.max(last, line.at);
     seen.set(job.id, Math.min(now, last));
+    steps.set(job.id, ofAttempt);
   }
-  return seen;
+  return { seen, steps };
+}
+
+/** lastSeenAlive's answer: when each running job was last seen alive, and its lost attempt's steps. */
+export interface LostAttempts {
+  readonly seen: ReadonlyMap<string, number>;
+  readonly steps: ReadonlyMap<string, readonly StepRecord[]>;
 }
 
 /**
@@ -82,18 +92,19 @@ export async function closeInterruptedSteps(
   stores: Stores,
   jobs: readonly JobRecord[],
   at: number,
-  /** lastSeenAlive's: when a job's step is there, it ends then instead of at `at`. */
-  seen: ReadonlyMap<string, number> = new Map(),
+  /** lastSeenAlive's: a job there ends its steps when it was last seen alive, as read then. */
+  lost?: LostAttempts,
 ): Promise<void> {
   for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
     const attempt = job.attempt ?? 1;
-    for (const step of await stores.runs.listSteps(job.id)) {
+    const steps = lost?.steps.get(job.id) ?? (await stores.runs.listSteps(job.id));
+    for (const step of steps) {
       if ((step.jobAttempt ?? 1) !== attempt || step.finishedAt !== undefined) continue;
       await stores.runs.recordStep({
         ...step,
         outcome: 'cancelled',
         conclusion: 'cancelled',
-        finishedAt: Math.max(seen.get(job.id) ?? at, step.startedAt ?? 0),
+        finishedAt: Math.max(lost?.seen.get(job.id) ?? at, step.startedAt ?? 0),
       });
     }
   }

@@ -131,15 +131,15 @@ export class RunTakeover {
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
-    const lostAt = await lastSeenAlive(stores, run.id, jobs, heartbeatAt, clock.now());
+    const lost = await lastSeenAlive(stores, run.id, jobs, heartbeatAt, clock.now());
     const finished = jobs.filter((job) => isTerminal(job.status)).length;
     const takeovers = await stores.recovery.countTakeover(run.id, finished);
     const parsed = parseStoredWorkflow(resumable, run.workflowPath);
     const missingSecrets = resumable.request.secretNames.length > 0;
     if (!parsed.workflow || missingSecrets || takeovers > this.maxTakeovers) {
       const end = runEnding(missingSecrets, parsed.workflow === undefined, takeovers);
-      await closeInterruptedSteps(stores, jobs, clock.now(), lostAt);
-      await endUnfinishedRun(stores, run.id, clock.now(), end, holdLeases, lostAt);
+      await closeInterruptedSteps(stores, jobs, clock.now(), lost);
+      await endUnfinishedRun(stores, run.id, clock.now(), end, holdLeases, lost.seen);
       ownership.stop();
       this.context.logNotice(endedRunNotice(run.id, resumable, end));
       return;
@@ -152,13 +152,13 @@ export class RunTakeover {
     const group = resolveWorkflowGroup(parsed.workflow, request);
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
       holdLeases,
-      lostAt,
+      lostAt: lost.seen,
     });
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
     // After continueRun, which holds the leases of jobs whose runners may still run them: their steps
     // go on. A failure here leaves a lost attempt's step shown running, and must not stop the run.
-    const lost = jobs.filter((job) => !controlPlane.leased(job.id));
-    await closeInterruptedSteps(stores, lost, clock.now(), lostAt).catch(this.context.logError);
+    const stopped = jobs.filter((job) => !controlPlane.leased(job.id));
+    await closeInterruptedSteps(stores, stopped, clock.now(), lost).catch(this.context.logError);
   }
 }
 

@@ -73,8 +73,8 @@ describe('lastSeenAlive', () => {
     });
     await stores.runs.recordStep({ jobId: stepped, index: 1, name: 't', startedAt: 2_900 });
 
-    const seen = await lastSeenAlive(stores, run.id, await stores.runs.listJobs(run.id), 1_000, 3_500);
-    expect(Object.fromEntries(seen)).toEqual({
+    const lost = await lastSeenAlive(stores, run.id, await stores.runs.listJobs(run.id), 1_000, 3_500);
+    expect(Object.fromEntries(lost.seen)).toEqual({
       // Its last line came after now by its runner's clock: never later than now.
       [logged]: 3_500,
       [stepped]: 2_900,
@@ -83,7 +83,7 @@ describe('lastSeenAlive', () => {
       [earlier]: 1_600,
     });
 
-    await closeInterruptedSteps(stores, await stores.runs.listJobs(run.id), 3_500, seen);
+    await closeInterruptedSteps(stores, await stores.runs.listJobs(run.id), 3_500, lost);
     expect((await stores.runs.listSteps(stepped)).map((step) => step.finishedAt)).toEqual([2_000, 2_900]);
   });
 });

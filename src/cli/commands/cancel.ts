@@ -56,11 +56,11 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
         const now = Date.now();
         const jobs = await stores.runs.listJobs(run.id);
         // What was running stopped when its process was last seen alive, not at this cancel.
-        const seen = await lastSeenAlive(stores, run.id, jobs, ownership?.heartbeatAt ?? now, now);
-        await closeInterruptedSteps(stores, jobs, now, seen);
+        const lost = await lastSeenAlive(stores, run.id, jobs, ownership?.heartbeatAt ?? now, now);
+        await closeInterruptedSteps(stores, jobs, now, lost);
         const ownerGone = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
         const reason = 'the run was cancelled after its process had stopped';
-        await endUnfinishedRun(stores, run.id, now, { status: 'cancelled', reason }, ownerGone, seen);
+        await endUnfinishedRun(stores, run.id, now, { status: 'cancelled', reason }, ownerGone, lost.seen);
         process.stderr.write(`Run ${run.id} had been interrupted; its unfinished jobs are now cancelled.\n`);
         return ExitCode.succeeded;
       }

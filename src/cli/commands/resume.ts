@@ -200,8 +200,9 @@ async function claimForResume(
   const jobs = await stores.runs.listJobs(record.id);
   // Its lost job and steps ended when their process was last known alive, not now.
   const now = Date.now();
-  const lostAt = await lastSeenAlive(stores, record.id, jobs, resumable.ownership?.heartbeatAt ?? now, now);
-  await closeInterruptedSteps(stores, jobs, now, lostAt);
+  const lost = await lastSeenAlive(stores, record.id, jobs, resumable.ownership?.heartbeatAt ?? now, now);
+  await closeInterruptedSteps(stores, jobs, now, lost);
+  const lostAt = lost.seen;
   // The run waits for its workflow's group again (local-resume.ts), not behind its dead process's place;
   // its jobs find theirs and adopt them (job-concurrency.ts). Not after --force: that owner may live.
   const exited = liveness.kind === 'interrupted' && liveness.why === 'owner_exited';
