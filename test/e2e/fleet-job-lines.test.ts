@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLines, statuses, Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { createToken, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -16,18 +16,12 @@ let serverUrl = '';
 let submitToken = '';
 let runner: StartedProcess;
 
-async function createToken(role: string): Promise<string> {
-  const response = await callApi(serverUrl, admin, 'POST', '/api/v1/tokens', { role });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { token: string }).token;
-}
-
 beforeAll(async () => {
   const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
   processes.push(server);
   serverUrl = server.url;
-  const registration = await createToken('runner');
-  submitToken = await createToken('submit');
+  const registration = await createToken(serverUrl, admin, 'runner');
+  submitToken = await createToken(serverUrl, admin, 'submit');
   runner = startProcess(ws, ['runner', '--server', serverUrl, '--token', registration, '--name', 'lines']);
   processes.push(runner);
   await waitFor(

@@ -78,3 +78,10 @@ export function callApi(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
 }
+
+/** A new token of `role`, made through the API with the admin token `admin`; the answer must be 201. */
+export async function createToken(baseUrl: string, admin: string, role: string): Promise<string> {
+  const response = await callApi(baseUrl, admin, 'POST', '/api/v1/tokens', { role });
+  if (response.status !== 201) throw new Error(`token create (${role}) answered ${response.status}`);
+  return ((await response.json()) as { token: string }).token;
+}

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../src/store/runs.js';
 import { events, statuses, Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, createToken, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -18,19 +18,13 @@ let serverUrl = '';
 let submitToken = '';
 let readToken = '';
 
-async function createToken(role: string): Promise<string> {
-  const response = await callApi(serverUrl, admin, 'POST', '/api/v1/tokens', { role });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { token: string }).token;
-}
-
 beforeAll(async () => {
   const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
   processes.push(server);
   serverUrl = server.url;
-  const registration = await createToken('runner');
-  submitToken = await createToken('submit');
-  readToken = await createToken('read');
+  const registration = await createToken(serverUrl, admin, 'runner');
+  submitToken = await createToken(serverUrl, admin, 'submit');
+  readToken = await createToken(serverUrl, admin, 'read');
   const runner = startProcess(ws, ['runner', '--server', serverUrl, '--token', registration, '--name', 'vm']);
   processes.push(runner);
   await waitFor(

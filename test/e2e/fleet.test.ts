@@ -5,6 +5,7 @@ import { connectScriptedRunner } from '../server/helpers.js';
 import { events, summary, Workspace } from './cli.js';
 import {
   callApi,
+  createToken,
   type StartedProcess,
   type StartedServer,
   startProcess,
@@ -32,12 +33,6 @@ const strays: string[] = [];
 
 const api = (method: string, path: string, bearer: string, body?: unknown): Promise<Response> =>
   callApi(server.url, bearer, method, path, body);
-
-async function createToken(role: string): Promise<string> {
-  const response = await api('POST', '/api/v1/tokens', admin, { role });
-  expect(response.status).toBe(201);
-  return ((await response.json()) as { token: string }).token;
-}
 
 interface RunnerListing {
   readonly id: string;
@@ -132,9 +127,9 @@ beforeAll(async () => {
   server = await startServer(ws, ['--lease-ttl', leaseTtl], { VALKYRIE_ADMIN_TOKEN: admin });
   processes.push(server);
   [registration, submitToken, readToken] = await Promise.all([
-    createToken('runner'),
-    createToken('submit'),
-    createToken('read'),
+    createToken(server.url, admin, 'runner'),
+    createToken(server.url, admin, 'submit'),
+    createToken(server.url, admin, 'read'),
   ]);
 }, 30_000);
 
