@@ -20,6 +20,7 @@ import type { HostDescription } from './host.js';
 import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
+import { displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { writeEventFile } from './step-environment.js';
 import { forwardStepOutput } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
@@ -204,20 +205,35 @@ class JobExecution {
   private async runStep(definition: StepDefinition): Promise<void> {
     if (this.cancelled) this.cancelTookEffect = true;
     this.attempt = 1;
-    const context = this.context();
-    const step = { ...definition, name: this.masker.mask(displayName(definition.name, context)) };
+    // As in actions/runner: the step's if: sees the job's env; its own env: is evaluated next (over
+    // the job's), and everything else of the step — name, script, shell, working-directory, with: —
+    // sees both.
+    const jobContext = this.context();
+    const named = (context: EvaluationContext) => ({
+      ...definition,
+      name: this.masker.mask(displayName(definition.name, context)),
+    });
     let shouldRun: boolean;
     try {
-      shouldRun = evaluateCondition(step.if ?? 'success()', context);
+      shouldRun = evaluateCondition(definition.if ?? 'success()', jobContext);
     } catch (error) {
-      this.systemLog(step.index, `error: the step's if: condition failed: ${messageOf(error)}`);
-      this.finishStep(step, 'failure', false);
+      this.systemLog(definition.index, `error: the step's if: condition failed: ${messageOf(error)}`);
+      this.finishStep(named(jobContext), 'failure', false);
       return;
     }
     if (!shouldRun) {
-      this.finishStep(step, 'skipped', false);
+      this.finishStep(named(jobContext), 'skipped', false);
       return;
     }
+    let context: EvaluationContext;
+    try {
+      context = withStepEnv(jobContext, evaluateMap(definition.env, jobContext));
+    } catch (error) {
+      this.systemLog(definition.index, `error: the step's env: could not be evaluated: ${messageOf(error)}`);
+      this.finishStep(named(jobContext), 'failure', false);
+      return;
+    }
+    const step = named(context);
     const { last, reported } = await runAttempts(step.retry, {
       run: (attempt) => this.attemptStep(step, context, attempt),
       interrupted: () => this.cancelled || this.timedOut || this.options.killSignal.aborted,
@@ -272,7 +288,6 @@ class JobExecution {
   }
 
   private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
-    const stepEnv = evaluateMap(step.env, context);
     const controller = new AbortController();
     this.current = controller;
     const onLine = (line: OutputLine) =>
@@ -287,7 +302,6 @@ class JobExecution {
         options: this.options,
         step,
         context,
-        stepEnv,
         extraPath: this.extraPath,
         signal: controller.signal,
         onLine,
@@ -460,25 +474,6 @@ class JobExecution {
       // Lines of the job itself (index -1) belong to no step attempt.
       attempt: stepIndex < 0 ? 1 : this.attempt,
     });
-  }
-}
-
-function evaluateMap(
-  map: Readonly<Record<string, string>>,
-  context: EvaluationContext,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(map)) out[key] = interpolate(value, context);
-  return out;
-}
-
-/** Step names may contain expressions (`Test on ${{ matrix.os }}`); a broken one shows as written. */
-function displayName(name: string, context: EvaluationContext): string {
-  if (!name.includes('${{')) return name;
-  try {
-    return interpolate(name, context);
-  } catch {
-    return name;
   }
 }
 

@@ -17,9 +17,8 @@ export interface ShellStepRun {
   readonly spec: JobSpec;
   readonly options: JobRunOptions;
   readonly step: StepDefinition;
+  /** The step's context; its `env` holds the step's own env: over the job's. */
   readonly context: EvaluationContext;
-  /** The step's own env:, evaluated. */
-  readonly stepEnv: Readonly<Record<string, string>>;
   /** Directories earlier steps added through $GITHUB_PATH, in the order they were added. */
   readonly extraPath: readonly string[];
   /** Aborted when the step is interrupted (the job is cancelled or timed out). */
@@ -59,7 +58,6 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     // GitHub); after baseEnv, which has no RUNNER_* variable, so that V8 clones baseEnv's shape.
     ...(trackingId === undefined ? {} : { [trackingVariable]: trackingId }),
     ...env,
-    ...run.stepEnv,
     ...defaultVariables(spec, options.host, options.directories, step.id ?? `__run_${step.index}`, files),
   };
   if (run.extraPath.length > 0) {

@@ -1,0 +1,27 @@
+import { type EvaluationContext, interpolate } from '../workflow/expressions/index.js';
+
+/** Each value of a map of templates, interpolated. */
+export function evaluateMap(
+  map: Readonly<Record<string, string>>,
+  context: EvaluationContext,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(map)) out[key] = interpolate(value, context);
+  return out;
+}
+
+/** The step's context: its own evaluated env: over the job's. */
+export function withStepEnv(context: EvaluationContext, stepEnv: Record<string, string>): EvaluationContext {
+  const env = { ...(context.contexts.env as Record<string, string>), ...stepEnv };
+  return { ...context, contexts: { ...context.contexts, env } };
+}
+
+/** Step names may contain expressions (`Test on ${{ matrix.os }}`); a broken one shows as written. */
+export function displayName(name: string, context: EvaluationContext): string {
+  if (!name.includes('${{')) return name;
+  try {
+    return interpolate(name, context);
+  } catch {
+    return name;
+  }
+}
