@@ -10,6 +10,7 @@ import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems, retryWarnings } from './retry-policy.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
 import { describePath } from './schema-issues.js';
+import { splitShellWords } from './shell-words.js';
 import type { SourceMap } from './source-map.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
 import { triggersOf } from './triggers.js';
@@ -57,6 +58,7 @@ export function validateWorkflow(
   for (const problem of declaredInputs(document.on).problems)
     error(problem.message, map.position(problem.path));
   out.push(...concurrencyProblems(document.concurrency, map));
+  checkShellQuotes(document.defaults?.run?.shell, ['defaults', 'run', 'shell'], map, error);
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
 
   const jobKeys = [...workflow.jobs.keys()];
@@ -83,6 +85,8 @@ export function validateWorkflow(
       );
     }
     out.push(...concurrencyProblems(document.jobs[job.key]?.concurrency, map, ['jobs', job.key]));
+    const jobShell = document.jobs[job.key]?.defaults?.run?.shell;
+    checkShellQuotes(jobShell, ['jobs', job.key, 'defaults', 'run', 'shell'], map, error);
     const needsIsList = Array.isArray(document.jobs[job.key]?.needs);
     for (const [i, need] of job.needs.entries()) {
       if (workflow.jobs.has(need)) continue;
@@ -133,6 +137,18 @@ export function validateWorkflow(
 }
 
 type Report = (message: string, at: { line: number; col: number }) => void;
+
+/** A literal shell's quotes must close; one with an expression is split when the step runs. */
+function checkShellQuotes(
+  shell: string | undefined,
+  path: readonly (string | number)[],
+  map: SourceMap,
+  error: Report,
+): void {
+  if (shell === undefined || shell.includes('${{')) return;
+  const split = splitShellWords(shell);
+  if (!split.ok) error(`${split.message} in shell: ${shell}`, map.positionInValue(path, split.offset));
+}
 
 /** A number field's value when written as one (or as a string of one); undefined for an expression. */
 function literalNumber(value: number | string | undefined): number | undefined {
@@ -190,6 +206,7 @@ function checkSteps(
     if (shell !== undefined && !knownShells.includes(shell) && !shell.includes('{0}')) {
       error(`unknown shell "${shell}": use bash, sh, python, or a command containing {0}`, at('shell'));
     }
+    checkShellQuotes(shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);
     const timeoutMinutes = literalNumber(raw['timeout-minutes']);
     if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
       error(`timeout-minutes must be greater than 0, received ${timeoutMinutes}`, at('timeout-minutes'));

@@ -23,4 +23,20 @@ describe('shellCommand', () => {
     });
     expect(shellCommand('perl -w {0}', '/t/s')).toMatchObject({ command: 'perl', args: ['-w', '/t/s'] });
   });
+
+  it('splits a custom shell with its quotes, then puts the script path in each word', () => {
+    expect(shellCommand('script -q -e -c "bash {0}"', '/t/a b/s')).toEqual({
+      command: 'script',
+      args: ['-q', '-e', '-c', 'bash /t/a b/s'],
+      extension: '',
+    });
+    expect(shellCommand("sh -c 'cat {0} | wc -l'", '/t/s').args).toEqual(['-c', 'cat /t/s | wc -l']);
+    expect(shellCommand('bash {0} arg1', '/t/a b/s').args).toEqual(['/t/a b/s', 'arg1']);
+  });
+
+  it('refuses a custom shell whose quote is never closed, naming it', () => {
+    expect(() => shellCommand('sh -c "cat {0} | wc -l', '/t/s')).toThrow(
+      'the double quote (") at character 7 is never closed in shell: sh -c "cat {0} | wc -l',
+    );
+  });
 });
