@@ -97,7 +97,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   controlPlane.onEvent(options.onEvent);
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
-  const temp = processTempRoot(options.stateDir);
+  const temp = processTempRoot();
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels, capacity: options.concurrency },
     host: options.host,

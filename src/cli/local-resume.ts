@@ -52,7 +52,7 @@ export async function resumeLocalRun(options: LocalResumeOptions): Promise<Local
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
   const labels = runnerLabels(options.host, request.extraLabels);
-  const temp = processTempRoot(options.stateDir);
+  const temp = processTempRoot();
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels, capacity: options.concurrency },
     host: options.host,

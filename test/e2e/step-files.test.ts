@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
@@ -40,5 +40,32 @@ describe('step files of a local run', () => {
       .map((entry) => join(entry.parentPath, entry.name))
       .filter((path) => readFileSync(path).includes(SECRET));
     expect.soft(holding).toEqual([]);
+  }, 60_000);
+
+  it('live outside the workspace, as RUNNER_TEMP does, and are removed with the run', async () => {
+    const file = ws.write(
+      'outside.yml',
+      `jobs:
+  use:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          : "\${{ secrets.TOKEN }}"
+          printf '%s\\n' "$0" "$RUNNER_TEMP" > "${ws.dir}/places"
+          grep -rl "${SECRET.slice(0, 6)}""${SECRET.slice(6)}" "$GITHUB_WORKSPACE" > "${ws.dir}/holding" || true
+`,
+    );
+    const result = await ws.run(['run', file, '--secret', `TOKEN=${SECRET}`]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const places = readFileSync(join(ws.dir, 'places'), 'utf8').trim().split('\n');
+    expect(places).toHaveLength(2);
+    for (const place of places) {
+      expect.soft(place.startsWith(`${ws.dir}/`), place).toBe(false);
+      expect.soft(existsSync(place), place).toBe(false);
+    }
+    // The script with the secret expanded was nowhere in the workspace while the step ran (the
+    // pattern is in two quoted parts, so that the workflow file does not hold the secret).
+    expect.soft(readFileSync(join(ws.dir, 'holding'), 'utf8')).toBe('');
   }, 60_000);
 });
