@@ -149,13 +149,19 @@ export class TtyView implements RunView {
   private printFailures(): void {
     for (const job of this.jobs.values()) {
       if (job.status !== 'failed' && job.status !== 'timed_out') continue;
-      this.out.write(`\n${this.c.red(`── ${job.name} (${job.status}) ── last ${job.tail.length} lines`)}\n`);
+      this.out.write(`\n${this.c.red(`── ${job.name} (${job.status}) ── ${tailHeading(job)}`)}\n`);
       for (const line of job.tail) this.out.write(`  ${line}\n`);
     }
   }
 }
 
-/** Today's local time of day, or the date and time for another day. */
+/** What follows a failed job's name: how many of its last lines come, or, if none, why it failed. */
+function tailHeading(job: JobLine): string {
+  const count = job.tail.length;
+  if (count > 0) return count === 1 ? 'its last line' : `its last ${count} lines`;
+  return job.reason === undefined ? 'it printed nothing' : `it printed nothing; ${job.reason}`;
+}
+
 /** Cuts a line to the terminal width, ignoring the width of colour escapes. */
 function truncate(line: string, width: number): string {
   let visible = 0;
