@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Clock, systemClock } from '../../src/core/clock.js';
 import type { ControlMessage } from '../../src/protocol/messages.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
@@ -15,17 +14,12 @@ import {
   uniqueSchema,
   withRawClient,
 } from '../store/postgres-server.js';
+import { clockAhead } from './clock-ahead.js';
 import { connectScriptedRunner, credential, jobCompleted, logLine, startTestServer } from './helpers.js';
 
 // docs/server.md: a server gives up the runs it drives when a store write fails, and a run whose
 // heartbeat is stale is taken over. A write that fails for good would make that a loop: the run is
 // taken over at most --max-takeovers times in a row without a job finishing, then ends failed.
-
-/** The wall clock 10 s on: a run this server gave up is stale at its next sweep (run-liveness.ts). */
-const laterClock: Clock = {
-  now: () => systemClock.now() + 10_000,
-  setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
-};
 
 /** A store on which every log line containing `poison` fails to be written, as a value it refuses. */
 interface PoisonedStore {
@@ -99,12 +93,15 @@ interface JobBody {
  * `poison`, first finishes the chain's job it holds (if any), waits until that end is stored, and
  * then reports poison's line, whose write fails. Resolves once the run has ended, with what the API
  * shows of it, poison's leases and the server's notices.
+ * The server's clock runs 10 s ahead, and moves 10 s on as poison's line is sent: each run it gives
+ * up, its first driver's or a takeover's, is stale at its next sweep, not after a real 6 s.
  */
 async function poisonedRun(store: PoisonedStore, chain: number, maxTakeovers?: number) {
   const notices: string[] = [];
+  const clock = clockAhead(10_000);
   const server = await startTestServer({
     stores: await store.open(),
-    clock: laterClock,
+    clock,
     takeoverIntervalMs: 100,
     ...(maxTakeovers === undefined ? {} : { maxTakeovers }),
     logNotice: (line) => notices.push(line),
@@ -139,6 +136,7 @@ async function poisonedRun(store: PoisonedStore, chain: number, maxTakeovers?: n
       while ((await readRun()).jobs.find((job) => job.name === done.job.name)?.status !== 'succeeded')
         await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    clock.advance(10_000);
     runner.transport.send(logLine(poison, 'poison'));
   };
   runner.transport.onMessage((message) => {

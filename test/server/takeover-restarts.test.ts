@@ -1,7 +1,8 @@
 import { expect, it } from 'vitest';
-import { type Clock, systemClock } from '../../src/core/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 import { asRunId } from '../../src/core/ids.js';
 import type { Stores } from '../../src/store/store.js';
+import { clockAhead } from './clock-ahead.js';
 import {
   connectScriptedRunner,
   credential,
@@ -15,17 +16,6 @@ import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 // because a store write failed count toward --max-takeovers (takeover-cap.test.ts). A run whose job
 // waits for hours (for a runner here; for its concurrency group, or a long job, alike) is taken over
 // after every restart of its server, and must go on however many there are.
-
-/**
- * The wall clock `aheadMs` on. Each restarted server runs 10 s ahead of the one before: the run's
- * heartbeat, last written by that one's claim, is stale (6 s) at its first sweep.
- */
-function clockAhead(aheadMs: number): Clock {
-  return {
-    now: () => systemClock.now() + aheadMs,
-    setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
-  };
-}
 
 const workflow = 'name: long\njobs:\n  long: { runs-on: linux, steps: [{ run: echo long }] }\n';
 
@@ -50,6 +40,8 @@ function restartScenario(name: string, openStores: OpenReplicaStores): void {
 
     const restarts = 3;
     for (let restart = 1; restart <= restarts; restart++) {
+      // Each restarted server runs 10 s ahead of the one before: the run's heartbeat, last written by
+      // that one's claim, is stale at its first sweep.
       const clock = clockAhead(10_000 * restart);
       const notices: string[] = [];
       const stores = await openStores();
