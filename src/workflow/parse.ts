@@ -18,6 +18,7 @@ import { type ValidateOptions, validateWorkflow } from './validate.js';
 import {
   aliasBombDiagnostic,
   stoppedDiagnostic,
+  tagErrors,
   tooDeepDiagnostic,
   tooManyAliasesDiagnostic,
   yamlDiagnostics,
@@ -112,10 +113,25 @@ const maxAliasCount = 100;
  */
 function parseYamlOnce(source: string, tokens: readonly string[]): ParsedYaml {
   const parsed = parseYaml(source, { uniqueKeys: false }, tokens);
+  refuseTags(parsed.document, source);
   if (parsed.document.errors.length > 0) return parsed;
   // Not push(...errors): a spread of 200,000 arguments overflows the stack.
   for (const error of repeatedKeyErrors(parsed.document)) parsed.document.errors.push(error);
   return parsed;
+}
+
+/**
+ * A tag the library could not resolve is only a warning of its own, and the value is read as if
+ * untagged — or emptied: `if: !cancelled()` unquoted became `if: ''`, and a cleanup step never ran.
+ * GitHub refuses such a file; so does Valkyrie: each is an error, in source order with the others.
+ */
+function refuseTags(document: Document, source: string): void {
+  const errors = tagErrors(document.warnings, source);
+  if (errors.length === 0) return;
+  document.warnings = document.warnings.filter((warning) => warning.code !== 'TAG_RESOLVE_FAILED');
+  // Not push(...errors): a spread of 200,000 arguments overflows the stack.
+  for (const error of errors) document.errors.push(error);
+  document.errors.sort((a, b) => a.pos[0] - b.pos[0]);
 }
 
 /**

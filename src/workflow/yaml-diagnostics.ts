@@ -1,4 +1,12 @@
-import { type Document, isScalar, type LineCounter, visit, type YAMLError } from 'yaml';
+import {
+  type Document,
+  isScalar,
+  type LineCounter,
+  visit,
+  type YAMLError,
+  YAMLParseError,
+  type YAMLWarning,
+} from 'yaml';
 import type { Diagnostic } from './diagnostics.js';
 import { maxFlowErrorEnds, type TooDeep } from './nesting.js';
 
@@ -22,6 +30,23 @@ export function yamlDiagnostics(document: Document, lineCounter: LineCounter): D
   const { line, col } = lineCounter.linePos(next.pos[0]);
   const message = `YAML: ${more} more error${more === 1 ? '' : 's'} from here on, not shown; fix the ones above first`;
   return [...shown, { severity: 'error', message, line, col }];
+}
+
+/**
+ * The library's TAG_RESOLVE_FAILED warnings (a tag the core schema does not resolve) as errors at the
+ * tag, naming it as written. A local tag (`!name`) is nearly always an expression written unquoted.
+ */
+export function tagErrors(warnings: readonly YAMLWarning[], source: string): YAMLParseError[] {
+  return warnings
+    .filter((warning) => warning.code === 'TAG_RESOLVE_FAILED')
+    .map((warning) => {
+      const [start, end] = warning.pos;
+      const tag = source.slice(start, end);
+      const message = tag.startsWith('!!')
+        ? `the tag ${tag} does not apply here; only the core schema's tags (!!str, !!int, !!float, !!bool, !!null, !!map, !!seq) are allowed, on values of their kind`
+        : `the tag ${tag} is not allowed: YAML reads a value that starts with "!" as a tag, not as text; quote the whole value ('${tag} …')`;
+      return new YAMLParseError([start, end], 'TAG_RESOLVE_FAILED', message);
+    });
 }
 
 /** Where the reading stopped (nesting.ts, maxFlowErrorEnds): past it nothing was read. */

@@ -10,7 +10,8 @@ export interface ParsedYaml {
  * Parses `source` as one YAML 1.2 document, as the library's parseDocument() does, from `tokens`
  * when the caller has lexed it already (nesting.ts, which checks how deep it nests). `uniqueKeys:
  * false` skips the library's check for repeated keys, which compares each key with every earlier
- * one of its map (see parse.ts).
+ * one of its map (see parse.ts). A tag the core schema does not resolve is a warning of the library's
+ * (TAG_RESOLVE_FAILED) that parse.ts makes an error.
  */
 export function parseYaml(
   source: string,
@@ -26,7 +27,14 @@ export function parseYaml(
     yield* parser.end();
   }
   let document: Document | undefined;
-  for (const next of new Composer({ uniqueKeys }).compose(parsed(), true, source.length)) {
+  // resolveKnownTags: false leaves only the core schema's tags resolved: !!binary, !!set, !!timestamp
+  // and the like would make values a workflow has no use for (a Buffer, a Set, a Date); unresolved,
+  // they are refused as every other tag is (yaml-diagnostics.ts, tagErrors).
+  for (const next of new Composer({ uniqueKeys, resolveKnownTags: false }).compose(
+    parsed(),
+    true,
+    source.length,
+  )) {
     if (document === undefined) {
       document = next;
       continue;
