@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
@@ -46,6 +46,7 @@ export async function openStores(
   const busyTimeoutMs = sqliteBusyTimeout(process.env.VALKYRIE_SQLITE_BUSY_TIMEOUT);
   const path = target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target);
   const missing = !create && !existsSync(path);
+  if (target === undefined && create) ignoreStateFiles(stateDir);
   // A file named on purpose that is not there is a mistake (a typo), not a place where nothing ran.
   if (missing && target !== undefined) {
     throw new UsageError(`${source}: there is no state database at ${path}`);
@@ -54,6 +55,35 @@ export async function openStores(
     ...(synchronous === undefined ? {} : { synchronous }),
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
   });
+}
+
+/**
+ * What `.gitignore` in the state directory says: Valkyrie's own files — the database, its WAL and
+ * shared-memory files, a server's bundles, the `tmp/` directory earlier versions kept there, and this
+ * file itself, which each clone writes again — but not
+ * `workflows/`, where users keep their workflows, nor anything else of theirs. The state directory is
+ * in the working tree by default, where steps run: a step's `git add -A` would otherwise commit them.
+ */
+export const stateIgnoreFile = `# Valkyrie's own state (written by valkyrie); workflows/ and your other files stay tracked.
+/.gitignore
+/valkyrie.db
+/valkyrie.db-*
+/tmp/
+/bundles/
+`;
+
+/**
+ * Writes `.gitignore` in the state directory, creating the directory, unless there is one: a user's
+ * own is never overwritten. A directory that cannot be written is left for the database's open to
+ * report.
+ */
+export function ignoreStateFiles(stateDir: string): void {
+  try {
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, '.gitignore'), stateIgnoreFile, { flag: 'wx' });
+  } catch {
+    // EEXIST: the user's, or ours already; anything else, the open that follows says.
+  }
 }
 
 /** A `scheme://` value that is not Postgres's is refused (foreignUrlScheme). */

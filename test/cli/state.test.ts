@@ -1,6 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStores } from '../../src/cli/state.js';
+import { openStores, stateIgnoreFile } from '../../src/cli/state.js';
 import { tempDir } from '../store/factories.js';
 
 const saved = process.env.VALKYRIE_SQLITE_SYNCHRONOUS;
@@ -94,6 +95,32 @@ describe('--db postgres://', () => {
     } finally {
       if (saved === undefined) delete process.env.VALKYRIE_DB;
       else process.env.VALKYRIE_DB = saved;
+      await remove();
+    }
+  });
+});
+
+describe("the state directory's .gitignore", () => {
+  it('is written with the database, ignoring its files but not workflows/', async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      const stateDir = join(dir, '.valkyrie');
+      const stores = await openStores(undefined, stateDir);
+      await stores.close();
+      expect(readFileSync(join(stateDir, '.gitignore'), 'utf8')).toBe(stateIgnoreFile);
+    } finally {
+      await remove();
+    }
+  });
+
+  it("leaves a user's own .gitignore there as it is", async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      writeFileSync(join(dir, '.gitignore'), 'mine\n');
+      const stores = await openStores(undefined, dir);
+      await stores.close();
+      expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe('mine\n');
+    } finally {
       await remove();
     }
   });

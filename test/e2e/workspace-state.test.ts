@@ -1,0 +1,49 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+
+const SECRET = 'ghp_SUPERSECRET123';
+const gitEnv = {
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@example.com',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@example.com',
+};
+
+/** A git repository with its workflow in `.valkyrie/workflows/`, as users keep it. */
+function repository(steps: string): { ws: Workspace; git: (...args: string[]) => string } {
+  const ws = new Workspace();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: ws.dir, env: { ...process.env, ...gitEnv }, encoding: 'utf8' });
+  git('init', '-q');
+  mkdirSync(join(ws.dir, '.valkyrie', 'workflows'), { recursive: true });
+  ws.write('.valkyrie/workflows/ci.yml', `jobs:\n  ci:\n    runs-on: ubuntu-latest\n    steps:\n${steps}`);
+  return { ws, git };
+}
+
+/** `valkyrie run` in the user's working tree, where steps run in place. */
+describe('local state in the working tree', () => {
+  let ws: Workspace | undefined;
+  afterEach(() => ws?.dispose());
+
+  it("is not committed by a step's git add -A, nor shown by git status: the workflows are", async () => {
+    const repo = repository(`      - run: |
+          t="\${{ secrets.DEPLOY_TOKEN }}"
+          echo x >> f.txt
+          git add -A
+          git commit -qm x
+`);
+    ws = repo.ws;
+    const result = await ws.run(['run', '--secret', `DEPLOY_TOKEN=${SECRET}`], gitEnv);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const committed = repo.git('ls-tree', '-r', '--name-only', 'HEAD').trim().split('\n');
+    expect(committed.sort()).toEqual(['.valkyrie/workflows/ci.yml', 'f.txt']);
+    // git grep exits 1 when it finds nothing.
+    const found = spawnSync('git', ['grep', '-l', SECRET, 'HEAD'], { cwd: ws.dir, encoding: 'utf8' });
+    expect(found.stdout).toBe('');
+    expect(repo.git('status', '--porcelain')).toBe('');
+  }, 60_000);
+});
