@@ -22,7 +22,7 @@ import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
 import { displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { writeEventFile } from './step-environment.js';
-import { forwardStepOutput } from './step-output.js';
+import { StepOutputForwarder } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
 import type { TaskPoolHolder } from './task-pool.js';
@@ -290,8 +290,15 @@ class JobExecution {
   private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
     const controller = new AbortController();
     this.current = controller;
-    const onLine = (line: OutputLine) =>
-      forwardStepOutput(line, step.index, this.masker, this.attemptReporter);
+    const output = new StepOutputForwarder({
+      stepIndex: step.index,
+      masker: this.masker,
+      reporter: this.attemptReporter,
+      setOutput: (name, value) => {
+        if (step.id) this.stepState(step.id).outputs[name] = value;
+      },
+    });
+    const onLine = (line: OutputLine) => output.forward(line);
     try {
       if (step.builtin === 'checkout') return this.checkout(step, context);
       if (step.task !== undefined) {

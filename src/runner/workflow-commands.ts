@@ -8,19 +8,27 @@ export interface WorkflowCommand {
   readonly message: string;
 }
 
-const commandLine = /^::([A-Za-z-]+)(?:\s+([^:]*))?::(.*)$/;
-
+/**
+ * As actions/runner reads a line (ActionCommand.TryParseV2): after leading spaces, `::`, the command's
+ * information up to the next `::`, its name up to the first space there. The name is any text
+ * (a `::stop-commands::` token is one), compared without case, so it is given lowercased.
+ */
 export function parseWorkflowCommand(line: string): WorkflowCommand | undefined {
-  const match = commandLine.exec(line.trimStart());
-  if (!match) return undefined;
-  const [, name = '', rawProperties = '', message = ''] = match;
+  const text = line.trimStart();
+  if (!text.startsWith('::')) return undefined;
+  const end = text.indexOf('::', 2);
+  if (end < 0) return undefined;
+  const info = text.slice(2, end);
+  const space = info.indexOf(' ');
+  const name = space < 0 ? info : info.slice(0, space);
+  if (name === '') return undefined;
   const properties: Record<string, string> = {};
-  for (const pair of rawProperties.split(',')) {
+  for (const pair of (space < 0 ? '' : info.slice(space + 1)).split(',')) {
     const eq = pair.indexOf('=');
     if (eq <= 0) continue;
     properties[pair.slice(0, eq).trim()] = unescapeProperty(pair.slice(eq + 1));
   }
-  return { name: name.toLowerCase(), properties, message: unescapeData(message) };
+  return { name: name.toLowerCase(), properties, message: unescapeData(text.slice(end + 2)) };
 }
 
 function unescapeData(text: string): string {
