@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFailureText } from '../core/read-failure.js';
 import { UsageError } from './exit-codes.js';
 
 /** Collects repeated `--secret NAME=VALUE` style options into a record. */
@@ -18,8 +19,8 @@ export function readDotenv(path: string): Record<string, string> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read secrets file ${path}`);
+  } catch (error) {
+    throw new UsageError(`cannot read secrets file ${path}: ${readFailureText(error)}`);
   }
   const lines = text.split(/\r?\n/);
   const out: Record<string, string> = {};

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readFailureText } from '../core/read-failure.js';
 import { serverBaseUrl } from './api-client.js';
 import { UsageError } from './exit-codes.js';
 
@@ -77,8 +78,7 @@ function registrationToken(
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new UsageError(`--token-file: cannot read ${file} (${reason})`);
+    throw new UsageError(`--token-file: cannot read ${file}: ${readFailureText(error)}`);
   }
   const token = text.trim();
   if (token === '' || /\s/.test(token))

@@ -1,5 +1,5 @@
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { listWorkflowFiles } from '../workflow/workflow-files.js';
 import { UsageError } from './exit-codes.js';
 
 /**
@@ -8,7 +8,7 @@ import { UsageError } from './exit-codes.js';
  */
 export function findDefaultWorkflow(cwd: string): string {
   for (const dir of ['.valkyrie/workflows', '.github/workflows']) {
-    const files = listWorkflows(join(cwd, dir));
+    const files = listWorkflowFiles(join(cwd, dir));
     if (files.length === 1) return join(dir, files[0] ?? '');
     if (files.length > 1) {
       throw new UsageError(
@@ -19,14 +19,4 @@ export function findDefaultWorkflow(cwd: string): string {
   throw new UsageError(
     'no workflow given and none found in .valkyrie/workflows/ or .github/workflows/; try: valkyrie run FILE',
   );
-}
-
-function listWorkflows(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((name) => /\.ya?ml$/.test(name))
-      .sort();
-  } catch {
-    return [];
-  }
 }

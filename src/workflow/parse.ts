@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { type Document, isScalar, visit, YAMLParseError } from 'yaml';
 import { ValkyrieError } from '../core/errors.js';
+import { readFailureText } from '../core/read-failure.js';
 import { buildWorkflow } from './build-model.js';
 import { placeConcurrency } from './concurrency.js';
 import { type Diagnostic, hasErrors } from './diagnostics.js';
@@ -15,6 +16,7 @@ import { repairDocument } from './schema-repair.js';
 import { SourceMap } from './source-map.js';
 import { setAsideUnsupportedKeys } from './unsupported-keys.js';
 import { type ValidateOptions, validateWorkflow } from './validate.js';
+import { directoryCandidates } from './workflow-files.js';
 import {
   aliasBombDiagnostic,
   stoppedDiagnostic,
@@ -161,8 +163,9 @@ export async function loadWorkflow(path: string, options: ValidateOptions = {}):
   try {
     source = await readFile(path, 'utf8');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error);
-    throw new ValkyrieError('VK_WORKFLOW_NOT_FOUND', `cannot read workflow ${path}: ${reason}`);
+    const reason = readFailureText(error);
+    const hint = (error as NodeJS.ErrnoException).code === 'EISDIR' ? `; ${directoryCandidates(path)}` : '';
+    throw new ValkyrieError('VK_WORKFLOW_NOT_FOUND', `cannot read workflow ${path}: ${reason}${hint}`);
   }
   return parseWorkflow(source, path, options);
 }

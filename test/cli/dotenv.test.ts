@@ -14,6 +14,12 @@ function read(text: string): Record<string, string> {
 }
 
 describe('--secrets-file', () => {
+  it('says why a file cannot be read', () => {
+    expect(() => readDotenv(dir)).toThrow(`cannot read secrets file ${dir}: it is a directory`);
+    const missing = join(dir, 'missing.env');
+    expect(() => readDotenv(missing)).toThrow(`cannot read secrets file ${missing}: no such file`);
+  });
+
   it('reads quoted values over several lines, as dotenv and node --env-file do', () => {
     const text = [
       '# keys',

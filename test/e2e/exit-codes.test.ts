@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { statuses, summary, Workspace } from './cli.js';
@@ -116,6 +116,21 @@ describe('exit codes and user errors', () => {
     const missing = await ws.run(['run', 'nope.yml']);
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim()).toBe('valkyrie: cannot read workflow nope.yml: no such file');
+    mkdirSync(join(ws.dir, 'dir'));
+    ws.write('dir/one.yml', 'jobs: {}\n');
+    ws.write('dir/two.yml', 'jobs: {}\n');
+    const candidates = 'name one of the workflows in it: dir/one.yml, dir/two.yml';
+    for (const args of [
+      ['run', 'dir/'],
+      ['validate', 'dir'],
+      ['submit', 'dir', '--server', 'http://127.0.0.1:1', '--token', 't'],
+    ]) {
+      const directory = await ws.run(args, {}, ws.dir);
+      expect({ code: directory.code, stdout: directory.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(directory.stderr).toBe(
+        `valkyrie: cannot read workflow ${args[1]}: it is a directory; ${candidates}\n`,
+      );
+    }
     const jobs = await ws.run(['run', 'x.yml', '--jobs', '0']);
     expect(jobs.code).toBe(2);
     expect(jobs.stderr).toContain('--jobs must be a positive integer, received "0"');

@@ -78,7 +78,11 @@ describe('valkyrie runner', () => {
       ],
       [
         ['runner', '--server', 'http://127.0.0.1:1', '--token-file', join(ws.dir, 'no-such-token')],
-        /^valkyrie: --token-file: cannot read .*no-such-token \(ENOENT\)\n$/,
+        /^valkyrie: --token-file: cannot read .*no-such-token: no such file\n$/,
+      ],
+      [
+        ['runner', '--server', 'http://127.0.0.1:1', '--token-file', ws.dir],
+        /^valkyrie: --token-file: cannot read .*: it is a directory\n$/,
       ],
       [
         ['runner', '--server', 'http://127.0.0.1:1', '--token-file', file],

@@ -144,6 +144,11 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --tls-cert: cannot read nope.pem: no such file\n',
     });
+    const directory = await workspace.run(['server', '--tls-cert', cert, '--tls-key', workspace.dir]);
+    expect(directory).toMatchObject({
+      code: 2,
+      stderr: `valkyrie: --tls-key: cannot read ${workspace.dir}: it is a directory\n`,
+    });
     // A retention shorter than a replica's missed heartbeats would forget runners still there.
     expect(await workspace.run(['server', '--port', '0', '--runner-retention', '10s'])).toMatchObject({
       code: 2,

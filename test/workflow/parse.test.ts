@@ -1,4 +1,7 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValkyrieError } from '../../src/core/errors.js';
 import type { Diagnostic } from '../../src/workflow/diagnostics.js';
@@ -399,6 +402,32 @@ describe('loadWorkflow', () => {
     const path = new URL('../../examples/ci.yml', import.meta.url).pathname;
     const result = await loadWorkflow(path);
     expect(result.workflow?.name).toBe('ci');
+  });
+
+  it('throws VK_WORKFLOW_NOT_FOUND for a directory, naming the workflows in it or under it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'valkyrie-workflow-dir-'));
+    try {
+      const message = (path: string) =>
+        loadWorkflow(path).then(
+          () => 'loaded',
+          (error: unknown) => (error as ValkyrieError).message,
+        );
+      const none = `cannot read workflow ${dir}: it is a directory; it holds no workflow (.yml or .yaml file), nor do its .valkyrie/workflows/ and .github/workflows/`;
+      expect(await message(dir)).toBe(none);
+      mkdirSync(join(dir, '.github/workflows'), { recursive: true });
+      writeFileSync(join(dir, '.github/workflows/ci.yml'), '');
+      expect(await message(`${dir}/`)).toBe(
+        `cannot read workflow ${dir}/: it is a directory; name the workflow in it: ${dir}/.github/workflows/ci.yml`,
+      );
+      for (const name of ['b.yaml', 'a.yml', 'notes.txt']) writeFileSync(join(dir, name), '');
+      mkdirSync(join(dir, 'sub.yml'));
+      await expect(loadWorkflow(dir)).rejects.toMatchObject({
+        code: 'VK_WORKFLOW_NOT_FOUND',
+        message: `cannot read workflow ${dir}: it is a directory; name one of the workflows in it: ${dir}/a.yml, ${dir}/b.yaml`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('throws VK_WORKFLOW_NOT_FOUND for a missing file', async () => {

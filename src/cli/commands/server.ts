@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseDuration } from '../../core/duration.js';
+import { readFailureText } from '../../core/read-failure.js';
 import { ValkyrieServer } from '../../server/server.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { queueCapacityFlag } from '../queue-options.js';
@@ -115,8 +116,7 @@ function readTls(certPath: string | undefined, keyPath: string | undefined) {
     try {
       return readFileSync(path);
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(error);
-      throw new UsageError(`${flag}: cannot read ${path}: ${reason}`);
+      throw new UsageError(`${flag}: cannot read ${path}: ${readFailureText(error)}`);
     }
   };
   const cert = read('--tls-cert', certPath);
