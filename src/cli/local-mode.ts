@@ -26,6 +26,7 @@ export interface LocalRunOptions {
   /** The `--job` ids as given, recorded so that a resume or re-run narrows the workflow the same way. */
   readonly selectedJobs?: readonly string[];
   readonly stores: Stores;
+  /** The state directory, which hashFiles() leaves out when it is in the workspace. */
   readonly stateDir: string;
   readonly workspace: string;
   /** The workspace's git context (cli/git-info.ts): HEAD's commit too when `event` is push. */
@@ -103,6 +104,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     host: options.host,
     createExecutor: localExecutors,
     tempRoot: temp.dir,
+    stateDir: options.stateDir,
     baseEnv: inheritedEnvironment(process.env),
   });
   agent.start();

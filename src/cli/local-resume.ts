@@ -23,6 +23,7 @@ export type ContinueHow = 'resume' | 'rerun';
 export interface LocalResumeOptions {
   readonly workflow: Workflow;
   readonly stores: Stores;
+  /** The state directory, which hashFiles() leaves out when it is in the workspace. */
   readonly stateDir: string;
   readonly host: HostDescription;
   readonly concurrency: number;
@@ -58,6 +59,7 @@ export async function resumeLocalRun(options: LocalResumeOptions): Promise<Local
     host: options.host,
     createExecutor: localExecutors,
     tempRoot: temp.dir,
+    stateDir: options.stateDir,
     baseEnv: inheritedEnvironment(process.env),
   });
   // Jobs queued before the in-process runner has registered would each be announced as waiting for

@@ -36,6 +36,8 @@ export interface RunnerAgentOptions {
   /** Each job slot gets its own RUNNER_TEMP and files directory under it. */
   readonly tempRoot: string;
   readonly baseEnv: Readonly<Record<string, string>>;
+  /** Local mode's state directory, maybe in the workspace: hashFiles() leaves it out (hash-files.ts). */
+  readonly stateDir?: string;
   /** Log entries are sent at most this often per job (or sooner when a batch grows large). */
   readonly logFlushMs?: number;
   /** Times lease renewals; tests pass a clock they move by hand. */
@@ -335,7 +337,7 @@ export class RunnerAgent {
         job = prepared.job;
       }
       directories = this.directories.acquire();
-      const { host, baseEnv } = this.options;
+      const { host, baseEnv, stateDir } = this.options;
       const executor = this.options.createExecutor(job);
       const { taskPool } = this;
       return await runJob(job, {
@@ -347,6 +349,7 @@ export class RunnerAgent {
         signal,
         killSignal,
         taskPool,
+        stateDir,
       });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);

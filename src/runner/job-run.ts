@@ -50,6 +50,8 @@ export interface JobRunOptions {
   readonly killSignal: AbortSignal;
   /** The runner's thread pool, for `uses: task://…` steps. */
   readonly taskPool: TaskPoolHolder;
+  /** Local mode's state directory, which hashFiles() leaves out (hash-files.ts). */
+  readonly stateDir?: string;
 }
 
 export interface JobRunResult {
@@ -186,7 +188,7 @@ class JobExecution {
         },
       },
       status: { failed: this.failed, cancelled: this.cancelled || this.timedOut },
-      hashFiles: (patterns) => hashFiles(this.spec.workspace, patterns),
+      hashFiles: (patterns) => hashFiles(this.spec.workspace, patterns, this.options.stateDir),
     };
   }
 

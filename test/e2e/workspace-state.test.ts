@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
@@ -45,5 +46,21 @@ describe('local state in the working tree', () => {
     const found = spawnSync('git', ['grep', '-l', SECRET, 'HEAD'], { cwd: ws.dir, encoding: 'utf8' });
     expect(found.stdout).toBe('');
     expect(repo.git('status', '--porcelain')).toBe('');
+  }, 60_000);
+
+  it('is not in hashFiles(), which changed with every run as the database grew; its workflows are', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'valkyrie-hashes-'));
+    try {
+      const repo =
+        repository(`      - run: echo "\${{ hashFiles('**') }} \${{ hashFiles('.valkyrie/**') }}" >> ${out}/hashes
+`);
+      ws = repo.ws;
+      for (let n = 0; n < 2; n++) expect((await ws.run(['run'])).code).toBe(0);
+      const [first, second] = readFileSync(join(out, 'hashes'), 'utf8').trim().split('\n');
+      expect(second).toBe(first);
+      expect(first?.split(' ')[1]).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -30,3 +30,25 @@ describe('hashFiles', () => {
     expect(globToRegExp('a?.md').test('ab.md')).toBe(true);
   });
 });
+
+describe('hashFiles in a workspace holding the state directory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-hash-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, '.valkyrie/workflows'), { recursive: true });
+  writeFileSync(join(dir, 'a.txt'), 'a');
+  writeFileSync(join(dir, '.valkyrie/workflows/ci.yml'), 'ci');
+  const stateDir = join(dir, '.valkyrie');
+
+  it("leaves the state directory's own files out, but not its workflows/", () => {
+    const before = hashFiles(dir, ['**'], stateDir);
+    writeFileSync(join(dir, '.valkyrie/valkyrie.db'), 'runs');
+    writeFileSync(join(dir, '.valkyrie/valkyrie.db-wal'), 'more runs');
+    expect(hashFiles(dir, ['**'], stateDir)).toBe(before);
+    expect(hashFiles(dir, ['.valkyrie/**'], stateDir)).toBe(hashFiles(dir, ['.valkyrie/workflows/*']));
+    expect(hashFiles(dir, ['.valkyrie/**'], stateDir)).not.toBe('');
+  });
+
+  it('leaves nothing out of a state directory elsewhere, or none', () => {
+    expect(hashFiles(dir, ['**'], join(tmpdir(), 'elsewhere'))).toBe(hashFiles(dir, ['**']));
+  });
+});
