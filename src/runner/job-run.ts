@@ -4,16 +4,15 @@ import { timerDelay } from '../core/timer-delay.js';
 import type { Executor, OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../protocol/messages.js';
-import { checkoutLogLine, checkoutValueProblem } from '../workflow/checkout-step.js';
 import {
   type EvaluationContext,
   type ExpressionValue,
   evaluateCondition,
   interpolate,
-  isObject,
 } from '../workflow/expressions/index.js';
 import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
 import { evaluateFlag } from '../workflow/typed-values.js';
+import { runCheckoutStep } from './checkout-builtin.js';
 import { type CommandFileTexts, parseKeyValueFile, parsePathFile } from './file-commands.js';
 import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
@@ -322,32 +321,11 @@ class JobExecution {
     }
   }
 
-  /**
-   * The built-in actions/checkout: the workspace is the checkout, so it fetches nothing; inputs
-   * written as expressions must name what the workspace already is. Its outputs are actions/checkout's
-   * (`ref`, `commit`).
-   */
   private checkout(step: StepDefinition, context: EvaluationContext): ProcessOutcome {
-    const github = context.contexts.github;
-    const field = (name: string): string => {
-      const value = github !== undefined && isObject(github) ? github[name] : '';
-      return typeof value === 'string' ? value : '';
-    };
-    const own = {
-      repository: field('repository'),
-      ref: field('ref'),
-      refName: field('ref_name'),
-      sha: field('sha'),
-      workspace: this.spec.workspace,
-    };
-    const problem = checkoutValueProblem(evaluateMap(step.with ?? {}, context), own);
-    if (problem !== undefined) {
-      this.systemLog(step.index, `error: ${problem}`);
-      return { kind: 'exited', exitCode: 1 };
-    }
-    this.systemLog(step.index, checkoutLogLine(this.spec.workspace));
-    if (step.id) Object.assign(this.stepState(step.id).outputs, { ref: own.ref || own.sha, commit: own.sha });
-    return { kind: 'exited', exitCode: 0 };
+    const done = runCheckoutStep(step, context, this.spec.workspace);
+    this.systemLog(step.index, done.line);
+    if (done.outputs && step.id) Object.assign(this.stepState(step.id).outputs, done.outputs);
+    return done.outcome;
   }
 
   /** A task's input is its evaluated `with:`; its returned values become the step's outputs. */
@@ -461,15 +439,20 @@ class JobExecution {
     });
   }
 
+  /** As GitHub's runner: an output that holds a secret is left out, with its warning, not masked. */
   private evaluateOutputs(): Record<string, string> {
     const out: Record<string, string> = {};
     const context = this.context();
     for (const [key, template] of Object.entries(this.spec.outputs)) {
+      let value: string;
       try {
-        out[key] = this.masker.mask(interpolate(template, context));
+        value = interpolate(template, context);
       } catch (error) {
         this.systemLog(-1, `warning: output "${key}" could not be evaluated: ${messageOf(error)}`);
+        continue;
       }
+      if (this.masker.mask(value) === value) out[key] = value;
+      else this.systemLog(-1, `warning: Skip output '${key}' since it may contain secret.`);
     }
     return out;
   }

@@ -113,6 +113,7 @@ jobs:
       'var is eu-west-1',
       'warning (a.ts:3): careful with ***',
       "missing secret is ''",
+      "warning: Skip output 'leaked' since it may contain secret.",
     ]);
     const runId = String(events(result.stdout).at(-1)?.runId);
     const logs = await ws.run(['logs', runId]);
@@ -120,7 +121,8 @@ jobs:
     expect(logs.stdout).not.toContain('s3cr3t');
     const show = await ws.run(['show', runId, '--json']);
     expect(show.stdout).not.toContain('s3cr3t');
-    expect(show.stdout).toContain('"leaked":"***"');
+    // As on GitHub, an output that holds a secret is left out, not passed on masked.
+    expect(show.stdout).not.toContain('"leaked"');
   });
 
   it('starts a job as soon as its own needs are done, not in waves', async () => {

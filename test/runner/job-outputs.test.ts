@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runFirstJob } from './job-run-harness.js';
+
+const workspace = mkdtempSync(join(tmpdir(), 'vk-job-outputs-'));
+afterAll(() => rmSync(workspace, { recursive: true, force: true }));
+
+describe("a job's outputs", () => {
+  it("leave out one that holds a secret or an ::add-mask:: value, with GitHub's warning", async () => {
+    const run = await runFirstJob(
+      `jobs:
+  p:
+    runs-on: x
+    outputs:
+      url: \${{ steps.a.outputs.url }}
+      masked: \${{ steps.a.outputs.masked }}
+      plain: \${{ steps.a.outputs.plain }}
+    steps:
+      - id: a
+        run: |
+          echo "::add-mask::hidden-value"
+          echo "url=https://user:\${{ secrets.PW }}@host/x" >> "$GITHUB_OUTPUT"
+          echo "masked=a hidden-value" >> "$GITHUB_OUTPUT"
+          echo "plain=https://host/x" >> "$GITHUB_OUTPUT"
+`,
+      workspace,
+      { secrets: { PW: 'pa55w0rd' } },
+    );
+    expect(run.outcome).toEqual({ kind: 'succeeded' });
+    expect(run.outputs).toEqual({ plain: 'https://host/x' });
+    expect(run.lines(-1)).toEqual([
+      "warning: Skip output 'url' since it may contain secret.",
+      "warning: Skip output 'masked' since it may contain secret.",
+    ]);
+  });
+});
