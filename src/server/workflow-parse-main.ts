@@ -1,0 +1,28 @@
+/**
+ * Entry of the server's workflow parse thread (WorkflowParseThread): parses each workflow it is
+ * sent with parseWorkflow, in the order sent, and posts the workflow and diagnostics back (the
+ * source, which the server has, is not sent back).
+ */
+import { parentPort } from 'node:worker_threads';
+import { parseWorkflow } from '../workflow/parse.js';
+import type { ParseReply, ParseRequest } from './workflow-parse-thread.js';
+
+const port = parentPort;
+if (port === null) throw new Error('workflow-parse-main.js runs only as the thread of a WorkflowParseThread');
+
+port.on('message', ({ source, path, options }: ParseRequest) => {
+  try {
+    const { workflow, diagnostics } = parseWorkflow(source, path, options);
+    const reply: ParseReply = {
+      kind: 'parsed',
+      diagnostics,
+      ...(workflow === undefined ? {} : { workflow }),
+    };
+    port.postMessage(reply);
+  } catch (error) {
+    // A DataCloneError from postMessage included: the server then answers 500, as for a throw in process.
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    port.postMessage({ kind: 'failed', message } satisfies ParseReply);
+  }
+});
+port.postMessage({ kind: 'ready' } satisfies ParseReply);

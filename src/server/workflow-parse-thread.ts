@@ -1,0 +1,220 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Diagnostic } from '../workflow/diagnostics.js';
+import type { Workflow } from '../workflow/model.js';
+import type { ParseResult } from '../workflow/parse.js';
+import type { ValidateOptions } from '../workflow/validate.js';
+
+/** What the thread is sent: one workflow to parse (parseWorkflow's arguments). */
+export interface ParseRequest {
+  readonly source: string;
+  readonly path: string;
+  readonly options: ValidateOptions;
+}
+
+/** What the thread posts: `ready` once, when it can parse; then one answer per request, in order. */
+export type ParseReply =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'parsed'; readonly workflow?: Workflow; readonly diagnostics: readonly Diagnostic[] }
+  /** parseWorkflow threw (a bug: it reports problems, it does not throw them), or the result would not copy. */
+  | { readonly kind: 'failed'; readonly message: string };
+
+export type ParseOutcome =
+  | { readonly kind: 'parsed'; readonly result: ParseResult }
+  /** Parsing took longer than the limit: the thread was stopped, and is replaced. */
+  | { readonly kind: 'timed_out'; readonly timeoutMs: number }
+  /** `queued` parses were queued already (the most allowed); this one was not. */
+  | { readonly kind: 'busy'; readonly queued: number }
+  | { readonly kind: 'closed' };
+
+export interface WorkflowParseThreadOptions {
+  /** How long one parse may take, counted from when the thread starts it. */
+  readonly timeoutMs: number;
+  /** How many parses may be queued at once, the running one included; more are answered `busy`. */
+  readonly maxQueued: number;
+}
+
+/** 1 MiB of YAML errors takes 3 to 10 s on the machines measured; a real workflow, milliseconds. */
+export const defaultParseTimeoutMs = 10_000;
+export const defaultMaxQueuedParses = 16;
+
+interface PendingParse {
+  readonly request: ParseRequest;
+  settle(outcome: ParseOutcome): void;
+  fail(error: Error): void;
+}
+
+interface ParseWorker {
+  readonly worker: Worker;
+  ready: boolean;
+  /** An exception nothing caught in the thread (out of memory, say), reported before it exits. */
+  failure?: Error;
+}
+
+/**
+ * Parses submitted workflows (workflow/parse.ts, the same function `valkyrie run` calls) on one
+ * worker thread, one at a time, so that a workflow costly to read — 1 MiB of YAML errors, or a flow
+ * list of 500,000 items, takes seconds — holds up only the submissions queued behind it, not every
+ * other request, runner connection and timer of the server's event loop.
+ *
+ * Lifecycle: `parse()` any number of times, also concurrently (they queue, at most `maxQueued`
+ * with the running one) → `close()`, idempotent, after which every parse, waiting or new, is
+ * `closed`. The thread starts at the first parse, does not keep the process alive, and is replaced
+ * after it is stopped at the time limit or dies; a thread that dies before it is ready fails the
+ * parses waiting, and the next parse starts another.
+ */
+export class WorkflowParseThread {
+  private thread: ParseWorker | undefined;
+  private readonly waiting: PendingParse[] = [];
+  private running: { readonly parse: PendingParse; readonly timer: NodeJS.Timeout } | undefined;
+  /** A stopped thread's termination: its successor starts after it, so threads never pile up. */
+  private stopping: Promise<unknown> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: WorkflowParseThreadOptions) {}
+
+  parse(source: string, path: string, options: ValidateOptions = {}): Promise<ParseOutcome> {
+    if (this.closing !== undefined) return Promise.resolve({ kind: 'closed' });
+    const queued = this.waiting.length + (this.running === undefined ? 0 : 1);
+    if (queued >= this.options.maxQueued) return Promise.resolve({ kind: 'busy', queued });
+    return new Promise<ParseOutcome>((resolve, reject) => {
+      this.waiting.push({ request: { source, path, options }, settle: resolve, fail: reject });
+      this.next();
+    });
+  }
+
+  /** Stops the thread at once; parses waiting or running resolve `closed`. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const parses = this.waiting.splice(0);
+      if (this.running !== undefined) {
+        clearTimeout(this.running.timer);
+        parses.unshift(this.running.parse);
+        this.running = undefined;
+      }
+      for (const parse of parses) parse.settle({ kind: 'closed' });
+      const thread = this.thread;
+      this.thread = undefined;
+      await thread?.worker.terminate();
+      await this.stopping;
+    })();
+    return this.closing;
+  }
+
+  /** Sends the first waiting parse to the thread, starting one if none runs, when the thread is free. */
+  private next(): void {
+    if (this.closing !== undefined || this.running !== undefined || this.stopping !== undefined) return;
+    const parse = this.waiting[0];
+    if (parse === undefined) return;
+    let thread = this.thread;
+    if (thread === undefined) {
+      try {
+        thread = this.start();
+      } catch (error) {
+        for (const waiting of this.waiting.splice(0)) waiting.fail(asError(error));
+        return;
+      }
+    }
+    if (!thread.ready) return;
+    this.waiting.shift();
+    const timer = setTimeout(() => this.timeOut(), this.options.timeoutMs);
+    this.running = { parse, timer };
+    thread.worker.postMessage(parse.request);
+  }
+
+  private start(): ParseWorker {
+    // The main thread's stack (V8's default, 984 KiB), not a worker's 4 MiB: what overflows it in
+    // process (zod's issues of a 250,000-item list do) overflows here too, and answers the same 500.
+    const worker = new Worker(parseThreadEntryPath(), { resourceLimits: { stackSizeMb: 984 / 1024 } });
+    const thread: ParseWorker = { worker, ready: false };
+    this.thread = thread;
+    // Not a reason for the process to stay: the server's socket is, while it listens.
+    thread.worker.unref();
+    thread.worker.on('message', (reply: ParseReply) => {
+      if (this.thread === thread) this.received(thread, reply);
+    });
+    thread.worker.on('error', (error) => {
+      thread.failure = error;
+    });
+    thread.worker.on('exit', (exitCode) => {
+      if (this.thread === thread) this.exited(thread, exitCode);
+    });
+    return thread;
+  }
+
+  private received(thread: ParseWorker, reply: ParseReply): void {
+    if (reply.kind === 'ready') thread.ready = true;
+    const running = this.running;
+    if (reply.kind !== 'ready' && running !== undefined) {
+      clearTimeout(running.timer);
+      this.running = undefined;
+      const { source } = running.parse.request;
+      if (reply.kind === 'failed')
+        running.parse.fail(new Error(`parsing the workflow failed: ${reply.message}`));
+      else
+        running.parse.settle({
+          kind: 'parsed',
+          result: {
+            diagnostics: reply.diagnostics,
+            source,
+            ...(reply.workflow === undefined ? {} : { workflow: reply.workflow }),
+          },
+        });
+    }
+    this.next();
+  }
+
+  private exited(thread: ParseWorker, exitCode: number): void {
+    this.thread = undefined;
+    const reason = thread.failure === undefined ? '' : `: ${thread.failure.message}`;
+    const error = new Error(`the workflow parse thread stopped (exit code ${exitCode})${reason}`);
+    const failed = thread.ready ? [] : this.waiting.splice(0);
+    if (this.running !== undefined) {
+      clearTimeout(this.running.timer);
+      failed.unshift(this.running.parse);
+      this.running = undefined;
+    }
+    for (const parse of failed) parse.fail(error);
+    this.next();
+  }
+
+  private timeOut(): void {
+    const { running, thread } = this;
+    if (running === undefined || thread === undefined) return;
+    this.running = undefined;
+    this.thread = undefined;
+    running.parse.settle({ kind: 'timed_out', timeoutMs: this.options.timeoutMs });
+    // A busy thread is stopped where it is: V8 ends the running script.
+    this.stopping = thread.worker.terminate().finally(() => {
+      this.stopping = undefined;
+      this.next();
+    });
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Where the thread's entry module is. Threads run plain JavaScript, so this is the file `tsc`
+ * writes under dist/, reached from each layout this module runs in (as executors/thread/worker-entry.ts):
+ * - compiled by tsc, dist/server/: the sibling workflow-parse-main.js;
+ * - bundled into the CLI, dist/valkyrie*.js: server/workflow-parse-main.js beside it;
+ * - TypeScript sources under vitest, src/server/: the built one in dist/ (`npm run build` first).
+ */
+function parseThreadEntryPath(): string {
+  const candidates = [
+    './workflow-parse-main.js',
+    './server/workflow-parse-main.js',
+    '../../dist/server/workflow-parse-main.js',
+  ];
+  for (const candidate of candidates) {
+    const path = fileURLToPath(new URL(candidate, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error(
+    'the workflow parse thread is not built (dist/server/workflow-parse-main.js is missing; run npm run build)',
+  );
+}

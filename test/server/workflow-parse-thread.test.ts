@@ -1,0 +1,75 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, it } from 'vitest';
+import { WorkflowParseThread } from '../../src/server/workflow-parse-thread.js';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+/**
+ * The thread runs the built parser (dist/): run `npm run build` after editing src/workflow/ or
+ * src/server/workflow-parse-*.ts, as for the thread executor.
+ */
+const threads: WorkflowParseThread[] = [];
+afterEach(async () => {
+  for (const thread of threads.splice(0)) await thread.close();
+});
+
+function parseThread(timeoutMs = 10_000, maxQueued = 16): WorkflowParseThread {
+  const thread = new WorkflowParseThread({ timeoutMs, maxQueued });
+  threads.push(thread);
+  return thread;
+}
+
+const files = (relative: string) => {
+  const dir = fileURLToPath(new URL(relative, import.meta.url));
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.yml'))
+    .map((file) => ({ file, source: readFileSync(`${dir}${file}`, 'utf8') }));
+};
+
+it('answers what parseWorkflow answers in process: the workflow, or the same diagnostics', async () => {
+  const thread = parseThread();
+  const workflows = [...files('../../examples/'), ...files('../fixtures/workflows/invalid/')];
+  expect(workflows.length).toBeGreaterThan(20);
+  for (const { file, source } of workflows) {
+    const options = { runnerLabels: ['linux'] };
+    expect(await thread.parse(source, file, options)).toEqual({
+      kind: 'parsed',
+      result: parseWorkflow(source, file, options),
+    });
+  }
+  const ci = readFileSync(new URL('../../examples/ci.yml', import.meta.url), 'utf8');
+  expect(await thread.parse(ci, 'ci.yml', { jobs: ['test'] })).toEqual({
+    kind: 'parsed',
+    result: parseWorkflow(ci, 'ci.yml', { jobs: ['test'] }),
+  });
+});
+
+it('fails a parse that throws in the thread, as it throws in process, and parses the next', async () => {
+  const thread = parseThread();
+  // zod reports each of 250,000 steps in one push(...issues): past the stack, in process too.
+  const overflowing = `jobs:\n  a:\n    runs-on: x\n    steps: [${Array(250_000).fill('1').join(',')}]\n`;
+  expect(() => parseWorkflow(overflowing, 'w.yml')).toThrow(RangeError);
+  await expect(thread.parse(overflowing, 'w.yml')).rejects.toThrow(/Maximum call stack size exceeded/);
+  expect(await thread.parse('jobs: 3', 'w.yml')).toMatchObject({ kind: 'parsed' });
+});
+
+it('stops a parse past the limit, answers the ones queued behind it, and refuses past maxQueued', async () => {
+  const thread = parseThread(200, 3);
+  const slow = `jobs: [${Array(500_000).fill('1').join(',')}]\n`;
+  const queued = [thread.parse(slow, 'a.yml'), thread.parse(slow, 'b.yml'), thread.parse('jobs: 3', 'c.yml')];
+  expect(await thread.parse('jobs: 3', 'd.yml')).toEqual({ kind: 'busy', queued: 3 });
+  const [first, second, third] = await Promise.all(queued);
+  expect(first).toEqual({ kind: 'timed_out', timeoutMs: 200 });
+  expect(second).toEqual({ kind: 'timed_out', timeoutMs: 200 });
+  expect(third).toEqual({ kind: 'parsed', result: parseWorkflow('jobs: 3', 'c.yml') });
+});
+
+it('answers closed to the parses it holds and to later ones once closed', async () => {
+  const thread = parseThread();
+  const slow = thread.parse(`jobs: [${Array(500_000).fill('1').join(',')}]\n`, 'a.yml');
+  const waiting = thread.parse('jobs: 3', 'b.yml');
+  await thread.close();
+  expect(await slow).toEqual({ kind: 'closed' });
+  expect(await waiting).toEqual({ kind: 'closed' });
+  expect(await thread.parse('jobs: 3', 'c.yml')).toEqual({ kind: 'closed' });
+});
