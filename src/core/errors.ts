@@ -45,6 +45,10 @@ export const errorCatalog = {
   VK_INVALID_JSON: 'an API request body was not valid JSON',
   VK_UNSUPPORTED_MEDIA_TYPE: 'an API request body had a content type the route does not take',
   VK_BODY_TOO_LARGE: 'an API request body exceeded the size limit',
+  VK_WORKFLOW_PARSE_TIMEOUT:
+    'the server stopped parsing a submitted workflow that took longer than its time limit; nothing was submitted',
+  VK_SERVER_BUSY:
+    'the server had the most submitted workflows waiting to be parsed that it queues; nothing was submitted, retry later',
   VK_NOT_FOUND: 'no API route or resource at that path',
   VK_METHOD: 'the path does not take that HTTP method (the Allow header lists the ones it takes)',
   VK_UNAUTHORIZED: 'the API request carried no token, or one that is unknown, revoked or expired',

@@ -8,6 +8,7 @@ import type { RunFeed } from './run-feed.js';
 import type { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
 import type { TokenAuthority } from './tokens.js';
+import type { WorkflowParseThread } from './workflow-parse-thread.js';
 
 /** A run this process drives: its handle (to cancel it), its bundle (for job tokens), its heartbeat. */
 export interface DrivenRun {
@@ -30,6 +31,8 @@ export interface ApiContext {
   readonly maxBundleBytes: number;
   /** How long an unused bundle is kept (bundle-sweeper.ts); named in the answer for a removed one. */
   readonly bundleRetentionMs: number;
+  /** Parses submitted workflows off the event loop, one at a time, each within a time limit. */
+  readonly parseThread: WorkflowParseThread;
   /** Unfinished jobs above which a submitted run is refused whole (VK_QUEUE_FULL, 429). */
   readonly queueCapacity: number;
   /** Runs started by this process and not finished yet, by run id. */

@@ -29,6 +29,11 @@ import { RunTakeover } from './run-takeover.js';
 import { RunnerDirectory } from './runner-directory.js';
 import type { EventStream } from './sse.js';
 import { TokenAuthority } from './tokens.js';
+import {
+  defaultMaxQueuedParses,
+  defaultParseTimeoutMs,
+  WorkflowParseThread,
+} from './workflow-parse-thread.js';
 
 export const webSocketPath = '/api/v1/runner/ws';
 export const longPollPath = '/api/v1/runner/poll';
@@ -45,6 +50,16 @@ export interface ServerOptions {
   readonly maxBundleBytes?: number;
   /** Unfinished jobs in the store above which a submitted run is refused whole (429). Default 10,000. */
   readonly queueCapacity?: number;
+  /**
+   * How long parsing a submitted workflow may take before it is stopped and the submission refused
+   * (413 VK_WORKFLOW_PARSE_TIMEOUT). Default 10 s.
+   */
+  readonly workflowParseTimeoutMs?: number;
+  /**
+   * How many submitted workflows may be parsed or wait to be, one at a time, at once; a submission
+   * past them is refused (503 VK_SERVER_BUSY). Default 16.
+   */
+  readonly maxQueuedParses?: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** VALKYRIE_ADMIN_TOKEN. */
   readonly adminToken?: string;
@@ -201,6 +216,10 @@ export class ValkyrieServer implements AsyncDisposable {
         maxBundleBytes: options.maxBundleBytes ?? defaultMaxBundleBytes,
         bundleRetentionMs,
         queueCapacity: options.queueCapacity ?? defaultQueueCapacity,
+        parseThread: new WorkflowParseThread({
+          timeoutMs: options.workflowParseTimeoutMs ?? defaultParseTimeoutMs,
+          maxQueued: options.maxQueuedParses ?? defaultMaxQueuedParses,
+        }),
         driven,
         streams,
         metrics,
@@ -301,6 +320,8 @@ export class ValkyrieServer implements AsyncDisposable {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.intake.stopped = true;
+      // Intake: a submission still being parsed is refused (503) rather than started while draining.
+      void this.context.parseThread.close().catch(() => undefined);
       const { controlPlane, driven } = this.context;
       for (const runner of controlPlane.runners())
         if (runner.connected) controlPlane.setRunnerMode(runner.id, 'draining');
@@ -339,6 +360,7 @@ export class ValkyrieServer implements AsyncDisposable {
       await release(() => {
         for (const run of this.context.driven.values()) run.ownership.stop();
       });
+      await release(() => this.context.parseThread.close());
       await release(() => this.acceptors.ws.close());
       await release(() => this.acceptors.poll.close());
       await release(() => this.context.runners.stop());

@@ -10,9 +10,9 @@ import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
 import type { Workflow } from '../../workflow/model.js';
 import { maxNestingDepth } from '../../workflow/nesting.js';
-import { parseWorkflow } from '../../workflow/parse.js';
+import type { ParseResult } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
-import { ApiError } from '../api-error.js';
+import { ApiError, shuttingDown } from '../api-error.js';
 import { formatRetention } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
@@ -23,6 +23,7 @@ import { findRun, runView, runViews } from '../run-views.js';
 import {
   errorSchema,
   idParams,
+  jsonBodyLimit,
   maxWorkflowLength,
   printable,
   runListQuery,
@@ -32,6 +33,7 @@ import {
 } from '../schemas.js';
 import { submissionFingerprint } from '../submission-fingerprint.js';
 import type { Principal } from '../tokens.js';
+import type { WorkflowParseThread } from '../workflow-parse-thread.js';
 
 const runBody = z.object({ run: runViewSchema });
 const idempotencyWindowMs = 24 * 3_600_000;
@@ -74,12 +76,21 @@ export function runRoutes(context: ApiContext): Route[] {
             'VK_IDEMPOTENCY_CONFLICT: this token used the Idempotency-Key for another request within 24 h; VK_QUEUE_FULL: the run alone has more jobs than the queue capacity, so it can never be queued. Nothing was submitted',
           schema: errorSchema,
         },
+        413: {
+          description: `VK_BODY_TOO_LARGE: the body exceeds ${jsonBodyLimit} bytes; VK_WORKFLOW_PARSE_TIMEOUT: parsing the workflow took longer than the server's limit (10 s unless configured), so it was stopped. Nothing was submitted`,
+          schema: errorSchema,
+        },
         429: { description: 'VK_QUEUE_FULL: nothing was submitted', schema: errorSchema },
+        503: {
+          description:
+            'VK_SHUTTING_DOWN: the server is shutting down; VK_SERVER_BUSY: the most workflows the server queues to parse were queued. Nothing was submitted',
+          schema: errorSchema,
+        },
       },
       async handle({ body, headers, principal }) {
         const path = body.path ?? 'workflow.yml';
         const source = workflowText(body.workflow);
-        const parsed = parseWorkflow(source, path, body.jobs === undefined ? {} : { jobs: body.jobs });
+        const parsed = await parseSubmitted(context.parseThread, source, path, body.jobs);
         if (parsed.workflow === undefined || hasErrors(parsed.diagnostics)) {
           const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
           const first = errors[0];
@@ -303,6 +314,38 @@ function workflowGroupOf(workflow: Workflow, request: RunRequest): WorkflowGroup
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ApiError(400, 'VK_EXPRESSION', message, { path: 'body.workflow' });
+  }
+}
+
+/**
+ * The workflow parsed on the parse thread (with only `jobs` and the jobs they need read, as in
+ * process), or the refusal when parsing it took too long or too many parses wait already.
+ */
+async function parseSubmitted(
+  thread: WorkflowParseThread,
+  source: string,
+  path: string,
+  jobs: readonly string[] | undefined,
+): Promise<ParseResult> {
+  const outcome = await thread.parse(source, path, jobs === undefined ? {} : { jobs });
+  switch (outcome.kind) {
+    case 'parsed':
+      return outcome.result;
+    case 'closed':
+      throw shuttingDown();
+    case 'busy':
+      throw new ApiError(
+        503,
+        'VK_SERVER_BUSY',
+        `${outcome.queued} submitted workflows are queued to be parsed, the most the server queues; nothing was submitted, retry in a few seconds`,
+      );
+    case 'timed_out':
+      throw new ApiError(
+        413,
+        'VK_WORKFLOW_PARSE_TIMEOUT',
+        `${path}: parsing the workflow took longer than ${outcome.timeoutMs / 1000} s, the server's limit, so it was stopped; nothing was submitted. A workflow needs far less: check it with valkyrie validate ${path}, which has no limit`,
+        { path: 'body.workflow' },
+      );
   }
 }
 
