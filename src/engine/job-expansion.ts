@@ -8,6 +8,7 @@ import {
   hasExpressions,
   interpolate,
   isObject,
+  literalTemplate,
   parseTemplate,
 } from '../workflow/expressions/index.js';
 import { expandMatrix, legName, type MatrixLeg } from '../workflow/matrix.js';
@@ -46,7 +47,7 @@ export function planLegs(
   needs: ExpressionValue,
 ): { legs: PlannedLeg[]; maxParallel: number } {
   const base = baseContexts(workflow, job, run, needs);
-  const workflowEnv = workflowEnvironment(workflow, run);
+  const workflowEnv = workflowEnvTemplates(workflow, run);
   const combinations = matrixLegs(job, { contexts: base });
   const total = combinations.length;
   const maxParallel = maxParallelOf(job, { contexts: base }, total);
@@ -145,6 +146,15 @@ function specTemplate(
 /** The workflow's `env`, with `--env` values over it. */
 function workflowEnvironment(workflow: Workflow, run: RunContext): Record<string, string> {
   return { ...workflow.env, ...run.envOverrides };
+}
+
+/**
+ * The same as the templates a runner evaluates: `--env` values (and the API's `env`) are taken as
+ * written, as `--var` and `--secret` values are, not as expressions.
+ */
+function workflowEnvTemplates(workflow: Workflow, run: RunContext): Record<string, string> {
+  const literal = Object.entries(run.envOverrides).map(([key, value]) => [key, literalTemplate(value)]);
+  return { ...workflow.env, ...Object.fromEntries(literal) };
 }
 
 function maxParallelOf(job: JobDefinition, context: EvaluationContext, total: number): number {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planLegs } from '../../src/engine/job-expansion.js';
 import type { RunContext } from '../../src/engine/run-context.js';
 import { jobJson, messageJson } from '../../src/protocol/message-json.js';
+import { interpolate } from '../../src/workflow/expressions/index.js';
 import { parsedWorkflow, runRequest } from './plane-fixtures.js';
 
 const run: RunContext = {
@@ -62,5 +63,17 @@ describe('planLegs', () => {
       }
     }
     expect(legs).toBe(2 * 2 * 2 + 1);
+  });
+
+  it('gives --env values to the runner as written, as --var and --secret values are, not as expressions', () => {
+    const envOverrides = { OPEN: 'a${{b', SHA: '${{ github.sha }}', A: 'plain' };
+    const job = workflow.jobs.get('single');
+    if (!job) throw new Error('no job');
+    const [leg] = planLegs(workflow, job, { ...run, envOverrides }, {}).legs;
+    const env = leg?.makeSpec('job-1').value.workflowEnv ?? {};
+    const evaluated = Object.fromEntries(
+      Object.entries(env).map(([key, template]) => [key, interpolate(template, { contexts: {} })]),
+    );
+    expect(evaluated).toEqual({ ...envOverrides, QUOTE: 'say "hi"' });
   });
 });

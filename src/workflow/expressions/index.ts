@@ -17,6 +17,7 @@ export {
   evaluateValue,
   hasExpressions,
   interpolate,
+  literalTemplate,
   parseCondition,
   parseTemplate,
   type TemplatePart,

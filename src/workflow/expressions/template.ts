@@ -105,6 +105,15 @@ function cached<T>(cache: Map<string, T>, text: string, parse: (text: string) =>
   return value;
 }
 
+/**
+ * The template that interpolates to `text` as written: a value given literally (`--env`) travels
+ * where templates do. The language has no escape, so each `${{` is written as the expression
+ * `${{ '${{' }}`.
+ */
+export function literalTemplate(text: string): string {
+  return text.replaceAll('${{', "${{ '${{' }}");
+}
+
 /** Evaluates a template to a string (each expression via toDisplayString). */
 export function interpolate(text: string, ctx: EvaluationContext): string {
   return hasExpressions(text) ? interpolateParts(cached(templateCache, text, parseTemplate), ctx) : text;
