@@ -63,4 +63,22 @@ describe('local state in the working tree', () => {
       rmSync(out, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('is found from a subdirectory by runs, show, logs and cancel, as git finds its repository', async () => {
+    const repo = repository('      - run: echo hello from the run\n');
+    ws = repo.ws;
+    expect((await ws.run(['run'])).code).toBe(0);
+    const sub = join(ws.dir, 'src', 'deep');
+    mkdirSync(sub, { recursive: true });
+    const runs = await ws.run(['runs', '--json'], {}, sub);
+    expect(runs.stderr).toBe('');
+    expect((JSON.parse(runs.stdout) as unknown[]).length).toBe(1);
+    expect((await ws.run(['show', '1'], {}, sub)).code).toBe(0);
+    expect((await ws.run(['logs', '1'], {}, sub)).stdout).toContain('hello from the run');
+    // Found, and finished: not "no run".
+    expect((await ws.run(['cancel', '1'], {}, sub)).stderr).toContain('already finished');
+    // A .valkyrie/ of the subdirectory's own is its state directory, as before.
+    mkdirSync(join(sub, '.valkyrie'));
+    expect((await ws.run(['runs', '--json'], {}, sub)).stdout.trim()).toBe('[]');
+  }, 60_000);
 });

@@ -34,9 +34,13 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
     process.stderr.write(`Cancelling run ${id} on ${client.origin}.\n`);
     return ExitCode.succeeded;
   }
-  const stores = await openStores(options.db, stateDirectory(options.stateDir, process.cwd()), {
-    create: false,
-  });
+  const stores = await openStores(
+    options.db,
+    stateDirectory(options.stateDir, process.cwd(), { nearest: true }),
+    {
+      create: false,
+    },
+  );
   try {
     const run = await stores.runs.getRun(asRunId(id));
     if (!run) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}; see: valkyrie runs`);

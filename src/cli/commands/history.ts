@@ -25,7 +25,7 @@ interface HistoryOptions {
 }
 
 async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => Promise<T>): Promise<T> {
-  const stateDir = stateDirectory(options.stateDir, process.cwd());
+  const stateDir = stateDirectory(options.stateDir, process.cwd(), { nearest: true });
   const stores = await openStores(options.db, stateDir, { create: false });
   try {
     return await use(stores);

@@ -73,7 +73,7 @@ export async function rerunCommand(id: string, options: RerunCommandOptions): Pr
 async function continueCommand(id: string, options: ResumeCommandOptions, how: ContinueHow): Promise<number> {
   warmUpSpawner();
   const cwd = process.cwd();
-  const stateDir = stateDirectory(options.stateDir, cwd);
+  const stateDir = stateDirectory(options.stateDir, cwd, { nearest: true });
   const stores = await openStores(options.db, stateDir);
   const out = new BufferedOutput(process.stdout);
   let local: LocalRun | undefined;
