@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import {
 } from '../store/postgres-server.js';
 import { type CliResult, collect, statuses, Workspace } from './cli.js';
 import { waitFor } from './process-state.js';
+import { holdWriteLock } from './sqlite-write-lock.js';
 
 // Each fault ends the command with one line on stderr (no stack trace), a documented exit code
 // (docs/faults.md), and the state exactly as it was: no run submitted, no job started.
@@ -72,32 +72,6 @@ async function runNumbers(ws: Workspace): Promise<number[]> {
   const result = await ws.run(['runs', '--json']);
   expect(result.code).toBe(0);
   return (JSON.parse(result.stdout) as { runNumber: number }[]).map((run) => run.runNumber);
-}
-
-/** A process holding SQLite's write lock on `path` (BEGIN EXCLUSIVE) until `release()` or `afterMs`. */
-async function holdWriteLock(path: string, afterMs?: number): Promise<{ release(): Promise<void> }> {
-  const script = `
-    const db = new (require('better-sqlite3'))(process.argv[1]);
-    db.exec('BEGIN EXCLUSIVE');
-    const release = () => { db.exec('COMMIT'); db.close(); process.exit(0); };
-    process.on('SIGTERM', release);
-    if (process.argv[2] !== '') setTimeout(release, Number(process.argv[2]));
-    process.stdout.write('locked\\n');
-    setInterval(() => {}, 1000);`;
-  const child: ChildProcess = spawn(process.execPath, ['-e', script, path, String(afterMs ?? '')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = collect(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`lock holder exited ${code}`)));
-  });
-  return {
-    async release() {
-      child.kill('SIGTERM');
-      expect((await exited).code).toBe(0);
-    },
-  };
 }
 
 describe('a SQLite state file that cannot be used', () => {
