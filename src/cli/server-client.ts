@@ -40,6 +40,8 @@ export interface WaitingJob {
 export interface ApiRunDetail extends ApiRun {
   readonly attempt: number;
   readonly createdAt: number;
+  /** When its jobs could start (its concurrency group admitted it); absent from servers before it. */
+  readonly startedAt?: number;
   readonly finishedAt?: number;
   /** The jobs the run was narrowed to (`jobs` of the submit); in a single run's view only. */
   readonly selectedJobs?: readonly string[];
@@ -319,7 +321,7 @@ function readRun(json: unknown): ApiRun {
 function readRunDetail(run: unknown): ApiRunDetail {
   if (!isRecord(run) || !Array.isArray(run.jobs) || typeof run.createdAt !== 'number')
     throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
-  const { id, number, workflowName, status, attempt, createdAt, finishedAt, selectedJobs } = run;
+  const { id, number, workflowName, status, attempt, createdAt, startedAt, finishedAt, selectedJobs } = run;
   if (typeof id !== 'string' || typeof number !== 'number' || typeof workflowName !== 'string')
     throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
   return {
@@ -329,6 +331,7 @@ function readRunDetail(run: unknown): ApiRunDetail {
     status: String(status),
     attempt: typeof attempt === 'number' ? attempt : 1,
     createdAt,
+    ...(typeof startedAt === 'number' ? { startedAt } : {}),
     ...(typeof finishedAt === 'number' ? { finishedAt } : {}),
     ...(isStringList(selectedJobs) ? { selectedJobs } : {}),
     jobs: run.jobs.map(readJob),

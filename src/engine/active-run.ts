@@ -32,7 +32,8 @@ export interface ActiveRun {
   readonly id: RunId;
   readonly workflow: Workflow;
   readonly coordinator: RunCoordinator;
-  readonly startedAt: number;
+  /** Since when its duration counts: set again when its workflow's concurrency group admits it. */
+  startedAt: number;
   readonly done: Promise<RunStatus>;
   resolve(status: RunStatus): void;
   reject(error: unknown): void;

@@ -2,7 +2,7 @@ import { jobIdFor } from '../core/ids.js';
 import { cancellingLine, isTerminal, jobStatusOf } from '../core/outcome.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
-import type { JobRecord, RunConcurrency, RunRecord } from '../store/runs.js';
+import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { plannedJobCount } from '../workflow/planned-jobs.js';
@@ -27,10 +27,11 @@ import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
 import { abandonRun, giveUpAll, giveUpRefused } from './run-refusals.js';
+import { beginRun, type RunStartPorts } from './run-start.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
-import { holdForGroup, type WorkflowGroup } from './workflow-group.js';
+import type { WorkflowGroup } from './workflow-group.js';
 
 export type { RunHandle, RunRequest } from './active-run.js';
 export type { ControlPlaneOptions } from './control-plane-options.js';
@@ -53,6 +54,7 @@ export class ControlPlane {
   private readonly events = new RunEventListeners();
   private readonly writes: StoreWrites;
   private readonly records: JobRecords;
+  private readonly runStart: RunStartPorts;
   private readonly writeOp = (operation: () => Promise<void>) => this.writes.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
   private readonly cancelRun = (run: ActiveRun, immediate: boolean, reason?: string) => {
@@ -107,6 +109,14 @@ export class ControlPlane {
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
       this.dispatcher.runnerAvailabilityFor(runsOn),
     );
+    this.runStart = {
+      stores,
+      clock,
+      writes: this.writes,
+      emit: this.emitOp,
+      apply: (run, effects) => this.apply(run, effects),
+      cancel: (run, reason) => this.cancelRun(run, false, reason),
+    };
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
       waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),
       admitted: (leg) => this.enqueueAdmitted(leg),
@@ -205,7 +215,7 @@ export class ControlPlane {
     const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const { run, handle } = this.active.activate(record, workflow, coordinator, now, this.cancelRun);
-    this.begin(run, record, options.group, coordinator.advance(), { status: 'running', startedAt: now });
+    beginRun(this.runStart, run, record, options.group, coordinator.advance());
     return { kind: 'started', handle };
   }
 
@@ -257,7 +267,7 @@ export class ControlPlane {
     run.resumed = how === 'resume';
     run.ownerExited = run.resumed && ownerExited;
     for (const job of jobs) this.runsByLeg.set(job.id, run);
-    this.begin(run, record, group, effects, { status: 'running', startedAt });
+    beginRun(this.runStart, run, record, group, effects);
     return handle;
   }
 
@@ -274,32 +284,6 @@ export class ControlPlane {
   /** Whether `jobId` has a live lease here: its runner, connected or away, may still report it. */
   leased(jobId: string): boolean {
     return this.leases.leased(jobId);
-  }
-
-  /**
-   * Stores the run as running, tells the listeners and applies its first effects: now, or, with a
-   * workflow group, once the group gives it the slot (workflow-group.ts).
-   */
-  private begin(
-    run: ActiveRun,
-    record: RunRecord,
-    group: WorkflowGroup | undefined,
-    effects: readonly Effect[],
-    patch: { status: 'running'; startedAt?: number },
-  ): void {
-    const start = (first: readonly Effect[]) => {
-      this.writes.write(() => this.stores.runs.updateRun(record.id, patch));
-      const { id: runId, runNumber } = record;
-      this.emit({ type: 'run.started', runId, runNumber, workflow: run.workflow.name, at: this.now() });
-      this.apply(run, first);
-    };
-    if (group === undefined) start(effects);
-    else
-      holdForGroup(this.stores, this.options.clock, run, group, effects, {
-        start,
-        cancel: (reason) => this.cancelRun(run, false, reason),
-        concurrency: (state) => this.tellConcurrency(record, state),
-      });
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {
@@ -483,12 +467,6 @@ export class ControlPlane {
 
   private now(): number {
     return this.options.clock.now();
-  }
-
-  /** Stored too, for the followers of the run on other replicas (stored-run-follower.ts). */
-  private tellConcurrency({ id: runId }: RunRecord, { state, ...place }: RunConcurrency): void {
-    this.writes.write(() => this.stores.runs.recordConcurrency(runId, { state, ...place }));
-    if (state !== 'admitted') this.emit({ type: 'concurrency', runId, state, ...place }); // run.started says it
   }
 
   private emit(event: RunEvent): void {

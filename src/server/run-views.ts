@@ -97,6 +97,7 @@ function viewOf(
     status: run.status,
     attempt: run.attempt ?? 1,
     createdAt: run.createdAt,
+    ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
     ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
     jobs: jobs.map((job) => {
       const stale = (staleOf.get(job.id) ?? []).map(staleWriteView);

@@ -397,7 +397,11 @@ export const runViewSchema = z
     workflowName: z.string(),
     status: z.enum(runStatuses),
     attempt: z.number().meta({ description: "GitHub's run_attempt: 1, one more for each re-run" }),
-    createdAt: z.number(),
+    createdAt: z.number().meta({ description: 'epoch ms: when it was submitted' }),
+    startedAt: z.number().optional().meta({
+      description:
+        'epoch ms: when it started (its concurrency group admitted it; its duration counts from here); absent before',
+    }),
     finishedAt: z.number().optional(),
     selectedJobs: z.array(z.string()).optional().meta({
       description:

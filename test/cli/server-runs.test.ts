@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { runsCommand } from '../../src/cli/commands/history.js';
+import { runsCommand, showCommand } from '../../src/cli/commands/history.js';
 import { ValkyrieServer } from '../../src/server/server.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 
@@ -50,5 +50,39 @@ describe('valkyrie runs --server', () => {
     expect(listed).toEqual(ids.slice(1).reverse());
     // Pages of 500, 500 and the 202 still wanted.
     expect(requests.map((url) => new URL(url).searchParams.get('limit'))).toEqual(['500', '500', '202']);
+  });
+});
+
+describe('valkyrie show --server', () => {
+  it("gives a run's duration from its start, leaving out its wait for its concurrency group", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-show-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const stores = openSqliteStores(join(dir, 'valkyrie.db'));
+    // A run that waited 44 s for its group (the control plane stores its start at admission), then ran 1 s.
+    const createdAt = Date.UTC(2026, 10, 30, 1, 2, 3);
+    const { id } = await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt });
+    await stores.runs.updateRun(id, { status: 'running', startedAt: createdAt + 44_000 });
+    await stores.runs.updateRun(id, { status: 'succeeded', finishedAt: createdAt + 45_000 });
+    const server = await ValkyrieServer.start({
+      stores,
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: dir,
+      adminToken,
+    });
+    cleanups.push(() => server.destroy());
+    let printed = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed += String(chunk);
+      return true;
+    });
+    const text = await showCommand(id, { server: server.url, token: adminToken });
+    const json = await showCommand(id, { server: server.url, token: adminToken, json: true });
+    vi.mocked(process.stdout.write).mockRestore();
+    expect([text, json]).toEqual([0, 0]);
+    const lines = printed.split('\n');
+    expect(lines[0]).toBe(`Run ${id} of ci (#1): succeeded 1.0s`);
+    const shown = lines.find((line) => line.startsWith('{'));
+    expect(JSON.parse(shown ?? '')).toMatchObject({ createdAt, startedAt: createdAt + 44_000 });
   });
 });

@@ -7,8 +7,11 @@ import { waitFor } from './process-state.js';
 
 export interface ListedRun {
   readonly id: string;
+  readonly workflowName: string;
   readonly status: string;
+  readonly createdAt: number;
   readonly startedAt?: number;
+  readonly finishedAt?: number;
   readonly concurrency?: { readonly group: string; readonly state: string; readonly ahead?: number };
 }
 

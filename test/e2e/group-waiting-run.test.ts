@@ -113,18 +113,27 @@ function describeWaitingRuns(title: string, dbArgs: readonly string[]): void {
         expect((await cli('show', run.id)).stdout).toContain(
           'replaced by a newer run of concurrency group superseded before it started',
         );
+        // The newer run waits for a second more: `show` tells that wait apart from its duration.
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
       } finally {
         open('superseded-gate');
       }
       expect((await holder).code).toBe(0);
       expect((await newer)?.code).toBe(0);
       // Once admitted it no longer waits, in the record either.
-      const [last] = await listed();
+      const runs = (await listed()).filter((listedRun) => listedRun.workflowName === 'superseded');
+      const [last] = runs;
       expect(last).toMatchObject({
         status: 'succeeded',
         concurrency: { group: 'superseded', state: 'admitted' },
       });
       expect(last?.concurrency?.ahead).toBeUndefined();
+      // It started when the group admitted it, after the holder's end, not when it was submitted.
+      const first = runs.at(-1);
+      expect(last?.startedAt).toBeGreaterThanOrEqual(first?.finishedAt ?? Number.POSITIVE_INFINITY);
+      expect(last?.createdAt).toBeLessThan(first?.finishedAt ?? 0);
+      const shownNewer = (await cli('show', last?.id ?? '')).stdout;
+      expect(shownNewer).toMatch(/waited \d+\.\ds for concurrency group superseded before it started/);
       expect(existsSync(marker('superseded-2'))).toBe(false);
       expect(existsSync(marker('superseded-3'))).toBe(true);
     });

@@ -43,6 +43,12 @@ describe("the server honours a workflow's concurrency group", () => {
     await waitForRunStatus(request, first, 'succeeded');
     const next = (await runner.leases(2))[1];
     expect(next?.jobId.startsWith(`${second}.`)).toBe(true);
+    // It started when the group admitted it: its wait is not part of its run time.
+    const view = async (id: string) =>
+      ((await request('GET', `/api/v1/runs/${id}`)).body as { run: Record<string, number> }).run;
+    const [ended, admitted] = [await view(first), await view(second)];
+    expect(admitted.startedAt).toBeGreaterThanOrEqual(ended.finishedAt ?? Number.POSITIVE_INFINITY);
+    expect(admitted.createdAt).toBeLessThan(ended.finishedAt ?? 0);
     runner.transport.close();
   });
 

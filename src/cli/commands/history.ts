@@ -142,6 +142,8 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     }
     const place = groupPlaceLine(run);
     if (place !== undefined) process.stdout.write(`  ${colors.yellow(place)}\n`);
+    const waited = groupWaitLine(run);
+    if (waited !== undefined) process.stdout.write(`  ${colors.dim(waited)}\n`);
     if (selected !== undefined) process.stdout.write(`${selectedJobsLine(selected, colors)}\n`);
     for (const [i, job] of jobs.entries()) {
       process.stdout.write(`${jobLine(job, jobDurationMs(job, attempts[i] ?? []), colors)}\n`);
@@ -176,6 +178,18 @@ function groupPlaceLine(run: ListedRun): string | undefined {
   if (place.state === 'replaced')
     return `replaced by a newer run of concurrency group ${place.group} before it started`;
   return `cancelled while it waited for concurrency group ${place.group}`;
+}
+
+/**
+ * Under `valkyrie show`'s heading: how long a run that started waited for its workflow's concurrency
+ * group first (from its creation until the group admitted it), which its duration leaves out, as
+ * GitHub shows a run's queued time apart from its run time. Nothing for a wait under a second.
+ */
+function groupWaitLine(run: RunRecord): string | undefined {
+  if (run.concurrency === undefined || run.startedAt === undefined) return undefined;
+  const waited = run.startedAt - run.createdAt;
+  if (waited < 1_000) return undefined;
+  return `waited ${formatDuration(waited)} for concurrency group ${visible(run.concurrency.group)} before it started`;
 }
 
 /**

@@ -153,8 +153,11 @@ function serverJobLine(job: ApiJob, c: Colors): string {
   return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}`;
 }
 
+/** From its start, not its submission: a wait for its concurrency group is not run time (createdAt: older servers). */
 function runDuration(run: ApiRunDetail): string {
-  return run.finishedAt === undefined ? '' : formatDuration(run.finishedAt - run.createdAt);
+  return run.finishedAt === undefined
+    ? ''
+    : formatDuration(run.finishedAt - (run.startedAt ?? run.createdAt));
 }
 
 async function withServer(
