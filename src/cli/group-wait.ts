@@ -3,9 +3,10 @@ import type { RunEvent } from '../engine/events.js';
 
 /**
  * Follows `valkyrie run`'s events for whether its run ended while it still waited for its workflow's
- * concurrency group (cancelled by `valkyrie cancel`, Ctrl-C or a failed join), which the live view
- * shows only as its jobs ending cancelled: the command then says so in one line. A run a newer run of
- * the group replaced is left out: its view says so already.
+ * concurrency group (cancelled by `valkyrie cancel` or Ctrl-C), which the live view shows only as its
+ * jobs ending cancelled: the command then says so in one line. A run a newer run of the group replaced
+ * is left out: its view says so already; so is one the store failed while it waited, whose `done`
+ * rejects with the store's error (workflow-group.ts), which says so.
  */
 export class GroupWait {
   #group: string | undefined;

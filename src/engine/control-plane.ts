@@ -26,7 +26,7 @@ import { lostJobEnd } from './lost-job.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
-import { abandonRun, giveUpAll, giveUpRefused } from './run-refusals.js';
+import { abandonRun, giveUpAll, giveUpRefused, giveUpRun } from './run-refusals.js';
 import { beginRun, type RunStartPorts } from './run-start.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
@@ -116,6 +116,8 @@ export class ControlPlane {
       emit: this.emitOp,
       apply: (run, effects) => this.apply(run, effects),
       cancel: (run, reason) => this.cancelRun(run, false, reason),
+      // Only this run: the store failed on its group's calls, not on writes other runs share.
+      giveUp: (run, error) => giveUpRun(run, this.runsByLeg, this.stopLeg('a store call failed'), error),
     };
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
       waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),

@@ -22,8 +22,8 @@ export interface MembershipHooks {
   waiting(ahead: number): void;
   /** The slot is this member's. */
   admitted(): void;
-  /** Called at most once, and never after `release()`. */
-  ended(why: MembershipEnd): void;
+  /** Called at most once, and never after `release()`; with `unavailable`, the store's `error`. */
+  ended(why: MembershipEnd, error?: unknown): void;
 }
 
 /**
@@ -69,8 +69,8 @@ export class GroupMembership {
             return;
         }
       },
-      () => {
-        if (!this.#released) hooks.ended('unavailable');
+      (error: unknown) => {
+        if (!this.#released) hooks.ended('unavailable', error);
       },
     );
   }

@@ -17,6 +17,8 @@ export interface RunStartPorts {
   apply(run: ActiveRun, effects: readonly Effect[]): void;
   /** Its group replaced it, or asked it to stop: cancel it, for `reason`. */
   cancel(run: ActiveRun, reason: string): void;
+  /** The store failed while it joined or waited for its group: stop driving it, for `error`. */
+  giveUp(run: ActiveRun, error: Error): void;
 }
 
 /**
@@ -47,6 +49,7 @@ export function beginRun(
       start,
       cancel: (reason) => ports.cancel(run, reason),
       concurrency: (state) => tellConcurrency(ports, record, state),
+      failed: (error) => ports.giveUp(run, error),
     });
 }
 

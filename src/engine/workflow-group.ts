@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { JoinRequest } from '../core/concurrency-group.js';
-import { ValkyrieError } from '../core/errors.js';
+import { isValkyrieError, ValkyrieError } from '../core/errors.js';
 import type { RunConcurrency } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
@@ -48,6 +48,11 @@ export interface RunGateHooks {
   cancel(reason: string): void;
   /** The run's place in the group changed: tell its observers. */
   concurrency(state: RunConcurrency): void;
+  /**
+   * The store failed while the run joined or waited for the group: stop driving it, for `error`
+   * (groupStoreError), leaving it unfinished for `valkyrie resume` as a failed store write does.
+   */
+  failed(error: ValkyrieError): void;
 }
 
 /**
@@ -70,8 +75,7 @@ export function holdForGroup(
     'cancel-requested': 'cancel-requested',
     // A run that lost its slot stops as one asked to: it must not go on beside the slot's new holder.
     lost: 'cancel-requested',
-    unavailable: 'replaced',
-  } as const satisfies Record<MembershipEnd, string>;
+  } as const satisfies Record<Exclude<MembershipEnd, 'unavailable'>, string>;
   run.held = effects;
   run.grouped = true;
   const memberId = `${workflowMemberOfRun(runId)}${randomUUID()}`;
@@ -99,7 +103,9 @@ export function holdForGroup(
         hooks.concurrency({ group, state: 'admitted', at: clock.now() });
         hooks.start(held);
       },
-      ended: (why) => {
+      ended: (why, error) => {
+        // Not replaced, nor cancelled: the store's error ends the command; the run waits for a resume.
+        if (why === 'unavailable') return hooks.failed(groupStoreError(runId, group, error));
         hooks.concurrency({ group, state: states[why], at: clock.now() });
         hooks.cancel(groupCancelReason('run', group, why));
       },
@@ -107,4 +113,18 @@ export function holdForGroup(
   );
   const release = () => membership.release().catch(() => {});
   run.released = run.done.then(release, release);
+}
+
+/**
+ * What the run's `done` rejects with when the store failed while it joined or waited for `group`: the
+ * store's error (its code gives the command's exit code, cli/exit-codes.ts) naming the run and group.
+ */
+export function groupStoreError(runId: string, group: string, error: unknown): ValkyrieError {
+  const code = isValkyrieError(error) && error.code.startsWith('VK_STORE') ? error.code : 'VK_STORE';
+  const message = error instanceof Error ? error.message : String(error);
+  return new ValkyrieError(
+    code,
+    `run ${runId} stopped while it waited for concurrency group ${group}: the store failed: ${message}`,
+    { cause: error },
+  );
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { ValkyrieError } from '../../src/core/errors.js';
+import { ControlPlane } from '../../src/engine/control-plane.js';
+import type { RunEvent } from '../../src/engine/events.js';
 import { resolveWorkflowGroup, type WorkflowGroup } from '../../src/engine/workflow-group.js';
-import { ManualClock } from '../core/manual-clock.js';
+import type { ConcurrencyStore } from '../../src/store/concurrency.js';
+import type { Stores } from '../../src/store/store.js';
+import { ManualClock, settle } from '../core/manual-clock.js';
 import { parsedWorkflow, planesOnSqlite, runRequest } from './plane-fixtures.js';
 import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
 
@@ -11,6 +16,25 @@ function deployGroup(): WorkflowGroup {
   const group = resolveWorkflowGroup(deploy(), runRequest);
   if (group === undefined) throw new Error('no group');
   return group;
+}
+
+const concurrencyStates = (events: RunEvent[], runId: string) =>
+  events.flatMap((e) => (e.type === 'concurrency' && e.runId === runId ? [e.state] : []));
+
+/** `stores` whose concurrency store's heartbeats reject, as a lock past the busy timeout would, once `failing()`. */
+function failingBeats(stores: Stores, failing: () => boolean): Stores {
+  const concurrency: ConcurrencyStore = {
+    join: (request, clock) => stores.concurrency.join(request, clock),
+    heartbeat: (memberId, clock) =>
+      failing()
+        ? Promise.reject(new ValkyrieError('VK_STORE_LOCKED', 'could not beat: the file stayed locked'))
+        : stores.concurrency.heartbeat(memberId, clock),
+    release: (memberId, clock) => stores.concurrency.release(memberId, clock),
+    releasePrefixed: (prefix, clock) => stores.concurrency.releasePrefixed(prefix, clock),
+    watch: (group) => stores.concurrency.watch(group),
+    list: (group) => stores.concurrency.list(group),
+  };
+  return { ...stores, concurrency };
 }
 
 describe('ControlPlane: a run that waits for its workflow group', () => {
@@ -44,5 +68,43 @@ describe('ControlPlane: a run that waits for its workflow group', () => {
     const finishedAt = (await stores.runs.getRun(second.handle.id))?.finishedAt;
     expect(completed).toMatchObject({ durationMs: (finishedAt ?? 0) - admittedAt });
     expect(completed?.type === 'run.completed' && completed.durationMs).toBeLessThan(5_000);
+  });
+
+  it('given up when the store fails while it waits: not replaced nor cancelled, left for resume', async () => {
+    const clock = new ManualClock();
+    let failing = false;
+    // The fixture's plane is left idle: this one drives the runs, on the same store, beats failing at will.
+    const stores = failingBeats(openPlane({ clock }).stores, () => failing);
+    const plane = new ControlPlane(stores, { clock });
+    const events: RunEvent[] = [];
+    plane.onEvent((event) => events.push(event));
+    const runner = new ScriptedRunner(plane, accepting, { capacity: 2 });
+    const group = deployGroup();
+    const holder = await plane.submitRun(deploy(), runRequest, { group });
+    const waiter = await plane.submitRun(deploy(), runRequest, { group });
+    if (holder.kind !== 'started' || waiter.kind !== 'started') throw new Error('not started');
+    const ended = waiter.handle.done.then(
+      (status) => status,
+      (error: unknown) => error,
+    );
+    await clock.advance(500);
+    expect(concurrencyStates(events, waiter.handle.id)).toEqual(['waiting']);
+    failing = true;
+    await clock.advance(500);
+    await settle(20);
+    const error = await ended;
+    expect(error).toBeInstanceOf(ValkyrieError);
+    expect(error).toMatchObject({ code: 'VK_STORE_LOCKED' });
+    expect((error as Error).message).toBe(
+      `run ${waiter.handle.id} stopped while it waited for concurrency group deploy: the store failed: could not beat: the file stayed locked`,
+    );
+    expect(concurrencyStates(events, waiter.handle.id)).toEqual(['waiting']);
+    const record = await stores.runs.getRun(waiter.handle.id);
+    expect(record).toMatchObject({ status: 'queued', concurrency: { group: 'deploy', state: 'waiting' } });
+    expect(record?.startedAt).toBeUndefined();
+    expect(await stores.runs.listJobs(waiter.handle.id)).toEqual([]);
+    failing = false;
+    runner.complete(runner.of('lease')[0] as Lease);
+    expect(await holder.handle.done).toBe('succeeded');
   });
 });
