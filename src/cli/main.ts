@@ -90,7 +90,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--idempotency-key <key>',
-      'if a run with this key was submitted within the window, report it instead of starting another',
+      'if a run with this key was submitted within the window, report it instead of starting another; the key with another request (workflow file, --var, --input, --env, --event, --job, --priority, secret names) exits 2 (VK_IDEMPOTENCY_CONFLICT)',
     )
     .option('--idempotency-window <duration>', 'how long an idempotency key holds (default: 24h)')
     .addOption(stateDir())

@@ -21,7 +21,8 @@ export interface QueueSettings {
   readonly notBefore?: number;
   readonly agingIntervalMs: number;
   readonly queueCapacity: number;
-  readonly idempotency?: { readonly key: string; readonly windowMs: number };
+  /** `fingerprint`: the request's (cli/run-fingerprint.ts), added once the workflow is read. */
+  readonly idempotency?: { readonly key: string; readonly windowMs: number; readonly fingerprint?: string };
 }
 
 export const defaultIdempotencyWindowMs = 24 * 3_600_000;

@@ -17,6 +17,11 @@ export interface ReportContext {
   readonly stores: Stores;
   /** The workflow submitted: a key taken by another workflow's run is a conflict, not a duplicate. */
   readonly workflowName: string;
+  /**
+   * The request's fingerprint (cli/run-fingerprint.ts): a key stored with another one is a conflict
+   * too. A key stored without one (before fingerprints) is compared by workflow only.
+   */
+  readonly fingerprint?: string;
 }
 
 /**
@@ -25,8 +30,9 @@ export interface ReportContext {
  * 1 failed or cancelled — 0 while that run is still queued (waiting for its concurrency group, say) or
  * running in another process, and 1 when that process is gone (the run is interrupted: nothing will
  * finish it until `valkyrie resume`).
- * A key taken by a run of another workflow is VK_IDEMPOTENCY_CONFLICT, exit 2: the user's mistake,
- * which reporting the other run as done would hide.
+ * A key taken by a run of another workflow, or by another request (other workflow text, vars, inputs…:
+ * its fingerprint differs), is VK_IDEMPOTENCY_CONFLICT, exit 2: the user's mistake, which reporting
+ * the other run as done would hide.
  */
 export async function reportNotStarted(outcome: NotStarted, context: ReportContext): Promise<number> {
   const { idempotencyKey, json, stores } = context;
@@ -49,6 +55,8 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
   }
   const { run } = outcome;
   if (run.workflowName !== context.workflowName) return reportConflict(run, context);
+  if (outcome.fingerprint !== undefined && outcome.fingerprint !== context.fingerprint)
+    return reportConflict(run, context, 'request');
   const finished = isFinished(run.status);
   const interrupted = !finished && (await isInterrupted(stores, run));
   const group = waitingGroup(run);
@@ -76,11 +84,22 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
   return ExitCode.jobFailed;
 }
 
-function reportConflict(run: RunRecord, { idempotencyKey, json, workflowName }: ReportContext): number {
+/** `workflow`: the key's run is of another workflow; `request`: of this one, asked for differently. */
+function reportConflict(
+  run: RunRecord,
+  { idempotencyKey, json, workflowName }: ReportContext,
+  differs: 'workflow' | 'request' = 'workflow',
+): number {
+  const key = JSON.stringify(idempotencyKey ?? '');
+  const holder = `run ${run.id} (${run.workflowName} #${run.runNumber})`;
   process.stderr.write(
-    `valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key ${JSON.stringify(idempotencyKey ?? '')} belongs to ` +
-      `run ${run.id} (${run.workflowName} #${run.runNumber}), a run of workflow ${run.workflowName}, not ` +
-      `${workflowName}; nothing was started. Keys are shared by every workflow of the store: use another key\n`,
+    differs === 'workflow'
+      ? `valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key ${key} belongs to ${holder}, a run of workflow ` +
+          `${run.workflowName}, not ${workflowName}; nothing was started. Keys are shared by every workflow ` +
+          'of the store: use another key\n'
+      : `valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key ${key} was used for another request, ${holder}: ` +
+          'this one differs in the workflow file, --var, --input, --env, --secret names, --event, --job or ' +
+          '--priority; nothing was started. Use a new key for a new request\n',
   );
   if (json) {
     const line = {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type * as z from 'zod';
+import { requestFingerprint } from '../engine/request-fingerprint.js';
 import type { runSubmitSchema } from './schemas.js';
 
 type RunSubmitBody = z.infer<typeof runSubmitSchema>;
@@ -12,25 +12,11 @@ type RunSubmitBody = z.infer<typeof runSubmitSchema>;
  * git): a retry sends them unchanged, and a request that changes any of them is another request.
  */
 export function submissionFingerprint(body: RunSubmitBody, workflowText: string): string {
-  const normalised = {
+  return requestFingerprint({
     version: 1,
     ...body,
     // A JSON object as itself, so that its keys are sorted too; text as it is parsed.
     workflow: typeof body.workflow === 'string' ? workflowText : body.workflow,
     secrets: Object.keys(body.secrets ?? {}).sort(),
-  };
-  return `sha256:${createHash('sha256').update(canonicalJson(normalised)).digest('hex')}`;
-}
-
-/** JSON with every object's keys sorted and undefined members left out, so that key order does not count. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const members = Object.entries(value)
-      .filter(([, member]) => member !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, member]) => `${JSON.stringify(key)}:${canonicalJson(member)}`);
-    return `{${members.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+  });
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Database } from '../../src/store/sqlite/driver.js';
 import { describeOnPostgres, dropSchema, urlWithNewSchema } from '../store/postgres-server.js';
 import { type CliResult, collect, events, Workspace } from './cli.js';
 import { waitFor } from './process-state.js';
@@ -71,7 +72,8 @@ jobs:
       const original = start(file, 'orig', '--idempotency-key', 'REL-1');
       try {
         await startedAll('cip', ['orig']);
-        const retry = await run(file, 'retry', '--idempotency-key', 'REL-1', '--json');
+        // A retry is the same request: another --var would be another one (VK_IDEMPOTENCY_CONFLICT).
+        const retry = await run(file, 'orig', '--idempotency-key', 'REL-1', '--json');
         expect(retry.stderr).toContain('it is still running (in another process). Nothing new was started.');
         expect(events(retry.stdout)).toEqual([
           { type: 'run.duplicate', runId: expect.any(String), runNumber: 1, status: 'running' },
@@ -113,7 +115,7 @@ jobs:
           (event) => event.type === 'concurrency',
         )?.runId;
         expect(waitingId).toEqual(expect.any(String));
-        const retry = await run(file, 'retry', '--idempotency-key', 'K', '--json');
+        const retry = await run(file, 'orig', '--idempotency-key', 'K', '--json');
         expect(retry.stderr).toContain(
           `run ${String(waitingId)} (wait #2) was already submitted with idempotency key "K"; it is still queued, waiting for concurrency group wait (in another process)`,
         );
@@ -134,11 +136,11 @@ jobs:
       const holder = start(file, 'holder');
       try {
         await startedAll('twin', ['holder']);
-        const submit = (tag: string) =>
+        const submit = () =>
           collect(
-            ws.start(['run', file, '--var', `tag=${tag}`, '--idempotency-key', 'T', '--json', ...dbArgs]),
+            ws.start(['run', file, '--var', 'tag=twin', '--idempotency-key', 'T', '--json', ...dbArgs]),
           );
-        const twins = [submit('a'), submit('b')];
+        const twins = [submit(), submit()];
         // The duplicate ends at once; the other waits for the holder.
         const duplicate = await Promise.race(twins);
         expect(duplicate.code).toBe(0);
@@ -245,5 +247,43 @@ describe('an idempotency key taken by a run of another workflow', () => {
     // The same workflow is still a duplicate.
     expect((await ws.run(['run', first, '--idempotency-key', 'k1'])).stderr).toContain('it succeeded');
     expect(readFileSync(join(ws.dir, 'ran.txt'), 'utf8')).toBe('first\n');
+  });
+});
+
+describe('an idempotency key used for another request of the same workflow', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('is refused with VK_IDEMPOTENCY_CONFLICT and exit 2; a key stored without a fingerprint still matches', async () => {
+    const step = (text: string) =>
+      `name: same\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: "echo ${text}-\${{ vars.v }} >> ran.txt" }]\n`;
+    const file = ws.write('same.yml', step('one'));
+    expect((await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=1'])).code).toBe(0);
+    const otherVar = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=2']);
+    expect(otherVar.stderr).toBe(
+      'valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key "k2" was used for another request, run 1 (same #1): ' +
+        'this one differs in the workflow file, --var, --input, --env, --secret names, --event, --job or ' +
+        '--priority; nothing was started. Use a new key for a new request\n',
+    );
+    expect(otherVar.code).toBe(2);
+    ws.write('same.yml', step('two'));
+    const otherText = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=1', '--json']);
+    expect(events(otherText.stdout)).toEqual([
+      { type: 'run.refused', code: 'VK_IDEMPOTENCY_CONFLICT', runId: '1', runNumber: 1, workflow: 'same' },
+    ]);
+    expect(otherText.code).toBe(2);
+    // The same request again (the file as it was) is a retry: the run is reported, nothing runs.
+    ws.write('same.yml', step('one'));
+    const retry = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=1']);
+    expect(retry.stderr).toContain('was already submitted with idempotency key "k2"; it succeeded');
+    expect(retry.code).toBe(0);
+    // A key stored before fingerprints were: only the workflow is compared, as then.
+    const db = new Database(join(ws.dir, '.valkyrie', 'valkyrie.db'));
+    db.prepare('UPDATE runs SET idempotency_fingerprint = NULL').run();
+    db.close();
+    const legacy = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=3']);
+    expect(legacy.stderr).toContain('was already submitted with idempotency key "k2"; it succeeded');
+    expect(legacy.code).toBe(0);
+    expect(readFileSync(join(ws.dir, 'ran.txt'), 'utf8')).toBe('one-1\n');
   });
 });

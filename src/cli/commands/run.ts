@@ -20,6 +20,7 @@ import { readDotenv } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
 import { runExitCode } from '../run-exit.js';
+import { localRunFingerprint } from '../run-fingerprint.js';
 import { interruptedRunHint, runEnd } from '../run-recovery.js';
 import { openStores, stateDirectory } from '../state.js';
 import { reportNotStarted } from '../submission-report.js';
@@ -99,8 +100,21 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const vars = options.var ?? {};
     // Read once, for the concurrency group's expression and the run's context alike.
     const git = readGitContext(workspace, event === 'push');
+    const fingerprint = localRunFingerprint({
+      source: parsed.source,
+      path,
+      vars,
+      inputs: options.input ?? {},
+      env: options.env ?? {},
+      secretNames: Object.keys(secrets),
+      event: options.event,
+      jobs: options.job,
+      priority: options.priority,
+    });
+    const idempotency = queue.idempotency && { ...queue.idempotency, fingerprint };
     const report = {
-      idempotencyKey: queue.idempotency?.key,
+      idempotencyKey: idempotency?.key,
+      fingerprint,
       json: options.json === true,
       stores,
       workflowName: workflow.name,
@@ -121,7 +135,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       event,
       env: options.env ?? {},
       onEvent,
-      queue,
+      queue: { ...queue, idempotency },
       source: parsed.source,
       // Once the group is known: a waiting run this one will replace is no run to resume.
       beforeSubmit: async (group) => {
