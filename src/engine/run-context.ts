@@ -66,8 +66,9 @@ export function githubContext(run: RunContext, jobKey: string): ExpressionValue 
     workspace: run.workspace,
     job: jobKey,
     run_id: run.runId,
-    run_number: run.runNumber,
-    run_attempt: run.runAttempt ?? 1,
+    // Strings, as GitHub gives them (GITHUB_RUN_NUMBER and GITHUB_RUN_ATTEMPT are these).
+    run_number: String(run.runNumber),
+    run_attempt: String(run.runAttempt ?? 1),
     workflow: run.workflowName,
     event_name: run.eventName ?? eventWithoutTriggers,
     sha: run.sha ?? '',
@@ -78,8 +79,18 @@ export function githubContext(run: RunContext, jobKey: string): ExpressionValue 
     repository_owner: run.repository?.split('/')[0] ?? '',
     actor: run.actor,
     server_url: run.serverUrl ?? '',
+    api_url: apiUrlOf(run.serverUrl),
+    // No pull request reaches a run here: GitHub's values for every other event.
+    head_ref: '',
+    base_ref: '',
     event: eventPayload(run),
   };
+}
+
+/** GitHub's REST API for a server: api.github.com for github.com, `/api/v3` on an Enterprise Server. */
+function apiUrlOf(serverUrl: string | undefined): string {
+  if (serverUrl === undefined || serverUrl === '') return '';
+  return serverUrl === 'https://github.com' ? 'https://api.github.com' : `${serverUrl}/api/v3`;
 }
 
 /** `branch` or `tag`, as GitHub says of a ref; empty without one (a detached HEAD). */

@@ -20,7 +20,7 @@ import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
 import { displayName, evaluateMap, withStepEnv } from './step-context.js';
-import { writeEventFile } from './step-environment.js';
+import { stepGithubContext, writeEventFile } from './step-environment.js';
 import { StepOutputForwarder } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
@@ -163,12 +163,13 @@ class JobExecution {
     return this.failed ? 'failure' : 'success';
   }
 
-  private context(): EvaluationContext {
+  /** The contexts of `step`, or of the job's outputs without one. */
+  private context(step?: StepDefinition): EvaluationContext {
     const { contexts } = this.spec;
     const env = { ...this.evaluatedEnv(), ...this.githubEnv };
     return {
       contexts: {
-        github: contexts.github,
+        github: stepGithubContext(this.spec, this.options.directories, step),
         vars: contexts.vars,
         secrets: contexts.secrets,
         matrix: contexts.matrix,
@@ -209,7 +210,7 @@ class JobExecution {
     // As in actions/runner: the step's if: sees the job's env; its own env: is evaluated next (over
     // the job's), and everything else of the step — name, script, shell, working-directory, with: —
     // sees both.
-    const jobContext = this.context();
+    const jobContext = this.context(definition);
     const named = (context: EvaluationContext) => ({
       ...definition,
       name: this.masker.mask(displayName(definition.name, context)),

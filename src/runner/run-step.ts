@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ProcessOutcome } from '../core/outcome.js';
 import type { OutputLine } from '../executors/contract.js';
 import { trackingVariable } from '../executors/shell/orphans.js';
@@ -10,7 +10,7 @@ import { type CommandFileTexts, takeCommandFiles } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
 import { writePrivateFile } from './private-file.js';
 import { scriptExtension, shellCommand } from './shells.js';
-import { defaultVariables, type StepFiles } from './step-environment.js';
+import { defaultVariables, stepActionName, stepFilePrefix, stepFiles } from './step-environment.js';
 import { stepTimeoutMs } from './step-timeout.js';
 
 export interface ShellStepRun {
@@ -41,13 +41,8 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   const shell = optionalInterpolate(step.shell ?? spec.defaults.shell, context);
   const directory = optionalInterpolate(step.workingDirectory ?? spec.defaults.workingDirectory, context);
   const timeoutMs = stepTimeoutMs(step, context);
-  const prefix = join(options.directories.files, `step-${step.index}`);
-  const files: StepFiles = {
-    output: `${prefix}.output`,
-    env: `${prefix}.env`,
-    path: `${prefix}.path`,
-    summary: `${prefix}.summary`,
-  };
+  const prefix = stepFilePrefix(options.directories, step.index);
+  const files = stepFiles(options.directories, step.index);
   const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
   const command = shellCommand(shell, scriptPath);
 
@@ -58,7 +53,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     // GitHub); after baseEnv, which has no RUNNER_* variable, so that V8 clones baseEnv's shape.
     ...(trackingId === undefined ? {} : { [trackingVariable]: trackingId }),
     ...env,
-    ...defaultVariables(spec, options.host, options.directories, step.id ?? `__run_${step.index}`, files),
+    ...defaultVariables(spec, options.host, options.directories, stepActionName(step), files),
   };
   if (run.extraPath.length > 0) {
     variables.PATH = [...run.extraPath]

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { JobSpec } from '../protocol/job-spec.js';
+import type { ExpressionValue } from '../workflow/expressions/index.js';
 import type { HostDescription } from './host.js';
 import { writePrivateFile } from './private-file.js';
 import type { JobDirectories } from './slot-directories.js';
@@ -10,6 +11,49 @@ export interface StepFiles {
   readonly env: string;
   readonly path: string;
   readonly summary: string;
+}
+
+/** Where step `index`'s command files are, beside its script (`<prefix>.script…`). */
+export function stepFilePrefix(directories: JobDirectories, index: number): string {
+  return join(directories.files, `step-${index}`);
+}
+
+export function stepFiles(directories: JobDirectories, index: number): StepFiles {
+  const prefix = stepFilePrefix(directories, index);
+  return {
+    output: `${prefix}.output`,
+    env: `${prefix}.env`,
+    path: `${prefix}.path`,
+    summary: `${prefix}.summary`,
+  };
+}
+
+/** `GITHUB_ACTION` and `github.action`: the step's id, or `__run_<index>` for a step without one. */
+export function stepActionName(step: { readonly id?: string; readonly index: number }): string {
+  return step.id ?? `__run_${step.index}`;
+}
+
+/**
+ * The `github` context as a step sees it: the control plane's, with what only the runner knows —
+ * the event file, the step's name as an action and its command files — so that every `github.*`
+ * and its GITHUB_* variable agree. Without a step (job outputs), those of the step are left out.
+ */
+export function stepGithubContext(
+  spec: JobSpec,
+  directories: JobDirectories,
+  step?: { readonly id?: string; readonly index: number },
+): ExpressionValue {
+  const github = spec.contexts.github;
+  const own = github !== null && typeof github === 'object' && !Array.isArray(github) ? github : {};
+  const files = step === undefined ? undefined : stepFiles(directories, step.index);
+  return {
+    ...own,
+    event_path: eventFilePath(directories),
+    action: step === undefined ? '' : stepActionName(step),
+    ...(files === undefined
+      ? {}
+      : { env: files.env, output: files.output, path: files.path, step_summary: files.summary }),
+  };
 }
 
 /**
@@ -35,7 +79,7 @@ export function defaultVariables(
     GITHUB_JOB: spec.key,
     GITHUB_RUN_ID: spec.runId,
     GITHUB_RUN_NUMBER: text('run_number'),
-    GITHUB_RUN_ATTEMPT: String(spec.attempt),
+    GITHUB_RUN_ATTEMPT: text('run_attempt') || '1',
     GITHUB_WORKFLOW: text('workflow'),
     GITHUB_EVENT_NAME: text('event_name'),
     GITHUB_EVENT_PATH: eventFilePath(directories),
@@ -46,6 +90,7 @@ export function defaultVariables(
     GITHUB_REPOSITORY: text('repository'),
     GITHUB_REPOSITORY_OWNER: text('repository_owner'),
     GITHUB_SERVER_URL: text('server_url'),
+    GITHUB_API_URL: text('api_url'),
     GITHUB_ACTOR: text('actor'),
     GITHUB_ACTION: stepId,
     GITHUB_OUTPUT: files.output,

@@ -32,6 +32,23 @@ describe('githubContext', () => {
   });
 });
 
+describe('githubContext as GitHub types and fills it', () => {
+  it('has run_number and run_attempt as strings, empty PR refs, and the API of the server', () => {
+    const github = githubContext({ ...run, runAttempt: 2, serverUrl: 'https://github.com' }, 'build');
+    expect(github).toMatchObject({
+      run_number: '3',
+      run_attempt: '2',
+      head_ref: '',
+      base_ref: '',
+      api_url: 'https://api.github.com',
+    });
+    expect(field({ ...run, serverUrl: 'https://git.example.com' }, 'api_url')).toBe(
+      'https://git.example.com/api/v3',
+    );
+    expect(field(run, 'api_url')).toBe('');
+  });
+});
+
 describe('githubContext of the repository', () => {
   it('has the owner, server and ref type of the run', () => {
     const context = {

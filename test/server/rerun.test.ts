@@ -67,7 +67,7 @@ describe('re-running failed jobs through the API', () => {
     expect(secondBuild.fencingToken).toBeGreaterThan(firstBuild.fencingToken);
     const deploy = await complete(2, { kind: 'succeeded' });
     expect(deploy.job.contexts.secrets).toEqual({ TOKEN: 'second' });
-    expect(deploy.job.contexts.github).toMatchObject({ run_attempt: 2 });
+    expect(deploy.job.contexts.github).toMatchObject({ run_attempt: '2' });
     const succeeded = await waitForRunStatus(request, runId, 'succeeded');
     expect(succeeded.jobs).toMatchObject([
       { id: firstBuild.jobId, name: 'build', status: 'succeeded', attempt: 2 },

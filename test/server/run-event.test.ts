@@ -47,7 +47,7 @@ describe('POST /api/v1/runs: the event a run starts as', () => {
     await waitForRunStatus(request, runId, 'failed');
     expect((await request('POST', `/api/v1/runs/${runId}/rerun`)).status).toBe(202);
     const [, second] = await runner.leases(2);
-    expect(second?.job.contexts.github).toMatchObject({ event_name: 'workflow_dispatch', run_attempt: 2 });
+    expect(second?.job.contexts.github).toMatchObject({ event_name: 'workflow_dispatch', run_attempt: '2' });
     runner.transport.close();
   });
 

@@ -77,7 +77,7 @@ describe('POST /api/v1/runs with git', () => {
     await waitForRunStatus(request, runId, 'failed');
     expect((await request('POST', `/api/v1/runs/${runId}/rerun`)).status).toBe(202);
     const [, second] = await runner.leases(2);
-    expect(second?.job.contexts.github).toMatchObject({ ...expectedGithub, run_attempt: 2 });
+    expect(second?.job.contexts.github).toMatchObject({ ...expectedGithub, run_attempt: '2' });
     runner.transport.close();
   });
 

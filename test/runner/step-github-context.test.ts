@@ -1,0 +1,37 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runFirstJob } from './job-run-harness.js';
+
+const workspace = mkdtempSync(join(tmpdir(), 'vk-step-github-'));
+afterAll(() => rmSync(workspace, { recursive: true, force: true }));
+
+describe('the github context of a step', () => {
+  it('has the action, event file and command files its GITHUB_* variables name', async () => {
+    const check = (field: string, variable: string) =>
+      `test "\${{ github.${field} }}" = "$${variable}" && test -n "$${variable}" || echo "${field} differs"`;
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - id: first
+        run: |
+          ${check('action', 'GITHUB_ACTION')}
+          ${check('event_path', 'GITHUB_EVENT_PATH')}
+          ${check('env', 'GITHUB_ENV')}
+          ${check('output', 'GITHUB_OUTPUT')}
+          ${check('path', 'GITHUB_PATH')}
+          ${check('step_summary', 'GITHUB_STEP_SUMMARY')}
+          ${check('run_attempt', 'GITHUB_RUN_ATTEMPT')}
+          echo "\${{ github.action }} \${{ github.run_attempt }}"
+      - run: echo "\${{ github.action }} \${{ github.api_url }}"
+`,
+      workspace,
+      { github: { run_attempt: '2', api_url: 'https://api.github.com' } },
+    );
+    expect(run.lines(0)).toEqual(['first 2']);
+    expect(run.lines(1)).toEqual(['__run_1 https://api.github.com']);
+  });
+});
