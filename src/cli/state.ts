@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
@@ -62,15 +62,17 @@ export async function openStores(
   const busyTimeoutMs = sqliteBusyTimeout(process.env.VALKYRIE_SQLITE_BUSY_TIMEOUT);
   const path = target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target);
   const missing = !create && !existsSync(path);
-  if (target === undefined && create) ignoreStateFiles(stateDir);
   // A file named on purpose that is not there is a mistake (a typo), not a place where nothing ran.
   if (missing && target !== undefined) {
     throw new UsageError(`${source}: there is no state database at ${path}`);
   }
-  return openSqliteStores(missing ? ':memory:' : path, {
+  const stores = openSqliteStores(missing ? ':memory:' : path, {
     ...(synchronous === undefined ? {} : { synchronous }),
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
   });
+  // Only once the database has opened: a state directory whose file is refused (corrupt, newer) is left as it was.
+  if (target === undefined && create) ignoreStateFiles(stateDir);
+  return stores;
 }
 
 /**
@@ -89,16 +91,14 @@ export const stateIgnoreFile = `# Valkyrie's own state (written by valkyrie); wo
 `;
 
 /**
- * Writes `.gitignore` in the state directory, creating the directory, unless there is one: a user's
- * own is never overwritten. A directory that cannot be written is left for the database's open to
- * report.
+ * Writes `.gitignore` in the state directory unless there is one: a user's own is never overwritten.
+ * Best effort: the database has opened there, and an ignore file it cannot write stops nothing.
  */
 export function ignoreStateFiles(stateDir: string): void {
   try {
-    mkdirSync(stateDir, { recursive: true });
     writeFileSync(join(stateDir, '.gitignore'), stateIgnoreFile, { flag: 'wx' });
   } catch {
-    // EEXIST: the user's, or ours already; anything else, the open that follows says.
+    // EEXIST: the user's, or ours already.
   }
 }
 
