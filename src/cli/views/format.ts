@@ -117,3 +117,11 @@ export function clockTime(at: number): string {
   const sameDay = date.toDateString() === new Date().toDateString();
   return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
 }
+
+/**
+ * The terminal lines of one log entry: an annotation's message may span lines (`::error::a%0Ab`), and
+ * each line is shown as a line of its job, prefixed or indented as the first.
+ */
+export function entryLines(text: string): string[] {
+  return text.split(/\r?\n/);
+}

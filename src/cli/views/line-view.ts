@@ -4,6 +4,7 @@ import {
   clockTime,
   colorForStatus,
   concurrencyText,
+  entryLines,
   formatDuration,
   noRunnerText,
   statusSymbol,
@@ -50,9 +51,8 @@ export class LineView implements RunView {
         this.out.write(`${c.dim(`[${event.job}]`)} ${c.bold(`▶ ${event.step}`)}\n`);
         break;
       case 'log':
-        this.out.write(
-          `${c.dim(`[${event.job}]`)} ${event.stream === 'system' ? c.yellow(event.text) : event.text}\n`,
-        );
+        for (const line of entryLines(event.text))
+          this.out.write(`${c.dim(`[${event.job}]`)} ${event.stream === 'system' ? c.yellow(line) : line}\n`);
         break;
       case 'step.completed':
         // An attempt that is retried is told by the runner's own "retrying in …" line.

@@ -6,6 +6,7 @@ import {
   clockTime,
   colorForStatus,
   concurrencyText,
+  entryLines,
   formatDuration,
   noRunnerText,
   statusSymbol,
@@ -78,8 +79,8 @@ export class TtyView implements RunView {
         break;
       case 'log': {
         const tail = this.job(event.jobId, event.job).tail;
-        tail.push(event.text);
-        if (tail.length > tailLines) tail.shift();
+        tail.push(...entryLines(event.text).slice(-tailLines));
+        if (tail.length > tailLines) tail.splice(0, tail.length - tailLines);
         break;
       }
       case 'job.completed': {
