@@ -15,7 +15,9 @@ export interface MatrixInput {
 export function expandMatrix(input: MatrixInput): MatrixLeg[] {
   let legs: Record<string, unknown>[] = input.axes.size > 0 ? [{}] : [];
   for (const [axis, values] of input.axes) {
-    legs = legs.flatMap((leg) => values.map((value) => ({ ...leg, [axis]: value })));
+    const next: Record<string, unknown>[] = [];
+    for (const leg of legs) for (const value of values) next.push(withValue(leg, axis, value));
+    legs = next;
   }
   if (input.exclude.length > 0)
     legs = legs.filter((leg) => !input.exclude.some((rule) => matches(leg, rule)));
@@ -41,6 +43,18 @@ export function expandMatrix(input: MatrixInput): MatrixLeg[] {
     if (!merged) added.push({ ...entry });
   }
   return [...legs, ...added];
+}
+
+/**
+ * `{ ...leg, [axis]: value }`, the value set by an assignment: the literal's computed key costs a call
+ * into the runtime each time, ~4× the rest of making a leg (a control plane plans every leg of every
+ * matrix it runs). An assignment to `__proto__` would set the prototype instead: that axis keeps the literal.
+ */
+function withValue(leg: MatrixLeg, axis: string, value: unknown): Record<string, unknown> {
+  if (axis === '__proto__') return { ...leg, [axis]: value };
+  const copy: Record<string, unknown> = { ...leg };
+  copy[axis] = value;
+  return copy;
 }
 
 /**

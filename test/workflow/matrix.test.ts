@@ -139,6 +139,24 @@ describe('expandMatrix: edge cases', () => {
     expect(legs).not.toContainEqual({ target: { os: 'linux', arch: 'arm64' }, flags: ['-g'] });
   });
 
+  it('keeps an axis named __proto__ as a value of the leg, not its prototype', () => {
+    const legs = expandMatrix(
+      matrix(
+        Object.fromEntries([
+          ['__proto__', [1]],
+          ['os', ['linux']],
+        ]),
+      ),
+    );
+    expect(legs).toHaveLength(1);
+    const [leg] = legs;
+    expect(Object.getPrototypeOf(leg)).toBe(Object.prototype);
+    expect(Object.entries(leg ?? {})).toEqual([
+      ['__proto__', 1],
+      ['os', 'linux'],
+    ]);
+  });
+
   it('does not build a huge product just to count it', () => {
     const values = Array.from({ length: 30 }, (_, i) => i);
     const input = matrix({ a: values, b: values, c: values, d: values, e: values });
