@@ -58,6 +58,13 @@ export function planLegs(
   const literalRunsOn = job.runsOn.some(hasExpressions)
     ? undefined
     : job.runsOn.filter((label) => label !== '');
+  // Most jobs' name, timeout, continue-on-error and labels are literals: their legs then need no
+  // context of their own, a copy of the run's contexts each (a control plane plans every leg).
+  const literalLegs =
+    literalRunsOn !== undefined &&
+    !hasExpressions(job.name ?? job.key) &&
+    typeof job.timeoutMinutes === 'number' &&
+    typeof job.continueOnError === 'boolean';
   const legs = combinations.map((leg, index): PlannedLeg => {
     const matrix = leg as Record<string, ExpressionValue>;
     const strategy = {
@@ -66,7 +73,7 @@ export function planLegs(
       'job-total': total,
       'max-parallel': maxParallel,
     };
-    const context: EvaluationContext = { contexts: { ...base, matrix, strategy } };
+    const context: EvaluationContext = literalLegs ? noContext : { contexts: { ...base, matrix, strategy } };
     const name = displayName(job, leg, context);
     const timeoutMinutes = evaluateNumber(job.timeoutMinutes, context);
     if (!(timeoutMinutes > 0)) {
@@ -87,6 +94,9 @@ export function planLegs(
   });
   return { legs, maxParallel };
 }
+
+/** What the legs of a job whose values are all literals evaluate them in: nothing is looked up. */
+const noContext: EvaluationContext = Object.freeze({ contexts: Object.freeze({}) });
 
 /** What the specs of a job's legs differ in. */
 type LegValues = {
