@@ -11,8 +11,8 @@ import { maxRowsPerStatement, placeholderRows, runInChunks, type Value } from '.
 import { refusedAfter, type SqliteRunFence } from './run-fence.js';
 
 /**
- * The columns a patch without an attempt sets as they are, by bit of a shape; patchValues gives a
- * patch's values in the same order.
+ * The columns a patch without an attempt sets as they are, by bit of a shape; pushSetValues and
+ * setPatchColumns take a patch's values in the same order.
  */
 const patchColumns = [
   ['status', 'status'],
@@ -342,7 +342,9 @@ export class JobRowWrites {
 }
 
 function rowOf(job: NewJob): Value[] {
-  const row = [job.id, null, job.key, ...patchValues(job)];
+  // biome-ignore format: a row of rowWidth values, the patch columns' after the first three.
+  const row: Value[] = [job.id, null, job.key, null, null, null, null, null, null, null, null, null, null, null, null];
+  setPatchColumns(row, job);
   row[patchColumnsAt + outputsColumn] = '{}';
   return row;
 }
@@ -416,36 +418,31 @@ function bitCount(shape: number): number {
   return count;
 }
 
-/** Applied to a row not inserted yet, a patch without an attempt sets the columns it has. */
+/**
+ * Applied to a row not inserted yet, a patch without an attempt sets the columns it has (in
+ * patchColumns' order). Spelled out field by field, into the row itself: a lookup by a field name
+ * held in a variable is a keyed load V8 cannot specialise, and an array of every column's value made
+ * for each patch cost an allocation a job row written.
+ */
 function setPatchColumns(row: Value[], patch: JobPatch): void {
-  const all = patchValues(patch);
-  for (let bit = 0; bit < all.length; bit++) {
-    const value = all[bit] ?? null;
-    if (value !== null) row[patchColumnsAt + bit] = value;
-  }
+  const { outputs, matrix, runner } = patch;
+  setColumn(row, 0, patch.status);
+  setColumn(row, 1, patch.startedAt);
+  setColumn(row, 2, patch.finishedAt);
+  if (outputs !== undefined) setColumn(row, 3, jsonOf(outputs));
+  setColumn(row, 4, patch.reason);
+  setColumn(row, 5, patch.name);
+  if (matrix !== undefined) setColumn(row, 6, jsonOf(matrix));
+  setColumn(row, 7, patch.queuedAt);
+  setColumn(row, 8, patch.notBefore);
+  setColumn(row, 9, patch.priority);
+  if (runner !== undefined) setColumn(row, 10, JSON.stringify(runner));
+  setColumn(row, 11, patch.fencingToken);
 }
 
-/**
- * A patch's value for each of patchColumns, in its order; null where the patch leaves the column as
- * it is. Spelled out field by field: a lookup by a field name held in a variable is a keyed load
- * V8 cannot specialise, and this runs for every job row written.
- */
-function patchValues(patch: JobPatch): Value[] {
-  const { outputs, matrix, runner } = patch;
-  return [
-    patch.status ?? null,
-    patch.startedAt ?? null,
-    patch.finishedAt ?? null,
-    outputs === undefined ? null : jsonOf(outputs),
-    patch.reason ?? null,
-    patch.name ?? null,
-    matrix === undefined ? null : jsonOf(matrix),
-    patch.queuedAt ?? null,
-    patch.notBefore ?? null,
-    patch.priority ?? null,
-    runner === undefined ? null : JSON.stringify(runner),
-    patch.fencingToken ?? null,
-  ];
+/** Column `bit` of patchColumns, unless the patch leaves it as it is (no value). */
+function setColumn(row: Value[], bit: number, value: Value | undefined): void {
+  if (value != null) row[patchColumnsAt + bit] = value;
 }
 
 /** Most jobs end without outputs: their column's text needs no stringify. */
