@@ -29,6 +29,7 @@ import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
 import { abandonRun, giveUpAll, giveUpRefused, giveUpRun } from './run-refusals.js';
 import { beginRun, type RunStartPorts } from './run-start.js';
 import type { Submission, SubmitOptions } from './run-submission.js';
+import { startedOn } from './runner-registry.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
 import type { WorkflowGroup } from './workflow-group.js';
@@ -365,12 +366,9 @@ export class ControlPlane {
     if (!run || !spec) throw new Error(`job ${leg.id} was offered without a run or a spec`);
     const lease = this.leases.grant(runner, leg.id);
     const at = this.now();
-    // Only a fleet runner (one with an identity) is named: the local mode's is always this process.
-    const on = runner.durable
-      ? { id: runner.runnerId, name: runner.info?.name ?? runner.runnerId }
-      : undefined;
-    run.coordinator.started(leg.id, at, on, lease.fencingToken);
-    this.records.started(run.id, leg, at, lease.fencingToken);
+    const on = startedOn(runner);
+    run.coordinator.started(leg.id, at, on?.runner, lease.fencingToken);
+    this.records.started(run.id, leg, at, lease.fencingToken, on?.line);
     const jobToken = this.options.issueJobToken?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
     runner.transport.send(leaseMessage(leg, spec, lease, jobToken));
   }

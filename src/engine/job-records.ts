@@ -103,17 +103,16 @@ export class JobRecords {
    * Leased and running from `at`. Its fleet runner (`leg.runner`; none in the local mode) is stored
    * with the attempt, with the lease's `fencingToken` (a control plane that takes the run over holds
    * that lease for the runner, ControlPlane.continueRun), and named in a system line at the top of the attempt's log, as users look there
-   * for where a job ran; the line is held with the job's row update (store-writes.ts), so it costs no
-   * store call of its own.
+   * for where a job ran (`text`, StartedOn's line for that runner); the line is held with the job's row
+   * update (store-writes.ts), so it costs no store call of its own.
    */
-  started(runId: RunId, leg: Leg, at: number, fencingToken: number): void {
+  started(runId: RunId, leg: Leg, at: number, fencingToken: number, text: string | undefined): void {
     const { id: jobId, name: job, attempt: jobAttempt, runner: on } = leg;
     const patch: JobPatch =
       on === undefined
         ? { status: 'running', startedAt: at }
         : { status: 'running', startedAt: at, runner: on, fencingToken };
     this.writes.updateJob(jobId, patch);
-    const text = on === undefined ? undefined : `running on runner ${on.name} (${on.id})`;
     if (text !== undefined)
       this.writes.appendLog({
         runId,

@@ -2,6 +2,7 @@ import type { ControlMessage, RunnerCapabilities, RunnerInfo, RunnerMessage } fr
 import type { Transport } from '../protocol/transport.js';
 import { FreeRunnerIndex } from '../selection/free-runners.js';
 import { labelSetName } from '../selection/label-set.js';
+import type { JobRunner } from '../store/runs.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 
 /** One connection of a runner; a runner with an identity may have a new one after a transport switch. */
@@ -28,6 +29,30 @@ export interface RunnerSession {
   /** The runner said it is shutting down (`drain`). */
   draining: boolean;
   closed: boolean;
+  /** What startedOn made for its current registration. */
+  startedOn?: StartedOn;
+}
+
+/** A fleet runner as the jobs leased on it are stored started on, and the line naming it in their logs. */
+export interface StartedOn {
+  readonly runner: JobRunner;
+  readonly line: string;
+  /** The registration it was made for. */
+  readonly info: RunnerInfo | undefined;
+}
+
+/**
+ * What a job leased on `session` starts on: undefined for a runner without an identity (the local
+ * mode's is always this process). Made once per registration and shared by its jobs, not an object and
+ * a string for every lease (the runner's name comes with its `register`).
+ */
+export function startedOn(session: RunnerSession): StartedOn | undefined {
+  if (!session.durable) return undefined;
+  const { info, runnerId } = session;
+  if (session.startedOn?.info === info) return session.startedOn;
+  const runner = { id: runnerId, name: info?.name ?? runnerId };
+  session.startedOn = { runner, line: `running on runner ${runner.name} (${runner.id})`, info };
+  return session.startedOn;
 }
 
 interface RunnerRecord {
