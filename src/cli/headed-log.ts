@@ -1,68 +1,59 @@
 import {
   type AttemptedLine,
-  AttemptHeadings,
   type HeadedEntry,
   type LoggedJob,
-  printedStepAttempts,
-} from './views/attempts.js';
+  type LoggedStep,
+  LogSections,
+} from './views/log-sections.js';
 
 /** One page of a log: its lines in order, and the `after` of the next page (absent on the last). */
 export interface LogPage<L> {
   readonly lines: readonly L[];
   readonly next?: number;
+  /** Steps this page names that may be new (a running job's, read from a server), added before its lines. */
+  readonly steps?: readonly LoggedStep[];
 }
 
 /** Reads the page after `after` (undefined: the first). */
 export type ReadLogPage<L> = (after: number | undefined) => Promise<LogPage<L>>;
 
 export interface HeadedLogOptions<L extends AttemptedLine> {
-  readonly stepNames: ReadonlyMap<string, string>;
+  /** The jobs' step attempts as they stand when the log is read. */
+  readonly steps: readonly LoggedStep[];
   readonly jobs: readonly LoggedJob[];
-  /**
-   * True when a step of these jobs ran more than once (step `retry:`). Whether such a step is headed
-   * depends on lines of later pages (did more than one attempt print?), so the pages are then read
-   * once before, keeping only which attempts of each step printed; otherwise once.
-   */
-  readonly stepsRetried: boolean;
+  /** Only the lines, none of the headings or outcomes Valkyrie adds (`valkyrie logs --raw`). */
+  readonly raw?: boolean;
   write(entry: HeadedEntry<L>): void;
 }
 
 /**
- * Writes a log with its attempt headings (logLinesWithHeadings: the same entries in the same order),
- * each page as it is read, so a runaway job's log is never held whole: a page at a time, and between
- * pages, stdout is given time to drain when it is a pipe to a slow reader.
+ * Writes a log with its step and attempt headings and steps' outcomes (logLinesWithHeadings: the
+ * same entries in the same order), each page as it is read, so a runaway job's log is never held
+ * whole: a page at a time, and between pages, stdout is given time to drain when it is a pipe to a
+ * slow reader.
  */
 export async function writeHeadedLog<L extends AttemptedLine>(
   read: ReadLogPage<L>,
   options: HeadedLogOptions<L>,
 ): Promise<void> {
-  let printed: Map<string, Set<number>> | undefined;
-  // The prescan's count: a running job's log grows, and the second pass must head what the first saw.
-  let left = Number.POSITIVE_INFINITY;
-  if (options.stepsRetried) {
-    printed = new Map();
-    left = 0;
-    for await (const lines of pages(read)) {
-      printedStepAttempts(lines, printed);
-      left += lines.length;
-    }
-  }
-  const headings = new AttemptHeadings(options.stepNames, options.jobs, printed);
-  for await (const lines of pages(read)) {
-    for (const line of lines.slice(0, left)) for (const entry of headings.next(line)) options.write(entry);
-    left -= lines.length;
+  const sections = new LogSections(options.steps, options.jobs);
+  const write = (entry: HeadedEntry<L>) => {
+    if (options.raw !== true || entry.line !== undefined) options.write(entry);
+  };
+  for await (const page of pages(read)) {
+    sections.add(page.steps ?? []);
+    for (const line of page.lines) for (const entry of sections.next(line)) write(entry);
     await stdoutDrained();
-    if (left <= 0) break;
   }
-  for (const entry of headings.end()) options.write(entry);
+  for (const entry of sections.end()) write(entry);
 }
 
-async function* pages<L>(read: ReadLogPage<L>): AsyncGenerator<readonly L[]> {
+async function* pages<L>(read: ReadLogPage<L>): AsyncGenerator<LogPage<L>> {
   let page = await read(undefined);
-  yield page.lines;
+  yield page;
   while (page.next !== undefined) {
     page = await read(page.next);
-    yield page.lines;
+    yield page;
   }
 }
 

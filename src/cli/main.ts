@@ -230,10 +230,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('logs')
       .description(
-        "print a run's stored logs, or one job's, with a heading per attempt of a job that ran more than once (also one that printed nothing) and of a retried step",
+        "print a run's stored logs, or one job's: each step under a heading (▶ name) and followed by its outcome (✗ failed (exit code 3)), also a step that printed nothing; a heading per attempt of a job that ran more than once",
       )
       .argument('<run>', 'run id')
       .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
+      .option('--raw', 'only the lines the steps and the job printed: no headings, no outcomes')
       .addOption(stateDir())
       .addOption(db()),
   )

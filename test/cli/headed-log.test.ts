@@ -7,7 +7,12 @@ import { logsCommand } from '../../src/cli/commands/history.js';
 import { serverLogsCommand } from '../../src/cli/commands/server-history.js';
 import { type LogPage, writeHeadedLog } from '../../src/cli/headed-log.js';
 import { ServerClient } from '../../src/cli/server-client.js';
-import { type AttemptedLine, type LoggedJob, logLinesWithHeadings } from '../../src/cli/views/attempts.js';
+import {
+  type AttemptedLine,
+  type LoggedJob,
+  type LoggedStep,
+  logLinesWithHeadings,
+} from '../../src/cli/views/log-sections.js';
 import { SqliteLogStore } from '../../src/store/sqlite/log-store.js';
 import { adminToken, runningJob, startTestServer, waitForRunStatus } from '../server/helpers.js';
 
@@ -23,10 +28,16 @@ const line = (jobId: string, text: string, jobAttempt = 1, stepIndex = 0, attemp
   ...(attempt === 1 ? {} : { attempt }),
 });
 
-const stepNames = new Map([
-  ['c/1/0', 'Run ./flaky.sh'],
-  ['c/2/1', 'Run ./other.sh'],
-]);
+const done = { outcome: 'success', conclusion: 'success' } as const;
+const steps: LoggedStep[] = [
+  { jobId: 'c', index: 0, name: 'Run ./flaky.sh', ...done },
+  { jobId: 'c', index: 0, attempt: 2, name: 'Run ./flaky.sh', ...done },
+  { jobId: 'c', jobAttempt: 2, index: 1, name: 'Run ./other.sh', ...done },
+  { jobId: 'c', jobAttempt: 2, index: 1, attempt: 2, name: 'Run ./other.sh', ...done },
+  { jobId: 'a', index: 0, name: 'A', ...done },
+  { jobId: 'b', index: 0, name: 'B', ...done },
+  { jobId: 'b', index: 0, attempt: 2, name: 'B', ...done },
+];
 const shown = (entry: { heading?: string; line?: AttemptedLine; jobId: string }) =>
   `[${entry.jobId}] ${entry.heading ?? entry.line?.text}`;
 
@@ -43,8 +54,8 @@ function pagesOf(lines: readonly AttemptedLine[], size: number) {
 }
 
 describe('writeHeadedLog', () => {
-  // A step retried across a page boundary, whose first attempt must be headed before its first line.
-  const cases: [string, AttemptedLine[], LoggedJob[], boolean][] = [
+  // A step retried across a page boundary, and steps whose outcome comes after a page's last line.
+  const cases: [string, AttemptedLine[], LoggedJob[]][] = [
     [
       'a retried step and a retried job',
       [
@@ -58,7 +69,6 @@ describe('writeHeadedLog', () => {
         line('c', 'third', 4),
       ],
       [{ id: 'c', attempts: 5 }],
-      true,
     ],
     [
       'jobs interleaved, a step retried in one attempt only',
@@ -67,33 +77,20 @@ describe('writeHeadedLog', () => {
         { id: 'a', attempts: 2 },
         { id: 'b', attempts: 1 },
       ],
-      true,
     ],
-    [
-      'no retries',
-      [line('c', 'one'), line('c', 'two'), line('c', 'three')],
-      [{ id: 'c', attempts: 1 }],
-      false,
-    ],
+    ['no retries', [line('c', 'one'), line('c', 'two'), line('c', 'three')], [{ id: 'c', attempts: 1 }]],
   ];
 
   it.each(cases)(
-    'writes what logLinesWithHeadings gives, a page at a time (%s)',
-    async (_, lines, jobs, retried) => {
-      const whole = logLinesWithHeadings(lines, stepNames, jobs).map(shown);
+    'writes what logLinesWithHeadings gives, a page at a time, reading each once (%s)',
+    async (_, lines, jobs) => {
+      const whole = logLinesWithHeadings(lines, steps, jobs).map(shown);
       for (const size of [1, 2, 3, 100]) {
         const written: string[] = [];
         const { read, reads } = pagesOf(lines, size);
-        await writeHeadedLog(read, {
-          stepNames,
-          jobs,
-          stepsRetried: retried,
-          write: (e) => written.push(shown(e)),
-        });
+        await writeHeadedLog(read, { steps, jobs, write: (e) => written.push(shown(e)) });
         expect(written, `pages of ${size}`).toEqual(whole);
-        const pages = Math.ceil(lines.length / size);
-        // Read once, or twice when a retried step's headings need every line first.
-        expect(reads).toHaveLength(retried ? 2 * pages : pages);
+        expect(reads).toHaveLength(Math.ceil(lines.length / size));
       }
     },
   );
@@ -108,34 +105,29 @@ describe('writeHeadedLog', () => {
         writtenAtRead.push(written.length);
         return read(after);
       },
-      {
-        stepNames,
-        jobs: [{ id: 'c', attempts: 1 }],
-        stepsRetried: false,
-        write: (e) => written.push(shown(e)),
-      },
+      { steps: [], jobs: [{ id: 'c', attempts: 1 }], write: (e) => written.push(shown(e)) },
     );
     expect(writtenAtRead).toEqual([0, 1, 2]);
   });
-
-  it("heads a running job's log as its prescan saw it: lines appended between the passes are left out", async () => {
-    // A running job: its step's second attempt is written after the prescan, before the second pass.
-    const log = [line('c', 'try 1 a'), line('c', 'try 1 b')];
-    let firstReads = 0;
-    const written: string[] = [];
-    await writeHeadedLog(
-      async (after) => {
-        if (after === undefined && ++firstReads === 2) log.push(line('c', 'try 2', 1, 0, 2));
-        return pagesOf(log, 1).read(after);
-      },
-      {
-        stepNames,
+  it("heads a step a later page names (a running job's), and with raw writes only the lines", async () => {
+    const log = [line('c', 'one'), line('c', 'two', 1, 1)];
+    const later = { jobId: 'c', index: 1, name: 'Run ./later.sh' };
+    const read = async (after: number | undefined): Promise<LogPage<AttemptedLine>> =>
+      after === undefined ? { lines: log.slice(0, 1), next: 1 } : { lines: log.slice(1), steps: [later] };
+    for (const raw of [false, true]) {
+      const written: string[] = [];
+      await writeHeadedLog(read, {
+        steps: steps.slice(0, 1),
         jobs: [{ id: 'c', attempts: 1 }],
-        stepsRetried: true,
+        raw,
         write: (e) => written.push(shown(e)),
-      },
-    );
-    expect(written).toEqual(['[c] try 1 a', '[c] try 1 b']);
+      });
+      expect(written).toEqual(
+        raw
+          ? ['[c] one', '[c] two']
+          : ['[c] ▶ Run ./flaky.sh', '[c] one', '[c] ✓ succeeded', '[c] ▶ Run ./later.sh', '[c] two'],
+      );
+    }
   });
 });
 

@@ -9,6 +9,13 @@ const flaky = (counter: string, succeedOn: number, failWith = 1) =>
           echo "try $n"
           if [ $n -lt ${succeedOn} ]; then exit ${failWith}; fi`;
 
+/** `valkyrie logs` output's lines, without its durations (`✓ succeeded in 25ms`: `✓ succeeded`). */
+const untimed = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => (/^[✓✗⊘] /.test(line) ? line.replace(/ in \d[\d.]*(ms|s|m\d+s)$/, '') : line));
+
 describe('retry: with the real CLI', () => {
   const ws = new Workspace();
   afterAll(() => ws.dispose());
@@ -62,15 +69,19 @@ describe('retry: with the real CLI', () => {
     expect(json.jobs[0]?.steps.map((step) => step.attempt ?? 1)).toEqual([1, 2, 3, 1]);
 
     const logs = await ws.run(['logs', runId, 'build']);
-    expect(logs.stdout.split('\n').filter((line) => !line.startsWith('attempt'))).toEqual([
-      '── flaky step: attempt 1 ──',
+    expect(untimed(logs.stdout).filter((line) => !line.startsWith('attempt'))).toEqual([
+      '▶ flaky step (attempt 1)',
       'try 1',
-      '── flaky step: attempt 2 ──',
+      '✗ failed (exit code 1)',
+      '▶ flaky step (attempt 2)',
       'try 2',
-      '── flaky step: attempt 3 ──',
+      '✗ failed (exit code 1)',
+      '▶ flaky step (attempt 3)',
       'try 3',
+      '✓ succeeded',
+      '▶ Run echo "outcome=success"',
       'outcome=success',
-      '',
+      '✓ succeeded',
     ]);
   });
 
@@ -134,18 +145,24 @@ describe('retry: with the real CLI', () => {
     expect(lastAttempt?.trim()).toBe(`attempt 3: succeeded ${formatDuration(end - last)}`);
     // The stored log says why each attempt was retried, and after how long, as a step's retry does.
     const logs = await ws.run(['logs', runId, 'flaky']);
-    expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
-      '── job attempt 1 ──',
+    const counter = 'Run n=$(cat job-count 2>/dev/null || echo 0); n=$((n+1)); echo $n > job-count';
+    const attempt = (n: number, end: string) => [
+      `── job attempt ${n} ──`,
+      '▶ Run echo setting up',
       'setting up',
-      'try 1',
-      'attempt 1 of 3 failed (step "Run n=$(cat job-count 2>/dev/null || echo 0); n=$((n+1)); echo $n > job-count" failed with exit code 4); retrying in 10ms',
-      '── job attempt 2 ──',
-      'setting up',
-      'try 2',
-      'attempt 2 of 3 failed (step "Run n=$(cat job-count 2>/dev/null || echo 0); n=$((n+1)); echo $n > job-count" failed with exit code 4); retrying in 10ms',
-      '── job attempt 3 ──',
-      'setting up',
-      'try 3',
+      '✓ succeeded',
+      `▶ ${counter}`,
+      `try ${n}`,
+      end,
+    ];
+    const retryLine = (n: number) =>
+      `attempt ${n} of 3 failed (step "${counter}" failed with exit code 4); retrying in 10ms`;
+    expect(untimed(logs.stdout)).toEqual([
+      ...attempt(1, '✗ failed (exit code 4)'),
+      retryLine(1),
+      ...attempt(2, '✗ failed (exit code 4)'),
+      retryLine(2),
+      ...attempt(3, '✓ succeeded'),
     ]);
   });
 
@@ -165,12 +182,21 @@ describe('retry: with the real CLI', () => {
     expect(statuses(result.stdout)).toEqual({ c: 'succeeded' });
     const runId = String(events(result.stdout)[0]?.runId);
     const logs = await ws.run(['logs', runId, 'c']);
-    expect(logs.stdout.split('\n').filter((line) => line !== '')).toEqual([
+    const name = 'Run if [ ! -e quiet-count ]; then touch quiet-count; echo c-fails; exit 1; fi';
+    const retrying = `attempt 1 of 2 failed (step "${name}" failed with exit code 1); retrying in 10ms`;
+    expect(untimed(logs.stdout)).toEqual([
       '── job attempt 1 ──',
+      `▶ ${name}`,
       'c-fails',
-      'attempt 1 of 2 failed (step "Run if [ ! -e quiet-count ]; then touch quiet-count; echo c-fails; exit 1; fi" failed with exit code 1); retrying in 10ms',
+      '✗ failed (exit code 1)',
+      retrying,
       '── job attempt 2 ──',
+      `▶ ${name}`,
+      '✓ succeeded',
     ]);
+    // --raw: only what was printed, no headings or outcomes.
+    const raw = await ws.run(['logs', runId, 'c', '--raw']);
+    expect(raw.stdout).toBe(`c-fails\n${retrying}\n`);
   });
 
   it('with when: exit-codes [3], retries exit code 3 but not exit code 1', async () => {

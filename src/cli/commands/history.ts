@@ -12,9 +12,10 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
-import { jobDetailLines, jobLine, stepKey } from '../views/attempts.js';
+import { jobDetailLines, jobLine } from '../views/attempts.js';
 import { colorForStatus, formatDuration, visible } from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
+import type { LoggedStep } from '../views/log-sections.js';
 import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
 
@@ -22,6 +23,11 @@ interface HistoryOptions {
   readonly stateDir?: string;
   readonly db?: string;
   readonly json?: boolean;
+}
+
+/** `valkyrie logs`: `raw` prints only the lines, without the step headings and outcomes. */
+export interface LogsOptions extends HistoryOptions {
+  readonly raw?: boolean;
 }
 
 async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => Promise<T>): Promise<T> {
@@ -199,7 +205,7 @@ function groupWaitLine(run: RunRecord): string | undefined {
 export async function logsCommand(
   id: string,
   jobName: string | undefined,
-  options: HistoryOptions & ApiClientFlags,
+  options: LogsOptions & ApiClientFlags,
 ): Promise<number> {
   if (serverGiven(options)) {
     const { serverLogsCommand } = await import('./server-history.js');
@@ -228,14 +234,8 @@ export async function logsCommand(
     }
     const single = selected.length === 1 ? selected[0] : undefined;
     const names = new Map(selected.map((job) => [job.id as string, job.name]));
-    const stepNames = new Map<string, string>();
-    let stepsRetried = false;
-    for (const job of selected) {
-      for (const step of await stores.runs.listSteps(job.id)) {
-        stepNames.set(stepKey(step), step.name);
-        if ((step.attempt ?? 1) > 1) stepsRetried = true;
-      }
-    }
+    const steps: LoggedStep[] = [];
+    for (const job of selected) steps.push(...(await stores.runs.listSteps(job.id)));
     const logged = selected.map((job) => ({ id: job.id as string, attempts: job.attempt ?? 1 }));
     // A page at a time, each printed as it is read: a runaway job's log is never held whole.
     const limit = defaultReadAfterLimit;
@@ -248,9 +248,9 @@ export async function logsCommand(
       return { lines: page.lines, ...(page.lines.length === limit ? { next: page.position } : {}) };
     };
     await writeHeadedLog(read, {
-      stepNames,
+      steps,
       jobs: logged,
-      stepsRetried,
+      raw: options.raw === true,
       write: (entry) => {
         const name = names.get(entry.jobId);
         if (name === undefined) return;

@@ -5,7 +5,7 @@ import { stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
 import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
-import { jobDetailLines, jobLine, stepKey } from '../views/attempts.js';
+import { jobDetailLines, jobLine } from '../views/attempts.js';
 import {
   type Colors,
   colorForStatus,
@@ -20,6 +20,8 @@ import { staleWritesLine } from '../views/stale-writes.js';
 
 export interface ServerHistoryOptions extends ApiClientFlags {
   readonly json?: boolean;
+  /** `valkyrie logs --raw`: only the lines, without the step headings and outcomes. */
+  readonly raw?: boolean;
 }
 
 /** `valkyrie runs --server URL`: the server's runs, newest first, as `valkyrie runs` lists local ones. */
@@ -117,22 +119,19 @@ export function serverLogsCommand(
         }
         continue;
       }
-      const stepNames = new Map<string, string>();
-      // Every page carries the steps: a running job's later pages may name steps the first did not.
-      const recordStepNames = (steps: readonly ApiStepName[]) => {
-        for (const step of steps) stepNames.set(stepKey({ jobId: job.id, ...step }), step.name);
-      };
+      // The run view's steps carry their outcomes; each page names the steps a running job adds since.
+      const known = (job.steps ?? []).map((step) => ({ ...step, jobId: job.id }));
+      const named = (steps: readonly ApiStepName[]) => steps.map((step) => ({ ...step, jobId: job.id }));
       const read = async (after: number | undefined) => {
         const page = after === undefined ? first : await client.jobLogLinePage(run.id, job.id, after);
-        recordStepNames(page.steps);
         const lines = page.lines.map((line) => ({ ...line, jobId: job.id }));
-        return { lines, ...(page.next === undefined ? {} : { next: page.next }) };
+        return { lines, steps: named(page.steps), ...(page.next === undefined ? {} : { next: page.next }) };
       };
-      // The same headings as a local run's logs: every attempt of a job that ran more than once.
+      // The same headings and outcomes as a local run's logs.
       await writeHeadedLog(read, {
-        stepNames,
+        steps: known,
         jobs: [{ id: job.id, attempts: job.attempt }],
-        stepsRetried: first.steps.some((step) => (step.attempt ?? 1) > 1),
+        raw: options.raw === true,
         write: (entry) => process.stdout.write(`${prefix}${entry.heading ?? entry.line?.text ?? ''}\n`),
       });
     }

@@ -1,0 +1,254 @@
+import { timeoutText } from '../../runner/step-timeout.js';
+import { formatDuration, statusSymbol } from './format.js';
+
+/** What the headings need of a log line: local store lines and the API's alike. */
+export interface AttemptedLine {
+  readonly jobId: string;
+  /** -1: a line of the job itself (set-up, a retry's note), not of a step. */
+  readonly stepIndex: number;
+  readonly text: string;
+  /** When it was written (epoch ms): places a job's own line after the steps that ended before it. */
+  readonly at?: number;
+  /** Absent means 1. */
+  readonly jobAttempt?: number;
+  /** The step's own attempt; absent means 1. */
+  readonly attempt?: number;
+}
+
+/** A job whose lines are shown, and how many attempts it has had (its record's `attempt`). */
+export interface LoggedJob {
+  readonly id: string;
+  readonly attempts: number;
+}
+
+/** An attempt of a step as the log heads it: a local StepRecord, or the API's view of it. */
+export interface LoggedStep {
+  readonly jobId: string;
+  /** Absent means 1. */
+  readonly jobAttempt?: number;
+  readonly index: number;
+  /** Absent means 1. */
+  readonly attempt?: number;
+  readonly name: string;
+  /** Absent while it runs, and from a server that gives only the steps' names. */
+  readonly outcome?: string;
+  readonly conclusion?: string;
+  readonly exitCode?: number;
+  readonly timedOutAfterMs?: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+}
+
+/** A line of the log, or a line Valkyrie adds to it (`heading`: a step's or attempt's heading, a step's outcome). */
+export type HeadedEntry<L> = { readonly line?: L; readonly heading?: string; readonly jobId: string };
+
+/**
+ * The headed log of lines held whole: the reference writeHeadedLog's paging must equal (its tests
+ * compare the two).
+ */
+export function logLinesWithHeadings<L extends AttemptedLine>(
+  lines: readonly L[],
+  steps: readonly LoggedStep[],
+  jobs: readonly LoggedJob[],
+): HeadedEntry<L>[] {
+  const sections = new LogSections(steps, jobs);
+  return [...lines.flatMap((line) => sections.next(line)), ...sections.end()];
+}
+
+interface JobState {
+  /** Its steps' attempts in the order they ran: job attempt, index, step attempt. */
+  readonly steps: LoggedStep[];
+  /** The first of `steps` not shown yet. */
+  next: number;
+  /** The step whose heading is shown and whose outcome is not yet. */
+  open?: LoggedStep;
+  /** The highest job attempt headed so far, and the attempt the last line shown was of. */
+  headed: number;
+  current?: number;
+}
+
+/**
+ * Splits a log into sections a line at a time (next() for each line in order, then end()), as
+ * GitHub's log view groups it: each step under a `▶ name` heading (`▶ name (attempt 2)` for a step
+ * that ran more than once), its lines, then its outcome (`✗ failed (exit code 3) in 20ms`); a step
+ * that printed nothing still gets its heading and outcome, where it ran. A job that ran more than
+ * once gets `── job attempt N ──` before each attempt, also one that printed nothing. A job's own
+ * lines (stepIndex -1) stay where they were written, after the steps that had ended by then.
+ */
+export class LogSections {
+  private readonly jobs = new Map<string, JobState>();
+  private readonly attemptsOf: ReadonlyMap<string, number>;
+  /** Steps (job/job attempt/index) with more than one attempt. */
+  private readonly retried = new Set<string>();
+
+  constructor(steps: readonly LoggedStep[], jobs: readonly LoggedJob[]) {
+    this.attemptsOf = new Map(jobs.map((job) => [job.id, job.attempts]));
+    for (const job of jobs) this.jobs.set(job.id, { steps: [], next: 0, headed: 0 });
+    this.add(steps);
+  }
+
+  /** Steps learnt after the start (a running job's later pages): kept in the order they ran. */
+  add(steps: readonly LoggedStep[]): void {
+    for (const step of steps) {
+      const job = this.jobs.get(step.jobId);
+      if (job === undefined) continue;
+      if ((step.attempt ?? 1) > 1) this.retried.add(stepKey(step));
+      const at = job.steps.findIndex((other) => compareSteps(other, step) >= 0);
+      if (at >= 0 && compareSteps(job.steps[at] ?? step, step) === 0) continue;
+      const position = at < 0 ? job.steps.length : at;
+      job.steps.splice(position, 0, step);
+      if (position < job.next) job.next += 1;
+    }
+  }
+
+  /** The entries that come before `line`, then the line. */
+  next<L extends AttemptedLine>(line: L): HeadedEntry<L>[] {
+    const job = this.job(line.jobId);
+    const out: HeadedEntry<never>[] = [];
+    const jobAttempt = line.jobAttempt ?? 1;
+    if (job.current !== jobAttempt) this.enterAttempt(line.jobId, job, jobAttempt, out);
+    if (line.stepIndex < 0) {
+      const at = line.at;
+      if (at !== undefined) {
+        if (job.open && endedBy(job.open, at)) this.close(line.jobId, job, out);
+        if (!job.open)
+          this.flush(line.jobId, job, out, (step) => sameAttempt(step, jobAttempt) && endedBy(step, at));
+      }
+      return [...out, { line, jobId: line.jobId }];
+    }
+    const target = { jobId: line.jobId, jobAttempt, index: line.stepIndex, attempt: line.attempt ?? 1 };
+    if (job.open && compareSteps(job.open, target) === 0) return [...out, { line, jobId: line.jobId }];
+    this.close(line.jobId, job, out);
+    this.flush(line.jobId, job, out, (step) => compareSteps(step, target) < 0);
+    const upcoming = job.steps[job.next];
+    if (upcoming !== undefined && compareSteps(upcoming, target) === 0) job.next += 1;
+    // Else shown already (its lines resume after a job's line), or a step no record names: no heading.
+    const step = job.steps.find((known) => compareSteps(known, target) === 0);
+    if (step === undefined) return [...out, { line, jobId: line.jobId }];
+    out.push({ heading: this.heading(step), jobId: line.jobId });
+    job.open = step;
+    return [...out, { line, jobId: line.jobId }];
+  }
+
+  /** The outcome of each job's last step shown, and the steps and attempts after it. */
+  end(): HeadedEntry<never>[] {
+    const out: HeadedEntry<never>[] = [];
+    for (const [jobId, job] of this.jobs) {
+      const attempts = this.attemptsOf.get(jobId) ?? 1;
+      if (attempts > 1 && job.headed < attempts) this.enterAttempt(jobId, job, attempts, out);
+      this.close(jobId, job, out);
+      this.flush(jobId, job, out, () => true);
+    }
+    return out;
+  }
+
+  private job(jobId: string): JobState {
+    let job = this.jobs.get(jobId);
+    if (job === undefined) {
+      job = { steps: [], next: 0, headed: 0 };
+      this.jobs.set(jobId, job);
+    }
+    return job;
+  }
+
+  /**
+   * Moves on to job attempt `attempt`: the earlier attempts' steps are shown first; each attempt of a
+   * job that ran more than once is headed, also one that printed nothing.
+   */
+  private enterAttempt(jobId: string, job: JobState, attempt: number, out: HeadedEntry<never>[]): void {
+    job.current = attempt;
+    this.close(jobId, job, out);
+    if ((this.attemptsOf.get(jobId) ?? 1) <= 1) return;
+    if (attempt <= job.headed) {
+      out.push(jobHeading(jobId, attempt));
+      return;
+    }
+    for (let a = job.headed + 1; a <= attempt; a++) {
+      this.flush(jobId, job, out, (step) => (step.jobAttempt ?? 1) < a);
+      out.push(jobHeading(jobId, a));
+    }
+    job.headed = attempt;
+  }
+
+  /** Shows, heading and outcome, each step not shown yet that `before` holds of, from the first on. */
+  private flush(
+    jobId: string,
+    job: JobState,
+    out: HeadedEntry<never>[],
+    before: (step: LoggedStep) => boolean,
+  ) {
+    for (let step = job.steps[job.next]; step !== undefined && before(step); step = job.steps[job.next]) {
+      out.push({ heading: this.heading(step), jobId });
+      const outcome = outcomeText(step);
+      if (outcome !== undefined) out.push({ heading: outcome, jobId });
+      job.next += 1;
+    }
+  }
+
+  private close(jobId: string, job: JobState, out: HeadedEntry<never>[]): void {
+    const outcome = job.open && outcomeText(job.open);
+    if (outcome !== undefined) out.push({ heading: outcome, jobId });
+    job.open = undefined;
+  }
+
+  private heading(step: LoggedStep): string {
+    const attempt = this.retried.has(stepKey(step)) ? ` (attempt ${step.attempt ?? 1})` : '';
+    return `▶ ${step.name}${attempt}`;
+  }
+}
+
+/**
+ * A step's outcome as the line after its output says it: `✓ succeeded in 1.2s`,
+ * `✗ failed (exit code 3) in 20ms`, `✗ failed (exit code 1), continued (continue-on-error)`,
+ * `✗ timed out after 5m (timeout-minutes)`, `⊘ cancelled`, `- skipped`; none while it runs.
+ */
+export function outcomeText(step: LoggedStep): string | undefined {
+  const conclusion = step.conclusion;
+  if (conclusion === undefined) return undefined;
+  const took =
+    step.startedAt !== undefined && step.finishedAt !== undefined
+      ? ` in ${formatDuration(step.finishedAt - step.startedAt)}`
+      : '';
+  if (conclusion === 'skipped') return `${statusSymbol('skipped')} skipped`;
+  if (conclusion === 'cancelled') return `${statusSymbol('cancelled')} cancelled${took}`;
+  const failed = step.outcome === 'failure' || conclusion === 'failure';
+  if (!failed) return `${statusSymbol('succeeded')} succeeded${took}`;
+  const code = step.exitCode === undefined ? '' : ` (exit code ${step.exitCode})`;
+  const what =
+    step.timedOutAfterMs === undefined
+      ? `failed${code}`
+      : `timed out after ${timeoutText(step.timedOutAfterMs)} (timeout-minutes)`;
+  const continued = conclusion === 'success' ? ', continued (continue-on-error)' : '';
+  return `${statusSymbol('failed')} ${what}${continued}${took}`;
+}
+
+function jobHeading(jobId: string, attempt: number): HeadedEntry<never> {
+  return { heading: `── job attempt ${attempt} ──`, jobId };
+}
+
+/** Ended at or before `at`: a job's line written then comes after the step's outcome. */
+function endedBy(step: LoggedStep, at: number): boolean {
+  return step.finishedAt !== undefined && step.finishedAt <= at;
+}
+
+function sameAttempt(step: LoggedStep, jobAttempt: number): boolean {
+  return (step.jobAttempt ?? 1) === jobAttempt;
+}
+
+type StepPlace = Pick<LoggedStep, 'jobAttempt' | 'index' | 'attempt'>;
+
+function compareSteps(a: StepPlace, b: StepPlace): number {
+  return (
+    (a.jobAttempt ?? 1) - (b.jobAttempt ?? 1) || a.index - b.index || (a.attempt ?? 1) - (b.attempt ?? 1)
+  );
+}
+
+/** The key of a step in one job attempt (all its own attempts): job, job attempt and step index. */
+export function stepKey(step: {
+  readonly jobId: string;
+  readonly jobAttempt?: number;
+  readonly stepIndex?: number;
+  readonly index?: number;
+}): string {
+  return `${step.jobId}/${step.jobAttempt ?? 1}/${step.stepIndex ?? step.index ?? -1}`;
+}

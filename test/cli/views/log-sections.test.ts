@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type AttemptedLine,
+  type LoggedStep,
+  logLinesWithHeadings,
+  outcomeText,
+} from '../../../src/cli/views/log-sections.js';
+
+const line = (jobId: string, text: string, jobAttempt = 1, stepIndex = 0, attempt = 1): AttemptedLine => ({
+  jobId,
+  stepIndex,
+  text,
+  ...(jobAttempt === 1 ? {} : { jobAttempt }),
+  ...(attempt === 1 ? {} : { attempt }),
+});
+
+const step = (jobId: string, index: number, name: string, more: Partial<LoggedStep> = {}): LoggedStep => ({
+  jobId,
+  index,
+  name,
+  conclusion: 'success',
+  outcome: 'success',
+  ...more,
+});
+
+/** What `valkyrie logs` prints: entries' texts, each job's prefixed when there are several. */
+function shown(
+  lines: readonly AttemptedLine[],
+  jobs: { id: string; attempts: number }[],
+  steps: readonly LoggedStep[] = [],
+): string[] {
+  return logLinesWithHeadings(lines, steps, jobs).map(
+    (entry) => `${jobs.length > 1 ? `[${entry.jobId}] ` : ''}${entry.heading ?? entry.line?.text}`,
+  );
+}
+
+describe('logLinesWithHeadings', () => {
+  it('heads each step, then its outcome, also of a step that printed nothing or was skipped', () => {
+    const steps = [
+      step('c', 0, 'greet', { startedAt: 0, finishedAt: 69 }),
+      step('c', 1, 'Run ./quiet.sh'),
+      step('c', 2, 'Run ./fail.sh', { outcome: 'failure', conclusion: 'failure', exitCode: 3 }),
+      step('c', 3, 'Run echo never', { outcome: 'skipped', conclusion: 'skipped' }),
+    ];
+    const lines = [line('c', 'hello'), line('c', 'about to fail', 1, 2)];
+    expect(shown(lines, [{ id: 'c', attempts: 1 }], steps)).toEqual([
+      '▶ greet',
+      'hello',
+      '✓ succeeded in 69ms',
+      '▶ Run ./quiet.sh',
+      '✓ succeeded',
+      '▶ Run ./fail.sh',
+      'about to fail',
+      '✗ failed (exit code 3)',
+      '▶ Run echo never',
+      '- skipped',
+    ]);
+  });
+
+  it("places a job's own line after the steps that had ended when it was written", () => {
+    const steps = [
+      step('c', 0, 'first', { startedAt: 10, finishedAt: 20 }),
+      step('c', 1, 'second', {
+        startedAt: 20,
+        finishedAt: 30,
+        conclusion: 'cancelled',
+        outcome: 'cancelled',
+      }),
+    ];
+    const lines = [
+      { ...line('c', 'running on runner r1', 1, -1), at: 5 },
+      { ...line('c', 'one'), at: 15 },
+      { ...line('c', 'two', 1, 1), at: 25 },
+      { ...line('c', 'cancelling the job: asked to', 1, -1), at: 26 },
+      { ...line('c', 'trap ran', 1, 1), at: 27 },
+    ];
+    expect(shown(lines, [{ id: 'c', attempts: 1 }], steps)).toEqual([
+      'running on runner r1',
+      '▶ first',
+      'one',
+      '✓ succeeded in 10ms',
+      '▶ second',
+      'two',
+      'cancelling the job: asked to',
+      'trap ran',
+      '⊘ cancelled in 10ms',
+    ]);
+  });
+
+  it('heads every attempt of a job that ran more than once, also one that printed nothing', () => {
+    expect(shown([line('c', 'c-fails', 1, -1)], [{ id: 'c', attempts: 2 }])).toEqual([
+      '── job attempt 1 ──',
+      'c-fails',
+      '── job attempt 2 ──',
+    ]);
+    expect(shown([line('c', 'third', 3, -1)], [{ id: 'c', attempts: 3 }])).toEqual([
+      '── job attempt 1 ──',
+      '── job attempt 2 ──',
+      '── job attempt 3 ──',
+      'third',
+    ]);
+    const steps = [step('c', 0, 'build', { conclusion: 'failure', outcome: 'failure', exitCode: 1 })];
+    const retried = [...steps, { ...steps[0], jobAttempt: 2, conclusion: 'success' } as LoggedStep];
+    expect(shown([], [{ id: 'c', attempts: 2 }], retried)).toEqual([
+      '── job attempt 1 ──',
+      '▶ build',
+      '✗ failed (exit code 1)',
+      '── job attempt 2 ──',
+      '▶ build',
+      '✗ failed (exit code 1), continued (continue-on-error)',
+    ]);
+  });
+
+  it('gives a job that ran once no attempt heading, and sections each job of several on its own', () => {
+    expect(shown([line('c', 'once')], [{ id: 'c', attempts: 1 }])).toEqual(['once']);
+    const lines = [line('a', 'a1'), line('b', 'b1'), line('a', 'a2', 2)];
+    const steps = [step('a', 0, 'A'), step('b', 0, 'B'), step('a', 0, 'A', { jobAttempt: 2 })];
+    const jobs = [
+      { id: 'a', attempts: 2 },
+      { id: 'b', attempts: 1 },
+    ];
+    expect(shown(lines, jobs, steps)).toEqual([
+      '[a] ── job attempt 1 ──',
+      '[a] ▶ A',
+      '[a] a1',
+      '[b] ▶ B',
+      '[b] b1',
+      '[a] ✓ succeeded',
+      '[a] ── job attempt 2 ──',
+      '[a] ▶ A',
+      '[a] a2',
+      '[a] ✓ succeeded',
+      '[b] ✓ succeeded',
+    ]);
+  });
+
+  it("numbers a retried step's attempts, also one that printed nothing", () => {
+    const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 1 };
+    const steps = [
+      step('c', 0, 'Run ./flaky.sh', failed),
+      step('c', 0, 'Run ./flaky.sh', { ...failed, attempt: 2 }),
+      step('c', 0, 'Run ./flaky.sh', { attempt: 3 }),
+    ];
+    const lines = [line('c', 'try 1'), line('c', 'try 3', 1, 0, 3)];
+    expect(shown(lines, [{ id: 'c', attempts: 1 }], steps)).toEqual([
+      '▶ Run ./flaky.sh (attempt 1)',
+      'try 1',
+      '✗ failed (exit code 1)',
+      '▶ Run ./flaky.sh (attempt 2)',
+      '✗ failed (exit code 1)',
+      '▶ Run ./flaky.sh (attempt 3)',
+      'try 3',
+      '✓ succeeded',
+    ]);
+  });
+});
+
+describe('outcomeText', () => {
+  it('says how a step ended, and nothing while it runs', () => {
+    expect(outcomeText(step('c', 0, 'x', { conclusion: undefined, outcome: undefined }))).toBeUndefined();
+    expect(
+      outcomeText(step('c', 0, 'x', { outcome: 'failure', conclusion: 'failure', timedOutAfterMs: 60_000 })),
+    ).toBe('✗ timed out after 1 minute (timeout-minutes)');
+  });
+});
