@@ -4,6 +4,7 @@ import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import { schemaProblem, urlParameterProblem } from '../store/postgres/target.js';
+import type { DeletedFileEvent } from '../store/sqlite/index.js';
 import type { Stores } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
 
@@ -69,10 +70,30 @@ export async function openStores(
   const stores = openSqliteStores(missing ? ':memory:' : path, {
     ...(synchronous === undefined ? {} : { synchronous }),
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
+    ...(create ? { onDeleted: (event: DeletedFileEvent) => reportDeleted(event, target, stateDir) } : {}),
   });
   // Only once the database has opened: a state directory whose file is refused (corrupt, newer) is left as it was.
   if (target === undefined && create) ignoreStateFiles(stateDir);
   return stores;
+}
+
+/**
+ * The state file was deleted while this process used it — by a step's `git clean -fdx` in the
+ * workspace, typically, since the state directory is in it by default: one warning line, and the
+ * state directory's .gitignore again once the store has put the file back.
+ */
+function reportDeleted(event: DeletedFileEvent, target: string | undefined, stateDir: string): void {
+  if (event.kind === 'restored') {
+    if (target === undefined) ignoreStateFiles(stateDir);
+    return;
+  }
+  const line =
+    event.kind === 'deleted'
+      ? `the state database ${event.path} was deleted while in use (by a step's \`git clean -fdx\`?): ` +
+        'this process writes the history back when it ends, and until then other valkyrie commands do ' +
+        'not see it; keep the state out of the workspace with --state-dir DIR (or $VALKYRIE_STATE_DIR)'
+      : `the state database ${event.path}, deleted while in use, could not be put back: ${event.reason}`;
+  process.stderr.write(`valkyrie: warning: ${line}\n`);
 }
 
 /**

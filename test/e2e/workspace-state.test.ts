@@ -81,4 +81,29 @@ describe('local state in the working tree', () => {
     mkdirSync(join(sub, '.valkyrie'));
     expect((await ws.run(['runs', '--json'], {}, sub)).stdout.trim()).toBe('[]');
   }, 60_000);
+
+  it("survives a step's git clean -ffdx: the history is put back when the run ends", async () => {
+    const repo = repository(`      - run: echo before
+      - run: git clean -ffdx
+      - run: sleep 1.5; echo after
+`);
+    ws = repo.ws;
+    repo.git('add', '.valkyrie/workflows');
+    repo.git('commit', '-qm', 'ci');
+    const result = await ws.run(['run', '--json']);
+    expect(result.code).toBe(0);
+    const runs = await ws.run(['runs', '--json']);
+    expect(JSON.parse(runs.stdout)).toMatchObject([{ id: '1', status: 'succeeded' }]);
+    const logs = await ws.run(['logs', '1']);
+    expect(logs.stdout).toContain('before');
+    expect(logs.stdout).toContain('after');
+    const warnings = result.stderr.trim().split('\n');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^valkyrie: warning: the state database .*valkyrie\.db was deleted while in use/,
+    );
+    expect(warnings[0]).toContain('--state-dir');
+    // Its .gitignore is back too: the restored database is not for git.
+    expect(repo.git('status', '--porcelain')).toBe('');
+  }, 60_000);
 });

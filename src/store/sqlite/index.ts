@@ -2,6 +2,7 @@ import { resolveQueueOptions } from '../queue-rows.js';
 import { processRunOwner } from '../run-fence.js';
 import type { Stores } from '../store.js';
 import { SqliteConcurrencyStore } from './concurrency-store.js';
+import { DeletedFileRestorer } from './deleted-file.js';
 import { GroupCommit } from './group-commit.js';
 import { LogRowInserts } from './log-rows.js';
 import { SqliteLogStore } from './log-store.js';
@@ -14,6 +15,7 @@ import { SqliteRunnerStore } from './runner-store.js';
 import { SqliteStaleWriteStore } from './stale-write-store.js';
 import { SqliteTokenStore } from './token-store.js';
 
+export type { DeletedFileEvent } from './deleted-file.js';
 export type { SqliteOptions } from './open.js';
 
 /**
@@ -25,12 +27,16 @@ export function openSqliteStores(path: string, options?: SqliteOptions): Stores 
   const queueOptions = resolveQueueOptions(options?.queue);
   const db = openSqliteDatabase(path, options);
   const commits = new GroupCommit(db);
+  const onDeleted = options?.onDeleted;
+  const restorer =
+    onDeleted === undefined || path === ':memory:' ? undefined : new DeletedFileRestorer(path, onDeleted);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       // Writes still waiting for their group commit are applied first; closing checkpoints the WAL.
       commits.flush();
-      db.close();
+      if (restorer === undefined) db.close();
+      else restorer.close(db);
       resolve();
     });
     return closing;

@@ -4,6 +4,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { QueueOptions } from '../queue.js';
 import type { RunOwner } from '../recovery.js';
+import type { DeletedFileEvent } from './deleted-file.js';
 import { Database, nativeBinding } from './driver.js';
 import { isCorruption, type StateFile, sqliteCode, toStoreError } from './errors.js';
 import { assertUsableSchema, migrate } from './migrations.js';
@@ -27,6 +28,11 @@ export interface SqliteOptions {
    * another are refused. Default: this process. Tests open two stores on one file as two owners.
    */
   readonly runOwner?: RunOwner;
+  /**
+   * Given: the file is watched for being deleted while open (a step's `git clean -fdx` in a workspace
+   * holding it) and put back when the stores close (deleted-file.ts), and this hears of it.
+   */
+  readonly onDeleted?: (event: DeletedFileEvent) => void;
 }
 
 /** Several processes (CLI, server, runners on one machine) may share a file; writers queue this long. */

@@ -1,0 +1,88 @@
+import { linkSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+
+/** What became of a state file deleted while a store had it open (by a step's `git clean -fdx`, say). */
+export type DeletedFileEvent =
+  | { readonly kind: 'deleted'; readonly path: string }
+  | { readonly kind: 'restored'; readonly path: string }
+  | { readonly kind: 'not_restored'; readonly path: string; readonly reason: string };
+
+/** How often an open file is looked for at its path: one stat, a few µs. */
+const checkIntervalMs = 1000;
+
+/**
+ * Notices that the file a connection has open was unlinked — its path is gone, or names another
+ * file — and, when the connection closes, writes what the connection still sees back to the path
+ * (VACUUM INTO a file beside it, then a link that never replaces a file found there), so that the
+ * history survives. Until then the connection goes on with the unlinked file, which no other process
+ * can open: it is not moved to a restored copy while it runs, since every prepared statement of the
+ * stores is bound to it.
+ *
+ * Lifecycle: the check runs every second from construction (its timer does not hold the process
+ * open); `close` ends it, and is called once, instead of the connection's own close, with every
+ * write applied.
+ */
+export class DeletedFileRestorer {
+  readonly #path: string;
+  readonly #dev: number;
+  readonly #ino: number;
+  readonly #timer: NodeJS.Timeout;
+  #deleted = false;
+
+  constructor(
+    path: string,
+    private readonly report: (event: DeletedFileEvent) => void,
+  ) {
+    const stat = statSync(path);
+    this.#path = path;
+    this.#dev = stat.dev;
+    this.#ino = stat.ino;
+    this.#timer = setInterval(() => this.check(), checkIntervalMs).unref();
+  }
+
+  /** True once the file was found unlinked; says so (`deleted`) the first time. */
+  check(): boolean {
+    if (this.#deleted) return true;
+    const now = statSync(this.#path, { throwIfNoEntry: false });
+    if (now !== undefined && now.dev === this.#dev && now.ino === this.#ino) return false;
+    this.#deleted = true;
+    this.report({ kind: 'deleted', path: this.#path });
+    return true;
+  }
+
+  /** Closes the connection, restoring its file first when it was deleted. */
+  close(db: BetterSqlite3.Database): void {
+    clearInterval(this.#timer);
+    if (!this.check()) {
+      db.close();
+      return;
+    }
+    const copy = `${this.#path}.restoring-${process.pid}`;
+    try {
+      mkdirSync(dirname(this.#path), { recursive: true });
+      rmSync(copy, { force: true });
+      db.prepare('VACUUM INTO ?').run(copy);
+    } catch (error) {
+      db.close();
+      rmSync(copy, { force: true });
+      this.report({ kind: 'not_restored', path: this.#path, reason: `could not copy it: ${String(error)}` });
+      return;
+    }
+    // Closed before the copy takes the path: closing removes the -wal file at the path, which from
+    // then on would be the copy's.
+    db.close();
+    try {
+      linkSync(copy, this.#path);
+    } catch (error) {
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'EEXIST'
+          ? `another database was made at its path meanwhile; the history this process kept is in ${copy}`
+          : `${String(error)}; the history this process kept is in ${copy}`;
+      this.report({ kind: 'not_restored', path: this.#path, reason });
+      return;
+    }
+    rmSync(copy, { force: true });
+    this.report({ kind: 'restored', path: this.#path });
+  }
+}

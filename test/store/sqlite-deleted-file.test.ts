@@ -1,0 +1,54 @@
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type DeletedFileEvent, openSqliteStores } from '../../src/store/sqlite/index.js';
+import { tempDir } from './factories.js';
+
+let dir = '';
+let removeDir = async () => {};
+beforeEach(async () => {
+  ({ dir, remove: removeDir } = await tempDir());
+});
+afterEach(() => removeDir());
+
+const newRun = (createdAt: number) => ({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt });
+
+describe('a SQLite state file deleted while open', () => {
+  it('is put back when the stores close, with the writes made before and after', async () => {
+    const state = join(dir, '.valkyrie');
+    const path = join(state, 'valkyrie.db');
+    const events: DeletedFileEvent[] = [];
+    const stores = openSqliteStores(path, { onDeleted: (event) => events.push(event) });
+    await stores.runs.createRun(newRun(1));
+    rmSync(state, { recursive: true });
+    await stores.runs.createRun(newRun(2));
+    await stores.close();
+    expect(events.map((event) => event.kind)).toEqual(['deleted', 'restored']);
+    expect(readdirSync(state)).toEqual(['valkyrie.db']);
+    await using reopened = openSqliteStores(path);
+    expect((await reopened.runs.listRuns()).map((run) => run.createdAt).sort()).toEqual([1, 2]);
+  });
+
+  it('replaces no database made at its path meanwhile, and says where the history went', async () => {
+    const path = join(dir, 'valkyrie.db');
+    const events: DeletedFileEvent[] = [];
+    const stores = openSqliteStores(path, { onDeleted: (event) => events.push(event) });
+    await stores.runs.createRun(newRun(1));
+    rmSync(path);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path, '');
+    await stores.close();
+    expect(events.map((event) => event.kind)).toEqual(['deleted', 'not_restored']);
+    expect(events[1]).toMatchObject({ reason: expect.stringContaining(`${path}.restoring-${process.pid}`) });
+    await using copy = openSqliteStores(`${path}.restoring-${process.pid}`);
+    expect(await copy.runs.listRuns()).toHaveLength(1);
+  });
+
+  it('is not looked for without onDeleted', async () => {
+    const path = join(dir, 'valkyrie.db');
+    const stores = openSqliteStores(path);
+    rmSync(path);
+    await stores.close();
+    expect(readdirSync(dir)).not.toContain('valkyrie.db');
+  });
+});
