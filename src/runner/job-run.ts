@@ -207,32 +207,33 @@ class JobExecution {
   private async runStep(definition: StepDefinition): Promise<void> {
     if (this.cancelled) this.cancelTookEffect = true;
     this.attempt = 1;
-    // As in actions/runner: the step's if: sees the job's env; its own env: is evaluated next (over
-    // the job's), and everything else of the step — name, script, shell, working-directory, with: —
-    // sees both.
+    // As in actions/runner (StepsRunner): the step's own env: is evaluated first, over the job's,
+    // and everything of the step — its if:, name, script, shell, working-directory, with:,
+    // timeout-minutes, continue-on-error — sees both. A step env that cannot be evaluated fails the
+    // step before its if: is looked at.
     const jobContext = this.context(definition);
     const named = (context: EvaluationContext) => ({
       ...definition,
       name: this.masker.mask(displayName(definition.name, context)),
     });
-    let shouldRun: boolean;
-    try {
-      shouldRun = evaluateCondition(definition.if ?? 'success()', jobContext);
-    } catch (error) {
-      this.systemLog(definition.index, `error: the step's if: condition failed: ${messageOf(error)}`);
-      this.finishStep(named(jobContext), 'failure', false);
-      return;
-    }
-    if (!shouldRun) {
-      this.finishStep(named(jobContext), 'skipped', false);
-      return;
-    }
     let context: EvaluationContext;
     try {
       context = withStepEnv(jobContext, evaluateMap(definition.env, jobContext));
     } catch (error) {
       this.systemLog(definition.index, `error: the step's env: could not be evaluated: ${messageOf(error)}`);
       this.finishStep(named(jobContext), 'failure', false);
+      return;
+    }
+    let shouldRun: boolean;
+    try {
+      shouldRun = evaluateCondition(definition.if ?? 'success()', context);
+    } catch (error) {
+      this.systemLog(definition.index, `error: the step's if: condition failed: ${messageOf(error)}`);
+      this.finishStep(named(context), 'failure', false);
+      return;
+    }
+    if (!shouldRun) {
+      this.finishStep(named(context), 'skipped', false);
       return;
     }
     const step = named(context);

@@ -59,7 +59,7 @@ jobs:
     expect(run.outputs).toEqual({ said: 'hello' });
   });
 
-  it('may itself use the outer env, and is not seen by the step if: (evaluated before it)', async () => {
+  it('may itself use the outer env, and is what the step if: reads (evaluated after it)', async () => {
     const run = await runFirstJob(
       `env:
   LEVEL: workflow
@@ -72,16 +72,54 @@ jobs:
       - if: env.GATE == 'open'
         env:
           GATE: shut
-          FROM: \${{ env.LEVEL }}-\${{ env.GATE }}
-        run: echo "ran with GATE=\${{ env.GATE }} FROM=\${{ env.FROM }}"
+        run: echo never
       - if: env.GATE == 'shut'
         env:
           GATE: shut
+          FROM: \${{ env.LEVEL }}-\${{ env.GATE }}
+        run: echo "ran with GATE=\${{ env.GATE }} FROM=\${{ env.FROM }}"
+`,
+      workspace,
+    );
+    expect(run.steps.map((s) => s.outcome)).toEqual(['skipped', 'success']);
+    expect(run.lines(1)).toEqual(['ran with GATE=shut FROM=workflow-open']);
+  });
+
+  it('fails the step when it cannot be evaluated, before the step if: is looked at', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - if: false
+        env:
+          BAD: \${{ fromJSON('{') }}
         run: echo never
 `,
       workspace,
     );
-    expect(run.lines(0)).toEqual(['ran with GATE=shut FROM=workflow-open']);
-    expect(run.steps.map((s) => s.outcome)).toEqual(['success', 'skipped']);
+    expect(run.steps.map((s) => s.outcome)).toEqual(['failure']);
+    expect(run.lines(0)).toEqual([expect.stringMatching(/^error: the step's env: could not be evaluated: /)]);
+    expect(run.outcome).toMatchObject({ kind: 'failed' });
+  });
+
+  it('is what timeout-minutes and continue-on-error read', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - env:
+          KEEP_GOING: true
+          LIMIT: 0.001
+        timeout-minutes: \${{ fromJSON(env.LIMIT) }}
+        continue-on-error: \${{ fromJSON(env.KEEP_GOING) }}
+        run: sleep 5
+`,
+      workspace,
+    );
+    expect(run.lines(0)).toEqual(['error: the step exceeded its timeout of 0.001 minutes (timeout-minutes)']);
+    expect(run.steps.map((s) => [s.outcome, s.conclusion])).toEqual([['failure', 'success']]);
+    expect(run.outcome).toEqual({ kind: 'succeeded' });
   });
 });
