@@ -92,6 +92,8 @@ class JobExecution {
   private current: AbortController | undefined;
   /** The running step's attempt, stamped on its log lines. */
   private attempt = 1;
+  /** A workflow command of the running step attempt failed: the attempt fails, as in actions/runner. */
+  private commandFailed = false;
 
   constructor(
     private readonly spec: JobSpec,
@@ -261,6 +263,7 @@ class JobExecution {
   ): Promise<StepAttempt> {
     this.attempt = attempt;
     this.current = undefined;
+    this.commandFailed = false;
     const startedAt = Date.now();
     this.options.reporter.stepStarted(step.index, step.name, startedAt, attempt);
     let outcome: ProcessOutcome;
@@ -281,7 +284,7 @@ class JobExecution {
       );
     if (outcome.kind === 'failed_to_start') this.systemLog(step.index, `error: ${outcome.message}`);
     const result: StepResult =
-      outcome.kind === 'exited' && outcome.exitCode === 0
+      outcome.kind === 'exited' && outcome.exitCode === 0 && !this.commandFailed
         ? 'success'
         : outcome.kind === 'cancelled'
           ? 'cancelled'
@@ -299,6 +302,9 @@ class JobExecution {
       reporter: this.attemptReporter,
       setOutput: (name, value) => {
         if (step.id) this.stepState(step.id).outputs[name] = value;
+      },
+      commandFailed: () => {
+        this.commandFailed = true;
       },
     });
     const onLine = (line: OutputLine) => output.forward(line);
@@ -400,7 +406,8 @@ class JobExecution {
     if (conclusion === 'failure' && !this.failed) {
       this.failed = true;
       this.failureReason = stepFailureReason(step.name, exitCode, timedOutAfterMs);
-      this.failureExitCode = exitCode;
+      // A step that exited 0 and failed was failed by a workflow command: 0 is no failure's exit code.
+      this.failureExitCode = exitCode === 0 ? undefined : exitCode;
     }
     if (!report) return;
     this.options.reporter.stepCompleted({

@@ -9,6 +9,8 @@ export interface StepOutputOptions {
   readonly reporter: JobReporter;
   /** `::set-output name=NAME::VALUE` sets the step's output NAME, as a line of $GITHUB_OUTPUT does. */
   readonly setOutput: (name: string, value: string) => void;
+  /** A command could not be carried out (its error line is logged): the step attempt fails. */
+  readonly commandFailed: () => void;
 }
 
 /** GitHub's words (Constants.Runner.UnsupportedCommandMessage) for the deprecated set-output command. */
@@ -94,7 +96,7 @@ export class StepOutputForwarder {
   private stopCommands(command: WorkflowCommand, line: OutputLine): void {
     const token = command.message.toLowerCase();
     if (token === '' || token === 'pause-logging' || knownCommands.has(token)) {
-      this.system(
+      this.commandError(
         "error: ::stop-commands:: needs a token that is not empty, not 'pause-logging' and not a workflow command's name; commands were not stopped",
         line.at,
       );
@@ -112,7 +114,7 @@ export class StepOutputForwarder {
     }
     const name = command.properties.name;
     if (name === undefined || name === '') {
-      this.system("error: Required field 'name' is missing in ::set-output:: command", at);
+      this.commandError("error: Required field 'name' is missing in ::set-output:: command", at);
       return;
     }
     this.options.setOutput(name, command.message);
@@ -121,6 +123,12 @@ export class StepOutputForwarder {
   private print({ stream, text, at }: OutputLine): void {
     const { masker, reporter, stepIndex } = this.options;
     reporter.log({ stepIndex, stream, at, text: masker.mask(text) });
+  }
+
+  /** As actions/runner, whose failed command sets CommandResult = Failed: the step fails too. */
+  private commandError(text: string, at: number): void {
+    this.system(text, at);
+    this.options.commandFailed();
   }
 
   private system(text: string, at: number): void {

@@ -24,5 +24,6 @@ export function timeoutText(timeoutMs: number): string {
  */
 export function stepFailureReason(name: string, exitCode?: number, timedOutAfterMs?: number): string {
   if (timedOutAfterMs !== undefined) return `step "${name}" timed out after ${timeoutText(timedOutAfterMs)}`;
+  if (exitCode === 0) return `step "${name}" failed: a workflow command it printed failed (exit code 0)`;
   return `step "${name}" failed${exitCode === undefined ? '' : ` with exit code ${exitCode}`}`;
 }

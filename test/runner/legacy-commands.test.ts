@@ -23,18 +23,43 @@ describe('::set-output::, deprecated on GitHub but still honoured', () => {
         run: |
           echo "::set-output name=ver::1.2.3"
           echo "::set-output name=other::a%0Ab"
-          echo "::set-output ::no name"
       - run: echo "ver=[\${{ steps.s.outputs.ver }}]"
 `,
       workspace,
     );
     expect(run.outcome).toEqual({ kind: 'succeeded' });
+    expect(run.lines(0)).toEqual([setOutputDeprecation]);
+    expect(run.lines(1)).toEqual(['ver=[1.2.3]']);
+    expect(run.outputs).toEqual({ ver: '1.2.3', other: 'a\nb' });
+  });
+
+  it('without a name fails the step (its exit code 0 kept), as a failed command does in actions/runner', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - name: s
+        run: |
+          echo "::set-output ::no name"
+          echo still runs
+      - run: echo never
+`,
+      workspace,
+    );
     expect(run.lines(0)).toEqual([
       setOutputDeprecation,
       "error: Required field 'name' is missing in ::set-output:: command",
+      'still runs',
     ]);
-    expect(run.lines(1)).toEqual(['ver=[1.2.3]']);
-    expect(run.outputs).toEqual({ ver: '1.2.3', other: 'a\nb' });
+    expect(run.steps.map((s) => [s.outcome, s.exitCode])).toEqual([
+      ['failure', 0],
+      ['skipped', undefined],
+    ]);
+    expect(run.outcome).toEqual({
+      kind: 'failed',
+      reason: 'step "s" failed: a workflow command it printed failed (exit code 0)',
+    });
   });
 });
 
@@ -55,7 +80,8 @@ describe('::stop-commands::TOKEN', () => {
           echo "::warning::raw"
           echo "::T0k3n::"
           echo "::notice::acted on"
-      - run: |
+      - continue-on-error: true
+        run: |
           echo "::stop-commands::pause-logging"
           echo "::warning::next step acts on commands"
 `,
@@ -76,6 +102,11 @@ describe('::stop-commands::TOKEN', () => {
     expect(run.lines(1)).toEqual([
       "error: ::stop-commands:: needs a token that is not empty, not 'pause-logging' and not a workflow command's name; commands were not stopped",
       'warning: next step acts on commands',
+    ]);
+    // A token refused fails the step, as a failed command does in actions/runner.
+    expect(run.steps.map((s) => [s.outcome, s.conclusion, s.exitCode])).toEqual([
+      ['success', 'success', 0],
+      ['failure', 'success', 0],
     ]);
   });
 
