@@ -106,4 +106,13 @@ describe('local state in the working tree', () => {
     // Its .gitignore is back too: the restored database is not for git.
     expect(repo.git('status', '--porcelain')).toBe('');
   }, 60_000);
+
+  it('goes on when a step makes a file of the state directory (ENOTDIR), with a warning', async () => {
+    const repo = repository('      - run: rm -rf .valkyrie && echo x > .valkyrie && sleep 1.5\n');
+    ws = repo.ws;
+    const result = await ws.run(['run']);
+    expect(result.stderr).not.toContain('ENOTDIR: not a directory, stat');
+    expect(result.stderr).toContain('was deleted while in use');
+    expect(result.code).toBe(0);
+  }, 60_000);
 });

@@ -1,6 +1,8 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DeletedFileRestorer } from '../../src/store/sqlite/deleted-file.js';
 import { type DeletedFileEvent, openSqliteStores } from '../../src/store/sqlite/index.js';
 import { tempDir } from './factories.js';
 
@@ -42,6 +44,22 @@ describe('a SQLite state file deleted while open', () => {
     expect(events[1]).toMatchObject({ reason: expect.stringContaining(`${path}.restoring-${process.pid}`) });
     await using copy = openSqliteStores(`${path}.restoring-${process.pid}`);
     expect(await copy.runs.listRuns()).toHaveLength(1);
+  });
+
+  it('counts as deleted, without a throw, when a file now stands where its directory was (ENOTDIR)', async () => {
+    const state = join(dir, '.valkyrie');
+    const path = join(state, 'valkyrie.db');
+    const events: DeletedFileEvent[] = [];
+    mkdirSync(state);
+    const db = new Database(path);
+    const restorer = new DeletedFileRestorer(path, (event) => events.push(event));
+    rmSync(state, { recursive: true });
+    writeFileSync(state, 'x');
+    // The timer's call: a throw there would end the process.
+    expect(restorer.check()).toBe(true);
+    restorer.close(db);
+    expect(db.open).toBe(false);
+    expect(events.map((event) => event.kind)).toEqual(['deleted', 'not_restored']);
   });
 
   it('is not looked for without onDeleted', async () => {

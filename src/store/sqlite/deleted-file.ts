@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { linkSync, mkdirSync, rmSync, type Stats, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 
@@ -41,23 +41,37 @@ export class DeletedFileRestorer {
     this.#timer = setInterval(() => this.check(), checkIntervalMs).unref();
   }
 
-  /** True once the file was found unlinked; says so (`deleted`) the first time. */
+  /**
+   * True once the file was found unlinked; says so (`deleted`) the first time. Never throws: it runs
+   * in a timer, where a throw ends the process. ENOENT and ENOTDIR (a step made a file of a directory
+   * on the path) mean the path no longer names the file; any other error (EACCES, EIO) means it cannot
+   * tell, and it says not deleted.
+   */
   check(): boolean {
     if (this.#deleted) return true;
-    const now = statSync(this.#path, { throwIfNoEntry: false });
+    let now: Stats | undefined;
+    try {
+      now = statSync(this.#path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return false;
+    }
     if (now !== undefined && now.dev === this.#dev && now.ino === this.#ino) return false;
     this.#deleted = true;
     this.report({ kind: 'deleted', path: this.#path });
     return true;
   }
 
-  /** Closes the connection, restoring its file first when it was deleted. */
+  /** Closes the connection, restoring its file first when it was deleted; the connection is closed whatever fails. */
   close(db: BetterSqlite3.Database): void {
     clearInterval(this.#timer);
-    if (!this.check()) {
-      db.close();
-      return;
+    let deleted = false;
+    try {
+      deleted = this.check();
+    } finally {
+      if (!deleted) db.close();
     }
+    if (!deleted) return;
     const copy = `${this.#path}.restoring-${process.pid}`;
     try {
       mkdirSync(dirname(this.#path), { recursive: true });
@@ -65,7 +79,7 @@ export class DeletedFileRestorer {
       db.prepare('VACUUM INTO ?').run(copy);
     } catch (error) {
       db.close();
-      rmSync(copy, { force: true });
+      removeQuietly(copy);
       this.report({ kind: 'not_restored', path: this.#path, reason: `could not copy it: ${String(error)}` });
       return;
     }
@@ -84,5 +98,14 @@ export class DeletedFileRestorer {
     }
     rmSync(copy, { force: true });
     this.report({ kind: 'restored', path: this.#path });
+  }
+}
+
+/** A copy that could not be made may not be removable either (its directory is a file now). */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Nothing was written there, or nothing can be.
   }
 }
