@@ -6,6 +6,11 @@ export interface OutputLine {
   readonly text: string;
   /** epoch milliseconds */
   readonly at: number;
+  /**
+   * True on the second and later pieces of a line too long to hand on whole (absent otherwise): text
+   * that follows a cut, not a line of its own, so never a workflow command.
+   */
+  readonly continued?: boolean;
 }
 
 /** A fully resolved process to run for one step: expressions evaluated, script already on disk. */

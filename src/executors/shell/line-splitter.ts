@@ -17,6 +17,8 @@ export class LineSplitter {
   /** Made on the first chunk: most steps print nothing, and each StringDecoder allocates a buffer of its own. */
   private decoder: StringDecoder | undefined;
   private pending = '';
+  /** `pending` is the rest of a line whose first piece was already emitted. */
+  private pendingContinues = false;
   private ended = false;
 
   private readonly maxLength: number;
@@ -24,7 +26,7 @@ export class LineSplitter {
 
   /** `cutBefore`: where to cut an over-long line at `maxLength` or before (RunStepOptions.cutBefore). */
   constructor(
-    private readonly emit: (text: string, at: number) => void,
+    private readonly emit: (text: string, at: number, continued: boolean) => void,
     {
       maxLength = maxLineLength,
       cutBefore,
@@ -75,19 +77,24 @@ export class LineSplitter {
     // instead of producing an empty line); a trailing \r does not count, being maybe half a \r\n.
     while (this.pending.length - (this.pending.endsWith('\r') ? 1 : 0) > this.maxLength) {
       const cut = this.cutPoint(this.pending);
-      this.emit(this.pending.slice(0, cut), at);
+      this.emit(this.pending.slice(0, cut), at, this.pendingContinues);
       this.pending = this.pending.slice(cut);
+      this.pendingContinues = true;
     }
   }
 
+  /** Emits the end of a line: all of it, or the rest of one whose first pieces were cut off already. */
   private emitLine(line: string, at: number): void {
+    let continued = this.pendingContinues;
+    this.pendingContinues = false;
     let rest = line.endsWith('\r') ? line.slice(0, -1) : line;
     while (rest.length > this.maxLength) {
       const cut = this.cutPoint(rest);
-      this.emit(rest.slice(0, cut), at);
+      this.emit(rest.slice(0, cut), at, continued);
       rest = rest.slice(cut);
+      continued = true;
     }
-    this.emit(rest, at);
+    this.emit(rest, at, continued);
   }
 
   /**

@@ -71,8 +71,12 @@ class StepSupervisor implements StepLaunchSink {
     private readonly resolve: (outcome: ProcessOutcome) => void,
   ) {
     const { onLine, cutBefore } = options;
-    this.stdout = new LineSplitter((text, at) => onLine({ stream: 'stdout', text, at }), { cutBefore });
-    this.stderr = new LineSplitter((text, at) => onLine({ stream: 'stderr', text, at }), { cutBefore });
+    const emitTo =
+      (stream: OutputStream) =>
+      (text: string, at: number, continued: boolean): void =>
+        onLine(continued ? { stream, text, at, continued } : { stream, text, at });
+    this.stdout = new LineSplitter(emitTo('stdout'), { cutBefore });
+    this.stderr = new LineSplitter(emitTo('stderr'), { cutBefore });
   }
 
   start(launcher: ProcessLauncher): void {

@@ -84,3 +84,28 @@ describe('LineSplitter with cutBefore (a secret masker)', () => {
     expect(lines).toEqual(['0123456789ABC', `${secret} tail`]);
   });
 });
+
+describe('LineSplitter marks the pieces of a cut line', () => {
+  function pieces(chunks: readonly string[]): [string, boolean][] {
+    const out: [string, boolean][] = [];
+    const splitter = new LineSplitter((text, _at, continued) => out.push([text, continued]), {
+      maxLength: 4,
+    });
+    for (const chunk of chunks) splitter.push(Buffer.from(chunk));
+    splitter.end();
+    return out;
+  }
+
+  it('as continued after the first, whether the line came whole or streamed in', () => {
+    const expected: [string, boolean][] = [
+      ['abcd', false],
+      ['efgh', true],
+      ['ij', true],
+      ['next', false],
+      ['::x', false],
+    ];
+    expect(pieces(['abcdefghij\nnext\n::x'])).toEqual(expected);
+    expect(pieces([...'abcdefghij\nnext\n::x'])).toEqual(expected);
+    expect(pieces(['abcdef', 'ghij', '\nnext\n::x'])).toEqual(expected);
+  });
+});
