@@ -1,3 +1,4 @@
+import { entryLines } from './views/format.js';
 import {
   type AttemptedLine,
   type HeadedEntry,
@@ -46,6 +47,16 @@ export async function writeHeadedLog<L extends AttemptedLine>(
     await stdoutDrained();
   }
   for (const entry of sections.end()) write(entry);
+}
+
+/**
+ * An entry as `valkyrie logs` prints it: each of its lines after `prefix` (the job's `[name] ` when
+ * several jobs are shown), as the live views print an entry of several lines (`::error::a%0Ab`).
+ */
+export function printedEntry(entry: HeadedEntry<AttemptedLine>, prefix: string): string {
+  let printed = '';
+  for (const line of entryLines(entry.heading ?? entry.line?.text ?? '')) printed += `${prefix}${line}\n`;
+  return printed;
 }
 
 async function* pages<L>(read: ReadLogPage<L>): AsyncGenerator<LogPage<L>> {

@@ -9,7 +9,7 @@ import { staleWritesByJob } from '../../store/stale-writes.js';
 import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
-import { writeHeadedLog } from '../headed-log.js';
+import { printedEntry, writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
@@ -254,7 +254,7 @@ export async function logsCommand(
       write: (entry) => {
         const name = names.get(entry.jobId);
         if (name === undefined) return;
-        process.stdout.write(`${single ? '' : `[${name}] `}${entry.heading ?? entry.line?.text ?? ''}\n`);
+        process.stdout.write(printedEntry(entry, single ? '' : `[${name}] `));
       },
     });
     return ExitCode.succeeded;

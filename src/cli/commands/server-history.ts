@@ -1,7 +1,7 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
-import { stdoutDrained, writeHeadedLog } from '../headed-log.js';
+import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
 import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
@@ -132,7 +132,7 @@ export function serverLogsCommand(
         steps: known,
         jobs: [{ id: job.id, attempts: job.attempt }],
         raw: options.raw === true,
-        write: (entry) => process.stdout.write(`${prefix}${entry.heading ?? entry.line?.text ?? ''}\n`),
+        write: (entry) => process.stdout.write(printedEntry(entry, prefix)),
       });
     }
     return ExitCode.succeeded;
