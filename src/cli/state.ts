@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
@@ -7,12 +7,13 @@ import { schemaProblem, urlParameterProblem } from '../store/postgres/target.js'
 import type { DeletedFileEvent } from '../store/sqlite/index.js';
 import type { Stores } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
+import { nearestStateDir } from './nearest-state-dir.js';
 
 /**
  * Where local state lives: `--state-dir`, else $VALKYRIE_STATE_DIR, else `.valkyrie` in the workspace.
  * `nearest`, for commands about runs that exist (runs, show, logs, cancel, resume, rerun): when `cwd`
- * has no `.valkyrie`, the nearest ancestor's that holds a database, as git finds its repository from a
- * subdirectory. `valkyrie run` does not look up: the state goes with the workspace it runs in, `cwd`.
+ * has no `.valkyrie`, the nearest ancestor's that holds a database of this user's, up to $HOME
+ * (nearestStateDir). `valkyrie run` does not look up: the state goes with the workspace it runs in, `cwd`.
  */
 export function stateDirectory(
   option: string | undefined,
@@ -22,11 +23,7 @@ export function stateDirectory(
   const given = option ?? process.env.VALKYRIE_STATE_DIR;
   const here = resolve(cwd, given ?? '.valkyrie');
   if (given !== undefined || !nearest || existsSync(here)) return here;
-  for (let dir = dirname(resolve(cwd)); ; dir = dirname(dir)) {
-    const candidate = join(dir, '.valkyrie');
-    if (existsSync(join(candidate, 'valkyrie.db'))) return candidate;
-    if (dirname(dir) === dir) return here;
-  }
+  return nearestStateDir(cwd) ?? here;
 }
 
 /**

@@ -115,4 +115,20 @@ describe('local state in the working tree', () => {
     expect(result.stderr).toContain('was deleted while in use');
     expect(result.code).toBe(0);
   }, 60_000);
+
+  it("is not taken from another user's .valkyrie/ above, nor from above $HOME (CVE-2022-24765's class)", async () => {
+    const repo = repository('      - run: echo hello\n');
+    ws = repo.ws;
+    expect((await ws.run(['run'])).code).toBe(0);
+    const sub = join(ws.dir, 'home', 'deep');
+    mkdirSync(sub, { recursive: true });
+    expect((await ws.run(['runs', '--json'], {}, sub)).stdout.trim()).not.toBe('[]');
+    const aboveHome = await ws.run(['runs', '--json'], { HOME: join(ws.dir, 'home') }, sub);
+    expect(aboveHome.stdout.trim()).toBe('[]');
+    if (process.getuid?.() !== 0) return;
+    execFileSync('chown', ['-R', '65534', join(ws.dir, '.valkyrie')]);
+    const planted = await ws.run(['runs', '--json'], {}, sub);
+    expect(planted.stdout.trim()).toBe('[]');
+    expect(planted.stderr).toContain('belongs to another user');
+  }, 60_000);
 });
