@@ -42,10 +42,12 @@ const knownCommands = new Set([
 ]);
 
 /**
- * The lines of one step attempt, on their way to the log: workflow commands on stdout are acted on
- * (`::add-mask::` registers a secret before anything else is printed), annotations and groups become
- * system lines, and every text is masked. One per step attempt: what `::stop-commands::` paused and
- * whether set-output was warned about hold for the step only, as in actions/runner.
+ * The lines of one step attempt, on their way to the log: workflow commands on stdout and stderr are
+ * acted on alike (`::add-mask::` registers a secret before anything else is printed), annotations and
+ * groups become system lines, and every text is masked. One per step attempt: what
+ * `::stop-commands::` paused (on either stream, for both) and whether set-output was warned about
+ * hold for the step only, as in actions/runner, whose one command manager reads both streams. The
+ * streams are read apart, so a command on one acts on lines of the other read after it.
  *
  * Only whole lines are commands. The rest of a line too long to hand on whole (OutputLine.continued)
  * is never read as one; the rest of a command's line is dropped with a warning, not printed, because
@@ -70,7 +72,7 @@ export class StepOutputForwarder {
       return;
     }
     this.unprintedCommand[line.stream] = undefined;
-    const command = line.stream === 'stdout' ? parseWorkflowCommand(line.text) : undefined;
+    const command = parseWorkflowCommand(line.text);
     if (command === undefined) {
       this.print(line);
     } else if (this.stopToken !== undefined) {

@@ -54,3 +54,34 @@ describe('a line longer than the splitter cuts at', () => {
     expect(printed).toHaveLength(2);
   });
 });
+
+describe('workflow commands on stderr', () => {
+  it('are acted on as on stdout, not printed: a mask, an annotation, a stop for both streams', async () => {
+    // The two streams are read apart: the sleeps let each line be read before the next is printed.
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          echo "::add-mask::hunter2pw" >&2; sleep 0.2
+          echo "pw is hunter2pw"; sleep 0.2
+          echo "::error file=a.ts,line=3::bad" >&2; sleep 0.2
+          echo "::stop-commands::stopped-here" >&2; sleep 0.2
+          echo "::warning::raw"; sleep 0.2
+          echo "::stopped-here::"; sleep 0.2
+          echo "::notice::on stderr again" >&2
+`,
+      workspace,
+    );
+    expect(run.outcome).toEqual({ kind: 'succeeded' });
+    expect(run.logs.map(({ stream, text }) => `${stream} ${text}`)).toEqual([
+      'stdout pw is ***',
+      'system error (a.ts:3): bad',
+      'stderr ::stop-commands::***',
+      'stdout ::warning::raw',
+      'stdout ::***::',
+      'system notice: on stderr again',
+    ]);
+  });
+});
