@@ -31,7 +31,7 @@ describe('a SQLite state file deleted while open', () => {
     expect((await reopened.runs.listRuns()).map((run) => run.createdAt).sort()).toEqual([1, 2]);
   });
 
-  it('replaces no database made at its path meanwhile, and says where the history went', async () => {
+  it("replaces no database found at its path (another process's), and names its copy, which the .gitignore matches", async () => {
     const path = join(dir, 'valkyrie.db');
     const events: DeletedFileEvent[] = [];
     const stores = openSqliteStores(path, { onDeleted: (event) => events.push(event) });
@@ -41,8 +41,12 @@ describe('a SQLite state file deleted while open', () => {
     writeFileSync(path, '');
     await stores.close();
     expect(events.map((event) => event.kind)).toEqual(['deleted', 'not_restored']);
-    expect(events[1]).toMatchObject({ reason: expect.stringContaining(`${path}.restoring-${process.pid}`) });
-    await using copy = openSqliteStores(`${path}.restoring-${process.pid}`);
+    // valkyrie.db-*, which the state directory's .gitignore matches.
+    const copyPath = `${path}-restoring-${process.pid}`;
+    expect(events[1]).toMatchObject({
+      reason: `its path now holds another process's database (maybe another run's restored copy), left as it is; this process's runs are in ${copyPath}`,
+    });
+    await using copy = openSqliteStores(copyPath);
     expect(await copy.runs.listRuns()).toHaveLength(1);
   });
 

@@ -72,7 +72,9 @@ export class DeletedFileRestorer {
       if (!deleted) db.close();
     }
     if (!deleted) return;
-    const copy = `${this.#path}.restoring-${process.pid}`;
+    // `valkyrie.db-…`, which the state directory's .gitignore matches: a copy left behind holds the
+    // whole history, and a step's `git add -A` would commit it.
+    const copy = `${this.#path}-restoring-${process.pid}`;
     try {
       mkdirSync(dirname(this.#path), { recursive: true });
       rmSync(copy, { force: true });
@@ -91,8 +93,8 @@ export class DeletedFileRestorer {
     } catch (error) {
       const reason =
         (error as NodeJS.ErrnoException).code === 'EEXIST'
-          ? `another database was made at its path meanwhile; the history this process kept is in ${copy}`
-          : `${String(error)}; the history this process kept is in ${copy}`;
+          ? `its path now holds another process's database (maybe another run's restored copy), left as it is; this process's runs are in ${copy}`
+          : `${String(error)}; this process's runs are in ${copy}`;
       this.report({ kind: 'not_restored', path: this.#path, reason });
       return;
     }
