@@ -1,9 +1,13 @@
+import { relative, resolve, sep } from 'node:path';
 import { requestFingerprint } from '../engine/request-fingerprint.js';
 
-/** What a local `valkyrie run` asks for, as its command line gave it. */
+/** What a local `valkyrie run` asks for, resolved: however the command line spelled it. */
 export interface LocalRunRequest {
   /** The workflow file's text, as it was parsed. */
   readonly source: string;
+  /** The workspace's absolute path; `path` counts relative to it, so `wf.yml` and `./wf.yml` match. */
+  readonly workspace: string;
+  /** The workflow file as given (relative to the working directory, or absolute). */
   readonly path: string;
   readonly vars: Readonly<Record<string, string>>;
   /** `--input`, as given (the workflow's defaults are in `source`). */
@@ -11,7 +15,9 @@ export interface LocalRunRequest {
   readonly env: Readonly<Record<string, string>>;
   /** `--secret` and `--secrets-file`: their names only; values are never stored, not even hashed. */
   readonly secretNames: readonly string[];
-  readonly event?: string;
+  /** The event the run starts as (resolved: `--event push` and push as the default match). */
+  readonly event: string;
+  /** `--job`: a set (order and repeats do not count). */
   readonly jobs?: readonly string[];
   readonly priority?: string;
 }
@@ -26,11 +32,14 @@ export interface LocalRunRequest {
  * to run it here (--jobs, --label).
  */
 export function localRunFingerprint(request: LocalRunRequest): string {
-  const { source, secretNames, ...rest } = request;
+  const { source, workspace, path, secretNames, jobs, ...rest } = request;
   return requestFingerprint({
     version: 1,
     driver: 'local',
     ...rest,
+    // With `/` separators: the same file from Windows and POSIX shells, and from any spelling of it.
+    path: relative(workspace, resolve(workspace, path)).split(sep).join('/'),
+    jobs: jobs && [...new Set(jobs)].sort(),
     workflow: source,
     secrets: [...secretNames].sort(),
   });

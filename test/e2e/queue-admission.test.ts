@@ -287,3 +287,43 @@ describe('an idempotency key used for another request of the same workflow', () 
     expect(readFileSync(join(ws.dir, 'ran.txt'), 'utf8')).toBe('one-1\n');
   });
 });
+
+describe('an idempotency key with the same request spelled another way', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+
+  it('is a retry: the file as ./file, --event as the default event, --job in another order or repeated', async () => {
+    ws.write(
+      'spelled.yml',
+      'name: spelled\non: [push, workflow_dispatch]\njobs:\n' +
+        '  a:\n    runs-on: ubuntu-latest\n    steps: [{ run: "echo a >> ran.txt" }]\n' +
+        '  b:\n    runs-on: ubuntu-latest\n    steps: [{ run: "echo b >> ran.txt" }]\n',
+    );
+    const first = await ws.run(['run', 'spelled.yml', '--idempotency-key', 'k1', '--job', 'a', '--job', 'b']);
+    expect(first.code).toBe(0);
+    for (const again of [
+      ['./spelled.yml', '--job', 'a,b'],
+      [join(ws.dir, 'spelled.yml'), '--job', 'b', '--job', 'a'],
+      ['spelled.yml', '--event', 'push', '--job', 'b,a,b'],
+    ]) {
+      const [file = '', ...rest] = again;
+      const retry = await ws.run(['run', file, '--idempotency-key', 'k1', ...rest]);
+      expect(retry.stderr).toContain('was already submitted with idempotency key "k1"; it succeeded');
+      expect(retry.code).toBe(0);
+    }
+    // The events differ: another request.
+    const dispatch = await ws.run([
+      'run',
+      'spelled.yml',
+      '--idempotency-key',
+      'k1',
+      '--job',
+      'a,b',
+      '--event',
+      'workflow_dispatch',
+    ]);
+    expect(dispatch.stderr).toContain('VK_IDEMPOTENCY_CONFLICT');
+    expect(dispatch.code).toBe(2);
+    expect(readFileSync(join(ws.dir, 'ran.txt'), 'utf8').split('\n').sort().join('')).toBe('ab');
+  });
+});

@@ -102,12 +102,13 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const git = readGitContext(workspace, event === 'push');
     const fingerprint = localRunFingerprint({
       source: parsed.source,
+      workspace,
       path,
       vars,
       inputs: options.input ?? {},
       env: options.env ?? {},
       secretNames: Object.keys(secrets),
-      event: options.event,
+      event,
       jobs: options.job,
       priority: options.priority,
     });
