@@ -68,4 +68,23 @@ describe('step files of a local run', () => {
     // pattern is in two quoted parts, so that the workflow file does not hold the secret).
     expect.soft(readFileSync(join(ws.dir, 'holding'), 'utf8')).toBe('');
   }, 60_000);
+
+  it('refuse a missing $TMPDIR in one line naming it, exit 2, before the state directory is made', async () => {
+    const other = new Workspace();
+    try {
+      const file = other.write(
+        'ci.yml',
+        'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n',
+      );
+      const missing = join(other.dir, 'nonexistent');
+      const result = await other.run(['run', file], { TMPDIR: missing });
+      expect(result.stderr).toBe(
+        `valkyrie: TMPDIR: cannot make this process's directory for step scripts in ${missing} (ENOENT); set TMPDIR to a writable directory\n`,
+      );
+      expect(result.code).toBe(2);
+      expect(readdirSync(other.dir)).toEqual(['ci.yml']);
+    } finally {
+      other.dispose();
+    }
+  }, 60_000);
 });

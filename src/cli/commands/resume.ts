@@ -24,6 +24,7 @@ import type { LocalRun } from '../local-mode.js';
 import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
 import { runExitCode } from '../run-exit.js';
 import { runEnd } from '../run-recovery.js';
+import { checkTempDir } from '../run-temp-root.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { createView } from '../views/create-view.js';
@@ -74,6 +75,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
   warmUpSpawner();
   const cwd = process.cwd();
   const stateDir = stateDirectory(options.stateDir, cwd, { nearest: true });
+  checkTempDir();
   const stores = await openStores(options.db, stateDir);
   const out = new BufferedOutput(process.stdout);
   let local: LocalRun | undefined;

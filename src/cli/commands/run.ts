@@ -22,6 +22,7 @@ import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
 import { runExitCode } from '../run-exit.js';
 import { localRunFingerprint } from '../run-fingerprint.js';
 import { interruptedRunHint, runEnd } from '../run-recovery.js';
+import { checkTempDir } from '../run-temp-root.js';
 import { openStores, stateDirectory } from '../state.js';
 import { reportNotStarted } from '../submission-report.js';
 import { BufferedOutput } from '../views/buffered-output.js';
@@ -69,6 +70,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
 
   const stateDir = stateDirectory(options.stateDir, cwd);
+  checkTempDir();
   const stores = await openStores(options.db, stateDir);
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
