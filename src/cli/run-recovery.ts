@@ -1,5 +1,5 @@
 import { systemClock } from '../core/clock.js';
-import { isValkyrieError, ValkyrieError } from '../core/errors.js';
+import { isStoreError, ValkyrieError } from '../core/errors.js';
 import type { RunId } from '../core/ids.js';
 import type { RunStatus } from '../core/outcome.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
@@ -58,7 +58,7 @@ export async function runEnd(handle: RunHandle): Promise<RunStatus> {
     return await handle.done;
   } catch (error) {
     // A message that names `valkyrie resume` already (a lost Postgres connection's) is left as it is.
-    if (!isValkyrieError(error) || !error.code.startsWith('VK_STORE')) throw error;
+    if (!isStoreError(error)) throw error;
     if (error.message.includes('valkyrie resume')) throw error;
     const stop = error.message.endsWith('.') ? ' ' : '. ';
     const message = `${error.message}${stop}Run ${handle.id} was left interrupted: try again with \`valkyrie resume ${handle.id}\`.`;

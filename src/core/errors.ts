@@ -91,3 +91,8 @@ export class ValkyrieError extends Error {
 export function isValkyrieError(error: unknown): error is ValkyrieError {
   return error instanceof ValkyrieError;
 }
+
+/** The store failed (VK_STORE and its kinds): what leaves a run for `valkyrie resume`, unlike a bug. */
+export function isStoreError(error: unknown): error is ValkyrieError {
+  return isValkyrieError(error) && error.code.startsWith('VK_STORE');
+}

@@ -17,7 +17,7 @@ export interface RunStartPorts {
   apply(run: ActiveRun, effects: readonly Effect[]): void;
   /** Its group replaced it, or asked it to stop: cancel it, for `reason`. */
   cancel(run: ActiveRun, reason: string): void;
-  /** The store failed while it joined or waited for its group: stop driving it, for `error`. */
+  /** Joining or waiting for its group failed (the store, or a bug): stop driving it, for `error`. */
   giveUp(run: ActiveRun, error: Error): void;
 }
 

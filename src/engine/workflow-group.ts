@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { JoinRequest } from '../core/concurrency-group.js';
-import { isValkyrieError, ValkyrieError } from '../core/errors.js';
+import { isStoreError, ValkyrieError } from '../core/errors.js';
 import type { RunConcurrency } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
@@ -49,10 +49,11 @@ export interface RunGateHooks {
   /** The run's place in the group changed: tell its observers. */
   concurrency(state: RunConcurrency): void;
   /**
-   * The store failed while the run joined or waited for the group: stop driving it, for `error`
-   * (groupStoreError), leaving it unfinished for `valkyrie resume` as a failed store write does.
+   * Joining or waiting for the group failed: stop driving the run, for `error`. The store's failure
+   * comes as groupStoreError, leaving the run unfinished for `valkyrie resume` as a failed store write
+   * does; any other error (a bug) comes as it was thrown.
    */
-  failed(error: ValkyrieError): void;
+  failed(error: Error): void;
 }
 
 /**
@@ -104,8 +105,9 @@ export function holdForGroup(
         hooks.start(held);
       },
       ended: (why, error) => {
-        // Not replaced, nor cancelled: the store's error ends the command; the run waits for a resume.
-        if (why === 'unavailable') return hooks.failed(groupStoreError(runId, group, error));
+        // Not replaced, nor cancelled: the error ends the command. Only a store's leaves it for a resume.
+        if (why === 'unavailable')
+          return hooks.failed(isStoreError(error) ? groupStoreError(runId, group, error) : asError(error));
         hooks.concurrency({ group, state: states[why], at: clock.now() });
         hooks.cancel(groupCancelReason('run', group, why));
       },
@@ -119,12 +121,14 @@ export function holdForGroup(
  * What the run's `done` rejects with when the store failed while it joined or waited for `group`: the
  * store's error (its code gives the command's exit code, cli/exit-codes.ts) naming the run and group.
  */
-export function groupStoreError(runId: string, group: string, error: unknown): ValkyrieError {
-  const code = isValkyrieError(error) && error.code.startsWith('VK_STORE') ? error.code : 'VK_STORE';
-  const message = error instanceof Error ? error.message : String(error);
+export function groupStoreError(runId: string, group: string, error: ValkyrieError): ValkyrieError {
   return new ValkyrieError(
-    code,
-    `run ${runId} stopped while it waited for concurrency group ${group}: the store failed: ${message}`,
+    error.code,
+    `run ${runId} stopped while it waited for concurrency group ${group}: the store failed: ${error.message}`,
     { cause: error },
   );
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -21,14 +21,17 @@ function deployGroup(): WorkflowGroup {
 const concurrencyStates = (events: RunEvent[], runId: string) =>
   events.flatMap((e) => (e.type === 'concurrency' && e.runId === runId ? [e.state] : []));
 
-/** `stores` whose concurrency store's heartbeats reject, as a lock past the busy timeout would, once `failing()`. */
-function failingBeats(stores: Stores, failing: () => boolean): Stores {
+const lockedBeat = () => new ValkyrieError('VK_STORE_LOCKED', 'could not beat: the file stayed locked');
+
+/**
+ * `stores` whose concurrency store's heartbeats reject once `failing()`: by default as a lock past the
+ * busy timeout would, or with `error`.
+ */
+function failingBeats(stores: Stores, failing: () => boolean, error: () => Error = lockedBeat): Stores {
   const concurrency: ConcurrencyStore = {
     join: (request, clock) => stores.concurrency.join(request, clock),
     heartbeat: (memberId, clock) =>
-      failing()
-        ? Promise.reject(new ValkyrieError('VK_STORE_LOCKED', 'could not beat: the file stayed locked'))
-        : stores.concurrency.heartbeat(memberId, clock),
+      failing() ? Promise.reject(error()) : stores.concurrency.heartbeat(memberId, clock),
     release: (memberId, clock) => stores.concurrency.release(memberId, clock),
     releasePrefixed: (prefix, clock) => stores.concurrency.releasePrefixed(prefix, clock),
     watch: (group) => stores.concurrency.watch(group),
@@ -103,6 +106,36 @@ describe('ControlPlane: a run that waits for its workflow group', () => {
     expect(record).toMatchObject({ status: 'queued', concurrency: { group: 'deploy', state: 'waiting' } });
     expect(record?.startedAt).toBeUndefined();
     expect(await stores.runs.listJobs(waiter.handle.id)).toEqual([]);
+    failing = false;
+    runner.complete(runner.of('lease')[0] as Lease);
+    expect(await holder.handle.done).toBe('succeeded');
+  });
+
+  it('ends with the error itself when joining or waiting fails for another reason than the store (a bug)', async () => {
+    const clock = new ManualClock();
+    let failing = false;
+    const bug = new TypeError('a bug in the beat');
+    const stores = failingBeats(
+      openPlane({ clock }).stores,
+      () => failing,
+      () => bug,
+    );
+    const plane = new ControlPlane(stores, { clock });
+    const runner = new ScriptedRunner(plane, accepting, { capacity: 2 });
+    const group = deployGroup();
+    const holder = await plane.submitRun(deploy(), runRequest, { group });
+    const waiter = await plane.submitRun(deploy(), runRequest, { group });
+    if (holder.kind !== 'started' || waiter.kind !== 'started') throw new Error('not started');
+    const ended = waiter.handle.done.then(
+      (status) => status,
+      (error: unknown) => error,
+    );
+    await clock.advance(500);
+    failing = true;
+    await clock.advance(500);
+    await settle(20);
+    // Not a store failure (VK_STORE, left for resume): the bug, as it was thrown.
+    expect(await ended).toBe(bug);
     failing = false;
     runner.complete(runner.of('lease')[0] as Lease);
     expect(await holder.handle.done).toBe('succeeded');
