@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
@@ -110,9 +110,15 @@ export const stateIgnoreFile = `# Valkyrie's own state (written by valkyrie); wo
 
 /**
  * Writes `.gitignore` in the state directory unless there is one: a user's own is never overwritten.
- * Best effort: the database has opened there, and an ignore file it cannot write stops nothing.
+ * Nor is one written where the state directory is the user's own tree — the working directory or one
+ * above it (`--state-dir .`), or a directory holding `.git` — since its `/tmp/`, `/bundles/` and
+ * `/.gitignore` would untrack the user's files. Best effort: the database has opened there, and an
+ * ignore file it cannot write stops nothing.
  */
 export function ignoreStateFiles(stateDir: string): void {
+  const fromCwd = relative(resolve(stateDir), process.cwd());
+  const holdsCwd = fromCwd === '' || !(fromCwd.startsWith('..') || isAbsolute(fromCwd));
+  if (holdsCwd || existsSync(join(stateDir, '.git'))) return;
   try {
     writeFileSync(join(stateDir, '.gitignore'), stateIgnoreFile, { flag: 'wx' });
   } catch {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStores, stateIgnoreFile } from '../../src/cli/state.js';
@@ -121,6 +121,30 @@ describe("the state directory's .gitignore", () => {
       await stores.close();
       expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toBe('mine\n');
     } finally {
+      await remove();
+    }
+  });
+
+  it('is not written in the working directory (--state-dir .) or a directory above it, nor beside .git', async () => {
+    const { dir, remove } = await tempDir();
+    const cwd = process.cwd();
+    try {
+      const sub = join(dir, 'sub');
+      const repo = join(dir, 'repo');
+      mkdirSync(sub);
+      mkdirSync(join(repo, '.git'), { recursive: true });
+      process.chdir(sub);
+      for (const stateDir of [sub, dir]) {
+        const stores = await openStores(undefined, stateDir);
+        await stores.close();
+        expect(existsSync(join(stateDir, '.gitignore'))).toBe(false);
+      }
+      process.chdir(cwd);
+      const stores = await openStores(undefined, repo);
+      await stores.close();
+      expect(existsSync(join(repo, '.gitignore'))).toBe(false);
+    } finally {
+      process.chdir(cwd);
       await remove();
     }
   });
