@@ -1,6 +1,5 @@
 import { expect, it } from 'vitest';
-import type { Clock } from '../../src/core/clock.js';
-import { systemClock } from '../../src/core/clock.js';
+import { clockAhead } from './clock-ahead.js';
 import {
   adminToken,
   connectScriptedRunner,
@@ -17,10 +16,7 @@ import { closeAfter, openSession, runnerIdOf, until } from './raw-runner-session
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
 /** The wall clock 10 s on: past the 6 s after which a run's heartbeat is stale (run-liveness.ts). */
-const laterClock: Clock = {
-  now: () => systemClock.now() + 10_000,
-  setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
-};
+const laterClock = clockAhead(10_000);
 
 interface JobView {
   readonly id: string;

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { type Clock, systemClock } from '../../src/core/clock.js';
+import { clockAhead } from './clock-ahead.js';
 import {
   connectScriptedRunner,
   credential,
@@ -10,10 +10,7 @@ import {
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
 /** The wall clock 10 s on: past the 6 s after which a run's heartbeat is stale (run-liveness.ts). */
-const laterClock: Clock = {
-  now: () => systemClock.now() + 10_000,
-  setTimer: (callback, delayMs, options) => systemClock.setTimer(callback, delayMs, options),
-};
+const laterClock = clockAhead(10_000);
 
 /** `report` is planned only once `build` is done: it has no record while `build` waits for a runner. */
 const workflow = `name: with-report
