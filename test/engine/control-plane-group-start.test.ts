@@ -40,6 +40,26 @@ function failingBeats(stores: Stores, failing: () => boolean, error: () => Error
   return { ...stores, concurrency };
 }
 
+/**
+ * A control plane on `stores` with two runs of the deploy group: `holder` admitted, `waiter` behind it;
+ * `ended` is how the waiter's run ends, its status or its error.
+ */
+async function waiterBehindHolder(stores: Stores, clock: ManualClock) {
+  const plane = new ControlPlane(stores, { clock });
+  const events: RunEvent[] = [];
+  plane.onEvent((event) => events.push(event));
+  const runner = new ScriptedRunner(plane, accepting, { capacity: 2 });
+  const group = deployGroup();
+  const holder = await plane.submitRun(deploy(), runRequest, { group });
+  const waiter = await plane.submitRun(deploy(), runRequest, { group });
+  if (holder.kind !== 'started' || waiter.kind !== 'started') throw new Error('not started');
+  const ended = waiter.handle.done.then(
+    (status) => status,
+    (error: unknown) => error,
+  );
+  return { events, runner, holder, waiter, ended };
+}
+
 describe('ControlPlane: a run that waits for its workflow group', () => {
   const openPlane = planesOnSqlite('group-start');
 
@@ -78,18 +98,7 @@ describe('ControlPlane: a run that waits for its workflow group', () => {
     let failing = false;
     // The fixture's plane is left idle: this one drives the runs, on the same store, beats failing at will.
     const stores = failingBeats(openPlane({ clock }).stores, () => failing);
-    const plane = new ControlPlane(stores, { clock });
-    const events: RunEvent[] = [];
-    plane.onEvent((event) => events.push(event));
-    const runner = new ScriptedRunner(plane, accepting, { capacity: 2 });
-    const group = deployGroup();
-    const holder = await plane.submitRun(deploy(), runRequest, { group });
-    const waiter = await plane.submitRun(deploy(), runRequest, { group });
-    if (holder.kind !== 'started' || waiter.kind !== 'started') throw new Error('not started');
-    const ended = waiter.handle.done.then(
-      (status) => status,
-      (error: unknown) => error,
-    );
+    const { events, runner, holder, waiter, ended } = await waiterBehindHolder(stores, clock);
     await clock.advance(500);
     expect(concurrencyStates(events, waiter.handle.id)).toEqual(['waiting']);
     failing = true;
@@ -120,16 +129,7 @@ describe('ControlPlane: a run that waits for its workflow group', () => {
       () => failing,
       () => bug,
     );
-    const plane = new ControlPlane(stores, { clock });
-    const runner = new ScriptedRunner(plane, accepting, { capacity: 2 });
-    const group = deployGroup();
-    const holder = await plane.submitRun(deploy(), runRequest, { group });
-    const waiter = await plane.submitRun(deploy(), runRequest, { group });
-    if (holder.kind !== 'started' || waiter.kind !== 'started') throw new Error('not started');
-    const ended = waiter.handle.done.then(
-      (status) => status,
-      (error: unknown) => error,
-    );
+    const { runner, holder, ended } = await waiterBehindHolder(stores, clock);
     await clock.advance(500);
     failing = true;
     await clock.advance(500);
