@@ -95,7 +95,12 @@ export class Engine implements AsyncDisposable {
     const opened = store ?? openEngineStoreNow(this.options.store, this.options.clock);
     this.store = opened;
     this.ownsPool = !(options.pool instanceof ThreadPool);
-    this.pool = options.pool instanceof ThreadPool ? options.pool : new ThreadPool(options.pool ?? {});
+    // A producer's pool starts no worker (it is never handed a job); it only names task modules.
+    const producerPool = { minThreads: 0, maxThreads: 1 };
+    this.pool =
+      options.pool instanceof ThreadPool
+        ? options.pool
+        : new ThreadPool(this.options.runJobs ? (options.pool ?? {}) : producerPool);
     const pool = this.pool.options;
     this.dispatch = new JobDispatch({
       queue: opened === undefined ? undefined : (hooks) => this.storeQueue(opened, hooks),
@@ -108,7 +113,7 @@ export class Engine implements AsyncDisposable {
       // An owned pool is destroyed with the engine; a caller's is not, so the engine's tasks are cancelled.
       signal: this.ownsPool ? undefined : this.abort.signal,
     });
-    this.tasks = new TaskRegistry(this.pool, this.dispatch);
+    this.tasks = new TaskRegistry(this.pool, this.dispatch, !this.options.runJobs);
   }
 
   ready(): Promise<void> {
@@ -169,6 +174,14 @@ export class Engine implements AsyncDisposable {
    */
   runWorkflow(definition: WorkflowDefinition): Promise<WorkflowResult> {
     this.checkOpen('runWorkflow()');
+    if (!this.options.runJobs) {
+      return Promise.reject(
+        new ValkyrieError(
+          'VK_ENGINE_CONFIG',
+          'runWorkflow(): an engine opened with runJobs: false cannot run workflows (their state lives in the process that runs them); enqueue jobs instead',
+        ),
+      );
+    }
     return runWorkflow(definition, this.workflowHost);
   }
 
@@ -291,7 +304,9 @@ export class Engine implements AsyncDisposable {
         };
       },
       adopt: (lease) => this.adopt(lease),
-      tasks: () => this.tasks.names(),
+      // A producer claims nothing: its jobs are watched in the store until another engine ran them.
+      tasks: this.options.runJobs ? () => this.tasks.names() : () => [],
+      runsJobs: this.options.runJobs,
     });
   }
 

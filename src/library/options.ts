@@ -87,6 +87,12 @@ export interface EngineOptions {
   readonly retry?: RetryPolicy;
   /** Time for delays and aging; tests pass a clock they move by hand. */
   readonly clock?: Clock;
+  /**
+   * `false`: a producer. The engine only adds jobs to its durable store — by task name, no
+   * `engine.task()` needed — and never claims or runs any: the engines of worker processes on the
+   * same store run them. It starts no thread pool. Default `true`.
+   */
+  readonly runJobs?: boolean;
 }
 
 export interface JobOptions {
@@ -291,12 +297,29 @@ export interface ResolvedEngineOptions {
   readonly agingIntervalMs: number;
   readonly retry: ResolvedRetryPolicy;
   readonly clock: Clock;
+  readonly runJobs: boolean;
 }
 
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
   if (typeof options !== 'object' || options === null) fail('openEngine(options)', 'an object', options);
+  const store = resolveStoreOptions(options.store);
+  const runJobs = options.runJobs ?? true;
+  if (typeof runJobs !== 'boolean') fail('openEngine(): option "runJobs"', 'true or false', runJobs);
+  if (!runJobs && store.kind === 'memory') {
+    throw new ValkyrieError(
+      'VK_ENGINE_CONFIG',
+      'openEngine(): option "runJobs": false needs a durable store (a SQLite file or a Postgres URL) that worker processes share; on the in-memory store nothing else could run the jobs',
+    );
+  }
+  if (!runJobs && options.pool !== undefined) {
+    throw new ValkyrieError(
+      'VK_ENGINE_CONFIG',
+      'openEngine(): option "pool" is for an engine that runs jobs; with runJobs: false the engine starts no thread pool',
+    );
+  }
   return Object.freeze({
-    store: resolveStoreOptions(options.store),
+    runJobs,
+    store,
     maxInFlight:
       options.maxInFlight === undefined
         ? undefined

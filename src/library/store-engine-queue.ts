@@ -34,6 +34,11 @@ export interface StoreEngineQueueOptions {
   adopt(lease: Lease): JobRecord | undefined;
   /** The tasks this engine can run, by name: it claims only their jobs. */
   tasks(): readonly string[];
+  /**
+   * False for a producer: its stored jobs are watched (looked up every third of `leaseTtlMs`) until
+   * another engine has run them, as jobs found by idempotency key are.
+   */
+  readonly runsJobs: boolean;
 }
 
 /** Consecutive empty claims back off up to this long before waiting for work again (see #armWaiter). */
@@ -409,11 +414,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   #placed(entry: JobRecord, created: boolean, id: QueueJobId): void {
     entry.storeId = id;
-    if (created) {
+    if (created && this.#options.runsJobs) {
       this.#byId.set(id, entry);
       return;
     }
-    // The idempotency key matched a job in the store: this entry follows that job.
+    // The idempotency key matched a job in the store, or a producer stored it: this entry follows it.
     this.#waiting.delete(entry);
     this.#watched.set(id, entry);
   }

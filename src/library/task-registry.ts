@@ -14,10 +14,18 @@ export class TaskRegistry {
   /** What `find` returned last; registrations are never replaced, so it stays right. */
   private lastFound: Registered | undefined;
 
+  /** A producer's tasks named without a module (`anyName`), by name. */
+  private readonly byNameOnly = new Map<string, Registered>();
+
   constructor(
     private readonly pool: ThreadPool,
     /** Each job reaches these through its task: one field of the record instead of one per report. */
     private readonly reports: AttemptReports,
+    /**
+     * A producer (an engine that never runs jobs): any task name is accepted, registered or not,
+     * since worker processes run the jobs.
+     */
+    private readonly anyName = false,
   ) {}
 
   /** The same name and function again gives the same task; the same name for another is an error. */
@@ -77,12 +85,35 @@ export class TaskRegistry {
   resolve(where: string, task: EngineTask | string): Registered {
     const name = typeof task === 'string' ? task : (task as EngineTask | undefined)?.name;
     const known = name === undefined ? undefined : this.byName.get(name);
+    if (known === undefined && this.anyName && typeof task === 'string' && task !== '') {
+      return this.nameOnly(task);
+    }
     if (known === undefined || (typeof task !== 'string' && known.task !== task)) {
       const received = typeof task === 'string' ? `'${task}'` : typeof task;
       throw new ValkyrieError(
         'VK_ENGINE_CONFIG',
         `${where}: "task" must be a task registered with engine.task(); received ${received}`,
       );
+    }
+    return known;
+  }
+
+  /**
+   * A task known by name only, for a producer's jobs. Its pool task names no module: a producer
+   * never hands a job to its pool, so nothing ever loads it.
+   */
+  private nameOnly(name: string): Registered {
+    let known = this.byNameOnly.get(name);
+    if (known === undefined) {
+      const poolTask = Object.freeze({ typeId: -1, moduleUrl: '', exportName: '' });
+      known = {
+        task: Object.freeze({ name, moduleUrl: '', exportName: '' }),
+        poolTask,
+        attemptEnded: this.reports.attemptEnded,
+        progressReported: this.reports.progressReported,
+        logReported: this.reports.logReported,
+      };
+      this.byNameOnly.set(name, known);
     }
     return known;
   }

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EngineStoreOptions } from '../../src/library/options.js';
+import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
+
+/** A fresh durable store for one test: engine store options for it (`leaseTtlMs` given), and cleanup. */
+export interface DurableKind {
+  readonly name: string;
+  readonly skip: string | undefined;
+  make(leaseTtlMs: number): Promise<{
+    readonly store: (leaseTtlMs: number) => EngineStoreOptions;
+    cleanup(): Promise<void>;
+  }>;
+}
+
+export const durableKinds: readonly DurableKind[] = [
+  {
+    name: 'sqlite',
+    skip: undefined,
+    async make() {
+      const dir = await mkdtemp(join(tmpdir(), 'valkyrie-engine-'));
+      const path = join(dir, 'state.db');
+      return {
+        store: (leaseTtlMs) => ({ kind: 'sqlite', path, leaseTtlMs }),
+        cleanup: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    skip: postgresSkipReason,
+    async make() {
+      const schema = uniqueSchema();
+      return {
+        store: (leaseTtlMs) => ({ kind: 'postgres', url: postgresUrl, schema, leaseTtlMs }),
+        cleanup: () => dropSchema(schema),
+      };
+    },
+  },
+];
+
+const workerChild = fileURLToPath(new URL('./fixtures/worker-child.mjs', import.meta.url));
+
+/**
+ * A worker process on `store` (fixtures/worker-child.mjs, which loads dist/: build first), once it
+ * printed "ready"; `lines` collects what it prints, `stop` sends SIGTERM and waits for its exit.
+ */
+export async function startWorkerProcess(store: EngineStoreOptions) {
+  const child = spawn(process.execPath, [workerChild, JSON.stringify(store)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (data: Buffer) => {
+      buffered += data.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      lines.push(...parts);
+      if (parts.includes('ready')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`the worker process exited (${code}) before it was ready`)));
+  });
+  return {
+    pid: child.pid,
+    lines,
+    async stop(): Promise<number | null> {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Engine, openEngine } from '../../src/library/engine.js';
+import type { EngineEvent } from '../../src/library/events.js';
+import { durableKinds, startWorkerProcess } from './durable-kinds.js';
+import { fixture } from './helpers.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+it('refuses runJobs: false on the in-memory store, and with pool options', async () => {
+  await expect(openEngine({ runJobs: false })).rejects.toMatchObject({
+    code: 'VK_ENGINE_CONFIG',
+    message: expect.stringContaining('needs a durable store'),
+  });
+  await expect(
+    openEngine({ runJobs: false, store: 'memory', pool: { maxThreads: 1 } }),
+  ).rejects.toMatchObject({ code: 'VK_ENGINE_CONFIG' });
+});
+
+// The worker process loads dist/: `npm test` builds first.
+for (const kind of durableKinds) {
+  describe.skipIf(kind.skip !== undefined)(`a producer engine (runJobs: false) on ${kind.name}`, () => {
+    it("adds jobs by task name that only another process's engine runs, and hears their outcomes", async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      const worker = await startWorkerProcess(durable.store(2_000));
+      cleanups.push(() => worker.stop());
+
+      const producer: Engine = await openEngine({ store: durable.store(300), runJobs: false });
+      cleanups.push(() => producer.destroy());
+      const events: EngineEvent[] = [];
+      producer.onEvent((event) => events.push(event));
+      // A task the producer never registered, named as a worker registered it; typed by the caller.
+      const one = producer.enqueue<string, { pid: number; input: string }>('whereRun', 'one');
+      const many = producer.enqueueMany<{ pid: number; input: string }>([
+        { task: 'whereRun', input: 'two' },
+        { task: 'whereRun', input: 'three', options: { priority: 'high' } },
+      ]);
+      const outcomes = await Promise.all([one, ...many].map((job) => job.result));
+
+      expect(outcomes.map((outcome) => outcome.kind)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      expect(outcomes.map((outcome) => outcome.kind === 'succeeded' && outcome.output)).toEqual([
+        { pid: worker.pid, input: 'one' },
+        { pid: worker.pid, input: 'two' },
+        { pid: worker.pid, input: 'three' },
+      ]);
+      expect(events.filter((event) => event.type === 'job.started')).toEqual([]);
+      expect(worker.lines.filter((line) => line === 'started whereRun')).toHaveLength(3);
+      const stored = await producer.getStoredJob(one.storeId ?? '');
+      expect(stored).toMatchObject({ task: 'whereRun', state: 'succeeded', input: 'one' });
+      await expect(producer.runWorkflow({ nodes: [], edges: [] })).rejects.toMatchObject({
+        code: 'VK_ENGINE_CONFIG',
+      });
+      await producer.close();
+      expect(await worker.stop()).toBe(0);
+    });
+
+    it('takes registered tasks too, and runs none of them itself', async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      const producer = await openEngine({ store: durable.store(300), runJobs: false });
+      cleanups.push(() => producer.destroy());
+      const where = producer.task<string, { pid: number }>('whereRun', {
+        module: fixture(),
+        exportName: 'whereRun',
+      });
+      const job = producer.enqueue(where, 'later');
+      // No worker yet: the job waits in the store, unclaimed.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await producer.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
+
+      const worker = await startWorkerProcess(durable.store(2_000));
+      cleanups.push(() => worker.stop());
+      const outcome = await job.result;
+      expect(outcome).toMatchObject({ kind: 'succeeded', output: { pid: worker.pid }, attempts: 1 });
+    });
+  });
+}
