@@ -16,9 +16,14 @@ export interface ParseRequest {
 /** What the thread posts: `ready` once, when it can parse; then one answer per request, in order. */
 export type ParseReply =
   | { readonly kind: 'ready' }
-  | { readonly kind: 'parsed'; readonly workflow?: Workflow; readonly diagnostics: readonly Diagnostic[] }
+  | {
+      readonly kind: 'parsed';
+      readonly workflow?: Workflow;
+      readonly diagnostics: readonly Diagnostic[];
+      readonly heapBytes: number;
+    }
   /** parseWorkflow threw (a bug: it reports problems, it does not throw them), or the result would not copy. */
-  | { readonly kind: 'failed'; readonly message: string };
+  | { readonly kind: 'failed'; readonly message: string; readonly heapBytes: number };
 
 export type ParseOutcome =
   | { readonly kind: 'parsed'; readonly result: ParseResult }
@@ -33,14 +38,25 @@ export interface WorkflowParseThreadOptions {
   readonly timeoutMs: number;
   /** How many parses may be queued at once, the running one included; more are answered `busy`. */
   readonly maxQueued: number;
+  /**
+   * A thread whose heap (V8's total_heap_size, reported after each parse) reaches this many bytes is
+   * replaced once it has been idle for `recycleIdleMs`: V8 keeps the heap a huge parse grew to (135 MiB
+   * after 60,000 unknown keys, against 18 MiB at start) until the thread ends. Default 64 MiB.
+   */
+  readonly recycleHeapBytes?: number;
+  /** Default 1 s: a burst of large submissions keeps its thread, and the next one pays no start-up. */
+  readonly recycleIdleMs?: number;
 }
 
 /** 1 MiB of YAML errors takes 3 to 10 s on the machines measured; a real workflow, milliseconds. */
 export const defaultParseTimeoutMs = 10_000;
 export const defaultMaxQueuedParses = 16;
+export const defaultRecycleHeapBytes = 64 * 1024 * 1024;
+export const defaultRecycleIdleMs = 1_000;
 
 interface PendingParse {
   readonly request: ParseRequest;
+  readonly timeoutMs: number;
   settle(outcome: ParseOutcome): void;
   fail(error: Error): void;
 }
@@ -48,6 +64,8 @@ interface PendingParse {
 interface ParseWorker {
   readonly worker: Worker;
   ready: boolean;
+  /** Its heap after its last parse reached recycleHeapBytes: it is replaced once idle. */
+  grown: boolean;
   /** An exception nothing caught in the thread (out of memory, say), reported before it exits. */
   failure?: Error;
 }
@@ -62,31 +80,49 @@ interface ParseWorker {
  * with the running one) → `close()`, idempotent, after which every parse, waiting or new, is
  * `closed`. The thread starts at the first parse, does not keep the process alive, and is replaced
  * after it is stopped at the time limit or dies; a thread that dies before it is ready fails the
- * parses waiting, and the next parse starts another.
+ * parses waiting, and the next parse starts another. A thread whose heap grew past
+ * `recycleHeapBytes` is stopped after `recycleIdleMs` without a parse, and the next parse starts
+ * another, so that the memory of one huge parse is given back.
  */
 export class WorkflowParseThread {
   private thread: ParseWorker | undefined;
   private readonly waiting: PendingParse[] = [];
-  private running: { readonly parse: PendingParse; readonly timer: NodeJS.Timeout } | undefined;
+  private running: { readonly parse: PendingParse; readonly timer: NodeJS.Timeout | undefined } | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   /** A stopped thread's termination: its successor starts after it, so threads never pile up. */
   private stopping: Promise<unknown> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: WorkflowParseThreadOptions) {}
 
-  parse(source: string, path: string, options: ValidateOptions = {}): Promise<ParseOutcome> {
+  /**
+   * `timeoutMs` overrides the limit for this parse (Infinity: none), for a caller that must not give
+   * up on a workflow admitted before (a takeover, run-takeover.ts); it still waits its turn.
+   */
+  parse(
+    source: string,
+    path: string,
+    options: ValidateOptions = {},
+    timeoutMs = this.options.timeoutMs,
+  ): Promise<ParseOutcome> {
     if (this.closing !== undefined) return Promise.resolve({ kind: 'closed' });
     const queued = this.waiting.length + (this.running === undefined ? 0 : 1);
     if (queued >= this.options.maxQueued) return Promise.resolve({ kind: 'busy', queued });
     return new Promise<ParseOutcome>((resolve, reject) => {
-      this.waiting.push({ request: { source, path, options }, settle: resolve, fail: reject });
+      this.waiting.push({ request: { source, path, options }, timeoutMs, settle: resolve, fail: reject });
       this.next();
     });
+  }
+
+  /** The current thread's id (Worker.threadId), undefined when none is started: another after a replacement. */
+  get threadId(): number | undefined {
+    return this.thread?.worker.threadId;
   }
 
   /** Stops the thread at once; parses waiting or running resolve `closed`. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.idleTimer);
       const parses = this.waiting.splice(0);
       if (this.running !== undefined) {
         clearTimeout(this.running.timer);
@@ -118,16 +154,36 @@ export class WorkflowParseThread {
     }
     if (!thread.ready) return;
     this.waiting.shift();
-    const timer = setTimeout(() => this.timeOut(), this.options.timeoutMs);
+    clearTimeout(this.idleTimer);
+    const { timeoutMs } = parse;
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => this.timeOut(timeoutMs), timeoutMs)
+      : undefined;
     this.running = { parse, timer };
     thread.worker.postMessage(parse.request);
+  }
+
+  /** Once nothing is left to parse, replaces a thread that grew, if it stays idle for recycleIdleMs. */
+  private recycleWhenIdle(thread: ParseWorker): void {
+    if (!thread.grown || this.running !== undefined || this.waiting.length > 0) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.thread !== thread || this.running !== undefined || this.closing !== undefined) return;
+      this.thread = undefined;
+      // As after a time-out: a parse sent meanwhile waits for the end of this thread, then starts the next.
+      this.stopping = thread.worker.terminate().finally(() => {
+        this.stopping = undefined;
+        this.next();
+      });
+    }, this.options.recycleIdleMs ?? defaultRecycleIdleMs);
+    this.idleTimer.unref();
   }
 
   private start(): ParseWorker {
     // The main thread's stack (V8's default, 984 KiB), not a worker's 4 MiB: what overflows it in
     // process (zod's issues of a 250,000-item list do) overflows here too, and answers the same 500.
     const worker = new Worker(parseThreadEntryPath(), { resourceLimits: { stackSizeMb: 984 / 1024 } });
-    const thread: ParseWorker = { worker, ready: false };
+    const thread: ParseWorker = { worker, ready: false, grown: false };
     this.thread = thread;
     // Not a reason for the process to stay: the server's socket is, while it listens.
     thread.worker.unref();
@@ -149,6 +205,7 @@ export class WorkflowParseThread {
     if (reply.kind !== 'ready' && running !== undefined) {
       clearTimeout(running.timer);
       this.running = undefined;
+      thread.grown = reply.heapBytes >= (this.options.recycleHeapBytes ?? defaultRecycleHeapBytes);
       const { source } = running.parse.request;
       if (reply.kind === 'failed')
         running.parse.fail(new Error(`parsing the workflow failed: ${reply.message}`));
@@ -163,6 +220,7 @@ export class WorkflowParseThread {
         });
     }
     this.next();
+    this.recycleWhenIdle(thread);
   }
 
   private exited(thread: ParseWorker, exitCode: number): void {
@@ -179,12 +237,12 @@ export class WorkflowParseThread {
     this.next();
   }
 
-  private timeOut(): void {
+  private timeOut(timeoutMs: number): void {
     const { running, thread } = this;
     if (running === undefined || thread === undefined) return;
     this.running = undefined;
     this.thread = undefined;
-    running.parse.settle({ kind: 'timed_out', timeoutMs: this.options.timeoutMs });
+    running.parse.settle({ kind: 'timed_out', timeoutMs });
     // A busy thread is stopped where it is: V8 ends the running script.
     this.stopping = thread.worker.terminate().finally(() => {
       this.stopping = undefined;

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { WorkflowParseThread } from '../../src/server/workflow-parse-thread.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
@@ -72,4 +72,41 @@ it('answers closed to the parses it holds and to later ones once closed', async 
   expect(await slow).toEqual({ kind: 'closed' });
   expect(await waiting).toEqual({ kind: 'closed' });
   expect(await thread.parse('jobs: 3', 'c.yml')).toEqual({ kind: 'closed' });
+});
+
+it('replaces a thread whose heap a large parse grew once it is idle, and keeps one that stayed small', async () => {
+  const thread = new WorkflowParseThread({ timeoutMs: 60_000, maxQueued: 16, recycleIdleMs: 20 });
+  threads.push(thread);
+  const idle = () => new Promise((resolve) => setTimeout(resolve, 500));
+  expect(await thread.parse('jobs: 3', 'small.yml')).toMatchObject({ kind: 'parsed' });
+  const small = thread.threadId;
+  expect(small).toBeDefined();
+  await idle();
+  expect(thread.threadId).toBe(small);
+  // 30,000 unknown keys: its heap grows from 18 MiB to about 80 (64 MiB replaces it, by default).
+  const large = `jobs: {}\n${Array.from({ length: 30_000 }, (_, i) => `k${i}: v`).join('\n')}\n`;
+  const parsed = await thread.parse(large, 'large.yml');
+  expect(parsed.kind === 'parsed' && parsed.result.diagnostics.length).toBeGreaterThan(30_000);
+  await vi.waitFor(() => expect(thread.threadId).toBeUndefined(), { timeout: 10_000, interval: 20 });
+  expect(await thread.parse('jobs: 3', 'next.yml')).toEqual({
+    kind: 'parsed',
+    result: parseWorkflow('jobs: 3', 'next.yml'),
+  });
+  expect(thread.threadId).not.toBe(small);
+});
+
+it('keeps a grown thread while parses follow one another, and replaces it once they stop', async () => {
+  const thread = new WorkflowParseThread({
+    timeoutMs: 60_000,
+    maxQueued: 16,
+    recycleHeapBytes: 0,
+    recycleIdleMs: 2_000,
+  });
+  threads.push(thread);
+  const parses = await Promise.all(['a', 'b', 'c'].map((name) => thread.parse('jobs: 3', `${name}.yml`)));
+  expect(parses.map((parse) => parse.kind)).toEqual(['parsed', 'parsed', 'parsed']);
+  const id = thread.threadId;
+  expect(await thread.parse('jobs: 3', 'd.yml')).toMatchObject({ kind: 'parsed' });
+  expect(thread.threadId).toBe(id);
+  await vi.waitFor(() => expect(thread.threadId).toBeUndefined(), { timeout: 10_000, interval: 50 });
 });
