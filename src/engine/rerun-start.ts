@@ -25,7 +25,7 @@ export type RerunStart =
  * What every re-run of failed jobs checks before it starts, in this order: the run is a failed or
  * cancelled run of `by`'s kind with its workflow text stored (rerun-plan.ts); every secret it was
  * started with is given again; the stored workflow still parses (`parse`, which reports its own
- * diagnostics); it has a failed job; `holdWorkspace`, when given, keeps what the run needs besides
+ * diagnostics, and may throw to refuse the re-run itself: a server's parse thread that is busy); it has a failed job; `holdWorkspace`, when given, keeps what the run needs besides
  * the store (a server's workspace bundle: it answers a refusal's message when that is gone); and this
  * process reopens it first, by compare-and-set (RunRecoveryStore.reopen) as `owner`. Nothing is
  * written unless it returns `reopened`.
@@ -35,7 +35,7 @@ export async function startRerun(
   record: RunRecord,
   by: 'server' | 'local',
   secrets: Readonly<Record<string, string>>,
-  parse: (resumable: ResumableRun) => Workflow | undefined,
+  parse: (resumable: ResumableRun) => Workflow | undefined | Promise<Workflow | undefined>,
   owner: RunOwnership,
   holdWorkspace?: (resumable: ResumableRun) => Promise<string | undefined>,
 ): Promise<RerunStart> {
@@ -54,7 +54,7 @@ export async function startRerun(
       `run ${record.id} was started with secrets ${missing.join(', ')}, which are not stored`,
       missing,
     );
-  const workflow = parse(resumable);
+  const workflow = await parse(resumable);
   if (workflow === undefined)
     return refused('invalid_workflow', `run ${record.id}'s stored workflow no longer parses`);
   if (!hasFailedLegs(await stores.runs.listJobs(record.id)))

@@ -6,6 +6,7 @@ import type { StoredRunRequest } from '../store/recovery.js';
 import { isRunTakenOver } from '../store/run-fence.js';
 import type { JobRecord, StepRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
+import type { ParseResult } from '../workflow/parse.js';
 import { defaultGateTiming } from './concurrency-gate.js';
 import { jobMembersOfRun } from './job-concurrency.js';
 import { RunHeartbeat } from './run-heartbeat.js';
@@ -133,11 +134,13 @@ export async function endUnfinishedRun(
   ownerGone: boolean,
   /** lastSeenAlive's: a job lost running ends then, not at `at`. */
   seen: ReadonlyMap<string, number> = new Map(),
+  /** The run's stored workflow parsed already (a server parses it off its event loop); else parsed here. */
+  parsed?: ParseResult,
 ): Promise<void> {
   const resumable = await stores.recovery.getResumable(runId);
   const run = await stores.runs.getRun(runId);
   const stored = await stores.runs.listJobs(runId);
-  const unplanned = run === undefined ? [] : unplannedJobs(run, resumable, stored);
+  const unplanned = run === undefined ? [] : unplannedJobs(run, resumable, stored, parsed);
   if (unplanned.length > 0) await stores.runs.addJobs(unplanned);
   for (const job of [...stored, ...unplanned]) {
     if (isTerminal(job.status)) continue;

@@ -6,19 +6,30 @@ import type { ValidateOptions } from '../workflow/validate.js';
 /**
  * The workflow a stored run runs, for a resume, a re-run or a takeover: its stored text parsed again
  * and narrowed to the jobs it was started with (`valkyrie run --job`, the API's `jobs`), so that the
- * jobs left out stay unplanned whoever continues the run.
+ * jobs left out stay unplanned whoever continues the run. A server parses on its parse thread instead
+ * (server/stored-workflow-parse.ts), with the same two halves: storedParseOptions, then narrowToStoredJobs.
  */
 export function parseStoredWorkflow(
   resumable: ResumableRun,
   path: string,
   options: ValidateOptions = {},
 ): ParseResult {
-  const ids = resumable.request.selectedJobs;
-  const parsed = parseWorkflow(
-    resumable.source,
+  return narrowToStoredJobs(
+    resumable,
     path,
-    ids === undefined ? options : { ...options, jobs: ids },
+    parseWorkflow(resumable.source, path, storedParseOptions(resumable, options)),
   );
+}
+
+/** The options to parse the stored text with: `options`, reading only the run's jobs when it has a selection. */
+export function storedParseOptions(resumable: ResumableRun, options: ValidateOptions = {}): ValidateOptions {
+  const ids = resumable.request.selectedJobs;
+  return ids === undefined ? options : { ...options, jobs: ids };
+}
+
+/** The stored text's parse narrowed to the run's job selection, or an error when it lost a selected job. */
+export function narrowToStoredJobs(resumable: ResumableRun, path: string, parsed: ParseResult): ParseResult {
+  const ids = resumable.request.selectedJobs;
   if (parsed.workflow === undefined || ids === undefined) return parsed;
   const selection = selectJobs(parsed.workflow, ids);
   if (selection.kind === 'selected') return { ...parsed, workflow: selection.workflow };

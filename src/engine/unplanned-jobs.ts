@@ -2,6 +2,7 @@ import { jobIdFor } from '../core/ids.js';
 import type { ResumableRun } from '../store/recovery.js';
 import type { JobRecord, NewJob, RunRecord } from '../store/runs.js';
 import type { Workflow } from '../workflow/model.js';
+import type { ParseResult } from '../workflow/parse.js';
 import { baseContexts, unexpandedName } from './job-expansion.js';
 import { ordinalOf } from './job-keys.js';
 import { type RunContext, runGitFields } from './run-context.js';
@@ -13,15 +14,17 @@ import { parseStoredWorkflow } from './stored-workflow.js';
  * run's own (ids go on from its last ordinal, named as RunCoordinator names a job it does not
  * expand). A run ended without its driver (run-ownership.ts endUnfinishedRun) adds them before it
  * cancels its unfinished jobs, so that it lists every job of its workflow, as a run its own process
- * cancelled does. None when the stored workflow no longer parses: its jobs are not known.
+ * cancelled does. None when the stored workflow no longer parses: its jobs are not known. `parsed`:
+ * the stored workflow as parseStoredWorkflow parsed it already, else it is parsed here.
  */
 export function unplannedJobs(
   run: RunRecord,
   resumable: ResumableRun | undefined,
   stored: readonly JobRecord[],
+  parsed?: ParseResult,
 ): NewJob[] {
   if (resumable === undefined) return [];
-  const workflow = parseStoredWorkflow(resumable, run.workflowPath).workflow;
+  const workflow = (parsed ?? parseStoredWorkflow(resumable, run.workflowPath)).workflow;
   if (workflow === undefined) return [];
   const planned = new Set(stored.map((job) => job.key));
   let ordinal = Math.max(0, ...stored.map((job) => ordinalOf(job.id)));

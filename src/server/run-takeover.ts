@@ -10,18 +10,22 @@ import {
   lastSeenAlive,
   type RunEnding,
 } from '../engine/run-ownership.js';
-import { parseStoredWorkflow } from '../engine/stored-workflow.js';
 import { resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
+import type { ParseResult } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
+import { parseStoredOnThread } from './stored-workflow-parse.js';
 
 /** Every unfinished run fits: the queue refuses runs past 10,000 unfinished jobs. */
 const sweepLimit = 10_000;
 
 /** How many takeovers in a row without a job finishing a run is continued after, by default. */
 export const defaultMaxTakeovers = 3;
+
+/** How many sweeps in a row a run's stored workflow may take longer than the parse limit: see parse. */
+const timedOutParsesAllowed = 3;
 
 /**
  * Takes over the runs submitted to a server whose driving process stopped (a crash, a restart, a
@@ -53,6 +57,8 @@ export class RunTakeover {
    */
   readonly firstSweep: Promise<void>;
   private firstSwept: () => void = () => {};
+  /** Per run, the sweeps in a row whose parse of its stored workflow timed out. */
+  private readonly parseTimeouts = new Map<string, number>();
 
   constructor(
     private readonly context: ApiContext,
@@ -105,6 +111,8 @@ export class RunTakeover {
     const { stores, clock } = this.context;
     const resumable = await stores.recovery.getResumable(run.id);
     if (resumable?.request.driver !== 'server') return false;
+    const parsed = await this.parse(run, resumable);
+    if (parsed === undefined) return false;
     const claim = await stores.recovery.claim(run.id, judged, {
       owner: thisProcess(),
       heartbeatAt: clock.now(),
@@ -112,7 +120,7 @@ export class RunTakeover {
     if (claim.kind === 'lost') return false;
     const ownership = keepOwnership(stores, run.id, runTakenOver(this.context, run.id));
     try {
-      await this.continueOrEnd(run, resumable, ownership, holdLeases, judged.heartbeatAt);
+      await this.continueOrEnd(run, resumable, parsed, ownership, holdLeases, judged.heartbeatAt);
     } catch (error) {
       ownership.stop();
       throw error;
@@ -120,9 +128,36 @@ export class RunTakeover {
     return true;
   }
 
+  /**
+   * The run's stored workflow, parsed on the parse thread (a 1 MiB workflow takes seconds, which on
+   * the event loop would also stall the heartbeats of every run this server drives, and have other
+   * replicas take them over), before the run is claimed: undefined leaves the run unclaimed, as it
+   * was, for the next sweep here or on another replica — a takeover is put off, never lost. So when
+   * the thread is busy with submissions, or closing. A parse past the limit is retried the same way:
+   * the text parsed within that limit when it was submitted, so a time-out says this machine is
+   * loaded now. After `timedOutParsesAllowed` time-outs in a row the parse has no limit — still on the
+   * thread, not the event loop, which would stall everything else instead: the run was admitted,
+   * and must go on or end, not wait for ever on a limit it may no longer fit.
+   */
+  private async parse(run: RunRecord, resumable: ResumableRun): Promise<ParseResult | undefined> {
+    const timeouts = this.parseTimeouts.get(run.id) ?? 0;
+    const limit = timeouts >= timedOutParsesAllowed ? Number.POSITIVE_INFINITY : undefined;
+    const outcome = await parseStoredOnThread(this.context.parseThread, resumable, run.workflowPath, limit);
+    if (outcome.kind === 'timed_out') {
+      this.parseTimeouts.set(run.id, timeouts + 1);
+      this.context.logNotice(
+        `taking over run ${run.id}: parsing its stored workflow took longer than ${outcome.timeoutMs / 1000} s; retrying at the next sweep${timeouts + 1 >= timedOutParsesAllowed ? ', without a limit' : ''}`,
+      );
+    }
+    if (outcome.kind !== 'parsed') return undefined;
+    this.parseTimeouts.delete(run.id);
+    return outcome.result;
+  }
+
   private async continueOrEnd(
     run: RunRecord,
     resumable: ResumableRun,
+    parsed: ParseResult,
     ownership: { stop(): void },
     /** Its last owner is certainly dead (else no lease is held, nor any group place given up): see sweep. */
     holdLeases: boolean,
@@ -134,12 +169,11 @@ export class RunTakeover {
     const lost = await lastSeenAlive(stores, run.id, jobs, heartbeatAt, clock.now());
     const finished = jobs.filter((job) => isTerminal(job.status)).length;
     const takeovers = await stores.recovery.countTakeover(run.id, finished);
-    const parsed = parseStoredWorkflow(resumable, run.workflowPath);
     const missingSecrets = resumable.request.secretNames.length > 0;
     if (!parsed.workflow || missingSecrets || takeovers > this.maxTakeovers) {
       const end = runEnding(missingSecrets, parsed.workflow === undefined, takeovers);
       await closeInterruptedSteps(stores, jobs, clock.now(), lost);
-      await endUnfinishedRun(stores, run.id, clock.now(), end, holdLeases, lost.seen);
+      await endUnfinishedRun(stores, run.id, clock.now(), end, holdLeases, lost.seen, parsed);
       ownership.stop();
       this.context.logNotice(endedRunNotice(run.id, resumable, end));
       return;

@@ -2,16 +2,18 @@ import * as z from 'zod';
 import { startRerun } from '../../engine/rerun-start.js';
 import { thisProcess } from '../../engine/run-owner.js';
 import { keepOwnership } from '../../engine/run-ownership.js';
-import { parseStoredWorkflow } from '../../engine/stored-workflow.js';
 import { resolveWorkflowGroup } from '../../engine/workflow-group.js';
 import type { ResumableRun } from '../../store/recovery.js';
-import { ApiError } from '../api-error.js';
+import type { Workflow } from '../../workflow/model.js';
+import { ApiError, shuttingDown } from '../api-error.js';
 import { bundleRemovedMessage } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun, runView } from '../run-views.js';
 import { errorSchema, idParams, runRerunSchema, runViewSchema } from '../schemas.js';
+import { parseStoredOnThread } from '../stored-workflow-parse.js';
+import type { WorkflowParseThread } from '../workflow-parse-thread.js';
 
 /**
  * Re-running a finished run's failed jobs (GitHub's "Re-run failed jobs"), from the workflow text and
@@ -44,12 +46,24 @@ export function rerunRoutes(context: ApiContext): Route[] {
             'VK_RUN_NOT_RERUNNABLE: not finished, succeeded, nothing failed, or re-run by another request first',
           schema: errorSchema,
         },
+        413: {
+          description:
+            "VK_WORKFLOW_PARSE_TIMEOUT: parsing the run's stored workflow took longer than the server's limit (10 s unless configured); nothing changes",
+          schema: errorSchema,
+        },
+        503: {
+          description:
+            'VK_SHUTTING_DOWN, or VK_SERVER_BUSY: the most workflows the server queues to parse were queued; nothing changes',
+          schema: errorSchema,
+        },
       },
       async handle({ params, body }) {
         const record = await findRun(stores.runs, params.id);
         const secrets = body?.secrets ?? {};
         const owner = { owner: thisProcess(), heartbeatAt: clock.now() };
-        const parse = (stored: ResumableRun) => parseStoredWorkflow(stored, record.workflowPath).workflow;
+        // On the parse thread, as a submission: the stored text may take seconds to read.
+        const parse = (stored: ResumableRun) =>
+          parseStored(context.parseThread, stored, record.workflowPath, record.id);
         // Touched before the run is reopened, as a submit does (bundle-sweeper.ts says why).
         const holdBundle = async ({ request }: ResumableRun) =>
           request.bundle === undefined || (await bundles.touch(request.bundle, clock.now()))
@@ -88,4 +102,32 @@ export function rerunRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/** The stored workflow parsed on the parse thread, or the refusal when that took too long or the thread is busy. */
+async function parseStored(
+  thread: WorkflowParseThread,
+  resumable: ResumableRun,
+  path: string,
+  runId: string,
+): Promise<Workflow | undefined> {
+  const outcome = await parseStoredOnThread(thread, resumable, path);
+  switch (outcome.kind) {
+    case 'parsed':
+      return outcome.result.workflow;
+    case 'closed':
+      throw shuttingDown();
+    case 'busy':
+      throw new ApiError(
+        503,
+        'VK_SERVER_BUSY',
+        `${outcome.queued} workflows are queued to be parsed, the most the server queues; run ${runId} was not re-run, retry in a few seconds`,
+      );
+    case 'timed_out':
+      throw new ApiError(
+        413,
+        'VK_WORKFLOW_PARSE_TIMEOUT',
+        `${path}: parsing run ${runId}'s stored workflow took longer than ${outcome.timeoutMs / 1000} s, the server's limit, so it was stopped; the run was not re-run`,
+      );
+  }
 }
