@@ -56,10 +56,14 @@ export const errorSchema = z
     code: z.string().meta({ description: 'a stable VK_* code' }),
     message: z.string(),
     path: z.string().optional().meta({ description: 'the request field that was wrong, e.g. body.role' }),
-    diagnostics: z
-      .array(diagnosticSchema)
+    diagnostics: z.array(diagnosticSchema).optional().meta({
+      description:
+        'VK_INVALID_WORKFLOW: what is wrong in the workflow, where: the first 100 errors, then one entry without a line saying how many more there are',
+    }),
+    diagnosticCount: z
+      .number()
       .optional()
-      .meta({ description: 'VK_INVALID_WORKFLOW: what is wrong in the workflow, where' }),
+      .meta({ description: 'VK_INVALID_WORKFLOW: how many errors the workflow has, all of them' }),
   })
   .meta({ id: 'Error' });
 

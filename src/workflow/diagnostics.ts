@@ -7,19 +7,42 @@ export interface Diagnostic {
 }
 
 /**
- * Formats diagnostics as compilers do: `file:line:col: error: message`, then the offending line and a
- * caret under the column. Sorted by position so the output reads top to bottom.
+ * How many diagnostics are printed (`valkyrie run`, `validate`) or answered (the API's 400) at most:
+ * a workflow of 60,000 unknown keys has 60,000 errors, and the first ones say what is wrong.
  */
-export function formatDiagnostics(file: string, source: string, diagnostics: readonly Diagnostic[]): string {
+export const maxShownDiagnostics = 100;
+
+/**
+ * Formats diagnostics as compilers do: `file:line:col: error: message`, then the offending line and a
+ * caret under the column. Sorted by position so the output reads top to bottom. Only the first
+ * `max`, then one line saying how many more there are (moreDiagnostics).
+ */
+export function formatDiagnostics(
+  file: string,
+  source: string,
+  diagnostics: readonly Diagnostic[],
+  max = maxShownDiagnostics,
+): string {
   const lines = source.split(/\r?\n/);
   const sorted = [...diagnostics].sort((a, b) => a.line - b.line || a.col - b.col);
-  return sorted
-    .map((d) => {
-      const { text, caretAt } = excerpt(lines[d.line - 1] ?? '', Math.max(0, d.col - 1));
-      const caret = `${' '.repeat(caretAt)}^`;
-      return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}\n  ${text}\n  ${caret}`;
-    })
-    .join('\n');
+  const shown = sorted.slice(0, max).map((d) => {
+    const { text, caretAt } = excerpt(lines[d.line - 1] ?? '', Math.max(0, d.col - 1));
+    const caret = `${' '.repeat(caretAt)}^`;
+    return `${file}:${d.line}:${d.col}: ${d.severity}: ${d.message}\n  ${text}\n  ${caret}`;
+  });
+  if (sorted.length > max) shown.push(`${file}: ${moreDiagnostics(sorted.slice(max), sorted.length)}`);
+  return shown.join('\n');
+}
+
+/** `59900 more errors and 1 more warning not shown (60001 in all)`: the diagnostics left out of a list. */
+export function moreDiagnostics(omitted: readonly Diagnostic[], total: number): string {
+  const errors = omitted.filter((d) => d.severity === 'error').length;
+  const warnings = omitted.length - errors;
+  const counts = [
+    ...(errors > 0 ? [`${errors} more ${errors === 1 ? 'error' : 'errors'}`] : []),
+    ...(warnings > 0 ? [`${warnings} more ${warnings === 1 ? 'warning' : 'warnings'}`] : []),
+  ];
+  return `${counts.join(' and ')} not shown (${total} in all)`;
 }
 
 const excerptWidth = 120;

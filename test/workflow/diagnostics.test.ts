@@ -23,4 +23,19 @@ describe('formatDiagnostics', () => {
     expect(middle.split('\n')[1]).toMatch(/^ {2}…x+Yz+…$/);
     expect(middle.split('\n')[2]).toBe(`  ${' '.repeat(61)}^`);
   });
+
+  it('prints the first 100 by position, then one line counting the rest', () => {
+    const warning = { severity: 'warning' as const, message: 'late', line: 1, col: 1 };
+    const many = [...Array.from({ length: 250 }, (_, i) => error(250 - i, 1)), warning];
+    const lines = formatDiagnostics('w.yml', 'a: 1\n', many).split('\n');
+    expect(lines).toHaveLength(100 * 3 + 1);
+    expect(lines[0]).toBe('w.yml:1:1: error: here');
+    expect(lines[3]).toBe('w.yml:1:1: warning: late');
+    expect(lines[297]).toBe('w.yml:99:1: error: here');
+    expect(lines.at(-1)).toBe('w.yml: 151 more errors not shown (251 in all)');
+    const last = { ...warning, line: 300 };
+    const one = formatDiagnostics('w.yml', '', [...many.slice(0, 100), last], 100).split('\n');
+    expect(one.at(-1)).toBe('w.yml: 1 more warning not shown (101 in all)');
+    expect(formatDiagnostics('w.yml', '', many.slice(0, 100)).split('\n')).toHaveLength(300);
+  });
 });

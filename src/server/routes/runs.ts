@@ -5,7 +5,12 @@ import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
 import { resolveWorkflowGroup, type WorkflowGroup } from '../../engine/workflow-group.js';
 import type { StoredRunRequest } from '../../store/recovery.js';
-import { hasErrors } from '../../workflow/diagnostics.js';
+import {
+  type Diagnostic,
+  hasErrors,
+  maxShownDiagnostics,
+  moreDiagnostics,
+} from '../../workflow/diagnostics.js';
 import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
 import type { Workflow } from '../../workflow/model.js';
@@ -92,18 +97,7 @@ export function runRoutes(context: ApiContext): Route[] {
         const source = workflowText(body.workflow);
         const parsed = await parseSubmitted(context.parseThread, source, path, body.jobs);
         if (parsed.workflow === undefined || hasErrors(parsed.diagnostics)) {
-          const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
-          const first = errors[0];
-          const where = first === undefined ? path : `${path}:${first.line}:${first.col}`;
-          throw new ApiError(
-            400,
-            'VK_INVALID_WORKFLOW',
-            `${where}: ${first?.message ?? 'invalid workflow'}`,
-            {
-              path: 'body.workflow',
-              diagnostics: errors.map((d) => ({ message: d.message, line: d.line, column: d.col })),
-            },
-          );
+          throw invalidWorkflow(parsed.diagnostics, path);
         }
         const workflow = selectedJobsOf(parsed.workflow, body.jobs, path);
         // A touch, not a look: the run is stored only after it, so no sweep removes the bundle under
@@ -347,6 +341,30 @@ async function parseSubmitted(
         { path: 'body.workflow' },
       );
   }
+}
+
+/**
+ * The 400 of a workflow with errors: the first `maxShownDiagnostics` of them, in the order found, then
+ * one entry without a position saying how many more there are, and `diagnosticCount`, all of them.
+ */
+function invalidWorkflow(diagnostics: readonly Diagnostic[], path: string): ApiError {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  const first = errors[0];
+  const where = first === undefined ? path : `${path}:${first.line}:${first.col}`;
+  const shown = errors
+    .slice(0, maxShownDiagnostics)
+    .map((d): { message: string; line?: number; column?: number } => ({
+      message: d.message,
+      line: d.line,
+      column: d.col,
+    }));
+  if (errors.length > maxShownDiagnostics)
+    shown.push({ message: moreDiagnostics(errors.slice(maxShownDiagnostics), errors.length) });
+  return new ApiError(400, 'VK_INVALID_WORKFLOW', `${where}: ${first?.message ?? 'invalid workflow'}`, {
+    path: 'body.workflow',
+    diagnostics: shown,
+    diagnosticCount: errors.length,
+  });
 }
 
 /** The workflow narrowed to `jobs` and the jobs they need, or a 400 naming the ids it does not have. */
