@@ -352,6 +352,9 @@ export class ValkyrieServer implements AsyncDisposable {
           failures.push(error);
         }
       };
+      // Before the takeover's stop, which waits for its sweep: a takeover parsing a stored workflow
+      // (without a limit after time-outs, run-takeover.ts) is answered `closed` and put off at once.
+      await release(() => this.context.parseThread.close());
       await release(() => this.takeover.stop());
       await release(() => this.cancelRequests.stop());
       await release(() => this.revocations.stop());
@@ -360,7 +363,6 @@ export class ValkyrieServer implements AsyncDisposable {
       await release(() => {
         for (const run of this.context.driven.values()) run.ownership.stop();
       });
-      await release(() => this.context.parseThread.close());
       await release(() => this.acceptors.ws.close());
       await release(() => this.acceptors.poll.close());
       await release(() => this.context.runners.stop());
