@@ -1,3 +1,4 @@
+import { type Availability, availabilityAt } from './context-availability.js';
 import type { Diagnostic } from './diagnostics.js';
 import {
   contextReferences,
@@ -25,7 +26,10 @@ const knownContexts = new Set([
   'inputs',
 ]);
 
-/** Parses every expression in the document and checks its functions and contexts exist. */
+/**
+ * Parses every expression in the document and checks its functions and contexts exist and are
+ * available where it is (context-availability.ts).
+ */
 export function checkExpressions(document: WorkflowDocument, map: SourceMap): Diagnostic[] {
   const out: Diagnostic[] = [];
   const visit = (value: unknown, path: YamlPath): void => {
@@ -37,6 +41,7 @@ export function checkExpressions(document: WorkflowDocument, map: SourceMap): Di
       for (const [key, item] of Object.entries(value)) visit(item, [...path, key]);
     }
   };
+  visit(document['run-name'], ['run-name']);
   visit(document.env, ['env']);
   visit(document.jobs, ['jobs']);
   return out;
@@ -47,14 +52,15 @@ function checkString(text: string, path: YamlPath, map: SourceMap, out: Diagnost
   if (!isCondition && !text.includes('${{')) return;
   const report = (message: string, offset: number) =>
     out.push({ severity: 'error', message, ...map.positionInValue(path, offset) });
+  const place: Place = { isCondition, availability: availabilityAt(path) };
   try {
     if (isCondition) {
       const conditionStart = text.length - text.trimStart().length;
-      checkExpr(parseCondition(text), conditionOffset(text, conditionStart), report, true);
+      checkExpr(parseCondition(text), conditionOffset(text, conditionStart), report, place);
       return;
     }
     for (const part of parseTemplate(text)) {
-      if (part.kind === 'expr') checkExpr(part.expr, part.offset, report, false);
+      if (part.kind === 'expr') checkExpr(part.expr, part.offset, report, place);
     }
   } catch (error) {
     if (!(error instanceof ExpressionSyntaxError)) throw error;
@@ -71,11 +77,16 @@ function conditionOffset(text: string, start: number): number {
 /** GitHub allows the job-status functions only in `if:`, and refuses them elsewhere when it reads the file. */
 const statusFunctions = new Set(['success', 'failure', 'always', 'cancelled']);
 
+interface Place {
+  readonly isCondition: boolean;
+  readonly availability: Availability | undefined;
+}
+
 function checkExpr(
   expr: Expr,
   base: number,
   report: (message: string, offset: number) => void,
-  isCondition: boolean,
+  { isCondition, availability }: Place,
 ): void {
   for (const call of functionCalls(expr)) {
     const name = call.name.toLowerCase();
@@ -85,10 +96,16 @@ function checkExpr(
       report(`${call.name}() may only be used in an if: condition, as on GitHub`, base + call.offset);
     }
   }
+  const allowed = availability?.contexts;
   for (const reference of contextReferences(expr)) {
     if (!knownContexts.has(reference.name)) {
       report(
         `unknown context "${reference.name}" (known: ${[...knownContexts].join(', ')})`,
+        base + reference.offset,
+      );
+    } else if (allowed !== undefined && !allowed.includes(reference.name)) {
+      report(
+        `context "${reference.name}" is not available in ${availability?.key} (allowed: ${allowed.join(', ')})`,
         base + reference.offset,
       );
     }

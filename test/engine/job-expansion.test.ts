@@ -26,7 +26,7 @@ jobs:
     env: { NODE: "\${{ matrix.node }}" }
     outputs: { out: "\${{ steps.s.outputs.x }}" }
     strategy:
-      fail-fast: \${{ matrix.os != 'win' }}
+      fail-fast: \${{ github.event_name != 'win' }}
       matrix:
         os: [linux, "wïn\\u2028"]
         node: [18, 20.5]

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { parseWorkflow } from '../../src/workflow/parse.js';
+
+/** Every context GitHub's "Context availability" table allows at each key, used there. */
+const allowedEverywhere = `run-name: \${{ github.ref }} \${{ inputs.x }} \${{ vars.v }}
+on: { workflow_dispatch: { inputs: { x: { default: a } } } }
+concurrency: \${{ github.ref }}-\${{ inputs.x }}-\${{ vars.v }}
+env:
+  A: \${{ github.sha }} \${{ secrets.S }} \${{ inputs.x }} \${{ vars.v }}
+jobs:
+  plan:
+    runs-on: x
+    outputs:
+      o: \${{ steps.s.outputs.o }} \${{ env.A }} \${{ job.status }} \${{ runner.os }} \${{ secrets.S }}
+    steps:
+      - id: s
+        run: echo
+  build:
+    needs: plan
+    name: \${{ matrix.os }} \${{ strategy.job-index }} \${{ needs.plan.outputs.o }}
+    if: github.ref != '' && needs.plan.result == 'success' && vars.v != inputs.x
+    runs-on: [x, "\${{ matrix.os }}"]
+    timeout-minutes: \${{ matrix.minutes }}
+    continue-on-error: \${{ matrix.experimental }}
+    env:
+      B: \${{ matrix.os }} \${{ strategy.job-total }} \${{ needs.plan.outputs.o }} \${{ secrets.S }}
+    defaults:
+      run:
+        working-directory: \${{ env.B }}
+    environment:
+      name: \${{ matrix.os }}
+      url: \${{ steps.t.outputs.url }} \${{ env.B }} \${{ runner.os }} \${{ job.status }}
+    strategy:
+      max-parallel: \${{ fromJSON(vars.parallel) }}
+      matrix:
+        os: \${{ fromJSON(needs.plan.outputs.o) }}
+        minutes: [1]
+        experimental: [false]
+    steps:
+      - id: t
+        if: hashFiles('*.lock') != '' && steps.s.outcome != 'x' && env.B != '' && job.status != '' && runner.os != ''
+        name: \${{ hashFiles('*.lock') }} \${{ secrets.S }}
+        env:
+          C: \${{ steps.t.outputs.x }} \${{ matrix.os }} \${{ hashFiles('a') }} \${{ secrets.S }}
+        working-directory: \${{ env.C }}
+        timeout-minutes: \${{ fromJSON(env.T) }}
+        continue-on-error: \${{ env.C == '' }}
+        run: echo \${{ hashFiles('*.lock') }} \${{ secrets.S }} \${{ runner.temp }} \${{ inputs.x }}
+`;
+
+describe('context availability', () => {
+  it('accepts every context GitHub allows at each key', () => {
+    const result = parseWorkflow(allowedEverywhere, 'ci.yml');
+    expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  });
+
+  it('refuses a context where GitHub does not make it available, at the reference', () => {
+    const jobs = 'jobs:\n  build:\n    runs-on: x\n    steps: [{run: make}]\n';
+    const result = parseWorkflow(`env:\n  LAST: "\${{ steps.a.outputs.v }}"\n${jobs}`, 'ci.yml');
+    expect(result.workflow).toBeUndefined();
+    expect(result.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message: 'context "steps" is not available in env (allowed: github, secrets, inputs, vars)',
+        line: 2,
+        col: 14,
+      },
+    ]);
+  });
+});
