@@ -94,6 +94,11 @@ function checkExpr(
       report(`unknown function "${call.name}"`, base + call.offset);
     } else if (!isCondition && statusFunctions.has(name)) {
       report(`${call.name}() may only be used in an if: condition, as on GitHub`, base + call.offset);
+    } else if (name === 'hashfiles' && availability !== undefined && !availability.hashFiles) {
+      report(
+        `hashFiles() is not available in ${availability.key}: GitHub allows it only in a step's keys (run, env, with, if, name, working-directory, continue-on-error, timeout-minutes)`,
+        base + call.offset,
+      );
     }
   }
   const allowed = availability?.contexts;
