@@ -21,7 +21,7 @@ import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
 import { displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { stepGithubContext, writeEventFile } from './step-environment.js';
-import { StepOutputForwarder } from './step-output.js';
+import { StepOutputForwarder, unsecureCommandsAllowed } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
 import type { TaskPoolHolder } from './task-pool.js';
@@ -306,6 +306,12 @@ class JobExecution {
       commandFailed: () => {
         this.commandFailed = true;
       },
+      ...(unsecureCommandsAllowed(context.contexts.env, this.options.baseEnv) && {
+        unsecureCommands: {
+          setEnv: (name, value) => Object.assign(this.githubEnv, { [name]: value }),
+          addPath: (directory) => this.extraPath.push(directory),
+        },
+      }),
     });
     const onLine = (line: OutputLine) => output.forward(line);
     try {

@@ -11,11 +11,44 @@ export interface StepOutputOptions {
   readonly setOutput: (name: string, value: string) => void;
   /** A command could not be carried out (its error line is logged): the step attempt fails. */
   readonly commandFailed: () => void;
+  /**
+   * What `::set-env name=NAME::VALUE` and `::add-path::DIR` do — as a line of $GITHUB_ENV and of
+   * $GITHUB_PATH would — when the step opted into them (unsecureCommandsAllowed); without, each fails
+   * the step, as GitHub disabled them.
+   */
+  readonly unsecureCommands?: {
+    readonly setEnv: (name: string, value: string) => void;
+    readonly addPath: (directory: string) => void;
+  };
 }
 
 /** GitHub's words (Constants.Runner.UnsupportedCommandMessage) for the deprecated set-output command. */
-export const setOutputDeprecation =
-  'warning: The `set-output` command is deprecated and will be disabled soon. Please upgrade to using Environment Files. For more information see: https://github.blog/changelog/2022-10-11-github-actions-deprecating-save-state-and-set-output-commands/';
+export const setOutputDeprecation = deprecation('set-output');
+export const saveStateDeprecation = deprecation('save-state');
+
+function deprecation(command: string): string {
+  return `warning: The \`${command}\` command is deprecated and will be disabled soon. Please upgrade to using Environment Files. For more information see: https://github.blog/changelog/2022-10-11-github-actions-deprecating-save-state-and-set-output-commands/`;
+}
+
+/** GitHub's words (Constants.Runner.UnsupportedCommandMessageDisabled) for set-env and add-path. */
+export function disabledCommand(command: 'set-env' | 'add-path'): string {
+  return `error: The \`${command}\` command is disabled. Please upgrade to using Environment Files or opt into unsecure command execution by setting the \`ACTIONS_ALLOW_UNSECURE_COMMANDS\` environment variable to \`true\`. For more information see: https://github.blog/changelog/2020-10-01-github-actions-deprecating-set-env-and-add-path-commands/`;
+}
+
+/**
+ * As actions/runner: set-env and add-path work when ACTIONS_ALLOW_UNSECURE_COMMANDS is true (read as
+ * .NET's bool.TryParse reads it: any case, spaces around) in the step's `env` context — the
+ * workflow's, job's or step's `env:`, or $GITHUB_ENV of an earlier step — or in the environment the
+ * runner (or `valkyrie run`) was started with.
+ */
+export function unsecureCommandsAllowed(env: unknown, processEnv: Readonly<Record<string, string>>): boolean {
+  const isTrue = (value: unknown) => typeof value === 'string' && value.trim().toLowerCase() === 'true';
+  const fromContext =
+    env !== null && typeof env === 'object'
+      ? (env as Record<string, unknown>).ACTIONS_ALLOW_UNSECURE_COMMANDS
+      : undefined;
+  return isTrue(processEnv.ACTIONS_ALLOW_UNSECURE_COMMANDS) || isTrue(fromContext);
+}
 
 interface CutCommand {
   readonly command: WorkflowCommand;
@@ -45,7 +78,7 @@ const knownCommands = new Set([
  * The lines of one step attempt, on their way to the log: workflow commands on stdout and stderr are
  * acted on alike (`::add-mask::` registers a secret before anything else is printed), annotations and
  * groups become system lines, and every text is masked. One per step attempt: what
- * `::stop-commands::` paused (on either stream, for both) and whether set-output was warned about
+ * `::stop-commands::` paused (on either stream, for both) and whether set-output (or save-state) was warned about
  * hold for the step only, as in actions/runner, whose one command manager reads both streams. The
  * streams are read apart, so a command on one acts on lines of the other read after it.
  *
@@ -57,7 +90,8 @@ const knownCommands = new Set([
 export class StepOutputForwarder {
   /** Set by `::stop-commands::TOKEN`: no command is acted on until a line `::TOKEN::`. */
   private stopToken: string | undefined;
-  private warnedSetOutput = false;
+  /** The deprecated commands warned about: once each per step attempt. */
+  private readonly warned = new Set<string>();
   /** Per stream, the command whose line came last and was not printed: its cut-off rest is not either. */
   private readonly unprintedCommand: Record<OutputLine['stream'], CutCommand | undefined> = {
     stdout: undefined,
@@ -113,6 +147,13 @@ export class StepOutputForwarder {
       case 'set-output':
         this.setOutput(command, line.at);
         break;
+      case 'save-state':
+        this.saveState(command, line.at);
+        break;
+      case 'set-env':
+      case 'add-path':
+        this.unsecureCommand(command, command.name, line.at);
+        break;
       case 'debug':
       case 'endgroup':
         break;
@@ -151,16 +192,49 @@ export class StepOutputForwarder {
   }
 
   private setOutput(command: WorkflowCommand, at: number): void {
-    if (!this.warnedSetOutput) {
-      this.warnedSetOutput = true;
-      this.system(setOutputDeprecation, at);
+    this.warnOnce(setOutputDeprecation, at);
+    const name = this.requiredName(command, at);
+    if (name !== undefined) this.options.setOutput(name, command.message);
+  }
+
+  /**
+   * Kept by actions/runner for a JavaScript action's post step, which Valkyrie does not run (its
+   * steps are scripts and tasks): checked and warned about as GitHub does, and otherwise ignored.
+   */
+  private saveState(command: WorkflowCommand, at: number): void {
+    this.warnOnce(saveStateDeprecation, at);
+    this.requiredName(command, at);
+  }
+
+  private unsecureCommand(command: WorkflowCommand, name: 'set-env' | 'add-path', at: number): void {
+    const effects = this.options.unsecureCommands;
+    if (effects === undefined) {
+      this.commandError(disabledCommand(name), at);
+    } else if (name === 'add-path') {
+      if (command.message === '')
+        this.commandError('error: ::add-path:: needs a directory; its value is empty', at);
+      else effects.addPath(command.message);
+    } else {
+      const variable = this.requiredName(command, at);
+      // As actions/runner, which keeps NODE_OPTIONS from set-env: an error line, the step not failed.
+      if (variable?.toUpperCase() === 'NODE_OPTIONS')
+        this.system("error: Can't update NODE_OPTIONS environment variable using ::set-env:: command.", at);
+      else if (variable !== undefined) effects.setEnv(variable, command.message);
     }
+  }
+
+  /** The command's `name` property; without one, the command fails (so does the step). */
+  private requiredName(command: WorkflowCommand, at: number): string | undefined {
     const name = command.properties.name;
-    if (name === undefined || name === '') {
-      this.commandError("error: Required field 'name' is missing in ::set-output:: command", at);
-      return;
-    }
-    this.options.setOutput(name, command.message);
+    if (name !== undefined && name !== '') return name;
+    this.commandError(`error: Required field 'name' is missing in ::${command.name}:: command`, at);
+    return undefined;
+  }
+
+  private warnOnce(warning: string, at: number): void {
+    if (this.warned.has(warning)) return;
+    this.warned.add(warning);
+    this.system(warning, at);
   }
 
   private print({ stream, text, at }: OutputLine): void {

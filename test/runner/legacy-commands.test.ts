@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { setOutputDeprecation } from '../../src/runner/step-output.js';
+import {
+  disabledCommand,
+  saveStateDeprecation,
+  setOutputDeprecation,
+  unsecureCommandsAllowed,
+} from '../../src/runner/step-output.js';
 import { parseWorkflowCommand } from '../../src/runner/workflow-commands.js';
 import { runFirstJob } from './job-run-harness.js';
 
@@ -60,6 +65,96 @@ describe('::set-output::, deprecated on GitHub but still honoured', () => {
       kind: 'failed',
       reason: 'step "s" failed: a workflow command it printed failed (exit code 0)',
     });
+  });
+});
+
+describe('::set-env:: and ::add-path::, disabled on GitHub unless ACTIONS_ALLOW_UNSECURE_COMMANDS', () => {
+  it("fail the step with GitHub's words, and change nothing, without the opt-in", async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - continue-on-error: true
+        run: |
+          echo "::set-env name=LEAKED::1"
+          echo "::add-path::/opt/leaked"
+          echo still runs
+      - run: echo "LEAKED=[$LEAKED] \${{ env.LEAKED }}"; case ":$PATH:" in *:/opt/leaked:*) echo on path;; esac
+`,
+      workspace,
+    );
+    expect(disabledCommand('set-env')).toBe(
+      'error: The `set-env` command is disabled. Please upgrade to using Environment Files or opt into unsecure command execution by setting the `ACTIONS_ALLOW_UNSECURE_COMMANDS` environment variable to `true`. For more information see: https://github.blog/changelog/2020-10-01-github-actions-deprecating-set-env-and-add-path-commands/',
+    );
+    expect(run.lines(0)).toEqual([disabledCommand('set-env'), disabledCommand('add-path'), 'still runs']);
+    expect(run.lines(1)).toEqual(['LEAKED=[] ']);
+    expect(run.steps.map((s) => [s.outcome, s.exitCode])).toEqual([
+      ['failure', 0],
+      ['success', 0],
+    ]);
+  });
+
+  it('work as $GITHUB_ENV and $GITHUB_PATH do for a step whose env sets it to true', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - env: { ACTIONS_ALLOW_UNSECURE_COMMANDS: "True" }
+        run: |
+          mkdir -p bin && printf '#!/bin/sh\\necho tool ran\\n' > bin/vk-tool && chmod +x bin/vk-tool
+          echo "::set-env name=GREETING::a%0Ab"
+          echo "::add-path::$PWD/bin"
+          echo "::set-env name=node_options::--inspect"
+      - run: |
+          echo "GREETING=[$GREETING] NODE_OPTIONS=[$NODE_OPTIONS]"
+          vk-tool
+          echo "::set-env name=AGAIN::1"
+`,
+      workspace,
+    );
+    expect(run.lines(0)).toEqual([
+      "error: Can't update NODE_OPTIONS environment variable using ::set-env:: command.",
+    ]);
+    expect(run.lines(1)).toEqual([
+      'GREETING=[a',
+      'b] NODE_OPTIONS=[]',
+      'tool ran',
+      disabledCommand('set-env'),
+    ]);
+    expect(run.steps.map((s) => s.outcome)).toEqual(['success', 'failure']);
+  });
+
+  it('are allowed by true, in any case, in the env context or in the process environment', () => {
+    expect(unsecureCommandsAllowed({ ACTIONS_ALLOW_UNSECURE_COMMANDS: ' true ' }, {})).toBe(true);
+    expect(unsecureCommandsAllowed({}, { ACTIONS_ALLOW_UNSECURE_COMMANDS: 'TRUE' })).toBe(true);
+    for (const value of ['1', 'yes', '', 'truee'])
+      expect(unsecureCommandsAllowed({ ACTIONS_ALLOW_UNSECURE_COMMANDS: value }, {})).toBe(false);
+  });
+});
+
+describe('::save-state::, for a post step Valkyrie does not run', () => {
+  it('is warned about as deprecated once per step and otherwise ignored; without a name it fails', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          echo "::save-state name=pid::42"
+          echo "::save-state name=other::1"
+          echo done
+      - run: echo "::save-state ::no name"
+`,
+      workspace,
+    );
+    expect(run.lines(0)).toEqual([saveStateDeprecation, 'done']);
+    expect(run.lines(1)).toEqual([
+      saveStateDeprecation,
+      "error: Required field 'name' is missing in ::save-state:: command",
+    ]);
+    expect(run.steps.map((s) => s.outcome)).toEqual(['success', 'failure']);
   });
 });
 
