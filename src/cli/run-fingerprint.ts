@@ -1,5 +1,7 @@
 import { relative, resolve, sep } from 'node:path';
+import type { Priority } from '../core/priority.js';
 import { requestFingerprint } from '../engine/request-fingerprint.js';
+import type { InputValue } from '../workflow/inputs.js';
 
 /** What a local `valkyrie run` asks for, resolved: however the command line spelled it. */
 export interface LocalRunRequest {
@@ -10,8 +12,8 @@ export interface LocalRunRequest {
   /** The workflow file as given (relative to the working directory, or absolute). */
   readonly path: string;
   readonly vars: Readonly<Record<string, string>>;
-  /** `--input`, as given (the workflow's defaults are in `source`). */
-  readonly inputs: Readonly<Record<string, string>>;
+  /** The run's inputs, resolved: every declared one, a default given with `--input` or left out alike. */
+  readonly inputs: Readonly<Record<string, InputValue>>;
   readonly env: Readonly<Record<string, string>>;
   /** `--secret` and `--secrets-file`: their names only; values are never stored, not even hashed. */
   readonly secretNames: readonly string[];
@@ -19,7 +21,11 @@ export interface LocalRunRequest {
   readonly event: string;
   /** `--job`: a set (order and repeats do not count). */
   readonly jobs?: readonly string[];
-  readonly priority?: string;
+  /**
+   * Resolved as the jobs get it when they have none of their own (engine/queue-placement.ts):
+   * `--priority`, else the workflow's `priority:`, else normal — no flag and its default match.
+   */
+  readonly priority: Priority;
 }
 
 /**
@@ -27,7 +33,8 @@ export interface LocalRunRequest {
  * Idempotency-Key (server/submission-fingerprint.ts): a later run with K and another fingerprint is
  * another request under a reused key (VK_IDEMPOTENCY_CONFLICT), not a retry. What counts is what the
  * API's body carries: the workflow file's text and path, --var, --input, --env, the secrets' names,
- * --event, --job and --priority. Not the workspace or its git commit (a retry after a commit is still
+ * --event, --job and --priority, each option that has a default as resolved, so that leaving it out
+ * and giving its default are one request. Not the workspace or its git commit (a retry after a commit is still
  * a retry), nor --not-before (a relative time resolves anew each time) or options that only say how
  * to run it here (--jobs, --label).
  */

@@ -13,6 +13,7 @@ const base: LocalRunRequest = {
   secretNames: ['S', 'T'],
   event: 'push',
   jobs: ['a', 'b'],
+  priority: 'normal',
 };
 
 describe('localRunFingerprint', () => {
@@ -35,6 +36,7 @@ describe('localRunFingerprint', () => {
       { ...base, jobs: undefined },
       { ...base, vars: { a: '1', b: '3' } },
       { ...base, source: 'name: v\n' },
+      { ...base, priority: 'high' },
     ];
     for (const request of other) expect(localRunFingerprint(request)).not.toBe(localRunFingerprint(base));
   });

@@ -116,6 +116,33 @@ ${job('unset')}${job('bulk', '    priority: background\n')}${job('urgent', '    
     expect(read('order.txt').split('\n').filter(Boolean)).toEqual(['once', 'once']);
   });
 
+  it('takes an option left out and its default spelled out as one request under a key', async () => {
+    const file = ws.write(
+      'defaults.yml',
+      `on: { workflow_dispatch: { inputs: { x: { default: a } } } }\njobs:\n${job('d')}`,
+    );
+    ws.write('order.txt', '');
+    expect((await ws.run(['run', file, '--idempotency-key', 'dflt'])).code).toBe(0);
+    for (const spelled of [
+      ['--priority', 'normal'],
+      ['--input', 'x=a'],
+    ]) {
+      const again = await ws.run(['run', file, '--idempotency-key', 'dflt', '--json', ...spelled]);
+      expect(again.code).toBe(0);
+      expect(events(again.stdout).map((event) => event.type)).toEqual(['run.duplicate']);
+    }
+    expect(read('order.txt').split('\n').filter(Boolean)).toEqual(['d']);
+
+    // The default is the workflow's own priority: when it has one, that is what no flag means.
+    const high = ws.write('high.yml', `priority: high\njobs:\n${job('h')}`);
+    expect((await ws.run(['run', high, '--idempotency-key', 'high'])).code).toBe(0);
+    expect((await ws.run(['run', high, '--idempotency-key', 'high', '--priority', 'high'])).code).toBe(0);
+    const other = await ws.run(['run', high, '--idempotency-key', 'high', '--priority', 'normal']);
+    expect(other.stderr).toContain('VK_IDEMPOTENCY_CONFLICT');
+    expect(other.code).toBe(2);
+    expect(read('order.txt').split('\n').filter(Boolean)).toEqual(['d', 'h']);
+  });
+
   it('says so, and exits 0, when the run with the key is still running in another process', async () => {
     const file = ws.write(
       'waits.yml',

@@ -73,6 +73,21 @@ describe('the HTTP API', () => {
     );
   });
 
+  it('takes a field left out and its default sent as one request under an Idempotency-Key', async () => {
+    const { request } = await startTestServer();
+    const headers = { 'idempotency-key': 'defaults' };
+    const workflow = `on: { workflow_dispatch: { inputs: { x: { default: a } } } }\n${oneJobWorkflow}`;
+    const first = await request('POST', '/api/v1/runs', { body: { workflow }, headers });
+    expect(first.status).toBe(201);
+    const runId = (first.body as { run: { id: string } }).run.id;
+    for (const spelled of [{ priority: 'normal' }, { event: 'workflow_dispatch' }, { inputs: { x: 'a' } }]) {
+      const again = await request('POST', '/api/v1/runs', { body: { workflow, ...spelled }, headers });
+      expect(again).toMatchObject({ status: 200, body: { run: { id: runId } } });
+    }
+    const other = await request('POST', '/api/v1/runs', { body: { workflow, priority: 'high' }, headers });
+    expect(other).toMatchObject({ status: 422, body: { code: 'VK_IDEMPOTENCY_CONFLICT' } });
+  });
+
   it('refuses a repeated Idempotency-Key with another request (422), and scopes keys to the token', async () => {
     const { request, token } = await startTestServer();
     const headers = { 'idempotency-key': 'deploy-43' };

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { isValkyrieError } from '../../core/errors.js';
 import type { RunStatus } from '../../core/outcome.js';
+import { defaultPriority } from '../../core/priority.js';
 import { interruptedReason } from '../../engine/cancel-reasons.js';
 import type { RunEvent } from '../../engine/events.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
@@ -107,12 +108,12 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       workspace,
       path,
       vars,
-      inputs: options.input ?? {},
+      inputs,
       env: options.env ?? {},
       secretNames: Object.keys(secrets),
       event,
       jobs: options.job,
-      priority: options.priority,
+      priority: queue.priority ?? workflow.priority ?? defaultPriority,
     });
     const idempotency = queue.idempotency && { ...queue.idempotency, fingerprint };
     const report = {

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { isValkyrieError } from '../../core/errors.js';
+import { defaultPriority } from '../../core/priority.js';
 import { cancelRequestReason } from '../../engine/cancel-reasons.js';
 import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
@@ -110,7 +111,6 @@ export function runRoutes(context: ApiContext): Route[] {
             { path: 'body.bundle' },
           );
         const key = headers['idempotency-key'];
-        const fingerprint = submissionFingerprint(body, source);
         const actor = principal?.kind === 'token' ? actorOf(principal) : 'api';
         const inputs = inputsOf(workflow, body.inputs ?? {});
         const event = chooseEvent(
@@ -120,6 +120,11 @@ export function runRoutes(context: ApiContext): Route[] {
         );
         if ('problem' in event)
           throw new ApiError(400, 'VK_INVALID_REQUEST', event.problem, { path: 'body.event' });
+        const fingerprint = submissionFingerprint(body, source, {
+          priority: body.priority ?? workflow.priority ?? defaultPriority,
+          event: event.event,
+          inputs,
+        });
         const stored: StoredRunRequest = {
           // Runners choose each job's directory (the unpacked bundle, or an empty one).
           workspace: '',
