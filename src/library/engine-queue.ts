@@ -2,6 +2,8 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { BinaryHeap, type HeapSlot } from '../engine/binary-heap.js';
 import { keyThenArrival, ReadyQueue } from '../engine/ready-queue.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
+import type { QueueJobId } from '../store/queue.js';
+import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
 
 /** A job's place in the engine's queue. */
@@ -23,6 +25,12 @@ export interface EngineQueueHooks {
    * that finished elsewhere.
    */
   settled(entry: JobRecord, outcome: TaskOutcome): void;
+  /**
+   * The store took a running entry's job from this engine (its lease was refused: another process
+   * cancelled the job, or it expired and went to another engine): its attempt should stop, and its
+   * settle writes nothing.
+   */
+  leaseLost(entry: JobRecord, reason: string): void;
 }
 
 /**
@@ -51,9 +59,22 @@ export interface EngineQueue<E extends QueueEntry> {
   take(limit: number, into: (E | undefined)[]): number | Promise<number>;
   /**
    * Records a job's final outcome (the in-memory queue keeps nothing). A promise means the record is
-   * being written: the job's handle resolves once it has been.
+   * being written: the job's handle resolves once it has been. A promise that resolves with an
+   * outcome is this entry's alone: the store did not take this engine's record (its lease was lost),
+   * and the outcome is the one the store holds, which the handle reports instead.
    */
-  settle(entry: E, outcome: TaskOutcome): void | Promise<void>;
+  settle(entry: E, outcome: TaskOutcome): undefined | Promise<JobOutcome | undefined>;
+  /**
+   * Ends an entry's job as cancelled (`engine.cancel`): a waiting entry leaves the queue, and a store
+   * records the job cancelled; for an entry running here the store's record is made now, and its later
+   * `settle` writes nothing. False when the store had finished the job already. Any time after `add`.
+   */
+  cancel(entry: E, reason: string): boolean | Promise<boolean>;
+  /**
+   * A durable queue: cancels a job of the store by its id, through its entry when the queue has one
+   * (returned, for the engine to end); `ended` is false when the job had finished or is unknown.
+   */
+  cancelStored?(id: QueueJobId, reason: string): Promise<{ ended: boolean; entry?: E }>;
   /**
    * The store applies writes in the order they are made, in commits that hold them whole or not at
    * all (SQLite's group commit): an entry added after a `settle` is stored in the same commit as that
@@ -115,7 +136,15 @@ export class MemoryEngineQueue<E extends QueueEntry> implements EngineQueue<E> {
     return taken;
   }
 
-  settle(_entry: E, _outcome: TaskOutcome): void {}
+  settle(_entry: E, _outcome: TaskOutcome): undefined {
+    return undefined;
+  }
+
+  /** An entry running (in no heap) is left to its engine. */
+  cancel(entry: E): boolean {
+    if (!this.ready.remove(entry)) this.delayed.remove(entry);
+    return true;
+  }
 
   drain(): E[] {
     this.timer?.cancel();

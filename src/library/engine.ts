@@ -141,6 +141,7 @@ export class Engine implements AsyncDisposable {
     const job = this.prepare('enqueue()', task, input, options);
     const handle = this.admit(job) as JobHandle<Output>;
     this.dispatch.endSubmission();
+    if (options?.signal !== undefined) this.cancelOnAbort(handle, options.signal);
     return handle;
   }
 
@@ -165,6 +166,10 @@ export class Engine implements AsyncDisposable {
     // share one clock reading (JobDispatch.admit).
     for (let i = 0; i < jobs.length; i++) jobs[i] = this.admit(jobs[i] as JobRecord);
     this.dispatch.endSubmission();
+    for (let i = 0; i < jobs.length; i++) {
+      const signal = requests[i]?.options?.signal;
+      if (signal !== undefined) this.cancelOnAbort(jobs[i] as JobHandle, signal);
+    }
     return jobs as JobHandle<Output>[];
   }
 
@@ -220,6 +225,73 @@ export class Engine implements AsyncDisposable {
     if (typeof storeId !== 'string') return undefined;
     const job = await this.store.queue.getJob(asQueueJobId(storeId));
     return job === undefined ? undefined : storedJobView(job);
+  }
+
+  /**
+   * Cancels one job of this engine (BullMQ's `job.remove()`): a queued or delayed job ends at once,
+   * a running one has its task's `ctx.signal` aborted; either way its handle resolves `cancelled`
+   * (`reason`), whatever the task then returns, and is not retried. On a durable store the
+   * cancellation is recorded first (`getStoredJob` shows it `failed` with a `cancelled` outcome).
+   * Resolves true when this call ended the job, false when it had ended already (or, on a durable
+   * store, another engine had finished it). Also while the engine is closing.
+   */
+  cancel(job: JobHandle, reason = 'cancelled by the caller'): Promise<boolean> {
+    if (!(job instanceof JobRecord) || job.jobTask.attemptEnded !== this.dispatch.attemptEnded) {
+      return Promise.reject(
+        new ValkyrieError('VK_ENGINE_CONFIG', 'cancel(): expected a job handle this engine returned'),
+      );
+    }
+    if (typeof reason !== 'string') {
+      return Promise.reject(
+        new ValkyrieError(
+          'VK_ENGINE_CONFIG',
+          `cancel(): "reason" must be a string; received ${typeof reason}`,
+        ),
+      );
+    }
+    return this.dispatch.cancel(job, reason);
+  }
+
+  /**
+   * Cancels a job of the durable store by its store id (`JobHandle.storeId`), whoever enqueued it
+   * (graphile's `removeJob`, BullMQ's `queue.remove(id)`): queued or delayed, it never runs; running
+   * in this engine, as `cancel`; running in another process, the store records it cancelled at once
+   * and that engine stops the attempt when it next renews its lease (within a third of its
+   * `leaseTtlMs`) — its handle then resolves `cancelled`. False when the job had finished or the store
+   * has no such job. VK_ENGINE_CONFIG on the in-memory store.
+   */
+  cancelStored(storeId: string, reason = 'cancelled by the caller'): Promise<boolean> {
+    if (this.store === undefined) {
+      return Promise.reject(
+        new ValkyrieError(
+          'VK_ENGINE_CONFIG',
+          'cancelStored(): the in-memory store keeps no jobs; cancel a job by its handle (engine.cancel)',
+        ),
+      );
+    }
+    if (typeof storeId !== 'string' || typeof reason !== 'string') {
+      return Promise.reject(
+        new ValkyrieError(
+          'VK_ENGINE_CONFIG',
+          `cancelStored(): expected a store id and a reason, strings; received ${typeof storeId} and ${typeof reason}`,
+        ),
+      );
+    }
+    return this.dispatch.cancelStored(asQueueJobId(storeId), reason);
+  }
+
+  /** `options.signal`: an abort cancels the job; the listener goes once the job has ended. */
+  private cancelOnAbort(job: JobHandle, signal: AbortSignal): void {
+    const onAbort = () => {
+      const reason = typeof signal.reason === 'string' ? signal.reason : "the job's signal was aborted";
+      this.cancel(job, reason).catch(() => {});
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    job.result.then(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** Subscribes to the engine's events; returns the unsubscribe function. */
@@ -351,6 +423,13 @@ export class Engine implements AsyncDisposable {
     // The request's place is spelled out only for an error or for options to check: building it,
     // or a closure that would, per job costs real time.
     const registered = this.tasks.find(task) ?? this.tasks.resolve(placeOf(where, index), task);
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `${placeOf(where, index)} options.signal must be an AbortSignal; received ${typeof signal}`,
+      );
+    }
     const resolved =
       options === undefined
         ? this.defaultJobOptions

@@ -4,6 +4,7 @@ import { retryDelay } from '../core/retry-delay.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { RunTaskOptions, TaskLogEntry } from '../executors/thread/task-record.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
+import type { QueueJobId } from '../store/queue.js';
 import { type EngineQueue, type EngineQueueHooks, MemoryEngineQueue } from './engine-queue.js';
 import type { EngineEventListeners, JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
@@ -42,6 +43,8 @@ export class JobDispatch {
   /** A pump came while a take was pending; another take follows it (only then: most would find nothing). */
   private pumpDeferred = false;
   private stopped = false;
+  /** Running jobs being cancelled (or whose lease was lost), with why: they end `cancelled`. */
+  private readonly stopping = new Map<JobRecord, string>();
   private stopReason = '';
   private drained: (() => void) | undefined;
   /**
@@ -79,8 +82,11 @@ export class JobDispatch {
     this.keyBase = Math.floor(options.clock.now());
     const onReady = () => this.pump();
     this.queue =
-      options.queue?.({ onReady, settled: (job, outcome) => this.finish(job, outcome) }) ??
-      new MemoryEngineQueue<JobRecord>(options.clock, onReady);
+      options.queue?.({
+        onReady,
+        settled: (job, outcome) => this.finish(job, outcome),
+        leaseLost: (job, reason) => this.stopAttempt(job, reason),
+      }) ?? new MemoryEngineQueue<JobRecord>(options.clock, onReady);
   }
 
   stats(): { queued: number; inFlight: number; unsettled: number } {
@@ -121,6 +127,41 @@ export class JobDispatch {
   /** After the last job settled: lets the queue finish writing and close what backs it. */
   async closeQueue(): Promise<void> {
     await this.queue.close?.();
+  }
+
+  /**
+   * Cancels one job (`engine.cancel`): waiting, it ends `cancelled` at once; running, its attempt's
+   * signal aborts and it ends `cancelled` however the attempt ends. The queue records it first (a
+   * store, durably). False when it had ended already.
+   */
+  async cancel(job: JobRecord, reason: string): Promise<boolean> {
+    if (job.settled) return false;
+    if (!(await this.queue.cancel(job, reason))) return false;
+    this.endCancelled(job, reason);
+    return true;
+  }
+
+  /** Cancels a durable store's job by its id (`engine.cancelStored`); see cancel. */
+  async cancelStored(id: QueueJobId, reason: string): Promise<boolean> {
+    const { ended, entry } = (await this.queue.cancelStored?.(id, reason)) ?? { ended: false };
+    if (ended && entry !== undefined) this.endCancelled(entry, reason);
+    return ended;
+  }
+
+  private endCancelled(job: JobRecord, reason: string): void {
+    if (job.settled) return;
+    if (this.stopAttempt(job, reason)) return;
+    // Waiting (the queue let it go), or its attempt ended and is about to be handled.
+    this.finish(job, { kind: 'cancelled', reason });
+  }
+
+  /** Stops a running attempt, which then ends `cancelled` with `reason` whatever it returns. */
+  private stopAttempt(job: JobRecord, reason: string): boolean {
+    if (job.settled) return false;
+    this.stopping.set(job, reason);
+    if (this.options.pool.cancelSubmitted(job, reason)) return true;
+    this.stopping.delete(job);
+    return false;
   }
 
   /** Cancels every waiting job; running ones end through the pool and are not retried. */
@@ -198,7 +239,8 @@ export class JobDispatch {
     for (let i = 0; i < count; i++) {
       const job = taken[i];
       taken[i] = undefined;
-      if (job === undefined) continue;
+      // Cancelled while a take was pending.
+      if (job === undefined || job.settled) continue;
       // Destroyed while a take was pending: the job never started.
       if (this.stopped) this.finish(job, { kind: 'cancelled', reason: this.stopReason });
       else this.start(job);
@@ -284,8 +326,16 @@ export class JobDispatch {
     }
   };
 
-  private ended(job: JobRecord, outcome: TaskOutcome): void {
+  private ended(job: JobRecord, ended: TaskOutcome): void {
     this.inFlight--;
+    const stopped = this.stopping.get(job);
+    if (stopped !== undefined) this.stopping.delete(job);
+    // A cancelled job ends cancelled, also when its task finished anyway; a job ended already is done.
+    const outcome: TaskOutcome = stopped === undefined ? ended : { kind: 'cancelled', reason: stopped };
+    if (job.settled) {
+      if (this.queue.size > 0 || this.takeWasFull) this.schedulePump();
+      return;
+    }
     const retry = job.options.retry;
     if (!this.stopped && job.attempt < retry.maxAttempts && retryable(outcome, retry.retryOn)) {
       const delayMs = retryDelay({ ...retry, when: [] }, job.attempt);
@@ -332,7 +382,7 @@ export class JobDispatch {
   }
 
   /** A listener's error (a workflow's) is its own: the other jobs that ended with this one go on. */
-  private tellConcluded(job: JobRecord, final: JobOutcome, recorded: Promise<void> | undefined): void {
+  private tellConcluded(job: JobRecord, final: JobOutcome, recorded: Promise<unknown> | undefined): void {
     try {
       job.tellConcluded(final, recorded);
     } catch (error) {
@@ -347,11 +397,15 @@ export class JobDispatch {
    * written. The jobs of one write share its promise: one reaction for all of them, in the order
    * they ended, instead of a closure and a reaction per job.
    */
-  private deliverOnceRecorded(recorded: Promise<void>, job: JobRecord, final: JobOutcome): void {
+  private deliverOnceRecorded(
+    recorded: Promise<JobOutcome | undefined>,
+    job: JobRecord,
+    final: JobOutcome,
+  ): void {
     let batch = this.recording;
     if (batch?.written !== recorded) {
       const made: RecordingBatch = { written: recorded, jobs: [], finals: [] };
-      recorded.then(() => this.deliverRecorded(made));
+      recorded.then((stored) => this.deliverRecorded(made, stored));
       this.recording = made;
       batch = made;
     }
@@ -359,12 +413,13 @@ export class JobDispatch {
     batch.finals.push(final);
   }
 
-  private deliverRecorded(batch: RecordingBatch): void {
+  /** `stored`: the store's outcome for the one job of a write that was not this engine's record. */
+  private deliverRecorded(batch: RecordingBatch, stored: JobOutcome | undefined): void {
     if (this.recording === batch) this.recording = undefined;
     const { jobs, finals } = batch;
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i];
-      const final = finals[i];
+      const final = stored ?? finals[i];
       if (job === undefined || final === undefined) continue;
       try {
         job.deliver(final);
@@ -404,7 +459,7 @@ export class JobDispatch {
 
 /** Jobs settled into one store write, with their final outcomes, by position. */
 interface RecordingBatch {
-  readonly written: Promise<void>;
+  readonly written: Promise<JobOutcome | undefined>;
   readonly jobs: JobRecord[];
   readonly finals: JobOutcome[];
 }

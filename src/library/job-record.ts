@@ -34,7 +34,7 @@ export interface JobHandle<Output = unknown> {
 
 type FinalListener = (final: JobOutcome) => void;
 /** `recorded`: the write of the job's record, when it is still being written. */
-export type ConcludedListener = (final: JobOutcome, recorded: Promise<void> | undefined) => void;
+export type ConcludedListener = (final: JobOutcome, recorded: Promise<unknown> | undefined) => void;
 
 /**
  * What every job of one registered task shares: the engine's handle, the pool's, and who hears how
@@ -163,7 +163,7 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
   }
 
   /** Tells the onConcluded listener, if it was not told yet. */
-  tellConcluded(final: JobOutcome, recorded: Promise<void> | undefined): void {
+  tellConcluded(final: JobOutcome, recorded: Promise<unknown> | undefined): void {
     const listener = this.concludedListener;
     if (listener === undefined) return;
     this.concludedListener = undefined;

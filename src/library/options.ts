@@ -108,6 +108,8 @@ export interface JobOptions {
    * the in-memory store; on a durable store, within the store's 24-hour window, across engines.
    */
   readonly idempotencyKey?: string;
+  /** Aborting it cancels the job, as `engine.cancel(job, reason)` does (the signal's reason, if a string). */
+  readonly signal?: AbortSignal;
 }
 
 export const retryDefaults: ResolvedRetryPolicy = Object.freeze({

@@ -14,7 +14,9 @@ import type {
 import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
-import { outcomeOfStoredJob, storedCompletion } from './stored-job.js';
+import { storedCancellation, storedCompletion } from './stored-job.js';
+import { StoredJobWatch, storedOutcomeOnceFinished } from './stored-job-watch.js';
+import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from './submissions.js';
 
 export interface StoreEngineQueueOptions {
   readonly store: QueueStore;
@@ -68,15 +70,19 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #waiting = new Set<JobRecord>();
   /** Own entries known to the store, by job id, until settled. */
   readonly #byId = new Map<QueueJobId, JobRecord>();
-  /** Entries whose idempotency key matched a job not finished yet, watched until it is. */
-  readonly #watched = new Map<QueueJobId, JobRecord>();
+  /** Entries whose idempotency key matched a job not finished yet (or a producer's), watched until it is. */
+  readonly #watched: StoredJobWatch;
+  /** Entries whose cancellation the store has recorded: their settle writes nothing. */
+  readonly #cancelled = new Set<JobRecord>();
+  /** Entries whose lease the store refused: their settle reports the store's outcome instead. */
+  readonly #leaseLost = new Set<JobRecord>();
   #toEnqueue: JobRecord[] = [];
   /** Where each submission in #toEnqueue ends (endSubmission), ascending; see submissionsOf. */
   #submissionEnds: number[] = [];
   #toRelease: Release[] = [];
   #toComplete: Completion[] = [];
   /** Settles once the completions buffered now have been written; one promise per batch, not per job. */
-  #batchWritten: { promise: Promise<void>; resolve: () => void } | undefined;
+  #batchWritten: { promise: Promise<undefined>; resolve: () => void } | undefined;
   #flushScheduled = false;
   /**
    * On a store whose writes are applied in order (SQLite), new entries wait for the engine's next
@@ -102,6 +108,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   constructor(options: StoreEngineQueueOptions) {
     this.#options = options;
     this.#store = options.store;
+    this.#watched = new StoredJobWatch(
+      options.store,
+      (promise) => this.#track(promise),
+      options.hooks.settled,
+    );
     this.#timer = setInterval(() => this.#maintain(), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
     this.#timer.unref();
     // Leases left by a crashed engine may have expired already; requeue them before the first claim.
@@ -172,9 +183,19 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return enqueued.then(() => claimed).then((leases) => this.#taken(leases, limit, into));
   }
 
-  settle(entry: JobRecord, outcome: TaskOutcome): void | Promise<void> {
+  settle(entry: JobRecord, outcome: TaskOutcome): undefined | Promise<JobOutcome | undefined> {
     const lease = entry.lease;
-    if (entry.storeId !== undefined) this.#byId.delete(entry.storeId);
+    const id = entry.storeId;
+    if (id !== undefined) this.#byId.delete(id);
+    if (this.#cancelled.delete(entry)) {
+      entry.lease = undefined;
+      this.#waiting.delete(entry);
+      return;
+    }
+    if (this.#leaseLost.delete(entry) && id !== undefined) {
+      entry.lease = undefined;
+      return this.#storedOutcome(id);
+    }
     // An entry holding a lease left #waiting when it was taken.
     if (lease === undefined) {
       this.#waiting.delete(entry);
@@ -190,12 +211,43 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#scheduleFlush();
     if (this.#batchWritten === undefined) {
       let resolve = ignore;
-      const promise = new Promise<void>((done) => {
-        resolve = done;
+      const promise = new Promise<undefined>((done) => {
+        resolve = () => done(undefined);
       });
       this.#batchWritten = { promise, resolve };
     }
     return this.#batchWritten.promise;
+  }
+
+  async cancel(entry: JobRecord, reason: string): Promise<boolean> {
+    // Not written yet: written first (a batch on its way cannot be taken back), then cancelled.
+    if (entry.storeId === undefined && this.#toEnqueue.includes(entry)) this.#flush();
+    if (entry.storeId === undefined) await this.#enqueued;
+    const id = entry.storeId;
+    if (id === undefined || entry.settled) return false;
+    const result = await this.#track(this.#store.cancel(id, storedCancellation(reason, entry.attempt)));
+    if (result.kind !== 'cancelled') return false;
+    this.#waiting.delete(entry);
+    this.#watched.take(id);
+    this.#cancelled.add(entry);
+    return true;
+  }
+
+  /**
+   * Cancels a job of the store by its id (`engine.cancelStored`): through its entry when this engine
+   * has one (`entry` is then returned, for the engine to end), else in the store alone.
+   */
+  async cancelStored(id: QueueJobId, reason: string): Promise<{ ended: boolean; entry?: JobRecord }> {
+    const entry = this.#byId.get(id) ?? this.#watched.take(id);
+    if (entry !== undefined) return { ended: await this.cancel(entry, reason), entry };
+    const result = await this.#track(this.#store.cancel(id, storedCancellation(reason, 0)));
+    return { ended: result.kind === 'cancelled' };
+  }
+
+  /** The store's outcome for a job whose lease this engine lost, once the store has one. */
+  async #storedOutcome(id: QueueJobId): Promise<JobOutcome | undefined> {
+    const interval = Math.max(1, Math.floor(this.#options.leaseTtlMs / 3));
+    return this.#track(storedOutcomeOnceFinished(this.#store, id, interval, this.#stop.signal));
   }
 
   endSubmission(): void {
@@ -207,9 +259,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   /** Stops claiming; own waiting entries are returned, and stay queued in the store. */
   drain(): JobRecord[] {
     this.#stop.abort();
-    const all = [...this.#waiting, ...this.#watched.values()];
+    const all = [...this.#waiting, ...this.#watched.drain()];
     this.#waiting.clear();
-    this.#watched.clear();
     return all;
   }
 
@@ -240,8 +291,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     for (const lease of leases) {
       let entry = this.#byId.get(lease.jobId);
       if (entry === undefined) {
-        entry = this.#watched.get(lease.jobId) ?? this.#options.adopt(lease);
-        this.#watched.delete(lease.jobId);
+        entry = this.#watched.take(lease.jobId) ?? this.#options.adopt(lease);
         if (entry === undefined) continue;
         entry.storeId = lease.jobId;
         this.#byId.set(lease.jobId, entry);
@@ -371,36 +421,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
   }
 
-  /**
-   * The batch's store jobs. An entry whose input JSON cannot hold (its encode throws) fails on its
-   * own, told a microtask later (hooks are never called from inside a queue method, and `take` may
-   * be on the stack), and leaves the batch with its submission's other jobs kept.
-   */
+  /** The batch's store jobs; an entry JSON cannot hold is refused a microtask later (see encodeBatch). */
   #encoded(fresh: EnqueueBatch): EncodedBatch {
-    const { batch, submissionEnds } = fresh;
-    const jobs: NewQueueJob[] = [];
-    let failed: Set<JobRecord> | undefined;
-    for (const entry of batch) {
-      try {
-        jobs.push(this.#options.encode(entry));
-      } catch (error) {
-        failed ??= new Set();
-        failed.add(entry);
-        queueMicrotask(() => this.#refused(entry, error));
-      }
-    }
-    if (failed === undefined) return { kept: fresh, jobs };
-    const keptBatch: JobRecord[] = [];
-    const keptEnds: number[] = [];
-    let end = 0;
-    batch.forEach((entry, i) => {
-      if (!failed.has(entry)) keptBatch.push(entry);
-      while (end < submissionEnds.length && (submissionEnds[end] ?? 0) <= i + 1) {
-        if (keptBatch.length > (keptEnds.at(-1) ?? 0)) keptEnds.push(keptBatch.length);
-        end++;
-      }
-    });
-    return { kept: { batch: keptBatch, submissionEnds: keptEnds }, jobs };
+    return encodeBatch(fresh, this.#options.encode, (entry, error) =>
+      queueMicrotask(() => this.#refused(entry, error)),
+    );
   }
 
   /** Maps a batch's store results back to its entries. */
@@ -420,7 +445,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
     // The idempotency key matched a job in the store, or a producer stored it: this entry follows it.
     this.#waiting.delete(entry);
-    this.#watched.set(id, entry);
+    this.#watched.add(id, entry);
   }
 
   #refused(entry: JobRecord, error: unknown): void {
@@ -443,22 +468,21 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     for (const entry of this.#byId.values()) {
       const lease = entry.lease;
       if (lease === undefined) continue;
-      // Stale: the lease expired before this renewal; the store recorded it, and the job's result
-      // will be refused the same way. Nothing else to do here.
-      this.#track(this.#store.renew(lease, ttl)).catch(ignore);
+      // Stale: the job was cancelled, or the lease expired before this renewal and the job moved on.
+      // The attempt is stopped, and the handle reports what the store holds.
+      this.#track(this.#store.renew(lease, ttl)).catch((error: unknown) => {
+        if (!isValkyrieError(error) || error.code !== 'VK_STALE_LEASE' || entry.lease !== lease) return;
+        this.#leaseLost.add(entry);
+        this.#options.hooks.leaseLost(
+          entry,
+          `the store took job ${lease.jobId} from this engine: ${error.message}`,
+        );
+      });
     }
     this.#track(this.#store.expireLeases()).then((expired) => {
       if (expired.length > 0) this.#options.hooks.onReady();
     }, ignore);
-    for (const [id, entry] of this.#watched) {
-      this.#track(this.#store.getJob(id)).then((job) => {
-        const outcome: JobOutcome | undefined = job === undefined ? undefined : outcomeOfStoredJob(job);
-        if (outcome === undefined || this.#watched.get(id) !== entry) return;
-        this.#watched.delete(id);
-        entry.attempt = outcome.attempts;
-        this.#options.hooks.settled(entry, outcome);
-      }, ignore);
-    }
+    this.#watched.lookUp();
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
@@ -467,33 +491,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     promise.then(forget, forget);
     return promise;
   }
-}
-
-/** Entries to enqueue in one write, and where each submission among them ends. */
-interface EnqueueBatch {
-  readonly batch: JobRecord[];
-  readonly submissionEnds: readonly number[];
-}
-
-/** A batch's entries that encoded, and their store jobs, `jobs[i]` that of `kept.batch[i]`. */
-interface EncodedBatch {
-  readonly kept: EnqueueBatch;
-  readonly jobs: NewQueueJob[];
-}
-
-/**
- * The batch (its entries, or their store jobs) cut at its submissions' ends (ascending, each within
- * the batch); entries after the last end are one more submission.
- */
-function submissionsOf<T>(batch: T[], submissionEnds: readonly number[]): T[][] {
-  const submissions: T[][] = [];
-  let start = 0;
-  for (const end of submissionEnds) {
-    submissions.push(batch.slice(start, end));
-    start = end;
-  }
-  if (start < batch.length) submissions.push(batch.slice(start));
-  return submissions;
 }
 
 function ignore(): void {}

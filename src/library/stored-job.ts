@@ -1,6 +1,13 @@
 import type { Priority } from '../core/priority.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { Completion, LeaseRef, QueueJob, QueueJobState, QueueOutcome } from '../store/queue.js';
+import type {
+  CancelOutcome,
+  Completion,
+  LeaseRef,
+  QueueJob,
+  QueueJobState,
+  QueueOutcome,
+} from '../store/queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './options.js';
 
@@ -80,6 +87,11 @@ export function storedCompletion(lease: LeaseRef, outcome: TaskOutcome, attempts
       outcome: { kind: 'failed', error: message, detail: { kind: 'failed', reason: 'output', attempts } },
     };
   }
+}
+
+/** What the store records for a job cancelled through the engine: a failure whose detail says so. */
+export function storedCancellation(reason: string, attempts: number): CancelOutcome {
+  return { error: `cancelled: ${reason}`, detail: { kind: 'cancelled', reason, attempts } };
 }
 
 function describe(outcome: Exclude<TaskOutcome, { kind: 'succeeded' }>): string {

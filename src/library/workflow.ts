@@ -60,7 +60,7 @@ export interface WorkflowHost {
     task: EngineTask | string,
     input: NodeInput,
     options: JobOptions | undefined,
-    ended: (outcome: JobOutcome, recorded: Promise<void> | undefined) => void,
+    ended: (outcome: JobOutcome, recorded: Promise<unknown> | undefined) => void,
   ): void;
   /** This host's checked graphs, by definition: see planFor. */
   readonly plans: WorkflowPlans;
@@ -229,7 +229,7 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
      * The write of the last node outcome heard while still being written. Records are written in the
      * order they are made, so once it is done every earlier node's is too.
      */
-    let lastRecorded: Promise<void> | undefined;
+    let lastRecorded: Promise<unknown> | undefined;
     const done = () => {
       if (--open !== 0) return;
       const result: WorkflowResult = { kind: failed ? 'failed' : 'succeeded', outputs, nodes: outcomes };
@@ -245,7 +245,7 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
         done();
       }
     };
-    const ended = (at: number, outcome: JobOutcome, recorded: Promise<void> | undefined) => {
+    const ended = (at: number, outcome: JobOutcome, recorded: Promise<unknown> | undefined) => {
       if (finished[at] === 1) return;
       finished[at] = 1;
       if (recorded !== undefined) lastRecorded = recorded;

@@ -106,6 +106,16 @@ export type ReleaseResult =
   /** The token was not the job's current one; nothing changed, and the refusal was recorded. */
   | { readonly kind: 'stale'; readonly jobId: QueueJobId; readonly token: number };
 
+/** What `cancel` records: the job ends `failed` with this outcome (the library's detail says cancelled). */
+export type CancelOutcome = Omit<Extract<QueueOutcome, { kind: 'failed' }>, 'kind'>;
+
+export type CancelResult =
+  /** This call ended the job; `was` is the state it ended from. */
+  | { readonly kind: 'cancelled'; readonly jobId: QueueJobId; readonly was: 'queued' | 'leased' }
+  /** The job had ended already; nothing changed. */
+  | { readonly kind: 'finished'; readonly jobId: QueueJobId }
+  | { readonly kind: 'missing'; readonly jobId: QueueJobId };
+
 export interface ClaimRequest {
   readonly worker: string;
   readonly limit: number;
@@ -159,6 +169,7 @@ export const defaultMaxAttempts = 25;
  *                ↑             │ renew (same token, later expiry)
  *                ├─ release (optionally not before a time) ─┤
  *                └─ expireLeases (policy `requeue`) ─┘ or → failed (`runner_lost`)
+ *   queued | leased ─cancel→ failed (the lease, if any, is stale from then)
  *
  * - Every method may be called concurrently, from several processes sharing the store. Each write is
  *   durable when its promise resolves (group commits batch many writes per transaction, but never
@@ -197,6 +208,13 @@ export interface QueueStore {
    * the job. A stale token is recorded (action `release`) and reported per release.
    */
   release(releases: readonly Release[]): Promise<ReleaseResult[]>;
+  /**
+   * Ends an unfinished job at once, queued (a delayed one, or one waiting for a retry, included) or
+   * leased, as `failed` with `outcome`. A lease on it is lost from then: its holder's renew,
+   * completion and release are refused as stale, which is how the holder learns of it.
+   * Idempotent: a job that had ended is left as it was (`finished`).
+   */
+  cancel(id: QueueJobId, outcome: CancelOutcome): Promise<CancelResult>;
   /** Applies each expired lease's policy; returns what it did (empty when nothing had expired). */
   expireLeases(): Promise<ExpiredLease[]>;
   /**

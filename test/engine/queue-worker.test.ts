@@ -142,6 +142,7 @@ describe('QueueWorker', () => {
       complete: (completions) => queue.complete(completions),
       release: (releases) => queue.release(releases),
       expireLeases: () => queue.expireLeases(),
+      cancel: (id, outcome) => queue.cancel(id, outcome),
       waitForWork: (signal) => queue.waitForWork(signal),
       claimOrWait: (request, signal) => claimThenWait(counting, request, signal),
       getJob: (id) => queue.getJob(id),

@@ -23,6 +23,7 @@ function slowTakeQueue(onReady: () => void, takes: number[]): EngineQueue<JobRec
       return new Promise((resolve) => setImmediate(() => resolve(taken)));
     },
     settle: (entry, outcome) => inner.settle(entry, outcome),
+    cancel: (entry) => inner.cancel(entry),
     drain: () => inner.drain(),
   };
 }

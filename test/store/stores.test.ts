@@ -5,6 +5,7 @@ import { jobRunnerContract } from './job-runner.contract.js';
 import { jobUpdateLinesContract } from './job-update-lines.contract.js';
 import { jobUpdatesContract } from './job-updates.contract.js';
 import { logStoreContract } from './log-store.contract.js';
+import { queueCancelContract } from './queue-cancel.contract.js';
 import { queueClaimOrWaitContract } from './queue-claim-or-wait.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
@@ -30,6 +31,7 @@ for (const [name, make, skip] of storeFactories) {
       queueStoreContract(make);
       queueCountsContract(make);
       queueClaimOrWaitContract(make);
+      queueCancelContract(make);
     });
     runRecoveryContract(make);
     runFenceContract(make);

@@ -5,12 +5,13 @@ import { succeededWithoutOutput, type TaskOutcome, type WorkerLossReason } from 
 import type { PoolWorker, WorkerLoss } from './pool-worker.js';
 import { fromWorker, recordKind, type WireFailure, type WireLog } from './protocol.js';
 import { PendingTasks } from './task-queue.js';
-import type { AbortCause, TaskAbort, TaskRecord } from './task-record.js';
+import type { AbortCause, TaskAbort, TaskRecord, TaskSettledListener } from './task-record.js';
 import { WorkerRoster } from './worker-roster.js';
 
 export interface PoolDispatcher {
   submit(task: TaskRecord): void;
   cancel(task: TaskRecord, reason: string): void;
+  find(listener: TaskSettledListener): TaskRecord | undefined;
   stats(): { threads: number; queued: number; running: number };
   ready(): Promise<void>;
   destroy(): Promise<void>;
@@ -94,6 +95,17 @@ export class TaskDispatcher implements PoolDispatcher {
       return;
     }
     this.abortRunning(worker, task, 'cancel', reason);
+  }
+
+  /**
+   * The unsettled task submitted with `listener`, waiting or running, found by a scan of the line
+   * and the workers: for a rare cancel by the submitter, which keeps no handle on its tasks.
+   */
+  find(listener: TaskSettledListener): TaskRecord | undefined {
+    for (const worker of this.workers) {
+      for (const task of worker.inFlight.values()) if (!task.settled && task.isFor(listener)) return task;
+    }
+    return this.queue.find((task) => task.isFor(listener));
   }
 
   stats(): { threads: number; queued: number; running: number } {

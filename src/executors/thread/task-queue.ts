@@ -38,6 +38,15 @@ export class TaskQueue<T> {
     return item;
   }
 
+  /** The oldest item that `test` accepts, left in place; a scan of the line. */
+  find(test: (item: T) => boolean): T | undefined {
+    for (let i = this.head; i < this.tail; i++) {
+      const item = this.items[i];
+      if (item !== undefined && test(item)) return item;
+    }
+    return undefined;
+  }
+
   /** Puts tasks back at the head of the line, in the order given. */
   unshift(items: readonly T[]): void {
     if (items.length === 0) return;
@@ -85,6 +94,11 @@ export class PendingTasks<T extends { readonly settled: boolean }> {
       if (task === undefined || !task.settled) return task;
       this.settledInLine--;
     }
+  }
+
+  /** The oldest unsettled task that `test` accepts, left in the line. */
+  find(test: (task: T) => boolean): T | undefined {
+    return this.queue.find((task) => !task.settled && test(task));
   }
 
   unshift(tasks: readonly T[]): void {

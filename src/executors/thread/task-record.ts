@@ -99,6 +99,11 @@ export class TaskRecord {
     this.listener.taskLog?.(entry);
   }
 
+  /** Whether `listener` is the one this task was submitted with (ThreadPool.cancelSubmitted). */
+  isFor(listener: TaskSettledListener): boolean {
+    return this.listener === listener;
+  }
+
   /** Idempotent: the first outcome wins. Returns false when the task had already settled. */
   settle(outcome: TaskOutcome): boolean {
     if (this.settled) return false;

@@ -147,6 +147,19 @@ export class ThreadPool implements AsyncDisposable {
     return this.listeners.addPoolLevel(listener);
   }
 
+  /**
+   * Cancels the unsettled task that was submitted with `listener`, as an aborted signal would: a
+   * waiting one ends at once, a running one has its `ctx.signal` aborted (then the grace, then the
+   * worker is replaced). False when there is none. A scan of the pool's tasks: for rare cancels by a
+   * submitter that passes no signal (the library engine).
+   */
+  cancelSubmitted(listener: TaskSettledListener, reason: string): boolean {
+    const record = this.dispatcher.find(listener);
+    if (record === undefined) return false;
+    this.dispatcher.cancel(record, reason);
+    return true;
+  }
+
   stats(): PoolStats {
     return this.dispatcher.stats();
   }

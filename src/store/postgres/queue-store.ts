@@ -1,6 +1,8 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { defaultPriority, priorities } from '../../core/priority.js';
 import type {
+  CancelOutcome,
+  CancelResult,
   ClaimRequest,
   Completion,
   CompletionResult,
@@ -35,6 +37,7 @@ import type { PostgresDatabase, Query } from './database.js';
 import { toStoreError } from './errors.js';
 import type { NotificationListener } from './notification-listener.js';
 import { applyInRounds, occurrenceRounds, type RefusedRow } from './occurrence-rounds.js';
+import { cancelQueueJob } from './queue-cancel.js';
 import {
   type ClaimedTuple,
   claimOrWait,
@@ -327,6 +330,17 @@ export class PostgresQueueStore implements QueueStore {
         return at === null || at === undefined ? undefined : Number(at);
       });
     return this.#listener.work.wait(signal, this.#options.clock, nextReadyAt);
+  }
+
+  cancel(id: QueueJobId, outcome: CancelOutcome): Promise<CancelResult> {
+    const now = () => this.#options.clock.now();
+    return this.#db.write(
+      `cancel queue job ${id}`,
+      (query) => cancelQueueJob(query, id, jobKey(id), outcome, now()),
+      {
+        atomic: true,
+      },
+    );
   }
 
   claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {

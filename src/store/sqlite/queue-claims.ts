@@ -90,3 +90,26 @@ export function takesAllOf(jobs: readonly NewJobFields[], request: ClaimRequest,
   }
   return true;
 }
+
+/** A leased job's row as a renew returns it. */
+export interface LeaseRow {
+  seq: number;
+  task: string;
+  payload: string;
+  attempts: number;
+  lease_token: number;
+  queue_key: number;
+}
+
+/** A lease read back from its row (renew). */
+export function leaseFromRow(row: Omit<LeaseRow, 'queue_key'>, worker: string, expiresAt: number): Lease {
+  return {
+    jobId: asQueueJobId(String(row.seq)),
+    token: row.lease_token,
+    worker,
+    expiresAt,
+    task: row.task,
+    payload: JSON.parse(row.payload),
+    attempt: row.attempts,
+  };
+}

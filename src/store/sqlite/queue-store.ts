@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
 import type {
+  CancelOutcome,
+  CancelResult,
   ClaimRequest,
   Completion,
   CompletionResult,
@@ -36,26 +38,21 @@ import type { Writable } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
 import { type LocalWaiter, LocalWaiters } from './local-waiters.js';
 import { QueueBatchWrites } from './queue-batch-writes.js';
+import { cancelQueueJob } from './queue-cancel.js';
 import {
   type ClaimStatements,
   claimedLease,
   claimStatements,
   consecutiveIds,
   fewJobs,
+  type LeaseRow,
   leaseColumns,
+  leaseFromRow,
   ready,
   takesAllOf,
 } from './queue-claims.js';
 
 type Row = Omit<QueueRow<number>, 'payload' | 'outcome'> & { payload: string; outcome: string | null };
-interface LeaseRow {
-  seq: number;
-  task: string;
-  payload: string;
-  attempts: number;
-  lease_token: number;
-  queue_key: number;
-}
 
 /** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
 const maxTaskLists = 16;
@@ -355,6 +352,11 @@ export class SqliteQueueStore implements QueueStore {
     return results;
   }
 
+  cancel(id: QueueJobId, outcome: CancelOutcome): Promise<CancelResult> {
+    const now = () => this.#options.clock.now();
+    return this.#commits.write(`cancel queue job ${id}`, () => cancelQueueJob(this.#db, id, outcome, now()));
+  }
+
   async expireLeases(): Promise<ExpiredLease[]> {
     const expired = await this.#commits.write('expire queue leases', () => {
       const leases = this.#statements.expire.all({ now: this.#options.clock.now() }).map(
@@ -480,16 +482,4 @@ function jobFromRow(row: Row): QueueJob {
     payload: JSON.parse(row.payload),
     outcome: row.outcome === null ? null : JSON.parse(row.outcome),
   });
-}
-
-function leaseFromRow(row: Omit<LeaseRow, 'queue_key'>, worker: string, expiresAt: number): Lease {
-  return {
-    jobId: asQueueJobId(String(row.seq)),
-    token: row.lease_token,
-    worker,
-    expiresAt,
-    task: row.task,
-    payload: JSON.parse(row.payload),
-    attempt: row.attempts,
-  };
 }

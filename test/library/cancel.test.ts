@@ -1,0 +1,145 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Engine, openEngine } from '../../src/library/engine.js';
+import type { EngineOptions } from '../../src/library/options.js';
+import { durableKinds, startWorkerProcess } from './durable-kinds.js';
+import { fixture, openTestEngine } from './helpers.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Resolves once `test` holds, looked at every 20 ms; fails after 20 s. */
+async function until(test: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function engineWithSleep(options: EngineOptions = {}) {
+  const { engine, events } = await openTestEngine(options);
+  const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
+  const started = (count: number) => () =>
+    events.filter((event) => event.type === 'job.started').length >= count;
+  return { engine, events, sleep, started };
+}
+
+describe('engine.cancel on the in-memory store', () => {
+  it('ends a queued job and a delayed one at once, never started, and a second cancel is false', async () => {
+    const { engine, sleep, started, events } = await engineWithSleep({ maxInFlight: 1 });
+    const running = engine.enqueue(sleep, 60_000);
+    const queued = engine.enqueue(sleep, 1);
+    const delayed = engine.enqueue(sleep, 1, { delayMs: 3_600_000 });
+    await until(started(1), 'the first job to start');
+    expect(await engine.cancel(queued, 'not needed')).toBe(true);
+    expect(await engine.cancel(delayed)).toBe(true);
+    expect(await queued.result).toEqual({ kind: 'cancelled', reason: 'not needed', attempts: 0 });
+    expect(await delayed.result).toEqual({
+      kind: 'cancelled',
+      reason: 'cancelled by the caller',
+      attempts: 0,
+    });
+    expect(await engine.cancel(queued)).toBe(false);
+    expect(await engine.cancel(running, 'done waiting')).toBe(true);
+    // The task saw its signal abort (it then returned 'aborted'); the job is cancelled all the same.
+    expect(await running.result).toEqual({ kind: 'cancelled', reason: 'done waiting', attempts: 1 });
+    expect(events.filter((event) => event.type === 'job.started')).toHaveLength(1);
+    // Nothing is left waiting: close() does not wait for the delayed hour.
+    await engine.close();
+  });
+
+  it('cancels through an enqueue signal, and is not retried', async () => {
+    const { engine, sleep, started } = await engineWithSleep();
+    const controller = new AbortController();
+    const job = engine.enqueue(sleep, 60_000, {
+      signal: controller.signal,
+      retry: { maxAttempts: 3, retryOn: ['threw', 'timed_out', 'worker_lost'] },
+    });
+    await until(started(1), 'the job to start');
+    controller.abort('the user left');
+    expect(await job.result).toEqual({ kind: 'cancelled', reason: 'the user left', attempts: 1 });
+    const aborted = new AbortController();
+    aborted.abort();
+    const never = engine.enqueue(sleep, 1, { signal: aborted.signal });
+    expect(await never.result).toMatchObject({ kind: 'cancelled', attempts: 0 });
+  });
+
+  it("refuses another engine's handle and a signal that is not an AbortSignal", async () => {
+    const { engine, sleep } = await engineWithSleep();
+    const other = await openTestEngine();
+    const theirs = other.engine.task('echo', { module: fixture() });
+    const job = other.engine.enqueue(theirs, 1);
+    await expect(engine.cancel(job)).rejects.toMatchObject({ code: 'VK_ENGINE_CONFIG' });
+    expect(() => engine.enqueue(sleep, 1, { signal: 'stop' as unknown as AbortSignal })).toThrow(
+      /options\.signal must be an AbortSignal/,
+    );
+    await expect(engine.cancelStored('1')).rejects.toMatchObject({ code: 'VK_ENGINE_CONFIG' });
+  });
+});
+
+for (const kind of durableKinds) {
+  describe.skipIf(kind.skip !== undefined)(`cancelling jobs on ${kind.name}`, () => {
+    const setUp = async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      return durable;
+    };
+
+    it('records a queued, a delayed and a running job cancelled in the store', async () => {
+      const durable = await setUp();
+      const { engine, sleep, started } = await engineWithSleep({
+        store: durable.store(2_000),
+        maxInFlight: 1,
+      });
+      const running = engine.enqueue(sleep, 60_000);
+      const queued = engine.enqueue(sleep, 1);
+      const delayed = engine.enqueue(sleep, 1, { delayMs: 3_600_000 });
+      await until(started(1), 'the first job to start');
+      expect(await engine.cancel(delayed)).toBe(true);
+      expect(await engine.cancel(queued, 'not needed')).toBe(true);
+      expect(await engine.cancel(running, 'stop')).toBe(true);
+      expect(await queued.result).toEqual({ kind: 'cancelled', reason: 'not needed', attempts: 0 });
+      expect(await running.result).toEqual({ kind: 'cancelled', reason: 'stop', attempts: 1 });
+      for (const [job, attempts] of [
+        [queued, 0],
+        [delayed, 0],
+        [running, 1],
+      ] as const) {
+        expect(await engine.getStoredJob(job.storeId ?? '')).toMatchObject({
+          state: 'failed',
+          attempts,
+          outcome: { kind: 'cancelled', attempts },
+        });
+      }
+      expect(await engine.cancel(running)).toBe(false);
+      await engine.close();
+    });
+
+    it("cancels another process's jobs by store id: a delayed one, and one running in a worker process", async () => {
+      const durable = await setUp();
+      const producer: Engine = await openEngine({ store: durable.store(300), runJobs: false });
+      cleanups.push(() => producer.destroy());
+      const other: Engine = await openEngine({ store: durable.store(300), runJobs: false });
+      cleanups.push(() => other.destroy());
+
+      const delayed = producer.enqueue('sleep', 1, { delayMs: 3_600_000 });
+      await until(() => delayed.storeId !== undefined, 'the delayed job to be stored');
+      expect(await other.cancelStored(delayed.storeId ?? '', 'from elsewhere')).toBe(true);
+      expect(await delayed.result).toEqual({ kind: 'cancelled', reason: 'from elsewhere', attempts: 0 });
+
+      const worker = await startWorkerProcess(durable.store(1_500));
+      cleanups.push(() => worker.stop());
+      const running = producer.enqueue('sleep', 60_000);
+      await until(() => worker.lines.includes('started sleep'), 'the worker to start the job');
+      expect(await other.cancelStored(running.storeId ?? '', 'stop it')).toBe(true);
+      expect(await running.result).toEqual({ kind: 'cancelled', reason: 'stop it', attempts: 1 });
+      // The worker stopped the attempt once its lease renewal was refused.
+      await until(() => worker.lines.includes('ended sleep cancelled'), 'the worker to stop the attempt');
+      expect(await other.cancelStored(running.storeId ?? '')).toBe(false);
+      expect(await other.cancelStored('123456789')).toBe(false);
+      expect(await worker.stop()).toBe(0);
+    });
+  });
+}
