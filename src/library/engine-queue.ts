@@ -88,7 +88,10 @@ export interface EngineQueue<E extends QueueEntry> {
   endSubmission?(): void;
   /** Removes and returns every waiting entry, ready or delayed; stops waking the engine. */
   drain(): E[];
-  /** The engine is closing: take only what it added itself from now on. */
+  /**
+   * The engine is closing. A durable queue takes nothing more (waiting jobs stay in the store for
+   * another engine); without this method the queue goes on handing out what it holds.
+   */
   closeIntake?(): void;
   /** After the last settle: finishes writing and releases what backs the queue. */
   close?(): Promise<void>;

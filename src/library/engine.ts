@@ -61,8 +61,9 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
  * of the pool, retries, idempotency keys, and workflows (DAGs) of jobs.
  *
  * Lifecycle: `openEngine()` → `task()` to register modules → `enqueue` / `enqueueMany` /
- * `runWorkflow`, any number at once → `close({ deadlineMs })` (stops intake, lets queued, delayed
- * and running jobs finish, then destroys) or `destroy()` (every unfinished job ends `cancelled`).
+ * `runWorkflow`, any number at once → `close({ deadlineMs })` (stops intake, lets running jobs finish
+ * — in memory queued and delayed ones too; a durable store keeps those for the next engine — then
+ * destroys) or `destroy()` (every unfinished job ends `cancelled`).
  * Both are idempotent and return the same promise; `await using engine = await openEngine()`
  * closes. Enqueueing after either began throws VK_ENGINE_CLOSED. A job's `result` never rejects.
  */
@@ -83,6 +84,8 @@ export class Engine implements AsyncDisposable {
   private readonly defaultJobOptions: ResolvedJobOptions;
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
+  /** The reason the handles of jobs still waiting at the end resolve `cancelled` with. */
+  private leftReason = 'the engine was destroyed';
 
   /**
    * `store` is the durable store `openEngine` opened for `options.store`; without it, a SQLite store
@@ -324,7 +327,14 @@ export class Engine implements AsyncDisposable {
       );
     }
     this.dispatch.closeIntake();
-    this.closing = this.dispatch.whenDrained(deadlineMs).then(() => this.destroy());
+    // In memory a waiting job would be lost, so close() lets it run; a durable store keeps it for
+    // the next engine, so only running attempts are waited for.
+    const finished =
+      this.store === undefined ? this.dispatch.whenDrained(deadlineMs) : this.dispatch.whenIdle(deadlineMs);
+    this.closing = finished.then(() => {
+      this.leftReason = 'the engine closed before it ran the job here; the job stays queued in the store';
+      return this.destroy();
+    });
     return this.closing;
   }
 
@@ -338,7 +348,7 @@ export class Engine implements AsyncDisposable {
   }
 
   private async teardown(): Promise<void> {
-    this.dispatch.stop('the engine was destroyed');
+    this.dispatch.stop(this.leftReason);
     // Running jobs end `cancelled` through the pool; destroying stops them from being retried.
     this.abort.abort(new Error('the engine was destroyed'));
     if (this.ownsPool) await this.pool.destroy();

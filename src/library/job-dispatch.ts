@@ -5,6 +5,7 @@ import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { RunTaskOptions, TaskLogEntry } from '../executors/thread/task-record.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 import type { QueueJobId } from '../store/queue.js';
+import { DeadlineWaiters } from './deadline-waiters.js';
 import { type EngineQueue, type EngineQueueHooks, MemoryEngineQueue } from './engine-queue.js';
 import type { EngineEventListeners, JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
@@ -46,7 +47,9 @@ export class JobDispatch {
   /** Running jobs being cancelled (or whose lease was lost), with why: they end `cancelled`. */
   private readonly stopping = new Map<JobRecord, string>();
   private stopReason = '';
-  private drained: (() => void) | undefined;
+  private readonly drained: DeadlineWaiters;
+  /** A durable close() waiting for running attempts to end (whenIdle). */
+  private readonly idle: DeadlineWaiters;
   /**
    * Attempts that ended and are not handled yet, in [0, endedCount). Reused, never replaced: arrays
    * made per message of results would grow from nothing each time (~29 B allocated per item).
@@ -80,6 +83,8 @@ export class JobDispatch {
 
   constructor(private readonly options: JobDispatchOptions) {
     this.keyBase = Math.floor(options.clock.now());
+    this.drained = new DeadlineWaiters(options.clock);
+    this.idle = new DeadlineWaiters(options.clock);
     const onReady = () => this.pump();
     this.queue =
       options.queue?.({
@@ -224,9 +229,11 @@ export class JobDispatch {
           this.pumpDeferred = false;
           this.pump();
         }
+        this.checkIdle();
       },
       (error: unknown) => {
         this.taking = false;
+        this.checkIdle();
         queueMicrotask(() => {
           throw error;
         });
@@ -324,6 +331,7 @@ export class JobDispatch {
       this.endedCount = 0;
       this.endedScheduled = false;
     }
+    this.checkIdle();
   };
 
   private ended(job: JobRecord, ended: TaskOutcome): void {
@@ -434,26 +442,28 @@ export class JobDispatch {
   }
 
   private settled(): void {
-    if (--this.unsettled === 0 && this.drained !== undefined) {
-      const drained = this.drained;
-      this.drained = undefined;
-      drained();
-    }
+    if (--this.unsettled === 0) this.drained.release();
+  }
+
+  /**
+   * Resolves once no attempt is running (nor being claimed), or after `deadlineMs`: what a durable
+   * engine's close() waits for. Jobs waiting in the queue do not count.
+   */
+  whenIdle(deadlineMs: number): Promise<void> {
+    return this.isIdle() ? Promise.resolve() : this.idle.wait(deadlineMs);
+  }
+
+  private isIdle(): boolean {
+    return this.inFlight === 0 && !this.taking && this.endedCount === 0;
+  }
+
+  private checkIdle(): void {
+    if (this.idle.waiting && this.isIdle()) this.idle.release();
   }
 
   /** Resolves once every admitted job has settled, or after `deadlineMs`. */
   whenDrained(deadlineMs: number): Promise<void> {
-    if (this.unsettled === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = Number.isFinite(deadlineMs) ? this.options.clock.setTimer(finish, deadlineMs) : undefined;
-      const previous = this.drained;
-      function finish() {
-        timer?.cancel();
-        previous?.();
-        resolve();
-      }
-      this.drained = finish;
-    });
+    return this.unsettled === 0 ? Promise.resolve() : this.drained.wait(deadlineMs);
   }
 }
 

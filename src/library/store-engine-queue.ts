@@ -144,8 +144,11 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   take(limit: number, into: (JobRecord | undefined)[]): number | Promise<number> {
     if (this.#stop.signal.aborted) return 0;
-    // Closing: only this engine's own jobs are worth a claim now.
-    if (this.#intakeClosed && this.#waiting.size === 0) return 0;
+    // Closing: nothing more is claimed; what waits stays in the store. New jobs are written now.
+    if (this.#intakeClosed) {
+      this.#flush();
+      return 0;
+    }
     const tasks = this.#options.tasks();
     if (tasks.length === 0) return 0;
     if (this.#fusedClaims) {

@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openEngine } from '../../src/library/engine.js';
+import { durableKinds } from './durable-kinds.js';
+import { fixture, openTestEngine } from './helpers.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+for (const kind of durableKinds) {
+  describe.skipIf(kind.skip !== undefined)(`close() on ${kind.name}`, () => {
+    it('waits for running attempts only: delayed jobs and retries stay queued in the store', async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      const { engine, events } = await openTestEngine({ store: durable.store(2_000) });
+      const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
+      const flaky = engine.task('flaky', { module: fixture(), exportName: 'flaky' });
+      const running = engine.enqueue(sleep, 200);
+      const delayed = engine.enqueue(sleep, 1, { delayMs: 3_600_000 });
+      // Fails its first attempt, and would try again in an hour.
+      const retried = engine.enqueue(
+        flaky,
+        { succeedOn: 2 },
+        { retry: { retryOn: ['threw'], delayMs: 3_600_000 } },
+      );
+      while (!events.some((event) => event.type === 'job.retried')) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+
+      // A SIGTERM handler's close(): before the fix it waited for the delayed hour.
+      await engine.close();
+      expect(await running.result).toEqual({ kind: 'succeeded', output: 'slept', attempts: 1 });
+      for (const [job, attempts] of [
+        [delayed, 0],
+        [retried, 1],
+      ] as const) {
+        expect(await job.result).toEqual({
+          kind: 'cancelled',
+          reason: 'the engine closed before it ran the job here; the job stays queued in the store',
+          attempts,
+        });
+      }
+
+      const next = await openEngine({ store: durable.store(2_000), runJobs: false });
+      cleanups.push(() => next.destroy());
+      expect(await next.getStoredJob(delayed.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
+      expect(await next.getStoredJob(retried.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 1 });
+    }, 30_000);
+  });
+}
