@@ -229,6 +229,11 @@ export interface QueueStore {
    */
   claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]>;
   getJob(id: QueueJobId): Promise<QueueJob | undefined>;
+  /**
+   * The jobs of `ids` that exist, in id order, in one read: what an engine watching many jobs that
+   * other processes run looks up on each turn, instead of one read per job.
+   */
+  getJobs(ids: readonly QueueJobId[]): Promise<QueueJob[]>;
   staleWrites(jobId?: QueueJobId): Promise<StaleWrite[]>;
 }
 

@@ -146,6 +146,7 @@ describe('QueueWorker', () => {
       waitForWork: (signal) => queue.waitForWork(signal),
       claimOrWait: (request, signal) => claimThenWait(counting, request, signal),
       getJob: (id) => queue.getJob(id),
+      getJobs: (ids) => queue.getJobs(ids),
       staleWrites: (id) => queue.staleWrites(id),
     };
     let aborted: unknown;

@@ -8,6 +8,7 @@ import { logStoreContract } from './log-store.contract.js';
 import { queueCancelContract } from './queue-cancel.contract.js';
 import { queueClaimOrWaitContract } from './queue-claim-or-wait.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
+import { queueGetJobsContract } from './queue-get-jobs.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
 import { runFenceContract } from './run-fence.contract.js';
 import { runRecoveryContract } from './run-recovery.contract.js';
@@ -32,6 +33,7 @@ for (const [name, make, skip] of storeFactories) {
       queueCountsContract(make);
       queueClaimOrWaitContract(make);
       queueCancelContract(make);
+      queueGetJobsContract(make);
     });
     runRecoveryContract(make);
     runFenceContract(make);

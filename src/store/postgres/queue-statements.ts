@@ -122,7 +122,10 @@ export const statements = {
     name: 'vk_queue_next_ready',
     text: "SELECT min(coalesce(not_before, 0))::text AS at FROM queue_jobs WHERE state = 'queued'",
   },
-  get: { name: 'vk_queue_get', text: `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = $1` },
+  getMany: {
+    name: 'vk_queue_get_many',
+    text: `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = ANY ($1::bigint[]) ORDER BY seq`,
+  },
   staleWrites: {
     name: 'vk_queue_stale_writes',
     text: `SELECT job_id::text, token::text, action, at::text FROM queue_stale_writes

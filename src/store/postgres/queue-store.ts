@@ -350,12 +350,17 @@ export class PostgresQueueStore implements QueueStore {
     return claimOrWait(this.#handOffs, { ...request, limit }, signal);
   }
 
-  getJob(id: QueueJobId): Promise<QueueJob | undefined> {
-    return this.#db.read(`read queue job ${id}`, async (query) => {
-      const key = jobKey(id);
-      if (key === undefined) return undefined;
-      const row = (await query<Row>(statements.get, [key])).rows[0];
-      return row === undefined ? undefined : queueJobFromRow(row);
+  async getJob(id: QueueJobId): Promise<QueueJob | undefined> {
+    return (await this.getJobs([id]))[0];
+  }
+
+  getJobs(ids: readonly QueueJobId[]): Promise<QueueJob[]> {
+    const keys = ids.filter(isJobKey);
+    if (keys.length === 0) return Promise.resolve([]);
+    const what = keys.length === 1 ? `read queue job ${keys[0]}` : `read ${keys.length} queue jobs`;
+    return this.#db.read(what, async (query) => {
+      const { rows } = await query<Row>(statements.getMany, [integerArrayLiteral(keys)]);
+      return rows.map(queueJobFromRow);
     });
   }
 
