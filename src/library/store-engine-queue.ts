@@ -37,7 +37,7 @@ export interface StoreEngineQueueOptions {
   /** The tasks this engine can run, by name: it claims only their jobs. */
   tasks(): readonly string[];
   /**
-   * False for a producer: its stored jobs are watched (looked up every third of `leaseTtlMs`) until
+   * False for a producer: its stored jobs are watched (stored-job-watch.ts, every 200 ms) until
    * another engine has run them, as jobs found by idempotency key are.
    */
   readonly runsJobs: boolean;
@@ -276,6 +276,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#closing ??= (async () => {
       this.#stop.abort();
       clearInterval(this.#timer);
+      this.#watched.close();
       this.#flush();
       while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
       await this.#waiter;
@@ -437,7 +438,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       const entry = batch[i];
       if (entry !== undefined) this.#placed(entry, result.kind === 'created', result.job.id);
     });
-    if (results.some((result) => result.kind === 'existing')) this.#maintain();
+    if (results.some((result) => result.kind === 'existing')) this.#watched.lookUp();
   }
 
   #placed(entry: JobRecord, created: boolean, id: QueueJobId): void {
@@ -464,7 +465,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#options.hooks.settled(entry, outcome);
   }
 
-  /** Renews held leases, requeues expired ones, and looks up watched jobs. */
+  /** Renews held leases and requeues expired ones. */
   #maintain(): void {
     if (this.#stop.signal.aborted) return;
     const ttl = this.#options.leaseTtlMs;
@@ -485,7 +486,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#track(this.#store.expireLeases()).then((expired) => {
       if (expired.length > 0) this.#options.hooks.onReady();
     }, ignore);
-    this.#watched.lookUp();
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {

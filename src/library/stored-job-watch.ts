@@ -6,48 +6,99 @@ import type { JobRecord } from './job-record.js';
 import { outcomeOfStoredJob } from './stored-job.js';
 
 /**
- * Entries whose jobs this engine follows in the store without running them — a job its idempotency
- * key matched, or a producer's — until the store shows them finished. `lookUp` reads each once (the
- * queue calls it every third of the lease TTL).
+ * How often watched jobs are looked up. A producer's `await handle.result` waits this long at most
+ * after the job ends in another process; each look is one read for every watched job.
  */
-export class StoredJobWatch {
-  readonly #watched = new Map<QueueJobId, JobRecord>();
+export const watchIntervalMs = 200;
+
+/** What is watched: an engine's job record, whose attempt count the stored outcome sets. */
+export interface WatchedEntry {
+  attempt: number;
+}
+
+/**
+ * Entries whose jobs this engine follows in the store without running them — a job its idempotency
+ * key matched, or a producer's — until the store shows them finished. They are looked up together,
+ * one `getJobs` read every `intervalMs` while any are watched (and at once by `lookUp`); a look
+ * still under way is not overlapped.
+ */
+export class StoredJobWatch<Entry extends WatchedEntry = JobRecord> {
+  readonly #watched = new Map<QueueJobId, Entry>();
+  #timer: NodeJS.Timeout | undefined;
+  #looking = false;
+  #closed = false;
 
   constructor(
     private readonly store: QueueStore,
     private readonly track: <T>(promise: Promise<T>) => Promise<T>,
-    private readonly settled: (entry: JobRecord, outcome: TaskOutcome) => void,
+    private readonly settled: (entry: Entry, outcome: TaskOutcome) => void,
+    private readonly intervalMs = watchIntervalMs,
   ) {}
 
-  add(id: QueueJobId, entry: JobRecord): void {
+  get size(): number {
+    return this.#watched.size;
+  }
+
+  add(id: QueueJobId, entry: Entry): void {
     this.#watched.set(id, entry);
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = setInterval(() => this.lookUp(), this.intervalMs);
+    // As the engine's other timers: pending handles, not this timer, keep a process alive.
+    this.#timer.unref();
   }
 
   /** The entry watched for `id`, no longer watched; undefined when none is. */
-  take(id: QueueJobId): JobRecord | undefined {
+  take(id: QueueJobId): Entry | undefined {
     const entry = this.#watched.get(id);
     this.#watched.delete(id);
+    this.#stopWhenEmpty();
     return entry;
   }
 
   /** Every watched entry, no longer watched. */
-  drain(): JobRecord[] {
+  drain(): Entry[] {
     const all = [...this.#watched.values()];
     this.#watched.clear();
+    this.#stopWhenEmpty();
     return all;
   }
 
-  /** Reads each watched job; one that finished settles its entry with the stored outcome. */
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One read for every watched job; an entry whose job finished settles with the stored outcome. */
   lookUp(): void {
-    for (const [id, entry] of this.#watched) {
-      this.track(this.store.getJob(id)).then((job) => {
-        const outcome: JobOutcome | undefined = job === undefined ? undefined : outcomeOfStoredJob(job);
-        if (outcome === undefined || this.#watched.get(id) !== entry) return;
-        this.#watched.delete(id);
-        entry.attempt = outcome.attempts;
-        this.settled(entry, outcome);
-      }, ignore);
-    }
+    if (this.#looking || this.#watched.size === 0) return;
+    this.#looking = true;
+    const asked = new Map(this.#watched);
+    this.track(this.store.getJobs([...asked.keys()])).then(
+      (jobs) => {
+        this.#looking = false;
+        for (const job of jobs) {
+          const entry = asked.get(job.id);
+          const outcome: JobOutcome | undefined = outcomeOfStoredJob(job);
+          // Still watched by the same entry: not taken, cancelled or drained meanwhile.
+          if (outcome === undefined || entry === undefined || this.#watched.get(job.id) !== entry) continue;
+          this.#watched.delete(job.id);
+          entry.attempt = outcome.attempts;
+          this.settled(entry, outcome);
+        }
+        this.#stopWhenEmpty();
+      },
+      () => {
+        // A failed read is tried again at the next interval.
+        this.#looking = false;
+      },
+    );
+  }
+
+  #stopWhenEmpty(): void {
+    if (this.#watched.size > 0 || this.#timer === undefined) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 }
 
@@ -68,5 +119,3 @@ export async function storedOutcomeOnceFinished(
     await sleep(intervalMs, signal);
   }
 }
-
-function ignore(): void {}

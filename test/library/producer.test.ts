@@ -57,6 +57,22 @@ for (const kind of durableKinds) {
       expect(await worker.stop()).toBe(0);
     });
 
+    it('hears an outcome within two seconds of the job ending, whatever its leaseTtlMs', async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      const worker = await startWorkerProcess(durable.store(2_000));
+      cleanups.push(() => worker.stop());
+      // The default lease TTL: watched jobs were looked up every third of it, 10 s.
+      const producer = await openEngine({ store: durable.store(30_000), runJobs: false });
+      cleanups.push(() => producer.destroy());
+      const job = producer.enqueue<string, { pid: number }>('whereRun', 'soon');
+      await expect.poll(() => worker.lines.includes('started whereRun'), { timeout: 10_000 }).toBe(true);
+      const started = performance.now();
+      expect(await job.result).toMatchObject({ kind: 'succeeded', output: { pid: worker.pid } });
+      // The job takes no time: what is measured is how soon the producer looks.
+      expect(performance.now() - started).toBeLessThan(2_000);
+    });
+
     it('takes registered tasks too, and runs none of them itself', async () => {
       const durable = await kind.make(0);
       cleanups.push(() => durable.cleanup());
