@@ -22,9 +22,9 @@ export function queueCancelContract(make: StoresFactory): void {
     await opened?.cleanup();
     opened = undefined;
   });
-  const open = async () => {
+  const open = async (capacity?: number) => {
     const clock = new ManualClock();
-    opened = await make({ queue: { clock } });
+    opened = await make({ queue: capacity === undefined ? { clock } : { clock, capacity } });
     return { queue: opened.stores.queue, clock };
   };
 
@@ -73,6 +73,29 @@ export function queueCancelContract(make: StoresFactory): void {
         state: 'failed',
         attempts: 1,
         outcome: { kind: 'failed', ...cancelled },
+      });
+    });
+
+    it("frees a cancelled queued job's place in the queue's capacity, and only a queued one's", async () => {
+      const { queue } = await open(2);
+      const [first] = await queue.enqueue([
+        { task: 't', payload: 1 },
+        { task: 't', payload: 2 },
+      ]);
+      await expect(queue.enqueue([{ task: 't', payload: 3 }])).rejects.toMatchObject({
+        code: 'VK_QUEUE_FULL',
+      });
+      await queue.cancel(first?.job.id ?? asQueueJobId('0'), cancelled);
+      expect((await queue.enqueue([{ task: 't', payload: 3 }])).map((result) => result.kind)).toEqual([
+        'created',
+      ]);
+      // A leased job held no place: cancelling it frees none, and cancelling again frees nothing more.
+      const [leased] = await queue.claim({ worker: 'w', limit: 1, ttlMs: 1000 });
+      await queue.enqueue([{ task: 't', payload: 4 }]);
+      await queue.cancel(leased?.jobId ?? asQueueJobId('0'), cancelled);
+      await queue.cancel(first?.job.id ?? asQueueJobId('0'), cancelled);
+      await expect(queue.enqueue([{ task: 't', payload: 5 }])).rejects.toMatchObject({
+        code: 'VK_QUEUE_FULL',
       });
     });
 

@@ -9,6 +9,11 @@ const statements = {
              lease_expires_at = NULL
            WHERE seq = $1`,
   },
+  // A queued job leaves the queued count (schema-migrations.ts, queue_counts), as a claim's would.
+  uncount: {
+    name: 'vk_queue_cancel_uncount',
+    text: 'UPDATE queue_counts SET queued = queued - 1 WHERE slot = pg_backend_pid() % 16',
+  },
 } satisfies Record<string, Statement>;
 
 /**
@@ -28,5 +33,6 @@ export async function cancelQueueJob(
   if (state === undefined) return { kind: 'missing', jobId };
   if (state !== 'queued' && state !== 'leased') return { kind: 'finished', jobId };
   await query(statements.cancel, [key, JSON.stringify({ kind: 'failed', ...outcome }), now]);
+  if (state === 'queued') await query(statements.uncount, []);
   return { kind: 'cancelled', jobId, was: state };
 }
