@@ -85,6 +85,25 @@ export const jobAttemptColumns =
   'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason, runner, fencing_token';
 export const defaultRunLimit = 20;
 
+/** The runner column's text of the last runner written, by the record it was written from. */
+let lastRunner:
+  | { readonly of: JobRunner; readonly id: string; readonly name: string; readonly json: string }
+  | undefined;
+
+/**
+ * `JSON.stringify(runner)`, a runner column's value. The jobs leased on one runner share its record
+ * (engine/runner-registry.ts, startedOn), so its text is built once for them, not once a job written;
+ * the id and name are compared too, in case a caller wrote a record, changed it and wrote it again.
+ */
+export function jobRunnerJson(runner: JobRunner): string {
+  const last = lastRunner;
+  if (last !== undefined && last.of === runner && last.id === runner.id && last.name === runner.name)
+    return last.json;
+  const json = JSON.stringify(runner);
+  lastRunner = { of: runner, id: runner.id, name: runner.name, json };
+  return json;
+}
+
 /** A runner column's value (JSON `{id, name}`) as the record's field. */
 export function jobRunnerOf(value: JobRunner | string | null): JobRunner | undefined {
   if (value === null) return undefined;

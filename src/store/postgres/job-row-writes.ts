@@ -2,6 +2,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import type { JobId, RunId } from '../../core/ids.js';
 import type { LogLine } from '../logs.js';
 import type { RunOwner } from '../recovery.js';
+import { jobRunnerJson } from '../rows.js';
 import { RunTakenOverError } from '../run-fence.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
@@ -202,7 +203,7 @@ async function insertRows(
     queuedAt[i] = row.queuedAt ?? null;
     notBefore[i] = row.notBefore ?? null;
     priorities[i] = row.priority ?? null;
-    runners[i] = row.runner === undefined ? null : JSON.stringify(row.runner);
+    runners[i] = row.runner === undefined ? null : jobRunnerJson(row.runner);
     fencingTokens[i] = row.fencingToken ?? null;
     i++;
   }

@@ -1,4 +1,5 @@
 import type { JobId } from '../../core/ids.js';
+import { jobRunnerJson } from '../rows.js';
 import type { JobPatch } from '../runs.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import type { Query, Statement } from './database.js';
@@ -68,7 +69,7 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
     queuedAt[row] = patch.queuedAt ?? null;
     notBefore[row] = patch.notBefore ?? null;
     priority[row] = patch.priority ?? null;
-    runner[row] = patch.runner === undefined ? null : JSON.stringify(patch.runner);
+    runner[row] = patch.runner === undefined ? null : jobRunnerJson(patch.runner);
     fencingToken[row] = patch.fencingToken ?? null;
     row++;
   }

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
 import type { LogLine } from '../logs.js';
+import { jobRunnerJson } from '../rows.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
 import { nullable, runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
@@ -335,7 +336,7 @@ export class JobRowWrites {
       queuedAt: nullable(patch.queuedAt),
       notBefore: nullable(patch.notBefore),
       priority: nullable(patch.priority),
-      runner: patch.runner === undefined ? null : JSON.stringify(patch.runner),
+      runner: patch.runner === undefined ? null : jobRunnerJson(patch.runner),
       fencingToken: nullable(patch.fencingToken),
     });
   }
@@ -408,7 +409,7 @@ function pushSetValues(patch: JobPatch, values: Value[]): void {
   if (queuedAt != null) values.push(queuedAt);
   if (notBefore != null) values.push(notBefore);
   if (priority != null) values.push(priority);
-  if (runner != null) values.push(JSON.stringify(runner));
+  if (runner != null) values.push(jobRunnerJson(runner));
   if (fencingToken != null) values.push(fencingToken);
 }
 
@@ -436,7 +437,7 @@ function setPatchColumns(row: Value[], patch: JobPatch): void {
   setColumn(row, 7, patch.queuedAt);
   setColumn(row, 8, patch.notBefore);
   setColumn(row, 9, patch.priority);
-  if (runner !== undefined) setColumn(row, 10, JSON.stringify(runner));
+  if (runner !== undefined) setColumn(row, 10, jobRunnerJson(runner));
   setColumn(row, 11, patch.fencingToken);
 }
 
