@@ -35,7 +35,7 @@ export function messageJson(message: unknown): string {
     const fieldJson = key === 'job' ? specJson : valueJson(record[key]);
     // JSON.stringify leaves out fields whose value has no JSON (undefined, a function, a symbol).
     if (fieldJson === undefined) continue;
-    json += `${json === '' ? '{' : ','}${quote(key)}:${fieldJson}`;
+    json += (json === '' ? '{' : ',') + keyJson(key) + fieldJson;
   }
   return json === '' ? '{}' : `${json}}`;
 }
@@ -140,6 +140,23 @@ function valueJson(value: unknown): string | undefined {
       // null, an object, undefined, a function or a symbol (left out), a bigint (which throws).
       return JSON.stringify(value);
   }
+}
+
+/**
+ * Messages of a type have the same few keys: each key's `"key":` is built once, not tested for
+ * escapes and quoted again for every message (there are ~10 a job). A message with keys of its own
+ * making (none in the protocol) fills it up to a bound, and past that its keys are built each time.
+ */
+const keysJson = new Map<string, string>();
+const maxKeysJson = 256;
+
+function keyJson(key: string): string {
+  let json = keysJson.get(key);
+  if (json === undefined) {
+    json = `${quote(key)}:`;
+    if (keysJson.size < maxKeysJson) keysJson.set(key, json);
+  }
+  return json;
 }
 
 function quote(text: string): string {
