@@ -85,6 +85,18 @@ export const jobAttemptColumns =
   'job_id, attempt, status, started_at, finished_at, reason, retry_delay_ms, retry_reason, runner, fencing_token';
 export const defaultRunLimit = 20;
 
+/**
+ * `JSON.stringify(value)` of a JSON column (outputs, matrix) for the Postgres store: most jobs end
+ * without outputs, and a plain object without fields needs no stringify (~0.9k instructions a
+ * job). Anything else, a plain object with fields included, goes to JSON.stringify.
+ */
+export function recordJson(value: Readonly<Record<string, unknown>>): string {
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
+    return JSON.stringify(value);
+  for (const _ in value) return JSON.stringify(value);
+  return '{}';
+}
+
 /** The runner column's text of the last runner written, by the record it was written from. */
 let lastRunner:
   | { readonly of: JobRunner; readonly id: string; readonly name: string; readonly json: string }

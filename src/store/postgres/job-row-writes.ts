@@ -2,7 +2,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import type { JobId, RunId } from '../../core/ids.js';
 import type { LogLine } from '../logs.js';
 import type { RunOwner } from '../recovery.js';
-import { jobRunnerJson } from '../rows.js';
+import { jobRunnerJson, recordJson } from '../rows.js';
 import { RunTakenOverError } from '../run-fence.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
@@ -197,7 +197,7 @@ async function insertRows(
     statuses[i] = row.status ?? job.status;
     startedAt[i] = row.startedAt ?? null;
     finishedAt[i] = row.finishedAt ?? null;
-    outputs[i] = row.outputs === undefined ? null : JSON.stringify(row.outputs);
+    outputs[i] = row.outputs === undefined ? null : recordJson(row.outputs);
     reasons[i] = row.reason ?? null;
     attempts[i] = row.attempt ?? null;
     queuedAt[i] = row.queuedAt ?? null;

@@ -1,5 +1,5 @@
 import type { JobId } from '../../core/ids.js';
-import { jobRunnerJson } from '../rows.js';
+import { jobRunnerJson, recordJson } from '../rows.js';
 import type { JobPatch } from '../runs.js';
 import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
 import type { Query, Statement } from './database.js';
@@ -61,11 +61,11 @@ export async function updateJobRows(query: Query, patches: ReadonlyMap<JobId, Jo
     status[row] = patch.status ?? null;
     startedAt[row] = patch.startedAt ?? null;
     finishedAt[row] = patch.finishedAt ?? null;
-    outputs[row] = patch.outputs === undefined ? null : JSON.stringify(patch.outputs);
+    outputs[row] = patch.outputs === undefined ? null : recordJson(patch.outputs);
     reason[row] = patch.reason ?? null;
     attempt[row] = patch.attempt ?? null;
     name[row] = patch.name ?? null;
-    matrix[row] = patch.matrix === undefined ? null : JSON.stringify(patch.matrix);
+    matrix[row] = patch.matrix === undefined ? null : recordJson(patch.matrix);
     queuedAt[row] = patch.queuedAt ?? null;
     notBefore[row] = patch.notBefore ?? null;
     priority[row] = patch.priority ?? null;
