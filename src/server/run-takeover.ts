@@ -17,6 +17,7 @@ import type { ParseResult } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
 import { parseStoredOnThread } from './stored-workflow-parse.js';
+import { TakeoverBackoff } from './takeover-backoff.js';
 
 /** Every unfinished run fits: the queue refuses runs past 10,000 unfinished jobs. */
 const sweepLimit = 10_000;
@@ -26,6 +27,16 @@ export const defaultMaxTakeovers = 3;
 
 /** How many sweeps in a row a run's stored workflow may take longer than the parse limit: see parse. */
 const timedOutParsesAllowed = 3;
+
+/** A takeover's longest parse limit, by default, after those: this many times a submission's. */
+export const takeoverParseLimitFactor = 10;
+
+export interface RunTakeoverOptions {
+  /** defaultMaxTakeovers unless given. */
+  readonly maxTakeovers?: number;
+  /** The limit of a takeover's parse after three time-outs in a row (see parse); default 10× the thread's. */
+  readonly longParseTimeoutMs?: number;
+}
 
 /**
  * Takes over the runs submitted to a server whose driving process stopped (a crash, a restart, a
@@ -45,6 +56,8 @@ const timedOutParsesAllowed = 3;
  * (a value the store refuses): without the bound it would be taken over, and given up, forever.
  * A takeover after a crash or a restart does not count: a job may rightly take hours, or a run wait
  * that long for its concurrency group, across any number of deploys.
+ * A run whose takeover throws (its parse thread died, a store call failed) is logged in one line and
+ * put off (TakeoverBackoff): the sweep goes on with the other runs, and tries it after them, later.
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
  */
 export class RunTakeover {
@@ -57,15 +70,17 @@ export class RunTakeover {
    */
   readonly firstSweep: Promise<void>;
   private firstSwept: () => void = () => {};
-  /** Per run, the sweeps in a row whose parse of its stored workflow timed out. */
-  private readonly parseTimeouts = new Map<string, number>();
+  /** Per run, the parses that timed out and the takeovers that failed in a row, and when to try again. */
+  private readonly backoff = new TakeoverBackoff();
+  private readonly maxTakeovers: number;
 
   constructor(
     private readonly context: ApiContext,
-    intervalMs: number,
+    private readonly intervalMs: number,
     logError: (error: unknown) => void,
-    private readonly maxTakeovers = defaultMaxTakeovers,
+    private readonly options: RunTakeoverOptions = {},
   ) {
+    this.maxTakeovers = options.maxTakeovers ?? defaultMaxTakeovers;
     this.firstSweep = new Promise((resolve) => {
       this.firstSwept = resolve;
     });
@@ -87,17 +102,34 @@ export class RunTakeover {
     const { stores, clock } = this.context;
     const unfinished = await stores.runs.listRuns({ unfinished: true, limit: sweepLimit });
     const candidates = unfinished.filter((run) => !this.context.driven.has(run.id));
-    if (candidates.length === 0) return [];
-    const ownerships = await stores.recovery.ownerships(candidates.map((run) => run.id));
-    const taken: string[] = [];
+    const ownerships =
+      candidates.length === 0 ? new Map() : await stores.recovery.ownerships(candidates.map((run) => run.id));
+    const interrupted: { id: string; run: RunRecord; judged: RunOwnership; ownerGone: boolean }[] = [];
     for (const run of candidates) {
-      if (this.sweeps.isStopped || this.context.closing()) break;
       const liveness = runLiveness(run.status, ownerships.get(run.id), clock.now(), ownerExited);
       if (liveness.kind !== 'interrupted') continue;
       // Only a dead owner cannot still tell the job's runner to stop it (ControlPlane.abandonRun): a
       // runner it cancelled would report that end under the lease held here, and the job end cancelled.
       const ownerGone = liveness.why === 'owner_exited';
-      if (await this.takeOver(run, liveness.ownership, ownerGone)) taken.push(run.id);
+      interrupted.push({ id: run.id, run, judged: liveness.ownership, ownerGone });
+    }
+    // What was kept of a run finished, or driven by another replica now, must not count if it looks
+    // interrupted again later (a time-out then would start from the count left here).
+    this.backoff.keepOnly(new Set(interrupted.map(({ id }) => id)));
+    const taken: string[] = [];
+    for (const { run, judged, ownerGone } of this.backoff.due(interrupted, clock.now())) {
+      if (this.sweeps.isStopped || this.context.closing()) break;
+      try {
+        if (!(await this.takeOver(run, judged, ownerGone))) continue;
+        this.backoff.forget(run.id);
+        taken.push(run.id);
+      } catch (error) {
+        const delayMs = this.backoff.failed(run.id, clock.now(), this.intervalMs);
+        const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+        this.context.logNotice(
+          `taking over run ${run.id} failed: ${message}; going on with the other runs, and trying it again in ${delayMs / 1000} s`,
+        );
+      }
     }
     return taken;
   }
@@ -135,23 +167,46 @@ export class RunTakeover {
    * was, for the next sweep here or on another replica — a takeover is put off, never lost. So when
    * the thread is busy with submissions, or closing. A parse past the limit is retried the same way:
    * the text parsed within that limit when it was submitted, so a time-out says this machine is
-   * loaded now. After `timedOutParsesAllowed` time-outs in a row the parse has no limit — still on the
-   * thread, not the event loop, which would stall everything else instead: the run was admitted,
-   * and must go on or end, not wait for ever on a limit it may no longer fit.
+   * loaded now. The parse is a takeover's (WorkflowParseThread): it has its own place in the queue and
+   * goes first, so submissions cannot keep it `busy`.
+   *
+   * After `timedOutParsesAllowed` time-outs in a row the limit is `longParseTimeoutMs` (10× the
+   * thread's, 100 s by default), never none: a parse without one could hold the only parse thread for
+   * ever, every submission and re-run answered 503 meanwhile. One past that too is put off with a
+   * back-off that starts at twice that limit and doubles (TakeoverBackoff, at most 10 min), so that
+   * such takeovers hold the thread a third of the time at most — not ended: the run was admitted,
+   * its text parsed within the limit once, and the machine may be loaded only for now. It stays
+   * unclaimed and shown running, for this replica later or another one sooner, and can be cancelled.
    */
   private async parse(run: RunRecord, resumable: ResumableRun): Promise<ParseResult | undefined> {
-    const timeouts = this.parseTimeouts.get(run.id) ?? 0;
-    const limit = timeouts >= timedOutParsesAllowed ? Number.POSITIVE_INFINITY : undefined;
-    const outcome = await parseStoredOnThread(this.context.parseThread, resumable, run.workflowPath, limit);
-    if (outcome.kind === 'timed_out') {
-      this.parseTimeouts.set(run.id, timeouts + 1);
-      this.context.logNotice(
-        `taking over run ${run.id}: parsing its stored workflow took longer than ${outcome.timeoutMs / 1000} s; retrying at the next sweep${timeouts + 1 >= timedOutParsesAllowed ? ', without a limit' : ''}`,
-      );
-    }
+    const thread = this.context.parseThread;
+    const long = this.backoff.timeouts(run.id) >= timedOutParsesAllowed;
+    const timeoutMs = long
+      ? (this.options.longParseTimeoutMs ?? thread.timeoutMs * takeoverParseLimitFactor)
+      : thread.timeoutMs;
+    const outcome = await parseStoredOnThread(thread, resumable, run.workflowPath, {
+      timeoutMs,
+      takeover: true,
+    });
+    if (outcome.kind === 'timed_out') this.timedOut(run.id, outcome.timeoutMs, long);
     if (outcome.kind !== 'parsed') return undefined;
-    this.parseTimeouts.delete(run.id);
     return outcome.result;
+  }
+
+  private timedOut(runId: string, timeoutMs: number, long: boolean): void {
+    const took = `taking over run ${runId}: parsing its stored workflow took longer than ${timeoutMs / 1000} s`;
+    if (long) {
+      const delayMs = this.backoff.failed(runId, this.context.clock.now(), 2 * timeoutMs);
+      this.context.logNotice(
+        `${took}, a takeover's longest limit; the run stays unclaimed, tried again in ${delayMs / 1000} s`,
+      );
+      return;
+    }
+    const timeouts = this.backoff.timedOut(runId);
+    const longMs = this.options.longParseTimeoutMs ?? timeoutMs * takeoverParseLimitFactor;
+    this.context.logNotice(
+      `${took}; retrying at the next sweep${timeouts >= timedOutParsesAllowed ? `, with a limit of ${longMs / 1000} s` : ''}`,
+    );
   }
 
   private async continueOrEnd(

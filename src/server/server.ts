@@ -60,6 +60,11 @@ export interface ServerOptions {
    * past them is refused (503 VK_SERVER_BUSY). Default 16.
    */
   readonly maxQueuedParses?: number;
+  /**
+   * The limit of a takeover's parse of a run's stored workflow once it took longer than
+   * `workflowParseTimeoutMs` three sweeps in a row (run-takeover.ts). Default 10× that.
+   */
+  readonly takeoverParseTimeoutMs?: number;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /** VALKYRIE_ADMIN_TOKEN. */
   readonly adminToken?: string;
@@ -230,7 +235,12 @@ export class ValkyrieServer implements AsyncDisposable {
         closing: () => intake.stopped,
       };
       const takeoverIntervalMs = options.takeoverIntervalMs ?? 5_000;
-      const takeover = new RunTakeover(context, takeoverIntervalMs, logError, options.maxTakeovers);
+      const takeover = new RunTakeover(context, takeoverIntervalMs, logError, {
+        ...(options.maxTakeovers === undefined ? {} : { maxTakeovers: options.maxTakeovers }),
+        ...(options.takeoverParseTimeoutMs === undefined
+          ? {}
+          : { longParseTimeoutMs: options.takeoverParseTimeoutMs }),
+      });
       const authenticate = runnerAuthentication(authority, intake, directory, takeover.firstSweep);
       poll = new LongPollAcceptor<ControlMessage, RunnerMessage, string>({
         basePath: longPollPath,

@@ -54,9 +54,21 @@ export const defaultMaxQueuedParses = 16;
 export const defaultRecycleHeapBytes = 64 * 1024 * 1024;
 export const defaultRecycleIdleMs = 1_000;
 
+/** What one parse may ask beyond the thread's defaults (WorkflowParseThread.parse). */
+export interface ParseLimits {
+  /** Overrides the thread's `timeoutMs` for this parse (a takeover's longer limit, run-takeover.ts). */
+  readonly timeoutMs?: number;
+  /**
+   * A takeover's parse: it has one place of its own beyond `maxQueued`, and goes before the submissions
+   * waiting, so that no load of submissions keeps a run nobody drives waiting for its parse.
+   */
+  readonly takeover?: boolean;
+}
+
 interface PendingParse {
   readonly request: ParseRequest;
   readonly timeoutMs: number;
+  readonly takeover: boolean;
   settle(outcome: ParseOutcome): void;
   fail(error: Error): void;
 }
@@ -87,7 +99,7 @@ interface ParseWorker {
 export class WorkflowParseThread {
   private thread: ParseWorker | undefined;
   private readonly waiting: PendingParse[] = [];
-  private running: { readonly parse: PendingParse; readonly timer: NodeJS.Timeout | undefined } | undefined;
+  private running: { readonly parse: PendingParse; readonly timer: NodeJS.Timeout } | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** A stopped thread's termination: its successor starts after it, so threads never pile up. */
   private stopping: Promise<unknown> | undefined;
@@ -96,22 +108,42 @@ export class WorkflowParseThread {
   constructor(private readonly options: WorkflowParseThreadOptions) {}
 
   /**
-   * `timeoutMs` overrides the limit for this parse (Infinity: none), for a caller that must not give
-   * up on a workflow admitted before (a takeover, run-takeover.ts); it still waits its turn.
+   * `limits.timeoutMs` overrides the limit for this parse. A submission is `busy` when `maxQueued`
+   * submissions are queued already (the running one included); a takeover (`limits.takeover`) when
+   * another takeover is — it has a place of its own, and is parsed next, after the running parse.
    */
   parse(
     source: string,
     path: string,
     options: ValidateOptions = {},
-    timeoutMs = this.options.timeoutMs,
+    { timeoutMs = this.options.timeoutMs, takeover = false }: ParseLimits = {},
   ): Promise<ParseOutcome> {
     if (this.closing !== undefined) return Promise.resolve({ kind: 'closed' });
-    const queued = this.waiting.length + (this.running === undefined ? 0 : 1);
-    if (queued >= this.options.maxQueued) return Promise.resolve({ kind: 'busy', queued });
+    const queued = this.queued(takeover);
+    if (queued >= (takeover ? 1 : this.options.maxQueued)) return Promise.resolve({ kind: 'busy', queued });
     return new Promise<ParseOutcome>((resolve, reject) => {
-      this.waiting.push({ request: { source, path, options }, timeoutMs, settle: resolve, fail: reject });
+      const parse = {
+        request: { source, path, options },
+        timeoutMs,
+        takeover,
+        settle: resolve,
+        fail: reject,
+      };
+      if (takeover) this.waiting.unshift(parse);
+      else this.waiting.push(parse);
       this.next();
     });
+  }
+
+  /** The parses of that kind (takeover or submission) waiting or running. */
+  private queued(takeover: boolean): number {
+    const waiting = this.waiting.filter((parse) => parse.takeover === takeover).length;
+    return waiting + (this.running?.parse.takeover === takeover ? 1 : 0);
+  }
+
+  /** A parse's limit unless it gives its own. */
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
   }
 
   /** The current thread's id (Worker.threadId), undefined when none is started: another after a replacement. */
@@ -156,9 +188,8 @@ export class WorkflowParseThread {
     this.waiting.shift();
     clearTimeout(this.idleTimer);
     const { timeoutMs } = parse;
-    const timer = Number.isFinite(timeoutMs)
-      ? setTimeout(() => this.timeOut(timeoutMs), timeoutMs)
-      : undefined;
+    // setTimeout fires at once past 2^31 - 1 ms (24.8 days): a limit beyond is that.
+    const timer = setTimeout(() => this.timeOut(timeoutMs), Math.min(timeoutMs, 2 ** 31 - 1));
     this.running = { parse, timer };
     thread.worker.postMessage(parse.request);
   }

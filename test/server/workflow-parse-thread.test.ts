@@ -110,3 +110,23 @@ it('keeps a grown thread while parses follow one another, and replaces it once t
   expect(thread.threadId).toBe(id);
   await vi.waitFor(() => expect(thread.threadId).toBeUndefined(), { timeout: 10_000, interval: 50 });
 });
+
+it('gives a takeover a place of its own beyond maxQueued, parsed before the submissions waiting', async () => {
+  const thread = parseThread(60_000, 2);
+  // Started and ready: `a` is sent to it at once, and runs while the others wait.
+  expect(await thread.parse('jobs: 1', 'warm.yml')).toMatchObject({ kind: 'parsed' });
+  const slow = `jobs: [${Array(500_000).fill('1').join(',')}]\n`;
+  const settled: string[] = [];
+  const note = (name: string) => (outcome: { kind: string }) => {
+    settled.push(`${name} ${outcome.kind}`);
+    return outcome;
+  };
+  const running = thread.parse(slow, 'a.yml').then(note('a'));
+  const waiting = thread.parse('jobs: 3', 'b.yml').then(note('b'));
+  expect(await thread.parse('jobs: 3', 'c.yml')).toEqual({ kind: 'busy', queued: 2 });
+  const takeover = thread.parse('jobs: 4', 't.yml', {}, { takeover: true }).then(note('takeover'));
+  expect(await thread.parse('jobs: 5', 'u.yml', {}, { takeover: true })).toEqual({ kind: 'busy', queued: 1 });
+  expect(await takeover).toEqual({ kind: 'parsed', result: parseWorkflow('jobs: 4', 't.yml') });
+  await Promise.all([running, waiting]);
+  expect(settled).toEqual(['a parsed', 'takeover parsed', 'b parsed']);
+}, 120_000);
