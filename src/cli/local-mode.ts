@@ -5,7 +5,7 @@ import type { RunEventListener } from '../engine/events.js';
 import { runGitFields } from '../engine/run-context.js';
 import { recordResumable } from '../engine/run-ownership.js';
 import type { Submission } from '../engine/run-submission.js';
-import { resolveWorkflowGroup, type WorkflowGroup } from '../engine/workflow-group.js';
+import { newRunGroup, type WorkflowGroup } from '../engine/workflow-group.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { RunnerAgent } from '../runner/agent.js';
@@ -45,7 +45,10 @@ export interface LocalRunOptions {
   readonly queue?: QueueSettings;
   /** The workflow file's text: with it the run is recorded as resumable (cli/run-recovery.ts). */
   readonly source?: string;
-  /** Called once the workflow's concurrency group is evaluated (undefined: none), before the run is created. */
+  /**
+   * Called once the workflow's concurrency group is evaluated, before the run is created: undefined
+   * when there is none, or it depends on the run's ids (newRunGroup), which no other run shares.
+   */
   readonly beforeSubmit?: (group: WorkflowGroup | undefined) => Promise<void>;
 }
 
@@ -92,8 +95,8 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
     priority: queue?.priority,
     notBefore: queue?.notBefore,
   };
-  const group = resolveWorkflowGroup(options.workflow, request);
-  await options.beforeSubmit?.(group);
+  const group = newRunGroup(options.workflow, request);
+  await options.beforeSubmit?.(group?.known);
   const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: queue?.agingIntervalMs });
   controlPlane.onEvent(options.onEvent);
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();

@@ -3,7 +3,7 @@ import { ControlPlane, type RunRequest } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { runGitFields } from '../engine/run-context.js';
 import { keepOwnership } from '../engine/run-ownership.js';
-import { resolveWorkflowGroup } from '../engine/workflow-group.js';
+import { identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
 import { inProcessPair } from '../protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import { RunnerAgent } from '../runner/agent.js';
@@ -87,7 +87,7 @@ export async function resumeLocalRun(options: LocalResumeOptions): Promise<Local
     notBefore: request.notBefore,
   };
   // It waits for its workflow's concurrency group again, as a new run would (at the back).
-  const group = resolveWorkflowGroup(options.workflow, runRequest);
+  const group = resolveWorkflowGroup(options.workflow, runRequest, identityOf(record));
   const handle = controlPlane.continueRun(
     options.how,
     options.workflow,

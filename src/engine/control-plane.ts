@@ -28,7 +28,7 @@ import { RunCoordinator } from './run-coordinator.js';
 import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
 import { abandonRun, giveUpAll, giveUpRefused, giveUpRun } from './run-refusals.js';
 import { beginRun, type RunStartPorts } from './run-start.js';
-import type { Submission, SubmitOptions } from './run-submission.js';
+import { groupOfCreatedRun, type Submission, type SubmitOptions } from './run-submission.js';
 import { startedOn } from './runner-registry.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
@@ -218,7 +218,14 @@ export class ControlPlane {
     const context: RunContext = { ...request, runId: record.id, runNumber: record.runNumber, startedAt: now };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const { run, handle } = this.active.activate(record, workflow, coordinator, now, this.cancelRun);
-    beginRun(this.runStart, run, record, options.group, coordinator.advance());
+    const group = groupOfCreatedRun(options.group, { runId: record.id, runNumber: record.runNumber });
+    if (!(group instanceof Error)) beginRun(this.runStart, run, record, group, coordinator.advance());
+    else {
+      // Its group evaluated with stand-in ids (newRunGroup), not with its own: it ends as one replaced
+      // while it waited does, its jobs stored and cancelled, for that reason.
+      run.held = coordinator.advance();
+      this.cancelRun(run, false, group.message);
+    }
     return { kind: 'started', handle };
   }
 

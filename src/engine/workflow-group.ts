@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { JoinRequest } from '../core/concurrency-group.js';
 import { isStoreError, ValkyrieError } from '../core/errors.js';
-import type { RunConcurrency } from '../store/runs.js';
+import type { RunConcurrency, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import { resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
@@ -17,15 +17,33 @@ import { workflowMemberOfRun } from './run-ownership.js';
 /** A workflow-level `concurrency:` evaluated for one run: what joining its group needs but an id. */
 export type WorkflowGroup = Omit<JoinRequest, 'memberId' | 'adopt'>;
 
+/** The run's own ids, which a workflow's group may use: github.run_id, run_number and run_attempt. */
+export interface RunIdentity {
+  readonly runId: string;
+  readonly runNumber: number;
+  /** Absent: 1. */
+  readonly runAttempt?: number;
+}
+
+/** Ids of the shape a run's have (run ids are numbers too), all different from one to the other. */
+const standIns = [
+  { runId: '1', runNumber: 1, runAttempt: 1 },
+  { runId: '2', runNumber: 2, runAttempt: 2 },
+] as const satisfies readonly RunIdentity[];
+
 /**
  * The run's group, or undefined for a workflow without `concurrency:`. The workflow's expressions see
- * `github` (without the run's id and number: the group is decided before the run exists), `vars` and
- * `inputs`. Throws VK_EXPRESSION when they cannot be evaluated.
+ * `github` (with the run's id, number and attempt, as GitHub's do), `vars` and `inputs`. Throws
+ * VK_EXPRESSION when they cannot be evaluated. A run not created yet has no ids: newRunGroup.
  */
-export function resolveWorkflowGroup(workflow: Workflow, request: RunRequest): WorkflowGroup | undefined {
+export function resolveWorkflowGroup(
+  workflow: Workflow,
+  request: RunRequest,
+  identity: RunIdentity = standIns[0],
+): WorkflowGroup | undefined {
   const definition = workflow.concurrency;
   if (definition === undefined) return undefined;
-  const github = githubContext({ ...request, runId: '', runNumber: 0 }, '');
+  const github = githubContext({ ...request, ...identity }, '');
   try {
     return resolveConcurrency(definition, {
       contexts: { github, vars: request.vars, inputs: request.inputs ?? {} },
@@ -39,6 +57,40 @@ export function resolveWorkflowGroup(workflow: Workflow, request: RunRequest): W
       `${at}the workflow's concurrency group could not be evaluated: ${message}`,
     );
   }
+}
+
+/** A stored run's ids, its attempt included (a re-run's group may differ from the first attempt's). */
+export function identityOf(record: RunRecord): RunIdentity {
+  return { runId: record.id, runNumber: record.runNumber, runAttempt: record.attempt ?? 1 };
+}
+
+/** A new run's group (newRunGroup): `known` before the run exists, `of` its ids once it does. */
+export interface NewRunGroup {
+  /** The group, unless it depends on the run's ids (`${{ github.head_ref || github.run_id }}`). */
+  readonly known: WorkflowGroup | undefined;
+  /** The group of the run created with these ids (ControlPlane.submitRun). */
+  of(identity: RunIdentity): WorkflowGroup | undefined;
+}
+
+/**
+ * The group of a run about to be submitted, or undefined for a workflow without `concurrency:`. A group
+ * may use the run's id, number and attempt, which exist only once the run is created, so the group is
+ * evaluated then (`of`); it is evaluated here with stand-in ids of the same shape, twice, so that a
+ * group that cannot be evaluated refuses the submission (VK_EXPRESSION) before anything is created,
+ * and so that `known` says whether the ids change it.
+ */
+export function newRunGroup(workflow: Workflow, request: RunRequest): NewRunGroup | undefined {
+  const [first, second] = standIns.map((identity) => resolveWorkflowGroup(workflow, request, identity));
+  if (first === undefined) return undefined;
+  const same =
+    second !== undefined &&
+    first.group === second.group &&
+    first.cancelInProgress === second.cancelInProgress &&
+    first.queue === second.queue;
+  return {
+    known: same ? first : undefined,
+    of: (identity) => (same ? first : resolveWorkflowGroup(workflow, request, identity)),
+  };
 }
 
 export interface RunGateHooks {

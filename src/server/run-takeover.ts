@@ -10,7 +10,7 @@ import {
   lastSeenAlive,
   type RunEnding,
 } from '../engine/run-ownership.js';
-import { resolveWorkflowGroup } from '../engine/workflow-group.js';
+import { identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
 import type { ParseResult } from '../workflow/parse.js';
@@ -238,7 +238,7 @@ export class RunTakeover {
     // It waits for its workflow's concurrency group again (at the back), not behind the place the dead
     // server left, which is given up now when that server certainly exited, else lapses at the sweep.
     if (holdLeases) await givePlacesUp(stores, run.id, resumable.request, clock.now(), { jobs: false });
-    const group = resolveWorkflowGroup(parsed.workflow, request);
+    const group = resolveWorkflowGroup(parsed.workflow, request, identityOf(record));
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
       holdLeases,
       lostAt: lost.seen,

@@ -15,16 +15,13 @@ import type { SourceMap, YamlPath } from './source-map.js';
 
 /**
  * `concurrency:` on a workflow and on a job. A workflow's expressions see what GitHub documents for
- * this key — `github`, `inputs` and `vars` — except the run's own id and number: the group is decided
- * before the run is created (a run waiting for its group has no run yet), so they are refused up
- * front. A job's also see `needs`, `strategy` and `matrix`, and the run's id.
+ * this key — `github`, `inputs` and `vars` — the run's own id, number and attempt included, as on
+ * GitHub (`${{ github.head_ref || github.run_id }}`): the engine evaluates the group once the run is
+ * created (engine/workflow-group.ts newRunGroup). A job's also see `needs`, `strategy` and `matrix`.
  */
 const workflowContexts = new Set(['github', 'inputs', 'vars']);
 /** A job's group is evaluated when the job is queued: its needs, matrix and the run itself are known. */
 const jobContexts = new Set(['github', 'inputs', 'vars', 'needs', 'strategy', 'matrix']);
-/** `github.run_id`, or `github['run_id']` (index syntax, either quote). */
-const runIdentity =
-  /\bgithub\s*(?:\.\s*(run_id|run_number|run_attempt)\b|\[\s*(['"])(run_id|run_number|run_attempt)\2\s*\])/i;
 
 export function buildConcurrency(
   document: NonNullable<WorkflowDocument['concurrency']>,
@@ -85,13 +82,6 @@ function checkTemplate(text: string, path: YamlPath, level: Level, map: SourceMa
             part.offset + reference.offset,
           );
         }
-      }
-      const identity = level === 'workflow' ? runIdentity.exec(part.source) : null;
-      if (identity) {
-        report(
-          `github.${identity[1] ?? identity[3]} is not available in concurrency: the group is decided before the run exists`,
-          part.offset + identity.index,
-        );
       }
     }
   } catch (error) {

@@ -26,6 +26,30 @@ async function submit(request: Request, workflow: string): Promise<string> {
 }
 
 describe("the server honours a workflow's concurrency group", () => {
+  it("gives each run its own group when the group uses github.run_id (GitHub's head_ref || run_id idiom)", async () => {
+    const { server, request, token } = await startTestServer();
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 2);
+    const ci = `name: ci
+concurrency:
+  group: \${{ github.workflow }}-\${{ github.head_ref || github.run_id }}
+  cancel-in-progress: true
+jobs:
+  test:
+    runs-on: linux
+    steps:
+      - run: make
+`;
+    const first = await submit(request, ci);
+    const second = await submit(request, ci);
+    // In one group, the second would have cancelled the first: both run, side by side.
+    const leases = await runner.leases(2);
+    expect(leases.map((lease) => lease.jobId.split('.')[0]).sort()).toEqual([first, second].sort());
+    for (const lease of leases) runner.transport.send(jobCompleted(lease));
+    await waitForRunStatus(request, first, 'succeeded');
+    await waitForRunStatus(request, second, 'succeeded');
+    runner.transport.close();
+  });
+
   it('holds a second run of the group queued until the first finishes', async () => {
     const { server, request, token } = await startTestServer();
     const runner = await connectScriptedRunner(server.url, await credential(request, token), 2);

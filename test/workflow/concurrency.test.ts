@@ -50,28 +50,24 @@ describe('workflow-level concurrency', () => {
         line: 1,
         col: 18,
       },
-      {
-        severity: 'error',
-        message: 'github.run_id is not available in concurrency: the group is decided before the run exists',
-        line: 1,
-        col: 35,
-      },
     ]);
   });
 
-  it('refuses the run id and number in index syntax too, with file:line:col', () => {
-    const indexed = parseWorkflow(`concurrency: g-\${{ github['run_number'] }}\n${jobs}`, 'ci.yml');
-    expect(indexed.diagnostics).toEqual([
-      {
-        severity: 'error',
-        message:
-          'github.run_number is not available in concurrency: the group is decided before the run exists',
-        line: 1,
-        col: 20,
-      },
-    ]);
-    const quoted = parseWorkflow(`concurrency: g-\${{ github [ "RUN_ID" ] }}\n${jobs}`, 'ci.yml');
-    expect(quoted.diagnostics).toHaveLength(1);
+  it("accepts the run's id, number and attempt in a workflow's group, as GitHub does", () => {
+    // As nodejs/node, cpython and react write it: one group per pull request, else one per run.
+    const idiom = parseWorkflow(
+      `concurrency:\n  group: \${{ github.workflow }}-\${{ github.head_ref || github.run_id }}\n  cancel-in-progress: true\n${jobs}`,
+      'ci.yml',
+    );
+    expect(idiom.diagnostics).toEqual([]);
+    expect(idiom.workflow?.concurrency?.group).toBe(
+      '${{ github.workflow }}-${{ github.head_ref || github.run_id }}',
+    );
+    const indexed = parseWorkflow(
+      `concurrency: g-\${{ github['run_number'] }}-\${{ github.run_attempt }}\n${jobs}`,
+      'ci.yml',
+    );
+    expect(indexed.diagnostics).toEqual([]);
   });
 
   it('refuses a group that evaluates to an empty string, as an empty literal is refused', () => {

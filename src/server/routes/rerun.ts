@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { startRerun } from '../../engine/rerun-start.js';
 import { thisProcess } from '../../engine/run-owner.js';
 import { keepOwnership } from '../../engine/run-ownership.js';
-import { resolveWorkflowGroup } from '../../engine/workflow-group.js';
+import { identityOf, resolveWorkflowGroup } from '../../engine/workflow-group.js';
 import type { ResumableRun } from '../../store/recovery.js';
 import type { Workflow } from '../../workflow/model.js';
 import { ApiError, shuttingDown } from '../api-error.js';
@@ -80,7 +80,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
         }
         const { request } = start.resumable;
         const runRequest = serverRunRequest(start.workflow.name, request, secrets);
-        const group = resolveWorkflowGroup(start.workflow, runRequest);
+        const group = resolveWorkflowGroup(start.workflow, runRequest, identityOf(start.record));
         const handle = controlPlane.continueRun(
           'rerun',
           start.workflow,

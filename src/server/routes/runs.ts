@@ -4,7 +4,7 @@ import { defaultPriority } from '../../core/priority.js';
 import { cancelRequestReason } from '../../engine/cancel-reasons.js';
 import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
-import { resolveWorkflowGroup, type WorkflowGroup } from '../../engine/workflow-group.js';
+import { type NewRunGroup, newRunGroup } from '../../engine/workflow-group.js';
 import type { StoredRunRequest } from '../../store/recovery.js';
 import {
   type Diagnostic,
@@ -307,9 +307,9 @@ function scopedKey(key: string, principal: Principal | undefined): string {
 }
 
 /** The run's workflow-level concurrency group; a group that cannot be evaluated refuses the submission. */
-function workflowGroupOf(workflow: Workflow, request: RunRequest): WorkflowGroup | undefined {
+function workflowGroupOf(workflow: Workflow, request: RunRequest): NewRunGroup | undefined {
   try {
-    return resolveWorkflowGroup(workflow, request);
+    return newRunGroup(workflow, request);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ApiError(400, 'VK_EXPRESSION', message, { path: 'body.workflow' });
