@@ -364,7 +364,9 @@ export class JobDispatch {
     }
   }
 
-  private finish(job: JobRecord, outcome: TaskOutcome): void {
+  private finish(job: JobRecord, ended: TaskOutcome): void {
+    if (job.settled) return;
+    const outcome = this.queue.recordable?.(ended) ?? ended;
     const final = job.conclude(outcome);
     if (final === undefined) return;
     const recorded = this.queue.settle(job, outcome);

@@ -14,7 +14,7 @@ import type {
 import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
-import { storedCancellation, storedCompletion } from './stored-job.js';
+import { storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
 import { StoredJobWatch, storedOutcomeOnceFinished } from './stored-job-watch.js';
 import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from './submissions.js';
 
@@ -184,6 +184,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     // Claimed in the same commit as the enqueue before it; mapped once that enqueue's ids are known.
     const claimed = this.#claim(limit, tasks);
     return enqueued.then(() => claimed).then((leases) => this.#taken(leases, limit, into));
+  }
+
+  recordable(outcome: TaskOutcome): TaskOutcome {
+    return storableOutcome(outcome);
   }
 
   settle(entry: JobRecord, outcome: TaskOutcome): undefined | Promise<JobOutcome | undefined> {

@@ -9,6 +9,7 @@ import type {
   QueueOutcome,
 } from '../store/queue.js';
 import type { JobOutcome } from './events.js';
+import { jsonForm } from './json-value.js';
 import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './options.js';
 
 /**
@@ -67,10 +68,30 @@ export function readPayload(payload: unknown): { input: unknown; options: JobOpt
 const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'succeeded', result: undefined });
 
 /**
- * The store's record of a final outcome. A failure keeps the whole task outcome as `detail`, so an
- * engine that finds the job finished (by idempotency key) reports it exactly; `error` is for people.
- * An output JSON cannot hold is recorded as the failure it is for a durable store. A result's JSON,
- * made here to find that out, goes to the store with it, which then need not encode it again.
+ * The outcome as a durable store records it, which the handle and events then report: an output in
+ * its JSON form (json-value.ts), or `failed`/`output` naming what JSON cannot hold and where.
+ */
+export function storableOutcome(outcome: TaskOutcome): TaskOutcome {
+  if (outcome.kind !== 'succeeded' || outcome.output === undefined) return outcome;
+  let output: unknown;
+  try {
+    output = jsonForm(outcome.output, 'output');
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      kind: 'failed',
+      reason: 'output',
+      error: { name: 'TypeError', message: `the output cannot be stored as JSON: ${message}` },
+    };
+  }
+  return output === outcome.output ? outcome : { kind: 'succeeded', output };
+}
+
+/**
+ * The store's record of a final outcome (one `storableOutcome` made). A failure keeps the whole task
+ * outcome as `detail`, so an engine that finds the job finished (by idempotency key) reports it
+ * exactly; `error` is for people. A result's JSON goes to the store with it, which then need not
+ * encode it again.
  */
 export function storedCompletion(lease: LeaseRef, outcome: TaskOutcome, attempts: number): Completion {
   if (outcome.kind !== 'succeeded') {
@@ -78,15 +99,7 @@ export function storedCompletion(lease: LeaseRef, outcome: TaskOutcome, attempts
   }
   if (outcome.output === undefined) return { lease, outcome: succeededWithoutResult };
   const stored = { kind: 'succeeded', result: outcome.output } as const;
-  try {
-    return { lease, outcome: stored, outcomeJson: JSON.stringify(stored) };
-  } catch (error) {
-    const message = `the output cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`;
-    return {
-      lease,
-      outcome: { kind: 'failed', error: message, detail: { kind: 'failed', reason: 'output', attempts } },
-    };
-  }
+  return { lease, outcome: stored, outcomeJson: JSON.stringify(stored) };
 }
 
 /** What the store records for a job cancelled through the engine: a failure whose detail says so. */
@@ -161,6 +174,12 @@ export function outcomeOfStoredJob(job: QueueJob): JobOutcome | undefined {
     case 'failed': {
       const detail = outcome.detail as { kind?: unknown } | undefined;
       if (typeof detail === 'object' && detail !== null && typeof detail.kind === 'string') {
+        // An output JSON could not hold, as earlier engines recorded it, has no error: the record's text is it.
+        const error = (detail as { error?: unknown }).error;
+        if (detail.kind === 'failed' && (typeof error !== 'object' || error === null)) {
+          const failed = detail as Extract<JobOutcome, { kind: 'failed' }>;
+          return { ...failed, error: { name: 'TypeError', message: outcome.error }, attempts };
+        }
         return { ...(detail as JobOutcome), attempts };
       }
       return { kind: 'failed', reason: 'threw', error: { name: 'Error', message: outcome.error }, attempts };

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../src/library/events.js';
+import { durableStoreKinds, openOn } from './durable-stores.js';
+import { fixture } from './helpers.js';
+
+for (const [name, make, skip] of durableStoreKinds) {
+  describe.skipIf(skip !== undefined)(`JSON values on ${name}`, () => {
+    it('fails an output JSON cannot hold, alike in the handle, the event and the store', async () => {
+      const engine = await openOn(await make());
+      const task = engine.task('returnsValue', { module: fixture(), exportName: 'returnsValue' });
+      const events: EngineEvent[] = [];
+      engine.onEvent((event) => events.push(event));
+      const cases = [
+        ['bigint', 'output.a is a BigInt'],
+        ['map', 'output is a Map'],
+        ['set', 'output.list[1] is a Set'],
+      ] as const;
+      for (const [kind, where] of cases) {
+        const job = engine.enqueue(task, kind, { idempotencyKey: kind });
+        const outcome = await job.result;
+        expect(outcome).toMatchObject({ kind: 'failed', reason: 'output', attempts: 1 });
+        const message = outcome.kind === 'failed' ? outcome.error.message : '';
+        expect(message).toBe(`the output cannot be stored as JSON: ${where}, which JSON cannot hold`);
+        const stored = await engine.getStoredJob(job.storeId ?? '');
+        expect(stored).toMatchObject({ state: 'failed', outcome });
+        // The store answers a repeated key from then on, with the same outcome.
+        await expect(engine.enqueue(task, kind, { idempotencyKey: kind }).result).resolves.toEqual(outcome);
+      }
+      expect(events.filter((event) => event.type === 'job.succeeded')).toEqual([]);
+      // Three that ran, three answered by the store.
+      expect(events.filter((event) => event.type === 'job.failed')).toHaveLength(6);
+    });
+
+    it('hands out an output in the JSON form the store keeps', async () => {
+      const engine = await openOn(await make());
+      const task = engine.task('returnsValue', { module: fixture(), exportName: 'returnsValue' });
+      const job = engine.enqueue(task, 'date');
+      const outcome = await job.result;
+      expect(outcome).toEqual({ kind: 'succeeded', output: { at: '1970-01-01T00:00:00.000Z' }, attempts: 1 });
+      expect((await engine.getStoredJob(job.storeId ?? ''))?.outcome).toEqual(outcome);
+    });
+  });
+}
