@@ -7,6 +7,7 @@ import { type EngineEventListener, EngineEventListeners } from './events.js';
 import { IdempotencyKeys } from './idempotency-keys.js';
 import { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
+import { jsonForm } from './json-value.js';
 import {
   type EngineOptions,
   type JobOptions,
@@ -369,10 +370,13 @@ export class Engine implements AsyncDisposable {
       encode: (job) => {
         const { priority, retry, idempotencyKey } = job.options;
         const notBefore = job.notBefore;
+        // Every attempt, here or on another engine after a crash, sees the input the store holds:
+        // its JSON form from the first. One JSON cannot hold fails its own job (encode throws).
+        job.input = jsonForm(job.input, 'input');
         const payload = storedPayload(job.input, job.options, this.options.retry);
         // One literal with every field (undefined ones are the store's defaults): spreading optional
-        // fields in built and copied two more objects per job. The JSON is made here, where an input
-        // JSON cannot hold fails its own job (encode throws), and the store need not make it again.
+        // fields in built and copied two more objects per job. The JSON is made here, and the store
+        // need not make it again.
         return {
           task: job.task.name,
           payload,

@@ -39,5 +39,32 @@ for (const [name, make, skip] of durableStoreKinds) {
       expect(outcome).toEqual({ kind: 'succeeded', output: { at: '1970-01-01T00:00:00.000Z' }, attempts: 1 });
       expect((await engine.getStoredJob(job.storeId ?? ''))?.outcome).toEqual(outcome);
     });
+
+    it('gives every attempt the input the store holds, and fails one JSON cannot hold', async () => {
+      const engine = await openOn(await make());
+      const task = engine.task('describesInput', { module: fixture(), exportName: 'describesInput' });
+      const retried = engine.enqueue(
+        task,
+        { when: new Date(0), failUntil: 2, n: Number.NaN },
+        { retry: { retryOn: ['threw'] } },
+      );
+      await expect(retried.result).resolves.toEqual({
+        kind: 'succeeded',
+        output: { seen: 'String', input: { when: '1970-01-01T00:00:00.000Z', failUntil: 2, n: null } },
+        attempts: 2,
+      });
+      const set = engine.enqueue(task, { when: 1, tags: new Set(['a']) });
+      await expect(set.result).resolves.toMatchObject({
+        kind: 'failed',
+        reason: 'input',
+        error: { message: 'the input cannot be stored as JSON: input.tags is a Set, which JSON cannot hold' },
+        attempts: 0,
+      });
+      const cycle: Record<string, unknown> = { when: 1 };
+      cycle.self = { back: cycle };
+      await expect(engine.enqueue(task, cycle).result).resolves.toMatchObject({
+        error: { message: expect.stringContaining('input.self.back is a reference back to input (a cycle)') },
+      });
+    });
   });
 }
