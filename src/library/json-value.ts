@@ -2,16 +2,15 @@
  * Inputs and outputs on a durable store travel as JSON, as BullMQ's and graphile-worker's do: a task
  * and a handle see what the store holds, on every attempt and every engine. `jsonForm` is that value:
  * the value itself when JSON holds it exactly (plain objects, arrays, strings, finite numbers,
- * booleans, null — most values, which are then neither copied nor parsed), else what
- * `JSON.parse(JSON.stringify(value))` gives (a Date becomes its ISO string, NaN null, an `undefined`
+ * booleans, null — most values, which are then not copied), else a copy as
+ * `JSON.parse(JSON.stringify(value))` gives it (a Date becomes its ISO string, NaN null, an `undefined`
  * member is left out). A value JSON would lose without a word, or cannot hold at all, throws a
  * TypeError naming where it is (`input.tags is a Set`): a BigInt, a symbol, a function, a cycle,
  * a Map, a Set, a typed array, an ArrayBuffer, a RegExp, an Error, a WeakMap, a WeakSet, a Promise.
  */
 export function jsonForm(value: unknown, root: string): unknown {
   if (value === undefined) return undefined;
-  const walk = new JsonWalk(root);
-  return walk.exact(value) ? value : JSON.parse(JSON.stringify(value));
+  return new JsonWalk(root).form(value);
 }
 
 /** Objects JSON turns into `{}` (or their own enumerable properties), losing what they hold. */
@@ -35,18 +34,19 @@ class JsonWalk {
 
   constructor(private readonly root: string) {}
 
-  /** Whether JSON holds `value` exactly; throws for a value it cannot hold. */
-  exact(value: unknown): boolean {
+  /**
+   * `value` as JSON holds it: itself when JSON holds it exactly, else a copy (each toJSON called
+   * once); `undefined` where JSON leaves a member out. Throws for a value JSON cannot hold.
+   */
+  form(value: unknown): unknown {
     switch (typeof value) {
       case 'string':
       case 'boolean':
-        return true;
-      case 'number':
-        // NaN and ±Infinity become null, -0 becomes 0.
-        return Number.isFinite(value) && !Object.is(value, -0);
       case 'undefined':
-        // Left out of an object, null in an array.
-        return false;
+        return value;
+      case 'number':
+        // NaN and ±Infinity become null.
+        return Number.isFinite(value) ? value : null;
       case 'bigint':
         return this.refuse('a BigInt');
       case 'symbol':
@@ -54,11 +54,11 @@ class JsonWalk {
       case 'function':
         return this.refuse('a function');
     }
-    if (value === null) return true;
-    return this.exactObject(value as object);
+    if (value === null) return null;
+    return this.objectForm(value as object);
   }
 
-  private exactObject(value: object): boolean {
+  private objectForm(value: object): unknown {
     const at = this.ancestors.indexOf(value);
     if (at >= 0) return this.refuse(`a reference back to ${this.path(at)} (a cycle)`);
     if (ArrayBuffer.isView(value)) return this.refuse(`a ${value.constructor?.name ?? 'typed array'}`);
@@ -67,36 +67,51 @@ class JsonWalk {
     const toJSON = (value as { toJSON?: unknown }).toJSON;
     this.ancestors.push(value);
     try {
-      if (typeof toJSON === 'function') {
-        // A Date: what JSON stores is what toJSON returns.
-        this.exact(toJSON.call(value, String(this.keys.at(-1) ?? '')));
-        return false;
-      }
-      if (Array.isArray(value)) return this.exactArray(value);
+      // A Date: what JSON stores is what toJSON returns.
+      if (typeof toJSON === 'function') return this.form(toJSON.call(value, String(this.keys.at(-1) ?? '')));
+      if (Array.isArray(value)) return this.arrayForm(value);
       const proto = Object.getPrototypeOf(value);
       // Another class's instance arrives as a plain object of its own enumerable properties.
-      let exact = proto === Object.prototype || proto === null;
-      for (const key in value) {
-        if (!Object.hasOwn(value, key)) continue;
+      let copy: Record<string, unknown> | undefined =
+        proto === Object.prototype || proto === null ? undefined : {};
+      const record = value as Record<string, unknown>;
+      for (const key in record) {
+        if (!Object.hasOwn(record, key)) continue;
+        const member = record[key];
         this.keys.push(key);
-        if (!this.exact((value as Record<string, unknown>)[key])) exact = false;
+        const form = this.form(member);
         this.keys.pop();
+        // An undefined member is left out: the first makes the copy.
+        if (form === member && member !== undefined && copy === undefined) continue;
+        if (copy === undefined) {
+          // The members before this one were exact: copied as they are.
+          copy = {};
+          for (const earlier in record) {
+            if (earlier === key) break;
+            if (Object.hasOwn(record, earlier)) copy[earlier] = record[earlier];
+          }
+        }
+        if (form !== undefined) copy[key] = form;
       }
-      return exact;
+      return copy ?? value;
     } finally {
       this.ancestors.pop();
     }
   }
 
-  private exactArray(value: readonly unknown[]): boolean {
-    let exact = true;
+  private arrayForm(value: readonly unknown[]): unknown {
+    let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
+      const item = value[i];
       this.keys.push(i);
-      // A hole becomes null.
-      if (!(i in value) || !this.exact(value[i])) exact = false;
+      // A hole or undefined becomes null.
+      const form = i in value ? (this.form(item) ?? null) : null;
       this.keys.pop();
+      if (form === item && copy === undefined) continue;
+      copy ??= value.slice(0, i);
+      copy[i] = form;
     }
-    return exact;
+    return copy ?? value;
   }
 
   /** `input.tags[0]`: the path of the first `depth` keys. */
