@@ -22,7 +22,7 @@ export const errorCatalog = {
   VK_STALE_LEASE: 'a write carried a fencing token that is no longer current',
   VK_QUEUE_FULL: 'the queue is at capacity; the submission was refused whole',
   VK_IDEMPOTENCY_CONFLICT:
-    'the idempotency key already belongs to a run of another workflow (on the API: of another request by the same token); nothing was started',
+    'the idempotency key already belongs to a run of another workflow (on the API: of another request by the same token; in the library: a job of another task or input); nothing was started',
   VK_LEASE_EXPIRED: 'a lease expired before its holder finished',
   VK_POOL_CONFIG: 'a thread-pool option is invalid',
   VK_POOL_CLOSED: 'the thread pool is closing or closed; the task was not accepted',

@@ -6,6 +6,7 @@ import { type OpenedEngineStore, openEngineStore, openEngineStoreNow } from './e
 import { type EngineEventListener, EngineEventListeners } from './events.js';
 import { IdempotencyKeys } from './idempotency-keys.js';
 import { JobDispatch } from './job-dispatch.js';
+import { jobFingerprint } from './job-fingerprint.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import { jsonForm } from './json-value.js';
 import {
@@ -143,7 +144,7 @@ export class Engine implements AsyncDisposable {
   ): JobHandle<Output> {
     this.checkOpen('enqueue()');
     const job = this.prepare('enqueue()', task, input, options);
-    const handle = this.admit(job) as JobHandle<Output>;
+    const handle = this.admit(job, 'enqueue()') as JobHandle<Output>;
     this.dispatch.endSubmission();
     if (options?.signal !== undefined) this.cancelOnAbort(handle, options.signal);
     return handle;
@@ -166,9 +167,11 @@ export class Engine implements AsyncDisposable {
       const request = requests[i] as EnqueueRequest;
       jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);
     }
+    const prints = this.checkKeys(jobs as JobRecord[]);
     // In place: a job is its own handle, unless its idempotency key names an earlier one. The jobs
     // share one clock reading (JobDispatch.admit).
-    for (let i = 0; i < jobs.length; i++) jobs[i] = this.admit(jobs[i] as JobRecord);
+    for (let i = 0; i < jobs.length; i++)
+      jobs[i] = this.admit(jobs[i] as JobRecord, 'enqueueMany()', prints?.[i]);
     this.dispatch.endSubmission();
     for (let i = 0; i < jobs.length; i++) {
       const signal = requests[i]?.options?.signal;
@@ -206,7 +209,7 @@ export class Engine implements AsyncDisposable {
       const job = this.prepare('enqueue()', task, input, options);
       // Told directly, not through the handle's promise: no promise per node, no hop per stage.
       job.onConcluded(ended);
-      this.admitOrFind(job)?.result.then((final) => ended(final, undefined));
+      this.admitOrFind(job, 'enqueue()')?.result.then((final) => ended(final, undefined));
       this.dispatch.endSubmission();
     },
   };
@@ -393,6 +396,16 @@ export class Engine implements AsyncDisposable {
       // A producer claims nothing: its jobs are watched in the store until another engine ran them.
       tasks: this.options.runJobs ? () => this.tasks.names() : () => [],
       runsJobs: this.options.runJobs,
+      // Compared on the input's JSON form, which `encode` made it.
+      conflict: (job, held) => {
+        const print = jobFingerprint(job.task.name, job.input);
+        if (print === jobFingerprint(held.task, readPayload(held.payload).input)) return undefined;
+        const what = held.task === job.task.name ? ' with another input' : '';
+        return new ValkyrieError(
+          'VK_IDEMPOTENCY_CONFLICT',
+          `VK_IDEMPOTENCY_CONFLICT: idempotency key "${held.idempotencyKey}" belongs to stored job ${held.id}, of task "${held.task}"${what}; received task "${job.task.name}"`,
+        );
+      },
     });
   }
 
@@ -452,21 +465,65 @@ export class Engine implements AsyncDisposable {
   }
 
   /** Queues a checked job, or returns the first job's handle when its idempotency key is known. */
-  private admit(job: JobRecord): JobHandle {
-    return this.admitOrFind(job) ?? job;
+  private admit(job: JobRecord, where: string, fingerprint?: string): JobHandle {
+    return this.admitOrFind(job, where, fingerprint) ?? job;
   }
 
-  /** `admit` that returns undefined for a job it queued (a workflow node listens to it directly). */
-  private admitOrFind(job: JobRecord): JobHandle | undefined {
+  /**
+   * `admit` that returns undefined for a job it queued (a workflow node listens to it directly).
+   * Throws VK_IDEMPOTENCY_CONFLICT, queueing nothing, when the key belongs to a job of another task
+   * or input; `fingerprint` is the job's, when already made.
+   */
+  private admitOrFind(job: JobRecord, where: string, fingerprint?: string): JobHandle | undefined {
     const key = job.options.idempotencyKey;
     if (key !== undefined) {
-      const existing = this.idempotent.find(key);
-      if (existing !== undefined) return existing;
-      this.idempotent.add(key, job);
+      const print = fingerprint ?? jobFingerprint(job.task.name, job.input);
+      const holder = this.idempotent.holder(key);
+      if (holder !== undefined) {
+        if (holder.fingerprint !== print) throw keyConflict(where, key, holder.handle, job);
+        return holder.handle;
+      }
+      this.idempotent.add(key, job, print);
     }
     this.dispatch.admit(job);
     return undefined;
   }
+
+  /**
+   * The fingerprints of an enqueueMany's keyed jobs (undefined without any), checked against the
+   * keys known and each other before any job is queued, so that a conflict refuses the whole call.
+   */
+  private checkKeys(jobs: readonly JobRecord[]): (string | undefined)[] | undefined {
+    let prints: (string | undefined)[] | undefined;
+    let inCall: Map<string, { job: JobRecord; print: string }> | undefined;
+    jobs.forEach((job, i) => {
+      const key = job.options.idempotencyKey;
+      if (key === undefined) return;
+      const print = jobFingerprint(job.task.name, job.input);
+      prints ??= new Array(jobs.length);
+      prints[i] = print;
+      inCall ??= new Map();
+      const earlier = inCall.get(key);
+      const holder =
+        earlier === undefined
+          ? this.idempotent.holder(key)
+          : { handle: earlier.job, fingerprint: earlier.print };
+      if (holder !== undefined && holder.fingerprint !== print) {
+        throw keyConflict(`enqueueMany()[${i}]`, key, holder.handle, job);
+      }
+      if (earlier === undefined && holder === undefined) inCall.set(key, { job, print });
+    });
+    return prints;
+  }
+}
+
+function keyConflict(where: string, key: string, holder: JobHandle, job: JobRecord): ValkyrieError {
+  const heldBy = holder instanceof JobRecord ? holder.task.name : undefined;
+  const what = heldBy === job.task.name ? ' with another input' : '';
+  return new ValkyrieError(
+    'VK_IDEMPOTENCY_CONFLICT',
+    `${where}: idempotency key "${key}" belongs to job ${holder.id}, of task "${heldBy}"${what}; received task "${job.task.name}"; nothing was enqueued`,
+  );
 }
 
 /** `enqueueMany()[3]`, or `enqueue()`: where a request was, for a message about it. */

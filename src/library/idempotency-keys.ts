@@ -1,8 +1,13 @@
 import { type Clock, queueDefaults } from '../store/queue.js';
 import type { JobHandle } from './job-record.js';
 
-interface Entry {
+/** The job a key belongs to: its handle, and its task and input (`jobFingerprint`) to tell a repeat by. */
+export interface KeyHolder {
   readonly handle: JobHandle;
+  readonly fingerprint: string;
+}
+
+interface Entry extends KeyHolder {
   readonly at: number;
 }
 
@@ -28,21 +33,25 @@ export class IdempotencyKeys {
   }
 
   find(key: string): JobHandle | undefined {
+    return this.holder(key)?.handle;
+  }
+
+  holder(key: string): KeyHolder | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (this.clock.now() - entry.at < this.windowMs) return entry.handle;
+    if (this.clock.now() - entry.at < this.windowMs) return entry;
     this.#entries.delete(key);
     return undefined;
   }
 
   /** For a key `find` did not know. */
-  add(key: string, handle: JobHandle): void {
+  add(key: string, handle: JobHandle, fingerprint = ''): void {
     const now = this.clock.now();
     for (const [old, entry] of this.#entries) {
       if (now - entry.at < this.windowMs) break;
       this.#entries.delete(old);
     }
-    const entry: Entry = { handle, at: now };
+    const entry: Entry = { handle, fingerprint, at: now };
     this.#entries.set(key, entry);
     if (!this.durable) return;
     handle.result.then(() => {

@@ -1,4 +1,4 @@
-import { isValkyrieError } from '../core/errors.js';
+import { isValkyrieError, type ValkyrieError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type {
@@ -41,6 +41,8 @@ export interface StoreEngineQueueOptions {
    * another engine has run them, as jobs found by idempotency key are.
    */
   readonly runsJobs: boolean;
+  /** Why an entry may not follow the stored job its key matched (another task or input); else undefined. */
+  conflict(entry: JobRecord, held: EnqueueResult['job']): ValkyrieError | undefined;
 }
 
 /** Consecutive empty claims back off up to this long before waiting for work again (see #armWaiter). */
@@ -186,9 +188,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return enqueued.then(() => claimed).then((leases) => this.#taken(leases, limit, into));
   }
 
-  recordable(outcome: TaskOutcome): TaskOutcome {
-    return storableOutcome(outcome);
-  }
+  readonly recordable = storableOutcome;
 
   settle(entry: JobRecord, outcome: TaskOutcome): undefined | Promise<JobOutcome | undefined> {
     const lease = entry.lease;
@@ -440,20 +440,26 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #placeAll(batch: readonly JobRecord[], results: readonly EnqueueResult[]): void {
     results.forEach((result, i) => {
       const entry = batch[i];
-      if (entry !== undefined) this.#placed(entry, result.kind === 'created', result.job.id);
+      if (entry !== undefined) this.#placed(entry, result);
     });
     if (results.some((result) => result.kind === 'existing')) this.#watched.lookUp();
   }
 
-  #placed(entry: JobRecord, created: boolean, id: QueueJobId): void {
-    entry.storeId = id;
-    if (created && this.#options.runsJobs) {
-      this.#byId.set(id, entry);
+  /** One enqueue result: the entry is stored, follows a job (its key's, or a producer's own), or conflicts. */
+  #placed(entry: JobRecord, { kind, job }: EnqueueResult): void {
+    const conflict = kind === 'existing' ? this.#options.conflict(entry, job) : undefined;
+    if (conflict !== undefined) {
+      this.#refused(entry, conflict);
+      return;
+    }
+    entry.storeId = job.id;
+    if (kind === 'created' && this.#options.runsJobs) {
+      this.#byId.set(job.id, entry);
       return;
     }
     // The idempotency key matched a job in the store, or a producer stored it: this entry follows it.
     this.#waiting.delete(entry);
-    this.#watched.add(id, entry);
+    this.#watched.add(job.id, entry);
   }
 
   #refused(entry: JobRecord, error: unknown): void {

@@ -280,7 +280,8 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
           (outcome, recorded) => ended(at, outcome, recorded),
         );
       } catch (error) {
-        // The engine began closing while this workflow ran.
+        // The engine began closing while this workflow ran, or the node's idempotency key belongs
+        // to a job of another task or input.
         const reason = error instanceof Error ? error.message : String(error);
         ended(at, { kind: 'cancelled', reason, attempts: 0 }, undefined);
       }

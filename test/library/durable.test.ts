@@ -154,7 +154,7 @@ for (const [name, make, skip] of kinds) {
       await engine.close();
       const other = await open();
       other.task('echo', { module: fixture() });
-      const again = other.enqueue('echo', 'second', { idempotencyKey: 'k' });
+      const again = other.enqueue('echo', 'first', { idempotencyKey: 'k' });
       await expect(again.result).resolves.toEqual({ kind: 'succeeded', output: 'first', attempts: 1 });
     });
 

@@ -104,7 +104,7 @@ describe('Engine: jobs', () => {
     const { engine } = await openTestEngine();
     const echo = engine.task('echo', { module: fixture() });
     const first = engine.enqueue(echo, 'first', { idempotencyKey: 'k' });
-    const second = engine.enqueue(echo, 'second', { idempotencyKey: 'k' });
+    const second = engine.enqueue(echo, 'first', { idempotencyKey: 'k' });
     expect(second).toBe(first);
     await expect(second.result).resolves.toMatchObject({ output: 'first' });
     // A refused batch leaves no key behind; a key repeated within one batch gives one job.
@@ -116,7 +116,7 @@ describe('Engine: jobs', () => {
     ).toThrow(/enqueueMany\(\)\[1\] options\.delayMs must be a number ≥ 0; received -1/);
     const [a, b] = engine.enqueueMany([
       { task: echo, input: 'a', options: { idempotencyKey: 'batch' } },
-      { task: echo, input: 'b', options: { idempotencyKey: 'batch' } },
+      { task: echo, input: 'a', options: { idempotencyKey: 'batch' } },
     ]);
     expect(b).toBe(a);
     await expect(a?.result).resolves.toMatchObject({ output: 'a' });
@@ -130,7 +130,7 @@ describe('Engine: jobs', () => {
     const first = engine.enqueue(echo, 'first', { idempotencyKey: 'k' });
     await expect(first.result).resolves.toMatchObject({ output: 'first' });
     await clock.advance(24 * 60 * 60 * 1000 - 1);
-    expect(engine.enqueue(echo, 'again', { idempotencyKey: 'k' })).toBe(first);
+    expect(engine.enqueue(echo, 'first', { idempotencyKey: 'k' })).toBe(first);
     await clock.advance(1);
     const later = engine.enqueue(echo, 'later', { idempotencyKey: 'k' });
     expect(later).not.toBe(first);
