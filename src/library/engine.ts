@@ -9,6 +9,7 @@ import { JobDispatch } from './job-dispatch.js';
 import { jobFingerprint } from './job-fingerprint.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import { jsonForm } from './json-value.js';
+import { checkOptionNames } from './option-keys.js';
 import {
   type EngineOptions,
   type JobOptions,
@@ -165,6 +166,13 @@ export class Engine implements AsyncDisposable {
     const jobs = new Array<JobHandle>(requests.length);
     for (let i = 0; i < requests.length; i++) {
       const request = requests[i] as EnqueueRequest;
+      if (typeof request !== 'object' || request === null) {
+        throw new ValkyrieError(
+          'VK_ENGINE_CONFIG',
+          `enqueueMany()[${i}] must be an object { task, input, options? }; received ${String(request)}`,
+        );
+      }
+      checkOptionNames(`enqueueMany()[${i}]`, request, 'request');
       jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);
     }
     const prints = this.checkKeys(jobs as JobRecord[]);

@@ -6,6 +6,7 @@ import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import type { ThreadPoolOptions } from '../executors/thread/config.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 import { defaultBusyTimeoutMs } from '../store/sqlite/open.js';
+import { checkOptionNames } from './option-keys.js';
 
 /**
  * Outcomes a retry policy may retry. A task that could not be loaded, whose input or output cannot
@@ -165,6 +166,9 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
         };
   }
   if (typeof store !== 'object' || store === null) fail(where, 'a string or an object', store);
+  if (store.kind === 'memory' || store.kind === 'sqlite' || store.kind === 'postgres') {
+    checkOptionNames(where, store, `${store.kind}Store`);
+  }
   if (store.kind === 'memory') return { kind: 'memory' };
   const durable = {
     leaseTtlMs:
@@ -220,6 +224,7 @@ function checkJitter(where: string, value: unknown): number {
 export function resolveRetry(where: string, policy: RetryPolicy | undefined, base: ResolvedRetryPolicy) {
   if (policy === undefined) return base;
   if (typeof policy !== 'object' || policy === null) fail(where, 'an object', policy);
+  checkOptionNames(where, policy, 'retry');
   const retryOn = policy.retryOn ?? base.retryOn;
   if (!Array.isArray(retryOn) || retryOn.some((kind) => !retryableKinds.includes(kind))) {
     fail(`${where}.retryOn`, `a list of ${retryableKinds.map((k) => `'${k}'`).join(', ')}`, retryOn);
@@ -273,6 +278,7 @@ export function resolveJobOptions(
 ): ResolvedJobOptions {
   if (options === undefined) return defaultJobOptions(retry);
   if (typeof options !== 'object' || options === null) fail(where, 'an object', options);
+  checkOptionNames(where, options, 'job');
   const priority = options.priority ?? defaultPriority;
   if (!isPriority(priority))
     fail(`${where}.priority`, "'critical', 'high', 'normal', 'low' or 'background'", priority);
@@ -304,6 +310,7 @@ export interface ResolvedEngineOptions {
 
 export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOptions {
   if (typeof options !== 'object' || options === null) fail('openEngine(options)', 'an object', options);
+  checkOptionNames('openEngine(options)', options, 'engine');
   const store = resolveStoreOptions(options.store);
   const runJobs = options.runJobs ?? true;
   if (typeof runJobs !== 'boolean') fail('openEngine(): option "runJobs"', 'true or false', runJobs);

@@ -1,0 +1,54 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openEngine } from '../../src/library/engine.js';
+import type { EngineOptions, JobOptions } from '../../src/library/options.js';
+import { fixture, openTestEngine } from './helpers.js';
+
+/** Options as a caller used to another queue writes them: names the types do not have. */
+const loose = <T>(value: Record<string, unknown>): T => value as T;
+
+describe('option names', () => {
+  it('refuses a job option it does not know, naming ours', async () => {
+    const { engine } = await openTestEngine();
+    const echo = engine.task('echo', { module: fixture() });
+    expect(() =>
+      engine.enqueue(
+        echo,
+        1,
+        loose<JobOptions>({ attempts: 5, backoff: { type: 'exponential', delay: 1000 } }),
+      ),
+    ).toThrow(
+      'enqueue() options has no option "attempts" (did you mean retry.maxAttempts?); its options are priority, delayMs, timeoutMs, retry, idempotencyKey, signal',
+    );
+    expect(() => engine.enqueue(echo, 1, { retry: loose({ attempts: 5 }) })).toThrow(
+      'enqueue() options.retry has no option "attempts" (did you mean maxAttempts?)',
+    );
+    expect(() => engine.enqueue(echo, 1, loose<JobOptions>({ priorty: 'high' }))).toThrow(
+      'has no option "priorty" (did you mean priority?)',
+    );
+    expect(() => engine.enqueueMany([loose({ task: echo, data: 1 })])).toThrow(
+      'enqueueMany()[0] has no option "data" (did you mean input?); its options are task, input, options',
+    );
+    expect(engine.stats().unsettled).toBe(0);
+  });
+
+  it('refuses an engine or store option it does not know', async () => {
+    await expect(
+      openEngine(loose<EngineOptions>({ stor: join(tmpdir(), 'vk-never-opened.db') })),
+    ).rejects.toMatchObject({
+      code: 'VK_ENGINE_CONFIG',
+      message: expect.stringContaining('openEngine(options) has no option "stor" (did you mean store?)'),
+    });
+    await expect(
+      openEngine({
+        store: loose({ kind: 'sqlite', path: join(tmpdir(), 'vk-never-opened.db'), busyTimeout: 5 }),
+      }),
+    ).rejects.toThrow(
+      'openEngine(): option "store" has no option "busyTimeout" (did you mean busyTimeoutMs?)',
+    );
+    await expect(openEngine({ retry: loose({ maxAttempt: 2 }) })).rejects.toThrow(
+      'openEngine(): option "retry" has no option "maxAttempt" (did you mean maxAttempts?)',
+    );
+  });
+});
