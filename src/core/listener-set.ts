@@ -1,10 +1,12 @@
 /**
  * Listeners of one kind of event. `active` lets hot paths skip building an event nobody reads. A
- * listener that throws cannot change the emitter's state: its error is rethrown on a later
- * microtask, where it surfaces as emitters' errors do.
+ * listener that throws cannot change the emitter's state: its error goes to `onListenerError`, by
+ * default rethrown on a later microtask, where it surfaces as emitters' errors do.
  */
 export class ListenerSet<Event> {
   private listeners: readonly ((event: Event) => void)[] = [];
+
+  constructor(private readonly onListenerError: (error: unknown, event: Event) => void = rethrowLater) {}
 
   get active(): boolean {
     return this.listeners.length > 0;
@@ -23,10 +25,14 @@ export class ListenerSet<Event> {
       try {
         listener(event);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        this.onListenerError(error, event);
       }
     }
   }
+}
+
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
 }

@@ -7,7 +7,8 @@ import type { TaskLogEntry } from '../executors/thread/task-record.js';
 export type JobOutcome<Output = unknown> = TaskOutcome<Output> & { readonly attempts: number };
 
 /**
- * What an engine reports. Listeners run synchronously; one that throws does not disturb the engine.
+ * What an engine reports. Listeners run synchronously; one that throws does not disturb the engine
+ * nor the other listeners: its error is reported as a process warning (`ValkyrieListenerError`).
  * `job.started` means an attempt was handed to the thread pool (it may wait there for a free slot).
  */
 export type EngineEvent =
@@ -45,5 +46,20 @@ export type EngineEvent =
 
 export type EngineEventListener = (event: EngineEvent) => void;
 
-/** Listeners of an engine. */
-export class EngineEventListeners extends ListenerSet<EngineEvent> {}
+/**
+ * Listeners of an engine. A listener's error is reported, not rethrown: thrown from a microtask it
+ * would end the process, leaving the engine's jobs leased until their leases expire.
+ */
+export class EngineEventListeners extends ListenerSet<EngineEvent> {
+  constructor() {
+    super(reportListenerError);
+  }
+}
+
+function reportListenerError(error: unknown, event: EngineEvent): void {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  process.emitWarning(`an engine event listener threw on ${event.type}: ${message}`, {
+    type: 'ValkyrieListenerError',
+    detail: error instanceof Error ? error.stack : undefined,
+  });
+}
