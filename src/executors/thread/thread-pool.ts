@@ -45,6 +45,8 @@ export class ThreadPool implements AsyncDisposable {
   private readonly listeners = new PoolEventListeners();
   private readonly dispatcher: PoolDispatcher;
   private readonly tasks = new Map<string, PoolTask>();
+  /** The same tasks by typeId: `submit` checks it was given one of them in one array read. */
+  private readonly taskByTypeId: PoolTask[] = [];
   private nextTaskId = 1;
   private unsettled = 0;
   private drained: (() => void) | undefined;
@@ -70,6 +72,7 @@ export class ThreadPool implements AsyncDisposable {
     if (task === undefined) {
       task = Object.freeze({ typeId: this.tasks.size, moduleUrl, exportName });
       this.tasks.set(key, task);
+      this.taskByTypeId.push(task);
     }
     return task as PoolTask<Input, Output>;
   }
@@ -105,6 +108,10 @@ export class ThreadPool implements AsyncDisposable {
         'run(): the thread pool is closing; the task was not accepted',
       );
     }
+    // A worker knows a task by its typeId: another pool's task, or a look-alike object, would run
+    // whatever this pool's task of that id is, or fail to load "undefined".
+    const typeId = (task as PoolTask | undefined)?.typeId;
+    if (typeId === undefined || this.taskByTypeId[typeId] !== task) throw notATask(task);
     let timeoutMs = this.options.taskTimeoutMs;
     let attempt = 1;
     if (options !== undefined) {
@@ -229,4 +236,12 @@ function abortReasonOf(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason.message;
   return reason === undefined ? 'cancelled by the caller' : String(reason);
+}
+
+function notATask(received: unknown): ValkyrieError {
+  const shown = typeof received === 'string' ? `'${received}'` : typeof received;
+  return new ValkyrieError(
+    'VK_TASK_MODULE',
+    `run(): expected a task made by this pool's task({ module, exportName }); received ${shown}`,
+  );
 }

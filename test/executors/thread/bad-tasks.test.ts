@@ -116,3 +116,33 @@ describe('ThreadPool: bad task modules, throws and outputs are failed outcomes',
     expect(outcome).toMatchObject({ kind: 'failed', reason: 'input', error: { name: 'DataCloneError' } });
   });
 });
+
+describe('ThreadPool: run() given something pool.task() did not make', () => {
+  it('rejects with VK_TASK_MODULE, running nothing', async () => {
+    const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const { pool: other } = await openPool({ minThreads: 1, maxThreads: 1 });
+    const echo = pool.task({ module: fixture('echo.mjs') });
+    const foreign = other.task({ module: fixture('echo.mjs') });
+    const lookAlike = { module: fixture('echo.mjs'), exportName: 'default' };
+    for (const [bad, shown] of [
+      ['not a task', "'not a task'"],
+      [lookAlike, 'object'],
+      [{ ...echo }, 'object'],
+      [undefined, 'undefined'],
+    ] as const) {
+      await expect(pool.run(bad as unknown as typeof echo, 1)).rejects.toMatchObject({
+        code: 'VK_TASK_MODULE',
+        message: `run(): expected a task made by this pool's task({ module, exportName }); received ${shown}`,
+      });
+    }
+    // Another pool's task is refused too: its typeId means another task here, or none.
+    other.task({ module: fixture('echo.mjs'), exportName: 'other' });
+    await expect(
+      pool.run(other.task({ module: fixture('echo.mjs'), exportName: 'other' }), 1),
+    ).rejects.toMatchObject({
+      code: 'VK_TASK_MODULE',
+    });
+    expect(foreign.typeId).toBe(echo.typeId);
+    await expect(pool.run(echo, 2)).resolves.toEqual({ kind: 'succeeded', output: 2 });
+  });
+});
