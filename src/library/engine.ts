@@ -24,11 +24,40 @@ import { TaskRegistry } from './task-registry.js';
 import { runWorkflow, type WorkflowDefinition, type WorkflowHost, type WorkflowResult } from './workflow.js';
 
 /** One job of `enqueueMany`. */
-export interface EnqueueRequest<Input = unknown> {
-  readonly task: EngineTask<Input> | string;
+export interface EnqueueRequest<Input = unknown, Output = unknown> {
+  readonly task: EngineTask<Input, Output> | string;
   readonly input: Input;
   readonly options?: JobOptions;
 }
+
+/** A task handle or name, as requests give it. */
+type TaskRef = EngineTask<unknown, unknown> | string;
+type InputOf<T> = T extends EngineTask<infer Input, unknown> ? Input : unknown;
+type OutputOf<T> = T extends EngineTask<unknown, infer Output> ? Output : unknown;
+
+/**
+ * `enqueueMany`'s requests, typed per request by its task (inferred from each `task`), so that each
+ * `input` is checked against its own task's input type, as `enqueue` checks it.
+ */
+export type EnqueueRequests<Tasks extends readonly TaskRef[]> = {
+  readonly [K in keyof Tasks]: {
+    readonly task: Tasks[K];
+    readonly input: InputOf<Tasks[K]>;
+    readonly options?: JobOptions;
+  };
+};
+
+/** A request naming its task, whose types the caller gives (a producer's). */
+interface NamedRequest {
+  readonly task: string;
+  readonly input: unknown;
+  readonly options?: JobOptions;
+}
+
+/** The handles `enqueueMany` returns, each with its own task's output type. */
+export type EnqueuedHandles<Tasks extends readonly TaskRef[]> = {
+  -readonly [K in keyof Tasks]: JobHandle<OutputOf<Tasks[K]>>;
+};
 
 export interface EngineStats {
   /** Waiting in the engine's queue, delayed ones and those waiting for a retry included. */
@@ -151,8 +180,16 @@ export class Engine implements AsyncDisposable {
     return handle;
   }
 
-  /** Adds many jobs in one call, all or nothing: every request is checked before any is enqueued. */
-  enqueueMany<Output = unknown>(requests: readonly EnqueueRequest[]): JobHandle<Output>[] {
+  /**
+   * Adds many jobs in one call, all or nothing: every request is checked before any is enqueued.
+   * Typed per request by its task handle; tasks given by name (a producer's) carry no types, and
+   * the caller may name their output: `enqueueMany<Out>([{ task: 'resize', input }])`.
+   */
+  enqueueMany<const Tasks extends readonly TaskRef[]>(
+    requests: EnqueueRequests<Tasks>,
+  ): EnqueuedHandles<Tasks>;
+  enqueueMany<Output = unknown>(requests: readonly NamedRequest[]): JobHandle<Output>[];
+  enqueueMany(requests: readonly EnqueueRequest[]): JobHandle[] {
     this.checkOpen('enqueueMany()');
     if (!Array.isArray(requests)) {
       throw new ValkyrieError(
@@ -185,7 +222,7 @@ export class Engine implements AsyncDisposable {
       const signal = requests[i]?.options?.signal;
       if (signal !== undefined) this.cancelOnAbort(jobs[i] as JobHandle, signal);
     }
-    return jobs as JobHandle<Output>[];
+    return jobs;
   }
 
   /**

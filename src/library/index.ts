@@ -1,4 +1,4 @@
-export type { EngineStats, EnqueueRequest } from './engine.js';
+export type { EngineStats, EnqueuedHandles, EnqueueRequest, EnqueueRequests } from './engine.js';
 export { Engine, openEngine } from './engine.js';
 export type { EngineQueue, QueueEntry } from './engine-queue.js';
 export type { EngineEvent, EngineEventListener, JobOutcome } from './events.js';

@@ -41,9 +41,7 @@ async function runFault(fault: Fault): Promise<{ outcome: JobOutcome; events: En
   const faulty = engine.task('faulty', fault.ref);
   const echo = engine.task<number, number>('echo', { module: fixture() });
   const echoes = (count: number) =>
-    engine.enqueueMany<number>(
-      Array.from({ length: count }, (_, i) => ({ task: echo, input: i, options: once })),
-    );
+    engine.enqueueMany(Array.from({ length: count }, (_, i) => ({ task: echo, input: i, options: once })));
   const succeeded = (count: number) =>
     Array.from({ length: count }, (_, i) => ({ kind: 'succeeded', output: i, attempts: 1 }));
 
