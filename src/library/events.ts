@@ -26,6 +26,8 @@ export type EngineEvent =
       readonly jobId: string;
       readonly task: string;
       readonly attempts: number;
+      /** As `job.result` gives it (on a durable store, as stored: its JSON form). */
+      readonly output: unknown;
     }
   | {
       readonly type: 'job.failed';

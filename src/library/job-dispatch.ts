@@ -385,7 +385,13 @@ export class JobDispatch {
     if (this.options.listeners.active) {
       this.options.listeners.emit(
         final.kind === 'succeeded'
-          ? { type: 'job.succeeded', jobId: job.id, task: job.task.name, attempts: final.attempts }
+          ? {
+              type: 'job.succeeded',
+              jobId: job.id,
+              task: job.task.name,
+              attempts: final.attempts,
+              output: final.output,
+            }
           : { type: 'job.failed', jobId: job.id, task: job.task.name, outcome: final },
       );
     }

@@ -34,9 +34,14 @@ for (const [name, make, skip] of durableStoreKinds) {
     it('hands out an output in the JSON form the store keeps', async () => {
       const engine = await openOn(await make());
       const task = engine.task('returnsValue', { module: fixture(), exportName: 'returnsValue' });
+      const events: EngineEvent[] = [];
+      engine.onEvent((event) => events.push(event));
       const job = engine.enqueue(task, 'date');
       const outcome = await job.result;
       expect(outcome).toEqual({ kind: 'succeeded', output: { at: '1970-01-01T00:00:00.000Z' }, attempts: 1 });
+      expect(events.find((event) => event.type === 'job.succeeded')).toMatchObject({
+        output: { at: '1970-01-01T00:00:00.000Z' },
+      });
       expect((await engine.getStoredJob(job.storeId ?? ''))?.outcome).toEqual(outcome);
     });
 

@@ -13,6 +13,13 @@ describe('Engine: jobs', () => {
     expect(job.id).toEqual(expect.any(String));
     await expect(job.result).resolves.toEqual({ kind: 'succeeded', output: { n: 7 }, attempts: 1 });
     expect(events.map((event) => event.type)).toEqual(['job.started', 'job.succeeded']);
+    expect(events[1]).toEqual({
+      type: 'job.succeeded',
+      jobId: job.id,
+      task: 'echo',
+      attempts: 1,
+      output: { n: 7 },
+    });
   });
 
   it("reports a job's progress as events", async () => {
