@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/library/events.js';
+import { outcomeOfStoredJob } from '../../src/library/stored-job.js';
+import { asQueueJobId } from '../../src/store/queue.js';
 import { durableStoreKinds, openOn } from './durable-stores.js';
 import { fixture } from './helpers.js';
 
@@ -73,3 +75,32 @@ for (const [name, make, skip] of durableStoreKinds) {
     });
   });
 }
+
+describe('a failed output recorded without its error', () => {
+  it('reads back with the record text as its error', () => {
+    // As engines before the output check recorded an output JSON could not hold.
+    const outcome = outcomeOfStoredJob({
+      id: asQueueJobId('1'),
+      task: 'returnsValue',
+      payload: { input: 'bigint' },
+      priority: 'normal',
+      state: 'failed',
+      attempts: 1,
+      createdAt: 0,
+      outcome: {
+        kind: 'failed',
+        error: 'the output cannot be stored as JSON: Do not know how to serialize a BigInt',
+        detail: { kind: 'failed', reason: 'output', attempts: 1 },
+      },
+    });
+    expect(outcome).toEqual({
+      kind: 'failed',
+      reason: 'output',
+      error: {
+        name: 'TypeError',
+        message: 'the output cannot be stored as JSON: Do not know how to serialize a BigInt',
+      },
+      attempts: 1,
+    });
+  });
+});
