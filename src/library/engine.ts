@@ -3,12 +3,19 @@ import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/
 import { asQueueJobId, type Lease } from '../store/queue.js';
 import type { EngineQueueHooks } from './engine-queue.js';
 import { type OpenedEngineStore, openEngineStore, openEngineStoreNow } from './engine-store.js';
+import type {
+  EnqueuedHandles,
+  EnqueueRequest,
+  EnqueueRequests,
+  NamedRequest,
+  TaskRef,
+} from './enqueue-request.js';
 import { type EngineEventListener, EngineEventListeners } from './events.js';
 import { IdempotencyKeys } from './idempotency-keys.js';
 import { JobDispatch } from './job-dispatch.js';
-import { jobFingerprint } from './job-fingerprint.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
 import { jsonForm } from './json-value.js';
+import { checkBatchKeys, claimKey, storedKeyConflict } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import {
   type EngineOptions,
@@ -22,42 +29,6 @@ import { StoreEngineQueue } from './store-engine-queue.js';
 import { readPayload, type StoredJob, storedJobView, storedPayload } from './stored-job.js';
 import { TaskRegistry } from './task-registry.js';
 import { runWorkflow, type WorkflowDefinition, type WorkflowHost, type WorkflowResult } from './workflow.js';
-
-/** One job of `enqueueMany`. */
-export interface EnqueueRequest<Input = unknown, Output = unknown> {
-  readonly task: EngineTask<Input, Output> | string;
-  readonly input: Input;
-  readonly options?: JobOptions;
-}
-
-/** A task handle or name, as requests give it. */
-type TaskRef = EngineTask<unknown, unknown> | string;
-type InputOf<T> = T extends EngineTask<infer Input, unknown> ? Input : unknown;
-type OutputOf<T> = T extends EngineTask<unknown, infer Output> ? Output : unknown;
-
-/**
- * `enqueueMany`'s requests, typed per request by its task (inferred from each `task`), so that each
- * `input` is checked against its own task's input type, as `enqueue` checks it.
- */
-export type EnqueueRequests<Tasks extends readonly TaskRef[]> = {
-  readonly [K in keyof Tasks]: {
-    readonly task: Tasks[K];
-    readonly input: InputOf<Tasks[K]>;
-    readonly options?: JobOptions;
-  };
-};
-
-/** A request naming its task, whose types the caller gives (a producer's). */
-interface NamedRequest {
-  readonly task: string;
-  readonly input: unknown;
-  readonly options?: JobOptions;
-}
-
-/** The handles `enqueueMany` returns, each with its own task's output type. */
-export type EnqueuedHandles<Tasks extends readonly TaskRef[]> = {
-  -readonly [K in keyof Tasks]: JobHandle<OutputOf<Tasks[K]>>;
-};
 
 export interface EngineStats {
   /** Waiting in the engine's queue, delayed ones and those waiting for a retry included. */
@@ -212,7 +183,7 @@ export class Engine implements AsyncDisposable {
       checkOptionNames(`enqueueMany()[${i}]`, request, 'request');
       jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);
     }
-    const prints = this.checkKeys(jobs as JobRecord[]);
+    const prints = checkBatchKeys(this.idempotent, jobs as JobRecord[]);
     // In place: a job is its own handle, unless its idempotency key names an earlier one. The jobs
     // share one clock reading (JobDispatch.admit).
     for (let i = 0; i < jobs.length; i++)
@@ -442,15 +413,7 @@ export class Engine implements AsyncDisposable {
       tasks: this.options.runJobs ? () => this.tasks.names() : () => [],
       runsJobs: this.options.runJobs,
       // Compared on the input's JSON form, which `encode` made it.
-      conflict: (job, held) => {
-        const print = jobFingerprint(job.task.name, job.input);
-        if (print === jobFingerprint(held.task, readPayload(held.payload).input)) return undefined;
-        const what = held.task === job.task.name ? ' with another input' : '';
-        return new ValkyrieError(
-          'VK_IDEMPOTENCY_CONFLICT',
-          `VK_IDEMPOTENCY_CONFLICT: idempotency key "${held.idempotencyKey}" belongs to stored job ${held.id}, of task "${held.task}"${what}; received task "${job.task.name}"`,
-        );
-      },
+      conflict: storedKeyConflict,
     });
   }
 
@@ -520,55 +483,13 @@ export class Engine implements AsyncDisposable {
    * or input; `fingerprint` is the job's, when already made.
    */
   private admitOrFind(job: JobRecord, where: string, fingerprint?: string): JobHandle | undefined {
-    const key = job.options.idempotencyKey;
-    if (key !== undefined) {
-      const print = fingerprint ?? jobFingerprint(job.task.name, job.input);
-      const holder = this.idempotent.holder(key);
-      if (holder !== undefined) {
-        if (holder.fingerprint !== print) throw keyConflict(where, key, holder.handle, job);
-        return holder.handle;
-      }
-      this.idempotent.add(key, job, print);
+    if (job.options.idempotencyKey !== undefined) {
+      const held = claimKey(this.idempotent, where, job, fingerprint);
+      if (held !== undefined) return held;
     }
     this.dispatch.admit(job);
     return undefined;
   }
-
-  /**
-   * The fingerprints of an enqueueMany's keyed jobs (undefined without any), checked against the
-   * keys known and each other before any job is queued, so that a conflict refuses the whole call.
-   */
-  private checkKeys(jobs: readonly JobRecord[]): (string | undefined)[] | undefined {
-    let prints: (string | undefined)[] | undefined;
-    let inCall: Map<string, { job: JobRecord; print: string }> | undefined;
-    jobs.forEach((job, i) => {
-      const key = job.options.idempotencyKey;
-      if (key === undefined) return;
-      const print = jobFingerprint(job.task.name, job.input);
-      prints ??= new Array(jobs.length);
-      prints[i] = print;
-      inCall ??= new Map();
-      const earlier = inCall.get(key);
-      const holder =
-        earlier === undefined
-          ? this.idempotent.holder(key)
-          : { handle: earlier.job, fingerprint: earlier.print };
-      if (holder !== undefined && holder.fingerprint !== print) {
-        throw keyConflict(`enqueueMany()[${i}]`, key, holder.handle, job);
-      }
-      if (earlier === undefined && holder === undefined) inCall.set(key, { job, print });
-    });
-    return prints;
-  }
-}
-
-function keyConflict(where: string, key: string, holder: JobHandle, job: JobRecord): ValkyrieError {
-  const heldBy = holder instanceof JobRecord ? holder.task.name : undefined;
-  const what = heldBy === job.task.name ? ' with another input' : '';
-  return new ValkyrieError(
-    'VK_IDEMPOTENCY_CONFLICT',
-    `${where}: idempotency key "${key}" belongs to job ${holder.id}, of task "${heldBy}"${what}; received task "${job.task.name}"; nothing was enqueued`,
-  );
 }
 
 /** `enqueueMany()[3]`, or `enqueue()`: where a request was, for a message about it. */

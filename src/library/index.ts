@@ -1,6 +1,7 @@
-export type { EngineStats, EnqueuedHandles, EnqueueRequest, EnqueueRequests } from './engine.js';
+export type { EngineStats } from './engine.js';
 export { Engine, openEngine } from './engine.js';
 export type { EngineQueue, QueueEntry } from './engine-queue.js';
+export type { EnqueuedHandles, EnqueueRequest, EnqueueRequests } from './enqueue-request.js';
 export type { EngineEvent, EngineEventListener, JobOutcome } from './events.js';
 export type { EngineTask, JobHandle } from './job-record.js';
 export type {

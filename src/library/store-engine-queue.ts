@@ -14,7 +14,7 @@ import type {
 import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
-import { storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
+import { refusedOutcome, storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
 import { StoredJobWatch, storedOutcomeOnceFinished } from './stored-job-watch.js';
 import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from './submissions.js';
 
@@ -68,6 +68,7 @@ const maxIdleBackoffMs = 1000;
 export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #options: StoreEngineQueueOptions;
   readonly #store: QueueStore;
+  readonly recordable = storableOutcome;
   /** Own entries waiting: buffered for enqueue, or queued in the store. */
   readonly #waiting = new Set<JobRecord>();
   /** Own entries known to the store, by job id, until settled. */
@@ -187,8 +188,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     const claimed = this.#claim(limit, tasks);
     return enqueued.then(() => claimed).then((leases) => this.#taken(leases, limit, into));
   }
-
-  readonly recordable = storableOutcome;
 
   settle(entry: JobRecord, outcome: TaskOutcome): undefined | Promise<JobOutcome | undefined> {
     const lease = entry.lease;
@@ -450,29 +449,20 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     const conflict = kind === 'existing' ? this.#options.conflict(entry, job) : undefined;
     if (conflict !== undefined) {
       this.#refused(entry, conflict);
-      return;
-    }
-    entry.storeId = job.id;
-    if (kind === 'created' && this.#options.runsJobs) {
+    } else if (kind === 'created' && this.#options.runsJobs) {
+      entry.storeId = job.id;
       this.#byId.set(job.id, entry);
-      return;
+    } else {
+      // The idempotency key matched a job in the store, or a producer stored it: this entry follows it.
+      entry.storeId = job.id;
+      this.#waiting.delete(entry);
+      this.#watched.add(job.id, entry);
     }
-    // The idempotency key matched a job in the store, or a producer stored it: this entry follows it.
-    this.#waiting.delete(entry);
-    this.#watched.add(job.id, entry);
   }
 
   #refused(entry: JobRecord, error: unknown): void {
     this.#waiting.delete(entry);
-    const message = error instanceof Error ? error.message : String(error);
-    const outcome: TaskOutcome = isValkyrieError(error)
-      ? { kind: 'cancelled', reason: `the store refused the job: ${message}` }
-      : {
-          kind: 'failed',
-          reason: 'input',
-          error: { name: 'TypeError', message: `the input cannot be stored as JSON: ${message}` },
-        };
-    this.#options.hooks.settled(entry, outcome);
+    this.#options.hooks.settled(entry, refusedOutcome(error));
   }
 
   /** Renews held leases and requeues expired ones. */

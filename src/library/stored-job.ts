@@ -1,3 +1,4 @@
+import { isValkyrieError } from '../core/errors.js';
 import type { Priority } from '../core/priority.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type {
@@ -66,6 +67,21 @@ export function readPayload(payload: unknown): { input: unknown; options: JobOpt
 
 /** The record of most jobs (a task that returned nothing): one shared object, not one per job. */
 const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'succeeded', result: undefined });
+
+/**
+ * A job the store did not take: refused by it (a ValkyrieError: capacity, the database gone, a key
+ * held by another job) ends `cancelled` with its message; an input JSON cannot hold, `failed`/`input`.
+ */
+export function refusedOutcome(error: unknown): TaskOutcome {
+  const message = error instanceof Error ? error.message : String(error);
+  return isValkyrieError(error)
+    ? { kind: 'cancelled', reason: `the store refused the job: ${message}` }
+    : {
+        kind: 'failed',
+        reason: 'input',
+        error: { name: 'TypeError', message: `the input cannot be stored as JSON: ${message}` },
+      };
+}
 
 /**
  * The outcome as a durable store records it, which the handle and events then report: an output in
