@@ -57,10 +57,11 @@ const stored = durable.enqueue('shout', 'durable', {
 console.log(`stored job: ${(await stored.result).output}`);
 await durable.close();
 
-// Another engine on the file (another process would do the same): the key finds the stored outcome.
+// Another engine on the file (another process would do the same): the key finds the stored outcome
+// and nothing runs again. (The key with another task or input would be VK_IDEMPOTENCY_CONFLICT.)
 const reopened = await openEngine({ store, pool: { minThreads: 1, maxThreads: 1 } });
 reopened.task('shout', { module: tasks, exportName: 'shout' });
-const again = reopened.enqueue('shout', 'not run again', { idempotencyKey: 'greeting' });
+const again = reopened.enqueue('shout', 'durable', { idempotencyKey: 'greeting' });
 console.log(`after reopening: ${(await again.result).output}`);
 await reopened.close();
 await rm(dir, { recursive: true, force: true });
