@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   accessSync,
   constants,
@@ -5,6 +6,7 @@ import {
   lstatSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
 } from 'node:fs';
@@ -13,44 +15,70 @@ import { join } from 'node:path';
 import { UsageError } from './exit-codes.js';
 
 /**
- * A temporary directory of this process's own (`$TMPDIR/valkyrie-run-<pid>-XXXXXX`, mode 0700), for the
- * in-process runner's slot directories: RUNNER_TEMP, the tool cache, and the step scripts and command
- * files, which hold the job's secrets. It is outside the workspace, as a GitHub runner's are: steps run
- * in the user's working tree, where a `git add -A` would commit them, a `git clean -fdx` delete them,
- * and hashFiles() count them. Several `valkyrie run`, `resume` and `rerun` processes may run at once
- * (concurrency groups let their jobs overlap): each has its own, so slot directories of one name are
- * not emptied under each other when a job ends. A $TMPDIR where it cannot be made is a UsageError.
- * The directories of processes that were killed before they could remove theirs are removed first
- * (removeAbandonedTempRoots): the pid in the name tells whose a directory is.
+ * A temporary directory of this process's own (`$TMPDIR/valkyrie-run-<ns>-<pid>-XXXXXX`, mode 0700),
+ * for the in-process runner's slot directories: RUNNER_TEMP, the tool cache, and the step scripts and
+ * command files, which hold the job's secrets. It is outside the workspace, as a GitHub runner's are:
+ * steps run in the user's working tree, where a `git add -A` would commit them, a `git clean -fdx`
+ * delete them, and hashFiles() count them. Several `valkyrie run`, `resume` and `rerun` processes may
+ * run at once (concurrency groups let their jobs overlap): each has its own, so slot directories of
+ * one name are not emptied under each other when a job ends. A $TMPDIR where it cannot be made is a
+ * UsageError. The directories of processes that were killed before they could remove theirs are
+ * removed first (removeAbandonedTempRoots). `<ns>` says which boot and pid namespace `<pid>` is a pid
+ * of (pidNamespaceToken); where that cannot be told the name is `valkyrie-run-XXXXXX`, which no
+ * process removes but its own.
  */
 export function processTempRoot(): { readonly dir: string; remove(): void } {
-  removeAbandonedTempRoots(tmpdir());
+  const token = pidNamespaceToken();
+  if (token !== undefined) removeAbandonedTempRoots(tmpdir(), token);
   let dir: string;
   try {
     // mkdtemp makes it 0700 whatever the umask.
-    dir = mkdtempSync(join(tmpdir(), `valkyrie-run-${process.pid}-`));
+    const prefix = token === undefined ? 'valkyrie-run-' : `valkyrie-run-${token}-${process.pid}-`;
+    dir = mkdtempSync(join(tmpdir(), prefix));
   } catch (error) {
     throw tempDirError(error);
   }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** What processTempRoot names its directory: the pid of the process it belongs to, and mkdtemp's six characters. */
-const tempRootName = /^valkyrie-run-([1-9][0-9]{0,9})-[A-Za-z0-9]{6}$/;
+/**
+ * Eight hex digits of a hash of this boot's id and this process's pid namespace: a pid means one
+ * process only among those of one token. $TMPDIR may be shared across namespaces (a container run
+ * with -v /tmp:/tmp, pods sharing an emptyDir, `unshare --pid`) or hosts (an NFS $TMPDIR), where
+ * the same pid is another process or none. The boot id tells hosts apart (the first pid namespace's
+ * inode is the same constant on every host), the inode namespaces on one boot. Undefined where
+ * /proc does not say (not Linux).
+ */
+export function pidNamespaceToken(): string | undefined {
+  try {
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const namespace = statSync('/proc/self/ns/pid').ino;
+    if (bootId === '' || namespace === 0) return undefined;
+    return createHash('sha256').update(`${bootId}\n${namespace}`).digest('hex').slice(0, 8);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What processTempRoot names its directory: the namespace token, the pid, and mkdtemp's six characters. */
+const tempRootName = /^valkyrie-run-([0-9a-f]{8})-([1-9][0-9]{0,9})-[A-Za-z0-9]{6}$/;
 
 /**
  * Removes the directories in `dir` that processTempRoot made for processes that are gone (a
  * `valkyrie run` that was SIGKILLed, or lost its machine, never removed its own), with the step
  * scripts and secrets in them. Only one whose owner is certainly gone: named as processTempRoot
- * names them (an older name has no pid, and is left), a directory and not a symlink, owned by this
- * user, and its pid not alive — a pid in use by any process, even another user's or a reuse of it,
- * keeps it. One readdir of $TMPDIR, and an lstat only of the names that match. Best effort: a
- * directory that cannot be removed is left for the next start. Not on Windows, whose files have no
- * owner uid to compare.
+ * names them with `token`, this process's (another namespace's or host's pid cannot be checked
+ * here; an older name has no token, and is left), a directory and not a symlink, owned by this user,
+ * and its pid not alive — a pid in use by any process, even another user's or a reuse of it, keeps
+ * it. Nothing is removed from a `dir` that another user owns, or that others may write without the
+ * sticky bit: they could put a symlink in the place of a directory between its lstat and its removal.
+ * One readdir of $TMPDIR, and an lstat only of the names that match. Best effort: a directory that
+ * cannot be removed is left for the next start. Not on Windows, whose files have no owner uid to
+ * compare.
  */
-export function removeAbandonedTempRoots(dir: string): void {
+export function removeAbandonedTempRoots(dir: string, token: string): void {
   const uid = process.getuid?.();
-  if (uid === undefined) return;
+  if (uid === undefined || !safeToSweep(dir, uid)) return;
   let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -59,8 +87,8 @@ export function removeAbandonedTempRoots(dir: string): void {
   }
   for (const entry of entries) {
     // A Dirent is the entry itself: a symlink is not a directory here, whatever it points to.
-    const pid = entry.isDirectory() ? tempRootName.exec(entry.name)?.[1] : undefined;
-    if (pid === undefined || isAlive(Number(pid))) continue;
+    const match = entry.isDirectory() ? tempRootName.exec(entry.name) : null;
+    if (match?.[1] !== token || isAlive(Number(match[2]))) continue;
     const path = join(dir, entry.name);
     try {
       const stat = lstatSync(path);
@@ -68,6 +96,18 @@ export function removeAbandonedTempRoots(dir: string): void {
     } catch {
       // Gone already (another process's sweep), or not ours to remove: the next start tries again.
     }
+  }
+}
+
+/** Only this user or root may rename entries of `dir`, other users' own aside (the sticky bit). */
+function safeToSweep(dir: string, uid: number): boolean {
+  try {
+    const stat = statSync(dir);
+    const othersWrite = (stat.mode & 0o022) !== 0;
+    const sticky = (stat.mode & 0o1000) !== 0;
+    return (stat.uid === uid || stat.uid === 0) && (!othersWrite || sticky);
+  } catch {
+    return false;
   }
 }
 
