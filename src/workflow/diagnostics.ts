@@ -14,8 +14,9 @@ export const maxShownDiagnostics = 100;
 
 /**
  * Formats diagnostics as compilers do: `file:line:col: error: message`, then the offending line and a
- * caret under the column. Sorted by position so the output reads top to bottom. Only the first
- * `max`, then one line saying how many more there are (moreDiagnostics).
+ * caret under the column. Sorted by position so the output reads top to bottom. At most `max`, then
+ * one line saying how many more there are (moreDiagnostics): past `max`, the errors by position and
+ * then the warnings, so that warnings never hide the errors that refused the file.
  */
 export function formatDiagnostics(
   file: string,
@@ -24,7 +25,14 @@ export function formatDiagnostics(
   max = maxShownDiagnostics,
 ): string {
   const lines = source.split(/\r?\n/);
-  const sorted = [...diagnostics].sort((a, b) => a.line - b.line || a.col - b.col);
+  const byPosition = [...diagnostics].sort((a, b) => a.line - b.line || a.col - b.col);
+  const sorted =
+    byPosition.length > max
+      ? [
+          ...byPosition.filter((d) => d.severity === 'error'),
+          ...byPosition.filter((d) => d.severity !== 'error'),
+        ]
+      : byPosition;
   const shown = sorted.slice(0, max).map((d) => {
     const { text, caretAt } = excerpt(lines[d.line - 1] ?? '', Math.max(0, d.col - 1));
     const caret = `${' '.repeat(caretAt)}^`;

@@ -24,18 +24,33 @@ describe('formatDiagnostics', () => {
     expect(middle.split('\n')[2]).toBe(`  ${' '.repeat(61)}^`);
   });
 
-  it('prints the first 100 by position, then one line counting the rest', () => {
+  it('prints 100, errors by position and then warnings, then one line counting the rest', () => {
     const warning = { severity: 'warning' as const, message: 'late', line: 1, col: 1 };
     const many = [...Array.from({ length: 250 }, (_, i) => error(250 - i, 1)), warning];
     const lines = formatDiagnostics('w.yml', 'a: 1\n', many).split('\n');
     expect(lines).toHaveLength(100 * 3 + 1);
     expect(lines[0]).toBe('w.yml:1:1: error: here');
-    expect(lines[3]).toBe('w.yml:1:1: warning: late');
-    expect(lines[297]).toBe('w.yml:99:1: error: here');
-    expect(lines.at(-1)).toBe('w.yml: 151 more errors not shown (251 in all)');
+    expect(lines[3]).toBe('w.yml:2:1: error: here');
+    expect(lines[297]).toBe('w.yml:100:1: error: here');
+    expect(lines.at(-1)).toBe('w.yml: 150 more errors and 1 more warning not shown (251 in all)');
     const last = { ...warning, line: 300 };
     const one = formatDiagnostics('w.yml', '', [...many.slice(0, 100), last], 100).split('\n');
     expect(one.at(-1)).toBe('w.yml: 1 more warning not shown (101 in all)');
     expect(formatDiagnostics('w.yml', '', many.slice(0, 100)).split('\n')).toHaveLength(300);
+  });
+
+  it('never lets warnings before it hide an error past the cap', () => {
+    const warnings = Array.from({ length: 110 }, (_, i) => ({
+      ...error(i + 1, 5),
+      severity: 'warning' as const,
+    }));
+    const lines = formatDiagnostics('w.yml', '', [...warnings, error(500, 1)]).split('\n');
+    expect(lines[0]).toBe('w.yml:500:1: error: here');
+    expect(lines[3]).toBe('w.yml:1:5: warning: here');
+    expect(lines.filter((line) => line.startsWith('w.yml:'))).toHaveLength(101);
+    expect(lines.at(-1)).toBe('w.yml: 11 more warnings not shown (111 in all)');
+    // Within the cap, all of them top to bottom as before.
+    const few = formatDiagnostics('w.yml', '', [error(3, 1), warnings[0] ?? error(1, 1)]).split('\n');
+    expect(few[0]).toBe('w.yml:1:5: warning: here');
   });
 });
