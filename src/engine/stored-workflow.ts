@@ -21,10 +21,14 @@ export function parseStoredWorkflow(
   );
 }
 
-/** The options to parse the stored text with: `options`, reading only the run's jobs when it has a selection. */
+/**
+ * The options to parse the stored text with: `options`, as a stored run's (ValidateOptions.stored:
+ * checks added since it was admitted warn rather than refuse), reading only the run's jobs when it
+ * has a selection.
+ */
 export function storedParseOptions(resumable: ResumableRun, options: ValidateOptions = {}): ValidateOptions {
   const ids = resumable.request.selectedJobs;
-  return ids === undefined ? options : { ...options, jobs: ids };
+  return { ...options, stored: true, ...(ids === undefined ? {} : { jobs: ids }) };
 }
 
 /** The stored text's parse narrowed to the run's job selection, or an error when it lost a selected job. */

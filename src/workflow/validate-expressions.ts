@@ -28,13 +28,18 @@ const knownContexts = new Set([
 
 /**
  * Parses every expression in the document and checks its functions and contexts exist and are
- * available where it is (context-availability.ts).
+ * available where it is (context-availability.ts). `placement` is the severity of a context or
+ * hashFiles() used where it is not available: a warning in a stored run's text (ValidateOptions.stored).
  */
-export function checkExpressions(document: WorkflowDocument, map: SourceMap): Diagnostic[] {
+export function checkExpressions(
+  document: WorkflowDocument,
+  map: SourceMap,
+  placement: Severity = 'error',
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   const visit = (value: unknown, path: YamlPath): void => {
     if (typeof value === 'string') {
-      checkString(value, path, map, out);
+      checkString(value, path, map, out, placement);
     } else if (Array.isArray(value)) {
       for (const [i, item] of value.entries()) visit(item, [...path, i]);
     } else if (value !== null && typeof value === 'object') {
@@ -47,12 +52,20 @@ export function checkExpressions(document: WorkflowDocument, map: SourceMap): Di
   return out;
 }
 
-function checkString(text: string, path: YamlPath, map: SourceMap, out: Diagnostic[]): void {
+type Severity = Diagnostic['severity'];
+
+function checkString(
+  text: string,
+  path: YamlPath,
+  map: SourceMap,
+  out: Diagnostic[],
+  placement: Severity,
+): void {
   const isCondition = path.at(-1) === 'if';
   if (!isCondition && !text.includes('${{')) return;
-  const report = (message: string, offset: number) =>
-    out.push({ severity: 'error', message, ...map.positionInValue(path, offset) });
-  const place: Place = { isCondition, availability: availabilityAt(path) };
+  const report: Report = (message, offset, severity = 'error') =>
+    out.push({ severity, message, ...map.positionInValue(path, offset) });
+  const place: Place = { isCondition, availability: availabilityAt(path), placement };
   try {
     if (isCondition) {
       const conditionStart = text.length - text.trimStart().length;
@@ -77,17 +90,25 @@ function conditionOffset(text: string, start: number): number {
 /** GitHub allows the job-status functions only in `if:`, and refuses them elsewhere when it reads the file. */
 const statusFunctions = new Set(['success', 'failure', 'always', 'cancelled']);
 
+type Report = (message: string, offset: number, severity?: Severity) => void;
+
 interface Place {
   readonly isCondition: boolean;
   readonly availability: Availability | undefined;
+  /** The severity of a context or hashFiles() the availability does not allow. */
+  readonly placement: Severity;
 }
+
+/** Said of a misplaced context or hashFiles() in a stored run's text, which is only warned of. */
+const storedNote = '; only a warning in a run stored before Valkyrie checked this';
 
 function checkExpr(
   expr: Expr,
   base: number,
-  report: (message: string, offset: number) => void,
-  { isCondition, availability }: Place,
+  report: Report,
+  { isCondition, availability, placement }: Place,
 ): void {
+  const note = placement === 'warning' ? storedNote : '';
   for (const call of functionCalls(expr)) {
     const name = call.name.toLowerCase();
     if (!knownFunctions.has(name)) {
@@ -96,8 +117,9 @@ function checkExpr(
       report(`${call.name}() may only be used in an if: condition, as on GitHub`, base + call.offset);
     } else if (name === 'hashfiles' && availability !== undefined && !availability.hashFiles) {
       report(
-        `hashFiles() is not available in ${availability.key}: GitHub allows it only in a step's keys (run, env, with, if, name, working-directory, continue-on-error, timeout-minutes)`,
+        `hashFiles() is not available in ${availability.key}: GitHub allows it only in a step's keys (run, env, with, if, name, working-directory, continue-on-error, timeout-minutes)${note}`,
         base + call.offset,
+        placement,
       );
     }
   }
@@ -110,8 +132,9 @@ function checkExpr(
       );
     } else if (allowed !== undefined && !allowed.includes(reference.name)) {
       report(
-        `context "${reference.name}" is not available in ${availability?.key} (allowed: ${allowed.join(', ')})`,
+        `context "${reference.name}" is not available in ${availability?.key} (allowed: ${allowed.join(', ')})${note}`,
         base + reference.offset,
+        placement,
       );
     }
   }

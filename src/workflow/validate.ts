@@ -25,6 +25,13 @@ export interface ValidateOptions {
    * for another OS, or with an action Valkyrie lacks, does not stop a run of the jobs that can run.
    */
   readonly jobs?: readonly string[];
+  /**
+   * The text is a stored run's, parsed again to resume, take over or re-run it: a context, or
+   * hashFiles(), where GitHub's context-availability table does not allow it is a warning, not an
+   * error. Those checks are newer than runs an earlier Valkyrie admitted, which would otherwise be
+   * stranded; a new submission, `valkyrie run` and `validate` still refuse it.
+   */
+  readonly stored?: boolean;
 }
 
 /** Job and step ids. */
@@ -132,7 +139,7 @@ export function validateWorkflow(
   if (cycle) {
     error(`needs form a cycle: ${cycle.join(' → ')}`, map.position(['jobs', cycle[0] ?? '', 'needs']));
   }
-  out.push(...checkExpressions(document, map));
+  out.push(...checkExpressions(document, map, options.stored ? 'warning' : 'error'));
   return out;
 }
 

@@ -67,4 +67,29 @@ describe('context availability', () => {
       },
     ]);
   });
+
+  it("only warns of a misplaced context or hashFiles() in a stored run's text (stored), and keeps its other errors", () => {
+    const text = `env:
+  KEY: \${{ hashFiles('*.lock') }}
+jobs:
+  build:
+    runs-on: x
+    if: secrets.S != ''
+    steps: [{run: make}]
+`;
+    const stored = parseWorkflow(text, 'ci.yml', { stored: true });
+    expect(stored.workflow).toBeDefined();
+    expect(stored.diagnostics.map((d) => [d.severity, d.line, d.col])).toEqual([
+      ['warning', 2, 12],
+      ['warning', 6, 9],
+    ]);
+    expect(stored.diagnostics[1]?.message).toBe(
+      'context "secrets" is not available in jobs.<job_id>.if (allowed: github, needs, vars, inputs); only a warning in a run stored before Valkyrie checked this',
+    );
+    const fresh = parseWorkflow(text, 'ci.yml');
+    expect(fresh.workflow).toBeUndefined();
+    expect(fresh.diagnostics.map((d) => d.severity)).toEqual(['error', 'error']);
+    const unknown = parseWorkflow(text.replace('secrets.S', 'secret.S'), 'ci.yml', { stored: true });
+    expect(unknown.workflow).toBeUndefined();
+  });
 });
