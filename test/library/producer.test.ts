@@ -25,7 +25,7 @@ for (const kind of durableKinds) {
     it("adds jobs by task name that only another process's engine runs, and hears their outcomes", async () => {
       const durable = await kind.make(0);
       cleanups.push(() => durable.cleanup());
-      const worker = await startWorkerProcess(durable.store(2_000));
+      const worker = await startWorkerProcess(durable.store(30_000));
       cleanups.push(() => worker.stop());
 
       const producer: Engine = await openEngine({ store: durable.store(300), runJobs: false });
@@ -87,7 +87,7 @@ for (const kind of durableKinds) {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await producer.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
 
-      const worker = await startWorkerProcess(durable.store(2_000));
+      const worker = await startWorkerProcess(durable.store(30_000));
       cleanups.push(() => worker.stop());
       const outcome = await job.result;
       expect(outcome).toMatchObject({ kind: 'succeeded', output: { pid: worker.pid }, attempts: 1 });
