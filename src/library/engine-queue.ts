@@ -16,6 +16,9 @@ export interface QueueEntry extends HeapSlot {
   notBefore: number | undefined;
 }
 
+/** Entries whose record the store refused, each with the outcome the store holds (see `settle`). */
+export type StoredOutcomes<E> = ReadonlyMap<E, Promise<JobOutcome>>;
+
 /** What a queue may call back into the engine with. None is called from inside a queue method. */
 export interface EngineQueueHooks {
   /** Entries may have become ready (a delay ran out, another process enqueued). */
@@ -59,11 +62,12 @@ export interface EngineQueue<E extends QueueEntry> {
   take(limit: number, into: (E | undefined)[]): number | Promise<number>;
   /**
    * Records a job's final outcome (the in-memory queue keeps nothing). A promise means the record is
-   * being written: the job's handle resolves once it has been. A promise that resolves with an
-   * outcome is this entry's alone: the store did not take this engine's record (its lease was lost),
-   * and the outcome is the one the store holds, which the handle reports instead.
+   * being written: the job's handle resolves once it has been. It may resolve with the entries of its
+   * write whose record the store refused (their lease was lost: the job was cancelled, or went to
+   * another engine), each with the outcome the store holds — once it holds one — which their handles
+   * report instead of this engine's.
    */
-  settle(entry: E, outcome: TaskOutcome): undefined | Promise<JobOutcome | undefined>;
+  settle(entry: E, outcome: TaskOutcome): undefined | Promise<StoredOutcomes<E> | undefined>;
   /**
    * Ends an entry's job as cancelled (`engine.cancel`): a waiting entry leaves the queue, and a store
    * records the job cancelled; for an entry running here the store's record is made now, and its later

@@ -6,9 +6,15 @@ import type { RunTaskOptions, TaskLogEntry } from '../executors/thread/task-reco
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 import type { QueueJobId } from '../store/queue.js';
 import { DeadlineWaiters } from './deadline-waiters.js';
-import { type EngineQueue, type EngineQueueHooks, MemoryEngineQueue } from './engine-queue.js';
+import {
+  type EngineQueue,
+  type EngineQueueHooks,
+  MemoryEngineQueue,
+  type StoredOutcomes,
+} from './engine-queue.js';
 import type { EngineEventListeners, JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
+import { retryable } from './retryable.js';
 
 export interface JobDispatchOptions {
   readonly pool: ThreadPool;
@@ -375,6 +381,7 @@ export class JobDispatch {
       this.tellConcluded(job, final, undefined);
       job.deliver(final);
       this.settled();
+      this.emitEnded(job, final);
     } else {
       // A workflow node's next nodes are added now, so that their jobs are stored in this record's
       // commit rather than one turn of the event loop after it; only on a store that writes in
@@ -382,19 +389,17 @@ export class JobDispatch {
       if (this.queue.writesInOrder === true) this.tellConcluded(job, final, recorded);
       this.deliverOnceRecorded(recorded, job, final);
     }
-    if (this.options.listeners.active) {
-      this.options.listeners.emit(
-        final.kind === 'succeeded'
-          ? {
-              type: 'job.succeeded',
-              jobId: job.id,
-              task: job.task.name,
-              attempts: final.attempts,
-              output: final.output,
-            }
-          : { type: 'job.failed', jobId: job.id, task: job.task.name, outcome: final },
-      );
-    }
+  }
+
+  /** The job's end, as its handle reports it: on a durable store once recorded (or refused). */
+  private emitEnded(job: JobRecord, final: JobOutcome): void {
+    if (!this.options.listeners.active) return;
+    const { id: jobId, task } = job;
+    this.options.listeners.emit(
+      final.kind === 'succeeded'
+        ? { type: 'job.succeeded', jobId, task: task.name, attempts: final.attempts, output: final.output }
+        : { type: 'job.failed', jobId, task: task.name, outcome: final },
+    );
   }
 
   /** A listener's error (a workflow's) is its own: the other jobs that ended with this one go on. */
@@ -414,14 +419,14 @@ export class JobDispatch {
    * they ended, instead of a closure and a reaction per job.
    */
   private deliverOnceRecorded(
-    recorded: Promise<JobOutcome | undefined>,
+    recorded: Promise<StoredOutcomes<JobRecord> | undefined>,
     job: JobRecord,
     final: JobOutcome,
   ): void {
     let batch = this.recording;
     if (batch?.written !== recorded) {
       const made: RecordingBatch = { written: recorded, jobs: [], finals: [] };
-      recorded.then((stored) => this.deliverRecorded(made, stored));
+      recorded.then((refused) => this.deliverRecorded(made, refused));
       this.recording = made;
       batch = made;
     }
@@ -429,24 +434,31 @@ export class JobDispatch {
     batch.finals.push(final);
   }
 
-  /** `stored`: the store's outcome for the one job of a write that was not this engine's record. */
-  private deliverRecorded(batch: RecordingBatch, stored: JobOutcome | undefined): void {
+  /** `refused`: the jobs of the write whose record the store refused, with the outcome it holds. */
+  private deliverRecorded(batch: RecordingBatch, refused: StoredOutcomes<JobRecord> | undefined): void {
     if (this.recording === batch) this.recording = undefined;
     const { jobs, finals } = batch;
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i];
-      const final = stored ?? finals[i];
+      const final = finals[i];
       if (job === undefined || final === undefined) continue;
-      try {
-        job.deliver(final);
-      } catch (error) {
-        // A listener's error (a workflow's) is its own; the other jobs of the write still resolve.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-      this.settled();
+      const stored = refused?.get(job);
+      if (stored === undefined) this.deliverFinal(job, final);
+      else stored.then((outcome) => this.deliverFinal(job, outcome));
     }
+  }
+
+  private deliverFinal(job: JobRecord, final: JobOutcome): void {
+    try {
+      job.deliver(final);
+    } catch (error) {
+      // A listener's error (a workflow's) is its own; the other jobs of the write still resolve.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+    this.settled();
+    this.emitEnded(job, final);
   }
 
   private settled(): void {
@@ -477,19 +489,7 @@ export class JobDispatch {
 
 /** Jobs settled into one store write, with their final outcomes, by position. */
 interface RecordingBatch {
-  readonly written: Promise<JobOutcome | undefined>;
+  readonly written: Promise<StoredOutcomes<JobRecord> | undefined>;
   readonly jobs: JobRecord[];
   readonly finals: JobOutcome[];
-}
-
-function retryable(outcome: TaskOutcome, retryOn: readonly string[]): boolean {
-  switch (outcome.kind) {
-    case 'failed':
-      return outcome.reason === 'threw' && retryOn.includes('threw');
-    case 'timed_out':
-    case 'worker_lost':
-      return retryOn.includes(outcome.kind);
-    default:
-      return false;
-  }
 }

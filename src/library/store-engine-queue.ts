@@ -1,4 +1,4 @@
-import { isValkyrieError, type ValkyrieError } from '../core/errors.js';
+import { isValkyrieError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type {
@@ -6,44 +6,17 @@ import type {
   EnqueuedAndClaimed,
   EnqueueResult,
   Lease,
-  NewQueueJob,
   QueueJobId,
   QueueStore,
   Release,
 } from '../store/queue.js';
-import type { EngineQueue, EngineQueueHooks } from './engine-queue.js';
+import type { EngineQueue, StoredOutcomes } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
+import type { StoreEngineQueueOptions } from './store-engine-queue-options.js';
 import { refusedOutcome, storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
-import { StoredJobWatch, storedOutcomeOnceFinished } from './stored-job-watch.js';
+import { type BatchWritten, outcomeAfterLostLease, StoredJobWatch } from './stored-job-watch.js';
 import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from './submissions.js';
-
-export interface StoreEngineQueueOptions {
-  readonly store: QueueStore;
-  /** Closes what backs the store; called once, after the last write. */
-  readonly closeStore: () => Promise<void>;
-  /**
-   * The store applies writes in the order they are made (SQLite's single group commit), so a claim
-   * made after an enqueue sees it without waiting for its commit. Postgres claims on a lane of its own.
-   */
-  readonly orderedWrites: boolean;
-  readonly worker: string;
-  readonly leaseTtlMs: number;
-  readonly hooks: EngineQueueHooks;
-  /** The store job for an entry this engine enqueues. */
-  encode(entry: JobRecord): NewQueueJob;
-  /** An entry for a lease on a job this engine did not enqueue; undefined if it cannot run it. */
-  adopt(lease: Lease): JobRecord | undefined;
-  /** The tasks this engine can run, by name: it claims only their jobs. */
-  tasks(): readonly string[];
-  /**
-   * False for a producer: its stored jobs are watched (stored-job-watch.ts, every 200 ms) until
-   * another engine has run them, as jobs found by idempotency key are.
-   */
-  readonly runsJobs: boolean;
-  /** Why an entry may not follow the stored job its key matched (another task or input); else undefined. */
-  conflict(entry: JobRecord, held: EnqueueResult['job']): ValkyrieError | undefined;
-}
 
 /** Consecutive empty claims back off up to this long before waiting for work again (see #armWaiter). */
 const maxIdleBackoffMs = 1000;
@@ -85,7 +58,9 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #toRelease: Release[] = [];
   #toComplete: Completion[] = [];
   /** Settles once the completions buffered now have been written; one promise per batch, not per job. */
-  #batchWritten: { promise: Promise<undefined>; resolve: () => void } | undefined;
+  #batchWritten: BatchWritten | undefined;
+  /** The entries of #toComplete's completions, by position. */
+  #completing: JobRecord[] = [];
   #flushScheduled = false;
   /**
    * On a store whose writes are applied in order (SQLite), new entries wait for the engine's next
@@ -189,7 +164,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return enqueued.then(() => claimed).then((leases) => this.#taken(leases, limit, into));
   }
 
-  settle(entry: JobRecord, outcome: TaskOutcome): undefined | Promise<JobOutcome | undefined> {
+  settle(entry: JobRecord, outcome: TaskOutcome): undefined | Promise<StoredOutcomes<JobRecord> | undefined> {
     const lease = entry.lease;
     const id = entry.storeId;
     if (id !== undefined) this.#byId.delete(id);
@@ -200,7 +175,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
     if (this.#leaseLost.delete(entry) && id !== undefined) {
       entry.lease = undefined;
-      return this.#storedOutcome(id);
+      return Promise.resolve(new Map([[entry, this.#storedOutcome(id, entry.attempt)]]));
     }
     // An entry holding a lease left #waiting when it was taken.
     if (lease === undefined) {
@@ -214,11 +189,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       return;
     }
     this.#toComplete.push(storedCompletion(lease, outcome, entry.attempt));
+    this.#completing.push(entry);
     this.#scheduleFlush();
     if (this.#batchWritten === undefined) {
-      let resolve = ignore;
-      const promise = new Promise<undefined>((done) => {
-        resolve = () => done(undefined);
+      let resolve: BatchWritten['resolve'] = ignore;
+      const promise = new Promise<StoredOutcomes<JobRecord> | undefined>((done) => {
+        resolve = done;
       });
       this.#batchWritten = { promise, resolve };
     }
@@ -250,10 +226,13 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return { ended: result.kind === 'cancelled' };
   }
 
-  /** The store's outcome for a job whose lease this engine lost, once the store has one. */
-  async #storedOutcome(id: QueueJobId): Promise<JobOutcome | undefined> {
+  /**
+   * The store's outcome for a job whose lease this engine lost, once the store has one; if the
+   * engine is destroyed first, `cancelled` saying so (never this engine's own refused outcome).
+   */
+  #storedOutcome(id: QueueJobId, attempts: number): Promise<JobOutcome> {
     const interval = Math.max(1, Math.floor(this.#options.leaseTtlMs / 3));
-    return this.#track(storedOutcomeOnceFinished(this.#store, id, interval, this.#stop.signal));
+    return this.#track(outcomeAfterLostLease(this.#store, id, attempts, interval, this.#stop.signal));
   }
 
   endSubmission(): void {
@@ -365,13 +344,25 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
     if (this.#toComplete.length > 0) {
       const batch = this.#toComplete;
+      const entries = this.#completing;
       const written = this.#batchWritten;
       this.#toComplete = [];
+      this.#completing = [];
       this.#batchWritten = undefined;
-      // On a store failure the leases expire and the jobs run again; the handles still resolve.
+      // On a store failure the leases expire and the jobs run again; the handles still resolve. A
+      // stale completion was refused (the lease was lost): its handle waits for the store's outcome.
       this.#track(this.#store.complete(batch)).then(
-        () => written?.resolve(),
-        () => written?.resolve(),
+        (results) => {
+          let refused: Map<JobRecord, Promise<JobOutcome>> | undefined;
+          results.forEach((result, i) => {
+            const entry = entries[i];
+            if (result.kind !== 'stale' || entry === undefined) return;
+            refused ??= new Map();
+            refused.set(entry, this.#storedOutcome(result.jobId, entry.attempt));
+          });
+          written?.resolve(refused);
+        },
+        () => written?.resolve(undefined),
       );
     }
   }

@@ -1,6 +1,7 @@
 import { sleep } from '../core/sleep.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { QueueJobId, QueueStore } from '../store/queue.js';
+import type { StoredOutcomes } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
 import { outcomeOfStoredJob } from './stored-job.js';
@@ -118,4 +119,27 @@ export async function storedOutcomeOnceFinished(
     if (outcome !== undefined || job === undefined || signal.aborted) return outcome;
     await sleep(intervalMs, signal);
   }
+}
+
+/**
+ * The outcome the store holds for a job whose lease this engine lost (its completion was refused),
+ * once it holds one; if `signal` aborts first (the engine is destroyed), `cancelled` saying so —
+ * never the engine's own refused outcome.
+ */
+export async function outcomeAfterLostLease(
+  store: QueueStore,
+  id: QueueJobId,
+  attempts: number,
+  intervalMs: number,
+  signal: AbortSignal,
+): Promise<JobOutcome> {
+  const stored = await storedOutcomeOnceFinished(store, id, intervalMs, signal);
+  const reason = `this engine lost the lease on job ${id} (another engine took it over, or it was cancelled) and closed before the store recorded the job's outcome; engine.getStoredJob('${id}') reads it`;
+  return stored ?? { kind: 'cancelled', reason, attempts };
+}
+
+/** A batch of completions being written, and how its promise is resolved (StoreEngineQueue). */
+export interface BatchWritten {
+  readonly promise: Promise<StoredOutcomes<JobRecord> | undefined>;
+  readonly resolve: (refused: StoredOutcomes<JobRecord> | undefined) => void;
 }

@@ -3,7 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Clock } from '../../src/core/clock.js';
 import type { EngineStoreOptions } from '../../src/library/options.js';
+import { openPostgresStores } from '../../src/store/postgres/index.js';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import type { Stores } from '../../src/store/store.js';
 import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
 
 /** A fresh durable store for one test: engine store options for it (`leaseTtlMs` given), and cleanup. */
@@ -12,6 +16,8 @@ export interface DurableKind {
   readonly skip: string | undefined;
   make(leaseTtlMs: number): Promise<{
     readonly store: (leaseTtlMs: number) => EngineStoreOptions;
+    /** The store's own stores on `clock`, outside any engine (closed at cleanup). */
+    openStores(clock: Clock): Promise<Stores>;
     cleanup(): Promise<void>;
   }>;
 }
@@ -23,9 +29,18 @@ export const durableKinds: readonly DurableKind[] = [
     async make() {
       const dir = await mkdtemp(join(tmpdir(), 'valkyrie-engine-'));
       const path = join(dir, 'state.db');
+      const opened: Stores[] = [];
       return {
         store: (leaseTtlMs) => ({ kind: 'sqlite', path, leaseTtlMs }),
-        cleanup: () => rm(dir, { recursive: true, force: true }),
+        async openStores(clock) {
+          const stores = openSqliteStores(path, { queue: { clock } });
+          opened.push(stores);
+          return stores;
+        },
+        async cleanup() {
+          for (const stores of opened) await stores.close();
+          await rm(dir, { recursive: true, force: true });
+        },
       };
     },
   },
@@ -34,9 +49,18 @@ export const durableKinds: readonly DurableKind[] = [
     skip: postgresSkipReason,
     async make() {
       const schema = uniqueSchema();
+      const opened: Stores[] = [];
       return {
         store: (leaseTtlMs) => ({ kind: 'postgres', url: postgresUrl, schema, leaseTtlMs }),
-        cleanup: () => dropSchema(schema),
+        async openStores(clock) {
+          const stores = await openPostgresStores(postgresUrl, { schema, queue: { clock } });
+          opened.push(stores);
+          return stores;
+        },
+        async cleanup() {
+          for (const stores of opened) await stores.close();
+          await dropSchema(schema);
+        },
       };
     },
   },
