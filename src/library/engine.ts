@@ -24,6 +24,7 @@ import {
   type ResolvedJobOptions,
   resolveEngineOptions,
   resolveJobOptions,
+  retryDefaults,
 } from './options.js';
 import { StoreEngineQueue } from './store-engine-queue.js';
 import { readPayload, type StoredJob, storedJobView, storedPayload } from './stored-job.js';
@@ -392,7 +393,8 @@ export class Engine implements AsyncDisposable {
         // Every attempt, here or on another engine after a crash, sees the input the store holds:
         // its JSON form from the first. One JSON cannot hold fails its own job (encode throws).
         job.input = jsonForm(job.input, 'input');
-        const payload = storedPayload(job.input, job.options, this.options.retry);
+        // The effective policy travels with the job: any engine that runs it applies this one.
+        const payload = storedPayload(job.input, job.options, retryDefaults);
         // One literal with every field (undefined ones are the store's defaults): spreading optional
         // fields in built and copied two more objects per job. The JSON is made here, and the store
         // need not make it again.
@@ -427,11 +429,13 @@ export class Engine implements AsyncDisposable {
       return undefined;
     }
     const { input, options } = readPayload(lease.payload);
+    // Options left out of a payload were the library's defaults where it was enqueued, not this
+    // engine's (storedPayload).
     let resolved: ResolvedJobOptions;
     try {
-      resolved = resolveJobOptions(`${where} options`, options, this.options.retry);
+      resolved = resolveJobOptions(`${where} options`, options, retryDefaults);
     } catch {
-      resolved = resolveJobOptions(where, undefined, this.options.retry);
+      resolved = resolveJobOptions(where, undefined, retryDefaults);
     }
     const job = new JobRecord(this.nextSeq++, registered, input, resolved);
     this.dispatch.adopt(job);

@@ -15,8 +15,9 @@ import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './opti
 
 /**
  * How a library job is kept in a durable QueueStore: the store's `task` is the registered task name,
- * and its payload carries the input and — only when they differ from the engine's defaults — the
- * options another engine needs to run it the same way after a crash. Priority, delay, idempotency key
+ * and its payload carries the input and — only when they differ from the library's defaults — the
+ * options any engine needs to run it as it was enqueued: the enqueuing engine's `retry` default is
+ * the job's effective policy, so it travels (a worker engine with other defaults applies it). Priority, delay, idempotency key
  * and the attempt bound are the store's own fields.
  */
 export interface StoredPayload {
@@ -34,9 +35,9 @@ interface StoredOptions {
 export function storedPayload(
   input: unknown,
   options: ResolvedJobOptions,
-  engineRetry: ResolvedRetryPolicy,
+  libraryRetry: ResolvedRetryPolicy,
 ): StoredPayload {
-  if (options.priority === 'normal' && options.timeoutMs === undefined && options.retry === engineRetry) {
+  if (options.priority === 'normal' && options.timeoutMs === undefined && options.retry === libraryRetry) {
     return { input };
   }
   const timeoutMs = options.timeoutMs;
