@@ -105,16 +105,22 @@ export const statements = {
     text: `SELECT job_id::text AS seq, token::text AS token
            FROM queue_release($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint, $5::bigint, $6::text[], $7::int)`,
   },
+  // Takes the expired leases in id order and skips a row another transaction has locked — a completion,
+  // release or renewal under way, whose commit decides the job — instead of waiting for it: locking
+  // them in lease-expiry order made a sweep and another process's completion batch deadlock.
   expire: {
     name: 'vk_queue_expire',
-    text: `WITH expired AS (
-             UPDATE queue_jobs SET
+    text: `WITH due AS (
+             SELECT seq FROM queue_jobs WHERE state = 'leased' AND lease_expires_at <= $1
+             ORDER BY seq FOR UPDATE SKIP LOCKED),
+           expired AS (
+             UPDATE queue_jobs AS q SET
                state = CASE WHEN ${lost} THEN 'failed' ELSE 'queued' END,
                outcome = CASE WHEN ${lost} THEN json_build_object('kind', 'runner_lost', 'attempts', attempts) END,
                finished_at = CASE WHEN ${lost} THEN $1::bigint END,
                lease_worker = NULL, lease_expires_at = NULL
-             WHERE state = 'leased' AND lease_expires_at <= $1
-             RETURNING seq, state, lease_token),
+             FROM due WHERE q.seq = due.seq
+             RETURNING q.seq, q.state, q.lease_token),
            ${countQueued('expired', "state = 'queued'")}
            SELECT seq, state, lease_token FROM expired`,
   },
