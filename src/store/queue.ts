@@ -116,6 +116,10 @@ export type CancelResult =
   | { readonly kind: 'finished'; readonly jobId: QueueJobId }
   | { readonly kind: 'missing'; readonly jobId: QueueJobId };
 
+export interface GetJobsOptions {
+  readonly finishedOnly?: boolean;
+}
+
 export interface ClaimRequest {
   readonly worker: string;
   readonly limit: number;
@@ -231,9 +235,10 @@ export interface QueueStore {
   getJob(id: QueueJobId): Promise<QueueJob | undefined>;
   /**
    * The jobs of `ids` that exist, in id order, in one read: what an engine watching many jobs that
-   * other processes run looks up on each turn, instead of one read per job.
+   * other processes run looks up on each turn, instead of one read per job. `finishedOnly`: only
+   * those that have ended (succeeded or failed), so that a look at a backlog reads no queued rows.
    */
-  getJobs(ids: readonly QueueJobId[]): Promise<QueueJob[]>;
+  getJobs(ids: readonly QueueJobId[], options?: GetJobsOptions): Promise<QueueJob[]>;
   staleWrites(jobId?: QueueJobId): Promise<StaleWrite[]>;
 }
 

@@ -36,6 +36,13 @@ export function queueGetJobsContract(make: StoresFactory): void {
         [c, 'c', 'queued'],
       ]);
       for (const job of read) expect(job).toEqual(await queue.getJob(job.id));
+      // Only those that ended, failed as succeeded: a look at a backlog reads none of its queued rows.
+      await queue.cancel(c, { error: 'cancelled', detail: { kind: 'cancelled' } });
+      const ended = await queue.getJobs([c, b, a], { finishedOnly: true });
+      expect(ended.map((job) => [job.id, job.state])).toEqual([
+        [a, 'succeeded'],
+        [c, 'failed'],
+      ]);
     });
 
     it('answers [] for no ids, unknown ids and ids that are not ids, without refusing', async () => {

@@ -130,7 +130,8 @@ export const statements = {
   },
   getMany: {
     name: 'vk_queue_get_many',
-    text: `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = ANY ($1::bigint[]) ORDER BY seq`,
+    text: `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq = ANY ($1::bigint[])
+             AND (NOT $2::boolean OR state IN ('succeeded', 'failed')) ORDER BY seq`,
   },
   staleWrites: {
     name: 'vk_queue_stale_writes',

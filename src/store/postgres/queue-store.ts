@@ -9,6 +9,7 @@ import type {
   EnqueuedAndClaimed,
   EnqueueResult,
   ExpiredLease,
+  GetJobsOptions,
   Lease,
   LeaseRef,
   NewQueueJob,
@@ -354,12 +355,13 @@ export class PostgresQueueStore implements QueueStore {
     return (await this.getJobs([id]))[0];
   }
 
-  getJobs(ids: readonly QueueJobId[]): Promise<QueueJob[]> {
+  getJobs(ids: readonly QueueJobId[], options: GetJobsOptions = {}): Promise<QueueJob[]> {
     const keys = ids.filter(isJobKey);
     if (keys.length === 0) return Promise.resolve([]);
     const what = keys.length === 1 ? `read queue job ${keys[0]}` : `read ${keys.length} queue jobs`;
     return this.#db.read(what, async (query) => {
-      const { rows } = await query<Row>(statements.getMany, [integerArrayLiteral(keys)]);
+      const finishedOnly = options.finishedOnly === true;
+      const { rows } = await query<Row>(statements.getMany, [integerArrayLiteral(keys), finishedOnly]);
       return rows.map(queueJobFromRow);
     });
   }

@@ -8,6 +8,7 @@ import type {
   EnqueuedAndClaimed,
   EnqueueResult,
   ExpiredLease,
+  GetJobsOptions,
   Lease,
   LeaseRef,
   NewQueueJob,
@@ -95,8 +96,9 @@ export class SqliteQueueStore implements QueueStore {
       // that moves jobs in or out of `queued`, ~15 µs each, which cost a single-job enqueue, claim and
       // completion 198 → 231 µs of CPU; counting reads ~30 ns per queued job (1.5 ms at 50,000).
       countQueued: db.prepare<[], number>("SELECT count(*) FROM queue_jobs WHERE state = 'queued'").pluck(),
-      getMany: db.prepare<[string], Row>(
-        `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+      getMany: db.prepare<[string, number], Row>(
+        `SELECT ${queueJobColumns} FROM queue_jobs WHERE seq IN (SELECT value FROM json_each(?))
+           AND (? = 0 OR state IN ('succeeded', 'failed')) ORDER BY seq`,
       ),
       leaseOne: db.prepare<[string, number, number]>(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq = ?`),
       leaseRange: db.prepare<[string, number, number, number]>(
@@ -397,12 +399,13 @@ export class SqliteQueueStore implements QueueStore {
     return (await this.getJobs([id]))[0];
   }
 
-  getJobs(ids: readonly QueueJobId[]): Promise<QueueJob[]> {
+  getJobs(ids: readonly QueueJobId[], options: GetJobsOptions = {}): Promise<QueueJob[]> {
     const seqs = ids.filter((id) => /^[1-9][0-9]*$/.test(id)).map(Number);
     if (seqs.length === 0) return Promise.resolve([]);
+    const finishedOnly = options.finishedOnly === true ? 1 : 0;
     return this.#commits.read(
       seqs.length === 1 ? `read queue job ${seqs[0]}` : `read ${seqs.length} queue jobs`,
-      () => this.#statements.getMany.all(JSON.stringify(seqs)).map(jobFromRow),
+      () => this.#statements.getMany.all(JSON.stringify(seqs), finishedOnly).map(jobFromRow),
     );
   }
 
