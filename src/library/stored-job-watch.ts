@@ -8,9 +8,14 @@ import { outcomeOfStoredJob } from './stored-job.js';
 
 /**
  * How often watched jobs are looked up. A producer's `await handle.result` waits this long at most
- * after the job ends in another process; each look is one read for every watched job.
+ * after the job ends in another process, while it watches no more than `watchBatch` jobs.
  */
 export const watchIntervalMs = 200;
+/**
+ * The most jobs one look reads. Beyond it they take turns, oldest first: a producer watching a
+ * backlog of 100,000 looks at each every 20 s instead of reading them all five times a second.
+ */
+export const watchBatch = 1000;
 
 /** What is watched: an engine's job record, whose attempt count the stored outcome sets. */
 export interface WatchedEntry {
@@ -20,8 +25,10 @@ export interface WatchedEntry {
 /**
  * Entries whose jobs this engine follows in the store without running them — a job its idempotency
  * key matched, or a producer's — until the store shows them finished. They are looked up together,
- * one `getJobs` read every `intervalMs` while any are watched (and at once by `lookUp`); a look
- * still under way is not overlapped.
+ * one `getJobs` read of finished jobs every `intervalMs` while any are watched (and at once by
+ * `lookUp`), at most `batch` of them, in turns; a look still under way is not overlapped. While any
+ * is watched the timer keeps the process alive, as pending jobs of an engine that runs them do: a
+ * producer's script awaiting a result must not exit before it arrives.
  */
 export class StoredJobWatch<Entry extends WatchedEntry = JobRecord> {
   readonly #watched = new Map<QueueJobId, Entry>();
@@ -34,6 +41,7 @@ export class StoredJobWatch<Entry extends WatchedEntry = JobRecord> {
     private readonly track: <T>(promise: Promise<T>) => Promise<T>,
     private readonly settled: (entry: Entry, outcome: TaskOutcome) => void,
     private readonly intervalMs = watchIntervalMs,
+    private readonly batch = watchBatch,
   ) {}
 
   get size(): number {
@@ -44,8 +52,6 @@ export class StoredJobWatch<Entry extends WatchedEntry = JobRecord> {
     this.#watched.set(id, entry);
     if (this.#timer !== undefined || this.#closed) return;
     this.#timer = setInterval(() => this.lookUp(), this.intervalMs);
-    // As the engine's other timers: pending handles, not this timer, keep a process alive.
-    this.#timer.unref();
   }
 
   /** The entry watched for `id`, no longer watched; undefined when none is. */
@@ -70,12 +76,25 @@ export class StoredJobWatch<Entry extends WatchedEntry = JobRecord> {
     this.#timer = undefined;
   }
 
-  /** One read for every watched job; an entry whose job finished settles with the stored outcome. */
+  /**
+   * One read of the longest-watched jobs (up to the batch) that have finished; those settle with
+   * the stored outcome, the rest go to the back of the line.
+   */
   lookUp(): void {
     if (this.#looking || this.#watched.size === 0) return;
     this.#looking = true;
-    const asked = new Map(this.#watched);
-    this.track(this.store.getJobs([...asked.keys()])).then(
+    const asked = new Map<QueueJobId, Entry>();
+    for (const [id, entry] of this.#watched) {
+      if (asked.size === this.batch) break;
+      asked.set(id, entry);
+    }
+    if (this.#watched.size > asked.size) {
+      for (const [id, entry] of asked) {
+        this.#watched.delete(id);
+        this.#watched.set(id, entry);
+      }
+    }
+    this.track(this.store.getJobs([...asked.keys()], { finishedOnly: true })).then(
       (jobs) => {
         this.#looking = false;
         for (const job of jobs) {
@@ -105,7 +124,8 @@ export class StoredJobWatch<Entry extends WatchedEntry = JobRecord> {
 
 /**
  * The outcome the store holds for a job once it has one, read every `intervalMs` until then;
- * undefined when `signal` aborts first, or when the store cannot be read.
+ * undefined when `signal` aborts first, or when the store holds no such job. A read that fails (the
+ * database away for a moment) is tried again at the next interval.
  */
 export async function storedOutcomeOnceFinished(
   store: QueueStore,
@@ -114,9 +134,13 @@ export async function storedOutcomeOnceFinished(
   signal: AbortSignal,
 ): Promise<JobOutcome | undefined> {
   for (;;) {
-    const job = await store.getJob(id).catch(() => undefined);
-    const outcome = job === undefined ? undefined : outcomeOfStoredJob(job);
-    if (outcome !== undefined || job === undefined || signal.aborted) return outcome;
+    const read = await store.getJob(id).then(
+      (job) => ({ job }),
+      () => undefined,
+    );
+    if (read !== undefined && read.job === undefined) return undefined;
+    const outcome = read?.job === undefined ? undefined : outcomeOfStoredJob(read.job);
+    if (outcome !== undefined || signal.aborted) return outcome;
     await sleep(intervalMs, signal);
   }
 }

@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Engine, openEngine } from '../../src/library/engine.js';
 import type { EngineEvent } from '../../src/library/events.js';
 import { durableKinds, startWorkerProcess } from './durable-kinds.js';
 import { fixture } from './helpers.js';
 
+const producerChild = fileURLToPath(new URL('./fixtures/producer-child.mjs', import.meta.url));
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -71,6 +74,34 @@ for (const kind of durableKinds) {
       expect(await job.result).toMatchObject({ kind: 'succeeded', output: { pid: worker.pid } });
       // The job takes no time: what is measured is how soon the producer looks.
       expect(performance.now() - started).toBeLessThan(2_000);
+    });
+
+    it('keeps a script that awaits a result alive until a worker process has run the job', async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      const script = spawn(process.execPath, [producerChild, JSON.stringify(durable.store(30_000))], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const output = { stdout: '', stderr: '' };
+      script.stdout.on('data', (data: Buffer) => {
+        output.stdout += data.toString();
+      });
+      script.stderr.on('data', (data: Buffer) => {
+        output.stderr += data.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => script.on('exit', resolve));
+      cleanups.push(async () => {
+        script.kill('SIGKILL');
+        await exited;
+      });
+      // No worker yet: the script waits for one, however long, rather than exiting with its job unfinished.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(script.exitCode).toBe(null);
+      const worker = await startWorkerProcess(durable.store(2_000));
+      cleanups.push(() => worker.stop());
+      expect(await exited).toBe(0);
+      expect(output.stderr).toBe('');
+      expect(JSON.parse(output.stdout)).toMatchObject({ kind: 'succeeded', output: { pid: worker.pid } });
     });
 
     it('takes registered tasks too, and runs none of them itself', async () => {
