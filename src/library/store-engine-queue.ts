@@ -1,5 +1,4 @@
 import { isValkyrieError } from '../core/errors.js';
-import { sleep } from '../core/sleep.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type {
   Completion,
@@ -17,9 +16,7 @@ import type { StoreEngineQueueOptions } from './store-engine-queue-options.js';
 import { refusedOutcome, storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
 import { type BatchWritten, outcomeAfterLostLease, StoredJobWatch } from './stored-job-watch.js';
 import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from './submissions.js';
-
-/** Consecutive empty claims back off up to this long before waiting for work again (see #armWaiter). */
-const maxIdleBackoffMs = 1000;
+import { WorkWaiter } from './work-waiter.js';
 
 /**
  * The engine's queue on a durable QueueStore (SQLite or Postgres). Writes are buffered for one
@@ -35,8 +32,8 @@ const maxIdleBackoffMs = 1000;
  *   which is how a job claimed by a dead process runs again.
  * - `settle` completes the job (the handle resolves once that has committed); a `cancelled`
  *   outcome — the engine being destroyed — releases it instead, so it runs again later.
- * - After a short claim, one `waitForWork` at a time wakes the engine for jobs enqueued elsewhere,
- *   delayed jobs falling due and requeued leases.
+ * - After a short claim, a WorkWaiter wakes the engine for jobs enqueued elsewhere, delayed jobs
+ *   falling due and requeued leases.
  */
 export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #options: StoreEngineQueueOptions;
@@ -56,6 +53,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   /** Where each submission in #toEnqueue ends (endSubmission), ascending; see submissionsOf. */
   #submissionEnds: number[] = [];
   #toRelease: Release[] = [];
+  /** The entry retried by each of #toRelease's releases, by position; undefined for a cancelled attempt's. */
+  #releasing: (JobRecord | undefined)[] = [];
   #toComplete: Completion[] = [];
   /** Settles once the completions buffered now have been written; one promise per batch, not per job. */
   #batchWritten: BatchWritten | undefined;
@@ -77,8 +76,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #enqueued: Promise<void> = Promise.resolve();
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
-  #waiter: Promise<void> | undefined;
-  #idleBackoffMs = 0;
+  readonly #work: WorkWaiter;
   #intakeClosed = false;
   readonly #timer: NodeJS.Timeout;
   #closing: Promise<void> | undefined;
@@ -91,6 +89,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       (promise) => this.#track(promise),
       options.hooks.settled,
     );
+    this.#work = new WorkWaiter(options.store, this.#stop.signal, () => options.hooks.onReady());
     this.#timer = setInterval(() => this.#maintain(), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
     this.#timer.unref();
     // Leases left by a crashed engine may have expired already; requeue them before the first claim.
@@ -115,6 +114,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       // The store ranks it from max(now, notBefore), as the in-memory queue does; from now without one.
       const notBefore = entry.notBefore;
       this.#toRelease.push(notBefore === undefined ? { lease } : { lease, notBefore: Math.ceil(notBefore) });
+      this.#releasing.push(entry);
     }
     this.#waiting.add(entry);
     this.#scheduleFlush();
@@ -185,6 +185,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     entry.lease = undefined;
     if (outcome.kind === 'cancelled') {
       this.#toRelease.push({ lease });
+      this.#releasing.push(undefined);
       this.#scheduleFlush();
       return;
     }
@@ -261,7 +262,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       this.#watched.close();
       this.#flush();
       while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
-      await this.#waiter;
+      await this.#work.idle();
       await this.#options.closeStore();
     })();
     return this.#closing;
@@ -288,32 +289,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       entry.attempt = lease.attempt - 1;
       into[taken++] = entry;
     }
-    if (leases.length < limit) this.#armWaiter(leases.length === 0);
-    else this.#idleBackoffMs = 0;
+    this.#work.claimed(leases.length, limit);
     return taken;
-  }
-
-  /**
-   * Waits for work once the store ran short. Jobs of tasks this engine does not run make the store
-   * report work that no claim of ours takes, so empty claims in a row back off before waiting again.
-   */
-  #armWaiter(empty: boolean): void {
-    if (this.#waiter !== undefined || this.#stop.signal.aborted) return;
-    const backoff = empty ? this.#idleBackoffMs : 0;
-    this.#idleBackoffMs = empty ? Math.min(maxIdleBackoffMs, Math.max(1, backoff * 2)) : 0;
-    const signal = this.#stop.signal;
-    this.#waiter = (async () => {
-      if (backoff > 0) await sleep(backoff, signal);
-      await this.#store.waitForWork(signal);
-    })().then(
-      () => {
-        this.#waiter = undefined;
-        if (!signal.aborted) this.#options.hooks.onReady();
-      },
-      () => {
-        this.#waiter = undefined;
-      },
-    );
   }
 
   #scheduleFlush(): void {
@@ -338,9 +315,16 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (this.#toEnqueue.length > 0 && !holdEnqueues) this.#enqueued = this.#enqueue(this.#takeEnqueues());
     if (this.#toRelease.length > 0) {
       const batch = this.#toRelease;
+      const entries = this.#releasing;
       this.#toRelease = [];
-      // A stale release means the lease was lost: the store has recorded it, and the job moved on.
-      this.#track(this.#store.release(batch)).catch(ignore);
+      this.#releasing = [];
+      // A stale release means the lease was lost: the job was cancelled or went to another engine.
+      this.#track(this.#store.release(batch)).then((results) => {
+        results.forEach((result, i) => {
+          const entry = entries[i];
+          if (result.kind === 'stale' && entry !== undefined) this.#retryRefused(entry, result.jobId);
+        });
+      }, ignore);
     }
     if (this.#toComplete.length > 0) {
       const batch = this.#toComplete;
@@ -365,6 +349,18 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
         () => written?.resolve(undefined),
       );
     }
+  }
+
+  /**
+   * A retry whose release the store refused (the lease was lost before a renewal noticed): the entry
+   * is no longer this engine's to run, and settles with the outcome the store holds, as a refused
+   * completion does. Unless it was claimed again meanwhile, or drained.
+   */
+  #retryRefused(entry: JobRecord, id: QueueJobId): void {
+    if (entry.lease !== undefined || !this.#waiting.delete(entry)) return;
+    this.#byId.delete(id);
+    this.#leaseLost.delete(entry);
+    this.#storedOutcome(id, entry.attempt).then((outcome) => this.#options.hooks.settled(entry, outcome));
   }
 
   #takeEnqueues(): EnqueueBatch {

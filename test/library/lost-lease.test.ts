@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
+import { storedCancellation } from '../../src/library/stored-job.js';
 import { asQueueJobId } from '../../src/store/queue.js';
 import { clockAhead } from '../server/clock-ahead.js';
 import { durableKinds } from './durable-kinds.js';
@@ -61,6 +63,36 @@ for (const kind of durableKinds) {
         outcome: { kind: 'succeeded', output: 'from the other engine', attempts: 2 },
       });
       expect(await other.staleWrites(asQueueJobId(job.storeId ?? ''))).not.toEqual([]);
+    }, 30_000);
+    it("settles a retry whose lease was lost before a renewal noticed with the store's outcome", async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      // A long lease: no renewal comes between the cancellation elsewhere and the attempt's end.
+      const { engine, events } = await openTestEngine({ store: durable.store(60_000), maxInFlight: 1 });
+      engine.task('throwsOnceFileExists', { module: fixture(), exportName: 'throwsOnceFileExists' });
+      const dir = (await import('node:os')).tmpdir();
+      const file = join(dir, `valkyrie-lost-retry-${process.pid}-${Date.now()}-${kind.name}`);
+      cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
+      const retry = { maxAttempts: 3, retryOn: ['threw' as const] };
+      const job = engine.enqueue('throwsOnceFileExists', file, { retry });
+      await until(() => events.some((event) => event.type === 'job.started'), 'the attempt to start');
+      await until(() => job.storeId !== undefined, 'the job to be stored');
+
+      // Another process cancels the job; this engine's attempt then throws, and its retry's
+      // release is refused as stale.
+      const other = (await durable.openStores(systemClock)).queue;
+      const id = asQueueJobId(job.storeId ?? '');
+      expect((await other.cancel(id, storedCancellation('cancelled elsewhere', 1))).kind).toBe('cancelled');
+      await writeFile(file, 'the attempt threw');
+
+      const pending = new Promise((resolve) => setTimeout(() => resolve('still pending'), 15_000));
+      expect(await Promise.race([job.result, pending])).toEqual({
+        kind: 'cancelled',
+        reason: 'cancelled elsewhere',
+        attempts: 1,
+      });
+      expect(engine.stats()).toMatchObject({ queued: 0, unsettled: 0 });
+      expect(events.filter((event) => event.type === 'job.started')).toHaveLength(1);
     }, 30_000);
   });
 }

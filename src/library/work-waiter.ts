@@ -1,0 +1,52 @@
+import { sleep } from '../core/sleep.js';
+import type { QueueStore } from '../store/queue.js';
+
+/** Consecutive empty claims back off up to this long before waiting for work again. */
+const maxIdleBackoffMs = 1000;
+
+/**
+ * Wakes an engine for jobs enqueued elsewhere, delayed jobs falling due and requeued leases, once a
+ * claim ran short: one `waitForWork` at a time, until `signal` aborts. Jobs of tasks the engine does
+ * not run make the store report work that no claim of its takes, so empty claims in a row back off
+ * before waiting again (StoreEngineQueue).
+ */
+export class WorkWaiter {
+  #waiter: Promise<void> | undefined;
+  #idleBackoffMs = 0;
+
+  constructor(
+    private readonly store: QueueStore,
+    private readonly signal: AbortSignal,
+    private readonly onReady: () => void,
+  ) {}
+
+  /** A claim asked for `limit` jobs and got `count`. */
+  claimed(count: number, limit: number): void {
+    if (count < limit) this.#arm(count === 0);
+    else this.#idleBackoffMs = 0;
+  }
+
+  /** Resolves once no wait is under way. */
+  async idle(): Promise<void> {
+    await this.#waiter;
+  }
+
+  #arm(empty: boolean): void {
+    if (this.#waiter !== undefined || this.signal.aborted) return;
+    const backoff = empty ? this.#idleBackoffMs : 0;
+    this.#idleBackoffMs = empty ? Math.min(maxIdleBackoffMs, Math.max(1, backoff * 2)) : 0;
+    const signal = this.signal;
+    this.#waiter = (async () => {
+      if (backoff > 0) await sleep(backoff, signal);
+      await this.store.waitForWork(signal);
+    })().then(
+      () => {
+        this.#waiter = undefined;
+        if (!signal.aborted) this.onReady();
+      },
+      () => {
+        this.#waiter = undefined;
+      },
+    );
+  }
+}
