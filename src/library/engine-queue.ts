@@ -96,8 +96,11 @@ export interface EngineQueue<E extends QueueEntry> {
    * store that refuses for capacity refuses them together, and refuses no other submission with them.
    */
   endSubmission?(): void;
-  /** Removes and returns every waiting entry, ready or delayed; stops waking the engine. */
-  drain(): E[];
+  /**
+   * Removes and returns every waiting entry, ready or delayed; stops waking the engine. A durable
+   * queue holding entries it has not written yet writes them first, and returns a promise.
+   */
+  drain(): E[] | Promise<E[]>;
   /**
    * The engine is closing. A durable queue takes nothing more (waiting jobs stay in the store for
    * another engine); without this method the queue goes on handing out what it holds.

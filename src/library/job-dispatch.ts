@@ -175,11 +175,14 @@ export class JobDispatch {
     return false;
   }
 
-  /** Cancels every waiting job; running ones end through the pool and are not retried. */
+  /** Cancels every waiting job (once stored, on a store); running ones end through the pool, not retried. */
   stop(reason: string): void {
     this.stopped = true;
     this.stopReason = reason;
-    for (const job of this.queue.drain()) this.finish(job, { kind: 'cancelled', reason });
+    const cancel = (job: JobRecord): void => this.finish(job, { kind: 'cancelled', reason });
+    const drained = this.queue.drain();
+    if (Array.isArray(drained)) drained.forEach(cancel);
+    else drained.then((jobs) => jobs.forEach(cancel));
   }
 
   private place(job: JobRecord, delayMs: number, now = this.options.clock.now()): void {

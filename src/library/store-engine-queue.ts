@@ -242,9 +242,21 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (end > 0 && ends[ends.length - 1] !== end) ends.push(end);
   }
 
-  /** Stops claiming; own waiting entries are returned, and stay queued in the store. */
-  drain(): JobRecord[] {
+  /**
+   * Stops claiming; own waiting entries are returned, and stay queued in the store. Entries not
+   * written yet (buffered, or being written) are written first: then the promise of all of them,
+   * less those the store refused (they settle with the refusal).
+   */
+  drain(): JobRecord[] | Promise<JobRecord[]> {
     this.#stop.abort();
+    const unwritten =
+      this.#toEnqueue.length > 0 || [...this.#waiting].some((entry) => entry.storeId === undefined);
+    if (!unwritten) return this.#drainWaiting();
+    this.#flush();
+    return this.#enqueued.then(() => this.#drainWaiting());
+  }
+
+  #drainWaiting(): JobRecord[] {
     const all = [...this.#waiting, ...this.#watched.drain()];
     this.#waiting.clear();
     return all;

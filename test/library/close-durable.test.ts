@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/library/engine.js';
+import type { EngineStoreOptions } from '../../src/library/options.js';
 import { durableKinds } from './durable-kinds.js';
 import { fixture, openTestEngine } from './helpers.js';
 
@@ -46,6 +47,36 @@ for (const kind of durableKinds) {
       cleanups.push(() => next.destroy());
       expect(await next.getStoredJob(delayed.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
       expect(await next.getStoredJob(retried.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 1 });
+    }, 30_000);
+    it('writes the jobs enqueued just before it first: their handles resolve with a storeId, or refused', async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      const store = { ...(durable.store(30_000) as object), capacity: 2 } as EngineStoreOptions;
+      const { engine } = await openTestEngine({ store });
+      const echo = engine.task('echo', { module: fixture() });
+      const kept = engine.enqueueMany([
+        { task: echo, input: 1 },
+        { task: echo, input: 2 },
+      ]);
+      // Its own submission, past the capacity: refused on its own.
+      const refused = engine.enqueue(echo, 3);
+      const storeIdsOnResult = kept.map((job) => job.result.then(() => job.storeId));
+      await engine.close();
+      const reason = 'the engine closed before it ran the job here; the job stays queued in the store';
+      for (const job of kept) expect(await job.result).toEqual({ kind: 'cancelled', reason, attempts: 0 });
+      expect(await Promise.all(storeIdsOnResult)).toEqual(kept.map((job) => job.storeId));
+      expect(kept.map((job) => job.storeId)).not.toContain(undefined);
+      expect(await refused.result).toMatchObject({
+        kind: 'cancelled',
+        reason: expect.stringContaining('(capacity 2)') as unknown,
+      });
+      expect(refused.storeId).toBeUndefined();
+
+      const next = await openEngine({ store: durable.store(2_000), runJobs: false });
+      cleanups.push(() => next.destroy());
+      for (const job of kept) {
+        expect(await next.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
+      }
     }, 30_000);
   });
 }
