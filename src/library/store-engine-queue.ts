@@ -32,8 +32,7 @@ import { WorkWaiter } from './work-waiter.js';
  *   which is how a job claimed by a dead process runs again.
  * - `settle` completes the job (the handle resolves once that has committed); a `cancelled`
  *   outcome — the engine being destroyed — releases it instead, so it runs again later.
- * - After a short claim, a WorkWaiter wakes the engine for jobs enqueued elsewhere, delayed jobs
- *   falling due and requeued leases.
+ * - After a short claim, a WorkWaiter (work-waiter.ts) wakes the engine when work may be ready.
  */
 export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #options: StoreEngineQueueOptions;
@@ -167,7 +166,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   settle(entry: JobRecord, outcome: TaskOutcome): undefined | Promise<StoredOutcomes<JobRecord> | undefined> {
     const lease = entry.lease;
     const id = entry.storeId;
-    if (id !== undefined) this.#byId.delete(id);
+    if (id !== undefined && this.#byId.get(id) === entry) this.#byId.delete(id);
     if (this.#cancelled.delete(entry)) {
       entry.lease = undefined;
       this.#waiting.delete(entry);
@@ -227,10 +226,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return { ended: result.kind === 'cancelled' };
   }
 
-  /**
-   * The store's outcome for a job whose lease this engine lost, once the store has one; if the
-   * engine is destroyed first, `cancelled` saying so (never this engine's own refused outcome).
-   */
+  /** The store's outcome for a job whose lease this engine lost: outcomeAfterLostLease. */
   #storedOutcome(id: QueueJobId, attempts: number): Promise<JobOutcome> {
     const interval = Math.max(1, Math.floor(this.#options.leaseTtlMs / 3));
     return this.#track(outcomeAfterLostLease(this.#store, id, attempts, interval, this.#stop.signal));
@@ -243,15 +239,14 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   }
 
   /**
-   * Stops claiming; own waiting entries are returned, and stay queued in the store. Entries not
-   * written yet (buffered, or being written) are written first: then the promise of all of them,
-   * less those the store refused (they settle with the refusal).
+   * Stops claiming; own waiting entries are returned, and stay queued in the store. With entries not
+   * written yet, once they are: a refused one is not returned (it settles with the refusal).
    */
   drain(): JobRecord[] | Promise<JobRecord[]> {
     this.#stop.abort();
-    const unwritten =
-      this.#toEnqueue.length > 0 || [...this.#waiting].some((entry) => entry.storeId === undefined);
-    if (!unwritten) return this.#drainWaiting();
+    if (this.#toEnqueue.length === 0 && [...this.#waiting].every((entry) => entry.storeId !== undefined)) {
+      return this.#drainWaiting();
+    }
     this.#flush();
     return this.#enqueued.then(() => this.#drainWaiting());
   }
@@ -289,6 +284,13 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     let taken = 0;
     for (const lease of leases) {
       let entry = this.#byId.get(lease.jobId);
+      if (entry?.lease !== undefined) {
+        // Claimed again while its attempt still runs here under the expired lease (stalled, or
+        // stopping): that attempt is stopped, and the new lease adopted as a record of its own.
+        const stale = entry;
+        queueMicrotask(() => this.#lost(stale, `the store gave job ${lease.jobId} to this engine again`));
+        entry = undefined;
+      }
       if (entry === undefined) {
         entry = this.#watched.take(lease.jobId) ?? this.#options.adopt(lease);
         if (entry === undefined) continue;
@@ -363,14 +365,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
   }
 
-  /**
-   * A retry whose release the store refused (the lease was lost before a renewal noticed): the entry
-   * is no longer this engine's to run, and settles with the outcome the store holds, as a refused
-   * completion does. Unless it was claimed again meanwhile, or drained.
-   */
+  /** A retry whose release was refused as stale (a lost lease) settles with the store's outcome; see settle. */
   #retryRefused(entry: JobRecord, id: QueueJobId): void {
     if (entry.lease !== undefined || !this.#waiting.delete(entry)) return;
-    this.#byId.delete(id);
+    if (this.#byId.get(id) === entry) this.#byId.delete(id);
     this.#leaseLost.delete(entry);
     this.#storedOutcome(id, entry.attempt).then((outcome) => this.#options.hooks.settled(entry, outcome));
   }
@@ -475,16 +473,19 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       // The attempt is stopped, and the handle reports what the store holds.
       this.#track(this.#store.renew(lease, ttl)).catch((error: unknown) => {
         if (!isValkyrieError(error) || error.code !== 'VK_STALE_LEASE' || entry.lease !== lease) return;
-        this.#leaseLost.add(entry);
-        this.#options.hooks.leaseLost(
-          entry,
-          `the store took job ${lease.jobId} from this engine: ${error.message}`,
-        );
+        this.#lost(entry, `the store took job ${lease.jobId} from this engine: ${error.message}`);
       });
     }
     this.#track(this.#store.expireLeases()).then((expired) => {
       if (expired.length > 0) this.#options.hooks.onReady();
     }, ignore);
+  }
+
+  /** The store took a running entry's job: its attempt stops, and its settle reports the store's outcome. */
+  #lost(entry: JobRecord, reason: string): void {
+    if (entry.settled) return;
+    this.#leaseLost.add(entry);
+    this.#options.hooks.leaseLost(entry, reason);
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {

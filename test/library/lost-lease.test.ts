@@ -94,5 +94,38 @@ for (const kind of durableKinds) {
       expect(engine.stats()).toMatchObject({ queued: 0, unsettled: 0 });
       expect(events.filter((event) => event.type === 'job.started')).toHaveLength(1);
     }, 30_000);
+    it('runs a job claimed again while its lost attempt still runs here as a record of its own', async () => {
+      const durable = await kind.make(0);
+      cleanups.push(() => durable.cleanup());
+      const { engine, events } = await openTestEngine({
+        pool: { minThreads: 2, maxThreads: 2 },
+        store: durable.store(60_000),
+        maxInFlight: 2,
+      });
+      engine.task('waitsForFile', { module: fixture(), exportName: 'waitsForFile' });
+      const dir = (await import('node:os')).tmpdir();
+      const file = join(dir, `valkyrie-reclaimed-${process.pid}-${Date.now()}-${kind.name}`);
+      cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
+      const job = engine.enqueue('waitsForFile', file);
+      const started = () => events.filter((event) => event.type === 'job.started');
+      await until(() => started().length === 1, 'the attempt to start');
+      await until(() => job.storeId !== undefined, 'the job to be stored');
+
+      // As if this engine had stalled past its lease: another engine's sweep requeues the job, and
+      // this engine claims it again while its first attempt still runs.
+      const other = (await durable.openStores(clockAhead(120_000))).queue;
+      expect(await other.expireLeases()).toHaveLength(1);
+      await until(() => started().length === 2, 'the job to be claimed again');
+      expect(started()[1]).toMatchObject({ task: 'waitsForFile', attempt: 2 });
+      expect(started()[1]?.jobId).not.toBe(job.id);
+      await writeFile(file, 'done');
+
+      expect(await job.result).toEqual({ kind: 'succeeded', output: 'done', attempts: 2 });
+      await until(
+        () => engine.stats().unsettled === 0 && engine.stats().inFlight === 0,
+        'both attempts to end',
+      );
+      expect(await engine.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'succeeded', attempts: 2 });
+    }, 30_000);
   });
 }
