@@ -443,12 +443,8 @@ export class Engine implements AsyncDisposable {
   }
 
   private checkOpen(where: string): void {
-    if (this.closing !== undefined || this.destroying !== undefined) {
-      throw new ValkyrieError(
-        'VK_ENGINE_CLOSED',
-        `${where}: the engine is closing; the job was not accepted`,
-      );
-    }
+    if (this.closing === undefined && this.destroying === undefined) return;
+    throw new ValkyrieError('VK_ENGINE_CLOSED', `${where}: the engine is closing; the job was not accepted`);
   }
 
   /** Checks one request; throws VK_ENGINE_CONFIG naming `where` before anything is enqueued. */
