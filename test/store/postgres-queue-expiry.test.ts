@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
-import type { Clock } from '../../src/store/queue.js';
 import {
   describeOnPostgres,
   dropSchema,
@@ -8,16 +7,7 @@ import {
   uniqueSchema,
   withRawClient,
 } from './postgres-server.js';
-
-class ManualClock implements Clock {
-  constructor(private at = 1_700_000_000_000) {}
-  now(): number {
-    return this.at;
-  }
-  advance(ms: number): void {
-    this.at += ms;
-  }
-}
+import { ManualClock } from './queue-clock.js';
 
 const waited = Symbol('still waiting');
 

@@ -1,16 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { asQueueJobId, type Clock, type QueueStore } from '../../src/store/queue.js';
+import { asQueueJobId, type QueueStore } from '../../src/store/queue.js';
 import type { OpenedStores, StoresFactory } from './fixture.js';
-
-class ManualClock implements Clock {
-  constructor(private at = 1_700_000_000_000) {}
-  now(): number {
-    return this.at;
-  }
-  advance(ms: number): void {
-    this.at += ms;
-  }
-}
+import { ManualClock } from './queue-clock.js';
 
 const cancelled = { error: 'cancelled: by a test', detail: { kind: 'cancelled', reason: 'by a test' } };
 const claim = (queue: QueueStore) => queue.claim({ worker: 'w', limit: 10, ttlMs: 1000 });

@@ -1,23 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   asQueueJobId,
-  type Clock,
   type Lease,
   type NewQueueJob,
   type QueueOptions,
   type QueueStore,
 } from '../../src/store/queue.js';
 import type { OpenedStores, StoresFactory } from './fixture.js';
-
-class ManualClock implements Clock {
-  constructor(private at = 1_700_000_000_000) {}
-  now(): number {
-    return this.at;
-  }
-  advance(ms: number): void {
-    this.at += ms;
-  }
-}
+import { ManualClock } from './queue-clock.js';
 
 const job = (task: string): NewQueueJob => ({ task, payload: { task } });
 const jobs = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => job(`${prefix}${i}`));

@@ -2,24 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { priorities } from '../../src/core/priority.js';
 import {
   asQueueJobId,
-  type Clock,
   type Lease,
   type NewQueueJob,
   type QueueOptions,
   type QueueStore,
 } from '../../src/store/queue.js';
 import type { OpenedStores, StoresFactory } from './fixture.js';
-
-/** A clock that moves only when told to. */
-class ManualClock implements Clock {
-  constructor(private at = 1_700_000_000_000) {}
-  now(): number {
-    return this.at;
-  }
-  advance(ms: number): void {
-    this.at += ms;
-  }
-}
+import { ManualClock } from './queue-clock.js';
 
 const aging = 1000;
 const job = (task: string, extra: Partial<NewQueueJob> = {}): NewQueueJob => ({
