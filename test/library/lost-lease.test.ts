@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
@@ -7,6 +7,15 @@ import { asQueueJobId } from '../../src/store/queue.js';
 import { clockAhead } from '../server/clock-ahead.js';
 import { durableKinds } from './durable-kinds.js';
 import { fixture, openTestEngine } from './helpers.js';
+
+/**
+ * Makes `file` appear with `text` in one step: the task polls for it, and a plain writeFile let it
+ * read the file created but still empty (a CI run saw output '' instead of 'done').
+ */
+async function writeWhole(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.partial`, text);
+  await rename(`${file}.partial`, file);
+}
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -43,7 +52,7 @@ for (const kind of durableKinds) {
       const [lease] = await other.claim({ worker: 'the other engine', limit: 1, ttlMs: 60_000 });
       expect(lease?.jobId).toBe(job.storeId);
       // This engine's attempt ends now: its completion (or its next renewal) is refused as stale.
-      await writeFile(file, 'from the stalled engine');
+      await writeWhole(file, 'from the stalled engine');
       await new Promise((resolve) => setTimeout(resolve, 100));
       if (lease === undefined) throw new Error('the other engine claimed nothing');
       await other.complete([{ lease, outcome: { kind: 'succeeded', result: 'from the other engine' } }]);
@@ -83,7 +92,7 @@ for (const kind of durableKinds) {
       const other = (await durable.openStores(systemClock)).queue;
       const id = asQueueJobId(job.storeId ?? '');
       expect((await other.cancel(id, storedCancellation('cancelled elsewhere', 1))).kind).toBe('cancelled');
-      await writeFile(file, 'the attempt threw');
+      await writeWhole(file, 'the attempt threw');
 
       const pending = new Promise((resolve) => setTimeout(() => resolve('still pending'), 15_000));
       expect(await Promise.race([job.result, pending])).toEqual({
@@ -118,7 +127,7 @@ for (const kind of durableKinds) {
       await until(() => started().length === 2, 'the job to be claimed again');
       expect(started()[1]).toMatchObject({ task: 'waitsForFile', attempt: 2 });
       expect(started()[1]?.jobId).not.toBe(job.id);
-      await writeFile(file, 'done');
+      await writeWhole(file, 'done');
 
       expect(await job.result).toEqual({ kind: 'succeeded', output: 'done', attempts: 2 });
       await until(
