@@ -49,3 +49,13 @@ export function checkOptionNames(where: string, value: object, kind: Kind): void
     );
   }
 }
+
+/**
+ * The own fields of `value` that `kind` names: a policy stored by a later Valkyrie may carry fields
+ * this one does not know, and should keep the ones it does rather than be refused whole.
+ */
+export function knownFields<T>(value: T, kind: Kind): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const known: readonly string[] = optionNames[kind];
+  return Object.fromEntries(Object.entries(value).filter(([key]) => known.includes(key))) as T;
+}

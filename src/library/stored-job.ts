@@ -11,6 +11,7 @@ import type {
 } from '../store/queue.js';
 import type { JobOutcome } from './events.js';
 import { jsonForm } from './json-value.js';
+import { knownFields } from './option-keys.js';
 import type { JobOptions, ResolvedJobOptions, ResolvedRetryPolicy } from './options.js';
 
 /**
@@ -61,7 +62,8 @@ export function readPayload(payload: unknown): { input: unknown; options: JobOpt
     options: {
       priority: options.priority as JobOptions['priority'],
       timeoutMs: options.timeoutMs === null ? Number.POSITIVE_INFINITY : options.timeoutMs,
-      retry: options.retry,
+      // A later Valkyrie may store retry fields this one does not know; the ones it knows still hold.
+      retry: knownFields(options.retry, 'retry'),
     },
   };
 }

@@ -52,3 +52,16 @@ describe('option names', () => {
     );
   });
 });
+
+describe('a stored job written by a later Valkyrie', () => {
+  it('keeps the retry fields this version knows when the stored policy has more', async () => {
+    const { readPayload } = await import('../../src/library/stored-job.js');
+    const { resolveJobOptions, retryDefaults } = await import('../../src/library/options.js');
+    const payload = {
+      input: 1,
+      options: { priority: 'high', retry: { maxAttempts: 3, retryOn: ['threw'], maxElapsedMs: 60_000 } },
+    };
+    const resolved = resolveJobOptions('stored job 1 options', readPayload(payload).options, retryDefaults);
+    expect(resolved).toMatchObject({ priority: 'high', retry: { maxAttempts: 3, retryOn: ['threw'] } });
+  });
+});
