@@ -181,7 +181,7 @@ export class Engine implements AsyncDisposable {
           `enqueueMany()[${i}] must be an object { task, input, options? }; received ${String(request)}`,
         );
       }
-      checkOptionNames(`enqueueMany()[${i}]`, request, 'request');
+      checkOptionNames('enqueueMany()', request, 'request', i);
       jobs[i] = this.prepare('enqueueMany()', request.task, request.input, request.options, i);
     }
     const prints = checkBatchKeys(this.idempotent, jobs as JobRecord[]);

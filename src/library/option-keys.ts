@@ -36,8 +36,11 @@ const otherNames: { readonly [K in Kind]?: Readonly<Record<string, string>> } = 
   request: { name: 'task', data: 'input', payload: 'input', opts: 'options' },
 };
 
-/** Throws VK_ENGINE_CONFIG at `where` for the first own key of `value` that `kind` does not name. */
-export function checkOptionNames(where: string, value: object, kind: Kind): void {
+/**
+ * Throws VK_ENGINE_CONFIG at `where` (`where[index]` given an index) for the first own key of `value`
+ * that `kind` does not name. The index is joined only for the message: per request it would cost.
+ */
+export function checkOptionNames(where: string, value: object, kind: Kind, index?: number): void {
   const known: readonly string[] = optionNames[kind];
   for (const key in value) {
     if (known.includes(key) || !Object.hasOwn(value, key)) continue;
@@ -45,7 +48,7 @@ export function checkOptionNames(where: string, value: object, kind: Kind): void
     const hint = meant === undefined ? '' : ` (did you mean ${meant}?)`;
     throw new ValkyrieError(
       'VK_ENGINE_CONFIG',
-      `${where} has no option "${key}"${hint}; its options are ${known.join(', ')}`,
+      `${index === undefined ? where : `${where}[${index}]`} has no option "${key}"${hint}; its options are ${known.join(', ')}`,
     );
   }
 }
