@@ -79,11 +79,16 @@ export function refusedOutcome(error: unknown): TaskOutcome {
   const message = error instanceof Error ? error.message : String(error);
   return isValkyrieError(error)
     ? { kind: 'cancelled', reason: `the store refused the job: ${message}` }
-    : {
-        kind: 'failed',
-        reason: 'input',
-        error: { name: 'TypeError', message: `the input cannot be stored as JSON: ${message}` },
-      };
+    : notJson('input', message);
+}
+
+/** `failed` for an input or output JSON cannot hold (json-value.ts says what and where). */
+function notJson(reason: 'input' | 'output', message: string): TaskOutcome {
+  return {
+    kind: 'failed',
+    reason,
+    error: { name: 'TypeError', message: `the ${reason} cannot be stored as JSON: ${message}` },
+  };
 }
 
 /**
@@ -96,12 +101,7 @@ export function storableOutcome(outcome: TaskOutcome): TaskOutcome {
   try {
     output = jsonForm(outcome.output, 'output');
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return {
-      kind: 'failed',
-      reason: 'output',
-      error: { name: 'TypeError', message: `the output cannot be stored as JSON: ${message}` },
-    };
+    return notJson('output', error instanceof Error ? error.message : String(error));
   }
   return output === outcome.output ? outcome : { kind: 'succeeded', output };
 }
