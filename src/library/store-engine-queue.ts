@@ -44,7 +44,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #byId = new Map<QueueJobId, JobRecord>();
   /** Entries whose idempotency key matched a job not finished yet (or a producer's), watched until it is. */
   readonly #watched: StoredJobWatch;
-  /** Entries whose cancellation the store has recorded: their settle writes nothing. */
+  /** Unsettled entries whose cancellation the store recorded: their settle writes nothing (and drops them). */
   readonly #cancelled = new Set<JobRecord>();
   /** Entries whose lease the store refused: their settle reports the store's outcome instead. */
   readonly #leaseLost = new Set<JobRecord>();
@@ -211,7 +211,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (result.kind !== 'cancelled') return false;
     this.#waiting.delete(entry);
     this.#watched.take(id);
-    this.#cancelled.add(entry);
+    if (!entry.settled) this.#cancelled.add(entry);
     return true;
   }
 
