@@ -2,21 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Engine, openEngine } from '../../src/library/engine.js';
 import type { EngineOptions } from '../../src/library/options.js';
 import { durableKinds, startWorkerProcess } from './durable-kinds.js';
-import { fixture, openTestEngine } from './helpers.js';
+import { fixture, openTestEngine, until } from './helpers.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Resolves once `test` holds, looked at every 20 ms; fails after 20 s. */
-async function until(test: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function engineWithSleep(options: EngineOptions = {}) {
   const { engine, events } = await openTestEngine(options);

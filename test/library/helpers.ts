@@ -22,3 +22,12 @@ export async function openTestEngine(
   engine.onEvent((event) => events.push(event));
   return { engine, events };
 }
+
+/** Resolves once `test` holds, looked at every 20 ms; fails after 20 s. */
+export async function until(test: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

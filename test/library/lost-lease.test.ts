@@ -6,7 +6,7 @@ import { storedCancellation } from '../../src/library/stored-job.js';
 import { asQueueJobId } from '../../src/store/queue.js';
 import { clockAhead } from '../server/clock-ahead.js';
 import { durableKinds } from './durable-kinds.js';
-import { fixture, openTestEngine } from './helpers.js';
+import { fixture, openTestEngine, until } from './helpers.js';
 
 /**
  * Makes `file` appear with `text` in one step: the task polls for it, and a plain writeFile let it
@@ -21,14 +21,6 @@ const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function until(test: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 for (const kind of durableKinds) {
   describe.skipIf(kind.skip !== undefined)(`a lost lease on ${kind.name}`, () => {
