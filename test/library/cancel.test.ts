@@ -1,13 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Engine, openEngine } from '../../src/library/engine.js';
 import type { EngineOptions } from '../../src/library/options.js';
 import { durableKinds, startWorkerProcess } from './durable-kinds.js';
-import { fixture, openTestEngine, until } from './helpers.js';
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+import { afterTest, fixture, openTestEngine, until } from './helpers.js';
 
 async function engineWithSleep(options: EngineOptions = {}) {
   const { engine, events } = await openTestEngine(options);
@@ -74,7 +69,7 @@ for (const kind of durableKinds) {
   describe.skipIf(kind.skip !== undefined)(`cancelling jobs on ${kind.name}`, () => {
     const setUp = async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       return durable;
     };
 
@@ -111,9 +106,9 @@ for (const kind of durableKinds) {
     it("cancels another process's jobs by store id: a delayed one, and one running in a worker process", async () => {
       const durable = await setUp();
       const producer: Engine = await openEngine({ store: durable.store(300), runJobs: false });
-      cleanups.push(() => producer.destroy());
+      afterTest(() => producer.destroy());
       const other: Engine = await openEngine({ store: durable.store(300), runJobs: false });
-      cleanups.push(() => other.destroy());
+      afterTest(() => other.destroy());
 
       const delayed = producer.enqueue('sleep', 1, { delayMs: 3_600_000 });
       await until(() => delayed.storeId !== undefined, 'the delayed job to be stored');
@@ -122,7 +117,7 @@ for (const kind of durableKinds) {
 
       // A short lease, renewed often: the cancellation reaches the worker at its next renewal.
       const worker = await startWorkerProcess(durable.store(1_500));
-      cleanups.push(() => worker.stop());
+      afterTest(() => worker.stop());
       const running = producer.enqueue('sleep', 60_000);
       await until(() => worker.lines.includes('started sleep'), 'the worker to start the job');
       expect(await other.cancelStored(running.storeId ?? '', 'stop it')).toBe(true);

@@ -1,19 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/library/engine.js';
 import type { EngineStoreOptions } from '../../src/library/options.js';
 import { durableKinds } from './durable-kinds.js';
-import { fixture, openTestEngine } from './helpers.js';
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+import { afterTest, fixture, openTestEngine } from './helpers.js';
 
 for (const kind of durableKinds) {
   describe.skipIf(kind.skip !== undefined)(`close() on ${kind.name}`, () => {
     it('waits for running attempts only: delayed jobs and retries stay queued in the store', async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const { engine, events } = await openTestEngine({ store: durable.store(30_000) });
       const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
       const flaky = engine.task('flaky', { module: fixture(), exportName: 'flaky' });
@@ -44,13 +39,13 @@ for (const kind of durableKinds) {
       }
 
       const next = await openEngine({ store: durable.store(2_000), runJobs: false });
-      cleanups.push(() => next.destroy());
+      afterTest(() => next.destroy());
       expect(await next.getStoredJob(delayed.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
       expect(await next.getStoredJob(retried.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 1 });
     }, 30_000);
     it('writes the jobs enqueued just before it first: their handles resolve with a storeId, or refused', async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const store = { ...(durable.store(30_000) as object), capacity: 2 } as EngineStoreOptions;
       const { engine } = await openTestEngine({ store });
       const echo = engine.task('echo', { module: fixture() });
@@ -73,7 +68,7 @@ for (const kind of durableKinds) {
       expect(refused.storeId).toBeUndefined();
 
       const next = await openEngine({ store: durable.store(2_000), runJobs: false });
-      cleanups.push(() => next.destroy());
+      afterTest(() => next.destroy());
       for (const job of kept) {
         expect(await next.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
       }

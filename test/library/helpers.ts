@@ -12,6 +12,17 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((engine) => engine.destroy()));
 });
 
+const cleanups: (() => Promise<unknown>)[] = [];
+// Registered after the engines' hook, so run before it: as when each test file had its own.
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Runs `cleanup` after the test (the last added first), before its engines are destroyed. */
+export function afterTest(cleanup: () => Promise<unknown>): void {
+  cleanups.push(cleanup);
+}
+
 /** An engine destroyed after the test, with every event it emitted. */
 export async function openTestEngine(
   options: EngineOptions = {},

@@ -1,12 +1,12 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { storedCancellation } from '../../src/library/stored-job.js';
 import { asQueueJobId } from '../../src/store/queue.js';
 import { clockAhead } from '../server/clock-ahead.js';
 import { durableKinds } from './durable-kinds.js';
-import { fixture, openTestEngine, until } from './helpers.js';
+import { afterTest, fixture, openTestEngine, until } from './helpers.js';
 
 /**
  * Makes `file` appear with `text` in one step: the task polls for it, and a plain writeFile let it
@@ -17,21 +17,16 @@ async function writeWhole(file: string, text: string): Promise<void> {
   await rename(`${file}.partial`, file);
 }
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
 for (const kind of durableKinds) {
   describe.skipIf(kind.skip !== undefined)(`a lost lease on ${kind.name}`, () => {
     it("reports the store's outcome, not the one it could not record, when another engine took the job over", async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const { engine, events } = await openTestEngine({ store: durable.store(10_000), maxInFlight: 1 });
       engine.task('waitsForFile', { module: fixture(), exportName: 'waitsForFile' });
       const dir = (await import('node:os')).tmpdir();
       const file = join(dir, `valkyrie-lost-lease-${process.pid}-${Date.now()}-${kind.name}`);
-      cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
+      afterTest(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
       const job = engine.enqueue('waitsForFile', file);
       await until(() => events.some((event) => event.type === 'job.started'), 'the attempt to start');
       await until(() => job.storeId !== undefined, 'the job to be stored');
@@ -67,13 +62,13 @@ for (const kind of durableKinds) {
     }, 30_000);
     it("settles a retry whose lease was lost before a renewal noticed with the store's outcome", async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       // A long lease: no renewal comes between the cancellation elsewhere and the attempt's end.
       const { engine, events } = await openTestEngine({ store: durable.store(60_000), maxInFlight: 1 });
       engine.task('throwsOnceFileExists', { module: fixture(), exportName: 'throwsOnceFileExists' });
       const dir = (await import('node:os')).tmpdir();
       const file = join(dir, `valkyrie-lost-retry-${process.pid}-${Date.now()}-${kind.name}`);
-      cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
+      afterTest(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
       const retry = { maxAttempts: 3, retryOn: ['threw' as const] };
       const job = engine.enqueue('throwsOnceFileExists', file, { retry });
       await until(() => events.some((event) => event.type === 'job.started'), 'the attempt to start');
@@ -97,7 +92,7 @@ for (const kind of durableKinds) {
     }, 30_000);
     it('runs a job claimed again while its lost attempt still runs here as a record of its own', async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const { engine, events } = await openTestEngine({
         pool: { minThreads: 2, maxThreads: 2 },
         store: durable.store(60_000),
@@ -106,7 +101,7 @@ for (const kind of durableKinds) {
       engine.task('waitsForFile', { module: fixture(), exportName: 'waitsForFile' });
       const dir = (await import('node:os')).tmpdir();
       const file = join(dir, `valkyrie-reclaimed-${process.pid}-${Date.now()}-${kind.name}`);
-      cleanups.push(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
+      afterTest(() => import('node:fs/promises').then((fs) => fs.rm(file, { force: true })));
       const job = engine.enqueue('waitsForFile', file);
       const started = () => events.filter((event) => event.type === 'job.started');
       await until(() => started().length === 1, 'the attempt to start');

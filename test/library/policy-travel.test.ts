@@ -1,21 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Engine, openEngine } from '../../src/library/engine.js';
 import { durableKinds } from './durable-kinds.js';
-import { fixture } from './helpers.js';
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+import { afterTest, fixture } from './helpers.js';
 
 for (const kind of durableKinds) {
   describe.skipIf(kind.skip !== undefined)(`a job's retry policy on ${kind.name}`, () => {
     it("is the enqueuing engine's, also where a worker engine with other defaults runs it", async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const open = async (options: Parameters<typeof openEngine>[0]) => {
         const engine: Engine = await openEngine({ store: durable.store(30_000), ...options });
-        cleanups.push(() => engine.destroy());
+        afterTest(() => engine.destroy());
         return engine;
       };
       // The producer retries a task's errors by default; the worker's default retries them more.

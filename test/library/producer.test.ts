@@ -1,17 +1,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Engine, openEngine } from '../../src/library/engine.js';
 import type { EngineEvent } from '../../src/library/events.js';
 import { durableKinds, startWorkerProcess } from './durable-kinds.js';
-import { fixture } from './helpers.js';
+import { afterTest, fixture } from './helpers.js';
 
 const producerChild = fileURLToPath(new URL('./fixtures/producer-child.mjs', import.meta.url));
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
 it('refuses runJobs: false on the in-memory store, and with pool options', async () => {
   await expect(openEngine({ runJobs: false })).rejects.toMatchObject({
     code: 'VK_ENGINE_CONFIG',
@@ -27,12 +22,12 @@ for (const kind of durableKinds) {
   describe.skipIf(kind.skip !== undefined)(`a producer engine (runJobs: false) on ${kind.name}`, () => {
     it("adds jobs by task name that only another process's engine runs, and hears their outcomes", async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const worker = await startWorkerProcess(durable.store(30_000));
-      cleanups.push(() => worker.stop());
+      afterTest(() => worker.stop());
 
       const producer: Engine = await openEngine({ store: durable.store(300), runJobs: false });
-      cleanups.push(() => producer.destroy());
+      afterTest(() => producer.destroy());
       const events: EngineEvent[] = [];
       producer.onEvent((event) => events.push(event));
       // A task the producer never registered, named as a worker registered it; typed by the caller.
@@ -62,12 +57,12 @@ for (const kind of durableKinds) {
 
     it('hears an outcome within two seconds of the job ending, whatever its leaseTtlMs', async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const worker = await startWorkerProcess(durable.store(2_000));
-      cleanups.push(() => worker.stop());
+      afterTest(() => worker.stop());
       // The default lease TTL: watched jobs were looked up every third of it, 10 s.
       const producer = await openEngine({ store: durable.store(30_000), runJobs: false });
-      cleanups.push(() => producer.destroy());
+      afterTest(() => producer.destroy());
       const job = producer.enqueue<string, { pid: number }>('whereRun', 'soon');
       await expect.poll(() => worker.lines.includes('started whereRun'), { timeout: 10_000 }).toBe(true);
       const started = performance.now();
@@ -78,7 +73,7 @@ for (const kind of durableKinds) {
 
     it('keeps a script that awaits a result alive until a worker process has run the job', async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const script = spawn(process.execPath, [producerChild, JSON.stringify(durable.store(30_000))], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -90,7 +85,7 @@ for (const kind of durableKinds) {
         output.stderr += data.toString();
       });
       const exited = new Promise<number | null>((resolve) => script.on('exit', resolve));
-      cleanups.push(async () => {
+      afterTest(async () => {
         script.kill('SIGKILL');
         await exited;
       });
@@ -98,7 +93,7 @@ for (const kind of durableKinds) {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(script.exitCode).toBe(null);
       const worker = await startWorkerProcess(durable.store(2_000));
-      cleanups.push(() => worker.stop());
+      afterTest(() => worker.stop());
       expect(await exited).toBe(0);
       expect(output.stderr).toBe('');
       expect(JSON.parse(output.stdout)).toMatchObject({ kind: 'succeeded', output: { pid: worker.pid } });
@@ -106,9 +101,9 @@ for (const kind of durableKinds) {
 
     it('takes registered tasks too, and runs none of them itself', async () => {
       const durable = await kind.make(0);
-      cleanups.push(() => durable.cleanup());
+      afterTest(() => durable.cleanup());
       const producer = await openEngine({ store: durable.store(300), runJobs: false });
-      cleanups.push(() => producer.destroy());
+      afterTest(() => producer.destroy());
       const where = producer.task<string, { pid: number }>('whereRun', {
         module: fixture(),
         exportName: 'whereRun',
@@ -119,7 +114,7 @@ for (const kind of durableKinds) {
       expect(await producer.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
 
       const worker = await startWorkerProcess(durable.store(30_000));
-      cleanups.push(() => worker.stop());
+      afterTest(() => worker.stop());
       const outcome = await job.result;
       expect(outcome).toMatchObject({ kind: 'succeeded', output: { pid: worker.pid }, attempts: 1 });
     });
