@@ -5,10 +5,11 @@ import { keepOwnership } from '../../engine/run-ownership.js';
 import { identityOf, resolveWorkflowGroup } from '../../engine/workflow-group.js';
 import type { ResumableRun } from '../../store/recovery.js';
 import type { Workflow } from '../../workflow/model.js';
-import { ApiError, shuttingDown } from '../api-error.js';
+import { ApiError } from '../api-error.js';
 import { bundleRemovedMessage } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
+import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun, runView } from '../run-views.js';
 import { errorSchema, idParams, runRerunSchema, runViewSchema } from '../schemas.js';
@@ -112,22 +113,10 @@ async function parseStored(
   runId: string,
 ): Promise<Workflow | undefined> {
   const outcome = await parseStoredOnThread(thread, resumable, path);
-  switch (outcome.kind) {
-    case 'parsed':
-      return outcome.result.workflow;
-    case 'closed':
-      throw shuttingDown();
-    case 'busy':
-      throw new ApiError(
-        503,
-        'VK_SERVER_BUSY',
-        `${outcome.queued} workflows are queued to be parsed, the most the server queues; run ${runId} was not re-run, retry in a few seconds`,
-      );
-    case 'timed_out':
-      throw new ApiError(
-        413,
-        'VK_WORKFLOW_PARSE_TIMEOUT',
-        `${path}: parsing run ${runId}'s stored workflow took longer than ${outcome.timeoutMs / 1000} s, the server's limit, so it was stopped; the run was not re-run`,
-      );
-  }
+  return parsedOrRefused(outcome, {
+    busy: (queued) =>
+      `${queued} workflows are queued to be parsed, the most the server queues; run ${runId} was not re-run, retry in a few seconds`,
+    timedOut: (seconds) =>
+      `${path}: parsing run ${runId}'s stored workflow took longer than ${seconds} s, the server's limit, so it was stopped; the run was not re-run`,
+  }).workflow;
 }

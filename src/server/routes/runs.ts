@@ -18,11 +18,12 @@ import type { Workflow } from '../../workflow/model.js';
 import { maxNestingDepth } from '../../workflow/nesting.js';
 import type { ParseResult } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
-import { ApiError, shuttingDown } from '../api-error.js';
+import { ApiError } from '../api-error.js';
 import { formatRetention } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { pathDeeperThan } from '../json-body.js';
+import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
 import { runCursor, runCursorBefore } from '../run-cursor.js';
 import { findRun, runView, runViews } from '../run-views.js';
@@ -327,25 +328,13 @@ async function parseSubmitted(
   jobs: readonly string[] | undefined,
 ): Promise<ParseResult> {
   const outcome = await thread.parse(source, path, jobs === undefined ? {} : { jobs });
-  switch (outcome.kind) {
-    case 'parsed':
-      return outcome.result;
-    case 'closed':
-      throw shuttingDown();
-    case 'busy':
-      throw new ApiError(
-        503,
-        'VK_SERVER_BUSY',
-        `${outcome.queued} submitted workflows are queued to be parsed, the most the server queues; nothing was submitted, retry in a few seconds`,
-      );
-    case 'timed_out':
-      throw new ApiError(
-        413,
-        'VK_WORKFLOW_PARSE_TIMEOUT',
-        `${path}: parsing the workflow took longer than ${outcome.timeoutMs / 1000} s, the server's limit, so it was stopped; nothing was submitted. A workflow needs far less: check it with valkyrie validate ${path}, which has no limit`,
-        { path: 'body.workflow' },
-      );
-  }
+  return parsedOrRefused(outcome, {
+    busy: (queued) =>
+      `${queued} submitted workflows are queued to be parsed, the most the server queues; nothing was submitted, retry in a few seconds`,
+    timedOut: (seconds) =>
+      `${path}: parsing the workflow took longer than ${seconds} s, the server's limit, so it was stopped; nothing was submitted. A workflow needs far less: check it with valkyrie validate ${path}, which has no limit`,
+    timedOutDetails: { path: 'body.workflow' },
+  });
 }
 
 /**
