@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { firstBuilt } from '../core/built-file.js';
 import type { Diagnostic } from '../workflow/diagnostics.js';
 import type { Workflow } from '../workflow/model.js';
 import type { ParseResult } from '../workflow/parse.js';
@@ -294,15 +293,15 @@ function asError(error: unknown): Error {
  * - TypeScript sources under vitest, src/server/: the built one in dist/ (`npm run build` first).
  */
 function parseThreadEntryPath(): string {
-  const candidates = [
-    './workflow-parse-main.js',
-    './server/workflow-parse-main.js',
-    '../../dist/server/workflow-parse-main.js',
-  ];
-  for (const candidate of candidates) {
-    const path = fileURLToPath(new URL(candidate, import.meta.url));
-    if (existsSync(path)) return path;
-  }
+  const path = firstBuilt(
+    [
+      './workflow-parse-main.js',
+      './server/workflow-parse-main.js',
+      '../../dist/server/workflow-parse-main.js',
+    ],
+    import.meta.url,
+  );
+  if (path !== undefined) return path;
   throw new Error(
     'the workflow parse thread is not built (dist/server/workflow-parse-main.js is missing; run npm run build)',
   );

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { firstBuilt } from '../../core/built-file.js';
 import { ValkyrieError } from '../../core/errors.js';
 import { describe } from './config.js';
 
@@ -13,15 +13,15 @@ import { describe } from './config.js';
  *   builds first; after editing worker-side code, run `npm run build` before `npx vitest`.
  */
 export function workerEntryPath(): string {
-  const candidates = [
-    './worker-main.js',
-    './executors/thread/worker-main.js',
-    '../../../dist/executors/thread/worker-main.js',
-  ];
-  for (const candidate of candidates) {
-    const path = fileURLToPath(new URL(candidate, import.meta.url));
-    if (existsSync(path)) return path;
-  }
+  const path = firstBuilt(
+    [
+      './worker-main.js',
+      './executors/thread/worker-main.js',
+      '../../../dist/executors/thread/worker-main.js',
+    ],
+    import.meta.url,
+  );
+  if (path !== undefined) return path;
   throw new ValkyrieError(
     'VK_EXECUTOR',
     'the thread pool worker is not built (dist/executors/thread/worker-main.js is missing; run npm run build)',
