@@ -10,6 +10,7 @@ import {
   credential,
   jobCompleted,
   startTestServer,
+  type TestServer,
   waitForRunStatus,
 } from './helpers.js';
 
@@ -48,11 +49,13 @@ const admitted = older
   .replace("hashFiles('*.lock')", 'github.sha');
 
 /**
- * A run submitted to a server on the SQLite file `path`, whose stored text is then `older`, written
+ * A run submitted to `server`, on the SQLite file `path`, whose stored text is then `older`, written
  * through the store as an earlier Valkyrie stored it when it admitted the run.
  */
-async function storedAsOlder(path: string, submit: (workflow: string) => Promise<string>): Promise<string> {
-  const runId = await submit(admitted);
+async function storedAsOlder(path: string, server: TestServer): Promise<string> {
+  const created = await server.request('POST', '/api/v1/runs', { body: { workflow: admitted } });
+  expect(created.status).toBe(201);
+  const runId = (created.body as { run: { id: string } }).run.id;
   const stores = openSqliteStores(path);
   try {
     const stored = await stores.recovery.getResumable(asRunId(runId));
@@ -74,11 +77,7 @@ it('refuses a new submission of the text, but re-runs a failed run stored with i
   const refused = await server.request('POST', '/api/v1/runs', { body: { workflow: older } });
   expect(refused).toMatchObject({ status: 400, body: { code: 'VK_INVALID_WORKFLOW' } });
 
-  const runId = await storedAsOlder(path, async (workflow) => {
-    const created = await server.request('POST', '/api/v1/runs', { body: { workflow } });
-    expect(created.status).toBe(201);
-    return (created.body as { run: { id: string } }).run.id;
-  });
+  const runId = await storedAsOlder(path, server);
   const runner = await connectScriptedRunner(
     server.server.url,
     await credential(server.request, server.token),
@@ -109,11 +108,7 @@ it('refuses a new submission of the text, but re-runs a failed run stored with i
 it('takes over a run stored with the text rather than cancelling it', async () => {
   const path = join(dir, 'takeover.db');
   const first = await startTestServer({ stores: openSqliteStores(path) });
-  const runId = await storedAsOlder(path, async (workflow) => {
-    const created = await first.request('POST', '/api/v1/runs', { body: { workflow } });
-    expect(created.status).toBe(201);
-    return (created.body as { run: { id: string } }).run.id;
-  });
+  const runId = await storedAsOlder(path, first);
   await first.server.destroy();
 
   // The wall clock 10 s on: the first server's heartbeat is stale at the second's first sweep.
