@@ -181,9 +181,7 @@ export class RunTakeover {
   private async parse(run: RunRecord, resumable: ResumableRun): Promise<ParseResult | undefined> {
     const thread = this.context.parseThread;
     const long = this.backoff.timeouts(run.id) >= timedOutParsesAllowed;
-    const timeoutMs = long
-      ? (this.options.longParseTimeoutMs ?? thread.timeoutMs * takeoverParseLimitFactor)
-      : thread.timeoutMs;
+    const timeoutMs = long ? this.longParseTimeoutMs() : thread.timeoutMs;
     const outcome = await parseStoredOnThread(thread, resumable, run.workflowPath, {
       timeoutMs,
       takeover: true,
@@ -203,10 +201,14 @@ export class RunTakeover {
       return;
     }
     const timeouts = this.backoff.timedOut(runId);
-    const longMs = this.options.longParseTimeoutMs ?? timeoutMs * takeoverParseLimitFactor;
     this.context.logNotice(
-      `${took}; retrying at the next sweep${timeouts >= timedOutParsesAllowed ? `, with a limit of ${longMs / 1000} s` : ''}`,
+      `${took}; retrying at the next sweep${timeouts >= timedOutParsesAllowed ? `, with a limit of ${this.longParseTimeoutMs() / 1000} s` : ''}`,
     );
+  }
+
+  /** A takeover's parse limit after `timedOutParsesAllowed` time-outs in a row. */
+  private longParseTimeoutMs(): number {
+    return this.options.longParseTimeoutMs ?? this.context.parseThread.timeoutMs * takeoverParseLimitFactor;
   }
 
   private async continueOrEnd(
