@@ -51,7 +51,7 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): B
     db = new Database(path, { timeout: busyTimeoutMs, nativeBinding });
     // Read-only checks first: the pragmas below write to the file (journal_mode changes its header).
     assertUsableSchema(db, path);
-    db.pragma('journal_mode = WAL');
+    enterWalMode(db, busyTimeoutMs);
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
     // Savepoint journals (the group commit runs each write in a savepoint) stay in memory: past 64 KiB
@@ -65,6 +65,28 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): B
     throw openError({ path, busyTimeoutMs }, error);
   }
 }
+
+/**
+ * Switching a new file to WAL upgrades the statement's shared lock to an exclusive one, and SQLite
+ * answers BUSY at once, without its busy handler, while another process holds the write lock (two
+ * `valkyrie run`s started together on a fresh state directory): so this waits out the busy timeout
+ * itself. Opening is synchronous, so are the pauses.
+ */
+function enterWalMode(db: BetterSqlite3.Database, busyTimeoutMs: number): void {
+  const deadline = performance.now() + busyTimeoutMs;
+  for (let pauseMs = 1; ; pauseMs = Math.min(pauseMs * 2, 50)) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if (sqliteCode(error) !== 'SQLITE_BUSY' || performance.now() + pauseMs > deadline) throw error;
+      Atomics.wait(pauseCell, 0, 0, pauseMs);
+    }
+  }
+}
+
+/** Nothing ever wakes it: Atomics.wait on it is a synchronous sleep. */
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 
 function openError(file: StateFile, error: unknown): ValkyrieError {
   if (error instanceof ValkyrieError) return error;
