@@ -10,7 +10,10 @@ import type { YamlPath } from './source-map.js';
 export interface Availability {
   /** The key as GitHub's table names it, for messages: `jobs.<job_id>.env`. */
   readonly key: string;
-  /** Lower-cased, in the table's order; undefined where another check owns them (concurrency.ts). */
+  /**
+   * Lower-cased, in the table's order; undefined where another check owns them (concurrency.ts).
+   * Empty at a key the table leaves out because GitHub reads it as written: no expression at all.
+   */
   readonly contexts?: readonly string[];
   readonly hashFiles: boolean;
 }
@@ -30,6 +33,14 @@ const workflowEnv: Availability = {
   hashFiles: false,
 };
 const runName: Availability = { key: 'run-name', contexts: ['github', 'inputs', 'vars'], hashFiles: false };
+/**
+ * Keys with no row in the table, whose schema (actions/languageservices workflow-v1.0.json) gives no
+ * context: GitHub refuses any expression there when it reads the file.
+ */
+const noExpression = (key: string): Availability => ({ key, contexts: [], hashFiles: false });
+const workflowDefaults = noExpression('defaults.run');
+const stepUses = noExpression('jobs.<job_id>.steps.uses');
+const stepId = noExpression('jobs.<job_id>.steps.id');
 const byJobKey: ReadonlyMap<string, Availability> = new Map([
   ['if', job('if', 'github, needs, vars, inputs')],
   ['name', job('name', jobLevel)],
@@ -55,18 +66,22 @@ const stepIf = job(
 const stepKey = (key: string) => job(`steps.${key}`, stepLevel, true);
 
 /**
- * What the table allows at `path` (a string's place in the document), or undefined where it says
- * nothing: keys of Valkyrie's own (retry, not-before) and keys that take no expression on GitHub
- * (needs), which are checked as before, for known contexts and functions only.
+ * What the table allows at `path` (a string's place in the document): no expression at the keys it
+ * leaves out that Valkyrie checks (workflow `defaults.run`, a step's `uses` and `id`); undefined
+ * where it says nothing else: keys of Valkyrie's own (retry, not-before) and other keys that take no
+ * expression on GitHub (needs), which are checked for known contexts and functions only.
  */
 export function availabilityAt(path: YamlPath): Availability | undefined {
   const [top, jobId, key, ...rest] = path;
   if (top === 'run-name') return runName;
   if (top === 'env') return workflowEnv;
+  if (top === 'defaults') return workflowDefaults;
   if (top !== 'jobs' || jobId === undefined || typeof key !== 'string') return undefined;
   if (key === 'environment' && rest[0] === 'url') return environmentUrl;
   if (key !== 'steps') return byJobKey.get(key);
   const inStep = rest[1];
   if (typeof inStep !== 'string' || inStep === 'retry') return undefined;
+  if (inStep === 'uses') return stepUses;
+  if (inStep === 'id') return stepId;
   return inStep === 'if' ? stepIf : stepKey(inStep);
 }

@@ -48,6 +48,7 @@ export function checkExpressions(
   };
   visit(document['run-name'], ['run-name']);
   visit(document.env, ['env']);
+  visit(document.defaults, ['defaults']);
   visit(document.jobs, ['jobs']);
   return out;
 }
@@ -105,10 +106,15 @@ const storedNote = '; only a warning in a run stored before Valkyrie checked thi
 function checkExpr(
   expr: Expr,
   base: number,
-  report: Report,
+  reportTo: Report,
   { isCondition, availability, placement }: Place,
 ): void {
   const note = placement === 'warning' ? storedNote : '';
+  let reported = false;
+  const report: Report = (...args) => {
+    reported = true;
+    reportTo(...args);
+  };
   for (const call of functionCalls(expr)) {
     const name = call.name.toLowerCase();
     if (!knownFunctions.has(name)) {
@@ -132,10 +138,21 @@ function checkExpr(
       );
     } else if (allowed !== undefined && !allowed.includes(reference.name)) {
       report(
-        `context "${reference.name}" is not available in ${availability?.key} (allowed: ${allowed.join(', ')})${note}`,
+        `context "${reference.name}" is not available in ${availability?.key} (allowed: ${allowed.length > 0 ? allowed.join(', ') : noneAllowed})${note}`,
         base + reference.offset,
         placement,
       );
     }
   }
+  // An expression of literals and functions only (`${{ 1 }}`): nothing above spoke of it.
+  if (allowed?.length === 0 && !reported) {
+    report(
+      `an expression is not allowed in ${availability?.key} (allowed: ${noneAllowed})${note}`,
+      base,
+      placement,
+    );
+  }
 }
+
+/** Said of a key where GitHub allows no expression. */
+const noneAllowed = 'none; GitHub takes its value as written, with no expression';

@@ -68,6 +68,56 @@ describe('context availability', () => {
     ]);
   });
 
+  it("refuses any expression in workflow defaults.run and a step's uses and id, where GitHub allows none", () => {
+    const text = `defaults:
+  run:
+    shell: \${{ vars.SHELL }}
+    working-directory: \${{ 'a' }}-\${{ 1 }}
+jobs:
+  build:
+    runs-on: x
+    steps:
+      - id: \${{ github.job }}
+        uses: actions/checkout@\${{ github.sha }}
+`;
+    const result = parseWorkflow(text, 'ci.yml');
+    expect(result.workflow).toBeUndefined();
+    const none = '(allowed: none; GitHub takes its value as written, with no expression)';
+    const expressionErrors = result.diagnostics.filter((d) => d.message.includes(none));
+    expect(expressionErrors).toEqual([
+      {
+        severity: 'error',
+        message: `context "vars" is not available in defaults.run ${none}`,
+        line: 3,
+        col: 16,
+      },
+      {
+        severity: 'error',
+        message: `an expression is not allowed in defaults.run ${none}`,
+        line: 4,
+        col: 28,
+      },
+      {
+        severity: 'error',
+        message: `an expression is not allowed in defaults.run ${none}`,
+        line: 4,
+        col: 39,
+      },
+      {
+        severity: 'error',
+        message: `context "github" is not available in jobs.<job_id>.steps.id ${none}`,
+        line: 9,
+        col: 17,
+      },
+      {
+        severity: 'error',
+        message: `context "github" is not available in jobs.<job_id>.steps.uses ${none}`,
+        line: 10,
+        col: 36,
+      },
+    ]);
+  });
+
   it("only warns of a misplaced context or hashFiles() in a stored run's text (stored), and keeps its other errors", () => {
     const text = `env:
   KEY: \${{ hashFiles('*.lock') }}
