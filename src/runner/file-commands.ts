@@ -39,6 +39,25 @@ export function parseKeyValueFile(content: string, fileLabel: string): Map<strin
   return values;
 }
 
+/** What actions/runner refuses from $GITHUB_ENV (its SetEnvFileCommand block list), in any case. */
+const githubEnvBlockList = ['NODE_OPTIONS'];
+
+/**
+ * The variables a step's `$GITHUB_ENV` sets. A name on the block list is left out with an error
+ * line, as actions/runner does (an error annotation; the step is not failed); a malformed file
+ * throws, as parseKeyValueFile does.
+ */
+export function githubEnvValues(content: string, refused: (line: string) => void): Map<string, string> {
+  const values = parseKeyValueFile(content, 'GITHUB_ENV');
+  for (const name of values.keys()) {
+    const blocked = githubEnvBlockList.find((entry) => entry === name.toUpperCase());
+    if (blocked === undefined) continue;
+    values.delete(name);
+    refused(`error: Can't store ${blocked} output parameter using '$GITHUB_ENV' command.`);
+  }
+  return values;
+}
+
 /** The contents of one step's command files (empty when the step wrote none). */
 export interface CommandFileTexts {
   readonly output: string;

@@ -13,7 +13,7 @@ import {
 import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
 import { evaluateFlag } from '../workflow/typed-values.js';
 import { runCheckoutStep } from './checkout-builtin.js';
-import { type CommandFileTexts, parseKeyValueFile, parsePathFile } from './file-commands.js';
+import { type CommandFileTexts, githubEnvValues, parseKeyValueFile, parsePathFile } from './file-commands.js';
 import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
 import { runShellStep } from './run-step.js';
@@ -372,7 +372,8 @@ class JobExecution {
       const state = this.stepState(step.id);
       for (const [key, value] of outputs) state.outputs[key] = value;
     }
-    for (const [key, value] of parseKeyValueFile(texts.env, 'GITHUB_ENV')) this.githubEnv[key] = value;
+    const refused = (line: string) => this.systemLog(step.index, line);
+    for (const [key, value] of githubEnvValues(texts.env, refused)) this.githubEnv[key] = value;
     this.extraPath.push(...parsePathFile(texts.path));
     for (const line of texts.summary.split('\n').filter((l) => l.length > 0)) {
       this.systemLog(step.index, `summary: ${line}`);

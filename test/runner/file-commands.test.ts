@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { parseKeyValueFile } from '../../src/runner/file-commands.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { githubEnvValues, parseKeyValueFile } from '../../src/runner/file-commands.js';
+import { runFirstJob } from './job-run-harness.js';
 
 describe('GITHUB_OUTPUT / GITHUB_ENV files', () => {
   it('reads name=value lines and heredoc values, later values winning', () => {
@@ -14,5 +18,40 @@ describe('GITHUB_OUTPUT / GITHUB_ENV files', () => {
     expect(() => parseKeyValueFile('v<<END\nno end\n', 'GITHUB_OUTPUT')).toThrow(
       'GITHUB_OUTPUT: matching delimiter "END" not found for "v"',
     );
+  });
+});
+
+describe('$GITHUB_ENV and NODE_OPTIONS', () => {
+  const workspace = mkdtempSync(join(tmpdir(), 'vk-github-env-'));
+  afterAll(() => rmSync(workspace, { recursive: true, force: true }));
+  const refusal = "error: Can't store NODE_OPTIONS output parameter using '$GITHUB_ENV' command.";
+
+  it('leaves NODE_OPTIONS out, in any case, with the runner’s error line for each', () => {
+    const lines: string[] = [];
+    const values = githubEnvValues('A=1\nnode_options=--inspect\nNODE_OPTIONS<<EOF\n-r x\nEOF\n', (line) =>
+      lines.push(line),
+    );
+    expect(Object.fromEntries(values)).toEqual({ A: '1' });
+    expect(lines).toEqual([refusal, refusal]);
+  });
+
+  it('is refused as actions/runner refuses it: an error line, the step not failed, the variable not set', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          echo "NODE_OPTIONS=--require ./evil.js" >> "$GITHUB_ENV"
+          echo "KEPT=yes" >> "$GITHUB_ENV"
+      - run: echo "NODE_OPTIONS=[$NODE_OPTIONS] [\${{ env.NODE_OPTIONS }}] KEPT=[$KEPT]"
+`,
+      workspace,
+    );
+    expect(run.lines(0)).toEqual([refusal]);
+    // The step's environment keeps what the runner itself was started with (none, or vitest's).
+    expect(run.lines(1)).toEqual([`NODE_OPTIONS=[${process.env.NODE_OPTIONS ?? ''}] [] KEPT=[yes]`]);
+    expect(run.steps.map((s) => s.outcome)).toEqual(['success', 'success']);
+    expect(run.outcome).toEqual({ kind: 'succeeded' });
   });
 });
