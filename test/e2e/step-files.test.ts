@@ -87,4 +87,26 @@ describe('step files of a local run', () => {
       other.dispose();
     }
   }, 60_000);
+
+  it('refuse it the same way for rerun, before the finished run is reopened', async () => {
+    const other = new Workspace();
+    try {
+      const file = other.write(
+        'ci.yml',
+        'jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: exit 3\n',
+      );
+      expect((await other.run(['run', file])).code).toBe(1);
+      const missing = join(other.dir, 'nonexistent');
+      const result = await other.run(['rerun', '1'], { TMPDIR: missing });
+      expect(result.stderr).toBe(
+        `valkyrie: TMPDIR: cannot make this process's directory for step scripts in ${missing} (ENOENT); set TMPDIR to a writable directory\n`,
+      );
+      expect(result.code).toBe(2);
+      const shown = await other.run(['show', '1']);
+      expect(shown.stdout).not.toContain('attempt 2');
+      expect((await other.run(['rerun', '1'])).code).toBe(1);
+    } finally {
+      other.dispose();
+    }
+  }, 60_000);
 });
