@@ -17,6 +17,7 @@ import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.j
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
 import { streamEndedError } from './stream-end.js';
+import type { RunnerElsewhere } from './views/format.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
 
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
@@ -34,6 +35,8 @@ export interface WaitingJob {
   readonly name: string;
   readonly noRunnerWith: readonly string[];
   readonly setAside?: true;
+  /** Runners that have the labels, connected to another replica than the one driving the run. */
+  readonly runnersElsewhere?: readonly RunnerElsewhere[];
 }
 
 /** A run with its jobs, as `GET /api/v1/runs[/:id]` shows it. */
@@ -72,6 +75,8 @@ export interface ApiJob {
   readonly noRunnerWith?: readonly string[];
   /** With `noRunnerWith`: the connected runners that have them are drained or in maintenance. */
   readonly setAside?: true;
+  /** With `noRunnerWith`: runners that have them, connected to another replica than the run's. */
+  readonly runnersElsewhere?: readonly RunnerElsewhere[];
 }
 
 /** What one connection to a run's event stream yields (ServerClient.runEventStream). */
@@ -370,18 +375,33 @@ function readJob(job: unknown): ApiJob {
   };
 }
 
-function waitingFields(waiting: WaitingJob | undefined): Pick<ApiJob, 'noRunnerWith' | 'setAside'> {
+function waitingFields(
+  waiting: WaitingJob | undefined,
+): Pick<ApiJob, 'noRunnerWith' | 'setAside' | 'runnersElsewhere'> {
   if (waiting === undefined) return {};
-  const { noRunnerWith, setAside } = waiting;
-  return setAside ? { noRunnerWith, setAside } : { noRunnerWith };
+  const { name: _name, ...fields } = waiting;
+  return fields;
 }
 
 /** A job of a run view that waits for a runner with its labels, as one; none for any other. */
 function readWaiting(job: unknown): WaitingJob[] {
   if (!isRecord(job) || typeof job.name !== 'string' || !isStringList(job.noRunnerWith)) return [];
+  const elsewhere = Array.isArray(job.runnersElsewhere)
+    ? job.runnersElsewhere.flatMap(readRunnerElsewhere)
+    : [];
   return [
-    { name: job.name, noRunnerWith: job.noRunnerWith, ...(job.setAside === true ? { setAside: true } : {}) },
+    {
+      name: job.name,
+      noRunnerWith: job.noRunnerWith,
+      ...(job.setAside === true ? { setAside: true } : {}),
+      ...(elsewhere.length > 0 ? { runnersElsewhere: elsewhere } : {}),
+    },
   ];
+}
+
+function readRunnerElsewhere(runner: unknown): RunnerElsewhere[] {
+  if (!isRecord(runner) || typeof runner.name !== 'string' || typeof runner.replica !== 'string') return [];
+  return [{ name: runner.name, replica: runner.replica }];
 }
 
 /** A refused write as the run view lists it; one missing a field this client reads is left out. */

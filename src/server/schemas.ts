@@ -380,6 +380,13 @@ export const jobViewSchema = z.object({
     description:
       'with `noRunnerWith`: the connected runners that have the labels are drained or in maintenance',
   }),
+  runnersElsewhere: z
+    .array(z.object({ id: z.string(), name: z.string(), replica: z.string() }))
+    .optional()
+    .meta({
+      description:
+        "with `noRunnerWith`, in a single run's view and a submit's answer: runners (at most 5) that have the labels and take jobs but are connected to another replica; a run's jobs are offered only to runners connected to the replica that drives it",
+    }),
   attempts: z
     .array(jobAttemptViewSchema)
     .optional()

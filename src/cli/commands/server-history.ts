@@ -75,7 +75,9 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     for (const job of run.jobs) {
       process.stdout.write(`${serverJobLine(job, c)}\n`);
       if (job.noRunnerWith !== undefined)
-        process.stdout.write(`    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside))}\n`);
+        process.stdout.write(
+          `    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere))}\n`,
+        );
       if (job.attempts !== undefined && job.steps !== undefined)
         for (const line of jobDetailLines(job, job.attempts, job.steps, c)) process.stdout.write(`${line}\n`);
       const stale = staleWritesLine(job.staleWrites, c);

@@ -190,7 +190,7 @@ function report(
 function warnWaiting(run: ApiRun): void {
   for (const job of run.waiting ?? [])
     process.stderr.write(
-      `valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job.setAside)}\n`,
+      `valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere)}\n`,
     );
 }
 

@@ -96,11 +96,22 @@ export function concurrencyText(event: Extract<RunEvent, { type: 'concurrency' }
   }
 }
 
+/** A runner that would take a waiting job, but is connected to another server (replica) than the run's. */
+export interface RunnerElsewhere {
+  readonly name: string;
+  readonly replica: string;
+}
+
 /**
  * Why a queued job is not offered: no connected runner that takes jobs has its `runs-on` labels
- * (`setAside`: the connected ones that have them are drained or in maintenance).
+ * (`setAside`: the connected ones that have them are drained or in maintenance; `elsewhere`: runners
+ * that have them are connected to another replica, whose runners never get this run's jobs).
  */
-export function noRunnerText(labels: readonly string[], setAside = false): string {
+export function noRunnerText(
+  labels: readonly string[],
+  setAside = false,
+  elsewhere: readonly RunnerElsewhere[] = [],
+): string {
   const which =
     labels.length === 0
       ? 'a runner'
@@ -108,6 +119,14 @@ export function noRunnerText(labels: readonly string[], setAside = false): strin
   const them = labels.length === 1 ? 'it' : 'them all';
   if (setAside)
     return `waiting for ${which}: the connected runners that have ${them} are drained or in maintenance`;
+  if (elsewhere.length > 0) {
+    const named = elsewhere.map((runner) => `${runner.name} (on ${runner.replica})`).join(', ');
+    return (
+      `waiting for ${which}: no runner connected to the server that drives this run has ${them}; ` +
+      `${elsewhere.length === 1 ? 'runner' : 'runners'} ${named} ${elsewhere.length === 1 ? 'has' : 'have'} ${them} ` +
+      "but a run's jobs go only to runners connected to the server that drives it"
+    );
+  }
   return `waiting for ${which}: no connected runner has ${them}`;
 }
 

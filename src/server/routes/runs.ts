@@ -27,12 +27,14 @@ import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
 import { runCursor, runCursorBefore } from '../run-cursor.js';
 import { findRun, runView, runViews } from '../run-views.js';
+import { withRunnersElsewhere } from '../runners-elsewhere.js';
 import {
   errorSchema,
   idParams,
   jsonBodyLimit,
   maxWorkflowLength,
   printable,
+  type RunView,
   runListQuery,
   runListSchema,
   runSubmitSchema,
@@ -60,6 +62,8 @@ const submitHeaders = z.object({
 export function runRoutes(context: ApiContext): Route[] {
   const { stores, controlPlane, bundles, driven } = context;
   const waitingOf = (jobId: string) => controlPlane.waitingForRunner(jobId);
+  /** A single run's view, telling a waiting job's runners connected to other replicas. */
+  const told = async (view: Promise<RunView>) => withRunnersElsewhere(await view, context.runners);
   return [
     defineRoute({
       method: 'POST',
@@ -178,7 +182,10 @@ export function runRoutes(context: ApiContext): Route[] {
           );
         }
         if (submission.kind === 'duplicate')
-          return { status: 200, body: { run: await runView(stores, submission.run, undefined, waitingOf) } };
+          return {
+            status: 200,
+            body: { run: await told(runView(stores, submission.run, undefined, waitingOf)) },
+          };
         const { handle } = submission;
         const ownership = recordResumable(
           stores,
@@ -192,7 +199,9 @@ export function runRoutes(context: ApiContext): Route[] {
         trackDrivenRun(context, handle, body.bundle, ownership);
         return {
           status: 201,
-          body: { run: await runView(stores, await findRun(stores.runs, handle.id), stored, waitingOf) },
+          body: {
+            run: await told(runView(stores, await findRun(stores.runs, handle.id), stored, waitingOf)),
+          },
         };
       },
     }),
@@ -243,9 +252,9 @@ export function runRoutes(context: ApiContext): Route[] {
         return {
           status: 200,
           body: {
-            run: await runView(stores, await findRun(stores.runs, params.id), undefined, waitingOf, {
-              details: true,
-            }),
+            run: await told(
+              runView(stores, await findRun(stores.runs, params.id), undefined, waitingOf, { details: true }),
+            ),
           },
         };
       },
