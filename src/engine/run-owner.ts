@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { isZombie } from '../core/proc-stat.js';
 import type { RunOwner } from '../store/recovery.js';
 import { processRunOwner } from '../store/run-fence.js';
 
@@ -21,15 +21,4 @@ export function ownerExited(owner: RunOwner): boolean {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
   return isZombie(owner.pid);
-}
-
-/** An exited process nobody has reaped yet (where init does not reap orphans, it stays so). Linux only. */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state === 'Z' || state === 'X';
-  } catch {
-    return false;
-  }
 }

@@ -2,6 +2,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSyn
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ValkyrieError } from '../core/errors.js';
+import { isZombie, processStartTicks } from '../core/proc-stat.js';
 
 /** The file in the work dir that says which runner process uses it. */
 export const lockFileName = 'runner.lock';
@@ -178,26 +179,11 @@ function isAlive(holder: LockHolder): boolean {
     // EPERM: a process of another user has that pid; it may be the holder.
     if (errorCode(error) === 'ESRCH') return false;
   }
+  // A holder killed a moment ago may not be reaped yet: it no longer runs, and never will.
+  if (isZombie(holder.pid)) return false;
   if (holder.startTicks === undefined) return true;
   const now = processStartTicks(holder.pid);
   return now === undefined || now === holder.startTicks;
-}
-
-/**
- * A process's start time from /proc/<pid>/stat: field 22, counted after the command name, which is in
- * parentheses and may itself hold spaces and parentheses (hence the last ')').
- */
-export function processStartTicks(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields after the name start at field 3 (state); field 22 is at index 19.
-  const ticks = fields[19];
-  return ticks !== undefined && /^\d+$/.test(ticks) ? ticks : undefined;
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -1,14 +1,32 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireWorkDirLock, processStartTicks } from '../../src/runner/work-dir-lock.js';
+import { isZombie, processStartTicks } from '../../src/core/proc-stat.js';
+import { acquireWorkDirLock } from '../../src/runner/work-dir-lock.js';
 
 /** The pid of a process that has exited (and been reaped). */
 function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
   return Number(child.stdout.toString());
+}
+
+/**
+ * A child of a process that never waits for it, once it has exited: `bash` starts it in the
+ * background, then becomes a `sleep` that never reaps it, so it stays a zombie until `parent` dies.
+ * It outlives bash's own wait for it by half a second: bash would reap it if it ended first.
+ */
+async function unreapedPid(): Promise<{ pid: number; parent: ChildProcess }> {
+  const parent = spawn('bash', ['-c', 'sleep 0.5 & echo $!; exec sleep 30'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const [line] = await once(parent.stdout, 'data');
+  const pid = Number(String(line).trim());
+  for (let i = 0; i < 500 && !isZombie(pid); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(isZombie(pid)).toBe(true);
+  return { pid, parent };
 }
 
 describe('work dir lock', () => {
@@ -81,6 +99,27 @@ describe('work dir lock', () => {
         }),
       );
       expect(acquired(dir).tookOverFrom).toMatchObject({ pid: process.pid });
+    },
+  );
+
+  // A runner killed with SIGKILL a moment ago, whose parent has not reaped it yet, still answers
+  // signal 0: a runner started again at once must not be refused by it.
+  it.runIf(process.platform === 'linux')(
+    'takes over a lock whose process has exited but is not reaped yet',
+    async () => {
+      const dir = workDir();
+      const zombie = await unreapedPid();
+      try {
+        acquired(dir).lock.release();
+        const startTicks = processStartTicks(zombie.pid);
+        writeFileSync(
+          join(dir, 'runner.lock'),
+          JSON.stringify({ pid: zombie.pid, startTicks, host: hostname(), since: 'x' }),
+        );
+        expect(acquired(dir).tookOverFrom).toMatchObject({ pid: zombie.pid });
+      } finally {
+        zombie.parent.kill('SIGKILL');
+      }
     },
   );
 
