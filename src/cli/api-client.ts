@@ -1,5 +1,6 @@
 import { type ErrorCode, errorCatalog, ValkyrieError } from '../core/errors.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
+import { closedWithoutAnswer, plainServerLine, tlsServerLine } from '../protocol/tls-mismatch.js';
 import { UsageError } from './exit-codes.js';
 
 /** Where a client command finds the server: `--server`/`--token`, else VALKYRIE_SERVER/VALKYRIE_TOKEN. */
@@ -57,8 +58,9 @@ export interface ApiFetchInit {
 
 /**
  * The one HTTP client of the CLI's client commands (`token`, `submit`): the token as a Bearer header,
- * JSON in and out, an unreachable server as VK_SERVER_UNREACHABLE, a server whose TLS certificate
- * fails verification as VK_TLS_CERTIFICATE, and error answers as ApiRequestError.
+ * JSON in and out, an unreachable server as VK_SERVER_UNREACHABLE (one that speaks the other scheme,
+ * plain HTTP for an https:// URL or TLS for an http:// one, says so and names the URL to try), a server
+ * whose TLS certificate fails verification as VK_TLS_CERTIFICATE, and error answers as ApiRequestError.
  */
 export class ApiClient {
   readonly server: string;
@@ -112,6 +114,11 @@ export class ApiClient {
       if (init.signal?.aborted) throw error;
       const failure = certificateFailure(error);
       if (failure !== undefined) throw certificateError(this.origin, failure, error);
+      // The wrong scheme for the server: say which one it speaks rather than OpenSSL's raw text.
+      const scheme =
+        plainServerLine(this.origin, error) ??
+        (closedWithoutAnswer(error) ? await tlsServerLine(this.origin) : undefined);
+      if (scheme !== undefined) throw new ValkyrieError('VK_SERVER_UNREACHABLE', scheme, { cause: error });
       throw new ValkyrieError(
         'VK_SERVER_UNREACHABLE',
         `cannot reach the Valkyrie server at ${this.origin}: ${networkReason(error)}`,

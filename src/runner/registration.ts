@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseErrorBody } from '../protocol/handshake.js';
 import type { RunnerInfo } from '../protocol/messages.js';
 import { type CertificateFailure, certificateFailure } from '../protocol/tls-certificate.js';
+import { plainServerLine } from '../protocol/tls-mismatch.js';
 
 /** What a registered runner keeps in `<work-dir>/runner.json` (mode 0600) and reuses on restart. */
 export interface RunnerCredentials {
@@ -68,7 +69,11 @@ export async function registerRunner(
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure };
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
-    return { kind: 'unreachable', reason: cause ?? (error instanceof Error ? error.message : String(error)) };
+    const plain = plainServerLine(new URL(server).origin, error);
+    return {
+      kind: 'unreachable',
+      reason: plain ?? cause ?? (error instanceof Error ? error.message : String(error)),
+    };
   }
   const text = await response.text().catch(() => '');
   if (response.status >= 500 || response.status === 429)

@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ApiClient, ApiRequestError, throwUnlessOk } from '../../src/cli/api-client.js';
+import { ValkyrieError } from '../../src/core/errors.js';
 
 async function refusal(response: Response): Promise<ApiRequestError> {
   const error = await throwUnlessOk(response).then(
@@ -42,5 +47,43 @@ describe('ApiClient', () => {
     await expect(client.fetch('GET', '/healthz')).rejects.toThrow(
       'cannot reach the Valkyrie server at http://127.0.0.1:1: fetch refuses to connect to that port (a blocked port); use another',
     );
+  });
+});
+
+describe('ApiClient against a server of the other scheme', () => {
+  it('says an https:// URL reached a plain-HTTP server, and names the http:// URL to try', async () => {
+    const server = createHttpServer((_request, response) => response.end('{}'));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const client = new ApiClient(`https://127.0.0.1:${port}`, undefined);
+      const error = await client.fetch('GET', '/api/v1/runs/1').catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(ValkyrieError);
+      expect((error as ValkyrieError).code).toBe('VK_SERVER_UNREACHABLE');
+      expect((error as Error).message).toBe(
+        `the server at https://127.0.0.1:${port} does not answer TLS (ERR_SSL_WRONG_VERSION_NUMBER): it looks like a plain-HTTP server; try http://127.0.0.1:${port}`,
+      );
+      expect((error as Error).message).not.toMatch(/SSL routines|openssl/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('says an http:// URL reached a TLS server, and names the https:// URL to try', async () => {
+    const fixtures = new URL('../fixtures/tls/', import.meta.url);
+    const server = createHttpsServer(
+      { key: readFileSync(new URL('key.pem', fixtures)), cert: readFileSync(new URL('cert.pem', fixtures)) },
+      (_request, response) => response.end('{}'),
+    );
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const client = new ApiClient(`http://127.0.0.1:${port}`, undefined);
+      await expect(client.fetch('GET', '/api/v1/runs/1')).rejects.toThrow(
+        `the server at http://127.0.0.1:${port} closed the connection: it answers TLS, not plain HTTP; try https://127.0.0.1:${port}`,
+      );
+    } finally {
+      server.close();
+    }
   });
 });

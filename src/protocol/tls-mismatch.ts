@@ -1,0 +1,63 @@
+import { connect } from 'node:tls';
+
+/**
+ * An `https://` URL whose server answers plain HTTP: OpenSSL reads the HTTP answer as a TLS record and
+ * fails with `…error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/…`,
+ * which says nothing to someone who typed the wrong scheme. Node gives these codes for it (the second
+ * with older OpenSSL builds).
+ */
+const plainAnswerCodes = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
+
+/** The error's (or a cause's) code, when it is one of an https:// URL answered in plain HTTP. */
+function plainAnswerCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  // A bound on the chain: a cause that points back at its error would loop forever.
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && plainAnswerCodes.has(code)) return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/**
+ * One line when `error`, from a request to `origin` (`https://host:port`), means the server there does
+ * not speak TLS; undefined otherwise.
+ */
+export function plainServerLine(origin: string, error: unknown): string | undefined {
+  const code = plainAnswerCode(error);
+  if (code === undefined || !origin.startsWith('https:')) return undefined;
+  return `the server at ${origin} does not answer TLS (${code}): it looks like a plain-HTTP server; try ${origin.replace(/^https:/, 'http:')}`;
+}
+
+/**
+ * A TLS server at `http://host:port` closes the connection on the plain request it cannot read, which
+ * fetch reports as `other side closed`. When `origin` is http:// and a TLS handshake with it succeeds
+ * (certificate not checked: this only asks what it speaks), the one line that says so; else undefined.
+ * Asked only after a request failed that way, and given at most `timeoutMs`.
+ */
+export async function tlsServerLine(origin: string, timeoutMs = 2_000): Promise<string | undefined> {
+  if (!origin.startsWith('http:')) return undefined;
+  const url = new URL(origin);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const answersTls = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port: Number(url.port || 80), rejectUnauthorized: false });
+    const done = (result: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+  if (!answersTls) return undefined;
+  return `the server at ${origin} closed the connection: it answers TLS, not plain HTTP; try ${origin.replace(/^http:/, 'https:')}`;
+}
+
+/** The fetch error of a connection the server closed without an answer (undici's `other side closed`). */
+export function closedWithoutAnswer(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause instanceof Error && (cause as NodeJS.ErrnoException).code === 'UND_ERR_SOCKET';
+}
