@@ -27,6 +27,8 @@ export interface RunnerSettings {
   /** `http(s)://host:port`, without a trailing slash. */
   readonly server: string;
   readonly token: string | undefined;
+  /** The flag that gave `token`; undefined when it came from VALKYRIE_TOKEN (or there is none). */
+  readonly tokenFlag: '--token' | '--token-file' | undefined;
   readonly name: string | undefined;
   readonly labels: readonly string[];
   /** Whether the OS's hosted labels (`ubuntu-latest`, …) are added to the derived ones. */
@@ -52,6 +54,8 @@ export function resolveRunnerSettings(
   return Object.freeze({
     server: serverBaseUrl(server),
     token: registrationToken(options, env, cwd),
+    tokenFlag:
+      options.tokenFile !== undefined ? '--token-file' : options.token !== undefined ? '--token' : undefined,
     name: options.name,
     labels: (options.labels ?? []).map(checkLabel),
     hostedLabels: options.hostedLabels !== false,

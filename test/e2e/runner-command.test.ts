@@ -204,6 +204,49 @@ describe('valkyrie runner', () => {
     );
   });
 
+  it('says a --token or --token-file it ignores for the stored credential is ignored, and how to register again', async () => {
+    const { url } = await fleet();
+    const workDir = join(ws.dir, 'stored-and-token');
+    mkdirSync(workDir);
+    const file = join(workDir, 'runner.json');
+    writeFileSync(file, JSON.stringify({ server: url, runnerId: 'rnr_old', credential: 'revoked' }));
+    const withToken = await ws.run([
+      'runner',
+      '--server',
+      url,
+      '--work-dir',
+      workDir,
+      '--token',
+      'submit-tok',
+    ]);
+    // The stored credential is the one used (and refused here): the token did not register anew.
+    expect(withToken.code).toBe(2);
+    const [first] = withToken.stderr.split('\n');
+    expect(first).toBe(
+      `valkyrie runner: --token is ignored: this work dir's runner is registered with ${url} as rnr_old, ` +
+        `and connects with the credential stored in ${file}. To register again as a new runner, delete ${file} ` +
+        'and start with --token.',
+    );
+    const tokenFile = ws.write('stored-token', 'reg-ok\n');
+    const withFile = await ws.run([
+      'runner',
+      '--server',
+      url,
+      '--work-dir',
+      workDir,
+      '--token-file',
+      tokenFile,
+    ]);
+    expect(withFile.stderr).toMatch(
+      /^valkyrie runner: --token-file is ignored: .* start with --token-file\.\n/,
+    );
+    // From the environment (exported for client commands too) it is not worth a line.
+    const fromEnv = await ws.run(['runner', '--server', url, '--work-dir', workDir], {
+      VALKYRIE_TOKEN: 'submit-tok',
+    });
+    expect(fromEnv.stderr).not.toMatch(/is ignored/);
+  });
+
   it('registers, runs jobs in their own directories, and drains on SIGTERM: running jobs finish, exit 0', async () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'work');

@@ -154,8 +154,17 @@ async function credentialsFor(
   signal: AbortSignal,
 ): Promise<RunnerCredentials | number> {
   const source = credentialSource(settings);
-  if ('stored' in source) return source.stored;
   const file = join(settings.workDir, credentialsFileName);
+  if ('stored' in source) {
+    // A token given on purpose (a new one, or a submit token by mistake) would otherwise go unused unsaid.
+    if (settings.tokenFlag !== undefined)
+      complain(
+        `${settings.tokenFlag} is ignored: this work dir's runner is registered with ${settings.server} as ` +
+          `${source.stored.runnerId}, and connects with the credential stored in ${file}. ` +
+          `To register again as a new runner, delete ${file} and start with ${settings.tokenFlag}.`,
+      );
+    return source.stored;
+  }
   for (let attempt = 0; ; attempt++) {
     const result = await registerRunner(settings.server, source.token, info, signal);
     if (signal.aborted) return ExitCode.succeeded;
