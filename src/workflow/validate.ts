@@ -13,7 +13,6 @@ import { describePath } from './schema-issues.js';
 import { splitShellWords } from './shell-words.js';
 import type { SourceMap } from './source-map.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
-import { triggersOf } from './triggers.js';
 import { checkExpressions } from './validate-expressions.js';
 
 export interface ValidateOptions {
@@ -55,13 +54,8 @@ export function validateWorkflow(
     if (document[key] !== undefined)
       warn(`"${key}" is accepted but has no effect yet`, map.position([key], { key: true }));
   }
-  const ignoredTriggers = triggersOf(document.on).filter((trigger) => trigger !== 'workflow_dispatch');
-  if (ignoredTriggers.length > 0) {
-    warn(
-      `"on": ${ignoredTriggers.join(', ')} ${ignoredTriggers.length === 1 ? 'starts' : 'start'} no run here (valkyrie run or submit does, as the event --event names; see github.event_name)`,
-      map.position(['on'], { key: true }),
-    );
-  }
+  // No warning about `on:`: a run's event is always one of its triggers (triggers.ts refuses any other
+  // --event), so a trigger is never ignored, and validate and the server do not know the event yet.
   for (const problem of declaredInputs(document.on).problems)
     error(problem.message, map.position(problem.path));
   out.push(...concurrencyProblems(document.concurrency, map));

@@ -40,9 +40,20 @@ describe('valkyrie run: the event a run starts as', () => {
     for (const [args, line, deploy] of cases) {
       const result = await ws.run(['run', file, '--json', ...args]);
       expect(result.code).toBe(0);
+      expect(result.stderr).toBe('');
       expect(logLines(result.stdout, 'show')[0]).toContain(line);
       expect(statuses(result.stdout).deploy).toBe(deploy);
     }
+  });
+
+  it('is said by validate as one line of the graph, with no warning about triggers', async () => {
+    const file = ws.write('deploy.yml', workflow);
+    const result = await ws.run(['validate', file]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout.split('\n')[1]).toBe(
+      '  event: push by default (on: push, pull_request, workflow_dispatch; --event picks another)',
+    );
+    expect(result.code).toBe(0);
   });
 
   it('refuses an event on: does not list with one line and exit 2, starting nothing', async () => {

@@ -369,11 +369,6 @@ jobs:
     expect(result.diagnostics).toEqual([
       warning('"permissions" is accepted but has no effect yet', 6, 1),
       warning('"run-name" is accepted but has no effect yet', 2, 1),
-      warning(
-        '"on": push starts no run here (valkyrie run or submit does, as the event --event names; see github.event_name)',
-        3,
-        1,
-      ),
       warning('"permissions" is accepted but has no effect yet', 12, 5),
     ]);
   });

@@ -3,6 +3,7 @@ import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import type { Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
+import { chooseEvent } from '../../workflow/triggers.js';
 import { ExitCode } from '../exit-codes.js';
 
 /** Parses and plans the workflow without running it; prints the job graph. */
@@ -24,7 +25,10 @@ export async function validateCommand(
 
 function graphText(workflow: Workflow): string {
   const order = topologicalOrder(new Map([...workflow.jobs.values()].map((job) => [job.key, job.needs])));
-  const lines = [`${workflow.path}: workflow "${workflow.name}" is valid, ${workflow.jobs.size} jobs`];
+  const lines = [
+    `${workflow.path}: workflow "${workflow.name}" is valid, ${workflow.jobs.size} jobs`,
+    eventLine(workflow.triggers),
+  ];
   for (const key of order) {
     const job = workflow.jobs.get(key);
     if (!job) continue;
@@ -35,6 +39,18 @@ function graphText(workflow: Workflow): string {
     for (const step of job.steps) lines.push(`    - ${step.name}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The event `run` and `submit` start it as without --event. Said here rather than as a warning: a run's
+ * event is always one of the triggers (another --event is refused), so none is ever ignored.
+ */
+function eventLine(triggers: readonly string[]): string {
+  const choice = chooseEvent(triggers, undefined, false);
+  const event = 'event' in choice ? choice.event : '';
+  if (triggers.length === 0) return `  event: ${event} (no on:; --event names any)`;
+  if (triggers.length === 1) return `  event: ${event} (on: ${event})`;
+  return `  event: ${event} by default (on: ${triggers.join(', ')}; --event picks another)`;
 }
 
 function graphJson(workflow: Workflow) {
