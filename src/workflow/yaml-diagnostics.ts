@@ -19,17 +19,32 @@ export const maxYamlDiagnostics = 50;
  * excerpts), so they are mapped here; two common mistakes get a message that names what was found.
  */
 export function yamlDiagnostics(document: Document, lineCounter: LineCounter): Diagnostic[] {
-  const shown = document.errors.slice(0, maxYamlDiagnostics).map((error): Diagnostic => {
+  const errors = distinct(document.errors);
+  const shown = errors.slice(0, maxYamlDiagnostics).map((error): Diagnostic => {
     const { offset, message } = describe(document, lineCounter, error);
     const { line, col } = lineCounter.linePos(offset);
     return { severity: 'error', message: `YAML: ${message}`, line, col };
   });
-  const next = document.errors[maxYamlDiagnostics];
+  const next = errors[maxYamlDiagnostics];
   if (next === undefined) return shown;
-  const more = document.errors.length - maxYamlDiagnostics;
+  const more = errors.length - maxYamlDiagnostics;
   const { line, col } = lineCounter.linePos(next.pos[0]);
   const message = `YAML: ${more} more error${more === 1 ? '' : 's'} from here on, not shown; fix the ones above first`;
   return [...shown, { severity: 'error', message, line, col }];
+}
+
+/**
+ * The errors without repeats: the library reports one error per flow collection left open, so
+ * `{a: {b: [1]}` ending on one line says the same thing twice at the same place.
+ */
+function distinct(errors: readonly YAMLError[]): YAMLError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const key = `${error.pos[0]}\u0000${error.code}\u0000${error.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**

@@ -30,4 +30,11 @@ it('answers the first 100 errors of an invalid workflow, one entry counting the 
     diagnostics: [{ message: 'jobs must be a mapping, received 3', line: 1, column: 7 }],
     diagnosticCount: 1,
   });
+
+  // Two flow mappings left open on one line: the YAML library says so twice, the answer once.
+  const open = await request('POST', '/api/v1/runs', {
+    body: { workflow: 'jobs: {a: {runs-on: self-hosted, steps: [{run: echo hi}]\n' },
+  });
+  expect(open.body).toMatchObject({ code: 'VK_INVALID_WORKFLOW', diagnosticCount: 1 });
+  expect((open.body as { diagnostics: unknown[] }).diagnostics).toHaveLength(1);
 }, 120_000);

@@ -41,6 +41,21 @@ describe('a file of many YAML errors', () => {
     });
   });
 
+  it('reports an error the library repeats at the same place once (two flow mappings left open)', () => {
+    const { diagnostics } = parseWorkflow(
+      'jobs: {a: {runs-on: self-hosted, steps: [{run: echo hi}]\n',
+      'f.yml',
+    );
+    expect(diagnostics).toEqual([
+      {
+        severity: 'error',
+        message: 'YAML: Flow map in block collection must be sufficiently indented and end with a }',
+        line: 2,
+        col: 1,
+      },
+    ]);
+  });
+
   it('is not parsed a second time for repeated keys: they are reported once the other errors are fixed', () => {
     const broken = parseWorkflow('jobs: 1\njobs: 2\nb: ]\n', 'broken.yml').diagnostics;
     expect(broken.map((d) => d.message)).not.toContainEqual(expect.stringMatching(/duplicate key/));
