@@ -20,7 +20,13 @@ export const defaultReconnectTimeoutMs = 120_000;
 export async function followRun(
   client: ServerClient,
   runId: string,
-  options: { readonly json?: boolean; readonly color?: boolean; readonly reconnectTimeoutMs?: number },
+  options: {
+    readonly json?: boolean;
+    readonly color?: boolean;
+    readonly reconnectTimeoutMs?: number;
+    /** The command following, named in the cancel's recorded reason: `valkyrie submit --follow`. */
+    readonly command: string;
+  },
 ): Promise<number> {
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
@@ -28,11 +34,13 @@ export async function followRun(
   let interrupts = 0;
   let terminated = false;
   let cancelling: Promise<void> | undefined;
-  const interrupt = () => {
+  const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
     if (interrupts > 1) return stop.abort();
     process.stderr.write(`\nAsking the server to cancel run ${runId} (Ctrl-C again to stop following)…\n`);
-    cancelling = client.cancelRun(runId).then(
+    // Recorded with the cancelled jobs: what `valkyrie show` says rather than a generic cancel request.
+    const reason = `${options.command} received ${signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : 'SIGTERM'}`;
+    cancelling = client.cancelRun(runId, reason).then(
       () => undefined,
       (error: unknown) => {
         process.stderr.write(`valkyrie: could not cancel run ${runId}: ${describe(error)}\n`);
@@ -40,11 +48,12 @@ export async function followRun(
       },
     );
   };
+  const onSigint = () => interrupt('SIGINT');
   const onSigterm = () => {
     terminated = true;
-    interrupt();
+    interrupt('SIGTERM');
   };
-  process.on('SIGINT', interrupt);
+  process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   let status: RunStatus | undefined;
   try {
@@ -63,7 +72,7 @@ export async function followRun(
     await cancelling;
     view.close();
     out.flush();
-    process.off('SIGINT', interrupt);
+    process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
   }
   if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;

@@ -243,8 +243,18 @@ export class ServerClient {
     return readJobLogLinePage(await this.expectJson(response));
   }
 
-  async cancelRun(runId: string): Promise<ApiRun> {
-    const response = await this.request('POST', `api/v1/runs/${encodeURIComponent(runId)}/cancel`);
+  /**
+   * `reason`: who or what cancels, which the server records with the cancelled jobs (servers from
+   * before the field ignore it and record the generic reason).
+   */
+  async cancelRun(runId: string, reason?: string): Promise<ApiRun> {
+    const response = await this.request(
+      'POST',
+      `api/v1/runs/${encodeURIComponent(runId)}/cancel`,
+      reason === undefined
+        ? {}
+        : { body: JSON.stringify({ reason }), headers: { 'content-type': 'application/json' } },
+    );
     return readRun(await this.expectJson(response));
   }
 

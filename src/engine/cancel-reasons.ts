@@ -12,6 +12,14 @@ export const runCancelledReason = 'the run was cancelled';
 /** `valkyrie cancel`, or `POST /api/v1/runs/:id/cancel`: the request does not record which. */
 export const cancelRequestReason = 'cancelled by a cancel request (valkyrie cancel or the API)';
 
+/**
+ * A cancel request that says who or what made it (the API's optional `reason`, e.g. `valkyrie submit
+ * --follow received SIGTERM`); the generic reason without one.
+ */
+export function cancelRequestReasonFrom(requester: string | undefined): string {
+  return requester === undefined ? cancelRequestReason : `cancelled by a cancel request (${requester})`;
+}
+
 /** Ctrl-C (SIGINT) or SIGTERM of the process driving the run (`valkyrie run`, `valkyrie resume`). */
 export function interruptedReason(signal: 'SIGINT' | 'SIGTERM'): string {
   return `the run was interrupted (${signal})`;

@@ -163,6 +163,18 @@ export const runSubmitSchema = z.strictObject({
   git: runGitSchema.optional(),
 });
 
+/** The longest `reason` a cancel request may give: a line of `valkyrie show`, not a document. */
+export const maxCancelReasonLength = 200;
+
+export const runCancelSchema = z
+  .strictObject({
+    reason: z.string().min(1).max(maxCancelReasonLength).refine(printable, noControl).optional().meta({
+      description:
+        'who or what cancels, recorded with the cancelled jobs as `cancelled by a cancel request (REASON)`, e.g. `valkyrie submit --follow received SIGTERM`; only when this replica drives the run (one that passes the request on to the driving replica records the reason without it)',
+    }),
+  })
+  .optional();
+
 export const runRerunSchema = z
   .strictObject({
     secrets: stringRecord

@@ -63,6 +63,13 @@ afterEach(async () => {
   ws.dispose();
 });
 
+/** The JSON body of the cancel request the server got (undefined for a bodiless one). */
+function cancelBody(): unknown {
+  const cancel = server.requests.find((r) => r.method === 'POST' && r.url.endsWith('/cancel'));
+  if (cancel === undefined) throw new Error('no cancel request');
+  return cancel.body.length === 0 ? undefined : JSON.parse(cancel.body.toString('utf8'));
+}
+
 const submit = (...args: string[]) =>
   ws.run(['submit', 'ci.yml', ...args], { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: 'tok' });
 
@@ -287,9 +294,22 @@ describe('valkyrie submit', () => {
     child.stdout?.once('data', () => child.kill('SIGINT'));
     const result = await collect(child);
     expect(server.calls()).toContain('POST /api/v1/runs/run-1/cancel');
+    expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGINT (Ctrl-C)' });
     expect(result.stderr).toContain('Asking the server to cancel run run-1');
     expect(result.stdout).toContain('Run cancelled');
     expect(result.code).toBe(130);
+  });
+
+  it('asks the server to cancel the run on SIGTERM too, saying so in the reason it records, then exits 143', async () => {
+    server.script = { events: failedRun.slice(0, 5), hold: true };
+    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: 'tok',
+    });
+    child.stdout?.once('data', () => child.kill('SIGTERM'));
+    const result = await collect(child);
+    expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGTERM' });
+    expect(result.code).toBe(143);
   });
 
   it("prints the server's refusal and its diagnostics against the file, without a stack (exit 2)", async () => {

@@ -62,6 +62,23 @@ describe('the HTTP API', () => {
     expect(again).toMatchObject({ status: 409, body: { code: 'VK_RUN_FINISHED' } });
   });
 
+  it("records a cancel request's reason with its jobs, and refuses one too long or with a control character", async () => {
+    const { request } = await startTestServer();
+    const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const { run } = created.body as { run: { id: string } };
+    const cancel = (reason: string) => request('POST', `/api/v1/runs/${run.id}/cancel`, { body: { reason } });
+    expect(await cancel('x'.repeat(201))).toMatchObject({
+      status: 400,
+      body: { code: 'VK_INVALID_REQUEST', path: 'body.reason' },
+    });
+    expect(await cancel('line\nbreak')).toMatchObject({ status: 400, body: { path: 'body.reason' } });
+    expect((await cancel('valkyrie submit --follow received SIGTERM')).status).toBe(202);
+    const reason = 'cancelled by a cancel request (valkyrie submit --follow received SIGTERM)';
+    expect((await request('GET', `/api/v1/runs/${run.id}`)).body).toMatchObject({
+      run: { status: 'cancelled', jobs: [{ status: 'cancelled', reason }] },
+    });
+  });
+
   it('returns the earlier run for a repeated Idempotency-Key', async () => {
     const { request } = await startTestServer();
     const headers = { 'idempotency-key': 'deploy-42' };

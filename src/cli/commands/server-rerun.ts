@@ -22,7 +22,9 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
   try {
     await client.rerunRun(id, options.secrets);
     process.stderr.write(`Re-running the failed jobs of run ${id} on ${client.origin}.\n`);
-    return options.follow ? await followRun(client, id, options) : ExitCode.succeeded;
+    return options.follow
+      ? await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' })
+      : ExitCode.succeeded;
   } catch (error) {
     const code = reportServerFailure(error);
     if (code === undefined) throw error;

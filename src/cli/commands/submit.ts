@@ -118,7 +118,12 @@ export async function submitCommand(
     report(run, created, bundle, options, client.origin);
     // --follow tells it from the run's events.
     if (!options.follow) warnWaiting(run);
-    if (options.follow) return await followRun(client, run.id, { ...options, reconnectTimeoutMs });
+    if (options.follow)
+      return await followRun(client, run.id, {
+        ...options,
+        reconnectTimeoutMs,
+        command: 'valkyrie submit --follow',
+      });
     if (created || run.status === 'succeeded' || !isFinished(run.status)) return ExitCode.succeeded;
     return ExitCode.jobFailed;
   } catch (error) {

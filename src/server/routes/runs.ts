@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { isValkyrieError } from '../../core/errors.js';
 import { defaultPriority } from '../../core/priority.js';
-import { cancelRequestReason } from '../../engine/cancel-reasons.js';
+import { cancelRequestReasonFrom } from '../../engine/cancel-reasons.js';
 import type { RunRequest } from '../../engine/control-plane.js';
 import { recordResumable } from '../../engine/run-ownership.js';
 import { type NewRunGroup, newRunGroup } from '../../engine/workflow-group.js';
@@ -35,6 +35,7 @@ import {
   maxWorkflowLength,
   printable,
   type RunView,
+  runCancelSchema,
   runListQuery,
   runListSchema,
   runSubmitSchema,
@@ -266,6 +267,7 @@ export function runRoutes(context: ApiContext): Route[] {
       summary: 'Cancel a run: queued jobs end cancelled, running ones are asked to stop',
       access: 'submit',
       params: idParams,
+      body: runCancelSchema,
       responses: {
         202: { description: 'cancellation started', schema: runBody },
         404: { description: 'VK_RUN_NOT_FOUND', schema: errorSchema },
@@ -274,14 +276,14 @@ export function runRoutes(context: ApiContext): Route[] {
           schema: errorSchema,
         },
       },
-      async handle({ params }) {
+      async handle({ params, body }) {
         const run = await findRun(stores.runs, params.id);
         const finished = () =>
           new ApiError(409, 'VK_RUN_FINISHED', `run ${run.id} already finished (${run.status})`);
         if (run.status !== 'queued' && run.status !== 'running') throw finished();
         const active = driven.get(run.id);
         if (active !== undefined) {
-          active.handle.cancel(false, cancelRequestReason);
+          active.handle.cancel(false, cancelRequestReasonFrom(body?.reason));
         } else {
           // Another replica drives it (or will, once it takes the run over): it polls for this request.
           const resumable = await stores.recovery.getResumable(run.id);
