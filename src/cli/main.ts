@@ -236,6 +236,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       .argument('<run>', 'run id')
       .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
       .option('--raw', 'only the lines the steps and the job printed: no headings, no outcomes')
+      .option(
+        '-f, --follow',
+        'with --server: print the lines as they come, each prefixed with its job, until the run completes, then exit as valkyrie run would (0, 1, 130 cancelled); Ctrl-C only stops following',
+      )
       .addOption(stateDir())
       .addOption(db()),
   )

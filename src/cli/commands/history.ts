@@ -28,6 +28,8 @@ interface HistoryOptions {
 /** `valkyrie logs`: `raw` prints only the lines, without the step headings and outcomes. */
 export interface LogsOptions extends HistoryOptions {
   readonly raw?: boolean;
+  /** With --server: the lines as they come until the run completes (follow-logs.ts). */
+  readonly follow?: boolean;
 }
 
 async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => Promise<T>): Promise<T> {
@@ -211,6 +213,10 @@ export async function logsCommand(
     const { serverLogsCommand } = await import('./server-history.js');
     return serverLogsCommand(id, jobName, options);
   }
+  if (options.follow)
+    throw new UsageError(
+      "logs --follow is for a server's runs (--server or VALKYRIE_SERVER); a local run prints its lines as it runs, and logs prints what it stored",
+    );
   return withStores(options, async (stores) => {
     const run = await requireRun(stores, id);
     const jobs = await stores.runs.listJobs(run.id);

@@ -1,6 +1,7 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
+import { followRunLogs } from '../follow-logs.js';
 import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
 import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
@@ -22,6 +23,8 @@ export interface ServerHistoryOptions extends ApiClientFlags {
   readonly json?: boolean;
   /** `valkyrie logs --raw`: only the lines, without the step headings and outcomes. */
   readonly raw?: boolean;
+  /** `valkyrie logs --follow`: the lines as they come, until the run completes. */
+  readonly follow?: boolean;
 }
 
 /** `valkyrie runs --server URL`: the server's runs, newest first, as `valkyrie runs` lists local ones. */
@@ -109,6 +112,13 @@ export function serverLogsCommand(
         'VK_JOB_NOT_FOUND',
         `run ${run.id} has no job ${JSON.stringify(jobName)}; its jobs: ${run.jobs.map((job) => job.name).join(', ')}`,
       );
+    }
+    if (options.follow) {
+      const only =
+        jobName === undefined
+          ? undefined
+          : { ids: new Set(selected.map((job) => job.id)), names: new Set(selected.map((job) => job.name)) };
+      return followRunLogs(client, run.id, only);
     }
     for (const job of selected) {
       const prefix = selected.length === 1 ? '' : `[${job.name}] `;

@@ -1,0 +1,71 @@
+import { ValkyrieError } from '../core/errors.js';
+import type { RunEvent } from '../engine/events.js';
+import { ExitCode } from './exit-codes.js';
+import { defaultReconnectTimeoutMs } from './follow-run.js';
+import { followBackoff, followRunEvents } from './run-event-follower.js';
+import type { ServerClient } from './server-client.js';
+import { BufferedOutput } from './views/buffered-output.js';
+import { LineView } from './views/line-view.js';
+import { stdoutColors } from './views/run-table.js';
+
+/**
+ * `valkyrie logs RUN [JOB] --follow --server`: the run's log lines as they come, each prefixed with
+ * its job, as `valkyrie run` prints them without a terminal — from the run's start, so a finished run
+ * prints whole — until the run completes; then `valkyrie run`'s exit code for it. `only`: those
+ * jobs' lines, and only them in the summary. Ctrl-C or SIGTERM only stops following, as `gh run watch` does: the run goes on
+ * (`valkyrie cancel` stops it); 130. A dropped event stream is reconnected as for `submit --follow`.
+ */
+export async function followRunLogs(
+  client: ServerClient,
+  runId: string,
+  only: ChosenJobs | undefined,
+): Promise<number> {
+  const out = new BufferedOutput(process.stdout);
+  const view = new LineView(out, stdoutColors());
+  const stop = new AbortController();
+  const interrupt = () => stop.abort();
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  let completed: Extract<RunEvent, { type: 'run.completed' }> | undefined;
+  try {
+    const events = followRunEvents(client, runId, stop.signal, {
+      giveUpAfterMs: defaultReconnectTimeoutMs,
+      backoff: followBackoff,
+      report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
+    });
+    for await (const event of events) {
+      if (event.type === 'run.completed') completed = event;
+      const shown = only === undefined ? event : narrowed(event, only);
+      if (shown !== undefined) view.onEvent(shown);
+    }
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+  } finally {
+    view.close();
+    out.flush();
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+  if (stop.signal.aborted) return ExitCode.interrupted;
+  if (completed === undefined)
+    throw new ValkyrieError(
+      'VK_SERVER_RESPONSE',
+      `the event stream of run ${runId} ended before the run completed; the run goes on on the server`,
+    );
+  if (completed.status === 'cancelled') return ExitCode.interrupted;
+  return completed.status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+}
+
+/** The jobs `valkyrie logs RUN JOB` names: a leg of a matrix, or every leg of its key. */
+export interface ChosenJobs {
+  readonly ids: ReadonlySet<string>;
+  readonly names: ReadonlySet<string>;
+}
+
+/** The event as shown for the chosen jobs: another job's left out, the summary narrowed to them. */
+function narrowed(event: RunEvent, only: ChosenJobs): RunEvent | undefined {
+  if ('jobId' in event) return only.ids.has(event.jobId) ? event : undefined;
+  if (event.type === 'run.completed')
+    return { ...event, jobs: event.jobs.filter((job) => only.names.has(job.name)) };
+  return event;
+}

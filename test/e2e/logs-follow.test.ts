@@ -1,0 +1,90 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+import { createToken, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { waitFor } from './process-state.js';
+
+/**
+ * `valkyrie logs RUN [JOB] --follow --server`: a running fleet run's lines as they come, as
+ * `glab ci trace` or `bk job log` follow a job; Ctrl-C stops following and leaves the run running.
+ */
+const admin = 'vkt-e2e-admin-token-logs-follow-0123456789';
+const ws = new Workspace();
+const processes: StartedProcess[] = [];
+let env: Record<string, string> = {};
+
+beforeAll(async () => {
+  const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
+  processes.push(server);
+  const registration = await createToken(server.url, admin, 'runner');
+  env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: await createToken(server.url, admin, 'submit') };
+  const runner = startProcess(ws, [
+    'runner',
+    '--server',
+    server.url,
+    '--token',
+    registration,
+    '--capacity',
+    '2',
+  ]);
+  processes.push(runner);
+  await waitFor(
+    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
+    20_000,
+    'a runner',
+  );
+}, 30_000);
+
+afterAll(async () => {
+  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+  await Promise.all(processes.map((started) => started.done));
+  ws.dispose();
+});
+
+describe('valkyrie logs --follow --server', () => {
+  it("prints a job's lines as they come until the run completes; Ctrl-C only stops following", async () => {
+    const go = join(ws.dir, 'go');
+    const file = ws.write(
+      'follow.yml',
+      `name: follow
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: |
+          echo before the wait
+          for i in $(seq 600); do [ -e ${go} ] && break; sleep 0.05; done
+          echo after the wait
+  lint:
+    runs-on: self-hosted
+    steps:
+      - run: echo linting
+`,
+    );
+    const submitted = await ws.run(['submit', file, '--no-bundle', '--json'], env);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const runId = String(JSON.parse(submitted.stdout).runId);
+
+    const watcher = startProcess(ws, ['logs', runId, '--follow'], env);
+    await waitFor(() => watcher.stdout().includes('[build] before the wait'), 20_000, 'the first line');
+    watcher.child.kill('SIGINT');
+    expect((await watcher.done).code).toBe(130);
+
+    const build = startProcess(ws, ['logs', runId, 'build', '--follow'], env);
+    await waitFor(() => build.stdout().includes('[build] before the wait'), 20_000, 'the first line again');
+    expect(build.child.exitCode).toBeNull();
+    // The first follower's Ctrl-C cancelled nothing: the step still waits, and now ends, succeeded.
+    ws.write('go', '');
+    const followed = await build.done;
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toContain('[build] after the wait');
+    expect(followed.stdout).toMatch(/\[build\] ✓ succeeded/);
+    expect(followed.stdout).not.toContain('lint');
+  }, 60_000);
+
+  it('is refused for a local run, saying it needs a server', async () => {
+    const result = await ws.run(['logs', '1', '--follow', '--state-dir', join(ws.dir, 'local')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/logs --follow is for a server's runs/);
+  });
+});
