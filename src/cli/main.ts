@@ -378,7 +378,7 @@ function buildProgram(setExit: (code: number) => void): Command {
   const runners = program
     .command('runners')
     .description(
-      "list the fleet's runners, and drain, resume or put one in maintenance (admin token for changes)",
+      "list the fleet's runners, and drain, resume, put one in maintenance or remove one (admin token for changes)",
     );
   clientOptions(
     runners
@@ -401,6 +401,17 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await runnerModeCommand(action, id, options));
     });
   }
+  clientOptions(
+    runners
+      .command('remove')
+      .description(
+        'take a runner off the fleet: revokes its credential (as token revoke ID), so it is disconnected and exits 2, and its jobs follow on-runner-lost at once; to bring it back, register it again',
+      )
+      .argument('<id>', 'runner id (see runners list)'),
+  ).action(async (id: string, options) => {
+    const { runnerRemoveCommand } = await import('./commands/runners.js');
+    setExit(await runnerRemoveCommand(id, options));
+  });
 
   program
     .command('runner')

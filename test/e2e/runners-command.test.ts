@@ -66,4 +66,37 @@ describe('valkyrie runners', () => {
       "No runners: none is connected, or was seen within the server's runner retention.\n",
     );
   });
+
+  it('removes a connected runner by its id, revoking its credential, and refuses an id no runner has', async () => {
+    const { server, request, token } = await startTestServer();
+    const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const closed = new Promise((resolve) => runner.transport.onCloseInfo(resolve));
+    let listed: { id: string }[] = [];
+    await expect
+      .poll(async () => {
+        listed = JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout);
+        return listed.length;
+      })
+      .toBe(1);
+    const id = listed[0]?.id ?? '';
+    // A submit token's id is not a runner's: nothing is revoked.
+    const submitTokenId = (await token('submit')).split('.')[1] ?? '';
+    const notRunner = await ws.run(['runners', 'remove', submitTokenId], env);
+    expect(notRunner.code).toBe(2);
+    expect(notRunner.stderr).toContain(`no runner ${submitTokenId} is listed`);
+
+    const removed = await ws.run(['runners', 'remove', id], env);
+    expect(removed).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`Removed runner ${id} (scripted)`),
+    });
+    expect(await closed).toMatchObject({ kind: 'refused', code: 'VK_CREDENTIAL_REVOKED' });
+    expect(JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)).toEqual([]);
+    const tokens = JSON.parse((await ws.run(['token', 'list', '--json'], env)).stdout) as {
+      id: string;
+      revokedAt?: number;
+    }[];
+    expect(tokens.find((listedToken) => listedToken.id === submitTokenId)?.revokedAt).toBeUndefined();
+  });
 });

@@ -1,6 +1,6 @@
 import type { FleetRunnerView } from '../../server/runner-directory.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
-import { ExitCode } from '../exit-codes.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
 import { withServerFailures } from '../server-failure.js';
 import { isoSeconds, textTable } from '../views/text-table.js';
 
@@ -62,6 +62,29 @@ export function runnerModeCommand(
       `/api/v1/runners/${encodeURIComponent(id)}/${action}`,
     );
     process.stdout.write(`Runner ${runner.id} (${runner.name}) ${done[action]}.\n`);
+    return ExitCode.succeeded;
+  });
+}
+
+/**
+ * `valkyrie runners remove ID`: takes a runner off the fleet by revoking its credential, as removing a
+ * runner does on GitHub or Buildkite (docs/server.md, "Revoking a runner's credential"): it is
+ * disconnected and exits, its jobs follow on-runner-lost at once, and its row goes. Only a listed
+ * runner's id is taken, so that a typo cannot revoke some other token.
+ */
+export function runnerRemoveCommand(id: string, options: ApiClientFlags): Promise<number> {
+  return withServerFailures('admin', async () => {
+    const client = ApiClient.fromFlags(options);
+    const { runners } = await client.request<{ runners: FleetRunnerView[] }>('GET', '/api/v1/runners');
+    const runner = runners.find((listed) => listed.id === id);
+    if (runner === undefined)
+      throw new UsageError(
+        `no runner ${id} is listed (valkyrie runners list); nothing was revoked. Another token is revoked with valkyrie token revoke ID`,
+      );
+    await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+    process.stdout.write(
+      `Removed runner ${runner.id} (${runner.name}): its credential is revoked, so it is disconnected and its jobs follow on-runner-lost.\n`,
+    );
     return ExitCode.succeeded;
   });
 }
