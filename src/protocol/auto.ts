@@ -78,6 +78,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   private waiting: Out[] = [];
   private probeTimer: TimerHandle | undefined;
   private probeAttempt = 0;
+  private retryCeilingMs: () => number | undefined = () => undefined;
 
   constructor(private readonly options: AutoConnectOptions<In>) {
     super();
@@ -101,6 +102,15 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
    */
   onLost(listener: (event: TransportLoss) => void): void {
     this.lossListeners.push(listener);
+  }
+
+  /**
+   * While `ceilingMs()` gives a number, reconnecting after a loss waits at most that long between
+   * attempts, below the backoff's cap: a runner that holds leases must be back within their TTL, for
+   * which a restarted server holds them (asked before each wait).
+   */
+  capRetryDelay(ceilingMs: () => number | undefined): void {
+    this.retryCeilingMs = ceilingMs;
   }
 
   send(message: Out): void {
@@ -145,10 +155,17 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
         if (result.kind !== 'unreachable') return result;
         reasons.push(`${kind}: ${result.reason}`);
       }
-      const delay = backoffDelayMs(attempt, this.random, this.options.backoff ?? defaultBackoff);
+      const delay = backoffDelayMs(attempt, this.random, this.retryPolicy());
       const slept = await this.sleep(delay);
       if (!slept) return { kind: 'unreachable', reason: reasons.join('; ') };
     }
+  }
+
+  private retryPolicy(): BackoffPolicy {
+    const policy = this.options.backoff ?? defaultBackoff;
+    const ceiling = this.retryCeilingMs();
+    if (ceiling === undefined || !(ceiling < policy.capMs)) return policy;
+    return { ...policy, capMs: Math.max(1, ceiling) };
   }
 
   private async connect(kind: TransportKind): Promise<ConnectResult<Connection<Out, In>>> {

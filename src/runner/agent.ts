@@ -11,6 +11,7 @@ import type {
 } from '../protocol/messages.js';
 import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
+import { type Completion, CompletionsInDoubt } from './completions-in-doubt.js';
 import type { HostDescription } from './host.js';
 import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
 import { JobWorkspaces, type WorkspaceFor } from './job-workspaces.js';
@@ -19,11 +20,14 @@ import { type JobDirectories, SlotDirectories } from './slot-directories.js';
 import { TaskPoolHolder } from './task-pool.js';
 
 type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
-type Completion = Extract<RunnerMessage, { type: 'job.completed' }>;
 
 /** What tells the agent that its transport moved to a new session (AutoTransport has it). */
 export interface SessionSwitches {
   onSwitch(listener: () => void): void;
+  /** The session was lost; onSwitch tells when the next one is up. */
+  onLost(listener: () => void): void;
+  /** While `ceilingMs()` gives a number, reconnect attempts are at most that far apart. */
+  capRetryDelay?(ceilingMs: () => number | undefined): void;
   /** Undefined while no session is up: what is sent then is held, and goes first to the next one. */
   readonly kind: string | undefined;
 }
@@ -57,6 +61,7 @@ export interface RunnerAgentOptions {
 
 interface ActiveJob {
   readonly fencingToken: number;
+  readonly ttlMs: number;
   readonly cancel: AbortController;
   readonly kill: AbortController;
   readonly done: Promise<void>;
@@ -69,14 +74,16 @@ interface ActiveJob {
  * control plane only through the transport.
  *
  * On a transport switch it registers again with `resume`: its running jobs' leases, and those of jobs
- * whose completion was sent within a lease TTL (it may have been lost with the old connection), marked
- * `completed` — their completions are sent again; the control plane applies a completion once, and
- * takes a copy of one it holds already quietly (LeaseGuard), also after a restart or on another replica.
+ * whose completion is still in doubt (CompletionsInDoubt: it may have been lost with the old
+ * connection, or made while no server was up, for however long), marked `completed` — their
+ * completions are sent again; the control plane applies a completion once, and takes a copy of one it
+ * holds already quietly (LeaseGuard), also after a restart or on another replica. While it holds
+ * leases or completions in doubt, it tries to reconnect at least every third of their TTL, as it renews.
  */
 export class RunnerAgent {
   private readonly active = new Map<string, ActiveJob>();
-  /** Completions sent lately, by job: sent again after a switch in case the old connection lost them. */
-  private readonly recentCompletions = new Map<string, { message: Completion; until: number }>();
+  /** Completions the control plane may not have: sent again after a switch. */
+  private readonly completions: CompletionsInDoubt;
   private accepting = true;
   /** Set by `drain`: its reason, told again to every new session. */
   private draining: string | undefined;
@@ -94,11 +101,14 @@ export class RunnerAgent {
   ) {
     transport.onMessage((message) => this.handle(message));
     transport.onClose(() => this.leaving?.settle(false));
+    this.completions = new CompletionsInDoubt(options.clock ?? systemClock);
     this.directories = new SlotDirectories(options.tempRoot);
     this.capabilities = options.capabilities;
     if (options.workDir !== undefined)
       this.workspaces = new JobWorkspaces(join(options.workDir, 'jobs'), options.workspaceFor);
     options.switches?.onSwitch(() => this.registerAgain());
+    options.switches?.onLost(() => this.completions.lost());
+    options.switches?.capRetryDelay?.(() => this.reconnectWithinMs());
   }
 
   start(): void {
@@ -179,21 +189,16 @@ export class RunnerAgent {
 
   /**
    * The first message of a new session: register with the leases it holds. Then what may be lost: the
-   * completions sent lately are sent again, after the messages the transport held while no session
+   * completions still in doubt are sent again, after the messages the transport held while no session
    * was up (it sends them once this returns, AutoTransport.adopt), so that a completion never goes
    * ahead of its job's log lines: one made while the runner was cut off is held behind them, and lines
    * that reached the control plane after a completion sent again at once would be refused (a
    * completed job's lease is gone).
    */
   private registerAgain(): void {
-    const now = (this.options.clock ?? systemClock).now();
     const resume: ResumedLease[] = [];
     for (const [jobId, job] of this.active) resume.push({ jobId, fencingToken: job.fencingToken });
-    const inDoubt: Completion[] = [];
-    for (const [jobId, { message, until }] of this.recentCompletions) {
-      if (until <= now) this.recentCompletions.delete(jobId);
-      else if (!this.active.has(jobId)) inDoubt.push(message);
-    }
+    const inDoubt = this.completions.resend();
     for (const { jobId, fencingToken } of inDoubt) resume.push({ jobId, fencingToken, completed: true });
     this.register(resume);
     queueMicrotask(() => {
@@ -231,6 +236,8 @@ export class RunnerAgent {
       case 'error': {
         const job = this.active.get(message.jobId);
         if (job?.fencingToken === message.fencingToken) job.cancel.abort(message.message);
+        if (message.refused === 'job.completed')
+          this.completions.refused(message.jobId, message.fencingToken);
       }
     }
   }
@@ -250,6 +257,7 @@ export class RunnerAgent {
 
   private startJob(lease: LeaseMessage): void {
     const { jobId, fencingToken, ttlMs } = lease;
+    this.completions.forget(jobId);
     const cancel = new AbortController();
     const kill = new AbortController();
     const batcher = new LogBatcher(this.options.logFlushMs ?? 250, (entries) =>
@@ -274,25 +282,22 @@ export class RunnerAgent {
       batcher.flush();
       this.active.delete(jobId);
       const message: Completion = { type: 'job.completed', jobId, fencingToken, ...result, at: Date.now() };
-      this.remember(message, ttlMs);
+      // Only a runner whose transport switches needs them kept.
+      if (this.options.switches !== undefined) this.completions.add(message, ttlMs, this.sessionUp);
       this.transport.send(message);
     });
-    this.active.set(jobId, { fencingToken, cancel, kill, done });
+    this.active.set(jobId, { fencingToken, ttlMs, cancel, kill, done });
   }
 
   /**
-   * Only a runner whose transport switches needs them. Past its lease's TTL a lost completion no
-   * longer matters (the lease has expired); entries are in the order of `until`, oldest first.
+   * How far apart reconnect attempts may be: a third of the shortest TTL of the leases it holds (its
+   * running jobs', and those of completions in doubt), as it renews them; a server that restarted
+   * holds them for one TTL from then. Undefined when it holds none: the transport's own backoff.
    */
-  private remember(message: Completion, ttlMs: number): void {
-    if (this.options.switches === undefined) return;
-    const now = (this.options.clock ?? systemClock).now();
-    for (const [jobId, { until }] of this.recentCompletions) {
-      if (until > now) break;
-      this.recentCompletions.delete(jobId);
-    }
-    this.recentCompletions.delete(message.jobId);
-    this.recentCompletions.set(message.jobId, { message, until: now + ttlMs });
+  private reconnectWithinMs(): number | undefined {
+    let shortest = this.completions.shortestTtlMs();
+    for (const { ttlMs } of this.active.values()) shortest = Math.min(shortest ?? ttlMs, ttlMs);
+    return shortest === undefined ? undefined : Math.max(1, Math.floor(shortest / 3));
   }
 
   /** Calls `renew` every `intervalMs` until the returned handle is cancelled. */

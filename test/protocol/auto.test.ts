@@ -301,6 +301,36 @@ describe('auto transport', () => {
     expect(result).toMatchObject({ kind: 'rejected', status: 401 });
   });
 
+  it('reconnects at most as far apart as capRetryDelay says while it gives a ceiling', async () => {
+    const server = await started();
+    const waits: number[] = [];
+    const clock = new ManualClock();
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = (callback, ms) => {
+      waits.push(ms);
+      return setTimeout(callback, ms);
+    };
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, clock });
+    let ceiling: number | undefined = 1_000;
+    auto.capRetryDelay(() => ceiling);
+    waits.length = 0;
+    await server.close();
+    const nextWait = async () => {
+      const seen = waits.length;
+      for (let i = 0; i < 200 && waits.length === seen; i++)
+        await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+      clock.advance(waits.at(-1) ?? 0);
+      return waits.at(-1);
+    };
+    const capped: (number | undefined)[] = [];
+    for (let i = 0; i < 6; i++) capped.push(await nextWait());
+    // random() is 0.5: three quarters of each ceiling.
+    expect(capped).toEqual([187.5, 375, 750, 750, 750, 750]);
+    ceiling = undefined;
+    expect(await nextWait()).toBe(backoffDelayMs(6, () => 0.5));
+    expect(auto.kind).toBeUndefined();
+  });
+
   it('backs off exponentially with jitter, capped at 30 s', () => {
     const delays = (random: () => number) =>
       Array.from({ length: 12 }, (_, attempt) => backoffDelayMs(attempt, random));

@@ -14,7 +14,7 @@ import { RunnerAgent } from '../../src/runner/agent.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
-import { settle } from '../core/manual-clock.js';
+import { ManualClock, settle } from '../core/manual-clock.js';
 
 import { runRequest as request } from '../engine/plane-fixtures.js';
 
@@ -52,6 +52,9 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   private held: RunnerMessage[] | undefined;
   private readonly messageListeners: ((message: ControlMessage) => void)[] = [];
   private readonly switchListeners: (() => void)[] = [];
+  private readonly lossListeners: (() => void)[] = [];
+  /** What the agent gave capRetryDelay: how far apart reconnect attempts may be now. */
+  retryCeilingMs: () => number | undefined = () => undefined;
 
   constructor(private readonly connect: () => Transport<RunnerMessage, ControlMessage>) {
     this.end = this.attach(connect());
@@ -64,10 +67,12 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   cutOff(): void {
     this.end.close('network dropped');
     this.held = [];
+    for (const listener of this.lossListeners) listener();
   }
 
   /** The old session closes (the server notices the drop); a new one opens and the agent registers. */
   switchSession(): void {
+    if (this.held === undefined) for (const listener of this.lossListeners) listener();
     this.end.close('network dropped');
     this.swallowing = false;
     this.end = this.attach(this.connect());
@@ -79,6 +84,14 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
 
   onSwitch(listener: () => void): void {
     this.switchListeners.push(listener);
+  }
+
+  onLost(listener: () => void): void {
+    this.lossListeners.push(listener);
+  }
+
+  capRetryDelay(ceilingMs: () => number | undefined): void {
+    this.retryCeilingMs = ceilingMs;
   }
 
   /** As AutoTransport's: undefined while cut off (what is sent is held), else the session's. */
@@ -117,7 +130,7 @@ describe('RunnerAgent across a session switch', () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function runnerOnPlane() {
+  async function runnerOnPlane(clock?: ManualClock) {
     const dir = mkdtempSync(join(tmpdir(), 'valkyrie-agent-resume-'));
     dirs.push(dir);
     const stores = openSqliteStores(join(dir, 'state.db'));
@@ -139,6 +152,7 @@ describe('RunnerAgent across a session switch', () => {
       workDir: dir,
       baseEnv: { PATH: '/usr/bin:/bin' },
       switches: transport,
+      ...(clock === undefined ? {} : { clock }),
     });
     agent.start();
     const workflow = parseWorkflow(
@@ -191,6 +205,33 @@ describe('RunnerAgent across a session switch', () => {
       expect(await leaving).toBe(true);
     },
   );
+
+  // The server was down for longer than a lease TTL after the job ended (a restarted server holds the
+  // lease for one TTL from its restart): the runner still lists the job and sends its completion.
+  it('keeps a completion made while cut off for longer than its lease TTL: the job completes once', async () => {
+    const clock = new ManualClock();
+    const { stores, events, transport, executor, agent, handle } = await runnerOnPlane(clock);
+    // While it holds the lease, it reconnects at least as often as it renews (a third of 60 s).
+    expect(transport.retryCeilingMs()).toBe(20_000);
+    transport.cutOff();
+    executor.print('printed while cut off');
+    executor.finish(0);
+    while (agent.running > 0) await settle();
+    await clock.advance(5 * 60_000);
+    expect(transport.retryCeilingMs()).toBe(20_000);
+    transport.switchSession();
+    const ended = new Promise((resolve) => setTimeout(() => resolve('not ended within 3 s'), 3_000));
+    expect(await Promise.race([handle.done, ended])).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.started')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
+    expect(await stores.staleWrites.list()).toEqual([]);
+    expect((await stores.logs.read(handle.id)).map((line) => line.text)).toContain('printed while cut off');
+    // Sent again on a session that stayed up for the TTL: the control plane has it; nothing is held.
+    await clock.advance(60_000);
+    transport.switchSession();
+    expect(transport.retryCeilingMs()).toBeUndefined();
+    await agent.drain();
+  });
 
   it('sends the lines and the completion of a job that ended while it was cut off in their order', async () => {
     const { stores, events, transport, executor, agent, handle } = await runnerOnPlane();

@@ -1,0 +1,137 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+
+/**
+ * A server is SIGKILLed while a runner runs one of its jobs; the job ends on the runner while no server
+ * is up, and the server comes back more than a lease TTL after that. The runner kept the completion and
+ * the lease (time without a server does not count against them), reconnects within the TTL the new
+ * server holds the lease for, and resumes it: the job completes once, in its first attempt, with its
+ * whole log — its step is not run a second time.
+ */
+const admin = 'vkt-e2e-finished-admin-0123456789';
+const leaseTtlMs = 4_000;
+const workspaces: Workspace[] = [];
+const processes: StartedProcess[] = [];
+
+afterAll(async () => {
+  for (const started of processes) started.child.kill('SIGKILL');
+  await Promise.all(processes.map((started) => started.done));
+  for (const ws of workspaces) ws.dispose();
+});
+
+interface RunView {
+  status: string;
+  jobs: { id: string; status: string; attempt: number; reason?: string; staleWrites?: unknown[] }[];
+}
+
+/** A port free now, for two servers in turn: the runner reconnects to the URL it was given. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
+    });
+  });
+}
+
+async function until<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await read().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a job that ends on its runner while the server is down for longer than the lease TTL', () => {
+  it('completes once after the restart: the runner kept its completion and resumes the held lease', async () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const marker = join(ws.dir, 'ran');
+    const gate = join(ws.dir, 'gate');
+    const finished = join(ws.dir, 'finished');
+    const port = String(await freePort());
+    const args = ['--port', port, '--host', '127.0.0.1', '--lease-ttl', `${leaseTtlMs}ms`];
+    const env = { VALKYRIE_ADMIN_TOKEN: admin };
+    const first = await startServer(ws, args, env);
+    processes.push(first);
+    const url = first.url;
+    const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      const response = await callApi(url, admin, method, path, body);
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+      const type = response.headers.get('content-type') ?? '';
+      return (type.includes('json') ? await response.json() : await response.text()) as T;
+    };
+    const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
+    const runner = startProcess(ws, [
+      'runner',
+      '--server',
+      url,
+      '--token',
+      token,
+      '--labels',
+      'outage',
+      '--work-dir',
+      join(ws.dir, '.valkyrie', 'work'),
+    ]);
+    processes.push(runner);
+    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+      workflow: `name: outage
+jobs:
+  deploy:
+    runs-on: outage
+    steps:
+      - run: |
+          echo ran >> ${marker}
+          echo before the outage
+          while [ ! -f ${gate} ]; do sleep 0.05; done
+          echo during the outage
+          echo done > ${finished}
+`,
+    });
+    const runPath = `/api/v1/runs/${run.id}`;
+    const jobId = await until('the job to start', async () => {
+      const job = (await api<{ run: RunView }>('GET', runPath)).run.jobs[0];
+      return job?.status === 'running' ? job.id : undefined;
+    });
+    const logPath = `${runPath}/logs?job=${jobId}`;
+    await until('the first line', async () =>
+      (await api<string>('GET', logPath)).includes('before the outage') ? true : undefined,
+    );
+    first.child.kill('SIGKILL');
+    await first.done;
+
+    // The step ends with no server up; the server stays away for longer than a lease TTL after that.
+    writeFileSync(gate, '');
+    await until('the step to end', async () => (existsSync(finished) ? true : undefined));
+    await sleep(leaseTtlMs + 1_500);
+
+    const second = await startServer(ws, args, env);
+    processes.push(second);
+    const ended = await until('the run to end', async () => {
+      const view = (await api<{ run: RunView }>('GET', runPath)).run;
+      return view.status === 'running' || view.status === 'queued' ? undefined : view;
+    });
+    const said = `${runner.stderr()}\n${second.stderr()}`;
+    expect(readFileSync(marker, 'utf8'), said).toBe('ran\n');
+    expect(ended, said).toMatchObject({
+      status: 'succeeded',
+      jobs: [{ id: jobId, status: 'succeeded', attempt: 1 }],
+    });
+    const log = await api<string>('GET', logPath);
+    expect(log).toContain('before the outage');
+    expect(log).toContain('during the outage');
+    expect(log).not.toContain('runner_lost');
+    // The lines and the completion it held while cut off were taken under the resumed lease.
+    expect(ended.jobs[0]?.staleWrites ?? []).toEqual([]);
+  });
+});
