@@ -6,8 +6,11 @@ import { toStoreError } from './errors.js';
 import type { NotificationListener } from './notification-listener.js';
 import { statements } from './queue-statements.js';
 
-/** A leased job as the claim statements return it: id (text), task, payload, attempt, token, worker. */
+/** A leased job as hand-offs carry it (queue_claim_json): id (text), task, payload, attempt, token, worker. */
 export type ClaimedTuple = [string, string, unknown, number, number, string];
+
+/** Leases as the claim statements return them (queue_claim_columns): ids (text), tasks, payloads, attempts, tokens. */
+export type ClaimedColumns = [string[], string[], unknown[], number[], number[]];
 
 /** A hand-off's JSON (queue-hand-off-migration.ts, queue_hand_off): the leases, or their ids and tokens. */
 interface HandOff {
@@ -17,7 +20,7 @@ interface HandOff {
 }
 
 interface Registration {
-  readonly leases: ClaimedTuple[] | null;
+  readonly leases: ClaimedColumns | null;
   readonly waiter: string | null;
   readonly ready_at: string | null;
 }
@@ -34,6 +37,27 @@ export function leasesFromClaimed(claimed: readonly ClaimedTuple[], expiresAt: n
       attempt,
     }),
   );
+}
+
+/** `worker`: the claim's, to which queue_claim_columns leased every job. */
+export function leasesFromColumns(
+  [ids, tasks, payloads, attempts, tokens]: ClaimedColumns,
+  expiresAt: number,
+  worker: string,
+): Lease[] {
+  const leases = new Array<Lease>(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    leases[i] = {
+      jobId: asQueueJobId(ids[i] ?? ''),
+      token: tokens[i] ?? 0,
+      worker,
+      expiresAt,
+      task: tasks[i] ?? '',
+      payload: payloads[i],
+      attempt: attempts[i] ?? 0,
+    };
+  }
+  return leases;
 }
 
 /** What claimOrWait works with: the store's database, listener and options, and how it gives leases back. */
@@ -93,7 +117,7 @@ export async function claimOrWait(
   if (signal.aborted) end();
   try {
     const registered = await registering;
-    if (registered.leases !== null) return leasesFromClaimed(registered.leases, expiresAt);
+    if (registered.leases !== null) return leasesFromColumns(registered.leases, expiresAt, request.worker);
     if (registered.waiter === null) return [];
     const handOff = listener.handOff(session, registered.waiter);
     const first = await Promise.race([handOff.payload, woken.then(() => null)]);

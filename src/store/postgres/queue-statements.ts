@@ -54,12 +54,12 @@ export const statements = {
            ON CONFLICT (slot) DO UPDATE SET queued = 0`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
-  // Leases the first ready jobs (queue-hand-off-migration.ts, queue_claim_json), as one JSON array in queue
-  // order (RETURNING does not promise the subquery's order): a row per job cost the client a parse and an
-  // object each.
+  // Leases the first ready jobs (queue-claim-columns-migration.ts, queue_claim_columns), as one JSON array
+  // of columns in queue order (RETURNING does not promise the subquery's order): a row per job cost the
+  // client a parse and an object each.
   claim: {
-    name: 'vk_queue_claim',
-    text: 'SELECT queue_claim_json($1::bigint, $2::int, $3::text, $4::bigint, $5::text[]) AS leases',
+    name: 'vk_queue_claim_columns',
+    text: 'SELECT queue_claim_columns($1::bigint, $2::int, $3::text, $4::bigint, $5::text[]) AS leases',
   },
   // A claim that, finding nothing ready, registers a waiter for a hand-off (queue-hand-off-migration.ts).
   claimOrWait: {

@@ -40,11 +40,11 @@ import type { NotificationListener } from './notification-listener.js';
 import { applyInRounds, occurrenceRounds, type RefusedRow } from './occurrence-rounds.js';
 import { cancelQueueJob } from './queue-cancel.js';
 import {
-  type ClaimedTuple,
+  type ClaimedColumns,
   claimOrWait,
   type HandOffContext,
   handedRefs,
-  leasesFromClaimed,
+  leasesFromColumns,
 } from './queue-hand-off.js';
 import { statements } from './queue-statements.js';
 
@@ -168,14 +168,15 @@ export class PostgresQueueStore implements QueueStore {
     if (limit === 0) return [];
     const now = this.#options.clock.now();
     const expiresAt = now + request.ttlMs;
-    const { rows } = await query<{ leases: ClaimedTuple[] | null }>(statements.claim, [
+    const { rows } = await query<{ leases: ClaimedColumns | null }>(statements.claim, [
       now,
       limit,
       request.worker,
       expiresAt,
       request.tasks ?? null,
     ]);
-    return leasesFromClaimed(rows[0]?.leases ?? [], expiresAt);
+    const claimed = rows[0]?.leases ?? null;
+    return claimed === null ? [] : leasesFromColumns(claimed, expiresAt, request.worker);
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<Lease> {

@@ -1,6 +1,7 @@
 import { bundleMigration } from './bundle-migration.js';
 import { bundleRetentionMigration } from './bundle-retention-migration.js';
 import { queueBatchMigration } from './queue-batch-migration.js';
+import { queueClaimColumnsMigration } from './queue-claim-columns-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
 
 /**
@@ -429,4 +430,5 @@ export const migrations: readonly string[] = [
   -- --max-takeovers, not those after a crash or a restart.
   ALTER TABLE runs ADD COLUMN given_up boolean NOT NULL DEFAULT false;
   `,
+  queueClaimColumnsMigration,
 ];
