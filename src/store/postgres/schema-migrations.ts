@@ -2,6 +2,7 @@ import { bundleMigration } from './bundle-migration.js';
 import { bundleRetentionMigration } from './bundle-retention-migration.js';
 import { queueBatchMigration } from './queue-batch-migration.js';
 import { queueClaimColumnsMigration } from './queue-claim-columns-migration.js';
+import { queueClaimCtidMigration } from './queue-claim-ctid-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
 
 /**
@@ -431,4 +432,5 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN given_up boolean NOT NULL DEFAULT false;
   `,
   queueClaimColumnsMigration,
+  queueClaimCtidMigration,
 ];
