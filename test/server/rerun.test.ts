@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { JobOutcome } from '../../src/core/outcome.js';
+import { collect, valkyrieBin } from '../e2e/cli.js';
 import {
+  adminToken,
   connectScriptedRunner,
   credential,
   jobCompleted,
@@ -48,8 +51,24 @@ describe('re-running failed jobs through the API', () => {
     expect((await request('POST', `/api/v1/runs/${runId}/rerun`, { token: reader })).status).toBe(403);
     expect(await request('POST', `/api/v1/runs/${runId}/rerun`)).toMatchObject({
       status: 400,
-      body: { code: 'VK_INVALID_REQUEST', path: 'body.secrets', message: expect.stringContaining('TOKEN') },
+      body: {
+        code: 'VK_INVALID_REQUEST',
+        path: 'body.secrets',
+        message: expect.stringContaining('TOKEN'),
+        missingSecrets: ['TOKEN'],
+      },
     });
+    // The CLI names its option, not the API's field.
+    const cli = await collect(
+      spawn(process.execPath, [valkyrieBin, 'rerun', runId, '--server', server.url, '--token', adminToken], {
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    expect(cli).toMatchObject({ code: 2 });
+    expect(cli.stderr).toBe(
+      `valkyrie: run ${runId} on the server was started with secrets TOKEN, which are not stored; pass them again: --secret TOKEN=… (or --secrets-file FILE)\n`,
+    );
     expect((await request('POST', '/api/v1/runs/999/rerun')).body).toMatchObject({
       code: 'VK_RUN_NOT_FOUND',
     });

@@ -1,4 +1,4 @@
-import { ApiClient, type ApiClientFlags } from '../api-client.js';
+import { ApiClient, type ApiClientFlags, ApiRequestError } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { followRun } from '../follow-run.js';
 import { ServerClient } from '../server-client.js';
@@ -26,8 +26,25 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
       ? await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' })
       : ExitCode.succeeded;
   } catch (error) {
+    if (error instanceof ApiRequestError && error.body.path === 'body.secrets') {
+      process.stderr.write(`valkyrie: ${missingSecretsMessage(id, error)}\n`);
+      return ExitCode.invalid;
+    }
     const code = reportServerFailure(error);
     if (code === undefined) throw error;
     return code;
   }
+}
+
+/**
+ * The server names the API's field (`body.secrets`) and, since it says which, the secrets missing
+ * (`missingSecrets`); here the options that give them, as a local `valkyrie rerun` says it.
+ */
+function missingSecretsMessage(id: string, error: ApiRequestError): string {
+  const listed = error.body.missingSecrets;
+  const names = Array.isArray(listed) ? listed.filter((name) => typeof name === 'string') : [];
+  const what = names.length > 0 ? `secrets ${names.join(', ')}` : 'secrets';
+  const again =
+    names.length > 0 ? names.map((name) => `--secret ${name}=…`).join(' ') : '--secret NAME=VALUE';
+  return `run ${id} on the server was started with ${what}, which are not stored; pass them again: ${again} (or --secrets-file FILE)`;
 }

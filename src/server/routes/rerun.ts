@@ -34,7 +34,8 @@ export function rerunRoutes(context: ApiContext): Route[] {
       responses: {
         202: { description: 'the run is running again', schema: z.object({ run: runViewSchema }) },
         400: {
-          description: 'VK_INVALID_REQUEST: a secret the run was submitted with is missing',
+          description:
+            'VK_INVALID_REQUEST: a secret the run was submitted with is missing (path body.secrets; missingSecrets names them)',
           schema: errorSchema,
         },
         404: {
@@ -75,6 +76,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
           if (start.why === 'missing_secrets')
             throw new ApiError(400, 'VK_INVALID_REQUEST', `${start.message}; give them again`, {
               path: 'body.secrets',
+              missingSecrets: start.missingSecrets,
             });
           if (start.why === 'workspace_gone') throw new ApiError(404, 'VK_BUNDLE_NOT_FOUND', start.message);
           throw new ApiError(409, 'VK_RUN_NOT_RERUNNABLE', start.message);
