@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readFailureText } from '../core/read-failure.js';
+import { secretNameProblem } from '../core/secret-names.js';
 import { UsageError } from './exit-codes.js';
 
 /** Collects repeated `--secret NAME=VALUE` style options into a record. */
@@ -7,6 +8,25 @@ export function collectPair(value: string, previous: Record<string, string> = {}
   const eq = value.indexOf('=');
   if (eq <= 0) throw new UsageError(`expected NAME=VALUE, received ${JSON.stringify(value)}`);
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+/**
+ * The secrets of a new run: `--secrets-file`, then `--secret` (which wins), every name checked as
+ * GitHub checks them (core/secret-names.ts), so that a name no workflow could use is refused before
+ * anything is stored or sent.
+ */
+export function newRunSecrets(options: {
+  readonly secret?: Readonly<Record<string, string>>;
+  readonly secretsFile?: string;
+}): Record<string, string> {
+  const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
+  for (const name of Object.keys(secrets)) {
+    const problem = secretNameProblem(name);
+    if (problem === undefined) continue;
+    const from = options.secret !== undefined && name in options.secret ? '--secret' : options.secretsFile;
+    throw new UsageError(`secret ${JSON.stringify(name)} (${from}) is refused: ${problem}`);
+  }
+  return secrets;
 }
 
 /**

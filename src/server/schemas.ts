@@ -3,6 +3,7 @@ import { durationHint, parseDuration } from '../core/duration.js';
 import { jobStatuses, type RunStatus, stepResults, terminalJobStatuses } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
+import { secretNameProblem } from '../core/secret-names.js';
 import { runGitSchema } from '../protocol/run-git.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
 import { defaultReadAfterLimit } from '../store/logs.js';
@@ -40,6 +41,19 @@ const envSchema = z.record(
     )
     .meta({ description: 'no NUL or =' }),
   z.string().refine((value) => !value.includes('\0'), 'an environment variable value: no NUL'),
+);
+/** A new run's secrets: names as GitHub allows them (core/secret-names.ts), as no workflow could use another. */
+const secretsSchema = z.record(
+  z
+    .string()
+    .superRefine((name, context) => {
+      const problem = secretNameProblem(name);
+      if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+    })
+    .meta({
+      description: 'letters, digits and _, not starting with a digit or GITHUB_ (GITHUB_TOKEN excepted)',
+    }),
+  z.string(),
 );
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256: 64 lowercase hex digits');
 
@@ -149,7 +163,7 @@ export const runSubmitSchema = z.strictObject({
     .meta({
       description: "values for the workflow's on.workflow_dispatch.inputs, checked against their types",
     }),
-  secrets: stringRecord.optional(),
+  secrets: secretsSchema.optional(),
   env: envSchema.optional(),
   priority: z.enum(priorities).optional(),
   jobs: z.array(z.string().min(1).max(100)).min(1).optional().meta({

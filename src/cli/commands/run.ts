@@ -17,7 +17,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { readGitContext } from '../git-info.js';
 import { GroupWait } from '../group-wait.js';
 import { selectedWorkflow } from '../job-option.js';
-import { readDotenv } from '../key-values.js';
+import { newRunSecrets } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
 import { runExitCode } from '../run-exit.js';
@@ -68,7 +68,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const workflow = selectedWorkflow(parsed.workflow, options.job, path);
   const inputs = resolveInputs(workflow.inputs, options.input ?? {});
   const event = runEvent(workflow.triggers, options);
-  const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
+  const secrets = newRunSecrets(options);
 
   const stateDir = stateDirectory(options.stateDir, cwd);
   checkTempDir();

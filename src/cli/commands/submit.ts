@@ -11,7 +11,7 @@ import { ApiClient, serverBaseUrl } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
 import { selectedWorkflow } from '../job-option.js';
-import { readDotenv } from '../key-values.js';
+import { newRunSecrets } from '../key-values.js';
 import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
@@ -91,7 +91,7 @@ export async function submitCommand(
     Object.keys(options.input ?? {}).length > 0,
   );
   if ('problem' in event) throw new UsageError(event.problem);
-  const secrets = { ...(options.secretsFile ? readDotenv(options.secretsFile) : {}), ...options.secret };
+  const secrets = newRunSecrets(options);
   warnIfCleartext(server);
 
   try {

@@ -1,0 +1,15 @@
+/**
+ * Why `name` cannot name a secret, or undefined when it can. GitHub's rules for secret names: only
+ * letters, digits and `_`, not starting with a digit, not starting with `GITHUB_` (its own names). One
+ * exception: GITHUB_TOKEN, which GitHub gives every run and Valkyrie does not, so a workflow that uses
+ * `secrets.GITHUB_TOKEN` gets it only when it is given.
+ */
+export function secretNameProblem(name: string): string | undefined {
+  if (name === '') return 'a secret name is not empty';
+  if (!/^[A-Za-z0-9_]+$/.test(name))
+    return 'a secret name holds only letters (A-Z, a-z), digits and _, as on GitHub';
+  if (/^[0-9]/.test(name)) return 'a secret name does not start with a digit, as on GitHub';
+  if (/^GITHUB_/i.test(name) && name.toUpperCase() !== 'GITHUB_TOKEN')
+    return "a secret name does not start with GITHUB_, GitHub's own prefix (GITHUB_TOKEN excepted)";
+  return undefined;
+}
