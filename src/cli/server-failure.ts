@@ -9,7 +9,8 @@ import { StreamEndedError } from './stream-end.js';
  * 69 unreachable (also when its TLS certificate fails verification), failing (5xx), an answer that
  * cannot be read, or a stream it ended with an error other than a refused token; 77 token refused
  * (401, 403, or an event stream ended with VK_UNAUTHORIZED as the token was revoked or expired);
- * 75 queue full; 2 any other refusal (the request was wrong: an invalid workflow, an unknown bundle).
+ * 75 queue full (429); 2 any other refusal (the request was wrong: an invalid workflow, an unknown bundle,
+ * a run larger than the whole queue: 422 VK_QUEUE_FULL, which no retry gets in).
  * The server's workflow diagnostics are printed against the local file, as `valkyrie run` prints them.
  * Returns undefined for errors that are not about the server (the caller rethrows them).
  */
@@ -31,6 +32,9 @@ export function reportServerFailure(
       );
       return ExitCode.noPermission;
     }
+    // 422 VK_QUEUE_FULL is a run larger than the whole queue: it can never be queued, so 2, as
+    // `valkyrie run` exits for it, not 75, on which a wrapper would retry for ever.
+    if (error.status === 422) return ExitCode.invalid;
     if (error.status === 429 || error.serverCode === 'VK_QUEUE_FULL') return ExitCode.queueFull;
     return error.status >= 500 ? ExitCode.unavailable : ExitCode.invalid;
   }

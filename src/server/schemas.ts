@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { durationHint, parseDuration } from '../core/duration.js';
+import { parseDuration } from '../core/duration.js';
 import { jobStatuses, type RunStatus, stepResults, terminalJobStatuses } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
@@ -86,13 +86,24 @@ export const minTokenTtlMs = 60_000;
 /** And its longest, ten years: an expiry past what the stores' integer times hold is a 500 otherwise. */
 export const maxTokenTtlMs = 10 * 365 * 24 * 3_600_000;
 
-const tokenTtlSchema = z.union([z.string(), z.number()]).refine(
-  (value) => {
-    const ms = parseDuration(value) ?? 0;
-    return ms >= minTokenTtlMs && ms <= maxTokenTtlMs;
-  },
-  { message: `expected ${durationHint}, of at least 1m (60 seconds) and at most 10 years` },
-);
+/**
+ * Why `value` cannot be a token's ttl, or undefined when it can: the API's check, and the CLI's before
+ * it sends `--ttl`. A valid duration outside the bounds is told the bound, not shown examples.
+ */
+export function tokenTtlProblem(value: string | number): string | undefined {
+  const ms = parseDuration(value);
+  const received = JSON.stringify(value);
+  if (ms === undefined)
+    return `expected a duration such as 30m, 12h or 720h, or a number of seconds (a token lives at least 1m and at most 10 years), received ${received}`;
+  if (ms < minTokenTtlMs) return `a token lives at least 1m (60 seconds), received ${received}`;
+  if (ms > maxTokenTtlMs) return `a token lives at most 10 years (87600h), received ${received}`;
+  return undefined;
+}
+
+const tokenTtlSchema = z.union([z.string(), z.number()]).superRefine((value, context) => {
+  const problem = tokenTtlProblem(value);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
 
 export const tokenCreateSchema = z.strictObject({
   role: z.enum(['admin', 'submit', 'read', 'runner']),

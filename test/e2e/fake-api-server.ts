@@ -29,6 +29,8 @@ export class FakeApiServer {
    * the real API's strict body schema does. Undefined: every field.
    */
   knownRunFields?: readonly string[];
+  /** When set, every run request gets this answer instead of a new run (a refusal, say). */
+  runAnswer?: { readonly status: number; readonly body: Record<string, unknown> };
   private readonly server: Server;
   private readonly keys = new Map<string, string>();
   private readonly openStreams = new Map<string, ServerResponse>();
@@ -111,6 +113,7 @@ export class FakeApiServer {
   }
 
   private createRun(request: RecordedRequest, response: ServerResponse): Sent {
+    if (this.runAnswer !== undefined) return json(response, this.runAnswer.status, this.runAnswer.body);
     const body = JSON.parse(request.body.toString('utf8')) as { workflow: string; bundle?: string };
     const unknown = Object.keys(body).filter((key) => this.knownRunFields?.includes(key) === false);
     if (unknown.length > 0) {

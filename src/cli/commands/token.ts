@@ -1,6 +1,7 @@
+import { tokenTtlProblem } from '../../server/schemas.js';
 import type { TokenRecord } from '../../store/tokens.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
-import { ExitCode } from '../exit-codes.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
 import { withServerFailures } from '../server-failure.js';
 import { isoSeconds, textTable } from '../views/text-table.js';
 
@@ -24,6 +25,8 @@ export function tokenCreateCommand(options: TokenCreateOptions): Promise<number>
 }
 
 async function createToken(options: TokenCreateOptions): Promise<number> {
+  const ttlProblem = options.ttl === undefined ? undefined : tokenTtlProblem(options.ttl);
+  if (ttlProblem !== undefined) throw new UsageError(`--ttl: ${ttlProblem}`);
   const client = ApiClient.fromFlags(options);
   const created = await client.request<CreatedToken>('POST', '/api/v1/tokens', {
     role: options.role,

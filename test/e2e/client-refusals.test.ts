@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+import { FakeApiServer } from './fake-api-server.js';
+
+const workflow = `jobs:
+  build:
+    runs-on: self-hosted
+    steps: [{ run: make }]
+`;
+
+describe('client commands refused by the server, or before asking it', () => {
+  const ws = new Workspace();
+  let server: FakeApiServer;
+  let flags: string[];
+  beforeAll(async () => {
+    ws.write('ci.yml', workflow);
+    server = await new FakeApiServer().start();
+    flags = ['--server', server.url, '--token', 'tok'];
+  });
+  afterAll(async () => {
+    await server.close();
+    ws.dispose();
+  });
+
+  it('submit exits 2 for a run the queue can never hold (422), and 75 only for a full queue (429)', async () => {
+    server.runAnswer = {
+      status: 422,
+      body: {
+        code: 'VK_QUEUE_FULL',
+        message:
+          'this run alone has 3 jobs, more than the queue capacity of 2 (--queue-capacity), so it can never be queued; nothing was submitted',
+      },
+    };
+    const never = await ws.run(['submit', 'ci.yml', '--no-bundle', ...flags]);
+    expect(never.stderr).toContain('so it can never be queued');
+    expect(never.code).toBe(2);
+    server.runAnswer = {
+      status: 429,
+      body: { code: 'VK_QUEUE_FULL', message: 'the queue is full; nothing was submitted, try again later' },
+    };
+    const full = await ws.run(['submit', 'ci.yml', '--no-bundle', ...flags]);
+    expect(full.code).toBe(75);
+  });
+
+  it('token create says the shortest ttl for one under it, sending nothing', async () => {
+    const before = server.requests.length;
+    const short = await ws.run(['token', 'create', '--role', 'submit', '--ttl', '10s', ...flags]);
+    expect(short.stderr).toBe('valkyrie: --ttl: a token lives at least 1m (60 seconds), received "10s"\n');
+    expect(short.code).toBe(2);
+    const long = await ws.run(['token', 'create', '--role', 'submit', '--ttl', '87601h', ...flags]);
+    expect(long.stderr).toBe('valkyrie: --ttl: a token lives at most 10 years (87600h), received "87601h"\n');
+    const typo = await ws.run(['token', 'create', '--role', 'submit', '--ttl', '1 week', ...flags]);
+    expect(typo.stderr).toMatch(
+      /^valkyrie: --ttl: expected a duration such as 30m, 12h or 720h, .*"1 week"\n$/,
+    );
+    expect(server.requests.length).toBe(before);
+  });
+});
