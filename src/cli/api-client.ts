@@ -2,6 +2,13 @@ import { type ErrorCode, errorCatalog, ValkyrieError } from '../core/errors.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 import { closedWithoutAnswer, plainServerLine, tlsServerLine } from '../protocol/tls-mismatch.js';
 import { UsageError } from './exit-codes.js';
+import {
+  connectionRefused,
+  defaultRestartWait,
+  errorCode,
+  RestartWait,
+  type RestartWaitPolicy,
+} from './restart-wait.js';
 
 /** Where a client command finds the server: `--server`/`--token`, else VALKYRIE_SERVER/VALKYRIE_TOKEN. */
 export interface ApiClientFlags {
@@ -49,11 +56,19 @@ export class ApiRequestError extends ValkyrieError {
 }
 
 export interface ApiFetchInit {
-  readonly body?: RequestInit['body'];
+  /** A function makes the body anew for each attempt (a stream is read once): see `retryWhileRestarting`. */
+  readonly body?: RequestInit['body'] | (() => RequestInit['body']);
   readonly headers?: Readonly<Record<string, string>>;
   /** Required by fetch for a streamed request body. */
   readonly duplex?: 'half';
   readonly signal?: AbortSignal;
+  /**
+   * Default true: a `503 VK_SHUTTING_DOWN` (a server restarting) is asked again after its Retry-After,
+   * and so is a refused connection after one, within the RestartWaitPolicy (restart-wait.ts says why
+   * that is safe for every request); a stream body given as such, not as a function, is not. False
+   * for a caller with its own reconnecting (the run event stream).
+   */
+  readonly retryWhileRestarting?: boolean;
 }
 
 /**
@@ -64,10 +79,13 @@ export interface ApiFetchInit {
  */
 export class ApiClient {
   readonly server: string;
+  /** The restart notice is given once per client, however many of its requests wait. */
+  private toldRestarting = false;
 
   constructor(
     server: string,
     private readonly token: string | undefined,
+    private readonly restartWait: RestartWaitPolicy = defaultRestartWait,
   ) {
     this.server = server.replace(/\/+$/, '');
   }
@@ -104,27 +122,77 @@ export class ApiClient {
     return (text === '' ? undefined : parseJson(text)) as T;
   }
 
-  /** The raw response, for streams, binary bodies and statuses the caller reads itself. */
+  /**
+   * The raw response, for streams, binary bodies and statuses the caller reads itself. A server that
+   * is restarting is waited out (ApiFetchInit.retryWhileRestarting); the answer after the last wait is
+   * the caller's, as any other.
+   */
   async fetch(method: string, path: string, init: ApiFetchInit = {}): Promise<Response> {
+    const { body, retryWhileRestarting, ...rest } = init;
+    const resendable = retryWhileRestarting !== false && (body === undefined || typeof body !== 'object');
+    const wait = new RestartWait(this.restartWait);
+    for (;;) {
+      let response: Response;
+      try {
+        response = await this.send(method, path, {
+          ...rest,
+          body: typeof body === 'function' ? body() : body,
+        });
+      } catch (error) {
+        const delay = resendable && connectionRefused(error) ? wait.afterRefused() : undefined;
+        if (delay === undefined || init.signal?.aborted) throw await this.networkError(error, init.signal);
+        await this.restartWait.sleep(delay, init.signal);
+        continue;
+      }
+      if (!resendable || response.status !== 503) return response;
+      const text = await response.text().catch(() => '');
+      const retryAfter = response.headers.get('retry-after');
+      const delay = errorCode(text) === 'VK_SHUTTING_DOWN' ? wait.afterShuttingDown(retryAfter) : undefined;
+      if (delay === undefined || init.signal?.aborted)
+        return new Response(text, {
+          status: 503,
+          statusText: response.statusText,
+          headers: response.headers,
+        });
+      this.tellRestarting(delay);
+      await this.restartWait.sleep(delay, init.signal);
+    }
+  }
+
+  private tellRestarting(delayMs: number): void {
+    if (this.toldRestarting) return;
+    this.toldRestarting = true;
+    this.restartWait.notice(
+      `valkyrie: the server at ${this.origin} is shutting down or restarting (503 VK_SHUTTING_DOWN); ` +
+        `retrying in ${formatSeconds(delayMs)}, for up to ${formatSeconds(this.restartWait.maxTotalMs)}`,
+    );
+  }
+
+  private send(
+    method: string,
+    path: string,
+    init: Omit<ApiFetchInit, 'body' | 'retryWhileRestarting'> & { readonly body: RequestInit['body'] },
+  ): Promise<Response> {
     const auth: Record<string, string> =
       this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
-    try {
-      return await fetch(`${this.server}${path}`, { method, ...init, headers: { ...init.headers, ...auth } });
-    } catch (error) {
-      if (init.signal?.aborted) throw error;
-      const failure = certificateFailure(error);
-      if (failure !== undefined) throw certificateError(this.origin, failure, error);
-      // The wrong scheme for the server: say which one it speaks rather than OpenSSL's raw text.
-      const scheme =
-        plainServerLine(this.origin, error) ??
-        (closedWithoutAnswer(error) ? await tlsServerLine(this.origin) : undefined);
-      if (scheme !== undefined) throw new ValkyrieError('VK_SERVER_UNREACHABLE', scheme, { cause: error });
-      throw new ValkyrieError(
-        'VK_SERVER_UNREACHABLE',
-        `cannot reach the Valkyrie server at ${this.origin}: ${networkReason(error)}`,
-        { cause: error },
-      );
-    }
+    return fetch(`${this.server}${path}`, { method, ...init, headers: { ...init.headers, ...auth } });
+  }
+
+  /** What a fetch that got no answer throws: the classified ValkyrieError, or the abort as it came. */
+  private async networkError(error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+    if (signal?.aborted) return error;
+    const failure = certificateFailure(error);
+    if (failure !== undefined) return certificateError(this.origin, failure, error);
+    // The wrong scheme for the server: say which one it speaks rather than OpenSSL's raw text.
+    const scheme =
+      plainServerLine(this.origin, error) ??
+      (closedWithoutAnswer(error) ? await tlsServerLine(this.origin) : undefined);
+    if (scheme !== undefined) return new ValkyrieError('VK_SERVER_UNREACHABLE', scheme, { cause: error });
+    return new ValkyrieError(
+      'VK_SERVER_UNREACHABLE',
+      `cannot reach the Valkyrie server at ${this.origin}: ${networkReason(error)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -183,6 +251,11 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function isKnownCode(code: string): code is ErrorCode {
   return Object.hasOwn(errorCatalog, code);
+}
+
+/** `5s`, `0.5s`. */
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))}s`;
 }
 
 /** `connection refused (ECONNREFUSED)` rather than undici's `fetch failed`. */

@@ -141,8 +141,8 @@ function buildProgram(setExit: (code: number) => void): Command {
         '.valkyrie/, .git/, node_modules/ and .gitignore matches; .valkyrieignore leaves out more (docs/submit.md).\n' +
         'It is uploaded only when the server does not have its sha256 yet.\n\n' +
         'Exit codes: 0 submitted (with --follow: the run succeeded), 1 a job failed, 2 invalid workflow or usage\n' +
-        '(nothing sent) or a run larger than the whole queue, 69 server unreachable or failing, 75 queue full (try\n' +
-        'again later), 77 token refused, 130 cancelled or Ctrl-C\n' +
+        '(nothing sent) or a run larger than the whole queue, 69 server unreachable or failing (a restarting\n' +
+        'one is waited for, up to 30s), 75 queue full (try again later), 77 token refused, 130 cancelled or Ctrl-C\n' +
         '(with --follow, Ctrl-C or SIGTERM asks the server to cancel the run, naming the signal as its reason;\n' +
         '143 on SIGTERM). With --follow, a dropped event stream (a server\n' +
         'replica died, a proxy cut it) is reconnected to the same URL with backoff, resuming after the last event\n' +

@@ -124,9 +124,9 @@ export class ServerClient {
 
   /** Streams the file; `stored` when the server kept it now, `present` when it already had it. */
   async uploadBundle(sha256: string, file: string, bytes: number): Promise<'stored' | 'present'> {
-    const body = Readable.toWeb(createReadStream(file));
     const response = await this.request('PUT', `api/v1/bundles/${sha256}`, {
-      body: body as ReadableStream<Uint8Array>,
+      // Opened anew for each attempt: a restarting server is asked again (ApiClient.fetch).
+      body: () => Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>,
       duplex: 'half',
       headers: { 'content-type': 'application/gzip', 'content-length': String(bytes) },
     });
@@ -275,6 +275,8 @@ export class ServerClient {
         ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
       },
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      // run-event-follower.ts reconnects a stream a restarting server refused, within --reconnect-timeout.
+      retryWhileRestarting: false,
     });
     await throwUnlessOk(response);
     if (response.body === null) return;

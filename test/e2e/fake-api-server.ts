@@ -31,6 +31,8 @@ export class FakeApiServer {
   knownRunFields?: readonly string[];
   /** When set, every run request gets this answer instead of a new run (a refusal, say). */
   runAnswer?: { readonly status: number; readonly body: Record<string, unknown> };
+  /** The next this many run requests are answered 503 VK_SHUTTING_DOWN (Retry-After: 1), as a restarting server does. */
+  shuttingDownFor = 0;
   private readonly server: Server;
   private readonly keys = new Map<string, string>();
   private readonly openStreams = new Map<string, ServerResponse>();
@@ -85,6 +87,11 @@ export class FakeApiServer {
       const had = this.bundles.has(bundle);
       this.bundles.set(bundle, request.body);
       return json(response, had ? 200 : 201, {});
+    }
+    if (request.url === '/api/v1/runs' && request.method === 'POST' && this.shuttingDownFor > 0) {
+      this.shuttingDownFor--;
+      response.setHeader('retry-after', '1');
+      return json(response, 503, { code: 'VK_SHUTTING_DOWN', message: 'the server is shutting down' });
     }
     if (request.url === '/api/v1/runs' && request.method === 'POST') return this.createRun(request, response);
     const cancel = /^\/api\/v1\/runs\/([^/]+)\/cancel$/.exec(request.url)?.[1];

@@ -285,6 +285,17 @@ describe('valkyrie submit', () => {
     expect(result.code).toBe(2);
   });
 
+  it('waits out a restarting server (503 VK_SHUTTING_DOWN, Retry-After), saying so once, and creates one run', async () => {
+    server.shuttingDownFor = 2;
+    const result = await submit('--no-bundle');
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      `valkyrie: the server at ${server.url} is shutting down or restarting (503 VK_SHUTTING_DOWN); retrying in 1s, for up to 30s\n`,
+    );
+    expect(result.stdout).toContain('Submitted run run-1 (#1)');
+    expect(server.calls().filter((call) => call === 'POST /api/v1/runs')).toHaveLength(3);
+  });
+
   it('asks the server to cancel the run on Ctrl-C, then exits 130', async () => {
     server.script = { events: failedRun.slice(0, 5), hold: true };
     const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {

@@ -1,0 +1,95 @@
+/**
+ * How a client command waits out a server that is shutting down, as during a restart: it answers
+ * `503 VK_SHUTTING_DOWN` with `Retry-After: 5` while it drains, then refuses connections until the
+ * new process listens. The API gives that answer before a route does anything (route.ts, and the
+ * submit route's parse, before anything is written), so asking again can never do a thing twice: a
+ * refused submit created no run. A connection refused is retried only after such an answer, and a
+ * refused connection sent nothing either.
+ */
+export interface RestartWaitPolicy {
+  /** From the first 503 VK_SHUTTING_DOWN: no wait starts that would end later than this. */
+  readonly maxTotalMs: number;
+  /** Requests sent for one call, the first included. */
+  readonly maxAttempts: number;
+  /** Between attempts while connections are refused (the old process is gone, the new one not up yet). */
+  readonly refusedDelayMs: number;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly now: () => number;
+  /** Told once per client, at the first wait: `valkyrie: the server … is restarting …; retrying in 5s…`. */
+  readonly notice: (line: string) => void;
+}
+
+export const defaultRestartWait: RestartWaitPolicy = {
+  maxTotalMs: 30_000,
+  maxAttempts: 10,
+  refusedDelayMs: 1_000,
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+  now: () => Date.now(),
+  notice: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** The delay a `Retry-After` of whole seconds asks for; `fallbackMs` without one (or an HTTP date). */
+export function retryAfterMs(header: string | null, fallbackMs: number): number {
+  if (header === null || !/^\d{1,6}$/.test(header.trim())) return fallbackMs;
+  return Number(header.trim()) * 1000;
+}
+
+/** The `code` of an API error body, or undefined. */
+export function errorCode(text: string): string | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return body !== null && typeof body === 'object' && 'code' in body && typeof body.code === 'string'
+    ? body.code
+    : undefined;
+}
+
+/** A fetch that failed to connect at all (nothing was sent): the port has no listener. */
+export function connectionRefused(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause instanceof Error && (cause as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+}
+
+/** One call's waits: started at its first 503 VK_SHUTTING_DOWN. */
+export class RestartWait {
+  private since: number | undefined;
+  private attempts = 1;
+
+  constructor(private readonly policy: RestartWaitPolicy) {}
+
+  /** True once the server said it is shutting down during this call. */
+  get restarting(): boolean {
+    return this.since !== undefined;
+  }
+
+  /** The server said it is shutting down: the delay to wait before asking again, or undefined to stop. */
+  afterShuttingDown(retryAfter: string | null): number | undefined {
+    this.since ??= this.policy.now();
+    return this.next(retryAfterMs(retryAfter, this.policy.refusedDelayMs));
+  }
+
+  /** The connection was refused after the server said it is shutting down: the delay, or undefined. */
+  afterRefused(): number | undefined {
+    return this.restarting ? this.next(this.policy.refusedDelayMs) : undefined;
+  }
+
+  private next(delayMs: number): number | undefined {
+    const since = this.since ?? this.policy.now();
+    if (this.attempts >= this.policy.maxAttempts) return undefined;
+    if (this.policy.now() + delayMs - since > this.policy.maxTotalMs) return undefined;
+    this.attempts++;
+    return delayMs;
+  }
+}

@@ -1,0 +1,132 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../src/cli/api-client.js';
+import { defaultRestartWait, type RestartWaitPolicy } from '../../src/cli/restart-wait.js';
+
+type Answer = (request: IncomingMessage, response: ServerResponse) => void;
+
+const shuttingDown: Answer = (_request, response) => {
+  response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' });
+  response.end(JSON.stringify({ code: 'VK_SHUTTING_DOWN', message: 'the server is shutting down' }));
+};
+const created: Answer = (request, response) => {
+  request.resume();
+  response.writeHead(201, { 'content-type': 'application/json' }).end('{"ok":true}');
+};
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+});
+
+/** A server that gives `answers` in turn (the last one from then on), recording each request's body. */
+async function serve(answers: Answer[], port = 0): Promise<{ url: string; bodies: string[] }> {
+  const bodies: string[] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString();
+    });
+    request.on('end', () => {
+      bodies.push(body);
+      const answer = answers[Math.min(bodies.length, answers.length) - 1];
+      answer?.(request, response);
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies };
+}
+
+/** A policy on a clock that sleeping moves, recording the waits and the notices. */
+function policy(onSleep: (ms: number) => Promise<void> | void = () => {}) {
+  let now = 0;
+  const sleeps: number[] = [];
+  const notices: string[] = [];
+  const wait: RestartWaitPolicy = {
+    ...defaultRestartWait,
+    now: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+      await onSleep(ms);
+    },
+    notice: (line) => notices.push(line),
+  };
+  return { wait, sleeps, notices };
+}
+
+describe('ApiClient while the server restarts', () => {
+  it('asks again after each 503 VK_SHUTTING_DOWN, as Retry-After says, saying so once', async () => {
+    const { url, bodies } = await serve([shuttingDown, shuttingDown, created]);
+    const { wait, sleeps, notices } = policy();
+    const client = new ApiClient(url, 'tok', wait);
+    const answer = await client.request('POST', '/api/v1/runs', { workflow: 'w' });
+    expect(answer).toEqual({ ok: true });
+    expect(bodies).toEqual(Array(3).fill('{"workflow":"w"}'));
+    expect(sleeps).toEqual([5000, 5000]);
+    expect(notices).toEqual([
+      `valkyrie: the server at ${url} is shutting down or restarting (503 VK_SHUTTING_DOWN); retrying in 5s, for up to 30s`,
+    ]);
+  });
+
+  it('gives up after 30 s of waits and answers with the last 503', async () => {
+    const { url, bodies } = await serve([shuttingDown]);
+    const { wait, sleeps } = policy();
+    const client = new ApiClient(url, 'tok', wait);
+    await expect(client.request('GET', '/api/v1/runs/1')).rejects.toMatchObject({
+      status: 503,
+      serverCode: 'VK_SHUTTING_DOWN',
+    });
+    expect(sleeps).toEqual([5000, 5000, 5000, 5000, 5000, 5000]);
+    expect(bodies).toHaveLength(7);
+  });
+
+  it('does not ask again after another 503 (VK_STORE), nor for a stream body', async () => {
+    const { url, bodies } = await serve([
+      (_request, response) =>
+        response
+          .writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' })
+          .end(JSON.stringify({ code: 'VK_STORE', message: 'the store did not answer' })),
+    ]);
+    const { wait, sleeps } = policy();
+    const client = new ApiClient(url, 'tok', wait);
+    await expect(client.request('GET', '/api/v1/runs/1')).rejects.toMatchObject({ serverCode: 'VK_STORE' });
+    const down = await serve([shuttingDown]);
+    const stream = new Blob(['x']).stream();
+    const response = await new ApiClient(down.url, 'tok', wait).fetch('PUT', '/api/v1/bundles/x', {
+      body: stream,
+      duplex: 'half',
+    });
+    expect(response.status).toBe(503);
+    expect(sleeps).toEqual([]);
+    expect([bodies.length, down.bodies.length]).toEqual([1, 1]);
+  });
+
+  it('waits out refused connections once the server said it is shutting down, until the new process answers', async () => {
+    const old = await serve([shuttingDown]);
+    const port = Number(new URL(old.url).port);
+    let fresh: { bodies: string[] } | undefined;
+    const { wait, sleeps } = policy(async () => {
+      const server = servers[0];
+      if (sleeps.length === 1 && server !== undefined) await new Promise((done) => server.close(done));
+      if (sleeps.length === 3) fresh = await serve([created], port);
+    });
+    const client = new ApiClient(old.url, 'tok', wait);
+    expect(await client.request('POST', '/api/v1/runs', { workflow: 'w' })).toEqual({ ok: true });
+    expect(sleeps).toEqual([5000, 1000, 1000]);
+    expect(fresh?.bodies).toEqual(['{"workflow":"w"}']);
+  });
+
+  it('does not wait out a refused connection the server never said it would give', async () => {
+    const { wait, sleeps } = policy();
+    const closed = await serve([created]);
+    await new Promise((done) => servers.pop()?.close(done));
+    const client = new ApiClient(closed.url, 'tok', wait);
+    await expect(client.request('GET', '/api/v1/runs/1')).rejects.toMatchObject({
+      code: 'VK_SERVER_UNREACHABLE',
+    });
+    expect(sleeps).toEqual([]);
+  });
+});
