@@ -145,9 +145,13 @@ export class ControlPlane {
     return this.dispatcher.runners((jobId, runnerId) => this.leases.heldBy(jobId, runnerId));
   }
 
-  /** Draining and maintenance runners get no new offers. False when no runner has that id. */
-  setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
-    return this.dispatcher.setRunnerMode(runnerId, mode);
+  /**
+   * Draining and maintenance runners get no new offers. False when no runner has that id. `by`: an
+   * operator's mode is told to a connected runner that takes `mode` messages; a server's drain at
+   * its shutdown (`shutdown`) is not the runner's, and is not told.
+   */
+  setRunnerMode(runnerId: string, mode: RunnerMode, by: 'operator' | 'shutdown' = 'operator'): boolean {
+    return this.dispatcher.setRunnerMode(runnerId, mode, by);
   }
 
   /**

@@ -150,9 +150,9 @@ export class Dispatcher {
     return this.registry.takeDetached(runnerId);
   }
 
-  /** Draining and maintenance runners get no new offers. False when no runner has that id. */
-  setRunnerMode(runnerId: string, mode: RunnerMode): boolean {
-    if (!this.registry.setMode(runnerId, mode)) return false;
+  /** Draining and maintenance runners get no new offers. False when no runner has that id (ControlPlane's `by`). */
+  setRunnerMode(runnerId: string, mode: RunnerMode, by: 'operator' | 'shutdown' = 'operator'): boolean {
+    if (!this.registry.setMode(runnerId, mode, by === 'operator')) return false;
     this.dispatch();
     return true;
   }
@@ -355,13 +355,13 @@ export class Dispatcher {
   }
 
   private register(session: RunnerSession, message: Extract<RunnerMessage, { type: 'register' }>): void {
-    const superseded = this.registry.register(session, message.runner, message.capabilities);
+    const superseded = this.registry.register(session, message);
     if (superseded !== undefined) {
       // The runner moved to this connection; the old one may not have noticed yet that it is dead.
       this.onClose(superseded, 'superseded by a new connection of the same runner', 'superseded');
       superseded.transport.close('superseded by a new connection of the same runner');
     }
-    session.transport.send({ type: 'registered', runnerId: session.runnerId });
+    session.transport.send(this.registry.registered(session));
     const detached = session.durable ? this.registry.takeDetached(session.runnerId) : [];
     this.handlers.registered(session, message.resume ?? [], detached);
     const held = this.held.get(session) ?? [];

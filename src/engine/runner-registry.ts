@@ -28,6 +28,8 @@ export interface RunnerSession {
   readonly orphaned: Map<string, number>;
   /** The runner said it is shutting down (`drain`). */
   draining: boolean;
+  /** Its `register` said it takes `mode` messages (an operator's mode change while it is connected). */
+  modeMessages?: boolean;
   closed: boolean;
   /** What startedOn made for its current registration. */
   startedOn?: StartedOn;
@@ -116,12 +118,12 @@ export class RunnerRegistry {
    */
   register(
     session: RunnerSession,
-    info: RunnerInfo,
-    capabilities: RunnerCapabilities | undefined,
+    { runner: info, capabilities, modeMessages }: Extract<RunnerMessage, { type: 'register' }>,
   ): RunnerSession | undefined {
     this.free.delete(session);
     this.connectedWith.clear();
     session.info = info;
+    if (modeMessages) session.modeMessages = true;
     session.labels = new Set(info.labels.map((label) => label.toLowerCase()));
     if (capabilities !== undefined) session.capabilities = capabilities;
     const record = this.records.get(session.runnerId);
@@ -226,10 +228,23 @@ export class RunnerRegistry {
     else this.free.delete(session);
   }
 
-  /** False when no runner of that id is known. */
-  setMode(runnerId: string, mode: RunnerMode): boolean {
+  /** The answer to `session`'s register: with the operator's mode of its runner unless `online`. */
+  registered(session: RunnerSession): ControlMessage {
+    const mode = this.records.get(session.runnerId)?.mode ?? 'online';
+    const { runnerId } = session;
+    return mode === 'online' ? { type: 'registered', runnerId } : { type: 'registered', runnerId, mode };
+  }
+
+  /**
+   * False when no runner of that id is known. `tell`: the runner's open session, when it takes `mode`
+   * messages and the mode changed, is sent one.
+   */
+  setMode(runnerId: string, mode: RunnerMode, tell = false): boolean {
     const record = this.records.get(runnerId);
     if (record === undefined) return false;
+    const { session } = record;
+    if (tell && record.mode !== mode && session.modeMessages === true && !session.closed)
+      session.transport.send({ type: 'mode', mode });
     record.mode = mode;
     this.connectedWith.clear();
     this.refresh(record.session);
@@ -293,7 +308,8 @@ export class RunnerRegistry {
     for (const [id, { mode, session, detached, stoppedAt }] of this.records) {
       const { info, capabilities, transportKind } = session;
       if (info === undefined) continue;
-      const selfDrained = mode === 'online' && session.draining;
+      // Its own drain is its session's: one that stopped or was lost comes back in its operator's mode.
+      const selfDrained = mode === 'online' && session.draining && !session.closed;
       views.push({
         id,
         name: info.name,

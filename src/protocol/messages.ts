@@ -1,4 +1,5 @@
 import type { JobOutcome, StepResult } from '../core/outcome.js';
+import type { RunnerMode } from '../core/runner-mode.js';
 import type { JobSpec } from './job-spec.js';
 
 /**
@@ -85,7 +86,20 @@ export interface StepReport {
 }
 
 export type ControlMessage =
-  | { readonly type: 'registered'; readonly runnerId: string }
+  | {
+      readonly type: 'registered';
+      readonly runnerId: string;
+      /**
+       * The mode an operator set for this runner (`draining`, `maintenance`: it gets no offers until
+       * resumed); absent: `online`. Added within version 1: an older runner ignores it.
+       */
+      readonly mode?: RunnerMode;
+    }
+  /**
+   * An operator changed the mode of this connected runner (`valkyrie runners drain|maintenance|resume`).
+   * Sent only to a runner whose `register` said `modeMessages: true` (older runners would refuse it).
+   */
+  | { readonly type: 'mode'; readonly mode: RunnerMode }
   /** The answer to `deregister`: the runner is recorded as stopped (in the server's store, when it has one). */
   | { readonly type: 'deregistered' }
   | { readonly type: 'offer'; readonly jobId: string; readonly name: string; readonly ttlMs: number }
@@ -125,6 +139,8 @@ export type RunnerMessage =
        */
       readonly resume?: readonly ResumedLease[];
       readonly capabilities?: RunnerCapabilities;
+      /** The runner takes `mode` messages (added within version 1: an older server ignores it). */
+      readonly modeMessages?: boolean;
     }
   /** Fresh capabilities, sent every few minutes. */
   | { readonly type: 'capabilities'; readonly capabilities: RunnerCapabilities }

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import type { JobOutcome, StepResult } from '../core/outcome.js';
 import { backoffKinds } from '../core/retry-delay.js';
+import { runnerModes } from '../core/runner-mode.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
 import { expressionValueSchema } from './expression-value.js';
 import type { JobSpec } from './job-spec.js';
@@ -153,7 +154,12 @@ const resumedLeaseSchema = z.object({ jobId, fencingToken, completed: z.boolean(
 
 /** Control plane → runner, keyed by `type`. */
 export const controlMessageSchemas = {
-  registered: z.object({ type: z.literal('registered'), runnerId: z.string().min(1) }),
+  registered: z.object({
+    type: z.literal('registered'),
+    runnerId: z.string().min(1),
+    mode: z.enum(runnerModes).optional(),
+  }),
+  mode: z.object({ type: z.literal('mode'), mode: z.enum(runnerModes) }),
   deregistered: z.object({ type: z.literal('deregistered') }),
   offer: z.object({ type: z.literal('offer'), jobId, name: z.string(), ttlMs }),
   lease: z.object({
@@ -183,6 +189,7 @@ export const runnerMessageSchemas = {
     runner: runnerInfoSchema,
     resume: z.array(resumedLeaseSchema).optional(),
     capabilities: runnerCapabilitiesSchema.optional(),
+    modeMessages: z.boolean().optional(),
   }),
   capabilities: z.object({ type: z.literal('capabilities'), capabilities: runnerCapabilitiesSchema }),
   drain: z.object({ type: z.literal('drain'), reason: z.string() }),

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
+import type { RunnerMode } from '../core/runner-mode.js';
 import type { Executor } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type {
@@ -57,6 +58,12 @@ export interface RunnerAgentOptions {
   readonly capabilities?: RunnerCapabilities;
   /** When the transport moves to a new session, the agent registers again and resumes its leases. */
   readonly switches?: SessionSwitches;
+  /**
+   * Told the mode an operator set for this runner whenever it differs from the one told last (at
+   * first: `online`): at each `registered`, and at each `mode` message, which it asks for in its
+   * `register` when this is given (protocol.md).
+   */
+  readonly onMode?: (mode: RunnerMode) => void;
 }
 
 interface ActiveJob {
@@ -85,6 +92,8 @@ export class RunnerAgent {
   /** Completions the control plane may not have: sent again after a switch. */
   private readonly completions: CompletionsInDoubt;
   private accepting = true;
+  /** The operator's mode, as the control plane last told it. */
+  private mode: RunnerMode = 'online';
   /** Set by `drain`: its reason, told again to every new session. */
   private draining: string | undefined;
   /** Set by `deregister`: its reason, and what settles it. */
@@ -184,7 +193,14 @@ export class RunnerAgent {
       runner: this.options.info,
       ...(resume === undefined ? {} : { resume }),
       ...(capabilities === undefined ? {} : { capabilities }),
+      ...(this.options.onMode === undefined ? {} : { modeMessages: true }),
     });
+  }
+
+  private modeIs(mode: RunnerMode): void {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.options.onMode?.(mode);
   }
 
   /**
@@ -215,6 +231,10 @@ export class RunnerAgent {
   private handle(message: ControlMessage): void {
     switch (message.type) {
       case 'registered':
+        this.modeIs(message.mode ?? 'online');
+        return;
+      case 'mode':
+        this.modeIs(message.mode);
         return;
       case 'deregistered':
         this.leaving?.settle(true);

@@ -217,7 +217,8 @@ export class RunnerDirectory {
       labels: row.labels,
       capacity: row.capacity,
       running: holdsNone ? 0 : row.running,
-      mode: row.mode === 'online' && row.draining ? 'draining' : row.mode,
+      // A runner's own drain is its session's: one that stopped or was lost comes back in its operator's mode.
+      mode: row.mode === 'online' && row.draining && connected ? 'draining' : row.mode,
       connected,
       ...(row.stoppedAt === undefined ? {} : { stoppedAt: row.stoppedAt }),
       ...(row.transport === undefined ? {} : { transport: row.transport }),

@@ -334,7 +334,7 @@ export class ValkyrieServer implements AsyncDisposable {
       void this.context.parseThread.close().catch(() => undefined);
       const { controlPlane, driven } = this.context;
       for (const runner of controlPlane.runners())
-        if (runner.connected) controlPlane.setRunnerMode(runner.id, 'draining');
+        if (runner.connected) controlPlane.setRunnerMode(runner.id, 'draining', 'shutdown');
       const runs = [...driven.values()].map((run) => run.handle.done.catch(() => undefined));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {

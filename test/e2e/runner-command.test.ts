@@ -465,6 +465,53 @@ describe('valkyrie runner', () => {
     expect(existsSync(join(workDir, 'runner.lock'))).toBe(false);
   });
 
+  it('prints the mode an operator set: as it changes while connected, and at connect when it is not online', async () => {
+    const f = await fleet();
+    const workDir = join(ws.dir, 'modes');
+    const args = ['runner', '--server', f.url, '--work-dir', workDir];
+    const first = ws.start([...args, '--token', 'reg-ok']);
+    cleanups.push(() => {
+      first.kill('SIGKILL');
+    });
+    const out = output(first);
+    const done = collect(first);
+    await until(() => out.stdout().includes('connected to'), 'the runner to connect');
+    const drained =
+      'valkyrie runner: mode: draining (set by an operator: it takes no new jobs; valkyrie runners resume rnr_cli to take jobs again)\n';
+    expect(f.plane.setRunnerMode('rnr_cli', 'draining')).toBe(true);
+    await until(() => out.stdout().includes('mode: draining'), 'the mode line');
+    expect(f.plane.setRunnerMode('rnr_cli', 'online')).toBe(true);
+    await until(() => out.stdout().includes('mode: online'), 'the resume line');
+    expect(f.plane.setRunnerMode('rnr_cli', 'draining')).toBe(true);
+    await until(() => out.stdout().split('mode: draining').length === 3, 'the second mode line');
+    expect(
+      out
+        .stdout()
+        .split('\n')
+        .filter((line) => line.includes('mode:')),
+    ).toEqual([
+      drained.trimEnd(),
+      'valkyrie runner: mode: online (resumed by an operator: it takes jobs again)',
+      drained.trimEnd(),
+    ]);
+    first.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+
+    // Started again, it is told the mode it is in at once.
+    const again = ws.start(args);
+    cleanups.push(() => {
+      again.kill('SIGKILL');
+    });
+    const againOut = output(again);
+    const againDone = collect(again);
+    await until(() => againOut.stdout().includes('mode: draining'), 'the mode line at connect');
+    expect(againOut.stdout()).toMatch(
+      new RegExp(`connected to .*\\n${drained.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+    );
+    again.kill('SIGTERM');
+    expect((await againDone).code).toBe(0);
+  });
+
   it('takes over a lock left by a runner that is gone, and removes the lock on exit', async () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'stale');

@@ -5,12 +5,21 @@ import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.
 
 const info = { name: 'build-1', labels: ['linux'], capacity: 2 };
 
-function connect(registry: RunnerRegistry, runnerId?: string) {
-  const [transport] = inProcessPair<ControlMessage, RunnerMessage>();
+function connect(registry: RunnerRegistry, runnerId?: string, modeMessages?: boolean) {
+  const [transport, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
+  const received: ControlMessage[] = [];
+  runnerEnd.onMessage((message) => received.push(message));
   const session = registry.open(transport, runnerId === undefined ? undefined : { runnerId });
-  registry.register(session, info, undefined);
-  return session;
+  registry.register(session, {
+    type: 'register',
+    version: 1,
+    runner: info,
+    ...(modeMessages === undefined ? {} : { modeMessages }),
+  });
+  return Object.assign(session, { received });
 }
+
+const delivered = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 const listed = (registry: RunnerRegistry) =>
   registry
@@ -51,5 +60,42 @@ describe('RunnerRegistry', () => {
     registry.forgetClosedBefore(2_000);
     connect(registry, 'rnr_gone');
     expect(registry.takeDetached('rnr_gone')).toEqual([]);
+  });
+
+  it("lists a runner that drained itself as draining only while connected: stopped, it shows its operator's mode", () => {
+    const registry = new RunnerRegistry();
+    const drained = connect(registry, 'rnr_self');
+    registry.drained(drained);
+    const modes = () =>
+      registry
+        .views(
+          () => 0,
+          () => true,
+        )
+        .map(({ id, mode }) => ({ id, mode }));
+    expect(modes()).toEqual([{ id: 'rnr_self', mode: 'draining' }]);
+    registry.closed(drained, 1_000, true);
+    const other = connect(registry, 'rnr_kept');
+    registry.setMode('rnr_kept', 'maintenance');
+    registry.closed(other, 1_000, true);
+    expect(modes()).toEqual([
+      { id: 'rnr_self', mode: 'online' },
+      { id: 'rnr_kept', mode: 'maintenance' },
+    ]);
+  });
+
+  it("tells a runner that asked for them its operator's mode changes, and none it did not ask for or the server's own", async () => {
+    const registry = new RunnerRegistry((id) => (id === 'rnr_told' ? 'draining' : undefined));
+    const told = connect(registry, 'rnr_told', true);
+    const silent = connect(registry, 'rnr_silent');
+    expect(registry.registered(told)).toEqual({ type: 'registered', runnerId: 'rnr_told', mode: 'draining' });
+    expect(registry.registered(silent)).toEqual({ type: 'registered', runnerId: 'rnr_silent' });
+    registry.setMode('rnr_told', 'draining', true);
+    registry.setMode('rnr_told', 'online', true);
+    registry.setMode('rnr_told', 'maintenance', false);
+    registry.setMode('rnr_silent', 'maintenance', true);
+    await delivered();
+    expect(told.received).toEqual([{ type: 'mode', mode: 'online' }]);
+    expect(silent.received).toEqual([]);
   });
 });

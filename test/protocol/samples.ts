@@ -76,6 +76,7 @@ export const sampleCapabilities = {
 export const controlSamples: Record<ControlMessage['type'], ControlMessage> = {
   registered: { type: 'registered', runnerId: 'runner-1' },
   deregistered: { type: 'deregistered' },
+  mode: { type: 'mode', mode: 'draining' },
   offer: { type: 'offer', jobId: 'job-1', name: 'build', ttlMs: 5000 },
   lease: { type: 'lease', jobId: 'job-1', fencingToken: 7, ttlMs: 30_000, job: sampleJobSpec },
   cancel: { type: 'cancel', jobId: 'job-1', reason: 'user asked', immediate: false },

@@ -223,10 +223,11 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
       replica,
       (runners) => runners.length === 2 && !runners.some((r) => r.id === 'rnr_old'),
     );
+    // Its own drain was its session's: gone, it is listed in its operator's mode, which it comes back in.
     expect(listed[0]).toMatchObject({
       id: 'rnr_left',
       connected: false,
-      mode: 'draining',
+      mode: 'online',
       lastSeenAt: now - 30_000,
     });
     expect(listed[1]).toMatchObject({ connected: true, mode: 'online' });

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
+import type { RunnerMode } from '../../core/runner-mode.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
 import { backoffDelayMs } from '../../protocol/backoff.js';
@@ -267,6 +268,7 @@ async function serve(
     baseEnv: inheritedEnvironment(process.env),
     switches: transport,
     ...(capabilities === undefined ? {} : { capabilities }),
+    onMode: (mode) => say(modeLine(mode, credentials.runnerId)),
   });
   let closedByServer: CloseInfo | undefined;
   const serverClosed = new Promise<void>((resolve) =>
@@ -325,6 +327,12 @@ async function serve(
   } finally {
     clearInterval(refresh);
   }
+}
+
+/** The operator's mode, when the server tells it at connect (not `online`) or as it changes. */
+function modeLine(mode: RunnerMode, runnerId: string): string {
+  if (mode === 'online') return 'mode: online (resumed by an operator: it takes jobs again)';
+  return `mode: ${mode} (set by an operator: it takes no new jobs; valkyrie runners resume ${runnerId} to take jobs again)`;
 }
 
 /** SIGTERM / SIGINT, counted: the first drains, the second cancels gracefully, the third kills. */
