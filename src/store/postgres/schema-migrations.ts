@@ -433,4 +433,13 @@ export const migrations: readonly string[] = [
   `,
   queueClaimColumnsMigration,
   queueClaimCtidMigration,
+  `
+  -- Half of each new leaf page of the queue's primary key stays free. Claims and completions are
+  -- updates that cannot be HOT (state is in the ready index's predicate, lease_expires_at in the
+  -- expiry index), so each adds an entry for the same id, twice in a job's life; on full pages every
+  -- such insert first tried deleting old versions' entries, visiting their heap pages (bottom-up
+  -- deletion). Instructions of the Postgres server per job under callgrind (20,000 jobs enqueued,
+  -- claimed 250 at a time, completed): 173.4k → 164.9k. It applies to pages split from now on.
+  ALTER INDEX queue_jobs_pkey SET (fillfactor = 50);
+  `,
 ];
