@@ -1,8 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isValkyrieError } from '../core/errors.js';
 import { ExitCode, exitCodeFor, UsageError } from './exit-codes.js';
+import { addFleetAdminCommands } from './fleet-admin-commands.js';
 import { collectPair } from './key-values.js';
-import { collectList, db, jobSelection, stateDir } from './shared-options.js';
+import { clientOptions, collectList, db, jobSelection, stateDir } from './shared-options.js';
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('valkyrie')
@@ -18,18 +19,6 @@ function buildProgram(setExit: (code: number) => void): Command {
     );
   const serverRunsHelp =
     "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).";
-  /** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */
-  const clientOptions = (command: Command) =>
-    command
-      .addOption(
-        new Option('--server <url>', 'the Valkyrie server, e.g. http://127.0.0.1:7070').env(
-          'VALKYRIE_SERVER',
-        ),
-      )
-      .addOption(
-        new Option('--token <token>', 'an API token (see valkyrie token create)').env('VALKYRIE_TOKEN'),
-      );
-
   /** The options of the commands that continue a stored run (`resume`, `rerun`). */
   const continuing = (command: Command): Command =>
     command
@@ -330,89 +319,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       setExit(await serverCommand(options));
     });
 
-  const token = program
-    .command('token')
-    .description('create, list and revoke API tokens and runner registration tokens (admin token needed)');
-  clientOptions(
-    token
-      .command('create')
-      .description('create a token and print it (only this once) on stdout')
-      .addOption(
-        new Option(
-          '--role <role>',
-          'admin (everything), submit (runs, bundles, and read), read (GET only), runner (registers runners)',
-        )
-          .choices(['admin', 'submit', 'read', 'runner'])
-          .makeOptionMandatory(),
-      )
-      .option(
-        '--ttl <duration>',
-        'expire after this long, at least 1m and at most 10 years: 30m, 12h, 720h (runner registration tokens default to 24h; others never expire)',
-      )
-      .option('--name <name>', 'a label to recognise it by in token list')
-      .option('--json', 'print {id, token, role, expiresAt} as JSON'),
-  ).action(async (options) => {
-    const { tokenCreateCommand } = await import('./commands/token.js');
-    setExit(await tokenCreateCommand(options));
-  });
-  clientOptions(
-    token
-      .command('list')
-      .description('list tokens (never their secrets), revoked and expired ones included')
-      .option('--json', 'print JSON'),
-  ).action(async (options) => {
-    const { tokenListCommand } = await import('./commands/token.js');
-    setExit(await tokenListCommand(options));
-  });
-  clientOptions(
-    token
-      .command('revoke')
-      .description(
-        "revoke a token: it is refused from now on; a runner's credential (its id) also disconnects that runner, which exits 2",
-      )
-      .argument('<id>', 'token id (see token list)'),
-  ).action(async (id: string, options) => {
-    const { tokenRevokeCommand } = await import('./commands/token.js');
-    setExit(await tokenRevokeCommand(id, options));
-  });
-
-  const runners = program
-    .command('runners')
-    .description(
-      "list the fleet's runners, and drain, resume, put one in maintenance or remove one (admin token for changes)",
-    );
-  clientOptions(
-    runners
-      .command('list')
-      .description('list every runner that has connected to the server, from all its replicas')
-      .option('--json', 'print JSON'),
-  ).action(async (options) => {
-    const { runnersListCommand } = await import('./commands/runners.js');
-    setExit(await runnersListCommand(options));
-  });
-  for (const [action, what] of [
-    ['drain', 'give the runner no new jobs; its running jobs finish'],
-    ['maintenance', 'the same as drain, marked as maintenance for operators'],
-    ['resume', 'put a drained runner, or one in maintenance, back online'],
-  ] as const) {
-    clientOptions(
-      runners.command(action).description(what).argument('<id>', 'runner id (see runners list)'),
-    ).action(async (id: string, options) => {
-      const { runnerModeCommand } = await import('./commands/runners.js');
-      setExit(await runnerModeCommand(action, id, options));
-    });
-  }
-  clientOptions(
-    runners
-      .command('remove')
-      .description(
-        'take a runner off the fleet: revokes its credential (as token revoke ID), so it is disconnected and exits 2, and its jobs follow on-runner-lost at once; to bring it back, register it again',
-      )
-      .argument('<id>', 'runner id (see runners list)'),
-  ).action(async (id: string, options) => {
-    const { runnerRemoveCommand } = await import('./commands/runners.js');
-    setExit(await runnerRemoveCommand(id, options));
-  });
+  addFleetAdminCommands(program, setExit);
 
   program
     .command('runner')

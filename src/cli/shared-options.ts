@@ -1,4 +1,4 @@
-import { Option } from 'commander';
+import { type Command, Option } from 'commander';
 
 /** Parses an option given as `a,b`, repeatable: every value of every occurrence, in order. */
 export const collectList = (value: string, previous: string[] = []) => [
@@ -26,3 +26,13 @@ export const jobSelection = () =>
     '--job <ids>',
     'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
   ).argParser(collectList);
+
+/** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */
+export const clientOptions = (command: Command) =>
+  command
+    .addOption(
+      new Option('--server <url>', 'the Valkyrie server, e.g. http://127.0.0.1:7070').env('VALKYRIE_SERVER'),
+    )
+    .addOption(
+      new Option('--token <token>', 'an API token (see valkyrie token create)').env('VALKYRIE_TOKEN'),
+    );

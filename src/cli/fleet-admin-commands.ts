@@ -1,0 +1,89 @@
+import { type Command, Option } from 'commander';
+import { clientOptions } from './shared-options.js';
+
+/** `valkyrie token …` and `valkyrie runners …`: the fleet's tokens and runners, through a server's API. */
+export function addFleetAdminCommands(program: Command, setExit: (code: number) => void): void {
+  const token = program
+    .command('token')
+    .description('create, list and revoke API tokens and runner registration tokens (admin token needed)');
+  clientOptions(
+    token
+      .command('create')
+      .description('create a token and print it (only this once) on stdout')
+      .addOption(
+        new Option(
+          '--role <role>',
+          'admin (everything), submit (runs, bundles, and read), read (GET only), runner (registers runners)',
+        )
+          .choices(['admin', 'submit', 'read', 'runner'])
+          .makeOptionMandatory(),
+      )
+      .option(
+        '--ttl <duration>',
+        'expire after this long, at least 1m and at most 10 years: 30m, 12h, 720h (runner registration tokens default to 24h; others never expire)',
+      )
+      .option('--name <name>', 'a label to recognise it by in token list')
+      .option('--json', 'print {id, token, role, expiresAt} as JSON'),
+  ).action(async (options) => {
+    const { tokenCreateCommand } = await import('./commands/token.js');
+    setExit(await tokenCreateCommand(options));
+  });
+  clientOptions(
+    token
+      .command('list')
+      .description('list tokens (never their secrets), revoked and expired ones included')
+      .option('--json', 'print JSON'),
+  ).action(async (options) => {
+    const { tokenListCommand } = await import('./commands/token.js');
+    setExit(await tokenListCommand(options));
+  });
+  clientOptions(
+    token
+      .command('revoke')
+      .description(
+        "revoke a token: it is refused from now on; a runner's credential (its id) also disconnects that runner, which exits 2",
+      )
+      .argument('<id>', 'token id (see token list)'),
+  ).action(async (id: string, options) => {
+    const { tokenRevokeCommand } = await import('./commands/token.js');
+    setExit(await tokenRevokeCommand(id, options));
+  });
+
+  const runners = program
+    .command('runners')
+    .description(
+      "list the fleet's runners, and drain, resume, put one in maintenance or remove one (admin token for changes)",
+    );
+  clientOptions(
+    runners
+      .command('list')
+      .description('list every runner that has connected to the server, from all its replicas')
+      .option('--json', 'print JSON'),
+  ).action(async (options) => {
+    const { runnersListCommand } = await import('./commands/runners.js');
+    setExit(await runnersListCommand(options));
+  });
+  for (const [action, what] of [
+    ['drain', 'give the runner no new jobs; its running jobs finish'],
+    ['maintenance', 'the same as drain, marked as maintenance for operators'],
+    ['resume', 'put a drained runner, or one in maintenance, back online'],
+  ] as const) {
+    clientOptions(
+      runners.command(action).description(what).argument('<id>', 'runner id (see runners list)'),
+    ).action(async (id: string, options) => {
+      const { runnerModeCommand } = await import('./commands/runners.js');
+      setExit(await runnerModeCommand(action, id, options));
+    });
+  }
+  clientOptions(
+    runners
+      .command('remove')
+      .description(
+        'take a runner off the fleet: revokes its credential (as token revoke ID), so it is disconnected and exits 2, and its jobs follow on-runner-lost at once; to bring it back, register it again',
+      )
+      .argument('<id>', 'runner id (see runners list)'),
+  ).action(async (id: string, options) => {
+    const { runnerRemoveCommand } = await import('./commands/runners.js');
+    setExit(await runnerRemoveCommand(id, options));
+  });
+}
