@@ -61,12 +61,12 @@ interface PendingInsert {
  */
 export class JobRowWrites {
   /** By rows: INSERT statements of that many rows. */
-  readonly #insertRows = new Map<number, Database.Statement<[Value[]]>>();
+  readonly #insertRows = new Map<number, Database.Statement<Value[]>>();
   readonly #runExists;
   readonly #startAttempt;
-  readonly #updateColumns = new Map<number, Database.Statement<[Value[]]>>();
+  readonly #updateColumns = new Map<number, Database.Statement<Value[]>>();
   /** By shape × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
-  readonly #updateRows = new Map<number, Database.Statement<[Value[]]>>();
+  readonly #updateRows = new Map<number, Database.Statement<Value[]>>();
   readonly #logRows;
   #pendingInsert: PendingInsert | undefined;
 
@@ -208,20 +208,21 @@ export class JobRowWrites {
   /** Returns how many rows changed. */
   #setRows(shape: number, { full, last, count }: ShapeRows): number {
     let changes = 0;
-    for (const values of full) changes += this.#rowsStatement(shape, maxRowsPerStatement).run(values).changes;
+    for (const values of full)
+      changes += this.#rowsStatement(shape, maxRowsPerStatement).run(...values).changes;
     // The last chunk in statements of 32, 16, … rows, as its count has bits.
     const width = 1 + bitCount(shape);
     let at = 0;
     for (let rows = maxRowsPerStatement; rows > 0; rows >>= 1) {
       if ((count & rows) === 0) continue;
       const values = rows === count ? last : last.slice(at, at + rows * width);
-      changes += this.#rowsStatement(shape, rows).run(values).changes;
+      changes += this.#rowsStatement(shape, rows).run(...values).changes;
       at += rows * width;
     }
     return changes;
   }
 
-  #rowsStatement(shape: number, count: number): Database.Statement<[Value[]]> {
+  #rowsStatement(shape: number, count: number): Database.Statement<Value[]> {
     const key = shape * 128 + count;
     let statement = this.#updateRows.get(key);
     if (statement === undefined) {
@@ -229,7 +230,7 @@ export class JobRowWrites {
       const set = columns.map(([, column], i) => `${column} = v.column${i + 2}`);
       const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = jobs.id' : set.join(', ')}
         FROM (VALUES ${placeholderRows(1 + columns.length, count)}) AS v WHERE jobs.id = v.column1`;
-      statement = this.db.prepare<[Value[]]>(sql);
+      statement = this.db.prepare<Value[]>(sql);
       this.#updateRows.set(key, statement);
     }
     return statement;
@@ -272,12 +273,12 @@ export class JobRowWrites {
     if (unknown !== undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${unknown.runId}`);
   }
 
-  #insertStatement(rows: number): Database.Statement<[Value[]]> {
+  #insertStatement(rows: number): Database.Statement<Value[]> {
     let statement = this.#insertRows.get(rows);
     if (statement === undefined) {
       const columns = ['id', 'run_id', 'key', ...patchColumns.map(([, column]) => column)];
       const values = placeholderRows(columns.length, rows);
-      statement = this.db.prepare<[Value[]]>(`INSERT INTO jobs (${columns.join(', ')}) VALUES ${values}`);
+      statement = this.db.prepare<Value[]>(`INSERT INTO jobs (${columns.join(', ')}) VALUES ${values}`);
       this.#insertRows.set(rows, statement);
     }
     return statement;
@@ -316,10 +317,10 @@ export class JobRowWrites {
         .map(([, column]) => `${column} = ?`);
       // An empty patch changes nothing, but still says whether the job exists.
       const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = id' : set.join(', ')} WHERE id = ?`;
-      statement = this.db.prepare<[Value[]]>(sql);
+      statement = this.db.prepare<Value[]>(sql);
       this.#updateColumns.set(shape, statement);
     }
-    return statement.run(values);
+    return statement.run(...values);
   }
 
   #startNext(id: JobId, patch: JobPatch): Database.RunResult {

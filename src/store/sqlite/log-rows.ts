@@ -14,7 +14,7 @@ const valuesPerLine = 8;
  * Callers run this inside a transaction, so a failure leaves none of the lines.
  */
 export class LogRowInserts {
-  readonly #statements = new Map<number, Database.Statement<[Value[]]>>();
+  readonly #statements = new Map<number, Database.Statement<Value[]>>();
   readonly #jobExists;
 
   constructor(private readonly db: Database.Database) {
@@ -55,11 +55,11 @@ export class LogRowInserts {
     );
   }
 
-  #statement(rows: number): Database.Statement<[Value[]]> {
+  #statement(rows: number): Database.Statement<Value[]> {
     let statement = this.#statements.get(rows);
     if (statement === undefined) {
       const values = placeholderRows(valuesPerLine, rows);
-      statement = this.db.prepare<[Value[]]>(`INSERT INTO log_lines (${columns}) VALUES ${values}`);
+      statement = this.db.prepare<Value[]>(`INSERT INTO log_lines (${columns}) VALUES ${values}`);
       this.#statements.set(rows, statement);
     }
     return statement;
