@@ -40,4 +40,26 @@ describe('SQLite group commit', () => {
       { status: 'running', n: 1 },
     ]);
   });
+
+  it('undoes a failing write alone in its batch whole, and commits the next batch', async () => {
+    const path = join(dir, 'alone.db');
+    const stores = openSqliteStores(path);
+    const run = await stores.runs.createRun({ workflowName: 'w', workflowPath: 'w.yml', createdAt: 1 });
+    const job = (n: number) => ({
+      id: asJobId(`${run.id}.${n}`),
+      runId: run.id,
+      key: 'k',
+      name: `j${n}`,
+      matrix: {},
+      status: 'pending' as const,
+    });
+    await stores.runs.addJobs([job(1)]);
+    // Rows 2 and 3 go in (one statement) before row 1's taken id fails the next statement.
+    await expect(stores.runs.addJobs([job(2), job(3), job(1)])).rejects.toMatchObject({
+      code: 'VK_STORE',
+    });
+    await stores.runs.addJobs([job(5)]);
+    expect((await stores.runs.listJobs(run.id)).map(({ name }) => name)).toEqual(['j1', 'j5']);
+    await stores.close();
+  });
 });
