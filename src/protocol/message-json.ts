@@ -1,3 +1,5 @@
+import { keyJson, valueJson } from '../core/json-text.js';
+
 /**
  * The JSON of a message as it goes on the wire: always what `JSON.stringify(message)` gives, byte for
  * byte, but a lease may carry its spec's JSON ready-made, as a `JsonTemplate` built it. A lease is
@@ -16,23 +18,22 @@
  */
 export const jobJson: unique symbol = Symbol('valkyrie.jobJson');
 
-/** `JSON.stringify(message)`; a lease's spec JSON is spliced in when the message carries it. */
+/**
+ * `JSON.stringify(message)`; a lease's spec JSON is spliced in when the message carries it. A plain
+ * object's fields are written one by one (core/json-text.ts): an offer's all are strings and numbers.
+ */
 export function messageJson(message: unknown): string {
   if (typeof message !== 'object' || message === null) return JSON.stringify(message);
   const record = message as Record<string, unknown> & { [jobJson]?: unknown };
+  if (Object.getPrototypeOf(record) !== Object.prototype || 'toJSON' in record)
+    return JSON.stringify(message);
   const carried = record.type === 'lease' ? record[jobJson] : undefined;
   const specJson = typeof carried === 'function' ? (carried as () => unknown)() : carried;
-  if (
-    typeof specJson !== 'string' ||
-    Object.getPrototypeOf(record) !== Object.prototype ||
-    'toJSON' in record
-  )
-    return JSON.stringify(message);
   let json = '';
   // for-in, not Object.keys: V8 walks it with the object's enum cache and loads fields directly. Only
   // own fields are enumerable here: the prototype is Object.prototype, whose fields are not.
   for (const key in record) {
-    const fieldJson = key === 'job' ? specJson : valueJson(record[key]);
+    const fieldJson = key === 'job' && typeof specJson === 'string' ? specJson : valueJson(record[key]);
     // JSON.stringify leaves out fields whose value has no JSON (undefined, a function, a symbol).
     if (fieldJson === undefined) continue;
     json += (json === '' ? '{' : ',') + keyJson(key) + fieldJson;
@@ -123,46 +124,3 @@ function jsonOrUndefined(value: unknown): string | undefined {
     return undefined;
   }
 }
-
-/**
- * A call of JSON.stringify costs ~0.15 µs however small its value, more than the rest of a field:
- * strings that need no escaping, numbers, booleans and null are written here, exactly as it would.
- */
-function valueJson(value: unknown): string | undefined {
-  switch (typeof value) {
-    case 'string':
-      return quote(value);
-    case 'number':
-      return Number.isFinite(value) ? String(value) : 'null';
-    case 'boolean':
-      return value ? 'true' : 'false';
-    default:
-      // null, an object, undefined, a function or a symbol (left out), a bigint (which throws).
-      return JSON.stringify(value);
-  }
-}
-
-/**
- * Messages of a type have the same few keys: each key's `"key":` is built once, not tested for
- * escapes and quoted again for every message (there are ~10 a job). A message with keys of its own
- * making (none in the protocol) fills it up to a bound, and past that its keys are built each time.
- */
-const keysJson = new Map<string, string>();
-const maxKeysJson = 256;
-
-function keyJson(key: string): string {
-  let json = keysJson.get(key);
-  if (json === undefined) {
-    json = `${quote(key)}:`;
-    if (keysJson.size < maxKeysJson) keysJson.set(key, json);
-  }
-  return json;
-}
-
-function quote(text: string): string {
-  return needsEscape.test(text) ? JSON.stringify(text) : `"${text}"`;
-}
-
-/** What JSON.stringify escapes in a string: quote, backslash, control characters, surrogates. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for.
-const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;

@@ -1,3 +1,4 @@
+import { valueJson } from '../core/json-text.js';
 import type { JobStatus, RunStatus, StepResult, TerminalJobStatus } from '../core/outcome.js';
 import type { Priority } from '../core/priority.js';
 import type { JobRunner, RunConcurrency } from './runs.js';
@@ -87,14 +88,11 @@ export const defaultRunLimit = 20;
 
 /**
  * `JSON.stringify(value)` of a JSON column (outputs, matrix) for the Postgres store: most jobs end
- * without outputs, and a plain object without fields needs no stringify (~0.9k instructions a
- * job). Anything else, a plain object with fields included, goes to JSON.stringify.
+ * without outputs, and a plain object without fields, or of a few plain values (a matrix), needs no
+ * call of JSON.stringify (core/json-text.ts).
  */
 export function recordJson(value: Readonly<Record<string, unknown>>): string {
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
-    return JSON.stringify(value);
-  for (const _ in value) return JSON.stringify(value);
-  return '{}';
+  return valueJson(value) as string;
 }
 
 /** The runner column's text of the last runner written, by the record it was written from. */

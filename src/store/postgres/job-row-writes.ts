@@ -193,7 +193,7 @@ async function insertRows(
     runKeys[i] = key;
     keys[i] = job.key;
     names[i] = row.name ?? job.name;
-    matrices[i] = JSON.stringify(row.matrix ?? job.matrix);
+    matrices[i] = recordJson(row.matrix ?? job.matrix);
     statuses[i] = row.status ?? job.status;
     startedAt[i] = row.startedAt ?? null;
     finishedAt[i] = row.finishedAt ?? null;

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
+import { valueJson } from '../../core/json-text.js';
 import type { LogLine } from '../logs.js';
 import { jobRunnerJson } from '../rows.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
@@ -447,8 +448,10 @@ function setColumn(row: Value[], bit: number, value: Value | undefined): void {
   if (value != null) row[patchColumnsAt + bit] = value;
 }
 
-/** Most jobs end without outputs: their column's text needs no stringify. */
+/**
+ * `JSON.stringify(value)` of a job's outputs or matrix: mostly none, or a few plain values
+ * (core/json-text.ts writes those without a call of JSON.stringify).
+ */
 function jsonOf(value: Readonly<Record<string, unknown>>): string {
-  for (const _ in value) return JSON.stringify(value);
-  return '{}';
+  return valueJson(value) as string;
 }
