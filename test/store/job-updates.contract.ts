@@ -76,6 +76,29 @@ export function jobUpdatesContract(make: StoresFactory): void {
       }
     });
 
+    it('gives each job its own text where only the first or last of several jobs differs', async () => {
+      // 7 jobs go as statements of 4, 2 and 1 rows (SQLite): job 3 ends the first, job 4 begins the
+      // second, and the others share their status and runner (a store may bind those once).
+      const east = { id: 'r-1', name: 'east' };
+      const west = { id: 'r-2', name: 'west' };
+      const runId = await runWithJobs(7);
+      const runnerOf = (i: number) => (i === 3 || i === 4 ? west : east);
+      await runs().updateJobs(
+        Array.from({ length: 7 }, (_, i) => ({
+          id: jobIdFor(runId, i),
+          patch: { status: i === 6 ? 'failed' : 'running', startedAt: 100 + i, runner: runnerOf(i) },
+        })),
+      );
+      const jobs = await runs().listJobs(runId);
+      expect(jobs.map(({ status, startedAt, runner }) => ({ status, startedAt, runner }))).toEqual(
+        Array.from({ length: 7 }, (_, i) => ({
+          status: i === 6 ? 'failed' : 'running',
+          startedAt: 100 + i,
+          runner: runnerOf(i),
+        })),
+      );
+    });
+
     it('applies the updates of one job in their order, an attempt among them', async () => {
       const runId = await runWithJobs(2);
       const [first, second] = [jobIdFor(runId, 0), jobIdFor(runId, 1)];

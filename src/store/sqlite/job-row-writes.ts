@@ -9,7 +9,14 @@ import { nullable, runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 import type { LogRowInserts } from './log-rows.js';
-import { maxRowsPerStatement, placeholderRows, runInChunks, type Value } from './multi-row.js';
+import {
+  alikeTexts,
+  boundOnce,
+  maxRowsPerStatement,
+  placeholderRows,
+  runInChunks,
+  type Value,
+} from './multi-row.js';
 import { refusedAfter, type SqliteRunFence } from './run-fence.js';
 
 /**
@@ -66,7 +73,7 @@ export class JobRowWrites {
   readonly #runExists;
   readonly #startAttempt;
   readonly #updateColumns = new Map<number, Database.Statement<Value[]>>();
-  /** By shape × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
+  /** By (alike columns × 4096 + shape) × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
   readonly #updateRows = new Map<number, Database.Statement<Value[]>>();
   readonly #logRows;
   #pendingInsert: PendingInsert | undefined;
@@ -208,29 +215,42 @@ export class JobRowWrites {
 
   /** Returns how many rows changed. */
   #setRows(shape: number, { full, last, count }: ShapeRows): number {
-    let changes = 0;
-    for (const values of full)
-      changes += this.#rowsStatement(shape, maxRowsPerStatement).run(...values).changes;
-    // The last chunk in statements of 32, 16, … rows, as its count has bits.
     const width = 1 + bitCount(shape);
+    let changes = 0;
+    for (const values of full) changes += this.#setChunk(shape, values, 0, maxRowsPerStatement, width);
+    // The last chunk in statements of 32, 16, … rows, as its count has bits.
     let at = 0;
     for (let rows = maxRowsPerStatement; rows > 0; rows >>= 1) {
       if ((count & rows) === 0) continue;
-      const values = rows === count ? last : last.slice(at, at + rows * width);
-      changes += this.#rowsStatement(shape, rows).run(...values).changes;
+      changes += this.#setChunk(shape, last, at, rows, width);
       at += rows * width;
     }
     return changes;
   }
 
-  #rowsStatement(shape: number, count: number): Database.Statement<Value[]> {
-    const key = shape * 128 + count;
+  /** `rows` rows of `values` from `from` in one statement, texts alike in every row bound once. */
+  #setChunk(shape: number, values: Value[], from: number, rows: number, width: number): number {
+    const alike = alikeTexts(values, from, rows, width);
+    const statement = this.#rowsStatement(shape, rows, alike);
+    if (alike !== 0) return statement.run(...boundOnce(values, from, rows, width, alike)).changes;
+    const all = from === 0 && rows * width === values.length;
+    return statement.run(...(all ? values : values.slice(from, from + rows * width))).changes;
+  }
+
+  /** Bit i + 1 of `alike`: the shape's column i is one value for every row, bound once (alikeTexts). */
+  #rowsStatement(shape: number, count: number, alike: number): Database.Statement<Value[]> {
+    const key = (alike * 4096 + shape) * 128 + count;
     let statement = this.#updateRows.get(key);
     if (statement === undefined) {
       const columns = patchColumns.filter((_, bit) => (shape & (1 << bit)) !== 0);
-      const set = columns.map(([, column], i) => `${column} = v.column${i + 2}`);
+      let width = 1;
+      // The parameters in SET come first in the text, so they take the first values (boundOnce); not
+      // numbered ones (?NNN) in the VALUES rows, which better-sqlite3 binds only by name.
+      const set = columns.map(([, column], i) =>
+        (alike & (1 << (i + 1))) !== 0 ? `${column} = ?` : `${column} = v.column${++width}`,
+      );
       const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = jobs.id' : set.join(', ')}
-        FROM (VALUES ${placeholderRows(1 + columns.length, count)}) AS v WHERE jobs.id = v.column1`;
+        FROM (VALUES ${placeholderRows(width, count)}) AS v WHERE jobs.id = v.column1`;
       statement = this.db.prepare<Value[]>(sql);
       this.#updateRows.set(key, statement);
     }
