@@ -94,7 +94,7 @@ export class JobQueue<T extends Queueable> {
       notBefore: item.notBefore,
       agingIntervalMs: this.agingIntervalMs,
     });
-    this.insert(item, key, this.nextSeq++, notBefore);
+    this.insert(item, key, this.nextSeq++, notBefore, readyAt);
   }
 
   /**
@@ -202,13 +202,14 @@ export class JobQueue<T extends Queueable> {
     }
   }
 
-  private insert(item: T, key: number, seq: number, notBefore: number): void {
+  /** `now`: the clock's time, when the caller has just read it (a read is a call into the runtime). */
+  private insert(item: T, key: number, seq: number, notBefore: number, now = this.now()): void {
     const group = this.groupFor(item);
     const entry: Entry<T> = { item, key, seq, notBefore, group, index: -1, queued: true };
     group.size++;
     this.byId.set(item.id, entry);
     this.places.set(item, entry);
-    if (entry.notBefore > this.now()) this.delayed.push(entry);
+    if (entry.notBefore > now) this.delayed.push(entry);
     else group.ready.push(entry);
   }
 
@@ -223,12 +224,11 @@ export class JobQueue<T extends Queueable> {
   }
 
   private promoteDue(): void {
+    let next = this.delayed.peek();
+    // Nothing delayed (the usual case): no need to read the clock.
+    if (next === undefined) return;
     const now = this.now();
-    for (
-      let next = this.delayed.peek();
-      next !== undefined && next.notBefore <= now;
-      next = this.delayed.peek()
-    ) {
+    for (; next !== undefined && next.notBefore <= now; next = this.delayed.peek()) {
       this.delayed.pop();
       next.group.ready.push(next);
     }
