@@ -390,15 +390,16 @@ export class ControlPlane {
     const status = jobStatusOf(outcome);
     const reason = 'reason' in outcome ? outcome.reason : undefined;
     // The control plane's own clock, like startedAt: a runner's clock may differ.
+    const at = this.now();
     const effects = run.coordinator.completed(
       leg.id,
       status,
       outputs,
-      this.now(),
+      at,
       reason,
       outcome.kind === 'failed' ? { kind: 'failed', exitCode: outcome.exitCode } : undefined,
     );
-    this.recordFinished(leg, outputs);
+    this.recordFinished(leg, outputs, at);
     this.apply(run, effects);
   }
 
@@ -428,11 +429,12 @@ export class ControlPlane {
     this.dispatcher.dispatch();
   }
 
-  private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}): void {
+  /** `at`: the time the caller just read, when it did (a reading is a call into the runtime). */
+  private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}, at?: number): void {
     if (!isTerminal(leg.status)) return;
     const release = this.jobGroups.releaseOf(leg, this.runsByLeg.get(leg.id));
     if (release !== undefined) this.writes.write(release);
-    this.records.finished(leg, outputs, this.now());
+    this.records.finished(leg, outputs, at ?? this.now());
   }
 
   private completeRun(run: ActiveRun): void {

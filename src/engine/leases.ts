@@ -42,13 +42,9 @@ export class LeaseTable<Holder> {
   constructor(private readonly clock: Clock) {}
 
   grant(jobId: string, holder: Holder, ttlMs: number): Lease<Holder> {
-    const lease = {
-      jobId,
-      fencingToken: this.nextToken(),
-      holder,
-      ttlMs,
-      expiresAt: this.clock.now() + ttlMs,
-    };
+    // One reading of the clock for both: a reading is a call into the runtime (~90 ns).
+    const now = this.clock.now();
+    const lease = { jobId, fencingToken: this.nextToken(now), holder, ttlMs, expiresAt: now + ttlMs };
     this.leases.set(jobId, lease);
     return lease;
   }
@@ -64,8 +60,8 @@ export class LeaseTable<Holder> {
     return lease;
   }
 
-  private nextToken(): number {
-    this.lastToken = Math.max(this.lastToken + 1, Math.floor(this.clock.now() * 1000));
+  private nextToken(now: number): number {
+    this.lastToken = Math.max(this.lastToken + 1, Math.floor(now * 1000));
     return this.lastToken;
   }
 
