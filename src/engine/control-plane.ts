@@ -411,12 +411,16 @@ export class ControlPlane {
     void recorded.catch(() => undefined).then(() => runner.transport.send({ type: 'deregistered' }));
   }
 
-  /** A running job lost its runner: requeued, failed, or cancelled if it was being stopped (lostJobEnd). */
+  /**
+   * A running job lost its runner: requeued as its next attempt (at the head of the queue), failed, or
+   * cancelled if it was being stopped (lostJobEnd).
+   */
   private loseRunner(jobId: string, why: string, cancelling: string | undefined): void {
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
     if (!run || !leg || leg.status !== 'running') return;
     const end = lostJobEnd(run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue', why, cancelling);
+    this.records.runnerLost(leg, this.now());
     if (end.kind === 'end') {
       this.dispatcher.forget(jobId);
       const effects = run.coordinator.completed(jobId, end.status, {}, this.now(), end.reason, end.outcome);
@@ -424,8 +428,10 @@ export class ControlPlane {
       this.apply(run, effects);
       return;
     }
+    const requeued = run.coordinator.requeueLost(jobId, end.reason, this.now());
+    if (requeued === undefined) return;
     this.dispatcher.requeue(leg);
-    this.records.requeued(run.id, leg, end.log, this.now());
+    this.records.requeued(run.id, requeued, this.now());
     this.dispatcher.dispatch();
   }
 

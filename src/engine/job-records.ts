@@ -4,7 +4,8 @@ import type { LogStore } from '../store/logs.js';
 import type { JobPatch, NewJob, RunStore } from '../store/runs.js';
 import { attemptField, jobAttemptField, type RunEventListeners } from './events.js';
 import type { EndedAttempt } from './job-retry.js';
-import { type Leg, queuedPatch } from './leg.js';
+import { type Effect, type Leg, queuedPatch } from './leg.js';
+import { endLostAttemptSteps } from './lost-steps.js';
 import type { RunnerAvailability } from './runner-registry.js';
 import type { StoreWrites } from './store-writes.js';
 
@@ -62,10 +63,24 @@ export class JobRecords {
     });
   }
 
-  /** Back in the queue after losing its runner: the control plane's line saying why, then `queued`. */
-  requeued(runId: RunId, leg: Leg, text: string, at: number): void {
-    this.systemLog(runId, leg, text, at);
-    this.queued(leg, at);
+  /**
+   * The running leg lost its runner, which will report none of its steps' ends: those of its current
+   * attempt still running end `cancelled` at `at` (endLostAttemptSteps; read after the step writes
+   * already made). Call before the leg moves on to its next attempt or its end.
+   */
+  runnerLost(leg: Leg, at: number): void {
+    const { id, attempt } = leg;
+    this.writes.write(() => endLostAttemptSteps(this.runs, id, attempt, at));
+  }
+
+  /**
+   * Back in the queue as its next attempt after losing its runner (`effect`: RunCoordinator.requeueLost):
+   * the lost attempt is kept, failed, with its runner, and its line ends its log (`attempt 1 ended
+   * (runner_lost: …); requeued as attempt 2`); the next one is queued.
+   */
+  requeued(runId: RunId, effect: Extract<Effect, { kind: 'retry' }>, at: number): void {
+    const { leg, ended, delayMs, reason, line } = effect;
+    this.retrying(runId, leg, ended, { delayMs, reason }, at, { line });
   }
 
   /**

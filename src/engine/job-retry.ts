@@ -44,6 +44,23 @@ export function endAttempt(
   return ended;
 }
 
+/**
+ * A running attempt lost its runner and the job is requeued (`on-runner-lost: requeue`): the attempt
+ * ends `failed` with `reason` (a `runner_lost:` one) at `endedAt`, and the leg moves, queued, to its
+ * next attempt, which uses up no retry of the job. The `retry` effect carries the ended attempt and
+ * the job log's line on it: `attempt 1 ended (runner_lost: …); requeued as attempt 2`.
+ */
+export function requeueLostLeg(
+  leg: Leg,
+  reason: string,
+  endedAt: number,
+): Extract<Effect, { readonly kind: 'retry' }> {
+  const ended = endAttempt(leg, 'failed', endedAt, reason);
+  leg.triesFrom = (leg.triesFrom ?? 1) + 1;
+  const line = `attempt ${ended.attempt} ended (${reason}); requeued as attempt ${leg.attempt}`;
+  return { kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued`, line };
+}
+
 /** What a job's final status means for `retry.when`, when the caller knows nothing more specific. */
 export function attemptOutcomeOfStatus(status: TerminalJobStatus): AttemptOutcome {
   switch (status) {

@@ -31,8 +31,8 @@ interface LeaseReportTarget {
  * (VK_PROTOCOL) until the window ends. Honest runners send few: a job a runner lists in a refused
  * `register.resume` counts as held by it when the store says it ran an attempt of the job
  * (LeaseGuard.resume), so that one reconnecting after a restart or to another replica is told about
- * those as a runner that lost them. The store cannot say so of a lease given to another runner in the
- * same attempt, or granted by a process that died before storing it: an honest runner's few messages
+ * those as a runner that lost them. The store cannot say so of a lease granted by a process that died
+ * before storing it (nor of one an older Valkyrie requeued in the same attempt): an honest runner's few messages
  * about such a job while it stops it are counted, far below the limit.
  */
 const neverHeldLimits: NeverHeldLimits = Object.freeze({

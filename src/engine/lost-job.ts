@@ -4,7 +4,8 @@ import type { RunnerLostPolicy } from '../workflow/model.js';
 
 /** How a running job that lost its runner goes on. */
 export type LostJobEnd =
-  | { readonly kind: 'requeue'; readonly log: string }
+  /** Back to the head of the queue as its next attempt; the lost one ends `failed` with `reason`. */
+  | { readonly kind: 'requeue'; readonly reason: string }
   | {
       readonly kind: 'end';
       readonly status: Extract<TerminalJobStatus, 'failed' | 'cancelled'>;
@@ -14,7 +15,9 @@ export type LostJobEnd =
 
 /**
  * A running job lost its runner (`why`: its lease expired, its runner disconnected, …). Its
- * `on-runner-lost:` policy says: back to the head of the queue (`requeue`) or `failed` with a
+ * `on-runner-lost:` policy says: back to the head of the queue as a new attempt (`requeue`; the lost
+ * attempt is kept, `failed` with a `runner_lost:` reason, as GitHub and Buildkite show a lost agent's
+ * job once and its retry apart) or `failed` with a
  * `runner_lost:` reason (which `retry.when: [runner-lost]` may still retry). But cancelling wins: a
  * job that was being stopped (`cancelling`: why its runner was told to stop it — its run or the job
  * was cancelled) ends `cancelled` for that reason, never queued again — a deploy job of a cancelled
@@ -33,5 +36,5 @@ export function lostJobEnd(
     };
   const reason = `runner_lost: ${why}`;
   if (policy === 'fail') return { kind: 'end', status: 'failed', reason, outcome: { kind: 'runner_lost' } };
-  return { kind: 'requeue', log: `${reason}; requeued` };
+  return { kind: 'requeue', reason };
 }

@@ -22,7 +22,7 @@ import {
   settle,
   statusFor,
 } from './job-keys.js';
-import { attemptOutcomeOfStatus, endAttempt, jobRetryDecision, retryLeg } from './job-retry.js';
+import { attemptOutcomeOfStatus, jobRetryDecision, requeueLostLeg, retryLeg } from './job-retry.js';
 import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun, takeEarlier } from './rerun-plan.js';
@@ -102,6 +102,16 @@ export class RunCoordinator {
     leg.runner = runner;
     leg.fencingToken = runner === undefined ? undefined : fencingToken;
     return leg;
+  }
+
+  /**
+   * A running leg lost its runner and is requeued (`on-runner-lost: requeue`): its attempt ends
+   * `failed` with `reason` and it is queued as its next attempt (requeueLostLeg); undefined for a leg
+   * that is not running.
+   */
+  requeueLost(id: string, reason: string, at: number): Extract<Effect, { kind: 'retry' }> | undefined {
+    const leg = this.legs.get(id);
+    return leg?.status === 'running' ? requeueLostLeg(leg, reason, at) : undefined;
   }
 
   /**
@@ -306,11 +316,7 @@ export class RunCoordinator {
       leg.finishedAt = lostAt;
       return;
     }
-    const ended = endAttempt(leg, 'failed', lostAt, reason);
-    // As a lost lease's requeue, which keeps the attempt: this one uses up no retry of the job.
-    leg.triesFrom = (leg.triesFrom ?? 1) + 1;
-    const line = `attempt ${ended.attempt} ended (${reason}); requeued as attempt ${leg.attempt}`;
-    effects.push({ kind: 'retry', leg, ended, delayMs: 0, reason: `${reason}; requeued`, line });
+    effects.push(requeueLostLeg(leg, reason, lostAt));
   }
 
   private expand(state: KeyState, effects: Effect[]): void {

@@ -9,6 +9,7 @@ import type { Stores } from '../store/store.js';
 import type { ParseResult } from '../workflow/parse.js';
 import { defaultGateTiming } from './concurrency-gate.js';
 import { jobMembersOfRun } from './job-concurrency.js';
+import { endRunningSteps } from './lost-steps.js';
 import { RunHeartbeat } from './run-heartbeat.js';
 import { thisProcess } from './run-owner.js';
 import { unplannedJobs } from './unplanned-jobs.js';
@@ -99,15 +100,8 @@ export async function closeInterruptedSteps(
   for (const job of jobs.filter((candidate) => candidate.status === 'running')) {
     const attempt = job.attempt ?? 1;
     const steps = lost?.steps.get(job.id) ?? (await stores.runs.listSteps(job.id));
-    for (const step of steps) {
-      if ((step.jobAttempt ?? 1) !== attempt || step.finishedAt !== undefined) continue;
-      await stores.runs.recordStep({
-        ...step,
-        outcome: 'cancelled',
-        conclusion: 'cancelled',
-        finishedAt: Math.max(lost?.seen.get(job.id) ?? at, step.startedAt ?? 0),
-      });
-    }
+    const ofAttempt = steps.filter((step) => (step.jobAttempt ?? 1) === attempt);
+    await endRunningSteps(stores.runs, ofAttempt, lost?.seen.get(job.id) ?? at);
   }
 }
 

@@ -113,7 +113,8 @@ export class StoredJobTimeline {
   #tellCurrent(job: JobRecord, run: RunRecord, steps: readonly StepRecord[], out: RunEvent[]) {
     const attempt = job.attempt ?? 1;
     const queued = jobQueuedOf(job);
-    // Keyed by time as well: a job requeued in the same attempt (its runner was lost) is queued again.
+    // Keyed by time as well: a job an older Valkyrie requeued in the same attempt (its runner was
+    // lost) is queued again; a requeue now starts a new attempt.
     if (queued !== undefined && this.#first(`queued ${attempt}@${job.queuedAt}`)) {
       this.#told.add(`queued ${attempt}`);
       out.push(queued);

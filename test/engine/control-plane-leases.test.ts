@@ -136,7 +136,13 @@ describe('ControlPlane leases', () => {
     // The stale runner's line is not stored; the control plane's own line about the requeue is.
     expect(
       (await stores.logs.read(handle.id)).map(({ stepIndex, stream, text }) => [stepIndex, stream, text]),
-    ).toEqual([[-1, 'system', 'runner_lost: lease expired (not renewed within 60000 ms); requeued']]);
+    ).toEqual([
+      [
+        -1,
+        'system',
+        'attempt 1 ended (runner_lost: lease expired (not renewed within 60000 ms)); requeued as attempt 2',
+      ],
+    ]);
 
     // After the run, a late completion is still refused and recorded, and changes nothing.
     hung.complete(first, 'failed');
@@ -202,6 +208,79 @@ describe('ControlPlane leases', () => {
     );
     const [job] = await stores.runs.listJobs(handle.id);
     expect(job?.status).toBe('succeeded');
+  });
+
+  it('keeps a lost runner’s execution as an attempt of its own: failed as runner_lost, its running step ended, the next attempt using up no retry', async () => {
+    const { plane: p, clock, stores, events } = plane({ leaseTtlMs: 60_000 });
+    const identity = { runnerId: 'rnr_lost', transport: 'websocket' };
+    const lost = new ScriptedRunner(p, accepting, { identity, name: 'lost' });
+    const handle = await p.startRun(oneJob('    retry: {max-attempts: 2, delay: 1ms}\n'), request);
+    await settle();
+    const [first] = lost.of('lease');
+    if (!first) throw new Error('no lease');
+    const { jobId, fencingToken } = first;
+    lost.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 'tick', at: clock.now() });
+    lost.send({
+      type: 'log',
+      jobId,
+      fencingToken,
+      entries: [{ stepIndex: 0, stream: 'stdout', at: clock.now(), text: 'tick 1' }],
+    });
+    await clock.advance(60_000);
+    const lostAt = clock.now();
+    let leases = 0;
+    const next = new ScriptedRunner(p, (m, r) => {
+      accepting(m, r);
+      if (m.type !== 'lease') return;
+      const token = { jobId: m.jobId, fencingToken: m.fencingToken };
+      r.send({ type: 'step.started', ...token, index: 0, name: 'tick', at: clock.now() });
+      const conclusion = ++leases === 1 ? 'failure' : 'success';
+      const step = {
+        index: 0,
+        name: 'tick',
+        outcome: conclusion,
+        conclusion,
+        finishedAt: clock.now(),
+      } as const;
+      r.send({ type: 'step.completed', ...token, step });
+      // The requeue used up no retry: the first failure here is retried.
+      r.complete(m, leases === 1 ? 'failed' : 'succeeded');
+    });
+    await settle();
+    await clock.advance(1); // the retry's delay
+    expect(await handle.done).toBe('succeeded');
+    expect(next.of('lease')).toHaveLength(2);
+    const [job] = await stores.runs.listJobs(handle.id);
+    expect(job).toMatchObject({ status: 'succeeded', attempt: 3 });
+    const reason = 'runner_lost: lease expired (not renewed within 60000 ms)';
+    expect(await stores.runs.listJobAttempts(asJobId(jobId))).toMatchObject([
+      {
+        attempt: 1,
+        status: 'failed',
+        reason,
+        finishedAt: lostAt,
+        runner: { id: 'rnr_lost', name: 'lost' },
+        fencingToken,
+        retry: { delayMs: 0, reason: `${reason}; requeued` },
+      },
+      { attempt: 2, status: 'failed', retry: { delayMs: 1 } },
+    ]);
+    const steps = await stores.runs.listSteps(asJobId(jobId));
+    expect(steps.map((step) => [step.jobAttempt ?? 1, step.conclusion, step.finishedAt])).toEqual([
+      [1, 'cancelled', lostAt],
+      [2, 'failure', lostAt],
+      [3, 'success', lostAt + 1],
+    ]);
+    const lines = await stores.logs.read(handle.id);
+    const shown = lines.filter((line) => line.stream !== 'system' || line.text.startsWith('attempt'));
+    expect(shown.map((line) => [line.jobAttempt ?? 1, line.text])).toEqual([
+      [1, 'tick 1'],
+      [1, `attempt 1 ended (${reason}); requeued as attempt 2`],
+      [2, 'attempt 2 (try 1 of 2) failed (step failed); retrying in 1ms'],
+    ]);
+    expect(
+      events.filter((e) => e.type === 'job.retrying').map((e) => e.type === 'job.retrying' && e.attempt),
+    ).toEqual([2, 3]);
   });
 
   it('refuses writes under a token the runner never held, for a job it does not run', async () => {

@@ -76,7 +76,9 @@ describe('ControlPlane: runners with an identity across connections', () => {
     expect(leaseOf(other).fencingToken).toBeGreaterThan(lease.fencingToken);
     expect(p.runnersWithDetachedLeases()).toEqual([]);
     const logs = events.filter((e) => e.type === 'log').map((e) => (e.type === 'log' ? e.text : ''));
-    expect(logs).toContain('runner_lost: credential rnr_1 was revoked; requeued');
+    expect(logs).toContain(
+      'attempt 1 ended (runner_lost: credential rnr_1 was revoked); requeued as attempt 2',
+    );
   });
 
   it('moves a resumed lease to the new connection: the job completes once, never offered elsewhere', async () => {

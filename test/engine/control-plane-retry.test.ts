@@ -87,7 +87,7 @@ describe('ControlPlane job retries', () => {
     ]);
     expect((await stores.runs.listSteps(job.id)).map((step) => [step.jobAttempt ?? 1, step.outcome])).toEqual(
       [
-        [1, undefined],
+        [1, 'cancelled'],
         [2, 'success'],
       ],
     );
