@@ -5,6 +5,11 @@ import { isRecord } from './api-client.js';
 export interface ApiLogLine {
   readonly stepIndex: number;
   readonly text: string;
+  /**
+   * When it was written (epoch ms): places a job's own line (stepIndex -1) after the steps that had
+   * ended by then, as a local log does. Absent from an answer without it.
+   */
+  readonly at?: number;
   readonly jobAttempt?: number;
   readonly attempt?: number;
 }
@@ -44,7 +49,8 @@ export function readJobLogLinePage(json: unknown): ApiJobLogLinePage {
 function readLine(line: unknown): ApiLogLine {
   if (!isRecord(line) || typeof line.stepIndex !== 'number' || typeof line.text !== 'string')
     throw answerWithout('lines [{stepIndex, text}]');
-  return { stepIndex: line.stepIndex, text: line.text, ...attempts(line) };
+  const at = typeof line.at === 'number' && Number.isFinite(line.at) ? { at: line.at } : {};
+  return { stepIndex: line.stepIndex, text: line.text, ...at, ...attempts(line) };
 }
 
 function readStep(step: unknown): ApiStepName {

@@ -315,10 +315,43 @@ jobs:
     expect(lines(marker)).toEqual(['start doomed', 'start rescuer', 'done rescuer']);
     const pidValue = readPid(stepPid);
     if (pidValue !== undefined) expect(isAlive(pidValue)).toBe(false);
-    const lost = events(result.stdout).filter(
-      (event) => event.type === 'log' && String(event.text).startsWith('runner_lost: lease expired'),
-    );
+    const lostLine =
+      'attempt 1 ended (runner_lost: lease expired (not renewed within 2000 ms)); requeued as attempt 2';
+    const lost = events(result.stdout).filter((event) => event.type === 'log' && event.text === lostLine);
     expect(lost).toHaveLength(1);
+
+    // The lost execution is an attempt of its own: `show` lists both, the lost one's step ended (not
+    // still `running`), and `logs` heads each attempt and its step.
+    const runId = String(events(result.stdout).find((event) => event.type === 'run.started')?.runId);
+    const asReader = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: readToken };
+    const show = await ws.run(['show', runId], asReader);
+    expect(show.code, show.stderr).toBe(0);
+    const shown = show.stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => /^(attempt|cancelled|success|running) /.test(line));
+    expect(shown, show.stdout).toEqual([
+      expect.stringMatching(
+        /^attempt 1: failed +\S+ on runner doomed \([0-9a-f]{12}\) \(runner_lost: lease expired \(not renewed within 2000 ms\)\)$/,
+      ),
+      expect.stringMatching(/^cancelled +Run /),
+      expect.stringMatching(/^attempt 2: succeeded +\S+ on runner rescuer \([0-9a-f]{12}\)$/),
+      expect.stringMatching(/^success +Run /),
+    ]);
+    const logs = await ws.run(['logs', runId], asReader);
+    expect(logs.code, logs.stderr).toBe(0);
+    const headed = logs.stdout.split('\n').filter((line) => /^(──|▶|⊘|✓|attempt|running on)/.test(line));
+    expect(headed, logs.stdout).toEqual([
+      '── job attempt 1 ──',
+      expect.stringMatching(/^running on runner doomed /),
+      expect.stringMatching(/^▶ Run /),
+      expect.stringMatching(/^⊘ cancelled in /),
+      lostLine,
+      '── job attempt 2 ──',
+      expect.stringMatching(/^running on runner rescuer /),
+      expect.stringMatching(/^▶ Run /),
+      expect.stringMatching(/^✓ succeeded in /),
+    ]);
   }, 60_000);
 
   it('valkyrie token revoke takes a runner off the fleet at once: on WebSocket or long-poll, mid-job or idle, it exits 2 with one line; its job goes to another runner at once, not when the lease expires', async () => {
@@ -368,10 +401,10 @@ jobs:
     expect(result.code, result.stderr).toBe(0);
     expect(lines(marker)).toEqual(['start revoked-ws', 'start after-revoke', 'done after-revoke']);
     const lost = events(result.stdout).filter(
-      (event) => event.type === 'log' && String(event.text).startsWith('runner_lost:'),
+      (event) => event.type === 'log' && String(event.text).includes('runner_lost:'),
     );
     expect(lost.map((event) => event.text)).toEqual([
-      `runner_lost: credential ${idOf('revoked-ws')} was revoked; requeued`,
+      `attempt 1 ended (runner_lost: credential ${idOf('revoked-ws')} was revoked); requeued as attempt 2`,
     ]);
   }, 60_000);
 
