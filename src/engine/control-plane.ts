@@ -92,6 +92,7 @@ export class ControlPlane {
       {
         lost: (jobId, why, cancelling) => this.loseRunner(jobId, why, cancelling),
         refused: (runner, write, heldBefore) => this.reports.staleWrite(runner, write, heldBefore),
+        absence: (jobId, text) => this.systemLogOf(jobId, text),
       },
     );
     this.reports = new LeaseReports(this.leases, this.dispatcher, stores, {
@@ -477,6 +478,11 @@ export class ControlPlane {
     const effects = run.coordinator.completed(leg.id, status, {}, this.now(), reason);
     this.recordFinished(leg);
     this.apply(run, effects);
+  }
+
+  private systemLogOf(jobId: string, text: string): void {
+    const leg = this.runsByLeg.get(jobId)?.coordinator.legById(jobId);
+    if (leg?.status === 'running') this.systemLog(leg, text);
   }
 
   private systemLog(leg: Leg, text: string): void {

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { asJobId } from '../core/ids.js';
+import { formatDelay } from '../core/retry-delay.js';
 import type { ControlMessage, ResumedLease } from '../protocol/messages.js';
 import type { JobRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
@@ -9,6 +10,7 @@ import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 import { LostLeases } from './lost-leases.js';
 import { RecentEntries } from './recent-entries.js';
 import { type JobsRunBy, ResumedJobChecks } from './resumed-job-checks.js';
+import { startedOn } from './runner-registry.js';
 
 export interface LeaseGuardHandlers {
   /**
@@ -31,6 +33,12 @@ export interface LeaseGuardHandlers {
    * about a resumed job whose store lookup is pending is handed over when the store answers.
    */
   refused(runner: RunnerSession, write: StaleWrite, heldBefore: boolean): void;
+  /**
+   * A line for the job's log, on its runner's absence: it went away holding the job's lease (which
+   * waits for it until it expires), or came back and resumed the job. Its follower sees why nothing
+   * happens for up to a lease TTL, though the runner is listed offline at once.
+   */
+  absence(jobId: string, text: string): void;
 }
 
 export interface LeaseGuardOptions {
@@ -92,6 +100,8 @@ export class LeaseGuard {
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
   /** Leases of jobs `stop`ped as `guarded`: held while their runner is away, never dropped early. */
   private readonly guarded = new WeakSet<Lease<RunnerSession>>();
+  /** Leases held for a runner whose going away the job's log told (`absence`): its return is told too. */
+  private readonly toldAway = new WeakSet<Lease<RunnerSession>>();
 
   constructor(
     private readonly dispatcher: Dispatcher,
@@ -209,13 +219,22 @@ export class LeaseGuard {
   /**
    * `runner`'s connection (with identity) closed; it keeps its leases of `leased` for a reconnect,
    * except those it was told to stop (`stop`), not `guarded`: nothing is left to wait for, the job ends
-   * cancelled.
+   * cancelled. Each job whose lease is held for it says so in its log (`absence`).
    */
   runnerAway(runner: RunnerSession, leased: readonly string[]): void {
     for (const jobId of leased) {
       const lease = this.table.get(jobId);
-      const cancel = lease?.holder === runner ? this.cancels.get(lease) : undefined;
-      if (lease === undefined || cancel === undefined || this.guarded.has(lease)) continue;
+      if (lease?.holder !== runner) continue;
+      const cancel = this.cancels.get(lease);
+      if (cancel === undefined || this.guarded.has(lease)) {
+        const wait = formatDelay(Math.max(0, lease.expiresAt - this.options.clock.now()));
+        this.toldAway.add(lease);
+        this.handlers.absence(
+          jobId,
+          `${runnerText(runner)} disconnected; waiting up to ${wait} for it to come back`,
+        );
+        continue;
+      }
       this.drop(lease);
       this.handlers.lost(jobId, `runner ${runner.runnerId} disconnected while stopping it`, cancel.reason);
     }
@@ -279,6 +298,8 @@ export class LeaseGuard {
         if (lease.holder === runner) continue;
         this.table.transfer(lease, runner);
         this.dispatcher.adopt(runner, jobId);
+        if (this.toldAway.delete(lease))
+          this.handlers.absence(jobId, `${runnerText(runner)} reconnected and resumed the job`);
         const cancel = this.cancels.get(lease);
         if (cancel !== undefined) runner.transport.send(cancel);
         continue;
@@ -387,4 +408,10 @@ export class LeaseGuard {
   private knownHolder(jobId: string, runnerId: string): boolean {
     return this.heldBy(jobId, runnerId) || this.lost.lostBy(jobId, runnerId);
   }
+}
+
+/** `runner r1 (3f9a0c1d2e4b)`, as the job's `running on runner …` line names it. */
+function runnerText(runner: RunnerSession): string {
+  const on = startedOn(runner)?.runner;
+  return on === undefined ? `runner ${runner.runnerId}` : `runner ${on.name} (${on.id})`;
 }

@@ -62,6 +62,7 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
     // Its runner cannot write the job's line saying why: the control plane does.
     expect((await stores.logs.read(handle.id)).map(({ text }) => text)).toEqual([
       'running on runner r (rnr_1)',
+      `runner r (rnr_1) disconnected; waiting up to ${leaseTtlMs / 1000}s for it to come back`,
       'cancelling the job: the run was interrupted (SIGTERM)',
     ]);
     const rescuer = new ScriptedRunner(p, completing, { name: 'rescuer' });

@@ -31,7 +31,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
   }
 
   it('keeps the leases of a disconnected runner until their TTL, then requeues them elsewhere', async () => {
-    const { plane: p, clock, events } = plane({ leaseTtlMs: 10_000 });
+    const { plane: p, clock, events, stores } = plane({ leaseTtlMs: 10_000 });
     const first = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
@@ -47,6 +47,17 @@ describe('ControlPlane: runners with an identity across connections', () => {
     expect(events.filter((e) => e.type === 'job.started')).toHaveLength(2);
     // Its lease ended, and the job with it elsewhere: the runner, still away, runs nothing.
     expect(p.runners().find((r) => r.id === 'rnr_1')).toMatchObject({ connected: false, running: 0 });
+    // The job's log said at once that it waits for the runner, and how long at most.
+    const told = (await stores.logs.read(handle.id)).filter((line) => line.stream === 'system');
+    expect(told.map((line) => [line.jobAttempt ?? 1, line.text])).toEqual([
+      [1, 'running on runner r (rnr_1)'],
+      [1, 'runner r (rnr_1) disconnected; waiting up to 10s for it to come back'],
+      [
+        1,
+        'attempt 1 ended (runner_lost: lease expired (not renewed within 10000 ms)); requeued as attempt 2',
+      ],
+    ]);
+    expect(told[1]?.at).toBe(told[0]?.at);
   });
 
   it('lists a disconnected runner as holding detached leases only while one is current', async () => {
@@ -107,6 +118,12 @@ describe('ControlPlane: runners with an identity across connections', () => {
     expect(await stores.runs.listSteps(asJobId(jobId))).toHaveLength(1);
     expect(await stores.staleWrites.list()).toEqual([]);
     expect(p.runners().find((r) => r.id === 'rnr_1')).toMatchObject({ connected: true, running: 0 });
+    const told = (await stores.logs.read(busy.id)).filter((line) => line.stream === 'system');
+    expect(told.map((line) => line.text)).toEqual([
+      'running on runner r (rnr_1)',
+      'runner r (rnr_1) disconnected; waiting up to 10s for it to come back',
+      'runner r (rnr_1) reconnected and resumed the job',
+    ]);
   });
 
   it('refuses a resumed lease that expired and went elsewhere, so the runner cancels it', async () => {
