@@ -340,11 +340,15 @@ jobs:
     ]);
     const logs = await ws.run(['logs', runId], asReader);
     expect(logs.code, logs.stderr).toBe(0);
-    const headed = logs.stdout.split('\n').filter((line) => /^(──|▶|⊘|✓|attempt|running on)/.test(line));
+    const headed = logs.stdout.split('\n').filter((line) => /^(──|▶|⊘|✓|attempt|runn)/.test(line));
     expect(headed, logs.stdout).toEqual([
       '── job attempt 1 ──',
       expect.stringMatching(/^running on runner doomed /),
       expect.stringMatching(/^▶ Run /),
+      // Told at once, though the lease is held for a TTL: why nothing happens meanwhile.
+      expect.stringMatching(
+        /^runner doomed \([0-9a-f]{12}\) disconnected; waiting up to [\d.]+m?s for it to come back$/,
+      ),
       expect.stringMatching(/^⊘ cancelled in /),
       lostLine,
       '── job attempt 2 ──',

@@ -73,7 +73,8 @@ interface JobState {
  * that ran more than once), its lines, then its outcome (`✗ failed (exit code 3) in 20ms`); a step
  * that printed nothing still gets its heading and outcome, where it ran. A job that ran more than
  * once gets `── job attempt N ──` before each attempt, also one that printed nothing. A job's own
- * lines (stepIndex -1) stay where they were written, after the steps that had ended by then.
+ * lines (stepIndex -1) stay where they were written, after the steps that had ended by then, and
+ * under the heading of one that was running then.
  */
 export class LogSections {
   private readonly jobs = new Map<string, JobState>();
@@ -111,8 +112,16 @@ export class LogSections {
       const at = line.at;
       if (at !== undefined) {
         if (job.open && endedBy(job.open, at)) this.close(line.jobId, job, out);
-        if (!job.open)
+        if (!job.open) {
           this.flush(line.jobId, job, out, (step) => sameAttempt(step, jobAttempt) && endedBy(step, at));
+          // A step running when the line was written (one that printed nothing yet) is headed first.
+          const running = job.steps[job.next];
+          if (running && sameAttempt(running, jobAttempt) && startedBy(running, at)) {
+            out.push({ heading: this.heading(running), jobId: line.jobId });
+            job.open = running;
+            job.next += 1;
+          }
+        }
       }
       return [...out, { line, jobId: line.jobId }];
     }
@@ -229,6 +238,11 @@ function jobHeading(jobId: string, attempt: number): HeadedEntry<never> {
 /** Ended at or before `at`: a job's line written then comes after the step's outcome. */
 function endedBy(step: LoggedStep, at: number): boolean {
   return step.finishedAt !== undefined && step.finishedAt <= at;
+}
+
+/** Started before `at`: a job's line written then comes under the step's heading. */
+function startedBy(step: LoggedStep, at: number): boolean {
+  return step.startedAt !== undefined && step.startedAt < at;
 }
 
 function sameAttempt(step: LoggedStep, jobAttempt: number): boolean {

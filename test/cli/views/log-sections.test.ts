@@ -87,6 +87,36 @@ describe('logLinesWithHeadings', () => {
     ]);
   });
 
+  it("heads a step that was running, and had printed nothing, before a job's line written meanwhile", () => {
+    const steps = [
+      step('c', 0, 'Run sleep 120', {
+        startedAt: 10,
+        finishedAt: 40,
+        conclusion: 'cancelled',
+        outcome: 'cancelled',
+      }),
+      step('c', 0, 'Run sleep 120', { jobAttempt: 2, startedAt: 50, finishedAt: 60 }),
+    ];
+    const lines = [
+      { ...line('c', 'running on runner r1', 1, -1), at: 10 },
+      { ...line('c', 'runner r1 disconnected; waiting up to 30s for it to come back', 1, -1), at: 20 },
+      { ...line('c', 'attempt 1 ended (runner_lost: …); requeued as attempt 2', 1, -1), at: 40 },
+      { ...line('c', 'running on runner r2', 2, -1), at: 45 },
+    ];
+    expect(shown(lines, [{ id: 'c', attempts: 2 }], steps)).toEqual([
+      '── job attempt 1 ──',
+      'running on runner r1',
+      '▶ Run sleep 120',
+      'runner r1 disconnected; waiting up to 30s for it to come back',
+      '⊘ cancelled in 30ms',
+      'attempt 1 ended (runner_lost: …); requeued as attempt 2',
+      '── job attempt 2 ──',
+      'running on runner r2',
+      '▶ Run sleep 120',
+      '✓ succeeded in 10ms',
+    ]);
+  });
+
   it('heads every attempt of a job that ran more than once, also one that printed nothing', () => {
     expect(shown([line('c', 'c-fails', 1, -1)], [{ id: 'c', attempts: 2 }])).toEqual([
       '── job attempt 1 ──',
