@@ -92,7 +92,11 @@ export class ControlPlane {
       {
         lost: (jobId, why, cancelling) => this.loseRunner(jobId, why, cancelling),
         refused: (runner, write, heldBefore) => this.reports.staleWrite(runner, write, heldBefore),
-        absence: (jobId, text) => this.systemLogOf(jobId, text),
+        absence: (jobId, text) => {
+          const run = this.runsByLeg.get(jobId);
+          const leg = run?.coordinator.legById(jobId);
+          if (run && leg?.status === 'running') this.records.systemLog(run.id, leg, text, this.now());
+        },
       },
     );
     this.reports = new LeaseReports(this.leases, this.dispatcher, stores, {
@@ -412,27 +416,25 @@ export class ControlPlane {
     void recorded.catch(() => undefined).then(() => runner.transport.send({ type: 'deregistered' }));
   }
 
-  /**
-   * A running job lost its runner: requeued as its next attempt (at the head of the queue), failed, or
-   * cancelled if it was being stopped (lostJobEnd).
-   */
+  /** A running job lost its runner: requeued as a new attempt, failed, or cancelled (lostJobEnd). */
   private loseRunner(jobId: string, why: string, cancelling: string | undefined): void {
     const run = this.runsByLeg.get(jobId);
     const leg = run?.coordinator.legById(jobId);
     if (!run || !leg || leg.status !== 'running') return;
     const end = lostJobEnd(run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue', why, cancelling);
-    this.records.runnerLost(leg, this.now());
+    const at = this.now();
+    this.records.runnerLost(leg, at);
     if (end.kind === 'end') {
       this.dispatcher.forget(jobId);
-      const effects = run.coordinator.completed(jobId, end.status, {}, this.now(), end.reason, end.outcome);
+      const effects = run.coordinator.completed(jobId, end.status, {}, at, end.reason, end.outcome);
       this.recordFinished(leg);
       this.apply(run, effects);
       return;
     }
-    const requeued = run.coordinator.requeueLost(jobId, end.reason, this.now());
+    const requeued = run.coordinator.requeueLost(jobId, end.reason, at);
     if (requeued === undefined) return;
     this.dispatcher.requeue(leg);
-    this.records.requeued(run.id, requeued, this.now());
+    this.records.requeued(run.id, requeued, at);
     this.dispatcher.dispatch();
   }
 
@@ -478,11 +480,6 @@ export class ControlPlane {
     const effects = run.coordinator.completed(leg.id, status, {}, this.now(), reason);
     this.recordFinished(leg);
     this.apply(run, effects);
-  }
-
-  private systemLogOf(jobId: string, text: string): void {
-    const leg = this.runsByLeg.get(jobId)?.coordinator.legById(jobId);
-    if (leg?.status === 'running') this.systemLog(leg, text);
   }
 
   private systemLog(leg: Leg, text: string): void {
