@@ -72,6 +72,20 @@ describeOnPostgres('Postgres queue hand-off to waiting workers', () => {
     ).resolves.toEqual([{ kind: 'completed', jobId: created.job.id }]);
   });
 
+  // A rolling upgrade: a process of the version before migration 30 still runs on the migrated
+  // database, and its claimOrWait reads queue_claim_or_wait's leases as one tuple per job.
+  it('keeps queue_claim_or_wait answering leases as tuples for processes of the previous version', async () => {
+    await using stores = await open();
+    const [created] = await stores.queue.enqueue([{ task: 't', payload: { n: 1 } }]);
+    if (created?.kind !== 'created') throw new Error('not created');
+    const [row] = await withRawClient(async (client) => {
+      await client.query(`SET search_path TO "${schema}"`);
+      const claim = 'SELECT leases FROM queue_claim_or_wait($1, 10, $3, $2, NULL, 0, 60000, false)';
+      return (await client.query(claim, [Date.now(), Date.now() + 60_000, 'old-worker'])).rows;
+    });
+    expect(row?.leases).toEqual([[created.job.id, 't', { n: 1 }, 1, expect.any(Number), 'old-worker']]);
+  });
+
   it('sends leases too large for a notification by id, and the worker reads them', async () => {
     await using producer = await open();
     await using worker = await open();

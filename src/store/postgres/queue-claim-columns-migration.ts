@@ -11,7 +11,8 @@
  * callgrind: 82.2k → 73.5k (the enqueues before them: 55.6k, unchanged).
  *
  * queue_claim and queue_claim_json stay for hand-offs (queue-hand-off-migration.ts), whose
- * notifications carry leases as queue_claim_json's tuples.
+ * notifications carry leases as queue_claim_json's tuples; queue_claim_or_wait stays as it was, for
+ * processes of the previous version (see below).
  */
 export const queueClaimColumnsMigration = `
   -- The leased rows in queue order, then aggregated in that order (a sorted subquery's order is the
@@ -49,8 +50,10 @@ export const queueClaimColumnsMigration = `
   END
   $$;
 
-  -- As before (queue-hand-off-migration.ts), but its leases are queue_claim_columns'.
-  CREATE OR REPLACE FUNCTION queue_claim_or_wait(claim_now bigint, claim_limit int, claim_worker text,
+  -- As queue_claim_or_wait (queue-hand-off-migration.ts), but its leases are queue_claim_columns'.
+  -- A function of its own, not a replacement: a process of the previous version still running on
+  -- this database (a rolling upgrade) calls queue_claim_or_wait and reads its leases as tuples.
+  CREATE FUNCTION queue_claim_or_wait_columns(claim_now bigint, claim_limit int, claim_worker text,
     claim_expires_at bigint, claim_tasks text[], waiter_session int, waiter_ttl_ms bigint,
     commits_alone boolean)
   RETURNS TABLE (leases json, waiter bigint, ready_at bigint) LANGUAGE plpgsql VOLATILE AS $$

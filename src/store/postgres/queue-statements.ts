@@ -63,9 +63,9 @@ export const statements = {
   },
   // A claim that, finding nothing ready, registers a waiter for a hand-off (queue-hand-off-migration.ts).
   claimOrWait: {
-    name: 'vk_queue_claim_or_wait',
+    name: 'vk_queue_claim_or_wait_columns',
     text: `SELECT leases, waiter::text, ready_at::text
-           FROM queue_claim_or_wait($1::bigint, $2::int, $3::text, $4::bigint, $5::text[], $6::int, $7::bigint,
+           FROM queue_claim_or_wait_columns($1::bigint, $2::int, $3::text, $4::bigint, $5::text[], $6::int, $7::bigint,
              $8::boolean)`,
   },
   // A waiter that stops waiting; no row when an enqueue has taken it (its hand-off is on its way). Like
