@@ -1,4 +1,5 @@
 import { ValkyrieError } from '../core/errors.js';
+import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import { ExitCode } from './exit-codes.js';
 import { defaultReconnectTimeoutMs } from './follow-run.js';
@@ -52,8 +53,23 @@ export async function followRunLogs(
       'VK_SERVER_RESPONSE',
       `the event stream of run ${runId} ended before the run completed; the run goes on on the server`,
     );
-  if (completed.status === 'cancelled') return ExitCode.interrupted;
-  return completed.status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+  return exitCodeOf(only === undefined ? completed.status : narrowedStatus(completed, only));
+}
+
+function exitCodeOf(status: RunStatus): number {
+  if (status === 'cancelled') return ExitCode.interrupted;
+  return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+}
+
+/** The chosen jobs' own outcome, as a run of only them would end: any failed, else any cancelled. */
+function narrowedStatus(
+  completed: Extract<RunEvent, { type: 'run.completed' }>,
+  only: ChosenJobs,
+): RunStatus {
+  const statuses = completed.jobs.filter((job) => only.names.has(job.name)).map((job) => job.status);
+  if (statuses.some((status) => status === 'failed' || status === 'timed_out')) return 'failed';
+  if (statuses.some((status) => status === 'cancelled')) return 'cancelled';
+  return 'succeeded';
 }
 
 /** The jobs `valkyrie logs RUN JOB` names: a leg of a matrix, or every leg of its key. */

@@ -12,9 +12,19 @@ type RunnerElsewhere = NonNullable<RunView['jobs'][number]['runnersElsewhere']>[
  * replica that drives it (docs/server.md), so without this a submitter reads "no connected runner has
  * it" while the runner list shows one. The directory is read only when some job waits.
  */
-export async function withRunnersElsewhere(view: RunView, directory: RunnerDirectory): Promise<RunView> {
+export async function withRunnersElsewhere(
+  view: RunView,
+  directory: Pick<RunnerDirectory, 'list' | 'replica'>,
+): Promise<RunView> {
   if (!view.jobs.some(waitsForAnyRunner)) return view;
-  const others = (await directory.list()).filter(
+  let listed: FleetRunnerView[];
+  try {
+    listed = await directory.list();
+  } catch {
+    // A hint only: a submit whose run exists must not answer an error (a retry would submit again).
+    return view;
+  }
+  const others = listed.filter(
     (runner) => runner.connected && runner.mode === 'online' && runner.replica !== directory.replica,
   );
   if (others.length === 0) return view;

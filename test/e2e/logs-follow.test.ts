@@ -58,7 +58,7 @@ jobs:
   lint:
     runs-on: self-hosted
     steps:
-      - run: echo linting
+      - run: echo linting; exit 3
 `,
     );
     const submitted = await ws.run(['submit', file, '--no-bundle', '--json'], env);
@@ -76,6 +76,7 @@ jobs:
     // The first follower's Ctrl-C cancelled nothing: the step still waits, and now ends, succeeded.
     ws.write('go', '');
     const followed = await build.done;
+    // The exit is the followed job's: build succeeded, though the run failed (lint).
     expect(followed.code, followed.stderr).toBe(0);
     expect(followed.stdout).toContain('[build] after the wait');
     expect(followed.stdout).toMatch(/\[build\] ✓ succeeded/);

@@ -1,5 +1,7 @@
 import { expect, it } from 'vitest';
 import { noRunnerText } from '../../src/cli/views/format.js';
+import { withRunnersElsewhere } from '../../src/server/runners-elsewhere.js';
+import type { RunView } from '../../src/server/schemas.js';
 import {
   connectScriptedRunner,
   credential,
@@ -70,6 +72,30 @@ it('tells a waiting job whose runners are connected to another server where they
     'waiting for a runner with the label linux: no runner connected to the server that drives this run has it; ' +
       "runner r1 (on host-a/41) has it but a run's jobs go only to runners connected to the server that drives it",
   );
+});
+
+it('answers the view unchanged when the runner list cannot be read: the run exists, and it is only a hint', async () => {
+  const view = {
+    id: 'run_1',
+    number: 1,
+    workflowName: 'hello',
+    status: 'queued',
+    attempt: 1,
+    createdAt: 0,
+    jobs: [
+      {
+        id: 'job_1',
+        key: 'greet',
+        name: 'greet',
+        status: 'queued',
+        attempt: 1,
+        staleWrites: [],
+        noRunnerWith: ['linux'],
+      },
+    ],
+  } satisfies RunView;
+  const unreadable = { replica: 'here/1', list: () => Promise.reject(new Error('store unreachable')) };
+  expect(await withRunnersElsewhere(view, unreadable)).toBe(view);
 });
 
 onBothStores('a job waiting on one replica for runners connected to another', waitingScenarios);
