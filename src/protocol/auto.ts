@@ -8,6 +8,9 @@ import { connectWebSocket } from './websocket/connector.js';
 
 export type TransportKind = 'websocket' | 'long-poll';
 
+/** capRetryDelay's ceiling goes no lower: a tiny lease TTL must not make reconnects hammer. */
+export const minRetryCeilingMs = 250;
+
 export interface TransportSwitch {
   readonly from: TransportKind;
   readonly to: TransportKind;
@@ -79,12 +82,22 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   private probeTimer: TimerHandle | undefined;
   private probeAttempt = 0;
   private retryCeilingMs: () => number | undefined = () => undefined;
+  /** When the last connection that ended heard from the server last. */
+  private endedHeardAt: number | undefined;
 
   constructor(private readonly options: AutoConnectOptions<In>) {
     super();
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     options.signal?.addEventListener('abort', () => this.close('aborted'), { once: true });
+  }
+
+  /**
+   * When the server was last heard from on the current connection (it opening, a message, a
+   * keep-alive answer, a poll or send answered); while reconnecting, on the one that was lost.
+   */
+  override get heardAt(): number | undefined {
+    return this.current?.transport.heardAt ?? this.endedHeardAt;
   }
 
   /** Which transport carries messages now; undefined while reconnecting. */
@@ -107,7 +120,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   /**
    * While `ceilingMs()` gives a number, reconnecting after a loss waits at most that long between
    * attempts, below the backoff's cap: a runner that holds leases must be back within their TTL, for
-   * which a restarted server holds them (asked before each wait).
+   * which a restarted server holds them (asked before each wait). Never below minRetryCeilingMs.
    */
   capRetryDelay(ceilingMs: () => number | undefined): void {
     this.retryCeilingMs = ceilingMs;
@@ -164,8 +177,9 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   private retryPolicy(): BackoffPolicy {
     const policy = this.options.backoff ?? defaultBackoff;
     const ceiling = this.retryCeilingMs();
-    if (ceiling === undefined || !(ceiling < policy.capMs)) return policy;
-    return { ...policy, capMs: Math.max(1, ceiling) };
+    if (ceiling === undefined) return policy;
+    const capMs = Math.max(minRetryCeilingMs, ceiling);
+    return capMs < policy.capMs ? { ...policy, capMs } : policy;
   }
 
   private async connect(kind: TransportKind): Promise<ConnectResult<Connection<Out, In>>> {
@@ -204,7 +218,9 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
       if (this.current === entry) this.deliver(message);
     });
     transport.onCloseInfo((info) => {
-      if (this.current === entry) void this.connectionEnded(kind, info);
+      if (this.current !== entry) return;
+      this.endedHeardAt = transport.heardAt;
+      void this.connectionEnded(kind, info);
     });
     if (switched !== undefined) for (const listener of this.switchListeners) tell(listener, switched);
     const waiting = this.waiting;
@@ -265,8 +281,10 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     if (result.kind !== 'connected') return this.scheduleProbe();
     this.probeAttempt = 0;
     // Hold new sends until long-poll has delivered what it already took, so order survives the move.
+    this.endedHeardAt = polling.transport.heardAt;
     this.current = undefined;
     await polling.transport.drained();
+    this.endedHeardAt = polling.transport.heardAt;
     polling.transport.close('moving to WebSocket');
     this.adopt(result.transport, { from: 'long-poll', to: 'websocket', reason: 'WebSocket reachable again' });
   }

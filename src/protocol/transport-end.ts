@@ -33,6 +33,12 @@ export interface NetworkTransport<Out, In> extends Transport<Out, In> {
   readonly isClosed: boolean;
   /** Fires once, together with onClose, with the reason as data. */
   onCloseInfo(listener: (info: CloseInfo) => void): void;
+  /**
+   * When this end last heard from its peer (by its clock): the connection opening, a message, a
+   * keep-alive answer, or a poll or send answered. Undefined where the end does not track it. A
+   * connection that died unnoticed hears nothing more, so time after this may have been dead.
+   */
+  readonly heardAt: number | undefined;
 }
 
 /**
@@ -48,6 +54,7 @@ export abstract class TransportEnd<Out, In> implements NetworkTransport<Out, In>
   private held: In[] | undefined = [];
   private flushScheduled = false;
   private closeInfo: CloseInfo | undefined;
+  private lastHeardAt: number | undefined;
 
   abstract send(message: Out): void;
   abstract close(reason?: string): void;
@@ -55,6 +62,15 @@ export abstract class TransportEnd<Out, In> implements NetworkTransport<Out, In>
 
   get isClosed(): boolean {
     return this.closeInfo !== undefined;
+  }
+
+  get heardAt(): number | undefined {
+    return this.lastHeardAt;
+  }
+
+  /** The peer was heard from at `at` (see heardAt). */
+  protected heard(at: number): void {
+    this.lastHeardAt = at;
   }
 
   onMessage(listener: (message: In) => void): void {

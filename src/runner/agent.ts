@@ -12,7 +12,7 @@ import type {
 } from '../protocol/messages.js';
 import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
-import { type Completion, CompletionsInDoubt } from './completions-in-doubt.js';
+import { type Completion, CompletionsInDoubt, maxCompletionsInDoubt } from './completions-in-doubt.js';
 import type { HostDescription } from './host.js';
 import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
 import { JobWorkspaces, type WorkspaceFor } from './job-workspaces.js';
@@ -21,6 +21,10 @@ import { type JobDirectories, SlotDirectories } from './slot-directories.js';
 import { TaskPoolHolder } from './task-pool.js';
 
 type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
+
+const warnOnStderr = (line: string): void => {
+  process.stderr.write(`valkyrie runner: ${line}\n`);
+};
 
 /** What tells the agent that its transport moved to a new session (AutoTransport has it). */
 export interface SessionSwitches {
@@ -31,6 +35,11 @@ export interface SessionSwitches {
   capRetryDelay?(ceilingMs: () => number | undefined): void;
   /** Undefined while no session is up: what is sent then is held, and goes first to the next one. */
   readonly kind: string | undefined;
+  /**
+   * When the server was last heard from on the current session (a message, a keep-alive answer, a
+   * poll answered); while none is up, on the one that was lost. By the agent's clock.
+   */
+  readonly heardAt: number | undefined;
 }
 
 export interface RunnerAgentOptions {
@@ -64,6 +73,8 @@ export interface RunnerAgentOptions {
    * `register` when this is given (protocol.md).
    */
   readonly onMode?: (mode: RunnerMode) => void;
+  /** A line for the operator (stderr): a completion in doubt dropped because too many are held. */
+  readonly warn?: (line: string) => void;
 }
 
 interface ActiveJob {
@@ -110,12 +121,24 @@ export class RunnerAgent {
   ) {
     transport.onMessage((message) => this.handle(message));
     transport.onClose(() => this.leaving?.settle(false));
-    this.completions = new CompletionsInDoubt(options.clock ?? systemClock);
+    const { switches } = options;
+    this.completions = new CompletionsInDoubt(options.clock ?? systemClock, {
+      heardAt: () => switches?.heardAt,
+      onDropped: ({ jobId, fencingToken }) =>
+        (options.warn ?? warnOnStderr)(
+          `forgot the completion of job ${jobId} (fencing token ${fencingToken}) without knowing the ` +
+            `server has it: more than ${maxCompletionsInDoubt} are in doubt`,
+        ),
+    });
     this.directories = new SlotDirectories(options.tempRoot);
     this.capabilities = options.capabilities;
     if (options.workDir !== undefined)
       this.workspaces = new JobWorkspaces(join(options.workDir, 'jobs'), options.workspaceFor);
-    options.switches?.onSwitch(() => this.registerAgain());
+    options.switches?.onSwitch(() => {
+      // A switch without a loss (long-poll back to WebSocket) ends the previous session too.
+      this.completions.lost();
+      this.registerAgain();
+    });
     options.switches?.onLost(() => this.completions.lost());
     options.switches?.capRetryDelay?.(() => this.reconnectWithinMs());
   }

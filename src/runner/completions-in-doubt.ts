@@ -3,55 +3,92 @@ import type { RunnerMessage } from '../protocol/messages.js';
 
 export type Completion = Extract<RunnerMessage, { type: 'job.completed' }>;
 
+/**
+ * At most this many are kept: the oldest goes beyond it (told to `onDropped`). With job ids of at
+ * most 128 characters their `resume` entries take under 200 KiB of `register`'s 1 MiB frame.
+ */
+export const maxCompletionsInDoubt = 1_000;
+
 interface Held {
   readonly message: Completion;
   readonly ttlMs: number;
-  /** When it last went out on a live session; undefined while it waits for the next one. */
+  /** Time counted on sessions that ended: from when it went out on each until it last heard the server. */
+  upMs: number;
+  /** When it went out on the current session; undefined while it waits for the next one. */
   sentAt: number | undefined;
+}
+
+export interface CompletionsInDoubtOptions {
+  /**
+   * When the server was last heard from on the current session (or, while none is up, on the one
+   * that was lost); undefined: the clock's now. Time after it may have been on a dead connection.
+   */
+  readonly heardAt?: () => number | undefined;
+  /** Told of one dropped because more than `limit` are held. */
+  readonly onDropped?: (completion: Completion) => void;
+  readonly limit?: number;
 }
 
 /**
  * The completions a runner sent that the control plane may not have applied: a connection that drops
  * may lose what was handed to it, and a server killed while the runner was cut off never saw what the
  * runner held for it. The protocol has no acknowledgement of a completion, so one is kept until it has
- * gone out on a session that then stayed up for its lease's TTL — by then that control plane applied
+ * been out on sessions that were up for its lease's TTL in all — by then that control plane applied
  * it, refused it (`refused`), or let its lease expire, and sending it again would change nothing — or
- * until the control plane refuses it, or the job is leased here again. Time with no session up does
- * not count: a server that restarts after any outage holds the lease it had for one TTL from its
- * restart, and takes the completion then.
+ * until the control plane refuses it, or the job is leased here again. Up-time counts only from when
+ * it went out on a session until the server was last heard from on it (`heardAt`): not time with no
+ * session up, nor time on a connection that was dead before its loss was noticed. It adds up across
+ * sessions, so connections that keep dropping sooner than a TTL still let it go; and at most `limit`
+ * are kept (the oldest goes first).
  *
  * Lifecycle: `add` after each completion is sent; `lost` when the session goes down; `resend` when a
- * new one is up (what it returns goes out on it again). Entries stay in the order they went out, so
- * that forgetting stops at the first one still in doubt.
+ * new one is up (what it returns goes out on it again).
  */
 export class CompletionsInDoubt {
+  /** In the order they were added. */
   private readonly held = new Map<string, Held>();
-  /** When the current session was lost; undefined while it is up. */
-  private lostAt: number | undefined;
+  private readonly limit: number;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: CompletionsInDoubtOptions = {},
+  ) {
+    this.limit = options.limit ?? maxCompletionsInDoubt;
+  }
 
   /** `sent` is false when no session is up and the transport holds it for the next one. */
   add(message: Completion, ttlMs: number, sent: boolean): void {
-    const now = this.clock.now();
-    this.forgetSettled(this.lostAt ?? now);
+    this.forgetSettled();
     this.held.delete(message.jobId);
-    this.held.set(message.jobId, { message, ttlMs, sentAt: sent ? now : undefined });
+    this.held.set(message.jobId, { message, ttlMs, upMs: 0, sentAt: sent ? this.clock.now() : undefined });
+    for (const [jobId, { message: oldest }] of this.held) {
+      if (this.held.size <= this.limit) break;
+      this.held.delete(jobId);
+      this.options.onDropped?.(oldest);
+    }
   }
 
-  /** The session went down: from now on, time does not count against what went out on it. */
+  /**
+   * The session went down: what went out on it counts it as up until the server was last heard from
+   * on it; from now on, time does not count. Idempotent.
+   */
   lost(): void {
-    this.lostAt ??= this.clock.now();
+    const heardAt = this.heardAt();
+    for (const held of this.held.values()) {
+      if (held.sentAt === undefined) continue;
+      held.upMs += Math.max(0, heardAt - held.sentAt);
+      held.sentAt = undefined;
+    }
+    this.forgetSettled();
   }
 
   /**
    * A new session is up: the completions still in doubt, all to be sent on it again (and listed in
-   * `resume`), their TTL counting from now.
+   * `resume`); their up-time counts on from now. Call `lost` for the previous session first.
    */
   resend(): Completion[] {
+    this.forgetSettled();
     const now = this.clock.now();
-    this.forgetSettled(this.lostAt ?? now);
-    this.lostAt = undefined;
     const again: Completion[] = [];
     for (const held of this.held.values()) {
       held.sentAt = now;
@@ -70,8 +107,9 @@ export class CompletionsInDoubt {
     this.held.delete(jobId);
   }
 
-  /** The shortest lease TTL among them; undefined when it holds none. */
+  /** The shortest lease TTL among those still in doubt (settled ones are forgotten first); undefined when none. */
   shortestTtlMs(): number | undefined {
+    this.forgetSettled();
     let shortest: number | undefined;
     for (const { ttlMs } of this.held.values()) shortest = Math.min(shortest ?? ttlMs, ttlMs);
     return shortest;
@@ -81,11 +119,16 @@ export class CompletionsInDoubt {
     return this.held.size;
   }
 
-  /** Forgets those that were out on a session up until `upUntil` for their TTL. */
-  private forgetSettled(upUntil: number): void {
-    for (const [jobId, { sentAt, ttlMs }] of this.held) {
-      if (sentAt === undefined || upUntil - sentAt < ttlMs) break;
-      this.held.delete(jobId);
+  private heardAt(): number {
+    return this.options.heardAt?.() ?? this.clock.now();
+  }
+
+  /** Forgets those that were up for their TTL, counting the current session until it last heard the server. */
+  private forgetSettled(): void {
+    const heardAt = this.heardAt();
+    for (const [jobId, { sentAt, upMs, ttlMs }] of this.held) {
+      const current = sentAt === undefined ? 0 : Math.max(0, heardAt - sentAt);
+      if (upMs + current >= ttlMs) this.held.delete(jobId);
     }
   }
 }

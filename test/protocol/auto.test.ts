@@ -1,7 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AutoTransport, connectAuto, type TransportSwitch } from '../../src/protocol/auto.js';
+import {
+  type AutoTransport,
+  connectAuto,
+  minRetryCeilingMs,
+  type TransportSwitch,
+} from '../../src/protocol/auto.js';
 import { backoffDelayMs } from '../../src/protocol/backoff.js';
 import { controlPlaneDecoder, runnerDecoder } from '../../src/protocol/frame.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
@@ -329,6 +334,53 @@ describe('auto transport', () => {
     ceiling = undefined;
     expect(await nextWait()).toBe(backoffDelayMs(6, () => 0.5));
     expect(auto.kind).toBeUndefined();
+  });
+
+  it('tells when the server was last heard from, and while reconnecting, on the connection lost', async () => {
+    const server = await started();
+    const clock = new ManualClock();
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, clock });
+    const serverEnd = await server.nextConnection();
+    expect(auto.heardAt).toBe(clock.now());
+    clock.advance(1_000);
+    const atClient = inbox(auto);
+    serverEnd.send({ type: 'offer', jobId: 'job-2', name: 'n', ttlMs: 1 });
+    await atClient.waitFor(1);
+    const heard = clock.now();
+    expect(auto.heardAt).toBe(heard);
+    clock.advance(500);
+    await server.close();
+    for (let i = 0; i < 200 && auto.kind !== undefined; i++)
+      await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+    expect(auto.kind).toBeUndefined();
+    clock.advance(500);
+    expect(auto.heardAt).toBe(heard);
+  });
+
+  it('keeps reconnects at least minRetryCeilingMs apart however low the ceiling', async () => {
+    const server = await started();
+    const waits: number[] = [];
+    const clock = new ManualClock();
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = (callback, ms) => {
+      waits.push(ms);
+      return setTimeout(callback, ms);
+    };
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, clock });
+    auto.capRetryDelay(() => 1);
+    waits.length = 0;
+    await server.close();
+    const capped: number[] = [];
+    while (capped.length < 3) {
+      const seen = waits.length;
+      for (let i = 0; i < 200 && waits.length === seen; i++)
+        await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+      capped.push(waits.at(-1) ?? 0);
+      clock.advance(waits.at(-1) ?? 0);
+    }
+    // random() is 0.5: three quarters of the floor.
+    expect(capped).toEqual([0.75 * minRetryCeilingMs, 0.75 * minRetryCeilingMs, 0.75 * minRetryCeilingMs]);
+    auto.close();
   });
 
   it('backs off exponentially with jitter, capped at 30 s', () => {

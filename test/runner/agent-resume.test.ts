@@ -42,9 +42,10 @@ class GatedExecutor implements Executor {
 
 /**
  * The runner's side of a connection that the test moves to a new session, as AutoTransport does:
- * `blackhole()` makes the current one swallow what is sent (a socket that died without a word);
- * `cutOff()` closes it and holds what is sent until the next session, which gets it once the switch
- * listeners have run.
+ * `blackhole()` makes the current one swallow what is sent and hear nothing more (a socket that died
+ * without a word); `cutOff()` closes it and holds what is sent until the next session, which gets it
+ * once the switch listeners have run. `heardAt` is when the session opened or last delivered a
+ * message, or `keepAlive()` (a pong) was last called.
  */
 class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   private end: Transport<RunnerMessage, ControlMessage>;
@@ -55,13 +56,22 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   private readonly lossListeners: (() => void)[] = [];
   /** What the agent gave capRetryDelay: how far apart reconnect attempts may be now. */
   retryCeilingMs: () => number | undefined = () => undefined;
+  heardAt: number | undefined;
 
-  constructor(private readonly connect: () => Transport<RunnerMessage, ControlMessage>) {
+  constructor(
+    private readonly connect: () => Transport<RunnerMessage, ControlMessage>,
+    private readonly now: () => number = Date.now,
+  ) {
     this.end = this.attach(connect());
   }
 
   blackhole(): void {
     this.swallowing = true;
+  }
+
+  /** The server answered a keep-alive on the current session. */
+  keepAlive(): void {
+    if (this.held === undefined && !this.swallowing) this.heardAt = this.now();
   }
 
   cutOff(): void {
@@ -115,8 +125,11 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   }
 
   private attach(end: Transport<RunnerMessage, ControlMessage>): Transport<RunnerMessage, ControlMessage> {
+    this.heardAt = this.now();
     end.onMessage((message) => {
-      if (end === this.end) for (const listener of this.messageListeners) listener(message);
+      if (end !== this.end || this.swallowing) return;
+      this.heardAt = this.now();
+      for (const listener of this.messageListeners) listener(message);
     });
     return end;
   }
@@ -138,11 +151,14 @@ describe('RunnerAgent across a session switch', () => {
     const plane = new ControlPlane(stores, { leaseTtlMs: 60_000 });
     const events: RunEvent[] = [];
     plane.onEvent((event) => events.push(event));
-    const transport = new SwitchingTransport(() => {
-      const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
-      plane.connect(control, { runnerId: 'rnr_1' });
-      return runner;
-    });
+    const transport = new SwitchingTransport(
+      () => {
+        const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
+        plane.connect(control, { runnerId: 'rnr_1' });
+        return runner;
+      },
+      clock === undefined ? Date.now : () => clock.now(),
+    );
     const executor = new GatedExecutor();
     const agent = new RunnerAgent(transport, {
       info: { name: 'r', labels: ['x'], capacity: 1 },
@@ -228,7 +244,35 @@ describe('RunnerAgent across a session switch', () => {
     expect((await stores.logs.read(handle.id)).map((line) => line.text)).toContain('printed while cut off');
     // Sent again on a session that stayed up for the TTL: the control plane has it; nothing is held.
     await clock.advance(60_000);
+    transport.keepAlive();
     transport.switchSession();
+    expect(transport.retryCeilingMs()).toBeUndefined();
+    await agent.drain();
+  });
+
+  // The completion went into a connection already dead; the loss is noticed (a keep-alive timing out)
+  // more than a lease TTL later. That time is not up-time: the server was last heard before it.
+  it('keeps a completion sent on a dead connection however late its loss is noticed', async () => {
+    const clock = new ManualClock();
+    const { stores, events, transport, executor, agent, handle } = await runnerOnPlane(clock);
+    transport.blackhole();
+    await clock.advance(1_000);
+    executor.finish(0);
+    while (agent.running > 0) await settle();
+    await clock.advance(2 * 60_000);
+    transport.keepAlive(); // Nothing answers on the dead connection.
+    transport.cutOff();
+    expect(transport.retryCeilingMs()).toBe(20_000);
+    transport.switchSession();
+    const ended = new Promise((resolve) => setTimeout(() => resolve('not ended within 3 s'), 3_000));
+    expect(await Promise.race([handle.done, ended])).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
+    expect(await stores.staleWrites.list()).toEqual([]);
+    // Once the new session was heard from for a TTL after sending it again, the reconnect pace is
+    // the usual one again, without waiting for another switch.
+    await clock.advance(60_000);
+    expect(transport.retryCeilingMs()).toBe(20_000);
+    transport.keepAlive();
     expect(transport.retryCeilingMs()).toBeUndefined();
     await agent.drain();
   });

@@ -96,6 +96,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     super();
     this.clock = options.clock ?? systemClock;
     this.headers = requestHeaders(options.headers);
+    this.heard(this.clock.now());
     void this.pollLoop();
   }
 
@@ -165,8 +166,10 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
           },
         );
         this.failingSince = undefined;
-        if (status === 200) this.receive(text);
-        else this.refused(status, text);
+        if (status === 200) {
+          this.heard(this.clock.now());
+          this.receive(text);
+        } else this.refused(status, text);
       } catch (error) {
         if (this.isClosed) return;
         await this.failed('poll failed', error);
@@ -230,6 +233,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
           this.outgoing.length = 0;
           return this.refused(status, text);
         }
+        this.heard(this.clock.now());
         const ack = parseAck(text) ?? first + batch.length - 1;
         while ((this.outgoing[0]?.seq ?? Number.POSITIVE_INFINITY) <= ack) this.outgoing.shift();
       } catch (error) {

@@ -85,19 +85,21 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
   ) {
     super();
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
-    socket.on('pong', () => {
-      this.heardSincePing = true;
-    });
-    socket.on('ping', () => {
-      this.heardSincePing = true;
-    });
+    socket.on('pong', () => this.heardNow());
+    socket.on('ping', () => this.heardNow());
     // The 'close' event follows every 'error'; the error itself only shapes the reason.
     let socketError: Error | undefined;
     socket.on('error', (error) => {
       socketError = error;
     });
     socket.on('close', (code, reason) => this.socketClosed(code, reason.toString('utf8'), socketError));
+    this.heard(keepAlive.clock.now());
     this.scheduleKeepAlive();
+  }
+
+  private heardNow(): void {
+    this.heardSincePing = true;
+    this.heard(this.keepAlive.clock.now());
   }
 
   send(message: Out): void {
@@ -185,7 +187,7 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
-    this.heardSincePing = true;
+    this.heardNow();
     if (this.isClosed) return;
     if (isBinary || !Buffer.isBuffer(data)) {
       this.reject({ code: 'VK_PROTOCOL', message: 'binary frames are not part of the protocol; send text' });
