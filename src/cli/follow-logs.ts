@@ -1,9 +1,7 @@
-import { ValkyrieError } from '../core/errors.js';
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import { ExitCode } from './exit-codes.js';
-import { defaultReconnectTimeoutMs } from './follow-run.js';
-import { followBackoff, followRunEvents } from './run-event-follower.js';
+import { type RunCompleted, runExitCode, showRunEvents } from './follow-run.js';
 import type { ServerClient } from './server-client.js';
 import { BufferedOutput } from './views/buffered-output.js';
 import { LineView } from './views/line-view.js';
@@ -13,8 +11,9 @@ import { stdoutColors } from './views/run-table.js';
  * `valkyrie logs RUN [JOB] --follow --server`: the run's log lines as they come, each prefixed with
  * its job, as `valkyrie run` prints them without a terminal — from the run's start, so a finished run
  * prints whole — until the run completes; then `valkyrie run`'s exit code for it. `only`: those
- * jobs' lines, and only them in the summary. Ctrl-C or SIGTERM only stops following, as `gh run watch` does: the run goes on
- * (`valkyrie cancel` stops it); 130. A dropped event stream is reconnected as for `submit --follow`.
+ * jobs' lines, and only them in the summary. Ctrl-C or SIGTERM only stops following, as `gh run
+ * watch` does: the run goes on (`valkyrie cancel` stops it); 130. A dropped event stream is
+ * reconnected as for `submit --follow`.
  */
 export async function followRunLogs(
   client: ServerClient,
@@ -27,45 +26,24 @@ export async function followRunLogs(
   const interrupt = () => stop.abort();
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
-  let completed: Extract<RunEvent, { type: 'run.completed' }> | undefined;
+  let completed: RunCompleted | undefined;
   try {
-    const events = followRunEvents(client, runId, stop.signal, {
-      giveUpAfterMs: defaultReconnectTimeoutMs,
-      backoff: followBackoff,
-      report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
-    });
-    for await (const event of events) {
-      if (event.type === 'run.completed') completed = event;
+    completed = await showRunEvents(client, runId, stop.signal, (event) => {
       const shown = only === undefined ? event : narrowed(event, only);
       if (shown !== undefined) view.onEvent(shown);
-    }
-  } catch (error) {
-    if (!stop.signal.aborted) throw error;
+    });
   } finally {
     view.close();
     out.flush();
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
   }
-  if (stop.signal.aborted) return ExitCode.interrupted;
-  if (completed === undefined)
-    throw new ValkyrieError(
-      'VK_SERVER_RESPONSE',
-      `the event stream of run ${runId} ended before the run completed; the run goes on on the server`,
-    );
-  return exitCodeOf(only === undefined ? completed.status : narrowedStatus(completed, only));
-}
-
-function exitCodeOf(status: RunStatus): number {
-  if (status === 'cancelled') return ExitCode.interrupted;
-  return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
+  if (completed === undefined) return ExitCode.interrupted;
+  return runExitCode(only === undefined ? completed.status : narrowedStatus(completed, only));
 }
 
 /** The chosen jobs' own outcome, as a run of only them would end: any failed, else any cancelled. */
-function narrowedStatus(
-  completed: Extract<RunEvent, { type: 'run.completed' }>,
-  only: ChosenJobs,
-): RunStatus {
+function narrowedStatus(completed: RunCompleted, only: ChosenJobs): RunStatus {
   const statuses = completed.jobs.filter((job) => only.names.has(job.name)).map((job) => job.status);
   if (statuses.some((status) => status === 'failed' || status === 'timed_out')) return 'failed';
   if (statuses.some((status) => status === 'cancelled')) return 'cancelled';

@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
 import type { RunStatus } from '../core/outcome.js';
+import type { RunEvent } from '../engine/events.js';
 import { ExitCode } from './exit-codes.js';
 import { followBackoff, followRunEvents } from './run-event-follower.js';
 import type { ServerClient } from './server-client.js';
@@ -55,19 +56,9 @@ export async function followRun(
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
-  let status: RunStatus | undefined;
+  let completed: RunCompleted | undefined;
   try {
-    const events = followRunEvents(client, runId, stop.signal, {
-      giveUpAfterMs: options.reconnectTimeoutMs ?? defaultReconnectTimeoutMs,
-      backoff: followBackoff,
-      report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
-    });
-    for await (const event of events) {
-      view.onEvent(event);
-      if (event.type === 'run.completed') status = event.status;
-    }
-  } catch (error) {
-    if (!stop.signal.aborted) throw error;
+    completed = await showRunEvents(client, runId, stop.signal, (event) => view.onEvent(event), options);
   } finally {
     await cancelling;
     view.close();
@@ -76,11 +67,47 @@ export async function followRun(
     process.off('SIGTERM', onSigterm);
   }
   if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
-  if (status === undefined)
+  return runExitCode(completed?.status ?? 'cancelled');
+}
+
+export type RunCompleted = Extract<RunEvent, { type: 'run.completed' }>;
+
+/**
+ * Hands the run's events to `show` until `run.completed`, reconnecting a dropped stream
+ * (run-event-follower.ts) for up to `reconnectTimeoutMs`; that event, or undefined when `stop` ended
+ * the following first. A stream that ends before it is VK_SERVER_RESPONSE (the run goes on).
+ */
+export async function showRunEvents(
+  client: ServerClient,
+  runId: string,
+  stop: AbortSignal,
+  show: (event: RunEvent) => void,
+  { reconnectTimeoutMs = defaultReconnectTimeoutMs }: { readonly reconnectTimeoutMs?: number } = {},
+): Promise<RunCompleted | undefined> {
+  let completed: RunCompleted | undefined;
+  try {
+    const events = followRunEvents(client, runId, stop, {
+      giveUpAfterMs: reconnectTimeoutMs,
+      backoff: followBackoff,
+      report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
+    });
+    for await (const event of events) {
+      show(event);
+      if (event.type === 'run.completed') completed = event;
+    }
+  } catch (error) {
+    if (!stop.aborted) throw error;
+  }
+  if (completed === undefined && !stop.aborted)
     throw new ValkyrieError(
       'VK_SERVER_RESPONSE',
       `the event stream of run ${runId} ended before the run completed; the run goes on on the server`,
     );
+  return completed;
+}
+
+/** `valkyrie run`'s exit code for a run that ended so: 0 succeeded, 130 cancelled, else 1. */
+export function runExitCode(status: RunStatus): number {
   if (status === 'cancelled') return ExitCode.interrupted;
   return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
 }

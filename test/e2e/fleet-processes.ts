@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { type CliResult, collect, type Workspace } from './cli.js';
 
 export interface StartedProcess {
@@ -84,4 +85,27 @@ export async function createToken(baseUrl: string, admin: string, role: string):
   const response = await callApi(baseUrl, admin, 'POST', '/api/v1/tokens', { role });
   if (response.status !== 201) throw new Error(`token create (${role}) answered ${response.status}`);
   return ((await response.json()) as { token: string }).token;
+}
+
+/** A port free now, for two servers in turn: a runner reconnects to the URL it was given. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
+    });
+  });
+}
+
+/** Reads until `read` answers (a failed read counts as no answer yet), for at most 20 s. */
+export async function until<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await read().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

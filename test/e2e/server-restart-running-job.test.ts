@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import {
+  callApi,
+  freePort,
+  type StartedProcess,
+  startProcess,
+  startServer,
+  until,
+} from './fleet-processes.js';
 
 /**
  * A server is SIGKILLed while a runner runs one of its jobs; a new server process on the same port and
@@ -26,28 +32,6 @@ afterAll(async () => {
 interface RunView {
   status: string;
   jobs: { id: string; status: string; attempt: number; reason?: string }[];
-}
-
-/** A port free now, for two servers in turn: the runner reconnects to the URL it was given. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
-}
-
-async function until<T>(what: string, read: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const stores: [name: string, db: () => string[], skip?: string][] = [

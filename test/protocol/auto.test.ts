@@ -308,13 +308,7 @@ describe('auto transport', () => {
 
   it('reconnects at most as far apart as capRetryDelay says while it gives a ceiling', async () => {
     const server = await started();
-    const waits: number[] = [];
-    const clock = new ManualClock();
-    const setTimeout = clock.setTimeout.bind(clock);
-    clock.setTimeout = (callback, ms) => {
-      waits.push(ms);
-      return setTimeout(callback, ms);
-    };
+    const { clock, waits } = recordingClock();
     const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, clock });
     let ceiling: number | undefined = 1_000;
     auto.capRetryDelay(() => ceiling);
@@ -359,13 +353,7 @@ describe('auto transport', () => {
 
   it('keeps reconnects at least minRetryCeilingMs apart however low the ceiling', async () => {
     const server = await started();
-    const waits: number[] = [];
-    const clock = new ManualClock();
-    const setTimeout = clock.setTimeout.bind(clock);
-    clock.setTimeout = (callback, ms) => {
-      waits.push(ms);
-      return setTimeout(callback, ms);
-    };
+    const { clock, waits } = recordingClock();
     const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, clock });
     auto.capRetryDelay(() => 1);
     waits.length = 0;
@@ -395,3 +383,15 @@ describe('auto transport', () => {
     expect(backoffDelayMs(1000, () => 0.999)).toBeLessThanOrEqual(30_000);
   });
 });
+
+/** A manual clock that records every timer's delay: the reconnect waits a transport asks for. */
+function recordingClock(): { clock: ManualClock; waits: number[] } {
+  const waits: number[] = [];
+  const clock = new ManualClock();
+  const setTimeout = clock.setTimeout.bind(clock);
+  clock.setTimeout = (callback, ms) => {
+    waits.push(ms);
+    return setTimeout(callback, ms);
+  };
+  return { clock, waits };
+}
