@@ -108,7 +108,14 @@ export class RunnerAgent {
   /** Set by `drain`: its reason, told again to every new session. */
   private draining: string | undefined;
   /** Set by `deregister`: its reason, and what settles it. */
-  private leaving: { readonly reason: string; readonly settle: (answered: boolean) => void } | undefined;
+  private leaving:
+    | {
+        readonly reason: string;
+        readonly settle: (answered: boolean) => void;
+        /** Starts waiting `timeoutMs` for the answer, once a session is up to carry it (idempotent). */
+        readonly awaitAnswer: () => void;
+      }
+    | undefined;
   private readonly directories: SlotDirectories;
   private readonly workspaces: JobWorkspaces | undefined;
   private capabilities: RunnerCapabilities | undefined;
@@ -175,20 +182,43 @@ export class RunnerAgent {
   /**
    * Tells the control plane the runner is stopping for good (after `drain`, before closing): it is
    * listed as stopped at once, keeps its mode and credential. True when the control plane answered
-   * within `timeoutMs`; false when it did not, or the connection closed first (an older server refuses
-   * the message and closes it), which only means it is listed as lost rather than stopped.
+   * within `timeoutMs` of a session being up to carry it; false when it did not, the connection closed
+   * first (an older server refuses the message and closes it), or `giveUp` aborted, which only means it
+   * is listed as lost rather than stopped.
+   *
+   * While no session is up and completions are held for the next one (`resultsAwaitingServer`), the
+   * timeout does not start: the server answers a deregister only after the completions sent ahead of
+   * it, so the answer is what says they arrived, and a runner that left without it would have its jobs
+   * run again once their leases expired. It waits for a session for as long as that takes, until
+   * `giveUp` aborts.
    */
-  deregister(reason: string, timeoutMs: number): Promise<boolean> {
+  deregister(reason: string, timeoutMs: number, giveUp?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => settle(false), timeoutMs);
+      let timer: NodeJS.Timeout | undefined;
       const settle = (answered: boolean) => {
         clearTimeout(timer);
+        giveUp?.removeEventListener('abort', abandon);
         this.leaving = undefined;
         resolve(answered);
       };
-      this.leaving = { reason, settle };
+      const abandon = () => settle(false);
+      const awaitAnswer = () => {
+        timer ??= setTimeout(() => settle(false), timeoutMs);
+      };
+      if (giveUp?.aborted) return settle(false);
+      giveUp?.addEventListener('abort', abandon, { once: true });
+      this.leaving = { reason, settle, awaitAnswer };
       if (this.sessionUp) this.transport.send({ type: 'deregister', reason });
+      if (this.resultsAwaitingServer === 0) awaitAnswer();
     });
+  }
+
+  /**
+   * How many job completions wait for the next session to carry them to the control plane: 0 while a
+   * session is up (what went out on it is answered in order, before a deregister).
+   */
+  get resultsAwaitingServer(): number {
+    return this.sessionUp ? 0 : this.completions.size;
   }
 
   /**
@@ -246,8 +276,10 @@ export class RunnerAgent {
       // the completion, on a closed session, would be refused.
       if (this.draining !== undefined) this.transport.send({ type: 'drain', reason: this.draining });
       // The old connection may have lost it: a new session of a leaving runner says so again.
-      if (this.leaving !== undefined)
+      if (this.leaving !== undefined) {
         this.transport.send({ type: 'deregister', reason: this.leaving.reason });
+        this.leaving.awaitAnswer();
+      }
     });
   }
 

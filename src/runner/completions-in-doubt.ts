@@ -115,7 +115,9 @@ export class CompletionsInDoubt {
     return shortest;
   }
 
+  /** How many are still in doubt (settled ones are forgotten first). */
   get size(): number {
+    this.forgetSettled();
     return this.held.size;
   }
 

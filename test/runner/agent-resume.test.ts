@@ -222,6 +222,42 @@ describe('RunnerAgent across a session switch', () => {
     },
   );
 
+  // Stopped while cut off, it would have left without the completion it holds (the deregister's
+  // timeout ran out before any server was up), and the job would have run again. It waits for a
+  // session instead, however long, and leaves once the server has answered after that completion.
+  it('stopping while cut off, it waits for a session to hand over its completion before it leaves', async () => {
+    const { events, transport, executor, agent, handle } = await runnerOnPlane();
+    transport.cutOff();
+    executor.finish(0);
+    await agent.drain('stopping');
+    expect(agent.resultsAwaitingServer).toBe(1);
+    let answer: boolean | undefined;
+    const leaving = agent.deregister('stopping', 50).then((answered) => {
+      answer = answered;
+      return answered;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answer).toBeUndefined();
+    transport.switchSession();
+    expect(agent.resultsAwaitingServer).toBe(0);
+    expect(await leaving).toBe(true);
+    expect(await handle.done).toBe('succeeded');
+    expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
+  });
+
+  it('gives up waiting for a session when told to: the deregister answers false', async () => {
+    const { transport, executor, agent } = await runnerOnPlane();
+    transport.cutOff();
+    executor.finish(0);
+    await agent.drain('stopping');
+    const giveUp = new AbortController();
+    const leaving = agent.deregister('stopping', 60_000, giveUp.signal);
+    await settle();
+    giveUp.abort();
+    expect(await leaving).toBe(false);
+    expect(agent.resultsAwaitingServer).toBe(1);
+  });
+
   // The server was down for longer than a lease TTL after the job ended (a restarted server holds the
   // lease for one TTL from its restart): the runner still lists the job and sends its completion.
   it('keeps a completion made while cut off for longer than its lease TTL: the job completes once', async () => {

@@ -292,7 +292,11 @@ async function serve(
       .catch(() => undefined);
   }, capabilityRefreshMs);
   refresh.unref();
+  // Set while it stops holding completions that no session could carry yet: another signal gives up.
+  const holding = new AbortController();
+  let held = 0;
   shutdown.onEscalate((level, signal) => {
+    if (held > 0) return holding.abort();
     if (level === 1)
       say(`draining: no new jobs; waiting for ${agent.running} running job(s) (signal again to cancel them)`);
     if (level === 2) say(`cancelling ${agent.running} running job(s)…`);
@@ -318,8 +322,23 @@ async function serve(
       return ExitCode.jobFailed;
     }
     await agent.drain('the runner is stopping');
-    if (!(await agent.deregister('the runner is stopping', deregisterAnswerMs)))
-      complain(`${settings.server} did not confirm the deregistration; it will list this runner as offline`);
+    held = agent.resultsAwaitingServer;
+    if (held > 0)
+      say(
+        `waiting for ${settings.server} to take the results of ${held} finished job(s): without them it would run ` +
+          'those jobs again (signal again to stop anyway)',
+      );
+    if (!(await agent.deregister('the runner is stopping', deregisterAnswerMs, holding.signal))) {
+      if (holding.signal.aborted)
+        complain(
+          `stopped without handing the results of ${held} finished job(s) to ${settings.server}; ` +
+            'it will run those jobs again when their leases expire',
+        );
+      else
+        complain(
+          `${settings.server} did not confirm the deregistration; it will list this runner as offline`,
+        );
+    }
     transport.close('runner stopped');
     say('stopped');
     if (shutdown.level < 2) return ExitCode.succeeded;

@@ -1,0 +1,112 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+import {
+  callApi,
+  freePort,
+  type StartedProcess,
+  startProcess,
+  startServer,
+  until,
+} from './fleet-processes.js';
+
+/**
+ * A runner is told to stop (SIGTERM) while its server is down and it holds the completion of a job that
+ * ended during the outage. It used to leave after five seconds without handing it over, and the job ran
+ * again once its lease expired on the restarted server. It now says it waits, waits for as long as the
+ * server is away, hands the completion over, and stops: the step ran once, the run succeeded.
+ */
+const admin = 'vkt-e2e-stop-outage-admin-0123456789';
+const leaseTtlMs = 4_000;
+const workspaces: Workspace[] = [];
+const processes: StartedProcess[] = [];
+
+afterAll(async () => {
+  for (const started of processes) started.child.kill('SIGKILL');
+  await Promise.all(processes.map((started) => started.done));
+  for (const ws of workspaces) ws.dispose();
+});
+
+interface RunView {
+  status: string;
+  jobs: { id: string; status: string; attempt: number }[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a runner stopped while its server is down', () => {
+  it('waits to hand over the completion it holds, then stops: the job is not run again', async () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const marker = join(ws.dir, 'ran');
+    const gate = join(ws.dir, 'gate');
+    const finished = join(ws.dir, 'finished');
+    const port = String(await freePort());
+    const args = ['--port', port, '--host', '127.0.0.1', '--lease-ttl', `${leaseTtlMs}ms`];
+    const env = { VALKYRIE_ADMIN_TOKEN: admin };
+    const first = await startServer(ws, args, env);
+    processes.push(first);
+    const url = first.url;
+    const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      const response = await callApi(url, admin, method, path, body);
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+      return (await response.json()) as T;
+    };
+    const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
+    const workDir = join(ws.dir, '.valkyrie', 'work');
+    const runner = startProcess(ws, [
+      'runner',
+      '--server',
+      url,
+      '--token',
+      token,
+      '--labels',
+      'held',
+      '--work-dir',
+      workDir,
+    ]);
+    processes.push(runner);
+    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+      workflow: `name: held
+jobs:
+  deploy:
+    runs-on: held
+    steps:
+      - run: |
+          echo ran >> ${marker}
+          while [ ! -f ${gate} ]; do sleep 0.05; done
+          echo done > ${finished}
+`,
+    });
+    const runPath = `/api/v1/runs/${run.id}`;
+    await until('the job to start', async () =>
+      (await api<{ run: RunView }>('GET', runPath)).run.jobs[0]?.status === 'running' ? true : undefined,
+    );
+    first.child.kill('SIGKILL');
+    await first.done;
+
+    writeFileSync(gate, '');
+    await until('the step to end', async () => (existsSync(finished) ? true : undefined));
+    runner.child.kill('SIGTERM');
+    await until('the runner to say it waits', async () =>
+      runner.stdout().includes('to take the results of 1 finished job(s)') ? true : undefined,
+    );
+    // Longer than the deregistration's own wait for an answer (5 s): no server is up to give one.
+    await sleep(6_000);
+    expect(runner.child.exitCode, runner.stdout() + runner.stderr()).toBeNull();
+
+    const second = await startServer(ws, args, env);
+    processes.push(second);
+    const stopped = await runner.done;
+    const said = `${runner.stdout()}\n${runner.stderr()}\n${second.stderr()}`;
+    expect(stopped.code, said).toBe(0);
+    expect(runner.stderr(), said).not.toContain('did not confirm');
+    const ended = await until('the run to end', async () => {
+      const view = (await api<{ run: RunView }>('GET', runPath)).run;
+      return view.status === 'running' || view.status === 'queued' ? undefined : view;
+    });
+    expect(ended, said).toMatchObject({ status: 'succeeded', jobs: [{ status: 'succeeded', attempt: 1 }] });
+    expect(readFileSync(marker, 'utf8'), said).toBe('ran\n');
+  });
+});
