@@ -9,7 +9,7 @@ import type { MembershipEnd } from './group-membership.js';
 /** A run cancel that names no cause (RunHandle.cancel without a reason). */
 export const runCancelledReason = 'the run was cancelled';
 
-/** `valkyrie cancel`, or `POST /api/v1/runs/:id/cancel`: the request does not record which. */
+/** A cancel request that names no requester: `POST /api/v1/runs/:id/cancel` without a `reason`. */
 export const cancelRequestReason = 'cancelled by a cancel request (valkyrie cancel or the API)';
 
 /**

@@ -1,7 +1,7 @@
 import { asRunId } from '../core/ids.js';
 import { PeriodicTask } from '../core/periodic-task.js';
 import type { RunRecoveryStore } from '../store/recovery.js';
-import { cancelRequestReason } from './cancel-reasons.js';
+import { cancelRequestReasonFrom } from './cancel-reasons.js';
 
 /** What the poller cancels: a run handle (RunHandle). */
 export interface Cancellable {
@@ -13,7 +13,7 @@ export interface Cancellable {
  * replica that does not drive the run, stores a request (RunRecoveryStore.requestCancel), and the
  * driver finds it here, polling for the runs it drives (`runs()`, by id) every `intervalMs` with one
  * read, and at once when the store says a request was made (onCancelRequested, on Postgres). Each run
- * is cancelled once, gracefully, for `cancelRequestReason` (the request does not say who made it).
+ * is cancelled once, gracefully, for the reason its request gives (`cancelRequestReasonFrom`).
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
  */
 export class CancelRequestPoller {
@@ -48,11 +48,11 @@ export class CancelRequestPoller {
     if (ids.length === 0) return [];
     const requested = await this.recovery.cancelRequests(ids.map(asRunId));
     const done: string[] = [];
-    for (const id of requested) {
+    for (const [id, requester] of requested) {
       const run = runs.get(id);
       if (run === undefined) continue;
       this.cancelled.add(run);
-      run.cancel(false, cancelRequestReason);
+      run.cancel(false, cancelRequestReasonFrom(requester));
       done.push(id);
     }
     return done;

@@ -195,7 +195,7 @@ export const runCancelSchema = z
   .strictObject({
     reason: z.string().min(1).max(maxCancelReasonLength).refine(printable, noControl).optional().meta({
       description:
-        'who or what cancels, recorded with the cancelled jobs as `cancelled by a cancel request (REASON)`, e.g. `valkyrie submit --follow received SIGTERM`; only when this replica drives the run (one that passes the request on to the driving replica records the reason without it)',
+        'who or what cancels, recorded with the cancelled jobs as `cancelled by a cancel request (REASON)`, e.g. `valkyrie submit --follow received SIGTERM` (`valkyrie cancel` sends `valkyrie cancel by USER on HOST`); stored with the request, so the replica that drives the run records it too',
     }),
   })
   .optional();

@@ -130,11 +130,16 @@ export interface RunRecoveryStore {
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;
   /**
    * Asks whichever process drives the run to cancel it (a replica other than its driver got the
-   * request): false, without writing, when the run is unknown or has finished. A re-run clears it.
+   * request): false, without writing, when the run is unknown or has finished. `requester` says who
+   * or what asked (e.g. `valkyrie cancel`), for the cancelled jobs' reason; the first request's is kept.
+   * A re-run clears it.
    */
-  requestCancel(runId: RunId, at: number): Promise<boolean>;
-  /** Of these runs, the unfinished ones whose cancel was requested; each driver polls for its own. */
-  cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>>;
+  requestCancel(runId: RunId, at: number, requester?: string): Promise<boolean>;
+  /**
+   * Of these runs, the unfinished ones whose cancel was requested, each with its request's `requester`
+   * (undefined when it named none); each driver polls for its own.
+   */
+  cancelRequests(runIds: readonly RunId[]): Promise<Map<RunId, string | undefined>>;
   /**
    * Calls `listener` soon after a `requestCancel` that wrote, made through any process on the same
    * store, so that drivers need not wait for their next poll; it may also call it for nothing (a lost

@@ -1,3 +1,4 @@
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, statuses, Workspace, waitForJobStatus } from './cli.js';
@@ -41,7 +42,8 @@ describe('valkyrie cancel', () => {
     expect(statuses(result.stdout)).toEqual({ slow: 'cancelled' });
     expect(result.stdout).toContain('cleanup ran');
     expect(isAlive(step)).toBe(false);
-    const reason = 'cancelled by a cancel request (valkyrie cancel or the API)';
+    // Who asked: the command, its user and host, as GitHub names who cancelled a run.
+    const reason = `cancelled by a cancel request (valkyrie cancel by ${userInfo().username} on ${hostname()})`;
     const shown = JSON.parse((await ws.run(['show', '1', '--json'])).stdout) as { jobs: unknown[] };
     expect(shown.jobs).toMatchObject([{ status: 'cancelled', reason }]);
     const logs = await ws.run(['logs', '1', 'slow']);

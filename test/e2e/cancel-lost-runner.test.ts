@@ -110,7 +110,7 @@ jobs:
       {
         status: 'cancelled',
         reason: expect.stringMatching(
-          /^cancelled by a cancel request \(valkyrie cancel or the API\); ended while its runner was away: /,
+          /^cancelled by a cancel request \(valkyrie cancel by \S+ on \S+\); ended while its runner was away: /,
         ),
       },
     ]);

@@ -80,7 +80,12 @@ function describeWaitingRuns(title: string, dbArgs: readonly string[]): void {
         expect(await shown(run.id)).toMatchObject({
           status: 'cancelled',
           jobs: [
-            { status: 'cancelled', reason: 'cancelled by a cancel request (valkyrie cancel or the API)' },
+            {
+              status: 'cancelled',
+              reason: expect.stringMatching(
+                /^cancelled by a cancel request \(valkyrie cancel by \S+ on \S+\)$/,
+              ),
+            },
           ],
         });
         expect((await cli('show', run.id)).stdout).toContain(

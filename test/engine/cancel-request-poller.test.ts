@@ -23,4 +23,24 @@ describe('CancelRequestPoller', () => {
     ]);
     await poller.stop();
   });
+
+  it('gives the jobs the reason the request names', async () => {
+    const { plane, stores } = openPlane();
+    const handle = await plane.startRun(oneJobWorkflow(), runRequest);
+    const poller = new CancelRequestPoller(
+      stores.recovery,
+      () => new Map([[handle.id, handle]]),
+      60_000,
+      () => {},
+    );
+    expect(await stores.recovery.requestCancel(handle.id, Date.now(), 'valkyrie cancel by ada on ci-3')).toBe(
+      true,
+    );
+    expect(await poller.poll()).toEqual([handle.id]);
+    expect(await handle.done).toBe('cancelled');
+    expect(await stores.runs.listJobs(handle.id)).toMatchObject([
+      { status: 'cancelled', reason: 'cancelled by a cancel request (valkyrie cancel by ada on ci-3)' },
+    ]);
+    await poller.stop();
+  });
 });

@@ -20,10 +20,19 @@ function replicaScenario(name: string, openStores: OpenReplicaStores, currentSch
     const other = await startTestServer({ stores: await openStores(), cancelPollIntervalMs: 25 });
     const created = await driver.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const { run } = created.body as { run: { id: string } };
-    const cancelled = await other.request('POST', `/api/v1/runs/${run.id}/cancel`);
+    const cancelled = await other.request('POST', `/api/v1/runs/${run.id}/cancel`, {
+      body: { reason: 'release 4.2 was pulled' },
+    });
     expect(cancelled.status).toBe(202);
+    // The reason travels with the stored request to the replica that drives the run.
     expect(await waitForRunStatus(driver.request, run.id, 'cancelled')).toMatchObject({
-      jobs: [{ name: 'greet', status: 'cancelled' }],
+      jobs: [
+        {
+          name: 'greet',
+          status: 'cancelled',
+          reason: 'cancelled by a cancel request (release 4.2 was pulled)',
+        },
+      ],
     });
     expect(await other.request('POST', `/api/v1/runs/${run.id}/cancel`)).toMatchObject({
       status: 409,

@@ -226,23 +226,46 @@ export function runRecoveryContract(make: StoresFactory): void {
       expect(await stores().recovery.markGivenUp(asRunId('nope'), first.owner, 1)).toBe(false);
     });
 
-    it('records a cancel request for an unfinished run only, and a re-run clears it', async () => {
-      const [asked, other, done] = [await createRun(), await createRun(), await createRun()];
+    it('records a cancel request for an unfinished run only, with its first requester, and a re-run clears it', async () => {
+      const [asked, other, done, anonymous] = [
+        await createRun(),
+        await createRun(),
+        await createRun(),
+        await createRun(),
+      ];
       await stores().runs.updateRun(done.id, { status: 'failed', finishedAt: 1_700_000_010_000 });
-      expect(await stores().recovery.cancelRequests([asked.id, other.id])).toEqual(new Set());
-      expect(await stores().recovery.requestCancel(asked.id, 1_700_000_011_000)).toBe(true);
-      expect(await stores().recovery.requestCancel(asked.id, 1_700_000_012_000)).toBe(true);
+      expect(await stores().recovery.cancelRequests([asked.id, other.id])).toEqual(new Map());
+      expect(
+        await stores().recovery.requestCancel(asked.id, 1_700_000_011_000, 'valkyrie cancel by ada'),
+      ).toBe(true);
+      expect(await stores().recovery.requestCancel(asked.id, 1_700_000_012_000, 'a later request')).toBe(
+        true,
+      );
+      expect(await stores().recovery.requestCancel(anonymous.id, 1_700_000_012_000)).toBe(true);
       expect(await stores().recovery.requestCancel(done.id, 1_700_000_011_000)).toBe(false);
       expect(await stores().recovery.requestCancel(asRunId('999'), 1_700_000_011_000)).toBe(false);
-      const all = [asked.id, other.id, done.id, asRunId('nope')];
-      expect(await stores().recovery.cancelRequests(all)).toEqual(new Set([asked.id]));
-      expect(await stores().recovery.cancelRequests([])).toEqual(new Set());
+      const all = [asked.id, other.id, done.id, anonymous.id, asRunId('nope')];
+      expect(await stores().recovery.cancelRequests(all)).toEqual(
+        new Map([
+          [asked.id, 'valkyrie cancel by ada'],
+          [anonymous.id, undefined],
+        ]),
+      );
+      expect(await stores().recovery.cancelRequests([])).toEqual(new Map());
 
       await stores().runs.updateRun(asked.id, { status: 'cancelled', finishedAt: 1_700_000_013_000 });
-      expect(await stores().recovery.cancelRequests(all)).toEqual(new Set());
+      await stores().runs.updateRun(anonymous.id, { status: 'cancelled', finishedAt: 1_700_000_013_000 });
+      expect(await stores().recovery.cancelRequests(all)).toEqual(new Map());
       await stores().recovery.saveResumable(asked.id, { source, request }, first);
       expect(await stores().recovery.reopen(asked.id, 'cancelled', second)).toEqual({ kind: 'claimed' });
-      expect(await stores().recovery.cancelRequests(all)).toEqual(new Set());
+      expect(await stores().recovery.cancelRequests(all)).toEqual(new Map());
+      // The re-run's own request is recorded afresh, not under the cleared one's requester.
+      expect(await stores().recovery.requestCancel(asked.id, 1_700_000_014_000, "the re-run's cancel")).toBe(
+        true,
+      );
+      expect(await stores().recovery.cancelRequests([asked.id])).toEqual(
+        new Map([[asked.id, "the re-run's cancel"]]),
+      );
     });
   });
 }

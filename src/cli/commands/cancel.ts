@@ -4,6 +4,7 @@ import { runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../../engine/run-owner.js';
 import { closeInterruptedSteps, endUnfinishedRun, lastSeenAlive } from '../../engine/run-ownership.js';
 import { ApiClient, type ApiClientFlags, serverGiven } from '../api-client.js';
+import { cancelRequester } from '../cancel-requester.js';
 import { ExitCode } from '../exit-codes.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
@@ -25,7 +26,7 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
   if (serverGiven(options)) {
     const client = new ServerClient(ApiClient.fromFlags(options));
     try {
-      await client.cancelRun(id);
+      await client.cancelRun(id, cancelRequester());
     } catch (error) {
       const code = reportServerFailure(error);
       if (code === undefined) throw error;
@@ -69,7 +70,7 @@ export async function cancelCommand(id: string, options: CancelCommandOptions): 
         return ExitCode.succeeded;
       }
     }
-    if (!(await stores.recovery.requestCancel(run.id, Date.now())))
+    if (!(await stores.recovery.requestCancel(run.id, Date.now(), cancelRequester())))
       throw new ValkyrieError('VK_RUN_FINISHED', `run ${run.id} has finished meanwhile`);
     const by = ownership === undefined ? '' : ` (process ${ownership.owner.pid} on ${ownership.owner.host})`;
     process.stderr.write(`Asked the process running run ${run.id}${by} to cancel it.\n`);

@@ -293,7 +293,8 @@ export function runRoutes(context: ApiContext): Route[] {
               'VK_RUN_NOT_ACTIVE',
               `run ${run.id} is not a server run (a valkyrie run process drives it): cancel it with valkyrie cancel ${run.id} there`,
             );
-          if (!(await stores.recovery.requestCancel(run.id, context.clock.now()))) throw finished();
+          if (!(await stores.recovery.requestCancel(run.id, context.clock.now(), body?.reason)))
+            throw finished();
         }
         return { status: 202, body: { run: await runView(stores, run) } };
       },

@@ -73,18 +73,19 @@ const statements = {
   reopen: {
     name: 'vk_reopen_run',
     text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
-           takeovers = 0, takeover_finished_jobs = NULL, given_up = false, owner_host = $2, owner_pid = $3,
+           cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = false, owner_host = $2, owner_pid = $3,
            heartbeat_at = $4 WHERE id = $1 AND status = $5`,
   },
   requestCancel: {
     name: 'vk_request_cancel',
-    text: `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, $2)
+    text: `UPDATE runs SET cancel_requester = CASE WHEN cancel_requested_at IS NULL THEN $3 ELSE cancel_requester END,
+           cancel_requested_at = coalesce(cancel_requested_at, $2)
            WHERE id = $1 AND status IN ('queued', 'running')`,
   },
   notifyCancel: { name: 'vk_notify_cancel', text: `SELECT pg_notify(${cancelChannelSql}, '')` },
   cancelRequests: {
     name: 'vk_cancel_requests',
-    text: `SELECT id FROM runs WHERE id = ANY($1::bigint[])
+    text: `SELECT id, cancel_requester FROM runs WHERE id = ANY($1::bigint[])
            AND cancel_requested_at IS NOT NULL AND status IN ('queued', 'running')`,
   },
 } satisfies Record<string, Statement>;
@@ -205,13 +206,14 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
     });
   }
 
-  requestCancel(runId: RunId, at: number): Promise<boolean> {
+  requestCancel(runId: RunId, at: number, requester?: string): Promise<boolean> {
     return this.#db.write(
       `request cancel of run ${runId}`,
       async (query) => {
         const key = runKey(runId);
         if (key === undefined) return false;
-        if ((await query(statements.requestCancel, [key, at])).rowCount === 0) return false;
+        if ((await query(statements.requestCancel, [key, at, requester ?? null])).rowCount === 0)
+          return false;
         // Delivered when this write commits, to the driver's listener in whichever process it runs;
         // atomic, so that no request is stored without its notification, even when it runs alone.
         await query(statements.notifyCancel, []);
@@ -226,12 +228,17 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
     return this.#listener.onCancel(listener);
   }
 
-  cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>> {
+  cancelRequests(runIds: readonly RunId[]): Promise<Map<RunId, string | undefined>> {
     return this.#db.read('read cancel requests', async (query) => {
       const keys = runIds.map(runKey).filter((key): key is string => key !== undefined);
-      if (keys.length === 0) return new Set<RunId>();
-      const { rows } = await query<{ id: string }>(statements.cancelRequests, [keys]);
-      return new Set(rows.map((row) => runIdOf(row.id)));
+      const requests = new Map<RunId, string | undefined>();
+      if (keys.length === 0) return requests;
+      const { rows } = await query<{ id: string; cancel_requester: string | null }>(
+        statements.cancelRequests,
+        [keys],
+      );
+      for (const row of rows) requests.set(runIdOf(row.id), row.cancel_requester ?? undefined);
+      return requests;
     });
   }
 }

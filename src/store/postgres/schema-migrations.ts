@@ -442,4 +442,9 @@ export const migrations: readonly string[] = [
   -- claimed 250 at a time, completed): 173.4k → 164.9k. It applies to pages split from now on.
   ALTER INDEX queue_jobs_pkey SET (fillfactor = 50);
   `,
+  `
+  -- Who or what asked for a run's cancel (RunRecoveryStore.requestCancel), for its jobs' reason, so
+  -- that it reaches the replica that drives the run; NULL when the request named none.
+  ALTER TABLE runs ADD COLUMN cancel_requester text;
+  `,
 ];

@@ -289,6 +289,11 @@ export const migrations: readonly string[] = [
   -- --max-takeovers, not those after a crash or a restart.
   ALTER TABLE runs ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  -- Who or what asked for a run's cancel (RunRecoveryStore.requestCancel), for its jobs' reason, so
+  -- that it reaches the process or replica that drives the run; NULL when the request named none.
+  ALTER TABLE runs ADD COLUMN cancel_requester TEXT;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -82,11 +82,12 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       .pluck();
     this.#reopen = db.prepare<[string, number, number, number, string]>(
       `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
-       takeovers = 0, takeover_finished_jobs = NULL, given_up = 0, owner_host = ?, owner_pid = ?, heartbeat_at = ?
+       cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = 0, owner_host = ?, owner_pid = ?, heartbeat_at = ?
        WHERE id = ? AND status = ?`,
     );
-    this.#requestCancel = db.prepare<[number, number]>(
-      `UPDATE runs SET cancel_requested_at = coalesce(cancel_requested_at, ?)
+    this.#requestCancel = db.prepare<[string | null, number, number]>(
+      `UPDATE runs SET cancel_requester = CASE WHEN cancel_requested_at IS NULL THEN ? ELSE cancel_requester END,
+       cancel_requested_at = coalesce(cancel_requested_at, ?)
        WHERE id = ? AND status IN ('queued', 'running')`,
     );
   }
@@ -202,24 +203,26 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
     });
   }
 
-  requestCancel(runId: RunId, at: number): Promise<boolean> {
+  requestCancel(runId: RunId, at: number, requester?: string): Promise<boolean> {
     return this.commits.write(`request cancel of run ${runId}`, () => {
       const key = runKey(runId);
-      return key !== undefined && this.#requestCancel.run(at, key).changes > 0;
+      return key !== undefined && this.#requestCancel.run(requester ?? null, at, key).changes > 0;
     });
   }
 
-  cancelRequests(runIds: readonly RunId[]): Promise<Set<RunId>> {
+  cancelRequests(runIds: readonly RunId[]): Promise<Map<RunId, string | undefined>> {
     return this.commits.read('read cancel requests', () => {
       const keys = runIds.map(runKey).filter((key): key is number => key !== undefined);
-      if (keys.length === 0) return new Set<RunId>();
+      const requests = new Map<RunId, string | undefined>();
+      if (keys.length === 0) return requests;
       const rows = this.#db
-        .prepare<number[], { id: number }>(
-          `SELECT id FROM runs WHERE id IN (${keys.map(() => '?').join(', ')})
+        .prepare<number[], { id: number; cancel_requester: string | null }>(
+          `SELECT id, cancel_requester FROM runs WHERE id IN (${keys.map(() => '?').join(', ')})
            AND cancel_requested_at IS NOT NULL AND status IN ('queued', 'running')`,
         )
         .all(...keys);
-      return new Set(rows.map((row) => runIdOf(row.id)));
+      for (const row of rows) requests.set(runIdOf(row.id), row.cancel_requester ?? undefined);
+      return requests;
     });
   }
 }
