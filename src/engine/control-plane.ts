@@ -277,9 +277,7 @@ export class ControlPlane {
         ? this.leases.holdStored(jobs.filter((job) => workflow.jobs.get(job.key)?.concurrency === undefined))
         : new Set<string>();
     const effects =
-      how === 'resume'
-        ? coordinator.restore(stored, now, { awaitingRunner, lostAt })
-        : coordinator.rerun(stored, now);
+      how === 'resume' ? coordinator.restore(stored, now, { awaitingRunner, lostAt }) : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = this.active.activate(record, workflow, coordinator, activeSince, this.cancelRun);
@@ -287,6 +285,7 @@ export class ControlPlane {
     run.ownerExited = run.resumed && ownerExited;
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     beginRun(this.runStart, run, record, group, effects);
+    this.leases.tellHeld(jobs, awaitingRunner);
     return handle;
   }
 
