@@ -263,13 +263,8 @@ export class ControlPlane {
   ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now; // now: one taken over while it waited for its group
-    const context: RunContext = {
-      ...request,
-      runId: record.id,
-      runNumber: record.runNumber,
-      runAttempt: record.attempt ?? 1,
-      startedAt,
-    };
+    const { id: runId, runNumber } = record;
+    const context: RunContext = { ...request, runId, runNumber, runAttempt: record.attempt ?? 1, startedAt };
     const coordinator = new RunCoordinator(workflow, context, (ordinal) => jobIdFor(record.id, ordinal));
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaitingRunner =
@@ -277,7 +272,9 @@ export class ControlPlane {
         ? this.leases.holdStored(jobs.filter((job) => workflow.jobs.get(job.key)?.concurrency === undefined))
         : new Set<string>();
     const effects =
-      how === 'resume' ? coordinator.restore(stored, now, { awaitingRunner, lostAt }) : coordinator.rerun(stored, now);
+      how === 'resume'
+        ? coordinator.restore(stored, now, { awaitingRunner, lostAt })
+        : coordinator.rerun(stored, now);
     // A re-run's duration is this attempt's, not the time since the run first started.
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = this.active.activate(record, workflow, coordinator, activeSince, this.cancelRun);
