@@ -54,18 +54,18 @@ export const statements = {
            ON CONFLICT (slot) DO UPDATE SET queued = 0`,
   },
   notify: { name: 'vk_queue_notify', text: `SELECT pg_notify(${queueChannelSql}, '')` },
-  // Leases the first ready jobs (queue-claim-columns-migration.ts, queue_claim_columns), as one JSON array
+  // Leases the first ready jobs (queue-seq-index-migration.ts, queue_claim_leases), as one JSON array
   // of columns in queue order (RETURNING does not promise the subquery's order): a row per job cost the
   // client a parse and an object each.
   claim: {
-    name: 'vk_queue_claim_columns',
-    text: 'SELECT queue_claim_columns($1::bigint, $2::int, $3::text, $4::bigint, $5::text[]) AS leases',
+    name: 'vk_queue_claim_leases',
+    text: 'SELECT queue_claim_leases($1::bigint, $2::int, $3::text, $4::bigint, $5::text[]) AS leases',
   },
   // A claim that, finding nothing ready, registers a waiter for a hand-off (queue-hand-off-migration.ts).
   claimOrWait: {
-    name: 'vk_queue_claim_or_wait_columns',
+    name: 'vk_queue_claim_or_wait_leases',
     text: `SELECT leases, waiter::text, ready_at::text
-           FROM queue_claim_or_wait_columns($1::bigint, $2::int, $3::text, $4::bigint, $5::text[], $6::int, $7::bigint,
+           FROM queue_claim_or_wait_leases($1::bigint, $2::int, $3::text, $4::bigint, $5::text[], $6::int, $7::bigint,
              $8::boolean)`,
   },
   // A waiter that stops waiting; no row when an enqueue has taken it (its hand-off is on its way). Like
@@ -93,7 +93,7 @@ export const statements = {
     name: 'vk_queue_record_stale',
     text: 'INSERT INTO queue_stale_writes (job_id, token, action, at) VALUES ($1, $2, $3, $4)',
   },
-  // One statement per batch, reading the batch's rows by primary key whatever the planner estimates;
+  // One statement per batch, reading the batch's rows by id whatever the planner estimates;
   // input rows that updated nothing are recorded as stale and returned (queue-batch-migration.ts).
   complete: {
     name: 'vk_queue_complete',

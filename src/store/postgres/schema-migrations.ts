@@ -4,6 +4,7 @@ import { queueBatchMigration } from './queue-batch-migration.js';
 import { queueClaimColumnsMigration } from './queue-claim-columns-migration.js';
 import { queueClaimCtidMigration } from './queue-claim-ctid-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
+import { queueSeqIndexMigration } from './queue-seq-index-migration.js';
 
 /**
  * The schema as an ordered list: entry N-1 takes a schema from version N-1 to N. A released entry is
@@ -447,4 +448,5 @@ export const migrations: readonly string[] = [
   -- that it reaches the replica that drives the run; NULL when the request named none.
   ALTER TABLE runs ADD COLUMN cancel_requester text;
   `,
+  queueSeqIndexMigration,
 ];

@@ -1,0 +1,63 @@
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { openPostgresStores } from '../../src/store/postgres/index.js';
+import { migrations } from '../../src/store/postgres/schema-migrations.js';
+import { asQueueJobId } from '../../src/store/queue.js';
+import {
+  describeOnPostgres,
+  dropSchema,
+  postgresUrl,
+  uniqueSchema,
+  withRawClient,
+} from './postgres-server.js';
+
+const title = 'Postgres queue: the index on seq (migration 34)';
+/** The schema before migration 34. */
+const before = 33;
+
+describeOnPostgres(title, () => {
+  let schema = '';
+  beforeEach(() => {
+    schema = uniqueSchema();
+  });
+  afterEach(() => dropSchema(schema));
+
+  const open = () => openPostgresStores(postgresUrl, { schema, queue: { capacity: 100 } });
+
+  it('keeps the jobs of an older schema: a lease taken before completes after, and new ids follow the old', async () => {
+    const leased = await withRawClient(async (client) => {
+      await client.query(`CREATE SCHEMA "${schema}"`);
+      await client.query(`SET search_path TO "${schema}"`);
+      for (const sql of migrations.slice(0, before)) await client.query(sql);
+      await client.query(
+        'CREATE TABLE valkyrie_schema (singleton boolean PRIMARY KEY DEFAULT true, version integer NOT NULL)',
+      );
+      await client.query('INSERT INTO valkyrie_schema (version) VALUES ($1)', [before]);
+      await client.query(`SELECT * FROM queue_enqueue('{a,b,c}', '{1,2,3}', '{normal,normal,normal}',
+        '{1,2,3}', '{NULL,NULL,NULL}', '{3,3,3}', '{requeue,requeue,requeue}', '{NULL,NULL,NULL}', 1, 100)`);
+      const { rows } = await client.query<{ leases: [string[], string[], unknown[], number[], number[]] }>(
+        `SELECT queue_claim_columns(1, 1, 'old', 60000000000000, NULL) AS leases`,
+      );
+      const [ids, , , , tokens] = rows[0]?.leases ?? [[], [], [], [], []];
+      return { jobId: asQueueJobId(ids[0] ?? ''), token: tokens[0] ?? 0 };
+    });
+    await using stores = await open();
+    const [done] = await stores.queue.complete([{ lease: leased, outcome: { kind: 'succeeded' } }]);
+    expect(done).toEqual({ kind: 'completed', jobId: leased.jobId });
+    const leases = await stores.queue.claim({ worker: 'new', limit: 10, ttlMs: 60_000 });
+    expect(leases.map((lease) => lease.task)).toEqual(['b', 'c']);
+    const created = await stores.queue.enqueue([{ task: 'd', payload: 4 }]);
+    expect(created.map((result) => result.job.id)).toEqual([String(Number(leases[1]?.jobId) + 1)]);
+    const indexes = await withRawClient(async (client) => {
+      const { rows } = await client.query<{ indexdef: string }>(
+        `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'queue_jobs' AND indexdef LIKE '%(seq)%'`,
+        [schema],
+      );
+      return rows.map((row) => row.indexdef.replace(`"${schema}".`, '').replace(`${schema}.`, ''));
+    });
+    // Ids come from the identity column; a unique index made every claim and completion fetch the
+    // job's older row versions to check theirs.
+    expect(indexes).toEqual([
+      "CREATE INDEX queue_jobs_seq ON queue_jobs USING btree (seq) WITH (fillfactor='30')",
+    ]);
+  });
+});
