@@ -10,7 +10,7 @@ import {
   withRawClient,
 } from './postgres-server.js';
 
-const title = 'Postgres queue: the index on seq (migration 34)';
+const title = 'Postgres queue: the index on seq, and enqueued columns sent once (migrations 34, 35)';
 /** The schema before migration 34. */
 const before = 33;
 
@@ -58,6 +58,34 @@ describeOnPostgres(title, () => {
     // job's older row versions to check theirs.
     expect(indexes).toEqual([
       "CREATE INDEX queue_jobs_seq ON queue_jobs USING btree (seq) WITH (fillfactor='30')",
+    ]);
+  });
+
+  it('gives every job a value sent once, and each job its own value sent per job, NULL included', async () => {
+    await (await open()).close();
+    const rows = await withRawClient(async (client) => {
+      await client.query(`SET search_path TO "${schema}"`);
+      const { rows: result } = await client.query<{ seqs: string; queued_count: number }>(
+        `SELECT seqs::text, queued_count FROM queue_enqueue_rows(3, '[{"i":1},{"i":2},{"i":3}]', '{t}',
+           '{high,low,normal}', '{7}', '{NULL}', '{2}', '{fail}', '{NULL,k,NULL}', 5, 100)`,
+      );
+      expect(result).toEqual([{ seqs: '{1,2,3}', queued_count: 0 }]);
+      await expect(
+        client.query(`SELECT * FROM queue_enqueue_rows(2, '[1,2,3]', '{t}', '{normal}', '{7}', '{NULL}',
+          '{2}', '{fail}', '{NULL}', 5, 100)`),
+      ).rejects.toThrow('3 payloads for 2 jobs');
+      return (
+        await client.query(
+          `SELECT seq::int, task, payload::text, priority, queue_key::int, not_before, max_attempts,
+             on_lease_expiry, idempotency_key, created_at::int FROM queue_jobs ORDER BY seq`,
+        )
+      ).rows;
+    });
+    const shared = { task: 't', queue_key: 7, not_before: null, max_attempts: 2, on_lease_expiry: 'fail' };
+    expect(rows).toEqual([
+      { seq: 1, payload: '{"i":1}', priority: 'high', idempotency_key: null, created_at: 5, ...shared },
+      { seq: 2, payload: '{"i":2}', priority: 'low', idempotency_key: 'k', created_at: 5, ...shared },
+      { seq: 3, payload: '{"i":3}', priority: 'normal', idempotency_key: null, created_at: 5, ...shared },
     ]);
   });
 });

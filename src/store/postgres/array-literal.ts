@@ -33,3 +33,14 @@ export function textArrayLiteral(values: readonly (string | null)[]): string {
   }
   return `{${parts.join(',')}}`;
 }
+
+/**
+ * `values`, or only the first when all are equal (===): a batch's column sent once, for statements
+ * that take an array of one as that value in every row (queue-enqueue-rows-migration.ts). Most batches
+ * share their task, priority and limits, and the server parses each element (~700 instructions).
+ */
+export function sameOrAll<T>(values: readonly T[]): readonly T[] {
+  const first = values[0];
+  for (let i = 1; i < values.length; i++) if (values[i] !== first) return values;
+  return values.slice(0, 1);
+}

@@ -10,12 +10,10 @@ const countQueued = (cte: string, where = 'true') =>
   `counted AS (UPDATE queue_counts SET queued = queued + (SELECT count(*) FROM ${cte} WHERE ${where})
      WHERE slot = pg_backend_pid() % 16 AND EXISTS (SELECT FROM ${cte} WHERE ${where}))`;
 
-const enqueueCall = `queue_enqueue($1::text[],
-  ARRAY (SELECT p.value FROM json_array_elements($2::json) WITH ORDINALITY AS p ORDER BY p.ordinality),
-  $3::text[], $4::bigint[], $5::bigint[], $6::int[], $7::text[], $8::text[], $9::bigint, $10::int)`;
+const enqueueCall = `queue_enqueue_rows($1::int, $2::json, $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+  $7::int[], $8::text[], $9::text[], $10::bigint, $11::int)`;
 
-const enqueuedIds = `array_agg(job_seq ORDER BY job_seq) FILTER (WHERE job_seq IS NOT NULL)::text AS seqs,
-  min(queued_count) AS queued`;
+const enqueuedIds = 'seqs::text AS seqs, queued_count AS queued';
 
 export const statements = {
   // Serialises submissions across processes, so that two cannot both pass the capacity check or both
@@ -31,16 +29,17 @@ export const statements = {
            WHERE idempotency_key = ANY($1::text[]) AND created_at >= $2
            ORDER BY idempotency_key, seq DESC`,
   },
-  // The submission lock, the capacity check and the insert in one round trip (schema-migrations.ts,
-  // queue_enqueue), which also notifies. One row: the new ids as a bigint[] literal in id order, which
-  // is the batch's order (1,000 rows cost the client more to parse), or, for a batch past capacity,
-  // no ids and the queued count.
-  enqueue: { name: 'vk_queue_enqueue', text: `SELECT ${enqueuedIds} FROM ${enqueueCall}` },
+  // The submission lock, the capacity check and the insert in one round trip
+  // (queue-enqueue-rows-migration.ts, queue_enqueue_rows), which also hands off or notifies. One row:
+  // the new ids as a bigint[] literal in id order, which is the batch's order (1,000 rows cost the
+  // client more to parse), or, for a batch past capacity, no ids and the queued count. A column whose
+  // values the batch's jobs all share is sent as an array of one (sameOrAll).
+  enqueue: { name: 'vk_queue_enqueue_rows', text: `SELECT ${enqueuedIds} FROM ${enqueueCall}` },
   // The same, committing without waiting for the WAL flush: the jobs are visible, and the notification
   // sent, one flush sooner. Only for an unkeyed enqueue in a statement of its own, followed by
   // flushEnqueued before it is acknowledged (see #enqueueNow).
   enqueueVisibleFirst: {
-    name: 'vk_queue_enqueue_visible_first',
+    name: 'vk_queue_enqueue_rows_visible_first',
     text: `SELECT ${enqueuedIds}
            FROM set_config('synchronous_commit', 'off', true) AS visible_first, ${enqueueCall}`,
   },

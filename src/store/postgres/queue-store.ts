@@ -33,7 +33,7 @@ import {
   staleLeaseError,
   toQueueInsert,
 } from '../queue-rows.js';
-import { integerArrayLiteral, textArrayLiteral } from './array-literal.js';
+import { integerArrayLiteral, sameOrAll, textArrayLiteral } from './array-literal.js';
 import type { PostgresDatabase, Query } from './database.js';
 import { toStoreError } from './errors.js';
 import type { NotificationListener } from './notification-listener.js';
@@ -422,16 +422,17 @@ export class PostgresQueueStore implements QueueStore {
     });
     const statement = visibleFirst ? statements.enqueueVisibleFirst : statements.enqueue;
     const { rows } = await query<{ seqs: string | null; queued: number | null }>(statement, [
-      textArrayLiteral(fresh.map((i) => i.task)),
+      fresh.length,
       // One JSON array of the payloads, already JSON each: as a json[] parameter, pg escaped every
       // payload's quotes into an array literal, ~0.7 ms per 1,000 small payloads here, against 0.05.
       `[${fresh.map((i) => i.payload).join(',')}]`,
-      textArrayLiteral(fresh.map((i) => i.priority)),
-      integerArrayLiteral(fresh.map((i) => i.queueKey)),
-      integerArrayLiteral(fresh.map((i) => i.notBefore)),
-      integerArrayLiteral(fresh.map((i) => i.maxAttempts)),
-      textArrayLiteral(fresh.map((i) => i.onLeaseExpiry)),
-      textArrayLiteral(fresh.map((i) => i.idempotencyKey)),
+      textArrayLiteral(sameOrAll(fresh.map((i) => i.task))),
+      textArrayLiteral(sameOrAll(fresh.map((i) => i.priority))),
+      integerArrayLiteral(sameOrAll(fresh.map((i) => i.queueKey))),
+      integerArrayLiteral(sameOrAll(fresh.map((i) => i.notBefore))),
+      integerArrayLiteral(sameOrAll(fresh.map((i) => i.maxAttempts))),
+      textArrayLiteral(sameOrAll(fresh.map((i) => i.onLeaseExpiry))),
+      textArrayLiteral(sameOrAll(fresh.map((i) => i.idempotencyKey))),
       now,
       capacity,
     ]);

@@ -3,6 +3,7 @@ import { bundleRetentionMigration } from './bundle-retention-migration.js';
 import { queueBatchMigration } from './queue-batch-migration.js';
 import { queueClaimColumnsMigration } from './queue-claim-columns-migration.js';
 import { queueClaimCtidMigration } from './queue-claim-ctid-migration.js';
+import { queueEnqueueRowsMigration } from './queue-enqueue-rows-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
 import { queueSeqIndexMigration } from './queue-seq-index-migration.js';
 
@@ -449,4 +450,5 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN cancel_requester text;
   `,
   queueSeqIndexMigration,
+  queueEnqueueRowsMigration,
 ];
