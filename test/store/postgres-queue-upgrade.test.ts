@@ -10,7 +10,7 @@ import {
   withRawClient,
 } from './postgres-server.js';
 
-const title = 'Postgres queue: the index on seq, and enqueued columns sent once (migrations 34, 35)';
+const title = 'Postgres queue: the seq index, and batch columns sent once (migrations 34-36)';
 /** The schema before migration 34. */
 const before = 33;
 
@@ -86,6 +86,48 @@ describeOnPostgres(title, () => {
       { seq: 1, payload: '{"i":1}', priority: 'high', idempotency_key: null, created_at: 5, ...shared },
       { seq: 2, payload: '{"i":2}', priority: 'low', idempotency_key: 'k', created_at: 5, ...shared },
       { seq: 3, payload: '{"i":3}', priority: 'normal', idempotency_key: null, created_at: 5, ...shared },
+    ]);
+  });
+
+  it('completes every job with a state and outcome sent once, or each with its own, and records a stale token', async () => {
+    const leases = await (async () => {
+      await using stores = await open();
+      await stores.queue.enqueue(['a', 'b', 'c', 'd', 'e'].map((task) => ({ task, payload: null })));
+      return stores.queue.claim({ worker: 'w', limit: 5, ttlMs: 60_000 });
+    })();
+    const [a, b, c, d, e] = leases.map((lease) => ({ id: lease.jobId, token: lease.token }));
+    if (a === undefined || b === undefined || c === undefined || d === undefined || e === undefined)
+      throw new Error('five leases expected');
+    const rows = await withRawClient(async (client) => {
+      await client.query(`SET search_path TO "${schema}"`);
+      const complete = async (ids: string[], tokens: number[], states: string, outcomes: string) =>
+        (
+          await client.query<{ job_id: string }>(
+            'SELECT job_id::text FROM queue_complete_rows($1::bigint[], $2::bigint[], $3::text[], $4::json[], 9)',
+            [`{${ids.join(',')}}`, `{${tokens.join(',')}}`, states, outcomes],
+          )
+        ).rows.map((row) => row.job_id);
+      expect(
+        await complete([a.id, b.id, c.id], [a.token, b.token, c.token - 1], '{succeeded}', '{NULL}'),
+      ).toEqual([c.id]);
+      expect(
+        await complete(
+          [d.id, e.id],
+          [d.token, e.token],
+          '{failed,succeeded}',
+          '{"{\\"kind\\":\\"failed\\"}",NULL}',
+        ),
+      ).toEqual([]);
+      return (
+        await client.query('SELECT task, state, outcome::text, finished_at::int FROM queue_jobs ORDER BY seq')
+      ).rows;
+    });
+    expect(rows).toEqual([
+      { task: 'a', state: 'succeeded', outcome: null, finished_at: 9 },
+      { task: 'b', state: 'succeeded', outcome: null, finished_at: 9 },
+      { task: 'c', state: 'leased', outcome: null, finished_at: null },
+      { task: 'd', state: 'failed', outcome: '{"kind":"failed"}', finished_at: 9 },
+      { task: 'e', state: 'succeeded', outcome: null, finished_at: 9 },
     ]);
   });
 });

@@ -92,12 +92,13 @@ export const statements = {
     name: 'vk_queue_record_stale',
     text: 'INSERT INTO queue_stale_writes (job_id, token, action, at) VALUES ($1, $2, $3, $4)',
   },
-  // One statement per batch, reading the batch's rows by id whatever the planner estimates;
-  // input rows that updated nothing are recorded as stale and returned (queue-batch-migration.ts).
+  // One statement per batch, reading the batch's rows by id whatever the planner estimates; input rows
+  // that updated nothing are recorded as stale and returned (queue-batch-migration.ts). A state or
+  // outcome that all the batch's completions share is sent once (queue-complete-rows-migration.ts).
   complete: {
-    name: 'vk_queue_complete',
+    name: 'vk_queue_complete_rows',
     text: `SELECT job_id::text AS seq, token::text AS token
-           FROM queue_complete($1::bigint[], $2::bigint[], $3::text[], $4::json[], $5::bigint)`,
+           FROM queue_complete_rows($1::bigint[], $2::bigint[], $3::text[], $4::json[], $5::bigint)`,
   },
   release: {
     name: 'vk_queue_release',

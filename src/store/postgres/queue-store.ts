@@ -256,8 +256,8 @@ export class PostgresQueueStore implements QueueStore {
     return [
       integerArrayLiteral(valid.map(({ lease }) => lease.jobId)),
       integerArrayLiteral(valid.map(({ lease }) => lease.token)),
-      textArrayLiteral(valid.map(({ outcome }) => outcome.kind)),
-      textArrayLiteral(valid.map(outcomeText)),
+      textArrayLiteral(sameOrAll(valid.map(({ outcome }) => outcome.kind))),
+      textArrayLiteral(sameOrAll(valid.map(outcomeText))),
       this.#options.clock.now(),
     ];
   }

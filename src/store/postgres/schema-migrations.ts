@@ -3,6 +3,7 @@ import { bundleRetentionMigration } from './bundle-retention-migration.js';
 import { queueBatchMigration } from './queue-batch-migration.js';
 import { queueClaimColumnsMigration } from './queue-claim-columns-migration.js';
 import { queueClaimCtidMigration } from './queue-claim-ctid-migration.js';
+import { queueCompleteRowsMigration } from './queue-complete-rows-migration.js';
 import { queueEnqueueRowsMigration } from './queue-enqueue-rows-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
 import { queueSeqIndexMigration } from './queue-seq-index-migration.js';
@@ -451,4 +452,5 @@ export const migrations: readonly string[] = [
   `,
   queueSeqIndexMigration,
   queueEnqueueRowsMigration,
+  queueCompleteRowsMigration,
 ];
