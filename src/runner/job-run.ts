@@ -458,6 +458,8 @@ class JobExecution {
   /** As GitHub's runner: an output that holds a secret is left out, with its warning, not masked. */
   private evaluateOutputs(): Record<string, string> {
     const out: Record<string, string> = {};
+    // Most jobs declare none: their contexts need not be built.
+    if (Object.keys(this.spec.outputs).length === 0) return out;
     const context = this.context();
     for (const [key, template] of Object.entries(this.spec.outputs)) {
       let value: string;

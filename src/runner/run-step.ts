@@ -1,8 +1,9 @@
-import { rmSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ProcessOutcome } from '../core/outcome.js';
 import type { OutputLine } from '../executors/contract.js';
 import { trackingVariable } from '../executors/shell/orphans.js';
+import { errnoCode } from '../executors/shell/process-group.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import { type EvaluationContext, interpolate } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
@@ -81,8 +82,17 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     // Removed even when the step failed, was cancelled or could not start: left behind in the reused
     // slot, the command files would be read by the next job's step of the same index, and the script
     // (secrets included) could be read by any later job in the slot.
-    rmSync(scriptPath, { force: true });
+    removeScript(scriptPath);
     commandFiles ??= takeCommandFiles(files);
+  }
+}
+
+/** rmSync(path, { force: true }) for a file, without its lstat and its JavaScript around unlink(). */
+function removeScript(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error;
   }
 }
 

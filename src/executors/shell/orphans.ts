@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 
 /**
  * What GitHub's runner marks a job's processes with, and stops every process still carrying at the
@@ -43,7 +43,8 @@ export type OrphansStopped = (stopped: readonly StoppedOrphan[]) => void;
 
 /** The marks of ended jobs not swept yet, with whom to tell what the sweep stopped. */
 const pending = new Map<string, OrphansStopped | undefined>();
-const nul = Buffer.from([0]);
+/** What precedes a mark's value in an environment: `RUNNER_TRACKING_ID=`. */
+const markKey = Buffer.from(`${trackingVariable}=`);
 let scheduled: NodeJS.Timeout | undefined;
 let exitHooked = false;
 
@@ -66,12 +67,9 @@ export function sweepOrphans(): StoppedOrphan[] {
   if (scheduled !== undefined) clearTimeout(scheduled);
   scheduled = undefined;
   if (pending.size === 0) return [];
-  const jobs = [...pending];
+  const jobs = new Map(pending);
   pending.clear();
-  const marks = jobs.map(([id]) => Buffer.from(`${trackingVariable}=${id}\0`));
-  // Inside the environment a mark follows another variable's NUL; only the first one has none.
-  const inner = marks.map((mark) => Buffer.concat([nul, mark]));
-  const stoppedBy = new Map<number, StoppedOrphan[]>();
+  const stoppedBy = new Map<string, StoppedOrphan[]>();
   const stopped: StoppedOrphan[] = [];
   let entries: string[];
   try {
@@ -82,17 +80,10 @@ export function sweepOrphans(): StoppedOrphan[] {
   for (const entry of entries) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    let environ: Buffer;
-    try {
-      environ = readFileSync(`/proc/${pid}/environ`);
-    } catch {
-      // Gone already, or another user's: not one of ours.
-      continue;
-    }
-    const job = marks.findIndex(
-      (mark, i) => environ.subarray(0, mark.length).equals(mark) || environ.includes(inner[i] as Buffer),
-    );
-    if (job < 0) continue;
+    const environ = environmentOf(pid);
+    if (environ === undefined) continue;
+    const job = markedJob(environ, jobs);
+    if (job === undefined) continue;
     // Read before the kill: a process reaped at once leaves no name behind.
     const name = commandName(pid);
     try {
@@ -109,12 +100,73 @@ export function sweepOrphans(): StoppedOrphan[] {
   }
   for (const [job, own] of stoppedBy) {
     try {
-      jobs[job]?.[1]?.(own);
+      jobs.get(job)?.(own);
     } catch {
       // A listener that throws must not keep the other jobs from being told.
     }
   }
   return stopped;
+}
+
+/** Reused by every read of an environment: most are a few kB; a longer one grows it for good. */
+let environBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * `/proc/PID/environ`, or undefined where it cannot be read: the process is gone, another user's, or
+ * has no memory to read (a kernel thread or a zombie: dozens on any machine, met by every sweep).
+ * Node's error for each of those carries a stack trace that costs more than the read; nobody looks
+ * at it, so none is captured. Read into one buffer, valid until the next call: readFileSync's
+ * fstat, allocation and JavaScript around them cost twice what the read does.
+ */
+function environmentOf(pid: number): Buffer | undefined {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(`/proc/${pid}/environ`, 'r');
+    let length = 0;
+    for (;;) {
+      if (length === environBuffer.length) {
+        const longer = Buffer.allocUnsafe(length * 2);
+        environBuffer.copy(longer);
+        environBuffer = longer;
+      }
+      const read = readSync(fd, environBuffer, length, environBuffer.length - length, null);
+      if (read === 0) return environBuffer.subarray(0, length);
+      length += read;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    Error.stackTraceLimit = limit;
+    if (fd !== undefined) closeQuietly(fd);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing was written to it: there is nothing to lose.
+  }
+}
+
+/**
+ * The pending job whose mark `environ` carries as a whole variable (at its start or after another
+ * variable's NUL, its value ended by a NUL), if any: one pass over the environment, whatever the
+ * number of marks pending.
+ */
+function markedJob(environ: Buffer, jobs: ReadonlyMap<string, unknown>): string | undefined {
+  for (let at = environ.indexOf(markKey); at >= 0; at = environ.indexOf(markKey, at + 1)) {
+    if (at > 0 && environ[at - 1] !== 0) continue;
+    const start = at + markKey.length;
+    const end = environ.indexOf(0, start);
+    if (end < 0) return undefined;
+    // Marks are ASCII; latin1 maps every other byte to a character no mark holds.
+    const value = environ.toString('latin1', start, end);
+    if (jobs.has(value)) return value;
+  }
+  return undefined;
 }
 
 function commandName(pid: number): string {
