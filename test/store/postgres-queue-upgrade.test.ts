@@ -10,7 +10,7 @@ import {
   withRawClient,
 } from './postgres-server.js';
 
-const title = 'Postgres queue: the seq index, and batch columns sent once (migrations 34-36)';
+const title = 'Postgres queue: the primary key, and batch columns sent once (migrations 34-37)';
 /** The schema before migration 34. */
 const before = 33;
 
@@ -47,18 +47,49 @@ describeOnPostgres(title, () => {
     expect(leases.map((lease) => lease.task)).toEqual(['b', 'c']);
     const created = await stores.queue.enqueue([{ task: 'd', payload: 4 }]);
     expect(created.map((result) => result.job.id)).toEqual([String(Number(leases[1]?.jobId) + 1)]);
-    const indexes = await withRawClient(async (client) => {
+    // The primary key stays, its pages splitting 70% free from now on.
+    expect(await seqIndexes()).toEqual([
+      "CREATE UNIQUE INDEX queue_jobs_pkey ON queue_jobs USING btree (seq) WITH (fillfactor='30')",
+    ]);
+  });
+
+  const seqIndexes = () =>
+    withRawClient(async (client) => {
       const { rows } = await client.query<{ indexdef: string }>(
         `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'queue_jobs' AND indexdef LIKE '%(seq)%'`,
         [schema],
       );
       return rows.map((row) => row.indexdef.replace(`"${schema}".`, '').replace(`${schema}.`, ''));
     });
-    // Ids come from the identity column; a unique index made every claim and completion fetch the
-    // job's older row versions to check theirs.
-    expect(indexes).toEqual([
-      "CREATE INDEX queue_jobs_seq ON queue_jobs USING btree (seq) WITH (fillfactor='30')",
+
+  // The first form of migration 34 replaced the primary key by a non-unique index. A table published
+  // for logical replication then refused every claim (no replica identity); 37 gives it the key back.
+  it('gives the queue its primary key back where the first form of migration 34 had dropped it', async () => {
+    await (await open()).close();
+    await withRawClient(async (client) => {
+      await client.query(`SET search_path TO "${schema}"`);
+      await client.query('ALTER TABLE queue_jobs DROP CONSTRAINT queue_jobs_pkey');
+      await client.query('CREATE INDEX queue_jobs_seq ON queue_jobs (seq) WITH (fillfactor = 30)');
+      await client.query('UPDATE valkyrie_schema SET version = 36');
+    });
+    await using stores = await open();
+    expect(await seqIndexes()).toEqual([
+      "CREATE UNIQUE INDEX queue_jobs_pkey ON queue_jobs USING btree (seq) WITH (fillfactor='30')",
     ]);
+    const publication = `${schema}_pub`;
+    await withRawClient((client) =>
+      client.query(`CREATE PUBLICATION "${publication}" FOR TABLE "${schema}".queue_jobs`),
+    );
+    try {
+      await stores.queue.enqueue([{ task: 'replicated', payload: 1 }]);
+      const [lease] = await stores.queue.claim({ worker: 'w', limit: 1, ttlMs: 60_000 });
+      if (lease === undefined) throw new Error('no lease');
+      expect(await stores.queue.complete([{ lease, outcome: { kind: 'succeeded' } }])).toEqual([
+        { kind: 'completed', jobId: lease.jobId },
+      ]);
+    } finally {
+      await withRawClient((client) => client.query(`DROP PUBLICATION "${publication}"`));
+    }
   });
 
   it('gives every job a value sent once, and each job its own value sent per job, NULL included', async () => {

@@ -2,16 +2,16 @@
  * Migration 34 (the 34th entry of schema-migrations.ts; released, so never edited — a change is a new entry).
  *
  * Cheaper index entries for the versions a job's row leaves behind. Claims and completions cannot be
- * HOT updates (see migration 32), so each adds an entry for the job's id to the index on `seq`:
+ * HOT updates (see migration 32), so each adds an entry for the job's id to the primary key:
  *
- * - The index is no longer unique. A unique index checks every insert against the entries with the
- *   same key, fetching each one's heap tuple to see whether it is live: the claim's insert fetched the
- *   enqueued version, the completion's both earlier ones. `seq` is an identity column GENERATED ALWAYS,
- *   and nothing inserts a seq of its own, so ids stay unique without the check; no constraint or
- *   ON CONFLICT names the key.
  * - A leaf page keeps 70% free when it splits, room for a job's three versions: at half free, the
  *   completion's entry found the page full and first deleted old versions' entries (bottom-up
- *   deletion), visiting their heap pages.
+ *   deletion), visiting their heap pages. Set on the index, not rebuilt: pages split from now on (a
+ *   new schema's all), without holding the table locked for a build of its whole history.
+ *
+ * Its first form, on main for a day and in no release, also replaced the primary key by a non-unique
+ * index (~7k instructions a job fewer: a unique index fetches the older versions of the job's row to
+ * check them); migration 37 gives the schemas it made their primary key back (see there for why).
  * - queue_claim_leases reads the server's clock once per claim for the lease tokens' floor (see
  *   queue-hand-off-migration.ts), not once per leased row; extract() is numeric arithmetic, ~2k
  *   instructions a row. Otherwise it is queue_claim_columns, and queue_claim_or_wait_leases is
@@ -20,11 +20,10 @@
  *
  * Instructions of the Postgres server per job under callgrind (bench/queue/trial-valkyrie.js's cycle:
  * 20,000 jobs enqueued 1,000 at a time, claimed by a worker of concurrency 50 and prefetch 450,
- * completed), median of 3: 173.1k → 158.0k.
+ * completed), median of 3: 173.1k → 158.0k with the first form; about 7k of that was the unique check.
  */
 export const queueSeqIndexMigration = `
-  ALTER TABLE queue_jobs DROP CONSTRAINT queue_jobs_pkey;
-  CREATE INDEX queue_jobs_seq ON queue_jobs (seq) WITH (fillfactor = 30);
+  ALTER INDEX queue_jobs_pkey SET (fillfactor = 30);
 
   CREATE FUNCTION queue_claim_leases(claim_now bigint, claim_limit int, claim_worker text,
     claim_expires_at bigint, claim_tasks text[])

@@ -6,6 +6,7 @@ import { queueClaimCtidMigration } from './queue-claim-ctid-migration.js';
 import { queueCompleteRowsMigration } from './queue-complete-rows-migration.js';
 import { queueEnqueueRowsMigration } from './queue-enqueue-rows-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
+import { queuePrimaryKeyMigration } from './queue-primary-key-migration.js';
 import { queueSeqIndexMigration } from './queue-seq-index-migration.js';
 
 /**
@@ -453,4 +454,5 @@ export const migrations: readonly string[] = [
   queueSeqIndexMigration,
   queueEnqueueRowsMigration,
   queueCompleteRowsMigration,
+  queuePrimaryKeyMigration,
 ];
