@@ -114,6 +114,8 @@ export class RunnerAgent {
         readonly settle: (answered: boolean) => void;
         /** Starts waiting `timeoutMs` for the answer, once a session is up to carry it (idempotent). */
         readonly awaitAnswer: () => void;
+        /** The session went down holding completions: the wait starts again on the next one. */
+        readonly pause: () => void;
       }
     | undefined;
   private readonly directories: SlotDirectories;
@@ -146,7 +148,10 @@ export class RunnerAgent {
       this.completions.lost();
       this.registerAgain();
     });
-    options.switches?.onLost(() => this.completions.lost());
+    options.switches?.onLost(() => {
+      this.completions.lost();
+      if (this.completions.size > 0) this.leaving?.pause();
+    });
     options.switches?.capRetryDelay?.(() => this.reconnectWithinMs());
   }
 
@@ -187,10 +192,10 @@ export class RunnerAgent {
    * is listed as lost rather than stopped.
    *
    * While no session is up and completions are held for the next one (`resultsAwaitingServer`), the
-   * timeout does not start: the server answers a deregister only after the completions sent ahead of
-   * it, so the answer is what says they arrived, and a runner that left without it would have its jobs
-   * run again once their leases expired. It waits for a session for as long as that takes, until
-   * `giveUp` aborts.
+   * timeout does not run (a session lost meanwhile stops it; the next one starts it again): the server
+   * answers a deregister only after the completions sent ahead of it, so the answer is what says they
+   * arrived, and a runner that left without it would have its jobs run again once their leases
+   * expired. It waits for sessions for as long as that takes, until `giveUp` aborts.
    */
   deregister(reason: string, timeoutMs: number, giveUp?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
@@ -205,9 +210,13 @@ export class RunnerAgent {
       const awaitAnswer = () => {
         timer ??= setTimeout(() => settle(false), timeoutMs);
       };
+      const pause = () => {
+        clearTimeout(timer);
+        timer = undefined;
+      };
       if (giveUp?.aborted) return settle(false);
       giveUp?.addEventListener('abort', abandon, { once: true });
-      this.leaving = { reason, settle, awaitAnswer };
+      this.leaving = { reason, settle, awaitAnswer, pause };
       if (this.sessionUp) this.transport.send({ type: 'deregister', reason });
       if (this.resultsAwaitingServer === 0) awaitAnswer();
     });
@@ -219,6 +228,14 @@ export class RunnerAgent {
    */
   get resultsAwaitingServer(): number {
     return this.sessionUp ? 0 : this.completions.size;
+  }
+
+  /**
+   * The longest lease TTL among the completions in doubt: once a server is up again, it holds a lease
+   * it finds running for one TTL, so a completion is worth waiting for about that long at most.
+   */
+  get resultsTtlMs(): number | undefined {
+    return this.completions.longestTtlMs();
   }
 
   /**

@@ -115,6 +115,14 @@ export class CompletionsInDoubt {
     return shortest;
   }
 
+  /** The longest lease TTL among those still in doubt (settled ones are forgotten first); undefined when none. */
+  longestTtlMs(): number | undefined {
+    this.forgetSettled();
+    let longest: number | undefined;
+    for (const { ttlMs } of this.held.values()) longest = Math.max(longest ?? ttlMs, ttlMs);
+    return longest;
+  }
+
   /** How many are still in doubt (settled ones are forgotten first). */
   get size(): number {
     this.forgetSettled();

@@ -18,7 +18,8 @@ import {
  * server is away, hands the completion over, and stops: the step ran once, the run succeeded.
  */
 const admin = 'vkt-e2e-stop-outage-admin-0123456789';
-const leaseTtlMs = 4_000;
+// Long enough that the runner's wait (a lease TTL and 5 s) outlasts the outage and a slow restart.
+const leaseTtlMs = 15_000;
 const workspaces: Workspace[] = [];
 const processes: StartedProcess[] = [];
 
@@ -90,7 +91,9 @@ jobs:
     await until('the step to end', async () => (existsSync(finished) ? true : undefined));
     runner.child.kill('SIGTERM');
     await until('the runner to say it waits', async () =>
-      runner.stdout().includes('to take the results of 1 finished job(s)') ? true : undefined,
+      runner.stdout().includes('to take the results of 1 finished job(s) it may not have received')
+        ? true
+        : undefined,
     );
     // Longer than the deregistration's own wait for an answer (5 s): no server is up to give one.
     await sleep(6_000);

@@ -245,6 +245,29 @@ describe('RunnerAgent across a session switch', () => {
     expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
   });
 
+  // The session that carried the deregister is lost before the answer: its wait stops, and the next
+  // session's starts afresh; it does not run out while no server can answer.
+  it('waits again on the next session when the one that carried its deregister is lost', async () => {
+    const { transport, executor, agent, handle } = await runnerOnPlane();
+    transport.cutOff();
+    executor.finish(0);
+    await agent.drain('stopping');
+    let answer: boolean | undefined;
+    const leaving = agent.deregister('stopping', 50).then((answered) => {
+      answer = answered;
+      return answered;
+    });
+    transport.switchSession();
+    transport.blackhole();
+    await settle();
+    transport.cutOff();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answer).toBeUndefined();
+    transport.switchSession();
+    expect(await leaving).toBe(true);
+    expect(await handle.done).toBe('succeeded');
+  });
+
   it('gives up waiting for a session when told to: the deregister answers false', async () => {
     const { transport, executor, agent } = await runnerOnPlane();
     transport.cutOff();

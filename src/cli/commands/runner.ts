@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
+import { formatDelay } from '../../core/retry-delay.js';
 import type { RunnerMode } from '../../core/runner-mode.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
@@ -323,15 +324,20 @@ async function serve(
     }
     await agent.drain('the runner is stopping');
     held = agent.resultsAwaitingServer;
+    // Bounded, by a lease TTL plus the usual wait for the answer: a server gone for good (moved,
+    // stopped first at host shutdown) must not keep the runner forever.
+    const holdMs = (agent.resultsTtlMs ?? 0) + deregisterAnswerMs;
     if (held > 0)
       say(
-        `waiting for ${settings.server} to take the results of ${held} finished job(s): without them it would run ` +
-          'those jobs again (signal again to stop anyway)',
+        `waiting up to ${formatDelay(holdMs)} for ${settings.server} to take the results of ${held} finished ` +
+          'job(s) it may not have received: without them it would run those jobs again (signal again to stop anyway)',
       );
-    if (!(await agent.deregister('the runner is stopping', deregisterAnswerMs, holding.signal))) {
-      if (holding.signal.aborted)
+    const giveUp = held > 0 ? AbortSignal.any([holding.signal, AbortSignal.timeout(holdMs)]) : holding.signal;
+    if (!(await agent.deregister('the runner is stopping', deregisterAnswerMs, giveUp))) {
+      if (held > 0)
         complain(
-          `stopped without handing the results of ${held} finished job(s) to ${settings.server}; ` +
+          `stopped without handing the results of ${held} finished job(s) to ${settings.server}` +
+            `${holding.signal.aborted ? '' : ` (no answer within ${formatDelay(holdMs)})`}; ` +
             'it will run those jobs again when their leases expire',
         );
       else
