@@ -297,9 +297,11 @@ jobs:
 `,
     );
     const follow = submit(file);
+    // Until the server has the step's start (the runner sends step events in batches, up to 250 ms
+    // apart), a kill would leave the lost attempt without the step that `show` lists below.
     await waitWhileFollowing(
       follow,
-      () => readPid(stepPid) !== undefined,
+      () => readPid(stepPid) !== undefined && follow.stdout().includes('"type":"step.started"'),
       20_000,
       'the job started on the doomed runner',
     );
