@@ -5,7 +5,8 @@ import { oneJobWorkflow, planesOnSqlite, runRequest } from './plane-fixtures.js'
 describe('CancelRequestPoller', () => {
   const openPlane = planesOnSqlite('cancel-requests');
 
-  it('cancels a run asked to cancel from another process, saying so in its jobs’ reason', async () => {
+  /** A one-job run driven by a plane, and a poller that finds its cancel requests (polled by hand). */
+  async function runWithPoller() {
     const { plane, stores } = openPlane();
     const handle = await plane.startRun(oneJobWorkflow(), runRequest);
     const poller = new CancelRequestPoller(
@@ -14,6 +15,11 @@ describe('CancelRequestPoller', () => {
       60_000,
       () => {},
     );
+    return { stores, handle, poller };
+  }
+
+  it('cancels a run asked to cancel from another process, saying so in its jobs’ reason', async () => {
+    const { stores, handle, poller } = await runWithPoller();
     expect(await poller.poll()).toEqual([]);
     expect(await stores.recovery.requestCancel(handle.id, Date.now())).toBe(true);
     expect(await poller.poll()).toEqual([handle.id]);
@@ -25,14 +31,7 @@ describe('CancelRequestPoller', () => {
   });
 
   it('gives the jobs the reason the request names', async () => {
-    const { plane, stores } = openPlane();
-    const handle = await plane.startRun(oneJobWorkflow(), runRequest);
-    const poller = new CancelRequestPoller(
-      stores.recovery,
-      () => new Map([[handle.id, handle]]),
-      60_000,
-      () => {},
-    );
+    const { stores, handle, poller } = await runWithPoller();
     expect(await stores.recovery.requestCancel(handle.id, Date.now(), 'valkyrie cancel by ada on ci-3')).toBe(
       true,
     );
