@@ -475,7 +475,8 @@ describe('valkyrie runner', () => {
     });
     const out = output(first);
     const done = collect(first);
-    await until(() => out.stdout().includes('connected to'), 'the runner to connect');
+    // The runner says it is connected once its transport is; the server records it when its hello lands.
+    await until(() => f.plane.runners().some((view) => view.connected), 'the runner to register');
     const drained =
       'valkyrie runner: mode: draining (set by an operator: it takes no new jobs; valkyrie runners resume rnr_cli to take jobs again)\n';
     expect(f.plane.setRunnerMode('rnr_cli', 'draining')).toBe(true);
