@@ -43,6 +43,7 @@ export interface JobRow<Int, Json> {
   priority: Priority | null;
   runner: (Json extends string ? string : JobRunner) | null;
   fencing_token: Int | null;
+  tries_from: number | null;
 }
 
 export interface JobAttemptRow<Int, Json> {
@@ -78,7 +79,7 @@ export const runColumns =
   'concurrency_group, concurrency_state, concurrency_ahead, concurrency_at';
 export const jobColumns =
   'id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason, attempt, queued_at, ' +
-  'not_before, priority, runner, fencing_token';
+  'not_before, priority, runner, fencing_token, tries_from';
 export const stepColumns =
   'job_id, job_attempt, idx, attempt, name, outcome, conclusion, exit_code, started_at, finished_at, retry_delay_ms, ' +
   'timed_out_after_ms';

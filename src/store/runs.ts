@@ -82,6 +82,13 @@ export interface JobRecord extends NewJob {
    * `runner`.
    */
   readonly fencingToken?: number;
+  /**
+   * The attempt the job's `retry:` budget counts from: a re-run's first attempt (a re-run gives the
+   * job its whole budget again), or one past an attempt requeued because its runner was lost (which
+   * uses up no retry). Absent means 1, and 1 reads as absent, as for `attempt`. Kept so that a run
+   * restored from the store (resume, takeover) counts the job's retries as its last driver did.
+   */
+  readonly triesFrom?: number;
 }
 
 export interface JobPatch {
@@ -110,6 +117,12 @@ export interface JobPatch {
   readonly runner?: JobRunner;
   /** Like startedAt, cleared by a patch that starts another attempt unless the same patch sets it. */
   readonly fencingToken?: number;
+  /**
+   * Like priority, kept by a patch that starts another attempt without it: a retry counts from where
+   * the job's retries did. The control plane sets it with each attempt it starts after the first (a
+   * retry's, a re-run's, a requeue's after a lost runner); the last two move it.
+   */
+  readonly triesFrom?: number;
 }
 
 /** One job's patch in an updateJobs call. */

@@ -37,6 +37,7 @@ export function jobUpdatesContract(make: StoresFactory): void {
         runner: { id: 'r-1', name: 'east' },
         // Epoch microseconds, as the control plane's tokens are (leases.ts): past 32 bits, a safe integer.
         fencingToken: 1_764_460_800_123_456,
+        triesFrom: 3,
       } as const satisfies Required<Omit<JobPatch, 'attempt'>>;
       const runId = await runWithJobs(2);
       await runs().updateJob(jobIdFor(runId, 0), full);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { concurrencyStoreContract } from './concurrency-store.contract.js';
 import { storeFactories } from './factories.js';
 import { jobRunnerContract } from './job-runner.contract.js';
+import { jobTriesFromContract } from './job-tries-from.contract.js';
 import { jobUpdateLinesContract } from './job-update-lines.contract.js';
 import { jobUpdatesContract } from './job-updates.contract.js';
 import { logStoreContract } from './log-store.contract.js';
@@ -25,6 +26,7 @@ for (const [name, make, skip] of storeFactories) {
     jobUpdatesContract(make);
     jobUpdateLinesContract(make);
     jobRunnerContract(make);
+    jobTriesFromContract(make);
     logStoreContract(make);
     staleWriteStoreContract(make);
     submissionContract(make);

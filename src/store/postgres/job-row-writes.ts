@@ -18,15 +18,15 @@ const statements = {
   addJobs: {
     name: 'vk_add_job_rows',
     text: `INSERT INTO jobs (id, run_id, key, name, matrix, status, started_at, finished_at, outputs, reason,
-             attempt, queued_at, not_before, priority, runner, fencing_token)
+             attempt, queued_at, not_before, priority, runner, fencing_token, tries_from)
            SELECT id, run_id, key, name, matrix, status, started_at, finished_at, coalesce(outputs, '{}'),
-             reason, coalesce(attempt, 1), queued_at, not_before, priority, runner, fencing_token
+             reason, coalesce(attempt, 1), queued_at, not_before, priority, runner, fencing_token, tries_from
            FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::json[], $6::text[], $7::bigint[],
                        $8::bigint[], $9::json[], $10::text[], $11::integer[], $12::bigint[], $13::bigint[],
-                       $14::text[], $15::json[], $16::bigint[])
+                       $14::text[], $15::json[], $16::bigint[], $17::integer[])
              WITH ORDINALITY AS batch (id, run_id, key, name, matrix, status, started_at, finished_at, outputs,
                                        reason, attempt, queued_at, not_before, priority, runner, fencing_token,
-                                       ord)
+                                       tries_from, ord)
            ORDER BY ord`,
   },
 } satisfies Record<string, Statement>;
@@ -184,6 +184,7 @@ async function insertRows(
   const priorities = new Array<string | null>(count);
   const runners = new Array<string | null>(count);
   const fencingTokens = new Array<number | null>(count);
+  const triesFrom = new Array<number | null>(count);
   let i = 0;
   for (const job of jobs) {
     const key = runKey(job.runId);
@@ -205,6 +206,7 @@ async function insertRows(
     priorities[i] = row.priority ?? null;
     runners[i] = row.runner === undefined ? null : jobRunnerJson(row.runner);
     fencingTokens[i] = row.fencingToken ?? null;
+    triesFrom[i] = row.triesFrom ?? null;
     i++;
   }
   await lockRunsOf(query, runKeys, writer);
@@ -226,6 +228,7 @@ async function insertRows(
     textArrayLiteral(priorities),
     textArrayLiteral(runners),
     integerArrayLiteral(fencingTokens),
+    integerArrayLiteral(triesFrom),
   ];
   try {
     await query(statements.addJobs, columns);
@@ -321,7 +324,8 @@ function foldByJob(calls: readonly UpdateCall[]): Map<JobId, JobPatch> {
 
 /**
  * `earlier` then `later` as one patch. A later attempt clears the times, reason, queue time,
- * not-before, runner and fencing token of the earlier patches (job-updates.ts); other columns keep the latest value set.
+ * not-before, runner and fencing token of the earlier patches (job-updates.ts); other columns keep the latest value set
+ * (triesFrom too, which a later attempt keeps).
  */
 function folded(earlier: JobPatch, later: JobPatch): JobPatch {
   const restarts = later.attempt !== undefined;
@@ -339,5 +343,6 @@ function folded(earlier: JobPatch, later: JobPatch): JobPatch {
     priority: later.priority ?? earlier.priority,
     runner: restarts ? later.runner : (later.runner ?? earlier.runner),
     fencingToken: restarts ? later.fencingToken : (later.fencingToken ?? earlier.fencingToken),
+    triesFrom: later.triesFrom ?? earlier.triesFrom,
   };
 }

@@ -455,4 +455,10 @@ export const migrations: readonly string[] = [
   queueEnqueueRowsMigration,
   queueCompleteRowsMigration,
   queuePrimaryKeyMigration,
+  `
+  -- The attempt each job's retries count from (JobRecord.triesFrom: a re-run's first, or one past an
+  -- attempt requeued after its runner was lost), so that a run taken over or resumed keeps its jobs'
+  -- retry budget; NULL means 1.
+  ALTER TABLE jobs ADD COLUMN tries_from integer;
+  `,
 ];

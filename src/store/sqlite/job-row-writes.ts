@@ -36,6 +36,7 @@ const patchColumns = [
   ['priority', 'priority'],
   ['runner', 'runner'],
   ['fencingToken', 'fencing_token'],
+  ['triesFrom', 'tries_from'],
 ] as const satisfies readonly (readonly [Exclude<keyof JobPatch, 'attempt'>, string])[];
 
 /** An update is one statement: SQLite undoes it alone if it fails (GroupCommit.write). */
@@ -73,7 +74,7 @@ export class JobRowWrites {
   readonly #runExists;
   readonly #startAttempt;
   readonly #updateColumns = new Map<number, Database.Statement<Value[]>>();
-  /** By (alike columns × 4096 + shape) × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
+  /** By (alike columns × 8192 + shape) × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
   readonly #updateRows = new Map<number, Database.Statement<Value[]>>();
   readonly #logRows;
   #pendingInsert: PendingInsert | undefined;
@@ -87,13 +88,14 @@ export class JobRowWrites {
     this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
     this.#logRows = logRows;
     // A patch with an attempt starts that attempt, so the previous one's times, reason, runner and
-    // its lease's token go.
+    // its lease's token go; the attempt the job's retries count from stays unless the patch moves it.
     this.#startAttempt = db.prepare(
       `UPDATE jobs SET status = coalesce(@status, status),
        started_at = @startedAt, finished_at = @finishedAt, outputs = coalesce(@outputs, outputs),
        reason = @reason, attempt = @attempt, name = coalesce(@name, name),
        matrix = coalesce(@matrix, matrix), queued_at = @queuedAt, not_before = @notBefore,
-       priority = coalesce(@priority, priority), runner = @runner, fencing_token = @fencingToken
+       priority = coalesce(@priority, priority), runner = @runner, fencing_token = @fencingToken,
+       tries_from = coalesce(@triesFrom, tries_from)
        WHERE id = @id`,
     );
   }
@@ -239,7 +241,7 @@ export class JobRowWrites {
 
   /** Bit i + 1 of `alike`: the shape's column i is one value for every row, bound once (alikeTexts). */
   #rowsStatement(shape: number, count: number, alike: number): Database.Statement<Value[]> {
-    const key = (alike * 4096 + shape) * 128 + count;
+    const key = (alike * 8192 + shape) * 128 + count;
     let statement = this.#updateRows.get(key);
     if (statement === undefined) {
       const columns = patchColumns.filter((_, bit) => (shape & (1 << bit)) !== 0);
@@ -360,13 +362,14 @@ export class JobRowWrites {
       priority: nullable(patch.priority),
       runner: patch.runner === undefined ? null : jobRunnerJson(patch.runner),
       fencingToken: nullable(patch.fencingToken),
+      triesFrom: nullable(patch.triesFrom),
     });
   }
 }
 
 function rowOf(job: NewJob): Value[] {
   // biome-ignore format: a row of rowWidth values, the patch columns' after the first three.
-  const row: Value[] = [job.id, null, job.key, null, null, null, null, null, null, null, null, null, null, null, null];
+  const row: Value[] = [job.id, null, job.key, null, null, null, null, null, null, null, null, null, null, null, null, null];
   setPatchColumns(row, job);
   row[patchColumnsAt + outputsColumn] = '{}';
   return row;
@@ -401,7 +404,8 @@ function shapeOf(patch: JobPatch): number {
     (patch.notBefore == null ? 0 : 256) |
     (patch.priority == null ? 0 : 512) |
     (patch.runner == null ? 0 : 1024) |
-    (patch.fencingToken == null ? 0 : 2048)
+    (patch.fencingToken == null ? 0 : 2048) |
+    (patch.triesFrom == null ? 0 : 4096)
   );
 }
 
@@ -420,6 +424,7 @@ function pushSetValues(patch: JobPatch, values: Value[]): void {
     priority,
     runner,
     fencingToken,
+    triesFrom,
   } = patch;
   if (status != null) values.push(status);
   if (startedAt != null) values.push(startedAt);
@@ -433,6 +438,7 @@ function pushSetValues(patch: JobPatch, values: Value[]): void {
   if (priority != null) values.push(priority);
   if (runner != null) values.push(jobRunnerJson(runner));
   if (fencingToken != null) values.push(fencingToken);
+  if (triesFrom != null) values.push(triesFrom);
 }
 
 function bitCount(shape: number): number {
@@ -461,6 +467,7 @@ function setPatchColumns(row: Value[], patch: JobPatch): void {
   setColumn(row, 9, patch.priority);
   if (runner !== undefined) setColumn(row, 10, jobRunnerJson(runner));
   setColumn(row, 11, patch.fencingToken);
+  setColumn(row, 12, patch.triesFrom);
 }
 
 /** Column `bit` of patchColumns, unless the patch leaves it as it is (no value). */

@@ -294,6 +294,12 @@ export const migrations: readonly string[] = [
   -- that it reaches the process or replica that drives the run; NULL when the request named none.
   ALTER TABLE runs ADD COLUMN cancel_requester TEXT;
   `,
+  `
+  -- The attempt each job's retries count from (JobRecord.triesFrom: a re-run's first, or one past an
+  -- attempt requeued after its runner was lost), so that a restored run keeps its jobs' retry budget;
+  -- NULL means 1.
+  ALTER TABLE jobs ADD COLUMN tries_from INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -380,6 +380,7 @@ function jobFromRow(row: JobRow): JobRecord {
   const runner = jobRunnerOf(row.runner);
   if (runner !== undefined) job.runner = runner;
   if (row.fencing_token !== null) job.fencingToken = row.fencing_token;
+  if (row.tries_from !== null && row.tries_from !== 1) job.triesFrom = row.tries_from;
   return job;
 }
 
