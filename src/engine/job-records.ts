@@ -101,16 +101,21 @@ export class JobRecords {
     if (line !== undefined) this.systemLog(runId, leg, line, at, ended.attempt);
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended, retry }));
     if (this.listening()) this.events.emit({ type: 'job.retrying', jobId, name, attempt, ...retry, at });
-    const patch = { ...queuedPatch(leg, at), attempt };
+    // triesFrom with it: a requeue after a lost runner moves it, and a restore reads it back.
+    const patch = { ...queuedPatch(leg, at), attempt, triesFrom: leg.triesFrom ?? 1 };
     if (held) this.writes.updateJob(jobId, patch);
     else this.queued(leg, at, patch);
   }
 
-  /** A re-run starts another attempt of a finished job: pending again, the ended attempt kept. */
+  /**
+   * A re-run starts another attempt of a finished job: pending again, the ended attempt kept, and
+   * the job's retries counted from this attempt (stored, for a restore).
+   */
   reopened(leg: Leg, ended: EndedAttempt): void {
     const { id: jobId, attempt, name, matrix } = leg;
     this.writes.write(() => this.runs.recordJobAttempt({ jobId, ...ended }));
-    const patch = { status: 'pending', attempt, name, matrix, outputs: {} } as const;
+    const triesFrom = leg.triesFrom ?? attempt;
+    const patch = { status: 'pending', attempt, name, matrix, outputs: {}, triesFrom } as const;
     this.writes.updateJob(jobId, patch);
   }
 

@@ -97,6 +97,8 @@ export interface StoredLeg {
   readonly fencingToken?: number;
   /** Not offered before then: its run's or its own `not-before`, or a retry's delay. */
   readonly notBefore?: number;
+  /** Leg.triesFrom as last stored (JobRecord.triesFrom); absent means 1. */
+  readonly triesFrom?: number;
 }
 
 /** Every change of a leg's status goes through the job state machine in core/. */

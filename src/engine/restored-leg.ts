@@ -32,6 +32,8 @@ export function restoredLeg(
           // A retry waiting out its delay when the process stopped waits out the rest of it.
           notBefore: laterOf(placement.notBefore, record.notBefore),
           attempt: record.attempt,
+          // Where its retries count from, so that it has the retries left that it had.
+          triesFrom: record.triesFrom,
           status: record.status,
           startedAt: record.startedAt,
           finishedAt: record.finishedAt,
