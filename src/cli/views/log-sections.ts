@@ -74,10 +74,13 @@ interface JobState {
  * that printed nothing still gets its heading and outcome, where it ran. A job that ran more than
  * once gets `── job attempt N ──` before each attempt, also one that printed nothing. A job's own
  * lines (stepIndex -1) stay where they were written, after the steps that had ended by then, and
- * under the heading of one that was running then.
+ * under the heading of one that was running then. In the log of several jobs, a step's outcome comes
+ * before the first line another job wrote after the step ended.
  */
 export class LogSections {
   private readonly jobs = new Map<string, JobState>();
+  /** The jobs with a step headed and its outcome not shown yet (`open`): few, the ones that were running. */
+  private readonly opened = new Set<string>();
   private readonly attemptsOf: ReadonlyMap<string, number>;
   /** Steps (job/job attempt/index) with more than one attempt. */
   private readonly retried = new Set<string>();
@@ -107,6 +110,7 @@ export class LogSections {
     const job = this.job(line.jobId);
     const out: HeadedEntry<never>[] = [];
     const jobAttempt = line.jobAttempt ?? 1;
+    if (line.at !== undefined) this.closeEndedElsewhere(line.jobId, line.at, out);
     if (job.current !== jobAttempt) this.enterAttempt(line.jobId, job, jobAttempt, out);
     if (line.stepIndex < 0) {
       const at = line.at;
@@ -118,7 +122,7 @@ export class LogSections {
           const running = job.steps[job.next];
           if (running && sameAttempt(running, jobAttempt) && startedBy(running, at)) {
             out.push({ heading: this.heading(running), jobId: line.jobId });
-            job.open = running;
+            this.open(line.jobId, job, running);
             job.next += 1;
           }
         }
@@ -135,7 +139,7 @@ export class LogSections {
     const step = job.steps.find((known) => compareSteps(known, target) === 0);
     if (step === undefined) return [...out, { line, jobId: line.jobId }];
     out.push({ heading: this.heading(step), jobId: line.jobId });
-    job.open = step;
+    this.open(line.jobId, job, step);
     return [...out, { line, jobId: line.jobId }];
   }
 
@@ -179,6 +183,29 @@ export class LogSections {
     job.headed = attempt;
   }
 
+  /**
+   * Before a line written at `at`: the outcome of each other job's open step that had ended by then,
+   * and of its steps that ended after it printing nothing — where they happened, not at the log's end
+   * (a job's last step otherwise waited for the job's next line, and the last of all for end()).
+   * Strictly before `at`: a line of the same millisecond may still be the step's.
+   */
+  private closeEndedElsewhere(jobId: string, at: number, out: HeadedEntry<never>[]): void {
+    for (const other of this.opened) {
+      const job = this.jobs.get(other);
+      const open = job?.open;
+      if (job === undefined || open === undefined || other === jobId) continue;
+      if (open.finishedAt === undefined || open.finishedAt >= at) continue;
+      this.close(other, job, out);
+      const attempt = open.jobAttempt ?? 1;
+      this.flush(other, job, out, (step) => sameAttempt(step, attempt) && endedBy(step, at - 1));
+    }
+  }
+
+  private open(jobId: string, job: JobState, step: LoggedStep): void {
+    job.open = step;
+    this.opened.add(jobId);
+  }
+
   /** Shows, heading and outcome, each step not shown yet that `before` holds of, from the first on. */
   private flush(
     jobId: string,
@@ -198,6 +225,7 @@ export class LogSections {
     const outcome = job.open && outcomeText(job.open);
     if (outcome !== undefined) out.push({ heading: outcome, jobId });
     job.open = undefined;
+    this.opened.delete(jobId);
   }
 
   private heading(step: LoggedStep): string {

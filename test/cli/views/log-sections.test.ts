@@ -164,6 +164,43 @@ describe('logLinesWithHeadings', () => {
     ]);
   });
 
+  it("shows a job's step outcomes where they happened among another job's lines, not at the log's end", () => {
+    // b needs a: its lines come after a's last step ended; c runs beside b.
+    const steps = [
+      step('a', 0, 'a0', { startedAt: 10, finishedAt: 20 }),
+      step('a', 1, 'a1', { startedAt: 20, finishedAt: 30 }),
+      step('a', 2, 'quiet', { startedAt: 30, finishedAt: 35 }),
+      step('b', 0, 'b0', { startedAt: 40, finishedAt: 50 }),
+      step('c', 0, 'c0', { startedAt: 40, finishedAt: 60 }),
+    ];
+    const lines = [
+      { ...line('a', 'one'), at: 15 },
+      { ...line('a', 'two', 1, 1), at: 30 },
+      { ...line('b', 'three'), at: 45 },
+      { ...line('c', 'four'), at: 45 },
+      // Written in the millisecond b's step ended: c's step, running still, is left open.
+      { ...line('c', 'five'), at: 50 },
+    ];
+    const jobs = ['a', 'b', 'c'].map((id) => ({ id, attempts: 1 }));
+    expect(shown(lines, jobs, steps)).toEqual([
+      '[a] ▶ a0',
+      '[a] one',
+      '[a] ✓ succeeded in 10ms',
+      '[a] ▶ a1',
+      '[a] two',
+      '[a] ✓ succeeded in 10ms',
+      '[a] ▶ quiet',
+      '[a] ✓ succeeded in 5ms',
+      '[b] ▶ b0',
+      '[b] three',
+      '[c] ▶ c0',
+      '[c] four',
+      '[c] five',
+      '[b] ✓ succeeded in 10ms',
+      '[c] ✓ succeeded in 20ms',
+    ]);
+  });
+
   it("numbers a retried step's attempts, also one that printed nothing", () => {
     const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 1 };
     const steps = [
