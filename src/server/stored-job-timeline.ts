@@ -17,9 +17,16 @@ import {
 /**
  * One job's events as a follower of its run tells them from the store, in the order the driver's
  * feed told them: attempt by attempt (each one's queueing, start, steps and lines, then its retry),
- * each step attempt's start, its lines, then its end, the job's own lines (step -1) at the end of
- * their attempt — except those stamped with the attempt's start (the line naming its runner, which
- * the driver tells right after the start) — and the job's completion last.
+ * each step attempt's start, its lines, then its end, and the job's completion last. The job's own
+ * lines (step -1) are told in their place in the log among the steps' lines: those stamped with the
+ * attempt's start (the line naming its runner, which the driver tells right after the start) right
+ * after it; one stored before a line of a step, right before that line; one stored after every line
+ * of a step still running, once a read of the steps made after the line was read still has the step
+ * running (it came before the step's end then, as the feed told it: a control plane that took the
+ * run over waiting for its runner, a runner away, a cancel); the rest at the end of their attempt.
+ * The log orders lines, not steps' starts and ends: a job's line with no step line between it and a
+ * step's start or end may be told on the other side of it than the feed told it (after the start of
+ * the step whose line follows it; after the end of a step read ended, at the end of the attempt).
  *
  * That order rests on what the driver writes before what (it writes in the order it hears): a step's
  * start before its lines, its lines before its end (the runner sends every line of a step attempt
@@ -36,8 +43,10 @@ import {
 export class StoredJobTimeline {
   /** The attempt being told; the ones before it were told to their retry. */
   #attempt = 1;
-  /** Lines read but not told yet: their step's start was not read yet (or their attempt's end, for step -1). */
+  /** Lines read but not told yet: their step's start was not read yet (or their place, for step -1). */
   readonly #pending = new PendingLines();
+  /** How many lines had arrived before this round's: those were read before this round's steps. */
+  #readBefore = 0;
   #ended: readonly JobAttemptRecord[] = [];
   /** The job's attempt when its ended attempts were last read. */
   #endedReadAt = 1;
@@ -77,6 +86,7 @@ export class StoredJobTimeline {
     steps: readonly StepRecord[],
     lines: readonly LogLine[],
   ): RunEvent[] {
+    this.#readBefore = this.#pending.arrived;
     this.#pending.add(lines);
     const events: RunEvent[] = [];
     const current = job.attempt ?? 1;
@@ -136,8 +146,9 @@ export class StoredJobTimeline {
   }
 
   /**
-   * The attempt's steps in order, each one's lines after its start. Stops at a step that has not
-   * ended while the attempt is under way (`over` false): false then.
+   * The attempt's steps in order, each one's lines after its start (with the job's lines among them).
+   * Stops at a step that has not ended while the attempt is under way (`over` false): false then,
+   * after the job's lines that follow the step's last line and were read before its record was.
    */
   #tellSteps(
     job: JobRecord,
@@ -157,6 +168,8 @@ export class StoredJobTimeline {
       const done = stepCompletedOf(step, job);
       if (done === undefined) {
         if (over) continue;
+        for (const line of this.#pending.takeJobLinesAhead(attempt, this.#readBefore))
+          out.push(logEventOf(line, job.name));
         return false;
       }
       if (this.#first(`step completed ${key}`)) out.push(done);

@@ -34,10 +34,11 @@ export interface StoredRunFollowOptions {
  * finished — then `end`. Reads are in that order (run, jobs, each job's steps, then logs), and the
  * driver writes each record before the next, so a job read finished has every step and line of it
  * read. The events are the ones the driver's live feed sends for the same records, in the same order
- * per job, but later (up to `pollMs`, a line whose step start was not read yet one round more); what
- * changed twice between two reads is told once, as it is now. A job's log alone (`jobId`) reads no
- * steps, queueings or retries. Returns a function that stops following (idempotent); `end` is called
- * once either way.
+ * per job (a job's own lines among its steps' lines, as stored-job-timeline.ts tells where the log
+ * does not say), but later (up to `pollMs`; a line whose step start was not read yet, or a job's line
+ * after a running step's last line, one round more); what changed twice between two reads is told
+ * once, as it is now. A job's log alone (`jobId`) reads no steps, queueings or retries. Returns a
+ * function that stops following (idempotent); `end` is called once either way.
  */
 export function followStoredRun(
   stores: { readonly runs: RunStore; readonly logs: LogStore },

@@ -55,6 +55,29 @@ describe('PendingLines', () => {
     expect(texts(pending.takeAttempt(11))).toEqual(['other attempt']);
   });
 
+  it("takes a step's lines with the job's own lines that arrived among or before them, in arrival order", () => {
+    const pending = new PendingLines();
+    pending.add([line('job first', -1), line('a1', 0), line('job between', -1), line('a2', 0)]);
+    pending.add([line('job after', -1), line('other attempt', -1, 2)]);
+    expect(texts(pending.takeStep(1, 0, 1))).toEqual(['job first', 'a1', 'job between', 'a2']);
+    expect(texts(pending.takeAttempt(1))).toEqual(['job after']);
+    expect(texts(pending.takeAttempt(2))).toEqual(['other attempt']);
+  });
+
+  it("takes the job's own lines ahead of every other pending line of the attempt, up to a place in arrival", () => {
+    const pending = new PendingLines();
+    pending.add([line('job 1', -1), line('job 2', -1), line('b1', 1), line('job 3', -1)]);
+    pending.add([line('other attempt', 0, 2)]);
+    const arrived = pending.arrived;
+    pending.add([line('job 4', -1)]);
+    expect(texts(pending.takeJobLinesAhead(1, 1))).toEqual(['job 1']);
+    expect(texts(pending.takeJobLinesAhead(1, arrived))).toEqual(['job 2']);
+    expect(texts(pending.takeStep(1, 1, 1))).toEqual(['b1']);
+    expect(texts(pending.takeJobLinesAhead(1, arrived))).toEqual(['job 3']);
+    expect(texts(pending.takeJobLinesAhead(1, pending.arrived))).toEqual(['job 4']);
+    expect(pending.takeAttempt(1)).toEqual([]);
+  });
+
   it('forgets everything on clear', () => {
     const pending = new PendingLines();
     pending.add([line('x', 0)]);
