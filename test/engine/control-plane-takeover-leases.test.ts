@@ -52,6 +52,13 @@ for (const [name, make, skip] of storeFactories) {
       first.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 'step', at: 1 });
       first.send(logLine(lease, 'before the takeover'));
       await jobStored(stores(), runId, (job) => 'fencingToken' in job);
+      // Its step and line stored too: a write of the first control plane that lands after the second
+      // took the run over is refused as a stale owner's, and the test would miss it (on Postgres).
+      await eventually('the first control plane stored the step and its line', async () => {
+        const [step] = await stores().runs.listSteps(jobId as JobId);
+        const lines = await stores().logs.read(runId, { jobId: jobId as JobId });
+        return step !== undefined && lines.some((line) => line.text === 'before the takeover');
+      });
       first.end.close('the server died');
       const clock = new ManualClock(1_700_000_007_000);
       const another = await stores.another();
