@@ -282,6 +282,7 @@ export class ControlPlane {
     run.ownerExited = run.resumed && ownerExited;
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     beginRun(this.runStart, run, record, group, effects);
+    this.leases.tellHeld(jobs, awaitingRunner);
     return handle;
   }
 

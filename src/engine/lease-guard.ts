@@ -148,6 +148,24 @@ export class LeaseGuard {
     return held;
   }
 
+  /**
+   * Says in the log of each of `jobs` held by `holdStored` (`held`) that it waits for its runner, and
+   * for how long at most, as `runnerAway` does for a runner that leaves; its return is told too. Call
+   * once the jobs' run is driven here, so that the line reaches its log.
+   */
+  tellHeld(jobs: readonly JobRecord[], held: ReadonlySet<string>): void {
+    for (const { id, runner } of jobs) {
+      const lease = held.has(id) ? this.table.get(id) : undefined;
+      if (lease === undefined || runner === undefined) continue;
+      const wait = formatDelay(Math.max(0, lease.expiresAt - this.options.clock.now()));
+      this.toldAway.add(lease);
+      this.handlers.absence(
+        id,
+        `the control plane that ran this job stopped; waiting up to ${wait} for runner ${runner.name} (${runner.id}) to reconnect to this one`,
+      );
+    }
+  }
+
   /** The lease `message` was written under, when current; otherwise undefined, the message refused. */
   admit(runner: RunnerSession, message: LeaseMessage): Lease<RunnerSession> | undefined {
     const { jobId, fencingToken } = message;

@@ -116,6 +116,16 @@ for (const [name, make, skip] of storeFactories) {
       const lines = (await store.logs.read(runId, { jobId })).map((line) => line.text);
       expect(lines).toEqual(expect.arrayContaining(['before the takeover', 'after the takeover']));
       expect(lines.filter((text) => text.startsWith('runner_lost'))).toEqual([]);
+      // The log said at the takeover that the job waits for its runner, and how long at most, then
+      // that the runner came back (the first control plane's own lines left out: in this test it lives
+      // on to see its runner's connection close, and says so in a line of its own).
+      const told = (await store.logs.read(runId, { jobId }))
+        .filter((line) => line.stream === 'system' && !line.text.includes('disconnected; waiting'))
+        .map((line) => line.text);
+      expect(told.slice(1)).toEqual([
+        'the control plane that ran this job stopped; waiting up to 10s for runner east (rnr_1) to reconnect to this one',
+        'runner east (rnr_1) reconnected and resumed the job',
+      ]);
       const steps = await store.runs.listSteps(jobId);
       expect(steps).toMatchObject([{ index: 0, outcome: 'success' }]);
     });
