@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import { migrations } from '../../src/store/postgres/schema-migrations.js';
@@ -23,15 +24,20 @@ describeOnPostgres(title, () => {
 
   const open = () => openPostgresStores(postgresUrl, { schema, queue: { capacity: 100 } });
 
+  /** The schema as Valkyrie left it at `version`, the later migrations not applied. */
+  const schemaAt = async (client: pg.ClientBase, version: number) => {
+    await client.query(`CREATE SCHEMA "${schema}"`);
+    await client.query(`SET search_path TO "${schema}"`);
+    for (const sql of migrations.slice(0, version)) await client.query(sql);
+    await client.query(
+      'CREATE TABLE valkyrie_schema (singleton boolean PRIMARY KEY DEFAULT true, version integer NOT NULL)',
+    );
+    await client.query('INSERT INTO valkyrie_schema (version) VALUES ($1)', [version]);
+  };
+
   it('keeps the jobs of an older schema: a lease taken before completes after, and new ids follow the old', async () => {
     const leased = await withRawClient(async (client) => {
-      await client.query(`CREATE SCHEMA "${schema}"`);
-      await client.query(`SET search_path TO "${schema}"`);
-      for (const sql of migrations.slice(0, before)) await client.query(sql);
-      await client.query(
-        'CREATE TABLE valkyrie_schema (singleton boolean PRIMARY KEY DEFAULT true, version integer NOT NULL)',
-      );
-      await client.query('INSERT INTO valkyrie_schema (version) VALUES ($1)', [before]);
+      await schemaAt(client, before);
       await client.query(`SELECT * FROM queue_enqueue('{a,b,c}', '{1,2,3}', '{normal,normal,normal}',
         '{1,2,3}', '{NULL,NULL,NULL}', '{3,3,3}', '{requeue,requeue,requeue}', '{NULL,NULL,NULL}', 1, 100)`);
       const { rows } = await client.query<{ leases: [string[], string[], unknown[], number[], number[]] }>(
@@ -65,12 +71,11 @@ describeOnPostgres(title, () => {
   // The first form of migration 34 replaced the primary key by a non-unique index. A table published
   // for logical replication then refused every claim (no replica identity); 37 gives it the key back.
   it('gives the queue its primary key back where the first form of migration 34 had dropped it', async () => {
-    await (await open()).close();
+    // Not migrated to the latest and set back: a later migration would run twice.
     await withRawClient(async (client) => {
-      await client.query(`SET search_path TO "${schema}"`);
+      await schemaAt(client, 36);
       await client.query('ALTER TABLE queue_jobs DROP CONSTRAINT queue_jobs_pkey');
       await client.query('CREATE INDEX queue_jobs_seq ON queue_jobs (seq) WITH (fillfactor = 30)');
-      await client.query('UPDATE valkyrie_schema SET version = 36');
     });
     await using stores = await open();
     expect(await seqIndexes()).toEqual([
