@@ -30,16 +30,20 @@ export interface RunFeedOptions {
 }
 
 /**
- * The events of the runs this process drives, kept in memory from run.started to run.completed so a
- * subscriber that arrives late gets the whole run replayed, then the live events; one that comes back
- * with the id of the last event it got (Last-Event-ID) continues right after it. An unfinished run
- * this process does not drive (another replica's), or one whose client comes back with an id of
- * another feed, is followed from the store (from its start; the client skips what it has seen), and a
- * finished run is replayed from the store the same way, then the stream ends. Memory: every event of
- * every active run, log lines included, until the run completes.
+ * The events of the runs this process drives from their start (submitted here), kept in memory from
+ * run.started to run.completed so a subscriber that arrives late gets the whole run replayed, then the
+ * live events; one that comes back with the id of the last event it got (Last-Event-ID) continues
+ * right after it. A run this process continues (`continuing`: taken over from a replica that stopped,
+ * or re-run) has no feed: its events here would begin midway, without the jobs and lines before. It,
+ * an unfinished run this process does not drive (another replica's), and one whose client comes back
+ * with an id of another feed are followed from the store (from its start; the client skips what it
+ * has seen), and a finished run is replayed from the store the same way, then the stream ends.
+ * Memory: every event of every active run, log lines included, until the run completes.
  */
 export class RunFeed {
   private readonly active = new Map<string, ActiveFeed>();
+  /** The runs `continuing` named, until they complete or are abandoned: their events are not kept. */
+  private readonly continued = new Set<string>();
   private readonly followers = new Set<() => void>();
   private closed = false;
 
@@ -52,6 +56,10 @@ export class RunFeed {
   readonly publish = (event: RunEvent): void => {
     const runId = runIdOf(event);
     if (runId === undefined) return;
+    if (this.continued.has(runId)) {
+      if (event.type === 'run.completed') this.continued.delete(runId);
+      return;
+    }
     let feed = this.active.get(runId);
     if (feed === undefined) {
       // A run held at its concurrency group's door is told of before it starts.
@@ -68,8 +76,21 @@ export class RunFeed {
     }
   };
 
+  /** Whether this process holds the run's events from its start (live ones among them). */
   isActive(runId: string): boolean {
     return this.active.has(runId);
+  }
+
+  /**
+   * This process is about to continue `runId`, begun by another process or in an earlier attempt (a
+   * takeover, a re-run): its subscribers follow it from the store from now until it completes, as on
+   * another replica, for the events the control plane tells of it here begin midway. Call before the
+   * control plane continues the run (its run.started may come at once). A feed left of an earlier
+   * drive here (given up after a failed store write) ends, as on `abandon`.
+   */
+  continuing(runId: string): void {
+    this.abandon(runId);
+    this.continued.add(runId);
   }
 
   /**
@@ -125,8 +146,9 @@ export class RunFeed {
     return this.followStored(runId, subscriber, jobId);
   }
 
-  /** Ends the run's subscriptions without run.completed (another process drives it now). */
+  /** Ends the subscriptions of the run's feed without run.completed (another process drives it now). */
   abandon(runId: string): void {
+    this.continued.delete(runId);
     const feed = this.active.get(runId);
     if (feed === undefined) return;
     this.active.delete(runId);

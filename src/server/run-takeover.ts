@@ -241,6 +241,8 @@ export class RunTakeover {
     // server left, which is given up now when that server certainly exited, else lapses at the sweep.
     if (holdLeases) await givePlacesUp(stores, run.id, resumable.request, clock.now(), { jobs: false });
     const group = resolveWorkflowGroup(parsed.workflow, request, identityOf(record));
+    // Its events here begin at this takeover: a new client of its stream gets it from the store.
+    this.context.feed.continuing(run.id);
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
       holdLeases,
       lostAt: lost.seen,
