@@ -9,7 +9,8 @@ import type { ApiContext } from './context.js';
 
 /**
  * Tracks a run this process has started or reopened until it finishes: in `driven` (for cancel and
- * job tokens), with `ownership` (the run's heartbeat in the store) stopped when it is done.
+ * job tokens), with `ownership` (the run's heartbeat in the store) stopped when it is done, and its
+ * feed's streams ended when it is given up.
  */
 export function trackDrivenRun(
   context: ApiContext,
@@ -24,6 +25,8 @@ export function trackDrivenRun(
   };
   handle.done.then(forget, (error: unknown) => {
     forget();
+    // Nothing more of it is told here: its clients reconnect, and follow it from the store.
+    context.feed.abandon(handle.id);
     // Taken over: runTakenOver said so. Any other end of `done` is a store write that failed, for
     // which the control plane gave up every run it drove: the operator learns why here, not only
     // from a run failed later by --max-takeovers.

@@ -85,8 +85,8 @@ export class RunFeed {
    * This process is about to continue `runId`, begun by another process or in an earlier attempt (a
    * takeover, a re-run): its subscribers follow it from the store from now until it completes, as on
    * another replica, for the events the control plane tells of it here begin midway. Call before the
-   * control plane continues the run (its run.started may come at once). A feed left of an earlier
-   * drive here (given up after a failed store write) ends, as on `abandon`.
+   * control plane continues the run (its run.started may come at once). A feed of the run still
+   * here ends first, as on `abandon`.
    */
   continuing(runId: string): void {
     this.abandon(runId);
