@@ -13,13 +13,11 @@ import {
   readEvents,
   startTestServer,
   type TestServer,
-  waitForRunStatus,
 } from './helpers.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
 // docs/server.md "Run events": a new client of a run's event stream gets the whole run on any
-// replica — also on the one that continues it (took it over, or re-runs it), whose own events of it
-// begin midway.
+// replica — also on the one that took it over, whose own events of it begin at the takeover.
 
 /** `second` runs on a label only the runner of the replica that takes the run over has. */
 const workflow = `name: two
@@ -141,54 +139,4 @@ function takeoverScenario(name: string, openStores: OpenReplicaStores): void {
   }, 30_000);
 }
 
-function rerunScenario(name: string, openStores: OpenReplicaStores): void {
-  it(`${name}: a new client of the replica that re-runs a run gets its earlier attempts too, as another replica gives them`, async () => {
-    const driver = await startTestServer({ stores: await openStores(), streamPollIntervalMs: 25 });
-    const other = await startTestServer({ stores: await openStores(), streamPollIntervalMs: 25 });
-    const created = await driver.request('POST', '/api/v1/runs', {
-      body: { workflow: 'name: once\njobs:\n  flaky: { runs-on: linux, steps: [{ run: ./flaky }] }\n' },
-    });
-    const runId = (created.body as { run: { id: string } }).run.id;
-    const runner = await connectScriptedRunner(
-      driver.server.url,
-      await credential(driver.request, driver.token),
-      1,
-    );
-    const [failed] = await runner.leases(1);
-    if (failed === undefined) throw new Error('no lease for the first attempt');
-    runner.transport.send(logLine(failed, 'flaky failed'));
-    runner.transport.send(jobCompleted(failed, { kind: 'failed', reason: 'exit code 1', exitCode: 1 }));
-    await waitForRunStatus(driver.request, runId, 'failed');
-    expect((await driver.request('POST', `/api/v1/runs/${runId}/rerun`)).status).toBe(202);
-
-    const read = await driver.token('read');
-    const url = (server: TestServer) => `${server.server.url}/api/v1/runs/${runId}/events`;
-    // Open before the second attempt ends, so that the driver serves them while the run is live.
-    const onDriver = await openEvents(url(driver), read);
-    const onOther = await openEvents(url(other), read);
-    const passed = (await runner.leases(2))[1];
-    if (passed === undefined) throw new Error('no lease for the second attempt');
-    runner.transport.send(logLine(passed, 'flaky passed'));
-    runner.transport.send(jobCompleted(passed, { kind: 'succeeded' }));
-    // A replay from the store tells an ended attempt's end only by its retry (job.retrying), which
-    // the attempt a re-run follows has none of.
-    const whole = [
-      'run.started',
-      'flaky a1 started',
-      'flaky a1: flaky failed',
-      'flaky a2 started',
-      'flaky a2: flaky passed',
-      'flaky a2 succeeded',
-      'run.completed succeeded',
-    ];
-    // Before, the driver's stream held the second attempt alone.
-    expect({ driver: shown(await drain(onDriver)), other: shown(await drain(onOther)) }).toEqual({
-      driver: whole,
-      other: whole,
-    });
-    runner.transport.close();
-  }, 30_000);
-}
-
 onBothStores('the event stream of a run taken over', takeoverScenario);
-onBothStores('the event stream of a run re-run', rerunScenario);

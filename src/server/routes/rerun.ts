@@ -84,9 +84,6 @@ export function rerunRoutes(context: ApiContext): Route[] {
         const { request } = start.resumable;
         const runRequest = serverRunRequest(start.workflow.name, request, secrets);
         const group = resolveWorkflowGroup(start.workflow, runRequest, identityOf(start.record));
-        // Its events here are the new attempt's alone: a client of its stream gets every attempt from
-        // the store, as on any other replica.
-        context.feed.continuing(record.id);
         const handle = controlPlane.continueRun(
           'rerun',
           start.workflow,
