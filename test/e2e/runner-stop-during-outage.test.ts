@@ -36,38 +36,48 @@ interface RunView {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A server (leases of `ttlMs`) on a port of its own, and a runner of label `held` connected to it. */
+async function fleet(ttlMs: number) {
+  const ws = new Workspace();
+  workspaces.push(ws);
+  const port = String(await freePort());
+  const args = ['--port', port, '--host', '127.0.0.1', '--lease-ttl', `${ttlMs}ms`];
+  const env = { VALKYRIE_ADMIN_TOKEN: admin };
+  const first = await startServer(ws, args, env);
+  processes.push(first);
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await callApi(first.url, admin, method, path, body);
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+    return (await response.json()) as T;
+  };
+  const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
+  const workDir = join(ws.dir, '.valkyrie', 'work');
+  const runner = startProcess(ws, [
+    'runner',
+    '--server',
+    first.url,
+    '--token',
+    token,
+    '--labels',
+    'held',
+    '--work-dir',
+    workDir,
+  ]);
+  processes.push(runner);
+  const restart = async () => {
+    const again = await startServer(ws, args, env);
+    processes.push(again);
+    return again;
+  };
+  return { ws, first, runner, api, restart };
+}
+
 describe('a runner stopped while its server is down', () => {
   it('waits to hand over the completion it holds, then stops: the job is not run again', async () => {
-    const ws = new Workspace();
-    workspaces.push(ws);
+    const { ws, first, runner, api, restart } = await fleet(leaseTtlMs);
     const marker = join(ws.dir, 'ran');
     const gate = join(ws.dir, 'gate');
     const finished = join(ws.dir, 'finished');
-    const port = String(await freePort());
-    const args = ['--port', port, '--host', '127.0.0.1', '--lease-ttl', `${leaseTtlMs}ms`];
-    const env = { VALKYRIE_ADMIN_TOKEN: admin };
-    const first = await startServer(ws, args, env);
-    processes.push(first);
-    const url = first.url;
-    const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const response = await callApi(url, admin, method, path, body);
-      if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
-      return (await response.json()) as T;
-    };
-    const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
-    const workDir = join(ws.dir, '.valkyrie', 'work');
-    const runner = startProcess(ws, [
-      'runner',
-      '--server',
-      url,
-      '--token',
-      token,
-      '--labels',
-      'held',
-      '--work-dir',
-      workDir,
-    ]);
-    processes.push(runner);
     const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
       workflow: `name: held
 jobs:
@@ -99,8 +109,7 @@ jobs:
     await sleep(6_000);
     expect(runner.child.exitCode, runner.stdout() + runner.stderr()).toBeNull();
 
-    const second = await startServer(ws, args, env);
-    processes.push(second);
+    const second = await restart();
     const stopped = await runner.done;
     const said = `${runner.stdout()}\n${runner.stderr()}\n${second.stderr()}`;
     expect(stopped.code, said).toBe(0);
@@ -111,5 +120,38 @@ jobs:
     });
     expect(ended, said).toMatchObject({ status: 'succeeded', jobs: [{ status: 'succeeded', attempt: 1 }] });
     expect(readFileSync(marker, 'utf8'), said).toBe('ran\n');
+  });
+
+  // The session that carries the deregister is lost before the answer (the server stopped, then
+  // killed), while the completion of a job that ended moments before is in doubt: that paused the
+  // wait for the answer until a session came back. None did, and the runner waited forever, deaf to
+  // further signals (seen with a server and runner stopped together).
+  it('loses the session that carried its deregister: gives up within a lease TTL and 5 s, saying so', async () => {
+    const ttlMs = 3_000;
+    const { first, runner, api } = await fleet(ttlMs);
+    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+      workflow: 'name: quick\njobs:\n  a: { runs-on: held, steps: [{ run: echo quick }] }\n',
+    });
+    await until('the run to succeed', async () =>
+      (await api<{ run: RunView }>('GET', `/api/v1/runs/${run.id}`)).run.status === 'succeeded'
+        ? true
+        : undefined,
+    );
+    // Stopped, the server answers nothing, and is not heard: the completion stays in doubt.
+    first.child.kill('SIGSTOP');
+    runner.child.kill('SIGTERM');
+    await until('the runner to drain', async () =>
+      runner.stdout().includes('draining:') ? true : undefined,
+    );
+    // Within the deregister's 5 s wait for its answer.
+    await sleep(1_000);
+    first.child.kill('SIGKILL');
+    const stopped = await Promise.race([runner.done, sleep(ttlMs + 5_000 + 10_000).then(() => undefined)]);
+    const said = runner.stdout() + runner.stderr();
+    expect(stopped?.code, said).toBe(0);
+    expect(runner.stdout(), said).toContain(
+      'to take the results of 1 finished job(s) it may not have received',
+    );
+    expect(runner.stderr(), said).toContain('stopped without handing the results of 1 finished job(s)');
   });
 });

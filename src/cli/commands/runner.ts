@@ -278,7 +278,22 @@ async function serve(
       resolve();
     }),
   );
-  transport.onLost(({ kind, reason }) => say(`lost the ${kind} connection (${reason}); reconnecting`));
+  // Set once it deregisters: until when it waits for a server to take the completions it holds.
+  let holdUntil: number | undefined;
+  let toldHeld = false;
+  const tellHeld = () => {
+    const held = agent.resultsAwaitingServer;
+    if (holdUntil === undefined || toldHeld || held === 0) return;
+    toldHeld = true;
+    say(
+      `waiting up to ${formatDelay(Math.max(0, holdUntil - Date.now()))} for ${settings.server} to take the results of ` +
+        `${held} finished job(s) it may not have received: without them it would run those jobs again (signal again to stop anyway)`,
+    );
+  };
+  transport.onLost(({ kind, reason }) => {
+    say(`lost the ${kind} connection (${reason}); reconnecting`);
+    tellHeld();
+  });
   transport.onSwitch(({ from, to, reason }) =>
     say(from === to ? `reconnected over ${to} (${reason})` : `switched from ${from} to ${to} (${reason})`),
   );
@@ -293,11 +308,10 @@ async function serve(
       .catch(() => undefined);
   }, capabilityRefreshMs);
   refresh.unref();
-  // Set while it stops holding completions that no session could carry yet: another signal gives up.
+  // Aborted by a signal that comes while it deregisters: it stops waiting for the server's answer.
   const holding = new AbortController();
-  let held = 0;
   shutdown.onEscalate((level, signal) => {
-    if (held > 0) return holding.abort();
+    if (holdUntil !== undefined) return holding.abort();
     if (level === 1)
       say(`draining: no new jobs; waiting for ${agent.running} running job(s) (signal again to cancel them)`);
     if (level === 2) say(`cancelling ${agent.running} running job(s)…`);
@@ -323,21 +337,29 @@ async function serve(
       return ExitCode.jobFailed;
     }
     await agent.drain('the runner is stopping');
-    held = agent.resultsAwaitingServer;
     // Bounded, by a lease TTL plus the usual wait for the answer: a server gone for good (moved,
-    // stopped first at host shutdown) must not keep the runner forever.
+    // stopped first at host shutdown) must not keep the runner forever — also when the session that
+    // carried the deregister is lost before the answer, with completions still in doubt, which
+    // pauses the answer's own wait until a session is up again.
     const holdMs = (agent.resultsTtlMs ?? 0) + deregisterAnswerMs;
-    if (held > 0)
-      say(
-        `waiting up to ${formatDelay(holdMs)} for ${settings.server} to take the results of ${held} finished ` +
-          'job(s) it may not have received: without them it would run those jobs again (signal again to stop anyway)',
-      );
-    const giveUp = held > 0 ? AbortSignal.any([holding.signal, AbortSignal.timeout(holdMs)]) : holding.signal;
-    if (!(await agent.deregister('the runner is stopping', deregisterAnswerMs, giveUp))) {
-      if (held > 0)
+    holdUntil = Date.now() + holdMs;
+    // Now, while no session is up; else when the one that carries the deregister is lost.
+    tellHeld();
+    // A timer of its own, not AbortSignal.timeout joined by AbortSignal.any: on Node 20 nothing holds
+    // the timeout's signal there, and once collected it never fires (the runner waited forever).
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      holding.abort();
+    }, holdMs);
+    const answered = await agent.deregister('the runner is stopping', deregisterAnswerMs, holding.signal);
+    clearTimeout(deadline);
+    if (!answered) {
+      const unsent = agent.resultsAwaitingServer;
+      if (unsent > 0)
         complain(
-          `stopped without handing the results of ${held} finished job(s) to ${settings.server}` +
-            `${holding.signal.aborted ? '' : ` (no answer within ${formatDelay(holdMs)})`}; ` +
+          `stopped without handing the results of ${unsent} finished job(s) to ${settings.server}` +
+            `${timedOut ? ` (no answer within ${formatDelay(holdMs)})` : ''}; ` +
             'it will run those jobs again when their leases expire',
         );
       else
