@@ -185,3 +185,19 @@ export function releaseNotBefore(notBefore: number | undefined, i: number): numb
 export function staleAction(action: string): StaleWrite['action'] {
   return action === 'renew' || action === 'release' ? action : 'complete';
 }
+
+/** The job as `enqueue` wrote it, built directly: no row to read back, the payload as submitted. */
+export function enqueuedJob(insert: QueueInsert, id: string): QueueJob {
+  const job: { -readonly [K in keyof QueueJob]: QueueJob[K] } = {
+    id: asQueueJobId(id),
+    task: insert.task,
+    payload: insert.payloadValue,
+    priority: insert.priority,
+    state: 'queued',
+    attempts: 0,
+    createdAt: insert.createdAt,
+  };
+  if (insert.notBefore !== null) job.notBefore = insert.notBefore;
+  if (insert.idempotencyKey !== null) job.idempotencyKey = insert.idempotencyKey;
+  return job;
+}

@@ -22,6 +22,7 @@ import type {
 } from '../queue.js';
 import { asQueueJobId, claimLimit } from '../queue.js';
 import {
+  enqueuedJob,
   outcomeText,
   priorityLevelSql,
   type QueueInsert,
@@ -35,7 +36,6 @@ import {
   toQueueInsert,
 } from '../queue-rows.js';
 import { WorkSignal } from '../work-signal.js';
-import type { Writable } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
 import { type LocalWaiter, LocalWaiters } from './local-waiters.js';
 import { QueueBatchWrites } from './queue-batch-writes.js';
@@ -267,7 +267,7 @@ export class SqliteQueueStore implements QueueStore {
     inserts.forEach((insert, i) => {
       const seq = ids[i] ?? Number.NaN;
       const jobId = asQueueJobId(String(seq));
-      enqueued.push({ kind: 'created', job: newJob(insert, jobId) });
+      enqueued.push({ kind: 'created', job: enqueuedJob(insert, jobId) });
       const lease: Lease = {
         jobId,
         token: 1,
@@ -387,9 +387,25 @@ export class SqliteQueueStore implements QueueStore {
   async claimOrWait(request: ClaimRequest, signal: AbortSignal): Promise<Lease[]> {
     const leases = await this.claim(request);
     if (leases.length > 0 || signal.aborted) return leases;
-    const armed = this.#work.arm(this.#options.clock, this.#nextReadyAt, this.#options.pollIntervalMs);
+    const armed = this.#work.arm(
+      this.#options.clock,
+      this.#nextReadyAtAfterTurn,
+      this.#options.pollIntervalMs,
+    );
     return this.#waiters.wait(request, signal, armed);
   }
+
+  /**
+   * nextReadyAt, looked up once this turn of the event loop is over. A worker that finds nothing has
+   * mostly just finished a job, whose completion it requests in this turn, to be committed in the
+   * next: the look (a read, which first commits what is pending) then comes after that commit, and
+   * its read transaction moves SQLite's WAL read mark past it. Looked up at once, it came before,
+   * and the next enqueue was the first transaction after the commit, so it moved the mark itself:
+   * two more fcntl() lock calls (~3 µs each here) between the enqueue and the idle worker's start.
+   * The wait is registered before, as ever, so a wake-up in between is not missed.
+   */
+  readonly #nextReadyAtAfterTurn = (): Promise<number | undefined> =>
+    new Promise<void>((resolve) => setImmediate(resolve)).then(this.#nextReadyAt);
 
   /** When the earliest queued job is ready (epoch ms), for a waiter; undefined when none is queued. */
   readonly #nextReadyAt = (): Promise<number | undefined> =>
@@ -446,14 +462,14 @@ export class SqliteQueueStore implements QueueStore {
       // No job matched another by key (none had one, mostly): each is created, in order.
       const ids = fresh.length === 0 ? [] : this.#batches.insertQueued(fresh, fresh[0]?.createdAt ?? now);
       return fresh.map(
-        (insert, i): EnqueueResult => ({ kind: 'created', job: newJob(insert, String(ids[i])) }),
+        (insert, i): EnqueueResult => ({ kind: 'created', job: enqueuedJob(insert, String(ids[i])) }),
       );
     }
     const created = new Map<QueueInsert, QueueJob>();
     if (fresh.length > 0) {
       const ids = this.#batches.insertQueued(fresh, fresh[0]?.createdAt ?? now);
       fresh.forEach((insert, i) => {
-        const job = newJob(insert, String(ids[i]));
+        const job = enqueuedJob(insert, String(ids[i]));
         created.set(insert, job);
         if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
       });
@@ -470,22 +486,6 @@ export class SqliteQueueStore implements QueueStore {
 
 const submittedPayload = (insert: QueueInsert): unknown => insert.payloadValue;
 const storedPayload = (insert: QueueInsert): unknown => JSON.parse(insert.payload);
-
-/** The job as `enqueue` wrote it, built directly: no row to read back, the payload as submitted. */
-function newJob(insert: QueueInsert, id: string): QueueJob {
-  const job: Writable<QueueJob> = {
-    id: asQueueJobId(id),
-    task: insert.task,
-    payload: insert.payloadValue,
-    priority: insert.priority,
-    state: 'queued',
-    attempts: 0,
-    createdAt: insert.createdAt,
-  };
-  if (insert.notBefore !== null) job.notBefore = insert.notBefore;
-  if (insert.idempotencyKey !== null) job.idempotencyKey = insert.idempotencyKey;
-  return job;
-}
 
 function jobFromRow(row: Row): QueueJob {
   return queueJobFromRow({
