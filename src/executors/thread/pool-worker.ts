@@ -7,6 +7,9 @@ import { createJournalBuffer, readUnpostedRecords } from './record-journal.js';
 import { closeGate, heartbeatWords } from './start-gate.js';
 import type { AbortCause, TaskRecord } from './task-record.js';
 
+/** What `send` returns when every task went out: one empty array, not a new one per send. */
+const noneRejected: readonly TaskRecord[] = Object.freeze([]);
+
 export interface PoolWorkerEvents {
   message(worker: PoolWorker, message: unknown[]): void;
   /** The thread is gone; `cause` says why when it did not simply exit. */
@@ -131,15 +134,15 @@ export class PoolWorker {
    * Posts the batch. Returns the tasks whose input cannot be cloned (none in the usual case):
    * those were taken out of the batch and off this worker; the rest were sent.
    */
-  send(): TaskRecord[] {
-    if (this.batchLength === 1) return [];
+  send(): readonly TaskRecord[] {
+    if (this.batchLength === 1) return noneRejected;
     const batch = this.batch;
     batch.length = this.batchLength;
     this.batchLength = 1;
     this.groupCountAt = -1;
     try {
       this.thread.postMessage(batch);
-      return [];
+      return noneRejected;
     } catch {
       return this.sendOneByOne(batch);
     } finally {

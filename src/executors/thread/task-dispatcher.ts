@@ -150,27 +150,15 @@ export class TaskDispatcher implements PoolDispatcher {
    */
   private dispatch(): void {
     const concurrency = this.options.concurrentTasksPerWorker;
+    // Two rounds, without an array of their limits and its iterator: in the cold code of a pool that
+    // dispatches one task at a time (an idle engine), that loop was a share of add → start.
+    this.assignUpTo(concurrency);
+    this.assignUpTo(2 * concurrency);
     const workers = this.workers;
-    for (const limit of [concurrency, 2 * concurrency]) {
-      let assigned = true;
-      while (this.queue.length > 0 && assigned) {
-        assigned = false;
-        for (let i = 0; i < workers.length; i++) {
-          const worker = workers[i];
-          if (worker === undefined || worker.state !== 'ready' || worker.inFlight.size >= limit) continue;
-          const task = this.queue.next();
-          if (task === undefined) break;
-          // The pool's count is an upper bound on what the worker holds when this arrives.
-          const startsAtOnce = worker.inFlight.size < concurrency;
-          worker.assign(task, !startsAtOnce);
-          if (startsAtOnce) this.started(worker.id, task);
-          else task.awaitingStart = true;
-          assigned = true;
-        }
-      }
-    }
-    for (const worker of workers) {
-      for (const task of worker.send()) {
+    for (let i = 0; i < workers.length; i++) {
+      const rejected = workers[i]?.send();
+      if (rejected === undefined || rejected.length === 0) continue;
+      for (const task of rejected) {
         this.settle(task, {
           kind: 'failed',
           reason: 'input',
@@ -179,6 +167,28 @@ export class TaskDispatcher implements PoolDispatcher {
       }
     }
     if (this.queue.length > 0) this.scaleUp();
+  }
+
+  /** One round of dispatch: a queued task per ready worker holding fewer than `limit`, until none is left. */
+  private assignUpTo(limit: number): void {
+    const concurrency = this.options.concurrentTasksPerWorker;
+    const workers = this.workers;
+    let assigned = true;
+    while (this.queue.length > 0 && assigned) {
+      assigned = false;
+      for (let i = 0; i < workers.length; i++) {
+        const worker = workers[i];
+        if (worker === undefined || worker.state !== 'ready' || worker.inFlight.size >= limit) continue;
+        const task = this.queue.next();
+        if (task === undefined) break;
+        // The pool's count is an upper bound on what the worker holds when this arrives.
+        const startsAtOnce = worker.inFlight.size < concurrency;
+        worker.assign(task, !startsAtOnce);
+        if (startsAtOnce) this.started(worker.id, task);
+        else task.awaitingStart = true;
+        assigned = true;
+      }
+    }
   }
 
   private started(workerId: number, task: TaskRecord): void {
