@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { microtaskScheduler } from '../core/microtask.js';
 import { queueKey } from '../core/priority.js';
 import { retryDelay } from '../core/retry-delay.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
@@ -43,6 +44,7 @@ export class JobDispatch {
   private inFlight = 0;
   private unsettled = 0;
   private pumpScheduled = false;
+  private readonly pumpSoon = microtaskScheduler(() => this.pump());
   /** The last take filled all the room it had: the queue may hold more than `size` says (a store). */
   private takeWasFull = false;
   /** A `take` that returned a promise has not resolved yet. */
@@ -206,13 +208,14 @@ export class JobDispatch {
   }
 
   /**
-   * Pumps once per microtask: every enqueue of one synchronous stretch is ordered before any is
-   * handed to the pool, and the outcomes of one message from a worker free their room together.
+   * Pumps once per microtask (pumpSoon: core/microtask.ts): every enqueue of one synchronous stretch is
+   * ordered before any is handed to the pool, and the outcomes of one message from a worker free their
+   * room together.
    */
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
-    queueMicrotask(() => this.pump());
+    this.pumpSoon();
   }
 
   private pump(): void {
@@ -468,10 +471,8 @@ export class JobDispatch {
     if (--this.unsettled === 0) this.drained.release();
   }
 
-  /**
-   * Resolves once no attempt is running (nor being claimed), or after `deadlineMs`: what a durable
-   * engine's close() waits for. Jobs waiting in the queue do not count.
-   */
+  /** Resolves once no attempt is running (nor being claimed), or after `deadlineMs`: what a durable
+   * engine's close() waits for. Jobs waiting in the queue do not count. */
   whenIdle(deadlineMs: number): Promise<void> {
     return this.isIdle() ? Promise.resolve() : this.idle.wait(deadlineMs);
   }

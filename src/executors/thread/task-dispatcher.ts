@@ -1,3 +1,4 @@
+import { microtaskScheduler } from '../../core/microtask.js';
 import type { ResolvedThreadPoolOptions } from './config.js';
 import { type Clock, DeadlineTimer, systemClock } from './deadline-timer.js';
 import type { PoolEventListeners } from './events.js';
@@ -70,9 +71,12 @@ export class TaskDispatcher implements PoolDispatcher {
   private scheduleDispatch(): void {
     if (!this.flushScheduled && !this.immediateScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flush);
+      this.flushSoon();
     }
   }
+
+  /** queueMicrotask(flush) without its per-call AsyncResource (core/microtask.ts). */
+  private readonly flushSoon = microtaskScheduler(() => this.flush());
 
   /** Dispatches once the I/O phase ends: other workers' result messages may be waiting in it. */
   private dispatchAfterResults(): void {
