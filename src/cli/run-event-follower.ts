@@ -121,7 +121,8 @@ function retryable(error: unknown): boolean {
  * What a replay repeats in order: a kind of event of the run, or of one attempt of a job (of one
  * attempt of a step). A replay from the store gives every attempt's job and step events, each keyed
  * apart, so a new attempt's job.started is never counted against an earlier attempt's. The control
- * plane's own lines about a job (step -1) are not stored: keyed apart, they do not offset the step's lines.
+ * plane's own lines about a job (step -1) are keyed apart: those a replay from the store lacks (the
+ * `ignored a stale …` lines, never stored) do not offset the steps' lines.
  */
 function keyOf(event: RunEvent): string {
   switch (event.type) {
