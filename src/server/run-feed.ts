@@ -30,15 +30,15 @@ export interface RunFeedOptions {
 }
 
 /**
- * The events of the runs this process drives from their start (submitted here), kept in memory from
- * run.started to run.completed so a subscriber that arrives late gets the whole run replayed, then the
- * live events; one that comes back with the id of the last event it got (Last-Event-ID) continues
- * right after it. A run this process took over from a replica that stopped (`continuing`) has no
- * feed: its events here would begin midway, without the jobs and lines before. It,
- * an unfinished run this process does not drive (another replica's), and one whose client comes back
- * with an id of another feed are followed from the store (from its start; the client skips what it
- * has seen), and a finished run is replayed from the store the same way, then the stream ends.
- * Memory: every event of every active run, log lines included, until the run completes.
+ * The events of the runs this process drives from their start (submitted or re-run here), kept in
+ * memory from run.started to run.completed so a subscriber that arrives late gets the whole run
+ * replayed, then the live events; one that comes back with the id of the last event it got
+ * (Last-Event-ID) continues right after it. A run this process took over from a replica that stopped
+ * (`continuing`) has no feed: its events here would begin midway, without the jobs and lines before.
+ * Such a run, an unfinished run this process does not drive (another replica's), and one whose client
+ * comes back with an id of another feed are followed from the store (from its start; the client skips
+ * what it has seen), and a finished run is replayed from the store the same way, then the stream
+ * ends. Memory: every event of every active run, log lines included, until the run completes.
  */
 export class RunFeed {
   private readonly active = new Map<string, ActiveFeed>();
@@ -82,10 +82,10 @@ export class RunFeed {
   }
 
   /**
-   * This process is about to continue `runId`, begun by another process (a takeover): its subscribers follow it from the store from now until it completes, as on
-   * another replica, for the events the control plane tells of it here begin midway. Call before the
-   * control plane continues the run (its run.started may come at once). A feed of the run still
-   * here ends first, as on `abandon`.
+   * This process is about to continue `runId`, begun by another process (a takeover): its subscribers
+   * follow it from the store from now until it completes, as on another replica, for the events the
+   * control plane tells of it here begin midway. Call before the control plane continues the run (its
+   * run.started may come at once). A feed of the run still here ends first, as on `abandon`.
    */
   continuing(runId: string): void {
     this.abandon(runId);

@@ -1,4 +1,6 @@
 import { type Clock, systemClock } from '../../src/core/clock.js';
+import { asRunId } from '../../src/core/ids.js';
+import type { Stores } from '../../src/store/store.js';
 
 /** A clock `aheadMs` ahead of the wall clock, which `advance` moves further on; its timers stay real. */
 export interface ClockAhead extends Clock {
@@ -19,4 +21,15 @@ export function clockAhead(aheadMs: number): ClockAhead {
       offset += ms;
     },
   };
+}
+
+/** Waits until a server running `clock` has claimed the run: its heartbeat is that server's. */
+export async function takenOverBy(stores: Stores, runId: string, clock: Clock): Promise<void> {
+  const since = clock.now();
+  for (let tries = 0; tries < 250; tries++) {
+    const ownership = (await stores.recovery.ownerships([asRunId(runId)])).get(asRunId(runId));
+    if (ownership !== undefined && ownership.heartbeatAt >= since) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`run ${runId} was not taken over`);
 }

@@ -1,9 +1,6 @@
 import { expect, it } from 'vitest';
-import type { Clock } from '../../src/core/clock.js';
-import { asRunId } from '../../src/core/ids.js';
 import type { RunEvent } from '../../src/engine/events.js';
-import type { Stores } from '../../src/store/store.js';
-import { clockAhead } from './clock-ahead.js';
+import { clockAhead, takenOverBy } from './clock-ahead.js';
 import {
   connectScriptedRunner,
   credential,
@@ -25,17 +22,6 @@ jobs:
   first: { runs-on: linux, steps: [{ run: echo first }] }
   second: { runs-on: later, needs: [first], steps: [{ run: echo second }] }
 `;
-
-/** Waits until a server running `clock` has claimed the run: its heartbeat is that server's. */
-async function takenOverBy(stores: Stores, runId: string, clock: Clock): Promise<void> {
-  const since = clock.now();
-  for (let tries = 0; tries < 250; tries++) {
-    const ownership = (await stores.recovery.ownerships([asRunId(runId)])).get(asRunId(runId));
-    if (ownership !== undefined && ownership.heartbeatAt >= since) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`run ${runId} was not taken over`);
-}
 
 /** Polls until `first` has ended succeeded and its line is stored, as the API of `server` reads them. */
 async function firstStored(server: TestServer, runId: string, jobId: string): Promise<void> {

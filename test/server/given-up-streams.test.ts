@@ -4,14 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, expect, it } from 'vitest';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import {
-  connectScriptedRunner,
-  credential,
-  logLine,
-  oneJobWorkflow,
-  openEvents,
-  startTestServer,
-} from './helpers.js';
+import { openEvents, runningJob, startTestServer } from './helpers.js';
 
 // docs/server.md: a server gives up the runs it drives when a store write fails, and another replica
 // (or this one) takes them over once their heartbeat is stale. The clients of a run given up must not
@@ -34,20 +27,12 @@ it('the event streams of a run its server gave up after a failed store write end
     logNotice: (line) => notices.push(line),
     logError: () => {},
   });
-  const created = await server.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
-  const runId = (created.body as { run: { id: string } }).run.id;
-  const runner = await connectScriptedRunner(
-    server.server.url,
-    await credential(server.request, server.token),
-    1,
-  );
-  const [lease] = await runner.leases(1);
-  if (lease === undefined) throw new Error('no lease');
+  const { runId, runner, log } = await runningJob(server);
   const stream = await openEvents(
     `${server.server.url}/api/v1/runs/${runId}/events`,
     await server.token('read'),
   );
-  runner.transport.send(logLine(lease, 'poison'));
+  log('poison');
   const types: string[] = [];
   const ended = (async () => {
     for (let event = await stream.next(); event !== undefined; event = await stream.next())

@@ -1,8 +1,5 @@
 import { expect, it } from 'vitest';
-import type { Clock } from '../../src/core/clock.js';
-import { asRunId } from '../../src/core/ids.js';
-import type { Stores } from '../../src/store/store.js';
-import { clockAhead } from './clock-ahead.js';
+import { clockAhead, takenOverBy } from './clock-ahead.js';
 import {
   connectScriptedRunner,
   credential,
@@ -18,17 +15,6 @@ import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 // after every restart of its server, and must go on however many there are.
 
 const workflow = 'name: long\njobs:\n  long: { runs-on: linux, steps: [{ run: echo long }] }\n';
-
-/** Waits until a server running `clock` has claimed the run: its heartbeat is that server's. */
-async function takenOverBy(stores: Stores, runId: string, clock: Clock): Promise<void> {
-  const since = clock.now();
-  for (let tries = 0; tries < 250; tries++) {
-    const ownership = (await stores.recovery.ownerships([asRunId(runId)])).get(asRunId(runId));
-    if (ownership !== undefined && ownership.heartbeatAt >= since) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`run ${runId} was not taken over`);
-}
 
 function restartScenario(name: string, openStores: OpenReplicaStores): void {
   it(`${name}: a run taken over after restarts, more than --max-takeovers times, is continued each time and runs on`, async () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
-import type { RunId } from '../../src/core/ids.js';
+import { jobIdFor, type RunId } from '../../src/core/ids.js';
 import type { QueueOptions } from '../../src/store/queue.js';
 import type { RunOwner } from '../../src/store/recovery.js';
 import type { NewJob, RunStore } from '../../src/store/runs.js';
@@ -17,6 +17,16 @@ export interface StoreTestOptions {
   /** The owner the stores write runs for (store/run-fence.ts); default this process. */
   readonly runOwner?: RunOwner;
 }
+
+/** Job `ordinal` of run `runId`: a pending `build` with no matrix, for createRunWithJobs. */
+export const pendingBuildJob = (runId: RunId, ordinal: number): NewJob => ({
+  id: jobIdFor(runId, ordinal),
+  runId,
+  key: 'build',
+  name: `build ${ordinal}`,
+  matrix: {},
+  status: 'pending',
+});
 
 /** A new run of `count` jobs, each made by `job(runId, ordinal)`; resolves with the run's id. */
 export async function createRunWithJobs(

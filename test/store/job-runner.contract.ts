@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jobIdFor, type RunId } from '../../src/core/ids.js';
-import type { JobRunner, NewJob } from '../../src/store/runs.js';
-import { createRunWithJobs, type StoresFactory, useStores } from './fixture.js';
-
-const newJob = (runId: RunId, ordinal: number): NewJob => ({
-  id: jobIdFor(runId, ordinal),
-  runId,
-  key: 'build',
-  name: `build ${ordinal}`,
-  matrix: {},
-  status: 'pending',
-});
+import type { JobRunner } from '../../src/store/runs.js';
+import { createRunWithJobs, pendingBuildJob, type StoresFactory, useStores } from './fixture.js';
 
 const east: JobRunner = { id: 'r-east', name: 'east 1' };
 const west: JobRunner = { id: 'r-west', name: 'west "2"' };
@@ -21,7 +12,7 @@ export function jobRunnerContract(make: StoresFactory): void {
     const stores = useStores(make);
     const runs = () => stores().runs;
 
-    const runWithJobs = (count: number): Promise<RunId> => createRunWithJobs(runs(), count, newJob);
+    const runWithJobs = (count: number): Promise<RunId> => createRunWithJobs(runs(), count, pendingBuildJob);
 
     it('is absent until an attempt starts on a runner, and stays absent for a job run locally', async () => {
       const runId = await runWithJobs(2);
@@ -83,7 +74,7 @@ export function jobRunnerContract(make: StoresFactory): void {
 
     it('is set by an update folded into the add of its job', async () => {
       const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
-      const added = runs().addJobs([newJob(run.id, 0)]);
+      const added = runs().addJobs([pendingBuildJob(run.id, 0)]);
       const started = runs().updateJobs([
         {
           id: jobIdFor(run.id, 0),

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { jobIdFor, type RunId } from '../../src/core/ids.js';
-import type { JobPatch, NewJob } from '../../src/store/runs.js';
-import { createRunWithJobs, type StoresFactory, useStores } from './fixture.js';
-
-const newJob = (runId: RunId, ordinal: number): NewJob => ({
-  id: jobIdFor(runId, ordinal),
-  runId,
-  key: 'build',
-  name: `build ${ordinal}`,
-  matrix: {},
-  status: 'pending',
-});
+import { jobIdFor } from '../../src/core/ids.js';
+import type { JobPatch } from '../../src/store/runs.js';
+import { createRunWithJobs, pendingBuildJob, type StoresFactory, useStores } from './fixture.js';
 
 /** A re-run's first attempt (4), a retry of it (5), a requeue after a lost runner (6), its retry (7). */
 const sequence: readonly JobPatch[] = [
@@ -27,7 +18,7 @@ export function jobTriesFromContract(make: StoresFactory): void {
     const runs = () => stores().runs;
 
     it('is absent (1) for a new job, and a patch that starts another attempt without it keeps it', async () => {
-      const runId = await createRunWithJobs(runs(), 1, newJob);
+      const runId = await createRunWithJobs(runs(), 1, pendingBuildJob);
       const id = jobIdFor(runId, 0);
       expect((await runs().listJobs(runId))[0]).not.toHaveProperty('triesFrom');
       const seen: (number | undefined)[] = [];
@@ -48,7 +39,11 @@ export function jobTriesFromContract(make: StoresFactory): void {
 
     it('comes through patches of one call, of calls made together and right after the add, in order', async () => {
       const run = await runs().createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 });
-      const [fresh, old, together] = [newJob(run.id, 0), newJob(run.id, 1), newJob(run.id, 2)];
+      const [fresh, old, together] = [
+        pendingBuildJob(run.id, 0),
+        pendingBuildJob(run.id, 1),
+        pendingBuildJob(run.id, 2),
+      ];
       await runs().addJobs([old, together]);
       // Not awaited in between: a store may fold these into the add, or into one update of the job.
       const writes = [runs().addJobs([fresh])];

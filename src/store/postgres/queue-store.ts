@@ -23,6 +23,7 @@ import type {
 } from '../queue.js';
 import { asQueueJobId, claimLimit, claimThenWait } from '../queue.js';
 import {
+  enqueuedJob,
   outcomeText,
   type QueueInsert,
   type QueueRow,
@@ -446,11 +447,11 @@ export class PostgresQueueStore implements QueueStore {
     // No job left out for its key: the results are the new jobs, in order, with no lookup per job.
     if (fresh.length === inserts.length)
       return fresh.map(
-        (insert, i): EnqueueResult => ({ kind: 'created', job: newJob(insert, ids[i] ?? '') }),
+        (insert, i): EnqueueResult => ({ kind: 'created', job: enqueuedJob(insert, ids[i] ?? '') }),
       );
     const created = new Map<QueueInsert, QueueJob>();
     fresh.forEach((insert, i) => {
-      const job = newJob(insert, ids[i] ?? '');
+      const job = enqueuedJob(insert, ids[i] ?? '');
       created.set(insert, job);
       if (insert.idempotencyKey !== null) existing.set(insert.idempotencyKey, job);
     });
@@ -463,21 +464,6 @@ export class PostgresQueueStore implements QueueStore {
       return { kind: 'existing', job: first };
     });
   }
-}
-
-function newJob(insert: QueueInsert, id: string): QueueJob {
-  return queueJobFromRow({
-    seq: id,
-    task: insert.task,
-    payload: insert.payloadValue,
-    priority: insert.priority,
-    state: 'queued',
-    attempts: 0,
-    created_at: insert.createdAt,
-    not_before: insert.notBefore,
-    idempotency_key: insert.idempotencyKey,
-    outcome: null,
-  });
 }
 
 function leaseFromRow(row: LeaseRow, expiresAt: number): Lease {
