@@ -85,11 +85,12 @@ const singleQuoted = String.raw`'(?:[^'\t]|'')*'`;
 const plainKey = `[A-Za-z0-9_$][A-Za-z0-9_.$/-]*(?: [A-Za-z0-9_.$/-]+)*`;
 /**
  * A plain scalar in block context: it does not start with an indicator (`-`, `?` and `:` only
- * when a space follows), holds no `: ` and no ` #`, does not end with `:`, and has no tab.
+ * when a space follows), holds no `: ` and no ` #` (its second character included: `-: x` is a
+ * mapping), does not end with `:`, and has no tab.
  */
-const plainValue = String.raw`(?:[^\s\-?:,[\]{}#&*!|>'"%@\x60]|[-?:][^\s,[\]{}])(?:[^\t:#]|:(?=[^\s])|(?<=[^\s])#)*(?<![\s:])`;
+const plainValue = String.raw`(?:[^\s\-?:,[\]{}#&*!|>'"%@\x60]|[-?:](?:[^\s,[\]{}:]|:(?=[^\s])))(?:[^\t:#]|:(?=[^\s])|(?<=[^\s])#)*(?<![\s:])`;
 /** In a flow collection a plain scalar holds none of `,[]{}` either. */
-const flowPlain = String.raw`(?:[^\s\-?:,[\]{}#&*!|>'"%@\x60]|[-?:][^\s,[\]{}])(?:[^\t:#,[\]{}]|:(?=[^\s,[\]{}])|(?<=[^\s])#)*(?<![\s:])`;
+const flowPlain = String.raw`(?:[^\s\-?:,[\]{}#&*!|>'"%@\x60]|[-?:](?:[^\s,[\]{}:]|:(?=[^\s,[\]{}])))(?:[^\t:#,[\]{}]|:(?=[^\s,[\]{}])|(?<=[^\s])#)*(?<![\s:])`;
 const flowScalar = `(?:${flowPlain}|${doubleQuoted}|${singleQuoted})`;
 
 const flowScalarHere = new RegExp(flowScalar, 'y');

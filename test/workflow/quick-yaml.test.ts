@@ -136,6 +136,11 @@ describe('quickLoad', () => {
       'a: "\\U0010FFFF \\U0001F600 \\u00e9"\n',
       'a: "\\U00110000"\n',
       '"\\UFFFFFFFF": 1\n',
+      // An indicator, then `: `: a mapping, which must not pass for a plain scalar (and so skip
+      // the check on the escape).
+      'a:\n  - -: "\\U00110000"\n',
+      'a: [?: "\\U00110000"]\n',
+      '- ?: x\n- :: y\n- -: z\n',
     ];
     for (const source of sources) expectAgreement(source);
   });
