@@ -10,7 +10,7 @@ import type { StepDefinition } from '../workflow/model.js';
 import { type CommandFileTexts, takeCommandFiles } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
 import { writePrivateFile } from './private-file.js';
-import { scriptExtension, shellCommand } from './shells.js';
+import { scriptExtension, shellCommand, shellScript } from './shells.js';
 import { defaultVariables, stepActionName, stepFilePrefix, stepFiles } from './step-environment.js';
 import { stepTimeoutMs } from './step-timeout.js';
 
@@ -64,7 +64,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   }
   let commandFiles: CommandFileTexts | undefined;
   try {
-    writePrivateFile(scriptPath, script);
+    writePrivateFile(scriptPath, shellScript(shell, script));
     const outcome = await options.executor.run(
       {
         command: command.command,

@@ -1,11 +1,11 @@
 import { splitShellWords } from '../workflow/shell-words.js';
 
 /**
- * How a step's script is run, as GitHub does it on Linux and macOS. The script goes to a file and
- * `{0}` is replaced by its path. Unset shell means `bash -e {0}` (no pipefail, as on GitHub);
- * `shell: bash` adds `--noprofile --norc -eo pipefail`. A custom shell is split into words with
- * quotes as sh reads them (shell-words.ts), and `{0}` is replaced in each word after the split, so a
- * path with spaces stays one argument.
+ * How a step's script is run, as GitHub does it on Linux and macOS (actions/runner's
+ * ScriptHandlerHelpers). The script goes to a file and `{0}` is replaced by its path. Unset shell
+ * means `bash -e {0}` (no pipefail, as on GitHub); `shell: bash` adds `--noprofile --norc -eo
+ * pipefail`. A custom shell is split into words with quotes as sh reads them (shell-words.ts), and
+ * `{0}` is replaced in each word after the split, so a path with spaces stays one argument.
  */
 export interface ShellCommand {
   readonly command: string;
@@ -13,6 +13,25 @@ export interface ShellCommand {
   /** File extension for the script, which some interpreters care about. */
   readonly extension: string;
 }
+
+interface BuiltInShell {
+  readonly command: string;
+  readonly extension: string;
+}
+
+/**
+ * GitHub's built-in shells. `pwsh`, `powershell` and `cmd` are GitHub's even where they are not
+ * installed: a workflow may hold a step for another OS (`if: runner.os == 'Windows'`), and one that
+ * runs without its shell fails as it does on a self-hosted runner — "command not found".
+ */
+const builtInShells: Readonly<Record<string, BuiltInShell>> = {
+  bash: { command: 'bash --noprofile --norc -eo pipefail {0}', extension: '.sh' },
+  sh: { command: 'sh -e {0}', extension: '.sh' },
+  python: { command: 'python3 {0}', extension: '.py' },
+  pwsh: { command: `pwsh -command ". '{0}'"`, extension: '.ps1' },
+  powershell: { command: `powershell -command ". '{0}'"`, extension: '.ps1' },
+  cmd: { command: 'cmd /D /E:ON /V:OFF /S /C "CALL "{0}""', extension: '.cmd' },
+};
 
 /** Throws, naming the shell and the problem, on a shell whose quotes are not closed. */
 export function shellCommand(shell: string | undefined, scriptPath: string): ShellCommand {
@@ -31,18 +50,38 @@ export function scriptExtension(shell: string | undefined): string {
   return shellTemplate(shell).extension;
 }
 
-function shellTemplate(shell: string | undefined): { command: string; extension: string } {
-  switch (shell) {
-    case undefined:
-    case '':
-      return { command: 'bash -e {0}', extension: '.sh' };
-    case 'bash':
-      return { command: 'bash --noprofile --norc -eo pipefail {0}', extension: '.sh' };
-    case 'sh':
-      return { command: 'sh -e {0}', extension: '.sh' };
-    case 'python':
-      return { command: 'python3 {0}', extension: '.py' };
+/**
+ * The script as the shell is given it: as on GitHub, PowerShell stops at the first error and exits
+ * with the last native command's code, and cmd does not echo its commands. Chosen by the shell's
+ * command word, so `pwsh -File {0}` is fixed up as `pwsh` is.
+ */
+export function shellScript(shell: string | undefined, script: string): string {
+  switch (commandWord(shell)) {
+    case 'pwsh':
+    case 'powershell':
+      return `$ErrorActionPreference = 'stop'\n${script}\nif ((Test-Path -LiteralPath variable:\\LASTEXITCODE)) { exit $LASTEXITCODE }`;
+    case 'cmd':
+      return `@echo off\n${script}`;
     default:
-      return { command: shell.includes('{0}') ? shell : `${shell} {0}`, extension: '' };
+      return script;
   }
+}
+
+function shellTemplate(shell: string | undefined): BuiltInShell {
+  if (shell === undefined || shell === '') return { command: 'bash -e {0}', extension: '.sh' };
+  const builtIn = Object.hasOwn(builtInShells, shell) ? builtInShells[shell] : undefined;
+  if (builtIn !== undefined) return builtIn;
+  // As on GitHub, a custom shell's script gets the extension of its command's built-in namesake
+  // (`pwsh -File {0}` needs `.ps1`).
+  const word = commandWord(shell);
+  const namesake = Object.hasOwn(builtInShells, word) ? builtInShells[word] : undefined;
+  return {
+    command: shell.includes('{0}') ? shell : `${shell} {0}`,
+    extension: namesake?.extension ?? '',
+  };
+}
+
+/** GitHub's split: the shell's text up to its first space. */
+function commandWord(shell: string | undefined): string {
+  return shell?.trim().split(' ', 1)[0] ?? '';
 }

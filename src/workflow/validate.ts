@@ -35,7 +35,8 @@ export interface ValidateOptions {
 
 /** Job and step ids. */
 export const idPattern = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-const knownShells = ['bash', 'sh', 'python'];
+/** GitHub's built-in shells (runner/shells.ts runs them); any other must contain `{0}`. */
+const knownShells = ['bash', 'sh', 'python', 'pwsh', 'powershell', 'cmd'];
 
 /** Every semantic rule the schema cannot express. Returns all diagnostics at once. */
 export function validateWorkflow(
@@ -204,8 +205,17 @@ function checkSteps(
       }
     }
     const shell = raw.shell;
-    if (shell !== undefined && !knownShells.includes(shell) && !shell.includes('{0}')) {
-      error(`unknown shell "${shell}": use bash, sh, python, or a command containing {0}`, at('shell'));
+    // One with an expression is known when the step runs (as on GitHub, `shell: ${{ matrix.shell }}`).
+    if (
+      shell !== undefined &&
+      !knownShells.includes(shell) &&
+      !shell.includes('{0}') &&
+      !shell.includes('${{')
+    ) {
+      error(
+        `unknown shell "${shell}": use bash, sh, python, pwsh, powershell, cmd, or a command containing {0}`,
+        at('shell'),
+      );
     }
     checkShellQuotes(shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);
     const timeoutMinutes = literalNumber(raw['timeout-minutes']);

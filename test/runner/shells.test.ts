@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shellCommand } from '../../src/runner/shells.js';
+import { shellCommand, shellScript } from '../../src/runner/shells.js';
 
 describe('shellCommand', () => {
   it('runs scripts as GitHub does on Linux', () => {
@@ -22,6 +22,39 @@ describe('shellCommand', () => {
       extension: '.py',
     });
     expect(shellCommand('perl -w {0}', '/t/s')).toMatchObject({ command: 'perl', args: ['-w', '/t/s'] });
+  });
+
+  it("runs GitHub's PowerShell and cmd shells as actions/runner does", () => {
+    expect(shellCommand('pwsh', '/t/s.ps1')).toEqual({
+      command: 'pwsh',
+      args: ['-command', ". '/t/s.ps1'"],
+      extension: '.ps1',
+    });
+    expect(shellCommand('powershell', '/t/s.ps1')).toMatchObject({
+      command: 'powershell',
+      extension: '.ps1',
+    });
+    expect(shellCommand('cmd', '/t/s.cmd')).toEqual({
+      command: 'cmd',
+      args: ['/D', '/E:ON', '/V:OFF', '/S', '/C', 'CALL /t/s.cmd'],
+      extension: '.cmd',
+    });
+    // A custom shell's script takes the extension of its command's namesake: pwsh -File needs .ps1.
+    expect(shellCommand('pwsh -File {0}', '/t/s.ps1')).toMatchObject({
+      args: ['-File', '/t/s.ps1'],
+      extension: '.ps1',
+    });
+    expect(shellCommand('python -u {0}', '/t/s.py').extension).toBe('.py');
+  });
+
+  it('fixes up a PowerShell or cmd script as GitHub does, and leaves the others as written', () => {
+    expect(shellScript('pwsh', 'Write-Output hi')).toBe(
+      "$ErrorActionPreference = 'stop'\nWrite-Output hi\nif ((Test-Path -LiteralPath variable:\\LASTEXITCODE)) { exit $LASTEXITCODE }",
+    );
+    expect(shellScript('powershell -File {0}', 'x')).toMatch(/^\$ErrorActionPreference = 'stop'\nx\n/);
+    expect(shellScript('cmd', 'echo hi')).toBe('@echo off\necho hi');
+    expect(shellScript('bash', 'echo hi')).toBe('echo hi');
+    expect(shellScript(undefined, 'echo hi')).toBe('echo hi');
   });
 
   it('splits a custom shell with its quotes, then puts the script path in each word', () => {

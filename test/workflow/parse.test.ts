@@ -113,6 +113,34 @@ jobs:
     expect(job(workflow, 'test').defaults).toEqual({ shell: undefined, workingDirectory: undefined });
   });
 
+  it("accepts GitHub's built-in shells and a shell given by an expression, as GitHub does", () => {
+    const workflow = parseValid(`jobs:
+  build:
+    runs-on: x
+    strategy:
+      matrix:
+        shell: [bash, sh]
+    steps:
+      - if: runner.os == 'Windows'
+        shell: pwsh
+        run: Write-Output hi
+      - if: runner.os == 'Windows'
+        shell: powershell
+        run: Write-Output hi
+      - if: runner.os == 'Windows'
+        shell: cmd
+        run: echo hi
+      - shell: \${{ matrix.shell }}
+        run: echo hi
+`);
+    expect(job(workflow, 'build').steps.map((step) => step.shell)).toEqual([
+      'pwsh',
+      'powershell',
+      'cmd',
+      '${{ matrix.shell }}',
+    ]);
+  });
+
   it('keeps outputs as templates', () => {
     const build = job(
       parseValid(singleJob('    runs-on: x\n    outputs:\n      version: ${{ steps.v.outputs.version }}\n')),
