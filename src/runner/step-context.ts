@@ -16,12 +16,22 @@ export function withStepEnv(context: EvaluationContext, stepEnv: Record<string, 
   return { ...context, contexts: { ...context.contexts, env } };
 }
 
-/** Step names may contain expressions (`Test on ${{ matrix.os }}`); a broken one shows as written. */
+/**
+ * Step names may contain expressions (`Test on ${{ matrix.os }}`); a broken one shows as written.
+ * As actions/runner does for `Run <script>`, only the first line of what it evaluates to is the name
+ * (`Run echo '${{ toJSON(github) }}'` is `Run echo '{`): a name is one heading line of the log.
+ */
 export function displayName(name: string, context: EvaluationContext): string {
   if (!name.includes('${{')) return name;
   try {
-    return interpolate(name, context);
+    return firstLine(interpolate(name, context));
   } catch {
     return name;
   }
+}
+
+function firstLine(text: string): string {
+  const trimmed = text.trimStart();
+  const end = trimmed.search(/[\r\n]/);
+  return end === -1 ? trimmed : trimmed.slice(0, end);
 }
