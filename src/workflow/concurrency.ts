@@ -4,14 +4,13 @@ import {
   type EvaluationContext,
   ExpressionEvaluationError,
   ExpressionSyntaxError,
-  evaluateValue,
   interpolate,
-  isTruthy,
   parseTemplate,
 } from './expressions/index.js';
 import type { ConcurrencyDefinition, Workflow } from './model.js';
 import type { WorkflowDocument } from './schema.js';
 import type { SourceMap, YamlPath } from './source-map.js';
+import { evaluateFlag } from './typed-values.js';
 
 /**
  * `concurrency:` on a workflow and on a job. A workflow's expressions see what GitHub documents for
@@ -123,7 +122,9 @@ export function resolveConcurrency(
     );
   return {
     group,
-    cancelInProgress: typeof cancel === 'boolean' ? cancel : isTruthy(evaluateValue(cancel, context)),
+    // As continue-on-error and fail-fast: `vars` and `inputs` are strings, so `${{ vars.cancel }}` with
+    // cancel=false must mean false, not a non-empty (truthy) string that cancels the running run.
+    cancelInProgress: evaluateFlag(cancel, context),
     queue: definition.queue,
   };
 }

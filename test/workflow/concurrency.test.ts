@@ -91,6 +91,17 @@ describe('workflow-level concurrency', () => {
     expect(resolved).toEqual({ group: 'deploy-main-staging', cancelInProgress: true, queue: false });
   });
 
+  it('reads cancel-in-progress from a string as continue-on-error does: a var "false" is false', () => {
+    const definition = { group: 'deploy', cancelInProgress: '${{ vars.cancel }}', queue: false };
+    const resolve = (cancel: string) =>
+      resolveConcurrency(definition, { contexts: { vars: { cancel } } }).cancelInProgress;
+    expect(resolve('false')).toBe(false);
+    expect(resolve(' FALSE ')).toBe(false);
+    expect(resolve('')).toBe(false);
+    expect(resolve('true')).toBe(true);
+    expect(resolve('yes')).toBe(true);
+  });
+
   it('at job level also allows needs, strategy, matrix and the run’s own id, and nothing else', () => {
     const source = `jobs:
   build:
