@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
-import { resolveConcurrency } from '../workflow/concurrency.js';
+import { failedConcurrencyKey, resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
 import { groupCancelReason } from './cancel-reasons.js';
 import { defaultGateTiming } from './concurrency-gate.js';
@@ -57,8 +57,9 @@ export class JobGroups {
       resolved = resolveConcurrency(definition, { contexts });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      const key = failedConcurrencyKey(error);
       queueMicrotask(() =>
-        this.hooks.failed(leg, `its concurrency group could not be evaluated: ${message}`),
+        this.hooks.failed(leg, `its concurrency ${key} could not be evaluated: ${message}`),
       );
       return true;
     }

@@ -4,7 +4,7 @@ import type { JoinRequest } from '../core/concurrency-group.js';
 import { isStoreError, ValkyrieError } from '../core/errors.js';
 import type { RunConcurrency, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
-import { resolveConcurrency } from '../workflow/concurrency.js';
+import { failedConcurrencyKey, resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
 import type { ActiveRun, RunRequest } from './active-run.js';
 import { groupCancelReason } from './cancel-reasons.js';
@@ -50,12 +50,23 @@ export function resolveWorkflowGroup(
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const at =
-      definition.at === undefined ? '' : `${workflow.path}:${definition.at.line}:${definition.at.col}: `;
-    throw new ValkyrieError(
-      'VK_EXPRESSION',
-      `${at}the workflow's concurrency group could not be evaluated: ${message}`,
+    const key = failedConcurrencyKey(error);
+    const place = key === 'group' ? definition.at : (definition.cancelAt ?? definition.at);
+    const at = place === undefined ? '' : `${workflow.path}:${place.line}:${place.col}: `;
+    throw new WorkflowGroupError(
+      `${at}the workflow's concurrency ${key} could not be evaluated: ${message}`,
+      place,
     );
+  }
+}
+
+/** VK_EXPRESSION for a workflow's `concurrency:`, with where the key that failed is in the file. */
+export class WorkflowGroupError extends ValkyrieError {
+  constructor(
+    message: string,
+    readonly at: { readonly line: number; readonly col: number } | undefined,
+  ) {
+    super('VK_EXPRESSION', message);
   }
 }
 

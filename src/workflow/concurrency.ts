@@ -89,20 +89,38 @@ function checkTemplate(text: string, path: YamlPath, level: Level, map: SourceMa
   }
 }
 
-/** The workflow with where its `concurrency:` group is in the file (ConcurrencyDefinition.at). */
+/**
+ * The workflow with where its `concurrency:` group is in the file (ConcurrencyDefinition.at), and its
+ * `cancel-in-progress` when that is an expression (cancelAt).
+ */
 export function placeConcurrency(workflow: Workflow, document: WorkflowDocument, map: SourceMap): Workflow {
   const concurrency = workflow.concurrency;
   const written = document.concurrency;
   if (concurrency === undefined || written === undefined) return workflow;
   const path = typeof written === 'string' ? ['concurrency'] : ['concurrency', 'group'];
   const { line, col } = map.position(path);
-  return { ...workflow, concurrency: { ...concurrency, at: { line, col } } };
+  if (typeof concurrency.cancelInProgress === 'boolean')
+    return { ...workflow, concurrency: { ...concurrency, at: { line, col } } };
+  const cancel = map.position(['concurrency', 'cancel-in-progress']);
+  const cancelAt = { line: cancel.line, col: cancel.col };
+  return { ...workflow, concurrency: { ...concurrency, at: { line, col }, cancelAt } };
+}
+
+/** The key of `concurrency:` whose expression failed: what an error of resolveConcurrency names. */
+export type ConcurrencyKey = 'group' | 'cancel-in-progress';
+
+/** resolveConcurrency's error for a `cancel-in-progress` expression; every other error it throws is the group's. */
+export class CancelInProgressError extends ExpressionEvaluationError {}
+
+export function failedConcurrencyKey(error: unknown): ConcurrencyKey {
+  return error instanceof CancelInProgressError ? 'cancel-in-progress' : 'group';
 }
 
 /**
- * The group and its mode for one run; expression errors throw (VK_EXPRESSION), and so does a group
- * that evaluates to an empty string (or only spaces), as a literal empty one is refused: it would be
- * one group shared by every workflow whose group evaluates empty (GitHub fails such a run).
+ * The group and its mode for one run; expression errors throw (VK_EXPRESSION; a `cancel-in-progress`
+ * one as CancelInProgressError), and so does a group that evaluates to an empty string (or only
+ * spaces), as a literal empty one is refused: it would be one group shared by every workflow whose
+ * group evaluates empty (GitHub fails such a run).
  */
 export interface ResolvedConcurrency {
   readonly group: string;
@@ -122,9 +140,21 @@ export function resolveConcurrency(
     );
   return {
     group,
-    // As continue-on-error and fail-fast: `vars` and `inputs` are strings, so `${{ vars.cancel }}` with
-    // cancel=false must mean false, not a non-empty (truthy) string that cancels the running run.
-    cancelInProgress: evaluateFlag(cancel, context),
+    cancelInProgress: cancelInProgress(cancel, context),
     queue: definition.queue,
   };
+}
+
+/**
+ * As continue-on-error and fail-fast: `vars` and `inputs` are strings, so `${{ vars.cancel }}` with
+ * cancel=false must mean false, not a non-empty (truthy) string that cancels the running run.
+ */
+function cancelInProgress(value: boolean | string, context: EvaluationContext): boolean {
+  try {
+    return evaluateFlag(value, context);
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    const offset = error instanceof ExpressionEvaluationError ? error.offset : undefined;
+    throw new CancelInProgressError(error.message, offset, { cause: error });
+  }
 }

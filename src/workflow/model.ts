@@ -118,6 +118,8 @@ export interface ConcurrencyDefinition {
   readonly queue: boolean;
   /** Where a workflow-level group is in its file: an error evaluating it names file:line:col. */
   readonly at?: { readonly line: number; readonly col: number };
+  /** Where a workflow-level `cancel-in-progress` expression is, likewise. */
+  readonly cancelAt?: { readonly line: number; readonly col: number };
 }
 
 export const defaultJobTimeoutMinutes = 360;

@@ -41,6 +41,29 @@ jobs:
     expect(JSON.parse((await ws.run(['runs', '--json'])).stdout)).toEqual([]);
   });
 
+  it('names cancel-in-progress and its file:line:col when that is what cannot be evaluated', async () => {
+    ws.write(
+      'cancel.yml',
+      `name: cancel
+concurrency:
+  group: deploy
+  cancel-in-progress: \${{ fromJSON(vars.cancel) }}
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: touch ran
+`,
+    );
+    const run = await ws.run(['run', 'cancel.yml', '--json', '--var', 'cancel=nope']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      "valkyrie: cancel.yml:4:23: the workflow's concurrency cancel-in-progress could not be evaluated: fromJSON: invalid JSON",
+    );
+    expect(JSON.parse(run.stdout.trim())).toMatchObject({ code: 'VK_EXPRESSION', line: 4, col: 23 });
+    expect(JSON.parse((await ws.run(['runs', '--json'])).stdout)).toEqual([]);
+  });
+
   it('refuses a group that evaluates to an empty string, naming it', async () => {
     ws.write(
       'empty.yml',

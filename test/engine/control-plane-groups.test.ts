@@ -214,4 +214,18 @@ describe('ControlPlane: a job-level concurrency group says why it cancelled a jo
     expect(job).toMatchObject({ status: 'failed' });
     expect(job?.reason).toMatch(/^its concurrency group could not be evaluated: .*JSON/);
   });
+
+  it('names cancel-in-progress, not the group, when that is the expression that fails', async () => {
+    const clock = new ManualClock();
+    const { plane: p, stores } = openPlane({ clock });
+    new ScriptedRunner(p, accepting, { capacity: 1 });
+    const bad = oneJobWorkflow(
+      `    concurrency: {group: g, cancel-in-progress: "\${{ fromJSON('not json') }}"}\n`,
+    );
+    const handle = await p.startRun(bad, runRequest);
+    await clock.advance(500);
+    expect(await handle.done).toBe('failed');
+    const [job] = await stores.runs.listJobs(handle.id);
+    expect(job?.reason).toMatch(/^its concurrency cancel-in-progress could not be evaluated: .*JSON/);
+  });
 });

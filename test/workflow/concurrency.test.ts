@@ -24,6 +24,7 @@ describe('workflow-level concurrency', () => {
       cancelInProgress: "${{ vars.cancel == 'yes' }}",
       queue: true,
       at: { line: 2, col: 10 },
+      cancelAt: { line: 3, col: 23 },
     });
   });
 

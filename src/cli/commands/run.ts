@@ -5,6 +5,7 @@ import type { RunStatus } from '../../core/outcome.js';
 import { defaultPriority } from '../../core/priority.js';
 import { interruptedReason } from '../../engine/cancel-reasons.js';
 import type { RunEvent } from '../../engine/events.js';
+import { WorkflowGroupError } from '../../engine/workflow-group.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
@@ -174,7 +175,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
  */
 function refusedForGroup(error: unknown, workflow: Workflow): void {
   if (!isValkyrieError(error) || error.code !== 'VK_EXPRESSION') return;
-  const at = workflow.concurrency?.at;
+  const at = error instanceof WorkflowGroupError ? error.at : workflow.concurrency?.at;
   const where = at === undefined ? {} : { file: workflow.path, line: at.line, col: at.col };
   const line = { type: 'run.refused', code: error.code, message: error.message, ...where };
   process.stdout.write(`${JSON.stringify(line)}\n`);
