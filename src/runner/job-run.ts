@@ -20,6 +20,7 @@ import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
 import { displayName, evaluateMap, withStepEnv } from './step-context.js';
+import { rewinding, type StepState } from './step-effects.js';
 import { stepGithubContext, writeEventFile } from './step-environment.js';
 import { StepOutputForwarder, unsecureCommandsAllowed } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
@@ -56,12 +57,6 @@ export interface JobRunOptions {
 export interface JobRunResult {
   readonly outcome: JobOutcome;
   readonly outputs: Record<string, string>;
-}
-
-interface StepState {
-  outputs: Record<string, string>;
-  outcome: StepResult;
-  conclusion: StepResult;
 }
 
 /** Runs every step of one job through the executor, with GitHub's step semantics. */
@@ -239,8 +234,9 @@ class JobExecution {
       return;
     }
     const step = named(context);
+    const state = step.retry && { env: this.githubEnv, path: this.extraPath, steps: this.steps, id: step.id };
     const { last, reported } = await runAttempts(step.retry, {
-      run: (attempt) => this.attemptStep(step, context, attempt),
+      run: rewinding(state, (attempt) => this.attemptStep(step, context, attempt)),
       interrupted: () => this.cancelled || this.timedOut || this.options.killSignal.aborted,
       retrying: (attempt, delayMs) => {
         this.reportAttempt(step, attempt, delayMs);

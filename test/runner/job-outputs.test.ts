@@ -35,4 +35,37 @@ describe("a job's outputs", () => {
       "warning: Skip output 'masked' since it may contain secret.",
     ]);
   });
+
+  it("of a retried step are its final attempt's: a failed attempt's outputs, env and path are dropped", async () => {
+    const run = await runFirstJob(
+      `jobs:
+  p:
+    runs-on: x
+    outputs:
+      early: \${{ steps.t.outputs.early }}
+      late: \${{ steps.t.outputs.late }}
+    steps:
+      - id: t
+        retry: { max-attempts: 2, delay: 1ms }
+        run: |
+          echo "seen=[\${LEAK:-}]"
+          if [ ! -f first-done ]; then
+            touch first-done
+            echo "early=from-the-failed-attempt" >> "$GITHUB_OUTPUT"
+            echo "LEAK=1" >> "$GITHUB_ENV"
+            echo "/leaked/dir" >> "$GITHUB_PATH"
+            exit 1
+          fi
+          echo "late=ok" >> "$GITHUB_OUTPUT"
+      - run: echo "early=[\${{ steps.t.outputs.early }}] late=[\${{ steps.t.outputs.late }}] leak=[\${LEAK:-}] path=[$PATH]"
+`,
+      workspace,
+    );
+    expect(run.outcome).toEqual({ kind: 'succeeded' });
+    expect(run.outputs).toEqual({ early: '', late: 'ok' });
+    expect(run.lines(0).filter((line) => line.startsWith('seen='))).toEqual(['seen=[]', 'seen=[]']);
+    const [after] = run.lines(1);
+    expect(after).toMatch(/^early=\[\] late=\[ok\] leak=\[\] path=\[/);
+    expect(after).not.toContain('/leaked/dir');
+  });
 });
