@@ -1,16 +1,19 @@
+import { secretEncodings } from './secret-encodings.js';
+
 /**
  * Replaces every registered secret in a line with `***`. Secrets and `::add-mask::` values must never
  * reach the terminal, the store or outputs. Longer values are replaced first so that a secret that
- * contains another is masked whole.
+ * contains another is masked whole. Each value, and each line of one, is masked also in the forms
+ * GitHub masks (secret-encodings.ts: base64, JSON, URI, …).
  */
 export class SecretMasker {
   private readonly values = new Set<string>();
   private ordered: string[] = [];
 
   add(value: string): void {
-    const candidates = [value, ...value.split(/\r?\n/)].map((v) => v.trim()).filter((v) => v.length > 0);
+    const lines = [value, ...value.split(/\r?\n/)].map((v) => v.trim()).filter((v) => v.length > 0);
     let changed = false;
-    for (const candidate of candidates) {
+    for (const candidate of lines.flatMap((line) => [line, ...secretEncodings(line)])) {
       if (this.values.has(candidate)) continue;
       this.values.add(candidate);
       changed = true;

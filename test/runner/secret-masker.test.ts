@@ -12,6 +12,27 @@ describe('SecretMasker', () => {
     expect(masker.mask('got second line here')).toBe('got *** here');
   });
 
+  it('masks a secret also in the forms GitHub masks: base64 at three offsets, JSON, URI, XML, quoted', () => {
+    const masker = new SecretMasker();
+    const secret = 'p&ss "w\'rd"/é';
+    masker.add(secret);
+    const base64 = (text: string) => Buffer.from(text).toString('base64');
+    expect(masker.mask(`t ${base64(secret)} t`)).toBe('t *** t');
+    // After a prefix of 1 or 2 bytes (mod 3), as in base64("user:" + secret), the tail is masked.
+    expect(masker.mask(base64(`u:${secret}`))).toContain('***');
+    expect(masker.mask(base64(`us:${secret}`))).toContain('***');
+    expect(masker.mask(`{"t":${JSON.stringify(secret)}}`)).toBe('{"t":"***"}');
+    expect(masker.mask(`https://h/?t=${encodeURIComponent(secret).replace("'", '%27')}`)).toBe(
+      'https://h/?t=***',
+    );
+    expect(masker.mask('<t>p&amp;ss &quot;w&apos;rd&quot;/é</t>')).toBe('<t>***</t>');
+    expect(masker.mask(`echo "${secret.replaceAll('"', '\\"')}"`)).toBe('echo "***"');
+    expect(masker.mask(`'${secret.replaceAll("'", "''")}'`)).toBe("'***'");
+    const quoted = new SecretMasker();
+    quoted.add('"a long secret"');
+    expect(quoted.mask('value: a long secret')).toBe('value: ***');
+  });
+
   it('ignores empty values', () => {
     const masker = new SecretMasker();
     masker.add('');
