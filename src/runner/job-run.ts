@@ -21,7 +21,7 @@ import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
 import { displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { rewinding, type StepState } from './step-effects.js';
-import { stepGithubContext, writeEventFile } from './step-environment.js';
+import { runnerEnvironment, stepGithubContext, writeEventFile } from './step-environment.js';
 import { StepOutputForwarder, unsecureCommandsAllowed } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
@@ -182,6 +182,7 @@ class JobExecution {
           name: this.options.host.name,
           temp: this.options.directories.temp,
           tool_cache: this.options.directories.toolCache,
+          environment: runnerEnvironment,
         },
       },
       status: { failed: this.failed, cancelled: this.cancelled || this.timedOut },

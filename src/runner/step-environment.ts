@@ -102,8 +102,15 @@ export function defaultVariables(
     RUNNER_NAME: host.name,
     RUNNER_TEMP: directories.temp,
     RUNNER_TOOL_CACHE: directories.toolCache,
+    RUNNER_ENVIRONMENT: runnerEnvironment,
   };
 }
+
+/**
+ * GitHub's `runner.environment` (and `RUNNER_ENVIRONMENT`): `github-hosted` or `self-hosted`. Every
+ * Valkyrie runner, the local one included, is a machine of the user's own.
+ */
+export const runnerEnvironment = 'self-hosted';
 
 /** `GITHUB_EVENT_PATH`: beside the step files, out of the steps' way in RUNNER_TEMP. */
 function eventFilePath(directories: JobDirectories): string {
