@@ -1,6 +1,6 @@
 import { timeoutText } from '../../runner/step-timeout.js';
 import type { StepRecord } from '../../store/runs.js';
-import { type Colors, colorForStatus, formatDuration, onRunnerText, visible } from './format.js';
+import { type Colors, clockTime, colorForStatus, formatDuration, onRunnerText, visible } from './format.js';
 import { jobStatusCell } from './run-table.js';
 
 const duration = (start?: number, end?: number) =>
@@ -23,6 +23,8 @@ export interface ShownJob extends Omit<ShownAttempt, 'attempt'> {
   readonly name: string;
   /** Absent means 1. */
   readonly attempt?: number;
+  /** A queued job is not offered before this time (`not-before`, or a retry's delay). */
+  readonly notBefore?: number;
 }
 
 /** A step attempt as `valkyrie show` prints it: a local StepRecord, or the API's view of it. */
@@ -34,12 +36,18 @@ export type ShownStep = Omit<StepRecord, 'jobId' | 'outcome' | 'conclusion'> & {
 /**
  * `valkyrie show`'s line of a job, locally and with `--server` alike: `durationMs` is its whole time
  * (jobDurationMs: from its first attempt's start); each attempt's own is on its line (jobDetailLines).
+ * A queued job held back until later (`not-before`, a retry's delay) says until when, as the live view
+ * does: otherwise "queued" reads as a job no runner takes.
  */
-export function jobLine(job: ShownJob, durationMs: number | undefined, c: Colors): string {
+export function jobLine(job: ShownJob, durationMs: number | undefined, c: Colors, now = Date.now()): string {
   const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
   const on = c.dim(onRunnerText(job.runner, job.status));
   const took = durationMs === undefined ? '' : formatDuration(durationMs);
-  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)} ${c.dim(took)}${on}${reason}`;
+  const held =
+    job.status === 'queued' && job.notBefore !== undefined && job.notBefore > now
+      ? c.dim(`${took === '' ? '' : ' '}not before ${clockTime(job.notBefore)}`)
+      : '';
+  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)} ${c.dim(took)}${held}${on}${reason}`;
 }
 
 /**

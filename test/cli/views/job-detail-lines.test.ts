@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { jobDetailLines } from '../../../src/cli/views/attempts.js';
-import { colors, onRunnerText } from '../../../src/cli/views/format.js';
+import { jobDetailLines, jobLine } from '../../../src/cli/views/attempts.js';
+import { clockTime, colors, onRunnerText } from '../../../src/cli/views/format.js';
 import { asJobId, asRunId } from '../../../src/core/ids.js';
 import { seriesStartedAt } from '../../../src/store/job-duration.js';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../../src/store/runs.js';
@@ -93,5 +93,17 @@ describe("show's runner of a job", () => {
       'attempt 1: failed    12ms on runner r1 (3f9a0c1d2e4b)',
       'attempt 2: queued     last ran on runner r1 (3f9a0c1d2e4b)',
     ]);
+  });
+});
+
+describe("show's job line", () => {
+  it('says until when a queued job is held back (not-before, a retry delay), and only while it is', () => {
+    const queued = { ...job, status: 'queued' as const, notBefore: 60_000 };
+    const c = colors(false);
+    expect(jobLine(queued, undefined, c, 1_000).trim()).toBe(
+      `● queued    build not before ${clockTime(60_000)}`,
+    );
+    expect(jobLine(queued, undefined, c, 60_000).trim()).toBe('● queued    build');
+    expect(jobLine({ ...queued, status: 'running' }, undefined, c, 1_000)).not.toContain('not before');
   });
 });
