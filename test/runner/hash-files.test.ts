@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { globToRegExp, hashFiles } from '../../src/runner/hash-files.js';
+import { parseGlobPatterns } from '../../src/runner/glob-patterns.js';
+import { hashFiles } from '../../src/runner/hash-files.js';
 
 describe('hashFiles', () => {
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-hash-'));
@@ -23,11 +24,58 @@ describe('hashFiles', () => {
     expect(hashFiles(dir, ['*.nothing'])).toBe('');
   });
 
-  it('translates globs', () => {
-    expect(globToRegExp('**/*.ts').test('a/b/c.ts')).toBe(true);
-    expect(globToRegExp('**/*.ts').test('c.ts')).toBe(true);
-    expect(globToRegExp('src/*.ts').test('src/a/b.ts')).toBe(false);
-    expect(globToRegExp('a?.md').test('ab.md')).toBe(true);
+  it('reads globs as @actions/glob does', () => {
+    const matches = (patterns: string[], path: string) => parseGlobPatterns(patterns, '/w').matches(path);
+    expect(matches(['**/*.ts'], 'a/b/c.ts')).toBe(true);
+    expect(matches(['**/*.ts'], 'c.ts')).toBe(true);
+    expect(matches(['src/*.ts'], 'src/a/b.ts')).toBe(false);
+    expect(matches(['a?.md'], 'ab.md')).toBe(true);
+    expect(matches(['[Pp]ackage.json'], 'Package.json')).toBe(true);
+    expect(matches(['[!P]ackage.json'], 'Package.json')).toBe(false);
+    // ** is a globstar only as a whole segment; braces are literal.
+    expect(matches(['src/**.ts'], 'src/a/b.ts')).toBe(false);
+    expect(matches(['{a,b}.txt'], 'a.txt')).toBe(false);
+    expect(matches(['.github/**'], '.github/workflows/ci.yml')).toBe(true);
+    // A directory stands for every file under it, to exclude as to include.
+    expect(matches(['src'], 'src/a/b.ts')).toBe(true);
+    expect(matches(['src/'], 'src/a/b.ts')).toBe(true);
+    expect(matches(['**/*.json', '!**/node_modules'], 'node_modules/x/package.json')).toBe(false);
+    // Later patterns override earlier ones; several may come in one argument, one a line.
+    expect(matches(['**', '!src/**', 'src/keep.ts'], 'src/keep.ts')).toBe(true);
+    expect(matches(['**\n!src/**\n# comment\n'], 'src/a.ts')).toBe(false);
+    // Rooted at the workspace; an absolute pattern matches only in it.
+    expect(matches(['/w/go.sum'], 'go.sum')).toBe(true);
+    expect(matches(['/w'], 'a/go.sum')).toBe(true);
+    expect(matches(['./go.sum'], 'go.sum')).toBe(true);
+    expect(matches(['/elsewhere/go.sum'], 'go.sum')).toBe(false);
+    expect(() => matches(['../x/**'], 'a')).toThrow(
+      "Invalid pattern '../x/**'. Relative pathing '.' and '..' is not allowed.",
+    );
+  });
+
+  it('hashes what a directory pattern or an absolute one names, and a link to a file as the file', () => {
+    const sha = (text: string) => createHash('sha256').update(text).digest();
+    const nested = createHash('sha256').update(sha('nested')).digest('hex');
+    expect(hashFiles(dir, ['pkg/sub'])).toBe(nested);
+    expect(hashFiles(dir, [join(dir, 'pkg/sub/package-lock.json')])).toBe(nested);
+    expect(hashFiles(dir, ['**/package-lock.json', '!pkg'])).toBe(
+      createHash('sha256').update(sha('root')).digest('hex'),
+    );
+    const outside = mkdtempSync(join(tmpdir(), 'valkyrie-hash-outside-'));
+    try {
+      writeFileSync(join(outside, 'lock'), 'nested');
+      mkdirSync(join(outside, 'dir'));
+      writeFileSync(join(outside, 'dir/lock'), 'other');
+      symlinkSync(join(outside, 'lock'), join(dir, 'linked.lock'));
+      symlinkSync(join(outside, 'dir'), join(dir, 'linked-dir'));
+      symlinkSync(join(outside, 'gone'), join(dir, 'broken.lock'));
+      expect(hashFiles(dir, ['*.lock'])).toBe(nested);
+      expect(hashFiles(dir, ['linked-dir/**'])).toBe('');
+    } finally {
+      for (const link of ['linked.lock', 'linked-dir', 'broken.lock'])
+        rmSync(join(dir, link), { force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });
 
