@@ -30,14 +30,16 @@ export function stateDirectory(
  * Opens the store named by `--db` (or $VALKYRIE_DB): a `postgres://` URL — with an optional
  * `?schema=NAME` that Valkyrie strips and uses as its own schema — or a SQLite file path. By default,
  * `valkyrie.db` in the state directory. Each driver is loaded only when it is used. `create: false`,
- * for commands about runs that exist (runs, show, logs, cancel): the default SQLite file, when it does
- * not exist, is not created, and they see an empty store (nothing has run there); a file `--db` or
- * $VALKYRIE_DB names must exist, and so must a Postgres schema holding Valkyrie's tables.
+ * for commands about runs that exist (runs, show, logs, cancel, resume, rerun): the default SQLite
+ * file, when it does not exist, is not created, and they see an empty store (nothing has run there); a
+ * file `--db` or $VALKYRIE_DB names must exist, and so must a Postgres schema holding Valkyrie's
+ * tables. `watch` (default: `create`), for commands that run steps (resume, rerun): an existing SQLite
+ * file is watched for a step deleting it, and the state directory gets its .gitignore.
  */
 export async function openStores(
   db: string | undefined,
   stateDir: string,
-  { create = true }: { readonly create?: boolean } = {},
+  { create = true, watch = create }: { readonly create?: boolean; readonly watch?: boolean } = {},
 ): Promise<Stores> {
   const target = db ?? process.env.VALKYRIE_DB;
   const source = db === undefined ? 'VALKYRIE_DB' : '--db';
@@ -64,13 +66,14 @@ export async function openStores(
   if (missing && target !== undefined) {
     throw new UsageError(`${source}: there is no state database at ${path}`);
   }
+  const watched = watch && !missing;
   const stores = openSqliteStores(missing ? ':memory:' : path, {
     ...(synchronous === undefined ? {} : { synchronous }),
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
-    ...(create ? { onDeleted: (event: DeletedFileEvent) => reportDeleted(event, target, stateDir) } : {}),
+    ...(watched ? { onDeleted: (event: DeletedFileEvent) => reportDeleted(event, target, stateDir) } : {}),
   });
   // Only once the database has opened: a state directory whose file is refused (corrupt, newer) is left as it was.
-  if (target === undefined && create) ignoreStateFiles(stateDir);
+  if (target === undefined && watched) ignoreStateFiles(stateDir);
   return stores;
 }
 

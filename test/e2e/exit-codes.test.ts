@@ -15,11 +15,19 @@ describe('exit codes and user errors', () => {
     expect(show.code).not.toBe(0);
     expect(show.stderr).toMatch(/no run "1"/);
     expect((await ws.run(['cancel', '1', '--state-dir', stateDir])).code).toBe(show.code);
+    for (const command of ['resume', 'rerun']) {
+      const continued = await ws.run([command, '1', '--state-dir', stateDir]);
+      expect(continued).toMatchObject({ code: 2, stdout: '' });
+      expect(continued.stderr).toMatch(/no run "1"/);
+    }
     expect(existsSync(stateDir)).toBe(false);
     // A file named on purpose must be there: a typo is not an empty history.
     const named = await ws.run(['runs', '--db', join(stateDir, 'typo.db')]);
     expect(named).toMatchObject({ code: 2, stdout: '' });
     expect(named.stderr).toContain(`--db: there is no state database at ${join(stateDir, 'typo.db')}`);
+    const resumed = await ws.run(['resume', '1', '--db', join(stateDir, 'typo.db')]);
+    expect(resumed).toMatchObject({ code: 2, stdout: '' });
+    expect(resumed.stderr).toContain(`--db: there is no state database at ${join(stateDir, 'typo.db')}`);
     expect(existsSync(stateDir)).toBe(false);
   });
 

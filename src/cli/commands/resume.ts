@@ -76,7 +76,8 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
   const cwd = process.cwd();
   const stateDir = stateDirectory(options.stateDir, cwd, { nearest: true });
   checkTempDir();
-  const stores = await openStores(options.db, stateDir);
+  // A run to continue is in a store that exists: a mistyped --state-dir or --db creates none.
+  const stores = await openStores(options.db, stateDir, { create: false, watch: true });
   const out = new BufferedOutput(process.stdout);
   let local: LocalRun | undefined;
   let interrupts = 0;
