@@ -61,6 +61,9 @@ export function validateWorkflow(
     error(problem.message, map.position(problem.path));
   out.push(...concurrencyProblems(document.concurrency, map));
   checkShellQuotes(document.defaults?.run?.shell, ['defaults', 'run', 'shell'], map, error);
+  // Not for a stored run: an earlier Valkyrie ran a defaults shell such as `fish` as `fish {0}`.
+  if (!options.stored)
+    checkShellName(document.defaults?.run?.shell, ['defaults', 'run', 'shell'], map, error);
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
 
   const jobKeys = [...workflow.jobs.keys()];
@@ -89,6 +92,7 @@ export function validateWorkflow(
     out.push(...concurrencyProblems(document.jobs[job.key]?.concurrency, map, ['jobs', job.key]));
     const jobShell = document.jobs[job.key]?.defaults?.run?.shell;
     checkShellQuotes(jobShell, ['jobs', job.key, 'defaults', 'run', 'shell'], map, error);
+    if (!options.stored) checkShellName(jobShell, ['jobs', job.key, 'defaults', 'run', 'shell'], map, error);
     const needsIsList = Array.isArray(document.jobs[job.key]?.needs);
     for (const [i, need] of job.needs.entries()) {
       if (workflow.jobs.has(need)) continue;
@@ -139,6 +143,24 @@ export function validateWorkflow(
 }
 
 type Report = (message: string, at: { line: number; col: number }) => void;
+
+/**
+ * A literal shell is one of GitHub's or a command containing `{0}`, which actions/runner otherwise
+ * refuses when the step runs ("Invalid shell option"); one with an expression is known only then.
+ */
+function checkShellName(
+  shell: string | undefined,
+  path: readonly (string | number)[],
+  map: SourceMap,
+  error: Report,
+): void {
+  if (shell === undefined || knownShells.includes(shell) || shell.includes('{0}') || shell.includes('${{'))
+    return;
+  error(
+    `unknown shell "${shell}": use bash, sh, python, pwsh, powershell, cmd, or a command containing {0}`,
+    map.position(path),
+  );
+}
 
 /** A literal shell's quotes must close; one with an expression is split when the step runs. */
 function checkShellQuotes(
@@ -204,20 +226,8 @@ function checkSteps(
         seen.set(raw.id, index);
       }
     }
-    const shell = raw.shell;
-    // One with an expression is known when the step runs (as on GitHub, `shell: ${{ matrix.shell }}`).
-    if (
-      shell !== undefined &&
-      !knownShells.includes(shell) &&
-      !shell.includes('{0}') &&
-      !shell.includes('${{')
-    ) {
-      error(
-        `unknown shell "${shell}": use bash, sh, python, pwsh, powershell, cmd, or a command containing {0}`,
-        at('shell'),
-      );
-    }
-    checkShellQuotes(shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);
+    checkShellName(raw.shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);
+    checkShellQuotes(raw.shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);
     const timeoutMinutes = literalNumber(raw['timeout-minutes']);
     if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
       error(`timeout-minutes must be greater than 0, received ${timeoutMinutes}`, at('timeout-minutes'));
