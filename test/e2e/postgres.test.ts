@@ -42,12 +42,20 @@ describe.skipIf(postgresSkipReason !== undefined)('valkyrie run --db postgres://
     expect(logs.stdout).toContain('the release token is ***');
   });
 
-  it('refuses, in the read-only commands, a schema that does not exist, creating nothing', async () => {
+  it('refuses, in the commands about existing runs, a schema that does not exist, creating nothing', async () => {
     const { url: typo, schema: missing } = urlWithNewSchema();
     const empty = uniqueSchema();
     await withRawClient((client) => client.query(`CREATE SCHEMA ${empty}`));
     try {
-      for (const args of [['runs'], ['show', '1'], ['logs', '1', 'prepare'], ['cancel', '1']]) {
+      const commands = [
+        ['runs'],
+        ['show', '1'],
+        ['logs', '1', 'prepare'],
+        ['cancel', '1'],
+        ['resume', '1'],
+        ['rerun', '1'],
+      ];
+      for (const args of commands) {
         const result = await ws.run([...args, '--db', typo]);
         expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 2, stdout: '' });
         expect(result.stderr).toBe(
