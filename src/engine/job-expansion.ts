@@ -4,6 +4,7 @@ import {
   contextReferences,
   type EvaluationContext,
   type ExpressionValue,
+  evaluateCondition,
   evaluateValue,
   hasExpressions,
   interpolate,
@@ -32,11 +33,31 @@ export interface PlannedLeg {
 
 export class ExpansionError extends Error {}
 
+/**
+ * Evaluates one of a job's keys, and names it (`job "b": strategy.matrix: …`) when an expression in
+ * it fails, as GitHub names the key: the raw message alone (`fromJSON: invalid JSON …`) left the
+ * user to guess which of the job's expressions it came from.
+ */
+function evaluatingKey<T>(job: JobDefinition, key: string, evaluate: () => T): T {
+  try {
+    return evaluate();
+  } catch (error) {
+    if (error instanceof ExpansionError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ExpansionError(`job "${job.key}": ${key}: ${message}`, { cause: error });
+  }
+}
+
 /** A leg's spec, with its JSON when the plan's template built it. */
 export function legSpec(plan: PlannedLeg | undefined, id: string): Pick<Leg, 'spec' | 'specJson'> {
   if (plan === undefined) return {};
   const made = plan.makeSpec(id);
   return { spec: made.value, specJson: made.json };
+}
+
+/** Whether a job runs: its `if:` (GitHub's `success()` when it has none). */
+export function jobCondition(job: JobDefinition, context: EvaluationContext): boolean {
+  return evaluatingKey(job, 'if', () => evaluateCondition(job.if ?? 'success()', context));
 }
 
 /** Evaluates a job's matrix (its values may come from `needs`) and plans one leg per combination. */
@@ -48,9 +69,11 @@ export function planLegs(
 ): { legs: PlannedLeg[]; maxParallel: number } {
   const base = baseContexts(workflow, job, run, needs);
   const workflowEnv = workflowEnvTemplates(workflow, run);
-  const combinations = matrixLegs(job, { contexts: base });
+  const combinations = evaluatingKey(job, 'strategy.matrix', () => matrixLegs(job, { contexts: base }));
   const total = combinations.length;
-  const maxParallel = maxParallelOf(job, { contexts: base }, total);
+  const maxParallel = evaluatingKey(job, 'strategy.max-parallel', () =>
+    maxParallelOf(job, { contexts: base }, total),
+  );
   const specOf = specTemplate(workflow, job, run, base, workflowEnv, needs);
   // A literal `fail-fast` (the usual case) needs no context of each leg's own to evaluate.
   const literalFailFast = typeof job.failFast === 'boolean' ? job.failFast : undefined;
@@ -68,14 +91,20 @@ export function planLegs(
   const legs = combinations.map((leg, index): PlannedLeg => {
     const matrix = leg as Record<string, ExpressionValue>;
     const strategy = {
-      'fail-fast': literalFailFast ?? evaluateFlag(job.failFast, { contexts: { ...base, matrix } }),
+      'fail-fast':
+        literalFailFast ??
+        evaluatingKey(job, 'strategy.fail-fast', () =>
+          evaluateFlag(job.failFast, { contexts: { ...base, matrix } }),
+        ),
       'job-index': index,
       'job-total': total,
       'max-parallel': maxParallel,
     };
     const context: EvaluationContext = literalLegs ? noContext : { contexts: { ...base, matrix, strategy } };
     const name = displayName(job, leg, context);
-    const timeoutMinutes = evaluateNumber(job.timeoutMinutes, context);
+    const timeoutMinutes = evaluatingKey(job, 'timeout-minutes', () =>
+      evaluateNumber(job.timeoutMinutes, context),
+    );
     if (!(timeoutMinutes > 0)) {
       throw new ExpansionError(
         `job "${job.key}": timeout-minutes must be a positive number, received ${timeoutMinutes}`,
@@ -84,10 +113,14 @@ export function planLegs(
     return {
       name,
       matrix,
-      continueOnError: evaluateFlag(job.continueOnError, context),
+      continueOnError: evaluatingKey(job, 'continue-on-error', () =>
+        evaluateFlag(job.continueOnError, context),
+      ),
       runsOn:
         literalRunsOn ??
-        job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
+        evaluatingKey(job, 'runs-on', () =>
+          job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
+        ),
       makeSpec: (jobId: string) =>
         specOf.fillLazily({ jobId, name, timeoutMs: timeoutMinutes * 60_000, matrix, strategy }),
     };

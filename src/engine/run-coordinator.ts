@@ -2,15 +2,11 @@ import type { JobId } from '../core/ids.js';
 import { isTerminal, type RunStatus, type TerminalJobStatus } from '../core/outcome.js';
 import type { AttemptOutcome, RetryDecision } from '../core/retry-delay.js';
 import type { JobRunner } from '../store/runs.js';
-import {
-  type EvaluationContext,
-  type ExpressionValue,
-  evaluateCondition,
-} from '../workflow/expressions/index.js';
+import type { EvaluationContext, ExpressionValue } from '../workflow/expressions/index.js';
 import type { Workflow } from '../workflow/model.js';
 import { runCancelledReason } from './cancel-reasons.js';
 import type { JobSummary } from './events.js';
-import { baseContexts, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
+import { baseContexts, jobCondition, type PlannedLeg, planLegs, unexpandedName } from './job-expansion.js';
 import {
   isFailFast,
   type KeyState,
@@ -335,7 +331,7 @@ export class RunCoordinator {
     let planned: PlannedLeg[] = [];
     let failure: string | undefined;
     try {
-      const shouldRun = !this.killed && evaluateCondition(job.if ?? 'success()', context);
+      const shouldRun = !this.killed && jobCondition(job, context);
       if (!shouldRun) {
         this.addTerminal(state, effects, unexpandedName(job, context), this.killed ? 'cancelled' : 'skipped');
         return;

@@ -106,6 +106,27 @@ describe('RunCoordinator', () => {
     expect(leg?.reason).toBe('job "build": matrix axis "target" must be a list, received "oops"');
   });
 
+  it('fails a job whose if:, matrix or runs-on cannot be evaluated, naming the key as GitHub does', () => {
+    const c = coordinator(`jobs:
+  gate: { if: "fromJSON('nope')", runs-on: x, steps: [{ run: a }] }
+  build:
+    runs-on: x
+    strategy:
+      matrix: \${{ fromJSON('{bad') }}
+    steps: [{ run: b }]
+  deploy: { runs-on: "\${{ fromJSON('[') }}", steps: [{ run: c }] }
+`);
+    const reasons = c
+      .advance()
+      .filter((effect) => effect.kind === 'finish')
+      .map((effect) => `${effect.leg.status} ${effect.leg.reason?.replace(/: invalid JSON.*/, '')}`);
+    expect(reasons).toEqual([
+      'failed job "gate": if: fromJSON',
+      'failed job "build": strategy.matrix: fromJSON',
+      'failed job "deploy": runs-on: fromJSON',
+    ]);
+  });
+
   it('fail-fast cancels the other legs; max-parallel releases legs one by one', () => {
     const c = coordinator(`jobs:
   t:
