@@ -37,14 +37,17 @@ export class LineView implements RunView {
             `${c.dim(`[${event.name}]`)} ${c.yellow(noRunnerText(event.noRunnerWith, event.setAside))}\n`,
           );
         // A delayed job says until when, or a CI log would just stall; a retry said so already (its "retrying in" line).
+        // A later attempt found waiting (a resumed run's retry delay, most often) is not said to be not-before's.
         else if (
           event.notBefore !== undefined &&
           event.notBefore > event.at &&
           !this.retrying.has(event.jobId)
-        )
+        ) {
+          const why = (event.attempt ?? 1) > 1 ? `attempt ${event.attempt}` : 'not-before';
           this.out.write(
-            `${c.dim(`[${event.name}]`)} ${c.yellow(`waiting until ${clockTime(event.notBefore)} (not-before)`)}\n`,
+            `${c.dim(`[${event.name}]`)} ${c.yellow(`waiting until ${clockTime(event.notBefore)} (${why})`)}\n`,
           );
+        }
         this.retrying.delete(event.jobId);
         break;
       case 'step.started':

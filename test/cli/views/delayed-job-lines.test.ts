@@ -19,10 +19,20 @@ describe('LineView: a job that may not start yet', () => {
       at: 2_000,
     });
     view.onEvent({ type: 'job.queued', jobId: '1.2', name: 'now', at: 2_000, notBefore: 7_000 });
+    // A resumed run's job found waiting out its retry's delay: no job.retrying came before it here.
+    view.onEvent({
+      type: 'job.queued',
+      jobId: '1.3',
+      name: 'flaky',
+      at: 2_000,
+      notBefore: later,
+      attempt: 2,
+    });
     view.close();
     expect(written).toEqual([
       // The retry is told by the control plane's line in the job's log, not by the view.
       `[nightly] waiting until ${clockTime(later)} (not-before)\n`,
+      `[flaky] waiting until ${clockTime(later)} (attempt 2)\n`,
     ]);
   });
 });
