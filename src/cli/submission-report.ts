@@ -6,6 +6,8 @@ import type { RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { SubmitCheck } from '../store/submissions.js';
 import { ExitCode } from './exit-codes.js';
+import { requestDifferences } from './request-differences.js';
+import type { LocalRunRequest } from './run-fingerprint.js';
 
 /** Why nothing started: a duplicate idempotency key, or VK_QUEUE_FULL. */
 export type NotStarted = Exclude<SubmitCheck, { readonly kind: 'admissible' }>;
@@ -22,6 +24,8 @@ export interface ReportContext {
    * too. A key stored without one (before fingerprints) is compared by workflow only.
    */
   readonly fingerprint?: string;
+  /** The request `fingerprint` is of: a conflict names what differs from the key's run's. */
+  readonly request?: LocalRunRequest;
 }
 
 /**
@@ -55,8 +59,11 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
   }
   const { run } = outcome;
   if (run.workflowName !== context.workflowName) return reportConflict(run, context);
-  if (outcome.fingerprint !== undefined && outcome.fingerprint !== context.fingerprint)
-    return reportConflict(run, context, 'request');
+  if (outcome.fingerprint !== undefined && outcome.fingerprint !== context.fingerprint) {
+    const { request } = context;
+    const differs = request && (await requestDifferences(stores, run, outcome.fingerprint, request));
+    return reportConflict(run, context, differs ?? 'request');
+  }
   const finished = isFinished(run.status);
   const interrupted = !finished && (await isInterrupted(stores, run));
   const group = waitingGroup(run);
@@ -84,11 +91,14 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
   return ExitCode.jobFailed;
 }
 
-/** `workflow`: the key's run is of another workflow; `request`: of this one, asked for differently. */
+/**
+ * `workflow`: the key's run is of another workflow; `request`: of this one, asked for differently,
+ * in the parts listed when they are known (requestDifferences).
+ */
 function reportConflict(
   run: RunRecord,
   { idempotencyKey, json, workflowName }: ReportContext,
-  differs: 'workflow' | 'request' = 'workflow',
+  differs: 'workflow' | 'request' | readonly string[] = 'workflow',
 ): number {
   const key = JSON.stringify(idempotencyKey ?? '');
   const holder = `run ${run.id} (${run.workflowName} #${run.runNumber})`;
@@ -98,8 +108,8 @@ function reportConflict(
           `${run.workflowName}, not ${workflowName}; nothing was started. Keys are shared by every workflow ` +
           'of the store: use another key\n'
       : `valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key ${key} was used for another request, ${holder}: ` +
-          'this one differs in the workflow file, --var, --input, --env, --secret names, --event, --job or ' +
-          '--priority; nothing was started. Use a new key for a new request\n',
+          `this one differs in ${differs === 'request' ? everyPart : listed(differs)}; nothing was started. ` +
+          'Use a new key for a new request\n',
   );
   if (json) {
     const line = {
@@ -112,6 +122,12 @@ function reportConflict(
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
   return ExitCode.invalid;
+}
+
+const everyPart = 'the workflow file, --var, --input, --env, --secret names, --event, --job or --priority';
+
+function listed(parts: readonly string[]): string {
+  return parts.length < 2 ? parts.join('') : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;
 }
 
 /**

@@ -260,25 +260,35 @@ describe('an idempotency key used for another request of the same workflow', () 
     const file = ws.write('same.yml', step('one'));
     expect((await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=1'])).code).toBe(0);
     const otherVar = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=2']);
+    // It names what differs from the key's run's request, as that run stored it for a resume.
     expect(otherVar.stderr).toBe(
       'valkyrie: VK_IDEMPOTENCY_CONFLICT: idempotency key "k2" was used for another request, run 1 (same #1): ' +
-        'this one differs in the workflow file, --var, --input, --env, --secret names, --event, --job or ' +
-        '--priority; nothing was started. Use a new key for a new request\n',
+        'this one differs in --var; nothing was started. Use a new key for a new request\n',
     );
     expect(otherVar.code).toBe(2);
+    const args = ['--idempotency-key', 'k2', '--var', 'v=1', '--priority', 'high', '--secret', 'S=x'];
+    const otherFlags = await ws.run(['run', file, ...args]);
+    expect(otherFlags.stderr).toContain('differs in --secret names and --priority (high, was normal);');
     ws.write('same.yml', step('two'));
     const otherText = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=1', '--json']);
     expect(events(otherText.stdout)).toEqual([
       { type: 'run.refused', code: 'VK_IDEMPOTENCY_CONFLICT', runId: '1', runNumber: 1, workflow: 'same' },
     ]);
+    expect(otherText.stderr).toContain("this one differs in the workflow file's text;");
     expect(otherText.code).toBe(2);
     // The same request again (the file as it was) is a retry: the run is reported, nothing runs.
     ws.write('same.yml', step('one'));
     const retry = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=1']);
     expect(retry.stderr).toContain('was already submitted with idempotency key "k2"; it succeeded');
     expect(retry.code).toBe(0);
-    // A key stored before fingerprints were: only the workflow is compared, as then.
+    // A key's run without recovery data (an older Valkyrie's): every part that counts is named.
     const db = new Database(join(ws.dir, '.valkyrie', 'valkyrie.db'));
+    db.prepare('UPDATE runs SET run_request = NULL').run();
+    const unknown = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=2']);
+    expect(unknown.stderr).toContain(
+      'differs in the workflow file, --var, --input, --env, --secret names, --event, --job or --priority;',
+    );
+    // A key stored before fingerprints were: only the workflow is compared, as then.
     db.prepare('UPDATE runs SET idempotency_fingerprint = NULL').run();
     db.close();
     const legacy = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=3']);

@@ -104,7 +104,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     const vars = options.var ?? {};
     // Read once, for the concurrency group's expression and the run's context alike.
     const git = readGitContext(workspace, event === 'push');
-    const fingerprint = localRunFingerprint({
+    const request = {
       source: parsed.source,
       workspace,
       path,
@@ -115,11 +115,13 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       event,
       jobs: options.job,
       priority: queue.priority ?? workflow.priority ?? defaultPriority,
-    });
+    };
+    const fingerprint = localRunFingerprint(request);
     const idempotency = queue.idempotency && { ...queue.idempotency, fingerprint };
     const report = {
       idempotencyKey: idempotency?.key,
       fingerprint,
+      request,
       json: options.json === true,
       stores,
       workflowName: workflow.name,
