@@ -34,12 +34,18 @@ export function stateDirectory(
  * file, when it does not exist, is not created, and they see an empty store (nothing has run there); a
  * file `--db` or $VALKYRIE_DB names must exist, and so must a Postgres schema holding Valkyrie's
  * tables. `watch` (default: `create`), for commands that run steps (resume, rerun): an existing SQLite
- * file is watched for a step deleting it, and the state directory gets its .gitignore.
+ * file is watched for a step deleting it, and the state directory gets its .gitignore. `readOnly`, for
+ * commands that only read (runs, show, logs): a SQLite file this user cannot write (a read-only file
+ * system, another user's directory) is read as it is rather than refused.
  */
 export async function openStores(
   db: string | undefined,
   stateDir: string,
-  { create = true, watch = create }: { readonly create?: boolean; readonly watch?: boolean } = {},
+  {
+    create = true,
+    watch = create,
+    readOnly = false,
+  }: { readonly create?: boolean; readonly watch?: boolean; readonly readOnly?: boolean } = {},
 ): Promise<Stores> {
   const target = db ?? process.env.VALKYRIE_DB;
   const source = db === undefined ? 'VALKYRIE_DB' : '--db';
@@ -67,11 +73,18 @@ export async function openStores(
     throw new UsageError(`${source}: there is no state database at ${path}`);
   }
   const watched = watch && !missing;
-  const stores = openSqliteStores(missing ? ':memory:' : path, {
+  const options = {
     ...(synchronous === undefined ? {} : { synchronous }),
     ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
     ...(watched ? { onDeleted: (event: DeletedFileEvent) => reportDeleted(event, target, stateDir) } : {}),
-  });
+  };
+  let stores: Stores;
+  try {
+    stores = openSqliteStores(missing ? ':memory:' : path, options);
+  } catch (error) {
+    if (!readOnly || missing || !isValkyrieError(error) || error.code !== 'VK_STORE_UNWRITABLE') throw error;
+    return openSqliteStores(path, { ...options, readOnly: true });
+  }
   // Only once the database has opened: a state directory whose file is refused (corrupt, newer) is left as it was.
   if (target === undefined && watched) ignoreStateFiles(stateDir);
   return stores;

@@ -17,6 +17,8 @@ export const errorCatalog = {
   VK_STORE_MISSING:
     "a command that only reads found no Valkyrie state in the Postgres schema it was given (no such schema, or one without Valkyrie's tables); nothing was created",
   VK_STORE_CORRUPT: 'the state file is not a SQLite database, or is damaged',
+  VK_STORE_UNWRITABLE:
+    'the SQLite state file or its directory cannot be written by this user (permission denied, read-only file system)',
   VK_ILLEGAL_TRANSITION: 'a state change that the state machine does not allow',
   VK_EXECUTOR: 'the executor could not run a step',
   VK_STALE_LEASE: 'a write carried a fencing token that is no longer current',

@@ -34,7 +34,7 @@ export interface LogsOptions extends HistoryOptions {
 
 async function withStores<T>(options: HistoryOptions, use: (stores: Stores) => Promise<T>): Promise<T> {
   const stateDir = stateDirectory(options.stateDir, process.cwd(), { nearest: true });
-  const stores = await openStores(options.db, stateDir, { create: false });
+  const stores = await openStores(options.db, stateDir, { create: false, readOnly: true });
   try {
     return await use(stores);
   } finally {

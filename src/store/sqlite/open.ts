@@ -8,6 +8,7 @@ import type { DeletedFileEvent } from './deleted-file.js';
 import { Database, nativeBinding } from './driver.js';
 import { isCorruption, type StateFile, sqliteCode, toStoreError } from './errors.js';
 import { assertUsableSchema, migrate } from './migrations.js';
+import { openReadOnlyDatabase, unwritableCause } from './read-only.js';
 
 export interface SqliteOptions {
   /**
@@ -33,6 +34,11 @@ export interface SqliteOptions {
    * holding it) and put back when the stores close (deleted-file.ts), and this hears of it.
    */
   readonly onDeleted?: (event: DeletedFileEvent) => void;
+  /**
+   * Only reads: the file must exist and is opened as it is (read-only.ts) — not migrated, not switched
+   * to WAL, every write refused. For commands that only read, where this user may not write the file.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** Several processes (CLI, server, runners on one machine) may share a file; writers queue this long. */
@@ -47,6 +53,7 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): B
   let db: BetterSqlite3.Database | undefined;
   const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs;
   try {
+    if (options.readOnly === true) return openReadOnlyDatabase(path, busyTimeoutMs);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path, { timeout: busyTimeoutMs, nativeBinding });
     // Read-only checks first: the pragmas below write to the file (journal_mode changes its header).
@@ -95,6 +102,16 @@ function openError(file: StateFile, error: unknown): ValkyrieError {
       'VK_STORE_CORRUPT',
       `${file.path} is not a SQLite database, or is damaged (SQLite: ${error.message}); it was left ` +
         'untouched. Restore it from a backup, or move it away to start with an empty state.',
+      { cause: error },
+    );
+  }
+  const unwritable = file.path === ':memory:' ? undefined : unwritableCause(file.path);
+  if (unwritable !== undefined) {
+    return new ValkyrieError(
+      'VK_STORE_UNWRITABLE',
+      `could not open the state database ${file.path}: ${unwritable}. Valkyrie reads and writes ` +
+        'the file and writes its directory (the -wal and -shm files): keep the state where this user ' +
+        'can write, with --state-dir DIR (or $VALKYRIE_STATE_DIR) or --db FILE, or make it writable.',
       { cause: error },
     );
   }
