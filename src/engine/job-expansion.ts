@@ -105,11 +105,7 @@ export function planLegs(
     const timeoutMinutes = evaluatingKey(job, 'timeout-minutes', () =>
       evaluateNumber(job.timeoutMinutes, context),
     );
-    if (!(timeoutMinutes > 0)) {
-      throw new ExpansionError(
-        `job "${job.key}": timeout-minutes must be a positive number, received ${timeoutMinutes}`,
-      );
-    }
+    if (!(timeoutMinutes > 0)) throw timeoutError(workflow, job, context);
     return {
       name,
       matrix,
@@ -126,6 +122,22 @@ export function planLegs(
     };
   });
   return { legs, maxParallel };
+}
+
+/**
+ * A `timeout-minutes` that is not a positive number, which GitHub's runner refuses too: what it
+ * evaluated to (NaN said nothing of `${{ vars.t }}` being "abc") and where it is.
+ */
+function timeoutError(workflow: Workflow, job: JobDefinition, context: EvaluationContext): ExpansionError {
+  const written = job.timeoutMinutes;
+  const value = typeof written === 'number' ? written : evaluateValue(written, context);
+  const from = typeof written === 'string' ? ` (from ${written})` : '';
+  const at =
+    job.timeoutAt === undefined ? '' : `${workflow.path}:${job.timeoutAt.line}:${job.timeoutAt.col}: `;
+  return new ExpansionError(
+    `${at}job "${job.key}": timeout-minutes must be a positive number of minutes, received ` +
+      `${JSON.stringify(value) ?? String(value)}${from}`,
+  );
 }
 
 /** What the legs of a job whose values are all literals evaluate them in: nothing is looked up. */

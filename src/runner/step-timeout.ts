@@ -1,4 +1,4 @@
-import type { EvaluationContext } from '../workflow/expressions/index.js';
+import { type EvaluationContext, evaluateValue } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { evaluateNumber } from '../workflow/typed-values.js';
 
@@ -7,7 +7,13 @@ export function stepTimeoutMs(step: StepDefinition, context: EvaluationContext):
   if (step.timeoutMinutes === undefined) return Number.POSITIVE_INFINITY;
   const minutes = evaluateNumber(step.timeoutMinutes, context);
   if (!(minutes > 0)) {
-    throw new Error(`timeout-minutes must be a positive number, received ${String(step.timeoutMinutes)}`);
+    // What it evaluated to: the expression alone hid that `${{ vars.s }}` was "xyz" (or empty).
+    const written = step.timeoutMinutes;
+    const value = typeof written === 'number' ? written : evaluateValue(written, context);
+    const from = typeof written === 'string' ? ` (from ${written})` : '';
+    throw new Error(
+      `timeout-minutes must be a positive number of minutes, received ${JSON.stringify(value) ?? String(value)}${from}`,
+    );
   }
   return minutes * 60_000;
 }

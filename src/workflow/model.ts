@@ -74,6 +74,8 @@ export interface JobDefinition {
   readonly defaults: RunDefaults;
   readonly outputs: Readonly<Record<string, string>>;
   readonly timeoutMinutes: number | string;
+  /** Where an expression `timeout-minutes` is in its file: an error evaluating it names file:line:col. */
+  readonly timeoutAt?: { readonly line: number; readonly col: number };
   readonly continueOnError: boolean | string;
   readonly matrix?: MatrixDefinition;
   readonly failFast: boolean | string;

@@ -77,3 +77,24 @@ describe('planLegs', () => {
     expect(evaluated).toEqual({ ...envOverrides, QUOTE: 'say "hi"' });
   });
 });
+
+describe('timeout-minutes that is not a positive number', () => {
+  const timed = parsedWorkflow(`jobs:
+  t:
+    runs-on: x
+    timeout-minutes: \${{ vars.t }}
+    steps: [{ run: "true" }]
+`);
+  const job = timed.jobs.get('t');
+  if (!job) throw new Error('no job');
+
+  it('names the value it evaluated to, the expression, the job and file:line:col', () => {
+    const plan = (t: string) => () => planLegs(timed, job, { ...run, vars: { t } }, {});
+    expect(plan('abc')).toThrow(
+      'w.yml:4:22: job "t": timeout-minutes must be a positive number of minutes, received "abc" (from ${{ vars.t }})',
+    );
+    expect(plan('')).toThrow('received "" (from ${{ vars.t }})');
+    expect(plan('0')).toThrow('received "0" (from ${{ vars.t }})');
+    expect(plan('2').call(undefined).legs).toHaveLength(1);
+  });
+});
