@@ -8,6 +8,17 @@ export interface Interruption {
 }
 
 /**
+ * What the first Ctrl-C or SIGTERM of `valkyrie run`, `resume` or `rerun` prints: that the run is
+ * being cancelled, and what the same signal again does (either signal again kills at once). A
+ * Ctrl-C hint means nothing to whatever sent SIGTERM — a supervisor, `timeout`, `docker stop`.
+ */
+export function cancellingLine(signal: 'SIGINT' | 'SIGTERM'): string {
+  return signal === 'SIGINT'
+    ? '\nCancelling the run (Ctrl-C again to kill at once)…\n'
+    : '\nCancelling the run on SIGTERM (a second SIGTERM kills its steps at once)…\n';
+}
+
+/**
  * The exit code of `valkyrie run`, `resume` and `rerun` for the end of their run: 130 when this process
  * was interrupted (143 by SIGTERM), or when the run ended cancelled otherwise — by `valkyrie cancel`,
  * or by its concurrency group (the run's or a job's); 0 succeeded; 1 failed.

@@ -75,6 +75,38 @@ describe('cancellation, timeouts and fail-fast', () => {
     const result = await done;
     expect(result.code).toBe(130);
     expect(Date.now() - secondAt).toBeLessThan(1_500);
+    expect(result.stderr).toContain('Cancelling the run (Ctrl-C again to kill at once)…');
+    await waitFor(() => !isAlive(readPid(pidFile) ?? 0), 2_000, 'the stubborn step to die');
+  });
+
+  it('after SIGTERM says what a second SIGTERM does, not Ctrl-C, and a second one kills at once', async () => {
+    const pidFile = join(ws.dir, 'stubborn-term.pid');
+    const file = ws.write(
+      'stubborn-term.yml',
+      `jobs:
+  stubborn:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          trap '' INT TERM
+          echo $$ > ${pidFile}
+          while true; do sleep 0.1; done
+`,
+    );
+    const child = ws.start(['run', file]);
+    const done = collect(child);
+    await waitFor(() => readPid(pidFile) !== undefined, 10_000, 'the step to start');
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    const secondAt = Date.now();
+    child.kill('SIGTERM');
+    const result = await done;
+    expect(result.code).toBe(143);
+    expect(Date.now() - secondAt).toBeLessThan(1_500);
+    expect(result.stderr).toContain(
+      'Cancelling the run on SIGTERM (a second SIGTERM kills its steps at once)…',
+    );
+    expect(result.stderr).not.toContain('Ctrl-C');
     await waitFor(() => !isAlive(readPid(pidFile) ?? 0), 2_000, 'the stubborn step to die');
   });
 

@@ -22,7 +22,7 @@ import { GroupWait } from '../group-wait.js';
 import { readDotenv } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
 import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
-import { runExitCode } from '../run-exit.js';
+import { cancellingLine, runExitCode } from '../run-exit.js';
 import { runEnd } from '../run-recovery.js';
 import { checkTempDir } from '../run-temp-root.js';
 import { openStores, stateDirectory } from '../state.js';
@@ -86,7 +86,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
   let interruption = '';
   const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
-    if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
+    if (interrupts === 1) process.stderr.write(cancellingLine(signal));
     interruption ||= interruptedReason(signal);
     local?.handle.cancel(interrupts > 1, interruption);
   };

@@ -21,7 +21,7 @@ import { selectedWorkflow } from '../job-option.js';
 import { newRunSecrets } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
-import { runExitCode } from '../run-exit.js';
+import { cancellingLine, runExitCode } from '../run-exit.js';
 import { localRunFingerprint } from '../run-fingerprint.js';
 import { interruptedRunHint, runEnd } from '../run-recovery.js';
 import { checkTempDir } from '../run-temp-root.js';
@@ -83,7 +83,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   let local: LocalRun | undefined;
   const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
-    if (interrupts === 1) process.stderr.write('\nCancelling the run (Ctrl-C again to kill at once)…\n');
+    if (interrupts === 1) process.stderr.write(cancellingLine(signal));
     interruption ||= interruptedReason(signal);
     local?.handle.cancel(interrupts > 1, interruption);
   };
