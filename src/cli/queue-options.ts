@@ -2,6 +2,7 @@ import { durationHint, parseDuration } from '../core/duration.js';
 import { notBeforeHint, notBeforeTime, parseNotBefore } from '../core/not-before.js';
 import { defaultAgingIntervalMs, isPriority, type Priority, priorities } from '../core/priority.js';
 import { defaultQueueCapacity } from '../store/submissions.js';
+import { closestMatch } from '../workflow/diagnostics.js';
 import { UsageError } from './exit-codes.js';
 
 /** `valkyrie run`'s queue options as commander hands them over: all optional, all text. */
@@ -27,13 +28,26 @@ export interface QueueSettings {
 
 export const defaultIdempotencyWindowMs = 24 * 3_600_000;
 
+/**
+ * A near miss's "did you mean": a priority in another case is refused, not taken, as the workflow's
+ * `priority:` refuses it (its values are lower-case, as the docs write them), but named.
+ */
+function priorityHint(value: string): string {
+  const lower = value.toLowerCase();
+  if (isPriority(lower)) return ` (did you mean ${lower}? priorities are lower-case)`;
+  const near = closestMatch(value, priorities);
+  return near === undefined ? '' : ` (did you mean ${near}?)`;
+}
+
 /** Validates at the edge; a bad value names the option and what was received. `now` resolves durations. */
 export function parseQueueFlags(flags: QueueFlags, now: number): QueueSettings {
   const received = (value: string) => `received ${JSON.stringify(value)}`;
   let priority: Priority | undefined;
   if (flags.priority !== undefined) {
     if (!isPriority(flags.priority))
-      throw new UsageError(`--priority must be one of ${priorities.join(', ')}, ${received(flags.priority)}`);
+      throw new UsageError(
+        `--priority must be one of ${priorities.join(', ')}, ${received(flags.priority)}${priorityHint(flags.priority)}`,
+      );
     priority = flags.priority;
   }
   let notBefore: number | undefined;

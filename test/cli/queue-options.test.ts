@@ -48,8 +48,10 @@ describe('parseQueueFlags', () => {
     const cases: [Parameters<typeof parseQueueFlags>[0], string][] = [
       [
         { priority: 'High' },
-        '--priority must be one of critical, high, normal, low, background, received "High"',
+        '--priority must be one of critical, high, normal, low, background, received "High" (did you mean high? priorities are lower-case)',
       ],
+      [{ priority: 'hihg' }, 'received "hihg" (did you mean high?)'],
+      [{ priority: 'backgrund' }, 'received "backgrund" (did you mean background?)'],
       [{ notBefore: 'noon' }, '--not-before must be an ISO 8601 timestamp'],
       [{ agingInterval: '0s' }, '--aging-interval must be a duration such as 250ms'],
       [{ queueCapacity: '1.5' }, '--queue-capacity must be a positive integer, received "1.5"'],
@@ -61,5 +63,6 @@ describe('parseQueueFlags', () => {
       expect(() => parseQueueFlags(flags, now)).toThrow(UsageError);
       expect(() => parseQueueFlags(flags, now)).toThrow(message);
     }
+    expect(() => parseQueueFlags({ priority: 'urgent' }, now)).toThrow(/received "urgent"$/);
   });
 });
