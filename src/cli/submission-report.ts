@@ -8,6 +8,7 @@ import type { SubmitCheck } from '../store/submissions.js';
 import { ExitCode } from './exit-codes.js';
 import { requestDifferences } from './request-differences.js';
 import type { LocalRunRequest } from './run-fingerprint.js';
+import { counted } from './views/format.js';
 
 /** Why nothing started: a duplicate idempotency key, or VK_QUEUE_FULL. */
 export type NotStarted = Exclude<SubmitCheck, { readonly kind: 'admissible' }>;
@@ -49,7 +50,7 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
         ? `valkyrie: VK_QUEUE_FULL: this run alone has ${plannedJobs} jobs, more than the queue capacity of ` +
             `${capacity} (--queue-capacity), so it can never be queued; nothing was submitted. Raise ` +
             '--queue-capacity, or run some of its jobs (--job)\n'
-        : `valkyrie: VK_QUEUE_FULL: the queue is full: ${jobCount(unfinishedJobs, 'unfinished job')} in the ` +
+        : `valkyrie: VK_QUEUE_FULL: the queue is full: ${counted(unfinishedJobs, 'unfinished job')} in the ` +
             `store and ${plannedJobs} in this run would exceed the queue capacity of ${capacity} ` +
             '(--queue-capacity); nothing was submitted, try again later\n',
     );
@@ -150,8 +151,4 @@ async function isInterrupted(stores: Stores, run: RunRecord): Promise<boolean> {
   return (
     runLiveness(run.status, ownerships.get(run.id), systemClock.now(), ownerExited).kind === 'interrupted'
   );
-}
-
-function jobCount(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

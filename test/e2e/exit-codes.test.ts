@@ -108,6 +108,21 @@ describe('exit codes and user errors', () => {
     expect(result.stderr).toMatch(/semantic\.yml:10:\d+: error: invalid expression/);
   });
 
+  it('validate counts its jobs in good English: 1 job, 2 jobs', async () => {
+    const one = ws.write(
+      'one-job.yml',
+      'jobs:\n  a:\n    runs-on: self-hosted\n    steps: [{ run: echo }]\n',
+    );
+    const two = ws.write(
+      'two-jobs.yml',
+      'jobs:\n  a:\n    runs-on: self-hosted\n    steps: [{ run: echo }]\n  b:\n    runs-on: self-hosted\n    steps: [{ run: echo }]\n',
+    );
+    const single = await ws.run(['validate', one]);
+    expect(single).toMatchObject({ code: 0, stderr: '' });
+    expect(single.stdout.split('\n')[0]).toBe(`${one}: workflow "one-job" is valid, 1 job`);
+    expect((await ws.run(['validate', two])).stdout.split('\n')[0]).toMatch(/is valid, 2 jobs$/);
+  });
+
   it('exits 2 for a job whose runs-on labels the local runner lacks', async () => {
     const file = ws.write(
       'labels.yml',

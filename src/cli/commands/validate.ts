@@ -5,6 +5,7 @@ import type { Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ExitCode } from '../exit-codes.js';
+import { counted } from '../views/format.js';
 
 /** Parses and plans the workflow without running it; prints the job graph. */
 export async function validateCommand(
@@ -26,7 +27,7 @@ export async function validateCommand(
 function graphText(workflow: Workflow): string {
   const order = topologicalOrder(new Map([...workflow.jobs.values()].map((job) => [job.key, job.needs])));
   const lines = [
-    `${workflow.path}: workflow "${workflow.name}" is valid, ${workflow.jobs.size} jobs`,
+    `${workflow.path}: workflow "${workflow.name}" is valid, ${counted(workflow.jobs.size, 'job')}`,
     eventLine(workflow.triggers),
   ];
   for (const key of order) {

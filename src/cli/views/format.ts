@@ -15,6 +15,11 @@ export function visible(text: string): string {
   );
 }
 
+/** A count and its noun, plural but for one: `1 job`, `3 jobs`, `0 jobs`. */
+export function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;
