@@ -21,7 +21,10 @@ import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 import { processTempRoot } from './run-temp-root.js';
 
 export interface LocalRunOptions {
-  /** Narrowed by `--job` already, when given (workflow/job-selection.ts). */
+  /**
+   * Narrowed by `--job` already, when given (workflow/job-selection.ts), and with `--matrix`'s filter
+   * (Workflow.matrixFilter), recorded so that a resume or re-run plans the same legs.
+   */
   readonly workflow: Workflow;
   /** The `--job` ids as given, recorded so that a resume or re-run narrows the workflow the same way. */
   readonly selectedJobs?: readonly string[];
@@ -172,5 +175,6 @@ function storedRequestOf(options: LocalRunOptions, git: GitContext): StoredRunRe
     notBefore: options.queue?.notBefore,
     agingIntervalMs: options.queue?.agingIntervalMs,
     ...(options.selectedJobs === undefined ? {} : { selectedJobs: options.selectedJobs }),
+    ...(options.workflow.matrixFilter === undefined ? {} : { matrixFilter: options.workflow.matrixFilter }),
   };
 }

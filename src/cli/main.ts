@@ -3,7 +3,7 @@ import { isValkyrieError } from '../core/errors.js';
 import { ExitCode, exitCodeFor, UsageError } from './exit-codes.js';
 import { addFleetAdminCommands } from './fleet-admin-commands.js';
 import { collectPair } from './key-values.js';
-import { clientOptions, collectList, db, jobSelection, stateDir } from './shared-options.js';
+import { clientOptions, collectList, db, jobSelection, matrixSelection, stateDir } from './shared-options.js';
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('valkyrie')
@@ -25,6 +25,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-j, --jobs <n>', 'run at most N jobs at once (default: as the run was started)')
       // Taken only to be refused with a reason: unknown, commander would suggest --jobs.
       .addOption(new Option('--job <ids>').hideHelp())
+      .addOption(new Option('--matrix <key=value>').hideHelp())
       .option(
         '--secret <name=value>',
         'provide secrets.NAME again; secrets are never stored (repeatable)',
@@ -45,6 +46,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('-j, --jobs <n>', 'run at most N jobs at once (default: CPU count)')
     .addOption(jobSelection())
+    .addOption(matrixSelection())
     .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)
     .option('--secrets-file <file>', 'read secrets from a dotenv file')
     .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)
@@ -79,7 +81,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--idempotency-key <key>',
-      'if a run with this key was submitted within the window, report it instead of starting another; the key with another request (workflow file, --var, --input, --env, --event, --job, --priority, secret names) exits 2 (VK_IDEMPOTENCY_CONFLICT)',
+      'if a run with this key was submitted within the window, report it instead of starting another; the key with another request (workflow file, --var, --input, --env, --event, --job, --matrix, --priority, secret names) exits 2 (VK_IDEMPOTENCY_CONFLICT)',
     )
     .option('--idempotency-window <duration>', 'how long an idempotency key holds (default: 24h)')
     .addOption(stateDir())
@@ -100,6 +102,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--token <token>', 'an API token with the submit role (default: $VALKYRIE_TOKEN)')
     .option('-f, --follow', "show the run's progress until it ends, and exit with its result as `run` does")
     .addOption(jobSelection())
+    // Taken only to be refused with a reason: a server run has no --matrix yet.
+    .addOption(new Option('--matrix <key=value>').hideHelp())
     .option('--json', 'print NDJSON: the run.submitted line, or with --follow the events as `run --json`')
     .option('--no-color', 'plain output')
     .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)

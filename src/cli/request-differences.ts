@@ -33,6 +33,7 @@ export async function requestDifferences(
     secretNames: stored.secretNames,
     event: stored.event ?? '',
     ...(stored.selectedJobs === undefined ? {} : { jobs: stored.selectedJobs }),
+    ...(stored.matrixFilter === undefined ? {} : { matrix: stored.matrixFilter }),
     priority:
       stored.priority ??
       parseWorkflow(resumable.source, run.workflowPath).workflow?.priority ??
@@ -52,6 +53,8 @@ export async function requestDifferences(
   if (!same(sorted(request.secretNames), sorted(earlier.secretNames))) out.push('--secret names');
   if (request.event !== earlier.event) out.push(`--event (${request.event}, was ${earlier.event})`);
   if (!same(sorted(request.jobs), sorted(earlier.jobs))) out.push('--job');
+  if (localRunFingerprint({ ...request, matrix: earlier.matrix }) !== localRunFingerprint(request))
+    out.push('--matrix');
   if (request.priority !== earlier.priority)
     out.push(`--priority (${request.priority}, was ${earlier.priority})`);
   return out.length === 0 ? undefined : out;

@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { collectMatrix } from './matrix-option.js';
 
 /** Parses an option given as `a,b`, repeatable: every value of every occurrence, in order. */
 export const collectList = (value: string, previous: string[] = []) => [
@@ -26,6 +27,13 @@ export const jobSelection = () =>
     '--job <ids>',
     'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
   ).argParser(collectList);
+
+/** `--matrix` of `run` (cli/matrix-option.ts), act's `--matrix`. */
+export const matrixSelection = () =>
+  new Option(
+    '--matrix <key=value>',
+    "run only the matrix legs whose KEY is VALUE (act's KEY:VALUE too), compared as the leg's name prints it; repeat for more values or keys (a leg is kept when each KEY it has is one of that KEY's values); jobs whose matrix lacks KEY are untouched",
+  ).argParser(collectMatrix);
 
 /** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */
 export const clientOptions = (command: Command) =>

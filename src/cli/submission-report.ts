@@ -125,7 +125,8 @@ function reportConflict(
   return ExitCode.invalid;
 }
 
-const everyPart = 'the workflow file, --var, --input, --env, --secret names, --event, --job or --priority';
+const everyPart =
+  'the workflow file, --var, --input, --env, --secret names, --event, --job, --matrix or --priority';
 
 function listed(parts: readonly string[]): string {
   return parts.length < 2 ? parts.join('') : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}`;

@@ -12,7 +12,8 @@ import {
   literalTemplate,
   parseTemplate,
 } from '../workflow/expressions/index.js';
-import { expandMatrix, legName, type MatrixLeg } from '../workflow/matrix.js';
+import { expandMatrix, legKept, legName, type MatrixFilter, type MatrixLeg } from '../workflow/matrix.js';
+import { noLegsMessage } from '../workflow/matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from '../workflow/model.js';
 import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
 import type { Leg } from './leg.js';
@@ -88,7 +89,8 @@ export function planLegs(
     !hasExpressions(job.name ?? job.key) &&
     typeof job.timeoutMinutes === 'number' &&
     typeof job.continueOnError === 'boolean';
-  const legs = combinations.map((leg, index): PlannedLeg => {
+  const kept = keptLegs(job, combinations, workflow.matrixFilter);
+  const legs = kept.map(({ leg, index }): PlannedLeg => {
     const matrix = leg as Record<string, ExpressionValue>;
     const strategy = {
       'fail-fast':
@@ -138,6 +140,25 @@ function timeoutError(workflow: Workflow, job: JobDefinition, context: Evaluatio
     `${at}job "${job.key}": timeout-minutes must be a positive number of minutes, received ` +
       `${JSON.stringify(value) ?? String(value)}${from}`,
   );
+}
+
+/**
+ * The legs the run's `--matrix` filter keeps (Workflow.matrixFilter; all without one), each with its
+ * index in the whole matrix: a kept leg's strategy.job-index and job-total are those it has in a run
+ * of every leg, so that a leg run alone (a test shard, say) does what it does on GitHub. The one place
+ * a run narrows its legs, for a literal matrix and one computed at run time alike; a job left with
+ * none fails, naming its values.
+ */
+function keptLegs(
+  job: JobDefinition,
+  legs: readonly MatrixLeg[],
+  filter: MatrixFilter | undefined,
+): { leg: MatrixLeg; index: number }[] {
+  const all = legs.map((leg, index) => ({ leg, index }));
+  if (filter === undefined || job.matrix === undefined) return all;
+  const kept = all.filter(({ leg }) => legKept(leg, filter));
+  if (kept.length === 0) throw new ExpansionError(noLegsMessage(job.key, legs, filter));
+  return kept;
 }
 
 /** What the legs of a job whose values are all literals evaluate them in: nothing is looked up. */

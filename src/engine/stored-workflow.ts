@@ -6,7 +6,7 @@ import type { ValidateOptions } from '../workflow/validate.js';
 /**
  * The workflow a stored run runs, for a resume, a re-run or a takeover: its stored text parsed again
  * and narrowed to the jobs it was started with (`valkyrie run --job`, the API's `jobs`), so that the
- * jobs left out stay unplanned whoever continues the run. A server parses on its parse thread instead
+ * jobs left out stay unplanned whoever continues the run, and to the legs its `--matrix` kept. A server parses on its parse thread instead
  * (server/stored-workflow-parse.ts), with the same two halves: storedParseOptions, then narrowToStoredJobs.
  */
 export function parseStoredWorkflow(
@@ -24,18 +24,28 @@ export function parseStoredWorkflow(
 /**
  * The options to parse the stored text with: `options`, as a stored run's (ValidateOptions.stored:
  * checks added since it was admitted warn rather than refuse), reading only the run's jobs when it
- * has a selection.
+ * has a selection, and checking `runs-on` for the legs its `--matrix` keeps.
  */
 export function storedParseOptions(resumable: ResumableRun, options: ValidateOptions = {}): ValidateOptions {
-  const ids = resumable.request.selectedJobs;
-  return { ...options, stored: true, ...(ids === undefined ? {} : { jobs: ids }) };
+  const { selectedJobs: ids, matrixFilter: matrix } = resumable.request;
+  return {
+    ...options,
+    stored: true,
+    ...(ids === undefined ? {} : { jobs: ids }),
+    ...(matrix === undefined ? {} : { matrix }),
+  };
 }
 
-/** The stored text's parse narrowed to the run's job selection, or an error when it lost a selected job. */
+/**
+ * The stored text's parse narrowed to the run's job selection and matrix filter, or an error when it
+ * lost a selected job.
+ */
 export function narrowToStoredJobs(resumable: ResumableRun, path: string, parsed: ParseResult): ParseResult {
-  const ids = resumable.request.selectedJobs;
-  if (parsed.workflow === undefined || ids === undefined) return parsed;
-  const selection = selectJobs(parsed.workflow, ids);
+  const { selectedJobs: ids, matrixFilter } = resumable.request;
+  if (parsed.workflow === undefined) return parsed;
+  const workflow = matrixFilter === undefined ? parsed.workflow : { ...parsed.workflow, matrixFilter };
+  if (ids === undefined) return workflow === parsed.workflow ? parsed : { ...parsed, workflow };
+  const selection = selectJobs(workflow, ids);
   if (selection.kind === 'selected') return { ...parsed, workflow: selection.workflow };
   // The text is the one the selection was checked against, so only an edited store gets here.
   const message = `the run's job selection: ${unknownJobsMessage(selection, path)}`;

@@ -33,6 +33,11 @@ export interface StoredRunRequest {
    * same way (engine/stored-workflow.ts). Absent: every job.
    */
   readonly selectedJobs?: readonly string[];
+  /**
+   * The run's `--matrix` filter, key → values as given: its jobs plan only the legs it keeps, and
+   * every resume, re-run or takeover plans the same legs (engine/stored-workflow.ts). Absent: every leg.
+   */
+  readonly matrixFilter?: Readonly<Record<string, readonly string[]>>;
   /** The run's `inputs`, as resolved when it started. */
   readonly inputs?: Readonly<Record<string, InputValue>>;
   /** `github.event_name` as chosen when it started; absent for a run stored before runs had one (`local`). */

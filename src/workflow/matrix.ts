@@ -86,8 +86,27 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 
 /** GitHub's leg display name: `test (alpha, fast)`; object values print as JSON. */
 export function legName(baseName: string, leg: MatrixLeg): string {
-  const values = Object.values(leg).map((value) =>
-    typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value),
-  );
+  const values = Object.values(leg).map(legValueText);
   return values.length > 0 ? `${baseName} (${values.join(', ')})` : baseName;
+}
+
+/** A matrix value as a leg's name prints it: `20` for the number 20, JSON for a list or mapping. */
+export function legValueText(value: unknown): string {
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * `valkyrie run --matrix KEY=VALUE` (act's `--matrix KEY:VALUE`): per key, the values a leg's value
+ * of that key must be one of, compared as legValueText prints it, so that `node=20` keeps the leg
+ * whose node is the number 20. A leg without the key is kept, as act keeps it: a job whose matrix
+ * lacks the key is untouched.
+ */
+export type MatrixFilter = Readonly<Record<string, readonly string[]>>;
+
+/** Whether `filter` keeps `leg`: for each key the leg has, its value is one of the values given. */
+export function legKept(leg: MatrixLeg, filter: MatrixFilter): boolean {
+  for (const [key, values] of Object.entries(filter)) {
+    if (Object.hasOwn(leg, key) && !values.includes(legValueText(leg[key]))) return false;
+  }
+  return true;
 }

@@ -2,6 +2,7 @@ import type { NotBefore } from '../core/not-before.js';
 import type { Priority } from '../core/priority.js';
 import type { RetryPolicy } from '../core/retry-delay.js';
 import type { InputDefinition } from './inputs.js';
+import type { MatrixFilter } from './matrix.js';
 
 /**
  * The validated workflow: what the engine plans from. Values that GitHub lets users write as
@@ -110,6 +111,11 @@ export interface Workflow {
   readonly inputs: readonly InputDefinition[];
   /** The events `on:` names, in file order (workflow/triggers.ts); empty without `on:`. */
   readonly triggers: readonly string[];
+  /**
+   * The run's `--matrix` filter (workflow/matrix.ts MatrixFilter): its jobs plan only the legs it
+   * keeps (engine/job-expansion.ts). Set by the run, not the file, as `--job` narrows `jobs`.
+   */
+  readonly matrixFilter?: MatrixFilter;
 }
 
 export interface ConcurrencyDefinition {

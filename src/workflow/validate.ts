@@ -5,7 +5,8 @@ import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
 import { declaredInputs } from './inputs.js';
-import { countLegs, expandMatrix, type MatrixLeg } from './matrix.js';
+import { countLegs, legKept, legValueText, type MatrixFilter, type MatrixLeg } from './matrix.js';
+import { checkMatrixFilter, staticLegs } from './matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems, retryWarnings } from './retry-policy.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
@@ -24,6 +25,12 @@ export interface ValidateOptions {
    * for another OS, or with an action Valkyrie lacks, does not stop a run of the jobs that can run.
    */
   readonly jobs?: readonly string[];
+  /**
+   * The run's `--matrix` filter: `runs-on` is checked for the legs it keeps only. A filter the
+   * workflow refuses (matrix-filter.ts checkMatrixFilter) is the caller's usage error to report:
+   * `runs-on` is then not checked at all, so that the typo, not its effect, is what the user is told.
+   */
+  readonly matrix?: MatrixFilter;
   /**
    * The text is a stored run's, parsed again to resume, take over or re-run it: a context, or
    * hashFiles(), where GitHub's context-availability table does not allow it is a warning, not an
@@ -67,6 +74,10 @@ export function validateWorkflow(
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
 
   const jobKeys = [...workflow.jobs.keys()];
+  const legFilter =
+    options.matrix === undefined || checkMatrixFilter(workflow, options.matrix).kind === 'ok'
+      ? { matrix: options.matrix }
+      : undefined;
   for (const job of workflow.jobs.values()) {
     const at = (...path: (string | number)[]) => map.position(['jobs', job.key, ...path]);
     if (!idPattern.test(job.key)) {
@@ -130,7 +141,8 @@ export function validateWorkflow(
     }
     checkSteps(job, document, map, { error, warn });
     checkMatrix(job, map, error);
-    if (options.runnerLabels) checkRunsOn(job, options.runnerLabels, map, error);
+    if (options.runnerLabels && legFilter)
+      checkRunsOn(job, options.runnerLabels, legFilter.matrix, map, error);
   }
 
   const needs = new Map([...workflow.jobs.values()].map((job) => [job.key, job.needs]));
@@ -298,21 +310,6 @@ function checkRetry(
     report.warn(warning.message, map.position([...path, ...warning.path]));
 }
 
-/** A matrix whose axes and include/exclude are all literal can be sized now. */
-function staticLegs(job: JobDefinition): MatrixLeg[] | undefined {
-  const matrix = job.matrix;
-  if (matrix?.kind !== 'axes') return undefined;
-  if (typeof matrix.include === 'string' || typeof matrix.exclude === 'string') return undefined;
-  const axes = new Map<string, readonly unknown[]>();
-  for (const [axis, values] of matrix.axes) {
-    if (typeof values === 'string') return undefined;
-    axes.set(axis, values);
-  }
-  const input = { axes, include: matrix.include, exclude: matrix.exclude };
-  if (countLegs(input) > maxMatrixLegs) return undefined;
-  return expandMatrix(input);
-}
-
 function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
   const matrix = job.matrix;
   if (matrix?.kind !== 'axes') return;
@@ -360,29 +357,57 @@ function checkExcludeKeys(job: JobDefinition, map: SourceMap, error: Report): vo
   }
 }
 
+/**
+ * A literal label, or `${{ matrix.KEY }}` of a literal matrix's legs (those `filter` keeps), must be
+ * one of this runner's. When the label comes from the matrix and some legs fit (of all the matrix's,
+ * for a filter that kept none that do), the error says which `--matrix` runs just those.
+ */
 function checkRunsOn(
   job: JobDefinition,
   runnerLabels: readonly string[],
+  filter: MatrixFilter | undefined,
   map: SourceMap,
   error: Report,
 ): void {
   const have = new Set(runnerLabels.map((label) => label.toLowerCase()));
-  const legs = staticLegs(job) ?? [{}];
+  const all = staticLegs(job) ?? [{}];
+  const legs = filter === undefined ? all : all.filter((leg) => legKept(leg, filter));
   const missing = new Set<string>();
-  for (const label of job.runsOn) {
-    if (label.includes('${{') && !/^\s*\$\{\{\s*matrix\.[A-Za-z0-9_-]+\s*\}\}\s*$/.test(label)) continue;
-    for (const leg of legs) {
-      const value = label.includes('${{')
-        ? interpolate(label, { contexts: { matrix: evaluateDeep(leg, { contexts: {} }) } })
-        : label;
-      if (value !== '' && !have.has(value.toLowerCase())) missing.add(value);
-    }
+  let matrixKey: string | undefined;
+  /** The labels of `leg` this runner does not have. */
+  const lacking = (leg: MatrixLeg): string[] =>
+    job.runsOn.flatMap((label) => {
+      const key = /^\s*\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}\s*$/.exec(label)?.[1];
+      if (label.includes('${{') && key === undefined) return [];
+      matrixKey ??= key;
+      const value =
+        key === undefined
+          ? label
+          : interpolate(label, { contexts: { matrix: evaluateDeep(leg, { contexts: {} }) } });
+      return value !== '' && !have.has(value.toLowerCase()) ? [value] : [];
+    });
+  const fitting: MatrixLeg[] = [];
+  for (const leg of legs) {
+    const lacks = lacking(leg);
+    for (const label of lacks) missing.add(label);
+    if (lacks.length === 0) fitting.push(leg);
   }
   if (missing.size > 0) {
+    if (fitting.length === 0) fitting.push(...all.filter((leg) => lacking(leg).length === 0));
     const list = [...missing].map((label) => `"${label}"`).join(', ');
     error(
-      `job "${job.key}" runs on ${list}, which this runner does not have (it has: ${runnerLabels.join(', ')})`,
+      `job "${job.key}" runs on ${list}, which this runner does not have (it has: ${runnerLabels.join(', ')})${legsHint(matrixKey, fitting)}`,
       map.position(['jobs', job.key, 'runs-on']),
     );
   }
+}
+
+/** `; run only the legs this machine has with --matrix os=ubuntu-latest`, when there are some. */
+function legsHint(key: string | undefined, fitting: readonly MatrixLeg[]): string {
+  if (key === undefined) return '';
+  const values = new Set<string>();
+  for (const leg of fitting) if (Object.hasOwn(leg, key)) values.add(legValueText(leg[key]));
+  if (values.size === 0) return '';
+  const flags = [...values].map((value) => `--matrix ${key}=${value}`).join(' ');
+  return `; run only the legs this machine has with ${flags}`;
 }

@@ -286,7 +286,7 @@ describe('an idempotency key used for another request of the same workflow', () 
     db.prepare('UPDATE runs SET run_request = NULL').run();
     const unknown = await ws.run(['run', file, '--idempotency-key', 'k2', '--var', 'v=2']);
     expect(unknown.stderr).toContain(
-      'differs in the workflow file, --var, --input, --env, --secret names, --event, --job or --priority;',
+      'differs in the workflow file, --var, --input, --env, --secret names, --event, --job, --matrix or --priority;',
     );
     // A key stored before fingerprints were: only the workflow is compared, as then.
     db.prepare('UPDATE runs SET idempotency_fingerprint = NULL').run();

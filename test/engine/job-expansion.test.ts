@@ -98,3 +98,42 @@ describe('timeout-minutes that is not a positive number', () => {
     expect(plan('2').call(undefined).legs).toHaveLength(1);
   });
 });
+
+describe('planLegs with a --matrix filter (Workflow.matrixFilter)', () => {
+  const computed = parsedWorkflow(`jobs:
+  setup:
+    runs-on: x
+    steps: [{ run: "true" }]
+  test:
+    needs: setup
+    strategy: { matrix: "\${{ fromJSON(needs.setup.outputs.m) }}" }
+    runs-on: x
+    steps: [{ run: "true" }]
+`);
+  const needs = {
+    setup: { result: 'success', outputs: { m: '{"os":["ubuntu-latest","windows-latest"],"node":[20,22]}' } },
+  };
+  const test = computed.jobs.get('test');
+  if (test === undefined) throw new Error('no test job');
+
+  it('plans only the legs of a matrix computed at run time that it keeps, with their whole-matrix index', () => {
+    const filtered = { ...computed, matrixFilter: { node: ['22'] } };
+    const legs = planLegs(filtered, test, run, needs).legs;
+    expect(legs.map((leg) => leg.name)).toEqual(['test (ubuntu-latest, 22)', 'test (windows-latest, 22)']);
+    expect(legs.map((leg) => leg.makeSpec('j').value.contexts.strategy)).toMatchObject([
+      { 'job-index': 1, 'job-total': 4 },
+      { 'job-index': 3, 'job-total': 4 },
+    ]);
+    // A key the matrix lacks leaves it whole.
+    expect(planLegs({ ...computed, matrixFilter: { arch: ['arm64'] } }, test, run, needs).legs).toHaveLength(
+      4,
+    );
+  });
+
+  it('fails the job, naming its values, when the filter keeps none of its legs', () => {
+    const filtered = { ...computed, matrixFilter: { node: ['18'] } };
+    expect(() => planLegs(filtered, test, run, needs)).toThrow(
+      '--matrix node=18 leaves job "test" no legs (its node values: 20, 22)',
+    );
+  });
+});

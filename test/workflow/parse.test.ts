@@ -339,7 +339,7 @@ describe('parseWorkflow: runner labels', () => {
     expect(parseWorkflow(source, 'w.yml', { runnerLabels }).diagnostics).toEqual([]);
   });
 
-  it('names each missing label once, including ones a matrix produces', () => {
+  it('names each missing label once, including ones a matrix produces, and the --matrix that runs the others', () => {
     const source = `jobs:
   test:
     runs-on: \${{ matrix.os }}
@@ -355,7 +355,7 @@ describe('parseWorkflow: runner labels', () => {
       {
         severity: 'error',
         message:
-          'job "test" runs on "windows", "macos", which this runner does not have (it has: self-hosted, Linux, x64)',
+          'job "test" runs on "windows", "macos", which this runner does not have (it has: self-hosted, Linux, x64); run only the legs this machine has with --matrix os=linux',
         line: 3,
         col: 14,
       },

@@ -14,7 +14,7 @@ import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
 import { colorForStatus, formatDuration, visible } from '../views/format.js';
-import { selectedJobsLine } from '../views/job-selection.js';
+import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import type { LoggedStep } from '../views/log-sections.js';
 import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -128,8 +128,10 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     const attempts = await Promise.all(jobs.map((job) => stores.runs.listJobAttempts(job.id)));
     const staleOf = await staleWritesByJob(stores.staleWrites, jobs);
     const stale = jobs.map((job) => staleOf.get(job.id) ?? []);
-    // A run of some jobs (--job) lists only those: say so, or it reads as the whole workflow's.
-    const selected = (await stores.recovery.getResumable(run.id))?.request.selectedJobs;
+    // A run of some jobs (--job) or legs (--matrix) lists only those: say so, or it reads as the whole workflow's.
+    const request = (await stores.recovery.getResumable(run.id))?.request;
+    const selected = request?.selectedJobs;
+    const matrixFilter = request?.matrixFilter;
     if (options.json) {
       const detailed = jobs.map((job, i) => ({
         ...job,
@@ -137,7 +139,10 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
         steps: steps[i],
         staleWrites: stale[i],
       }));
-      const selection = selected === undefined ? {} : { selectedJobs: selected };
+      const selection = {
+        ...(selected === undefined ? {} : { selectedJobs: selected }),
+        ...(matrixFilter === undefined ? {} : { matrixFilter }),
+      };
       process.stdout.write(`${JSON.stringify({ ...run, ...selection, jobs: detailed })}\n`);
       return ExitCode.succeeded;
     }
@@ -153,6 +158,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     const waited = groupWaitLine(run);
     if (waited !== undefined) process.stdout.write(`  ${colors.dim(waited)}\n`);
     if (selected !== undefined) process.stdout.write(`${selectedJobsLine(selected, colors)}\n`);
+    if (matrixFilter !== undefined) process.stdout.write(`${matrixFilterLine(matrixFilter, colors)}\n`);
     for (const [i, job] of jobs.entries()) {
       process.stdout.write(`${jobLine(job, jobDurationMs(job, attempts[i] ?? []), colors)}\n`);
       for (const line of jobDetailLines(job, attempts[i] ?? [], steps[i] ?? [], colors)) {

@@ -37,6 +37,8 @@ export interface ResumeCommandOptions {
   readonly jobs?: string;
   /** Refused: the run's own selection (valkyrie run --job) holds. */
   readonly job?: string;
+  /** Refused: the run's own legs (valkyrie run --matrix) hold. */
+  readonly matrix?: string;
   readonly force?: boolean;
   readonly secret?: Record<string, string>;
   readonly secretsFile?: string;
@@ -297,8 +299,16 @@ function refuseUnlessResumable(
   return resumable;
 }
 
-/** A stored run keeps the jobs it was started with (engine/stored-workflow.ts): there is none to choose. */
+/**
+ * A stored run keeps the jobs and legs it was started with (engine/stored-workflow.ts): there are none
+ * to choose.
+ */
 function refuseJobSelection(options: ResumeCommandOptions, how: ContinueHow): void {
+  if (options.matrix !== undefined) {
+    throw new UsageError(
+      `valkyrie ${how} takes no --matrix: it continues the matrix legs the run was started with (valkyrie run --matrix chose them)`,
+    );
+  }
   if (options.job === undefined) return;
   throw new UsageError(
     `valkyrie ${how} takes no --job: it continues the jobs the run was started with (valkyrie run --job chose them); --jobs N is how many run at once`,

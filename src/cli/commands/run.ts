@@ -11,6 +11,7 @@ import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
 import { looksLikeJobId } from '../../workflow/job-selection.js';
+import type { MatrixFilter } from '../../workflow/matrix.js';
 import type { Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
@@ -20,6 +21,7 @@ import { GroupWait } from '../group-wait.js';
 import { selectedWorkflow } from '../job-option.js';
 import { newRunSecrets } from '../key-values.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
+import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
 import { cancellingLine, runExitCode } from '../run-exit.js';
 import { localRunFingerprint } from '../run-fingerprint.js';
@@ -35,6 +37,8 @@ export interface RunCommandOptions extends QueueFlags {
   readonly jobs?: string;
   /** `--job`: run only these jobs and the jobs they need. */
   readonly job?: string[];
+  /** `--matrix`: run only the matrix legs it keeps (cli/matrix-option.ts). */
+  readonly matrix?: MatrixFilter;
   readonly secret?: Record<string, string>;
   readonly secretsFile?: string;
   readonly env?: Record<string, string>;
@@ -61,12 +65,17 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const parsed = await loadWorkflow(path, {
     runnerLabels: labels,
     ...(options.job ? { jobs: options.job } : {}),
+    ...(options.matrix ? { matrix: options.matrix } : {}),
   });
   if (parsed.diagnostics.length > 0) {
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   }
   if (!parsed.workflow) return ExitCode.invalid;
-  const workflow = selectedWorkflow(parsed.workflow, options.job, path);
+  const workflow = filteredWorkflow(
+    selectedWorkflow(parsed.workflow, options.job, path),
+    options.matrix,
+    (note) => process.stderr.write(`valkyrie: ${note}\n`),
+  );
   const inputs = resolveInputs(workflow.inputs, options.input ?? {});
   const event = runEvent(workflow.triggers, options);
   const secrets = newRunSecrets(options);
@@ -114,6 +123,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       secretNames: Object.keys(secrets),
       event,
       jobs: options.job,
+      matrix: options.matrix,
       priority: queue.priority ?? workflow.priority ?? defaultPriority,
     };
     const fingerprint = localRunFingerprint(request);

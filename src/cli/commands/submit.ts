@@ -25,6 +25,8 @@ export interface SubmitCommandOptions {
   readonly follow?: boolean;
   /** `--job`: run only these jobs and the jobs they need (the API's `jobs`). */
   readonly job?: string[];
+  /** Refused: a server run plans every leg of its matrices (`valkyrie run --matrix` is local). */
+  readonly matrix?: string;
   readonly json?: boolean;
   readonly color?: boolean;
   readonly secret?: Record<string, string>;
@@ -59,6 +61,11 @@ export async function submitCommand(
   file: string | undefined,
   options: SubmitCommandOptions,
 ): Promise<number> {
+  if (options.matrix !== undefined) {
+    throw new UsageError(
+      'valkyrie submit takes no --matrix: a server run plans every leg of its matrices (valkyrie run --matrix narrows a local run); --job chooses jobs',
+    );
+  }
   const server = options.server ?? process.env.VALKYRIE_SERVER;
   const token = options.token ?? process.env.VALKYRIE_TOKEN;
   if (!server) throw new UsageError('no server given: pass --server URL or set VALKYRIE_SERVER');

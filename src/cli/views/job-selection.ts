@@ -7,3 +7,14 @@ import type { Colors } from './format.js';
 export function selectedJobsLine(selected: readonly string[], c: Colors): string {
   return `  ${c.dim(`only --job ${selected.join(',')} and the jobs it needs; the workflow's other jobs were not run`)}`;
 }
+
+/**
+ * `valkyrie show`'s line under the heading of a run narrowed with `--matrix`: its legs alone read as
+ * the whole matrix. `filter` as the run was started with.
+ */
+export function matrixFilterLine(filter: Readonly<Record<string, readonly string[]>>, c: Colors): string {
+  const flags = Object.entries(filter).flatMap(([key, values]) =>
+    values.map((value) => `--matrix ${key}=${value}`),
+  );
+  return `  ${c.dim(`only the matrix legs kept by ${flags.join(' ')}; the other legs were not run`)}`;
+}

@@ -1,0 +1,152 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { statuses, Workspace } from './cli.js';
+
+/**
+ * The common cross-OS matrix: on this Linux machine only the ubuntu legs can run. The node 22 leg
+ * fails until the file `fixed` exists; report needs every leg of test.
+ */
+const crossOs = `name: ci
+on: push
+jobs:
+  test:
+    strategy:
+      matrix:
+        os: [ubuntu-latest, windows-latest, macos-latest]
+        node: [20, 22]
+    runs-on: \${{ matrix.os }}
+    steps:
+      - run: |
+          echo "\${{ matrix.os }} \${{ matrix.node }}" >> legs
+          [ "\${{ matrix.node }}" = 20 ] || [ -f fixed ]
+  report:
+    needs: test
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "report \${{ needs.test.result }}" >> legs
+`;
+
+interface Shown {
+  status: string;
+  attempt: number;
+  matrixFilter?: Record<string, string[]>;
+  jobs: { name: string; status: string }[];
+}
+
+describe('valkyrie run --matrix', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+  const file = ws.write('ci.yml', crossOs);
+  const legs = join(ws.dir, 'legs');
+  const read = () => readFileSync(legs, 'utf8');
+
+  it('refuses the whole cross-OS matrix here, suggesting --matrix', async () => {
+    const result = await ws.run(['run', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'job "test" runs on "windows-latest", "macos-latest", which this runner does not have',
+    );
+    expect(result.stderr).toContain('; run only the legs this machine has with --matrix os=ubuntu-latest');
+  });
+
+  it('runs only the kept legs and the job that needs them; show says the run was narrowed', async () => {
+    writeFileSync(legs, '');
+    const result = await ws.run(['run', file, '--json', '--matrix', 'os=ubuntu-latest']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(1);
+    expect(statuses(result.stdout)).toEqual({
+      'test (ubuntu-latest, 20)': 'succeeded',
+      'test (ubuntu-latest, 22)': 'failed',
+      report: 'succeeded',
+    });
+    expect(read().split('\n').sort()).toEqual(['', 'report failure', 'ubuntu-latest 20', 'ubuntu-latest 22']);
+
+    const shown = JSON.parse((await ws.run(['show', '1', '--json'])).stdout) as Shown;
+    expect(shown.matrixFilter).toEqual({ os: ['ubuntu-latest'] });
+    expect((await ws.run(['show', '1'])).stdout).toContain(
+      'only the matrix legs kept by --matrix os=ubuntu-latest; the other legs were not run',
+    );
+  });
+
+  it('re-runs the failed leg of the same legs, planning none the filter left out', async () => {
+    writeFileSync(legs, '');
+    writeFileSync(join(ws.dir, 'fixed'), '');
+    const rerun = await ws.run(['rerun', '1', '--json']);
+    expect(rerun.stderr).toBe('');
+    expect(rerun.code).toBe(0);
+    expect(statuses(rerun.stdout)).toEqual({
+      'test (ubuntu-latest, 20)': 'succeeded',
+      'test (ubuntu-latest, 22)': 'succeeded',
+      report: 'succeeded',
+    });
+    expect(read()).toBe('ubuntu-latest 22\nreport success\n');
+    const shown = JSON.parse((await ws.run(['show', '1', '--json'])).stdout) as Shown;
+    expect(shown).toMatchObject({ status: 'succeeded', attempt: 2, matrixFilter: { os: ['ubuntu-latest'] } });
+    expect(shown.jobs).toHaveLength(3);
+  });
+
+  it("takes act's KEY:VALUE and several keys, comparing a number as its leg name prints it", async () => {
+    writeFileSync(legs, '');
+    const result = await ws.run([
+      'run',
+      file,
+      '--json',
+      '--matrix',
+      'os:ubuntu-latest',
+      '--matrix',
+      'node=20',
+    ]);
+    expect(result.code).toBe(0);
+    expect(statuses(result.stdout)).toEqual({ 'test (ubuntu-latest, 20)': 'succeeded', report: 'succeeded' });
+  });
+
+  it('is part of the request an idempotency key holds: another filter is another request', async () => {
+    const first = ['--idempotency-key', 'm', '--matrix', 'node=20', '--matrix', 'os=ubuntu-latest'];
+    expect((await ws.run(['run', file, ...first])).code).toBe(0);
+    const same = ['--idempotency-key', 'm', '--matrix', 'os:ubuntu-latest', '--matrix', 'node=20'];
+    const retry = await ws.run(['run', file, ...same]);
+    expect(retry.stderr).toContain('was already submitted with idempotency key "m"');
+    const other = await ws.run(['run', file, '--idempotency-key', 'm', '--matrix', 'os=ubuntu-latest']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('this one differs in --matrix; nothing was started');
+  });
+
+  it('refuses mistakes in one line, running nothing', async () => {
+    writeFileSync(legs, '');
+    const cases: [string[], string][] = [
+      [
+        ['--matrix', 'os'],
+        '--matrix expects KEY=VALUE (or KEY:VALUE), e.g. --matrix os=ubuntu-latest; received "os"',
+      ],
+      [
+        ['--matrix', 'oss=ubuntu-latest'],
+        '--matrix: no matrix of the jobs to run has the key "oss" (did you mean "os"?); their matrix keys: os, node',
+      ],
+      [
+        ['--matrix', 'os=ubuntu-latest', '--matrix', 'node=18'],
+        '--matrix os=ubuntu-latest --matrix node=18 leaves job "test" no legs (its os values: ubuntu-latest, windows-latest, macos-latest; its node values: 20, 22)',
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = await ws.run(['run', file, ...args]);
+      expect(result).toMatchObject({ code: 2, stdout: '', stderr: `valkyrie: ${message}\n` });
+    }
+    expect(read()).toBe('');
+  });
+
+  it('is refused by resume, rerun and submit, which would otherwise ignore it', async () => {
+    for (const command of ['rerun', 'resume']) {
+      const result = await ws.run([command, '1', '--matrix', 'os=ubuntu-latest']);
+      expect(result).toMatchObject({ code: 2, stdout: '' });
+      expect(result.stderr).toContain(`valkyrie ${command} takes no --matrix`);
+    }
+    const submit = await ws.run(['submit', file, '--matrix', 'os=ubuntu-latest'], {
+      VALKYRIE_SERVER: 'http://127.0.0.1:9',
+      VALKYRIE_TOKEN: 't',
+    });
+    expect(submit).toMatchObject({ code: 2, stdout: '' });
+    expect(submit.stderr).toContain('valkyrie submit takes no --matrix');
+  });
+});
