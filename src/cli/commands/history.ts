@@ -13,7 +13,7 @@ import { printedEntry, writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
-import { colorForStatus, formatDuration, visible } from '../views/format.js';
+import { colorForStatus, formatDuration, spacedDuration, visible } from '../views/format.js';
 import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import type { LoggedStep } from '../views/log-sections.js';
 import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
@@ -148,7 +148,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     }
     const colors = c();
     process.stdout.write(
-      `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.interrupted ? 'interrupted' : run.status)} ${duration(run.startedAt, run.finishedAt)}\n`,
+      `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.interrupted ? 'interrupted' : run.status)}${spacedDuration(duration(run.startedAt, run.finishedAt))}\n`,
     );
     if (run.interrupted) {
       process.stdout.write(`  its process stopped; continue it with: valkyrie resume ${run.id}\n`);

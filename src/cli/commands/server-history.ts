@@ -6,13 +6,14 @@ import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
 import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
-import { jobDetailLines, jobLine } from '../views/attempts.js';
+import { dimmedText, jobDetailLines, jobLine } from '../views/attempts.js';
 import {
   type Colors,
   colorForStatus,
   formatDuration,
   noRunnerText,
   onRunnerText,
+  spacedDuration,
   visible,
 } from '../views/format.js';
 import { selectedJobsLine } from '../views/job-selection.js';
@@ -72,7 +73,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     const c = stdoutColors();
     const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
     process.stdout.write(
-      `Run ${run.id} of ${visible(run.workflowName)} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)} ${runDuration(run)}\n`,
+      `Run ${run.id} of ${visible(run.workflowName)} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)}${spacedDuration(runDuration(run))}\n`,
     );
     if (run.selectedJobs !== undefined) process.stdout.write(`${selectedJobsLine(run.selectedJobs, c)}\n`);
     for (const job of run.jobs) {
@@ -160,7 +161,7 @@ function serverJobLine(job: ApiJob, c: Colors): string {
   const tries = job.attempt > 1 ? c.dim(` attempt ${job.attempt}`) : '';
   const took = job.durationMs === undefined ? '' : c.dim(` ${formatDuration(job.durationMs)}`);
   const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
-  const on = c.dim(onRunnerText(job.runner, job.status));
+  const on = dimmedText(c, onRunnerText(job.runner, job.status));
   return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${took}${tries}${on}${reason}`;
 }
 

@@ -41,14 +41,21 @@ export type ShownStep = Omit<StepRecord, 'jobId' | 'outcome' | 'conclusion'> & {
  */
 export function jobLine(job: ShownJob, durationMs: number | undefined, c: Colors, now = Date.now()): string {
   const reason = job.reason ? c.dim(` (${visible(job.reason)})`) : '';
-  const on = c.dim(onRunnerText(job.runner, job.status));
+  const on = dimmedText(c, onRunnerText(job.runner, job.status));
   const took = durationMs === undefined ? '' : formatDuration(durationMs);
   const held =
     job.status === 'queued' && job.notBefore !== undefined && job.notBefore > now
-      ? c.dim(`${took === '' ? '' : ' '}not before ${clockTime(job.notBefore)}`)
+      ? `not before ${clockTime(job.notBefore)}`
       : '';
-  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)} ${c.dim(took)}${held}${on}${reason}`;
+  const timing = [took, held].filter((part) => part !== '').join(' ');
+  return `  ${jobStatusCell(c, job.status)} ${visible(job.name)}${dimmed(c, timing)}${on}${reason}`;
 }
+
+/** ` TEXT` dimmed, or nothing for no text: a job or step that has no duration ends with no spaces. */
+const dimmed = (c: Colors, text: string) => (text === '' ? '' : ` ${c.dim(text)}`);
+
+/** No escape codes around nothing: a line's tail is empty when it shows nothing. */
+export const dimmedText = (c: Colors, text: string) => (text === '' ? '' : c.dim(text));
 
 /**
  * The lines `valkyrie show` prints under a job: its steps, and when the job ran more than once, each
@@ -73,11 +80,11 @@ export function jobDetailLines(
   const out: string[] = [];
   for (const attempt of [...ended, current]) {
     const reason = attempt.reason ? c.dim(` (${visible(attempt.reason)})`) : '';
-    const status = colorForStatus(c, attempt.status)(attempt.status.padEnd(9));
-    const on = c.dim(onRunnerText(attempt.runner, attempt.status));
-    out.push(
-      `    attempt ${attempt.attempt}: ${status} ${c.dim(duration(attempt.startedAt, attempt.finishedAt))}${on}${reason}`,
-    );
+    const on = dimmedText(c, onRunnerText(attempt.runner, attempt.status));
+    const tail = `${dimmed(c, duration(attempt.startedAt, attempt.finishedAt))}${on}${reason}`;
+    // Padded to line up what follows the status; nothing follows, no padding.
+    const status = colorForStatus(c, attempt.status)(tail === '' ? attempt.status : attempt.status.padEnd(9));
+    out.push(`    attempt ${attempt.attempt}: ${status}${tail}`);
     const own = steps.filter((step) => (step.jobAttempt ?? 1) === attempt.attempt);
     out.push(...stepLines(own, '        ', c));
   }
@@ -95,7 +102,7 @@ function stepLines(steps: readonly ShownStep[], indent: string, c: Colors): stri
       : '';
     const notes = stepNotes(step);
     const noted = notes.length === 0 ? '' : c.dim(` · ${notes.join(' · ')}`);
-    return `${indent}${c.dim(result.padEnd(9))} ${visible(step.name)}${attempt}${noted} ${c.dim(duration(step.startedAt, step.finishedAt))}`;
+    return `${indent}${c.dim(result.padEnd(9))} ${visible(step.name)}${attempt}${noted}${dimmed(c, duration(step.startedAt, step.finishedAt))}`;
   });
 }
 

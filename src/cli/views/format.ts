@@ -20,6 +20,9 @@ export function counted(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+/** ` 1.2s` after a status, or nothing when there is no duration (no trailing space). */
+export const spacedDuration = (text: string): string => (text === '' ? '' : ` ${text}`);
+
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;

@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { jobDetailLines, jobLine } from '../../../src/cli/views/attempts.js';
 import { clockTime, colors, onRunnerText } from '../../../src/cli/views/format.js';
@@ -91,7 +92,7 @@ describe("show's runner of a job", () => {
     );
     expect(lines.map((line) => line.trim())).toEqual([
       'attempt 1: failed    12ms on runner r1 (3f9a0c1d2e4b)',
-      'attempt 2: queued     last ran on runner r1 (3f9a0c1d2e4b)',
+      'attempt 2: queued    last ran on runner r1 (3f9a0c1d2e4b)',
     ]);
   });
 });
@@ -105,5 +106,33 @@ describe("show's job line", () => {
     );
     expect(jobLine(queued, undefined, c, 60_000).trim()).toBe('● queued    build');
     expect(jobLine({ ...queued, status: 'running' }, undefined, c, 1_000)).not.toContain('not before');
+  });
+});
+
+describe('show lines of a job or step with no duration', () => {
+  it('end without spaces and have no doubled ones, with colours or without', () => {
+    const skipped = { ...job, status: 'skipped' as const };
+    const never = step(1, 'Run echo never', { conclusion: 'skipped', outcome: 'skipped' });
+    const { startedAt: _s, finishedAt: _f, ...unstarted } = never;
+    for (const on of [false, true]) {
+      const c = colors(on);
+      const plain = stripVTControlCharacters;
+      expect(plain(jobLine(skipped, undefined, c))).toBe('  - skipped   build');
+      // No escape codes around nothing after the name: the line ends with the name's colour or none.
+      expect(jobLine(skipped, undefined, c).endsWith('build')).toBe(true);
+      expect(plain(jobLine({ ...skipped, reason: 'a needed job failed' }, undefined, c))).toBe(
+        '  - skipped   build (a needed job failed)',
+      );
+      expect(jobDetailLines(skipped, [], [unstarted], c).map(plain)).toEqual([
+        '      skipped   Run echo never',
+      ]);
+      const lines = jobDetailLines(
+        { ...job, status: 'queued', attempt: 2 },
+        [{ attempt: 1, status: 'failed', startedAt: 1_000, finishedAt: 1_012 }],
+        [],
+        c,
+      );
+      expect(lines.map(plain)).toEqual(['    attempt 1: failed    12ms', '    attempt 2: queued']);
+    }
   });
 });
