@@ -66,6 +66,12 @@ export async function runEnd(handle: RunHandle): Promise<RunStatus> {
   }
 }
 
+/** An interrupted run of the workflow, and the line that says to resume it. */
+export interface InterruptedRunHint {
+  readonly runId: RunId;
+  readonly line: string;
+}
+
 /**
  * One line naming the newest interrupted run of the workflow among the latest runs, for `valkyrie run`
  * to print before it starts a new one; undefined when there is none. Not a run that never started whose
@@ -76,7 +82,7 @@ export async function interruptedRunHint(
   stores: Stores,
   workflowName: string,
   joining?: WorkflowGroup,
-): Promise<string | undefined> {
+): Promise<InterruptedRunHint | undefined> {
   const candidates = (await stores.runs.listRuns({ limit: 20 })).filter(
     (run) => run.workflowName === workflowName && (run.status === 'queued' || run.status === 'running'),
   );
@@ -86,7 +92,8 @@ export async function interruptedRunHint(
   for (const run of candidates) {
     if (runLiveness(run.status, ownerships.get(run.id), now, ownerExited).kind !== 'interrupted') continue;
     if (await replacedBeforeStart(stores, run, joining)) continue;
-    return `valkyrie: run ${run.id} of ${workflowName} was interrupted; continue it with: valkyrie resume ${run.id}\n`;
+    const line = `valkyrie: run ${run.id} of ${workflowName} was interrupted; continue it with: valkyrie resume ${run.id}\n`;
+    return { runId: run.id, line };
   }
   return undefined;
 }

@@ -8,6 +8,7 @@ import type { SubmitCheck } from '../store/submissions.js';
 import { ExitCode } from './exit-codes.js';
 import { requestDifferences } from './request-differences.js';
 import type { LocalRunRequest } from './run-fingerprint.js';
+import type { InterruptedRunHint } from './run-recovery.js';
 import { counted } from './views/format.js';
 
 /** Why nothing started: a duplicate idempotency key, or VK_QUEUE_FULL. */
@@ -27,6 +28,11 @@ export interface ReportContext {
   readonly fingerprint?: string;
   /** The request `fingerprint` is of: a conflict names what differs from the key's run's. */
   readonly request?: LocalRunRequest;
+  /**
+   * The interrupted run `valkyrie run` found before submitting, not yet told: told first, unless it is
+   * the key's run, whose report says to resume it already — once is enough.
+   */
+  readonly interrupted?: () => InterruptedRunHint | undefined;
 }
 
 /**
@@ -41,6 +47,9 @@ export interface ReportContext {
  */
 export async function reportNotStarted(outcome: NotStarted, context: ReportContext): Promise<number> {
   const { idempotencyKey, json, stores } = context;
+  const hint = context.interrupted?.();
+  const tellHint = () => process.stderr.write(hint?.line ?? '');
+  if (outcome.kind !== 'duplicate') tellHint();
   if (outcome.kind === 'queue_full') {
     const { capacity, unfinishedJobs, plannedJobs } = outcome;
     // A run larger than the whole queue can never be queued: retrying (exit 75) would loop for ever.
@@ -59,14 +68,18 @@ export async function reportNotStarted(outcome: NotStarted, context: ReportConte
     return never ? ExitCode.invalid : ExitCode.queueFull;
   }
   const { run } = outcome;
+  const conflict =
+    run.workflowName !== context.workflowName ||
+    (outcome.fingerprint !== undefined && outcome.fingerprint !== context.fingerprint);
+  const finished = isFinished(run.status);
+  const interrupted = !conflict && !finished && (await isInterrupted(stores, run));
+  if (!(interrupted && hint?.runId === run.id)) tellHint();
   if (run.workflowName !== context.workflowName) return reportConflict(run, context);
   if (outcome.fingerprint !== undefined && outcome.fingerprint !== context.fingerprint) {
     const { request } = context;
     const differs = request && (await requestDifferences(stores, run, outcome.fingerprint, request));
     return reportConflict(run, context, differs ?? 'request');
   }
-  const finished = isFinished(run.status);
-  const interrupted = !finished && (await isInterrupted(stores, run));
   const group = waitingGroup(run);
   const waiting = group === undefined ? '' : `, waiting for concurrency group ${group}`;
   const state = finished

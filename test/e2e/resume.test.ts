@@ -57,7 +57,7 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       const marker = join(ws.dir, 'marker');
       const bPid = join(ws.dir, 'b.pid');
       const file = chainWorkflow(ws, marker, bPid);
-      const child = ws.start([
+      const request = [
         'run',
         file,
         '--json',
@@ -65,8 +65,11 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
         'TOKEN=s3cret',
         '--aging-interval',
         '250ms',
+        '--idempotency-key',
+        'chain-key',
         ...dbArgs(),
-      ]);
+      ];
+      const child = ws.start(request);
       const exited = collect(child);
       await waitFor(() => readPid(bPid) !== undefined, 20_000, 'job b to start');
       const step = readPid(bPid) ?? 0;
@@ -85,6 +88,14 @@ function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Pro
       const id = run?.id ?? '';
       expect((await ws.run(['runs', ...dbArgs()])).stdout).toMatch(
         new RegExp(`^${id}\\s+interrupted\\s`, 'm'),
+      );
+
+      // The same request again: its key's run is the interrupted one, which its report says to resume — once.
+      const duplicate = await ws.run(request);
+      expect(duplicate.code).toBe(1);
+      expect(duplicate.stderr).toBe(
+        `valkyrie: run ${id} (chain #1) was already submitted with idempotency key "chain-key"; it was ` +
+          `interrupted (the process running it is gone). Nothing new was started; continue it with: valkyrie resume ${id}\n`,
       );
 
       // A new run of the same workflow (by name) points at the interrupted one.

@@ -25,7 +25,7 @@ import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
 import { cancellingLine, runExitCode } from '../run-exit.js';
 import { localRunFingerprint } from '../run-fingerprint.js';
-import { interruptedRunHint, runEnd } from '../run-recovery.js';
+import { type InterruptedRunHint, interruptedRunHint, runEnd } from '../run-recovery.js';
 import { checkTempDir } from '../run-temp-root.js';
 import { openStores, stateDirectory } from '../state.js';
 import { reportNotStarted } from '../submission-report.js';
@@ -105,7 +105,15 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   process.on('SIGTERM', onSigterm);
   try {
     const wait = new GroupWait();
+    // Told when the run's first event comes, or by the report of why none will (reportNotStarted).
+    let interruptedHint: InterruptedRunHint | undefined;
+    const takeHint = () => {
+      const hint = interruptedHint;
+      interruptedHint = undefined;
+      return hint;
+    };
     const onEvent = (event: RunEvent) => {
+      process.stderr.write(takeHint()?.line ?? '');
       wait.onEvent(event);
       view.onEvent(event);
     };
@@ -135,6 +143,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       json: options.json === true,
       stores,
       workflowName: workflow.name,
+      interrupted: takeHint,
     };
     const start = await startLocalRun({
       workflow,
@@ -156,8 +165,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       source: parsed.source,
       // Once the group is known: a waiting run this one will replace is no run to resume.
       beforeSubmit: async (group) => {
-        const hint = await interruptedRunHint(stores, workflow.name, group).catch(() => undefined);
-        process.stderr.write(hint ?? '');
+        interruptedHint = await interruptedRunHint(stores, workflow.name, group).catch(() => undefined);
       },
     }).catch((error: unknown) => {
       if (options.json === true) refusedForGroup(error, workflow);
