@@ -102,8 +102,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--token <token>', 'an API token with the submit role (default: $VALKYRIE_TOKEN)')
     .option('-f, --follow', "show the run's progress until it ends, and exit with its result as `run` does")
     .addOption(jobSelection())
-    // Taken only to be refused with a reason: a server run has no --matrix yet.
-    .addOption(new Option('--matrix <key=value>').hideHelp())
+    .addOption(matrixSelection())
     .option('--json', 'print NDJSON: the run.submitted line, or with --follow the events as `run --json`')
     .option('--no-color', 'plain output')
     .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)

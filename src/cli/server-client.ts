@@ -48,6 +48,8 @@ export interface ApiRunDetail extends ApiRun {
   readonly finishedAt?: number;
   /** The jobs the run was narrowed to (`jobs` of the submit); in a single run's view only. */
   readonly selectedJobs?: readonly string[];
+  /** The matrix filter the run was narrowed with (`matrix` of the submit); in a single run's view only. */
+  readonly matrixFilter?: Readonly<Record<string, readonly string[]>>;
   readonly jobs: readonly ApiJob[];
 }
 
@@ -98,6 +100,8 @@ export interface CreateRunBody {
   readonly priority?: string;
   /** Job ids to run, with the jobs they need; absent: every job. */
   readonly jobs?: readonly string[];
+  /** `--matrix`: matrix key → values whose legs to run; absent: every leg (old servers refuse the field). */
+  readonly matrix?: Readonly<Record<string, readonly string[]>>;
   /** `--event`; absent, the server chooses from the workflow's `on:` (old servers refuse the field). */
   readonly event?: string;
   /** The checkout's HEAD, origin and (for a push) commit; sent only when there is one (old servers refuse the field). */
@@ -339,6 +343,7 @@ function readRunDetail(run: unknown): ApiRunDetail {
   if (!isRecord(run) || !Array.isArray(run.jobs) || typeof run.createdAt !== 'number')
     throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
   const { id, number, workflowName, status, attempt, createdAt, startedAt, finishedAt, selectedJobs } = run;
+  const { matrixFilter } = run;
   if (typeof id !== 'string' || typeof number !== 'number' || typeof workflowName !== 'string')
     throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
   return {
@@ -351,6 +356,9 @@ function readRunDetail(run: unknown): ApiRunDetail {
     ...(typeof startedAt === 'number' ? { startedAt } : {}),
     ...(typeof finishedAt === 'number' ? { finishedAt } : {}),
     ...(isStringList(selectedJobs) ? { selectedJobs } : {}),
+    ...(isRecord(matrixFilter) && Object.values(matrixFilter).every(isStringList)
+      ? { matrixFilter: matrixFilter as Record<string, string[]> }
+      : {}),
     jobs: run.jobs.map(readJob),
   };
 }

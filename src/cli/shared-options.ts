@@ -28,7 +28,7 @@ export const jobSelection = () =>
     'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
   ).argParser(collectList);
 
-/** `--matrix` of `run` (cli/matrix-option.ts), act's `--matrix`. */
+/** `--matrix` of `run` and `submit` (cli/matrix-option.ts), act's `--matrix`. */
 export const matrixSelection = () =>
   new Option(
     '--matrix <key=value>',

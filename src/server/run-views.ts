@@ -23,9 +23,10 @@ const notKnown: WaitingOf = () => ({});
 
 /**
  * The API's view of a run: the run and its jobs, as the store has them, each job with the writes
- * refused under a stale lease of it (one read for the run's jobs), and the jobs it was narrowed to
- * (`selectedJobs`), since its job list alone reads as the whole workflow's run. `request` is the run's
- * stored request when the caller holds it (a run just submitted may not be stored for takeover yet).
+ * refused under a stale lease of it (one read for the run's jobs), and the jobs (`selectedJobs`) and
+ * matrix legs (`matrixFilter`) it was narrowed to, since its job list alone reads as the whole
+ * workflow's run. `request` is the run's stored request when the caller holds it (a run just
+ * submitted may not be stored for takeover yet).
  * With `details` (GET of one run), each job also has its ended attempts and its steps, and its whole
  * time as `valkyrie show` tells it: two reads per job (one for a job at its first attempt), so the runs
  * list never asks for them.
@@ -41,16 +42,25 @@ export async function runView(
   const staleOf = await staleWritesByJob(stores.staleWrites, jobs);
   const detailsOf = details ? await jobDetails(stores.runs, jobs) : undefined;
   const view = viewOf(run, jobs, staleOf, waitingOf, detailsOf);
-  const selected = (request ?? (await stores.recovery.getResumable(run.id))?.request)?.selectedJobs;
-  if (selected === undefined) return view;
+  const stored = request ?? (await stores.recovery.getResumable(run.id))?.request;
+  const selected = stored?.selectedJobs;
+  const matrixFilter = stored?.matrixFilter;
+  if (selected === undefined && matrixFilter === undefined) return view;
   // Before `jobs`, as `valkyrie show --json` orders a local run's.
   const { jobs: shown, ...rest } = view;
-  return { ...rest, selectedJobs: [...selected], jobs: shown };
+  return {
+    ...rest,
+    ...(selected === undefined ? {} : { selectedJobs: [...selected] }),
+    ...(matrixFilter === undefined
+      ? {}
+      : { matrixFilter: Object.fromEntries(Object.entries(matrixFilter).map(([k, v]) => [k, [...v]])) }),
+    jobs: shown,
+  };
 }
 
 /**
  * `runView` of each run, with one read of stale writes for all their jobs (a page of the runs list),
- * but without `selectedJobs`: that is a read of each run's stored request, workflow text and all; nor
+ * but without `selectedJobs` or `matrixFilter`: that is a read of each run's stored request, workflow text and all; nor
  * the jobs' attempts and steps, nor the duration of a job past its first attempt, which need reads
  * per job.
  */

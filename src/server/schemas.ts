@@ -181,6 +181,13 @@ export const runSubmitSchema = z.strictObject({
     description:
       'job ids (keys under jobs:) to run, with the jobs they need, directly or not; no other job is planned, on a re-run or takeover either. Default: every job',
   }),
+  matrix: z
+    .record(z.string().min(1).max(100), z.array(z.string().min(1).max(1000)).min(1).max(256))
+    .optional()
+    .meta({
+      description:
+        "matrix key → values, as `valkyrie run --matrix KEY=VALUE`: a job whose matrix has the key plans only the legs whose value of it (as the leg's name prints it: `20` for the number 20) is one of these; a key no matrix of the jobs to run has, or one that leaves a job no legs, is refused. Kept for re-runs and takeovers. Default: every leg",
+    }),
   event: z.string().min(1).max(200).optional().meta({
     description:
       "the event the run starts as (github.event_name), one of the workflow's on: triggers; default: workflow_dispatch with inputs or when it is the only trigger, else push, else the first trigger (local without on:)",
@@ -454,6 +461,10 @@ export const runViewSchema = z
     selectedJobs: z.array(z.string()).optional().meta({
       description:
         'the `jobs` the run was submitted with: it planned only those and the jobs they need. Absent when it runs every job; the runs list leaves it out',
+    }),
+    matrixFilter: z.record(z.string(), z.array(z.string())).optional().meta({
+      description:
+        'the `matrix` the run was submitted with (or `valkyrie run --matrix`): it planned only the legs that filter keeps. Absent when it runs every leg; the runs list leaves it out',
     }),
     jobs: z.array(jobViewSchema),
   })

@@ -20,7 +20,8 @@ export interface ResolvedDefaults {
  * What makes two run submissions under one Idempotency-Key "the same request": a sha256 of the body,
  * normalised — the workflow as the text that is parsed (a JSON object written out), object keys in
  * sorted order, secrets by their names only (their values are never stored, not even hashed). Every
- * other field counts as given (workflow text, path, bundle, vars, env, jobs, git), but for those with
+ * other field counts as given (workflow text, path, bundle, vars, env, jobs, git; matrix's values as a
+ * set), but for those with
  * a default, which count as resolved (priority, event, inputs): a retry sends them unchanged, and a
  * request that changes any of them is another request.
  */
@@ -36,5 +37,11 @@ export function submissionFingerprint(
     // A JSON object as itself, so that its keys are sorted too; text as it is parsed.
     workflow: typeof body.workflow === 'string' ? workflowText : body.workflow,
     secrets: Object.keys(body.secrets ?? {}).sort(),
+    // Each key's values as a set, as `valkyrie run --matrix` counts them; absent when not given.
+    matrix:
+      body.matrix &&
+      Object.fromEntries(
+        Object.entries(body.matrix).map(([key, values]) => [key, [...new Set(values)].sort()]),
+      ),
   });
 }

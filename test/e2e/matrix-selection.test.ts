@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { adminToken, startTestServer } from '../server/helpers.js';
 import { statuses, Workspace } from './cli.js';
 
 /**
@@ -136,17 +137,43 @@ describe('valkyrie run --matrix', () => {
     expect(read()).toBe('');
   });
 
-  it('is refused by resume, rerun and submit, which would otherwise ignore it', async () => {
+  it("is refused by resume and rerun, which keep the run's own legs", async () => {
     for (const command of ['rerun', 'resume']) {
       const result = await ws.run([command, '1', '--matrix', 'os=ubuntu-latest']);
       expect(result).toMatchObject({ code: 2, stdout: '' });
       expect(result.stderr).toContain(`valkyrie ${command} takes no --matrix`);
     }
-    const submit = await ws.run(['submit', file, '--matrix', 'os=ubuntu-latest'], {
-      VALKYRIE_SERVER: 'http://127.0.0.1:9',
-      VALKYRIE_TOKEN: 't',
+  });
+});
+
+describe('valkyrie submit --matrix', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+  const file = ws.write('ci.yml', crossOs);
+
+  it('sends the filter, checked here first; show --server says the run was narrowed', async () => {
+    const live = await startTestServer();
+    const env = { VALKYRIE_SERVER: live.server.url, VALKYRIE_TOKEN: adminToken };
+    const typo = await ws.run(['submit', file, '--no-bundle', '--matrix', 'oss=ubuntu-latest'], env);
+    expect(typo).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        'valkyrie: --matrix: no matrix of the jobs to run has the key "oss" (did you mean "os"?); their matrix keys: os, node\n',
     });
-    expect(submit).toMatchObject({ code: 2, stdout: '' });
-    expect(submit.stderr).toContain('valkyrie submit takes no --matrix');
+    expect((await live.request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
+
+    const sent = await ws.run(['submit', file, '--no-bundle', '--json', '--matrix', 'os:ubuntu-latest'], env);
+    expect(sent.code, sent.stderr).toBe(0);
+    const runId = (JSON.parse(sent.stdout.split('\n')[0] ?? '') as { runId: string }).runId;
+    const json = JSON.parse((await ws.run(['show', runId, '--json'], env)).stdout) as Shown;
+    expect(json.matrixFilter).toEqual({ os: ['ubuntu-latest'] });
+    expect(json.jobs.map((job) => job.name)).toEqual([
+      'test (ubuntu-latest, 20)',
+      'test (ubuntu-latest, 22)',
+    ]);
+    expect((await ws.run(['show', runId], env)).stdout).toContain(
+      'only the matrix legs kept by --matrix os=ubuntu-latest; the other legs were not run',
+    );
   });
 });

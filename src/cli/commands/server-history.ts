@@ -16,7 +16,7 @@ import {
   spacedDuration,
   visible,
 } from '../views/format.js';
-import { selectedJobsLine } from '../views/job-selection.js';
+import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
 
@@ -76,6 +76,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       `Run ${run.id} of ${visible(run.workflowName)} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)}${spacedDuration(runDuration(run))}\n`,
     );
     if (run.selectedJobs !== undefined) process.stdout.write(`${selectedJobsLine(run.selectedJobs, c)}\n`);
+    if (run.matrixFilter !== undefined) process.stdout.write(`${matrixFilterLine(run.matrixFilter, c)}\n`);
     for (const job of run.jobs) {
       process.stdout.write(`${serverJobLine(job, c)}\n`);
       if (job.noRunnerWith !== undefined)

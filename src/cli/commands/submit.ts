@@ -5,6 +5,7 @@ import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/
 import { durationHint, parseDuration } from '../../core/duration.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
+import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiClient, serverBaseUrl } from '../api-client.js';
@@ -12,6 +13,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
 import { selectedWorkflow } from '../job-option.js';
 import { newRunSecrets } from '../key-values.js';
+import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
@@ -25,8 +27,8 @@ export interface SubmitCommandOptions {
   readonly follow?: boolean;
   /** `--job`: run only these jobs and the jobs they need (the API's `jobs`). */
   readonly job?: string[];
-  /** Refused: a server run plans every leg of its matrices (`valkyrie run --matrix` is local). */
-  readonly matrix?: string;
+  /** `--matrix`: run only the matrix legs it keeps (the API's `matrix`; cli/matrix-option.ts). */
+  readonly matrix?: MatrixFilter;
   readonly json?: boolean;
   readonly color?: boolean;
   readonly secret?: Record<string, string>;
@@ -61,11 +63,6 @@ export async function submitCommand(
   file: string | undefined,
   options: SubmitCommandOptions,
 ): Promise<number> {
-  if (options.matrix !== undefined) {
-    throw new UsageError(
-      'valkyrie submit takes no --matrix: a server run plans every leg of its matrices (valkyrie run --matrix narrows a local run); --job chooses jobs',
-    );
-  }
   const server = options.server ?? process.env.VALKYRIE_SERVER;
   const token = options.token ?? process.env.VALKYRIE_TOKEN;
   if (!server) throw new UsageError('no server given: pass --server URL or set VALKYRIE_SERVER');
@@ -90,8 +87,11 @@ export async function submitCommand(
   if (parsed.diagnostics.length > 0)
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   if (!parsed.workflow) return ExitCode.invalid;
-  // Checked here too, so that a wrong job id, input or event is refused before the workspace is uploaded.
-  resolveInputs(selectedWorkflow(parsed.workflow, options.job, path).inputs, options.input ?? {});
+  // Checked here too, so that a wrong job id, matrix filter, input or event is refused before the
+  // workspace is uploaded.
+  const selected = selectedWorkflow(parsed.workflow, options.job, path);
+  filteredWorkflow(selected, options.matrix, (note) => process.stderr.write(`valkyrie: ${note}\n`));
+  resolveInputs(selected.inputs, options.input ?? {});
   const event = chooseEvent(
     parsed.workflow.triggers,
     options.event,
@@ -116,6 +116,7 @@ export async function submitCommand(
         env: options.env ?? {},
         priority: queue.priority,
         ...(options.job === undefined ? {} : { jobs: options.job }),
+        ...(options.matrix === undefined ? {} : { matrix: options.matrix }),
         ...(options.event === undefined ? {} : { event: options.event }),
         ...(git === undefined ? {} : { git }),
       },

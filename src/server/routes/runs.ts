@@ -14,6 +14,8 @@ import {
 } from '../../workflow/diagnostics.js';
 import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
+import type { MatrixFilter } from '../../workflow/matrix.js';
+import { checkMatrixFilter } from '../../workflow/matrix-filter.js';
 import type { Workflow } from '../../workflow/model.js';
 import { maxNestingDepth } from '../../workflow/nesting.js';
 import type { ParseResult } from '../../workflow/parse.js';
@@ -106,7 +108,7 @@ export function runRoutes(context: ApiContext): Route[] {
         if (parsed.workflow === undefined || hasErrors(parsed.diagnostics)) {
           throw invalidWorkflow(parsed.diagnostics, path);
         }
-        const workflow = selectedJobsOf(parsed.workflow, body.jobs, path);
+        const workflow = filteredLegsOf(selectedJobsOf(parsed.workflow, body.jobs, path), body.matrix);
         // A touch, not a look: the run is stored only after it, so no sweep removes the bundle under
         // the new run (bundle-sweeper.ts says why); false means a sweep removed it first.
         if (body.bundle !== undefined && !(await bundles.touch(body.bundle, context.clock.now())))
@@ -144,6 +146,7 @@ export function runRoutes(context: ApiContext): Route[] {
           ...(body.priority === undefined ? {} : { priority: body.priority }),
           ...(body.bundle === undefined ? {} : { bundle: body.bundle }),
           ...(body.jobs === undefined ? {} : { selectedJobs: body.jobs }),
+          ...(body.matrix === undefined ? {} : { matrixFilter: body.matrix }),
           ...(body.git === undefined ? {} : { git: body.git }),
           driver: 'server',
         };
@@ -379,6 +382,18 @@ function selectedJobsOf(workflow: Workflow, jobs: readonly string[] | undefined,
   const selection = selectJobs(workflow, jobs);
   if (selection.kind === 'selected') return selection.workflow;
   throw new ApiError(400, 'VK_INVALID_REQUEST', unknownJobsMessage(selection, path), { path: 'body.jobs' });
+}
+
+/**
+ * The workflow planning only the legs `matrix` keeps (`valkyrie run --matrix`), or a 400 when it names
+ * a key no matrix of the jobs to run has or leaves a job no legs (workflow/matrix-filter.ts).
+ */
+function filteredLegsOf(workflow: Workflow, matrix: MatrixFilter | undefined): Workflow {
+  if (matrix === undefined) return workflow;
+  const check = checkMatrixFilter(workflow, matrix);
+  if (check.kind === 'refused')
+    throw new ApiError(400, 'VK_INVALID_REQUEST', check.message, { path: 'body.matrix' });
+  return { ...workflow, matrixFilter: matrix };
 }
 
 /** The run's `inputs`, or a 400 naming the input that is unknown, missing or of the wrong type. */
