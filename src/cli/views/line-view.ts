@@ -9,13 +9,14 @@ import {
   noRunnerText,
   statusSymbol,
 } from './format.js';
-import { summaryTable } from './summary.js';
+import { RunStart, summaryTable } from './summary.js';
 import type { Output, RunView } from './view.js';
 
 /** Without a TTY: every log line prefixed with its job's name, then a summary table. */
 export class LineView implements RunView {
   /** Jobs whose retry was announced with its delay: their next job.queued needs no waiting line. */
   private readonly retrying = new Set<string>();
+  private readonly start = new RunStart();
 
   constructor(
     private readonly out: Output,
@@ -24,6 +25,7 @@ export class LineView implements RunView {
 
   onEvent(event: RunEvent): void {
     const { c } = this;
+    this.start.onEvent(event);
     switch (event.type) {
       case 'concurrency':
         this.out.write(`${c.yellow(concurrencyText(event))}\n`);
@@ -81,7 +83,9 @@ export class LineView implements RunView {
         this.retrying.add(event.jobId);
         break;
       case 'run.completed':
-        this.out.write(`\n${summaryTable(event.jobs, event.status, event.durationMs, c)}\n`);
+        this.out.write(
+          `\n${summaryTable(event.jobs, event.status, event.durationMs, c, this.start.unstarted())}\n`,
+        );
         break;
     }
   }

@@ -11,7 +11,7 @@ import {
   noRunnerText,
   statusSymbol,
 } from './format.js';
-import { summaryTable } from './summary.js';
+import { RunStart, summaryTable } from './summary.js';
 import type { Output, RunView } from './view.js';
 
 interface JobLine {
@@ -36,6 +36,7 @@ export class TtyView implements RunView {
   private drawnLines = 0;
   private readonly timer: NodeJS.Timeout;
   private header = '';
+  private readonly start = new RunStart();
 
   constructor(
     private readonly out: Output,
@@ -47,6 +48,7 @@ export class TtyView implements RunView {
   }
 
   onEvent(event: RunEvent): void {
+    this.start.onEvent(event);
     switch (event.type) {
       case 'concurrency':
         this.header = this.c.yellow(concurrencyText(event));
@@ -102,7 +104,9 @@ export class TtyView implements RunView {
       case 'run.completed':
         this.close();
         this.draw();
-        this.out.write(`\n${summaryTable(event.jobs, event.status, event.durationMs, this.c)}\n`);
+        this.out.write(
+          `\n${summaryTable(event.jobs, event.status, event.durationMs, this.c, this.start.unstarted())}\n`,
+        );
         this.printFailures();
         return;
       default:

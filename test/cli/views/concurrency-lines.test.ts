@@ -19,3 +19,35 @@ describe('LineView: a run and its concurrency group', () => {
     ]);
   });
 });
+
+describe('the summary of a run that ended while it waited for its concurrency group', () => {
+  const waited = (view: LineView, started: boolean) => {
+    view.onEvent({ type: 'concurrency', runId: '7', group: 'g', state: 'waiting', ahead: 1, at: 1 });
+    if (started) view.onEvent({ type: 'run.started', runId: '7', runNumber: 2, workflow: 'w', at: 600 });
+    view.onEvent({
+      type: 'run.completed',
+      runId: '7',
+      status: 'cancelled',
+      durationMs: 605,
+      jobs: [{ name: 'slow', status: 'cancelled', durationMs: 0 }],
+    });
+    view.close();
+  };
+
+  it('says it was cancelled before it started, and gives the time it waited as that, not as run time', () => {
+    const written: string[] = [];
+    waited(new LineView({ write: (text) => written.push(text) }, colors(false)), false);
+    const summary = written.at(-1) ?? '';
+    expect(summary).not.toContain('cancelled in');
+    expect(summary).toContain('\n  slow  ⊘ cancelled\n');
+    expect(summary.trimEnd().split('\n').at(-1)).toBe(
+      'Run cancelled while it waited for concurrency group g, before it started (it waited 605ms)',
+    );
+  });
+
+  it('times a run that started as before', () => {
+    const written: string[] = [];
+    waited(new LineView({ write: (text) => written.push(text) }, colors(false)), true);
+    expect(written.at(-1)?.trimEnd().split('\n').at(-1)).toBe('Run cancelled in 605ms');
+  });
+});
