@@ -1,16 +1,14 @@
 /**
  * The forms a secret may take in a step's output besides its own, each masked as the secret is:
  * actions/runner's value encoders (HostContext registers them on its SecretMasker), so that
- * `echo -n "$TOKEN" | base64`, a URL with the token in it or a JSON document holding it does not show
+ * `echo "$TOKEN" | base64`, a URL with the token in it or a JSON document holding it does not show
  * it where GitHub would not. Empty forms, and forms equal to the value, are left out.
  */
 export function secretEncodings(value: string): string[] {
   const forms = [
-    base64Shifted(value, 0),
     // base64 packs three bytes into four characters, so what precedes the secret (`user:` of a
     // basic-auth header) shifts how it encodes: GitHub masks it at each of the three offsets.
-    base64Shifted(value, 1),
-    base64Shifted(value, 2),
+    ...[0, 1, 2].flatMap((shift) => base64Forms(value, shift)),
     value.replaceAll('"', '\\"'),
     value.replaceAll("'", "''"),
     jsonEscape(value),
@@ -21,11 +19,24 @@ export function secretEncodings(value: string): string[] {
   return [...new Set(forms)].filter((form) => form !== '' && form !== value);
 }
 
-/** .NET's Convert.ToBase64String of the value's UTF-8 bytes from `shift` on (all of them when too few). */
-function base64Shifted(value: string, shift: number): string {
-  const bytes = Buffer.from(value, 'utf8');
-  return (bytes.length > shift ? bytes.subarray(shift) : bytes).toString('base64');
+/**
+ * The base64 of the value's UTF-8 bytes from `shift` on, whole and cut to the characters those bytes
+ * alone decide, in both alphabets (standard and RFC 4648's URL-safe): the last character of a length not
+ * divisible by three also holds bits of what follows the secret (`echo "$TOKEN" | base64` encodes a
+ * newline after it), so the whole encoding, padding and all, is found only when the secret ends the
+ * input. Forms shorter than `minBase64Form` are left out: a short run of base64 turns up in
+ * unrelated base64 output, and masking it there would garble that output for nothing.
+ */
+function base64Forms(value: string, shift: number): string[] {
+  const bytes = Buffer.from(value, 'utf8').subarray(shift);
+  const whole = bytes.toString('base64');
+  const decided = whole.slice(0, Math.floor((bytes.length * 8) / 6));
+  if (decided.length < minBase64Form) return [];
+  // The whole encoding too, so that one ending the output is masked to its last `=`.
+  return [whole, decided].flatMap((form) => [form, form.replaceAll('+', '-').replaceAll('/', '_')]);
 }
+
+const minBase64Form = 6;
 
 /** Newtonsoft's JsonConvert.ToString without its quotes: `"`, `\` and control characters escaped. */
 function jsonEscape(value: string): string {

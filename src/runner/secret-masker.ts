@@ -1,3 +1,4 @@
+import { escapeRegExp } from '../core/escape-reg-exp.js';
 import { secretEncodings } from './secret-encodings.js';
 
 /**
@@ -9,6 +10,13 @@ import { secretEncodings } from './secret-encodings.js';
 export class SecretMasker {
   private readonly values = new Set<string>();
   private ordered: string[] = [];
+  /**
+   * The values in alternations, longest first: one scan of a line for many values instead of a search
+   * per value (each secret adds up to a dozen encoded forms, and every line of every step is masked).
+   * V8 refuses a regular expression past some size, so values are grouped up to `maxAlternation`
+   * characters, and one longer than that is searched for as a string.
+   */
+  private searches: (RegExp | string)[] = [];
 
   add(value: string): void {
     const lines = [value, ...value.split(/\r?\n/)].map((v) => v.trim()).filter((v) => v.length > 0);
@@ -18,7 +26,9 @@ export class SecretMasker {
       this.values.add(candidate);
       changed = true;
     }
-    if (changed) this.ordered = [...this.values].sort((a, b) => b.length - a.length);
+    if (!changed) return;
+    this.ordered = [...this.values].sort((a, b) => b.length - a.length);
+    this.searches = searchesFor(this.ordered);
   }
 
   /**
@@ -41,11 +51,37 @@ export class SecretMasker {
   }
 
   mask(text: string): string {
-    if (this.ordered.length === 0) return text;
     let out = text;
-    for (const value of this.ordered) {
-      if (out.includes(value)) out = out.split(value).join('***');
+    for (const search of this.searches) {
+      if (typeof search !== 'string') out = out.replace(search, '***');
+      else if (out.includes(search)) out = out.split(search).join('***');
     }
     return out;
   }
+}
+
+const maxAlternation = 16_384;
+
+/** `values` (longest first) as searches in the same order: alternations of at most maxAlternation. */
+function searchesFor(values: readonly string[]): (RegExp | string)[] {
+  const searches: (RegExp | string)[] = [];
+  let group: string[] = [];
+  let size = 0;
+  const close = () => {
+    if (group.length > 0) searches.push(new RegExp(group.join('|'), 'g'));
+    group = [];
+    size = 0;
+  };
+  for (const value of values) {
+    const escaped = escapeRegExp(value);
+    if (escaped.length > maxAlternation) {
+      searches.push(value);
+      continue;
+    }
+    if (size + escaped.length > maxAlternation) close();
+    group.push(escaped);
+    size += escaped.length + 1;
+  }
+  close();
+  return searches;
 }

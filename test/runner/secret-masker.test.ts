@@ -33,6 +33,31 @@ describe('SecretMasker', () => {
     expect(quoted.mask('value: a long secret')).toBe('value: ***');
   });
 
+  it('masks base64 of a secret followed by more bytes, as echo "$TOKEN" | base64 makes it', () => {
+    const base64 = (text: string) => Buffer.from(text).toString('base64');
+    for (const secret of ['hunter2hunter2', 'hunter2hunter2!', 'hunter2hunter2!?']) {
+      const masker = new SecretMasker();
+      masker.add(secret);
+      for (const input of [`${secret}\n`, `user:${secret}\n`, `u:${secret}x`, `${secret}`]) {
+        const masked = masker.mask(base64(input));
+        expect(masked, `${secret} in ${JSON.stringify(input)}`).toContain('***');
+        // What is left cannot give the secret back.
+        expect(Buffer.from(masked.replace('***', ''), 'base64').toString()).not.toContain(secret);
+      }
+      // RFC 4648's URL-safe alphabet too.
+      const urlSafe = base64(`${secret}\n`).replaceAll('+', '-').replaceAll('/', '_');
+      expect(masker.mask(urlSafe)).toContain('***');
+    }
+  });
+
+  it('leaves base64 forms too short to be told from other base64 unmasked', () => {
+    const masker = new SecretMasker();
+    masker.add('abc');
+    // "abc" shifted by two bytes is "c": its base64, "Yw", is in plenty of other base64.
+    expect(masker.mask('Ywxyz YWJj')).toBe('Ywxyz YWJj');
+    expect(masker.mask('x abc x')).toBe('x *** x');
+  });
+
   it('ignores empty values', () => {
     const masker = new SecretMasker();
     masker.add('');
