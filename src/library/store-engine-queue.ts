@@ -14,12 +14,7 @@ import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
 import type { StoreEngineQueueOptions } from './store-engine-queue-options.js';
 import { refusedOutcome, storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
-import {
-  type BatchWritten,
-  outcomeAfterLostLease,
-  StoredJobWatch,
-  watchIntervalMs,
-} from './stored-job-watch.js';
+import { type BatchWritten, outcomeAfterLostLease, StoredJobWatch } from './stored-job-watch.js';
 import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from './submissions.js';
 import { WorkWaiter } from './work-waiter.js';
 
@@ -231,14 +226,10 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return { ended: result.kind === 'cancelled' };
   }
 
-  /**
-   * The store's outcome for a job whose lease this engine lost: outcomeAfterLostLease, looked up as
-   * often as a producer's watched jobs are. Not at the lease's pace: the job may be running again
-   * in this very engine and end a moment later, and a lost lease is rare, so the reads cost little.
-   */
+  /** The store's outcome for a job whose lease this engine lost: outcomeAfterLostLease. */
   #storedOutcome(id: QueueJobId, attempts: number): Promise<JobOutcome> {
-    const interval = Math.min(watchIntervalMs, Math.max(1, Math.floor(this.#options.leaseTtlMs / 3)));
-    return this.#track(outcomeAfterLostLease(this.#store, id, attempts, interval, this.#stop.signal));
+    const ttl = this.#options.leaseTtlMs;
+    return this.#track(outcomeAfterLostLease(this.#store, id, attempts, ttl, this.#stop.signal));
   }
 
   endSubmission(): void {

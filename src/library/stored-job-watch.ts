@@ -148,15 +148,18 @@ export async function storedOutcomeOnceFinished(
 /**
  * The outcome the store holds for a job whose lease this engine lost (its completion was refused),
  * once it holds one; if `signal` aborts first (the engine is destroyed), `cancelled` saying so —
- * never the engine's own refused outcome.
+ * never the engine's own refused outcome. Looked up as often as a producer's watched jobs are, not
+ * at the lease's pace (a third of its TTL): the job may be running again in this very engine and end
+ * a moment later, and a lost lease is rare, so the reads cost little.
  */
 export async function outcomeAfterLostLease(
   store: QueueStore,
   id: QueueJobId,
   attempts: number,
-  intervalMs: number,
+  leaseTtlMs: number,
   signal: AbortSignal,
 ): Promise<JobOutcome> {
+  const intervalMs = Math.min(watchIntervalMs, Math.max(1, Math.floor(leaseTtlMs / 3)));
   const stored = await storedOutcomeOnceFinished(store, id, intervalMs, signal);
   const reason = `this engine lost the lease on job ${id} (another engine took it over, or it was cancelled) and closed before the store recorded the job's outcome; engine.getStoredJob('${id}') reads it`;
   return stored ?? { kind: 'cancelled', reason, attempts };

@@ -125,12 +125,19 @@ for (const kind of durableKinds) {
       await until(() => engine.stats().inFlight === 1, 'the lost attempt to end');
       await writeWhole(`${file}.2`, 'done');
       // Soon after the job ends here, not at the lease's pace (a third of its 60 s).
-      const late = new Promise((resolve) => setTimeout(() => resolve('still pending'), 5_000));
-      expect(await Promise.race([job.result, late])).toEqual({
-        kind: 'succeeded',
-        output: 'done',
-        attempts: 2,
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still pending'), 5_000);
       });
+      try {
+        expect(await Promise.race([job.result, late])).toEqual({
+          kind: 'succeeded',
+          output: 'done',
+          attempts: 2,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
     }, 30_000);
   });
 }
