@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
@@ -26,7 +26,7 @@ export function openReadOnlyDatabase(path: string, busyTimeoutMs: number): Bette
     const noShm = code === 'SQLITE_CANTOPEN' || code?.startsWith('SQLITE_READONLY_') === true;
     if (!noShm || existsSync(`${path}-wal`)) throw error;
   }
-  const bytes = readFileSync(path);
+  const bytes = settledCopy(path);
   // Bytes 18 and 19 say WAL (2); the in-memory copy has no -shm to read one through, and no -wal exists.
   if (bytes.length > 19 && bytes[18] === 2 && bytes[19] === 2) bytes.fill(1, 18, 20);
   const copy = new Database(bytes, { readonly: true, nativeBinding });
@@ -37,6 +37,34 @@ export function openReadOnlyDatabase(path: string, busyTimeoutMs: number): Bette
     copy.close();
     throw error;
   }
+}
+
+/** The most of a state file copied into memory to be read (a Buffer holds at most 2 GiB). */
+const maxCopyBytes = 1024 ** 3;
+
+/**
+ * The file's bytes, read while nobody wrote it: a writer that starts meanwhile makes a -wal file and
+ * may checkpoint into the file as it is read, so a read is kept only if the file is the same (inode,
+ * size, modification time) after it as before, and still no -wal file exists; else it is read again.
+ */
+function settledCopy(path: string): Buffer {
+  for (let tries = 0; tries < 3; tries++) {
+    const before = statSync(path);
+    if (before.size > maxCopyBytes)
+      throw new ValkyrieError(
+        'VK_STORE_UNWRITABLE',
+        `${path} is too large (${before.size} bytes) to be read from a copy where SQLite cannot open it to read: ` +
+          'read it where this user may write its directory, or with --db on a copy of it.',
+      );
+    const bytes = readFileSync(path);
+    const after = statSync(path);
+    const same = before.ino === after.ino && before.size === after.size && before.mtimeMs === after.mtimeMs;
+    if (same && !existsSync(`${path}-wal`)) return bytes;
+  }
+  throw new ValkyrieError(
+    'VK_STORE_UNWRITABLE',
+    `${path} kept changing while it was read (another process writes it): try again, or read it where this user may write its directory.`,
+  );
 }
 
 /** Read-only, an older schema cannot be brought up to date, and this version's queries need it. */
