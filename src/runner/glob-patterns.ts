@@ -23,24 +23,19 @@ export function parseGlobPatterns(args: readonly string[], workspace: string): G
   }
   return {
     matches(path: string): boolean {
-      const segments = path.split('/');
       let matched = false;
       for (const pattern of patterns) {
-        if (matched === pattern.negate && patternMatches(pattern, segments)) matched = !pattern.negate;
+        if (matched === pattern.negate && pattern.regExp?.test(path)) matched = !pattern.negate;
       }
       return matched;
     },
   };
 }
 
-const globstar = Symbol('**');
-type Segment = RegExp | typeof globstar;
-
 interface Pattern {
   readonly negate: boolean;
   /** Undefined for a pattern rooted outside the workspace: it matches none of its files. */
-  readonly segments: readonly Segment[] | undefined;
-  readonly directoryOnly: boolean;
+  readonly regExp: RegExp | undefined;
 }
 
 function parsePattern(line: string, workspace: string): Pattern | undefined {
@@ -58,13 +53,9 @@ function parsePattern(line: string, workspace: string): Pattern | undefined {
   }
   const directoryOnly = text.length > 1 && text.endsWith('/');
   const relative = workspaceRelative(text.replace(/\/+$/, ''), workspace);
-  if (relative === undefined) return { negate, segments: undefined, directoryOnly };
-  const parts = relative === '' ? [] : relative.split(/\/+/);
-  return {
-    negate,
-    segments: parts.map((part) => (part === '**' ? globstar : segmentRegExp(part))),
-    directoryOnly,
-  };
+  if (relative === undefined) return { negate, regExp: undefined };
+  const segments = relative === '' ? [] : relative.split(/\/+/);
+  return { negate, regExp: patternRegExp(segments, directoryOnly) };
 }
 
 /** The pattern's part under the workspace ('' for the workspace itself), or undefined when outside it. */
@@ -79,36 +70,32 @@ function workspaceRelative(text: string, workspace: string): string | undefined 
   return absolute.startsWith(`${root}/`) ? absolute.slice(root.length + 1) : undefined;
 }
 
-/** A file matches the pattern itself, or (@actions/glob's implicit descendants) through a directory above it. */
-function patternMatches(pattern: Pattern, path: readonly string[]): boolean {
-  const segments = pattern.segments;
-  if (segments === undefined) return false;
-  if (!pattern.directoryOnly && segmentsMatch(segments, path)) return true;
-  for (let length = 0; length < path.length; length++) {
-    if (segmentsMatch(segments, path.slice(0, length))) return true;
+/**
+ * One anchored RegExp for a whole pattern, so that a path is tested once: it matches a path the
+ * pattern matches or (@actions/glob's implicit descendants) one under a directory the pattern
+ * matches — with `directoryOnly` only the latter. Paths have no empty segments, so `**` can be
+ * `(?:[^/]+/)*` before a segment, and trailing ones add nothing to the descendants' tail.
+ */
+function patternRegExp(segments: readonly string[], directoryOnly: boolean): RegExp {
+  let source = '';
+  let globstarPending = false;
+  let first = true;
+  for (const segment of segments) {
+    if (segment === '**') {
+      globstarPending = true;
+      continue;
+    }
+    source += `${first ? '' : '/'}${globstarPending ? '(?:[^/]+/)*' : ''}${segmentSource(segment)}`;
+    globstarPending = false;
+    first = false;
   }
-  return false;
+  // Only globstars, or the workspace itself: every file is under the (empty) directory it matches.
+  if (first) return /^/;
+  return new RegExp(`^${source}${directoryOnly ? '/' : '(?:/|$)'}`);
 }
 
-function segmentsMatch(pattern: readonly Segment[], path: readonly string[]): boolean {
-  const failed = new Set<number>();
-  const from = (p: number, s: number): boolean => {
-    if (p === pattern.length) return s === path.length;
-    const key = p * (path.length + 1) + s;
-    if (failed.has(key)) return false;
-    const segment = pattern[p];
-    const ok =
-      segment === globstar
-        ? Array.from({ length: path.length - s + 1 }, (_, skip) => s + skip).some((next) => from(p + 1, next))
-        : s < path.length && segment !== undefined && segment.test(path[s] ?? '') && from(p + 1, s + 1);
-    if (!ok) failed.add(key);
-    return ok;
-  };
-  return from(0, 0);
-}
-
-/** One path segment's glob (`*`, `?`, `[…]`, `\` escapes) as a regular expression; never matches `/`. */
-function segmentRegExp(segment: string): RegExp {
+/** One path segment's glob (`*`, `?`, `[…]`, `\` escapes) as RegExp source; never matches `/`. */
+function segmentSource(segment: string): string {
   let source = '';
   for (let i = 0; i < segment.length; i++) {
     const char = segment[i] ?? '';
@@ -120,13 +107,14 @@ function segmentRegExp(segment: string): RegExp {
       source += '[^/]';
     } else if (char === '[' && characterClass(segment, i) !== undefined) {
       const { body, end } = characterClass(segment, i) ?? { body: '', end: i };
-      source += `[${body}]`;
+      // A negated class or a range such as [+-0] would match the `/` between segments.
+      source += `(?!/)[${body}]`;
       i = end;
     } else {
       source += escapeRegExp(char);
     }
   }
-  return new RegExp(`^${source}$`);
+  return source;
 }
 
 /** `[abc]`, `[a-z]`, `[!x]` or `[^x]`: the class body for a RegExp and the index of its `]`. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parseGlobPatterns } from '../../src/runner/glob-patterns.js';
 import { hashFiles } from '../../src/runner/hash-files.js';
 
@@ -35,6 +35,8 @@ describe('hashFiles', () => {
     // ** is a globstar only as a whole segment; braces are literal.
     expect(matches(['src/**.ts'], 'src/a/b.ts')).toBe(false);
     expect(matches(['{a,b}.txt'], 'a.txt')).toBe(false);
+    // A class, like * and ?, stays within one segment.
+    expect(matches(['a[!x]b', 'a[+-0]b'], 'a/b')).toBe(false);
     expect(matches(['.github/**'], '.github/workflows/ci.yml')).toBe(true);
     // A directory stands for every file under it, to exclude as to include.
     expect(matches(['src'], 'src/a/b.ts')).toBe(true);
@@ -51,6 +53,22 @@ describe('hashFiles', () => {
     expect(() => matches(['../x/**'], 'a')).toThrow(
       "Invalid pattern '../x/**'. Relative pathing '.' and '..' is not allowed.",
     );
+  });
+
+  it('tests a path once per pattern, not again for every directory above it', () => {
+    // Without timing, what keeps hashFiles() over a big node_modules cheap: one RegExp test a pattern.
+    const globs = parseGlobPatterns(['**/*.json', '!**/node_modules', 'src/**'], '/w');
+    const test = vi.spyOn(RegExp.prototype, 'test');
+    let matched: boolean;
+    let tests: number;
+    try {
+      matched = globs.matches('node_modules/a/b/c/d/e/f/package.json');
+    } finally {
+      tests = test.mock.calls.length;
+      test.mockRestore();
+    }
+    expect(matched).toBe(false);
+    expect(tests).toBeLessThanOrEqual(3);
   });
 
   it('hashes what a directory pattern or an absolute one names, and a link to a file as the file', () => {
