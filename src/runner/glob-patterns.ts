@@ -3,12 +3,12 @@ import { homedir } from 'node:os';
 /**
  * The patterns of GitHub's `hashFiles()`, read as @actions/glob reads them (with its defaults, which
  * actions/runner keeps): each argument may hold several, one a line, blank lines and `#` comments
- * skipped; `!` excludes; later patterns override earlier ones; `*`, `?`, `[…]` and a whole-segment
- * `**`, dotfiles included, no braces; a pattern also matches everything under the directories it
- * matches (`hashFiles('src')` is every file in src/); a trailing `/` matches directories only;
- * relative patterns are rooted at the workspace, `~` at the home directory, and an absolute one must
- * be in the workspace to match anything. A `.` segment past the first, or any `..`, is an error, as
- * on GitHub.
+ * skipped; `!` excludes; later patterns override earlier ones; `*`, `?`, `[…]` (an invalid class,
+ * `[z-a]`, is literal text) and a whole-segment `**`, dotfiles included, no braces; a pattern also
+ * matches everything under the directories it matches (`hashFiles('src')` is every file in src/);
+ * a trailing `/` matches directories only; relative patterns are rooted at the workspace, `~` at
+ * the home directory, and an absolute one must be in the workspace to match anything. A `.` segment
+ * past the first, or any `..`, is an error, as on GitHub.
  */
 export interface GlobPatterns {
   /** Whether a file, by its path in the workspace (`a/b.txt`), is matched. */
@@ -107,8 +107,9 @@ function segmentSource(segment: string): string {
       source += '[^/]';
     } else if (char === '[' && characterClass(segment, i) !== undefined) {
       const { body, end } = characterClass(segment, i) ?? { body: '', end: i };
-      // A negated class or a range such as [+-0] would match the `/` between segments.
-      source += `(?!/)[${body}]`;
+      // A negated class or a range such as [+-0] would match the `/` between segments. An invalid
+      // one ([z-a]) is read as minimatch reads it: literal brackets around globbed contents.
+      source += validClass(body) ? `(?!/)[${body}]` : `\\[${segmentSource(segment.slice(i + 1, end))}\\]`;
       i = end;
     } else {
       source += escapeRegExp(char);
@@ -128,6 +129,15 @@ function characterClass(segment: string, open: number): { body: string; end: num
   if (end === -1) return undefined;
   const members = segment.slice(start, end).replace(/[\\\]^[]/g, '\\$&');
   return { body: `${negated ? '^' : ''}${members}`, end };
+}
+
+function validClass(body: string): boolean {
+  try {
+    new RegExp(`[${body}]`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function escapeRegExp(text: string): string {

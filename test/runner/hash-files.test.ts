@@ -55,6 +55,16 @@ describe('hashFiles', () => {
     );
   });
 
+  it('reads an invalid class such as [z-a] as literal text, as minimatch does, not as an error', () => {
+    const matches = (patterns: string[], path: string) => parseGlobPatterns(patterns, '/w').matches(path);
+    expect(matches(['[z-a].txt'], '[z-a].txt')).toBe(true);
+    expect(matches(['[z-a].txt'], 'z.txt')).toBe(false);
+    expect(matches(['[!z-a]'], '[!z-a]')).toBe(true);
+    // What is between the brackets is still read as a glob.
+    expect(matches(['[z-*]'], '[z-abc]')).toBe(true);
+    expect(hashFiles(dir, ['[z-a].txt'])).toBe('');
+  });
+
   it('tests a path once per pattern, not again for every directory above it', () => {
     // Without timing, what keeps hashFiles() over a big node_modules cheap: one RegExp test a pattern.
     const globs = parseGlobPatterns(['**/*.json', '!**/node_modules', 'src/**'], '/w');
