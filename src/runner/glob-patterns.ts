@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import { escapeRegExp } from '../core/escape-reg-exp.js';
 
 /**
  * The patterns of GitHub's `hashFiles()`, read as @actions/glob reads them (with its defaults, which
@@ -138,8 +139,4 @@ function validClass(body: string): boolean {
   } catch {
     return false;
   }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
