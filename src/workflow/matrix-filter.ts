@@ -5,6 +5,7 @@ import {
   legKept,
   legValueText,
   type MatrixFilter,
+  type MatrixInput,
   type MatrixLeg,
 } from './matrix.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
@@ -14,6 +15,13 @@ import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
  * filter; undefined when the matrix, or part of it, is computed at run time, or is too large to build.
  */
 export function staticLegs(job: JobDefinition): MatrixLeg[] | undefined {
+  const input = literalMatrix(job);
+  if (input === undefined || countLegs(input) > maxMatrixLegs) return undefined;
+  return expandMatrix(input);
+}
+
+/** A job's matrix when its axes, include and exclude are all literal; undefined otherwise. */
+export function literalMatrix(job: JobDefinition): MatrixInput | undefined {
   const matrix = job.matrix;
   if (matrix?.kind !== 'axes') return undefined;
   if (typeof matrix.include === 'string' || typeof matrix.exclude === 'string') return undefined;
@@ -22,9 +30,7 @@ export function staticLegs(job: JobDefinition): MatrixLeg[] | undefined {
     if (typeof values === 'string') return undefined;
     axes.set(axis, values);
   }
-  const input = { axes, include: matrix.include, exclude: matrix.exclude };
-  if (countLegs(input) > maxMatrixLegs) return undefined;
-  return expandMatrix(input);
+  return { axes, include: matrix.include, exclude: matrix.exclude };
 }
 
 /**

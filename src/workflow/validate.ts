@@ -6,7 +6,7 @@ import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
 import { declaredInputs } from './inputs.js';
 import { countLegs, legKept, legValueText, type MatrixFilter, type MatrixLeg } from './matrix.js';
-import { checkMatrixFilter, staticLegs } from './matrix-filter.js';
+import { checkMatrixFilter, literalMatrix, staticLegs } from './matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
 import { retryProblems, retryWarnings } from './retry-policy.js';
 import { inertJobKeys, inertWorkflowKeys, type WorkflowDocument } from './schema.js';
@@ -322,13 +322,9 @@ function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
     }
   }
   checkExcludeKeys(job, map, error);
-  if (typeof matrix.include === 'string' || typeof matrix.exclude === 'string') return;
-  const axes = new Map<string, readonly unknown[]>();
-  for (const [axis, values] of matrix.axes) {
-    if (typeof values === 'string') return;
-    axes.set(axis, values);
-  }
-  const legs = countLegs({ axes, include: matrix.include, exclude: matrix.exclude });
+  const literal = literalMatrix(job);
+  if (literal === undefined) return;
+  const legs = countLegs(literal);
   if (legs > maxMatrixLegs) {
     // Only here: finding a node walks the jobs map, so finding it for every job is quadratic.
     const at = map.position(['jobs', job.key, 'strategy', 'matrix'], { key: true });

@@ -103,6 +103,19 @@ describe('valkyrie run --matrix', () => {
     expect(statuses(result.stdout)).toEqual({ 'test (ubuntu-latest, 20)': 'succeeded', report: 'succeeded' });
   });
 
+  it('counts only the kept legs against --queue-capacity', async () => {
+    const two = await ws.run(['run', file, '--queue-capacity', '2', '--matrix', 'os=ubuntu-latest']);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toContain(
+      'VK_QUEUE_FULL: this run alone has 3 jobs, more than the queue capacity of 2',
+    );
+    writeFileSync(legs, '');
+    const one = ['--queue-capacity', '2', '--matrix', 'os=ubuntu-latest', '--matrix', 'node=20'];
+    const result = await ws.run(['run', file, '--json', ...one]);
+    expect(result.stderr).toBe('');
+    expect(statuses(result.stdout)).toEqual({ 'test (ubuntu-latest, 20)': 'succeeded', report: 'succeeded' });
+  });
+
   it('is part of the request an idempotency key holds: another filter is another request', async () => {
     const first = ['--idempotency-key', 'm', '--matrix', 'node=20', '--matrix', 'os=ubuntu-latest'];
     expect((await ws.run(['run', file, ...first])).code).toBe(0);

@@ -71,4 +71,23 @@ describe('plannedJobCount', () => {
 `);
     expect(plannedJobCount(wf)).toBe(1 + 6 + 1);
   });
+
+  it("counts only the legs the run's --matrix filter keeps", () => {
+    const wf = parsedWorkflow(`jobs:
+  m:
+    runs-on: x
+    strategy:
+      matrix:
+        os: [a, b, c]
+        node: [1, 2, 3]
+        include: [{ os: z, node: 9 }]
+    ${steps}
+  plain:
+    runs-on: x
+    ${steps}
+`);
+    expect(plannedJobCount(wf)).toBe(10 + 1);
+    expect(plannedJobCount({ ...wf, matrixFilter: { os: ['a'], node: ['2'] } })).toBe(1 + 1);
+    expect(plannedJobCount({ ...wf, matrixFilter: { os: ['a', 'z'] } })).toBe(4 + 1);
+  });
 });

@@ -85,6 +85,17 @@ describe('POST /api/v1/runs with matrix', () => {
     expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
   });
 
+  it('counts only the kept legs against the queue capacity', async () => {
+    const { request } = await startTestServer({ queueCapacity: 3 });
+    // 6 legs and report: the whole run could never be queued; its 2 kept legs and report can.
+    const whole = await request('POST', '/api/v1/runs', { body: { workflow: crossOs } });
+    expect(whole).toMatchObject({ status: 422, body: { code: 'VK_QUEUE_FULL' } });
+    const created = await request('POST', '/api/v1/runs', {
+      body: { workflow: crossOs, matrix: { os: ['linux'] } },
+    });
+    expect(created.status).toBe(201);
+  });
+
   it("counts each key's values as a set in the idempotency fingerprint", () => {
     const resolved = { priority: 'normal' as const, event: 'push', inputs: {} };
     const print = (matrix?: Record<string, string[]>) =>
