@@ -17,6 +17,12 @@ export function collectMatrix(value: string, previous: MatrixFilter = {}): Matri
       `--matrix expects KEY=VALUE (or KEY:VALUE), e.g. --matrix os=ubuntu-latest; received ${JSON.stringify(value)}`,
     );
   }
+  // As the API refuses them: `show` prints the filter, where an escape code would reach the terminal.
+  if (/\p{Cc}/u.test(value)) {
+    throw new UsageError(
+      `--matrix: no control characters (newline, NUL, ESC, …) in KEY or VALUE; received ${JSON.stringify(value)}`,
+    );
+  }
   const values = Object.hasOwn(previous, key) ? (previous[key] ?? []) : [];
   if (values.includes(given)) return previous;
   return { ...previous, [key]: [...values, given] };

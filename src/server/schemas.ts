@@ -182,11 +182,14 @@ export const runSubmitSchema = z.strictObject({
       'job ids (keys under jobs:) to run, with the jobs they need, directly or not; no other job is planned, on a re-run or takeover either. Default: every job',
   }),
   matrix: z
-    .record(z.string().min(1).max(100), z.array(z.string().min(1).max(1000)).min(1).max(256))
+    .record(
+      z.string().min(1).max(100).refine(printable, noControl),
+      z.array(z.string().min(1).max(1000).refine(printable, noControl)).min(1).max(256),
+    )
     .optional()
     .meta({
       description:
-        "matrix key → values, as `valkyrie run --matrix KEY=VALUE`: a job whose matrix has the key plans only the legs whose value of it (as the leg's name prints it: `20` for the number 20) is one of these; a key no matrix of the jobs to run has, or one that leaves a job no legs, is refused. Kept for re-runs and takeovers. Default: every leg",
+        "matrix key → values, as `valkyrie run --matrix KEY=VALUE`: a job whose matrix has the key plans only the legs whose value of it (as the leg's name prints it: `20` for the number 20) is one of these; a key no matrix of the jobs to run has, one that leaves a job no legs, or a control character in a key or value, is refused. Kept for re-runs and takeovers. Default: every leg",
     }),
   event: z.string().min(1).max(200).optional().meta({
     description:

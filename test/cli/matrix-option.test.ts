@@ -27,6 +27,18 @@ describe('collectMatrix (--matrix)', () => {
   });
 });
 
+describe('collectMatrix (--matrix) and control characters', () => {
+  it('refuses one in the key or the value, as the API does: show would print it to the terminal', () => {
+    for (const bad of ['os=x\u001b[31mRED', 'o\u001bs=x', 'os=a\nb', 'os=\u009b', 'os:\u0000']) {
+      expect(() => collectMatrix(bad)).toThrow(UsageError);
+      expect(() => collectMatrix(bad)).toThrow(
+        `--matrix: no control characters (newline, NUL, ESC, …) in KEY or VALUE; received ${JSON.stringify(bad)}`,
+      );
+    }
+    expect(collectMatrix('os=ubuntu latest – ü')).toEqual({ os: ['ubuntu latest – ü'] });
+  });
+});
+
 describe('localRunFingerprint with --matrix', () => {
   const request = {
     source: 'jobs: {}',

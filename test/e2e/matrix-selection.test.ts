@@ -142,6 +142,10 @@ describe('valkyrie run --matrix', () => {
         ['--matrix', 'os=ubuntu-latest', '--matrix', 'node=18'],
         '--matrix os=ubuntu-latest --matrix node=18 leaves job "test" no legs (its os values: ubuntu-latest, windows-latest, macos-latest; its node values: 20, 22)',
       ],
+      [
+        ['--matrix', 'os=x\u001b[31mRED'],
+        '--matrix: no control characters (newline, NUL, ESC, …) in KEY or VALUE; received "os=x\\u001b[31mRED"',
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await ws.run(['run', file, ...args]);

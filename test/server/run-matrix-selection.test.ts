@@ -85,6 +85,26 @@ describe('POST /api/v1/runs with matrix', () => {
     expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
   });
 
+  it('refuses a control character in a key or a value with 400 at its path, storing nothing', async () => {
+    const { request } = await startTestServer();
+    const submit = (matrix: Record<string, string[]>) =>
+      request('POST', '/api/v1/runs', { body: { workflow: crossOs, matrix } });
+    expect(await submit({ os: ['linux', 'x\u001b[31mRED'] })).toMatchObject({
+      status: 400,
+      body: {
+        code: 'VK_INVALID_REQUEST',
+        path: 'body.matrix.os.1',
+        message: 'body.matrix.os.1: no control characters (newline, NUL, ESC, …)',
+      },
+    });
+    expect(await submit({ 'o\u001bs': ['linux'] })).toMatchObject({
+      status: 400,
+      body: { code: 'VK_INVALID_REQUEST', path: 'body.matrix."o\\u001bs"' },
+    });
+    expect((await submit({ os: ['a\nb'] })).status).toBe(400);
+    expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
+  });
+
   it('counts only the kept legs against the queue capacity', async () => {
     const { request } = await startTestServer({ queueCapacity: 3 });
     // 6 legs and report: the whole run could never be queued; its 2 kept legs and report can.

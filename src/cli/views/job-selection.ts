@@ -1,4 +1,4 @@
-import type { Colors } from './format.js';
+import { type Colors, visible } from './format.js';
 
 /**
  * `valkyrie show`'s line under the heading of a run narrowed with `--job` (or the API's `jobs`): its
@@ -10,11 +10,12 @@ export function selectedJobsLine(selected: readonly string[], c: Colors): string
 
 /**
  * `valkyrie show`'s line under the heading of a run narrowed with `--matrix`: its legs alone read as
- * the whole matrix. `filter` as the run was started with.
+ * the whole matrix. `filter` as the run was started with, its keys and values escaped (visible): a
+ * server's, or a run stored before control characters were refused in them, may hold any.
  */
 export function matrixFilterLine(filter: Readonly<Record<string, readonly string[]>>, c: Colors): string {
   const flags = Object.entries(filter).flatMap(([key, values]) =>
-    values.map((value) => `--matrix ${key}=${value}`),
+    values.map((value) => `--matrix ${visible(key)}=${visible(value)}`),
   );
   return `  ${c.dim(`only the matrix legs kept by ${flags.join(' ')}; the other legs were not run`)}`;
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runsCommand, showCommand } from '../../../src/cli/commands/history.js';
-import { visible } from '../../../src/cli/views/format.js';
+import { colors, visible } from '../../../src/cli/views/format.js';
+import { matrixFilterLine } from '../../../src/cli/views/job-selection.js';
 import { textTable } from '../../../src/cli/views/text-table.js';
 import { jobIdFor } from '../../../src/core/ids.js';
 import { openSqliteStores } from '../../../src/store/sqlite/index.js';
@@ -29,6 +30,13 @@ describe('names printed by the text views', () => {
   it('escapes control characters: C0, DEL and C1', () => {
     expect(visible('a\u001b[2Jb\nc\td\r\u0000\u007f\u009b ü')).toBe('a\\x1b[2Jb\\nc\\td\\r\\x00\\x7f\\x9b ü');
     expect(textTable([['NAME'], ['evil\nFAKE admin x']])).toBe('NAME\nevil\\nFAKE admin x\n');
+  });
+
+  it("show's --matrix line escapes the filter's keys and values (a server's, or one stored before they were refused)", () => {
+    const filter = { 'o\u001b[2Js': ['x\u001b[31mRED', 'y\nFAKE'] };
+    expect(matrixFilterLine(filter, colors(false))).toBe(
+      '  only the matrix legs kept by --matrix o\\x1b[2Js=x\\x1b[31mRED --matrix o\\x1b[2Js=y\\nFAKE; the other legs were not run',
+    );
   });
 
   it('valkyrie runs and show print workflow, job and reason text with control characters escaped', async () => {
