@@ -74,10 +74,7 @@ export function validateWorkflow(
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
 
   const jobKeys = [...workflow.jobs.keys()];
-  const legFilter =
-    options.matrix === undefined || checkMatrixFilter(workflow, options.matrix).kind === 'ok'
-      ? { matrix: options.matrix }
-      : undefined;
+  const runsOn = runsOnCheck(workflow, options);
   for (const job of workflow.jobs.values()) {
     const at = (...path: (string | number)[]) => map.position(['jobs', job.key, ...path]);
     if (!idPattern.test(job.key)) {
@@ -141,8 +138,7 @@ export function validateWorkflow(
     }
     checkSteps(job, document, map, { error, warn });
     checkMatrix(job, map, error);
-    if (options.runnerLabels && legFilter)
-      checkRunsOn(job, options.runnerLabels, legFilter.matrix, map, error);
+    if (runsOn) checkRunsOn(job, runsOn.labels, runsOn.matrix, map, error);
   }
 
   const needs = new Map([...workflow.jobs.values()].map((job) => [job.key, job.needs]));
@@ -351,6 +347,21 @@ function checkExcludeKeys(job: JobDefinition, map: SourceMap, error: Report): vo
       );
     }
   }
+}
+
+/**
+ * What `runs-on` is checked against, or undefined when it is not: without runner labels (a server's
+ * parse, a stored run's re-parse to re-run or take it over), or with a filter the workflow refuses.
+ * Only then is the filter checked, as that expands every literal matrix.
+ */
+function runsOnCheck(
+  workflow: Workflow,
+  options: ValidateOptions,
+): { labels: readonly string[]; matrix: MatrixFilter | undefined } | undefined {
+  const { runnerLabels: labels, matrix } = options;
+  if (labels === undefined) return undefined;
+  if (matrix !== undefined && checkMatrixFilter(workflow, matrix).kind !== 'ok') return undefined;
+  return { labels, matrix };
 }
 
 /**
