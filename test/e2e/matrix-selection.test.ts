@@ -13,6 +13,8 @@ on: push
 jobs:
   test:
     strategy:
+      # The node 22 leg fails while node 20's may still run: fail-fast would cancel it.
+      fail-fast: false
       matrix:
         os: [ubuntu-latest, windows-latest, macos-latest]
         node: [20, 22]
