@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { asRunId } from '../../src/core/ids.js';
 import type { ControlMessage } from '../../src/protocol/messages.js';
 import type { RunOwnership } from '../../src/store/recovery.js';
@@ -99,6 +99,13 @@ function replicaScenario(name: string, openStores: OpenReplicaStores, currentSch
         if (message.type === 'cancel') cancels.push(message);
       });
       const [lease] = await runner.leases(1);
+      // The driver sends the lease, then writes the job's start: claimed before that write, the run's
+      // job stays queued in the store, and the end of this test expects the start to stand.
+      const statuses = async () => (await stores.runs.listJobs(asRunId(run.id))).map((job) => job.status);
+      await vi.waitFor(async () => expect(await statuses()).toEqual(['running']), {
+        timeout: 10_000,
+        interval: 20,
+      });
       // Another replica judged the driver gone and claimed the run (as RunTakeover does after a stall).
       const ownership = await waitForOwnership(stores, run.id);
       const claim = await stores.recovery.claim(asRunId(run.id), ownership, {
@@ -122,7 +129,7 @@ function replicaScenario(name: string, openStores: OpenReplicaStores, currentSch
         at: Date.now(),
       });
       await new Promise((resolve) => setTimeout(resolve, 200));
-      expect((await stores.runs.listJobs(asRunId(run.id))).map((job) => job.status)).toEqual(['running']);
+      expect(await statuses()).toEqual(['running']);
       expect((await stores.runs.getRun(asRunId(run.id)))?.status).toBe('running');
       runner.transport.close();
     } finally {
