@@ -471,10 +471,7 @@ export class JobDispatch {
     if (--this.unsettled === 0) this.drained.release();
   }
 
-  /**
-   * Resolves once no attempt is running (nor being claimed), or after `deadlineMs`: what a durable
-   * engine's close() waits for. Jobs waiting in the queue do not count.
-   */
+  /** For a durable engine's close(): no attempt runs or is being claimed (queued jobs aside), or `deadlineMs`. */
   whenIdle(deadlineMs: number): Promise<void> {
     return this.isIdle() ? Promise.resolve() : this.idle.wait(deadlineMs);
   }
