@@ -183,6 +183,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .argument('<file>', 'workflow file')
     .option('--label <labels>', 'extra runner labels, comma-separated', collectList)
     .option('--json', 'print the job graph as JSON')
+    .addOption(matrixSelection('check'))
     .action(async (file: string, options) => {
       const { validateCommand } = await import('./commands/validate.js');
       setExit(await validateCommand(file, options));

@@ -28,11 +28,11 @@ export const jobSelection = () =>
     'run only these jobs (their ids under jobs:) and the jobs they need; comma-separated or repeated',
   ).argParser(collectList);
 
-/** `--matrix` of `run` and `submit` (cli/matrix-option.ts), act's `--matrix`. */
-export const matrixSelection = () =>
+/** `--matrix` of `run`, `submit` and `validate` (cli/matrix-option.ts), act's `--matrix`. */
+export const matrixSelection = (verb = 'run') =>
   new Option(
     '--matrix <key=value>',
-    "run only the matrix legs whose KEY is VALUE (act's KEY:VALUE too), compared as the leg's name prints it; repeat for more values or keys (a leg is kept when each KEY it has is one of that KEY's values); jobs whose matrix lacks KEY are untouched",
+    `${verb} only the matrix legs whose KEY is VALUE (act's KEY:VALUE too), compared as the leg's name prints it; repeat for more values or keys (a leg is kept when each KEY it has is one of that KEY's values); jobs whose matrix lacks KEY are untouched`,
   ).argParser(collectMatrix);
 
 /** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */

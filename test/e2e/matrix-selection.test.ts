@@ -54,6 +54,30 @@ describe('valkyrie run --matrix', () => {
     expect(result.stderr).toContain('; run only the legs this machine has with --matrix os=ubuntu-latest');
   });
 
+  it('is taken by validate, which then checks runs-on for the kept legs only and counts them', async () => {
+    const checked = await ws.run(['validate', file, '--matrix', 'os=ubuntu-latest']);
+    expect(checked.stderr).toBe('');
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain('  test (matrix: 2 of 6 legs, by --matrix)\n');
+    const json = await ws.run([
+      'validate',
+      file,
+      '--json',
+      '--matrix',
+      'os:ubuntu-latest',
+      '--matrix',
+      'node=22',
+    ]);
+    const jobs = (JSON.parse(json.stdout) as { jobs: { key: string; legs?: unknown }[] }).jobs;
+    expect(jobs.map((job) => [job.key, job.legs])).toEqual([
+      ['test', { all: 6, kept: 1 }],
+      ['report', undefined],
+    ]);
+    const mistyped = await ws.run(['validate', file, '--matrix', 'oss=ubuntu-latest']);
+    expect(mistyped.code).toBe(2);
+    expect(mistyped.stderr).toContain('no matrix of the jobs to run has the key "oss" (did you mean "os"?)');
+  });
+
   it('runs only the kept legs and the job that needs them; show says the run was narrowed', async () => {
     writeFileSync(legs, '');
     const result = await ws.run(['run', file, '--json', '--matrix', 'os=ubuntu-latest']);

@@ -1,27 +1,54 @@
 import { topologicalOrder } from '../../core/dag.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
-import type { Workflow } from '../../workflow/model.js';
+import { legKept, type MatrixFilter } from '../../workflow/matrix.js';
+import { staticLegs } from '../../workflow/matrix-filter.js';
+import type { JobDefinition, Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ExitCode } from '../exit-codes.js';
+import { filteredWorkflow } from '../matrix-option.js';
 import { counted } from '../views/format.js';
 
-/** Parses and plans the workflow without running it; prints the job graph. */
+/**
+ * Parses and plans the workflow without running it; prints the job graph. `--matrix` checks it as
+ * `valkyrie run --matrix` would run it: `runs-on` for the kept legs only, and the filter itself.
+ */
 export async function validateCommand(
   file: string,
-  options: { label?: string[]; json?: boolean },
+  options: { label?: string[]; json?: boolean; matrix?: MatrixFilter },
 ): Promise<number> {
   const labels = runnerLabels(describeHost(), options.label ?? []);
-  const parsed = await loadWorkflow(file, { runnerLabels: labels });
+  const parsed = await loadWorkflow(file, {
+    runnerLabels: labels,
+    ...(options.matrix ? { matrix: options.matrix } : {}),
+  });
   if (parsed.diagnostics.length > 0) {
     process.stderr.write(`${formatDiagnostics(file, parsed.source, parsed.diagnostics)}\n`);
   }
   if (!parsed.workflow) return ExitCode.invalid;
-  process.stdout.write(
-    options.json ? `${JSON.stringify(graphJson(parsed.workflow))}\n` : graphText(parsed.workflow),
+  const workflow = filteredWorkflow(parsed.workflow, options.matrix, (note) =>
+    process.stderr.write(`valkyrie: ${note}\n`),
   );
+  process.stdout.write(options.json ? `${JSON.stringify(graphJson(workflow))}\n` : graphText(workflow));
   return ExitCode.succeeded;
+}
+
+/** A literal matrix's legs, all and kept by the run's `--matrix`; undefined for one computed at run time. */
+function legCounts(job: JobDefinition, filter: MatrixFilter | undefined) {
+  const legs = staticLegs(job);
+  if (legs === undefined) return undefined;
+  const kept = filter === undefined ? legs.length : legs.filter((leg) => legKept(leg, filter)).length;
+  return { all: legs.length, kept };
+}
+
+/** ` (matrix: 6 legs)`, ` (matrix: 2 of 6 legs, by --matrix)`, or a note when it is computed at run time. */
+function matrixText(job: JobDefinition, filter: MatrixFilter | undefined): string {
+  if (!job.matrix) return '';
+  const counts = legCounts(job, filter);
+  if (counts === undefined) return ' (matrix computed at run time)';
+  if (counts.kept === counts.all) return ` (matrix: ${counted(counts.all, 'leg')})`;
+  return ` (matrix: ${counts.kept} of ${counted(counts.all, 'leg')}, by --matrix)`;
 }
 
 function graphText(workflow: Workflow): string {
@@ -34,7 +61,7 @@ function graphText(workflow: Workflow): string {
     const job = workflow.jobs.get(key);
     if (!job) continue;
     const needs = job.needs.length > 0 ? ` ← needs ${job.needs.join(', ')}` : '';
-    const matrix = job.matrix ? ' (matrix)' : '';
+    const matrix = matrixText(job, workflow.matrixFilter);
     const name = job.name && job.name !== key ? ` "${job.name}"` : '';
     lines.push(`  ${key}${name}${matrix}${needs}`);
     for (const step of job.steps) lines.push(`    - ${step.name}`);
@@ -62,6 +89,8 @@ function graphJson(workflow: Workflow) {
       name: job.name ?? job.key,
       needs: job.needs,
       matrix: job.matrix !== undefined,
+      // Null for a matrix computed at run time, absent without a matrix.
+      ...(job.matrix ? { legs: legCounts(job, workflow.matrixFilter) ?? null } : {}),
       steps: job.steps.map((step) => step.name),
     })),
   };
