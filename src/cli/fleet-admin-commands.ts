@@ -1,5 +1,22 @@
 import { type Command, Option } from 'commander';
+import { closestMatch } from '../workflow/diagnostics.js';
+import { UsageError } from './exit-codes.js';
 import { clientOptions } from './shared-options.js';
+
+/**
+ * A list command that is its group's default (`valkyrie runners` lists them) receives any word that
+ * is no command of the group: refused as the unknown command it is, rather than as an argument too many.
+ */
+function refuseUnknownCommand(list: Command): void {
+  const group = list.parent;
+  const word = list.args[0];
+  if (group === null || word === undefined) return;
+  const names = group.commands.map((command) => command.name()).filter((name) => name !== 'help');
+  const near = closestMatch(word, names);
+  throw new UsageError(
+    `unknown command '${group.name()} ${word}'${near ? ` (did you mean '${near}'?)` : ''}; its commands: ${names.join(', ')}`,
+  );
+}
 
 /** `valkyrie token …` and `valkyrie runners …`: the fleet's tokens and runners, through a server's API. */
 export function addFleetAdminCommands(program: Command, setExit: (code: number) => void): void {
@@ -30,10 +47,12 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
   });
   clientOptions(
     token
-      .command('list')
-      .description('list tokens (never their secrets), revoked and expired ones included')
-      .option('--json', 'print JSON'),
-  ).action(async (options) => {
+      .command('list', { isDefault: true })
+      .description('list tokens (never their secrets), revoked and expired ones included (the default)')
+      .option('--json', 'print JSON')
+      .allowExcessArguments(),
+  ).action(async (options, command: Command) => {
+    refuseUnknownCommand(command);
     const { tokenListCommand } = await import('./commands/token.js');
     setExit(await tokenListCommand(options));
   });
@@ -56,10 +75,13 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     );
   clientOptions(
     runners
-      .command('list')
-      .description('list every runner that has connected to the server, from all its replicas')
-      .option('--json', 'print JSON'),
-  ).action(async (options) => {
+      // `valkyrie runners` alone lists them, as `valkyrie runs` lists runs.
+      .command('list', { isDefault: true })
+      .description('list every runner that has connected to the server, from all its replicas (the default)')
+      .option('--json', 'print JSON')
+      .allowExcessArguments(),
+  ).action(async (options, command: Command) => {
+    refuseUnknownCommand(command);
     const { runnersListCommand } = await import('./commands/runners.js');
     setExit(await runnersListCommand(options));
   });

@@ -25,6 +25,16 @@ describe('valkyrie runners', () => {
     const table = (await ws.run(['runners', 'list'], env)).stdout.split('\n');
     expect(table[0]).toMatch(/^ID\s+NAME\s+STATUS\s+MODE\s+JOBS\s+LABELS\s+LAST SEEN$/);
     expect(table[1]).toMatch(new RegExp(`^${id}\\s+scripted\\s+online\\s+online\\s+0/2\\s+linux`));
+    // `runners` alone lists them, as `runs` lists runs; a mistyped command is refused as one.
+    const bare = await ws.run(['runners'], env);
+    expect(bare.code).toBe(0);
+    expect(bare.stdout.split('\n')[1]).toMatch(new RegExp(`^${id}\\s+scripted\\s+online`));
+    const mistyped = await ws.run(['runners', 'drian', id], env);
+    expect(mistyped).toMatchObject({
+      code: 2,
+      stderr:
+        "valkyrie: unknown command 'runners drian' (did you mean 'drain'?); its commands: list, drain, maintenance, resume, remove\n",
+    });
 
     const drained = await ws.run(['runners', 'drain', id], env);
     expect(drained).toMatchObject({
@@ -49,7 +59,7 @@ describe('valkyrie runners', () => {
     expect(refused.code).toBe(77);
     expect(refused.stderr).toContain('a token with the admin role');
     // Token commands report a refused token the same way.
-    const tokens = await ws.run(['token', 'list'], { ...env, VALKYRIE_TOKEN: reader });
+    const tokens = await ws.run(['token'], { ...env, VALKYRIE_TOKEN: reader });
     expect(tokens.code).toBe(77);
     expect(tokens.stderr).not.toContain('    at ');
     expect(JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)[0]).toMatchObject({
