@@ -134,8 +134,11 @@ def fail(id, command, error_number):
     reply(b'F', id, code + b'\0spawn ' + command + b' ' + reason)
 
 
-# The variables in the order given, as Node passes them. A name cannot hold '=': Node's NAME=value
-# string for one that does reads back as the name up to its first '=', and so does this.
+# A step's variables go to exec as they came, NAME=value strings in the order given, as Node passes
+# them; a mapping of them is made only for Popen, on a Python whose fork_exec is not known (building
+# one and its list again cost ~15 us a step with a CI job's 60-odd variables). A name cannot hold
+# '=': Node's NAME=value string for one that does reads back as the name up to its first '=', and so
+# does this.
 def environment(variables):
     env = {}
     for variable in variables:
@@ -144,16 +147,26 @@ def environment(variables):
     return env
 
 
+# The step's PATH as execvp() in the child of Node's spawn() reads it: the first PATH variable's
+# value; None without one.
+def search_path(variables):
+    for variable in variables:
+        if variable[:5] == b'PATH=':
+            return variable[5:]
+    return None
+
+
 # Where execvp() would find `command` for a step in `cwd`, as Node's spawn() and Perl's exec find
 # it: with a slash, itself; else the first executable regular file of that name on the step's PATH
 # (Node's default path without one; an empty entry is the working directory, and a relative one is
 # relative to it). None when there is none: subprocess's own search then fails the way the child
 # does, on the working directory first. Done here rather than by subprocess, which tries every
 # entry in turn and runs no #!-less file with sh, where execvp() runs the first one it finds.
-def find_command(command, cwd, env):
+def find_command(command, cwd, variables):
     if b'/' in command:
         return command
-    for directory in env.get(b'PATH', b'/usr/bin:/bin').split(b':'):
+    path = search_path(variables)
+    for directory in (b'/usr/bin:/bin' if path is None else path).split(b':'):
         # What os.path.join() makes of these, without its cost on every entry of every step's PATH.
         directory = directory or b'.'
         path = directory + command if directory.endswith(b'/') else directory + b'/' + command
@@ -170,9 +183,9 @@ def find_command(command, cwd, env):
     return None
 
 
-def start(argv, executable, cwd, env, out_w, err_w):
+def start(argv, executable, cwd, variables, out_w, err_w):
     if FORK_EXEC_TAIL is not None:
-        return start_directly(argv, executable, cwd, env, out_w, err_w)
+        return start_directly(argv, executable, cwd, variables, out_w, err_w)
     return subprocess.Popen(
         argv,
         executable=executable,
@@ -180,7 +193,7 @@ def start(argv, executable, cwd, env, out_w, err_w):
         stdout=out_w,
         stderr=err_w,
         cwd=cwd,
-        env=env,
+        env=environment(variables),
         # What the engine inherited without close-on-exec passes on, as with Node's spawn() and Perl;
         # every descriptor this process opens is close-on-exec (PEP 446).
         close_fds=False,
@@ -219,18 +232,19 @@ class Started:
         self.returncode = None
 
 
-def start_directly(argv, executable, cwd, env, out_w, err_w):
+def start_directly(argv, executable, cwd, variables, out_w, err_w):
     if executable is None:
         # As Popen without one: every entry of the step's PATH in turn, each failing as the child does.
-        executables = tuple(os.path.join(os.fsencode(d), argv[0]) for d in os.get_exec_path(env))
+        path = search_path(variables)
+        search = os.get_exec_path({} if path is None else {b'PATH': path})
+        executables = tuple(os.path.join(os.fsencode(d), argv[0]) for d in search)
     else:
         executables = (executable,)
-    env_list = [name + b'=' + value for name, value in env.items()]
     errpipe_read, errpipe_write = os.pipe()
     try:
         try:
             pid = _posixsubprocess.fork_exec(
-                argv, executables, False, (errpipe_write,), cwd, env_list,
+                argv, executables, False, (errpipe_write,), cwd, variables,
                 dev_null, -1, -1, out_w, -1, err_w, errpipe_read, errpipe_write,
                 True, True, *FORK_EXEC_TAIL,
             )
@@ -263,7 +277,6 @@ def start_directly(argv, executable, cwd, env, out_w, err_w):
 
 
 def spawn(id, command, cwd, args, variables):
-    env = environment(variables)
     try:
         out_r, out_w = os.pipe()
     except OSError as error:
@@ -277,14 +290,14 @@ def spawn(id, command, cwd, args, variables):
         fail(id, command, error.errno)
         return
     try:
-        executable = find_command(command, cwd, env)
+        executable = find_command(command, cwd, variables)
         try:
-            process = start([command] + args, executable, cwd, env, out_w, err_w)
+            process = start([command] + args, executable, cwd, variables, out_w, err_w)
         except OSError as error:
             # A file without #! is run by sh, as execvp() does it and Node's and Perl's steps get.
             if error.errno != errno.ENOEXEC or executable is None:
                 raise
-            process = start([b'/bin/sh', executable] + args, b'/bin/sh', cwd, env, out_w, err_w)
+            process = start([b'/bin/sh', executable] + args, b'/bin/sh', cwd, variables, out_w, err_w)
     except (OSError, subprocess.SubprocessError) as error:
         for fd in (out_r, out_w, err_r, err_w):
             os.close(fd)

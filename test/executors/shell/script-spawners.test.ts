@@ -180,6 +180,20 @@ describe('the script spawners report what the in-process launcher reports', () =
   it.each(runs)('for %s: the same outcome and output', async (_, step) => {
     expectSameEverywhere(await everyLauncher(step()));
   });
+
+  // The Python spawner hands exec the variables as they came and searches the first PATH, as Node's
+  // child does; Perl's %ENV keeps one variable a name (the later one), so it is left out here.
+  it('for a second PATH, from a name that holds =: the Python spawner passes both, searching the first', async () => {
+    const results = await everyLauncher({
+      command: 'env',
+      args: [],
+      cwd: workdir,
+      env: { ...pathOnly, 'PATH=/nowhere': 'x' },
+      timeoutMs: 0,
+    });
+    expect(results['in-process']?.stdout).toContain('PATH=/nowhere=x');
+    expect(results['python-spawner']).toEqual(results['in-process']);
+  });
 });
 
 describe("the script spawners build each step's environment anew", () => {
