@@ -113,7 +113,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       return hint;
     };
     const onEvent = (event: RunEvent) => {
-      process.stderr.write(takeHint()?.line ?? '');
+      // Written only when there is one: an empty write is still a system call, one an event.
+      const hint = takeHint();
+      if (hint !== undefined) process.stderr.write(hint.line);
       wait.onEvent(event);
       view.onEvent(event);
     };
