@@ -66,6 +66,10 @@ export interface RunOwnership {
   readonly owner: RunOwner;
   /** When the owner last said it was alive (ms since the epoch). */
   readonly heartbeatAt: number;
+  /** The replica the owner handed the run to (handOff), until a claim takes the run. Read only. */
+  readonly handedTo?: string;
+  /** When the run was last handed off (kept after the claim: the floor between handoffs). Read only. */
+  readonly handedOffAt?: number;
 }
 
 /** Everything a resume needs; the jobs themselves come from RunStore.listJobs. */
@@ -92,7 +96,10 @@ export type ClaimOutcome =
 export interface RunRecoveryStore {
   /** Stores the workflow text, the request and the first owner. VK_RUN_NOT_FOUND for an unknown run. */
   saveResumable(runId: RunId, run: Omit<ResumableRun, 'ownership'>, ownership: RunOwnership): Promise<void>;
-  /** Moves the heartbeat when `owner` still owns the run; returns false when another owner took it. */
+  /**
+   * Moves the heartbeat when `owner` still owns the run and has not handed it off (handOff); returns
+   * false when another owner took it, or it was handed off.
+   */
   heartbeat(runId: RunId, owner: RunOwner, at: number): Promise<boolean>;
   /** undefined for an unknown run, or one started without saveResumable (e.g. before this version). */
   getResumable(runId: RunId): Promise<ResumableRun | undefined>;
@@ -105,9 +112,18 @@ export interface RunRecoveryStore {
   ownerships(runIds: readonly RunId[]): Promise<Map<RunId, RunOwnership>>;
   /**
    * Takes an unfinished run over when its ownership is still exactly `expected` (the one the caller
-   * read); `lost` otherwise, without writing.
+   * read: its owner and heartbeat); `lost` otherwise, without writing. A claim ends a handoff (handOff).
    */
   claim(runId: RunId, expected: RunOwnership | undefined, next: RunOwnership): Promise<ClaimOutcome>;
+  /**
+   * Hands an unfinished run that `owner` drives to the replica named `to` (server/run-handoff.ts):
+   * records `to` and `at` as when it was handed off, and `at` as its heartbeat, only while `owner`
+   * still owns it, it is not handed off already, and its last handoff is at least `floorMs` before `at`
+   * — false otherwise, without writing. The owner stops its heartbeat (a beat no longer lands once
+   * handed off) and driving the run first. Whoever claims the run next (the replica `to` at once, any
+   * other once its heartbeat is stale: run-liveness.ts) takes it with a claim, which clears `to`.
+   */
+  handOff(runId: RunId, owner: RunOwner, to: string, at: number, floorMs: number): Promise<boolean>;
   /**
    * Marks that `owner` gave the run up because a store write failed (it stopped driving it, its last
    * heartbeat at `stoppedAt` at the latest), for the next countTakeover: only while `owner` still owns

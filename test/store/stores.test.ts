@@ -12,6 +12,7 @@ import { queueCountsContract } from './queue-counts.contract.js';
 import { queueGetJobsContract } from './queue-get-jobs.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
 import { runFenceContract } from './run-fence.contract.js';
+import { runHandoffContract } from './run-handoff.contract.js';
 import { runRecoveryContract } from './run-recovery.contract.js';
 import { runStoreContract } from './run-store.contract.js';
 import { runnerStoreContract } from './runner-store.contract.js';
@@ -38,6 +39,7 @@ for (const [name, make, skip] of storeFactories) {
       queueGetJobsContract(make);
     });
     runRecoveryContract(make);
+    runHandoffContract(make);
     runFenceContract(make);
     concurrencyStoreContract(make);
     tokenStoreContract(make);

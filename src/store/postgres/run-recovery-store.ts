@@ -17,6 +17,8 @@ interface OwnershipRow {
   owner_host: string | null;
   owner_pid: number | null;
   heartbeat_at: string | null;
+  handoff_to: string | null;
+  handed_off_at: string | null;
 }
 
 interface ResumableRow extends OwnershipRow {
@@ -33,11 +35,13 @@ const statements = {
   },
   heartbeat: {
     name: 'vk_heartbeat',
-    text: 'UPDATE runs SET heartbeat_at = $2 WHERE id = $1 AND owner_host = $3 AND owner_pid = $4',
+    text: `UPDATE runs SET heartbeat_at = $2 WHERE id = $1 AND owner_host = $3 AND owner_pid = $4
+           AND handoff_to IS NULL`,
   },
   get: {
     name: 'vk_get_resumable',
-    text: 'SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at FROM runs WHERE id = $1',
+    text: `SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at
+           FROM runs WHERE id = $1`,
   },
   unfinishedBundles: {
     name: 'vk_unfinished_run_bundles',
@@ -46,17 +50,23 @@ const statements = {
   },
   ownerships: {
     name: 'vk_run_ownerships',
-    text: `SELECT id, owner_host, owner_pid, heartbeat_at FROM runs
+    text: `SELECT id, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at FROM runs
            WHERE id = ANY($1::bigint[]) AND heartbeat_at IS NOT NULL`,
   },
   // A single statement: the row lock makes a second claimant re-check the WHERE against the first
   // one's committed values, so it matches nothing.
   claim: {
     name: 'vk_claim_run',
-    text: `UPDATE runs SET owner_host = $2, owner_pid = $3, heartbeat_at = $4
+    text: `UPDATE runs SET owner_host = $2, owner_pid = $3, heartbeat_at = $4, handoff_to = NULL
            WHERE id = $1 AND status IN ('queued', 'running')
              AND owner_host IS NOT DISTINCT FROM $5::text AND owner_pid IS NOT DISTINCT FROM $6::integer
              AND heartbeat_at IS NOT DISTINCT FROM $7::bigint`,
+  },
+  handOff: {
+    name: 'vk_hand_off_run',
+    text: `UPDATE runs SET handoff_to = $4, handed_off_at = $5, heartbeat_at = $5
+           WHERE id = $1 AND status IN ('queued', 'running') AND owner_host = $2 AND owner_pid = $3::integer
+             AND handoff_to IS NULL AND (handed_off_at IS NULL OR handed_off_at <= $5::bigint - $6::bigint)`,
   },
   markGivenUp: {
     name: 'vk_mark_given_up',
@@ -74,7 +84,7 @@ const statements = {
     name: 'vk_reopen_run',
     text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
            cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = false, owner_host = $2, owner_pid = $3,
-           heartbeat_at = $4 WHERE id = $1 AND status = $5`,
+           heartbeat_at = $4, handoff_to = NULL WHERE id = $1 AND status = $5`,
   },
   requestCancel: {
     name: 'vk_request_cancel',
@@ -178,6 +188,15 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
     });
   }
 
+  handOff(runId: RunId, owner: RunOwner, to: string, at: number, floorMs: number): Promise<boolean> {
+    return this.#db.write(`hand run ${runId} off`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return false;
+      const { rowCount } = await query(statements.handOff, [key, owner.host, owner.pid, to, at, floorMs]);
+      return (rowCount ?? 0) > 0;
+    });
+  }
+
   markGivenUp(runId: RunId, owner: RunOwner, stoppedAt: number): Promise<boolean> {
     return this.#db.write(`mark run ${runId} given up`, async (query) => {
       const key = runKey(runId);
@@ -245,5 +264,10 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
 
 function ownershipOf(row: OwnershipRow): RunOwnership | undefined {
   if (row.owner_host === null || row.owner_pid === null || row.heartbeat_at === null) return undefined;
-  return { owner: { host: row.owner_host, pid: row.owner_pid }, heartbeatAt: millis(row.heartbeat_at) };
+  return {
+    owner: { host: row.owner_host, pid: row.owner_pid },
+    heartbeatAt: millis(row.heartbeat_at),
+    ...(row.handoff_to === null ? {} : { handedTo: row.handoff_to }),
+    ...(row.handed_off_at === null ? {} : { handedOffAt: millis(row.handed_off_at) }),
+  };
 }

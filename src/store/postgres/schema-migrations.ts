@@ -461,4 +461,10 @@ export const migrations: readonly string[] = [
   -- retry budget; NULL means 1.
   ALTER TABLE jobs ADD COLUMN tries_from integer;
   `,
+  `
+  -- A run its driving replica handed to another (RunRecoveryStore.handOff): the replica that is to
+  -- take it, until a claim does, and when it was last handed off (kept: the floor between handoffs).
+  ALTER TABLE runs ADD COLUMN handoff_to text;
+  ALTER TABLE runs ADD COLUMN handed_off_at bigint;
+  `,
 ];

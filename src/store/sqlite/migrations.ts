@@ -300,6 +300,12 @@ export const migrations: readonly string[] = [
   -- NULL means 1.
   ALTER TABLE jobs ADD COLUMN tries_from INTEGER;
   `,
+  `
+  -- A run its driving replica handed to another (RunRecoveryStore.handOff): the replica that is to
+  -- take it, until a claim does, and when it was last handed off (kept: the floor between handoffs).
+  ALTER TABLE runs ADD COLUMN handoff_to TEXT;
+  ALTER TABLE runs ADD COLUMN handed_off_at INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

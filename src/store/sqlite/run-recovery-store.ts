@@ -21,6 +21,8 @@ interface ResumableRow {
   owner_host: string | null;
   owner_pid: number | null;
   heartbeat_at: number | null;
+  handoff_to: string | null;
+  handed_off_at: number | null;
 }
 
 /** RunRecoveryStore on the shared connection: columns of the runs table, written through group commits. */
@@ -31,6 +33,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
   readonly #get;
   readonly #unfinishedBundles;
   readonly #claim;
+  readonly #handOff;
   readonly #markGivenUp;
   readonly #countTakeover;
   readonly #reopen;
@@ -50,10 +53,11 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
     );
     this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
     this.#heartbeat = db.prepare<[number, number, string, number]>(
-      'UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_host = ? AND owner_pid = ?',
+      'UPDATE runs SET heartbeat_at = ? WHERE id = ? AND owner_host = ? AND owner_pid = ? AND handoff_to IS NULL',
     );
     this.#get = db.prepare<[number], ResumableRow>(
-      'SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at FROM runs WHERE id = ?',
+      `SELECT workflow_source, run_request, owner_host, owner_pid, heartbeat_at, handoff_to, handed_off_at
+       FROM runs WHERE id = ?`,
     );
     // The partial index runs_unfinished finds the rows; json_extract reads the one field in SQLite.
     this.#unfinishedBundles = db
@@ -64,9 +68,14 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       .pluck();
     // `IS` compares NULLs as equal, so a run that never had an owner can be claimed with `expected` absent.
     this.#claim = db.prepare<[string, number, number, number, string | null, number | null, number | null]>(
-      `UPDATE runs SET owner_host = ?, owner_pid = ?, heartbeat_at = ?
+      `UPDATE runs SET owner_host = ?, owner_pid = ?, heartbeat_at = ?, handoff_to = NULL
        WHERE id = ? AND status IN ('queued', 'running')
          AND owner_host IS ? AND owner_pid IS ? AND heartbeat_at IS ?`,
+    );
+    this.#handOff = db.prepare<[string, number, number, number, string, number, number]>(
+      `UPDATE runs SET handoff_to = ?, handed_off_at = ?, heartbeat_at = ?
+       WHERE id = ? AND status IN ('queued', 'running') AND owner_host = ? AND owner_pid = ?
+         AND handoff_to IS NULL AND (handed_off_at IS NULL OR handed_off_at <= ?)`,
     );
     this.#markGivenUp = db.prepare<[number, string, number, number]>(
       `UPDATE runs SET given_up = 1 WHERE id = ? AND status IN ('queued', 'running')
@@ -82,8 +91,8 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       .pluck();
     this.#reopen = db.prepare<[string, number, number, number, string]>(
       `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
-       cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = 0, owner_host = ?, owner_pid = ?, heartbeat_at = ?
-       WHERE id = ? AND status = ?`,
+       cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = 0, owner_host = ?, owner_pid = ?, heartbeat_at = ?,
+       handoff_to = NULL WHERE id = ? AND status = ?`,
     );
     this.#requestCancel = db.prepare<[string | null, number, number]>(
       `UPDATE runs SET cancel_requester = CASE WHEN cancel_requested_at IS NULL THEN ? ELSE cancel_requester END,
@@ -140,8 +149,8 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       if (keys.length === 0) return found;
       const rows = this.#db
         .prepare<number[], ResumableRow & { id: number }>(
-          `SELECT id, NULL AS workflow_source, NULL AS run_request, owner_host, owner_pid, heartbeat_at
-           FROM runs WHERE id IN (${keys.map(() => '?').join(', ')})`,
+          `SELECT id, NULL AS workflow_source, NULL AS run_request, owner_host, owner_pid, heartbeat_at,
+           handoff_to, handed_off_at FROM runs WHERE id IN (${keys.map(() => '?').join(', ')})`,
         )
         .all(...keys);
       for (const row of rows) {
@@ -168,6 +177,18 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       );
       return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
     });
+  }
+
+  handOff(runId: RunId, owner: RunOwner, to: string, at: number, floorMs: number): Promise<boolean> {
+    return this.commits.write(
+      `hand run ${runId} off`,
+      () => {
+        const key = runKey(runId);
+        if (key === undefined) return false;
+        return this.#handOff.run(to, at, at, key, owner.host, owner.pid, at - floorMs).changes > 0;
+      },
+      { oneStatement: true },
+    );
   }
 
   markGivenUp(runId: RunId, owner: RunOwner, stoppedAt: number): Promise<boolean> {
@@ -229,5 +250,10 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
 
 function ownershipOf(row: ResumableRow): RunOwnership | undefined {
   if (row.owner_host === null || row.owner_pid === null || row.heartbeat_at === null) return undefined;
-  return { owner: { host: row.owner_host, pid: row.owner_pid }, heartbeatAt: row.heartbeat_at };
+  return {
+    owner: { host: row.owner_host, pid: row.owner_pid },
+    heartbeatAt: row.heartbeat_at,
+    ...(row.handoff_to === null ? {} : { handedTo: row.handoff_to }),
+    ...(row.handed_off_at === null ? {} : { handedOffAt: row.handed_off_at }),
+  };
 }
