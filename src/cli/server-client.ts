@@ -17,7 +17,7 @@ import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.j
 import { checkRunEvent } from './run-event-check.js';
 import { readServerSentEvents } from './sse-reader.js';
 import { streamEndedError } from './stream-end.js';
-import type { RunnerElsewhere } from './views/format.js';
+import type { RunHandoff, RunnerElsewhere } from './views/format.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
 
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
@@ -37,6 +37,8 @@ export interface WaitingJob {
   readonly setAside?: true;
   /** Runners that have the labels, connected to another replica than the one driving the run. */
   readonly runnersElsewhere?: readonly RunnerElsewhere[];
+  /** With `runnersElsewhere`: whether the run moves to their replica, or why not. */
+  readonly handoff?: RunHandoff;
 }
 
 /** A run with its jobs, as `GET /api/v1/runs[/:id]` shows it. */
@@ -79,6 +81,8 @@ export interface ApiJob {
   readonly setAside?: true;
   /** With `noRunnerWith`: runners that have them, connected to another replica than the run's. */
   readonly runnersElsewhere?: readonly RunnerElsewhere[];
+  /** With `runnersElsewhere`: whether the run moves to their replica, or why not. */
+  readonly handoff?: RunHandoff;
 }
 
 /** What one connection to a run's event stream yields (ServerClient.runEventStream). */
@@ -397,7 +401,7 @@ function readJob(job: unknown): ApiJob {
 
 function waitingFields(
   waiting: WaitingJob | undefined,
-): Pick<ApiJob, 'noRunnerWith' | 'setAside' | 'runnersElsewhere'> {
+): Pick<ApiJob, 'noRunnerWith' | 'setAside' | 'runnersElsewhere' | 'handoff'> {
   if (waiting === undefined) return {};
   const { name: _name, ...fields } = waiting;
   return fields;
@@ -415,8 +419,13 @@ function readWaiting(job: unknown): WaitingJob[] {
       noRunnerWith: job.noRunnerWith,
       ...(job.setAside === true ? { setAside: true } : {}),
       ...(elsewhere.length > 0 ? { runnersElsewhere: elsewhere } : {}),
+      ...(elsewhere.length > 0 && isRunHandoff(job.handoff) ? { handoff: job.handoff } : {}),
     },
   ];
+}
+
+function isRunHandoff(value: unknown): value is RunHandoff {
+  return value === 'pending' || value === 'secrets' || value === 'concurrency';
 }
 
 function readRunnerElsewhere(runner: unknown): RunnerElsewhere[] {

@@ -26,6 +26,7 @@ import { lostJobEnd } from './lost-job.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
+import { type HandoffCheck, handoffCheck } from './run-handoff-check.js';
 import { abandonRun, giveUpAll, giveUpRefused, giveUpRun } from './run-refusals.js';
 import { beginRun, type RunStartPorts } from './run-start.js';
 import { groupOfCreatedRun, type Submission, type SubmitOptions } from './run-submission.js';
@@ -181,10 +182,9 @@ export class ControlPlane {
   }
 
   /**
-   * Stops driving a run another process has taken over (its heartbeat or a write was refused): its
-   * jobs leave the queue, offers and slots are dropped, runners holding its jobs are told to stop, and
-   * nothing more of it is written or announced — the new owner does that now. `done` rejects with
-   * VK_RUN_TAKEN_OVER. False when this process does not drive the run.
+   * Stops driving a run another process took over (a heartbeat or write refused) or this one handed off:
+   * its jobs leave the queue, offers and slots go, their runners are told to stop, and nothing more of
+   * it is written or announced here. `done` rejects with VK_RUN_TAKEN_OVER. False if not driven here.
    */
   abandonRun(runId: string): boolean {
     return abandonRun(this.active, this.runsByLeg, runId, this.stopLeg('another process took the run over'));
@@ -287,9 +287,8 @@ export class ControlPlane {
   }
 
   /**
-   * For a job of a run driven here that waits in the queue: its `runs-on` labels when no runner
-   * connected here takes jobs with them (with `setAside` when the ones that have them are drained or in
-   * maintenance), as its `job.queued` event says; `{}` for any other job.
+   * For a job of a run driven here that waits in the queue: its `runs-on` labels when no runner here takes
+   * jobs with them (`setAside`: those that have them are drained), as `job.queued` says; else `{}`.
    */
   waitingForRunner(jobId: string): NoRunnerFields {
     const runsOn = this.dispatcher.queuedRunsOn(jobId);
@@ -299,6 +298,11 @@ export class ControlPlane {
   /** Whether `jobId` has a live lease here: its runner, connected or away, may still report it. */
   leased(jobId: string): boolean {
     return this.leases.leased(jobId);
+  }
+
+  /** Whether a run driven here may be handed to another replica now (run-handoff-check.ts). */
+  handoffCheck(runId: string): HandoffCheck {
+    return handoffCheck(this.active.get(runId), this.dispatcher, this.leases, this.now());
   }
 
   private apply(run: ActiveRun, effects: readonly Effect[]): void {

@@ -89,6 +89,11 @@ export class RunCoordinator {
     return this.legs.get(id);
   }
 
+  /** Every leg planned so far, in the order planned. */
+  plannedLegs(): IterableIterator<Leg> {
+    return this.legs.values();
+  }
+
   /** `runner`: the fleet runner it starts on under a lease's `fencingToken` (none in the local mode). */
   started(id: string, at: number, runner?: JobRunner, fencingToken?: number): Leg | undefined {
     const leg = this.legs.get(id);

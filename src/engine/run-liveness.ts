@@ -5,6 +5,13 @@ import type { RunOwner, RunOwnership } from '../store/recovery.js';
 export const heartbeatIntervalMs = 2_000;
 /** A heartbeat older than this (three intervals, so one slow commit is not a crash) means interrupted. */
 export const staleHeartbeatMs = 3 * heartbeatIntervalMs;
+/**
+ * A run handed to another replica (RunRecoveryStore.handOff) is interrupted, for any process but that
+ * replica, only once its handoff is this old: long enough for the replica's takeover sweep (every 5 s)
+ * to adopt it, so that no other replica (its last owner neither) takes it first, while one that died
+ * before it adopted the run still has it taken over as any stale run is.
+ */
+export const staleHandoffMs = 15_000;
 
 /** Whether the process running an unfinished run is still there, as far as can be told from here. */
 export type Liveness =
@@ -33,7 +40,11 @@ export function runLiveness(
   if (status !== 'queued' && status !== 'running') return { kind: 'finished' };
   if (ownership === undefined) return { kind: 'unowned' };
   const ageMs = Math.max(0, now - ownership.heartbeatAt);
-  if (ownerExited(ownership.owner)) return { kind: 'interrupted', ownership, ageMs, why: 'owner_exited' };
-  if (ageMs > staleHeartbeatMs) return { kind: 'interrupted', ownership, ageMs, why: 'stale_heartbeat' };
+  // Its last owner stopped driving it on purpose: whatever became of that process, the replica it
+  // was handed to is to take it.
+  const staleAfterMs = ownership.handedTo === undefined ? staleHeartbeatMs : staleHandoffMs;
+  if (ownership.handedTo === undefined && ownerExited(ownership.owner))
+    return { kind: 'interrupted', ownership, ageMs, why: 'owner_exited' };
+  if (ageMs > staleAfterMs) return { kind: 'interrupted', ownership, ageMs, why: 'stale_heartbeat' };
   return { kind: 'alive', ownership, ageMs };
 }

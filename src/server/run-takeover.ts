@@ -16,6 +16,7 @@ import type { RunRecord } from '../store/runs.js';
 import type { ParseResult } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
+import { RunHandoff } from './run-handoff.js';
 import { parseStoredOnThread } from './stored-workflow-parse.js';
 import { TakeoverBackoff } from './takeover-backoff.js';
 
@@ -36,6 +37,8 @@ export interface RunTakeoverOptions {
   readonly maxTakeovers?: number;
   /** The limit of a takeover's parse after three time-outs in a row (see parse); default 10× the thread's. */
   readonly longParseTimeoutMs?: number;
+  /** The floor between two handoffs of a run (run-handoff.ts); default 10 s. */
+  readonly handoffFloorMs?: number;
 }
 
 /**
@@ -56,6 +59,10 @@ export interface RunTakeoverOptions {
  * (a value the store refuses): without the bound it would be taken over, and given up, forever.
  * A takeover after a crash or a restart does not count: a job may rightly take hours, or a run wait
  * that long for its concurrency group, across any number of deploys.
+ * Each sweep first hands off the runs driven here whose jobs wait for runners connected to another
+ * replica (RunHandoff), and adopts at once those another replica handed to this one: a handoff is
+ * continued as a takeover is (never holding leases: its last driver held none), and never counts
+ * toward `maxTakeovers`.
  * A run whose takeover throws (its parse thread died, a store call failed) is logged in one line and
  * put off (TakeoverBackoff): the sweep goes on with the other runs, and tries it after them, later.
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
@@ -73,6 +80,7 @@ export class RunTakeover {
   /** Per run, the parses that timed out and the takeovers that failed in a row, and when to try again. */
   private readonly backoff = new TakeoverBackoff();
   private readonly maxTakeovers: number;
+  private readonly handoff: RunHandoff;
 
   constructor(
     private readonly context: ApiContext,
@@ -81,6 +89,7 @@ export class RunTakeover {
     private readonly options: RunTakeoverOptions = {},
   ) {
     this.maxTakeovers = options.maxTakeovers ?? defaultMaxTakeovers;
+    this.handoff = new RunHandoff(context, options.handoffFloorMs);
     this.firstSweep = new Promise((resolve) => {
       this.firstSwept = resolve;
     });
@@ -100,27 +109,35 @@ export class RunTakeover {
   /** Takes over what it can now; resolves with the ids of the runs it took. */
   async sweep(): Promise<string[]> {
     const { stores, clock } = this.context;
+    // Failing, it leaves the runs driven here as they were: the takeovers below go on.
+    await this.handoff.sweep().catch(this.context.logError);
     const unfinished = await stores.runs.listRuns({ unfinished: true, limit: sweepLimit });
     const candidates = unfinished.filter((run) => !this.context.driven.has(run.id));
     const ownerships =
       candidates.length === 0 ? new Map() : await stores.recovery.ownerships(candidates.map((run) => run.id));
-    const interrupted: { id: string; run: RunRecord; judged: RunOwnership; ownerGone: boolean }[] = [];
+    const interrupted: Interrupted[] = [];
     for (const run of candidates) {
+      const handed = ownerships.get(run.id);
+      if (handed?.handedTo === this.context.runners.replica) {
+        interrupted.push({ id: run.id, run, judged: handed, ownerGone: false, handedOff: true });
+        continue;
+      }
       const liveness = runLiveness(run.status, ownerships.get(run.id), clock.now(), ownerExited);
       if (liveness.kind !== 'interrupted') continue;
       // Only a dead owner cannot still tell the job's runner to stop it (ControlPlane.abandonRun): a
       // runner it cancelled would report that end under the lease held here, and the job end cancelled.
       const ownerGone = liveness.why === 'owner_exited';
-      interrupted.push({ id: run.id, run, judged: liveness.ownership, ownerGone });
+      interrupted.push({ id: run.id, run, judged: liveness.ownership, ownerGone, handedOff: false });
     }
     // What was kept of a run finished, or driven by another replica now, must not count if it looks
     // interrupted again later (a time-out then would start from the count left here).
     this.backoff.keepOnly(new Set(interrupted.map(({ id }) => id)));
     const taken: string[] = [];
-    for (const { run, judged, ownerGone } of this.backoff.due(interrupted, clock.now())) {
+    for (const candidate of this.backoff.due(interrupted, clock.now())) {
       if (this.sweeps.isStopped || this.context.closing()) break;
+      const { run } = candidate;
       try {
-        if (!(await this.takeOver(run, judged, ownerGone))) continue;
+        if (!(await this.takeOver(candidate))) continue;
         this.backoff.forget(run.id);
         taken.push(run.id);
       } catch (error) {
@@ -139,7 +156,7 @@ export class RunTakeover {
    * then continues or ends it. Once claimed, a failure stops the heartbeat, so that the run looks
    * interrupted again and the next sweep (here or on another replica) retries it.
    */
-  private async takeOver(run: RunRecord, judged: RunOwnership, holdLeases: boolean): Promise<boolean> {
+  private async takeOver({ run, judged, ownerGone, handedOff }: Interrupted): Promise<boolean> {
     const { stores, clock } = this.context;
     const resumable = await stores.recovery.getResumable(run.id);
     if (resumable?.request.driver !== 'server') return false;
@@ -152,7 +169,8 @@ export class RunTakeover {
     if (claim.kind === 'lost') return false;
     const ownership = keepOwnership(stores, run.id, runTakenOver(this.context, run.id));
     try {
-      await this.continueOrEnd(run, resumable, parsed, ownership, holdLeases, judged.heartbeatAt);
+      await this.continueOrEnd(run, resumable, parsed, ownership, ownerGone, judged.heartbeatAt, handedOff);
+      if (handedOff) this.context.logNotice(`took over run ${run.id}, handed here by ${ownerText(judged)}`);
     } catch (error) {
       ownership.stop();
       throw error;
@@ -220,12 +238,14 @@ export class RunTakeover {
     holdLeases: boolean,
     /** The owner's last heartbeat: the attempts and steps it lost end then at the earliest (lastSeenAlive). */
     heartbeatAt: number,
+    /** Handed to this replica (RunHandoff): not counted toward maxTakeovers. */
+    handedOff: boolean,
   ): Promise<void> {
     const { stores, clock, controlPlane } = this.context;
     const jobs = await stores.runs.listJobs(run.id);
     const lost = await lastSeenAlive(stores, run.id, jobs, heartbeatAt, clock.now());
     const finished = jobs.filter((job) => isTerminal(job.status)).length;
-    const takeovers = await stores.recovery.countTakeover(run.id, finished);
+    const takeovers = handedOff ? 0 : await stores.recovery.countTakeover(run.id, finished);
     const missingSecrets = resumable.request.secretNames.length > 0;
     if (!parsed.workflow || missingSecrets || takeovers > this.maxTakeovers) {
       const end = runEnding(missingSecrets, parsed.workflow === undefined, takeovers);
@@ -253,6 +273,19 @@ export class RunTakeover {
     const stopped = jobs.filter((job) => !controlPlane.leased(job.id));
     await closeInterruptedSteps(stores, stopped, clock.now(), lost).catch(this.context.logError);
   }
+}
+
+/** A run the sweep may take over: judged gone (`ownerGone`: certainly), or handed to this replica. */
+interface Interrupted {
+  readonly id: string;
+  readonly run: RunRecord;
+  readonly judged: RunOwnership;
+  readonly ownerGone: boolean;
+  readonly handedOff: boolean;
+}
+
+function ownerText({ owner }: RunOwnership): string {
+  return `${owner.host}/${owner.pid}`;
 }
 
 /** How a run taken over ends instead of going on: why comes first, then the bound on takeovers. */

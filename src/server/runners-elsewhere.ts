@@ -1,3 +1,5 @@
+import { asRunId } from '../core/ids.js';
+import type { ApiContext } from './context.js';
 import type { FleetRunnerView, RunnerDirectory } from './runner-directory.js';
 import type { RunView } from './schemas.js';
 
@@ -5,16 +7,19 @@ import type { RunView } from './schemas.js';
 const namedAtMost = 5;
 
 type RunnerElsewhere = NonNullable<RunView['jobs'][number]['runnersElsewhere']>[number];
+type RunHandoffView = NonNullable<RunView['jobs'][number]['handoff']>;
 
 /**
  * Names, for each job of `view` that waits for a runner with its labels, the runners connected to
  * another replica that would take it: a run's jobs are offered only to runners connected to the
  * replica that drives it (docs/server.md), so without this a submitter reads "no connected runner has
- * it" while the runner list shows one. The directory is read only when some job waits.
+ * it" while the runner list shows one; and, with `handoff`, whether the run moves to their replica
+ * (run-handoff.ts). The directory is read only when some job waits, `handoff` when some runner is named.
  */
 export async function withRunnersElsewhere(
   view: RunView,
   directory: Pick<RunnerDirectory, 'list' | 'replica'>,
+  handoff?: (runId: string) => Promise<RunHandoffView | undefined>,
 ): Promise<RunView> {
   if (!view.jobs.some(waitsForAnyRunner)) return view;
   let listed: FleetRunnerView[];
@@ -28,14 +33,35 @@ export async function withRunnersElsewhere(
     (runner) => runner.connected && runner.mode === 'online' && runner.replica !== directory.replica,
   );
   if (others.length === 0) return view;
+  const jobs = view.jobs.map((job) => {
+    if (!waitsForAnyRunner(job)) return job;
+    const elsewhere = others.filter((runner) => hasAll(runner, job.noRunnerWith)).slice(0, namedAtMost);
+    return elsewhere.length === 0 ? job : { ...job, runnersElsewhere: elsewhere.map(nameAndReplica) };
+  });
+  const moves = jobs.some((job) => job.runnersElsewhere !== undefined)
+    ? await handoff?.(view.id).catch(() => undefined)
+    : undefined;
+  if (moves === undefined) return { ...view, jobs };
   return {
     ...view,
-    jobs: view.jobs.map((job) => {
-      if (!waitsForAnyRunner(job)) return job;
-      const elsewhere = others.filter((runner) => hasAll(runner, job.noRunnerWith)).slice(0, namedAtMost);
-      return elsewhere.length === 0 ? job : { ...job, runnersElsewhere: elsewhere.map(nameAndReplica) };
-    }),
+    jobs: jobs.map((job) => (job.runnersElsewhere === undefined ? job : { ...job, handoff: moves })),
   };
+}
+
+/**
+ * Whether a run driven here that waits for runners connected elsewhere moves to them (RunHandoff):
+ * `pending` unless it stays for its secrets or a concurrency group; undefined without its stored
+ * request (another replica could not continue it).
+ */
+export async function runHandoffView(
+  context: Pick<ApiContext, 'controlPlane' | 'stores'>,
+  runId: string,
+): Promise<RunHandoffView | undefined> {
+  const check = context.controlPlane.handoffCheck(runId);
+  if (check.kind === 'stays' && check.why === 'grouped') return 'concurrency';
+  const resumable = await context.stores.recovery.getResumable(asRunId(runId));
+  if (resumable?.request.driver !== 'server') return undefined;
+  return resumable.request.secretNames.length > 0 ? 'secrets' : 'pending';
 }
 
 type WaitingJobView = RunView['jobs'][number] & { readonly noRunnerWith: string[] };

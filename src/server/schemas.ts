@@ -432,8 +432,12 @@ export const jobViewSchema = z.object({
     .optional()
     .meta({
       description:
-        "with `noRunnerWith`, in a single run's view and a submit's answer: runners (at most 5) that have the labels and take jobs but are connected to another replica; a run's jobs are offered only to runners connected to the replica that drives it",
+        "with `noRunnerWith`, in a single run's view and a submit's answer: runners (at most 5) that have the labels and take jobs but are connected to another replica; a run's jobs are offered only to runners connected to the replica that drives it, which hands the run to theirs unless `handoff` says otherwise",
     }),
+  handoff: z.enum(['pending', 'secrets', 'concurrency']).optional().meta({
+    description:
+      'with `runnersElsewhere`: `pending`, the run moves to their replica once no job of it is offered or running on the one that drives it (at most once per 10 s); or why it stays there: `secrets`, it was submitted with secrets, whose values are not stored for another replica to take it; `concurrency`, it or a job of it has a `concurrency:` group',
+  }),
   attempts: z
     .array(jobAttemptViewSchema)
     .optional()

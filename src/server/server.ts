@@ -80,8 +80,13 @@ export interface ServerOptions {
    * go on with it): one line, without a newline. Default: `valkyrie server: LINE` on stderr.
    */
   readonly logNotice?: (line: string) => void;
-  /** How often to look for runs whose server stopped, to take them over (run-takeover.ts). Default 5 s. */
+  /**
+   * How often to look for runs whose server stopped, to take them over, and for runs to hand to
+   * another replica or handed here (run-takeover.ts, run-handoff.ts). Default 5 s.
+   */
   readonly takeoverIntervalMs?: number;
+  /** The floor between two handoffs of one run to another replica (run-handoff.ts). Default 10 s. */
+  readonly handoffFloorMs?: number;
   /**
    * How many times in a row a run given up after a failed store write is taken over and continued
    * without a job of it finishing between; the next such takeover ends it `failed` (run-takeover.ts;
@@ -237,6 +242,7 @@ export class ValkyrieServer implements AsyncDisposable {
       const takeoverIntervalMs = options.takeoverIntervalMs ?? 5_000;
       const takeover = new RunTakeover(context, takeoverIntervalMs, logError, {
         ...(options.maxTakeovers === undefined ? {} : { maxTakeovers: options.maxTakeovers }),
+        ...(options.handoffFloorMs === undefined ? {} : { handoffFloorMs: options.handoffFloorMs }),
         ...(options.takeoverParseTimeoutMs === undefined
           ? {}
           : { longParseTimeoutMs: options.takeoverParseTimeoutMs }),

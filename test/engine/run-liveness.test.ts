@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunHeartbeat } from '../../src/engine/run-heartbeat.js';
-import { heartbeatIntervalMs, runLiveness, staleHeartbeatMs } from '../../src/engine/run-liveness.js';
+import {
+  heartbeatIntervalMs,
+  runLiveness,
+  staleHandoffMs,
+  staleHeartbeatMs,
+} from '../../src/engine/run-liveness.js';
 import type { RunOwnership } from '../../src/store/recovery.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
@@ -28,6 +33,18 @@ describe('runLiveness', () => {
       kind: 'interrupted',
       why: 'owner_exited',
     });
+  });
+
+  it('gives the replica a run was handed to time to adopt it, whether or not its last owner exited', () => {
+    const handed = { ...ownership, handedTo: 'box-2/11', handedOffAt: ownership.heartbeatAt };
+    expect(runLiveness('queued', handed, 1_000_000 + staleHandoffMs, () => true)).toMatchObject({
+      kind: 'alive',
+    });
+    expect(runLiveness('queued', handed, 1_000_001 + staleHandoffMs, () => true)).toMatchObject({
+      kind: 'interrupted',
+      why: 'stale_heartbeat',
+    });
+    expect(staleHandoffMs).toBeGreaterThan(staleHeartbeatMs);
   });
 
   it('says finished for finished runs and unowned for runs without recovery data', () => {

@@ -81,7 +81,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
       process.stdout.write(`${serverJobLine(job, c)}\n`);
       if (job.noRunnerWith !== undefined)
         process.stdout.write(
-          `    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere))}\n`,
+          `    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere, job.handoff))}\n`,
         );
       if (job.attempts !== undefined && job.steps !== undefined)
         for (const line of jobDetailLines(job, job.attempts, job.steps, c)) process.stdout.write(`${line}\n`);

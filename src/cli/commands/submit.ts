@@ -203,7 +203,7 @@ function report(
 function warnWaiting(run: ApiRun): void {
   for (const job of run.waiting ?? [])
     process.stderr.write(
-      `valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere)}\n`,
+      `valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere, job.handoff)}\n`,
     );
 }
 

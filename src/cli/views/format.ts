@@ -111,6 +111,12 @@ export interface RunnerElsewhere {
 }
 
 /**
+ * With runners elsewhere: whether the run moves to their server (`pending`), or why it stays
+ * (`secrets`, `concurrency`); absent from servers that never move a run.
+ */
+export type RunHandoff = 'pending' | 'secrets' | 'concurrency';
+
+/**
  * Why a queued job is not offered: no connected runner that takes jobs has its `runs-on` labels
  * (`setAside`: the connected ones that have them are drained or in maintenance; `elsewhere`: runners
  * that have them are connected to another replica, whose runners never get this run's jobs).
@@ -119,6 +125,7 @@ export function noRunnerText(
   labels: readonly string[],
   setAside = false,
   elsewhere: readonly RunnerElsewhere[] = [],
+  handoff?: RunHandoff,
 ): string {
   const which =
     labels.length === 0
@@ -129,13 +136,27 @@ export function noRunnerText(
     return `waiting for ${which}: the connected runners that have ${them} are drained or in maintenance`;
   if (elsewhere.length > 0) {
     const named = elsewhere.map((runner) => `${runner.name} (on ${runner.replica})`).join(', ');
+    const one = elsewhere.length === 1;
     return (
       `waiting for ${which}: no runner connected to the server that drives this run has ${them}; ` +
-      `${elsewhere.length === 1 ? 'runner' : 'runners'} ${named} ${elsewhere.length === 1 ? 'has' : 'have'} ${them} ` +
-      "but a run's jobs go only to runners connected to the server that drives it"
+      `${one ? 'runner' : 'runners'} ${named} ${one ? 'has' : 'have'} ${them}${handoffText(handoff, one)}`
     );
   }
   return `waiting for ${which}: no connected runner has ${them}`;
+}
+
+function handoffText(handoff: RunHandoff | undefined, one: boolean): string {
+  const server = one ? 'its server' : 'their server';
+  switch (handoff) {
+    case 'pending':
+      return `: the run moves to ${server} once no job of it runs on the server that drives it`;
+    case 'secrets':
+      return ', but a run submitted with secrets stays on the server that drives it (their values are not stored for another to take it)';
+    case 'concurrency':
+      return ', but a run in a concurrency group stays on the server that drives it';
+    case undefined:
+      return " but a run's jobs go only to runners connected to the server that drives it";
+  }
 }
 
 /** A moment as a wall-clock time, with its date when it is not today. */

@@ -29,7 +29,7 @@ import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
 import { runCursor, runCursorBefore } from '../run-cursor.js';
 import { findRun, runView, runViews } from '../run-views.js';
-import { withRunnersElsewhere } from '../runners-elsewhere.js';
+import { runHandoffView, withRunnersElsewhere } from '../runners-elsewhere.js';
 import {
   errorSchema,
   idParams,
@@ -66,7 +66,8 @@ export function runRoutes(context: ApiContext): Route[] {
   const { stores, controlPlane, bundles, driven } = context;
   const waitingOf = (jobId: string) => controlPlane.waitingForRunner(jobId);
   /** A single run's view, telling a waiting job's runners connected to other replicas. */
-  const told = async (view: Promise<RunView>) => withRunnersElsewhere(await view, context.runners);
+  const told = async (view: Promise<RunView>) =>
+    withRunnersElsewhere(await view, context.runners, (runId) => runHandoffView(context, runId));
   return [
     defineRoute({
       method: 'POST',

@@ -1,0 +1,110 @@
+import type { RunId } from '../core/ids.js';
+import { thisProcess } from '../engine/run-owner.js';
+import type { ApiContext } from './context.js';
+import type { FleetRunnerView } from './runner-directory.js';
+
+/** A run is handed off at most once in this long, by default (the floor between its handoffs). */
+export const defaultHandoffFloorMs = 10_000;
+
+/**
+ * Hands the runs this replica drives to another replica whose runners take their jobs (docs/server.md,
+ * "Which runners get a run's jobs"): leases live in the driving replica's memory, so a run's jobs go
+ * only to runners connected to it. A run is handed off when each of its ready jobs waits for a
+ * runner with its labels and none connected here has them, while a runner connected to another
+ * replica has them for at least one of those jobs and takes jobs (the runner list in the store), and no
+ * job of it is offered, running or leased here (ControlPlane.handoffCheck) — so its runners lose
+ * nothing. This replica stops driving it first (ControlPlane.abandonRun: nothing of it is offered here
+ * after), then records in the store, with a compare-and-set on its ownership, which replica is to take it
+ * (RunRecoveryStore.handOff); that replica's takeover sweep adopts it at once (run-takeover.ts), any
+ * other one only once the handoff is stale (run-liveness.ts). Not handed off: a run submitted with
+ * secrets (their values are never stored, and a takeover cancels its jobs), one in a concurrency group
+ * (its place would be lost), one whose last handoff is less than `floorMs` old (a run handed back and
+ * forth as its jobs' labels require does so at that pace at most). Called by each takeover sweep.
+ */
+export class RunHandoff {
+  constructor(
+    private readonly context: ApiContext,
+    private readonly floorMs: number = defaultHandoffFloorMs,
+  ) {}
+
+  /** Hands off what it can now; resolves with the ids of the runs it handed off. */
+  async sweep(): Promise<string[]> {
+    const { controlPlane, driven, runners, stores, clock } = this.context;
+    const waiting: { readonly id: RunId; readonly runsOn: readonly (readonly string[])[] }[] = [];
+    for (const { handle } of driven.values()) {
+      const check = controlPlane.handoffCheck(handle.id);
+      if (check.kind === 'waiting') waiting.push({ id: handle.id, runsOn: check.runsOn });
+    }
+    if (waiting.length === 0) return [];
+    const elsewhere = (await runners.list()).filter(
+      (runner) => runner.connected && runner.mode === 'online' && runner.replica !== runners.replica,
+    );
+    if (elsewhere.length === 0) return [];
+    const ownerships = await stores.recovery.ownerships(waiting.map(({ id }) => id));
+    const handed: string[] = [];
+    for (const { id, runsOn } of waiting) {
+      if (this.context.closing()) break;
+      const target = replicaFor(runsOn, elsewhere);
+      if (target === undefined) continue;
+      const last = ownerships.get(id)?.handedOffAt;
+      if (last !== undefined && clock.now() - last < this.floorMs) continue;
+      const resumable = await stores.recovery.getResumable(id);
+      // Another replica continues it from what is stored: its workflow and request, never secrets.
+      if (resumable?.request.driver !== 'server' || resumable.request.secretNames.length > 0) continue;
+      if (await this.handOff(id, target)) handed.push(id);
+    }
+    return handed;
+  }
+
+  private async handOff(runId: RunId, target: string): Promise<boolean> {
+    const { controlPlane, stores, clock } = this.context;
+    // Again, after the reads above: nothing runs between this check and abandonRun, so no job of the
+    // run is offered here once it passed.
+    if (controlPlane.handoffCheck(runId).kind !== 'waiting' || !controlPlane.abandonRun(runId)) return false;
+    // The run's job updates held for this turn (StoreWrites) reach the store first, so that none of its
+    // last driver's lands after the handoff, under a claim of the new one.
+    await Promise.resolve();
+    const stale = `; a server takes it over once its heartbeat is stale`;
+    try {
+      if (await stores.recovery.handOff(runId, thisProcess(), target, clock.now(), this.floorMs)) {
+        this.context.logNotice(
+          `handed run ${runId} to replica ${target}: its waiting jobs need runners connected there`,
+        );
+        return true;
+      }
+      this.context.logNotice(
+        `stopped driving run ${runId} to hand it to ${target}, but it is no longer this server's${stale}`,
+      );
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.context.logNotice(
+        `stopped driving run ${runId} to hand it to ${target}, but the store failed (${reason})${stale}`,
+      );
+    }
+    return false;
+  }
+}
+
+/**
+ * The replica whose runners take the most of the waiting jobs (each job's labels all on one runner,
+ * whatever their case, as the dispatcher matches them); the first listed of those tied.
+ */
+function replicaFor(
+  runsOn: readonly (readonly string[])[],
+  runners: readonly FleetRunnerView[],
+): string | undefined {
+  const served = new Map<string, number>();
+  for (const labels of runsOn) {
+    const replicas = new Set<string>();
+    for (const runner of runners) {
+      const has = new Set(runner.labels.map((label) => label.toLowerCase()));
+      if (runner.replica !== undefined && labels.every((label) => has.has(label.toLowerCase())))
+        replicas.add(runner.replica);
+    }
+    for (const replica of replicas) served.set(replica, (served.get(replica) ?? 0) + 1);
+  }
+  let best: string | undefined;
+  for (const [replica, count] of served)
+    if (best === undefined || count > (served.get(best) ?? 0)) best = replica;
+  return best;
+}

@@ -1,0 +1,192 @@
+import { expect, it } from 'vitest';
+import { noRunnerText } from '../../src/cli/views/format.js';
+import {
+  connectScriptedRunner,
+  credential,
+  jobCompleted,
+  startTestServer,
+  type TestServer,
+  waitForRunStatus,
+} from './helpers.js';
+import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
+
+interface JobView {
+  readonly name: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly noRunnerWith?: string[];
+  readonly runnersElsewhere?: { name: string; replica: string }[];
+  readonly handoff?: 'pending' | 'secrets' | 'concurrency';
+  readonly runner?: { name: string };
+}
+
+const sweepMs = 50;
+const syncMs = 25;
+
+/**
+ * A run driven by one replica whose ready jobs only runners connected to another replica take is
+ * handed to that replica (server/run-handoff.ts) — not while a job of it is offered, running or leased
+ * on its driver, not when it was submitted with secrets, and not sooner than the floor after its last
+ * handoff — and the replica it was handed to adopts it at its next sweep (run-takeover.ts).
+ */
+function handoffScenarios(name: string, openStores: OpenReplicaStores): void {
+  const startReplica = async (handoffFloorMs?: number) => {
+    const notices: string[] = [];
+    const server = await startTestServer({
+      stores: await openStores(),
+      runnerSyncIntervalMs: syncMs,
+      takeoverIntervalMs: sweepMs,
+      cancelPollIntervalMs: 25,
+      logNotice: (line) => notices.push(line),
+      ...(handoffFloorMs === undefined ? {} : { handoffFloorMs }),
+    });
+    return { ...server, notices };
+  };
+  const connect = async (server: TestServer, labels: string[]) =>
+    connectScriptedRunner(server.server.url, await credential(server.request, server.token), 2, labels);
+
+  it(`${name}: waits while a job of the run holds a lease on its driver, then moves it to the runner's replica`, async () => {
+    const a = await startReplica();
+    const b = await startReplica();
+    const onA = await connect(a, ['here']);
+    const onB = await connect(b, ['linux']);
+    await untilListed(a, 2);
+    const workflow = `name: two
+jobs:
+  held: { runs-on: here, steps: [{ run: echo held }] }
+  moved: { runs-on: linux, steps: [{ run: echo moved }] }
+`;
+    const runId = await submit(a, { workflow });
+    const [held] = await onA.leases(1);
+    if (held === undefined) throw new Error('no lease on A');
+    // Many sweeps of A while it holds the lease: the run stays, and says it will move.
+    await new Promise((resolve) => setTimeout(resolve, 10 * sweepMs));
+    expect(a.notices.filter((line) => line.startsWith('handed run'))).toEqual([]);
+    const waiting = (await jobsOf(a, runId)).find((job) => job.name === 'moved');
+    expect(waiting).toMatchObject({ noRunnerWith: ['linux'], runnersElsewhere: [{}], handoff: 'pending' });
+    expect(noRunnerText(['linux'], false, [{ name: 'r1', replica: 'host-b/42' }], 'pending')).toBe(
+      'waiting for a runner with the label linux: no runner connected to the server that drives this run has it; ' +
+        'runner r1 (on host-b/42) has it: the run moves to its server once no job of it runs on the server that drives it',
+    );
+    onA.transport.send(jobCompleted(held));
+    const [moved] = await within(onB.leases(1), 'the job to reach the runner connected to B');
+    if (moved === undefined) throw new Error('no lease on B');
+    onB.transport.send(jobCompleted(moved));
+    const done = await waitForRunStatus(b.request, runId, 'succeeded');
+    expect(done.jobs).toMatchObject([
+      { name: 'held', status: 'succeeded', attempt: 1 },
+      { name: 'moved', status: 'succeeded', attempt: 1 },
+    ]);
+    expect((await waitForRunStatus(a.request, runId, 'succeeded')).jobs).toEqual(done.jobs);
+    expect(a.notices.filter((line) => line.startsWith(`handed run ${runId} to replica`))).toHaveLength(1);
+    expect(b.notices).toContainEqual(expect.stringMatching(`^took over run ${runId}, handed here by `));
+    onA.transport.close();
+    onB.transport.close();
+  });
+
+  it(`${name}: keeps a run submitted with secrets on its driver, and its waiting job says why`, async () => {
+    const a = await startReplica();
+    const b = await startReplica();
+    const onB = await connect(b, ['linux']);
+    await untilListed(a, 1);
+    const workflow = `name: secret
+jobs:
+  deploy: { runs-on: linux, steps: [{ run: 'echo \${{ secrets.TOKEN }}' }] }
+`;
+    const runId = await submit(a, { workflow, secrets: { TOKEN: 'hunter2' } });
+    await new Promise((resolve) => setTimeout(resolve, 10 * sweepMs));
+    expect(a.notices.filter((line) => line.startsWith('handed run'))).toEqual([]);
+    const [job] = await jobsOf(a, runId);
+    expect(job).toMatchObject({ status: 'queued', runnersElsewhere: [{}], handoff: 'secrets' });
+    expect(noRunnerText(['linux'], false, [{ name: 'r1', replica: 'host-b/42' }], 'secrets')).toBe(
+      'waiting for a runner with the label linux: no runner connected to the server that drives this run has it; ' +
+        'runner r1 (on host-b/42) has it, but a run submitted with secrets stays on the server that drives it ' +
+        '(their values are not stored for another to take it)',
+    );
+    expect((await a.request('POST', `/api/v1/runs/${runId}/cancel`)).status).toBe(202);
+    await waitForRunStatus(a.request, runId, 'cancelled');
+    onB.transport.close();
+  });
+
+  for (const [floorMs, back] of [
+    [60_000, false],
+    [0, true],
+  ] as const) {
+    it(`${name}: with a floor of ${floorMs} ms between handoffs, ${back ? 'hands the run back' : 'keeps the run'} when its next job needs the first replica's runner`, async () => {
+      const a = await startReplica(floorMs);
+      const b = await startReplica(floorMs);
+      const onA = await connect(a, ['here']);
+      const onB = await connect(b, ['linux']);
+      await untilListed(a, 2);
+      const workflow = `name: back-and-forth
+jobs:
+  there: { runs-on: linux, steps: [{ run: echo there }] }
+  back: { needs: there, runs-on: here, steps: [{ run: echo back }] }
+`;
+      const runId = await submit(a, { workflow });
+      const [there] = await within(onB.leases(1), 'the first job to reach the runner connected to B');
+      if (there === undefined) throw new Error('no lease on B');
+      onB.transport.send(jobCompleted(there));
+      if (back) {
+        const [backLease] = await within(onA.leases(1), 'the run to be handed back to A');
+        if (backLease === undefined) throw new Error('no lease on A');
+        onA.transport.send(jobCompleted(backLease));
+        await waitForRunStatus(a.request, runId, 'succeeded');
+        expect(b.notices).toContainEqual(expect.stringMatching(`^handed run ${runId} to replica`));
+        expect(a.notices).toContainEqual(expect.stringMatching(`^took over run ${runId}, handed here by `));
+      } else {
+        await until(async () => (await jobsOf(b, runId)).some((job) => job.handoff === 'pending'));
+        await new Promise((resolve) => setTimeout(resolve, 10 * sweepMs));
+        expect(b.notices.filter((line) => line.startsWith('handed run'))).toEqual([]);
+        expect((await jobsOf(b, runId)).find((job) => job.name === 'back')).toMatchObject({
+          status: 'queued',
+        });
+        expect((await a.request('POST', `/api/v1/runs/${runId}/cancel`)).status).toBe(202);
+        await waitForRunStatus(b.request, runId, 'cancelled');
+      }
+      onA.transport.close();
+      onB.transport.close();
+    });
+  }
+}
+
+async function submit(server: TestServer, body: object): Promise<string> {
+  const submitted = await server.request('POST', '/api/v1/runs', { body });
+  expect(submitted.status).toBe(201);
+  return (submitted.body as { run: { id: string } }).run.id;
+}
+
+async function jobsOf(server: TestServer, runId: string): Promise<JobView[]> {
+  return ((await server.request('GET', `/api/v1/runs/${runId}`)).body as { run: { jobs: JobView[] } }).run
+    .jobs;
+}
+
+/** Until `server` lists `count` runners connected (one of them to another replica, from the store). */
+async function untilListed(server: TestServer, count: number): Promise<void> {
+  await until(async () => {
+    const { runners } = (await server.request('GET', '/api/v1/runners')).body as {
+      runners: { connected: boolean }[];
+    };
+    return runners.filter((runner) => runner.connected).length >= count;
+  });
+}
+
+async function until(probe: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if (await probe()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('timed out');
+}
+
+/** `promise`, or a failure naming `what` after 10 s: on the old code a job never reaches the other replica. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000),
+    ),
+  ]);
+}
+
+onBothStores('handing a run to the replica whose runners take its jobs', handoffScenarios);
