@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliResult, summary, Workspace } from './cli.js';
 import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
-import { readPid, waitFor } from './process-state.js';
+import { killGroup, readPid, waitFor } from './process-state.js';
 
 /**
  * The user audit's repro, every part a real process: a job's runner is SIGKILLed, then its run is
@@ -22,17 +22,6 @@ afterAll(async () => {
   await Promise.all(processes.map((started) => started.done));
   ws.dispose();
 });
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      // Gone already, or not a group leader.
-    }
-  }
-}
 
 function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : [];

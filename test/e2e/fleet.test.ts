@@ -11,7 +11,7 @@ import {
   startProcess,
   startServer,
 } from './fleet-processes.js';
-import { isAlive, readPid, waitFor } from './process-state.js';
+import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -110,17 +110,6 @@ function delay(ms: number): Promise<void> {
 
 function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : [];
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      // Gone already, or not a group leader.
-    }
-  }
 }
 
 beforeAll(async () => {

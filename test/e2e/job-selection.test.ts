@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adminToken, startTestServer } from '../server/helpers.js';
 import { collect, statuses, Workspace, waitForJobStatus } from './cli.js';
-import { isAlive, readPid, waitFor } from './process-state.js';
+import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
 
 /** setup → build → deploy, and lint beside them; build fails until the file `fixed` exists. */
 const pipeline = `name: pipeline
@@ -185,13 +185,7 @@ describe('valkyrie resume of a run started with --job', () => {
     await waitForJobStatus(ws, '1', 'build', 'running');
     const step = readPid(pidFile) ?? 0;
     child.kill('SIGKILL');
-    for (const target of [-step, step]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        // Already gone, or not a group leader.
-      }
-    }
+    killGroup(step);
     expect((await exited).signal).toBe('SIGKILL');
     await waitFor(() => !isAlive(step), 5_000, "build's step to die");
 

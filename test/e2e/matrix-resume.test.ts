@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, statuses, Workspace, waitForJobStatus } from './cli.js';
-import { isAlive, readPid, waitFor } from './process-state.js';
+import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
 
 /**
  * Two OSes by two versions, run one leg at a time; the node 22 leg sleeps until it has started twice,
@@ -42,13 +42,7 @@ describe('valkyrie resume of a run narrowed with --matrix', () => {
     // Kill once the leg's start is durable, as resume.test.ts does.
     await waitForJobStatus(ws, '1', 'test (ubuntu-latest, 22)', 'running');
     child.kill('SIGKILL');
-    for (const target of [-step, step]) {
-      try {
-        process.kill(target, 'SIGKILL');
-      } catch {
-        // Gone already, or not a group leader.
-      }
-    }
+    killGroup(step);
     expect((await exited).signal).toBe('SIGKILL');
     await waitFor(() => !isAlive(step), 5_000, "the leg's step to die");
 

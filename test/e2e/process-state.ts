@@ -16,3 +16,15 @@ export function readPid(path: string): number | undefined {
   const text = readFileSync(path, 'utf8').trim();
   return text === '' ? undefined : Number(text);
 }
+
+/** SIGKILLs a step's process group and the step itself; nothing for an undefined pid or one gone already. */
+export function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // Gone already, or not a group leader.
+    }
+  }
+}

@@ -5,7 +5,7 @@ import { openStores } from '../../src/cli/state.js';
 import { asRunId } from '../../src/core/ids.js';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { collect, Workspace, waitForJobStatus } from './cli.js';
-import { isAlive, readPid, waitFor } from './process-state.js';
+import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
 
 /** a, then b (which sleeps on its first attempt only), then c; each appends its name to the marker. */
 function chainWorkflow(ws: Workspace, marker: string, bPid: string): string {
@@ -33,16 +33,6 @@ jobs:
       - run: echo c >> ${marker}
 `,
   );
-}
-
-function killGroup(pid: number): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      // Already gone, or not a group leader.
-    }
-  }
 }
 
 function resumeScenario(name: string, dbArgs: () => string[], cleanup: () => Promise<void>): void {
