@@ -66,7 +66,11 @@ export interface RunOwnership {
   readonly owner: RunOwner;
   /** When the owner last said it was alive (ms since the epoch). */
   readonly heartbeatAt: number;
-  /** The replica the owner handed the run to (handOff), until a claim takes the run. Read only. */
+  /**
+   * The replica the owner handed the run to (handOff), until a claim takes the run — also a claim by
+   * a Valkyrie from before handoffs, which leaves the record of the handoff but moves the heartbeat
+   * (a rolling upgrade). Read only.
+   */
   readonly handedTo?: string;
   /** When the run was last handed off (kept after the claim: the floor between handoffs). Read only. */
   readonly handedOffAt?: number;

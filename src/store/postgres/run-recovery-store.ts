@@ -267,7 +267,11 @@ function ownershipOf(row: OwnershipRow): RunOwnership | undefined {
   return {
     owner: { host: row.owner_host, pid: row.owner_pid },
     heartbeatAt: millis(row.heartbeat_at),
-    ...(row.handoff_to === null ? {} : { handedTo: row.handoff_to }),
+    // A claim by a Valkyrie from before handoffs leaves handoff_to as it was; it moved the heartbeat,
+    // which handOff set to when it handed off: the handoff is pending only while the two are equal.
+    ...(row.handoff_to === null || row.heartbeat_at !== row.handed_off_at
+      ? {}
+      : { handedTo: row.handoff_to }),
     ...(row.handed_off_at === null ? {} : { handedOffAt: millis(row.handed_off_at) }),
   };
 }
