@@ -169,6 +169,11 @@ export class RunCoordinator {
     return [...effects, ...this.advance()];
   }
 
+  /** Whether the run was cancelled: its `if: always()` and `cancelled()` jobs may still run. */
+  wasCancelled(): boolean {
+    return this.cancelled;
+  }
+
   isDone(): boolean {
     while (this.keyOrder[this.firstUnsettled]?.result !== undefined) this.firstUnsettled++;
     return this.firstUnsettled >= this.keyOrder.length;

@@ -11,11 +11,16 @@ import type { RunnerAvailability } from './runner-registry.js';
  *   for a runner connected here (the run stays with the runners that serve it), or not to be offered
  *   before a later time (a retry's delay, which another replica would not keep).
  * - `grouped`: it or one of its jobs has a `concurrency:` group, whose place a handoff would lose.
+ * - `cancelling`: it was cancelled here; the jobs that still run (`if: always()`) and those skipped
+ *   after them follow from that, which another replica, continuing it from the store, would not know.
  * - `not_waiting`: no job of it waits for a runner.
  */
 export type HandoffCheck =
   | { readonly kind: 'waiting'; readonly runsOn: readonly (readonly string[])[] }
-  | { readonly kind: 'stays'; readonly why: 'not_driven' | 'busy' | 'grouped' | 'not_waiting' };
+  | {
+      readonly kind: 'stays';
+      readonly why: 'not_driven' | 'busy' | 'grouped' | 'cancelling' | 'not_waiting';
+    };
 
 /** What the check reads of the dispatcher: the queue and the runners connected here. */
 export interface QueueReads {
@@ -33,6 +38,7 @@ export function handoffCheck(
   if (run === undefined || run.abandoned || run.completing) return stays('not_driven');
   if (run.grouped || run.held !== undefined || run.workflow.concurrency !== undefined)
     return stays('grouped');
+  if (run.coordinator.wasCancelled()) return stays('cancelling');
   const runsOn: (readonly string[])[] = [];
   for (const leg of run.coordinator.plannedLegs()) {
     if (isTerminal(leg.status)) continue;

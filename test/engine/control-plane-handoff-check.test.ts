@@ -48,6 +48,24 @@ describe('ControlPlane.handoffCheck', () => {
     expect(p.handoffCheck(grouped.id)).toEqual({ kind: 'stays', why: 'grouped' });
   });
 
+  it('keeps a run cancelled here: its `if: always()` job waits, and another replica would not know the run was cancelled', async () => {
+    const { plane: p } = plane();
+    const handle = await p.startRun(
+      jobsWorkflow(
+        '  a:\n    runs-on: linux\n    steps: [{ run: "true" }]\n' +
+          '  cleanup:\n    needs: a\n    if: always()\n    runs-on: linux\n    steps: [{ run: "true" }]\n' +
+          '  notify:\n    needs: cleanup\n    runs-on: linux\n    steps: [{ run: "true" }]\n',
+      ),
+      request,
+    );
+    await settle();
+    expect(p.handoffCheck(handle.id)).toEqual({ kind: 'waiting', runsOn: [['linux']] });
+    handle.cancel(false);
+    await settle();
+    // cleanup is queued now (always()); notify, after it, is to be skipped: the run was cancelled.
+    expect(p.handoffCheck(handle.id)).toEqual({ kind: 'stays', why: 'cancelling' });
+  });
+
   it("keeps a job in a retry's delay: another replica would offer it at once", async () => {
     const { plane: p } = plane();
     const runner = new ScriptedRunner(p, accepting, { labels: ['x'] });
