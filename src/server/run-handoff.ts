@@ -2,6 +2,7 @@ import type { RunId } from '../core/ids.js';
 import { thisProcess } from '../engine/run-owner.js';
 import type { ApiContext } from './context.js';
 import type { FleetRunnerView } from './runner-directory.js';
+import { hasAll, takingJobsElsewhere } from './runners-elsewhere.js';
 
 /** A run is handed off at most once in this long, by default (the floor between its handoffs). */
 export const defaultHandoffFloorMs = 10_000;
@@ -36,9 +37,7 @@ export class RunHandoff {
       if (check.kind === 'waiting') waiting.push({ id: handle.id, runsOn: check.runsOn });
     }
     if (waiting.length === 0) return [];
-    const elsewhere = (await runners.list()).filter(
-      (runner) => runner.connected && runner.mode === 'online' && runner.replica !== runners.replica,
-    );
+    const elsewhere = takingJobsElsewhere(await runners.list(), runners.replica);
     if (elsewhere.length === 0) return [];
     const ownerships = await stores.recovery.ownerships(waiting.map(({ id }) => id));
     const handed: string[] = [];
@@ -86,8 +85,8 @@ export class RunHandoff {
 }
 
 /**
- * The replica whose runners take the most of the waiting jobs (each job's labels all on one runner,
- * whatever their case, as the dispatcher matches them); the first listed of those tied.
+ * The replica whose runners take the most of the waiting jobs (each job's labels all on one runner);
+ * the first listed of those tied.
  */
 function replicaFor(
   runsOn: readonly (readonly string[])[],
@@ -96,11 +95,8 @@ function replicaFor(
   const served = new Map<string, number>();
   for (const labels of runsOn) {
     const replicas = new Set<string>();
-    for (const runner of runners) {
-      const has = new Set(runner.labels.map((label) => label.toLowerCase()));
-      if (runner.replica !== undefined && labels.every((label) => has.has(label.toLowerCase())))
-        replicas.add(runner.replica);
-    }
+    for (const runner of runners)
+      if (runner.replica !== undefined && hasAll(runner, labels)) replicas.add(runner.replica);
     for (const replica of replicas) served.set(replica, (served.get(replica) ?? 0) + 1);
   }
   let best: string | undefined;

@@ -29,9 +29,7 @@ export async function withRunnersElsewhere(
     // A hint only: a submit whose run exists must not answer an error (a retry would submit again).
     return view;
   }
-  const others = listed.filter(
-    (runner) => runner.connected && runner.mode === 'online' && runner.replica !== directory.replica,
-  );
+  const others = takingJobsElsewhere(listed, directory.replica);
   if (others.length === 0) return view;
   const jobs = view.jobs.map((job) => {
     if (!waitsForAnyRunner(job)) return job;
@@ -73,8 +71,15 @@ function waitsForAnyRunner(job: RunView['jobs'][number]): job is WaitingJobView 
   return job.noRunnerWith !== undefined && job.setAside === undefined;
 }
 
+/** The runners listed that take jobs (online, connected) and are connected to another replica than `replica`. */
+export function takingJobsElsewhere(listed: readonly FleetRunnerView[], replica: string): FleetRunnerView[] {
+  return listed.filter(
+    (runner) => runner.connected && runner.mode === 'online' && runner.replica !== replica,
+  );
+}
+
 /** Labels match whatever their case, as the dispatcher matches them. */
-function hasAll(runner: FleetRunnerView, labels: readonly string[]): boolean {
+export function hasAll(runner: FleetRunnerView, labels: readonly string[]): boolean {
   const has = new Set(runner.labels.map((label) => label.toLowerCase()));
   return labels.every((label) => has.has(label.toLowerCase()));
 }
