@@ -436,7 +436,7 @@ export const jobViewSchema = z.object({
     }),
   handoff: z.enum(['pending', 'secrets', 'concurrency']).optional().meta({
     description:
-      'with `runnersElsewhere`: `pending`, the run moves to their replica once no job of it is offered or running on the one that drives it (at most once per 10 s); or why it stays there: `secrets`, it was submitted with secrets, whose values are not stored for another replica to take it; `concurrency`, it or a job of it has a `concurrency:` group; absent for a run cancelled on the replica that drives it, which stays there',
+      'with `runnersElsewhere`: `pending`, the run moves to their replica once no job of it is offered or running on the one that drives it (at most once per 10 s); or why it stays there: `secrets`, it was submitted with secrets, whose values are not stored for another replica to take it; `concurrency`, it or a job of it that is queued has a `concurrency:` group; absent for a run cancelled on the replica that drives it, which stays there',
   }),
   attempts: z
     .array(jobAttemptViewSchema)
