@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunId } from '../../src/core/ids.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
-import type { RunOwner, StoredRunRequest } from '../../src/store/recovery.js';
+import type { RunOwner } from '../../src/store/recovery.js';
 import { processRunOwner } from '../../src/store/run-fence.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
@@ -16,17 +16,8 @@ import {
   uniqueSchema,
   withRawClient,
 } from './postgres-server.js';
+import { request, source } from './run-handoff.contract.js';
 
-const request: StoredRunRequest = {
-  workspace: '/work/repo',
-  actor: 'ada',
-  vars: {},
-  envOverrides: {},
-  extraLabels: [],
-  secretNames: [],
-  driver: 'server',
-};
-const source = 'name: ci\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: echo hi\n';
 const at = 1_700_000_000_000;
 const older: RunOwner = { host: 'old-replica', pid: 9 };
 

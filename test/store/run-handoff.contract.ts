@@ -4,7 +4,8 @@ import type { RunOwnership, StoredRunRequest } from '../../src/store/recovery.js
 import { processRunOwner } from '../../src/store/run-fence.js';
 import { type StoresFactory, useStores } from './fixture.js';
 
-const request: StoredRunRequest = {
+/** A server run's stored request and workflow, as the handoff tests store them. */
+export const request: StoredRunRequest = {
   workspace: '/work/repo',
   actor: 'ada',
   vars: {},
@@ -13,7 +14,7 @@ const request: StoredRunRequest = {
   secretNames: [],
   driver: 'server',
 };
-const source = 'name: ci\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: echo hi\n';
+export const source = 'name: ci\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: echo hi\n';
 const at = 1_700_000_000_000;
 // The owner the stores write runs for (this process: store/run-fence.ts).
 const driver: RunOwnership = { owner: processRunOwner(), heartbeatAt: at };
