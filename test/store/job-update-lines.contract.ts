@@ -72,5 +72,35 @@ export function jobUpdateLinesContract(make: StoresFactory): void {
       expect(jobs.map(({ status }) => status)).toEqual(['running', 'queued', 'running']);
       expect(texts(await stores().logs.read(runId))).toEqual(['a', 'c']);
     });
+
+    // The SQLite store binds a text once for all rows of a statement that have it (multi-row.ts):
+    // rows that share it except one, inside and after the first 64-row statement, read back as given.
+    it('reads back added jobs and lines whose texts are alike in all rows but one', async () => {
+      const runId = await stores().runs.createRun({
+        workflowName: 'ci',
+        workflowPath: 'ci.yml',
+        createdAt: 1,
+      });
+      const odd = (i: number) => i === 40 || i === 66;
+      const jobs = Array.from({ length: 70 }, (_, i) => ({
+        id: jobIdFor(runId.id, i),
+        runId: runId.id,
+        key: odd(i) ? 'other' : 'build',
+        name: `build (${i})`,
+        matrix: { leg: i },
+        status: i === 69 ? ('pending' as const) : ('queued' as const),
+      }));
+      await stores().runs.addJobs(jobs);
+      const stored = await stores().runs.listJobs(runId.id);
+      expect(stored.map(({ id, key, name, matrix, status }) => ({ id, key, name, matrix, status }))).toEqual(
+        jobs.map(({ id, key, name, matrix, status }) => ({ id, key, name, matrix, status })),
+      );
+      const lines = jobs.map(({ id }, i) => ({
+        ...systemLine(runId.id, id, odd(i) ? 'elsewhere' : 'on runner r'),
+        ...(i === 41 ? { stream: 'stdout' as const } : {}),
+      }));
+      await stores().runs.updateJobs([], lines);
+      expect(await stores().logs.read(runId.id)).toEqual(lines);
+    });
   });
 }

@@ -10,8 +10,9 @@ import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 import type { LogRowInserts } from './log-rows.js';
 import {
-  alikeTexts,
+  alikeColumns,
   boundOnce,
+  insertRowsSql,
   maxRowsPerStatement,
   placeholderRows,
   runInChunks,
@@ -44,6 +45,7 @@ const oneStatement = { oneStatement: true } as const;
 
 /** An inserted row's values: id, run key, key, then the patch columns in patchColumns' order. */
 const patchColumnsAt = 3;
+const insertColumns = ['id', 'run_id', 'key', ...patchColumns.map(([, column]) => column)];
 const rowWidth = patchColumnsAt + patchColumns.length;
 
 /** The rows of an addJobs call whose write has not been applied yet. */
@@ -69,7 +71,7 @@ interface PendingInsert {
  *   1.6–2.2 µs for one setting two columns (a loop of 10,000 in one transaction, on a WAL file).
  */
 export class JobRowWrites {
-  /** By rows: INSERT statements of that many rows. */
+  /** By alike columns × 128 + rows: INSERT statements of that many rows. */
   readonly #insertRows = new Map<number, Database.Statement<Value[]>>();
   readonly #runExists;
   readonly #startAttempt;
@@ -230,16 +232,16 @@ export class JobRowWrites {
     return changes;
   }
 
-  /** `rows` rows of `values` from `from` in one statement, texts alike in every row bound once. */
+  /** `rows` rows of `values` from `from` in one statement, values alike in every row bound once. */
   #setChunk(shape: number, values: Value[], from: number, rows: number, width: number): number {
-    const alike = alikeTexts(values, from, rows, width);
+    const alike = alikeColumns(values, from, rows, width);
     const statement = this.#rowsStatement(shape, rows, alike);
     if (alike !== 0) return statement.run(...boundOnce(values, from, rows, width, alike)).changes;
     const all = from === 0 && rows * width === values.length;
     return statement.run(...(all ? values : values.slice(from, from + rows * width))).changes;
   }
 
-  /** Bit i + 1 of `alike`: the shape's column i is one value for every row, bound once (alikeTexts). */
+  /** Bit i + 1 of `alike`: the shape's column i is one value for every row, bound once (alikeColumns). */
   #rowsStatement(shape: number, count: number, alike: number): Database.Statement<Value[]> {
     const key = (alike * 8192 + shape) * 128 + count;
     let statement = this.#updateRows.get(key);
@@ -261,8 +263,10 @@ export class JobRowWrites {
 
   /**
    * The rows in multi-row INSERTs (64 rows a statement while that many are left, then 32, 16, …):
-   * a statement a row cost ~0.8 µs a job more (matrices of 250 legs, WAL file). All of them or none:
-   * the group commit runs this write in its own savepoint, so a failing statement leaves no row.
+   * a statement a row cost ~0.8 µs a job more (matrices of 250 legs, WAL file), and values alike in
+   * every row of a statement (a matrix's run, key, status, priority, empty outputs, null columns) are
+   * bound once. All of them or none: the group commit runs this write in its own savepoint, so a
+   * failing statement leaves no row.
    */
   #insertAll(all: readonly NewJob[], rows: ReadonlyMap<string, Value[]>): void {
     // The engine adds one run's jobs at a time: its first job's run stands for the others unless they differ.
@@ -289,20 +293,20 @@ export class JobRowWrites {
       values,
       count,
       rowWidth,
-      (chunk) => this.#insertStatement(chunk),
+      (rows, alike) => this.#insertStatement(rows, alike),
       (inserted, error) => this.#insertError(jobs, inserted, error),
     );
     const unknown = all[unknownRun];
     if (unknown !== undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${unknown.runId}`);
   }
 
-  #insertStatement(rows: number): Database.Statement<Value[]> {
-    let statement = this.#insertRows.get(rows);
+  /** By `alike` × 128 + rows (rows ≤ 64): a statement prepared once. */
+  #insertStatement(rows: number, alike: number): Database.Statement<Value[]> {
+    const key = alike * 128 + rows;
+    let statement = this.#insertRows.get(key);
     if (statement === undefined) {
-      const columns = ['id', 'run_id', 'key', ...patchColumns.map(([, column]) => column)];
-      const values = placeholderRows(columns.length, rows);
-      statement = this.db.prepare<Value[]>(`INSERT INTO jobs (${columns.join(', ')}) VALUES ${values}`);
-      this.#insertRows.set(rows, statement);
+      statement = this.db.prepare<Value[]>(insertRowsSql('jobs', insertColumns, rows, alike));
+      this.#insertRows.set(key, statement);
     }
     return statement;
   }

@@ -3,15 +3,17 @@ import { ValkyrieError } from '../../core/errors.js';
 import type { LogLine } from '../logs.js';
 import { runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
-import { placeholderRows, runInChunks, type Value } from './multi-row.js';
+import { insertRowsSql, runInChunks, type Value } from './multi-row.js';
 
-const columns = 'run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt';
-const valuesPerLine = 8;
+const columns = ['run_id', 'job_id', 'step_index', 'stream', 'at', 'text', 'job_attempt', 'step_attempt'];
+const valuesPerLine = columns.length;
 
 /**
  * Inserts of log_lines rows, for LogStore.append and for the lines RunStore.updateJobs writes with
- * its job updates. Lines go as multi-row INSERTs: a statement per line cost more than its row.
- * Callers run this inside a transaction, so a failure leaves none of the lines.
+ * its job updates. Lines go as multi-row INSERTs: a statement per line cost more than its row. A
+ * value every line of a statement has (the run, the stream, the attempts; the control plane's line
+ * naming the runner each leased job started on) is bound once (runInChunks). Callers run this inside
+ * a transaction, so a failure leaves none of the lines.
  */
 export class LogRowInserts {
   readonly #statements = new Map<number, Database.Statement<Value[]>>();
@@ -46,7 +48,7 @@ export class LogRowInserts {
       values,
       lines.length,
       valuesPerLine,
-      (rows) => this.#statement(rows),
+      (rows, alike) => this.#statement(rows, alike),
       (_, error) => {
         if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') return error;
         const missing = lines.find(({ jobId }) => !this.hasJob(jobId))?.jobId ?? '?';
@@ -55,12 +57,13 @@ export class LogRowInserts {
     );
   }
 
-  #statement(rows: number): Database.Statement<Value[]> {
-    let statement = this.#statements.get(rows);
+  /** By `alike` × 128 + rows (rows ≤ 64): a statement prepared once. */
+  #statement(rows: number, alike: number): Database.Statement<Value[]> {
+    const key = alike * 128 + rows;
+    let statement = this.#statements.get(key);
     if (statement === undefined) {
-      const values = placeholderRows(valuesPerLine, rows);
-      statement = this.db.prepare<Value[]>(`INSERT INTO log_lines (${columns}) VALUES ${values}`);
-      this.#statements.set(rows, statement);
+      statement = this.db.prepare<Value[]>(insertRowsSql('log_lines', columns, rows, alike));
+      this.#statements.set(key, statement);
     }
     return statement;
   }
