@@ -15,7 +15,7 @@ import {
   resolveControlPlaneOptions,
 } from './control-plane-options.js';
 import { Dispatcher, type RunnerSession } from './dispatcher.js';
-import { type RunEvent, type RunEventListener, RunEventListeners } from './events.js';
+import { type RunEvent, RunEventListeners } from './events.js';
 import { JobGroups } from './job-concurrency.js';
 import { JobRecords, type NoRunnerFields, waitingFor } from './job-records.js';
 import { LeaseGuard } from './lease-guard.js';
@@ -134,8 +134,8 @@ export class ControlPlane {
     });
   }
 
-  onEvent(listener: RunEventListener): void {
-    this.events.add(listener);
+  onEvent(...listener: Parameters<RunEventListeners['add']>): void {
+    this.events.add(...listener);
   }
 
   /**
@@ -493,7 +493,7 @@ export class ControlPlane {
 
   private emit(event: RunEvent): void {
     // A listener may read the store on an event: the job updates held so far go first (store-writes.ts).
-    if (this.events.listening) this.writes.flushHeld();
+    if (this.events.readsStore) this.writes.flushHeld();
     this.events.emit(event);
   }
 }

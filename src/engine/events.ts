@@ -132,17 +132,36 @@ export function jobAttemptField(jobAttempt: number | undefined): { readonly jobA
   return jobAttempt === undefined || jobAttempt === 1 ? {} : { jobAttempt };
 }
 
+/** How a listener uses an event. */
+export interface RunEventListenerOptions {
+  /**
+   * Whether the listener may read the store while it handles an event (default true): the job
+   * updates the control plane holds for its end-of-turn write then go to the store before the
+   * listener is told, so that it finds the change the event tells of. A listener that only keeps or
+   * forwards events (the server's feed and metrics) says false: the updates of a turn then stay one
+   * write (store-writes.ts) instead of one per event.
+   */
+  readonly readsStore?: boolean;
+}
+
 /** The control plane's listeners, in the order they were added. */
 export class RunEventListeners {
   readonly #listeners: RunEventListener[] = [];
+  #readers = 0;
 
-  add(listener: RunEventListener): void {
+  add(listener: RunEventListener, { readsStore = true }: RunEventListenerOptions = {}): void {
     this.#listeners.push(listener);
+    if (readsStore) this.#readers++;
   }
 
   /** False while nobody listens: an event then need not be built (a run of 10,000 jobs makes 30,000). */
   get listening(): boolean {
     return this.#listeners.length > 0;
+  }
+
+  /** Whether a listener may read the store on an event (RunEventListenerOptions.readsStore). */
+  get readsStore(): boolean {
+    return this.#readers > 0;
   }
 
   emit(event: RunEvent): void {

@@ -169,13 +169,13 @@ export class JobRecords {
   }
 
   /**
-   * Whether anyone listens for events; if so, the job updates held so far go to the store now, so a
-   * listener that reads the store on an event finds the change it tells of (reads see every write
-   * made before them).
+   * Whether anyone listens for events; if one may read the store on them, the job updates held so far
+   * go to the store now, so that it finds the change the event tells of (reads see every write made
+   * before them).
    */
   private listening(): boolean {
     if (!this.events.listening) return false;
-    this.writes.flushHeld();
+    if (this.events.readsStore) this.writes.flushHeld();
     return true;
   }
 

@@ -202,7 +202,8 @@ export class ValkyrieServer implements AsyncDisposable {
         logError,
       );
       const feed = new RunFeed(stores, { pollMs: options.streamPollIntervalMs ?? 500, logError });
-      controlPlane.onEvent(feed.publish);
+      // Neither reads the store on an event: a turn's job updates stay one write (RunEventListenerOptions).
+      controlPlane.onEvent(feed.publish, { readsStore: false });
       const intake = { stopped: false };
       const streams = new Set<EventStream>();
       const metrics = new ServerMetrics({
@@ -211,7 +212,7 @@ export class ValkyrieServer implements AsyncDisposable {
         driven,
         streams,
       });
-      controlPlane.onEvent(metrics.observe);
+      controlPlane.onEvent(metrics.observe, { readsStore: false });
       // In a shared store every replica serves every bundle; files serve only this replica's uploads.
       const bundles = stores.bundles ?? new FileBundleStore(join(options.dataDir, 'bundles'));
       const bundleRetentionMs = options.bundleRetentionMs ?? defaultBundleRetentionMs;
