@@ -6,8 +6,11 @@
 // - controlPlane: the real ControlPlane on a real SQLite store, or a Postgres schema of its own (opened
 //   by the CLI's openStores), takes a generated workflow of no-op jobs from submitRun to the run's
 //   end: planning, queueing, offer, accept, lease (with the job's spec), job.completed, and every
-//   store write of every job, awaited (a run is done only when its writes committed). Unrecorded runs of a fifth the size go first, on
-//   the same control plane, for at least a second: a server is measured in its steady state.
+//   store write of every job, awaited (a run is done only when its writes committed). The control
+//   plane has the event listeners `valkyrie server` gives it (its run feed and its metrics, as
+//   src/server/server.ts registers them), as the listeners change how a turn's writes are batched.
+//   Unrecorded runs of a fifth the size go first, on the same control plane, for at least a second:
+//   a server is measured in its steady state.
 // - dispatcher: the Dispatcher alone, its queue filled with legs before the clock starts, and a
 //   handler that answers each accept with a lease (the same spec for every job) and releases the slot
 //   on job.completed: no store, no run coordinator, no events.
@@ -24,16 +27,19 @@ export const runnerLabel = 'linux';
 
 async function loadDist(repoRoot) {
   const load = (path) => import(pathToFileURL(join(repoRoot, 'dist', path)).href);
-  const [controlPlane, dispatcher, state, parse, frame, acceptor, clock, messageJson] = await Promise.all([
-    load('engine/control-plane.js'),
-    load('engine/dispatcher.js'),
-    load('cli/state.js'),
-    load('workflow/parse.js'),
-    load('protocol/frame.js'),
-    load('protocol/websocket/acceptor.js'),
-    load('core/clock.js'),
-    load('protocol/message-json.js'),
-  ]);
+  const [controlPlane, dispatcher, state, parse, frame, acceptor, clock, messageJson, runFeed, metrics] =
+    await Promise.all([
+      load('engine/control-plane.js'),
+      load('engine/dispatcher.js'),
+      load('cli/state.js'),
+      load('workflow/parse.js'),
+      load('protocol/frame.js'),
+      load('protocol/websocket/acceptor.js'),
+      load('core/clock.js'),
+      load('protocol/message-json.js'),
+      load('server/run-feed.js'),
+      load('server/metrics.js'),
+    ]);
   return {
     ...controlPlane,
     ...dispatcher,
@@ -43,7 +49,28 @@ async function loadDist(repoRoot) {
     ...acceptor,
     ...clock,
     ...messageJson,
+    ...runFeed,
+    ...metrics,
   };
+}
+
+/** The server's own listeners on `plane` (src/server/server.ts): its run feed and its metrics. */
+function serverListeners(dist, plane, stores) {
+  const feed = new dist.RunFeed(stores, {
+    pollMs: 500,
+    logError: (error) => {
+      throw error;
+    },
+  });
+  plane.onEvent(feed.publish, { readsStore: false });
+  const metrics = new dist.ServerMetrics({
+    runners: () => plane.runners(),
+    runs: stores.runs,
+    driven: { size: 1 },
+    streams: { size: 0 },
+  });
+  plane.onEvent(metrics.observe, { readsStore: false });
+  return feed;
 }
 
 /**
@@ -133,6 +160,7 @@ export async function measureControlPlane({
   const db = postgresUrl === undefined ? join(dir, 'valkyrie.db') : withSchema(postgresUrl, schema);
   const stores = await dist.openStores(db, dir);
   const plane = new dist.ControlPlane(stores);
+  const feed = serverListeners(dist, plane, stores);
   const counter = { offers: 0 };
   const endpoint = await listenWebSocket(dist, (transport, runnerId) => {
     countOffers(transport, counter);
@@ -180,6 +208,7 @@ export async function measureControlPlane({
       );
     return await figures(runners, jobs, startedWall, wallMs, cpu);
   } finally {
+    feed.close();
     await runners.stop();
     await endpoint.close();
     await stores.close();

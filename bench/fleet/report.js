@@ -16,7 +16,7 @@ const cases = {
   'control-plane': {
     metric: 'offers/s, ControlPlane on SQLite, whole run',
     includes:
-      "the real ControlPlane on a SQLite store (the CLI's openStores): submitRun, planning, queueing, offers, leases with real specs, job.completed, every store write; jobs/s is timed to the run done (all writes committed), after at least 1 s of unrecorded runs a fifth the size on the same control plane",
+      "the real ControlPlane on a SQLite store (the CLI's openStores): submitRun, planning, queueing, offers, leases with real specs, job.completed, every store write, the server's run feed and metrics listening; jobs/s is timed to the run done (all writes committed), after at least 1 s of unrecorded runs a fifth the size on the same control plane",
   },
   'control-plane-postgres': {
     metric: 'offers/s, ControlPlane on Postgres, whole run',
