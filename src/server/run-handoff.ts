@@ -71,8 +71,10 @@ export class RunHandoff {
         );
         return true;
       }
+      // handOff's compare-and-set refused: another server took the run meanwhile, it ended, or it was
+      // handed off within the floor; only in the last case is it left without a driver for a while.
       this.context.logNotice(
-        `stopped driving run ${runId} to hand it to ${target}, but it is no longer this server's${stale}`,
+        `stopped driving run ${runId} to hand it to ${target}, but the store refused the handoff (another server drives it now, it ended, or it moved within the last ${this.floorMs / 1000} s); if none drives it, a server takes it over once its heartbeat is stale`,
       );
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
