@@ -425,7 +425,7 @@ function readWaiting(job: unknown): WaitingJob[] {
 }
 
 function isRunHandoff(value: unknown): value is RunHandoff {
-  return value === 'pending' || value === 'secrets' || value === 'concurrency';
+  return value === 'pending' || value === 'secrets';
 }
 
 function readRunnerElsewhere(runner: unknown): RunnerElsewhere[] {

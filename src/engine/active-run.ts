@@ -45,6 +45,11 @@ export interface ActiveRun {
   abandoned: boolean;
   /** The store refused a write of it: another process owns it (store/run-fence.ts). */
   refused: boolean;
+  /**
+   * Abandoned to be handed to another replica (server/run-handoff.ts): its place in its workflow's
+   * group is left unbeaten, not given up, for that replica to adopt (its jobs' places always are).
+   */
+  handedOff: boolean;
   /** Its first effects, held while the run waits for its workflow's concurrency group. */
   held?: readonly Effect[];
   /**
@@ -92,6 +97,7 @@ export function activateRun(
     completing: false,
     abandoned: false,
     refused: false,
+    handedOff: false,
     grouped: false,
     resumed: false,
     ownerExited: false,

@@ -182,12 +182,12 @@ export class ControlPlane {
   }
 
   /**
-   * Stops driving a run another process took over (a heartbeat or write refused) or this one handed off:
-   * its jobs leave the queue, offers and slots go, their runners are told to stop, and nothing more of
-   * it is written or announced here. `done` rejects with VK_RUN_TAKEN_OVER. False if not driven here.
+   * Stops driving a run another process took over, or this one handed off (`handedOff`: its group places
+   * stay for the replica it goes to): nothing more of it runs, is written or announced here (run-refusals.ts).
    */
-  abandonRun(runId: string): boolean {
-    return abandonRun(this.active, this.runsByLeg, runId, this.stopLeg('another process took the run over'));
+  abandonRun(runId: string, handedOff = false): boolean {
+    const stop = this.stopLeg('another process took the run over');
+    return abandonRun(this.active, this.runsByLeg, runId, stop, handedOff);
   }
 
   /** What giving a run up drops of each of its jobs: its runner is told to stop, its offer and place go. */
@@ -250,7 +250,7 @@ export class ControlPlane {
    * (RunRecoveryStore.claim). `rerun` runs a finished run's failed jobs and the jobs after them again as new
    * attempts (RunCoordinator.rerun), the rest keep their results; the caller must have reopened the run
    * (RunRecoveryStore.reopen) and pass the record as read after that (its attempt is the re-run's
-   * `github.run_attempt`). With `group`, it first joins the workflow's group again.
+   * `github.run_attempt`). With `group`, it first joins the workflow's group again, or adopts (`adopt`).
    */
   continueRun(
     how: 'resume' | 'rerun',

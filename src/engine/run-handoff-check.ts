@@ -10,17 +10,16 @@ import type { RunnerAvailability } from './runner-registry.js';
  * - `busy`: a job of it is offered, running or leased here (its runner may still report it), ready
  *   for a runner connected here (the run stays with the runners that serve it), or not to be offered
  *   before a later time (a retry's delay, which another replica would not keep).
- * - `grouped`: it or one of its jobs has a `concurrency:` group, whose place a handoff would lose.
  * - `cancelling`: it was cancelled here; the jobs that still run (`if: always()`) and those skipped
  *   after them follow from that, which another replica, continuing it from the store, would not know.
- * - `not_waiting`: no job of it waits for a runner.
+ * - `not_waiting`: no job of it waits for a runner (nor can: it waits for its workflow's group).
+ * A run or job in a `concurrency:` group may move: its place, held and unbeaten, is adopted by the
+ * replica it moves to (ControlPlane.abandonRun, handedOff; JobGroups.enter). A job still waiting for its
+ * own group keeps the run (`busy`: it is not in the queue).
  */
 export type HandoffCheck =
   | { readonly kind: 'waiting'; readonly runsOn: readonly (readonly string[])[] }
-  | {
-      readonly kind: 'stays';
-      readonly why: 'not_driven' | 'busy' | 'grouped' | 'cancelling' | 'not_waiting';
-    };
+  | { readonly kind: 'stays'; readonly why: 'not_driven' | 'busy' | 'cancelling' | 'not_waiting' };
 
 /** What the check reads of the dispatcher: the queue and the runners connected here. */
 export interface QueueReads {
@@ -36,13 +35,12 @@ export function handoffCheck(
   now: number,
 ): HandoffCheck {
   if (run === undefined || run.abandoned || run.completing) return stays('not_driven');
-  if (run.grouped || run.held !== undefined || run.workflow.concurrency !== undefined)
-    return stays('grouped');
+  // Its place in its workflow's group, not yet admitted, would go on being beaten here (GroupMembership.abandon).
+  if (run.held !== undefined) return stays('not_waiting');
   if (run.coordinator.wasCancelled()) return stays('cancelling');
   const runsOn: (readonly string[])[] = [];
   for (const leg of run.coordinator.plannedLegs()) {
     if (isTerminal(leg.status)) continue;
-    if (run.workflow.jobs.get(leg.key)?.concurrency !== undefined) return stays('grouped');
     if (leg.status === 'offered' || leg.status === 'running' || leases.leased(leg.id)) return stays('busy');
     if (leg.notBefore !== undefined && leg.notBefore > now) return stays('busy');
     // Held back behind its matrix siblings (max-parallel): it waits for what they wait for.

@@ -31,8 +31,10 @@ export function giveUpRefused(
 
 /**
  * ControlPlane.abandonRun: `runId`'s legs leave `legs` (the runs by leg), each after `stopLeg` (its
- * runner told to stop, its offer and group place dropped), and its `done` rejects with
- * VK_RUN_TAKEN_OVER (which gives up its place in its workflow's group, also while it waits for it).
+ * runner told to stop, its offer dropped, its job group place left to whoever takes the run over), and
+ * its `done` rejects with VK_RUN_TAKEN_OVER, which gives up its place in its workflow's group, also
+ * while it waits for it — unless `handedOff`: then that place too is left, for the replica it is
+ * handed to to adopt (ActiveRun.handedOff).
  * False, and nothing done, when `runs` has no such run, it was abandoned already, or it is completing.
  */
 export function abandonRun(
@@ -40,10 +42,12 @@ export function abandonRun(
   legs: Map<string, ActiveRun>,
   runId: string,
   stopLeg: (legId: string) => void,
+  handedOff = false,
 ): boolean {
   const run = runs.get(runId);
   // A completing run only once a write of it was refused: that may be its end, which must not be announced.
   if (run === undefined || run.abandoned || (run.completing && !run.refused)) return false;
+  run.handedOff = handedOff;
   giveUpRun(run, legs, stopLeg, takenOverError(runId));
   return true;
 }

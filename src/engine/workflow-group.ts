@@ -14,8 +14,12 @@ import { endReplacedRuns } from './replaced-runs.js';
 import { githubContext } from './run-context.js';
 import { workflowMemberOfRun } from './run-ownership.js';
 
-/** A workflow-level `concurrency:` evaluated for one run: what joining its group needs but an id. */
-export type WorkflowGroup = Omit<JoinRequest, 'memberId' | 'adopt'>;
+/**
+ * A workflow-level `concurrency:` evaluated for one run: what joining its group needs but an id. With
+ * `adopt` (workflowMemberOfRun: a run handed to this process, server/run-takeover.ts), the run takes
+ * the place its last driver left in the group, if still live, rather than joining at the back.
+ */
+export type WorkflowGroup = Omit<JoinRequest, 'memberId'>;
 
 /** The run's own ids, which a workflow's group may use: github.run_id, run_number and run_attempt. */
 export interface RunIdentity {
@@ -123,13 +127,13 @@ export interface RunGateHooks {
  * Holds a run the control plane drives at its workflow group's door: its first effects wait in
  * `run.held` (a cancel applies them with the cancellation) until the group gives it the slot, then go
  * to `start`; a newer run of the group that replaces it, or asks it to stop, `cancel`s it. The slot is
- * given up when the run ends, however it ends.
+ * given up when the run ends, however it ends — but left when it is handed to another replica.
  */
 export function holdForGroup(
   stores: Stores,
   clock: Clock,
   run: ActiveRun,
-  { group, cancelInProgress, queue }: WorkflowGroup,
+  { group, cancelInProgress, queue, adopt }: WorkflowGroup,
   effects: readonly Effect[],
   hooks: RunGateHooks,
 ): void {
@@ -152,7 +156,7 @@ export function holdForGroup(
   const membership = new GroupMembership(
     stores.concurrency,
     clock,
-    { group, cancelInProgress, queue, memberId },
+    { group, cancelInProgress, queue, memberId, ...(adopt === undefined ? {} : { adopt }) },
     {
       waiting: (ahead) => {
         join();
@@ -176,7 +180,8 @@ export function holdForGroup(
       },
     },
   );
-  const release = () => membership.release().catch(() => {});
+  // A run handed to another replica leaves its place for that one to adopt (ActiveRun.handedOff).
+  const release = () => (run.handedOff ? membership.abandon() : membership.release().catch(() => {}));
   run.released = run.done.then(release, release);
 }
 

@@ -17,10 +17,13 @@ export const defaultHandoffFloorMs = 10_000;
  * nothing. This replica stops driving it first (ControlPlane.abandonRun: nothing of it is offered here
  * after), then records in the store, with a compare-and-set on its ownership, which replica is to take it
  * (RunRecoveryStore.handOff); that replica's takeover sweep adopts it at once (run-takeover.ts), any
- * other one only once the handoff is stale (run-liveness.ts). Not handed off: a run submitted with
- * secrets (their values are never stored, and a takeover cancels its jobs), one in a concurrency group
- * (its place would be lost), one whose last handoff is less than `floorMs` old (a run handed back and
- * forth as its jobs' labels require does so at that pace at most). Called by each takeover sweep.
+ * other one only once the handoff is stale (run-liveness.ts). Places in concurrency groups, the run's
+ * and its jobs', are left unbeaten for that replica to adopt (same place, renamed): its sweep comes
+ * within one interval (5 s), well before a member without beats is dropped (10 s); one adopted later
+ * joins anew, at the back. Not handed off: a run submitted with secrets (their values are never
+ * stored, and a takeover cancels its jobs), one whose last handoff is less than `floorMs` old (a run
+ * handed back and forth as its jobs' labels require does so at that pace at most). Called by each
+ * takeover sweep.
  */
 export class RunHandoff {
   constructor(
@@ -59,7 +62,8 @@ export class RunHandoff {
     const { controlPlane, stores, clock } = this.context;
     // Again, after the reads above: nothing runs between this check and abandonRun, so no job of the
     // run is offered here once it passed.
-    if (controlPlane.handoffCheck(runId).kind !== 'waiting' || !controlPlane.abandonRun(runId)) return false;
+    if (controlPlane.handoffCheck(runId).kind !== 'waiting' || !controlPlane.abandonRun(runId, true))
+      return false;
     // The run's job updates held for this turn (StoreWrites) reach the store first, so that none of its
     // last driver's lands after the handoff, under a claim of the new one.
     await Promise.resolve();

@@ -9,6 +9,7 @@ import {
   keepOwnership,
   lastSeenAlive,
   type RunEnding,
+  workflowMemberOfRun,
 } from '../engine/run-ownership.js';
 import { identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
@@ -61,8 +62,9 @@ export interface RunTakeoverOptions {
  * that long for its concurrency group, across any number of deploys.
  * Each sweep first hands off the runs driven here whose jobs wait for runners connected to another
  * replica (RunHandoff), and adopts at once those another replica handed to this one: a handoff is
- * continued as a takeover is (never holding leases: its last driver held none), and never counts
- * toward `maxTakeovers`.
+ * continued as a takeover is (never holding leases: its last driver held none), except that it
+ * adopts its place in its workflow's concurrency group, which its last driver left for it, as its jobs
+ * adopt theirs in any takeover; and never counts toward `maxTakeovers`.
  * A run whose takeover throws (its parse thread died, a store call failed) is logged in one line and
  * put off (TakeoverBackoff): the sweep goes on with the other runs, and tries it after them, later.
  * Lifecycle: `start()` once, `stop()` (idempotent) before the store closes.
@@ -260,7 +262,9 @@ export class RunTakeover {
     // It waits for its workflow's concurrency group again (at the back), not behind the place the dead
     // server left, which is given up now when that server certainly exited, else lapses at the sweep.
     if (holdLeases) await givePlacesUp(stores, run.id, resumable.request, clock.now(), { jobs: false });
-    const group = resolveWorkflowGroup(parsed.workflow, request, identityOf(record));
+    const resolved = resolveWorkflowGroup(parsed.workflow, request, identityOf(record));
+    // Handed here, it keeps the place its last driver left for it (RunHandoff), if not dropped yet.
+    const group = handedOff && resolved ? { ...resolved, adopt: workflowMemberOfRun(run.id) } : resolved;
     // Its events here begin at this takeover: a new client of its stream gets it from the store.
     this.context.feed.continuing(run.id);
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {

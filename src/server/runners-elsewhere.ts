@@ -48,16 +48,15 @@ export async function withRunnersElsewhere(
 
 /**
  * Whether a run driven here that waits for runners connected elsewhere moves to them (RunHandoff):
- * `pending` unless it stays for its secrets or a concurrency group; undefined when it was cancelled
- * (it stays, and its jobs that wait are those that run after a cancel) or without its stored request
- * (another replica could not continue it).
+ * `pending` unless it stays for its secrets; undefined when it was cancelled (it stays, and its jobs
+ * that wait are those that run after a cancel) or without its stored request (another replica could
+ * not continue it).
  */
 export async function runHandoffView(
   context: Pick<ApiContext, 'controlPlane' | 'stores'>,
   runId: string,
 ): Promise<RunHandoffView | undefined> {
   const check = context.controlPlane.handoffCheck(runId);
-  if (check.kind === 'stays' && check.why === 'grouped') return 'concurrency';
   if (check.kind === 'stays' && check.why === 'cancelling') return undefined;
   const resumable = await context.stores.recovery.getResumable(asRunId(runId));
   if (resumable?.request.driver !== 'server') return undefined;

@@ -434,9 +434,9 @@ export const jobViewSchema = z.object({
       description:
         "with `noRunnerWith`, in a single run's view and a submit's answer: runners (at most 5) that have the labels and take jobs but are connected to another replica; a run's jobs are offered only to runners connected to the replica that drives it, which hands the run to theirs unless `handoff` says otherwise",
     }),
-  handoff: z.enum(['pending', 'secrets', 'concurrency']).optional().meta({
+  handoff: z.enum(['pending', 'secrets']).optional().meta({
     description:
-      'with `runnersElsewhere`: `pending`, the run moves to their replica once no job of it is offered or running on the one that drives it (at most once per 10 s); or why it stays there: `secrets`, it was submitted with secrets, whose values are not stored for another replica to take it; `concurrency`, it or a job of it that is queued has a `concurrency:` group; absent for a run cancelled on the replica that drives it, which stays there',
+      'with `runnersElsewhere`: `pending`, the run moves to their replica once no job of it is offered or running on the one that drives it (at most once per 10 s), keeping its place in any `concurrency:` group; or why it stays there: `secrets`, it was submitted with secrets, whose values are not stored for another replica to take it; absent for a run cancelled on the replica that drives it, which stays there',
   }),
   attempts: z
     .array(jobAttemptViewSchema)

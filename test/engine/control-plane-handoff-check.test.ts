@@ -30,7 +30,7 @@ describe('ControlPlane.handoffCheck', () => {
     expect(p.handoffCheck(handle.id)).toEqual({ kind: 'stays', why: 'not_driven' });
   });
 
-  it('keeps a job waiting for a drained runner here, and a run in a concurrency group', async () => {
+  it('keeps a job waiting for a drained runner here; a job admitted to its concurrency group may move', async () => {
     const { plane: p } = plane();
     new ScriptedRunner(p, accepting, { labels: ['linux'], name: 'drained' });
     await settle();
@@ -45,7 +45,48 @@ describe('ControlPlane.handoffCheck', () => {
     );
     await settle();
     expect(p.handoffCheck(drained.id)).toEqual({ kind: 'stays', why: 'busy' });
-    expect(p.handoffCheck(grouped.id)).toEqual({ kind: 'stays', why: 'grouped' });
+    expect(p.handoffCheck(grouped.id)).toEqual({ kind: 'waiting', runsOn: [['gpu']] });
+    // A job still waiting for its group's slot is not in the queue yet: the run stays.
+    const behind = await p.startRun(
+      jobsWorkflow('  c:\n    runs-on: gpu\n    concurrency: deploy\n    steps: [{ run: "true" }]\n'),
+      request,
+    );
+    await settle();
+    expect(p.handoffCheck(behind.id)).toEqual({ kind: 'stays', why: 'busy' });
+  });
+
+  it("handed off, leaves the places of the run and its jobs in their groups for the next replica; taken over, gives the run's up", async () => {
+    const { plane: p, stores } = plane();
+    const group = { group: 'deploy', cancelInProgress: false, queue: false };
+    const workflow = jobsWorkflow(
+      '  b:\n    runs-on: gpu\n    concurrency: job-deploy\n    steps: [{ run: "true" }]\n',
+    );
+    const members = async () =>
+      [...(await stores.concurrency.list('deploy')), ...(await stores.concurrency.list('job-deploy'))].map(
+        (member) => `${member.memberId.split(':')[0]} ${member.phase}`,
+      );
+    const start = async () => {
+      const submitted = await p.submitRun(workflow, request, { group });
+      if (submitted.kind !== 'started') throw new Error(submitted.kind);
+      await settle();
+      return submitted.handle;
+    };
+    const handed = await start();
+    expect(p.handoffCheck(handed.id)).toEqual({ kind: 'waiting', runsOn: [['gpu']] });
+    expect(p.abandonRun(handed.id, true)).toBe(true);
+    await handed.done.catch(() => {});
+    await handed.released();
+    expect(await members()).toEqual([`run ${handed.id} running`, `job ${handed.id}.1 running`]);
+    // Unbeaten from here: the replica it is handed to adopts them, or they are dropped after 10 s.
+    const beaten = (await stores.concurrency.list('deploy'))[0]?.heartbeatAt;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await stores.concurrency.list('deploy'))[0]?.heartbeatAt).toBe(beaten);
+    await stores.concurrency.releasePrefixed('', { now: Date.now(), staleBefore: 0 });
+    const taken = await start();
+    expect(p.abandonRun(taken.id)).toBe(true);
+    await taken.done.catch(() => {});
+    await taken.released();
+    expect(await members()).toEqual([`job ${taken.id}.1 running`]);
   });
 
   it('keeps a run cancelled here: its `if: always()` job waits, and another replica would not know the run was cancelled', async () => {

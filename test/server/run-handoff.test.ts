@@ -16,7 +16,7 @@ interface JobView {
   readonly attempt: number;
   readonly noRunnerWith?: string[];
   readonly runnersElsewhere?: { name: string; replica: string }[];
-  readonly handoff?: 'pending' | 'secrets' | 'concurrency';
+  readonly handoff?: 'pending' | 'secrets';
   readonly runner?: { name: string };
 }
 
@@ -27,7 +27,8 @@ const syncMs = 25;
  * A run driven by one replica whose ready jobs only runners connected to another replica take is
  * handed to that replica (server/run-handoff.ts) — not while a job of it is offered, running or leased
  * on its driver, not when it was submitted with secrets, and not sooner than the floor after its last
- * handoff — and the replica it was handed to adopts it at its next sweep (run-takeover.ts).
+ * handoff — and the replica it was handed to adopts it at its next sweep (run-takeover.ts), with its
+ * places in concurrency groups, its workflow's and its jobs'.
  */
 function handoffScenarios(name: string, openStores: OpenReplicaStores): void {
   const startReplica = async (handoffFloorMs?: number) => {
@@ -108,6 +109,90 @@ jobs:
     onB.transport.close();
   });
 
+  for (const level of ['workflow', 'job'] as const) {
+    it(`${name}: moves a run whose ${level} is in a concurrency group, keeping its slot: a run of the group submitted meanwhile runs only after it`, async () => {
+      const a = await startReplica();
+      const b = await startReplica();
+      const onA = await connect(a, ['here']);
+      const onB = await connect(b, ['linux']);
+      await untilListed(a, 2);
+      const [runGroup, jobGroup] =
+        level === 'workflow' ? ['concurrency: deploy\n', ''] : ['', ', concurrency: deploy'];
+      const first = await submit(a, {
+        workflow: `name: first\n${runGroup}jobs:
+  held: { runs-on: here, steps: [{ run: echo held }] }
+  moved: { runs-on: linux${jobGroup}, steps: [{ run: echo moved }] }
+`,
+      });
+      const [held] = await onA.leases(1);
+      if (held === undefined) throw new Error('no lease on A');
+      // The slot is first's (its job waits for a runner, so its group admitted it) before second joins.
+      await until(async () => (await jobsOf(a, first)).some((job) => job.runnersElsewhere !== undefined));
+      const second = await submit(a, {
+        workflow: `name: second\n${runGroup}jobs:
+  after: { runs-on: here${jobGroup}, steps: [{ run: echo after }] }
+`,
+      });
+      onA.transport.send(jobCompleted(held));
+      const [moved] = await within(onB.leases(1), 'the job to reach the runner connected to B');
+      if (moved === undefined) throw new Error('no lease on B');
+      expect(a.notices).toContainEqual(expect.stringMatching(`^handed run ${first} to replica`));
+      // While first's job runs on B, second still waits: nothing of it is offered on A.
+      expect(await leaseWithin(onA, 2, 20 * sweepMs)).toBe(false);
+      const waiting = await runOf(a, second);
+      expect(waiting.status).toBe(level === 'workflow' ? 'queued' : 'running');
+      expect(waiting.jobs.filter((job) => job.status !== 'queued' && job.status !== 'pending')).toEqual([]);
+      onB.transport.send(jobCompleted(moved));
+      const done = await waitForRunStatus(b.request, first, 'succeeded');
+      const [, after] = await within(onA.leases(2), "second's job to start once first is done");
+      if (after === undefined) throw new Error('no second lease on A');
+      onA.transport.send(jobCompleted(after));
+      const next = await waitForRunStatus(a.request, second, 'succeeded');
+      expect(done.jobs).toMatchObject([
+        { name: 'held', status: 'succeeded', attempt: 1 },
+        { name: 'moved', status: 'succeeded', attempt: 1 },
+      ]);
+      expect(next.jobs).toMatchObject([{ name: 'after', status: 'succeeded', attempt: 1 }]);
+      onA.transport.close();
+      onB.transport.close();
+    });
+  }
+
+  it(`${name}: a newer run of the group with cancel-in-progress cancels a run that moved`, async () => {
+    const a = await startReplica();
+    const b = await startReplica();
+    const onA = await connect(a, ['here']);
+    const onB = await connect(b, ['linux']);
+    await untilListed(a, 2);
+    const group = 'concurrency: { group: deploy, cancel-in-progress: true }';
+    const first = await submit(a, {
+      workflow: `name: first\n${group}\njobs:\n  moved: { runs-on: linux, steps: [{ run: echo moved }] }\n`,
+    });
+    const [moved] = await within(onB.leases(1), 'the job to reach the runner connected to B');
+    if (moved === undefined) throw new Error('no lease on B');
+    const cancel = new Promise<string>((resolve) =>
+      onB.transport.onMessage((message) => {
+        if (message.type === 'cancel' && message.jobId === moved.jobId) resolve(message.reason);
+      }),
+    );
+    const second = await submit(a, {
+      workflow: `name: second\n${group}\njobs:\n  after: { runs-on: here, steps: [{ run: echo after }] }\n`,
+    });
+    const reason = await within(cancel, 'B to tell its runner to stop the job');
+    expect(reason).toContain('concurrency group');
+    // The slot stays first's until its job has ended on B.
+    expect(await leaseWithin(onA, 1, 10 * sweepMs)).toBe(false);
+    onB.transport.send(jobCompleted(moved, { kind: 'cancelled', reason }));
+    const cancelled = await waitForRunStatus(b.request, first, 'cancelled');
+    expect(cancelled.jobs).toMatchObject([{ name: 'moved', status: 'cancelled' }]);
+    const [after] = await within(onA.leases(1), "second's job to start once first is cancelled");
+    if (after === undefined) throw new Error('no lease on A');
+    onA.transport.send(jobCompleted(after));
+    await waitForRunStatus(a.request, second, 'succeeded');
+    onA.transport.close();
+    onB.transport.close();
+  });
+
   for (const [floorMs, back] of [
     [60_000, false],
     [0, true],
@@ -157,8 +242,27 @@ async function submit(server: TestServer, body: object): Promise<string> {
 }
 
 async function jobsOf(server: TestServer, runId: string): Promise<JobView[]> {
-  return ((await server.request('GET', `/api/v1/runs/${runId}`)).body as { run: { jobs: JobView[] } }).run
-    .jobs;
+  return (await runOf(server, runId)).jobs;
+}
+
+async function runOf(server: TestServer, runId: string): Promise<{ status: string; jobs: JobView[] }> {
+  return (
+    (await server.request('GET', `/api/v1/runs/${runId}`)).body as { run: Awaited<ReturnType<typeof runOf>> }
+  ).run;
+}
+
+/** Whether `runner` holds `count` leases within `ms`. */
+async function leaseWithin(runner: { leases(count: number): Promise<unknown> }, count: number, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const leased = runner.leases(count).then(() => true as const);
+  try {
+    return await Promise.race([leased, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Until `server` lists `count` runners connected (one of them to another replica, from the store). */

@@ -112,9 +112,9 @@ export interface RunnerElsewhere {
 
 /**
  * With runners elsewhere: whether the run moves to their server (`pending`), or why it stays
- * (`secrets`, `concurrency`); absent from servers that never move a run.
+ * (`secrets`); absent from servers that never move a run.
  */
-export type RunHandoff = 'pending' | 'secrets' | 'concurrency';
+export type RunHandoff = 'pending' | 'secrets';
 
 /**
  * Why a queued job is not offered: no connected runner that takes jobs has its `runs-on` labels
@@ -152,8 +152,6 @@ function handoffText(handoff: RunHandoff | undefined, one: boolean): string {
       return `: the run moves to ${server} once no job of it runs on the server that drives it`;
     case 'secrets':
       return ', but a run submitted with secrets stays on the server that drives it (their values are not stored for another to take it)';
-    case 'concurrency':
-      return ', but a run in a concurrency group stays on the server that drives it';
     case undefined:
       return " but a run's jobs go only to runners connected to the server that drives it";
   }
