@@ -38,9 +38,16 @@ export interface JoinRequest {
    * member changes (nobody is replaced or asked to cancel). The rename fences the earlier process:
    * should it still be alive, its beats find its member gone (it stops its work) and its release
    * removes nothing. A replaced member is taken over as replaced, so its job ends as it would have.
-   * Without a live member of the family this is an ordinary join, at the back.
+   * Without a live member of the family this is an ordinary join, at the back (see `returning`).
    */
   readonly adopt?: string;
+  /**
+   * With `adopt`, when the family certainly held a place (a run handed to this process was admitted
+   * by its last driver): should that place have been dropped, the join at the back is the older
+   * member's it is — it replaces no pending member and asks no running one to cancel, since those
+   * joined after its place (an older run must not end newer ones, whatever the group's flags).
+   */
+  readonly returning?: boolean;
 }
 
 /** What a member learns of its place; every store call that changes a member returns it. */
@@ -82,9 +89,12 @@ export function joinGroup(
   const alive = members.filter(
     (member) => member.heartbeatAt >= clock.staleBefore && member.memberId !== request.memberId,
   );
+  // Coming back for work whose place was dropped, it is no newer than those members.
+  const newer = request.returning !== true;
   const changed = alive.map((member): GroupMember => {
-    if (member.phase === 'running' && request.cancelInProgress) return { ...member, cancelRequested: true };
-    if (member.phase === 'pending' && !request.queue)
+    if (member.phase === 'running' && request.cancelInProgress && newer)
+      return { ...member, cancelRequested: true };
+    if (member.phase === 'pending' && !request.queue && newer)
       return { ...member, phase: 'replaced', replacedBy: request.memberId };
     return member;
   });

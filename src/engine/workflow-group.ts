@@ -17,9 +17,19 @@ import { workflowMemberOfRun } from './run-ownership.js';
 /**
  * A workflow-level `concurrency:` evaluated for one run: what joining its group needs but an id. With
  * `adopt` (workflowMemberOfRun: a run handed to this process, server/run-takeover.ts), the run takes
- * the place its last driver left in the group, if still live, rather than joining at the back.
+ * the place its last driver left in the group, if still live, rather than joining at the back; with
+ * `returning` too, at the back it joins as the older run it is (JoinRequest.returning).
  */
 export type WorkflowGroup = Omit<JoinRequest, 'memberId'>;
+
+/**
+ * The group of a run handed to this process (server/run-takeover.ts), which its last driver had admitted
+ * (RunHandoff moves no run that waits for its group): it adopts the place left for it, and should that
+ * place have been dropped, it rejoins at the back as the older run it is (JoinRequest.returning).
+ */
+export function handedOffGroup(group: WorkflowGroup, runId: string): WorkflowGroup {
+  return { ...group, adopt: workflowMemberOfRun(runId), returning: true };
+}
 
 /** The run's own ids, which a workflow's group may use: github.run_id, run_number and run_attempt. */
 export interface RunIdentity {
@@ -133,7 +143,7 @@ export function holdForGroup(
   stores: Stores,
   clock: Clock,
   run: ActiveRun,
-  { group, cancelInProgress, queue, adopt }: WorkflowGroup,
+  { group, cancelInProgress, queue, adopt, returning }: WorkflowGroup,
   effects: readonly Effect[],
   hooks: RunGateHooks,
 ): void {
@@ -156,7 +166,14 @@ export function holdForGroup(
   const membership = new GroupMembership(
     stores.concurrency,
     clock,
-    { group, cancelInProgress, queue, memberId, ...(adopt === undefined ? {} : { adopt }) },
+    {
+      group,
+      cancelInProgress,
+      queue,
+      memberId,
+      ...(adopt === undefined ? {} : { adopt }),
+      ...(returning === undefined ? {} : { returning }),
+    },
     {
       waiting: (ahead) => {
         join();

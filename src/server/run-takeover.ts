@@ -9,9 +9,8 @@ import {
   keepOwnership,
   lastSeenAlive,
   type RunEnding,
-  workflowMemberOfRun,
 } from '../engine/run-ownership.js';
-import { identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
+import { handedOffGroup, identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { RunRecord } from '../store/runs.js';
 import type { ParseResult } from '../workflow/parse.js';
@@ -264,7 +263,7 @@ export class RunTakeover {
     if (holdLeases) await givePlacesUp(stores, run.id, resumable.request, clock.now(), { jobs: false });
     const resolved = resolveWorkflowGroup(parsed.workflow, request, identityOf(record));
     // Handed here, it keeps the place its last driver left for it (RunHandoff), if not dropped yet.
-    const group = handedOff && resolved ? { ...resolved, adopt: workflowMemberOfRun(run.id) } : resolved;
+    const group = handedOff && resolved ? handedOffGroup(resolved, run.id) : resolved;
     // Its events here begin at this takeover: a new client of its stream gets it from the store.
     this.context.feed.continuing(run.id);
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {

@@ -4,6 +4,7 @@ import {
   type JoinRequest,
   joinGroup,
   leaveGroup,
+  settleGroup,
   stateOf,
 } from '../../src/core/concurrency-group.js';
 import { at, request, staleAfterMs } from './group-requests.js';
@@ -69,6 +70,29 @@ describe('joinGroup with adopt: a process continuing a stopped one’s work take
       ['b#1', 2, 'running'],
       ['a#2', 3, 'pending'],
     ]);
+  });
+
+  it('returning after its member went stale, replaces no newer member and asks none to cancel', () => {
+    // a#1 ran; b#1 and c#1 joined after it. a#1's process stopped beating it, and the one that goes on
+    // with its work comes after the place was dropped: an older member must not end newer ones.
+    const pending = joined(['a#1', 'b#1'], { queue: true });
+    const later = at(1 + staleAfterMs + 1);
+    const beaten = pending.map((m) => (m.memberId === 'b#1' ? { ...m, heartbeatAt: later.now } : m));
+    const rejoin = request('a#2', { adopt: 'a#', returning: true, cancelInProgress: true });
+    // b#1 not yet promoted (no beat since a#1 lapsed): it is not replaced.
+    expect(joinGroup(beaten, rejoin, later).map((m) => [m.memberId, m.phase, m.cancelRequested])).toEqual([
+      ['b#1', 'running', false],
+      ['a#2', 'pending', false],
+    ]);
+    // b#1 holding the slot by now: it is not asked to cancel.
+    const running = settleGroup(beaten, later);
+    expect(joinGroup(running, rejoin, later).map((m) => [m.memberId, m.phase, m.cancelRequested])).toEqual([
+      ['b#1', 'running', false],
+      ['a#2', 'pending', false],
+    ]);
+    // Without `returning` (a job of a resumed run that never joined before) it joins as any newcomer.
+    const { returning: _, ...fresh } = rejoin;
+    expect(joinGroup(running, fresh, later).find((m) => m.memberId === 'b#1')?.cancelRequested).toBe(true);
   });
 
   it('takes a replaced member over as replaced: its job ends, and the newer one keeps its place', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunId } from '../../src/core/ids.js';
 import { ControlPlane, type RunHandle } from '../../src/engine/control-plane.js';
-import { workflowMemberOfRun } from '../../src/engine/run-ownership.js';
+import { handedOffGroup } from '../../src/engine/workflow-group.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
@@ -11,7 +11,7 @@ import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
 const leasesOf = (runner: ScriptedRunner, runId: RunId): Lease[] =>
   runner.of('lease').filter((lease) => lease.jobId.startsWith(`${runId}.`));
 
-const group = { group: 'deploy', cancelInProgress: false, queue: false };
+const defaultGroup = { group: 'deploy', cancelInProgress: false, queue: false };
 
 for (const [name, make, skip] of storeFactories) {
   describe.skipIf(skip !== undefined)(`${name}: a workflow concurrency group across a handoff`, () => {
@@ -23,7 +23,7 @@ for (const [name, make, skip] of storeFactories) {
      * later by its clock, with a runner that takes the job, gets run 2 of the group, then continues
      * run 1 adopting that place (as run-takeover.ts does for a run handed to it).
      */
-    async function handedOff(laterMs: number) {
+    async function handedOff(laterMs: number, group = defaultGroup) {
       const workflow = oneJobWorkflow();
       const clockBefore = new ManualClock();
       const before = new ControlPlane(stores(), { clock: clockBefore });
@@ -52,8 +52,14 @@ for (const [name, make, skip] of storeFactories) {
       const record = await another.runs.getRun(abandoned.id);
       if (record === undefined) throw new Error('no run 1');
       const jobs = await another.runs.listJobs(abandoned.id);
-      const adopt = workflowMemberOfRun(abandoned.id);
-      const run1 = plane.continueRun('resume', workflow, runRequest, record, jobs, { ...group, adopt });
+      const run1 = plane.continueRun(
+        'resume',
+        workflow,
+        runRequest,
+        record,
+        jobs,
+        handedOffGroup(group, abandoned.id),
+      );
       return { clock, runner, run1, run2 };
     }
 
@@ -89,6 +95,15 @@ for (const [name, make, skip] of storeFactories) {
 
     it('adopted late (its place dropped after 10 s), it joins anew and waits for the run that took the slot', async () => {
       const { clock, runner, run1, run2 } = await handedOff(11_000);
+      await inTurn(clock, runner, run2, run1);
+    });
+
+    it('adopted late in a cancel-in-progress group, it does not cancel the newer run that took the slot: it waits for it', async () => {
+      // cancel-in-progress is for newer runs: run 1, rejoining after its place was dropped, is not one.
+      const { clock, runner, run1, run2 } = await handedOff(11_000, {
+        ...defaultGroup,
+        cancelInProgress: true,
+      });
       await inTurn(clock, runner, run2, run1);
     });
   });
