@@ -63,6 +63,12 @@ export interface ActiveRun {
    */
   resumed: boolean;
   /**
+   * Of a resumed run, the jobs stored queued or running: they had joined their own groups in the
+   * earlier process, so one whose place was dropped rejoins as the older member it is
+   * (JoinRequest.returning); the others join there for the first time.
+   */
+  returning: ReadonlySet<string>;
+  /**
    * Continued from a process that certainly exited: the places its jobs left in their own groups may
    * be given up at once when they end without entering again (JobGroups.releaseOf). Never after a
    * takeover of an owner only judged gone (a late heartbeat, `resume --force`): it may still run them.
@@ -100,6 +106,7 @@ export function activateRun(
     handedOff: false,
     grouped: false,
     resumed: false,
+    returning: new Set(),
     ownerExited: false,
     released: Promise.resolve(),
   };

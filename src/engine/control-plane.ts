@@ -23,6 +23,7 @@ import { leaseMessage } from './lease-message.js';
 import { type JobCompleted, LeaseReports } from './lease-reports.js';
 import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
+import { entryOf, markResumed } from './resumed-run.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
@@ -278,8 +279,7 @@ export class ControlPlane {
     // A re-run's duration is this attempt's, not the time since the run first started.
     const activeSince = how === 'resume' ? startedAt : now;
     const { run, handle } = this.active.activate(record, workflow, coordinator, activeSince, this.cancelRun);
-    run.resumed = how === 'resume';
-    run.ownerExited = run.resumed && ownerExited;
+    markResumed(run, how === 'resume', jobs, ownerExited);
     for (const job of jobs) this.runsByLeg.set(job.id, run);
     beginRun(this.runStart, run, record, group, effects);
     this.leases.tellHeld(jobs, awaitingRunner);
@@ -334,7 +334,7 @@ export class ControlPlane {
     const { leg } = effect;
     switch (effect.kind) {
       case 'queue': {
-        if (this.jobGroups.enter(leg, run.workflow, { adopt: run.resumed })) {
+        if (this.jobGroups.enter(leg, run.workflow, entryOf(run, leg.id))) {
           this.records.held(leg);
           break;
         }
@@ -371,7 +371,7 @@ export class ControlPlane {
   private scheduleRetry(run: ActiveRun, effect: Extract<Effect, { kind: 'retry' }>): void {
     const { leg, ended, delayMs, reason, line } = effect;
     const held =
-      !this.jobGroups.holds(leg.id) && this.jobGroups.enter(leg, run.workflow, { adopt: run.resumed });
+      !this.jobGroups.holds(leg.id) && this.jobGroups.enter(leg, run.workflow, entryOf(run, leg.id));
     this.records.retrying(run.id, leg, ended, { delayMs, reason }, this.now(), { held, line });
     if (!held) this.dispatcher.enqueue(leg);
   }

@@ -46,9 +46,10 @@ export class JobGroups {
   /**
    * False when the leg has no group (queue it now); true when the hooks will say what to do. With
    * `adopt` (a leg of a run taken over), a member the leg's earlier process left running or waiting
-   * in the group, not yet dropped as stale, becomes this process's: same place, same slot.
+   * in the group, not yet dropped as stale, becomes this process's: same place, same slot; with
+   * `returning` (the leg had joined there), a dropped one rejoins as the older member (JoinRequest.returning).
    */
-  enter(leg: Leg, workflow: Workflow, { adopt = false } = {}): boolean {
+  enter(leg: Leg, workflow: Workflow, { adopt = false, returning = false } = {}): boolean {
     const definition = workflow.jobs.get(leg.key)?.concurrency;
     const contexts = leg.spec?.contexts;
     if (definition === undefined || contexts === undefined) return false;
@@ -73,7 +74,7 @@ export class JobGroups {
       {
         ...resolved,
         memberId: `${memberFamily(leg, group)}${this.#owner}`,
-        ...(adopt ? { adopt: memberFamily(leg, group) } : {}),
+        ...(adopt ? { adopt: memberFamily(leg, group), returning } : {}),
       },
       {
         waiting: () => {

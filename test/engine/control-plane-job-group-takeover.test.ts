@@ -112,6 +112,22 @@ for (const [name, make, skip] of storeFactories) {
       await runsInTurn(clock, runner, run2, run1);
     });
 
+    it('a resumed job whose place lapsed, in a cancel-in-progress group, does not cancel the newer job that took the slot', async () => {
+      const { clock, runner, run1, run2 } = await takenOver(
+        '      group: solo\n      cancel-in-progress: true\n',
+        11_000,
+      );
+      await eventually('run 2 leased', async () => {
+        await clock.advance(200);
+        return leasesOf(runner, run2.id).length === 1;
+      });
+      await beats(clock, 2_000);
+      expect(leasesOf(runner, run1.id)).toEqual([]);
+      // Joining back after its place lapsed, the older job waits: it asks run 2's job nothing.
+      expect(runner.of('cancel')).toEqual([]);
+      await runsInTurn(clock, runner, run2, run1);
+    });
+
     it('a job waiting in the dead process keeps its place ahead of a job that joined after it', async () => {
       const workflow = oneJobWorkflow('    concurrency:\n      group: solo\n      queue: true\n');
       const clock = new ManualClock();
