@@ -143,10 +143,11 @@ export function holdForGroup(
   stores: Stores,
   clock: Clock,
   run: ActiveRun,
-  { group, cancelInProgress, queue, adopt, returning }: WorkflowGroup,
+  workflowGroup: WorkflowGroup,
   effects: readonly Effect[],
   hooks: RunGateHooks,
 ): void {
+  const { group } = workflowGroup;
   const runId = run.id;
   const states = {
     replaced: 'replaced',
@@ -166,14 +167,7 @@ export function holdForGroup(
   const membership = new GroupMembership(
     stores.concurrency,
     clock,
-    {
-      group,
-      cancelInProgress,
-      queue,
-      memberId,
-      ...(adopt === undefined ? {} : { adopt }),
-      ...(returning === undefined ? {} : { returning }),
-    },
+    { ...workflowGroup, memberId },
     {
       waiting: (ahead) => {
         join();

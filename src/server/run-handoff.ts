@@ -67,7 +67,6 @@ export class RunHandoff {
     // The run's job updates held for this turn (StoreWrites) reach the store first, so that none of its
     // last driver's lands after the handoff, under a claim of the new one.
     await Promise.resolve();
-    const stale = `; a server takes it over once its heartbeat is stale`;
     try {
       if (await stores.recovery.handOff(runId, thisProcess(), target, clock.now(), this.floorMs)) {
         this.context.logNotice(
@@ -83,7 +82,7 @@ export class RunHandoff {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.context.logNotice(
-        `stopped driving run ${runId} to hand it to ${target}, but the store failed (${reason})${stale}`,
+        `stopped driving run ${runId} to hand it to ${target}, but the store failed (${reason}); a server takes it over once its heartbeat is stale`,
       );
     }
     return false;

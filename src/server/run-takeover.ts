@@ -118,12 +118,12 @@ export class RunTakeover {
       candidates.length === 0 ? new Map() : await stores.recovery.ownerships(candidates.map((run) => run.id));
     const interrupted: Interrupted[] = [];
     for (const run of candidates) {
-      const handed = ownerships.get(run.id);
-      if (handed?.handedTo === this.context.runners.replica) {
-        interrupted.push({ id: run.id, run, judged: handed, ownerGone: false, handedOff: true });
+      const ownership = ownerships.get(run.id);
+      if (ownership?.handedTo === this.context.runners.replica) {
+        interrupted.push({ id: run.id, run, judged: ownership, ownerGone: false, handedOff: true });
         continue;
       }
-      const liveness = runLiveness(run.status, ownerships.get(run.id), clock.now(), ownerExited);
+      const liveness = runLiveness(run.status, ownership, clock.now(), ownerExited);
       if (liveness.kind !== 'interrupted') continue;
       // Only a dead owner cannot still tell the job's runner to stop it (ControlPlane.abandonRun): a
       // runner it cancelled would report that end under the lease held here, and the job end cancelled.

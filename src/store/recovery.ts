@@ -76,6 +76,22 @@ export interface RunOwnership {
   readonly handedOffAt?: number;
 }
 
+/**
+ * RunOwnership's handoff fields from a runs row's columns, as both stores read them. A claim by a
+ * Valkyrie from before handoffs leaves `handoff_to` as it was but moves the heartbeat, which handOff set
+ * to when it handed off: the handoff is pending only while the two are equal.
+ */
+export function handoffOf(
+  handoffTo: string | null,
+  heartbeatAt: number,
+  handedOffAt: number | null,
+): Pick<RunOwnership, 'handedTo' | 'handedOffAt'> {
+  if (handedOffAt === null) return {};
+  return handoffTo === null || heartbeatAt !== handedOffAt
+    ? { handedOffAt }
+    : { handedTo: handoffTo, handedOffAt };
+}
+
 /** Everything a resume needs; the jobs themselves come from RunStore.listJobs. */
 export interface ResumableRun {
   /** The workflow file's text, parsed again on resume. */

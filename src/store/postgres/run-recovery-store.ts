@@ -1,12 +1,13 @@
 import type { RunId } from '../../core/ids.js';
-import type {
-  ClaimOutcome,
-  ReopenableStatus,
-  ResumableRun,
-  RunOwner,
-  RunOwnership,
-  RunRecoveryStore,
-  StoredRunRequest,
+import {
+  type ClaimOutcome,
+  handoffOf,
+  type ReopenableStatus,
+  type ResumableRun,
+  type RunOwner,
+  type RunOwnership,
+  type RunRecoveryStore,
+  type StoredRunRequest,
 } from '../recovery.js';
 import { millis, runIdOf, runKey } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
@@ -264,14 +265,10 @@ export class PostgresRunRecoveryStore implements RunRecoveryStore {
 
 function ownershipOf(row: OwnershipRow): RunOwnership | undefined {
   if (row.owner_host === null || row.owner_pid === null || row.heartbeat_at === null) return undefined;
+  const heartbeatAt = millis(row.heartbeat_at);
   return {
     owner: { host: row.owner_host, pid: row.owner_pid },
-    heartbeatAt: millis(row.heartbeat_at),
-    // A claim by a Valkyrie from before handoffs leaves handoff_to as it was; it moved the heartbeat,
-    // which handOff set to when it handed off: the handoff is pending only while the two are equal.
-    ...(row.handoff_to === null || row.heartbeat_at !== row.handed_off_at
-      ? {}
-      : { handedTo: row.handoff_to }),
-    ...(row.handed_off_at === null ? {} : { handedOffAt: millis(row.handed_off_at) }),
+    heartbeatAt,
+    ...handoffOf(row.handoff_to, heartbeatAt, row.handed_off_at === null ? null : millis(row.handed_off_at)),
   };
 }

@@ -1,14 +1,15 @@
 import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { RunId } from '../../core/ids.js';
-import type {
-  ClaimOutcome,
-  ReopenableStatus,
-  ResumableRun,
-  RunOwner,
-  RunOwnership,
-  RunRecoveryStore,
-  StoredRunRequest,
+import {
+  type ClaimOutcome,
+  handoffOf,
+  type ReopenableStatus,
+  type ResumableRun,
+  type RunOwner,
+  type RunOwnership,
+  type RunRecoveryStore,
+  type StoredRunRequest,
 } from '../recovery.js';
 import { RunTakenOverError } from '../run-fence.js';
 import { runIdOf, runKey } from './columns.js';
@@ -253,11 +254,6 @@ function ownershipOf(row: ResumableRow): RunOwnership | undefined {
   return {
     owner: { host: row.owner_host, pid: row.owner_pid },
     heartbeatAt: row.heartbeat_at,
-    // A claim by a Valkyrie from before handoffs leaves handoff_to as it was; it moved the heartbeat,
-    // which handOff set to when it handed off: the handoff is pending only while the two are equal.
-    ...(row.handoff_to === null || row.heartbeat_at !== row.handed_off_at
-      ? {}
-      : { handedTo: row.handoff_to }),
-    ...(row.handed_off_at === null ? {} : { handedOffAt: row.handed_off_at }),
+    ...handoffOf(row.handoff_to, row.heartbeat_at, row.handed_off_at),
   };
 }
