@@ -4,8 +4,23 @@ import { UsageError } from './exit-codes.js';
 import { clientOptions } from './shared-options.js';
 
 /**
- * A list command that is its group's default (`valkyrie runners` lists them) receives any word that
- * is no command of the group: refused as the unknown command it is, rather than as an argument too many.
+ * `GROUP list [--json]`, the group's default command: `valkyrie runners` alone lists them, as
+ * `valkyrie runs` lists runs.
+ */
+function defaultList(group: Command, description: string): Command {
+  return clientOptions(
+    group
+      .command('list', { isDefault: true })
+      .description(`${description} (the default)`)
+      .option('--json', 'print JSON')
+      .allowExcessArguments()
+      .hook('preAction', (list) => refuseUnknownCommand(list)),
+  );
+}
+
+/**
+ * The default list command receives any word that is no command of its group: refused as the
+ * unknown command it is, rather than as an argument too many.
  */
 function refuseUnknownCommand(list: Command): void {
   const group = list.parent;
@@ -45,17 +60,12 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     const { tokenCreateCommand } = await import('./commands/token.js');
     setExit(await tokenCreateCommand(options));
   });
-  clientOptions(
-    token
-      .command('list', { isDefault: true })
-      .description('list tokens (never their secrets), revoked and expired ones included (the default)')
-      .option('--json', 'print JSON')
-      .allowExcessArguments(),
-  ).action(async (options, command: Command) => {
-    refuseUnknownCommand(command);
-    const { tokenListCommand } = await import('./commands/token.js');
-    setExit(await tokenListCommand(options));
-  });
+  defaultList(token, 'list tokens (never their secrets), revoked and expired ones included').action(
+    async (options) => {
+      const { tokenListCommand } = await import('./commands/token.js');
+      setExit(await tokenListCommand(options));
+    },
+  );
   clientOptions(
     token
       .command('revoke')
@@ -73,18 +83,12 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     .description(
       "list the fleet's runners, and drain, resume, put one in maintenance or remove one (admin token for changes)",
     );
-  clientOptions(
-    runners
-      // `valkyrie runners` alone lists them, as `valkyrie runs` lists runs.
-      .command('list', { isDefault: true })
-      .description('list every runner that has connected to the server, from all its replicas (the default)')
-      .option('--json', 'print JSON')
-      .allowExcessArguments(),
-  ).action(async (options, command: Command) => {
-    refuseUnknownCommand(command);
-    const { runnersListCommand } = await import('./commands/runners.js');
-    setExit(await runnersListCommand(options));
-  });
+  defaultList(runners, 'list every runner that has connected to the server, from all its replicas').action(
+    async (options) => {
+      const { runnersListCommand } = await import('./commands/runners.js');
+      setExit(await runnersListCommand(options));
+    },
+  );
   for (const [action, what] of [
     ['drain', 'give the runner no new jobs; its running jobs finish'],
     ['maintenance', 'the same as drain, marked as maintenance for operators'],
