@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { RunId } from '../../src/core/ids.js';
 import { ControlPlane, type RunHandle } from '../../src/engine/control-plane.js';
 import { handedOffGroup } from '../../src/engine/workflow-group.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
+import { leasesOf, runsInTurn } from './group-turns.js';
 import { eventually, oneJobWorkflow, runRequest } from './plane-fixtures.js';
-import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
-
-const leasesOf = (runner: ScriptedRunner, runId: RunId): Lease[] =>
-  runner.of('lease').filter((lease) => lease.jobId.startsWith(`${runId}.`));
+import { accepting, ScriptedRunner } from './scripted-runner.js';
 
 const defaultGroup = { group: 'deploy', cancelInProgress: false, queue: false };
 
@@ -78,14 +75,7 @@ for (const [name, make, skip] of storeFactories) {
       });
       await beats(clock, 12_000);
       expect(leasesOf(runner, second.id)).toEqual([]);
-      runner.complete(leasesOf(runner, first.id)[0] as Lease);
-      expect(await first.done).toBe('succeeded');
-      await eventually('the second run leased', async () => {
-        await clock.advance(200);
-        return leasesOf(runner, second.id).length === 1;
-      });
-      runner.complete(leasesOf(runner, second.id)[0] as Lease);
-      expect(await second.done).toBe('succeeded');
+      await runsInTurn(clock, runner, first, second);
     }
 
     it('adopted within 10 s, the run keeps its slot: a run that joined meanwhile runs after it', async () => {

@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { RunId } from '../../src/core/ids.js';
-import { ControlPlane, type RunHandle } from '../../src/engine/control-plane.js';
+import { ControlPlane } from '../../src/engine/control-plane.js';
 import type { Stores } from '../../src/store/store.js';
 import { ManualClock } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
+import { leasesOf, runsInTurn } from './group-turns.js';
 import { eventually, oneJobWorkflow, runRequest } from './plane-fixtures.js';
 import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
-
-const leasesOf = (runner: ScriptedRunner, runId: RunId): Lease[] =>
-  runner.of('lease').filter((lease) => lease.jobId.startsWith(`${runId}.`));
 
 for (const [name, make, skip] of storeFactories) {
   describe.skipIf(skip !== undefined)(`${name}: a job-level concurrency group across a takeover`, () => {
@@ -77,22 +74,6 @@ for (const [name, make, skip] of storeFactories) {
     }
 
     /** `first` holds the slot: it completes, and then `second` is leased and completes. */
-    async function runsInTurn(
-      clock: ManualClock,
-      runner: ScriptedRunner,
-      first: RunHandle,
-      second: RunHandle,
-    ) {
-      runner.complete(leasesOf(runner, first.id)[0] as Lease);
-      expect(await first.done).toBe('succeeded');
-      await eventually('the second run leased', async () => {
-        await clock.advance(200);
-        return leasesOf(runner, second.id).length === 1;
-      });
-      runner.complete(leasesOf(runner, second.id)[0] as Lease);
-      expect(await second.done).toBe('succeeded');
-    }
-
     it('the resumed job keeps the slot it held: a job that joined after it runs after it (queue: true)', async () => {
       await keepsItsTurn('      group: solo\n      queue: true\n');
     });
