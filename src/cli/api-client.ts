@@ -4,11 +4,11 @@ import { closedWithoutAnswer, plainServerLine, tlsServerLine } from '../protocol
 import { UsageError } from './exit-codes.js';
 import {
   connectionRefused,
-  defaultRestartWait,
+  defaultRetryWait,
   errorCode,
-  RestartWait,
-  type RestartWaitPolicy,
-} from './restart-wait.js';
+  RetryWait,
+  type RetryWaitPolicy,
+} from './retry-wait.js';
 
 /** Where a client command finds the server: `--server`/`--token`, else VALKYRIE_SERVER/VALKYRIE_TOKEN. */
 export interface ApiClientFlags {
@@ -56,19 +56,20 @@ export class ApiRequestError extends ValkyrieError {
 }
 
 export interface ApiFetchInit {
-  /** A function makes the body anew for each attempt (a stream is read once): see `retryWhileRestarting`. */
+  /** A function makes the body anew for each attempt (a stream is read once): see `retryWhenAsked`. */
   readonly body?: RequestInit['body'] | (() => RequestInit['body']);
   readonly headers?: Readonly<Record<string, string>>;
   /** Required by fetch for a streamed request body. */
   readonly duplex?: 'half';
   readonly signal?: AbortSignal;
   /**
-   * Default true: a `503 VK_SHUTTING_DOWN` (a server restarting) is asked again after its Retry-After,
-   * and so is a refused connection after one, within the RestartWaitPolicy (restart-wait.ts says why
-   * that is safe for every request); a stream body given as such, not as a function, is not. False
-   * for a caller with its own reconnecting (the run event stream).
+   * Default true: a `503 VK_SHUTTING_DOWN` (a server restarting) or `503 VK_SERVER_BUSY` (its parse
+   * queue full) is asked again after its Retry-After, and so is a refused connection after a
+   * restarting answer, within the RetryWaitPolicy (retry-wait.ts says why that is safe for every
+   * request); a stream body given as such, not as a function, is not. False for a caller with its own
+   * reconnecting (the run event stream).
    */
-  readonly retryWhileRestarting?: boolean;
+  readonly retryWhenAsked?: boolean;
 }
 
 /**
@@ -79,13 +80,13 @@ export interface ApiFetchInit {
  */
 export class ApiClient {
   readonly server: string;
-  /** The restart notice is given once per client, however many of its requests wait. */
-  private toldRestarting = false;
+  /** The 503 codes whose wait was told (tellWaiting). */
+  private readonly told = new Set<string>();
 
   constructor(
     server: string,
     private readonly token: string | undefined,
-    private readonly restartWait: RestartWaitPolicy = defaultRestartWait,
+    private readonly retryWait: RetryWaitPolicy = defaultRetryWait,
   ) {
     this.server = server.replace(/\/+$/, '');
   }
@@ -124,13 +125,13 @@ export class ApiClient {
 
   /**
    * The raw response, for streams, binary bodies and statuses the caller reads itself. A server that
-   * is restarting is waited out (ApiFetchInit.retryWhileRestarting); the answer after the last wait is
-   * the caller's, as any other.
+   * is restarting or busy is waited out (ApiFetchInit.retryWhenAsked); the answer after the last wait
+   * is the caller's, as any other.
    */
   async fetch(method: string, path: string, init: ApiFetchInit = {}): Promise<Response> {
-    const { body, retryWhileRestarting, ...rest } = init;
-    const resendable = retryWhileRestarting !== false && (body === undefined || typeof body !== 'object');
-    const wait = new RestartWait(this.restartWait);
+    const { body, retryWhenAsked, ...rest } = init;
+    const resendable = retryWhenAsked !== false && (body === undefined || typeof body !== 'object');
+    const wait = new RetryWait(this.retryWait);
     for (;;) {
       let response: Response;
       try {
@@ -141,37 +142,45 @@ export class ApiClient {
       } catch (error) {
         const delay = resendable && connectionRefused(error) ? wait.afterRefused() : undefined;
         if (delay === undefined || init.signal?.aborted) throw await this.networkError(error, init.signal);
-        await this.restartWait.sleep(delay, init.signal);
+        await this.retryWait.sleep(delay, init.signal);
         continue;
       }
       if (!resendable || response.status !== 503) return response;
       const text = await response.text().catch(() => '');
       const retryAfter = response.headers.get('retry-after');
-      const delay = errorCode(text) === 'VK_SHUTTING_DOWN' ? wait.afterShuttingDown(retryAfter) : undefined;
-      if (delay === undefined || init.signal?.aborted)
+      const code = errorCode(text);
+      const delay =
+        code === 'VK_SHUTTING_DOWN'
+          ? wait.afterShuttingDown(retryAfter)
+          : code === 'VK_SERVER_BUSY'
+            ? wait.afterBusy(retryAfter)
+            : undefined;
+      if (code === undefined || delay === undefined || init.signal?.aborted)
         return new Response(text, {
           status: 503,
           statusText: response.statusText,
           headers: response.headers,
         });
-      this.tellRestarting(delay);
-      await this.restartWait.sleep(delay, init.signal);
+      this.tellWaiting(code, delay);
+      await this.retryWait.sleep(delay, init.signal);
     }
   }
 
-  private tellRestarting(delayMs: number): void {
-    if (this.toldRestarting) return;
-    this.toldRestarting = true;
-    this.restartWait.notice(
-      `valkyrie: the server at ${this.origin} is shutting down or restarting (503 VK_SHUTTING_DOWN); ` +
-        `retrying in ${formatSeconds(delayMs)}, for up to ${formatSeconds(this.restartWait.maxTotalMs)}`,
+  /** Once per client and cause, however many of its requests wait. */
+  private tellWaiting(code: string, delayMs: number): void {
+    if (this.told.has(code)) return;
+    this.told.add(code);
+    const state = code === 'VK_SERVER_BUSY' ? 'busy' : 'shutting down or restarting';
+    this.retryWait.notice(
+      `valkyrie: the server at ${this.origin} is ${state} (503 ${code}); ` +
+        `retrying in ${formatSeconds(delayMs)}, for up to ${formatSeconds(this.retryWait.maxTotalMs)}`,
     );
   }
 
   private send(
     method: string,
     path: string,
-    init: Omit<ApiFetchInit, 'body' | 'retryWhileRestarting'> & { readonly body: RequestInit['body'] },
+    init: Omit<ApiFetchInit, 'body' | 'retryWhenAsked'> & { readonly body: RequestInit['body'] },
   ): Promise<Response> {
     const auth: Record<string, string> =
       this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };

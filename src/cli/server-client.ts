@@ -284,7 +284,7 @@ export class ServerClient {
       },
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       // run-event-follower.ts reconnects a stream a restarting server refused, within --reconnect-timeout.
-      retryWhileRestarting: false,
+      retryWhenAsked: false,
     });
     await throwUnlessOk(response);
     if (response.body === null) return;

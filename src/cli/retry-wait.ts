@@ -1,28 +1,36 @@
 /**
- * How a client command waits out a server that is shutting down, as during a restart: it answers
- * `503 VK_SHUTTING_DOWN` with `Retry-After: 5` while it drains, then refuses connections until the
- * new process listens. The API gives that answer before a route does anything (route.ts, and the
- * submit route's parse, before anything is written), so asking again can never do a thing twice: a
- * refused submit created no run. A connection refused is retried only after such an answer, and a
- * refused connection sent nothing either.
+ * How a client command waits out a server that asks to be asked again: one shutting down, as during
+ * a restart, answers `503 VK_SHUTTING_DOWN` with `Retry-After: 5` while it drains, then refuses
+ * connections until the new process listens; one whose queue of workflows to parse is full answers
+ * `503 VK_SERVER_BUSY`, as a burst of submissions can fill it. The API gives both answers before a
+ * route does anything (route.ts, and the submit and re-run routes' parse, before anything is
+ * written), so asking again can never do a thing twice: a refused submit created no run. A
+ * connection refused is retried only after a shutting-down answer, and a refused connection sent
+ * nothing either.
  */
-export interface RestartWaitPolicy {
-  /** From the first 503 VK_SHUTTING_DOWN: no wait starts that would end later than this. */
+export interface RetryWaitPolicy {
+  /** From the first 503 of a call: no wait starts that would end later than this. */
   readonly maxTotalMs: number;
   /** Requests sent for one call, the first included. */
   readonly maxAttempts: number;
   /** Between attempts while connections are refused (the old process is gone, the new one not up yet). */
   readonly refusedDelayMs: number;
+  /**
+   * A busy server's wait, spread: the clients of a burst, all told the same Retry-After, would
+   * otherwise come back together and fill the queue again.
+   */
+  readonly spread: (ms: number) => number;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly now: () => number;
-  /** Told once per client, at the first wait: `valkyrie: the server … is restarting …; retrying in 5s…`. */
+  /** Told once per client and cause, at its first wait: `valkyrie: the server … is restarting …; retrying in 5s…`. */
   readonly notice: (line: string) => void;
 }
 
-export const defaultRestartWait: RestartWaitPolicy = {
+export const defaultRetryWait: RetryWaitPolicy = {
   maxTotalMs: 30_000,
   maxAttempts: 10,
   refusedDelayMs: 1_000,
+  spread: (ms) => ms + Math.floor(Math.random() * (ms / 2)),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
       const done = () => {
@@ -62,22 +70,26 @@ export function connectionRefused(error: unknown): boolean {
   return cause instanceof Error && (cause as NodeJS.ErrnoException).code === 'ECONNREFUSED';
 }
 
-/** One call's waits: started at its first 503 VK_SHUTTING_DOWN. */
-export class RestartWait {
+/** One call's waits: started at its first 503 VK_SHUTTING_DOWN or VK_SERVER_BUSY. */
+export class RetryWait {
   private since: number | undefined;
   private attempts = 1;
-
-  constructor(private readonly policy: RestartWaitPolicy) {}
-
   /** True once the server said it is shutting down during this call. */
-  get restarting(): boolean {
-    return this.since !== undefined;
-  }
+  private restarting = false;
+
+  constructor(private readonly policy: RetryWaitPolicy) {}
 
   /** The server said it is shutting down: the delay to wait before asking again, or undefined to stop. */
   afterShuttingDown(retryAfter: string | null): number | undefined {
     this.since ??= this.policy.now();
+    this.restarting = true;
     return this.next(retryAfterMs(retryAfter, this.policy.refusedDelayMs));
+  }
+
+  /** The server's parse queue was full: the delay (Retry-After, spread) before asking again, or undefined. */
+  afterBusy(retryAfter: string | null): number | undefined {
+    this.since ??= this.policy.now();
+    return this.next(this.policy.spread(retryAfterMs(retryAfter, this.policy.refusedDelayMs)));
   }
 
   /** The connection was refused after the server said it is shutting down: the delay, or undefined. */

@@ -2,13 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
-import { defaultRestartWait, type RestartWaitPolicy } from '../../src/cli/restart-wait.js';
+import { defaultRetryWait, type RetryWaitPolicy } from '../../src/cli/retry-wait.js';
 
 type Answer = (request: IncomingMessage, response: ServerResponse) => void;
 
 const shuttingDown: Answer = (_request, response) => {
   response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' });
   response.end(JSON.stringify({ code: 'VK_SHUTTING_DOWN', message: 'the server is shutting down' }));
+};
+const busy: Answer = (_request, response) => {
+  response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' });
+  response.end(JSON.stringify({ code: 'VK_SERVER_BUSY', message: '16 submitted workflows are queued' }));
 };
 const created: Answer = (request, response) => {
   request.resume();
@@ -44,8 +48,8 @@ function policy(onSleep: (ms: number) => Promise<void> | void = () => {}) {
   let now = 0;
   const sleeps: number[] = [];
   const notices: string[] = [];
-  const wait: RestartWaitPolicy = {
-    ...defaultRestartWait,
+  const wait: RetryWaitPolicy = {
+    ...defaultRetryWait,
     now: () => now,
     sleep: async (ms) => {
       sleeps.push(ms);
@@ -56,6 +60,60 @@ function policy(onSleep: (ms: number) => Promise<void> | void = () => {}) {
   };
   return { wait, sleeps, notices };
 }
+
+describe('ApiClient while the server is busy', () => {
+  it('asks again after each 503 VK_SERVER_BUSY, its Retry-After spread, saying so once', async () => {
+    const { url, bodies } = await serve([busy, busy, created]);
+    const { wait, sleeps, notices } = policy();
+    const spread: number[] = [];
+    const client = new ApiClient(url, 'tok', {
+      ...wait,
+      spread: (ms) => {
+        spread.push(ms);
+        return ms + 700;
+      },
+    });
+    const answer = await client.request('POST', '/api/v1/runs', { workflow: 'w' });
+    expect(answer).toEqual({ ok: true });
+    expect(bodies).toEqual(Array(3).fill('{"workflow":"w"}'));
+    expect([spread, sleeps]).toEqual([
+      [5000, 5000],
+      [5700, 5700],
+    ]);
+    expect(notices).toEqual([
+      `valkyrie: the server at ${url} is busy (503 VK_SERVER_BUSY); retrying in 5.7s, for up to 30s`,
+    ]);
+  });
+
+  it('spreads the waits of a burst between Retry-After and half as much again', () => {
+    const waits = Array.from({ length: 200 }, () => defaultRetryWait.spread(5000));
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(5000);
+    expect(Math.max(...waits)).toBeLessThan(7500);
+    expect(new Set(waits).size).toBeGreaterThan(50);
+  });
+
+  it('gives up within 30 s and answers with the last 503, and a refused connection after it is not waited out', async () => {
+    const { url, bodies } = await serve([busy]);
+    const { wait, sleeps } = policy();
+    const client = new ApiClient(url, 'tok', { ...wait, spread: (ms) => ms });
+    await expect(client.request('POST', '/api/v1/runs', { workflow: 'w' })).rejects.toMatchObject({
+      status: 503,
+      serverCode: 'VK_SERVER_BUSY',
+    });
+    expect(sleeps).toEqual([5000, 5000, 5000, 5000, 5000, 5000]);
+    expect(bodies).toHaveLength(7);
+
+    const gone = await serve([busy]);
+    const goneWait = policy(async () => {
+      await new Promise((done) => servers.at(-1)?.close(done));
+    });
+    const second = new ApiClient(gone.url, 'tok', { ...goneWait.wait, spread: (ms) => ms });
+    await expect(second.request('POST', '/api/v1/runs', { workflow: 'w' })).rejects.toMatchObject({
+      code: 'VK_SERVER_UNREACHABLE',
+    });
+    expect(goneWait.sleeps).toEqual([5000]);
+  });
+});
 
 describe('ApiClient while the server restarts', () => {
   it('asks again after each 503 VK_SHUTTING_DOWN, as Retry-After says, saying so once', async () => {
