@@ -167,6 +167,8 @@ export class ValkyrieServer implements AsyncDisposable {
       const driven = new Map<string, DrivenRun>();
       const logError =
         options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
+      const logNotice =
+        options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`));
       let directory: RunnerDirectory | undefined;
       const controlPlane = new ControlPlane(stores, {
         ...options.controlPlane,
@@ -175,9 +177,11 @@ export class ValkyrieServer implements AsyncDisposable {
           authority.issueJobToken(jobId, ttlMs, driven.get(runId)?.bundle),
         storedRunnerMode: (runnerId) => directory?.modeOf(runnerId),
         recordRunnerStopped: (runnerId) => directory?.stopped(runnerId) ?? Promise.resolve(),
+        // No failure of this server: mostly a runner back from a server that died, whose run another
+        // replica took over meanwhile; else a runner that is not what it claims.
         reportNeverHeld: ({ runnerId, count, lastJobId }) =>
-          logError(
-            `runner ${runnerId} sent ${count} message(s) about jobs it never held a lease on (the last about ${JSON.stringify(lastJobId)}); refused, not stored`,
+          logNotice(
+            `runner ${runnerId} sent ${count} message(s) about jobs it never held a lease on here (the last about ${JSON.stringify(lastJobId)}; a run another server drives now?); refused, not stored`,
           ),
         // A write refused by the run fence: as when the run's heartbeat finds it taken (driven-runs.ts).
         runTakenOver: (runId) => runTakenOver(context, runId)(),
@@ -236,8 +240,7 @@ export class ValkyrieServer implements AsyncDisposable {
         metrics,
         clock,
         logError,
-        logNotice:
-          options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`)),
+        logNotice,
         closing: () => intake.stopped,
       };
       const takeoverIntervalMs = options.takeoverIntervalMs ?? 5_000;

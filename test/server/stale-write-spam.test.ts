@@ -85,7 +85,10 @@ function systemLines(events: [string, unknown, string | undefined][]): string[] 
 describe('writes about a job under a stale fencing token', () => {
   it('from a runner that never held the job: not on its log, none stored, the runner reported and closed with VK_PROTOCOL', async () => {
     const reported: unknown[] = [];
-    const live = await startTestServer({ logError: (error) => reported.push(error) });
+    const live = await startTestServer({
+      logError: (error) => reported.push(error),
+      logNotice: (line) => reported.push(line),
+    });
     const runId = await submitRun(live);
     const holder = await connectScriptedRunner(
       live.server.url,
@@ -138,13 +141,16 @@ describe('writes about a job under a stale fencing token', () => {
     expect(log.text).not.toMatch(/stale|forged/);
     expect(await staleWritesOf(live, runId)).toEqual([]);
     expect(reported).toEqual([
-      `runner ${runnerIdOf(hostile)} sent 1 message(s) about jobs it never held a lease on (the last about "${lease.jobId}"); refused, not stored`,
+      `runner ${runnerIdOf(hostile)} sent 1 message(s) about jobs it never held a lease on here (the last about "${lease.jobId}"; a run another server drives now?); refused, not stored`,
     ]);
   }, 30_000);
 
   it('from a runner that held the job and lost its lease in a transport switch: on its log and stored, unlike a stranger’s', async () => {
     const reported: unknown[] = [];
-    const live = await startTestServer({ logError: (error) => reported.push(error) });
+    const live = await startTestServer({
+      logError: (error) => reported.push(error),
+      logNotice: (line) => reported.push(line),
+    });
     const runId = await submitRun(live);
     const own = await credential(live.request, live.token);
     const first = await connectScriptedRunner(live.server.url, own, 1);
@@ -205,7 +211,10 @@ describe('writes about a job under a stale fencing token', () => {
 
   it('from a runner resuming a lease on a job it never ran (no stored attempt names it): not on its log, none stored, closed with VK_PROTOCOL', async () => {
     const reported: unknown[] = [];
-    const live = await startTestServer({ logError: (error) => reported.push(error) });
+    const live = await startTestServer({
+      logError: (error) => reported.push(error),
+      logNotice: (line) => reported.push(line),
+    });
     const runId = await submitRun(live);
     const jobId = await firstJobId(live, runId);
     const events = readEvents(`${live.server.url}/api/v1/runs/${runId}/events`, adminToken);
@@ -238,13 +247,16 @@ describe('writes about a job under a stale fencing token', () => {
     expect(systemLines(await events).filter((text) => text.includes('stale'))).toEqual([]);
     expect(await staleWritesOf(live, runId)).toEqual([]);
     expect(reported).toEqual([
-      `runner ${runnerIdOf(hostile)} sent 1 message(s) about jobs it never held a lease on (the last about "${jobId}"); refused, not stored`,
+      `runner ${runnerIdOf(hostile)} sent 1 message(s) about jobs it never held a lease on here (the last about "${jobId}"; a run another server drives now?); refused, not stored`,
     ]);
   }, 30_000);
 
   it('from a runner that reconnects to start its count afresh: closed all the same, none stored', async () => {
     const reported: unknown[] = [];
-    const live = await startTestServer({ logError: (error) => reported.push(error) });
+    const live = await startTestServer({
+      logError: (error) => reported.push(error),
+      logNotice: (line) => reported.push(line),
+    });
     const runId = await submitRun(live);
     const jobId = await firstJobId(live, runId);
     const hostile = await credential(live.request, live.token);
@@ -275,7 +287,10 @@ describe('writes about a job under a stale fencing token', () => {
 
   it('naming a job id over 128 characters: refused as a malformed message, the session closed', async () => {
     const reported: unknown[] = [];
-    const live = await startTestServer({ logError: (error) => reported.push(error) });
+    const live = await startTestServer({
+      logError: (error) => reported.push(error),
+      logNotice: (line) => reported.push(line),
+    });
     const session = await openSession(live.server.url, await credential(live.request, live.token));
     session.transport.send({ type: 'renew', jobId: 'j'.repeat(128), fencingToken: 1 });
     await until(() => session.refused.length === 1, 'the longest id was refused as a stale lease');
