@@ -8,6 +8,14 @@ import { hasAll, takingJobsElsewhere } from './runners-elsewhere.js';
 export const defaultHandoffFloorMs = 10_000;
 
 /**
+ * How long a replica that did not adopt a run handed to it is not handed that run again by the replica
+ * that took the run over instead (notAdopted): long beside the 15 s each such handoff leaves the run
+ * without a driver (and its places in concurrency groups lapse), short enough that a replica that was
+ * only stalled gets the run once its runners are the only ones for it.
+ */
+export const notAdoptedAvoidMs = 5 * 60_000;
+
+/**
  * Hands the runs this replica drives to another replica whose runners take their jobs (docs/server.md,
  * "Which runners get a run's jobs"): leases live in the driving replica's memory, so a run's jobs go
  * only to runners connected to it. A run is handed off when each of its ready jobs waits for a
@@ -22,18 +30,33 @@ export const defaultHandoffFloorMs = 10_000;
  * within one interval (5 s), well before a member without beats is dropped (10 s); one adopted later
  * joins anew, at the back. Not handed off: a run submitted with secrets (their values are never
  * stored, and a takeover cancels its jobs), one whose last handoff is less than `floorMs` old (a run
- * handed back and forth as its jobs' labels require does so at that pace at most). Called by each
- * takeover sweep.
+ * handed back and forth as its jobs' labels require does so at that pace at most), nor to a replica
+ * that did not adopt it when it was last handed there, for `notAdoptedAvoidMs` after this replica took
+ * it over instead (notAdopted): without that the run would go back to it at once, and again each time
+ * its handoff went stale. Called by each takeover sweep.
  */
 export class RunHandoff {
+  /** Per run driven here, the replica not to hand it to (notAdopted), until when. */
+  private readonly avoided = new Map<string, { readonly replica: string; readonly until: number }>();
+
   constructor(
     private readonly context: ApiContext,
     private readonly floorMs: number = defaultHandoffFloorMs,
   ) {}
 
+  /**
+   * This replica took over run `runId` that was handed to `replica`, which did not adopt it before the
+   * handoff went stale: the run is not handed to `replica` again for `notAdoptedAvoidMs`.
+   */
+  notAdopted(runId: string, replica: string): void {
+    this.avoided.set(runId, { replica, until: this.context.clock.now() + notAdoptedAvoidMs });
+  }
+
   /** Hands off what it can now; resolves with the ids of the runs it handed off. */
   async sweep(): Promise<string[]> {
     const { controlPlane, driven, runners, stores, clock } = this.context;
+    for (const [runId, { until }] of this.avoided)
+      if (until <= clock.now() || !driven.has(runId)) this.avoided.delete(runId);
     const waiting: { readonly id: RunId; readonly runsOn: readonly (readonly string[])[] }[] = [];
     for (const { handle } of driven.values()) {
       const check = controlPlane.handoffCheck(handle.id);
@@ -46,7 +69,11 @@ export class RunHandoff {
     const handed: string[] = [];
     for (const { id, runsOn } of waiting) {
       if (this.context.closing()) break;
-      const target = replicaFor(runsOn, elsewhere);
+      const avoided = this.avoided.get(id)?.replica;
+      const target = replicaFor(
+        runsOn,
+        elsewhere.filter((runner) => runner.replica !== avoided),
+      );
       if (target === undefined) continue;
       const last = ownerships.get(id)?.handedOffAt;
       if (last !== undefined && clock.now() - last < this.floorMs) continue;

@@ -1,6 +1,6 @@
 import { isTerminal } from '../core/outcome.js';
 import { PeriodicTask } from '../core/periodic-task.js';
-import { runLiveness } from '../engine/run-liveness.js';
+import { runLiveness, staleHandoffMs } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
 import {
   closeInterruptedSteps,
@@ -16,7 +16,7 @@ import type { RunRecord } from '../store/runs.js';
 import type { ParseResult } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
-import { RunHandoff } from './run-handoff.js';
+import { notAdoptedAvoidMs, RunHandoff } from './run-handoff.js';
 import { parseStoredOnThread } from './stored-workflow-parse.js';
 import { TakeoverBackoff } from './takeover-backoff.js';
 
@@ -172,11 +172,24 @@ export class RunTakeover {
     try {
       await this.continueOrEnd(run, resumable, parsed, ownership, ownerGone, judged.heartbeatAt, handedOff);
       if (handedOff) this.context.logNotice(`took over run ${run.id}, handed here by ${ownerText(judged)}`);
+      else if (judged.handedTo !== undefined && this.context.driven.has(run.id))
+        this.notAdopted(run.id, judged, judged.handedTo);
     } catch (error) {
       ownership.stop();
       throw error;
     }
     return true;
+  }
+
+  /**
+   * Took over, and goes on with, a run handed to another replica that did not adopt it before the
+   * handoff went stale (run-liveness.ts): says so, and does not hand it there again for a while.
+   */
+  private notAdopted(runId: string, judged: RunOwnership, target: string): void {
+    this.handoff.notAdopted(runId, target);
+    this.context.logNotice(
+      `took over run ${runId}: ${ownerText(judged)} handed it to replica ${target}, which did not adopt it within ${staleHandoffMs / 1000} s; not handing it to that replica again for ${notAdoptedAvoidMs / 60_000} min`,
+    );
   }
 
   /**

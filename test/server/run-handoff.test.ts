@@ -31,10 +31,13 @@ const syncMs = 25;
  * places in concurrency groups, its workflow's and its jobs'.
  */
 function handoffScenarios(name: string, openStores: OpenReplicaStores): void {
-  const startReplica = async (handoffFloorMs?: number) => {
+  const startReplica = async (handoffFloorMs?: number, refuseClaims = false) => {
     const notices: string[] = [];
+    const stores = await openStores();
+    // A replica that fails to adopt what is handed to it: each takeover throws, and is put off.
+    if (refuseClaims) stores.recovery.claim = () => Promise.reject(new Error('claims refused by the test'));
     const server = await startTestServer({
-      stores: await openStores(),
+      stores,
       runnerSyncIntervalMs: syncMs,
       takeoverIntervalMs: sweepMs,
       cancelPollIntervalMs: 25,
@@ -193,6 +196,41 @@ jobs:
     onB.transport.close();
   });
 
+  it(`${name}: a replica that took over a run its target did not adopt does not hand it there again, and says so`, async () => {
+    const a = await startReplica();
+    const b = await startReplica(undefined, true);
+    const onB = await connect(b, ['linux']);
+    await untilListed(a, 1);
+    const runId = await submit(a, {
+      workflow: 'name: stuck\njobs:\n  moved: { runs-on: linux, steps: [{ run: echo moved }] }\n',
+    });
+    const handed = `handed run ${runId} to replica `;
+    await until(async () => a.notices.some((line) => line.startsWith(handed)));
+    const target = a.notices
+      .find((line) => line.startsWith(handed))
+      ?.slice(handed.length)
+      .split(':')[0];
+    // Only once the handoff is stale (15 s) does another replica — here A, its last driver — take it.
+    const tookOver = `took over run ${runId}: `;
+    await until(async () => a.notices.some((line) => line.startsWith(tookOver)), 20_000);
+    expect(a.notices.find((line) => line.startsWith(tookOver))).toMatch(
+      new RegExp(
+        `handed it to replica ${target}, which did not adopt it within 15 s; not handing it to that replica again for 5 min$`,
+      ),
+    );
+    // Well past the floor between handoffs (10 s since the first), A keeps the run: on the old code it
+    // went back to B at once.
+    await new Promise((resolve) => setTimeout(resolve, 10 * sweepMs));
+    expect(a.notices.filter((line) => line.startsWith(handed))).toHaveLength(1);
+    const onA = await connect(a, ['linux']);
+    const [moved] = await within(onA.leases(1), 'the job to reach the runner connected to A');
+    if (moved === undefined) throw new Error('no lease on A');
+    onA.transport.send(jobCompleted(moved));
+    await waitForRunStatus(a.request, runId, 'succeeded');
+    onA.transport.close();
+    onB.transport.close();
+  }, 40_000);
+
   for (const [floorMs, back] of [
     [60_000, false],
     [0, true],
@@ -275,8 +313,8 @@ async function untilListed(server: TestServer, count: number): Promise<void> {
   });
 }
 
-async function until(probe: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 250; i++) {
+async function until(probe: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  for (let i = 0; i < ms / 20; i++) {
     if (await probe()) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
