@@ -25,7 +25,8 @@ export const followBackoff: BackoffPolicy = { baseMs: 250, capMs: 5_000 };
  * A run's events until `run.completed`, across dropped streams: when the stream ends early or the
  * server cannot be reached (a replica died, a load balancer cut the connection, the server restarts),
  * it reconnects to the same URL with jittered exponential backoff, sending the id of the last event
- * it got (Last-Event-ID). A server that continues after it says so; one that replays the run from its
+ * it got (Last-Event-ID); a stream the server ended because it handed the run to another replica
+ * (`moved`) is reported as that move, not as a loss, and followed on the same way. A server that continues after it says so; one that replays the run from its
  * start (another replica, a new driver after a takeover) is followed too, and the events already
  * yielded are skipped: per kind and attempt of a job (and of a step), as many as were yielded before,
  * since a replay gives each attempt's events in the order they happened. Gives up with VK_SERVER_UNREACHABLE when
@@ -45,16 +46,21 @@ export async function* followRunEvents(
   let lostAt: number | undefined;
   let attempt = 0;
   let lastProblem = '';
+  /** The current outage was told as a lost stream (not as a move): its end is told too. */
+  let toldLost = false;
   for (;;) {
     const replayed = new Map<string, number>();
     let replaying = lastEventId !== undefined || yielded.size > 0;
     const began = Date.now();
     let progressed = false;
+    /** The replica the server said it handed the run to, before it ended this stream. */
+    let movedTo: string | undefined;
     const progress = () => {
       if (progressed) return;
       progressed = true;
-      if (lostAt !== undefined) policy.report(`following run ${runId} again`);
+      if (toldLost) policy.report(`following run ${runId} again`);
       lostAt = undefined;
+      toldLost = false;
       attempt = 0;
     };
     try {
@@ -66,6 +72,10 @@ export async function* followRunEvents(
         if (item.kind === 'resumed') {
           replaying = false;
           progress();
+          continue;
+        }
+        if (item.kind === 'moved') {
+          movedTo = item.to;
           continue;
         }
         if (item.id !== undefined) lastEventId = item.id;
@@ -84,13 +94,25 @@ export async function* followRunEvents(
     } catch (error) {
       if (signal.aborted || !retryable(error)) throw error;
       lastProblem = error instanceof Error ? error.message : String(error);
+      movedTo = undefined;
     }
     const now = Date.now();
     // A connection that brought nothing new and ended at once (a replay, then the end) is no better
     // than a refused one: it does not end the outage, or a server stuck that way would be retried forever.
+    let served = false;
     if (lostAt === undefined || now - began >= servingConnectionMs) {
       lostAt = now;
       attempt = 0;
+      served = true;
+    }
+    // A stream ended by a handoff is no loss; a connection that fails after it, or that serves and is
+    // then lost, is one.
+    if (movedTo !== undefined)
+      policy.report(
+        `run ${runId} is moving to another server (replica ${movedTo}), whose runners take its waiting jobs; following it there`,
+      );
+    else if (served || !toldLost) {
+      toldLost = true;
       policy.report(`lost the event stream of run ${runId} (${lastProblem}); reconnecting`);
     }
     if (now - lostAt >= policy.giveUpAfterMs)

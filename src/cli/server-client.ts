@@ -89,7 +89,9 @@ export interface ApiJob {
 export type StreamedRunEvent =
   | { readonly kind: 'event'; readonly event: RunEvent; readonly id?: string }
   /** The server continues right after the Last-Event-ID sent: nothing that follows is a replay. */
-  | { readonly kind: 'resumed' };
+  | { readonly kind: 'resumed' }
+  /** The server handed the run to the replica `to` and ends the stream: the run goes on there. */
+  | { readonly kind: 'moved'; readonly to: string };
 
 /** `POST /api/v1/runs`. */
 export interface CreateRunBody {
@@ -269,7 +271,8 @@ export class ServerClient {
   /**
    * One connection to the run's event stream: its events with their ids, until `run.completed` (or the
    * stream ends, or `signal` aborts). With `lastEventId` the server continues after that event when it
-   * can, and says so first (`resumed`); otherwise it replays the run from its start. Events of kinds
+   * can, and says so first (`resumed`); otherwise it replays the run from its start. A server that
+   * hands the run to another replica says so (`moved`) before it ends the stream. Events of kinds
    * this client does not know are skipped. An `event: error` (the token was revoked or expired) ends
    * it with a StreamEndedError, which is final. run-event-follower.ts reconnects across drops.
    */
@@ -292,6 +295,12 @@ export class ServerClient {
     for await (const message of readServerSentEvents(chunks)) {
       if (message.event === 'resumed') {
         yield { kind: 'resumed' };
+        continue;
+      }
+      if (message.event === 'moved') {
+        const moved = parseJson(message.data);
+        const to = isRecord(moved) && typeof moved.to === 'string' ? moved.to : 'another replica';
+        yield { kind: 'moved', to };
         continue;
       }
       if (message.event === 'error') throw streamEndedError(message.data, `the event stream of run ${runId}`);

@@ -50,6 +50,14 @@ export type RunEvent =
       readonly noRunnerWith?: readonly string[];
       /** With `noRunnerWith`: connected runners have the labels, but an operator drained them or set them to maintenance. */
       readonly setAside?: true;
+      /**
+       * With `noRunnerWith`, added by a client that follows a server's run (`valkyrie submit --follow`)
+       * from the run's view, never by the control plane: runners that have the labels but are connected
+       * to another replica than the run's, and whether the run moves to theirs (docs/server.md).
+       */
+      readonly runnersElsewhere?: readonly { readonly name: string; readonly replica: string }[];
+      /** With `runnersElsewhere`: `pending` when the run moves to their replica, `secrets` when it stays for its secrets. */
+      readonly handoff?: 'pending' | 'secrets';
       /** The job's attempt, from 1; absent means 1 (as on every job event). */
       readonly attempt?: number;
     }

@@ -13,6 +13,8 @@ export interface RunSubscriber {
   event(event: RunEvent, id?: string): void;
   /** The subscription continues right after the event the client named (nothing is sent again). */
   resumed?(): void;
+  /** Before `end`, when the run is handed to the replica `to` (abandon): it goes on there. */
+  moved?(to: string): void;
   end(): void;
 }
 
@@ -145,13 +147,19 @@ export class RunFeed {
     return this.followStored(runId, subscriber, jobId);
   }
 
-  /** Ends the subscriptions of the run's feed without run.completed (another process drives it now). */
-  abandon(runId: string): void {
+  /**
+   * Ends the subscriptions of the run's feed without run.completed (another process drives it now);
+   * `movedTo`: this one handed it to that replica (run-handoff.ts), which each subscriber is told first.
+   */
+  abandon(runId: string, movedTo?: string): void {
     this.continued.delete(runId);
     const feed = this.active.get(runId);
     if (feed === undefined) return;
     this.active.delete(runId);
-    for (const subscriber of feed.subscribers) subscriber.end();
+    for (const subscriber of feed.subscribers) {
+      if (movedTo !== undefined) subscriber.moved?.(movedTo);
+      subscriber.end();
+    }
   }
 
   /** Ends every subscription (shutdown); later subscribers get the stored summary. */

@@ -91,6 +91,8 @@ export class RunHandoff {
     // run is offered here once it passed.
     if (controlPlane.handoffCheck(runId).kind !== 'waiting' || !controlPlane.abandonRun(runId, true))
       return false;
+    // Its event streams end telling their clients where it went, before the end trackDrivenRun gives them.
+    this.context.feed.abandon(runId, target);
     // The run's job updates held for this turn (StoreWrites) reach the store first, so that none of its
     // last driver's lands after the handoff, under a claim of the new one.
     await Promise.resolve();

@@ -73,7 +73,7 @@ const runDone: RunEvent = {
 /** Writes the events (with ids `prefix.N` from `from`) and then cuts the connection, or ends it. */
 function stream(
   events: RunEvent[],
-  options: { prefix: string; from?: number; resumed?: string; cut?: boolean },
+  options: { prefix: string; from?: number; resumed?: string; cut?: boolean; movedTo?: string },
 ) {
   return (_request: IncomingMessage, response: ServerResponse) => {
     response.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -84,6 +84,8 @@ function stream(
         `id: ${options.prefix}.${(options.from ?? 0) + index}\nevent: run\ndata: ${JSON.stringify(event)}\n\n`,
       );
     });
+    if (options.movedTo !== undefined)
+      response.write(`event: moved\ndata: ${JSON.stringify({ to: options.movedTo })}\n\n`);
     if (options.cut) setTimeout(() => response.socket?.destroy(), 20);
     else response.end();
   };
@@ -116,6 +118,37 @@ describe('following a run across dropped event streams', () => {
     expect(lastEventIds).toEqual([undefined, 'feed.2']);
     expect(reports).toEqual([
       expect.stringContaining('lost the event stream of run 7'),
+      'following run 7 again',
+    ]);
+  });
+
+  it('says a run handed to another replica is moving there, not that the stream was lost, and follows it on', async () => {
+    const { url } = await scriptedServer([
+      stream([started, jobStarted], { prefix: 'a', movedTo: 'host-b/42' }),
+      stream([started, jobStarted, log('one'), jobDone, runDone], { prefix: 'stored' }),
+    ]);
+    const reports: string[] = [];
+    const events = await collect(clientOf(url), fastPolicy(reports));
+    expect(events).toEqual([started, jobStarted, log('one'), jobDone, runDone]);
+    expect(reports).toEqual([
+      'run 7 is moving to another server (replica host-b/42), whose runners take its waiting jobs; following it there',
+    ]);
+  });
+
+  it('still tells a lost connection after a move', async () => {
+    const { url } = await scriptedServer([
+      stream([started], { prefix: 'a', movedTo: 'host-b/42' }),
+      (_request, response) => {
+        response.writeHead(502);
+        response.end('bad gateway');
+      },
+      stream([started, jobStarted, jobDone, runDone], { prefix: 'stored' }),
+    ]);
+    const reports: string[] = [];
+    await collect(clientOf(url), fastPolicy(reports));
+    expect(reports).toEqual([
+      expect.stringMatching(/^run 7 is moving to another server \(replica host-b\/42\)/),
+      'lost the event stream of run 7 (Bad Gateway: bad gateway); reconnecting',
       'following run 7 again',
     ]);
   });

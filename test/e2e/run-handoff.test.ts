@@ -74,8 +74,21 @@ jobs:
       const runId = shown.find((event) => event.type === 'run.started')?.runId as string;
       expect(shown.at(-1)).toMatchObject({ type: 'run.completed', status: 'succeeded' });
       expect(shown.some((event) => event.type === 'log' && event.text === 'hello from first')).toBe(true);
-      // A ended its event stream when it stopped driving the run; submit followed it on from the store.
-      expect(ended?.stderr).toContain(`following run ${runId} again`);
+      // While it waited on A, its job said where its runner is and that the run moves there, as the
+      // job view does.
+      expect(shown.find((event) => event.type === 'job.queued')).toMatchObject({
+        name: 'first',
+        noRunnerWith: ['handoff'],
+        runnersElsewhere: [{ name: 'on-b' }],
+        handoff: 'pending',
+      });
+      // A ended its event stream saying it handed the run to B: submit said so, no lost stream, and
+      // followed it on from the store.
+      const replicaB = /handed run \S+ to replica (\S+):/.exec(a.stderr())?.[1];
+      expect(ended?.stderr).toContain(
+        `valkyrie: run ${runId} is moving to another server (replica ${replicaB}), whose runners take its waiting jobs; following it there\n`,
+      );
+      expect(ended?.stderr).not.toContain('lost the event stream');
 
       // Each job ran once, on the runner connected to B, at its first attempt.
       expect(readFileSync(marker, 'utf8')).toBe('first\nsecond\n');

@@ -63,7 +63,7 @@ export class TtyView implements RunView {
           tail: [],
           reason:
             event.noRunnerWith !== undefined
-              ? noRunnerText(event.noRunnerWith, event.setAside)
+              ? noRunnerText(event.noRunnerWith, event.setAside, event.runnersElsewhere, event.handoff)
               : event.notBefore === undefined
                 ? undefined
                 : `not before ${clockTime(event.notBefore)}`,

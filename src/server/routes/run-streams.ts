@@ -28,7 +28,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       url: '/api/v1/runs/:id/events',
       operationId: 'streamRunEvents',
       summary:
-        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start. A stream whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message})',
+        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start. A stream whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message}); one whose replica hands the run to another ends with event: moved (data: {to: the replica}), after which a client reconnects and follows the run from the store',
       access: 'read',
       params: idParams,
       responses: {
@@ -44,6 +44,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
           {
             event: (event, id) => stream.send('run', event, id),
             resumed: () => stream.send('resumed', { after: lastEventId }),
+            moved: (to) => stream.send('moved', { to }),
             end: () => stream.end(),
           },
           typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
