@@ -53,7 +53,7 @@ export type RunEvent =
       /**
        * With `noRunnerWith`, added by a client that follows a server's run (`valkyrie submit --follow`)
        * from the run's view, never by the control plane: runners that have the labels but are connected
-       * to another replica than the run's, and whether the run moves to theirs (docs/server.md).
+       * to another replica than the run's, and whether the run moves to theirs (docs/replicas.md).
        */
       readonly runnersElsewhere?: readonly { readonly name: string; readonly replica: string }[];
       /** With `runnersElsewhere`: `pending` when the run moves to their replica, `secrets` when it stays for its secrets. */

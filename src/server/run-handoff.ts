@@ -16,7 +16,7 @@ export const defaultHandoffFloorMs = 10_000;
 export const notAdoptedAvoidMs = 5 * 60_000;
 
 /**
- * Hands the runs this replica drives to another replica whose runners take their jobs (docs/server.md,
+ * Hands the runs this replica drives to another replica whose runners take their jobs (docs/replicas.md,
  * "Which runners get a run's jobs"): leases live in the driving replica's memory, so a run's jobs go
  * only to runners connected to it. A run is handed off when each of its ready jobs waits for a
  * runner with its labels and none connected here has them, while a runner connected to another

@@ -12,7 +12,7 @@ type RunHandoffView = NonNullable<RunView['jobs'][number]['handoff']>;
 /**
  * Names, for each job of `view` that waits for a runner with its labels, the runners connected to
  * another replica that would take it: a run's jobs are offered only to runners connected to the
- * replica that drives it (docs/server.md), so without this a submitter reads "no connected runner has
+ * replica that drives it (docs/replicas.md), so without this a submitter reads "no connected runner has
  * it" while the runner list shows one; and, with `handoff`, whether the run moves to their replica
  * (run-handoff.ts). The directory is read only when some job waits, `handoff` when some runner is named.
  */

@@ -8,7 +8,7 @@ import { callApi, type StartedProcess, startProcess, startServer } from './fleet
 /**
  * Two `valkyrie server` processes on one Postgres schema, as replicas behind a load balancer, and one
  * `valkyrie runner` connected only to replica B: a run submitted to replica A, whose jobs no runner
- * connected to A can take, is handed to B (docs/server.md, "Which runners get a run's jobs") and runs
+ * connected to A can take, is handed to B (docs/replicas.md, "Which runners get a run's jobs") and runs
  * there to the end, each job once, while `submit --follow` on A follows it.
  */
 const admin = 'vkt-e2e-run-handoff-admin-0123456789';

@@ -6,7 +6,7 @@ import { afterAll, expect, it } from 'vitest';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import { openEvents, runningJob, startTestServer } from './helpers.js';
 
-// docs/server.md: a server gives up the runs it drives when a store write fails, and another replica
+// docs/replicas.md: a server gives up the runs it drives when a store write fails, and another replica
 // (or this one) takes them over once their heartbeat is stale. The clients of a run given up must not
 // wait on this server for events that will never come: their streams are cut, and they reconnect.
 

@@ -17,7 +17,7 @@ import {
 import { clockAhead } from './clock-ahead.js';
 import { connectScriptedRunner, credential, jobCompleted, logLine, startTestServer } from './helpers.js';
 
-// docs/server.md: a server gives up the runs it drives when a store write fails, and a run whose
+// docs/replicas.md: a server gives up the runs it drives when a store write fails, and a run whose
 // heartbeat is stale is taken over. A write that fails for good would make that a loop: the run is
 // taken over at most --max-takeovers times in a row without a job finishing, then ends failed.
 

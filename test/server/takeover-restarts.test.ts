@@ -9,7 +9,7 @@ import {
 } from './helpers.js';
 import { type OpenReplicaStores, onBothStores } from './replica-stores.js';
 
-// docs/server.md "A run taken over again and again": only takeovers after a server gave the run up
+// docs/replicas.md "A run taken over again and again": only takeovers after a server gave the run up
 // because a store write failed count toward --max-takeovers (takeover-cap.test.ts). A run whose job
 // waits for hours (for a runner here; for its concurrency group, or a long job, alike) is taken over
 // after every restart of its server, and must go on however many there are.
