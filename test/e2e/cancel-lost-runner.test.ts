@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliResult, summary, Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { killGroup, readPid, waitFor } from './process-state.js';
 
 /**
@@ -17,9 +17,8 @@ const processes: StartedProcess[] = [];
 const strays: string[] = [];
 
 afterAll(async () => {
-  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+  await killAll(processes);
   for (const pidFile of strays) killGroup(readPid(pidFile));
-  await Promise.all(processes.map((started) => started.done));
   ws.dispose();
 });
 

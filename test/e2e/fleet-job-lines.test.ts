@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLines, statuses, Workspace } from './cli.js';
-import { createToken, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { createToken, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -32,8 +32,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-  await Promise.all(processes.map((started) => started.done));
+  await killAll(processes);
   ws.dispose();
 });
 

@@ -31,6 +31,12 @@ export function startProcess(
   return { child, stdout: () => stdout, stderr: () => stderr, done: collect(child) };
 }
 
+/** A test file's afterAll: SIGKILLs those of `processes` still running, and waits for all of them to end. */
+export async function killAll(processes: readonly StartedProcess[]): Promise<void> {
+  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+  await Promise.all(processes.map((started) => started.done));
+}
+
 /**
  * Starts `valkyrie server --port 0` and waits for its one line with the URL. Its data directory is
  * `.valkyrie/server` in the workspace, which bundles leave out: a `submit` from the workspace must not

@@ -2,7 +2,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../src/store/runs.js';
 import { events, statuses, Workspace } from './cli.js';
-import { callApi, createToken, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import {
+  callApi,
+  createToken,
+  killAll,
+  type StartedProcess,
+  startProcess,
+  startServer,
+} from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -35,8 +42,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-  await Promise.all(processes.map((started) => started.done));
+  await killAll(processes);
   ws.dispose();
 });
 

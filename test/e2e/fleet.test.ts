@@ -6,6 +6,7 @@ import { events, summary, Workspace } from './cli.js';
 import {
   callApi,
   createToken,
+  killAll,
   type StartedProcess,
   type StartedServer,
   startProcess,
@@ -123,9 +124,8 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+  await killAll(processes);
   for (const pidFile of strays) killGroup(readPid(pidFile));
-  await Promise.all(processes.map((started) => started.done));
   ws.dispose();
 });
 

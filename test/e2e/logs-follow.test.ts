@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
-import { createToken, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { createToken, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -36,8 +36,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-  await Promise.all(processes.map((started) => started.done));
+  await killAll(processes);
   ws.dispose();
 });
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { events, summary, Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { isAlive as alive, readPid, waitFor } from './process-state.js';
 
 describe.skipIf(process.platform !== 'linux')(
@@ -11,8 +11,7 @@ describe.skipIf(process.platform !== 'linux')(
     const kept: number[] = [];
     const processes: StartedProcess[] = [];
     afterAll(async () => {
-      for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-      await Promise.all(processes.map((started) => started.done));
+      await killAll(processes);
       for (const pid of kept) if (alive(pid)) process.kill(pid, 'SIGKILL');
       ws.dispose();
     });

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -16,8 +16,7 @@ describe.skipIf(postgresSkipReason !== undefined)('revoking a credential across 
   const { url, schema } = urlWithNewSchema();
   const processes: StartedProcess[] = [];
   afterAll(async () => {
-    for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-    await Promise.all(processes.map((started) => started.done));
+    await killAll(processes);
     ws.dispose();
     await dropSchema(schema);
   });

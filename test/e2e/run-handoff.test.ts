@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { events, Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 
 /**
  * Two `valkyrie server` processes on one Postgres schema, as replicas behind a load balancer, and one
@@ -20,8 +20,7 @@ describe.skipIf(postgresSkipReason !== undefined)(
     const { url, schema } = urlWithNewSchema();
     const processes: StartedProcess[] = [];
     afterAll(async () => {
-      for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-      await Promise.all(processes.map((started) => started.done));
+      await killAll(processes);
       ws.dispose();
       await dropSchema(schema);
     });

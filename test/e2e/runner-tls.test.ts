@@ -3,7 +3,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, summary, Workspace } from './cli.js';
-import { type StartedProcess, type StartedServer, startProcess, startServer } from './fleet-processes.js';
+import {
+  killAll,
+  type StartedProcess,
+  type StartedServer,
+  startProcess,
+  startServer,
+} from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -54,8 +60,7 @@ describe('a server with a self-signed TLS certificate', () => {
     processes.push(server);
   });
   afterAll(async () => {
-    for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-    await Promise.all(processes.map((started) => started.done));
+    await killAll(processes);
     ws.dispose();
   });
 
@@ -156,8 +161,7 @@ describe('a server that comes back with a certificate the runner does not trust'
   const ws = new Workspace();
   const processes: StartedProcess[] = [];
   afterAll(async () => {
-    for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-    await Promise.all(processes.map((started) => started.done));
+    await killAll(processes);
     ws.dispose();
   });
 

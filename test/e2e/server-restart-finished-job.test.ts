@@ -5,6 +5,7 @@ import { Workspace } from './cli.js';
 import {
   callApi,
   freePort,
+  killAll,
   type StartedProcess,
   startProcess,
   startServer,
@@ -24,8 +25,7 @@ const workspaces: Workspace[] = [];
 const processes: StartedProcess[] = [];
 
 afterAll(async () => {
-  for (const started of processes) started.child.kill('SIGKILL');
-  await Promise.all(processes.map((started) => started.done));
+  await killAll(processes);
   for (const ws of workspaces) ws.dispose();
 });
 

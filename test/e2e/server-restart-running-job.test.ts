@@ -6,6 +6,7 @@ import { Workspace } from './cli.js';
 import {
   callApi,
   freePort,
+  killAll,
   type StartedProcess,
   startProcess,
   startServer,
@@ -23,8 +24,7 @@ const processes: StartedProcess[] = [];
 const schemas: string[] = [];
 
 afterAll(async () => {
-  for (const started of processes) started.child.kill('SIGKILL');
-  await Promise.all(processes.map((started) => started.done));
+  await killAll(processes);
   for (const ws of workspaces) ws.dispose();
   for (const schema of schemas) await dropSchema(schema);
 });

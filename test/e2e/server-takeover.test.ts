@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { events, Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 
 /**
  * A server is SIGKILLed while it drives runs; a new server process on the same store takes them over
@@ -13,8 +13,7 @@ const ws = new Workspace();
 const processes: StartedProcess[] = [];
 
 afterAll(async () => {
-  for (const started of processes) started.child.kill('SIGKILL');
-  await Promise.all(processes.map((started) => started.done));
+  await killAll(processes);
   ws.dispose();
 });
 

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { events, Workspace } from './cli.js';
-import { callApi, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -17,8 +17,7 @@ const processes: StartedProcess[] = [];
 let proxy: TcpProxy | undefined;
 
 afterAll(async () => {
-  for (const started of processes) started.child.kill('SIGKILL');
-  await Promise.all(processes.map((started) => started.done));
+  await killAll(processes);
   await proxy?.close();
   ws.dispose();
 });

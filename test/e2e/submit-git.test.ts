@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, Workspace } from './cli.js';
 import {
   callApi,
+  killAll,
   type StartedProcess,
   type StartedServer,
   startProcess,
@@ -75,8 +76,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');
-  await Promise.all(processes.map((started) => started.done));
+  await killAll(processes);
   fleet.dispose();
   checkout.dispose();
 });
