@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { isValkyrieError } from '../core/errors.js';
 import { ApiError, retryAfterSeconds, shuttingDown } from './api-error.js';
@@ -65,8 +65,8 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_request, _payload, done) =>
     done(null, undefined),
   );
-  app.setErrorHandler((error, _request, reply) => {
-    const api = toApiError(error);
+  app.setErrorHandler((error, request, reply) => {
+    const api = toApiError(error, request);
     if (api.status >= 500 && api.code === 'VK_INTERNAL') options.logError?.(error);
     return sendApiError(reply, api);
   });
@@ -167,7 +167,7 @@ function sendApiError(reply: FastifyReply, api: ApiError): FastifyReply {
 }
 
 /** Fastify's own errors by their codes; anything unexpected is a 500 whose details go to the log only. */
-function toApiError(error: unknown): ApiError {
+function toApiError(error: unknown, request?: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error;
   if (isValkyrieError(error)) {
     if (error.code === 'VK_QUEUE_FULL') return new ApiError(429, error.code, error.message);
@@ -194,7 +194,9 @@ function toApiError(error: unknown): ApiError {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError(413, 'VK_BODY_TOO_LARGE', `the request body exceeds ${jsonBodyLimit} bytes`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError(415, 'VK_UNSUPPORTED_MEDIA_TYPE', text);
+      return new ApiError(415, 'VK_UNSUPPORTED_MEDIA_TYPE', unsupportedMediaType(request) ?? text, {
+        path: 'headers.content-type',
+      });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new ApiError(400, 'VK_INVALID_JSON', text, { path: 'body' });
@@ -204,4 +206,14 @@ function toApiError(error: unknown): ApiError {
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500)
     return new ApiError(statusCode, 'VK_INVALID_REQUEST', text);
   return new ApiError(500, 'VK_INTERNAL', 'the server failed unexpectedly; its log has the details');
+}
+
+/** `the body is text/plain; this route reads application/json`, when the route is known. */
+function unsupportedMediaType(request: FastifyRequest | undefined): string | undefined {
+  const expected = request?.routeOptions.config.bodyType;
+  if (expected === undefined) return undefined;
+  const received = request?.headers['content-type'];
+  const given =
+    received === undefined ? 'a body without a content-type' : `the body is ${JSON.stringify(received)}`;
+  return `${given}; this route reads ${expected} (send Content-Type: ${expected})`;
 }

@@ -159,6 +159,7 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
     app.route({
       method: route.method,
       url: route.url,
+      config: { bodyType: bodyTypeOf(route) },
       ...(route.access === 'public'
         ? {}
         : {
@@ -182,6 +183,18 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
       },
     });
   }
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The content type a route reads its body as, for a 415's message; absent for a route without a body. */
+    readonly bodyType?: string;
+  }
+}
+
+/** The content type `route` reads its body as: its raw body's, or JSON for a schema'd body. */
+export function bodyTypeOf(route: Pick<Route, 'body' | 'rawBody'>): string | undefined {
+  return route.rawBody ?? (route.body === undefined ? undefined : 'application/json');
 }
 
 /** What a client may send; the API's routes take some of them, each path its own. */

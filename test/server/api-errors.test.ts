@@ -14,13 +14,32 @@ describe('the API error contract', () => {
     expect(longId.body).not.toHaveProperty('statusCode');
   });
 
-  it('refuses a text/plain body to a JSON route with 415', async () => {
+  it('refuses a body of a type the route does not read with 415, naming both types', async () => {
     const { request } = await startTestServer();
     const plain = await request('POST', '/api/v1/tokens', {
       raw: '{"role":"read"}',
       headers: { 'content-type': 'text/plain' },
     });
-    expect(plain).toMatchObject({ status: 415, body: { ...errorBody, code: 'VK_UNSUPPORTED_MEDIA_TYPE' } });
+    expect(plain).toMatchObject({
+      status: 415,
+      body: {
+        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
+        message:
+          'the body is "text/plain"; this route reads application/json (send Content-Type: application/json)',
+        path: 'headers.content-type',
+      },
+    });
+    const bundle = await request('PUT', `/api/v1/bundles/${'a'.repeat(64)}`, {
+      raw: 'x',
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(bundle).toMatchObject({
+      status: 415,
+      body: {
+        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
+        message: 'the body is "text/csv"; this route reads application/gzip (send Content-Type: application/gzip)',
+      },
+    });
   });
 
   it('checks the role before it reads the body: 403 for bad JSON or a wrong type without the role', async () => {
