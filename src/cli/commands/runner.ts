@@ -36,6 +36,7 @@ import {
   type WorkDirLock,
 } from '../../runner/work-dir-lock.js';
 import { downloadWorkspace } from '../../runner/workspace-download.js';
+import { ConnectionLines } from '../connection-lines.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import {
   protocolUrls,
@@ -290,13 +291,12 @@ async function serve(
         `${held} finished job(s) it may not have received: without them it would run those jobs again (signal again to stop anyway)`,
     );
   };
-  transport.onLost(({ kind, reason }) => {
-    say(`lost the ${kind} connection (${reason}); reconnecting`);
+  const connectionLines = new ConnectionLines(say, () => transport.kind);
+  transport.onLost((loss) => {
+    connectionLines.lost(loss);
     tellHeld();
   });
-  transport.onSwitch(({ from, to, reason }) =>
-    say(from === to ? `reconnected over ${to} (${reason})` : `switched from ${from} to ${to} (${reason})`),
-  );
+  transport.onSwitch((change) => connectionLines.switched(change));
   agent.start();
   say(
     `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
@@ -368,11 +368,13 @@ async function serve(
         );
     }
     transport.close('runner stopped');
+    connectionLines.close();
     say('stopped');
     if (shutdown.level < 2) return ExitCode.succeeded;
     return shutdown.terminated ? ExitCode.terminated : ExitCode.interrupted;
   } finally {
     clearInterval(refresh);
+    connectionLines.close();
   }
 }
 

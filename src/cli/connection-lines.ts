@@ -1,0 +1,113 @@
+import type { TransportKind, TransportLoss, TransportSwitch } from '../protocol/auto.js';
+
+export interface ConnectionLinesOptions {
+  /** Drops told one by one within `windowMs`; more are held and told together. Default 5. */
+  readonly burst?: number;
+  /** Default 60 s. */
+  readonly windowMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * A runner's lines about its connection, as an operator reads them: each drop (`lost … reconnecting`)
+ * and each return (`reconnected over …`, `switched from … to …`) while the connection is steady. A
+ * connection that keeps dropping — a proxy that cuts it every few seconds — would print two lines a
+ * drop, thousands an hour, and bury everything else: past `burst` drops within `windowMs`, the lines
+ * of further drops and returns are held, and told as one line at the end of each window while it goes
+ * on (how many drops, the last reason, and how the runner is connected now). A window without a drop
+ * ends that, and the next drop is told again.
+ *
+ * Lifecycle: `lost` and `switched` as the transport tells them (auto.ts: onLost, onSwitch) → `close`,
+ * which tells what is held and stops the timer; idempotent.
+ */
+export class ConnectionLines {
+  private readonly burst: number;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+  /** When the recent drops happened, oldest first: those within the last window. */
+  private drops: number[] = [];
+  /** Set while drops are held: the window's timer, the drops held in it, the last one's reason. */
+  private quiet: { timer: NodeJS.Timeout; held: number; lastReason: string } | undefined;
+
+  constructor(
+    private readonly say: (line: string) => void,
+    /** Which transport carries messages now; undefined while reconnecting (AutoTransport.kind). */
+    private readonly current: () => TransportKind | undefined,
+    options: ConnectionLinesOptions = {},
+  ) {
+    this.burst = options.burst ?? 5;
+    this.windowMs = options.windowMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  lost({ kind, reason }: TransportLoss): void {
+    const now = this.now();
+    this.drops = this.drops.filter((at) => at > now - this.windowMs);
+    this.drops.push(now);
+    if (this.quiet === undefined && this.drops.length <= this.burst) {
+      this.say(`lost the ${kind} connection (${reason}); reconnecting`);
+      return;
+    }
+    if (this.quiet === undefined) {
+      this.quiet = { timer: this.windowTimer(), held: 0, lastReason: reason };
+      this.say(
+        `the connection keeps dropping (${this.drops.length} times in ${seconds(this.windowMs)}); ` +
+          `its drops are told once a ${seconds(this.windowMs)} window while it goes on`,
+      );
+    }
+    this.quiet.held++;
+    this.quiet.lastReason = `${kind}: ${reason}`;
+  }
+
+  switched({ from, to, reason }: TransportSwitch): void {
+    if (this.quiet !== undefined) return;
+    this.say(
+      from === to ? `reconnected over ${to} (${reason})` : `switched from ${from} to ${to} (${reason})`,
+    );
+  }
+
+  /** Tells the drops held so far; no line comes after. */
+  close(): void {
+    if (this.quiet === undefined) return;
+    clearTimeout(this.quiet.timer);
+    this.tellHeld('since the last count');
+    this.quiet = undefined;
+  }
+
+  private windowTimer(): NodeJS.Timeout {
+    const timer = setTimeout(() => this.windowEnded(), this.windowMs);
+    timer.unref();
+    return timer;
+  }
+
+  private windowEnded(): void {
+    if (this.quiet === undefined) return;
+    if (this.quiet.held === 0) {
+      this.quiet = undefined;
+      this.say(
+        `the connection held for ${seconds(this.windowMs)}: ${this.state()}; drops are told one by one again`,
+      );
+      return;
+    }
+    this.tellHeld(`in ${seconds(this.windowMs)}`);
+    this.quiet.held = 0;
+    this.quiet.timer = this.windowTimer();
+  }
+
+  private tellHeld(when: string): void {
+    if (this.quiet === undefined || this.quiet.held === 0) return;
+    this.say(
+      `the connection dropped ${this.quiet.held} more time(s) ${when} ` +
+        `(the last: ${this.quiet.lastReason}); ${this.state()}`,
+    );
+  }
+
+  private state(): string {
+    const kind = this.current();
+    return kind === undefined ? 'reconnecting' : `connected over ${kind}`;
+  }
+}
+
+function seconds(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}

@@ -1,0 +1,85 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionLines } from '../../src/cli/connection-lines.js';
+import type { TransportKind } from '../../src/protocol/auto.js';
+
+const cut = { kind: 'websocket', reason: 'connection lost (close code 1006: no reason given)' } as const;
+const back = { from: 'websocket', to: 'websocket', reason: cut.reason } as const;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Lines as the runner prints them, on a connection that is `kind` between drops (null: reconnecting). */
+function lines(kind: TransportKind | null = 'websocket') {
+  const said: string[] = [];
+  const connection = new ConnectionLines(
+    (line) => said.push(line),
+    () => kind ?? undefined,
+    {
+      burst: 3,
+      windowMs: 60_000,
+      now: () => Date.now(),
+    },
+  );
+  /** A drop and the return after it, `everyMs` after the last. */
+  const flap = (times: number, everyMs: number) => {
+    for (let i = 0; i < times; i++) {
+      vi.advanceTimersByTime(everyMs);
+      connection.lost(cut);
+      connection.switched(back);
+    }
+  };
+  return { said, connection, flap };
+}
+
+describe('ConnectionLines', () => {
+  it('tells each drop and return while the connection is steady', () => {
+    const { said, flap } = lines();
+    flap(3, 30_000);
+    flap(2, 40_000);
+    expect(said).toHaveLength(10);
+    expect(said.slice(0, 2)).toEqual([
+      'lost the websocket connection (connection lost (close code 1006: no reason given)); reconnecting',
+      'reconnected over websocket (connection lost (close code 1006: no reason given))',
+    ]);
+  });
+
+  it('holds the lines of a connection that keeps dropping, and tells them once a window', () => {
+    const { said, flap } = lines();
+    flap(3, 1_000);
+    expect(said).toHaveLength(6);
+    // The 4th drop within a minute: the runner says it will summarise, then holds 56 more lines.
+    flap(29, 2_000);
+    expect(said.slice(6)).toEqual([
+      'the connection keeps dropping (4 times in 1 min); its drops are told once a 1 min window while it goes on',
+    ]);
+    // The window began at the 4th drop (5 s), and the last drop came at 61 s.
+    vi.advanceTimersByTime(4_000);
+    expect(said.slice(7)).toEqual([
+      'the connection dropped 29 more time(s) in 1 min (the last: websocket: connection lost (close code 1006: no reason given)); connected over websocket',
+    ]);
+    // A quiet minute: it says so, and the next drop is told as it comes.
+    vi.advanceTimersByTime(60_000);
+    expect(said.slice(8)).toEqual([
+      'the connection held for 1 min: connected over websocket; drops are told one by one again',
+    ]);
+    flap(1, 1_000);
+    expect(said.slice(9)).toHaveLength(2);
+  });
+
+  it('tells the drops held when it closes, and nothing after', () => {
+    const { said, connection, flap } = lines(null);
+    flap(5, 100);
+    connection.close();
+    expect(said.at(-1)).toBe(
+      'the connection dropped 2 more time(s) since the last count (the last: websocket: connection lost (close code 1006: no reason given)); reconnecting',
+    );
+    const told = said.length;
+    vi.advanceTimersByTime(120_000);
+    connection.close();
+    expect(said).toHaveLength(told);
+  });
+});
