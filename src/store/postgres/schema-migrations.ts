@@ -4,6 +4,7 @@ import { queueBatchMigration } from './queue-batch-migration.js';
 import { queueClaimColumnsMigration } from './queue-claim-columns-migration.js';
 import { queueClaimCtidMigration } from './queue-claim-ctid-migration.js';
 import { queueCompleteRowsMigration } from './queue-complete-rows-migration.js';
+import { queueEnqueueIdsMigration } from './queue-enqueue-ids-migration.js';
 import { queueEnqueueRowsMigration } from './queue-enqueue-rows-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
 import { queuePrimaryKeyMigration } from './queue-primary-key-migration.js';
@@ -467,4 +468,5 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN handoff_to text;
   ALTER TABLE runs ADD COLUMN handed_off_at bigint;
   `,
+  queueEnqueueIdsMigration,
 ];
