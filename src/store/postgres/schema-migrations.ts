@@ -6,6 +6,7 @@ import { queueClaimCtidMigration } from './queue-claim-ctid-migration.js';
 import { queueCompleteRowsMigration } from './queue-complete-rows-migration.js';
 import { queueEnqueueIdsMigration } from './queue-enqueue-ids-migration.js';
 import { queueEnqueueRowsMigration } from './queue-enqueue-rows-migration.js';
+import { queueFillfactorMigration } from './queue-fillfactor-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
 import { queuePrimaryKeyMigration } from './queue-primary-key-migration.js';
 import { queueSeqIndexMigration } from './queue-seq-index-migration.js';
@@ -469,4 +470,5 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN handed_off_at bigint;
   `,
   queueEnqueueIdsMigration,
+  queueFillfactorMigration,
 ];
