@@ -7,9 +7,10 @@
  * the rows were sorted by their place so that those calls came in the batch's order, then the ids
  * collected and sorted again — about 4k instructions of the server per job. Every insert into
  * queue_jobs (this function and queue_enqueue, which a process of an earlier version may still call)
- * holds the submission lock, so no other id can be drawn between the nextval and the setval; nor could
- * it collide if it were, a sequence never handing out a value twice. Ids stay increasing in the order
- * jobs are submitted, and within a batch in its order. A batch that fails leaves a gap, as before.
+ * holds the submission lock, so no other id can be drawn between the nextval and the setval (one drawn
+ * there would be one of the batch's, and the second insert of it would fail on the primary key: an
+ * error, never a duplicate). Ids stay increasing in the order jobs are submitted, and within a batch in
+ * its order. A batch that fails leaves a gap, as before.
  */
 export const queueEnqueueIdsMigration = `
   CREATE OR REPLACE FUNCTION queue_enqueue_rows(new_count int, new_payloads json, new_tasks text[],
