@@ -133,3 +133,8 @@ function setColumn(row: Value[], bit: number, value: Value | undefined): void {
 export function jsonOf(value: Readonly<Record<string, unknown>>): string {
   return valueJson(value) as string;
 }
+
+/** The patch columns (patchColumns' entries) a shape sets, in order; its other bits are not columns. */
+export function columnsOf(shape: number): (typeof patchColumns)[number][] {
+  return patchColumns.filter((_, bit) => (shape & (1 << bit)) !== 0);
+}

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
 import type { JobId } from '../../core/ids.js';
+import { isTerminal } from '../../core/outcome.js';
 import type { LogLine } from '../logs.js';
 import { jobRunnerJson } from '../rows.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
@@ -9,6 +10,7 @@ import { sqliteCode } from './errors.js';
 import type { GroupCommit } from './group-commit.js';
 import {
   bitCount,
+  columnsOf,
   insertColumns,
   jsonOf,
   patchColumns,
@@ -33,6 +35,12 @@ import { refusedAfter, type SqliteRunFence } from './run-fence.js';
 /** An update is one statement: SQLite undoes it alone if it fails (GroupCommit.write). */
 const oneStatement = { oneStatement: true } as const;
 
+/** The bit of a shape (shapeOf) that says its rows are keyed by seq, not by id. */
+const bySeq = 1 << patchColumns.length;
+
+/** More known seqs than this (the jobs of runs given up before their end stay known) forgets them all. */
+const maxKnownSeqs = 100_000;
+
 /** The rows of an addJobs call whose write has not been applied yet. */
 interface PendingInsert {
   readonly rows: Map<string, Value[]>;
@@ -54,6 +62,11 @@ interface PendingInsert {
  * - A patch that starts no attempt updates just its columns, with a statement prepared once per set of
  *   columns: the dozen-COALESCE statement with named parameters took 3.5 µs an update against
  *   1.6–2.2 µs for one setting two columns (a loop of 10,000 in one transaction, on a WAL file).
+ * - A job this store added is updated by its seq (the rowid), learned once its add committed, until a
+ *   patch ends it: a text id bound and looked up in the jobs' id index cost about 1.8k instructions an
+ *   update more than a rowid (the control plane updates each job twice after its add). A row's seq
+ *   never changes and Valkyrie deletes no job rows, so a seq learned stays the job's; a job not known
+ *   (added by another process or before a restart, re-run, or forgotten) is updated by its id.
  */
 export class JobRowWrites {
   /** By alike columns × 128 + rows: INSERT statements of that many rows. */
@@ -61,9 +74,12 @@ export class JobRowWrites {
   readonly #runExists;
   readonly #startAttempt;
   readonly #updateColumns = new Map<number, Database.Statement<Value[]>>();
-  /** By (alike columns × 8192 + shape) × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
+  /** By (alike columns × 2 bySeq + shape) × 128 + rows: UPDATE … FROM (VALUES …) statements of that many rows. */
   readonly #updateRows = new Map<number, Database.Statement<Value[]>>();
   readonly #logRows;
+  readonly #lastSeq;
+  /** The seq of each job this store added and no patch has ended since (see above). */
+  readonly #seqs = new Map<string, number>();
   #pendingInsert: PendingInsert | undefined;
 
   constructor(
@@ -73,6 +89,7 @@ export class JobRowWrites {
     private readonly fence: SqliteRunFence,
   ) {
     this.#runExists = db.prepare<[number], number>('SELECT 1 FROM runs WHERE id = ?').pluck();
+    this.#lastSeq = db.prepare<[], number>('SELECT coalesce(max(seq), 0) FROM jobs').pluck();
     this.#logRows = logRows;
     // A patch with an attempt starts that attempt, so the previous one's times, reason, runner and
     // its lease's token go; the attempt the job's retries count from stays unless the patch moves it.
@@ -92,13 +109,31 @@ export class JobRowWrites {
     const rows = new Map<string, Value[]>();
     for (const job of jobs) if (!rows.has(job.id)) rows.set(job.id, rowOf(job));
     const pending: PendingInsert = { rows, mark: 0, done: Promise.resolve() };
+    let firstSeq: number | undefined;
     pending.done = this.commits.write('add jobs', () => {
       if (this.#pendingInsert === pending) this.#pendingInsert = undefined;
-      this.#insertAll(jobs, rows);
+      firstSeq = this.#insertAll(jobs, rows);
     });
     pending.mark = this.commits.mark;
     this.#pendingInsert = pending;
+    // Only once committed: a batch that rolls back frees its seqs for other rows.
+    pending.done.then(() => this.#learnSeqs(jobs, firstSeq), ignore);
     return pending.done;
+  }
+
+  /** Job i of an add whose first row took seq `first` took seq first + i (see #insertAll). */
+  #learnSeqs(jobs: readonly NewJob[], first: number | undefined): void {
+    if (first === undefined) return;
+    if (this.#seqs.size + jobs.length > maxKnownSeqs) this.#seqs.clear();
+    let seq = first;
+    for (const { id } of jobs) this.#seqs.set(id, seq++);
+  }
+
+  /** The seq to update job `id` by, or undefined (by its id); forgotten by a patch that ends the job. */
+  #seqFor(id: string, patch: JobPatch): number | undefined {
+    const seq = this.#seqs.get(id);
+    if (seq !== undefined && patch.status !== undefined && isTerminal(patch.status)) this.#seqs.delete(id);
+    return seq;
   }
 
   update(id: JobId, patch: JobPatch): Promise<void> {
@@ -110,10 +145,11 @@ export class JobRowWrites {
         return pending.done;
       }
     }
+    const seq = this.#seqFor(id, patch);
     const work = () => {
       this.fence.checkJob(id);
       const { changes } =
-        patch.attempt === undefined ? this.#setColumns(id, patch) : this.#startNext(id, patch);
+        patch.attempt === undefined ? this.#setColumns(id, patch, seq) : this.#startNext(id, patch);
       if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     };
     return this.commits.write(`update job ${id}`, work, oneStatement);
@@ -172,7 +208,8 @@ export class JobRowWrites {
         return;
       }
       ids.add(id);
-      const shape = shapeOf(patch);
+      const seq = this.#seqFor(id, patch);
+      const shape = seq === undefined ? shapeOf(patch) : shapeOf(patch) | bySeq;
       let rows = byShape.get(shape);
       if (rows === undefined) {
         rows = { full: [], last: [], count: 0 };
@@ -182,7 +219,7 @@ export class JobRowWrites {
         rows.last = [];
         rows.count = 0;
       }
-      rows.last.push(id);
+      rows.last.push(seq ?? id);
       pushSetValues(patch, rows.last);
       rows.count++;
     }
@@ -197,14 +234,16 @@ export class JobRowWrites {
   #updateEach(updates: readonly JobUpdate[]): void {
     for (const { id, patch } of updates) {
       const { changes } =
-        patch.attempt === undefined ? this.#setColumns(id, patch) : this.#startNext(id, patch);
+        patch.attempt === undefined
+          ? this.#setColumns(id, patch, this.#seqFor(id, patch))
+          : this.#startNext(id, patch);
       if (changes === 0) throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${id}`);
     }
   }
 
   /** Returns how many rows changed. */
   #setRows(shape: number, { full, last, count }: ShapeRows): number {
-    const width = 1 + bitCount(shape);
+    const width = 1 + bitCount(shape & ~bySeq);
     let changes = 0;
     for (const values of full) changes += this.#setChunk(shape, values, 0, maxRowsPerStatement, width);
     // The last chunk in statements of 32, 16, … rows, as its count has bits.
@@ -228,10 +267,10 @@ export class JobRowWrites {
 
   /** Bit i + 1 of `alike`: the shape's column i is one value for every row, bound once (alikeColumns). */
   #rowsStatement(shape: number, count: number, alike: number): Database.Statement<Value[]> {
-    const key = (alike * 8192 + shape) * 128 + count;
+    const key = (alike * 2 * bySeq + shape) * 128 + count;
     let statement = this.#updateRows.get(key);
     if (statement === undefined) {
-      const columns = patchColumns.filter((_, bit) => (shape & (1 << bit)) !== 0);
+      const columns = columnsOf(shape);
       let width = 1;
       // The parameters in SET come first in the text, so they take the first values (boundOnce); not
       // numbered ones (?NNN) in the VALUES rows, which better-sqlite3 binds only by name.
@@ -239,7 +278,7 @@ export class JobRowWrites {
         (alike & (1 << (i + 1))) !== 0 ? `${column} = ?` : `${column} = v.column${++width}`,
       );
       const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = jobs.id' : set.join(', ')}
-        FROM (VALUES ${placeholderRows(width, count)}) AS v WHERE jobs.id = v.column1`;
+        FROM (VALUES ${placeholderRows(width, count)}) AS v WHERE jobs.${keyOf(shape)} = v.column1`;
       statement = this.db.prepare<Value[]>(sql);
       this.#updateRows.set(key, statement);
     }
@@ -252,8 +291,12 @@ export class JobRowWrites {
    * every row of a statement (a matrix's run, key, status, priority, empty outputs, null columns) are
    * bound once. All of them or none: the group commit runs this write in its own savepoint, so a
    * failing statement leaves no row.
+   *
+   * Returns the seq the first row took, the others' following it: SQLite gives a row without one the
+   * greatest seq in the table plus one, row after row, in the rows' order (unless the greatest is the
+   * largest 64-bit integer: then undefined, as the seqs read after do not follow on).
    */
-  #insertAll(all: readonly NewJob[], rows: ReadonlyMap<string, Value[]>): void {
+  #insertAll(all: readonly NewJob[], rows: ReadonlyMap<string, Value[]>): number | undefined {
     // The engine adds one run's jobs at a time: its first job's run stands for the others unless they differ.
     let checked: string | undefined;
     for (const { runId } of all) {
@@ -274,6 +317,7 @@ export class JobRowWrites {
       row[1] = runKey(job.runId) ?? null;
       for (let column = 0; column < rowWidth; column++) values[at++] = row[column] ?? null;
     }
+    const before = this.#lastSeq.get() ?? 0;
     runInChunks(
       values,
       count,
@@ -283,6 +327,7 @@ export class JobRowWrites {
     );
     const unknown = all[unknownRun];
     if (unknown !== undefined) throw new ValkyrieError('VK_RUN_NOT_FOUND', `no run with id ${unknown.runId}`);
+    return this.#lastSeq.get() === before + count ? before + 1 : undefined;
   }
 
   /** By `alike` × 128 + rows (rows ≤ 64): a statement prepared once. */
@@ -317,18 +362,17 @@ export class JobRowWrites {
     return error;
   }
 
-  #setColumns(id: JobId, patch: JobPatch): Database.RunResult {
-    const shape = shapeOf(patch);
+  /** By `seq` when known, else by `id`. */
+  #setColumns(id: JobId, patch: JobPatch, seq: number | undefined): Database.RunResult {
+    const shape = seq === undefined ? shapeOf(patch) : shapeOf(patch) | bySeq;
     const values: Value[] = [];
     pushSetValues(patch, values);
-    values.push(id);
+    values.push(seq ?? id);
     let statement = this.#updateColumns.get(shape);
     if (statement === undefined) {
-      const set = patchColumns
-        .filter((_, bit) => (shape & (1 << bit)) !== 0)
-        .map(([, column]) => `${column} = ?`);
+      const set = columnsOf(shape).map(([, column]) => `${column} = ?`);
       // An empty patch changes nothing, but still says whether the job exists.
-      const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = id' : set.join(', ')} WHERE id = ?`;
+      const sql = `UPDATE jobs SET ${set.length === 0 ? 'id = id' : set.join(', ')} WHERE ${keyOf(shape)} = ?`;
       statement = this.db.prepare<Value[]>(sql);
       this.#updateColumns.set(shape, statement);
     }
@@ -365,3 +409,10 @@ interface ShapeRows {
   last: Value[];
   count: number;
 }
+
+/** The column a statement of `shape` finds its rows by. */
+function keyOf(shape: number): 'seq' | 'id' {
+  return (shape & bySeq) === 0 ? 'id' : 'seq';
+}
+
+function ignore(): void {}
