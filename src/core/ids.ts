@@ -15,6 +15,19 @@ export function jobIdFor(runId: RunId, ordinal: number): JobId {
 
 /** The run a job id (`<runId>.<ordinal>`) names; undefined for text of no such form. */
 export function runIdOfJob(jobId: string): RunId | undefined {
-  const dot = jobId.lastIndexOf('.');
+  const dot = lastDotOf(jobId);
   return dot > 0 ? asRunId(jobId.slice(0, dot)) : undefined;
 }
+
+/**
+ * `jobId.lastIndexOf('.')`, by a loop from the end (a job id's ordinal is a few digits): V8 runs
+ * lastIndexOf in C++, ~300 instructions a call, and the server looks for the run of ~10 job ids a job
+ * (its run feed, the store's run fence).
+ */
+export function lastDotOf(jobId: string): number {
+  let at = jobId.length - 1;
+  while (at >= 0 && jobId.charCodeAt(at) !== dot) at--;
+  return at;
+}
+
+const dot = 0x2e;

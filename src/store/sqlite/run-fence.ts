@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { type RunId, runIdOfJob } from '../../core/ids.js';
+import { lastDotOf, type RunId, runIdOfJob } from '../../core/ids.js';
 import type { LogLine } from '../logs.js';
 import type { RunOwner } from '../recovery.js';
 import { RunTakenOverError, writableBy } from '../run-fence.js';
@@ -48,7 +48,7 @@ export class SqliteRunFence {
   /** check() of the run of a job id (`<runId>.<ordinal>`); an id of no such form names no run. */
   checkJob(jobId: string): void {
     const last = this.#last;
-    const dot = jobId.lastIndexOf('.');
+    const dot = lastDotOf(jobId);
     if (dot === last.length && dot > 0 && this.#batch === this.commits.batchNumber && jobId.startsWith(last))
       return;
     const runId = runIdOfJob(jobId);
@@ -71,7 +71,7 @@ export class SqliteRunFence {
     let lastRun = '';
     const visit = (jobId: string) => {
       // Consecutive jobs are mostly of one run: compare the prefix before slicing out a run id.
-      const dot = jobId.lastIndexOf('.');
+      const dot = lastDotOf(jobId);
       if (dot === lastRun.length && dot > 0 && jobId.startsWith(lastRun)) return;
       const runId = runIdOfJob(jobId);
       if (runId === undefined) return;
