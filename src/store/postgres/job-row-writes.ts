@@ -259,13 +259,14 @@ async function applyCalls(
   for (const { lines } of calls) for (const { jobId } of lines) named.add(jobId);
   if (named.size === 0) return [];
   const locking = [textArrayLiteral([...named]), ...writerValues(writer)];
-  const { rows } = await query<{ id: string }>(fencedStatements.lockJobs, locking);
-  if (rows.length === named.size) {
+  const counted = await query<{ locked: number }>(fencedStatements.lockJobsCounted, locking);
+  if (counted.rows[0]?.locked === named.size) {
     if (byJob.size > 0) await updateJobRows(query, byJob);
     await insertLogRows(query, linesOf(calls));
     return [];
   }
   // Locked, the jobs found stay so until the commit: a call is checked against them alone.
+  const { rows } = await query<{ id: string }>(fencedStatements.lockJobs, locking);
   const found = new Set(rows.map(({ id }) => id));
   const runs = await runsOfJobs(
     query,
