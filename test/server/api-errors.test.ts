@@ -37,7 +37,8 @@ describe('the API error contract', () => {
       status: 415,
       body: {
         code: 'VK_UNSUPPORTED_MEDIA_TYPE',
-        message: 'the body is "text/csv"; this route reads application/gzip (send Content-Type: application/gzip)',
+        message:
+          'the body is "text/csv"; this route reads application/gzip (send Content-Type: application/gzip)',
       },
     });
   });
