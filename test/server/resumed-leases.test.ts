@@ -67,6 +67,7 @@ function resumedLeaseScenario(name: string, openStores: OpenReplicaStores): void
       stores: await openStores(),
       clock: laterClock,
       logError: (error) => reported.push(error),
+      logNotice: (line) => reported.push(line),
     });
     await until(async () => (await jobOf(second, runId)).attempt === 2, 'the run was taken over');
     // Only the ended attempt names the runner now: the job's row is its next attempt's.
