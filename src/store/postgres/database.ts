@@ -47,11 +47,12 @@ export class PostgresDatabase {
   readonly #pool: pg.Pool;
   readonly #commits: GroupCommit;
   /**
-   * Lanes of their own for queue claims and queue completions, so that their transactions overlap
-   * each other and the submissions on the main lane instead of queueing behind them. Claims touch
-   * only queued rows and completions only leased ones; each lane keeps its own order. (A completion
-   * racing a lease expiry may meet a deadlock; Postgres fails one statement and the group commit
-   * applies that batch again one write at a time, where the expired lease comes back stale.)
+   * Lanes of their own for queue claims and queue completions (with renewals and releases, the other
+   * writes to leased rows), so that their transactions overlap each other and the submissions on the
+   * main lane instead of queueing behind them. Claims touch only queued rows and completions only
+   * leased ones; each lane keeps its own order. (A completion racing another process's writes to a
+   * lease that expired and moved may still meet a deadlock; Postgres ends one transaction, and the
+   * group commit applies that batch again one write at a time, each again if it lost a deadlock.)
    */
   readonly #lanes: Record<QueueLane, GroupCommit>;
   readonly #reads = new Set<Promise<void>>();

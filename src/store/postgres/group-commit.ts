@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Query, WriteTurn, WriteWork } from './database.js';
-import { toStoreError } from './errors.js';
+import { pgCode, toStoreError } from './errors.js';
 import { storableValues } from './text-values.js';
 
 interface PendingWrite {
@@ -33,7 +33,8 @@ const maxBatchWrites = 256;
  *
  * A failing statement aborts a Postgres transaction, so a batch in which one fails is rolled back and
  * applied again one write per transaction: the failing write (an unknown job, say) rejects alone, and
- * the writes before and after it commit in order. Batches never overlap, which is what keeps the order.
+ * the writes before and after it commit in order; a write Postgres ended to break a deadlock is
+ * applied again (applyAlone). Batches never overlap, which is what keeps the order.
  * More writes than one batch takes wait for the next, which starts as soon as this one has settled.
  */
 export class GroupCommit {
@@ -151,17 +152,28 @@ async function inOneTransaction(
 /** Each write in its own transaction: autocommit for one statement, BEGIN … COMMIT for several. */
 async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
-  for (const write of writes) {
-    if (!write.transactional) {
-      outcomes.push((await apply(client, write, { autocommit: true, heldRuns: new Set() })).outcome);
-      continue;
-    }
-    await client.query('BEGIN');
-    const { outcome } = await apply(client, write, { autocommit: false, heldRuns: new Set() });
-    await client.query(outcome.ok ? 'COMMIT' : 'ROLLBACK');
-    outcomes.push(outcome);
-  }
+  for (const write of writes) outcomes.push(await applyAlone(client, write));
   return outcomes;
+}
+
+/**
+ * Postgres ends one transaction of a deadlock, or of a serialization conflict, so that the others can
+ * go on; nothing of the ended one is kept, and applying it again once they have is what the server
+ * asks (SQLSTATE 40P01, 40001). Bounded: a write that keeps meeting one fails with the server's error.
+ */
+const conflictStates = new Set(['40P01', '40001']);
+const maxConflictAttempts = 3;
+
+/** One write in a transaction of its own, applied again when Postgres ended it to break a conflict. */
+async function applyAlone(client: pg.PoolClient, write: PendingWrite): Promise<Outcome> {
+  for (let attempt = 1; ; attempt++) {
+    const turn: WriteTurn = { autocommit: !write.transactional, heldRuns: new Set() };
+    if (write.transactional) await client.query('BEGIN');
+    const { outcome, statementFailed } = await apply(client, write, turn);
+    if (write.transactional) await client.query(outcome.ok ? 'COMMIT' : 'ROLLBACK');
+    const conflict = statementFailed && !outcome.ok && conflictStates.has(pgCode(outcome.error) ?? '');
+    if (!conflict || attempt === maxConflictAttempts) return outcome;
+  }
 }
 
 /**

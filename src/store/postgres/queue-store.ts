@@ -195,7 +195,9 @@ export class PostgresQueueStore implements QueueStore {
         if (key !== undefined) await query(statements.recordStale, [key, lease.token, 'renew', now]);
         return undefined;
       },
-      { atomic: true },
+      // With the completions: on separate lanes a batch renewing jobs A and B and a batch completing
+      // B and A locked the rows in opposite orders and deadlocked (seen with two workers on one queue).
+      { lane: 'completions', atomic: true },
     );
     if (renewed === undefined) throw staleLeaseError(lease.jobId, lease.token, 'renewing the lease');
     return renewed;
