@@ -1,4 +1,5 @@
 import { type ErrorCode, errorCatalog, ValkyrieError } from '../core/errors.js';
+import { formatDelay } from '../core/retry-delay.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 import { closedWithoutAnswer, plainServerLine, tlsServerLine } from '../protocol/tls-mismatch.js';
 import { UsageError } from './exit-codes.js';
@@ -173,7 +174,7 @@ export class ApiClient {
     const state = code === 'VK_SERVER_BUSY' ? 'busy' : 'shutting down or restarting';
     this.retryWait.notice(
       `valkyrie: the server at ${this.origin} is ${state} (503 ${code}); ` +
-        `retrying in ${formatSeconds(delayMs)}, for up to ${formatSeconds(this.retryWait.maxTotalMs)}`,
+        `retrying in ${formatDelay(delayMs)}, for up to ${formatDelay(this.retryWait.maxTotalMs)}`,
     );
   }
 
@@ -260,11 +261,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function isKnownCode(code: string): code is ErrorCode {
   return Object.hasOwn(errorCatalog, code);
-}
-
-/** `5s`, `0.5s`. */
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))}s`;
 }
 
 /** `connection refused (ECONNREFUSED)` rather than undici's `fetch failed`. */

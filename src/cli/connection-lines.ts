@@ -1,3 +1,4 @@
+import { formatDelay } from '../core/retry-delay.js';
 import type { TransportKind, TransportLoss, TransportSwitch } from '../protocol/auto.js';
 
 export interface ConnectionLinesOptions {
@@ -51,8 +52,8 @@ export class ConnectionLines {
     if (this.quiet === undefined) {
       this.quiet = { timer: this.windowTimer(), held: 0, lastReason: reason };
       this.say(
-        `the connection keeps dropping (${this.drops.length} times in ${seconds(this.windowMs)}); ` +
-          `its drops are told once a ${seconds(this.windowMs)} window while it goes on`,
+        `the connection keeps dropping (${this.drops.length} times in ${formatDelay(this.windowMs)}); ` +
+          `its drops are told once every ${formatDelay(this.windowMs)} while it goes on`,
       );
     }
     this.quiet.held++;
@@ -85,11 +86,11 @@ export class ConnectionLines {
     if (this.quiet.held === 0) {
       this.quiet = undefined;
       this.say(
-        `the connection held for ${seconds(this.windowMs)}: ${this.state()}; drops are told one by one again`,
+        `the connection held for ${formatDelay(this.windowMs)}: ${this.state()}; drops are told one by one again`,
       );
       return;
     }
-    this.tellHeld(`in ${seconds(this.windowMs)}`);
+    this.tellHeld(`in ${formatDelay(this.windowMs)}`);
     this.quiet.held = 0;
     this.quiet.timer = this.windowTimer();
   }
@@ -106,8 +107,4 @@ export class ConnectionLines {
     const kind = this.current();
     return kind === undefined ? 'reconnecting' : `connected over ${kind}`;
   }
-}
-
-function seconds(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }

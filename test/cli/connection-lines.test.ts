@@ -54,17 +54,17 @@ describe('ConnectionLines', () => {
     // The 4th drop within a minute: the runner says it will summarise, then holds 56 more lines.
     flap(29, 2_000);
     expect(said.slice(6)).toEqual([
-      'the connection keeps dropping (4 times in 1 min); its drops are told once a 1 min window while it goes on',
+      'the connection keeps dropping (4 times in 1m); its drops are told once every 1m while it goes on',
     ]);
     // The window began at the 4th drop (5 s), and the last drop came at 61 s.
     vi.advanceTimersByTime(4_000);
     expect(said.slice(7)).toEqual([
-      'the connection dropped 29 more time(s) in 1 min (the last: websocket: connection lost (close code 1006: no reason given)); connected over websocket',
+      'the connection dropped 29 more time(s) in 1m (the last: websocket: connection lost (close code 1006: no reason given)); connected over websocket',
     ]);
     // A quiet minute: it says so, and the next drop is told as it comes.
     vi.advanceTimersByTime(60_000);
     expect(said.slice(8)).toEqual([
-      'the connection held for 1 min: connected over websocket; drops are told one by one again',
+      'the connection held for 1m: connected over websocket; drops are told one by one again',
     ]);
     flap(1, 1_000);
     expect(said.slice(9)).toHaveLength(2);
