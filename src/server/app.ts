@@ -141,7 +141,8 @@ function healthRoutes(context: ApiContext): Route[] {
       method: 'GET',
       url: '/readyz',
       operationId: 'checkReadiness',
-      summary: 'Readiness: the store answers and the server is not shutting down',
+      summary:
+        'Readiness: the store answers, the workflow parse thread has started, and the server is not shutting down',
       access: 'public',
       anyQuery: true,
       responses: {
@@ -150,6 +151,8 @@ function healthRoutes(context: ApiContext): Route[] {
       },
       async handle() {
         if (context.closing()) throw shuttingDown();
+        // Submissions are parsed there; one that fails to start is reported by the submission.
+        await context.parseThread.warm();
         await context.stores.runs.listRuns({ limit: 1 }).catch((error: unknown) => {
           const reason = error instanceof Error ? error.message : String(error);
           throw new ApiError(503, 'VK_STORE', `the store does not answer: ${reason}`);

@@ -292,6 +292,7 @@ export class ValkyrieServer implements AsyncDisposable {
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `${scheme}://${host}:${address.port}`;
       takeover.start();
+      void context.parseThread.warm();
       const cancelRequests = new CancelRequestPoller(
         stores.recovery,
         () => new Map([...driven].map(([id, run]) => [id, run.handle])),

@@ -75,6 +75,9 @@ interface PendingParse {
 interface ParseWorker {
   readonly worker: Worker;
   ready: boolean;
+  /** Resolves once the thread is ready or has exited, whichever comes first; never rejects. */
+  readonly started: Promise<void>;
+  readonly markStarted: () => void;
   /** Its heap after its last parse reached recycleHeapBytes: it is replaced once idle. */
   grown: boolean;
   /** An exception nothing caught in the thread (out of memory, say), reported before it exits. */
@@ -89,7 +92,7 @@ interface ParseWorker {
  *
  * Lifecycle: `parse()` any number of times, also concurrently (they queue, at most `maxQueued`
  * with the running one) → `close()`, idempotent, after which every parse, waiting or new, is
- * `closed`. The thread starts at the first parse, does not keep the process alive, and is replaced
+ * `closed`. The thread starts at `warm()` or the first parse, does not keep the process alive, and is replaced
  * after it is stopped at the time limit or dies; a thread that dies before it is ready fails the
  * parses waiting, and the next parse starts another. A thread whose heap grew past
  * `recycleHeapBytes` is stopped after `recycleIdleMs` without a parse, and the next parse starts
@@ -169,6 +172,20 @@ export class WorkflowParseThread {
     return this.closing;
   }
 
+  /**
+   * Starts the thread now rather than at the first parse, and resolves once it can parse (or has
+   * failed to start, which the next parse reports): a burst of submissions to a server just started
+   * queued behind the thread's start-up, and past `maxQueued` was answered busy. Never rejects.
+   */
+  warm(): Promise<void> {
+    if (this.closing !== undefined || this.stopping !== undefined) return Promise.resolve();
+    try {
+      return (this.thread ?? this.start()).started;
+    } catch {
+      return Promise.resolve();
+    }
+  }
+
   /** Sends the first waiting parse to the thread, starting one if none runs, when the thread is free. */
   private next(): void {
     if (this.closing !== undefined || this.running !== undefined || this.stopping !== undefined) return;
@@ -213,7 +230,11 @@ export class WorkflowParseThread {
     // The main thread's stack (V8's default, 984 KiB), not a worker's 4 MiB: what overflows it in
     // process (zod's issues of a 250,000-item list do) overflows here too, and answers the same 500.
     const worker = new Worker(parseThreadEntryPath(), { resourceLimits: { stackSizeMb: 984 / 1024 } });
-    const thread: ParseWorker = { worker, ready: false, grown: false };
+    let markStarted = () => {};
+    const started = new Promise<void>((resolve) => {
+      markStarted = resolve;
+    });
+    const thread: ParseWorker = { worker, ready: false, grown: false, started, markStarted };
     this.thread = thread;
     // Not a reason for the process to stay: the server's socket is, while it listens.
     thread.worker.unref();
@@ -224,13 +245,17 @@ export class WorkflowParseThread {
       thread.failure = error;
     });
     thread.worker.on('exit', (exitCode) => {
+      thread.markStarted();
       if (this.thread === thread) this.exited(thread, exitCode);
     });
     return thread;
   }
 
   private received(thread: ParseWorker, reply: ParseReply): void {
-    if (reply.kind === 'ready') thread.ready = true;
+    if (reply.kind === 'ready') {
+      thread.ready = true;
+      thread.markStarted();
+    }
     const running = this.running;
     if (reply.kind !== 'ready' && running !== undefined) {
       clearTimeout(running.timer);

@@ -130,3 +130,18 @@ it('gives a takeover a place of its own beyond maxQueued, parsed before the subm
   await Promise.all([running, waiting]);
   expect(settled).toEqual(['a parsed', 'takeover parsed', 'b parsed']);
 }, 120_000);
+
+it('starts its thread at warm(), before any parse, and parses on that thread', async () => {
+  const thread = parseThread();
+  expect(thread.threadId).toBeUndefined();
+  await thread.warm();
+  const warmed = thread.threadId;
+  expect(warmed).toBeDefined();
+  await thread.warm();
+  expect(thread.threadId).toBe(warmed);
+  expect(await thread.parse('jobs: 3', 'first.yml')).toMatchObject({ kind: 'parsed' });
+  expect(thread.threadId).toBe(warmed);
+  await thread.close();
+  await thread.warm();
+  expect(await thread.parse('jobs: 3', 'late.yml')).toEqual({ kind: 'closed' });
+});
