@@ -3,7 +3,7 @@ import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import { ExitCode } from './exit-codes.js';
 import { followBackoff, followRunEvents } from './run-event-follower.js';
-import type { ApiJob, ServerClient } from './server-client.js';
+import type { ServerClient } from './server-client.js';
 import { BufferedOutput } from './views/buffered-output.js';
 import { createView } from './views/create-view.js';
 
@@ -85,7 +85,6 @@ export async function showRunEvents(
   { reconnectTimeoutMs = defaultReconnectTimeoutMs }: { readonly reconnectTimeoutMs?: number } = {},
 ): Promise<RunCompleted | undefined> {
   let completed: RunCompleted | undefined;
-  const detail = waitingDetail(client, runId);
   try {
     const events = followRunEvents(client, runId, stop, {
       giveUpAfterMs: reconnectTimeoutMs,
@@ -93,7 +92,7 @@ export async function showRunEvents(
       report: (message) => process.stderr.write(`valkyrie: ${message}\n`),
     });
     for await (const event of events) {
-      show(await detail(event));
+      show(event);
       if (event.type === 'run.completed') completed = event;
     }
   } catch (error) {
@@ -105,40 +104,6 @@ export async function showRunEvents(
       `the event stream of run ${runId} ended before the run completed; the run goes on on the server`,
     );
   return completed;
-}
-
-/** A run view read less than this long ago serves another waiting job's event too. */
-const viewReuseMs = 1_000;
-/** Past this, a waiting job's event is shown as it came rather than held back for the run's view. */
-const viewWaitMs = 2_000;
-
-/**
- * Adds to a job.queued that waits for a runner with labels none connected to the run's server has
- * (`noRunnerWith`) what the run's view says of it besides (server/runners-elsewhere.ts): the runners
- * connected to another replica that have them, and whether the run moves there (`handoff`), so that
- * the line shown is the one `valkyrie show` prints. Any other event, or one the view (unread within
- * `viewWaitMs`, or read once the run moved) says nothing more of, is given as it came.
- */
-function waitingDetail(client: ServerClient, runId: string): (event: RunEvent) => Promise<RunEvent> {
-  let read: { readonly at: number; readonly jobs: Promise<readonly ApiJob[] | undefined> } | undefined;
-  return async (event) => {
-    if (event.type !== 'job.queued' || event.noRunnerWith === undefined || event.setAside) return event;
-    if (read === undefined || Date.now() - read.at > viewReuseMs)
-      read = {
-        at: Date.now(),
-        jobs: Promise.race([
-          client.getRun(runId).then(
-            (run) => run.jobs,
-            () => undefined,
-          ),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), viewWaitMs).unref()),
-        ]),
-      };
-    const job = (await read.jobs)?.find((candidate) => candidate.id === event.jobId);
-    if (job?.runnersElsewhere === undefined) return event;
-    const { runnersElsewhere, handoff } = job;
-    return { ...event, runnersElsewhere, ...(handoff === undefined ? {} : { handoff }) };
-  };
 }
 
 /** `valkyrie run`'s exit code for a run that ended so: 0 succeeded, 130 cancelled, else 1. */

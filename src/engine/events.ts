@@ -51,11 +51,15 @@ export type RunEvent =
       /** With `noRunnerWith`: connected runners have the labels, but an operator drained them or set them to maintenance. */
       readonly setAside?: true;
       /**
-       * With `noRunnerWith`, added by a client that follows a server's run (`valkyrie submit --follow`)
-       * from the run's view, never by the control plane: runners that have the labels but are connected
+       * With `noRunnerWith`, added by a server's run event stream (GET /api/v1/runs/:id/events) as the
+       * run's view tells them, never by the control plane: runners that have the labels but are connected
        * to another replica than the run's, and whether the run moves to theirs (docs/replicas.md).
        */
-      readonly runnersElsewhere?: readonly { readonly name: string; readonly replica: string }[];
+      readonly runnersElsewhere?: readonly {
+        readonly id: string;
+        readonly name: string;
+        readonly replica: string;
+      }[];
       /** With `runnersElsewhere`: `pending` when the run moves to their replica, `secrets` when it stays for its secrets. */
       readonly handoff?: 'pending' | 'secrets';
       /** The job's attempt, from 1; absent means 1 (as on every job event). */

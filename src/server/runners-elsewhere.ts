@@ -1,4 +1,6 @@
 import { asRunId } from '../core/ids.js';
+import type { RunEvent } from '../engine/events.js';
+import type { NoRunnerFields } from '../engine/job-records.js';
 import type { ApiContext } from './context.js';
 import type { FleetRunnerView, RunnerDirectory } from './runner-directory.js';
 import type { RunView } from './schemas.js';
@@ -9,6 +11,9 @@ const namedAtMost = 5;
 type RunnerElsewhere = NonNullable<RunView['jobs'][number]['runnersElsewhere']>[number];
 type RunHandoffView = NonNullable<RunView['jobs'][number]['handoff']>;
 
+type Directory = Pick<RunnerDirectory, 'list' | 'replica'>;
+type HandoffOf = (runId: string) => Promise<RunHandoffView | undefined>;
+
 /**
  * Names, for each job of `view` that waits for a runner with its labels, the runners connected to
  * another replica that would take it: a run's jobs are offered only to runners connected to the
@@ -18,23 +23,15 @@ type RunHandoffView = NonNullable<RunView['jobs'][number]['handoff']>;
  */
 export async function withRunnersElsewhere(
   view: RunView,
-  directory: Pick<RunnerDirectory, 'list' | 'replica'>,
-  handoff?: (runId: string) => Promise<RunHandoffView | undefined>,
+  directory: Directory,
+  handoff?: HandoffOf,
 ): Promise<RunView> {
   if (!view.jobs.some(waitsForAnyRunner)) return view;
-  let listed: FleetRunnerView[];
-  try {
-    listed = await directory.list();
-  } catch {
-    // A hint only: a submit whose run exists must not answer an error (a retry would submit again).
-    return view;
-  }
-  const others = takingJobsElsewhere(listed, directory.replica);
+  const others = await takingJobsElsewhereNow(directory);
   if (others.length === 0) return view;
   const jobs = view.jobs.map((job) => {
-    if (!waitsForAnyRunner(job)) return job;
-    const elsewhere = others.filter((runner) => hasAll(runner, job.noRunnerWith)).slice(0, namedAtMost);
-    return elsewhere.length === 0 ? job : { ...job, runnersElsewhere: elsewhere.map(nameAndReplica) };
+    const elsewhere = waitsForAnyRunner(job) ? runnersElsewhereFor(job.noRunnerWith, others) : undefined;
+    return elsewhere === undefined ? job : { ...job, runnersElsewhere: elsewhere };
   });
   const moves = jobs.some((job) => job.runnersElsewhere !== undefined)
     ? await handoff?.(view.id).catch(() => undefined)
@@ -43,6 +40,69 @@ export async function withRunnersElsewhere(
   return {
     ...view,
     jobs: jobs.map((job) => (job.runnersElsewhere === undefined ? job : { ...job, handoff: moves })),
+  };
+}
+
+/**
+ * What withRunnersElsewhere adds to a waiting job's view, added to its `job.queued` as a run's event
+ * stream sends it, for a client following the run (`valkyrie submit --follow`) to show the line
+ * `valkyrie show` prints. Any other event is answered as it came, without reading the directory; so
+ * is a waiting one whose runners could not be listed (a hint only). The returned function serves the
+ * stream of run `runId`: events that come while a read is out share it, so a replayed run's many
+ * waiting jobs cost one directory read (and one `handoff`), not one each. Never rejects.
+ */
+export function queuedWithRunnersElsewhere(
+  runId: string,
+  directory: Directory,
+  handoff?: HandoffOf,
+): (event: RunEvent) => Promise<RunEvent> {
+  const others = whileOut(() => takingJobsElsewhereNow(directory));
+  const moves = whileOut(async () => {
+    try {
+      return await handoff?.(runId);
+    } catch {
+      return undefined;
+    }
+  });
+  return async (event) => {
+    if (event.type !== 'job.queued' || !waitsForAnyRunner(event)) return event;
+    const elsewhere = runnersElsewhereFor(event.noRunnerWith, await others());
+    if (elsewhere === undefined) return event;
+    const moving = await moves();
+    return { ...event, runnersElsewhere: elsewhere, ...(moving === undefined ? {} : { handoff: moving }) };
+  };
+}
+
+/** The runners a job waiting for `labels` would be offered to on another replica (at most 5); undefined: none. */
+function runnersElsewhereFor(
+  labels: readonly string[],
+  others: readonly FleetRunnerView[],
+): RunnerElsewhere[] | undefined {
+  const elsewhere = others.filter((runner) => hasAll(runner, labels)).slice(0, namedAtMost);
+  return elsewhere.length === 0 ? undefined : elsewhere.map(nameAndReplica);
+}
+
+/** Those of the fleet taking jobs on another replica than this one; none when the list cannot be read. */
+async function takingJobsElsewhereNow(directory: Directory): Promise<FleetRunnerView[]> {
+  try {
+    return takingJobsElsewhere(await directory.list(), directory.replica);
+  } catch {
+    // A hint only: a submit whose run exists must not answer an error (a retry would submit again).
+    return [];
+  }
+}
+
+/** `read`, whose calls made while an earlier one is still out share that one. */
+function whileOut<T>(read: () => Promise<T>): () => Promise<T> {
+  let out: Promise<T> | undefined;
+  return () => {
+    if (out === undefined) {
+      const reading = read().finally(() => {
+        if (out === reading) out = undefined;
+      });
+      out = reading;
+    }
+    return out;
   };
 }
 
@@ -63,10 +123,10 @@ export async function runHandoffView(
   return resumable.request.secretNames.length > 0 ? 'secrets' : 'pending';
 }
 
-type WaitingJobView = RunView['jobs'][number] & { readonly noRunnerWith: string[] };
-
 /** Waits for a runner with its labels, none of this replica's having them (not: drained here). */
-function waitsForAnyRunner(job: RunView['jobs'][number]): job is WaitingJobView {
+function waitsForAnyRunner<Job extends NoRunnerFields>(
+  job: Job,
+): job is Job & { readonly noRunnerWith: readonly string[] } {
   return job.noRunnerWith !== undefined && job.setAside === undefined;
 }
 

@@ -8,6 +8,7 @@ import type { ApiContext } from '../context.js';
 import { jobLogPages, jobLogText } from '../job-log-pages.js';
 import { defineRoute, type Route } from '../route.js';
 import { findRun, findRunJob } from '../run-views.js';
+import { queuedWithRunnersElsewhere, runHandoffView } from '../runners-elsewhere.js';
 import { errorSchema, idParams, jobLogLinesSchema, logLinesQuery, logsQuery } from '../schemas.js';
 import { type EventStream, openEventStream, type StreamCredential } from '../sse.js';
 import { isFinished, jobCompletedOf } from '../stored-run-events.js';
@@ -28,7 +29,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       url: '/api/v1/runs/:id/events',
       operationId: 'streamRunEvents',
       summary:
-        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start. A stream whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message}); one whose replica hands the run to another ends with event: moved (data: {to: the replica}), after which a client reconnects and follows the run from the store',
+        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start. A job.queued with noRunnerWith (and no setAside) comes with what the run view tells of the job besides, when it tells it: runnersElsewhere (runners with its labels connected to another replica) and handoff; it is never overtaken by a later event meanwhile. A stream whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message}); one whose replica hands the run to another ends with event: moved (data: {to: the replica}), after which a client reconnects and follows the run from the store',
       access: 'read',
       params: idParams,
       responses: {
@@ -39,13 +40,17 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         const run = await findRun(stores.runs, params.id);
         const lastEventId = request.headers['last-event-id'];
         const stream = open(reply, principal);
+        const detailed = queuedWithRunnersElsewhere(run.id, context.runners, (runId) =>
+          runHandoffView(context, runId),
+        );
+        const send = inOrder(context.logError);
         const unsubscribe = await feed.subscribe(
           run.id,
           {
-            event: (event, id) => stream.send('run', event, id),
-            resumed: () => stream.send('resumed', { after: lastEventId }),
-            moved: (to) => stream.send('moved', { to }),
-            end: () => stream.end(),
+            event: (event, id) => send(detailed(event), (told) => stream.send('run', told, id)),
+            resumed: () => send(undefined, () => stream.send('resumed', { after: lastEventId })),
+            moved: (to) => send(undefined, () => stream.send('moved', { to })),
+            end: () => send(undefined, () => stream.end()),
           },
           typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
         );
@@ -196,6 +201,19 @@ function attemptsOf(jobAttempt: number | undefined, attempt: number | undefined)
   return {
     ...(jobAttempt === undefined || jobAttempt === 1 ? {} : { jobAttempt }),
     ...(attempt === undefined || attempt === 1 ? {} : { attempt }),
+  };
+}
+
+/**
+ * Sends each value once it is ready and everything given before it was sent: a waiting job's event,
+ * held while the runners elsewhere are read, is overtaken by none that came after it.
+ */
+function inOrder(logError: (error: unknown) => void) {
+  let sent: Promise<void> = Promise.resolve();
+  return <T>(value: T | Promise<T>, send: (ready: T) => void): void => {
+    sent = Promise.all([value, sent])
+      .then(([ready]) => send(ready))
+      .catch(logError);
   };
 }
 
