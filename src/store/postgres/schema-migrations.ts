@@ -7,6 +7,7 @@ import { queueCompleteRowsMigration } from './queue-complete-rows-migration.js';
 import { queueEnqueueIdsMigration } from './queue-enqueue-ids-migration.js';
 import { queueEnqueueRowsMigration } from './queue-enqueue-rows-migration.js';
 import { queueFillfactorMigration } from './queue-fillfactor-migration.js';
+import { queueHandOffClaimMigration } from './queue-hand-off-claim-migration.js';
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
 import { queuePrimaryKeyMigration } from './queue-primary-key-migration.js';
 import { queueSeqIndexMigration } from './queue-seq-index-migration.js';
@@ -471,4 +472,5 @@ export const migrations: readonly string[] = [
   `,
   queueEnqueueIdsMigration,
   queueFillfactorMigration,
+  queueHandOffClaimMigration,
 ];
