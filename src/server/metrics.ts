@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { RunEvent } from '../engine/events.js';
 import type { RunnerView } from '../engine/runner-view.js';
 import type { RunStore } from '../store/runs.js';
+import { TalliedHistogram } from './tallied-histogram.js';
 
 /** What the gauges read at each scrape: nothing is counted twice or kept beside the engine's own state. */
 export interface MetricSources {
@@ -33,9 +34,9 @@ export class ServerMetrics {
   readonly #runsCompleted: Counter<'status'>;
   readonly #runDuration: Histogram<'status'>;
   readonly #jobsCompleted: Counter<'status'>;
-  readonly #jobDuration: Histogram<'status'>;
+  readonly #jobDuration: TalliedHistogram<'status'>;
   readonly #jobRetries: Counter;
-  readonly #queueWait: Histogram;
+  readonly #queueWait: TalliedHistogram<string>;
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #requestDuration: Histogram<'method' | 'route'>;
   /**
@@ -44,6 +45,11 @@ export class ServerMetrics {
    * entries would stay, so the oldest go past `maxWaiting`.
    */
   readonly #readyAt = new Map<string, number>();
+  /**
+   * Jobs ended since the last scrape, by status, added to the counter when it is read: prom-client's
+   * `inc` with a label builds a key string of the labels at every call, and this counts every job.
+   */
+  readonly #completedSinceScrape = new Map<string, number>();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -71,8 +77,12 @@ export class ServerMetrics {
       help: 'Jobs ended, by status (a retried job counts once, with its last attempt)',
       labelNames: ['status'],
       registers,
+      collect: () => {
+        for (const [status, count] of this.#completedSinceScrape) this.#jobsCompleted.inc({ status }, count);
+        this.#completedSinceScrape.clear();
+      },
     });
-    this.#jobDuration = new Histogram({
+    this.#jobDuration = new TalliedHistogram({
       name: 'valkyrie_job_duration_seconds',
       help: 'Duration of the attempt that ended each job, by status',
       labelNames: ['status'],
@@ -84,7 +94,7 @@ export class ServerMetrics {
       help: 'Job attempts followed by another: a failure retry: retries, or a requeue after a lost runner or driver',
       registers,
     });
-    this.#queueWait = new Histogram({
+    this.#queueWait = new TalliedHistogram({
       name: 'valkyrie_job_queue_wait_seconds',
       help: 'From a job being ready to start (queued, past its not-before) to a runner starting it',
       buckets: durationBuckets,
@@ -124,7 +134,7 @@ export class ServerMetrics {
       case 'job.started': {
         const readyAt = this.#readyAt.get(event.jobId);
         this.#readyAt.delete(event.jobId);
-        if (readyAt !== undefined) this.#queueWait.observe(Math.max(0, event.at - readyAt) / 1000);
+        if (readyAt !== undefined) this.#queueWait.tally('', Math.max(0, event.at - readyAt) / 1000);
         return;
       }
       case 'job.retrying':
@@ -132,8 +142,8 @@ export class ServerMetrics {
         return;
       case 'job.completed':
         this.#readyAt.delete(event.jobId);
-        this.#jobsCompleted.inc({ status: event.status });
-        this.#jobDuration.observe({ status: event.status }, event.durationMs / 1000);
+        this.#completedSinceScrape.set(event.status, (this.#completedSinceScrape.get(event.status) ?? 0) + 1);
+        this.#jobDuration.tally(event.status, event.durationMs / 1000);
         return;
     }
   };
