@@ -69,9 +69,13 @@ export class RunFeed {
       feed = { id: randomBytes(6).toString('hex'), events: [], subscribers: new Set() };
       this.active.set(runId, feed);
     }
-    const id = `${feed.id}.${feed.events.length}`;
+    const index = feed.events.length;
     feed.events.push(event);
-    for (const subscriber of feed.subscribers) subscriber.event(event, id);
+    // The id is made only for subscribers: most of a run's events have none (4 events a job).
+    if (feed.subscribers.size > 0) {
+      const id = `${feed.id}.${index}`;
+      for (const subscriber of feed.subscribers) subscriber.event(event, id);
+    }
     if (event.type === 'run.completed') {
       this.active.delete(runId);
       for (const subscriber of feed.subscribers) subscriber.end();
