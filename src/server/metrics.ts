@@ -2,7 +2,6 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { RunEvent } from '../engine/events.js';
 import type { RunnerView } from '../engine/runner-view.js';
 import type { RunStore } from '../store/runs.js';
-import { TalliedHistogram } from './tallied-histogram.js';
 
 /** What the gauges read at each scrape: nothing is counted twice or kept beside the engine's own state. */
 export interface MetricSources {
@@ -34,9 +33,9 @@ export class ServerMetrics {
   readonly #runsCompleted: Counter<'status'>;
   readonly #runDuration: Histogram<'status'>;
   readonly #jobsCompleted: Counter<'status'>;
-  readonly #jobDuration: TalliedHistogram<'status'>;
+  readonly #jobDuration: Histogram<'status'>;
   readonly #jobRetries: Counter;
-  readonly #queueWait: TalliedHistogram<string>;
+  readonly #queueWait: Histogram;
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #requestDuration: Histogram<'method' | 'route'>;
   /**
@@ -45,11 +44,6 @@ export class ServerMetrics {
    * entries would stay, so the oldest go past `maxWaiting`.
    */
   readonly #readyAt = new Map<string, number>();
-  /**
-   * Jobs ended since the last scrape, by status, added to the counter when it is read: prom-client's
-   * `inc` with a label builds a key string of the labels at every call, and this counts every job.
-   */
-  readonly #completedSinceScrape = new Map<string, number>();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -77,12 +71,8 @@ export class ServerMetrics {
       help: 'Jobs ended, by status (a retried job counts once, with its last attempt)',
       labelNames: ['status'],
       registers,
-      collect: () => {
-        for (const [status, count] of this.#completedSinceScrape) this.#jobsCompleted.inc({ status }, count);
-        this.#completedSinceScrape.clear();
-      },
     });
-    this.#jobDuration = new TalliedHistogram({
+    this.#jobDuration = new Histogram({
       name: 'valkyrie_job_duration_seconds',
       help: 'Duration of the attempt that ended each job, by status',
       labelNames: ['status'],
@@ -94,7 +84,7 @@ export class ServerMetrics {
       help: 'Job attempts followed by another: a failure retry: retries, or a requeue after a lost runner or driver',
       registers,
     });
-    this.#queueWait = new TalliedHistogram({
+    this.#queueWait = new Histogram({
       name: 'valkyrie_job_queue_wait_seconds',
       help: 'From a job being ready to start (queued, past its not-before) to a runner starting it',
       buckets: durationBuckets,
@@ -134,7 +124,7 @@ export class ServerMetrics {
       case 'job.started': {
         const readyAt = this.#readyAt.get(event.jobId);
         this.#readyAt.delete(event.jobId);
-        if (readyAt !== undefined) this.#queueWait.tally('', Math.max(0, event.at - readyAt) / 1000);
+        if (readyAt !== undefined) this.#queueWait.observe(Math.max(0, event.at - readyAt) / 1000);
         return;
       }
       case 'job.retrying':
@@ -142,8 +132,8 @@ export class ServerMetrics {
         return;
       case 'job.completed':
         this.#readyAt.delete(event.jobId);
-        this.#completedSinceScrape.set(event.status, (this.#completedSinceScrape.get(event.status) ?? 0) + 1);
-        this.#jobDuration.tally(event.status, event.durationMs / 1000);
+        this.#jobsCompleted.inc({ status: event.status });
+        this.#jobDuration.observe({ status: event.status }, event.durationMs / 1000);
         return;
     }
   };
