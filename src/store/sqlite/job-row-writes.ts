@@ -110,10 +110,16 @@ export class JobRowWrites {
     for (const job of jobs) if (!rows.has(job.id)) rows.set(job.id, rowOf(job));
     const pending: PendingInsert = { rows, mark: 0, done: Promise.resolve() };
     let firstSeq: number | undefined;
-    pending.done = this.commits.write('add jobs', () => {
-      if (this.#pendingInsert === pending) this.#pendingInsert = undefined;
-      firstSeq = this.#insertAll(jobs, rows);
-    });
+    // One job is one INSERT of one row (#insertAll), or none and a throw: no savepoint needed.
+    const statements = jobs.length === 1 ? oneStatement : undefined;
+    pending.done = this.commits.write(
+      'add jobs',
+      () => {
+        if (this.#pendingInsert === pending) this.#pendingInsert = undefined;
+        firstSeq = this.#insertAll(jobs, rows);
+      },
+      statements,
+    );
     pending.mark = this.commits.mark;
     this.#pendingInsert = pending;
     // Only once committed: a batch that rolls back frees its seqs for other rows.

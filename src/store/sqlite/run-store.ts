@@ -55,6 +55,12 @@ type JobAttemptRow = JobAttemptRowOf<number, string>;
 const maxRowid = 2n ** 63n - 1n;
 
 /**
+ * A step's or a job attempt's record: the run fence's check (a read) and one upsert, which SQLite
+ * undoes alone if it fails, so the group commit runs it without a savepoint (GroupCommit.write).
+ */
+const oneStatement = { oneStatement: true } as const;
+
+/**
  * RunStore on one better-sqlite3 connection. Every statement is prepared once here, because the engine
  * writes thousands of job and step updates per second and preparing costs more than executing.
  */
@@ -220,51 +226,59 @@ export class SqliteRunStore implements RunStore {
   }
 
   recordStep(step: StepRecord): Promise<void> {
-    return this.commits.write(`record step ${step.index} of job ${step.jobId}`, () => {
-      this.fence.checkJob(step.jobId);
-      try {
-        this.#upsertStep.run({
-          jobId: step.jobId,
-          jobAttempt: step.jobAttempt ?? 1,
-          index: step.index,
-          attempt: step.attempt ?? 1,
-          name: step.name,
-          outcome: nullable(step.outcome),
-          conclusion: nullable(step.conclusion),
-          exitCode: nullable(step.exitCode),
-          startedAt: nullable(step.startedAt),
-          finishedAt: nullable(step.finishedAt),
-          retryDelayMs: nullable(step.retryDelayMs),
-          timedOutAfterMs: nullable(step.timedOutAfterMs),
-        });
-      } catch (error) {
-        if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
-      }
-    });
+    return this.commits.write(
+      `record step ${step.index} of job ${step.jobId}`,
+      () => {
+        this.fence.checkJob(step.jobId);
+        try {
+          this.#upsertStep.run({
+            jobId: step.jobId,
+            jobAttempt: step.jobAttempt ?? 1,
+            index: step.index,
+            attempt: step.attempt ?? 1,
+            name: step.name,
+            outcome: nullable(step.outcome),
+            conclusion: nullable(step.conclusion),
+            exitCode: nullable(step.exitCode),
+            startedAt: nullable(step.startedAt),
+            finishedAt: nullable(step.finishedAt),
+            retryDelayMs: nullable(step.retryDelayMs),
+            timedOutAfterMs: nullable(step.timedOutAfterMs),
+          });
+        } catch (error) {
+          if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+          throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
+        }
+      },
+      oneStatement,
+    );
   }
 
   recordJobAttempt(attempt: JobAttemptRecord): Promise<void> {
-    return this.commits.write(`record attempt ${attempt.attempt} of job ${attempt.jobId}`, () => {
-      this.fence.checkJob(attempt.jobId);
-      try {
-        this.#upsertJobAttempt.run({
-          jobId: attempt.jobId,
-          attempt: attempt.attempt,
-          status: attempt.status,
-          startedAt: nullable(attempt.startedAt),
-          finishedAt: attempt.finishedAt,
-          reason: nullable(attempt.reason),
-          retryDelayMs: nullable(attempt.retry?.delayMs),
-          retryReason: nullable(attempt.retry?.reason),
-          runner: attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
-          fencingToken: nullable(attempt.fencingToken),
-        });
-      } catch (error) {
-        if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-        throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
-      }
-    });
+    return this.commits.write(
+      `record attempt ${attempt.attempt} of job ${attempt.jobId}`,
+      () => {
+        this.fence.checkJob(attempt.jobId);
+        try {
+          this.#upsertJobAttempt.run({
+            jobId: attempt.jobId,
+            attempt: attempt.attempt,
+            status: attempt.status,
+            startedAt: nullable(attempt.startedAt),
+            finishedAt: attempt.finishedAt,
+            reason: nullable(attempt.reason),
+            retryDelayMs: nullable(attempt.retry?.delayMs),
+            retryReason: nullable(attempt.retry?.reason),
+            runner: attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
+            fencingToken: nullable(attempt.fencingToken),
+          });
+        } catch (error) {
+          if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
+          throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
+        }
+      },
+      oneStatement,
+    );
   }
 
   recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void> {
