@@ -3,6 +3,7 @@ import { bundleRetentionMigration } from './bundle-retention-migration.js';
 import { queueBatchMigration } from './queue-batch-migration.js';
 import { queueClaimColumnsMigration } from './queue-claim-columns-migration.js';
 import { queueClaimCtidMigration } from './queue-claim-ctid-migration.js';
+import { queueClaimPlanMigration } from './queue-claim-plan-migration.js';
 import { queueCompleteRowsMigration } from './queue-complete-rows-migration.js';
 import { queueEnqueueIdsMigration } from './queue-enqueue-ids-migration.js';
 import { queueEnqueueRowsMigration } from './queue-enqueue-rows-migration.js';
@@ -473,4 +474,5 @@ export const migrations: readonly string[] = [
   queueEnqueueIdsMigration,
   queueFillfactorMigration,
   queueHandOffClaimMigration,
+  queueClaimPlanMigration,
 ];
