@@ -4,12 +4,6 @@ import { queueChannelSql } from './notification-listener.js';
 
 /** The columns a renewed lease is made from (queue-store.ts, leaseFromRow). */
 const leaseColumns = 'seq, task, payload, attempts, lease_token, lease_worker';
-const lost = "(on_lease_expiry = 'fail' OR attempts >= max_attempts)";
-/** Adds the rows of `cte` (of state 'queued' where it has one) to the queued count (schema-migrations.ts, queue_counts). */
-const countQueued = (cte: string, where = 'true') =>
-  `counted AS (UPDATE queue_counts SET queued = queued + (SELECT count(*) FROM ${cte} WHERE ${where})
-     WHERE slot = pg_backend_pid() % 16 AND EXISTS (SELECT FROM ${cte} WHERE ${where}))`;
-
 const enqueueCall = `queue_enqueue_rows($1::int, $2::json, $3::text[], $4::text[], $5::bigint[], $6::bigint[],
   $7::int[], $8::text[], $9::text[], $10::bigint, $11::int)`;
 
@@ -75,13 +69,12 @@ export const statements = {
            SELECT count(*)::int AS removed FROM gone,
              set_config('synchronous_commit', CASE WHEN $2::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS flush`,
   },
-  // The leases a hand-off named by id and token, in queue_claim_json's form; one no longer held is left out.
+  // The leases a hand-off named by id and token, in queue_claim_json's form; one no longer held is left
+  // out. A function with sequential scans off (queue-sweep-plan-migration.ts): as a statement of its
+  // own, a plan made on an empty queue compared every leased row with every id.
   handedLeases: {
-    name: 'vk_queue_handed_leases',
-    text: `SELECT json_agg(json_build_array(q.seq::text, q.task, q.payload, q.attempts, q.lease_token, q.lease_worker)
-             ORDER BY q.queue_key, q.seq) AS leases
-           FROM unnest($1::bigint[], $2::bigint[]) AS h (seq, token)
-           JOIN queue_jobs AS q ON q.seq = h.seq AND q.lease_token = h.token AND q.state = 'leased'`,
+    name: 'vk_queue_handed_leases_by_id',
+    text: 'SELECT queue_handed_leases($1::bigint[], $2::bigint[]) AS leases',
   },
   renew: {
     name: 'vk_queue_renew',
@@ -107,23 +100,15 @@ export const statements = {
   },
   // Takes the expired leases in id order and skips a row another transaction has locked — a completion,
   // release or renewal under way, whose commit decides the job — instead of waiting for it: locking
-  // them in lease-expiry order made a sweep and another process's completion batch deadlock.
+  // them in lease-expiry order made a sweep and another process's completion batch deadlock. A function
+  // with sequential scans off (queue-sweep-plan-migration.ts): as a statement of its own, a plan made
+  // while no lease existed read every job ever kept on each later sweep.
   expire: {
-    name: 'vk_queue_expire',
-    text: `WITH due AS (
-             SELECT seq FROM queue_jobs WHERE state = 'leased' AND lease_expires_at <= $1
-             ORDER BY seq FOR UPDATE SKIP LOCKED),
-           expired AS (
-             UPDATE queue_jobs AS q SET
-               state = CASE WHEN ${lost} THEN 'failed' ELSE 'queued' END,
-               outcome = CASE WHEN ${lost} THEN json_build_object('kind', 'runner_lost', 'attempts', attempts) END,
-               finished_at = CASE WHEN ${lost} THEN $1::bigint END,
-               lease_worker = NULL, lease_expires_at = NULL
-             FROM due WHERE q.seq = due.seq
-             RETURNING q.seq, q.state, q.lease_token),
-           ${countQueued('expired', "state = 'queued'")}
-           SELECT seq, state, lease_token FROM expired`,
+    name: 'vk_queue_expire_leases',
+    text: 'SELECT seq, state, lease_token FROM queue_expire_leases($1::bigint)',
   },
+  // No parameters, so one plan from the first call; the ready index answers it (it holds the queued
+  // rows only), and a plan made on an empty queue reads it too (postgres-queue-statement-plans.test.ts).
   nextReadyAt: {
     name: 'vk_queue_next_ready',
     text: "SELECT min(coalesce(not_before, 0))::text AS at FROM queue_jobs WHERE state = 'queued'",

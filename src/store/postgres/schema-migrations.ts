@@ -12,6 +12,7 @@ import { queueHandOffClaimMigration } from './queue-hand-off-claim-migration.js'
 import { queueHandOffMigration } from './queue-hand-off-migration.js';
 import { queuePrimaryKeyMigration } from './queue-primary-key-migration.js';
 import { queueSeqIndexMigration } from './queue-seq-index-migration.js';
+import { queueSweepPlanMigration } from './queue-sweep-plan-migration.js';
 
 /**
  * The schema as an ordered list: entry N-1 takes a schema from version N-1 to N. A released entry is
@@ -475,4 +476,5 @@ export const migrations: readonly string[] = [
   queueFillfactorMigration,
   queueHandOffClaimMigration,
   queueClaimPlanMigration,
+  queueSweepPlanMigration,
 ];
