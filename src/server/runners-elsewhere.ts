@@ -54,19 +54,22 @@ export async function withRunnersElsewhere(
 export function queuedWithRunnersElsewhere(
   runId: string,
   directory: Directory,
+  waiting: (jobId: string) => NoRunnerFields,
   handoff?: HandoffOf,
 ): (event: RunEvent) => Promise<RunEvent> {
-  const others = whileOut(() => takingJobsElsewhereNow(directory));
-  const moves = whileOut(async () => {
-    try {
-      return await handoff?.(runId);
-    } catch {
-      return undefined;
-    }
-  });
+  const others = shareWhileInFlight(() => orAfter(takingJobsElsewhereNow(directory), []));
+  const moves = shareWhileInFlight(() =>
+    orAfter(
+      Promise.resolve(handoff?.(runId)).catch(() => undefined),
+      undefined,
+    ),
+  );
   return async (event) => {
     if (event.type !== 'job.queued' || !waitsForAnyRunner(event)) return event;
-    const elsewhere = runnersElsewhereFor(event.noRunnerWith, await others());
+    // As the job is now, which the view would tell: a replayed event's job may run or be done already.
+    const now = waiting(event.jobId);
+    if (!waitsForAnyRunner(now)) return event;
+    const elsewhere = runnersElsewhereFor(now.noRunnerWith, await others());
     if (elsewhere === undefined) return event;
     const moving = await moves();
     return { ...event, runnersElsewhere: elsewhere, ...(moving === undefined ? {} : { handoff: moving }) };
@@ -92,8 +95,23 @@ async function takingJobsElsewhereNow(directory: Directory): Promise<FleetRunner
   }
 }
 
+/**
+ * Past this, a lookup is given up and the event sent as it came: the stream holds every later event
+ * (run.completed among them) behind it, and the store may be slow to answer.
+ */
+const lookupLimitMs = 2_000;
+
+/** `promise`, or `fallback` once lookupLimitMs has passed without it. */
+function orAfter<T>(promise: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), lookupLimitMs);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** `read`, whose calls made while an earlier one is still out share that one. */
-function whileOut<T>(read: () => Promise<T>): () => Promise<T> {
+function shareWhileInFlight<T>(read: () => Promise<T>): () => Promise<T> {
   let out: Promise<T> | undefined;
   return () => {
     if (out === undefined) {

@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { noRunnerText } from '../../src/cli/views/format.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { FleetRunnerView } from '../../src/server/runner-directory.js';
@@ -158,12 +158,15 @@ it("details a waiting job's event from one read, reading nothing for the others,
       return [runner];
     },
   };
-  const detail = queuedWithRunnersElsewhere('run_1', directory, async () => 'pending');
+  const stillWaiting = (jobId: string) => (jobId === 'run_1.3' ? {} : { noRunnerWith: ['linux'] });
+  const detail = queuedWithRunnersElsewhere('run_1', directory, stillWaiting, async () => 'pending');
   const queued = { type: 'job.queued', jobId: 'run_1.1', name: 'build', at: 1 } as const;
   const others: RunEvent[] = [
     { type: 'run.started', runId: 'run_1', runNumber: 1, workflow: 'ci', at: 0 },
     queued,
     { ...queued, noRunnerWith: ['linux'], setAside: true },
+    // Replayed after its job left the queue: the view would name no runner for it now.
+    { ...queued, jobId: 'run_1.3', noRunnerWith: ['linux'] },
   ];
   for (const event of others) expect(await detail(event)).toBe(event);
   expect(reads).toBe(0);
@@ -177,7 +180,26 @@ it("details a waiting job's event from one read, reading nothing for the others,
     handoff: 'pending',
   });
   const unreadable = { replica: 'here/1', list: () => Promise.reject(new Error('store unreachable')) };
-  expect(await queuedWithRunnersElsewhere('run_1', unreadable)(waiting)).toBe(waiting);
+  expect(await queuedWithRunnersElsewhere('run_1', unreadable, stillWaiting)(waiting)).toBe(waiting);
+});
+
+it("sends a waiting job's event as it came when the runner list does not answer within 2 s", async () => {
+  vi.useFakeTimers();
+  try {
+    const silent = { replica: 'here/1', list: () => new Promise<FleetRunnerView[]>(() => {}) };
+    const waiting = {
+      type: 'job.queued',
+      jobId: 'run_1.1',
+      name: 'b',
+      at: 1,
+      noRunnerWith: ['linux'],
+    } as const;
+    const told = queuedWithRunnersElsewhere('run_1', silent, () => ({ noRunnerWith: ['linux'] }))(waiting);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(await told).toBe(waiting);
+  } finally {
+    vi.useRealTimers();
+  }
 });
 
 onBothStores('a job waiting on one replica for runners connected to another', waitingScenarios);

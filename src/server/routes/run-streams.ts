@@ -29,7 +29,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
       url: '/api/v1/runs/:id/events',
       operationId: 'streamRunEvents',
       summary:
-        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start. A job.queued with noRunnerWith (and no setAside) comes with what the run view tells of the job besides, when it tells it: runnersElsewhere (runners with its labels connected to another replica) and handoff; it is never overtaken by a later event meanwhile. A stream whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message}); one whose replica hands the run to another ends with event: moved (data: {to: the replica}), after which a client reconnects and follows the run from the store',
+        'Server-Sent Events (event: run, data: a RunEvent as `valkyrie run --json` prints it, id: its id): the run replayed from its start, then live, on any replica; ends after run.completed. With a Last-Event-ID header the stream continues after that event when it can (then it starts with event: resumed), else it replays the run from its start. A job.queued with noRunnerWith (and no setAside) of a job that still waits comes with what the run view tells of the job besides, when it tells it within 2 s: runnersElsewhere (runners with its labels connected to another replica) and handoff; it is never overtaken by a later event meanwhile. A stream whose token is revoked or expires ends with event: error (data: {code: VK_UNAUTHORIZED, message}); one whose replica hands the run to another ends with event: moved (data: {to: the replica}), after which a client reconnects and follows the run from the store',
       access: 'read',
       params: idParams,
       responses: {
@@ -40,8 +40,11 @@ export function runStreamRoutes(context: ApiContext): Route[] {
         const run = await findRun(stores.runs, params.id);
         const lastEventId = request.headers['last-event-id'];
         const stream = open(reply, principal);
-        const detailed = queuedWithRunnersElsewhere(run.id, context.runners, (runId) =>
-          runHandoffView(context, runId),
+        const detailed = queuedWithRunnersElsewhere(
+          run.id,
+          context.runners,
+          (jobId) => context.controlPlane.waitingForRunner(jobId),
+          (runId) => runHandoffView(context, runId),
         );
         const send = inOrder(context.logError);
         const unsubscribe = await feed.subscribe(
