@@ -142,17 +142,21 @@ function healthRoutes(context: ApiContext): Route[] {
       url: '/readyz',
       operationId: 'checkReadiness',
       summary:
-        'Readiness: the store answers, the workflow parse thread has started, and the server is not shutting down',
+        'Readiness: the store answers, the workflow parse thread can parse, and the server is not shutting down',
       access: 'public',
       anyQuery: true,
       responses: {
         200: { description: 'ready', schema: status },
-        503: { description: 'VK_SHUTTING_DOWN or VK_STORE', schema: errorSchema },
+        503: { description: 'VK_SHUTTING_DOWN, VK_STORE or VK_SERVER_BUSY', schema: errorSchema },
       },
       async handle() {
         if (context.closing()) throw shuttingDown();
-        // Submissions are parsed there; one that fails to start is reported by the submission.
-        await context.parseThread.warm();
+        if (!(await context.parseThread.warm()))
+          throw new ApiError(
+            503,
+            'VK_SERVER_BUSY',
+            'the workflow parse thread could not start, so no submission can be parsed; the next check tries again',
+          );
         await context.stores.runs.listRuns({ limit: 1 }).catch((error: unknown) => {
           const reason = error instanceof Error ? error.message : String(error);
           throw new ApiError(503, 'VK_STORE', `the store does not answer: ${reason}`);

@@ -75,9 +75,9 @@ interface PendingParse {
 interface ParseWorker {
   readonly worker: Worker;
   ready: boolean;
-  /** Resolves once the thread is ready or has exited, whichever comes first; never rejects. */
-  readonly started: Promise<void>;
-  readonly markStarted: () => void;
+  /** Resolves true once the thread is ready, false if it exits first; never rejects. */
+  readonly started: Promise<boolean>;
+  readonly markStarted: (ready: boolean) => void;
   /** Its heap after its last parse reached recycleHeapBytes: it is replaced once idle. */
   grown: boolean;
   /** An exception nothing caught in the thread (out of memory, say), reported before it exits. */
@@ -173,16 +173,19 @@ export class WorkflowParseThread {
   }
 
   /**
-   * Starts the thread now rather than at the first parse, and resolves once it can parse (or has
-   * failed to start, which the next parse reports): a burst of submissions to a server just started
-   * queued behind the thread's start-up, and past `maxQueued` was answered busy. Never rejects.
+   * Starts the thread now rather than at the first parse (a burst of submissions to a server just
+   * started queued behind the thread's start-up, and past `maxQueued` was answered busy). Resolves
+   * true once a thread can parse, or while one replaces another that was stopped; false once closed,
+   * or when the thread could not start (the next parse reports why, and another call tries again).
+   * Never rejects.
    */
-  warm(): Promise<void> {
-    if (this.closing !== undefined || this.stopping !== undefined) return Promise.resolve();
+  warm(): Promise<boolean> {
+    if (this.closing !== undefined) return Promise.resolve(false);
+    if (this.stopping !== undefined) return Promise.resolve(true);
     try {
       return (this.thread ?? this.start()).started;
     } catch {
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
   }
 
@@ -230,8 +233,8 @@ export class WorkflowParseThread {
     // The main thread's stack (V8's default, 984 KiB), not a worker's 4 MiB: what overflows it in
     // process (zod's issues of a 250,000-item list do) overflows here too, and answers the same 500.
     const worker = new Worker(parseThreadEntryPath(), { resourceLimits: { stackSizeMb: 984 / 1024 } });
-    let markStarted = () => {};
-    const started = new Promise<void>((resolve) => {
+    let markStarted = (_ready: boolean) => {};
+    const started = new Promise<boolean>((resolve) => {
       markStarted = resolve;
     });
     const thread: ParseWorker = { worker, ready: false, grown: false, started, markStarted };
@@ -245,7 +248,7 @@ export class WorkflowParseThread {
       thread.failure = error;
     });
     thread.worker.on('exit', (exitCode) => {
-      thread.markStarted();
+      thread.markStarted(false);
       if (this.thread === thread) this.exited(thread, exitCode);
     });
     return thread;
@@ -254,7 +257,7 @@ export class WorkflowParseThread {
   private received(thread: ParseWorker, reply: ParseReply): void {
     if (reply.kind === 'ready') {
       thread.ready = true;
-      thread.markStarted();
+      thread.markStarted(true);
     }
     const running = this.running;
     if (reply.kind !== 'ready' && running !== undefined) {

@@ -134,14 +134,14 @@ it('gives a takeover a place of its own beyond maxQueued, parsed before the subm
 it('starts its thread at warm(), before any parse, and parses on that thread', async () => {
   const thread = parseThread();
   expect(thread.threadId).toBeUndefined();
-  await thread.warm();
+  expect(await thread.warm()).toBe(true);
   const warmed = thread.threadId;
   expect(warmed).toBeDefined();
-  await thread.warm();
+  expect(await thread.warm()).toBe(true);
   expect(thread.threadId).toBe(warmed);
   expect(await thread.parse('jobs: 3', 'first.yml')).toMatchObject({ kind: 'parsed' });
   expect(thread.threadId).toBe(warmed);
   await thread.close();
-  await thread.warm();
+  expect(await thread.warm()).toBe(false);
   expect(await thread.parse('jobs: 3', 'late.yml')).toEqual({ kind: 'closed' });
 });
