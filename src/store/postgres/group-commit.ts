@@ -157,22 +157,24 @@ async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]):
 }
 
 /**
- * Postgres ends one transaction of a deadlock, or of a serialization conflict, so that the others can
- * go on; nothing of the ended one is kept, and applying it again once they have is what the server
- * asks (SQLSTATE 40P01, 40001). Bounded: a write that keeps meeting one fails with the server's error.
+ * Postgres ends one transaction of a deadlock (SQLSTATE 40P01, raised by a statement waiting for a
+ * lock) so that the others can go on; nothing of the ended one is kept, and applying it again once
+ * they have is what the server asks. Bounded: a write that keeps meeting one fails with the server's
+ * error. (Serialization failures, 40001, are not retried: the stores' transactions run at Postgres's
+ * default isolation, READ COMMITTED, where they do not arise.)
  */
-const conflictStates = new Set(['40P01', '40001']);
-const maxConflictAttempts = 3;
+const deadlockDetected = '40P01';
+const maxDeadlockTries = 3;
 
-/** One write in a transaction of its own, applied again when Postgres ended it to break a conflict. */
+/** One write in a transaction of its own, applied again when Postgres ended it to break a deadlock. */
 async function applyAlone(client: pg.PoolClient, write: PendingWrite): Promise<Outcome> {
   for (let attempt = 1; ; attempt++) {
     const turn: WriteTurn = { autocommit: !write.transactional, heldRuns: new Set() };
     if (write.transactional) await client.query('BEGIN');
     const { outcome, statementFailed } = await apply(client, write, turn);
     if (write.transactional) await client.query(outcome.ok ? 'COMMIT' : 'ROLLBACK');
-    const conflict = statementFailed && !outcome.ok && conflictStates.has(pgCode(outcome.error) ?? '');
-    if (!conflict || attempt === maxConflictAttempts) return outcome;
+    const deadlocked = statementFailed && !outcome.ok && pgCode(outcome.error) === deadlockDetected;
+    if (!deadlocked || attempt === maxDeadlockTries) return outcome;
   }
 }
 
