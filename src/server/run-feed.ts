@@ -71,7 +71,7 @@ export class RunFeed {
     }
     const index = feed.events.length;
     feed.events.push(event);
-    // The id is made only for subscribers: most of a run's events have none (4 events a job).
+    // The id is made only for subscribers: most runs have none while their events come (4 a job).
     if (feed.subscribers.size > 0) {
       const id = `${feed.id}.${index}`;
       for (const subscriber of feed.subscribers) subscriber.event(event, id);

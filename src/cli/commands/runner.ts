@@ -185,9 +185,7 @@ async function credentialsFor(
     if (result.kind === 'untrusted')
       return certificateRefused(describeCertificateFailure(settings.server, result.failure));
     const delay = backoffDelayMs(attempt, Math.random);
-    complain(
-      `cannot reach ${settings.server} (${result.reason}); retrying in ${(delay / 1000).toFixed(1)} s`,
-    );
+    complain(`cannot reach ${settings.server} (${result.reason}); retrying in ${formatDelay(delay)}`);
     if (!(await sleep(delay, signal))) return ExitCode.succeeded;
   }
 }

@@ -19,6 +19,9 @@ interface PendingWrite {
  * whose failure rolls the transaction back. Reads first apply whatever is pending, so they always see
  * earlier writes.
  */
+/** GroupCommit.write's option for work that changes the database with one statement at most. */
+export const oneStatement = { oneStatement: true } as const;
+
 export class GroupCommit {
   private pending: PendingWrite[] = [];
   private scheduled = false;

@@ -7,7 +7,7 @@ import { jobRunnerJson } from '../rows.js';
 import type { JobPatch, JobUpdate, NewJob } from '../runs.js';
 import { nullable, runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
-import type { GroupCommit } from './group-commit.js';
+import { type GroupCommit, oneStatement } from './group-commit.js';
 import {
   bitCount,
   columnsOf,
@@ -31,9 +31,6 @@ import {
   type Value,
 } from './multi-row.js';
 import { refusedAfter, type SqliteRunFence } from './run-fence.js';
-
-/** An update is one statement: SQLite undoes it alone if it fails (GroupCommit.write). */
-const oneStatement = { oneStatement: true } as const;
 
 /** The bit of a shape (shapeOf) that says its rows are keyed by seq, not by id. */
 const bySeq = 1 << patchColumns.length;
@@ -111,14 +108,13 @@ export class JobRowWrites {
     const pending: PendingInsert = { rows, mark: 0, done: Promise.resolve() };
     let firstSeq: number | undefined;
     // One job is one INSERT of one row (#insertAll), or none and a throw: no savepoint needed.
-    const statements = jobs.length === 1 ? oneStatement : undefined;
     pending.done = this.commits.write(
       'add jobs',
       () => {
         if (this.#pendingInsert === pending) this.#pendingInsert = undefined;
         firstSeq = this.#insertAll(jobs, rows);
       },
-      statements,
+      jobs.length === 1 ? oneStatement : undefined,
     );
     pending.mark = this.commits.mark;
     this.#pendingInsert = pending;

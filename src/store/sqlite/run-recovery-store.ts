@@ -13,7 +13,7 @@ import {
 } from '../recovery.js';
 import { RunTakenOverError } from '../run-fence.js';
 import { runIdOf, runKey } from './columns.js';
-import type { GroupCommit } from './group-commit.js';
+import { type GroupCommit, oneStatement } from './group-commit.js';
 import type { SqliteRunFence } from './run-fence.js';
 
 interface ResumableRow {
@@ -188,7 +188,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
         if (key === undefined) return false;
         return this.#handOff.run(to, at, at, key, owner.host, owner.pid, at - floorMs).changes > 0;
       },
-      { oneStatement: true },
+      oneStatement,
     );
   }
 
@@ -199,7 +199,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
         const key = runKey(runId);
         return key !== undefined && this.#markGivenUp.run(key, owner.host, owner.pid, stoppedAt).changes > 0;
       },
-      { oneStatement: true },
+      oneStatement,
     );
   }
 
@@ -210,7 +210,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
         const key = runKey(runId);
         return key === undefined ? 0 : (this.#countTakeover.get(finishedJobs, finishedJobs, key) ?? 0);
       },
-      { oneStatement: true },
+      oneStatement,
     );
   }
 

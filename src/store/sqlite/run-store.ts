@@ -39,7 +39,7 @@ import {
 } from '../submissions.js';
 import { nullable, runIdOf, runKey, type Writable } from './columns.js';
 import { sqliteCode } from './errors.js';
-import type { GroupCommit } from './group-commit.js';
+import { type GroupCommit, oneStatement } from './group-commit.js';
 import { JobRowWrites } from './job-row-writes.js';
 import type { LogRowInserts } from './log-rows.js';
 import type { SqliteRunFence } from './run-fence.js';
@@ -53,12 +53,6 @@ type JobAttemptRow = JobAttemptRowOf<number, string>;
 
 /** SQLite's largest integer key: no run's id reaches it. */
 const maxRowid = 2n ** 63n - 1n;
-
-/**
- * A step's or a job attempt's record: the run fence's check (a read) and one upsert, which SQLite
- * undoes alone if it fails, so the group commit runs it without a savepoint (GroupCommit.write).
- */
-const oneStatement = { oneStatement: true } as const;
 
 /**
  * RunStore on one better-sqlite3 connection. Every statement is prepared once here, because the engine
