@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { openPostgresStores } from '../../src/store/postgres/index.js';
 import {
   describeOnPostgres,
   dropSchema,
-  postgresUrl,
+  queueSchemaWithoutAutovacuum,
+  readsDuring,
   uniqueSchema,
   withRawClient,
 } from './postgres-server.js';
@@ -15,12 +15,7 @@ describeOnPostgres('Postgres queue claims keep index plans made on an empty queu
   let schema = '';
   beforeEach(async () => {
     schema = uniqueSchema();
-    const stores = await openPostgresStores(postgresUrl, { schema });
-    await stores.close();
-    // An ANALYZE by autovacuum after the fill would plan the statements again and hide the kept plan.
-    await withRawClient((client) =>
-      client.query(`ALTER TABLE "${schema}".queue_jobs SET (autovacuum_enabled = false)`),
-    );
+    await queueSchemaWithoutAutovacuum(schema);
   });
   afterEach(() => dropSchema(schema));
 
@@ -31,22 +26,9 @@ describeOnPostgres('Postgres queue claims keep index plans made on an empty queu
       [count, [notBefore], Date.now()],
     );
 
-  /** The sequential scans of queue_jobs that `work` made (read from this session's counts before and after it). */
-  const seqScans = async (client: pg.Client, work: () => Promise<unknown>) => {
-    const count = async () => {
-      const { rows } = await client.query<{ seq_scan: string }>(
-        `SELECT seq_scan FROM pg_stat_xact_user_tables WHERE schemaname = $1 AND relname = 'queue_jobs'`,
-        [schema],
-      );
-      return Number(rows[0]?.seq_scan);
-    };
-    await client.query('BEGIN');
-    const before = await count();
-    await work();
-    const after = await count();
-    await client.query('COMMIT');
-    return after - before;
-  };
+  /** The sequential scans of queue_jobs that `work` made. */
+  const seqScans = async (client: pg.Client, work: () => Promise<unknown>) =>
+    (await readsDuring(client, schema, 'queue_jobs', work)).seqScans;
 
   it('claims by the ready index and the rows’ addresses after claims that found nothing', async () => {
     const scans = await withRawClient(async (client) => {

@@ -5,6 +5,7 @@ import {
   describeOnPostgres,
   dropSchema,
   postgresUrl,
+  readsDuring,
   uniqueSchema,
   withRawClient,
 } from './postgres-server.js';
@@ -90,23 +91,18 @@ describeOnPostgres('Postgres queue hand-off to waiting workers', () => {
   it('claims for a waiter by the jobs’ addresses, without reading the whole queue table', async () => {
     await using worker = await open();
     const { leases: handed } = await waiting(worker);
-    const scans = await withRawClient(async (client) => {
+    const { seqScans } = await withRawClient(async (client) => {
       await client.query(`SET search_path TO "${schema}"`);
-      await client.query('BEGIN');
-      await client.query(
-        `SELECT * FROM queue_enqueue_rows(1, '[{"n": 1}]', '{t}', '{normal}', '{1}', '{NULL}', '{3}',
-           '{requeue}', '{NULL}', $1, 100)`,
-        [Date.now()],
+      return readsDuring(client, schema, 'queue_jobs', () =>
+        client.query(
+          `SELECT * FROM queue_enqueue_rows(1, '[{"n": 1}]', '{t}', '{normal}', '{1}', '{NULL}', '{3}',
+             '{requeue}', '{NULL}', $1, 100)`,
+          [Date.now()],
+        ),
       );
-      const { rows } = await client.query<{ seq_scan: string }>(
-        `SELECT seq_scan FROM pg_stat_xact_user_tables WHERE schemaname = $1 AND relname = 'queue_jobs'`,
-        [schema],
-      );
-      await client.query('COMMIT');
-      return Number(rows[0]?.seq_scan);
     });
     expect((await handed).map((lease) => lease.payload)).toEqual([{ n: 1 }]);
-    expect(scans).toBe(0);
+    expect(seqScans).toBe(0);
   });
 
   it('sends leases too large for a notification by id, and the worker reads them', async () => {

@@ -2,12 +2,12 @@ import type pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { integerArrayLiteral } from '../../src/store/postgres/array-literal.js';
 import type { Statement } from '../../src/store/postgres/database.js';
-import { openPostgresStores } from '../../src/store/postgres/index.js';
 import { statements } from '../../src/store/postgres/queue-statements.js';
 import {
   describeOnPostgres,
   dropSchema,
-  postgresUrl,
+  queueSchemaWithoutAutovacuum,
+  readsDuring,
   uniqueSchema,
   withRawClient,
 } from './postgres-server.js';
@@ -21,12 +21,7 @@ describeOnPostgres('Postgres queue statements keep index plans made on an empty 
   let schema = '';
   beforeEach(async () => {
     schema = uniqueSchema();
-    const stores = await openPostgresStores(postgresUrl, { schema });
-    await stores.close();
-    // An ANALYZE by autovacuum after the fill would plan the statements again and hide the kept plan.
-    await withRawClient((client) =>
-      client.query(`ALTER TABLE "${schema}".queue_jobs SET (autovacuum_enabled = false)`),
-    );
+    await queueSchemaWithoutAutovacuum(schema);
   });
   afterEach(() => dropSchema(schema));
 
@@ -46,24 +41,6 @@ describeOnPostgres('Postgres queue statements keep index plans made on an empty 
            lease_worker = NULL, lease_expires_at = NULL`,
         [Date.now()],
       );
-  };
-
-  /** Sequential scans of queue_jobs and rows it read during `work` (this session's counts). */
-  const reads = async (client: pg.Client, work: () => Promise<unknown>) => {
-    const count = async () => {
-      const { rows } = await client.query<{ seq_scan: string; rows_read: string }>(
-        `SELECT seq_scan, seq_tup_read + coalesce(idx_tup_fetch, 0) AS rows_read FROM pg_stat_xact_user_tables
-         WHERE schemaname = $1 AND relname = 'queue_jobs'`,
-        [schema],
-      );
-      return { seqScans: Number(rows[0]?.seq_scan), rowsRead: Number(rows[0]?.rows_read) };
-    };
-    await client.query('BEGIN');
-    const before = await count();
-    await work();
-    const after = await count();
-    await client.query('COMMIT');
-    return { seqScans: after.seqScans - before.seqScans, rowsRead: after.rowsRead - before.rowsRead };
   };
 
   const oneJob = async (client: pg.Client) => {
@@ -127,7 +104,7 @@ describeOnPostgres('Postgres queue statements keep index plans made on an empty 
         for (let n = 0; n < 8; n++) await client.query({ ...statement, values: values(absent) });
         await fill(client, state);
         const job = await oneJob(client);
-        return reads(client, async () => {
+        return readsDuring(client, schema, 'queue_jobs', async () => {
           const result = await client.query({ ...statement, values: values(job) });
           expect(result.rows).toHaveLength(rows);
         });

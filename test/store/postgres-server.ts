@@ -65,6 +65,42 @@ export function tableCounters(
   });
 }
 
+/** Sequential scans of `table` and rows read from it (scanned or fetched by an index) while `work` ran on `client`. */
+export async function readsDuring(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  work: () => Promise<unknown>,
+): Promise<{ readonly seqScans: number; readonly rowsRead: number }> {
+  // This transaction's own counts: other sessions' reads of the table do not count.
+  const count = async () => {
+    const { rows } = await client.query<{ seq_scan: string; rows_read: string }>(
+      `SELECT seq_scan, seq_tup_read + coalesce(idx_tup_fetch, 0) AS rows_read FROM pg_stat_xact_user_tables
+       WHERE schemaname = $1 AND relname = $2`,
+      [schema, table],
+    );
+    return { seqScans: Number(rows[0]?.seq_scan), rowsRead: Number(rows[0]?.rows_read) };
+  };
+  await client.query('BEGIN');
+  const before = await count();
+  await work();
+  const after = await count();
+  await client.query('COMMIT');
+  return { seqScans: after.seqScans - before.seqScans, rowsRead: after.rowsRead - before.rowsRead };
+}
+
+/**
+ * Creates `schema` with Valkyrie's tables, autovacuum off on queue_jobs: an ANALYZE after a test
+ * fills the table would plan its statements again and hide the plan a test looks at.
+ */
+export async function queueSchemaWithoutAutovacuum(schema: string): Promise<void> {
+  const stores = await openPostgresStores(postgresUrl, { schema });
+  await stores.close();
+  await withRawClient((client) =>
+    client.query(`ALTER TABLE "${schema}".queue_jobs SET (autovacuum_enabled = false)`),
+  );
+}
+
 /** Why the Postgres tests cannot run here, or undefined when a server answers. */
 export const postgresSkipReason: string | undefined = await withRawClient((client) =>
   client.query('SELECT 1'),

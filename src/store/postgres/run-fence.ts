@@ -16,6 +16,9 @@ import type { Query, Statement } from './database.js';
 const ownedBy = (host: string, pid: string) =>
   `(r.owner_host IS NULL OR (r.owner_host = ${host} AND r.owner_pid = ${pid}))`;
 
+const lockJobsText = `SELECT j.id FROM jobs j JOIN runs r ON r.id = j.run_id
+  WHERE j.id = ANY($1::text[]) AND ${ownedBy('$2', '$3')} FOR UPDATE OF j FOR SHARE OF r`;
+
 export const fencedStatements = {
   updateRun: {
     name: 'vk_update_run_fenced',
@@ -47,11 +50,7 @@ export const fencedStatements = {
            ${jobAttemptUpsert}`,
   },
   /** The jobs to update, of runs the writer may write, locked; with their runs held (FOR SHARE). */
-  lockJobs: {
-    name: 'vk_lock_jobs_fenced',
-    text: `SELECT j.id FROM jobs j JOIN runs r ON r.id = j.run_id
-           WHERE j.id = ANY($1::text[]) AND ${ownedBy('$2', '$3')} FOR UPDATE OF j FOR SHARE OF r`,
-  },
+  lockJobs: { name: 'vk_lock_jobs_fenced', text: lockJobsText },
   /**
    * lockJobs counted: the same locks, and how many jobs they took, without a row of each for the
    * client to read (~1k instructions a row on the server's main thread). A count short of the jobs
@@ -59,9 +58,7 @@ export const fencedStatements = {
    */
   lockJobsCounted: {
     name: 'vk_lock_jobs_fenced_count',
-    text: `WITH locked AS (SELECT j.id FROM jobs j JOIN runs r ON r.id = j.run_id
-             WHERE j.id = ANY($1::text[]) AND ${ownedBy('$2', '$3')} FOR UPDATE OF j FOR SHARE OF r)
-           SELECT count(*)::int AS locked FROM locked`,
+    text: `WITH locked AS (${lockJobsText}) SELECT count(*)::int AS locked FROM locked`,
   },
   /** After lockJobs found fewer: which jobs exist, and their runs. */
   jobRuns: { name: 'vk_job_runs', text: 'SELECT id, run_id FROM jobs WHERE id = ANY($1::text[])' },

@@ -220,55 +220,56 @@ export class SqliteRunStore implements RunStore {
   }
 
   recordStep(step: StepRecord): Promise<void> {
-    return this.commits.write(
-      `record step ${step.index} of job ${step.jobId}`,
-      () => {
-        this.fence.checkJob(step.jobId);
-        try {
-          this.#upsertStep.run({
-            jobId: step.jobId,
-            jobAttempt: step.jobAttempt ?? 1,
-            index: step.index,
-            attempt: step.attempt ?? 1,
-            name: step.name,
-            outcome: nullable(step.outcome),
-            conclusion: nullable(step.conclusion),
-            exitCode: nullable(step.exitCode),
-            startedAt: nullable(step.startedAt),
-            finishedAt: nullable(step.finishedAt),
-            retryDelayMs: nullable(step.retryDelayMs),
-            timedOutAfterMs: nullable(step.timedOutAfterMs),
-          });
-        } catch (error) {
-          if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-          throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${step.jobId}`, { cause: error });
-        }
-      },
-      oneStatement,
+    return this.#writeOfJob(`record step ${step.index} of job ${step.jobId}`, step.jobId, () =>
+      this.#upsertStep.run({
+        jobId: step.jobId,
+        jobAttempt: step.jobAttempt ?? 1,
+        index: step.index,
+        attempt: step.attempt ?? 1,
+        name: step.name,
+        outcome: nullable(step.outcome),
+        conclusion: nullable(step.conclusion),
+        exitCode: nullable(step.exitCode),
+        startedAt: nullable(step.startedAt),
+        finishedAt: nullable(step.finishedAt),
+        retryDelayMs: nullable(step.retryDelayMs),
+        timedOutAfterMs: nullable(step.timedOutAfterMs),
+      }),
     );
   }
 
   recordJobAttempt(attempt: JobAttemptRecord): Promise<void> {
+    return this.#writeOfJob(`record attempt ${attempt.attempt} of job ${attempt.jobId}`, attempt.jobId, () =>
+      this.#upsertJobAttempt.run({
+        jobId: attempt.jobId,
+        attempt: attempt.attempt,
+        status: attempt.status,
+        startedAt: nullable(attempt.startedAt),
+        finishedAt: attempt.finishedAt,
+        reason: nullable(attempt.reason),
+        retryDelayMs: nullable(attempt.retry?.delayMs),
+        retryReason: nullable(attempt.retry?.reason),
+        runner: attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
+        fencingToken: nullable(attempt.fencingToken),
+      }),
+    );
+  }
+
+  /**
+   * A record of job `jobId` written by one upsert (`upsert`), after the run fence's check: SQLite
+   * undoes the statement alone if it fails, so it runs without a savepoint; a job not stored is
+   * VK_JOB_NOT_FOUND.
+   */
+  #writeOfJob(action: string, jobId: string, upsert: () => unknown): Promise<void> {
     return this.commits.write(
-      `record attempt ${attempt.attempt} of job ${attempt.jobId}`,
+      action,
       () => {
-        this.fence.checkJob(attempt.jobId);
+        this.fence.checkJob(jobId);
         try {
-          this.#upsertJobAttempt.run({
-            jobId: attempt.jobId,
-            attempt: attempt.attempt,
-            status: attempt.status,
-            startedAt: nullable(attempt.startedAt),
-            finishedAt: attempt.finishedAt,
-            reason: nullable(attempt.reason),
-            retryDelayMs: nullable(attempt.retry?.delayMs),
-            retryReason: nullable(attempt.retry?.reason),
-            runner: attempt.runner === undefined ? null : JSON.stringify(attempt.runner),
-            fencingToken: nullable(attempt.fencingToken),
-          });
+          upsert();
         } catch (error) {
           if (sqliteCode(error) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw error;
-          throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${attempt.jobId}`, { cause: error });
+          throw new ValkyrieError('VK_JOB_NOT_FOUND', `no job with id ${jobId}`, { cause: error });
         }
       },
       oneStatement,
