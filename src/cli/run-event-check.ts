@@ -1,4 +1,5 @@
 import type { RunEvent } from '../engine/events.js';
+import { readWaiting } from './waiting-job.js';
 
 type Kind = 'string' | 'number' | 'object';
 
@@ -46,6 +47,7 @@ export function checkRunEvent(
   if (!isKnownType(type)) return { kind: 'unknown' };
   const missing = missingField(value, required[type]);
   if (missing) return { kind: 'invalid', reason: `${type} without ${missing}` };
+  if (type === 'job.queued') return { kind: 'event', event: withReadableWaiting(value) };
   if (type === 'step.completed') {
     const step = missingField(value.step, stepFields);
     if (step) return { kind: 'invalid', reason: `step.completed without step.${step}` };
@@ -60,6 +62,26 @@ export function checkRunEvent(
   }
   // The fields the views read are there, with their types; the rest is the server's to get right.
   return { kind: 'event', event: value as unknown as RunEvent };
+}
+
+/**
+ * A job.queued event with its optional detail kept only in the shapes the views read: the waiting
+ * detail as the run view's (readWaiting), `notBefore` as a time. A server's malformed detail is left
+ * out, and the event still shows the job queued.
+ */
+function withReadableWaiting(event: Record<string, unknown>): RunEvent {
+  const {
+    noRunnerWith: _labels,
+    setAside: _setAside,
+    runnersElsewhere: _elsewhere,
+    handoff: _handoff,
+    ...rest
+  } = event;
+  const [waiting] = readWaiting(event);
+  const { name: _name, ...detail } = waiting ?? { name: '' };
+  const { notBefore } = rest;
+  if (notBefore !== undefined && typeof notBefore !== 'number') delete rest.notBefore;
+  return { ...rest, ...detail } as unknown as RunEvent;
 }
 
 function isKnownType(type: string): type is RunEvent['type'] {

@@ -19,6 +19,7 @@ import { readServerSentEvents } from './sse-reader.js';
 import { streamEndedError } from './stream-end.js';
 import type { RunHandoff, RunnerElsewhere } from './views/format.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
+import { readWaiting, type WaitingJob } from './waiting-job.js';
 
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
 export interface ApiRun {
@@ -28,17 +29,6 @@ export interface ApiRun {
   readonly status: string;
   /** Its queued jobs that no connected runner that takes jobs has the labels for, as the answer tells them. */
   readonly waiting?: readonly WaitingJob[];
-}
-
-/** A queued job waiting for a runner with its labels (the run view's `noRunnerWith`). */
-export interface WaitingJob {
-  readonly name: string;
-  readonly noRunnerWith: readonly string[];
-  readonly setAside?: true;
-  /** Runners that have the labels, connected to another replica than the one driving the run. */
-  readonly runnersElsewhere?: readonly RunnerElsewhere[];
-  /** With `runnersElsewhere`: whether the run moves to their replica, or why not. */
-  readonly handoff?: RunHandoff;
 }
 
 /** A run with its jobs, as `GET /api/v1/runs[/:id]` shows it. */
@@ -414,32 +404,6 @@ function waitingFields(
   if (waiting === undefined) return {};
   const { name: _name, ...fields } = waiting;
   return fields;
-}
-
-/** A job of a run view that waits for a runner with its labels, as one; none for any other. */
-function readWaiting(job: unknown): WaitingJob[] {
-  if (!isRecord(job) || typeof job.name !== 'string' || !isStringList(job.noRunnerWith)) return [];
-  const elsewhere = Array.isArray(job.runnersElsewhere)
-    ? job.runnersElsewhere.flatMap(readRunnerElsewhere)
-    : [];
-  return [
-    {
-      name: job.name,
-      noRunnerWith: job.noRunnerWith,
-      ...(job.setAside === true ? { setAside: true } : {}),
-      ...(elsewhere.length > 0 ? { runnersElsewhere: elsewhere } : {}),
-      ...(elsewhere.length > 0 && isRunHandoff(job.handoff) ? { handoff: job.handoff } : {}),
-    },
-  ];
-}
-
-function isRunHandoff(value: unknown): value is RunHandoff {
-  return value === 'pending' || value === 'secrets';
-}
-
-function readRunnerElsewhere(runner: unknown): RunnerElsewhere[] {
-  if (!isRecord(runner) || typeof runner.name !== 'string' || typeof runner.replica !== 'string') return [];
-  return [{ name: runner.name, replica: runner.replica }];
 }
 
 /** A refused write as the run view lists it; one missing a field this client reads is left out. */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkRunEvent } from '../../src/cli/run-event-check.js';
+import { colors } from '../../src/cli/views/format.js';
+import { LineView } from '../../src/cli/views/line-view.js';
 
 describe('checkRunEvent', () => {
   it('accepts the events the views render', () => {
@@ -30,5 +32,46 @@ describe('checkRunEvent', () => {
     };
     expect(checkRunEvent(completed)).toMatchObject({ kind: 'invalid' });
     expect(checkRunEvent('not an object')).toEqual({ kind: 'invalid', reason: 'no "type"' });
+  });
+
+  it("keeps a job.queued's waiting detail in the shapes the views read, and leaves out what is not", () => {
+    const queued = { type: 'job.queued', jobId: 'j', name: 'deploy', at: 1 };
+    const detail = {
+      noRunnerWith: ['gpu'],
+      runnersElsewhere: [{ id: 'r1', name: 'east', replica: 'cp-b' }],
+      handoff: 'pending',
+    };
+    expect(checkRunEvent({ ...queued, ...detail })).toEqual({
+      kind: 'event',
+      event: {
+        ...queued,
+        noRunnerWith: ['gpu'],
+        runnersElsewhere: [{ name: 'east', replica: 'cp-b' }],
+        handoff: 'pending',
+      },
+    });
+    // A server's malformed detail: a label that is not a list, runners without names, an unknown
+    // handoff, a time that is not a number. The job still shows queued, and the view can render it.
+    const malformed = checkRunEvent({
+      ...queued,
+      noRunnerWith: 'gpu',
+      runnersElsewhere: [{ name: 7 }],
+      handoff: 'soon',
+      notBefore: 'tomorrow',
+    });
+    expect(malformed).toEqual({ kind: 'event', event: queued });
+    const partly = checkRunEvent({
+      ...queued,
+      noRunnerWith: ['gpu'],
+      runnersElsewhere: 'east',
+      handoff: 'pending',
+    });
+    expect(partly).toEqual({ kind: 'event', event: { ...queued, noRunnerWith: ['gpu'] } });
+    const written: string[] = [];
+    const view = new LineView({ write: (text) => written.push(text) }, colors(false));
+    for (const checked of [malformed, partly]) if (checked.kind === 'event') view.onEvent(checked.event);
+    expect(written).toEqual([
+      '[deploy] waiting for a runner with the label gpu: no connected runner has it\n',
+    ]);
   });
 });
