@@ -50,6 +50,7 @@ import {
   leaseColumns,
   leaseFromRow,
   ready,
+  readyJobs,
   takesAllOf,
 } from './queue-claims.js';
 
@@ -218,7 +219,7 @@ export class SqliteQueueStore implements QueueStore {
     const now = this.#options.clock.now();
     const expiresAt = now + request.ttlMs;
     const filter = tasks === undefined ? [now] : [now, ...tasks];
-    const rows = statements.readyJobs.all(...filter, limit);
+    const { rows, payloads } = readyJobs(statements.readyJobs, now, filter, limit);
     if (rows.length === 0) return [];
     if (rows.length <= fewJobs) {
       for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row[0]);
@@ -237,7 +238,7 @@ export class SqliteQueueStore implements QueueStore {
     ) {
       throw new Error('a claim leased other jobs than it had read');
     }
-    return rows.map((row) => claimedLease(row, request.worker, expiresAt));
+    return rows.map((row, i) => claimedLease(row, payloads[i], request.worker, expiresAt));
   }
 
   /**
@@ -256,8 +257,8 @@ export class SqliteQueueStore implements QueueStore {
     const tasks = request.tasks;
     if (!takesAllOf(inserts, request, now)) return undefined;
     const statements = tasks === undefined ? this.#claimAny : this.#taskStatements(tasks);
-    const readyBefore = statements.readyJobs.all(...(tasks === undefined ? [now] : [now, ...tasks]), 1);
-    if (readyBefore.length > 0) return undefined;
+    const readyBefore = statements.anyReady.get(...(tasks === undefined ? [now] : [now, ...tasks]), 1);
+    if (readyBefore !== undefined) return undefined;
     const queued = this.#statements.countQueued.get() ?? 0;
     if (queued + inserts.length > this.#options.capacity) return undefined;
     const expiresAt = now + request.ttlMs;
