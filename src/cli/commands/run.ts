@@ -14,6 +14,7 @@ import { looksLikeJobId } from '../../workflow/job-selection.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import type { Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
+import { plannedJobCount } from '../../workflow/planned-jobs.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { readGitContext } from '../git-info.js';
@@ -76,6 +77,8 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     options.matrix,
     (note) => process.stderr.write(`valkyrie: ${note}\n`),
   );
+  // More jobs than slots: steps start after the first ones, and `auto`'s spawner can be ready by then.
+  if (plannedJobCount(workflow) > concurrency) warmUpSpawner({ manySteps: true });
   const inputs = resolveInputs(workflow.inputs, options.input ?? {});
   const event = runEvent(workflow.triggers, options);
   const secrets = newRunSecrets(options);

@@ -96,6 +96,20 @@ describe('the spawner process', () => {
     expect(report.after).toBeGreaterThan(1);
   });
 
+  it('is started by warmUpSpawner({ manySteps: true }) for `auto`, before any step', async () => {
+    const child = node(`
+      import { warmUpSpawner } from './dist/executors/shell/index.js';
+      import { sharedPythonSpawner } from './dist/executors/shell/spawner/shared-spawner.js';
+      warmUpSpawner({ manySteps: true });
+      const started = sharedPythonSpawner.pid;
+      const ready = await sharedPythonSpawner.whenReady();
+      console.log(JSON.stringify({ started: started ?? null, ready: typeof ready === 'string' ? ready : ready.pid }));
+    `);
+    const report = JSON.parse(await firstLine(child));
+    expect(report.started).toBeGreaterThan(1);
+    expect(report.ready).toBe(report.started);
+  });
+
   it.each(['spawner', 'perl-spawner', 'python-spawner'] as const)(
     '(%s) carries output that arrives faster than it is consumed, all of it and in order',
     async (launcher) => {

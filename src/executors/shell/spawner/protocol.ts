@@ -108,6 +108,16 @@ export class Outbox<T> {
     this.schedule(this.flush);
   }
 
+  /**
+   * Sends `message` now, after whatever was pushed before it: for a message something waits on. A
+   * step's spawn request pushed into the turn's batch went out only after the work queued ahead of
+   * that microtask (the control plane's handling of the step's start, ~70 µs a step).
+   */
+  pushNow(message: T): void {
+    this.queued.push(message);
+    this.flush();
+  }
+
   private readonly flush = (): void => {
     this.scheduled = false;
     if (this.queued.length === 0) return;

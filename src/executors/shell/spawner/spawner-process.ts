@@ -112,7 +112,8 @@ export class SpawnerProcess {
     this.pending.set(id, sink);
     this.updateRef();
     const { command, args, cwd, env } = request;
-    this.outbox.push({ type: 'spawn', id, command, args, cwd, env });
+    // Not batched behind the turn's queued work: the step's slot is idle until the spawner has it.
+    this.outbox.pushNow({ type: 'spawn', id, command, args, cwd, env });
   }
 
   kill(): void {
