@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { asQueueJobId, type ClaimRequest, claimLimit, type Lease } from '../queue.js';
 
 /** A job a claim may take now (the first parameter is now); SqliteQueueStore adds a task filter. */
@@ -39,6 +39,8 @@ export const leaseColumns = `state = 'leased', attempts = attempts + 1, lease_to
  */
 export interface ClaimStatements {
   readonly readyJobs: Database.Statement<unknown[], [string | null, string | null]>;
+  /** The same rows one by one, each with its payload: for jobs too large to read as one list. */
+  readonly readyRows: Database.Statement<unknown[], [...ReadyRow, string]>;
   readonly anyReady: Database.Statement<unknown[], number>;
   readonly leaseReady: Database.Statement<unknown[]>;
 }
@@ -57,6 +59,11 @@ export function claimStatements(db: Database.Database, where: string): ClaimStat
          FROM (SELECT seq, task, attempts, lease_token, queue_key, payload ${first})`,
       )
       .raw(true),
+    readyRows: db
+      .prepare<unknown[], [...ReadyRow, string]>(
+        `SELECT seq, task, attempts, lease_token, 0, payload ${first}`,
+      )
+      .raw(true),
     anyReady: db.prepare<unknown[], number>(`SELECT 1 ${first}`).pluck(),
     leaseReady: db.prepare(`UPDATE queue_jobs SET ${leaseColumns} WHERE seq IN (SELECT seq ${first})`),
   };
@@ -71,12 +78,20 @@ const noJobs: ReadyJobs = { rows: [], payloads: [] };
  * and seq of each row confirm it; rows found in any other are sorted.
  */
 export function readyJobs(
-  statement: ClaimStatements['readyJobs'],
+  statements: ClaimStatements,
   now: number,
   filter: readonly unknown[],
   limit: number,
 ): ReadyJobs {
-  const found = statement.get(now, ...filter, limit);
+  let found: [string | null, string | null] | undefined;
+  try {
+    found = statements.readyJobs.get(now, ...filter, limit);
+  } catch (error) {
+    // Lists longer than SQLite (or V8) takes as one string: jobs with large payloads, read apart.
+    if (error instanceof Database.SqliteError && error.code === 'SQLITE_TOOBIG')
+      return readyOneByOne(statements.readyRows, filter, limit);
+    throw error;
+  }
   if (found === undefined || found[0] === null || found[1] === null) return noJobs;
   const rows = JSON.parse(`[${found[0]}]`) as ReadyRow[];
   const payloads = JSON.parse(`[${found[1]}]`) as unknown[];
@@ -85,6 +100,20 @@ export function readyJobs(
   }
   for (let i = 1; i < rows.length; i++) {
     if (inQueueOrder(rows[i - 1] as ReadyRow, rows[i] as ReadyRow) > 0) return sorted(rows, payloads);
+  }
+  return { rows, payloads };
+}
+
+function readyOneByOne(
+  statement: ClaimStatements['readyRows'],
+  filter: readonly unknown[],
+  limit: number,
+): ReadyJobs {
+  const rows: ReadyRow[] = [];
+  const payloads: unknown[] = [];
+  for (const [seq, task, attempts, leaseToken, key, payload] of statement.all(...filter, limit)) {
+    rows.push([seq, task, attempts, leaseToken, key]);
+    payloads.push(JSON.parse(payload));
   }
   return { rows, payloads };
 }

@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { claimStatements, ready, readyJobs } from '../../src/store/sqlite/queue-claims.js';
+import type { Stores } from '../../src/store/store.js';
+import { tempDir } from './factories.js';
+
+let dir = '';
+let removeDir = async () => {};
+let stores: Stores | undefined;
+beforeEach(async () => {
+  ({ dir, remove: removeDir } = await tempDir());
+});
+afterEach(async () => {
+  await stores?.close();
+  stores = undefined;
+  await removeDir();
+});
+
+describe('SQLite queue: the claim read', () => {
+  it('reads ready jobs as lists, in queue order, each with its own payload', async () => {
+    const path = join(dir, 'state.db');
+    stores = openSqliteStores(path);
+    await stores.queue.enqueue([
+      { task: 'a', payload: { text: 'one, "two"' } },
+      { task: 'b', payload: [1, null] },
+      { task: 'c', payload: 'three', priority: 'high' },
+    ]);
+    const db = new Database(path);
+    try {
+      const { rows, payloads } = readyJobs(claimStatements(db, ready), Date.now(), [Date.now()], 10);
+      expect(rows.map((row) => row[1])).toEqual(['c', 'a', 'b']);
+      expect(payloads).toEqual(['three', { text: 'one, "two"' }, [1, null]]);
+    } finally {
+      db.close();
+    }
+  });
+
+  // Payloads that add up to more than one string can hold (about 512 MiB in V8, whose limit
+  // better-sqlite3 gives SQLite) cannot be read as one list: SQLite says SQLITE_TOOBIG. Each claim
+  // would fail so, and the jobs would never run. Here the list read is made to fail as it would,
+  // rather than writing half a gigabyte.
+  it('reads the jobs one by one when their lists are too large for one string', async () => {
+    const path = join(dir, 'state.db');
+    stores = openSqliteStores(path);
+    await stores.queue.enqueue([
+      { task: 'a', payload: { big: 'x'.repeat(1000) } },
+      { task: 'b', payload: 2 },
+    ]);
+    const db = new Database(path);
+    try {
+      const statements = claimStatements(db, ready);
+      const tooBig = new Database.SqliteError('string or blob too big', 'SQLITE_TOOBIG');
+      const listsTooBig = {
+        ...statements,
+        readyJobs: {
+          get: () => {
+            throw tooBig;
+          },
+        } as unknown as typeof statements.readyJobs,
+      };
+      const { rows, payloads } = readyJobs(listsTooBig, Date.now(), [Date.now()], 10);
+      expect(rows.map((row) => [row[1], row[2], row[3]])).toEqual([
+        ['a', 0, 0],
+        ['b', 0, 0],
+      ]);
+      expect(payloads).toEqual([{ big: 'x'.repeat(1000) }, 2]);
+      const otherFailure = {
+        ...statements,
+        readyJobs: {
+          get: () => {
+            throw new Database.SqliteError('disk I/O error', 'SQLITE_IOERR');
+          },
+        } as unknown as typeof statements.readyJobs,
+      };
+      expect(() => readyJobs(otherFailure, Date.now(), [Date.now()], 10)).toThrow('disk I/O error');
+    } finally {
+      db.close();
+    }
+  });
+});
