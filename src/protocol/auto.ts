@@ -78,6 +78,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   private readonly switchListeners: ((event: TransportSwitch) => void)[] = [];
   private readonly lossListeners: ((event: TransportLoss) => void)[] = [];
   private current: Connection<Out, In> | undefined;
+  private ended: Promise<void> = Promise.resolve();
   private waiting: Out[] = [];
   private probeTimer: TimerHandle | undefined;
   private probeAttempt = 0;
@@ -136,6 +137,11 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     this.shutDown({ kind: 'local', reason }, (inner) => inner.close(reason));
   }
 
+  /** The transport in use when this one closed: its whenEnded. */
+  whenEnded(): Promise<void> {
+    return this.ended;
+  }
+
   reject(error: ProtocolError): void {
     this.shutDown(protocolCloseInfo(error), (inner) => inner.reject(error));
   }
@@ -146,8 +152,11 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     this.finish(info);
     this.stop.abort();
     if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
-    if (this.current !== undefined) endInner(this.current.transport);
+    const inner = this.current?.transport;
     this.current = undefined;
+    if (inner === undefined) return;
+    endInner(inner);
+    this.ended = inner.whenEnded?.() ?? this.ended;
   }
 
   /** @internal Used by connectAuto. */

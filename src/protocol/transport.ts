@@ -16,4 +16,10 @@ export interface Transport<Out, In> {
    * Idempotent, like close; a no-op once closed.
    */
   reject(error: ProtocolError): void;
+  /**
+   * Resolves once the work close() left running is done (a long-poll session delivers what was sent,
+   * then is deleted), or could not be. Absent where close() leaves none. A process that exits once
+   * its command returns awaits it, or that work would be cut off.
+   */
+  whenEnded?(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch, runnerDecoder } from '../../src/protocol/frame.js';
 import { versionHeader } from '../../src/protocol/handshake.js';
 import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
+import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import { closed, goodToken, inbox, type ProtocolServer, startProtocolServer } from './harness.js';
 import { malformedBatchBodies } from './malformed-batches.js';
 import { ManualClock } from './manual-clock.js';
@@ -120,6 +121,29 @@ describe('HTTP long-poll transport', () => {
     const reason = 'VK_SHUTTING_DOWN: the control plane is shutting down';
     expect(await closed(serverEnd)).toEqual({ kind: 'local', reason });
     expect(await closed(client.transport)).toEqual({ kind: 'lost', reason });
+  });
+
+  it("has delivered what was sent and ended the session on the server once close()'s whenEnded resolves", async () => {
+    const live = await startProtocolServer();
+    server = live;
+    const client = await connectLongPoll({
+      baseUrl: live.pollUrl,
+      decoder: runnerDecoder,
+      headers: goodToken,
+    });
+    if (client.kind !== 'connected') throw new Error('client did not connect');
+    const serverEnd = await live.nextConnection();
+    const received = inbox(serverEnd);
+    let ended: CloseInfo | undefined;
+    serverEnd.onCloseInfo((info) => {
+      ended = info;
+    });
+    client.transport.send({ type: 'accept', jobId: 'job-1' });
+    client.transport.close('runner stopped');
+    // A process that exits once its command returns (bin/valkyrie.js) awaits this, and nothing more.
+    await client.transport.whenEnded();
+    expect(received.messages).toEqual([{ type: 'accept', jobId: 'job-1' }]);
+    expect(ended).toEqual({ kind: 'remote', reason: 'runner stopped' });
   });
 
   it('refuses a client that speaks another protocol version', async () => {

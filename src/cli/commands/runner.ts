@@ -100,7 +100,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     if (typeof transport === 'number') return transport;
     shutdown.connected();
     if (shutdown.stopping) {
-      transport.close('runner stopped');
+      await closeTransport(transport);
       return ExitCode.succeeded;
     }
     return await serve(settings, info, credentials, transport, await detecting, shutdown);
@@ -188,6 +188,17 @@ async function credentialsFor(
     complain(`cannot reach ${settings.server} (${result.reason}); retrying in ${formatDelay(delay)}`);
     if (!(await sleep(delay, signal))) return ExitCode.succeeded;
   }
+}
+
+/**
+ * Closes the connection and waits up to 2 s for what close() leaves running (a long-poll session's
+ * last sends and its deletion): the process exits once this command returns (bin/valkyrie.js).
+ */
+async function closeTransport(transport: AutoTransport<RunnerMessage, ControlMessage>): Promise<void> {
+  transport.close('runner stopped');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([transport.whenEnded(), new Promise((done) => (timer = setTimeout(done, 2_000)))]);
+  clearTimeout(timer);
 }
 
 async function connect(
@@ -365,7 +376,7 @@ async function serve(
           `${settings.server} did not confirm the deregistration; it will list this runner as offline`,
         );
     }
-    transport.close('runner stopped');
+    await closeTransport(transport);
     connectionLines.close();
     say('stopped');
     if (shutdown.level < 2) return ExitCode.succeeded;

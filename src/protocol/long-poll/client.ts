@@ -86,6 +86,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   private nextSeq = 1;
   private posting: Promise<void> | undefined;
   private failingSince: number | undefined;
+  private ending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly options: LongPollConnectOptions<In>,
@@ -123,6 +124,11 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     this.end(protocolCloseInfo(error));
   }
 
+  /** Resolves once close() has delivered what was sent and ended the session, or could not. */
+  whenEnded(): Promise<void> {
+    return this.ending;
+  }
+
   /** Resolves once everything sent so far has been acknowledged, or could not be. */
   async drained(): Promise<void> {
     while (this.posting !== undefined) await this.posting;
@@ -132,10 +138,10 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     this.finish(info);
     this.poller.abort();
     if (!deleteSession) {
-      void this.drained().finally(() => this.agent.destroy());
+      this.ending = this.drained().finally(() => this.agent.destroy());
       return;
     }
-    void this.drained()
+    this.ending = this.drained()
       .then(() =>
         sendRequest(
           this.agent,
@@ -146,7 +152,10 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
           },
         ),
       )
-      .catch(() => undefined)
+      .then(
+        () => undefined,
+        () => undefined,
+      )
       .finally(() => this.agent.destroy());
   }
 
