@@ -19,7 +19,7 @@ import { readServerSentEvents } from './sse-reader.js';
 import { streamEndedError } from './stream-end.js';
 import type { RunHandoff, RunnerElsewhere } from './views/format.js';
 import type { ShownStaleWrite } from './views/stale-writes.js';
-import { readWaiting, type WaitingJob } from './waiting-job.js';
+import { isStringList, readWaiting, type WaitingJob } from './waiting-job.js';
 
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
 export interface ApiRun {
@@ -365,9 +365,6 @@ function readRunDetail(run: unknown): ApiRunDetail {
     jobs: run.jobs.map(readJob),
   };
 }
-
-const isStringList = (value: unknown): value is string[] =>
-  Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 function readJob(job: unknown): ApiJob {
   if (

@@ -1,3 +1,4 @@
+import { isRecord } from './api-client.js';
 import type { RunHandoff, RunnerElsewhere } from './views/format.js';
 
 /** A queued job waiting for a runner with its labels (the run view's `noRunnerWith`). */
@@ -42,9 +43,5 @@ function readRunnerElsewhere(runner: unknown): RunnerElsewhere[] {
   return [{ name: runner.name, replica: runner.replica }];
 }
 
-const isStringList = (value: unknown): value is string[] =>
+export const isStringList = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((item) => typeof item === 'string');
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}

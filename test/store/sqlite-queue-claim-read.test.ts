@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import { claimStatements, ready, readyJobs } from '../../src/store/sqlite/queue-claims.js';
+import { claimStatements, readReadyJobs, ready } from '../../src/store/sqlite/queue-claims.js';
 import type { Stores } from '../../src/store/store.js';
 import { tempDir } from './factories.js';
 
@@ -29,7 +29,7 @@ describe('SQLite queue: the claim read', () => {
     ]);
     const db = new Database(path);
     try {
-      const { rows, payloads } = readyJobs(claimStatements(db, ready), Date.now(), [Date.now()], 10);
+      const { rows, payloads } = readReadyJobs(claimStatements(db, ready), Date.now(), [Date.now()], 10);
       expect(rows.map((row) => row[1])).toEqual(['c', 'a', 'b']);
       expect(payloads).toEqual(['three', { text: 'one, "two"' }, [1, null]]);
     } finally {
@@ -54,13 +54,13 @@ describe('SQLite queue: the claim read', () => {
       const tooBig = new Database.SqliteError('string or blob too big', 'SQLITE_TOOBIG');
       const listsTooBig = {
         ...statements,
-        readyJobs: {
+        readyLists: {
           get: () => {
             throw tooBig;
           },
-        } as unknown as typeof statements.readyJobs,
+        } as unknown as typeof statements.readyLists,
       };
-      const { rows, payloads } = readyJobs(listsTooBig, Date.now(), [Date.now()], 10);
+      const { rows, payloads } = readReadyJobs(listsTooBig, Date.now(), [Date.now()], 10);
       expect(rows.map((row) => [row[1], row[2], row[3]])).toEqual([
         ['a', 0, 0],
         ['b', 0, 0],
@@ -68,13 +68,35 @@ describe('SQLite queue: the claim read', () => {
       expect(payloads).toEqual([{ big: 'x'.repeat(1000) }, 2]);
       const otherFailure = {
         ...statements,
-        readyJobs: {
+        readyLists: {
           get: () => {
             throw new Database.SqliteError('disk I/O error', 'SQLITE_IOERR');
           },
-        } as unknown as typeof statements.readyJobs,
+        } as unknown as typeof statements.readyLists,
       };
-      expect(() => readyJobs(otherFailure, Date.now(), [Date.now()], 10)).toThrow('disk I/O error');
+      expect(() => readReadyJobs(otherFailure, Date.now(), [Date.now()], 10)).toThrow('disk I/O error');
+    } finally {
+      db.close();
+    }
+  });
+
+  // SQLite promises no order for group_concat: rows that come in another order than the queue's
+  // are sorted, each keeping its own payload.
+  it('sorts lists that come out of queue order, keeping each payload with its row', async () => {
+    const path = join(dir, 'state.db');
+    stores = openSqliteStores(path);
+    const db = new Database(path);
+    try {
+      const statements = claimStatements(db, ready);
+      // [seq, task, attempts, lease token, key]: b has the lower key, a and c share one.
+      const rows = '[3,"c",0,0,5],[1,"a",0,0,5],[2,"b",0,0,-1]';
+      const outOfOrder = {
+        ...statements,
+        readyLists: { get: () => [rows, '"pc","pa","pb"'] } as unknown as typeof statements.readyLists,
+      };
+      const read = readReadyJobs(outOfOrder, Date.now(), [Date.now()], 10);
+      expect(read.rows.map((row) => row[1])).toEqual(['b', 'a', 'c']);
+      expect(read.payloads).toEqual(['pb', 'pa', 'pc']);
     } finally {
       db.close();
     }

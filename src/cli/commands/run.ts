@@ -55,7 +55,8 @@ export interface RunCommandOptions extends QueueFlags {
 
 export async function runCommand(file: string | undefined, options: RunCommandOptions): Promise<number> {
   // A launcher named by VALKYRIE_LAUNCHER waits for its spawner, which takes a few tens of
-  // milliseconds to start: start it while the workflow is parsed. `auto` starts its own at the first step.
+  // milliseconds to start: start it while the workflow is parsed. `auto` starts its own at the first
+  // step, or once the workflow is parsed when the run has more jobs than slots (below).
   warmUpSpawner();
   const cwd = process.cwd();
   const path = file ?? findDefaultWorkflow(cwd);

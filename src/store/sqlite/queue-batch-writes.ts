@@ -220,7 +220,7 @@ export class QueueBatchWrites {
     } else {
       this.#completeStrideStatement ??= this.#db.prepare(
         // Integers (better-sqlite3 binds a number as a REAL), computed once per statement; the
-        // remainder comes first, so a row stepped over is never read.
+        // remainder comes first, so a row stepped over is not compared for its token and state.
         `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?, ${clearedLease}
          WHERE seq BETWEEN ? AND ? AND seq % CAST(? AS INTEGER) = CAST(? AS INTEGER)
            AND lease_token = ? AND state = 'leased'`,

@@ -11,7 +11,7 @@ const limitParam = '? + 0';
 
 /**
  * A ready job as a claim reads it, before the claim's update: seq, task, attempts, lease token, and
- * its queue key less the claim's time, by which the order is checked (readyJobs).
+ * its queue key less the claim's time, by which the order is checked (readReadyJobs).
  */
 export type ReadyRow = [seq: number, task: string, attempts: number, leaseToken: number, key: number];
 
@@ -32,13 +32,13 @@ export const leaseColumns = `state = 'leased', attempts = attempts + 1, lease_to
  * own statement), else by one UPDATE that selects them again, the same rows, since nothing else
  * writes inside the transaction: it holds SQLite's only write lock.
  *
- * `readyJobs` reads them as one row of two JSON lists (readyJobs()): better-sqlite3 builds a row
+ * `readyLists` reads them as one row of two JSON lists (readReadyJobs()): better-sqlite3 builds a row
  * array through the V8 API, ~1,000 instructions a value, and the payloads were then parsed one
  * JSON.parse call each; under callgrind, reading 1,000 jobs so cost ~11.8k instructions a job, the
  * two lists ~7.4k. `anyReady` only tells whether one is ready.
  */
 export interface ClaimStatements {
-  readonly readyJobs: Database.Statement<unknown[], [string | null, string | null]>;
+  readonly readyLists: Database.Statement<unknown[], [string | null, string | null]>;
   /** The same rows one by one, each with its payload: for jobs too large to read as one list. */
   readonly readyRows: Database.Statement<unknown[], [...ReadyRow, string]>;
   readonly anyReady: Database.Statement<unknown[], number>;
@@ -53,7 +53,7 @@ export function claimStatements(db: Database.Database, where: string): ClaimStat
   // integer, which V8 parses on its fast path.
   const row = 'json_array(seq, task, attempts, lease_token, queue_key - CAST(? AS INTEGER))';
   return {
-    readyJobs: db
+    readyLists: db
       .prepare<unknown[], [string | null, string | null]>(
         `SELECT group_concat(${row}), group_concat(payload)
          FROM (SELECT seq, task, attempts, lease_token, queue_key, payload ${first})`,
@@ -72,29 +72,33 @@ export function claimStatements(db: Database.Database, where: string): ClaimStat
 const noJobs: ReadyJobs = { rows: [], payloads: [] };
 
 /**
- * Runs `readyJobs` at `now` with `filter` (`where`'s parameters) and `limit`. Both lists come from one pass
+ * Runs `readyLists` at `now` with `filter` (`where`'s parameters) and `limit`. Both lists come from one pass
  * over the same rows, so they pair by position. SQLite promises no order for group_concat without
  * an ORDER BY of its own (which costs a sort): the rows come in the subquery's order, and the key
  * and seq of each row confirm it; rows found in any other are sorted.
  */
-export function readyJobs(
+export function readReadyJobs(
   statements: ClaimStatements,
   now: number,
   filter: readonly unknown[],
   limit: number,
 ): ReadyJobs {
-  let found: [string | null, string | null] | undefined;
+  let rows: ReadyRow[];
+  let payloads: unknown[];
   try {
-    found = statements.readyJobs.get(now, ...filter, limit);
+    const found = statements.readyLists.get(now, ...filter, limit);
+    if (found === undefined || found[0] === null || found[1] === null) return noJobs;
+    rows = JSON.parse(`[${found[0]}]`) as ReadyRow[];
+    payloads = JSON.parse(`[${found[1]}]`) as unknown[];
   } catch (error) {
-    // Lists longer than SQLite (or V8) takes as one string: jobs with large payloads, read apart.
-    if (error instanceof Database.SqliteError && error.code === 'SQLITE_TOOBIG')
+    // Lists longer than SQLite or V8 takes as one string (jobs with large payloads): read apart.
+    if (
+      (error instanceof Database.SqliteError && error.code === 'SQLITE_TOOBIG') ||
+      error instanceof RangeError
+    )
       return readyOneByOne(statements.readyRows, filter, limit);
     throw error;
   }
-  if (found === undefined || found[0] === null || found[1] === null) return noJobs;
-  const rows = JSON.parse(`[${found[0]}]`) as ReadyRow[];
-  const payloads = JSON.parse(`[${found[1]}]`) as unknown[];
   if (rows.length !== payloads.length) {
     throw new Error(`a claim read ${rows.length} ready jobs and ${payloads.length} payloads`);
   }

@@ -49,8 +49,8 @@ import {
   type LeaseRow,
   leaseColumns,
   leaseFromRow,
+  readReadyJobs,
   ready,
-  readyJobs,
   takesAllOf,
 } from './queue-claims.js';
 
@@ -219,7 +219,7 @@ export class SqliteQueueStore implements QueueStore {
     const now = this.#options.clock.now();
     const expiresAt = now + request.ttlMs;
     const filter = tasks === undefined ? [now] : [now, ...tasks];
-    const { rows, payloads } = readyJobs(statements, now, filter, limit);
+    const { rows, payloads } = readReadyJobs(statements, now, filter, limit);
     if (rows.length === 0) return [];
     if (rows.length <= fewJobs) {
       for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row[0]);
