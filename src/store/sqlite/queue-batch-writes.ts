@@ -85,7 +85,6 @@ export class QueueBatchWrites {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement<unknown[]>>();
   #completeRangeStatement: Database.Statement<unknown[]> | undefined;
-  #completeStrideStatement: Database.Statement<unknown[]> | undefined;
   /** complete's writes in a savepoint of their own: one transaction function, not one per batch. */
   readonly #settleInSavepoint: (all: readonly Settled[], now: number) => void;
 
@@ -197,45 +196,29 @@ export class QueueBatchWrites {
 
   /**
    * Settles `length` jobs from `all[start]`, their ids `stride` apart, all under one token with one
-   * stored outcome, by id range: with a stride over 1, the rows between them are stepped over.
+   * stored outcome, by id range: with a stride over 1, the rows between them are stepped over. One
+   * statement serves every stride; with 1, every row of the range matches.
    */
   #completeRange(all: readonly Settled[], start: number, length: number, stride: number, now: number): void {
     const first = all[start];
     if (first === undefined) return;
-    const last = first.seq + (length - 1) * stride;
-    let changes: number;
-    if (stride === 1) {
-      this.#completeRangeStatement ??= this.#db.prepare(
-        `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?, ${clearedLease}
-         WHERE seq BETWEEN ? AND ? AND lease_token = ? AND state = 'leased'`,
-      );
-      changes = this.#completeRangeStatement.run(
-        first.kind,
-        first.outcome,
-        now,
-        first.seq,
-        last,
-        first.token,
-      ).changes;
-    } else {
-      this.#completeStrideStatement ??= this.#db.prepare(
-        // Integers (better-sqlite3 binds a number as a REAL), computed once per statement; the
-        // remainder comes first, so a row stepped over is not compared for its token and state.
-        `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?, ${clearedLease}
-         WHERE seq BETWEEN ? AND ? AND seq % CAST(? AS INTEGER) = CAST(? AS INTEGER)
-           AND lease_token = ? AND state = 'leased'`,
-      );
-      changes = this.#completeStrideStatement.run(
-        first.kind,
-        first.outcome,
-        now,
-        first.seq,
-        last,
-        stride,
-        first.seq % stride,
-        first.token,
-      ).changes;
-    }
+    this.#completeRangeStatement ??= this.#db.prepare(
+      // Integers (better-sqlite3 binds a number as a REAL), computed once per statement; the
+      // remainder comes first, so a row stepped over is not compared for its token and state.
+      `UPDATE queue_jobs SET state = ?, outcome = ?, finished_at = ?, ${clearedLease}
+       WHERE seq BETWEEN ? AND ? AND seq % CAST(? AS INTEGER) = CAST(? AS INTEGER)
+         AND lease_token = ? AND state = 'leased'`,
+    );
+    const { changes } = this.#completeRangeStatement.run(
+      first.kind,
+      first.outcome,
+      now,
+      first.seq,
+      first.seq + (length - 1) * stride,
+      stride,
+      first.seq % stride,
+      first.token,
+    );
     if (changes !== length) throw staleInBatch;
   }
 
