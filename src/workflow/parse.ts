@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { type Document, isScalar, visit, YAMLParseError } from 'yaml';
 import { ValkyrieError } from '../core/errors.js';
 import { readFailureText } from '../core/read-failure.js';
@@ -16,7 +15,7 @@ import { repairDocument } from './schema-repair.js';
 import { SourceMap } from './source-map.js';
 import { setAsideUnsupportedKeys } from './unsupported-keys.js';
 import { type ValidateOptions, validateWorkflow } from './validate.js';
-import { directoryCandidates } from './workflow-files.js';
+import { directoryCandidates, workflowPathInRepository } from './workflow-files.js';
 import {
   aliasBombDiagnostic,
   stoppedDiagnostic,
@@ -56,7 +55,7 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
     const repaired = repairDocument(data, parsed.error.issues);
     if (repaired === undefined) return { diagnostics: [...setAside.diagnostics, ...diagnostics], source };
     // The semantic checks of what the schema accepted, so that one pass reports every mistake.
-    const workflow = buildWorkflow(repaired.document, path, basename(path).replace(/\.ya?ml$/, ''));
+    const workflow = buildWorkflow(repaired.document, path, workflowPathInRepository(path));
     const spans = repaired.hidden.map((hidden) => map.lineSpan(hidden));
     const semantic = validateWorkflow(workflow, repaired.document, map, options).filter(
       (diagnostic) => !spans.some(({ first, last }) => diagnostic.line >= first && diagnostic.line <= last),
@@ -64,7 +63,7 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
     return { diagnostics: [...setAside.diagnostics, ...diagnostics, ...semantic], source };
   }
 
-  const built = buildWorkflow(parsed.data, path, basename(path).replace(/\.ya?ml$/, ''));
+  const built = buildWorkflow(parsed.data, path, workflowPathInRepository(path));
   const workflow = placeTimeouts(placeConcurrency(built, parsed.data, map), map);
   const diagnostics = [...setAside.diagnostics, ...validateWorkflow(workflow, parsed.data, map, options)];
   return hasErrors(diagnostics) ? { diagnostics, source } : { workflow, diagnostics, source };

@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 
 /** The workflow files (`*.yml`, `*.yaml`) directly in `dir`, sorted; none when it cannot be read. */
 export function listWorkflowFiles(dir: string): string[] {
@@ -28,4 +28,25 @@ export function directoryCandidates(dir: string): string {
     return `name one of the workflows in it: ${files.slice(0, shownCandidates).join(', ')}${more}`;
   }
   return 'it holds no workflow (.yml or .yaml file), nor do its .valkyrie/workflows/ and .github/workflows/';
+}
+
+const workflowDirectories = ['.github/workflows/', '.valkyrie/workflows/'];
+
+/**
+ * GitHub's name for a workflow without `name:` — `github.workflow`, `GITHUB_WORKFLOW` and the run's
+ * name —: the file's path in the repository, `.github/workflows/ci.yml`. The workspace stands for the
+ * repository: a path through `.github/workflows/` (or `.valkyrie/workflows/`) is taken from there,
+ * wherever it starts, so that `valkyrie run`, `submit` and the server name a file alike; another
+ * relative path is taken as it is (from the workspace `run` starts in); an absolute path, or one
+ * leaving the directory, is the file's own name.
+ */
+export function workflowPathInRepository(path: string): string {
+  const normal = posix.normalize(path);
+  for (const directory of workflowDirectories) {
+    const at = normal.lastIndexOf(`/${directory}`);
+    if (at >= 0) return normal.slice(at + 1);
+    if (normal.startsWith(directory)) return normal;
+  }
+  if (posix.isAbsolute(normal) || normal === '..' || normal.startsWith('../')) return posix.basename(normal);
+  return normal;
 }

@@ -29,17 +29,29 @@ function singleJob(extra: string): string {
 }
 
 describe('parseWorkflow: the model', () => {
-  it('names the workflow after the file when it has no name, and keeps jobs in file order', () => {
+  it("names the workflow, without a name, by the file's path in the repository, as GitHub does", () => {
     const workflow = parseValid(
       'jobs:\n  zeta:\n    runs-on: linux\n    steps: [{run: a}]\n  alpha:\n    runs-on: linux\n    steps: [{run: b}]\n',
     );
-    expect(workflow.name).toBe('build');
+    expect(workflow.name).toBe('pipelines/build.yml');
     expect(workflow.path).toBe('pipelines/build.yml');
     expect([...workflow.jobs.keys()]).toEqual(['zeta', 'alpha']);
     expect(parseValid('name: Release\njobs:\n  a:\n    runs-on: x\n    steps: [{run: a}]\n').name).toBe(
       'Release',
     );
-    expect(parseValid('jobs:\n  a:\n    runs-on: x\n    steps: [{run: a}]\n', 'ci.yaml').name).toBe('ci');
+    const unnamed = 'jobs:\n  a:\n    runs-on: x\n    steps: [{run: a}]\n';
+    const names = [
+      ['ci.yaml', 'ci.yaml'],
+      ['./ci.yml', 'ci.yml'],
+      ['.github/workflows/ci.yml', '.github/workflows/ci.yml'],
+      ['./.github/workflows/ci.yml', '.github/workflows/ci.yml'],
+      ['/home/me/repo/.github/workflows/ci.yml', '.github/workflows/ci.yml'],
+      ['../../.github/workflows/ci.yml', '.github/workflows/ci.yml'],
+      ['repo/.valkyrie/workflows/ci.yml', '.valkyrie/workflows/ci.yml'],
+      ['/tmp/elsewhere/ci.yml', 'ci.yml'],
+      ['../ci.yml', 'ci.yml'],
+    ];
+    expect(names.map(([path = '']) => [path, parseValid(unnamed, path).name])).toEqual(names);
   });
 
   it('normalises needs to a list', () => {
