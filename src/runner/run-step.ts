@@ -11,7 +11,13 @@ import { type CommandFileTexts, takeCommandFiles } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
 import { writePrivateFile } from './private-file.js';
 import { scriptExtension, shellCommand, shellScript } from './shells.js';
-import { defaultVariables, stepActionName, stepFilePrefix, stepFiles } from './step-environment.js';
+import {
+  defaultVariables,
+  overridableVariables,
+  stepActionName,
+  stepFilePrefix,
+  stepFiles,
+} from './step-environment.js';
 import { stepTimeoutMs } from './step-timeout.js';
 
 export interface ShellStepRun {
@@ -53,6 +59,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     // Before the workflow's env, which may set it (RUNNER_TRACKING_ID= keeps a process, as on
     // GitHub); after baseEnv, which has no RUNNER_* variable, so that V8 clones baseEnv's shape.
     ...(trackingId === undefined ? {} : { [trackingVariable]: trackingId }),
+    ...overridableVariables,
     ...env,
     ...defaultVariables(spec, options.host, options.directories, stepActionName(step), files),
   };

@@ -57,8 +57,15 @@ export function stepGithubContext(
 }
 
 /**
- * The variables GitHub sets for every step. Users' `env` cannot override GITHUB_* and RUNNER_*
- * names, so these are applied last.
+ * `CI`, which GitHub sets for every step but lets a workflow's `env:` or `$GITHUB_ENV` change (its
+ * documentation says so; `CI: false` is a common setting for builds that fail on warnings under CI):
+ * applied before them.
+ */
+export const overridableVariables: Readonly<Record<string, string>> = { CI: 'true' };
+
+/**
+ * The variables GitHub sets for every step that users' `env` cannot override — GITHUB_* and
+ * RUNNER_* names —, so these are applied last.
  */
 export function defaultVariables(
   spec: JobSpec,
@@ -73,7 +80,6 @@ export function defaultVariables(
     return value === undefined || value === null ? '' : String(value);
   };
   return {
-    CI: 'true',
     GITHUB_ACTIONS: 'true',
     GITHUB_WORKSPACE: spec.workspace,
     GITHUB_JOB: spec.key,

@@ -123,3 +123,25 @@ jobs:
     expect(run.outcome).toEqual({ kind: 'succeeded' });
   });
 });
+
+/** GitHub's docs: GITHUB_* and RUNNER_* cannot be overwritten, but CI can (`CI: false` for a build). */
+describe('the CI variable', () => {
+  it('is true unless env: or $GITHUB_ENV sets it, while GITHUB_* stays the runner’s', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo "CI=$CI"
+      - env:
+          CI: false
+          GITHUB_JOB: mine
+        run: echo "CI=$CI job=$GITHUB_JOB"
+      - run: echo CI= >> "$GITHUB_ENV"
+      - run: echo "CI=[$CI]"
+`,
+      workspace,
+    );
+    expect([0, 1, 3].map((step) => run.lines(step))).toEqual([['CI=true'], ['CI=false job=a'], ['CI=[]']]);
+  });
+});
