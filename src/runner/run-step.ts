@@ -61,7 +61,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     ...(trackingId === undefined ? {} : { [trackingVariable]: trackingId }),
     ...overridableVariables,
     ...env,
-    ...defaultVariables(spec, options.host, options.directories, stepActionName(step), files),
+    ...defaultVariables(spec, options.host, options.directories, stepActionName(step, spec.steps), files),
   };
   if (run.extraPath.length > 0) {
     variables.PATH = [...run.extraPath]

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { ExpressionValue } from '../workflow/expressions/index.js';
+import type { StepDefinition } from '../workflow/model.js';
 import type { HostDescription } from './host.js';
 import { writePrivateFile } from './private-file.js';
 import type { JobDirectories } from './slot-directories.js';
@@ -28,9 +29,26 @@ export function stepFiles(directories: JobDirectories, index: number): StepFiles
   };
 }
 
-/** `GITHUB_ACTION` and `github.action`: the step's id, or `__run_<index>` for a step without one. */
-export function stepActionName(step: { readonly id?: string; readonly index: number }): string {
-  return step.id ?? `__run_${step.index}`;
+type NamedStep = Pick<StepDefinition, 'id' | 'index' | 'builtin'>;
+
+/**
+ * `GITHUB_ACTION` and `github.action`: the step's id; for a step without one, as GitHub names it,
+ * `__run` for a script (`actionscheckout` for actions/checkout), and for the second and later such
+ * step `__run_2`, `__run_3`, … — passing over a name another step has as its id.
+ */
+export function stepActionName(step: NamedStep, steps: readonly NamedStep[]): string {
+  if (step.id !== undefined) return step.id;
+  const taken = new Set(steps.flatMap((other) => (other.id === undefined ? [] : [other.id])));
+  let name = '';
+  for (const other of steps) {
+    if (other.id !== undefined) continue;
+    const base = other.builtin === 'checkout' ? 'actionscheckout' : '__run';
+    name = base;
+    for (let attempt = 2; taken.has(name); attempt++) name = `${base}_${attempt}`;
+    taken.add(name);
+    if (other.index === step.index) return name;
+  }
+  return name;
 }
 
 /**
@@ -41,7 +59,7 @@ export function stepActionName(step: { readonly id?: string; readonly index: num
 export function stepGithubContext(
   spec: JobSpec,
   directories: JobDirectories,
-  step?: { readonly id?: string; readonly index: number },
+  step?: NamedStep,
 ): ExpressionValue {
   const github = spec.contexts.github;
   const own = github !== null && typeof github === 'object' && !Array.isArray(github) ? github : {};
@@ -49,7 +67,7 @@ export function stepGithubContext(
   return {
     ...own,
     event_path: eventFilePath(directories),
-    action: step === undefined ? '' : stepActionName(step),
+    action: step === undefined ? '' : stepActionName(step, spec.steps),
     ...(files === undefined
       ? {}
       : { env: files.env, output: files.output, path: files.path, step_summary: files.summary }),

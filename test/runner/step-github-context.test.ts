@@ -27,11 +27,18 @@ describe('the github context of a step', () => {
           ${check('run_attempt', 'GITHUB_RUN_ATTEMPT')}
           echo "\${{ github.action }} \${{ github.run_attempt }}"
       - run: echo "\${{ github.action }} \${{ github.api_url }}"
+      - uses: actions/checkout@v4
+      - run: echo "$GITHUB_ACTION"
+      - id: __run_3
+        run: echo "$GITHUB_ACTION"
+      - run: echo "$GITHUB_ACTION"
 `,
       workspace,
       { github: { run_attempt: '2', api_url: 'https://api.github.com' } },
     );
     expect(run.lines(0)).toEqual(['first 2']);
-    expect(run.lines(1)).toEqual(['__run_1 https://api.github.com']);
+    // GitHub's names of steps without an id: __run, __run_2, … (not their indexes).
+    expect(run.lines(1)).toEqual(['__run https://api.github.com']);
+    expect([3, 4, 5].map((step) => run.lines(step))).toEqual([['__run_2'], ['__run_3'], ['__run_4']]);
   });
 });
