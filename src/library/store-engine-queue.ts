@@ -11,6 +11,7 @@ import type {
 } from '../store/queue.js';
 import type { EngineQueue, StoredOutcomes } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
+import { lookOutForFinishedElsewhere } from './finished-elsewhere.js';
 import type { JobRecord } from './job-record.js';
 import type { StoreEngineQueueOptions } from './store-engine-queue-options.js';
 import { refusedOutcome, storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
@@ -19,10 +20,9 @@ import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from
 import { WorkWaiter } from './work-waiter.js';
 
 /**
- * The engine's queue on a durable QueueStore (SQLite or Postgres). Writes are buffered for one
- * microtask and sent as one batch each — enqueues, completions, releases (retries) — so one
- * synchronous stretch of the engine costs one store commit per kind; on SQLite a claim made in the
- * same turn joins the same transaction.
+ * The engine's queue on a durable QueueStore (SQLite or Postgres). Writes are buffered for one microtask and
+ * sent as one batch each — enqueues, completions, releases (retries) — so one synchronous stretch of the
+ * engine costs one store commit per kind; on SQLite a claim made in the same turn joins the same transaction.
  *
  * - `add` of a new entry enqueues it; of an entry holding a lease (a retry), releases the lease with
  *   the entry's `notBefore`.
@@ -61,10 +61,9 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   #completing: JobRecord[] = [];
   #flushScheduled = false;
   /**
-   * On a store whose writes are applied in order (SQLite), new entries wait for the engine's next
-   * take and go with its claim in one write (QueueStore.enqueueAndClaim): the take follows their
-   * `add` at once when the engine has room (and follows a pending take). Should no take come,
-   * #storeHeldSoon writes them.
+   * On a store whose writes are applied in order (SQLite), new entries wait for the engine's next take and go
+   * with its claim in one write (QueueStore.enqueueAndClaim): the take follows their `add` at once when the
+   * engine has room (and follows a pending take). Should no take come, #storeHeldSoon writes them.
    */
   get #fusedClaims(): boolean {
     return this.#options.orderedWrites;
@@ -88,6 +87,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       (promise) => this.#track(promise),
       options.hooks.settled,
     );
+    if (options.runsJobs) lookOutForFinishedElsewhere(options, this.#waiting, this.#stop.signal, this.#track);
     this.#work = new WorkWaiter(options.store, this.#stop.signal, () => options.hooks.onReady());
     this.#timer = setInterval(() => this.#maintain(), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
     this.#timer.unref();
@@ -488,12 +488,12 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#options.hooks.leaseLost(entry, reason);
   }
 
-  #track<T>(promise: Promise<T>): Promise<T> {
+  readonly #track = <T>(promise: Promise<T>): Promise<T> => {
     this.#pending.add(promise);
     const forget = () => this.#pending.delete(promise);
     promise.then(forget, forget);
     return promise;
-  }
+  };
 }
 
 function ignore(): void {}
