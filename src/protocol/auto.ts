@@ -27,7 +27,7 @@ type Connection<Out, In> =
   | { readonly kind: 'websocket'; readonly transport: NetworkTransport<Out, In> }
   | { readonly kind: 'long-poll'; readonly transport: LongPollClient<Out, In> };
 
-export interface AutoConnectOptions<In> {
+export interface AutoConnectOptions<In, Out = unknown> {
   readonly webSocketUrl: string;
   readonly longPollUrl: string;
   readonly decoder: MessageDecoder<In>;
@@ -38,6 +38,13 @@ export interface AutoConnectOptions<In> {
   readonly keepAliveIntervalMs?: number;
   /** Use this transport only (`--protocol ws|http`): same reconnects and backoff, no switching. */
   readonly only?: TransportKind;
+  /**
+   * Which of the messages a lost long-poll session had not delivered go out again on the next
+   * session, in order, after its onSwitch listeners' and before those sent since (none by default).
+   * Such a session stays open while its requests fail, for up to its give-up time, so a server
+   * restart would otherwise drop every message sent meanwhile.
+   */
+  readonly carryOver?: (message: Out) => boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -48,7 +55,7 @@ export interface AutoConnectOptions<In> {
  * transport would meet the same certificate), or the signal aborts (`unreachable`).
  */
 export async function connectAuto<Out, In>(
-  options: AutoConnectOptions<In>,
+  options: AutoConnectOptions<In, Out>,
 ): Promise<ConnectResult<AutoTransport<Out, In>>> {
   const auto = new AutoTransport<Out, In>(options);
   const first = await auto.connectFirst();
@@ -64,7 +71,8 @@ export async function connectAuto<Out, In>(
  *   reconnect: `refused`), a TLS certificate that fails verification at a reconnect or a WebSocket
  *   probe (`untrusted`) or close() ends it for good (onClose).
  * Messages sent while no connection is up are held and sent, in order, on the next one. Messages
- * already handed to a connection that then dropped may be lost: a switch is a new session.
+ * already handed to a connection that then dropped may be lost: a switch is a new session — but
+ * those a lost long-poll session had not delivered that `carryOver` keeps go first to the next one.
  *
  * A switch is a new session on the server, which knows nothing of the old one: onSwitch listeners
  * run before held messages are flushed, so a `register` sent from the listener is the first message
@@ -86,7 +94,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   /** When the last connection that ended heard from the server last. */
   private endedHeardAt: number | undefined;
 
-  constructor(private readonly options: AutoConnectOptions<In>) {
+  constructor(private readonly options: AutoConnectOptions<In, Out>) {
     super();
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
@@ -229,6 +237,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     transport.onCloseInfo((info) => {
       if (this.current !== entry) return;
       this.endedHeardAt = transport.heardAt;
+      if (info.kind === 'lost' && entry.kind === 'long-poll') this.carryOver(entry.transport);
       void this.connectionEnded(kind, info);
     });
     if (switched !== undefined) for (const listener of this.switchListeners) tell(listener, switched);
@@ -236,6 +245,14 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     this.waiting = [];
     for (const message of waiting) transport.send(message);
     if (kind === 'long-poll' && this.options.only === undefined) this.scheduleProbe();
+  }
+
+  /** The lost session's undelivered messages that `carryOver` keeps, ahead of those held since. */
+  private carryOver(lost: LongPollClient<Out, In>): void {
+    const keep = this.options.carryOver;
+    const unacknowledged = lost.takeUnacknowledged();
+    if (keep === undefined) return;
+    this.waiting = [...unacknowledged.filter(keep), ...this.waiting];
   }
 
   private async connectionEnded(kind: TransportKind, info: CloseInfo): Promise<void> {

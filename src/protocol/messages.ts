@@ -190,3 +190,16 @@ export type RunnerMessage =
       readonly outputs: Readonly<Record<string, string>>;
       readonly at: number;
     };
+
+/**
+ * What a lost session of a runner had not delivered that goes out again on its next session
+ * (AutoConnectOptions.carryOver): a job's steps and lines, which the next session takes under the
+ * lease it resumes (a server restarted while a long-poll runner ran a job would otherwise lose
+ * every line and step result sent while it was down). Not `job.completed` (the agent sends
+ * completions in doubt again itself, after these), nor `renew` (it comes again at its pace), nor
+ * what belongs to the old session (register, offers' answers; drain and deregister the agent says
+ * again).
+ */
+export function carriedToNextSession(message: RunnerMessage): boolean {
+  return message.type === 'step.started' || message.type === 'log' || message.type === 'step.completed';
+}

@@ -16,7 +16,9 @@ import {
 /**
  * A server is SIGKILLed while a runner runs one of its jobs; a new server process on the same port and
  * store takes the run over, and the runner, reconnecting, resumes its lease there: the job is not run
- * again, it completes in its first attempt with every line of its log.
+ * again, it completes in its first attempt with every line of its log — also the lines and the step
+ * result sent while no server was up, over WebSocket (`auto`) or long-poll (`--protocol http`, whose
+ * session stays open while its requests fail).
  */
 const admin = 'vkt-e2e-restart-admin-0123456789';
 const workspaces: Workspace[] = [];
@@ -31,11 +33,18 @@ afterAll(async () => {
 
 interface RunView {
   status: string;
-  jobs: { id: string; status: string; attempt: number; reason?: string }[];
+  jobs: {
+    id: string;
+    status: string;
+    attempt: number;
+    reason?: string;
+    steps?: { conclusion?: string }[];
+  }[];
 }
 
-const stores: [name: string, db: () => string[], skip?: string][] = [
-  ['SQLite', () => []],
+const stores: [name: string, db: () => string[], protocol: string, skip?: string][] = [
+  ['SQLite', () => [], 'auto'],
+  ['SQLite', () => [], 'http'],
   [
     'Postgres',
     () => {
@@ -43,80 +52,90 @@ const stores: [name: string, db: () => string[], skip?: string][] = [
       schemas.push(schema);
       return ['--db', url];
     },
+    'auto',
     postgresSkipReason,
   ],
 ];
 
-for (const [name, db, skip] of stores) {
+const ticks = Array.from({ length: 15 }, (_, index) => `tick ${index + 1}`);
+
+for (const [name, db, protocol, skip] of stores) {
   if (skip !== undefined) console.warn(`${name}: skipping the server restart test: ${skip}`);
-  describe.skipIf(skip !== undefined)(`a server restarted under a running job (${name})`, () => {
-    it('lets the runner resume its lease: the job completes once, in one attempt, with its whole log', async () => {
-      const ws = new Workspace();
-      workspaces.push(ws);
-      const marker = join(ws.dir, 'ran');
-      const port = String(await freePort());
-      const args = ['--port', port, '--host', '127.0.0.1', ...db()];
-      const env = { VALKYRIE_ADMIN_TOKEN: admin };
-      const first = await startServer(ws, args, env);
-      processes.push(first);
-      const url = first.url;
-      const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-        const response = await callApi(url, admin, method, path, body);
-        if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
-        const type = response.headers.get('content-type') ?? '';
-        return (type.includes('json') ? await response.json() : await response.text()) as T;
-      };
-      const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
-      const workDir = join(ws.dir, '.valkyrie', 'work');
-      const runner = startProcess(ws, [
-        'runner',
-        '--server',
-        url,
-        '--token',
-        token,
-        '--labels',
-        'restart',
-        '--work-dir',
-        workDir,
-      ]);
-      processes.push(runner);
-      const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
-        workflow: `name: restart
+  describe.skipIf(skip !== undefined)(
+    `a server restarted under a running job (${name}, --protocol ${protocol})`,
+    () => {
+      it('lets the runner resume its lease: the job completes once, in one attempt, with its whole log', async () => {
+        const ws = new Workspace();
+        workspaces.push(ws);
+        const marker = join(ws.dir, 'ran');
+        const port = String(await freePort());
+        const args = ['--port', port, '--host', '127.0.0.1', ...db()];
+        const env = { VALKYRIE_ADMIN_TOKEN: admin };
+        const first = await startServer(ws, args, env);
+        processes.push(first);
+        const url = first.url;
+        const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+          const response = await callApi(url, admin, method, path, body);
+          if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+          const type = response.headers.get('content-type') ?? '';
+          return (type.includes('json') ? await response.json() : await response.text()) as T;
+        };
+        const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
+        const workDir = join(ws.dir, '.valkyrie', 'work');
+        const runner = startProcess(ws, [
+          'runner',
+          '--server',
+          url,
+          '--token',
+          token,
+          '--labels',
+          'restart',
+          '--protocol',
+          protocol,
+          '--work-dir',
+          workDir,
+        ]);
+        processes.push(runner);
+        const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+          workflow: `name: restart
 jobs:
   slow:
     runs-on: restart
     steps:
-      - run: 'echo ran >> ${marker}; echo before the restart; sleep 2; echo after the restart'
+      - run: 'echo ran >> ${marker}; echo before the restart; for i in $(seq 1 15); do echo tick $i; sleep 0.2; done; echo after the restart'
 `,
-      });
-      const runPath = `/api/v1/runs/${run.id}`;
-      const jobId = await until('the job to start', async () => {
-        const job = (await api<{ run: RunView }>('GET', runPath)).run.jobs[0];
-        return job?.status === 'running' ? job.id : undefined;
-      });
-      const logPath = `${runPath}/logs?job=${jobId}`;
-      await until('the first line', async () =>
-        (await api<string>('GET', logPath)).includes('before the restart') ? true : undefined,
-      );
-      first.child.kill('SIGKILL');
-      await first.done;
+        });
+        const runPath = `/api/v1/runs/${run.id}`;
+        const jobId = await until('the job to start', async () => {
+          const job = (await api<{ run: RunView }>('GET', runPath)).run.jobs[0];
+          return job?.status === 'running' ? job.id : undefined;
+        });
+        const logPath = `${runPath}/logs?job=${jobId}`;
+        await until('the first line', async () =>
+          (await api<string>('GET', logPath)).includes('before the restart') ? true : undefined,
+        );
+        first.child.kill('SIGKILL');
+        await first.done;
 
-      const second = await startServer(ws, args, env);
-      processes.push(second);
-      const ended = await until('the run to end', async () => {
-        const view = (await api<{ run: RunView }>('GET', runPath)).run;
-        return view.status === 'running' || view.status === 'queued' ? undefined : view;
+        const second = await startServer(ws, args, env);
+        processes.push(second);
+        const ended = await until('the run to end', async () => {
+          const view = (await api<{ run: RunView }>('GET', runPath)).run;
+          return view.status === 'running' || view.status === 'queued' ? undefined : view;
+        });
+        expect(ended, runner.stderr()).toMatchObject({
+          status: 'succeeded',
+          jobs: [{ id: jobId, status: 'succeeded', attempt: 1 }],
+        });
+        const log = await api<string>('GET', logPath);
+        expect(log).toContain('running on runner');
+        expect(log).toContain('before the restart');
+        expect(log, `${runner.stderr()}\n${second.stderr()}`).toContain('after the restart');
+        expect(log.split('\n').filter((line) => line.startsWith('tick '))).toEqual(ticks);
+        expect(ended.jobs[0]?.steps?.map((step) => step.conclusion)).toEqual(['success']);
+        expect(log).not.toContain('runner_lost');
+        expect(readFileSync(marker, 'utf8')).toBe('ran\n');
       });
-      expect(ended, runner.stderr()).toMatchObject({
-        status: 'succeeded',
-        jobs: [{ id: jobId, status: 'succeeded', attempt: 1 }],
-      });
-      const log = await api<string>('GET', logPath);
-      expect(log).toContain('running on runner');
-      expect(log).toContain('before the restart');
-      expect(log, `${runner.stderr()}\n${second.stderr()}`).toContain('after the restart');
-      expect(log).not.toContain('runner_lost');
-      expect(readFileSync(marker, 'utf8')).toBe('ran\n');
-    });
-  });
+    },
+  );
 }

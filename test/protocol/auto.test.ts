@@ -9,7 +9,11 @@ import {
 } from '../../src/protocol/auto.js';
 import { backoffDelayMs } from '../../src/protocol/backoff.js';
 import { controlPlaneDecoder, runnerDecoder } from '../../src/protocol/frame.js';
-import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import {
+  type ControlMessage,
+  carriedToNextSession,
+  type RunnerMessage,
+} from '../../src/protocol/messages.js';
 import { WebSocketAcceptor } from '../../src/protocol/websocket/acceptor.js';
 import {
   authenticate,
@@ -293,6 +297,55 @@ describe('auto transport', () => {
     await roundTrip(auto, second);
     expect(seen).toMatchObject([{ from: 'long-poll', to: 'long-poll' }]);
     expect(server.webSocket.connectionCount).toBe(0);
+  });
+
+  it('sends the job messages a lost long-poll session had not delivered again on the next one, after the switch', async () => {
+    const port = await freePort();
+    const crashed = await startProtocolServer({ port });
+    const result = await connectAuto<RunnerMessage, ControlMessage>({
+      webSocketUrl: crashed.wsUrl,
+      longPollUrl: crashed.pollUrl,
+      decoder: runnerDecoder,
+      headers: goodToken,
+      random: () => 0.5,
+      only: 'long-poll',
+      backoff: { baseMs: 20, capMs: 100 },
+      carryOver: carriedToNextSession,
+    });
+    if (result.kind !== 'connected') throw new Error(`did not connect: ${JSON.stringify(result)}`);
+    const auto = result.transport;
+    cleanups.push(() => auto.close());
+    await crashed.nextConnection();
+    // The server process dies: its sessions are gone without a word, and the client's sends fail.
+    crashed.server.closeAllConnections();
+    await new Promise((resolve) => crashed.server.close(resolve));
+    crashed.longPoll.close();
+    const sentMeanwhile: RunnerMessage[] = [
+      runnerSamples['step.started'],
+      runnerSamples.accept,
+      runnerSamples.log,
+      runnerSamples['step.completed'],
+    ];
+    for (const message of sentMeanwhile) auto.send(message);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Restarted on the same port: it knows nothing of the old session (404), which is lost.
+    const restarted = await started({ port });
+    auto.onSwitch(() => auto.send(runnerSamples.capabilities));
+    const second = await restarted.nextConnection();
+    const atServer = inbox(second);
+    auto.send(runnerSamples.decline);
+    await new Promise<void>((resolve) => {
+      const check = () =>
+        atServer.messages.some((message) => message.type === 'decline') ? resolve() : setTimeout(check, 10);
+      check();
+    });
+    expect(atServer.messages).toEqual([
+      runnerSamples.capabilities,
+      runnerSamples['step.started'],
+      runnerSamples.log,
+      runnerSamples['step.completed'],
+      runnerSamples.decline,
+    ]);
   });
 
   it('does not retry rejected credentials', async () => {

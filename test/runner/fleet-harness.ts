@@ -12,7 +12,11 @@ import { type AutoTransport, connectAuto, type TransportSwitch } from '../../src
 import { controlPlaneDecoder, runnerDecoder } from '../../src/protocol/frame.js';
 import type { Authenticate } from '../../src/protocol/handshake.js';
 import { LongPollAcceptor } from '../../src/protocol/long-poll/acceptor.js';
-import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import {
+  type ControlMessage,
+  carriedToNextSession,
+  type RunnerMessage,
+} from '../../src/protocol/messages.js';
 import { WebSocketAcceptor } from '../../src/protocol/websocket/acceptor.js';
 import { RunnerAgent } from '../../src/runner/agent.js';
 import type { WorkspaceFor } from '../../src/runner/job-workspaces.js';
@@ -131,6 +135,7 @@ export async function startRunner(
     longPollUrl: fleet.pollUrl,
     decoder: runnerDecoder,
     headers: { authorization: `Bearer ${options.runnerId}` },
+    carryOver: carriedToNextSession,
     // Probe the WebSocket again soon, so a test sees the way back too.
     backoff: { baseMs: 50, capMs: 200 },
   });

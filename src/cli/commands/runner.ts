@@ -8,11 +8,12 @@ import { warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
 import { backoffDelayMs } from '../../protocol/backoff.js';
 import { runnerDecoder } from '../../protocol/frame.js';
-import type {
-  ControlMessage,
-  RunnerCapabilities,
-  RunnerInfo,
-  RunnerMessage,
+import {
+  type ControlMessage,
+  carriedToNextSession,
+  type RunnerCapabilities,
+  type RunnerInfo,
+  type RunnerMessage,
 } from '../../protocol/messages.js';
 import { describeCertificateFailure } from '../../protocol/tls-certificate.js';
 import type { CloseInfo } from '../../protocol/transport-end.js';
@@ -216,6 +217,7 @@ async function connect(
     ...protocolUrls(settings.server),
     decoder: runnerDecoder,
     headers: { authorization: `Bearer ${credentials.credential}` },
+    carryOver: carriedToNextSession,
     signal,
     ...(only === undefined ? {} : { only }),
   }).finally(() => clearTimeout(notice));

@@ -21,7 +21,8 @@ export interface LongPollConnectOptions<In> {
   readonly signal?: AbortSignal;
 }
 
-interface Outgoing {
+interface Outgoing<Out> {
+  readonly message: Out;
   readonly seq: number;
   readonly json: string;
   readonly bytes: number;
@@ -82,7 +83,9 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   private readonly headers: Record<string, string>;
   private readonly poller = new AbortController();
   private lastReceived = 0;
-  private readonly outgoing: Outgoing[] = [];
+  private readonly outgoing: Outgoing<Out>[] = [];
+  /** What the server had not acknowledged when the session ended (takeUnacknowledged). */
+  private unacknowledged: Out[] = [];
   private nextSeq = 1;
   private posting: Promise<void> | undefined;
   private failingSince: number | undefined;
@@ -104,7 +107,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   send(message: Out): void {
     if (this.isClosed) return;
     const json = JSON.stringify(message);
-    this.outgoing.push({ seq: this.nextSeq++, json, bytes: Buffer.byteLength(json) });
+    this.outgoing.push({ message, seq: this.nextSeq++, json, bytes: Buffer.byteLength(json) });
     if (this.posting === undefined) {
       this.posting = Promise.resolve()
         .then(() => this.postLoop())
@@ -134,7 +137,20 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     while (this.posting !== undefined) await this.posting;
   }
 
+  /**
+   * Once the session has ended: the messages sent on it that the server had not acknowledged then,
+   * in order (then none). A session that was lost — the server restarted and knows it no more, or
+   * requests failed for giveUpAfterMs — leaves every message sent while it was failing here; the
+   * server most likely never took them. Each call after the first returns none.
+   */
+  takeUnacknowledged(): Out[] {
+    const taken = this.unacknowledged;
+    this.unacknowledged = [];
+    return taken;
+  }
+
   private end(info: CloseInfo, deleteSession = true): void {
+    if (!this.isClosed) this.unacknowledged = this.outgoing.map((entry) => entry.message);
     this.finish(info);
     this.poller.abort();
     if (!deleteSession) {
