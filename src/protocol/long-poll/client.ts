@@ -21,8 +21,7 @@ export interface LongPollConnectOptions<In> {
   readonly signal?: AbortSignal;
 }
 
-interface Outgoing<Out> {
-  readonly message: Out;
+interface Outgoing {
   readonly seq: number;
   readonly json: string;
   readonly bytes: number;
@@ -83,9 +82,9 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   private readonly headers: Record<string, string>;
   private readonly poller = new AbortController();
   private lastReceived = 0;
-  private readonly outgoing: Outgoing<Out>[] = [];
-  /** What the server had not acknowledged when the session ended (takeUnacknowledged). */
-  private unacknowledged: Out[] = [];
+  private readonly outgoing: Outgoing[] = [];
+  /** What the server had not acknowledged when the session ended (takeUnacknowledged), as sent. */
+  private unacknowledged: string[] = [];
   private nextSeq = 1;
   private posting: Promise<void> | undefined;
   private failingSince: number | undefined;
@@ -107,7 +106,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   send(message: Out): void {
     if (this.isClosed) return;
     const json = JSON.stringify(message);
-    this.outgoing.push({ message, seq: this.nextSeq++, json, bytes: Buffer.byteLength(json) });
+    this.outgoing.push({ seq: this.nextSeq++, json, bytes: Buffer.byteLength(json) });
     if (this.posting === undefined) {
       this.posting = Promise.resolve()
         .then(() => this.postLoop())
@@ -146,11 +145,12 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   takeUnacknowledged(): Out[] {
     const taken = this.unacknowledged;
     this.unacknowledged = [];
-    return taken;
+    // Parsed back from the JSON sent rather than kept as objects too: a backlog of lines is large.
+    return taken.map((json) => JSON.parse(json) as Out);
   }
 
   private end(info: CloseInfo, deleteSession = true): void {
-    if (!this.isClosed) this.unacknowledged = this.outgoing.map((entry) => entry.message);
+    if (!this.isClosed) this.unacknowledged = this.outgoing.map((entry) => entry.json);
     this.finish(info);
     this.poller.abort();
     if (!deleteSession) {
