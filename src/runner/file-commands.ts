@@ -17,6 +17,11 @@ export function parseKeyValueFile(content: string, fileLabel: string): Map<strin
     if (heredoc > 0 && (eq === -1 || heredoc < eq)) {
       const name = line.slice(0, heredoc);
       const delimiter = line.slice(heredoc + 2);
+      // As actions/runner: an empty delimiter (`echo "v<<$UNSET"`) would end at the first empty line.
+      if (delimiter === '')
+        throw new Error(
+          `${fileLabel}: line ${i + 1} has an empty delimiter after "<<": ${JSON.stringify(line)}`,
+        );
       const body: string[] = [];
       let closed = false;
       for (i++; i < lines.length; i++) {

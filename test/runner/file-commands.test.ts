@@ -19,6 +19,12 @@ describe('GITHUB_OUTPUT / GITHUB_ENV files', () => {
       'GITHUB_OUTPUT: matching delimiter "END" not found for "v"',
     );
   });
+
+  it('rejects a heredoc with an empty delimiter, as actions/runner does, rather than end it at an empty line', () => {
+    expect(() => parseKeyValueFile('ok=1\nv<<\nbody\n\nw=2\n', 'GITHUB_OUTPUT')).toThrow(
+      'GITHUB_OUTPUT: line 2 has an empty delimiter after "<<": "v<<"',
+    );
+  });
 });
 
 describe('$GITHUB_ENV and NODE_OPTIONS', () => {
