@@ -78,8 +78,11 @@ export function githubContext(run: RunContext, jobKey: string): ExpressionValue 
     repository: run.repository ?? '',
     repository_owner: run.repository?.split('/')[0] ?? '',
     actor: run.actor,
+    // GitHub's "may differ from actor on a re-run"; a Valkyrie re-run keeps its run's actor.
+    triggering_actor: run.actor,
     server_url: run.serverUrl ?? '',
     api_url: apiUrlOf(run.serverUrl),
+    graphql_url: graphqlUrlOf(run.serverUrl),
     // No pull request reaches a run here: GitHub's values for every other event.
     head_ref: '',
     base_ref: '',
@@ -91,6 +94,12 @@ export function githubContext(run: RunContext, jobKey: string): ExpressionValue 
 function apiUrlOf(serverUrl: string | undefined): string {
   if (serverUrl === undefined || serverUrl === '') return '';
   return serverUrl === 'https://github.com' ? 'https://api.github.com' : `${serverUrl}/api/v3`;
+}
+
+/** GitHub's GraphQL API for a server: api.github.com/graphql for github.com, `/api/graphql` elsewhere. */
+function graphqlUrlOf(serverUrl: string | undefined): string {
+  if (serverUrl === undefined || serverUrl === '') return '';
+  return serverUrl === 'https://github.com' ? 'https://api.github.com/graphql' : `${serverUrl}/api/graphql`;
 }
 
 /** `branch` or `tag`, as GitHub says of a ref; empty without one (a detached HEAD). */

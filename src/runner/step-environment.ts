@@ -115,7 +115,10 @@ export function defaultVariables(
     GITHUB_REPOSITORY_OWNER: text('repository_owner'),
     GITHUB_SERVER_URL: text('server_url'),
     GITHUB_API_URL: text('api_url'),
+    GITHUB_GRAPHQL_URL: text('graphql_url'),
     GITHUB_ACTOR: text('actor'),
+    // A control plane older than triggering_actor sent only the actor, which it is.
+    GITHUB_TRIGGERING_ACTOR: text('triggering_actor') || text('actor'),
     GITHUB_ACTION: stepId,
     GITHUB_OUTPUT: files.output,
     GITHUB_ENV: files.env,

@@ -41,11 +41,18 @@ describe('githubContext as GitHub types and fills it', () => {
       head_ref: '',
       base_ref: '',
       api_url: 'https://api.github.com',
+      graphql_url: 'https://api.github.com/graphql',
+      actor: 'me',
+      triggering_actor: 'me',
     });
     expect(field({ ...run, serverUrl: 'https://git.example.com' }, 'api_url')).toBe(
       'https://git.example.com/api/v3',
     );
+    expect(field({ ...run, serverUrl: 'https://git.example.com' }, 'graphql_url')).toBe(
+      'https://git.example.com/api/graphql',
+    );
     expect(field(run, 'api_url')).toBe('');
+    expect(field(run, 'graphql_url')).toBe('');
   });
 });
 

@@ -25,6 +25,8 @@ describe('the github context of a step', () => {
           ${check('path', 'GITHUB_PATH')}
           ${check('step_summary', 'GITHUB_STEP_SUMMARY')}
           ${check('run_attempt', 'GITHUB_RUN_ATTEMPT')}
+          ${check('graphql_url', 'GITHUB_GRAPHQL_URL')}
+          ${check('triggering_actor', 'GITHUB_TRIGGERING_ACTOR')}
           echo "\${{ github.action }} \${{ github.run_attempt }}"
       - run: echo "\${{ github.action }} \${{ github.api_url }}"
       - uses: actions/checkout@v4
@@ -34,7 +36,15 @@ describe('the github context of a step', () => {
       - run: echo "$GITHUB_ACTION"
 `,
       workspace,
-      { github: { run_attempt: '2', api_url: 'https://api.github.com' } },
+      {
+        github: {
+          run_attempt: '2',
+          api_url: 'https://api.github.com',
+          graphql_url: 'https://api.github.com/graphql',
+          actor: 'mona',
+          triggering_actor: 'mona',
+        },
+      },
     );
     expect(run.lines(0)).toEqual(['first 2']);
     // GitHub's names of steps without an id: __run, __run_2, … (not their indexes).
