@@ -92,17 +92,21 @@ export function planLegs(
   const kept = keptLegs(job, combinations, workflow.matrixFilter);
   const legs = kept.map(({ leg, index }): PlannedLeg => {
     const matrix = leg as Record<string, ExpressionValue>;
+    // GitHub's `matrix` of a job without one is null (so `toJSON(matrix)` is `null` and `!matrix` true).
+    const matrixContext = job.matrix === undefined ? null : matrix;
     const strategy = {
       'fail-fast':
         literalFailFast ??
         evaluatingKey(job, 'strategy.fail-fast', () =>
-          evaluateFlag(job.failFast, { contexts: { ...base, matrix } }),
+          evaluateFlag(job.failFast, { contexts: { ...base, matrix: matrixContext } }),
         ),
       'job-index': index,
       'job-total': total,
       'max-parallel': maxParallel,
     };
-    const context: EvaluationContext = literalLegs ? noContext : { contexts: { ...base, matrix, strategy } };
+    const context: EvaluationContext = literalLegs
+      ? noContext
+      : { contexts: { ...base, matrix: matrixContext, strategy } };
     const name = displayName(job, leg, context);
     const timeoutMinutes = evaluatingKey(job, 'timeout-minutes', () =>
       evaluateNumber(job.timeoutMinutes, context),
@@ -120,7 +124,13 @@ export function planLegs(
           job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
         ),
       makeSpec: (jobId: string) =>
-        specOf.fillLazily({ jobId, name, timeoutMs: timeoutMinutes * 60_000, matrix, strategy }),
+        specOf.fillLazily({
+          jobId,
+          name,
+          timeoutMs: timeoutMinutes * 60_000,
+          matrix: matrixContext,
+          strategy,
+        }),
     };
   });
   return { legs, maxParallel };

@@ -78,6 +78,32 @@ describe('planLegs', () => {
   });
 });
 
+describe("the matrix context of a job's legs", () => {
+  const plain = parsedWorkflow(`jobs:
+  single:
+    name: single \${{ toJSON(matrix) }}
+    runs-on: x
+    steps: [{ run: "true" }]
+  legs:
+    strategy: { matrix: { os: [linux] } }
+    runs-on: x
+    steps: [{ run: "true" }]
+`);
+  const contextsOf = (key: string) => {
+    const job = plain.jobs.get(key);
+    if (!job) throw new Error(`no job ${key}`);
+    return planLegs(plain, job, run, {}).legs.map((leg) => [
+      leg.name,
+      leg.makeSpec('j').value.contexts.matrix,
+    ]);
+  };
+
+  it("is null for a job without a matrix, as GitHub's, and the leg's values for one with", () => {
+    expect(contextsOf('single')).toEqual([['single null', null]]);
+    expect(contextsOf('legs')).toEqual([['legs (linux)', { os: 'linux' }]]);
+  });
+});
+
 describe('timeout-minutes that is not a positive number', () => {
   const timed = parsedWorkflow(`jobs:
   t:
