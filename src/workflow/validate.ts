@@ -196,7 +196,7 @@ function checkSteps(
   report: { readonly error: Report; readonly warn: Report },
 ): void {
   const { error } = report;
-  const seen = new Map<string, number>();
+  const seen = new Map<string, { readonly id: string; readonly index: number }>();
   const rawSteps = document.jobs[job.key]?.steps ?? [];
   for (const [index, raw] of rawSteps.entries()) {
     const at = (key: string) => map.position(['jobs', job.key, 'steps', index, key]);
@@ -224,14 +224,22 @@ function checkSteps(
           at('id'),
         );
       }
-      const first = seen.get(raw.id);
-      if (first !== undefined) {
+      if (raw.id.startsWith('__')) {
         error(
-          `step id "${raw.id}" is already used by ${describePath(['jobs', job.key, 'steps', first])}`,
+          `step id "${raw.id}" is reserved: GitHub keeps ids starting with __ for its own (__run, __run_2, …)`,
+          at('id'),
+        );
+      }
+      // Case-insensitive, as GitHub's ids and `steps.<id>` are: `x` and `X` are one step's.
+      const first = seen.get(raw.id.toLowerCase());
+      if (first !== undefined) {
+        const same = first.id === raw.id ? '' : ` as "${first.id}" (ids are case-insensitive)`;
+        error(
+          `step id "${raw.id}" is already used by ${describePath(['jobs', job.key, 'steps', first.index])}${same}`,
           at('id'),
         );
       } else {
-        seen.set(raw.id, index);
+        seen.set(raw.id.toLowerCase(), { id: raw.id, index });
       }
     }
     checkShellName(raw.shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);

@@ -31,7 +31,7 @@ describe('the github context of a step', () => {
       - run: echo "\${{ github.action }} \${{ github.api_url }}"
       - uses: actions/checkout@v4
       - run: echo "$GITHUB_ACTION"
-      - id: __run_3
+      - id: named
         run: echo "$GITHUB_ACTION"
       - run: echo "$GITHUB_ACTION"
 `,
@@ -49,6 +49,6 @@ describe('the github context of a step', () => {
     expect(run.lines(0)).toEqual(['first 2']);
     // GitHub's names of steps without an id: __run, __run_2, … (not their indexes).
     expect(run.lines(1)).toEqual(['__run https://api.github.com']);
-    expect([3, 4, 5].map((step) => run.lines(step))).toEqual([['__run_2'], ['__run_3'], ['__run_4']]);
+    expect([3, 4, 5].map((step) => run.lines(step))).toEqual([['__run_2'], ['named'], ['__run_3']]);
   });
 });
