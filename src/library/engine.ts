@@ -18,6 +18,7 @@ import { jsonForm } from './json-value.js';
 import { checkBatchKeys, claimKey, storedKeyConflict } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import {
+  closeDeadlineError,
   type EngineOptions,
   type JobOptions,
   type ResolvedEngineOptions,
@@ -339,21 +340,18 @@ export class Engine implements AsyncDisposable {
   close(options: CloseOptions = {}): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     const deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
-    if (typeof deadlineMs !== 'number' || Number.isNaN(deadlineMs) || deadlineMs < 0) {
-      return Promise.reject(
-        new ValkyrieError(
-          'VK_ENGINE_CONFIG',
-          `close(): "deadlineMs" must be a number ≥ 0 or Infinity; received ${String(deadlineMs)}`,
-        ),
-      );
-    }
+    const invalid = closeDeadlineError(deadlineMs);
+    if (invalid !== undefined) return Promise.reject(invalid);
     this.dispatch.closeIntake();
     // In memory a waiting job would be lost, so close() lets it run; a durable store keeps it for
     // the next engine, so only running attempts are waited for.
     const finished =
       this.store === undefined ? this.dispatch.whenDrained(deadlineMs) : this.dispatch.whenIdle(deadlineMs);
     this.closing = finished.then(() => {
-      this.leftReason = 'the engine closed before it ran the job here; the job stays queued in the store';
+      this.leftReason =
+        this.store === undefined
+          ? `the engine's close() deadline of ${deadlineMs} ms passed before the job ran; the in-memory store keeps no jobs`
+          : 'the engine closed before it ran the job here; the job stays queued in the store';
       return this.destroy();
     });
     return this.closing;

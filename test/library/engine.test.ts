@@ -263,7 +263,13 @@ describe('Engine: shutdown', () => {
     const waiting = engine.enqueue(sleep, 1);
     await engine.close({ deadlineMs: 50 });
     await expect(running.result).resolves.toMatchObject({ kind: 'cancelled' });
-    await expect(waiting.result).resolves.toMatchObject({ kind: 'cancelled', attempts: 0 });
+    // In memory nothing keeps it: the reason must not say it waits in a store.
+    await expect(waiting.result).resolves.toEqual({
+      kind: 'cancelled',
+      reason:
+        "the engine's close() deadline of 50 ms passed before the job ran; the in-memory store keeps no jobs",
+      attempts: 0,
+    });
   });
 
   it('destroy() cancels running, queued and delayed jobs at once; it is idempotent', async () => {
