@@ -27,7 +27,7 @@ export interface JobHandle<Output = unknown> {
    * on the store, after a restart too — once its enqueue has been written (always by the time
    * `result` resolves, unless the store refused it); undefined before that and in memory.
    */
-  readonly storeId?: string;
+  readonly storeId?: string | undefined;
   /** Never rejects: a failure, a timeout, a lost worker or a cancellation is an outcome. */
   readonly result: Promise<JobOutcome<Output>>;
 }

@@ -231,7 +231,11 @@ function checkJitter(where: string, value: unknown): number {
   return value;
 }
 
-export function resolveRetry(where: string, policy: RetryPolicy | undefined, base: ResolvedRetryPolicy) {
+export function resolveRetry(
+  where: string,
+  policy: RetryPolicy | undefined,
+  base: ResolvedRetryPolicy,
+): ResolvedRetryPolicy {
   if (policy === undefined) return base;
   if (typeof policy !== 'object' || policy === null) fail(where, 'an object', policy);
   checkOptionNames(where, policy, 'retry');
