@@ -21,13 +21,21 @@ export interface ApiClientFlags {
  * True when the command is to talk to a server rather than a local store: `--server`, or
  * VALKYRIE_SERVER unless the command names a local store itself (`--state-dir`, `--db`: a shell that
  * exports VALKYRIE_SERVER must not turn `valkyrie cancel 1 --state-dir D` into a cancel of the
- * server's run 1). `--server` with a local store flag names two stores: a usage error.
+ * server's run 1). `--server` with a local store flag names two stores: a usage error. So is a
+ * `--token` on the command line with no server at all: it was meant for one, and the local store
+ * would answer instead (`runs` saying there are no runs) as if the server had none.
  */
 export function serverGiven(
   flags: ApiClientFlags & { readonly stateDir?: string; readonly db?: string },
   env: NodeJS.ProcessEnv = process.env,
 ): boolean {
   const server = flags.server ?? env.VALKYRIE_SERVER ?? '';
+  // Commander fills --token from VALKYRIE_TOKEN, often exported for other commands: only a flag counts.
+  const tokenFlag = flags.token !== undefined && flags.token !== (env.VALKYRIE_TOKEN ?? undefined);
+  if (server === '' && tokenFlag && flags.stateDir === undefined && flags.db === undefined)
+    throw new UsageError(
+      '--token is for a server, and no server is given: pass --server URL or set VALKYRIE_SERVER (without one, the command reads the local store)',
+    );
   if (server === '') return false;
   if (flags.stateDir === undefined && flags.db === undefined) return true;
   // Commander fills --server from VALKYRIE_SERVER: the same text is taken as the environment's.

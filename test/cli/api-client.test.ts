@@ -3,7 +3,8 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ApiClient, ApiRequestError, throwUnlessOk } from '../../src/cli/api-client.js';
+import { ApiClient, ApiRequestError, serverGiven, throwUnlessOk } from '../../src/cli/api-client.js';
+import { UsageError } from '../../src/cli/exit-codes.js';
 import { ValkyrieError } from '../../src/core/errors.js';
 
 async function refusal(response: Response): Promise<ApiRequestError> {
@@ -15,6 +16,20 @@ async function refusal(response: Response): Promise<ApiRequestError> {
     throw new Error(`expected an ApiRequestError, got ${String(error)}`);
   return error;
 }
+
+describe('serverGiven', () => {
+  it('refuses a --token flag with no server, rather than reading the local store as if the server had no runs', () => {
+    expect(() => serverGiven({ token: 'vkt.a.b' }, {})).toThrow(UsageError);
+    expect(() => serverGiven({ token: 'vkt.a.b' }, {})).toThrow(/--token is for a server/);
+  });
+
+  it('takes an exported VALKYRIE_TOKEN, or a --token beside a local store, as no reason to refuse', () => {
+    expect(serverGiven({ token: 'vkt.a.b' }, { VALKYRIE_TOKEN: 'vkt.a.b' })).toBe(false);
+    expect(serverGiven({ token: 'vkt.a.b', stateDir: 'state' }, {})).toBe(false);
+    expect(serverGiven({ token: 'vkt.a.b', server: 'http://127.0.0.1:7070' }, {})).toBe(true);
+    expect(serverGiven({ token: 'vkt.a.b' }, { VALKYRIE_SERVER: 'http://127.0.0.1:7070' })).toBe(true);
+  });
+});
 
 describe('throwUnlessOk', () => {
   it('names the code the API gives a bodiless 401 or 403 (the answer to a HEAD request)', async () => {
