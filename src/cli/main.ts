@@ -356,6 +356,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       '--protocol <protocol>',
       'auto: WebSocket, falling back to HTTP long-poll and back; ws or http: that one only (default: auto)',
     )
+    .option(
+      '--max-log-size <size>',
+      "a job's output kept in its log, e.g. 100MiB or 1GiB; past it the rest is left out, said in one line, and the job goes on (default: 100MiB)",
+    )
     .addHelpText(
       'after',
       '\nThe first start registers with --token or --token-file and keeps the credential in WORK_DIR/runner.json (mode 0600);\n' +

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { formatBytes, parseByteSize } from '../bundle/size.js';
 import { readFailureText } from '../core/read-failure.js';
+import type { JobLogLimit } from '../runner/log-batcher.js';
 import { serverBaseUrl } from './api-client.js';
 import { UsageError } from './exit-codes.js';
 
@@ -18,6 +20,7 @@ export interface RunnerCommandOptions {
   readonly capacity?: string;
   readonly workDir?: string;
   readonly protocol?: string;
+  readonly maxLogSize?: string;
 }
 
 export type RunnerProtocol = 'auto' | 'ws' | 'http';
@@ -36,7 +39,12 @@ export interface RunnerSettings {
   readonly capacity: number;
   readonly workDir: string;
   readonly protocol: RunnerProtocol;
+  /** What a job may print before the rest is left out. */
+  readonly logLimit: JobLogLimit;
 }
+
+/** `--max-log-size`'s default: GitLab Runner's 4 MiB cuts off ordinary verbose builds; 100 MiB rarely. */
+export const defaultMaxLogBytes = 100 * 1024 ** 2;
 
 export const defaultWorkDir = join(homedir(), '.valkyrie', 'runner');
 
@@ -62,6 +70,7 @@ export function resolveRunnerSettings(
     capacity: capacity(options.capacity),
     workDir: resolve(cwd, options.workDir ?? defaultWorkDir),
     protocol: protocol(options.protocol),
+    logLimit: logLimit(options.maxLogSize),
   });
 }
 
@@ -109,6 +118,18 @@ function protocol(value: string | undefined): RunnerProtocol {
   if (value === undefined) return 'auto';
   if (value === 'auto' || value === 'ws' || value === 'http') return value;
   throw new UsageError(`--protocol must be auto, ws or http, received ${JSON.stringify(value)}`);
+}
+
+function logLimit(value: string | undefined): JobLogLimit {
+  const bytes = value === undefined ? defaultMaxLogBytes : parseByteSize(value);
+  if (bytes === undefined || bytes < 1024)
+    throw new UsageError(
+      `--max-log-size must be a size of at least 1KiB, like 100MiB or 1GiB, received ${JSON.stringify(value)}`,
+    );
+  return Object.freeze({
+    bytes,
+    notice: `the job's output reached this runner's limit of ${formatBytes(bytes)} (valkyrie runner --max-log-size): the rest is left out of its log; the job goes on`,
+  });
 }
 
 /** The protocol endpoints under the server's base URL. */

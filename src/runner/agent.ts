@@ -16,7 +16,7 @@ import { type Completion, CompletionsInDoubt, maxCompletionsInDoubt } from './co
 import type { HostDescription } from './host.js';
 import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
 import { JobWorkspaces, type WorkspaceFor } from './job-workspaces.js';
-import { LogBatcher } from './log-batcher.js';
+import { type JobLogLimit, LogBatcher } from './log-batcher.js';
 import { type JobDirectories, SlotDirectories } from './slot-directories.js';
 import { TaskPoolHolder } from './task-pool.js';
 
@@ -54,6 +54,8 @@ export interface RunnerAgentOptions {
   readonly stateDir?: string;
   /** Log entries are sent at most this often per job (or sooner when a batch grows large). */
   readonly logFlushMs?: number;
+  /** Each job's stdout and stderr past this is left out, said once in its log (none: no limit). */
+  readonly logLimit?: JobLogLimit;
   /** Times lease renewals; tests pass a clock they move by hand. */
   readonly clock?: Clock;
   /**
@@ -352,8 +354,10 @@ export class RunnerAgent {
     this.completions.forget(jobId);
     const cancel = new AbortController();
     const kill = new AbortController();
-    const batcher = new LogBatcher(this.options.logFlushMs ?? 250, (entries) =>
-      this.transport.send({ type: 'log', jobId, fencingToken, entries }),
+    const batcher = new LogBatcher(
+      this.options.logFlushMs ?? 250,
+      (entries) => this.transport.send({ type: 'log', jobId, fencingToken, entries }),
+      this.options.logLimit,
     );
     const reporter: JobReporter = {
       stepStarted: (index, name, at, attempt) => {

@@ -71,4 +71,22 @@ describe('LogBatcher', () => {
     batcher.flush();
     expect(sent).toHaveLength(1);
   });
+
+  it("leaves out a job's stdout and stderr past its limit, says so once where it began, and keeps system lines", () => {
+    const limited: LogEntry[][] = [];
+    const capped = new LogBatcher(250, (entries) => limited.push(entries), { bytes: 10, notice: 'over' });
+    capped.add(entry('12345'));
+    capped.add({ ...entry('6789'), stream: 'stderr' });
+    capped.add({ ...entry('too much', 7), attempt: 2 });
+    capped.add(entry('more'));
+    capped.add({ stepIndex: 0, stream: 'system', at: 9, text: '✓ succeeded' });
+    capped.add(entry('x'));
+    capped.flush();
+    expect(limited.flat()).toEqual([
+      entry('12345'),
+      { ...entry('6789'), stream: 'stderr' },
+      { stepIndex: 0, stream: 'system', at: 7, text: 'over', attempt: 2 },
+      { stepIndex: 0, stream: 'system', at: 9, text: '✓ succeeded' },
+    ]);
+  });
 });

@@ -280,6 +280,7 @@ async function serve(
     }),
     baseEnv: inheritedEnvironment(process.env),
     switches: transport,
+    logLimit: settings.logLimit,
     ...(capabilities === undefined ? {} : { capabilities }),
     onMode: (mode) => say(modeLine(mode, credentials.runnerId)),
   });
