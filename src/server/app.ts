@@ -54,17 +54,26 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   app.removeContentTypeParser('text/plain');
   // JSON as Fastify parses it, but with messages that name what was wrong and where (json-body.ts).
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  // Each parser first checks the route reads its type: JSON sent to the bundle upload was parsed, and
+  // the upload then hashed an empty body (a 400 hash mismatch); gzip sent to a JSON route was a body
+  // "received undefined". Both are 415 now, as any other type a route does not read.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     try {
+      refuseUnlessRouteReads(request, 'application/json');
       done(null, parseJsonBody(body.toString()));
     } catch (error) {
       done(error as Error, undefined);
     }
   });
   // Bundles stream to their store as they arrive (routes/bundles.ts): the parser leaves the body unread.
-  app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (_request, _payload, done) =>
-    done(null, undefined),
-  );
+  app.addContentTypeParser(['application/gzip', 'application/octet-stream'], (request, _payload, done) => {
+    try {
+      refuseUnlessRouteReads(request, 'application/gzip');
+      done(null, undefined);
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
   app.setErrorHandler((error, request, reply) => {
     const api = toApiError(error, request);
     if (api.status >= 500 && api.code === 'VK_INTERNAL') options.logError?.(error);
@@ -213,6 +222,20 @@ function toApiError(error: unknown, request?: FastifyRequest): ApiError {
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500)
     return new ApiError(statusCode, 'VK_INVALID_REQUEST', text);
   return new ApiError(500, 'VK_INTERNAL', 'the server failed unexpectedly; its log has the details');
+}
+
+/** A 415 when the route reads a body of another type than `type` (a route without a body is left be). */
+function refuseUnlessRouteReads(request: FastifyRequest, type: string): void {
+  const expected = request.routeOptions.config.bodyType;
+  if (expected === undefined || expected === type) return;
+  throw new ApiError(
+    415,
+    'VK_UNSUPPORTED_MEDIA_TYPE',
+    unsupportedMediaType(request) ?? `this route reads ${expected}`,
+    {
+      path: 'headers.content-type',
+    },
+  );
 }
 
 /** `the body is text/plain; this route reads application/json`, when the route is known. */

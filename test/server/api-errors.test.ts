@@ -43,6 +43,36 @@ describe('the API error contract', () => {
     });
   });
 
+  it('refuses JSON sent to the bundle upload and a bundle sent to a JSON route with 415, not a hash mismatch or a bad body', async () => {
+    const { request } = await startTestServer();
+    const json = await request('PUT', `/api/v1/bundles/${'a'.repeat(64)}`, {
+      raw: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(json).toMatchObject({
+      status: 415,
+      body: {
+        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
+        message:
+          'the body is "application/json"; this route reads application/gzip (send Content-Type: application/gzip)',
+        path: 'headers.content-type',
+      },
+    });
+    const gzip = await request('POST', '/api/v1/tokens', {
+      raw: '{"role":"read"}',
+      headers: { 'content-type': 'application/gzip' },
+    });
+    expect(gzip).toMatchObject({
+      status: 415,
+      body: {
+        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
+        message:
+          'the body is "application/gzip"; this route reads application/json (send Content-Type: application/json)',
+        path: 'headers.content-type',
+      },
+    });
+  });
+
   it('checks the role before it reads the body: 403 for bad JSON or a wrong type without the role', async () => {
     const { request, token } = await startTestServer();
     const read = await token('read');
