@@ -3,11 +3,18 @@ import { readFailureText } from '../core/read-failure.js';
 import { secretNameProblem } from '../core/secret-names.js';
 import { UsageError } from './exit-codes.js';
 
-/** Collects repeated `--secret NAME=VALUE` style options into a record. */
-export function collectPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new UsageError(`expected NAME=VALUE, received ${JSON.stringify(value)}`);
-  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+/**
+ * Collects a repeated `--secret NAME=VALUE` style option into a record; a value that is not a pair
+ * is refused naming the option it was given to.
+ */
+export function collectPair(
+  option: string,
+): (value: string, previous?: Record<string, string>) => Record<string, string> {
+  return (value, previous = {}) => {
+    const eq = value.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${option}: expected NAME=VALUE, received ${JSON.stringify(value)}`);
+    return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+  };
 }
 
 /**

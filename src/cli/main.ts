@@ -29,7 +29,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option(
         '--secret <name=value>',
         'provide secrets.NAME again; secrets are never stored (repeatable)',
-        collectPair,
+        collectPair('--secret'),
       )
       .option('--secrets-file <file>', 'read secrets from a dotenv file')
       .option('--json', 'print NDJSON events; the last line is the run summary')
@@ -47,14 +47,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('-j, --jobs <n>', 'run at most N jobs at once (default: CPU count)')
     .addOption(jobSelection())
     .addOption(matrixSelection())
-    .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)
+    .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair('--secret'))
     .option('--secrets-file <file>', 'read secrets from a dotenv file')
-    .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)
-    .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair)
+    .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair('--env'))
+    .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair('--var'))
     .option(
       '--input <name=value>',
       "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs (repeatable)",
-      collectPair,
+      collectPair('--input'),
     )
     .option(
       '--event <name>',
@@ -105,14 +105,14 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(matrixSelection())
     .option('--json', 'print NDJSON: the run.submitted line, or with --follow the events as `run --json`')
     .option('--no-color', 'plain output')
-    .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair)
+    .option('--secret <name=value>', 'provide secrets.NAME (repeatable)', collectPair('--secret'))
     .option('--secrets-file <file>', 'read secrets from a dotenv file')
-    .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair)
-    .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair)
+    .option('--env <name=value>', 'set a workflow-level env variable (repeatable)', collectPair('--env'))
+    .option('--var <name=value>', 'provide vars.NAME (repeatable)', collectPair('--var'))
     .option(
       '--input <name=value>',
       "provide inputs.NAME, one of the workflow's on.workflow_dispatch.inputs (repeatable)",
-      collectPair,
+      collectPair('--input'),
     )
     .option('--event <name>', 'the event the run starts as (github.event_name), as for valkyrie run')
     .option('--priority <p>', "queue priority of the run's jobs: critical, high, normal, low, background")

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readDotenv } from '../../src/cli/key-values.js';
+import { collectPair, readDotenv } from '../../src/cli/key-values.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'valkyrie-dotenv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,5 +50,14 @@ describe('--secrets-file', () => {
     );
     expect(() => read("A='x' y\n")).toThrow(`${path}:1: unexpected "y" after the quoted value of A`);
     expect(() => read('not a pair\n')).toThrow(`${path}:1: expected NAME=VALUE, received "not a pair"`);
+  });
+});
+
+describe('--input, --env, --var and --secret values', () => {
+  it('collect NAME=VALUE pairs, and refuse another value naming the option it was given to', () => {
+    const input = collectPair('--input');
+    expect(input('b=2', input('a=1=x'))).toEqual({ a: '1=x', b: '2' });
+    expect(() => input('target')).toThrow('--input: expected NAME=VALUE, received "target"');
+    expect(() => collectPair('--env')('=x')).toThrow('--env: expected NAME=VALUE, received "=x"');
   });
 });
