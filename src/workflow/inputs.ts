@@ -39,41 +39,67 @@ export interface InputProblem {
 }
 
 /**
- * The inputs `on:` declares, and what is wrong with the declarations. Only `workflow_dispatch`
- * declares any; `on: push` and the like declare none.
+ * The inputs `on:` declares, and what is wrong with the declarations: `workflow_dispatch`'s, and a
+ * reusable workflow's `workflow_call` inputs (string, number or boolean) that it does not declare
+ * too — a workflow both started by hand and called usually declares the same inputs for each; a
+ * local run of a called workflow has no caller, so `--input` gives what the caller's `with:` would.
+ * `on: push` and the like declare none.
  */
 export function declaredInputs(on: unknown): { inputs: InputDefinition[]; problems: InputProblem[] } {
-  const inputs: InputDefinition[] = [];
   const problems: InputProblem[] = [];
-  const dispatch = isMapping(on) ? on.workflow_dispatch : undefined;
-  const base = ['on', 'workflow_dispatch'];
-  if (dispatch === undefined || dispatch === null) return { inputs, problems };
-  if (!isMapping(dispatch)) {
-    problems.push({ path: base, message: 'workflow_dispatch must be a mapping (with inputs:) or empty' });
-    return { inputs, problems };
+  const trigger = (name: string) => (isMapping(on) ? on[name] : undefined);
+  const inputs = triggerInputs(trigger('workflow_dispatch'), dispatchTrigger, problems);
+  const declared = new Set(inputs.map((input) => input.name));
+  for (const input of triggerInputs(trigger('workflow_call'), callTrigger, problems))
+    if (!declared.has(input.name)) inputs.push(input);
+  return { inputs, problems };
+}
+
+interface InputTrigger {
+  readonly name: string;
+  /** Its keys beside `inputs`, which declare no inputs. */
+  readonly otherKeys: readonly string[];
+  readonly types: readonly InputType[];
+}
+
+const dispatchTrigger: InputTrigger = { name: 'workflow_dispatch', otherKeys: [], types: inputTypes };
+const callTrigger: InputTrigger = {
+  name: 'workflow_call',
+  otherKeys: ['outputs', 'secrets'],
+  types: ['string', 'number', 'boolean'],
+};
+
+function triggerInputs(spec: unknown, trigger: InputTrigger, problems: InputProblem[]): InputDefinition[] {
+  const inputs: InputDefinition[] = [];
+  const base = ['on', trigger.name];
+  if (spec === undefined || spec === null) return inputs;
+  if (!isMapping(spec)) {
+    problems.push({ path: base, message: `${trigger.name} must be a mapping (with inputs:) or empty` });
+    return inputs;
   }
-  for (const key of Object.keys(dispatch)) {
-    if (key !== 'inputs')
-      problems.push({ path: [...base, key], message: `unknown key "${key}" (known: inputs)` });
+  const known = ['inputs', ...trigger.otherKeys];
+  for (const key of Object.keys(spec)) {
+    if (!known.includes(key))
+      problems.push({ path: [...base, key], message: `unknown key "${key}" (known: ${known.join(', ')})` });
   }
-  const declared = dispatch.inputs;
-  if (declared === undefined || declared === null) return { inputs, problems };
+  const declared = spec.inputs;
+  if (declared === undefined || declared === null) return inputs;
   if (!isMapping(declared)) {
     problems.push({ path: [...base, 'inputs'], message: 'inputs must be a mapping of input names' });
-    return { inputs, problems };
+    return inputs;
   }
-  for (const [name, spec] of Object.entries(declared)) {
-    const at = [...base, 'inputs', name];
-    const found = inputDefinition(name, spec, at, problems);
+  for (const [name, fields] of Object.entries(declared)) {
+    const found = inputDefinition(name, fields, [...base, 'inputs', name], trigger.types, problems);
     if (found !== undefined) inputs.push(found);
   }
-  return { inputs, problems };
+  return inputs;
 }
 
 function inputDefinition(
   name: string,
   spec: unknown,
   at: readonly (string | number)[],
+  types: readonly InputType[],
   problems: InputProblem[],
 ): InputDefinition | undefined {
   const problem = (message: string, key?: string) =>
@@ -94,9 +120,9 @@ function inputDefinition(
     );
   }
   const type = fields.type ?? 'string';
-  if (typeof type !== 'string' || !(inputTypes as readonly string[]).includes(type)) {
+  if (typeof type !== 'string' || !(types as readonly string[]).includes(type)) {
     problem(
-      `input "${name}": type must be one of ${inputTypes.join(', ')}, received ${JSON.stringify(type)}`,
+      `input "${name}": type must be one of ${types.join(', ')}, received ${JSON.stringify(type)}`,
       'type',
     );
     return undefined;
@@ -140,7 +166,7 @@ export function resolveInputs(
     throw new ValkyrieError(
       'VK_INVALID_INPUT',
       known.length === 0
-        ? `unknown input "${name}": the workflow declares no inputs (on.workflow_dispatch.inputs)`
+        ? `unknown input "${name}": the workflow declares no inputs (on.workflow_dispatch.inputs, on.workflow_call.inputs)`
         : `unknown input "${name}"; the workflow declares ${known.join(', ')}`,
     );
   }

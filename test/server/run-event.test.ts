@@ -60,7 +60,7 @@ describe('POST /api/v1/runs: the event a run starts as', () => {
       ],
       [
         { workflow, event: 'push', inputs: { target: 'prod' } },
-        'inputs go only with the workflow_dispatch event, not with "push"',
+        'inputs go only with the workflow_dispatch or workflow_call event, not with "push"',
       ],
     ] as const;
     for (const [body, message] of refusals) {

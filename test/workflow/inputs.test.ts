@@ -64,6 +64,55 @@ describe('declaredInputs', () => {
       expect(declaredInputs(on)).toEqual({ inputs: [], problems: [] });
   });
 
+  it("reads a reusable workflow's workflow_call inputs, after workflow_dispatch's of the same names", () => {
+    const call = {
+      inputs: { target: { type: 'string', default: 'staging' }, dry: { type: 'boolean', default: true } },
+      secrets: { token: null },
+      outputs: {},
+    };
+    expect(declaredInputs({ workflow_call: call })).toEqual({
+      inputs: [
+        {
+          name: 'target',
+          type: 'string',
+          required: false,
+          options: undefined,
+          description: undefined,
+          default: 'staging',
+        },
+        {
+          name: 'dry',
+          type: 'boolean',
+          required: false,
+          options: undefined,
+          description: undefined,
+          default: true,
+        },
+      ],
+      problems: [],
+    });
+    const both = declaredInputs({
+      workflow_dispatch: { inputs: { target: { default: 'qa' } } },
+      workflow_call: call,
+    });
+    expect(both.inputs.map((input) => [input.name, input.default])).toEqual([
+      ['target', 'qa'],
+      ['dry', true],
+    ]);
+    expect(
+      declaredInputs({ workflow_call: { inputs: { env: { type: 'environment' } }, with: 1 } }).problems,
+    ).toEqual([
+      {
+        path: ['on', 'workflow_call', 'with'],
+        message: 'unknown key "with" (known: inputs, outputs, secrets)',
+      },
+      {
+        path: ['on', 'workflow_call', 'inputs', 'env', 'type'],
+        message: 'input "env": type must be one of string, number, boolean, received "environment"',
+      },
+    ]);
+  });
+
   it('says what is wrong with a declaration, and where', () => {
     const { problems } = declaredInputs(
       dispatch({
@@ -134,7 +183,7 @@ describe('resolveInputs', () => {
       'unknown input "tagret"; the workflow declares target, dry-run, retries, note, flag',
     );
     expect(refusal(() => resolveInputs([], { x: '1' }))).toBe(
-      'unknown input "x": the workflow declares no inputs (on.workflow_dispatch.inputs)',
+      'unknown input "x": the workflow declares no inputs (on.workflow_dispatch.inputs, on.workflow_call.inputs)',
     );
     expect(refusal(() => resolveInputs(inputs, {}))).toBe('input "target" is required');
     expect(refusal(() => resolveInputs(inputs, { target: 'prod' }))).toBe(

@@ -24,6 +24,16 @@ describe('chooseEvent', () => {
     expect(chooseEvent([], undefined, false)).toEqual({ event: 'local' });
   });
 
+  it('runs a reusable workflow as workflow_call with inputs (its caller gives them), or when it is alone', () => {
+    expect(chooseEvent(['push', 'workflow_call'], undefined, true)).toEqual({ event: 'workflow_call' });
+    expect(chooseEvent(['push', 'workflow_call'], undefined, false)).toEqual({ event: 'push' });
+    expect(chooseEvent(['workflow_call'], undefined, false)).toEqual({ event: 'workflow_call' });
+    expect(chooseEvent(['workflow_call', 'workflow_dispatch'], undefined, true)).toEqual({
+      event: 'workflow_dispatch',
+    });
+    expect(chooseEvent(['push', 'workflow_call'], 'workflow_call', true)).toEqual({ event: 'workflow_call' });
+  });
+
   it('takes a requested event the workflow lists, or any without on:', () => {
     expect(chooseEvent(['push', 'pull_request'], 'pull_request', false)).toEqual({ event: 'pull_request' });
     expect(chooseEvent(['push', 'workflow_dispatch'], 'workflow_dispatch', true)).toEqual({
@@ -37,7 +47,7 @@ describe('chooseEvent', () => {
       problem: 'event "pull_request" is not one of the workflow\'s on: triggers (push, workflow_dispatch)',
     });
     expect(chooseEvent(['push', 'workflow_dispatch'], 'push', true)).toEqual({
-      problem: 'inputs go only with the workflow_dispatch event, not with "push"',
+      problem: 'inputs go only with the workflow_dispatch or workflow_call event, not with "push"',
     });
     expect(chooseEvent([], ' ', false)).toEqual({ problem: 'the event name is empty' });
   });
