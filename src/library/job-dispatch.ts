@@ -16,6 +16,7 @@ import {
 import type { EngineEventListeners, JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
 import { retryable } from './retryable.js';
+import { retryFailedTake } from './take-retry.js';
 
 export interface JobDispatchOptions {
   readonly pool: ThreadPool;
@@ -246,9 +247,7 @@ export class JobDispatch {
       (error: unknown) => {
         this.taking = false;
         this.checkIdle();
-        queueMicrotask(() => {
-          throw error;
-        });
+        retryFailedTake(error, () => this.pump());
       },
     );
   }

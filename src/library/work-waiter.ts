@@ -1,5 +1,6 @@
 import { sleep } from '../core/sleep.js';
 import type { QueueStore } from '../store/queue.js';
+import { takeRetryMs } from './take-retry.js';
 
 /** Consecutive empty claims back off up to this long before waiting for work again. */
 const maxIdleBackoffMs = 1000;
@@ -18,6 +19,7 @@ export class WorkWaiter {
     private readonly store: QueueStore,
     private readonly signal: AbortSignal,
     private readonly onReady: () => void,
+    private readonly failedWaitPauseMs = takeRetryMs,
   ) {}
 
   /** A claim asked for `limit` jobs and got `count`. */
@@ -38,7 +40,9 @@ export class WorkWaiter {
     const signal = this.signal;
     this.#waiter = (async () => {
       if (backoff > 0) await sleep(backoff, signal);
-      await this.store.waitForWork(signal);
+      // A failed wait (the store away for a moment) is followed by a claim after a pause, which
+      // either fails in its turn (and is tried again, take-retry.ts) or re-arms this wait.
+      await this.store.waitForWork(signal).catch(() => sleep(this.failedWaitPauseMs, signal));
     })().then(
       () => {
         this.#waiter = undefined;

@@ -1,0 +1,54 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { expect, it } from 'vitest';
+import { WorkWaiter } from '../../src/library/work-waiter.js';
+import type { QueueStore } from '../../src/store/queue.js';
+import { openOn } from './durable-stores.js';
+import { afterTest, fixture, until } from './helpers.js';
+
+it('an engine whose claim fails (the SQLite file locked by another process) warns, claims again, and runs the job', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'valkyrie-locked-'));
+  afterTest(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'jobs.db');
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  process.on('warning', onWarning);
+  afterTest(async () => process.off('warning', onWarning));
+  const producer = await openOn({ kind: 'sqlite', path }, { runJobs: false, pool: undefined });
+  const worker = await openOn({ kind: 'sqlite', path, busyTimeoutMs: 50 });
+  worker.task('echo', { module: fixture() });
+  const job = producer.enqueue<string, string>('echo', 'after the lock', { delayMs: 300 });
+  await until(() => job.storeId !== undefined, 'the job to be stored');
+
+  // Another process holds the write lock past the worker's busy timeout when the job falls due.
+  const other = new Database(path);
+  other.exec('BEGIN EXCLUSIVE');
+  await until(() => warnings.some((warning) => warning.name === 'ValkyrieStoreWarning'), 'a store warning');
+  other.exec('COMMIT');
+  other.close();
+
+  expect(await job.result).toEqual({ kind: 'succeeded', output: 'after the lock', attempts: 1 });
+  const warning = warnings.find((w) => w.name === 'ValkyrieStoreWarning');
+  expect(warning?.message).toMatch(
+    /^the engine could not claim jobs from its store \(VK_STORE_LOCKED: could not claim queue jobs: .*\); it claims again in 1 s$/,
+  );
+});
+
+it('a WorkWaiter whose wait fails (the store away) wakes the engine to claim again, after a pause', async () => {
+  let waits = 0;
+  const store = {
+    waitForWork: () => {
+      waits++;
+      return Promise.reject(new Error('connection lost'));
+    },
+  } as unknown as QueueStore;
+  const stop = new AbortController();
+  afterTest(async () => stop.abort());
+  let woken = 0;
+  const waiter = new WorkWaiter(store, stop.signal, () => woken++, 50);
+  waiter.claimed(0, 1);
+  await until(() => woken === 1, 'the engine to be woken');
+  expect(waits).toBe(1);
+});
