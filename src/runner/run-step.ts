@@ -51,7 +51,6 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   const prefix = stepFilePrefix(options.directories, step.index);
   const files = stepFiles(options.directories, step.index);
   const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
-  const command = shellCommand(shell, scriptPath);
 
   const trackingId = options.executor.trackingId;
   const variables: Record<string, string> = {
@@ -69,6 +68,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
       .concat(variables.PATH ?? [])
       .join(':');
   }
+  const command = shellCommand(shell, scriptPath, variables.PATH);
   let commandFiles: CommandFileTexts | undefined;
   try {
     writePrivateFile(scriptPath, shellScript(shell, script));

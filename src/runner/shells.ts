@@ -1,10 +1,12 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { splitShellWords } from '../workflow/shell-words.js';
 
 /**
  * How a step's script is run, as GitHub does it on Linux and macOS (actions/runner's
  * ScriptHandlerHelpers). The script goes to a file and `{0}` is replaced by its path. Unset shell
- * means `bash -e {0}` (no pipefail, as on GitHub); `shell: bash` adds `--noprofile --norc -eo
- * pipefail`. A custom shell is split into words with quotes as sh reads them (shell-words.ts), and
+ * means `bash -e {0}` (no pipefail, as on GitHub), or `sh -e {0}` without bash; `shell: bash` adds
+ * `--noprofile --norc -eo pipefail`. A custom shell is split into words with quotes as sh reads them (shell-words.ts), and
  * `{0}` is replaced in each word after the split, so a path with spaces stays one argument.
  */
 export interface ShellCommand {
@@ -33,9 +35,16 @@ const builtInShells: Readonly<Record<string, BuiltInShell>> = {
   cmd: { command: 'cmd /D /E:ON /V:OFF /S /C "CALL "{0}""', extension: '.cmd' },
 };
 
-/** Throws, naming the shell and the problem, on a shell whose quotes are not closed. */
-export function shellCommand(shell: string | undefined, scriptPath: string): ShellCommand {
-  const template = shellTemplate(shell);
+/**
+ * Throws, naming the shell and the problem, on a shell whose quotes are not closed. `searchPath` is
+ * the step's PATH, where a step without a shell looks for bash (unsetShellCommand).
+ */
+export function shellCommand(
+  shell: string | undefined,
+  scriptPath: string,
+  searchPath?: string,
+): ShellCommand {
+  const template = shell === undefined || shell === '' ? unsetShellCommand(searchPath) : shellTemplate(shell);
   const split = splitShellWords(template.command);
   if (!split.ok) throw new Error(`${split.message} in shell: ${shell}`);
   const [command = 'bash', ...rest] = split.words;
@@ -67,8 +76,36 @@ export function shellScript(shell: string | undefined, script: string): string {
   }
 }
 
+const unsetBash: BuiltInShell = { command: 'bash -e {0}', extension: '.sh' };
+const unsetSh: BuiltInShell = { command: 'sh -e {0}', extension: '.sh' };
+const bashFound = new Map<string, boolean>();
+
+/**
+ * A step without a shell: `bash -e {0}`, or as actions/runner does where `bash` is not on the PATH
+ * (a minimal or Alpine machine), `sh -e {0}`. Looked up once per PATH (a job's PATH rarely changes).
+ */
+function unsetShellCommand(searchPath: string | undefined): BuiltInShell {
+  if (searchPath === undefined) return unsetBash;
+  let found = bashFound.get(searchPath);
+  if (found === undefined) {
+    found = searchPath.split(delimiter).some((dir) => dir !== '' && isExecutable(join(dir, 'bash')));
+    if (bashFound.size >= 64) bashFound.clear();
+    bashFound.set(searchPath, found);
+  }
+  return found ? unsetBash : unsetSh;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function shellTemplate(shell: string | undefined): BuiltInShell {
-  if (shell === undefined || shell === '') return { command: 'bash -e {0}', extension: '.sh' };
+  if (shell === undefined || shell === '') return unsetBash;
   const builtIn = Object.hasOwn(builtInShells, shell) ? builtInShells[shell] : undefined;
   if (builtIn !== undefined) return builtIn;
   // As on GitHub, a custom shell's script gets the extension of its command's built-in namesake

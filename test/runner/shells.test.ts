@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { shellCommand, shellScript } from '../../src/runner/shells.js';
+import { runFirstJob } from './job-run-harness.js';
 
 describe('shellCommand', () => {
   it('runs scripts as GitHub does on Linux', () => {
@@ -71,5 +75,38 @@ describe('shellCommand', () => {
     expect(() => shellCommand('sh -c "cat {0} | wc -l', '/t/s')).toThrow(
       'the double quote (") at character 7 is never closed in shell: sh -c "cat {0} | wc -l',
     );
+  });
+});
+
+describe('a step without a shell where bash is not installed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vk-no-bash-'));
+  symlinkSync('/bin/sh', join(dir, 'sh'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs with sh -e, as actions/runner falls back to sh; with bash on the PATH, bash -e', () => {
+    expect(shellCommand(undefined, '/t/s.sh', `/nowhere:${dir}`)).toEqual({
+      command: 'sh',
+      args: ['-e', '/t/s.sh'],
+      extension: '.sh',
+    });
+    expect(shellCommand(undefined, '/t/s.sh', process.env.PATH)).toMatchObject({ command: 'bash' });
+    // A shell named is run as named, found or not.
+    expect(shellCommand('bash', '/t/s.sh', dir)).toMatchObject({ command: 'bash' });
+  });
+
+  it('is what a step with that PATH runs', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - env:
+          PATH: ${dir}
+        run: echo "bash=[\${BASH_VERSION:-}]"
+`,
+      dir,
+    );
+    expect(run.lines(0)).toEqual(['bash=[]']);
+    expect(run.outcome).toEqual({ kind: 'succeeded' });
   });
 });
