@@ -34,7 +34,9 @@ export function workerEntryPath(): string {
  * own files rather than the caller's.
  */
 export function taskModuleUrl(module: unknown): string {
-  if (module instanceof URL) return module.href;
+  // An http: URL would load (and fail) in the worker: refused here, as its string is.
+  if (module instanceof URL && (module.protocol === 'file:' || module.protocol === 'data:'))
+    return module.href;
   if (typeof module === 'string') {
     if (isAbsolute(module)) return pathToFileURL(module).href;
     if (/^(file|data):/.test(module)) {
@@ -47,7 +49,7 @@ export function taskModuleUrl(module: unknown): string {
   }
   throw new ValkyrieError(
     'VK_TASK_MODULE',
-    `task "module" must be an absolute path or a file: URL (resolve relative paths with new URL('./task.js', import.meta.url)); received ${describe(module)}`,
+    `task "module" must be an absolute path or a file: URL (resolve relative paths with new URL('./task.js', import.meta.url)); received ${describe(module instanceof URL ? module.href : module)}`,
   );
 }
 

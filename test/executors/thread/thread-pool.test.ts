@@ -59,7 +59,7 @@ describe('ThreadPool: running tasks', () => {
 
   it('refuses module references a worker would resolve against the wrong directory', async () => {
     const { pool } = await openPool({ minThreads: 1, maxThreads: 1 });
-    for (const module of ['./task.js', 'some-package', 42]) {
+    for (const module of ['./task.js', 'some-package', 42, new URL('https://example.com/task.js')]) {
       try {
         pool.task({ module: module as string });
         expect.unreachable();
