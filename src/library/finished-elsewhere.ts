@@ -8,10 +8,11 @@ import { watchBatch, watchIntervalMs } from './stored-job-watch.js';
 /**
  * An engine that runs jobs shares its store with other engines (other processes): a job it enqueued
  * that waits in the store — queued, delayed, or waiting out a retry's delay — may be claimed and
- * finished by one of them, and nothing else tells this engine. This looks its own waiting jobs up as
- * a producer's are (stored-job-watch.ts): one read of finished jobs every `intervalMs` while any wait,
- * at most `batch` of them, in turns; those that finished settle with the store's outcome (a job
- * cancelled in the store by another engine included).
+ * finished by one of them, and nothing else tells this engine. This looks its own waiting jobs up much
+ * as a producer's are (stored-job-watch.ts): one read of finished jobs every `intervalMs` while any
+ * wait, at most `batch` of them, in turns, each once it has waited through one look (so an engine
+ * alone on its store, which takes its jobs within an interval, reads none back); those that
+ * finished settle with the store's outcome (a job cancelled in the store by another engine included).
  *
  * `waiting` is the queue's own set of waiting entries, read in place (no copy per job): an entry this
  * engine claims leaves it, and a look under way when that happens ignores it. The timer stops when
@@ -35,6 +36,8 @@ export function lookOutForFinishedElsewhere(
 /** One look at a time; see lookOutForFinishedElsewhere. */
 export class FinishedElsewhereLookout {
   #looking = false;
+  /** The head of the waiting line at the last look. */
+  #seen = new Set<JobRecord>();
 
   constructor(
     private readonly store: QueueStore,
@@ -46,12 +49,18 @@ export class FinishedElsewhereLookout {
 
   lookUp(): void {
     if (this.#looking || this.waiting.size === 0) return;
+    const seen = this.#seen;
+    const head = new Set<JobRecord>();
     const asked = new Map<QueueJobId, JobRecord>();
     for (const entry of this.waiting) {
-      if (asked.size === this.batch) break;
+      if (head.size === this.batch) break;
       // Not written yet: it cannot have run anywhere.
-      if (entry.storeId !== undefined) asked.set(entry.storeId, entry);
+      if (entry.storeId === undefined) continue;
+      head.add(entry);
+      // Read only once it has waited through a look: jobs this engine takes at once are never read.
+      if (seen.has(entry)) asked.set(entry.storeId, entry);
     }
+    this.#seen = head;
     if (asked.size === 0) return;
     if (this.waiting.size > asked.size) {
       // To the back of the line, so that the next look reads the next ones.
