@@ -1,6 +1,7 @@
 import { type Availability, availabilityAt } from './context-availability.js';
 import type { Diagnostic } from './diagnostics.js';
 import {
+  conditionIsString,
   contextReferences,
   type Expr,
   ExpressionSyntaxError,
@@ -71,6 +72,8 @@ function checkString(
     if (isCondition) {
       const conditionStart = text.length - text.trimStart().length;
       checkExpr(parseCondition(text), conditionOffset(text, conditionStart), report, place);
+      if (conditionIsString(text))
+        report(stringConditionWarning, Math.max(0, text.indexOf('${{')), 'warning');
       return;
     }
     for (const part of parseTemplate(text)) {
@@ -81,6 +84,10 @@ function checkString(
     report(`invalid expression: ${error.reason}`, error.offset);
   }
 }
+
+/** Said of an `if:` with text around its `${{ }}` (conditionIsString), which GitHub reads as always true. */
+const stringConditionWarning =
+  'this if: has text around its ${{ }} (a space, a second ${{ }}, or the newline an `if: |` block ends with): GitHub reads it as a string, always true, and so does Valkyrie; write the condition without ${{ }}, or as exactly one ${{ … }} (`if: >-` over several lines)';
 
 /** Where the condition's expression starts in the text: after `${{` when it is wrapped. */
 function conditionOffset(text: string, start: number): number {

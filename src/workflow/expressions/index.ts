@@ -12,6 +12,7 @@ export { knownFunctions } from './functions.js';
 export { maxExpressionDepth, maxExpressionLength, parseExpression } from './parser.js';
 export { formatExpression } from './print.js';
 export {
+  conditionIsString,
   evaluateCondition,
   evaluateDeep,
   evaluateValue,

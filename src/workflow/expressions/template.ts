@@ -154,11 +154,13 @@ function describe(value: unknown): string {
 const statusFunctions = new Set(['success', 'failure', 'always', 'cancelled']);
 
 /**
- * Parses an `if:` the way GitHub does. Blank is `success()`. Text wrapped in one `${{ }}` is that
- * expression; text without `${{` is itself an expression; text mixing both is a string (GitHub makes it
- * `format(…)`), so it is truthy unless empty. Unless the expression calls a status function it becomes
- * `success() && (expr)`. Errors carry offsets into `text`; the tree's offsets are relative to where the
- * condition's expression starts: after a leading `${{` and whitespace, or after leading whitespace.
+ * Parses an `if:` the way GitHub does. Blank is `success()`. Text that is exactly one `${{ }}` is that
+ * expression; text without `${{` is itself an expression; text with anything else around its `${{ }}`
+ * — a space, or the newline an `if: |` block ends with — is a string (GitHub makes it `format(…)`), so
+ * it is truthy unless empty (conditionIsString says so when the file is read). Unless the expression
+ * calls a status function it becomes `success() && (expr)`. Errors carry offsets into `text`; the
+ * tree's offsets are relative to where the condition's expression starts: after a leading `${{` and
+ * whitespace, or after leading whitespace.
  */
 export function parseCondition(text: string): Expr {
   const trimmed = text.trim();
@@ -166,8 +168,8 @@ export function parseCondition(text: string): Expr {
   let expr: Expr;
   if (hasExpressions(text)) {
     const parts = parseTemplate(text);
-    const sole = soleExpression(parts);
-    expr = sole !== undefined ? sole.expr : templateCondition(text);
+    const [sole] = parts;
+    expr = parts.length === 1 && sole?.kind === 'expr' ? sole.expr : templateCondition(text);
   } else {
     const start = text.length - text.trimStart().length;
     expr = parseExpressionRange(text, start, start + trimmed.length);
@@ -177,6 +179,16 @@ export function parseCondition(text: string): Expr {
 }
 
 const successCall: Expr = { kind: 'call', name: 'success', args: [], offset: 0 };
+
+/**
+ * Whether an `if:` is a string by GitHub's reading (see parseCondition): it has `${{` and is not
+ * exactly one `${{ }}`. Such a condition is true whatever its expressions give, unless it is empty.
+ */
+export function conditionIsString(text: string): boolean {
+  if (!hasExpressions(text) || text.trim() === '') return false;
+  const parts = parseTemplate(text);
+  return !(parts.length === 1 && parts[0]?.kind === 'expr');
+}
 
 function templateCondition(text: string): Expr {
   const leading = /^\s*(?:\$\{\{\s*)?/.exec(text);

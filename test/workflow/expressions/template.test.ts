@@ -13,6 +13,7 @@ import {
   parseCondition,
   parseTemplate,
 } from '../../../src/workflow/expressions/index.js';
+import { parseWorkflow } from '../../../src/workflow/parse.js';
 import { syntaxErrorOf } from './helpers.js';
 
 const ctx: EvaluationContext = {
@@ -150,7 +151,12 @@ describe('conditions', () => {
   it.each([
     ["github.ref == 'refs/heads/main'", true],
     ["${{ github.ref == 'refs/heads/main' }}", true],
-    ["  ${{ github.ref == 'refs/heads/dev' }}  ", false],
+    ["${{ github.ref == 'refs/heads/dev' }}", false],
+    // Text around the ${{ }} makes the condition a string, which GitHub reads as always true.
+    ["  ${{ github.ref == 'refs/heads/dev' }}  ", true],
+    ["${{ github.ref == 'refs/heads/dev' }}\n", true],
+    ['${{ false }} && ${{ false }}', true],
+    ["${{ '' }}${{ '' }}", false],
     ["github.event_name == 'PUSH'", true],
     ['matrix.node > 18', true],
     ['env.EMPTY', false],
@@ -209,5 +215,32 @@ describe('conditions', () => {
       name: 'fromJSON',
       offset: 12,
     });
+  });
+});
+
+describe('an if: with text around its ${{ }}, when the file is read', () => {
+  it('is warned of at its ${{, as GitHub runs it always; exactly one ${{ }} or none is not', () => {
+    const source = `jobs:
+  a:
+    runs-on: x
+    if: \${{ github.ref == 'x' }} && \${{ false }}
+    steps:
+      - if: |
+          \${{ github.ref == 'x' }}
+        run: echo 1
+      - if: >-
+          \${{ github.ref == 'x' }}
+        run: echo 2
+      - if: github.ref == 'x'
+        run: echo 3
+`;
+    const { workflow, diagnostics } = parseWorkflow(source, 'w.yml');
+    expect(workflow).toBeDefined();
+    expect(
+      diagnostics.map(({ severity, line, col, message }) => [severity, line, col, message.slice(0, 50)]),
+    ).toEqual([
+      ['warning', 4, 9, 'this if: has text around its ${{ }} (a space, a se'],
+      ['warning', 7, 11, 'this if: has text around its ${{ }} (a space, a se'],
+    ]);
   });
 });
