@@ -16,7 +16,7 @@ import {
 import type { EngineEventListeners, JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
 import { retryable } from './retryable.js';
-import { retryFailedTake } from './take-retry.js';
+import { TakeRetry } from './take-retry.js';
 
 export interface JobDispatchOptions {
   readonly pool: ThreadPool;
@@ -50,6 +50,7 @@ export class JobDispatch {
   private takeWasFull = false;
   /** A `take` that returned a promise has not resolved yet. */
   private taking = false;
+  private readonly takeRetry = new TakeRetry(() => this.pump());
   /** A pump came while a take was pending; another take follows it (only then: most would find nothing). */
   private pumpDeferred = false;
   private stopped = false;
@@ -237,6 +238,7 @@ export class JobDispatch {
       (count) => {
         this.taking = false;
         this.takeWasFull = count === room;
+        this.takeRetry.succeeded();
         this.startTaken(count);
         if (this.pumpDeferred || this.takeWasFull) {
           this.pumpDeferred = false;
@@ -247,7 +249,7 @@ export class JobDispatch {
       (error: unknown) => {
         this.taking = false;
         this.checkIdle();
-        retryFailedTake(error, () => this.pump());
+        this.takeRetry.failed(error);
       },
     );
   }

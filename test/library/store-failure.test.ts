@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect, it } from 'vitest';
+import { ValkyrieError } from '../../src/core/errors.js';
+import { TakeRetry } from '../../src/library/take-retry.js';
 import { WorkWaiter } from '../../src/library/work-waiter.js';
 import type { QueueStore } from '../../src/store/queue.js';
 import { openOn } from './durable-stores.js';
@@ -51,4 +53,27 @@ it('a WorkWaiter whose wait fails (the store away) wakes the engine to claim aga
   waiter.claimed(0, 1);
   await until(() => woken === 1, 'the engine to be woken');
   expect(waits).toBe(1);
+});
+
+it('claims again after a pause that doubles with each store failure in a row, up to its bound, and resets', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => {
+    if (warning.name === 'ValkyrieStoreWarning') warnings.push(warning.message.replace(/.*\); /, ''));
+  };
+  process.on('warning', onWarning);
+  afterTest(async () => process.off('warning', onWarning));
+  let pumps = 0;
+  const retry = new TakeRetry(() => pumps++, 10, 40);
+  const down = new ValkyrieError('VK_STORE_UNREACHABLE', 'could not connect to Postgres');
+  for (const _ of [1, 2, 3, 4]) retry.failed(down);
+  retry.succeeded();
+  retry.failed(down);
+  await until(() => warnings.length === 5 && pumps === 5, 'five warnings and five pumps');
+  expect(warnings).toEqual([
+    'it claims again in 0.01 s',
+    'it claims again in 0.02 s',
+    'it claims again in 0.04 s',
+    'it claims again in 0.04 s',
+    'it claims again in 0.01 s',
+  ]);
 });
