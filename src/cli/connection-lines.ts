@@ -108,3 +108,20 @@ export class ConnectionLines {
     return kind === undefined ? 'reconnecting' : `connected over ${kind}`;
   }
 }
+
+/**
+ * The line for a connection the server closed on purpose (the runner then exits 1). A connection
+ * superseded by one of the same runner id came from another process: this runner's own reconnects
+ * only replace connections it has given up, never the one it uses. So two runners share one
+ * credential — a work dir or machine image copied with its runner.json — and each would cut the
+ * other off whenever it is restarted.
+ */
+export function serverClosedLine(reason: string, credentialsFile: string): string {
+  if (!reason.includes('superseded by a new connection of the same runner'))
+    return `the server closed the connection: ${reason}`;
+  return (
+    `the server closed the connection: another runner process connected with this runner's credential ` +
+    `(${credentialsFile}) and replaced it. Two runners must not share one runner.json (a copied work dir ` +
+    'or machine image?): give the other one its own by deleting its runner.json and starting it with --token.'
+  );
+}

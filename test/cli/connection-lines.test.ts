@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionLines } from '../../src/cli/connection-lines.js';
+import { ConnectionLines, serverClosedLine } from '../../src/cli/connection-lines.js';
 import type { TransportKind } from '../../src/protocol/auto.js';
 
 const cut = { kind: 'websocket', reason: 'connection lost (close code 1006: no reason given)' } as const;
@@ -81,5 +81,16 @@ describe('ConnectionLines', () => {
     vi.advanceTimersByTime(120_000);
     connection.close();
     expect(said).toHaveLength(told);
+  });
+});
+
+describe('serverClosedLine', () => {
+  it('says a connection superseded by one of the same runner is another process with this runner.json', () => {
+    const line = serverClosedLine('superseded by a new connection of the same runner', '/w/runner.json');
+    expect(line).toContain("another runner process connected with this runner's credential (/w/runner.json)");
+    expect(line).toContain('Two runners must not share one runner.json');
+    expect(serverClosedLine('VK_PROTOCOL: bad frame', '/w/runner.json')).toBe(
+      'the server closed the connection: VK_PROTOCOL: bad frame',
+    );
   });
 });

@@ -37,7 +37,7 @@ import {
   type WorkDirLock,
 } from '../../runner/work-dir-lock.js';
 import { downloadWorkspace } from '../../runner/workspace-download.js';
-import { ConnectionLines } from '../connection-lines.js';
+import { ConnectionLines, serverClosedLine } from '../connection-lines.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import {
   protocolUrls,
@@ -345,7 +345,7 @@ async function serve(
         return credentialRefused(settings, closedByServer.code, closedByServer.reason);
       if (closedByServer.kind === 'untrusted')
         return certificateRefused(describeCertificateFailure(settings.server, closedByServer.failure));
-      complain(`the server closed the connection: ${closedByServer.reason}`);
+      complain(serverClosedLine(closedByServer.reason, join(settings.workDir, credentialsFileName)));
       return ExitCode.jobFailed;
     }
     await agent.drain('the runner is stopping');
