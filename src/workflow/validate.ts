@@ -75,14 +75,23 @@ export function validateWorkflow(
 
   const jobKeys = [...workflow.jobs.keys()];
   const runsOn = runsOnCheck(workflow, options);
+  // Case-insensitive, as GitHub keeps job ids (and `needs.<id>` reads them).
+  const jobIds = new Map<string, string>();
   for (const job of workflow.jobs.values()) {
     const at = (...path: (string | number)[]) => map.position(['jobs', job.key, ...path]);
+    const keyAt = () => map.position(['jobs', job.key], { key: true });
     if (!idPattern.test(job.key)) {
       error(
         `job id "${job.key}" must start with a letter or _ and contain only letters, digits, - and _`,
-        map.position(['jobs', job.key], { key: true }),
+        keyAt(),
       );
+    } else if (job.key.startsWith('__')) {
+      error(`job id "${job.key}" is reserved: GitHub keeps ids starting with __ for its own`, keyAt());
     }
+    const same = jobIds.get(job.key.toLowerCase());
+    if (same !== undefined)
+      error(`job id "${job.key}" is already used by job "${same}" (ids are case-insensitive)`, keyAt());
+    else jobIds.set(job.key.toLowerCase(), job.key);
     for (const key of inertJobKeys) {
       if (document.jobs[job.key]?.[key] !== undefined) {
         warn(
