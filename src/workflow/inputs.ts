@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
 import { closestMatch } from './diagnostics.js';
+import { triggersOf } from './triggers.js';
 
 /**
  * A run's inputs, declared as GitHub declares them for a manually started workflow:
@@ -50,8 +51,11 @@ export function declaredInputs(on: unknown): { inputs: InputDefinition[]; proble
   const trigger = (name: string) => (isMapping(on) ? on[name] : undefined);
   const inputs = triggerInputs(trigger('workflow_dispatch'), dispatchTrigger, problems);
   const declared = new Set(inputs.map((input) => input.name));
+  // A caller gives a required input; a run started by another event has none, so it is required
+  // only of a workflow that is called and nothing else.
+  const calledOnly = triggersOf(on).length === 1;
   for (const input of triggerInputs(trigger('workflow_call'), callTrigger, problems))
-    if (!declared.has(input.name)) inputs.push(input);
+    if (!declared.has(input.name)) inputs.push(calledOnly ? input : { ...input, required: false });
   return { inputs, problems };
 }
 

@@ -91,6 +91,10 @@ describe('declaredInputs', () => {
       ],
       problems: [],
     });
+    // Required of a workflow only called; one also started by push has no caller then.
+    const required = { inputs: { target: { type: 'string', required: true } } };
+    expect(declaredInputs({ workflow_call: required }).inputs[0]?.required).toBe(true);
+    expect(declaredInputs({ push: null, workflow_call: required }).inputs[0]?.required).toBe(false);
     const both = declaredInputs({
       workflow_dispatch: { inputs: { target: { default: 'qa' } } },
       workflow_call: call,
