@@ -22,7 +22,10 @@ function buildProgram(setExit: (code: number) => void): Command {
   /** The options of the commands that continue a stored run (`resume`, `rerun`). */
   const continuing = (command: Command): Command =>
     command
-      .option('-j, --jobs <n>', 'run at most N jobs at once (default: as the run was started)')
+      .option(
+        '-j, --jobs <n>',
+        'run at most N jobs at once (default: as the run was started; a local run only)',
+      )
       // Taken only to be refused with a reason: unknown, commander would suggest --jobs.
       .addOption(new Option('--job <ids>').hideHelp())
       .addOption(new Option('--matrix <key=value>').hideHelp())
@@ -229,7 +232,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       )
       .argument('<run>', 'run id')
       .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
-      .option('--raw', 'only the lines the steps and the job printed: no headings, no outcomes')
+      .option(
+        '--raw',
+        'only the lines the steps and the job printed: no headings, no outcomes (not with --follow)',
+      )
       .option(
         '-f, --follow',
         'with --server: print the lines as they come, each prefixed with its job, until the run completes, then exit as valkyrie run would (0, 1, 130 cancelled); Ctrl-C only stops following',

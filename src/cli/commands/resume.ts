@@ -67,6 +67,9 @@ export function resumeCommand(id: string, options: ResumeCommandOptions): Promis
 export async function rerunCommand(id: string, options: RerunCommandOptions): Promise<number> {
   refuseJobSelection(options, 'rerun');
   if (serverGiven(options)) {
+    // The server's runners take its jobs as their capacity allows: a cap here would do nothing.
+    if (options.jobs !== undefined)
+      throw new UsageError("--jobs is for a local run; a server's runs take as many runners as are free");
     const { serverRerunCommand } = await import('./server-rerun.js');
     return serverRerunCommand(id, { ...options, secrets: secretsOf(options) });
   }

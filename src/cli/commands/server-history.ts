@@ -1,6 +1,6 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
-import { ExitCode } from '../exit-codes.js';
+import { ExitCode, UsageError } from '../exit-codes.js';
 import { followRunLogs } from '../follow-logs.js';
 import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
@@ -102,6 +102,11 @@ export function serverLogsCommand(
   jobName: string | undefined,
   options: ServerHistoryOptions,
 ): Promise<number> {
+  // Followed lines come from the run's events, as `valkyrie run` prints them, headings and all.
+  if (options.follow === true && options.raw === true)
+    throw new UsageError(
+      '--raw and --follow: give one of them (--follow prints the lines as valkyrie run does)',
+    );
   return withServer(options, async (client) => {
     const run = await client.getRun(id);
     // As locally: a key selects every leg of a matrix job; a leg's name or a job id selects one job.
