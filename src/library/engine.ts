@@ -41,6 +41,8 @@ export interface EngineStats {
   readonly unsettled: number;
 }
 
+const closedOnStore = 'the engine closed before it ran the job here; the job stays queued in the store';
+
 /** Opens an engine on its store and waits for its thread pool's first workers. */
 export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const resolved = resolveEngineOptions(options);
@@ -261,18 +263,11 @@ export class Engine implements AsyncDisposable {
    * store, another engine had finished it). Also while the engine is closing.
    */
   cancel(job: JobHandle, reason = 'cancelled by the caller'): Promise<boolean> {
-    if (!(job instanceof JobRecord) || job.jobTask.attemptEnded !== this.dispatch.attemptEnded) {
-      return Promise.reject(
-        new ValkyrieError('VK_ENGINE_CONFIG', 'cancel(): expected a job handle this engine returned'),
-      );
-    }
-    if (typeof reason !== 'string') {
-      return Promise.reject(
-        new ValkyrieError(
-          'VK_ENGINE_CONFIG',
-          `cancel(): "reason" must be a string; received ${typeof reason}`,
-        ),
-      );
+    if (!this.ownJob(job) || typeof reason !== 'string') {
+      const message = this.ownJob(job)
+        ? `cancel(): "reason" must be a string; received ${typeof reason}`
+        : 'cancel(): expected a job handle this engine returned';
+      return Promise.reject(new ValkyrieError('VK_ENGINE_CONFIG', message));
     }
     return this.dispatch.cancel(job, reason);
   }
@@ -333,6 +328,9 @@ export class Engine implements AsyncDisposable {
     };
   }
 
+  private readonly ownJob = (job: unknown): job is JobRecord =>
+    job instanceof JobRecord && job.jobTask.attemptEnded === this.dispatch.attemptEnded;
+
   stats(): EngineStats {
     return this.dispatch.stats();
   }
@@ -344,14 +342,15 @@ export class Engine implements AsyncDisposable {
     if (invalid !== undefined) return Promise.reject(invalid);
     this.dispatch.closeIntake();
     // In memory a waiting job would be lost, so close() lets it run; a durable store keeps it for
-    // the next engine, so only running attempts are waited for.
+    // the next engine, so only attempts that began are waited for: the rest go back to it now.
+    if (this.store !== undefined) this.pool.cancelNotBegun(this.ownJob, closedOnStore);
     const finished =
       this.store === undefined ? this.dispatch.whenDrained(deadlineMs) : this.dispatch.whenIdle(deadlineMs);
     this.closing = finished.then(() => {
       this.leftReason =
         this.store === undefined
           ? `the engine's close() deadline of ${deadlineMs} ms passed before the job ran; the in-memory store keeps no jobs`
-          : 'the engine closed before it ran the job here; the job stays queued in the store';
+          : closedOnStore;
       return this.destroy();
     });
     return this.closing;

@@ -75,3 +75,39 @@ for (const kind of durableKinds) {
     }, 30_000);
   });
 }
+
+for (const kind of durableKinds) {
+  describe.skipIf(kind.skip !== undefined)(`close() on ${kind.name}, with jobs handed to the pool`, () => {
+    it('gives back the jobs no worker has begun instead of waiting for them to run', async () => {
+      const durable = await kind.make(0);
+      afterTest(() => durable.cleanup());
+      // One slot: one job runs, and maxInFlight 3 hands two more to the pool (one lined up in the worker).
+      const { engine, events } = await openTestEngine({
+        store: durable.store(30_000),
+        pool: { minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 },
+        maxInFlight: 3,
+      });
+      const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
+      const jobs = [1, 2, 3].map(() => engine.enqueue(sleep, 1_000));
+      while (events.filter((event) => event.type === 'job.started').length < 3) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+
+      const started = performance.now();
+      await engine.close();
+      // Before: close() waited for all three, one after the other (3 s).
+      expect(performance.now() - started).toBeLessThan(1_900);
+      const outcomes = await Promise.all(jobs.map((job) => job.result));
+      expect(outcomes[0]).toEqual({ kind: 'succeeded', output: 'slept', attempts: 1 });
+      const reason = 'the engine closed before it ran the job here; the job stays queued in the store';
+      for (const outcome of outcomes.slice(1))
+        expect(outcome).toEqual({ kind: 'cancelled', reason, attempts: 1 });
+
+      const next = await openEngine({ store: durable.store(2_000), runJobs: false });
+      afterTest(() => next.destroy());
+      for (const job of jobs.slice(1)) {
+        expect(await next.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'queued' });
+      }
+    }, 30_000);
+  });
+}

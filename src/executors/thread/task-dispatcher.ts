@@ -13,6 +13,7 @@ export interface PoolDispatcher {
   submit(task: TaskRecord): void;
   cancel(task: TaskRecord, reason: string): void;
   find(listener: TaskSettledListener): TaskRecord | undefined;
+  cancelNotBegun(test: (listener: TaskSettledListener) => boolean, reason: string): number;
   stats(): { threads: number; queued: number; running: number };
   ready(): Promise<void>;
   destroy(): Promise<void>;
@@ -112,6 +113,33 @@ export class TaskDispatcher implements PoolDispatcher {
     return this.queue.find((task) => task.isFor(listener));
   }
 
+  /**
+   * Cancels the unsettled tasks whose listener `test` accepts that no worker has begun: waiting in
+   * the pool's line (settled at once) or lined up in a worker (withdrawn by its next abort message).
+   * A lined-up task gets no grace deadline: the worker may be busy with a task that blocks its
+   * event loop, which a deadline would terminate with it; one that began before the abort reached
+   * the worker gets the grace from its start (started()). Returns how many it cancelled.
+   */
+  cancelNotBegun(test: (listener: TaskSettledListener) => boolean, reason: string): number {
+    let count = 0;
+    for (const worker of this.workers) {
+      for (const task of worker.inFlight.values()) {
+        if (!task.awaitingStart || task.settled || task.aborting !== undefined || !task.listenerIs(test))
+          continue;
+        task.aborting = { cause: 'cancel', message: reason };
+        worker.abort(task, 'cancel', reason);
+        count++;
+      }
+    }
+    const waiting: TaskRecord[] = [];
+    this.queue.find((task) => {
+      if (task.listenerIs(test)) waiting.push(task);
+      return false;
+    });
+    for (const task of waiting) this.cancel(task, reason);
+    return count + waiting.length;
+  }
+
   stats(): { threads: number; queued: number; running: number } {
     let running = 0;
     let waiting = 0;
@@ -197,7 +225,9 @@ export class TaskDispatcher implements PoolDispatcher {
 
   private started(workerId: number, task: TaskRecord): void {
     task.awaitingStart = false;
-    if (task.timeoutMs !== undefined) this.setDeadline(task, this.clock.now() + task.timeoutMs);
+    // Cancelled while lined up (cancelNotBegun), it began before the abort reached it: the grace.
+    if (task.aborting !== undefined) this.setDeadline(task, this.clock.now() + this.options.abortGraceMs);
+    else if (task.timeoutMs !== undefined) this.setDeadline(task, this.clock.now() + task.timeoutMs);
     if (this.events.active) this.events.emit({ type: 'task.started', taskId: task.id, workerId });
   }
 

@@ -104,6 +104,11 @@ export class TaskRecord {
     return this.listener === listener;
   }
 
+  /** Whether `test` accepts the listener this task was submitted with (ThreadPool.cancelNotBegun). */
+  listenerIs(test: (listener: TaskSettledListener) => boolean): boolean {
+    return test(this.listener);
+  }
+
   /** Idempotent: the first outcome wins. Returns false when the task had already settled. */
   settle(outcome: TaskOutcome): boolean {
     if (this.settled) return false;

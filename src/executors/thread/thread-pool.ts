@@ -167,6 +167,15 @@ export class ThreadPool implements AsyncDisposable {
     return true;
   }
 
+  /**
+   * Cancels, as `cancelSubmitted` does, every task submitted with a listener `test` accepts that no
+   * worker has begun yet (waiting in the pool, or lined up in a worker); tasks that have begun run
+   * on. For an engine that closes: what it has not started goes back to its store. Returns the count.
+   */
+  cancelNotBegun(test: (listener: TaskSettledListener) => boolean, reason: string): number {
+    return this.dispatcher.cancelNotBegun(test, reason);
+  }
+
   stats(): PoolStats {
     return this.dispatcher.stats();
   }

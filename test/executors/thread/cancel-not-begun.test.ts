@@ -1,0 +1,38 @@
+import { expect, it } from 'vitest';
+import type { TaskOutcome } from '../../../src/executors/thread/outcome.js';
+import type { TaskSettledListener } from '../../../src/executors/thread/task-record.js';
+import { fixture, openPool } from './helpers.js';
+
+function listener(): TaskSettledListener & { outcome: Promise<TaskOutcome> } {
+  let settle: (outcome: TaskOutcome) => void = () => {};
+  const outcome = new Promise<TaskOutcome>((resolve) => {
+    settle = resolve;
+  });
+  return { outcome, taskSettled: (ended) => settle(ended) };
+}
+
+it('cancelNotBegun withdraws the tasks no worker began, and leaves a task that blocks its worker running', async () => {
+  const { pool } = await openPool({
+    minThreads: 1,
+    maxThreads: 1,
+    concurrentTasksPerWorker: 1,
+    abortGraceMs: 200,
+  });
+  const blockFor = pool.task<number, number>({ module: fixture('faults.mjs'), exportName: 'blockFor' });
+  await pool.run(blockFor, 0);
+  const [running, linedUp, queued, other] = [listener(), listener(), listener(), listener()];
+  pool.submit(blockFor, 1_500, undefined, running);
+  pool.submit(blockFor, 0, undefined, linedUp);
+  pool.submit(blockFor, 0, undefined, queued);
+  pool.submit(blockFor, 0, undefined, other);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+
+  const mine = new Set<TaskSettledListener>([running, linedUp, queued]);
+  expect(pool.cancelNotBegun((submitter) => mine.has(submitter), 'the engine closed')).toBe(2);
+
+  // The running task blocks the worker past abortGraceMs: a grace deadline would have terminated it.
+  expect(await running.outcome).toEqual({ kind: 'succeeded', output: 1_500 });
+  expect(await linedUp.outcome).toEqual({ kind: 'cancelled', reason: 'the engine closed' });
+  expect(await queued.outcome).toEqual({ kind: 'cancelled', reason: 'the engine closed' });
+  expect(await other.outcome).toEqual({ kind: 'succeeded', output: 0 });
+});
