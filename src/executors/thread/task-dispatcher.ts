@@ -99,7 +99,20 @@ export class TaskDispatcher implements PoolDispatcher {
       this.settle(task, { kind: 'cancelled', reason });
       return;
     }
-    this.abortRunning(worker, task, 'cancel', reason);
+    if (task.awaitingStart) this.withdraw(worker, task, reason);
+    else this.abortRunning(worker, task, 'cancel', reason);
+  }
+
+  /**
+   * A task lined up in a worker leaves the line when the worker reads the abort, with no grace
+   * deadline: the worker may be busy with a task that blocks its event loop, which a deadline would
+   * terminate with it. One that began before the abort arrived gets the grace from its start
+   * (started()).
+   */
+  private withdraw(worker: PoolWorker, task: TaskRecord, reason: string): void {
+    if (task.aborting !== undefined) return;
+    task.aborting = { cause: 'cancel', message: reason };
+    worker.abort(task, 'cancel', reason);
   }
 
   /**
@@ -115,29 +128,22 @@ export class TaskDispatcher implements PoolDispatcher {
 
   /**
    * Cancels the unsettled tasks whose listener `test` accepts that no worker has begun: waiting in
-   * the pool's line (settled at once) or lined up in a worker (withdrawn by its next abort message).
-   * A lined-up task gets no grace deadline: the worker may be busy with a task that blocks its
-   * event loop, which a deadline would terminate with it; one that began before the abort reached
-   * the worker gets the grace from its start (started()). Returns how many it cancelled.
+   * the pool's line (settled at once) or lined up in a worker (withdrawn, see `withdraw`). One scan
+   * of both; returns how many it cancelled.
    */
   cancelNotBegun(test: (listener: TaskSettledListener) => boolean, reason: string): number {
-    let count = 0;
+    const notBegun: TaskRecord[] = [];
     for (const worker of this.workers) {
       for (const task of worker.inFlight.values()) {
-        if (!task.awaitingStart || task.settled || task.aborting !== undefined || !task.listenerIs(test))
-          continue;
-        task.aborting = { cause: 'cancel', message: reason };
-        worker.abort(task, 'cancel', reason);
-        count++;
+        if (task.awaitingStart && !task.settled && task.listenerIs(test)) notBegun.push(task);
       }
     }
-    const waiting: TaskRecord[] = [];
     this.queue.find((task) => {
-      if (task.listenerIs(test)) waiting.push(task);
+      if (task.listenerIs(test)) notBegun.push(task);
       return false;
     });
-    for (const task of waiting) this.cancel(task, reason);
-    return count + waiting.length;
+    for (const task of notBegun) this.cancel(task, reason);
+    return notBegun.length;
   }
 
   stats(): { threads: number; queued: number; running: number } {

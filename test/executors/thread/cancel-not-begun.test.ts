@@ -36,3 +36,24 @@ it('cancelNotBegun withdraws the tasks no worker began, and leaves a task that b
   expect(await queued.outcome).toEqual({ kind: 'cancelled', reason: 'the engine closed' });
   expect(await other.outcome).toEqual({ kind: 'succeeded', output: 0 });
 });
+
+it("cancelling a task lined up behind one that blocks its worker leaves that one running (run()'s signal)", async () => {
+  const { pool } = await openPool({
+    minThreads: 1,
+    maxThreads: 1,
+    concurrentTasksPerWorker: 1,
+    abortGraceMs: 200,
+  });
+  const blockFor = pool.task<number, number>({ module: fixture('faults.mjs'), exportName: 'blockFor' });
+  await pool.run(blockFor, 0);
+  const running = pool.run(blockFor, 1_500);
+  const cancel = new AbortController();
+  const linedUp = pool.run(blockFor, 0, { signal: cancel.signal });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+
+  cancel.abort('not needed');
+  // Before: the abort set a grace deadline of 200 ms, the worker could not read the abort while it
+  // was blocked, and the pool terminated it: the running task ended worker_lost.
+  expect(await running).toEqual({ kind: 'succeeded', output: 1_500 });
+  expect(await linedUp).toEqual({ kind: 'cancelled', reason: 'not needed' });
+});
