@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { runsCommand, showCommand } from '../../src/cli/commands/history.js';
+import { logsCommand, runsCommand, showCommand } from '../../src/cli/commands/history.js';
 import { ValkyrieServer } from '../../src/server/server.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 
@@ -84,5 +84,38 @@ describe('valkyrie show --server', () => {
     expect(lines[0]).toBe(`Run ${id} of ci (#1): succeeded 1.0s`);
     const shown = lines.find((line) => line.startsWith('{'));
     expect(JSON.parse(shown ?? '')).toMatchObject({ createdAt, startedAt: createdAt + 44_000 });
+  });
+});
+
+describe('valkyrie logs --server', () => {
+  it('says why a job waiting for a runner has no log yet, rather than print nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-logs-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const server = await ValkyrieServer.start({
+      stores: openSqliteStores(join(dir, 'valkyrie.db')),
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: dir,
+      adminToken,
+    });
+    cleanups.push(() => server.destroy());
+    const workflow = 'jobs:\n  gpu:\n    runs-on: [self-hosted, gpu]\n    steps:\n      - run: echo hi\n';
+    const created = await fetch(`${server.url}/api/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ workflow }),
+    });
+    const { run } = (await created.json()) as { run: { id: string } };
+    let said = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      said += String(chunk);
+      return true;
+    });
+    const exit = await logsCommand(run.id, 'gpu', { server: server.url, token: adminToken });
+    vi.mocked(process.stderr.write).mockRestore();
+    expect(exit).toBe(0);
+    expect(said).toBe(
+      'valkyrie: job "gpu" has not started yet (queued): waiting for a runner with the labels self-hosted, gpu: no connected runner has them all\n',
+    );
   });
 });

@@ -153,9 +153,25 @@ export function serverLogsCommand(
         raw: options.raw === true,
         write: (entry) => process.stdout.write(printedEntry(entry, prefix)),
       });
+      const waiting = notStartedLine(job);
+      if (waiting !== undefined) process.stderr.write(`valkyrie: ${waiting}\n`);
     }
     return ExitCode.succeeded;
   });
+}
+
+/**
+ * Why a job has no log (or none of its current attempt) yet, as `show` tells it: a job waiting for a
+ * runner with its labels printed nothing at all before, which read as a job that printed nothing.
+ */
+function notStartedLine(job: ApiJob): string | undefined {
+  if (job.status !== 'pending' && job.status !== 'queued' && job.status !== 'offered') return undefined;
+  const attempt = job.attempt > 1 ? ` (attempt ${job.attempt})` : '';
+  const why =
+    job.noRunnerWith === undefined
+      ? ''
+      : `: ${noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere, job.handoff)}`;
+  return `job "${visible(job.name)}"${attempt} has not started yet (${job.status})${why}`;
 }
 
 /**
