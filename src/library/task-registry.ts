@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ValkyrieError } from '../core/errors.js';
 import type { TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
 import type { EngineTask, JobTask } from './job-record.js';
@@ -33,7 +34,7 @@ export class TaskRegistry {
     if (typeof name !== 'string' || name === '') {
       throw new ValkyrieError(
         'VK_ENGINE_CONFIG',
-        `task(): the name must be a non-empty string; received ${String(name)}`,
+        `task(): the name must be a non-empty string; received ${inspect(name)}`,
       );
     }
     const poolTask = this.pool.task(ref);

@@ -96,6 +96,8 @@ describe('Engine: jobs', () => {
       ]);
     expect(attempt).toThrow(/enqueueMany\(\)\[1\] options\.priority must be .*received 'urgent'/);
     expect(() => engine.enqueue('nope', 1)).toThrow(/registered with engine\.task\(\); received 'nope'/);
+    // An empty name is shown as one, not as nothing after "received".
+    expect(() => engine.task('', { module: fixture() })).toThrow(/non-empty string; received ''$/);
     expect(engine.stats()).toEqual({ queued: 0, inFlight: 0, unsettled: 0 });
   });
 
