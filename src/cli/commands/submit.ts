@@ -75,7 +75,7 @@ export async function submitCommand(
   const workspace = resolve(cwd, options.workspace ?? '.');
   requireFolder(workspace, options.workspace);
   // Without a FILE, the workspace's own workflow, as `valkyrie run` finds it in the current directory.
-  const path = file ?? relative(cwd, resolve(workspace, findDefaultWorkflow(workspace)));
+  const path = file ?? relative(cwd, resolve(workspace, findDefaultWorkflow(workspace, 'submit')));
   const queue = parseQueueFlags(
     { priority: options.priority, idempotencyKey: options.idempotencyKey },
     Date.now(),
