@@ -119,7 +119,7 @@ describe('exit codes and user errors', () => {
     );
     const single = await ws.run(['validate', one]);
     expect(single).toMatchObject({ code: 0, stderr: '' });
-    expect(single.stdout.split('\n')[0]).toBe(`${one}: workflow "one-job" is valid, 1 job`);
+    expect(single.stdout.split('\n')[0]).toBe(`${one}: workflow "one-job.yml" is valid, 1 job`);
     expect((await ws.run(['validate', two])).stdout.split('\n')[0]).toMatch(/is valid, 2 jobs$/);
   });
 
