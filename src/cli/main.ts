@@ -298,7 +298,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       'how long a job lease lasts without a renewal; a runner that stays away longer loses its jobs (on-runner-lost)',
       '60s',
     )
-    .option('--offer-ttl <duration>', 'how long a runner has to accept an offered job', '30s')
+    .option('--offer-ttl <duration>', 'how long a runner has to accept an offered job (at least 1s)', '30s')
     .option(
       '--queue-capacity <n>',
       "refuse a submitted run whole (429 VK_QUEUE_FULL) if the store's unfinished jobs would exceed N (default: 10000)",

@@ -163,6 +163,11 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --bundle-retention: expected a duration such as 7d, 12h or 30m, received "a week"\n',
     });
+    // An offer that expires before the runner's accept returns would be made again and again.
+    expect(await workspace.run(['server', '--port', '0', '--offer-ttl', '1ms'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --offer-ttl: expected at least 1s, received "1ms"\n',
+    });
     expect(await workspace.run(['server', '--port', '0', '--queue-capacity', '0'])).toMatchObject({
       code: 2,
       stderr: 'valkyrie: --queue-capacity must be a positive integer, received "0"\n',

@@ -36,6 +36,9 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const drainTimeoutMs = durationFlag('--drain-timeout', options.drainTimeout, 0);
   const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl);
   const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl);
+  // Shorter, and an offer would expire before a runner's accept came back: every job re-offered for ever.
+  if (offerTtlMs < minOfferTtlMs)
+    throw new UsageError(`--offer-ttl: expected at least 1s, received ${JSON.stringify(options.offerTtl)}`);
   const runnerRetentionMs = retentionFlag('--runner-retention', options.runnerRetention);
   const bundleRetentionMs = retentionFlag('--bundle-retention', options.bundleRetention);
   const queueCapacity = queueCapacityFlag(options.queueCapacity);
@@ -91,6 +94,9 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
 }
 
 /** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
+/** The least --offer-ttl: time for an accept to cross a slow network and a busy runner. */
+const minOfferTtlMs = 1000;
+
 function durationFlag(flag: string, value: string, minMs = 1): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms < minMs)
