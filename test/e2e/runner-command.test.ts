@@ -366,7 +366,10 @@ describe('valkyrie runner', () => {
     hosted.cancel(false);
     expect(await hosted.done).toBe('cancelled');
     child.kill('SIGTERM');
-    expect((await done).code).toBe(0);
+    const stopped = await done;
+    expect(stopped.code).toBe(0);
+    // Idle, it has nothing to wait for, and says so rather than "waiting for 0 running job(s)".
+    expect(stopped.stdout).toContain('draining: no job is running; stopping');
   });
 
   it('reuses its credential on restart, and a second SIGTERM cancels the running job (exit 143)', async () => {

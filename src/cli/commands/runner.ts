@@ -45,6 +45,7 @@ import {
   type RunnerSettings,
   resolveRunnerSettings,
 } from '../runner-options.js';
+import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
 
 /** Capabilities are detected again this often and sent to the control plane. */
 const capabilityRefreshMs = 5 * 60_000;
@@ -324,9 +325,8 @@ async function serve(
   const holding = new AbortController();
   shutdown.onEscalate((level, signal) => {
     if (holdUntil !== undefined) return holding.abort();
-    if (level === 1)
-      say(`draining: no new jobs; waiting for ${agent.running} running job(s) (signal again to cancel them)`);
-    if (level === 2) say(`cancelling ${agent.running} running job(s)…`);
+    const line = shutdownLine(level, agent.running);
+    if (line !== undefined) say(line);
     if (level >= 2) agent.cancelAll(runnerShutdownReason(level, signal), level >= 3);
   });
   try {
@@ -394,66 +394,6 @@ async function serve(
 function modeLine(mode: RunnerMode, runnerId: string): string {
   if (mode === 'online') return 'mode: online (resumed by an operator: it takes jobs again)';
   return `mode: ${mode} (set by an operator: it takes no new jobs; valkyrie runners resume ${runnerId} to take jobs again)`;
-}
-
-/** SIGTERM / SIGINT, counted: the first drains, the second cancels gracefully, the third kills. */
-class Shutdown {
-  private readonly controller = new AbortController();
-  private readonly listeners: ((level: number, signal: 'SIGINT' | 'SIGTERM') => void)[] = [];
-  private resolve: () => void = () => {};
-  readonly requested = new Promise<void>((resolve) => {
-    this.resolve = resolve;
-  });
-  level = 0;
-  terminated = false;
-  private isConnected = false;
-  private readonly onSigterm = () => this.escalate(true);
-  private readonly onSigint = () => this.escalate(false);
-
-  /** Aborted by a signal that arrives while registering or connecting; never once connected. */
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** From now on a signal drains: the connection must stay up for the running jobs' reports. */
-  connected(): void {
-    this.isConnected = true;
-  }
-
-  get stopping(): boolean {
-    return this.level > 0;
-  }
-
-  listen(): void {
-    process.on('SIGTERM', this.onSigterm);
-    process.on('SIGINT', this.onSigint);
-  }
-
-  unlisten(): void {
-    process.off('SIGTERM', this.onSigterm);
-    process.off('SIGINT', this.onSigint);
-  }
-
-  onEscalate(listener: (level: number, signal: 'SIGINT' | 'SIGTERM') => void): void {
-    this.listeners.push(listener);
-  }
-
-  private escalate(terminated: boolean): void {
-    this.level++;
-    this.terminated ||= terminated;
-    if (!this.isConnected) this.controller.abort();
-    this.resolve();
-    for (const listener of this.listeners) listener(this.level, terminated ? 'SIGTERM' : 'SIGINT');
-  }
-}
-
-/**
- * Why its running jobs were cancelled, as each job's reason and log say: the `level`th signal (the
- * second cancels them gracefully, the third kills them).
- */
-function runnerShutdownReason(level: number, signal: 'SIGINT' | 'SIGTERM'): string {
-  const nth = ['first', 'second', 'third'][level - 1] ?? `${level}th`;
-  return `the runner is shutting down (${nth} ${signal})`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
