@@ -39,12 +39,12 @@ export async function followRunLogs(
     process.off('SIGTERM', interrupt);
   }
   if (completed === undefined) return ExitCode.interrupted;
-  return runExitCode(only === undefined ? completed.status : narrowedStatus(completed, only));
+  return runExitCode(only === undefined ? completed.status : chosenStatus(completed.jobs, only));
 }
 
 /** The chosen jobs' own outcome, as a run of only them would end: any failed, else any cancelled. */
-function narrowedStatus(completed: RunCompleted, only: ChosenJobs): RunStatus {
-  const statuses = completed.jobs.filter((job) => only.names.has(job.name)).map((job) => job.status);
+function chosenStatus(jobs: RunCompleted['jobs'], only: ChosenJobs): RunStatus {
+  const statuses = jobs.filter((job) => only.names.has(job.name)).map((job) => job.status);
   if (statuses.some((status) => status === 'failed' || status === 'timed_out')) return 'failed';
   if (statuses.some((status) => status === 'cancelled')) return 'cancelled';
   return 'succeeded';
@@ -56,10 +56,15 @@ export interface ChosenJobs {
   readonly names: ReadonlySet<string>;
 }
 
-/** The event as shown for the chosen jobs: another job's left out, the summary narrowed to them. */
-function narrowed(event: RunEvent, only: ChosenJobs): RunEvent | undefined {
+/**
+ * The event as shown for the chosen jobs: another job's left out, the summary narrowed to them and
+ * ending with their outcome (a succeeded job of a failed run is not followed by "failed").
+ */
+export function narrowed(event: RunEvent, only: ChosenJobs): RunEvent | undefined {
   if ('jobId' in event) return only.ids.has(event.jobId) ? event : undefined;
-  if (event.type === 'run.completed')
-    return { ...event, jobs: event.jobs.filter((job) => only.names.has(job.name)) };
+  if (event.type === 'run.completed') {
+    const jobs = event.jobs.filter((job) => only.names.has(job.name));
+    return { ...event, status: chosenStatus(jobs, only), jobs };
+  }
   return event;
 }
