@@ -22,7 +22,17 @@ beforeAll(async () => {
   serverUrl = server.url;
   const registration = await createToken(serverUrl, admin, 'runner');
   submitToken = await createToken(serverUrl, admin, 'submit');
-  runner = startProcess(ws, ['runner', '--server', serverUrl, '--token', registration, '--name', 'lines']);
+  runner = startProcess(ws, [
+    'runner',
+    '--server',
+    serverUrl,
+    '--token',
+    registration,
+    '--name',
+    'lines',
+    '--work-dir',
+    'runner-work',
+  ]);
   processes.push(runner);
   await waitFor(
     () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,

@@ -32,7 +32,17 @@ beforeAll(async () => {
   const registration = await createToken(serverUrl, admin, 'runner');
   submitToken = await createToken(serverUrl, admin, 'submit');
   readToken = await createToken(serverUrl, admin, 'read');
-  const runner = startProcess(ws, ['runner', '--server', serverUrl, '--token', registration, '--name', 'vm']);
+  const runner = startProcess(ws, [
+    'runner',
+    '--server',
+    serverUrl,
+    '--token',
+    registration,
+    '--name',
+    'vm',
+    '--work-dir',
+    'runner-work',
+  ]);
   processes.push(runner);
   await waitFor(
     () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,

@@ -26,6 +26,8 @@ beforeAll(async () => {
     registration,
     '--capacity',
     '2',
+    '--work-dir',
+    'runner-work',
   ]);
   processes.push(runner);
   await waitFor(
