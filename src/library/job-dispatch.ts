@@ -15,7 +15,7 @@ import {
 } from './engine-queue.js';
 import type { EngineEventListeners, JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
-import { retryable } from './retryable.js';
+import { RetryPlanner } from './retry-planner.js';
 import { TakeRetry } from './take-retry.js';
 
 export interface JobDispatchOptions {
@@ -51,6 +51,7 @@ export class JobDispatch {
   /** A `take` that returned a promise has not resolved yet. */
   private taking = false;
   private readonly takeRetry = new TakeRetry(() => this.pump());
+  private readonly retries = new RetryPlanner();
   /** A pump came while a take was pending; another take follows it (only then: most would find nothing). */
   private pumpDeferred = false;
   private stopped = false;
@@ -270,8 +271,7 @@ export class JobDispatch {
   private start(job: JobRecord): void {
     job.attempt++;
     this.inFlight++;
-    const listening = this.options.listeners.active;
-    if (listening) {
+    if (this.options.listeners.active) {
       this.options.listeners.emit({
         type: 'job.started',
         jobId: job.id,
@@ -284,7 +284,7 @@ export class JobDispatch {
     const options: RunTaskOptions | undefined =
       job.attempt === 1 && job.options.timeoutMs === undefined && this.options.signal === undefined
         ? undefined
-        : { attempt: job.attempt, timeoutMs: job.options.timeoutMs, signal: this.options.signal };
+        : this.retries.runOptions(job, this.options.signal);
     try {
       this.options.pool.submit(job.poolTask, job.input, options, job);
     } catch (error) {
@@ -358,7 +358,7 @@ export class JobDispatch {
       return;
     }
     const retry = job.options.retry;
-    if (!this.stopped && job.attempt < retry.maxAttempts && retryable(outcome, retry.retryOn)) {
+    if (!this.stopped && this.retries.earnsRetry(job, outcome, retry)) {
       const delayMs = retryDelay({ ...retry, when: [] }, job.attempt);
       if (this.options.listeners.active) {
         this.options.listeners.emit({

@@ -19,7 +19,10 @@ export type RetryableKind = 'threw' | 'timed_out' | 'worker_lost';
  * language's `retry:` (core/retry-delay.ts), so both behave alike.
  */
 export interface RetryPolicy {
-  /** Attempts in all, the first included. Default 3. */
+  /**
+   * Attempts in all, the first included. Default 3. An attempt lost with a worker that ran other
+   * tasks beside it is not counted, once per job (retry-planner.ts).
+   */
   readonly maxAttempts?: number;
   /** The base wait between an attempt's end and the next attempt's earliest start. Default 0. */
   readonly delayMs?: number;

@@ -33,7 +33,17 @@ export type TaskOutcome<Output = unknown> =
   | { readonly kind: 'failed'; readonly reason: TaskFailureReason; readonly error: TaskError }
   | { readonly kind: 'timed_out'; readonly timeoutMs: number }
   | { readonly kind: 'cancelled'; readonly reason: string }
-  | { readonly kind: 'worker_lost'; readonly reason: WorkerLossReason; readonly message: string };
+  | {
+      readonly kind: 'worker_lost';
+      readonly reason: WorkerLossReason;
+      readonly message: string;
+      /**
+       * How many other tasks were running on the worker when it was lost. 0: the task ran alone, so
+       * it most likely ended the worker itself; more, and it may be a bystander — run it again with
+       * `isolated: true` to tell. Absent when it never ran (no worker could start).
+       */
+      readonly sharedWith?: number;
+    };
 
 export type TaskOutcomeKind = TaskOutcome['kind'];
 

@@ -24,13 +24,16 @@ export interface WorkerLoss {
 /**
  * The pool's handle on one worker thread: its tasks in flight, the RUN batch being assembled for
  * it, and its heartbeat. A worker is `starting` until it says READY, `ready` while it takes tasks,
- * and `gone` once lost, retired or terminated; a gone worker's messages are ignored.
+ * `isolated` while it holds (or empties itself for) a task that runs alone, and `gone` once lost,
+ * retired or terminated; a gone worker's messages are ignored.
  *
  * A worker keeps the process alive only while it starts or has tasks in flight, so an idle pool
  * never holds a process open on its own.
  */
 export class PoolWorker {
-  state: 'starting' | 'ready' | 'gone' = 'starting';
+  state: 'starting' | 'ready' | 'isolated' | 'gone' = 'starting';
+  /** While `isolated`: the task it runs alone; undefined while it drains its other tasks for one. */
+  solo: TaskRecord | undefined = undefined;
   readonly inFlight = new InFlightTasks<TaskRecord>();
   idleSince: number;
   /** Set from the worker's 'error' event; its 'exit' follows. */

@@ -5,6 +5,7 @@ import type { PoolEventListeners } from './events.js';
 import { succeededWithoutOutput, type TaskOutcome, type WorkerLossReason } from './outcome.js';
 import type { PoolWorker, WorkerLoss } from './pool-worker.js';
 import { fromWorker, recordKind, type WireFailure, type WireLog } from './protocol.js';
+import { runsAlone, SoloTasks } from './solo-tasks.js';
 import { PendingTasks } from './task-queue.js';
 import type { AbortCause, TaskAbort, TaskRecord, TaskSettledListener } from './task-record.js';
 import { WorkerRoster } from './worker-roster.js';
@@ -34,6 +35,8 @@ export interface PoolDispatcher {
 export class TaskDispatcher implements PoolDispatcher {
   private readonly queue = new PendingTasks<TaskRecord>();
   private readonly roster: WorkerRoster;
+  /** Tasks that run alone on a worker, and the workers set aside for them. */
+  private readonly solo: SoloTasks;
   private readonly workers: PoolWorker[];
   private flushScheduled = false;
   /** A dispatch waits for the end of the I/O phase (after results); `run()`s until then join it. */
@@ -54,6 +57,7 @@ export class TaskDispatcher implements PoolDispatcher {
       exit: (from, exitCode) => this.onExit(from, exitCode),
     });
     this.workers = this.roster.workers;
+    this.solo = new SoloTasks(this.roster, options.maxThreads);
     for (let i = 0; i < options.minThreads; i++) this.roster.start();
     this.heartbeatTimer = setInterval(() => this.checkWorkers(), options.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
@@ -64,7 +68,8 @@ export class TaskDispatcher implements PoolDispatcher {
       this.settle(task, { kind: 'cancelled', reason: 'the thread pool was destroyed' });
       return;
     }
-    this.queue.push(task);
+    if (runsAlone(task)) this.solo.waiting.push(task);
+    else this.queue.push(task);
     this.roster.retryStartsIfEmpty();
     this.scheduleDispatch();
   }
@@ -95,7 +100,7 @@ export class TaskDispatcher implements PoolDispatcher {
     if (task.settled) return;
     const worker = this.roster.holderOf(task);
     if (worker === undefined) {
-      this.queue.settledWhileWaiting();
+      (runsAlone(task) ? this.solo.waiting : this.queue).settledWhileWaiting();
       this.settle(task, { kind: 'cancelled', reason });
       return;
     }
@@ -123,7 +128,8 @@ export class TaskDispatcher implements PoolDispatcher {
     for (const worker of this.workers) {
       for (const task of worker.inFlight.values()) if (!task.settled && task.isFor(listener)) return task;
     }
-    return this.queue.find((task) => task.isFor(listener));
+    const isFor = (task: TaskRecord) => task.isFor(listener);
+    return this.queue.find(isFor) ?? this.solo.waiting.find(isFor);
   }
 
   /**
@@ -138,10 +144,12 @@ export class TaskDispatcher implements PoolDispatcher {
         if (task.awaitingStart && !task.settled && task.listenerIs(test)) notBegun.push(task);
       }
     }
-    this.queue.find((task) => {
+    const collect = (task: TaskRecord) => {
       if (task.listenerIs(test)) notBegun.push(task);
       return false;
-    });
+    };
+    this.queue.find(collect);
+    this.solo.waiting.find(collect);
     for (const task of notBegun) this.cancel(task, reason);
     return notBegun.length;
   }
@@ -155,7 +163,8 @@ export class TaskDispatcher implements PoolDispatcher {
         else running++;
       }
     }
-    return { threads: this.workers.length, queued: this.queue.length + waiting, running };
+    const queued = this.queue.length + this.solo.waiting.length + waiting;
+    return { threads: this.workers.length, queued, running };
   }
 
   ready(): Promise<void> {
@@ -167,7 +176,7 @@ export class TaskDispatcher implements PoolDispatcher {
     clearInterval(this.heartbeatTimer);
     this.deadlines.cancel();
     const outcome: TaskOutcome = { kind: 'cancelled', reason: 'the thread pool was destroyed' };
-    for (const task of this.queue.drain()) this.settle(task, outcome);
+    for (const task of [...this.queue.drain(), ...this.solo.waiting.drain()]) this.settle(task, outcome);
     const workers = this.roster.removeAll();
     for (const worker of workers) {
       for (const task of worker.inFlight.values()) this.settle(task, outcome);
@@ -188,6 +197,7 @@ export class TaskDispatcher implements PoolDispatcher {
    */
   private dispatch(): void {
     const concurrency = this.options.concurrentTasksPerWorker;
+    if (this.solo.active) this.assignSolo();
     // Two rounds, without an array of their limits and its iterator: in the cold code of a pool that
     // dispatches one task at a time (an idle engine), that loop was a share of add → start.
     this.assignUpTo(concurrency);
@@ -229,6 +239,15 @@ export class TaskDispatcher implements PoolDispatcher {
     }
   }
 
+  private assignSolo(): void {
+    const previous = this.workers.length;
+    const begin = (worker: PoolWorker, task: TaskRecord) => {
+      worker.assign(task, false);
+      this.started(worker.id, task);
+    };
+    if (this.solo.assign(begin) > 0) this.emitScaled(previous, 'demand');
+  }
+
   private started(workerId: number, task: TaskRecord): void {
     task.awaitingStart = false;
     // Cancelled while lined up (cancelNotBegun), it began before the abort reached it: the grace.
@@ -242,6 +261,7 @@ export class TaskDispatcher implements PoolDispatcher {
       for (let i = 1; i < message.length; i += 3) {
         this.onRecord(worker, message[i] as number, message[i + 1] as number, message[i + 2]);
       }
+      if (worker.state === 'isolated') this.solo.afterResults(worker);
       worker.settleIdle(this.clock.now());
       this.dispatchAfterResults();
     } else if (message[0] === fromWorker.ready) {
@@ -344,13 +364,14 @@ export class TaskDispatcher implements PoolDispatcher {
   private checkWorkers(): void {
     const now = this.clock.now();
     for (const worker of [...this.workers]) {
-      if (worker.state !== 'ready') continue;
+      if (worker.state !== 'ready' && worker.state !== 'isolated') continue;
       if (worker.missedHeartbeats(this.options.maxMissedHeartbeats)) {
         this.loseWorker(worker, {
           reason: 'unresponsive',
           message: `worker ${worker.id} stopped answering heartbeats for ${this.options.maxMissedHeartbeats * this.options.heartbeatIntervalMs} ms (a task blocks its event loop)`,
         });
       } else if (
+        worker.state === 'ready' &&
         worker.inFlight.size === 0 &&
         this.workers.length > this.options.minThreads &&
         now - worker.idleSince >= this.options.idleTimeoutMs
@@ -399,21 +420,31 @@ export class TaskDispatcher implements PoolDispatcher {
       if (kind === recordKind.started && worker.inFlight.get(taskId)?.awaitingStart !== true) continue;
       this.onRecord(worker, kind, taskId, unposted[i + 2]);
     }
+    this.solo.removed(worker);
     this.roster.remove(worker);
     void worker.terminate();
     const neverStarted: TaskRecord[] = [];
+    const running: TaskRecord[] = [];
     for (const task of worker.inFlight.values()) {
-      if (worker.neverBegan(task) && task.aborting === undefined && !task.settled) {
+      if (task.settled) continue;
+      if (!worker.neverBegan(task)) running.push(task);
+      else if (task.aborting !== undefined) this.settle(task, this.abortedOutcome(task, task.aborting));
+      else {
         task.awaitingStart = false;
         task.workerId = -1;
         neverStarted.push(task);
-        continue;
       }
+    }
+    // Tasks that ran side by side are all suspects: the pool cannot tell which one ended the worker.
+    // A worker terminated for a task that ignored its abort had that task beside them (settled).
+    const { reason, message } = loss;
+    const sharedWith = running.length - (reason === 'terminated' ? 0 : 1);
+    for (const task of running) {
       this.settle(
         task,
         task.aborting !== undefined
           ? this.abortedOutcome(task, task.aborting)
-          : { kind: 'worker_lost', reason: loss.reason, message: loss.message },
+          : { kind: 'worker_lost', reason, message, sharedWith },
       );
     }
     worker.inFlight.clear();
@@ -422,7 +453,8 @@ export class TaskDispatcher implements PoolDispatcher {
         this.settle(task, { kind: 'cancelled', reason: 'the thread pool was destroyed' });
       return;
     }
-    this.queue.unshift(neverStarted);
+    this.queue.unshift(neverStarted.filter((task) => !runsAlone(task)));
+    this.solo.waiting.unshift(neverStarted.filter(runsAlone));
     if (neverStarted.length > 0) this.scheduleDispatch();
     if (!this.roster.canStart) {
       this.failQueued(loss.reason, `workers fail to start: ${loss.message}`);
@@ -439,6 +471,8 @@ export class TaskDispatcher implements PoolDispatcher {
   }
 
   private failQueued(reason: WorkerLossReason, message: string): void {
-    for (const task of this.queue.drain()) this.settle(task, { kind: 'worker_lost', reason, message });
+    for (const task of [...this.queue.drain(), ...this.solo.waiting.drain()]) {
+      this.settle(task, { kind: 'worker_lost', reason, message });
+    }
   }
 }

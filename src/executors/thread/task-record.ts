@@ -26,6 +26,12 @@ export interface RunTaskOptions {
   readonly signal?: AbortSignal;
   /** Passed to the task as `ctx.attempt`; 1 when omitted. */
   readonly attempt?: number;
+  /**
+   * Runs the task alone on a worker: none of the pool's other tasks shares that thread while it runs
+   * (it waits for a worker to empty, or for a new one). For a task that was lost with a worker it
+   * shared (`worker_lost` with `sharedWith` > 0): alone, it can only take itself down.
+   */
+  readonly isolated?: boolean;
   readonly onProgress?: (value: unknown) => void;
   readonly onLog?: (entry: TaskLogEntry) => void;
 }

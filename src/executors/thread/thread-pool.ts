@@ -117,6 +117,12 @@ export class ThreadPool implements AsyncDisposable {
     if (options !== undefined) {
       if (options.timeoutMs !== undefined) timeoutMs = validateTimeout('timeoutMs', options.timeoutMs);
       if (options.attempt !== undefined) attempt = validateAttempt(options.attempt);
+      if (options.isolated !== undefined && typeof options.isolated !== 'boolean') {
+        throw new ValkyrieError(
+          'VK_POOL_CONFIG',
+          `run(): option "isolated" must be a boolean; received ${String(options.isolated)}`,
+        );
+      }
       if (options.signal?.aborted) {
         listener.taskSettled({ kind: 'cancelled', reason: abortReasonOf(options.signal) });
         return;

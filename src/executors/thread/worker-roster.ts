@@ -87,7 +87,7 @@ export class WorkerRoster {
   }
 
   ready(): Promise<void> {
-    if (this.workers.every((worker) => worker.state === 'ready')) return Promise.resolve();
+    if (this.workers.every((worker) => worker.state !== 'starting')) return Promise.resolve();
     return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 

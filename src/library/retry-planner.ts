@@ -1,0 +1,38 @@
+import type { TaskOutcome } from '../executors/thread/outcome.js';
+import type { RunTaskOptions } from '../executors/thread/task-record.js';
+import type { JobRecord } from './job-record.js';
+import type { ResolvedRetryPolicy } from './options.js';
+import { retryable } from './retryable.js';
+
+/**
+ * Whether an attempt earns its job another, and how the next one runs, with what lost workers
+ * taught. A job lost with a worker that ran other tasks beside it (`sharedWith` > 0) is a suspect,
+ * not the culprit: that attempt does not count against its `maxAttempts`. From its first lost worker
+ * on, each of the job's attempts runs alone on a worker (`isolated`), so a bystander's next attempt
+ * succeeds, and a culprit only takes itself down, each loss then counting. At most one attempt per
+ * job is forgiven: an attempt that runs alone shares its worker with nothing. What it knows is kept
+ * aside in a WeakMap, not on the job's record: a job that never lost a worker costs nothing.
+ */
+export class RetryPlanner {
+  /** Jobs that lost a worker, with how many of their attempts were forgiven (0 or 1). */
+  private readonly forgiven = new WeakMap<JobRecord, number>();
+
+  earnsRetry(job: JobRecord, outcome: TaskOutcome, retry: ResolvedRetryPolicy): boolean {
+    if (!retryable(outcome, retry.retryOn)) return false;
+    let forgiven = this.forgiven.get(job);
+    if (outcome.kind === 'worker_lost' && forgiven === undefined) {
+      forgiven = (outcome.sharedWith ?? 0) > 0 ? 1 : 0;
+      this.forgiven.set(job, forgiven);
+    }
+    return job.attempt - (forgiven ?? 0) < retry.maxAttempts;
+  }
+
+  /**
+   * The pool's options for the attempt `job.attempt`, past the fast path (a first attempt without a
+   * timeout or signal of its own takes none).
+   */
+  runOptions(job: JobRecord, signal: AbortSignal | undefined): RunTaskOptions {
+    const isolated = job.attempt > 1 && this.forgiven.has(job);
+    return { attempt: job.attempt, timeoutMs: job.options.timeoutMs, signal, isolated };
+  }
+}
