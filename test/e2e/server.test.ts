@@ -163,6 +163,12 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --bundle-retention: expected a duration such as 7d, 12h or 30m, received "a week"\n',
     });
+    // No runner or client could reach it: fetch refuses such a port without trying.
+    expect(await workspace.run(['server', '--port', '6000'])).toMatchObject({
+      code: 2,
+      stderr:
+        'valkyrie: --port: 6000 is a port that fetch, which runners and clients use, never connects to (a blocked port); choose another\n',
+    });
     // An offer that expires before the runner's accept returns would be made again and again.
     expect(await workspace.run(['server', '--port', '0', '--offer-ttl', '1ms'])).toMatchObject({
       code: 2,

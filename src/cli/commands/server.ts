@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
+import { isBlockedPort } from '../../core/blocked-ports.js';
 import { parseDuration } from '../../core/duration.js';
 import { readFailureText } from '../../core/read-failure.js';
 import { ValkyrieServer } from '../../server/server.js';
@@ -33,6 +34,10 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port: expected a port number 0-65535, received ${JSON.stringify(options.port)}`);
+  if (isBlockedPort(port))
+    throw new UsageError(
+      `--port: ${port} is a port that fetch, which runners and clients use, never connects to (a blocked port); choose another`,
+    );
   const drainTimeoutMs = durationFlag('--drain-timeout', options.drainTimeout, 0);
   const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl);
   const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl);
