@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLines, statuses, Workspace } from './cli.js';
-import { createToken, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import {
+  createToken,
+  killAll,
+  type StartedProcess,
+  startProcess,
+  startRunnerProcess,
+  startServer,
+} from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -22,17 +29,7 @@ beforeAll(async () => {
   serverUrl = server.url;
   const registration = await createToken(serverUrl, admin, 'runner');
   submitToken = await createToken(serverUrl, admin, 'submit');
-  runner = startProcess(ws, [
-    'runner',
-    '--server',
-    serverUrl,
-    '--token',
-    registration,
-    '--name',
-    'lines',
-    '--work-dir',
-    'runner-work',
-  ]);
+  runner = startRunnerProcess(ws, serverUrl, registration, 'lines');
   processes.push(runner);
   await waitFor(
     () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,

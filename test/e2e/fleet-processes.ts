@@ -31,6 +31,21 @@ export function startProcess(
   return { child, stdout: () => stdout, stderr: () => stderr, done: collect(child) };
 }
 
+/**
+ * Starts `valkyrie runner` on a work dir of its own in the workspace (`runner-NAME`): on the default,
+ * ~/.valkyrie/runner, two test files running at once would meet each other's lock, and one exit 73.
+ */
+export function startRunnerProcess(
+  workspace: Workspace,
+  serverUrl: string,
+  registration: string,
+  name: string,
+  args: readonly string[] = [],
+): StartedProcess {
+  const own = ['--name', name, '--work-dir', `runner-${name}`];
+  return startProcess(workspace, ['runner', '--server', serverUrl, '--token', registration, ...own, ...args]);
+}
+
 /** A test file's afterAll: SIGKILLs those of `processes` still running, and waits for all of them to end. */
 export async function killAll(processes: readonly StartedProcess[]): Promise<void> {
   for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');

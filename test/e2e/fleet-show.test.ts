@@ -8,6 +8,7 @@ import {
   killAll,
   type StartedProcess,
   startProcess,
+  startRunnerProcess,
   startServer,
 } from './fleet-processes.js';
 import { waitFor } from './process-state.js';
@@ -32,17 +33,7 @@ beforeAll(async () => {
   const registration = await createToken(serverUrl, admin, 'runner');
   submitToken = await createToken(serverUrl, admin, 'submit');
   readToken = await createToken(serverUrl, admin, 'read');
-  const runner = startProcess(ws, [
-    'runner',
-    '--server',
-    serverUrl,
-    '--token',
-    registration,
-    '--name',
-    'vm',
-    '--work-dir',
-    'runner-work',
-  ]);
+  const runner = startRunnerProcess(ws, serverUrl, registration, 'vm');
   processes.push(runner);
   await waitFor(
     () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,

@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
-import { createToken, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import {
+  createToken,
+  killAll,
+  type StartedProcess,
+  startProcess,
+  startRunnerProcess,
+  startServer,
+} from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -18,17 +25,7 @@ beforeAll(async () => {
   processes.push(server);
   const registration = await createToken(server.url, admin, 'runner');
   env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: await createToken(server.url, admin, 'submit') };
-  const runner = startProcess(ws, [
-    'runner',
-    '--server',
-    server.url,
-    '--token',
-    registration,
-    '--capacity',
-    '2',
-    '--work-dir',
-    'runner-work',
-  ]);
+  const runner = startRunnerProcess(ws, server.url, registration, 'follow', ['--capacity', '2']);
   processes.push(runner);
   await waitFor(
     () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
