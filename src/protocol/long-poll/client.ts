@@ -255,8 +255,10 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
         });
         this.failingSince = undefined;
         if (status !== 200) {
+          // Ended first, so that what this batch held stays unacknowledged (a restarted server's 404).
+          this.refused(status, text);
           this.outgoing.length = 0;
-          return this.refused(status, text);
+          return;
         }
         this.heard(this.clock.now());
         const ack = parseAck(text) ?? first + batch.length - 1;
