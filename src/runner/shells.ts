@@ -1,5 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findOnPath } from '../core/executable-on-path.js';
 import { splitShellWords } from '../workflow/shell-words.js';
 
 /**
@@ -88,20 +87,11 @@ function unsetShellCommand(searchPath: string | undefined): BuiltInShell {
   if (searchPath === undefined) return unsetBash;
   let found = bashFound.get(searchPath);
   if (found === undefined) {
-    found = searchPath.split(delimiter).some((dir) => dir !== '' && isExecutable(join(dir, 'bash')));
+    found = findOnPath('bash', searchPath) !== undefined;
     if (bashFound.size >= 64) bashFound.clear();
     bashFound.set(searchPath, found);
   }
   return found ? unsetBash : unsetSh;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }
 
 function shellTemplate(shell: string | undefined): BuiltInShell {

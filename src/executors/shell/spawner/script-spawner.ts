@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findOnPath } from '../../../core/executable-on-path.js';
 import type { LaunchRequest, SpawnerMessage } from './protocol.js';
 import { encodeRequests, isFrameable, ReplyDecoder } from './script-frames.js';
 import type { SpawnerChannel, SpawnerKind } from './spawner-kind.js';
@@ -30,17 +30,7 @@ export function findInterpreter(
   name: string,
   searchPath: string | undefined = process.env.PATH,
 ): string | undefined {
-  for (const directory of (searchPath ?? '').split(delimiter)) {
-    if (directory === '') continue;
-    const path = join(directory, name);
-    try {
-      accessSync(path, constants.X_OK);
-      if (statSync(path).isFile() && !isScript(path)) return path;
-    } catch {
-      // Not here; keep looking.
-    }
-  }
-  return undefined;
+  return findOnPath(name, searchPath, (path) => !isScript(path));
 }
 
 function isScript(path: string): boolean {
