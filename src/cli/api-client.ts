@@ -1,3 +1,4 @@
+import { isBlockedPort } from '../core/blocked-ports.js';
 import { type ErrorCode, errorCatalog, ValkyrieError } from '../core/errors.js';
 import { formatDelay } from '../core/retry-delay.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
@@ -229,6 +230,10 @@ export function serverBaseUrl(value: string): string {
     throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
   if (url.search !== '' || url.hash !== '')
     throw new UsageError(`--server takes no query or fragment, received ${JSON.stringify(value)}`);
+  if (url.port !== '' && isBlockedPort(Number(url.port)))
+    throw new UsageError(
+      `--server: port ${url.port} is one that fetch never connects to (a blocked port), received ${JSON.stringify(value)}; run the server on another port`,
+    );
   return url.href.replace(/\/+$/, '');
 }
 

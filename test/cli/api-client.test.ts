@@ -3,7 +3,13 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ApiClient, ApiRequestError, serverGiven, throwUnlessOk } from '../../src/cli/api-client.js';
+import {
+  ApiClient,
+  ApiRequestError,
+  serverBaseUrl,
+  serverGiven,
+  throwUnlessOk,
+} from '../../src/cli/api-client.js';
 import { UsageError } from '../../src/cli/exit-codes.js';
 import { ValkyrieError } from '../../src/core/errors.js';
 
@@ -62,6 +68,18 @@ describe('ApiClient', () => {
     await expect(client.fetch('GET', '/healthz')).rejects.toThrow(
       'cannot reach the Valkyrie server at http://127.0.0.1:1: fetch refuses to connect to that port (a blocked port); use another',
     );
+  });
+});
+
+describe('serverBaseUrl', () => {
+  it('refuses a port fetch never connects to, at once, instead of a runner retrying it for ever', () => {
+    for (const url of ['http://127.0.0.1:6000', 'https://ci.example:6667/base/'])
+      expect(() => serverBaseUrl(url)).toThrow(UsageError);
+    expect(() => serverBaseUrl('http://127.0.0.1:6000')).toThrow(
+      '--server: port 6000 is one that fetch never connects to (a blocked port), received "http://127.0.0.1:6000"; run the server on another port',
+    );
+    expect(serverBaseUrl('http://127.0.0.1:7070/')).toBe('http://127.0.0.1:7070');
+    expect(serverBaseUrl('https://ci.example/base/')).toBe('https://ci.example/base');
   });
 });
 

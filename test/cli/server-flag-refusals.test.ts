@@ -4,7 +4,7 @@ import { rerunCommand } from '../../src/cli/commands/resume.js';
 import { UsageError } from '../../src/cli/exit-codes.js';
 
 // Nothing listens here: a command that asked the server would fail on the network instead.
-const server = 'http://127.0.0.1:9';
+const server = 'http://127.0.0.1:2';
 
 describe("flags that would do nothing on a server's run are refused before it is asked", () => {
   it('rerun --jobs with --server: the runners take its jobs as they are free', async () => {

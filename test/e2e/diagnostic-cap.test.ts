@@ -28,7 +28,7 @@ const warned = ws.write(
   `on: push\njobs:\n${Array.from({ length: 110 }, (_, i) => job(i)).join('')}  bad:\n    runs-on: ubuntu-latest\n    if: secrets.X != ''\n    steps:\n      - run: echo\n`,
 );
 
-it.each([['validate'], ['run'], ['submit', '--server', 'http://127.0.0.1:9', '--token', 'unused']])(
+it.each([['validate'], ['run'], ['submit', '--server', 'http://127.0.0.1:2', '--token', 'unused']])(
   '%s prints the errors of a workflow before its warnings when there are more than 100',
   async (...args) => {
     const result = await ws.run([...args, warned]);

@@ -146,7 +146,7 @@ describe('exit codes and user errors', () => {
     for (const args of [
       ['run', 'dir/'],
       ['validate', 'dir'],
-      ['submit', 'dir', '--server', 'http://127.0.0.1:1', '--token', 't'],
+      ['submit', 'dir', '--server', 'http://127.0.0.1:2', '--token', 't'],
     ]) {
       const directory = await ws.run(args, {}, ws.dir);
       expect({ code: directory.code, stdout: directory.stdout }).toEqual({ code: 2, stdout: '' });

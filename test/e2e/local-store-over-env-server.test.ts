@@ -6,7 +6,7 @@ describe('--state-dir or --db with VALKYRIE_SERVER set', () => {
   const ws = new Workspace();
   afterAll(() => ws.dispose());
   // Nothing listens there: a command that asked the server would fail to connect.
-  const env = { VALKYRIE_SERVER: 'http://127.0.0.1:9', VALKYRIE_TOKEN: 'vkt.none.none' };
+  const env = { VALKYRIE_SERVER: 'http://127.0.0.1:2', VALKYRIE_TOKEN: 'vkt.none.none' };
 
   it('acts on the local store the command names, not on the server', async () => {
     const file = ws.write(
@@ -23,7 +23,7 @@ describe('--state-dir or --db with VALKYRIE_SERVER set', () => {
   });
 
   it('refuses --server with a local store flag: they name two stores', async () => {
-    const both = await ws.run(['runs', '--server', 'http://127.0.0.1:9', '--state-dir', 'st']);
+    const both = await ws.run(['runs', '--server', 'http://127.0.0.1:2', '--state-dir', 'st']);
     expect(both.code).toBe(2);
     expect(both.stderr.trim()).toBe(
       'valkyrie: --server names a server, and --state-dir or --db a local store: give one',

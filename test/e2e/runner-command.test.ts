@@ -65,35 +65,35 @@ describe('valkyrie runner', () => {
         /--server must be an http:\/\/ or https:\/\/ URL, received "ftp:\/\/host"/,
       ],
       [
-        ['runner', '--server', 'http://127.0.0.1:1', '--capacity', 'two'],
+        ['runner', '--server', 'http://127.0.0.1:2', '--capacity', 'two'],
         /--capacity must be .* received "two"/,
       ],
       [
-        ['runner', '--server', 'http://127.0.0.1:1', '--protocol', 'udp'],
+        ['runner', '--server', 'http://127.0.0.1:2', '--protocol', 'udp'],
         /--protocol must be auto, ws or http/,
       ],
       [
-        ['runner', '--server', 'http://127.0.0.1:1', '--work-dir', join(ws.dir, 'none')],
+        ['runner', '--server', 'http://127.0.0.1:2', '--work-dir', join(ws.dir, 'none')],
         /--token .* is needed/,
       ],
       [
-        ['runner', '--server', 'http://127.0.0.1:1', '--token-file', join(ws.dir, 'no-such-token')],
+        ['runner', '--server', 'http://127.0.0.1:2', '--token-file', join(ws.dir, 'no-such-token')],
         /^valkyrie: --token-file: cannot read .*no-such-token: no such file\n$/,
       ],
       [
-        ['runner', '--server', 'http://127.0.0.1:1', '--token-file', ws.dir],
+        ['runner', '--server', 'http://127.0.0.1:2', '--token-file', ws.dir],
         /^valkyrie: --token-file: cannot read .*: it is a directory\n$/,
       ],
       [
-        ['runner', '--server', 'http://127.0.0.1:1', '--token-file', file],
+        ['runner', '--server', 'http://127.0.0.1:2', '--token-file', file],
         /--token-file: .*a-file must hold one token on one line/,
       ],
       [
-        ['runner', '--server', 'http://127.0.0.1:1', '--token', 't', '--token-file', file],
+        ['runner', '--server', 'http://127.0.0.1:2', '--token', 't', '--token-file', file],
         /--token and --token-file: give one of them, not both/,
       ],
       [
-        ['runner', '--server', 'http://127.0.0.1:1', '--token', 't', '--work-dir', join(file, 'sub')],
+        ['runner', '--server', 'http://127.0.0.1:2', '--token', 't', '--work-dir', join(file, 'sub')],
         /^valkyrie: --work-dir: cannot create .*a-file\/sub \(a part of the path is a file\)\n$/,
       ],
     ];
@@ -150,7 +150,7 @@ describe('valkyrie runner', () => {
 
   it('says so while the server cannot be reached, keeps retrying, and stops on SIGTERM', async () => {
     const { url } = await fleet();
-    const closedPort = url.replace(/:\d+$/, ':1');
+    const closedPort = url.replace(/:\d+$/, ':2');
     const workDir = join(ws.dir, 'unreachable');
     const registering = ws.start([
       'runner',
@@ -167,7 +167,7 @@ describe('valkyrie runner', () => {
     });
     const registered = collect(registering);
     await until(
-      () => /cannot reach http:\/\/127\.0\.0\.1:1 \(.+\); retrying in/.test(stderr),
+      () => /cannot reach http:\/\/127\.0\.0\.1:2 \(.+\); retrying in/.test(stderr),
       'the retry notice',
     );
     registering.kill('SIGTERM');
@@ -184,7 +184,7 @@ describe('valkyrie runner', () => {
       connectErr += chunk.toString();
     });
     const connected = collect(connecting);
-    await until(() => connectErr.includes('waiting for http://127.0.0.1:1 to answer'), 'the connect notice');
+    await until(() => connectErr.includes('waiting for http://127.0.0.1:2 to answer'), 'the connect notice');
     connecting.kill('SIGTERM');
     expect((await connected).code).toBe(0);
   });
