@@ -34,7 +34,7 @@ it('an engine whose claim fails (the SQLite file locked by another process) warn
   expect(await job.result).toEqual({ kind: 'succeeded', output: 'after the lock', attempts: 1 });
   const warning = warnings.find((w) => w.name === 'ValkyrieStoreWarning');
   expect(warning?.message).toMatch(
-    /^the engine could not claim jobs from its store \(VK_STORE_LOCKED: could not claim queue jobs: .*\); it claims again in 1 s$/,
+    /^the engine could not claim jobs from its store \(VK_STORE_LOCKED: could not claim queue jobs: .*\); it claims again in (\d{3}ms|1s)$/,
   );
 });
 
@@ -55,7 +55,7 @@ it('a WorkWaiter whose wait fails (the store away) wakes the engine to claim aga
   expect(waits).toBe(1);
 });
 
-it('claims again after a pause that doubles with each store failure in a row, up to its bound, and resets', async () => {
+it('claims again after a jittered pause whose ceiling doubles with each store failure in a row, up to its bound, and resets', async () => {
   const warnings: string[] = [];
   const onWarning = (warning: Error) => {
     if (warning.name === 'ValkyrieStoreWarning') warnings.push(warning.message.replace(/.*\); /, ''));
@@ -63,17 +63,22 @@ it('claims again after a pause that doubles with each store failure in a row, up
   process.on('warning', onWarning);
   afterTest(async () => process.off('warning', onWarning));
   let pumps = 0;
-  const retry = new TakeRetry(() => pumps++, 10, 40);
+  // random() = 1: each pause is its ceiling (half of it is fixed, half jitter; protocol/backoff.ts).
+  const retry = new TakeRetry(
+    () => pumps++,
+    { baseMs: 10, capMs: 40 },
+    () => 1,
+  );
   const down = new ValkyrieError('VK_STORE_UNREACHABLE', 'could not connect to Postgres');
   for (const _ of [1, 2, 3, 4]) retry.failed(down);
   retry.succeeded();
   retry.failed(down);
   await until(() => warnings.length === 5 && pumps === 5, 'five warnings and five pumps');
   expect(warnings).toEqual([
-    'it claims again in 0.01 s',
-    'it claims again in 0.02 s',
-    'it claims again in 0.04 s',
-    'it claims again in 0.04 s',
-    'it claims again in 0.01 s',
+    'it claims again in 10ms',
+    'it claims again in 20ms',
+    'it claims again in 40ms',
+    'it claims again in 40ms',
+    'it claims again in 10ms',
   ]);
 });
