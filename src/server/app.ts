@@ -60,6 +60,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     try {
       refuseUnlessRouteReads(request, 'application/json');
+      refuseUnlessUtf8(request);
       done(null, parseJsonBody(body.toString()));
     } catch (error) {
       done(error as Error, undefined);
@@ -235,6 +236,21 @@ function refuseUnlessRouteReads(request: FastifyRequest, type: string): void {
     {
       path: 'headers.content-type',
     },
+  );
+}
+
+/**
+ * JSON is UTF-8 (RFC 8259), and the parser decodes it so: a body declared in another charset (a
+ * .NET client's `charset=utf-16`) would be read as garbage and refused as bad JSON, or worse, read.
+ */
+function refuseUnlessUtf8(request: FastifyRequest): void {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+  if (charset === undefined || /^(utf-?8|us-ascii)$/i.test(charset)) return;
+  throw new ApiError(
+    415,
+    'VK_UNSUPPORTED_MEDIA_TYPE',
+    `the body is in charset ${JSON.stringify(charset)}; JSON is read as UTF-8 (send it as UTF-8, or leave out charset)`,
+    { path: 'headers.content-type' },
   );
 }
 

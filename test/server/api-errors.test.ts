@@ -43,6 +43,32 @@ describe('the API error contract', () => {
     });
   });
 
+  it('refuses JSON declared in a charset other than UTF-8 with 415, and takes UTF-8 however it is named', async () => {
+    const { request } = await startTestServer();
+    const utf16 = await request('POST', '/api/v1/tokens', {
+      raw: '{"role":"read"}',
+      headers: { 'content-type': 'application/json; charset=UTF-16' },
+    });
+    expect(utf16).toMatchObject({
+      status: 415,
+      body: {
+        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
+        message:
+          'the body is in charset "UTF-16"; JSON is read as UTF-8 (send it as UTF-8, or leave out charset)',
+        path: 'headers.content-type',
+      },
+    });
+    for (const type of ['application/json; charset=utf-8', 'application/json;charset="UTF8"'])
+      expect(
+        (
+          await request('POST', '/api/v1/tokens', {
+            raw: '{"role":"read"}',
+            headers: { 'content-type': type },
+          })
+        ).status,
+      ).toBe(201);
+  });
+
   it('refuses JSON sent to the bundle upload and a bundle sent to a JSON route with 415, not a hash mismatch or a bad body', async () => {
     const { request } = await startTestServer();
     const json = await request('PUT', `/api/v1/bundles/${'a'.repeat(64)}`, {
