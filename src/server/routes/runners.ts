@@ -75,7 +75,7 @@ export function runnerRoutes(context: ApiContext): Route[] {
           throw new ApiError(
             404,
             'VK_RUNNER_NOT_FOUND',
-            `no runner ${params.id} has connected to the fleet`,
+            `no runner ${params.id} is known to the fleet: it never connected, or it was removed (its credential revoked) or not seen for the retention period; \`valkyrie runners\` lists those known`,
             {
               path: 'params.id',
             },
