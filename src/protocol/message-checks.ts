@@ -182,9 +182,14 @@ function isStepTask(value: unknown): boolean {
   );
 }
 
+function isStepAction(value: unknown): boolean {
+  return isPlain(value) && isString(value.path) && isStringRecord(value.with) && keyCount(value) === 2;
+}
+
 const stepDefinitionOptionals = {
   id: isString,
   task: isStepTask,
+  action: isStepAction,
   builtin: (field: unknown) => field === 'checkout',
   with: isStringRecord,
   shell: isString,

@@ -67,6 +67,7 @@ const stepDefinitionSchema = z.object({
   name: z.string(),
   run: z.string(),
   task: z.object({ module: z.string(), exportName: z.string(), with: stringRecord }).optional(),
+  action: z.object({ path: z.string(), with: stringRecord }).optional(),
   builtin: z.literal('checkout').optional(),
   with: stringRecord.optional(),
   shell: z.string().optional(),

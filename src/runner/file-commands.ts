@@ -85,6 +85,26 @@ export function takeCommandFiles(files: StepFiles): CommandFileTexts {
   };
 }
 
+/** Where a step's command files take effect. */
+export interface CommandFileTargets {
+  /** Each `$GITHUB_OUTPUT` value: the step's output. */
+  readonly output: (name: string, value: string) => void;
+  /** The job's `$GITHUB_ENV` values, set in place. */
+  readonly env: Record<string, string>;
+  /** The job's `$GITHUB_PATH` directories, appended in place. */
+  readonly path: string[];
+  /** A line for the step's log (a refused variable, a summary line). */
+  readonly log: (line: string) => void;
+}
+
+/** Throws (failing the step, as GitHub does) on a malformed $GITHUB_OUTPUT or $GITHUB_ENV line. */
+export function applyCommandFiles(texts: CommandFileTexts, targets: CommandFileTargets): void {
+  for (const [key, value] of parseKeyValueFile(texts.output, 'GITHUB_OUTPUT')) targets.output(key, value);
+  for (const [key, value] of githubEnvValues(texts.env, targets.log)) targets.env[key] = value;
+  targets.path.push(...parsePathFile(texts.path));
+  for (const line of texts.summary.split('\n').filter((l) => l.length > 0)) targets.log(`summary: ${line}`);
+}
+
 /** `$GITHUB_PATH`: one directory per line, later lines take precedence. */
 export function parsePathFile(content: string): string[] {
   return content

@@ -13,9 +13,10 @@ import {
 import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
 import { evaluateFlag } from '../workflow/typed-values.js';
 import { runCheckoutStep } from './checkout-builtin.js';
-import { type CommandFileTexts, githubEnvValues, parseKeyValueFile, parsePathFile } from './file-commands.js';
+import { applyCommandFiles, type CommandFileTexts } from './file-commands.js';
 import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
+import { type Output, runActionStep } from './local-action-step.js';
 import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
@@ -293,13 +294,47 @@ class JobExecution {
   private async execute(step: StepDefinition, context: EvaluationContext): Promise<ProcessOutcome> {
     const controller = new AbortController();
     this.current = controller;
+    const setOutput = (name: string, value: string) => {
+      if (step.id) this.stepState(step.id).outputs[name] = value;
+    };
+    const onLine = this.lineSink(step, context, setOutput);
+    const cutBefore = (text: string, limit: number) => this.masker.cutBefore(text, limit);
+    const applyFileCommands = (texts: CommandFileTexts, output = setOutput) =>
+      applyCommandFiles(texts, {
+        output,
+        env: this.githubEnv,
+        path: this.extraPath,
+        log: (line) => this.systemLog(step.index, line),
+      });
+    try {
+      if (step.builtin === 'checkout') return this.checkout(step, context);
+      if (step.task !== undefined) {
+        return await this.executeTask(step, step.task, context, controller.signal, onLine);
+      }
+      const { spec, options, extraPath } = this;
+      const run = { spec, options, step, signal: controller.signal, extraPath, cutBefore, applyFileCommands };
+      if (step.action !== undefined) {
+        const lines = (output: Output) => this.lineSink(step, context, output);
+        const host = { ...run, lines, systemLog: (text: string) => this.systemLog(step.index, text) };
+        return await runActionStep(host, step.action, context, () => this.context(step), setOutput);
+      }
+      return await runShellStep({ ...run, context, onLine });
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Where a step's process output goes: masked, workflow commands acted on, `::set-output` to `setOutput`. */
+  private lineSink(
+    step: StepDefinition,
+    context: EvaluationContext,
+    setOutput: (name: string, value: string) => void,
+  ): (line: OutputLine) => void {
     const output = new StepOutputForwarder({
       stepIndex: step.index,
       masker: this.masker,
       reporter: this.attemptReporter,
-      setOutput: (name, value) => {
-        if (step.id) this.stepState(step.id).outputs[name] = value;
-      },
+      setOutput,
       commandFailed: () => {
         this.commandFailed = true;
       },
@@ -310,26 +345,7 @@ class JobExecution {
         },
       }),
     });
-    const onLine = (line: OutputLine) => output.forward(line);
-    try {
-      if (step.builtin === 'checkout') return this.checkout(step, context);
-      if (step.task !== undefined) {
-        return await this.executeTask(step, step.task, context, controller.signal, onLine);
-      }
-      return await runShellStep({
-        spec: this.spec,
-        options: this.options,
-        step,
-        context,
-        extraPath: this.extraPath,
-        signal: controller.signal,
-        onLine,
-        cutBefore: (text, limit) => this.masker.cutBefore(text, limit),
-        applyFileCommands: (texts) => this.applyFileCommands(step, texts),
-      });
-    } finally {
-      this.current = undefined;
-    }
+    return (line) => output.forward(line);
   }
 
   private checkout(step: StepDefinition, context: EvaluationContext): ProcessOutcome {
@@ -360,21 +376,6 @@ class JobExecution {
     });
     if (step.id) Object.assign(this.stepState(step.id).outputs, result.outputs);
     return result.outcome;
-  }
-
-  /** Throws (failing the step, as GitHub does) on a malformed $GITHUB_OUTPUT or $GITHUB_ENV line. */
-  private applyFileCommands(step: StepDefinition, texts: CommandFileTexts): void {
-    const outputs = parseKeyValueFile(texts.output, 'GITHUB_OUTPUT');
-    if (step.id) {
-      const state = this.stepState(step.id);
-      for (const [key, value] of outputs) state.outputs[key] = value;
-    }
-    const refused = (line: string) => this.systemLog(step.index, line);
-    for (const [key, value] of githubEnvValues(texts.env, refused)) this.githubEnv[key] = value;
-    this.extraPath.push(...parsePathFile(texts.path));
-    for (const line of texts.summary.split('\n').filter((l) => l.length > 0)) {
-      this.systemLog(step.index, `summary: ${line}`);
-    }
   }
 
   /** Log lines of the current step attempt carry its number. */

@@ -6,7 +6,7 @@ import { trackingVariable } from '../executors/shell/orphans.js';
 import { errnoCode } from '../executors/shell/process-group.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import { type EvaluationContext, interpolate } from '../workflow/expressions/index.js';
-import type { StepDefinition } from '../workflow/model.js';
+import type { RunDefaults, StepDefinition } from '../workflow/model.js';
 import { type CommandFileTexts, takeCommandFiles } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
 import { writePrivateFile } from './private-file.js';
@@ -35,6 +35,23 @@ export interface ShellStepRun {
   readonly cutBefore: (text: string, limit: number) => number;
   /** Acts on what the step wrote to its command files; throws (failing the step) on a malformed one. */
   readonly applyFileCommands: (texts: CommandFileTexts) => void;
+  /** Absent for a step of the job's own. */
+  readonly scope?: StepScope;
+}
+
+/**
+ * Where a step runs when it is not one of the job's own: a step of a local action (its command files
+ * named by `filesKey`, no job defaults, GITHUB_ACTION_PATH set, what is left of the `uses:` step's
+ * timeout), or a JavaScript action's process.
+ */
+export interface StepScope {
+  /** Names the command files and the script (`step-<filesKey>.output`, …); the step's index otherwise. */
+  readonly filesKey: string;
+  /** In place of the job's `defaults.run`: a composite action's steps have none. */
+  readonly defaults: RunDefaults;
+  /** Set over the default variables (GITHUB_ACTION_PATH, a JavaScript action's INPUT_*). */
+  readonly variables: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
 }
 
 /**
@@ -43,15 +60,30 @@ export interface ShellStepRun {
  */
 export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   const { spec, options, step, context } = run;
-  const env = context.contexts.env as Record<string, string>;
+  const defaults = run.scope?.defaults ?? spec.defaults;
   const script = interpolate(step.run, context);
-  const shell = optionalInterpolate(step.shell ?? spec.defaults.shell, context);
-  const directory = optionalInterpolate(step.workingDirectory ?? spec.defaults.workingDirectory, context);
-  const timeoutMs = stepTimeoutMs(step, context);
-  const prefix = stepFilePrefix(options.directories, step.index);
-  const files = stepFiles(options.directories, step.index);
+  const shell = optionalInterpolate(step.shell ?? defaults.shell, context);
+  const directory = optionalInterpolate(step.workingDirectory ?? defaults.workingDirectory, context);
+  const prefix = stepFilePrefix(options.directories, run.scope?.filesKey ?? step.index);
   const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
+  const variables = stepVariables(run);
+  const command = shellCommand(shell, scriptPath, variables.PATH);
+  try {
+    writePrivateFile(scriptPath, shellScript(shell, script));
+    const cwd = resolve(spec.workspace, directory ?? '.');
+    return await runStepProcess(run, { command: command.command, args: command.args, cwd, env: variables });
+  } finally {
+    // Removed even when the step failed, was cancelled or could not start: left behind in the reused
+    // slot, the script (secrets included) could be read by any later job in the slot.
+    removeScript(scriptPath);
+  }
+}
 
+/** The environment of a step's process: the runner's, the step's env context, then GitHub's variables. */
+export function stepVariables(run: ShellStepRun): Record<string, string> {
+  const { spec, options, step, context } = run;
+  const env = context.contexts.env as Record<string, string>;
+  const files = stepFiles(options.directories, run.scope?.filesKey ?? step.index);
   const trackingId = options.executor.trackingId;
   const variables: Record<string, string> = {
     ...options.baseEnv,
@@ -61,6 +93,7 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     ...overridableVariables,
     ...env,
     ...defaultVariables(spec, options.host, options.directories, stepActionName(step, spec.steps), files),
+    ...run.scope?.variables,
   };
   if (run.extraPath.length > 0) {
     variables.PATH = [...run.extraPath]
@@ -68,17 +101,33 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
       .concat(variables.PATH ?? [])
       .join(':');
   }
-  const command = shellCommand(shell, scriptPath, variables.PATH);
+  return variables;
+}
+
+/**
+ * Runs a step's process and acts on its command files, which are removed whatever the outcome: left
+ * behind in the reused slot, they would be read by the next job's step of the same name.
+ */
+export async function runStepProcess(
+  run: ShellStepRun,
+  process: {
+    readonly command: string;
+    readonly args: readonly string[];
+    readonly cwd: string;
+    readonly env: Record<string, string>;
+  },
+): Promise<ProcessOutcome> {
+  const { options, step, context } = run;
+  const files = stepFiles(options.directories, run.scope?.filesKey ?? step.index);
   let commandFiles: CommandFileTexts | undefined;
   try {
-    writePrivateFile(scriptPath, shellScript(shell, script));
     const outcome = await options.executor.run(
       {
-        command: command.command,
-        args: command.args,
-        cwd: resolve(spec.workspace, directory ?? '.'),
-        env: variables,
-        timeoutMs,
+        command: process.command,
+        args: process.args,
+        cwd: process.cwd,
+        env: process.env,
+        timeoutMs: run.scope?.timeoutMs ?? stepTimeoutMs(step, context),
       },
       { signal: run.signal, killSignal: options.killSignal, onLine: run.onLine, cutBefore: run.cutBefore },
     );
@@ -86,10 +135,6 @@ export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
     run.applyFileCommands(commandFiles);
     return outcome;
   } finally {
-    // Removed even when the step failed, was cancelled or could not start: left behind in the reused
-    // slot, the command files would be read by the next job's step of the same index, and the script
-    // (secrets included) could be read by any later job in the slot.
-    removeScript(scriptPath);
     commandFiles ??= takeCommandFiles(files);
   }
 }

@@ -15,11 +15,11 @@ export interface StepFiles {
 }
 
 /** Where step `index`'s command files are, beside its script (`<prefix>.script…`). */
-export function stepFilePrefix(directories: JobDirectories, index: number): string {
+export function stepFilePrefix(directories: JobDirectories, index: number | string): string {
   return join(directories.files, `step-${index}`);
 }
 
-export function stepFiles(directories: JobDirectories, index: number): StepFiles {
+export function stepFiles(directories: JobDirectories, index: number | string): StepFiles {
   const prefix = stepFilePrefix(directories, index);
   return {
     output: `${prefix}.output`,

@@ -2,6 +2,7 @@ import { parseNotBefore } from '../core/not-before.js';
 import { checkoutExpressionInputs, isCheckoutUses } from './checkout-step.js';
 import { buildConcurrency } from './concurrency.js';
 import { declaredInputs } from './inputs.js';
+import { isLocalActionUses } from './local-action.js';
 import {
   defaultJobTimeoutMinutes,
   defaultRunnerLostPolicy,
@@ -68,9 +69,14 @@ function buildJob(key: string, job: JobDocument): JobDefinition {
 const builtinOnOldRunner =
   'echo "valkyrie: this runner does not know the built-in step actions/checkout; upgrade it" >&2; exit 1';
 
+/** Likewise for a local action, which a runner from before them would otherwise skip as an empty script. */
+const localActionOnOldRunner =
+  'echo "valkyrie: this runner does not run local actions (uses: ./path); upgrade it" >&2; exit 1';
+
 function buildStep(step: StepDocument, index: number): StepDefinition {
   const checkout = step.uses !== undefined && isCheckoutUses(step.uses);
-  const run = checkout ? builtinOnOldRunner : (step.run ?? '');
+  const local = step.uses !== undefined && isLocalActionUses(step.uses);
+  const run = checkout ? builtinOnOldRunner : local ? localActionOnOldRunner : (step.run ?? '');
   const task = buildTask(step);
   const checkoutWith = checkout ? checkoutExpressionInputs(step.with) : undefined;
   return {
@@ -80,6 +86,9 @@ function buildStep(step: StepDocument, index: number): StepDefinition {
       step.name ?? (step.uses !== undefined ? `Run ${step.uses}` : `Run ${run.trim().split('\n')[0] ?? ''}`),
     run,
     ...(task === undefined ? {} : { task }),
+    ...(local && step.uses !== undefined
+      ? { action: { path: step.uses, with: stringifyValues(step.with) } }
+      : {}),
     ...(checkout ? { builtin: 'checkout' as const } : {}),
     ...(checkoutWith === undefined ? {} : { with: checkoutWith }),
     shell: step.shell,

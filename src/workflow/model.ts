@@ -23,6 +23,8 @@ export interface StepDefinition {
   readonly run: string;
   /** A `uses: task://…` step: a JavaScript function run on the runner's thread pool instead of `run`. */
   readonly task?: TaskStepDefinition;
+  /** A `uses: ./path` step: a local action the runner reads from the job's workspace when the step starts. */
+  readonly action?: LocalActionStepDefinition;
   /**
    * A step the runner performs itself instead of `run`: `checkout` is `uses: actions/checkout@…`, which
    * succeeds at once since the job's workspace already is the checkout (workflow/checkout-step.ts).
@@ -48,6 +50,13 @@ export interface TaskStepDefinition {
   readonly module: string;
   readonly exportName: string;
   /** `with:` values: templates, evaluated when the step starts; the task's input. */
+  readonly with: Readonly<Record<string, string>>;
+}
+
+export interface LocalActionStepDefinition {
+  /** The `uses:` value as written (`./.github/actions/hello`), relative to the job's workspace. */
+  readonly path: string;
+  /** `with:` values: templates, evaluated when the step starts; the action's inputs. */
   readonly with: Readonly<Record<string, string>>;
 }
 

@@ -83,13 +83,13 @@ export const stepSchema = z
       .string()
       .optional()
       .describe(
-        'task://<module path relative to the workspace>#<export>: a JavaScript function run on the runner\u2019s thread pool (the export defaults to default); or actions/checkout@<ref>, built in: the job\u2019s workspace is the checkout. Other actions are not supported yet',
+        'task://<module path relative to the workspace>#<export>: a JavaScript function run on the runner\u2019s thread pool (the export defaults to default); or ./path: a local action (a directory of the repository with action.yml, composite or JavaScript); or actions/checkout@<ref>, built in: the job\u2019s workspace is the checkout. Actions from other repositories are not supported yet',
       ),
     with: z
       .record(z.string(), scalar)
       .optional()
       .describe(
-        'A task step\u2019s input: values are templates, passed to the task as strings; or actions/checkout\u2019s inputs that leave the workspace as it is (fetch-depth, clean, …)',
+        'A task step\u2019s or a local action\u2019s input: values are templates, passed as strings; or actions/checkout\u2019s inputs that leave the workspace as it is (fetch-depth, clean, …)',
       ),
     shell: z.string().optional(),
     'working-directory': z.string().optional(),

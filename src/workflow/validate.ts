@@ -5,6 +5,7 @@ import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { evaluateDeep, interpolate } from './expressions/index.js';
 import { declaredInputs } from './inputs.js';
+import { isDockerUses, isLocalActionUses, localActionPathProblem } from './local-action.js';
 import { countLegs, legKept, legValueText, type MatrixFilter, type MatrixLeg } from './matrix.js';
 import { checkMatrixFilter, literalMatrix, staticLegs } from './matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from './model.js';
@@ -271,7 +272,8 @@ interface StepPlace {
 }
 
 /**
- * A step runs a script (`run:`), a task (`uses: task://…`, with its `with:` input) or the built-in
+ * A step runs a script (`run:`), a task (`uses: task://…`, with its `with:` input), a local action
+ * (`uses: ./path`, with its inputs; its action.yml is read where the step runs) or the built-in
  * checkout (`uses: actions/checkout@…`), never two of them.
  */
 function checkStepKind(
@@ -286,10 +288,18 @@ function checkStepKind(
     return;
   }
   if (raw.run !== undefined) error('a step has either run: or uses:, not both', { key: 'uses' });
-  const kind = isTaskUses(raw.uses) ? 'a task' : isCheckoutUses(raw.uses) ? 'actions/checkout' : undefined;
+  const kind = isTaskUses(raw.uses)
+    ? 'a task'
+    : isCheckoutUses(raw.uses)
+      ? 'actions/checkout'
+      : isLocalActionUses(raw.uses)
+        ? 'a local action'
+        : undefined;
   if (kind === undefined) {
     error(
-      `step uses the action "${raw.uses}": actions (uses:) are not supported yet (actions/checkout is built in); use run:, or uses: task://… for a JavaScript task`,
+      isDockerUses(raw.uses)
+        ? `step uses the Docker container action "${raw.uses}": Docker container actions are not supported; use run: (docker run …)`
+        : `step uses the action "${raw.uses}": actions from other repositories are not supported yet (actions/checkout is built in, and local actions, uses: ./path, run); use run:, or uses: task://… for a JavaScript task`,
       { key: 'uses' },
     );
     return;
@@ -297,6 +307,9 @@ function checkStepKind(
   if (kind === 'a task') {
     const parsed = parseTaskReference(raw.uses);
     if ('error' in parsed) error(parsed.error, { key: 'uses', usesOffset: parsed.offset });
+  } else if (kind === 'a local action') {
+    const problem = localActionPathProblem(raw.uses);
+    if (problem) error(problem.message, { key: 'uses', usesOffset: problem.offset });
   } else {
     if (!checkoutHasRef(raw.uses)) {
       error(`"${raw.uses}" names no version: write actions/checkout@v4 (any ref does)`, { key: 'uses' });

@@ -168,6 +168,7 @@ const stepDefinition = optional(
     name: str,
     run: str,
     task: fc.record({ module: str, exportName: str, with: stringRecord }),
+    action: fc.record({ path: str, with: stringRecord }),
     builtin: fc.constant('checkout'),
     shell: str,
     workingDirectory: str,

@@ -64,7 +64,7 @@ describe('uses: actions/checkout@… steps', () => {
     const { workflow, diagnostics } = parseWorkflow(other, 'ci.yml');
     expect(workflow).toBeUndefined();
     expect(diagnostics.map((d) => d.message)).toEqual([
-      'step uses the action "actions/setup-node@v4": actions (uses:) are not supported yet (actions/checkout is built in); use run:, or uses: task://… for a JavaScript task',
+      'step uses the action "actions/setup-node@v4": actions from other repositories are not supported yet (actions/checkout is built in, and local actions, uses: ./path, run); use run:, or uses: task://… for a JavaScript task',
     ]);
   });
 });

@@ -21,6 +21,7 @@ import { readGitContext } from '../git-info.js';
 import { GroupWait } from '../group-wait.js';
 import { selectedWorkflow } from '../job-option.js';
 import { newRunSecrets } from '../key-values.js';
+import { localActionProblems } from '../local-action-check.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
@@ -73,6 +74,11 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   }
   if (!parsed.workflow) return ExitCode.invalid;
+  const actionProblems = localActionProblems(parsed.workflow, cwd);
+  if (actionProblems !== '') {
+    process.stderr.write(`${actionProblems}\n`);
+    return ExitCode.invalid;
+  }
   const workflow = filteredWorkflow(
     selectedWorkflow(parsed.workflow, options.job, path),
     options.matrix,

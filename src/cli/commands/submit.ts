@@ -13,6 +13,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
 import { selectedWorkflow } from '../job-option.js';
 import { newRunSecrets } from '../key-values.js';
+import { localActionProblems } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
@@ -87,6 +88,11 @@ export async function submitCommand(
   if (parsed.diagnostics.length > 0)
     process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   if (!parsed.workflow) return ExitCode.invalid;
+  const actionProblems = localActionProblems(parsed.workflow, workspace);
+  if (actionProblems !== '') {
+    process.stderr.write(`${actionProblems}\n`);
+    return ExitCode.invalid;
+  }
   // Checked here too, so that a wrong job id, matrix filter, input or event is refused before the
   // workspace is uploaded.
   const selected = selectedWorkflow(parsed.workflow, options.job, path);

@@ -7,6 +7,7 @@ import type { JobDefinition, Workflow } from '../../workflow/model.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
 import { ExitCode } from '../exit-codes.js';
+import { localActionProblems } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { counted } from '../views/format.js';
 
@@ -27,6 +28,11 @@ export async function validateCommand(
     process.stderr.write(`${formatDiagnostics(file, parsed.source, parsed.diagnostics)}\n`);
   }
   if (!parsed.workflow) return ExitCode.invalid;
+  const actionProblems = localActionProblems(parsed.workflow, process.cwd());
+  if (actionProblems !== '') {
+    process.stderr.write(`${actionProblems}\n`);
+    return ExitCode.invalid;
+  }
   const workflow = filteredWorkflow(parsed.workflow, options.matrix, (note) =>
     process.stderr.write(`valkyrie: ${note}\n`),
   );

@@ -1,0 +1,51 @@
+import type { ActionManifest } from '../workflow/action-manifest.js';
+
+export interface ResolvedInputs {
+  /** Input name (lower-cased, as GitHub keeps them) → value: the `inputs` context of the action. */
+  readonly values: Readonly<Record<string, string>>;
+  /** Lines for the step's log, as GitHub warns rather than fails. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * An action's inputs as GitHub resolves them: each `with:` value (evaluated), else the input's
+ * `default:` (evaluated when the step starts). Like GitHub, a `with:` key the action does not declare
+ * is only a warning (`Unexpected input(s) …`) and is still passed; a `required: true` input that is
+ * neither given nor defaulted is only a warning too ("Actions using required: true will not
+ * automatically return an error if the input is not specified").
+ */
+export function resolveActionInputs(
+  manifest: ActionManifest,
+  file: string,
+  given: Readonly<Record<string, string>>,
+  evaluateDefault: (template: string) => string,
+): ResolvedInputs {
+  const values: Record<string, string> = {};
+  for (const [key, value] of Object.entries(given)) values[key.toLowerCase()] = value;
+  const declared = new Set(manifest.inputs.map((input) => input.name));
+  const warnings: string[] = [];
+  const unexpected = Object.keys(values).filter((key) => !declared.has(key));
+  if (unexpected.length > 0) {
+    const valid = [...declared].map((name) => `'${name}'`).join(', ');
+    warnings.push(
+      `warning: Unexpected input(s) ${unexpected.map((key) => `'${key}'`).join(', ')}, valid inputs are [${valid}] (${file})`,
+    );
+  }
+  for (const input of manifest.inputs) {
+    if (Object.hasOwn(values, input.name)) continue;
+    if (input.default !== undefined) values[input.name] = evaluateDefault(input.default);
+    else if (input.required)
+      warnings.push(
+        `${file}:${input.at.line}:${input.at.col}: warning: input "${input.name}" is required and was not given (with: ${input.name}: …)`,
+      );
+  }
+  return { values, warnings };
+}
+
+/** `INPUT_<NAME>` for a JavaScript action: upper-cased, spaces as `_` (GitHub's rule). */
+export function inputVariables(values: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values))
+    out[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
+  return out;
+}

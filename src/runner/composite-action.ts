@@ -1,0 +1,183 @@
+import type { ProcessOutcome, StepResult } from '../core/outcome.js';
+import type { CompositeStepDefinition } from '../workflow/action-manifest.js';
+import {
+  type EvaluationContext,
+  type ExpressionValue,
+  evaluateCondition,
+  interpolate,
+} from '../workflow/expressions/index.js';
+import type { StepDefinition } from '../workflow/model.js';
+import { evaluateFlag } from '../workflow/typed-values.js';
+import type { LoadedAction } from './action-loading.js';
+import { type ActionRun, actionContext, runLocalAction, scopedRun } from './local-action-step.js';
+import { runShellStep } from './run-step.js';
+import { displayName, evaluateMap, withStepEnv } from './step-context.js';
+import type { StepState } from './step-effects.js';
+import { type StepFiles, stepFiles } from './step-environment.js';
+
+/**
+ * Runs a composite action's steps in order, as GitHub does: each sees the action's `inputs`, its own
+ * `steps` (the action's step ids, not the job's), `github.action_path`, and the calling step's env
+ * with what $GITHUB_ENV got so far; `if:` defaults to success() of the action's steps; a step that
+ * fails (without continue-on-error) fails the action and the later steps are skipped unless their
+ * `if:` says otherwise. $GITHUB_ENV and $GITHUB_PATH act on the job, as on GitHub; $GITHUB_OUTPUT sets
+ * the composite step's outputs, which the action's `outputs:` map to the calling step's.
+ */
+export async function runComposite(
+  run: ActionRun,
+  action: LoadedAction,
+  inputs: Readonly<Record<string, string>>,
+  steps: readonly CompositeStepDefinition[],
+): Promise<ProcessOutcome> {
+  const { host } = run;
+  const states: Record<string, StepState> = {};
+  let failure: ProcessOutcome | undefined;
+  let cancelled: ProcessOutcome | undefined;
+  /** The action's context for its steps, as of now. */
+  const scope = (): EvaluationContext => {
+    const base = actionContext(run.context(), action, inputs);
+    return {
+      ...base,
+      contexts: { ...base.contexts, steps: states as unknown as ExpressionValue },
+      status: { failed: failure !== undefined, cancelled: host.signal.aborted },
+    };
+  };
+  for (const [index, step] of steps.entries()) {
+    const filesKey = `${run.filesKey}-${index}`;
+    const where = `${action.file}:${step.at.line}:${step.at.col}`;
+    const stepContext = (): EvaluationContext => {
+      const base = withCommandFiles(scope(), stepFiles(host.options.directories, filesKey));
+      return withStepEnv(base, evaluateMap(step.env, base));
+    };
+    let context: EvaluationContext;
+    let shouldRun: boolean;
+    try {
+      context = stepContext();
+      shouldRun = evaluateCondition(step.if ?? 'success()', context);
+    } catch (error) {
+      host.systemLog(`${where}: error: ${messageOf(error)}`);
+      failure ??= { kind: 'exited', exitCode: 1 };
+      record(states, step.id, {}, 'failure', false);
+      continue;
+    }
+    if (!shouldRun) {
+      record(states, step.id, {}, 'skipped', false);
+      continue;
+    }
+    host.systemLog(displayName(step.name, context));
+    const outputs: Record<string, string> = {};
+    const setOutput = (name: string, value: string) => {
+      outputs[name] = value;
+    };
+    let outcome: ProcessOutcome;
+    let continueOnError = false;
+    try {
+      continueOnError = evaluateFlag(step.continueOnError, context);
+      const actionPath = action.directory;
+      outcome = await runStep(run, step, { context, stepContext, setOutput, filesKey, actionPath });
+    } catch (error) {
+      outcome = { kind: 'failed_to_start', message: messageOf(error) };
+    }
+    if (outcome.kind === 'failed_to_start' && !reported.has(outcome)) {
+      host.systemLog(`error: ${outcome.message} (${where})`);
+      reported.add(outcome);
+    }
+    const result: StepResult =
+      outcome.kind === 'exited' && outcome.exitCode === 0
+        ? 'success'
+        : outcome.kind === 'cancelled'
+          ? 'cancelled'
+          : 'failure';
+    record(states, step.id, outputs, result, continueOnError);
+    if (outcome.kind === 'cancelled') cancelled ??= outcome;
+    else if (outcome.kind === 'timed_out') return outcome;
+    else if (result === 'failure' && !continueOnError) failure ??= outcome;
+  }
+  // Outputs are mapped even after a failure, as GitHub does: a later step may read what was set.
+  const context = scope();
+  for (const [name, template] of Object.entries(action.manifest.outputs)) {
+    try {
+      run.setOutput(name, interpolate(template, context));
+    } catch (error) {
+      host.systemLog(
+        `warning: output "${name}" of ${action.file} could not be evaluated: ${messageOf(error)}`,
+      );
+    }
+  }
+  return cancelled ?? failure ?? { kind: 'exited', exitCode: 0 };
+}
+
+/** Failures logged where they happened: an action nested in others is not logged again by each. */
+const reported = new WeakSet<ProcessOutcome>();
+
+interface CompositeStepRun {
+  readonly context: EvaluationContext;
+  /** The step's context as of now, for an action it uses. */
+  readonly stepContext: () => EvaluationContext;
+  readonly setOutput: (name: string, value: string) => void;
+  readonly filesKey: string;
+  /** The action's directory: GITHUB_ACTION_PATH. */
+  readonly actionPath: string;
+}
+
+async function runStep(
+  run: ActionRun,
+  step: CompositeStepDefinition,
+  { context, stepContext, setOutput, filesKey, actionPath }: CompositeStepRun,
+): Promise<ProcessOutcome> {
+  if (step.uses !== undefined) {
+    return runLocalAction({
+      ...run,
+      uses: step.uses,
+      with: step.with,
+      context: stepContext,
+      setOutput,
+      filesKey,
+      depth: run.depth + 1,
+    });
+  }
+  const timeoutMs = run.deadline - Date.now();
+  if (timeoutMs <= 0) return { kind: 'timed_out' };
+  const definition: StepDefinition = {
+    index: run.host.step.index,
+    ...(step.id === undefined ? {} : { id: step.id }),
+    name: step.name,
+    run: step.run ?? '',
+    ...(step.shell === undefined ? {} : { shell: step.shell }),
+    ...(step.workingDirectory === undefined ? {} : { workingDirectory: step.workingDirectory }),
+    env: {},
+    continueOnError: false,
+  };
+  return runShellStep({
+    ...scopedRun({ ...run, setOutput }, context, definition),
+    scope: {
+      filesKey,
+      defaults: {},
+      variables: { GITHUB_ACTION_PATH: actionPath },
+      timeoutMs,
+    },
+  });
+}
+
+/** `github.output` and the like name the step's own command files, as its GITHUB_OUTPUT does. */
+function withCommandFiles(context: EvaluationContext, files: StepFiles): EvaluationContext {
+  const github = context.contexts.github as Record<string, ExpressionValue>;
+  const own = { env: files.env, output: files.output, path: files.path, step_summary: files.summary };
+  return { ...context, contexts: { ...context.contexts, github: { ...github, ...own } } };
+}
+
+function record(
+  states: Record<string, StepState>,
+  id: string | undefined,
+  outputs: Record<string, string>,
+  outcome: StepResult,
+  continueOnError: boolean,
+): void {
+  if (id === undefined) return;
+  const conclusion: StepResult = outcome === 'failure' && continueOnError ? 'success' : outcome;
+  states[id] = { outputs, outcome, conclusion };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,189 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { ProcessOutcome } from '../core/outcome.js';
+import type { OutputLine } from '../executors/contract.js';
+import type { JobSpec } from '../protocol/job-spec.js';
+import type { EvaluationContext, ExpressionValue } from '../workflow/expressions/index.js';
+import { interpolate } from '../workflow/expressions/index.js';
+import type { LocalActionStepDefinition, StepDefinition } from '../workflow/model.js';
+import { inputVariables, resolveActionInputs } from './action-inputs.js';
+import { ActionLoadError, type LoadedAction, loadLocalAction } from './action-loading.js';
+import { runComposite } from './composite-action.js';
+import type { CommandFileTexts } from './file-commands.js';
+import type { JobRunOptions } from './job-run.js';
+import { runStepProcess, type ShellStepRun, stepVariables } from './run-step.js';
+import { evaluateMap, withStepEnv } from './step-context.js';
+import { stepTimeoutMs } from './step-timeout.js';
+
+/** What a local action's step uses of the job running it; the job's state is shared, not copied. */
+export interface ActionStepHost {
+  readonly spec: JobSpec;
+  readonly options: JobRunOptions;
+  /** The workflow's `uses:` step (its index names the log lines and, with a suffix, the command files). */
+  readonly step: StepDefinition;
+  /** Aborted when the step is interrupted (the job is cancelled or timed out). */
+  readonly signal: AbortSignal;
+  /** Directories the job's steps added through $GITHUB_PATH so far (a live list). */
+  readonly extraPath: readonly string[];
+  readonly cutBefore: (text: string, limit: number) => number;
+  /** A sink for a process's output lines (masked, workflow commands acted on); `::set-output` goes to `setOutput`. */
+  readonly lines: (setOutput: Output) => (line: OutputLine) => void;
+  /** Acts on command files: outputs to `setOutput`; env, path and summary to the job, as a step's do. */
+  readonly applyFileCommands: (texts: CommandFileTexts, setOutput: Output) => void;
+  readonly systemLog: (text: string) => void;
+}
+
+export type Output = (name: string, value: string) => void;
+
+/** One use of a local action: the workflow's step, or a step of a composite action that uses another. */
+export interface ActionRun {
+  readonly host: ActionStepHost;
+  /** `./path`, relative to the workspace (also inside a composite action, as on GitHub). */
+  readonly uses: string;
+  /** `with:` templates, evaluated in the calling step's context. */
+  readonly with: Readonly<Record<string, string>>;
+  /** The calling step's context as of now: $GITHUB_ENV values written since are in its `env`. */
+  readonly context: () => EvaluationContext;
+  /** Where the action's outputs go: the calling step's outputs. */
+  readonly setOutput: Output;
+  /** Names this use's command files: the step's index, then each composite step's, `3-0-1`. */
+  readonly filesKey: string;
+  /** When the calling step's `timeout-minutes` ends (ms since the epoch; Infinity without one). */
+  readonly deadline: number;
+  /** How many actions this one is nested in: 0 for the workflow's step. */
+  readonly depth: number;
+}
+
+/** GitHub's own limit on composite actions nested in one another. */
+export const maxActionDepth = 9;
+
+/**
+ * The workflow's `uses: ./path` step. `current` gives the job's contexts as of now (the step's own
+ * `env:` is laid over them again each time, so that $GITHUB_ENV values written by the action's
+ * earlier steps are seen); `context` is the step's as it started, for its `timeout-minutes`.
+ */
+export function runActionStep(
+  host: ActionStepHost,
+  action: LocalActionStepDefinition,
+  context: EvaluationContext,
+  current: () => EvaluationContext,
+  setOutput: Output,
+): Promise<ProcessOutcome> {
+  return runLocalAction({
+    host,
+    uses: action.path,
+    with: action.with,
+    context: () => {
+      const job = current();
+      return withStepEnv(job, evaluateMap(host.step.env, job));
+    },
+    setOutput,
+    filesKey: String(host.step.index),
+    deadline: Date.now() + stepTimeoutMs(host.step, context),
+    depth: 0,
+  });
+}
+
+/** Runs a local action: reads its action.yml from the workspace, then its composite steps or its `main`. */
+export async function runLocalAction(run: ActionRun): Promise<ProcessOutcome> {
+  const { host } = run;
+  if (run.depth > maxActionDepth) {
+    return failed(
+      `local action ${run.uses}: actions are nested more than ${maxActionDepth} deep (does one use itself?)`,
+    );
+  }
+  let action: LoadedAction;
+  try {
+    action = loadLocalAction(host.spec.workspace, run.uses);
+  } catch (error) {
+    if (!(error instanceof ActionLoadError)) throw error;
+    for (const line of error.details) host.systemLog(line);
+    return failed(error.message);
+  }
+  for (const line of action.warnings) host.systemLog(line);
+  const calling = run.context();
+  const given = evaluateMap(run.with, calling);
+  const inputs = resolveActionInputs(action.manifest, action.file, given, (template) =>
+    interpolate(template, calling),
+  );
+  for (const line of inputs.warnings) host.systemLog(line);
+  const runs = action.manifest.runs;
+  if (runs.kind === 'composite') return runComposite(run, action, inputs.values, runs.steps);
+  return runNodeAction(run, action, inputs.values, runs.main);
+}
+
+/** The action's view of its caller's contexts: its own `inputs`, and `github.action_path`. */
+export function actionContext(
+  base: EvaluationContext,
+  action: LoadedAction,
+  inputs: Readonly<Record<string, string>>,
+): EvaluationContext {
+  const github = base.contexts.github;
+  const own = github !== null && typeof github === 'object' && !Array.isArray(github) ? github : {};
+  return {
+    ...base,
+    contexts: {
+      ...base.contexts,
+      github: { ...own, action_path: action.directory } as ExpressionValue,
+      inputs,
+    },
+  };
+}
+
+/**
+ * A JavaScript action: `node <main>` with the Node that runs Valkyrie, in the workspace, with its
+ * inputs as INPUT_<NAME> and the step's GITHUB_* files, which is all @actions/core reads and writes.
+ */
+async function runNodeAction(
+  run: ActionRun,
+  action: LoadedAction,
+  inputs: Readonly<Record<string, string>>,
+  main: string,
+): Promise<ProcessOutcome> {
+  const { host } = run;
+  const script = resolve(action.directory, main);
+  if (!existsSync(script))
+    return failed(`local action ${run.uses}: runs.main ${main} was not found (${script})`);
+  const inside = relative(realpathSync(host.spec.workspace), realpathSync(script));
+  if (inside.startsWith('..') || isAbsolute(inside))
+    return failed(`local action ${run.uses}: runs.main ${main} leads outside the workspace`);
+  const timeoutMs = run.deadline - Date.now();
+  if (timeoutMs <= 0) return { kind: 'timed_out' };
+  const context = actionContext(run.context(), action, inputs);
+  const processRun: ShellStepRun = {
+    ...scopedRun(run, context),
+    scope: {
+      filesKey: run.filesKey,
+      defaults: {},
+      variables: { ...inputVariables(inputs), GITHUB_ACTION_PATH: action.directory },
+      timeoutMs,
+    },
+  };
+  const env = stepVariables(processRun);
+  return runStepProcess(processRun, {
+    command: process.execPath,
+    args: [script],
+    cwd: host.spec.workspace,
+    env,
+  });
+}
+
+/** The parts of a process run that every step of an action shares; the outputs go to `run.setOutput`. */
+export function scopedRun(run: ActionRun, context: EvaluationContext, step?: StepDefinition): ShellStepRun {
+  const { host } = run;
+  return {
+    spec: host.spec,
+    options: host.options,
+    step: step ?? host.step,
+    context,
+    extraPath: host.extraPath,
+    signal: host.signal,
+    onLine: host.lines(run.setOutput),
+    cutBefore: host.cutBefore,
+    applyFileCommands: (texts) => host.applyFileCommands(texts, run.setOutput),
+  };
+}
+
+function failed(message: string): ProcessOutcome {
+  return { kind: 'failed_to_start', message };
+}

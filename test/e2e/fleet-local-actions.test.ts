@@ -1,0 +1,96 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logLines, statuses, Workspace } from './cli.js';
+import {
+  createToken,
+  killAll,
+  type StartedProcess,
+  startProcess,
+  startRunnerProcess,
+  startServer,
+} from './fleet-processes.js';
+import { waitFor } from './process-state.js';
+
+/**
+ * A local action travels in the workspace bundle `valkyrie submit` sends: a real `valkyrie runner`
+ * reads its action.yml from the job's unpacked workspace, as `valkyrie run` reads it from the tree.
+ */
+const admin = 'vkt-e2e-admin-token-local-actions-0123456789';
+const ws = new Workspace();
+const processes: StartedProcess[] = [];
+let serverUrl = '';
+let submitToken = '';
+
+const put = (name: string, content: string) => {
+  const path = join(ws.dir, 'project', name);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+};
+
+beforeAll(async () => {
+  const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
+  processes.push(server);
+  serverUrl = server.url;
+  const registration = await createToken(serverUrl, admin, 'runner');
+  submitToken = await createToken(serverUrl, admin, 'submit');
+  const runner = startRunnerProcess(ws, serverUrl, registration, 'actions');
+  processes.push(runner);
+  await waitFor(
+    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
+    20_000,
+    'the runner to connect',
+  );
+}, 30_000);
+
+afterAll(async () => {
+  await killAll(processes);
+  ws.dispose();
+});
+
+describe('local actions on a fleet runner', () => {
+  it('a composite action using a JavaScript action runs from the submitted bundle', async () => {
+    put(
+      '.github/actions/wrap/action.yml',
+      `inputs:
+  who: { default: fleet }
+outputs:
+  said:
+    value: \${{ steps.js.outputs.said }}
+runs:
+  using: composite
+  steps:
+    - id: js
+      uses: ./.github/actions/js
+      with:
+        who: \${{ inputs.who }}
+`,
+    );
+    put('.github/actions/js/action.yml', 'runs:\n  using: node20\n  main: main.js\n');
+    put(
+      '.github/actions/js/main.js',
+      `require('node:fs').appendFileSync(process.env.GITHUB_OUTPUT, 'said=hi ' + process.env.INPUT_WHO + '\\n');\n`,
+    );
+    put(
+      'ci.yml',
+      `name: actions
+jobs:
+  use:
+    runs-on: self-hosted
+    steps:
+      - id: w
+        uses: ./.github/actions/wrap
+      - run: echo "said=\${{ steps.w.outputs.said }}"
+`,
+    );
+    const follow = startProcess(
+      ws,
+      ['submit', 'project/ci.yml', '--workspace', 'project', '--follow', '--json'],
+      { VALKYRIE_SERVER: serverUrl, VALKYRIE_TOKEN: submitToken },
+    );
+    processes.push(follow);
+    const result = await follow.done;
+    expect(statuses(result.stdout), result.stderr).toEqual({ use: 'succeeded' });
+    expect(logLines(result.stdout, 'use')).toContain('said=hi fleet');
+  }, 60_000);
+});
