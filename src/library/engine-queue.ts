@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { BinaryHeap, type HeapSlot } from '../engine/binary-heap.js';
 import { keyThenArrival, ReadyQueue } from '../engine/ready-queue.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type { QueueJobId } from '../store/queue.js';
+import type { QueueJobId, UncountedAttempt } from '../store/queue.js';
 import type { JobOutcome } from './events.js';
 import type { JobRecord } from './job-record.js';
 
@@ -18,6 +18,9 @@ export interface QueueEntry extends HeapSlot {
 
 /** Entries whose record the store refused, each with the outcome the store holds (see `settle`). */
 export type StoredOutcomes<E> = ReadonlyMap<E, Promise<JobOutcome>>;
+
+/** What `settle` returns: nothing, or the record's write (see there). */
+export type SettleRecord<E> = undefined | Promise<StoredOutcomes<E> | undefined>;
 
 /** What a queue may call back into the engine with. None is called from inside a queue method. */
 export interface EngineQueueHooks {
@@ -65,9 +68,10 @@ export interface EngineQueue<E extends QueueEntry> {
    * being written: the job's handle resolves once it has been. It may resolve with the entries of its
    * write whose record the store refused (their lease was lost: the job was cancelled, or went to
    * another engine), each with the outcome the store holds — once it holds one — which their handles
-   * report instead of this engine's.
+   * report instead of this engine's. `uncounted`: the last attempt never began; a store that gives a
+   * `cancelled` job back (for a later engine) does not count it.
    */
-  settle(entry: E, outcome: TaskOutcome): undefined | Promise<StoredOutcomes<E> | undefined>;
+  settle(entry: E, outcome: TaskOutcome, uncounted?: UncountedAttempt): SettleRecord<E>;
   /**
    * Ends an entry's job as cancelled (`engine.cancel`): a waiting entry leaves the queue, and a store
    * records the job cancelled; for an entry running here the store's record is made now, and its later

@@ -5,7 +5,7 @@ import { retryDelay } from '../core/retry-delay.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { RunTaskOptions, TaskLogEntry } from '../executors/thread/task-record.js';
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
-import type { QueueJobId } from '../store/queue.js';
+import type { QueueJobId, UncountedAttempt } from '../store/queue.js';
 import { DeadlineWaiters } from './deadline-waiters.js';
 import {
   type EngineQueue,
@@ -272,12 +272,8 @@ export class JobDispatch {
     job.attempt++;
     this.inFlight++;
     if (this.options.listeners.active) {
-      this.options.listeners.emit({
-        type: 'job.started',
-        jobId: job.id,
-        task: job.task.name,
-        attempt: job.attempt,
-      });
+      const { id: jobId, attempt } = job;
+      this.options.listeners.emit({ type: 'job.started', jobId, task: job.task.name, attempt });
     }
     // The pool's fastest path takes no options: a first attempt, no timeout of its own. Progress
     // comes through the job itself (JobRecord.taskProgress): no closure per attempt for it.
@@ -315,7 +311,8 @@ export class JobDispatch {
    * while the pool settles them; they are handled together in the next microtask, in the order they
    * came, outside the pool's own work.
    */
-  readonly attemptEnded = (job: JobRecord, outcome: TaskOutcome): void => {
+  readonly attemptEnded = (job: JobRecord, outcome: TaskOutcome, begun = true): void => {
+    if (!begun) this.retries.notBegun(job);
     const at = this.endedCount++;
     this.endedJobs[at] = job;
     this.endedOutcomes[at] = outcome;
@@ -353,6 +350,7 @@ export class JobDispatch {
     if (stopped !== undefined) this.stopping.delete(job);
     // A cancelled job ends cancelled, also when its task finished anyway; a job ended already is done.
     const outcome: TaskOutcome = stopped === undefined ? ended : { kind: 'cancelled', reason: stopped };
+    const uncounted = this.retries.uncountNotBegun(job, ended, stopped !== undefined);
     if (job.settled) {
       if (this.queue.size > 0 || this.takeWasFull) this.schedulePump();
       return;
@@ -361,28 +359,24 @@ export class JobDispatch {
     if (!this.stopped && this.retries.earnsRetry(job, outcome, retry)) {
       const delayMs = retryDelay({ ...retry, when: [] }, job.attempt);
       if (this.options.listeners.active) {
-        this.options.listeners.emit({
-          type: 'job.retried',
-          jobId: job.id,
-          task: job.task.name,
-          attempt: job.attempt,
-          outcome,
-          delayMs,
-        });
+        const { id: jobId, attempt } = job;
+        const event = { type: 'job.retried', jobId, task: job.task.name, attempt, outcome, delayMs } as const;
+        this.options.listeners.emit(event);
       }
       this.place(job, delayMs, this.batchNow);
     } else {
-      this.finish(job, outcome);
+      this.finish(job, outcome, uncounted ? 'not_begun' : undefined);
       if (this.queue.size > 0 || this.takeWasFull) this.schedulePump();
     }
   }
 
-  private finish(job: JobRecord, ended: TaskOutcome): void {
+  /** `uncounted`: the attempt that ended never began (RetryPlanner.uncountNotBegun). */
+  private finish(job: JobRecord, ended: TaskOutcome, uncounted?: UncountedAttempt): void {
     if (job.settled) return;
     const outcome = this.queue.recordable?.(ended) ?? ended;
     const final = job.conclude(outcome);
     if (final === undefined) return;
-    const recorded = this.queue.settle(job, outcome);
+    const recorded = this.queue.settle(job, outcome, uncounted);
     if (recorded === undefined) {
       // Told first and guarded, so that a listener that throws cannot keep the handle from settling.
       this.tellConcluded(job, final, undefined);

@@ -44,7 +44,8 @@ export type ConcludedListener = (final: JobOutcome, recorded: Promise<unknown> |
 export interface JobTask {
   readonly task: EngineTask;
   readonly poolTask: PoolTask;
-  attemptEnded(job: JobRecord, outcome: TaskOutcome): void;
+  /** `begun`: false when no worker began the attempt (TaskSettledListener). */
+  attemptEnded(job: JobRecord, outcome: TaskOutcome, begun: boolean): void;
   progressReported(job: JobRecord, value: unknown): void;
   logReported(job: JobRecord, entry: TaskLogEntry): void;
 }
@@ -170,8 +171,8 @@ export class JobRecord implements QueueEntry, TaskSettledListener, JobHandle {
     listener(final, recorded);
   }
 
-  taskSettled(outcome: TaskOutcome): void {
-    this.jobTask.attemptEnded(this, outcome);
+  taskSettled(outcome: TaskOutcome, begun: boolean): void {
+    this.jobTask.attemptEnded(this, outcome, begun);
   }
 
   taskProgress(value: unknown): void {

@@ -16,6 +16,26 @@ import { retryable } from './retryable.js';
 export class RetryPlanner {
   /** Jobs that lost a worker, with how many of their attempts were forgiven (0 or 1). */
   private readonly forgiven = new WeakMap<JobRecord, number>();
+  /** Jobs whose attempt ended without a worker beginning it, until that end is handled (rare). */
+  private readonly unbegun = new Set<JobRecord>();
+
+  /** The pool ended the job's attempt before a worker began it. */
+  notBegun(job: JobRecord): void {
+    this.unbegun.add(job);
+  }
+
+  /**
+   * Whether the attempt that just ended is not counted for never having begun: one the pool
+   * cancelled (an engine closing gives back the jobs it had not started) leaves the job's attempts
+   * (and a store's, EngineQueue.settle) as they were before it. One that engine.cancel stopped
+   * (`stopped`) stays counted, as the store recorded it so when it was cancelled.
+   */
+  uncountNotBegun(job: JobRecord, ended: TaskOutcome, stopped: boolean): boolean {
+    if (this.unbegun.size === 0 || !this.unbegun.delete(job)) return false;
+    if (stopped || ended.kind !== 'cancelled') return false;
+    job.attempt--;
+    return true;
+  }
 
   earnsRetry(job: JobRecord, outcome: TaskOutcome, retry: ResolvedRetryPolicy): boolean {
     if (!retryable(outcome, retry.retryOn)) return false;

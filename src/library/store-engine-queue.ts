@@ -8,8 +8,9 @@ import type {
   QueueJobId,
   QueueStore,
   Release,
+  UncountedAttempt,
 } from '../store/queue.js';
-import type { EngineQueue, StoredOutcomes } from './engine-queue.js';
+import type { EngineQueue, SettleRecord, StoredOutcomes } from './engine-queue.js';
 import type { JobOutcome } from './events.js';
 import { lookOutForFinishedElsewhere } from './finished-elsewhere.js';
 import type { JobRecord } from './job-record.js';
@@ -24,14 +25,13 @@ import { WorkWaiter } from './work-waiter.js';
  * sent as one batch each — enqueues, completions, releases (retries) — so one synchronous stretch of the
  * engine costs one store commit per kind; on SQLite a claim made in the same turn joins the same transaction.
  *
- * - `add` of a new entry enqueues it; of an entry holding a lease (a retry), releases the lease with
- *   the entry's `notBefore`.
+ * - `add` of a new entry enqueues it; of an entry holding a lease (a retry), releases it (`notBefore`).
  * - `take` claims jobs of the engine's tasks in queue order. A lease on a job this engine enqueued
  *   maps back to its entry; any other (another process's job, or one whose engine crashed) is
  *   adopted. Leases are renewed at a third of their TTL and expired ones swept by the same timer,
  *   which is how a job claimed by a dead process runs again.
  * - `settle` completes the job (the handle resolves once that has committed); a `cancelled`
- *   outcome — the engine being destroyed — releases it instead, so it runs again later.
+ *   outcome — the engine closing or destroyed — releases it instead (`not_begun` if it never began).
  * - After a short claim, a WorkWaiter (work-waiter.ts) wakes the engine when work may be ready.
  */
 export class StoreEngineQueue implements EngineQueue<JobRecord> {
@@ -163,7 +163,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return enqueued.then(() => claimed).then((leases) => this.#taken(leases, limit, into));
   }
 
-  settle(entry: JobRecord, outcome: TaskOutcome): undefined | Promise<StoredOutcomes<JobRecord> | undefined> {
+  settle(entry: JobRecord, outcome: TaskOutcome, uncounted?: UncountedAttempt): SettleRecord<JobRecord> {
     const lease = entry.lease;
     const id = entry.storeId;
     if (id !== undefined && this.#byId.get(id) === entry) this.#byId.delete(id);
@@ -183,7 +183,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
     entry.lease = undefined;
     if (outcome.kind === 'cancelled') {
-      this.#toRelease.push({ lease });
+      this.#toRelease.push({ lease, uncounted });
       this.#releasing.push(undefined);
       this.#scheduleFlush();
       return;

@@ -23,7 +23,10 @@ export interface NewQueueJob {
   readonly idempotencyKey?: string;
   /** Default `requeue`. */
   readonly onLeaseExpiry?: LeaseExpiryPolicy;
-  /** Leases granted at most this often; an expiry past it fails the job. Default 25. */
+  /**
+   * Leases granted at most this often (more by one per lease released `forgiven`, Release.uncounted);
+   * an expiry past it fails the job. Default 25.
+   */
   readonly maxAttempts?: number;
 }
 
@@ -46,7 +49,7 @@ export interface QueueJob {
   readonly payload: unknown;
   readonly priority: Priority;
   readonly state: QueueJobState;
-  /** Leases granted so far. */
+  /** Leases granted so far, less those released `not_begun` (`Release.uncounted`). */
   readonly attempts: number;
   readonly createdAt: number;
   readonly notBefore?: number;
@@ -94,11 +97,22 @@ export type CompletionResult =
   /** The token was not the job's current one (the lease expired and the job moved on); recorded. */
   | { readonly kind: 'stale'; readonly jobId: QueueJobId; readonly token: number };
 
+/** Why a released lease's attempt is not counted (`Release.uncounted`). */
+export type UncountedAttempt = 'not_begun' | 'forgiven';
+
 /** A leased job given back to the queue unfinished, e.g. for a retry after a delay. */
 export interface Release {
   readonly lease: LeaseRef;
   /** Not claimed again before this time (epoch ms), and aged from then; ready at once when omitted. */
   readonly notBefore?: number;
+  /**
+   * The lease's attempt does not count against `maxAttempts`; counted when omitted.
+   * - `not_begun`: its holder never began it (an engine closing gives back the jobs it had not
+   *   started): the job's attempts go back by one, and its next lease carries the same number again.
+   * - `forgiven`: it ran, and its holder forgave it (the library's suspect, a job lost with a thread
+   *   beside others): the job's attempts keep it, and its bound grows by one instead.
+   */
+  readonly uncounted?: UncountedAttempt;
 }
 
 export type ReleaseResult =
@@ -209,7 +223,8 @@ export interface QueueStore {
   /**
    * Gives leased jobs back to the queue in one commit, each ready again at its `notBefore` (a retry
    * after a delay) and ranked as if enqueued then; attempts are kept, so `maxAttempts` still bounds
-   * the job. A stale token is recorded (action `release`) and reported per release.
+   * the job, except as `uncounted` says. A stale token is recorded (action `release`) and reported
+   * per release; it changes nothing, attempts included.
    */
   release(releases: readonly Release[]): Promise<ReleaseResult[]>;
   /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/library/engine.js';
 import type { EngineStoreOptions } from '../../src/library/options.js';
 import { durableKinds } from './durable-kinds.js';
-import { afterTest, fixture, openTestEngine } from './helpers.js';
+import { afterTest, fixture, openTestEngine, until } from './helpers.js';
 
 for (const kind of durableKinds) {
   describe.skipIf(kind.skip !== undefined)(`close() on ${kind.name}`, () => {
@@ -100,14 +100,49 @@ for (const kind of durableKinds) {
       const outcomes = await Promise.all(jobs.map((job) => job.result));
       expect(outcomes[0]).toEqual({ kind: 'succeeded', output: 'slept', attempts: 1 });
       const reason = 'the engine closed before it ran the job here; the job stays queued in the store';
+      // Never begun: no attempt counted, in the handle nor in the store (before: 1 in both).
       for (const outcome of outcomes.slice(1))
-        expect(outcome).toEqual({ kind: 'cancelled', reason, attempts: 1 });
+        expect(outcome).toEqual({ kind: 'cancelled', reason, attempts: 0 });
 
       const next = await openEngine({ store: durable.store(2_000), runJobs: false });
       afterTest(() => next.destroy());
       for (const job of jobs.slice(1)) {
-        expect(await next.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'queued' });
+        expect(await next.getStoredJob(job.storeId ?? '')).toMatchObject({ state: 'queued', attempts: 0 });
       }
+    }, 30_000);
+
+    it('a job it gave back runs as attempt 1 in the next engine, within maxAttempts: 1', async () => {
+      const durable = await kind.make(0);
+      afterTest(() => durable.cleanup());
+      const pool = { minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1 };
+      const { engine, events } = await openTestEngine({ store: durable.store(30_000), pool, maxInFlight: 2 });
+      const sleep = engine.task<number, string>('sleep', { module: fixture(), exportName: 'sleep' });
+      engine.task('flaky', { module: fixture(), exportName: 'flaky' });
+      const running = engine.enqueue(sleep, 300);
+      // Lined up behind the sleep in the one slot; it would succeed on any attempt, and may have one.
+      const givenBack = engine.enqueue('flaky', { succeedOn: 1 }, { retry: { maxAttempts: 1 } });
+      while (events.filter((event) => event.type === 'job.started').length < 2) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await engine.close();
+      expect(await running.result).toMatchObject({ kind: 'succeeded', attempts: 1 });
+      expect(await givenBack.result).toMatchObject({ kind: 'cancelled', attempts: 0 });
+
+      const { engine: next, events: nextEvents } = await openTestEngine({ store: durable.store(30_000) });
+      next.task('flaky', { module: fixture(), exportName: 'flaky' });
+      const id = givenBack.storeId ?? '';
+      await until(async () => (await next.getStoredJob(id))?.state === 'succeeded', 'the job to run');
+      // Before: it ran as attempt 2 of 1 (ctx.attempt 2), its stored attempts 2.
+      expect(await next.getStoredJob(id)).toMatchObject({
+        attempts: 1,
+        outcome: { kind: 'succeeded', output: 1, attempts: 1 },
+      });
+      expect(nextEvents).toContainEqual({
+        type: 'job.started',
+        jobId: expect.any(String),
+        task: 'flaky',
+        attempt: 1,
+      });
     }, 30_000);
   });
 }

@@ -10,6 +10,7 @@ import { queueCancelContract } from './queue-cancel.contract.js';
 import { queueClaimOrWaitContract } from './queue-claim-or-wait.contract.js';
 import { queueCountsContract } from './queue-counts.contract.js';
 import { queueGetJobsContract } from './queue-get-jobs.contract.js';
+import { queueReleaseContract } from './queue-release.contract.js';
 import { queueStoreContract } from './queue-store.contract.js';
 import { runFenceContract } from './run-fence.contract.js';
 import { runHandoffContract } from './run-handoff.contract.js';
@@ -37,6 +38,7 @@ for (const [name, make, skip] of storeFactories) {
       queueClaimOrWaitContract(make);
       queueCancelContract(make);
       queueGetJobsContract(make);
+      queueReleaseContract(make);
     });
     runRecoveryContract(make);
     runHandoffContract(make);

@@ -310,8 +310,9 @@ export class TaskDispatcher implements PoolDispatcher {
     if (this.events.active) this.events.emit({ type: 'task.log', taskId: task.id, level, message, fields });
   }
 
-  private settle(task: TaskRecord, outcome: TaskOutcome): void {
-    if (!task.settle(outcome)) return;
+  /** `begun`: TaskRecord.settle's, when the record cannot tell (a slot task the start gate held back). */
+  private settle(task: TaskRecord, outcome: TaskOutcome, begun?: boolean): void {
+    if (!task.settle(outcome, begun)) return;
     this.onSettled(task, outcome);
     if (!this.events.active) return;
     const taskId = task.id;
@@ -428,7 +429,8 @@ export class TaskDispatcher implements PoolDispatcher {
     for (const task of worker.inFlight.values()) {
       if (task.settled) continue;
       if (!worker.neverBegan(task)) running.push(task);
-      else if (task.aborting !== undefined) this.settle(task, this.abortedOutcome(task, task.aborting));
+      else if (task.aborting !== undefined)
+        this.settle(task, this.abortedOutcome(task, task.aborting), false);
       else {
         task.awaitingStart = false;
         task.workerId = -1;

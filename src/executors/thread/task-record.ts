@@ -41,7 +41,11 @@ export interface RunTaskOptions {
  * call back into the pool from it. `ThreadPool.run()` resolves its promise from one.
  */
 export interface TaskSettledListener {
-  taskSettled(outcome: TaskOutcome): void;
+  /**
+   * `begun`: false when no worker began the task (cancelled waiting in the pool, withdrawn from a
+   * worker's line, or left unstarted by a pool destroyed or a lost worker), so nothing of it ran.
+   */
+  taskSettled(outcome: TaskOutcome, begun: boolean): void;
   /**
    * Hears the task's progress reports, as `RunTaskOptions.onProgress` does (both are called): a
    * listener that is already there per task needs no closure and no options object per task.
@@ -115,12 +119,15 @@ export class TaskRecord {
     return test(this.listener);
   }
 
-  /** Idempotent: the first outcome wins. Returns false when the task had already settled. */
-  settle(outcome: TaskOutcome): boolean {
+  /**
+   * Idempotent: the first outcome wins. Returns false when the task had already settled. `begun`: by
+   * default, whether it was handed to a worker that has begun it (see TaskSettledListener).
+   */
+  settle(outcome: TaskOutcome, begun = this.workerId >= 0 && !this.awaitingStart): boolean {
     if (this.settled) return false;
     this.settled = true;
     this.removeAbortListener?.();
-    this.listener.taskSettled(outcome);
+    this.listener.taskSettled(outcome, begun);
     return true;
   }
 }

@@ -124,7 +124,7 @@ export class ThreadPool implements AsyncDisposable {
         );
       }
       if (options.signal?.aborted) {
-        listener.taskSettled({ kind: 'cancelled', reason: abortReasonOf(options.signal) });
+        listener.taskSettled({ kind: 'cancelled', reason: abortReasonOf(options.signal) }, false);
         return;
       }
     }

@@ -108,6 +108,15 @@ export const statements = {
     text: `SELECT job_id::text AS seq, token::text AS token
            FROM queue_release($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint, $5::bigint, $6::text[], $7::int)`,
   },
+  // After queue_release, in its transaction, for the uncounted releases it applied (Release.uncounted):
+  // a not-begun attempt goes back by one, a forgiven one raises the bound. Rows by primary key.
+  uncount: {
+    name: 'vk_queue_uncount_released',
+    text: `UPDATE queue_jobs AS q SET attempts = greatest(q.attempts - CASE WHEN i.forgiven THEN 0 ELSE 1 END, 0),
+             max_attempts = q.max_attempts + CASE WHEN i.forgiven THEN 1 ELSE 0 END
+           FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) AS i (seq, token, forgiven)
+           WHERE q.seq = ANY ($1::bigint[]) AND q.seq = i.seq AND q.lease_token = i.token AND q.state = 'queued'`,
+  },
   // Takes the expired leases in id order and skips a row another transaction has locked — a completion,
   // release or renewal under way, whose commit decides the job — instead of waiting for it: locking
   // them in lease-expiry order made a sweep and another process's completion batch deadlock. A function

@@ -47,6 +47,7 @@ import {
   handedRefs,
   leasesFromColumns,
 } from './queue-hand-off.js';
+import { uncountReleased } from './queue-release.js';
 import { statements } from './queue-statements.js';
 
 type Row = QueueRow<string>;
@@ -270,6 +271,7 @@ export class PostgresQueueStore implements QueueStore {
       releases.map((release, i) => ({
         lease: release.lease,
         notBefore: releaseNotBefore(release.notBefore, i),
+        uncounted: release.uncounted,
       })),
     );
     const results = await this.#db.write(
@@ -285,6 +287,7 @@ export class PostgresQueueStore implements QueueStore {
             priorities,
             priorities.indexOf(defaultPriority),
           ]);
+          await uncountReleased(query, valid, rows);
           return rows;
         });
         // Other processes' waiters look again; delivered on commit.

@@ -106,9 +106,11 @@ export class SqliteQueueStore implements QueueStore {
         `UPDATE queue_jobs SET ${leaseColumns} WHERE seq BETWEEN ? AND ?`,
       ),
       // Ranked as if enqueued at max(now, notBefore): the queue key of core/priority.ts, in SQL.
-      release: db.prepare<[number | null, number, number, number, number]>(
+      // Release.uncounted: 1 takes back its attempt (not begun), or raises the bound (forgiven); else 0.
+      release: db.prepare<[number | null, number, number, number, number, number, number]>(
         `UPDATE queue_jobs SET state = 'queued', not_before = ?,
            queue_key = ? + ${priorityLevelSql} * ?,
+           attempts = max(attempts - ?, 0), max_attempts = max_attempts + ?,
            lease_worker = NULL, lease_expires_at = NULL
          WHERE seq = ? AND lease_token = ? AND state = 'leased'`,
       ),
@@ -336,13 +338,15 @@ export class SqliteQueueStore implements QueueStore {
     const notBefore = releases.map((release, i) => releaseNotBefore(release.notBefore, i));
     const results = await this.#commits.write('release queue jobs', () => {
       const now = this.#options.clock.now();
-      const results = releases.map(({ lease }, i): ReleaseResult => {
+      const results = releases.map(({ lease, uncounted }, i): ReleaseResult => {
         const seq = Number(lease.jobId);
         const at = notBefore[i] ?? null;
         const { changes } = this.#statements.release.run(
           at,
           Math.max(now, at ?? now),
           this.#options.agingIntervalMs,
+          uncounted === 'not_begun' ? 1 : 0,
+          uncounted === 'forgiven' ? 1 : 0,
           seq,
           lease.token,
         );

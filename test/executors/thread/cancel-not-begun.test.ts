@@ -3,12 +3,19 @@ import type { TaskOutcome } from '../../../src/executors/thread/outcome.js';
 import type { TaskSettledListener } from '../../../src/executors/thread/task-record.js';
 import { fixture, openPool } from './helpers.js';
 
-function listener(): TaskSettledListener & { outcome: Promise<TaskOutcome> } {
+function listener(): TaskSettledListener & { outcome: Promise<TaskOutcome>; begun?: boolean } {
   let settle: (outcome: TaskOutcome) => void = () => {};
   const outcome = new Promise<TaskOutcome>((resolve) => {
     settle = resolve;
   });
-  return { outcome, taskSettled: (ended) => settle(ended) };
+  const made: TaskSettledListener & { outcome: Promise<TaskOutcome>; begun?: boolean } = {
+    outcome,
+    taskSettled: (ended, begun) => {
+      made.begun = begun;
+      settle(ended);
+    },
+  };
+  return made;
 }
 
 it('cancelNotBegun withdraws the tasks no worker began, and leaves a task that blocks its worker running', async () => {
@@ -35,6 +42,9 @@ it('cancelNotBegun withdraws the tasks no worker began, and leaves a task that b
   expect(await linedUp.outcome).toEqual({ kind: 'cancelled', reason: 'the engine closed' });
   expect(await queued.outcome).toEqual({ kind: 'cancelled', reason: 'the engine closed' });
   expect(await other.outcome).toEqual({ kind: 'succeeded', output: 0 });
+  // Its listener hears which began (an engine counts no attempt that did not). The lined-up one did:
+  // the blocked worker read the withdrawal only after it had refilled its slot with it.
+  expect([running, linedUp, queued, other].map((task) => task.begun)).toEqual([true, true, false, true]);
 });
 
 it("cancelling a task lined up behind one that blocks its worker leaves that one running (run()'s signal)", async () => {
