@@ -56,8 +56,11 @@ export interface EngineQueueHooks {
 export interface EngineQueue<E extends QueueEntry> {
   /** Entries waiting, ready or delayed. */
   readonly size: number;
-  /** `now`: the clock reading the entry's `notBefore` was set from, which spares a read per entry. */
-  add(entry: E, now?: number): void;
+  /**
+   * `now`: the clock reading the entry's `notBefore` was set from, which spares a read per entry.
+   * `uncounted`: a retry whose last attempt was forgiven: a store does not count it either.
+   */
+  add(entry: E, now?: number, uncounted?: UncountedAttempt): void;
   /**
    * Moves up to `limit` ready entries, in queue order, into `into` from index 0; returns how many.
    * The caller reuses `into` and empties the slots it read: it keeps its capacity between takes.

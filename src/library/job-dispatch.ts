@@ -190,7 +190,12 @@ export class JobDispatch {
     else drained.then((jobs) => jobs.forEach(cancel));
   }
 
-  private place(job: JobRecord, delayMs: number, now = this.options.clock.now()): void {
+  private place(
+    job: JobRecord,
+    delayMs: number,
+    now = this.options.clock.now(),
+    uncounted?: UncountedAttempt,
+  ): void {
     const notBefore = now + delayMs;
     // Undefined without a delay: no number box per job (see JobRecord.notBefore).
     job.notBefore = delayMs > 0 ? notBefore : undefined;
@@ -207,7 +212,7 @@ export class JobDispatch {
     // The pump is queued first, so its take runs before a durable queue's own flush of what `add`
     // buffered: the store can then claim new jobs in the write that stores them.
     this.schedulePump();
-    this.queue.add(job, now);
+    this.queue.add(job, now, uncounted);
   }
 
   /**
@@ -356,14 +361,15 @@ export class JobDispatch {
       return;
     }
     const retry = job.options.retry;
-    if (!this.stopped && this.retries.earnsRetry(job, outcome, retry)) {
+    const verdict = this.stopped ? false : this.retries.earnsRetry(job, outcome, retry);
+    if (verdict !== false) {
       const delayMs = retryDelay({ ...retry, when: [] }, job.attempt);
       if (this.options.listeners.active) {
         const { id: jobId, attempt } = job;
         const event = { type: 'job.retried', jobId, task: job.task.name, attempt, outcome, delayMs } as const;
         this.options.listeners.emit(event);
       }
-      this.place(job, delayMs, this.batchNow);
+      this.place(job, delayMs, this.batchNow, verdict === 'forgiven' ? 'forgiven' : undefined);
     } else {
       this.finish(job, outcome, uncounted ? 'not_begun' : undefined);
       if (this.queue.size > 0 || this.takeWasFull) this.schedulePump();

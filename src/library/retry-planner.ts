@@ -4,13 +4,17 @@ import type { JobRecord } from './job-record.js';
 import type { ResolvedRetryPolicy } from './options.js';
 import { retryable } from './retryable.js';
 
+/** Whether an attempt earns its job another: no; yes; or yes, and the attempt was forgiven (not counted). */
+export type RetryVerdict = false | 'counted' | 'forgiven';
+
 /**
  * Whether an attempt earns its job another, and how the next one runs, with what lost workers
  * taught. A job lost with a worker that ran other tasks beside it (`sharedWith` > 0) is a suspect,
  * not the culprit: that attempt does not count against its `maxAttempts`. From its first lost worker
  * on, each of the job's attempts runs alone on a worker (`isolated`), so a bystander's next attempt
  * succeeds, and a culprit only takes itself down, each loss then counting. At most one attempt per
- * job is forgiven: an attempt that runs alone shares its worker with nothing. What it knows is kept
+ * job is forgiven: an attempt that runs alone shares its worker with nothing. A durable store is told
+ * (a release `forgiven`, earnsRetry's verdict), so that its attempt bound agrees. What it knows is kept
  * aside in a WeakMap, not on the job's record: a job that never lost a worker costs nothing.
  */
 export class RetryPlanner {
@@ -37,14 +41,17 @@ export class RetryPlanner {
     return true;
   }
 
-  earnsRetry(job: JobRecord, outcome: TaskOutcome, retry: ResolvedRetryPolicy): boolean {
+  earnsRetry(job: JobRecord, outcome: TaskOutcome, retry: ResolvedRetryPolicy): RetryVerdict {
     if (!retryable(outcome, retry.retryOn)) return false;
     let forgiven = this.forgiven.get(job);
+    let forgivenNow = false;
     if (outcome.kind === 'worker_lost' && forgiven === undefined) {
       forgiven = (outcome.sharedWith ?? 0) > 0 ? 1 : 0;
+      forgivenNow = forgiven === 1;
       this.forgiven.set(job, forgiven);
     }
-    return job.attempt - (forgiven ?? 0) < retry.maxAttempts;
+    if (job.attempt - (forgiven ?? 0) >= retry.maxAttempts) return false;
+    return forgivenNow ? 'forgiven' : 'counted';
   }
 
   /**

@@ -103,7 +103,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     return this.#options.orderedWrites;
   }
 
-  add(entry: JobRecord): void {
+  add(entry: JobRecord, _now?: number, uncounted?: UncountedAttempt): void {
     const lease = entry.lease;
     if (lease === undefined) {
       this.#toEnqueue.push(entry);
@@ -111,8 +111,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     } else {
       entry.lease = undefined;
       // The store ranks it from max(now, notBefore), as the in-memory queue does; from now without one.
-      const notBefore = entry.notBefore;
-      this.#toRelease.push(notBefore === undefined ? { lease } : { lease, notBefore: Math.ceil(notBefore) });
+      const notBefore = entry.notBefore === undefined ? undefined : Math.ceil(entry.notBefore);
+      this.#toRelease.push({ lease, notBefore, uncounted });
       this.#releasing.push(entry);
     }
     this.#waiting.add(entry);
