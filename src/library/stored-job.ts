@@ -73,12 +73,13 @@ const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'suc
 
 /**
  * A job the store did not take: refused by it (a ValkyrieError: capacity, the database gone, a key
- * held by another job) ends `cancelled` with its message; an input JSON cannot hold, `failed`/`input`.
+ * held by another job) ends `cancelled` with its message and code, which tell it apart from a
+ * cancellation someone asked for; an input JSON cannot hold, `failed`/`input`.
  */
 export function refusedOutcome(error: unknown): TaskOutcome {
   const message = error instanceof Error ? error.message : String(error);
   return isValkyrieError(error)
-    ? { kind: 'cancelled', reason: `the store refused the job: ${message}` }
+    ? { kind: 'cancelled', reason: `the store refused the job: ${message}`, code: error.code }
     : notJson('input', message);
 }
 

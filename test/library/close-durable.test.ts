@@ -64,7 +64,10 @@ for (const kind of durableKinds) {
       expect(await refused.result).toMatchObject({
         kind: 'cancelled',
         reason: expect.stringContaining('(capacity 2)') as unknown,
+        code: 'VK_QUEUE_FULL',
       });
+      // A cancellation by close() is no refusal: no code.
+      expect(await kept[0]?.result).not.toHaveProperty('code');
       expect(refused.storeId).toBeUndefined();
 
       const next = await openEngine({ store: durable.store(2_000), runJobs: false });

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Clock, systemClock } from '../../src/core/clock.js';
 import { type Engine, openEngine } from '../../src/library/engine.js';
+import type { EngineEvent } from '../../src/library/events.js';
 import type { EngineOptions, EngineStoreOptions } from '../../src/library/options.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import { asQueueJobId, type QueueJob } from '../../src/store/queue.js';
@@ -187,6 +188,8 @@ for (const [name, make, skip] of kinds) {
         store: { ...(durable.store as object), capacity: 4 } as EngineStoreOptions,
       });
       engines.push(engine);
+      const events: EngineEvent[] = [];
+      engine.onEvent((event) => events.push(event));
       const echo = engine.task('echo', { module: fixture() });
       // One synchronous stretch: the store is sent all eight jobs in one batch, one of them with an
       // input JSON cannot hold, which must not split the enqueueMany into jobs stored one by one.
@@ -208,11 +211,18 @@ for (const [name, make, skip] of kinds) {
       await expect(before.result).resolves.toMatchObject({ kind: 'succeeded', output: 'before' });
       await expect(after.result).resolves.toMatchObject({ kind: 'succeeded', output: 'after' });
       for (const job of tooMany) {
+        // A code tells a refusal from a cancellation someone asked for (which has none).
         await expect(job.result).resolves.toMatchObject({
           kind: 'cancelled',
           reason: expect.stringContaining('(capacity 4)') as unknown,
+          code: 'VK_QUEUE_FULL',
         });
       }
+      // And in their job.failed events.
+      const refusals = events.flatMap((event) =>
+        event.type === 'job.failed' && event.outcome.kind === 'cancelled' ? [event.outcome.code] : [],
+      );
+      expect(refusals).toEqual(Array(5).fill('VK_QUEUE_FULL'));
       expect(encodes).toBe(5);
     });
 

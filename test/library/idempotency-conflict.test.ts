@@ -63,6 +63,7 @@ for (const [name, make, skip] of engineStoreKinds) {
           kind: 'cancelled',
           reason:
             'the store refused the job: VK_IDEMPOTENCY_CONFLICT: idempotency key "k1" belongs to stored job 1, of task "echo" with another input; received task "echo"',
+          code: 'VK_IDEMPOTENCY_CONFLICT',
           attempts: 0,
         });
         await expect(other.enqueue(task, 'first', { idempotencyKey: 'k1' }).result).resolves.toMatchObject({

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../../core/errors.js';
+
 /** An error as it crosses the thread boundary: plain data, never an Error instance. */
 export interface TaskError {
   readonly name: string;
@@ -32,7 +34,17 @@ export type TaskOutcome<Output = unknown> =
   | { readonly kind: 'succeeded'; readonly output: Output }
   | { readonly kind: 'failed'; readonly reason: TaskFailureReason; readonly error: TaskError }
   | { readonly kind: 'timed_out'; readonly timeoutMs: number }
-  | { readonly kind: 'cancelled'; readonly reason: string }
+  | {
+      readonly kind: 'cancelled';
+      readonly reason: string;
+      /**
+       * Set when nobody asked for the cancellation and something refused the job instead: the
+       * refusing error's code (the library: a store's refusal of its enqueue, `VK_QUEUE_FULL` at
+       * capacity, `VK_STORE_UNREACHABLE` with the database gone, `VK_IDEMPOTENCY_CONFLICT`). Absent
+       * for a cancellation by a caller, a signal, or an engine closing.
+       */
+      readonly code?: ErrorCode;
+    }
   | {
       readonly kind: 'worker_lost';
       readonly reason: WorkerLossReason;
