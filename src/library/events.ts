@@ -13,7 +13,14 @@ export type JobOutcome<Output = unknown> = TaskOutcome<Output> & { readonly atte
  */
 export type EngineEvent =
   | { readonly type: 'job.started'; readonly jobId: string; readonly task: string; readonly attempt: number }
-  | { readonly type: 'job.progress'; readonly jobId: string; readonly value: unknown }
+  /** A `ctx.progress` value, with the task and the attempt that reported it. */
+  | {
+      readonly type: 'job.progress';
+      readonly jobId: string;
+      readonly task: string;
+      readonly attempt: number;
+      readonly value: unknown;
+    }
   /** A `ctx.logger` line: its level, message and the call's `fields` (structured-cloned). */
   | ({
       readonly type: 'job.log';

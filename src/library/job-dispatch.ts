@@ -296,14 +296,14 @@ export class JobDispatch {
     }
   }
 
-  /** A running attempt's progress report: an event, while someone listens. */
+  /** A running attempt's progress report, and below its `ctx.logger` line: events, while someone listens. */
   readonly progressReported = (job: JobRecord, value: unknown): void => {
     if (this.options.listeners.active) {
-      this.options.listeners.emit({ type: 'job.progress', jobId: job.id, value });
+      const { id: jobId, attempt } = job;
+      this.options.listeners.emit({ type: 'job.progress', jobId, task: job.task.name, attempt, value });
     }
   };
 
-  /** A running attempt's `ctx.logger` line: an event, while someone listens (else it is dropped). */
   readonly logReported = (job: JobRecord, entry: TaskLogEntry): void => {
     if (this.options.listeners.active) {
       const { id: jobId, attempt } = job;

@@ -28,8 +28,19 @@ describe('Engine: jobs', () => {
     const job = engine.enqueue(reports, null);
     await expect(job.result).resolves.toMatchObject({ kind: 'succeeded', output: 'reported' });
     expect(events.filter((event) => event.type === 'job.progress')).toEqual([
-      { type: 'job.progress', jobId: job.id, value: { done: 1 } },
-      { type: 'job.progress', jobId: job.id, value: { done: 2 } },
+      { type: 'job.progress', jobId: job.id, task: 'reports', attempt: 1, value: { done: 1 } },
+      { type: 'job.progress', jobId: job.id, task: 'reports', attempt: 1, value: { done: 2 } },
+    ]);
+  });
+
+  it('names the task and the attempt in each progress event (before: neither)', async () => {
+    const { engine, events } = await openTestEngine();
+    const reports = engine.task('each', { module: fixture(), exportName: 'reportsEachAttempt' });
+    const job = engine.enqueue(reports, null, { retry: { maxAttempts: 2, retryOn: ['threw'] } });
+    await expect(job.result).resolves.toMatchObject({ kind: 'succeeded', attempts: 2 });
+    expect(events.filter((event) => event.type === 'job.progress')).toEqual([
+      { type: 'job.progress', jobId: job.id, task: 'each', attempt: 1, value: 'attempt 1' },
+      { type: 'job.progress', jobId: job.id, task: 'each', attempt: 2, value: 'attempt 2' },
     ]);
   });
 
@@ -69,7 +80,9 @@ describe('Engine: jobs', () => {
         if (event.type === 'job.progress') progress.push(event);
       });
       await expect(job.result).resolves.toMatchObject({ kind: 'succeeded', output: 'reported' });
-      expect(progress).toEqual([{ type: 'job.progress', jobId: job.id, value: 'late' }]);
+      expect(progress).toEqual([
+        { type: 'job.progress', jobId: job.id, task: 'reportsLater', attempt: 1, value: 'late' },
+      ]);
     } finally {
       await engine.destroy();
     }
