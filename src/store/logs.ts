@@ -45,6 +45,13 @@ export interface LogStore {
     position: number,
     options?: { jobId?: JobId; limit?: number },
   ): Promise<{ lines: LogLine[]; position: number }>;
+  /**
+   * The position after the run's last line appended before this call (0 when it has none), for a
+   * follower that starts at the log's current end (a re-run's feed): `readAfter(runId, end)` returns
+   * exactly the lines appended after the call. Ordered with appends as they are with each other (a
+   * write in the same order, not a read that may see appends made after it).
+   */
+  endPosition(runId: RunId): Promise<number>;
 }
 
 /** How many lines `readAfter` returns at most unless told. */

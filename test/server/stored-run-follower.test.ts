@@ -65,6 +65,7 @@ describe('followStoredRun', () => {
     const logs: LogStore = {
       append: (lines) => stores.logs.append(lines),
       read: (...args) => stores.logs.read(...args),
+      endPosition: (runId) => stores.logs.endPosition(runId),
       readAfter: async (runId, position, options) => {
         if (!raced) {
           raced = true;

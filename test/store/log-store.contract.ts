@@ -165,5 +165,36 @@ export function logStoreContract(make: StoresFactory): void {
       ]);
       expect(await logs().readAfter(asRunId('no-such-run'), 7)).toEqual({ lines: [], position: 7 });
     });
+
+    it("tells the end of a run's log: reading after it gives exactly the lines appended after the call", async () => {
+      const { runId, a, b } = await runWithJobs(stores());
+      const other = await runWithJobs(stores());
+      const empty = await logs().endPosition(runId);
+      await logs().append([line(runId, a, 'a1'), line(runId, b, 'b1')]);
+      expect(texts((await logs().readAfter(runId, empty)).lines)).toEqual(['a1', 'b1']);
+      const end = await logs().endPosition(runId);
+      expect(await logs().readAfter(runId, end)).toEqual({ lines: [], position: end });
+      // Another run's lines, appended later, move neither the end nor what follows it.
+      await logs().append([line(other.runId, other.a, 'elsewhere')]);
+      expect(await logs().endPosition(runId)).toBe(end);
+      await logs().append([line(runId, a, 'a2', { jobAttempt: 2 })]);
+      expect((await logs().readAfter(runId, end)).lines).toEqual([line(runId, a, 'a2', { jobAttempt: 2 })]);
+      expect(texts((await logs().readAfter(runId, end, { jobId: b })).lines)).toEqual([]);
+    });
+
+    it('orders endPosition with the appends made around it, none of them awaited', async () => {
+      const { runId, a } = await runWithJobs(stores());
+      const before = logs().append([line(runId, a, 'before')]);
+      const end = logs().endPosition(runId);
+      const after = logs().append([line(runId, a, 'after 1'), line(runId, a, 'after 2')]);
+      await Promise.all([before, after]);
+      expect(texts((await logs().readAfter(runId, await end)).lines)).toEqual(['after 1', 'after 2']);
+      const unknown = asRunId('987654321');
+      expect((await logs().readAfter(unknown, await logs().endPosition(unknown))).lines).toEqual([]);
+      expect(
+        (await logs().readAfter(asRunId('no-such-run'), await logs().endPosition(asRunId('no-such-run'))))
+          .lines,
+      ).toEqual([]);
+    });
   });
 }

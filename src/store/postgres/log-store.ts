@@ -39,6 +39,10 @@ const statements = {
     name: 'vk_follow_job_logs',
     text: `SELECT seq, ${columns} FROM log_lines WHERE job_id = $2 AND run_id = $1 AND seq > $3 ORDER BY seq LIMIT $4`,
   },
+  runEnd: {
+    name: 'vk_end_of_run_logs',
+    text: 'SELECT MAX(seq) AS seq FROM log_lines WHERE run_id = $1',
+  },
 } satisfies Record<string, Statement>;
 
 /** LogStore on the shared pool; lines keep append order through the table's identity column. */
@@ -96,6 +100,17 @@ export class PostgresLogStore implements LogStore {
         lines: rows.map((row) => lineOf(runId, row)),
         position: last === undefined ? position : Number(last.seq),
       };
+    });
+  }
+
+  endPosition(runId: RunId): Promise<number> {
+    // On the write lane: a read may see appends made after the call (PostgresDatabase.read).
+    return this.#db.write(`find the end of the log of run ${runId}`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return 0;
+      const { rows } = await query<{ seq: string | null }>(statements.runEnd, [key]);
+      const seq = rows[0]?.seq;
+      return seq === undefined || seq === null ? 0 : Number(seq);
     });
   }
 }

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { asJobId, type JobId, type RunId } from '../../core/ids.js';
 import { defaultReadAfterLimit, type LogLine, type LogStore, withAttempts } from '../logs.js';
 import { runKey } from './columns.js';
-import type { GroupCommit } from './group-commit.js';
+import { type GroupCommit, oneStatement } from './group-commit.js';
 import type { LogRowInserts } from './log-rows.js';
 
 interface LogRow {
@@ -30,6 +30,7 @@ export class SqliteLogStore implements LogStore {
   readonly #jobTail;
   readonly #runAfter;
   readonly #jobAfter;
+  readonly #runEnd;
 
   constructor(
     db: Database.Database,
@@ -52,6 +53,9 @@ export class SqliteLogStore implements LogStore {
     this.#jobAfter = db.prepare<[string, number, number, number], LogRow & { seq: number }>(
       `SELECT seq, ${columns} FROM log_lines WHERE job_id = ? AND +run_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
     );
+    this.#runEnd = db
+      .prepare<[number], number | null>('SELECT MAX(seq) FROM log_lines WHERE run_id = ?')
+      .pluck();
   }
 
   append(lines: readonly LogLine[]): Promise<void> {
@@ -95,6 +99,18 @@ export class SqliteLogStore implements LogStore {
         position: rows.at(-1)?.seq ?? position,
       };
     });
+  }
+
+  endPosition(runId: RunId): Promise<number> {
+    // A write that changes nothing: in the order of the appends, and in their batch's transaction.
+    return this.commits.write(
+      `find the end of the log of run ${runId}`,
+      () => {
+        const key = runKey(runId);
+        return key === undefined ? 0 : (this.#runEnd.get(key) ?? 0);
+      },
+      oneStatement,
+    );
   }
 }
 
