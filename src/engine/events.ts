@@ -9,6 +9,14 @@ export interface JobSummary {
 }
 
 /**
+ * Marks a `log` event whose line the control plane tells but does not store (`ignored a stale …`):
+ * every other line is appended to the LogStore before its event is told, and a feed that keeps only
+ * where lines are in the store (the server's RunFeed) keeps this one itself. A symbol, so that the
+ * event's JSON does not carry it.
+ */
+export const unstoredLine: unique symbol = Symbol('unstored line');
+
+/**
  * What the engine tells its observers (terminal views, `--json`, later the dashboard), in order.
  * `run.completed` is always the last event of a run.
  */
@@ -95,6 +103,8 @@ export type RunEvent =
       readonly at: number;
       readonly jobAttempt?: number;
       readonly attempt?: number;
+      /** Set on a line that is not in the job's stored log (unstoredLine): a replay from the store lacks it. */
+      readonly [unstoredLine]?: true;
     }
   | {
       readonly type: 'step.completed';

@@ -32,8 +32,21 @@ export function recordJobReport(
     }
     case 'log': {
       const lines = report.entries.map((entry) => ({ runId, jobId, jobAttempt, ...entry }));
+      // Appended before told (the store applies calls in order): a feed that reads a told line back
+      // from the store finds it. Told as the store reads it back, so that a replay shows the same event.
       write(() => stores.logs.append(lines));
-      for (const entry of report.entries) emit({ type: 'log', jobId, job, ...entry, ...ofAttempt });
+      for (const { stepIndex, stream, text, at, attempt } of report.entries)
+        emit({
+          type: 'log',
+          jobId,
+          job,
+          stepIndex,
+          stream,
+          text,
+          at,
+          ...ofAttempt,
+          ...attemptField(attempt),
+        });
       break;
     }
     case 'step.completed':

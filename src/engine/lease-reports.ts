@@ -2,7 +2,7 @@ import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { ActiveRun } from './active-run.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
-import type { RunEvent } from './events.js';
+import { type RunEvent, unstoredLine } from './events.js';
 import { recordJobReport } from './job-reports.js';
 import type { LeaseGuard } from './lease-guard.js';
 import type { Leg } from './leg.js';
@@ -112,7 +112,8 @@ export class LeaseReports {
       this.target.write(() => this.stores.staleWrites.record(write));
       const { jobId, messageType, at } = write;
       const text = `ignored a stale ${messageType} for ${jobId}`;
-      this.target.emit({ type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at });
+      const line = { type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at } as const;
+      this.target.emit({ ...line, [unstoredLine]: true });
       return;
     }
     const { inWindow, close } = this.neverHeld.count(session.runnerId, write.jobId, write.at);

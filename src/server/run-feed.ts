@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { asRunId, type JobId, runIdOfJob } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
-import type { RunEvent } from '../engine/events.js';
+import { type RunEvent, unstoredLine } from '../engine/events.js';
 import type { LogStore } from '../store/logs.js';
 import type { RunStore } from '../store/runs.js';
-import { isFinished, jobCompletedOf, runCompletedOf, runStartedOf } from './stored-run-events.js';
+import { FeedLines } from './feed-lines.js';
+import { isFinished, jobCompletedOf, logEventOf, runCompletedOf, runStartedOf } from './stored-run-events.js';
 import { followStoredRun } from './stored-run-follower.js';
 
 /** Receives a run's events in order; `end` comes once, after run.completed or when the feed closes. */
@@ -13,16 +14,56 @@ export interface RunSubscriber {
   event(event: RunEvent, id?: string): void;
   /** The subscription continues right after the event the client named (nothing is sent again). */
   resumed?(): void;
+  /**
+   * Resolves once the events given so far have left for the client (at once unless it is behind):
+   * a replay of a long log waits for it between pages instead of buffering the log. False: the
+   * client is gone, and the replay stops.
+   */
+  drained?(): Promise<boolean>;
   /** Before `end`, when the run is handed to the replica `to` (abandon): it goes on there. */
   moved?(to: string): void;
   end(): void;
 }
 
+/** An event the feed keeps, with its index in the feed. */
+interface KeptEvent {
+  readonly index: number;
+  readonly event: RunEvent;
+}
+
+/**
+ * A stretch of stored log lines told one after another: `count` events from `index`, the first of
+ * them the feed's line `line` (FeedLines). The lines themselves are read back from the store.
+ */
+interface Stretch {
+  readonly index: number;
+  readonly line: number;
+  count: number;
+}
+
+/** A subscriber being replayed the feed so far, before it gets the live events. */
+interface Replay {
+  readonly subscriber: RunSubscriber;
+  /** Unsubscribed, or ended by abandon or close: the replay tells nothing more. */
+  stopped: boolean;
+}
+
 interface ActiveFeed {
   /** Names this feed in event ids: ids of another feed (another replica's, an earlier one) do not resume it. */
   readonly id: string;
-  readonly events: RunEvent[];
+  /** The events in order, as kept events and stretches of lines, covering indexes 0 to `length`. */
+  readonly entries: (KeptEvent | Stretch)[];
+  /** How many events the feed told: the next one's index. */
+  length: number;
+  /** How many of them were stored lines: the next one's line number. */
+  lines: number;
+  readonly stored: FeedLines;
+  /** Job names by job id, for the lines read back (a job's name does not change within a run attempt). */
+  readonly names: Map<string, string>;
   readonly subscribers: Set<RunSubscriber>;
+  readonly replays: Set<Replay>;
+  /** run.completed was told: a replay that reaches the end ends its subscriber. */
+  completed: boolean;
 }
 
 export interface RunFeedOptions {
@@ -32,15 +73,24 @@ export interface RunFeedOptions {
 }
 
 /**
- * The events of the runs this process drives from their start (submitted or re-run here), kept in
- * memory from run.started to run.completed so a subscriber that arrives late gets the whole run
- * replayed, then the live events; one that comes back with the id of the last event it got
- * (Last-Event-ID) continues right after it. A run this process took over from a replica that stopped
+ * The events of the runs this process drives from their start (submitted or re-run here), kept from
+ * run.started to run.completed so a subscriber that arrives late gets the whole run replayed, then
+ * the live events; one that comes back with the id of the last event it got (Last-Event-ID)
+ * continues right after it. A run this process took over from a replica that stopped
  * (`continuing`) has no feed: its events here would begin midway, without the jobs and lines before.
  * Such a run, an unfinished run this process does not drive (another replica's), and one whose client
  * comes back with an id of another feed are followed from the store (from its start; the client skips
  * what it has seen), and a finished run is replayed from the store the same way, then the stream
- * ends. Memory: every event of every active run, log lines included, until the run completes.
+ * ends.
+ *
+ * Memory: every event of every active run but its log lines, which are only counted (how many told
+ * one after another between two other events) and read back from the LogStore for a replay, a page
+ * at a time (FeedLines), waiting for the client to take each page (RunSubscriber.drained). The
+ * control plane appends each line before it tells it (a line it does not store is marked
+ * `unstoredLine`, and kept). A replay reads the store, so events told meanwhile wait in the feed
+ * itself: the replay goes on through them, and the subscriber joins the live ones once it has caught
+ * up, in the same turn as its last replayed event, so none is told twice or lost. A replayed line is
+ * the event the live one was (engine/job-reports.ts tells a line as the store reads it back).
  */
 export class RunFeed {
   private readonly active = new Map<string, ActiveFeed>();
@@ -66,17 +116,19 @@ export class RunFeed {
     if (feed === undefined) {
       // A run held at its concurrency group's door is told of before it starts.
       if (event.type !== 'run.started' && event.type !== 'concurrency') return;
-      feed = { id: randomBytes(6).toString('hex'), events: [], subscribers: new Set() };
+      feed = newFeed(this.stores.logs, runId);
       this.active.set(runId, feed);
     }
-    const index = feed.events.length;
-    feed.events.push(event);
+    const index = feed.length++;
+    if (event.type === 'log' && event[unstoredLine] !== true) keepLine(feed, event, index);
+    else feed.entries.push({ index, event });
     // The id is made only for subscribers: most runs have none while their events come (4 a job).
     if (feed.subscribers.size > 0) {
       const id = `${feed.id}.${index}`;
       for (const subscriber of feed.subscribers) subscriber.event(event, id);
     }
     if (event.type === 'run.completed') {
+      feed.completed = true;
       this.active.delete(runId);
       for (const subscriber of feed.subscribers) subscriber.end();
     }
@@ -107,10 +159,7 @@ export class RunFeed {
     const from = live === undefined ? undefined : resumePoint(live, lastEventId);
     if (live !== undefined && from !== undefined && !this.closed) {
       if (from > 0) subscriber.resumed?.();
-      for (const [index, event] of live.events.entries())
-        if (index >= from) subscriber.event(event, `${live.id}.${index}`);
-      live.subscribers.add(subscriber);
-      return () => live.subscribers.delete(subscriber);
+      return this.replay(live, subscriber, from);
     }
     // A finished run is replayed whole from the store as well, not summarised: this process answers a
     // request after its own writes made before it, a run's end among them, so a client that came while
@@ -123,6 +172,24 @@ export class RunFeed {
     return () => {};
   }
 
+  /** Replays the feed from event `from` (in the background), then streams it live. */
+  private replay(feed: ActiveFeed, subscriber: RunSubscriber, from: number): () => void {
+    const replay: Replay = { subscriber, stopped: false };
+    feed.replays.add(replay);
+    catchUp(feed, replay, from).catch((error: unknown) => {
+      if (replay.stopped) return;
+      replay.stopped = true;
+      feed.replays.delete(replay);
+      this.options.logError(error);
+      subscriber.end();
+    });
+    return () => {
+      replay.stopped = true;
+      feed.replays.delete(replay);
+      feed.subscribers.delete(subscriber);
+    };
+  }
+
   /** Follows the run from the store, numbering its events so that a client sends an id back. */
   private followStored(runId: string, subscriber: RunSubscriber, jobId?: JobId): () => void {
     let count = 0;
@@ -131,6 +198,7 @@ export class RunFeed {
       asRunId(runId),
       {
         event: (event) => subscriber.event(event, `stored.${count++}`),
+        drained: () => subscriber.drained?.() ?? Promise.resolve(true),
         end: () => {
           this.followers.delete(stop);
           subscriber.end();
@@ -160,7 +228,7 @@ export class RunFeed {
     const feed = this.active.get(runId);
     if (feed === undefined) return;
     this.active.delete(runId);
-    for (const subscriber of feed.subscribers) {
+    for (const subscriber of endAll(feed)) {
       if (movedTo !== undefined) subscriber.moved?.(movedTo);
       subscriber.end();
     }
@@ -170,10 +238,7 @@ export class RunFeed {
   close(): void {
     this.closed = true;
     for (const stop of [...this.followers]) stop();
-    for (const feed of this.active.values()) {
-      for (const subscriber of feed.subscribers) subscriber.end();
-      feed.subscribers.clear();
-    }
+    for (const feed of this.active.values()) for (const subscriber of endAll(feed)) subscriber.end();
   }
 
   /** run.started, each finished job's job.completed, and run.completed if the run has finished. */
@@ -189,13 +254,98 @@ export class RunFeed {
   }
 }
 
+function newFeed(logs: LogStore, runId: string): ActiveFeed {
+  return {
+    id: randomBytes(6).toString('hex'),
+    entries: [],
+    length: 0,
+    lines: 0,
+    stored: new FeedLines(logs, asRunId(runId)),
+    names: new Map(),
+    subscribers: new Set(),
+    replays: new Set(),
+    completed: false,
+  };
+}
+
+/** Counts a stored line told as event `index`: in the stretch the last event began, else in a new one. */
+function keepLine(feed: ActiveFeed, event: Extract<RunEvent, { type: 'log' }>, index: number): void {
+  const last = feed.entries[feed.entries.length - 1];
+  if (last !== undefined && !('event' in last)) last.count++;
+  else feed.entries.push({ index, line: feed.lines, count: 1 });
+  feed.lines++;
+  if (!feed.names.has(event.jobId)) feed.names.set(event.jobId, event.job);
+}
+
+/**
+ * Tells the subscriber the feed's events from `from` on, reading each stretch's lines from the store a
+ * page at a time, through the events told meanwhile, until it has caught up: then, in the same turn,
+ * it joins the live subscribers (or ends, after run.completed).
+ */
+async function catchUp(feed: ActiveFeed, replay: Replay, from: number): Promise<void> {
+  const { subscriber } = replay;
+  // Read after each wait: unsubscribe, abandon or close may stop the replay meanwhile.
+  const stopped = () => replay.stopped;
+  let index = from;
+  let at = entryAt(feed.entries, from);
+  while (!stopped()) {
+    if (index >= feed.length) {
+      feed.replays.delete(replay);
+      if (feed.completed) subscriber.end();
+      else feed.subscribers.add(subscriber);
+      return;
+    }
+    let entry = feed.entries[at];
+    while (entry !== undefined && index >= entry.index + sizeOf(entry)) entry = feed.entries[++at];
+    if (entry === undefined) throw new Error(`run feed ${feed.id} has no event ${index}`);
+    if ('event' in entry) {
+      subscriber.event(entry.event, `${feed.id}.${index++}`);
+      continue;
+    }
+    const offset = index - entry.index;
+    const lines = await feed.stored.read(entry.line + offset, entry.count - offset);
+    if (stopped()) return;
+    for (const line of lines)
+      subscriber.event(logEventOf(line, feed.names.get(line.jobId) ?? line.jobId), `${feed.id}.${index++}`);
+    if (subscriber.drained !== undefined && !(await subscriber.drained())) return;
+  }
+}
+
+function sizeOf(entry: KeptEvent | Stretch): number {
+  return 'event' in entry ? 1 : entry.count;
+}
+
+/** The place in `entries` of the one that holds event `index` (the last one for the index after them). */
+function entryAt(entries: readonly (KeptEvent | Stretch)[], index: number): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((entries[middle]?.index ?? 0) <= index) low = middle + 1;
+    else high = middle;
+  }
+  return Math.max(0, low - 1);
+}
+
+/** The feed's subscribers, live and being replayed, each removed (and its replay stopped). */
+function endAll(feed: ActiveFeed): RunSubscriber[] {
+  const all = [...feed.subscribers];
+  for (const replay of feed.replays) {
+    replay.stopped = true;
+    all.push(replay.subscriber);
+  }
+  feed.subscribers.clear();
+  feed.replays.clear();
+  return all;
+}
+
 /** Where a subscriber coming back with `lastEventId` continues in `feed`; undefined: not from this feed. */
 function resumePoint(feed: ActiveFeed, lastEventId: string | undefined): number | undefined {
   if (lastEventId === undefined) return 0;
   const dot = lastEventId.lastIndexOf('.');
   if (dot < 0 || lastEventId.slice(0, dot) !== feed.id) return undefined;
   const index = Number(lastEventId.slice(dot + 1));
-  return Number.isSafeInteger(index) && index >= 0 && index < feed.events.length ? index + 1 : undefined;
+  return Number.isSafeInteger(index) && index >= 0 && index < feed.length ? index + 1 : undefined;
 }
 
 /** Job ids are `<runId>.<ordinal>` (core/ids.ts); concurrency events name their run when it exists. */

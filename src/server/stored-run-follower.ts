@@ -37,8 +37,11 @@ export interface StoredRunFollowOptions {
  * per job (a job's own lines among its steps' lines, as stored-job-timeline.ts tells where the log
  * does not say), but later (up to `pollMs`; a line whose step start was not read yet, or a job's line
  * after a running step's last line, one round more); what changed twice between two reads is told
- * once, as it is now. A job's log alone (`jobId`) reads no steps, queueings or retries. Returns a
- * function that stops following (idempotent); `end` is called once either way.
+ * once, as it is now. A job's log alone (`jobId`) reads no steps, queueings or retries, and is told a
+ * page of lines at a time, each once the subscriber has taken the one before (RunSubscriber.drained);
+ * a run's lines are read whole each round (its jobs' timelines place each one among the steps read
+ * before it), so a finished run's first round holds its whole log. Returns a function that stops
+ * following (idempotent); `end` is called once either way.
  */
 export function followStoredRun(
   stores: { readonly runs: RunStore; readonly logs: LogStore },
@@ -98,13 +101,16 @@ async function follow(
         await timeline.readEndedAttempts(runs, job);
         steps.set(job.id, await runs.listSteps(job.id, { fromJobAttempt: timeline.fromAttempt }));
       }
+    // A job's log alone is told a page at a time as it is read; a run's lines are read whole first,
+    // as its jobs' timelines place each line among the steps read before it.
     const lines: LogLine[] = [];
-    for (;;) {
-      const page = await logs.readAfter(runId, position, jobId === undefined ? {} : { jobId });
-      lines.push(...page.lines);
-      if (page.position === position) break;
-      position = page.position;
-    }
+    if (jobId === undefined)
+      for (;;) {
+        const page = await logs.readAfter(runId, position);
+        lines.push(...page.lines);
+        if (page.position === position) break;
+        position = page.position;
+      }
     if (signal.aborted) return;
     // A running run asked to stop is told after its start; a waiting or replaced one before.
     const asked = place?.type === 'concurrency' && place.state === 'cancel-requested';
@@ -124,7 +130,21 @@ async function follow(
       }
       // A job added after the read of jobs that printed before the read of lines.
       for (const [id, of] of linesOf) timelineOf(id).keep(of);
-    } else events.push(...jobLog.advance(jobs, run, lines));
+    } else {
+      for (const event of [...events, ...jobLog.starts(jobs, run)]) subscriber.event(event);
+      events.length = 0;
+      const names = new Map(jobs.map((job) => [job.id, job.name]));
+      for (;;) {
+        const page = await logs.readAfter(runId, position, { jobId });
+        if (signal.aborted) return;
+        for (const line of page.lines)
+          subscriber.event(logEventOf(line, names.get(line.jobId) ?? line.jobId));
+        if (page.position === position) break;
+        position = page.position;
+        if (subscriber.drained !== undefined && !(await subscriber.drained())) return;
+      }
+      events.push(...jobLog.completions(jobs, run));
+    }
     const finished = isFinished(run);
     if (finished) events.push(runCompletedOf(run, jobs));
     for (const event of events) subscriber.event(event);
@@ -162,9 +182,9 @@ class JobLogEvents {
   readonly #started = new Set<string>();
   readonly #completed = new Set<string>();
 
-  advance(jobs: readonly JobRecord[], run: RunRecord, lines: readonly LogLine[]): RunEvent[] {
+  /** The starts not told yet of the jobs read this round. */
+  starts(jobs: readonly JobRecord[], run: RunRecord): RunEvent[] {
     const events: RunEvent[] = [];
-    const names = new Map(jobs.map((job) => [job.id, job.name]));
     for (const job of jobs) {
       const started = job.status === 'running' || isTerminal(job.status);
       if (
@@ -174,7 +194,12 @@ class JobLogEvents {
       )
         events.push(jobStartedOf(job, run));
     }
-    for (const line of lines) events.push(logEventOf(line, names.get(line.jobId) ?? line.jobId));
+    return events;
+  }
+
+  /** The completions not told yet of the jobs read this round, told after the round's lines. */
+  completions(jobs: readonly JobRecord[], run: RunRecord): RunEvent[] {
+    const events: RunEvent[] = [];
     for (const job of jobs)
       if (isTerminal(job.status) && firstTime(this.#completed, attemptKey(job)))
         events.push(jobCompletedOf(job, job.status, run));

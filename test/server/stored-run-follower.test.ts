@@ -135,4 +135,60 @@ describe('followStoredRun', () => {
     });
     expect([events.at(0)?.type, events.at(-1)?.type]).toEqual(['run.started', 'run.completed']);
   });
+
+  it("tells a job's log a page at a time, each once the subscriber has taken the one before", async () => {
+    const stores = openStores();
+    const t = 1_700_000_000_000;
+    const run = await stores.runs.createRun({ workflowName: 'w', workflowPath: 'w.yml', createdAt: t });
+    await stores.runs.updateRun(run.id, { status: 'running', startedAt: t });
+    const jobId = `${run.id}.a` as JobId;
+    await stores.runs.addJobs([
+      { id: jobId, runId: run.id, key: 'a', name: 'a', matrix: {}, status: 'running' },
+    ]);
+    await stores.runs.updateJob(jobId, { startedAt: t + 1 });
+    await stores.logs.append(
+      Array.from({ length: 2500 }, (_, i) => ({
+        runId: run.id,
+        jobId,
+        stepIndex: 0,
+        stream: 'stdout' as const,
+        at: t + 2,
+        text: `line ${i}`,
+      })),
+    );
+    const events: RunEvent[] = [];
+    let release = (_: boolean) => {};
+    let ended = false;
+    const stop = followStoredRun(
+      stores,
+      run.id,
+      {
+        event: (event) => events.push(event),
+        drained: () =>
+          new Promise<boolean>((resolve) => {
+            release = resolve;
+          }),
+        end: () => {
+          ended = true;
+        },
+      },
+      { pollMs: 20, jobId, logError: (error) => expect.fail(String(error)) },
+    );
+    const lines = () => events.filter((event) => event.type === 'log').length;
+    await expect.poll(lines).toBe(1000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lines()).toBe(1000);
+    expect(events.slice(0, 2).map(label)).toEqual(['run.started', 'job.started a']);
+    release(true);
+    await expect.poll(lines).toBe(2000);
+    release(true);
+    await expect.poll(lines).toBe(2500);
+    // Gone: nothing more is read, and the follow ends.
+    release(false);
+    await expect.poll(() => ended).toBe(true);
+    expect(events.filter((event) => event.type === 'log').map((event) => event.text)).toEqual(
+      Array.from({ length: 2500 }, (_, i) => `line ${i}`),
+    );
+    stop();
+  });
 });

@@ -53,6 +53,9 @@ export function runStreamRoutes(context: ApiContext): Route[] {
             event: (event, id) => send(detailed(event), (told) => stream.send('run', told, id)),
             resumed: () => send(undefined, () => stream.send('resumed', { after: lastEventId })),
             moved: (to) => send(undefined, () => stream.send('moved', { to })),
+            // After what was given before it has been sent: a replay waits for the client to take it.
+            drained: () =>
+              new Promise<boolean>((resolve) => send(undefined, () => void stream.drained().then(resolve))),
             end: () => send(undefined, () => stream.end()),
           },
           typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
@@ -87,6 +90,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
               if (event.type === 'log' && event.jobId === query.job) stream.send('log', logEntryOf(event));
               if (event.type === 'job.completed' && event.jobId === query.job) endWith(stream, event);
             },
+            drained: () => stream.drained(),
             end: () => stream.end(),
           });
           stream.onEnd(unsubscribe);
@@ -100,6 +104,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
               if (event.type === 'log') stream.send('log', logEntryOf(event));
               if (event.type === 'job.completed' && event.jobId === query.job) endWith(stream, event);
             },
+            drained: () => stream.drained(),
             end: () => stream.end(),
           });
           stream.onEnd(stop);
