@@ -57,8 +57,11 @@ function reportFailure(sink: LaunchSink, error: unknown): void {
   sink.failed(code, error instanceof Error ? error.message : String(error));
 }
 
-/** Forwards one running process's output and exit, then `drained()` once both streams are done. */
-class OutputReader implements LaunchedProcess {
+/**
+ * Forwards one running process's output and exit, then `drained()` once both streams are done.
+ * Exported for tests; `launchProcess` makes one for each process it starts.
+ */
+export class OutputReader implements LaunchedProcess {
   private openStreams = 0;
   private hasExited = false;
   private drainTimer: NodeJS.Timeout | undefined;
@@ -107,11 +110,21 @@ class OutputReader implements LaunchedProcess {
     }
     // A paused stream would sit out the grace unread; what is in the pipe should still arrive.
     this.resume();
-    this.drainTimer = setTimeout(() => {
-      this.child.stdout?.destroy();
-      this.child.stderr?.destroy();
-      this.drained();
-    }, drainGraceMs);
+    this.drainTimer = setTimeout(() => setImmediate(() => this.abandon()), drainGraceMs);
+  }
+
+  /**
+   * The grace is over: the streams are given up. Not in the timer's own callback but after the I/O
+   * poll that follows it (setImmediate): an event loop held up past the grace (a synchronous write
+   * to a full stdout pipe, a busy machine) runs its due timers before it reads the pipes, so the
+   * output the process wrote before it exited, still in the pipe, was dropped — a job's whole log,
+   * now and then, under load (test/e2e/slow-stdout).
+   */
+  private abandon(): void {
+    if (this.isDrained) return;
+    this.child.stdout?.destroy();
+    this.child.stderr?.destroy();
+    this.drained();
   }
 
   private drained(): void {
