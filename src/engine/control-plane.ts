@@ -378,14 +378,14 @@ export class ControlPlane {
 
   private grantLease(runner: RunnerSession, leg: Leg): void {
     const run = this.runsByLeg.get(leg.id);
-    const spec = leg.spec;
+    const spec = leg.makeSpec?.(leg.id);
     if (!run || !spec) throw new Error(`job ${leg.id} was offered without a run or a spec`);
     const lease = this.leases.grant(runner, leg.id);
     const at = this.now();
     const on = startedOn(runner);
     run.coordinator.started(leg.id, at, on?.runner, lease.fencingToken);
     this.records.started(run.id, leg, at, lease.fencingToken, on?.line);
-    const jobToken = this.options.issueJobToken?.(leg.id, run.id, spec.timeoutMs + lease.ttlMs);
+    const jobToken = this.options.issueJobToken?.(leg.id, run.id, spec.value.timeoutMs + lease.ttlMs);
     runner.transport.send(leaseMessage(leg, spec, lease, jobToken));
   }
 

@@ -6,7 +6,7 @@ import type { Workflow } from '../workflow/model.js';
 import { groupCancelReason } from './cancel-reasons.js';
 import { defaultGateTiming } from './concurrency-gate.js';
 import { GroupMembership } from './group-membership.js';
-import type { Leg } from './leg.js';
+import { type Leg, specOf } from './leg.js';
 
 /** What the control plane does when a job's group decides. */
 export interface JobGroupHooks {
@@ -51,8 +51,9 @@ export class JobGroups {
    */
   enter(leg: Leg, workflow: Workflow, { adopt = false, returning = false } = {}): boolean {
     const definition = workflow.jobs.get(leg.key)?.concurrency;
-    const contexts = leg.spec?.contexts;
-    if (definition === undefined || contexts === undefined) return false;
+    if (definition === undefined) return false;
+    const contexts = specOf(leg)?.contexts;
+    if (contexts === undefined) return false;
     let resolved: ReturnType<typeof resolveConcurrency>;
     try {
       resolved = resolveConcurrency(definition, { contexts });

@@ -16,7 +16,7 @@ import { expandMatrix, legKept, legName, type MatrixFilter, type MatrixLeg } fro
 import { noLegsMessage } from '../workflow/matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from '../workflow/model.js';
 import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
-import type { Leg } from './leg.js';
+import type { Leg, MadeSpec } from './leg.js';
 import { githubContext, type RunContext } from './run-context.js';
 
 /** One leg of a job as planned: its matrix values and everything needed to run it. */
@@ -29,7 +29,7 @@ export interface PlannedLeg {
    * The leg's spec, and a function that builds its JSON (undefined when the job's template cannot;
    * protocol/message-json.ts).
    */
-  readonly makeSpec: (jobId: string) => { readonly value: JobSpec; json(): string | undefined };
+  readonly makeSpec: (jobId: string) => MadeSpec;
 }
 
 export class ExpansionError extends Error {}
@@ -49,11 +49,9 @@ function evaluatingKey<T>(job: JobDefinition, key: string, evaluate: () => T): T
   }
 }
 
-/** A leg's spec, with its JSON when the plan's template built it. */
-export function legSpec(plan: PlannedLeg | undefined, id: string): Pick<Leg, 'spec' | 'specJson'> {
-  if (plan === undefined) return {};
-  const made = plan.makeSpec(id);
-  return { spec: made.value, specJson: made.json };
+/** How a leg of `plan` makes its spec (Leg.makeSpec): none without a plan. */
+export function legSpec(plan: PlannedLeg | undefined): Pick<Leg, 'makeSpec'> {
+  return plan === undefined ? {} : { makeSpec: plan.makeSpec };
 }
 
 /** Whether a job runs: its `if:` (GitHub's `success()` when it has none). */

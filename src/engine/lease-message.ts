@@ -1,11 +1,10 @@
-import type { JobSpec } from '../protocol/job-spec.js';
 import { jobJson } from '../protocol/message-json.js';
-import type { Leg } from './leg.js';
+import type { Leg, MadeSpec } from './leg.js';
 
 /** The `lease` message a runner gets for a job it accepted, under the lease just granted. */
 export function leaseMessage(
   leg: Leg,
-  spec: JobSpec,
+  spec: MadeSpec,
   lease: { readonly fencingToken: number; readonly ttlMs: number },
   jobToken: string | undefined,
 ) {
@@ -14,8 +13,8 @@ export function leaseMessage(
     jobId: leg.id,
     fencingToken: lease.fencingToken,
     ttlMs: lease.ttlMs,
-    job: spec,
+    job: spec.value,
     ...(jobToken === undefined ? {} : { jobToken }),
-    [jobJson]: leg.specJson, // when the job's template builds it: the encoder splices it in
+    [jobJson]: spec.json, // when the job's template builds it: the encoder splices it in
   };
 }

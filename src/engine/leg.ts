@@ -8,6 +8,17 @@ import type { JobPatch, JobRunner } from '../store/runs.js';
 import type { ExpressionValue } from '../workflow/expressions/index.js';
 import type { EndedAttempt } from './job-retry.js';
 
+/** A leg's spec as its plan makes it, and its JSON when the plan's template can build it. */
+export interface MadeSpec {
+  readonly value: JobSpec;
+  json(): string | undefined;
+}
+
+/** The spec of `leg`, made now (Leg.makeSpec); undefined for a leg without one. */
+export function specOf(leg: Leg | undefined): JobSpec | undefined {
+  return leg?.makeSpec?.(leg.id).value;
+}
+
 /** A job (one matrix leg, or a job without a matrix) as the coordinator tracks it. */
 export interface Leg {
   readonly id: JobId;
@@ -16,12 +27,14 @@ export interface Leg {
   readonly matrix: Readonly<Record<string, ExpressionValue>>;
   readonly continueOnError: boolean;
   readonly runsOn: readonly string[];
-  readonly spec?: JobSpec;
   /**
-   * Builds the JSON of `spec`, when its template can (protocol/message-json.ts): at lease time, so
-   * that the JSON of every leg of a run does not live as long as the run.
+   * Makes the leg's spec (given the leg's id), with a function that builds its JSON when its template
+   * can (protocol/message-json.ts): when a lease needs it, not when the leg is planned, so that the
+   * spec of every leg of a run does not live as long as the run (a control plane plans every leg of a
+   * run at its start; its legs' specs outlived young-generation GCs and were copied and promoted).
+   * Undefined for a leg that never runs (skipped, or failed to plan).
    */
-  readonly specJson?: () => string | undefined;
+  readonly makeSpec?: (jobId: JobId) => MadeSpec;
   /** Absent: the job runs once. */
   readonly retry?: RetryPolicy;
   /** The current attempt, from 1. */

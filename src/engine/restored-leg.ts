@@ -23,7 +23,7 @@ export function restoredLeg(
     matrix: record.matrix as Record<string, ExpressionValue>,
     continueOnError: plan?.continueOnError ?? false,
     runsOn: plan?.runsOn ?? [],
-    ...legSpec(plan, record.id),
+    ...legSpec(plan),
     retry: job.retry,
     ...placement,
     ...(reopen

@@ -19,7 +19,7 @@ import {
   statusFor,
 } from './job-keys.js';
 import { attemptOutcomeOfStatus, jobRetryDecision, requeueLostLeg, retryLeg } from './job-retry.js';
-import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg } from './leg.js';
+import { type Effect, type Leg, moveLeg, type RestoreOptions, type StoredLeg, specOf } from './leg.js';
 import { queuePlacement } from './queue-placement.js';
 import { endedAttemptOf, planRerun, takeEarlier } from './rerun-plan.js';
 import { restoredLeg } from './restored-leg.js';
@@ -141,7 +141,8 @@ export class RunCoordinator {
     for (const [key, value] of Object.entries(outputs)) if (value !== '') state.outputs[key] = value;
     const effects: Effect[] = [];
     const failed = (status === 'failed' || status === 'timed_out') && !leg.continueOnError;
-    if (failed && leg.spec?.contexts.strategy && isFailFast(leg.spec))
+    const spec = failed ? specOf(leg) : undefined;
+    if (spec?.contexts.strategy && isFailFast(spec))
       this.stopSiblings(state, effects, 'fail-fast: another leg failed');
     releaseLegs(state, effects);
     settle(state);
@@ -361,7 +362,6 @@ export class RunCoordinator {
       const earlier = takeEarlier(this.earlier, state.job.key, plan.name);
       const id = earlier?.id ?? this.newJobId(++this.ordinal);
       const missing = this.missingLabels(plan.runsOn);
-      const spec = plan.makeSpec(id);
       // Every field written out, none spread in: this runs for each leg of a matrix, and each spread
       // made a temporary object and copied it.
       const leg: Leg = {
@@ -371,8 +371,7 @@ export class RunCoordinator {
         matrix: plan.matrix,
         continueOnError: plan.continueOnError,
         runsOn: plan.runsOn,
-        spec: spec.value,
-        specJson: spec.json,
+        makeSpec: plan.makeSpec,
         retry: job.retry,
         attempt: (earlier?.attempt ?? 0) + 1,
         triesFrom: (earlier?.attempt ?? 0) + 1,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Effect } from '../../src/engine/leg.js';
+import { type Effect, specOf } from '../../src/engine/leg.js';
 import { coordinator, stored, summary } from './coordinator-fixtures.js';
 
 const chain = `jobs:
@@ -55,7 +55,7 @@ describe('RunCoordinator.rerun', () => {
     expect(b).toMatchObject({ status: 'queued', attempt: 2 });
     expect([b?.startedAt, b?.finishedAt, b?.reason]).toEqual([undefined, undefined, undefined]);
     // b sees a's stored outputs, as the first time.
-    expect(b?.spec?.contexts.needs).toEqual({ a: { result: 'success', outputs: { v: '42' } } });
+    expect(specOf(b)?.contexts.needs).toEqual({ a: { result: 'success', outputs: { v: '42' } } });
     expect(c.legById('7.1')).toMatchObject({ status: 'succeeded', attempt: 1 });
     expect(c.legById('7.3')).toMatchObject({ status: 'succeeded', attempt: 1 });
     expect(c.isDone()).toBe(false);
@@ -93,7 +93,7 @@ describe('RunCoordinator.rerun', () => {
       'queue 7.1 t (1)',
       'queue 7.2 t (2)',
     ]);
-    expect(c.legById('7.2')?.spec?.contexts.matrix).toEqual({ n: 2 });
+    expect(specOf(c.legById('7.2'))?.contexts.matrix).toEqual({ n: 2 });
     for (const id of ['7.1', '7.2']) {
       c.started(id, 1_100);
       c.completed(id, 'succeeded', {}, 1_200);

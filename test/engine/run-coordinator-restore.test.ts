@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { specOf } from '../../src/engine/leg.js';
 import { coordinator, stored, summary } from './coordinator-fixtures.js';
 
 const chain = (policy: string) => `jobs:
@@ -33,7 +34,7 @@ describe('RunCoordinator.restore', () => {
     expect(retry.delayMs).toBe(0);
     expect(retry.leg).toMatchObject({ status: 'queued', attempt: 2, startedAt: undefined });
     // b's spec sees a's stored outputs, as it did the first time.
-    expect(retry.leg.spec?.contexts.needs).toEqual({ a: { result: 'success', outputs: { v: '42' } } });
+    expect(specOf(retry.leg)?.contexts.needs).toEqual({ a: { result: 'success', outputs: { v: '42' } } });
     expect(c.legById('7.1')).toMatchObject({ status: 'succeeded', attempt: 1 });
 
     c.started('7.2', 1_100);
@@ -215,7 +216,7 @@ describe('RunCoordinator.restore', () => {
     );
     // The retried leg holds the one slot, so leg 3 waits as before.
     expect(summary(effects)).toEqual(['retry 7.2 t (2)']);
-    expect(c.legById('7.2')?.spec?.contexts.matrix).toEqual({ n: 2 });
+    expect(specOf(c.legById('7.2'))?.contexts.matrix).toEqual({ n: 2 });
     c.started('7.2', 1_100);
     expect(summary(c.completed('7.2', 'succeeded', {}, 1_200))).toEqual(['queue 7.3 t (3)']);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Effect } from '../../src/engine/leg.js';
+import { type Effect, specOf } from '../../src/engine/leg.js';
 import type { RunCoordinator } from '../../src/engine/run-coordinator.js';
 import { coordinator } from './coordinator-fixtures.js';
 
@@ -86,7 +86,7 @@ describe('RunCoordinator', () => {
     const effects = finish(c, c.advance(), 'plan', 'succeeded', { targets: '["linux","mac"]' });
     expect(names(effects, 'queue')).toEqual(['build (linux)', 'build (mac)']);
     const leg = effects.find((effect) => effect.kind === 'queue')?.leg;
-    expect(leg?.spec?.contexts.needs).toEqual({
+    expect(specOf(leg)?.contexts.needs).toEqual({
       plan: { result: 'success', outputs: { targets: '["linux","mac"]' } },
     });
   });
