@@ -1,13 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  asQueueJobId,
-  type Lease,
-  type NewQueueJob,
-  type QueueOptions,
-  type QueueStore,
-} from '../../src/store/queue.js';
-import type { OpenedStores, StoresFactory } from './fixture.js';
-import { ManualClock } from './queue-clock.js';
+import { describe, expect, it } from 'vitest';
+import { asQueueJobId, type Lease, type NewQueueJob, type QueueStore } from '../../src/store/queue.js';
+import type { StoresFactory } from './fixture.js';
+import { queueOnManualClock } from './queue-clock.js';
 
 const job = (task: string): NewQueueJob => ({ task, payload: { task } });
 const jobs = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => job(`${prefix}${i}`));
@@ -22,16 +16,7 @@ const succeeded = (leases: readonly Lease[]) =>
  * that the caller made (Completion.outcomeJson), written as given.
  */
 export function queueCountsContract(make: StoresFactory): void {
-  let opened: OpenedStores | undefined;
-  afterEach(async () => {
-    await opened?.cleanup();
-    opened = undefined;
-  });
-  const open = async (options: QueueOptions = {}) => {
-    const clock = new ManualClock();
-    opened = await make({ queue: { clock, ...options } });
-    return { queue: opened.stores.queue, clock };
-  };
+  const open = queueOnManualClock(make);
   const refusedWith = (queued: number) =>
     expect.objectContaining({
       code: 'VK_QUEUE_FULL',

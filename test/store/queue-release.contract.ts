@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Lease, NewQueueJob, QueueOptions, QueueStore } from '../../src/store/queue.js';
-import type { OpenedStores, StoresFactory } from './fixture.js';
-import { ManualClock } from './queue-clock.js';
+import { describe, expect, it } from 'vitest';
+import type { Lease, NewQueueJob, QueueStore } from '../../src/store/queue.js';
+import type { StoresFactory } from './fixture.js';
+import { queueOnManualClock } from './queue-clock.js';
 
 const job = (task: string, extra: Partial<NewQueueJob> = {}): NewQueueJob => ({
   task,
@@ -18,16 +18,7 @@ async function claimOne(queue: QueueStore, ttlMs?: number): Promise<Lease> {
 
 /** QueueStore.release's `uncounted`: an attempt given back that does not count against maxAttempts. */
 export function queueReleaseContract(make: StoresFactory): void {
-  let opened: OpenedStores | undefined;
-  afterEach(async () => {
-    await opened?.cleanup();
-    opened = undefined;
-  });
-  const open = async (options: QueueOptions = {}) => {
-    const clock = new ManualClock();
-    opened = await make({ queue: { clock, ...options } });
-    return { queue: opened.stores.queue, clock };
-  };
+  const open = queueOnManualClock(make);
 
   describe('uncounted release', () => {
     it('forgiven: keeps the attempt, and the bound grows by one', async () => {

@@ -26,10 +26,8 @@ import {
   outcomeText,
   priorityLevelSql,
   type QueueInsert,
-  type QueueRow,
   queueFullError,
   queueJobColumns,
-  queueJobFromRow,
   releaseNotBefore,
   staleAction,
   staleLeaseError,
@@ -53,8 +51,7 @@ import {
   ready,
   takesAllOf,
 } from './queue-claims.js';
-
-type Row = Omit<QueueRow<number>, 'payload' | 'outcome'> & { payload: string; outcome: string | null };
+import { jobFromRow, type QueueJobRow as Row } from './queue-job-row.js';
 
 /** Task lists whose claim statements are kept prepared; an engine has one list at a time, mostly. */
 const maxTaskLists = 16;
@@ -491,11 +488,3 @@ export class SqliteQueueStore implements QueueStore {
 
 const submittedPayload = (insert: QueueInsert): unknown => insert.payloadValue;
 const storedPayload = (insert: QueueInsert): unknown => JSON.parse(insert.payload);
-
-function jobFromRow(row: Row): QueueJob {
-  return queueJobFromRow({
-    ...row,
-    payload: JSON.parse(row.payload),
-    outcome: row.outcome === null ? null : JSON.parse(row.outcome),
-  });
-}
