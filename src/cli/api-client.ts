@@ -1,5 +1,6 @@
 import { isBlockedPort } from '../core/blocked-ports.js';
 import { type ErrorCode, errorCatalog, ValkyrieError } from '../core/errors.js';
+import { isRecord } from '../core/is-record.js';
 import { formatDelay } from '../core/retry-delay.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 import { closedWithoutAnswer, plainServerLine, tlsServerLine } from '../protocol/tls-mismatch.js';
@@ -266,10 +267,6 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 export function isKnownCode(code: string): code is ErrorCode {

@@ -1,5 +1,5 @@
 import { ValkyrieError } from '../core/errors.js';
-import { isRecord } from './api-client.js';
+import { isRecord } from '../core/is-record.js';
 import type { ShownAttempt, ShownStep } from './views/attempts.js';
 
 /** An ended attempt of a job, as `GET /api/v1/runs/:id` shows it (JobAttempt). */

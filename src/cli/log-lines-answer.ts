@@ -1,5 +1,5 @@
 import { ValkyrieError } from '../core/errors.js';
-import { isRecord } from './api-client.js';
+import { isRecord } from '../core/is-record.js';
 
 /** A stored log line as `GET /api/v1/runs/:id/log-lines` answers it; attempts absent mean 1. */
 export interface ApiLogLine {

@@ -1,3 +1,4 @@
+import { isRecord } from '../core/is-record.js';
 import type { RunEvent } from '../engine/events.js';
 import { readWaiting } from './waiting-job.js';
 
@@ -96,8 +97,4 @@ function missingField(value: unknown, fields: Record<string, Kind>): string | un
       return `"${field}" (${kind})`;
   }
   return undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

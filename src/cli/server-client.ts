@@ -2,13 +2,13 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ValkyrieError } from '../core/errors.js';
 import type { GitContext } from '../core/git-context.js';
+import { isRecord } from '../core/is-record.js';
 import type { RunEvent } from '../engine/events.js';
 import { maxRunPageSize } from '../server/run-cursor.js';
 import {
   type ApiClient,
   type ApiFetchInit,
   ApiRequestError,
-  isRecord,
   parseJson,
   throwUnlessOk,
 } from './api-client.js';

@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../core/errors.js';
-import { isKnownCode, isRecord, parseJson } from './api-client.js';
+import { isRecord } from '../core/is-record.js';
+import { isKnownCode, parseJson } from './api-client.js';
 
 /**
  * The server ended an event stream on purpose with `event: error` (`data:` `{code, message}`, as an

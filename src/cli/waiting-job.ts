@@ -1,4 +1,4 @@
-import { isRecord } from './api-client.js';
+import { isRecord } from '../core/is-record.js';
 import type { RunHandoff, RunnerElsewhere } from './views/format.js';
 
 /** A queued job waiting for a runner with its labels (the run view's `noRunnerWith`). */

@@ -1,3 +1,4 @@
+import { isRecord } from '../core/is-record.js';
 import type { Diagnostic } from './diagnostics.js';
 import { isDockerUses, isLocalActionUses } from './local-action.js';
 import { type Position, SourceMap, type YamlPath } from './source-map.js';
@@ -291,10 +292,6 @@ function stringMap(value: unknown, path: YamlPath, error: Report): Record<string
     out[key] = item === null ? '' : String(item);
   }
   return out;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function isComposite(value: unknown): boolean {

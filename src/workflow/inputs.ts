@@ -1,4 +1,5 @@
 import { ValkyrieError } from '../core/errors.js';
+import { isRecord } from '../core/is-record.js';
 import { closestMatch } from './diagnostics.js';
 import { triggersOf } from './triggers.js';
 
@@ -48,7 +49,7 @@ export interface InputProblem {
  */
 export function declaredInputs(on: unknown): { inputs: InputDefinition[]; problems: InputProblem[] } {
   const problems: InputProblem[] = [];
-  const trigger = (name: string) => (isMapping(on) ? on[name] : undefined);
+  const trigger = (name: string) => (isRecord(on) ? on[name] : undefined);
   const inputs = triggerInputs(trigger('workflow_dispatch'), dispatchTrigger, problems);
   const declared = new Set(inputs.map((input) => input.name));
   // A caller gives a required input; a run started by another event has none, so it is required
@@ -77,7 +78,7 @@ function triggerInputs(spec: unknown, trigger: InputTrigger, problems: InputProb
   const inputs: InputDefinition[] = [];
   const base = ['on', trigger.name];
   if (spec === undefined || spec === null) return inputs;
-  if (!isMapping(spec)) {
+  if (!isRecord(spec)) {
     problems.push({ path: base, message: `${trigger.name} must be a mapping (with inputs:) or empty` });
     return inputs;
   }
@@ -88,7 +89,7 @@ function triggerInputs(spec: unknown, trigger: InputTrigger, problems: InputProb
   }
   const declared = spec.inputs;
   if (declared === undefined || declared === null) return inputs;
-  if (!isMapping(declared)) {
+  if (!isRecord(declared)) {
     problems.push({ path: [...base, 'inputs'], message: 'inputs must be a mapping of input names' });
     return inputs;
   }
@@ -111,7 +112,7 @@ function inputDefinition(
   if (!namePattern.test(name))
     problem(`input name "${name}" must start with a letter or _ and contain only letters, digits, - and _`);
   const fields = spec === null || spec === undefined ? {} : spec;
-  if (!isMapping(fields)) {
+  if (!isRecord(fields)) {
     problem(`input "${name}" must be a mapping (type, default, required, …)`);
     return undefined;
   }
@@ -225,10 +226,6 @@ function coerce(input: Pick<InputDefinition, 'type' | 'options'>, given: unknown
     default:
       return { value: String(given) };
   }
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isScalar(value: unknown): value is InputValue {

@@ -1,3 +1,4 @@
+import { isRecord } from '../core/is-record.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { SourceMap } from './source-map.js';
 
@@ -34,13 +35,13 @@ export interface SetAside {
 /** Reports and removes the unsupported GitHub keys of every job. Cheap when there are none. */
 export function setAsideUnsupportedKeys(data: Record<string, unknown>, map: SourceMap): SetAside {
   const jobs = data.jobs;
-  if (!isMapping(jobs)) return { data, diagnostics: [] };
+  if (!isRecord(jobs)) return { data, diagnostics: [] };
   const diagnostics: Diagnostic[] = [];
   let changed: Record<string, unknown> | undefined;
   const error = (message: string, path: (string | number)[]) =>
     diagnostics.push({ severity: 'error', message, ...map.position(path, { key: true }) });
   for (const [key, job] of Object.entries(jobs)) {
-    if (!isMapping(job)) continue;
+    if (!isRecord(job)) continue;
     if (job.uses !== undefined) {
       const called = typeof job.uses === 'string' ? ` "${job.uses}"` : '';
       error(
@@ -66,8 +67,4 @@ export function setAsideUnsupportedKeys(data: Record<string, unknown>, map: Sour
     changed[key] = kept;
   }
   return { data: changed === undefined ? data : { ...data, jobs: changed }, diagnostics };
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
