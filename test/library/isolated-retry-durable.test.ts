@@ -34,7 +34,10 @@ for (const kind of durableKinds) {
       const id = asQueueJobId(suspect.storeId ?? '');
       await until(async () => (await stores.queue.getJob(id))?.state === 'leased', 'the second lease');
       expect(await stores.queue.expireLeases()).toMatchObject([{ kind: 'requeued', jobId: id }]);
-      expect(await stores.queue.getJob(id)).toMatchObject({ state: 'queued', attempts: 2 });
+      // The engine is still open and may lease it again at once: then as attempt 3, within the bound.
+      const requeued = await stores.queue.getJob(id);
+      const leasedAgain = requeued?.state === 'leased';
+      expect(requeued).toMatchObject(leasedAgain ? { attempts: 3 } : { state: 'queued', attempts: 2 });
     }, 30_000);
   });
 }

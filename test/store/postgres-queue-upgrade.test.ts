@@ -61,11 +61,15 @@ describeOnPostgres(title, () => {
 
   const seqIndexes = () =>
     withRawClient(async (client) => {
+      // The definition is matched here, not in SQL: there the planner may render every index's
+      // definition before the schema filter, and one another test file is dropping cannot be opened.
       const { rows } = await client.query<{ indexdef: string }>(
-        `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'queue_jobs' AND indexdef LIKE '%(seq)%'`,
+        `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'queue_jobs'`,
         [schema],
       );
-      return rows.map((row) => row.indexdef.replace(`"${schema}".`, '').replace(`${schema}.`, ''));
+      return rows
+        .map((row) => row.indexdef.replace(`"${schema}".`, '').replace(`${schema}.`, ''))
+        .filter((indexdef) => indexdef.includes('(seq)'));
     });
 
   // The first form of migration 34 replaced the primary key by a non-unique index. A table published
