@@ -36,6 +36,7 @@ export function endAttempt(
   const ended: EndedAttempt = { attempt, status, startedAt, finishedAt: at, reason, runner, fencingToken };
   moveLeg(leg, 'queued');
   leg.attempt += 1;
+  leg.seriesStartedAt ??= startedAt;
   leg.startedAt = undefined;
   leg.finishedAt = undefined;
   leg.reason = undefined;

@@ -49,6 +49,13 @@ export interface Leg {
   notBefore?: number;
   status: JobStatus;
   startedAt?: number;
+  /**
+   * When the attempts that retries (or requeues) led from to the current one began: the first one's
+   * start, so the run's summary gives a retried job its wall time, as `valkyrie show` does
+   * (store/job-duration.ts). Absent until an attempt is retried here (a resumed or taken-over run's
+   * summary counts from the current attempt's start); a re-run starts a new series.
+   */
+  seriesStartedAt?: number;
   finishedAt?: number;
   reason?: string;
   /** The fleet runner that started the current attempt; absent in the local mode. */

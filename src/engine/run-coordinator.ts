@@ -189,12 +189,14 @@ export class RunCoordinator {
   }
 
   summaries(): JobSummary[] {
-    return [...this.legs.values()].map((leg) => ({
-      name: leg.name,
-      status: isTerminal(leg.status) ? leg.status : 'cancelled',
-      durationMs:
-        leg.startedAt !== undefined && leg.finishedAt !== undefined ? leg.finishedAt - leg.startedAt : 0,
-    }));
+    return [...this.legs.values()].map((leg) => {
+      const startedAt = leg.seriesStartedAt ?? leg.startedAt;
+      return {
+        name: leg.name,
+        status: isTerminal(leg.status) ? leg.status : 'cancelled',
+        durationMs: startedAt !== undefined && leg.finishedAt !== undefined ? leg.finishedAt - startedAt : 0,
+      };
+    });
   }
 
   /**

@@ -68,6 +68,8 @@ describe('job retries in the coordinator', () => {
     const last = c.completed(leg.id, 'succeeded', { out: 'x' }, 60);
     expect(queued(last)).toEqual(['after']);
     expect(leg).toMatchObject({ status: 'succeeded', attempt: 3 });
+    // The run's summary gives the job its time from its first attempt's start, as `show` does.
+    expect(c.summaries()).toContainEqual({ name: 'flaky', status: 'succeeded', durationMs: 50 });
   });
 
   it('ends with the last attempt once max-attempts is reached', () => {
