@@ -67,6 +67,12 @@ export class LineView implements RunView {
           this.out.write(
             `${c.dim(`[${event.job}]`)} ${c.red(`✗ ${event.step.name} failed${code}${tolerated}`)}\n`,
           );
+        } else if (event.step.outcome === 'cancelled') {
+          // Else the step a cancel stopped ends unsaid, as if it were still running (`logs` tells it).
+          const paint = colorForStatus(c, 'cancelled');
+          this.out.write(
+            `${c.dim(`[${event.job}]`)} ${paint(`${statusSymbol('cancelled')} ${event.step.name} cancelled`)}\n`,
+          );
         }
         break;
       case 'job.completed': {
