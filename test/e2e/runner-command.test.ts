@@ -50,6 +50,12 @@ describe('valkyrie runner', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
+  /** Starts the CLI; a runner that a failed assertion left running is killed after the test. */
+  function start(args: readonly string[], env?: Record<string, string>): ChildProcess {
+    const child = ws.start(args, env);
+    return child;
+  }
+
   async function fleet(): Promise<Fleet> {
     const started = await startFleet({ leaseTtlMs: 5_000 }, registration);
     cleanups.push(() => started.close());
@@ -137,7 +143,7 @@ describe('valkyrie runner', () => {
     // The file's token is the one sent, not VALKYRIE_TOKEN's.
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/unknown registration token/);
-    const runner = ws.start([
+    const runner = start([
       'runner',
       '--server',
       url,
@@ -156,15 +162,7 @@ describe('valkyrie runner', () => {
     const { url } = await fleet();
     const closedPort = url.replace(/:\d+$/, ':2');
     const workDir = join(ws.dir, 'unreachable');
-    const registering = ws.start([
-      'runner',
-      '--server',
-      closedPort,
-      '--token',
-      'reg-ok',
-      '--work-dir',
-      workDir,
-    ]);
+    const registering = start(['runner', '--server', closedPort, '--token', 'reg-ok', '--work-dir', workDir]);
     let stderr = '';
     registering.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -182,7 +180,7 @@ describe('valkyrie runner', () => {
       join(workDir, 'runner.json'),
       JSON.stringify({ server: closedPort, runnerId: 'rnr_cli', credential: 'rnr_cli' }),
     );
-    const connecting = ws.start(['runner', '--server', closedPort, '--work-dir', workDir]);
+    const connecting = start(['runner', '--server', closedPort, '--work-dir', workDir]);
     let connectErr = '';
     connecting.stderr?.on('data', (chunk: Buffer) => {
       connectErr += chunk.toString();
@@ -254,7 +252,7 @@ describe('valkyrie runner', () => {
   it('registers, runs jobs in their own directories, and drains on SIGTERM: running jobs finish, exit 0', async () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'work');
-    const child = ws.start([
+    const child = start([
       'runner',
       '--server',
       f.url,
@@ -317,13 +315,12 @@ describe('valkyrie runner', () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'env-token');
     // As its --help suggests: the server and the registration token from the environment.
-    const child = ws.start(['runner', '--work-dir', workDir, '--labels', 'x'], {
+    const child = start(['runner', '--work-dir', workDir, '--labels', 'x'], {
       VALKYRIE_SERVER: f.url,
       VALKYRIE_TOKEN: 'reg-ok',
       VALKYRIE_ADMIN_TOKEN: 'admin-in-the-shell',
       VALKYRIE_DB: join(ws.dir, 'some.db'),
     });
-    cleanups.push(() => void child.kill('SIGKILL'));
     const done = collect(child);
     await until(() => f.plane.runners().length === 1, 'the runner to register');
     const out = join(f.dir, 'valkyrie-env');
@@ -352,12 +349,11 @@ describe('valkyrie runner', () => {
   it('leaves the hosted labels out with --no-hosted-labels: a runs-on: ubuntu-latest job is not offered to it', async () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'not-hosted');
-    const child = ws.start([
+    const child = start([
       'runner',
       ...['--server', f.url, '--token', 'reg-ok', '--work-dir', workDir],
       ...['--labels', 'x', '--no-hosted-labels'],
     ]);
-    cleanups.push(() => void child.kill('SIGKILL'));
     const done = collect(child);
     await until(() => f.plane.runners().length === 1, 'the runner to register');
     const labels = f.plane.runners()[0]?.labels ?? [];
@@ -384,7 +380,7 @@ describe('valkyrie runner', () => {
       join(workDir, 'runner.json'),
       JSON.stringify({ server: f.url, runnerId: 'rnr_cli', credential: 'rnr_cli' }),
     );
-    const child = ws.start(
+    const child = start(
       ['runner', '--server', f.url, '--work-dir', workDir, '--labels', 'x', '--protocol', 'http'],
       {
         VALKYRIE_TOKEN: '',
@@ -417,7 +413,7 @@ describe('valkyrie runner', () => {
   it('refuses a second runner on the same work dir (exit 73, one line naming the dir and pid); the first keeps its session and its job', async () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'shared');
-    const first = ws.start([
+    const first = start([
       'runner',
       '--server',
       f.url,
@@ -428,9 +424,6 @@ describe('valkyrie runner', () => {
       '--work-dir',
       workDir,
     ]);
-    cleanups.push(() => {
-      first.kill('SIGKILL');
-    });
     const out = output(first);
     const done = collect(first);
     await until(() => out.stdout().includes('connected to'), 'the first runner to connect');
@@ -442,10 +435,7 @@ describe('valkyrie runner', () => {
     const jobDir = lines(join(f.dir, 'started.log'))[0]?.split(' ')[1] ?? '';
     expect(jobDir.startsWith(join(workDir, 'jobs'))).toBe(true);
 
-    const secondChild = ws.start(['runner', '--server', f.url, '--work-dir', workDir, '--labels', 'x']);
-    cleanups.push(() => {
-      secondChild.kill('SIGKILL');
-    });
+    const secondChild = start(['runner', '--server', f.url, '--work-dir', workDir, '--labels', 'x']);
     const second = await collect(secondChild);
     expect(second.code).toBe(73);
     expect(second.stderr.trim().split('\n')).toEqual([
@@ -476,10 +466,7 @@ describe('valkyrie runner', () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'modes');
     const args = ['runner', '--server', f.url, '--work-dir', workDir];
-    const first = ws.start([...args, '--token', 'reg-ok']);
-    cleanups.push(() => {
-      first.kill('SIGKILL');
-    });
+    const first = start([...args, '--token', 'reg-ok']);
     const out = output(first);
     const done = collect(first);
     // The runner says it is connected once its transport is; the server records it when its hello lands.
@@ -506,10 +493,7 @@ describe('valkyrie runner', () => {
     expect((await done).code).toBe(0);
 
     // Started again, it is told the mode it is in at once.
-    const again = ws.start(args);
-    cleanups.push(() => {
-      again.kill('SIGKILL');
-    });
+    const again = start(args);
     const againOut = output(again);
     const againDone = collect(again);
     await until(() => againOut.stdout().includes('mode: draining'), 'the mode line at connect');
@@ -530,10 +514,7 @@ describe('valkyrie runner', () => {
       join(workDir, 'runner.lock'),
       JSON.stringify({ pid: deadPid, host: hostname(), since: '2020-01-01T00:00:00.000Z' }),
     );
-    const child = ws.start(['runner', '--server', f.url, '--token', 'reg-ok', '--work-dir', workDir]);
-    cleanups.push(() => {
-      child.kill('SIGKILL');
-    });
+    const child = start(['runner', '--server', f.url, '--token', 'reg-ok', '--work-dir', workDir]);
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -553,10 +534,7 @@ describe('valkyrie runner', () => {
   it('measures the free disk of a work dir it creates on its first start', async () => {
     const f = await fleet();
     const workDir = join(ws.dir, 'fresh', 'work');
-    const child = ws.start(['runner', '--server', f.url, '--token', 'reg-ok', '--work-dir', workDir]);
-    cleanups.push(() => {
-      child.kill('SIGKILL');
-    });
+    const child = start(['runner', '--server', f.url, '--token', 'reg-ok', '--work-dir', workDir]);
     const out = output(child);
     const done = collect(child);
     await until(() => f.plane.runners()[0]?.capabilities !== undefined, 'the capabilities');
