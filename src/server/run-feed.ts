@@ -20,6 +20,12 @@ export interface RunSubscriber {
    * client is gone, and the replay stops.
    */
   drained?(): Promise<boolean>;
+  /**
+   * Whether the client has fallen behind the live events, so that what is sent to it piles up in
+   * memory: such a subscriber is told no more of them as they come, but catches up from the store
+   * (as a late one does, waiting for it to take each page), then joins them again. Absent: never.
+   */
+  behind?(): boolean;
   /** Before `end`, when the run is handed to the replica `to` (abandon): it goes on there. */
   moved?(to: string): void;
   end(): void;
@@ -41,7 +47,10 @@ interface Stretch {
   count: number;
 }
 
-/** A subscriber being replayed the feed so far, before it gets the live events. */
+/**
+ * A subscriber, being replayed the feed so far or told the live events: it is replayed again from
+ * where it is when it falls behind (RunSubscriber.behind), and `stopped` stops it wherever it is.
+ */
 interface Replay {
   readonly subscriber: RunSubscriber;
   /** Unsubscribed, or ended by abandon or close: the replay tells nothing more. */
@@ -60,7 +69,9 @@ interface ActiveFeed {
   readonly stored: FeedLines;
   /** Job names by job id, for the lines read back (a job's name does not change within a run attempt). */
   readonly names: Map<string, string>;
-  readonly subscribers: Set<RunSubscriber>;
+  /** The subscribers told the live events. */
+  readonly subscribers: Map<RunSubscriber, Replay>;
+  /** The subscribers catching up: told the feed from the store and `entries`, not yet the live events. */
   readonly replays: Set<Replay>;
   /** run.completed was told: a replay that reaches the end ends its subscriber. */
   completed: boolean;
@@ -125,12 +136,18 @@ export class RunFeed {
     // The id is made only for subscribers: most runs have none while their events come (4 a job).
     if (feed.subscribers.size > 0) {
       const id = `${feed.id}.${index}`;
-      for (const subscriber of feed.subscribers) subscriber.event(event, id);
+      for (const [subscriber, replay] of feed.subscribers) {
+        subscriber.event(event, id);
+        if (event.type !== 'run.completed' && subscriber.behind?.() === true) {
+          feed.subscribers.delete(subscriber);
+          this.catchUp(feed, replay, index + 1, { drainFirst: true });
+        }
+      }
     }
     if (event.type === 'run.completed') {
       feed.completed = true;
       this.active.delete(runId);
-      for (const subscriber of feed.subscribers) subscriber.end();
+      for (const subscriber of feed.subscribers.keys()) subscriber.end();
     }
   };
 
@@ -175,19 +192,24 @@ export class RunFeed {
   /** Replays the feed from event `from` (in the background), then streams it live. */
   private replay(feed: ActiveFeed, subscriber: RunSubscriber, from: number): () => void {
     const replay: Replay = { subscriber, stopped: false };
-    feed.replays.add(replay);
-    catchUp(feed, replay, from).catch((error: unknown) => {
-      if (replay.stopped) return;
-      replay.stopped = true;
-      feed.replays.delete(replay);
-      this.options.logError(error);
-      subscriber.end();
-    });
+    this.catchUp(feed, replay, from, { drainFirst: false });
     return () => {
       replay.stopped = true;
       feed.replays.delete(replay);
       feed.subscribers.delete(subscriber);
     };
+  }
+
+  /** Tells `replay` the feed from `from` in the background (catchUp); a failure ends its subscriber. */
+  private catchUp(feed: ActiveFeed, replay: Replay, from: number, options: { drainFirst: boolean }): void {
+    feed.replays.add(replay);
+    catchUp(feed, replay, from, options.drainFirst).catch((error: unknown) => {
+      if (replay.stopped) return;
+      replay.stopped = true;
+      feed.replays.delete(replay);
+      this.options.logError(error);
+      replay.subscriber.end();
+    });
   }
 
   /** Follows the run from the store, numbering its events so that a client sends an id back. */
@@ -262,7 +284,7 @@ function newFeed(logs: LogStore, runId: string): ActiveFeed {
     lines: 0,
     stored: new FeedLines(logs, asRunId(runId)),
     names: new Map(),
-    subscribers: new Set(),
+    subscribers: new Map(),
     replays: new Set(),
     completed: false,
   };
@@ -280,19 +302,21 @@ function keepLine(feed: ActiveFeed, event: Extract<RunEvent, { type: 'log' }>, i
 /**
  * Tells the subscriber the feed's events from `from` on, reading each stretch's lines from the store a
  * page at a time, through the events told meanwhile, until it has caught up: then, in the same turn,
- * it joins the live subscribers (or ends, after run.completed).
+ * it joins the live subscribers (or ends, after run.completed). `drainFirst`: it fell behind, and is
+ * told nothing more before its client has taken what it was sent.
  */
-async function catchUp(feed: ActiveFeed, replay: Replay, from: number): Promise<void> {
+async function catchUp(feed: ActiveFeed, replay: Replay, from: number, drainFirst: boolean): Promise<void> {
   const { subscriber } = replay;
   // Read after each wait: unsubscribe, abandon or close may stop the replay meanwhile.
   const stopped = () => replay.stopped;
+  if (drainFirst && subscriber.drained !== undefined && !(await subscriber.drained())) return;
   let index = from;
   let at = entryAt(feed.entries, from);
   while (!stopped()) {
     if (index >= feed.length) {
       feed.replays.delete(replay);
       if (feed.completed) subscriber.end();
-      else feed.subscribers.add(subscriber);
+      else feed.subscribers.set(subscriber, replay);
       return;
     }
     let entry = feed.entries[at];
@@ -329,7 +353,7 @@ function entryAt(entries: readonly (KeptEvent | Stretch)[], index: number): numb
 
 /** The feed's subscribers, live and being replayed, each removed (and its replay stopped). */
 function endAll(feed: ActiveFeed): RunSubscriber[] {
-  const all = [...feed.subscribers];
+  const all = [...feed.subscribers.keys()];
   for (const replay of feed.replays) {
     replay.stopped = true;
     all.push(replay.subscriber);

@@ -2,6 +2,12 @@ import type { FastifyReply } from 'fastify';
 
 /** How often an idle stream sends a comment, so proxies do not cut it. */
 const keepAliveMs = 15_000;
+/**
+ * How much a stream may have waiting for a slow client before its sender counts it behind
+ * (EventStream.behind): well above one write's worth, so a client that keeps up is never counted so
+ * while a burst of events is on its way out.
+ */
+const behindBytes = 1024 * 1024;
 /** setTimeout's longest delay; a longer one would fire at once. */
 const maxTimerMs = 2 ** 31 - 1;
 
@@ -24,6 +30,8 @@ export interface EventStream {
    * so a sender of many events holds few: true, or false when the stream ended meanwhile.
    */
   drained(): Promise<boolean>;
+  /** Whether more than a megabyte sent waits for the client: a sender should stop and wait (drained). */
+  behind(): boolean;
   /** Idempotent. */
   end(): void;
   /**
@@ -91,6 +99,9 @@ export function openEventStream(
         raw.on('drain', settle);
         raw.on('close', settle);
       });
+    },
+    behind() {
+      return raw.writableLength > behindBytes;
     },
     end() {
       if (ended) return;

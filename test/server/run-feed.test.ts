@@ -276,6 +276,54 @@ describe('RunFeed', () => {
     expect(run.reads).toHaveLength(2);
   });
 
+  it('stops telling a live subscriber that falls behind, and catches it up from the store once its client has taken what it was sent', async () => {
+    const run = await feedOnSqlite();
+    run.tell(run.started());
+    let behind = false;
+    let release = (_: boolean) => {};
+    const slow = recorder({
+      drained: () =>
+        new Promise<boolean>((resolve) => {
+          release = resolve;
+        }),
+    });
+    const subscriber: RunSubscriber = { ...slow.subscriber, behind: () => behind };
+    const unsubscribe = await run.feed.subscribe(run.runId, subscriber);
+    const live = recorder();
+    await run.feed.subscribe(run.runId, live.subscriber);
+    run.print(numbered('kept up', 3));
+    behind = true;
+    run.print(['fell behind']);
+    behind = false;
+    run.print(numbered('while behind', 1500));
+    run.tell(run.step(1));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Told the event it fell behind on, then nothing, not even from the store, until its client drains.
+    expect(textsOf(slow.told)).toEqual([...numbered('kept up', 3), 'fell behind']);
+    expect(run.reads).toEqual([]);
+    release(true);
+    // The lines from the store, a page at a time, waiting for the client between them.
+    await expect.poll(() => slow.told.length).toBeGreaterThan(5);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(slow.told.length).toBeLessThanOrEqual(5 + 1000);
+    expect(run.reads.every((limit) => limit <= 1000)).toBe(true);
+    await expect
+      .poll(() => {
+        release(true);
+        return slow.told.length;
+      })
+      .toBe(live.told.length);
+    // Caught up, it is told the live events again, as they come.
+    const readsCaughtUp = run.reads.length;
+    run.print(['live again']);
+    expect(slow.told).toEqual(live.told);
+    expect(run.reads).toHaveLength(readsCaughtUp);
+    run.tell(run.completed());
+    expect(slow.ended).toBe(1);
+    expect(run.errors).toEqual([]);
+    unsubscribe();
+  });
+
   it('ends a subscriber being replayed when the run moves to another replica, telling it nothing more', async () => {
     const run = await feedOnSqlite();
     run.tell(run.started());

@@ -56,6 +56,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
             // After what was given before it has been sent: a replay waits for the client to take it.
             drained: () =>
               new Promise<boolean>((resolve) => send(undefined, () => void stream.drained().then(resolve))),
+            behind: () => stream.behind(),
             end: () => send(undefined, () => stream.end()),
           },
           typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
@@ -91,6 +92,7 @@ export function runStreamRoutes(context: ApiContext): Route[] {
               if (event.type === 'job.completed' && event.jobId === query.job) endWith(stream, event);
             },
             drained: () => stream.drained(),
+            behind: () => stream.behind(),
             end: () => stream.end(),
           });
           stream.onEnd(unsubscribe);
