@@ -3,6 +3,7 @@ import { checkoutLogLine, checkoutValueProblem } from '../workflow/checkout-step
 import { type EvaluationContext, isObject } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { evaluateMap } from './step-context.js';
+import { stepKey } from './step-key.js';
 
 export interface CheckoutDone {
   readonly outcome: ProcessOutcome;
@@ -34,7 +35,10 @@ export function runCheckoutStep(
     sha: field('sha'),
     workspace,
   };
-  const problem = checkoutValueProblem(evaluateMap(step.with ?? {}, context), own);
+  const problem = checkoutValueProblem(
+    stepKey('with', () => evaluateMap(step.with ?? {}, context)),
+    own,
+  );
   if (problem !== undefined) return { outcome: { kind: 'exited', exitCode: 1 }, line: `error: ${problem}` };
   return {
     outcome: { kind: 'exited', exitCode: 0 },

@@ -23,6 +23,7 @@ import type { JobDirectories } from './slot-directories.js';
 import { displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { rewinding, type StepState } from './step-effects.js';
 import { runnerEnvironment, stepGithubContext, writeEventFile } from './step-environment.js';
+import { stepKey } from './step-key.js';
 import { StepOutputForwarder, unsecureCommandsAllowed } from './step-output.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
@@ -267,7 +268,7 @@ class JobExecution {
     let outcome: ProcessOutcome;
     let continueOnError = false;
     try {
-      continueOnError = evaluateFlag(step.continueOnError, context);
+      continueOnError = stepKey('continue-on-error', () => evaluateFlag(step.continueOnError, context));
       outcome = await this.execute(step, context);
     } catch (error) {
       outcome = { kind: 'failed_to_start', message: messageOf(error) };
@@ -367,7 +368,7 @@ class JobExecution {
       task,
       workspace: this.spec.workspace,
       pool: () => this.options.taskPool.get(),
-      input: evaluateMap(task.with, context),
+      input: stepKey('with', () => evaluateMap(task.with, context)),
       timeoutMs: stepTimeoutMs(step, context),
       attempt: this.attempt,
       signal: AbortSignal.any([signal, this.options.killSignal]),

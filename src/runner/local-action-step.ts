@@ -13,6 +13,7 @@ import type { CommandFileTexts } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
 import { runStepProcess, type ShellStepRun, stepVariables } from './run-step.js';
 import { evaluateMap, withStepEnv } from './step-context.js';
+import { stepKey } from './step-key.js';
 import { stepTimeoutMs } from './step-timeout.js';
 
 /** What a local action's step uses of the job running it; the job's state is shared, not copied. */
@@ -102,7 +103,7 @@ export async function runLocalAction(run: ActionRun): Promise<ProcessOutcome> {
   }
   for (const line of action.warnings) host.systemLog(line);
   const calling = run.context();
-  const given = evaluateMap(run.with, calling);
+  const given = stepKey('with', () => evaluateMap(run.with, calling));
   const inputs = resolveActionInputs(action.manifest, action.file, given, (template) =>
     interpolate(template, calling),
   );

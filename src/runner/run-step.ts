@@ -18,6 +18,7 @@ import {
   stepFilePrefix,
   stepFiles,
 } from './step-environment.js';
+import { stepKey } from './step-key.js';
 import { stepTimeoutMs } from './step-timeout.js';
 
 export interface ShellStepRun {
@@ -61,9 +62,11 @@ export interface StepScope {
 export async function runShellStep(run: ShellStepRun): Promise<ProcessOutcome> {
   const { spec, options, step, context } = run;
   const defaults = run.scope?.defaults ?? spec.defaults;
-  const script = interpolate(step.run, context);
-  const shell = optionalInterpolate(step.shell ?? defaults.shell, context);
-  const directory = optionalInterpolate(step.workingDirectory ?? defaults.workingDirectory, context);
+  const script = stepKey('run', () => interpolate(step.run, context));
+  const shell = stepKey('shell', () => optionalInterpolate(step.shell ?? defaults.shell, context));
+  const directory = stepKey('working-directory', () =>
+    optionalInterpolate(step.workingDirectory ?? defaults.workingDirectory, context),
+  );
   const prefix = stepFilePrefix(options.directories, run.scope?.filesKey ?? step.index);
   const scriptPath = `${prefix}.script${scriptExtension(shell)}`;
   const variables = stepVariables(run);

@@ -1,14 +1,15 @@
 import { type EvaluationContext, evaluateValue } from '../workflow/expressions/index.js';
 import type { StepDefinition } from '../workflow/model.js';
 import { evaluateNumber } from '../workflow/typed-values.js';
+import { stepKey } from './step-key.js';
 
 /** The step's `timeout-minutes` in milliseconds; Infinity without one. Throws on a non-positive value. */
 export function stepTimeoutMs(step: StepDefinition, context: EvaluationContext): number {
   if (step.timeoutMinutes === undefined) return Number.POSITIVE_INFINITY;
-  const minutes = evaluateNumber(step.timeoutMinutes, context);
+  const written = step.timeoutMinutes;
+  const minutes = stepKey('timeout-minutes', () => evaluateNumber(written, context));
   if (!(minutes > 0)) {
     // What it evaluated to: the expression alone hid that `${{ vars.s }}` was "xyz" (or empty).
-    const written = step.timeoutMinutes;
     const value = typeof written === 'number' ? written : evaluateValue(written, context);
     const from = typeof written === 'string' ? ` (from ${written})` : '';
     throw new Error(

@@ -1,0 +1,22 @@
+import { ValkyrieError } from '../core/errors.js';
+
+/** An expression error that names the step's key it came from. */
+class StepKeyError extends ValkyrieError {}
+
+/**
+ * Evaluates one of a step's keys; an expression in it that cannot be evaluated fails the step naming
+ * the key (`the step's run: could not be evaluated: fromJSON: invalid JSON …`), as a failing `env:`
+ * or `if:` does, rather than with the bare message, which left the user to guess which expression it
+ * was. Any other error passes unchanged.
+ */
+export function stepKey<T>(key: string, evaluate: () => T): T {
+  try {
+    return evaluate();
+  } catch (error) {
+    if (!(error instanceof ValkyrieError) || error.code !== 'VK_EXPRESSION' || error instanceof StepKeyError)
+      throw error;
+    throw new StepKeyError('VK_EXPRESSION', `the step's ${key}: could not be evaluated: ${error.message}`, {
+      cause: error,
+    });
+  }
+}
