@@ -112,6 +112,64 @@ describe('QueueWorker', () => {
     }
   });
 
+  it('claims at half capacity, or with less than a round left to start after a claim came back to idle slots', async () => {
+    const { queue } = await openStores();
+    const limits: number[] = [];
+    const recording: QueueStore = {
+      enqueue: (jobs) => queue.enqueue(jobs),
+      claim: (request) => queue.claim(request),
+      enqueueAndClaim: (jobs, request) => queue.enqueueAndClaim(jobs, request),
+      renew: (lease, ttlMs) => queue.renew(lease, ttlMs),
+      complete: (completions) => queue.complete(completions),
+      release: (releases) => queue.release(releases),
+      expireLeases: () => queue.expireLeases(),
+      cancel: (id, outcome) => queue.cancel(id, outcome),
+      waitForWork: (signal) => queue.waitForWork(signal),
+      claimOrWait: (request, signal) => {
+        limits.push(request.limit);
+        return queue.claimOrWait(request, signal);
+      },
+      getJob: (id) => queue.getJob(id),
+      getJobs: (ids) => queue.getJobs(ids),
+      staleWrites: (id) => queue.staleWrites(id),
+    };
+    await queue.enqueue(Array.from({ length: 30 }, (_, i) => ({ task: `t${i}`, payload: i })));
+    const release: Array<() => void> = [];
+    let finished = 0;
+    // Set when the test ends, passed or not, so that closing the worker does not wait for held jobs.
+    let draining = false;
+    startWorker(
+      recording,
+      () =>
+        new Promise<void>((resolve) => {
+          const finish = () => {
+            finished++;
+            resolve();
+          };
+          if (draining) finish();
+          else release.push(finish);
+        }),
+      { concurrency: 2, prefetch: 8 },
+    );
+    try {
+      await until(() => release.length === 2);
+      // One job at a time, each settled before the next: the worker sees every count of waiting jobs.
+      while (limits.length < 3 && finished < 20) {
+        const done = finished;
+        release.shift()?.();
+        await until(() => finished === done + 1 && release.length === 2);
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      }
+      // The first claim came back to idle slots: after it, not at half capacity free (5 jobs done, 3
+      // left to start) but when less than a round was left (7 done). That claim came back with both
+      // slots busy, so the next is at half capacity again.
+      expect(limits).toEqual([10, 7, 5]);
+    } finally {
+      draining = true;
+      for (const finish of release.splice(0)) finish();
+    }
+  });
+
   it('wakes for jobs enqueued while it sleeps', async () => {
     const { queue } = await openStores();
     const seen: string[] = [];
