@@ -3,9 +3,15 @@ import { hostname } from 'node:os';
 import type { Clock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { openPostgresStores } from '../store/postgres/index.js';
-import type { QueueStore } from '../store/queue.js';
+import type { Lease, NewQueueJob, QueueStore } from '../store/queue.js';
 import { openSqliteStores } from '../store/sqlite/index.js';
-import type { ResolvedStoreOptions } from './options.js';
+import type { EngineQueueHooks } from './engine-queue.js';
+import type { JobRecord } from './job-record.js';
+import { jsonForm } from './json-value.js';
+import { storedKeyConflict } from './key-conflicts.js';
+import { type ResolvedStoreOptions, retryDefaults } from './options.js';
+import { StoreEngineQueue } from './store-engine-queue.js';
+import { storedPayload } from './stored-job.js';
 
 /** A durable store opened for an engine. */
 export interface OpenedEngineStore {
@@ -84,4 +90,56 @@ export function openEngineStoreNow(
     'VK_ENGINE_CONFIG',
     'new Engine(): a Postgres store opens asynchronously; use `await openEngine({ store })` instead',
   );
+}
+
+/** What the engine lends the queue on its durable store. */
+export interface StoreQueueHost {
+  readonly hooks: EngineQueueHooks;
+  /** An entry for a stored job the engine did not enqueue; undefined if it cannot run it. */
+  adopt(lease: Lease): JobRecord | undefined;
+  /** The tasks the engine claims jobs of, by name. */
+  tasks(): readonly string[];
+  readonly runsJobs: boolean;
+}
+
+/** The queue on a durable store: jobs are stored by task name, input and non-default options. */
+export function storeEngineQueue(store: OpenedEngineStore, host: StoreQueueHost): StoreEngineQueue {
+  return new StoreEngineQueue({
+    store: store.queue,
+    closeStore: () => store.close(),
+    orderedWrites: store.orderedWrites,
+    worker: store.worker,
+    leaseTtlMs: store.leaseTtlMs,
+    hooks: host.hooks,
+    encode: encodeJob,
+    adopt: host.adopt,
+    tasks: host.tasks,
+    runsJobs: host.runsJobs,
+    // Compared on the input's JSON form, which `encode` made it.
+    conflict: storedKeyConflict,
+  });
+}
+
+function encodeJob(job: JobRecord): NewQueueJob {
+  const { priority, retry, idempotencyKey } = job.options;
+  const notBefore = job.notBefore;
+  // Every attempt, here or on another engine after a crash, sees the input the store holds:
+  // its JSON form from the first. One JSON cannot hold fails its own job (encode throws).
+  job.input = jsonForm(job.input, 'input');
+  // The effective policy travels with the job: any engine that runs it applies this one.
+  const payload = storedPayload(job.input, job.options, retryDefaults);
+  // One literal with every field (undefined ones are the store's defaults): spreading optional
+  // fields in built and copied two more objects per job. The JSON is made here, and the store
+  // need not make it again.
+  return {
+    task: job.task.name,
+    payload,
+    payloadJson: JSON.stringify(payload),
+    priority,
+    notBefore: notBefore === undefined ? undefined : Math.ceil(notBefore),
+    idempotencyKey,
+    maxAttempts: retry.maxAttempts,
+    // A crash is a lost worker: its job runs again only if the policy retries lost workers.
+    onLeaseExpiry: retry.retryOn.includes('worker_lost') ? 'requeue' : 'fail',
+  };
 }

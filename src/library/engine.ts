@@ -2,7 +2,12 @@ import { ValkyrieError } from '../core/errors.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
 import { asQueueJobId, type Lease } from '../store/queue.js';
 import type { EngineQueueHooks } from './engine-queue.js';
-import { type OpenedEngineStore, openEngineStore, openEngineStoreNow } from './engine-store.js';
+import {
+  type OpenedEngineStore,
+  openEngineStore,
+  openEngineStoreNow,
+  storeEngineQueue,
+} from './engine-store.js';
 import type {
   EnqueuedHandles,
   EnqueueRequest,
@@ -14,8 +19,7 @@ import { type EngineEventListener, EngineEventListeners } from './events.js';
 import { IdempotencyKeys } from './idempotency-keys.js';
 import { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
-import { jsonForm } from './json-value.js';
-import { checkBatchKeys, claimKey, storedKeyConflict } from './key-conflicts.js';
+import { checkBatchKeys, claimKey } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import {
   closeDeadlineError,
@@ -27,8 +31,8 @@ import {
   resolveJobOptions,
   retryDefaults,
 } from './options.js';
-import { StoreEngineQueue } from './store-engine-queue.js';
-import { readPayload, type StoredJob, storedJobView, storedPayload } from './stored-job.js';
+import type { StoreEngineQueue } from './store-engine-queue.js';
+import { readPayload, type StoredJob, storedJobView } from './stored-job.js';
 import { TaskRegistry } from './task-registry.js';
 import { runWorkflow, type WorkflowDefinition, type WorkflowHost, type WorkflowResult } from './workflow.js';
 
@@ -375,44 +379,13 @@ export class Engine implements AsyncDisposable {
     this.unsubscribePool?.();
   }
 
-  /** The queue on a durable store: jobs are stored by task name, input and non-default options. */
   private storeQueue(store: OpenedEngineStore, hooks: EngineQueueHooks): StoreEngineQueue {
-    return new StoreEngineQueue({
-      store: store.queue,
-      closeStore: () => store.close(),
-      orderedWrites: store.orderedWrites,
-      worker: store.worker,
-      leaseTtlMs: store.leaseTtlMs,
+    return storeEngineQueue(store, {
       hooks,
-      encode: (job) => {
-        const { priority, retry, idempotencyKey } = job.options;
-        const notBefore = job.notBefore;
-        // Every attempt, here or on another engine after a crash, sees the input the store holds:
-        // its JSON form from the first. One JSON cannot hold fails its own job (encode throws).
-        job.input = jsonForm(job.input, 'input');
-        // The effective policy travels with the job: any engine that runs it applies this one.
-        const payload = storedPayload(job.input, job.options, retryDefaults);
-        // One literal with every field (undefined ones are the store's defaults): spreading optional
-        // fields in built and copied two more objects per job. The JSON is made here, and the store
-        // need not make it again.
-        return {
-          task: job.task.name,
-          payload,
-          payloadJson: JSON.stringify(payload),
-          priority,
-          notBefore: notBefore === undefined ? undefined : Math.ceil(notBefore),
-          idempotencyKey,
-          maxAttempts: retry.maxAttempts,
-          // A crash is a lost worker: its job runs again only if the policy retries lost workers.
-          onLeaseExpiry: retry.retryOn.includes('worker_lost') ? 'requeue' : 'fail',
-        };
-      },
       adopt: (lease) => this.adopt(lease),
       // A producer claims nothing: its jobs are watched in the store until another engine ran them.
       tasks: this.options.runJobs ? () => this.tasks.names() : () => [],
       runsJobs: this.options.runJobs,
-      // Compared on the input's JSON form, which `encode` made it.
-      conflict: storedKeyConflict,
     });
   }
 

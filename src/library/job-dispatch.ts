@@ -7,14 +7,10 @@ import type { RunTaskOptions, TaskLogEntry } from '../executors/thread/task-reco
 import type { ThreadPool } from '../executors/thread/thread-pool.js';
 import type { QueueJobId, UncountedAttempt } from '../store/queue.js';
 import { DeadlineWaiters } from './deadline-waiters.js';
-import {
-  type EngineQueue,
-  type EngineQueueHooks,
-  MemoryEngineQueue,
-  type StoredOutcomes,
-} from './engine-queue.js';
-import type { EngineEventListeners, JobOutcome } from './events.js';
+import { type EngineQueue, type EngineQueueHooks, MemoryEngineQueue } from './engine-queue.js';
+import type { EngineEventListeners } from './events.js';
 import type { JobRecord } from './job-record.js';
+import { OutcomeDelivery } from './outcome-delivery.js';
 import { RetryPlanner } from './retry-planner.js';
 import { TakeRetry } from './take-retry.js';
 
@@ -82,8 +78,7 @@ export class JobDispatch {
    * together, as an enqueueMany's do. A delayed job reads the clock itself: its delay counts from now.
    */
   private turnNow: number | undefined = undefined;
-  /** The jobs whose records the store is writing now, delivered together (deliverOnceRecorded). */
-  private recording: RecordingBatch | undefined = undefined;
+  private readonly delivery: OutcomeDelivery;
 
   /**
    * Subtracted from every queue key. Keys only order jobs against each other, and one counted from
@@ -103,6 +98,7 @@ export class JobDispatch {
         settled: (job, outcome) => this.finish(job, outcome),
         leaseLost: (job, reason) => this.stopAttempt(job, reason),
       }) ?? new MemoryEngineQueue<JobRecord>(options.clock, onReady);
+    this.delivery = new OutcomeDelivery(this.queue, options.listeners, () => this.settled());
   }
 
   stats(): { queued: number; inFlight: number; unsettled: number } {
@@ -378,94 +374,7 @@ export class JobDispatch {
 
   /** `uncounted`: the attempt that ended never began (RetryPlanner.uncountNotBegun). */
   private finish(job: JobRecord, ended: TaskOutcome, uncounted?: UncountedAttempt): void {
-    if (job.settled) return;
-    const outcome = this.queue.recordable?.(ended) ?? ended;
-    const final = job.conclude(outcome);
-    if (final === undefined) return;
-    const recorded = this.queue.settle(job, outcome, uncounted);
-    if (recorded === undefined) {
-      // Told first and guarded, so that a listener that throws cannot keep the handle from settling.
-      this.tellConcluded(job, final, undefined);
-      job.deliver(final);
-      this.settled();
-      this.emitEnded(job, final);
-    } else {
-      // A workflow node's next nodes are added now, so that their jobs are stored in this record's
-      // commit rather than one turn of the event loop after it; only on a store that writes in
-      // order, where they cannot be stored before it. The handle still resolves once recorded.
-      if (this.queue.writesInOrder === true) this.tellConcluded(job, final, recorded);
-      this.deliverOnceRecorded(recorded, job, final);
-    }
-  }
-
-  /** The job's end, as its handle reports it: on a durable store once recorded (or refused). */
-  private emitEnded(job: JobRecord, final: JobOutcome): void {
-    if (!this.options.listeners.active) return;
-    const { id: jobId, task } = job;
-    this.options.listeners.emit(
-      final.kind === 'succeeded'
-        ? { type: 'job.succeeded', jobId, task: task.name, attempts: final.attempts, output: final.output }
-        : { type: 'job.failed', jobId, task: task.name, outcome: final },
-    );
-  }
-
-  /** A listener's error (a workflow's) is its own: the other jobs that ended with this one go on. */
-  private tellConcluded(job: JobRecord, final: JobOutcome, recorded: Promise<unknown> | undefined): void {
-    try {
-      job.tellConcluded(final, recorded);
-    } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
-  }
-
-  /**
-   * A durable store: the handle resolves, and close() counts the job done, once the record is
-   * written. The jobs of one write share its promise: one reaction for all of them, in the order
-   * they ended, instead of a closure and a reaction per job.
-   */
-  private deliverOnceRecorded(
-    recorded: Promise<StoredOutcomes<JobRecord> | undefined>,
-    job: JobRecord,
-    final: JobOutcome,
-  ): void {
-    let batch = this.recording;
-    if (batch?.written !== recorded) {
-      const made: RecordingBatch = { written: recorded, jobs: [], finals: [] };
-      recorded.then((refused) => this.deliverRecorded(made, refused));
-      this.recording = made;
-      batch = made;
-    }
-    batch.jobs.push(job);
-    batch.finals.push(final);
-  }
-
-  /** `refused`: the jobs of the write whose record the store refused, with the outcome it holds. */
-  private deliverRecorded(batch: RecordingBatch, refused: StoredOutcomes<JobRecord> | undefined): void {
-    if (this.recording === batch) this.recording = undefined;
-    const { jobs, finals } = batch;
-    for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[i];
-      const final = finals[i];
-      if (job === undefined || final === undefined) continue;
-      const stored = refused?.get(job);
-      if (stored === undefined) this.deliverFinal(job, final);
-      else stored.then((outcome) => this.deliverFinal(job, outcome));
-    }
-  }
-
-  private deliverFinal(job: JobRecord, final: JobOutcome): void {
-    try {
-      job.deliver(final);
-    } catch (error) {
-      // A listener's error (a workflow's) is its own; the other jobs of the write still resolve.
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
-    this.settled();
-    this.emitEnded(job, final);
+    this.delivery.finish(job, ended, uncounted);
   }
 
   private settled(): void {
@@ -489,11 +398,4 @@ export class JobDispatch {
   whenDrained(deadlineMs: number): Promise<void> {
     return this.unsettled === 0 ? Promise.resolve() : this.drained.wait(deadlineMs);
   }
-}
-
-/** Jobs settled into one store write, with their final outcomes, by position. */
-interface RecordingBatch {
-  readonly written: Promise<StoredOutcomes<JobRecord> | undefined>;
-  readonly jobs: JobRecord[];
-  readonly finals: JobOutcome[];
 }
