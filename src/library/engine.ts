@@ -19,6 +19,7 @@ import { type EngineEventListener, EngineEventListeners } from './events.js';
 import { IdempotencyKeys } from './idempotency-keys.js';
 import { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
+import { JobSignals } from './job-signals.js';
 import { checkBatchKeys, claimKey } from './key-conflicts.js';
 import { checkOptionNames } from './option-keys.js';
 import {
@@ -87,6 +88,10 @@ export class Engine implements AsyncDisposable {
   private readonly idempotent: IdempotencyKeys;
   private readonly abort = new AbortController();
   private readonly dispatch: JobDispatch;
+  /** `options.signal`: one listener per caller's signal, whatever the number of its jobs. */
+  private readonly signals = new JobSignals((job, reason) => {
+    this.cancel(job, reason).catch(() => {});
+  });
   /** The durable store, if any; the queue closes it after the last job settled. */
   private readonly store: OpenedEngineStore | undefined;
   private unsubscribePool: (() => void) | undefined;
@@ -155,7 +160,7 @@ export class Engine implements AsyncDisposable {
     const job = this.prepare('enqueue()', task, input, options);
     const handle = this.admit(job, 'enqueue()') as JobHandle<Output>;
     this.dispatch.endSubmission();
-    if (options?.signal !== undefined) this.cancelOnAbort(handle, options.signal);
+    if (options?.signal !== undefined) this.signals.link(handle, options.signal);
     return handle;
   }
 
@@ -199,7 +204,7 @@ export class Engine implements AsyncDisposable {
     this.dispatch.endSubmission();
     for (let i = 0; i < jobs.length; i++) {
       const signal = requests[i]?.options?.signal;
-      if (signal !== undefined) this.cancelOnAbort(jobs[i] as JobHandle, signal);
+      if (signal !== undefined) this.signals.link(jobs[i] as JobHandle, signal);
     }
     return jobs;
   }
@@ -302,20 +307,6 @@ export class Engine implements AsyncDisposable {
       );
     }
     return this.dispatch.cancelStored(asQueueJobId(storeId), reason);
-  }
-
-  /** `options.signal`: an abort cancels the job; the listener goes once the job has ended. */
-  private cancelOnAbort(job: JobHandle, signal: AbortSignal): void {
-    const onAbort = () => {
-      const reason = typeof signal.reason === 'string' ? signal.reason : "the job's signal was aborted";
-      this.cancel(job, reason).catch(() => {});
-    };
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    job.result.then(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** Subscribes to the engine's events; returns the unsubscribe function. */
