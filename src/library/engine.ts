@@ -86,7 +86,6 @@ export class Engine implements AsyncDisposable {
   private readonly listeners = new EngineEventListeners();
   private readonly tasks: TaskRegistry;
   private readonly idempotent: IdempotencyKeys;
-  private readonly abort = new AbortController();
   private readonly dispatch: JobDispatch;
   /** `options.signal`: one listener per caller's signal, whatever the number of its jobs. */
   private readonly signals = new JobSignals((job, reason) => {
@@ -129,8 +128,6 @@ export class Engine implements AsyncDisposable {
       agingIntervalMs: this.options.agingIntervalMs,
       // Enough to fill every slot and every worker's line; the rest waits in the engine, in priority order.
       maxInFlight: this.options.maxInFlight ?? 2 * pool.maxThreads * pool.concurrentTasksPerWorker,
-      // An owned pool is destroyed with the engine; a caller's is not, so the engine's tasks are cancelled.
-      signal: this.ownsPool ? undefined : this.abort.signal,
     });
     this.tasks = new TaskRegistry(this.pool, this.dispatch, !this.options.runJobs);
   }
@@ -362,9 +359,10 @@ export class Engine implements AsyncDisposable {
 
   private async teardown(): Promise<void> {
     this.dispatch.stop(this.leftReason);
-    // Running jobs end `cancelled` through the pool; destroying stops them from being retried.
-    this.abort.abort(new Error('the engine was destroyed'));
+    // Running jobs end `cancelled` through the pool; destroying stops them from being retried. An
+    // owned pool is destroyed with the engine; a caller's is not, so only the engine's tasks end.
     if (this.ownsPool) await this.pool.destroy();
+    else this.pool.cancelAllSubmitted(this.ownJob, 'the engine was destroyed');
     await this.dispatch.whenDrained(Number.POSITIVE_INFINITY);
     await this.dispatch.closeQueue();
     this.unsubscribePool?.();

@@ -20,8 +20,6 @@ export interface JobDispatchOptions {
   readonly clock: Clock;
   readonly agingIntervalMs: number;
   readonly maxInFlight: number;
-  /** Cancels the tasks of a pool the engine does not own; undefined when the engine owns it. */
-  readonly signal: AbortSignal | undefined;
   /** The store seam; a `MemoryEngineQueue` when omitted. */
   readonly queue?: (hooks: EngineQueueHooks) => EngineQueue<JobRecord>;
 }
@@ -277,11 +275,10 @@ export class JobDispatch {
       this.options.listeners.emit({ type: 'job.started', jobId, task: job.task.name, attempt });
     }
     // The pool's fastest path takes no options: a first attempt, no timeout of its own. Progress
-    // comes through the job itself (JobRecord.taskProgress): no closure per attempt for it.
+    // comes through the job itself (JobRecord.taskProgress): no closure per attempt for it. No
+    // signal either: an engine destroyed on a caller's pool cancels its tasks in one scan.
     const options: RunTaskOptions | undefined =
-      job.attempt === 1 && job.options.timeoutMs === undefined && this.options.signal === undefined
-        ? undefined
-        : this.retries.runOptions(job, this.options.signal);
+      job.attempt === 1 && job.options.timeoutMs === undefined ? undefined : this.retries.runOptions(job);
     try {
       this.options.pool.submit(job.poolTask, job.input, options, job);
     } catch (error) {

@@ -56,10 +56,10 @@ export class RetryPlanner {
 
   /**
    * The pool's options for the attempt `job.attempt`, past the fast path (a first attempt without a
-   * timeout or signal of its own takes none).
+   * timeout of its own takes none).
    */
-  runOptions(job: JobRecord, signal: AbortSignal | undefined): RunTaskOptions {
+  runOptions(job: JobRecord): RunTaskOptions {
     const isolated = job.attempt > 1 && this.forgiven.has(job);
-    return { attempt: job.attempt, timeoutMs: job.options.timeoutMs, signal, isolated };
+    return { attempt: job.attempt, timeoutMs: job.options.timeoutMs, isolated };
   }
 }

@@ -44,7 +44,6 @@ async function setUp(maxInFlight: number) {
     clock: systemClock,
     agingIntervalMs: 60_000,
     maxInFlight,
-    signal: undefined,
     queue: ({ onReady }) => slowTakeQueue(onReady, takes),
   });
   const poolTask = pool.task({ module: fixture(), exportName: 'sleep' });

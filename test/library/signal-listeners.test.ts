@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { ThreadPool } from '../../src/executors/thread/thread-pool.js';
 import type { JobHandle } from '../../src/library/job-record.js';
 import { afterTest, fixture, openTestEngine, until } from './helpers.js';
 
@@ -114,5 +115,24 @@ describe('the signal job option', () => {
     controller.abort();
     expect(engine.stats()).toEqual({ queued: 0, inFlight: 0, unsettled: 0 });
     expect(maxListenerWarnings(warnings)).toEqual([]);
+  });
+
+  it("runs many tasks at once on a caller's pool without a listener per task, and destroy() ends only its own", async () => {
+    const warnings = captureWarnings();
+    const pool = new ThreadPool({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 16 });
+    afterTest(() => pool.destroy());
+    const mine = await engineWithTasks({ pool });
+    const theirs = await engineWithTasks({ pool });
+    const jobs = Array.from({ length: 20 }, () => mine.engine.enqueue(mine.sleep, 60_000));
+    await until(() => mine.started() >= 16, 'every slot to run a job');
+    const other = theirs.engine.enqueue(theirs.sleep, 300);
+    await nextTurn();
+    expect(maxListenerWarnings(warnings)).toEqual([]);
+    await mine.engine.destroy();
+    const outcomes = await Promise.all(jobs.map((job) => job.result));
+    expect(outcomes.map((outcome) => outcome.kind === 'cancelled' && outcome.reason)).toEqual(
+      Array.from({ length: 20 }, () => 'the engine was destroyed'),
+    );
+    expect(await other.result).toEqual({ kind: 'succeeded', output: 'slept', attempts: 1 });
   });
 });

@@ -14,7 +14,7 @@ export interface PoolDispatcher {
   submit(task: TaskRecord): void;
   cancel(task: TaskRecord, reason: string): void;
   find(listener: TaskSettledListener): TaskRecord | undefined;
-  cancelNotBegun(test: (listener: TaskSettledListener) => boolean, reason: string): number;
+  cancelWhere(test: (listener: TaskSettledListener) => boolean, reason: string, begunToo: boolean): number;
   stats(): { threads: number; queued: number; running: number };
   ready(): Promise<void>;
   destroy(): Promise<void>;
@@ -134,24 +134,25 @@ export class TaskDispatcher implements PoolDispatcher {
 
   /**
    * Cancels the unsettled tasks whose listener `test` accepts that no worker has begun: waiting in
-   * the pool's line (settled at once) or lined up in a worker (withdrawn, see `withdraw`). One scan
-   * of both; returns how many it cancelled.
+   * the pool's line (settled at once) or lined up in a worker (withdrawn, see `withdraw`); with
+   * `begunToo`, running ones as well (aborted, see `cancel`). One scan of both; returns how many it
+   * cancelled.
    */
-  cancelNotBegun(test: (listener: TaskSettledListener) => boolean, reason: string): number {
-    const notBegun: TaskRecord[] = [];
+  cancelWhere(test: (listener: TaskSettledListener) => boolean, reason: string, begunToo: boolean): number {
+    const matched: TaskRecord[] = [];
     for (const worker of this.workers) {
       for (const task of worker.inFlight.values()) {
-        if (task.awaitingStart && !task.settled && task.listenerIs(test)) notBegun.push(task);
+        if ((begunToo || task.awaitingStart) && !task.settled && task.listenerIs(test)) matched.push(task);
       }
     }
     const collect = (task: TaskRecord) => {
-      if (task.listenerIs(test)) notBegun.push(task);
+      if (task.listenerIs(test)) matched.push(task);
       return false;
     };
     this.queue.find(collect);
     this.solo.waiting.find(collect);
-    for (const task of notBegun) this.cancel(task, reason);
-    return notBegun.length;
+    for (const task of matched) this.cancel(task, reason);
+    return matched.length;
   }
 
   stats(): { threads: number; queued: number; running: number } {
@@ -250,7 +251,7 @@ export class TaskDispatcher implements PoolDispatcher {
 
   private started(workerId: number, task: TaskRecord): void {
     task.awaitingStart = false;
-    // Cancelled while lined up (cancelNotBegun), it began before the abort reached it: the grace.
+    // Cancelled while lined up (ThreadPool.cancelNotBegun), it began before the abort reached it: the grace.
     if (task.aborting !== undefined) this.setDeadline(task, this.clock.now() + this.options.abortGraceMs);
     else if (task.timeoutMs !== undefined) this.setDeadline(task, this.clock.now() + task.timeoutMs);
     if (this.events.active) this.events.emit({ type: 'task.started', taskId: task.id, workerId });

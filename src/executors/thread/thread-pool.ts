@@ -179,7 +179,16 @@ export class ThreadPool implements AsyncDisposable {
    * on. For an engine that closes: what it has not started goes back to its store. Returns the count.
    */
   cancelNotBegun(test: (listener: TaskSettledListener) => boolean, reason: string): number {
-    return this.dispatcher.cancelNotBegun(test, reason);
+    return this.dispatcher.cancelWhere(test, reason, false);
+  }
+
+  /**
+   * Cancels, as `cancelSubmitted` does, every unsettled task submitted with a listener `test`
+   * accepts, begun or not: for an engine that is destroyed on a pool it does not own, in one scan
+   * rather than a signal listener per task. Returns the count.
+   */
+  cancelAllSubmitted(test: (listener: TaskSettledListener) => boolean, reason: string): number {
+    return this.dispatcher.cancelWhere(test, reason, true);
   }
 
   stats(): PoolStats {
