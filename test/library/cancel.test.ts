@@ -115,8 +115,9 @@ for (const kind of durableKinds) {
       expect(await other.cancelStored(delayed.storeId ?? '', 'from elsewhere')).toBe(true);
       expect(await delayed.result).toEqual({ kind: 'cancelled', reason: 'from elsewhere', attempts: 0 });
 
-      // A short lease, renewed often: the cancellation reaches the worker at its next renewal.
-      const worker = await startWorkerProcess(durable.store(1_500));
+      // A short lease, renewed often: the cancellation reaches the worker at its next renewal. Not
+      // shorter: at 1.5 s a loaded CI machine let it expire, and the job failed before the cancel.
+      const worker = await startWorkerProcess(durable.store(4_000));
       afterTest(() => worker.stop());
       const running = producer.enqueue('sleep', 60_000);
       await until(() => worker.lines.includes('started sleep'), 'the worker to start the job');
