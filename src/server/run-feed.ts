@@ -31,20 +31,15 @@ export interface RunSubscriber {
   end(): void;
 }
 
-/** An event the feed keeps, with its index in the feed. */
-interface KeptEvent {
-  readonly index: number;
-  readonly event: RunEvent;
-}
-
 /**
- * A stretch of stored log lines told one after another: `count` events from `index`, the first of
- * them the feed's line `line` (FeedLines). The lines themselves are read back from the store.
+ * A stretch of stored log lines told one after another: `count` events, the first of them the feed's
+ * line `line` (FeedLines). The lines themselves are read back from the store.
  */
-interface Stretch {
-  readonly index: number;
-  readonly line: number;
-  count: number;
+class Stretch {
+  constructor(
+    readonly line: number,
+    public count: number,
+  ) {}
 }
 
 /**
@@ -60,8 +55,14 @@ interface Replay {
 interface ActiveFeed {
   /** Names this feed in event ids: ids of another feed (another replica's, an earlier one) do not resume it. */
   readonly id: string;
-  /** The events in order, as kept events and stretches of lines, covering indexes 0 to `length`. */
-  readonly entries: (KeptEvent | Stretch)[];
+  /**
+   * The events in order, as kept events and stretches of lines, covering indexes 0 to `length`; the
+   * index of each one's first event is in `starts`, beside it. (Not in an object around each event:
+   * the feed keeps three events a job for the run's life, and each object more it keeps is copied by
+   * the young-generation GC, then promoted.)
+   */
+  readonly entries: (RunEvent | Stretch)[];
+  readonly starts: number[];
   /** How many events the feed told: the next one's index. */
   length: number;
   /** How many of them were stored lines: the next one's line number. */
@@ -132,7 +133,10 @@ export class RunFeed {
     }
     const index = feed.length++;
     if (event.type === 'log' && event[unstoredLine] !== true) keepLine(feed, event, index);
-    else feed.entries.push({ index, event });
+    else {
+      feed.entries.push(event);
+      feed.starts.push(index);
+    }
     // The id is made only for subscribers: most runs have none while their events come (4 a job).
     if (feed.subscribers.size > 0) {
       const id = `${feed.id}.${index}`;
@@ -280,6 +284,7 @@ function newFeed(logs: LogStore, runId: string): ActiveFeed {
   return {
     id: randomBytes(6).toString('hex'),
     entries: [],
+    starts: [],
     length: 0,
     lines: 0,
     stored: new FeedLines(logs, asRunId(runId)),
@@ -293,8 +298,11 @@ function newFeed(logs: LogStore, runId: string): ActiveFeed {
 /** Counts a stored line told as event `index`: in the stretch the last event began, else in a new one. */
 function keepLine(feed: ActiveFeed, event: Extract<RunEvent, { type: 'log' }>, index: number): void {
   const last = feed.entries[feed.entries.length - 1];
-  if (last !== undefined && !('event' in last)) last.count++;
-  else feed.entries.push({ index, line: feed.lines, count: 1 });
+  if (last instanceof Stretch) last.count++;
+  else {
+    feed.entries.push(new Stretch(feed.lines, 1));
+    feed.starts.push(index);
+  }
   feed.lines++;
   if (!feed.names.has(event.jobId)) feed.names.set(event.jobId, event.job);
 }
@@ -311,7 +319,7 @@ async function catchUp(feed: ActiveFeed, replay: Replay, from: number, drainFirs
   const stopped = () => replay.stopped;
   if (drainFirst && subscriber.drained !== undefined && !(await subscriber.drained())) return;
   let index = from;
-  let at = entryAt(feed.entries, from);
+  let at = entryAt(feed.starts, from);
   while (!stopped()) {
     if (index >= feed.length) {
       feed.replays.delete(replay);
@@ -320,13 +328,13 @@ async function catchUp(feed: ActiveFeed, replay: Replay, from: number, drainFirs
       return;
     }
     let entry = feed.entries[at];
-    while (entry !== undefined && index >= entry.index + sizeOf(entry)) entry = feed.entries[++at];
+    while (entry !== undefined && index >= (feed.starts[at] ?? 0) + sizeOf(entry)) entry = feed.entries[++at];
     if (entry === undefined) throw new Error(`run feed ${feed.id} has no event ${index}`);
-    if ('event' in entry) {
-      subscriber.event(entry.event, `${feed.id}.${index++}`);
+    if (!(entry instanceof Stretch)) {
+      subscriber.event(entry, `${feed.id}.${index++}`);
       continue;
     }
-    const offset = index - entry.index;
+    const offset = index - (feed.starts[at] ?? 0);
     const lines = await feed.stored.read(entry.line + offset, entry.count - offset);
     if (stopped()) return;
     for (const line of lines)
@@ -335,17 +343,20 @@ async function catchUp(feed: ActiveFeed, replay: Replay, from: number, drainFirs
   }
 }
 
-function sizeOf(entry: KeptEvent | Stretch): number {
-  return 'event' in entry ? 1 : entry.count;
+function sizeOf(entry: RunEvent | Stretch): number {
+  return entry instanceof Stretch ? entry.count : 1;
 }
 
-/** The place in `entries` of the one that holds event `index` (the last one for the index after them). */
-function entryAt(entries: readonly (KeptEvent | Stretch)[], index: number): number {
+/**
+ * The place in `entries` of the one that holds event `index` (the last one for the index after them),
+ * by their `starts`.
+ */
+function entryAt(starts: readonly number[], index: number): number {
   let low = 0;
-  let high = entries.length;
+  let high = starts.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if ((entries[middle]?.index ?? 0) <= index) low = middle + 1;
+    if ((starts[middle] ?? 0) <= index) low = middle + 1;
     else high = middle;
   }
   return Math.max(0, low - 1);
