@@ -14,6 +14,12 @@ export interface LogLine {
   readonly jobAttempt?: number;
   /** The step's own attempt (step `retry:`), from 1; absent means 1 (and reads leave it out then). */
   readonly attempt?: number;
+  /**
+   * The runner's index of the line among the lines it sent for the job attempt, from 0 (the protocol's
+   * `log.first`), so that a control plane that takes the run over knows which of them the store holds
+   * (`lineEnd`); absent for the control plane's own lines and an older runner's. Reads leave it out.
+   */
+  readonly lineIndex?: number;
 }
 
 /** A read line with its attempts, left out where they are 1 (as LogLine documents). */
@@ -52,6 +58,12 @@ export interface LogStore {
    * write in the same order, not a read that may see appends made after it).
    */
   endPosition(runId: RunId): Promise<number>;
+  /**
+   * One past the `lineIndex` of the last line appended with one for the job attempt (0 when none):
+   * how many of the runner's lines the store holds, as the control plane appends them in their order
+   * and drops those it holds already. Ordered with appends as `endPosition` is.
+   */
+  lineEnd(runId: RunId, jobId: JobId, jobAttempt: number): Promise<number>;
 }
 
 /** How many lines `readAfter` returns at most unless told. */

@@ -52,6 +52,7 @@ async function feedOnSqlite() {
     append: (lines) => stores.logs.append(lines),
     read: (...args) => stores.logs.read(...args),
     endPosition: (runId) => stores.logs.endPosition(runId),
+    lineEnd: (...args) => stores.logs.lineEnd(...args),
     readAfter: async (runId, position, options) => {
       reads.push(options?.limit ?? 1000);
       await gate.passed;

@@ -66,6 +66,7 @@ describe('followStoredRun', () => {
       append: (lines) => stores.logs.append(lines),
       read: (...args) => stores.logs.read(...args),
       endPosition: (runId) => stores.logs.endPosition(runId),
+      lineEnd: (...args) => stores.logs.lineEnd(...args),
       readAfter: async (runId, position, options) => {
         if (!raced) {
           raced = true;

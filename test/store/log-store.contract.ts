@@ -182,6 +182,41 @@ export function logStoreContract(make: StoresFactory): void {
       expect(texts((await logs().readAfter(runId, end, { jobId: b })).lines)).toEqual([]);
     });
 
+    it("tells how many of a job attempt's runner lines it holds, and reads leave their index out", async () => {
+      const { runId, a, b } = await runWithJobs(stores());
+      expect(await logs().lineEnd(runId, a, 1)).toBe(0);
+      const runner = (text: string, lineIndex: number, jobAttempt?: number) =>
+        line(runId, a, text, { lineIndex, ...(jobAttempt === undefined ? {} : { jobAttempt }) });
+      // The control plane's own lines (no index) around the runner's count for nothing.
+      await logs().append([line(runId, a, 'leased'), runner('r0', 0), runner('r1', 1)]);
+      await logs().append([runner('r2', 2), line(runId, a, 'note', { stream: 'system', stepIndex: -1 })]);
+      expect(await logs().lineEnd(runId, a, 1)).toBe(3);
+      // Per job attempt and per job; a gap (lines the runner forgot) counts up to the last index.
+      await logs().append([runner('again 0', 0, 2), runner('again 5', 5, 2)]);
+      expect(await logs().lineEnd(runId, a, 2)).toBe(6);
+      expect(await logs().lineEnd(runId, a, 1)).toBe(3);
+      expect(await logs().lineEnd(runId, b, 1)).toBe(0);
+      expect(await logs().lineEnd(asRunId('987654321'), a, 1)).toBe(0);
+      expect(await logs().lineEnd(asRunId('no-such-run'), a, 1)).toBe(0);
+      const read = await logs().read(runId, { jobId: a });
+      expect(read[1]).toEqual(line(runId, a, 'r0'));
+      expect(read.some((each) => 'lineIndex' in each)).toBe(false);
+    });
+
+    it('orders lineEnd with the appends made around it, also lines written with job updates', async () => {
+      const { runId, a } = await runWithJobs(stores());
+      const before = logs().append([line(runId, a, 'r0', { lineIndex: 0 })]);
+      const end = logs().lineEnd(runId, a, 1);
+      const after = logs().append([line(runId, a, 'r1', { lineIndex: 1 })]);
+      await Promise.all([before, after]);
+      expect(await end).toBe(1);
+      await stores().runs.updateJobs(
+        [{ id: a, patch: { status: 'running', startedAt: 2 } }],
+        [line(runId, a, 'r2', { lineIndex: 2 })],
+      );
+      expect(await logs().lineEnd(runId, a, 1)).toBe(3);
+    });
+
     it('orders endPosition with the appends made around it, none of them awaited', async () => {
       const { runId, a } = await runWithJobs(stores());
       const before = logs().append([line(runId, a, 'before')]);

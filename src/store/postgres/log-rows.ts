@@ -12,12 +12,13 @@ import { pgCode, sqlState, violatingKey } from './errors.js';
  */
 const appendLines: Statement = {
   name: 'vk_append_logs',
-  text: `INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt)
-         SELECT run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt
+  text: `INSERT INTO log_lines (run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt,
+                                line_index)
+         SELECT run_id, job_id, step_index, stream, at, text, job_attempt, step_attempt, line_index
          FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::bigint[], $6::text[],
-                     $7::integer[], $8::integer[])
+                     $7::integer[], $8::integer[], $9::integer[])
            WITH ORDINALITY AS batch (run_id, job_id, step_index, stream, at, text, job_attempt,
-                                     step_attempt, ord)
+                                     step_attempt, line_index, ord)
          ORDER BY ord`,
 };
 
@@ -41,6 +42,7 @@ export async function insertLogRows(query: Query, lines: readonly LogLine[]): Pr
   const texts = new Array<string>(count);
   const jobAttempts = new Array<number>(count);
   const stepAttempts = new Array<number>(count);
+  const lineIndexes = new Array<number | null>(count);
   let i = 0;
   for (const line of lines) {
     const key = runKey(line.runId);
@@ -53,6 +55,7 @@ export async function insertLogRows(query: Query, lines: readonly LogLine[]): Pr
     texts[i] = line.text.includes('\0') ? line.text.replace(nul, replacement) : line.text;
     jobAttempts[i] = line.jobAttempt ?? 1;
     stepAttempts[i] = line.attempt ?? 1;
+    lineIndexes[i] = line.lineIndex ?? null;
     i++;
   }
   try {
@@ -65,6 +68,7 @@ export async function insertLogRows(query: Query, lines: readonly LogLine[]): Pr
       textArrayLiteral(texts),
       integerArrayLiteral(jobAttempts),
       integerArrayLiteral(stepAttempts),
+      integerArrayLiteral(lineIndexes),
     ]);
   } catch (error) {
     if (pgCode(error) !== sqlState.foreignKeyViolation) throw error;

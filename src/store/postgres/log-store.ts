@@ -43,6 +43,12 @@ const statements = {
     name: 'vk_end_of_run_logs',
     text: 'SELECT MAX(seq) AS seq FROM log_lines WHERE run_id = $1',
   },
+  // Newest first on log_lines_by_job (job_id, run_id, seq): the last runner line is near its end.
+  lineEnd: {
+    name: 'vk_end_of_runner_lines',
+    text: `SELECT line_index FROM log_lines WHERE job_id = $2 AND run_id = $1 AND job_attempt = $3
+           AND line_index IS NOT NULL ORDER BY seq DESC LIMIT 1`,
+  },
 } satisfies Record<string, Statement>;
 
 /** LogStore on the shared pool; lines keep append order through the table's identity column. */
@@ -111,6 +117,17 @@ export class PostgresLogStore implements LogStore {
       const { rows } = await query<{ seq: string | null }>(statements.runEnd, [key]);
       const seq = rows[0]?.seq;
       return seq === undefined || seq === null ? 0 : Number(seq);
+    });
+  }
+
+  lineEnd(runId: RunId, jobId: JobId, jobAttempt: number): Promise<number> {
+    // On the write lane, as endPosition: after every append made before it.
+    return this.#db.write(`find the runner's last line of job ${jobId}`, async (query) => {
+      const key = runKey(runId);
+      if (key === undefined) return 0;
+      const { rows } = await query<{ line_index: number }>(statements.lineEnd, [key, jobId, jobAttempt]);
+      const last = rows[0]?.line_index;
+      return last === undefined ? 0 : last + 1;
     });
   }
 }

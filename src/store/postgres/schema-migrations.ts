@@ -477,4 +477,10 @@ export const migrations: readonly string[] = [
   queueHandOffClaimMigration,
   queueClaimPlanMigration,
   queueSweepPlanMigration,
+  `
+  -- The runner's index of each of its lines within the job attempt (LogLine.lineIndex), NULL for the
+  -- control plane's own: a server that takes a run over drops the lines a runner sends again that the
+  -- store holds already (LogStore.lineEnd).
+  ALTER TABLE log_lines ADD COLUMN line_index integer;
+  `,
 ];

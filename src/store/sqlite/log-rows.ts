@@ -5,7 +5,17 @@ import { runKey } from './columns.js';
 import { sqliteCode } from './errors.js';
 import { insertRowsSql, runInChunks, type Value } from './multi-row.js';
 
-const columns = ['run_id', 'job_id', 'step_index', 'stream', 'at', 'text', 'job_attempt', 'step_attempt'];
+const columns = [
+  'run_id',
+  'job_id',
+  'step_index',
+  'stream',
+  'at',
+  'text',
+  'job_attempt',
+  'step_attempt',
+  'line_index',
+];
 const valuesPerLine = columns.length;
 
 /**
@@ -43,6 +53,7 @@ export class LogRowInserts {
       values[at++] = line.text;
       values[at++] = line.jobAttempt ?? 1;
       values[at++] = line.attempt ?? 1;
+      values[at++] = line.lineIndex ?? null;
     }
     runInChunks(
       values,

@@ -31,6 +31,7 @@ export class SqliteLogStore implements LogStore {
   readonly #runAfter;
   readonly #jobAfter;
   readonly #runEnd;
+  readonly #lineEnd;
 
   constructor(
     db: Database.Database,
@@ -55,6 +56,13 @@ export class SqliteLogStore implements LogStore {
     );
     this.#runEnd = db
       .prepare<[number], number | null>('SELECT MAX(seq) FROM log_lines WHERE run_id = ?')
+      .pluck();
+    // Newest first on the job index (job_id, then rowid): the last runner line is near its end.
+    this.#lineEnd = db
+      .prepare<[string, number, number], number>(
+        `SELECT line_index FROM log_lines WHERE job_id = ? AND +run_id = ? AND job_attempt = ?
+         AND line_index IS NOT NULL ORDER BY seq DESC LIMIT 1`,
+      )
       .pluck();
   }
 
@@ -108,6 +116,19 @@ export class SqliteLogStore implements LogStore {
       () => {
         const key = runKey(runId);
         return key === undefined ? 0 : (this.#runEnd.get(key) ?? 0);
+      },
+      oneStatement,
+    );
+  }
+
+  lineEnd(runId: RunId, jobId: JobId, jobAttempt: number): Promise<number> {
+    // On the write lane, as endPosition: after every append made before it.
+    return this.commits.write(
+      `find the runner's last line of job ${jobId}`,
+      () => {
+        const key = runKey(runId);
+        const last = key === undefined ? undefined : this.#lineEnd.get(jobId, key, jobAttempt);
+        return last === undefined ? 0 : last + 1;
       },
       oneStatement,
     );

@@ -306,6 +306,12 @@ export const migrations: readonly string[] = [
   ALTER TABLE runs ADD COLUMN handoff_to TEXT;
   ALTER TABLE runs ADD COLUMN handed_off_at INTEGER;
   `,
+  `
+  -- The runner's index of each of its lines within the job attempt (LogLine.lineIndex), NULL for the
+  -- control plane's own: a server that takes a run over drops the lines a runner sends again that the
+  -- store holds already (LogStore.lineEnd).
+  ALTER TABLE log_lines ADD COLUMN line_index INTEGER;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */
