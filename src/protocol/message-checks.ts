@@ -134,9 +134,12 @@ export function checkRunnerMessage(value: unknown): RunnerMessage | undefined {
     case 'step.completed':
       valid = isStepReport(value.step) && isUnderLease(value, 1);
       break;
-    case 'log':
-      valid = isListOf(value.entries, isLogEntry) && isUnderLease(value, 1);
+    case 'log': {
+      const first = value.first;
+      if (first !== undefined && !isNonNegativeInt(first)) return undefined;
+      valid = isListOf(value.entries, isLogEntry) && isUnderLease(value, first === undefined ? 1 : 2);
       break;
+    }
     default:
       return undefined;
   }
@@ -294,9 +297,16 @@ export function checkControlMessage(value: unknown): ControlMessage | undefined 
         typeof value.immediate === 'boolean' &&
         keyCount(value) === 4;
       break;
-    case 'registered':
-      valid = isNonEmpty(value.runnerId) && keyCount(value) === 2;
+    case 'log.stored':
+      valid = isNonNegativeInt(value.lines) && isUnderLease(value, 1);
       break;
+    case 'registered': {
+      // `mode` is rare (an operator's) and left to zod; `logStored` comes with every registered.
+      const logStored = value.logStored;
+      if (logStored !== undefined && typeof logStored !== 'boolean') return undefined;
+      valid = isNonEmpty(value.runnerId) && keyCount(value) === (logStored === undefined ? 2 : 3);
+      break;
+    }
     case 'deregistered':
       valid = keyCount(value) === 1;
       break;

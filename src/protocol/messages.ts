@@ -94,6 +94,12 @@ export type ControlMessage =
        * resumed); absent: `online`. Added within version 1: an older runner ignores it.
        */
       readonly mode?: RunnerMode;
+      /**
+       * This control plane answers a `log` that carries `first` with `log.stored` once the store holds
+       * its lines, and drops lines it already holds: a runner keeps its lines until then and sends
+       * those not acknowledged again on a new session. Absent (older servers): it does neither.
+       */
+      readonly logStored?: boolean;
     }
   /**
    * An operator changed the mode of this connected runner (`valkyrie runners drain|maintenance|resume`).
@@ -116,6 +122,17 @@ export type ControlMessage =
       readonly jobToken?: string;
     }
   | { readonly type: 'cancel'; readonly jobId: string; readonly reason: string; readonly immediate: boolean }
+  /**
+   * The store holds the first `lines` lines of this job attempt (by `log.first`), committed: the
+   * runner may forget them. Sent only for `log` messages that carry `first` (a runner that sends it
+   * takes this), after each append commits, cumulative (a lost one is made good by the next).
+   */
+  | {
+      readonly type: 'log.stored';
+      readonly jobId: string;
+      readonly fencingToken: number;
+      readonly lines: number;
+    }
   | {
       /** The control plane refused a message under a lease; nothing it carried was applied. */
       readonly type: 'error';
@@ -169,6 +186,13 @@ export type RunnerMessage =
       readonly jobId: string;
       readonly fencingToken: number;
       readonly entries: readonly LogEntry[];
+      /**
+       * The index of the first entry among the lines this runner sent for the job attempt, from 0
+       * (sent to a control plane whose `registered` said `logStored`): lines of the attempt the store
+       * holds already are dropped, and the message is answered with `log.stored`. Absent (older
+       * runners): every entry is stored, none acknowledged.
+       */
+      readonly first?: number;
     }
   | {
       readonly type: 'step.completed';
@@ -195,11 +219,13 @@ export type RunnerMessage =
  * What a lost session of a runner had not delivered that goes out again on its next session
  * (AutoConnectOptions.carryOver): a job's steps and lines, which the next session takes under the
  * lease it resumes (a server restarted while a long-poll runner ran a job would otherwise lose
- * every line and step result sent while it was down). Not `job.completed` (the agent sends
- * completions in doubt again itself, after these), nor `renew` (it comes again at its pace), nor
- * what belongs to the old session (register, offers' answers; drain and deregister the agent says
- * again).
+ * every line and step result sent while it was down). Not a `log` with `first`: the agent keeps
+ * those until the store acknowledges them and sends them again itself (ReportJournal); nor
+ * `job.completed` (the agent sends completions in doubt again itself, after these), nor `renew` (it
+ * comes again at its pace), nor what belongs to the old session (register, offers' answers; drain
+ * and deregister the agent says again).
  */
 export function carriedToNextSession(message: RunnerMessage): boolean {
-  return message.type === 'step.started' || message.type === 'log' || message.type === 'step.completed';
+  if (message.type === 'log') return message.first === undefined;
+  return message.type === 'step.started' || message.type === 'step.completed';
 }

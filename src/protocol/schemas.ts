@@ -159,6 +159,7 @@ export const controlMessageSchemas = {
     type: z.literal('registered'),
     runnerId: z.string().min(1),
     mode: z.enum(runnerModes).optional(),
+    logStored: z.boolean().optional(),
   }),
   mode: z.object({ type: z.literal('mode'), mode: z.enum(runnerModes) }),
   deregistered: z.object({ type: z.literal('deregistered') }),
@@ -172,6 +173,7 @@ export const controlMessageSchemas = {
     jobToken: z.string().min(1).optional(),
   }),
   cancel: z.object({ type: z.literal('cancel'), jobId, reason: z.string(), immediate: z.boolean() }),
+  'log.stored': z.object({ type: z.literal('log.stored'), jobId, fencingToken, lines: nonNegativeInt }),
   error: z.object({
     type: z.literal('error'),
     code: z.literal('VK_STALE_LEASE'),
@@ -206,7 +208,13 @@ export const runnerMessageSchemas = {
     at: timestamp,
     attempt: attempt.optional(),
   }),
-  log: z.object({ type: z.literal('log'), jobId, fencingToken, entries: z.array(logEntrySchema) }),
+  log: z.object({
+    type: z.literal('log'),
+    jobId,
+    fencingToken,
+    entries: z.array(logEntrySchema),
+    first: nonNegativeInt.optional(),
+  }),
   renew: z.object({ type: z.literal('renew'), jobId, fencingToken }),
   'step.completed': z.object({
     type: z.literal('step.completed'),

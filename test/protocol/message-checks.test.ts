@@ -27,7 +27,7 @@ const runnerChecked = [
   'step.completed',
   'log',
 ];
-const controlChecked = ['offer', 'lease', 'cancel', 'registered'];
+const controlChecked = ['offer', 'lease', 'cancel', 'registered', 'log.stored'];
 
 const sides = [
   { name: 'runner messages', check: checkRunnerMessage, schema: runnerMessageSchema, covered: runnerChecked },
@@ -142,7 +142,15 @@ const runnerMessage = fc.oneof(
     ['type', 'jobId', 'fencingToken', 'index', 'name', 'at'],
   ),
   fc.record({ type: fc.constant('step.completed'), ...underLease, step: stepReport }),
-  fc.record({ type: fc.constant('log'), ...underLease, entries: fc.array(logEntry, { maxLength: 3 }) }),
+  optional(
+    {
+      type: fc.constant('log'),
+      ...underLease,
+      entries: fc.array(logEntry, { maxLength: 3 }),
+      first: nonNegativeInt,
+    },
+    ['type', 'jobId', 'fencingToken', 'entries'],
+  ),
   fc.constantFrom(runnerSamples.register, runnerSamples.capabilities, runnerSamples.drain),
 );
 
@@ -229,7 +237,11 @@ const controlMessage = fc.oneof(
     ['type', 'jobId', 'fencingToken', 'ttlMs', 'job'],
   ),
   fc.record({ type: fc.constant('cancel'), jobId: nonEmpty, reason: str, immediate: fc.boolean() }),
-  fc.record({ type: fc.constant('registered'), runnerId: nonEmpty }),
+  optional({ type: fc.constant('registered'), runnerId: nonEmpty, logStored: fc.boolean() }, [
+    'type',
+    'runnerId',
+  ]),
+  fc.record({ type: fc.constant('log.stored'), ...underLease, lines: nonNegativeInt }),
   fc.constant(controlSamples.error),
 );
 

@@ -80,6 +80,7 @@ export const controlSamples: Record<ControlMessage['type'], ControlMessage> = {
   offer: { type: 'offer', jobId: 'job-1', name: 'build', ttlMs: 5000 },
   lease: { type: 'lease', jobId: 'job-1', fencingToken: 7, ttlMs: 30_000, job: sampleJobSpec },
   cancel: { type: 'cancel', jobId: 'job-1', reason: 'user asked', immediate: false },
+  'log.stored': { type: 'log.stored', jobId: 'job-1', fencingToken: 7, lines: 3 },
   error: {
     type: 'error',
     code: 'VK_STALE_LEASE',
@@ -119,6 +120,7 @@ export const runnerSamples: Record<RunnerMessage['type'], RunnerMessage> = {
     type: 'log',
     jobId: 'job-1',
     fencingToken: 7,
+    first: 0,
     entries: [
       { stepIndex: 0, stream: 'stdout', at: 2, text: 'hi\n' },
       { stepIndex: 0, stream: 'system', at: 3, text: '✓ ünïcode' },
