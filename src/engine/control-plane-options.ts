@@ -97,4 +97,9 @@ export interface ContinueRunOptions {
    * lastSeenAlive): those attempts end then, not at the resume (RunCoordinator.restore).
    */
   readonly lostAt?: ReadonlyMap<string, number>;
+  /**
+   * With `holdLeases`: how many runner lines the store holds of each held job's attempt
+   * (LogStore.lineEnd), so that those a resuming runner sends again are not stored twice.
+   */
+  readonly lineEnds?: ReadonlyMap<string, number>;
 }

@@ -23,7 +23,7 @@ import { leaseMessage } from './lease-message.js';
 import { type JobCompleted, LeaseReports } from './lease-reports.js';
 import type { Effect, Leg } from './leg.js';
 import { lostJobEnd } from './lost-job.js';
-import { entryOf, markResumed } from './resumed-run.js';
+import { entryOf, markResumed, withoutGroups } from './resumed-run.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
 import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
@@ -260,7 +260,7 @@ export class ControlPlane {
     record: RunRecord,
     jobs: readonly JobRecord[],
     group?: WorkflowGroup,
-    { holdLeases = false, ownerExited = holdLeases, lostAt }: ContinueRunOptions = {},
+    { holdLeases = false, ownerExited = holdLeases, lostAt, lineEnds }: ContinueRunOptions = {},
   ): RunHandle {
     const now = this.now();
     const startedAt = record.startedAt ?? now; // now: one taken over while it waited for its group
@@ -270,7 +270,7 @@ export class ControlPlane {
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaitingRunner =
       how === 'resume' && holdLeases && group === undefined
-        ? this.leases.holdStored(jobs.filter((job) => workflow.jobs.get(job.key)?.concurrency === undefined))
+        ? this.reports.holdStored(withoutGroups(jobs, workflow), lineEnds)
         : new Set<string>();
     const effects =
       how === 'resume'

@@ -9,7 +9,8 @@ export type JobReport = Extract<LeaseMessage, { readonly type: 'step.started' | 
 
 /**
  * Stores a job report under the leg's current attempt and announces it. No decision depends on one:
- * the job's end (`job.completed`) is the control plane's to handle.
+ * the job's end (`job.completed`) is the control plane's to handle. A `log` with `first` stores each
+ * line with its runner index (LogLine.lineIndex), and `stored` is called once its append committed.
  */
 export function recordJobReport(
   report: JobReport,
@@ -18,6 +19,7 @@ export function recordJobReport(
   stores: Stores,
   write: (operation: () => Promise<void>) => void,
   emit: (event: RunEvent) => void,
+  stored?: () => void,
 ): void {
   const { id: jobId, name: job, attempt: jobAttempt } = leg;
   const ofAttempt = jobAttemptField(jobAttempt);
@@ -31,10 +33,16 @@ export function recordJobReport(
       break;
     }
     case 'log': {
-      const lines = report.entries.map((entry) => ({ runId, jobId, jobAttempt, ...entry }));
+      const { first } = report;
+      const lines =
+        first === undefined
+          ? report.entries.map((entry) => ({ runId, jobId, jobAttempt, ...entry }))
+          : report.entries.map((entry, i) => ({ runId, jobId, jobAttempt, ...entry, lineIndex: first + i }));
       // Appended before told (the store applies calls in order): a feed that reads a told line back
       // from the store finds it. Told as the store reads it back, so that a replay shows the same event.
-      write(() => stores.logs.append(lines));
+      write(
+        stored === undefined ? () => stores.logs.append(lines) : () => stores.logs.append(lines).then(stored),
+      );
       for (const { stepIndex, stream, text, at, attempt } of report.entries)
         emit({
           type: 'log',

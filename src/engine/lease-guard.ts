@@ -190,6 +190,11 @@ export class LeaseGuard {
     return this.table.get(jobId) !== undefined;
   }
 
+  /** The job's live lease, if any. */
+  leaseOf(jobId: string): Lease<RunnerSession> | undefined {
+    return this.table.get(jobId);
+  }
+
   /** Whether runner `runnerId` (in whichever of its sessions) holds the current lease on `jobId`. */
   heldBy(jobId: string, runnerId: string): boolean {
     return this.table.get(jobId)?.holder.runnerId === runnerId;

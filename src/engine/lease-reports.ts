@@ -1,14 +1,18 @@
+import type { JobRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { ActiveRun } from './active-run.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type RunEvent, unstoredLine } from './events.js';
-import { recordJobReport } from './job-reports.js';
+import { type JobReport, recordJobReport } from './job-reports.js';
 import type { LeaseGuard } from './lease-guard.js';
+import type { Lease } from './leases.js';
 import type { Leg } from './leg.js';
 import { type NeverHeldLimits, type NeverHeldReport, NeverHeldWrites } from './never-held-writes.js';
+import { RunnerLines } from './runner-lines.js';
 
 export type JobCompleted = Extract<LeaseMessage, { readonly type: 'job.completed' }>;
+type LogReport = Extract<JobReport, { readonly type: 'log' }>;
 
 /** What LeaseReports needs of the control plane that drives the runs. */
 interface LeaseReportTarget {
@@ -57,6 +61,7 @@ const neverHeldLimits: NeverHeldLimits = Object.freeze({
  */
 export class LeaseReports {
   private readonly neverHeld: NeverHeldWrites;
+  private readonly lines = new RunnerLines();
 
   constructor(
     private readonly leases: LeaseGuard,
@@ -84,8 +89,14 @@ export class LeaseReports {
     switch (message.type) {
       case 'renew':
         break;
-      case 'step.started':
       case 'log':
+        if (message.first !== undefined) {
+          this.runnerLines(lease, message, message.first, run, leg);
+          break;
+        }
+        recordJobReport(message, run.id, leg, this.stores, this.target.write, this.target.emit);
+        break;
+      case 'step.started':
       case 'step.completed':
         recordJobReport(message, run.id, leg, this.stores, this.target.write, this.target.emit);
         break;
@@ -104,6 +115,67 @@ export class LeaseReports {
         break;
       }
     }
+  }
+
+  /**
+   * LeaseGuard.holdStored (a takeover), noting of each lease held how many runner lines the store holds
+   * of its job attempt (`lineEnds`, LogStore.lineEnd): a runner that resumes one sends again what the
+   * dead process never acknowledged, and what the store holds of it is dropped (RunnerLines).
+   */
+  holdStored(jobs: readonly JobRecord[], lineEnds: ReadonlyMap<string, number> | undefined): Set<string> {
+    const held = this.leases.holdStored(jobs);
+    for (const [jobId, end] of lineEnds ?? []) {
+      const lease = held.has(jobId) ? this.leases.leaseOf(jobId) : undefined;
+      if (lease !== undefined) this.lines.storedAlready(lease, end);
+    }
+    return held;
+  }
+
+  /**
+   * A `log` numbered from `first`: lines the store holds or was handed already are dropped (a runner
+   * sends again what was not acknowledged), lines that never came are told in the log (the runner
+   * forgot them past its bound), and the rest is stored, then acknowledged with `log.stored` to the
+   * lease's holder at that moment (the runner may have moved to a new session meanwhile).
+   */
+  private runnerLines(
+    lease: Lease<RunnerSession>,
+    message: LogReport,
+    first: number,
+    run: ActiveRun,
+    leg: Leg,
+  ): void {
+    const { entries } = message;
+    const { skip, lost } = this.lines.admit(lease, first, entries.length);
+    const { write, emit } = this.target;
+    const head = entries[0];
+    if (lost > 0 && head !== undefined) {
+      const text = `${lost} line(s) of output are missing here: the runner dropped them before the control plane stored them`;
+      const notice = { stepIndex: head.stepIndex, stream: 'system', at: head.at, text } as const;
+      const entry = head.attempt === undefined ? notice : { ...notice, attempt: head.attempt };
+      const { jobId, fencingToken } = message;
+      recordJobReport(
+        { type: 'log', jobId, fencingToken, entries: [entry] },
+        run.id,
+        leg,
+        this.stores,
+        write,
+        emit,
+      );
+    }
+    if (skip === entries.length) {
+      this.acknowledge(lease, this.lines.storedCount(lease));
+      return;
+    }
+    const end = first + entries.length;
+    const fresh = skip === 0 ? message : { ...message, entries: entries.slice(skip), first: first + skip };
+    recordJobReport(fresh, run.id, leg, this.stores, write, emit, () =>
+      this.acknowledge(lease, this.lines.stored(lease, end)),
+    );
+  }
+
+  private acknowledge(lease: Lease<RunnerSession>, lines: number): void {
+    const { jobId, fencingToken, holder } = lease;
+    holder.transport.send({ type: 'log.stored', jobId, fencingToken, lines });
   }
 
   /** A message `session` sent under a stale token was refused (LeaseGuard): see the class comment. */

@@ -1,4 +1,11 @@
+import type { JobRecord } from '../store/runs.js';
+import type { Workflow } from '../workflow/model.js';
 import type { ActiveRun } from './active-run.js';
+
+/** The jobs of `jobs` whose job has no `concurrency:` group of its own: a takeover may hold their leases. */
+export function withoutGroups(jobs: readonly JobRecord[], workflow: Workflow): JobRecord[] {
+  return jobs.filter((job) => workflow.jobs.get(job.key)?.concurrency === undefined);
+}
 
 /** How a job of `run` enters its own group (JobGroups.enter): adopting its place if the run was resumed. */
 export function entryOf(run: ActiveRun, legId: string): { adopt: boolean; returning: boolean } {

@@ -232,7 +232,10 @@ export class RunnerRegistry {
   registered(session: RunnerSession): ControlMessage {
     const mode = this.records.get(session.runnerId)?.mode ?? 'online';
     const { runnerId } = session;
-    return mode === 'online' ? { type: 'registered', runnerId } : { type: 'registered', runnerId, mode };
+    // logStored: this control plane acknowledges numbered lines and drops those it holds (lease-reports.ts).
+    return mode === 'online'
+      ? { type: 'registered', runnerId, logStored: true }
+      : { type: 'registered', runnerId, mode, logStored: true };
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import { PeriodicTask } from '../core/periodic-task.js';
 import { runLiveness, staleHandoffMs } from '../engine/run-liveness.js';
@@ -12,7 +13,8 @@ import {
 } from '../engine/run-ownership.js';
 import { handedOffGroup, identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
-import type { RunRecord } from '../store/runs.js';
+import type { JobRecord, RunRecord } from '../store/runs.js';
+import type { Stores } from '../store/store.js';
 import type { ParseResult } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from './driven-runs.js';
@@ -279,9 +281,11 @@ export class RunTakeover {
     const group = handedOff && resolved ? handedOffGroup(resolved, run.id) : resolved;
     // Its events here begin at this takeover: a new client of its stream gets it from the store.
     this.context.feed.continuing(run.id);
+    const lineEnds = holdLeases ? await runnerLineEnds(stores, run.id, jobs) : undefined;
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
       holdLeases,
       lostAt: lost.seen,
+      ...(lineEnds === undefined ? {} : { lineEnds }),
     });
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
     // After continueRun, which holds the leases of jobs whose runners may still run them: their steps
@@ -327,4 +331,22 @@ function endedRunNotice(runId: string, resumable: ResumableRun, end: RunEnding):
     return `cancelled run ${runId}, taken over from a server that stopped: its stored workflow no longer parses`;
   const secrets = resumable.request.secretNames.map((name) => `--secret ${name}=…`).join(' ');
   return `cancelled run ${runId}, taken over from a server that stopped: its secrets are not stored; valkyrie rerun ${runId} --server URL ${secrets} runs its jobs again`;
+}
+
+/**
+ * How many runner lines the store holds of the current attempt of each job stored running on a
+ * runner (the jobs whose leases a takeover may hold): their runners send again what the dead process
+ * did not acknowledge (ControlPlane.continueRun's `lineEnds`).
+ */
+async function runnerLineEnds(
+  stores: Stores,
+  runId: RunId,
+  jobs: readonly JobRecord[],
+): Promise<ReadonlyMap<string, number>> {
+  const ends = new Map<string, number>();
+  for (const job of jobs) {
+    if (job.status !== 'running' || job.runner === undefined || job.fencingToken === undefined) continue;
+    ends.set(job.id, await stores.logs.lineEnd(runId, job.id, job.attempt ?? 1));
+  }
+  return ends;
 }

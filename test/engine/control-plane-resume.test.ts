@@ -104,7 +104,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
     const { jobId, fencingToken } = lease;
     const second = new ScriptedRunner(p, accepting, { identity, resume: [{ jobId, fencingToken }] });
     await settle();
-    expect(second.of('registered')).toEqual([{ type: 'registered', runnerId: 'rnr_1' }]);
+    expect(second.of('registered')).toEqual([{ type: 'registered', runnerId: 'rnr_1', logStored: true }]);
     expect(second.of('error')).toEqual([]);
     // The resume renewed the lease: past the old expiry, nothing is lost.
     await clock.advance(5_000);

@@ -88,8 +88,17 @@ describe('RunnerRegistry', () => {
     const registry = new RunnerRegistry((id) => (id === 'rnr_told' ? 'draining' : undefined));
     const told = connect(registry, 'rnr_told', true);
     const silent = connect(registry, 'rnr_silent');
-    expect(registry.registered(told)).toEqual({ type: 'registered', runnerId: 'rnr_told', mode: 'draining' });
-    expect(registry.registered(silent)).toEqual({ type: 'registered', runnerId: 'rnr_silent' });
+    expect(registry.registered(told)).toEqual({
+      type: 'registered',
+      runnerId: 'rnr_told',
+      mode: 'draining',
+      logStored: true,
+    });
+    expect(registry.registered(silent)).toEqual({
+      type: 'registered',
+      runnerId: 'rnr_silent',
+      logStored: true,
+    });
     registry.setMode('rnr_told', 'draining', true);
     registry.setMode('rnr_told', 'online', true);
     registry.setMode('rnr_told', 'maintenance', false);
