@@ -17,6 +17,7 @@ import type { HostDescription } from './host.js';
 import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
 import { JobWorkspaces, type WorkspaceFor } from './job-workspaces.js';
 import { type JobLogLimit, LogBatcher } from './log-batcher.js';
+import { ReportSender } from './report-sender.js';
 import { type JobDirectories, SlotDirectories } from './slot-directories.js';
 import { TaskPoolHolder } from './task-pool.js';
 
@@ -99,11 +100,14 @@ interface ActiveJob {
  * completions are sent again; the control plane applies a completion once, and takes a copy of one it
  * holds already quietly (LeaseGuard), also after a restart or on another replica. While it holds
  * leases or completions in doubt, it tries to reconnect at least every third of their TTL, as it renews.
+ * Its jobs' steps and lines are kept until the store acknowledges them, and sent again on the new
+ * session after its `register` (ReportSender), so that each line is stored once, in order.
  */
 export class RunnerAgent {
   private readonly active = new Map<string, ActiveJob>();
   /** Completions the control plane may not have: sent again after a switch. */
   private readonly completions: CompletionsInDoubt;
+  private readonly reports: ReportSender;
   private accepting = true;
   /** The operator's mode, as the control plane last told it. */
   private mode: RunnerMode = 'online';
@@ -141,6 +145,8 @@ export class RunnerAgent {
             `server has it: more than ${maxCompletionsInDoubt} are in doubt`,
         ),
     });
+    const sessionUp = switches && (() => switches.kind !== undefined);
+    this.reports = new ReportSender(transport, sessionUp, options.warn ?? warnOnStderr);
     this.directories = new SlotDirectories(options.tempRoot);
     this.capabilities = options.capabilities;
     if (options.workDir !== undefined)
@@ -289,6 +295,7 @@ export class RunnerAgent {
     const inDoubt = this.completions.resend();
     for (const { jobId, fencingToken } of inDoubt) resume.push({ jobId, fencingToken, completed: true });
     this.register(resume);
+    this.reports.resend();
     queueMicrotask(() => {
       for (const message of inDoubt) this.transport.send(message);
       // After those completions: a deregister that overtook one would lose its job (runner_lost), and
@@ -305,7 +312,11 @@ export class RunnerAgent {
   private handle(message: ControlMessage): void {
     switch (message.type) {
       case 'registered':
+        this.reports.registered(message.logStored === true);
         this.modeIs(message.mode ?? 'online');
+        return;
+      case 'log.stored':
+        this.reports.stored(message.jobId, message.fencingToken, message.lines);
         return;
       case 'mode':
         this.modeIs(message.mode);
@@ -330,6 +341,7 @@ export class RunnerAgent {
       case 'error': {
         const job = this.active.get(message.jobId);
         if (job?.fencingToken === message.fencingToken) job.cancel.abort(message.message);
+        this.reports.refused(message.jobId, message.fencingToken);
         if (message.refused === 'job.completed')
           this.completions.refused(message.jobId, message.fencingToken);
       }
@@ -352,22 +364,23 @@ export class RunnerAgent {
   private startJob(lease: LeaseMessage): void {
     const { jobId, fencingToken, ttlMs } = lease;
     this.completions.forget(jobId);
+    this.reports.open(jobId, fencingToken);
     const cancel = new AbortController();
     const kill = new AbortController();
     const batcher = new LogBatcher(
       this.options.logFlushMs ?? 250,
-      (entries) => this.transport.send({ type: 'log', jobId, fencingToken, entries }),
+      (entries) => this.reports.log(jobId, fencingToken, entries),
       this.options.logLimit,
     );
     const reporter: JobReporter = {
       stepStarted: (index, name, at, attempt) => {
         batcher.flush();
-        this.transport.send({ type: 'step.started', jobId, fencingToken, index, name, at, attempt });
+        this.reports.step({ type: 'step.started', jobId, fencingToken, index, name, at, attempt });
       },
       log: (entry) => batcher.add(entry),
       stepCompleted: (step) => {
         batcher.flush();
-        this.transport.send({ type: 'step.completed', jobId, fencingToken, step });
+        this.reports.step({ type: 'step.completed', jobId, fencingToken, step });
       },
     };
     const renewal = this.renewEvery(Math.max(1, Math.floor(lease.ttlMs / 3)), () =>
@@ -376,6 +389,7 @@ export class RunnerAgent {
     const done = this.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
       renewal.cancel();
       batcher.flush();
+      this.reports.ended(jobId);
       this.active.delete(jobId);
       const message: Completion = { type: 'job.completed', jobId, fencingToken, ...result, at: Date.now() };
       // Only a runner whose transport switches needs them kept.

@@ -1,0 +1,74 @@
+import type { LogEntry, RunnerMessage } from '../protocol/messages.js';
+import type { Transport } from '../protocol/transport.js';
+import { type JobReport, ReportJournal } from './report-journal.js';
+
+/**
+ * Sends a runner's job reports. While the control plane acknowledges lines (its `registered` said
+ * `logStored`) and the agent's sessions can switch, each log is numbered and every report is kept
+ * (ReportJournal) until the store holds it; `resend` gives a new session all of them again, right
+ * after its `register`. While no session is up, reports are only kept: the journal sends them on the
+ * next one in order, the transport holding them too would send them twice. Otherwise (local mode, an
+ * older server) reports go straight to the transport, as before there were acknowledgements.
+ */
+export class ReportSender {
+  private readonly journal: ReportJournal | undefined;
+  private numbered = false;
+
+  constructor(
+    private readonly transport: Transport<RunnerMessage, unknown>,
+    /** Undefined without sessions to switch (local mode): nothing is kept. */
+    private readonly sessionUp: (() => boolean) | undefined,
+    warn: (line: string) => void,
+  ) {
+    if (sessionUp === undefined) return;
+    this.journal = new ReportJournal(undefined, (jobId, lines) =>
+      warn(
+        `dropping the oldest of the log lines of job ${jobId} that no server has acknowledged yet, ` +
+          `${lines} and more: this runner keeps 64 MiB of them at most`,
+      ),
+    );
+  }
+
+  /** A `registered`: whether this control plane acknowledges numbered lines (`logStored`). */
+  registered(logStored: boolean): void {
+    this.numbered = logStored && this.journal !== undefined;
+    if (!this.numbered) this.journal?.clear();
+  }
+
+  /** A lease on `jobId`: its lines are numbered from 0. */
+  open(jobId: string, fencingToken: number): void {
+    this.journal?.open(jobId, fencingToken);
+  }
+
+  log(jobId: string, fencingToken: number, entries: LogEntry[]): void {
+    const numbered = this.numbered ? this.journal?.log(jobId, fencingToken, entries) : undefined;
+    if (numbered === undefined) this.transport.send({ type: 'log', jobId, fencingToken, entries });
+    else if (this.sessionUp?.() !== false) this.transport.send(numbered);
+  }
+
+  step(message: Exclude<JobReport, { type: 'log' }>): void {
+    const kept = this.numbered && this.journal?.step(message) === true;
+    if (!kept || this.sessionUp?.() !== false) this.transport.send(message);
+  }
+
+  /** `log.stored`. */
+  stored(jobId: string, fencingToken: number, lines: number): void {
+    this.journal?.stored(jobId, fencingToken, lines);
+  }
+
+  /** The control plane refused the lease: what is kept under it would be refused too. */
+  refused(jobId: string, fencingToken: number): void {
+    this.journal?.forget(jobId, fencingToken);
+  }
+
+  /** The job ended here; its reports are kept until the store holds its lines. */
+  ended(jobId: string): void {
+    this.journal?.ended(jobId);
+  }
+
+  /** A new session is up and registered: everything kept goes again, in order. */
+  resend(): void {
+    if (!this.numbered) return;
+    for (const report of this.journal?.pending() ?? []) this.transport.send(report);
+  }
+}
