@@ -295,7 +295,7 @@ export class RunnerAgent {
     const inDoubt = this.completions.resend();
     for (const { jobId, fencingToken } of inDoubt) resume.push({ jobId, fencingToken, completed: true });
     this.register(resume);
-    this.reports.resend();
+    this.reports.resend(new Set(resume.map(({ jobId }) => jobId)));
     queueMicrotask(() => {
       for (const message of inDoubt) this.transport.send(message);
       // After those completions: a deregister that overtook one would lose its job (runner_lost), and

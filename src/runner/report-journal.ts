@@ -128,10 +128,17 @@ export class ReportJournal {
     this.jobs.delete(jobId);
   }
 
-  /** Every report kept, job by job in the order they started: what a new session gets again. */
-  pending(): JobReport[] {
+  /**
+   * Every report kept, job by job in the order they started: what a new session gets again. An ended
+   * job not in `resumed` is forgotten first: its lease is gone (its completion is no longer in doubt),
+   * so the control plane would refuse its lines — it had them all, or gave the run up.
+   */
+  pending(resumed: ReadonlySet<string>): JobReport[] {
     const all: JobReport[] = [];
-    for (const journal of this.jobs.values()) all.push(...journal.reports);
+    for (const [jobId, journal] of this.jobs) {
+      if (journal.ended && !resumed.has(jobId)) this.forget(jobId);
+      else all.push(...journal.reports);
+    }
     return all;
   }
 

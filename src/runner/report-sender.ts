@@ -66,9 +66,9 @@ export class ReportSender {
     this.journal?.ended(jobId);
   }
 
-  /** A new session is up and registered: everything kept goes again, in order. */
-  resend(): void {
+  /** A new session is up and registered with `resumed` (job ids): everything kept goes again, in order. */
+  resend(resumed: ReadonlySet<string>): void {
     if (!this.numbered) return;
-    for (const report of this.journal?.pending() ?? []) this.transport.send(report);
+    for (const report of this.journal?.pending(resumed) ?? []) this.transport.send(report);
   }
 }

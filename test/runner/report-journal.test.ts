@@ -26,6 +26,8 @@ const shape = (reports: readonly JobReport[]) =>
     report.type === 'log' ? `${report.first}:${report.entries.map((e) => e.text).join(',')}` : report.type,
   );
 
+const all = new Set(['j', 'k']);
+
 describe('ReportJournal', () => {
   it("numbers a job attempt's lines from 0, and keeps its reports in order until the store holds them", () => {
     const journal = new ReportJournal();
@@ -36,7 +38,7 @@ describe('ReportJournal', () => {
     journal.step(completed());
     journal.step(started());
     expect(journal.log('j', 7, lines('d'))).toMatchObject({ first: 3 });
-    expect(shape(journal.pending())).toEqual([
+    expect(shape(journal.pending(all))).toEqual([
       'step.started',
       '0:a,b',
       '2:c',
@@ -46,16 +48,16 @@ describe('ReportJournal', () => {
     ]);
     // The first log stored: it and the step before it reached the server.
     journal.stored('j', 7, 2);
-    expect(shape(journal.pending())).toEqual(['2:c', 'step.completed', 'step.started', '3:d']);
+    expect(shape(journal.pending(all))).toEqual(['2:c', 'step.completed', 'step.started', '3:d']);
     // At a log's first line exactly, the steps before it may not have: they stay.
     journal.stored('j', 7, 3);
-    expect(shape(journal.pending())).toEqual(['step.completed', 'step.started', '3:d']);
+    expect(shape(journal.pending(all))).toEqual(['step.completed', 'step.started', '3:d']);
     // A late or repeated acknowledgement changes nothing; one under another lease neither.
     journal.stored('j', 7, 1);
     journal.stored('j', 6, 4);
-    expect(shape(journal.pending())).toEqual(['step.completed', 'step.started', '3:d']);
+    expect(shape(journal.pending(all))).toEqual(['step.completed', 'step.started', '3:d']);
     journal.stored('j', 7, 4);
-    expect(journal.pending()).toEqual([]);
+    expect(journal.pending(all)).toEqual([]);
     expect(journal.size).toBe(0);
   });
 
@@ -64,7 +66,7 @@ describe('ReportJournal', () => {
     journal.open('j', 7);
     journal.log('j', 7, lines('a', 'b', 'c'));
     journal.stored('j', 7, 2);
-    expect(shape(journal.pending())).toEqual(['2:c']);
+    expect(shape(journal.pending(all))).toEqual(['2:c']);
     expect(journal.size).toBe(1);
   });
 
@@ -74,18 +76,24 @@ describe('ReportJournal', () => {
     journal.log('j', 7, lines('a'));
     journal.step(completed());
     journal.ended('j');
-    expect(shape(journal.pending())).toEqual(['0:a', 'step.completed']);
+    expect(shape(journal.pending(all))).toEqual(['0:a', 'step.completed']);
+    // Not resumed on a new session (its completion no longer in doubt), it is forgotten.
+    expect(shape(journal.pending(new Set()))).toEqual([]);
+    journal.open('j', 7);
+    journal.log('j', 7, lines('a'));
+    journal.step(completed());
+    journal.ended('j');
     journal.stored('j', 7, 1);
-    expect(journal.pending()).toEqual([]);
+    expect(journal.pending(all)).toEqual([]);
     // A job's new lease starts again from 0; a refusal of the old one leaves it alone.
     journal.open('k', 8);
     journal.log('k', 8, lines('x'));
     journal.open('k', 9);
     expect(journal.log('k', 9, lines('y'))).toMatchObject({ first: 0 });
     journal.forget('k', 8);
-    expect(shape(journal.pending())).toEqual(['0:y']);
+    expect(shape(journal.pending(all))).toEqual(['0:y']);
     journal.forget('k', 9);
-    expect(journal.pending()).toEqual([]);
+    expect(journal.pending(all)).toEqual([]);
     expect(journal.log('k', 9, lines('z'))).toBeUndefined();
   });
 
@@ -98,9 +106,9 @@ describe('ReportJournal', () => {
     journal.log('j', 7, lines('aa', 'bb'));
     journal.log('k', 8, lines('cc'));
     journal.log('j', 7, lines('dd'));
-    expect(shape(journal.pending())).toEqual(['step.started', '2:dd', '0:cc']);
+    expect(shape(journal.pending(all))).toEqual(['step.started', '2:dd', '0:cc']);
     journal.log('j', 7, lines('eee'));
-    expect(shape(journal.pending())).toEqual(['step.started', '3:eee', '0:cc']);
+    expect(shape(journal.pending(all))).toEqual(['step.started', '3:eee', '0:cc']);
     expect(dropped).toEqual(['j:2']);
     expect(journal.size).toBe(5);
   });
@@ -134,12 +142,12 @@ describe('ReportSender', () => {
     expect(types(sent)).toEqual(['step.started', 'log@0']);
     up.value = true;
     sent.length = 0;
-    reports.resend();
+    reports.resend(new Set(['j']));
     expect(types(sent)).toEqual(['step.started', 'log@0', 'log@1', 'step.completed']);
     // Its lines stored, the step report after them stays: nothing says it reached the server.
     reports.stored('j', 7, 2);
     sent.length = 0;
-    reports.resend();
+    reports.resend(new Set(['j']));
     expect(types(sent)).toEqual(['step.completed']);
   });
 
@@ -151,7 +159,7 @@ describe('ReportSender', () => {
     reports.log('j', 7, lines('a'));
     up.value = false;
     reports.step(completed());
-    reports.resend();
+    reports.resend(new Set(['j']));
     expect(types(sent)).toEqual(['log@undefined', 'step.completed']);
   });
 
@@ -166,7 +174,7 @@ describe('ReportSender', () => {
     reports.registered(true);
     reports.open('j', 7);
     reports.log('j', 7, lines('a'));
-    reports.resend();
+    reports.resend(new Set(['j']));
     expect(sent).toEqual([{ type: 'log', jobId: 'j', fencingToken: 7, entries: lines('a') }]);
   });
 });
