@@ -62,6 +62,12 @@ const neverHeldLimits: NeverHeldLimits = Object.freeze({
 export class LeaseReports {
   private readonly neverHeld: NeverHeldWrites;
   private readonly lines = new RunnerLines();
+  /**
+   * The step reports taken under each lease (`started 0.1`, `completed 0.1`: index and attempt): a
+   * runner sends again, on a new session, those after its last acknowledged line (report-journal.ts),
+   * and one taken already would be told twice to the run's live followers.
+   */
+  private readonly stepReports = new WeakMap<Lease<RunnerSession>, Set<string>>();
 
   constructor(
     private readonly leases: LeaseGuard,
@@ -98,6 +104,7 @@ export class LeaseReports {
         break;
       case 'step.started':
       case 'step.completed':
+        if (this.takenBefore(lease, message)) break;
         recordJobReport(message, run.id, leg, this.stores, this.target.write, this.target.emit);
         break;
       case 'job.completed': {
@@ -171,6 +178,24 @@ export class LeaseReports {
     recordJobReport(fresh, run.id, leg, this.stores, write, emit, () =>
       this.acknowledge(lease, this.lines.stored(lease, end)),
     );
+  }
+
+  private takenBefore(
+    lease: Lease<RunnerSession>,
+    message: Extract<LeaseMessage, { readonly type: 'step.started' | 'step.completed' }>,
+  ): boolean {
+    const key =
+      message.type === 'step.started'
+        ? `started ${message.index}.${message.attempt ?? 1}`
+        : `completed ${message.step.index}.${message.step.attempt ?? 1}`;
+    let taken = this.stepReports.get(lease);
+    if (taken === undefined) {
+      taken = new Set();
+      this.stepReports.set(lease, taken);
+    }
+    if (taken.has(key)) return true;
+    taken.add(key);
+    return false;
   }
 
   private acknowledge(lease: Lease<RunnerSession>, lines: number): void {

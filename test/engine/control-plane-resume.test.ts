@@ -126,6 +126,34 @@ describe('ControlPlane: runners with an identity across connections', () => {
     ]);
   });
 
+  it('takes a step report sent again on the new connection once: live followers see each step once', async () => {
+    const { plane: p, events, stores } = plane({ leaseTtlMs: 10_000 });
+    const first = new ScriptedRunner(p, accepting, { identity });
+    const busy = await p.startRun(oneJob(), request);
+    await settle();
+    const lease = leaseOf(first);
+    const { jobId, fencingToken } = lease;
+    const started = { type: 'step.started', jobId, fencingToken, index: 0, name: 's', at: 1 } as const;
+    const step = { index: 0, name: 's', outcome: 'success', conclusion: 'success', finishedAt: 2 } as const;
+    const completed = { type: 'step.completed', jobId, fencingToken, step } as const;
+    first.send(started);
+    first.send(completed);
+    await settle();
+    first.end.close('network dropped');
+    // No line of the job was acknowledged, so the runner sends its step reports again (report-journal.ts).
+    const second = new ScriptedRunner(p, accepting, { identity, resume: [{ jobId, fencingToken }] });
+    await settle();
+    second.send(started);
+    second.send(completed);
+    second.send({ ...started, index: 1, name: 't', at: 3 });
+    second.complete(lease, 'succeeded');
+    expect(await busy.done).toBe('succeeded');
+    const stepEvents = events.filter((e) => e.type === 'step.started' || e.type === 'step.completed');
+    expect(stepEvents.map((e) => e.type)).toEqual(['step.started', 'step.completed', 'step.started']);
+    expect(await stores.runs.listSteps(asJobId(jobId))).toHaveLength(2);
+    expect(second.of('error')).toEqual([]);
+  });
+
   it('refuses a resumed lease that expired and went elsewhere, so the runner cancels it', async () => {
     const { plane: p, clock, stores } = plane({ leaseTtlMs: 1_000 });
     const first = new ScriptedRunner(p, accepting, { identity });
