@@ -101,6 +101,19 @@ export function callApi(
   });
 }
 
+/**
+ * A caller of the server's API with the admin token: the answer's JSON (or text), or an error naming
+ * the request and its status when it is not 2xx.
+ */
+export function adminApi(baseUrl: string, admin: string) {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const response = await callApi(baseUrl, admin, method, path, body);
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+    const type = response.headers.get('content-type') ?? '';
+    return (type.includes('json') ? await response.json() : await response.text()) as T;
+  };
+}
+
 /** A new token of `role`, made through the API with the admin token `admin`; the answer must be 201. */
 export async function createToken(baseUrl: string, admin: string, role: string): Promise<string> {
   const response = await callApi(baseUrl, admin, 'POST', '/api/v1/tokens', { role });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
 import {
-  callApi,
+  adminApi,
   freePort,
   killAll,
   type StartedProcess,
@@ -49,12 +49,7 @@ describe('a job that ends on its runner while the server is down for longer than
     const first = await startServer(ws, args, env);
     processes.push(first);
     const url = first.url;
-    const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const response = await callApi(url, admin, method, path, body);
-      if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
-      const type = response.headers.get('content-type') ?? '';
-      return (type.includes('json') ? await response.json() : await response.text()) as T;
-    };
+    const api = adminApi(url, admin);
     const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
     const runner = startProcess(ws, [
       'runner',

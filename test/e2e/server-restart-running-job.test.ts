@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { Workspace } from './cli.js';
 import {
-  callApi,
+  adminApi,
   freePort,
   killAll,
   type StartedProcess,
@@ -74,12 +74,7 @@ for (const [name, db, protocol, skip] of stores) {
         const first = await startServer(ws, args, env);
         processes.push(first);
         const url = first.url;
-        const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-          const response = await callApi(url, admin, method, path, body);
-          if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
-          const type = response.headers.get('content-type') ?? '';
-          return (type.includes('json') ? await response.json() : await response.text()) as T;
-        };
+        const api = adminApi(url, admin);
         const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
         const workDir = join(ws.dir, '.valkyrie', 'work');
         const runner = startProcess(ws, [
