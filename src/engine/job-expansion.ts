@@ -15,6 +15,7 @@ import {
 import { expandMatrix, legKept, legName, type MatrixFilter, type MatrixLeg } from '../workflow/matrix.js';
 import { noLegsMessage } from '../workflow/matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from '../workflow/model.js';
+import { SourceMap } from '../workflow/source-map.js';
 import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
 import type { Leg, MadeSpec } from './leg.js';
 import { githubContext, type RunContext } from './run-context.js';
@@ -35,18 +36,30 @@ export interface PlannedLeg {
 export class ExpansionError extends Error {}
 
 /**
- * Evaluates one of a job's keys, and names it (`job "b": strategy.matrix: …`) when an expression in
- * it fails, as GitHub names the key: the raw message alone (`fromJSON: invalid JSON …`) left the
- * user to guess which of the job's expressions it came from.
+ * Evaluates one of a job's keys, and names it (`ci.yml:12:9: job "b": strategy.matrix: …`) when an
+ * expression in it fails, as GitHub names the key and where it is: the raw message alone
+ * (`fromJSON: invalid JSON …`) left the user to guess which of the job's expressions it came from.
  */
-function evaluatingKey<T>(job: JobDefinition, key: string, evaluate: () => T): T {
+function evaluatingKey<T>(workflow: Workflow, job: JobDefinition, key: string, evaluate: () => T): T {
   try {
     return evaluate();
   } catch (error) {
     if (error instanceof ExpansionError) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    throw new ExpansionError(`job "${job.key}": ${key}: ${message}`, { cause: error });
+    throw new ExpansionError(`${keyPlace(workflow, job, key)}job "${job.key}": ${key}: ${message}`, {
+      cause: error,
+    });
   }
+}
+
+/**
+ * `FILE:LINE:COL: ` of a job's key (`strategy.matrix`: its `matrix:` under `strategy:`) in the file
+ * its workflow was parsed from; nothing for a workflow built in code, which has no file.
+ */
+function keyPlace(workflow: Workflow, job: JobDefinition, key: string): string {
+  if (workflow.source === undefined) return '';
+  const { line, col } = new SourceMap(workflow.source).position(['jobs', job.key, ...key.split('.')]);
+  return `${workflow.path}:${line}:${col}: `;
 }
 
 /** How a leg of `plan` makes its spec (Leg.makeSpec): none without a plan. */
@@ -55,8 +68,8 @@ export function legSpec(plan: PlannedLeg | undefined): Pick<Leg, 'makeSpec'> {
 }
 
 /** Whether a job runs: its `if:` (GitHub's `success()` when it has none). */
-export function jobCondition(job: JobDefinition, context: EvaluationContext): boolean {
-  return evaluatingKey(job, 'if', () => evaluateCondition(job.if ?? 'success()', context));
+export function jobCondition(workflow: Workflow, job: JobDefinition, context: EvaluationContext): boolean {
+  return evaluatingKey(workflow, job, 'if', () => evaluateCondition(job.if ?? 'success()', context));
 }
 
 /** Evaluates a job's matrix (its values may come from `needs`) and plans one leg per combination. */
@@ -68,9 +81,11 @@ export function planLegs(
 ): { legs: PlannedLeg[]; maxParallel: number } {
   const base = baseContexts(workflow, job, run, needs);
   const workflowEnv = workflowEnvTemplates(workflow, run);
-  const combinations = evaluatingKey(job, 'strategy.matrix', () => matrixLegs(job, { contexts: base }));
+  const combinations = evaluatingKey(workflow, job, 'strategy.matrix', () =>
+    matrixLegs(job, { contexts: base }),
+  );
   const total = combinations.length;
-  const maxParallel = evaluatingKey(job, 'strategy.max-parallel', () =>
+  const maxParallel = evaluatingKey(workflow, job, 'strategy.max-parallel', () =>
     maxParallelOf(job, { contexts: base }, total),
   );
   const specOf = specTemplate(workflow, job, run, base, workflowEnv, needs);
@@ -95,7 +110,7 @@ export function planLegs(
     const strategy = {
       'fail-fast':
         literalFailFast ??
-        evaluatingKey(job, 'strategy.fail-fast', () =>
+        evaluatingKey(workflow, job, 'strategy.fail-fast', () =>
           evaluateFlag(job.failFast, { contexts: { ...base, matrix: matrixContext } }),
         ),
       'job-index': index,
@@ -106,19 +121,19 @@ export function planLegs(
       ? noContext
       : { contexts: { ...base, matrix: matrixContext, strategy } };
     const name = displayName(job, leg, context);
-    const timeoutMinutes = evaluatingKey(job, 'timeout-minutes', () =>
+    const timeoutMinutes = evaluatingKey(workflow, job, 'timeout-minutes', () =>
       evaluateNumber(job.timeoutMinutes, context),
     );
     if (!(timeoutMinutes > 0)) throw timeoutError(workflow, job, context);
     return {
       name,
       matrix,
-      continueOnError: evaluatingKey(job, 'continue-on-error', () =>
+      continueOnError: evaluatingKey(workflow, job, 'continue-on-error', () =>
         evaluateFlag(job.continueOnError, context),
       ),
       runsOn:
         literalRunsOn ??
-        evaluatingKey(job, 'runs-on', () =>
+        evaluatingKey(workflow, job, 'runs-on', () =>
           job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
         ),
       makeSpec: (jobId: string) =>
@@ -142,10 +157,8 @@ function timeoutError(workflow: Workflow, job: JobDefinition, context: Evaluatio
   const written = job.timeoutMinutes;
   const value = typeof written === 'number' ? written : evaluateValue(written, context);
   const from = typeof written === 'string' ? ` (from ${written})` : '';
-  const at =
-    job.timeoutAt === undefined ? '' : `${workflow.path}:${job.timeoutAt.line}:${job.timeoutAt.col}: `;
   return new ExpansionError(
-    `${at}job "${job.key}": timeout-minutes must be a positive number of minutes, received ` +
+    `${keyPlace(workflow, job, 'timeout-minutes')}job "${job.key}": timeout-minutes must be a positive number of minutes, received ` +
       `${JSON.stringify(value) ?? String(value)}${from}`,
   );
 }

@@ -344,7 +344,7 @@ export class RunCoordinator {
     let planned: PlannedLeg[] = [];
     let failure: string | undefined;
     try {
-      const shouldRun = !this.killed && jobCondition(job, context);
+      const shouldRun = !this.killed && jobCondition(this.workflow, job, context);
       if (!shouldRun) {
         this.addTerminal(state, effects, unexpandedName(job, context), this.killed ? 'cancelled' : 'skipped');
         return;

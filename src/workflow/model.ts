@@ -84,8 +84,6 @@ export interface JobDefinition {
   readonly defaults: RunDefaults;
   readonly outputs: Readonly<Record<string, string>>;
   readonly timeoutMinutes: number | string;
-  /** Where an expression `timeout-minutes` is in its file: an error evaluating it names file:line:col. */
-  readonly timeoutAt?: { readonly line: number; readonly col: number };
   readonly continueOnError: boolean | string;
   readonly matrix?: MatrixDefinition;
   readonly failFast: boolean | string;
@@ -108,6 +106,12 @@ export interface Workflow {
   readonly name: string;
   /** The file it came from, as the user named it. */
   readonly path: string;
+  /**
+   * The file's text, when it was parsed from one: an error evaluating a job's key at run time names
+   * where the key is (`ci.yml:12:9: job "b": if: …`, engine/job-expansion.ts), as GitHub's do. Placed
+   * only then, as errors are rare and placing reads the file with the slower YAML library.
+   */
+  readonly source?: string;
   readonly env: Readonly<Record<string, string>>;
   readonly defaults: RunDefaults;
   /** The workflow's default `priority:` for its jobs. */

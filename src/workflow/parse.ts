@@ -64,23 +64,9 @@ export function parseWorkflow(source: string, path: string, options: ValidateOpt
   }
 
   const built = buildWorkflow(parsed.data, path, workflowPathInRepository(path));
-  const workflow = placeTimeouts(placeConcurrency(built, parsed.data, map), map);
+  const workflow = { ...placeConcurrency(built, parsed.data, map), source };
   const diagnostics = [...setAside.diagnostics, ...validateWorkflow(workflow, parsed.data, map, options)];
   return hasErrors(diagnostics) ? { diagnostics, source } : { workflow, diagnostics, source };
-}
-
-/** The workflow with where each job's `timeout-minutes` expression is (JobDefinition.timeoutAt). */
-function placeTimeouts(workflow: Workflow, map: SourceMap): Workflow {
-  const placed = [...workflow.jobs.values()].some((job) => typeof job.timeoutMinutes === 'string');
-  if (!placed) return workflow;
-  const jobs = new Map(
-    [...workflow.jobs].map(([key, job]) => {
-      if (typeof job.timeoutMinutes !== 'string') return [key, job];
-      const { line, col } = map.position(['jobs', key, 'timeout-minutes']);
-      return [key, { ...job, timeoutAt: { line, col } }];
-    }),
-  );
-  return { ...workflow, jobs };
 }
 
 type YamlReading =

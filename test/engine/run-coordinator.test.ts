@@ -106,7 +106,7 @@ describe('RunCoordinator', () => {
     expect(leg?.reason).toBe('job "build": matrix axis "target" must be a list, received "oops"');
   });
 
-  it('fails a job whose if:, matrix or runs-on cannot be evaluated, naming the key as GitHub does', () => {
+  it('fails a job whose if:, matrix or runs-on cannot be evaluated, naming the key and where it is as GitHub does', () => {
     const c = coordinator(`jobs:
   gate: { if: "fromJSON('nope')", runs-on: x, steps: [{ run: a }] }
   build:
@@ -121,9 +121,9 @@ describe('RunCoordinator', () => {
       .filter((effect) => effect.kind === 'finish')
       .map((effect) => `${effect.leg.status} ${effect.leg.reason?.replace(/: invalid JSON.*/, '')}`);
     expect(reasons).toEqual([
-      'failed job "gate": if: fromJSON',
-      'failed job "build": strategy.matrix: fromJSON',
-      'failed job "deploy": runs-on: fromJSON',
+      'failed test.yml:2:15: job "gate": if: fromJSON',
+      'failed test.yml:6:15: job "build": strategy.matrix: fromJSON',
+      'failed test.yml:8:22: job "deploy": runs-on: fromJSON',
     ]);
   });
 
