@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { RunEvent } from '../engine/events.js';
 import type { RunnerView } from '../engine/runner-view.js';
 import type { RunStore } from '../store/runs.js';
+import { EventHistogram } from './event-histogram.js';
 
 /** What the gauges read at each scrape: nothing is counted twice or kept beside the engine's own state. */
 export interface MetricSources {
@@ -32,10 +33,11 @@ export class ServerMetrics {
   readonly #runsStarted: Counter;
   readonly #runsCompleted: Counter<'status'>;
   readonly #runDuration: Histogram<'status'>;
-  readonly #jobsCompleted: Counter<'status'>;
-  readonly #jobDuration: Histogram<'status'>;
+  /** Jobs ended since the last scrape, by status: added to the counter when it is read. */
+  readonly #jobsCompletedSince = new Map<string, number>();
+  readonly #jobDuration: EventHistogram;
   readonly #jobRetries: Counter;
-  readonly #queueWait: Histogram;
+  readonly #queueWait: EventHistogram;
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #requestDuration: Histogram<'method' | 'route'>;
   /**
@@ -68,30 +70,37 @@ export class ServerMetrics {
       buckets: durationBuckets,
       registers,
     });
-    this.#jobsCompleted = new Counter({
+    // The job metrics take two observations and a count a job: kept in plain numbers (event-histogram.ts).
+    const completedSince = this.#jobsCompletedSince;
+    new Counter({
       name: 'valkyrie_jobs_completed_total',
       help: 'Jobs ended, by status (a retried job counts once, with its last attempt)',
       labelNames: ['status'],
       registers,
+      collect() {
+        for (const [status, count] of completedSince) this.inc({ status }, count);
+        completedSince.clear();
+      },
     });
-    this.#jobDuration = new Histogram({
-      name: 'valkyrie_job_duration_seconds',
-      help: 'Duration of the attempt that ended each job, by status',
-      labelNames: ['status'],
-      buckets: durationBuckets,
+    this.#jobDuration = new EventHistogram(
+      'valkyrie_job_duration_seconds',
+      'Duration of the attempt that ended each job, by status',
+      durationBuckets,
+      'status',
       registers,
-    });
+    );
     this.#jobRetries = new Counter({
       name: 'valkyrie_job_retries_total',
       help: 'Job attempts followed by another: a failure retry: retries, or a requeue after a lost runner or driver',
       registers,
     });
-    this.#queueWait = new Histogram({
-      name: 'valkyrie_job_queue_wait_seconds',
-      help: 'From a job being ready to start (queued, past its not-before) to a runner starting it',
-      buckets: durationBuckets,
+    this.#queueWait = new EventHistogram(
+      'valkyrie_job_queue_wait_seconds',
+      'From a job being ready to start (queued, past its not-before) to a runner starting it',
+      durationBuckets,
+      undefined,
       registers,
-    });
+    );
     this.#requests = new Counter({
       name: 'valkyrie_http_requests_total',
       help: 'HTTP API requests answered, by method, route pattern and status',
@@ -134,8 +143,8 @@ export class ServerMetrics {
         return;
       case 'job.completed':
         this.#readyAt.delete(event.jobId);
-        this.#jobsCompleted.inc({ status: event.status });
-        this.#jobDuration.observe({ status: event.status }, event.durationMs / 1000);
+        this.#jobsCompletedSince.set(event.status, (this.#jobsCompletedSince.get(event.status) ?? 0) + 1);
+        this.#jobDuration.observe(event.durationMs / 1000, event.status);
         return;
     }
   };
