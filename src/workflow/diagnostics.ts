@@ -1,3 +1,5 @@
+import { visible } from '../core/visible-text.js';
+
 /** A problem found in a workflow file, with its position (1-based line and column). */
 export interface Diagnostic {
   readonly severity: 'error' | 'warning';
@@ -55,15 +57,22 @@ export function moreDiagnostics(omitted: readonly Diagnostic[], total: number): 
 
 const excerptWidth = 120;
 
-/** The line, or of a long one (a 150 KB line of brackets) the part around the column, `…` marking the rest. */
+/**
+ * The line, or of a long one (a 150 KB line of brackets) the part around the column, `…` marking the
+ * rest; its control characters escaped (`\x1b`), the caret moved past what they became: a file's line
+ * printed as it is could clear or recolour the terminal, and a binary file's garbled it.
+ */
 function excerpt(line: string, column: number): { text: string; caretAt: number } {
-  if (line.length <= excerptWidth) return { text: line, caretAt: column };
+  // How wide the line from `from` to the column prints (a column may be past the line's end).
+  const widthTo = (from: number) =>
+    visible(line.slice(from, column)).length + Math.max(0, column - line.length);
+  if (line.length <= excerptWidth) return { text: visible(line), caretAt: widthTo(0) };
   const start = Math.max(0, Math.min(column - excerptWidth / 2, line.length - excerptWidth));
   const before = start > 0 ? '…' : '';
   const after = start + excerptWidth < line.length ? '…' : '';
   return {
-    text: `${before}${line.slice(start, start + excerptWidth)}${after}`,
-    caretAt: column - start + before.length,
+    text: `${before}${visible(line.slice(start, start + excerptWidth))}${after}`,
+    caretAt: before.length + widthTo(start),
   };
 }
 

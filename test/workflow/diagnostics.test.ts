@@ -24,6 +24,18 @@ describe('formatDiagnostics', () => {
     expect(middle.split('\n')[2]).toBe(`  ${' '.repeat(61)}^`);
   });
 
+  it("escapes the line's control characters, a long line's too, the caret still under the column", () => {
+    // ESC [2J clears the terminal: a workflow's line is printed, never obeyed.
+    const source = 'jobs:\n  a: { runs-on: "\u001b[2J", bad: 1 }\n';
+    const [, quoted = '', caret = ''] = formatDiagnostics('w.yml', source, [error(2, 25)]).split('\n');
+    expect(quoted).toBe('    a: { runs-on: "\\x1b[2J", bad: 1 }');
+    expect(quoted.slice(caret.length - 1)).toMatch(/^bad/);
+    const long = `${'\u0000'.repeat(100)}Y${'\u0007'.repeat(100)}`;
+    const [, longQuoted = '', longCaret = ''] = formatDiagnostics('w.yml', long, [error(1, 101)]).split('\n');
+    expect(longQuoted).not.toMatch(/\p{Cc}/u);
+    expect(longQuoted[longCaret.length - 1]).toBe('Y');
+  });
+
   it('prints 100, errors by position and then warnings, then one line counting the rest', () => {
     const warning = { severity: 'warning' as const, message: 'late', line: 1, col: 1 };
     const many = [...Array.from({ length: 250 }, (_, i) => error(250 - i, 1)), warning];

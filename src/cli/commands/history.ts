@@ -1,5 +1,6 @@
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
+import { visible } from '../../core/visible-text.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
 import { jobDurationMs } from '../../store/job-duration.js';
@@ -13,7 +14,7 @@ import { printedEntry, writeHeadedLog } from '../headed-log.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
-import { colorForStatus, formatDuration, spacedDuration, visible } from '../views/format.js';
+import { colorForStatus, formatDuration, spacedDuration } from '../views/format.js';
 import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import type { LoggedStep } from '../views/log-sections.js';
 import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';

@@ -1,4 +1,5 @@
 import { ValkyrieError } from '../../core/errors.js';
+import { visible } from '../../core/visible-text.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { followRunLogs } from '../follow-logs.js';
@@ -14,7 +15,6 @@ import {
   noRunnerText,
   onRunnerText,
   spacedDuration,
-  visible,
 } from '../views/format.js';
 import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';

@@ -1,6 +1,7 @@
+import { visible } from '../../core/visible-text.js';
 import { timeoutText } from '../../runner/step-timeout.js';
 import type { StepRecord } from '../../store/runs.js';
-import { type Colors, clockTime, colorForStatus, formatDuration, onRunnerText, visible } from './format.js';
+import { type Colors, clockTime, colorForStatus, formatDuration, onRunnerText } from './format.js';
 import { jobStatusCell } from './run-table.js';
 
 const duration = (start?: number, end?: number) =>

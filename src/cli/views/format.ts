@@ -1,19 +1,6 @@
 import type { TerminalJobStatus } from '../../core/outcome.js';
+import { visible } from '../../core/visible-text.js';
 import type { RunEvent } from '../../engine/events.js';
-
-const named: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/**
- * Text from a store or a server (workflow, job, step, runner and token names, reasons) as it is safe to
- * print: control characters (C0, DEL, C1) escaped as `\n`, `\t`, `\x1b`, … so that a name cannot move
- * the cursor, recolour or clear the terminal, or forge a line of a list.
- */
-export function visible(text: string): string {
-  return text.replace(
-    /\p{Cc}/gu,
-    (char) => named[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
-}
 
 /** A count and its noun, plural but for one: `1 job`, `3 jobs`, `0 jobs`. */
 export function counted(count: number, noun: string): string {

@@ -1,4 +1,5 @@
-import { type Colors, visible } from './format.js';
+import { visible } from '../../core/visible-text.js';
+import type { Colors } from './format.js';
 
 /**
  * `valkyrie show`'s line under the heading of a run narrowed with `--job` (or the API's `jobs`): its

@@ -1,4 +1,4 @@
-import { visible } from './format.js';
+import { visible } from '../../core/visible-text.js';
 
 /**
  * Rows as plain columns two spaces apart, each padded to its widest cell (the first row is the header);

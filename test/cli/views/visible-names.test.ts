@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runsCommand, showCommand } from '../../../src/cli/commands/history.js';
-import { colors, visible } from '../../../src/cli/views/format.js';
+import { colors } from '../../../src/cli/views/format.js';
 import { matrixFilterLine } from '../../../src/cli/views/job-selection.js';
 import { textTable } from '../../../src/cli/views/text-table.js';
 import { jobIdFor } from '../../../src/core/ids.js';
+import { visible } from '../../../src/core/visible-text.js';
 import { openSqliteStores } from '../../../src/store/sqlite/index.js';
 
 const dirs: string[] = [];
