@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
-import { claimStatements, readReadyJobs, ready } from '../../src/store/sqlite/queue-claims.js';
+import { claimedLease, claimStatements, readReadyJobs, ready } from '../../src/store/sqlite/queue-claims.js';
 import type { Stores } from '../../src/store/store.js';
 import { tempDir } from './factories.js';
 
@@ -31,7 +31,7 @@ describe('SQLite queue: the claim read', () => {
     try {
       const { rows, payloads } = readReadyJobs(claimStatements(db, ready), Date.now(), [Date.now()], 10);
       expect(rows.map((row) => row[1])).toEqual(['c', 'a', 'b']);
-      expect(payloads).toEqual(['three', { text: 'one, "two"' }, [1, null]]);
+      expect(rows.map((_, i) => payloads.at(i))).toEqual(['three', { text: 'one, "two"' }, [1, null]]);
     } finally {
       db.close();
     }
@@ -65,7 +65,7 @@ describe('SQLite queue: the claim read', () => {
         ['a', 0, 0],
         ['b', 0, 0],
       ]);
-      expect(payloads).toEqual([{ big: 'x'.repeat(1000) }, 2]);
+      expect(rows.map((_, i) => payloads.at(i))).toEqual([{ big: 'x'.repeat(1000) }, 2]);
       const otherFailure = {
         ...statements,
         readyLists: {
@@ -96,9 +96,47 @@ describe('SQLite queue: the claim read', () => {
       };
       const read = readReadyJobs(outOfOrder, Date.now(), [Date.now()], 10);
       expect(read.rows.map((row) => row[1])).toEqual(['b', 'a', 'c']);
-      expect(read.payloads).toEqual(['pb', 'pa', 'pc']);
+      expect(read.rows.map((_, i) => read.payloads.at(i))).toEqual(['pb', 'pa', 'pc']);
     } finally {
       db.close();
     }
+  });
+
+  // An engine claims mostly jobs it enqueued itself, whose inputs it holds: the payloads are parsed
+  // only when a lease's payload is read, all of the claim's at once.
+  it("parses the payloads only when a lease's payload is read", async () => {
+    const path = join(dir, 'state.db');
+    stores = openSqliteStores(path);
+    const db = new Database(path);
+    try {
+      const statements = claimStatements(db, ready);
+      const rows = '[1,"a",0,0,0],[2,"b",0,0,0]';
+      const unreadable = {
+        ...statements,
+        readyLists: { get: () => [rows, '{"p":1},not json'] } as unknown as typeof statements.readyLists,
+      };
+      const read = readReadyJobs(unreadable, Date.now(), [Date.now()], 10);
+      const leases = read.rows.map((_, i) => claimedLease(read, i, 'w', 1));
+      expect(leases.map((lease) => [lease.jobId, lease.task, lease.token, lease.attempt])).toEqual([
+        ['1', 'a', 1, 1],
+        ['2', 'b', 1, 1],
+      ]);
+      expect(() => leases[0]?.payload).toThrow(SyntaxError);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('pairs each lease with its own payload, whichever is read first', async () => {
+    const path = join(dir, 'state.db');
+    stores = openSqliteStores(path);
+    await stores.queue.enqueue([
+      { task: 'a', payload: { n: 1 } },
+      { task: 'b', payload: 'two' },
+    ]);
+    const leases = await stores.queue.claim({ worker: 'w', limit: 10, ttlMs: 60_000 });
+    expect(leases[1]?.payload).toBe('two');
+    expect(leases[0]?.payload).toEqual({ n: 1 });
+    expect(leases.map((lease) => lease.task)).toEqual(['a', 'b']);
   });
 });

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { asQueueJobId, type ClaimRequest, claimLimit, type Lease } from '../queue.js';
+import { asQueueJobId, type ClaimRequest, claimLimit, type Lease, type QueueJobId } from '../queue.js';
 
 /** A job a claim may take now (the first parameter is now); SqliteQueueStore adds a task filter. */
 export const ready = "state = 'queued' AND (not_before IS NULL OR not_before <= ?)";
@@ -15,10 +15,53 @@ const limitParam = '? + 0';
  */
 export type ReadyRow = [seq: number, task: string, attempts: number, leaseToken: number, key: number];
 
-/** The rows a claim read, in queue order, and the payload of each, parsed, by position. */
+/** The rows a claim read, in queue order, and the payload of each, by position. */
 export interface ReadyJobs {
   readonly rows: readonly ReadyRow[];
-  readonly payloads: readonly unknown[];
+  readonly payloads: ClaimedPayloads;
+}
+
+/**
+ * A claim's payloads, parsed all at once the first time one is read: an engine that claims jobs it
+ * enqueued itself already holds their inputs and never reads them, and the parse (with its objects)
+ * was most of a claim's JavaScript per job.
+ */
+export class ClaimedPayloads {
+  /** The list as read (JSON values joined by commas) until parsed. */
+  #list: string | undefined;
+  #values: readonly unknown[] | undefined;
+  readonly #count: number;
+
+  constructor(count: number, from: { readonly list: string } | { readonly values: readonly unknown[] }) {
+    this.#count = count;
+    this.#list = 'list' in from ? from.list : undefined;
+    this.#values = 'values' in from ? from.values : undefined;
+  }
+
+  /** The payload of the claim's `i`-th row. */
+  at(i: number): unknown {
+    return this.#parsed()[i];
+  }
+
+  /**
+   * The same payloads with the rows in another order (`order[i]` is the old position of row i),
+   * parsed now: rows come out of queue order rarely (see readReadyJobs).
+   */
+  reordered(order: readonly number[]): ClaimedPayloads {
+    const values = this.#parsed();
+    return new ClaimedPayloads(this.#count, { values: order.map((i) => values[i]) });
+  }
+
+  #parsed(): readonly unknown[] {
+    if (this.#values !== undefined) return this.#values;
+    const values = JSON.parse(`[${this.#list ?? ''}]`) as unknown[];
+    if (values.length !== this.#count) {
+      throw new Error(`a claim read ${this.#count} ready jobs and ${values.length} payloads`);
+    }
+    this.#values = values;
+    this.#list = undefined;
+    return values;
+  }
 }
 
 export const leaseColumns = `state = 'leased', attempts = attempts + 1, lease_token = lease_token + 1,
@@ -69,7 +112,7 @@ export function claimStatements(db: Database.Database, where: string): ClaimStat
   };
 }
 
-const noJobs: ReadyJobs = { rows: [], payloads: [] };
+const noJobs: ReadyJobs = { rows: [], payloads: new ClaimedPayloads(0, { values: [] }) };
 
 /**
  * Runs `readyLists` at `now` with `filter` (`where`'s parameters) and `limit`. Both lists come from one pass
@@ -84,12 +127,12 @@ export function readReadyJobs(
   limit: number,
 ): ReadyJobs {
   let rows: ReadyRow[];
-  let payloads: unknown[];
+  let list: string;
   try {
     const found = statements.readyLists.get(now, ...filter, limit);
     if (found === undefined || found[0] === null || found[1] === null) return noJobs;
     rows = JSON.parse(`[${found[0]}]`) as ReadyRow[];
-    payloads = JSON.parse(`[${found[1]}]`) as unknown[];
+    list = found[1];
   } catch (error) {
     // Lists longer than SQLite or V8 takes as one string (jobs with large payloads): read apart.
     if (
@@ -99,9 +142,7 @@ export function readReadyJobs(
       return readyOneByOne(statements.readyRows, filter, limit);
     throw error;
   }
-  if (rows.length !== payloads.length) {
-    throw new Error(`a claim read ${rows.length} ready jobs and ${payloads.length} payloads`);
-  }
+  const payloads = new ClaimedPayloads(rows.length, { list });
   for (let i = 1; i < rows.length; i++) {
     if (inQueueOrder(rows[i - 1] as ReadyRow, rows[i] as ReadyRow) > 0) return sorted(rows, payloads);
   }
@@ -119,16 +160,16 @@ function readyOneByOne(
     rows.push([seq, task, attempts, leaseToken, key]);
     payloads.push(JSON.parse(payload));
   }
-  return { rows, payloads };
+  return { rows, payloads: new ClaimedPayloads(rows.length, { values: payloads }) };
 }
 
 function inQueueOrder(a: ReadyRow, b: ReadyRow): number {
   return a[4] - b[4] || a[0] - b[0];
 }
 
-function sorted(rows: readonly ReadyRow[], payloads: readonly unknown[]): ReadyJobs {
+function sorted(rows: readonly ReadyRow[], payloads: ClaimedPayloads): ReadyJobs {
   const order = rows.map((_, i) => i).sort((a, b) => inQueueOrder(rows[a] as ReadyRow, rows[b] as ReadyRow));
-  return { rows: order.map((i) => rows[i] as ReadyRow), payloads: order.map((i) => payloads[i]) };
+  return { rows: order.map((i) => rows[i] as ReadyRow), payloads: payloads.reordered(order) };
 }
 
 /** Whether the rows' ids ascend by one (a FIFO claim of jobs enqueued together, the common case). */
@@ -138,22 +179,51 @@ export function consecutiveIds(rows: readonly ReadyRow[]): boolean {
   return true;
 }
 
-/** The lease a claim granted on a row read just before its update. */
+/**
+ * The lease a claim granted on the `i`-th row it read just before its update. Its payload is read
+ * from the claim's list when first asked for (ClaimedPayloads), through a getter: spread or
+ * JSON.stringify, a lease would leave it out.
+ */
 export function claimedLease(
-  [seq, task, attempts, leaseToken]: ReadyRow,
-  payload: unknown,
+  { rows, payloads }: ReadyJobs,
+  i: number,
   worker: string,
   expiresAt: number,
 ): Lease {
-  return {
-    jobId: asQueueJobId(String(seq)),
-    token: leaseToken + 1,
-    worker,
-    expiresAt,
-    task,
-    payload,
-    attempt: attempts + 1,
-  };
+  return new ClaimedLease(rows[i] as ReadyRow, payloads, i, worker, expiresAt);
+}
+
+class ClaimedLease implements Lease {
+  readonly jobId: QueueJobId;
+  readonly token: number;
+  readonly worker: string;
+  readonly expiresAt: number;
+  readonly task: string;
+  readonly attempt: number;
+  readonly #payloads: ClaimedPayloads;
+  readonly #index: number;
+
+  /** Keeps the claim's payloads, not its rows: a lease lives as long as its job runs. */
+  constructor(
+    [seq, task, attempts, leaseToken]: ReadyRow,
+    payloads: ClaimedPayloads,
+    i: number,
+    worker: string,
+    expiresAt: number,
+  ) {
+    this.jobId = asQueueJobId(String(seq));
+    this.token = leaseToken + 1;
+    this.worker = worker;
+    this.expiresAt = expiresAt;
+    this.task = task;
+    this.attempt = attempts + 1;
+    this.#payloads = payloads;
+    this.#index = i;
+  }
+
+  get payload(): unknown {
+    return this.#payloads.at(this.#index);
+  }
 }
 
 /** What a new job tells of whether a claim may take it: submitted (NewQueueJob) or validated (QueueInsert). */

@@ -218,7 +218,8 @@ export class SqliteQueueStore implements QueueStore {
     const now = this.#options.clock.now();
     const expiresAt = now + request.ttlMs;
     const filter = tasks === undefined ? [now] : [now, ...tasks];
-    const { rows, payloads } = readReadyJobs(statements, now, filter, limit);
+    const read = readReadyJobs(statements, now, filter, limit);
+    const rows = read.rows;
     if (rows.length === 0) return [];
     if (rows.length <= fewJobs) {
       for (const row of rows) this.#statements.leaseOne.run(request.worker, expiresAt, row[0]);
@@ -237,7 +238,7 @@ export class SqliteQueueStore implements QueueStore {
     ) {
       throw new Error('a claim leased other jobs than it had read');
     }
-    return rows.map((row, i) => claimedLease(row, payloads[i], request.worker, expiresAt));
+    return rows.map((_, i) => claimedLease(read, i, request.worker, expiresAt));
   }
 
   /**
