@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { asRunId, type RunId } from '../../src/core/ids.js';
 import { thisProcess } from '../../src/engine/run-owner.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
@@ -17,16 +17,30 @@ import { slowValidWorkflow, watchLoopLag } from './loop-lag.js';
 const dir = mkdtempSync(join(tmpdir(), 'valkyrie-takeover-parse-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A run of slowValidWorkflow, submitted to a server now gone; its heartbeat is fresh still. */
-async function interruptedSlowRun(name: string): Promise<{ path: string; runId: RunId }> {
-  const path = join(dir, `${name}.db`);
+/**
+ * A run of slowValidWorkflow, submitted to a server now gone; its heartbeat is fresh still. Submitting
+ * it takes seconds (its parse, on the thread), so it is submitted once, and each case takes over a
+ * copy of that store of its own.
+ */
+let submitted: { path: string; runId: RunId } | undefined;
+beforeAll(async () => {
+  const path = join(dir, 'submitted.db');
   // Generous: the submission is parsed on the thread too, 7 to 12 s on a loaded machine.
   const first = await startTestServer({ stores: openSqliteStores(path), workflowParseTimeoutMs: 120_000 });
   const created = await first.request('POST', '/api/v1/runs', { body: { workflow: slowValidWorkflow } });
   expect(created.status).toBe(201);
   const runId = asRunId((created.body as { run: { id: string } }).run.id);
   await first.server.destroy();
-  return { path, runId };
+  submitted = { path, runId };
+}, 150_000);
+
+function interruptedSlowRun(name: string): { path: string; runId: RunId } {
+  if (submitted === undefined) throw new Error('the run was not submitted');
+  const path = join(dir, `${name}.db`);
+  // The server closed its store; copy a WAL file too, should one be left.
+  for (const suffix of ['', '-wal'])
+    if (existsSync(submitted.path + suffix)) copyFileSync(submitted.path + suffix, path + suffix);
+  return { path, runId: submitted.runId };
 }
 
 async function waitFor(what: string, done: () => boolean | Promise<boolean>): Promise<void> {
@@ -45,7 +59,7 @@ const putOff = (runId: string, limit: string) =>
   `taking over run ${runId}: parsing its stored workflow took longer than ${limit} s; retrying at the next sweep`;
 
 it('takes over a run of a workflow that takes seconds to parse without stalling the event loop, and does not lose it to the parse limit', async () => {
-  const { path, runId } = await interruptedSlowRun('slow');
+  const { path, runId } = interruptedSlowRun('slow');
   // Not ahead yet: the run's heartbeat is fresh, and its first sweep leaves it.
   const clock = clockAhead(0);
   const notices: string[] = [];
@@ -74,7 +88,7 @@ it('takes over a run of a workflow that takes seconds to parse without stalling 
 }, 150_000);
 
 it('never parses a stored workflow without a limit: past ten times the limit, the takeover backs off', async () => {
-  const { path, runId } = await interruptedSlowRun('bounded');
+  const { path, runId } = interruptedSlowRun('bounded');
   const clock = clockAhead(10_000);
   const notices: string[] = [];
   const stores = openSqliteStores(path);
@@ -101,7 +115,7 @@ it('never parses a stored workflow without a limit: past ten times the limit, th
 }, 150_000);
 
 it("forgets a run's time-outs once another replica took it over: should it be interrupted again, they count from zero", async () => {
-  const { path, runId } = await interruptedSlowRun('replica');
+  const { path, runId } = interruptedSlowRun('replica');
   const clock = clockAhead(10_000);
   const notices: string[] = [];
   const stores = openSqliteStores(path);
