@@ -1,7 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from './helpers.js';
+import { startTestServer, type TestServer } from './helpers.js';
 
 const errorBody = { code: expect.stringMatching(/^VK_/), message: expect.any(String) };
+
+type Route = [Parameters<TestServer['request']>[0], string];
+
+/** Sends `raw` as Content-Type `type`: the answer must be 415, with `message`, at the header's path. */
+async function expectUnsupported(
+  request: TestServer['request'],
+  [method, path]: Route,
+  raw: string,
+  type: string,
+  message: string,
+): Promise<void> {
+  const response = await request(method, path, { raw, headers: { 'content-type': type } });
+  expect(response).toMatchObject({
+    status: 415,
+    body: { code: 'VK_UNSUPPORTED_MEDIA_TYPE', message, path: 'headers.content-type' },
+  });
+}
+
+const tokens: Route = ['POST', '/api/v1/tokens'];
+const bundle: Route = ['PUT', `/api/v1/bundles/${'a'.repeat(64)}`];
+const readsJson = '; this route reads application/json (send Content-Type: application/json)';
+const readsGzip = '; this route reads application/gzip (send Content-Type: application/gzip)';
 
 describe('the API error contract', () => {
   it("answers the router's own errors as {code, message}: bad percent-encoding, an over-long id", async () => {
@@ -16,48 +38,25 @@ describe('the API error contract', () => {
 
   it('refuses a body of a type the route does not read with 415, naming both types', async () => {
     const { request } = await startTestServer();
-    const plain = await request('POST', '/api/v1/tokens', {
-      raw: '{"role":"read"}',
-      headers: { 'content-type': 'text/plain' },
-    });
-    expect(plain).toMatchObject({
-      status: 415,
-      body: {
-        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
-        message:
-          'the body is "text/plain"; this route reads application/json (send Content-Type: application/json)',
-        path: 'headers.content-type',
-      },
-    });
-    const bundle = await request('PUT', `/api/v1/bundles/${'a'.repeat(64)}`, {
-      raw: 'x',
-      headers: { 'content-type': 'text/csv' },
-    });
-    expect(bundle).toMatchObject({
-      status: 415,
-      body: {
-        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
-        message:
-          'the body is "text/csv"; this route reads application/gzip (send Content-Type: application/gzip)',
-      },
-    });
+    await expectUnsupported(
+      request,
+      tokens,
+      '{"role":"read"}',
+      'text/plain',
+      `the body is "text/plain"${readsJson}`,
+    );
+    await expectUnsupported(request, bundle, 'x', 'text/csv', `the body is "text/csv"${readsGzip}`);
   });
 
   it('refuses JSON declared in a charset other than UTF-8 with 415, and takes UTF-8 however it is named', async () => {
     const { request } = await startTestServer();
-    const utf16 = await request('POST', '/api/v1/tokens', {
-      raw: '{"role":"read"}',
-      headers: { 'content-type': 'application/json; charset=UTF-16' },
-    });
-    expect(utf16).toMatchObject({
-      status: 415,
-      body: {
-        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
-        message:
-          'the body is in charset "UTF-16"; JSON is read as UTF-8 (send it as UTF-8, or leave out charset)',
-        path: 'headers.content-type',
-      },
-    });
+    await expectUnsupported(
+      request,
+      tokens,
+      '{"role":"read"}',
+      'application/json; charset=UTF-16',
+      'the body is in charset "UTF-16"; JSON is read as UTF-8 (send it as UTF-8, or leave out charset)',
+    );
     for (const type of ['application/json; charset=utf-8', 'application/json;charset="UTF8"'])
       expect(
         (
@@ -71,32 +70,20 @@ describe('the API error contract', () => {
 
   it('refuses JSON sent to the bundle upload and a bundle sent to a JSON route with 415, not a hash mismatch or a bad body', async () => {
     const { request } = await startTestServer();
-    const json = await request('PUT', `/api/v1/bundles/${'a'.repeat(64)}`, {
-      raw: '{}',
-      headers: { 'content-type': 'application/json' },
-    });
-    expect(json).toMatchObject({
-      status: 415,
-      body: {
-        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
-        message:
-          'the body is "application/json"; this route reads application/gzip (send Content-Type: application/gzip)',
-        path: 'headers.content-type',
-      },
-    });
-    const gzip = await request('POST', '/api/v1/tokens', {
-      raw: '{"role":"read"}',
-      headers: { 'content-type': 'application/gzip' },
-    });
-    expect(gzip).toMatchObject({
-      status: 415,
-      body: {
-        code: 'VK_UNSUPPORTED_MEDIA_TYPE',
-        message:
-          'the body is "application/gzip"; this route reads application/json (send Content-Type: application/json)',
-        path: 'headers.content-type',
-      },
-    });
+    await expectUnsupported(
+      request,
+      bundle,
+      '{}',
+      'application/json',
+      `the body is "application/json"${readsGzip}`,
+    );
+    await expectUnsupported(
+      request,
+      tokens,
+      '{"role":"read"}',
+      'application/gzip',
+      `the body is "application/gzip"${readsJson}`,
+    );
   });
 
   it('checks the role before it reads the body: 403 for bad JSON or a wrong type without the role', async () => {
