@@ -82,13 +82,23 @@ function systemLines(events: [string, unknown, string | undefined][]): string[] 
     .map((event) => String(event.text));
 }
 
+/** A server whose reported errors and notices are kept in `reported`. */
+async function startReportingServer(): Promise<{ live: TestServer; reported: unknown[] }> {
+  const reported: unknown[] = [];
+  const live = await startTestServer({
+    logError: (error) => reported.push(error),
+    logNotice: (line) => reported.push(line),
+  });
+  return { live, reported };
+}
+
+/** The one report of a runner's writes about `jobId`, a job it never held a lease on. */
+const neverHeld = (runnerId: string, jobId: string) =>
+  `runner ${runnerId} sent 1 message(s) about jobs it never held a lease on here (the last about "${jobId}"; a run another server drives now?); refused, not stored`;
+
 describe('writes about a job under a stale fencing token', () => {
   it('from a runner that never held the job: not on its log, none stored, the runner reported and closed with VK_PROTOCOL', async () => {
-    const reported: unknown[] = [];
-    const live = await startTestServer({
-      logError: (error) => reported.push(error),
-      logNotice: (line) => reported.push(line),
-    });
+    const { live, reported } = await startReportingServer();
     const runId = await submitRun(live);
     const holder = await connectScriptedRunner(
       live.server.url,
@@ -140,17 +150,11 @@ describe('writes about a job under a stale fencing token', () => {
     const log = await live.request('GET', `/api/v1/runs/${runId}/logs?job=${lease.jobId}`);
     expect(log.text).not.toMatch(/stale|forged/);
     expect(await staleWritesOf(live, runId)).toEqual([]);
-    expect(reported).toEqual([
-      `runner ${runnerIdOf(hostile)} sent 1 message(s) about jobs it never held a lease on here (the last about "${lease.jobId}"; a run another server drives now?); refused, not stored`,
-    ]);
+    expect(reported).toEqual([neverHeld(runnerIdOf(hostile), lease.jobId)]);
   }, 30_000);
 
   it('from a runner that held the job and lost its lease in a transport switch: on its log and stored, unlike a stranger’s', async () => {
-    const reported: unknown[] = [];
-    const live = await startTestServer({
-      logError: (error) => reported.push(error),
-      logNotice: (line) => reported.push(line),
-    });
+    const { live } = await startReportingServer();
     const runId = await submitRun(live);
     const own = await credential(live.request, live.token);
     const first = await connectScriptedRunner(live.server.url, own, 1);
@@ -210,11 +214,7 @@ describe('writes about a job under a stale fencing token', () => {
   }, 30_000);
 
   it('from a runner resuming a lease on a job it never ran (no stored attempt names it): not on its log, none stored, closed with VK_PROTOCOL', async () => {
-    const reported: unknown[] = [];
-    const live = await startTestServer({
-      logError: (error) => reported.push(error),
-      logNotice: (line) => reported.push(line),
-    });
+    const { live, reported } = await startReportingServer();
     const runId = await submitRun(live);
     const jobId = await firstJobId(live, runId);
     const events = readEvents(`${live.server.url}/api/v1/runs/${runId}/events`, adminToken);
@@ -246,17 +246,11 @@ describe('writes about a job under a stale fencing token', () => {
     await waitForRunStatus(live.request, runId, 'succeeded');
     expect(systemLines(await events).filter((text) => text.includes('stale'))).toEqual([]);
     expect(await staleWritesOf(live, runId)).toEqual([]);
-    expect(reported).toEqual([
-      `runner ${runnerIdOf(hostile)} sent 1 message(s) about jobs it never held a lease on here (the last about "${jobId}"; a run another server drives now?); refused, not stored`,
-    ]);
+    expect(reported).toEqual([neverHeld(runnerIdOf(hostile), jobId)]);
   }, 30_000);
 
   it('from a runner that reconnects to start its count afresh: closed all the same, none stored', async () => {
-    const reported: unknown[] = [];
-    const live = await startTestServer({
-      logError: (error) => reported.push(error),
-      logNotice: (line) => reported.push(line),
-    });
+    const { live, reported } = await startReportingServer();
     const runId = await submitRun(live);
     const jobId = await firstJobId(live, runId);
     const hostile = await credential(live.request, live.token);
@@ -286,11 +280,7 @@ describe('writes about a job under a stale fencing token', () => {
   }, 30_000);
 
   it('naming a job id over 128 characters: refused as a malformed message, the session closed', async () => {
-    const reported: unknown[] = [];
-    const live = await startTestServer({
-      logError: (error) => reported.push(error),
-      logNotice: (line) => reported.push(line),
-    });
+    const { live, reported } = await startReportingServer();
     const session = await openSession(live.server.url, await credential(live.request, live.token));
     session.transport.send({ type: 'renew', jobId: 'j'.repeat(128), fencingToken: 1 });
     await until(() => session.refused.length === 1, 'the longest id was refused as a stale lease');
