@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { type CliResult, collect, type Workspace } from './cli.js';
+import { waitFor } from './process-state.js';
 
 export interface StartedProcess {
   readonly child: ChildProcess;
@@ -142,4 +144,96 @@ export async function until<T>(what: string, read: () => Promise<T | undefined>)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+export interface Fleet {
+  readonly server: StartedServer;
+  readonly runner: StartedProcess;
+  /** A new token of `role`, made with the admin token. */
+  token(role: string): Promise<string>;
+}
+
+/**
+ * A test file's fleet: `valkyrie server` with the admin token `admin`, and one `valkyrie runner`
+ * (startRunnerProcess, named `name`) it has seen connect — or that exited. Both go to `processes`.
+ */
+export async function startFleet(
+  workspace: Workspace,
+  processes: StartedProcess[],
+  admin: string,
+  name: string,
+  runnerArgs: readonly string[] = [],
+): Promise<Fleet> {
+  const server = await startServer(workspace, [], { VALKYRIE_ADMIN_TOKEN: admin });
+  processes.push(server);
+  const token = (role: string) => createToken(server.url, admin, role);
+  const runner = startRunnerProcess(workspace, server.url, await token('runner'), name, runnerArgs);
+  processes.push(runner);
+  await waitFor(
+    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
+    20_000,
+    'the runner to connect',
+  );
+  return { server, runner, token };
+}
+
+export interface RestartableFleet {
+  readonly first: StartedServer;
+  readonly runner: StartedProcess;
+  readonly api: ReturnType<typeof adminApi>;
+  /** Starts the server again, on the first one's port and store (the runner reconnects to its URL). */
+  restart(): Promise<StartedServer>;
+}
+
+/**
+ * A server on a port of its own, so that a server started again after it is killed has its URL, with
+ * `serverArgs`, and a runner (`runnerArgs`, work dir .valkyrie/work) not waited for. All started go to
+ * `processes`.
+ */
+export async function startRestartableFleet(
+  workspace: Workspace,
+  processes: StartedProcess[],
+  admin: string,
+  serverArgs: readonly string[],
+  runnerArgs: readonly string[],
+): Promise<RestartableFleet> {
+  const port = String(await freePort());
+  const args = ['--port', port, '--host', '127.0.0.1', ...serverArgs];
+  const env = { VALKYRIE_ADMIN_TOKEN: admin };
+  const first = await startServer(workspace, args, env);
+  processes.push(first);
+  const api = adminApi(first.url, admin);
+  const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
+  const workDir = join(workspace.dir, '.valkyrie', 'work');
+  const runner = startProcess(workspace, [
+    ...['runner', '--server', first.url, '--token', token],
+    ...runnerArgs,
+    ...['--work-dir', workDir],
+  ]);
+  processes.push(runner);
+  const restart = async () => {
+    const again = await startServer(workspace, args, env);
+    processes.push(again);
+    return again;
+  };
+  return { first, runner, api, restart };
+}
+
+/** The id of the run's first job once it runs. */
+export function untilFirstJobRuns(api: RestartableFleet['api'], runPath: string): Promise<string> {
+  return until('the job to start', async () => {
+    const job = (await api<{ run: { jobs: { id: string; status: string }[] } }>('GET', runPath)).run.jobs[0];
+    return job?.status === 'running' ? job.id : undefined;
+  });
+}
+
+/** The run once it is neither queued nor running. */
+export function untilRunEnds<T extends { status: string }>(
+  api: RestartableFleet['api'],
+  runPath: string,
+): Promise<T> {
+  return until('the run to end', async () => {
+    const view = (await api<{ run: T }>('GET', runPath)).run;
+    return view.status === 'running' || view.status === 'queued' ? undefined : view;
+  });
 }

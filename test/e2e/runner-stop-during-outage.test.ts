@@ -3,13 +3,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
 import {
-  callApi,
-  freePort,
   killAll,
   type StartedProcess,
-  startProcess,
-  startServer,
+  startRestartableFleet,
   until,
+  untilRunEnds,
 } from './fleet-processes.js';
 
 /**
@@ -40,36 +38,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function fleet(ttlMs: number) {
   const ws = new Workspace();
   workspaces.push(ws);
-  const port = String(await freePort());
-  const args = ['--port', port, '--host', '127.0.0.1', '--lease-ttl', `${ttlMs}ms`];
-  const env = { VALKYRIE_ADMIN_TOKEN: admin };
-  const first = await startServer(ws, args, env);
-  processes.push(first);
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const response = await callApi(first.url, admin, method, path, body);
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
-    return (await response.json()) as T;
-  };
-  const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
-  const workDir = join(ws.dir, '.valkyrie', 'work');
-  const runner = startProcess(ws, [
-    'runner',
-    '--server',
-    first.url,
-    '--token',
-    token,
-    '--labels',
-    'held',
-    '--work-dir',
-    workDir,
-  ]);
-  processes.push(runner);
-  const restart = async () => {
-    const again = await startServer(ws, args, env);
-    processes.push(again);
-    return again;
-  };
-  return { ws, first, runner, api, restart };
+  const started = await startRestartableFleet(
+    ws,
+    processes,
+    admin,
+    ['--lease-ttl', `${ttlMs}ms`],
+    [...['--labels', 'held']],
+  );
+  return { ws, ...started };
 }
 
 describe('a runner stopped while its server is down', () => {
@@ -114,10 +90,7 @@ jobs:
     const said = `${runner.stdout()}\n${runner.stderr()}\n${second.stderr()}`;
     expect(stopped.code, said).toBe(0);
     expect(runner.stderr(), said).not.toContain('did not confirm');
-    const ended = await until('the run to end', async () => {
-      const view = (await api<{ run: RunView }>('GET', runPath)).run;
-      return view.status === 'running' || view.status === 'queued' ? undefined : view;
-    });
+    const ended = await untilRunEnds<RunView>(api, runPath);
     expect(ended, said).toMatchObject({ status: 'succeeded', jobs: [{ status: 'succeeded', attempt: 1 }] });
     expect(readFileSync(marker, 'utf8'), said).toBe('ran\n');
   });

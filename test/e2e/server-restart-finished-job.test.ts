@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
 import {
-  adminApi,
-  freePort,
   killAll,
   type StartedProcess,
-  startProcess,
-  startServer,
+  startRestartableFleet,
   until,
+  untilFirstJobRuns,
+  untilRunEnds,
 } from './fleet-processes.js';
 
 /**
@@ -43,26 +42,13 @@ describe('a job that ends on its runner while the server is down for longer than
     const marker = join(ws.dir, 'ran');
     const gate = join(ws.dir, 'gate');
     const finished = join(ws.dir, 'finished');
-    const port = String(await freePort());
-    const args = ['--port', port, '--host', '127.0.0.1', '--lease-ttl', `${leaseTtlMs}ms`];
-    const env = { VALKYRIE_ADMIN_TOKEN: admin };
-    const first = await startServer(ws, args, env);
-    processes.push(first);
-    const url = first.url;
-    const api = adminApi(url, admin);
-    const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
-    const runner = startProcess(ws, [
-      'runner',
-      '--server',
-      url,
-      '--token',
-      token,
-      '--labels',
-      'outage',
-      '--work-dir',
-      join(ws.dir, '.valkyrie', 'work'),
-    ]);
-    processes.push(runner);
+    const { first, runner, api, restart } = await startRestartableFleet(
+      ws,
+      processes,
+      admin,
+      ['--lease-ttl', `${leaseTtlMs}ms`],
+      ['--labels', 'outage'],
+    );
     const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
       workflow: `name: outage
 jobs:
@@ -78,10 +64,7 @@ jobs:
 `,
     });
     const runPath = `/api/v1/runs/${run.id}`;
-    const jobId = await until('the job to start', async () => {
-      const job = (await api<{ run: RunView }>('GET', runPath)).run.jobs[0];
-      return job?.status === 'running' ? job.id : undefined;
-    });
+    const jobId = await untilFirstJobRuns(api, runPath);
     const logPath = `${runPath}/logs?job=${jobId}`;
     await until('the first line', async () =>
       (await api<string>('GET', logPath)).includes('before the outage') ? true : undefined,
@@ -94,12 +77,8 @@ jobs:
     await until('the step to end', async () => (existsSync(finished) ? true : undefined));
     await sleep(leaseTtlMs + 1_500);
 
-    const second = await startServer(ws, args, env);
-    processes.push(second);
-    const ended = await until('the run to end', async () => {
-      const view = (await api<{ run: RunView }>('GET', runPath)).run;
-      return view.status === 'running' || view.status === 'queued' ? undefined : view;
-    });
+    const second = await restart();
+    const ended = await untilRunEnds<RunView>(api, runPath);
     const said = `${runner.stderr()}\n${second.stderr()}`;
     expect(readFileSync(marker, 'utf8'), said).toBe('ran\n');
     expect(ended, said).toMatchObject({

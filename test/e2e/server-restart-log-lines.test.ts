@@ -1,15 +1,13 @@
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { Workspace } from './cli.js';
 import {
-  adminApi,
-  freePort,
   killAll,
   type StartedProcess,
-  startProcess,
-  startServer,
+  startRestartableFleet,
   until,
+  untilFirstJobRuns,
+  untilRunEnds,
 } from './fleet-processes.js';
 
 /**
@@ -64,36 +62,13 @@ for (const [name, db, protocol, skip] of cases) {
     it('stores every line of the job exactly once, in order', async () => {
       const ws = new Workspace();
       workspaces.push(ws);
-      const port = String(await freePort());
-      const args = ['--port', port, '--host', '127.0.0.1', ...db()];
-      const env = { VALKYRIE_ADMIN_TOKEN: admin };
-      const first = await startServer(ws, args, env);
-      processes.push(first);
-      const url = first.url;
-      const api = adminApi(url, admin);
-      const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
-      const runner = startProcess(ws, [
-        'runner',
-        '--server',
-        url,
-        '--token',
-        token,
-        '--labels',
-        'lines',
-        '--protocol',
-        protocol,
-        '--work-dir',
-        join(ws.dir, '.valkyrie', 'work'),
+      const { first, runner, api, restart } = await startRestartableFleet(ws, processes, admin, db(), [
+        ...['--labels', 'lines', '--protocol', protocol],
       ]);
-      processes.push(runner);
       const workflow = `name: lines\njobs:\n  loud:\n    runs-on: lines\n    steps:\n      - run: '${script}'\n`;
       const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', { workflow });
       const runPath = `/api/v1/runs/${run.id}`;
-      const jobId = await until('the job to start', async () => {
-        const job = (await api<{ run: { jobs: { id: string; status: string }[] } }>('GET', runPath)).run
-          .jobs[0];
-        return job?.status === 'running' ? job.id : undefined;
-      });
+      const jobId = await untilFirstJobRuns(api, runPath);
       const logPath = `${runPath}/logs?job=${jobId}`;
       await until('line 600 in the store', async () =>
         (await api<string>('GET', logPath)).includes('line 600 ') ? true : undefined,
@@ -101,12 +76,8 @@ for (const [name, db, protocol, skip] of cases) {
       first.child.kill('SIGKILL');
       await first.done;
 
-      const second = await startServer(ws, args, env);
-      processes.push(second);
-      const ended = await until('the run to end', async () => {
-        const view = (await api<{ run: { status: string } }>('GET', runPath)).run;
-        return view.status === 'running' || view.status === 'queued' ? undefined : view;
-      });
+      const second = await restart();
+      const ended = await untilRunEnds(api, runPath);
       expect(ended.status, runner.stderr()).toBe('succeeded');
       const log = (await api<string>('GET', logPath)).split('\n');
       const numbered = log

@@ -4,13 +4,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { Workspace } from './cli.js';
 import {
-  adminApi,
-  freePort,
   killAll,
   type StartedProcess,
-  startProcess,
-  startServer,
+  startRestartableFleet,
   until,
+  untilFirstJobRuns,
+  untilRunEnds,
 } from './fleet-processes.js';
 
 /**
@@ -68,29 +67,9 @@ for (const [name, db, protocol, skip] of stores) {
         const ws = new Workspace();
         workspaces.push(ws);
         const marker = join(ws.dir, 'ran');
-        const port = String(await freePort());
-        const args = ['--port', port, '--host', '127.0.0.1', ...db()];
-        const env = { VALKYRIE_ADMIN_TOKEN: admin };
-        const first = await startServer(ws, args, env);
-        processes.push(first);
-        const url = first.url;
-        const api = adminApi(url, admin);
-        const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
-        const workDir = join(ws.dir, '.valkyrie', 'work');
-        const runner = startProcess(ws, [
-          'runner',
-          '--server',
-          url,
-          '--token',
-          token,
-          '--labels',
-          'restart',
-          '--protocol',
-          protocol,
-          '--work-dir',
-          workDir,
+        const { first, runner, api, restart } = await startRestartableFleet(ws, processes, admin, db(), [
+          ...['--labels', 'restart', '--protocol', protocol],
         ]);
-        processes.push(runner);
         const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
           workflow: `name: restart
 jobs:
@@ -101,10 +80,7 @@ jobs:
 `,
         });
         const runPath = `/api/v1/runs/${run.id}`;
-        const jobId = await until('the job to start', async () => {
-          const job = (await api<{ run: RunView }>('GET', runPath)).run.jobs[0];
-          return job?.status === 'running' ? job.id : undefined;
-        });
+        const jobId = await untilFirstJobRuns(api, runPath);
         const logPath = `${runPath}/logs?job=${jobId}`;
         await until('the first line', async () =>
           (await api<string>('GET', logPath)).includes('before the restart') ? true : undefined,
@@ -112,12 +88,8 @@ jobs:
         first.child.kill('SIGKILL');
         await first.done;
 
-        const second = await startServer(ws, args, env);
-        processes.push(second);
-        const ended = await until('the run to end', async () => {
-          const view = (await api<{ run: RunView }>('GET', runPath)).run;
-          return view.status === 'running' || view.status === 'queued' ? undefined : view;
-        });
+        const second = await restart();
+        const ended = await untilRunEnds<RunView>(api, runPath);
         expect(ended, runner.stderr()).toMatchObject({
           status: 'succeeded',
           jobs: [{ id: jobId, status: 'succeeded', attempt: 1 }],
