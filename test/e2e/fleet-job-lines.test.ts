@@ -1,14 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLines, statuses, Workspace } from './cli.js';
-import {
-  createToken,
-  killAll,
-  type StartedProcess,
-  startProcess,
-  startRunnerProcess,
-  startServer,
-} from './fleet-processes.js';
-import { waitFor } from './process-state.js';
+import { killAll, type StartedProcess, startFleet, startProcess } from './fleet-processes.js';
 
 /**
  * A job's own system lines (step -1: a job timeout, an output that cannot be evaluated) cross the
@@ -24,18 +16,10 @@ let submitToken = '';
 let runner: StartedProcess;
 
 beforeAll(async () => {
-  const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
-  processes.push(server);
-  serverUrl = server.url;
-  const registration = await createToken(serverUrl, admin, 'runner');
-  submitToken = await createToken(serverUrl, admin, 'submit');
-  runner = startRunnerProcess(ws, serverUrl, registration, 'lines');
-  processes.push(runner);
-  await waitFor(
-    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
-    20_000,
-    'the runner to connect',
-  );
+  const fleet = await startFleet(ws, processes, admin, 'lines');
+  serverUrl = fleet.server.url;
+  submitToken = await fleet.token('submit');
+  runner = fleet.runner;
 }, 30_000);
 
 afterAll(async () => {

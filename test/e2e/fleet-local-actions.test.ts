@@ -2,15 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLines, statuses, Workspace } from './cli.js';
-import {
-  createToken,
-  killAll,
-  type StartedProcess,
-  startProcess,
-  startRunnerProcess,
-  startServer,
-} from './fleet-processes.js';
-import { waitFor } from './process-state.js';
+import { killAll, type StartedProcess, startFleet, startProcess } from './fleet-processes.js';
 
 /**
  * A local action travels in the workspace bundle `valkyrie submit` sends: a real `valkyrie runner`
@@ -29,18 +21,9 @@ const put = (name: string, content: string) => {
 };
 
 beforeAll(async () => {
-  const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
-  processes.push(server);
-  serverUrl = server.url;
-  const registration = await createToken(serverUrl, admin, 'runner');
-  submitToken = await createToken(serverUrl, admin, 'submit');
-  const runner = startRunnerProcess(ws, serverUrl, registration, 'actions');
-  processes.push(runner);
-  await waitFor(
-    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
-    20_000,
-    'the runner to connect',
-  );
+  const fleet = await startFleet(ws, processes, admin, 'actions');
+  serverUrl = fleet.server.url;
+  submitToken = await fleet.token('submit');
 }, 30_000);
 
 afterAll(async () => {

@@ -2,16 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../src/store/runs.js';
 import { events, statuses, Workspace } from './cli.js';
-import {
-  callApi,
-  createToken,
-  killAll,
-  type StartedProcess,
-  startProcess,
-  startRunnerProcess,
-  startServer,
-} from './fleet-processes.js';
-import { waitFor } from './process-state.js';
+import { callApi, killAll, type StartedProcess, startFleet, startProcess } from './fleet-processes.js';
 
 /**
  * `valkyrie show RUN --server URL` of a fleet run prints what `valkyrie show RUN` prints of the same
@@ -27,19 +18,10 @@ let submitToken = '';
 let readToken = '';
 
 beforeAll(async () => {
-  const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
-  processes.push(server);
-  serverUrl = server.url;
-  const registration = await createToken(serverUrl, admin, 'runner');
-  submitToken = await createToken(serverUrl, admin, 'submit');
-  readToken = await createToken(serverUrl, admin, 'read');
-  const runner = startRunnerProcess(ws, serverUrl, registration, 'vm');
-  processes.push(runner);
-  await waitFor(
-    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
-    20_000,
-    'the runner to connect',
-  );
+  const fleet = await startFleet(ws, processes, admin, 'vm');
+  serverUrl = fleet.server.url;
+  submitToken = await fleet.token('submit');
+  readToken = await fleet.token('read');
 }, 30_000);
 
 afterAll(async () => {

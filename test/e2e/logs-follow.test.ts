@@ -1,14 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace } from './cli.js';
-import {
-  createToken,
-  killAll,
-  type StartedProcess,
-  startProcess,
-  startRunnerProcess,
-  startServer,
-} from './fleet-processes.js';
+import { killAll, type StartedProcess, startFleet, startProcess } from './fleet-processes.js';
 import { waitFor } from './process-state.js';
 
 /**
@@ -21,17 +14,8 @@ const processes: StartedProcess[] = [];
 let env: Record<string, string> = {};
 
 beforeAll(async () => {
-  const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
-  processes.push(server);
-  const registration = await createToken(server.url, admin, 'runner');
-  env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: await createToken(server.url, admin, 'submit') };
-  const runner = startRunnerProcess(ws, server.url, registration, 'follow', ['--capacity', '2']);
-  processes.push(runner);
-  await waitFor(
-    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
-    20_000,
-    'a runner',
-  );
+  const fleet = await startFleet(ws, processes, admin, 'follow', ['--capacity', '2']);
+  env = { VALKYRIE_SERVER: fleet.server.url, VALKYRIE_TOKEN: await fleet.token('submit') };
 }, 30_000);
 
 afterAll(async () => {
