@@ -4,7 +4,11 @@ import type { RetryDocument } from './schema.js';
 import { describeValue } from './schema-issues.js';
 import type { YamlPath } from './source-map.js';
 
-/** A `retry:` value the schema accepted but that makes no sense; `path` is relative to the `retry:` key. */
+/**
+ * A `retry:` value the schema accepted but that makes no sense; `path` is relative to the `retry:` key.
+ * An error's message follows the value's full path (`jobs.a.retry.delay must be …`), as a schema
+ * error's does; a warning's is a whole sentence.
+ */
 export interface RetryProblem {
   readonly path: YamlPath;
   readonly message: string;
@@ -36,7 +40,7 @@ export function retryProblems(document: RetryDocument): RetryProblem[] {
   if (maxAttempts !== undefined && !isAttemptCount(maxAttempts)) {
     problems.push({
       path: ['max-attempts'],
-      message: `retry.max-attempts must be a whole number of at least 1, received ${maxAttempts}`,
+      message: `must be a whole number of at least 1, received ${maxAttempts}`,
     });
   }
   for (const key of ['delay', 'max-delay'] as const) {
@@ -44,14 +48,14 @@ export function retryProblems(document: RetryDocument): RetryProblem[] {
     if (value !== undefined && durationOf(value) === undefined) {
       problems.push({
         path: [key],
-        message: `retry.${key} must be ${durationHint}, received ${describeValue(value)}`,
+        message: `must be ${durationHint}, received ${describeValue(value)}`,
       });
     }
   }
   if (document.jitter !== undefined && jitterOf(document.jitter) === undefined) {
     problems.push({
       path: ['jitter'],
-      message: `retry.jitter must be true, false or a number from 0 to 1, received ${document.jitter}`,
+      message: `must be true, false or a number from 0 to 1, received ${document.jitter}`,
     });
   }
   for (const [i, condition] of (document.when ?? []).entries()) {
@@ -60,7 +64,7 @@ export function retryProblems(document: RetryDocument): RetryProblem[] {
       if (!Number.isInteger(code) || code < 1 || code > 255) {
         problems.push({
           path: ['when', i, 'exit-codes', j],
-          message: `retry exit codes must be whole numbers from 1 to 255, received ${code}`,
+          message: `must be a whole number from 1 to 255 (an exit code), received ${code}`,
         });
       }
     }

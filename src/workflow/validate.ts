@@ -330,8 +330,10 @@ function checkRetry(
   owner: Parameters<typeof retryWarnings>[1],
 ): void {
   if (retry === undefined) return;
-  for (const problem of retryProblems(retry))
-    report.error(problem.message, map.position([...path, ...problem.path]));
+  for (const problem of retryProblems(retry)) {
+    const at = [...path, ...problem.path];
+    report.error(`${describePath(at)} ${problem.message}`, map.position(at));
+  }
   for (const warning of retryWarnings(retry, owner))
     report.warn(warning.message, map.position([...path, ...warning.path]));
 }
