@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { asRunId, type JobId, runIdOfJob } from '../core/ids.js';
+import { asRunId, type JobId, lastDotOf, runIdOfJob } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import { type RunEvent, unstoredLine } from '../engine/events.js';
 import type { LogStore } from '../store/logs.js';
@@ -32,15 +32,13 @@ export interface RunSubscriber {
 }
 
 /**
- * A stretch of stored log lines told one after another: `count` events, the first of them the feed's
- * line `line` (FeedLines). The lines themselves are read back from the store.
+ * A stretch of stored log lines told one after another, as the feed's line number of its first
+ * (FeedLines): its events are those up to the next entry's start (or to the feed's end). The lines
+ * themselves are read back from the store. A number, not an object: the feed keeps one for the run's
+ * life for about every job (a job's first line follows other events), and a number costs the
+ * garbage collector nothing.
  */
-class Stretch {
-  constructor(
-    readonly line: number,
-    public count: number,
-  ) {}
-}
+type Stretch = number;
 
 /**
  * A subscriber, being replayed the feed so far or told the live events: it is replayed again from
@@ -53,6 +51,7 @@ interface Replay {
 }
 
 interface ActiveFeed {
+  readonly runId: string;
   /** Names this feed in event ids: ids of another feed (another replica's, an earlier one) do not resume it. */
   readonly id: string;
   /**
@@ -109,6 +108,12 @@ export class RunFeed {
   /** The runs `continuing` named, until they complete or are abandoned: their events are not kept. */
   private readonly continued = new Set<string>();
   private readonly followers = new Set<() => void>();
+  /**
+   * The feed of the last job event told, while it is in `active`: a run's events come mostly one after
+   * another, and a job id found to be of this run needs no run id cut from it, hashed and looked up
+   * (twice, with `continued`) for each of its ~4 events a job.
+   */
+  private last: ActiveFeed | undefined;
   private closed = false;
 
   constructor(
@@ -118,19 +123,11 @@ export class RunFeed {
 
   /** The control plane's listener. */
   readonly publish = (event: RunEvent): void => {
-    const runId = runIdOf(event);
-    if (runId === undefined) return;
-    if (this.continued.has(runId)) {
-      if (event.type === 'run.completed') this.continued.delete(runId);
-      return;
-    }
-    let feed = this.active.get(runId);
-    if (feed === undefined) {
-      // A run held at its concurrency group's door is told of before it starts.
-      if (event.type !== 'run.started' && event.type !== 'concurrency') return;
-      feed = newFeed(this.stores.logs, runId);
-      this.active.set(runId, feed);
-    }
+    const last = this.last;
+    const jobId = jobIdOf(event);
+    const feed =
+      last !== undefined && jobId !== undefined && isJobOf(jobId, last.runId) ? last : this.feedOf(event);
+    if (feed === undefined) return;
     const index = feed.length++;
     if (event.type === 'log' && event[unstoredLine] !== true) keepLine(feed, event, index);
     else {
@@ -150,10 +147,35 @@ export class RunFeed {
     }
     if (event.type === 'run.completed') {
       feed.completed = true;
-      this.active.delete(runId);
+      this.forget(feed.runId);
       for (const subscriber of feed.subscribers.keys()) subscriber.end();
     }
   };
+
+  /** The feed that keeps `event`, made on the run's first event, or undefined: the event is not kept. */
+  private feedOf(event: RunEvent): ActiveFeed | undefined {
+    const runId = runIdOf(event);
+    if (runId === undefined) return undefined;
+    if (this.continued.has(runId)) {
+      if (event.type === 'run.completed') this.continued.delete(runId);
+      return undefined;
+    }
+    let feed = this.active.get(runId);
+    if (feed === undefined) {
+      // A run held at its concurrency group's door is told of before it starts.
+      if (event.type !== 'run.started' && event.type !== 'concurrency') return undefined;
+      feed = newFeed(this.stores.logs, runId);
+      this.active.set(runId, feed);
+    }
+    if (event.type !== 'run.completed') this.last = feed;
+    return feed;
+  }
+
+  /** The run's feed leaves `active`. */
+  private forget(runId: string): void {
+    this.active.delete(runId);
+    if (this.last?.runId === runId) this.last = undefined;
+  }
 
   /** Whether this process holds the run's events from its start (live ones among them). */
   isActive(runId: string): boolean {
@@ -253,7 +275,7 @@ export class RunFeed {
     this.continued.delete(runId);
     const feed = this.active.get(runId);
     if (feed === undefined) return;
-    this.active.delete(runId);
+    this.forget(runId);
     for (const subscriber of endAll(feed)) {
       if (movedTo !== undefined) subscriber.moved?.(movedTo);
       subscriber.end();
@@ -282,6 +304,7 @@ export class RunFeed {
 
 function newFeed(logs: LogStore, runId: string): ActiveFeed {
   return {
+    runId,
     id: randomBytes(6).toString('hex'),
     entries: [],
     starts: [],
@@ -297,10 +320,9 @@ function newFeed(logs: LogStore, runId: string): ActiveFeed {
 
 /** Counts a stored line told as event `index`: in the stretch the last event began, else in a new one. */
 function keepLine(feed: ActiveFeed, event: Extract<RunEvent, { type: 'log' }>, index: number): void {
-  const last = feed.entries[feed.entries.length - 1];
-  if (last instanceof Stretch) last.count++;
-  else {
-    feed.entries.push(new Stretch(feed.lines, 1));
+  // The last entry a stretch: this line is its next event (a stretch's events end where the next entry starts).
+  if (typeof feed.entries[feed.entries.length - 1] !== 'number') {
+    feed.entries.push(feed.lines);
     feed.starts.push(index);
   }
   feed.lines++;
@@ -327,24 +349,21 @@ async function catchUp(feed: ActiveFeed, replay: Replay, from: number, drainFirs
       else feed.subscribers.set(subscriber, replay);
       return;
     }
-    let entry = feed.entries[at];
-    while (entry !== undefined && index >= (feed.starts[at] ?? 0) + sizeOf(entry)) entry = feed.entries[++at];
+    while (at + 1 < feed.entries.length && index >= (feed.starts[at + 1] ?? 0)) at++;
+    const entry = feed.entries[at];
     if (entry === undefined) throw new Error(`run feed ${feed.id} has no event ${index}`);
-    if (!(entry instanceof Stretch)) {
+    if (typeof entry !== 'number') {
       subscriber.event(entry, `${feed.id}.${index++}`);
       continue;
     }
     const offset = index - (feed.starts[at] ?? 0);
-    const lines = await feed.stored.read(entry.line + offset, entry.count - offset);
+    const count = (feed.starts[at + 1] ?? feed.length) - (feed.starts[at] ?? 0);
+    const lines = await feed.stored.read(entry + offset, count - offset);
     if (stopped()) return;
     for (const line of lines)
       subscriber.event(logEventOf(line, feed.names.get(line.jobId) ?? line.jobId), `${feed.id}.${index++}`);
     if (subscriber.drained !== undefined && !(await subscriber.drained())) return;
   }
-}
-
-function sizeOf(entry: RunEvent | Stretch): number {
-  return entry instanceof Stretch ? entry.count : 1;
 }
 
 /**
@@ -381,6 +400,18 @@ function resumePoint(feed: ActiveFeed, lastEventId: string | undefined): number 
   if (dot < 0 || lastEventId.slice(0, dot) !== feed.id) return undefined;
   const index = Number(lastEventId.slice(dot + 1));
   return Number.isSafeInteger(index) && index >= 0 && index < feed.length ? index + 1 : undefined;
+}
+
+/** Whether `jobId` is a job id of run `runId` (as runIdOfJob would find, without cutting the run id out). */
+function isJobOf(jobId: string, runId: string): boolean {
+  const dot = lastDotOf(jobId);
+  return dot > 0 && dot === runId.length && jobId.startsWith(runId);
+}
+
+function jobIdOf(event: RunEvent): string | undefined {
+  return event.type === 'run.started' || event.type === 'run.completed' || event.type === 'concurrency'
+    ? undefined
+    : event.jobId;
 }
 
 /** Job ids are `<runId>.<ordinal>` (core/ids.ts); concurrency events name their run when it exists. */
