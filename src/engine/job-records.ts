@@ -51,16 +51,21 @@ export class JobRecords {
     if (!this.listening()) return;
     const { id: jobId, name, priority, notBefore, attempt } = leg;
     const waiting = waitingFor(leg.runsOn, this.runnerAvailabilityFor(leg.runsOn));
-    this.events.emit({
-      type: 'job.queued',
-      jobId,
-      name,
-      at,
-      priority,
-      notBefore,
-      ...waiting,
-      ...attemptField(attempt),
-    });
+    // The usual event (a first attempt, a runner there for it) is a plain literal: spreading the
+    // optional fields made more objects and a copy of the fields, for each of a job's 4 events.
+    if (waiting.noRunnerWith === undefined && isFirst(attempt))
+      this.events.emit({ type: 'job.queued', jobId, name, at, priority, notBefore });
+    else
+      this.events.emit({
+        type: 'job.queued',
+        jobId,
+        name,
+        at,
+        priority,
+        notBefore,
+        ...waiting,
+        ...attemptField(attempt),
+      });
   }
 
   /**
@@ -144,7 +149,9 @@ export class JobRecords {
         at,
       });
     if (!this.listening()) return;
-    this.events.emit({ type: 'job.started', jobId, name: job, at, ...attemptField(jobAttempt) });
+    // As in `queued`: a first attempt's event is a plain literal.
+    if (isFirst(jobAttempt)) this.events.emit({ type: 'job.started', jobId, name: job, at });
+    else this.events.emit({ type: 'job.started', jobId, name: job, at, ...attemptField(jobAttempt) });
     if (text !== undefined) this.emitSystemLine(leg, text, at);
   }
 
@@ -156,16 +163,22 @@ export class JobRecords {
     const patch = { status, finishedAt, outputs, reason: leg.reason };
     this.writes.updateJob(leg.id, patch);
     if (!this.listening()) return;
-    this.events.emit({
-      type: 'job.completed',
-      jobId: leg.id,
-      name: leg.name,
-      status,
-      durationMs: leg.startedAt === undefined ? 0 : finishedAt - leg.startedAt,
-      reason: leg.reason,
-      at: finishedAt,
-      ...attemptField(leg.attempt),
-    });
+    const { id: jobId, name, reason, attempt } = leg;
+    const durationMs = leg.startedAt === undefined ? 0 : finishedAt - leg.startedAt;
+    // As in `started`: a first attempt's event is a plain literal.
+    if (isFirst(attempt))
+      this.events.emit({ type: 'job.completed', jobId, name, status, durationMs, reason, at: finishedAt });
+    else
+      this.events.emit({
+        type: 'job.completed',
+        jobId,
+        name,
+        status,
+        durationMs,
+        reason,
+        at: finishedAt,
+        ...attemptField(attempt),
+      });
   }
 
   /**
@@ -193,17 +206,25 @@ export class JobRecords {
 
   private emitSystemLine(leg: Leg, text: string, at: number, jobAttempt = leg.attempt): void {
     const { id: jobId, name: job } = leg;
-    this.events.emit({
-      type: 'log',
-      jobId,
-      job,
-      stepIndex: -1,
-      stream: 'system',
-      text,
-      at,
-      ...jobAttemptField(jobAttempt),
-    });
+    if (isFirst(jobAttempt))
+      this.events.emit({ type: 'log', jobId, job, stepIndex: -1, stream: 'system', text, at });
+    else
+      this.events.emit({
+        type: 'log',
+        jobId,
+        job,
+        stepIndex: -1,
+        stream: 'system',
+        text,
+        at,
+        ...jobAttemptField(jobAttempt),
+      });
   }
+}
+
+/** An attempt events leave out (attemptField, jobAttemptField): the first. */
+function isFirst(attempt: number | undefined): boolean {
+  return attempt === undefined || attempt === 1;
 }
 
 /** Why a queued job is not offered to any runner: `job.queued`'s fields, and the API's run view's. */
