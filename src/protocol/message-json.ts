@@ -1,4 +1,4 @@
-import { keyJson, valueJson } from '../core/json-text.js';
+import { fieldPrefix, valueJson } from '../core/json-text.js';
 
 /**
  * The JSON of a message as it goes on the wire: always what `JSON.stringify(message)` gives, byte for
@@ -36,7 +36,7 @@ export function messageJson(message: unknown): string {
     const fieldJson = key === 'job' && typeof specJson === 'string' ? specJson : valueJson(record[key]);
     // JSON.stringify leaves out fields whose value has no JSON (undefined, a function, a symbol).
     if (fieldJson === undefined) continue;
-    json += (json === '' ? '{' : ',') + keyJson(key) + fieldJson;
+    json += fieldPrefix(key, json === '') + fieldJson;
   }
   return json === '' ? '{}' : `${json}}`;
 }
