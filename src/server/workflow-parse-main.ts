@@ -1,8 +1,9 @@
 /**
  * Entry of the server's workflow parse thread (WorkflowParseThread): parses each workflow it is
  * sent with parseWorkflow, in the order sent, and posts the workflow and diagnostics back (the
- * source, which the server has, is not sent back), with the size of its heap then, garbage included:
- * what the thread holds, which decides when it is replaced.
+ * source comes back only inside the workflow, Workflow.source, which places a job key's run-time
+ * error), with the size of its heap then, garbage included: what the thread holds, which decides
+ * when it is replaced.
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
