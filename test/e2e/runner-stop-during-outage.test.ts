@@ -43,7 +43,7 @@ async function fleet(ttlMs: number) {
     processes,
     admin,
     ['--lease-ttl', `${ttlMs}ms`],
-    [...['--labels', 'held']],
+    ['--labels', 'held'],
   );
   return { ws, ...started };
 }
