@@ -60,19 +60,28 @@ const excerptWidth = 120;
 /**
  * The line, or of a long one (a 150 KB line of brackets) the part around the column, `…` marking the
  * rest; its control characters escaped (`\x1b`), the caret moved past what they became: a file's line
- * printed as it is could clear or recolour the terminal, and a binary file's garbled it.
+ * printed as it is could clear or recolour the terminal, and a binary file's garbled it. The part is
+ * chosen by its printed width, so that a line of control characters, each printed as four, is cut
+ * as short as any other.
  */
 function excerpt(line: string, column: number): { text: string; caretAt: number } {
-  // How wide the line from `from` to the column prints (a column may be past the line's end).
-  const widthTo = (from: number) =>
-    visible(line.slice(from, column)).length + Math.max(0, column - line.length);
-  if (line.length <= excerptWidth) return { text: visible(line), caretAt: widthTo(0) };
-  const start = Math.max(0, Math.min(column - excerptWidth / 2, line.length - excerptWidth));
+  // A column may be past the line's end; it prints as spaces up to there.
+  const past = Math.max(0, column - line.length);
+  const at = Math.min(column, line.length);
+  const whole = visible(line);
+  if (whole.length <= excerptWidth) return { text: whole, caretAt: visible(line.slice(0, at)).length + past };
+  const width = (i: number) => visible(line.charAt(i)).length;
+  let start = at;
+  let used = 0;
+  while (start > 0 && used + width(start - 1) <= excerptWidth / 2) used += width(--start);
+  let end = at;
+  while (end < line.length && used + width(end) <= excerptWidth) used += width(end++);
+  while (start > 0 && used + width(start - 1) <= excerptWidth) used += width(--start);
   const before = start > 0 ? '…' : '';
-  const after = start + excerptWidth < line.length ? '…' : '';
+  const after = end < line.length ? '…' : '';
   return {
-    text: `${before}${visible(line.slice(start, start + excerptWidth))}${after}`,
-    caretAt: before.length + widthTo(start),
+    text: `${before}${visible(line.slice(start, end))}${after}`,
+    caretAt: before.length + visible(line.slice(start, at)).length + past,
   };
 }
 

@@ -34,6 +34,12 @@ describe('formatDiagnostics', () => {
     const [, longQuoted = '', longCaret = ''] = formatDiagnostics('w.yml', long, [error(1, 101)]).split('\n');
     expect(longQuoted).not.toMatch(/\p{Cc}/u);
     expect(longQuoted[longCaret.length - 1]).toBe('Y');
+    // Cut by printed width: each NUL prints as four characters.
+    const nuls = `${'\u0000'.repeat(150)}Y${'\u0000'.repeat(150)}`;
+    const [, nulQuoted = '', nulCaret = ''] = formatDiagnostics('w.yml', nuls, [error(1, 151)]).split('\n');
+    expect(nulQuoted.length).toBeLessThanOrEqual(2 + 120 + 2);
+    expect(nulQuoted).toMatch(/^ {2}…(\\x00)+Y(\\x00)+…$/);
+    expect(nulQuoted[nulCaret.length - 1]).toBe('Y');
   });
 
   it('prints 100, errors by position and then warnings, then one line counting the rest', () => {
