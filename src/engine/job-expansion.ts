@@ -58,8 +58,20 @@ function evaluatingKey<T>(workflow: Workflow, job: JobDefinition, key: string, e
  */
 function keyPlace(workflow: Workflow, job: JobDefinition, key: string): string {
   if (workflow.source === undefined) return '';
-  const { line, col } = new SourceMap(workflow.source).position(['jobs', job.key, ...key.split('.')]);
+  const { line, col } = sourceMapOf(workflow, workflow.source).position(['jobs', job.key, ...key.split('.')]);
   return `${workflow.path}:${line}:${col}: `;
+}
+
+// A workflow's file parsed once for all its failing keys: every leg of a 256-leg matrix may fail.
+const sourceMaps = new WeakMap<Workflow, SourceMap>();
+
+function sourceMapOf(workflow: Workflow, source: string): SourceMap {
+  let map = sourceMaps.get(workflow);
+  if (map === undefined) {
+    map = new SourceMap(source);
+    sourceMaps.set(workflow, map);
+  }
+  return map;
 }
 
 /** How a leg of `plan` makes its spec (Leg.makeSpec): none without a plan. */
