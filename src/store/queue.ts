@@ -75,6 +75,10 @@ export interface Lease {
   readonly worker: string;
   readonly expiresAt: number;
   readonly task: string;
+  /**
+   * May be a getter that parses on first read (the SQLite store's claims): read it as a property;
+   * a spread or a structured copy of the lease need not carry it.
+   */
   readonly payload: unknown;
   readonly attempt: number;
 }
