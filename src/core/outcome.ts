@@ -10,7 +10,13 @@ export function isJobStatus(status: string): status is JobStatus {
   return (jobStatuses as readonly string[]).includes(status);
 }
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof runStatuses)[number];
+
+/** For a status read from outside (a command-line flag, an API query). */
+export function isRunStatus(status: string): status is RunStatus {
+  return (runStatuses as readonly string[]).includes(status);
+}
 
 /** GitHub's two views of a step: `outcome` before continue-on-error applies, `conclusion` after. */
 export const stepResults = ['success', 'failure', 'cancelled', 'skipped'] as const;

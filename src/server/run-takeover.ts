@@ -14,6 +14,7 @@ import {
 import { handedOffGroup, identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
 import type { ResumableRun, RunOwnership } from '../store/recovery.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
+import { unfinishedRunStatuses } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { ParseResult } from '../workflow/parse.js';
 import type { ApiContext } from './context.js';
@@ -114,7 +115,7 @@ export class RunTakeover {
     const { stores, clock } = this.context;
     // Failing, it leaves the runs driven here as they were: the takeovers below go on.
     await this.handoff.sweep().catch(this.context.logError);
-    const unfinished = await stores.runs.listRuns({ unfinished: true, limit: sweepLimit });
+    const unfinished = await stores.runs.listRuns({ statuses: unfinishedRunStatuses, limit: sweepLimit });
     const candidates = unfinished.filter((run) => !this.context.driven.has(run.id));
     const ownerships =
       candidates.length === 0 ? new Map() : await stores.recovery.ownerships(candidates.map((run) => run.id));

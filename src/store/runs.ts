@@ -174,8 +174,31 @@ export interface StepRecord {
 export interface ListRunsOptions {
   /** Default 20; at most this many. */
   readonly limit?: number;
-  readonly unfinished?: boolean;
+  /** Only runs strictly older than this one (keyset paging: the last run of the previous page). */
   readonly before?: RunId;
+  /** Only runs in one of these statuses (none: any). */
+  readonly statuses?: readonly RunStatus[];
+  /**
+   * Only runs of this workflow: its name, its path as stored, or the file name that path ends with
+   * (`ci.yml` for `.github/workflows/ci.yml`), compared exactly.
+   */
+  readonly workflow?: string;
+}
+
+/** The statuses of a run that has not ended: what a takeover sweep looks for. */
+export const unfinishedRunStatuses: readonly RunStatus[] = ['queued', 'running'];
+
+/**
+ * Whether `statuses` asks for unfinished runs only: the stores then look them up in their partial
+ * index of unfinished runs (`runs_unfinished`) instead of going through every run, newest first, as
+ * a takeover sweep of a long history would.
+ */
+export function unfinishedOnly(statuses: readonly RunStatus[] | undefined): boolean {
+  return (
+    statuses !== undefined &&
+    statuses.length > 0 &&
+    statuses.every((status) => unfinishedRunStatuses.includes(status))
+  );
 }
 
 /**
@@ -223,10 +246,10 @@ export interface RunStore {
   recordConcurrency(runId: RunId, concurrency: RunConcurrency): Promise<void>;
   getRun(id: RunId): Promise<RunRecord | undefined>;
   /**
-   * Newest first (by id: a run created later has a greater one, whatever the `createdAt` callers give);
-   * with `unfinished`, only runs still queued or running. With `before`, only runs strictly older than
-   * that run (keyset paging: pass the last run of one page to get the next; the run itself need not
-   * exist any more). A `before` that is not a run id of this store lists nothing.
+   * Newest first (by id: a run created later has a greater one, whatever the `createdAt` callers give),
+   * those that pass every filter given (`statuses`, `workflow`). With `before`, only runs strictly older
+   * than that run (keyset paging: pass the last run of one page, and the same filters, to get the next;
+   * the run itself need not exist any more). A `before` that is not a run id of this store lists nothing.
    */
   listRuns(options?: ListRunsOptions): Promise<RunRecord[]>;
   /** In the order they were added. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { asJobId, asRunId, jobIdFor, type RunId } from '../../src/core/ids.js';
 import type { NewJob, NewRun } from '../../src/store/runs.js';
+import { unfinishedRunStatuses } from '../../src/store/runs.js';
 import { type StoresFactory, useStores } from './fixture.js';
 import { runPagesContract } from './run-pages.contract.js';
 
@@ -130,7 +131,7 @@ export function runStoreContract(make: StoresFactory): void {
         ];
         await runs().updateRun(running.id, { status: 'running', startedAt: 5 });
         await runs().updateRun(failed.id, { status: 'failed', finishedAt: 9 });
-        const unfinished = await runs().listRuns({ unfinished: true, limit: 100 });
+        const unfinished = await runs().listRuns({ statuses: unfinishedRunStatuses, limit: 100 });
         expect(unfinished.map((run) => run.id)).toEqual([running.id, queued.id]);
         expect(unfinished.map((run) => run.status)).toEqual(['running', 'queued']);
       });
@@ -351,7 +352,7 @@ export function runStoreContract(make: StoresFactory): void {
         await runs().recordConcurrency(run.id, { group: 'deploy', state: 'waiting', ahead: 1, at: 6 });
         const waiting = { group: 'deploy', state: 'waiting', ahead: 1, at: 6 };
         expect((await runs().getRun(run.id))?.concurrency).toEqual(waiting);
-        expect((await runs().listRuns({ unfinished: true }))[0]?.concurrency).toEqual(waiting);
+        expect((await runs().listRuns({ statuses: unfinishedRunStatuses }))[0]?.concurrency).toEqual(waiting);
         await runs().recordConcurrency(run.id, { group: 'deploy', state: 'replaced', at: 7 });
         expect((await runs().listRuns())[0]?.concurrency).toEqual({
           group: 'deploy',

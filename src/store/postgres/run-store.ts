@@ -29,6 +29,7 @@ import type {
   RunStore,
   StepRecord,
 } from '../runs.js';
+import { unfinishedOnly } from '../runs.js';
 import {
   duplicateOf,
   type KeyHolderColumns,
@@ -53,6 +54,14 @@ type JobAttemptRow = JobAttemptRowOf<string, object>;
 /** The largest bigint: no run's id reaches it. */
 const maxRunKey = '9223372036854775807';
 
+/**
+ * listRuns' filters (ListRunsOptions), $3 the statuses (a text array) and $4 the workflow, each null
+ * when not given: the workflow by name, by path, or by the file name its path ends with.
+ */
+const runFilters = `($3::text[] IS NULL OR status = ANY($3::text[]))
+  AND ($4::text IS NULL OR workflow_name = $4 OR workflow_path = $4
+    OR right(workflow_path, length($4) + 1) = '/' || $4)`;
+
 const statements = {
   // The upsert locks the workflow's counter row until the transaction (the group commit's) ends, so
   // concurrent creators in any process queue on it and never read the same number.
@@ -68,12 +77,13 @@ const statements = {
   },
   getRun: { name: 'vk_get_run', text: `SELECT ${runColumns} FROM runs WHERE id = $1` },
   listRuns: {
-    name: 'vk_list_runs',
-    text: `SELECT ${runColumns} FROM runs WHERE id < $2 ORDER BY id DESC LIMIT $1`,
+    name: 'vk_list_runs_filtered',
+    text: `SELECT ${runColumns} FROM runs WHERE id < $2 AND ${runFilters} ORDER BY id DESC LIMIT $1`,
   },
+  // The literal status list lets Postgres use the partial index runs_unfinished (unfinishedOnly).
   listUnfinishedRuns: {
-    name: 'vk_list_unfinished_runs',
-    text: `SELECT ${runColumns} FROM runs WHERE id < $2 AND status IN ('queued', 'running')
+    name: 'vk_list_unfinished_runs_filtered',
+    text: `SELECT ${runColumns} FROM runs WHERE id < $2 AND status IN ('queued', 'running') AND ${runFilters}
            ORDER BY id DESC LIMIT $1`,
   },
   // One statement for all the jobs, so it is all or nothing; ORDER BY ord makes seq follow their order.
@@ -326,11 +336,18 @@ export class PostgresRunStore implements RunStore {
 
   listRuns(options?: ListRunsOptions): Promise<RunRecord[]> {
     const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
-    const statement = options?.unfinished === true ? statements.listUnfinishedRuns : statements.listRuns;
+    const statuses = options?.statuses;
+    const statement = unfinishedOnly(statuses) ? statements.listUnfinishedRuns : statements.listRuns;
     // Without `before`, every id is below the largest bigint.
     const before = options?.before === undefined ? maxRunKey : runKey(options.before);
+    const filters = [
+      statuses === undefined || statuses.length === 0 ? null : statuses,
+      options?.workflow ?? null,
+    ];
     return this.#db.read('list runs', async (query) =>
-      before === undefined ? [] : (await query<RunRow>(statement, [limit, before])).rows.map(runFromRow),
+      before === undefined
+        ? []
+        : (await query<RunRow>(statement, [limit, before, ...filters])).rows.map(runFromRow),
     );
   }
 

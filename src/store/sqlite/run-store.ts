@@ -29,6 +29,7 @@ import type {
   RunStore,
   StepRecord,
 } from '../runs.js';
+import { unfinishedOnly } from '../runs.js';
 import {
   duplicateOf,
   type KeyHolderColumns,
@@ -53,6 +54,19 @@ type JobAttemptRow = JobAttemptRowOf<number, string>;
 
 /** SQLite's largest integer key: no run's id reaches it. */
 const maxRowid = 2n ** 63n - 1n;
+
+/** listRuns' parameters; a filter left out is null. `statuses` is a JSON array, read by json_each. */
+interface RunListParams {
+  readonly before: number | bigint;
+  readonly limit: number;
+  readonly statuses: string | null;
+  readonly workflow: string | null;
+}
+
+/** listRuns' filters (ListRunsOptions): the workflow by name, by path, or by the file name its path ends with. */
+const runFilters = `(@statuses IS NULL OR status IN (SELECT value FROM json_each(@statuses)))
+  AND (@workflow IS NULL OR workflow_name = @workflow OR workflow_path = @workflow
+    OR substr(workflow_path, -length(@workflow) - 1) = '/' || @workflow)`;
 
 /**
  * RunStore on one better-sqlite3 connection. Every statement is prepared once here, because the engine
@@ -102,11 +116,13 @@ export class SqliteRunStore implements RunStore {
        concurrency_ahead = @ahead, concurrency_at = @at WHERE id = @id`,
     );
     this.#getRun = db.prepare<[number], RunRow>(`SELECT ${runColumns} FROM runs WHERE id = ?`);
-    this.#listRuns = db.prepare<[number | bigint, number], RunRow>(
-      `SELECT ${runColumns} FROM runs WHERE id < ? ORDER BY id DESC LIMIT ?`,
+    this.#listRuns = db.prepare<[RunListParams], RunRow>(
+      `SELECT ${runColumns} FROM runs WHERE id < @before AND ${runFilters} ORDER BY id DESC LIMIT @limit`,
     );
-    this.#listUnfinishedRuns = db.prepare<[number | bigint, number], RunRow>(
-      `SELECT ${runColumns} FROM runs WHERE id < ? AND status IN ('queued', 'running') ORDER BY id DESC LIMIT ?`,
+    // The literal status list lets SQLite use the partial index runs_unfinished (unfinishedOnly).
+    this.#listUnfinishedRuns = db.prepare<[RunListParams], RunRow>(
+      `SELECT ${runColumns} FROM runs WHERE id < @before AND status IN ('queued', 'running') AND ${runFilters}
+       ORDER BY id DESC LIMIT @limit`,
     );
     this.#listJobs = db.prepare<[number], JobRow>(
       `SELECT ${jobColumns} FROM jobs WHERE run_id = ? ORDER BY seq`,
@@ -305,11 +321,18 @@ export class SqliteRunStore implements RunStore {
   listRuns(options?: ListRunsOptions): Promise<RunRecord[]> {
     // SQLite reads a negative LIMIT as "no limit", so clamp rather than pass it through.
     const limit = Math.max(0, Math.floor(options?.limit ?? defaultRunLimit));
-    const statement = options?.unfinished === true ? this.#listUnfinishedRuns : this.#listRuns;
+    const statuses = options?.statuses;
+    const statement = unfinishedOnly(statuses) ? this.#listUnfinishedRuns : this.#listRuns;
     // Without `before`, every rowid is below the largest one SQLite can hold.
     const before = options?.before === undefined ? maxRowid : runKey(options.before);
     if (before === undefined) return this.commits.read('list runs', () => []);
-    return this.commits.read('list runs', () => statement.all(before, limit).map(runFromRow));
+    const params: RunListParams = {
+      before,
+      limit,
+      statuses: statuses === undefined || statuses.length === 0 ? null : JSON.stringify(statuses),
+      workflow: options?.workflow ?? null,
+    };
+    return this.commits.read('list runs', () => statement.all(params).map(runFromRow));
   }
 
   listJobs(runId: RunId): Promise<JobRecord[]> {
