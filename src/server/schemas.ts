@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
-import { jobStatuses, type RunStatus, stepResults, terminalJobStatuses } from '../core/outcome.js';
+import { isRunStatus, jobStatuses, runStatuses, stepResults, terminalJobStatuses } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { secretNameProblem } from '../core/secret-names.js';
@@ -13,12 +13,6 @@ import { maxRunPageSize, runCursorBefore } from './run-cursor.js';
  * The API's request and response schemas: requests are validated with them, and the OpenAPI document
  * (`/api/v1/openapi.json`) is generated from the same objects, so the two cannot drift apart.
  */
-
-const runStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-type Assert<T extends true> = T;
-/** Fails to compile when the run status list and the core's RunStatus disagree. */
-export type StatusAgreement = Assert<Same<(typeof runStatuses)[number], RunStatus>>;
 
 const stringRecord = z.record(z.string(), z.string());
 
@@ -234,8 +228,29 @@ export const runListQuery = z.strictObject({
     })
     .optional()
     .meta({
-      description: "the previous page's `next`: continues with the runs strictly older than that page",
+      description:
+        "the previous page's `next`: continues with the runs strictly older than that page (give the same `status` and `workflow` again)",
     }),
+  status: z
+    .string()
+    .transform((value, context) => {
+      const statuses = value.split(',');
+      const unknown = statuses.filter((status) => !isRunStatus(status));
+      if (unknown.length === 0) return statuses.filter(isRunStatus);
+      context.addIssue({
+        code: 'custom',
+        message: `has ${unknown.map((status) => JSON.stringify(status)).join(', ')}: a run's status is one of ${runStatuses.join(', ')}`,
+      });
+      return z.NEVER;
+    })
+    .optional()
+    .meta({
+      description: `only runs in these statuses, comma-separated (${runStatuses.join(', ')}), e.g. \`failed,cancelled\``,
+    }),
+  workflow: z.string().min(1, 'must not be empty').max(1000).optional().meta({
+    description:
+      'only runs of this workflow: its name, its path, or the end of its path after a `/` (`ci.yml` for `.github/workflows/ci.yml`); exact, no patterns',
+  }),
 });
 
 export const logsQuery = z.strictObject({

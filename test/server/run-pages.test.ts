@@ -57,4 +57,59 @@ describe('GET /api/v1/runs pages', () => {
       });
     }
   });
+
+  it('filters by status and workflow, and pages within the filter', async () => {
+    const { request } = await startTestServer();
+    const submit = async (path: string) => {
+      const created = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow, path } });
+      return (created.body as { run: { id: string } }).run.id;
+    };
+    const [a, b, c, d] = [
+      await submit('.github/workflows/ci.yml'),
+      await submit('deploy.yml'),
+      await submit('.github/workflows/ci.yml'),
+      await submit('.github/workflows/ci.yml'),
+    ];
+    for (const id of [a, c]) expect((await request('POST', `/api/v1/runs/${id}/cancel`)).status).toBe(202);
+    const ids = async (query: string) => {
+      const response = await request('GET', `/api/v1/runs?${query}`);
+      expect(response.status, query).toBe(200);
+      return response.body as RunPage;
+    };
+    expect((await ids('status=cancelled')).runs.map((run) => run.id)).toEqual([c, a]);
+    expect((await ids('status=running,cancelled')).runs).toHaveLength(4);
+    expect((await ids('workflow=deploy.yml')).runs.map((run) => run.id)).toEqual([b]);
+    expect((await ids('workflow=ci.yml&status=running')).runs.map((run) => run.id)).toEqual([d]);
+    // By the name given in the file, too; `ci` is neither the name nor the end of a path.
+    expect((await ids('workflow=hello')).runs).toHaveLength(4);
+    expect((await ids('workflow=ci')).runs).toEqual([]);
+    const first = await ids('workflow=ci.yml&limit=2');
+    expect(first.runs.map((run) => run.id)).toEqual([d, c]);
+    if (first.next === undefined) throw new Error('three runs of ci.yml, pages of two: the first has a next');
+    const second = await ids(`workflow=ci.yml&limit=2&cursor=${encodeURIComponent(first.next)}`);
+    expect(second).toEqual({ runs: [expect.objectContaining({ id: a })] });
+  });
+
+  it('refuses an unknown status or an empty workflow with 400 naming the parameter', async () => {
+    const { request } = await startTestServer();
+    const status = await request('GET', '/api/v1/runs?status=failed,nope');
+    expect(status).toMatchObject({
+      status: 400,
+      body: {
+        code: 'VK_INVALID_REQUEST',
+        message:
+          'query.status: has "nope": a run\'s status is one of queued, running, succeeded, failed, cancelled',
+        path: 'query.status',
+      },
+    });
+    const workflow = await request('GET', '/api/v1/runs?workflow=');
+    expect(workflow).toMatchObject({
+      status: 400,
+      body: {
+        code: 'VK_INVALID_REQUEST',
+        message: 'query.workflow: must not be empty',
+        path: 'query.workflow',
+      },
+    });
+  });
 });

@@ -220,7 +220,8 @@ export function runRoutes(context: ApiContext): Route[] {
       responses: {
         200: { description: 'a page of runs', schema: runListSchema },
         400: {
-          description: 'VK_INVALID_REQUEST: a limit out of range, or a cursor not from `next`',
+          description:
+            'VK_INVALID_REQUEST: a limit out of range, a cursor not from `next`, an unknown status or an empty workflow',
           schema: errorSchema,
         },
       },
@@ -232,6 +233,8 @@ export function runRoutes(context: ApiContext): Route[] {
         const found = await stores.runs.listRuns({
           limit: limit + 1,
           ...(before === undefined ? {} : { before }),
+          ...(query.status === undefined ? {} : { statuses: query.status }),
+          ...(query.workflow === undefined ? {} : { workflow: query.workflow }),
         });
         const page = found.slice(0, limit);
         const last = page.at(-1);
