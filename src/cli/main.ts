@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isValkyrieError } from '../core/errors.js';
+import { runStatuses } from '../core/outcome.js';
 import { ExitCode, exitCodeFor, UsageError } from './exit-codes.js';
 import { addFleetAdminCommands } from './fleet-admin-commands.js';
 import { collectPair } from './key-values.js';
@@ -197,6 +198,15 @@ function buildProgram(setExit: (code: number) => void): Command {
       .command('runs')
       .description('list past runs, newest first')
       .option('-n, --limit <n>', 'how many', '20')
+      .option(
+        '--status <statuses>',
+        `only runs in these statuses: ${runStatuses.join(', ')}; comma-separated or repeated`,
+        collectList,
+      )
+      .option(
+        '--workflow <name-or-file>',
+        "only this workflow's runs: its name, its file's path, or the file name (ci.yml)",
+      )
       .option('--json', 'print JSON')
       .addOption(stateDir())
       .addOption(db()),

@@ -15,6 +15,7 @@ import {
 import { type ApiJobAttempt, type ApiStep, readJobDetails } from './job-details-answer.js';
 import { type ApiJobLogLinePage, readJobLogLinePage } from './log-lines-answer.js';
 import { checkRunEvent } from './run-event-check.js';
+import type { RunFilters } from './run-filters.js';
 import { readServerSentEvents } from './sse-reader.js';
 import { streamEndedError } from './stream-end.js';
 import type { RunHandoff, RunnerElsewhere } from './views/format.js';
@@ -153,14 +154,14 @@ export class ServerClient {
   }
 
   /**
-   * The newest `limit` runs, newest first: one request per page of at most maxRunPageSize (the API's largest),
+   * The newest `limit` runs that pass `filters`, newest first: one request per page of at most maxRunPageSize (the API's largest),
    * each continuing at the previous page's `next` cursor, until `limit` or the oldest run.
    */
-  async listRuns(limit: number): Promise<ApiRunDetail[]> {
+  async listRuns(limit: number, filters: RunFilters = {}): Promise<ApiRunDetail[]> {
     const runs: ApiRunDetail[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.listRunPage(Math.min(limit - runs.length, maxRunPageSize), cursor);
+      const page = await this.listRunPage(Math.min(limit - runs.length, maxRunPageSize), filters, cursor);
       runs.push(...page.runs);
       cursor = page.next;
     } while (cursor !== undefined && runs.length < limit);
@@ -170,10 +171,14 @@ export class ServerClient {
   /** One page of `GET /api/v1/runs`: `next` is absent on the last one. */
   private async listRunPage(
     limit: number,
+    filters: RunFilters,
     cursor?: string,
   ): Promise<{ runs: ApiRunDetail[]; next?: string }> {
-    const after = cursor === undefined ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const response = await this.request('GET', `api/v1/runs?limit=${limit}${after}`);
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (filters.statuses !== undefined) query.set('status', filters.statuses.join(','));
+    if (filters.workflow !== undefined) query.set('workflow', filters.workflow);
+    if (cursor !== undefined) query.set('cursor', cursor);
+    const response = await this.request('GET', `api/v1/runs?${query}`);
     const json = await this.expectJson(response);
     const runs = isRecord(json) ? json.runs : undefined;
     const next = isRecord(json) ? json.next : undefined;

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { logsCommand, runsCommand, showCommand } from '../../src/cli/commands/history.js';
 import { ValkyrieServer } from '../../src/server/server.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { serveAndRecordFetches } from './served-stores.js';
 
 const adminToken = 'server-runs-admin';
 const cleanups: (() => Promise<void>)[] = [];
@@ -24,20 +25,7 @@ describe('valkyrie runs --server', () => {
       ids.push(
         (await stores.runs.createRun({ workflowName: 'ci', workflowPath: 'ci.yml', createdAt: 1 })).id,
       );
-    const server = await ValkyrieServer.start({
-      stores,
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: dir,
-      adminToken,
-    });
-    cleanups.push(() => server.destroy());
-    const requests: string[] = [];
-    const realFetch = globalThis.fetch;
-    vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
-      requests.push(String(input));
-      return realFetch(input, init);
-    });
+    const { server, requests } = await serveAndRecordFetches(stores, dir, adminToken, cleanups);
     let printed = '';
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
       printed += String(chunk);
@@ -49,7 +37,7 @@ describe('valkyrie runs --server', () => {
     const listed = (JSON.parse(printed) as { id: string }[]).map((run) => run.id);
     expect(listed).toEqual(ids.slice(1).reverse());
     // Pages of 500, 500 and the 202 still wanted.
-    expect(requests.map((url) => new URL(url).searchParams.get('limit'))).toEqual(['500', '500', '202']);
+    expect(requests.map((url) => url.searchParams.get('limit'))).toEqual(['500', '500', '202']);
   });
 });
 

@@ -20,6 +20,10 @@ describe('exit codes and user errors', () => {
       expect(continued).toMatchObject({ code: 2, stdout: '' });
       expect(continued.stderr).toMatch(/no run "1"/);
     }
+    const filtered = await ws.run(['runs', '--status', 'failed,broken', '--state-dir', stateDir]);
+    expect(filtered).toMatchObject({ code: 2, stdout: '' });
+    expect(filtered.stderr).toContain('--status: "broken" is not a run status; one of queued, running,');
+    expect(filtered.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(stateDir)).toBe(false);
     // A file named on purpose must be there: a typo is not an empty history.
     const named = await ws.run(['runs', '--db', join(stateDir, 'typo.db')]);

@@ -11,6 +11,7 @@ import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { printedEntry, writeHeadedLog } from '../headed-log.js';
+import { filtersText, type RunFilterFlags, runFiltersOf } from '../run-filters.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
@@ -49,24 +50,28 @@ const duration = (start?: number, end?: number) =>
 
 /** `valkyrie runs`: past runs, newest first. */
 export async function runsCommand(
-  options: HistoryOptions & ApiClientFlags & { limit?: string },
+  options: HistoryOptions & ApiClientFlags & RunFilterFlags & { limit?: string },
 ): Promise<number> {
   const limit = Number(options.limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1) {
     throw new UsageError(`--limit must be a positive integer, received ${JSON.stringify(options.limit)}`);
   }
+  const filters = runFiltersOf(options);
   if (serverGiven(options)) {
     const { serverRunsCommand } = await import('./server-history.js');
-    return serverRunsCommand(limit, options);
+    return serverRunsCommand(limit, filters, options);
   }
   return withStores(options, async (stores) => {
-    const runs = await withLiveness(stores, await stores.runs.listRuns({ limit }));
+    const runs = await withLiveness(stores, await stores.runs.listRuns({ limit, ...filters }));
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
       return ExitCode.succeeded;
     }
     if (runs.length === 0) {
-      process.stdout.write('No runs yet. Start one with: valkyrie run FILE\n');
+      const looked = filtersText(filters);
+      process.stdout.write(
+        looked === '' ? 'No runs yet. Start one with: valkyrie run FILE\n' : `No runs with ${looked}.\n`,
+      );
       return ExitCode.succeeded;
     }
     const colors = c();

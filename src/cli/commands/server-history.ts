@@ -5,6 +5,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { followRunLogs } from '../follow-logs.js';
 import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
+import { filtersText, type RunFilters } from '../run-filters.js';
 import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { dimmedText, jobDetailLines, jobLine } from '../views/attempts.js';
@@ -29,15 +30,24 @@ export interface ServerHistoryOptions extends ApiClientFlags {
 }
 
 /** `valkyrie runs --server URL`: the server's runs, newest first, as `valkyrie runs` lists local ones. */
-export function serverRunsCommand(limit: number, options: ServerHistoryOptions): Promise<number> {
+export function serverRunsCommand(
+  limit: number,
+  filters: RunFilters,
+  options: ServerHistoryOptions,
+): Promise<number> {
   return withServer(options, async (client) => {
-    const runs = await client.listRuns(limit);
+    const runs = await client.listRuns(limit, filters);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
       return ExitCode.succeeded;
     }
     if (runs.length === 0) {
-      process.stdout.write(`No runs on ${client.origin} yet. Submit one with: valkyrie submit FILE\n`);
+      const looked = filtersText(filters);
+      process.stdout.write(
+        looked === ''
+          ? `No runs on ${client.origin} yet. Submit one with: valkyrie submit FILE\n`
+          : `No runs on ${client.origin} with ${looked}.\n`,
+      );
       return ExitCode.succeeded;
     }
     const c = stdoutColors();
