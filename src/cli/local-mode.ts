@@ -1,3 +1,4 @@
+import { relative, resolve } from 'node:path';
 import type { GitContext } from '../core/git-context.js';
 import type { RunRequest } from '../engine/active-run.js';
 import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
@@ -87,6 +88,8 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   const request: RunRequest = {
     workflowName: options.workflow.name,
     workspace: options.workspace,
+    // Outside the workspace it is `../…`, which no job is sent (engine/workflow-file-ref.ts).
+    workflowFile: relative(options.workspace, resolve(options.workflow.path)),
     ...runGitFields(git, options.event),
     actor: process.env.USER ?? 'local',
     vars: options.vars,

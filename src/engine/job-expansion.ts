@@ -19,6 +19,7 @@ import { SourceMap } from '../workflow/source-map.js';
 import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
 import type { Leg, MadeSpec } from './leg.js';
 import { githubContext, type RunContext } from './run-context.js';
+import { workflowFileRef } from './workflow-file-ref.js';
 
 /** One leg of a job as planned: its matrix values and everything needed to run it. */
 export interface PlannedLeg {
@@ -223,6 +224,7 @@ function specTemplate(
     workingDirectory: job.defaults.workingDirectory ?? workflow.defaults.workingDirectory,
   };
   const bundle = run.bundle === undefined ? {} : { bundle: { sha256: run.bundle.sha256 } };
+  const workflowFile = workflowFileRef(workflow, run);
   return new JsonTemplate<LegValues, JobSpec>(
     ({ jobId, name, timeoutMs, matrix, strategy }) => ({
       runId: run.runId,
@@ -247,6 +249,7 @@ function specTemplate(
         inputs: run.inputs ?? {},
       },
       ...bundle,
+      ...workflowFile,
     }),
     ['jobId', 'name', 'timeoutMs', 'matrix', 'strategy'],
   );

@@ -33,6 +33,11 @@ export interface RunContext {
   readonly startedAt?: number;
   /** The uploaded workspace bundle (`valkyrie submit`): runners unpack it as each job's workspace. */
   readonly bundle?: { readonly sha256: string };
+  /**
+   * The workflow's file relative to the workspace, where a runner can read it to say at which line a
+   * step's expression failed (JobSpec.workflowFile); absent when the file is outside the workspace.
+   */
+  readonly workflowFile?: string;
   /** The `inputs` context, resolved against the workflow's declarations (workflow/inputs.ts). */
   readonly inputs?: Readonly<Record<string, InputValue>>;
   /** `github.event_name`: the event the run starts as (workflow/triggers.ts chooses it); `local` when absent. */

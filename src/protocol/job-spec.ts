@@ -1,5 +1,6 @@
 import type { ExpressionValue } from '../workflow/expressions/index.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
+import type { WorkflowFileRef } from './workflow-file.js';
 
 /**
  * Everything a runner needs to execute one job, as the control plane sends it with the lease.
@@ -40,4 +41,11 @@ export interface JobSpec {
    * `jobToken` (GET /api/v1/jobs/:jobId/workspace) and unpacks it into the job's own directory.
    */
   readonly bundle?: { readonly sha256: string };
+  /**
+   * The workflow file the job was planned from: its path relative to the workspace and the SHA-256 of
+   * its text. A step key that cannot be evaluated is reported at its line and column in that file
+   * (runner/step-places.ts) when the runner finds the same text there, as GitHub reports it; otherwise
+   * without a place. Added within version 1: an older runner drops it.
+   */
+  readonly workflowFile?: WorkflowFileRef;
 }

@@ -247,11 +247,23 @@ function isBundle(value: unknown): boolean {
   );
 }
 
+function isWorkflowFile(value: unknown): boolean {
+  return (
+    isPlain(value) &&
+    typeof value.path === 'string' &&
+    value.path !== '' &&
+    typeof value.sha256 === 'string' &&
+    sha256.test(value.sha256) &&
+    keyCount(value) === 2
+  );
+}
+
 /** jobSpecSchema */
 export function isJobSpec(value: unknown): boolean {
   if (!isPlain(value)) return false;
-  const bundle = value.bundle;
+  const { bundle, workflowFile } = value;
   if (bundle !== undefined && !isBundle(bundle)) return false;
+  if (workflowFile !== undefined && !isWorkflowFile(workflowFile)) return false;
   return (
     isString(value.runId) &&
     isString(value.jobId) &&
@@ -266,7 +278,7 @@ export function isJobSpec(value: unknown): boolean {
     isStringRecord(value.outputs) &&
     isNonNegativeInt(value.timeoutMs) &&
     isContexts(value.contexts) &&
-    keyCount(value) === (bundle === undefined ? 13 : 14)
+    keyCount(value) === 13 + (bundle === undefined ? 0 : 1) + (workflowFile === undefined ? 0 : 1)
   );
 }
 

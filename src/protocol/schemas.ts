@@ -102,6 +102,7 @@ export const jobSpecSchema = z.object({
     inputs: expressionValueSchema,
   }),
   bundle: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  workflowFile: z.object({ path: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 
 export const runnerInfoSchema = z.object({

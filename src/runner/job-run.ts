@@ -25,6 +25,7 @@ import { rewinding, type StepState } from './step-effects.js';
 import { runnerEnvironment, stepGithubContext, writeEventFile } from './step-environment.js';
 import { stepKey } from './step-key.js';
 import { StepOutputForwarder, unsecureCommandsAllowed } from './step-output.js';
+import { StepPlaces } from './step-places.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
 import type { TaskPoolHolder } from './task-pool.js';
@@ -91,12 +92,14 @@ class JobExecution {
   private attempt = 1;
   /** A workflow command of the running step attempt failed: the attempt fails, as in actions/runner. */
   private commandFailed = false;
+  private readonly places: StepPlaces;
 
   constructor(
     private readonly spec: JobSpec,
     private readonly options: JobRunOptions,
   ) {
     for (const value of Object.values(spec.contexts.secrets)) this.masker.add(value);
+    this.places = new StepPlaces(spec);
   }
 
   async run(): Promise<JobRunResult> {
@@ -220,7 +223,11 @@ class JobExecution {
     try {
       context = withStepEnv(jobContext, evaluateMap(definition.env, jobContext));
     } catch (error) {
-      this.systemLog(definition.index, `error: the step's env: could not be evaluated: ${messageOf(error)}`);
+      const place = this.places.of(definition.index, 'env');
+      this.systemLog(
+        definition.index,
+        `error: ${place}the step's env: could not be evaluated: ${messageOf(error)}`,
+      );
       this.finishStep(named(jobContext), 'failure', false);
       return;
     }
@@ -228,7 +235,8 @@ class JobExecution {
     try {
       shouldRun = evaluateCondition(definition.if ?? 'success()', context);
     } catch (error) {
-      this.systemLog(definition.index, `error: the step's if: condition failed: ${messageOf(error)}`);
+      const place = this.places.of(definition.index, 'if');
+      this.systemLog(definition.index, `error: ${place}the step's if: condition failed: ${messageOf(error)}`);
       this.finishStep(named(context), 'failure', false);
       return;
     }
@@ -271,7 +279,10 @@ class JobExecution {
       continueOnError = stepKey('continue-on-error', () => evaluateFlag(step.continueOnError, context));
       outcome = await this.execute(step, context);
     } catch (error) {
-      outcome = { kind: 'failed_to_start', message: messageOf(error) };
+      outcome = {
+        kind: 'failed_to_start',
+        message: this.places.ofError(step.index, error) + messageOf(error),
+      };
     }
     // The limit as the workflow set it: the step's record and the job's reason say it too.
     const timedOutAfterMs =
@@ -465,7 +476,8 @@ class JobExecution {
       try {
         value = interpolate(template, context);
       } catch (error) {
-        this.systemLog(-1, `warning: output "${key}" could not be evaluated: ${messageOf(error)}`);
+        const place = this.places.ofOutput(key);
+        this.systemLog(-1, `warning: ${place}output "${key}" could not be evaluated: ${messageOf(error)}`);
         continue;
       }
       if (this.masker.mask(value) === value) out[key] = value;

@@ -1,7 +1,20 @@
 import { ValkyrieError } from '../core/errors.js';
 
 /** An expression error that names the step's key it came from. */
-class StepKeyError extends ValkyrieError {}
+class StepKeyError extends ValkyrieError {
+  constructor(
+    readonly key: string,
+    message: string,
+    options: { cause: unknown },
+  ) {
+    super('VK_EXPRESSION', message, options);
+  }
+}
+
+/** The step key an error of stepKey() came from (to place it: step-places.ts), if it is one. */
+export function failedStepKey(error: unknown): string | undefined {
+  return error instanceof StepKeyError ? error.key : undefined;
+}
 
 /**
  * Evaluates one of a step's keys; an expression in it that cannot be evaluated fails the step naming
@@ -15,7 +28,7 @@ export function stepKey<T>(key: string, evaluate: () => T): T {
   } catch (error) {
     if (!(error instanceof ValkyrieError) || error.code !== 'VK_EXPRESSION' || error instanceof StepKeyError)
       throw error;
-    throw new StepKeyError('VK_EXPRESSION', `the step's ${key}: could not be evaluated: ${error.message}`, {
+    throw new StepKeyError(key, `the step's ${key}: could not be evaluated: ${error.message}`, {
       cause: error,
     });
   }

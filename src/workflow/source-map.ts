@@ -48,24 +48,28 @@ export class SourceMap {
     return this.parsed;
   }
 
-  /** The node at `path`, or the deepest existing ancestor when the path does not exist. */
-  private nodeAt(path: YamlPath, wantKey: boolean): Node | undefined {
+  /**
+   * The node at `path`, or when the path does not exist the deepest existing ancestor (undefined if
+   * `exact`).
+   */
+  private nodeAt(path: YamlPath, wantKey: boolean, exact = false): Node | undefined {
     let node: unknown = this.yaml().document.contents;
     let found: Node | undefined = isNodeLike(node) ? node : undefined;
+    const missing = () => (exact ? undefined : found);
     for (const [i, segment] of path.entries()) {
       const last = i === path.length - 1;
       if (isMap(node)) {
         const pair = this.pairsByKey(node).get(String(segment));
-        if (!pair) return found;
+        if (!pair) return missing();
         if (last && wantKey && isNodeLike(pair.key)) return pair.key;
         node = pair.value;
       } else if (isSeq(node) && typeof segment === 'number') {
         node = node.items[segment];
       } else {
-        return found;
+        return missing();
       }
       if (isNodeLike(node)) found = node;
-      else return found;
+      else return missing();
     }
     return found;
   }
@@ -74,6 +78,12 @@ export class SourceMap {
   position(path: YamlPath, options: { key?: boolean } = {}): Position {
     const node = this.nodeAt(path, options.key ?? false);
     return this.offsetPosition(node?.range?.[0] ?? 0);
+  }
+
+  /** Position of the value at `path`, or undefined when the file has none there. */
+  exactPosition(path: YamlPath): Position | undefined {
+    const start = this.nodeAt(path, false, true)?.range?.[0];
+    return start === undefined ? undefined : this.offsetPosition(start);
   }
 
   /** The first and last line of the value at `path` (of its deepest existing ancestor). */

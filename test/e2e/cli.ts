@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export const valkyrieBin = resolve(import.meta.dirname, '../../bin/valkyrie.js');
 
@@ -16,8 +16,10 @@ export interface CliResult {
 export class Workspace {
   readonly dir = mkdtempSync(join(tmpdir(), 'valkyrie-e2e-'));
 
+  /** Writes `name` (which may be in folders, made as needed) in the workspace. */
   write(name: string, content: string): string {
     const path = join(this.dir, name);
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, content);
     return path;
   }

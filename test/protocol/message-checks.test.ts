@@ -213,6 +213,10 @@ const jobSpec = optional(
       inputs: expression,
     }),
     bundle: fc.record({ sha256: fc.stringMatching(/^[0-9a-f]{64}$/) }),
+    workflowFile: fc.record({
+      path: fc.string({ minLength: 1 }),
+      sha256: fc.stringMatching(/^[0-9a-f]{64}$/),
+    }),
   },
   [
     'runId',

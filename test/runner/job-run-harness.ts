@@ -25,6 +25,7 @@ export async function runFirstJob(
   yaml: string,
   workspace: string,
   contexts: Partial<JobSpec['contexts']> = {},
+  file: Pick<JobSpec, 'workflowFile'> = {},
 ): Promise<JobRunRecord> {
   const { workflow, diagnostics } = parseWorkflow(yaml, 'w.yml');
   if (!workflow) throw new Error(`workflow did not parse: ${JSON.stringify(diagnostics)}`);
@@ -53,6 +54,7 @@ export async function runFirstJob(
       inputs: {},
       ...contexts,
     },
+    ...file,
   };
   const root = mkdtempSync(join(tmpdir(), 'vk-job-run-'));
   const directories = { temp: join(root, 'temp'), files: join(root, 'files'), toolCache: join(root, 'tc') };
