@@ -5,6 +5,7 @@ import type { RunHandle, RunRequest } from '../engine/control-plane.js';
 import { runGitFields } from '../engine/run-context.js';
 import { thisProcess } from '../engine/run-owner.js';
 import type { StoredRunRequest } from '../store/recovery.js';
+import type { Workflow } from '../workflow/model.js';
 import type { ApiContext } from './context.js';
 
 /**
@@ -72,13 +73,15 @@ export function runTakenOver(context: ApiContext, runId: string): () => void {
 
 /** What the control plane gets for a run submitted to the server, from what is stored of it and its secrets. */
 export function serverRunRequest(
-  workflowName: string,
+  workflow: Pick<Workflow, 'name' | 'path'>,
   stored: StoredRunRequest,
   secrets: Readonly<Record<string, string>>,
 ): RunRequest {
   return {
-    workflowName,
+    workflowName: workflow.name,
     workspace: stored.workspace,
+    // As submitted: `valkyrie submit` sends it relative to the workspace it bundles.
+    workflowFile: workflow.path,
     ...runGitFields(stored.git, stored.event),
     actor: stored.actor,
     vars: stored.vars,

@@ -272,7 +272,7 @@ export class RunTakeover {
       this.context.logNotice(endedRunNotice(run.id, resumable, end));
       return;
     }
-    const request = serverRunRequest(parsed.workflow.name, resumable.request, {});
+    const request = serverRunRequest(parsed.workflow, resumable.request, {});
     const record = (await stores.runs.getRun(run.id)) ?? run;
     // It waits for its workflow's concurrency group again (at the back), not behind the place the dead
     // server left, which is given up now when that server certainly exited, else lapses at the sweep.

@@ -72,4 +72,27 @@ jobs:
     expect(runner.child.exitCode, runner.stderr()).toBeNull();
     expect(runner.stderr()).not.toContain('VK_PROTOCOL');
   }, 60_000);
+
+  it("a step's expression error names its file:line:col, read from the submitted bundle", async () => {
+    const file = ws.write(
+      'placed.yml',
+      `name: placed
+jobs:
+  a:
+    runs-on: self-hosted
+    steps:
+      - run: echo \${{ fromJSON('{bad') }}
+`,
+    );
+    const follow = startProcess(ws, ['submit', file, '--follow', '--json'], {
+      VALKYRIE_SERVER: serverUrl,
+      VALKYRIE_TOKEN: submitToken,
+    });
+    processes.push(follow);
+    const result = await follow.done;
+    expect(statuses(result.stdout)).toEqual({ a: 'failed' });
+    expect(logLines(result.stdout, 'a')).toContainEqual(
+      expect.stringMatching(/^error: placed\.yml:6:14: the step's run: could not be evaluated: fromJSON: /),
+    );
+  }, 60_000);
 });

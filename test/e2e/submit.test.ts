@@ -150,7 +150,8 @@ describe('valkyrie submit', () => {
     expect(result.stderr).toMatch(/Workspace: 1 file \(9 B\), bundle/);
     expect(result.code).toBe(0);
     const body = JSON.parse(server.requests.at(-1)?.body.toString() ?? '') as { path: string };
-    expect(body.path).toBe(join('app', '.valkyrie', 'workflows', 'main.yml'));
+    // Relative to the workspace it bundles, where runners find it (to place an expression's error).
+    expect(body.path).toBe(join('.valkyrie', 'workflows', 'main.yml'));
   });
 
   it('reports a run the idempotency key already named, and prints JSON with --json', async () => {

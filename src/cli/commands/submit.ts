@@ -3,6 +3,7 @@ import { relative, resolve } from 'node:path';
 import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
+import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
@@ -114,7 +115,7 @@ export async function submitCommand(
       client,
       {
         workflow: parsed.source,
-        path: relative(cwd, resolve(cwd, path)),
+        path: submittedPath(workspace, resolve(cwd, path)),
         bundle: bundle?.sha256,
         vars: options.var ?? {},
         ...(options.input === undefined ? {} : { inputs: options.input }),
@@ -252,4 +253,14 @@ function requireFolder(workspace: string, given: string | undefined): void {
     );
   }
   if (!isFolder) throw new UsageError(`--workspace: ${JSON.stringify(given)} is not a folder`);
+}
+
+/**
+ * The workflow's path as the run records it: relative to the workspace it bundles when it is in it,
+ * which is where runners find it in the unpacked bundle (to place a step's expression error at its
+ * line); relative to the current directory otherwise.
+ */
+function submittedPath(workspace: string, file: string): string {
+  const inWorkspace = relative(workspace, file);
+  return isWorkspacePath(inWorkspace) ? inWorkspace : relative(process.cwd(), file);
 }

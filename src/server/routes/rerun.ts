@@ -82,7 +82,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
           throw new ApiError(409, 'VK_RUN_NOT_RERUNNABLE', start.message);
         }
         const { request } = start.resumable;
-        const runRequest = serverRunRequest(start.workflow.name, request, secrets);
+        const runRequest = serverRunRequest(start.workflow, request, secrets);
         const group = resolveWorkflowGroup(start.workflow, runRequest, identityOf(start.record));
         const handle = controlPlane.continueRun(
           'rerun',

@@ -151,7 +151,7 @@ export function runRoutes(context: ApiContext): Route[] {
           ...(body.git === undefined ? {} : { git: body.git }),
           driver: 'server',
         };
-        const runRequest = serverRunRequest(workflow.name, stored, body.secrets ?? {});
+        const runRequest = serverRunRequest(workflow, stored, body.secrets ?? {});
         const group = workflowGroupOf(workflow, runRequest);
         const submission = await controlPlane.submitRun(workflow, runRequest, {
           queueCapacity: context.queueCapacity,
