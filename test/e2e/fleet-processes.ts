@@ -37,7 +37,7 @@ export function startProcess(
  * Starts `valkyrie runner` on a work dir of its own in the workspace (`runner-NAME`): on the default,
  * ~/.valkyrie/runner, two test files running at once would meet each other's lock, and one exit 73.
  */
-export function startRunnerProcess(
+function startRunnerProcess(
   workspace: Workspace,
   serverUrl: string,
   registration: string,
@@ -107,7 +107,7 @@ export function callApi(
  * A caller of the server's API with the admin token: the answer's JSON (or text), or an error naming
  * the request and its status when it is not 2xx.
  */
-export function adminApi(baseUrl: string, admin: string) {
+function adminApi(baseUrl: string, admin: string) {
   return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const response = await callApi(baseUrl, admin, method, path, body);
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
