@@ -88,8 +88,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   const request: RunRequest = {
     workflowName: options.workflow.name,
     workspace: options.workspace,
-    // Outside the workspace it is `../…`, which no job is sent (engine/workflow-file-ref.ts).
-    workflowFile: relative(options.workspace, resolve(options.workflow.path)),
+    workflowFile: workflowFileIn(options.workspace, options.workflow),
     ...runGitFields(git, options.event),
     actor: process.env.USER ?? 'local',
     vars: options.vars,
@@ -180,4 +179,13 @@ function storedRequestOf(options: LocalRunOptions, git: GitContext): StoredRunRe
     ...(options.selectedJobs === undefined ? {} : { selectedJobs: options.selectedJobs }),
     ...(options.workflow.matrixFilter === undefined ? {} : { matrixFilter: options.workflow.matrixFilter }),
   };
+}
+
+/**
+ * RunRequest.workflowFile of a local run: the workflow's file (named relative to this process's
+ * directory) relative to the workspace. Outside it, it is `../…`, which no job is sent
+ * (engine/workflow-file-ref.ts); a file changed since is not used (runner/step-places.ts).
+ */
+export function workflowFileIn(workspace: string, workflow: Workflow): string {
+  return relative(workspace, resolve(workflow.path));
 }

@@ -14,7 +14,7 @@ import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
-import { type LocalRun, localExecutors } from './local-mode.js';
+import { type LocalRun, localExecutors, workflowFileIn } from './local-mode.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
 import { processTempRoot } from './run-temp-root.js';
 
@@ -75,6 +75,7 @@ export async function resumeLocalRun(options: LocalResumeOptions): Promise<Local
   const runRequest: RunRequest = {
     workflowName: options.workflow.name,
     workspace: request.workspace,
+    workflowFile: workflowFileIn(request.workspace, options.workflow),
     ...runGitFields(request.git ?? gitBeforeItWasKept(request.workspace, record), request.event),
     actor: request.actor,
     vars: request.vars,

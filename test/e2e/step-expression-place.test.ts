@@ -1,5 +1,8 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { logLines, Workspace } from './cli.js';
+import { collect, logLines, Workspace } from './cli.js';
+import { killGroup, readPid, waitFor } from './process-state.js';
 
 /**
  * A step key whose expression fails at run time is reported at its place in the workflow file, as
@@ -28,6 +31,36 @@ jobs:
       expect.stringMatching(
         /^error: \.github\/workflows\/ci\.yml:8:14: the step's run: could not be evaluated: fromJSON: invalid JSON/,
       ),
+    );
+  });
+
+  it('places it in a resumed run too', async () => {
+    const go = join(ws.dir, 'go');
+    const pid = join(ws.dir, 'step.pid');
+    ws.write(
+      'resumed.yml',
+      `name: resumed
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo $$ > ${pid}; test -f ${go} || sleep 60
+      - run: echo \${{ fromJSON('{bad') }}
+`,
+    );
+    const first = ws.start(['run', 'resumed.yml']);
+    const ended = collect(first);
+    await waitFor(() => existsSync(pid), 10_000, 'the first step to start');
+    first.kill('SIGKILL');
+    await ended;
+    killGroup(readPid(pid));
+    writeFileSync(go, '');
+    const runs = await ws.run(['runs', '--workflow', 'resumed', '--json']);
+    const [interrupted] = JSON.parse(runs.stdout) as { id: string }[];
+    const resumed = await ws.run(['resume', interrupted?.id ?? 'none', '--json']);
+    expect(resumed.code).toBe(1);
+    expect(logLines(resumed.stdout, 'a')).toContainEqual(
+      expect.stringMatching(/^error: resumed\.yml:7:14: the step's run: could not be evaluated: fromJSON: /),
     );
   });
 });
