@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, logLines, Workspace } from './cli.js';
+import { collect, logLines, Workspace, waitForJobStatus } from './cli.js';
 import { killGroup, readPid, waitFor } from './process-state.js';
 
 /**
@@ -51,14 +51,16 @@ jobs:
     const first = ws.start(['run', 'resumed.yml']);
     const ended = collect(first);
     await waitFor(() => existsSync(pid), 10_000, 'the first step to start');
+    const runs = await ws.run(['runs', '--workflow', 'resumed', '--json']);
+    const id = (JSON.parse(runs.stdout) as { id: string }[])[0]?.id ?? 'none';
+    // Writes are group-committed behind the work: kill once the job's start is durable.
+    await waitForJobStatus(ws, id, 'a', 'running');
     first.kill('SIGKILL');
     await ended;
     killGroup(readPid(pid));
     writeFileSync(go, '');
-    const runs = await ws.run(['runs', '--workflow', 'resumed', '--json']);
-    const [interrupted] = JSON.parse(runs.stdout) as { id: string }[];
-    const resumed = await ws.run(['resume', interrupted?.id ?? 'none', '--json']);
-    expect(resumed.code).toBe(1);
+    const resumed = await ws.run(['resume', id, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(1);
     expect(logLines(resumed.stdout, 'a')).toContainEqual(
       expect.stringMatching(/^error: resumed\.yml:7:14: the step's run: could not be evaluated: fromJSON: /),
     );
