@@ -164,7 +164,16 @@ async function oneByOne(client: pg.PoolClient, writes: readonly PendingWrite[]):
  * default isolation, READ COMMITTED, where they do not arise.)
  */
 const deadlockDetected = '40P01';
-const maxDeadlockTries = 3;
+const maxDeadlockTries = 5;
+
+/**
+ * The wait before applying a write again, a little longer each time and jittered: a write applied at
+ * once can take the row the surviving transaction was about to get, and meet the same deadlock again
+ * (seen on a loaded machine: three tries, three deadlocks). Milliseconds: deadlocks are rare.
+ */
+function deadlockBackoffMs(attempt: number): number {
+  return attempt * 5 + Math.random() * 5 * attempt;
+}
 
 /** One write in a transaction of its own, applied again when Postgres ended it to break a deadlock. */
 async function applyAlone(client: pg.PoolClient, write: PendingWrite): Promise<Outcome> {
@@ -175,6 +184,7 @@ async function applyAlone(client: pg.PoolClient, write: PendingWrite): Promise<O
     if (write.transactional) await client.query(outcome.ok ? 'COMMIT' : 'ROLLBACK');
     const deadlocked = statementFailed && !outcome.ok && pgCode(outcome.error) === deadlockDetected;
     if (!deadlocked || attempt === maxDeadlockTries) return outcome;
+    await new Promise((resolve) => setTimeout(resolve, deadlockBackoffMs(attempt)));
   }
 }
 
