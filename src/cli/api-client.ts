@@ -1,4 +1,5 @@
 import { isBlockedPort } from '../core/blocked-ports.js';
+import { messageOf } from '../core/error-message.js';
 import { type ErrorCode, errorCatalog, ValkyrieError } from '../core/errors.js';
 import { isRecord } from '../core/is-record.js';
 import { formatDelay } from '../core/retry-delay.js';
@@ -292,5 +293,5 @@ function networkReason(error: unknown): string {
       return 'fetch refuses to connect to that port (a blocked port); use another';
     return cause.message;
   }
-  return error instanceof Error ? error.message : String(error);
+  return messageOf(error);
 }

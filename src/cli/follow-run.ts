@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import { ValkyrieError } from '../core/errors.js';
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
@@ -44,7 +45,7 @@ export async function followRun(
     cancelling = client.cancelRun(runId, reason).then(
       () => undefined,
       (error: unknown) => {
-        process.stderr.write(`valkyrie: could not cancel run ${runId}: ${describe(error)}\n`);
+        process.stderr.write(`valkyrie: could not cancel run ${runId}: ${messageOf(error)}\n`);
         stop.abort();
       },
     );
@@ -110,8 +111,4 @@ export async function showRunEvents(
 export function runExitCode(status: RunStatus): number {
   if (status === 'cancelled') return ExitCode.interrupted;
   return status === 'succeeded' ? ExitCode.succeeded : ExitCode.jobFailed;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

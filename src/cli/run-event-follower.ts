@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import { ValkyrieError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { RunEvent } from '../engine/events.js';
@@ -93,7 +94,7 @@ export async function* followRunEvents(
       lastProblem = 'the event stream ended before the run completed';
     } catch (error) {
       if (signal.aborted || !retryable(error)) throw error;
-      lastProblem = error instanceof Error ? error.message : String(error);
+      lastProblem = messageOf(error);
       movedTo = undefined;
     }
     const now = Date.now();

@@ -1,3 +1,4 @@
+import { messageOf } from './error-message.js';
 /**
  * Why a file could not be read, in words, for a message that already names the file: `no such file`,
  * `it is a directory`, `permission denied`, else the error's own message (not `Error: EISDIR: …`).
@@ -14,6 +15,6 @@ export function readFailureText(error: unknown): string {
     case 'EPERM':
       return 'permission denied';
     default:
-      return error instanceof Error ? error.message : String(error);
+      return messageOf(error);
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import { messageOf } from '../core/error-message.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
 import { failedConcurrencyKey, resolveConcurrency } from '../workflow/concurrency.js';
 import type { Workflow } from '../workflow/model.js';
@@ -58,7 +59,7 @@ export class JobGroups {
     try {
       resolved = resolveConcurrency(definition, { contexts });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       const key = failedConcurrencyKey(error);
       queueMicrotask(() =>
         this.hooks.failed(leg, `its concurrency ${key} could not be evaluated: ${message}`),

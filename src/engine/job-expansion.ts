@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import { JsonTemplate } from '../protocol/message-json.js';
 import {
@@ -46,7 +47,7 @@ function evaluatingKey<T>(workflow: Workflow, job: JobDefinition, key: string, e
     return evaluate();
   } catch (error) {
     if (error instanceof ExpansionError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     throw new ExpansionError(`${keyPlace(workflow, job, key)}job "${job.key}": ${key}: ${message}`, {
       cause: error,
     });

@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import { isValkyrieError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import type { Completion, Lease, QueueStore } from '../store/queue.js';
@@ -250,8 +251,7 @@ export class QueueWorker implements AsyncDisposable {
     };
     this.#handler(job).then(
       (result) => settle(result === undefined ? succeededWithoutResult : { kind: 'succeeded', result }),
-      (error: unknown) =>
-        settle({ kind: 'failed', error: error instanceof Error ? error.message : String(error) }),
+      (error: unknown) => settle({ kind: 'failed', error: messageOf(error) }),
     );
   }
 

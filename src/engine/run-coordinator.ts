@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import type { JobId } from '../core/ids.js';
 import { isTerminal, type RunStatus, type TerminalJobStatus } from '../core/outcome.js';
 import type { AttemptOutcome, RetryDecision } from '../core/retry-delay.js';
@@ -275,7 +276,7 @@ export class RunCoordinator {
         planned = plan.legs;
         state.maxParallel = plan.maxParallel;
       } catch (error) {
-        failure = error instanceof Error ? error.message : String(error);
+        failure = messageOf(error);
       }
     }
     const placement = queuePlacement(this.workflow, job, this.run);
@@ -353,7 +354,7 @@ export class RunCoordinator {
       planned = plan.legs;
       state.maxParallel = plan.maxParallel;
     } catch (error) {
-      failure = error instanceof Error ? error.message : String(error);
+      failure = messageOf(error);
     }
     if (failure !== undefined) {
       this.addTerminal(state, effects, unexpandedName(job, context), 'failed', failure);

@@ -1,3 +1,4 @@
+import { asError } from '../core/error-message.js';
 import type { RunSubmission, SubmitOutcome } from '../store/submissions.js';
 import type { RunHandle } from './control-plane.js';
 import type { NewRunGroup, RunIdentity, WorkflowGroup } from './workflow-group.js';
@@ -20,7 +21,7 @@ export function groupOfCreatedRun(
   try {
     return group.of(identity);
   } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
+    return asError(error);
   }
 }
 

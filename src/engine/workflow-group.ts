@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { JoinRequest } from '../core/concurrency-group.js';
+import { asError, messageOf } from '../core/error-message.js';
 import { isStoreError, ValkyrieError } from '../core/errors.js';
 import type { RunConcurrency, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
@@ -63,7 +64,7 @@ export function resolveWorkflowGroup(
       contexts: { github, vars: request.vars, inputs: request.inputs ?? {} },
     });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     const key = failedConcurrencyKey(error);
     const place = key === 'group' ? definition.at : (definition.cancelAt ?? definition.at);
     const at = place === undefined ? '' : `${workflow.path}:${place.line}:${place.col}: `;
@@ -206,8 +207,4 @@ export function groupStoreError(runId: string, group: string, error: ValkyrieErr
     `run ${runId} stopped while it waited for concurrency group ${group}: the store failed: ${error.message}`,
     { cause: error },
   );
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

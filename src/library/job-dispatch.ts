@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import { messageOf } from '../core/error-message.js';
 import { microtaskScheduler } from '../core/microtask.js';
 import { queueKey } from '../core/priority.js';
 import { retryDelay } from '../core/retry-delay.js';
@@ -284,7 +285,7 @@ export class JobDispatch {
     } catch (error) {
       this.attemptEnded(job, {
         kind: 'cancelled',
-        reason: error instanceof Error ? error.message : String(error),
+        reason: messageOf(error),
       });
     }
   }

@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import { isValkyrieError } from '../core/errors.js';
 import type { Priority } from '../core/priority.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
@@ -77,7 +78,7 @@ const succeededWithoutResult: Completion['outcome'] = Object.freeze({ kind: 'suc
  * cancellation someone asked for; an input JSON cannot hold, `failed`/`input`.
  */
 export function refusedOutcome(error: unknown): TaskOutcome {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return isValkyrieError(error)
     ? { kind: 'cancelled', reason: `the store refused the job: ${message}`, code: error.code }
     : notJson('input', message);
@@ -102,7 +103,7 @@ export function storableOutcome(outcome: TaskOutcome): TaskOutcome {
   try {
     output = jsonForm(outcome.output, 'output');
   } catch (error) {
-    return notJson('output', error instanceof Error ? error.message : String(error));
+    return notJson('output', messageOf(error));
   }
   return output === outcome.output ? outcome : { kind: 'succeeded', output };
 }

@@ -1,4 +1,5 @@
 import { findCycle } from '../core/dag.js';
+import { messageOf } from '../core/error-message.js';
 import { isValkyrieError, ValkyrieError } from '../core/errors.js';
 import { setOwn } from '../core/own-property.js';
 import type { JobOutcome } from './events.js';
@@ -282,7 +283,7 @@ export function runWorkflow(definition: WorkflowDefinition, host: WorkflowHost):
       } catch (error) {
         // The engine began closing while this workflow ran, or the node's idempotency key belongs
         // to a job of another task or input.
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = messageOf(error);
         ended(at, { kind: 'cancelled', reason, attempts: 0 }, undefined);
       }
     };

@@ -1,4 +1,5 @@
 import type * as z from 'zod';
+import { messageOf } from '../core/error-message.js';
 import type { ErrorCode } from '../core/errors.js';
 import { checkControlMessage, checkRunnerMessage } from './message-checks.js';
 import { messageJson } from './message-json.js';
@@ -174,7 +175,7 @@ function parseEnvelope(raw: Buffer | string, maxFrameBytes: number): Decoded<Rec
   try {
     value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = messageOf(error);
     return invalid(`frame is not valid JSON (${reason})`, raw);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))

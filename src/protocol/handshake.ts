@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { messageOf } from '../core/error-message.js';
 import type { ProtocolError } from './frame.js';
 import { protocolVersion } from './messages.js';
 import type { CertificateFailure } from './tls-certificate.js';
@@ -80,7 +81,7 @@ export async function admitConnection<Principal>(
       remoteAddress: request.socket.remoteAddress,
     });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return {
       kind: 'refused',
       status: 500,

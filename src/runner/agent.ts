@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
+import { messageOf } from '../core/error-message.js';
 import type { RunnerMode } from '../core/runner-mode.js';
 import type { Executor } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
@@ -467,7 +468,7 @@ export class RunnerAgent {
         stateDir,
       });
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = messageOf(error);
       return {
         outcome: { kind: 'failed', reason: `the runner could not run the job: ${reason}` },
         outputs: {},

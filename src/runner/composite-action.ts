@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import type { ProcessOutcome, StepResult } from '../core/outcome.js';
 import type { CompositeStepDefinition } from '../workflow/action-manifest.js';
 import {
@@ -176,8 +177,4 @@ function record(
   if (id === undefined) return;
   const conclusion: StepResult = outcome === 'failure' && continueOnError ? 'success' : outcome;
   states[id] = { outputs, outcome, conclusion };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

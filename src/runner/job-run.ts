@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import { cancellingLine, type JobOutcome, type ProcessOutcome, type StepResult } from '../core/outcome.js';
 import { describeAttemptOutcome, formatDelay } from '../core/retry-delay.js';
 import { timerDelay } from '../core/timer-delay.js';
@@ -503,8 +504,4 @@ function abortReasonOf(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   if (typeof reason === 'string' && reason !== '') return reason;
   return reason instanceof Error ? reason.message : 'cancelled';
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,6 @@
 import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { messageOf } from '../core/error-message.js';
 import { parseErrorBody } from '../protocol/handshake.js';
 import type { RunnerInfo } from '../protocol/messages.js';
 import { type CertificateFailure, certificateFailure } from '../protocol/tls-certificate.js';
@@ -72,7 +73,7 @@ export async function registerRunner(
     const plain = plainServerLine(new URL(server).origin, error);
     return {
       kind: 'unreachable',
-      reason: plain ?? cause ?? (error instanceof Error ? error.message : String(error)),
+      reason: plain ?? cause ?? messageOf(error),
     };
   }
   const text = await response.text().catch(() => '');

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { unpackBundle } from '../bundle/unpack.js';
+import { messageOf } from '../core/error-message.js';
 import { ValkyrieError } from '../core/errors.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 
@@ -86,5 +87,5 @@ async function refusal(response: Response, jobId: string): Promise<ValkyrieError
 function describe(error: unknown): string {
   const cause = error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
   if (cause?.code) return `${cause.message} (${cause.code})`;
-  return error instanceof Error ? error.message : String(error);
+  return messageOf(error);
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as z from 'zod';
+import { messageOf } from '../core/error-message.js';
 import { isValkyrieError } from '../core/errors.js';
 import { ApiError, retryAfterSeconds, shuttingDown } from './api-error.js';
 import type { ApiContext } from './context.js';
@@ -168,7 +169,7 @@ function healthRoutes(context: ApiContext): Route[] {
             'the workflow parse thread could not start, so no submission can be parsed; the next check tries again',
           );
         await context.stores.runs.listRuns({ limit: 1 }).catch((error: unknown) => {
-          const reason = error instanceof Error ? error.message : String(error);
+          const reason = messageOf(error);
           throw new ApiError(503, 'VK_STORE', `the store does not answer: ${reason}`);
         });
         return { status: 200, body: { status: 'ready' } };

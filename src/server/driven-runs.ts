@@ -1,4 +1,5 @@
 import { systemClock } from '../core/clock.js';
+import { messageOf } from '../core/error-message.js';
 import { isValkyrieError } from '../core/errors.js';
 import type { RunId } from '../core/ids.js';
 import type { RunHandle, RunRequest } from '../engine/control-plane.js';
@@ -54,7 +55,7 @@ function markGivenUp(context: ApiContext, runId: RunId): void {
 }
 
 function gaveUpNotice(runId: string, error: unknown): string {
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = messageOf(error);
   return `stopped driving run ${runId}: a store write failed (${reason}); a server takes it over once its heartbeat is stale`;
 }
 

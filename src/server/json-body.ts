@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import { ApiError } from './api-error.js';
 
 /**
@@ -16,7 +17,7 @@ export function parseJsonBody(raw: string): unknown {
   try {
     body = JSON.parse(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = messageOf(error);
     throw new ApiError(400, 'VK_INVALID_JSON', `the body is not valid JSON: ${reason}`, { path: 'body' });
   }
   const forbidden = prototypeKey(body);

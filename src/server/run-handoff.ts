@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import type { RunId } from '../core/ids.js';
 import { thisProcess } from '../engine/run-owner.js';
 import type { ApiContext } from './context.js';
@@ -109,7 +110,7 @@ export class RunHandoff {
         `stopped driving run ${runId} to hand it to ${target}, but the store refused the handoff (another server drives it now, it ended, or it moved within the last ${this.floorMs / 1000} s); if none drives it, a server takes it over once its heartbeat is stale`,
       );
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = messageOf(error);
       this.context.logNotice(
         `stopped driving run ${runId} to hand it to ${target}, but the store failed (${reason}); a server takes it over once its heartbeat is stale`,
       );

@@ -1,3 +1,4 @@
+import { messageOf } from '../core/error-message.js';
 import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import { PeriodicTask } from '../core/periodic-task.js';
@@ -146,7 +147,7 @@ export class RunTakeover {
         taken.push(run.id);
       } catch (error) {
         const delayMs = this.backoff.failed(run.id, clock.now(), this.intervalMs);
-        const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+        const message = messageOf(error).split('\n')[0];
         this.context.logNotice(
           `taking over run ${run.id} failed: ${message}; going on with the other runs, and trying it again in ${delayMs / 1000} s`,
         );

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../core/clock.js';
+import { messageOf } from '../core/error-message.js';
 import { ValkyrieError } from '../core/errors.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import { ControlPlane, type ControlPlaneOptions } from '../engine/control-plane.js';
@@ -464,7 +465,7 @@ async function listen(app: FastifyInstance, options: ServerOptions): Promise<voi
           ? `${options.host} is not an address of this machine`
           : code === 'EACCES'
             ? `not allowed to listen on ${where} (ports below 1024 need privileges)`
-            : `cannot listen on ${where}: ${error instanceof Error ? error.message : String(error)}`;
+            : `cannot listen on ${where}: ${messageOf(error)}`;
     await app.close().catch(() => undefined);
     throw new ValkyrieError('VK_SERVER_START', reason);
   }

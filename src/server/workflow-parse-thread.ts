@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { firstBuilt } from '../core/built-file.js';
+import { asError } from '../core/error-message.js';
 import type { Diagnostic } from '../workflow/diagnostics.js';
 import type { Workflow } from '../workflow/model.js';
 import type { ParseResult } from '../workflow/parse.js';
@@ -307,10 +308,6 @@ export class WorkflowParseThread {
       this.next();
     });
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 /**

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { isBlockedPort } from '../../core/blocked-ports.js';
 import { parseDuration } from '../../core/duration.js';
+import { messageOf } from '../../core/error-message.js';
 import { readFailureText } from '../../core/read-failure.js';
 import { ValkyrieServer } from '../../server/server.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -135,7 +136,7 @@ function readTls(certPath: string | undefined, keyPath: string | undefined) {
   try {
     createSecureContext({ cert, key });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = messageOf(error);
     throw new UsageError(`--tls-cert/--tls-key: not a usable PEM certificate and matching key (${reason})`);
   }
   return { cert, key };

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { messageOf } from '../../core/error-message.js';
 import type { StepProcess } from '../contract.js';
 import { errnoCode } from './process-group.js';
 
@@ -17,7 +18,7 @@ export async function describeSpawnFailure(step: StepProcess, error: unknown): P
     return `command not found: "${step.command}"${searched}`;
   }
   if (code === 'EACCES') return `permission denied executing "${step.command}"`;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = messageOf(error);
   return `could not start "${step.command}" in ${step.cwd}: ${detail}`;
 }
 

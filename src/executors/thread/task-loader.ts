@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { messageOf } from '../../core/error-message.js';
 import type { WireFailure } from './protocol.js';
 import type { TaskFunction } from './task-context.js';
 
@@ -33,7 +34,7 @@ async function load(moduleUrl: string, exportName: string): Promise<Loaded> {
     namespace = await import(moduleUrl);
   } catch (error) {
     const { name, stack, code } = errorFields(error);
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return {
       state: 'failed',
       failure: ['module', name, `could not load task module ${moduleUrl}: ${message}`, stack, code],

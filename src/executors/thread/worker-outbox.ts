@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import { messageOf } from '../../core/error-message.js';
 import { fromWorker, recordKind, type WireFailure } from './protocol.js';
 import type { RecordJournalWriter } from './record-journal.js';
 import type { Outbox } from './task-context.js';
@@ -89,7 +90,7 @@ export class WorkerOutbox implements Outbox {
 }
 
 function substitute(kind: unknown, taskId: unknown, payload: unknown, error: unknown): unknown[] {
-  const why = error instanceof Error ? error.message : String(error);
+  const why = messageOf(error);
   if (kind === recordKind.succeeded) {
     const failure: WireFailure = [
       'output',

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { messageOf } from '../../core/error-message.js';
 import { isValkyrieError } from '../../core/errors.js';
 import { defaultPriority } from '../../core/priority.js';
 import { cancelRequestReasonFrom } from '../../engine/cancel-reasons.js';
@@ -331,7 +332,7 @@ function workflowGroupOf(workflow: Workflow, request: RunRequest): NewRunGroup |
   try {
     return newRunGroup(workflow, request);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     throw new ApiError(400, 'VK_EXPRESSION', message, { path: 'body.workflow' });
   }
 }

@@ -1,3 +1,4 @@
+import { messageOf } from '../../core/error-message.js';
 import { ValkyrieError } from '../../core/errors.js';
 import { defaultPriority, priorities } from '../../core/priority.js';
 import type {
@@ -133,7 +134,7 @@ export class PostgresQueueStore implements QueueStore {
         return;
       } catch (error) {
         if (attempt === flushAttempts) {
-          const reason = error instanceof Error ? error.message : String(error);
+          const reason = messageOf(error);
           throw new ValkyrieError(
             'VK_STORE',
             `the jobs were stored, but the database did not confirm they are durable (${reason}); ` +

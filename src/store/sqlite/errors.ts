@@ -1,3 +1,4 @@
+import { messageOf } from '../../core/error-message.js';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
 import { Database } from './driver.js';
 
@@ -24,7 +25,7 @@ export function isCorruption(code: string | undefined): boolean {
  */
 export function toStoreError(action: string, error: unknown, file?: StateFile): ValkyrieError {
   if (isValkyrieError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   const code = sqliteCode(error);
   const where = file?.path ?? 'the state database';
   if (code?.startsWith('SQLITE_BUSY')) {

@@ -1,3 +1,4 @@
+import { messageOf } from '../../core/error-message.js';
 import type { EvaluationContext } from './context.js';
 import { ExpressionEvaluationError } from './errors.js';
 import { formatString } from './format.js';
@@ -151,7 +152,7 @@ function hashFiles(args: CallArguments, ctx: EvaluationContext, offset: number):
     return ctx.hashFiles(patterns);
   } catch (error) {
     if (error instanceof ExpressionEvaluationError) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = messageOf(error);
     throw new ExpressionEvaluationError(
       `hashFiles(${patterns.map((p) => `'${p}'`).join(', ')}) failed: ${reason}`,
       offset,

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { messageOf } from '../../../core/error-message.js';
 import type { LaunchRequest, LaunchSink, OutputStream } from './protocol.js';
 
 /**
@@ -54,7 +55,7 @@ function reportFailure(sink: LaunchSink, error: unknown): void {
     typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
       ? error.code
       : undefined;
-  sink.failed(code, error instanceof Error ? error.message : String(error));
+  sink.failed(code, messageOf(error));
 }
 
 /**
