@@ -5,25 +5,20 @@ import { timerDelay } from '../core/timer-delay.js';
 import type { Executor, OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../protocol/messages.js';
-import {
-  type EvaluationContext,
-  type ExpressionValue,
-  evaluateCondition,
-  interpolate,
-} from '../workflow/expressions/index.js';
+import { type EvaluationContext, evaluateCondition, interpolate } from '../workflow/expressions/index.js';
 import type { StepDefinition, TaskStepDefinition } from '../workflow/model.js';
 import { evaluateFlag } from '../workflow/typed-values.js';
 import { runCheckoutStep } from './checkout-builtin.js';
 import { applyCommandFiles, type CommandFileTexts } from './file-commands.js';
-import { hashFiles } from './hash-files.js';
 import type { HostDescription } from './host.js';
+import { jobContext, jobEnv } from './job-context.js';
 import { type Output, runActionStep } from './local-action-step.js';
 import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
 import type { JobDirectories } from './slot-directories.js';
 import { displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { rewinding, type StepState } from './step-effects.js';
-import { runnerEnvironment, stepGithubContext, writeEventFile } from './step-environment.js';
+import { writeEventFile } from './step-environment.js';
 import { stepKey } from './step-key.js';
 import { StepOutputForwarder, unsecureCommandsAllowed } from './step-output.js';
 import { StepPlaces } from './step-places.js';
@@ -161,52 +156,20 @@ class JobExecution {
     return { kind: 'succeeded' };
   }
 
-  private jobStatus(): string {
-    if (this.cancelled || this.timedOut) return 'cancelled';
-    return this.failed ? 'failure' : 'success';
-  }
-
   /** The contexts of `step`, or of the job's outputs without one. */
   private context(step?: StepDefinition): EvaluationContext {
-    const { contexts } = this.spec;
-    const env = { ...this.evaluatedEnv(), ...this.githubEnv };
-    return {
-      contexts: {
-        github: stepGithubContext(this.spec, this.options.directories, step),
-        vars: contexts.vars,
-        secrets: contexts.secrets,
-        matrix: contexts.matrix,
-        strategy: contexts.strategy,
-        needs: contexts.needs,
-        inputs: contexts.inputs,
-        env,
-        steps: this.steps as unknown as ExpressionValue,
-        job: { status: this.jobStatus() },
-        runner: {
-          os: this.options.host.os,
-          arch: this.options.host.arch,
-          name: this.options.host.name,
-          temp: this.options.directories.temp,
-          tool_cache: this.options.directories.toolCache,
-          environment: runnerEnvironment,
-        },
-      },
-      status: { failed: this.failed, cancelled: this.cancelled || this.timedOut },
-      hashFiles: (patterns) => hashFiles(this.spec.workspace, patterns, this.options.stateDir),
+    this.envCache ??= jobEnv(this.spec);
+    const progress = {
+      env: { ...this.envCache, ...this.githubEnv },
+      steps: this.steps,
+      failed: this.failed,
+      cancelled: this.cancelled || this.timedOut,
     };
+    return jobContext(this.spec, this.options, progress, step);
   }
 
+  /** The workflow's and job's env:, evaluated on first use (jobEnv). */
   private envCache: Record<string, string> | undefined;
-
-  /** Workflow env, then job env; evaluated once, since their contexts do not change during the job. */
-  private evaluatedEnv(): Record<string, string> {
-    if (this.envCache) return this.envCache;
-    const base = { ...this.spec.contexts } as Record<string, ExpressionValue>;
-    const workflowEnv = evaluateMap(this.spec.workflowEnv, { contexts: { ...base, env: {} } });
-    const jobEnv = evaluateMap(this.spec.jobEnv, { contexts: { ...base, env: workflowEnv } });
-    this.envCache = { ...workflowEnv, ...jobEnv };
-    return this.envCache;
-  }
 
   private async runStep(definition: StepDefinition): Promise<void> {
     if (this.cancelled) this.cancelTookEffect = true;
