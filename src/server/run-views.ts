@@ -12,7 +12,7 @@ import type {
 } from '../store/runs.js';
 import { type StaleWrite, type StaleWriteStore, staleWritesByJob } from '../store/stale-writes.js';
 import { ApiError } from './api-error.js';
-import type { JobAttemptView, RunView, StepView } from './schemas.js';
+import type { JobAttemptView, RunView, StepView } from './run-view-schemas.js';
 
 type ViewStores = { readonly runs: RunStore; readonly staleWrites: StaleWriteStore };
 

@@ -2,8 +2,8 @@ import { asRunId } from '../core/ids.js';
 import type { RunEvent } from '../engine/events.js';
 import type { NoRunnerFields } from '../engine/job-records.js';
 import type { ApiContext } from './context.js';
+import type { RunView } from './run-view-schemas.js';
 import type { FleetRunnerView, RunnerDirectory } from './runner-directory.js';
-import type { RunView } from './schemas.js';
 
 /** At most this many are named per job: enough to say where to look, not the whole fleet. */
 const namedAtMost = 5;

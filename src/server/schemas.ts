@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
-import { isRunStatus, jobStatuses, runStatuses, stepResults, terminalJobStatuses } from '../core/outcome.js';
+import { isRunStatus, runStatuses } from '../core/outcome.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { secretNameProblem } from '../core/secret-names.js';
@@ -276,7 +276,8 @@ export const logLinesQuery = z.strictObject({
     .meta({ description: `lines per page; default and most ${defaultReadAfterLimit}` }),
 });
 
-const attemptsMeta = {
+/** The attempt fields of a log line and a step (logs and run views). */
+export const attemptsMeta = {
   jobAttempt: z
     .number()
     .optional()
@@ -349,157 +350,3 @@ export const runnerModeParams = z.strictObject({
   id: z.string().min(1).max(100),
   action: z.enum(['drain', 'resume', 'maintenance']),
 });
-
-export const jobRunnerSchema = z
-  .object({
-    id: z.string().meta({ description: "the runner's id (its credential's)" }),
-    name: z.string().meta({ description: 'the name it registered with' }),
-  })
-  .meta({ id: 'JobRunner' });
-
-export const staleWriteViewSchema = z
-  .object({
-    messageType: z
-      .string()
-      .meta({ description: "the refused message's type, e.g. job.completed; register for a resume" }),
-    fencingToken: z.number().meta({ description: 'the token it was sent under' }),
-    currentToken: z
-      .number()
-      .optional()
-      .meta({ description: "the job's live lease token then; absent: none was live" }),
-    runnerId: z.string().optional().meta({ description: 'the runner that sent it' }),
-    at: z.number().meta({ description: 'epoch ms, when it was refused' }),
-  })
-  .meta({ id: 'StaleWrite' });
-
-const stepResultSchema = z.enum(stepResults);
-
-export const jobAttemptViewSchema = z
-  .object({
-    attempt: z.number().meta({ description: 'from 1' }),
-    status: z.enum(terminalJobStatuses),
-    startedAt: z.number().optional().meta({ description: 'epoch ms; absent: it ended before it started' }),
-    finishedAt: z.number().meta({ description: 'epoch ms' }),
-    durationMs: z.number().optional().meta({ description: "this attempt's own time" }),
-    reason: z.string().optional(),
-    retry: z.object({ delayMs: z.number(), reason: z.string() }).optional().meta({
-      description: 'the job was retried after it (retry:, or a lost runner): after how long, and why',
-    }),
-    runner: jobRunnerSchema.optional().meta({ description: 'the runner that started it' }),
-  })
-  .meta({ id: 'JobAttempt' });
-
-export const stepViewSchema = z
-  .object({
-    index: z.number().meta({ description: "the step's position in the job, from 0" }),
-    name: z.string(),
-    ...attemptsMeta,
-    outcome: stepResultSchema.optional().meta({ description: 'before continue-on-error' }),
-    conclusion: stepResultSchema.optional().meta({ description: 'absent while it runs' }),
-    exitCode: z.number().optional(),
-    startedAt: z.number().optional(),
-    finishedAt: z.number().optional(),
-    durationMs: z.number().optional(),
-    retryDelayMs: z
-      .number()
-      .optional()
-      .meta({ description: 'another attempt of the step followed (step retry:), after this delay' }),
-    timedOutAfterMs: z
-      .number()
-      .optional()
-      .meta({ description: 'its timeout-minutes stopped it: that limit, in ms' }),
-  })
-  .meta({ id: 'StepView' });
-
-const singleRunOnly = 'in the view of one run (GET /api/v1/runs/:id) only, not in the runs list';
-
-export const jobViewSchema = z.object({
-  id: z.string(),
-  key: z.string(),
-  name: z.string(),
-  status: z.enum(jobStatuses),
-  startedAt: z.number().optional().meta({ description: 'epoch ms: when this attempt started' }),
-  finishedAt: z.number().optional().meta({ description: 'epoch ms: when this attempt ended' }),
-  durationMs: z.number().optional().meta({
-    description:
-      "a finished job's whole time, as `valkyrie show` tells it: from the start of the first of the attempts that retries led to this one (waits included; a re-run starts the count again) to this attempt's end. The runs list gives it only for a job at its first attempt",
-  }),
-  attempt: z.number().meta({ description: 'the attempt this status is of, from 1 (retries, re-runs)' }),
-  reason: z.string().optional(),
-  runner: jobRunnerSchema.optional().meta({
-    description:
-      'the runner that started this attempt (the last one, if it was requeued); absent before it started',
-  }),
-  staleWrites: z.array(staleWriteViewSchema).meta({
-    description:
-      'messages about this job refused under a stale fencing token (VK_STALE_LEASE), in the order refused',
-  }),
-  noRunnerWith: z.array(z.string()).optional().meta({
-    description:
-      "a queued job's `runs-on` labels when no connected runner that takes jobs has them all: it waits for one (told by the server that drives the run)",
-  }),
-  setAside: z.literal(true).optional().meta({
-    description:
-      'with `noRunnerWith`: the connected runners that have the labels are drained or in maintenance',
-  }),
-  runnersElsewhere: z
-    .array(z.object({ id: z.string(), name: z.string(), replica: z.string() }))
-    .optional()
-    .meta({
-      description:
-        "with `noRunnerWith`, in a single run's view and a submit's answer: runners (at most 5) that have the labels and take jobs but are connected to another replica; a run's jobs are offered only to runners connected to the replica that drives it, which hands the run to theirs unless `handoff` says otherwise",
-    }),
-  handoff: z.enum(['pending', 'secrets']).optional().meta({
-    description:
-      'with `runnersElsewhere`: `pending`, the run moves to their replica once no job of it is offered or running on the one that drives it (at most once per 10 s), keeping its place in any `concurrency:` group; or why it stays there: `secrets`, it was submitted with secrets, whose values are not stored for another replica to take it; absent for a run cancelled on the replica that drives it, which stays there',
-  }),
-  attempts: z
-    .array(jobAttemptViewSchema)
-    .optional()
-    .meta({
-      description: `its ended attempts, oldest first (the job's own fields are its current one); ${singleRunOnly}`,
-    }),
-  steps: z
-    .array(stepViewSchema)
-    .optional()
-    .meta({
-      description: `every attempt of its steps, by job attempt, index, then step attempt; ${singleRunOnly}`,
-    }),
-});
-
-export const runViewSchema = z
-  .object({
-    id: z.string(),
-    number: z.number(),
-    workflowName: z.string(),
-    status: z.enum(runStatuses),
-    attempt: z.number().meta({ description: "GitHub's run_attempt: 1, one more for each re-run" }),
-    createdAt: z.number().meta({ description: 'epoch ms: when it was submitted' }),
-    startedAt: z.number().optional().meta({
-      description:
-        'epoch ms: when it started (its concurrency group admitted it; its duration counts from here); absent before',
-    }),
-    finishedAt: z.number().optional(),
-    selectedJobs: z.array(z.string()).optional().meta({
-      description:
-        'the `jobs` the run was submitted with: it planned only those and the jobs they need. Absent when it runs every job; the runs list leaves it out',
-    }),
-    matrixFilter: z.record(z.string(), z.array(z.string())).optional().meta({
-      description:
-        'the `matrix` the run was submitted with (or `valkyrie run --matrix`): it planned only the legs that filter keeps. Absent when it runs every leg; the runs list leaves it out',
-    }),
-    jobs: z.array(jobViewSchema),
-  })
-  .meta({ id: 'RunView' });
-
-export const runListSchema = z.object({
-  runs: z.array(runViewSchema),
-  next: z
-    .string()
-    .optional()
-    .meta({ description: 'pass as `cursor` for the next, older page; absent on the last page' }),
-});
-
-export type RunView = z.infer<typeof runViewSchema>;
-export type JobAttemptView = z.infer<typeof jobAttemptViewSchema>;
-export type StepView = z.infer<typeof stepViewSchema>;

@@ -1,9 +1,9 @@
 import { expect, it, vi } from 'vitest';
 import { noRunnerText } from '../../src/cli/views/format.js';
 import type { RunEvent } from '../../src/engine/events.js';
+import type { RunView } from '../../src/server/run-view-schemas.js';
 import type { FleetRunnerView } from '../../src/server/runner-directory.js';
 import { queuedWithRunnersElsewhere, withRunnersElsewhere } from '../../src/server/runners-elsewhere.js';
-import type { RunView } from '../../src/server/schemas.js';
 import {
   adminToken,
   connectScriptedRunner,

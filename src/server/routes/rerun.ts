@@ -11,8 +11,9 @@ import type { ApiContext } from '../context.js';
 import { runTakenOver, serverRunRequest, trackDrivenRun } from '../driven-runs.js';
 import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
+import { runViewSchema } from '../run-view-schemas.js';
 import { findRun, runView } from '../run-views.js';
-import { errorSchema, idParams, runRerunSchema, runViewSchema } from '../schemas.js';
+import { errorSchema, idParams, runRerunSchema } from '../schemas.js';
 import { parseStoredOnThread } from '../stored-workflow-parse.js';
 import type { WorkflowParseThread } from '../workflow-parse-thread.js';
 

@@ -29,6 +29,7 @@ import { pathDeeperThan } from '../json-body.js';
 import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
 import { runCursor, runCursorBefore } from '../run-cursor.js';
+import { type RunView, runListSchema, runViewSchema } from '../run-view-schemas.js';
 import { findRun, runView, runViews } from '../run-views.js';
 import { runHandoffView, withRunnersElsewhere } from '../runners-elsewhere.js';
 import {
@@ -37,12 +38,9 @@ import {
   jsonBodyLimit,
   maxWorkflowLength,
   printable,
-  type RunView,
   runCancelSchema,
   runListQuery,
-  runListSchema,
   runSubmitSchema,
-  runViewSchema,
 } from '../schemas.js';
 import { submissionFingerprint } from '../submission-fingerprint.js';
 import type { Principal } from '../tokens.js';
