@@ -1,25 +1,20 @@
 import { relative, resolve } from 'node:path';
 import type { GitContext } from '../core/git-context.js';
 import type { RunRequest } from '../engine/active-run.js';
-import { ControlPlane, type RunHandle } from '../engine/control-plane.js';
+import type { RunHandle } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { runGitFields } from '../engine/run-context.js';
 import { recordResumable } from '../engine/run-ownership.js';
 import type { Submission } from '../engine/run-submission.js';
 import { newRunGroup, type WorkflowGroup } from '../engine/workflow-group.js';
-import { inProcessPair } from '../protocol/in-process.js';
-import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
-import { RunnerAgent } from '../runner/agent.js';
 import { type HostDescription, runnerLabels } from '../runner/host.js';
-import { reportingShellExecutors } from '../runner/orphan-report.js';
-import { inheritedEnvironment } from '../runner/step-environment.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import type { Stores } from '../store/store.js';
 import type { InputValue } from '../workflow/inputs.js';
 import type { Workflow } from '../workflow/model.js';
+import { startInProcessFleet } from './in-process-fleet.js';
 import type { QueueSettings } from './queue-options.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
-import { processTempRoot } from './run-temp-root.js';
 
 export interface LocalRunOptions {
   /**
@@ -71,9 +66,6 @@ export type LocalStart =
   | { readonly kind: 'started'; readonly local: LocalRun }
   | Exclude<Submission, { readonly kind: 'started' }>;
 
-/** The in-process runner's executors: what a job left behind and was stopped is said on stderr. */
-export const localExecutors = reportingShellExecutors((line) => process.stderr.write(`valkyrie: ${line}\n`));
-
 /**
  * Creates the run (subject to its idempotency key and the queue's capacity, atomically with its
  * record) and drives it. A run of a workflow with a `concurrency:` group is recorded `queued`, with its
@@ -102,20 +94,8 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   };
   const group = newRunGroup(options.workflow, request);
   await options.beforeSubmit?.(group?.known);
-  const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: queue?.agingIntervalMs });
-  controlPlane.onEvent(options.onEvent);
-  const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
-  controlPlane.connect(controlEnd);
-  const temp = processTempRoot();
-  const agent = new RunnerAgent(runnerEnd, {
-    info: { name: options.host.name, labels, capacity: options.concurrency },
-    host: options.host,
-    createExecutor: localExecutors,
-    tempRoot: temp.dir,
-    stateDir: options.stateDir,
-    baseEnv: inheritedEnvironment(process.env),
-  });
-  agent.start();
+  const fleet = startInProcessFleet({ ...options, labels, agingIntervalMs: queue?.agingIntervalMs });
+  const { controlPlane } = fleet;
   const submission = await controlPlane
     .submitRun(options.workflow, request, {
       queueCapacity: queue?.queueCapacity,
@@ -123,16 +103,11 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
       ...(group === undefined ? {} : { group }),
     })
     .catch(async (error: unknown) => {
-      await agent.drain();
-      temp.remove();
+      await fleet.stop();
       throw error;
     });
-  const stopRunner = async () => {
-    await agent.drain();
-    temp.remove();
-  };
   if (submission.kind !== 'started') {
-    await stopRunner();
+    await fleet.stop();
     return submission;
   }
   const handle = submission.handle;
@@ -155,7 +130,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   const close = async () => {
     await handle.released();
     await supervision?.stop();
-    return stopRunner();
+    return fleet.stop();
   };
   return { kind: 'started', local: { handle, close } };
 }

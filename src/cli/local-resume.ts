@@ -1,22 +1,18 @@
 import type { GitContext } from '../core/git-context.js';
-import { ControlPlane, type RunRequest } from '../engine/control-plane.js';
+import type { RunRequest } from '../engine/control-plane.js';
 import type { RunEventListener } from '../engine/events.js';
 import { runGitFields } from '../engine/run-context.js';
 import { keepOwnership } from '../engine/run-ownership.js';
 import { identityOf, resolveWorkflowGroup } from '../engine/workflow-group.js';
-import { inProcessPair } from '../protocol/in-process.js';
-import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
-import { RunnerAgent } from '../runner/agent.js';
 import { type HostDescription, runnerLabels } from '../runner/host.js';
-import { inheritedEnvironment } from '../runner/step-environment.js';
 import type { StoredRunRequest } from '../store/recovery.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
 import type { Stores } from '../store/store.js';
 import type { Workflow } from '../workflow/model.js';
 import { readGitInfo } from './git-info.js';
-import { type LocalRun, localExecutors, workflowFileIn } from './local-mode.js';
+import { startInProcessFleet } from './in-process-fleet.js';
+import { type LocalRun, workflowFileIn } from './local-mode.js';
 import { stopWhenTakenOver, superviseRun } from './run-recovery.js';
-import { processTempRoot } from './run-temp-root.js';
 
 export type ContinueHow = 'resume' | 'rerun';
 
@@ -48,30 +44,12 @@ export interface LocalResumeOptions {
  */
 export async function resumeLocalRun(options: LocalResumeOptions): Promise<LocalRun> {
   const { request, record } = options;
-  const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: request.agingIntervalMs });
-  controlPlane.onEvent(options.onEvent);
-  const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
-  controlPlane.connect(controlEnd);
   const labels = runnerLabels(options.host, request.extraLabels);
-  const temp = processTempRoot();
-  const agent = new RunnerAgent(runnerEnd, {
-    info: { name: options.host.name, labels, capacity: options.concurrency },
-    host: options.host,
-    createExecutor: localExecutors,
-    tempRoot: temp.dir,
-    stateDir: options.stateDir,
-    baseEnv: inheritedEnvironment(process.env),
-  });
+  const fleet = startInProcessFleet({ ...options, labels, agingIntervalMs: request.agingIntervalMs });
+  const { controlPlane } = fleet;
   // Jobs queued before the in-process runner has registered would each be announced as waiting for
   // a runner that has their labels, with none connected (job.queued's noRunnerWith).
-  const registered = new Promise<void>((resolve) => {
-    runnerEnd.onMessage((message) => {
-      if (message.type === 'registered') resolve();
-    });
-    runnerEnd.onClose(() => resolve());
-  });
-  agent.start();
-  await registered;
+  await fleet.registered;
   const runRequest: RunRequest = {
     workflowName: options.workflow.name,
     workspace: request.workspace,
@@ -105,8 +83,7 @@ export async function resumeLocalRun(options: LocalResumeOptions): Promise<Local
     close: async () => {
       await handle.released();
       await supervision.stop();
-      await agent.drain();
-      temp.remove();
+      await fleet.stop();
     },
   };
 }
