@@ -200,7 +200,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .option('-n, --limit <n>', 'how many', '20')
       .option(
         '--status <statuses>',
-        `only runs in these statuses: ${runStatuses.join(', ')}; comma-separated or repeated`,
+        `only runs in these statuses: ${runStatuses.join(', ')}, or interrupted (a local run whose process died: valkyrie resume RUN continues it); comma-separated or repeated`,
         collectList,
       )
       .option(

@@ -1,5 +1,6 @@
 import { isRunStatus, type RunStatus, runStatuses } from '../core/outcome.js';
 import { visible } from '../core/visible-text.js';
+import { unfinishedRunStatuses } from '../store/runs.js';
 import { UsageError } from './exit-codes.js';
 
 /** `valkyrie runs --status … --workflow …` as commander gives them (`--status` through collectList). */
@@ -14,23 +15,68 @@ export interface RunFilters {
   readonly workflow?: string;
 }
 
+/**
+ * How `valkyrie runs` shows a run: its stored status, or `interrupted` for an unfinished local run
+ * whose process is gone (stored as queued or running until `valkyrie resume` or `cancel` ends it).
+ */
+export type ListedStatus = RunStatus | 'interrupted';
+
+/** The filters as asked: `--status` by the status a run is listed with, `interrupted` too. */
+export interface ListedRunFilters {
+  readonly statuses?: readonly ListedStatus[];
+  readonly workflow?: string;
+}
+
+const listedStatuses: readonly ListedStatus[] = [...runStatuses, 'interrupted'];
+const isListedStatus = (status: string): status is ListedStatus =>
+  isRunStatus(status) || status === 'interrupted';
+
 /** Checks the flags: an unknown status or an empty workflow is a usage error (exit 2) naming it. */
-export function runFiltersOf(flags: RunFilterFlags): RunFilters {
-  const unknown = (flags.status ?? []).filter((status) => !isRunStatus(status));
+export function runFiltersOf(flags: RunFilterFlags): ListedRunFilters {
+  const unknown = (flags.status ?? []).filter((status) => !isListedStatus(status));
   if (unknown.length > 0)
     throw new UsageError(
-      `--status: ${unknown.map((status) => JSON.stringify(status)).join(', ')} is not a run status; one of ${runStatuses.join(', ')} (comma-separated or repeated)`,
+      `--status: ${unknown.map((status) => JSON.stringify(status)).join(', ')} is not a run status; one of ${listedStatuses.join(', ')} (comma-separated or repeated)`,
     );
   if (flags.workflow === '') throw new UsageError('--workflow must not be empty: a workflow name or file');
-  const statuses = (flags.status ?? []).filter(isRunStatus);
+  const statuses = (flags.status ?? []).filter(isListedStatus);
   return {
     ...(statuses.length === 0 ? {} : { statuses }),
     ...(flags.workflow === undefined ? {} : { workflow: flags.workflow }),
   };
 }
 
+/**
+ * What to ask the local store for: an interrupted run is stored as queued or running, so asking for
+ * it asks for those; the listing then keeps the runs whose listed status was asked for.
+ */
+export function storedFiltersOf({ statuses, workflow }: ListedRunFilters): RunFilters {
+  const stored = new Set<RunStatus>();
+  for (const status of statuses ?? []) {
+    if (status === 'interrupted') for (const unfinished of unfinishedRunStatuses) stored.add(unfinished);
+    else stored.add(status);
+  }
+  return runFilters([...stored], workflow);
+}
+
+/** What to ask a server for: no server run is ever listed interrupted (a replica takes such runs over). */
+export function serverFiltersOf({ statuses = [], workflow }: ListedRunFilters): RunFilters {
+  if (statuses.includes('interrupted'))
+    throw new UsageError(
+      '--status interrupted lists local runs whose valkyrie process died; a server takes such runs over itself, so none of its runs is interrupted',
+    );
+  return runFilters(statuses.filter(isRunStatus), workflow);
+}
+
+function runFilters(statuses: readonly RunStatus[], workflow: string | undefined): RunFilters {
+  return {
+    ...(statuses.length === 0 ? {} : { statuses }),
+    ...(workflow === undefined ? {} : { workflow }),
+  };
+}
+
 /** What an empty listing says it looked for (`status failed, workflow "ci.yml"`); '' without filters. */
-export function filtersText(filters: RunFilters): string {
+export function filtersText(filters: ListedRunFilters): string {
   const parts = [
     ...(filters.statuses === undefined ? [] : [`status ${filters.statuses.join(' or ')}`]),
     ...(filters.workflow === undefined ? [] : [`workflow ${visible(JSON.stringify(filters.workflow))}`]),

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runsCommand } from '../../src/cli/commands/history.js';
@@ -7,6 +7,7 @@ import { UsageError } from '../../src/cli/exit-codes.js';
 import type { RunStatus } from '../../src/core/outcome.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
+import { fenceRequest } from '../store/run-fence.contract.js';
 import { serveAndRecordFetches } from './served-stores.js';
 
 const adminToken = 'run-filters-admin';
@@ -90,11 +91,66 @@ describe('valkyrie runs --status --workflow', () => {
     });
   });
 
+  it('lists a run whose process is gone by --status interrupted, and leaves it out of --status running', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-run-filters-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const stores = openSqliteStores(join(dir, 'valkyrie.db'));
+    const owner = { host: hostname(), pid: process.pid };
+    // Oldest first: a run this process drives, one whose owner stopped heartbeating long ago, a finished one.
+    const running = async (workflowName: string, heartbeatAt: number) => {
+      const { id } = await stores.runs.createRun({
+        workflowName,
+        workflowPath: `${workflowName}.yml`,
+        createdAt: 1,
+      });
+      await stores.runs.updateRun(id, { status: 'running', startedAt: 2 });
+      await stores.recovery.saveResumable(
+        id,
+        { source: `name: ${workflowName}`, request: fenceRequest },
+        { owner, heartbeatAt },
+      );
+    };
+    await running('live', Date.now());
+    await running('gone', 1);
+    const { id } = await stores.runs.createRun({
+      workflowName: 'done',
+      workflowPath: 'done.yml',
+      createdAt: 1,
+    });
+    await stores.runs.updateRun(id, { status: 'succeeded', finishedAt: 3 });
+    await stores.close();
+    const runs = (status: string[], limit?: string) =>
+      printedBy(() =>
+        runsCommand({ stateDir: dir, json: true, status, ...(limit === undefined ? {} : { limit }) }),
+      );
+    expect(listed((await runs(['interrupted'])).printed)).toEqual(['gone running']);
+    expect(listed((await runs(['running'])).printed)).toEqual(['live running']);
+    expect(listed((await runs(['running', 'interrupted'])).printed)).toEqual([
+      'gone running',
+      'live running',
+    ]);
+    // The newest running run is left out of a page of one: the listing reads on to the next.
+    expect(listed((await runs(['running'], '1')).printed)).toEqual(['live running']);
+    expect(listed((await runs(['interrupted', 'succeeded'], '1')).printed)).toEqual(['done succeeded']);
+    const table = await printedBy(() => runsCommand({ stateDir: dir, status: ['interrupted'] }));
+    expect(table.printed).toMatch(/\n\d+\s+interrupted\s.*gone #1\n$/);
+  });
+
+  it('refuses --status interrupted for a server, whose runs are never listed so', async () => {
+    await expect(
+      runsCommand({ server: 'http://127.0.0.1:9', token: adminToken, status: ['interrupted'] }),
+    ).rejects.toThrow(
+      new UsageError(
+        '--status interrupted lists local runs whose valkyrie process died; a server takes such runs over itself, so none of its runs is interrupted',
+      ),
+    );
+  });
+
   it('refuses an unknown status or an empty workflow before it opens anything', async () => {
     const nowhere = join(tmpdir(), 'valkyrie-run-filters-never-made');
     await expect(runsCommand({ stateDir: nowhere, status: ['failed', 'broken'] })).rejects.toThrow(
       new UsageError(
-        '--status: "broken" is not a run status; one of queued, running, succeeded, failed, cancelled (comma-separated or repeated)',
+        '--status: "broken" is not a run status; one of queued, running, succeeded, failed, cancelled, interrupted (comma-separated or repeated)',
       ),
     );
     await expect(runsCommand({ stateDir: nowhere, workflow: '' })).rejects.toThrow(

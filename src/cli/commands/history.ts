@@ -1,5 +1,5 @@
 import { ValkyrieError } from '../../core/errors.js';
-import { asRunId } from '../../core/ids.js';
+import { asRunId, type RunId } from '../../core/ids.js';
 import { visible } from '../../core/visible-text.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
@@ -11,7 +11,15 @@ import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { printedEntry, writeHeadedLog } from '../headed-log.js';
-import { filtersText, type RunFilterFlags, runFiltersOf } from '../run-filters.js';
+import {
+  filtersText,
+  type ListedRunFilters,
+  type ListedStatus,
+  type RunFilterFlags,
+  runFiltersOf,
+  serverFiltersOf,
+  storedFiltersOf,
+} from '../run-filters.js';
 import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
@@ -59,10 +67,10 @@ export async function runsCommand(
   const filters = runFiltersOf(options);
   if (serverGiven(options)) {
     const { serverRunsCommand } = await import('./server-history.js');
-    return serverRunsCommand(limit, filters, options);
+    return serverRunsCommand(limit, serverFiltersOf(filters), options);
   }
   return withStores(options, async (stores) => {
-    const runs = await withLiveness(stores, await stores.runs.listRuns({ limit, ...filters }));
+    const runs = await listedRuns(stores, filters, limit);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(runs)}\n`);
       return ExitCode.succeeded;
@@ -80,7 +88,7 @@ export async function runsCommand(
       process.stdout.write(
         runTableRow({
           id: run.id,
-          status: run.interrupted ? 'interrupted' : run.status,
+          status: listedStatus(run),
           paint: run.interrupted ? colors.yellow : colorForStatus(colors, run.status),
           at: run.startedAt ?? run.createdAt,
           duration: duration(run.startedAt, run.finishedAt),
@@ -93,6 +101,30 @@ export async function runsCommand(
 }
 
 type ListedRun = RunRecord & { readonly interrupted?: true };
+
+const listedStatus = (run: ListedRun): ListedStatus => (run.interrupted ? 'interrupted' : run.status);
+
+/**
+ * Up to `limit` runs, newest first, whose listed status (listedStatus) the filters ask for. The store
+ * knows only stored statuses, so where interrupted runs are asked for, or left out (`--status
+ * running`), its pages are read on until `limit` runs are kept or none is left.
+ */
+async function listedRuns(stores: Stores, filters: ListedRunFilters, limit: number): Promise<ListedRun[]> {
+  const query = storedFiltersOf(filters);
+  const kept: ListedRun[] = [];
+  let before: RunId | undefined;
+  for (;;) {
+    const page = await stores.runs.listRuns({ limit, ...query, ...(before === undefined ? {} : { before }) });
+    for (const run of await withLiveness(stores, page)) {
+      if (filters.statuses !== undefined && !filters.statuses.includes(listedStatus(run))) continue;
+      kept.push(run);
+      if (kept.length === limit) return kept;
+    }
+    const last = page.at(-1);
+    if (page.length < limit || last === undefined) return kept;
+    before = last.id;
+  }
+}
 
 /**
  * Marks unfinished runs whose process is gone (stale heartbeat, or a dead pid on this host) as
