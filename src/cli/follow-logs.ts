@@ -8,18 +8,28 @@ import { LineView } from './views/line-view.js';
 import { stdoutColors } from './views/run-table.js';
 
 /**
- * `valkyrie logs RUN [JOB] --follow --server`: the run's log lines as they come, each prefixed with
- * its job, as `valkyrie run` prints them without a terminal — from the run's start, so a finished run
- * prints whole — until the run completes; then `valkyrie run`'s exit code for it. `only`: those
- * jobs' lines, and only them in the summary. Ctrl-C or SIGTERM only stops following, as `gh run
- * watch` does: the run goes on (`valkyrie cancel` stops it); 130. A dropped event stream is
- * reconnected as for `submit --follow`.
+ * Where a followed run's events come from: handed to `show` in order until run.completed, which it
+ * resolves with; undefined once `stop` aborts (or the run can no longer complete, said on stderr).
  */
-export async function followRunLogs(
-  client: ServerClient,
-  runId: string,
-  only: ChosenJobs | undefined,
-): Promise<number> {
+export type RunEventSource = (
+  stop: AbortSignal,
+  show: (event: RunEvent) => void,
+) => Promise<RunCompleted | undefined>;
+
+/** A server run's events (showRunEvents): a dropped event stream is reconnected as for `submit --follow`. */
+export const serverRunEvents =
+  (client: ServerClient, runId: string): RunEventSource =>
+  (stop, show) =>
+    showRunEvents(client, runId, stop, show);
+
+/**
+ * `valkyrie logs RUN [JOB] --follow`: the run's log lines as they come, each prefixed with its job,
+ * as `valkyrie run` prints them without a terminal — from the run's start, so a finished run prints
+ * whole — until the run completes; then `valkyrie run`'s exit code for it. `only`: those jobs'
+ * lines, and only them in the summary. Ctrl-C or SIGTERM only stops following, as `gh run watch`
+ * does: the run goes on (`valkyrie cancel` stops it); 130, as for a run that can no longer complete.
+ */
+export async function followRunLogs(events: RunEventSource, only: ChosenJobs | undefined): Promise<number> {
   const out = new BufferedOutput(process.stdout);
   const view = new LineView(out, stdoutColors());
   const stop = new AbortController();
@@ -28,7 +38,7 @@ export async function followRunLogs(
   process.on('SIGTERM', interrupt);
   let completed: RunCompleted | undefined;
   try {
-    completed = await showRunEvents(client, runId, stop.signal, (event) => {
+    completed = await events(stop.signal, (event) => {
       const shown = only === undefined ? event : narrowed(event, only);
       if (shown !== undefined) view.onEvent(shown);
     });

@@ -64,10 +64,4 @@ jobs:
     expect(followed.stdout).toMatch(/\[build\] ✓ succeeded/);
     expect(followed.stdout).not.toContain('lint');
   }, 60_000);
-
-  it('is refused for a local run, saying it needs a server', async () => {
-    const result = await ws.run(['logs', '1', '--follow', '--state-dir', join(ws.dir, 'local')]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/logs --follow is for a server's runs/);
-  });
 });

@@ -10,7 +10,9 @@ import { staleWritesByJob } from '../../store/stale-writes.js';
 import type { Stores } from '../../store/store.js';
 import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { followRunLogs } from '../follow-logs.js';
 import { printedEntry, writeHeadedLog } from '../headed-log.js';
+import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import {
   filtersText,
   type ListedRunFilters,
@@ -21,6 +23,7 @@ import {
   storedFiltersOf,
 } from '../run-filters.js';
 import { openStores, stateDirectory } from '../state.js';
+import { showStoredRunEvents } from '../stored-run-events.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
 import { colorForStatus, formatDuration, spacedDuration } from '../views/format.js';
@@ -253,17 +256,23 @@ export async function logsCommand(
   jobName: string | undefined,
   options: LogsOptions & ApiClientFlags,
 ): Promise<number> {
+  // Followed lines come from the run's events, as `valkyrie run` prints them, headings and all.
+  if (options.follow === true && options.raw === true)
+    throw new UsageError(
+      '--raw and --follow: give one of them (--follow prints the lines as valkyrie run does)',
+    );
   if (serverGiven(options)) {
     const { serverLogsCommand } = await import('./server-history.js');
     return serverLogsCommand(id, jobName, options);
   }
-  if (options.follow)
-    throw new UsageError(
-      "logs --follow is for a server's runs (--server or VALKYRIE_SERVER); a local run prints its lines as it runs, and logs prints what it stored",
-    );
   return withStores(options, async (stores) => {
     const run = await requireRun(stores, id);
     const jobs = await stores.runs.listJobs(run.id);
+    if (options.follow) {
+      // Another valkyrie process runs it (or ran it): its events, read back from the store.
+      const only = followedJobs(loggedJobs(run, jobs, jobName), jobName);
+      return followRunLogs((stop, show) => showStoredRunEvents(stores, run.id, stop, show), only);
+    }
     if (jobs.length === 0) {
       // No log to print yet, which is no error: a run waiting for its group has stored no job.
       const group = waitingGroup(run);
@@ -271,17 +280,7 @@ export async function logsCommand(
       process.stderr.write(`valkyrie: run ${run.id} has not started any job yet${why}\n`);
       return ExitCode.succeeded;
     }
-    // A key selects every leg of a matrix job; a leg's name or a job id selects one job.
-    const selected =
-      jobName === undefined
-        ? jobs
-        : jobs.filter((job) => job.name === jobName || job.key === jobName || job.id === jobName);
-    if (selected.length === 0) {
-      throw new ValkyrieError(
-        'VK_JOB_NOT_FOUND',
-        `run ${run.id} has no job ${JSON.stringify(jobName)}; its jobs: ${jobs.map((job) => job.name).join(', ')}`,
-      );
-    }
+    const selected = loggedJobs(run, jobs, jobName);
     const single = selected.length === 1 ? selected[0] : undefined;
     const names = new Map(selected.map((job) => [job.id as string, job.name]));
     const steps: LoggedStep[] = [];

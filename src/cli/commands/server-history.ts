@@ -1,10 +1,10 @@
-import { ValkyrieError } from '../../core/errors.js';
 import { visible } from '../../core/visible-text.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
-import { followRunLogs } from '../follow-logs.js';
+import { ExitCode } from '../exit-codes.js';
+import { followRunLogs, serverRunEvents } from '../follow-logs.js';
 import { printedEntry, stdoutDrained, writeHeadedLog } from '../headed-log.js';
 import type { ApiStepName } from '../log-lines-answer.js';
+import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import { filtersText, type RunFilters } from '../run-filters.js';
 import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
@@ -112,31 +112,11 @@ export function serverLogsCommand(
   jobName: string | undefined,
   options: ServerHistoryOptions,
 ): Promise<number> {
-  // Followed lines come from the run's events, as `valkyrie run` prints them, headings and all.
-  if (options.follow === true && options.raw === true)
-    throw new UsageError(
-      '--raw and --follow: give one of them (--follow prints the lines as valkyrie run does)',
-    );
   return withServer(options, async (client) => {
     const run = await client.getRun(id);
-    // As locally: a key selects every leg of a matrix job; a leg's name or a job id selects one job.
-    const selected =
-      jobName === undefined
-        ? run.jobs
-        : run.jobs.filter((job) => job.name === jobName || job.key === jobName || job.id === jobName);
-    if (selected.length === 0) {
-      throw new ValkyrieError(
-        'VK_JOB_NOT_FOUND',
-        `run ${run.id} has no job ${JSON.stringify(jobName)}; its jobs: ${run.jobs.map((job) => job.name).join(', ')}`,
-      );
-    }
-    if (options.follow) {
-      const only =
-        jobName === undefined
-          ? undefined
-          : { ids: new Set(selected.map((job) => job.id)), names: new Set(selected.map((job) => job.name)) };
-      return followRunLogs(client, run.id, only);
-    }
+    const selected = loggedJobs(run, run.jobs, jobName);
+    if (options.follow)
+      return followRunLogs(serverRunEvents(client, run.id), followedJobs(selected, jobName));
     for (const job of selected) {
       const prefix = selected.length === 1 ? '' : `[${job.name}] `;
       const first = await client.firstJobLogLinePage(run.id, job.id);

@@ -1,0 +1,71 @@
+import type { RunId } from '../core/ids.js';
+import { sleep } from '../core/sleep.js';
+import type { RunEvent } from '../engine/events.js';
+import { runLiveness } from '../engine/run-liveness.js';
+import { ownerExited } from '../engine/run-owner.js';
+import { followStoredRun } from '../server/stored-run-follower.js';
+import type { Stores } from '../store/store.js';
+import type { RunCompleted } from './follow-run.js';
+
+/** How often the store is read for new events: a local run's lines show within this. */
+const pollMs = 250;
+/** How often the run's owner is looked at: a run whose process died never completes. */
+const livenessMs = 1_000;
+
+/**
+ * A run of this store's as another process runs it: its events, read from the store from its start
+ * (followStoredRun, as a server replica follows a run it does not drive), handed to `show` until
+ * run.completed, which it resolves with. Undefined when `stop` aborts, or once the run reads as
+ * interrupted (its valkyrie process is gone, so it would never complete), which is said on stderr.
+ */
+export async function showStoredRunEvents(
+  stores: Stores,
+  runId: RunId,
+  stop: AbortSignal,
+  show: (event: RunEvent) => void,
+): Promise<RunCompleted | undefined> {
+  let completed: RunCompleted | undefined;
+  let failure: unknown;
+  const ended = new AbortController();
+  const stopFollowing = followStoredRun(
+    stores,
+    runId,
+    {
+      event: (event) => {
+        show(event);
+        if (event.type === 'run.completed') completed = event;
+      },
+      end: () => ended.abort(),
+    },
+    {
+      pollMs,
+      logError: (error) => {
+        failure = error;
+      },
+    },
+  );
+  const done = AbortSignal.any([stop, ended.signal]);
+  try {
+    while (!done.aborted) {
+      await sleep(livenessMs, done);
+      if (done.aborted) break;
+      if (await interrupted(stores, runId)) {
+        process.stderr.write(
+          `valkyrie: run ${runId} was interrupted: its valkyrie process stopped; continue it with: valkyrie resume ${runId}\n`,
+        );
+        break;
+      }
+    }
+  } finally {
+    stopFollowing();
+  }
+  if (failure !== undefined) throw failure;
+  return completed;
+}
+
+async function interrupted(stores: Stores, runId: RunId): Promise<boolean> {
+  const run = await stores.runs.getRun(runId);
+  if (run === undefined) return false;
+  const ownership = (await stores.recovery.ownerships([runId])).get(runId);
+  return runLiveness(run.status, ownership, Date.now(), ownerExited).kind === 'interrupted';
+}
