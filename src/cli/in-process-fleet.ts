@@ -18,7 +18,7 @@ export interface InProcessFleetOptions {
   readonly agingIntervalMs: number | undefined;
   readonly host: HostDescription;
   /** The runner's labels: the host's and the run's extra ones. */
-  readonly labels: string[];
+  readonly labels: readonly string[];
   /** The runner's capacity: how many jobs run at once (`--jobs`). */
   readonly concurrency: number;
   /** The state directory, which hashFiles() leaves out when it is in the workspace. */

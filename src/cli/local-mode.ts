@@ -94,7 +94,15 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   };
   const group = newRunGroup(options.workflow, request);
   await options.beforeSubmit?.(group?.known);
-  const fleet = startInProcessFleet({ ...options, labels, agingIntervalMs: queue?.agingIntervalMs });
+  const fleet = startInProcessFleet({
+    stores: options.stores,
+    onEvent: options.onEvent,
+    agingIntervalMs: queue?.agingIntervalMs,
+    host: options.host,
+    labels,
+    concurrency: options.concurrency,
+    stateDir: options.stateDir,
+  });
   const { controlPlane } = fleet;
   const submission = await controlPlane
     .submitRun(options.workflow, request, {

@@ -45,7 +45,15 @@ export interface LocalResumeOptions {
 export async function resumeLocalRun(options: LocalResumeOptions): Promise<LocalRun> {
   const { request, record } = options;
   const labels = runnerLabels(options.host, request.extraLabels);
-  const fleet = startInProcessFleet({ ...options, labels, agingIntervalMs: request.agingIntervalMs });
+  const fleet = startInProcessFleet({
+    stores: options.stores,
+    onEvent: options.onEvent,
+    agingIntervalMs: request.agingIntervalMs,
+    host: options.host,
+    labels,
+    concurrency: options.concurrency,
+    stateDir: options.stateDir,
+  });
   const { controlPlane } = fleet;
   // Jobs queued before the in-process runner has registered would each be announced as waiting for
   // a runner that has their labels, with none connected (job.queued's noRunnerWith).

@@ -1,5 +1,4 @@
 import { ValkyrieError } from '../core/errors.js';
-
 import type { ChosenJobs } from './follow-logs.js';
 
 interface NamedJob {
@@ -15,6 +14,7 @@ interface NamedJob {
  * (and its matrix legs) only once they finished, it says that the job may be to come.
  */
 export function loggedJobs<Job extends NamedJob>(
+  /** `status` as text: a server's run view (ApiRunDetail) carries it unchecked. */
   run: { readonly id: string; readonly status: string },
   jobs: readonly Job[],
   jobName: string | undefined,
@@ -25,7 +25,7 @@ export function loggedJobs<Job extends NamedJob>(
   const names = jobs.map((job) => job.name).join(', ');
   const unfinished = run.status === 'queued' || run.status === 'running';
   const message = unfinished
-    ? `run ${run.id} has no job ${JSON.stringify(jobName)} yet; its jobs so far: ${names || 'none'} (a job that needs others is added once they finish; valkyrie logs ${run.id} --follow follows the whole run)`
+    ? `run ${run.id} has no job ${JSON.stringify(jobName)} yet; its jobs so far: ${names || 'none'} (a job that needs others is added once they finish; without JOB, --follow follows the whole run)`
     : `run ${run.id} has no job ${JSON.stringify(jobName)}; its jobs: ${names}`;
   throw new ValkyrieError('VK_JOB_NOT_FOUND', message);
 }

@@ -49,7 +49,8 @@ export async function showStoredRunEvents(
     while (!done.aborted) {
       await sleep(livenessMs, done);
       if (done.aborted) break;
-      if (await interrupted(stores, runId)) {
+      // The follower may have told run.completed while the store was read: that is how the run ended.
+      if ((await interrupted(stores, runId)) && !done.aborted && completed === undefined) {
         process.stderr.write(
           `valkyrie: run ${runId} was interrupted: its valkyrie process stopped; continue it with: valkyrie resume ${runId}\n`,
         );
@@ -58,14 +59,21 @@ export async function showStoredRunEvents(
     }
   } finally {
     stopFollowing();
+    // Its read under way ends before the caller closes the stores.
+    if (!ended.signal.aborted)
+      await new Promise((resolve) => ended.signal.addEventListener('abort', resolve));
   }
   if (failure !== undefined) throw failure;
   return completed;
 }
 
+/**
+ * The run's ownership is read before its status: a run that finishes and whose process exits between
+ * the two reads then reads as finished, not as a run whose owner is gone.
+ */
 async function interrupted(stores: Stores, runId: RunId): Promise<boolean> {
+  const ownership = (await stores.recovery.ownerships([runId])).get(runId);
   const run = await stores.runs.getRun(runId);
   if (run === undefined) return false;
-  const ownership = (await stores.recovery.ownerships([runId])).get(runId);
   return runLiveness(run.status, ownership, Date.now(), ownerExited).kind === 'interrupted';
 }

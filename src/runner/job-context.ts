@@ -65,6 +65,6 @@ export function jobContext(
 export function jobEnv(spec: JobSpec): Record<string, string> {
   const base = { ...spec.contexts } as Record<string, ExpressionValue>;
   const workflowEnv = evaluateMap(spec.workflowEnv, { contexts: { ...base, env: {} } });
-  const jobEnv = evaluateMap(spec.jobEnv, { contexts: { ...base, env: workflowEnv } });
-  return { ...workflowEnv, ...jobEnv };
+  const ownEnv = evaluateMap(spec.jobEnv, { contexts: { ...base, env: workflowEnv } });
+  return { ...workflowEnv, ...ownEnv };
 }

@@ -41,7 +41,7 @@ interface HistoryOptions {
 /** `valkyrie logs`: `raw` prints only the lines, without the step headings and outcomes. */
 export interface LogsOptions extends HistoryOptions {
   readonly raw?: boolean;
-  /** With --server: the lines as they come until the run completes (follow-logs.ts). */
+  /** The lines as they come until the run completes (follow-logs.ts): a server's run or a local one. */
   readonly follow?: boolean;
 }
 
@@ -114,17 +114,23 @@ const listedStatus = (run: ListedRun): ListedStatus => (run.interrupted ? 'inter
  */
 async function listedRuns(stores: Stores, filters: ListedRunFilters, limit: number): Promise<ListedRun[]> {
   const query = storedFiltersOf(filters);
+  // Pages of at least 50: where many runs are left out, a page each of `limit` (often 1) would be slow.
+  const pageSize = filters.statuses === undefined ? limit : Math.max(limit, 50);
   const kept: ListedRun[] = [];
   let before: RunId | undefined;
   for (;;) {
-    const page = await stores.runs.listRuns({ limit, ...query, ...(before === undefined ? {} : { before }) });
+    const page = await stores.runs.listRuns({
+      limit: pageSize,
+      ...query,
+      ...(before === undefined ? {} : { before }),
+    });
     for (const run of await withLiveness(stores, page)) {
       if (filters.statuses !== undefined && !filters.statuses.includes(listedStatus(run))) continue;
       kept.push(run);
       if (kept.length === limit) return kept;
     }
     const last = page.at(-1);
-    if (page.length < limit || last === undefined) return kept;
+    if (page.length < pageSize || last === undefined) return kept;
     before = last.id;
   }
 }
