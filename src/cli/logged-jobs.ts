@@ -1,4 +1,5 @@
 import { ValkyrieError } from '../core/errors.js';
+import { unfinishedRunStatuses } from '../store/runs.js';
 import type { ChosenJobs } from './follow-logs.js';
 
 interface NamedJob {
@@ -23,7 +24,7 @@ export function loggedJobs<Job extends NamedJob>(
   const selected = jobs.filter((job) => job.name === jobName || job.key === jobName || job.id === jobName);
   if (selected.length > 0) return selected;
   const names = jobs.map((job) => job.name).join(', ');
-  const unfinished = run.status === 'queued' || run.status === 'running';
+  const unfinished = (unfinishedRunStatuses as readonly string[]).includes(run.status);
   const message = unfinished
     ? `run ${run.id} has no job ${JSON.stringify(jobName)} yet; its jobs so far: ${names || 'none'} (a job that needs others is added once they finish; without JOB, --follow follows the whole run)`
     : `run ${run.id} has no job ${JSON.stringify(jobName)}; its jobs: ${names}`;

@@ -39,11 +39,7 @@ export function runFiltersOf(flags: RunFilterFlags): ListedRunFilters {
       `--status: ${unknown.map((status) => JSON.stringify(status)).join(', ')} is not a run status; one of ${listedStatuses.join(', ')} (comma-separated or repeated)`,
     );
   if (flags.workflow === '') throw new UsageError('--workflow must not be empty: a workflow name or file');
-  const statuses = (flags.status ?? []).filter(isListedStatus);
-  return {
-    ...(statuses.length === 0 ? {} : { statuses }),
-    ...(flags.workflow === undefined ? {} : { workflow: flags.workflow }),
-  };
+  return filtersOf((flags.status ?? []).filter(isListedStatus), flags.workflow);
 }
 
 /**
@@ -56,7 +52,7 @@ export function storedFiltersOf({ statuses, workflow }: ListedRunFilters): RunFi
     if (status === 'interrupted') for (const unfinished of unfinishedRunStatuses) stored.add(unfinished);
     else stored.add(status);
   }
-  return runFilters([...stored], workflow);
+  return filtersOf([...stored], workflow);
 }
 
 /** What to ask a server for: no server run is ever listed interrupted (a replica takes such runs over). */
@@ -65,10 +61,14 @@ export function serverFiltersOf({ statuses = [], workflow }: ListedRunFilters): 
     throw new UsageError(
       '--status interrupted lists local runs whose valkyrie process died; a server takes such runs over itself, so none of its runs is interrupted',
     );
-  return runFilters(statuses.filter(isRunStatus), workflow);
+  return filtersOf(statuses.filter(isRunStatus), workflow);
 }
 
-function runFilters(statuses: readonly RunStatus[], workflow: string | undefined): RunFilters {
+/** No statuses and no workflow are left out: they filter nothing. */
+function filtersOf<Status extends ListedStatus>(
+  statuses: readonly Status[],
+  workflow: string | undefined,
+): { readonly statuses?: readonly Status[]; readonly workflow?: string } {
   return {
     ...(statuses.length === 0 ? {} : { statuses }),
     ...(workflow === undefined ? {} : { workflow }),

@@ -12,6 +12,7 @@ import { type ApiClientFlags, serverGiven } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { followRunLogs } from '../follow-logs.js';
 import { printedEntry, writeHeadedLog } from '../headed-log.js';
+import { showLocalRunEvents } from '../local-run-events.js';
 import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import {
   filtersText,
@@ -23,7 +24,6 @@ import {
   storedFiltersOf,
 } from '../run-filters.js';
 import { openStores, stateDirectory } from '../state.js';
-import { showStoredRunEvents } from '../stored-run-events.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
 import { colorForStatus, formatDuration, spacedDuration } from '../views/format.js';
@@ -277,7 +277,7 @@ export async function logsCommand(
     if (options.follow) {
       // Another valkyrie process runs it (or ran it): its events, read back from the store.
       const only = followedJobs(loggedJobs(run, jobs, jobName), jobName);
-      return followRunLogs((stop, show) => showStoredRunEvents(stores, run.id, stop, show), only);
+      return followRunLogs((stop, show) => showLocalRunEvents(stores, run.id, stop, show), only);
     }
     if (jobs.length === 0) {
       // No log to print yet, which is no error: a run waiting for its group has stored no job.

@@ -18,7 +18,7 @@ const livenessMs = 1_000;
  * run.completed, which it resolves with. Undefined when `stop` aborts, or once the run reads as
  * interrupted (its valkyrie process is gone, so it would never complete), which is said on stderr.
  */
-export async function showStoredRunEvents(
+export async function showLocalRunEvents(
   stores: Stores,
   runId: RunId,
   stop: AbortSignal,
