@@ -34,6 +34,7 @@ jobs:
     await waitForJobStatus(ws, '1', 'first', 'running');
     const follower = startProcess(ws, ['logs', '1', '--follow']);
     const firstOnly = startProcess(ws, ['logs', '1', 'first', '-f']);
+    const interrupted = startProcess(ws, ['logs', '1', '--follow']);
     // second needs first: it is added to the run once first has finished.
     const early = await ws.run(['logs', '1', 'second', '-f']);
     expect(early.code).toBe(2);
@@ -46,6 +47,15 @@ jobs:
     );
     // (The step's heading names the script, so the line is looked for whole.)
     expect(follower.stdout().split('\n')).not.toContain('[first] first goes on');
+    // Ctrl-C stops that follower alone, as gh run watch: 130, no trace, and the run goes on.
+    await waitFor(
+      () => interrupted.stdout().includes('[first] first is waiting'),
+      15_000,
+      'a second follower',
+    );
+    interrupted.child.kill('SIGINT');
+    const stopped = await interrupted.done;
+    expect(stopped).toMatchObject({ code: 130, stderr: '' });
     writeFileSync(go, '');
     expect((await run).code).toBe(1);
     const all = await follower.done;
