@@ -101,6 +101,56 @@ jobs:
     );
   });
 
+  it('follows a run that waits for its concurrency group, from its wait to its end', async () => {
+    const go = join(ws.dir, 'go-grouped');
+    ws.write(
+      'grouped.yml',
+      `name: grouped
+concurrency:
+  group: deploy
+  queue: true
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "a runs"; while [ ! -f ${go} ]; do sleep 0.05; done
+`,
+    );
+    const first = collect(ws.start(['run', 'grouped.yml']));
+    const [holder] = await groupedRuns(1);
+    await waitForJobStatus(ws, holder?.id ?? 'none', 'a', 'running');
+    const second = collect(ws.start(['run', 'grouped.yml']));
+    const [waiting] = await groupedRuns(2);
+    const id = waiting?.id ?? 'none';
+    const follower = startProcess(ws, ['logs', id, '--follow']);
+    await waitFor(
+      () => follower.stdout().includes(`Run ${id} is waiting for concurrency group deploy (1 ahead)`),
+      15_000,
+      'the follower to show the wait',
+    );
+    expect(follower.stdout()).not.toContain('[a] a runs');
+    writeFileSync(go, '');
+    expect((await first).code).toBe(0);
+    expect((await second).code).toBe(0);
+    const followed = await follower.done;
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout.split('\n')).toContain('[a] a runs');
+    expect(followed.stdout).toContain('Run succeeded');
+  });
+
+  /** The runs of grouped.yml, newest first, once there are `count` of them. */
+  async function groupedRuns(count: number): Promise<{ id: string }[]> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const listed = await ws.run(['runs', '--workflow', 'grouped', '--json']);
+      const runs = JSON.parse(listed.stdout || '[]') as { id: string }[];
+      if (runs.length >= count) return runs;
+      if (Date.now() > deadline)
+        throw new Error(`${count} runs of grouped were not stored: ${listed.stdout}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   it('refuses --raw with --follow before it reads anything', async () => {
     const refused = await ws.run(['logs', '1', '--follow', '--raw', '--state-dir', join(ws.dir, 'none')]);
     expect(refused).toMatchObject({ code: 2, stdout: '' });
