@@ -5,10 +5,21 @@ import { fileURLToPath } from 'node:url';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'sim-runners.js');
 
+const wallNow = () => performance.timeOrigin + performance.now();
+
+/** Clock readings exchanged to find the child's clock offset; the one with the shortest round trip counts. */
+const clockRounds = 9;
+
 /**
  * Forks the simulated runners and sends them `options` (see sim-runners.js). `ready` resolves with
  * the child's `ready` message once every runner is registered; `failed` rejects when the child
  * reports an error or exits early. `onOffer` sees each reported offer.
+ *
+ * The times the child reports are on its wall clock (performance.timeOrigin + now()), which can
+ * differ from this process's: each process fixes its timeOrigin from the system clock when it
+ * starts, so a clock step or slew between the two starts puts them apart (seen here: 0.8 s, which
+ * turned 2 ms selections into 840 ms and offers after the run's end). So the offset is measured,
+ * once ready and at every `expect`, and taken off every time the child reports.
  */
 export function startSimulatedRunners(options) {
   const child = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -22,6 +33,9 @@ export function startSimulatedRunners(options) {
   };
   resetOffersReceived();
   let expecting;
+  let clockRead;
+  /** The child's clock minus this process's, in ms. */
+  let offsetMs = 0;
   let stopped = false;
   let resolveReady;
   let rejectFailed;
@@ -34,21 +48,45 @@ export function startSimulatedRunners(options) {
   failed.catch(() => undefined);
   child.on('message', (message) => {
     if (message.event === 'ready') resolveReady(message);
-    else if (message.event === 'offers-received') offersReceivedAt(message.at);
+    else if (message.event === 'offers-received') offersReceivedAt(message.at - offsetMs);
     else if (message.event === 'expecting') expecting?.();
-    else if (message.event === 'offer') for (const listener of offerListeners) listener(message);
+    else if (message.event === 'clock') clockRead?.(message.at);
+    else if (message.event === 'offer')
+      for (const listener of offerListeners) listener({ ...message, at: message.at - offsetMs });
     else if (message.event === 'error') rejectFailed(new Error(`simulated runners: ${message.message}`));
   });
   child.on('exit', (code, signal) => {
     if (!stopped) rejectFailed(new Error(`simulated runners exited (${code ?? signal})`));
   });
+  /** The offset from the round trip that took least time: its midpoint is nearest the child's reading. */
+  const measureOffset = async () => {
+    let best = { roundTripMs: Number.POSITIVE_INFINITY, offsetMs: 0 };
+    for (let round = 0; round < clockRounds; round++) {
+      const sent = wallNow();
+      const childAt = await Promise.race([
+        new Promise((resolve) => {
+          clockRead = resolve;
+          child.send({ cmd: 'clock' });
+        }),
+        failed,
+      ]);
+      const received = wallNow();
+      if (received - sent < best.roundTripMs)
+        best = { roundTripMs: received - sent, offsetMs: childAt - (sent + received) / 2 };
+    }
+    offsetMs = best.offsetMs;
+  };
   child.send({ cmd: 'start', ...options });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  const readyAndTimed = ready.then(async (message) => {
+    await measureOffset();
+    return message;
+  });
   return {
     pid: child.pid,
-    ready: Promise.race([ready, failed]),
+    ready: Promise.race([readyAndTimed, failed]),
     failed,
-    /** When the `expectOffers`-th offer reached the runners (performance.timeOrigin + now()). */
+    /** When the `expectOffers`-th offer reached the runners, on this process's clock (performance.timeOrigin + now()). */
     get offersReceived() {
       return Promise.race([offersReceived, failed]);
     },
@@ -60,6 +98,7 @@ export function startSimulatedRunners(options) {
       });
       child.send({ cmd: 'expect', offers });
       await Promise.race([started, failed]);
+      await measureOffset();
     },
     onOffer: (listener) => offerListeners.push(listener),
     async stop() {

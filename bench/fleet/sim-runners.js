@@ -12,7 +12,8 @@
 // wall clock, `performance.timeOrigin + performance.now()`, which the parent reads the same way),
 // `offers-received` (with the same clock) when the `expectOffers`-th offer arrived, and `error` on
 // anything unexpected, after which the process exits 1. A later `{ cmd: 'expect', offers }` starts
-// counting again from zero toward `offers`.
+// counting again from zero toward `offers`. `{ cmd: 'clock' }` is answered with `clock` and this
+// process's wall clock now, for the parent to measure how far the two clocks are apart (sim-client.js).
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -38,7 +39,8 @@ process.on('message', (message) => {
     offers = 0;
     expectOffers = message.offers;
     process.send({ event: 'expecting' });
-  } else if (message.cmd === 'stop') stop();
+  } else if (message.cmd === 'clock') process.send({ event: 'clock', at: wallNow() });
+  else if (message.cmd === 'stop') stop();
 });
 process.on('disconnect', stop);
 
