@@ -20,6 +20,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { wallNow } from '../lib/wall-clock.js';
 import { warmUp } from '../lib/warm-up.js';
 import { startSimulatedRunners } from './sim-client.js';
 
@@ -124,8 +125,6 @@ function countOffers(transport, counter) {
     send(message);
   };
 }
-
-const wallNow = () => performance.timeOrigin + performance.now();
 
 /**
  * Offers/s is counted to the arrival of the last offer at the runner (its process reads the same

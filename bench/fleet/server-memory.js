@@ -5,16 +5,15 @@
 // Measured: the server's VmRSS and VmHWM from /proc/<pid>/status once every runner is registered,
 // and selection: one-job runs that `runs-on: bench-special` are submitted one at a time through
 // POST /api/v1/runs, each timed from just before the request to the offer's arrival at a simulated
-// runner (both processes read the wall clock as performance.timeOrigin + performance.now()). The
+// runner (both processes' wall clocks, lib/wall-clock.js, the runner's offset taken off). The
 // runner accepts and completes the job at once; the next run is submitted once the previous one is
 // stored as succeeded.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { wallNow } from '../lib/wall-clock.js';
 import { startSimulatedRunners } from './sim-client.js';
-
-const wallNow = () => performance.timeOrigin + performance.now();
 
 const selectionWorkflow = [
   'name: fleet-selection',

@@ -2,10 +2,9 @@
 import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wallNow } from '../lib/wall-clock.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'sim-runners.js');
-
-const wallNow = () => performance.timeOrigin + performance.now();
 
 /** Clock readings exchanged to find the child's clock offset; the one with the shortest round trip counts. */
 const clockRounds = 9;

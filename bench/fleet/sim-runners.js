@@ -16,6 +16,7 @@
 // process's wall clock now, for the parent to measure how far the two clocks are apart (sim-client.js).
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { wallNow } from '../lib/wall-clock.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const load = (path) => import(pathToFileURL(join(repoRoot, 'dist/protocol', path)).href);
@@ -24,7 +25,6 @@ const [{ connectWebSocket }, { runnerDecoder }] = await Promise.all([
   load('frame.js'),
 ]);
 
-const wallNow = () => performance.timeOrigin + performance.now();
 const transports = [];
 let stopping = false;
 

@@ -15,13 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { QueueWorker } from '../../dist/engine/queue-worker.js';
 import { openPostgresStores } from '../../dist/store/postgres/index.js';
 import { openSqliteStores } from '../../dist/store/sqlite/index.js';
+import { wallNow as stamp } from '../lib/wall-clock.js';
 import { warmUp } from '../lib/warm-up.js';
 import { exitAfter } from './common.js';
 
 exitAfter(5 * 60_000);
 const [store, where, samplesArg, role, schemaArg] = process.argv.slice(2);
 const samples = Number(samplesArg);
-const stamp = () => performance.timeOrigin + performance.now();
 const settleMs = 5;
 
 if (role === 'consumer') await consume();
