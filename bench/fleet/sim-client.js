@@ -2,12 +2,9 @@
 import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wallNow } from '../lib/wall-clock.js';
+import { clockOffset } from '../lib/wall-clock.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'sim-runners.js');
-
-/** Clock readings exchanged to find the child's clock offset; the one with the shortest round trip counts. */
-const clockRounds = 9;
 
 /**
  * Forks the simulated runners and sends them `options` (see sim-runners.js). `ready` resolves with
@@ -57,23 +54,16 @@ export function startSimulatedRunners(options) {
   child.on('exit', (code, signal) => {
     if (!stopped) rejectFailed(new Error(`simulated runners exited (${code ?? signal})`));
   });
-  /** The offset from the round trip that took least time: its midpoint is nearest the child's reading. */
   const measureOffset = async () => {
-    let best = { roundTripMs: Number.POSITIVE_INFINITY, offsetMs: 0 };
-    for (let round = 0; round < clockRounds; round++) {
-      const sent = wallNow();
-      const childAt = await Promise.race([
+    const ask = () =>
+      Promise.race([
         new Promise((resolve) => {
           clockRead = resolve;
           child.send({ cmd: 'clock' });
         }),
         failed,
       ]);
-      const received = wallNow();
-      if (received - sent < best.roundTripMs)
-        best = { roundTripMs: received - sent, offsetMs: childAt - (sent + received) / 2 };
-    }
-    offsetMs = best.offsetMs;
+    offsetMs = await clockOffset(ask);
   };
   child.send({ cmd: 'start', ...options });
   const exited = new Promise((resolve) => child.once('exit', resolve));

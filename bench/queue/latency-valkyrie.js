@@ -5,8 +5,10 @@
 //   node bench/queue/latency-valkyrie.js sqlite DIR SAMPLES       # embedded: one process
 //   node bench/queue/latency-valkyrie.js postgres URL SAMPLES     # the worker in another process
 //
-// Across processes both ends stamp wall-clock time (performance.timeOrigin + performance.now(), the
-// same system clock) and the consumer reports its stamp over IPC, which is outside the interval.
+// Across processes both ends stamp wall-clock time (performance.timeOrigin + performance.now()) and
+// the consumer reports its stamp over IPC, which is outside the interval. Each process fixed its
+// timeOrigin when it started, so their readings can stand apart: the consumer's offset is measured
+// (clockOffset) once the warm-up is done and taken off its stamps.
 // Unrecorded jobs go first, the same way, for at least a second (bench/lib/warm-up.js): a queue is
 // a long-running service, measured in its steady state, as the protocol and library latencies are.
 import { fork } from 'node:child_process';
@@ -15,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { QueueWorker } from '../../dist/engine/queue-worker.js';
 import { openPostgresStores } from '../../dist/store/postgres/index.js';
 import { openSqliteStores } from '../../dist/store/sqlite/index.js';
-import { wallNow as stamp } from '../lib/wall-clock.js';
+import { clockOffset, wallNow as stamp } from '../lib/wall-clock.js';
 import { warmUp } from '../lib/warm-up.js';
 import { exitAfter } from './common.js';
 
@@ -35,6 +37,9 @@ async function produce() {
       : await openPostgresStores(where, { schema });
   let onStart = () => {};
   let stop = async () => {};
+  /** The consumer's clock minus this process's, in ms (0 in one process). */
+  let offsetMs = 0;
+  let measureOffset = async () => {};
   if (store === 'sqlite') {
     const worker = new QueueWorker({
       store: stores.queue,
@@ -45,10 +50,20 @@ async function produce() {
     stop = () => worker.close();
   } else {
     const child = fork(fileURLToPath(import.meta.url), [store, where, samplesArg, 'consumer', schema]);
+    let clockRead;
     child.on('message', (message) => {
       if (message.ready) onStart(-1, 0);
-      else onStart(message.i, message.at);
+      else if (message.clock !== undefined) clockRead(message.clock);
+      else onStart(message.i, message.at - offsetMs);
     });
+    const ask = () =>
+      new Promise((resolve) => {
+        clockRead = resolve;
+        child.send({ cmd: 'clock' });
+      });
+    measureOffset = async () => {
+      offsetMs = await clockOffset(ask);
+    };
     await new Promise((resolve) => {
       onStart = resolve;
     });
@@ -70,6 +85,7 @@ async function produce() {
     return latency;
   };
   await warmUp(addOne);
+  await measureOffset();
   const warmUpJobs = next;
   const latencies = [];
   for (let i = 0; i < samples; i++) latencies.push(await addOne());
@@ -101,6 +117,9 @@ async function consume() {
   const idle = new AbortController();
   setTimeout(() => idle.abort(), 100);
   await stores.queue.waitForWork(idle.signal);
+  process.on('message', (message) => {
+    if (message.cmd === 'clock') process.send({ clock: stamp() });
+  });
   process.send({ ready: true });
   process.on('SIGTERM', async () => {
     await worker.close();
