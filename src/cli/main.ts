@@ -376,6 +376,14 @@ function buildProgram(setExit: (code: number) => void): Command {
       '--max-log-size <size>',
       "a job's output kept in its log, e.g. 100MiB or 1GiB; past it the rest is left out, said in one line, and the job goes on (default: 100MiB)",
     )
+    .option(
+      '--ephemeral',
+      "take one job, then stop as on SIGTERM once it ends (exit 0, whatever the job's outcome): a fresh runner per job, as GitHub's ephemeral runners; not with --capacity above 1",
+    )
+    .option(
+      '--idle-timeout <duration>',
+      "stop as on SIGTERM (exit 0) once no job has run for this long, e.g. 10m (at least 1s), as Buildkite's --disconnect-after-idle-timeout",
+    )
     .addHelpText(
       'after',
       '\nThe first start registers with --token or --token-file and keeps the credential in WORK_DIR/runner.json (mode 0600);\n' +

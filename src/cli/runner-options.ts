@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatBytes, parseByteSize } from '../bundle/size.js';
+import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
 import type { JobLogLimit } from '../runner/log-batcher.js';
 import { serverBaseUrl } from './api-client.js';
@@ -21,6 +22,8 @@ export interface RunnerCommandOptions {
   readonly workDir?: string;
   readonly protocol?: string;
   readonly maxLogSize?: string;
+  readonly ephemeral?: boolean;
+  readonly idleTimeout?: string;
 }
 
 export type RunnerProtocol = 'auto' | 'ws' | 'http';
@@ -41,6 +44,10 @@ export interface RunnerSettings {
   readonly protocol: RunnerProtocol;
   /** What a job may print before the rest is left out. */
   readonly logLimit: JobLogLimit;
+  /** Take one job, then stop once it ends (AutoStop). */
+  readonly ephemeral: boolean;
+  /** Stop once no job has run for this long (AutoStop); undefined: never. */
+  readonly idleTimeoutMs: number | undefined;
 }
 
 /** `--max-log-size`'s default: GitLab Runner's 4 MiB cuts off ordinary verbose builds; 100 MiB rarely. */
@@ -59,6 +66,12 @@ export function resolveRunnerSettings(
     throw new UsageError(
       '--server (or VALKYRIE_SERVER) is required: the control plane, e.g. http://ci.example:7070',
     );
+  const ephemeral = options.ephemeral === true;
+  const capacityN = capacity(options.capacity);
+  if (ephemeral && capacityN > 1)
+    throw new UsageError(
+      `--ephemeral runs one job and then stops: leave out --capacity, received ${JSON.stringify(options.capacity)}`,
+    );
   return Object.freeze({
     server: serverBaseUrl(server),
     token: registrationToken(options, env, cwd),
@@ -67,10 +80,12 @@ export function resolveRunnerSettings(
     name: options.name,
     labels: (options.labels ?? []).map(checkLabel),
     hostedLabels: options.hostedLabels !== false,
-    capacity: capacity(options.capacity),
+    capacity: capacityN,
     workDir: resolve(cwd, options.workDir ?? defaultWorkDir),
     protocol: protocol(options.protocol),
     logLimit: logLimit(options.maxLogSize),
+    ephemeral,
+    idleTimeoutMs: idleTimeout(options.idleTimeout),
   });
 }
 
@@ -112,6 +127,17 @@ function capacity(value: string | undefined): number {
       `--capacity must be a whole number from 1 to 1024, received ${JSON.stringify(value)}`,
     );
   return n;
+}
+
+/** At least a second: a runner that stops before a job could reach it is a mistake, not a setting. */
+function idleTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 1000)
+    throw new UsageError(
+      `--idle-timeout must be ${durationHint} of at least 1s, received ${JSON.stringify(value)}`,
+    );
+  return ms;
 }
 
 function protocol(value: string | undefined): RunnerProtocol {

@@ -79,6 +79,8 @@ export interface RunnerAgentOptions {
   readonly onMode?: (mode: RunnerMode) => void;
   /** A line for the operator (stderr): a completion in doubt dropped because too many are held. */
   readonly warn?: (line: string) => void;
+  /** Told how many jobs it runs each time a leased job starts or ends (`valkyrie runner --ephemeral`). */
+  readonly onRunning?: (running: number) => void;
 }
 
 interface ActiveJob {
@@ -392,12 +394,14 @@ export class RunnerAgent {
       batcher.flush();
       this.reports.ended(jobId);
       this.active.delete(jobId);
+      this.options.onRunning?.(this.active.size);
       const message: Completion = { type: 'job.completed', jobId, fencingToken, ...result, at: Date.now() };
       // Only a runner whose transport switches needs them kept.
       if (this.options.switches !== undefined) this.completions.add(message, ttlMs, this.sessionUp);
       this.transport.send(message);
     });
     this.active.set(jobId, { fencingToken, ttlMs, cancel, kill, done });
+    this.options.onRunning?.(this.active.size);
   }
 
   /**

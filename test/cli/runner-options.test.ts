@@ -20,3 +20,31 @@ describe('valkyrie runner --max-log-size', () => {
       expect(() => resolveRunnerSettings({ ...server, maxLogSize: bad }, {}, '/tmp')).toThrow(UsageError);
   });
 });
+
+describe('valkyrie runner --ephemeral and --idle-timeout', () => {
+  it('are off unless given', () => {
+    expect(resolveRunnerSettings(server, {}, '/tmp')).toMatchObject({
+      ephemeral: false,
+      idleTimeoutMs: undefined,
+    });
+  });
+
+  it('takes --ephemeral with the default capacity or --capacity 1, and an idle timeout of 1s or more', () => {
+    expect(resolveRunnerSettings({ ...server, ephemeral: true, capacity: '1' }, {}, '/tmp')).toMatchObject({
+      ephemeral: true,
+      capacity: 1,
+    });
+    expect(resolveRunnerSettings({ ...server, idleTimeout: '10m' }, {}, '/tmp').idleTimeoutMs).toBe(600_000);
+    expect(resolveRunnerSettings({ ...server, idleTimeout: '1' }, {}, '/tmp').idleTimeoutMs).toBe(1_000);
+  });
+
+  it('refuses --ephemeral with a capacity above 1, and an idle timeout that is not a duration of 1s or more', () => {
+    expect(() => resolveRunnerSettings({ ...server, ephemeral: true, capacity: '4' }, {}, '/tmp')).toThrow(
+      /--ephemeral runs one job and then stops: leave out --capacity, received "4"/,
+    );
+    for (const bad of ['999ms', '0', 'soon', '-5s'])
+      expect(() => resolveRunnerSettings({ ...server, idleTimeout: bad }, {}, '/tmp')).toThrow(
+        new RegExp(`--idle-timeout must be .* of at least 1s, received "${bad}"`),
+      );
+  });
+});

@@ -39,6 +39,7 @@ import {
 import { downloadWorkspace } from '../../runner/workspace-download.js';
 import { ConnectionLines, serverClosedLine } from '../connection-lines.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
+import { AutoStop } from '../runner-auto-stop.js';
 import {
   protocolUrls,
   type RunnerCommandOptions,
@@ -269,6 +270,7 @@ async function serve(
   const certificateFailed = new Promise<void>((resolve) => {
     stopForCertificate = resolve;
   });
+  const autoStop = new AutoStop(settings);
   const agent = new RunnerAgent(transport, {
     info,
     host: describeHost(info.name),
@@ -284,6 +286,7 @@ async function serve(
     logLimit: settings.logLimit,
     ...(capabilities === undefined ? {} : { capabilities }),
     onMode: (mode) => say(modeLine(mode, credentials.runnerId)),
+    onRunning: (running) => autoStop.running(running),
   });
   let closedByServer: CloseInfo | undefined;
   const serverClosed = new Promise<void>((resolve) =>
@@ -313,8 +316,15 @@ async function serve(
   agent.start();
   say(
     `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
-      `capacity ${info.capacity}, labels ${info.labels.join(',')}`,
+      `capacity ${info.capacity}, labels ${info.labels.join(',')}${autoStopNote(settings)}`,
   );
+  autoStop.start();
+  let stoppedBy: string | undefined;
+  const autoStopped = autoStop.requested.then((reason) => {
+    stoppedBy = reason;
+    const running = agent.running;
+    say(`${reason}: stopping${running > 0 ? ` once its ${running} running job(s) end` : ''}`);
+  });
   const refresh = setInterval(() => {
     void detectCapabilities({ workDir: settings.workDir })
       .then((fresh) => agent.updateCapabilities(fresh))
@@ -330,7 +340,8 @@ async function serve(
     if (level >= 2) agent.cancelAll(runnerShutdownReason(level, signal), level >= 3);
   });
   try {
-    await Promise.race([shutdown.requested, serverClosed, certificateFailed]);
+    await Promise.race([shutdown.requested, serverClosed, certificateFailed, autoStopped]);
+    autoStop.close();
     if (certificateProblem !== undefined) {
       agent.cancelAll('the runner is stopping: the server has an untrusted TLS certificate', true);
       await agent.drain('the server has an untrusted TLS certificate');
@@ -348,7 +359,7 @@ async function serve(
       complain(serverClosedLine(closedByServer.reason, join(settings.workDir, credentialsFileName)));
       return ExitCode.jobFailed;
     }
-    await agent.drain('the runner is stopping');
+    await agent.drain(stoppedBy ?? 'the runner is stopping');
     // Bounded, by a lease TTL plus the usual wait for the answer: a server gone for good (moved,
     // stopped first at host shutdown) must not keep the runner forever — also when the session that
     // carried the deregister is lost before the answer, with completions still in doubt, which
@@ -385,9 +396,19 @@ async function serve(
     if (shutdown.level < 2) return ExitCode.succeeded;
     return shutdown.terminated ? ExitCode.terminated : ExitCode.interrupted;
   } finally {
+    autoStop.close();
     clearInterval(refresh);
     connectionLines.close();
   }
+}
+
+/** What the connected line adds about stopping by itself. */
+function autoStopNote({ ephemeral, idleTimeoutMs }: RunnerSettings): string {
+  const notes = [
+    ...(ephemeral ? ['ephemeral: stops after one job'] : []),
+    ...(idleTimeoutMs === undefined ? [] : [`stops after ${formatDelay(idleTimeoutMs)} without a job`]),
+  ];
+  return notes.length === 0 ? '' : `; ${notes.join(', ')}`;
 }
 
 /** The operator's mode, when the server tells it at connect (not `online`) or as it changes. */
