@@ -2,7 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CliResult, summary, Workspace } from './cli.js';
-import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import {
+  callApi,
+  killAll,
+  type StartedProcess,
+  startProcess,
+  startServer,
+  startSubmit,
+} from './fleet-processes.js';
 import { killGroup, readPid, waitFor } from './process-state.js';
 
 /**
@@ -61,11 +68,7 @@ jobs:
           echo "done \${{ runner.name }}" >> ${marker}
 `,
     );
-    const follow = startProcess(ws, ['submit', file, '--no-bundle', '--follow', '--json'], {
-      VALKYRIE_SERVER: server.url,
-      VALKYRIE_TOKEN: admin,
-    });
-    processes.push(follow);
+    const follow = startSubmit(ws, processes, server.url, admin, file, ['--no-bundle']);
     await waitFor(() => readPid(stepPid) !== undefined, 20_000, 'the job to start on the doomed runner');
     doomed.child.kill('SIGKILL');
     // The step outlives its runner, as on a machine whose agent crashed; it must not be what ends the job.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logLines, statuses, Workspace } from './cli.js';
-import { killAll, type StartedProcess, startFleet, startProcess } from './fleet-processes.js';
+import { killAll, type StartedProcess, startFleet, startSubmit } from './fleet-processes.js';
 
 /**
  * A job's own system lines (step -1: a job timeout, an output that cannot be evaluated) cross the
@@ -53,11 +53,7 @@ jobs:
       - run: echo after ran
 `,
     );
-    const follow = startProcess(ws, ['submit', file, '--no-bundle', '--follow', '--json'], {
-      VALKYRIE_SERVER: serverUrl,
-      VALKYRIE_TOKEN: submitToken,
-    });
-    processes.push(follow);
+    const follow = startSubmit(ws, processes, serverUrl, submitToken, file, ['--no-bundle']);
     const result = await follow.done;
     expect(statuses(result.stdout)).toEqual({
       slow: 'timed_out',
@@ -84,11 +80,7 @@ jobs:
       - run: echo \${{ fromJSON('{bad') }}
 `,
     );
-    const follow = startProcess(ws, ['submit', file, '--follow', '--json'], {
-      VALKYRIE_SERVER: serverUrl,
-      VALKYRIE_TOKEN: submitToken,
-    });
-    processes.push(follow);
+    const follow = startSubmit(ws, processes, serverUrl, submitToken, file);
     const result = await follow.done;
     expect(statuses(result.stdout)).toEqual({ a: 'failed' });
     expect(logLines(result.stdout, 'a')).toContainEqual(

@@ -34,6 +34,26 @@ export function startProcess(
 }
 
 /**
+ * `valkyrie submit FILE --follow --json` (after `flags`, such as `--no-bundle`) to the server at
+ * `serverUrl` with `token`, started and added to `processes`, not waited for.
+ */
+export function startSubmit(
+  workspace: Workspace,
+  processes: StartedProcess[],
+  serverUrl: string,
+  token: string,
+  file: string,
+  flags: readonly string[] = [],
+): StartedProcess {
+  const follow = startProcess(workspace, ['submit', file, ...flags, '--follow', '--json'], {
+    VALKYRIE_SERVER: serverUrl,
+    VALKYRIE_TOKEN: token,
+  });
+  processes.push(follow);
+  return follow;
+}
+
+/**
  * Starts `valkyrie runner` on a work dir of its own in the workspace (`runner-NAME`): on the default,
  * ~/.valkyrie/runner, two test files running at once would meet each other's lock, and one exit 73.
  */

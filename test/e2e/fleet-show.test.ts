@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobAttemptRecord, JobRecord, StepRecord } from '../../src/store/runs.js';
 import { events, statuses, Workspace } from './cli.js';
-import { callApi, killAll, type StartedProcess, startFleet, startProcess } from './fleet-processes.js';
+import { callApi, killAll, type StartedProcess, startFleet, startSubmit } from './fleet-processes.js';
 
 /**
  * `valkyrie show RUN --server URL` of a fleet run prints what `valkyrie show RUN` prints of the same
@@ -60,11 +60,7 @@ jobs:
           ${failsUntil(join(ws.dir, 'compile-count'), 2, true)}
 `,
     );
-    const follow = startProcess(ws, ['submit', file, '--no-bundle', '--follow', '--json'], {
-      VALKYRIE_SERVER: serverUrl,
-      VALKYRIE_TOKEN: submitToken,
-    });
-    processes.push(follow);
+    const follow = startSubmit(ws, processes, serverUrl, submitToken, file, ['--no-bundle']);
     const result = await follow.done;
     expect(statuses(result.stdout), result.stderr).toEqual({ build: 'succeeded' });
     const runId = String(events(result.stdout).find((event) => event.type === 'run.started')?.runId);

@@ -11,6 +11,7 @@ import {
   type StartedServer,
   startProcess,
   startServer,
+  startSubmit,
 } from './fleet-processes.js';
 import { isAlive, killGroup, readPid, waitFor } from './process-state.js';
 import { TcpProxy } from './tcp-proxy.js';
@@ -85,12 +86,7 @@ async function startRunner(name: string, args: readonly string[], serverUrl = se
 }
 
 function submit(file: string): StartedProcess {
-  const follow = startProcess(ws, ['submit', file, '--follow', '--json'], {
-    VALKYRIE_SERVER: server.url,
-    VALKYRIE_TOKEN: submitToken,
-  });
-  processes.push(follow);
-  return follow;
+  return startSubmit(ws, processes, server.url, submitToken, file);
 }
 
 /** Waits for `condition` while `follow` runs; a submit that ended first fails the wait with its output. */
