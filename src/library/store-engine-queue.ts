@@ -1,23 +1,15 @@
-import { isValkyrieError } from '../core/errors.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
-import type {
-  Completion,
-  EnqueuedAndClaimed,
-  EnqueueResult,
-  Lease,
-  QueueJobId,
-  QueueStore,
-  Release,
-  UncountedAttempt,
-} from '../store/queue.js';
-import type { EngineQueue, SettleRecord, StoredOutcomes } from './engine-queue.js';
-import type { JobOutcome } from './events.js';
+import type { Completion, Lease, QueueJobId, QueueStore, Release, UncountedAttempt } from '../store/queue.js';
+import type { EngineQueue, SettleRecord } from './engine-queue.js';
+import { EnqueueWriter } from './enqueue-writer.js';
 import { lookOutForFinishedElsewhere } from './finished-elsewhere.js';
 import type { JobRecord } from './job-record.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { batchWritten, SettleWriter } from './settle-writer.js';
 import type { StoreEngineQueueOptions } from './store-engine-queue-options.js';
-import { refusedOutcome, storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
-import { type BatchWritten, outcomeAfterLostLease, StoredJobWatch } from './stored-job-watch.js';
-import { type EncodedBatch, type EnqueueBatch, encodeBatch, submissionsOf } from './submissions.js';
+import { storableOutcome, storedCancellation, storedCompletion } from './stored-job.js';
+import { type BatchWritten, StoredJobWatch } from './stored-job-watch.js';
+import type { EnqueueBatch } from './submissions.js';
 import { WorkWaiter } from './work-waiter.js';
 
 /**
@@ -29,10 +21,11 @@ import { WorkWaiter } from './work-waiter.js';
  * - `take` claims jobs of the engine's tasks in queue order. A lease on a job this engine enqueued
  *   maps back to its entry; any other (another process's job, or one whose engine crashed) is
  *   adopted. Leases are renewed at a third of their TTL and expired ones swept by the same timer,
- *   which is how a job claimed by a dead process runs again.
+ *   which is how a job claimed by a dead process runs again (LeaseKeeper, lease-keeper.ts).
  * - `settle` completes the job (the handle resolves once that has committed); a `cancelled`
  *   outcome — the engine closing or destroyed — releases it instead (`not_begun` if it never began).
  * - After a short claim, a WorkWaiter (work-waiter.ts) wakes the engine when work may be ready.
+ * - The batches are written by an EnqueueWriter (enqueue-writer.ts) and a SettleWriter (settle-writer.ts).
  */
 export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #options: StoreEngineQueueOptions;
@@ -75,24 +68,27 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   readonly #pending = new Set<Promise<unknown>>();
   readonly #stop = new AbortController();
   readonly #work: WorkWaiter;
+  readonly #leases: LeaseKeeper;
+  readonly #enqueues: EnqueueWriter;
+  readonly #settles: SettleWriter;
   #intakeClosed = false;
-  readonly #timer: NodeJS.Timeout;
   #closing: Promise<void> | undefined;
 
   constructor(options: StoreEngineQueueOptions) {
     this.#options = options;
     this.#store = options.store;
+    const { signal } = this.#stop;
     this.#watched = new StoredJobWatch(
       options.store,
       (promise) => this.#track(promise),
       options.hooks.settled,
     );
-    if (options.runsJobs) lookOutForFinishedElsewhere(options, this.#waiting, this.#stop.signal, this.#track);
-    this.#work = new WorkWaiter(options.store, this.#stop.signal, () => options.hooks.onReady());
-    this.#timer = setInterval(() => this.#maintain(), Math.max(1, Math.floor(options.leaseTtlMs / 3)));
-    this.#timer.unref();
-    // Leases left by a crashed engine may have expired already; requeue them before the first claim.
-    this.#track(this.#store.expireLeases()).then(() => options.hooks.onReady(), ignore);
+    if (options.runsJobs) lookOutForFinishedElsewhere(options, this.#waiting, signal, this.#track);
+    this.#work = new WorkWaiter(options.store, signal, () => options.hooks.onReady());
+    this.#leases = new LeaseKeeper(options, this.#byId, this.#waiting, this.#leaseLost, signal, this.#track);
+    const claim = (limit: number, tasks: readonly string[]) => this.#claim(limit, tasks);
+    this.#enqueues = new EnqueueWriter(options, this.#byId, this.#waiting, this.#watched, this.#track, claim);
+    this.#settles = new SettleWriter(options.store, this.#track, this.#leases);
   }
 
   get size(): number {
@@ -133,7 +129,9 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       const fresh = this.#takeEnqueues();
       this.#flush();
       const claimed =
-        fresh.batch.length > 0 ? this.#enqueueAndClaim(fresh, limit, tasks) : this.#claim(limit, tasks);
+        fresh.batch.length > 0
+          ? this.#enqueues.enqueueAndClaim(fresh, limit, tasks)
+          : this.#claim(limit, tasks);
       this.#enqueued = claimed.then(ignore, ignore);
       this.#takePending = true;
       const resume = () => {
@@ -174,7 +172,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     }
     if (this.#leaseLost.delete(entry) && id !== undefined) {
       entry.lease = undefined;
-      return Promise.resolve(new Map([[entry, this.#storedOutcome(id, entry.attempt)]]));
+      return Promise.resolve(new Map([[entry, this.#leases.storedOutcome(id, entry.attempt)]]));
     }
     // An entry holding a lease left #waiting when it was taken.
     if (lease === undefined) {
@@ -191,13 +189,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#toComplete.push(storedCompletion(lease, outcome, entry.attempt));
     this.#completing.push(entry);
     this.#scheduleFlush();
-    if (this.#batchWritten === undefined) {
-      let resolve: BatchWritten['resolve'] = ignore;
-      const promise = new Promise<StoredOutcomes<JobRecord> | undefined>((done) => {
-        resolve = done;
-      });
-      this.#batchWritten = { promise, resolve };
-    }
+    this.#batchWritten ??= batchWritten();
     return this.#batchWritten.promise;
   }
 
@@ -224,12 +216,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     if (entry !== undefined) return { ended: await this.cancel(entry, reason), entry };
     const result = await this.#track(this.#store.cancel(id, storedCancellation(reason, 0)));
     return { ended: result.kind === 'cancelled' };
-  }
-
-  /** The store's outcome for a job whose lease this engine lost: outcomeAfterLostLease. */
-  #storedOutcome(id: QueueJobId, attempts: number): Promise<JobOutcome> {
-    const ttl = this.#options.leaseTtlMs;
-    return this.#track(outcomeAfterLostLease(this.#store, id, attempts, ttl, this.#stop.signal));
   }
 
   endSubmission(): void {
@@ -265,7 +251,7 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stop.abort();
-      clearInterval(this.#timer);
+      this.#leases.stop();
       this.#watched.close();
       this.#flush();
       while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
@@ -288,7 +274,9 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
         // Claimed again while its attempt still runs here under the expired lease (stalled, or
         // stopping): that attempt is stopped, and the new lease adopted as a record of its own.
         const stale = entry;
-        queueMicrotask(() => this.#lost(stale, `the store gave job ${lease.jobId} to this engine again`));
+        queueMicrotask(() =>
+          this.#leases.lost(stale, `the store gave job ${lease.jobId} to this engine again`),
+        );
         entry = undefined;
       }
       if (entry === undefined) {
@@ -326,19 +314,15 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
 
   #flush(holdEnqueues = false): void {
     this.#flushScheduled = false;
-    if (this.#toEnqueue.length > 0 && !holdEnqueues) this.#enqueued = this.#enqueue(this.#takeEnqueues());
+    if (this.#toEnqueue.length > 0 && !holdEnqueues) {
+      this.#enqueued = this.#enqueues.enqueue(this.#takeEnqueues());
+    }
     if (this.#toRelease.length > 0) {
       const batch = this.#toRelease;
       const entries = this.#releasing;
       this.#toRelease = [];
       this.#releasing = [];
-      // A stale release means the lease was lost: the job was cancelled or went to another engine.
-      this.#track(this.#store.release(batch)).then((results) => {
-        results.forEach((result, i) => {
-          const entry = entries[i];
-          if (result.kind === 'stale' && entry !== undefined) this.#retryRefused(entry, result.jobId);
-        });
-      }, ignore);
+      this.#settles.release(batch, entries);
     }
     if (this.#toComplete.length > 0) {
       const batch = this.#toComplete;
@@ -347,30 +331,8 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
       this.#toComplete = [];
       this.#completing = [];
       this.#batchWritten = undefined;
-      // On a store failure the leases expire and the jobs run again; the handles still resolve. A
-      // stale completion was refused (the lease was lost): its handle waits for the store's outcome.
-      this.#track(this.#store.complete(batch)).then(
-        (results) => {
-          let refused: Map<JobRecord, Promise<JobOutcome>> | undefined;
-          results.forEach((result, i) => {
-            const entry = entries[i];
-            if (result.kind !== 'stale' || entry === undefined) return;
-            refused ??= new Map();
-            refused.set(entry, this.#storedOutcome(result.jobId, entry.attempt));
-          });
-          written?.resolve(refused);
-        },
-        () => written?.resolve(undefined),
-      );
+      this.#settles.complete(batch, entries, written);
     }
-  }
-
-  /** A retry whose release was refused as stale (a lost lease) settles with the store's outcome; see settle. */
-  #retryRefused(entry: JobRecord, id: QueueJobId): void {
-    if (entry.lease !== undefined || !this.#waiting.delete(entry)) return;
-    if (this.#byId.get(id) === entry) this.#byId.delete(id);
-    this.#leaseLost.delete(entry);
-    this.#storedOutcome(id, entry.attempt).then((outcome) => this.#options.hooks.settled(entry, outcome));
   }
 
   #takeEnqueues(): EnqueueBatch {
@@ -378,114 +340,6 @@ export class StoreEngineQueue implements EngineQueue<JobRecord> {
     this.#toEnqueue = [];
     this.#submissionEnds = [];
     return taken;
-  }
-
-  /** `#enqueue` then `#claim`, as one store write when it succeeds; apart when it is refused. */
-  async #enqueueAndClaim(fresh: EnqueueBatch, limit: number, tasks: readonly string[]): Promise<Lease[]> {
-    const { worker, leaseTtlMs: ttlMs } = this.#options;
-    const request = { worker, limit, ttlMs, tasks };
-    const encoded = this.#encoded(fresh);
-    let written: EnqueuedAndClaimed | undefined;
-    try {
-      written = await this.#track(this.#store.enqueueAndClaim(encoded.jobs, request));
-    } catch {
-      written = undefined;
-    }
-    if (written === undefined) {
-      // Each submission meets its own fate (a capacity refusal, the store failing) the usual way.
-      await this.#enqueueEncoded(encoded);
-      return this.#claim(limit, tasks);
-    }
-    this.#placeAll(encoded.kept.batch, written.enqueued);
-    return written.leases;
-  }
-
-  #enqueue(batch: EnqueueBatch): Promise<void> {
-    return this.#enqueueEncoded(this.#encoded(batch));
-  }
-
-  /** Stores encoded jobs; on a refusal, tries again per submission with the jobs as they were encoded. */
-  async #enqueueEncoded({ kept, jobs }: EncodedBatch): Promise<void> {
-    if (jobs.length === 0) return;
-    try {
-      this.#placeAll(kept.batch, await this.#track(this.#store.enqueue(jobs)));
-    } catch (error) {
-      const submissions = submissionsOf(kept.batch, kept.submissionEnds);
-      if (submissions.length > 1 && isValkyrieError(error) && error.code === 'VK_QUEUE_FULL') {
-        // The batch held several callers' submissions: each is stored or refused on its own, in
-        // order, so the earlier ones take the room there is.
-        const jobsOf = submissionsOf(jobs, kept.submissionEnds);
-        for (const [i, submission] of submissions.entries()) {
-          const own = { batch: submission, submissionEnds: [submission.length] };
-          await this.#enqueueEncoded({ kept: own, jobs: jobsOf[i] ?? [] });
-        }
-        return;
-      }
-      for (const entry of kept.batch) this.#refused(entry, error);
-    }
-  }
-
-  /** The batch's store jobs; an entry JSON cannot hold is refused a microtask later (see encodeBatch). */
-  #encoded(fresh: EnqueueBatch): EncodedBatch {
-    return encodeBatch(fresh, this.#options.encode, (entry, error) =>
-      queueMicrotask(() => this.#refused(entry, error)),
-    );
-  }
-
-  /** Maps a batch's store results back to its entries. */
-  #placeAll(batch: readonly JobRecord[], results: readonly EnqueueResult[]): void {
-    results.forEach((result, i) => {
-      const entry = batch[i];
-      if (entry !== undefined) this.#placed(entry, result);
-    });
-    if (results.some((result) => result.kind === 'existing')) this.#watched.lookUp();
-  }
-
-  /** One enqueue result: the entry is stored, follows a job (its key's, or a producer's own), or conflicts. */
-  #placed(entry: JobRecord, { kind, job }: EnqueueResult): void {
-    const conflict = kind === 'existing' ? this.#options.conflict(entry, job) : undefined;
-    if (conflict !== undefined) {
-      this.#refused(entry, conflict);
-    } else if (kind === 'created' && this.#options.runsJobs) {
-      entry.storeId = job.id;
-      this.#byId.set(job.id, entry);
-    } else {
-      // The idempotency key matched a job in the store, or a producer stored it: this entry follows it.
-      entry.storeId = job.id;
-      this.#waiting.delete(entry);
-      this.#watched.add(job.id, entry);
-    }
-  }
-
-  #refused(entry: JobRecord, error: unknown): void {
-    this.#waiting.delete(entry);
-    this.#options.hooks.settled(entry, refusedOutcome(error));
-  }
-
-  /** Renews held leases and requeues expired ones. */
-  #maintain(): void {
-    if (this.#stop.signal.aborted) return;
-    const ttl = this.#options.leaseTtlMs;
-    for (const entry of this.#byId.values()) {
-      const lease = entry.lease;
-      if (lease === undefined) continue;
-      // Stale: the job was cancelled, or the lease expired before this renewal and the job moved on.
-      // The attempt is stopped, and the handle reports what the store holds.
-      this.#track(this.#store.renew(lease, ttl)).catch((error: unknown) => {
-        if (!isValkyrieError(error) || error.code !== 'VK_STALE_LEASE' || entry.lease !== lease) return;
-        this.#lost(entry, `the store took job ${lease.jobId} from this engine: ${error.message}`);
-      });
-    }
-    this.#track(this.#store.expireLeases()).then((expired) => {
-      if (expired.length > 0) this.#options.hooks.onReady();
-    }, ignore);
-  }
-
-  /** The store took a running entry's job: its attempt stops, and its settle reports the store's outcome. */
-  #lost(entry: JobRecord, reason: string): void {
-    if (entry.settled) return;
-    this.#leaseLost.add(entry);
-    this.#options.hooks.leaseLost(entry, reason);
   }
 
   readonly #track = <T>(promise: Promise<T>): Promise<T> => {
