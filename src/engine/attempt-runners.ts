@@ -80,7 +80,7 @@ export async function jobsRunBy(
 
 /**
  * A job's end under a lease, as a short digest: the token, the status, the reason and the outputs —
- * what the control plane stores of a `job.completed` it applies (ControlPlane.jobCompleted). A copy
+ * what the control plane stores of a `job.completed` it applies (JobLifecycle.jobCompleted). A copy
  * of an applied completion has its stored end's key; any other end under the token has another.
  *
  * Built the same way for a stored end and for a completion: without the reason of a cancelled end

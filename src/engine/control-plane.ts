@@ -1,5 +1,4 @@
 import { jobIdFor } from '../core/ids.js';
-import { cancellingLine, isTerminal, jobStatusOf } from '../core/outcome.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import type { JobRecord, RunRecord } from '../store/runs.js';
@@ -17,21 +16,17 @@ import {
 import { Dispatcher, type RunnerSession } from './dispatcher.js';
 import { type RunEvent, RunEventListeners } from './events.js';
 import { JobGroups } from './job-concurrency.js';
+import { JobLifecycle } from './job-lifecycle.js';
 import { JobRecords, type NoRunnerFields, waitingFor } from './job-records.js';
 import { LeaseGuard } from './lease-guard.js';
-import { leaseMessage } from './lease-message.js';
-import { type JobCompleted, LeaseReports } from './lease-reports.js';
-import type { Effect, Leg } from './leg.js';
-import { lostJobEnd } from './lost-job.js';
-import { entryOf, markResumed, withoutGroups } from './resumed-run.js';
+import { LeaseReports } from './lease-reports.js';
+import { markResumed, withoutGroups } from './resumed-run.js';
 import type { RunContext } from './run-context.js';
 import { RunCoordinator } from './run-coordinator.js';
-import { completedEvent, settleRun, storeRunEnd } from './run-end.js';
 import { type HandoffCheck, handoffCheck } from './run-handoff-check.js';
 import { abandonRun, giveUpAll, giveUpRefused, giveUpRun } from './run-refusals.js';
 import { beginRun, type RunStartPorts } from './run-start.js';
 import { groupOfCreatedRun, type Submission, type SubmitOptions } from './run-submission.js';
-import { startedOn } from './runner-registry.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
 import { StoreWrites } from './store-writes.js';
 import type { WorkflowGroup } from './workflow-group.js';
@@ -57,6 +52,7 @@ export class ControlPlane {
   private readonly events = new RunEventListeners();
   private readonly writes: StoreWrites;
   private readonly records: JobRecords;
+  private readonly jobs: JobLifecycle;
   private readonly runStart: RunStartPorts;
   private readonly writeOp = (operation: () => Promise<void>) => this.writes.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
@@ -64,7 +60,7 @@ export class ControlPlane {
     // A run still waiting for its group: its first jobs are stored and end cancelled at once.
     const held = run.held ?? [];
     run.held = undefined;
-    this.apply(run, [...held, ...run.coordinator.cancel(immediate, reason)]);
+    this.jobs.apply(run, [...held, ...run.coordinator.cancel(immediate, reason)]);
   };
 
   constructor(
@@ -75,7 +71,7 @@ export class ControlPlane {
     const { clock, offerTtlMs, agingIntervalMs, storedRunnerMode } = this.options;
     this.dispatcher = new Dispatcher(
       {
-        accepted: (runner, leg) => this.grantLease(runner, leg),
+        accepted: (runner, leg) => this.jobs.grantLease(runner, leg),
         leaseMessage: (runner, message) => this.reports.receive(runner, message),
         runnerLost: (runner, leased, reason) => this.leases.runnerGone(runner, leased, reason),
         runnerAway: (runner, leased) => this.leases.runnerAway(runner, leased),
@@ -92,7 +88,7 @@ export class ControlPlane {
         jobsRunBy: (runnerId, jobIds) => jobsRunBy(stores.runs, runnerId, jobIds),
       },
       {
-        lost: (jobId, why, cancelling) => this.loseRunner(jobId, why, cancelling),
+        lost: (jobId, why, cancelling) => this.jobs.loseRunner(jobId, why, cancelling),
         refused: (runner, write, heldBefore) => this.reports.staleWrite(runner, write, heldBefore),
         absence: (jobId, text) => {
           const run = this.runsByLeg.get(jobId);
@@ -103,7 +99,7 @@ export class ControlPlane {
     );
     this.reports = new LeaseReports(this.leases, this.dispatcher, stores, {
       runOf: (jobId) => this.runsByLeg.get(jobId),
-      completed: (run, leg, message) => this.jobCompleted(run, leg, message),
+      completed: (run, leg, message) => this.jobs.jobCompleted(run, leg, message),
       write: this.writeOp,
       emit: this.emitOp,
       reportNeverHeld: (report) => this.options.reportNeverHeld?.(report),
@@ -122,16 +118,27 @@ export class ControlPlane {
       clock,
       writes: this.writes,
       emit: this.emitOp,
-      apply: (run, effects) => this.apply(run, effects),
+      apply: (run, effects) => this.jobs.apply(run, effects),
       cancel: (run, reason) => this.cancelRun(run, false, reason),
       // Only this run: the store failed on its group's calls, not on writes other runs share.
       giveUp: (run, error) => giveUpRun(run, this.runsByLeg, this.stopLeg('a store call failed'), error),
     };
     this.jobGroups = new JobGroups(stores.concurrency, clock, {
-      waiting: (leg, group) => this.systemLog(leg, `waiting for concurrency group ${group}`),
-      admitted: (leg) => this.enqueueAdmitted(leg),
-      cancelled: (leg, reason) => this.endByGroup(leg, 'cancelled', reason),
-      failed: (leg, reason) => this.endByGroup(leg, 'failed', reason),
+      waiting: (leg, group) => this.jobs.systemLog(leg, `waiting for concurrency group ${group}`),
+      admitted: (leg) => this.jobs.enqueueAdmitted(leg),
+      cancelled: (leg, reason) => this.jobs.endByGroup(leg, 'cancelled', reason),
+      failed: (leg, reason) => this.jobs.endByGroup(leg, 'failed', reason),
+    });
+    this.jobs = new JobLifecycle({
+      runs: stores.runs,
+      dispatcher: this.dispatcher,
+      leases: this.leases,
+      jobGroups: this.jobGroups,
+      records: this.records,
+      writes: this.writes,
+      runsByLeg: this.runsByLeg,
+      options: this.options,
+      emit: this.emitOp,
     });
   }
 
@@ -305,186 +312,12 @@ export class ControlPlane {
     return handoffCheck(this.active.get(runId), this.dispatcher, this.leases, this.now());
   }
 
-  private apply(run: ActiveRun, effects: readonly Effect[]): void {
-    // Legs added one after another (a matrix's) are stored in one call.
-    let added: Leg[] = [];
-    let away: [Leg, string, string][] | undefined;
-    for (const effect of effects) {
-      if (effect.kind === 'add') {
-        this.runsByLeg.set(effect.leg.id, run);
-        added.push(effect.leg);
-        continue;
-      }
-      if (added.length > 0) this.records.added(run.id, added);
-      added = [];
-      const why = this.applyEffect(run, effect);
-      if (why === undefined || effect.kind !== 'cancel') continue;
-      away = [...(away ?? []), [effect.leg, why, effect.reason]];
-      this.systemLog(effect.leg, cancellingLine(effect.reason));
-    }
-    if (added.length > 0) this.records.added(run.id, added);
-    // Jobs told to stop whose runners are away end cancelled now, after the effects that stopped them.
-    for (const [leg, why, reason] of away ?? []) this.loseRunner(leg.id, why, reason);
-    this.dispatcher.dispatch();
-    if (run.coordinator.isDone()) this.completeRun(run);
-  }
-
-  /** Why, when a job told to stop cannot be told and ends now: its runner is away (LeaseGuard.stop). */
-  private applyEffect(run: ActiveRun, effect: Exclude<Effect, { kind: 'add' }>): string | undefined {
-    const { leg } = effect;
-    switch (effect.kind) {
-      case 'queue': {
-        if (this.jobGroups.enter(leg, run.workflow, entryOf(run, leg.id))) {
-          this.records.held(leg);
-          break;
-        }
-        this.records.queued(leg, this.now());
-        this.dispatcher.enqueue(leg);
-        break;
-      }
-      case 'finish':
-        this.dispatcher.forget(leg.id);
-        this.recordFinished(leg);
-        break;
-      case 'cancel':
-        return this.leases.stop(
-          leg.id,
-          effect.immediate,
-          effect.reason,
-          run.grouped || this.jobGroups.holds(leg.id),
-        );
-      case 'retry':
-        this.scheduleRetry(run, effect);
-        break;
-      case 'reopen':
-        this.runsByLeg.set(leg.id, run);
-        this.records.reopened(leg, effect.ended);
-        break;
-    }
-  }
-
-  /**
-   * Records the ended attempt and queues the next one as a delayed job: offered no sooner than its
-   * notBefore (its wake-up timer keeps the process alive). A retry keeps its job's slot; a job that ran
-   * in a dead process adopts it, and the group's admission announces it queued (enqueueAdmitted), once.
-   */
-  private scheduleRetry(run: ActiveRun, effect: Extract<Effect, { kind: 'retry' }>): void {
-    const { leg, ended, delayMs, reason, line } = effect;
-    const held =
-      !this.jobGroups.holds(leg.id) && this.jobGroups.enter(leg, run.workflow, entryOf(run, leg.id));
-    this.records.retrying(run.id, leg, ended, { delayMs, reason }, this.now(), { held, line });
-    if (!held) this.dispatcher.enqueue(leg);
-  }
-
-  private grantLease(runner: RunnerSession, leg: Leg): void {
-    const run = this.runsByLeg.get(leg.id);
-    const spec = leg.makeSpec?.(leg.id);
-    if (!run || !spec) throw new Error(`job ${leg.id} was offered without a run or a spec`);
-    const lease = this.leases.grant(runner, leg.id);
-    const at = this.now();
-    const on = startedOn(runner);
-    run.coordinator.started(leg.id, at, on?.runner, lease.fencingToken);
-    this.records.started(run.id, leg, at, lease.fencingToken, on?.line);
-    const jobToken = this.options.issueJobToken?.(leg.id, run.id, spec.value.timeoutMs + lease.ttlMs);
-    runner.transport.send(leaseMessage(leg, spec, lease, jobToken));
-  }
-
-  /** The job's runner reported its end under its current lease (LeaseReports released the lease). */
-  private jobCompleted(run: ActiveRun, leg: Leg, message: JobCompleted): void {
-    const { outcome, outputs } = message;
-    const status = jobStatusOf(outcome);
-    const reason = 'reason' in outcome ? outcome.reason : undefined;
-    // The control plane's own clock, like startedAt: a runner's clock may differ.
-    const at = this.now();
-    const effects = run.coordinator.completed(
-      leg.id,
-      status,
-      outputs,
-      at,
-      reason,
-      outcome.kind === 'failed' ? { kind: 'failed', exitCode: outcome.exitCode } : undefined,
-    );
-    this.recordFinished(leg, outputs, at);
-    this.apply(run, effects);
-  }
-
   /** The runner said it is stopping for good: its leases (normally none: it drained) are lost now. */
   private runnerDeregistered(runner: RunnerSession, leased: readonly string[], reason: string): void {
     if (leased.length > 0)
       this.leases.runnerRevoked(runner.runnerId, leased, `the runner stopped: ${reason}`);
     const recorded = this.options.recordRunnerStopped?.(runner.runnerId) ?? Promise.resolve();
     void recorded.catch(() => undefined).then(() => runner.transport.send({ type: 'deregistered' }));
-  }
-
-  /** A running job lost its runner: requeued as a new attempt, failed, or cancelled (lostJobEnd). */
-  private loseRunner(jobId: string, why: string, cancelling: string | undefined): void {
-    const run = this.runsByLeg.get(jobId);
-    const leg = run?.coordinator.legById(jobId);
-    if (!run || !leg || leg.status !== 'running') return;
-    const end = lostJobEnd(run.workflow.jobs.get(leg.key)?.onRunnerLost ?? 'requeue', why, cancelling);
-    const at = this.now();
-    this.records.runnerLost(leg, at);
-    if (end.kind === 'end') {
-      this.dispatcher.forget(jobId);
-      const effects = run.coordinator.completed(jobId, end.status, {}, at, end.reason, end.outcome);
-      this.recordFinished(leg);
-      this.apply(run, effects);
-      return;
-    }
-    const requeued = run.coordinator.requeueLost(jobId, end.reason, at);
-    if (requeued === undefined) return;
-    this.dispatcher.requeue(leg);
-    this.records.requeued(run.id, requeued, at);
-    this.dispatcher.dispatch();
-  }
-
-  /** `at`: the time the caller just read, when it did (a reading is a call into the runtime). */
-  private recordFinished(leg: Leg, outputs: Readonly<Record<string, string>> = {}, at?: number): void {
-    if (!isTerminal(leg.status)) return;
-    const release = this.jobGroups.releaseOf(leg, this.runsByLeg.get(leg.id));
-    if (release !== undefined) this.writes.write(release);
-    this.records.finished(leg, outputs, at ?? this.now());
-  }
-
-  private completeRun(run: ActiveRun): void {
-    if (run.completing) return;
-    run.completing = true;
-    const status = run.coordinator.status();
-    const finishedAt = this.now();
-    const end = () => this.stores.runs.updateRun(run.id, { status, finishedAt });
-    storeRunEnd(this.writes, run, end, () => {
-      for (const [legId, owner] of this.runsByLeg) if (owner === run) this.runsByLeg.delete(legId);
-      settleRun(run, status, () => this.emit(completedEvent(run, status, finishedAt)));
-    });
-  }
-
-  /** A job-level concurrency group gave the job its slot. */
-  private enqueueAdmitted(leg: Leg): void {
-    if (leg.status !== 'queued' || !this.runsByLeg.has(leg.id)) return;
-    this.dispatcher.enqueue(leg);
-    this.records.queued(leg, this.now());
-    this.dispatcher.dispatch();
-  }
-
-  /** Replaced while waiting for its job-level group (it ends cancelled), or asked to cancel while running. */
-  private endByGroup(leg: Leg, status: 'cancelled' | 'failed', reason: string): void {
-    const run = this.runsByLeg.get(leg.id);
-    if (!run || isTerminal(leg.status)) return;
-    // A running job's runner says why in its log (cancellingLine).
-    if (leg.status === 'running' && status === 'cancelled') {
-      this.apply(run, [{ kind: 'cancel', leg, immediate: false, reason }]);
-      return;
-    }
-    this.systemLog(leg, reason);
-    this.dispatcher.forget(leg.id);
-    const effects = run.coordinator.completed(leg.id, status, {}, this.now(), reason);
-    this.recordFinished(leg);
-    this.apply(run, effects);
-  }
-
-  private systemLog(leg: Leg, text: string): void {
-    const run = this.runsByLeg.get(leg.id);
-    if (run !== undefined) this.records.systemLog(run.id, leg, text, this.now());
   }
 
   private now(): number {

@@ -314,7 +314,7 @@ export class RunCoordinator {
     // morning did not run its lost job all night. Never before the attempt started, nor after now.
     const lostAt = Math.min(at, Math.max(this.lostAt?.get(leg.id) ?? at, leg.startedAt ?? 0));
     if (this.stateOf(leg).job.onRunnerLost === 'fail') {
-      // As for a lost lease (ControlPlane.loseRunner, then completed()): `retry.when: [runner-lost]`
+      // As for a lost lease (JobLifecycle.loseRunner, then completed()): `retry.when: [runner-lost]`
       // may still give the job its next attempt, after the policy's delay (counted from now).
       const outcome: AttemptOutcome = { kind: 'runner_lost' };
       const decision = this.retryDecision(leg, outcome);
