@@ -377,6 +377,14 @@ function buildProgram(setExit: (code: number) => void): Command {
       "a job's output kept in its log, e.g. 100MiB or 1GiB; past it the rest is left out, said in one line, and the job goes on (default: 100MiB)",
     )
     .option(
+      '--job-started-hook <file>',
+      "a bash script run before every job, in its directory with the job's GITHUB_* variables; its output goes to the job's log, and when it fails so does the job, before any step (default: $VALKYRIE_RUNNER_HOOK_JOB_STARTED)",
+    )
+    .option(
+      '--job-completed-hook <file>',
+      'a bash script run after every job, cancelled ones too; when it fails so does the job (default: $VALKYRIE_RUNNER_HOOK_JOB_COMPLETED)',
+    )
+    .option(
       '--ephemeral',
       "take one job, then stop as on SIGTERM once it ends (exit 0, whatever the job's outcome): a fresh runner per job, as GitHub's ephemeral runners; not with --capacity above 1",
     )

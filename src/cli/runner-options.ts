@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatBytes, parseByteSize } from '../bundle/size.js';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
+import type { JobHooks } from '../runner/job-hooks.js';
 import type { JobLogLimit } from '../runner/log-batcher.js';
 import { serverBaseUrl } from './api-client.js';
 import { UsageError } from './exit-codes.js';
@@ -24,6 +25,8 @@ export interface RunnerCommandOptions {
   readonly maxLogSize?: string;
   readonly ephemeral?: boolean;
   readonly idleTimeout?: string;
+  readonly jobStartedHook?: string;
+  readonly jobCompletedHook?: string;
 }
 
 export type RunnerProtocol = 'auto' | 'ws' | 'http';
@@ -48,6 +51,8 @@ export interface RunnerSettings {
   readonly ephemeral: boolean;
   /** Stop once no job has run for this long (AutoStop); undefined: never. */
   readonly idleTimeoutMs: number | undefined;
+  /** Absolute paths of the scripts run around every job. */
+  readonly hooks: JobHooks;
 }
 
 /** `--max-log-size`'s default: GitLab Runner's 4 MiB cuts off ordinary verbose builds; 100 MiB rarely. */
@@ -86,6 +91,7 @@ export function resolveRunnerSettings(
     logLimit: logLimit(options.maxLogSize),
     ephemeral,
     idleTimeoutMs: idleTimeout(options.idleTimeout),
+    hooks: jobHooks(options, env, cwd),
   });
 }
 
@@ -127,6 +133,38 @@ function capacity(value: string | undefined): number {
       `--capacity must be a whole number from 1 to 1024, received ${JSON.stringify(value)}`,
     );
   return n;
+}
+
+/**
+ * `--job-started-hook` / `--job-completed-hook`, or VALKYRIE_RUNNER_HOOK_JOB_STARTED / _COMPLETED (as
+ * GitHub's runner reads ACTIONS_RUNNER_HOOK_JOB_STARTED): each a readable file, checked now so that a
+ * typo stops the runner at its start rather than failing every job it takes.
+ */
+function jobHooks(options: RunnerCommandOptions, env: NodeJS.ProcessEnv, cwd: string): JobHooks {
+  const hook = (flag: string, given: string | undefined, variable: string) => {
+    const value = given ?? (env[variable] || undefined);
+    if (value === undefined) return {};
+    const from = given === undefined ? variable : flag;
+    const file = resolve(cwd, value);
+    try {
+      if (!statSync(file).isFile()) throw new UsageError(`${from}: ${file} is not a file`);
+      accessSync(file, constants.R_OK);
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`${from}: cannot read ${file}: ${readFailureText(error)}`);
+    }
+    return { file };
+  };
+  const started = hook('--job-started-hook', options.jobStartedHook, 'VALKYRIE_RUNNER_HOOK_JOB_STARTED');
+  const completed = hook(
+    '--job-completed-hook',
+    options.jobCompletedHook,
+    'VALKYRIE_RUNNER_HOOK_JOB_COMPLETED',
+  );
+  return Object.freeze({
+    ...(started.file === undefined ? {} : { started: started.file }),
+    ...(completed.file === undefined ? {} : { completed: completed.file }),
+  });
 }
 
 /** At least a second: a runner that stops before a job could reach it is a mistake, not a setting. */

@@ -15,6 +15,7 @@ import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { type Completion, CompletionsInDoubt, maxCompletionsInDoubt } from './completions-in-doubt.js';
 import type { HostDescription } from './host.js';
+import type { JobHooks } from './job-hooks.js';
 import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
 import { JobWorkspaces, type WorkspaceFor } from './job-workspaces.js';
 import { type JobLogLimit, LogBatcher } from './log-batcher.js';
@@ -79,6 +80,8 @@ export interface RunnerAgentOptions {
   readonly onMode?: (mode: RunnerMode) => void;
   /** A line for the operator (stderr): a completion in doubt dropped because too many are held. */
   readonly warn?: (line: string) => void;
+  /** The operator's scripts around every job (job-hooks.ts). */
+  readonly hooks?: JobHooks;
   /** Told how many jobs it runs each time a leased job starts or ends (`valkyrie runner --ephemeral`). */
   readonly onRunning?: (running: number) => void;
 }
@@ -457,7 +460,7 @@ export class RunnerAgent {
         job = prepared.job;
       }
       directories = this.directories.acquire();
-      const { host, baseEnv, stateDir } = this.options;
+      const { host, baseEnv, stateDir, hooks } = this.options;
       const executor = this.options.createExecutor(job);
       const { taskPool } = this;
       return await runJob(job, {
@@ -470,6 +473,7 @@ export class RunnerAgent {
         killSignal,
         taskPool,
         stateDir,
+        hooks,
       });
     } catch (error) {
       const reason = messageOf(error);

@@ -12,6 +12,7 @@ import { runCheckoutStep } from './checkout-builtin.js';
 import { applyCommandFiles, type CommandFileTexts } from './file-commands.js';
 import type { HostDescription } from './host.js';
 import { jobContext, jobEnv } from './job-context.js';
+import { type HookKind, type JobHooks, runJobHook } from './job-hooks.js';
 import { type Output, runActionStep } from './local-action-step.js';
 import { runShellStep } from './run-step.js';
 import { SecretMasker } from './secret-masker.js';
@@ -51,6 +52,8 @@ export interface JobRunOptions {
   readonly taskPool: TaskPoolHolder;
   /** Local mode's state directory, which hashFiles() leaves out (hash-files.ts). */
   readonly stateDir?: string;
+  /** The runner operator's scripts around the job (job-hooks.ts). */
+  readonly hooks?: JobHooks;
 }
 
 export interface JobRunResult {
@@ -114,10 +117,14 @@ class JobExecution {
     try {
       await this.options.executor.prepare();
       writeEventFile(this.spec, this.options.directories);
-      for (const step of this.spec.steps) {
-        if (this.options.killSignal.aborted) break;
-        await this.runStep(step);
-      }
+      const { hooks } = this.options;
+      if (hooks?.started === undefined || (await this.hook('started', hooks.started)))
+        for (const step of this.spec.steps) {
+          if (this.options.killSignal.aborted) break;
+          await this.runStep(step);
+        }
+      if (hooks?.completed !== undefined && !this.options.killSignal.aborted)
+        await this.hook('completed', hooks.completed);
       return { outcome: this.outcome(), outputs: this.evaluateOutputs() };
     } catch (error) {
       this.systemLog(-1, `error: ${messageOf(error)}`);
@@ -127,6 +134,19 @@ class JobExecution {
       this.options.signal.removeEventListener('abort', onCancel);
       await this.options.executor.cleanup();
     }
+  }
+
+  /**
+   * runJobHook; false when the hook failed, which fails the job unless a step did first. A cancelled
+   * job's job-completed hook still runs: only a kill stops it. Its lines are the job's, masked.
+   */
+  private async hook(kind: HookKind, file: string): Promise<boolean> {
+    const signal = kind === 'started' ? this.options.signal : this.options.killSignal;
+    const log = (stream: LogEntry['stream'], text: string) =>
+      this.options.reporter.log({ stepIndex: -1, stream, at: Date.now(), text: this.masker.mask(text) });
+    const failure = await runJobHook(kind, file, { ...this.options, spec: this.spec, signal, log });
+    if (failure !== undefined && !this.failed) [this.failed, this.failureReason] = [true, failure];
+    return failure === undefined;
   }
 
   /** The job's log says why it stops, once, as GitHub's does. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/exit-codes.js';
 import { defaultMaxLogBytes, resolveRunnerSettings } from '../../src/cli/runner-options.js';
@@ -46,5 +49,29 @@ describe('valkyrie runner --ephemeral and --idle-timeout', () => {
       expect(() => resolveRunnerSettings({ ...server, idleTimeout: bad }, {}, '/tmp')).toThrow(
         new RegExp(`--idle-timeout must be .* of at least 1s, received "${bad}"`),
       );
+  });
+});
+
+describe('valkyrie runner --job-started-hook and --job-completed-hook', () => {
+  it('resolve a flag from the directory the runner starts in, and fall back to the VALKYRIE_RUNNER_HOOK_* variables', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vk-hooks-'));
+    try {
+      writeFileSync(join(dir, 'a.sh'), 'true\n');
+      writeFileSync(join(dir, 'b.sh'), 'true\n');
+      const env = {
+        VALKYRIE_RUNNER_HOOK_JOB_STARTED: join(dir, 'b.sh'),
+        VALKYRIE_RUNNER_HOOK_JOB_COMPLETED: join(dir, 'b.sh'),
+      };
+      expect(resolveRunnerSettings({ ...server, jobStartedHook: 'a.sh' }, env, dir).hooks).toEqual({
+        started: join(dir, 'a.sh'),
+        completed: join(dir, 'b.sh'),
+      });
+      expect(resolveRunnerSettings(server, {}, dir).hooks).toEqual({});
+      expect(() => resolveRunnerSettings({ ...server, jobCompletedHook: 'c.sh' }, {}, dir)).toThrow(
+        /^--job-completed-hook: cannot read .*c\.sh: /,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

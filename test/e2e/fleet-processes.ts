@@ -68,6 +68,30 @@ function startRunnerProcess(
   return startProcess(workspace, ['runner', '--server', serverUrl, '--token', registration, ...own, ...args]);
 }
 
+/**
+ * startRunnerProcess, added to `processes` and waited for until it says it connected; a runner that
+ * exits first fails the wait with what it printed.
+ */
+export async function startConnectedRunner(
+  workspace: Workspace,
+  processes: StartedProcess[],
+  serverUrl: string,
+  registration: string,
+  name: string,
+  args: readonly string[] = [],
+): Promise<StartedProcess> {
+  const runner = startRunnerProcess(workspace, serverUrl, registration, name, args);
+  processes.push(runner);
+  await waitFor(
+    () => /connected to/.test(runner.stdout()) || runner.child.exitCode !== null,
+    20_000,
+    `runner ${name} to connect`,
+  );
+  if (runner.child.exitCode !== null)
+    throw new Error(`runner ${name} exited ${runner.child.exitCode}: ${runner.stderr()}`);
+  return runner;
+}
+
 /** A test file's afterAll: SIGKILLs those of `processes` still running, and waits for all of them to end. */
 export async function killAll(processes: readonly StartedProcess[]): Promise<void> {
   for (const started of processes) if (started.child.exitCode === null) started.child.kill('SIGKILL');

@@ -284,6 +284,7 @@ async function serve(
     baseEnv: inheritedEnvironment(process.env),
     switches: transport,
     logLimit: settings.logLimit,
+    hooks: settings.hooks,
     ...(capabilities === undefined ? {} : { capabilities }),
     onMode: (mode) => say(modeLine(mode, credentials.runnerId)),
     onRunning: (running) => autoStop.running(running),
