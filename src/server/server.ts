@@ -162,9 +162,11 @@ export class ValkyrieServer implements AsyncDisposable {
     const { stores } = options;
     const clock = options.clock ?? systemClock;
     let poll: LongPollAcceptor<ControlMessage, RunnerMessage, string> | undefined;
+    let withdrawAdmin = async () => {};
     try {
       const authority = await TokenAuthority.open(stores.tokens, clock);
       const generated = await authority.bootstrapAdmin(options.adminToken);
+      if (generated !== undefined) withdrawAdmin = () => authority.withdrawBootstrapped(generated);
       const driven = new Map<string, DrivenRun>();
       const logError =
         options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
@@ -328,6 +330,7 @@ export class ValkyrieServer implements AsyncDisposable {
     } catch (error) {
       // The long-poll sweeper's timer would keep the process alive after a failed start.
       poll?.close();
+      await withdrawAdmin().catch(() => undefined);
       await stores.close().catch(() => undefined);
       throw error;
     }

@@ -81,6 +81,16 @@ export class TokenAuthority {
     return token;
   }
 
+  /**
+   * Takes back a first admin token bootstrapAdmin made, by its text, when the server that made it
+   * fails to start (its port taken) before printing it: revoked, so that the next start makes and
+   * prints another instead of finding this one, which nobody saw.
+   */
+  async withdrawBootstrapped(token: string): Promise<void> {
+    const id = token.slice(apiPrefix.length).split('.', 1)[0];
+    if (id !== undefined && id !== '') await this.store.revoke(id, this.clock.now());
+  }
+
   /** Stores a new token and returns its text, which is never available again. */
   async create(request: NewToken): Promise<{ record: TokenRecord; token: string }> {
     const id = randomBytes(6).toString('hex');

@@ -135,6 +135,21 @@ describe('valkyrie server', () => {
     expect(taken.code).toBe(2);
     expect(taken.stderr).toContain('is already in use');
     expect(taken.stderr.trim().split('\n')).toHaveLength(1);
+    // The failed first start on `other` showed no admin token: the next start there makes one and shows it.
+    const again = await startServer(workspace, ['--data-dir', 'other']);
+    children.push(again.child);
+    expect(again.stderr()).toContain('Created the first admin token');
+    const admin = again.stderr().trim().split('\n').at(-1) ?? '';
+    const listed = await fetch(`${again.url}/api/v1/tokens`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(listed.status).toBe(200);
+    const tokens = ((await listed.json()) as { tokens: { role: string; revokedAt?: number }[] }).tokens;
+    expect(
+      tokens.filter((token) => token.role === 'admin').map((token) => token.revokedAt !== undefined),
+    ).toEqual([true, false]);
+    again.child.kill('SIGTERM');
+    expect((await again.done).code).toBe(0);
     const cert = workspace.write('cert.pem', 'not a certificate');
     const tls = await workspace.run(['server', '--port', '0', '--tls-cert', cert, '--tls-key', cert]);
     expect(tls.code).toBe(2);
