@@ -18,6 +18,8 @@ export class AutoStop {
   private request: (reason: string) => void = () => {};
   private idleTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** An ephemeral runner took its one job: it is not to come back as itself (its credential goes). */
+  tookItsJob = false;
 
   constructor(private readonly settings: AutoStopSettings) {
     this.requested = new Promise((resolve) => {
@@ -33,6 +35,7 @@ export class AutoStop {
   running(count: number): void {
     if (this.stopped) return;
     if (count > 0 && this.settings.ephemeral) {
+      this.tookItsJob = true;
       this.stop('ran its one job (--ephemeral); it takes no other');
       return;
     }

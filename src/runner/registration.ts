@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../core/error-message.js';
 import { parseErrorBody } from '../protocol/handshake.js';
@@ -94,6 +94,31 @@ export async function registerRunner(
     return { kind: 'rejected', status: response.status, code: 'VK_PROTOCOL', message };
   }
   return { kind: 'registered', credentials: { server, runnerId, credential } };
+}
+
+/**
+ * Revokes the credential the runner connects with (DELETE /api/v1/runner/credential), so that nothing
+ * can connect as this runner again, and removes it from the work dir. Returns why the revocation
+ * failed, or undefined when it was done (the file is removed either way: this runner is not coming back).
+ */
+export async function revokeOwnCredentials(
+  workDir: string,
+  credentials: RunnerCredentials,
+): Promise<string | undefined> {
+  rmSync(join(workDir, credentialsFileName), { force: true });
+  try {
+    const response = await fetch(`${credentials.server}/api/v1/runner/credential`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${credentials.credential}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (response.status === 204) return undefined;
+    const text = await response.text().catch(() => '');
+    const { code, message } = parseErrorBody(text, response.status);
+    return `${response.status} ${code}: ${message}`;
+  } catch (error) {
+    return plainServerLine(new URL(credentials.server).origin, error) ?? messageOf(error);
+  }
 }
 
 function parseJson(text: string): Record<string, unknown> | undefined {

@@ -22,7 +22,9 @@ function commonResponses(route: RouteMeta): Record<number, ResponseSpec> {
         ? "VK_FORBIDDEN: not this job's token; the body was not read"
         : access === 'register'
           ? 'VK_FORBIDDEN: not a runner registration token; the body was not read'
-          : `VK_FORBIDDEN: the token lacks the ${access} role; the body was not read`,
+          : access === 'credential'
+            ? "VK_FORBIDDEN: not a runner's credential; the body was not read"
+            : `VK_FORBIDDEN: the token lacks the ${access} role; the body was not read`,
     );
     responses[503] = error('VK_SHUTTING_DOWN: the server is shutting down');
   }
@@ -84,7 +86,7 @@ export function openApiDocument(routes: readonly RouteMeta[], version: string): 
       description:
         'Every error is a JSON body {code, message, path?}. Authenticate with Authorization: Bearer <token>. ' +
         'x-valkyrie-access names the role a route needs: read < submit < admin; register takes a runner ' +
-        "registration token; job takes the job's own token.",
+        "registration token; credential a runner's own credential; job takes the job's own token.",
     },
     components: {
       schemas: schemas.components(),

@@ -7,7 +7,8 @@ import type { Principal, TokenAuthority } from './tokens.js';
  * Who may call a route. `read` < `submit` < `admin` are API roles (admin may do everything);
  * `register` takes a runner registration token; `job` takes the job token of the `:jobId` in the URL.
  */
-export type Access = 'public' | 'read' | 'submit' | 'admin' | 'register' | 'job';
+/** `credential`: a runner's own credential (what it connects with), for what concerns that runner alone. */
+export type Access = 'public' | 'read' | 'submit' | 'admin' | 'register' | 'job' | 'credential';
 
 export interface RouteInput<B, Q, P, H = undefined> {
   readonly body: B;
@@ -131,11 +132,22 @@ export function authorize(access: Access, principal: Principal, params: unknown)
   if (principal.kind !== 'token') throw forbidden("a job token may call its own job's routes only");
   if (access === 'register') {
     if (principal.role === 'runner') return;
-    throw forbidden(`registering a runner takes a runner registration token, not a ${principal.role} token`);
+    throw forbidden(
+      `registering a runner takes a runner registration token, not ${aRole(principal.role)} token`,
+    );
+  }
+  if (access === 'credential') {
+    if (principal.role === 'credential') return;
+    throw forbidden(`this takes a runner's own credential, not ${aRole(principal.role)} token`);
   }
   const role = principal.role;
   if (role === 'runner' || role === 'credential' || roleRank[role] < roleRank[access])
-    throw forbidden(`a ${role} token may not do this; it needs the ${access} role`);
+    throw forbidden(`${aRole(role)} token may not do this; it needs the ${access} role`);
+}
+
+/** The role with its article: `an admin`, `a read`. */
+function aRole(role: string): string {
+  return `${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}`;
 }
 
 function forbidden(message: string): ApiError {

@@ -97,7 +97,7 @@ function lines(path: string): string[] {
 }
 
 describe('valkyrie runner stopping by itself', () => {
-  it('--ephemeral runs one job, exits 0 once it ends and is listed stopped; the next runner takes the other job', async () => {
+  it('--ephemeral runs one job, exits 0 once it ends, its credential revoked and gone; the next runner takes the other job', async () => {
     const marker = join(ws.dir, 'ephemeral.log');
     const file = ws.write(
       'ephemeral.yml',
@@ -126,7 +126,17 @@ ${['one', 'two']
     const ran = lines(marker);
     expect(ran).toHaveLength(1);
     expect(ran[0]).toMatch(/^(one|two) eph-1$/);
-    expect(await listed('eph-1')).toMatchObject({ connected: false, stoppedAt: expect.any(Number) });
+    // As GitHub removes an ephemeral runner: it is off the list, and nothing can connect as it again.
+    const id = /as ([0-9a-f]{12});/.exec(exited.stdout)?.[1] ?? 'no id';
+    expect(exited.stdout).toContain(`revoked its credential ${id} (--ephemeral)\nvalkyrie runner: stopped\n`);
+    expect(await listed('eph-1')).toBeUndefined();
+    expect(existsSync(join(ws.dir, 'runner-eph-1', 'runner.json'))).toBe(false);
+    const tokens = await (await callApi(server.url, admin, 'GET', '/api/v1/tokens')).json();
+    expect(
+      (tokens as { tokens: { id: string; revokedAt?: number }[] }).tokens.find((t) => t.id === id),
+    ).toMatchObject({
+      revokedAt: expect.any(Number),
+    });
     expect(follow.child.exitCode).toBeNull();
 
     const second = await startRunner('eph-2', 'eph', ['--ephemeral']);

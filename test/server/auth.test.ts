@@ -133,6 +133,28 @@ describe('authentication and authorization', () => {
     const tampered = `${jobToken.slice(0, -2)}xx`;
     expect((await request('GET', `/api/v1/jobs/${a}/workspace`, { token: tampered })).status).toBe(401);
   });
+
+  it('lets a runner revoke its own credential, and nothing else: 403 for other tokens, saying which role', async () => {
+    const { request, token, server } = await startTestServer();
+    const own = await credential(request, token);
+    const admin = await request('DELETE', '/api/v1/runner/credential');
+    expect(admin).toMatchObject({
+      status: 403,
+      body: { code: 'VK_FORBIDDEN', message: "this takes a runner's own credential, not an admin token" },
+    });
+    const read = await request('DELETE', '/api/v1/runner/credential', { token: await token('read') });
+    expect(read.body).toMatchObject({ message: "this takes a runner's own credential, not a read token" });
+    expect((await request('GET', '/api/v1/runs', { token: own })).status).toBe(403);
+    expect((await request('DELETE', '/api/v1/runner/credential', { token: own })).status).toBe(204);
+    const id = own.split('.')[1];
+    const listed = (await request('GET', '/api/v1/tokens')).body as {
+      tokens: { id: string; revokedAt?: number }[];
+    };
+    expect(listed.tokens.find((row) => row.id === id)?.revokedAt).toEqual(expect.any(Number));
+    expect((await request('DELETE', '/api/v1/runner/credential', { token: own })).status).toBe(401);
+    expect((await request('GET', '/api/v1/runners')).body).toEqual({ runners: [] });
+    await server.destroy();
+  });
 });
 
 const twoJobs = `jobs:

@@ -27,6 +27,7 @@ import {
   type RunnerCredentials,
   readCredentials,
   registerRunner,
+  revokeOwnCredentials,
   writeCredentials,
 } from '../../runner/registration.js';
 import { inheritedEnvironment } from '../../runner/step-environment.js';
@@ -393,6 +394,15 @@ async function serve(
     }
     await closeTransport(transport);
     connectionLines.close();
+    if (autoStop.tookItsJob) {
+      // As GitHub removes an ephemeral runner: a job that read runner.json cannot go on as this runner.
+      const failed = await revokeOwnCredentials(settings.workDir, credentials);
+      if (failed === undefined) say(`revoked its credential ${credentials.runnerId} (--ephemeral)`);
+      else
+        complain(
+          `could not revoke its credential ${credentials.runnerId} (--ephemeral): ${failed}; revoke it with valkyrie token revoke ${credentials.runnerId}`,
+        );
+    }
     say('stopped');
     if (shutdown.level < 2) return ExitCode.succeeded;
     return shutdown.terminated ? ExitCode.terminated : ExitCode.interrupted;

@@ -7,9 +7,17 @@ import { errorSchema, idParams, tokenCreatedSchema, tokenCreateSchema, tokenSche
 /** Registration tokens expire; a day is enough to bring a fleet of runners up. */
 const defaultRegistrationTtlMs = 24 * 3_600_000;
 
-/** Tokens: create, list and revoke (admin only). */
+/** Tokens: create, list and revoke (admin only); a runner may revoke its own credential. */
 export function accessRoutes(context: ApiContext): Route[] {
   const { authority } = context;
+  /** Revokes token `id`; a runner's credential also ends its sessions and takes it off the runner list. */
+  const revoke = async (id: string) => {
+    await authority.revoke(id);
+    // Before anything else is awaited: from the revocation on, no offer goes to the runner here.
+    context.revocations.revoked(id);
+    // A runner's id is its credential's: with the credential gone, it can never come back as itself.
+    await context.runners.forget(id);
+  };
   return [
     defineRoute({
       method: 'POST',
@@ -62,11 +70,24 @@ export function accessRoutes(context: ApiContext): Route[] {
         404: { description: 'VK_TOKEN_NOT_FOUND', schema: errorSchema },
       },
       async handle({ params }) {
-        await authority.revoke(params.id);
-        // Before anything else is awaited: from the revocation on, no offer goes to the runner here.
-        context.revocations.revoked(params.id);
-        // A runner's id is its credential's: with the credential gone, it can never come back as itself.
-        await context.runners.forget(params.id);
+        await revoke(params.id);
+        return { status: 204 };
+      },
+    }),
+    defineRoute({
+      method: 'DELETE',
+      url: '/api/v1/runner/credential',
+      operationId: 'revokeOwnCredential',
+      summary:
+        'A runner revokes the credential it calls with, as one that takes one job (valkyrie runner --ephemeral) does once done: as DELETE /api/v1/tokens/:id of it, its sessions end and it leaves the runner list, and nothing can connect as that runner again',
+      access: 'credential',
+      responses: {
+        204: { description: 'revoked' },
+      },
+      async handle({ principal }) {
+        const id = principal?.kind === 'token' ? principal.id : undefined;
+        if (id === undefined) throw new Error('a credential route called without a token principal');
+        await revoke(id);
         return { status: 204 };
       },
     }),
