@@ -139,6 +139,7 @@ const workflowExpected = 'expected the workflow as YAML text or as a JSON object
 
 /** A JSON value in words, for messages: `the number 5`, `an array`, `null`. */
 function describeJson(value: unknown): string {
+  if (value === undefined) return 'nothing (the key is required)';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' || typeof value === 'string'

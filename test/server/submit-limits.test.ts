@@ -73,7 +73,7 @@ describe('submitting hostile workflows', () => {
 });
 
 describe('submit validation messages', () => {
-  it('says what the workflow field received when it is neither text nor an object', async () => {
+  it('says what the workflow field received when it is neither text nor an object, or is missing', async () => {
     const { request } = await startTestServer();
     for (const [workflow, received] of [
       [5, 'the number 5'],
@@ -81,8 +81,11 @@ describe('submit validation messages', () => {
       [['jobs'], 'an array'],
       [null, 'null'],
       ['', 'an empty string'],
+      [undefined, 'nothing (the key is required)'],
     ] as const) {
-      const response = await request('POST', '/api/v1/runs', { body: { workflow } });
+      const response = await request('POST', '/api/v1/runs', {
+        body: workflow === undefined ? {} : { workflow },
+      });
       expect(response, String(workflow)).toMatchObject({
         status: 400,
         body: {
