@@ -172,17 +172,24 @@ export class TokenAuthority {
   }
 }
 
+/** An admin token set by hand opens everything: at least this many characters. */
+export const minAdminTokenLength = 16;
+
 /**
  * Why `text` can never authenticate as the admin token, or undefined when it can. A request carries
  * its token as the one word after `Bearer` (`bearer`), and an HTTP header carries only visible ASCII
- * faithfully, so a space or any other character would never arrive as set; and a `vkj.` text is
- * checked as a job token, never compared with the stored tokens. The text itself is never shown.
+ * faithfully, so a space or any other character would never arrive as set; a `vkj.` text is checked
+ * as a job token, never compared with the stored tokens; and a short one could be guessed. The text
+ * itself is never shown.
  */
 export function adminTokenProblem(text: string): string | undefined {
   if (text.startsWith(jobPrefix))
     return `starts with "${jobPrefix}", the form of a job token: a request presenting it is checked as a job token and never logs in; choose another text`;
   const index = text.search(/[^\x21-\x7e]/);
-  if (index === -1) return undefined;
+  if (index === -1)
+    return text.length < minAdminTokenLength
+      ? `is ${text.length} character${text.length === 1 ? '' : 's'} long: an admin token needs at least ${minAdminTokenLength}, so that it cannot be guessed (openssl rand -hex 32 makes one)`
+      : undefined;
   const found = /\s/.test(text.charAt(index))
     ? 'a space or other white space'
     : 'a character that is not visible ASCII';

@@ -218,5 +218,13 @@ describe('valkyrie server', () => {
       stderr:
         'valkyrie: VALKYRIE_ADMIN_TOKEN has a space or other white space at character 3: a token must be one word of visible ASCII characters (! to ~), as it is sent in "Authorization: Bearer <token>"\n',
     });
+    expect(await start('x')).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        'valkyrie: VALKYRIE_ADMIN_TOKEN is 1 character long: an admin token needs at least 16, so that it cannot be guessed (openssl rand -hex 32 makes one)\n',
+    });
+    // One short of the least is refused as well; 16 (test/server/helpers.ts's) starts.
+    expect(await start('fifteen-chars-x')).toMatchObject({ code: 2 });
   });
 });
