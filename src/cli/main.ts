@@ -353,7 +353,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       '--token-file <file>',
       "the registration token from a file instead, kept out of the runner's command line (which ps shows every user)",
     )
-    .option('--name <name>', 'the name this runner is shown under (default: the host name)')
+    .option(
+      '--name <name>',
+      'the name this runner is shown under (default: the name it registered under, else the host name)',
+    )
     .option(
       '--labels <labels>',
       'extra labels, comma-separated, e.g. gpu,region=eu (repeatable); self-hosted, os and arch labels are added, and the hosted labels of the OS (ubuntu-latest, …)',

@@ -11,6 +11,8 @@ export interface RunnerCredentials {
   readonly server: string;
   readonly runnerId: string;
   readonly credential: string;
+  /** The name it registered under: a later start without --name keeps it (files of older runners lack it). */
+  readonly name?: string;
 }
 
 export type Registration =
@@ -33,10 +35,10 @@ export function readCredentials(workDir: string): RunnerCredentials | undefined 
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { server, runnerId, credential } = value as Record<string, unknown>;
+  const { server, runnerId, credential, name } = value as Record<string, unknown>;
   if (typeof server !== 'string' || typeof runnerId !== 'string' || typeof credential !== 'string')
     return undefined;
-  return { server, runnerId, credential };
+  return { server, runnerId, credential, ...(typeof name === 'string' && name !== '' ? { name } : {}) };
 }
 
 /** Written to a temporary file first, so a crash never leaves half a credential behind. */
@@ -93,7 +95,7 @@ export async function registerRunner(
     const message = `the server's answer has no runnerId and credential: ${text.slice(0, 200)}`;
     return { kind: 'rejected', status: response.status, code: 'VK_PROTOCOL', message };
   }
-  return { kind: 'registered', credentials: { server, runnerId, credential } };
+  return { kind: 'registered', credentials: { server, runnerId, credential, name: info.name } };
 }
 
 /**

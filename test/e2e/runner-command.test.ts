@@ -278,6 +278,7 @@ describe('valkyrie runner', () => {
       server: f.url,
       runnerId: 'rnr_cli',
       credential: 'rnr_cli',
+      name: 'cli-runner',
     });
     await until(() => f.plane.runners().length === 1, 'the runner to register');
     const [view] = f.plane.runners();

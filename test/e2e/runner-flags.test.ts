@@ -9,9 +9,11 @@ import {
   type StartedProcess,
   type StartedServer,
   startConnectedRunner,
+  startProcess,
   startServer,
   startSubmit,
 } from './fleet-processes.js';
+import { waitFor } from './process-state.js';
 
 /**
  * `valkyrie runner`'s flags for a runner's life, every part a real process. Stopping by itself:
@@ -194,6 +196,25 @@ jobs:
     const short = await refusedRunner(['--idle-timeout', '500ms']);
     expect(short.stderr).toContain('--idle-timeout must be a duration such as 250ms, 2s, 1m or 1h');
     expect(short.stderr).toContain('of at least 1s, received "500ms"');
+  }, 30_000);
+});
+
+describe('valkyrie runner --name', () => {
+  it('is kept in runner.json: a later start without --name goes on under the name it registered with', async () => {
+    const first = await startRunner('named-once', 'named', []);
+    first.child.kill('SIGTERM');
+    expect((await first.done).code).toBe(0);
+    const again = startProcess(ws, ['runner', '--server', server.url, '--work-dir', 'runner-named-once']);
+    processes.push(again);
+    await waitFor(
+      () => /connected to/.test(again.stdout()) || again.child.exitCode !== null,
+      20_000,
+      'the restart',
+    );
+    expect(again.stdout(), again.stderr()).toMatch(/^valkyrie runner: named-once connected to /m);
+    expect(await listed('named-once')).toMatchObject({ connected: true });
+    again.child.kill('SIGTERM');
+    expect((await again.done).code).toBe(0);
   }, 30_000);
 });
 

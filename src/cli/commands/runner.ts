@@ -68,7 +68,9 @@ const complain = (line: string) => process.stderr.write(`valkyrie runner: ${line
 export async function runnerCommand(options: RunnerCommandOptions): Promise<number> {
   const settings = resolveRunnerSettings(options, process.env, process.cwd());
   warmUpSpawner();
-  const host = describeHost(settings.name);
+  // Without --name, the name it registered under (as GitHub's and GitLab's runners keep theirs).
+  const stored = readCredentials(settings.workDir);
+  const host = describeHost(settings.name ?? (stored?.server === settings.server ? stored.name : undefined));
   const info: RunnerInfo = {
     name: host.name,
     labels: runnerLabels(host, settings.labels, { local: false, hosted: settings.hostedLabels }),
