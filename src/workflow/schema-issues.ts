@@ -99,9 +99,16 @@ function describeIssue(issue: z.core.$ZodIssue, path: YamlPath, received: unknow
     return `${subject} ${issue.message}, received ${describeValue(received)}`;
   const expected = expectedTypes(issue);
   if (expected.length > 0) {
-    return `${subject} must be ${joinAlternatives(expected)}, received ${describeValue(received)}`;
+    return `${subject} must be ${joinAlternatives(expected)}, received ${describeValue(received)}${retryCountHint(path, received)}`;
   }
   return `${subject}: ${issue.message}, received ${describeValue(received)}`;
+}
+
+/** GitLab's `retry: 2` (retries after the first run) written where Valkyrie's takes a mapping. */
+function retryCountHint(path: YamlPath, received: unknown): string {
+  if (path.at(-1) !== 'retry' || typeof received !== 'number' || !Number.isInteger(received) || received < 0)
+    return '';
+  return ` (for ${received} retr${received === 1 ? 'y' : 'ies'} after the first attempt, as GitLab's retry: ${received}, write retry: { max-attempts: ${received + 1} })`;
 }
 
 function expectedTypes(issue: z.core.$ZodIssue): string[] {

@@ -188,6 +188,19 @@ jobs:
     expect(error?.message).toContain('retry');
   });
 
+  it("says how to write GitLab's retry: N, and only for a whole number", () => {
+    const message = (retry: string) =>
+      parseWorkflow(singleJob(`    runs-on: x\n    retry: ${retry}\n`), 'ci.yml').diagnostics.find(
+        (d) => d.severity === 'error',
+      )?.message;
+    expect(message('2')).toBe(
+      "jobs.build.retry must be a mapping, received 2 (for 2 retries after the first attempt, as GitLab's retry: 2, write retry: { max-attempts: 3 })",
+    );
+    expect(message('1')).toContain('(for 1 retry after the first attempt');
+    expect(message('1.5')).toBe('jobs.build.retry must be a mapping, received 1.5');
+    expect(message('yes')).toBe('jobs.build.retry must be a mapping, received "yes"');
+  });
+
   it('keeps explicit job settings, expressions included', () => {
     const build = job(
       parseValid(
