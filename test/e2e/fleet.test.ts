@@ -437,8 +437,17 @@ jobs:
       VALKYRIE_TOKEN: readToken,
     });
     expect(denied.code).toBe(77);
-    expect(denied.stderr).toMatch(/VK_FORBIDDEN/);
+    expect(denied.stderr).toContain('VK_FORBIDDEN: a read token may not do this; it needs the submit role');
     expect(denied.stderr).not.toContain('    at ');
+    // With a bundle, the first request is the bodiless HEAD of the bundle check: the CLI says why itself.
+    const bundled = await ws.run(['submit', file], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: readToken,
+    });
+    expect(bundled.code).toBe(77);
+    expect(bundled.stderr).toContain(
+      'VK_FORBIDDEN: this token may not submit runs; it needs the submit or admin role (valkyrie token create --role submit)',
+    );
     const runsAfter = ((await (await api('GET', '/api/v1/runs', readToken)).json()) as { runs: unknown[] })
       .runs.length;
     expect(runsAfter).toBe(runsBefore);
