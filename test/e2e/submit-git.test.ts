@@ -120,4 +120,27 @@ describe('valkyrie submit from a git checkout', () => {
     expect(local.code, local.stderr).toBe(0);
     expect(stepLines(local.stdout)).toEqual(lines);
   }, 60_000);
+
+  it('says so when the workspace it sends is a folder inside the repository, not the whole of it', async () => {
+    checkout.write('docs/readme.txt', 'docs\n');
+    const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: submitToken };
+    const inside = await checkout.run(['submit', '../ci.yml'], env, join(checkout.dir, 'docs'));
+    expect(inside.code, inside.stderr).toBe(0);
+    const top = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: checkout.dir })
+      .toString()
+      .trim();
+    expect(inside.stderr).toContain(
+      `valkyrie: note: the workspace sent is ${join(checkout.dir, 'docs')}, a folder inside the git repository ${top}; its jobs see only that folder. To send the whole repository, run submit from ${top} or pass --workspace ${top}\n`,
+    );
+    // From the top, or with --workspace given, nothing is said.
+    const atTop = await checkout.run(['submit', 'ci.yml'], env);
+    expect(atTop.code, atTop.stderr).toBe(0);
+    expect(atTop.stderr).not.toContain('note:');
+    const given = await checkout.run(
+      ['submit', '../ci.yml', '--workspace', '.'],
+      env,
+      join(checkout.dir, 'docs'),
+    );
+    expect(given.stderr).not.toContain('note:');
+  }, 60_000);
 });

@@ -1,7 +1,8 @@
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
+import { gitWorkTreeTop } from '../../bundle/workspace-files.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
@@ -108,6 +109,7 @@ export async function submitCommand(
   const secrets = newRunSecrets(options);
   warnIfCleartext(server);
 
+  if (options.bundle !== false && options.workspace === undefined) await warnIfSubdirectory(workspace);
   try {
     const bundle = options.bundle === false ? undefined : await uploadWorkspace(client, workspace, maxBytes);
     const git = submittedGitContext(workspace, event.event, (line) => process.stderr.write(`${line}\n`));
@@ -237,6 +239,19 @@ function parseMaxBundleSize(value: string | undefined): number {
 
 function isFinished(status: string): boolean {
   return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+}
+
+/**
+ * The current directory is the workspace sent, also when it is a subdirectory of a git work tree
+ * (documented, as for `valkyrie run`); a user who expects the whole repository, as GitHub's checkout
+ * gives, is told which folder goes and how to send the repository instead.
+ */
+async function warnIfSubdirectory(workspace: string): Promise<void> {
+  const top = await gitWorkTreeTop(workspace);
+  if (top === undefined || realpathSync(top) === realpathSync(workspace)) return;
+  process.stderr.write(
+    `valkyrie: note: the workspace sent is ${workspace}, a folder inside the git repository ${top}; its jobs see only that folder. To send the whole repository, run submit from ${top} or pass --workspace ${top}\n`,
+  );
 }
 
 /** A missing workspace, or a file, is the user's to fix: one line and exit 2, before the server is asked. */
