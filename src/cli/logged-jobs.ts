@@ -9,8 +9,8 @@ interface NamedJob {
 }
 
 /**
- * The jobs `valkyrie logs RUN [JOB]` prints: all of them, or those `jobName` names — a key selects
- * every leg of a matrix job, a leg's name or a job id one job. VK_JOB_NOT_FOUND, listing the run's
+ * The jobs `valkyrie logs RUN [JOB]` prints: all of them, or those `jobName` names — a key or a matrix
+ * job's name (without its legs' values) selects every leg of it, a leg's name or a job id one job. VK_JOB_NOT_FOUND, listing the run's
  * jobs, when it names none; for a run still queued or running, which adds a job that needs others
  * (and its matrix legs) only once they finished, it says that the job may be to come.
  */
@@ -23,6 +23,9 @@ export function loggedJobs<Job extends NamedJob>(
   if (jobName === undefined) return jobs;
   const selected = jobs.filter((job) => job.name === jobName || job.key === jobName || job.id === jobName);
   if (selected.length > 0) return selected;
+  // A matrix job's own name, as GitHub shows it above its legs: `Build App` for `Build App (1)`, ….
+  const legs = jobs.filter((job) => job.name.startsWith(`${jobName} (`) && job.name.endsWith(')'));
+  if (legs.length > 0) return legs;
   const names = jobs.map((job) => job.name).join(', ');
   const unfinished = (unfinishedRunStatuses as readonly string[]).includes(run.status);
   const message = unfinished

@@ -27,6 +27,18 @@ describe('loggedJobs', () => {
     expect(loggedJobs(run, jobs, 'j1').map((job) => job.id)).toEqual(['j1']);
   });
 
+  it("picks every leg of a matrix job by the job's own name, as GitHub shows it above its legs", () => {
+    const named = [
+      { id: 'k1', name: 'Build App (1)', key: 'build' },
+      { id: 'k2', name: 'Build App (2)', key: 'build' },
+      { id: 'k3', name: 'Build App docs', key: 'docs' },
+    ];
+    const run = { id: '7', status: 'succeeded' };
+    expect(loggedJobs(run, named, 'Build App').map((job) => job.id)).toEqual(['k1', 'k2']);
+    expect(loggedJobs(run, named, 'Build App (2)').map((job) => job.id)).toEqual(['k2']);
+    expect(() => loggedJobs(run, named, 'Build')).toThrow(ValkyrieError);
+  });
+
   it('says a finished run has no such job, and lists the jobs it has', () => {
     for (const status of ['succeeded', 'failed', 'cancelled']) {
       const error = refusal(status, 'deploy');
