@@ -5,6 +5,7 @@ import { type CliResult, events, statuses, summary, Workspace } from './cli.js';
 import {
   callApi,
   createToken,
+  freePort,
   killAll,
   type StartedProcess,
   type StartedServer,
@@ -187,6 +188,19 @@ jobs:
     const view = (await (await callApi(server.url, admin, 'GET', `/api/v1/runs/${runId}`)).json()) as RunView;
     expect(view.run.status).toBe('succeeded');
   }, 60_000);
+
+  it('--idle-timeout counts while the server cannot be reached too: an autoscaled machine whose server is gone stops', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const away = await ws.run([
+      ...['runner', '--server', `http://127.0.0.1:${port}`, '--token', 'never-used-token'],
+      ...['--work-dir', join(ws.dir, '.valkyrie', 'idle-away'), '--idle-timeout', '1s'],
+    ]);
+    expect(away.code, away.stderr).toBe(0);
+    expect(away.stdout).toBe('valkyrie runner: no job ran for 1s (--idle-timeout): stopping\n');
+    expect(away.stderr).toContain(`cannot reach http://127.0.0.1:${port}`);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 30_000);
 
   it('refuses --ephemeral with a capacity above 1, and an idle timeout under a second: exit 2, nothing registered', async () => {
     const ephemeral = await refusedRunner(['--ephemeral', '--capacity', '2']);

@@ -78,6 +78,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   };
   const shutdown = new Shutdown();
   shutdown.listen();
+  const autoStop = new AutoStop(settings);
   // The transports' timers (reconnect backoff, keep-alive) do not keep the process alive; while it
   // waits for the server, an idle runner would otherwise just exit.
   const keepAlive = setInterval(() => {}, 2 ** 30);
@@ -98,19 +99,40 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     const detecting = detectCapabilities({ workDir: settings.workDir, signal: probing.signal }).catch(
       () => undefined,
     );
-    const credentials = await credentialsFor(settings, info, shutdown.signal);
-    if (typeof credentials === 'number') return credentials;
+    // The idle clock runs from the start: a runner that cannot reach its server runs no job either,
+    // and an autoscaled machine whose server is gone should still go away.
+    autoStop.start();
+    const connecting = new AbortController();
+    const stopConnecting = () => connecting.abort();
+    shutdown.signal.addEventListener('abort', stopConnecting, { once: true });
+    if (shutdown.signal.aborted) stopConnecting();
+    let idleBeforeServing: string | undefined;
+    // Only until connected: the signal then governs the connection's own reconnects (connectAuto).
+    let serving = false;
+    void autoStop.requested.then((reason) => {
+      if (serving) return;
+      idleBeforeServing = reason;
+      stopConnecting();
+    });
+    const early = (code: number) => {
+      if (idleBeforeServing !== undefined && !shutdown.stopping) say(`${idleBeforeServing}: stopping`);
+      return code;
+    };
+    const credentials = await credentialsFor(settings, info, connecting.signal);
+    if (typeof credentials === 'number') return early(credentials);
     // Directories a killed runner left behind; nothing runs in them now.
     rmSync(join(settings.workDir, 'jobs'), { recursive: true, force: true });
-    const transport = await connect(settings, credentials, shutdown.signal);
-    if (typeof transport === 'number') return transport;
+    const transport = await connect(settings, credentials, connecting.signal);
+    if (typeof transport === 'number') return early(transport);
+    serving = true;
     shutdown.connected();
     if (shutdown.stopping) {
       await closeTransport(transport);
       return ExitCode.succeeded;
     }
-    return await serve(settings, info, credentials, transport, await detecting, shutdown);
+    return await serve(settings, info, credentials, transport, await detecting, shutdown, autoStop);
   } finally {
+    autoStop.close();
     probing.abort();
     clearInterval(keepAlive);
     shutdown.unlisten();
@@ -266,6 +288,7 @@ async function serve(
   transport: AutoTransport<RunnerMessage, ControlMessage>,
   capabilities: RunnerCapabilities | undefined,
   shutdown: Shutdown,
+  autoStop: AutoStop,
 ): Promise<number> {
   // A workspace download that met an untrusted certificate: its job fails with the line, the runner stops.
   let certificateProblem: string | undefined;
@@ -273,7 +296,6 @@ async function serve(
   const certificateFailed = new Promise<void>((resolve) => {
     stopForCertificate = resolve;
   });
-  const autoStop = new AutoStop(settings);
   const agent = new RunnerAgent(transport, {
     info,
     host: describeHost(info.name),
@@ -322,7 +344,6 @@ async function serve(
     `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
       `capacity ${info.capacity}, labels ${info.labels.join(',')}${autoStopNote(settings)}`,
   );
-  autoStop.start();
   let stoppedBy: string | undefined;
   const autoStopped = autoStop.requested.then((reason) => {
     stoppedBy = reason;
