@@ -1,69 +1,23 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
-import type { ControlMessage, ResumedLease, RunnerMessage } from '../protocol/messages.js';
+import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { labelSetName } from '../selection/label-set.js';
 import { Declines } from './declines.js';
+import type { DispatcherHandlers, DispatcherOptions } from './dispatcher-handlers.js';
+import { HeldMessages } from './held-messages.js';
 import { JobQueue } from './job-queue.js';
 import { type Leg, moveLeg } from './leg.js';
+import { OutstandingOffers } from './outstanding-offers.js';
+import { RunnerPicker } from './runner-picker.js';
 import { type RunnerAvailability, RunnerRegistry, type RunnerSession } from './runner-registry.js';
 import type { RunnerIdentity, RunnerMode, RunnerView } from './runner-view.js';
+import { SlotAssignments } from './slot-assignments.js';
+import { WakeUpTimer } from './wake-up-timer.js';
 
+export type { DispatcherHandlers, DispatcherOptions, LeaseMessage } from './dispatcher-handlers.js';
 export type { RunnerSession } from './runner-registry.js';
-
-/** The runner messages that are written under a lease, i.e. carry a fencing token. */
-export type LeaseMessage = Extract<RunnerMessage, { readonly fencingToken: number }>;
 
 /** How a session ended: its connection closed, it deregistered, or a new session of its runner took over. */
 type SessionEnd = 'closed' | 'stopped' | 'superseded';
-
-/** Messages a session may send before its `register` are held, up to this many, then it is closed. */
-const maxHeldBeforeRegister = 10_000;
-
-/** What the dispatcher hands back to the control plane. Called synchronously, never re-entrantly. */
-export interface DispatcherHandlers {
-  /** `runner` accepted the offer of `leg`, which is still `offered` to it: grant the lease now. */
-  accepted(runner: RunnerSession, leg: Leg): void;
-  /** A message under a lease; the receiver checks its fencing token. */
-  leaseMessage(runner: RunnerSession, message: LeaseMessage): void;
-  /**
-   * The connection of `runner`, which has no identity, closed. Its unanswered offers are back at the
-   * head of the queue already; `leased` lists the jobs it held — the receiver decides their fate.
-   * (A runner with an identity keeps its leases until their TTL, until it registers again, or until
-   * its credential is revoked: see `takeDetached`.)
-   */
-  runnerLost(runner: RunnerSession, leased: readonly string[], reason: string): void;
-  /**
-   * The connection of `runner`, which has an identity, closed: it keeps its leases of `leased` for a
-   * reconnect (see `takeDetached`); the receiver may end some now (a job it was told to stop). Not
-   * called for a session superseded by a new one of the runner: `registered` settles its leases.
-   */
-  runnerAway(runner: RunnerSession, leased: readonly string[]): void;
-  /**
-   * `runner` registered: `resume` are the leases it says it still holds, `detached` the jobs its
-   * earlier, closed sessions held leases on. Called before any message it sent after `register`.
-   */
-  registered(runner: RunnerSession, resume: readonly ResumedLease[], detached: readonly string[]): void;
-  /**
-   * `runner` deregistered (it is stopping for good) and its session is closed here; `leased` lists the
-   * jobs it still held leases on, which it will not report. The receiver answers `deregistered`.
-   */
-  deregistered(runner: RunnerSession, leased: readonly string[], reason: string): void;
-}
-
-export interface DispatcherOptions {
-  readonly offerTtlMs: number;
-  readonly agingIntervalMs: number;
-  readonly clock: Clock;
-  /** ControlPlaneOptions.storedRunnerMode. */
-  readonly storedRunnerMode?: (runnerId: string) => RunnerMode | undefined;
-}
-
-interface Offer {
-  readonly leg: Leg;
-  readonly runner: RunnerSession;
-  /** When it counts as declined (ms since the epoch, the dispatcher's clock). */
-  readonly lapsesAt: number;
-}
 
 /**
  * Runner sessions and the queue of ready jobs: matches the head of the queue to runners that have the
@@ -78,23 +32,13 @@ interface Offer {
  */
 export class Dispatcher {
   private readonly registry: RunnerRegistry;
-  /** Which session each offered or leased job takes a slot of. */
-  private readonly assignee = new Map<string, RunnerSession>();
-  /** Messages of sessions that have not registered yet, applied right after their `register`. */
-  private readonly held = new Map<RunnerSession, RunnerMessage[]>();
+  private readonly slots: SlotAssignments;
+  private readonly held = new HeldMessages();
   private readonly queue: JobQueue<Leg>;
-  /** Wakes dispatch when the earliest delayed job becomes ready; at most one is armed. */
-  private wakeUp: { readonly at: number; readonly timer: TimerHandle } | undefined;
-  /**
-   * Offers out, in the order they were sent. Every offer has the same TTL, so that is also the order
-   * they lapse in, and one timer, armed for the first, serves them all (a timer per offer cost more
-   * than the rest of sending it).
-   */
-  private readonly offers = new Map<string, Offer>();
-  private lapseTimer: TimerHandle | undefined;
-  /** Set while lapsed offers are taken back, so that offers sent meanwhile do not arm the timer. */
-  private sweeping = false;
+  private readonly wakeUp: WakeUpTimer;
+  private readonly offers: OutstandingOffers;
   private readonly declines = new Declines();
+  private readonly picker: RunnerPicker;
 
   constructor(
     private readonly handlers: DispatcherHandlers,
@@ -107,6 +51,10 @@ export class Dispatcher {
       now: () => clock.now(),
       groupOf: (leg) => labelSetName(leg.runsOn),
     });
+    this.wakeUp = new WakeUpTimer(options, () => this.dispatch());
+    this.offers = new OutstandingOffers(options, (jobId) => this.offerLapsed(jobId));
+    this.picker = new RunnerPicker(this.registry, this.declines);
+    this.slots = new SlotAssignments(this.registry);
   }
 
   connect(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): RunnerSession {
@@ -167,7 +115,7 @@ export class Dispatcher {
 
   /** `runner` resumed its lease on `jobId` on this session (after a transport switch): it takes a slot. */
   adopt(runner: RunnerSession, jobId: string): void {
-    this.assign(runner, jobId);
+    this.slots.assign(runner, jobId);
   }
 
   /** A job became ready: it waits behind the jobs already queued. */
@@ -185,14 +133,14 @@ export class Dispatcher {
   forget(jobId: string): void {
     this.queue.remove(jobId);
     this.declines.forgetJob(jobId);
-    this.dropOffer(jobId);
-    const session = this.assignee.get(jobId);
-    if (session !== undefined) this.unassign(session, jobId);
+    this.offers.drop(jobId);
+    const session = this.slots.holder(jobId);
+    if (session !== undefined) this.slots.unassign(session, jobId);
   }
 
   /** `runner` reported the end of `jobId` under its current lease: its slot is free again. */
   release(runner: RunnerSession, jobId: string): void {
-    this.unassign(runner, jobId);
+    this.slots.unassign(runner, jobId);
     this.roomMadeBy(runner);
   }
 
@@ -216,7 +164,7 @@ export class Dispatcher {
   orphan(runner: RunnerSession, jobId: string, fencingToken: number): void {
     if (!runner.assigned.has(jobId)) return;
     runner.orphaned.set(jobId, fencingToken);
-    this.unassign(runner, jobId);
+    this.slots.unassign(runner, jobId);
     this.avoid(jobId, runner);
   }
 
@@ -228,18 +176,18 @@ export class Dispatcher {
    * runner with their labels declined.
    */
   dispatch(): void {
-    this.armWakeUp();
+    this.wakeUp.armFor(this.queue.nextReadyAt());
     if (!this.registry.anyFree()) return;
     if (this.takeHeads())
-      for (const leg of this.queue.entries(this.noRunnerFor)) {
-        const runner = this.pickRunner(leg);
+      for (const leg of this.queue.entries(this.picker.noRunnerFor)) {
+        const runner = this.picker.pick(leg);
         if (!runner) {
           if (!this.registry.anyFree()) break;
           continue;
         }
         this.offer(leg, runner);
       }
-    this.armLapse();
+    this.offers.armLapse();
   }
 
   /**
@@ -253,77 +201,19 @@ export class Dispatcher {
       if (!this.registry.anyFree()) return false;
       const leg = this.queue.head();
       if (leg === undefined) return false;
-      const runner = this.pickRunner(leg);
-      if (runner === undefined) return this.registry.anyFree() && !this.noRunnerFor(leg);
+      const runner = this.picker.pick(leg);
+      if (runner === undefined) return this.registry.anyFree() && !this.picker.noRunnerFor(leg);
       this.offer(leg, runner);
     }
     return this.queue.groupCount > 0;
   }
 
   private offer(leg: Leg, runner: RunnerSession): void {
-    const { offerTtlMs: ttlMs, clock } = this.options;
     this.queue.remove(leg.id);
     moveLeg(leg, 'offered');
-    this.assign(runner, leg.id);
-    this.offers.set(leg.id, { leg, runner, lapsesAt: clock.now() + ttlMs });
-    runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs });
-  }
-
-  /** Arms the one offer timer for the first offer out, unless it is armed or none is out. */
-  private armLapse(): void {
-    if (this.lapseTimer !== undefined || this.sweeping) return;
-    const first = this.offers.values().next();
-    if (first.done === true) return;
-    const { clock } = this.options;
-    this.lapseTimer = clock.setTimer(() => this.sweepLapsed(), first.value.lapsesAt - clock.now());
-  }
-
-  /**
-   * Takes back every offer whose TTL has run out, oldest first, then arms the timer for the next.
-   * (Should the wall clock step back, an offer sent after the step lapses no earlier than those
-   * before it: late by at most the step, as a timer per offer on that clock would be too.)
-   */
-  private sweepLapsed(): void {
-    this.lapseTimer = undefined;
-    this.sweeping = true;
-    try {
-      const now = this.options.clock.now();
-      for (const [jobId, offer] of this.offers) {
-        if (offer.lapsesAt > now) break;
-        this.offerLapsed(jobId);
-      }
-    } finally {
-      // Armed again even if taking one back threw, so that the others still lapse.
-      this.sweeping = false;
-      this.armLapse();
-    }
-  }
-
-  /** The offer of `jobId`, if one is out, is no longer; the timer goes when no offer is left. */
-  private dropOffer(jobId: string): void {
-    if (!this.offers.delete(jobId) || this.offers.size > 0) return;
-    this.lapseTimer?.cancel();
-    this.lapseTimer = undefined;
-  }
-
-  /** One timer, for the earliest delayed job: no polling, and none armed while nothing is delayed. */
-  private armWakeUp(): void {
-    const at = this.queue.nextReadyAt();
-    if (this.wakeUp?.at === at) return;
-    this.wakeUp?.timer.cancel();
-    this.wakeUp = undefined;
-    if (at === undefined) return;
-    const { clock } = this.options;
-    // Nothing else keeps the process alive while the only work left waits for its time.
-    const timer = clock.setTimer(
-      () => {
-        if (this.wakeUp?.timer === timer) this.wakeUp = undefined;
-        this.dispatch();
-      },
-      at - clock.now(),
-      { keepAlive: true },
-    );
-    this.wakeUp = { at, timer };
+    this.slots.assign(runner, leg.id);
+    this.offers.add(leg, runner);
+    runner.transport.send({ type: 'offer', jobId: leg.id, name: leg.name, ttlMs: this.options.offerTtlMs });
   }
 
   private handle(session: RunnerSession, message: RunnerMessage): void {
@@ -332,7 +222,7 @@ export class Dispatcher {
       return;
     }
     if (session.info === undefined) {
-      this.hold(session, message);
+      this.held.hold(session, message);
       return;
     }
     switch (message.type) {
@@ -364,9 +254,7 @@ export class Dispatcher {
     session.transport.send(this.registry.registered(session));
     const detached = session.durable ? this.registry.takeDetached(session.runnerId) : [];
     this.handlers.registered(session, message.resume ?? [], detached);
-    const held = this.held.get(session) ?? [];
-    this.held.delete(session);
-    for (const early of held) this.handle(session, early);
+    for (const early of this.held.take(session)) this.handle(session, early);
     this.dispatch();
   }
 
@@ -382,25 +270,14 @@ export class Dispatcher {
     this.handlers.deregistered(session, leased, reason);
   }
 
-  /** A message before `register` (a client that did not wait): applied once the session registers. */
-  private hold(session: RunnerSession, message: RunnerMessage): void {
-    const held = this.held.get(session) ?? [];
-    if (held.length >= maxHeldBeforeRegister) {
-      session.transport.close(`VK_PROTOCOL: more than ${maxHeldBeforeRegister} messages before register`);
-      return;
-    }
-    held.push(message);
-    this.held.set(session, held);
-  }
-
   private onOfferAnswer(session: RunnerSession, jobId: string, accepted: boolean): void {
     const offer = this.offers.get(jobId);
     // Lapsed, or cancelled while the offer was out (forget() freed the slot then).
     if (!offer || offer.runner !== session) return;
-    this.dropOffer(jobId);
+    this.offers.drop(jobId);
     const { leg } = offer;
     if (leg.status !== 'offered') {
-      this.unassign(session, jobId);
+      this.slots.unassign(session, jobId);
       return;
     }
     if (!accepted) {
@@ -414,13 +291,13 @@ export class Dispatcher {
   private offerLapsed(jobId: string): void {
     const offer = this.offers.get(jobId);
     if (!offer) return;
-    this.dropOffer(jobId);
+    this.offers.drop(jobId);
     if (offer.leg.status !== 'offered') return;
     this.declinedBy(offer.runner, offer.leg);
   }
 
   private declinedBy(session: RunnerSession, leg: Leg): void {
-    this.unassign(session, leg.id);
+    this.slots.unassign(session, leg.id);
     this.avoid(leg.id, session);
     this.requeue(leg);
     this.dispatch();
@@ -445,17 +322,17 @@ export class Dispatcher {
   private onClose(session: RunnerSession, reason: string, how: SessionEnd = 'closed'): void {
     if (session.closed) return;
     this.registry.closed(session, this.options.clock.now(), how === 'stopped');
-    this.held.delete(session);
+    this.held.drop(session);
     const leased: string[] = [];
     for (const jobId of [...session.assigned]) {
       const offer = this.offers.get(jobId);
       if (offer?.runner === session) {
-        this.dropOffer(jobId);
-        this.unassign(session, jobId);
+        this.offers.drop(jobId);
+        this.slots.unassign(session, jobId);
         if (offer.leg.status === 'offered') this.requeue(offer.leg);
       } else {
         leased.push(jobId);
-        this.unassign(session, jobId);
+        this.slots.unassign(session, jobId);
       }
     }
     session.orphaned.clear();
@@ -467,33 +344,4 @@ export class Dispatcher {
     } else this.handlers.runnerLost(session, leased, reason);
     if (how !== 'superseded') this.dispatch();
   }
-
-  private assign(session: RunnerSession, jobId: string): void {
-    session.assigned.add(jobId);
-    this.assignee.set(jobId, session);
-    this.registry.refresh(session);
-  }
-
-  private unassign(session: RunnerSession, jobId: string): void {
-    session.assigned.delete(jobId);
-    if (this.assignee.get(jobId) === session) this.assignee.delete(jobId);
-    this.registry.refresh(session);
-  }
-
-  private pickRunner(leg: Leg): RunnerSession | undefined {
-    const decliners = this.declines.decliners(leg.id);
-    return this.registry.find(
-      leg.runsOn,
-      decliners === undefined ? undefined : (session) => decliners.has(session.id),
-    );
-  }
-
-  /**
-   * For a job dispatch passed over: true when no free runner has its labels, so no job of its label
-   * set can be placed in this dispatch (free slots only get fewer during one). A job nobody declined
-   * was passed over for just that reason; one that was declined may have been passed over only
-   * because every free runner with the labels declined it, and the jobs behind it are still theirs.
-   */
-  private readonly noRunnerFor = (leg: Leg): boolean =>
-    this.declines.decliners(leg.id) === undefined || this.registry.find(leg.runsOn) === undefined;
 }

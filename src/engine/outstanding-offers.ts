@@ -1,0 +1,75 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Leg } from './leg.js';
+import type { RunnerSession } from './runner-registry.js';
+
+export interface Offer {
+  readonly leg: Leg;
+  readonly runner: RunnerSession;
+  /** When it counts as declined (ms since the epoch, the dispatcher's clock). */
+  readonly lapsesAt: number;
+}
+
+/**
+ * Offers out, in the order they were sent. Every offer has the same TTL, so that is also the order
+ * they lapse in, and one timer, armed for the first, serves them all (a timer per offer cost more
+ * than the rest of sending it).
+ */
+export class OutstandingOffers {
+  private readonly byJob = new Map<string, Offer>();
+  private lapseTimer: TimerHandle | undefined;
+  /** Set while lapsed offers are taken back, so that offers sent meanwhile do not arm the timer. */
+  private sweeping = false;
+
+  /** `lapsed` takes back the offer of a job whose TTL ran out (it is still out when called). */
+  constructor(
+    private readonly options: { readonly offerTtlMs: number; readonly clock: Clock },
+    private readonly lapsed: (jobId: string) => void,
+  ) {}
+
+  get(jobId: string): Offer | undefined {
+    return this.byJob.get(jobId);
+  }
+
+  /** `leg` was offered to `runner` now; it lapses `offerTtlMs` from now. Call `armLapse` after. */
+  add(leg: Leg, runner: RunnerSession): void {
+    const { offerTtlMs: ttlMs, clock } = this.options;
+    this.byJob.set(leg.id, { leg, runner, lapsesAt: clock.now() + ttlMs });
+  }
+
+  /** The offer of `jobId`, if one is out, is no longer; the timer goes when no offer is left. */
+  drop(jobId: string): void {
+    if (!this.byJob.delete(jobId) || this.byJob.size > 0) return;
+    this.lapseTimer?.cancel();
+    this.lapseTimer = undefined;
+  }
+
+  /** Arms the one offer timer for the first offer out, unless it is armed or none is out. */
+  armLapse(): void {
+    if (this.lapseTimer !== undefined || this.sweeping) return;
+    const first = this.byJob.values().next();
+    if (first.done === true) return;
+    const { clock } = this.options;
+    this.lapseTimer = clock.setTimer(() => this.sweepLapsed(), first.value.lapsesAt - clock.now());
+  }
+
+  /**
+   * Takes back every offer whose TTL has run out, oldest first, then arms the timer for the next.
+   * (Should the wall clock step back, an offer sent after the step lapses no earlier than those
+   * before it: late by at most the step, as a timer per offer on that clock would be too.)
+   */
+  private sweepLapsed(): void {
+    this.lapseTimer = undefined;
+    this.sweeping = true;
+    try {
+      const now = this.options.clock.now();
+      for (const [jobId, offer] of this.byJob) {
+        if (offer.lapsesAt > now) break;
+        this.lapsed(jobId);
+      }
+    } finally {
+      // Armed again even if taking one back threw, so that the others still lapse.
+      this.sweeping = false;
+      this.armLapse();
+    }
+  }
+}
