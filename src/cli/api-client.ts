@@ -239,8 +239,12 @@ export function serverBaseUrl(value: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
-/** Resolves for a 2xx answer; otherwise reads the body and rejects with its ApiRequestError. */
-export async function throwUnlessOk(response: Response): Promise<void> {
+/**
+ * Resolves for a 2xx answer; otherwise reads the body and rejects with its ApiRequestError.
+ * `forbiddenWhy` says what a bodiless 403 (a HEAD request's) refused, which the route knows and the
+ * answer cannot say; without it, the code's general description.
+ */
+export async function throwUnlessOk(response: Response, forbiddenWhy?: string): Promise<void> {
   if (response.ok) return;
   const text = await response.text().catch(() => '');
   const body = parseJson(text);
@@ -249,8 +253,10 @@ export async function throwUnlessOk(response: Response): Promise<void> {
   // A bodiless refusal (a HEAD request has none): the code the API gives that status, so the line
   // still names one, e.g. a read-only token refused the bundle check of `submit`.
   const refusal = refusalCodes[response.status];
-  if (refusal !== undefined && text.trim() === '')
-    throw new ApiRequestError(response.status, refusal, `${refusal}: ${errorCatalog[refusal]}`, {});
+  if (refusal !== undefined && text.trim() === '') {
+    const why = (response.status === 403 ? forbiddenWhy : undefined) ?? errorCatalog[refusal];
+    throw new ApiRequestError(response.status, refusal, `${refusal}: ${why}`, {});
+  }
   const snippet = text.trim().slice(0, 200);
   const status = response.statusText || 'error';
   throw new ApiRequestError(response.status, '', `${status}${snippet ? `: ${snippet}` : ''}`, {});

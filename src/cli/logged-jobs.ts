@@ -9,10 +9,11 @@ interface NamedJob {
 }
 
 /**
- * The jobs `valkyrie logs RUN [JOB]` prints: all of them, or those `jobName` names — a key or a matrix
- * job's name (without its legs' values) selects every leg of it, a leg's name or a job id one job. VK_JOB_NOT_FOUND, listing the run's
- * jobs, when it names none; for a run still queued or running, which adds a job that needs others
- * (and its matrix legs) only once they finished, it says that the job may be to come.
+ * The jobs `valkyrie logs RUN [JOB]` prints: all of them, or those `jobName` names — a key or a
+ * matrix job's name (without its legs' values) selects every leg of it, a leg's name or a job id one
+ * job. VK_JOB_NOT_FOUND, listing the run's jobs, when it names none; for a run still queued or
+ * running, which adds a job that needs others (and its matrix legs) only once they finished, it says
+ * that the job may be to come.
  */
 export function loggedJobs<Job extends NamedJob>(
   /** `status` as text: a server's run view (ApiRunDetail) carries it unchecked. */

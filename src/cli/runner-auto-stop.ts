@@ -18,6 +18,8 @@ export class AutoStop {
   private request: (reason: string) => void = () => {};
   private idleTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Why `requested` resolved; undefined until it has. */
+  reason: string | undefined;
   /** An ephemeral runner took its one job: it is not to come back as itself (its credential goes). */
   tookItsJob = false;
 
@@ -27,7 +29,7 @@ export class AutoStop {
     });
   }
 
-  /** Connected and serving: an idle runner counts from now. */
+  /** The runner has started: an idle one counts from now, also while it cannot reach its server. */
   start(): void {
     this.armIdle();
   }
@@ -51,6 +53,7 @@ export class AutoStop {
 
   private stop(reason: string): void {
     this.close();
+    this.reason = reason;
     this.request(reason);
   }
 

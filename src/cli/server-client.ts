@@ -119,15 +119,11 @@ export class ServerClient {
   async hasBundle(sha256: string): Promise<boolean> {
     const response = await this.request('HEAD', `api/v1/bundles/${sha256}`);
     if (response.status === 404) return false;
-    // A HEAD answer has no body to say why; the bundle check is the first request submit makes.
-    if (response.status === 403)
-      throw new ApiRequestError(
-        403,
-        'VK_FORBIDDEN',
-        'VK_FORBIDDEN: this token may not submit runs; it needs the submit or admin role (valkyrie token create --role submit)',
-        {},
-      );
-    await throwUnlessOk(response);
+    // The bundle check is the first request submit makes, and a HEAD answer has no body to say why.
+    await throwUnlessOk(
+      response,
+      'this token may not submit runs; it needs the submit or admin role (valkyrie token create --role submit)',
+    );
     return true;
   }
 

@@ -1,9 +1,8 @@
 import type { ProcessOutcome } from '../core/outcome.js';
 import { timerDelay } from '../core/timer-delay.js';
-import type { Executor, OutputLine } from '../executors/contract.js';
+import type { OutputLine } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
-import type { HostDescription } from './host.js';
-import type { JobDirectories } from './slot-directories.js';
+import type { JobRunOptions } from './job-run.js';
 import { defaultVariables, stepFiles } from './step-environment.js';
 
 /**
@@ -20,15 +19,10 @@ export interface JobHooks {
 
 export type HookKind = keyof JobHooks;
 
-/** What a hook's run sees of its job; the same as its steps would (JobRunOptions). */
-export interface HookRun {
+/** What a hook's run sees of its job: what its steps would (JobRunOptions), and where its lines go. */
+export interface HookRun
+  extends Pick<JobRunOptions, 'executor' | 'host' | 'directories' | 'baseEnv' | 'signal' | 'killSignal'> {
   readonly spec: JobSpec;
-  readonly executor: Executor;
-  readonly host: HostDescription;
-  readonly directories: JobDirectories;
-  readonly baseEnv: Readonly<Record<string, string>>;
-  readonly signal: AbortSignal;
-  readonly killSignal: AbortSignal;
   /** A job-level line of the job's log (masked by the caller). */
   readonly log: (stream: OutputLine['stream'] | 'system', text: string) => void;
 }

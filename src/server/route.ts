@@ -5,9 +5,9 @@ import type { Principal, TokenAuthority } from './tokens.js';
 
 /**
  * Who may call a route. `read` < `submit` < `admin` are API roles (admin may do everything);
- * `register` takes a runner registration token; `job` takes the job token of the `:jobId` in the URL.
+ * `register` takes a runner registration token; `job` takes the job token of the `:jobId` in the URL;
+ * `credential` takes a runner's own credential (what it connects with), for what concerns it alone.
  */
-/** `credential`: a runner's own credential (what it connects with), for what concerns that runner alone. */
 export type Access = 'public' | 'read' | 'submit' | 'admin' | 'register' | 'job' | 'credential';
 
 export interface RouteInput<B, Q, P, H = undefined> {

@@ -87,8 +87,8 @@ export class TokenAuthority {
    * prints another instead of finding this one, which nobody saw.
    */
   async withdrawBootstrapped(token: string): Promise<void> {
-    const id = token.slice(apiPrefix.length).split('.', 1)[0];
-    if (id !== undefined && id !== '') await this.store.revoke(id, this.clock.now());
+    const id = apiTokenId(token);
+    if (id !== undefined) await this.store.revoke(id, this.clock.now());
   }
 
   /** Stores a new token and returns its text, which is never available again. */
@@ -130,9 +130,8 @@ export class TokenAuthority {
     const token = bearer(header);
     if (token.startsWith(jobPrefix)) return this.checkJobToken(token);
     const presented = Buffer.from(sha256(token), 'hex');
-    const id = token.startsWith(apiPrefix) ? token.slice(apiPrefix.length).split('.', 1)[0] : undefined;
-    let row =
-      id === undefined || id === '' || id === environmentAdminId ? undefined : await this.store.find(id);
+    const id = apiTokenId(token);
+    let row = id === undefined || id === environmentAdminId ? undefined : await this.store.find(id);
     if (!hashMatches(row, presented)) {
       row = await this.store.find(environmentAdminId);
       if (!hashMatches(row, presented)) row = undefined;
@@ -170,6 +169,13 @@ export class TokenAuthority {
   private sign(payload: string): string {
     return createHmac('sha256', this.secret).update(`valkyrie-job-token:${payload}`).digest('base64url');
   }
+}
+
+/** The id a `vkt.<id>.<secret>` token names its row by; undefined for any other text. */
+function apiTokenId(token: string): string | undefined {
+  if (!token.startsWith(apiPrefix)) return undefined;
+  const id = token.slice(apiPrefix.length).split('.', 1)[0];
+  return id === '' ? undefined : id;
 }
 
 /** An admin token set by hand opens everything: at least this many characters. */

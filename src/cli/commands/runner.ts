@@ -68,9 +68,10 @@ const complain = (line: string) => process.stderr.write(`valkyrie runner: ${line
 export async function runnerCommand(options: RunnerCommandOptions): Promise<number> {
   const settings = resolveRunnerSettings(options, process.env, process.cwd());
   warmUpSpawner();
-  // Without --name, the name it registered under (as GitHub's and GitLab's runners keep theirs).
-  const stored = readCredentials(settings.workDir);
-  const host = describeHost(settings.name ?? (stored?.server === settings.server ? stored.name : undefined));
+  // Asked before anything is made (credentialSource). Without --name, the name it registered under,
+  // as GitHub's and GitLab's runners keep theirs.
+  const source = credentialSource(settings);
+  const host = describeHost(settings.name ?? ('stored' in source ? source.stored.name : undefined));
   const info: RunnerInfo = {
     name: host.name,
     labels: runnerLabels(host, settings.labels, { local: false, hosted: settings.hostedLabels }),
@@ -86,7 +87,6 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   const probing = new AbortController();
   let lock: WorkDirLock | undefined;
   try {
-    credentialSource(settings);
     createWorkDir(settings.workDir);
     const locked = acquireWorkDirLock(settings.workDir);
     if (locked.kind === 'held') return refuseHeldWorkDir(settings.workDir, locked.holder);
@@ -106,16 +106,13 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     const stopConnecting = () => connecting.abort();
     shutdown.signal.addEventListener('abort', stopConnecting, { once: true });
     if (shutdown.signal.aborted) stopConnecting();
-    let idleBeforeServing: string | undefined;
     // Only until connected: the signal then governs the connection's own reconnects (connectAuto).
     let serving = false;
-    void autoStop.requested.then((reason) => {
-      if (serving) return;
-      idleBeforeServing = reason;
-      stopConnecting();
+    void autoStop.requested.then(() => {
+      if (!serving) stopConnecting();
     });
     const early = (code: number) => {
-      if (idleBeforeServing !== undefined && !shutdown.stopping) say(`${idleBeforeServing}: stopping`);
+      if (autoStop.reason !== undefined && !shutdown.stopping) say(`${autoStop.reason}: stopping`);
       return code;
     };
     const credentials = await credentialsFor(settings, info, connecting.signal);
@@ -344,9 +341,7 @@ async function serve(
     `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
       `capacity ${info.capacity}, labels ${info.labels.join(',')}${autoStopNote(settings)}`,
   );
-  let stoppedBy: string | undefined;
   const autoStopped = autoStop.requested.then((reason) => {
-    stoppedBy = reason;
     const running = agent.running;
     say(`${reason}: stopping${running > 0 ? ` once its ${running} running job(s) end` : ''}`);
   });
@@ -384,7 +379,7 @@ async function serve(
       complain(serverClosedLine(closedByServer.reason, join(settings.workDir, credentialsFileName)));
       return ExitCode.jobFailed;
     }
-    await agent.drain(stoppedBy ?? 'the runner is stopping');
+    await agent.drain(autoStop.reason ?? 'the runner is stopping');
     // Bounded, by a lease TTL plus the usual wait for the answer: a server gone for good (moved,
     // stopped first at host shutdown) must not keep the runner forever — also when the session that
     // carried the deregister is lost before the answer, with completions still in doubt, which
@@ -430,7 +425,6 @@ async function serve(
     if (shutdown.level < 2) return ExitCode.succeeded;
     return shutdown.terminated ? ExitCode.terminated : ExitCode.interrupted;
   } finally {
-    autoStop.close();
     clearInterval(refresh);
     connectionLines.close();
   }
