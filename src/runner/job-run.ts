@@ -137,7 +137,8 @@ class JobExecution {
   }
 
   /**
-   * runJobHook; false when the hook failed, which fails the job unless a step did first. A cancelled
+   * runJobHook; false when the hook failed, which fails the job unless a step did first (or a cancel
+   * stopped the started hook: then it is cancelled). A cancelled
    * job's job-completed hook still runs: only a kill stops it. Its lines are the job's, masked.
    */
   private async hook(kind: HookKind, file: string): Promise<boolean> {
@@ -145,8 +146,11 @@ class JobExecution {
     const log = (stream: LogEntry['stream'], text: string) =>
       this.options.reporter.log({ stepIndex: -1, stream, at: Date.now(), text: this.masker.mask(text) });
     const failure = await runJobHook(kind, file, { ...this.options, spec: this.spec, signal, log });
-    if (failure !== undefined && !this.failed) [this.failed, this.failureReason] = [true, failure];
-    return failure === undefined;
+    if (failure === undefined) return true;
+    // A job cancelled before or while its started hook ran ends cancelled, not failed by the hook.
+    if (kind === 'started' && this.cancelled) this.cancelTookEffect = true;
+    else if (!this.failed) [this.failed, this.failureReason] = [true, failure];
+    return false;
   }
 
   /** The job's log says why it stops, once, as GitHub's does. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ShellExecutor } from '../../src/executors/shell/index.js';
 import type { JobSpec } from '../../src/protocol/job-spec.js';
 import type { LogEntry, StepReport } from '../../src/protocol/messages.js';
-import { type JobRunResult, runJob } from '../../src/runner/job-run.js';
+import { type JobRunOptions, type JobRunResult, runJob } from '../../src/runner/job-run.js';
 import { TaskPoolHolder } from '../../src/runner/task-pool.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
@@ -26,6 +26,8 @@ export async function runFirstJob(
   workspace: string,
   contexts: Partial<JobSpec['contexts']> = {},
   file: Pick<JobSpec, 'workflowFile'> = {},
+  /** The runner operator's hooks, and the job's cancel signal (default: never aborted). */
+  extra: Pick<JobRunOptions, 'hooks'> & Partial<Pick<JobRunOptions, 'signal'>> = {},
 ): Promise<JobRunRecord> {
   const { workflow, diagnostics } = parseWorkflow(yaml, 'w.yml');
   if (!workflow) throw new Error(`workflow did not parse: ${JSON.stringify(diagnostics)}`);
@@ -74,9 +76,10 @@ export async function runFirstJob(
       host: { os: 'Linux', arch: 'X64', name: 'test' },
       directories,
       baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      signal: new AbortController().signal,
+      signal: extra.signal ?? new AbortController().signal,
       killSignal: new AbortController().signal,
       taskPool,
+      ...(extra.hooks === undefined ? {} : { hooks: extra.hooks }),
     });
     const lines = (index: number) => logs.filter((l) => l.stepIndex === index).map((l) => l.text);
     return { ...result, logs, steps, lines, started };

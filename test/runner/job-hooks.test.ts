@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runFirstJob } from './job-run-harness.js';
+
+const workflow = `jobs:
+  build:
+    runs-on: x
+    steps:
+      - run: echo step ran
+      - if: always()
+        run: echo always ran
+`;
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A workspace with the two hook scripts, `started` and `completed`, as given. */
+function withHooks(started: string, completed: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'vk-hooks-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'started.sh'), started);
+  writeFileSync(join(dir, 'completed.sh'), completed);
+  return { dir, hooks: { started: join(dir, 'started.sh'), completed: join(dir, 'completed.sh') } };
+}
+
+describe('job hooks around a job (runJob)', () => {
+  it('a cancelled job ends cancelled, not failed by its interrupted started hook, and its completed hook still runs', async () => {
+    const { dir, hooks } = withHooks('echo started; sleep 30\n', 'echo completed for $GITHUB_JOB\n');
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort('the run was cancelled'), 300);
+    const run = await runFirstJob(workflow, dir, {}, {}, { hooks, signal: cancel.signal });
+    expect(run.outcome).toEqual({ kind: 'cancelled', reason: 'the run was cancelled' });
+    expect(run.steps).toEqual([]);
+    const jobLines = run.lines(-1);
+    expect(jobLines).toContain('started');
+    expect(jobLines).toContain('completed for build');
+    expect(jobLines.indexOf('started')).toBeLessThan(jobLines.indexOf('completed for build'));
+  }, 20_000);
+
+  it('a failing completed hook fails a job whose steps succeeded, and says why in its lines', async () => {
+    const { dir, hooks } = withHooks('echo started\n', 'echo cleaning; exit 5\n');
+    const run = await runFirstJob(workflow, dir, {}, {}, { hooks });
+    expect(run.outcome).toEqual({
+      kind: 'failed',
+      reason: `the job-completed hook ${hooks.completed} failed (exit code 5)`,
+    });
+    expect(run.steps.map((step) => step.outcome)).toEqual(['success', 'success']);
+    expect(run.lines(-1)).toEqual([
+      `running the job-started hook ${hooks.started}`,
+      'started',
+      `running the job-completed hook ${hooks.completed}`,
+      'cleaning',
+      `error: the job-completed hook ${hooks.completed} failed (exit code 5)`,
+    ]);
+  });
+});
