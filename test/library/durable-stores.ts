@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
 import { type Engine, openEngine } from '../../src/library/engine.js';
 import type { EngineOptions, EngineStoreOptions } from '../../src/library/options.js';
+import { helperAfterEach } from '../helper-hooks.js';
 import { dropSchema, postgresSkipReason, postgresUrl, uniqueSchema } from '../store/postgres-server.js';
 
 /** Every store kind an engine runs on, with why it is skipped here (Postgres absent), if it is. */
@@ -20,7 +20,7 @@ export const durableStoreKinds = engineStoreKinds.filter(([name]) => name !== 'm
 
 const cleanups: (() => Promise<void>)[] = [];
 const engines: Engine[] = [];
-afterEach(async () => {
+helperAfterEach(async () => {
   await Promise.all(engines.splice(0).map((engine) => engine.destroy()));
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
 });

@@ -1,20 +1,20 @@
-import { afterEach } from 'vitest';
 import { type Engine, openEngine } from '../../src/library/engine.js';
 import type { EngineEvent } from '../../src/library/events.js';
 import type { EngineOptions } from '../../src/library/options.js';
+import { helperAfterEach } from '../helper-hooks.js';
 
 export function fixture(file = 'tasks.mjs'): URL {
   return new URL(`./fixtures/${file}`, import.meta.url);
 }
 
 const open: Engine[] = [];
-afterEach(async () => {
+helperAfterEach(async () => {
   await Promise.all(open.splice(0).map((engine) => engine.destroy()));
 });
 
 const cleanups: (() => Promise<unknown>)[] = [];
 // Registered after the engines' hook, so run before it: as when each test file had its own.
-afterEach(async () => {
+helperAfterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
 import { readServerSentEvents } from '../../src/cli/sse-reader.js';
 import { systemClock } from '../../src/core/clock.js';
 import { parseDuration } from '../../src/core/duration.js';
@@ -13,6 +12,7 @@ import { minTokenTtlMs } from '../../src/server/schemas.js';
 import { type ServerOptions, ValkyrieServer } from '../../src/server/server.js';
 import { TokenAuthority } from '../../src/server/tokens.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { helperAfterEach } from '../helper-hooks.js';
 
 export const adminToken = 'test-admin-token';
 
@@ -35,7 +35,7 @@ export interface TestServer {
 }
 
 const open: TestServer[] = [];
-afterEach(async () => {
+helperAfterEach(async () => {
   for (const { server, dir } of open.splice(0)) {
     await server.destroy();
     await rm(dir, { recursive: true, force: true });

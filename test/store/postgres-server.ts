@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
 import type { Stores } from '../../src/store/store.js';
+import { helperAfterAll } from '../helper-hooks.js';
 import type { StoresFactory } from './fixture.js';
 
 /** The server the Postgres tests use; CI sets it, the default is the machines' local server. */
@@ -165,9 +166,10 @@ function migratedSchema(): Promise<string> {
   return fileSchema;
 }
 
-// Registered on the importing test file; a no-op for files that never asked for a schema.
-afterAll(async () => {
+// After every test file; a no-op for files that never asked for a schema.
+helperAfterAll(async () => {
   const schema = await fileSchema?.catch(() => undefined);
+  fileSchema = undefined;
   if (schema !== undefined) await dropSchema(schema);
 });
 

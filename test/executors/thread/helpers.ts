@@ -1,14 +1,14 @@
-import { afterEach } from 'vitest';
 import type { ThreadPoolOptions } from '../../../src/executors/thread/config.js';
 import type { PoolEvent } from '../../../src/executors/thread/events.js';
 import { ThreadPool } from '../../../src/executors/thread/thread-pool.js';
+import { helperAfterEach } from '../../helper-hooks.js';
 
 export function fixture(file: string): URL {
   return new URL(`./fixtures/${file}`, import.meta.url);
 }
 
 const open: ThreadPool[] = [];
-afterEach(async () => {
+helperAfterEach(async () => {
   await Promise.all(open.splice(0).map((pool) => pool.destroy()));
 });
 
