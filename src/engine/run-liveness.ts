@@ -30,19 +30,21 @@ export type Liveness =
 /**
  * Derives liveness from what is stored; nothing is written. `ownerExited` answers for owners on this
  * host (a dead pid is certain, unlike a late heartbeat) and returns false for any other host.
+ * `handoffStaleMs` is for tests of a stale handoff, which need not wait the 15 s.
  */
 export function runLiveness(
   status: RunStatus,
   ownership: RunOwnership | undefined,
   now: number,
   ownerExited: (owner: RunOwner) => boolean,
+  handoffStaleMs = staleHandoffMs,
 ): Liveness {
   if (status !== 'queued' && status !== 'running') return { kind: 'finished' };
   if (ownership === undefined) return { kind: 'unowned' };
   const ageMs = Math.max(0, now - ownership.heartbeatAt);
   // Its last owner stopped driving it on purpose: whatever became of that process, the replica it
   // was handed to is to take it.
-  const staleAfterMs = ownership.handedTo === undefined ? staleHeartbeatMs : staleHandoffMs;
+  const staleAfterMs = ownership.handedTo === undefined ? staleHeartbeatMs : handoffStaleMs;
   if (ownership.handedTo === undefined && ownerExited(ownership.owner))
     return { kind: 'interrupted', ownership, ageMs, why: 'owner_exited' };
   if (ageMs > staleAfterMs) return { kind: 'interrupted', ownership, ageMs, why: 'stale_heartbeat' };

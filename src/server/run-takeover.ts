@@ -43,6 +43,8 @@ export interface RunTakeoverOptions {
   readonly longParseTimeoutMs?: number;
   /** The floor between two handoffs of a run (run-handoff.ts); default 10 s. */
   readonly handoffFloorMs?: number;
+  /** How old a handoff the replica it went to has not adopted is taken over (run-liveness.ts); default 15 s. */
+  readonly staleHandoffMs?: number;
 }
 
 /**
@@ -85,6 +87,7 @@ export class RunTakeover {
   /** Per run, the parses that timed out and the takeovers that failed in a row, and when to try again. */
   private readonly backoff = new TakeoverBackoff();
   private readonly maxTakeovers: number;
+  private readonly staleHandoffMs: number;
   private readonly handoff: RunHandoff;
 
   constructor(
@@ -94,6 +97,7 @@ export class RunTakeover {
     private readonly options: RunTakeoverOptions = {},
   ) {
     this.maxTakeovers = options.maxTakeovers ?? defaultMaxTakeovers;
+    this.staleHandoffMs = options.staleHandoffMs ?? staleHandoffMs;
     this.handoff = new RunHandoff(context, options.handoffFloorMs);
     this.firstSweep = new Promise((resolve) => {
       this.firstSwept = resolve;
@@ -127,7 +131,7 @@ export class RunTakeover {
         interrupted.push({ id: run.id, run, judged: ownership, ownerGone: false, handedOff: true });
         continue;
       }
-      const liveness = runLiveness(run.status, ownership, clock.now(), ownerExited);
+      const liveness = runLiveness(run.status, ownership, clock.now(), ownerExited, this.staleHandoffMs);
       if (liveness.kind !== 'interrupted') continue;
       // Only a dead owner cannot still tell the job's runner to stop it (ControlPlane.abandonRun): a
       // runner it cancelled would report that end under the lease held here, and the job end cancelled.
@@ -192,7 +196,7 @@ export class RunTakeover {
   private notAdopted(runId: string, judged: RunOwnership, target: string): void {
     this.handoff.notAdopted(runId, target);
     this.context.logNotice(
-      `took over run ${runId}: ${ownerText(judged)} handed it to replica ${target}, which did not adopt it within ${staleHandoffMs / 1000} s; not handing it to that replica again for ${notAdoptedAvoidMs / 60_000} min`,
+      `took over run ${runId}: ${ownerText(judged)} handed it to replica ${target}, which did not adopt it within ${this.staleHandoffMs / 1000} s; not handing it to that replica again for ${notAdoptedAvoidMs / 60_000} min`,
     );
   }
 

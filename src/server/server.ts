@@ -89,6 +89,11 @@ export interface ServerOptions {
   /** The floor between two handoffs of one run to another replica (run-handoff.ts). Default 10 s. */
   readonly handoffFloorMs?: number;
   /**
+   * How old a handoff must be before a replica other than its target takes the run over, when the
+   * target did not adopt it (run-liveness.ts). Default 15 s; every replica is to use the same.
+   */
+  readonly staleHandoffMs?: number;
+  /**
    * How many times in a row a run given up after a failed store write is taken over and continued
    * without a job of it finishing between; the next such takeover ends it `failed` (run-takeover.ts;
    * takeovers after a crash or a restart do not count). A positive integer; default 3.
@@ -250,6 +255,7 @@ export class ValkyrieServer implements AsyncDisposable {
       const takeover = new RunTakeover(context, takeoverIntervalMs, logError, {
         ...(options.maxTakeovers === undefined ? {} : { maxTakeovers: options.maxTakeovers }),
         ...(options.handoffFloorMs === undefined ? {} : { handoffFloorMs: options.handoffFloorMs }),
+        ...(options.staleHandoffMs === undefined ? {} : { staleHandoffMs: options.staleHandoffMs }),
         ...(options.takeoverParseTimeoutMs === undefined
           ? {}
           : { longParseTimeoutMs: options.takeoverParseTimeoutMs }),

@@ -22,6 +22,8 @@ interface JobView {
 
 const sweepMs = 50;
 const syncMs = 25;
+/** Not the 15 s of the servers: a test of a handoff that went stale need not wait that long. */
+const staleHandoffMs = 1_500;
 
 /**
  * A run driven by one replica whose ready jobs only runners connected to another replica take is
@@ -40,6 +42,7 @@ function handoffScenarios(name: string, openStores: OpenReplicaStores): void {
       stores,
       runnerSyncIntervalMs: syncMs,
       takeoverIntervalMs: sweepMs,
+      staleHandoffMs,
       cancelPollIntervalMs: 25,
       logNotice: (line) => notices.push(line),
       ...(handoffFloorMs === undefined ? {} : { handoffFloorMs }),
@@ -197,8 +200,10 @@ jobs:
   });
 
   it(`${name}: a replica that took over a run its target did not adopt does not hand it there again, and says so`, async () => {
-    const a = await startReplica();
-    const b = await startReplica(undefined, true);
+    // A floor between handoffs well under the time a handoff takes to go stale: only what A learnt
+    // of B's failure to adopt the run keeps it from going there again.
+    const a = await startReplica(sweepMs);
+    const b = await startReplica(sweepMs, true);
     const onB = await connect(b, ['linux']);
     await untilListed(a, 1);
     const runId = await submit(a, {
@@ -210,16 +215,15 @@ jobs:
       .find((line) => line.startsWith(handed))
       ?.slice(handed.length)
       .split(':')[0];
-    // Only once the handoff is stale (15 s) does another replica — here A, its last driver — take it.
+    // Only once the handoff is stale does another replica — here A, its last driver — take it.
     const tookOver = `took over run ${runId}: `;
-    await until(async () => a.notices.some((line) => line.startsWith(tookOver)), 20_000);
+    await until(async () => a.notices.some((line) => line.startsWith(tookOver)), 10 * staleHandoffMs);
     expect(a.notices.find((line) => line.startsWith(tookOver))).toMatch(
       new RegExp(
-        `handed it to replica ${target}, which did not adopt it within 15 s; not handing it to that replica again for 5 min$`,
+        `handed it to replica ${target}, which did not adopt it within 1.5 s; not handing it to that replica again for 5 min$`,
       ),
     );
-    // Well past the floor between handoffs (10 s since the first), A keeps the run: on the old code it
-    // went back to B at once.
+    // Many floors between handoffs later, A keeps the run: on the old code it went back to B at once.
     await new Promise((resolve) => setTimeout(resolve, 10 * sweepMs));
     expect(a.notices.filter((line) => line.startsWith(handed))).toHaveLength(1);
     const onA = await connect(a, ['linux']);
