@@ -12,6 +12,12 @@ export function createView(
   if (options.json) return new JsonView(out);
   const useColor =
     options.color !== false && process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-  if (process.stdout.isTTY) return new TtyView(out, colors(useColor), () => process.stdout.columns || 80);
+  if (process.stdout.isTTY)
+    return new TtyView(
+      out,
+      colors(useColor),
+      () => process.stdout.columns || 80,
+      () => process.stdout.rows || 24,
+    );
   return new LineView(out, colors(false));
 }

@@ -22,14 +22,18 @@ interface JobLine {
   step?: string;
   reason?: string;
   readonly tail: string[];
+  /** The last line the running step printed, as a terminal would show it, if it printed any. */
+  latest?: string;
 }
 
 const tailLines = 20;
 const frameMs = 100;
 
 /**
- * On a terminal: a live block with one line per job (status, duration, current step), redrawn in
- * place; at the end the summary table and the last lines of every failed job's log.
+ * On a terminal: a live block with one line per job (status, duration, current step), and under each
+ * running job the last line its step printed (as Docker's build output and Buildkite's log tail
+ * show progress), redrawn in place; those lines are left out while the block would not fit the
+ * terminal's height. At the end the summary table and the last lines of every failed job's log.
  */
 export class TtyView implements RunView {
   private readonly jobs = new Map<string, JobLine>();
@@ -42,6 +46,7 @@ export class TtyView implements RunView {
     private readonly out: Output,
     private readonly c: Colors,
     private readonly columns: () => number,
+    private readonly rows: () => number = () => Number.POSITIVE_INFINITY,
   ) {
     this.timer = setInterval(() => this.draw(), frameMs);
     this.timer.unref();
@@ -74,15 +79,22 @@ export class TtyView implements RunView {
         job.status = 'running';
         job.startedAt = event.at;
         job.reason = undefined;
+        job.latest = undefined;
         break;
       }
-      case 'step.started':
-        this.job(event.jobId, event.job).step = event.step;
+      case 'step.started': {
+        const job = this.job(event.jobId, event.job);
+        job.step = event.step;
+        job.latest = undefined;
         break;
+      }
       case 'log': {
-        const tail = this.job(event.jobId, event.job).tail;
-        tail.push(...entryLines(event.text).slice(-tailLines));
-        if (tail.length > tailLines) tail.splice(0, tail.length - tailLines);
+        const job = this.job(event.jobId, event.job);
+        const lines = entryLines(event.text);
+        job.tail.push(...lines.slice(-tailLines));
+        if (job.tail.length > tailLines) job.tail.splice(0, job.tail.length - tailLines);
+        const shown = lines.map(visibleText).filter((line) => line.trim() !== '');
+        if (shown.length > 0) job.latest = shown[shown.length - 1];
         break;
       }
       case 'job.completed': {
@@ -91,6 +103,7 @@ export class TtyView implements RunView {
         job.durationMs = event.durationMs;
         job.reason = event.reason;
         job.step = undefined;
+        job.latest = undefined;
         break;
       }
       case 'job.retrying': {
@@ -98,6 +111,7 @@ export class TtyView implements RunView {
         job.status = 'queued';
         job.step = undefined;
         job.startedAt = undefined;
+        job.latest = undefined;
         job.reason = `attempt ${event.attempt} in ${formatDelay(event.delayMs)}: ${event.reason}`;
         break;
       }
@@ -129,10 +143,18 @@ export class TtyView implements RunView {
 
   private draw(): void {
     const width = Math.max(20, this.columns());
-    const nameWidth = Math.max(0, ...[...this.jobs.values()].map((job) => job.name.length));
-    const lines = [this.header, ...[...this.jobs.values()].map((job) => this.line(job, nameWidth))].map(
-      (line) => truncate(line, width),
-    );
+    const jobs = [...this.jobs.values()];
+    const nameWidth = Math.max(0, ...jobs.map((job) => job.name.length));
+    const printing = jobs.filter((job) => job.status === 'running' && job.latest !== undefined).length;
+    // The block is redrawn from its first line: taller than the terminal, it would scroll and repeat.
+    const withLatest = 1 + jobs.length + printing < this.rows();
+    const lines = [this.header];
+    for (const job of jobs) {
+      lines.push(this.line(job, nameWidth));
+      if (withLatest && job.status === 'running' && job.latest !== undefined)
+        lines.push(this.c.dim(`    │ ${job.latest}`));
+    }
+    for (const [index, line] of lines.entries()) lines[index] = truncate(line, width);
     const up = this.drawnLines > 0 ? `\u001b[${this.drawnLines}F` : '';
     this.out.write(`${up}\u001b[J${lines.join('\n')}\n`);
     this.drawnLines = lines.length;
@@ -184,4 +206,21 @@ function truncate(line: string, width: number): string {
     visible++;
   }
   return out;
+}
+
+/** A CSI sequence (colours, cursor moves), or another two-character escape. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what it removes.
+const escapeSequence = /\u001b(?:\[[0-9;?]*[ -/]*[@-~]|[@-_])/g;
+/** C0 and C1 control characters, DEL among them. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes.
+const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * What a terminal would show of one line a step printed: the text after its last carriage return
+ * (a progress bar's last state), without escape sequences or other control characters, which would
+ * move the cursor inside the live block, and with tabs as spaces.
+ */
+export function visibleText(line: string): string {
+  const afterReturn = line.slice(line.lastIndexOf('\r') + 1);
+  return afterReturn.replace(escapeSequence, '').replace(/\t/g, '  ').replace(controlCharacter, '');
 }
