@@ -78,6 +78,7 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     setExit(await tokenRevokeCommand(id, options));
   });
 
+  const runnerArgument = 'runner id, name, or the start of its id (see runners list)';
   const runners = program
     .command('runners')
     .description(
@@ -94,12 +95,12 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     ['maintenance', 'the same as drain, marked as maintenance for operators'],
     ['resume', 'put a drained runner, or one in maintenance, back online'],
   ] as const) {
-    clientOptions(
-      runners.command(action).description(what).argument('<id>', 'runner id (see runners list)'),
-    ).action(async (id: string, options) => {
-      const { runnerModeCommand } = await import('./commands/runners.js');
-      setExit(await runnerModeCommand(action, id, options));
-    });
+    clientOptions(runners.command(action).description(what).argument('<runner>', runnerArgument)).action(
+      async (id: string, options) => {
+        const { runnerModeCommand } = await import('./commands/runners.js');
+        setExit(await runnerModeCommand(action, id, options));
+      },
+    );
   }
   clientOptions(
     runners
@@ -107,7 +108,7 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
       .description(
         'take a runner off the fleet: revokes its credential (as token revoke ID), so it is disconnected and exits 2, and its jobs follow on-runner-lost at once; to bring it back, register it again',
       )
-      .argument('<id>', 'runner id (see runners list)'),
+      .argument('<runner>', runnerArgument),
   ).action(async (id: string, options) => {
     const { runnerRemoveCommand } = await import('./commands/runners.js');
     setExit(await runnerRemoveCommand(id, options));

@@ -1,6 +1,7 @@
 import type { FleetRunnerView } from '../../server/runner-directory.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
+import { ExitCode } from '../exit-codes.js';
+import { pickRunner } from '../runner-reference.js';
 import { withServerFailures } from '../server-failure.js';
 import { isoSeconds, textTable } from '../views/text-table.js';
 
@@ -14,8 +15,7 @@ export function runnersListCommand(options: RunnersListOptions): Promise<number>
 }
 
 async function listRunners(options: RunnersListOptions): Promise<number> {
-  const client = ApiClient.fromFlags(options);
-  const { runners } = await client.request<{ runners: FleetRunnerView[] }>('GET', '/api/v1/runners');
+  const runners = await listedRunners(ApiClient.fromFlags(options));
   if (options.json) {
     process.stdout.write(`${JSON.stringify(runners)}\n`);
     return ExitCode.succeeded;
@@ -49,17 +49,21 @@ const done: Record<RunnerModeAction, string> = {
   resume: 'is online again',
 };
 
-/** `valkyrie runners drain|resume|maintenance ID`: stored, so it reaches the runner on any replica. */
+/**
+ * `valkyrie runners drain|resume|maintenance RUNNER` (an id, a name, or the start of an id: see
+ * pickRunner): stored, so it reaches the runner on any replica.
+ */
 export function runnerModeCommand(
   action: RunnerModeAction,
-  id: string,
+  reference: string,
   options: ApiClientFlags,
 ): Promise<number> {
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
+    const picked = pickRunner(await listedRunners(client), reference);
     const { runner } = await client.request<{ runner: FleetRunnerView }>(
       'POST',
-      `/api/v1/runners/${encodeURIComponent(id)}/${action}`,
+      `/api/v1/runners/${encodeURIComponent(picked.id)}/${action}`,
     );
     process.stdout.write(`Runner ${runner.id} (${runner.name}) ${done[action]}.\n`);
     return ExitCode.succeeded;
@@ -67,24 +71,23 @@ export function runnerModeCommand(
 }
 
 /**
- * `valkyrie runners remove ID`: takes a runner off the fleet by revoking its credential, as removing a
+ * `valkyrie runners remove RUNNER`: takes a runner off the fleet by revoking its credential, as removing a
  * runner does on GitHub or Buildkite (docs/server.md, "Revoking a runner's credential"): it is
  * disconnected and exits, its jobs follow on-runner-lost at once, and its row goes. Only a listed
- * runner's id is taken, so that a typo cannot revoke some other token.
+ * runner is taken (by id, name or the start of its id), so that a typo cannot revoke some other token.
  */
-export function runnerRemoveCommand(id: string, options: ApiClientFlags): Promise<number> {
+export function runnerRemoveCommand(reference: string, options: ApiClientFlags): Promise<number> {
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
-    const { runners } = await client.request<{ runners: FleetRunnerView[] }>('GET', '/api/v1/runners');
-    const runner = runners.find((listed) => listed.id === id);
-    if (runner === undefined)
-      throw new UsageError(
-        `no runner ${id} is listed (valkyrie runners list); nothing was revoked. Another token is revoked with valkyrie token revoke ID`,
-      );
-    await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+    const runner = pickRunner(await listedRunners(client), reference);
+    await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(runner.id)}`);
     process.stdout.write(
       `Removed runner ${runner.id} (${runner.name}): its credential is revoked, so it is disconnected and its jobs follow on-runner-lost.\n`,
     );
     return ExitCode.succeeded;
   });
+}
+
+async function listedRunners(client: ApiClient): Promise<FleetRunnerView[]> {
+  return (await client.request<{ runners: FleetRunnerView[] }>('GET', '/api/v1/runners')).runners;
 }
