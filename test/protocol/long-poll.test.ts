@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch, runnerDecoder } from '../../src/protocol/frame.js';
 import { versionHeader } from '../../src/protocol/handshake.js';
-import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
+import { defaultSessionTtlMs } from '../../src/protocol/long-poll/acceptor.js';
+import { connectLongPoll, defaultGiveUpAfterMs } from '../../src/protocol/long-poll/client.js';
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import { closed, goodToken, inbox, type ProtocolServer, startProtocolServer } from './harness.js';
 import { malformedBatchBodies } from './malformed-batches.js';
@@ -104,6 +105,22 @@ describe('HTTP long-poll transport', () => {
     expect(await getJson(`${session}/messages?ack=0`)).toMatchObject({
       status: 404,
       body: { code: 'VK_SESSION_NOT_FOUND' },
+    });
+  });
+
+  it('by default keeps a silent session past the time its client gives up, and expires it within 19 s', async () => {
+    const clock = new ManualClock();
+    const live = await startProtocolServer({ clock });
+    server = live;
+    await openSession(live);
+    const serverEnd = await live.nextConnection();
+    // A client that could not reach the server gives up at 10 s: until then its session must live.
+    clock.advance(defaultGiveUpAfterMs);
+    expect(serverEnd.isClosed).toBe(false);
+    clock.advance(1.25 * defaultSessionTtlMs - defaultGiveUpAfterMs);
+    expect(await closed(serverEnd)).toEqual({
+      kind: 'lost',
+      reason: 'VK_PEER_TIMEOUT: the client did not poll for more than 15000 ms',
     });
   });
 

@@ -5,6 +5,7 @@ import { decodeBatch, type MessageDecoder } from '../frame.js';
 import { type Authenticate, admitConnection, errorBody } from '../handshake.js';
 import { protocolVersion } from '../messages.js';
 import type { NetworkTransport } from '../transport-end.js';
+import { defaultGiveUpAfterMs } from './client.js';
 import { endedStatus, LongPollSession, respondJson } from './session.js';
 
 export interface LongPollAcceptorOptions<In, Principal> {
@@ -20,7 +21,12 @@ export interface LongPollAcceptorOptions<In, Principal> {
 }
 
 export const defaultHoldMs = 25_000;
-export const defaultSessionTtlMs = 60_000;
+/**
+ * A client that cannot reach the server gives its session up as lost after 10 s and opens another
+ * (a runner resumes its leases there), so a session idle past that, with a margin, has no client: a
+ * runner killed while on long-poll is listed offline this soon after its last request, not a minute.
+ */
+export const defaultSessionTtlMs = defaultGiveUpAfterMs + 5_000;
 
 type Listener<Out, In, Principal> = (transport: NetworkTransport<Out, In>, principal: Principal) => void;
 

@@ -16,10 +16,12 @@ export interface LongPollConnectOptions<In> {
   readonly clock?: Clock;
   /** Pause before retrying a request that failed on the network. */
   readonly retryDelayMs?: number;
-  /** After failing this long without one success, the session counts as lost. */
+  /** After failing this long without one success, the session counts as lost; default 10 s. */
   readonly giveUpAfterMs?: number;
   readonly signal?: AbortSignal;
 }
+
+export const defaultGiveUpAfterMs = 10_000;
 
 interface Outgoing {
   readonly seq: number;
@@ -285,7 +287,7 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     }
     const now = this.clock.now();
     this.failingSince ??= now;
-    if (now - this.failingSince >= (this.options.giveUpAfterMs ?? 10_000)) {
+    if (now - this.failingSince >= (this.options.giveUpAfterMs ?? defaultGiveUpAfterMs)) {
       this.end({ kind: 'lost', reason }, false);
       return true;
     }
