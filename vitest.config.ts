@@ -25,6 +25,9 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // A worker that ran many files without isolation is stopped at the end; on a loaded machine one
+    // took longer than the default 10 s once (with three workers), failing a green run.
+    teardownTimeout: 30_000,
     pool: 'forks',
     setupFiles: ['test/per-file-hooks.ts'],
     // Vitest's default is one worker fewer than the cores: one on a 2-core machine. Most test time

@@ -8,8 +8,13 @@ export const minIdPrefix = 4;
  * The listed runner that `reference` names, as `docker` finds a container: its whole id first, then
  * its name, then the start of its id (at least minIdPrefix characters). A name several runners share,
  * or a start several ids share, is refused with their ids, so that no command reaches a runner by luck.
+ * `whenNone` ends the message for a reference that names no runner.
  */
-export function pickRunner(runners: readonly FleetRunnerView[], reference: string): FleetRunnerView {
+export function pickRunner(
+  runners: readonly FleetRunnerView[],
+  reference: string,
+  whenNone = '',
+): FleetRunnerView {
   const byId = runners.find((runner) => runner.id === reference);
   if (byId !== undefined) return byId;
   const named = runners.filter((runner) => runner.name === reference);
@@ -26,7 +31,7 @@ export function pickRunner(runners: readonly FleetRunnerView[], reference: strin
       `the ids of ${started.length} runners start with ${reference} (${idList(started)}); give more of the id`,
     );
   throw new UsageError(
-    `no runner ${reference} is listed (valkyrie runners list): no runner has that id or name${reference.length < minIdPrefix ? '' : ', nor an id starting with it'}`,
+    `no runner ${reference} is listed (valkyrie runners list): no runner has that id or name${reference.length < minIdPrefix ? '' : ', nor an id starting with it'}${whenNone}`,
   );
 }
 

@@ -96,6 +96,9 @@ describe('valkyrie runners', () => {
     const notRunner = await ws.run(['runners', 'remove', submitTokenId], env);
     expect(notRunner.code).toBe(2);
     expect(notRunner.stderr).toContain(`no runner ${submitTokenId} is listed`);
+    expect(notRunner.stderr).toContain(
+      'nothing was revoked. Another token is revoked with valkyrie token revoke ID',
+    );
 
     const removed = await ws.run(['runners', 'remove', id], env);
     expect(removed).toMatchObject({

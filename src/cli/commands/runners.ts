@@ -79,7 +79,11 @@ export function runnerModeCommand(
 export function runnerRemoveCommand(reference: string, options: ApiClientFlags): Promise<number> {
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
-    const runner = pickRunner(await listedRunners(client), reference);
+    const runner = pickRunner(
+      await listedRunners(client),
+      reference,
+      '; nothing was revoked. Another token is revoked with valkyrie token revoke ID',
+    );
     await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(runner.id)}`);
     process.stdout.write(
       `Removed runner ${runner.id} (${runner.name}): its credential is revoked, so it is disconnected and its jobs follow on-runner-lost.\n`,
