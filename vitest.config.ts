@@ -25,8 +25,9 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // A worker that ran many files without isolation is stopped at the end; on a loaded machine one
-    // took longer than the default 10 s once (with three workers), failing a green run.
+    // Workers that ran many files without isolation are stopped at the end. One trial with three
+    // workers ended in tinypool's "Terminating worker thread" and no summary; more time to stop is
+    // cheap insurance (not shown to be that trial's cure).
     teardownTimeout: 30_000,
     pool: 'forks',
     setupFiles: ['test/per-file-hooks.ts'],

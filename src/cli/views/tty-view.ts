@@ -93,8 +93,7 @@ export class TtyView implements RunView {
         const lines = entryLines(event.text);
         job.tail.push(...lines.slice(-tailLines));
         if (job.tail.length > tailLines) job.tail.splice(0, job.tail.length - tailLines);
-        const shown = lines.map(visibleText).filter((line) => line.trim() !== '');
-        if (shown.length > 0) job.latest = shown[shown.length - 1];
+        job.latest = lastVisibleLine(lines) ?? job.latest;
         break;
       }
       case 'job.completed': {
@@ -214,6 +213,15 @@ const escapeSequence = /\u001b(?:\[[0-9;?]*[ -/]*[@-~]|[@-_])/g;
 /** C0 and C1 control characters, DEL among them. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes.
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** The last of `lines` that shows something (visibleText), looking at no more of them than that. */
+function lastVisibleLine(lines: readonly string[]): string | undefined {
+  for (let index = lines.length - 1; index >= 0; index--) {
+    const shown = visibleText(lines[index] ?? '');
+    if (shown.trim() !== '') return shown;
+  }
+  return undefined;
+}
 
 /**
  * What a terminal would show of one line a step printed: the text after its last carriage return

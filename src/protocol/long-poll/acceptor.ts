@@ -22,8 +22,9 @@ export interface LongPollAcceptorOptions<In, Principal> {
 
 export const defaultHoldMs = 25_000;
 /**
- * A client that cannot reach the server gives its session up as lost after 10 s and opens another
- * (a runner resumes its leases there), so a session idle past that, with a margin, has no client: a
+ * A live client has a request open again within 10 s of its last answer: it abandons a poll held 10 s
+ * past holdMs, and gives its session up as lost after 10 s of failed requests (then opens another,
+ * where a runner resumes its leases). So a session idle past that, with a margin, has no client: a
  * runner killed while on long-poll is listed offline this soon after its last request, not a minute.
  */
 export const defaultSessionTtlMs = defaultGiveUpAfterMs + 5_000;
