@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { ValkyrieError } from '../core/errors.js';
+import { type SnapshotFile, snapshotGitHead } from './git-snapshot.js';
 import { defaultMaxBundleBytes, formatBytes } from './size.js';
 import { type FileSource, listWorkspaceFiles } from './workspace-files.js';
 
@@ -16,6 +17,11 @@ export interface PackOptions {
   readonly maxBytes?: number;
   /** Where the bundle file goes (default: a new directory under the OS temp directory). */
   readonly tempDir?: string;
+  /**
+   * Whether a workspace at the top of a git work tree takes a `.git` of HEAD's commit along
+   * (snapshotGitHead; default true), so that its jobs can run git as in a checkout.
+   */
+  readonly gitDir?: boolean;
 }
 
 /** A bundle on disk. `dispose` removes it; it is idempotent. */
@@ -29,12 +35,22 @@ export interface PackedBundle {
   /** Sum of the packed files' sizes, before compression. */
   readonly contentBytes: number;
   readonly source: FileSource;
+  /**
+   * The commit whose `.git` the bundle holds and that folder's size (not in fileCount and
+   * contentBytes), or why git could not make one (a note for the user).
+   */
+  readonly git:
+    | { readonly commit: string; readonly bytes: number }
+    | { readonly problem: string }
+    | undefined;
   dispose(): Promise<void>;
 }
 
 interface Entry {
   readonly path: string;
-  readonly kind: 'file' | 'symlink';
+  /** Where its content is read: in the workspace, or for `.git`, where the snapshot was made. */
+  readonly absolute: string;
+  readonly kind: 'file' | 'symlink' | 'directory';
   readonly mode: number;
   readonly size: number;
   readonly mtimeMs: number;
@@ -57,18 +73,23 @@ const epoch = new Date(0);
 export async function packWorkspace(root: string, options: PackOptions = {}): Promise<PackedBundle> {
   const maxBytes = options.maxBytes ?? defaultMaxBundleBytes;
   const listed = await listWorkspaceFiles(root);
-  const entries = await statEntries(root, listed.paths);
-  const contentBytes = entries.reduce((sum, entry) => sum + entry.size, 0);
-  if (contentBytes > maxBytes) throw tooLarge(entries, contentBytes, maxBytes);
-
+  const workspaceEntries = await statEntries(root, listed.paths);
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'valkyrie-bundle-'));
   const path = join(dir, 'bundle.tar.gz');
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
+    const snapshot =
+      listed.source === 'git' && options.gitDir !== false
+        ? await snapshotGitHead(root, join(dir, 'snapshot'))
+        : undefined;
+    const gitEntries = await snapshotEntries(snapshot?.files ?? []);
+    const entries = [...workspaceEntries, ...gitEntries];
+    const contentBytes = sizeOf(workspaceEntries);
+    if (contentBytes + sizeOf(gitEntries) > maxBytes) throw tooLarge(entries, sizeOf(entries), maxBytes);
     const hash = createHash('sha256');
     let bytes = 0;
     await pipeline(
-      Readable.from(tarStream(root, entries)),
+      Readable.from(tarStream(entries)),
       // Level and strategy fixed so the compressed bytes depend only on the tar (for one zlib).
       createGzip({ level: 6 }),
       async function* (chunks: AsyncIterable<Buffer>) {
@@ -81,7 +102,24 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
       createWriteStream(path),
     );
     const sha256 = hash.digest('hex');
-    return { path, sha256, bytes, fileCount: entries.length, contentBytes, source: listed.source, dispose };
+    const git =
+      snapshot === undefined
+        ? undefined
+        : snapshot.commit !== undefined
+          ? { commit: snapshot.commit, bytes: sizeOf(gitEntries) }
+          : snapshot.problem === undefined
+            ? undefined
+            : { problem: snapshot.problem };
+    return {
+      path,
+      sha256,
+      bytes,
+      fileCount: workspaceEntries.length,
+      contentBytes,
+      source: listed.source,
+      git,
+      dispose,
+    };
   } catch (error) {
     await dispose();
     throw error;
@@ -91,38 +129,53 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
 async function statEntries(root: string, paths: readonly string[]): Promise<Entry[]> {
   const entries: Entry[] = [];
   for (const path of paths) {
-    const stat = await lstat(join(root, path)).catch((error: NodeJS.ErrnoException) => {
+    const absolute = join(root, path);
+    const stat = await lstat(absolute).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') throw changed(path, 'it vanished after the file list was made');
       throw error;
     });
     const mode = stat.mode & 0o7777;
-    if (stat.isFile()) entries.push({ path, kind: 'file', mode, size: stat.size, mtimeMs: stat.mtimeMs });
-    else if (stat.isSymbolicLink())
-      entries.push({ path, kind: 'symlink', mode, size: 0, mtimeMs: stat.mtimeMs });
+    const { size, mtimeMs } = stat;
+    if (stat.isFile()) entries.push({ path, absolute, kind: 'file', mode, size, mtimeMs });
+    else if (stat.isSymbolicLink()) entries.push({ path, absolute, kind: 'symlink', mode, size: 0, mtimeMs });
     // Anything else (a git submodule's directory, a socket, a FIFO) has no place in a workspace.
   }
   return entries;
 }
 
-async function* tarStream(root: string, entries: readonly Entry[]): AsyncGenerator<Buffer> {
+/** The `.git` snapshot's entries, with the modes git gave its files (its packs are read-only). */
+async function snapshotEntries(files: readonly SnapshotFile[]): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  for (const { path, absolute, kind } of files) {
+    const stat = await lstat(absolute);
+    const size = kind === 'file' ? stat.size : 0;
+    entries.push({ path, absolute, kind, mode: stat.mode & 0o777, size, mtimeMs: stat.mtimeMs });
+  }
+  return entries;
+}
+
+async function* tarStream(entries: readonly Entry[]): AsyncGenerator<Buffer> {
   for (const entry of entries) {
-    const absolute = join(root, entry.path);
     if (entry.kind === 'symlink') {
-      const linkpath = await readlink(absolute).catch(() => {
+      const linkpath = await readlink(entry.absolute).catch(() => {
         throw changed(entry.path, 'the symbolic link vanished while the bundle was made');
       });
       yield* headerBlocks({ path: entry.path, type: 'SymbolicLink', mode: entry.mode, size: 0, linkpath });
       continue;
     }
+    if (entry.kind === 'directory') {
+      yield* headerBlocks({ path: `${entry.path}/`, type: 'Directory', mode: entry.mode, size: 0 });
+      continue;
+    }
     yield* headerBlocks({ path: entry.path, type: 'File', mode: entry.mode, size: entry.size });
-    yield* fileBlocks(absolute, entry);
+    yield* fileBlocks(entry);
   }
   yield Buffer.alloc(block * 2);
 }
 
 function* headerBlocks(data: {
   path: string;
-  type: 'File' | 'SymbolicLink';
+  type: 'File' | 'SymbolicLink' | 'Directory';
   mode: number;
   size: number;
   linkpath?: string;
@@ -135,8 +188,8 @@ function* headerBlocks(data: {
 }
 
 /** The file's bytes padded to whole blocks; a size or mtime that moved means it changed meanwhile. */
-async function* fileBlocks(absolute: string, entry: Entry): AsyncGenerator<Buffer> {
-  const handle = await open(absolute, 'r').catch(() => {
+async function* fileBlocks(entry: Entry): AsyncGenerator<Buffer> {
+  const handle = await open(entry.absolute, 'r').catch(() => {
     throw changed(entry.path, 'it vanished while the bundle was made');
   });
   try {
@@ -156,6 +209,10 @@ async function* fileBlocks(absolute: string, entry: Entry): AsyncGenerator<Buffe
   }
   const padding = (block - (entry.size % block)) % block;
   if (padding > 0) yield Buffer.alloc(padding);
+}
+
+function sizeOf(entries: readonly Entry[]): number {
+  return entries.reduce((sum, entry) => sum + entry.size, 0);
 }
 
 function changed(path: string, why: string): ValkyrieError {
@@ -178,6 +235,6 @@ function tooLarge(entries: readonly Entry[], total: number, max: number): Valkyr
     'VK_BUNDLE_TOO_LARGE',
     `the workspace is ${formatBytes(total)} in ${entries.length} files, over the bundle limit of ` +
       `${formatBytes(max)} (largest: ${largest}); nothing was uploaded. Leave paths out with ` +
-      '.valkyrieignore, or raise the limit with --max-bundle-size',
+      `.valkyrieignore${byTop.has('.git/') ? ', .git with --no-git-dir' : ''}, or raise the limit with --max-bundle-size`,
   );
 }

@@ -96,10 +96,15 @@ async function gitList(root: string, flags: readonly string[]): Promise<string[]
   return output.split('\0').filter((path) => path !== '');
 }
 
-function git(cwd: string, args: readonly string[]): Promise<string> {
+/** git's standard output; `env` is added to this process's environment. */
+export function git(cwd: string, args: readonly string[], env?: Record<string, string>): Promise<string> {
+  const options = { cwd, maxBuffer: 1 << 30, encoding: 'utf8' as const };
   return new Promise((resolve, reject) => {
-    execFile('git', [...args], { cwd, maxBuffer: 1 << 30, encoding: 'utf8' }, (error, stdout) =>
-      error ? reject(error) : resolve(stdout),
+    execFile(
+      'git',
+      [...args],
+      env === undefined ? options : { ...options, env: { ...process.env, ...env } },
+      (error, stdout) => (error ? reject(error) : resolve(stdout)),
     );
   });
 }

@@ -126,6 +126,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('--workspace <dir>', 'the folder to bundle (default: the current directory)')
     .option('--no-bundle', 'send no workspace: jobs start in an empty directory')
+    .option('--no-git-dir', "leave out the .git of HEAD's commit that a git repository's bundle carries")
     .option('--max-bundle-size <size>', 'refuse to bundle more than this, e.g. 500MiB (default: 1GiB)')
     .option(
       '--reconnect-timeout <duration>',
@@ -135,6 +136,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       'after',
       '\nThe bundle holds the git-tracked and new unignored files in a git repository, else every file but\n' +
         '.valkyrie/, .git/, node_modules/ and .gitignore matches; .valkyrieignore leaves out more (docs/submit.md).\n' +
+        "From the top of a git repository it also holds a .git of HEAD's commit, one commit deep, as\n" +
+        'actions/checkout leaves one, so jobs can run git (--no-git-dir leaves it out).\n' +
         'It is uploaded only when the server does not have its sha256 yet.\n\n' +
         'Exit codes: 0 submitted (with --follow: the run succeeded), 1 a job failed, 2 invalid workflow or usage\n' +
         '(nothing sent) or a run larger than the whole queue, 69 server unreachable or failing (a restarting\n' +

@@ -14,7 +14,8 @@ import { waitFor } from './process-state.js';
 
 /**
  * `valkyrie submit` from a git checkout to a real `valkyrie server` and `valkyrie runner`: the steps
- * see the checkout's git context and push payload exactly as a `valkyrie run` in the checkout does.
+ * see the checkout's git context and push payload exactly as a `valkyrie run` in the checkout does, and
+ * run git in a `.git` of its HEAD.
  */
 const admin = 'vkt-e2e-admin-token-submit-git-0123';
 const fleet = new Workspace();
@@ -33,6 +34,7 @@ jobs:
           echo "$GITHUB_REF_NAME $GITHUB_REF_TYPE $GITHUB_REPOSITORY $GITHUB_REPOSITORY_OWNER $GITHUB_SERVER_URL"
           echo "before=\${{ github.event.before }} repo=\${{ github.event.repository.full_name }}"
           echo "file=$(cat "$GITHUB_EVENT_PATH")"
+          echo "git=$(git rev-parse HEAD) $(git rev-parse --abbrev-ref HEAD) $(git log -1 --format=%s)"
 `;
 
 /** What the show job's step printed (not the runner's own system lines). */
@@ -100,8 +102,9 @@ describe('valkyrie submit from a git checkout', () => {
       VALKYRIE_TOKEN: submitToken,
     });
     expect(submitted.code, submitted.stderr).toBe(0);
+    expect(submitted.stderr).toContain(` and .git at ${sha.slice(0, 12)} (`);
     const lines = stepLines(submitted.stdout);
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(5);
     expect(lines.slice(0, 3)).toEqual([
       `${sha} refs/heads/main Ship it from the fleet`,
       'main branch acme/widgets acme https://github.com',
@@ -114,6 +117,8 @@ describe('valkyrie submit from a git checkout', () => {
       head_commit: { id: sha, message: 'Ship it from the fleet', author: { name: 'Ada L', email: 'ada@e' } },
       repository: { full_name: 'acme/widgets', owner: { login: 'acme' } },
     });
+    // The runner's copy is a checkout git knows, at the same commit and branch.
+    expect(lines[4]).toBe(`git=${sha} main Ship it from the fleet`);
 
     // The same workflow run here, in the checkout, sees the same.
     const local = await checkout.run(['run', 'ci.yml', '--json', '--label', 'submit-git']);

@@ -45,6 +45,8 @@ export interface SubmitCommandOptions {
   readonly workspace?: string;
   /** false with --no-bundle: the run gets no workspace. */
   readonly bundle?: boolean;
+  /** false with --no-git-dir: a git repository's bundle has no `.git`. */
+  readonly gitDir?: boolean;
   readonly maxBundleSize?: string;
   /** With --follow: how long to keep reconnecting a lost event stream, e.g. `2m`. */
   readonly reconnectTimeout?: string;
@@ -55,6 +57,8 @@ interface BundleReport {
   readonly bytes: number;
   readonly files: number;
   readonly uploaded: boolean;
+  /** The commit whose `.git` the bundle holds. */
+  readonly gitCommit?: string;
 }
 
 /**
@@ -111,7 +115,10 @@ export async function submitCommand(
 
   if (options.bundle !== false && options.workspace === undefined) await warnIfSubdirectory(workspace);
   try {
-    const bundle = options.bundle === false ? undefined : await uploadWorkspace(client, workspace, maxBytes);
+    const bundle =
+      options.bundle === false
+        ? undefined
+        : await uploadWorkspace(client, workspace, maxBytes, options.gitDir !== false);
     const git = submittedGitContext(workspace, event.event, (line) => process.stderr.write(`${line}\n`));
     const { run, created } = await createRunWithGit(
       client,
@@ -158,9 +165,15 @@ function parseReconnectTimeout(value: string | undefined): number {
   return ms;
 }
 
-async function uploadWorkspace(client: ServerClient, root: string, maxBytes: number): Promise<BundleReport> {
+async function uploadWorkspace(
+  client: ServerClient,
+  root: string,
+  maxBytes: number,
+  gitDir: boolean,
+): Promise<BundleReport> {
   const bundle = await packSettledWorkspace(root, {
     maxBytes,
+    gitDir,
     onRetry: (change) => {
       process.stderr.write(`${change.message.replace(/try again$/, 'packing the workspace again')}\n`);
     },
@@ -168,13 +181,28 @@ async function uploadWorkspace(client: ServerClient, root: string, maxBytes: num
   try {
     const files = `${bundle.fileCount} ${bundle.fileCount === 1 ? 'file' : 'files'}`;
     const from = bundle.source === 'git' ? ', git-tracked and new unignored' : '';
+    const git = bundle.git;
+    const withGit =
+      git !== undefined && 'commit' in git
+        ? ` and .git at ${git.commit.slice(0, 12)} (${formatBytes(git.bytes)})`
+        : '';
+    if (git !== undefined && 'problem' in git)
+      process.stderr.write(
+        `valkyrie: warning: the bundle has no .git, so its jobs cannot run git on it (${git.problem})\n`,
+      );
     const summary =
-      `Workspace: ${files} (${formatBytes(bundle.contentBytes)}${from}), ` +
+      `Workspace: ${files} (${formatBytes(bundle.contentBytes)}${from})${withGit}, ` +
       `bundle ${bundle.sha256.slice(0, 12)} of ${formatBytes(bundle.bytes)}`;
     const present = await client.hasBundle(bundle.sha256);
     if (!present) await client.uploadBundle(bundle.sha256, bundle.path, bundle.bytes);
     process.stderr.write(`${summary}: ${present ? 'already on the server' : 'uploaded'}\n`);
-    return { sha256: bundle.sha256, bytes: bundle.bytes, files: bundle.fileCount, uploaded: !present };
+    return {
+      sha256: bundle.sha256,
+      bytes: bundle.bytes,
+      files: bundle.fileCount,
+      uploaded: !present,
+      ...(git !== undefined && 'commit' in git ? { gitCommit: git.commit } : {}),
+    };
   } finally {
     await bundle.dispose();
   }

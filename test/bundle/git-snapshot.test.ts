@@ -1,0 +1,123 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sanitizedRemote } from '../../src/bundle/git-snapshot.js';
+import { type PackedBundle, type PackOptions, packWorkspace } from '../../src/bundle/pack.js';
+import { unpackBundle } from '../../src/bundle/unpack.js';
+
+const scratch: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-git-snapshot-test-'));
+  scratch.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** git with a fixed identity and no user or system config, so the machine's settings do not count. */
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' },
+  }).trim();
+
+/** A repository with two commits on `main` (a, d/b, then c) and an origin whose URL holds a token. */
+function repository(): { dir: string; head: string } {
+  const dir = tempDir();
+  git(dir, 'init', '-q', '-b', 'main');
+  mkdirSync(join(dir, 'd'));
+  writeFileSync(join(dir, 'a'), 'a\n');
+  writeFileSync(join(dir, 'd', 'b'), 'b\n');
+  git(dir, 'add', '.');
+  git(dir, 'commit', '-qm', 'one');
+  writeFileSync(join(dir, 'c'), 'c\n');
+  git(dir, 'add', 'c');
+  git(dir, 'commit', '-qm', 'two');
+  git(dir, 'remote', 'add', 'origin', 'https://someone:s3cret@github.com/owner/repo.git');
+  return { dir, head: git(dir, 'rev-parse', 'HEAD') };
+}
+
+async function packed(
+  root: string,
+  options: PackOptions = {},
+): Promise<{ bundle: PackedBundle; target: string }> {
+  const bundle = await packWorkspace(root, { tempDir: tempDir(), ...options });
+  const target = join(tempDir(), 'workspace');
+  await unpackBundle({ archive: bundle.path, sha256: bundle.sha256, target });
+  return { bundle, target };
+}
+
+describe('a bundle of a git work tree carries a .git of HEAD', () => {
+  it('on its branch, one commit deep, with the bundled changes showing against HEAD', async () => {
+    const { dir, head } = repository();
+    writeFileSync(join(dir, 'a'), 'a, changed\n');
+    writeFileSync(join(dir, 'new'), 'untracked\n');
+    const { bundle, target } = await packed(dir);
+
+    expect(bundle.git).toEqual({ commit: head, bytes: expect.any(Number) });
+    expect(bundle.fileCount).toBe(4);
+    expect(git(target, 'rev-parse', 'HEAD')).toBe(head);
+    expect(git(target, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('main');
+    expect(git(target, 'rev-parse', '--is-shallow-repository')).toBe('true');
+    expect(git(target, 'log', '--format=%s')).toBe('two');
+    expect(git(target, 'status', '--porcelain')).toBe('M a\n?? new');
+    expect(git(target, 'diff', '--', 'a')).toContain('+a, changed');
+    expect(git(target, 'remote', 'get-url', 'origin')).toBe('https://github.com/owner/repo.git');
+    expect(git(target, 'rev-parse', '--abbrev-ref', '@{upstream}')).toBe('origin/main');
+    git(target, 'fsck', '--no-progress');
+  });
+
+  it('gives the same bundle for the same commit and files', async () => {
+    const { dir } = repository();
+    const first = await packWorkspace(dir, { tempDir: tempDir() });
+    const second = await packWorkspace(dir, { tempDir: tempDir() });
+    expect(second.sha256).toBe(first.sha256);
+  });
+
+  it('on a detached HEAD: HEAD names the commit, and git still finds the repository', async () => {
+    const { dir, head } = repository();
+    git(dir, 'checkout', '-q', '--detach');
+    const { target } = await packed(dir);
+    expect(git(target, 'rev-parse', 'HEAD')).toBe(head);
+    expect(git(target, 'rev-parse', '--git-dir')).toBe('.git');
+    expect(git(target, 'status', '--porcelain')).toBe('');
+  });
+
+  it('not with gitDir false, nor for a subfolder of the work tree, nor before the first commit', async () => {
+    const { dir } = repository();
+    const without = await packed(dir, { gitDir: false });
+    expect(without.bundle.git).toBeUndefined();
+    expect(existsSync(join(without.target, '.git'))).toBe(false);
+
+    const folder = await packed(join(dir, 'd'));
+    expect(folder.bundle.git).toBeUndefined();
+    expect(existsSync(join(folder.target, '.git'))).toBe(false);
+
+    const fresh = tempDir();
+    git(fresh, 'init', '-q');
+    writeFileSync(join(fresh, 'x'), 'x\n');
+    const unborn = await packed(fresh);
+    expect(unborn.bundle.git).toBeUndefined();
+    expect(existsSync(join(unborn.target, '.git'))).toBe(false);
+    expect(existsSync(join(unborn.target, 'x'))).toBe(true);
+  });
+});
+
+describe('sanitizedRemote', () => {
+  it('drops credentials, keeps scp-like remotes, and leaves out what names nothing on a runner', () => {
+    expect(sanitizedRemote('https://user:token@example.com:8443/o/r.git')).toBe(
+      'https://example.com:8443/o/r.git',
+    );
+    expect(sanitizedRemote('ssh://git@example.com/o/r.git')).toBe('ssh://example.com/o/r.git');
+    expect(sanitizedRemote('git@github.com:o/r.git')).toBe('git@github.com:o/r.git');
+    expect(sanitizedRemote('/srv/git/r.git')).toBeUndefined();
+    expect(sanitizedRemote('../r')).toBeUndefined();
+    expect(sanitizedRemote('file:///srv/git/r.git')).toBeUndefined();
+    expect(sanitizedRemote('https://example.com/o/r"\n[core]')).toBeUndefined();
+    expect(sanitizedRemote('')).toBeUndefined();
+  });
+});
