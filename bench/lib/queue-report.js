@@ -13,18 +13,26 @@ export function queueTargetRows(queue) {
       row.rate.median >= row.target && (row.vsBullmq?.median ?? 0) > 1 && (row.vsGraphile?.median ?? 0) > 1,
     ),
   ]);
-  for (const [id, what, target] of [
+  for (const [id, what, target, floorId] of [
     ['latency-sqlite', 'add → start p50, SQLite embedded', queueTargets.embeddedP50Ms],
-    ['latency-postgres', 'add → start p50, Postgres across processes', queueTargets.postgresP50Ms],
+    [
+      'latency-postgres',
+      'add → start p50, Postgres across processes',
+      queueTargets.postgresP50Ms,
+      'latency-postgres-floor',
+    ],
   ]) {
     const figure = queue.cases.find((c) => c.id === id);
     if (figure?.p50Ms === undefined) continue;
+    // What the database alone takes for the same hop (a row inserted and notified, received by LISTEN).
+    const floor = queue.cases.find((c) => c.id === floorId)?.p50Ms;
     rows.push([
       what,
       `≤ ${target} ms`,
       `${ms(figure.p50Ms.median)} ms (p99 ${ms(figure.p99Ms.median)})`,
-      '—',
-      `${(figure.p50Ms.median / target).toFixed(1)}× the target`,
+      floor ? `floor: INSERT + NOTIFY → LISTEN ${ms(floor.median)} ms` : '—',
+      `${(figure.p50Ms.median / target).toFixed(1)}× the target` +
+        (floor ? `; ${(figure.p50Ms.median / floor.median).toFixed(1)}× the floor` : ''),
       verdict(figure.p50Ms.median <= target),
     ]);
   }

@@ -4,6 +4,12 @@
 //
 //   node bench/queue/latency-valkyrie.js sqlite DIR SAMPLES       # embedded: one process
 //   node bench/queue/latency-valkyrie.js postgres URL SAMPLES     # the worker in another process
+//   node bench/queue/latency-valkyrie.js postgres-floor URL SAMPLES
+//
+// postgres-floor is what Postgres itself allows under the same conditions, without Valkyrie: one
+// statement inserting a row (committed without waiting for the WAL flush, as Valkyrie's enqueue
+// makes its jobs visible) and sending a NOTIFY, received by a LISTEN in the other process. Its
+// "start" is the notification's arrival; samples, pauses, warm-up and clocks are the same.
 //
 // Across processes both ends stamp wall-clock time (performance.timeOrigin + performance.now()) and
 // the consumer reports its stamp over IPC, which is outside the interval. Each process fixed its
@@ -34,7 +40,9 @@ async function produce() {
   const stores =
     store === 'sqlite'
       ? openSqliteStores(join(where, 'state.db'))
-      : await openPostgresStores(where, { schema });
+      : store === 'postgres-floor'
+        ? await openFloor(schema)
+        : await openPostgresStores(where, { schema });
   let onStart = () => {};
   let stop = async () => {};
   /** The consumer's clock minus this process's, in ms (0 in one process). */
@@ -91,7 +99,7 @@ async function produce() {
   for (let i = 0; i < samples; i++) latencies.push(await addOne());
   await stop();
   await stores.close();
-  if (store === 'postgres') {
+  if (store !== 'sqlite') {
     const pg = (await import('pg')).default;
     const client = new pg.Client({ connectionString: where });
     await client.connect();
@@ -105,7 +113,38 @@ async function produce() {
   );
 }
 
+/** The floor's producer side, shaped as the stores the bench uses: a one-column table and a channel. */
+async function openFloor(schema) {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: where });
+  await client.connect();
+  await client.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".added (i int)`);
+  await client.query('SET synchronous_commit = off');
+  const text = `WITH added AS (INSERT INTO "${schema}".added VALUES ($1)) SELECT pg_notify('${schema}', $1::text)`;
+  return {
+    queue: { enqueue: ([job]) => client.query({ name: 'floor', text, values: [job.payload.i] }) },
+    close: () => client.end(),
+  };
+}
+
+async function consumeFloor() {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: where });
+  await client.connect();
+  await client.query(`LISTEN "${schemaArg}"`);
+  client.on('notification', ({ payload }) => process.send({ i: Number(payload), at: stamp() }));
+  process.on('message', (message) => {
+    if (message.cmd === 'clock') process.send({ clock: stamp() });
+  });
+  process.send({ ready: true });
+  process.on('SIGTERM', async () => {
+    await client.end();
+    process.exit(0);
+  });
+}
+
 async function consume() {
+  if (store === 'postgres-floor') return consumeFloor();
   const stores = await openPostgresStores(where, { schema: schemaArg });
   const worker = new QueueWorker({
     store: stores.queue,

@@ -1,7 +1,8 @@
 // Suite 3 — the durable queue. No-op jobs through enqueue → claim → completion, concurrency 50, each
 // trial in a fresh child process: Valkyrie's QueueStore + QueueWorker on SQLite (WAL; synchronous
 // NORMAL and FULL) and on Postgres, BullMQ on the local Redis, graphile-worker on the local Postgres
-// with its local queue and batched completions. Plus add → start latency into an idle worker.
+// with its local queue and batched completions. Plus add → start latency into an idle worker, and on
+// Postgres the floor the database itself sets for it (latency-valkyrie.js postgres-floor).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertExitedCleanly, runChild } from '../lib/child.js';
@@ -107,6 +108,11 @@ export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
       latency(
         'postgres',
         `add → start, Valkyrie Postgres, worker in another process (${latencySamples} jobs, after ≥ 1 s unrecorded)`,
+        () => postgresUrl,
+      ),
+      latency(
+        'postgres-floor',
+        `floor: INSERT + NOTIFY (asynchronous commit) → LISTEN in another process, same pauses (${latencySamples} rows, after ≥ 1 s unrecorded)`,
         () => postgresUrl,
       ),
     ],
