@@ -20,7 +20,15 @@ export interface SnapshotFile {
  * one but not at its top, or with no commit yet has none, and no problem).
  */
 export type GitSnapshot =
-  | { readonly commit: string; readonly files: readonly SnapshotFile[] }
+  | {
+      readonly commit: string;
+      readonly files: readonly SnapshotFile[];
+      /**
+       * The submodules' paths in the commit. A bundle leaves their contents out; an empty folder at
+       * each is how git sees a submodule not checked out, where a missing one shows as deleted.
+       */
+      readonly submodules: readonly string[];
+    }
   | { readonly commit?: undefined; readonly files: readonly []; readonly problem?: string };
 
 const none: GitSnapshot = { files: [] };
@@ -65,7 +73,11 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
     await writeFile(join(dir, 'shallow'), `${commit}\n`);
     await writeFile(join(dir, 'config'), configText(format.trim(), ref, remote));
     await git(root, ['read-tree', commit], { GIT_INDEX_FILE: join(dir, 'index') });
-    return { commit, files: await filesUnder(into, '.git') };
+    const submodules = (await git(root, ['ls-tree', '-r', '-z', '--full-tree', commit]))
+      .split('\0')
+      .filter((line) => line.startsWith('160000 '))
+      .map((line) => line.slice(line.indexOf('\t') + 1));
+    return { commit, files: await filesUnder(into, '.git'), submodules };
   } catch (error) {
     return { files: [], problem: error instanceof Error ? error.message.split('\n')[0] : String(error) };
   }

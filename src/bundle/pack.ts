@@ -82,7 +82,10 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
       listed.source === 'git' && options.gitDir !== false
         ? await snapshotGitHead(root, join(dir, 'snapshot'))
         : undefined;
-    const gitEntries = await snapshotEntries(snapshot?.files ?? []);
+    const gitEntries = [
+      ...(await snapshotEntries(snapshot?.files ?? [])),
+      ...submoduleFolders(snapshot?.commit === undefined ? [] : snapshot.submodules, workspaceEntries),
+    ];
     const entries = [...workspaceEntries, ...gitEntries];
     const contentBytes = sizeOf(workspaceEntries);
     if (contentBytes + sizeOf(gitEntries) > maxBytes) throw tooLarge(entries, sizeOf(entries), maxBytes);
@@ -152,6 +155,21 @@ async function snapshotEntries(files: readonly SnapshotFile[]): Promise<Entry[]>
     entries.push({ path, absolute, kind, mode: stat.mode & 0o777, size, mtimeMs: stat.mtimeMs });
   }
   return entries;
+}
+
+/**
+ * An empty folder at each submodule's path, unless the work tree has something else there now (a
+ * file, or files under it): those are bundled as they are, and git shows the change.
+ */
+function submoduleFolders(paths: readonly string[], workspace: readonly Entry[]): Entry[] {
+  const taken = (path: string) =>
+    workspace.some(
+      (entry) =>
+        entry.path === path || entry.path.startsWith(`${path}/`) || path.startsWith(`${entry.path}/`),
+    );
+  return paths
+    .filter((path) => !taken(path))
+    .map((path) => ({ path, absolute: '', kind: 'directory', mode: 0o755, size: 0, mtimeMs: 0 }));
 }
 
 async function* tarStream(entries: readonly Entry[]): AsyncGenerator<Buffer> {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -85,6 +85,18 @@ describe('a bundle of a git work tree carries a .git of HEAD', () => {
     expect(git(target, 'rev-parse', 'HEAD')).toBe(head);
     expect(git(target, 'rev-parse', '--git-dir')).toBe('.git');
     expect(git(target, 'status', '--porcelain')).toBe('');
+  });
+
+  it('with an empty folder at each submodule, so git sees it not checked out rather than deleted', async () => {
+    const { dir, head } = repository();
+    git(dir, 'update-index', '--add', '--cacheinfo', `160000,${head},libs/sub`);
+    git(dir, 'update-index', '--add', '--cacheinfo', `160000,${head},taken`);
+    git(dir, 'commit', '-qm', 'submodules');
+    // One submodule's path is a file in the work tree now: bundled as it is, no folder beside it.
+    writeFileSync(join(dir, 'taken'), 'a file now\n');
+    const { target } = await packed(dir);
+    expect(readdirSync(join(target, 'libs', 'sub'))).toEqual([]);
+    expect(git(target, 'status', '--porcelain')).toBe('T taken');
   });
 
   it('not with gitDir false, nor for a subfolder of the work tree, nor before the first commit', async () => {
