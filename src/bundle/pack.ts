@@ -146,13 +146,17 @@ async function statEntries(root: string, paths: readonly string[]): Promise<Entr
   return entries;
 }
 
-/** The `.git` snapshot's entries, with the modes git gave its files (its packs are read-only). */
+/**
+ * The `.git` snapshot's entries, with fixed modes rather than the ones this umask gave them, so that
+ * the same commit makes the same bundle for everyone: packs read-only, as git leaves them.
+ */
 async function snapshotEntries(files: readonly SnapshotFile[]): Promise<Entry[]> {
   const entries: Entry[] = [];
   for (const { path, absolute, kind } of files) {
     const stat = await lstat(absolute);
     const size = kind === 'file' ? stat.size : 0;
-    entries.push({ path, absolute, kind, mode: stat.mode & 0o777, size, mtimeMs: stat.mtimeMs });
+    const mode = kind === 'directory' ? 0o755 : path.startsWith('.git/objects/') ? 0o444 : 0o644;
+    entries.push({ path, absolute, kind, mode, size, mtimeMs: stat.mtimeMs });
   }
   return entries;
 }
