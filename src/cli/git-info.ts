@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { type GitContext, parseCommitObject } from '../core/git-context.js';
 import { readCommitObject, readRegularFile } from './git-objects.js';
 
@@ -64,12 +65,27 @@ function isRefName(ref: string): boolean {
  * naming the worktree's own directory, whose `commondir` names the shared one.
  */
 function gitDirectories(workspace: string): { gitDir: string; commonDir: string } {
-  const dotGit = join(workspace, '.git');
+  const top = workTreeTop(workspace);
+  const dotGit = join(top, '.git');
   const pointer = read(dotGit);
   if (pointer === undefined || !pointer.startsWith('gitdir: ')) return { gitDir: dotGit, commonDir: dotGit };
-  const gitDir = resolve(workspace, pointer.slice(8).trim());
+  const gitDir = resolve(top, pointer.slice(8).trim());
   const common = read(join(gitDir, 'commondir'));
   return { gitDir, commonDir: common === undefined ? gitDir : resolve(gitDir, common) };
+}
+
+/**
+ * The nearest folder from `workspace` up that holds `.git` (a folder, or a worktree's or submodule's
+ * file), as git finds the repository a command runs in: a run started in `src/` of a checkout has
+ * the checkout's HEAD. `workspace` itself when none does (its `.git`, missing, then reads as none).
+ */
+function workTreeTop(workspace: string): string {
+  for (let dir = resolve(workspace); ; ) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return workspace;
+    dir = parent;
+  }
 }
 
 /** The `url` of `[remote "origin"]` in a git config file. */

@@ -93,6 +93,33 @@ describe('readGitInfo', () => {
   });
 });
 
+describe('readGitInfo in a folder of a checkout', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-git-folder-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads the checkout's HEAD and origin from the nearest folder up that holds .git", () => {
+    mkdirSync(join(dir, 'repo', '.git', 'refs', 'heads'), { recursive: true });
+    writeFileSync(join(dir, 'repo', '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    writeFileSync(join(dir, 'repo', '.git', 'refs', 'heads', 'main'), `${'c'.repeat(40)}\n`);
+    writeFileSync(
+      join(dir, 'repo', '.git', 'config'),
+      '[remote "origin"]\n\turl = git@github.com:acme/widgets.git\n',
+    );
+    mkdirSync(join(dir, 'repo', 'src', 'lib'), { recursive: true });
+    const checkout = {
+      sha: 'c'.repeat(40),
+      ref: 'refs/heads/main',
+      repository: 'acme/widgets',
+      serverUrl: 'https://github.com',
+    };
+    expect(readGitInfo(join(dir, 'repo', 'src', 'lib'))).toEqual(checkout);
+    expect(readGitInfo(join(dir, 'repo', 'src'))).toEqual(checkout);
+    // Outside any repository: nothing, as before.
+    mkdirSync(join(dir, 'elsewhere'));
+    expect(readGitInfo(join(dir, 'elsewhere'))).toEqual({});
+  });
+});
+
 describe('readGitInfo in a linked worktree', () => {
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-git-worktree-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -110,11 +137,15 @@ describe('readGitInfo in a linked worktree', () => {
       `# pack-refs with: peeled\n${'f'.repeat(40)} refs/heads/feature\n`,
     );
     writeFileSync(join(common, 'config'), '[remote "origin"]\n\turl = git@github.com:acme/widgets.git\n');
-    expect(readGitInfo(join(dir, 'feature'))).toEqual({
+    const feature = {
       sha: 'f'.repeat(40),
       ref: 'refs/heads/feature',
       repository: 'acme/widgets',
       serverUrl: 'https://github.com',
-    });
+    };
+    expect(readGitInfo(join(dir, 'feature'))).toEqual(feature);
+    // From a folder inside the worktree, its own .git file is the nearest.
+    mkdirSync(join(dir, 'feature', 'docs'));
+    expect(readGitInfo(join(dir, 'feature', 'docs'))).toEqual(feature);
   });
 });

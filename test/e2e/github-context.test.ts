@@ -111,6 +111,14 @@ jobs:
       'event={"inputs":{"target":"prod"}}',
       'tool cache is a directory',
     ]);
+
+    // Started in a folder of the checkout, as git would be: the same repository, ref and commit.
+    ws.write('src/lib/.keep', '');
+    const inFolder = await ws.run(['run', file, '--json'], {}, join(ws.dir, 'src', 'lib'));
+    expect(inFolder.code, inFolder.stderr).toBe(0);
+    expect(
+      logLines(inFolder.stdout, 'show').filter((line) => /^GITHUB_(REPOSITORY|REF|SHA)=/.test(line)),
+    ).toEqual(['GITHUB_REPOSITORY=acme/widgets', 'GITHUB_REF=refs/heads/main', `GITHUB_SHA=${sha}`]);
   });
 });
 
