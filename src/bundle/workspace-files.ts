@@ -72,16 +72,6 @@ async function readIgnoreFile(path: string): Promise<string> {
   }
 }
 
-/** The top of the git work tree `dir` is in; undefined outside one (or without git). */
-export async function gitWorkTreeTop(dir: string): Promise<string | undefined> {
-  try {
-    const top = (await git(dir, ['rev-parse', '--show-toplevel'])).trim();
-    return top === '' ? undefined : top;
-  } catch {
-    return undefined;
-  }
-}
-
 /** False when git is not installed or `root` is not inside a work tree. */
 async function isGitWorkTree(root: string): Promise<boolean> {
   try {

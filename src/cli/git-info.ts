@@ -1,25 +1,33 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type GitContext, parseCommitObject } from '../core/git-context.js';
 import { readCommitObject, readRegularFile } from './git-objects.js';
+import { gitWorkTreeTop } from './git-work-tree.js';
 
 export type GitInfo = Omit<GitContext, 'commit'>;
+
+/** Where HEAD is (`gitDir`), and where the refs, packed-refs, config and objects are (`commonDir`). */
+interface GitDirectories {
+  readonly gitDir: string;
+  readonly commonDir: string;
+}
 
 /**
  * readGitInfo, and for a run that starts as a push (`withCommit`) HEAD's commit too, for the push
  * payload: one more object read per run, never per job.
  */
 export function readGitContext(workspace: string, withCommit: boolean): GitContext {
+  let directories: GitDirectories | undefined;
   let info: GitInfo;
   try {
-    info = readGitInfo(workspace);
+    directories = gitDirectories(workspace);
+    info = directories === undefined ? {} : readHeadAndOrigin(directories);
   } catch {
     // Extra data for the jobs: an odd .git never stops a run or a submit.
     return {};
   }
-  if (!withCommit || info.sha === undefined) return info;
+  if (!withCommit || info.sha === undefined || directories === undefined) return info;
   try {
-    const text = readCommitObject(gitDirectories(workspace).commonDir, info.sha);
+    const text = readCommitObject(directories.commonDir, info.sha);
     const commit = text === undefined ? undefined : parseCommitObject(text);
     return commit === undefined ? info : { ...info, commit };
   } catch {
@@ -28,11 +36,16 @@ export function readGitContext(workspace: string, withCommit: boolean): GitConte
 }
 
 /**
- * The checkout's HEAD and its `origin` remote, read from the files under .git (no `git` process:
- * start-up time matters). Absent fields when the workspace is not a git repository or has no origin.
+ * HEAD and the `origin` remote of the repository the workspace is in (its own `.git`, or the nearest
+ * folder's above it: gitWorkTreeTop), read from the files under .git (no `git` process: start-up
+ * time matters). Absent fields outside a git repository or without an origin.
  */
 export function readGitInfo(workspace: string): GitInfo {
-  const { gitDir, commonDir } = gitDirectories(workspace);
+  const directories = gitDirectories(workspace);
+  return directories === undefined ? {} : readHeadAndOrigin(directories);
+}
+
+function readHeadAndOrigin({ gitDir, commonDir }: GitDirectories): GitInfo {
   const head = read(join(gitDir, 'HEAD'));
   // Anything else is no HEAD git wrote: `ref: ../../etc/hostname` would read outside the repository.
   const ref = head?.startsWith('ref: ') ? head.slice(5) : undefined;
@@ -60,32 +73,19 @@ function isRefName(ref: string): boolean {
 }
 
 /**
- * Where HEAD is (`gitDir`) and where the refs, packed-refs and config are (`commonDir`): both `.git`
- * in a plain checkout; in a linked worktree (`git worktree add`) or a submodule `.git` is a file
- * naming the worktree's own directory, whose `commondir` names the shared one.
+ * Both `.git` of the work tree's top in a plain checkout; in a linked worktree (`git worktree add`)
+ * or a submodule `.git` is a file naming the worktree's own directory, whose `commondir` names the
+ * shared one. Undefined outside a work tree.
  */
-function gitDirectories(workspace: string): { gitDir: string; commonDir: string } {
-  const top = workTreeTop(workspace);
+function gitDirectories(workspace: string): GitDirectories | undefined {
+  const top = gitWorkTreeTop(workspace);
+  if (top === undefined) return undefined;
   const dotGit = join(top, '.git');
   const pointer = read(dotGit);
   if (pointer === undefined || !pointer.startsWith('gitdir: ')) return { gitDir: dotGit, commonDir: dotGit };
   const gitDir = resolve(top, pointer.slice(8).trim());
   const common = read(join(gitDir, 'commondir'));
   return { gitDir, commonDir: common === undefined ? gitDir : resolve(gitDir, common) };
-}
-
-/**
- * The nearest folder from `workspace` up that holds `.git` (a folder, or a worktree's or submodule's
- * file), as git finds the repository a command runs in: a run started in `src/` of a checkout has
- * the checkout's HEAD. `workspace` itself when none does (its `.git`, missing, then reads as none).
- */
-function workTreeTop(workspace: string): string {
-  for (let dir = resolve(workspace); ; ) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return workspace;
-    dir = parent;
-  }
 }
 
 /** The `url` of `[remote "origin"]` in a git config file. */

@@ -1,6 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { ownedByMe } from './owned-by-me.js';
 
 /**
  * The nearest ancestor of `cwd` (not `cwd` itself) whose `.valkyrie/` holds a database this user can
@@ -35,18 +36,4 @@ export function nearestStateDir(cwd: string): string | undefined {
 function isWithin(path: string, dir: string): boolean {
   const rel = relative(dir, path);
   return rel === '' || (!rel.startsWith('..') && !rel.startsWith('/'));
-}
-
-function ownedByMe(
-  path: string,
-  { othersMayWrite = true }: { readonly othersMayWrite?: boolean } = {},
-): boolean {
-  const uid = process.getuid?.();
-  if (uid === undefined) return true;
-  try {
-    const stat = statSync(path);
-    return stat.uid === uid && (othersMayWrite || (stat.mode & 0o002) === 0);
-  } catch {
-    return false;
-  }
 }

@@ -1,7 +1,16 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { delimiter, dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { originOf, parseRemoteUrl, readGitInfo } from '../../src/cli/git-info.js';
 
 describe('parseRemoteUrl', () => {
@@ -94,31 +103,102 @@ describe('readGitInfo', () => {
 });
 
 describe('readGitInfo in a folder of a checkout', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'valkyrie-git-folder-'));
+  // Its real path: GIT_CEILING_DIRECTORIES is compared with real paths, as git compares them.
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'valkyrie-git-folder-')));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const checkout = {
+    sha: 'c'.repeat(40),
+    ref: 'refs/heads/main',
+    repository: 'acme/widgets',
+    serverUrl: 'https://github.com',
+  };
+  const lib = join(dir, 'repo', 'src', 'lib');
 
-  it("reads the checkout's HEAD and origin from the nearest folder up that holds .git", () => {
-    mkdirSync(join(dir, 'repo', '.git', 'refs', 'heads'), { recursive: true });
-    writeFileSync(join(dir, 'repo', '.git', 'HEAD'), 'ref: refs/heads/main\n');
-    writeFileSync(join(dir, 'repo', '.git', 'refs', 'heads', 'main'), `${'c'.repeat(40)}\n`);
+  /** A checkout's .git at `path`, HEAD on main at `checkout.sha`, and an empty folder `sub`. */
+  function writeCheckout(path: string): void {
+    mkdirSync(join(path, '.git', 'refs', 'heads'), { recursive: true });
+    mkdirSync(join(path, 'sub'));
+    writeFileSync(join(path, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    writeFileSync(join(path, '.git', 'refs', 'heads', 'main'), `${checkout.sha}\n`);
     writeFileSync(
-      join(dir, 'repo', '.git', 'config'),
+      join(path, '.git', 'config'),
       '[remote "origin"]\n\turl = git@github.com:acme/widgets.git\n',
     );
-    mkdirSync(join(dir, 'repo', 'src', 'lib'), { recursive: true });
-    const checkout = {
-      sha: 'c'.repeat(40),
-      ref: 'refs/heads/main',
-      repository: 'acme/widgets',
-      serverUrl: 'https://github.com',
-    };
-    expect(readGitInfo(join(dir, 'repo', 'src', 'lib'))).toEqual(checkout);
-    expect(readGitInfo(join(dir, 'repo', 'src'))).toEqual(checkout);
-    // Outside any repository: nothing, as before.
-    mkdirSync(join(dir, 'elsewhere'));
-    expect(readGitInfo(join(dir, 'elsewhere'))).toEqual({});
+  }
+
+  beforeAll(() => {
+    writeCheckout(join(dir, 'repo'));
+    mkdirSync(lib, { recursive: true });
   });
+
+  it("reads the checkout's HEAD and origin from the nearest folder up that holds .git", () => {
+    expect(readGitInfo(lib)).toEqual(checkout);
+    expect(readGitInfo(join(dir, 'repo', 'src'))).toEqual(checkout);
+  });
+
+  it.skipIf(repositoryAbove(dir))('gives nothing in a folder with no repository above it', () => {
+    mkdirSync(join(dir, 'elsewhere', 'deeper'), { recursive: true });
+    expect(readGitInfo(join(dir, 'elsewhere', 'deeper'))).toEqual({});
+  });
+
+  it('walks up from the real path, as git does from its physical working directory', () => {
+    symlinkSync(lib, join(dir, 'lib-link'));
+    expect(readGitInfo(join(dir, 'lib-link'))).toEqual(checkout);
+  });
+
+  it('looks in no folder of GIT_CEILING_DIRECTORIES nor above one, as git does', () => {
+    const readWithCeilings = (...ceilings: string[]) => {
+      vi.stubEnv('GIT_CEILING_DIRECTORIES', ceilings.join(delimiter));
+      try {
+        return readGitInfo(lib);
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    };
+    expect(readWithCeilings(join(dir, 'repo', 'src'))).toEqual({});
+    expect(readWithCeilings(join(dir, 'repo'))).toEqual({});
+    expect(readWithCeilings(dir, join(dir, 'other'))).toEqual(checkout);
+    // The workspace itself is looked in (and above it) though it is a ceiling; a relative one is left out.
+    expect(readWithCeilings(lib, 'repo')).toEqual(checkout);
+    // A ceiling is taken by its real path, except after an empty entry.
+    symlinkSync(join(dir, 'repo', 'src'), join(dir, 'src-link'));
+    expect(readWithCeilings(join(dir, 'src-link'))).toEqual({});
+    expect(readWithCeilings('', join(dir, 'src-link'))).toEqual(checkout);
+    // A workspace at the top of its checkout reads its own .git whatever the ceilings.
+    vi.stubEnv('GIT_CEILING_DIRECTORIES', join(dir, 'repo'));
+    try {
+      expect(readGitInfo(join(dir, 'repo'))).toEqual(checkout);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  // Files of another user can be made only by root.
+  it.skipIf(process.getuid?.() !== 0)(
+    "takes no .git above the workspace that is another user's, or in another user's folder",
+    () => {
+      const shared = join(dir, 'shared');
+      writeCheckout(shared);
+      chownSync(shared, 4242, 4242);
+      expect(readGitInfo(join(shared, 'sub'))).toEqual({});
+      // The workspace's own .git is trusted, as the workflow taken from it is.
+      expect(readGitInfo(shared)).toEqual(checkout);
+      chownSync(shared, 0, 0);
+      chownSync(join(shared, '.git'), 4242, 4242);
+      expect(readGitInfo(join(shared, 'sub'))).toEqual({});
+      chownSync(join(shared, '.git'), 0, 0);
+      expect(readGitInfo(join(shared, 'sub'))).toEqual(checkout);
+    },
+  );
 });
+
+/** Whether a folder from `path` up holds .git: a folder under it is then never outside a repository. */
+function repositoryAbove(path: string): boolean {
+  for (let at = path; ; at = dirname(at)) {
+    if (existsSync(join(at, '.git'))) return true;
+    if (dirname(at) === at) return false;
+  }
+}
 
 describe('readGitInfo in a linked worktree', () => {
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-git-worktree-'));

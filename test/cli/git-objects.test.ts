@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -76,12 +76,14 @@ describe('applyDelta', () => {
 });
 
 describe('readGitContext', () => {
-  it("adds HEAD's commit only when asked (a push run), from a linked worktree too", () => {
+  it("adds HEAD's commit only when asked (a push run), from a linked worktree and their folders too", () => {
     const { path, git } = repo('context');
     git('remote', 'add', 'origin', 'https://github.com/acme/widgets.git');
     const [first, second] = commitMany(git, 2);
     git('worktree', 'add', '-q', join(dir, 'linked'), 'HEAD');
-    for (const workspace of [path, join(dir, 'linked')]) {
+    const folders = [join(path, 'src', 'lib'), join(dir, 'linked', 'docs')];
+    for (const folder of folders) mkdirSync(folder, { recursive: true });
+    for (const workspace of [path, join(dir, 'linked'), ...folders]) {
       expect(readGitContext(workspace, false).commit).toBeUndefined();
       expect(readGitContext(workspace, true).commit).toMatchObject({
         parent: first,
@@ -91,5 +93,10 @@ describe('readGitContext', () => {
       });
     }
     expect(readGitContext(path, true)).toMatchObject({ sha: second, ref: 'refs/heads/main' });
+    expect(readGitContext(join(path, 'src', 'lib'), true)).toMatchObject({
+      sha: second,
+      ref: 'refs/heads/main',
+      repository: 'acme/widgets',
+    });
   });
 });

@@ -129,14 +129,25 @@ describe('valkyrie submit from a git checkout', () => {
   it('says so when the workspace it sends is a folder inside the repository, not the whole of it', async () => {
     checkout.write('docs/readme.txt', 'docs\n');
     const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: submitToken };
-    const inside = await checkout.run(['submit', '../ci.yml'], env, join(checkout.dir, 'docs'));
-    expect(inside.code, inside.stderr).toBe(0);
-    const top = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: checkout.dir })
-      .toString()
-      .trim();
-    expect(inside.stderr).toContain(
-      `valkyrie: note: the workspace sent is ${join(checkout.dir, 'docs')}, a folder inside the git repository ${top}; its jobs see only that folder. To send the whole repository, run submit from ${top} or pass --workspace ${top}\n`,
+    const inside = await checkout.run(
+      ['submit', '../ci.yml', '--follow', '--json'],
+      env,
+      join(checkout.dir, 'docs'),
     );
+    expect(inside.code, inside.stderr).toBe(0);
+    const gitOutput = (...args: string[]) =>
+      execFileSync('git', args, { cwd: checkout.dir }).toString().trim();
+    const top = gitOutput('rev-parse', '--show-toplevel');
+    expect(inside.stderr).toContain(
+      `valkyrie: note: the workspace sent is ${join(checkout.dir, 'docs')}, a folder inside the git repository ${top}; its jobs see only that folder, with no .git (github.sha and github.ref are still the repository's). To send the whole repository, run submit from ${top} or pass --workspace ${top}\n`,
+    );
+    // The folder goes without a .git, but with the repository's git context, as `valkyrie run` there has it.
+    expect(inside.stderr).not.toContain(' and .git at ');
+    expect(stepLines(inside.stdout).slice(0, 3)).toEqual([
+      `${gitOutput('rev-parse', 'HEAD')} refs/heads/main Ship it from the fleet`,
+      'main branch acme/widgets acme https://github.com',
+      `before=${gitOutput('rev-parse', 'HEAD~1')} repo=acme/widgets`,
+    ]);
     // From the top, or with --workspace given, nothing is said.
     const atTop = await checkout.run(['submit', 'ci.yml'], env);
     expect(atTop.code, atTop.stderr).toBe(0);

@@ -2,7 +2,6 @@ import { realpathSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
-import { gitWorkTreeTop } from '../../bundle/workspace-files.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
@@ -13,6 +12,7 @@ import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiClient, serverBaseUrl } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
+import { gitWorkTreeTop } from '../git-work-tree.js';
 import { selectedWorkflow } from '../job-option.js';
 import { newRunSecrets } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
@@ -113,7 +113,7 @@ export async function submitCommand(
   const secrets = newRunSecrets(options);
   warnIfCleartext(server);
 
-  if (options.bundle !== false && options.workspace === undefined) await warnIfSubdirectory(workspace);
+  if (options.bundle !== false && options.workspace === undefined) warnIfSubdirectory(workspace);
   try {
     const bundle =
       options.bundle === false
@@ -272,13 +272,15 @@ function isFinished(status: string): boolean {
 /**
  * The current directory is the workspace sent, also when it is a subdirectory of a git work tree
  * (documented, as for `valkyrie run`); a user who expects the whole repository, as GitHub's checkout
- * gives, is told which folder goes and how to send the repository instead.
+ * gives, is told which folder goes and how to send the repository instead. The repository is the
+ * one the run's git context is read from (submittedGitContext), so the two never disagree; the
+ * bundle's `.git` is made only at the top (snapshotGitHead), so the jobs can run no git here.
  */
-async function warnIfSubdirectory(workspace: string): Promise<void> {
-  const top = await gitWorkTreeTop(workspace);
-  if (top === undefined || realpathSync(top) === realpathSync(workspace)) return;
+function warnIfSubdirectory(workspace: string): void {
+  const top = gitWorkTreeTop(workspace);
+  if (top === undefined || top === realpathSync(workspace)) return;
   process.stderr.write(
-    `valkyrie: note: the workspace sent is ${workspace}, a folder inside the git repository ${top}; its jobs see only that folder. To send the whole repository, run submit from ${top} or pass --workspace ${top}\n`,
+    `valkyrie: note: the workspace sent is ${workspace}, a folder inside the git repository ${top}; its jobs see only that folder, with no .git (github.sha and github.ref are still the repository's). To send the whole repository, run submit from ${top} or pass --workspace ${top}\n`,
   );
 }
 
