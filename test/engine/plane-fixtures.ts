@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { type Clock, systemClock, type TimerHandle } from '../../src/core/clock.js';
 import { ControlPlane, type ControlPlaneOptions, type RunRequest } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
@@ -54,10 +55,38 @@ export function planesOnSqlite(prefix: string): (options?: ControlPlaneOptions) 
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const stores = openSqliteStores(join(dir, 'state.db'));
     cleanups.push(() => stores.close());
+    const clock = timersCancelledLater(options.clock ?? systemClock);
+    // A plane has no close(): a delayed job's wake-up (kept alive, up to a retry's delay away) would
+    // otherwise outlive the test and dispatch on closed stores while the worker's next files run.
+    cleanups.push(clock.cancelAll);
     const events: RunEvent[] = [];
-    const plane = new ControlPlane(stores, options);
+    const plane = new ControlPlane(stores, { ...options, clock });
     plane.onEvent((event) => events.push(event));
     return { plane, stores, events };
+  };
+}
+
+/** `clock`, with a `cancelAll` that cancels every timer set through it that has not fired yet. */
+function timersCancelledLater(clock: Clock): Clock & { cancelAll(): void } {
+  const pending = new Set<TimerHandle>();
+  return {
+    now: () => clock.now(),
+    setTimer(callback, delayMs, options) {
+      const handle: TimerHandle = clock.setTimer(
+        () => {
+          pending.delete(handle);
+          callback();
+        },
+        delayMs,
+        options,
+      );
+      pending.add(handle);
+      return handle;
+    },
+    cancelAll() {
+      for (const handle of pending) handle.cancel();
+      pending.clear();
+    },
   };
 }
 

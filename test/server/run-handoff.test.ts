@@ -326,13 +326,19 @@ async function until(probe: () => Promise<boolean>, ms = 5_000): Promise<void> {
 }
 
 /** `promise`, or a failure naming `what` after 10 s: on the old code a job never reaches the other replica. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000),
-    ),
-  ]);
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
+      }),
+    ]);
+  } finally {
+    // Not left for the worker's next files: they share its process.
+    clearTimeout(timer);
+  }
 }
 
 onBothStores('handing a run to the replica whose runners take its jobs', handoffScenarios);
