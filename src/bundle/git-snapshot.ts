@@ -34,22 +34,44 @@ export type GitSnapshot =
 const none: GitSnapshot = { files: [] };
 
 /**
+ * Settings that would change the bytes git writes for the same commit, pinned (with
+ * `--no-reuse-object`, which recompresses every object instead of copying it as this repository's
+ * own packs hold it): so one git version makes the same snapshot of a commit on every machine, and
+ * the bundle's hash still names the tree. Lazy fetches (a partial clone) and prompts are off: a
+ * submit never goes to the network or waits on a terminal for its `.git`.
+ */
+const pinned = [
+  ['core.compression', '6'],
+  ['pack.compression', '6'],
+  ['pack.window', '10'],
+  ['pack.depth', '50'],
+  ['pack.threads', '1'],
+  ['pack.writeReverseIndex', 'false'],
+  ['pack.indexVersion', '2'],
+  ['index.version', '2'],
+  ['index.skipHash', 'false'],
+  ['feature.manyFiles', 'false'],
+].flatMap(([key, value]) => ['-c', `${key}=${value}`]);
+const offline = { GIT_NO_LAZY_FETCH: '1', GIT_TERMINAL_PROMPT: '0' };
+const pinnedGit = (root: string, args: readonly string[], env: Record<string, string> = {}) =>
+  git(root, [...pinned, ...args], { ...offline, ...env });
+
+/**
  * A `.git` for the jobs, as actions/checkout leaves one with its default `fetch-depth: 1`: HEAD's
  * commit with its tree and blobs in one pack (a shallow repository, so `git log` ends there), HEAD
- * on the same branch (origin's too), or detached as here, `origin` without any credentials in its
- * URL, and an index of HEAD's tree, so that `git status` and `git diff` in a job show the work
- * tree's changes that were bundled with it. Made under `into` only from git's own output, so the same commit gives the same
- * bytes (a single-threaded pack): the bundle's hash still names the tree.
+ * on the same branch (origin's too), or detached as here, `origin` without any password in its URL,
+ * and an index of HEAD's tree, so that `git status` and `git diff` in a job show the work tree's
+ * changes that were bundled with it. Made under `into` from git's own output with `pinned` settings.
  *
  * Only for `root` at the top of its work tree: a subfolder's bundle holds part of HEAD's tree, against
  * which every other file would show as deleted.
  */
 export async function snapshotGitHead(root: string, into: string): Promise<GitSnapshot> {
-  const top = await git(root, ['rev-parse', '--show-toplevel']).catch(() => '');
-  if (top.trim() === '' || (await realpath(top.trim())) !== (await realpath(root))) return none;
-  const commit = (await git(root, ['rev-parse', '--verify', '-q', 'HEAD^{commit}']).catch(() => '')).trim();
-  if (commit === '') return none;
   try {
+    const top = (await git(root, ['rev-parse', '--show-toplevel']).catch(() => '')).trim();
+    if (top === '' || (await realpath(top)) !== (await realpath(root))) return none;
+    const commit = (await git(root, ['rev-parse', '--verify', '-q', 'HEAD^{commit}']).catch(() => '')).trim();
+    if (commit === '') return none;
     const [format, branch, origin] = await Promise.all([
       git(root, ['rev-parse', '--show-object-format']).catch(() => 'sha1'),
       git(root, ['symbolic-ref', '-q', 'HEAD']).catch(() => ''),
@@ -58,7 +80,13 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
     const dir = join(into, '.git');
     await mkdir(join(dir, 'objects', 'pack'), { recursive: true });
     await mkdir(join(dir, 'refs', 'tags'), { recursive: true });
-    await packCommitObjects(root, commit, join(dir, 'objects', 'pack', 'pack'));
+    // By its name, not HEAD, which a commit made meanwhile would move.
+    const objects = await pinnedGit(root, ['rev-list', '--objects', '-n', '1', commit]);
+    await gitWithInput(
+      root,
+      [...pinned, 'pack-objects', '--no-reuse-object', '-q', join(dir, 'objects', 'pack', 'pack')],
+      objects,
+    );
     const ref = branch.trim();
     const remote = sanitizedRemote(origin.trim());
     const onBranch = ref.startsWith('refs/heads/');
@@ -72,51 +100,47 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
     await writeFile(join(dir, 'HEAD'), onBranch ? `ref: ${ref}\n` : `${commit}\n`);
     await writeFile(join(dir, 'shallow'), `${commit}\n`);
     await writeFile(join(dir, 'config'), configText(format.trim(), ref, remote));
-    await git(root, ['read-tree', commit], { GIT_INDEX_FILE: join(dir, 'index') });
-    const submodules = (await git(root, ['ls-tree', '-r', '-z', '--full-tree', commit]))
+    await pinnedGit(root, ['read-tree', commit], { GIT_INDEX_FILE: join(dir, 'index') });
+    const submodules = (await pinnedGit(root, ['ls-tree', '-r', '-z', '--full-tree', commit]))
       .split('\0')
       .filter((line) => line.startsWith('160000 '))
       .map((line) => line.slice(line.indexOf('\t') + 1));
     return { commit, files: await filesUnder(into, '.git'), submodules };
   } catch (error) {
-    return { files: [], problem: error instanceof Error ? error.message.split('\n')[0] : String(error) };
+    return { files: [], problem: gitProblem(error) };
   }
 }
 
+/** git's own reason (its last `fatal:` or `error:` line), not node's "Command failed: git …". */
+function gitProblem(error: unknown): string {
+  const lines = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim());
+  return lines.findLast((line) => /^(fatal|error):/.test(line)) ?? lines[0] ?? 'git failed';
+}
+
 /**
- * The commit's objects (`rev-list --objects -n 1`: the commit, its trees and blobs), piped into
- * pack-objects. By its name, not HEAD, which a commit made meanwhile would move.
+ * git with `input` on its standard input. Its output is not read; a git that exits before reading
+ * all of it (a bad setting) fails this with its stderr, never with an unhandled EPIPE.
  */
-function packCommitObjects(root: string, commit: string, base: string): Promise<void> {
+function gitWithInput(root: string, args: readonly string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const list = spawn('git', ['rev-list', '--objects', '-n', '1', commit], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const pack = spawn('git', ['pack-objects', '--threads=1', '-q', base], {
+    const child = spawn('git', [...args], {
       cwd: root,
       stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, ...offline },
     });
     let errors = '';
-    const collect = (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       errors += chunk.toString();
-    };
-    list.stderr.on('data', collect);
-    pack.stderr.on('data', collect);
-    list.stdout.pipe(pack.stdin);
-    let listed: number | null | undefined;
-    list.on('error', reject);
-    pack.on('error', reject);
-    list.on('close', (code) => {
-      listed = code;
     });
-    pack.on('close', (code) => {
-      if (code === 0 && listed === 0) resolve();
-      else
-        reject(
-          new Error(`git could not pack the commit's objects: ${errors.trim() || `exit ${code ?? listed}`}`),
-        );
+    child.stdin.on('error', () => {
+      // The exit status says why; 'close' reports it.
     });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`git exited with ${code}\n${errors.trim()}`));
+    });
+    child.stdin.end(input);
   });
 }
 
@@ -130,21 +154,38 @@ function configText(objectFormat: string, ref: string, origin: string | undefine
   ];
   if (sha256) lines.push('[extensions]', '\tobjectformat = sha256');
   if (origin !== undefined) {
-    lines.push('[remote "origin"]', `\turl = ${origin}`, '\tfetch = +refs/heads/*:refs/remotes/origin/*');
+    lines.push(
+      '[remote "origin"]',
+      `\turl = ${quoted(origin)}`,
+      '\tfetch = +refs/heads/*:refs/remotes/origin/*',
+    );
     if (ref.startsWith('refs/heads/')) {
-      lines.push(`[branch "${ref.slice('refs/heads/'.length)}"]`, '\tremote = origin', `\tmerge = ${ref}`);
+      lines.push(
+        `[branch ${quoted(ref.slice('refs/heads/'.length))}]`,
+        '\tremote = origin',
+        `\tmerge = ${quoted(ref)}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;
 }
 
 /**
- * The origin as a runner may see it: a URL's user name and password are dropped (a token in an
- * https remote is a secret), and a local path or file: URL, which names nothing on the runner, is
- * left out; so is anything that would break the config line.
+ * A config value or subsection name in double quotes, `\` and `"` escaped: a branch may be named
+ * `a"b` or `x#y;z`, which unquoted would break the file or start a comment.
+ */
+function quoted(text: string): string {
+  return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/**
+ * The origin as a runner may see it: a password in a URL is dropped, and for http(s), where a token
+ * often stands as the user name or in the query, the user name, query and fragment too (an ssh URL
+ * keeps its user, `git@`). A local path or file: URL, which names nothing on the runner, is left out,
+ * and so is a remote helper's `name::address` (it would run `git-remote-name` on the runner).
  */
 export function sanitizedRemote(url: string): string | undefined {
-  if (url === '' || /[\p{Cc}"\\]/u.test(url)) return undefined;
+  if (url === '' || /\p{Cc}/u.test(url) || /^[A-Za-z0-9+.-]+::/.test(url)) return undefined;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
     let parsed: URL;
     try {
@@ -153,8 +194,12 @@ export function sanitizedRemote(url: string): string | undefined {
       return undefined;
     }
     if (parsed.protocol === 'file:' || parsed.hostname === '') return undefined;
-    parsed.username = '';
     parsed.password = '';
+    if (parsed.protocol === 'https:' || parsed.protocol === 'http:') {
+      parsed.username = '';
+      parsed.search = '';
+      parsed.hash = '';
+    }
     return parsed.href;
   }
   // scp-like `git@host:owner/repo.git`: a user name, never a password.

@@ -63,32 +63,39 @@ const epoch = new Date(0);
 
 /**
  * Packs the workspace at `root` (files chosen by listWorkspaceFiles) into a gzipped POSIX tar that
- * depends only on the tree: entries sorted by path, mtime, uid and gid zeroed, no user or group
- * names, permission bits kept, symbolic links stored as links, directories implied by paths (empty
- * ones are not kept). The archive streams to a temp file; memory stays flat for large workspaces.
+ * depends only on the tree: the workspace's entries sorted by path, then the `.git` snapshot's and
+ * the submodules' empty folders; mtime, uid and gid zeroed, no user or group names, permission bits
+ * kept, symbolic links stored as links, the workspace's directories implied by paths (its empty ones
+ * are not kept). The archive streams to a temp file; memory stays flat for large workspaces.
  *
- * Throws VK_BUNDLE_TOO_LARGE (before writing anything) when the files add up to more than
- * `maxBytes`, and VK_BUNDLE_CHANGED when a file vanishes or changes while it is read.
+ * Throws VK_BUNDLE_TOO_LARGE (before writing anything) when the workspace's files add up to more
+ * than `maxBytes`, and VK_BUNDLE_CHANGED when a file vanishes or changes while it is read. A `.git`
+ * that would take the bundle past `maxBytes` is left out, and `git` says so.
  */
 export async function packWorkspace(root: string, options: PackOptions = {}): Promise<PackedBundle> {
   const maxBytes = options.maxBytes ?? defaultMaxBundleBytes;
   const listed = await listWorkspaceFiles(root);
   const workspaceEntries = await statEntries(root, listed.paths);
+  const contentBytes = sizeOf(workspaceEntries);
+  if (contentBytes > maxBytes) throw tooLarge(workspaceEntries, contentBytes, maxBytes);
   const dir = await mkdtemp(join(options.tempDir ?? tmpdir(), 'valkyrie-bundle-'));
   const path = join(dir, 'bundle.tar.gz');
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
-    const snapshot =
+    let snapshot =
       listed.source === 'git' && options.gitDir !== false
         ? await snapshotGitHead(root, join(dir, 'snapshot'))
         : undefined;
-    const gitEntries = [
+    let gitEntries = [
       ...(await snapshotEntries(snapshot?.files ?? [])),
       ...submoduleFolders(snapshot?.commit === undefined ? [] : snapshot.submodules, workspaceEntries),
     ];
+    if (contentBytes + sizeOf(gitEntries) > maxBytes) {
+      const over = `it would take the bundle over its limit of ${formatBytes(maxBytes)}`;
+      snapshot = { files: [], problem: over };
+      gitEntries = [];
+    }
     const entries = [...workspaceEntries, ...gitEntries];
-    const contentBytes = sizeOf(workspaceEntries);
-    if (contentBytes + sizeOf(gitEntries) > maxBytes) throw tooLarge(entries, sizeOf(entries), maxBytes);
     const hash = createHash('sha256');
     let bytes = 0;
     await pipeline(
@@ -257,6 +264,6 @@ function tooLarge(entries: readonly Entry[], total: number, max: number): Valkyr
     'VK_BUNDLE_TOO_LARGE',
     `the workspace is ${formatBytes(total)} in ${entries.length} files, over the bundle limit of ` +
       `${formatBytes(max)} (largest: ${largest}); nothing was uploaded. Leave paths out with ` +
-      `.valkyrieignore${byTop.has('.git/') ? ', .git with --no-git-dir' : ''}, or raise the limit with --max-bundle-size`,
+      '.valkyrieignore, or raise the limit with --max-bundle-size',
   );
 }

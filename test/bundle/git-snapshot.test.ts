@@ -71,11 +71,38 @@ describe('a bundle of a git work tree carries a .git of HEAD', () => {
     git(target, 'fsck', '--no-progress');
   });
 
-  it('gives the same bundle for the same commit and files', async () => {
+  it('gives the same bundle for the same commit and files, however the repository packed its objects', async () => {
     const { dir } = repository();
     const first = await packWorkspace(dir, { tempDir: tempDir() });
+    git(dir, '-c', 'pack.compression=1', '-c', 'index.version=4', 'repack', '-adfq');
+    git(dir, 'config', 'core.compression', '9');
     const second = await packWorkspace(dir, { tempDir: tempDir() });
     expect(second.sha256).toBe(first.sha256);
+  });
+
+  it('quotes a branch name git allows but a config line would break on', async () => {
+    const { dir, head } = repository();
+    const branch = 'feature/a"b#c;d';
+    git(dir, 'checkout', '-qb', branch);
+    const { target } = await packed(dir);
+    expect(git(target, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe(branch);
+    expect(git(target, 'rev-parse', '--abbrev-ref', '@{upstream}')).toBe(`origin/${branch}`);
+    expect(git(target, 'rev-parse', '@{upstream}')).toBe(head);
+  });
+
+  it('sends the files without a .git when git fails to make one, or it would pass the size limit', async () => {
+    const { dir } = repository();
+    const blob = git(dir, 'rev-parse', 'HEAD:a');
+    rmSync(join(dir, '.git', 'objects', blob.slice(0, 2), blob.slice(2)));
+    const broken = await packed(dir);
+    expect(broken.bundle.git).toEqual({ problem: expect.stringMatching(/^(fatal|error):/) });
+    expect(existsSync(join(broken.target, '.git'))).toBe(false);
+    expect(existsSync(join(broken.target, 'a'))).toBe(true);
+
+    const { dir: fits } = repository();
+    const limited = await packed(fits, { maxBytes: 8 });
+    expect(limited.bundle.git).toEqual({ problem: 'it would take the bundle over its limit of 8 B' });
+    expect(existsSync(join(limited.target, '.git'))).toBe(false);
   });
 
   it('on a detached HEAD: HEAD names the commit, and git still finds the repository', async () => {
@@ -124,7 +151,11 @@ describe('sanitizedRemote', () => {
     expect(sanitizedRemote('https://user:token@example.com:8443/o/r.git')).toBe(
       'https://example.com:8443/o/r.git',
     );
-    expect(sanitizedRemote('ssh://git@example.com/o/r.git')).toBe('ssh://example.com/o/r.git');
+    expect(sanitizedRemote('ssh://git:pw@example.com/o/r.git')).toBe('ssh://git@example.com/o/r.git');
+    expect(sanitizedRemote('https://example.com/o/r.git?access_token=t#x')).toBe(
+      'https://example.com/o/r.git',
+    );
+    expect(sanitizedRemote('foo::https://example.com/o/r.git')).toBeUndefined();
     expect(sanitizedRemote('git@github.com:o/r.git')).toBe('git@github.com:o/r.git');
     expect(sanitizedRemote('/srv/git/r.git')).toBeUndefined();
     expect(sanitizedRemote('../r')).toBeUndefined();
