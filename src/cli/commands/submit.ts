@@ -115,11 +115,13 @@ export async function submitCommand(
 
   if (options.bundle !== false && options.workspace === undefined) warnIfSubdirectory(workspace);
   try {
+    // Read before the bundle is made and uploaded, which may take minutes: a commit meanwhile would
+    // give the run another sha than the bundle's .git, made right after this.
+    const git = submittedGitContext(workspace, event.event, (line) => process.stderr.write(`${line}\n`));
     const bundle =
       options.bundle === false
         ? undefined
         : await uploadWorkspace(client, workspace, maxBytes, options.gitDir !== false);
-    const git = submittedGitContext(workspace, event.event, (line) => process.stderr.write(`${line}\n`));
     const { run, created } = await createRunWithGit(
       client,
       {
