@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { git } from './workspace-files.js';
+import { byCodeUnits, git } from './workspace-files.js';
 
 /**
  * A file of the snapshot, or a folder with nothing in it (git recognises a repository by its `refs`
@@ -37,8 +36,9 @@ const none: GitSnapshot = { files: [] };
  * Settings that would change the bytes git writes for the same commit, pinned (with
  * `--no-reuse-object`, which recompresses every object instead of copying it as this repository's
  * own packs hold it): so one git version makes the same snapshot of a commit on every machine, and
- * the bundle's hash still names the tree. Lazy fetches (a partial clone) and prompts are off: a
- * submit never goes to the network or waits on a terminal for its `.git`.
+ * the bundle's hash still names the tree. Credential prompts are off, so a submit never waits on a
+ * terminal for its `.git`; so are lazy fetches of a partial clone's missing objects, but only from
+ * git 2.44, which reads GIT_NO_LAZY_FETCH (older ones fetch them).
  */
 const pinned = [
   ['core.compression', '6'],
@@ -53,8 +53,12 @@ const pinned = [
   ['feature.manyFiles', 'false'],
 ].flatMap(([key, value]) => ['-c', `${key}=${value}`]);
 const offline = { GIT_NO_LAZY_FETCH: '1', GIT_TERMINAL_PROMPT: '0' };
-const pinnedGit = (root: string, args: readonly string[], env: Record<string, string> = {}) =>
-  git(root, [...pinned, ...args], { ...offline, ...env });
+const pinnedGit = (
+  root: string,
+  args: readonly string[],
+  { env, input }: { readonly env?: Record<string, string>; readonly input?: string } = {},
+) =>
+  git(root, [...pinned, ...args], { env: { ...offline, ...env }, ...(input === undefined ? {} : { input }) });
 
 /**
  * A `.git` for the jobs, as actions/checkout leaves one with its default `fetch-depth: 1`: HEAD's
@@ -82,11 +86,8 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
     await mkdir(join(dir, 'refs', 'tags'), { recursive: true });
     // By its name, not HEAD, which a commit made meanwhile would move.
     const objects = await pinnedGit(root, ['rev-list', '--objects', '-n', '1', commit]);
-    await gitWithInput(
-      root,
-      [...pinned, 'pack-objects', '--no-reuse-object', '-q', join(dir, 'objects', 'pack', 'pack')],
-      objects,
-    );
+    const packBase = join(dir, 'objects', 'pack', 'pack');
+    await pinnedGit(root, ['pack-objects', '--no-reuse-object', '-q', packBase], { input: objects });
     const ref = branch.trim();
     const remote = sanitizedRemote(origin.trim());
     const onBranch = ref.startsWith('refs/heads/');
@@ -100,7 +101,7 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
     await writeFile(join(dir, 'HEAD'), onBranch ? `ref: ${ref}\n` : `${commit}\n`);
     await writeFile(join(dir, 'shallow'), `${commit}\n`);
     await writeFile(join(dir, 'config'), configText(format.trim(), ref, remote));
-    await pinnedGit(root, ['read-tree', commit], { GIT_INDEX_FILE: join(dir, 'index') });
+    await pinnedGit(root, ['read-tree', commit], { env: { GIT_INDEX_FILE: join(dir, 'index') } });
     const submodules = (await pinnedGit(root, ['ls-tree', '-r', '-z', '--full-tree', commit]))
       .split('\0')
       .filter((line) => line.startsWith('160000 '))
@@ -115,33 +116,6 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
 function gitProblem(error: unknown): string {
   const lines = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim());
   return lines.findLast((line) => /^(fatal|error):/.test(line)) ?? lines[0] ?? 'git failed';
-}
-
-/**
- * git with `input` on its standard input. Its output is not read; a git that exits before reading
- * all of it (a bad setting) fails this with its stderr, never with an unhandled EPIPE.
- */
-function gitWithInput(root: string, args: readonly string[], input: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', [...args], {
-      cwd: root,
-      stdio: ['pipe', 'ignore', 'pipe'],
-      env: { ...process.env, ...offline },
-    });
-    let errors = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      errors += chunk.toString();
-    });
-    child.stdin.on('error', () => {
-      // The exit status says why; 'close' reports it.
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else reject(new Error(`git exited with ${code}\n${errors.trim()}`));
-    });
-    child.stdin.end(input);
-  });
 }
 
 function configText(objectFormat: string, ref: string, origin: string | undefined): string {
@@ -211,7 +185,7 @@ async function filesUnder(root: string, prefix: string): Promise<SnapshotFile[]>
   const entries = await readdir(join(root, prefix), { withFileTypes: true });
   if (entries.length === 0) return [{ path: prefix, absolute: join(root, prefix), kind: 'directory' }];
   const out: SnapshotFile[] = [];
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  for (const entry of entries.sort((a, b) => byCodeUnits(a.name, b.name))) {
     const path = `${prefix}/${entry.name}`;
     if (entry.isDirectory()) out.push(...(await filesUnder(root, path)));
     else out.push({ path, absolute: join(root, path), kind: 'file' });

@@ -86,20 +86,34 @@ async function gitList(root: string, flags: readonly string[]): Promise<string[]
   return output.split('\0').filter((path) => path !== '');
 }
 
-/** git's standard output; `env` is added to this process's environment. */
-export function git(cwd: string, args: readonly string[], env?: Record<string, string>): Promise<string> {
+/**
+ * git's standard output; `env` is added to this process's environment, and `input`, when given, is
+ * its standard input. A git that exits before reading all of the input fails with its stderr, as
+ * any other failure does, never with an unhandled EPIPE.
+ */
+export function git(
+  cwd: string,
+  args: readonly string[],
+  { env, input }: { readonly env?: Record<string, string>; readonly input?: string } = {},
+): Promise<string> {
   const options = { cwd, maxBuffer: 1 << 30, encoding: 'utf8' as const };
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       'git',
       [...args],
       env === undefined ? options : { ...options, env: { ...process.env, ...env } },
       (error, stdout) => (error ? reject(error) : resolve(stdout)),
     );
+    if (input === undefined) return;
+    // The exit status says why it stopped reading; execFile's callback reports it.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(input);
   });
 }
 
 /** UTF-16 code-unit order: the same on every machine, whatever its locale. */
+export const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function sortUnique(paths: readonly string[]): string[] {
-  return [...new Set(paths)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(paths)].sort(byCodeUnits);
 }
