@@ -30,7 +30,7 @@ export interface InProcessFleet {
   readonly controlPlane: ControlPlane;
   /** Settles once the runner has registered (or its end closed first). */
   readonly registered: Promise<void>;
-  /** Lets the runner finish what it runs, then removes its temporary directories. */
+  /** Lets the runner finish what it runs, closes the control plane, then removes the runner's temporary directories. */
   stop(): Promise<void>;
 }
 
@@ -61,6 +61,7 @@ export function startInProcessFleet(options: InProcessFleetOptions): InProcessFl
     registered,
     stop: async () => {
       await agent.drain();
+      await controlPlane.close();
       temp.remove();
     },
   };

@@ -312,6 +312,21 @@ export class ControlPlane {
     return handoffCheck(this.active.get(runId), this.dispatcher, this.leases, this.now());
   }
 
+  /**
+   * Stops what this control plane does by itself: nothing more is dispatched, no offer lapses, no
+   * delayed job wakes and no lease expires here after it (none of these timers keeps the process
+   * alive), and job-level groups' places are no longer beaten. Runs still driven stay unfinished in the
+   * store, for a later process to take over, as when the process ends. What runners still send is
+   * applied: close their connections first. Resolves once every store write made so far has settled;
+   * close the stores after that.
+   */
+  close(): Promise<void> {
+    this.dispatcher.close();
+    this.leases.close();
+    this.jobGroups.abandonAll();
+    return new Promise((resolve) => this.writes.afterAll(resolve));
+  }
+
   /** The runner said it is stopping for good: its leases (normally none: it drained) are lost now. */
   private runnerDeregistered(runner: RunnerSession, leased: readonly string[], reason: string): void {
     if (leased.length > 0)

@@ -39,6 +39,7 @@ export class Dispatcher {
   private readonly offers: OutstandingOffers;
   private readonly declines = new Declines();
   private readonly picker: RunnerPicker;
+  private closed = false;
 
   constructor(
     private readonly handlers: DispatcherHandlers,
@@ -136,6 +137,15 @@ export class Dispatcher {
     this.offers.drop(jobId);
     const session = this.slots.holder(jobId);
     if (session !== undefined) this.slots.unassign(session, jobId);
+    // A delayed job's wake-up is kept alive: it must not outlive the job.
+    this.wakeUp.armFor(this.queue.nextReadyAt());
+  }
+
+  /** Offers nothing more, and cancels its timers: no wake-up or offer lapse fires after this. */
+  close(): void {
+    this.closed = true;
+    this.wakeUp.close();
+    this.offers.close();
   }
 
   /** `runner` reported the end of `jobId` under its current lease: its slot is free again. */
@@ -176,6 +186,7 @@ export class Dispatcher {
    * runner with their labels declined.
    */
   dispatch(): void {
+    if (this.closed) return;
     this.wakeUp.armFor(this.queue.nextReadyAt());
     if (!this.registry.anyFree()) return;
     if (this.takeHeads())

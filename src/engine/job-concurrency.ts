@@ -105,6 +105,14 @@ export class JobGroups {
     this.#members.delete(legId);
   }
 
+  /**
+   * The control plane closes: every leg's member stops beating and is left in the store, as `abandon`
+   * leaves one, for the process that takes its run over (or for the stale sweep).
+   */
+  abandonAll(): void {
+    for (const legId of [...this.#members.keys()]) this.abandon(legId);
+  }
+
   /** The store write that gives the leg's place up; resolved at once when it has none (see holds). */
   release(legId: string): Promise<void> {
     const member = this.#members.get(legId);

@@ -118,6 +118,11 @@ export class LeaseGuard {
     );
   }
 
+  /** Stops the expiry sweep: no lease expires here after this (their control plane closed). */
+  close(): void {
+    this.sweeper.close();
+  }
+
   grant(runner: RunnerSession, jobId: string): Lease<RunnerSession> {
     const lease = this.table.grant(jobId, runner, this.options.leaseTtlMs);
     this.sweeper.watch(lease);

@@ -19,6 +19,7 @@ export class OutstandingOffers {
   private lapseTimer: TimerHandle | undefined;
   /** Set while lapsed offers are taken back, so that offers sent meanwhile do not arm the timer. */
   private sweeping = false;
+  private closed = false;
 
   /** `lapsed` takes back the offer of a job whose TTL ran out (it is still out when called). */
   constructor(
@@ -45,11 +46,18 @@ export class OutstandingOffers {
 
   /** Arms the one offer timer for the first offer out, unless it is armed or none is out. */
   armLapse(): void {
-    if (this.lapseTimer !== undefined || this.sweeping) return;
+    if (this.lapseTimer !== undefined || this.sweeping || this.closed) return;
     const first = this.byJob.values().next();
     if (first.done === true) return;
     const { clock } = this.options;
     this.lapseTimer = clock.setTimer(() => this.sweepLapsed(), first.value.lapsesAt - clock.now());
+  }
+
+  /** Cancels the timer for good: offers still out never lapse here (their control plane closed). */
+  close(): void {
+    this.closed = true;
+    this.lapseTimer?.cancel();
+    this.lapseTimer = undefined;
   }
 
   /**

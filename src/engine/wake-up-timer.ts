@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 /** Wakes dispatch when the earliest delayed job becomes ready; at most one is armed. */
 export class WakeUpTimer {
   private armed: { readonly at: number; readonly timer: TimerHandle } | undefined;
+  private closed = false;
 
   constructor(
     private readonly options: { readonly clock: Clock },
@@ -17,7 +18,7 @@ export class WakeUpTimer {
     if (this.armed?.at === at) return;
     this.armed?.timer.cancel();
     this.armed = undefined;
-    if (at === undefined) return;
+    if (at === undefined || this.closed) return;
     const { clock } = this.options;
     // Nothing else keeps the process alive while the only work left waits for its time.
     const timer = clock.setTimer(
@@ -29,5 +30,11 @@ export class WakeUpTimer {
       { keepAlive: true },
     );
     this.armed = { at, timer };
+  }
+
+  /** Cancels the timer for good: armFor does nothing after this. */
+  close(): void {
+    this.closed = true;
+    this.armFor(undefined);
   }
 }

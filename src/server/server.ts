@@ -397,6 +397,8 @@ export class ValkyrieServer implements AsyncDisposable {
       await release(() => this.acceptors.ws.close());
       await release(() => this.acceptors.poll.close());
       await release(() => this.context.runners.stop());
+      // After the runners' connections, whose ends it still applies; before the store its writes go to.
+      await release(() => this.context.controlPlane.close());
       await release(() => feed.close());
       await release(() => {
         for (const stream of [...streams]) stream.end();

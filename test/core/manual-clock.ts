@@ -1,9 +1,10 @@
-import type { Clock, TimerHandle } from '../../src/core/clock.js';
+import type { Clock, TimerHandle, TimerOptions } from '../../src/core/clock.js';
 
 interface PendingTimer {
   readonly due: number;
   readonly seq: number;
   readonly callback: () => void;
+  readonly keepAlive: boolean;
 }
 
 /** Lets in-process messages and store writes started by a callback land before the next one fires. */
@@ -25,8 +26,9 @@ export class ManualClock implements Clock {
     return this.current;
   }
 
-  setTimer(callback: () => void, delayMs: number): TimerHandle {
-    const timer = { due: this.current + Math.max(0, delayMs), seq: this.seq++, callback };
+  setTimer(callback: () => void, delayMs: number, options: TimerOptions = {}): TimerHandle {
+    const due = this.current + Math.max(0, delayMs);
+    const timer = { due, seq: this.seq++, callback, keepAlive: options.keepAlive === true };
     this.timers.push(timer);
     return { cancel: () => this.remove(timer) };
   }
@@ -34,6 +36,11 @@ export class ManualClock implements Clock {
   /** How many timers are waiting. */
   get pending(): number {
     return this.timers.length;
+  }
+
+  /** How many of them would keep a process alive on the system clock (`keepAlive`). */
+  get keptAlive(): number {
+    return this.timers.filter((timer) => timer.keepAlive).length;
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way, in order. */

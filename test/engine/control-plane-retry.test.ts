@@ -1,26 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { ControlPlane } from '../../src/engine/control-plane.js';
-import { inProcessPair } from '../../src/protocol/in-process.js';
-import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 
-import { planesOnSqlite, runRequest as request, parsedWorkflow as workflow } from './plane-fixtures.js';
-
-type Answer = (message: ControlMessage, send: (message: RunnerMessage) => void, close: () => void) => void;
-
-/** A runner driven by the test: it answers what it is sent as told. */
-function scriptedRunner(plane: ControlPlane, answer: Answer): void {
-  const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
-  plane.connect(control);
-  runner.onMessage((message) =>
-    answer(
-      message,
-      (reply) => runner.send(reply),
-      () => runner.close('connection reset'),
-    ),
-  );
-  runner.send({ type: 'register', version: 1, runner: { name: 'r', labels: ['x'], capacity: 1 } });
-}
+import {
+  planesOnSqlite,
+  runRequest as request,
+  scriptedRunner,
+  parsedWorkflow as workflow,
+} from './plane-fixtures.js';
 
 describe('ControlPlane job retries', () => {
   const openPlane = planesOnSqlite('plane-retry');

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { type Clock, systemClock, type TimerHandle } from '../../src/core/clock.js';
 import { ControlPlane, type ControlPlaneOptions, type RunRequest } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
+import { inProcessPair } from '../../src/protocol/in-process.js';
+import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import type { Workflow } from '../../src/workflow/model.js';
@@ -55,38 +56,13 @@ export function planesOnSqlite(prefix: string): (options?: ControlPlaneOptions) 
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const stores = openSqliteStores(join(dir, 'state.db'));
     cleanups.push(() => stores.close());
-    const clock = timersCancelledLater(options.clock ?? systemClock);
-    // A plane has no close(): a delayed job's wake-up (kept alive, up to a retry's delay away) would
-    // otherwise outlive the test and dispatch on closed stores while the worker's next files run.
-    cleanups.push(clock.cancelAll);
     const events: RunEvent[] = [];
-    const plane = new ControlPlane(stores, { ...options, clock });
+    const plane = new ControlPlane(stores, options);
+    // Before its store closes (cleanups run last first): a delayed job's wake-up (kept alive, up to a
+    // retry's delay away) would otherwise outlive the test and dispatch on a closed store.
+    cleanups.push(() => plane.close());
     plane.onEvent((event) => events.push(event));
     return { plane, stores, events };
-  };
-}
-
-/** `clock`, with a `cancelAll` that cancels every timer set through it that has not fired yet. */
-function timersCancelledLater(clock: Clock): Clock & { cancelAll(): void } {
-  const pending = new Set<TimerHandle>();
-  return {
-    now: () => clock.now(),
-    setTimer(callback, delayMs, options) {
-      const handle: TimerHandle = clock.setTimer(
-        () => {
-          pending.delete(handle);
-          callback();
-        },
-        delayMs,
-        options,
-      );
-      pending.add(handle);
-      return handle;
-    },
-    cancelAll() {
-      for (const handle of pending) handle.cancel();
-      pending.clear();
-    },
   };
 }
 
@@ -104,4 +80,24 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   throw new Error(`never: ${what}`);
+}
+
+export type Answer = (
+  message: ControlMessage,
+  send: (message: RunnerMessage) => void,
+  close: () => void,
+) => void;
+
+/** A runner driven by the test: it answers what it is sent as told. */
+export function scriptedRunner(plane: ControlPlane, answer: Answer): void {
+  const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
+  plane.connect(control);
+  runner.onMessage((message) =>
+    answer(
+      message,
+      (reply) => runner.send(reply),
+      () => runner.close('connection reset'),
+    ),
+  );
+  runner.send({ type: 'register', version: 1, runner: { name: 'r', labels: ['x'], capacity: 1 } });
 }
