@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { orAfter } from '../core/race-timeout.js';
 import { type CliResult, summary, Workspace } from './cli.js';
 import {
   callApi,
@@ -78,10 +79,7 @@ jobs:
     const cancel = await ws.run(['cancel', '1', '--server', server.url, '--token', admin]);
     expect(cancel.code, cancel.stderr).toBe(0);
     const cancelledAt = Date.now();
-    const ended = await Promise.race([
-      follow.done,
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), leaseTtlMs / 2)),
-    ]);
+    const ended = await orAfter(follow.done, leaseTtlMs / 2, undefined);
     const elapsedMs = Date.now() - cancelledAt;
     if (ended === undefined) throw new Error(`the run had not ended ${elapsedMs} ms after the cancel`);
     const result: CliResult = ended;

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { orAfter } from '../core/race-timeout.js';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { Workspace } from './cli.js';
 import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
@@ -53,10 +54,7 @@ describe.skipIf(postgresSkipReason !== undefined)('revoking a credential across 
     const revoked = await ws.run(['token', 'revoke', id], { VALKYRIE_SERVER: b.url, VALKYRIE_TOKEN: admin });
     expect(revoked.code, revoked.stderr).toBe(0);
     const revokedBy = Date.now();
-    const exited = await Promise.race([
-      runner.done,
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
-    ]);
+    const exited = await orAfter(runner.done, 10_000, undefined);
     expect(exited, `the runner is still running: ${runner.stderr()}`).toBeDefined();
     // Replica A's sweep runs every second; the rest is the runner's exit. Generous for a loaded machine.
     expect(Date.now() - revokedBy).toBeLessThan(3_000);

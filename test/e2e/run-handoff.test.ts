@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { orAfter } from '../core/race-timeout.js';
 import { dropSchema, postgresSkipReason, urlWithNewSchema } from '../store/postgres-server.js';
 import { events, Workspace } from './cli.js';
 import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
@@ -63,10 +64,7 @@ jobs:
         ...['--server', a.url, '--token', admin, '--follow', '--json', '--no-bundle'],
       ]);
       processes.push(submit);
-      const ended = await Promise.race([
-        submit.done,
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 60_000)),
-      ]);
+      const ended = await orAfter(submit.done, 60_000, undefined);
       expect(ended, `submit --follow is still waiting: ${submit.stderr()}\nA: ${a.stderr()}`).toBeDefined();
       expect(ended?.code, ended?.stderr).toBe(0);
       const shown = events(ended?.stdout ?? '');

@@ -10,6 +10,7 @@ import { GroupMembership, type MembershipEnd } from '../../src/engine/group-memb
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { ManualClock } from '../core/manual-clock.js';
+import { orAfter } from '../core/race-timeout.js';
 import { tempDir } from '../store/factories.js';
 import { describeOnPostgres, postgresFactory } from '../store/postgres-server.js';
 
@@ -105,7 +106,7 @@ describe('enterConcurrencyGroup and GroupHold (SQLite file, manual clock)', () =
     const second = enterConcurrencyGroup(stores.concurrency, member('b'), options);
     await clock.advance(400);
     await first.hold.release();
-    expect(await withinRealTime(second, 2_000)).toMatchObject({ kind: 'admitted' });
+    expect(await orAfter(second, 2_000, 'still waiting')).toMatchObject({ kind: 'admitted' });
     const outcome = await second;
     if (outcome.kind === 'admitted') await outcome.hold.release();
   });
@@ -189,7 +190,7 @@ describeOnPostgres('enterConcurrencyGroup across two sets of stores on one Postg
       for (let tries = 0; seen.length === 0 && tries < 200; tries++) await sleep(10);
       expect(seen).toEqual([{ kind: 'pending', ahead: 1 }]);
       await first.hold.release();
-      expect(await withinRealTime(second, 2_000)).toMatchObject({ kind: 'admitted' });
+      expect(await orAfter(second, 2_000, 'still waiting')).toMatchObject({ kind: 'admitted' });
       const outcome = await second;
       if (outcome.kind === 'admitted') await outcome.hold.release();
     } finally {
@@ -231,12 +232,3 @@ describeOnPostgres('GroupMembership.release on Postgres', () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The outcome, or 'still waiting' after `ms` of real time (the manual clock does not move meanwhile). */
-function withinRealTime<T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'still waiting'>((resolve) => {
-    timer = setTimeout(() => resolve('still waiting'), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}

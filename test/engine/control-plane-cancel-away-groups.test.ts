@@ -4,6 +4,7 @@ import { ControlPlane, type RunHandle } from '../../src/engine/control-plane.js'
 import { resolveWorkflowGroup, type WorkflowGroup } from '../../src/engine/workflow-group.js';
 import type { Workflow } from '../../src/workflow/model.js';
 import { ManualClock } from '../core/manual-clock.js';
+import { orAfter } from '../core/race-timeout.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
 import { oneJobWorkflow, parsedWorkflow, runRequest } from './plane-fixtures.js';
@@ -56,7 +57,7 @@ async function happens(clock: ManualClock, maxMs: number, check: () => boolean):
 }
 
 async function settled(handle: RunHandle): Promise<string> {
-  return Promise.race([handle.done, new Promise<string>((resolve) => setTimeout(resolve, 20, 'running'))]);
+  return orAfter(handle.done, 20, 'running');
 }
 
 /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { orAfter } from '../core/race-timeout.js';
 import { durableStoreKinds, openOn } from './durable-stores.js';
 import { fixture, until } from './helpers.js';
 
@@ -24,8 +25,7 @@ for (const [name, make, skip] of durableStoreKinds) {
       await until(() => busy.stats().inFlight === 1, 'the long job to start');
       const quick = [1, 2, 3].map((i) => busy.enqueue<number, unknown>('whereRun', i));
 
-      const timeout = new Promise<'timed out'>((resolve) => setTimeout(() => resolve('timed out'), 5_000));
-      const outcomes = await Promise.race([Promise.all(quick.map((job) => job.result)), timeout]);
+      const outcomes = await orAfter(Promise.all(quick.map((job) => job.result)), 5_000, 'timed out');
 
       expect(outcomes).not.toBe('timed out');
       expect(ranByOther).toBe(3);
@@ -44,8 +44,7 @@ for (const [name, make, skip] of durableStoreKinds) {
       await until(() => job.storeId !== undefined, 'the job to be stored');
 
       expect(await other.cancelStored(job.storeId ?? '', 'superseded')).toBe(true);
-      const timeout = new Promise<'timed out'>((resolve) => setTimeout(() => resolve('timed out'), 5_000));
-      expect(await Promise.race([job.result, timeout])).toEqual({
+      expect(await orAfter(job.result, 5_000, 'timed out')).toEqual({
         kind: 'cancelled',
         reason: 'superseded',
         attempts: 0,

@@ -15,7 +15,7 @@ import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
-
+import { orAfter } from '../core/race-timeout.js';
 import { runRequest as request } from '../engine/plane-fixtures.js';
 
 /** Every step runs until the test finishes it; `print` writes a line of the running step's output. */
@@ -214,8 +214,7 @@ describe('RunnerAgent across a session switch', () => {
       const leaving = agent.deregister('stopping', 5_000);
       await settle();
       transport.switchSession();
-      const ended = new Promise((resolve) => setTimeout(() => resolve('not ended within 3 s'), 3_000));
-      expect(await Promise.race([handle.done, ended])).toBe('succeeded');
+      expect(await orAfter(handle.done, 3_000, 'not ended within 3 s')).toBe('succeeded');
       expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
       expect(await stores.staleWrites.list()).toEqual([]);
       expect(await leaving).toBe(true);
@@ -295,8 +294,7 @@ describe('RunnerAgent across a session switch', () => {
     await clock.advance(5 * 60_000);
     expect(transport.retryCeilingMs()).toBe(20_000);
     transport.switchSession();
-    const ended = new Promise((resolve) => setTimeout(() => resolve('not ended within 3 s'), 3_000));
-    expect(await Promise.race([handle.done, ended])).toBe('succeeded');
+    expect(await orAfter(handle.done, 3_000, 'not ended within 3 s')).toBe('succeeded');
     expect(events.filter((e) => e.type === 'job.started')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
     expect(await stores.staleWrites.list()).toEqual([]);
@@ -323,8 +321,7 @@ describe('RunnerAgent across a session switch', () => {
     transport.cutOff();
     expect(transport.retryCeilingMs()).toBe(20_000);
     transport.switchSession();
-    const ended = new Promise((resolve) => setTimeout(() => resolve('not ended within 3 s'), 3_000));
-    expect(await Promise.race([handle.done, ended])).toBe('succeeded');
+    expect(await orAfter(handle.done, 3_000, 'not ended within 3 s')).toBe('succeeded');
     expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
     expect(await stores.staleWrites.list()).toEqual([]);
     // Once the new session was heard from for a TTL after sending it again, the reconnect pace is

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { within } from '../core/race-timeout.js';
 import { adminToken, startTestServer } from './helpers.js';
 
 const sha = 'b'.repeat(64);
@@ -25,18 +26,6 @@ function startUpload(url: string, length: number, sent: number) {
 async function uploadsIn(dir: string): Promise<string[]> {
   const names = await readdir(join(dir, 'bundles')).catch(() => []);
   return names.filter((name) => name.startsWith('.upload-'));
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 it('refuses an upload whose Content-Length is over the limit at once: 413, no file made', async () => {

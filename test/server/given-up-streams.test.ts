@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, expect, it } from 'vitest';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
+import { orAfter } from '../core/race-timeout.js';
 import { openEvents, runningJob, startTestServer } from './helpers.js';
 
 // docs/replicas.md: a server gives up the runs it drives when a store write fails, and another replica
@@ -39,10 +40,7 @@ it('the event streams of a run its server gave up after a failed store write end
       types.push((event[1] as { type: string }).type);
     return 'ended';
   })();
-  const outcome = await Promise.race([
-    ended,
-    new Promise((resolve) => setTimeout(() => resolve('still open'), 3_000)),
-  ]);
+  const outcome = await orAfter(ended, 3_000, 'still open');
   stream.close();
   runner.transport.close();
   expect(notices).toEqual([

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { noRunnerText } from '../../src/cli/views/format.js';
+import { within as withinMs } from '../core/race-timeout.js';
 import {
   connectScriptedRunner,
   credential,
@@ -326,19 +327,8 @@ async function until(probe: () => Promise<boolean>, ms = 5_000): Promise<void> {
 }
 
 /** `promise`, or a failure naming `what` after 10 s: on the old code a job never reaches the other replica. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
-      }),
-    ]);
-  } finally {
-    // Not left for the worker's next files: they share its process.
-    clearTimeout(timer);
-  }
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  return withinMs(promise, 10_000, what);
 }
 
 onBothStores('handing a run to the replica whose runners take its jobs', handoffScenarios);

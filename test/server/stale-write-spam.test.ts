@@ -6,6 +6,7 @@ import { connectLongPoll } from '../../src/protocol/long-poll/client.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
 import { closeCodes } from '../../src/protocol/websocket/socket-transport.js';
+import { within } from '../core/race-timeout.js';
 import {
   adminToken,
   connectScriptedRunner,
@@ -118,10 +119,10 @@ describe('writes about a job under a stale fencing token', () => {
     const closed = once(socket, 'close');
     socket.send(encodeFrame(register));
     for (const message of forgedWrites(lease.jobId, closeAfter + 50)) socket.send(encodeFrame(message));
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('the hostile WebSocket was not closed')), 5_000),
-    );
-    const [code, reason] = (await Promise.race([closed, timeout])) as [number, Buffer];
+    const [code, reason] = (await within(closed, 5_000, 'close of the hostile WebSocket')) as [
+      number,
+      Buffer,
+    ];
     expect(code).toBe(closeCodes.protocol);
     expect(reason.toString('utf8')).toMatch(/^VK_PROTOCOL: 1000 messages about jobs runner \S+ never held/);
 

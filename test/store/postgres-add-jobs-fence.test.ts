@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { jobIdFor } from '../../src/core/ids.js';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
+import { orAfter } from '../core/race-timeout.js';
 import {
   describeOnPostgres,
   dropSchema,
@@ -90,10 +91,11 @@ describeOnPostgres('Postgres addJobs under the run fence', () => {
         return rows[0]?.waiting === 1;
       });
       const updated = b.runs.updateRun(taken.id, { status: 'cancelled', finishedAt: 5 });
-      const settled = await Promise.race([
+      const settled = await orAfter(
         updated.then(() => 'updated'),
-        new Promise((resolve) => setTimeout(() => resolve('waiting'), 2_000)),
-      ]);
+        2_000,
+        'waiting',
+      );
       await blocker.query('COMMIT');
       expect(settled).toBe('updated');
       expect(await refused).toMatchObject({ code: 'VK_RUN_TAKEN_OVER' });

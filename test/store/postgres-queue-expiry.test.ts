@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openPostgresStores } from '../../src/store/postgres/index.js';
+import { orAfter } from '../core/race-timeout.js';
 import {
   describeOnPostgres,
   dropSchema,
@@ -34,10 +35,7 @@ describeOnPostgres('Postgres lease expiry', () => {
     await withRawClient(async (client) => {
       await client.query('BEGIN');
       await client.query(`SELECT seq FROM "${schema}".queue_jobs WHERE seq = $1 FOR UPDATE`, [held.jobId]);
-      const sweep = await Promise.race([
-        queue.expireLeases(),
-        new Promise<typeof waited>((resolve) => setTimeout(() => resolve(waited), 5000)),
-      ]);
+      const sweep = await orAfter(queue.expireLeases(), 5000, waited);
       await client.query('ROLLBACK');
       expect(sweep).not.toBe(waited);
       if (sweep === waited) return;
