@@ -132,6 +132,8 @@ export class RunnerAgent {
     | undefined;
   private readonly directories: SlotDirectories;
   private readonly workspaces: JobWorkspaces | undefined;
+  /** The environment jobs start from: the options' baseEnv, with git kept inside a network runner's jobs. */
+  private readonly jobEnv: Readonly<Record<string, string>>;
   private capabilities: RunnerCapabilities | undefined;
   /** One thread pool per runner for `uses: task://…` steps, started by the first one. */
   private readonly taskPool = new TaskPoolHolder();
@@ -157,6 +159,7 @@ export class RunnerAgent {
     this.capabilities = options.capabilities;
     if (options.workDir !== undefined)
       this.workspaces = new JobWorkspaces(join(options.workDir, 'jobs'), options.workspaceFor);
+    this.jobEnv = this.workspaces?.environment(options.baseEnv, options.tempRoot) ?? options.baseEnv;
     options.switches?.onSwitch(() => {
       // A switch without a loss (long-poll back to WebSocket) ends the previous session too.
       this.completions.lost();
@@ -460,7 +463,7 @@ export class RunnerAgent {
         job = prepared.job;
       }
       directories = this.directories.acquire();
-      const { host, baseEnv, stateDir, hooks } = this.options;
+      const { host, stateDir, hooks } = this.options;
       const executor = this.options.createExecutor(job);
       const { taskPool } = this;
       return await runJob(job, {
@@ -468,7 +471,7 @@ export class RunnerAgent {
         reporter,
         host,
         directories,
-        baseEnv,
+        baseEnv: this.jobEnv,
         signal,
         killSignal,
         taskPool,

@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import type { JobSpec } from '../protocol/job-spec.js';
 
 /**
@@ -33,6 +33,19 @@ export class JobWorkspaces {
       await this.remove(dir);
       throw error;
     }
+  }
+
+  /**
+   * `env` for this runner's jobs: GIT_CEILING_DIRECTORIES stops git's search for a repository at the
+   * jobs' directory and at `tempRoot` (RUNNER_TEMP's). A workspace without a `.git` of its own (a bundle
+   * made outside git, or with --no-git-dir) is then no repository, as on a fresh GitHub runner, not
+   * whatever checkout the work directory happens to sit in, whose history a job would read and whose
+   * index it could change. Directories already listed stay, after these.
+   */
+  environment(env: Readonly<Record<string, string>>, tempRoot: string): Record<string, string> {
+    const listed = env.GIT_CEILING_DIRECTORIES;
+    const ceilings = [this.root, tempRoot, ...(listed ? [listed] : [])];
+    return { ...env, GIT_CEILING_DIRECTORIES: ceilings.join(delimiter) };
   }
 
   /** Never throws: a directory that cannot be removed is left for the next start to clear. */

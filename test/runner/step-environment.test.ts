@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inheritedEnvironment } from '../../src/runner/step-environment.js';
@@ -51,6 +52,37 @@ jobs:
     });
     const toolCache = join(runner.workDir, 'tmp', 'tool-cache');
     expect(readFileSync(join(out, 'tool-cache'), 'utf8').trim()).toBe(`${toolCache} ${toolCache}`);
+  }, 60_000);
+});
+
+describe('git in a fleet job whose workspace has no .git', () => {
+  const fleetRunner = useFleetRunner();
+
+  it('finds no repository, though the runner’s work directory is inside one; one made in the workspace is found', async () => {
+    const { fleet } = await fleetRunner.start({ runnerId: 'rnr_git', capacity: 1 });
+    const out = fleet.dir;
+    // The runner's work directory (fleet.dir/runner-*) sits in this checkout.
+    execFileSync('git', ['init', '-q', fleet.dir]);
+    const workflow = parseWorkflow(
+      `jobs:
+  look:
+    runs-on: x
+    steps:
+      - run: |
+          { git rev-parse --show-toplevel 2>&1 || echo "exit $?"; } > "${out}/in-workspace"
+          { cd "$RUNNER_TEMP" && git status --short 2>&1 || echo "exit $?"; } > "${out}/in-temp"
+          git init -q own && git -C own rev-parse --show-toplevel > "${out}/own"
+          echo "$PWD" > "${out}/workspace"
+`,
+      'w.yml',
+    ).workflow;
+    if (!workflow) throw new Error('workflow did not parse');
+    const handle = await fleet.plane.startRun(workflow, runRequest(out));
+    expect(await handle.done).toBe('succeeded');
+    const read = (name: string) => readFileSync(join(out, name), 'utf8').trim();
+    expect(read('in-workspace')).toMatch(/^fatal: not a git repository .*\nexit 128$/s);
+    expect(read('in-temp')).toMatch(/^fatal: not a git repository .*\nexit 128$/s);
+    expect(read('own')).toBe(join(realpathSync(read('workspace')), 'own'));
   }, 60_000);
 });
 
