@@ -79,7 +79,9 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
     const [format, branch, origin] = await Promise.all([
       git(root, ['rev-parse', '--show-object-format']).catch(() => 'sha1'),
       git(root, ['symbolic-ref', '-q', 'HEAD']).catch(() => ''),
-      git(root, ['config', '--get', 'remote.origin.url']).catch(() => ''),
+      // Every url, for the first: the one git fetches from, as the run's git context reads it (git-info.ts
+      // originOf); `--get` gives the last.
+      git(root, ['config', '--get-all', 'remote.origin.url']).catch(() => ''),
     ]);
     const dir = join(into, '.git');
     await mkdir(join(dir, 'objects', 'pack'), { recursive: true });
@@ -89,7 +91,7 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
     const packBase = join(dir, 'objects', 'pack', 'pack');
     await pinnedGit(root, ['pack-objects', '--no-reuse-object', '-q', packBase], { input: objects });
     const ref = branch.trim();
-    const remote = sanitizedRemote(origin.trim());
+    const remote = sanitizedRemote(origin.split('\n')[0]?.trim() ?? '');
     const onBranch = ref.startsWith('refs/heads/');
     const refs = onBranch ? [ref] : [];
     // As actions/checkout fetches it: the branch is origin's too, so `@{upstream}` and `origin/main` resolve.

@@ -71,6 +71,13 @@ describe('a bundle of a git work tree carries a .git of HEAD', () => {
     git(target, 'fsck', '--no-progress');
   });
 
+  it("gives origin's first URL, which git fetches from and the run's repository is read from, of several", async () => {
+    const { dir } = repository();
+    git(dir, 'config', '--add', 'remote.origin.url', 'https://mirror.example/owner/repo.git');
+    const { target } = await packed(dir);
+    expect(git(target, 'config', '--get-all', 'remote.origin.url')).toBe('https://github.com/owner/repo.git');
+  });
+
   it('gives the same bundle for the same commit and files, however the repository packed its objects', async () => {
     const { dir } = repository();
     const first = await packWorkspace(dir, { tempDir: tempDir() });
