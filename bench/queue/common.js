@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { warmUp } from '../lib/warm-up.js';
 
 export function enqueueBatch(from, count) {
   return Array.from({ length: count }, (_, i) => ({ task: 'noop', payload: { i: from + i } }));
@@ -19,4 +20,43 @@ export function exitAfter(ms) {
     console.error(`trial did not finish within ${ms} ms`);
     process.exit(2);
   }, ms).unref();
+}
+
+/**
+ * The trials' rounds of jobs: `round(count)` enqueues `count` jobs in batches of 1,000 through
+ * `enqueue` and resolves, with when the last batch was enqueued, once the consumer has handled them
+ * all (its handler calls `handled()`). `warmUpRounds` repeats rounds of a quarter of the trial's
+ * jobs (at most 5,000) for at least a second first, unrecorded, for a trial of a queue in its steady
+ * state: the same queue, consumer and process, compiled code and a warm cache.
+ */
+export function jobRounds(enqueue) {
+  let handled = 0;
+  let target = 0;
+  let reached = () => {};
+  const round = async (count) => {
+    const from = target;
+    target += count;
+    const done = new Promise((resolve) => {
+      reached = resolve;
+    });
+    for (let i = 0; i < count; i += 1000) await enqueue(enqueueBatch(from + i, Math.min(1000, count - i)));
+    const enqueuedAt = performance.now();
+    await done;
+    return enqueuedAt;
+  };
+  return {
+    handled() {
+      if (++handled === target) reached();
+    },
+    /** Jobs handled so far, warm-up rounds included. */
+    get count() {
+      return handled;
+    },
+    /** Jobs enqueued so far. */
+    get enqueued() {
+      return target;
+    },
+    round,
+    warmUpRounds: (jobs) => warmUp(() => round(Math.min(5000, Math.ceil(jobs / 4)))),
+  };
 }

@@ -1,14 +1,15 @@
 // The same no-op workload on BullMQ and the local Redis: addBulk in batches of 1,000 while a Worker
 // with the same concurrency processes; timed from the first add until the last job's completion
 // event (BullMQ has moved it to the completed set). Completed jobs are kept, as Valkyrie keeps them.
+// `warm`: unrecorded rounds through the same queue and worker first (common.js, jobRounds).
 //
-//   node bench/queue/trial-bullmq.js JOBS CONCURRENCY REDIS_URL
+//   node bench/queue/trial-bullmq.js JOBS CONCURRENCY REDIS_URL cold|warm
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { enqueueBatch, exitAfter } from './common.js';
+import { exitAfter, jobRounds } from './common.js';
 
 exitAfter(10 * 60_000);
-const [jobsArg, concurrencyArg, url] = process.argv.slice(2);
+const [jobsArg, concurrencyArg, url, mode] = process.argv.slice(2);
 const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);
 // BullMQ's ESM build wants constructed clients; a worker's must not give up on a blocking command.
@@ -21,15 +22,11 @@ const connect = () => {
 const name = `vk-bench-${process.pid}`;
 
 const queue = new Queue(name, { connection: connect() });
-let completed = 0;
-let allCompleted;
-const done = new Promise((resolve) => {
-  allCompleted = resolve;
-});
+const rounds = jobRounds((batch) =>
+  queue.addBulk(batch.map((job) => ({ name: job.task, data: job.payload }))),
+);
 const worker = new Worker(name, async () => {}, { connection: connect(), concurrency, autorun: false });
-worker.on('completed', () => {
-  if (++completed === jobs) allCompleted();
-});
+worker.on('completed', () => rounds.handled());
 worker.on('failed', (_job, error) => {
   console.error(error);
   process.exit(1);
@@ -37,16 +34,13 @@ worker.on('failed', (_job, error) => {
 await queue.waitUntilReady();
 await worker.waitUntilReady();
 void worker.run();
+if (mode === 'warm') await rounds.warmUpRounds(jobs);
+const warmedUp = rounds.enqueued;
 const started = performance.now();
-for (let i = 0; i < jobs; i += 1000) {
-  await queue.addBulk(
-    enqueueBatch(i, Math.min(1000, jobs - i)).map((job) => ({ name: job.task, data: job.payload })),
-  );
-}
-const enqueuedMs = performance.now() - started;
-await done;
+const enqueuedMs = (await rounds.round(jobs)) - started;
 const wallMs = performance.now() - started;
-const succeeded = await queue.getCompletedCount();
+const completed = rounds.count - warmedUp;
+const succeeded = (await queue.getCompletedCount()) - warmedUp;
 await worker.close();
 await queue.obliterate({ force: true });
 await queue.close();

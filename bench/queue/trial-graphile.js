@@ -2,14 +2,15 @@
 // queue of jobs fetched and locked in bulk; completions batched): addJobs in batches of 1,000 while
 // a runner with the same concurrency works; timed from the first add until the runner has stopped,
 // which flushes the batched completions. graphile-worker deletes a job once it completes.
+// `warm`: unrecorded rounds through the same queue and runner first (common.js, jobRounds).
 //
-//   node bench/queue/trial-graphile.js JOBS CONCURRENCY URL
+//   node bench/queue/trial-graphile.js JOBS CONCURRENCY URL cold|warm
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import pg from 'pg';
-import { enqueueBatch, exitAfter } from './common.js';
+import { exitAfter, jobRounds } from './common.js';
 
 exitAfter(10 * 60_000);
-const [jobsArg, concurrencyArg, connectionString] = process.argv.slice(2);
+const [jobsArg, concurrencyArg, connectionString, mode] = process.argv.slice(2);
 const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);
 const schema = `gw_bench_${process.pid}`;
@@ -33,30 +34,23 @@ const preset = {
 const utils = await makeWorkerUtils({ connectionString, schema, logger });
 await utils.migrate();
 
-let handled = 0;
-let allHandled;
-const done = new Promise((resolve) => {
-  allHandled = resolve;
-});
+const rounds = jobRounds((batch) =>
+  utils.addJobs(batch.map((job) => ({ identifier: job.task, payload: job.payload }))),
+);
 const runner = await run({
   preset,
   noHandleSignals: true,
   taskList: {
-    noop: async () => {
-      if (++handled === jobs) allHandled();
-    },
+    noop: async () => rounds.handled(),
   },
 });
+if (mode === 'warm') await rounds.warmUpRounds(jobs);
+const warmedUp = rounds.enqueued;
 const started = performance.now();
-for (let i = 0; i < jobs; i += 1000) {
-  await utils.addJobs(
-    enqueueBatch(i, Math.min(1000, jobs - i)).map((job) => ({ identifier: job.task, payload: job.payload })),
-  );
-}
-const enqueuedMs = performance.now() - started;
-await done;
+const enqueuedMs = (await rounds.round(jobs)) - started;
 await runner.stop();
 const wallMs = performance.now() - started;
+const handled = rounds.count - warmedUp;
 await utils.release();
 
 const client = new pg.Client({ connectionString });

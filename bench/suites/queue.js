@@ -1,7 +1,9 @@
 // Suite 3 — the durable queue. No-op jobs through enqueue → claim → completion, concurrency 50, each
 // trial in a fresh child process: Valkyrie's QueueStore + QueueWorker on SQLite (WAL; synchronous
 // NORMAL and FULL) and on Postgres, BullMQ on the local Redis, graphile-worker on the local Postgres
-// with its local queue and batched completions. Plus add → start latency into an idle worker, and on
+// with its local queue and batched completions. Every trial twice: timed from its process's first
+// job (`cold`), and in its steady state, after at least a second of unrecorded rounds through the
+// same queue and consumer (`warm`, as the latency, library and fleet cases are measured). Plus add → start latency into an idle worker, and on
 // Postgres the floor the database itself sets for it (latency-valkyrie.js postgres-floor).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,14 +18,17 @@ const concurrency = 50;
 /** Leases a Valkyrie worker holds beyond the running ones: 500 in all, as graphile-worker's local queue. */
 const prefetch = 450;
 const latencySamples = 300;
+/** How a throughput trial is timed: from its process's first job, or in its steady state (see above). */
+export const queueModes = ['cold', 'warm'];
+const modeLabels = { cold: 'fresh process', warm: 'steady state (after ≥ 1 s unrecorded)' };
 
 export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
   const script = (name) => join(repoRoot, 'bench/queue', name);
-  const trial = (id, label, args) => ({
-    id,
-    label: `${label} ×${queueJobs.toLocaleString('en')}, concurrency ${concurrency}`,
+  const trial = (id, label, args) => (mode) => ({
+    id: mode === 'warm' ? `${id}-warm` : id,
+    label: `${label} ×${queueJobs.toLocaleString('en')}, concurrency ${concurrency}, ${modeLabels[mode]}`,
     measure: async () => {
-      const result = await runChild(process.execPath, args(), { cwd: repoRoot });
+      const result = await runChild(process.execPath, [...args(), mode], { cwd: repoRoot });
       assertExitedCleanly(result, label);
       const figures = JSON.parse(result.stdout.trim().split('\n').at(-1));
       if (figures.succeeded !== queueJobs || figures.handled !== queueJobs) {
@@ -69,33 +74,36 @@ export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
       return { wallMs: result.wallMs, p50Ms: figures.p50Ms, p99Ms: figures.p99Ms };
     },
   });
+  const trials = [
+    valkyrieSqlite('normal'),
+    trial('bullmq', 'BullMQ (Redis)', () => [
+      script('trial-bullmq.js'),
+      String(queueJobs),
+      String(concurrency),
+      redisUrl,
+    ]),
+    valkyrieSqlite('full'),
+    trial('valkyrie-postgres', 'Valkyrie, Postgres', () => [
+      script('trial-valkyrie.js'),
+      'postgres',
+      '-',
+      String(queueJobs),
+      String(concurrency),
+      postgresUrl,
+      String(prefetch),
+    ]),
+    trial('graphile-worker', 'graphile-worker (Postgres, local queue 500, batched completions)', () => [
+      script('trial-graphile.js'),
+      String(queueJobs),
+      String(concurrency),
+      postgresUrl,
+    ]),
+  ];
   return {
     id: 'queue',
     reps,
     cases: [
-      valkyrieSqlite('normal'),
-      trial('bullmq', 'BullMQ (Redis)', () => [
-        script('trial-bullmq.js'),
-        String(queueJobs),
-        String(concurrency),
-        redisUrl,
-      ]),
-      valkyrieSqlite('full'),
-      trial('valkyrie-postgres', 'Valkyrie, Postgres', () => [
-        script('trial-valkyrie.js'),
-        'postgres',
-        '-',
-        String(queueJobs),
-        String(concurrency),
-        postgresUrl,
-        String(prefetch),
-      ]),
-      trial('graphile-worker', 'graphile-worker (Postgres, local queue 500, batched completions)', () => [
-        script('trial-graphile.js'),
-        String(queueJobs),
-        String(concurrency),
-        postgresUrl,
-      ]),
+      ...queueModes.flatMap((mode) => trials.map((make) => make(mode))),
       latency(
         'sqlite',
         `add → start, Valkyrie SQLite embedded (${latencySamples} jobs, one at a time, after ≥ 1 s unrecorded)`,
@@ -124,10 +132,15 @@ export function analyzeQueue(samples, queueJobs) {
   const groups = groupByCase(samples);
   const perRep = (caseId) =>
     new Map((groups.get(caseId) ?? []).map((s) => [s.rep, queueJobs / (s.wallMs / 1000)]));
+  const ids = [
+    'valkyrie-sqlite-normal',
+    'valkyrie-sqlite-full',
+    'valkyrie-postgres',
+    'bullmq',
+    'graphile-worker',
+  ];
   const rates = Object.fromEntries(
-    ['valkyrie-sqlite-normal', 'valkyrie-sqlite-full', 'valkyrie-postgres', 'bullmq', 'graphile-worker'].map(
-      (id) => [id, perRep(id)],
-    ),
+    queueModes.flatMap((mode) => ids.map((id) => modeId(id, mode))).map((id) => [id, perRep(id)]),
   );
   const ratio = (ours, peer) => {
     const values = [];
@@ -137,22 +150,27 @@ export function analyzeQueue(samples, queueJobs) {
     }
     return summarize(values);
   };
-  const rows = [
-    ['valkyrie-sqlite-normal', 'SQLite (WAL, synchronous NORMAL)', queueTargets.sqlite],
-    ['valkyrie-sqlite-full', 'SQLite (WAL, synchronous FULL)', queueTargets.sqlite],
-    ['valkyrie-postgres', 'Postgres', queueTargets.postgres],
-  ]
-    .filter(([id]) => rates[id].size > 0)
-    .map(([id, what, target]) => ({
-      id,
-      what,
-      target,
-      rate: summarize([...rates[id].values()]),
-      vsBullmq: ratio(id, 'bullmq'),
-      vsGraphile: ratio(id, 'graphile-worker'),
-      bullmq: summarize([...rates.bullmq.values()]),
-      graphile: summarize([...rates['graphile-worker'].values()]),
-    }));
+  const rows = queueModes.flatMap((mode) =>
+    [
+      ['valkyrie-sqlite-normal', 'SQLite (WAL, synchronous NORMAL)', queueTargets.sqlite],
+      ['valkyrie-sqlite-full', 'SQLite (WAL, synchronous FULL)', queueTargets.sqlite],
+      ['valkyrie-postgres', 'Postgres', queueTargets.postgres],
+    ]
+      .map(([id, what, target]) => [modeId(id, mode), what, target])
+      .filter(([id]) => rates[id].size > 0)
+      .map(([id, what, target]) => ({
+        id,
+        what,
+        mode,
+        modeLabel: modeLabels[mode],
+        target,
+        rate: summarize([...rates[id].values()]),
+        vsBullmq: ratio(id, modeId('bullmq', mode)),
+        vsGraphile: ratio(id, modeId('graphile-worker', mode)),
+        bullmq: summarize([...rates[modeId('bullmq', mode)].values()]),
+        graphile: summarize([...rates[modeId('graphile-worker', mode)].values()]),
+      })),
+  );
   const cases = [...groups.entries()].map(([id, group]) => ({
     id,
     label: group[0].label,
@@ -162,4 +180,9 @@ export function analyzeQueue(samples, queueJobs) {
     p99Ms: id.startsWith('latency') ? summarize(group.map((s) => s.p99Ms)) : undefined,
   }));
   return { rows, cases };
+}
+
+/** A trial's case id in `mode`: the cold one keeps the id results before the warm trials used. */
+function modeId(id, mode) {
+  return mode === 'warm' ? `${id}-warm` : id;
 }
