@@ -76,6 +76,11 @@ export interface ActiveRun {
   ownerExited: boolean;
   /** RunHandle.released's: set by holdForGroup; settled at once for a run without a group. */
   released: Promise<void>;
+  /**
+   * Set by holdForGroup: stops its place in its workflow's group here without giving it up
+   * (GroupMembership.stop), when the control plane closes with the run unfinished.
+   */
+  stopGroup?: () => void;
 }
 
 /** The run's state and the handle its caller holds; `cancel` is how the handle reaches the control plane. */

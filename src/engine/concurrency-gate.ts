@@ -22,6 +22,12 @@ export interface GateOptions {
 
 export const defaultGateTiming = { pollMs: 200, staleAfterMs: 10_000 } as const;
 
+/**
+ * The reason to abort a wait with (`signal`) when this process stops: the wait ends as `stopped`,
+ * its place left in the store for a process that takes the run over, or for the stale sweep.
+ */
+export const placeKept = Symbol('place kept');
+
 export type GateOutcome =
   | { readonly kind: 'admitted'; readonly hold: GroupHold }
   /** A newer member replaced this one while it waited; it never started. */
@@ -29,11 +35,13 @@ export type GateOutcome =
   /** Its heartbeat went stale while it waited (the process was suspended, say), so it was dropped. */
   | { readonly kind: 'dropped' }
   /** The signal fired while it waited; it has left the group. */
-  | { readonly kind: 'aborted' };
+  | { readonly kind: 'aborted' }
+  /** The signal fired with `placeKept` while it waited: it waits no more here, its place stays. */
+  | { readonly kind: 'stopped' };
 
 /**
- * Joins the group and waits for the slot. Every outcome but `admitted` has already left the group; an
- * admitted member must `release()` its hold on every exit path.
+ * Joins the group and waits for the slot. Every outcome but `admitted` and `stopped` has already left
+ * the group; an admitted member must `release()` its hold on every exit path.
  */
 export async function enterConcurrencyGroup(
   store: ConcurrencyStore,
@@ -86,6 +94,7 @@ async function waitForSlot(
         lastAhead = state.ahead;
     }
     if (!(await pause(options, changed))) {
+      if (options.signal?.reason === placeKept) return { kind: 'stopped' };
       await store.release(request.memberId, clock());
       return { kind: 'aborted' };
     }

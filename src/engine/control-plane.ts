@@ -54,6 +54,7 @@ export class ControlPlane {
   private readonly records: JobRecords;
   private readonly jobs: JobLifecycle;
   private readonly runStart: RunStartPorts;
+  private closing: Promise<void> | undefined;
   private readonly writeOp = (operation: () => Promise<void>) => this.writes.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
   private readonly cancelRun = (run: ActiveRun, immediate: boolean, reason?: string) => {
@@ -313,18 +314,27 @@ export class ControlPlane {
   }
 
   /**
-   * Stops what this control plane does by itself: nothing more is dispatched, no offer lapses, no
-   * delayed job wakes and no lease expires here after it (none of these timers keeps the process
-   * alive), and job-level groups' places are no longer beaten. Runs still driven stay unfinished in the
-   * store, for a later process to take over, as when the process ends. What runners still send is
-   * applied: close their connections first. Resolves once every store write made so far has settled;
-   * close the stores after that.
+   * Stops what this control plane does by itself: nothing more is dispatched, and after it no offer
+   * lapses, no delayed job wakes (that timer keeps the process alive) and no lease expires here; the
+   * places of its runs and jobs in concurrency groups, waiting or held, are no longer beaten or waited
+   * for. Runs still driven stay unfinished in the store, and their places in groups with them, for a
+   * later process to take over, as when the process ends. What runners still send is applied: close
+   * their connections first. Resolves once every store write has settled, a run's end written meanwhile
+   * included; close the stores after that. Idempotent.
    */
   close(): Promise<void> {
-    this.dispatcher.close();
-    this.leases.close();
-    this.jobGroups.abandonAll();
-    return new Promise((resolve) => this.writes.afterAll(resolve));
+    this.closing ??= (() => {
+      this.dispatcher.close();
+      this.leases.close();
+      this.jobGroups.stopAll();
+      for (const run of this.active) run.stopGroup?.();
+      return this.writes.idle();
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** The runner said it is stopping for good: its leases (normally none: it drained) are lost now. */

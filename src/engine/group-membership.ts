@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { JoinRequest } from '../core/concurrency-group.js';
 import type { ConcurrencyStore } from '../store/concurrency.js';
-import { defaultGateTiming, enterConcurrencyGroup, type GroupHold } from './concurrency-gate.js';
+import { defaultGateTiming, enterConcurrencyGroup, type GroupHold, placeKept } from './concurrency-gate.js';
 
 /** Why a member's place in its group ended before it released it. */
 export type MembershipEnd =
@@ -66,6 +66,7 @@ export class GroupMembership {
             if (!this.#released) hooks.ended('replaced');
             return;
           case 'aborted':
+          case 'stopped':
             return;
         }
       },
@@ -84,6 +85,19 @@ export class GroupMembership {
     if (this.#released) return;
     this.#released = true;
     this.#abandoned = true;
+    this.#hold?.stop();
+  }
+
+  /**
+   * This process stops driving the member (its control plane closes): no more hooks, beats or wait
+   * here, and the place, waiting or held, stays in the store for a process that takes the run over, or
+   * for the stale sweep. Idempotent.
+   */
+  stop(): void {
+    this.#released = true;
+    this.#abandoned = true;
+    // Not after release(), whose abort gives the place up as its wait ends.
+    if (!this.#abort.signal.aborted) this.#abort.abort(placeKept);
     this.#hold?.stop();
   }
 

@@ -106,11 +106,12 @@ export class JobGroups {
   }
 
   /**
-   * The control plane closes: every leg's member stops beating and is left in the store, as `abandon`
-   * leaves one, for the process that takes its run over (or for the stale sweep).
+   * The control plane closes: every leg's member, waiting or admitted, stops here (GroupMembership.stop)
+   * and is left in the store for the process that takes its run over, or for the stale sweep.
    */
-  abandonAll(): void {
-    for (const legId of [...this.#members.keys()]) this.abandon(legId);
+  stopAll(): void {
+    for (const member of this.#members.values()) member.stop();
+    this.#members.clear();
   }
 
   /** The store write that gives the leg's place up; resolved at once when it has none (see holds). */

@@ -53,6 +53,8 @@ export class StoreWrites {
   private readonly batches: Batch[] = [this.newBatch()];
   private jobUpdates: JobUpdate[] = [];
   private logLines: LogLine[] = [];
+  /** Writes handed to the store so far: `idle` tells by it whether a waiter started more. */
+  private started = 0;
   private readonly flushOp = () => this.flushHeld();
 
   constructor(
@@ -113,7 +115,23 @@ export class StoreWrites {
     queueMicrotask(() => this.release());
   }
 
+  /**
+   * Resolves once every write has settled, those that afterAll's waiters start meanwhile (a run's end,
+   * written after its earlier writes) included: before the store is closed.
+   */
+  idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        this.flushHeld();
+        const started = this.started;
+        this.afterAll(() => (this.started === started ? resolve() : check()));
+      };
+      check();
+    });
+  }
+
   private start(operation: () => Promise<unknown>): void {
+    this.started++;
     const batch = this.batches[this.batches.length - 1] ?? this.newBatch();
     batch.unsettled++;
     operation().then(batch.settled, batch.failed);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resolveWorkflowGroup } from '../../src/engine/workflow-group.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 import { planesOnSqlite, runRequest, scriptedRunner, parsedWorkflow as workflow } from './plane-fixtures.js';
@@ -70,5 +71,26 @@ describe('ControlPlane timers and close()', () => {
     await clock.advance(2 * 60 * 60 * 1000);
     expect(offered).toHaveLength(2);
     expect((await stores.runs.getRun(handle.id))?.status).toBe('running');
+  });
+
+  it('stops the places of its runs and jobs in concurrency groups, held or waiting, and leaves them in the store', async () => {
+    const clock = new ManualClock();
+    const { plane, stores } = openPlane({ clock });
+    // Two runs of one workflow-level group (one holds it, one waits), and a run whose two jobs share a
+    // job-level group (one holds it, one waits); no runner, so every job stays queued.
+    const deploy = workflow('concurrency: deploy\njobs:\n  a: { runs-on: x, steps: [{ run: "true" }] }\n');
+    const group = resolveWorkflowGroup(deploy, runRequest);
+    for (let i = 0; i < 2; i++) await plane.submitRun(deploy, runRequest, { group });
+    const job = '{ runs-on: x, concurrency: { group: migrate }, steps: [{ run: "true" }] }';
+    await plane.startRun(workflow(`jobs:\n  a: ${job}\n  b: ${job}\n`), runRequest);
+    await clock.advance(1_000);
+    const states = async (name: string) => (await stores.concurrency.list(name)).map((m) => m.phase);
+    expect(await states('deploy')).toEqual(['running', 'pending']);
+    expect(await states('migrate')).toEqual(['running', 'pending']);
+
+    await plane.close();
+    expect(clock.pending).toBe(0);
+    expect(await states('deploy')).toEqual(['running', 'pending']);
+    expect(await states('migrate')).toEqual(['running', 'pending']);
   });
 });

@@ -117,4 +117,23 @@ describe('StoreWrites', () => {
     expect(heard).toEqual(['first', 'second']);
     expect(unhandled).toEqual([new Error('a listener threw')]);
   });
+
+  it('is idle once every write has settled, one that a waiter of afterAll started meanwhile included', async () => {
+    const store = scriptedStore();
+    const writes = new StoreWrites(store.runs, store.logs);
+    writes.write(() => store.start('job rows'));
+    // As a run's end is written: after the writes before it have settled.
+    writes.afterAll(() => writes.write(() => store.start('run end')));
+    let idle = false;
+    void writes.idle().then(() => {
+      idle = true;
+    });
+    store.settle('job rows');
+    await tick();
+    expect(store.started).toEqual(['job rows', 'run end']);
+    expect(idle).toBe(false);
+    store.settle('run end');
+    await tick();
+    expect(idle).toBe(true);
+  });
 });
