@@ -90,7 +90,9 @@ const run = {
       repetitions: suites.map((suite) => `${suite.id} ${suite.reps}`).join(', '),
       order: 'cases interleaved within each repetition (see bench/suites/*.js), one process at a time',
       'warm-up':
-        'each start-up case once, unrecorded, before anything is measured (creates the reused state dir)',
+        'start-up: each case once, unrecorded, before anything is measured (creates the reused state ' +
+        'dir); queue: each throughput trial also in its steady state, after ≥ 1 s of unrecorded rounds ' +
+        'in the same process; latency, library and fleet cases: ≥ 1 s unrecorded first',
       'jobs per workflow': String(jobCount),
       'Valkyrie command':
         '`node bin/valkyrie.js run FILE --json [--jobs N] --state-dir DIR` (throughput: a new DIR per run)',

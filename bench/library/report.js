@@ -55,8 +55,9 @@ export function librarySections(samples, queue) {
   const { jobs, piscina, workflows, latency } = analyzeLibrary(samples.filter((s) => s.suite === 'library'));
   if (jobs.length === 0 && workflows.length === 0 && latency === undefined) return [];
   const peerRate = (id) => queue?.cases.find((c) => c.id === id)?.rate?.median;
-  const bullmq = peerRate('bullmq');
-  const graphile = peerRate('graphile-worker');
+  // Their steady-state trials, as the library's cases warm up (results before them had cold ones only).
+  const bullmq = peerRate('bullmq-warm') ?? peerRate('bullmq');
+  const graphile = peerRate('graphile-worker-warm') ?? peerRate('graphile-worker');
   const versus = (row, peer) => (peer === undefined ? '—' : times(row.jobsPerSecond.median / peer));
   return [
     '## Library engine: jobs, workflows and latency (issue 5)',
@@ -69,8 +70,8 @@ export function librarySections(samples, queue) {
     'per repetition. Each case first runs unrecorded rounds for at least 1 s (steady state, as a',
     'long-running service; Piscina too). Peak RSS is the process (main thread and workers) during the timed part.',
     'BullMQ and graphile-worker are the durable-queue peers of this run (the queue section: the same',
-    'no-op jobs through their own queues, concurrency 50); those ratios are of medians, not paired, as',
-    'the two suites run apart.',
+    'no-op jobs through their own queues, concurrency 50, in their steady state); those ratios are of',
+    'medians, not paired, as the two suites run apart.',
     '',
     table(
       ['store', 'runs', 'jobs/s', 'Valkyrie ÷ Piscina', '÷ BullMQ', '÷ graphile-worker', 'peak RSS MiB'],

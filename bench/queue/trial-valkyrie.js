@@ -10,8 +10,9 @@ import pg from 'pg';
 import { QueueWorker } from '../../dist/engine/queue-worker.js';
 import { openPostgresStores } from '../../dist/store/postgres/index.js';
 import { openSqliteStores } from '../../dist/store/sqlite/index.js';
-import { jobRounds, verifySqlite } from './common.js';
+import { exitAfter, jobRounds, verifySqlite } from './common.js';
 
+exitAfter(10 * 60_000);
 const [store, synchronous, jobsArg, concurrencyArg, where, prefetchArg, mode] = process.argv.slice(2);
 const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);

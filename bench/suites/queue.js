@@ -3,8 +3,9 @@
 // NORMAL and FULL) and on Postgres, BullMQ on the local Redis, graphile-worker on the local Postgres
 // with its local queue and batched completions. Every trial twice: timed from its process's first
 // job (`cold`), and in its steady state, after at least a second of unrecorded rounds through the
-// same queue and consumer (`warm`, as the latency, library and fleet cases are measured). Plus add → start latency into an idle worker, and on
-// Postgres the floor the database itself sets for it (latency-valkyrie.js postgres-floor).
+// same queue and consumer (`warm`, as the latency, library and fleet cases are measured). Plus
+// add → start latency into an idle worker, and on Postgres the floor the database itself sets for it
+// (latency-valkyrie.js postgres-floor).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertExitedCleanly, runChild } from '../lib/child.js';
@@ -25,7 +26,7 @@ const modeLabels = { cold: 'fresh process', warm: 'steady state (after ≥ 1 s u
 export function queueSuite({ repoRoot, freshStateDir, reps, queueJobs }) {
   const script = (name) => join(repoRoot, 'bench/queue', name);
   const trial = (id, label, args) => (mode) => ({
-    id: mode === 'warm' ? `${id}-warm` : id,
+    id: modeId(id, mode),
     label: `${label} ×${queueJobs.toLocaleString('en')}, concurrency ${concurrency}, ${modeLabels[mode]}`,
     measure: async () => {
       const result = await runChild(process.execPath, [...args(), mode], { cwd: repoRoot });

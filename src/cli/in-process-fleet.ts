@@ -30,7 +30,7 @@ export interface InProcessFleet {
   readonly controlPlane: ControlPlane;
   /** Settles once the runner has registered (or its end closed first). */
   readonly registered: Promise<void>;
-  /** Lets the runner finish what it runs, closes the control plane, then removes the runner's temporary directories. */
+  /** Lets the runner finish what it runs, closes the control plane, then removes the runner's temp dirs. */
   stop(): Promise<void>;
 }
 
