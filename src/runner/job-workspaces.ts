@@ -8,6 +8,16 @@ import type { JobSpec } from '../protocol/job-spec.js';
  */
 export type WorkspaceFor = (job: JobSpec, jobToken: string | undefined, jobDir: string) => Promise<string>;
 
+/** Variables that point git at a repository wherever it runs, its search aside. */
+const repositoryVariables = new Set([
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_COMMON_DIR',
+  'GIT_INDEX_FILE',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+]);
+
 /**
  * Per-job directories of a network runner: `<root>/<job>` is made empty before the job, becomes its
  * workspace (or holds it, with `workspaceFor`), and is removed after the job.
@@ -37,15 +47,17 @@ export class JobWorkspaces {
 
   /**
    * `env` for this runner's jobs: GIT_CEILING_DIRECTORIES stops git's search for a repository at the
-   * jobs' directory and at `tempRoot` (RUNNER_TEMP's). A workspace without a `.git` of its own (a bundle
-   * made outside git, or with --no-git-dir) is then no repository, as on a fresh GitHub runner, not
-   * whatever checkout the work directory happens to sit in, whose history a job would read and whose
-   * index it could change. Directories already listed stay, after these.
+   * jobs' directory and at `tempRoot` (RUNNER_TEMP's), and the variables that name one outright are
+   * left out. A workspace without a `.git` of its own (a bundle made outside git, or with
+   * --no-git-dir) is then no repository, as on a fresh GitHub runner, not whatever checkout the work
+   * directory happens to sit in, whose history a job would read and whose index it could change.
+   * Ceilings already listed stay, after these.
    */
   environment(env: Readonly<Record<string, string>>, tempRoot: string): Record<string, string> {
+    const kept = Object.fromEntries(Object.entries(env).filter(([name]) => !repositoryVariables.has(name)));
     const listed = env.GIT_CEILING_DIRECTORIES;
     const ceilings = [this.root, tempRoot, ...(listed ? [listed] : [])];
-    return { ...env, GIT_CEILING_DIRECTORIES: ceilings.join(delimiter) };
+    return { ...kept, GIT_CEILING_DIRECTORIES: ceilings.join(delimiter) };
   }
 
   /** Never throws: a directory that cannot be removed is left for the next start to clear. */
