@@ -79,8 +79,8 @@ export async function snapshotGitHead(root: string, into: string): Promise<GitSn
     const [format, branch, origin] = await Promise.all([
       git(root, ['rev-parse', '--show-object-format']).catch(() => 'sha1'),
       git(root, ['symbolic-ref', '-q', 'HEAD']).catch(() => ''),
-      // Every url, for the first: the one git fetches from, as the run's git context reads it (git-info.ts
-      // originOf); `--get` gives the last.
+      // Every url, for the first: the one git fetches from, and the first the run's git context takes
+      // (git-info.ts originOf, which reads the repository's own config only); `--get` gives the last.
       git(root, ['config', '--get-all', 'remote.origin.url']).catch(() => ''),
     ]);
     const dir = join(into, '.git');

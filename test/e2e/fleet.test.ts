@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orAfter } from '../core/race-timeout.js';
 import { connectScriptedRunner } from '../server/helpers.js';
 import { events, summary, Workspace } from './cli.js';
 import {
@@ -101,10 +102,6 @@ async function waitWhileFollowing(
     throw new Error(
       `submit exited ${follow.child.exitCode} before ${what}: ${follow.stderr()}${follow.stdout()}`,
     );
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function lines(path: string): string[] {
@@ -377,7 +374,7 @@ jobs:
         VALKYRIE_TOKEN: admin,
       });
       expect(revoked.code, revoked.stderr).toBe(0);
-      const exited = await Promise.race([runner.done, delay(10_000).then(() => undefined)]);
+      const exited = await orAfter(runner.done, 10_000, undefined);
       expect(exited, `${name} still running: ${runner.stderr()}`).toBeDefined();
       expect(exited?.code).toBe(2);
       expect(exited?.stderr.trim().split('\n')).toEqual([

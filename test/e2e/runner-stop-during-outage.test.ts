@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { orAfter } from '../core/race-timeout.js';
 import { Workspace } from './cli.js';
 import {
   killAll,
@@ -119,7 +120,7 @@ jobs:
     // Within the deregister's 5 s wait for its answer.
     await sleep(1_000);
     first.child.kill('SIGKILL');
-    const stopped = await Promise.race([runner.done, sleep(ttlMs + 5_000 + 10_000).then(() => undefined)]);
+    const stopped = await orAfter(runner.done, ttlMs + 5_000 + 10_000, undefined);
     const said = runner.stdout() + runner.stderr();
     expect(stopped?.code, said).toBe(0);
     expect(runner.stdout(), said).toContain(

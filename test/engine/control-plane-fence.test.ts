@@ -10,7 +10,7 @@ import type { Stores } from '../../src/store/store.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
-import { oneJobWorkflow, runRequest } from './plane-fixtures.js';
+import { closedAfterEach, oneJobWorkflow, runRequest } from './plane-fixtures.js';
 import { accepting, ScriptedRunner } from './scripted-runner.js';
 
 const stored = {
@@ -40,18 +40,21 @@ async function jobStored(
 for (const [name, make, skip] of storeFactories) {
   describe.skipIf(skip !== undefined)(`${name}: a stalled control plane whose run was taken over`, () => {
     const stores = useStores(make);
+    const closing = closedAfterEach();
 
     it("has its late writes refused, changing nothing of the new owner's job, and stops driving the run", async () => {
       // A drives the run as this process; its heartbeat runs on a clock that stands still: A stalls.
       const clockA = new ManualClock(1_700_000_000_000);
       const told: string[] = [];
-      const a = new ControlPlane(stores(), {
-        clock: clockA,
-        runTakenOver: (runId) => {
-          told.push(runId);
-          a.abandonRun(runId);
-        },
-      });
+      const a: ControlPlane = closing(
+        new ControlPlane(stores(), {
+          clock: clockA,
+          runTakenOver: (runId) => {
+            told.push(runId);
+            a.abandonRun(runId);
+          },
+        }),
+      );
       const runner = new ScriptedRunner(a, accepting, {
         identity: { runnerId: 'rnr_1', transport: 'websocket' },
       });
@@ -90,7 +93,7 @@ for (const [name, make, skip] of storeFactories) {
       if (judged.kind !== 'interrupted') throw new Error(`the run is ${judged.kind}`);
       const next = { owner: replicaB, heartbeatAt: clockB.now() };
       expect(await b.recovery.claim(runId, judged.ownership, next)).toEqual({ kind: 'claimed' });
-      const planeB = new ControlPlane(b, { clock: clockB });
+      const planeB = closing(new ControlPlane(b, { clock: clockB }));
       const record = await b.runs.getRun(runId);
       if (record === undefined) throw new Error('no run');
       planeB.continueRun('resume', workflow, runRequest, record, await b.runs.listJobs(runId));

@@ -4,13 +4,14 @@ import { ControlPlane } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { NeverHeldReport } from '../../src/engine/never-held-writes.js';
 import { settle } from '../core/manual-clock.js';
-import { oneJobWorkflow, planesOnSqlite, runRequest as request } from './plane-fixtures.js';
+import { closedAfterEach, oneJobWorkflow, planesOnSqlite, runRequest as request } from './plane-fixtures.js';
 import { accepting, ScriptedRunner } from './scripted-runner.js';
 
 const closedForNeverHeld = /^VK_PROTOCOL: \d+ messages about jobs runner \S+ never held a lease on in 600 s$/;
 
 describe('ControlPlane: writes under a stale token about a job the runner never held', () => {
   const openPlane = planesOnSqlite('stale-writes');
+  const closing = closedAfterEach();
 
   it('stores none, announces none, reports the runner, and closes the session with VK_PROTOCOL at the 1,000th', async () => {
     const reports: NeverHeldReport[] = [];
@@ -91,7 +92,7 @@ describe('ControlPlane: writes under a stale token about a job the runner never 
     // The server restarts; the runner comes back without the job (its completion, held while it was
     // cut off for longer than a lease TTL, is no longer in doubt) and sends that completion.
     const reports: NeverHeldReport[] = [];
-    const second = new ControlPlane(stores, { reportNeverHeld: (report) => reports.push(report) });
+    const second = closing(new ControlPlane(stores, { reportNeverHeld: (report) => reports.push(report) }));
     const back = new ScriptedRunner(second, () => {}, { identity, resume: [] });
     await settle();
     back.send({
@@ -119,7 +120,7 @@ describe('ControlPlane: writes under a stale token about a job the runner never 
     const { jobId, fencingToken } = lease;
 
     // The server restarts (or another replica takes the run over): the new process never granted it.
-    const second = new ControlPlane(stores);
+    const second = closing(new ControlPlane(stores));
     const events: RunEvent[] = [];
     second.onEvent((event) => events.push(event));
     const back = new ScriptedRunner(second, () => {}, { identity, resume: [{ jobId, fencingToken }] });

@@ -4,6 +4,7 @@ import { ControlPlane } from '../../src/engine/control-plane.js';
 import type { RunnerMessage } from '../../src/protocol/messages.js';
 import type { Stores } from '../../src/store/store.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
+import { orAfter } from '../core/race-timeout.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
 import { eventually, oneJobWorkflow, runRequest } from './plane-fixtures.js';
@@ -204,12 +205,7 @@ for (const [name, make, skip] of storeFactories) {
       const other = new ScriptedRunner(plane, completing, { name: 'west' });
       handle.cancel(false);
       // Real time for the store's writes; the held lease's TTL is never reached on this clock.
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise((resolve) => {
-        timer = setTimeout(() => resolve('still running after 5 s'), 5_000);
-      });
-      expect(await Promise.race([handle.done, late])).toBe('cancelled');
-      clearTimeout(timer);
+      expect(await orAfter(handle.done, 5_000, 'still running after 5 s')).toBe('cancelled');
       expect(plane.leased(jobId)).toBe(false);
       const [job] = await store.runs.listJobs(runId);
       expect(job).toMatchObject({

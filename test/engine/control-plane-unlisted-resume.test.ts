@@ -3,11 +3,12 @@ import { asJobId } from '../../src/core/ids.js';
 import { ControlPlane } from '../../src/engine/control-plane.js';
 import type { NeverHeldReport } from '../../src/engine/never-held-writes.js';
 import { settle } from '../core/manual-clock.js';
-import { jobsWorkflow, planesOnSqlite, runRequest } from './plane-fixtures.js';
+import { closedAfterEach, jobsWorkflow, planesOnSqlite, runRequest } from './plane-fixtures.js';
 import { accepting, ScriptedRunner } from './scripted-runner.js';
 
 describe('a runner back after a restart, writing about a job it did not list while its resume is looked up', () => {
   const openPlane = planesOnSqlite('unlisted-resume');
+  const closing = closedAfterEach();
 
   it('has that write stored as a stale write, not reported as about a job it never held', async () => {
     const { plane: first, stores } = openPlane();
@@ -22,7 +23,7 @@ describe('a runner back after a restart, writing about a job it did not list whi
     if (!still || !done) throw new Error('two leases expected');
     // The server restarted: a new control plane on the same store knows none of the leases.
     const reports: NeverHeldReport[] = [];
-    const second = new ControlPlane(stores, { reportNeverHeld: (report) => reports.push(report) });
+    const second = closing(new ControlPlane(stores, { reportNeverHeld: (report) => reports.push(report) }));
     // As RunnerAgent.registerAgain: register listing the job still running, then the messages held
     // while cut off, here the completion of the other job (no longer in doubt, so not listed).
     const back = new ScriptedRunner(second, () => {}, {

@@ -8,7 +8,7 @@ import type { Stores } from '../../src/store/store.js';
 import { settle } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
-import { jobsWorkflow, oneJobWorkflow, runRequest } from './plane-fixtures.js';
+import { closedAfterEach, jobsWorkflow, oneJobWorkflow, runRequest } from './plane-fixtures.js';
 import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
 
 // docs/faults.md: a write that fails in the middle of a run (a lock past the busy timeout) ends the
@@ -82,10 +82,11 @@ async function storedRun(stores: Stores, runId: RunId) {
 for (const [name, make, skip] of storeFactories) {
   describe.skipIf(skip !== undefined)(`${name}: a store write of a run fails`, () => {
     const stores = useStores(make);
+    const closing = closedAfterEach();
 
     it('stops driving the run: nothing later of it is stored, its end neither, and done rejects', async () => {
       const failing = failingWrites(stores(), { lines: (lines) => lines.some((l) => l.text === 'doomed') });
-      const plane = new ControlPlane(failing.stores);
+      const plane = closing(new ControlPlane(failing.stores));
       const runner = new ScriptedRunner(plane, accepting);
       const handle = await plane.startRun(
         jobsWorkflow(
@@ -132,7 +133,7 @@ for (const [name, make, skip] of storeFactories) {
       const failing = failingWrites(stores(), {
         updates: (updates) => updates.some((u) => u.patch.status === 'succeeded'),
       });
-      const plane = new ControlPlane(failing.stores);
+      const plane = closing(new ControlPlane(failing.stores));
       const runner = new ScriptedRunner(plane, accepting);
       const handle = await plane.startRun(oneJobWorkflow(), runRequest);
       const lease = await leaseOf(runner, 1);
@@ -156,7 +157,7 @@ for (const [name, make, skip] of storeFactories) {
           return fail;
         },
       });
-      const plane = new ControlPlane(failing.stores);
+      const plane = closing(new ControlPlane(failing.stores));
       const runner = new ScriptedRunner(plane, accepting);
       const first = await plane.startRun(oneJobWorkflow(), runRequest);
       runner.complete(await leaseOf(runner, 1));

@@ -67,6 +67,22 @@ export function planesOnSqlite(prefix: string): (options?: ControlPlaneOptions) 
 }
 
 /**
+ * Registers an afterEach that closes every control plane handed to the returned function (which
+ * returns it): after-hooks run last first, so call it after registering the stores' own, whose close
+ * must come after the planes' (their timers would otherwise fire on a closed store).
+ */
+export function closedAfterEach(): <P extends ControlPlane>(plane: P) => P {
+  const planes: ControlPlane[] = [];
+  afterEach(async () => {
+    for (const plane of planes.splice(0)) await plane.close();
+  });
+  return (plane) => {
+    planes.push(plane);
+    return plane;
+  };
+}
+
+/**
  * Waits in real time (store writes, Postgres notifications) until `check` holds: up to `tries` checks
  * `everyMs` apart (3 s by default); throws naming `what` when it never does.
  */

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { storedCancellation } from '../../src/library/stored-job.js';
 import { asQueueJobId } from '../../src/store/queue.js';
+import { orAfter } from '../core/race-timeout.js';
 import { clockAhead } from '../server/clock-ahead.js';
 import { durableKinds } from './durable-kinds.js';
 import { afterTest, fixture, openTestEngine, until } from './helpers.js';
@@ -81,8 +82,7 @@ for (const kind of durableKinds) {
       expect((await other.cancel(id, storedCancellation('cancelled elsewhere', 1))).kind).toBe('cancelled');
       await writeWhole(file, 'the attempt threw');
 
-      const pending = new Promise((resolve) => setTimeout(() => resolve('still pending'), 15_000));
-      expect(await Promise.race([job.result, pending])).toEqual({
+      expect(await orAfter(job.result, 15_000, 'still pending')).toEqual({
         kind: 'cancelled',
         reason: 'cancelled elsewhere',
         attempts: 1,
@@ -125,19 +125,11 @@ for (const kind of durableKinds) {
       await until(() => engine.stats().inFlight === 1, 'the lost attempt to end');
       await writeWhole(`${file}.2`, 'done');
       // Soon after the job ends here, not at the lease's pace (a third of its 60 s).
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise((resolve) => {
-        timer = setTimeout(() => resolve('still pending'), 5_000);
+      expect(await orAfter(job.result, 5_000, 'still pending')).toEqual({
+        kind: 'succeeded',
+        output: 'done',
+        attempts: 2,
       });
-      try {
-        expect(await Promise.race([job.result, late])).toEqual({
-          kind: 'succeeded',
-          output: 'done',
-          attempts: 2,
-        });
-      } finally {
-        clearTimeout(timer);
-      }
     }, 30_000);
   });
 }

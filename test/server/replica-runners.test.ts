@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import type { CloseInfo } from '../../src/protocol/transport-end.js';
+import { orAfter } from '../core/race-timeout.js';
 import {
   connectScriptedRunner,
   credential,
@@ -46,9 +47,13 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     await until(a, (runners) => runners[0]?.mode === 'draining');
     await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const leased = runner.leases(1);
-    expect(await Promise.race([leased.then(() => 'leased'), delay(300).then(() => 'held back')])).toBe(
-      'held back',
-    );
+    expect(
+      await orAfter(
+        leased.then(() => 'leased'),
+        300,
+        'held back',
+      ),
+    ).toBe('held back');
     expect(await b.request('POST', `/api/v1/runners/${id}/resume`)).toMatchObject({ status: 200 });
     expect(await leased).toHaveLength(1);
     await until(b, (runners) => runners[0]?.running === 1);
@@ -91,9 +96,13 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     await b.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const second = await connectScriptedRunner(b.server.url, secret, 1);
     const leased = second.leases(1);
-    expect(await Promise.race([leased.then(() => 'leased'), delay(300).then(() => 'held back')])).toBe(
-      'held back',
-    );
+    expect(
+      await orAfter(
+        leased.then(() => 'leased'),
+        300,
+        'held back',
+      ),
+    ).toBe('held back');
     const [moved] = await until(
       a,
       (runners) => runners[0]?.connected === true && runners[0].replica !== listed?.replica,
@@ -113,13 +122,19 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     await until(b, (runners) => runners[0]?.connected === true);
     const revokedAt = Date.now();
     expect((await b.request('DELETE', `/api/v1/tokens/${secret.split('.')[1]}`)).status).toBe(204);
-    const info = await Promise.race([closed, delay(5_000).then(() => undefined)]);
+    const info = await orAfter(closed, 5_000, undefined);
     expect(info).toMatchObject({ kind: 'refused', code: 'VK_CREDENTIAL_REVOKED' });
     // The bound: one sync interval and a store read; generous here, for a loaded machine.
     expect(Date.now() - revokedAt).toBeLessThan(2_000);
     await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const leased = runner.leases(1);
-    expect(await Promise.race([leased.then(() => 'leased'), delay(300).then(() => 'none')])).toBe('none');
+    expect(
+      await orAfter(
+        leased.then(() => 'leased'),
+        300,
+        'none',
+      ),
+    ).toBe('none');
   });
 
   it(`${name}: runners of a replica that stops are listed disconnected; those of one that died, once stale`, async () => {

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { noRunnerText } from '../../src/cli/views/format.js';
-import { within as withinMs } from '../core/race-timeout.js';
+import { orAfter, within as withinMs } from '../core/race-timeout.js';
 import {
   connectScriptedRunner,
   credential,
@@ -295,17 +295,12 @@ async function runOf(server: TestServer, runId: string): Promise<{ status: strin
 }
 
 /** Whether `runner` holds `count` leases within `ms`. */
-async function leaseWithin(runner: { leases(count: number): Promise<unknown> }, count: number, ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const leased = runner.leases(count).then(() => true as const);
-  try {
-    return await Promise.race([leased, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+function leaseWithin(runner: { leases(count: number): Promise<unknown> }, count: number, ms: number) {
+  return orAfter(
+    runner.leases(count).then(() => true),
+    ms,
+    false,
+  );
 }
 
 /** Until `server` lists `count` runners connected (one of them to another replica, from the store). */

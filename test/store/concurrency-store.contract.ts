@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { at, request, staleAfterMs } from '../core/group-requests.js';
+import { orAfter } from '../core/race-timeout.js';
 import { type StoresFactory, useStores } from './fixture.js';
 
 /** The ConcurrencyStore lifecycle every implementation must honour (a fresh, empty store per test). */
@@ -172,9 +173,9 @@ export function concurrencyStoreContract(make: StoresFactory): void {
 
 /** Whether `promise` settles within `ms` of real time. */
 function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  return Promise.race([promise.then(() => true), late]).finally(() => clearTimeout(timer));
+  return orAfter(
+    promise.then(() => true),
+    ms,
+    false,
+  );
 }
