@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import { type Clock, systemClock, type TimerHandle } from '../core/clock.js';
-import { messageOf } from '../core/error-message.js';
 import type { RunnerMode } from '../core/runner-mode.js';
 import type { Executor } from '../executors/contract.js';
 import type { JobSpec } from '../protocol/job-spec.js';
@@ -16,12 +14,11 @@ import type { Transport } from '../protocol/transport.js';
 import { type Completion, CompletionsInDoubt, maxCompletionsInDoubt } from './completions-in-doubt.js';
 import type { HostDescription } from './host.js';
 import type { JobHooks } from './job-hooks.js';
-import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
-import { JobWorkspaces, type WorkspaceFor } from './job-workspaces.js';
+import { JobLauncher } from './job-launcher.js';
+import type { JobReporter } from './job-run.js';
+import type { WorkspaceFor } from './job-workspaces.js';
 import { type JobLogLimit, LogBatcher } from './log-batcher.js';
 import { ReportSender } from './report-sender.js';
-import { type JobDirectories, SlotDirectories } from './slot-directories.js';
-import { TaskPoolHolder } from './task-pool.js';
 
 type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
 
@@ -130,13 +127,8 @@ export class RunnerAgent {
         readonly pause: () => void;
       }
     | undefined;
-  private readonly directories: SlotDirectories;
-  private readonly workspaces: JobWorkspaces | undefined;
-  /** The environment jobs start from: the options' baseEnv, with git kept inside a network runner's jobs. */
-  private readonly jobEnv: Readonly<Record<string, string>>;
+  private readonly launcher: JobLauncher;
   private capabilities: RunnerCapabilities | undefined;
-  /** One thread pool per runner for `uses: task://…` steps, started by the first one. */
-  private readonly taskPool = new TaskPoolHolder();
 
   constructor(
     private readonly transport: Transport<RunnerMessage, ControlMessage>,
@@ -155,11 +147,8 @@ export class RunnerAgent {
     });
     const sessionUp = switches && (() => switches.kind !== undefined);
     this.reports = new ReportSender(transport, sessionUp, options.warn ?? warnOnStderr);
-    this.directories = new SlotDirectories(options.tempRoot);
+    this.launcher = new JobLauncher(options);
     this.capabilities = options.capabilities;
-    if (options.workDir !== undefined)
-      this.workspaces = new JobWorkspaces(join(options.workDir, 'jobs'), options.workspaceFor);
-    this.jobEnv = this.workspaces?.environment(options.baseEnv, options.tempRoot) ?? options.baseEnv;
     options.switches?.onSwitch(() => {
       // A switch without a loss (long-poll back to WebSocket) ends the previous session too.
       this.completions.lost();
@@ -197,8 +186,7 @@ export class RunnerAgent {
       if (this.sessionUp) this.transport.send({ type: 'drain', reason });
     }
     await Promise.allSettled([...this.active.values()].map((job) => job.done));
-    await this.taskPool.close();
-    this.directories.dispose();
+    await this.launcher.close();
   }
 
   /**
@@ -395,7 +383,7 @@ export class RunnerAgent {
     const renewal = this.renewEvery(Math.max(1, Math.floor(lease.ttlMs / 3)), () =>
       this.transport.send({ type: 'renew', jobId, fencingToken }),
     );
-    const done = this.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
+    const done = this.launcher.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
       renewal.cancel();
       batcher.flush();
       this.reports.ended(jobId);
@@ -440,61 +428,5 @@ export class RunnerAgent {
         timer?.cancel();
       },
     };
-  }
-
-  /**
-   * Runs the job and always settles with a result: whatever goes wrong around it (the executor cannot
-   * be created, cleanup throws, the slot cannot be emptied) fails the job instead of leaving the
-   * control plane waiting for a completion that never comes.
-   */
-  private async execute(
-    lease: LeaseMessage,
-    reporter: JobReporter,
-    signal: AbortSignal,
-    killSignal: AbortSignal,
-  ): Promise<JobRunResult> {
-    let directories: JobDirectories | undefined;
-    let jobDir: string | undefined;
-    try {
-      let job = lease.job;
-      if (this.workspaces !== undefined) {
-        const prepared = await this.workspaces.prepare(job, lease.jobToken);
-        jobDir = prepared.dir;
-        job = prepared.job;
-      }
-      directories = this.directories.acquire();
-      const { host, stateDir, hooks } = this.options;
-      const executor = this.options.createExecutor(job);
-      const { taskPool } = this;
-      return await runJob(job, {
-        executor,
-        reporter,
-        host,
-        directories,
-        baseEnv: this.jobEnv,
-        signal,
-        killSignal,
-        taskPool,
-        stateDir,
-        hooks,
-      });
-    } catch (error) {
-      const reason = messageOf(error);
-      return {
-        outcome: { kind: 'failed', reason: `the runner could not run the job: ${reason}` },
-        outputs: {},
-      };
-    } finally {
-      if (directories) this.releaseQuietly(directories);
-      if (jobDir !== undefined) await this.workspaces?.remove(jobDir);
-    }
-  }
-
-  private releaseQuietly(directories: JobDirectories): void {
-    try {
-      this.directories.release(directories);
-    } catch {
-      // A slot that cannot be emptied is not reused; the next job gets a fresh one.
-    }
   }
 }

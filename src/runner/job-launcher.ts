@@ -1,0 +1,93 @@
+import { join } from 'node:path';
+import { messageOf } from '../core/error-message.js';
+import type { ControlMessage } from '../protocol/messages.js';
+import type { RunnerAgentOptions } from './agent.js';
+import { type JobReporter, type JobRunResult, runJob } from './job-run.js';
+import { JobWorkspaces } from './job-workspaces.js';
+import { type JobDirectories, SlotDirectories } from './slot-directories.js';
+import { TaskPoolHolder } from './task-pool.js';
+
+type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
+
+/**
+ * Where and with what a runner's jobs run: each in a slot of RUNNER_TEMP and files directories, in its
+ * own workspace under the work directory (a network runner's) or in the spec's (local mode), from
+ * one environment, with one thread pool for the runner's task steps.
+ */
+export class JobLauncher {
+  private readonly directories: SlotDirectories;
+  private readonly workspaces: JobWorkspaces | undefined;
+  /** The environment jobs start from: the options' baseEnv, with git kept inside a network runner's jobs. */
+  private readonly jobEnv: Readonly<Record<string, string>>;
+  /** One thread pool per runner for `uses: task://…` steps, started by the first one. */
+  private readonly taskPool = new TaskPoolHolder();
+
+  constructor(private readonly options: RunnerAgentOptions) {
+    this.directories = new SlotDirectories(options.tempRoot);
+    if (options.workDir !== undefined)
+      this.workspaces = new JobWorkspaces(join(options.workDir, 'jobs'), options.workspaceFor);
+    this.jobEnv = this.workspaces?.environment(options.baseEnv, options.tempRoot) ?? options.baseEnv;
+  }
+
+  /**
+   * Runs the job and always settles with a result: whatever goes wrong around it (the executor cannot
+   * be created, cleanup throws, the slot cannot be emptied) fails the job instead of leaving the
+   * control plane waiting for a completion that never comes.
+   */
+  async execute(
+    lease: LeaseMessage,
+    reporter: JobReporter,
+    signal: AbortSignal,
+    killSignal: AbortSignal,
+  ): Promise<JobRunResult> {
+    let directories: JobDirectories | undefined;
+    let jobDir: string | undefined;
+    try {
+      let job = lease.job;
+      if (this.workspaces !== undefined) {
+        const prepared = await this.workspaces.prepare(job, lease.jobToken);
+        jobDir = prepared.dir;
+        job = prepared.job;
+      }
+      directories = this.directories.acquire();
+      const { host, stateDir, hooks } = this.options;
+      const executor = this.options.createExecutor(job);
+      const { taskPool } = this;
+      return await runJob(job, {
+        executor,
+        reporter,
+        host,
+        directories,
+        baseEnv: this.jobEnv,
+        signal,
+        killSignal,
+        taskPool,
+        stateDir,
+        hooks,
+      });
+    } catch (error) {
+      const reason = messageOf(error);
+      return {
+        outcome: { kind: 'failed', reason: `the runner could not run the job: ${reason}` },
+        outputs: {},
+      };
+    } finally {
+      if (directories) this.releaseQuietly(directories);
+      if (jobDir !== undefined) await this.workspaces?.remove(jobDir);
+    }
+  }
+
+  /** Once no job runs any more: stops the task pool and removes the slots' directories. */
+  async close(): Promise<void> {
+    await this.taskPool.close();
+    this.directories.dispose();
+  }
+
+  private releaseQuietly(directories: JobDirectories): void {
+    try {
+      this.directories.release(directories);
+    } catch {
+      // A slot that cannot be emptied is not reused; the next job gets a fresh one.
+    }
+  }
+}
