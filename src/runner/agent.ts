@@ -14,13 +14,11 @@ import type { Transport } from '../protocol/transport.js';
 import { type Completion, CompletionsInDoubt, maxCompletionsInDoubt } from './completions-in-doubt.js';
 import type { HostDescription } from './host.js';
 import type { JobHooks } from './job-hooks.js';
-import { JobLauncher } from './job-launcher.js';
+import { JobLauncher, type LeaseMessage } from './job-launcher.js';
 import type { JobReporter } from './job-run.js';
 import type { WorkspaceFor } from './job-workspaces.js';
 import { type JobLogLimit, LogBatcher } from './log-batcher.js';
 import { ReportSender } from './report-sender.js';
-
-type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
 
 const warnOnStderr = (line: string): void => {
   process.stderr.write(`valkyrie runner: ${line}\n`);

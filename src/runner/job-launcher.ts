@@ -7,7 +7,7 @@ import { JobWorkspaces } from './job-workspaces.js';
 import { type JobDirectories, SlotDirectories } from './slot-directories.js';
 import { TaskPoolHolder } from './task-pool.js';
 
-type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
+export type LeaseMessage = Extract<ControlMessage, { type: 'lease' }>;
 
 /**
  * Where and with what a runner's jobs run: each in a slot of RUNNER_TEMP and files directories, in its
