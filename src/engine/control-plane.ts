@@ -1,3 +1,4 @@
+import { ValkyrieError } from '../core/errors.js';
 import { jobIdFor } from '../core/ids.js';
 import type { ControlMessage, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
@@ -220,6 +221,7 @@ export class ControlPlane {
    * it. A refused or duplicate submission has written nothing and started nothing.
    */
   async submitRun(workflow: Workflow, request: RunRequest, options: SubmitOptions = {}): Promise<Submission> {
+    this.refuseWhenClosed();
     const now = this.now();
     const outcome = await this.stores.runs.submitRun(
       {
@@ -270,6 +272,7 @@ export class ControlPlane {
     group?: WorkflowGroup,
     { holdLeases = false, ownerExited = holdLeases, lostAt, lineEnds }: ContinueRunOptions = {},
   ): RunHandle {
+    this.refuseWhenClosed();
     const now = this.now();
     const startedAt = record.startedAt ?? now; // now: one taken over while it waited for its group
     const { id: runId, runNumber } = record;
@@ -335,6 +338,15 @@ export class ControlPlane {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** A run started after close() would never be dispatched: refused before anything is written. */
+  private refuseWhenClosed(): void {
+    if (this.closing !== undefined)
+      throw new ValkyrieError(
+        'VK_SHUTTING_DOWN',
+        'the control plane is closed: it starts and resumes no runs',
+      );
   }
 
   /** The runner said it is stopping for good: its leases (normally none: it drained) are lost now. */

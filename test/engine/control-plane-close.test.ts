@@ -71,6 +71,13 @@ describe('ControlPlane timers and close()', () => {
     await clock.advance(2 * 60 * 60 * 1000);
     expect(offered).toHaveLength(2);
     expect((await stores.runs.getRun(handle.id))?.status).toBe('running');
+    // Nor does it start another: refused before anything is stored.
+    await expect(
+      plane.startRun(workflow('jobs:\n  d: { runs-on: x, steps: [{ run: "true" }] }\n'), runRequest),
+    ).rejects.toMatchObject({
+      code: 'VK_SHUTTING_DOWN',
+    });
+    expect(await stores.runs.listRuns({})).toHaveLength(1);
   });
 
   it('stops the places of its runs and jobs in concurrency groups, held or waiting, and leaves them in the store', async () => {
