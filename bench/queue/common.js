@@ -25,9 +25,9 @@ export function exitAfter(ms) {
 /**
  * The trials' rounds of jobs: `round(count)` enqueues `count` jobs in batches of 1,000 through
  * `enqueue` and resolves, with when the last batch was enqueued, once the consumer has handled them
- * all (its handler calls `handled()`). `warmUpRounds` repeats rounds of a quarter of the trial's
- * jobs (at most 5,000) for at least a second first, unrecorded, for a trial of a queue in its steady
- * state: the same queue, consumer and process, compiled code and a warm cache.
+ * all (its handler calls `handled()`). `timed` in `warm` mode repeats rounds of a quarter of the
+ * trial's jobs (at most 5,000) for at least a second first, unrecorded, for a trial of a queue in its
+ * steady state: the same queue, consumer and process, compiled code and a warm cache.
  */
 export function jobRounds(enqueue) {
   let handled = 0;
@@ -48,15 +48,18 @@ export function jobRounds(enqueue) {
     handled() {
       if (++handled === target) reached();
     },
-    /** Jobs handled so far, warm-up rounds included. */
-    get count() {
-      return handled;
+    /**
+     * The trial's timed round of `jobs`, after the warm-up rounds when `mode` is `warm`: timed from
+     * its first enqueue until `finish` (which flushes what the consumer still holds) has returned.
+     * `handled` and `warmedUp` (the jobs of the warm-up rounds) let the caller check the store.
+     */
+    async timed(jobs, mode, finish) {
+      if (mode === 'warm') await warmUp(() => round(Math.min(5000, Math.ceil(jobs / 4))));
+      const warmedUp = target;
+      const started = performance.now();
+      const enqueuedMs = (await round(jobs)) - started;
+      await finish();
+      return { warmedUp, handled: handled - warmedUp, enqueuedMs, wallMs: performance.now() - started };
     },
-    /** Jobs enqueued so far. */
-    get enqueued() {
-      return target;
-    },
-    round,
-    warmUpRounds: (jobs) => warmUp(() => round(Math.min(5000, Math.ceil(jobs / 4)))),
   };
 }

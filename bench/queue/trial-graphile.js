@@ -44,13 +44,7 @@ const runner = await run({
     noop: async () => rounds.handled(),
   },
 });
-if (mode === 'warm') await rounds.warmUpRounds(jobs);
-const warmedUp = rounds.enqueued;
-const started = performance.now();
-const enqueuedMs = (await rounds.round(jobs)) - started;
-await runner.stop();
-const wallMs = performance.now() - started;
-const handled = rounds.count - warmedUp;
+const { warmedUp, handled, enqueuedMs, wallMs } = await rounds.timed(jobs, mode, () => runner.stop());
 await utils.release();
 
 const client = new pg.Client({ connectionString });
@@ -66,5 +60,6 @@ console.log(
     succeeded: rows[0].n === 0 ? handled : jobs - rows[0].n,
     wallMs,
     enqueuedMs,
+    warmedUp,
   }),
 );

@@ -39,19 +39,13 @@ const worker = new QueueWorker({
   },
 });
 worker.start();
-if (mode === 'warm') await rounds.warmUpRounds(jobs);
-const warmedUp = rounds.enqueued;
-const started = performance.now();
-const enqueuedMs = (await rounds.round(jobs)) - started;
-await worker.close();
-const wallMs = performance.now() - started;
-const handled = rounds.count - warmedUp;
+const { warmedUp, handled, enqueuedMs, wallMs } = await rounds.timed(jobs, mode, () => worker.close());
 await stores.close();
 
 // Checked outside the timing, with plain SQL: every job must have committed as succeeded.
 const succeeded =
   (store === 'sqlite' ? verifySqlite(join(where, 'state.db')) : await verifyPostgres()) - warmedUp;
-console.log(JSON.stringify({ jobs, handled, succeeded, wallMs, enqueuedMs }));
+console.log(JSON.stringify({ jobs, handled, succeeded, wallMs, enqueuedMs, warmedUp }));
 
 async function verifyPostgres() {
   const client = new pg.Client({ connectionString: where });

@@ -20,7 +20,7 @@ export function readGitContext(workspace: string, withCommit: boolean): GitConte
   let info: GitInfo;
   try {
     directories = gitDirectories(workspace);
-    info = directories === undefined ? {} : readHeadAndOrigin(directories);
+    info = readHeadAndOrigin(directories);
   } catch {
     // Extra data for the jobs: an odd .git never stops a run or a submit.
     return {};
@@ -41,11 +41,13 @@ export function readGitContext(workspace: string, withCommit: boolean): GitConte
  * time matters). Absent fields outside a git repository or without an origin.
  */
 export function readGitInfo(workspace: string): GitInfo {
-  const directories = gitDirectories(workspace);
-  return directories === undefined ? {} : readHeadAndOrigin(directories);
+  return readHeadAndOrigin(gitDirectories(workspace));
 }
 
-function readHeadAndOrigin({ gitDir, commonDir }: GitDirectories): GitInfo {
+/** Nothing outside a work tree (`directories` undefined). */
+function readHeadAndOrigin(directories: GitDirectories | undefined): GitInfo {
+  if (directories === undefined) return {};
+  const { gitDir, commonDir } = directories;
   const head = read(join(gitDir, 'HEAD'));
   // Anything else is no HEAD git wrote: `ref: ../../etc/hostname` would read outside the repository.
   const ref = head?.startsWith('ref: ') ? head.slice(5) : undefined;

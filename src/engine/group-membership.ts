@@ -94,11 +94,9 @@ export class GroupMembership {
    * for the stale sweep. Idempotent.
    */
   stop(): void {
-    this.#released = true;
-    this.#abandoned = true;
     // Not after release(), whose abort gives the place up as its wait ends.
     if (!this.#abort.signal.aborted) this.#abort.abort(placeKept);
-    this.#hold?.stop();
+    this.abandon();
   }
 
   /**

@@ -47,13 +47,7 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     await until(a, (runners) => runners[0]?.mode === 'draining');
     await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const leased = runner.leases(1);
-    expect(
-      await orAfter(
-        leased.then(() => 'leased'),
-        300,
-        'held back',
-      ),
-    ).toBe('held back');
+    expect(await leasedWithin300(leased, 'held back')).toBe('held back');
     expect(await b.request('POST', `/api/v1/runners/${id}/resume`)).toMatchObject({ status: 200 });
     expect(await leased).toHaveLength(1);
     await until(b, (runners) => runners[0]?.running === 1);
@@ -96,13 +90,7 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     await b.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const second = await connectScriptedRunner(b.server.url, secret, 1);
     const leased = second.leases(1);
-    expect(
-      await orAfter(
-        leased.then(() => 'leased'),
-        300,
-        'held back',
-      ),
-    ).toBe('held back');
+    expect(await leasedWithin300(leased, 'held back')).toBe('held back');
     const [moved] = await until(
       a,
       (runners) => runners[0]?.connected === true && runners[0].replica !== listed?.replica,
@@ -128,13 +116,7 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     expect(Date.now() - revokedAt).toBeLessThan(2_000);
     await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const leased = runner.leases(1);
-    expect(
-      await orAfter(
-        leased.then(() => 'leased'),
-        300,
-        'none',
-      ),
-    ).toBe('none');
+    expect(await leasedWithin300(leased, 'none')).toBe('none');
   });
 
   it(`${name}: runners of a replica that stops are listed disconnected; those of one that died, once stale`, async () => {
@@ -265,3 +247,12 @@ function delay(ms: number): Promise<void> {
 }
 
 onBothStores('the runner list and modes across server replicas on one store', runnerScenarios);
+
+/** 'leased' when `leased` settles within 300 ms, else `late`. */
+function leasedWithin300(leased: Promise<unknown>, late: string): Promise<string> {
+  return orAfter(
+    leased.then(() => 'leased'),
+    300,
+    late,
+  );
+}
