@@ -78,7 +78,7 @@ export interface ActiveRun {
   released: Promise<void>;
   /**
    * Set by holdForGroup: stops its place in its workflow's group here without giving it up
-   * (GroupMembership.stop), when the control plane closes with the run unfinished.
+   * (GroupMembership.abandon), when the control plane closes with the run unfinished.
    */
   stopGroup?: () => void;
 }

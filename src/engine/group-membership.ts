@@ -77,26 +77,17 @@ export class GroupMembership {
   }
 
   /**
-   * Another process carries the member on (it adopted it): no more hooks, and the slot, if held, is
-   * neither beaten nor released here. A wait still in progress goes on beating until the member is
-   * admitted (then it stops), replaced or gone, since aborting it would release the member.
+   * This process stops driving the member: another process carries it on (it adopts the member), or
+   * this one closes. No more hooks, beats or wait here, and the place, waiting or held, stays in the
+   * store for the process that takes the run over, or for the stale sweep. Idempotent; nothing after
+   * release(), whose abort gives the place up as its wait ends.
    */
   abandon(): void {
     if (this.#released) return;
     this.#released = true;
     this.#abandoned = true;
+    this.#abort.abort(placeKept);
     this.#hold?.stop();
-  }
-
-  /**
-   * This process stops driving the member (its control plane closes): no more hooks, beats or wait
-   * here, and the place, waiting or held, stays in the store for a process that takes the run over, or
-   * for the stale sweep. Idempotent.
-   */
-  stop(): void {
-    // Not after release(), whose abort gives the place up as its wait ends.
-    if (!this.#abort.signal.aborted) this.#abort.abort(placeKept);
-    this.abandon();
   }
 
   /**

@@ -106,11 +106,11 @@ export class JobGroups {
   }
 
   /**
-   * The control plane closes: every leg's member, waiting or admitted, stops here (GroupMembership.stop)
+   * The control plane closes: every leg's member, waiting or admitted, stops here (GroupMembership.abandon)
    * and is left in the store for the process that takes its run over, or for the stale sweep.
    */
   stopAll(): void {
-    for (const member of this.#members.values()) member.stop();
+    for (const member of this.#members.values()) member.abandon();
     this.#members.clear();
   }
 

@@ -35,7 +35,7 @@ export function handoffCheck(
   now: number,
 ): HandoffCheck {
   if (run === undefined || run.abandoned || run.completing) return stays('not_driven');
-  // Its place in its workflow's group, not yet admitted, would go on being beaten here (GroupMembership.abandon).
+  // Waiting for its workflow's group, it has no job queued for a runner yet: nothing to hand off for.
   if (run.held !== undefined) return stays('not_waiting');
   if (run.coordinator.wasCancelled()) return stays('cancelling');
   const runsOn: (readonly string[])[] = [];

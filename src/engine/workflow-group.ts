@@ -195,7 +195,7 @@ export function holdForGroup(
   // A run handed to another replica leaves its place for that one to adopt (ActiveRun.handedOff).
   const release = () => (run.handedOff ? membership.abandon() : membership.release().catch(() => {}));
   run.released = run.done.then(release, release);
-  run.stopGroup = () => membership.stop();
+  run.stopGroup = () => membership.abandon();
 }
 
 /**

@@ -100,4 +100,27 @@ describe('ControlPlane timers and close()', () => {
     expect(await states('deploy')).toEqual(['running', 'pending']);
     expect(await states('migrate')).toEqual(['running', 'pending']);
   });
+
+  it('stops beating a job’s place still waiting for its group once the run is given up, and leaves it in the store', async () => {
+    const clock = new ManualClock();
+    const { plane, stores } = openPlane({ clock });
+    const job = '{ runs-on: x, concurrency: { group: migrate }, steps: [{ run: "true" }] }';
+    const run = await plane.startRun(workflow(`jobs:\n  a: ${job}\n  b: ${job}\n`), runRequest);
+    await clock.advance(1_000);
+    const members = async () =>
+      (await stores.concurrency.list('migrate')).map((m) => [m.phase, m.heartbeatAt]);
+    expect((await members()).map(([phase]) => phase)).toEqual(['running', 'pending']);
+
+    expect(plane.abandonRun(run.id)).toBe(true);
+    await run.done.catch(() => undefined);
+    await settle();
+    const left = await members();
+    // Past the 10 s after which a place without beats lapses: neither place was beaten here meanwhile.
+    for (let passed = 0; passed < 12_000; passed += 500) {
+      await clock.advance(500);
+      await settle();
+    }
+    expect(await members()).toEqual(left);
+    expect(left.map(([phase]) => phase)).toEqual(['running', 'pending']);
+  });
 });
