@@ -303,7 +303,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option(
       '--drain-timeout <duration>',
-      'on SIGTERM/SIGINT, how long running runs may finish before the server closes',
+      'on SIGTERM/SIGINT, how long running runs may finish before the server closes (a second signal stops without draining, a third exits at once)',
       '10s',
     )
     .option(

@@ -28,8 +28,9 @@ export interface ServerCommandOptions {
 }
 
 /**
- * Runs the control plane until SIGTERM or SIGINT: the first drains (the API answers 503, running runs
- * get up to --drain-timeout), a second stops at once. Prints one line with the URL once listening.
+ * Runs the control plane until SIGTERM or SIGINT (untilStopped): the first drains (the API answers 503,
+ * running runs get up to --drain-timeout), a second stops without draining, a third exits without
+ * waiting. Prints one line with the URL once listening.
  */
 export async function serverCommand(options: ServerCommandOptions): Promise<number> {
   const port = Number(options.port);
@@ -80,23 +81,40 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     );
   }
   process.stdout.write(`valkyrie server listening on ${server.url}\n`);
-  await new Promise<void>((done) => {
+  return await untilStopped(server, options.drainTimeout);
+}
+
+/**
+ * Waits for SIGTERM or SIGINT, counted: the first drains (server.close()), the second stops without
+ * draining (server.destroy()), and the third returns at once, for a shutdown that hangs (a store that
+ * stopped answering mid-write): what the store had not committed is lost as in a crash, which a store
+ * survives, and the runs left unfinished are taken over at the next start. Returns the exit code: 0
+ * after a shutdown that finished, the signal's code after the third.
+ */
+function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<number> {
+  return new Promise((done) => {
     let signals = 0;
+    const finished = () => done(ExitCode.succeeded);
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals === 1) {
-        process.stderr.write(
-          `${signal}: shutting down; draining for up to ${options.drainTimeout} (signal again to stop at once)\n`,
-        );
-        void server.close().then(done, done);
+        say(`${signal}: shutting down; draining for up to ${drainTimeout} (signal again to stop at once)`);
+        void server.close().then(finished, finished);
+      } else if (signals === 2) {
+        say(`${signal}: stopping without draining (signal again to exit without waiting for the store)`);
+        void server.destroy().then(finished, finished);
       } else {
-        void server.destroy().then(done, done);
+        say(`${signal}: exiting now; the runs left unfinished are taken over at the next start`);
+        done(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
       }
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  return ExitCode.succeeded;
+}
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
 }
 
 /** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
