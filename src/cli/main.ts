@@ -333,7 +333,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText(
       'after',
       '\nAt first start, the admin token is VALKYRIE_ADMIN_TOKEN, or one is generated and printed once to stderr.\n' +
-        'A second SIGTERM/SIGINT stops at once. Exit codes: 0 after shutdown, 2 bad options, port in use or bad TLS files,\n' +
+        'A second SIGTERM/SIGINT stops without draining, a third exits at once (130/143). Exit codes: 0 after\n' +
+        'shutdown, 2 bad options, port in use or bad TLS files,\n' +
         '65 store unusable (a damaged SQLite file, or a store from a newer Valkyrie), 69 store unavailable (Postgres\n' +
         'does not answer, or the SQLite file stays locked).',
     )

@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { ValkyrieError } from '../../core/errors.js';
 import { asRunId } from '../../core/ids.js';
 import type { RunStatus } from '../../core/outcome.js';
-import { interruptedReason } from '../../engine/cancel-reasons.js';
 import { endReplacedRun, placeReplaced } from '../../engine/replaced-runs.js';
 import { startRerun } from '../../engine/rerun-start.js';
 import { type Liveness, runLiveness, staleHeartbeatMs } from '../../engine/run-liveness.js';
@@ -22,8 +21,9 @@ import { GroupWait } from '../group-wait.js';
 import { readDotenv } from '../key-values.js';
 import type { LocalRun } from '../local-mode.js';
 import { type ContinueHow, resumeLocalRun } from '../local-resume.js';
-import { cancellingLine, runExitCode } from '../run-exit.js';
+import { runExitCode } from '../run-exit.js';
 import { runEnd } from '../run-recovery.js';
+import { RunSignals } from '../run-signals.js';
 import { checkTempDir } from '../run-temp-root.js';
 import { openStores, stateDirectory } from '../state.js';
 import { BufferedOutput } from '../views/buffered-output.js';
@@ -85,21 +85,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
   const stores = await openStores(options.db, stateDir, { create: false, watch: true });
   const out = new BufferedOutput(process.stdout);
   let local: LocalRun | undefined;
-  let interrupts = 0;
-  let terminated = false;
-  // The first signal's: that is why the run stops, whatever signal kills it after.
-  let interruption = '';
-  const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
-    interrupts++;
-    if (interrupts === 1) process.stderr.write(cancellingLine(signal));
-    interruption ||= interruptedReason(signal);
-    local?.handle.cancel(interrupts > 1, interruption);
-  };
-  const onSigint = () => interrupt('SIGINT');
-  const onSigterm = () => {
-    terminated = true;
-    interrupt('SIGTERM');
-  };
+  const signals = new RunSignals();
   try {
     const record = await stores.runs.getRun(asRunId(id));
     if (!record)
@@ -121,8 +107,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
     const { workflow, resumable, record: owned, jobs, ownerExited, lostAt } = start;
     const view = createView(options, out);
     const wait = new GroupWait();
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigterm);
+    signals.listen();
     try {
       local = await resumeLocalRun({
         workflow,
@@ -143,19 +128,18 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
         },
       });
       // A Ctrl-C while the in-process runner registered found no run to cancel yet.
-      if (interrupts > 0) local.handle.cancel(interrupts > 1);
+      signals.drive(local.handle);
       const status: RunStatus = await runEnd(local.handle);
       const unstarted = wait.endedWaiting(local.handle.id, status);
       if (unstarted !== undefined) process.stderr.write(unstarted);
-      return runExitCode(status, { interrupted: interrupts > 0, terminated });
+      return runExitCode(status, signals);
     } finally {
       await local?.close();
       view.close();
     }
   } finally {
     out.flush();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
+    signals.unlisten();
     await stores.close();
   }
 }

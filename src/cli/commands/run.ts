@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import { isValkyrieError } from '../../core/errors.js';
 import type { RunStatus } from '../../core/outcome.js';
 import { defaultPriority } from '../../core/priority.js';
-import { interruptedReason } from '../../engine/cancel-reasons.js';
 import type { RunEvent } from '../../engine/events.js';
 import { WorkflowGroupError } from '../../engine/workflow-group.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
@@ -25,9 +24,10 @@ import { localActionProblems } from '../local-action-check.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags, type QueueFlags } from '../queue-options.js';
-import { cancellingLine, runExitCode } from '../run-exit.js';
+import { runExitCode } from '../run-exit.js';
 import { localRunFingerprint } from '../run-fingerprint.js';
 import { type InterruptedRunHint, interruptedRunHint, runEnd } from '../run-recovery.js';
+import { RunSignals } from '../run-signals.js';
 import { checkTempDir } from '../run-temp-root.js';
 import { openStores, stateDirectory } from '../state.js';
 import { reportNotStarted } from '../submission-report.js';
@@ -95,24 +95,9 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const stores = await openStores(options.db, stateDir);
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
-  let interrupts = 0;
-  let terminated = false;
-  // The first signal's: that is why the run stops, whatever signal kills it after.
-  let interruption = '';
   let local: LocalRun | undefined;
-  const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
-    interrupts++;
-    if (interrupts === 1) process.stderr.write(cancellingLine(signal));
-    interruption ||= interruptedReason(signal);
-    local?.handle.cancel(interrupts > 1, interruption);
-  };
-  const onSigterm = () => {
-    terminated = true;
-    interrupt('SIGTERM');
-  };
-  const onSigint = () => interrupt('SIGINT');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  const signals = new RunSignals();
+  signals.listen();
   try {
     const wait = new GroupWait();
     // Told when the run's first event comes, or by the report of why none will (reportNotStarted).
@@ -186,17 +171,16 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
     // A duplicate key or a full queue: nothing was created, and the concurrency group was not joined.
     if (start.kind !== 'started') return await reportNotStarted(start, report);
     local = start.local;
-    if (interrupts > 0) local.handle.cancel(interrupts > 1, interruption);
+    signals.drive(local.handle);
     const status: RunStatus = await runEnd(local.handle);
     const unstarted = wait.endedWaiting(local.handle.id, status);
     if (unstarted !== undefined) process.stderr.write(unstarted);
-    return runExitCode(status, { interrupted: interrupts > 0, terminated });
+    return runExitCode(status, signals);
   } finally {
     await local?.close();
     view.close();
     out.flush();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
+    signals.unlisten();
     await stores.close();
   }
 }
