@@ -4,6 +4,7 @@ import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
 import { foreignUrlScheme, isPostgresUrl } from '../core/store-target.js';
 import { schemaProblem, urlParameterProblem } from '../store/postgres/target.js';
+import type { UnansweredEvent } from '../store/postgres/unanswered-calls.js';
 import type { DeletedFileEvent } from '../store/sqlite/index.js';
 import type { Stores } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
@@ -24,6 +25,22 @@ export function stateDirectory(
   const here = resolve(cwd, given ?? '.valkyrie');
   if (given !== undefined || !nearest || existsSync(here)) return here;
   return nearestStateDir(cwd) ?? here;
+}
+
+/** How long a Postgres call may go unanswered before the command says it is waiting for it. */
+const unansweredAfterMs = 10_000;
+
+/**
+ * A command that waits on a Postgres that stopped answering says so, instead of hanging without a word
+ * (a command that runs a run exits at the third Ctrl-C, leaving it interrupted; docs/recovery.md).
+ */
+function reportUnanswered(event: UnansweredEvent): void {
+  const seconds = (ms: number) => `${Math.round(ms / 1000)}s`;
+  process.stderr.write(
+    event.kind === 'waiting'
+      ? `valkyrie: Postgres at ${event.server} has not answered for ${seconds(event.forMs)}; still waiting for it\n`
+      : `valkyrie: Postgres at ${event.server} answered again, after ${seconds(event.afterMs)}\n`,
+  );
 }
 
 /**
@@ -53,7 +70,8 @@ export async function openStores(
   if (target !== undefined && isPostgresUrl(target)) {
     const { url, schema } = splitSchema(target, source);
     const { openPostgresStores } = await import('../store/postgres/index.js');
-    return openPostgresStores(url, { ...(schema === undefined ? {} : { schema }), create }).catch(
+    const unanswered = { afterMs: unansweredAfterMs, report: reportUnanswered };
+    return openPostgresStores(url, { ...(schema === undefined ? {} : { schema }), create, unanswered }).catch(
       (error: unknown) => {
         // As for a SQLite file: a schema named on purpose that is not there is a typo, not a place where nothing ran.
         if (isValkyrieError(error) && error.code === 'VK_STORE_MISSING') {

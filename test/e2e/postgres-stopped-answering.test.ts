@@ -70,6 +70,9 @@ describeOnPostgres('a Postgres that stops answering', () => {
     processes.push(run);
     await waitFor(() => run.stdout().includes('line 1'), 10_000, 'the job to be running');
     freeze();
+    // Its writes of the job's lines wait: it says so, rather than hanging without a word.
+    const stall = /^valkyrie: Postgres at 127\.0\.0\.1:\d+ has not answered for 1\ds; still waiting for it$/m;
+    await waitFor(() => stall.test(run.stderr()), 20_000, 'the command to say Postgres does not answer');
     const exit = await exitsAtTheThird(run, 'SIGINT', 'Cancelling the run');
     expect(exit.code).toBe(130);
     expect(exit.stderr).toContain(

@@ -1,33 +1,48 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { postgresUrl } from './postgres-server.js';
 
-/**
- * A TCP proxy to the test server that `stop()` cuts off (established connections and new ones), and
- * `freeze()` turns into a server that stopped answering: every connection stays open and nothing more
- * crosses it either way, and a new one is taken but never answered.
- */
-export async function startProxy(): Promise<{ port: number; stop(): Promise<void>; freeze(): void }> {
+export interface Proxy {
+  readonly port: number;
+  /** Cuts every connection off, and refuses new ones. */
+  stop(): Promise<void>;
+  /**
+   * A server that stopped answering: every connection stays open and nothing more crosses it either
+   * way; a new one is taken but never answered.
+   */
+  freeze(): void;
+  /** Answering again: what froze crosses now, and new connections reach the server. */
+  thaw(): void;
+}
+
+/** A TCP proxy to the test server (see Proxy). */
+export async function startProxy(): Promise<Proxy> {
   const target = new URL(postgresUrl);
   const sockets = new Set<Socket>();
+  const pairs = new Set<readonly [Socket, Socket]>();
+  const held = new Set<Socket>();
   let frozen = false;
-  const server: Server = createServer((client) => {
-    sockets.add(client);
-    client.on('error', () => {});
-    if (frozen) {
-      client.pause();
-      return;
-    }
+  const join = (client: Socket) => {
     const upstream = connect(Number(target.port || 5432), target.hostname);
-    for (const socket of [client, upstream]) {
+    const pair = [client, upstream] as const;
+    pairs.add(pair);
+    for (const socket of pair) {
       sockets.add(socket);
       socket.on('error', () => {});
       socket.on('close', () => {
         client.destroy();
         upstream.destroy();
         sockets.delete(socket);
+        pairs.delete(pair);
       });
     }
     client.pipe(upstream).pipe(client);
+  };
+  const server: Server = createServer((client) => {
+    if (!frozen) return join(client);
+    sockets.add(client);
+    client.on('error', () => {});
+    client.pause();
+    held.add(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -36,10 +51,24 @@ export async function startProxy(): Promise<{ port: number; stop(): Promise<void
     port: address.port,
     freeze() {
       frozen = true;
-      for (const socket of sockets) {
-        socket.unpipe();
-        socket.pause();
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
       }
+    },
+    thaw() {
+      frozen = false;
+      for (const [client, upstream] of pairs) {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      }
+      for (const client of held) {
+        sockets.delete(client);
+        join(client);
+      }
+      held.clear();
     },
     async stop() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -3,6 +3,7 @@ import { ValkyrieError } from '../../core/errors.js';
 import { toStoreError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { storableValues } from './text-values.js';
+import { UnansweredCalls, type UnansweredWatch } from './unanswered-calls.js';
 
 /**
  * A statement with a name: node-postgres prepares it once per pooled connection, so the server parses
@@ -55,16 +56,34 @@ export class PostgresDatabase {
    * group commit applies that batch again one write at a time, each again if it lost a deadlock.)
    */
   readonly #lanes: Record<QueueLane, GroupCommit>;
-  readonly #reads = new Set<Promise<void>>();
+  /** The reads under way, each with when it was made (Date.now()). */
+  readonly #reads = new Map<Promise<void>, number>();
   readonly #query: Query;
+  readonly #unanswered: UnansweredCalls | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(pool: pg.Pool) {
+  /** `server` names it in what `unanswered` is told (host:port). */
+  constructor(pool: pg.Pool, server = '', unanswered?: UnansweredWatch) {
     this.#pool = pool;
     this.#commits = new GroupCommit(pool);
     this.#lanes = { claims: new GroupCommit(pool), completions: new GroupCommit(pool) };
     this.#query = (statement, values) =>
       pool.query({ name: statement.name, text: statement.text, values: storableValues(values) });
+    this.#unanswered =
+      unanswered === undefined
+        ? undefined
+        : new UnansweredCalls(server, () => this.#oldestCall(), unanswered);
+  }
+
+  /** When the oldest write batch or read still waiting for Postgres was made; undefined when none is. */
+  #oldestCall(): number | undefined {
+    let oldest: number | undefined;
+    for (const lane of [this.#commits, this.#lanes.claims, this.#lanes.completions]) {
+      const since = lane.busySince;
+      if (since !== undefined && (oldest === undefined || since < oldest)) oldest = since;
+    }
+    for (const since of this.#reads.values()) if (oldest === undefined || since < oldest) oldest = since;
+    return oldest;
   }
 
   /** A connection of its own, outside the pool, for LISTEN; the caller ends it. */
@@ -121,7 +140,7 @@ export class PostgresDatabase {
     const running = new Promise<void>((resolve) => {
       finished = resolve;
     });
-    this.#reads.add(running);
+    this.#reads.set(running, Date.now());
     return (async () => {
       try {
         await this.#allSettled();
@@ -150,8 +169,12 @@ export class PostgresDatabase {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#allSettled();
-      await Promise.all(this.#reads);
-      await this.#pool.end();
+      try {
+        await Promise.all(this.#reads.keys());
+        await this.#pool.end();
+      } finally {
+        this.#unanswered?.stop();
+      }
     })();
     return this.#closing;
   }

@@ -46,6 +46,7 @@ export class GroupCommit {
   /** Settles with the most recent write; writes settle in order, so then all earlier ones have too. */
   #lastWrite: Promise<void> = Promise.resolve();
   #mark = 0;
+  #busySince: number | undefined;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
@@ -91,10 +92,24 @@ export class GroupCommit {
     return this.#lastWrite;
   }
 
+  /** When the batch under way started (Date.now()), waiting for a connection included; none: undefined. */
+  get busySince(): number | undefined {
+    return this.#busySince;
+  }
+
   async #commitPending(): Promise<void> {
     const writes = this.#pending.splice(0, maxBatchWrites);
     if (this.#pending.length === 0) this.#queued = false;
     else this.#tail = this.#tail.then(() => this.#commitPending());
+    this.#busySince = Date.now();
+    try {
+      await this.#commit(writes);
+    } finally {
+      this.#busySince = undefined;
+    }
+  }
+
+  async #commit(writes: readonly PendingWrite[]): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.#pool.connect();

@@ -6,6 +6,7 @@ import { PostgresDatabase } from './database.js';
 import { connectError, toStoreError } from './errors.js';
 import { migrate } from './migrations.js';
 import { describeTarget, type PostgresTarget, targetText } from './target.js';
+import type { UnansweredWatch } from './unanswered-calls.js';
 
 export interface PostgresOptions {
   /**
@@ -27,6 +28,8 @@ export interface PostgresOptions {
    * another are refused. Default: this process. Tests open two stores on one schema as two owners.
    */
   readonly runOwner?: RunOwner;
+  /** Told when Postgres leaves a write or read unanswered for a while, and when it answers again. */
+  readonly unanswered?: UnansweredWatch;
 }
 
 /** Each control-plane replica holds this many connections at most; the engine's writes are short. */
@@ -71,7 +74,7 @@ export async function openPostgresDatabase(
       client.removeListener('error', ignoreError);
       client.release(broken);
     }
-    return new PostgresDatabase(pool);
+    return new PostgresDatabase(pool, target.server, options.unanswered);
   } catch (error) {
     await pool.end().catch(() => {});
     throw isValkyrieError(error) ? error : toStoreError(`open Postgres ${targetText(target)}`, error);
