@@ -151,10 +151,13 @@ export class ControlPlane {
   /**
    * A runner's connection. With an identity (a network runner's credential), its leases outlive the
    * connection until their TTL, and a new connection that registers with `resume` takes them over
-   * (unless `runnerRevoked` released them first).
+   * (unless `runnerRevoked` released them first). After close(), the connection is closed at once
+   * (VK_SHUTTING_DOWN): nothing would be offered to it, and the runner should find another replica, or
+   * this one restarted.
    */
   connect(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): void {
-    this.dispatcher.connect(transport, identity);
+    if (this.closing !== undefined) transport.close('VK_SHUTTING_DOWN: the control plane is closed');
+    else this.dispatcher.connect(transport, identity);
   }
 
   runners(): RunnerView[] {

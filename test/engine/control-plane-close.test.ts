@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveWorkflowGroup } from '../../src/engine/workflow-group.js';
+import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 import { planesOnSqlite, runRequest, scriptedRunner, parsedWorkflow as workflow } from './plane-fixtures.js';
@@ -42,7 +43,7 @@ describe('ControlPlane timers and close()', () => {
     expect(clock.keptAlive).toBe(0);
   });
 
-  it('leaves no timer armed and offers nothing once closed; the run stays unfinished in the store', async () => {
+  it('leaves no timer armed, offers nothing and turns runners away once closed; the run stays unfinished in the store', async () => {
     const clock = new ManualClock();
     const { plane, stores } = openPlane({ clock });
     const offered: string[] = [];
@@ -67,7 +68,12 @@ describe('ControlPlane timers and close()', () => {
 
     await plane.close();
     expect(clock.pending).toBe(0);
-    scriptedRunner(plane, answering(true));
+    // A runner that connects now is turned away, rather than kept waiting for offers that never come.
+    const [control, late] = inProcessPair<ControlMessage, RunnerMessage>();
+    const closedWith: string[] = [];
+    late.onClose((reason) => closedWith.push(reason));
+    plane.connect(control);
+    expect(closedWith).toEqual(['VK_SHUTTING_DOWN: the control plane is closed']);
     await clock.advance(2 * 60 * 60 * 1000);
     expect(offered).toHaveLength(2);
     expect((await stores.runs.getRun(handle.id))?.status).toBe('running');
