@@ -66,4 +66,20 @@ describe('TokenAuthority', () => {
       message: expect.stringContaining('expired'),
     });
   });
+  it('accepts a job token only as it was issued, not another spelling of the same MAC', async () => {
+    const { stores: opened } = await stores();
+    const authority = await TokenAuthority.open(opened.tokens, new ManualClock());
+    const token = authority.issueJobToken('7.1', 60_000);
+    expect(await authority.authenticate(`Bearer ${token}`)).toMatchObject({ kind: 'job', jobId: '7.1' });
+    // A 32-byte MAC is 43 base64url characters, the last of which carries 2 spare bits: flipping
+    // one of them decodes to the same bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(token.slice(-1));
+    const respelled = `${token.slice(0, -1)}${alphabet[last ^ 1]}`;
+    expect(Buffer.from(respelled.split('.').at(-1) ?? '', 'base64url')).toEqual(
+      Buffer.from(token.split('.').at(-1) ?? '', 'base64url'),
+    );
+    for (const other of [respelled, `${token}.more`, `${token}=`])
+      await expect(authority.authenticate(`Bearer ${other}`)).rejects.toMatchObject({ status: 401 });
+  });
 });
