@@ -92,7 +92,7 @@ export interface ApiFetchInit {
  */
 export class ApiClient {
   readonly server: string;
-  /** The 503 codes whose wait was told (tellWaiting). */
+  /** The 503 codes whose wait was told (tellWaiting), and `unanswered` once tellUnanswered told. */
   private readonly told = new Set<string>();
 
   constructor(
@@ -189,14 +189,33 @@ export class ApiClient {
     );
   }
 
-  private send(
+  private async send(
     method: string,
     path: string,
     init: Omit<ApiFetchInit, 'body' | 'retryWhenAsked'> & { readonly body: RequestInit['body'] },
   ): Promise<Response> {
     const auth: Record<string, string> =
       this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
-    return fetch(`${this.server}${path}`, { method, ...init, headers: { ...init.headers, ...auth } });
+    // Not while a streamed body (a bundle) may still be uploading: the server cannot answer before.
+    const streamed = init.body !== undefined && init.body !== null && typeof init.body !== 'string';
+    const quiet = streamed
+      ? undefined
+      : setTimeout(() => this.tellUnanswered(), this.retryWait.unansweredNoticeMs);
+    quiet?.unref();
+    try {
+      return await fetch(`${this.server}${path}`, { method, ...init, headers: { ...init.headers, ...auth } });
+    } finally {
+      clearTimeout(quiet);
+    }
+  }
+
+  /** Once per client (RetryWaitPolicy.unansweredNoticeMs). */
+  private tellUnanswered(): void {
+    if (this.told.has('unanswered')) return;
+    this.told.add('unanswered');
+    this.retryWait.notice(
+      `valkyrie: the server at ${this.origin} has not answered for ${formatDelay(this.retryWait.unansweredNoticeMs)}; still waiting for it`,
+    );
   }
 
   /** What a fetch that got no answer throws: the classified ValkyrieError, or the abort as it came. */

@@ -24,6 +24,12 @@ export interface RetryWaitPolicy {
   readonly now: () => number;
   /** Told once per client and cause, at its first wait: `valkyrie: the server … is restarting …; retrying in 5s…`. */
   readonly notice: (line: string) => void;
+  /**
+   * A request sent whole that has had no answer for this long is told of once per client (a server
+   * that hangs, or a network that drops its packets, is otherwise only given up after fetch's five
+   * minutes): `valkyrie: the server at … has not answered for 10s; still waiting for it`.
+   */
+  readonly unansweredNoticeMs: number;
 }
 
 export const defaultRetryWait: RetryWaitPolicy = {
@@ -43,6 +49,7 @@ export const defaultRetryWait: RetryWaitPolicy = {
     }),
   now: () => Date.now(),
   notice: (line) => process.stderr.write(`${line}\n`),
+  unansweredNoticeMs: 10_000,
 };
 
 /** The delay a `Retry-After` of whole seconds asks for; `fallbackMs` without one (or an HTTP date). */

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
 import { defaultRetryWait, type RetryWaitPolicy } from '../../src/cli/retry-wait.js';
@@ -186,5 +186,38 @@ describe('ApiClient while the server restarts', () => {
       code: 'VK_SERVER_UNREACHABLE',
     });
     expect(sleeps).toEqual([]);
+  });
+});
+
+describe('ApiClient and a server that does not answer', () => {
+  it('says once that it is still waiting, however many requests wait', async () => {
+    // Takes the connection and reads the request, but never answers.
+    const silent = createTcpServer((socket) => socket.resume());
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const { wait, notices } = policy();
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const client = new ApiClient(url, 'tok', { ...wait, unansweredNoticeMs: 100 });
+    try {
+      const signal = AbortSignal.timeout(800);
+      const requests = ['/api/v1/runs', '/api/v1/runners'].map((path) =>
+        client.fetch('GET', path, { signal }).catch((error: unknown) => error),
+      );
+      for (const outcome of await Promise.all(requests))
+        expect(outcome).toMatchObject({ name: 'TimeoutError' });
+      expect(notices).toEqual([
+        `valkyrie: the server at ${url} has not answered for 100ms; still waiting for it`,
+      ]);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('says nothing of a server that answers in time', async () => {
+    const { url } = await serve([created]);
+    const { wait, notices } = policy();
+    const client = new ApiClient(url, 'tok', { ...wait, unansweredNoticeMs: 500 });
+    expect(await client.request('POST', '/api/v1/runs', { workflow: 'w' })).toEqual({ ok: true });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(notices).toEqual([]);
   });
 });
