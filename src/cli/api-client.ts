@@ -310,6 +310,8 @@ function networkReason(error: unknown): string {
       ECONNRESET: 'the connection was reset',
       ETIMEDOUT: 'the connection timed out',
       EHOSTUNREACH: 'no route to host',
+      // fetch's own limit on a request sent whole (RetryWaitPolicy.unansweredNoticeMs told of it earlier).
+      UND_ERR_HEADERS_TIMEOUT: 'it took the request but gave no answer within 5 minutes',
     };
     const text = code ? friendly[code] : undefined;
     if (text && code) return `${text} (${code})`;
