@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { interruptedReason } from '../engine/cancel-reasons.js';
 import { ExitCode } from './exit-codes.js';
 import { cancellingLine, type Interruption } from './run-exit.js';
@@ -26,6 +27,9 @@ export class RunSignals implements Interruption {
     this.interrupt('SIGTERM');
   };
 
+  /** `beforeExit`: what must reach the terminal before the third signal's exit (buffered output). */
+  constructor(private readonly beforeExit: () => void = () => {}) {}
+
   get interrupted(): boolean {
     return this.count > 0;
   }
@@ -51,13 +55,18 @@ export class RunSignals implements Interruption {
     if (this.count === 1) process.stderr.write(cancellingLine(signal));
     this.reason ||= interruptedReason(signal);
     if (this.count < 3) {
+      if (this.count === 2)
+        process.stderr.write(`${signal} again: killing the steps (a third exits without waiting)\n`);
       this.run?.cancel(this.count > 1, this.reason);
       return;
     }
-    // Written to a pipe, a file or a terminal, stderr is synchronous here (Linux and macOS).
-    process.stderr.write(
-      `\n${signal} again: exiting without waiting for the run to finish stopping; it is left interrupted (valkyrie resume RUN continues it)\n`,
-    );
+    this.beforeExit();
+    const left =
+      this.run === undefined
+        ? 'no run was started'
+        : 'it is left interrupted (valkyrie resume RUN continues it)';
+    // Written at once: process.stderr on a pipe is asynchronous, and exit() would drop what it holds.
+    writeSync(2, `\n${signal} again: exiting without waiting for the run to finish stopping; ${left}\n`);
     process.exit(this.terminated ? ExitCode.terminated : ExitCode.interrupted);
   }
 }

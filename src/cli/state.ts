@@ -39,7 +39,7 @@ function reportUnanswered(event: UnansweredEvent): void {
   process.stderr.write(
     event.kind === 'waiting'
       ? `valkyrie: Postgres at ${event.server} has not answered for ${seconds(event.forMs)}; still waiting for it\n`
-      : `valkyrie: Postgres at ${event.server} answered again, after ${seconds(event.afterMs)}\n`,
+      : `valkyrie: Postgres at ${event.server}: the call that waited ended, after ${seconds(event.afterMs)}\n`,
   );
 }
 

@@ -60,10 +60,14 @@ describeOnPostgres('a Postgres that stops answering', () => {
     const through = new URL(postgresUrl);
     through.port = String(proxy.port);
     through.searchParams.set('schema', schema);
-    return { db: through.href, direct: `${postgresUrl}?schema=${schema}`, freeze: () => proxy.freeze() };
+    const direct = new URL(postgresUrl);
+    direct.searchParams.set('schema', schema);
+    return { db: through.href, direct: direct.href, freeze: () => proxy.freeze() };
   }
 
-  it('valkyrie run exits at the third Ctrl-C, with 130, saying so; the run is left interrupted', async () => {
+  it('valkyrie run exits at the third Ctrl-C, with 130, saying so; the run is left interrupted', {
+    timeout: 60_000,
+  }, async () => {
     const { db, direct, freeze } = await frozenLater();
     const file = ws.write('hung.yml', workflow);
     const run = startProcess(ws, ['run', file, '--db', db]);

@@ -55,6 +55,7 @@ describeOnPostgres('a Postgres that stops answering, then answers again', () => 
       });
       expect((events[1] as { afterMs: number }).afterMs).toBeGreaterThanOrEqual(1_500);
     } finally {
+      proxy.thaw();
       await stores.close();
       await proxy.stop();
     }

@@ -59,6 +59,7 @@ export async function startProxy(): Promise<Proxy> {
       }
     },
     thaw() {
+      if (!frozen) return;
       frozen = false;
       for (const [client, upstream] of pairs) {
         client.pipe(upstream);

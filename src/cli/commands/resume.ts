@@ -85,7 +85,7 @@ async function continueCommand(id: string, options: ResumeCommandOptions, how: C
   const stores = await openStores(options.db, stateDir, { create: false, watch: true });
   const out = new BufferedOutput(process.stdout);
   let local: LocalRun | undefined;
-  const signals = new RunSignals();
+  const signals = new RunSignals(() => out.flush());
   try {
     const record = await stores.runs.getRun(asRunId(id));
     if (!record)

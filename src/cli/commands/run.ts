@@ -96,7 +96,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
   let local: LocalRun | undefined;
-  const signals = new RunSignals();
+  const signals = new RunSignals(() => out.flush());
   signals.listen();
   try {
     const wait = new GroupWait();

@@ -4,7 +4,7 @@ import { clearInterval, setInterval } from 'node:timers';
 export type UnansweredEvent =
   /** The oldest call unanswered has waited `forMs` (at least UnansweredWatch.afterMs); once a stall. */
   | { readonly kind: 'waiting'; readonly server: string; readonly forMs: number }
-  /** The call that stalled was answered, `afterMs` after it was made. */
+  /** The call that stalled ended (answered, or failed with the connection), `afterMs` after it was made. */
   | { readonly kind: 'answered'; readonly server: string; readonly afterMs: number };
 
 /**
