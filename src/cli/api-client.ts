@@ -92,8 +92,9 @@ export interface ApiFetchInit {
  */
 export class ApiClient {
   readonly server: string;
-  /** The 503 codes whose wait was told (tellWaiting), and `unanswered` once tellUnanswered told. */
+  /** The 503 codes whose wait was told (tellWaiting). */
   private readonly told = new Set<string>();
+  private toldUnanswered = false;
 
   constructor(
     server: string,
@@ -211,8 +212,8 @@ export class ApiClient {
 
   /** Once per client (RetryWaitPolicy.unansweredNoticeMs). */
   private tellUnanswered(): void {
-    if (this.told.has('unanswered')) return;
-    this.told.add('unanswered');
+    if (this.toldUnanswered) return;
+    this.toldUnanswered = true;
     this.retryWait.notice(
       `valkyrie: the server at ${this.origin} has not answered for ${formatDelay(this.retryWait.unansweredNoticeMs)}; still waiting for it`,
     );
@@ -310,7 +311,7 @@ function networkReason(error: unknown): string {
       ECONNRESET: 'the connection was reset',
       ETIMEDOUT: 'the connection timed out',
       EHOSTUNREACH: 'no route to host',
-      // fetch's own limit on a request sent whole (RetryWaitPolicy.unansweredNoticeMs told of it earlier).
+      // fetch's own limit (undici's headersTimeout) on a request sent whole.
       UND_ERR_HEADERS_TIMEOUT: 'it took the request but gave no answer within 5 minutes',
     };
     const text = code ? friendly[code] : undefined;
