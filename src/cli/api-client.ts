@@ -198,10 +198,11 @@ export class ApiClient {
     const auth: Record<string, string> =
       this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
     // Not while a streamed body (a bundle) may still be uploading: the server cannot answer before.
-    const streamed = init.body !== undefined && init.body !== null && typeof init.body !== 'string';
-    const quiet = streamed
-      ? undefined
-      : setTimeout(() => this.tellUnanswered(), this.retryWait.unansweredNoticeMs);
+    // fetch takes a stream only with duplex 'half', so that is what marks one.
+    const quiet =
+      init.duplex === 'half'
+        ? undefined
+        : setTimeout(() => this.tellUnanswered(), this.retryWait.unansweredNoticeMs);
     quiet?.unref();
     try {
       return await fetch(`${this.server}${path}`, { method, ...init, headers: { ...init.headers, ...auth } });
@@ -229,6 +230,13 @@ export class ApiClient {
       plainServerLine(this.origin, error) ??
       (closedWithoutAnswer(error) ? await tlsServerLine(this.origin) : undefined);
     if (scheme !== undefined) return new ValkyrieError('VK_SERVER_UNREACHABLE', scheme, { cause: error });
+    // fetch's own limit (undici's headersTimeout) on a request sent whole: the server was reached.
+    if (causeCode(error) === 'UND_ERR_HEADERS_TIMEOUT')
+      return new ValkyrieError(
+        'VK_SERVER_UNREACHABLE',
+        `the Valkyrie server at ${this.origin} took the request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)`,
+        { cause: error },
+      );
     return new ValkyrieError(
       'VK_SERVER_UNREACHABLE',
       `cannot reach the Valkyrie server at ${this.origin}: ${networkReason(error)}`,
@@ -300,19 +308,23 @@ export function isKnownCode(code: string): code is ErrorCode {
   return Object.hasOwn(errorCatalog, code);
 }
 
+/** The code of the error under fetch's `fetch failed` (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT, …). */
+function causeCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
+}
+
 /** `connection refused (ECONNREFUSED)` rather than undici's `fetch failed`. */
 function networkReason(error: unknown): string {
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
+    const code = causeCode(error);
     const friendly: Record<string, string> = {
       ECONNREFUSED: 'connection refused',
       ENOTFOUND: 'no such host',
       ECONNRESET: 'the connection was reset',
       ETIMEDOUT: 'the connection timed out',
       EHOSTUNREACH: 'no route to host',
-      // fetch's own limit (undici's headersTimeout) on a request sent whole.
-      UND_ERR_HEADERS_TIMEOUT: 'it took the request but gave no answer within 5 minutes',
     };
     const text = code ? friendly[code] : undefined;
     if (text && code) return `${text} (${code})`;

@@ -32,6 +32,12 @@ export interface RetryWaitPolicy {
   readonly unansweredNoticeMs: number;
 }
 
+/**
+ * How long a command waits on a server or a Postgres that does not answer before it says so: long
+ * enough that a busy one is not reported, short enough that a user is not left guessing.
+ */
+export const unansweredNoticeMs = 10_000;
+
 export const defaultRetryWait: RetryWaitPolicy = {
   maxTotalMs: 30_000,
   maxAttempts: 10,
@@ -49,7 +55,7 @@ export const defaultRetryWait: RetryWaitPolicy = {
     }),
   now: () => Date.now(),
   notice: (line) => process.stderr.write(`${line}\n`),
-  unansweredNoticeMs: 10_000,
+  unansweredNoticeMs,
 };
 
 /** The delay a `Retry-After` of whole seconds asks for; `fallbackMs` without one (or an HTTP date). */

@@ -9,6 +9,7 @@ import type { DeletedFileEvent } from '../store/sqlite/index.js';
 import type { Stores } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
 import { nearestStateDir } from './nearest-state-dir.js';
+import { unansweredNoticeMs } from './retry-wait.js';
 
 /**
  * Where local state lives: `--state-dir`, else $VALKYRIE_STATE_DIR, else `.valkyrie` in the workspace.
@@ -26,9 +27,6 @@ export function stateDirectory(
   if (given !== undefined || !nearest || existsSync(here)) return here;
   return nearestStateDir(cwd) ?? here;
 }
-
-/** How long a Postgres call may go unanswered before the command says it is waiting for it. */
-const unansweredAfterMs = 10_000;
 
 /**
  * A command that waits on a Postgres that stopped answering says so, instead of hanging without a word
@@ -70,7 +68,7 @@ export async function openStores(
   if (target !== undefined && isPostgresUrl(target)) {
     const { url, schema } = splitSchema(target, source);
     const { openPostgresStores } = await import('../store/postgres/index.js');
-    const unanswered = { afterMs: unansweredAfterMs, report: reportUnanswered };
+    const unanswered = { afterMs: unansweredNoticeMs, report: reportUnanswered };
     return openPostgresStores(url, { ...(schema === undefined ? {} : { schema }), create, unanswered }).catch(
       (error: unknown) => {
         // As for a SQLite file: a schema named on purpose that is not there is a typo, not a place where nothing ran.

@@ -71,7 +71,7 @@ export async function registerRunner(
   } catch (error) {
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure };
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined;
+    const cause = error instanceof Error && error.cause instanceof Error ? causeText(error.cause) : undefined;
     const plain = plainServerLine(new URL(server).origin, error);
     return {
       kind: 'unreachable',
@@ -96,6 +96,13 @@ export async function registerRunner(
     return { kind: 'rejected', status: response.status, code: 'VK_PROTOCOL', message };
   }
   return { kind: 'registered', credentials: { server, runnerId, credential, name: info.name } };
+}
+
+/** fetch's own limit on an unanswered request (undici's headersTimeout) says what it was. */
+function causeText(cause: Error): string {
+  return (cause as NodeJS.ErrnoException).code === 'UND_ERR_HEADERS_TIMEOUT'
+    ? 'it took the request but gave no answer within 5 minutes'
+    : cause.message;
 }
 
 /**

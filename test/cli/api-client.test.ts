@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ApiClient,
   ApiRequestError,
@@ -68,6 +68,24 @@ describe('ApiClient', () => {
     await expect(client.fetch('GET', '/healthz')).rejects.toThrow(
       'cannot reach the Valkyrie server at http://127.0.0.1:1: fetch refuses to connect to that port (a blocked port); use another',
     );
+  });
+
+  describe('when fetch gives up waiting for an answer', () => {
+    afterEach(() => vi.unstubAllGlobals());
+
+    it('says the server took the request, not that it cannot be reached', async () => {
+      // The error Node's fetch throws after undici's five-minute headersTimeout (seen by hand after 301 s
+      // against a server that accepted the request and never answered); five minutes is too long for a test.
+      const timeout = Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+      vi.stubGlobal('fetch', () => Promise.reject(new TypeError('fetch failed', { cause: timeout })));
+      const error = await new ApiClient('http://127.0.0.1:7070', undefined)
+        .fetch('GET', '/api/v1/runs')
+        .catch((thrown: unknown) => thrown);
+      expect((error as ValkyrieError).code).toBe('VK_SERVER_UNREACHABLE');
+      expect((error as Error).message).toBe(
+        'the Valkyrie server at http://127.0.0.1:7070 took the request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)',
+      );
+    });
   });
 });
 

@@ -212,6 +212,26 @@ describe('ApiClient and a server that does not answer', () => {
     }
   });
 
+  it('says nothing while a streamed body may still be uploading', async () => {
+    const silent = createTcpServer((socket) => socket.resume());
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const { wait, notices } = policy();
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const client = new ApiClient(url, 'tok', { ...wait, unansweredNoticeMs: 100 });
+    try {
+      // One chunk, then open: an upload the server has not had whole.
+      const body = new ReadableStream<Uint8Array>({ start: (stream) => stream.enqueue(new Uint8Array(16)) });
+      const signal = AbortSignal.timeout(500);
+      const outcome = await client
+        .fetch('PUT', '/api/v1/bundles/x', { body, duplex: 'half', signal })
+        .catch((error: unknown) => error);
+      expect(outcome).toMatchObject({ name: 'TimeoutError' });
+      expect(notices).toEqual([]);
+    } finally {
+      silent.close();
+    }
+  });
+
   it('says nothing of a server that answers in time', async () => {
     const { url } = await serve([created]);
     const { wait, notices } = policy();

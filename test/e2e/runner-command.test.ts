@@ -1,5 +1,6 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -189,6 +190,31 @@ describe('valkyrie runner', () => {
     await until(() => connectErr.includes('waiting for http://127.0.0.1:2 to answer'), 'the connect notice');
     connecting.kill('SIGTERM');
     expect((await connected).code).toBe(0);
+  });
+
+  it('says it waits for a server that took the registration request and does not answer; stops on SIGTERM', async () => {
+    // Takes the connection and reads the request, but never answers.
+    const silent = createTcpServer((socket) => socket.resume());
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const workDir = join(ws.dir, 'silent');
+      const registering = start(['runner', '--server', url, '--token', 'reg-ok', '--work-dir', workDir]);
+      let stderr = '';
+      registering.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const registered = collect(registering);
+      await until(
+        () => stderr.includes(`waiting for ${url} to answer the registration request`),
+        'the registration notice',
+      );
+      registering.kill('SIGTERM');
+      expect((await registered).code).toBe(0);
+      expect(existsSync(join(workDir, 'runner.json'))).toBe(false);
+    } finally {
+      silent.close();
+    }
   });
 
   it('exits 2 when the server refuses the stored credential', async () => {

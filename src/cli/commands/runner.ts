@@ -194,7 +194,15 @@ async function credentialsFor(
     return source.stored;
   }
   for (let attempt = 0; ; attempt++) {
-    const result = await registerRunner(settings.server, source.token, info, signal);
+    // Registering is not sent again while an answer may still come (it would make a second runner),
+    // so a server that took the request and stays silent is waited for, and said to be.
+    const notice = setTimeout(
+      () => complain(`waiting for ${settings.server} to answer the registration request`),
+      slowConnectNoticeMs,
+    );
+    const result = await registerRunner(settings.server, source.token, info, signal).finally(() =>
+      clearTimeout(notice),
+    );
     if (signal.aborted) return ExitCode.succeeded;
     if (result.kind === 'registered') {
       writeCredentials(settings.workDir, result.credentials);

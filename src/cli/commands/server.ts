@@ -92,8 +92,14 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
  * after a shutdown that finished, the signal's code after the third.
  */
 function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<number> {
-  return new Promise((done) => {
+  return new Promise((resolve) => {
     let signals = 0;
+    // The listeners go with the wait, so that an embedding process (a test) keeps no stale ones.
+    const done = (code: number) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(code);
+    };
     const finished = () => done(ExitCode.succeeded);
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
@@ -117,10 +123,10 @@ function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
 /** The least --offer-ttl: time for an accept to cross a slow network and a busy runner. */
 const minOfferTtlMs = 1000;
 
+/** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
 function durationFlag(flag: string, value: string, minMs = 1): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms < minMs)
