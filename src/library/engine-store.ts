@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
+import { ListenerSet } from '../core/listener-set.js';
 import { openPostgresStores } from '../store/postgres/index.js';
+import type { UnansweredEvent } from '../store/postgres/unanswered-calls.js';
 import type { Lease, NewQueueJob, QueueStore } from '../store/queue.js';
 import { openSqliteStores } from '../store/sqlite/index.js';
 import type { EngineQueueHooks } from './engine-queue.js';
@@ -21,6 +23,8 @@ export interface OpenedEngineStore {
   readonly leaseTtlMs: number;
   /** The name this engine's leases are granted to. */
   readonly worker: string;
+  /** Postgres: told when a call goes unanswered for `stalledAfterMs`, and when it ends. */
+  readonly stalls?: ListenerSet<UnansweredEvent>;
   close(): Promise<void>;
 }
 
@@ -64,15 +68,18 @@ export async function openEngineStore(
     case 'sqlite':
       return openSqliteEngineStore(options, clock);
     case 'postgres': {
+      const stalls = new ListenerSet<UnansweredEvent>();
       const stores = await openPostgresStores(options.url, {
         ...(options.schema === undefined ? {} : { schema: options.schema }),
         queue: queueOptions(options, clock),
+        unanswered: { afterMs: options.stalledAfterMs, report: (event) => stalls.emit(event) },
       });
       return {
         queue: stores.queue,
         orderedWrites: false,
         leaseTtlMs: options.leaseTtlMs,
         worker: workerName(),
+        stalls,
         close: () => stores.close(),
       };
     }

@@ -15,7 +15,7 @@ import type {
   NamedRequest,
   TaskRef,
 } from './enqueue-request.js';
-import { type EngineEventListener, EngineEventListeners } from './events.js';
+import { type EngineEventListener, EngineEventListeners, storeStallEvent } from './events.js';
 import { IdempotencyKeys } from './idempotency-keys.js';
 import { JobDispatch } from './job-dispatch.js';
 import { type EngineTask, type JobHandle, JobRecord } from './job-record.js';
@@ -112,6 +112,7 @@ export class Engine implements AsyncDisposable {
     this.idempotent = new IdempotencyKeys(this.options.clock, this.options.store.kind !== 'memory');
     const opened = store ?? openEngineStoreNow(this.options.store, this.options.clock);
     this.store = opened;
+    opened?.stalls?.add((event) => this.listeners.emit(storeStallEvent(event)));
     this.ownsPool = !(options.pool instanceof ThreadPool);
     // A producer's pool starts no worker (it is never handed a job); it only names task modules.
     const producerPool = { minThreads: 0, maxThreads: 1 };

@@ -2,6 +2,7 @@ import { ListenerSet } from '../core/listener-set.js';
 import type { PoolEvent } from '../executors/thread/events.js';
 import type { TaskOutcome } from '../executors/thread/outcome.js';
 import type { TaskLogEntry } from '../executors/thread/task-record.js';
+import type { UnansweredEvent } from '../store/postgres/unanswered-calls.js';
 
 /** How a job ended: its last attempt's outcome, and how many attempts it took. */
 export type JobOutcome<Output = unknown> = TaskOutcome<Output> & { readonly attempts: number };
@@ -51,9 +52,23 @@ export type EngineEvent =
       readonly outcome: TaskOutcome;
       readonly delayMs: number;
     }
+  /**
+   * On Postgres: the oldest call to the store has had no answer for `forMs` (the store's
+   * `stalledAfterMs`); once a stall, however long it lasts. Jobs wait for it: nothing is lost.
+   */
+  | { readonly type: 'store.stalled'; readonly server: string; readonly forMs: number }
+  /** The call that stalled ended (answered, or failed with its connection), `afterMs` after it was made. */
+  | { readonly type: 'store.unstalled'; readonly server: string; readonly afterMs: number }
   | Extract<PoolEvent, { type: 'pool.scaled' | 'worker.replaced' }>;
 
 export type EngineEventListener = (event: EngineEvent) => void;
+
+/** The engine's event for what its Postgres store tells of a call left unanswered. */
+export function storeStallEvent(event: UnansweredEvent): EngineEvent {
+  return event.kind === 'waiting'
+    ? { type: 'store.stalled', server: event.server, forMs: event.forMs }
+    : { type: 'store.unstalled', server: event.server, afterMs: event.afterMs };
+}
 
 /**
  * Listeners of an engine. A listener's error is reported, not rethrown: thrown from a microtask it

@@ -11,7 +11,7 @@ export const optionNames = {
   engine: ['store', 'runJobs', 'pool', 'maxInFlight', 'agingIntervalMs', 'retry', 'clock'],
   memoryStore: ['kind'],
   sqliteStore: ['kind', 'path', 'synchronous', 'busyTimeoutMs', 'leaseTtlMs', 'capacity'],
-  postgresStore: ['kind', 'url', 'schema', 'leaseTtlMs', 'capacity'],
+  postgresStore: ['kind', 'url', 'schema', 'leaseTtlMs', 'capacity', 'stalledAfterMs'],
   job: ['priority', 'delayMs', 'timeoutMs', 'retry', 'idempotencyKey', 'signal'],
   retry: ['maxAttempts', 'delayMs', 'backoff', 'maxDelayMs', 'jitter', 'retryOn'],
   request: ['task', 'input', 'options'],

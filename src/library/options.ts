@@ -76,6 +76,12 @@ export type EngineStoreOptions =
       readonly url: string;
       /** A schema of Valkyrie's own, created when missing. */
       readonly schema?: string;
+      /**
+       * After how long a call Postgres has not answered is reported as a `store.stalled` event (a
+       * server that hangs, or a network that drops its packets, otherwise leaves jobs waiting without a
+       * word). Default 10 s.
+       */
+      readonly stalledAfterMs?: number;
     });
 
 export interface EngineOptions {
@@ -146,11 +152,14 @@ export type ResolvedStoreOptions =
       readonly kind: 'postgres';
       readonly url: string;
       readonly schema: string | undefined;
+      readonly stalledAfterMs: number;
       readonly leaseTtlMs: number;
       readonly capacity: number;
     };
 
 const storeDefaults = { leaseTtlMs: 30_000, capacity: 1_000_000 };
+/** As the CLI's notice of a Postgres that does not answer. */
+const defaultStalledAfterMs = 10_000;
 
 function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedStoreOptions {
   const where = 'openEngine(): option "store"';
@@ -159,7 +168,13 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     if (store === '' || foreignUrlScheme(store) !== undefined)
       fail(where, "'memory', a postgres:// URL or a SQLite file path", store);
     return isPostgresUrl(store)
-      ? { kind: 'postgres', url: store, schema: undefined, ...storeDefaults }
+      ? {
+          kind: 'postgres',
+          url: store,
+          schema: undefined,
+          stalledAfterMs: defaultStalledAfterMs,
+          ...storeDefaults,
+        }
       : {
           kind: 'sqlite',
           path: store,
@@ -197,7 +212,11 @@ function resolveStoreOptions(store: EngineStoreOptions | undefined): ResolvedSto
     if (typeof store.url !== 'string' || !isPostgresUrl(store.url)) {
       fail(`${where}.url`, 'a postgres:// URL', store.url);
     }
-    return { kind: 'postgres', url: store.url, schema: store.schema, ...durable };
+    const stalledAfterMs =
+      store.stalledAfterMs === undefined
+        ? defaultStalledAfterMs
+        : checkCount(`${where}.stalledAfterMs`, store.stalledAfterMs);
+    return { kind: 'postgres', url: store.url, schema: store.schema, stalledAfterMs, ...durable };
   }
   return fail(`${where}.kind`, "'memory', 'sqlite' or 'postgres'", (store as { kind?: unknown }).kind);
 }
