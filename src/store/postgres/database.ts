@@ -62,8 +62,11 @@ export class PostgresDatabase {
   readonly #unanswered: UnansweredCalls | undefined;
   #closing: Promise<void> | undefined;
 
-  /** `server` names it in what `unanswered` is told (host:port). */
-  constructor(pool: pg.Pool, server = '', unanswered?: UnansweredWatch) {
+  /** `server` (host:port) names it in what `unanswered` is told. */
+  constructor(
+    pool: pg.Pool,
+    { server = '', unanswered }: { readonly server?: string; readonly unanswered?: UnansweredWatch } = {},
+  ) {
     this.#pool = pool;
     this.#commits = new GroupCommit(pool);
     this.#lanes = { claims: new GroupCommit(pool), completions: new GroupCommit(pool) };

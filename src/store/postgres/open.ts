@@ -74,7 +74,10 @@ export async function openPostgresDatabase(
       client.removeListener('error', ignoreError);
       client.release(broken);
     }
-    return new PostgresDatabase(pool, target.server, options.unanswered);
+    return new PostgresDatabase(pool, {
+      server: target.server,
+      ...(options.unanswered === undefined ? {} : { unanswered: options.unanswered }),
+    });
   } catch (error) {
     await pool.end().catch(() => {});
     throw isValkyrieError(error) ? error : toStoreError(`open Postgres ${targetText(target)}`, error);
