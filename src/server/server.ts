@@ -71,6 +71,12 @@ export interface ServerOptions {
   readonly adminToken?: string;
   /** How long shutdown waits for running runs before it closes anyway. Default 10 s. */
   readonly drainTimeoutMs?: number;
+  /**
+   * How long destroy() waits for a store that does not answer (a Postgres that hangs) before it
+   * gives up on it (Stores.cut): the store writes still waiting fail, and destroy() rejects with the
+   * store's error. Default 30 s.
+   */
+  readonly storeGraceMs?: number;
   readonly clock?: Clock;
   readonly controlPlane?: Omit<ControlPlaneOptions, 'issueJobToken' | 'clock'>;
   readonly longPoll?: { readonly holdMs?: number; readonly sessionTtlMs?: number };
@@ -143,6 +149,7 @@ export class ValkyrieServer implements AsyncDisposable {
   private closing: Promise<void> | undefined;
   private destroying: Promise<void> | undefined;
   private readonly drainTimeoutMs: number;
+  private readonly storeGraceMs: number;
 
   private constructor(
     /** The Fastify instance: `inject` answers requests in process (tests). */
@@ -161,6 +168,7 @@ export class ValkyrieServer implements AsyncDisposable {
     options: ServerOptions,
   ) {
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    this.storeGraceMs = options.storeGraceMs ?? 30_000;
   }
 
   static async start(options: ServerOptions): Promise<ValkyrieServer> {
@@ -370,12 +378,19 @@ export class ValkyrieServer implements AsyncDisposable {
     return this.closing;
   }
 
-  /** Phase two, at once: closes protocol endpoints, streams, the HTTP server and the store. */
+  /**
+   * Phase two, at once: closes protocol endpoints, streams, the HTTP server and the store. Several
+   * steps write to the store; one that stopped answering is given up on after `storeGraceMs`.
+   */
   destroy(): Promise<void> {
     this.destroying ??= (async () => {
       this.intake.stopped = true;
       const { feed, streams, stores } = this.context;
       const failures: unknown[] = [];
+      let cut: Error | undefined;
+      const grace = setTimeout(() => {
+        cut = stores.cut?.(this.storeGraceMs);
+      }, this.storeGraceMs);
       const release = async (step: () => unknown) => {
         try {
           await step();
@@ -405,6 +420,9 @@ export class ValkyrieServer implements AsyncDisposable {
       });
       await release(() => this.app.close());
       await release(() => stores.close());
+      clearTimeout(grace);
+      // The cut is why the steps after it failed: it is the failure to report.
+      if (cut !== undefined) throw cut;
       if (failures.length > 0) throw failures[0];
     })();
     return this.destroying;

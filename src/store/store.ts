@@ -25,4 +25,11 @@ export interface Stores extends AsyncDisposable {
   readonly bundles?: BundleStore;
   /** Idempotent. Pending writes are flushed before it resolves. */
   close(): Promise<void>;
+  /**
+   * Gives up on a database server that stopped answering, `afterMs` after closing began: every call
+   * still waiting for it fails now, so close() can finish (what it had not committed was not
+   * written), and close() then rejects with the error returned. Postgres only: SQLite never waits
+   * on another machine. Postgres's own close() does this after PostgresOptions.closeGraceMs.
+   */
+  cut?(afterMs: number): Error;
 }

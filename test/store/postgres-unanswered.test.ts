@@ -60,4 +60,63 @@ describeOnPostgres('a Postgres that stops answering, then answers again', () => 
       await proxy.stop();
     }
   });
+
+  it('closes within its grace when Postgres never answers again: the connections are cut, the calls waiting fail', async () => {
+    const proxy = await startProxy();
+    const through = new URL(postgresUrl);
+    through.port = String(proxy.port);
+    const stores = await openPostgresStores(through.href, { schema, closeGraceMs: 300 });
+    try {
+      // The LISTEN connection too: a wait for work opens it.
+      const stopWaiting = new AbortController();
+      const waiting = stores.queue.waitForWork(stopWaiting.signal).catch((error: unknown) => error);
+      await stores.runs.listRuns({ limit: 1 });
+      proxy.freeze();
+      const write = stores.tokens
+        .save({ id: 'vkt-cut', role: 'read', hash: 'h', createdAt: Date.now() })
+        .then(
+          () => 'committed',
+          (error: unknown) => error,
+        );
+      const read = stores.runs.listRuns({ limit: 1 }).then(
+        () => 'answered',
+        (error: unknown) => error,
+      );
+      const startedAt = Date.now();
+      const closed = await within(
+        stores.close().then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+        5_000,
+        'close to give up',
+      );
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(250);
+      expect(closed).toMatchObject({
+        code: 'VK_STORE_UNREACHABLE',
+        message: expect.stringContaining(
+          `Postgres at 127.0.0.1:${proxy.port} did not answer within 300ms of closing the store, so its connections were cut`,
+        ),
+      });
+      expect(await within(write, 3_000, 'the write to fail')).toMatchObject({
+        code: expect.stringMatching(/^VK_STORE/),
+      });
+      expect(await within(read, 3_000, 'the read to fail')).toMatchObject({
+        code: expect.stringMatching(/^VK_STORE/),
+      });
+      stopWaiting.abort();
+      await within(waiting, 3_000, 'the wait for work to end');
+    } finally {
+      proxy.thaw();
+      await stores.close().catch(() => undefined);
+      await proxy.stop();
+    }
+    // Nothing was half-written: the token the cut write carried is not there.
+    const again = await openPostgresStores(postgresUrl, { schema });
+    try {
+      expect(await again.tokens.find('vkt-cut')).toBeUndefined();
+    } finally {
+      await again.close();
+    }
+  });
 });

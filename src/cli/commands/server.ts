@@ -4,9 +4,10 @@ import { createSecureContext } from 'node:tls';
 import { isBlockedPort } from '../../core/blocked-ports.js';
 import { parseDuration } from '../../core/duration.js';
 import { messageOf } from '../../core/error-message.js';
+import { isValkyrieError } from '../../core/errors.js';
 import { readFailureText } from '../../core/read-failure.js';
 import { ValkyrieServer } from '../../server/server.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
+import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
 import { queueCapacityFlag } from '../queue-options.js';
 import { retentionFlag } from '../retention-options.js';
 import { openStores } from '../state.js';
@@ -70,10 +71,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     controlPlane: { leaseTtlMs, offerTtlMs },
     ...(tls === undefined ? {} : { tls }),
     ...(adminToken === undefined ? {} : { adminToken }),
-    logError: (error) =>
-      process.stderr.write(
-        `valkyrie server: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`,
-      ),
+    logError: (error) => say(failureLine(error)),
   });
   if (server.generatedAdminToken !== undefined) {
     process.stderr.write(
@@ -94,21 +92,30 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
 function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<number> {
   return new Promise((resolve) => {
     let signals = 0;
+    let stopped = false;
     // The listeners go with the wait, so that an embedding process (a test) keeps no stale ones.
     const done = (code: number) => {
+      stopped = true;
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       resolve(code);
     };
     const finished = () => done(ExitCode.succeeded);
+    // A store given up on (it stopped answering): said, and the store's exit code, not 0. Once: after
+    // a second signal, close() and destroy() fail with the same error.
+    const failed = (error: unknown) => {
+      if (stopped) return;
+      say(failureLine(error));
+      done(isValkyrieError(error) ? exitCodeFor(error.code) : ExitCode.jobFailed);
+    };
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals === 1) {
         say(`${signal}: shutting down; draining for up to ${drainTimeout} (signal again to stop at once)`);
-        void server.close().then(finished, finished);
+        void server.close().then(finished, failed);
       } else if (signals === 2) {
         say(`${signal}: stopping without draining (signal again to exit without waiting for the store)`);
-        void server.destroy().then(finished, finished);
+        void server.destroy().then(finished, failed);
       } else {
         say(`${signal}: exiting now; the runs left unfinished are taken over at the next start`);
         done(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
@@ -121,6 +128,16 @@ function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<num
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+/**
+ * A catalog error (a store that failed or stopped answering, say) in one line; anything else is a
+ * bug, with its stack.
+ */
+function failureLine(error: unknown): string {
+  return isValkyrieError(error)
+    ? `valkyrie server: ${error.message}`
+    : `valkyrie server: unexpected error: ${error instanceof Error ? error.stack : String(error)}`;
 }
 
 /** The least --offer-ttl: time for an accept to cross a slow network and a busy runner. */

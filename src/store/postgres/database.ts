@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { ValkyrieError } from '../../core/errors.js';
+import { formatDelay } from '../../core/retry-delay.js';
 import { toStoreError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
+import type { ServerConnections } from './server-connections.js';
 import { storableValues } from './text-values.js';
 import { UnansweredCalls, type UnansweredWatch } from './unanswered-calls.js';
 
@@ -59,15 +61,27 @@ export class PostgresDatabase {
   /** The reads under way, each with when it was made (Date.now()). */
   readonly #reads = new Map<Promise<void>, number>();
   readonly #query: Query;
+  readonly #server: string;
   readonly #unanswered: UnansweredCalls | undefined;
+  readonly #connections: ServerConnections;
   #closing: Promise<void> | undefined;
 
-  /** `server` (host:port) names it in what `unanswered` is told. */
+  /**
+   * `server` (host:port) names it in what `unanswered` is told and in cut()'s error; `connections`
+   * has tracked `pool` from before its first connection (open.ts).
+   */
   constructor(
     pool: pg.Pool,
-    { server = '', unanswered }: { readonly server?: string; readonly unanswered?: UnansweredWatch } = {},
+    options: {
+      readonly server: string;
+      readonly connections: ServerConnections;
+      readonly unanswered?: UnansweredWatch | undefined;
+    },
   ) {
+    const { server, connections, unanswered } = options;
     this.#pool = pool;
+    this.#server = server;
+    this.#connections = connections;
     this.#commits = new GroupCommit(pool);
     this.#lanes = { claims: new GroupCommit(pool), completions: new GroupCommit(pool) };
     this.#query = (statement, values) =>
@@ -92,7 +106,7 @@ export class PostgresDatabase {
   /** A connection of its own, outside the pool, for LISTEN; the caller ends it. */
   dedicatedClient(): pg.Client {
     // Keepalive probes: a connection whose server has gone silent ends instead of waiting forever.
-    const client = new pg.Client({
+    const client = new this.#connections.Client({
       ...this.#pool.options,
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
@@ -107,7 +121,8 @@ export class PostgresDatabase {
    * must neither hold the engine's connections nor queue behind its writes; the caller ends it.
    */
   separatePool(max: number): pg.Pool {
-    const pool = new pg.Pool({ ...this.#pool.options, max });
+    // The options carry the tracked Client class along (ServerConnections).
+    const pool = this.#connections.track(new pg.Pool({ ...this.#pool.options, max }));
     pool.on('error', () => {});
     return pool;
   }
@@ -174,12 +189,29 @@ export class PostgresDatabase {
       await this.#allSettled();
       try {
         await Promise.all(this.#reads.keys());
-        await this.#pool.end();
+        // cut() has ended the pool already, and pg-pool refuses a second end.
+        if (!this.#connections.isCut) await this.#pool.end();
       } finally {
         this.#unanswered?.stop();
       }
     })();
     return this.#closing;
+  }
+
+  /**
+   * Gives up on a server that stopped answering, `afterMs` after closing began, so that closing can
+   * finish: every pool is ended (a call that needs a connection fails at once) and every connection's
+   * socket destroyed, so the calls waiting on one fail now, each with its caller told. Nothing is
+   * half-written: a transaction Postgres did not commit is rolled back when its connection goes.
+   * Returns the error that says so.
+   */
+  cut(afterMs: number): ValkyrieError {
+    this.#connections.cut();
+    return new ValkyrieError(
+      'VK_STORE_UNREACHABLE',
+      `Postgres at ${this.#server} did not answer within ${formatDelay(afterMs)} of closing the store, so its ` +
+        'connections were cut: the writes it had not committed were not made, and their callers were told',
+    );
   }
 }
 

@@ -15,6 +15,9 @@ import { PostgresTokenStore } from './token-store.js';
 
 export type { PostgresOptions } from './open.js';
 
+/** PostgresOptions.closeGraceMs: far longer than any call to a server that answers takes. */
+const defaultCloseGraceMs = 30_000;
+
 /**
  * Opens the stores on a Postgres database (see `openPostgresDatabase` for what is refused). Several
  * processes — control-plane replicas — may open the same database and schema; run ids and run numbers
@@ -28,13 +31,28 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
   const listener = new NotificationListener(db);
   const queue = new PostgresQueueStore(db, queueOptions, listener);
   const bundles = new PostgresBundleStore(db);
+  const graceMs = options?.closeGraceMs ?? defaultCloseGraceMs;
+  let cutError: Error | undefined;
+  const cut = (afterMs: number) => {
+    cutError ??= db.cut(afterMs);
+    return cutError;
+  };
   let closing: Promise<void> | undefined;
   const close = () => {
-    // Both close before the pool, whichever fails; the first failure is then reported.
-    closing ??= Promise.allSettled([bundles.close(), listener.close()]).then(async (closed) => {
-      await db.close();
-      for (const result of closed) if (result.status === 'rejected') throw result.reason;
-    });
+    closing ??= (async () => {
+      const grace = setTimeout(() => cut(graceMs), graceMs);
+      try {
+        // Both close before the pool, whichever fails; the first failure is then reported.
+        const closed = await Promise.allSettled([bundles.close(), listener.close()]);
+        await db.close();
+        for (const result of closed) if (result.status === 'rejected') throw result.reason;
+      } catch (error) {
+        throw cutError ?? error;
+      } finally {
+        clearTimeout(grace);
+      }
+      if (cutError !== undefined) throw cutError;
+    })();
     return closing;
   };
   return {
@@ -48,6 +66,7 @@ export async function openPostgresStores(url: string, options?: PostgresOptions)
     runners: new PostgresRunnerStore(db),
     bundles,
     close,
+    cut,
     [Symbol.asyncDispose]: close,
   };
 }

@@ -5,6 +5,7 @@ import type { RunOwner } from '../recovery.js';
 import { PostgresDatabase } from './database.js';
 import { connectError, toStoreError } from './errors.js';
 import { migrate } from './migrations.js';
+import { ServerConnections } from './server-connections.js';
 import { describeTarget, type PostgresTarget, targetText } from './target.js';
 import type { UnansweredWatch } from './unanswered-calls.js';
 
@@ -30,6 +31,12 @@ export interface PostgresOptions {
   readonly runOwner?: RunOwner;
   /** Told when Postgres leaves a write or read unanswered for a while, and when it answers again. */
   readonly unanswered?: UnansweredWatch;
+  /**
+   * How long closing waits for Postgres to answer the calls already made before it cuts the
+   * connections and fails (PostgresDatabase.cut): a server that stopped answering would otherwise
+   * keep close() waiting for ever. Default 30 s.
+   */
+  readonly closeGraceMs?: number;
 }
 
 /** Each control-plane replica holds this many connections at most; the engine's writes are short. */
@@ -47,12 +54,17 @@ export async function openPostgresDatabase(
   options: PostgresOptions = {},
 ): Promise<PostgresDatabase> {
   const target = describeTarget(url, options.schema);
-  const pool = new pg.Pool({
-    max: poolSize,
-    connectionTimeoutMillis: connectTimeoutMs,
-    application_name: 'valkyrie',
-    ...connectionWithSchema(url, target.schema),
-  });
+  // Every connection counted, so that closing can cut them all if the server stops answering.
+  const connections = new ServerConnections();
+  const pool = connections.track(
+    new pg.Pool({
+      max: poolSize,
+      connectionTimeoutMillis: connectTimeoutMs,
+      application_name: 'valkyrie',
+      Client: connections.Client,
+      ...connectionWithSchema(url, target.schema),
+    }),
+  );
   // An idle connection the server drops emits 'error' on the pool, which would crash the process when
   // unhandled; the pool has already discarded that connection and the next query opens a new one.
   pool.on('error', () => {});
@@ -76,7 +88,8 @@ export async function openPostgresDatabase(
     }
     return new PostgresDatabase(pool, {
       server: target.server,
-      ...(options.unanswered === undefined ? {} : { unanswered: options.unanswered }),
+      connections,
+      unanswered: options.unanswered,
     });
   } catch (error) {
     await pool.end().catch(() => {});
