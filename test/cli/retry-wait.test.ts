@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/cli/api-client.js';
 import { defaultRetryWait, type RetryWaitPolicy } from '../../src/cli/retry-wait.js';
+import { startSilentServer } from '../core/silent-server.js';
 
 type Answer = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -191,11 +192,9 @@ describe('ApiClient while the server restarts', () => {
 
 describe('ApiClient and a server that does not answer', () => {
   it('says once that it is still waiting, however many requests wait', async () => {
-    // Takes the connection and reads the request, but never answers.
-    const silent = createTcpServer((socket) => socket.resume());
-    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const silent = await startSilentServer();
+    const { url } = silent;
     const { wait, notices } = policy();
-    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     const client = new ApiClient(url, 'tok', { ...wait, unansweredNoticeMs: 100 });
     try {
       const signal = AbortSignal.timeout(800);
@@ -213,10 +212,9 @@ describe('ApiClient and a server that does not answer', () => {
   });
 
   it('says nothing while a streamed body may still be uploading', async () => {
-    const silent = createTcpServer((socket) => socket.resume());
-    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const silent = await startSilentServer();
+    const { url } = silent;
     const { wait, notices } = policy();
-    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     const client = new ApiClient(url, 'tok', { ...wait, unansweredNoticeMs: 100 });
     try {
       // One chunk, then open: an upload the server has not had whole.

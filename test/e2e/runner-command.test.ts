@@ -1,10 +1,10 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseWorkflow } from '../../src/workflow/parse.js';
+import { startSilentServer } from '../core/silent-server.js';
 import {
   type Fleet,
   lines,
@@ -193,10 +193,8 @@ describe('valkyrie runner', () => {
   });
 
   it('says it waits for a server that took the registration request and does not answer; stops on SIGTERM', async () => {
-    // Takes the connection and reads the request, but never answers.
-    const silent = createTcpServer((socket) => socket.resume());
-    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
-    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const silent = await startSilentServer();
+    const { url } = silent;
     try {
       const workDir = join(ws.dir, 'silent');
       const registering = start(['runner', '--server', url, '--token', 'reg-ok', '--work-dir', workDir]);
