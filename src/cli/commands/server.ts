@@ -87,7 +87,8 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
  * draining (server.destroy()), and the third returns at once, for a shutdown that hangs (a store that
  * stopped answering mid-write): what the store had not committed is lost as in a crash, which a store
  * survives, and the runs left unfinished are taken over at the next start. Returns the exit code: 0
- * after a shutdown that finished, the signal's code after the third.
+ * after a shutdown that finished, the store's (69) after one that gave up on its store
+ * (ServerOptions.storeGraceMs), the signal's code after the third.
  */
 function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<number> {
   return new Promise((resolve) => {
