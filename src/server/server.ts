@@ -24,6 +24,7 @@ import { BundleSweeper, bundleSweepIntervalMs, defaultBundleRetentionMs } from '
 import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions, StreamSessions } from './credential-revocations.js';
 import { runTakenOver } from './driven-runs.js';
+import { serverFailureLine } from './failure-line.js';
 import { ServerMetrics } from './metrics.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
@@ -182,7 +183,7 @@ export class ValkyrieServer implements AsyncDisposable {
       if (generated !== undefined) withdrawAdmin = () => authority.withdrawBootstrapped(generated);
       const driven = new Map<string, DrivenRun>();
       const logError =
-        options.logError ?? ((error: unknown) => process.stderr.write(`valkyrie server: ${String(error)}\n`));
+        options.logError ?? ((error: unknown) => process.stderr.write(`${serverFailureLine(error)}\n`));
       const logNotice =
         options.logNotice ?? ((line: string) => process.stderr.write(`valkyrie server: ${line}\n`));
       let directory: RunnerDirectory | undefined;

@@ -6,6 +6,7 @@ import { parseDuration } from '../../core/duration.js';
 import { messageOf } from '../../core/error-message.js';
 import { isValkyrieError } from '../../core/errors.js';
 import { readFailureText } from '../../core/read-failure.js';
+import { serverFailureLine } from '../../server/failure-line.js';
 import { ValkyrieServer } from '../../server/server.js';
 import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
 import { queueCapacityFlag } from '../queue-options.js';
@@ -71,7 +72,6 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     controlPlane: { leaseTtlMs, offerTtlMs },
     ...(tls === undefined ? {} : { tls }),
     ...(adminToken === undefined ? {} : { adminToken }),
-    logError: (error) => say(failureLine(error)),
   });
   if (server.generatedAdminToken !== undefined) {
     process.stderr.write(
@@ -106,7 +106,7 @@ function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<num
     // a second signal, close() and destroy() fail with the same error.
     const failed = (error: unknown) => {
       if (stopped) return;
-      say(failureLine(error));
+      say(serverFailureLine(error));
       done(isValkyrieError(error) ? exitCodeFor(error.code) : ExitCode.jobFailed);
     };
     const onSignal = (signal: NodeJS.Signals) => {
@@ -129,16 +129,6 @@ function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<num
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-/**
- * A catalog error (a store that failed or stopped answering, say) in one line; anything else is a
- * bug, with its stack.
- */
-function failureLine(error: unknown): string {
-  return isValkyrieError(error)
-    ? `valkyrie server: ${error.message}`
-    : `valkyrie server: unexpected error: ${error instanceof Error ? error.stack : String(error)}`;
 }
 
 /** The least --offer-ttl: time for an accept to cross a slow network and a busy runner. */
