@@ -19,8 +19,11 @@ export type Registration =
   | { readonly kind: 'registered'; readonly credentials: RunnerCredentials }
   /** The server answered and said no (bad or expired token, wrong role): retrying will not help. */
   | { readonly kind: 'rejected'; readonly status: number; readonly code: string; readonly message: string }
-  /** No answer, or the server is unavailable for now: worth retrying. */
-  | { readonly kind: 'unreachable'; readonly reason: string }
+  /**
+   * No answer, or the server is unavailable for now: worth retrying. `problem` is the whole clause
+   * ("cannot reach …", "… gave no answer …", "… answered 503 …"), as these are not all "cannot reach".
+   */
+  | { readonly kind: 'unreachable'; readonly problem: string }
   /** The server's TLS certificate failed verification: retrying will not help until trust changes. */
   | { readonly kind: 'untrusted'; readonly failure: CertificateFailure };
 
@@ -71,18 +74,13 @@ export async function registerRunner(
   } catch (error) {
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure };
-    const cause = error instanceof Error && error.cause instanceof Error ? causeText(error.cause) : undefined;
-    const plain = plainServerLine(new URL(server).origin, error);
-    return {
-      kind: 'unreachable',
-      reason: plain ?? cause ?? messageOf(error),
-    };
+    return { kind: 'unreachable', problem: fetchProblem(server, error) };
   }
   const text = await response.text().catch(() => '');
   if (response.status >= 500 || response.status === 429)
     return {
       kind: 'unreachable',
-      reason: `HTTP ${response.status}: ${parseErrorBody(text, response.status).message}`,
+      problem: `${server} answered ${response.status}: ${parseErrorBody(text, response.status).message}`,
     };
   if (response.status !== 200 && response.status !== 201) {
     const { code, message } = parseErrorBody(text, response.status);
@@ -98,11 +96,14 @@ export async function registerRunner(
   return { kind: 'registered', credentials: { server, runnerId, credential, name: info.name } };
 }
 
-/** fetch's own limit on an unanswered request (undici's headersTimeout) says what it was. */
-function causeText(cause: Error): string {
-  return (cause as NodeJS.ErrnoException).code === 'UND_ERR_HEADERS_TIMEOUT'
-    ? 'it took the request but gave no answer within 5 minutes'
-    : cause.message;
+/** Why fetch failed; a server that took the request and stayed silent was reached, so it is not "cannot reach". */
+function fetchProblem(server: string, error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
+  // fetch's own limit on an unanswered request (undici's headersTimeout)
+  if ((cause as NodeJS.ErrnoException | undefined)?.code === 'UND_ERR_HEADERS_TIMEOUT')
+    return `${server} took the registration request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)`;
+  const plain = plainServerLine(new URL(server).origin, error);
+  return plain ?? `cannot reach ${server} (${cause?.message ?? messageOf(error)})`;
 }
 
 /**

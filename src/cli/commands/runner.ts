@@ -218,7 +218,7 @@ async function credentialsFor(
     if (result.kind === 'untrusted')
       return certificateRefused(describeCertificateFailure(settings.server, result.failure));
     const delay = backoffDelayMs(attempt, Math.random);
-    complain(`cannot reach ${settings.server} (${result.reason}); retrying in ${formatDelay(delay)}`);
+    complain(`${result.problem}; retrying in ${formatDelay(delay)}`);
     if (!(await sleep(delay, signal))) return ExitCode.succeeded;
   }
 }
