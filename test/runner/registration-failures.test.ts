@@ -1,25 +1,43 @@
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { registerRunner } from '../../src/runner/registration.js';
+import { type Registration, registerRunner } from '../../src/runner/registration.js';
 
-it("names a plain-HTTP server behind an https:// URL as the registration's retry reason, not OpenSSL's text", async () => {
-  const server = createServer((_request, response) => response.end('{}'));
+const info = { name: 'r1', labels: [], capacity: 1 };
+
+/** One registration attempt against a local HTTP server that answers with `answer`, on its port. */
+async function registerAt(
+  scheme: 'http' | 'https',
+  answer: RequestListener,
+): Promise<{ port: number; result: Registration }> {
+  const server = createServer(answer);
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const { port } = server.address() as AddressInfo;
   try {
-    const result = await registerRunner(`https://127.0.0.1:${port}`, 'tok', {
-      name: 'r1',
-      labels: [],
-      capacity: 1,
-    });
-    expect(result).toEqual({
-      kind: 'unreachable',
-      problem: `the server at https://127.0.0.1:${port} does not answer TLS (ERR_SSL_WRONG_VERSION_NUMBER): it looks like a plain-HTTP server; try http://127.0.0.1:${port}`,
-    });
+    return { port, result: await registerRunner(`${scheme}://127.0.0.1:${port}`, 'tok', info) };
   } finally {
     server.close();
   }
+}
+
+it("names a plain-HTTP server behind an https:// URL as the registration's retry reason, not OpenSSL's text", async () => {
+  const { port, result } = await registerAt('https', (_request, response) => response.end('{}'));
+  expect(result).toEqual({
+    kind: 'unreachable',
+    problem: `the server at https://127.0.0.1:${port} does not answer TLS (ERR_SSL_WRONG_VERSION_NUMBER): it looks like a plain-HTTP server; try http://127.0.0.1:${port}`,
+  });
+});
+
+it('says a server that answered 503 answered, with its message', async () => {
+  const { port, result } = await registerAt('http', (_request, response) => {
+    response.statusCode = 503;
+    response.setHeader('content-type', 'application/json');
+    response.end(JSON.stringify({ code: 'VK_SHUTTING_DOWN', message: 'the server is shutting down' }));
+  });
+  expect(result).toEqual({
+    kind: 'unreachable',
+    problem: `http://127.0.0.1:${port} answered 503: the server is shutting down`,
+  });
 });
 
 describe('when fetch gives up waiting for the registration answer', () => {
@@ -29,38 +47,10 @@ describe('when fetch gives up waiting for the registration answer', () => {
     // What Node's fetch throws after undici's five-minute headersTimeout; five minutes is too long for a test.
     const timeout = Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
     vi.stubGlobal('fetch', () => Promise.reject(new TypeError('fetch failed', { cause: timeout })));
-    const result = await registerRunner('http://127.0.0.1:7070', 'tok', {
-      name: 'r1',
-      labels: [],
-      capacity: 1,
-    });
-    expect(result).toEqual({
+    expect(await registerRunner('http://127.0.0.1:7070', 'tok', info)).toEqual({
       kind: 'unreachable',
       problem:
         'http://127.0.0.1:7070 took the registration request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)',
     });
   });
-});
-
-it('says a server that answered 503 answered, with its message', async () => {
-  const server = createServer((_request, response) => {
-    response.statusCode = 503;
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify({ code: 'VK_SHUTTING_DOWN', message: 'the server is shutting down' }));
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  try {
-    const result = await registerRunner(`http://127.0.0.1:${port}`, 'tok', {
-      name: 'r1',
-      labels: [],
-      capacity: 1,
-    });
-    expect(result).toEqual({
-      kind: 'unreachable',
-      problem: `http://127.0.0.1:${port} answered 503: the server is shutting down`,
-    });
-  } finally {
-    server.close();
-  }
 });
