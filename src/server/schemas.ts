@@ -213,14 +213,20 @@ export const runRerunSchema = z
   })
   .optional();
 
+/**
+ * A whole number given in a query string, refused with what is allowed: zod's own message for `abc`
+ * is "expected number, received NaN".
+ */
+function queryWholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const message =
+    max === Number.MAX_SAFE_INTEGER
+      ? `must be a whole number, ${min} or more`
+      : `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: message }).int(message).min(min, message).max(max, message);
+}
+
 export const runListQuery = z.strictObject({
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(maxRunPageSize)
-    .optional()
-    .meta({ description: 'runs per page; default 50' }),
+  limit: queryWholeNumber(1, maxRunPageSize).optional().meta({ description: 'runs per page; default 50' }),
   cursor: z
     .string()
     .max(200)
@@ -261,18 +267,10 @@ export const logsQuery = z.strictObject({
 
 export const logLinesQuery = z.strictObject({
   job: z.string().min(1).max(200).meta({ description: 'the job id' }),
-  after: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(Number.MAX_SAFE_INTEGER)
+  after: queryWholeNumber(0)
     .optional()
     .meta({ description: "the previous page's `next`: continues with the lines after that page; default 0" }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(defaultReadAfterLimit)
+  limit: queryWholeNumber(1, defaultReadAfterLimit)
     .optional()
     .meta({ description: `lines per page; default and most ${defaultReadAfterLimit}` }),
 });

@@ -163,8 +163,11 @@ describe('the HTTP API', () => {
     expect(badRole).toMatchObject({ status: 400, body: { code: 'VK_INVALID_REQUEST', path: 'body.role' } });
     const badTtl = await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: 'soon' } });
     expect(badTtl).toMatchObject({ status: 400, body: { path: 'body.ttl' } });
-    const badLimit = await request('GET', '/api/v1/runs?limit=0');
-    expect(badLimit).toMatchObject({ status: 400, body: { path: 'query.limit' } });
+    for (const limit of ['0', 'abc', '2.5', '501'])
+      expect(await request('GET', `/api/v1/runs?limit=${limit}`)).toMatchObject({
+        status: 400,
+        body: { path: 'query.limit', message: 'query.limit: must be a whole number from 1 to 500' },
+      });
     const unknownBundle = await request('POST', '/api/v1/runs', {
       body: { workflow: oneJobWorkflow, bundle: 'a'.repeat(64) },
     });

@@ -78,8 +78,14 @@ describe('a job’s log lines over the API and valkyrie logs --server', () => {
     expect(short.lines).toHaveLength(2);
     const rest = (await live.request('GET', `${url}&limit=1000&after=${short.next}`)).body as Page;
     expect(rest.lines[0]).toEqual(all[2]);
-    for (const bad of ['limit=0', 'limit=1001', 'after=-1', 'after=x'])
-      expect((await live.request('GET', `${url}&${bad}`)).status).toBe(400);
+    const refusals = {
+      'limit=0': 'query.limit: must be a whole number from 1 to 1000',
+      'limit=1001': 'query.limit: must be a whole number from 1 to 1000',
+      'after=-1': 'query.after: must be a whole number, 0 or more',
+      'after=x': 'query.after: must be a whole number, 0 or more',
+    };
+    for (const [bad, message] of Object.entries(refusals))
+      expect(await live.request('GET', `${url}&${bad}`)).toMatchObject({ status: 400, body: { message } });
     const doc = (await live.request('GET', '/api/v1/openapi.json', { token: null })).body as {
       paths: Record<string, Record<string, { parameters: { name: string }[] }>>;
     };
