@@ -79,7 +79,8 @@ function refusesGitField(error: unknown): boolean {
     error.serverCode === 'VK_INVALID_REQUEST' &&
     error.body.path === 'body' &&
     typeof error.body.message === 'string' &&
-    /Unrecognized keys?: .*"git"/.test(error.body.message)
+    // Servers before 2026-12-05 said "Unrecognized key", later ones "unknown key".
+    /(Unrecognized|unknown) keys?:? .*"git"/.test(error.body.message)
   );
 }
 

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { isRunStatus, runStatuses } from '../core/outcome.js';
+import { describeJson } from '../core/plain-issue-text.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
 import { secretNameProblem } from '../core/secret-names.js';
@@ -136,16 +137,6 @@ export const maxWorkflowLength = 1024 * 1024;
 export const jsonBodyLimit = 2 * maxWorkflowLength;
 
 const workflowExpected = 'expected the workflow as YAML text or as a JSON object';
-
-/** A JSON value in words, for messages: `the number 5`, `an array`, `null`. */
-function describeJson(value: unknown): string {
-  if (value === undefined) return 'nothing (the key is required)';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' || typeof value === 'string'
-    ? `a ${typeof value}`
-    : `the ${typeof value} ${String(value)}`;
-}
 
 export const runSubmitSchema = z.strictObject({
   workflow: z

@@ -163,6 +163,28 @@ describe('the HTTP API', () => {
     expect(badRole).toMatchObject({ status: 400, body: { code: 'VK_INVALID_REQUEST', path: 'body.role' } });
     const badTtl = await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: 'soon' } });
     expect(badTtl).toMatchObject({ status: 400, body: { path: 'body.ttl' } });
+    // In plain words, not zod's ("Invalid input: expected record, received array").
+    const refusals: ['GET' | 'POST', string, unknown, string][] = [
+      [
+        'POST',
+        '/api/v1/runs',
+        { workflow: oneJobWorkflow, inputs: [1] },
+        'body.inputs: expected an object, received an array',
+      ],
+      ['POST', '/api/v1/runs', { workflow: oneJobWorkflow, extra: 1 }, 'body: unknown key "extra"'],
+      [
+        'POST',
+        '/api/v1/runs',
+        { workflow: oneJobWorkflow, priority: 'urgent' },
+        'body.priority: must be one of "critical", "high", "normal", "low", "background"; received "urgent"',
+      ],
+      ['GET', '/api/v1/runs/1/logs', undefined, 'query.job: is required'],
+    ];
+    for (const [method, path, body, message] of refusals)
+      expect(await request(method, path, body === undefined ? {} : { body })).toMatchObject({
+        status: 400,
+        body: { code: 'VK_INVALID_REQUEST', message },
+      });
     for (const limit of ['0', 'abc', '2.5', '501'])
       expect(await request('GET', `/api/v1/runs?limit=${limit}`)).toMatchObject({
         status: 400,

@@ -104,7 +104,7 @@ describe('submit validation messages', () => {
       status: 400,
       body: {
         code: 'VK_INVALID_REQUEST',
-        message: 'body: Invalid input: expected object, received null',
+        message: 'body: expected an object, received null',
         path: 'body',
       },
     });
