@@ -95,12 +95,16 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
     ['maintenance', 'the same as drain, marked as maintenance for operators'],
     ['resume', 'put a drained runner, or one in maintenance, back online'],
   ] as const) {
-    clientOptions(runners.command(action).description(what).argument('<runner>', runnerArgument)).action(
-      async (id: string, options) => {
-        const { runnerModeCommand } = await import('./commands/runners.js');
-        setExit(await runnerModeCommand(action, id, options));
-      },
-    );
+    const command = runners.command(action).description(what).argument('<runner>', runnerArgument);
+    if (action !== 'resume')
+      command.option(
+        '--note <text>',
+        'why, for other operators: listed with the runner (valkyrie runners) until its mode changes again',
+      );
+    clientOptions(command).action(async (id: string, options) => {
+      const { runnerModeCommand } = await import('./commands/runners.js');
+      setExit(await runnerModeCommand(action, id, options));
+    });
   }
   clientOptions(
     runners

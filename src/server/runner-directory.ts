@@ -12,6 +12,8 @@ export interface FleetRunnerView extends RunnerView {
   readonly replica?: string;
   /** epoch milliseconds: when its replica last said it was there. */
   readonly lastSeenAt?: number;
+  /** Why the operator set it aside (StoredRunner.modeNote). */
+  readonly modeNote?: string;
 }
 
 /** What the directory needs of the control plane: its runners, applying a mode to one, forgetting. */
@@ -115,9 +117,9 @@ export class RunnerDirectory {
    * Stores an operator's mode and applies it here when the runner is connected here; other replicas
    * apply it at their next poll. Undefined when no replica has written the runner.
    */
-  setMode(runnerId: string, mode: RunnerMode): Promise<FleetRunnerView | undefined> {
+  setMode(runnerId: string, mode: RunnerMode, note?: string): Promise<FleetRunnerView | undefined> {
     return this.serially(async () => {
-      let row = await this.store.setMode(runnerId, mode);
+      let row = await this.store.setMode(runnerId, mode, note);
       if (
         row === undefined &&
         this.local()
@@ -126,7 +128,7 @@ export class RunnerDirectory {
       ) {
         // Registered here since the last poll: write it now rather than answer 404.
         await this.syncNow();
-        row = await this.store.setMode(runnerId, mode);
+        row = await this.store.setMode(runnerId, mode, note);
       }
       if (row === undefined) return undefined;
       if (mode === 'online') this.stored?.delete(runnerId);
@@ -191,9 +193,10 @@ export class RunnerDirectory {
       local.delete(row.id);
       if (mine === undefined || (!mine.connected && row.replica !== this.replica))
         return this.storedView(row, now);
+      const note = row.modeNote === undefined ? {} : { modeNote: row.modeNote };
       return mine.connected
-        ? { ...mine, replica: this.replica, lastSeenAt: now }
-        : { ...mine, replica: row.replica, lastSeenAt: row.lastSeenAt };
+        ? { ...mine, replica: this.replica, lastSeenAt: now, ...note }
+        : { ...mine, replica: row.replica, lastSeenAt: row.lastSeenAt, ...note };
     });
     // Not stored yet (it registered since the last poll), or pruned or removed since it left: the
     // store is the list of runners that are gone, so only a connected one is listed from here.
@@ -219,6 +222,7 @@ export class RunnerDirectory {
       running: holdsNone ? 0 : row.running,
       // A runner's own drain is its session's: one that stopped or was lost comes back in its operator's mode.
       mode: row.mode === 'online' && row.draining && connected ? 'draining' : row.mode,
+      ...(row.modeNote === undefined ? {} : { modeNote: row.modeNote }),
       connected,
       ...(row.stoppedAt === undefined ? {} : { stoppedAt: row.stoppedAt }),
       ...(row.transport === undefined ? {} : { transport: row.transport }),

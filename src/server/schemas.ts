@@ -315,6 +315,10 @@ export const runnerViewSchema = z
     capacity: z.number(),
     running: z.number(),
     mode: z.enum(runnerModes),
+    modeNote: z
+      .string()
+      .optional()
+      .meta({ description: 'why an operator drained it or put it in maintenance, as they said it' }),
     connected: z.boolean().meta({
       description:
         "false: offline (it stopped, or its replica stopped answering); listed so until it has not been seen for the server's --runner-retention (default 24h), then forgotten",
@@ -335,6 +339,25 @@ export const runnerViewSchema = z
       .meta({ description: 'epoch ms: when its replica last said it was there' }),
   })
   .meta({ id: 'RunnerView' });
+
+/** The maximum length of an operator's note on a runner's mode (UTF-16 code units). */
+export const maxModeNoteLength = 500;
+
+export const runnerModeBody = z
+  .strictObject({
+    note: z
+      .string()
+      .min(1)
+      .max(maxModeNoteLength)
+      .refine((note) => !/\p{Cc}/u.test(note), {
+        message: 'must be one line of text, without control characters',
+      })
+      .optional()
+      .meta({
+        description: `why (drain and maintenance only; at most ${maxModeNoteLength} characters): listed with the runner until its mode changes again`,
+      }),
+  })
+  .optional();
 
 export const runnerModeParams = z.strictObject({
   id: z.string().min(1).max(100),

@@ -29,6 +29,8 @@ export interface StoredRunner extends RunnerPresence {
   readonly firstSeenAt: number;
   /** The operator's mode: `online` unless set with `setMode`; kept across connections and replicas. */
   readonly mode: RunnerMode;
+  /** Why the operator set it aside (`setMode`'s note: "disk swap until 14:00"); absent when online. */
+  readonly modeNote?: string;
   /** epoch ms: when it deregistered (`disconnected` with `stopped`); cleared when it connects again. */
   readonly stoppedAt?: number;
 }
@@ -64,8 +66,11 @@ export interface RunnerStore {
   awayRunning(replica: string, id: string, running: number): Promise<void>;
   /** Moves `lastSeenAt` to `at` for every runner still connected to `replica` (its heartbeat). */
   touch(replica: string, at: number): Promise<void>;
-  /** Stores an operator's mode; the row after it, or undefined (nothing written) for an unknown id. */
-  setMode(id: string, mode: RunnerMode): Promise<StoredRunner | undefined>;
+  /**
+   * Stores an operator's mode with its `note`, which replaces the one before (none clears it, and
+   * `online` keeps none); the row after it, or undefined (nothing written) for an unknown id.
+   */
+  setMode(id: string, mode: RunnerMode, note?: string): Promise<StoredRunner | undefined>;
   /** The runners whose mode is not `online`, by id (the few an operator has set aside). */
   modes(): Promise<Map<string, RunnerMode>>;
   /** Every runner written and not pruned or removed since, in the order they were first written. */

@@ -6,6 +6,18 @@ describe('valkyrie runners', () => {
   const ws = new Workspace();
   afterAll(() => ws.dispose());
 
+  /** The id of the one runner `valkyrie runners list` shows, once it shows one. */
+  async function onlyRunnerListed(env: Record<string, string>): Promise<string> {
+    let listed: { id: string }[] = [];
+    await expect
+      .poll(async () => {
+        listed = JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout);
+        return listed.length;
+      })
+      .toBe(1);
+    return listed[0]?.id ?? '';
+  }
+
   it('lists the fleet, drains and resumes a runner, and refuses an unknown one or a read token (as token commands do)', async () => {
     const { server, request, token } = await startTestServer();
     const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
@@ -78,19 +90,49 @@ describe('valkyrie runners', () => {
     );
   });
 
+  it("keeps an operator's note with a runner set aside, lists it, and drops it when the runner is resumed", async () => {
+    const { server, request, token } = await startTestServer();
+    const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
+    const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
+    const id = await onlyRunnerListed(env);
+    const maintained = await ws.run(
+      ['runners', 'maintenance', 'scripted', '--note', 'disk swap until 14:00'],
+      env,
+    );
+    expect(maintained).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/is in maintenance: .*\. Note: disk swap until 14:00\n$/),
+    });
+    const table = (await ws.run(['runners'], env)).stdout.split('\n');
+    expect(table[0]).toMatch(/\sLAST SEEN\s+NOTE$/);
+    expect(table[1]).toMatch(/\smaintenance\s.*\sdisk swap until 14:00$/);
+    expect(JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)[0]).toMatchObject({
+      mode: 'maintenance',
+      modeNote: 'disk swap until 14:00',
+    });
+    // A control character would let a note forge a line of the table: refused, nothing changed.
+    const forged = await ws.run(['runners', 'drain', 'scripted', '--note', 'a\nb'], env);
+    expect(forged.code).toBe(2);
+    expect(forged.stderr).toContain('body.note: must be one line of text, without control characters');
+    expect(await request('POST', `/api/v1/runners/${id}/resume`, { body: { note: 'x' } })).toMatchObject({
+      status: 400,
+      body: { path: 'body.note' },
+    });
+    expect(await ws.run(['runners', 'resume', 'scripted'], env)).toMatchObject({ code: 0 });
+    expect((await ws.run(['runners'], env)).stdout.split('\n')[0]).toMatch(/\sLAST SEEN$/);
+    expect(JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout)[0]).not.toHaveProperty(
+      'modeNote',
+    );
+    expect((await ws.run(['runners', 'resume', '--help'], env)).stdout).not.toContain('--note');
+    runner.transport.close();
+  });
+
   it('removes a connected runner by its id, revoking its credential, and refuses an id no runner has', async () => {
     const { server, request, token } = await startTestServer();
     const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
     const runner = await connectScriptedRunner(server.url, await credential(request, token), 1);
     const closed = new Promise((resolve) => runner.transport.onCloseInfo(resolve));
-    let listed: { id: string }[] = [];
-    await expect
-      .poll(async () => {
-        listed = JSON.parse((await ws.run(['runners', 'list', '--json'], env)).stdout);
-        return listed.length;
-      })
-      .toBe(1);
-    const id = listed[0]?.id ?? '';
+    const id = await onlyRunnerListed(env);
     // A submit token's id is not a runner's: nothing is revoked.
     const submitTokenId = (await token('submit')).split('.')[1] ?? '';
     const notRunner = await ws.run(['runners', 'remove', submitTokenId], env);

@@ -133,6 +133,22 @@ export function runnerStoreContract(make: StoresFactory): void {
       expect(await runners().modes()).toEqual(new Map([['rnr_2', 'maintenance']]));
     });
 
+    it("keeps the operator's note with the mode it came with: replaced by the next, gone when online", async () => {
+      await runners().connected('replica-a', [presence()], 100);
+      expect(await runners().setMode('rnr_1', 'maintenance', 'disk swap until 14:00')).toMatchObject({
+        mode: 'maintenance',
+        modeNote: 'disk swap until 14:00',
+      });
+      await runners().connected('replica-b', [presence({ running: 1 })], 200);
+      expect((await runners().list())[0]?.modeNote).toBe('disk swap until 14:00');
+      expect(await runners().setMode('rnr_1', 'draining')).not.toHaveProperty('modeNote');
+      await runners().setMode('rnr_1', 'draining', 'retiring');
+      expect(await runners().setMode('rnr_1', 'online', 'ignored when online')).not.toHaveProperty(
+        'modeNote',
+      );
+      expect((await runners().list())[0]).not.toHaveProperty('modeNote');
+    });
+
     it('shares rows and modes with another handle on the same store (another replica)', async () => {
       const other = await stores.another();
       await runners().connected('replica-a', [presence()], 100);

@@ -26,6 +26,8 @@ async function listRunners(options: RunnersListOptions): Promise<number> {
     );
     return ExitCode.succeeded;
   }
+  // The notes last, and only when there is one: a long note would widen every line otherwise.
+  const notes = runners.some((runner) => runner.modeNote !== undefined);
   const rows = runners.map((runner) => [
     runner.id,
     runner.name,
@@ -36,12 +38,19 @@ async function listRunners(options: RunnersListOptions): Promise<number> {
     `${runner.running}/${runner.capacity}`,
     runner.labels.join(','),
     runner.lastSeenAt === undefined ? '' : isoSeconds(runner.lastSeenAt),
+    ...(notes ? [runner.modeNote ?? ''] : []),
   ]);
-  process.stdout.write(textTable([['ID', 'NAME', 'STATUS', 'MODE', 'JOBS', 'LABELS', 'LAST SEEN'], ...rows]));
+  const header = ['ID', 'NAME', 'STATUS', 'MODE', 'JOBS', 'LABELS', 'LAST SEEN', ...(notes ? ['NOTE'] : [])];
+  process.stdout.write(textTable([header, ...rows]));
   return ExitCode.succeeded;
 }
 
 export type RunnerModeAction = 'drain' | 'resume' | 'maintenance';
+
+export interface RunnerModeOptions extends ApiClientFlags {
+  /** drain and maintenance: why, listed with the runner. */
+  readonly note?: string;
+}
 
 const done: Record<RunnerModeAction, string> = {
   drain: 'is draining: it gets no new jobs, and its running jobs finish',
@@ -56,7 +65,7 @@ const done: Record<RunnerModeAction, string> = {
 export function runnerModeCommand(
   action: RunnerModeAction,
   reference: string,
-  options: ApiClientFlags,
+  options: RunnerModeOptions,
 ): Promise<number> {
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
@@ -64,8 +73,10 @@ export function runnerModeCommand(
     const { runner } = await client.request<{ runner: FleetRunnerView }>(
       'POST',
       `/api/v1/runners/${encodeURIComponent(picked.id)}/${action}`,
+      options.note === undefined ? undefined : { note: options.note },
     );
-    process.stdout.write(`Runner ${runner.id} (${runner.name}) ${done[action]}.\n`);
+    const note = runner.modeNote === undefined ? '' : ` Note: ${runner.modeNote}`;
+    process.stdout.write(`Runner ${runner.id} (${runner.name}) ${done[action]}.${note}\n`);
     return ExitCode.succeeded;
   });
 }

@@ -3,7 +3,13 @@ import type { RunnerMode } from '../../core/runner-mode.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
-import { errorSchema, registerSchema, runnerModeParams, runnerViewSchema } from '../schemas.js';
+import {
+  errorSchema,
+  registerSchema,
+  runnerModeBody,
+  runnerModeParams,
+  runnerViewSchema,
+} from '../schemas.js';
 
 /** What each operator action sets: `resume` brings a drained or maintained runner back online. */
 const modeOf: Record<'drain' | 'resume' | 'maintenance', RunnerMode> = {
@@ -65,12 +71,23 @@ export function runnerRoutes(context: ApiContext): Route[] {
         'drain (no new jobs; running ones finish), maintenance (the same, marked for an operator) or resume (online again); stored, so it reaches the runner on any replica and follows it when it reconnects',
       access: 'admin',
       params: runnerModeParams,
+      body: runnerModeBody,
       responses: {
         200: { description: 'the runner after the change', schema: z.object({ runner: runnerViewSchema }) },
         404: { description: 'VK_RUNNER_NOT_FOUND', schema: errorSchema },
       },
-      async handle({ params }) {
-        const runner = await runners.setMode(params.id, modeOf[params.action]);
+      async handle({ params, body }) {
+        const note = body?.note;
+        if (note !== undefined && params.action === 'resume')
+          throw new ApiError(
+            400,
+            'VK_INVALID_REQUEST',
+            'body.note: resume takes no note: an online runner has none',
+            {
+              path: 'body.note',
+            },
+          );
+        const runner = await runners.setMode(params.id, modeOf[params.action], note);
         if (runner === undefined)
           throw new ApiError(
             404,

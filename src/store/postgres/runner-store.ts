@@ -17,11 +17,12 @@ interface RunnerRow {
   first_seen_at: string;
   last_seen_at: string;
   mode: RunnerMode;
+  mode_note: string | null;
   stopped_at: string | null;
 }
 
 const columns =
-  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode, stopped_at';
+  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode, mode_note, stopped_at';
 
 const statements = {
   // One statement for the whole batch; a replica writes every runner it holds in one round trip.
@@ -52,7 +53,7 @@ const statements = {
   },
   setMode: {
     name: 'vk_runner_set_mode',
-    text: `UPDATE runners SET mode = $1 WHERE id = $2 RETURNING ${columns}`,
+    text: `UPDATE runners SET mode = $1, mode_note = $3 WHERE id = $2 RETURNING ${columns}`,
   },
   modes: { name: 'vk_runner_modes', text: "SELECT id, mode FROM runners WHERE mode <> 'online'" },
   all: { name: 'vk_list_runners', text: `SELECT ${columns} FROM runners ORDER BY first_seen_at, id` },
@@ -107,9 +108,10 @@ export class PostgresRunnerStore implements RunnerStore {
     });
   }
 
-  setMode(id: string, mode: RunnerMode): Promise<StoredRunner | undefined> {
+  setMode(id: string, mode: RunnerMode, note?: string): Promise<StoredRunner | undefined> {
     return this.#db.write(`set runner ${id} ${mode}`, async (query) => {
-      const { rows } = await query<RunnerRow>(statements.setMode, [mode, id]);
+      const noteValue = mode === 'online' ? null : (note ?? null);
+      const { rows } = await query<RunnerRow>(statements.setMode, [mode, id, noteValue]);
       const row = rows[0];
       return row === undefined ? undefined : runnerOf(row);
     });
@@ -160,6 +162,7 @@ function runnerOf(row: RunnerRow): StoredRunner {
   };
   if (row.transport !== null) runner.transport = row.transport;
   if (row.capabilities !== null) runner.capabilities = row.capabilities;
+  if (row.mode_note !== null) runner.modeNote = row.mode_note;
   if (row.stopped_at !== null) runner.stoppedAt = millis(row.stopped_at);
   return runner;
 }

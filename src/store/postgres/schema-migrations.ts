@@ -483,4 +483,8 @@ export const migrations: readonly string[] = [
   -- store holds already (LogStore.lineEnd).
   ALTER TABLE log_lines ADD COLUMN line_index integer;
   `,
+  `
+  -- Why an operator set a runner aside (RunnerStore.setMode's note); NULL for none.
+  ALTER TABLE runners ADD COLUMN mode_note text;
+  `,
 ];

@@ -312,6 +312,10 @@ export const migrations: readonly string[] = [
   -- store holds already (LogStore.lineEnd).
   ALTER TABLE log_lines ADD COLUMN line_index INTEGER;
   `,
+  `
+  -- Why an operator set a runner aside (RunnerStore.setMode's note); NULL for none.
+  ALTER TABLE runners ADD COLUMN mode_note TEXT;
+  `,
 ];
 
 /** The version this code writes; a file with a higher one was written by a newer Valkyrie. */

@@ -18,11 +18,12 @@ interface RunnerRow {
   first_seen_at: number;
   last_seen_at: number;
   mode: RunnerMode;
+  mode_note: string | null;
   stopped_at: number | null;
 }
 
 const columns =
-  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode, stopped_at';
+  'id, name, labels, capacity, running, draining, transport, capabilities, replica, connected, first_seen_at, last_seen_at, mode, mode_note, stopped_at';
 
 type PresenceValues = [
   string,
@@ -73,7 +74,9 @@ export class SqliteRunnerStore implements RunnerStore {
     this.#touch = db.prepare<[number, string]>(
       'UPDATE runners SET last_seen_at = ? WHERE replica = ? AND connected = 1',
     );
-    this.#setMode = db.prepare<[RunnerMode, string]>('UPDATE runners SET mode = ? WHERE id = ?');
+    this.#setMode = db.prepare<[RunnerMode, string | null, string]>(
+      'UPDATE runners SET mode = ?, mode_note = ? WHERE id = ?',
+    );
     this.#find = db.prepare<[string], RunnerRow>(`SELECT ${columns} FROM runners WHERE id = ?`);
     this.#modes = db.prepare<[], { id: string; mode: RunnerMode }>(
       "SELECT id, mode FROM runners WHERE mode <> 'online'",
@@ -121,9 +124,9 @@ export class SqliteRunnerStore implements RunnerStore {
     });
   }
 
-  setMode(id: string, mode: RunnerMode): Promise<StoredRunner | undefined> {
+  setMode(id: string, mode: RunnerMode, note?: string): Promise<StoredRunner | undefined> {
     return this.commits.write(`set runner ${id} ${mode}`, () => {
-      this.#setMode.run(mode, id);
+      this.#setMode.run(mode, mode === 'online' ? null : nullable(note), id);
       const row = this.#find.get(id);
       return row === undefined ? undefined : runnerOf(row);
     });
@@ -164,6 +167,7 @@ function runnerOf(row: RunnerRow): StoredRunner {
     mode: row.mode,
   };
   if (row.transport !== null) runner.transport = row.transport;
+  if (row.mode_note !== null) runner.modeNote = row.mode_note;
   if (row.stopped_at !== null) runner.stoppedAt = row.stopped_at;
   if (row.capabilities !== null) runner.capabilities = JSON.parse(row.capabilities) as object;
   return runner;
