@@ -28,7 +28,13 @@ jobs:
  */
 async function exitsAtTheThird(started: StartedProcess, signal: NodeJS.Signals, first: string) {
   started.child.kill(signal);
-  await waitFor(() => started.stderr().includes(first), 5_000, `the first ${signal} to be taken`);
+  await waitFor(
+    () => started.stderr().includes(first),
+    5_000,
+    () =>
+      `the first ${signal} to be taken (exit code ${started.child.exitCode}, signal ${started.child.signalCode}; ` +
+      `stdout: ${JSON.stringify(started.stdout())}; stderr: ${JSON.stringify(started.stderr())})`,
+  );
   started.child.kill(signal);
   await sleep(1_500);
   expect(started.child.exitCode).toBeNull();

@@ -3,10 +3,18 @@ import { existsSync, readFileSync } from 'node:fs';
 /** True while the process exists and is not a zombie (this machine's init does not reap orphans). */
 export { isRunning as isAlive } from '../executors/shell/helpers.js';
 
-export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/** `what` may be a function, for a message that tells the state at the timeout (a process's output). */
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs: number,
+  what: string | (() => string),
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+      );
     await new Promise((r) => setTimeout(r, 25));
   }
 }
