@@ -16,6 +16,7 @@ const isolated = [
   'test/cli/run-filters.test.ts',
   'test/cli/logs-multi-line.test.ts',
   'test/cli/headed-log.test.ts',
+  'test/cli/run-signals.test.ts',
   'test/store/process-run-owner.test.ts',
   'test/workflow/validate-matrix-filter.test.ts',
   'test/workflow/repeated-keys.test.ts',
