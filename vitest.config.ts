@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
  * the engine, Fastify and zod again took about half a second a file, more than many spend on tests.
  * (Vitest 3 isolates forks for the whole pool, not per project, so the two run one after the other.)
  */
-const isolated = [
+export const isolated = [
   'test/executors/**/*.test.ts',
   'test/cli/views/visible-names.test.ts',
   'test/cli/server-runs.test.ts',
