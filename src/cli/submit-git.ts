@@ -79,8 +79,8 @@ function refusesGitField(error: unknown): boolean {
     error.serverCode === 'VK_INVALID_REQUEST' &&
     error.body.path === 'body' &&
     typeof error.body.message === 'string' &&
-    // Servers before 2026-12-05 said "Unrecognized key", later ones "unknown key".
-    /(Unrecognized|unknown) keys?:? .*"git"/.test(error.body.message)
+    // Only servers from before `git` refuse it, and they word it as zod does.
+    /Unrecognized keys?: .*"git"/.test(error.body.message)
   );
 }
 

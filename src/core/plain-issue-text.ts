@@ -49,6 +49,9 @@ export function plainIssueText(issue: z.core.$ZodRawIssue): string | undefined {
   }
 }
 
+/** `safeParse`'s options for plainIssueText, made once: the protocol's decoders parse with them per message. */
+export const plainIssues = { error: plainIssueText } as const;
+
 function sizeText(issue: z.core.$ZodRawIssue<z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig>): string {
   const least = issue.code === 'too_small';
   const bound = Number(least ? issue.minimum : issue.maximum);

@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import { messageOf } from '../core/error-message.js';
 import type { ErrorCode } from '../core/errors.js';
-import { plainIssueText } from '../core/plain-issue-text.js';
+import { plainIssues } from '../core/plain-issue-text.js';
 import { checkControlMessage, checkRunnerMessage } from './message-checks.js';
 import { messageJson } from './message-json.js';
 import type { ControlMessage, RunnerMessage } from './messages.js';
@@ -204,7 +204,7 @@ function validate<In>(
   if (checked !== undefined) return { kind: 'decoded', value: checked };
   let result: z.ZodSafeParseResult<In>;
   try {
-    result = decoder.schema.safeParse(value, { error: plainIssueText });
+    result = decoder.schema.safeParse(value, plainIssues);
   } catch (error) {
     // JSON.parse takes nesting thousands deep that validating recursively cannot: a refusal, not a crash.
     if (error instanceof RangeError) return invalid(`${at}: nested too deeply to validate`, raw);

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as z from 'zod';
-import { plainIssueText } from '../core/plain-issue-text.js';
+import { plainIssues } from '../core/plain-issue-text.js';
 import { ApiError, shuttingDown } from './api-error.js';
 import type { Principal, TokenAuthority } from './tokens.js';
 
@@ -97,9 +97,9 @@ function validate(schema: z.ZodType | undefined, value: unknown, where: string):
   // A body of JSON `null` is not a missing one: its message must say null. It is still taken as
   // no body where a body is optional.
   const input = where === 'body' ? value : (value ?? {});
-  let result = schema.safeParse(input, { error: plainIssueText });
+  let result = schema.safeParse(input, plainIssues);
   if (!result.success && input === null) {
-    const absent = schema.safeParse(undefined, { error: plainIssueText });
+    const absent = schema.safeParse(undefined, plainIssues);
     if (absent.success) result = absent;
   }
   if (result.success) return result.data;

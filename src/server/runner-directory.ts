@@ -194,9 +194,10 @@ export class RunnerDirectory {
       if (mine === undefined || (!mine.connected && row.replica !== this.replica))
         return this.storedView(row, now);
       const note = row.modeNote === undefined ? {} : { modeNote: row.modeNote };
-      return mine.connected
-        ? { ...mine, replica: this.replica, lastSeenAt: now, ...note }
-        : { ...mine, replica: row.replica, lastSeenAt: row.lastSeenAt, ...note };
+      const seen = mine.connected
+        ? { replica: this.replica, lastSeenAt: now }
+        : { replica: row.replica, lastSeenAt: row.lastSeenAt };
+      return { ...mine, ...seen, ...note };
     });
     // Not stored yet (it registered since the last poll), or pruned or removed since it left: the
     // store is the list of runners that are gone, so only a connected one is listed from here.

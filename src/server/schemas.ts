@@ -341,7 +341,7 @@ export const runnerViewSchema = z
   .meta({ id: 'RunnerView' });
 
 /** The maximum length of an operator's note on a runner's mode (UTF-16 code units). */
-export const maxModeNoteLength = 500;
+const maxModeNoteLength = 500;
 
 export const runnerModeBody = z
   .strictObject({
@@ -349,9 +349,7 @@ export const runnerModeBody = z
       .string()
       .min(1)
       .max(maxModeNoteLength)
-      .refine((note) => !/\p{Cc}/u.test(note), {
-        message: 'must be one line of text, without control characters',
-      })
+      .refine(printable, 'must be one line of text, without control characters')
       .optional()
       .meta({
         description: `why (drain and maintenance only; at most ${maxModeNoteLength} characters): listed with the runner until its mode changes again`,

@@ -78,15 +78,10 @@ export function runnerRoutes(context: ApiContext): Route[] {
       },
       async handle({ params, body }) {
         const note = body?.note;
-        if (note !== undefined && params.action === 'resume')
-          throw new ApiError(
-            400,
-            'VK_INVALID_REQUEST',
-            'body.note: resume takes no note: an online runner has none',
-            {
-              path: 'body.note',
-            },
-          );
+        if (note !== undefined && params.action === 'resume') {
+          const message = 'body.note: resume takes no note: an online runner has none';
+          throw new ApiError(400, 'VK_INVALID_REQUEST', message, { path: 'body.note' });
+        }
         const runner = await runners.setMode(params.id, modeOf[params.action], note);
         if (runner === undefined)
           throw new ApiError(
