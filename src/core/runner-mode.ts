@@ -6,3 +6,14 @@
 export type RunnerMode = 'online' | 'draining' | 'maintenance';
 
 export const runnerModes: readonly RunnerMode[] = ['online', 'draining', 'maintenance'];
+
+/** A runner's mode as an operator set it, with the note they gave with it (never on `online`). */
+export interface OperatorMode {
+  readonly mode: RunnerMode;
+  readonly note?: string;
+}
+
+/** Whether `a` and `b` are the same mode with the same note. */
+export function sameOperatorMode(a: OperatorMode | undefined, b: OperatorMode | undefined): boolean {
+  return a?.mode === b?.mode && a?.note === b?.note;
+}

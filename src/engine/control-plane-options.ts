@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { defaultAgingIntervalMs } from '../core/priority.js';
-import type { RunnerMode } from '../core/runner-mode.js';
+import type { OperatorMode } from '../core/runner-mode.js';
 import type { NeverHeldReport } from './never-held-writes.js';
 
 /** What a caller may set; everything is optional. */
@@ -24,7 +24,7 @@ export interface ControlPlaneOptions {
    * The mode an operator stored for a runner (the server's RunnerStore, shared by replicas), applied
    * when the runner registers, before it can get an offer; undefined keeps the mode this process has.
    */
-  readonly storedRunnerMode?: (runnerId: string) => RunnerMode | undefined;
+  readonly storedRunnerMode?: (runnerId: string) => OperatorMode | undefined;
   /**
    * Records that a runner deregistered (the server writes it to its RunnerStore, so that every replica
    * lists it as stopped); the runner is answered `deregistered` once it settles, whether or not it

@@ -167,10 +167,16 @@ export class ControlPlane {
   /**
    * Draining and maintenance runners get no new offers. False when no runner has that id. `by`: an
    * operator's mode is told to a connected runner that takes `mode` messages; a server's drain at
-   * its shutdown (`shutdown`) is not the runner's, and is not told.
+   * its shutdown (`shutdown`) is not the runner's, and is not told. `note`: why, from the operator, told
+   * with the mode.
    */
-  setRunnerMode(runnerId: string, mode: RunnerMode, by: 'operator' | 'shutdown' = 'operator'): boolean {
-    return this.dispatcher.setRunnerMode(runnerId, mode, by);
+  setRunnerMode(
+    runnerId: string,
+    mode: RunnerMode,
+    by: 'operator' | 'shutdown' = 'operator',
+    note?: string,
+  ): boolean {
+    return this.dispatcher.setRunnerMode(runnerId, mode, by, note);
   }
 
   /**

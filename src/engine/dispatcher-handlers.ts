@@ -1,8 +1,8 @@
 import type { Clock } from '../core/clock.js';
+import type { OperatorMode } from '../core/runner-mode.js';
 import type { ResumedLease, RunnerMessage } from '../protocol/messages.js';
 import type { Leg } from './leg.js';
 import type { RunnerSession } from './runner-registry.js';
-import type { RunnerMode } from './runner-view.js';
 
 /** The runner messages that are written under a lease, i.e. carry a fencing token. */
 export type LeaseMessage = Extract<RunnerMessage, { readonly fencingToken: number }>;
@@ -43,5 +43,5 @@ export interface DispatcherOptions {
   readonly agingIntervalMs: number;
   readonly clock: Clock;
   /** ControlPlaneOptions.storedRunnerMode. */
-  readonly storedRunnerMode?: (runnerId: string) => RunnerMode | undefined;
+  readonly storedRunnerMode?: (runnerId: string) => OperatorMode | undefined;
 }

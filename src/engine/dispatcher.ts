@@ -100,8 +100,13 @@ export class Dispatcher {
   }
 
   /** Draining and maintenance runners get no new offers. False when no runner has that id (ControlPlane's `by`). */
-  setRunnerMode(runnerId: string, mode: RunnerMode, by: 'operator' | 'shutdown' = 'operator'): boolean {
-    if (!this.registry.setMode(runnerId, mode, by === 'operator')) return false;
+  setRunnerMode(
+    runnerId: string,
+    mode: RunnerMode,
+    by: 'operator' | 'shutdown' = 'operator',
+    note?: string,
+  ): boolean {
+    if (!this.registry.setMode(runnerId, mode, by === 'operator', note)) return false;
     this.dispatch();
     return true;
   }

@@ -1,3 +1,4 @@
+import type { OperatorMode } from '../core/runner-mode.js';
 import type { ControlMessage, RunnerCapabilities, RunnerInfo, RunnerMessage } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { FreeRunnerIndex } from '../selection/free-runners.js';
@@ -59,6 +60,8 @@ export function startedOn(session: RunnerSession): StartedOn | undefined {
 
 interface RunnerRecord {
   mode: RunnerMode;
+  /** The operator's note with `mode` (OperatorMode.note). */
+  note: string | undefined;
   /** The latest registered session; kept after it closes for a runner with an identity. */
   session: RunnerSession;
   /** Jobs its closed session held leases on, until it registers again. */
@@ -94,7 +97,7 @@ export class RunnerRegistry {
   private nextSession = 1;
 
   /** `storedMode`: the operator's mode kept outside this process, applied at each register. */
-  constructor(private readonly storedMode?: (runnerId: string) => RunnerMode | undefined) {}
+  constructor(private readonly storedMode?: (runnerId: string) => OperatorMode | undefined) {}
 
   open(transport: Transport<ControlMessage, RunnerMessage>, identity?: RunnerIdentity): RunnerSession {
     const id = `runner-${this.nextSession++}`;
@@ -130,13 +133,17 @@ export class RunnerRegistry {
     const stored = session.durable ? this.storedMode?.(session.runnerId) : undefined;
     let superseded: RunnerSession | undefined;
     if (record === undefined) {
-      this.records.set(session.runnerId, { mode: stored ?? 'online', session, detached: [] });
+      const { mode, note } = stored ?? { mode: 'online' };
+      this.records.set(session.runnerId, { mode, note, session, detached: [] });
     } else {
       if (record.session !== session && !record.session.closed) superseded = record.session;
       record.session = session;
       record.closedAt = undefined;
       record.stoppedAt = undefined;
-      if (stored !== undefined) record.mode = stored;
+      if (stored !== undefined) {
+        record.mode = stored.mode;
+        record.note = stored.note;
+      }
     }
     this.refresh(session);
     return superseded;
@@ -187,7 +194,13 @@ export class RunnerRegistry {
     }
     const session = this.open(absentTransport, { runnerId });
     session.closed = true;
-    this.records.set(runnerId, { mode: 'online', session, detached: [jobId], closedAt: now });
+    this.records.set(runnerId, {
+      mode: 'online',
+      note: undefined,
+      session,
+      detached: [jobId],
+      closedAt: now,
+    });
     return session;
   }
 
@@ -228,27 +241,36 @@ export class RunnerRegistry {
     else this.free.delete(session);
   }
 
-  /** The answer to `session`'s register: with the operator's mode of its runner unless `online`. */
+  /** The answer to `session`'s register: with the operator's mode of its runner (and note) unless `online`. */
   registered(session: RunnerSession): ControlMessage {
-    const mode = this.records.get(session.runnerId)?.mode ?? 'online';
+    const record = this.records.get(session.runnerId);
+    const mode = record?.mode ?? 'online';
     const { runnerId } = session;
     // logStored: this control plane acknowledges numbered lines and drops those it holds (lease-reports.ts).
-    return mode === 'online'
-      ? { type: 'registered', runnerId, logStored: true }
-      : { type: 'registered', runnerId, mode, logStored: true };
+    if (mode === 'online') return { type: 'registered', runnerId, logStored: true };
+    const note = record?.note;
+    return note === undefined
+      ? { type: 'registered', runnerId, mode, logStored: true }
+      : { type: 'registered', runnerId, mode, note, logStored: true };
   }
 
   /**
    * False when no runner of that id is known. `tell`: the runner's open session, when it takes `mode`
-   * messages and the mode changed, is sent one.
+   * messages and the mode or its note changed, is sent one. `note`: the operator's (an `online` runner
+   * keeps none).
    */
-  setMode(runnerId: string, mode: RunnerMode, tell = false): boolean {
+  setMode(runnerId: string, mode: RunnerMode, tell = false, note?: string): boolean {
     const record = this.records.get(runnerId);
     if (record === undefined) return false;
     const { session } = record;
-    if (tell && record.mode !== mode && session.modeMessages === true && !session.closed)
-      session.transport.send({ type: 'mode', mode });
+    const kept = mode === 'online' ? undefined : note;
+    const changed = record.mode !== mode || record.note !== kept;
+    if (tell && changed && session.modeMessages === true && !session.closed)
+      session.transport.send(
+        kept === undefined ? { type: 'mode', mode } : { type: 'mode', mode, note: kept },
+      );
     record.mode = mode;
+    record.note = kept;
     this.connectedWith.clear();
     this.refresh(record.session);
     return true;

@@ -94,6 +94,8 @@ export type ControlMessage =
        * resumed); absent: `online`. Added within version 1: an older runner ignores it.
        */
       readonly mode?: RunnerMode;
+      /** With `mode`: the operator's note on why (`valkyrie runners drain R --note …`). Added within version 1. */
+      readonly note?: string;
       /**
        * This control plane answers a `log` that carries `first` with `log.stored` once the store holds
        * its lines, and drops lines it already holds: a runner keeps its lines until then and sends
@@ -104,8 +106,10 @@ export type ControlMessage =
   /**
    * An operator changed the mode of this connected runner (`valkyrie runners drain|maintenance|resume`).
    * Sent only to a runner whose `register` said `modeMessages: true` (older runners would refuse it).
+   * `note`: the operator's note on why, when they gave one (added within version 1: older runners
+   * ignore it); sent again when only the note changed.
    */
-  | { readonly type: 'mode'; readonly mode: RunnerMode }
+  | { readonly type: 'mode'; readonly mode: RunnerMode; readonly note?: string }
   /** The answer to `deregister`: the runner is recorded as stopped (in the server's store, when it has one). */
   | { readonly type: 'deregistered' }
   | { readonly type: 'offer'; readonly jobId: string; readonly name: string; readonly ttlMs: number }

@@ -160,9 +160,10 @@ export const controlMessageSchemas = {
     type: z.literal('registered'),
     runnerId: z.string().min(1),
     mode: z.enum(runnerModes).optional(),
+    note: z.string().optional(),
     logStored: z.boolean().optional(),
   }),
-  mode: z.object({ type: z.literal('mode'), mode: z.enum(runnerModes) }),
+  mode: z.object({ type: z.literal('mode'), mode: z.enum(runnerModes), note: z.string().optional() }),
   deregistered: z.object({ type: z.literal('deregistered') }),
   offer: z.object({ type: z.literal('offer'), jobId, name: z.string(), ttlMs }),
   lease: z.object({

@@ -68,11 +68,11 @@ export interface RunnerAgentOptions {
   /** When the transport moves to a new session, the agent registers again and resumes its leases. */
   readonly switches?: SessionSwitches;
   /**
-   * Told the mode an operator set for this runner whenever it differs from the one told last (at
-   * first: `online`): at each `registered`, and at each `mode` message, which it asks for in its
-   * `register` when this is given (protocol.md).
+   * Told the mode an operator set for this runner, with their note, whenever either differs from the
+   * one told last (at first: `online`, no note): at each `registered`, and at each `mode` message,
+   * which it asks for in its `register` when this is given (protocol.md).
    */
-  readonly onMode?: (mode: RunnerMode) => void;
+  readonly onMode?: (mode: RunnerMode, note: string | undefined) => void;
   /** A line for the operator (stderr): a completion in doubt dropped because too many are held. */
   readonly warn?: (line: string) => void;
   /** The operator's scripts around every job (job-hooks.ts). */
@@ -112,6 +112,7 @@ export class RunnerAgent {
   private accepting = true;
   /** The operator's mode, as the control plane last told it. */
   private mode: RunnerMode = 'online';
+  private modeNote: string | undefined;
   /** Set by `drain`: its reason, told again to every new session. */
   private draining: string | undefined;
   /** Set by `deregister`: its reason, and what settles it. */
@@ -270,10 +271,11 @@ export class RunnerAgent {
     });
   }
 
-  private modeIs(mode: RunnerMode): void {
-    if (mode === this.mode) return;
+  private modeIs(mode: RunnerMode, note: string | undefined): void {
+    if (mode === this.mode && note === this.modeNote) return;
     this.mode = mode;
-    this.options.onMode?.(mode);
+    this.modeNote = note;
+    this.options.onMode?.(mode, note);
   }
 
   /**
@@ -308,13 +310,13 @@ export class RunnerAgent {
     switch (message.type) {
       case 'registered':
         this.reports.registered(message.logStored === true);
-        this.modeIs(message.mode ?? 'online');
+        this.modeIs(message.mode ?? 'online', message.note);
         return;
       case 'log.stored':
         this.reports.stored(message.jobId, message.fencingToken, message.lines);
         return;
       case 'mode':
-        this.modeIs(message.mode);
+        this.modeIs(message.mode, message.note);
         return;
       case 'deregistered':
         this.leaving?.settle(true);

@@ -1,10 +1,13 @@
 import type { Clock } from '../core/clock.js';
 import { PeriodicTask } from '../core/periodic-task.js';
-import type { RunnerMode } from '../core/runner-mode.js';
+import { type OperatorMode, type RunnerMode, sameOperatorMode } from '../core/runner-mode.js';
 import { controlPlaneDefaults } from '../engine/control-plane-options.js';
 import type { RunnerView } from '../engine/runner-view.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
 import type { RunnerPresence, RunnerStore, StoredRunner } from '../store/runners.js';
+
+/** A runner no operator set aside. */
+const online: OperatorMode = { mode: 'online' };
 
 /** A runner as the API lists it: the control plane's view, plus where it is connected and when seen. */
 export interface FleetRunnerView extends RunnerView {
@@ -19,7 +22,7 @@ export interface FleetRunnerView extends RunnerView {
 /** What the directory needs of the control plane: its runners, applying a mode to one, forgetting. */
 export interface LocalRunners {
   runners(): RunnerView[];
-  setRunnerMode(runnerId: string, mode: RunnerMode): boolean;
+  setRunnerMode(runnerId: string, mode: RunnerMode, by?: 'operator', note?: string): boolean;
   /** Forgets the runners that disconnected before `closedBefore` (epoch ms). */
   forgetRunners(closedBefore: number): void;
 }
@@ -39,10 +42,10 @@ export interface LocalRunners {
 export class RunnerDirectory {
   private readonly polls: PeriodicTask;
   private readonly staleAfterMs: number;
-  /** The stored modes other than `online`; undefined until the first poll read them. */
-  private stored: Map<string, RunnerMode> | undefined;
-  /** The operator mode last applied to each runner connected here. */
-  private readonly applied = new Map<string, RunnerMode>();
+  /** The stored modes other than `online`, with their notes; undefined until the first poll read them. */
+  private stored: Map<string, OperatorMode> | undefined;
+  /** The operator mode (and note) last applied to each runner connected here. */
+  private readonly applied = new Map<string, OperatorMode>();
   /** What was last written of each runner connected here. */
   private written = new Map<string, RunnerPresence>();
   /**
@@ -93,9 +96,9 @@ export class RunnerDirectory {
     });
   }
 
-  /** The stored mode of a runner, for the control plane to apply when it registers here. */
-  modeOf(runnerId: string): RunnerMode | undefined {
-    return this.stored === undefined ? undefined : (this.stored.get(runnerId) ?? 'online');
+  /** The stored mode of a runner and its note, for the control plane to apply when it registers here. */
+  modeOf(runnerId: string): OperatorMode | undefined {
+    return this.stored === undefined ? undefined : (this.stored.get(runnerId) ?? online);
   }
 
   /**
@@ -131,9 +134,10 @@ export class RunnerDirectory {
         row = await this.store.setMode(runnerId, mode, note);
       }
       if (row === undefined) return undefined;
+      const set: OperatorMode = row.modeNote === undefined ? { mode } : { mode, note: row.modeNote };
       if (mode === 'online') this.stored?.delete(runnerId);
-      else this.stored?.set(runnerId, mode);
-      if (this.local().setRunnerMode(runnerId, mode)) this.applied.set(runnerId, mode);
+      else this.stored?.set(runnerId, set);
+      if (this.local().setRunnerMode(runnerId, mode, 'operator', set.note)) this.applied.set(runnerId, set);
       return (await this.listNow()).find((view) => view.id === runnerId);
     });
   }
@@ -166,7 +170,7 @@ export class RunnerDirectory {
       if (view !== undefined && !this.written.has(runnerId))
         await this.store.connected(
           this.replica,
-          [presenceOf(view, this.applied.get(runnerId) ?? 'online')],
+          [presenceOf(view, this.applied.get(runnerId)?.mode ?? 'online')],
           now,
         );
       await this.store.disconnected(this.replica, [runnerId], now, true);
@@ -240,9 +244,9 @@ export class RunnerDirectory {
     let applied = false;
     for (const view of views) {
       if (!view.connected) continue;
-      const mode = this.stored.get(view.id) ?? 'online';
-      if (this.applied.get(view.id) === mode) continue;
-      local.setRunnerMode(view.id, mode);
+      const mode = this.stored.get(view.id) ?? online;
+      if (sameOperatorMode(this.applied.get(view.id), mode)) continue;
+      local.setRunnerMode(view.id, mode.mode, 'operator', mode.note);
       this.applied.set(view.id, mode);
       applied = true;
     }
@@ -251,7 +255,7 @@ export class RunnerDirectory {
     const changed: RunnerPresence[] = [];
     for (const view of views) {
       if (!view.connected) continue;
-      const presence = presenceOf(view, this.applied.get(view.id) ?? 'online');
+      const presence = presenceOf(view, this.applied.get(view.id)?.mode ?? 'online');
       present.set(view.id, presence);
       const written = this.written.get(view.id);
       if (written === undefined || !samePresence(written, presence)) changed.push(presence);

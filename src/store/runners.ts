@@ -1,4 +1,4 @@
-import type { RunnerMode } from '../core/runner-mode.js';
+import type { OperatorMode, RunnerMode } from '../core/runner-mode.js';
 
 /** What a replica knows of a runner connected to it, as it writes it (RunnerStore.connected). */
 export interface RunnerPresence {
@@ -71,8 +71,8 @@ export interface RunnerStore {
    * `online` keeps none); the row after it, or undefined (nothing written) for an unknown id.
    */
   setMode(id: string, mode: RunnerMode, note?: string): Promise<StoredRunner | undefined>;
-  /** The runners whose mode is not `online`, by id (the few an operator has set aside). */
-  modes(): Promise<Map<string, RunnerMode>>;
+  /** The runners whose mode is not `online`, by id (the few an operator has set aside), with their notes. */
+  modes(): Promise<Map<string, OperatorMode>>;
   /** Every runner written and not pruned or removed since, in the order they were first written. */
   list(): Promise<StoredRunner[]>;
   /**
@@ -82,4 +82,18 @@ export interface RunnerStore {
   prune(seenBefore: number): Promise<number>;
   /** Deletes one runner's row; false when there was none. */
   remove(id: string): Promise<boolean>;
+}
+
+/** A row of the stores' query for `modes()`. */
+export interface ModeRow {
+  readonly id: string;
+  readonly mode: RunnerMode;
+  readonly mode_note: string | null;
+}
+
+/** `modes()`'s answer, from its query's rows. */
+export function operatorModes(rows: readonly ModeRow[]): Map<string, OperatorMode> {
+  return new Map(
+    rows.map(({ id, mode, mode_note: note }) => [id, note === null ? { mode } : { mode, note }]),
+  );
 }

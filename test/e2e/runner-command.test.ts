@@ -504,6 +504,12 @@ describe('valkyrie runner', () => {
     await until(() => out.stdout().includes('mode: online'), 'the resume line');
     expect(f.plane.setRunnerMode('rnr_cli', 'draining')).toBe(true);
     await until(() => out.stdout().split('mode: draining').length === 3, 'the second mode line');
+    // A note alone changes what it is told; quoted, so that a control character in it prints escaped.
+    expect(f.plane.setRunnerMode('rnr_cli', 'draining', 'operator', 'disk "sdb" \u001b[31mfailing')).toBe(
+      true,
+    );
+    await until(() => out.stdout().includes("operator's note"), 'the note line');
+    const noted = `${drained.trimEnd()}; the operator's note: "disk \\"sdb\\" \\u001b[31mfailing"`;
     expect(
       out
         .stdout()
@@ -513,17 +519,18 @@ describe('valkyrie runner', () => {
       drained.trimEnd(),
       'valkyrie runner: mode: online (resumed by an operator: it takes jobs again)',
       drained.trimEnd(),
+      noted,
     ]);
     first.kill('SIGTERM');
     expect((await done).code).toBe(0);
 
-    // Started again, it is told the mode it is in at once.
+    // Started again, it is told the mode it is in, with its note, at once.
     const again = start(args);
     const againOut = output(again);
     const againDone = collect(again);
     await until(() => againOut.stdout().includes('mode: draining'), 'the mode line at connect');
     expect(againOut.stdout()).toMatch(
-      new RegExp(`connected to .*\\n${drained.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+      new RegExp(`connected to .*\\n${noted.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n$`),
     );
     again.kill('SIGTERM');
     expect((await againDone).code).toBe(0);

@@ -85,7 +85,7 @@ describe('RunnerRegistry', () => {
   });
 
   it("tells a runner that asked for them its operator's mode changes, and none it did not ask for or the server's own", async () => {
-    const registry = new RunnerRegistry((id) => (id === 'rnr_told' ? 'draining' : undefined));
+    const registry = new RunnerRegistry((id) => (id === 'rnr_told' ? { mode: 'draining' } : undefined));
     const told = connect(registry, 'rnr_told', true);
     const silent = connect(registry, 'rnr_silent');
     expect(registry.registered(told)).toEqual({
@@ -106,5 +106,33 @@ describe('RunnerRegistry', () => {
     await delivered();
     expect(told.received).toEqual([{ type: 'mode', mode: 'online' }]);
     expect(silent.received).toEqual([]);
+  });
+
+  it("tells the operator's note with the mode, at register and when only the note changes; online drops it", async () => {
+    const stored = { mode: 'maintenance', note: 'disk swap until 14:00' } as const;
+    const registry = new RunnerRegistry((id) => (id === 'rnr_noted' ? stored : undefined));
+    const noted = connect(registry, 'rnr_noted', true);
+    expect(registry.registered(noted)).toEqual({
+      type: 'registered',
+      runnerId: 'rnr_noted',
+      mode: 'maintenance',
+      note: 'disk swap until 14:00',
+      logStored: true,
+    });
+    registry.setMode('rnr_noted', 'maintenance', true, 'disk swap until 14:00');
+    registry.setMode('rnr_noted', 'maintenance', true, 'until 16:00 now');
+    registry.setMode('rnr_noted', 'draining', true);
+    registry.setMode('rnr_noted', 'online', true, 'ignored');
+    await delivered();
+    expect(noted.received).toEqual([
+      { type: 'mode', mode: 'maintenance', note: 'until 16:00 now' },
+      { type: 'mode', mode: 'draining' },
+      { type: 'mode', mode: 'online' },
+    ]);
+    expect(registry.registered(noted)).toEqual({
+      type: 'registered',
+      runnerId: 'rnr_noted',
+      logStored: true,
+    });
   });
 });

@@ -123,6 +123,8 @@ export async function connectScriptedRunner(
 ): Promise<{
   transport: NetworkTransport<RunnerMessage, ControlMessage>;
   leases(count: number): Promise<Lease[]>;
+  /** The `registered` and `mode` messages it got, in order (it asks for `mode` messages). */
+  readonly modes: ControlMessage[];
 }> {
   const connected = await connectWebSocket<RunnerMessage, ControlMessage>({
     url: `${serverUrl.replace(/^http/, 'ws')}/api/v1/runner/ws`,
@@ -132,8 +134,10 @@ export async function connectScriptedRunner(
   if (connected.kind !== 'connected') throw new Error(`runner could not connect: ${connected.reason}`);
   const transport = connected.transport;
   const leases: Lease[] = [];
+  const modes: ControlMessage[] = [];
   let waiting: (() => void) | undefined;
   transport.onMessage((message) => {
+    if (message.type === 'registered' || message.type === 'mode') modes.push(message);
     if (message.type === 'offer') transport.send({ type: 'accept', jobId: message.jobId });
     if (message.type === 'lease') {
       leases.push(message);
@@ -144,9 +148,11 @@ export async function connectScriptedRunner(
     type: 'register',
     version: 1,
     runner: { name: 'scripted', labels: [...labels], capacity },
+    modeMessages: true,
   });
   return {
     transport,
+    modes,
     async leases(count) {
       while (leases.length < count) await new Promise<void>((resolve) => (waiting = resolve));
       return leases;

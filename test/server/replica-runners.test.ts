@@ -39,12 +39,16 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     expect(onA?.replica).toEqual(expect.any(String));
     const id = onA?.id ?? '';
 
-    const drained = await b.request('POST', `/api/v1/runners/${id}/drain`);
+    const drained = await b.request('POST', `/api/v1/runners/${id}/drain`, { body: { note: 'retiring' } });
     expect(drained).toMatchObject({
       status: 200,
-      body: { runner: { id, mode: 'draining', connected: true } },
+      body: { runner: { id, mode: 'draining', modeNote: 'retiring', connected: true } },
     });
     await until(a, (runners) => runners[0]?.mode === 'draining');
+    // Replica a applies it at its next poll, and tells the runner, note and all.
+    await expect
+      .poll(() => runner.modes.at(-1))
+      .toEqual({ type: 'mode', mode: 'draining', note: 'retiring' });
     await a.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const leased = runner.leases(1);
     expect(await leasedWithin300(leased, 'held back')).toBe('held back');
@@ -84,7 +88,10 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
     const first = await connectScriptedRunner(a.server.url, secret, 1);
     const [listed] = await until(a, (runners) => runners.length === 1);
     const id = listed?.id ?? '';
-    expect(await a.request('POST', `/api/v1/runners/${id}/maintenance`)).toMatchObject({ status: 200 });
+    const note = 'moving racks';
+    expect(await a.request('POST', `/api/v1/runners/${id}/maintenance`, { body: { note } })).toMatchObject({
+      status: 200,
+    });
     first.transport.close();
     // A job waits on replica b; the runner, in maintenance, must not get it when it connects there.
     await b.request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
@@ -95,7 +102,8 @@ function runnerScenarios(name: string, openStores: OpenReplicaStores): void {
       a,
       (runners) => runners[0]?.connected === true && runners[0].replica !== listed?.replica,
     );
-    expect(moved).toMatchObject({ id, mode: 'maintenance' });
+    expect(moved).toMatchObject({ id, mode: 'maintenance', modeNote: note });
+    expect(second.modes[0]).toMatchObject({ type: 'registered', mode: 'maintenance', note });
     expect(await a.request('POST', `/api/v1/runners/${id}/resume`)).toMatchObject({ status: 200 });
     expect(await leased).toHaveLength(1);
     second.transport.close();

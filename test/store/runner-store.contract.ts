@@ -125,12 +125,12 @@ export function runnerStoreContract(make: StoresFactory): void {
       await runners().setMode('rnr_2', 'maintenance');
       expect(await runners().modes()).toEqual(
         new Map([
-          ['rnr_1', 'draining'],
-          ['rnr_2', 'maintenance'],
+          ['rnr_1', { mode: 'draining' }],
+          ['rnr_2', { mode: 'maintenance' }],
         ]),
       );
       expect(await runners().setMode('rnr_1', 'online')).toMatchObject({ mode: 'online', connected: true });
-      expect(await runners().modes()).toEqual(new Map([['rnr_2', 'maintenance']]));
+      expect(await runners().modes()).toEqual(new Map([['rnr_2', { mode: 'maintenance' }]]));
     });
 
     it("keeps the operator's note with the mode it came with: replaced by the next, gone when online", async () => {
@@ -141,7 +141,12 @@ export function runnerStoreContract(make: StoresFactory): void {
       });
       await runners().connected('replica-b', [presence({ running: 1 })], 200);
       expect((await runners().list())[0]?.modeNote).toBe('disk swap until 14:00');
+      // Every replica reads it with the mode, to tell the runner wherever it connects.
+      expect(await runners().modes()).toEqual(
+        new Map([['rnr_1', { mode: 'maintenance', note: 'disk swap until 14:00' }]]),
+      );
       expect(await runners().setMode('rnr_1', 'draining')).not.toHaveProperty('modeNote');
+      expect(await runners().modes()).toEqual(new Map([['rnr_1', { mode: 'draining' }]]));
       await runners().setMode('rnr_1', 'draining', 'retiring');
       expect(await runners().setMode('rnr_1', 'online', 'ignored when online')).not.toHaveProperty(
         'modeNote',
@@ -153,7 +158,7 @@ export function runnerStoreContract(make: StoresFactory): void {
       const other = await stores.another();
       await runners().connected('replica-a', [presence()], 100);
       await other.runners.setMode('rnr_1', 'draining');
-      expect(await runners().modes()).toEqual(new Map([['rnr_1', 'draining']]));
+      expect(await runners().modes()).toEqual(new Map([['rnr_1', { mode: 'draining' }]]));
       expect(await other.runners.list()).toEqual([
         expect.objectContaining({ id: 'rnr_1', replica: 'replica-a', mode: 'draining' }),
       ]);

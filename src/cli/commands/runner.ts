@@ -316,7 +316,7 @@ async function serve(
     logLimit: settings.logLimit,
     hooks: settings.hooks,
     ...(capabilities === undefined ? {} : { capabilities }),
-    onMode: (mode) => say(modeLine(mode, credentials.runnerId)),
+    onMode: (mode, note) => say(modeLine(mode, credentials.runnerId, note)),
     onRunning: (running) => autoStop.running(running),
   });
   let closedByServer: CloseInfo | undefined;
@@ -448,9 +448,11 @@ function autoStopNote({ ephemeral, idleTimeoutMs }: RunnerSettings): string {
 }
 
 /** The operator's mode, when the server tells it at connect (not `online`) or as it changes. */
-function modeLine(mode: RunnerMode, runnerId: string): string {
+/** `note` is the server's to say: quoted as JSON, so that no character of it acts on the terminal. */
+function modeLine(mode: RunnerMode, runnerId: string, note: string | undefined): string {
   if (mode === 'online') return 'mode: online (resumed by an operator: it takes jobs again)';
-  return `mode: ${mode} (set by an operator: it takes no new jobs; valkyrie runners resume ${runnerId} to take jobs again)`;
+  const why = note === undefined ? '' : `; the operator's note: ${JSON.stringify(note)}`;
+  return `mode: ${mode} (set by an operator: it takes no new jobs; valkyrie runners resume ${runnerId} to take jobs again)${why}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -1,5 +1,11 @@
-import type { RunnerMode } from '../../core/runner-mode.js';
-import type { RunnerPresence, RunnerStore, StoredRunner } from '../runners.js';
+import type { OperatorMode, RunnerMode } from '../../core/runner-mode.js';
+import {
+  type ModeRow,
+  operatorModes,
+  type RunnerPresence,
+  type RunnerStore,
+  type StoredRunner,
+} from '../runners.js';
 import { millis, type Writable } from './columns.js';
 import type { PostgresDatabase, Statement } from './database.js';
 
@@ -55,7 +61,7 @@ const statements = {
     name: 'vk_runner_set_mode',
     text: `UPDATE runners SET mode = $1, mode_note = $3 WHERE id = $2 RETURNING ${columns}`,
   },
-  modes: { name: 'vk_runner_modes', text: "SELECT id, mode FROM runners WHERE mode <> 'online'" },
+  modes: { name: 'vk_runner_modes', text: "SELECT id, mode, mode_note FROM runners WHERE mode <> 'online'" },
   all: { name: 'vk_list_runners', text: `SELECT ${columns} FROM runners ORDER BY first_seen_at, id` },
   prune: { name: 'vk_prune_runners', text: 'DELETE FROM runners WHERE last_seen_at < $1' },
   remove: { name: 'vk_remove_runner', text: 'DELETE FROM runners WHERE id = $1' },
@@ -117,10 +123,10 @@ export class PostgresRunnerStore implements RunnerStore {
     });
   }
 
-  modes(): Promise<Map<string, RunnerMode>> {
+  modes(): Promise<Map<string, OperatorMode>> {
     return this.#db.read('read runner modes', async (query) => {
-      const { rows } = await query<{ id: string; mode: RunnerMode }>(statements.modes, []);
-      return new Map(rows.map((row) => [row.id, row.mode]));
+      const { rows } = await query<ModeRow>(statements.modes, []);
+      return operatorModes(rows);
     });
   }
 

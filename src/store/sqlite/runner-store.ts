@@ -1,6 +1,12 @@
 import type Database from 'better-sqlite3';
-import type { RunnerMode } from '../../core/runner-mode.js';
-import type { RunnerPresence, RunnerStore, StoredRunner } from '../runners.js';
+import type { OperatorMode, RunnerMode } from '../../core/runner-mode.js';
+import {
+  type ModeRow,
+  operatorModes,
+  type RunnerPresence,
+  type RunnerStore,
+  type StoredRunner,
+} from '../runners.js';
 import { nullable, type Writable } from './columns.js';
 import type { GroupCommit } from './group-commit.js';
 
@@ -78,9 +84,7 @@ export class SqliteRunnerStore implements RunnerStore {
       'UPDATE runners SET mode = ?, mode_note = ? WHERE id = ?',
     );
     this.#find = db.prepare<[string], RunnerRow>(`SELECT ${columns} FROM runners WHERE id = ?`);
-    this.#modes = db.prepare<[], { id: string; mode: RunnerMode }>(
-      "SELECT id, mode FROM runners WHERE mode <> 'online'",
-    );
+    this.#modes = db.prepare<[], ModeRow>("SELECT id, mode, mode_note FROM runners WHERE mode <> 'online'");
     this.#all = db.prepare<[], RunnerRow>(`SELECT ${columns} FROM runners ORDER BY first_seen_at, id`);
     this.#prune = db.prepare<[number]>('DELETE FROM runners WHERE last_seen_at < ?');
     this.#remove = db.prepare<[string]>('DELETE FROM runners WHERE id = ?');
@@ -132,11 +136,8 @@ export class SqliteRunnerStore implements RunnerStore {
     });
   }
 
-  modes(): Promise<Map<string, RunnerMode>> {
-    return this.commits.read(
-      'read runner modes',
-      () => new Map(this.#modes.all().map((row) => [row.id, row.mode])),
-    );
+  modes(): Promise<Map<string, OperatorMode>> {
+    return this.commits.read('read runner modes', () => operatorModes(this.#modes.all()));
   }
 
   list(): Promise<StoredRunner[]> {
