@@ -3,6 +3,7 @@ import { ValkyrieError } from '../core/errors.js';
 import type { RunStatus } from '../core/outcome.js';
 import type { RunEvent } from '../engine/events.js';
 import { ExitCode } from './exit-codes.js';
+import { FollowSignals } from './follow-signals.js';
 import { followBackoff, followRunEvents } from './run-event-follower.js';
 import type { ServerClient } from './server-client.js';
 import { BufferedOutput } from './views/buffered-output.js';
@@ -15,7 +16,8 @@ export const defaultReconnectTimeoutMs = 120_000;
  * Renders a server run's events with the views of `valkyrie run` until it completes, and returns
  * `valkyrie run`'s exit code for it: 0 succeeded, 1 failed, 130 cancelled. Ctrl-C (or SIGTERM) asks
  * the server to cancel the run and keeps following until it completes, then exits 130 (143); a
- * second one stops following at once. A stream that drops before `run.completed` is reconnected
+ * second one stops following at once. `signals`: listened to since before the run was started, when
+ * the caller started it (FollowSignals); closed here. A stream that drops before `run.completed` is reconnected
  * (run-event-follower.ts) for up to `reconnectTimeoutMs` (default 2 minutes), then
  * VK_SERVER_UNREACHABLE (the run goes on on the server).
  */
@@ -29,16 +31,12 @@ export async function followRun(
     /** The command following, named in the cancel's recorded reason: `valkyrie submit --follow`. */
     readonly command: string;
   },
+  signals: FollowSignals = FollowSignals.listen(),
 ): Promise<number> {
   const out = new BufferedOutput(process.stdout);
   const view = createView(options, out);
-  const stop = new AbortController();
-  let interrupts = 0;
-  let terminated = false;
   let cancelling: Promise<void> | undefined;
-  const interrupt = (signal: 'SIGINT' | 'SIGTERM') => {
-    interrupts++;
-    if (interrupts > 1) return stop.abort();
+  signals.onFirst((signal) => {
     process.stderr.write(`\nAsking the server to cancel run ${runId} (Ctrl-C again to stop following)…\n`);
     // Recorded with the cancelled jobs: what `valkyrie show` says rather than a generic cancel request.
     const reason = `${options.command} received ${signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : 'SIGTERM'}`;
@@ -46,28 +44,20 @@ export async function followRun(
       () => undefined,
       (error: unknown) => {
         process.stderr.write(`valkyrie: could not cancel run ${runId}: ${messageOf(error)}\n`);
-        stop.abort();
+        signals.stopFollowing();
       },
     );
-  };
-  const onSigint = () => interrupt('SIGINT');
-  const onSigterm = () => {
-    terminated = true;
-    interrupt('SIGTERM');
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  });
   let completed: RunCompleted | undefined;
   try {
-    completed = await showRunEvents(client, runId, stop.signal, (event) => view.onEvent(event), options);
+    completed = await showRunEvents(client, runId, signals.stop, (event) => view.onEvent(event), options);
   } finally {
     await cancelling;
     view.close();
     out.flush();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
+    signals.close();
   }
-  if (interrupts > 0) return terminated ? ExitCode.terminated : ExitCode.interrupted;
+  if (signals.interrupted) return signals.exitCode;
   return runExitCode(completed?.status ?? 'cancelled');
 }
 

@@ -33,6 +33,8 @@ export class FakeApiServer {
   runAnswer?: { readonly status: number; readonly body: Record<string, unknown> };
   /** The next this many run requests are answered 503 VK_SHUTTING_DOWN (Retry-After: 1), as a restarting server does. */
   shuttingDownFor = 0;
+  /** Awaited before a run request is answered: what happens while the client waits for its run. */
+  beforeRunAnswer?: () => Promise<void>;
   private readonly server: Server;
   private readonly keys = new Map<string, string>();
   private readonly openStreams = new Map<string, ServerResponse>();
@@ -93,7 +95,12 @@ export class FakeApiServer {
       response.setHeader('retry-after', '1');
       return json(response, 503, { code: 'VK_SHUTTING_DOWN', message: 'the server is shutting down' });
     }
-    if (request.url === '/api/v1/runs' && request.method === 'POST') return this.createRun(request, response);
+    if (request.url === '/api/v1/runs' && request.method === 'POST') {
+      const before = this.beforeRunAnswer;
+      if (before === undefined) return this.createRun(request, response);
+      void before().then(() => this.createRun(request, response));
+      return 'sent';
+    }
     const cancel = /^\/api\/v1\/runs\/([^/]+)\/cancel$/.exec(request.url)?.[1];
     if (cancel && request.method === 'POST') {
       json(response, 202, { run: run(cancel, 'cancelled') });

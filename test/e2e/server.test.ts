@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ShellExecutor } from '../../src/executors/shell/index.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
@@ -226,5 +227,30 @@ describe('valkyrie server', () => {
     });
     // One short of the least is refused as well; 16 (test/server/helpers.ts's) starts.
     expect(await start('fifteen-chars-x')).toMatchObject({ code: 2 });
+  });
+
+  it('drains on a SIGTERM sent the moment it says it is listening', async () => {
+    // The harshest supervisor: the signal arrives within the write of the line itself (a preload makes
+    // the process send it to itself there). Before the line, the server's listeners must be in, or
+    // the default action kills it undrained (as a test once saw on a loaded machine).
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const preload = workspace.write(
+      'sigterm-on-listening.mjs',
+      `const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = (chunk, ...rest) => {
+  const written = write(chunk, ...rest);
+  if (String(chunk).includes('listening on')) process.kill(process.pid, 'SIGTERM');
+  return written;
+};
+`,
+    );
+    const exit = await workspace.run(['server', '--port', '0', '--data-dir', '.valkyrie/server'], {
+      NODE_OPTIONS: `--import ${pathToFileURL(preload).href}`,
+      VALKYRIE_ADMIN_TOKEN: 'vkt-e2e-sigterm-at-ready-0123456789',
+    });
+    expect(exit).toMatchObject({ signal: null, code: 0 });
+    expect(exit.stdout).toMatch(/^valkyrie server listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+    expect(exit.stderr).toContain('SIGTERM: shutting down; draining for up to 10s');
   });
 });

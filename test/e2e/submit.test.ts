@@ -312,6 +312,24 @@ describe('valkyrie submit', () => {
     expect(result.code).toBe(130);
   });
 
+  it('cancels the run of a Ctrl-C that came while the request creating it was out, once the server answers', async () => {
+    server.script = { events: failedRun.slice(0, 5), hold: true };
+    const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: 'tok',
+    });
+    server.beforeRunAnswer = async () => {
+      child.kill('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    };
+    const result = await collect(child);
+    expect(result).toMatchObject({ code: 130, signal: null });
+    expect(server.calls()).toContain('POST /api/v1/runs/run-1/cancel');
+    expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGINT (Ctrl-C)' });
+    expect(result.stderr).toContain('Asking the server to cancel run run-1');
+    expect(result.stdout).toContain('Run cancelled');
+  });
+
   it('asks the server to cancel the run on SIGTERM too, saying so in the reason it records, then exits 143', async () => {
     server.script = { events: failedRun.slice(0, 5), hold: true };
     const child = ws.start(['submit', 'ci.yml', '--follow', '--no-bundle'], {

@@ -1,6 +1,7 @@
 import { ApiClient, type ApiClientFlags, ApiRequestError } from '../api-client.js';
 import { ExitCode } from '../exit-codes.js';
 import { followRun } from '../follow-run.js';
+import { FollowSignals } from '../follow-signals.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 
@@ -19,12 +20,14 @@ export interface ServerRerunOptions extends ApiClientFlags {
  */
 export async function serverRerunCommand(id: string, options: ServerRerunOptions): Promise<number> {
   const client = new ServerClient(ApiClient.fromFlags(options));
+  // From the request on: a signal while it is out cancels the re-run it starts (FollowSignals).
+  const signals = options.follow ? FollowSignals.listen() : undefined;
   try {
     await client.rerunRun(id, options.secrets);
     process.stderr.write(`Re-running the failed jobs of run ${id} on ${client.origin}.\n`);
-    return options.follow
-      ? await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' })
-      : ExitCode.succeeded;
+    return signals === undefined
+      ? ExitCode.succeeded
+      : await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' }, signals);
   } catch (error) {
     if (error instanceof ApiRequestError && error.body.path === 'body.secrets') {
       process.stderr.write(`valkyrie: ${missingSecretsMessage(id, error)}\n`);
@@ -33,6 +36,8 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
     const code = reportServerFailure(error);
     if (code === undefined) throw error;
     return code;
+  } finally {
+    signals?.close();
   }
 }
 

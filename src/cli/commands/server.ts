@@ -78,8 +78,12 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
       `Created the first admin token; it is shown this once (set VALKYRIE_ADMIN_TOKEN to choose your own):\n${server.generatedAdminToken}\n`,
     );
   }
+  // Signals are taken before the line that says the server is ready: a supervisor (or a test) that
+  // sends SIGTERM as soon as it reads the line could otherwise kill it unhandled, undrained, when this
+  // process is preempted between the write and the listeners (seen on a loaded 2-core machine).
+  const stopped = untilStopped(server, options.drainTimeout);
   process.stdout.write(`valkyrie server listening on ${server.url}\n`);
-  return await untilStopped(server, options.drainTimeout);
+  return await stopped;
 }
 
 /**

@@ -12,6 +12,7 @@ import { chooseEvent } from '../../workflow/triggers.js';
 import { ApiClient, serverBaseUrl } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
+import { FollowSignals } from '../follow-signals.js';
 import { gitWorkTreeTop } from '../git-work-tree.js';
 import { selectedWorkflow } from '../job-option.js';
 import { newRunSecrets } from '../key-values.js';
@@ -114,6 +115,7 @@ export async function submitCommand(
   warnIfCleartext(server);
 
   if (options.bundle !== false && options.workspace === undefined) warnIfSubdirectory(workspace);
+  let signals: FollowSignals | undefined;
   try {
     // Read before the bundle is made and uploaded, which may take minutes: a commit meanwhile would
     // give the run another sha than the bundle's .git, made right after this.
@@ -122,6 +124,8 @@ export async function submitCommand(
       options.bundle === false
         ? undefined
         : await uploadWorkspace(client, workspace, maxBytes, options.gitDir !== false);
+    // From the request that starts the run on: a signal while it is out cancels the run it starts.
+    signals = options.follow ? FollowSignals.listen() : undefined;
     const { run, created } = await createRunWithGit(
       client,
       {
@@ -144,18 +148,21 @@ export async function submitCommand(
     report(run, created, bundle, options, client.origin);
     // --follow tells it from the run's events.
     if (!options.follow) warnWaiting(run);
-    if (options.follow)
-      return await followRun(client, run.id, {
-        ...options,
-        reconnectTimeoutMs,
-        command: 'valkyrie submit --follow',
-      });
+    if (signals !== undefined)
+      return await followRun(
+        client,
+        run.id,
+        { ...options, reconnectTimeoutMs, command: 'valkyrie submit --follow' },
+        signals,
+      );
     if (created || run.status === 'succeeded' || !isFinished(run.status)) return ExitCode.succeeded;
     return ExitCode.jobFailed;
   } catch (error) {
     const code = reportServerFailure(error, { path, source: parsed.source });
     if (code === undefined) throw error;
     return code;
+  } finally {
+    signals?.close();
   }
 }
 
