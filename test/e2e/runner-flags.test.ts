@@ -173,8 +173,11 @@ jobs:
       - run: sleep 3; date +%s%3N >> ${marker}
 `,
     );
-    const runner = await startRunner('idle-job', 'idle-job', ['--idle-timeout', '2s']);
+    // Submitted first, the job waits for the runner, which is offered it as it connects: a runner
+    // started first could idle out while a loaded machine is still submitting.
     const follow = submit(file);
+    await waitFor(() => follow.stderr().includes('Submitted run'), 30_000, 'the run to be submitted');
+    const runner = await startRunner('idle-job', 'idle-job', ['--idle-timeout', '2s']);
     const result = await follow.done;
     expect(result.code, result.stderr).toBe(0);
     expect(runner.child.exitCode).toBeNull();
