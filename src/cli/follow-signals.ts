@@ -8,7 +8,8 @@ export type FollowSignal = 'SIGINT' | 'SIGTERM';
  * request is out is kept, and told to the follower (`onFirst`) once the run exists, so that the run is
  * cancelled rather than left running unwatched by a process the signal killed, as it was before any
  * listener. The first signal is the follower's to act on (it asks the server to cancel the run); a
- * second stops following at once (`stop`).
+ * second stops following at once (`stop`). A second one before there is a follower (the server is slow
+ * to answer, or restarting) ends the process by that signal, as it would have without listeners.
  */
 export class FollowSignals {
   readonly #stop = new AbortController();
@@ -62,11 +63,20 @@ export class FollowSignals {
   #take(signal: FollowSignal): void {
     this.#count++;
     if (signal === 'SIGTERM') this.#terminated = true;
+    if (this.#count > 1 && this.#onFirst === undefined) {
+      this.close();
+      process.kill(process.pid, signal);
+      return;
+    }
     if (this.#count > 1) {
       this.#stop.abort();
       return;
     }
     this.#first = signal;
-    this.#onFirst?.(signal);
+    if (this.#onFirst !== undefined) this.#onFirst(signal);
+    else
+      process.stderr.write(
+        `\n${signal}: the run is cancelled as soon as the server has started it (${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to stop at once)\n`,
+      );
   }
 }

@@ -7,6 +7,8 @@ import { unpackBundle } from '../../src/bundle/unpack.js';
 import { readTree } from '../bundle/tree.js';
 import { collect, events, Workspace } from './cli.js';
 import { FakeApiServer } from './fake-api-server.js';
+import { startProcess } from './fleet-processes.js';
+import { waitFor } from './process-state.js';
 
 const workflow = `name: ci
 jobs:
@@ -326,8 +328,32 @@ describe('valkyrie submit', () => {
     expect(result).toMatchObject({ code: 130, signal: null });
     expect(server.calls()).toContain('POST /api/v1/runs/run-1/cancel');
     expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGINT (Ctrl-C)' });
+    expect(result.stderr).toContain(
+      'SIGINT: the run is cancelled as soon as the server has started it (Ctrl-C again to stop at once)',
+    );
     expect(result.stderr).toContain('Asking the server to cancel run run-1');
     expect(result.stdout).toContain('Run cancelled');
+  });
+
+  it('stops at once at a second Ctrl-C while the server has not answered the request creating the run', async () => {
+    const submitting = startProcess(ws, ['submit', 'ci.yml', '--follow', '--no-bundle'], {
+      VALKYRIE_SERVER: server.url,
+      VALKYRIE_TOKEN: 'tok',
+    });
+    let answer: () => void = () => undefined;
+    server.beforeRunAnswer = async () => {
+      submitting.child.kill('SIGINT');
+      await waitFor(() => submitting.stderr().includes('again to stop at once'), 10_000, 'the first line');
+      submitting.child.kill('SIGINT');
+      // The server never answers while it runs: it stops without waiting for it.
+      await new Promise<void>((resolve) => {
+        answer = resolve;
+      });
+    };
+    const result = await submitting.done;
+    answer();
+    expect(result).toMatchObject({ code: null, signal: 'SIGINT' });
+    expect(server.calls()).not.toContain('POST /api/v1/runs/run-1/cancel');
   });
 
   it('asks the server to cancel the run on SIGTERM too, saying so in the reason it records, then exits 143', async () => {
