@@ -1,8 +1,9 @@
 // Simulated runners for the fleet suite, in their own process (forked with an IPC channel), so the
 // server being measured shares its event loop with nothing else. Each runner is one real WebSocket
 // connection (dist/protocol's connector: the real frame encoding, and every control message checked
-// against its schema) that sends `register` and then answers every offer with `accept` and every
-// lease with `job.completed` at once: no shell, no steps. The parent sends one `start` message:
+// against its schema) that sends `register` (asking, as `valkyrie runner` does, for `completions.stored`)
+// and then answers every offer with `accept` and every lease with `job.completed` at once: no shell,
+// no steps. The parent sends one `start` message:
 //
 //   { wsUrl, count, capacity, specialEvery?, apiUrl?, registrationToken?, reportOffers?, expectOffers? }
 //
@@ -108,6 +109,7 @@ async function start(options) {
           });
           return;
         case 'cancel':
+        case 'completions.stored':
           return;
         default:
           throw new Error(`runner ${i} got an unexpected ${message.type}: ${JSON.stringify(message)}`);
@@ -118,6 +120,8 @@ async function start(options) {
       type: 'register',
       version: 1,
       runner: { name: `sim-${i}`, labels: special ? ['linux', 'bench-special'] : ['linux'], capacity },
+      // As `valkyrie runner` does: the server acknowledges its completions once stored.
+      completionsStored: true,
     });
   });
   await ready;

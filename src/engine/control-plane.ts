@@ -8,6 +8,7 @@ import type { Workflow } from '../workflow/model.js';
 import { plannedJobCount } from '../workflow/planned-jobs.js';
 import { type ActiveRun, ActiveRuns, type RunHandle, type RunRequest } from './active-run.js';
 import { jobsRunBy } from './attempt-runners.js';
+import { CompletionAcks } from './completion-acks.js';
 import {
   type ContinueRunOptions,
   type ControlPlaneOptions,
@@ -53,6 +54,7 @@ export class ControlPlane {
   private readonly events = new RunEventListeners();
   private readonly writes: StoreWrites;
   private readonly records: JobRecords;
+  private readonly acks: CompletionAcks;
   private readonly jobs: JobLifecycle;
   private readonly runStart: RunStartPorts;
   private closing: Promise<void> | undefined;
@@ -97,11 +99,13 @@ export class ControlPlane {
           const leg = run?.coordinator.legById(jobId);
           if (run && leg?.status === 'running') this.records.systemLog(run.id, leg, text, this.now());
         },
+        completedAgain: (runner, jobId, fencingToken) => this.acks.addAgain(runner, jobId, fencingToken),
       },
     );
     this.reports = new LeaseReports(this.leases, this.dispatcher, stores, {
       runOf: (jobId) => this.runsByLeg.get(jobId),
       completed: (run, leg, message) => this.jobs.jobCompleted(run, leg, message),
+      acknowledge: (session, jobId, fencingToken) => this.acks.add(session, jobId, fencingToken),
       write: this.writeOp,
       emit: this.emitOp,
       reportNeverHeld: (report) => this.options.reportNeverHeld?.(report),
@@ -112,6 +116,7 @@ export class ControlPlane {
       // Any run driven here may have lost the write: each is given up (run-end.ts).
       failed: (error) => giveUpAll(this.active, this.runsByLeg, this.stopLeg('a store write failed'), error),
     });
+    this.acks = new CompletionAcks(this.writes);
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
       this.dispatcher.runnerAvailabilityFor(runsOn),
     );

@@ -39,6 +39,8 @@ export interface LeaseGuardHandlers {
    * happens for up to a lease TTL, though the runner is listed offline at once.
    */
   absence(jobId: string, text: string): void;
+  /** `runner` sent again the `job.completed` this process applied under `fencingToken`; it was ignored. */
+  completedAgain(runner: RunnerSession, jobId: string, fencingToken: number): void;
 }
 
 export interface LeaseGuardOptions {
@@ -184,7 +186,10 @@ export class LeaseGuard {
       this.refuse(runner, jobId, fencingToken, message.type, currentToken);
       return undefined;
     }
-    if (this.completed.get(jobId) === fencingToken) return undefined;
+    if (this.completed.get(jobId) === fencingToken) {
+      this.handlers.completedAgain(runner, jobId, fencingToken);
+      return undefined;
+    }
     this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
     this.refuse(runner, jobId, fencingToken, message.type, currentToken, message);
     return undefined;

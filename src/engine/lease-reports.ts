@@ -23,6 +23,8 @@ interface LeaseReportTarget {
    * cancelled after a `cancel` from here has that cancel's reason as its outcome's.
    */
   completed(run: ActiveRun, leg: Leg, message: JobCompleted): void;
+  /** `completed` took the end `session` sent of `jobId` under `fencingToken` (CompletionAcks.add). */
+  acknowledge(session: RunnerSession, jobId: string, fencingToken: number): void;
   write(operation: () => Promise<void>): void;
   emit(event: RunEvent): void;
   /** A runner's messages about jobs it never held (at most one report per runner a minute). */
@@ -119,6 +121,7 @@ export class LeaseReports {
           leg,
           cancelled ? { ...message, outcome: { kind: 'cancelled', reason: asked } } : message,
         );
+        this.target.acknowledge(session, jobId, message.fencingToken);
         break;
       }
     }

@@ -31,6 +31,8 @@ export interface RunnerSession {
   draining: boolean;
   /** Its `register` said it takes `mode` messages (an operator's mode change while it is connected). */
   modeMessages?: boolean;
+  /** Its `register` said it takes `completions.stored` messages (CompletionAcks). */
+  completionsStored?: boolean;
   closed: boolean;
   /** What startedOn made for its current registration. */
   startedOn?: StartedOn;
@@ -121,12 +123,18 @@ export class RunnerRegistry {
    */
   register(
     session: RunnerSession,
-    { runner: info, capabilities, modeMessages }: Extract<RunnerMessage, { type: 'register' }>,
+    {
+      runner: info,
+      capabilities,
+      modeMessages,
+      completionsStored,
+    }: Extract<RunnerMessage, { type: 'register' }>,
   ): RunnerSession | undefined {
     this.free.delete(session);
     this.connectedWith.clear();
     session.info = info;
     if (modeMessages) session.modeMessages = true;
+    if (completionsStored) session.completionsStored = true;
     session.labels = new Set(info.labels.map((label) => label.toLowerCase()));
     if (capabilities !== undefined) session.capabilities = capabilities;
     const record = this.records.get(session.runnerId);

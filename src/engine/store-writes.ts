@@ -55,6 +55,7 @@ export class StoreWrites {
   private logLines: LogLine[] = [];
   /** Writes handed to the store so far: `idle` tells by it whether a waiter started more. */
   private started = 0;
+  #failures = 0;
   private readonly flushOp = () => this.flushHeld();
 
   constructor(
@@ -62,6 +63,14 @@ export class StoreWrites {
     private readonly logs: Pick<LogStore, 'append'>,
     private readonly failures: WriteFailures = {},
   ) {}
+
+  /**
+   * How many writes have failed or been refused so far: unchanged from before a write until an
+   * afterAll waiter after it runs, that write landed.
+   */
+  get failedWrites(): number {
+    return this.#failures;
+  }
 
   write(operation: () => Promise<unknown>): void {
     this.flushHeld();
@@ -145,6 +154,7 @@ export class StoreWrites {
         if (batch.unsettled === 0) this.release();
       },
       failed: (error) => {
+        this.#failures++;
         try {
           if (isRunTakenOver(error)) this.failures.refused?.(error.runIds);
           else {

@@ -1,5 +1,5 @@
 import { backoffKinds } from '../core/retry-delay.js';
-import { type ControlMessage, maxJobIdLength, type RunnerMessage } from './messages.js';
+import { type ControlMessage, maxCompletionsStored, maxJobIdLength, type RunnerMessage } from './messages.js';
 import {
   isExpressionValue,
   isInt,
@@ -312,6 +312,9 @@ export function checkControlMessage(value: unknown): ControlMessage | undefined 
     case 'log.stored':
       valid = isNonNegativeInt(value.lines) && isUnderLease(value, 1);
       break;
+    case 'completions.stored':
+      valid = areCompletionRefs(value.jobs) && keyCount(value) === 2;
+      break;
     case 'registered': {
       // `mode` is rare (an operator's) and left to zod; `logStored` comes with every registered.
       const logStored = value.logStored;
@@ -326,4 +329,13 @@ export function checkControlMessage(value: unknown): ControlMessage | undefined 
       return undefined;
   }
   return valid ? (value as unknown as ControlMessage) : undefined;
+}
+
+/** `completions.stored`'s jobs: 1 to maxCompletionsStored of `{jobId, fencingToken}`. */
+function areCompletionRefs(value: unknown): boolean {
+  if (!Array.isArray(value) || value.length === 0 || value.length > maxCompletionsStored) return false;
+  for (const ref of value)
+    if (!isPlain(ref) || !isJobId(ref.jobId) || !isNonNegativeInt(ref.fencingToken) || keyCount(ref) !== 2)
+      return false;
+  return true;
 }

@@ -39,6 +39,15 @@ export interface ResumedLease {
   readonly completed?: boolean;
 }
 
+/** A job's end under one lease: what `completions.stored` acknowledges. */
+export interface CompletionRef {
+  readonly jobId: string;
+  readonly fencingToken: number;
+}
+
+/** A `completions.stored` carries at most this many: a few hundred KiB, well within a frame. */
+export const maxCompletionsStored = 1_000;
+
 /** What the runner's machine offers, detected at start and again every few minutes. */
 export interface RunnerCapabilities {
   /** `process.platform`, e.g. `linux`. */
@@ -137,6 +146,14 @@ export type ControlMessage =
       readonly fencingToken: number;
       readonly lines: number;
     }
+  /**
+   * The store holds these jobs' ends (the `job.completed` each runner sent under that fencing token),
+   * committed: the runner may forget them (it sends completions the control plane may not have again
+   * on every new session, and waits for them before it stops). Sent only to a runner whose `register`
+   * said `completionsStored: true`, for the completions of one turn together, at most
+   * `maxCompletionsStored` a message. A completion it never acknowledges stays in doubt, as without it.
+   */
+  | { readonly type: 'completions.stored'; readonly jobs: readonly CompletionRef[] }
   | {
       /** The control plane refused a message under a lease; nothing it carried was applied. */
       readonly type: 'error';
@@ -162,6 +179,8 @@ export type RunnerMessage =
       readonly capabilities?: RunnerCapabilities;
       /** The runner takes `mode` messages (added within version 1: an older server ignores it). */
       readonly modeMessages?: boolean;
+      /** The runner takes `completions.stored` messages (added within version 1: an older server ignores it). */
+      readonly completionsStored?: boolean;
     }
   /** Fresh capabilities, sent every few minutes. */
   | { readonly type: 'capabilities'; readonly capabilities: RunnerCapabilities }

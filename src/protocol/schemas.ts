@@ -8,6 +8,7 @@ import type { JobSpec } from './job-spec.js';
 import {
   type ControlMessage,
   type LogEntry,
+  maxCompletionsStored,
   maxJobIdLength,
   type ResumedLease,
   type RunnerCapabilities,
@@ -176,6 +177,10 @@ export const controlMessageSchemas = {
   }),
   cancel: z.object({ type: z.literal('cancel'), jobId, reason: z.string(), immediate: z.boolean() }),
   'log.stored': z.object({ type: z.literal('log.stored'), jobId, fencingToken, lines: nonNegativeInt }),
+  'completions.stored': z.object({
+    type: z.literal('completions.stored'),
+    jobs: z.array(z.object({ jobId, fencingToken })).min(1).max(maxCompletionsStored),
+  }),
   error: z.object({
     type: z.literal('error'),
     code: z.literal('VK_STALE_LEASE'),
@@ -195,6 +200,7 @@ export const runnerMessageSchemas = {
     resume: z.array(resumedLeaseSchema).optional(),
     capabilities: runnerCapabilitiesSchema.optional(),
     modeMessages: z.boolean().optional(),
+    completionsStored: z.boolean().optional(),
   }),
   capabilities: z.object({ type: z.literal('capabilities'), capabilities: runnerCapabilitiesSchema }),
   drain: z.object({ type: z.literal('drain'), reason: z.string() }),

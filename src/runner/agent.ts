@@ -268,6 +268,8 @@ export class RunnerAgent {
       ...(resume === undefined ? {} : { resume }),
       ...(capabilities === undefined ? {} : { capabilities }),
       ...(this.options.onMode === undefined ? {} : { modeMessages: true }),
+      // Only a runner that keeps its completions (its transport switches) has a use for the answers.
+      ...(this.options.switches === undefined ? {} : { completionsStored: true }),
     });
   }
 
@@ -315,6 +317,9 @@ export class RunnerAgent {
       case 'log.stored':
         this.reports.stored(message.jobId, message.fencingToken, message.lines);
         return;
+      case 'completions.stored':
+        for (const { jobId, fencingToken } of message.jobs) this.completions.settled(jobId, fencingToken);
+        return;
       case 'mode':
         this.modeIs(message.mode, message.note);
         return;
@@ -340,7 +345,7 @@ export class RunnerAgent {
         if (job?.fencingToken === message.fencingToken) job.cancel.abort(message.message);
         this.reports.refused(message.jobId, message.fencingToken);
         if (message.refused === 'job.completed')
-          this.completions.refused(message.jobId, message.fencingToken);
+          this.completions.settled(message.jobId, message.fencingToken);
       }
     }
   }

@@ -32,17 +32,19 @@ export interface CompletionsInDoubtOptions {
 /**
  * The completions a runner sent that the control plane may not have applied: a connection that drops
  * may lose what was handed to it, and a server killed while the runner was cut off never saw what the
- * runner held for it. The protocol has no acknowledgement of a completion, so one is kept until it has
- * been out on sessions that were up for its lease's TTL in all — by then that control plane applied
- * it, refused it (`refused`), or let its lease expire, and sending it again would change nothing — or
- * until the control plane refuses it, or the job is leased here again. Up-time counts only from when
- * it went out on a session until the server was last heard from on it (`heardAt`): not time with no
- * session up, nor time on a connection that was dead before its loss was noticed. It adds up across
- * sessions, so connections that keep dropping sooner than a TTL still let it go; and at most `limit`
- * are kept (the oldest goes first).
+ * runner held for it. So one is kept until the control plane says its store holds it
+ * (`completions.stored`) or refuses it (`settled`), or the job is leased here again; and, for a
+ * control plane that acknowledges nothing (older ones; a completion applied by a replica that took the
+ * run over), until it has been out on sessions that were up for its lease's TTL in all — by then that
+ * control plane applied it, refused it, or let its lease expire, and sending it again would change
+ * nothing. Up-time counts only from when it went out on a session until the server was last heard
+ * from on it (`heardAt`): not time with no session up, nor time on a connection that was dead before
+ * its loss was noticed. It adds up across sessions, so connections that keep dropping sooner than a
+ * TTL still let it go; and at most `limit` are kept (the oldest goes first).
  *
- * Lifecycle: `add` after each completion is sent; `lost` when the session goes down; `resend` when a
- * new one is up (what it returns goes out on it again).
+ * Lifecycle: `add` after each completion is sent; `settled` when the control plane stored or refused
+ * it; `lost` when the session goes down; `resend` when a new one is up (what it returns goes out on it
+ * again).
  */
 export class CompletionsInDoubt {
   /** In the order they were added. */
@@ -97,8 +99,11 @@ export class CompletionsInDoubt {
     return again;
   }
 
-  /** The control plane refused it (stale): it will never take it. */
-  refused(jobId: string, fencingToken: number): void {
+  /**
+   * The control plane's store holds it (`completions.stored`), or the control plane refused it
+   * (stale) and will never take it: either way, sending it again would change nothing.
+   */
+  settled(jobId: string, fencingToken: number): void {
     if (this.held.get(jobId)?.message.fencingToken === fencingToken) this.held.delete(jobId);
   }
 

@@ -96,13 +96,11 @@ jobs:
     expect(readFileSync(marker, 'utf8'), said).toBe('ran\n');
   });
 
-  // The session that carries the deregister is lost before the answer (the server stopped, then
-  // killed), while the completion of a job that ended moments before is in doubt: that paused the
-  // wait for the answer until a session came back. None did, and the runner waited forever, deaf to
-  // further signals (seen with a server and runner stopped together).
-  it('loses the session that carried its deregister: gives up within a lease TTL and 5 s, saying so', async () => {
-    const ttlMs = 3_000;
-    const { first, runner, api } = await fleet(ttlMs);
+  // A server and its runner stopped together (a machine shutting down) after the runner's job ended:
+  // the server said it stored the job's end (completions.stored), so the runner holds nothing for it
+  // and stops without waiting a lease TTL for a server that is not coming back.
+  it('stopped together with its server after its job ended: holds nothing, and stops without waiting a TTL', async () => {
+    const { first, runner, api } = await fleet(leaseTtlMs);
     const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
       workflow: 'name: quick\njobs:\n  a: { runs-on: held, steps: [{ run: echo quick }] }\n',
     });
@@ -111,8 +109,50 @@ jobs:
         ? true
         : undefined,
     );
-    // Stopped, the server answers nothing, and is not heard: the completion stays in doubt.
+    const startedAt = Date.now();
+    first.child.kill('SIGTERM');
+    runner.child.kill('SIGTERM');
+    const stopped = await orAfter(runner.done, leaseTtlMs, undefined);
+    const said = runner.stdout() + runner.stderr();
+    expect(stopped?.code, said).toBe(0);
+    // At most the deregistration's own wait for an answer (5 s), with time to spare on a loaded machine.
+    expect(Date.now() - startedAt, said).toBeLessThan(leaseTtlMs);
+    expect(said).not.toContain('may not have received');
+    expect(said).not.toContain('stopped without handing');
+  });
+
+  // The session that carries the deregister is lost before the answer (the server stopped, then
+  // killed), while the completion of a job that ended moments before is in doubt: that paused the
+  // wait for the answer until a session came back. None did, and the runner waited forever, deaf to
+  // further signals (seen with a server and runner stopped together).
+  it('loses the session that carried its deregister: gives up within a lease TTL and 5 s, saying so', async () => {
+    const ttlMs = 3_000;
+    const { ws, first, runner, api } = await fleet(ttlMs);
+    const gate = join(ws.dir, 'gate');
+    const finished = join(ws.dir, 'finished');
+    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+      workflow: `name: quick
+jobs:
+  a:
+    runs-on: held
+    steps:
+      - run: |
+          while [ ! -f ${gate} ]; do sleep 0.05; done
+          echo done > ${finished}
+`,
+    });
+    await until('the job to start', async () =>
+      (await api<{ run: RunView }>('GET', `/api/v1/runs/${run.id}`)).run.jobs[0]?.status === 'running'
+        ? true
+        : undefined,
+    );
+    // Stopped, the server answers nothing, and is not heard: the completion of the job that ends now
+    // is neither stored nor acknowledged, so it stays in doubt.
     first.child.kill('SIGSTOP');
+    writeFileSync(gate, '');
+    await until('the step to end', async () => (existsSync(finished) ? true : undefined));
+    // The step's process has ended; its job's end goes out to the stopped server in a moment.
+    await sleep(500);
     runner.child.kill('SIGTERM');
     await until('the runner to drain', async () =>
       runner.stdout().includes('draining:') ? true : undefined,

@@ -129,6 +129,26 @@ for (const [name, make, skip] of storeFactories) {
       expect(step?.outcome).toBeUndefined();
     });
 
+    it('tells the runner nothing of a completion whose write failed (completions.stored)', async () => {
+      const failing = failingWrites(stores(), {
+        updates: (updates) => updates.some(({ patch }) => patch.finishedAt !== undefined),
+      });
+      const plane = closing(new ControlPlane(failing.stores));
+      const runner = new ScriptedRunner(plane, accepting, { completionsStored: true });
+      const handle = await plane.startRun(oneJobWorkflow(), runRequest);
+      const rejected = handle.done.then(
+        () => 'resolved',
+        (error: unknown) => error,
+      );
+      runner.complete(await leaseOf(runner, 1));
+      expect(await rejected).toMatchObject({ code: 'VK_STORE_LOCKED' });
+      // Sent again (the runner cannot know): this process gave the run up and still says nothing.
+      runner.complete(await leaseOf(runner, 1));
+      await settle(20);
+      expect(failing.failed()).toBe(1);
+      expect(runner.of('completions.stored')).toEqual([]);
+    });
+
     it("does not store the run's end when a write made with it fails", async () => {
       const failing = failingWrites(stores(), {
         updates: (updates) => updates.some((u) => u.patch.status === 'succeeded'),

@@ -23,6 +23,8 @@ export class ScriptedRunner {
       resume?: ResumedLease[];
       /** Sent on the connection before `register`. */
       early?: RunnerMessage[];
+      /** Its `register` asks for `completions.stored`, as `valkyrie runner` does. */
+      completionsStored?: boolean;
     } = {},
   ) {
     const [control, runner] = inProcessPair<ControlMessage, RunnerMessage>();
@@ -39,7 +41,8 @@ export class ScriptedRunner {
     };
     for (const message of options.early ?? []) runner.send(message);
     const resume = options.resume === undefined ? {} : { resume: options.resume };
-    runner.send({ type: 'register', version: 1, runner: runnerInfo, ...resume });
+    const acks = options.completionsStored === true ? { completionsStored: true } : {};
+    runner.send({ type: 'register', version: 1, runner: runnerInfo, ...resume, ...acks });
   }
 
   send(message: RunnerMessage): void {

@@ -27,7 +27,7 @@ const runnerChecked = [
   'step.completed',
   'log',
 ];
-const controlChecked = ['offer', 'lease', 'cancel', 'registered', 'log.stored'];
+const controlChecked = ['offer', 'lease', 'cancel', 'registered', 'log.stored', 'completions.stored'];
 
 const sides = [
   { name: 'runner messages', check: checkRunnerMessage, schema: runnerMessageSchema, covered: runnerChecked },
@@ -246,6 +246,10 @@ const controlMessage = fc.oneof(
     'runnerId',
   ]),
   fc.record({ type: fc.constant('log.stored'), ...underLease, lines: nonNegativeInt }),
+  fc.record({
+    type: fc.constant('completions.stored'),
+    jobs: fc.array(fc.record(underLease), { minLength: 1, maxLength: 4 }),
+  }),
   fc.constant(controlSamples.error),
 );
 

@@ -81,6 +81,13 @@ export const controlSamples: Record<ControlMessage['type'], ControlMessage> = {
   lease: { type: 'lease', jobId: 'job-1', fencingToken: 7, ttlMs: 30_000, job: sampleJobSpec },
   cancel: { type: 'cancel', jobId: 'job-1', reason: 'user asked', immediate: false },
   'log.stored': { type: 'log.stored', jobId: 'job-1', fencingToken: 7, lines: 3 },
+  'completions.stored': {
+    type: 'completions.stored',
+    jobs: [
+      { jobId: 'job-1', fencingToken: 7 },
+      { jobId: 'job-2', fencingToken: 1 },
+    ],
+  },
   error: {
     type: 'error',
     code: 'VK_STALE_LEASE',

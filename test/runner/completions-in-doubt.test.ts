@@ -125,13 +125,13 @@ describe('CompletionsInDoubt', () => {
     expect(encodeFrame({ type: 'register', resume }).length).toBeLessThan(defaultMaxFrameBytes / 4);
   });
 
-  it('forgets one the control plane refused under its token, or whose job is leased again', () => {
+  it('forgets one the control plane stored or refused under its token, or whose job is leased again', () => {
     const held = new CompletionsInDoubt(new ManualClock());
     held.add(completion('a', 3), ttlMs, true);
     held.add(completion('b'), 2 * ttlMs, true);
-    held.refused('a', 2);
+    held.settled('a', 2);
     expect(held.size).toBe(2);
-    held.refused('a', 3);
+    held.settled('a', 3);
     expect(held.shortestTtlMs()).toBe(2 * ttlMs);
     held.forget('b');
     expect(held.size).toBe(0);

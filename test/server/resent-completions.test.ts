@@ -82,20 +82,49 @@ function receivedByNextServer(): { readonly messages: RunnerMessage[]; restore()
 }
 
 /**
+ * Until `restore`, the servers started tell their runners nothing in `completions.stored`: as a server
+ * killed after it stored a job's end but before its answer went out, which leaves the completion in
+ * doubt on the runner.
+ */
+function withoutCompletionAcks(): { restore(): void } {
+  const connect = ControlPlane.prototype.connect;
+  const spy = vi.spyOn(ControlPlane.prototype, 'connect').mockImplementation(function (
+    this: ControlPlane,
+    transport,
+    identity,
+  ) {
+    const send = transport.send.bind(transport);
+    transport.send = (message) => {
+      if (message.type !== 'completions.stored') send(message);
+    };
+    connect.call(this, transport, identity);
+  });
+  return { restore: () => spy.mockRestore() };
+}
+
+/**
  * The server a runner talks to restarts (or a load balancer moves the runner to another replica)
- * shortly after a job ended: the runner sends that job's completion again, since the old connection
- * may have lost it. The new process never saw the lease, but the store holds the job's end as that
+ * shortly after a job ended, before its answer that it stored the job's end went out: the runner sends
+ * that job's completion again, since the old connection may have lost it. The new process never saw the lease, but the store holds the job's end as that
  * completion reported it: the copy is taken quietly, not refused and kept as a stale write.
  */
 function resentCompletionScenarios(name: string, openStores: OpenReplicaStores): void {
   it(`${name}: a completion sent again reaches the restarted server and is taken quietly: no error, no stale write`, async () => {
-    const first = await startTestServer({ stores: await openStores() });
-    const secret = await credential(first.request, first.token);
-    const runner = await startAgent(first, secret);
-    const runId = await runOne(first);
-    const { id: jobId } = await jobOf(first, runId);
-    const port = portOf(first);
-    await first.server.destroy();
+    const unanswered = withoutCompletionAcks();
+    const { runner, runId, jobId, port } = await (async () => {
+      try {
+        const first = await startTestServer({ stores: await openStores() });
+        const secret = await credential(first.request, first.token);
+        const runner = await startAgent(first, secret);
+        const runId = await runOne(first);
+        const { id: jobId } = await jobOf(first, runId);
+        const port = portOf(first);
+        await first.server.destroy();
+        return { runner, runId, jobId, port };
+      } finally {
+        unanswered.restore();
+      }
+    })();
 
     const received = receivedByNextServer();
     const refused: ControlMessage[] = [];
