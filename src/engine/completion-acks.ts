@@ -5,12 +5,12 @@ import type { StoreWrites } from './store-writes.js';
 /**
  * Tells runners that the store holds the job ends they sent (`completions.stored`), so that one
  * does not keep a completion in doubt for a lease TTL and send it again on every new session, nor
- * wait for the control plane when it stops. The completions acknowledged in one turn go together,
- * once every write made by the end of that turn has settled and none failed since the first of them
- * was made (a failed write may have been theirs: then nothing is said, and the runner keeps them in
- * doubt as before). Only to
- * a session whose `register` asked for them (older runners refuse an unknown message), and only while
- * it is open: a runner on a new session sends what it kept again, and is answered there.
+ * wait for the control plane when it stops. The completions taken while the previous answer waited
+ * for its writes go together, once every write made by then has settled and none failed since the
+ * first of them was taken (a failed write may have been theirs: then nothing is said, and the runner
+ * keeps them in doubt as before). Only to a session whose `register` asked for them (older runners
+ * refuse an unknown message), and only while it is open: a runner on a new session sends what it
+ * kept again, and is answered there.
  */
 export class CompletionAcks {
   private pending = new Map<RunnerSession, CompletionRef[]>();

@@ -39,7 +39,10 @@ export interface LeaseGuardHandlers {
    * happens for up to a lease TTL, though the runner is listed offline at once.
    */
   absence(jobId: string, text: string): void;
-  /** `runner` sent again the `job.completed` this process applied under `fencingToken`; it was ignored. */
+  /**
+   * `runner` sent again the `job.completed` this process applied under `fencingToken` (not one of a
+   * run it had given up, `releaseUnapplied`); it was ignored.
+   */
   completedAgain(runner: RunnerSession, jobId: string, fencingToken: number): void;
 }
 
@@ -96,6 +99,11 @@ export class LeaseGuard {
   private readonly sweeper: LeaseSweeper<RunnerSession>;
   /** jobId → the token its last lease completed under, for the last jobs to complete. */
   private readonly completed = new RecentEntries<number>(rememberedCompletions, (token) => token);
+  /**
+   * Of those, jobId → token of the completions this process did not apply (their run was given up,
+   * `releaseUnapplied`): a copy is still ignored quietly, but not told to `completedAgain`.
+   */
+  private readonly unapplied = new RecentEntries<number>(rememberedCompletions, (token) => token);
   private readonly lost = new LostLeases(rememberedLosses);
   private readonly resumedChecks: ResumedJobChecks;
   /** Cancels sent for a lease, sent again to the session that resumes it. */
@@ -187,7 +195,8 @@ export class LeaseGuard {
       return undefined;
     }
     if (this.completed.get(jobId) === fencingToken) {
-      this.handlers.completedAgain(runner, jobId, fencingToken);
+      if (this.unapplied.get(jobId) !== fencingToken)
+        this.handlers.completedAgain(runner, jobId, fencingToken);
       return undefined;
     }
     this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
@@ -222,6 +231,12 @@ export class LeaseGuard {
   release(lease: Lease<RunnerSession>): void {
     this.table.release(lease);
     this.completed.set(lease.jobId, lease.fencingToken);
+  }
+
+  /** `release`, for a result that came in for a run this process gave up: nothing of it is stored here. */
+  releaseUnapplied(lease: Lease<RunnerSession>): void {
+    this.release(lease);
+    this.unapplied.set(lease.jobId, lease.fencingToken);
   }
 
   /**

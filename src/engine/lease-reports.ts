@@ -89,7 +89,7 @@ export class LeaseReports {
     if (!run || !leg) {
       // A run this process gave up (abandonRun): the runner's end of the job frees its slot, nothing more.
       if (message.type === 'job.completed') {
-        this.leases.release(lease);
+        this.leases.releaseUnapplied(lease);
         this.dispatcher.release(session, jobId);
       }
       return;

@@ -55,7 +55,7 @@ export class StoreWrites {
   private logLines: LogLine[] = [];
   /** Writes handed to the store so far: `idle` tells by it whether a waiter started more. */
   private started = 0;
-  #failures = 0;
+  private failedCount = 0;
   private readonly flushOp = () => this.flushHeld();
 
   constructor(
@@ -69,7 +69,7 @@ export class StoreWrites {
    * afterAll waiter after it runs, that write landed.
    */
   get failedWrites(): number {
-    return this.#failures;
+    return this.failedCount;
   }
 
   write(operation: () => Promise<unknown>): void {
@@ -154,7 +154,7 @@ export class StoreWrites {
         if (batch.unsettled === 0) this.release();
       },
       failed: (error) => {
-        this.#failures++;
+        this.failedCount++;
         try {
           if (isRunTakenOver(error)) this.failures.refused?.(error.runIds);
           else {

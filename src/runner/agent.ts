@@ -318,7 +318,7 @@ export class RunnerAgent {
         this.reports.stored(message.jobId, message.fencingToken, message.lines);
         return;
       case 'completions.stored':
-        for (const { jobId, fencingToken } of message.jobs) this.completions.settled(jobId, fencingToken);
+        for (const { jobId, fencingToken } of message.jobs) this.completions.answered(jobId, fencingToken);
         return;
       case 'mode':
         this.modeIs(message.mode, message.note);
@@ -345,7 +345,7 @@ export class RunnerAgent {
         if (job?.fencingToken === message.fencingToken) job.cancel.abort(message.message);
         this.reports.refused(message.jobId, message.fencingToken);
         if (message.refused === 'job.completed')
-          this.completions.settled(message.jobId, message.fencingToken);
+          this.completions.answered(message.jobId, message.fencingToken);
       }
     }
   }

@@ -33,7 +33,7 @@ export interface CompletionsInDoubtOptions {
  * The completions a runner sent that the control plane may not have applied: a connection that drops
  * may lose what was handed to it, and a server killed while the runner was cut off never saw what the
  * runner held for it. So one is kept until the control plane says its store holds it
- * (`completions.stored`) or refuses it (`settled`), or the job is leased here again; and, for a
+ * (`completions.stored`) or refuses it (`answered`), or the job is leased here again; and, for a
  * control plane that acknowledges nothing (older ones; a completion applied by a replica that took the
  * run over), until it has been out on sessions that were up for its lease's TTL in all — by then that
  * control plane applied it, refused it, or let its lease expire, and sending it again would change
@@ -42,7 +42,7 @@ export interface CompletionsInDoubtOptions {
  * its loss was noticed. It adds up across sessions, so connections that keep dropping sooner than a
  * TTL still let it go; and at most `limit` are kept (the oldest goes first).
  *
- * Lifecycle: `add` after each completion is sent; `settled` when the control plane stored or refused
+ * Lifecycle: `add` after each completion is sent; `answered` when the control plane stored or refused
  * it; `lost` when the session goes down; `resend` when a new one is up (what it returns goes out on it
  * again).
  */
@@ -103,7 +103,7 @@ export class CompletionsInDoubt {
    * The control plane's store holds it (`completions.stored`), or the control plane refused it
    * (stale) and will never take it: either way, sending it again would change nothing.
    */
-  settled(jobId: string, fencingToken: number): void {
+  answered(jobId: string, fencingToken: number): void {
     if (this.held.get(jobId)?.message.fencingToken === fencingToken) this.held.delete(jobId);
   }
 
@@ -112,7 +112,7 @@ export class CompletionsInDoubt {
     this.held.delete(jobId);
   }
 
-  /** The shortest lease TTL among those still in doubt (settled ones are forgotten first); undefined when none. */
+  /** The shortest lease TTL among those still in doubt (those up for their TTL are forgotten first); undefined when none. */
   shortestTtlMs(): number | undefined {
     this.forgetSettled();
     let shortest: number | undefined;
@@ -120,7 +120,7 @@ export class CompletionsInDoubt {
     return shortest;
   }
 
-  /** The longest lease TTL among those still in doubt (settled ones are forgotten first); undefined when none. */
+  /** The longest lease TTL among those still in doubt (those up for their TTL are forgotten first); undefined when none. */
   longestTtlMs(): number | undefined {
     this.forgetSettled();
     let longest: number | undefined;
@@ -128,7 +128,7 @@ export class CompletionsInDoubt {
     return longest;
   }
 
-  /** How many are still in doubt (settled ones are forgotten first). */
+  /** How many are still in doubt (those up for their TTL are forgotten first). */
   get size(): number {
     this.forgetSettled();
     return this.held.size;

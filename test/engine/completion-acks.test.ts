@@ -107,5 +107,27 @@ for (const [name, make, skip] of storeFactories) {
       expect(old.of('completions.stored')).toEqual([]);
       expect(next.of('error')).toEqual([]);
     });
+
+    it('acknowledges nothing of a run it gave up (another process drives it now), sent again or not', async () => {
+      const plane = closing(new ControlPlane(stores(), { clock: new ManualClock(), leaseTtlMs }));
+      const identity = { runnerId: 'rnr_1', transport: 'websocket' };
+      const old = new ScriptedRunner(plane, accepting, { identity, completionsStored: true });
+      const handle = await plane.startRun(oneJobWorkflow(), runRequest);
+      await eventually('leased', () => old.of('lease').length === 1);
+      const lease = firstLease(old);
+      const { jobId, fencingToken } = lease;
+      expect(plane.abandonRun(handle.id)).toBe(true);
+      old.complete(lease);
+      old.end.close('network blip');
+      const next = new ScriptedRunner(plane, accepting, {
+        identity,
+        completionsStored: true,
+        resume: [{ jobId, fencingToken, completed: true }],
+      });
+      next.complete(lease);
+      await settle(20);
+      expect(acknowledged(old)).toEqual([]);
+      expect(acknowledged(next)).toEqual([]);
+    });
   });
 }

@@ -129,9 +129,9 @@ describe('CompletionsInDoubt', () => {
     const held = new CompletionsInDoubt(new ManualClock());
     held.add(completion('a', 3), ttlMs, true);
     held.add(completion('b'), 2 * ttlMs, true);
-    held.settled('a', 2);
+    held.answered('a', 2);
     expect(held.size).toBe(2);
-    held.settled('a', 3);
+    held.answered('a', 3);
     expect(held.shortestTtlMs()).toBe(2 * ttlMs);
     held.forget('b');
     expect(held.size).toBe(0);
