@@ -44,6 +44,29 @@ function firstLease(runner: ScriptedRunner): Lease {
 
 const acknowledged = (runner: ScriptedRunner) => runner.of('completions.stored').flatMap(({ jobs }) => jobs);
 
+const identity = { runnerId: 'rnr_1', transport: 'websocket' };
+
+/** A plane with one run of one job leased to a runner that asks for completions.stored. */
+async function leasedOnce(stores: Stores) {
+  const plane = new ControlPlane(stores, { clock: new ManualClock(), leaseTtlMs });
+  const old = new ScriptedRunner(plane, accepting, { identity, completionsStored: true });
+  const handle = await plane.startRun(oneJobWorkflow(), runRequest);
+  await eventually('leased', () => old.of('lease').length === 1);
+  return { plane, old, handle, lease: firstLease(old) };
+}
+
+/** The same runner on a new session, listing `lease` as completed, and its completion sent again. */
+function sentAgain(plane: ControlPlane, lease: Lease): ScriptedRunner {
+  const { jobId, fencingToken } = lease;
+  const next = new ScriptedRunner(plane, accepting, {
+    identity,
+    completionsStored: true,
+    resume: [{ jobId, fencingToken, completed: true }],
+  });
+  next.complete(lease);
+  return next;
+}
+
 for (const [name, make, skip] of storeFactories) {
   describe.skipIf(skip !== undefined)(`${name}: completions.stored`, () => {
     const stores = useStores(make);
@@ -85,46 +108,27 @@ for (const [name, make, skip] of storeFactories) {
     });
 
     it('acknowledges a completion sent again on a new session there, when the old one closed first', async () => {
-      const plane = closing(new ControlPlane(stores(), { clock: new ManualClock(), leaseTtlMs }));
-      const identity = { runnerId: 'rnr_1', transport: 'websocket' };
-      const old = new ScriptedRunner(plane, accepting, { identity, completionsStored: true });
-      const handle = await plane.startRun(oneJobWorkflow(), runRequest);
-      await eventually('leased', () => old.of('lease').length === 1);
-      const lease = firstLease(old);
-      const { jobId, fencingToken } = lease;
+      const { plane, old, handle, lease } = await leasedOnce(stores());
+      closing(plane);
       // The connection drops right after the completion went out: its answer is lost with it.
       old.complete(lease);
       old.end.close('network blip');
       expect(await handle.done).toBe('succeeded');
-      const next = new ScriptedRunner(plane, accepting, {
-        identity,
-        completionsStored: true,
-        resume: [{ jobId, fencingToken, completed: true }],
-      });
-      next.complete(lease);
+      const next = sentAgain(plane, lease);
       await eventually('acknowledged on the new session', () => acknowledged(next).length > 0);
+      const { jobId, fencingToken } = lease;
       expect(acknowledged(next)).toEqual([{ jobId, fencingToken }]);
       expect(old.of('completions.stored')).toEqual([]);
       expect(next.of('error')).toEqual([]);
     });
 
     it('acknowledges nothing of a run it gave up (another process drives it now), sent again or not', async () => {
-      const plane = closing(new ControlPlane(stores(), { clock: new ManualClock(), leaseTtlMs }));
-      const identity = { runnerId: 'rnr_1', transport: 'websocket' };
-      const old = new ScriptedRunner(plane, accepting, { identity, completionsStored: true });
-      const handle = await plane.startRun(oneJobWorkflow(), runRequest);
-      await eventually('leased', () => old.of('lease').length === 1);
-      const lease = firstLease(old);
-      const { jobId, fencingToken } = lease;
+      const { plane, old, handle, lease } = await leasedOnce(stores());
+      closing(plane);
       expect(plane.abandonRun(handle.id)).toBe(true);
       old.complete(lease);
       old.end.close('network blip');
-      const next = new ScriptedRunner(plane, accepting, {
-        identity,
-        completionsStored: true,
-        resume: [{ jobId, fencingToken, completed: true }],
-      });
-      next.complete(lease);
+      const next = sentAgain(plane, lease);
       await settle(20);
       expect(acknowledged(old)).toEqual([]);
       expect(acknowledged(next)).toEqual([]);
