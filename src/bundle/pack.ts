@@ -35,6 +35,8 @@ export interface PackedBundle {
   /** Sum of the packed files' sizes, before compression. */
   readonly contentBytes: number;
   readonly source: FileSource;
+  /** Runner work dirs inside the workspace whose files were left out (WorkspaceFiles.runnerWorkDirs). */
+  readonly runnerWorkDirs: readonly string[];
   /**
    * The commit whose `.git` the bundle holds and that folder's size (not in fileCount and
    * contentBytes), or why git could not make one (a note for the user).
@@ -127,6 +129,7 @@ export async function packWorkspace(root: string, options: PackOptions = {}): Pr
       fileCount: workspaceEntries.length,
       contentBytes,
       source: listed.source,
+      runnerWorkDirs: listed.runnerWorkDirs,
       git,
       dispose,
     };

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ignore from 'ignore';
+import { outsideWorkDirs, runnerWorkDirs } from './runner-work-dirs.js';
 
 /** Where a bundle's file list came from: git's index and untracked files, or a walk of the folder. */
 export type FileSource = 'git' | 'folder';
@@ -10,6 +11,8 @@ export interface WorkspaceFiles {
   readonly source: FileSource;
   /** Paths relative to the workspace, `/`-separated, sorted, without duplicates. */
   readonly paths: readonly string[];
+  /** Runner work dirs left out (runner-work-dirs.ts); `''`: the workspace is one, its runner files left out. */
+  readonly runnerWorkDirs: readonly string[];
 }
 
 /** Outside git, left out by default; a `!` line in `.gitignore` or `.valkyrieignore` takes one back. */
@@ -28,6 +31,8 @@ export const bundleIgnoreFile = '.valkyrieignore';
  *
  * Elsewhere: every file under `root` except `.valkyrie/` at the top, `.git/` and `node_modules/` at
  * any depth, and paths matched by a top-level `.gitignore` or `.valkyrieignore` (gitignore syntax).
+ *
+ * In both, without the untracked files of a Valkyrie runner's work dir (runner-work-dirs.ts).
  */
 export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> {
   const extra = ignore().add(await readIgnoreFile(join(root, bundleIgnoreFile)));
@@ -39,8 +44,15 @@ export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> 
     ]);
     const gone = new Set(deleted);
     const state = (path: string) => path === '.valkyrie' || path.startsWith('.valkyrie/');
-    const paths = [...cached.filter((path) => !gone.has(path)), ...others.filter((path) => !state(path))];
-    return { source: 'git', paths: sortUnique(paths.filter((path) => !extra.ignores(path))) };
+    // Only new files can be a runner's: tracked ones were committed on purpose.
+    const untracked = others.filter((path) => !state(path) && !extra.ignores(path));
+    const runnerDirs = await runnerWorkDirs(root, untracked);
+    const paths = [...cached.filter((path) => !gone.has(path)), ...outsideWorkDirs(untracked, runnerDirs)];
+    return {
+      source: 'git',
+      paths: sortUnique(paths.filter((path) => !extra.ignores(path))),
+      runnerWorkDirs: runnerDirs,
+    };
   }
   const rules = ignore()
     .add(folderDefaults)
@@ -48,7 +60,12 @@ export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> 
     .add(extra);
   const paths: string[] = [];
   await walk(root, '', rules, paths);
-  return { source: 'folder', paths: sortUnique(paths) };
+  const runnerDirs = await runnerWorkDirs(root, paths);
+  return {
+    source: 'folder',
+    paths: sortUnique(outsideWorkDirs(paths, runnerDirs)),
+    runnerWorkDirs: runnerDirs,
+  };
 }
 
 async function walk(root: string, prefix: string, rules: ignore.Ignore, out: string[]): Promise<void> {

@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../core/error-message.js';
+import { credentialsFileName } from '../core/runner-credentials-file.js';
 import { parseErrorBody } from '../protocol/handshake.js';
 import type { RunnerInfo } from '../protocol/messages.js';
 import { type CertificateFailure, certificateFailure } from '../protocol/tls-certificate.js';
@@ -26,8 +27,6 @@ export type Registration =
   | { readonly kind: 'unreachable'; readonly problem: string }
   /** The server's TLS certificate failed verification: retrying will not help until trust changes. */
   | { readonly kind: 'untrusted'; readonly failure: CertificateFailure };
-
-export const credentialsFileName = 'runner.json';
 
 /** The stored credentials, when the file exists and has the expected shape. */
 export function readCredentials(workDir: string): RunnerCredentials | undefined {

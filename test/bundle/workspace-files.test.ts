@@ -80,6 +80,47 @@ describe('the files of a workspace', () => {
     git(dir, 'init', '-q');
     git(dir, 'add', '.');
     const files = await listWorkspaceFiles(join(dir, 'app'));
-    expect(files).toEqual({ source: 'git', paths: ['lib/util.ts', 'main.ts'] });
+    expect(files).toEqual({ source: 'git', paths: ['lib/util.ts', 'main.ts'], runnerWorkDirs: [] });
+  });
+
+  const credential = JSON.stringify({
+    server: 'http://ci:7070',
+    runnerId: 'rnr_1',
+    credential: 'vkr.secret',
+  });
+  const runnerDir = {
+    'ci-runner/runner.json': credential,
+    'ci-runner/runner.lock': '{}',
+    'ci-runner/jobs/1/src/main.ts': 'an earlier bundle, unpacked',
+  };
+
+  it("in git: leaves out the new files of a runner's work dir, and keeps a runner.json that holds no credential", async () => {
+    const dir = workspace(['src/main.ts', 'tracked-runner/runner.json'], {
+      ...runnerDir,
+      'config/runner.json': '{"runnerId": 3}',
+    });
+    git(dir, 'init', '-q');
+    git(dir, 'add', 'src/main.ts', 'tracked-runner/runner.json');
+    const files = await listWorkspaceFiles(dir);
+    expect(files).toEqual({
+      source: 'git',
+      paths: ['config/runner.json', 'src/main.ts', 'tracked-runner/runner.json'],
+      runnerWorkDirs: ['ci-runner'],
+    });
+  });
+
+  it("outside git: leaves out a runner's work dir; a workspace that is one keeps all but the runner's files", async () => {
+    const folder = workspace(['src/main.ts'], runnerDir);
+    expect(await listWorkspaceFiles(folder)).toEqual({
+      source: 'folder',
+      paths: ['src/main.ts'],
+      runnerWorkDirs: ['ci-runner'],
+    });
+    const itself = workspace(['notes.txt'], { 'runner.json': credential, 'runner.lock': '{}' });
+    expect(await listWorkspaceFiles(itself)).toEqual({
+      source: 'folder',
+      paths: ['notes.txt'],
+      runnerWorkDirs: [''],
+    });
   });
 });

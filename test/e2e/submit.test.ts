@@ -129,6 +129,28 @@ describe('valkyrie submit', () => {
     expect(second.code).toBe(0);
   });
 
+  it("leaves a runner's work dir inside the workspace out of the bundle, saying so", async () => {
+    ws.write(
+      'runner/runner.json',
+      JSON.stringify({ server: server.url, runnerId: 'r1', credential: 'vkr.x' }),
+    );
+    ws.write('runner/jobs/1/ci.yml', workflow);
+    const submitted = await submit();
+    expect(submitted.code).toBe(0);
+    expect(submitted.stderr).toContain(
+      'valkyrie: note: left "runner/" out of the bundle: it is a valkyrie runner\'s work dir',
+    );
+    expect(submitted.stderr).toMatch(/Workspace: 2 files /);
+    const [sha256 = ''] = [...server.bundles.keys()];
+    const archive = join(ws.dir, '..', `${sha256}.tar.gz`);
+    writeFileSync(archive, server.bundles.get(sha256) ?? Buffer.alloc(0));
+    const target = mkdtempSync(join(tmpdir(), 'valkyrie-submitted-'));
+    await unpackBundle({ archive, sha256, target: join(target, 'ws') });
+    expect(readTree(join(target, 'ws')).map((entry) => entry.path)).toEqual(['build.sh', 'ci.yml']);
+    rmSync(target, { recursive: true });
+    rmSync(archive);
+  });
+
   it("sends --job as the run request's jobs, and refuses an unknown id before sending anything", async () => {
     const unknown = await submit('--job', 'build,test');
     expect(unknown).toMatchObject({

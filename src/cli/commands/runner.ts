@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
 import { formatDelay } from '../../core/retry-delay.js';
+import { credentialsFileName } from '../../core/runner-credentials-file.js';
 import type { RunnerMode } from '../../core/runner-mode.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
@@ -23,7 +24,6 @@ import { describeHost, runnerLabels } from '../../runner/host.js';
 import type { WorkspaceFor } from '../../runner/job-workspaces.js';
 import { reportingShellExecutors } from '../../runner/orphan-report.js';
 import {
-  credentialsFileName,
   type RunnerCredentials,
   readCredentials,
   registerRunner,

@@ -195,6 +195,7 @@ async function uploadWorkspace(
       git !== undefined && 'commit' in git
         ? ` and .git at ${git.commit.slice(0, 12)} (${formatBytes(git.bytes)})`
         : '';
+    for (const dir of bundle.runnerWorkDirs) process.stderr.write(`${runnerWorkDirNote(dir)}\n`);
     if (git !== undefined && 'problem' in git)
       process.stderr.write(
         `valkyrie: warning: the bundle has no .git, so its jobs cannot run git on it (${git.problem})\n`,
@@ -317,4 +318,17 @@ function requireFolder(workspace: string, given: string | undefined): void {
 function submittedPath(workspace: string, file: string): string {
   const inWorkspace = relative(workspace, file);
   return isWorkspacePath(inWorkspace) ? inWorkspace : relative(process.cwd(), file);
+}
+
+/** A runner's work dir left out of the bundle (bundle/runner-work-dirs.ts): `''` is the workspace itself. */
+function runnerWorkDirNote(dir: string): string {
+  if (dir === '')
+    return (
+      "valkyrie: note: the workspace is a valkyrie runner's work dir: its runner.json (the runner's " +
+      'credential) and runner.lock are left out of the bundle'
+    );
+  return (
+    `valkyrie: note: left ${JSON.stringify(`${dir}/`)} out of the bundle: it is a valkyrie runner's work dir ` +
+    '(its credential and job directories); give the runner a --work-dir outside the workspace, or add it to .gitignore'
+  );
 }
