@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { credentialsFileName, holdsRunnerCredential } from '../core/runner-credentials-file.js';
+import { credentialsFileName, parseRunnerCredentials } from '../core/runner-credentials-file.js';
 
 /** A runner's own files, left out when the workspace itself is its work dir. */
 const runnerFiles = [credentialsFileName, 'runner.lock'];
@@ -16,7 +16,7 @@ export async function runnerWorkDirs(root: string, paths: readonly string[]): Pr
   for (const path of paths) {
     if (posix.basename(path) !== credentialsFileName) continue;
     const text = await readFile(join(root, path), 'utf8').catch(() => '');
-    if (!holdsRunnerCredential(text)) continue;
+    if (parseRunnerCredentials(text) === undefined) continue;
     const dir = posix.dirname(path);
     dirs.push(dir === '.' ? '' : dir);
   }

@@ -47,10 +47,10 @@ export async function listWorkspaceFiles(root: string): Promise<WorkspaceFiles> 
     // Only new files can be a runner's: tracked ones were committed on purpose.
     const untracked = others.filter((path) => !state(path) && !extra.ignores(path));
     const runnerDirs = await runnerWorkDirs(root, untracked);
-    const paths = [...cached.filter((path) => !gone.has(path)), ...outsideWorkDirs(untracked, runnerDirs)];
+    const tracked = cached.filter((path) => !gone.has(path) && !extra.ignores(path));
     return {
       source: 'git',
-      paths: sortUnique(paths.filter((path) => !extra.ignores(path))),
+      paths: sortUnique([...tracked, ...outsideWorkDirs(untracked, runnerDirs)]),
       runnerWorkDirs: runnerDirs,
     };
   }

@@ -151,7 +151,8 @@ export type ControlMessage =
    * committed: the runner may forget them (it sends completions the control plane may not have again
    * on every new session, and waits for them before it stops). Sent only to a runner whose `register`
    * said `completionsStored: true`, for the completions taken while the previous answer waited for
-   * its writes together, at most `maxCompletionsStored` a message. A completion it never acknowledges stays in doubt, as without it.
+   * its writes together, at most `maxCompletionsStored` a message. A completion it never acknowledges
+   * stays in doubt, as without it.
    */
   | { readonly type: 'completions.stored'; readonly jobs: readonly CompletionRef[] }
   | {

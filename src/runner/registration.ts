@@ -1,20 +1,17 @@
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../core/error-message.js';
-import { credentialsFileName } from '../core/runner-credentials-file.js';
+import {
+  credentialsFileName,
+  parseRunnerCredentials,
+  type RunnerCredentials,
+} from '../core/runner-credentials-file.js';
 import { parseErrorBody } from '../protocol/handshake.js';
 import type { RunnerInfo } from '../protocol/messages.js';
 import { type CertificateFailure, certificateFailure } from '../protocol/tls-certificate.js';
 import { plainServerLine } from '../protocol/tls-mismatch.js';
 
-/** What a registered runner keeps in `<work-dir>/runner.json` (mode 0600) and reuses on restart. */
-export interface RunnerCredentials {
-  readonly server: string;
-  readonly runnerId: string;
-  readonly credential: string;
-  /** The name it registered under: a later start without --name keeps it (files of older runners lack it). */
-  readonly name?: string;
-}
+export type { RunnerCredentials };
 
 export type Registration =
   | { readonly kind: 'registered'; readonly credentials: RunnerCredentials }
@@ -30,17 +27,13 @@ export type Registration =
 
 /** The stored credentials, when the file exists and has the expected shape. */
 export function readCredentials(workDir: string): RunnerCredentials | undefined {
-  let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(readFileSync(join(workDir, credentialsFileName), 'utf8'));
+    text = readFileSync(join(workDir, credentialsFileName), 'utf8');
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { server, runnerId, credential, name } = value as Record<string, unknown>;
-  if (typeof server !== 'string' || typeof runnerId !== 'string' || typeof credential !== 'string')
-    return undefined;
-  return { server, runnerId, credential, ...(typeof name === 'string' && name !== '' ? { name } : {}) };
+  return parseRunnerCredentials(text);
 }
 
 /** Written to a temporary file first, so a crash never leaves half a credential behind. */
