@@ -44,6 +44,12 @@ export interface LeaseGuardHandlers {
    * run it had given up, `releaseUnapplied`); it was ignored.
    */
   completedAgain(runner: RunnerSession, jobId: string, fencingToken: number): void;
+  /**
+   * `runner` sent again a `job.completed` this process did not apply (it restarted since, or another
+   * replica applied it), and the store holds that end of the runner's attempt under `fencingToken`:
+   * the copy was ignored.
+   */
+  storedElsewhere(runner: RunnerSession, jobId: string, fencingToken: number): void;
 }
 
 export interface LeaseGuardOptions {
@@ -445,7 +451,10 @@ export class LeaseGuard {
     this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran, ends) => {
       if (completion !== undefined) {
         const end = ends?.get(fencingToken);
-        if (end !== undefined && end.key === completionKeyOf(completion, end)) return;
+        if (end !== undefined && end.key === completionKeyOf(completion, end)) {
+          this.handlers.storedElsewhere(runner, jobId, fencingToken);
+          return;
+        }
         tell();
       }
       this.handlers.refused(runner, stale, ran || this.knownHolder(jobId, runner.runnerId));

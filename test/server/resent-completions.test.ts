@@ -128,8 +128,10 @@ function resentCompletionScenarios(name: string, openStores: OpenReplicaStores):
 
     const received = receivedByNextServer();
     const refused: ControlMessage[] = [];
+    const stored: { jobId: string; fencingToken: number }[] = [];
     runner.transport.onMessage((message) => {
       if (message.type === 'error') refused.push(message);
+      if (message.type === 'completions.stored') stored.push(...message.jobs);
     });
     try {
       const second = await startTestServer({ stores: await openStores(), port });
@@ -146,6 +148,9 @@ function resentCompletionScenarios(name: string, openStores: OpenReplicaStores):
       expect((await jobOf(second, runId)).staleWrites).toEqual([]);
       const resumed = received.messages.flatMap((m) => (m.type === 'register' ? (m.resume ?? []) : []));
       expect(resumed).toContainEqual(expect.objectContaining({ jobId, completed: true }));
+      // The store holds that end, so the new server says so: the runner need keep it no longer.
+      const { fencingToken } = again[0] as { fencingToken: number };
+      expect(stored).toContainEqual({ jobId, fencingToken });
     } finally {
       received.restore();
       runner.transport.close('done');
