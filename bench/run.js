@@ -34,13 +34,39 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);
 const jobCount = 1000;
 
-const { values: flags } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    'queue-jobs': { type: 'string' },
-  },
-});
+const suiteNames = ['startup', 'throughput', 'threads', 'protocol', 'queue', 'library', 'fleet'];
+const usage = `usage: node bench/run.js [--quick] [--only SUITE] [--queue-jobs N]
+  SUITE: ${suiteNames.join(' | ')}
+  without --quick and --only: every suite in full → bench/RESULTS.md; otherwise → bench/results/dev.md`;
+
+const flags = (() => {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        'queue-jobs': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (error) {
+    return refuse(error instanceof Error ? error.message : String(error));
+  }
+})();
+if (flags.help) {
+  console.log(usage);
+  process.exit(0);
+}
+if (flags.only !== undefined && !suiteNames.includes(flags.only))
+  refuse(`--only: no suite named ${JSON.stringify(flags.only)}`);
+if (flags['queue-jobs'] !== undefined && !/^[1-9][0-9]*$/.test(flags['queue-jobs']))
+  refuse(`--queue-jobs: expected a positive whole number, got ${JSON.stringify(flags['queue-jobs'])}`);
+
+function refuse(why) {
+  console.error(`bench: ${why}\n${usage}`);
+  process.exit(2);
+}
+
 const full = !flags.quick && flags.only === undefined;
 const reps = {
   throughput: flags.quick ? 1 : 7,
@@ -58,7 +84,8 @@ const samplesPath = full
   : join(benchDir, 'results/dev-samples.json');
 
 if (!existsSync(join(repoRoot, 'dist/cli/main.js'))) {
-  throw new Error('dist/ is missing: run `npm run build` first (`npm run bench` does)');
+  console.error('bench: dist/ is missing: run `npm run build` first (`npm run bench` does)');
+  process.exit(2);
 }
 
 const workDir = mkdtempSync(join(os.tmpdir(), 'valkyrie-bench-'));
@@ -79,7 +106,8 @@ const suites = [
   librarySuite({ ...context, reps: reps.library, quick: flags.quick }),
   fleetSuite({ ...context, reps: reps.fleet, quick: flags.quick }),
 ].filter((suite) => flags.only === undefined || suite.id === flags.only);
-if (suites.length === 0) throw new Error(`--only: no suite named ${JSON.stringify(flags.only)}`);
+if (suites.length !== (flags.only === undefined ? suiteNames.length : 1))
+  throw new Error(`bench/run.js: suiteNames and the suites' ids disagree`);
 
 const run = {
   machine: describeMachine(repoRoot),
