@@ -21,6 +21,8 @@ export interface TransportSwitch {
 export interface TransportLoss {
   readonly kind: TransportKind;
   readonly reason: string;
+  /** The server said it is shutting down (CloseInfo's goingAway). */
+  readonly goingAway: boolean;
 }
 
 type Connection<Out, In> =
@@ -259,7 +261,8 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     this.current = undefined;
     if (info.kind !== 'lost') return this.finish(info);
     if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
-    for (const listener of this.lossListeners) tell(listener, { kind, reason: info.reason });
+    const loss = { kind, reason: info.reason, goingAway: info.goingAway === true };
+    for (const listener of this.lossListeners) tell(listener, loss);
     const order: TransportKind[] =
       kind === 'websocket' ? ['long-poll', 'websocket'] : ['websocket', 'long-poll'];
     const result = await this.connectWithBackoff(this.order(order));

@@ -21,7 +21,12 @@ export type CloseInfo =
   | { readonly kind: 'protocol'; readonly code: ProtocolErrorCode; readonly reason: string }
   | { readonly kind: 'refused'; readonly code: string; readonly reason: string }
   | { readonly kind: 'untrusted'; readonly failure: CertificateFailure; readonly reason: string }
-  | { readonly kind: 'lost'; readonly reason: string };
+  | {
+      readonly kind: 'lost';
+      readonly reason: string;
+      /** The peer said it is shutting down (WebSocket 1001, long-poll VK_SHUTTING_DOWN). */
+      readonly goingAway?: boolean;
+    };
 
 /** How a connection that refused a frame (`error`) closed: reason text `CODE: message`. */
 export function protocolCloseInfo(error: ProtocolError): Extract<CloseInfo, { kind: 'protocol' }> {

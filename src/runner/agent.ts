@@ -27,8 +27,11 @@ const warnOnStderr = (line: string): void => {
 /** What tells the agent that its transport moved to a new session (AutoTransport has it). */
 export interface SessionSwitches {
   onSwitch(listener: () => void): void;
-  /** The session was lost; onSwitch tells when the next one is up. */
-  onLost(listener: () => void): void;
+  /**
+   * The session was lost; onSwitch tells when the next one is up. `goingAway`: the server said it is
+   * shutting down.
+   */
+  onLost(listener: (loss: { readonly goingAway: boolean }) => void): void;
   /** While `ceilingMs()` gives a number, reconnect attempts are at most that far apart. */
   capRetryDelay?(ceilingMs: () => number | undefined): void;
   /** Undefined while no session is up: what is sent then is held, and goes first to the next one. */
@@ -128,6 +131,8 @@ export class RunnerAgent {
     | undefined;
   private readonly launcher: JobLauncher;
   private capabilities: RunnerCapabilities | undefined;
+  /** The last session was lost because its server is shutting down, and none is up since. */
+  private serverGoingAway = false;
 
   constructor(
     private readonly transport: Transport<RunnerMessage, ControlMessage>,
@@ -149,13 +154,16 @@ export class RunnerAgent {
     this.launcher = new JobLauncher(options);
     this.capabilities = options.capabilities;
     options.switches?.onSwitch(() => {
+      this.serverGoingAway = false;
       // A switch without a loss (long-poll back to WebSocket) ends the previous session too.
       this.completions.lost();
       this.registerAgain();
     });
-    options.switches?.onLost(() => {
+    options.switches?.onLost(({ goingAway }) => {
+      this.serverGoingAway = goingAway;
       this.completions.lost();
       if (this.completions.size > 0) this.leaving?.pause();
+      else if (this.serverGone) this.leaving?.settle(false);
     });
     options.switches?.capRetryDelay?.(() => this.reconnectWithinMs());
   }
@@ -192,8 +200,9 @@ export class RunnerAgent {
    * Tells the control plane the runner is stopping for good (after `drain`, before closing): it is
    * listed as stopped at once, keeps its mode and credential. True when the control plane answered
    * within `timeoutMs` of a session being up to carry it; false when it did not, the connection closed
-   * first (an older server refuses the message and closes it), or `giveUp` aborted, which only means it
-   * is listed as lost rather than stopped.
+   * first (an older server refuses the message and closes it), the server said it is shutting down
+   * (before the deregister or after it) while the runner held no completion (`serverGone`), or
+   * `giveUp` aborted, which only means it is listed as lost rather than stopped.
    *
    * While no session is up and completions are held for the next one (`resultsAwaitingServer`), the
    * timeout does not run (a session lost meanwhile stops it; the next one starts it again): the server
@@ -221,9 +230,19 @@ export class RunnerAgent {
       if (giveUp?.aborted) return settle(false);
       giveUp?.addEventListener('abort', abandon, { once: true });
       this.leaving = { reason, settle, awaitAnswer, pause };
+      if (this.serverGone) return settle(false);
       if (this.sessionUp) this.transport.send({ type: 'deregister', reason });
       if (this.resultsAwaitingServer === 0) awaitAnswer();
     });
+  }
+
+  /**
+   * Holding no completion, with no session up since its server said it is shutting down: a leaving
+   * runner has nothing more to hand over, and the server that would answer its deregister is going
+   * away; waiting for another session would only delay its stop (it is listed as offline, not stopped).
+   */
+  get serverGone(): boolean {
+    return this.serverGoingAway && !this.sessionUp && this.completions.size === 0;
   }
 
   /**

@@ -2,7 +2,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionLines, serverClosedLine } from '../../src/cli/connection-lines.js';
 import type { TransportKind } from '../../src/protocol/auto.js';
 
-const cut = { kind: 'websocket', reason: 'connection lost (close code 1006: no reason given)' } as const;
+const cut = {
+  kind: 'websocket',
+  reason: 'connection lost (close code 1006: no reason given)',
+  goingAway: false,
+} as const;
 const back = { from: 'websocket', to: 'websocket', reason: cut.reason } as const;
 
 beforeEach(() => {

@@ -119,6 +119,32 @@ jobs:
     expect(Date.now() - startedAt, said).toBeLessThan(leaseTtlMs);
     expect(said).not.toContain('may not have received');
     expect(said).not.toContain('stopped without handing');
+    // Answered, or told the server is going away: not left waiting for an answer that never came.
+    expect(said).not.toContain('did not confirm the deregistration');
+  });
+
+  // The server stopped first (a machine shutting down): it told the runner it is going away, so the
+  // runner, stopped next and holding nothing, does not wait for its deregistration to be answered.
+  it('stopped after its server went away, holding nothing: stops without waiting for an answer', async () => {
+    const { first, runner, api } = await fleet(leaseTtlMs);
+    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+      workflow: 'name: quick\njobs:\n  a: { runs-on: held, steps: [{ run: echo quick }] }\n',
+    });
+    await until('the run to succeed', async () =>
+      (await api<{ run: RunView }>('GET', `/api/v1/runs/${run.id}`)).run.status === 'succeeded'
+        ? true
+        : undefined,
+    );
+    first.child.kill('SIGTERM');
+    await until('the runner to lose its server', async () =>
+      (runner.stdout() + runner.stderr()).includes('VK_SHUTTING_DOWN') ? true : undefined,
+    );
+    runner.child.kill('SIGTERM');
+    const stopped = await orAfter(runner.done, leaseTtlMs, undefined);
+    const said = runner.stdout() + runner.stderr();
+    expect(stopped?.code, said).toBe(0);
+    expect(said).toContain('is shutting down; it will list this runner as offline');
+    expect(said).not.toContain('did not confirm the deregistration');
   });
 
   // The session that carries the deregister is lost before the answer (the server stopped, then

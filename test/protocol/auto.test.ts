@@ -152,7 +152,9 @@ describe('auto transport', () => {
     const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl });
     const seen = switches(auto);
     const order: string[] = [];
-    auto.onLost((event) => order.push(`lost ${event.kind}: ${event.reason}`));
+    auto.onLost((event) =>
+      order.push(`lost ${event.kind}${event.goingAway ? ', going away' : ''}: ${event.reason}`),
+    );
     auto.onSwitch((event) => order.push(`switched to ${event.to}`));
     auto.onSwitch(() => auto.send(runnerSamples.register));
     const wsEnd = await server.nextConnection();
@@ -168,7 +170,8 @@ describe('auto transport', () => {
       { from: 'websocket', to: 'long-poll', reason: expect.stringContaining('1001') },
     ]);
     // The loss is told when it happens, before the new connection is up.
-    expect(order).toEqual([`lost websocket: ${seen[0]?.reason}`, 'switched to long-poll']);
+    // A 1001 says the server is going away (the runner need not wait for it to leave itself).
+    expect(order).toEqual([`lost websocket, going away: ${seen[0]?.reason}`, 'switched to long-poll']);
     pollEnd.send({ type: 'cancel', jobId: 'j', reason: 'r', immediate: true });
     expect(await inbox(auto).waitFor(1)).toEqual([
       { type: 'cancel', jobId: 'j', reason: 'r', immediate: true },

@@ -137,7 +137,7 @@ describe('HTTP long-poll transport', () => {
     live.longPoll.close();
     const reason = 'VK_SHUTTING_DOWN: the control plane is shutting down';
     expect(await closed(serverEnd)).toEqual({ kind: 'local', reason });
-    expect(await closed(client.transport)).toEqual({ kind: 'lost', reason });
+    expect(await closed(client.transport)).toEqual({ kind: 'lost', reason, goingAway: true });
   });
 
   it("has delivered what was sent and ended the session on the server once close()'s whenEnded resolves", async () => {

@@ -53,7 +53,7 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   private held: RunnerMessage[] | undefined;
   private readonly messageListeners: ((message: ControlMessage) => void)[] = [];
   private readonly switchListeners: (() => void)[] = [];
-  private readonly lossListeners: (() => void)[] = [];
+  private readonly lossListeners: ((loss: { readonly goingAway: boolean }) => void)[] = [];
   /** What the agent gave capRetryDelay: how far apart reconnect attempts may be now. */
   retryCeilingMs: () => number | undefined = () => undefined;
   heardAt: number | undefined;
@@ -74,15 +74,16 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
     if (this.held === undefined && !this.swallowing) this.heardAt = this.now();
   }
 
-  cutOff(): void {
+  /** `goingAway`: the server said it is shutting down (a WebSocket 1001, a long-poll VK_SHUTTING_DOWN). */
+  cutOff(goingAway = false): void {
     this.end.close('network dropped');
     this.held = [];
-    for (const listener of this.lossListeners) listener();
+    for (const listener of this.lossListeners) listener({ goingAway });
   }
 
   /** The old session closes (the server notices the drop); a new one opens and the agent registers. */
   switchSession(): void {
-    if (this.held === undefined) for (const listener of this.lossListeners) listener();
+    if (this.held === undefined) for (const listener of this.lossListeners) listener({ goingAway: false });
     this.end.close('network dropped');
     this.swallowing = false;
     this.end = this.attach(this.connect());
@@ -96,7 +97,7 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
     this.switchListeners.push(listener);
   }
 
-  onLost(listener: () => void): void {
+  onLost(listener: (loss: { readonly goingAway: boolean }) => void): void {
     this.lossListeners.push(listener);
   }
 
@@ -277,6 +278,62 @@ describe('RunnerAgent across a session switch', () => {
     transport.cutOff();
     expect(agent.resultsAwaitingServer).toBe(0);
     expect(transport.retryCeilingMs()).toBeUndefined();
+  });
+
+  // Stopped together with its server (systemd at host shutdown): the server goes away before it
+  // answers the deregister. Holding nothing, the runner stops then, not after the answer's wait.
+  it('stops at once when the server goes away before it answers the deregister, holding nothing', async () => {
+    const { transport, executor, agent, handle } = await runnerOnPlane();
+    executor.finish(0);
+    expect(await handle.done).toBe('succeeded');
+    await eventually('acknowledged', () => transport.retryCeilingMs() === undefined);
+    await agent.drain('stopping');
+    transport.blackhole();
+    let answer: boolean | undefined;
+    const leaving = agent.deregister('stopping', 60_000).then((answered) => {
+      answer = answered;
+      return answered;
+    });
+    // A session lost for another reason may be back at once: the runner waits for it.
+    transport.cutOff();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(answer).toBeUndefined();
+    transport.switchSession();
+    transport.blackhole();
+    transport.cutOff(true);
+    expect(await orAfter(leaving, 1_000, 'still waiting 1 s after the server went away')).toBe(false);
+  });
+
+  it('stops at once when its server went away before it deregisters, holding nothing', async () => {
+    const { transport, executor, agent, handle } = await runnerOnPlane();
+    executor.finish(0);
+    expect(await handle.done).toBe('succeeded');
+    await eventually('acknowledged', () => transport.retryCeilingMs() === undefined);
+    transport.cutOff(true);
+    await agent.drain('stopping');
+    expect(await orAfter(agent.deregister('stopping', 60_000), 1_000, 'still waiting after 1 s')).toBe(false);
+    // A session up again since: the deregister goes out on it and is answered.
+    transport.switchSession();
+    expect(await agent.deregister('stopping', 60_000)).toBe(true);
+  });
+
+  // Holding a completion, it still waits for the next session, whichever server that is.
+  it('waits for a session to hand over its completion also when the server went away', async () => {
+    const { transport, executor, agent, handle } = await runnerOnPlane();
+    transport.blackhole();
+    executor.finish(0);
+    await agent.drain('stopping');
+    let answer: boolean | undefined;
+    const leaving = agent.deregister('stopping', 50).then((answered) => {
+      answer = answered;
+      return answered;
+    });
+    transport.cutOff(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answer).toBeUndefined();
+    transport.switchSession();
+    expect(await leaving).toBe(true);
+    expect(await handle.done).toBe('succeeded');
   });
 
   it('gives up waiting for a session when told to: the deregister answers false', async () => {

@@ -413,6 +413,8 @@ async function serve(
             `${timedOut ? ` (no answer within ${formatDelay(holdMs)})` : ''}; ` +
             'it will run those jobs again when their leases expire',
         );
+      else if (agent.serverGone)
+        complain(`${settings.server} is shutting down; it will list this runner as offline`);
       else
         complain(
           `${settings.server} did not confirm the deregistration; it will list this runner as offline`,

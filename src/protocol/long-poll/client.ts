@@ -32,6 +32,12 @@ interface Outgoing {
 /** Server end codes after which a client should reconnect rather than stop. */
 const reconnectCodes = new Set(['VK_SHUTTING_DOWN', 'VK_PEER_TIMEOUT', 'VK_SESSION_NOT_FOUND']);
 
+/** How a session the server ended with `code` closed: lost (reconnect) for the reconnectCodes. */
+function lostOrRemote(code: string, reason: string): CloseInfo {
+  if (!reconnectCodes.has(code)) return { kind: 'remote', reason };
+  return code === 'VK_SHUTTING_DOWN' ? { kind: 'lost', reason, goingAway: true } : { kind: 'lost', reason };
+}
+
 /**
  * Opens a long-poll session. Resolves `connected` with the session running (polling already),
  * `rejected` on 401/403 or a protocol version refusal, `untrusted` when the server's TLS certificate
@@ -222,17 +228,15 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     if (typeof closed === 'object' && closed !== null) {
       const { code, reason } = closed as Record<string, unknown>;
       const text = `${String(code)}: ${String(reason)}`;
-      this.end(
-        reconnectCodes.has(String(code)) ? { kind: 'lost', reason: text } : { kind: 'remote', reason: text },
-        false,
-      );
+      this.end(lostOrRemote(String(code), text), false);
     }
   }
 
   private refused(status: number, text: string): void {
     const { code, message } = parseErrorBody(text, status);
     const reason = `${code}: ${message}`;
-    if (status === 404 || reconnectCodes.has(code)) this.end({ kind: 'lost', reason }, false);
+    if (status === 404) this.end({ kind: 'lost', reason }, false);
+    else if (reconnectCodes.has(code)) this.end(lostOrRemote(code, reason), false);
     // The session's credential was revoked (VK_CREDENTIAL_REVOKED): a new session would be refused too.
     else if (status === 401 || status === 403) this.end({ kind: 'refused', code, reason }, false);
     else this.end({ kind: 'remote', reason }, false);

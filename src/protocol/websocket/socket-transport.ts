@@ -225,7 +225,10 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
     } else if (code === closeCodes.credentialRevoked) {
       this.finish({ kind: 'refused', code: 'VK_CREDENTIAL_REVOKED', reason: detail });
     } else {
-      this.finish({ kind: 'lost', reason: `connection lost (close code ${code}: ${detail})` });
+      const reason = `connection lost (close code ${code}: ${detail})`;
+      this.finish(
+        code === closeCodes.goingAway ? { kind: 'lost', reason, goingAway: true } : { kind: 'lost', reason },
+      );
     }
   }
 
