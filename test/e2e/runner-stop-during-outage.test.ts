@@ -49,6 +49,20 @@ async function fleet(ttlMs: number) {
   return { ws, ...started };
 }
 
+type Api = Awaited<ReturnType<typeof fleet>>['api'];
+
+/** A run of one quick job on the runner, until it succeeded. */
+async function runQuickJob(api: Api): Promise<void> {
+  const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
+    workflow: 'name: quick\njobs:\n  a: { runs-on: held, steps: [{ run: echo quick }] }\n',
+  });
+  await until('the run to succeed', async () =>
+    (await api<{ run: RunView }>('GET', `/api/v1/runs/${run.id}`)).run.status === 'succeeded'
+      ? true
+      : undefined,
+  );
+}
+
 describe('a runner stopped while its server is down', () => {
   it('waits to hand over the completion it holds, then stops: the job is not run again', async () => {
     const { ws, first, runner, api, restart } = await fleet(leaseTtlMs);
@@ -101,14 +115,7 @@ jobs:
   // and stops without waiting a lease TTL for a server that is not coming back.
   it('stopped together with its server after its job ended: holds nothing, and stops without waiting a TTL', async () => {
     const { first, runner, api } = await fleet(leaseTtlMs);
-    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
-      workflow: 'name: quick\njobs:\n  a: { runs-on: held, steps: [{ run: echo quick }] }\n',
-    });
-    await until('the run to succeed', async () =>
-      (await api<{ run: RunView }>('GET', `/api/v1/runs/${run.id}`)).run.status === 'succeeded'
-        ? true
-        : undefined,
-    );
+    await runQuickJob(api);
     const startedAt = Date.now();
     first.child.kill('SIGTERM');
     runner.child.kill('SIGTERM');
@@ -127,14 +134,7 @@ jobs:
   // runner, stopped next and holding nothing, does not wait for its deregistration to be answered.
   it('stopped after its server went away, holding nothing: stops without waiting for an answer', async () => {
     const { first, runner, api } = await fleet(leaseTtlMs);
-    const { run } = await api<{ run: { id: string } }>('POST', '/api/v1/runs', {
-      workflow: 'name: quick\njobs:\n  a: { runs-on: held, steps: [{ run: echo quick }] }\n',
-    });
-    await until('the run to succeed', async () =>
-      (await api<{ run: RunView }>('GET', `/api/v1/runs/${run.id}`)).run.status === 'succeeded'
-        ? true
-        : undefined,
-    );
+    await runQuickJob(api);
     first.child.kill('SIGTERM');
     await until('the runner to lose its server', async () =>
       (runner.stdout() + runner.stderr()).includes('VK_SHUTTING_DOWN') ? true : undefined,

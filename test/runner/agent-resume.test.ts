@@ -136,6 +136,16 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   }
 }
 
+/** `agent.deregister('stopping', timeoutMs)`, and its answer once it came (undefined until then). */
+function deregistering(agent: RunnerAgent, timeoutMs: number) {
+  let answer: boolean | undefined;
+  const leaving = agent.deregister('stopping', timeoutMs).then((answered) => {
+    answer = answered;
+    return answered;
+  });
+  return { leaving, answer: () => answer };
+}
+
 describe('RunnerAgent across a session switch', () => {
   const dirs: string[] = [];
   const open: Stores[] = [];
@@ -180,6 +190,15 @@ describe('RunnerAgent across a session switch', () => {
     const handle = await plane.startRun(workflow, request);
     while (executor.waiting === 0) await settle();
     return { stores, plane, events, transport, executor, agent, handle };
+  }
+
+  /** A runner whose job ended, once the control plane said it stored the end (it holds nothing). */
+  async function endedAndAcknowledged() {
+    const onPlane = await runnerOnPlane();
+    onPlane.executor.finish(0);
+    expect(await onPlane.handle.done).toBe('succeeded');
+    await eventually('acknowledged', () => onPlane.transport.retryCeilingMs() === undefined);
+    return onPlane;
   }
 
   it('sends again a completion the old connection swallowed: the job completes once', async () => {
@@ -231,13 +250,9 @@ describe('RunnerAgent across a session switch', () => {
     executor.finish(0);
     await agent.drain('stopping');
     expect(agent.resultsAwaitingServer).toBe(1);
-    let answer: boolean | undefined;
-    const leaving = agent.deregister('stopping', 50).then((answered) => {
-      answer = answered;
-      return answered;
-    });
+    const { leaving, answer } = deregistering(agent, 50);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(answer).toBeUndefined();
+    expect(answer()).toBeUndefined();
     transport.switchSession();
     expect(agent.resultsAwaitingServer).toBe(0);
     expect(await leaving).toBe(true);
@@ -252,17 +267,13 @@ describe('RunnerAgent across a session switch', () => {
     transport.cutOff();
     executor.finish(0);
     await agent.drain('stopping');
-    let answer: boolean | undefined;
-    const leaving = agent.deregister('stopping', 50).then((answered) => {
-      answer = answered;
-      return answered;
-    });
+    const { leaving, answer } = deregistering(agent, 50);
     transport.switchSession();
     transport.blackhole();
     await settle();
     transport.cutOff();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(answer).toBeUndefined();
+    expect(answer()).toBeUndefined();
     transport.switchSession();
     expect(await leaving).toBe(true);
     expect(await handle.done).toBe('succeeded');
@@ -271,10 +282,7 @@ describe('RunnerAgent across a session switch', () => {
   // The server went away (a shutdown) after it stored the job's end: the runner holds nothing for it,
   // so it need not wait for it to come back before it stops.
   it('holds no completion the control plane said it stored (completions.stored)', async () => {
-    const { transport, executor, agent, handle } = await runnerOnPlane();
-    executor.finish(0);
-    expect(await handle.done).toBe('succeeded');
-    await eventually('acknowledged', () => transport.retryCeilingMs() === undefined);
+    const { transport, agent } = await endedAndAcknowledged();
     transport.cutOff();
     expect(agent.resultsAwaitingServer).toBe(0);
     expect(transport.retryCeilingMs()).toBeUndefined();
@@ -283,21 +291,14 @@ describe('RunnerAgent across a session switch', () => {
   // Stopped together with its server (systemd at host shutdown): the server goes away before it
   // answers the deregister. Holding nothing, the runner stops then, not after the answer's wait.
   it('stops at once when the server goes away before it answers the deregister, holding nothing', async () => {
-    const { transport, executor, agent, handle } = await runnerOnPlane();
-    executor.finish(0);
-    expect(await handle.done).toBe('succeeded');
-    await eventually('acknowledged', () => transport.retryCeilingMs() === undefined);
+    const { transport, agent } = await endedAndAcknowledged();
     await agent.drain('stopping');
     transport.blackhole();
-    let answer: boolean | undefined;
-    const leaving = agent.deregister('stopping', 60_000).then((answered) => {
-      answer = answered;
-      return answered;
-    });
+    const { leaving, answer } = deregistering(agent, 60_000);
     // A session lost for another reason may be back at once: the runner waits for it.
     transport.cutOff();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(answer).toBeUndefined();
+    expect(answer()).toBeUndefined();
     transport.switchSession();
     transport.blackhole();
     transport.cutOff(true);
@@ -305,10 +306,7 @@ describe('RunnerAgent across a session switch', () => {
   });
 
   it('stops at once when its server went away before it deregisters, holding nothing', async () => {
-    const { transport, executor, agent, handle } = await runnerOnPlane();
-    executor.finish(0);
-    expect(await handle.done).toBe('succeeded');
-    await eventually('acknowledged', () => transport.retryCeilingMs() === undefined);
+    const { transport, agent } = await endedAndAcknowledged();
     transport.cutOff(true);
     await agent.drain('stopping');
     expect(await orAfter(agent.deregister('stopping', 60_000), 1_000, 'still waiting after 1 s')).toBe(false);
@@ -323,14 +321,10 @@ describe('RunnerAgent across a session switch', () => {
     transport.blackhole();
     executor.finish(0);
     await agent.drain('stopping');
-    let answer: boolean | undefined;
-    const leaving = agent.deregister('stopping', 50).then((answered) => {
-      answer = answered;
-      return answered;
-    });
+    const { leaving, answer } = deregistering(agent, 50);
     transport.cutOff(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(answer).toBeUndefined();
+    expect(answer()).toBeUndefined();
     transport.switchSession();
     expect(await leaving).toBe(true);
     expect(await handle.done).toBe('succeeded');
