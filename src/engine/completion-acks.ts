@@ -26,7 +26,10 @@ export class CompletionAcks {
 
   constructor(private readonly writes: Pick<StoreWrites, 'afterAll' | 'failedWrites'>) {}
 
-  /** `session` sent the end of `jobId` under `fencingToken`, and the write that stores it was made. */
+  /**
+   * `session` sent the end of `jobId` under `fencingToken`, and the write that stores it was made, or
+   * the store was read and holds it.
+   */
   add(session: RunnerSession, jobId: string, fencingToken: number): void {
     if (session.completionsStored !== true) return;
     if (this.pending.size === 0) this.failuresBefore = this.writes.failedWrites;

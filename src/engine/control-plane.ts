@@ -102,7 +102,7 @@ export class ControlPlane {
         completedAgain: (runner, jobId, fencingToken) => this.acks.addAgain(runner, jobId, fencingToken),
         // Read from the store, so committed: told as a first completion is, even after a write of this
         // process failed (which holds back addAgain).
-        storedElsewhere: (runner, jobId, fencingToken) => this.acks.add(runner, jobId, fencingToken),
+        foundStored: (runner, jobId, fencingToken) => this.acks.add(runner, jobId, fencingToken),
       },
     );
     this.reports = new LeaseReports(this.leases, this.dispatcher, stores, {

@@ -45,11 +45,11 @@ export interface LeaseGuardHandlers {
    */
   completedAgain(runner: RunnerSession, jobId: string, fencingToken: number): void;
   /**
-   * `runner` sent again a `job.completed` this process did not apply (it restarted since, or another
-   * replica applied it), and the store holds that end of the runner's attempt under `fencingToken`:
-   * the copy was ignored.
+   * `runner` sent again a `job.completed` that this process does not know it applied (it restarted
+   * since, another replica applied it, or it has forgotten: 10,000 completions came since), and the
+   * store, asked, holds that end of the runner's attempt under `fencingToken`: the copy was ignored.
    */
-  storedElsewhere(runner: RunnerSession, jobId: string, fencingToken: number): void;
+  foundStored(runner: RunnerSession, jobId: string, fencingToken: number): void;
 }
 
 export interface LeaseGuardOptions {
@@ -97,7 +97,8 @@ const resumedJobCheckLimits = Object.freeze({
  * that may have been lost in a transport switch) is ignored quietly: one this process applied, and
  * one it never saw (it restarted since, or another replica applied it) whose end the store holds as
  * the copy reports it — the runner's attempt of the job under that token (the latest, or an earlier
- * one retried or re-run) ended so (completionKey, attempt-runners.ts). Any other end under a stale
+ * one retried or re-run) ended so (completionKey, attempt-runners.ts). Either is told to the
+ * handlers (`completedAgain`, `foundStored`), which acknowledge it. Any other end under a stale
  * token is refused.
  */
 export class LeaseGuard {
@@ -452,7 +453,7 @@ export class LeaseGuard {
       if (completion !== undefined) {
         const end = ends?.get(fencingToken);
         if (end !== undefined && end.key === completionKeyOf(completion, end)) {
-          this.handlers.storedElsewhere(runner, jobId, fencingToken);
+          this.handlers.foundStored(runner, jobId, fencingToken);
           return;
         }
         tell();

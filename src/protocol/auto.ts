@@ -87,6 +87,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   private readonly stop = new AbortController();
   private readonly switchListeners: ((event: TransportSwitch) => void)[] = [];
   private readonly lossListeners: ((event: TransportLoss) => void)[] = [];
+  private readonly unreachableListeners: (() => void)[] = [];
   private current: Connection<Out, In> | undefined;
   private ended: Promise<void> = Promise.resolve();
   private waiting: Out[] = [];
@@ -126,6 +127,15 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
    */
   onLost(listener: (event: TransportLoss) => void): void {
     this.lossListeners.push(listener);
+  }
+
+  /**
+   * A round of connection attempts (each transport tried once) reached no server, refused or
+   * unanswered; the next round follows its backoff. After a loss whose server said it is going away,
+   * the first such round says no other server behind the address took its place.
+   */
+  onUnreachable(listener: () => void): void {
+    this.unreachableListeners.push(listener);
   }
 
   /**
@@ -187,6 +197,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
         if (result.kind !== 'unreachable') return result;
         reasons.push(`${kind}: ${result.reason}`);
       }
+      for (const listener of this.unreachableListeners) tell(listener, undefined);
       const delay = backoffDelayMs(attempt, this.random, this.retryPolicy());
       const slept = await this.sleep(delay);
       if (!slept) return { kind: 'unreachable', reason: reasons.join('; ') };

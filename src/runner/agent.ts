@@ -24,6 +24,9 @@ const warnOnStderr = (line: string): void => {
   process.stderr.write(`valkyrie runner: ${line}\n`);
 };
 
+/** How `RunnerAgent.deregister` ended (see there). */
+export type DeregisterEnd = 'answered' | 'server gone' | 'unanswered';
+
 /** What tells the agent that its transport moved to a new session (AutoTransport has it). */
 export interface SessionSwitches {
   onSwitch(listener: () => void): void;
@@ -32,6 +35,8 @@ export interface SessionSwitches {
    * shutting down.
    */
   onLost(listener: (loss: { readonly goingAway: boolean }) => void): void;
+  /** A round of reconnect attempts reached no server. */
+  onUnreachable?(listener: () => void): void;
   /** While `ceilingMs()` gives a number, reconnect attempts are at most that far apart. */
   capRetryDelay?(ceilingMs: () => number | undefined): void;
   /** Undefined while no session is up: what is sent then is held, and goes first to the next one. */
@@ -122,7 +127,7 @@ export class RunnerAgent {
   private leaving:
     | {
         readonly reason: string;
-        readonly settle: (answered: boolean) => void;
+        readonly settle: (end: DeregisterEnd) => void;
         /** Starts waiting `timeoutMs` for the answer, once a session is up to carry it (idempotent). */
         readonly awaitAnswer: () => void;
         /** The session went down holding completions: the wait starts again on the next one. */
@@ -131,15 +136,19 @@ export class RunnerAgent {
     | undefined;
   private readonly launcher: JobLauncher;
   private capabilities: RunnerCapabilities | undefined;
-  /** The last session was lost because its server is shutting down, and none is up since. */
-  private serverGoingAway = false;
+  /**
+   * The last session was lost because its server said it is shutting down (`said`), and a round of
+   * reconnect attempts since reached no server either (`gone`: no other replica behind the address,
+   * no restarted server yet); undefined once a session is up.
+   */
+  private serverLeaving: 'said' | 'gone' | undefined;
 
   constructor(
     private readonly transport: Transport<RunnerMessage, ControlMessage>,
     private readonly options: RunnerAgentOptions,
   ) {
     transport.onMessage((message) => this.handle(message));
-    transport.onClose(() => this.leaving?.settle(false));
+    transport.onClose(() => this.leaving?.settle('unanswered'));
     const { switches } = options;
     this.completions = new CompletionsInDoubt(options.clock ?? systemClock, {
       heardAt: () => switches?.heardAt,
@@ -154,16 +163,20 @@ export class RunnerAgent {
     this.launcher = new JobLauncher(options);
     this.capabilities = options.capabilities;
     options.switches?.onSwitch(() => {
-      this.serverGoingAway = false;
+      this.serverLeaving = undefined;
       // A switch without a loss (long-poll back to WebSocket) ends the previous session too.
       this.completions.lost();
       this.registerAgain();
     });
     options.switches?.onLost(({ goingAway }) => {
-      this.serverGoingAway = goingAway;
+      this.serverLeaving = goingAway ? 'said' : undefined;
       this.completions.lost();
       if (this.completions.size > 0) this.leaving?.pause();
-      else if (this.serverGone) this.leaving?.settle(false);
+    });
+    options.switches?.onUnreachable?.(() => {
+      if (this.serverLeaving !== 'said') return;
+      this.serverLeaving = 'gone';
+      if (this.serverGone) this.leaving?.settle('server gone');
     });
     options.switches?.capRetryDelay?.(() => this.reconnectWithinMs());
   }
@@ -198,11 +211,12 @@ export class RunnerAgent {
 
   /**
    * Tells the control plane the runner is stopping for good (after `drain`, before closing): it is
-   * listed as stopped at once, keeps its mode and credential. True when the control plane answered
-   * within `timeoutMs` of a session being up to carry it; false when it did not, the connection closed
-   * first (an older server refuses the message and closes it), the server said it is shutting down
-   * (before the deregister or after it) while the runner held no completion (`serverGone`), or
-   * `giveUp` aborted, which only means it is listed as lost rather than stopped.
+   * listed as stopped at once, keeps its mode and credential. `answered` when the control plane
+   * answered within `timeoutMs` of a session being up to carry it; `server gone` when, holding no
+   * completion, the runner has no server to wait for (`serverGone`; before the deregister or while
+   * it waited); `unanswered` when no answer came in time, the connection closed first (an older server
+   * refuses the message and closes it), or `giveUp` aborted. Either of the last two only means it is
+   * listed as offline rather than stopped.
    *
    * While no session is up and completions are held for the next one (`resultsAwaitingServer`), the
    * timeout does not run (a session lost meanwhile stops it; the next one starts it again): the server
@@ -210,39 +224,39 @@ export class RunnerAgent {
    * arrived, and a runner that left without it would have its jobs run again once their leases
    * expired. It waits for sessions for as long as that takes, until `giveUp` aborts.
    */
-  deregister(reason: string, timeoutMs: number, giveUp?: AbortSignal): Promise<boolean> {
+  deregister(reason: string, timeoutMs: number, giveUp?: AbortSignal): Promise<DeregisterEnd> {
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      const settle = (answered: boolean) => {
+      const settle = (end: DeregisterEnd) => {
         clearTimeout(timer);
         giveUp?.removeEventListener('abort', abandon);
         this.leaving = undefined;
-        resolve(answered);
+        resolve(end);
       };
-      const abandon = () => settle(false);
+      const abandon = () => settle('unanswered');
       const awaitAnswer = () => {
-        timer ??= setTimeout(() => settle(false), timeoutMs);
+        timer ??= setTimeout(() => settle('unanswered'), timeoutMs);
       };
       const pause = () => {
         clearTimeout(timer);
         timer = undefined;
       };
-      if (giveUp?.aborted) return settle(false);
+      if (giveUp?.aborted) return settle('unanswered');
       giveUp?.addEventListener('abort', abandon, { once: true });
       this.leaving = { reason, settle, awaitAnswer, pause };
-      if (this.serverGone) return settle(false);
+      if (this.serverGone) return settle('server gone');
       if (this.sessionUp) this.transport.send({ type: 'deregister', reason });
       if (this.resultsAwaitingServer === 0) awaitAnswer();
     });
   }
 
   /**
-   * Holding no completion, with no session up since its server said it is shutting down: a leaving
-   * runner has nothing more to hand over, and the server that would answer its deregister is going
-   * away; waiting for another session would only delay its stop (it is listed as offline, not stopped).
+   * Holding no completion, with no session up since its server said it is shutting down and no
+   * server reachable after: a leaving runner has nothing more to hand over, and none to answer its
+   * deregister; waiting for a server to come back would only delay its stop.
    */
-  get serverGone(): boolean {
-    return this.serverGoingAway && !this.sessionUp && this.completions.size === 0;
+  private get serverGone(): boolean {
+    return this.serverLeaving === 'gone' && !this.sessionUp && this.completions.size === 0;
   }
 
   /**
@@ -343,7 +357,7 @@ export class RunnerAgent {
         this.modeIs(message.mode, message.note);
         return;
       case 'deregistered':
-        this.leaving?.settle(true);
+        this.leaving?.settle('answered');
         return;
       case 'offer': {
         this.transport.send(this.answerOffer(message.jobId));

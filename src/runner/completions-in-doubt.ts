@@ -34,8 +34,8 @@ export interface CompletionsInDoubtOptions {
  * may lose what was handed to it, and a server killed while the runner was cut off never saw what the
  * runner held for it. So one is kept until the control plane says its store holds it
  * (`completions.stored`) or refuses it (`answered`), or the job is leased here again; and, for a
- * control plane that acknowledges nothing (older ones; a completion applied by a replica that took the
- * run over), until it has been out on sessions that were up for its lease's TTL in all — by then that
+ * control plane that acknowledges nothing (older ones; an acknowledgement lost with its connection),
+ * until it has been out on sessions that were up for its lease's TTL in all — by then that
  * control plane applied it, refused it, or let its lease expire, and sending it again would change
  * nothing. Up-time counts only from when it went out on a session until the server was last heard
  * from on it (`heardAt`): not time with no session up, nor time on a connection that was dead before

@@ -390,6 +390,28 @@ describe('auto transport', () => {
     expect(auto.kind).toBeUndefined();
   });
 
+  // A runner that stops after its server said it is going away leaves once no server answers (agent.ts).
+  it('tells that the server went away, then of each round of reconnects that reached no server', async () => {
+    const server = await started();
+    const { clock, waits } = recordingClock();
+    const auto = await connected({ webSocketUrl: server.wsUrl, longPollUrl: server.pollUrl, clock });
+    const told: string[] = [];
+    auto.onLost((loss) => told.push(`lost, going away: ${loss.goingAway}`));
+    auto.onUnreachable(() => told.push(`unreachable, ${waits.length} waits before`));
+    waits.length = 0;
+    await server.close();
+    for (let round = 1; round <= 2; round++) {
+      for (let i = 0; i < 200 && waits.length < round; i++)
+        await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+      clock.advance(waits.at(-1) ?? 0);
+    }
+    expect(told.slice(0, 3)).toEqual([
+      'lost, going away: true',
+      'unreachable, 0 waits before',
+      'unreachable, 1 waits before',
+    ]);
+  });
+
   it('tells when the server was last heard from, and while reconnecting, on the connection lost', async () => {
     const server = await started();
     const clock = new ManualClock();

@@ -32,7 +32,7 @@ function agentWithPeer() {
 }
 
 describe('RunnerAgent.deregister', () => {
-  it('sends deregister after drain and resolves true when the control plane answers', async () => {
+  it('sends deregister after drain and resolves answered when the control plane answers', async () => {
     const { agent, control, received } = agentWithPeer();
     await agent.drain('stopping');
     const answered = agent.deregister('the runner is stopping', 5_000);
@@ -40,20 +40,20 @@ describe('RunnerAgent.deregister', () => {
     expect(received.map((m) => m.type)).toEqual(['register', 'drain', 'deregister']);
     expect(received[2]).toEqual({ type: 'deregister', reason: 'the runner is stopping' });
     control.send({ type: 'deregistered' });
-    expect(await answered).toBe(true);
+    expect(await answered).toBe('answered');
   });
 
-  it('resolves false at once when the connection closes first (an older server refuses the message)', async () => {
+  it('resolves unanswered at once when the connection closes first (an older server refuses the message)', async () => {
     const { agent, control } = agentWithPeer();
     const answered = agent.deregister('the runner is stopping', 60_000);
     control.close('VK_PROTOCOL: unknown message type');
-    expect(await answered).toBe(false);
+    expect(await answered).toBe('unanswered');
   });
 
-  it('resolves false after the timeout when nobody answers', async () => {
+  it('resolves unanswered after the timeout when nobody answers', async () => {
     const { agent } = agentWithPeer();
     const started = Date.now();
-    expect(await agent.deregister('the runner is stopping', 50)).toBe(false);
+    expect(await agent.deregister('the runner is stopping', 50)).toBe('unanswered');
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
   });
 });

@@ -10,7 +10,7 @@ import type { ProtocolError } from '../../src/protocol/frame.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/protocol/transport.js';
-import { RunnerAgent } from '../../src/runner/agent.js';
+import { type DeregisterEnd, RunnerAgent } from '../../src/runner/agent.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
@@ -54,6 +54,7 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
   private readonly messageListeners: ((message: ControlMessage) => void)[] = [];
   private readonly switchListeners: (() => void)[] = [];
   private readonly lossListeners: ((loss: { readonly goingAway: boolean }) => void)[] = [];
+  private readonly unreachableListeners: (() => void)[] = [];
   /** What the agent gave capRetryDelay: how far apart reconnect attempts may be now. */
   retryCeilingMs: () => number | undefined = () => undefined;
   heardAt: number | undefined;
@@ -101,6 +102,15 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
     this.lossListeners.push(listener);
   }
 
+  onUnreachable(listener: () => void): void {
+    this.unreachableListeners.push(listener);
+  }
+
+  /** A round of reconnect attempts reached no server (no session is up meanwhile). */
+  unreachable(): void {
+    for (const listener of this.unreachableListeners) listener();
+  }
+
   capRetryDelay(ceilingMs: () => number | undefined): void {
     this.retryCeilingMs = ceilingMs;
   }
@@ -138,7 +148,7 @@ class SwitchingTransport implements Transport<RunnerMessage, ControlMessage> {
 
 /** `agent.deregister('stopping', timeoutMs)`, and its answer once it came (undefined until then). */
 function deregistering(agent: RunnerAgent, timeoutMs: number) {
-  let answer: boolean | undefined;
+  let answer: DeregisterEnd | undefined;
   const leaving = agent.deregister('stopping', timeoutMs).then((answered) => {
     answer = answered;
     return answered;
@@ -237,7 +247,7 @@ describe('RunnerAgent across a session switch', () => {
       expect(await orAfter(handle.done, 3_000, 'not ended within 3 s')).toBe('succeeded');
       expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
       expect(await stores.staleWrites.list()).toEqual([]);
-      expect(await leaving).toBe(true);
+      expect(await leaving).toBe('answered');
     },
   );
 
@@ -255,7 +265,7 @@ describe('RunnerAgent across a session switch', () => {
     expect(answer()).toBeUndefined();
     transport.switchSession();
     expect(agent.resultsAwaitingServer).toBe(0);
-    expect(await leaving).toBe(true);
+    expect(await leaving).toBe('answered');
     expect(await handle.done).toBe('succeeded');
     expect(events.filter((e) => e.type === 'job.completed')).toHaveLength(1);
   });
@@ -275,7 +285,7 @@ describe('RunnerAgent across a session switch', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(answer()).toBeUndefined();
     transport.switchSession();
-    expect(await leaving).toBe(true);
+    expect(await leaving).toBe('answered');
     expect(await handle.done).toBe('succeeded');
   });
 
@@ -289,30 +299,56 @@ describe('RunnerAgent across a session switch', () => {
   });
 
   // Stopped together with its server (systemd at host shutdown): the server goes away before it
-  // answers the deregister. Holding nothing, the runner stops then, not after the answer's wait.
-  it('stops at once when the server goes away before it answers the deregister, holding nothing', async () => {
+  // answers the deregister, and no server answers the reconnect. Holding nothing, the runner stops
+  // then, not after the answer's wait.
+  it('stops once its server went away and none answers after, holding nothing', async () => {
     const { transport, agent } = await endedAndAcknowledged();
     await agent.drain('stopping');
     transport.blackhole();
     const { leaving, answer } = deregistering(agent, 60_000);
-    // A session lost for another reason may be back at once: the runner waits for it.
+    const waits = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(answer()).toBeUndefined();
+    };
+    // Lost for another reason, or no reconnect tried yet: the session may be back at once.
     transport.cutOff();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(answer()).toBeUndefined();
+    transport.unreachable();
+    await waits();
     transport.switchSession();
     transport.blackhole();
     transport.cutOff(true);
-    expect(await orAfter(leaving, 1_000, 'still waiting 1 s after the server went away')).toBe(false);
+    await waits();
+    transport.unreachable();
+    expect(await orAfter(leaving, 1_000, 'still waiting 1 s after no server answered')).toBe('server gone');
+  });
+
+  // Another replica behind the address took the session (or the server restarted): it is not gone.
+  it('waits for the answer when a session came up after its server went away', async () => {
+    const { transport, agent } = await endedAndAcknowledged();
+    transport.cutOff(true);
+    transport.switchSession();
+    transport.blackhole();
+    transport.cutOff();
+    transport.unreachable();
+    await agent.drain('stopping');
+    const { answer } = deregistering(agent, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(answer()).toBeUndefined();
+    transport.switchSession();
+    await eventually('answered', () => answer() === 'answered');
   });
 
   it('stops at once when its server went away before it deregisters, holding nothing', async () => {
     const { transport, agent } = await endedAndAcknowledged();
     transport.cutOff(true);
+    transport.unreachable();
     await agent.drain('stopping');
-    expect(await orAfter(agent.deregister('stopping', 60_000), 1_000, 'still waiting after 1 s')).toBe(false);
+    expect(await orAfter(agent.deregister('stopping', 60_000), 1_000, 'still waiting after 1 s')).toBe(
+      'server gone',
+    );
     // A session up again since: the deregister goes out on it and is answered.
     transport.switchSession();
-    expect(await agent.deregister('stopping', 60_000)).toBe(true);
+    expect(await agent.deregister('stopping', 60_000)).toBe('answered');
   });
 
   // Holding a completion, it still waits for the next session, whichever server that is.
@@ -323,14 +359,15 @@ describe('RunnerAgent across a session switch', () => {
     await agent.drain('stopping');
     const { leaving, answer } = deregistering(agent, 50);
     transport.cutOff(true);
+    transport.unreachable();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(answer()).toBeUndefined();
     transport.switchSession();
-    expect(await leaving).toBe(true);
+    expect(await leaving).toBe('answered');
     expect(await handle.done).toBe('succeeded');
   });
 
-  it('gives up waiting for a session when told to: the deregister answers false', async () => {
+  it('gives up waiting for a session when told to: the deregister ends unanswered', async () => {
     const { transport, executor, agent } = await runnerOnPlane();
     transport.cutOff();
     executor.finish(0);
@@ -339,7 +376,7 @@ describe('RunnerAgent across a session switch', () => {
     const leaving = agent.deregister('stopping', 60_000, giveUp.signal);
     await settle();
     giveUp.abort();
-    expect(await leaving).toBe(false);
+    expect(await leaving).toBe('unanswered');
     expect(agent.resultsAwaitingServer).toBe(1);
   });
 

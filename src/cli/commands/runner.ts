@@ -403,23 +403,19 @@ async function serve(
       timedOut = true;
       holding.abort();
     }, holdMs);
-    const answered = await agent.deregister('the runner is stopping', deregisterAnswerMs, holding.signal);
+    const end = await agent.deregister('the runner is stopping', deregisterAnswerMs, holding.signal);
     clearTimeout(deadline);
-    if (!answered) {
-      const unsent = agent.resultsAwaitingServer;
-      if (unsent > 0)
-        complain(
-          `stopped without handing the results of ${unsent} finished job(s) to ${settings.server}` +
-            `${timedOut ? ` (no answer within ${formatDelay(holdMs)})` : ''}; ` +
-            'it will run those jobs again when their leases expire',
-        );
-      else if (agent.serverGone)
-        complain(`${settings.server} is shutting down; it will list this runner as offline`);
-      else
-        complain(
-          `${settings.server} did not confirm the deregistration; it will list this runner as offline`,
-        );
-    }
+    const unsent = agent.resultsAwaitingServer;
+    if (end === 'server gone')
+      complain(`${settings.server} is shutting down; it will list this runner as offline`);
+    else if (end === 'unanswered' && unsent > 0)
+      complain(
+        `stopped without handing the results of ${unsent} finished job(s) to ${settings.server}` +
+          `${timedOut ? ` (no answer within ${formatDelay(holdMs)})` : ''}; ` +
+          'it will run those jobs again when their leases expire',
+      );
+    else if (end === 'unanswered')
+      complain(`${settings.server} did not confirm the deregistration; it will list this runner as offline`);
     await closeTransport(transport);
     connectionLines.close();
     if (autoStop.tookItsJob) {
