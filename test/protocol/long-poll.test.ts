@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch, runnerDecoder } from '../../src/protocol/frame.js';
 import { versionHeader } from '../../src/protocol/handshake.js';
@@ -34,7 +36,39 @@ async function getJson(
 const post = (session: string, body: string) =>
   getJson(`${session}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
+/**
+ * A server that opens a session and answers every request on it with `status` and the error `code`:
+ * as a session that ended before the client's next poll came.
+ */
+async function endedSessionServer(status: number, code: string): Promise<{ url: string; close(): void }> {
+  const server = createServer((request, response) => {
+    request.resume();
+    const sessionCreated = request.method === 'POST' && request.url?.endsWith('/sessions') === true;
+    response.writeHead(sessionCreated ? 201 : status, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify(sessionCreated ? { sessionId: 's1', holdMs: 1_000 } : { code, message: 'it ended' }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/poll`, close: () => server.close() };
+}
+
 describe('HTTP long-poll transport', () => {
+  it.each([
+    ['VK_SHUTTING_DOWN', { goingAway: true }],
+    ['VK_SESSION_NOT_FOUND', {}],
+  ])('takes a poll refused with %s for a lost session, to reconnect', async (code, going) => {
+    const ended = await endedSessionServer(410, code);
+    try {
+      const client = await connectLongPoll({ baseUrl: ended.url, decoder: runnerDecoder });
+      if (client.kind !== 'connected') throw new Error('client did not connect');
+      expect(await closed(client.transport)).toEqual({ kind: 'lost', reason: `${code}: it ended`, ...going });
+    } finally {
+      ended.close();
+    }
+  });
+
   it('sends unacknowledged messages again, and drops them once acknowledged', async () => {
     const live = await startProtocolServer();
     server = live;
