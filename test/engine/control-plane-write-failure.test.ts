@@ -8,7 +8,7 @@ import type { Stores } from '../../src/store/store.js';
 import { settle } from '../core/manual-clock.js';
 import { storeFactories } from '../store/factories.js';
 import { useStores } from '../store/fixture.js';
-import { closedAfterEach, jobsWorkflow, oneJobWorkflow, runRequest } from './plane-fixtures.js';
+import { closedAfterEach, eventually, jobsWorkflow, oneJobWorkflow, runRequest } from './plane-fixtures.js';
 import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
 
 // docs/faults.md: a write that fails in the middle of a run (a lock past the busy timeout) ends the
@@ -147,6 +147,43 @@ for (const [name, make, skip] of storeFactories) {
       await settle(20);
       expect(failing.failed()).toBe(1);
       expect(runner.of('completions.stored')).toEqual([]);
+    });
+
+    // Its own failed write says nothing of an end the store was read to hold (control-plane.ts).
+    it('still acknowledges a copy of a completion another process applied, which the store holds', async () => {
+      const identity = { runnerId: 'rnr_1', transport: 'websocket' };
+      const before = new ControlPlane(stores());
+      const first = new ScriptedRunner(before, accepting, { identity, completionsStored: true });
+      const applied = await before.startRun(oneJobWorkflow(), runRequest);
+      const lease = await leaseOf(first, 1);
+      first.complete(lease);
+      expect(await applied.done).toBe('succeeded');
+      first.end.close('the old process stopped');
+      await before.close();
+
+      const failing = failingWrites(stores(), {
+        updates: (updates) => updates.some(({ patch }) => patch.finishedAt !== undefined),
+      });
+      const plane = closing(new ControlPlane(failing.stores));
+      const other = new ScriptedRunner(plane, accepting, {
+        identity: { runnerId: 'rnr_2', transport: 'websocket' },
+      });
+      const doomed = await plane.startRun(oneJobWorkflow(), runRequest);
+      other.complete(await leaseOf(other, 1));
+      await expect(doomed.done).rejects.toMatchObject({ code: 'VK_STORE_LOCKED' });
+
+      const { jobId, fencingToken } = lease;
+      const back = new ScriptedRunner(plane, accepting, {
+        identity,
+        completionsStored: true,
+        resume: [{ jobId, fencingToken, completed: true }],
+      });
+      back.complete(lease);
+      await eventually('acknowledged', () => back.of('completions.stored').length > 0);
+      expect(back.of('completions.stored')).toEqual([
+        { type: 'completions.stored', jobs: [{ jobId, fencingToken }] },
+      ]);
+      expect(back.of('error')).toEqual([]);
     });
 
     it("does not store the run's end when a write made with it fails", async () => {
