@@ -50,6 +50,12 @@ export function readDotenv(path: string): Record<string, string> {
     throw new UsageError(`cannot read secrets file ${path}: ${readFailureText(error)}`);
   }
   const lines = text.split(/\r?\n/);
+  // A process environment cannot hold one: the step would fail to start with an error that prints it.
+  const nul = lines.findIndex((line) => line.includes('\0'));
+  if (nul >= 0)
+    throw new UsageError(
+      `${path}:${nul + 1}: holds a NUL byte, which no secret can hold (a process environment cannot)`,
+    );
   const out: Record<string, string> = {};
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i] ?? '';

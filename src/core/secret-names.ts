@@ -13,3 +13,10 @@ export function secretNameProblem(name: string): string | undefined {
     return "a secret name does not start with GITHUB_, GitHub's own prefix (GITHUB_TOKEN excepted)";
   return undefined;
 }
+
+/** Why `value` cannot be a secret's (or a var's) value, or undefined when it can. */
+export function processValueProblem(value: string): string | undefined {
+  // Refused before anything runs: a process environment cannot hold it, and the failed spawn would
+  // print the value.
+  return value.includes('\0') ? 'no NUL byte: a process environment cannot hold one' : undefined;
+}

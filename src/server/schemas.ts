@@ -4,7 +4,7 @@ import { isRunStatus, runStatuses } from '../core/outcome.js';
 import { describeJson } from '../core/plain-issue-text.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
-import { secretNameProblem } from '../core/secret-names.js';
+import { processValueProblem, secretNameProblem } from '../core/secret-names.js';
 import { runGitSchema } from '../protocol/run-git.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
 import { defaultReadAfterLimit } from '../store/logs.js';
@@ -15,7 +15,11 @@ import { maxRunPageSize, runCursorBefore } from './run-cursor.js';
  * (`/api/v1/openapi.json`) is generated from the same objects, so the two cannot drift apart.
  */
 
-const stringRecord = z.record(z.string(), z.string());
+/** A value that may reach a step's environment (a var or a secret): no NUL (processValueProblem). */
+const processValueSchema = z.string().superRefine((value, context) => {
+  const problem = processValueProblem(value);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
 
 /** No control characters (\p{Cc}: C0, DEL, C1): a name is printed in lists and becomes GITHUB_ACTOR. */
 export const printable = (text: string) => !/\p{Cc}/u.test(text);
@@ -35,7 +39,7 @@ const envSchema = z.record(
       'an environment variable name: no NUL or =',
     )
     .meta({ description: 'no NUL or =' }),
-  z.string().refine((value) => !value.includes('\0'), 'an environment variable value: no NUL'),
+  processValueSchema,
 );
 /** A new run's secrets: names as GitHub allows them (core/secret-names.ts), as no workflow could use another. */
 const secretsSchema = z.record(
@@ -48,7 +52,7 @@ const secretsSchema = z.record(
     .meta({
       description: 'letters, digits and _, not starting with a digit or GITHUB_ (GITHUB_TOKEN excepted)',
     }),
-  z.string(),
+  processValueSchema,
 );
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256: 64 lowercase hex digits');
 
@@ -153,7 +157,7 @@ export const runSubmitSchema = z.strictObject({
     }),
   path: z.string().min(1).max(500).optional().meta({ description: 'the file name, for messages' }),
   bundle: sha256Schema.optional().meta({ description: 'sha256 of an uploaded workspace bundle' }),
-  vars: stringRecord.optional(),
+  vars: z.record(z.string(), processValueSchema).optional(),
   inputs: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
     .optional()
@@ -198,7 +202,7 @@ export const runCancelSchema = z
 
 export const runRerunSchema = z
   .strictObject({
-    secrets: stringRecord
+    secrets: secretsSchema
       .optional()
       .meta({ description: 'secrets are never stored: give again the ones the run was submitted with' }),
   })

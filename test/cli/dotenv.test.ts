@@ -20,6 +20,13 @@ describe('--secrets-file', () => {
     expect(() => readDotenv(missing)).toThrow(`cannot read secrets file ${missing}: no such file`);
   });
 
+  it('refuses a NUL byte, naming the line and not the value', () => {
+    expect(() => read('A=1\nTOKEN=hunter2\0\n')).toThrow(
+      /secrets\.env:2: holds a NUL byte, which no secret can hold/,
+    );
+    expect(() => read('TOKEN=hunter2\0\n')).not.toThrow(/hunter2/);
+  });
+
   it('reads quoted values over several lines, as dotenv and node --env-file do', () => {
     const text = [
       '# keys',

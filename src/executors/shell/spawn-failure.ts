@@ -18,6 +18,9 @@ export async function describeSpawnFailure(step: StepProcess, error: unknown): P
     return `command not found: "${step.command}"${searched}`;
   }
   if (code === 'EACCES') return `permission denied executing "${step.command}"`;
+  // Node's own message quotes the value, which may be a secret's (masking does not see it escaped).
+  const unfit = unfitEnvironment(step.env);
+  if (unfit !== undefined) return `could not start "${step.command}": ${unfit}`;
   const detail = messageOf(error);
   return `could not start "${step.command}" in ${step.cwd}: ${detail}`;
 }
@@ -32,4 +35,16 @@ async function checkDirectory(cwd: string): Promise<string | undefined> {
     if (code === 'EACCES') return `working directory is not accessible: ${cwd}`;
     return `working directory cannot be used: ${cwd} (${code ?? String(error)})`;
   }
+}
+
+/** What a process environment cannot hold in `env`, naming the variable but never its value. */
+function unfitEnvironment(env: Readonly<Record<string, string>>): string | undefined {
+  for (const [name, value] of Object.entries(env)) {
+    const shown = JSON.stringify(name);
+    if (name.includes('\0') || name.includes('='))
+      return `the environment variable name ${shown} holds a NUL byte or =, which no process environment can`;
+    if (value.includes('\0'))
+      return `the value of environment variable ${shown} holds a NUL byte, which no process environment can`;
+  }
+  return undefined;
 }

@@ -104,6 +104,18 @@ describe.each(launchers)('ShellExecutor (%s): processes and output', (launcher) 
     expect(outcome.kind === 'failed_to_start' && outcome.message).toContain('valkyrie-no-such-command');
   });
 
+  // A workflow can make one (fromJSON('"\u0000"')); the value may be a secret's, so it is never shown.
+  it('resolves failed_to_start naming a variable whose value holds a NUL byte, not the value', async () => {
+    const { outcome } = await runCollecting(
+      executor,
+      bashStep('true', { env: { ...pathOnly, TOKEN: 'hunter2\0tail' } }),
+    );
+    expect(outcome.kind).toBe('failed_to_start');
+    const message = outcome.kind === 'failed_to_start' ? outcome.message : '';
+    expect(message).toContain('"TOKEN" holds a NUL byte');
+    expect(message).not.toContain('hunter2');
+  });
+
   it('resolves failed_to_start naming a working directory that does not exist', async () => {
     const missing = join(workdir, 'missing', 'dir');
     const { outcome } = await runCollecting(executor, bashStep('true', { cwd: missing }));
