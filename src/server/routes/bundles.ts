@@ -29,7 +29,8 @@ export function bundleRoutes(context: ApiContext): Route[] {
       method: 'PUT',
       url: '/api/v1/bundles/:sha256',
       operationId: 'uploadBundle',
-      summary: 'Upload a bundle (a gzipped tar); stored only when its sha256 matches the URL',
+      summary:
+        'Upload a bundle (a gzipped tar, sent as application/gzip or application/octet-stream); stored only when its sha256 matches the URL',
       access: 'submit',
       params: sha256Params,
       rawBody: 'application/gzip',
