@@ -99,10 +99,15 @@ export function tokenTtlProblem(value: string | number): string | undefined {
   return undefined;
 }
 
-const tokenTtlSchema = z.union([z.string(), z.number()]).superRefine((value, context) => {
-  const problem = tokenTtlProblem(value);
-  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
-});
+const tokenTtlSchema = z
+  .union([z.string(), z.number()], {
+    error: (issue) =>
+      `expected a duration such as 24h, or a number of seconds, received ${describeJson(issue.input)}`,
+  })
+  .superRefine((value, context) => {
+    const problem = tokenTtlProblem(value);
+    if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+  });
 
 export const tokenCreateSchema = z.strictObject({
   role: z.enum(['admin', 'submit', 'read', 'runner']),
@@ -159,7 +164,12 @@ export const runSubmitSchema = z.strictObject({
   bundle: sha256Schema.optional().meta({ description: 'sha256 of an uploaded workspace bundle' }),
   vars: z.record(z.string(), processValueSchema).optional(),
   inputs: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .record(
+      z.string(),
+      z.union([z.string(), z.number(), z.boolean()], {
+        error: (issue) => `expected a string, a number or a boolean, received ${describeJson(issue.input)}`,
+      }),
+    )
     .optional()
     .meta({
       description: "values for the workflow's on.workflow_dispatch.inputs, checked against their types",
@@ -217,7 +227,12 @@ function queryWholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
     max === Number.MAX_SAFE_INTEGER
       ? `must be a whole number, ${min} or more`
       : `must be a whole number from ${min} to ${max}`;
-  return z.coerce.number({ error: message }).int(message).min(min, message).max(max, message);
+  // Digits only: Number() would also take 0x2, 1e2, +5 and spaces.
+  return z
+    .string()
+    .regex(/^[0-9]+$/, message)
+    .transform(Number)
+    .pipe(z.number().int(message).min(min, message).max(max, message));
 }
 
 export const runListQuery = z.strictObject({

@@ -154,6 +154,16 @@ function inputDefinition(
   return { ...definition, default: coerced.value };
 }
 
+/** VK_INVALID_INPUT about one input: `input` names it, for an API error's path. */
+export class InputError extends ValkyrieError {
+  constructor(
+    readonly input: string,
+    message: string,
+  ) {
+    super('VK_INVALID_INPUT', message);
+  }
+}
+
 /**
  * The `inputs` context of a run given `values` (strings from the command line, or JSON scalars from
  * the API): each declared input's value, coerced to its type, else its default, else empty (false
@@ -168,8 +178,8 @@ export function resolveInputs(
   for (const name of Object.keys(values)) {
     if (byName.has(name)) continue;
     const known = declared.map((input) => input.name);
-    throw new ValkyrieError(
-      'VK_INVALID_INPUT',
+    throw new InputError(
+      name,
       known.length === 0
         ? `unknown input "${name}": the workflow declares no inputs (on.workflow_dispatch.inputs, on.workflow_call.inputs)`
         : `unknown input "${name}"; the workflow declares ${known.join(', ')}`,
@@ -179,11 +189,10 @@ export function resolveInputs(
   for (const input of declared) {
     const given = values[input.name];
     if (given === undefined && input.required && input.default === undefined)
-      throw new ValkyrieError('VK_INVALID_INPUT', `input "${input.name}" is required`);
+      throw new InputError(input.name, `input "${input.name}" is required`);
     const coerced =
       given === undefined ? { value: input.default ?? emptyValue(input) } : coerce(input, given);
-    if ('problem' in coerced)
-      throw new ValkyrieError('VK_INVALID_INPUT', `input "${input.name}" ${coerced.problem}`);
+    if ('problem' in coerced) throw new InputError(input.name, `input "${input.name}" ${coerced.problem}`);
     resolved[input.name] = coerced.value;
   }
   return resolved;

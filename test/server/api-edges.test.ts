@@ -29,6 +29,18 @@ describe('the HTTP API at its edges', () => {
     expect((await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: '87600h' } })).status).toBe(
       201,
     );
+    for (const [ttl, received] of [
+      [true, 'the boolean true'],
+      [null, 'null'],
+      [[], 'an array'],
+    ] as const)
+      expect(await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl } })).toMatchObject({
+        status: 400,
+        body: {
+          path: 'body.ttl',
+          message: `body.ttl: expected a duration such as 24h, or a number of seconds, received ${received}`,
+        },
+      });
   });
 
   it('takes a JSON body that starts with a byte order mark, as Fastify did', async () => {

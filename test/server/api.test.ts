@@ -185,7 +185,8 @@ describe('the HTTP API', () => {
         status: 400,
         body: { code: 'VK_INVALID_REQUEST', message },
       });
-    for (const limit of ['0', 'abc', '2.5', '501'])
+    // Digits only: not the other spellings Number() reads.
+    for (const limit of ['0', 'abc', '2.5', '501', '0x2', '1e2', '%2B5', '%205'])
       expect(await request('GET', `/api/v1/runs?limit=${limit}`)).toMatchObject({
         status: 400,
         body: { path: 'query.limit', message: 'query.limit: must be a whole number from 1 to 500' },

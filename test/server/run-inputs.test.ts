@@ -32,16 +32,28 @@ describe('POST /api/v1/runs with inputs', () => {
 
   it('refuses an unknown, missing or mistyped input with 400 VK_INVALID_INPUT, creating nothing', async () => {
     const { request } = await startTestServer();
+    // The path names the input: the missing one, the one refused, the unknown one.
     const refusals = [
-      [{}, 'input "target" is required'],
-      [{ target: 'prod' }, 'input "target" must be one of staging, production, received "prod"'],
-      [{ target: 'staging', replica: 1 }, 'unknown input "replica"; the workflow declares target, replicas'],
+      [{}, 'target', 'input "target" is required'],
+      [{ target: 'prod' }, 'target', 'input "target" must be one of staging, production, received "prod"'],
+      [
+        { target: 'staging', replica: 1 },
+        'replica',
+        'unknown input "replica"; the workflow declares target, replicas',
+      ],
     ] as const;
-    for (const [inputs, message] of refusals) {
+    for (const [inputs, name, message] of refusals) {
       const refused = await request('POST', '/api/v1/runs', { body: { workflow: deploy, inputs } });
       expect(refused.status).toBe(400);
-      expect(refused.body).toEqual({ code: 'VK_INVALID_INPUT', message, path: 'body.inputs' });
+      expect(refused.body).toEqual({ code: 'VK_INVALID_INPUT', message, path: `body.inputs.${name}` });
     }
+    const mistyped = await request('POST', '/api/v1/runs', {
+      body: { workflow: deploy, inputs: { target: 'staging', replicas: [3] } },
+    });
+    expect(mistyped.body).toMatchObject({
+      path: 'body.inputs.replicas',
+      message: 'body.inputs.replicas: expected a string, a number or a boolean, received an array',
+    });
     const listed = await request('GET', '/api/v1/runs');
     expect((listed.body as { runs: unknown[] }).runs).toEqual([]);
   });

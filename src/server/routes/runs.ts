@@ -1,6 +1,5 @@
 import * as z from 'zod';
 import { messageOf } from '../../core/error-message.js';
-import { isValkyrieError } from '../../core/errors.js';
 import { defaultPriority } from '../../core/priority.js';
 import { cancelRequestReasonFrom } from '../../engine/cancel-reasons.js';
 import type { RunRequest } from '../../engine/control-plane.js';
@@ -13,7 +12,7 @@ import {
   maxShownDiagnostics,
   moreDiagnostics,
 } from '../../workflow/diagnostics.js';
-import { type InputValue, resolveInputs } from '../../workflow/inputs.js';
+import { InputError, type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { checkMatrixFilter } from '../../workflow/matrix-filter.js';
@@ -404,8 +403,8 @@ function inputsOf(workflow: Workflow, given: Readonly<Record<string, unknown>>):
   try {
     return resolveInputs(workflow.inputs, given);
   } catch (error) {
-    if (isValkyrieError(error) && error.code === 'VK_INVALID_INPUT')
-      throw new ApiError(400, 'VK_INVALID_INPUT', error.message, { path: 'body.inputs' });
+    if (error instanceof InputError)
+      throw new ApiError(400, 'VK_INVALID_INPUT', error.message, { path: `body.inputs.${error.input}` });
     throw error;
   }
 }
