@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, mkdir, readdir, realpath, stat, statfs, symlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { list, Parser, type ReadEntry } from 'tar';
 import { ValkyrieError } from '../core/errors.js';
 import { checkEntries, fileTypes, type ListedEntry, relativePath } from './entry-checks.js';
@@ -42,6 +43,8 @@ export async function unpackBundle(options: UnpackOptions): Promise<number> {
       'VK_WORKSPACE_NOT_EMPTY',
       `cannot unpack the workspace bundle into ${options.target}: the directory is not empty`,
     );
+  // A workspace with no files packs to end-of-archive blocks alone, which tar's strict reader refuses.
+  if (await holdsNoEntries(options.archive)) return 0;
   const entries = await listEntries(options.archive);
   checkEntries(entries);
   const release = await reserveSpace(entries, options);
@@ -63,6 +66,30 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(path), hash);
   return hash.digest('hex');
+}
+
+/** Past this many bytes unpacked, an archive is not the few zero blocks of an empty one. */
+const emptyArchiveBytes = 64 * 1024;
+
+/** Whether the gzipped tar `archive` is zero blocks only (no entry), as one of an empty workspace is. */
+async function holdsNoEntries(archive: string): Promise<boolean> {
+  let bytes = 0;
+  let zeros = true;
+  try {
+    await pipeline(createReadStream(archive), createGunzip(), async (chunks: AsyncIterable<Buffer>) => {
+      for await (const chunk of chunks) {
+        bytes += chunk.length;
+        if (bytes > emptyArchiveBytes || chunk.some((byte) => byte !== 0)) {
+          zeros = false;
+          return;
+        }
+      }
+    });
+  } catch {
+    // Not gzip, cut short, or left early: the tar reader says what is wrong with it.
+    return false;
+  }
+  return zeros && bytes > 0;
 }
 
 async function listEntries(archive: string): Promise<ListedEntry[]> {

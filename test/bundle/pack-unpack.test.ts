@@ -134,6 +134,20 @@ describe('pack and unpack', () => {
     expect(readdirSync(temp)).toEqual([]);
   });
 
+  // A workspace with no files (a new repository, every file untracked) packs end-of-archive blocks
+  // alone; tar's strict reader calls that an unrecognized archive, and every job failed.
+  it('packs a workspace with no files, and unpacks it into an empty directory', async () => {
+    const bundle = await packWorkspace(tempDir());
+    const target = join(tempDir(), 'out');
+    try {
+      expect(bundle.fileCount).toBe(0);
+      expect(await unpackBundle({ archive: bundle.path, sha256: bundle.sha256, target })).toBe(0);
+      expect(readdirSync(target)).toEqual([]);
+    } finally {
+      await bundle.dispose();
+    }
+  });
+
   it('refuses to unpack a bundle whose sha256 is not the expected one, writing nothing', async () => {
     const dir = tempDir();
     writeTree(dir, [{ kind: 'file', path: 'a.txt', content: 'a', mode: 0o644 }]);
