@@ -1,6 +1,6 @@
 import { isBlockedPort } from '../core/blocked-ports.js';
 import { messageOf } from '../core/error-message.js';
-import { type ErrorCode, errorCatalog, ValkyrieError } from '../core/errors.js';
+import { type ErrorCode, errorCatalog, errorCodeHeader, ValkyrieError } from '../core/errors.js';
 import { isRecord } from '../core/is-record.js';
 import { formatDelay } from '../core/retry-delay.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
@@ -161,7 +161,7 @@ export class ApiClient {
       if (!resendable || response.status !== 503) return response;
       const text = await response.text().catch(() => '');
       const retryAfter = response.headers.get('retry-after');
-      const code = errorCode(text);
+      const code = errorCode(text) ?? codeHeader(response);
       const delay =
         code === 'VK_SHUTTING_DOWN'
           ? wait.afterShuttingDown(retryAfter)
@@ -280,7 +280,7 @@ export async function throwUnlessOk(response: Response, forbiddenWhy?: string): 
     throw new ApiRequestError(response.status, body.code, `${body.code}: ${body.message}`, body);
   // A bodiless refusal (a HEAD request has none): the code the API gives that status, so the line
   // still names one, e.g. a read-only token refused the bundle check of `submit`.
-  const refusal = refusalCodes[response.status];
+  const refusal = refusalCodes[response.status] ?? knownCode(codeHeader(response));
   if (refusal !== undefined && text.trim() === '') {
     const why = (response.status === 403 ? forbiddenWhy : undefined) ?? errorCatalog[refusal];
     throw new ApiRequestError(response.status, refusal, `${refusal}: ${why}`, {});
@@ -288,6 +288,15 @@ export async function throwUnlessOk(response: Response, forbiddenWhy?: string): 
   const snippet = text.trim().slice(0, 200);
   const status = response.statusText || 'error';
   throw new ApiRequestError(response.status, '', `${status}${snippet ? `: ${snippet}` : ''}`, {});
+}
+
+/** The code an error answer names in its header (server/app.ts), for one without a body (HEAD). */
+function codeHeader(response: Response): string | undefined {
+  return response.headers.get(errorCodeHeader) ?? undefined;
+}
+
+function knownCode(code: string | undefined): ErrorCode | undefined {
+  return code !== undefined && isKnownCode(code) ? code : undefined;
 }
 
 const refusalCodes: Readonly<Partial<Record<number, ErrorCode>>> = {

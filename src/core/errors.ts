@@ -81,6 +81,12 @@ export const errorCatalog = {
 
 export type ErrorCode = keyof typeof errorCatalog;
 
+/**
+ * The HTTP header in which every error answer of the API names its code too: a HEAD answer has no
+ * body, and a client still learns from it that the server is restarting, say.
+ */
+export const errorCodeHeader = 'x-valkyrie-error';
+
 export class ValkyrieError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

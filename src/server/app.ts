@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { messageOf } from '../core/error-message.js';
-import { isValkyrieError } from '../core/errors.js';
+import { errorCodeHeader, isValkyrieError } from '../core/errors.js';
 import { ApiError, retryAfterSeconds, shuttingDown } from './api-error.js';
 import type { ApiContext } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -181,6 +181,8 @@ function healthRoutes(context: ApiContext): Route[] {
 function sendApiError(reply: FastifyReply, api: ApiError): FastifyReply {
   const retryAfter = retryAfterSeconds(api.status);
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  // A HEAD answer has no body: the code in a header too tells a client what happened.
+  reply.header(errorCodeHeader, api.code);
   return reply.code(api.status).send(api.body());
 }
 

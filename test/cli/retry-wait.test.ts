@@ -130,6 +130,21 @@ describe('ApiClient while the server restarts', () => {
     ]);
   });
 
+  // `submit` checks for its bundle with HEAD first: that answer has no body, only the code's header.
+  it('asks again after a bodiless 503 whose header says VK_SHUTTING_DOWN (a HEAD answer)', async () => {
+    const bodiless: Answer = (_request, response) => {
+      response.writeHead(503, { 'retry-after': '5', 'x-valkyrie-error': 'VK_SHUTTING_DOWN' }).end();
+    };
+    const found: Answer = (_request, response) => {
+      response.writeHead(200).end();
+    };
+    const { url } = await serve([bodiless, found]);
+    const { wait, sleeps } = policy();
+    const response = await new ApiClient(url, 'tok', wait).fetch('HEAD', '/api/v1/bundles/x');
+    expect(response.status).toBe(200);
+    expect(sleeps).toEqual([5000]);
+  });
+
   it('gives up after 30 s of waits and answers with the last 503', async () => {
     const { url, bodies } = await serve([shuttingDown]);
     const { wait, sleeps } = policy();

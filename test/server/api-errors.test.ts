@@ -36,6 +36,18 @@ describe('the API error contract', () => {
     expect(longId.body).not.toHaveProperty('statusCode');
   });
 
+  it('names the code in the X-Valkyrie-Error header too, which a bodiless HEAD answer keeps', async () => {
+    const { request } = await startTestServer();
+    const sha = 'a'.repeat(64);
+    const refused = await request('HEAD', `/api/v1/bundles/${sha}`, { token: 'vkt.nobody.nothing' });
+    expect(refused).toMatchObject({
+      status: 401,
+      headers: { 'x-valkyrie-error': 'VK_UNAUTHORIZED' },
+    });
+    const missing = await request('GET', '/api/v1/runs/9999');
+    expect(missing).toMatchObject({ status: 404, headers: { 'x-valkyrie-error': 'VK_RUN_NOT_FOUND' } });
+  });
+
   it('refuses a body of a type the route does not read with 415, naming both types', async () => {
     const { request } = await startTestServer();
     await expectUnsupported(
