@@ -84,6 +84,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)
+      .header(errorCodeHeader, 'VK_NOT_FOUND')
       .send({ code: 'VK_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
   const raw = options.rawPrefix;

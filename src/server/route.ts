@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as z from 'zod';
+import { errorCodeHeader } from '../core/errors.js';
 import { plainIssues } from '../core/plain-issue-text.js';
 import { ApiError, shuttingDown } from './api-error.js';
 import type { Principal, TokenAuthority } from './tokens.js';
@@ -236,6 +237,7 @@ export function refuseOtherMethods(app: FastifyInstance, routes: readonly RouteM
         reply
           .code(405)
           .header('allow', allow)
+          .header(errorCodeHeader, 'VK_METHOD')
           .send({
             code: 'VK_METHOD',
             message: `${request.method} is not allowed on ${url}; it takes ${allow}`,

@@ -46,6 +46,10 @@ describe('the API error contract', () => {
     });
     const missing = await request('GET', '/api/v1/runs/9999');
     expect(missing).toMatchObject({ status: 404, headers: { 'x-valkyrie-error': 'VK_RUN_NOT_FOUND' } });
+    const noRoute = await request('GET', '/api/v1/nothing-here');
+    expect(noRoute).toMatchObject({ status: 404, headers: { 'x-valkyrie-error': 'VK_NOT_FOUND' } });
+    const method = await request('PATCH', '/api/v1/runs');
+    expect(method).toMatchObject({ status: 405, headers: { 'x-valkyrie-error': 'VK_METHOD' } });
   });
 
   it('refuses a body of a type the route does not read with 415, naming both types', async () => {
