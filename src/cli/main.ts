@@ -308,7 +308,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option(
       '--lease-ttl <duration>',
-      'how long a job lease lasts without a renewal; a runner that stays away longer loses its jobs (on-runner-lost)',
+      'how long a job lease lasts without a renewal (at least 1s); a runner that stays away longer loses its jobs (on-runner-lost)',
       '60s',
     )
     .option('--offer-ttl <duration>', 'how long a runner has to accept an offered job (at least 1s)', '30s')

@@ -190,6 +190,11 @@ describe('valkyrie server', () => {
       code: 2,
       stderr: 'valkyrie: --offer-ttl: expected at least 1s, received "1ms"\n',
     });
+    // A lease that expires before the runner's renewal (every third of it) arrives: every job requeued.
+    expect(await workspace.run(['server', '--port', '0', '--lease-ttl', '1ms'])).toMatchObject({
+      code: 2,
+      stderr: 'valkyrie: --lease-ttl: expected at least 1s, received "1ms"\n',
+    });
     expect(await workspace.run(['server', '--port', '0', '--queue-capacity', '0'])).toMatchObject({
       code: 2,
       stderr: 'valkyrie: --queue-capacity must be a positive integer, received "0"\n',

@@ -48,7 +48,7 @@ describe('the API error contract', () => {
     expect(missing).toMatchObject({ status: 404, headers: { 'x-valkyrie-error': 'VK_RUN_NOT_FOUND' } });
     const noRoute = await request('GET', '/api/v1/nothing-here');
     expect(noRoute).toMatchObject({ status: 404, headers: { 'x-valkyrie-error': 'VK_NOT_FOUND' } });
-    const method = await request('PATCH', '/api/v1/runs');
+    const method = await request('DELETE', '/api/v1/runs');
     expect(method).toMatchObject({ status: 405, headers: { 'x-valkyrie-error': 'VK_METHOD' } });
   });
 

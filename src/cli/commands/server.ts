@@ -44,6 +44,10 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     );
   const drainTimeoutMs = durationFlag('--drain-timeout', options.drainTimeout, 0);
   const leaseTtlMs = durationFlag('--lease-ttl', options.leaseTtl);
+  // Shorter, and a runner's renewal (every third of it) could not cross to the server in time: every
+  // job would lose its lease and be requeued, for ever.
+  if (leaseTtlMs < minLeaseTtlMs)
+    throw new UsageError(`--lease-ttl: expected at least 1s, received ${JSON.stringify(options.leaseTtl)}`);
   const offerTtlMs = durationFlag('--offer-ttl', options.offerTtl);
   // Shorter, and an offer would expire before a runner's accept came back: every job re-offered for ever.
   if (offerTtlMs < minOfferTtlMs)
@@ -137,6 +141,8 @@ function say(line: string): void {
 
 /** The least --offer-ttl: time for an accept to cross a slow network and a busy runner. */
 const minOfferTtlMs = 1000;
+/** The least --lease-ttl: a renewal goes out every third of it. */
+const minLeaseTtlMs = 1000;
 
 /** A duration flag's milliseconds; below `minMs` (TTLs must be positive) is a usage error. */
 function durationFlag(flag: string, value: string, minMs = 1): number {
