@@ -62,8 +62,11 @@ export class ConnectionLines {
 
   switched({ from, to, reason }: TransportSwitch): void {
     if (this.quiet !== undefined) return;
+    // The reason is the loss's, in the past: "(VK_SHUTTING_DOWN: …)" alone read as if it still were.
     this.say(
-      from === to ? `reconnected over ${to} (${reason})` : `switched from ${from} to ${to} (${reason})`,
+      from === to
+        ? `reconnected over ${to} (it had been lost: ${reason})`
+        : `switched from ${from} to ${to} (${reason})`,
     );
   }
 

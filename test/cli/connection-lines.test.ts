@@ -47,7 +47,7 @@ describe('ConnectionLines', () => {
     expect(said).toHaveLength(10);
     expect(said.slice(0, 2)).toEqual([
       'lost the websocket connection (connection lost (close code 1006: no reason given)); reconnecting',
-      'reconnected over websocket (connection lost (close code 1006: no reason given))',
+      'reconnected over websocket (it had been lost: connection lost (close code 1006: no reason given))',
     ]);
   });
 
