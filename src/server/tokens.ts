@@ -63,9 +63,7 @@ export class TokenAuthority {
   async bootstrapAdmin(fromEnvironment: string | undefined): Promise<string | undefined> {
     const now = this.clock.now();
     if (fromEnvironment !== undefined && fromEnvironment !== '') {
-      const problem = adminTokenProblem(fromEnvironment);
-      if (problem !== undefined)
-        throw new ValkyrieError('VK_SERVER_START', `VALKYRIE_ADMIN_TOKEN ${problem}`);
+      checkAdminToken(fromEnvironment);
       await this.store.save({
         id: environmentAdminId,
         role: 'admin',
@@ -190,6 +188,12 @@ export const minAdminTokenLength = 16;
  * as a job token, never compared with the stored tokens; and a short one could be guessed. The text
  * itself is never shown.
  */
+/** Throws VK_SERVER_START for a VALKYRIE_ADMIN_TOKEN no request could log in with (adminTokenProblem). */
+export function checkAdminToken(text: string): void {
+  const problem = adminTokenProblem(text);
+  if (problem !== undefined) throw new ValkyrieError('VK_SERVER_START', `VALKYRIE_ADMIN_TOKEN ${problem}`);
+}
+
 export function adminTokenProblem(text: string): string | undefined {
   if (text.startsWith(jobPrefix))
     return `starts with "${jobPrefix}", the form of a job token: a request presenting it is checked as a job token and never logs in; choose another text`;

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -232,6 +232,8 @@ describe('valkyrie server', () => {
     });
     // One short of the least is refused as well; 16 (test/server/helpers.ts's) starts.
     expect(await start('fifteen-chars-x')).toMatchObject({ code: 2 });
+    // Refused before the store is opened: no state file is left behind.
+    expect(existsSync(join(workspace.dir, '.valkyrie'))).toBe(false);
   });
 
   it('drains on a SIGTERM sent the moment it says it is listening', async () => {

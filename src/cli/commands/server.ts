@@ -8,6 +8,7 @@ import { isValkyrieError } from '../../core/errors.js';
 import { readFailureText } from '../../core/read-failure.js';
 import { serverFailureLine } from '../../server/failure-line.js';
 import { ValkyrieServer } from '../../server/server.js';
+import { checkAdminToken } from '../../server/tokens.js';
 import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
 import { queueCapacityFlag } from '../queue-options.js';
 import { retentionFlag } from '../retention-options.js';
@@ -60,9 +61,11 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
       ? undefined
       : positiveIntegerFlag('--max-takeovers', options.maxTakeovers);
   const tls = readTls(options.tlsCert, options.tlsKey);
+  const adminToken = process.env.VALKYRIE_ADMIN_TOKEN;
+  // Before the store: a start refused for it leaves no new state file behind.
+  if (adminToken !== undefined && adminToken !== '') checkAdminToken(adminToken);
   const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
   const stores = await openStores(options.db, dataDir);
-  const adminToken = process.env.VALKYRIE_ADMIN_TOKEN;
   const server = await ValkyrieServer.start({
     stores,
     host: options.host,
