@@ -260,6 +260,14 @@ export function serverBaseUrl(value: string): string {
     throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
   if (url.search !== '' || url.hash !== '')
     throw new UsageError(`--server takes no query or fragment, received ${JSON.stringify(value)}`);
+  // A path of the server's own (copied from a browser or a curl line) would be doubled by every request.
+  const own = /\/(?:api\/v1(?:\/.*)?|healthz|readyz|metrics)\/?$/.exec(url.pathname);
+  if (own !== null) {
+    const base = `${url.origin}${url.pathname.slice(0, own.index)}`;
+    throw new UsageError(
+      `--server is the server's address, which the API's paths are added to: drop ${JSON.stringify(own[0])} (received ${JSON.stringify(value)}; try ${base})`,
+    );
+  }
   if (url.port !== '' && isBlockedPort(Number(url.port)))
     throw new UsageError(
       `--server: port ${url.port} is one that fetch never connects to (a blocked port), received ${JSON.stringify(value)}; run the server on another port`,

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { ValkyrieError } from '../core/errors.js';
+import { errorCodeHeader, ValkyrieError } from '../core/errors.js';
 import type { GitContext } from '../core/git-context.js';
 import { isRecord } from '../core/is-record.js';
 import type { RunEvent } from '../engine/events.js';
@@ -118,7 +118,16 @@ export class ServerClient {
 
   async hasBundle(sha256: string): Promise<boolean> {
     const response = await this.request('HEAD', `api/v1/bundles/${sha256}`);
-    if (response.status === 404) return false;
+    // The route's own 404 says the bundle is absent; the router's (VK_NOT_FOUND) that no such route
+    // is there, and an upload of up to 1 GiB would only be refused the same way.
+    if (response.status === 404 && response.headers.get(errorCodeHeader) !== 'VK_NOT_FOUND') return false;
+    if (response.status === 404)
+      throw new ApiRequestError(
+        404,
+        'VK_NOT_FOUND',
+        `VK_NOT_FOUND: ${this.api.server} has no route for the bundle check: is --server the address of a Valkyrie server?`,
+        {},
+      );
     // The bundle check is the first request submit makes, and a HEAD answer has no body to say why.
     await throwUnlessOk(
       response,

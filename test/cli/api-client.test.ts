@@ -11,6 +11,7 @@ import {
   throwUnlessOk,
 } from '../../src/cli/api-client.js';
 import { UsageError } from '../../src/cli/exit-codes.js';
+import { ServerClient } from '../../src/cli/server-client.js';
 import { ValkyrieError } from '../../src/core/errors.js';
 
 async function refusal(response: Response): Promise<ApiRequestError> {
@@ -98,6 +99,42 @@ describe('serverBaseUrl', () => {
     );
     expect(serverBaseUrl('http://127.0.0.1:7070/')).toBe('http://127.0.0.1:7070');
     expect(serverBaseUrl('https://ci.example/base/')).toBe('https://ci.example/base');
+  });
+
+  // Every request adds /api/v1/… itself: `no route GET /api/v1/api/v1/runs` said nothing useful.
+  it("refuses a path of the server's own, naming the address to use", () => {
+    expect(() => serverBaseUrl('http://127.0.0.1:7070/api/v1')).toThrow(
+      `--server is the server's address, which the API's paths are added to: drop "/api/v1" (received "http://127.0.0.1:7070/api/v1"; try http://127.0.0.1:7070)`,
+    );
+    for (const [url, base] of [
+      ['https://ci.example/valkyrie/api/v1/runs/', 'https://ci.example/valkyrie'],
+      ['http://127.0.0.1:7070/healthz', 'http://127.0.0.1:7070'],
+    ] as const)
+      expect(() => serverBaseUrl(url)).toThrow(`try ${base})`);
+    // A prefix a reverse proxy serves the server under is an address.
+    expect(serverBaseUrl('https://ci.example/api-gateway/')).toBe('https://ci.example/api-gateway');
+  });
+});
+
+describe('ServerClient.hasBundle', () => {
+  // The route answers 404 for a bundle it lacks; the router 404 VK_NOT_FOUND for a path it lacks (a
+  // --server with a prefix no Valkyrie server is under), which an upload would only meet again.
+  it("takes the route's 404 for an absent bundle, and the router's for a wrong address", async () => {
+    const server = createHttpServer((request, response) => {
+      const routed = request.url?.startsWith('/valkyrie/') === true;
+      response.writeHead(404, routed ? {} : { 'x-valkyrie-error': 'VK_NOT_FOUND' }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const at = (path: string) => new ServerClient(new ApiClient(`http://127.0.0.1:${port}${path}`, 'tok'));
+      expect(await at('/valkyrie').hasBundle('a'.repeat(64))).toBe(false);
+      await expect(at('/elsewhere').hasBundle('a'.repeat(64))).rejects.toThrow(
+        `VK_NOT_FOUND: http://127.0.0.1:${port}/elsewhere has no route for the bundle check: is --server the address of a Valkyrie server?`,
+      );
+    } finally {
+      server.close();
+    }
   });
 });
 
