@@ -18,6 +18,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       'after',
       '\nExit codes: 0 run succeeded, 1 a job failed, 2 invalid workflow or usage (nothing ran), 65 state store unusable (damaged, or from a newer Valkyrie), 69 store or server unavailable (unreachable, also in the middle of a run, locked, or a broken-off stream), 75 queue full (nothing submitted), 77 token refused by the server, 130 interrupted or cancelled (Ctrl-C, valkyrie cancel, its concurrency group, or taken over by valkyrie resume --force; 143 on SIGTERM).',
     );
+  const readExitCodes =
+    'Exit codes: 0 shown, 2 unknown run or job (or usage), 65 state store unusable, 69 store or server unavailable, 77 token refused.';
   const serverRunsHelp =
     "\nWith --server (or VALKYRIE_SERVER): the server's runs, through its API (a read token is enough).";
   /** The options of the commands that continue a stored run (`resume`, `rerun`). */
@@ -231,7 +233,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .addOption(stateDir())
       .addOption(db()),
   )
-    .addHelpText('after', serverRunsHelp)
+    .addHelpText('after', `${serverRunsHelp}\n${readExitCodes}`)
     .action(async (run: string, options) => {
       const { showCommand } = await import('./commands/history.js');
       setExit(await showCommand(run, options));
@@ -256,7 +258,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .addOption(stateDir())
       .addOption(db()),
   )
-    .addHelpText('after', serverRunsHelp)
+    .addHelpText('after', `${serverRunsHelp}\n${readExitCodes} With --follow: as valkyrie run.`)
     .action(async (run: string, job: string | undefined, options) => {
       const { logsCommand } = await import('./commands/history.js');
       setExit(await logsCommand(run, job, options));
