@@ -1,5 +1,5 @@
 import { isRecord } from '../core/is-record.js';
-import type { RunHandoff, RunnerElsewhere } from './views/format.js';
+import { noRunnerText, type RunHandoff, type RunnerElsewhere } from './views/format.js';
 
 /** A queued job waiting for a runner with its labels (the run view's `noRunnerWith`). */
 export interface WaitingJob {
@@ -45,3 +45,14 @@ function readRunnerElsewhere(runner: unknown): RunnerElsewhere[] {
 
 export const isStringList = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/**
+ * A job no connected runner will take would wait silently, maybe for ever: says so on stderr, for a
+ * run `submit` or `rerun` started without --follow (the live view says it otherwise).
+ */
+export function warnWaiting(run: { readonly waiting?: readonly WaitingJob[] }): void {
+  for (const job of run.waiting ?? [])
+    process.stderr.write(
+      `valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere, job.handoff)}\n`,
+    );
+}

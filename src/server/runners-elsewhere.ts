@@ -43,6 +43,11 @@ export async function withRunnersElsewhere(
   };
 }
 
+/** `view` as the API answers a run it starts or shows: withRunnersElsewhere, with the run's handoff. */
+export async function toldRunView(context: ApiContext, view: Promise<RunView>): Promise<RunView> {
+  return withRunnersElsewhere(await view, context.runners, (runId) => runHandoffView(context, runId));
+}
+
 /**
  * What withRunnersElsewhere adds to a waiting job's view, added to its `job.queued` as a run's event
  * stream sends it, for a client following the run (`valkyrie submit --follow`) to show the line

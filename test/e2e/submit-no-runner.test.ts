@@ -1,5 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { adminToken, connectScriptedRunner, credential, startTestServer } from '../server/helpers.js';
+import {
+  adminToken,
+  connectScriptedRunner,
+  credential,
+  jobCompleted,
+  startTestServer,
+  waitForRunStatus,
+} from '../server/helpers.js';
 import { Workspace } from './cli.js';
 
 const workflow = `name: ci
@@ -37,6 +44,31 @@ describe('valkyrie submit and show --server: a job no connected runner takes', (
     expect(train).toBeGreaterThan(0);
     expect(lines[train + 1]).toBe(
       '    waiting for a runner with the labels self-hosted, gpu: no connected runner has them all',
+    );
+  });
+
+  it('rerun warns the same way when a job it runs again waits for a runner no one connected has', async () => {
+    const { server, request, token } = await startTestServer();
+    const linux = await connectScriptedRunner(server.url, await credential(request, token), 1, ['linux']);
+    const gpu = await connectScriptedRunner(server.url, await credential(request, token), 1, [
+      'self-hosted',
+      'gpu',
+    ]);
+    const env = { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: adminToken };
+    const submitted = await ws.run(['submit', 'ci.yml', '--no-bundle'], env);
+    const runId = /Submitted run (\S+)/.exec(submitted.stdout)?.[1] ?? '';
+    const [built] = await linux.leases(1);
+    const [trained] = await gpu.leases(1);
+    if (built === undefined || trained === undefined) throw new Error('no leases');
+    linux.transport.send(jobCompleted(built));
+    gpu.transport.send(jobCompleted(trained, { kind: 'failed', reason: 'exit code 1', exitCode: 1 }));
+    await waitForRunStatus(request, runId, 'failed');
+    gpu.transport.close('the gpu machine is gone');
+
+    const rerun = await ws.run(['rerun', runId], env);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toContain(
+      'valkyrie: warning: job "train" is waiting for a runner with the labels self-hosted, gpu: no connected runner has them all\n',
     );
   });
 });

@@ -4,6 +4,7 @@ import { followRun } from '../follow-run.js';
 import { FollowSignals } from '../follow-signals.js';
 import { ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
+import { warnWaiting } from '../waiting-job.js';
 
 export interface ServerRerunOptions extends ApiClientFlags {
   readonly secrets: Readonly<Record<string, string>>;
@@ -23,11 +24,12 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
   // From the request on: a signal while it is out cancels the re-run it starts (FollowSignals).
   const signals = options.follow ? FollowSignals.listen() : undefined;
   try {
-    await client.rerunRun(id, options.secrets);
+    const run = await client.rerunRun(id, options.secrets);
     process.stderr.write(`Re-running the failed jobs of run ${id} on ${client.origin}.\n`);
-    return signals === undefined
-      ? ExitCode.succeeded
-      : await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' }, signals);
+    if (signals !== undefined)
+      return await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' }, signals);
+    warnWaiting(run);
+    return ExitCode.succeeded;
   } catch (error) {
     if (error instanceof ApiRequestError && error.body.path === 'body.secrets') {
       process.stderr.write(`valkyrie: ${missingSecretsMessage(id, error)}\n`);

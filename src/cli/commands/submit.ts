@@ -22,7 +22,7 @@ import { parseQueueFlags } from '../queue-options.js';
 import { type ApiRun, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
-import { noRunnerText } from '../views/format.js';
+import { warnWaiting } from '../waiting-job.js';
 import { findDefaultWorkflow } from '../workflow-file.js';
 
 export interface SubmitCommandOptions {
@@ -244,14 +244,6 @@ function report(
     };
     process.stdout.write(`${JSON.stringify(bundle ? { ...fields, bundle } : fields)}\n`);
   }
-}
-
-/** A job no connected runner will take would wait silently, maybe forever: say so, on stderr. */
-function warnWaiting(run: ApiRun): void {
-  for (const job of run.waiting ?? [])
-    process.stderr.write(
-      `valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere, job.handoff)}\n`,
-    );
 }
 
 /** The token and any secrets travel with every request: say so when that is in the clear. */

@@ -13,6 +13,7 @@ import { parsedOrRefused } from '../parse-refusal.js';
 import { defineRoute, type Route } from '../route.js';
 import { runViewSchema } from '../run-view-schemas.js';
 import { findRun, runView } from '../run-views.js';
+import { toldRunView } from '../runners-elsewhere.js';
 import { errorSchema, idParams, runRerunSchema } from '../schemas.js';
 import { parseStoredOnThread } from '../stored-workflow-parse.js';
 import type { WorkflowParseThread } from '../workflow-parse-thread.js';
@@ -101,7 +102,15 @@ export function rerunRoutes(context: ApiContext): Route[] {
         );
         return {
           status: 202,
-          body: { run: await runView(stores, await findRun(stores.runs, record.id)) },
+          // As a submission's: a job run again that no connected runner takes says so (valkyrie rerun warns).
+          body: {
+            run: await toldRunView(
+              context,
+              runView(stores, await findRun(stores.runs, record.id), undefined, (jobId) =>
+                controlPlane.waitingForRunner(jobId),
+              ),
+            ),
+          },
         };
       },
     }),

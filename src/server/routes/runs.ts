@@ -30,7 +30,7 @@ import { defineRoute, type Route } from '../route.js';
 import { runCursor, runCursorBefore } from '../run-cursor.js';
 import { type RunView, runListSchema, runViewSchema } from '../run-view-schemas.js';
 import { findRun, runView, runViews } from '../run-views.js';
-import { runHandoffView, withRunnersElsewhere } from '../runners-elsewhere.js';
+import { toldRunView } from '../runners-elsewhere.js';
 import {
   errorSchema,
   idParams,
@@ -64,8 +64,7 @@ export function runRoutes(context: ApiContext): Route[] {
   const { stores, controlPlane, bundles, driven } = context;
   const waitingOf = (jobId: string) => controlPlane.waitingForRunner(jobId);
   /** A single run's view, telling a waiting job's runners connected to other replicas. */
-  const told = async (view: Promise<RunView>) =>
-    withRunnersElsewhere(await view, context.runners, (runId) => runHandoffView(context, runId));
+  const told = (view: Promise<RunView>) => toldRunView(context, view);
   return [
     defineRoute({
       method: 'POST',
