@@ -115,5 +115,9 @@ export function closestMatch(word: string, candidates: readonly string[]): strin
       bestDistance = distance;
     }
   }
-  return best;
+  // The first word of a hyphenated key, written alone: `timeout` for `timeout-minutes`.
+  const lower = word.toLowerCase();
+  return (
+    best ?? (word.length < 4 ? undefined : candidates.find((c) => c.toLowerCase().startsWith(`${lower}-`)))
+  );
 }
