@@ -61,7 +61,8 @@ export class ApiRequestError extends ValkyrieError {
     /** The whole error body, e.g. `diagnostics` of VK_INVALID_WORKFLOW. */
     readonly body: Readonly<Record<string, unknown>>,
   ) {
-    const path = typeof body.path === 'string' ? ` (at ${body.path})` : '';
+    // Most messages start with their path already ("body.name: …"): not said twice.
+    const path = typeof body.path === 'string' && !message.includes(body.path) ? ` (at ${body.path})` : '';
     super(isKnownCode(serverCode) ? serverCode : 'VK_SERVER_RESPONSE', `${message}${path}`);
     this.name = 'ApiRequestError';
   }

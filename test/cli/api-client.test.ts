@@ -50,6 +50,25 @@ describe('throwUnlessOk', () => {
     expect(unauthorized.message).toMatch(/^VK_UNAUTHORIZED: /);
   });
 
+  it('names the field a refusal was about once: after a message that does not start with it', async () => {
+    const answer = (body: object) =>
+      refusal(
+        new Response(JSON.stringify(body), { status: 400, headers: { 'content-type': 'application/json' } }),
+      );
+    const leading = await answer({
+      code: 'VK_INVALID_REQUEST',
+      message: 'body.name: too long',
+      path: 'body.name',
+    });
+    expect(leading.message).toBe('VK_INVALID_REQUEST: body.name: too long');
+    const other = await answer({
+      code: 'VK_INVALID_INPUT',
+      message: 'input "n" is required',
+      path: 'body.inputs.n',
+    });
+    expect(other.message).toBe('VK_INVALID_INPUT: input "n" is required (at body.inputs.n)');
+  });
+
   it("keeps the server's own code and message when the answer has them", async () => {
     const body = JSON.stringify({ code: 'VK_FORBIDDEN', message: 'the token lacks the submit role' });
     const error = await refusal(new Response(body, { status: 403 }));
