@@ -44,8 +44,11 @@ export async function unpackBundle(options: UnpackOptions): Promise<number> {
       `cannot unpack the workspace bundle into ${options.target}: the directory is not empty`,
     );
   // A workspace with no files packs to end-of-archive blocks alone, which tar's strict reader refuses.
-  if (await holdsNoEntries(options.archive)) return 0;
-  const entries = await listEntries(options.archive);
+  const entries = await listEntries(options.archive).catch(async (error: unknown) => {
+    if (await holdsNoEntries(options.archive)) return undefined;
+    throw error;
+  });
+  if (entries === undefined) return 0;
   checkEntries(entries);
   const release = await reserveSpace(entries, options);
   try {

@@ -1,4 +1,5 @@
-import { type ErrorCode, ValkyrieError } from '../core/errors.js';
+import type { FastifyReply } from 'fastify';
+import { type ErrorCode, errorCodeHeader, ValkyrieError } from '../core/errors.js';
 
 /**
  * An error the API answers with: `status` and a JSON body `{code, message, path?, ...details}`.
@@ -36,4 +37,12 @@ export function retryAfterSeconds(status: number): number | undefined {
   if (status === 503) return 5;
   if (status === 429) return 30;
   return undefined;
+}
+
+/** Answers `api`: its status, its JSON body, its code in errorCodeHeader (a HEAD answer keeps no body). */
+export function sendApiError(reply: FastifyReply, api: ApiError): FastifyReply {
+  const retryAfter = retryAfterSeconds(api.status);
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  reply.header(errorCodeHeader, api.code);
+  return reply.code(api.status).send(api.body());
 }

@@ -2,8 +2,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import * as z from 'zod';
 import { messageOf } from '../core/error-message.js';
-import { errorCodeHeader, isValkyrieError } from '../core/errors.js';
-import { ApiError, retryAfterSeconds, shuttingDown } from './api-error.js';
+import { isValkyrieError } from '../core/errors.js';
+import { ApiError, sendApiError, shuttingDown } from './api-error.js';
 import type { ApiContext } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { metricsRoute } from './metrics-route.js';
@@ -82,10 +82,10 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     return sendApiError(reply, api);
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .header(errorCodeHeader, 'VK_NOT_FOUND')
-      .send({ code: 'VK_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    sendApiError(
+      reply,
+      new ApiError(404, 'VK_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
   const raw = options.rawPrefix;
   if (raw !== undefined) {
@@ -177,14 +177,6 @@ function healthRoutes(context: ApiContext): Route[] {
       },
     }),
   ];
-}
-
-function sendApiError(reply: FastifyReply, api: ApiError): FastifyReply {
-  const retryAfter = retryAfterSeconds(api.status);
-  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-  // A HEAD answer has no body: the code in a header too tells a client what happened.
-  reply.header(errorCodeHeader, api.code);
-  return reply.code(api.status).send(api.body());
 }
 
 /** Fastify's own errors by their codes; anything unexpected is a 500 whose details go to the log only. */

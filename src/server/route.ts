@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as z from 'zod';
-import { errorCodeHeader } from '../core/errors.js';
 import { plainIssues } from '../core/plain-issue-text.js';
-import { ApiError, shuttingDown } from './api-error.js';
+import { ApiError, sendApiError, shuttingDown } from './api-error.js';
 import type { Principal, TokenAuthority } from './tokens.js';
 
 /**
@@ -234,14 +233,10 @@ export function refuseOtherMethods(app: FastifyInstance, routes: readonly RouteM
       method: httpMethods.filter((method) => !methods.has(method)),
       url,
       handler: async (request, reply) =>
-        reply
-          .code(405)
-          .header('allow', allow)
-          .header(errorCodeHeader, 'VK_METHOD')
-          .send({
-            code: 'VK_METHOD',
-            message: `${request.method} is not allowed on ${url}; it takes ${allow}`,
-          }),
+        sendApiError(
+          reply.header('allow', allow),
+          new ApiError(405, 'VK_METHOD', `${request.method} is not allowed on ${url}; it takes ${allow}`),
+        ),
     });
   }
 }

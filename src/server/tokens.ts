@@ -181,6 +181,12 @@ function apiTokenId(token: string): string | undefined {
 /** An admin token set by hand opens everything: at least this many characters. */
 export const minAdminTokenLength = 16;
 
+/** Throws VK_SERVER_START for a VALKYRIE_ADMIN_TOKEN no request could log in with (adminTokenProblem). */
+export function checkAdminToken(text: string): void {
+  const problem = adminTokenProblem(text);
+  if (problem !== undefined) throw new ValkyrieError('VK_SERVER_START', `VALKYRIE_ADMIN_TOKEN ${problem}`);
+}
+
 /**
  * Why `text` can never authenticate as the admin token, or undefined when it can. A request carries
  * its token as the one word after `Bearer` (`bearer`), and an HTTP header carries only visible ASCII
@@ -188,12 +194,6 @@ export const minAdminTokenLength = 16;
  * as a job token, never compared with the stored tokens; and a short one could be guessed. The text
  * itself is never shown.
  */
-/** Throws VK_SERVER_START for a VALKYRIE_ADMIN_TOKEN no request could log in with (adminTokenProblem). */
-export function checkAdminToken(text: string): void {
-  const problem = adminTokenProblem(text);
-  if (problem !== undefined) throw new ValkyrieError('VK_SERVER_START', `VALKYRIE_ADMIN_TOKEN ${problem}`);
-}
-
 export function adminTokenProblem(text: string): string | undefined {
   if (text.startsWith(jobPrefix))
     return `starts with "${jobPrefix}", the form of a job token: a request presenting it is checked as a job token and never logs in; choose another text`;
