@@ -33,16 +33,14 @@ export function serverGiven(
   env: NodeJS.ProcessEnv = process.env,
 ): boolean {
   const server = flags.server ?? env.VALKYRIE_SERVER ?? '';
-  // Commander fills --token from VALKYRIE_TOKEN, often exported for other commands: only a flag counts.
-  const tokenFlag = flags.token !== undefined && flags.token !== (env.VALKYRIE_TOKEN ?? undefined);
-  if (server === '' && tokenFlag && flags.stateDir === undefined && flags.db === undefined)
+  // An exported VALKYRIE_TOKEN (often there for other commands) is no reason to refuse: only a flag.
+  if (server === '' && flags.token !== undefined && flags.stateDir === undefined && flags.db === undefined)
     throw new UsageError(
       '--token is for a server, and no server is given: pass --server URL or set VALKYRIE_SERVER (without one, the command reads the local store)',
     );
   if (server === '') return false;
   if (flags.stateDir === undefined && flags.db === undefined) return true;
-  // Commander fills --server from VALKYRIE_SERVER: the same text is taken as the environment's.
-  if (server !== (env.VALKYRIE_SERVER ?? ''))
+  if (flags.server !== undefined)
     throw new UsageError('--server names a server, and --state-dir or --db a local store: give one');
   return false;
 }

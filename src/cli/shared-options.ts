@@ -35,12 +35,12 @@ export const matrixSelection = (verb = 'run') =>
     `${verb} only the matrix legs whose KEY is VALUE (act's KEY:VALUE too), compared as the leg's name prints it; repeat for more values or keys (a leg is kept when each KEY it has is one of that KEY's values); jobs whose matrix lacks KEY are untouched`,
   ).argParser(collectMatrix);
 
-/** Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. */
+/**
+ * Where a client command finds the server: --server/VALKYRIE_SERVER, --token/VALKYRIE_TOKEN. The
+ * variables are read where the flags are used (ApiClient.fromFlags, serverGiven), not filled in by
+ * commander: only a flag typed on the command line may be refused beside --state-dir or --db.
+ */
 export const clientOptions = (command: Command) =>
   command
-    .addOption(
-      new Option('--server <url>', 'the Valkyrie server, e.g. http://127.0.0.1:7070').env('VALKYRIE_SERVER'),
-    )
-    .addOption(
-      new Option('--token <token>', 'an API token (see valkyrie token create)').env('VALKYRIE_TOKEN'),
-    );
+    .option('--server <url>', 'the Valkyrie server, e.g. http://127.0.0.1:7070 (default: $VALKYRIE_SERVER)')
+    .option('--token <token>', 'an API token, see valkyrie token create (default: $VALKYRIE_TOKEN)');

@@ -31,10 +31,21 @@ describe('serverGiven', () => {
   });
 
   it('takes an exported VALKYRIE_TOKEN, or a --token beside a local store, as no reason to refuse', () => {
-    expect(serverGiven({ token: 'vkt.a.b' }, { VALKYRIE_TOKEN: 'vkt.a.b' })).toBe(false);
+    expect(serverGiven({}, { VALKYRIE_TOKEN: 'vkt.a.b' })).toBe(false);
     expect(serverGiven({ token: 'vkt.a.b', stateDir: 'state' }, {})).toBe(false);
     expect(serverGiven({ token: 'vkt.a.b', server: 'http://127.0.0.1:7070' }, {})).toBe(true);
     expect(serverGiven({ token: 'vkt.a.b' }, { VALKYRIE_SERVER: 'http://127.0.0.1:7070' })).toBe(true);
+  });
+
+  it('takes a local store flag over an exported VALKYRIE_SERVER, and refuses it beside a --server flag', () => {
+    const env = { VALKYRIE_SERVER: 'http://127.0.0.1:7070' };
+    expect(serverGiven({ stateDir: 'state' }, env)).toBe(false);
+    expect(serverGiven({ db: 'v.db' }, env)).toBe(false);
+    // The flag names the exported server: still two stores (it once passed, reading the local one).
+    expect(() => serverGiven({ server: env.VALKYRIE_SERVER, stateDir: 'state' }, env)).toThrow(
+      /--server names a server, and --state-dir or --db a local store/,
+    );
+    expect(() => serverGiven({ server: 'http://other:7070', db: 'v.db' }, {})).toThrow(UsageError);
   });
 });
 

@@ -23,10 +23,13 @@ describe('--state-dir or --db with VALKYRIE_SERVER set', () => {
   });
 
   it('refuses --server with a local store flag: they name two stores', async () => {
+    const refused = 'valkyrie: --server names a server, and --state-dir or --db a local store: give one';
     const both = await ws.run(['runs', '--server', 'http://127.0.0.1:2', '--state-dir', 'st']);
     expect(both.code).toBe(2);
-    expect(both.stderr.trim()).toBe(
-      'valkyrie: --server names a server, and --state-dir or --db a local store: give one',
-    );
+    expect(both.stderr.trim()).toBe(refused);
+    // Also when the flag repeats the exported server: a typed --server is never quietly dropped.
+    const same = await ws.run(['show', '1', '--server', env.VALKYRIE_SERVER, '--state-dir', 'st'], env);
+    expect(same.code).toBe(2);
+    expect(same.stderr.trim()).toBe(refused);
   });
 });
