@@ -166,7 +166,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     });
 
   clientOptions(continuing(program.command('rerun')))
-    .option('--follow', 'with --server: follow the run until it completes, and exit as valkyrie run would')
+    .option(
+      '-f, --follow',
+      'with --server: follow the run until it completes, and exit as valkyrie run would',
+    )
     .description(
       'run the failed jobs of a finished run again, and the jobs after them, as new attempts of the same jobs',
     )
@@ -179,7 +182,8 @@ function buildProgram(setExit: (code: number) => void): Command {
         'their logs (valkyrie show lists them). Exit codes as valkyrie run.\n\n' +
         'With --server (or VALKYRIE_SERVER) the run is one of that server (POST /api/v1/runs/:id/rerun); --secret and\n' +
         '--secrets-file give the secrets it was submitted with again. Then: 0 accepted (with --follow: as valkyrie run),\n' +
-        '2 refused, 69 server unreachable, 77 token refused.',
+        '2 refused, 69 server unreachable, 77 token refused. --json without --follow prints one line:\n' +
+        '{"type":"run.rerun","runId":…,"runNumber":…,"workflow":…,"status":…,"attempt":…}.',
     )
     .action(async (run: string, options) => {
       const { rerunCommand } = await import('./commands/resume.js');

@@ -28,6 +28,8 @@ export interface ApiRun {
   readonly number: number;
   readonly workflowName: string;
   readonly status: string;
+  /** Which attempt of the run this is (1, or more after a re-run), when the answer says. */
+  readonly attempt?: number;
   /** Its queued jobs that no connected runner that takes jobs has the labels for, as the answer tells them. */
   readonly waiting?: readonly WaitingJob[];
 }
@@ -352,6 +354,7 @@ function readRun(json: unknown): ApiRun {
       number: run.number,
       workflowName: run.workflowName,
       status: run.status,
+      ...(typeof run.attempt === 'number' ? { attempt: run.attempt } : {}),
       waiting: Array.isArray(run.jobs) ? run.jobs.flatMap(readWaiting) : [],
     };
   throw new ValkyrieError(

@@ -65,10 +65,19 @@ describe('valkyrie submit and show --server: a job no connected runner takes', (
     await waitForRunStatus(request, runId, 'failed');
     gpu.transport.close('the gpu machine is gone');
 
-    const rerun = await ws.run(['rerun', runId], env);
+    const rerun = await ws.run(['rerun', runId, '--json'], env);
     expect(rerun.code).toBe(0);
     expect(rerun.stderr).toContain(
       'valkyrie: warning: job "train" is waiting for a runner with the labels self-hosted, gpu: no connected runner has them all\n',
     );
+    // --json without --follow: the one line that says what was started, as submit --json prints.
+    expect(JSON.parse(rerun.stdout)).toEqual({
+      type: 'run.rerun',
+      runId,
+      runNumber: 1,
+      workflow: 'ci',
+      status: expect.stringMatching(/^(queued|running)$/),
+      attempt: 2,
+    });
   });
 });

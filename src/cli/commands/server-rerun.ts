@@ -29,6 +29,12 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
     if (signals !== undefined)
       return await followRun(client, id, { ...options, command: 'valkyrie rerun --follow' }, signals);
     warnWaiting(run);
+    // As `submit --json` prints its run.submitted line: a script learns what it started.
+    if (options.json) {
+      const { id: runId, number: runNumber, workflowName: workflow, status, attempt } = run;
+      const line = { type: 'run.rerun', runId, runNumber, workflow, status, attempt };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
     return ExitCode.succeeded;
   } catch (error) {
     if (error instanceof ApiRequestError && error.body.path === 'body.secrets') {
