@@ -309,7 +309,7 @@ export async function logsCommand(
       write: (entry) => {
         const name = names.get(entry.jobId);
         if (name === undefined) return;
-        process.stdout.write(printedEntry(entry, single ? '' : `[${name}] `));
+        process.stdout.write(printedEntry(entry, single ? '' : `[${visible(name)}] `));
       },
     });
     return ExitCode.succeeded;

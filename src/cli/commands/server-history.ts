@@ -118,7 +118,7 @@ export function serverLogsCommand(
     if (options.follow)
       return followRunLogs(serverRunEvents(client, run.id), followedJobs(selected, jobName));
     for (const job of selected) {
-      const prefix = selected.length === 1 ? '' : `[${job.name}] `;
+      const prefix = selected.length === 1 ? '' : `[${visible(job.name)}] `;
       const first = await client.firstJobLogLinePage(run.id, job.id);
       if (first === undefined) {
         // A server from before /log-lines: its text log, which has no attempts to head.

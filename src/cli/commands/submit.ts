@@ -3,6 +3,7 @@ import { relative, resolve } from 'node:path';
 import { packSettledWorkspace } from '../../bundle/pack-settled.js';
 import { defaultMaxBundleBytes, formatBytes, parseByteSize } from '../../bundle/size.js';
 import { durationHint, parseDuration } from '../../core/duration.js';
+import { visible } from '../../core/visible-text.js';
 import { isWorkspacePath } from '../../protocol/workflow-file.js';
 import { formatDiagnostics } from '../../workflow/diagnostics.js';
 import { resolveInputs } from '../../workflow/inputs.js';
@@ -226,9 +227,10 @@ function report(
   origin: string,
 ): void {
   const key = options.idempotencyKey ?? '';
+  const workflow = visible(run.workflowName);
   const line = created
-    ? `Submitted run ${run.id} (#${run.number}) of ${run.workflowName} to ${origin}`
-    : `Run ${run.id} (#${run.number}) of ${run.workflowName} was already submitted with idempotency key ` +
+    ? `Submitted run ${run.id} (#${run.number}) of ${workflow} to ${origin}`
+    : `Run ${run.id} (#${run.number}) of ${workflow} was already submitted with idempotency key ` +
       `${JSON.stringify(key)}; its status is ${run.status}. Nothing new was started.`;
   // With --follow, stdout belongs to the run's view (NDJSON with --json), as for `valkyrie run`.
   if (options.follow || !created) process.stderr.write(`${line}\n`);

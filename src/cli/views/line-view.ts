@@ -11,6 +11,7 @@ import {
 } from './format.js';
 import { RunStart, summaryTable } from './summary.js';
 import type { Output, RunView } from './view.js';
+import { withVisibleNames } from './visible-names.js';
 
 /** Without a TTY: every log line prefixed with its job's name, then a summary table. */
 export class LineView implements RunView {
@@ -23,7 +24,8 @@ export class LineView implements RunView {
     private readonly c: Colors,
   ) {}
 
-  onEvent(event: RunEvent): void {
+  onEvent(received: RunEvent): void {
+    const event = withVisibleNames(received);
     const { c } = this;
     this.start.onEvent(event);
     switch (event.type) {

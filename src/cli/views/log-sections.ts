@@ -1,3 +1,4 @@
+import { visible } from '../../core/visible-text.js';
 import { timeoutText } from '../../runner/step-timeout.js';
 import { formatDuration, statusSymbol } from './format.js';
 
@@ -230,7 +231,7 @@ export class LogSections {
 
   private heading(step: LoggedStep): string {
     const attempt = this.retried.has(stepKey(step)) ? ` (attempt ${step.attempt ?? 1})` : '';
-    return `▶ ${step.name}${attempt}`;
+    return `▶ ${visible(step.name)}${attempt}`;
   }
 }
 

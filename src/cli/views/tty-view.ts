@@ -13,6 +13,7 @@ import {
 } from './format.js';
 import { RunStart, summaryTable } from './summary.js';
 import type { Output, RunView } from './view.js';
+import { withVisibleNames } from './visible-names.js';
 
 interface JobLine {
   readonly name: string;
@@ -52,7 +53,8 @@ export class TtyView implements RunView {
     this.timer.unref();
   }
 
-  onEvent(event: RunEvent): void {
+  onEvent(received: RunEvent): void {
+    const event = withVisibleNames(received);
     this.start.onEvent(event);
     switch (event.type) {
       case 'concurrency':

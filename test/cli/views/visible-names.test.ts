@@ -2,9 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { runsCommand, showCommand } from '../../../src/cli/commands/history.js';
+import { logsCommand, runsCommand, showCommand } from '../../../src/cli/commands/history.js';
 import { colors } from '../../../src/cli/views/format.js';
 import { matrixFilterLine } from '../../../src/cli/views/job-selection.js';
+import { LineView } from '../../../src/cli/views/line-view.js';
+import { logLinesWithHeadings } from '../../../src/cli/views/log-sections.js';
 import { textTable } from '../../../src/cli/views/text-table.js';
 import { jobIdFor } from '../../../src/core/ids.js';
 import { visible } from '../../../src/core/visible-text.js';
@@ -69,5 +71,97 @@ describe('names printed by the text views', () => {
     }
     expect(show).toContain('job\\x1b]0;title\\x07');
     expect(show).toContain('bad\\x1b[31m');
+  });
+
+  it("a run's followed view (run, submit --follow, logs -f) escapes names and reasons, and leaves a step's own output as it printed it", () => {
+    const written: string[] = [];
+    const view = new LineView({ write: (text) => written.push(text) }, colors(false));
+    const job = 'job\nname';
+    view.onEvent({
+      type: 'run.started',
+      runId: '7',
+      runNumber: 1,
+      workflow: 'evil\u001b[31mRED\nforged',
+      at: 0,
+    });
+    view.onEvent({ type: 'job.queued', jobId: '7.1', name: job, at: 0, noRunnerWith: ['gpu\u001b[2J'] });
+    view.onEvent({ type: 'step.started', jobId: '7.1', job, index: 0, step: 'st\u001bep', at: 1 });
+    view.onEvent({
+      type: 'log',
+      jobId: '7.1',
+      job,
+      stepIndex: 0,
+      stream: 'stdout',
+      text: '\u001b[32mgreen\u001b[0m',
+      at: 2,
+    });
+    view.onEvent({
+      type: 'step.completed',
+      jobId: '7.1',
+      job,
+      step: {
+        index: 0,
+        name: 'st\u001bep',
+        outcome: 'failure',
+        conclusion: 'failure',
+        exitCode: 1,
+        finishedAt: 3,
+      },
+    });
+    view.onEvent({
+      type: 'job.completed',
+      jobId: '7.1',
+      name: job,
+      status: 'failed',
+      durationMs: 0,
+      reason: 'r\u0007',
+      at: 3,
+    });
+    view.close();
+    expect(written).toEqual([
+      'Run 7 (#1) of evil\\x1b[31mRED\\nforged\n',
+      '[job\\nname] waiting for a runner with the label gpu\\x1b[2J: no connected runner has it\n',
+      '[job\\nname] ▶ st\\x1bep\n',
+      '[job\\nname] \u001b[32mgreen\u001b[0m\n',
+      '[job\\nname] ✗ st\\x1bep failed (exit code 1)\n',
+      '[job\\nname] ✗ failed: r\\x07\n',
+    ]);
+  });
+
+  it('valkyrie logs escapes the job prefix and the step headings', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'valkyrie-visible-'));
+    dirs.push(stateDir);
+    const stores = openSqliteStores(join(stateDir, 'valkyrie.db'));
+    const run = await stores.runs.createRun({ workflowName: 'w', workflowPath: 'ci.yml', createdAt: 1 });
+    const jobs = ['a\nforged', 'b\u001b[2J'].map((name, i) => ({
+      id: jobIdFor(run.id, i),
+      runId: run.id,
+      key: `k${i}`,
+      name,
+      matrix: {},
+      status: 'succeeded' as const,
+    }));
+    await stores.runs.addJobs(jobs);
+    await stores.logs.append(
+      jobs.map(({ id }) => ({
+        runId: run.id,
+        jobId: id,
+        stepIndex: 0,
+        stream: 'stdout' as const,
+        at: 5,
+        text: 'hi',
+      })),
+    );
+    await stores.close();
+    const out = await printed(() => logsCommand(run.id, undefined, { stateDir }));
+    expect(out.replaceAll('\n', '')).not.toMatch(/\p{Cc}/u);
+    expect(out).toContain('[a\\nforged] hi\n');
+    expect(out).toContain('[b\\x1b[2J] hi\n');
+    const headed = logLinesWithHeadings(
+      [{ jobId: 'j', stepIndex: 0, text: 'x' }],
+      [{ jobId: 'j', index: 0, name: 'st\u001bep', conclusion: 'success', outcome: 'success' }],
+      [{ id: 'j', attempts: 1 }],
+    );
+    expect(headed[0]?.heading).toBe('▶ st\\x1bep');
   });
 });
