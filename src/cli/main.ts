@@ -214,7 +214,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       )
       .option(
         '--workflow <name-or-file>',
-        "only this workflow's runs: its name, its file's path, or the file name (ci.yml)",
+        "only this workflow's runs: its name, its file's path (./ and an absolute path under this folder are taken as submit records it from here), or the file name (ci.yml)",
       )
       .option('--json', 'print JSON')
       .addOption(stateDir())

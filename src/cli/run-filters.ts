@@ -1,3 +1,4 @@
+import { isAbsolute, posix, relative, sep } from 'node:path';
 import { isRunStatus, type RunStatus, runStatuses } from '../core/outcome.js';
 import { visible } from '../core/visible-text.js';
 import { unfinishedRunStatuses } from '../store/runs.js';
@@ -39,7 +40,24 @@ export function runFiltersOf(flags: RunFilterFlags): ListedRunFilters {
       `--status: ${unknown.map((status) => JSON.stringify(status)).join(', ')} is not a run status; one of ${listedStatuses.join(', ')} (comma-separated or repeated)`,
     );
   if (flags.workflow === '') throw new UsageError('--workflow must not be empty: a workflow name or file');
-  return filtersOf((flags.status ?? []).filter(isListedStatus), flags.workflow);
+  const workflow = flags.workflow === undefined ? undefined : workflowFilterOf(flags.workflow);
+  return filtersOf((flags.status ?? []).filter(isListedStatus), workflow);
+}
+
+/**
+ * `--workflow` as the stores match it (exactly, or the end of a run's path after a `/`): a path given
+ * as the shell completes it (`./wf/ci.yml`, `wf/../wf/ci.yml`, an absolute path under the current
+ * directory) is the path `submit` records from here, relative to the current directory and without
+ * `./`; `run` records it as typed, which ends with that. A name, or a path outside the current
+ * directory, is left as it is.
+ */
+export function workflowFilterOf(given: string, cwd = process.cwd()): string {
+  const pathLike = isAbsolute(given) || given.startsWith('./') || /(^|\/)\.\.?(\/|$)/.test(given);
+  if (!pathLike) return given;
+  const fromHere = isAbsolute(given) ? relative(cwd, given).split(sep).join('/') : given;
+  const normal = posix.normalize(fromHere);
+  if (normal === '.' || normal === '..' || normal.startsWith('../') || isAbsolute(normal)) return given;
+  return normal;
 }
 
 /**

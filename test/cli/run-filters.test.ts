@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runsCommand } from '../../src/cli/commands/history.js';
 import { UsageError } from '../../src/cli/exit-codes.js';
+import { workflowFilterOf } from '../../src/cli/run-filters.js';
 import type { RunStatus } from '../../src/core/outcome.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
@@ -68,6 +69,21 @@ describe('valkyrie runs --status --workflow', () => {
       runsCommand({ stateDir: dir, status: ['failed'], workflow: 'deploy' }),
     );
     expect(none).toEqual({ exit: 0, printed: 'No runs with status failed, workflow "deploy".\n' });
+    // The path as the shell completes it, from the folder the run was started in.
+    expect(listed((await runs({ workflow: './.github/workflows/ci.yml' })).printed)).toEqual([
+      'ci failed',
+      'ci succeeded',
+    ]);
+  });
+
+  it('takes a workflow file as the shell gives it (./, .., absolute) as the path submit records from here', () => {
+    const cwd = '/home/me/repo';
+    expect(workflowFilterOf('./wf/ci.yml', cwd)).toBe('wf/ci.yml');
+    expect(workflowFilterOf('wf/../wf/./ci.yml', cwd)).toBe('wf/ci.yml');
+    expect(workflowFilterOf('/home/me/repo/wf/ci.yml', cwd)).toBe('wf/ci.yml');
+    // Names, plain paths, and paths outside the current folder go as given.
+    for (const given of ['ci', 'wf/ci.yml', 'deploy/prod', '/elsewhere/ci.yml', '../other/ci.yml', './'])
+      expect(workflowFilterOf(given, cwd)).toBe(given);
   });
 
   it('passes the filters to the server and lists what it answers', async () => {
