@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { parseDuration, parseRetention } from '../core/duration.js';
 import { isRunStatus, runStatuses } from '../core/outcome.js';
 import { describeJson } from '../core/plain-issue-text.js';
 import { priorities } from '../core/priority.js';
@@ -85,17 +85,22 @@ export const minTokenTtlMs = 60_000;
 /** And its longest, ten years: an expiry past what the stores' integer times hold is a 500 otherwise. */
 export const maxTokenTtlMs = 10 * 365 * 24 * 3_600_000;
 
+/** A token's ttl in ms: any duration, or days (30d) as the server's retention flags take them. */
+export function tokenTtlMs(value: string | number): number | undefined {
+  return typeof value === 'number' ? parseDuration(value) : parseRetention(value);
+}
+
 /**
  * Why `value` cannot be a token's ttl, or undefined when it can: the API's check, and the CLI's before
  * it sends `--ttl`. A valid duration outside the bounds is told the bound, not shown examples.
  */
 export function tokenTtlProblem(value: string | number): string | undefined {
-  const ms = parseDuration(value);
+  const ms = tokenTtlMs(value);
   const received = JSON.stringify(value);
   if (ms === undefined)
-    return `expected a duration such as 30m, 12h or 720h, or a number of seconds (a token lives at least 1m and at most 10 years), received ${received}`;
+    return `expected a duration such as 30m, 12h or 30d, or a number of seconds (a token lives at least 1m and at most 10 years), received ${received}`;
   if (ms < minTokenTtlMs) return `a token lives at least 1m (60 seconds), received ${received}`;
-  if (ms > maxTokenTtlMs) return `a token lives at most 10 years (87600h), received ${received}`;
+  if (ms > maxTokenTtlMs) return `a token lives at most 10 years (3650d), received ${received}`;
   return undefined;
 }
 

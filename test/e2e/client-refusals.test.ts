@@ -48,10 +48,10 @@ describe('client commands refused by the server, or before asking it', () => {
     expect(short.stderr).toBe('valkyrie: --ttl: a token lives at least 1m (60 seconds), received "10s"\n');
     expect(short.code).toBe(2);
     const long = await ws.run(['token', 'create', '--role', 'submit', '--ttl', '87601h', ...flags]);
-    expect(long.stderr).toBe('valkyrie: --ttl: a token lives at most 10 years (87600h), received "87601h"\n');
+    expect(long.stderr).toBe('valkyrie: --ttl: a token lives at most 10 years (3650d), received "87601h"\n');
     const typo = await ws.run(['token', 'create', '--role', 'submit', '--ttl', '1 week', ...flags]);
     expect(typo.stderr).toMatch(
-      /^valkyrie: --ttl: expected a duration such as 30m, 12h or 720h, .*"1 week"\n$/,
+      /^valkyrie: --ttl: expected a duration such as 30m, 12h or 30d, .*"1 week"\n$/,
     );
     expect(server.requests.length).toBe(before);
   });

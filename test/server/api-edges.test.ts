@@ -29,6 +29,16 @@ describe('the HTTP API at its edges', () => {
     expect((await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: '87600h' } })).status).toBe(
       201,
     );
+    // Days, as the retention flags take them: 30d is 30 days, not a token that never expires.
+    const askedAt = Date.now();
+    const days = await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: '30d' } });
+    expect(days.status).toBe(201);
+    const daysLater = (days.body as { expiresAt?: number }).expiresAt ?? 0;
+    expect(daysLater - askedAt).toBeGreaterThanOrEqual(30 * 86_400_000);
+    expect(daysLater - Date.now()).toBeLessThanOrEqual(30 * 86_400_000);
+    expect((await request('POST', '/api/v1/tokens', { body: { role: 'read', ttl: '3651d' } })).status).toBe(
+      400,
+    );
     for (const [ttl, received] of [
       [true, 'the boolean true'],
       [null, 'null'],

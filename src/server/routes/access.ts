@@ -1,8 +1,14 @@
 import * as z from 'zod';
-import { parseDuration } from '../../core/duration.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
-import { errorSchema, idParams, tokenCreatedSchema, tokenCreateSchema, tokenSchema } from '../schemas.js';
+import {
+  errorSchema,
+  idParams,
+  tokenCreatedSchema,
+  tokenCreateSchema,
+  tokenSchema,
+  tokenTtlMs,
+} from '../schemas.js';
 
 /** Registration tokens expire; a day is enough to bring a fleet of runners up. */
 const defaultRegistrationTtlMs = 24 * 3_600_000;
@@ -36,7 +42,7 @@ export function accessRoutes(context: ApiContext): Route[] {
             ? body.role === 'runner'
               ? defaultRegistrationTtlMs
               : undefined
-            : parseDuration(body.ttl);
+            : tokenTtlMs(body.ttl);
         const { record, token } = await authority.create({
           role: body.role,
           ...(ttlMs === undefined ? {} : { ttlMs }),
