@@ -33,19 +33,40 @@ export function literalMatrix(job: JobDefinition): MatrixInput | undefined {
   return { axes, include: matrix.include, exclude: matrix.exclude };
 }
 
+/** Where a filter came from, as its messages name it: the CLI's `--matrix` flag, or the API's field. */
+export interface FilterSource {
+  /** What a message starts with, naming where the fault is. */
+  readonly lead: string;
+  /** One key and value of the filter, as the user wrote it there. */
+  readonly pair: (key: string, value: string) => string;
+}
+
+export const matrixFlag: FilterSource = {
+  lead: '--matrix: ',
+  pair: (key, value) => `--matrix ${key}=${value}`,
+};
+export const matrixField: FilterSource = { lead: 'body.matrix: ', pair: (key, value) => `${key}=${value}` };
+
 /**
  * The one line for a job `filter` leaves without a leg: what was given, and the job's values of
  * those keys. Said before the run for a literal matrix (checkMatrixFilter), and as the job's failure
- * for one computed at run time (engine/job-expansion.ts).
+ * for one computed at run time (engine/job-expansion.ts). The flag's message needs no lead: it
+ * starts with the flags given.
  */
-export function noLegsMessage(jobKey: string, legs: readonly MatrixLeg[], filter: MatrixFilter): string {
+export function noLegsMessage(
+  jobKey: string,
+  legs: readonly MatrixLeg[],
+  filter: MatrixFilter,
+  source: FilterSource = matrixFlag,
+): string {
   const keys = Object.keys(filter).filter((key) => legs.some((leg) => Object.hasOwn(leg, key)));
-  const given = keys.flatMap((key) => (filter[key] ?? []).map((value) => `--matrix ${key}=${value}`));
+  const given = keys.flatMap((key) => (filter[key] ?? []).map((value) => source.pair(key, value)));
   const values = keys.map((key) => {
     const texts = legs.filter((leg) => Object.hasOwn(leg, key)).map((leg) => legValueText(leg[key]));
     return `its ${key} values: ${[...new Set(texts)].join(', ')}`;
   });
-  return `${given.join(' ')} leaves job "${jobKey}" no legs (${values.join('; ')})`;
+  const lead = source === matrixFlag ? '' : source.lead;
+  return `${lead}${given.join(' ')} leaves job "${jobKey}" no legs (${values.join('; ')})`;
 }
 
 export type MatrixFilterCheck =
@@ -58,7 +79,11 @@ export type MatrixFilterCheck =
  * refused. A matrix computed at run time (`fromJSON(needs.…)`) is checked when it is planned instead,
  * and its keys may be known only then: a key no literal matrix has is let through, with a note.
  */
-export function checkMatrixFilter(workflow: Workflow, filter: MatrixFilter): MatrixFilterCheck {
+export function checkMatrixFilter(
+  workflow: Workflow,
+  filter: MatrixFilter,
+  source: FilterSource = matrixFlag,
+): MatrixFilterCheck {
   const known = new Set<string>();
   const computed: string[] = [];
   for (const job of workflow.jobs.values()) {
@@ -68,15 +93,15 @@ export function checkMatrixFilter(workflow: Workflow, filter: MatrixFilter): Mat
   }
   const unknown = Object.keys(filter).filter((key) => !known.has(key));
   if (unknown.length > 0 && computed.length === 0)
-    return { kind: 'refused', message: unknownKeys(unknown, known) };
+    return { kind: 'refused', message: unknownKeys(unknown, known, source) };
   for (const job of workflow.jobs.values()) {
     const legs = staticLegs(job);
     if (legs !== undefined && !legs.some((leg) => legKept(leg, filter)))
-      return { kind: 'refused', message: noLegsMessage(job.key, legs, filter) };
+      return { kind: 'refused', message: noLegsMessage(job.key, legs, filter, source) };
   }
   if (unknown.length === 0) return { kind: 'ok' };
   const jobs = computed.map((key) => `"${key}"`).join(', ');
-  const note = `--matrix: no matrix written in the file has ${keyList(unknown)}; the matrix of ${jobs} is computed at run time, and narrowed if it has it`;
+  const note = `${source.lead}no matrix written in the file has ${keyList(unknown)}; the matrix of ${jobs} is computed at run time, and narrowed if it has it`;
   return { kind: 'ok', note };
 }
 
@@ -91,7 +116,7 @@ function writtenKeys(job: JobDefinition): { keys: readonly string[]; complete: b
   return { keys: [...keys], complete: true };
 }
 
-function unknownKeys(unknown: readonly string[], known: ReadonlySet<string>): string {
+function unknownKeys(unknown: readonly string[], known: ReadonlySet<string>, source: FilterSource): string {
   const candidates = [...known];
   const first = unknown[0] ?? '';
   const suggestion = closestMatch(first, candidates);
@@ -100,7 +125,7 @@ function unknownKeys(unknown: readonly string[], known: ReadonlySet<string>): st
     candidates.length === 0
       ? 'none of the jobs to run has a matrix'
       : `their matrix keys: ${candidates.join(', ')}`;
-  return `--matrix: no matrix of the jobs to run has ${keyList(unknown)}${hint}; ${theirs}`;
+  return `${source.lead}no matrix of the jobs to run has ${keyList(unknown)}${hint}; ${theirs}`;
 }
 
 function keyList(keys: readonly string[]): string {

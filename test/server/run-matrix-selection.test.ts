@@ -67,7 +67,7 @@ describe('POST /api/v1/runs with matrix', () => {
         code: 'VK_INVALID_REQUEST',
         path: 'body.matrix',
         message:
-          '--matrix: no matrix of the jobs to run has the key "oss" (did you mean "os"?); their matrix keys: os, node',
+          'body.matrix: no matrix of the jobs to run has the key "oss" (did you mean "os"?); their matrix keys: os, node',
       },
     });
     const none = await request('POST', '/api/v1/runs', {
@@ -77,7 +77,7 @@ describe('POST /api/v1/runs with matrix', () => {
       status: 400,
       body: {
         path: 'body.matrix',
-        message: '--matrix node=18 leaves job "test" no legs (its node values: 20, 22)',
+        message: 'body.matrix: node=18 leaves job "test" no legs (its node values: 20, 22)',
       },
     });
     const empty = await request('POST', '/api/v1/runs', { body: { workflow: crossOs, matrix: { os: [] } } });

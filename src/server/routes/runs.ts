@@ -15,7 +15,7 @@ import {
 import { InputError, type InputValue, resolveInputs } from '../../workflow/inputs.js';
 import { selectJobs, unknownJobsMessage } from '../../workflow/job-selection.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
-import { checkMatrixFilter } from '../../workflow/matrix-filter.js';
+import { checkMatrixFilter, matrixField } from '../../workflow/matrix-filter.js';
 import type { Workflow } from '../../workflow/model.js';
 import { maxNestingDepth } from '../../workflow/nesting.js';
 import type { ParseResult } from '../../workflow/parse.js';
@@ -391,7 +391,7 @@ function selectedJobsOf(workflow: Workflow, jobs: readonly string[] | undefined,
  */
 function filteredLegsOf(workflow: Workflow, matrix: MatrixFilter | undefined): Workflow {
   if (matrix === undefined) return workflow;
-  const check = checkMatrixFilter(workflow, matrix);
+  const check = checkMatrixFilter(workflow, matrix, matrixField);
   if (check.kind === 'refused')
     throw new ApiError(400, 'VK_INVALID_REQUEST', check.message, { path: 'body.matrix' });
   return { ...workflow, matrixFilter: matrix };
