@@ -48,7 +48,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('run a workflow on this machine')
     .argument(
       '[file]',
-      'workflow file (default: the one file in .valkyrie/workflows/, else .github/workflows/)',
+      'workflow file; a bare name not in this folder (ci.yml) is looked for in .valkyrie/workflows/ and .github/workflows/ (default: the one file in .valkyrie/workflows/, else .github/workflows/)',
     )
     .option('-j, --jobs <n>', 'run at most N jobs at once (default: CPU count)')
     .addOption(jobSelection())
@@ -102,7 +102,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .description('send a workflow and the workspace to a Valkyrie server; --follow to watch it run')
     .argument(
       '[file]',
-      'workflow file (default: the one file in .valkyrie/workflows/, else .github/workflows/)',
+      'workflow file; a bare name not in this folder (ci.yml) is looked for in .valkyrie/workflows/ and .github/workflows/ (default: the one file in .valkyrie/workflows/, else .github/workflows/)',
     )
     .option('--server <url>', 'the server, e.g. http://ci.example:7070 (default: $VALKYRIE_SERVER)')
     .option('--token <token>', 'an API token with the submit role (default: $VALKYRIE_TOKEN)')
@@ -193,7 +193,10 @@ function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('validate')
     .description('parse and plan a workflow without running it; print the job graph')
-    .argument('<file>', 'workflow file')
+    .argument(
+      '<file>',
+      'workflow file (a bare name not in this folder: in .valkyrie/workflows/ or .github/workflows/)',
+    )
     .option('--label <labels>', 'extra runner labels, comma-separated', collectList)
     .option('--json', 'print the job graph as JSON')
     .addOption(matrixSelection('check'))

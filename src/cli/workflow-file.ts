@@ -1,13 +1,48 @@
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { listWorkflowFiles } from '../workflow/workflow-files.js';
 import { UsageError } from './exit-codes.js';
+
+const workflowDirs = ['.valkyrie/workflows', '.github/workflows'] as const;
+
+/**
+ * The workflow file a command was given, relative to `cwd`: FILE as the shell gives it; a bare file
+ * name that is not in the current folder, the file of that name in `.valkyrie/workflows/` or
+ * `.github/workflows/` of `root` (as `gh workflow run ci.yml` finds it); without FILE, the one
+ * findDefaultWorkflow finds in `root`. A name in both folders is refused, naming both.
+ */
+export function workflowFileOf(
+  file: string | undefined,
+  command: 'run' | 'submit' | 'validate',
+  cwd: string,
+  root = cwd,
+): string {
+  if (file === undefined) return relative(cwd, resolve(root, findDefaultWorkflow(root, command)));
+  if (/[\\/]/.test(file) || existsSync(resolve(cwd, file))) return file;
+  const found = workflowDirs.map((dir) => join(root, dir, file)).filter(isFile);
+  const [only, other] = found;
+  if (only === undefined) return file;
+  if (other !== undefined)
+    throw new UsageError(
+      `${file} is in both .valkyrie/workflows/ and .github/workflows/; name one: valkyrie ${command} ${relative(cwd, only)}`,
+    );
+  return relative(cwd, only);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The workflow `valkyrie run` (or `command`, whose usage the messages name) uses without a FILE: the
  * single file in `.valkyrie/workflows/`, else the single file in `.github/workflows/`.
  */
-export function findDefaultWorkflow(cwd: string, command: 'run' | 'submit' = 'run'): string {
-  for (const dir of ['.valkyrie/workflows', '.github/workflows']) {
+export function findDefaultWorkflow(cwd: string, command: 'run' | 'submit' | 'validate' = 'run'): string {
+  for (const dir of workflowDirs) {
     const files = listWorkflowFiles(join(cwd, dir));
     if (files.length === 1) return join(dir, files[0] ?? '');
     if (files.length > 1) {

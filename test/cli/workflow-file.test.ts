@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findDefaultWorkflow } from '../../src/cli/workflow-file.js';
+import { findDefaultWorkflow, workflowFileOf } from '../../src/cli/workflow-file.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -23,5 +23,37 @@ describe('findDefaultWorkflow', () => {
     expect(() => findDefaultWorkflow(several, 'submit')).toThrow(/name one: valkyrie submit FILE$/);
     expect(() => findDefaultWorkflow(several)).toThrow(/name one: valkyrie run FILE$/);
     expect(() => findDefaultWorkflow(workspace([]), 'submit')).toThrow(/try: valkyrie submit FILE$/);
+  });
+});
+
+describe('workflowFileOf', () => {
+  it("finds a bare file name in the workflow folders, as gh workflow run ci.yml does, after the current folder's file", () => {
+    const root = workspace(['ci.yml', 'deploy.yml']);
+    expect(workflowFileOf('ci.yml', 'run', root)).toBe(join('.valkyrie', 'workflows', 'ci.yml'));
+    // From a subfolder of the workspace (submit --workspace ..): relative to where the command runs.
+    const sub = join(root, 'sub');
+    mkdirSync(sub);
+    expect(workflowFileOf('deploy.yml', 'submit', sub, root)).toBe(
+      join('..', '.valkyrie', 'workflows', 'deploy.yml'),
+    );
+    writeFileSync(join(root, 'ci.yml'), 'jobs: {}\n');
+    expect(workflowFileOf('ci.yml', 'run', root)).toBe('ci.yml');
+    // A path, or a name found nowhere, goes as given: reading it says it is missing.
+    expect(workflowFileOf('./deploy.yml', 'run', root)).toBe('./deploy.yml');
+    expect(workflowFileOf('nope.yml', 'run', root)).toBe('nope.yml');
+    // Without a name: the workspace's one workflow, relative to where the command runs.
+    const one = workspace(['only.yml']);
+    expect(workflowFileOf(undefined, 'submit', tmpdir(), one)).toBe(
+      join(relative(tmpdir(), one), '.valkyrie', 'workflows', 'only.yml'),
+    );
+  });
+
+  it('refuses a bare name both workflow folders have, naming one to type', () => {
+    const root = workspace(['ci.yml']);
+    mkdirSync(join(root, '.github', 'workflows'), { recursive: true });
+    writeFileSync(join(root, '.github', 'workflows', 'ci.yml'), 'jobs: {}\n');
+    expect(() => workflowFileOf('ci.yml', 'run', root)).toThrow(
+      'ci.yml is in both .valkyrie/workflows/ and .github/workflows/; name one: valkyrie run .valkyrie/workflows/ci.yml',
+    );
   });
 });

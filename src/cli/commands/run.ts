@@ -33,7 +33,7 @@ import { openStores, stateDirectory } from '../state.js';
 import { reportNotStarted } from '../submission-report.js';
 import { BufferedOutput } from '../views/buffered-output.js';
 import { createView } from '../views/create-view.js';
-import { findDefaultWorkflow } from '../workflow-file.js';
+import { workflowFileOf } from '../workflow-file.js';
 
 export interface RunCommandOptions extends QueueFlags {
   readonly jobs?: string;
@@ -60,7 +60,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   // step, or once the workflow is parsed when the run has more jobs than slots (below).
   warmUpSpawner();
   const cwd = process.cwd();
-  const path = file ?? findDefaultWorkflow(cwd);
+  const path = workflowFileOf(file, 'run', cwd);
   const concurrency = parseConcurrency(options.jobs);
   const queue = parseQueueFlags(options, Date.now());
   const host = describeHost();

@@ -24,7 +24,7 @@ import { type ApiRun, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
 import { createRunWithGit, submittedGitContext } from '../submit-git.js';
 import { warnWaiting } from '../waiting-job.js';
-import { findDefaultWorkflow } from '../workflow-file.js';
+import { workflowFileOf } from '../workflow-file.js';
 
 export interface SubmitCommandOptions {
   readonly server?: string;
@@ -83,8 +83,8 @@ export async function submitCommand(
   const cwd = process.cwd();
   const workspace = resolve(cwd, options.workspace ?? '.');
   requireFolder(workspace, options.workspace);
-  // Without a FILE, the workspace's own workflow, as `valkyrie run` finds it in the current directory.
-  const path = file ?? relative(cwd, resolve(workspace, findDefaultWorkflow(workspace, 'submit')));
+  // Without a FILE (or with a bare name of one), the workspace's own, as `valkyrie run` finds it here.
+  const path = workflowFileOf(file, 'submit', cwd, workspace);
   const queue = parseQueueFlags(
     { priority: options.priority, idempotencyKey: options.idempotencyKey },
     Date.now(),

@@ -10,6 +10,7 @@ import { ExitCode } from '../exit-codes.js';
 import { localActionProblems } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { counted } from '../views/format.js';
+import { workflowFileOf } from '../workflow-file.js';
 
 /**
  * Parses and plans the workflow without running it; prints the job graph. `--matrix` checks it as
@@ -20,12 +21,13 @@ export async function validateCommand(
   options: { label?: string[]; json?: boolean; matrix?: MatrixFilter },
 ): Promise<number> {
   const labels = runnerLabels(describeHost(), options.label ?? []);
-  const parsed = await loadWorkflow(file, {
+  const path = workflowFileOf(file, 'validate', process.cwd());
+  const parsed = await loadWorkflow(path, {
     runnerLabels: labels,
     ...(options.matrix ? { matrix: options.matrix } : {}),
   });
   if (parsed.diagnostics.length > 0) {
-    process.stderr.write(`${formatDiagnostics(file, parsed.source, parsed.diagnostics)}\n`);
+    process.stderr.write(`${formatDiagnostics(path, parsed.source, parsed.diagnostics)}\n`);
   }
   if (!parsed.workflow) return ExitCode.invalid;
   const actionProblems = localActionProblems(parsed.workflow, process.cwd());
