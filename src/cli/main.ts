@@ -256,7 +256,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       .argument('[job]', 'job name, e.g. "test (alpha, fast)", or its key')
       .option(
         '--raw',
-        "only the log's lines: the steps' output and the job's own lines (the runner it ran on, a cancel's reason); no headings, no outcomes (not with --follow)",
+        "only the log's lines: the steps' output and the job's own lines (the runner it ran on, a cancel's reason); no headings, no outcomes; each line still prefixed [job] when the run has several jobs and no JOB is given (not with --follow)",
       )
       .option(
         '-f, --follow',

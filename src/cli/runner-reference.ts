@@ -31,7 +31,7 @@ export function pickRunner(
       `the ids of ${started.length} runners start with ${reference} (${idList(started)}); give more of the id`,
     );
   throw new UsageError(
-    `no runner ${reference} is listed (valkyrie runners list): no runner has that id or name${reference.length < minIdPrefix ? '' : ', nor an id starting with it'}${whenNone}`,
+    `no runner ${reference} is listed (valkyrie runners list): no runner has that id or name${reference.length < minIdPrefix ? ` (an id's start names a runner from ${minIdPrefix} characters on)` : ', nor an id starting with it'}${whenNone}`,
   );
 }
 

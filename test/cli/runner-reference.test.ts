@@ -36,7 +36,7 @@ describe('pickRunner', () => {
       '2 runners are named "gpu" (ids c0ffee000001, d00d00000004); give the id of the one meant',
     );
     expect(() => pickRunner(fleet, '3f9')).toThrow(
-      'no runner 3f9 is listed (valkyrie runners list): no runner has that id or name',
+      "no runner 3f9 is listed (valkyrie runners list): no runner has that id or name (an id's start names a runner from 4 characters on)",
     );
     expect(() => pickRunner([...fleet, runner('3f9aff000000', 'x')], '3f9a')).toThrow(
       'the ids of 2 runners start with 3f9a (3f9a0c1d2e4b, 3f9aff000000); give more of the id',
