@@ -76,7 +76,7 @@ describe('valkyrie show --server', () => {
 });
 
 describe('valkyrie logs --server', () => {
-  it('says why a job waiting for a runner has no log yet, rather than print nothing', async () => {
+  it('says why a job waiting for a runner or skipped has no log, and that a running run has more to come', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-logs-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const server = await ValkyrieServer.start({
@@ -87,7 +87,9 @@ describe('valkyrie logs --server', () => {
       adminToken,
     });
     cleanups.push(() => server.destroy());
-    const workflow = 'jobs:\n  gpu:\n    runs-on: [self-hosted, gpu]\n    steps:\n      - run: echo hi\n';
+    const workflow =
+      'jobs:\n  gpu:\n    runs-on: [self-hosted, gpu]\n    steps:\n      - run: echo hi\n' +
+      '  never:\n    if: false\n    runs-on: linux\n    steps:\n      - run: echo no\n';
     const created = await fetch(`${server.url}/api/v1/runs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
@@ -100,10 +102,15 @@ describe('valkyrie logs --server', () => {
       return true;
     });
     const exit = await logsCommand(run.id, 'gpu', { server: server.url, token: adminToken });
+    const skipped = await logsCommand(run.id, 'never', { server: server.url, token: adminToken });
     vi.mocked(process.stderr.write).mockRestore();
-    expect(exit).toBe(0);
+    expect([exit, skipped]).toEqual([0, 0]);
+    const soFar = `valkyrie: run ${run.id} is running: these are its lines so far; follow them with: valkyrie logs ${run.id}`;
     expect(said).toBe(
-      'valkyrie: job "gpu" has not started yet (queued): waiting for a runner with the labels self-hosted, gpu: no connected runner has them all\n',
+      'valkyrie: job "gpu" has not started yet (queued): waiting for a runner with the labels self-hosted, gpu: no connected runner has them all\n' +
+        `${soFar} "gpu" -f\n` +
+        'valkyrie: job "never" was skipped: it ran no step, so it has no log\n' +
+        `${soFar} "never" -f\n`,
     );
   });
 });

@@ -146,6 +146,13 @@ export function serverLogsCommand(
       const waiting = notStartedLine(job);
       if (waiting !== undefined) process.stderr.write(`valkyrie: ${waiting}\n`);
     }
+    // As `gh run view --log` would not leave it unsaid: more lines are coming, and how to see them.
+    if (run.status === 'queued' || run.status === 'running') {
+      const job = jobName === undefined ? '' : ` ${JSON.stringify(jobName)}`;
+      process.stderr.write(
+        `valkyrie: run ${run.id} is ${run.status}: these are its lines so far; follow them with: valkyrie logs ${run.id}${job} -f\n`,
+      );
+    }
     return ExitCode.succeeded;
   });
 }
@@ -155,6 +162,8 @@ export function serverLogsCommand(
  * runner with its labels printed nothing at all before, which read as a job that printed nothing.
  */
 function notStartedLine(job: ApiJob): string | undefined {
+  if (job.status === 'skipped')
+    return `job "${visible(job.name)}" was skipped: it ran no step, so it has no log`;
   if (job.status !== 'pending' && job.status !== 'queued' && job.status !== 'offered') return undefined;
   const attempt = job.attempt > 1 ? ` (attempt ${job.attempt})` : '';
   const why =
