@@ -45,6 +45,8 @@ export interface ApiRunDetail extends ApiRun {
   readonly selectedJobs?: readonly string[];
   /** The matrix filter the run was narrowed with (`matrix` of the submit); in a single run's view only. */
   readonly matrixFilter?: Readonly<Record<string, readonly string[]>>;
+  /** Its place in its workflow's concurrency group; absent without one, and from servers before it. */
+  readonly concurrency?: { readonly group: string; readonly state: string; readonly ahead?: number };
   readonly jobs: readonly ApiJob[];
 }
 
@@ -367,7 +369,7 @@ function readRunDetail(run: unknown): ApiRunDetail {
   if (!isRecord(run) || !Array.isArray(run.jobs) || typeof run.createdAt !== 'number')
     throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
   const { id, number, workflowName, status, attempt, createdAt, startedAt, finishedAt, selectedJobs } = run;
-  const { matrixFilter } = run;
+  const { matrixFilter, concurrency } = run;
   if (typeof id !== 'string' || typeof number !== 'number' || typeof workflowName !== 'string')
     throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
   return {
@@ -382,6 +384,17 @@ function readRunDetail(run: unknown): ApiRunDetail {
     ...(isStringList(selectedJobs) ? { selectedJobs } : {}),
     ...(isRecord(matrixFilter) && Object.values(matrixFilter).every(isStringList)
       ? { matrixFilter: matrixFilter as Record<string, string[]> }
+      : {}),
+    ...(isRecord(concurrency) &&
+    typeof concurrency.group === 'string' &&
+    typeof concurrency.state === 'string'
+      ? {
+          concurrency: {
+            group: concurrency.group,
+            state: concurrency.state,
+            ...(typeof concurrency.ahead === 'number' ? { ahead: concurrency.ahead } : {}),
+          },
+        }
       : {}),
     jobs: run.jobs.map(readJob),
   };

@@ -134,6 +134,17 @@ export const runViewSchema = z
         'epoch ms: when it started (its concurrency group admitted it; its duration counts from here); absent before',
     }),
     finishedAt: z.number().optional(),
+    concurrency: z
+      .object({
+        group: z.string(),
+        state: z.enum(['waiting', 'admitted', 'replaced', 'cancel-requested']),
+        ahead: z.number().optional(),
+      })
+      .optional()
+      .meta({
+        description:
+          "its place in its workflow's `concurrency:` group: `waiting` (with `ahead`: the members before it) until the group admits it, then `admitted`; `replaced` when a newer run took its place before it started; `cancel-requested` when a newer run asked it to stop. Absent for a run without a group",
+      }),
     selectedJobs: z.array(z.string()).optional().meta({
       description:
         'the `jobs` the run was submitted with: it planned only those and the jobs they need. Absent when it runs every job; the runs list leaves it out',

@@ -6,6 +6,7 @@ import type {
   JobAttemptRecord,
   JobRecord,
   JobRunner,
+  RunConcurrency,
   RunRecord,
   RunStore,
   StepRecord,
@@ -109,6 +110,7 @@ function viewOf(
     createdAt: run.createdAt,
     ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
     ...(run.finishedAt === undefined ? {} : { finishedAt: run.finishedAt }),
+    ...(run.concurrency === undefined ? {} : { concurrency: groupPlaceOf(run.concurrency) }),
     jobs: jobs.map((job) => {
       const stale = (staleOf.get(job.id) ?? []).map(staleWriteView);
       const view = jobView(
@@ -125,6 +127,11 @@ function viewOf(
 }
 
 const noDetails: JobDetails = { ended: [], steps: [] };
+
+/** The run's place in its concurrency group, without the time it was recorded (the store's own). */
+function groupPlaceOf({ group, state, ahead }: RunConcurrency): RunView['concurrency'] {
+  return { group, state, ...(ahead === undefined ? {} : { ahead }) };
+}
 
 type StaleWriteView = RunView['jobs'][number]['staleWrites'][number];
 

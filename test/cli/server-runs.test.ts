@@ -114,3 +114,44 @@ describe('valkyrie logs --server', () => {
     );
   });
 });
+
+describe('valkyrie show and runs --server: a run waiting for its concurrency group', () => {
+  it('says which group it waits for and how many are ahead, as a local run does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-group-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const server = await ValkyrieServer.start({
+      stores: openSqliteStores(join(dir, 'valkyrie.db')),
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: dir,
+      adminToken,
+    });
+    cleanups.push(() => server.destroy());
+    // The first run holds the group: its job waits for a runner no one has.
+    const workflow =
+      'name: deploy\nconcurrency: prod\njobs:\n  ship:\n    runs-on: [self-hosted, nobody]\n    steps:\n      - run: echo hi\n';
+    const submit = async () => {
+      const created = await fetch(`${server.url}/api/v1/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ workflow }),
+      });
+      return ((await created.json()) as { run: { id: string } }).run.id;
+    };
+    await submit();
+    const second = await submit();
+    let printed = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed += String(chunk);
+      return true;
+    });
+    const flags = { server: server.url, token: adminToken };
+    const exits = [await showCommand(second, flags), await runsCommand(flags)];
+    vi.mocked(process.stdout.write).mockRestore();
+    expect(exits).toEqual([0, 0]);
+    expect(printed).toContain(
+      `  waiting for concurrency group prod (1 ahead); valkyrie cancel ${second} gives up its place\n`,
+    );
+    expect(printed).toMatch(/deploy #2 \(waiting for concurrency group prod\)/);
+  });
+});

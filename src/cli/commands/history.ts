@@ -27,6 +27,7 @@ import { openStores, stateDirectory } from '../state.js';
 import { waitingGroup } from '../submission-report.js';
 import { jobDetailLines, jobLine } from '../views/attempts.js';
 import { colorForStatus, formatDuration, spacedDuration } from '../views/format.js';
+import { groupPlaceLine, groupWaitLine } from '../views/group-place.js';
 import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import type { LoggedStep } from '../views/log-sections.js';
 import { runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
@@ -200,7 +201,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     if (run.interrupted) {
       process.stdout.write(`  its process stopped; continue it with: valkyrie resume ${run.id}\n`);
     }
-    const place = groupPlaceLine(run);
+    const place = groupPlaceLine(run, run.interrupted === true);
     if (place !== undefined) process.stdout.write(`  ${colors.yellow(place)}\n`);
     const waited = groupWaitLine(run);
     if (waited !== undefined) process.stdout.write(`  ${colors.dim(waited)}\n`);
@@ -222,35 +223,6 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
 function groupNote(run: ListedRun, colors: ReturnType<typeof c>): string {
   const group = run.interrupted ? undefined : waitingGroup(run);
   return group === undefined ? '' : colors.yellow(` (waiting for concurrency group ${visible(group)})`);
-}
-
-/**
- * Under `valkyrie show`'s heading: the run's place in its workflow's concurrency group while it waits
- * for it, or that it ended before the group gave it the slot (replaced by a newer run, or cancelled).
- */
-function groupPlaceLine(run: ListedRun): string | undefined {
-  const place = run.concurrency;
-  if (place === undefined) return undefined;
-  if (waitingGroup(run) !== undefined && !run.interrupted) {
-    const ahead = place.ahead === undefined ? '' : ` (${place.ahead} ahead)`;
-    return `waiting for concurrency group ${place.group}${ahead}; valkyrie cancel ${run.id} gives up its place`;
-  }
-  if (run.status !== 'cancelled' || run.startedAt !== undefined) return undefined;
-  if (place.state === 'replaced')
-    return `replaced by a newer run of concurrency group ${place.group} before it started`;
-  return `cancelled while it waited for concurrency group ${place.group}`;
-}
-
-/**
- * Under `valkyrie show`'s heading: how long a run that started waited for its workflow's concurrency
- * group first (from its creation until the group admitted it), which its duration leaves out, as
- * GitHub shows a run's queued time apart from its run time. Nothing for a wait under a second.
- */
-function groupWaitLine(run: RunRecord): string | undefined {
-  if (run.concurrency === undefined || run.startedAt === undefined) return undefined;
-  const waited = run.startedAt - run.createdAt;
-  if (waited < 1_000) return undefined;
-  return `waited ${formatDuration(waited)} for concurrency group ${visible(run.concurrency.group)} before it started`;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   onRunnerText,
   spacedDuration,
 } from '../views/format.js';
+import { groupPlaceLine, groupWaitLine, waitedGroup } from '../views/group-place.js';
 import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -54,6 +55,8 @@ export function serverRunsCommand(
     process.stdout.write(runTableHeader(c, 'CREATED'));
     for (const run of runs) {
       const attempt = run.attempt > 1 ? ` (attempt ${run.attempt})` : '';
+      const group = waitedGroup(run);
+      const waiting = group === undefined ? '' : c.yellow(` (waiting for concurrency group ${group})`);
       process.stdout.write(
         runTableRow({
           id: run.id,
@@ -61,7 +64,7 @@ export function serverRunsCommand(
           paint: colorForStatus(c, run.status),
           at: run.createdAt,
           duration: runDuration(run),
-          label: `${visible(run.workflowName)} #${run.number}${attempt}`,
+          label: `${visible(run.workflowName)} #${run.number}${attempt}${waiting}`,
         }),
       );
     }
@@ -85,6 +88,10 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     process.stdout.write(
       `Run ${run.id} of ${visible(run.workflowName)} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)}${spacedDuration(runDuration(run))}\n`,
     );
+    const place = groupPlaceLine(run);
+    if (place !== undefined) process.stdout.write(`  ${c.yellow(place)}\n`);
+    const waited = groupWaitLine(run);
+    if (waited !== undefined) process.stdout.write(`  ${c.dim(waited)}\n`);
     if (run.selectedJobs !== undefined) process.stdout.write(`${selectedJobsLine(run.selectedJobs, c)}\n`);
     if (run.matrixFilter !== undefined) process.stdout.write(`${matrixFilterLine(run.matrixFilter, c)}\n`);
     for (const job of run.jobs) {

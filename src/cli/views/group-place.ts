@@ -1,0 +1,53 @@
+import type { RunStatus } from '../../core/outcome.js';
+import { visible } from '../../core/visible-text.js';
+import { formatDuration } from './format.js';
+
+/** What the lines about a run's concurrency group read of it: a local run's record or a server's view. */
+export interface GroupPlacedRun {
+  readonly id: string;
+  readonly status: RunStatus | string;
+  readonly createdAt: number;
+  readonly startedAt?: number;
+  readonly concurrency?: {
+    readonly group: string;
+    readonly state: string;
+    readonly ahead?: number;
+  };
+}
+
+/**
+ * Under `valkyrie show`'s heading: the run's place in its workflow's concurrency group while it waits
+ * for it, or that it ended before the group gave it the slot (replaced by a newer run, or cancelled).
+ * `interrupted`: a local run whose process died, which waits for nothing.
+ */
+export function groupPlaceLine(run: GroupPlacedRun, interrupted = false): string | undefined {
+  const place = run.concurrency;
+  if (place === undefined) return undefined;
+  const group = visible(place.group);
+  if (waitedGroup(run) !== undefined && !interrupted) {
+    const ahead = place.ahead === undefined ? '' : ` (${place.ahead} ahead)`;
+    return `waiting for concurrency group ${group}${ahead}; valkyrie cancel ${run.id} gives up its place`;
+  }
+  if (run.status !== 'cancelled' || run.startedAt !== undefined) return undefined;
+  if (place.state === 'replaced')
+    return `replaced by a newer run of concurrency group ${group} before it started`;
+  return `cancelled while it waited for concurrency group ${group}`;
+}
+
+/**
+ * Under `valkyrie show`'s heading: how long a run that started waited for its workflow's concurrency
+ * group first (from its creation until the group admitted it), which its duration leaves out, as
+ * GitHub shows a run's queued time apart from its run time. Nothing for a wait under a second.
+ */
+export function groupWaitLine(run: GroupPlacedRun): string | undefined {
+  if (run.concurrency === undefined || run.startedAt === undefined) return undefined;
+  const waited = run.startedAt - run.createdAt;
+  if (waited < 1_000) return undefined;
+  return `waited ${formatDuration(waited)} for concurrency group ${visible(run.concurrency.group)} before it started`;
+}
+
+/** The group an unfinished run waits for, as it is safe to print; undefined when it waits for none. */
+export function waitedGroup(run: GroupPlacedRun): string | undefined {
+  const unfinished = run.status === 'queued' || run.status === 'running';
+  return unfinished && run.concurrency?.state === 'waiting' ? visible(run.concurrency.group) : undefined;
+}
