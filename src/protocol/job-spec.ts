@@ -49,3 +49,14 @@ export interface JobSpec {
    */
   readonly workflowFile?: WorkflowFileRef;
 }
+
+/**
+ * The spec with its steps run in `workspace`: a runner's own directory for the job. `github.workspace`
+ * says the same as GITHUB_WORKSPACE, as on GitHub: the control plane planned the job without knowing
+ * where a runner would put it (an expression such as `${{ github.workspace }}/build` read `/build`).
+ */
+export function inWorkspace(spec: JobSpec, workspace: string): JobSpec {
+  const github = spec.contexts.github;
+  const own = github !== null && typeof github === 'object' && !Array.isArray(github) ? github : {};
+  return { ...spec, workspace, contexts: { ...spec.contexts, github: { ...own, workspace } } };
+}

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import type { JobSpec } from '../protocol/job-spec.js';
+import { inWorkspace, type JobSpec } from '../protocol/job-spec.js';
 
 /**
  * Makes the job's workspace inside `jobDir` (an empty directory that is the job's own) and returns
@@ -38,7 +38,7 @@ export class JobWorkspaces {
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       const workspace = this.workspaceFor ? await this.workspaceFor(job, jobToken, dir) : dir;
-      return { dir, job: { ...job, workspace } };
+      return { dir, job: inWorkspace(job, workspace) };
     } catch (error) {
       await this.remove(dir);
       throw error;

@@ -76,4 +76,31 @@ jobs:
     expect(statuses(result.stdout), result.stderr).toEqual({ use: 'succeeded' });
     expect(logLines(result.stdout, 'use')).toContain('said=hi fleet');
   }, 60_000);
+
+  it("github.workspace is the job's directory on the runner, as GITHUB_WORKSPACE is", async () => {
+    put('sub/marker', 'here\n');
+    put(
+      'ws.yml',
+      `name: ws
+env:
+  AT: \${{ github.workspace }}
+jobs:
+  where:
+    runs-on: self-hosted
+    steps:
+      - run: test "\${{ github.workspace }}" = "$GITHUB_WORKSPACE" && test "$AT" = "$GITHUB_WORKSPACE" && echo same
+      - working-directory: \${{ github.workspace }}/sub
+        run: cat marker
+`,
+    );
+    const follow = startProcess(
+      ws,
+      ['submit', 'project/ws.yml', '--workspace', 'project', '--follow', '--json'],
+      { VALKYRIE_SERVER: serverUrl, VALKYRIE_TOKEN: submitToken },
+    );
+    processes.push(follow);
+    const result = await follow.done;
+    expect(statuses(result.stdout), result.stderr).toEqual({ where: 'succeeded' });
+    expect(logLines(result.stdout, 'where')).toEqual(expect.arrayContaining(['same', 'here']));
+  }, 60_000);
 });
