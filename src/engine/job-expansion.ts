@@ -17,7 +17,7 @@ import { expandMatrix, legKept, legName, type MatrixFilter, type MatrixLeg } fro
 import { noLegsMessage } from '../workflow/matrix-filter.js';
 import { type JobDefinition, maxMatrixLegs, type Workflow } from '../workflow/model.js';
 import { SourceMap } from '../workflow/source-map.js';
-import { evaluateFlag, evaluateNumber } from '../workflow/typed-values.js';
+import { evaluateFlag, evaluateLabels, evaluateNumber } from '../workflow/typed-values.js';
 import type { Leg, MadeSpec } from './leg.js';
 import { githubContext, type RunContext } from './run-context.js';
 import { workflowFileRef } from './workflow-file-ref.js';
@@ -146,10 +146,7 @@ export function planLegs(
         evaluateFlag(job.continueOnError, context),
       ),
       runsOn:
-        literalRunsOn ??
-        evaluatingKey(workflow, job, 'runs-on', () =>
-          job.runsOn.map((label) => interpolate(label, context)).filter((label) => label !== ''),
-        ),
+        literalRunsOn ?? evaluatingKey(workflow, job, 'runs-on', () => evaluateLabels(job.runsOn, context)),
       makeSpec: (jobId: string) =>
         specOf.fillLazily({
           jobId,

@@ -1,4 +1,11 @@
-import { type EvaluationContext, evaluateValue, isTruthy } from './expressions/index.js';
+import {
+  type EvaluationContext,
+  ExpressionEvaluationError,
+  type ExpressionValue,
+  evaluateValue,
+  isObject,
+  isTruthy,
+} from './expressions/index.js';
 
 /**
  * Keys such as `continue-on-error` and `fail-fast` take a boolean or an expression. A literal string
@@ -22,4 +29,36 @@ export function evaluateNumber(value: number | string, context: EvaluationContex
   if (typeof result === 'number') return result;
   if (typeof result === 'string' && result.trim() !== '') return Number(result);
   return Number.NaN;
+}
+
+/**
+ * `runs-on` labels from their templates: a label, or an expression yielding one, a list of them
+ * (`fromJSON('["self-hosted","gpu"]')`, a matrix value `[self-hosted, linux]`) or `{labels: […]}`, as
+ * GitHub takes them; empty ones dropped. Anything else is an error naming what it was.
+ */
+export function evaluateLabels(templates: readonly string[], context: EvaluationContext): string[] {
+  const labels: string[] = [];
+  const add = (value: ExpressionValue, nested: boolean): void => {
+    if (typeof value === 'string') {
+      if (value !== '') labels.push(value);
+      return;
+    }
+    if (typeof value === 'number' || typeof value === 'boolean') {
+      labels.push(String(value));
+      return;
+    }
+    if (value === null) return;
+    if (!nested) {
+      const list = isObject(value) ? value.labels : value;
+      if (Array.isArray(list)) {
+        for (const item of list as readonly ExpressionValue[]) add(item, true);
+        return;
+      }
+    }
+    throw new ExpressionEvaluationError(
+      `expected a runner label, a list of labels or {labels: […]}, got ${JSON.stringify(value)}`,
+    );
+  };
+  for (const template of templates) add(evaluateValue(template, context), false);
+  return labels;
 }

@@ -3,7 +3,7 @@ import { notBeforeHint } from '../core/not-before.js';
 import { checkoutHasRef, checkoutInputProblems, isCheckoutUses } from './checkout-step.js';
 import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
-import { evaluateDeep, interpolate } from './expressions/index.js';
+import { type EvaluationContext, evaluateDeep } from './expressions/index.js';
 import { declaredInputs } from './inputs.js';
 import { isDockerUses, isLocalActionUses, localActionPathProblem } from './local-action.js';
 import { countLegs, legKept, legValueText, type MatrixFilter, type MatrixLeg } from './matrix.js';
@@ -15,6 +15,7 @@ import { describePath } from './schema-issues.js';
 import { splitShellWords } from './shell-words.js';
 import type { SourceMap } from './source-map.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
+import { evaluateLabels } from './typed-values.js';
 import { checkExpressions } from './validate-expressions.js';
 
 export interface ValidateOptions {
@@ -419,11 +420,12 @@ function checkRunsOn(
       const key = /^\s*\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}\s*$/.exec(label)?.[1];
       if (label.includes('${{') && key === undefined) return [];
       matrixKey ??= key;
-      const value =
+      // A leg's value may be a list of labels (`runner: [[self-hosted, linux], …]`), as GitHub takes it.
+      const values =
         key === undefined
-          ? label
-          : interpolate(label, { contexts: { matrix: evaluateDeep(leg, { contexts: {} }) } });
-      return value !== '' && !have.has(value.toLowerCase()) ? [value] : [];
+          ? [label]
+          : legLabels(label, { contexts: { matrix: evaluateDeep(leg, { contexts: {} }) } });
+      return values.filter((value) => value !== '' && !have.has(value.toLowerCase()));
     });
   const fitting: MatrixLeg[] = [];
   for (const leg of legs) {
@@ -449,4 +451,13 @@ function legsHint(key: string | undefined, fitting: readonly MatrixLeg[]): strin
   if (values.size === 0) return '';
   const flags = [...values].map((value) => `--matrix ${key}=${value}`).join(' ');
   return `; run only the legs this machine has with ${flags}`;
+}
+
+/** A matrix value's labels; none for one that is not labels, which planning refuses with its reason. */
+function legLabels(label: string, context: EvaluationContext): string[] {
+  try {
+    return evaluateLabels([label], context);
+  } catch {
+    return [];
+  }
 }

@@ -387,6 +387,20 @@ describe('parseWorkflow: runner labels', () => {
     ]);
   });
 
+  it('takes a matrix value that is a list of labels as those labels, as GitHub does', () => {
+    const source = `jobs:
+  test:
+    runs-on: \${{ matrix.runner }}
+    strategy:
+      matrix:
+        runner: [[self-hosted, linux], [self-hosted, gpu]]
+    steps: [{run: a}]
+`;
+    expect(parseWorkflow(source, 'w.yml', { runnerLabels }).diagnostics).toMatchObject([
+      { message: expect.stringMatching(/^job "test" runs on "gpu", which this runner does not have/) },
+    ]);
+  });
+
   it('does not check labels when no runner labels are given', () => {
     expect(parseWorkflow(singleJob('    runs-on: [gpu, arm64]\n'), 'w.yml').diagnostics).toEqual([]);
   });

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateLabels } from '../../src/workflow/typed-values.js';
+
+describe('evaluateLabels: runs-on from expressions', () => {
+  const context = {
+    contexts: {
+      matrix: { runner: ['self-hosted', 'gpu'], size: 8 },
+      needs: { setup: { outputs: { r: '["self-hosted","arm64"]' } } },
+    },
+  };
+
+  it('takes a label, a list of labels, {labels: […]}, and drops empty ones', () => {
+    expect(evaluateLabels(['linux', '${{ matrix.runner }}'], context)).toEqual([
+      'linux',
+      'self-hosted',
+      'gpu',
+    ]);
+    expect(evaluateLabels(['${{ fromJSON(needs.setup.outputs.r) }}'], context)).toEqual([
+      'self-hosted',
+      'arm64',
+    ]);
+    expect(evaluateLabels(['${{ fromJSON(\'{"labels":["a","b"]}\') }}'], context)).toEqual(['a', 'b']);
+    expect(evaluateLabels(['mem-${{ matrix.size }}g', '${{ matrix.none }}', ''], context)).toEqual([
+      'mem-8g',
+    ]);
+  });
+
+  it('refuses what is no label, naming it, rather than a label "Array" no runner has', () => {
+    expect(() => evaluateLabels(['${{ fromJSON(\'[["x"]]\') }}'], context)).toThrow(
+      'expected a runner label, a list of labels or {labels: […]}, got ["x"]',
+    );
+    expect(() => evaluateLabels(['${{ fromJSON(\'{"os":"linux"}\') }}'], context)).toThrow(
+      /got \{"os":"linux"\}/,
+    );
+  });
+});
