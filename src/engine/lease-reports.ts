@@ -41,6 +41,9 @@ interface LeaseReportTarget {
  * before storing it (nor of one an older Valkyrie requeued in the same attempt): an honest runner's few messages
  * about such a job while it stops it are counted, far below the limit.
  */
+/** More stale writes told than this forgets them all: a few may then be told again. */
+const maxStaleSaid = 10_000;
+
 const neverHeldLimits: NeverHeldLimits = Object.freeze({
   runners: 10_000,
   windowMs: 10 * 60_000,
@@ -70,6 +73,8 @@ export class LeaseReports {
    * and one taken already would be told twice to the run's live followers.
    */
   private readonly stepReports = new WeakMap<Lease<RunnerSession>, Set<string>>();
+  /** The stale writes told already (job, old token, message type): see staleWrite. */
+  private readonly staleSaid = new Set<string>();
 
   constructor(
     private readonly leases: LeaseGuard,
@@ -210,9 +215,16 @@ export class LeaseReports {
   staleWrite(session: RunnerSession, write: StaleWrite, heldBefore: boolean): void {
     if (heldBefore) {
       this.target.write(() => this.stores.staleWrites.record(write));
-      const { jobId, messageType, at } = write;
+      const { jobId, messageType, fencingToken, at } = write;
+      // Said once per kind of message under each old token: a runner still sending a busy job's log
+      // under a lost lease would fill its followers' screens (every one is stored; `show` counts them).
+      const said = `${jobId} ${fencingToken} ${messageType}`;
+      if (this.staleSaid.has(said)) return;
+      if (this.staleSaid.size >= maxStaleSaid) this.staleSaid.clear();
+      this.staleSaid.add(said);
+      const job = this.target.runOf(jobId)?.coordinator.legById(jobId)?.name ?? jobId;
       const text = `ignored a stale ${messageType} for ${jobId}`;
-      const line = { type: 'log', jobId, job: jobId, stepIndex: -1, stream: 'system', text, at } as const;
+      const line = { type: 'log', jobId, job, stepIndex: -1, stream: 'system', text, at } as const;
       this.target.emit({ ...line, [unstoredLine]: true });
       return;
     }
