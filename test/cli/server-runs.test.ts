@@ -14,6 +14,31 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** A server on a SQLite store of its own, destroyed after the test. */
+async function startServer(): Promise<ValkyrieServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-runs-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const server = await ValkyrieServer.start({
+    stores: openSqliteStores(join(dir, 'valkyrie.db')),
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: dir,
+    adminToken,
+  });
+  cleanups.push(() => server.destroy());
+  return server;
+}
+
+/** Submits `workflow` through the API; its run's id. */
+async function submitRun(url: string, workflow: string): Promise<string> {
+  const created = await fetch(`${url}/api/v1/runs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ workflow }),
+  });
+  return ((await created.json()) as { run: { id: string } }).run.id;
+}
+
 describe('valkyrie runs --server', () => {
   it('lists more runs than one page of the API holds, newest first, each once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-runs-'));
@@ -77,25 +102,11 @@ describe('valkyrie show --server', () => {
 
 describe('valkyrie logs --server', () => {
   it('says why a job waiting for a runner or skipped has no log, and that a running run has more to come', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-logs-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const server = await ValkyrieServer.start({
-      stores: openSqliteStores(join(dir, 'valkyrie.db')),
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: dir,
-      adminToken,
-    });
-    cleanups.push(() => server.destroy());
+    const server = await startServer();
     const workflow =
       'jobs:\n  gpu:\n    runs-on: [self-hosted, gpu]\n    steps:\n      - run: echo hi\n' +
       '  never:\n    if: false\n    runs-on: linux\n    steps:\n      - run: echo no\n';
-    const created = await fetch(`${server.url}/api/v1/runs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ workflow }),
-    });
-    const { run } = (await created.json()) as { run: { id: string } };
+    const run = { id: await submitRun(server.url, workflow) };
     let said = '';
     vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
       said += String(chunk);
@@ -117,29 +128,12 @@ describe('valkyrie logs --server', () => {
 
 describe('valkyrie show and runs --server: a run waiting for its concurrency group', () => {
   it('says which group it waits for and how many are ahead, as a local run does', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'valkyrie-server-group-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const server = await ValkyrieServer.start({
-      stores: openSqliteStores(join(dir, 'valkyrie.db')),
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: dir,
-      adminToken,
-    });
-    cleanups.push(() => server.destroy());
+    const server = await startServer();
     // The first run holds the group: its job waits for a runner no one has.
     const workflow =
       'name: deploy\nconcurrency: prod\njobs:\n  ship:\n    runs-on: [self-hosted, nobody]\n    steps:\n      - run: echo hi\n';
-    const submit = async () => {
-      const created = await fetch(`${server.url}/api/v1/runs`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ workflow }),
-      });
-      return ((await created.json()) as { run: { id: string } }).run.id;
-    };
-    await submit();
-    const second = await submit();
+    await submitRun(server.url, workflow);
+    const second = await submitRun(server.url, workflow);
     let printed = '';
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
       printed += String(chunk);

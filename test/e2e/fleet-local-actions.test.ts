@@ -20,6 +20,17 @@ const put = (name: string, content: string) => {
   writeFileSync(path, content);
 };
 
+/** `valkyrie submit project/FILE --follow --json` with the project as the workspace, to its end. */
+const submitFollowed = (file: string) => {
+  const follow = startProcess(
+    ws,
+    ['submit', `project/${file}`, '--workspace', 'project', '--follow', '--json'],
+    { VALKYRIE_SERVER: serverUrl, VALKYRIE_TOKEN: submitToken },
+  );
+  processes.push(follow);
+  return follow.done;
+};
+
 beforeAll(async () => {
   const fleet = await startFleet(ws, processes, admin, 'actions');
   serverUrl = fleet.server.url;
@@ -66,13 +77,7 @@ jobs:
       - run: echo "said=\${{ steps.w.outputs.said }}"
 `,
     );
-    const follow = startProcess(
-      ws,
-      ['submit', 'project/ci.yml', '--workspace', 'project', '--follow', '--json'],
-      { VALKYRIE_SERVER: serverUrl, VALKYRIE_TOKEN: submitToken },
-    );
-    processes.push(follow);
-    const result = await follow.done;
+    const result = await submitFollowed('ci.yml');
     expect(statuses(result.stdout), result.stderr).toEqual({ use: 'succeeded' });
     expect(logLines(result.stdout, 'use')).toContain('said=hi fleet');
   }, 60_000);
@@ -93,13 +98,7 @@ jobs:
         run: cat marker
 `,
     );
-    const follow = startProcess(
-      ws,
-      ['submit', 'project/ws.yml', '--workspace', 'project', '--follow', '--json'],
-      { VALKYRIE_SERVER: serverUrl, VALKYRIE_TOKEN: submitToken },
-    );
-    processes.push(follow);
-    const result = await follow.done;
+    const result = await submitFollowed('ws.yml');
     expect(statuses(result.stdout), result.stderr).toEqual({ where: 'succeeded' });
     expect(logLines(result.stdout, 'where')).toEqual(expect.arrayContaining(['same', 'here']));
   }, 60_000);
