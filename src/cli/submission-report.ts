@@ -149,7 +149,10 @@ function listed(parts: readonly string[]): string {
  * The concurrency group an unfinished run waits for, as its driver last recorded it; else undefined.
  * Queued, or running: a re-run waits again for its group, reopened `running`.
  */
-export function waitingGroup(run: RunRecord): string | undefined {
+export function waitingGroup(run: {
+  readonly status: string;
+  readonly concurrency?: { readonly group: string; readonly state: string };
+}): string | undefined {
   const unfinished = run.status === 'queued' || run.status === 'running';
   return unfinished && run.concurrency?.state === 'waiting' ? run.concurrency.group : undefined;
 }

@@ -31,6 +31,9 @@ interface LeaseReportTarget {
   reportNeverHeld(report: NeverHeldReport): void;
 }
 
+/** More stale writes told than this forgets them all: a few may then be told again. */
+const maxStaleSaid = 10_000;
+
 /**
  * Messages about jobs a runner never held: counted per runner id in windows of ten minutes, reported
  * at most once a minute per runner, and a runner that sends 1,000 in a window has its sessions closed
@@ -41,9 +44,6 @@ interface LeaseReportTarget {
  * before storing it (nor of one an older Valkyrie requeued in the same attempt): an honest runner's few messages
  * about such a job while it stops it are counted, far below the limit.
  */
-/** More stale writes told than this forgets them all: a few may then be told again. */
-const maxStaleSaid = 10_000;
-
 const neverHeldLimits: NeverHeldLimits = Object.freeze({
   runners: 10_000,
   windowMs: 10 * 60_000,

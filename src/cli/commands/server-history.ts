@@ -8,6 +8,7 @@ import { followedJobs, loggedJobs } from '../logged-jobs.js';
 import { filtersText, type RunFilters } from '../run-filters.js';
 import { type ApiJob, type ApiRunDetail, ServerClient } from '../server-client.js';
 import { reportServerFailure } from '../server-failure.js';
+import { waitingGroup } from '../submission-report.js';
 import { dimmedText, jobDetailLines, jobLine } from '../views/attempts.js';
 import {
   type Colors,
@@ -17,7 +18,7 @@ import {
   onRunnerText,
   spacedDuration,
 } from '../views/format.js';
-import { groupPlaceLine, groupWaitLine, waitedGroup } from '../views/group-place.js';
+import { groupPlaceLine, groupWaitLine } from '../views/group-place.js';
 import { matrixFilterLine, selectedJobsLine } from '../views/job-selection.js';
 import { jobStatusCell, runTableHeader, runTableRow, stdoutColors } from '../views/run-table.js';
 import { staleWritesLine } from '../views/stale-writes.js';
@@ -55,8 +56,9 @@ export function serverRunsCommand(
     process.stdout.write(runTableHeader(c, 'CREATED'));
     for (const run of runs) {
       const attempt = run.attempt > 1 ? ` (attempt ${run.attempt})` : '';
-      const group = waitedGroup(run);
-      const waiting = group === undefined ? '' : c.yellow(` (waiting for concurrency group ${group})`);
+      const group = waitingGroup(run);
+      const waiting =
+        group === undefined ? '' : c.yellow(` (waiting for concurrency group ${visible(group)})`);
       process.stdout.write(
         runTableRow({
           id: run.id,

@@ -1,5 +1,6 @@
 import type { RunStatus } from '../../core/outcome.js';
 import { visible } from '../../core/visible-text.js';
+import { waitingGroup } from '../submission-report.js';
 import { formatDuration } from './format.js';
 
 /** What the lines about a run's concurrency group read of it: a local run's record or a server's view. */
@@ -24,7 +25,7 @@ export function groupPlaceLine(run: GroupPlacedRun, interrupted = false): string
   const place = run.concurrency;
   if (place === undefined) return undefined;
   const group = visible(place.group);
-  if (waitedGroup(run) !== undefined && !interrupted) {
+  if (waitingGroup(run) !== undefined && !interrupted) {
     const ahead = place.ahead === undefined ? '' : ` (${place.ahead} ahead)`;
     return `waiting for concurrency group ${group}${ahead}; valkyrie cancel ${run.id} gives up its place`;
   }
@@ -44,10 +45,4 @@ export function groupWaitLine(run: GroupPlacedRun): string | undefined {
   const waited = run.startedAt - run.createdAt;
   if (waited < 1_000) return undefined;
   return `waited ${formatDuration(waited)} for concurrency group ${visible(run.concurrency.group)} before it started`;
-}
-
-/** The group an unfinished run waits for, as it is safe to print; undefined when it waits for none. */
-export function waitedGroup(run: GroupPlacedRun): string | undefined {
-  const unfinished = run.status === 'queued' || run.status === 'running';
-  return unfinished && run.concurrency?.state === 'waiting' ? visible(run.concurrency.group) : undefined;
 }

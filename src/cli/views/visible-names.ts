@@ -49,10 +49,9 @@ export function withVisibleNames(event: RunEvent): RunEvent {
   }
 }
 
-const controlCharacter = /\p{Cc}/u;
-
+/** Nothing in `text` to escape: visible() gives it back unchanged. */
 function same(text: string): boolean {
-  return !controlCharacter.test(text);
+  return visible(text) === text;
 }
 
 function allSame(texts: readonly string[] | undefined): boolean {
