@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readFailureText } from '../core/read-failure.js';
-import { secretNameProblem } from '../core/secret-names.js';
+import { secretNameProblem, variableNameProblem } from '../core/secret-names.js';
 import { UsageError } from './exit-codes.js';
 
 /**
@@ -34,6 +34,16 @@ export function newRunSecrets(options: {
     throw new UsageError(`secret ${JSON.stringify(name)} (${from}) is refused: ${problem}`);
   }
   return secrets;
+}
+
+/** The variables of a new run (`--var`), every name checked as GitHub checks them, as secrets' are. */
+export function newRunVars(vars: Readonly<Record<string, string>> = {}): Record<string, string> {
+  for (const name of Object.keys(vars)) {
+    const problem = variableNameProblem(name);
+    if (problem !== undefined)
+      throw new UsageError(`variable ${JSON.stringify(name)} (--var) is refused: ${problem}`);
+  }
+  return { ...vars };
 }
 
 /**

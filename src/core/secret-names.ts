@@ -5,12 +5,27 @@
  * `secrets.GITHUB_TOKEN` gets it only when it is given.
  */
 export function secretNameProblem(name: string): string | undefined {
-  if (name === '') return 'a secret name is not empty';
+  if (/^GITHUB_TOKEN$/i.test(name)) return undefined;
+  return nameProblem('secret', name);
+}
+
+/**
+ * Why `name` cannot name a variable (`vars.NAME`), or undefined when it can: GitHub's rules for
+ * variable names, a secret's without the GITHUB_TOKEN exception.
+ */
+export function variableNameProblem(name: string): string | undefined {
+  return nameProblem('variable', name);
+}
+
+function nameProblem(kind: 'secret' | 'variable', name: string): string | undefined {
+  if (name === '') return `a ${kind} name is not empty`;
   if (!/^[A-Za-z0-9_]+$/.test(name))
-    return 'a secret name holds only letters (A-Z, a-z), digits and _, as on GitHub';
-  if (/^[0-9]/.test(name)) return 'a secret name does not start with a digit, as on GitHub';
-  if (/^GITHUB_/i.test(name) && name.toUpperCase() !== 'GITHUB_TOKEN')
-    return "a secret name does not start with GITHUB_, GitHub's own prefix (GITHUB_TOKEN excepted)";
+    return `a ${kind} name holds only letters (A-Z, a-z), digits and _, as on GitHub`;
+  if (/^[0-9]/.test(name)) return `a ${kind} name does not start with a digit, as on GitHub`;
+  if (/^GITHUB_/i.test(name))
+    return kind === 'secret'
+      ? "a secret name does not start with GITHUB_, GitHub's own prefix (GITHUB_TOKEN excepted)"
+      : "a variable name does not start with GITHUB_, GitHub's own prefix";
   return undefined;
 }
 

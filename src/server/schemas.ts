@@ -4,7 +4,7 @@ import { isRunStatus, runStatuses } from '../core/outcome.js';
 import { describeJson } from '../core/plain-issue-text.js';
 import { priorities } from '../core/priority.js';
 import { runnerModes } from '../core/runner-mode.js';
-import { processValueProblem, secretNameProblem } from '../core/secret-names.js';
+import { processValueProblem, secretNameProblem, variableNameProblem } from '../core/secret-names.js';
 import { runGitSchema } from '../protocol/run-git.js';
 import { runnerCapabilitiesSchema } from '../protocol/schemas.js';
 import { defaultReadAfterLimit } from '../store/logs.js';
@@ -52,6 +52,17 @@ const secretsSchema = z.record(
     .meta({
       description: 'letters, digits and _, not starting with a digit or GITHUB_ (GITHUB_TOKEN excepted)',
     }),
+  processValueSchema,
+);
+/** A new run's variables (vars.NAME): names as GitHub allows them, as secrets' are. */
+const varsSchema = z.record(
+  z
+    .string()
+    .superRefine((name, context) => {
+      const problem = variableNameProblem(name);
+      if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+    })
+    .meta({ description: 'letters, digits and _, not starting with a digit or GITHUB_' }),
   processValueSchema,
 );
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256: 64 lowercase hex digits');
@@ -167,7 +178,7 @@ export const runSubmitSchema = z.strictObject({
     }),
   path: z.string().min(1).max(500).optional().meta({ description: 'the file name, for messages' }),
   bundle: sha256Schema.optional().meta({ description: 'sha256 of an uploaded workspace bundle' }),
-  vars: z.record(z.string(), processValueSchema).optional(),
+  vars: varsSchema.optional(),
   inputs: z
     .record(
       z.string(),

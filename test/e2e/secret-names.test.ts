@@ -9,7 +9,7 @@ const workflow = `jobs:
       - run: echo "token=\${{ secrets.GITHUB_TOKEN }}"
 `;
 
-describe('secret names on the command line', () => {
+describe('secret and variable names on the command line', () => {
   const ws = new Workspace();
   let server: FakeApiServer;
   beforeAll(async () => {
@@ -40,6 +40,26 @@ describe('secret names on the command line', () => {
     const result = await ws.run(['run', 'ci.yml', '--json', '--secret', 'GITHUB_TOKEN=t0k']);
     expect(result.code, result.stderr).toBe(0);
     expect(events(result.stdout).at(-1)).toMatchObject({ type: 'run.completed', status: 'succeeded' });
+  });
+
+  it('run refuses a variable name no workflow could use, the same way', async () => {
+    const runsBefore = (await ws.run(['runs', '--json'])).stdout;
+    const result = await ws.run(['run', 'ci.yml', '--var', 'my-region=eu']);
+    expect(result.stderr).toBe(
+      'valkyrie: variable "my-region" (--var) is refused: a variable name holds only letters (A-Z, a-z), digits and _, as on GitHub\n',
+    );
+    expect(result.code).toBe(2);
+    expect((await ws.run(['runs', '--json'])).stdout).toBe(runsBefore);
+  });
+
+  it('submit refuses a bad variable name before anything is sent', async () => {
+    const args = ['submit', 'ci.yml', '--server', server.url, '--token', 'tok', '--var', 'GITHUB_SHA=x'];
+    const result = await ws.run(args);
+    expect(result.stderr).toBe(
+      'valkyrie: variable "GITHUB_SHA" (--var) is refused: a variable name does not start with GITHUB_, GitHub\'s own prefix\n',
+    );
+    expect(result.code).toBe(2);
+    expect(server.requests).toEqual([]);
   });
 
   it('submit refuses it before anything is sent', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { oneJobWorkflow, startTestServer } from './helpers.js';
 
-describe('secret names in a run request', () => {
+describe('secret and variable names in a run request', () => {
   it('refuses a name no workflow could use, at its path, and creates nothing', async () => {
     const { request } = await startTestServer();
     const submit = (secrets: Record<string, string>) =>
@@ -22,6 +22,28 @@ describe('secret names in a run request', () => {
     });
     expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
     expect((await submit({ GITHUB_TOKEN: 'v', api_key: 'v' })).status).toBe(201);
+  });
+
+  it('refuses a variable name no workflow could use, at its path, and creates nothing', async () => {
+    const { request } = await startTestServer();
+    const submit = (vars: Record<string, string>) =>
+      request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow, vars } });
+    expect(await submit({ REGION: 'eu', 'my-var': 'v' })).toMatchObject({
+      status: 400,
+      body: {
+        code: 'VK_INVALID_REQUEST',
+        path: 'body.vars.my-var',
+        message:
+          'body.vars.my-var: a variable name holds only letters (A-Z, a-z), digits and _, as on GitHub',
+      },
+    });
+    expect(await submit({ '': 'v' })).toMatchObject({ status: 400, body: { path: 'body.vars.' } });
+    expect(await submit({ GITHUB_TOKEN: 'v' })).toMatchObject({
+      status: 400,
+      body: { path: 'body.vars.GITHUB_TOKEN' },
+    });
+    expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
+    expect((await submit({ REGION: 'eu', _x1: 'v' })).status).toBe(201);
   });
 
   // No process environment holds a NUL: every job would fail to start, with an error quoting the value.

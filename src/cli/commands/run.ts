@@ -19,7 +19,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { readGitContext } from '../git-info.js';
 import { GroupWait } from '../group-wait.js';
 import { selectedWorkflow } from '../job-option.js';
-import { newRunSecrets } from '../key-values.js';
+import { newRunSecrets, newRunVars } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
 import { type LocalRun, startLocalRun } from '../local-mode.js';
 import { filteredWorkflow } from '../matrix-option.js';
@@ -89,6 +89,7 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
   const inputs = resolveInputs(workflow.inputs, options.input ?? {});
   const event = runEvent(workflow.triggers, options);
   const secrets = newRunSecrets(options);
+  const vars = newRunVars(options.var);
 
   const stateDir = stateDirectory(options.stateDir, cwd);
   checkTempDir();
@@ -115,7 +116,6 @@ export async function runCommand(file: string | undefined, options: RunCommandOp
       view.onEvent(event);
     };
     const workspace = resolve(cwd);
-    const vars = options.var ?? {};
     // Read once, for the concurrency group's expression and the run's context alike.
     const git = readGitContext(workspace, event === 'push');
     const request = {

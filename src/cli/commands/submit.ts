@@ -16,7 +16,7 @@ import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
 import { FollowSignals } from '../follow-signals.js';
 import { gitWorkTreeTop } from '../git-work-tree.js';
 import { selectedWorkflow } from '../job-option.js';
-import { newRunSecrets } from '../key-values.js';
+import { newRunSecrets, newRunVars } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
 import { filteredWorkflow } from '../matrix-option.js';
 import { parseQueueFlags } from '../queue-options.js';
@@ -113,6 +113,7 @@ export async function submitCommand(
   );
   if ('problem' in event) throw new UsageError(event.problem);
   const secrets = newRunSecrets(options);
+  const vars = newRunVars(options.var);
   warnIfCleartext(server);
 
   if (options.bundle !== false && options.workspace === undefined) warnIfSubdirectory(workspace);
@@ -133,7 +134,7 @@ export async function submitCommand(
         workflow: parsed.source,
         path: submittedPath(workspace, resolve(cwd, path)),
         bundle: bundle?.sha256,
-        vars: options.var ?? {},
+        vars,
         ...(options.input === undefined ? {} : { inputs: options.input }),
         secrets,
         env: options.env ?? {},
