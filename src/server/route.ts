@@ -82,7 +82,7 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined, H = und
         // A route without a query schema takes no query: an unknown key is refused, as a schema's are.
         query: validate(spec.anyQuery ? spec.query : (spec.query ?? noQuery), request.query, 'query') as Q,
         params: validate(spec.params, request.params, 'params') as P,
-        headers: validate(spec.headers, request.headers, 'headers') as H,
+        headers: validate(spec.headers, headersGivenOnce(spec.headers, request), 'headers') as H,
         principal,
         request,
         reply,
@@ -91,6 +91,26 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined, H = und
 }
 
 const noQuery = z.strictObject({});
+
+/**
+ * The request's headers, once every header the route reads is known to be given at most once: Node
+ * joins the values of a repeated one with ", ", which would pass as one value (an Idempotency-Key
+ * `a, b` that matches neither request's key).
+ */
+function headersGivenOnce(schema: z.ZodType | undefined, request: FastifyRequest): unknown {
+  if (!(schema instanceof z.ZodObject)) return request.headers;
+  const { rawHeaders } = request.raw;
+  for (const name of Object.keys(schema.shape)) {
+    let count = 0;
+    // Names and values alternate; a name keeps the case it was sent in.
+    for (let at = 0; at < rawHeaders.length; at += 2) if (rawHeaders[at]?.toLowerCase() === name) count++;
+    if (count > 1) {
+      const path = `headers.${name}`;
+      throw new ApiError(400, 'VK_INVALID_REQUEST', `${path}: given ${count} times; send it once`, { path });
+    }
+  }
+  return request.headers;
+}
 
 function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (schema === undefined) return undefined;

@@ -1,5 +1,6 @@
+import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { oneJobWorkflow, startTestServer } from './helpers.js';
+import { adminToken, oneJobWorkflow, startTestServer } from './helpers.js';
 
 describe('the HTTP API', () => {
   it('answers /healthz and /readyz, and serves an OpenAPI document of every route', async () => {
@@ -103,6 +104,38 @@ describe('the HTTP API', () => {
     }
     const other = await request('POST', '/api/v1/runs', { body: { workflow, priority: 'high' }, headers });
     expect(other).toMatchObject({ status: 422, body: { code: 'VK_IDEMPOTENCY_CONFLICT' } });
+  });
+
+  // Node joins a repeated header's values with ", ": the key `a, b` would match neither request's.
+  it('refuses an Idempotency-Key header given twice, over a real socket, and creates nothing', async () => {
+    const { server, request } = await startTestServer();
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const sent = httpRequest(`${server.url}/api/v1/runs`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${adminToken}`,
+          'content-type': 'application/json',
+          'Idempotency-Key': ['deploy-1', 'deploy-2'],
+        },
+      });
+      sent.on('error', reject);
+      sent.on('response', (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      sent.end(JSON.stringify({ workflow: oneJobWorkflow }));
+    });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toEqual({
+      code: 'VK_INVALID_REQUEST',
+      message: 'headers.idempotency-key: given 2 times; send it once',
+      path: 'headers.idempotency-key',
+    });
+    expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
   });
 
   it('refuses a repeated Idempotency-Key with another request (422), and scopes keys to the token', async () => {
