@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { durationHint, parseDuration } from '../core/duration.js';
 import { isValkyrieError } from '../core/errors.js';
@@ -82,7 +82,7 @@ export async function openStores(
   const { openSqliteStores } = await import('../store/sqlite/index.js');
   const synchronous = sqliteSynchronous(process.env.VALKYRIE_SQLITE_SYNCHRONOUS);
   const busyTimeoutMs = sqliteBusyTimeout(process.env.VALKYRIE_SQLITE_BUSY_TIMEOUT);
-  const path = target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target);
+  const path = sqlitePath(target, stateDir);
   const missing = !create && !existsSync(path);
   // A file named on purpose that is not there is a mistake (a typo), not a place where nothing ran.
   if (missing && target !== undefined) {
@@ -104,6 +104,37 @@ export async function openStores(
   // Only once the database has opened: a state directory whose file is refused (corrupt, newer) is left as it was.
   if (target === undefined && watched) ignoreStateFiles(stateDir);
   return stores;
+}
+
+/** The SQLite file of `target` (--db or $VALKYRIE_DB, when not a Postgres URL), by default valkyrie.db in `stateDir`. */
+function sqlitePath(target: string | undefined, stateDir: string): string {
+  return target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target);
+}
+
+/**
+ * What opening the store to create it (openStores) would make that is not there yet: the state
+ * directory, or else a SQLite file with its WAL and shared-memory files (and the directory's .gitignore
+ * for the default file); nothing for Postgres,
+ * whose schema is made by its own migrations. For a command that removes them again when it fails
+ * before it did anything with them (removeNewState).
+ */
+export function newStatePaths(db: string | undefined, stateDir: string): string[] {
+  const target = db ?? process.env.VALKYRIE_DB;
+  const paths = existsSync(stateDir) ? [] : [stateDir];
+  if (target !== undefined && isPostgresUrl(target)) return paths;
+  const file = sqlitePath(target, stateDir);
+  const inNewDir = paths.length > 0 && !relative(stateDir, file).startsWith('..');
+  if (inNewDir || existsSync(file)) return paths;
+  paths.push(...['', '-wal', '-shm', '-journal'].map((suffix) => `${file}${suffix}`));
+  // The default file's directory gets a .gitignore with it (ignoreStateFiles).
+  const ignoreFile = join(stateDir, '.gitignore');
+  if (target === undefined && !existsSync(ignoreFile)) paths.push(ignoreFile);
+  return paths;
+}
+
+/** Removes what newStatePaths found missing, once the store that made them is closed. */
+export function removeNewState(paths: readonly string[]): void {
+  for (const path of paths) rmSync(path, { recursive: true, force: true });
 }
 
 /**

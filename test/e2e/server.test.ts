@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -136,7 +136,14 @@ describe('valkyrie server', () => {
     expect(taken.code).toBe(2);
     expect(taken.stderr).toContain('is already in use');
     expect(taken.stderr.trim().split('\n')).toHaveLength(1);
-    // The failed first start on `other` showed no admin token: the next start there makes one and shows it.
+    // …and leaves no state behind: neither the data directory it made nor, in one that was there, a file.
+    expect(existsSync(join(workspace.dir, 'other'))).toBe(false);
+    mkdirSync(join(workspace.dir, 'mine'));
+    const takenToo = await workspace.run(['server', '--port', port, '--data-dir', 'mine']);
+    expect(takenToo.code).toBe(2);
+    expect(readdirSync(join(workspace.dir, 'mine'))).toEqual([]);
+    // The failed first start on `other` showed no admin token and kept none: the next start there is a
+    // first start, which makes one and shows it.
     const again = await startServer(workspace, ['--data-dir', 'other']);
     children.push(again.child);
     expect(again.stderr()).toContain('Created the first admin token');
@@ -148,7 +155,7 @@ describe('valkyrie server', () => {
     const tokens = ((await listed.json()) as { tokens: { role: string; revokedAt?: number }[] }).tokens;
     expect(
       tokens.filter((token) => token.role === 'admin').map((token) => token.revokedAt !== undefined),
-    ).toEqual([true, false]);
+    ).toEqual([false]);
     again.child.kill('SIGTERM');
     expect((await again.done).code).toBe(0);
     const cert = workspace.write('cert.pem', 'not a certificate');

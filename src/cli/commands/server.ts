@@ -7,12 +7,12 @@ import { messageOf } from '../../core/error-message.js';
 import { isValkyrieError } from '../../core/errors.js';
 import { readFailureText } from '../../core/read-failure.js';
 import { serverFailureLine } from '../../server/failure-line.js';
-import { ValkyrieServer } from '../../server/server.js';
+import { type ServerOptions, ValkyrieServer } from '../../server/server.js';
 import { checkAdminToken } from '../../server/tokens.js';
 import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
 import { queueCapacityFlag } from '../queue-options.js';
 import { retentionFlag } from '../retention-options.js';
-import { openStores } from '../state.js';
+import { newStatePaths, openStores, removeNewState } from '../state.js';
 
 export interface ServerCommandOptions {
   readonly host: string;
@@ -65,9 +65,10 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   // Before the store: a start refused for it leaves no new state file behind.
   if (adminToken !== undefined && adminToken !== '') checkAdminToken(adminToken);
   const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
-  const stores = await openStores(options.db, dataDir);
-  const server = await ValkyrieServer.start({
-    stores,
+  // A start that fails (a port in use) leaves no new state behind: the next one is a first start too.
+  const newState = newStatePaths(options.db, dataDir);
+  const server = await startServer(newState, async () => ({
+    stores: await openStores(options.db, dataDir),
     host: options.host,
     port,
     dataDir,
@@ -79,7 +80,7 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
     controlPlane: { leaseTtlMs, offerTtlMs },
     ...(tls === undefined ? {} : { tls }),
     ...(adminToken === undefined ? {} : { adminToken }),
-  });
+  }));
   if (server.generatedAdminToken !== undefined) {
     process.stderr.write(
       `Created the first admin token; it is shown this once (set VALKYRIE_ADMIN_TOKEN to choose your own):\n${server.generatedAdminToken}\n`,
@@ -91,6 +92,22 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const stopped = untilStopped(server, options.drainTimeout);
   process.stdout.write(`valkyrie server listening on ${server.url}\n`);
   return await stopped;
+}
+
+/**
+ * Starts the server with the options `optionsOf` opens the store for; if either fails, removes
+ * `newState` (ValkyrieServer.start closes the store it failed with).
+ */
+async function startServer(
+  newState: readonly string[],
+  optionsOf: () => Promise<ServerOptions>,
+): Promise<ValkyrieServer> {
+  try {
+    return await ValkyrieServer.start(await optionsOf());
+  } catch (error) {
+    removeNewState(newState);
+    throw error;
+  }
 }
 
 /**
