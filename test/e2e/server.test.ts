@@ -243,6 +243,32 @@ describe('valkyrie server', () => {
     expect(existsSync(join(workspace.dir, '.valkyrie'))).toBe(false);
   });
 
+  it('token revoke warns when it revokes the last active admin token, and says how to get one back', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const admin = 'revoke-last-admin-token';
+    const server = await startServer(workspace, [], { VALKYRIE_ADMIN_TOKEN: admin });
+    children.push(server.child);
+    const cli = (args: string[], token = admin) =>
+      workspace.run(args, { VALKYRIE_SERVER: server.url, VALKYRIE_TOKEN: token });
+    const second = (await cli(['token', 'create', '--role', 'admin'])).stdout.trim();
+    // Another admin token is active: no warning.
+    expect(await cli(['token', 'revoke', 'admin-env'], second)).toMatchObject({
+      code: 0,
+      stdout: 'Revoked token admin-env.\n',
+      stderr: '',
+    });
+    const secondId = second.split('.')[1] ?? '';
+    const last = await cli(['token', 'revoke', secondId], second);
+    expect(last.code, last.stderr).toBe(0);
+    expect(last.stdout).toBe(`Revoked token ${secondId}.\n`);
+    expect(last.stderr).toBe(
+      'valkyrie: warning: that was the last active admin token: no one can create or revoke tokens until the server restarts, which makes one from VALKYRIE_ADMIN_TOKEN or, without it, generates one and prints it\n',
+    );
+    server.child.kill('SIGTERM');
+    expect((await server.done).code).toBe(0);
+  });
+
   it('drains on a SIGTERM sent the moment it says it is listening', async () => {
     // The harshest supervisor: the signal arrives within the write of the line itself (a preload makes
     // the process send it to itself there). Before the line, the server's listeners must be in, or

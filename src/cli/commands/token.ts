@@ -67,11 +67,7 @@ async function listTokens(options: TokenListOptions): Promise<number> {
     token.name ?? '',
     isoSeconds(token.createdAt),
     token.expiresAt === undefined ? 'never' : isoSeconds(token.expiresAt),
-    token.revokedAt !== undefined
-      ? 'revoked'
-      : token.expiresAt !== undefined && token.expiresAt <= now
-        ? 'expired'
-        : 'active',
+    tokenStatus(token, now),
   ]);
   process.stdout.write(textTable([['ID', 'ROLE', 'NAME', 'CREATED', 'EXPIRES', 'STATUS'], ...rows]));
   return ExitCode.succeeded;
@@ -80,8 +76,25 @@ async function listTokens(options: TokenListOptions): Promise<number> {
 export function tokenRevokeCommand(id: string, options: ApiClientFlags): Promise<number> {
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
+    // Read first: once the last admin token is revoked, nothing can list tokens any more.
+    const { tokens } = await client.request<{ tokens: TokenRecord[] }>('GET', '/api/v1/tokens');
     await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
     process.stdout.write(`Revoked token ${id}.\n`);
+    if (isLastAdmin(id, tokens, Date.now()))
+      process.stderr.write(
+        'valkyrie: warning: that was the last active admin token: no one can create or revoke tokens until the server restarts, which makes one from VALKYRIE_ADMIN_TOKEN or, without it, generates one and prints it\n',
+      );
     return ExitCode.succeeded;
   });
+}
+
+function tokenStatus(token: TokenRecord, now: number): 'revoked' | 'expired' | 'active' {
+  if (token.revokedAt !== undefined) return 'revoked';
+  return token.expiresAt !== undefined && token.expiresAt <= now ? 'expired' : 'active';
+}
+
+/** Whether `id` is an active admin token and no other admin token is active. */
+function isLastAdmin(id: string, tokens: readonly TokenRecord[], now: number): boolean {
+  const active = tokens.filter((token) => token.role === 'admin' && tokenStatus(token, now) === 'active');
+  return active.length === 1 && active[0]?.id === id;
 }
