@@ -25,7 +25,8 @@ export interface RunStartPorts {
  * Stores the run as running, tells the listeners and applies its first effects: now, or, with a
  * workflow group, once the group gives it the slot (workflow-group.ts). Its duration counts from then,
  * not from its wait for the group (`runs` and `show` tell that wait apart, from its createdAt), unless
- * it resumes a run that had started; the store keeps the run's first start.
+ * it resumes a run that had started, which keeps its start; a re-run starts again, as GitHub resets
+ * run_started_at.
  */
 export function beginRun(
   ports: RunStartPorts,
@@ -36,8 +37,9 @@ export function beginRun(
 ): void {
   const start = (first: readonly Effect[]) => {
     const at = ports.clock.now();
-    if (!run.resumed || record.startedAt === undefined) run.startedAt = at;
-    const patch = { status: 'running', startedAt: record.startedAt ?? at } as const;
+    const resumedStart = run.resumed ? record.startedAt : undefined;
+    if (resumedStart === undefined) run.startedAt = at;
+    const patch = { status: 'running', startedAt: resumedStart ?? at } as const;
     ports.writes.write(() => ports.stores.runs.updateRun(record.id, patch));
     const { id: runId, runNumber } = record;
     ports.emit({ type: 'run.started', runId, runNumber, workflow: run.workflow.name, at });

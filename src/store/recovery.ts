@@ -164,9 +164,10 @@ export interface RunRecoveryStore {
   countTakeover(runId: RunId, finishedJobs: number): Promise<number>;
   /**
    * Reopens a finished run for a re-run of its failed jobs: when its status is still `expected`, it
-   * becomes `running` again (finish time cleared, attempt one more, takeovers counted from 0 again
-   * and no give-up marked: countTakeover) under the `next` owner; `lost` otherwise, without writing,
-   * so of two concurrent re-runs exactly one proceeds.
+   * becomes `running` again (finish time cleared, start time `next.heartbeatAt`, as GitHub's
+   * run_started_at resets on a re-run, attempt one more, takeovers counted from 0 again and no
+   * give-up marked: countTakeover) under the `next` owner; `lost` otherwise, without writing, so of
+   * two concurrent re-runs exactly one proceeds.
    */
   reopen(runId: RunId, expected: ReopenableStatus, next: RunOwnership): Promise<ClaimOutcome>;
   /**

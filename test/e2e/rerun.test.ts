@@ -46,6 +46,11 @@ describe('valkyrie rerun', () => {
     const first = await ws.run(['run', file, '--secret', 'TOKEN=one']);
     expect(first.code).toBe(1);
     const id = '1';
+    const firstRun = JSON.parse((await ws.run(['show', id, '--json'])).stdout) as {
+      createdAt: number;
+      startedAt: number;
+      finishedAt: number;
+    };
 
     const withoutSecret = await ws.run(['rerun', id]);
     expect(withoutSecret.code).toBe(2);
@@ -67,9 +72,13 @@ describe('valkyrie rerun', () => {
     const shown = JSON.parse((await ws.run(['show', id, '--json'])).stdout) as {
       status: string;
       attempt: number;
+      createdAt: number;
+      startedAt: number;
       jobs: ShownJob[];
     };
-    expect(shown).toMatchObject({ status: 'succeeded', attempt: 2 });
+    expect(shown).toMatchObject({ status: 'succeeded', attempt: 2, createdAt: firstRun.createdAt });
+    // As GitHub resets run_started_at: the run started again, so its duration is the re-run's.
+    expect(shown.startedAt).toBeGreaterThanOrEqual(firstRun.finishedAt);
     const byName = new Map(shown.jobs.map((job) => [job.name, job]));
     expect([...byName.keys()]).toEqual(['build', 'test (1)', 'test (2)', 'deploy']);
     expect(byName.get('build')).toMatchObject({ status: 'succeeded', attempts: [] });

@@ -85,7 +85,7 @@ const statements = {
     name: 'vk_reopen_run',
     text: `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
            cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = false, owner_host = $2, owner_pid = $3,
-           heartbeat_at = $4, handoff_to = NULL WHERE id = $1 AND status = $5`,
+           heartbeat_at = $4, started_at = $4, handoff_to = NULL WHERE id = $1 AND status = $5`,
   },
   requestCancel: {
     name: 'vk_request_cancel',

@@ -90,10 +90,10 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
          takeover_finished_jobs = ?, given_up = 0 WHERE id = ? RETURNING takeovers`,
       )
       .pluck();
-    this.#reopen = db.prepare<[string, number, number, number, string]>(
+    this.#reopen = db.prepare<[string, number, number, number, number, string]>(
       `UPDATE runs SET status = 'running', finished_at = NULL, attempt = attempt + 1, cancel_requested_at = NULL,
        cancel_requester = NULL, takeovers = 0, takeover_finished_jobs = NULL, given_up = 0, owner_host = ?, owner_pid = ?, heartbeat_at = ?,
-       handoff_to = NULL WHERE id = ? AND status = ?`,
+       started_at = ?, handoff_to = NULL WHERE id = ? AND status = ?`,
     );
     this.#requestCancel = db.prepare<[string | null, number, number]>(
       `UPDATE runs SET cancel_requester = CASE WHEN cancel_requested_at IS NULL THEN ? ELSE cancel_requester END,
@@ -220,7 +220,7 @@ export class SqliteRunRecoveryStore implements RunRecoveryStore {
       this.fence.forget(runId);
       if (key === undefined) return { kind: 'lost' };
       const { host, pid } = next.owner;
-      const { changes } = this.#reopen.run(host, pid, next.heartbeatAt, key, expected);
+      const { changes } = this.#reopen.run(host, pid, next.heartbeatAt, next.heartbeatAt, key, expected);
       return changes > 0 ? { kind: 'claimed' } : { kind: 'lost' };
     });
   }
