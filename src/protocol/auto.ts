@@ -3,6 +3,7 @@ import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import type { MessageDecoder, ProtocolError } from './frame.js';
 import type { ConnectResult } from './handshake.js';
 import { connectLongPoll, type LongPollClient } from './long-poll/client.js';
+import type { Dropped, SendLane } from './long-poll/outgoing-queue.js';
 import { type CloseInfo, type NetworkTransport, protocolCloseInfo, TransportEnd } from './transport-end.js';
 import { connectWebSocket } from './websocket/connector.js';
 
@@ -47,6 +48,10 @@ export interface AutoConnectOptions<In, Out = unknown> {
    * restart would otherwise drop every message sent meanwhile.
    */
   readonly carryOver?: (message: Out) => boolean;
+  /** How a long-poll session queues each message (LongPollConnectOptions.laneOf). */
+  readonly laneOf?: (message: Out) => SendLane;
+  /** Told of each droppable message a long-poll session dropped unsent (LongPollConnectOptions). */
+  readonly onDropped?: (dropped: Dropped) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -221,7 +226,13 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
       ...(clock ? { clock } : {}),
     };
     if (kind === 'long-poll') {
-      const result = await connectLongPoll<Out, In>({ ...common, baseUrl: this.options.longPollUrl });
+      const { laneOf, onDropped, longPollUrl } = this.options;
+      const result = await connectLongPoll<Out, In>({
+        ...common,
+        baseUrl: longPollUrl,
+        ...(laneOf === undefined ? {} : { laneOf }),
+        ...(onDropped === undefined ? {} : { onDropped }),
+      });
       return result.kind === 'connected'
         ? { kind: 'connected', transport: { kind, transport: result.transport } }
         : result;

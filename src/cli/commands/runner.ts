@@ -16,6 +16,7 @@ import {
   type RunnerInfo,
   type RunnerMessage,
 } from '../../protocol/messages.js';
+import { runnerSendLane } from '../../protocol/runner-lanes.js';
 import { describeCertificateFailure } from '../../protocol/tls-certificate.js';
 import type { CloseInfo } from '../../protocol/transport-end.js';
 import { RunnerAgent } from '../../runner/agent.js';
@@ -31,6 +32,7 @@ import {
   writeCredentials,
 } from '../../runner/registration.js';
 import { inheritedEnvironment } from '../../runner/step-environment.js';
+import { unsentLinesWarning } from '../../runner/unsent-lines-warning.js';
 import {
   acquireWorkDirLock,
   type LockHolder,
@@ -250,6 +252,8 @@ async function connect(
     decoder: runnerDecoder,
     headers: { authorization: `Bearer ${credentials.credential}` },
     carryOver: carriedToNextSession,
+    laneOf: runnerSendLane,
+    onDropped: unsentLinesWarning(complain),
     signal,
     ...(only === undefined ? {} : { only }),
   }).finally(() => clearTimeout(notice));

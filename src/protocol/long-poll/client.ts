@@ -6,8 +6,9 @@ import { protocolVersion } from '../messages.js';
 import { certificateFailure } from '../tls-certificate.js';
 import { type CloseInfo, protocolCloseInfo, TransportEnd } from '../transport-end.js';
 import { keepAliveAgent, sendRequest } from './http-request.js';
+import { type Dropped, defaultMaxQueuedBytes, OutgoingQueue, type SendLane } from './outgoing-queue.js';
 
-export interface LongPollConnectOptions<In> {
+export interface LongPollConnectOptions<In, Out = unknown> {
   /** http(s) URL of the acceptor's basePath. */
   readonly baseUrl: string;
   readonly decoder: MessageDecoder<In>;
@@ -18,16 +19,18 @@ export interface LongPollConnectOptions<In> {
   readonly retryDelayMs?: number;
   /** After failing this long without one success, the session counts as lost; default 10 s. */
   readonly giveUpAfterMs?: number;
+  /** How each message sent waits in the queue (outgoing-queue.ts); default: all `ordered`. */
+  readonly laneOf?: (message: Out) => SendLane;
+  /** Droppable messages go once more than this many bytes wait to be sent; default 16 MiB. */
+  readonly maxQueuedBytes?: number;
+  /** Told of each droppable message dropped unsent. */
+  readonly onDropped?: (dropped: Dropped) => void;
   readonly signal?: AbortSignal;
 }
 
 export const defaultGiveUpAfterMs = 10_000;
 
-interface Outgoing {
-  readonly seq: number;
-  readonly json: string;
-  readonly bytes: number;
-}
+const ordered: SendLane = { kind: 'ordered' };
 
 /** Server end codes after which a client should reconnect rather than stop. */
 const reconnectCodes = new Set(['VK_SHUTTING_DOWN', 'VK_PEER_TIMEOUT', 'VK_SESSION_NOT_FOUND']);
@@ -44,7 +47,7 @@ function lostOrRemote(code: string, reason: string): CloseInfo {
  * fails verification, `unreachable` otherwise. Never rejects.
  */
 export async function connectLongPoll<Out, In>(
-  options: LongPollConnectOptions<In>,
+  options: LongPollConnectOptions<In, Out>,
 ): Promise<ConnectResult<LongPollClient<Out, In>>> {
   const agent = keepAliveAgent(options.baseUrl);
   let response: { status: number; text: string };
@@ -81,8 +84,10 @@ export async function connectLongPoll<Out, In>(
 /**
  * The client end of a long-poll session, as a Transport. One poll is always open while the session
  * is; each acknowledges the last sequence number received, so a lost response is answered again and
- * duplicates are dropped here. Sends leave in order, one POST at a time, batched per tick; a POST
- * that fails on the network is retried with the same sequence numbers, which the server dedups.
+ * duplicates are dropped here. Sends leave one POST at a time, batched per tick, in order within
+ * their lane: urgent ones (`laneOf`) ahead of the rest, and droppable ones may be dropped unsent when
+ * more than `maxQueuedBytes` wait (OutgoingQueue). A POST that fails on the network is retried with
+ * the same sequence numbers, which the server dedups.
  * close() fires onClose at once, then delivers what was already sent and deletes the session.
  */
 export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
@@ -90,16 +95,15 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   private readonly headers: Record<string, string>;
   private readonly poller = new AbortController();
   private lastReceived = 0;
-  private readonly outgoing: Outgoing[] = [];
+  private readonly outgoing: OutgoingQueue;
   /** What the server had not acknowledged when the session ended (takeUnacknowledged), as sent. */
   private unacknowledged: string[] = [];
-  private nextSeq = 1;
   private posting: Promise<void> | undefined;
   private failingSince: number | undefined;
   private ending: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly options: LongPollConnectOptions<In>,
+    private readonly options: LongPollConnectOptions<In, Out>,
     private readonly agent: Agent,
     private readonly sessionUrl: string,
     private readonly holdMs: number,
@@ -107,14 +111,20 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
     super();
     this.clock = options.clock ?? systemClock;
     this.headers = requestHeaders(options.headers);
+    this.outgoing = new OutgoingQueue(
+      {
+        maxBatchBytes: options.decoder.maxFrameBytes,
+        maxQueuedBytes: options.maxQueuedBytes ?? defaultMaxQueuedBytes,
+      },
+      options.onDropped,
+    );
     this.heard(this.clock.now());
     void this.pollLoop();
   }
 
   send(message: Out): void {
     if (this.isClosed) return;
-    const json = JSON.stringify(message);
-    this.outgoing.push({ seq: this.nextSeq++, json, bytes: Buffer.byteLength(json) });
+    this.outgoing.push(JSON.stringify(message), this.options.laneOf?.(message) ?? ordered);
     if (this.posting === undefined) {
       this.posting = Promise.resolve()
         .then(() => this.postLoop())
@@ -158,7 +168,8 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   }
 
   private end(info: CloseInfo, deleteSession = true): void {
-    if (!this.isClosed) this.unacknowledged = this.outgoing.map((entry) => entry.json);
+    // A copy: close() still delivers them.
+    if (!this.isClosed) this.unacknowledged = this.outgoing.pending();
     this.finish(info);
     this.poller.abort();
     if (!deleteSession) {
@@ -243,35 +254,26 @@ export class LongPollClient<Out, In> extends TransportEnd<Out, In> {
   }
 
   private async postLoop(): Promise<void> {
-    const limit = this.options.decoder.maxFrameBytes;
-    while (this.outgoing.length > 0) {
-      const batch: string[] = [];
-      let bytes = 64;
-      for (const entry of this.outgoing) {
-        if (batch.length > 0 && bytes + entry.bytes + 1 > limit) break;
-        batch.push(entry.json);
-        bytes += entry.bytes + 1;
-      }
-      const first = this.outgoing[0]?.seq ?? this.nextSeq;
+    for (let batch = this.outgoing.next(); batch !== undefined; batch = this.outgoing.next()) {
+      const { first, jsons } = batch;
       try {
         const { status, text } = await sendRequest(this.agent, `${this.sessionUrl}/messages`, {
           method: 'POST',
           headers: { ...this.headers, 'content-type': 'application/json' },
-          body: `{"v":${protocolVersion},"seq":${first},"messages":[${batch.join(',')}]}`,
+          body: `{"v":${protocolVersion},"seq":${first},"messages":[${jsons.join(',')}]}`,
         });
         this.failingSince = undefined;
         if (status !== 200) {
           // Ended first, so that what this batch held stays unacknowledged (a restarted server's 404).
           this.refused(status, text);
-          this.outgoing.length = 0;
+          this.outgoing.clear();
           return;
         }
         this.heard(this.clock.now());
-        const ack = parseAck(text) ?? first + batch.length - 1;
-        while ((this.outgoing[0]?.seq ?? Number.POSITIVE_INFINITY) <= ack) this.outgoing.shift();
+        this.outgoing.acknowledged(parseAck(text) ?? first + jsons.length - 1);
       } catch (error) {
         if (await this.failed('send failed', error)) {
-          this.outgoing.length = 0;
+          this.outgoing.clear();
           return;
         }
       }
