@@ -92,9 +92,10 @@ const resumedJobCheckLimits = Object.freeze({
  *
  * Lifecycle per job: `grant` (or `hold`) → `admit` for each message … → `release` on its result; or
  * `lost` from expiry, `runnerGone`, `runnerRevoked`, `resume`, or — for a job being stopped — `stop`
- * and `runnerAway`. Messages under any other token are
- * refused: nothing they carry is applied. A `job.completed` repeated under the token it completed (a runner re-sends a completion
- * that may have been lost in a transport switch) is ignored quietly: one this process applied, and
+ * and `runnerAway`. Messages under any other token are refused: nothing they carry is applied — but
+ * a `renew` under the token the job just completed under is ignored quietly (its runner renews until
+ * the completion is acknowledged). A `job.completed` repeated under the token it completed (a runner
+ * re-sends a completion that may have been lost in a transport switch) is ignored quietly: one this process applied, and
  * one it never saw (it restarted since, or another replica applied it) whose end the store holds as
  * the copy reports it — the runner's attempt of the job under that token (the latest, or an earlier
  * one retried or re-run) ended so (completionKey, attempt-runners.ts). Either is told to the
@@ -197,6 +198,9 @@ export class LeaseGuard {
         : this.table.check(jobId, fencingToken, runner);
     if (checked.kind === 'current') return checked.lease;
     const currentToken = checked.current?.fencingToken;
+    // A runner renews until it hears its completion was stored: one that crossed the completion it
+    // follows is no stale write, and nothing to tell (nor to record against the job).
+    if (message.type === 'renew' && this.completed.get(jobId) === fencingToken) return undefined;
     if (message.type !== 'job.completed') {
       this.refuse(runner, jobId, fencingToken, message.type, currentToken);
       return undefined;

@@ -418,11 +418,16 @@ export class RunnerAgent {
         this.reports.step({ type: 'step.completed', jobId, fencingToken, step });
       },
     };
-    const renewal = this.renewEvery(Math.max(1, Math.floor(lease.ttlMs / 3)), () =>
-      this.transport.send({ type: 'renew', jobId, fencingToken }),
-    );
+    let ended = false;
+    // Until the control plane has the job's end: on a slow link (a long-poll backlog of lines) the
+    // completion may take longer than a TTL to arrive, and the lease must not expire meanwhile.
+    const renewal = this.renewEvery(Math.max(1, Math.floor(lease.ttlMs / 3)), () => {
+      if (ended && !this.completions.holds(jobId, fencingToken)) return false;
+      this.transport.send({ type: 'renew', jobId, fencingToken });
+      return true;
+    });
     const done = this.launcher.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
-      renewal.cancel();
+      ended = true;
       batcher.flush();
       this.reports.ended(jobId);
       this.active.delete(jobId);
@@ -431,6 +436,8 @@ export class RunnerAgent {
       // Only a runner whose transport switches needs them kept.
       if (this.options.switches !== undefined) this.completions.add(message, ttlMs, this.sessionUp);
       this.transport.send(message);
+      // Kept in doubt, it is renewed until answered (`completions.stored`, or refused) or settled.
+      if (!this.completions.holds(jobId, fencingToken)) renewal.cancel();
     });
     this.active.set(jobId, { fencingToken, ttlMs, cancel, kill, done });
     this.options.onRunning?.(this.active.size);
@@ -447,15 +454,14 @@ export class RunnerAgent {
     return shortest === undefined ? undefined : Math.max(1, Math.floor(shortest / 3));
   }
 
-  /** Calls `renew` every `intervalMs` until the returned handle is cancelled. */
-  private renewEvery(intervalMs: number, renew: () => void): TimerHandle {
+  /** Calls `renew` every `intervalMs` until it returns false or the returned handle is cancelled. */
+  private renewEvery(intervalMs: number, renew: () => boolean): TimerHandle {
     const clock = this.options.clock ?? systemClock;
     let timer: TimerHandle | undefined;
     let stopped = false;
     const arm = (): void => {
       timer = clock.setTimer(() => {
-        if (stopped) return;
-        renew();
+        if (stopped || !renew()) return;
         arm();
       }, intervalMs);
     };

@@ -107,6 +107,12 @@ export class CompletionsInDoubt {
     if (this.held.get(jobId)?.message.fencingToken === fencingToken) this.held.delete(jobId);
   }
 
+  /** Whether the completion of `jobId` under `fencingToken` is still in doubt (not answered nor settled). */
+  holds(jobId: string, fencingToken: number): boolean {
+    this.forgetSettled();
+    return this.held.get(jobId)?.message.fencingToken === fencingToken;
+  }
+
   /** The job was leased to this runner again: the lease the completion was under is no longer current. */
   forget(jobId: string): void {
     this.held.delete(jobId);
