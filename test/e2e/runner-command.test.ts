@@ -8,33 +8,13 @@ import { startSilentServer } from '../core/silent-server.js';
 import {
   type Fleet,
   lines,
+  registrationRoute,
   runRequest as request,
   sideEffectWorkflow,
   startFleet,
   until,
 } from '../runner/fleet-harness.js';
 import { collect, Workspace } from './cli.js';
-
-/** The server helper's registration route, as COMMON.md documents it: `Bearer reg-ok` registers. */
-function registration(
-  request: import('node:http').IncomingMessage,
-  response: import('node:http').ServerResponse,
-) {
-  if (request.url !== '/api/v1/runners/register') return false;
-  request.resume();
-  if (request.method !== 'POST') {
-    response.writeHead(405).end();
-    return true;
-  }
-  if (request.headers.authorization !== 'Bearer reg-ok') {
-    response.writeHead(401, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ code: 'VK_UNAUTHENTICATED', message: 'unknown registration token' }));
-    return true;
-  }
-  response.writeHead(201, { 'content-type': 'application/json' });
-  response.end(JSON.stringify({ runnerId: 'rnr_cli', credential: 'rnr_cli' }));
-  return true;
-}
 
 function output(child: ChildProcess): { stdout: () => string } {
   let stdout = '';
@@ -58,7 +38,7 @@ describe('valkyrie runner', () => {
   }
 
   async function fleet(): Promise<Fleet> {
-    const started = await startFleet({ leaseTtlMs: 5_000 }, registration);
+    const started = await startFleet({ leaseTtlMs: 5_000 }, registrationRoute);
     cleanups.push(() => started.close());
     return started;
   }

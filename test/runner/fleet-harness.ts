@@ -56,6 +56,27 @@ export interface Fleet {
 /** Answers the request and returns true, or leaves it to the protocol routes. */
 export type ExtraRoute = (request: IncomingMessage, response: ServerResponse) => boolean;
 
+/**
+ * The registration route of `valkyrie server`, for a fleet that a real `valkyrie runner` process
+ * joins: `Bearer reg-ok` registers it as `rnr_cli` (its credential too); other tokens get 401.
+ */
+export const registrationRoute: ExtraRoute = (request, response) => {
+  if (request.url !== '/api/v1/runners/register') return false;
+  request.resume();
+  if (request.method !== 'POST') {
+    response.writeHead(405).end();
+    return true;
+  }
+  if (request.headers.authorization !== 'Bearer reg-ok') {
+    response.writeHead(401, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ code: 'VK_UNAUTHENTICATED', message: 'unknown registration token' }));
+    return true;
+  }
+  response.writeHead(201, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ runnerId: 'rnr_cli', credential: 'rnr_cli' }));
+  return true;
+};
+
 export async function startFleet(options: ControlPlaneOptions = {}, route?: ExtraRoute): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'valkyrie-fleet-'));
   const stores = openSqliteStores(join(dir, 'state.db'));
