@@ -9,8 +9,13 @@ import { inheritedEnvironment } from '../runner/step-environment.js';
 import type { Stores } from '../store/store.js';
 import { processTempRoot } from './run-temp-root.js';
 
+/** Lines for the user about the in-process runner, among `valkyrie run`'s own. */
+const warnOnStderr = (line: string): void => {
+  process.stderr.write(`valkyrie: ${line}\n`);
+};
+
 /** The in-process runner's executors: what a job left behind and was stopped is said on stderr. */
-const localExecutors = reportingShellExecutors((line) => process.stderr.write(`valkyrie: ${line}\n`));
+const localExecutors = reportingShellExecutors(warnOnStderr);
 
 export interface InProcessFleetOptions {
   readonly stores: Stores;
@@ -35,12 +40,12 @@ export interface InProcessFleet {
 }
 
 /** Started as `valkyrie server` and `valkyrie runner` would be, joined by an in-process pair. */
-export function startInProcessFleet(options: InProcessFleetOptions): InProcessFleet {
+export async function startInProcessFleet(options: InProcessFleetOptions): Promise<InProcessFleet> {
   const controlPlane = new ControlPlane(options.stores, { agingIntervalMs: options.agingIntervalMs });
   controlPlane.onEvent(options.onEvent);
   const [controlEnd, runnerEnd] = inProcessPair<ControlMessage, RunnerMessage>();
   controlPlane.connect(controlEnd);
-  const temp = processTempRoot();
+  const temp = await processTempRoot(warnOnStderr);
   const agent = new RunnerAgent(runnerEnd, {
     info: { name: options.host.name, labels: options.labels, capacity: options.concurrency },
     host: options.host,
@@ -48,6 +53,7 @@ export function startInProcessFleet(options: InProcessFleetOptions): InProcessFl
     tempRoot: temp.dir,
     stateDir: options.stateDir,
     baseEnv: inheritedEnvironment(process.env),
+    warn: warnOnStderr,
   });
   const registered = new Promise<void>((resolve) => {
     runnerEnd.onMessage((message) => {
@@ -62,7 +68,7 @@ export function startInProcessFleet(options: InProcessFleetOptions): InProcessFl
     stop: async () => {
       await agent.drain();
       await controlPlane.close();
-      temp.remove();
+      await temp.remove();
     },
   };
 }

@@ -94,7 +94,7 @@ export async function startLocalRun(options: LocalRunOptions): Promise<LocalStar
   };
   const group = newRunGroup(options.workflow, request);
   await options.beforeSubmit?.(group?.known);
-  const fleet = startInProcessFleet({
+  const fleet = await startInProcessFleet({
     stores: options.stores,
     onEvent: options.onEvent,
     agingIntervalMs: queue?.agingIntervalMs,

@@ -45,7 +45,7 @@ export interface LocalResumeOptions {
 export async function resumeLocalRun(options: LocalResumeOptions): Promise<LocalRun> {
   const { request, record } = options;
   const labels = runnerLabels(options.host, request.extraLabels);
-  const fleet = startInProcessFleet({
+  const fleet = await startInProcessFleet({
     stores: options.stores,
     onEvent: options.onEvent,
     agingIntervalMs: request.agingIntervalMs,

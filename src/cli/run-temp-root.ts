@@ -7,11 +7,11 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   statSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeTree } from '../runner/tree-removal.js';
 import { UsageError } from './exit-codes.js';
 
 /**
@@ -23,22 +23,30 @@ import { UsageError } from './exit-codes.js';
  * run at once (concurrency groups let their jobs overlap): each has its own, so slot directories of
  * one name are not emptied under each other when a job ends. A $TMPDIR where it cannot be made is a
  * UsageError. The directories of processes that were killed before they could remove theirs are
- * removed first (removeAbandonedTempRoots). `<ns>` says which boot and pid namespace `<pid>` is a pid
- * of (pidNamespaceToken); where that cannot be told the name is `valkyrie-run-XXXXXX`, which no
- * process removes but its own.
+ * removed first (removeAbandonedTempRoots). Neither removal throws: what cannot be removed is told
+ * to `warn`. `<ns>` says which boot and pid namespace `<pid>` is a pid of (pidNamespaceToken); where
+ * that cannot be told the name is `valkyrie-run-XXXXXX`, which no process removes but its own.
  */
-export function processTempRoot(): { readonly dir: string; remove(): void } {
+export async function processTempRoot(
+  warn: (line: string) => void,
+): Promise<{ readonly dir: string; remove(): Promise<void> }> {
   const token = pidNamespaceToken();
-  if (token !== undefined) removeAbandonedTempRoots(tmpdir(), token);
+  const tmp = tmpdir();
+  if (token !== undefined) await removeAbandonedTempRoots(tmp, token, warn);
   let dir: string;
   try {
     // mkdtemp makes it 0700 whatever the umask.
     const prefix = token === undefined ? 'valkyrie-run-' : `valkyrie-run-${token}-${process.pid}-`;
-    dir = mkdtempSync(join(tmpdir(), prefix));
+    dir = mkdtempSync(join(tmp, prefix));
   } catch (error) {
     throw tempDirError(error);
   }
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    remove: async () => {
+      await removeTree(dir, warn);
+    },
+  };
 }
 
 /**
@@ -72,11 +80,15 @@ const tempRootName = /^valkyrie-run-([0-9a-f]{8})-([1-9][0-9]{0,9})-[A-Za-z0-9]{
  * and its pid not alive — a pid in use by any process, even another user's or a reuse of it, keeps
  * it. Nothing is removed from a `dir` that another user owns, or that others may write without the
  * sticky bit: they could put a symlink in the place of a directory between its lstat and its removal.
- * One readdir of $TMPDIR, and an lstat only of the names that match. Best effort: a directory that
- * cannot be removed is left for the next start. Not on Windows, whose files have no owner uid to
- * compare.
+ * One readdir of $TMPDIR, and an lstat only of the names that match. Best effort: what cannot be
+ * removed is told to `warn` (removeTree) and left for the next start. Not on Windows, whose files
+ * have no owner uid to compare.
  */
-export function removeAbandonedTempRoots(dir: string, token: string): void {
+export async function removeAbandonedTempRoots(
+  dir: string,
+  token: string,
+  warn: (line: string) => void,
+): Promise<void> {
   const uid = process.getuid?.();
   if (uid === undefined || !safeToSweep(dir, uid)) return;
   let entries: Dirent[];
@@ -90,12 +102,14 @@ export function removeAbandonedTempRoots(dir: string, token: string): void {
     const match = entry.isDirectory() ? tempRootName.exec(entry.name) : null;
     if (match?.[1] !== token || isAlive(Number(match[2]))) continue;
     const path = join(dir, entry.name);
+    let stat: ReturnType<typeof lstatSync>;
     try {
-      const stat = lstatSync(path);
-      if (stat.isDirectory() && stat.uid === uid) rmSync(path, { recursive: true, force: true });
+      stat = lstatSync(path);
     } catch {
-      // Gone already (another process's sweep), or not ours to remove: the next start tries again.
+      // Gone already: another process's sweep.
+      continue;
     }
+    if (stat.isDirectory() && stat.uid === uid) await removeTree(path, warn);
   }
 }
 

@@ -81,7 +81,10 @@ export interface RunnerAgentOptions {
    * which it asks for in its `register` when this is given (protocol.md).
    */
   readonly onMode?: (mode: RunnerMode, note: string | undefined) => void;
-  /** A line for the operator (stderr): a completion in doubt dropped because too many are held. */
+  /**
+   * A line for the operator (stderr): a completion in doubt dropped because too many are held, or
+   * what a job left that could not be removed.
+   */
   readonly warn?: (line: string) => void;
   /** The operator's scripts around every job (job-hooks.ts). */
   readonly hooks?: JobHooks;
@@ -160,7 +163,7 @@ export class RunnerAgent {
     });
     const sessionUp = switches && (() => switches.kind !== undefined);
     this.reports = new ReportSender(transport, sessionUp, options.warn ?? warnOnStderr);
-    this.launcher = new JobLauncher(options);
+    this.launcher = new JobLauncher(options, options.warn ?? warnOnStderr);
     this.capabilities = options.capabilities;
     options.switches?.onSwitch(() => {
       this.serverLeaving = undefined;

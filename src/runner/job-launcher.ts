@@ -22,10 +22,14 @@ export class JobLauncher {
   /** One thread pool per runner for `uses: task://…` steps, started by the first one. */
   private readonly taskPool = new TaskPoolHolder();
 
-  constructor(private readonly options: RunnerAgentOptions) {
-    this.directories = new SlotDirectories(options.tempRoot);
+  /** `warn`: a line for the operator, here what could not be removed after a job. */
+  constructor(
+    private readonly options: RunnerAgentOptions,
+    warn: (line: string) => void,
+  ) {
+    this.directories = new SlotDirectories(options.tempRoot, warn);
     if (options.workDir !== undefined)
-      this.workspaces = new JobWorkspaces(join(options.workDir, 'jobs'), options.workspaceFor);
+      this.workspaces = new JobWorkspaces(join(options.workDir, 'jobs'), warn, options.workspaceFor);
     this.jobEnv = this.workspaces?.environment(options.baseEnv, options.tempRoot) ?? options.baseEnv;
   }
 
@@ -49,7 +53,7 @@ export class JobLauncher {
         jobDir = prepared.dir;
         job = prepared.job;
       }
-      directories = this.directories.acquire();
+      directories = await this.directories.acquire();
       const { host, stateDir, hooks } = this.options;
       const executor = this.options.createExecutor(job);
       const { taskPool } = this;
@@ -72,7 +76,7 @@ export class JobLauncher {
         outputs: {},
       };
     } finally {
-      if (directories) this.releaseQuietly(directories);
+      if (directories) await this.releaseQuietly(directories);
       if (jobDir !== undefined) await this.workspaces?.remove(jobDir);
     }
   }
@@ -80,12 +84,12 @@ export class JobLauncher {
   /** Once no job runs any more: stops the task pool and removes the slots' directories. */
   async close(): Promise<void> {
     await this.taskPool.close();
-    this.directories.dispose();
+    await this.directories.dispose();
   }
 
-  private releaseQuietly(directories: JobDirectories): void {
+  private async releaseQuietly(directories: JobDirectories): Promise<void> {
     try {
-      this.directories.release(directories);
+      await this.directories.release(directories);
     } catch {
       // A slot that cannot be emptied is not reused; the next job gets a fresh one.
     }

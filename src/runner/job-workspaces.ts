@@ -1,6 +1,7 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { inWorkspace, type JobSpec } from '../protocol/job-spec.js';
+import { removeTree } from './tree-removal.js';
 
 /**
  * Makes the job's workspace inside `jobDir` (an empty directory that is the job's own) and returns
@@ -20,11 +21,13 @@ const repositoryVariables = new Set([
 
 /**
  * Per-job directories of a network runner: `<root>/<job>` is made empty before the job, becomes its
- * workspace (or holds it, with `workspaceFor`), and is removed after the job.
+ * workspace (or holds it, with `workspaceFor`), and is removed after the job. What cannot be removed
+ * (removeTree) is told to `warn`.
  */
 export class JobWorkspaces {
   constructor(
     private readonly root: string,
+    private readonly warn: (line: string) => void,
     private readonly workspaceFor?: WorkspaceFor,
   ) {}
 
@@ -34,8 +37,9 @@ export class JobWorkspaces {
    */
   async prepare(job: JobSpec, jobToken: string | undefined): Promise<{ dir: string; job: JobSpec }> {
     const dir = join(this.root, directoryName(job.jobId, job.attempt));
+    // Only one a killed runner left (of this attempt): the job must not find it, and it was said.
+    if (!(await removeTree(dir, this.warn))) throw new Error(`${dir} could not be emptied`);
     try {
-      await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       const workspace = this.workspaceFor ? await this.workspaceFor(job, jobToken, dir) : dir;
       return { dir, job: inWorkspace(job, workspace) };
@@ -60,15 +64,9 @@ export class JobWorkspaces {
     return { ...kept, GIT_CEILING_DIRECTORIES: ceilings.join(delimiter) };
   }
 
-  /** Never throws: a directory that cannot be removed is left for the next start to clear. */
+  /** Never throws: what cannot be removed is said, and left for the next start to try again. */
   async remove(dir: string): Promise<void> {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-  }
-
-  /** Removes every job directory, e.g. those a killed runner left behind. */
-  async clear(): Promise<void> {
-    await rm(this.root, { recursive: true, force: true });
-    await mkdir(this.root, { recursive: true });
+    await removeTree(dir, this.warn);
   }
 }
 

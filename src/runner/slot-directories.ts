@@ -1,5 +1,9 @@
 import { chmodSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeTree } from './tree-removal.js';
+
+/** How many slot directories a start passes over that it cannot remove, before it gives up. */
+const maxSlotsPassedOver = 4;
 
 /** The directories one running job uses. */
 export interface JobDirectories {
@@ -23,24 +27,26 @@ export interface JobDirectories {
  * both, so the slot's next job, which may come from another run or submitter, finds nothing of this
  * one: each step removes its own script and command files, and the release removes whatever a step
  * could not (a child still writing after its step ended). `dispose` removes the slots; the shared
- * tool cache stays for the runner's next start.
+ * tool cache stays for the runner's next start. What cannot be removed (removeTree) is told to `warn`
+ * and never fails a job: a slot left unclean is not used again.
  */
 export class SlotDirectories {
   private readonly free: JobDirectories[] = [];
   private made = 0;
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly warn: (line: string) => void,
+  ) {}
 
-  acquire(): JobDirectories {
+  async acquire(): Promise<JobDirectories> {
     const toolCache = join(this.root, 'tool-cache');
     // Made with the first slot and kept, as a self-hosted runner's is: a job that removes it removes
     // it for the jobs after it (a mkdir for every job cost more than the case is worth).
     const reused = this.free.pop();
     if (reused) return reused;
-    const n = this.made++;
-    const slotDir = join(this.root, `slot-${n}`);
+    const slotDir = await this.freshSlotDir();
     const slot = { temp: join(slotDir, 'temp'), files: join(slotDir, 'files'), toolCache };
-    rmSync(slotDir, { recursive: true, force: true });
     mkdirSync(toolCache, { recursive: true, mode: 0o700 });
     for (const dir of [slotDir, slot.temp, slot.files]) {
       mkdirSync(dir, { mode: 0o700 });
@@ -50,31 +56,61 @@ export class SlotDirectories {
     return slot;
   }
 
-  /** Throws when a directory cannot be emptied; the slot is then not reused. */
-  release(slot: JobDirectories): void {
+  /**
+   * The next slot's directory, gone: one of the runner's last start that cannot be removed is passed
+   * over (its job would fail on it), up to a few; after that something above the slots is wrong (the
+   * root cannot be searched), and the job fails saying so. Usually there is none, and the job starts
+   * in this turn of the event loop: a synchronous rmSync first, removeTree only when it fails.
+   */
+  private async freshSlotDir(): Promise<string> {
+    for (let tries = 1; ; tries++) {
+      const slotDir = join(this.root, `slot-${this.made++}`);
+      if (removedAtOnce(slotDir) || (await removeTree(slotDir, this.warn))) return slotDir;
+      if (tries === maxSlotsPassedOver)
+        throw new Error(`cannot remove the job slots' directories in ${this.root}`);
+    }
+  }
+
+  /**
+   * Throws when a directory cannot be read (a job removed it); the slot is then not reused, nor when
+   * an entry cannot be removed.
+   */
+  async release(slot: JobDirectories): Promise<void> {
     for (const dir of [slot.files, slot.temp])
-      for (const entry of readdirSync(dir)) removeEntry(join(dir, entry));
+      for (const entry of readdirSync(dir)) if (!(await this.removeEntry(join(dir, entry)))) return;
     this.free.push(slot);
   }
 
-  /** Removes every slot's directories. Idempotent. */
-  dispose(): void {
-    for (let n = 0; n < this.made; n++)
-      rmSync(join(this.root, `slot-${n}`), { recursive: true, force: true });
+  /** Removes every slot's directories. Idempotent; never throws. */
+  async dispose(): Promise<void> {
+    const made = this.made;
     this.free.length = 0;
     this.made = 0;
+    for (let n = 0; n < made; n++) await removeTree(join(this.root, `slot-${n}`), this.warn);
+  }
+
+  /**
+   * A file (the usual entry: the event file) is removed by one unlinkSync(), without removeTree's
+   * lstat, promise and JavaScript of its recursive removal: a release is on the way to the slot's
+   * next job.
+   */
+  private removeEntry(path: string): boolean | Promise<boolean> {
+    try {
+      unlinkSync(path);
+      return true;
+    } catch {
+      // A directory (EISDIR on Linux, EPERM elsewhere), or anything else removeTree knows how to handle.
+      return removeTree(path, this.warn);
+    }
   }
 }
 
-/**
- * rmSync(path, { recursive: true, force: true }), with a file (the usual entry: the event file) removed
- * by one unlink(), without rmSync's lstat and the JavaScript of its recursive removal.
- */
-function removeEntry(path: string): void {
+/** rmSync(path, { recursive: true, force: true }), false where it throws. */
+function removedAtOnce(path: string): boolean {
   try {
-    unlinkSync(path);
-  } catch {
-    // A directory (EISDIR on Linux, EPERM elsewhere), or anything else rmSync knows how to handle.
     rmSync(path, { recursive: true, force: true });
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -26,7 +26,7 @@ const token = pidNamespaceToken();
 /** A real process that makes its directory as `valkyrie run` does and stays until killed. */
 async function owner(tmp: string): Promise<{ dir: string; pid: number; kill(): Promise<void> }> {
   const script = `import { processTempRoot } from ${JSON.stringify(distModule)};
-const { dir } = processTempRoot();
+const { dir } = await processTempRoot(() => {});
 process.stdout.write(dir + '\\n');
 setInterval(() => {}, 1 << 30);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
@@ -51,11 +51,11 @@ async function killedOwner(tmp: string): Promise<{ dir: string; pid: number }> {
 }
 
 /** processTempRoot with $TMPDIR at `tmp`, as a later `valkyrie run` starting there. */
-function startWithTmp(tmp: string): { readonly dir: string; remove(): void } {
+async function startWithTmp(tmp: string): Promise<{ readonly dir: string; remove(): Promise<void> }> {
   const before = process.env.TMPDIR;
   process.env.TMPDIR = tmp;
   try {
-    return processTempRoot();
+    return await processTempRoot(() => {});
   } finally {
     if (before === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = before;
@@ -101,7 +101,7 @@ describe.skipIf(noProc !== '')(`processTempRoot${noProc}`, () => {
         chownSync(keep.foreign, 65534, 65534);
       }
 
-      const next = startWithTmp(tmp);
+      const next = await startWithTmp(tmp);
       expect(basename(next.dir)).toMatch(new RegExp(`^valkyrie-run-${token}-${process.pid}-`));
       expect(existsSync(dead.dir)).toBe(false);
       for (const path of [keep.live, keep.older, keep.unplaced, keep.elsewhere, keep.target, keep.link]) {
@@ -110,9 +110,9 @@ describe.skipIf(noProc !== '')(`processTempRoot${noProc}`, () => {
       if (process.getuid?.() === 0) expect(existsSync(keep.foreign)).toBe(true);
 
       // This process's own directory is never another start's to remove.
-      startWithTmp(tmp).remove();
+      await (await startWithTmp(tmp)).remove();
       expect(existsSync(next.dir)).toBe(true);
-      next.remove();
+      await next.remove();
     } finally {
       live.kill('SIGKILL');
     }
@@ -122,10 +122,10 @@ describe.skipIf(noProc !== '')(`processTempRoot${noProc}`, () => {
     const tmp = mkdtempSync(join(root, 'tmp-'));
     const dead = await killedOwner(tmp);
     chmodSync(tmp, 0o777);
-    startWithTmp(tmp).remove();
+    await (await startWithTmp(tmp)).remove();
     expect(existsSync(dead.dir)).toBe(true);
     chmodSync(tmp, 0o1777);
-    startWithTmp(tmp).remove();
+    await (await startWithTmp(tmp)).remove();
     expect(existsSync(dead.dir)).toBe(false);
   });
 
@@ -146,15 +146,15 @@ import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { processTempRoot } from ${JSON.stringify(distModule)};
 const child = spawn(process.execPath, ['--input-type=module', '-e',
-  ${JSON.stringify(`import { processTempRoot } from ${JSON.stringify(distModule)}; process.stdout.write(processTempRoot().dir + '\\n'); setInterval(() => {}, 1 << 30);`)}],
+  ${JSON.stringify(`import { processTempRoot } from ${JSON.stringify(distModule)}; process.stdout.write((await processTempRoot(() => {})).dir + '\\n'); setInterval(() => {}, 1 << 30);`)}],
   { stdio: ['ignore', 'pipe', 'inherit'] });
 const [killed] = await once(createInterface({ input: child.stdout }), 'line');
 const exited = once(child, 'exit');
 child.kill('SIGKILL');
 await exited;
-const own = processTempRoot();
+const own = await processTempRoot(() => {});
 process.stdout.write(JSON.stringify({ killed, killedGone: !existsSync(killed), own: own.dir }) + '\\n');
-own.remove();`;
+await own.remove();`;
         const inside = spawnSync(
           'unshare',
           ['--pid', '--fork', '--mount-proc', process.execPath, '--input-type=module', '-e', script],
@@ -168,7 +168,7 @@ own.remove();`;
         expect(existsSync(live.dir)).toBe(true);
         expect(existsSync(dead.dir)).toBe(true);
         // A start in this namespace, where its pid is known dead, does remove it.
-        startWithTmp(tmp).remove();
+        await (await startWithTmp(tmp)).remove();
         expect(existsSync(dead.dir)).toBe(false);
         expect(existsSync(live.dir)).toBe(true);
       } finally {

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
@@ -32,6 +32,7 @@ import {
   writeCredentials,
 } from '../../runner/registration.js';
 import { inheritedEnvironment } from '../../runner/step-environment.js';
+import { removeTree } from '../../runner/tree-removal.js';
 import { unsentLinesWarning } from '../../runner/unsent-lines-warning.js';
 import {
   acquireWorkDirLock,
@@ -120,7 +121,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     const credentials = await credentialsFor(settings, info, connecting.signal);
     if (typeof credentials === 'number') return early(credentials);
     // Directories a killed runner left behind; nothing runs in them now.
-    rmSync(join(settings.workDir, 'jobs'), { recursive: true, force: true });
+    await removeTree(join(settings.workDir, 'jobs'), complain);
     const transport = await connect(settings, credentials, connecting.signal);
     if (typeof transport === 'number') return early(transport);
     serving = true;
