@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseWorkflow } from '../../src/workflow/parse.js';
@@ -112,6 +112,26 @@ describe.skipIf(user.unusable !== undefined)(
       expect(stopped.stderr).toBe('');
       expect(stopped.code).toBe(0);
       expect(readdirSync(join(workDir, 'tmp'))).toEqual(['tool-cache']);
+    });
+
+    it('refuses a --work-dir it cannot write or create with one line and exit 2', async () => {
+      const readOnly = join(scratch, 'read-only');
+      mkdirSync(readOnly);
+      chmodSync(readOnly, 0o555);
+      const args = ['runner', '--server', 'http://127.0.0.1:2', '--token', 't'];
+      const cases: [string, RegExp][] = [
+        [
+          readOnly,
+          /^valkyrie: --work-dir: cannot use .*read-only \(permission denied: this user cannot write it\)\n$/,
+        ],
+        [join(readOnly, 'sub'), /^valkyrie: --work-dir: cannot create .*read-only\/sub \(EACCES\)\n$/],
+      ];
+      for (const [workDir, message] of cases) {
+        const result = await startAsUser([...args, '--work-dir', workDir]).done;
+        expect(result.stderr).toMatch(message);
+        expect(result.code).toBe(2);
+      }
+      expect(existsSync(join(readOnly, 'sub'))).toBe(false);
     });
   },
 );
