@@ -32,7 +32,10 @@ export interface JobDirectories {
  */
 export class SlotDirectories {
   private readonly free: JobDirectories[] = [];
-  private made = 0;
+  /** The number of the next slot's directory, `slot-N`. */
+  private next = 0;
+  /** The slots' directories made, which `dispose` removes: not those passed over (freshSlotDir). */
+  private readonly made: string[] = [];
 
   constructor(
     private readonly root: string,
@@ -47,6 +50,7 @@ export class SlotDirectories {
     if (reused) return reused;
     const slotDir = await this.freshSlotDir();
     const slot = { temp: join(slotDir, 'temp'), files: join(slotDir, 'files'), toolCache };
+    this.made.push(slotDir);
     mkdirSync(toolCache, { recursive: true, mode: 0o700 });
     for (const dir of [slotDir, slot.temp, slot.files]) {
       mkdirSync(dir, { mode: 0o700 });
@@ -57,14 +61,15 @@ export class SlotDirectories {
   }
 
   /**
-   * The next slot's directory, gone: one of the runner's last start that cannot be removed is passed
-   * over (its job would fail on it), up to a few; after that something above the slots is wrong (the
-   * root cannot be searched), and the job fails saying so. Usually there is none, and the job starts
-   * in this turn of the event loop: a synchronous rmSync first, removeTree only when it fails.
+   * The next slot's directory, gone. One of the runner's last start that cannot be removed is passed
+   * over (its job would fail on it) and left for the next start to try again, up to a few; after that
+   * something above the slots is wrong (the root cannot be searched), and the job fails saying so.
+   * Usually there is none, and the job starts in this turn of the event loop: a synchronous rmSync
+   * first, removeTree only when it fails.
    */
   private async freshSlotDir(): Promise<string> {
     for (let tries = 1; ; tries++) {
-      const slotDir = join(this.root, `slot-${this.made++}`);
+      const slotDir = join(this.root, `slot-${this.next++}`);
       if (removedAtOnce(slotDir) || (await removeTree(slotDir, this.warn))) return slotDir;
       if (tries === maxSlotsPassedOver)
         throw new Error(`cannot remove the job slots' directories in ${this.root}`);
@@ -81,12 +86,12 @@ export class SlotDirectories {
     this.free.push(slot);
   }
 
-  /** Removes every slot's directories. Idempotent; never throws. */
+  /** Removes the directories of the slots it made. Idempotent; never throws. */
   async dispose(): Promise<void> {
-    const made = this.made;
+    const made = this.made.splice(0);
     this.free.length = 0;
-    this.made = 0;
-    for (let n = 0; n < made; n++) await removeTree(join(this.root, `slot-${n}`), this.warn);
+    this.next = 0;
+    for (const slotDir of made) await removeTree(slotDir, this.warn);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseWorkflow } from '../../src/workflow/parse.js';
@@ -113,6 +113,32 @@ describe.skipIf(user.unusable !== undefined)(
       expect(stopped.code).toBe(0);
       expect(readdirSync(join(workDir, 'tmp'))).toEqual(['tool-cache']);
     });
+
+    it.skipIf(!user.asRoot)(
+      `says in one line each what it cannot remove, and runs its jobs still${user.asRoot ? '' : ' (skipped: only root can make a file the runner cannot remove)'}`,
+      async () => {
+        const workDir = join(scratch, 'foreign');
+        shAsUser(scratch, 'mkdir -p foreign/jobs/killed-1 foreign/tmp/slot-0/temp');
+        // Root's, in directories of the runner's user: it can neither remove them nor make them its own.
+        const jobLeft = join(workDir, 'jobs', 'killed-1', 'root-owned');
+        const slotLeft = join(workDir, 'tmp', 'slot-0', 'temp', 'root-owned');
+        for (const dir of [jobLeft, slotLeft]) {
+          mkdirSync(dir);
+          writeFileSync(join(dir, 'f'), '');
+        }
+        const { fleet, stop } = await fleetWithRunner(workDir);
+        expect(await runJobs(fleet, ['after'])).toBe('succeeded');
+        const stopped = await stop();
+        expect(stopped.code).toBe(0);
+        const lines = stopped.stderr.split('\n').filter(Boolean);
+        // Slot 0 is passed over, and its job runs in slot 1.
+        expect(lines).toEqual([
+          `valkyrie runner: could not remove ${join(workDir, 'jobs')}, left in place: EACCES: permission denied, unlink '${jobLeft}/f'`,
+          `valkyrie runner: could not remove ${join(workDir, 'tmp', 'slot-0')}, left in place: EACCES: permission denied, unlink '${slotLeft}/f'`,
+        ]);
+        expect(readdirSync(join(workDir, 'tmp')).sort()).toEqual(['slot-0', 'tool-cache']);
+      },
+    );
 
     it('refuses a --work-dir it cannot write or create with one line and exit 2', async () => {
       const readOnly = join(scratch, 'read-only');
