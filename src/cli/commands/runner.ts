@@ -1,4 +1,3 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
@@ -51,6 +50,7 @@ import {
   resolveRunnerSettings,
 } from '../runner-options.js';
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
+import { createWorkDir } from '../runner-work-dir.js';
 
 /** Capabilities are detected again this often and sent to the control plane. */
 const capabilityRefreshMs = 5 * 60_000;
@@ -154,33 +154,6 @@ function credentialSource(
   const file = join(settings.workDir, credentialsFileName);
   const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
   throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
-}
-
-/**
- * A work dir that cannot be made (under a file, no permission), or that this user cannot write (the
- * lock, credentials and job directories go there), is a bad argument: one line, exit 2.
- */
-function createWorkDir(workDir: string): void {
-  try {
-    mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file' : (code ?? String(error));
-    throw new UsageError(`--work-dir: cannot create ${workDir} (${why})`);
-  }
-  try {
-    accessSync(workDir, constants.W_OK | constants.X_OK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied: this user cannot write it'
-        : code === 'EROFS'
-          ? 'it is on a read-only file system'
-          : (code ?? String(error));
-    throw new UsageError(`--work-dir: cannot use ${workDir} (${why})`);
-  }
 }
 
 /** Another live runner uses the work dir: one line, exit 73, and the dir is left as it is. */
