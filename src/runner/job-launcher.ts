@@ -35,7 +35,7 @@ export class JobLauncher {
 
   /**
    * Runs the job and always settles with a result: whatever goes wrong around it (the executor cannot
-   * be created, cleanup throws, the slot cannot be emptied) fails the job instead of leaving the
+   * be created, cleanup throws, no slot can be made) fails the job instead of leaving the
    * control plane waiting for a completion that never comes.
    */
   async execute(
