@@ -10,20 +10,20 @@ export function createWorkDir(workDir: string): void {
     mkdirSync(workDir, { recursive: true, mode: 0o700 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file' : (code ?? String(error));
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file' : whyUnusable(error);
     throw new UsageError(`--work-dir: cannot create ${workDir} (${why})`);
   }
   try {
     accessSync(workDir, constants.W_OK | constants.X_OK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied: this user cannot write it'
-        : code === 'EROFS'
-          ? 'it is on a read-only file system'
-          : (code ?? String(error));
-    throw new UsageError(`--work-dir: cannot use ${workDir} (${why})`);
+    throw new UsageError(`--work-dir: cannot use ${workDir} (${whyUnusable(error)})`);
   }
+}
+
+/** Why this user cannot make or write a directory, in words; else the error's code. */
+function whyUnusable(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied: this user cannot write there';
+  if (code === 'EROFS') return 'it is on a read-only file system';
+  return code ?? String(error);
 }

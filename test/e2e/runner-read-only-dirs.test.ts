@@ -148,9 +148,12 @@ describe.skipIf(user.unusable !== undefined)(
       const cases: [string, RegExp][] = [
         [
           readOnly,
-          /^valkyrie: --work-dir: cannot use .*read-only \(permission denied: this user cannot write it\)\n$/,
+          /^valkyrie: --work-dir: cannot use .*read-only \(permission denied: this user cannot write there\)\n$/,
         ],
-        [join(readOnly, 'sub'), /^valkyrie: --work-dir: cannot create .*read-only\/sub \(EACCES\)\n$/],
+        [
+          join(readOnly, 'sub'),
+          /^valkyrie: --work-dir: cannot create .*read-only\/sub \(permission denied: this user cannot write there\)\n$/,
+        ],
       ];
       for (const [workDir, message] of cases) {
         const result = await startAsUser([...args, '--work-dir', workDir]).done;
