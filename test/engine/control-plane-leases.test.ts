@@ -86,6 +86,26 @@ describe('ControlPlane leases', () => {
     expect(events.filter((e) => e.type === 'job.queued')).toHaveLength(1);
   });
 
+  // A runner renews until it hears its completion was stored, so a renew may cross the completion.
+  it('ignores quietly a renew under the token the job just completed under: no error, no stale write', async () => {
+    const { plane: p, stores, events } = plane();
+    const runner = new ScriptedRunner(p, accepting);
+    const handle = await p.startRun(oneJob(), request);
+    await settle();
+    const [lease] = runner.of('lease');
+    if (!lease) throw new Error('no lease');
+    runner.complete(lease);
+    await settle();
+    runner.send({ type: 'renew', jobId: lease.jobId, fencingToken: lease.fencingToken });
+    expect(await handle.done).toBe('succeeded');
+    await settle();
+    expect(runner.of('error')).toEqual([]);
+    expect(await stores.staleWrites.list()).toEqual([]);
+    expect(events.filter((e) => e.type === 'log' && e.stream === 'system' && /stale/.test(e.text))).toEqual(
+      [],
+    );
+  });
+
   it('requeues a hung runner’s job to another runner, refuses and records the hung runner’s late writes', async () => {
     const { plane: p, clock, stores } = plane({ leaseTtlMs: 60_000 });
     const hung = new ScriptedRunner(p, accepting);
