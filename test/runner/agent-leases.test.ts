@@ -10,13 +10,14 @@ import type { ProtocolError } from '../../src/protocol/frame.js';
 import { inProcessPair } from '../../src/protocol/in-process.js';
 import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/protocol/transport.js';
-import { RunnerAgent } from '../../src/runner/agent.js';
+import { RunnerAgent, type SessionSwitches } from '../../src/runner/agent.js';
 import { openSqliteStores } from '../../src/store/sqlite/index.js';
 import type { Stores } from '../../src/store/store.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 import { runRequest as request } from '../engine/plane-fixtures.js';
 import { accepting, ScriptedRunner } from '../engine/scripted-runner.js';
+import { until } from './fleet-harness.js';
 
 const parsedLongJob = parseWorkflow('jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "long" }]\n', 'w.yml');
 // Thrown while the file loads: every test below needs the workflow, so none may pass without it.
@@ -154,6 +155,51 @@ describe('RunnerAgent leases', () => {
     await runner.drain();
     const completed = received.find((m) => m.type === 'job.completed');
     expect(completed).toMatchObject({ fencingToken: lease.fencingToken, outcome: { kind: 'cancelled' } });
+  });
+
+  // On a link whose backlog delays the completion (long-poll), the lease must outlive the process.
+  it('renews the lease after its job ends, until the control plane says it stored the completion', async () => {
+    const { dir, plane } = setup(60_000);
+    const { lease, control, runnerEnd, received } = await leaseToHandOver(plane);
+    const clock = new ManualClock();
+    const executor = new GatedExecutor();
+    const switches: SessionSwitches = {
+      onSwitch: () => {},
+      onLost: () => {},
+      kind: 'long-poll',
+      heardAt: undefined,
+    };
+    const runner = new RunnerAgent(runnerEnd, {
+      info: { name: 'r', labels: ['x'], capacity: 1 },
+      host: { os: 'Linux', arch: 'X64', name: 'r' },
+      createExecutor: () => executor,
+      tempRoot: dir,
+      baseEnv: { PATH: '/usr/bin:/bin' },
+      clock,
+      switches,
+    });
+    control.send({ ...lease, ttlMs: 60_000 });
+    await settle();
+    executor.finish(0);
+    await until(() => received.some((m) => m.type === 'job.completed'), 'the job to complete');
+    const renewals = () => received.filter((m) => m.type === 'renew').length;
+    const before = renewals();
+    // Within the TTL after the job ended (past it, the completion is taken as settled): renewed at a
+    // third of it still.
+    await clock.advance(20_000);
+    await settle();
+    const renewed = renewals();
+    expect(renewed).toBe(before + 1);
+    control.send({
+      type: 'completions.stored',
+      jobs: [{ jobId: lease.jobId, fencingToken: lease.fencingToken }],
+    });
+    await settle();
+    // Another third, still within the TTL: the answer alone stops the renewals.
+    await clock.advance(20_000);
+    await settle();
+    expect(renewals()).toBe(renewed);
+    await runner.drain();
   });
 
   it('declines an offer of a job it still runs an earlier attempt of, whatever its free slots', async () => {
