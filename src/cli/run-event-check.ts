@@ -74,6 +74,7 @@ function withReadableWaiting(event: Record<string, unknown>): RunEvent {
   const {
     noRunnerWith: _labels,
     setAside: _setAside,
+    serverClosing: _serverClosing,
     runnersElsewhere: _elsewhere,
     handoff: _handoff,
     ...rest

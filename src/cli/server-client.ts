@@ -74,6 +74,8 @@ export interface ApiJob {
   readonly noRunnerWith?: readonly string[];
   /** With `noRunnerWith`: the connected runners that have them are drained or in maintenance. */
   readonly setAside?: true;
+  /** With `noRunnerWith`: the server is shutting down and offers no job. */
+  readonly serverClosing?: true;
   /** With `noRunnerWith`: runners that have them, connected to another replica than the run's. */
   readonly runnersElsewhere?: readonly RunnerElsewhere[];
   /** With `runnersElsewhere`: whether the run moves to their replica, or why not. */
@@ -431,7 +433,7 @@ function readJob(job: unknown): ApiJob {
 
 function waitingFields(
   waiting: WaitingJob | undefined,
-): Pick<ApiJob, 'noRunnerWith' | 'setAside' | 'runnersElsewhere' | 'handoff'> {
+): Pick<ApiJob, 'noRunnerWith' | 'setAside' | 'serverClosing' | 'runnersElsewhere' | 'handoff'> {
   if (waiting === undefined) return {};
   const { name: _name, ...fields } = waiting;
   return fields;

@@ -6,6 +6,7 @@ export interface WaitingJob {
   readonly name: string;
   readonly noRunnerWith: readonly string[];
   readonly setAside?: true;
+  readonly serverClosing?: true;
   /** Runners that have the labels, connected to another replica than the one driving the run. */
   readonly runnersElsewhere?: readonly RunnerElsewhere[];
   /** With `runnersElsewhere`: whether the run moves to their replica, or why not. */
@@ -14,7 +15,8 @@ export interface WaitingJob {
 
 /**
  * A job of a run view, or a job.queued event, that waits for a runner with its labels, as one; none
- * for any other. What the server sent is kept only in the shapes the views read (`setAside` true,
+ * for any other. What the server sent is kept only in the shapes the views read (`setAside` and
+ * `serverClosing` true,
  * runners with a name and a replica, a known handoff), so that a server's malformed detail is left
  * out rather than breaking a view.
  */
@@ -28,6 +30,7 @@ export function readWaiting(job: unknown): WaitingJob[] {
       name: job.name,
       noRunnerWith: job.noRunnerWith,
       ...(job.setAside === true ? { setAside: true } : {}),
+      ...(job.serverClosing === true ? { serverClosing: true } : {}),
       ...(elsewhere.length > 0 ? { runnersElsewhere: elsewhere } : {}),
       ...(elsewhere.length > 0 && isRunHandoff(job.handoff) ? { handoff: job.handoff } : {}),
     },
@@ -52,7 +55,5 @@ export const isStringList = (value: unknown): value is string[] =>
  */
 export function warnWaiting(run: { readonly waiting?: readonly WaitingJob[] }): void {
   for (const job of run.waiting ?? [])
-    process.stderr.write(
-      `valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere, job.handoff)}\n`,
-    );
+    process.stderr.write(`valkyrie: warning: job "${job.name}" is ${noRunnerText(job.noRunnerWith, job)}\n`);
 }

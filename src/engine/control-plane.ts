@@ -19,7 +19,7 @@ import { Dispatcher, type RunnerSession } from './dispatcher.js';
 import { type RunEvent, RunEventListeners } from './events.js';
 import { JobGroups } from './job-concurrency.js';
 import { JobLifecycle } from './job-lifecycle.js';
-import { JobRecords, type NoRunnerFields, waitingFor } from './job-records.js';
+import { JobRecords, type NoRunnerFields, type RunnerWait, waitingFor } from './job-records.js';
 import { LeaseGuard } from './lease-guard.js';
 import { LeaseReports } from './lease-reports.js';
 import { markResumed, withoutGroups } from './resumed-run.js';
@@ -58,6 +58,8 @@ export class ControlPlane {
   private readonly jobs: JobLifecycle;
   private readonly runStart: RunStartPorts;
   private closing: Promise<void> | undefined;
+  /** The server is shutting down (shuttingDown): no job is offered again here. */
+  private closingDown = false;
   private readonly writeOp = (operation: () => Promise<void>) => this.writes.write(operation);
   private readonly emitOp = (event: RunEvent) => this.emit(event);
   private readonly cancelRun = (run: ActiveRun, immediate: boolean, reason?: string) => {
@@ -121,7 +123,7 @@ export class ControlPlane {
     });
     this.acks = new CompletionAcks(this.writes);
     this.records = new JobRecords(stores.runs, stores.logs, this.writes, this.events, (runsOn) =>
-      this.dispatcher.runnerAvailabilityFor(runsOn),
+      this.runnerWait(runsOn),
     );
     this.runStart = {
       stores,
@@ -320,7 +322,19 @@ export class ControlPlane {
    */
   waitingForRunner(jobId: string): NoRunnerFields {
     const runsOn = this.dispatcher.queuedRunsOn(jobId);
-    return runsOn === undefined ? {} : waitingFor(runsOn, this.dispatcher.runnerAvailabilityFor(runsOn));
+    return runsOn === undefined ? {} : waitingFor(runsOn, this.runnerWait(runsOn));
+  }
+
+  /**
+   * The server is shutting down (it drains its runners next): a job that becomes ready or waits says
+   * it waits for the server, which offers nothing more, not for runners an operator set aside.
+   */
+  shuttingDown(): void {
+    this.closingDown = true;
+  }
+
+  private runnerWait(runsOn: readonly string[]): RunnerWait {
+    return this.closingDown ? 'server_closing' : this.dispatcher.runnerAvailabilityFor(runsOn);
   }
 
   /** Whether `jobId` has a live lease here: its runner, connected or away, may still report it. */

@@ -59,6 +59,11 @@ export type RunEvent =
       /** With `noRunnerWith`: connected runners have the labels, but an operator drained them or set them to maintenance. */
       readonly setAside?: true;
       /**
+       * With `noRunnerWith`: the server is shutting down and offers no job; the job starts after its
+       * restart, or on another replica that takes the run over.
+       */
+      readonly serverClosing?: true;
+      /**
        * With `noRunnerWith`, added by a server's run event stream (GET /api/v1/runs/:id/events) as the
        * run's view tells them, never by the control plane: runners that have the labels but are connected
        * to another replica than the run's, and whether the run moves to theirs (docs/replicas.md).

@@ -20,8 +20,8 @@ export class JobRecords {
     private readonly logs: LogStore,
     private readonly writes: StoreWrites,
     private readonly events: RunEventListeners,
-    /** Whether a connected runner may take a job with every label of `runsOn` (Dispatcher.runnerAvailabilityFor). */
-    private readonly runnerAvailabilityFor: (runsOn: readonly string[]) => RunnerAvailability,
+    /** Whether a connected runner may take a job with every label of `runsOn` (ControlPlane.runnerWait). */
+    private readonly runnerAvailabilityFor: (runsOn: readonly string[]) => RunnerWait,
   ) {}
 
   /** New legs of a run, pending, in one store call: a matrix adds its legs together. */
@@ -231,10 +231,25 @@ function isFirst(attempt: number | undefined): boolean {
 export interface NoRunnerFields {
   readonly noRunnerWith?: readonly string[];
   readonly setAside?: true;
+  readonly serverClosing?: true;
 }
 
+/**
+ * Who could take a job (RunnerAvailability), or `server_closing`: the server is shutting down and
+ * offers no job, whatever runners it has.
+ */
+export type RunnerWait = RunnerAvailability | 'server_closing';
+
 /** The fields that say a job waits for a runner, as `availability` of its `runsOn` has it. */
-export function waitingFor(runsOn: readonly string[], availability: RunnerAvailability): NoRunnerFields {
-  if (availability === 'online') return {};
-  return availability === 'set_aside' ? { noRunnerWith: runsOn, setAside: true } : { noRunnerWith: runsOn };
+export function waitingFor(runsOn: readonly string[], availability: RunnerWait): NoRunnerFields {
+  switch (availability) {
+    case 'online':
+      return {};
+    case 'set_aside':
+      return { noRunnerWith: runsOn, setAside: true };
+    case 'server_closing':
+      return { noRunnerWith: runsOn, serverClosing: true };
+    case 'none':
+      return { noRunnerWith: runsOn };
+  }
 }

@@ -96,6 +96,10 @@ export const jobViewSchema = z.object({
     description:
       'with `noRunnerWith`: the connected runners that have the labels are drained or in maintenance',
   }),
+  serverClosing: z.literal(true).optional().meta({
+    description:
+      'with `noRunnerWith`: the server that drives the run is shutting down and offers no job; it starts after its restart, or on another replica that takes the run over',
+  }),
   runnersElsewhere: z
     .array(z.object({ id: z.string(), name: z.string(), replica: z.string() }))
     .optional()

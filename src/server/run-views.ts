@@ -119,9 +119,14 @@ function viewOf(
         detailsOf === undefined ? undefined : (detailsOf.get(job.id) ?? noDetails),
       );
       if (job.status !== 'queued') return view;
-      const { noRunnerWith, setAside } = waitingOf(job.id);
+      const { noRunnerWith, setAside, serverClosing } = waitingOf(job.id);
       if (noRunnerWith === undefined) return view;
-      return { ...view, noRunnerWith: [...noRunnerWith], ...(setAside ? { setAside } : {}) };
+      return {
+        ...view,
+        noRunnerWith: [...noRunnerWith],
+        ...(setAside ? { setAside } : {}),
+        ...(serverClosing ? { serverClosing } : {}),
+      };
     }),
   };
 }

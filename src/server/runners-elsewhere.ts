@@ -146,11 +146,11 @@ export async function runHandoffView(
   return resumable.request.secretNames.length > 0 ? 'secrets' : 'pending';
 }
 
-/** Waits for a runner with its labels, none of this replica's having them (not: drained here). */
+/** Waits for a runner with its labels, none of this replica's having them (not: drained here, nor this replica shutting down). */
 function waitsForAnyRunner<Job extends NoRunnerFields>(
   job: Job,
 ): job is Job & { readonly noRunnerWith: readonly string[] } {
-  return job.noRunnerWith !== undefined && job.setAside === undefined;
+  return job.noRunnerWith !== undefined && job.setAside === undefined && job.serverClosing === undefined;
 }
 
 /** The runners listed that take jobs (online, connected) and are connected to another replica than `replica`. */

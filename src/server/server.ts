@@ -363,6 +363,7 @@ export class ValkyrieServer implements AsyncDisposable {
       // Intake: a submission still being parsed is refused (503) rather than started while draining.
       void this.context.parseThread.close().catch(() => undefined);
       const { controlPlane, driven } = this.context;
+      controlPlane.shuttingDown();
       for (const runner of controlPlane.runners())
         if (runner.connected) controlPlane.setRunnerMode(runner.id, 'draining', 'shutdown');
       const runs = [...driven.values()].map((run) => run.handle.done.catch(() => undefined));

@@ -67,6 +67,15 @@ describe('checkRunEvent', () => {
       handoff: 'pending',
     });
     expect(partly).toEqual({ kind: 'event', event: { ...queued, noRunnerWith: ['gpu'] } });
+    // A server shutting down says so; anything but true is left out.
+    expect(checkRunEvent({ ...queued, noRunnerWith: ['gpu'], serverClosing: true })).toEqual({
+      kind: 'event',
+      event: { ...queued, noRunnerWith: ['gpu'], serverClosing: true },
+    });
+    expect(checkRunEvent({ ...queued, noRunnerWith: ['gpu'], serverClosing: 'yes' })).toEqual({
+      kind: 'event',
+      event: { ...queued, noRunnerWith: ['gpu'] },
+    });
     const written: string[] = [];
     const view = new LineView({ write: (text) => written.push(text) }, colors(false));
     for (const checked of [malformed, partly]) if (checked.kind === 'event') view.onEvent(checked.event);

@@ -72,6 +72,33 @@ describe('ControlPlane: a job no connected runner can take', () => {
     ]);
   });
 
+  it('says the server is shutting down for a job queued once it is, whatever runners it has', async () => {
+    const { plane: p, events } = plane();
+    const chain = jobsWorkflow(
+      '  long:\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n' +
+        '  after:\n    needs: long\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n',
+    );
+    const r1 = new ScriptedRunner(p, accepting, { labels: ['self-hosted', 'gpu'] });
+    await p.startRun(chain, request);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const [lease] = r1.of('lease');
+    if (lease === undefined) throw new Error('long was not leased');
+    // As ValkyrieServer.close does: the plane first, then each runner set draining.
+    p.shuttingDown();
+    p.setRunnerMode(p.runners()[0]?.id ?? '', 'draining', 'shutdown');
+    r1.complete(lease);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const queued = events.filter((event) => event.type === 'job.queued');
+    expect(
+      queued.map((event) => [event.name, event.noRunnerWith, event.setAside, event.serverClosing]),
+    ).toEqual([
+      ['long', undefined, undefined, undefined],
+      ['after', ['self-hosted', 'gpu'], undefined, true],
+    ]);
+    const after = queued[1]?.jobId ?? '';
+    expect(p.waitingForRunner(after)).toEqual({ noRunnerWith: ['self-hosted', 'gpu'], serverClosing: true });
+  });
+
   it('tells it on the plain-text view', () => {
     const lines: string[] = [];
     const plain = { bold: String, dim: String, red: String, green: String, yellow: String };
@@ -87,10 +114,19 @@ describe('ControlPlane: a job no connected runner can take', () => {
       noRunnerWith: ['gpu'],
       setAside: true,
     });
+    view.onEvent({
+      type: 'job.queued',
+      jobId: 'n',
+      name: 'deploy',
+      at: 0,
+      noRunnerWith: ['linux'],
+      serverClosing: true,
+    });
     expect(lines).toEqual([
       '[train] waiting for a runner with the labels linux, gpu: no connected runner has them all\n',
       '[one] waiting for a runner with the label arm64: no connected runner has it\n',
       '[gpu] waiting for a runner with the label gpu: the connected runners that have it are drained or in maintenance\n',
+      '[deploy] waiting for a runner with the label linux: the server is shutting down and starts no job; this one starts after its restart, or on another replica that takes the run over\n',
     ]);
   });
 });

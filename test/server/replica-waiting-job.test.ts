@@ -115,7 +115,7 @@ async function untilConnected(server: TestServer): Promise<{ id: string; name: s
 }
 
 it('tells a waiting job whose runners are connected to another server where they are', () => {
-  expect(noRunnerText(['linux'], false, [{ name: 'r1', replica: 'host-a/41' }])).toBe(
+  expect(noRunnerText(['linux'], { runnersElsewhere: [{ name: 'r1', replica: 'host-a/41' }] })).toBe(
     'waiting for a runner with the label linux: no runner connected to the server that drives this run has it; ' +
       "runner r1 (on host-a/41) has it but a run's jobs go only to runners connected to the server that drives it",
   );

@@ -72,7 +72,12 @@ jobs:
     expect(a.notices.filter((line) => line.startsWith('handed run'))).toEqual([]);
     const waiting = (await jobsOf(a, runId)).find((job) => job.name === 'moved');
     expect(waiting).toMatchObject({ noRunnerWith: ['linux'], runnersElsewhere: [{}], handoff: 'pending' });
-    expect(noRunnerText(['linux'], false, [{ name: 'r1', replica: 'host-b/42' }], 'pending')).toBe(
+    expect(
+      noRunnerText(['linux'], {
+        runnersElsewhere: [{ name: 'r1', replica: 'host-b/42' }],
+        handoff: 'pending',
+      }),
+    ).toBe(
       'waiting for a runner with the label linux: no runner connected to the server that drives this run has it; ' +
         'runner r1 (on host-b/42) has it: the run moves to its server once no job of it runs on the server that drives it',
     );
@@ -106,7 +111,12 @@ jobs:
     expect(a.notices.filter((line) => line.startsWith('handed run'))).toEqual([]);
     const [job] = await jobsOf(a, runId);
     expect(job).toMatchObject({ status: 'queued', runnersElsewhere: [{}], handoff: 'secrets' });
-    expect(noRunnerText(['linux'], false, [{ name: 'r1', replica: 'host-b/42' }], 'secrets')).toBe(
+    expect(
+      noRunnerText(['linux'], {
+        runnersElsewhere: [{ name: 'r1', replica: 'host-b/42' }],
+        handoff: 'secrets',
+      }),
+    ).toBe(
       'waiting for a runner with the label linux: no runner connected to the server that drives this run has it; ' +
         'runner r1 (on host-b/42) has it, but a run submitted with secrets stays on the server that drives it ' +
         '(their values are not stored for another to take it)',

@@ -99,9 +99,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     for (const job of run.jobs) {
       process.stdout.write(`${serverJobLine(job, c)}\n`);
       if (job.noRunnerWith !== undefined)
-        process.stdout.write(
-          `    ${c.yellow(noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere, job.handoff))}\n`,
-        );
+        process.stdout.write(`    ${c.yellow(noRunnerText(job.noRunnerWith, job))}\n`);
       if (job.attempts !== undefined && job.steps !== undefined)
         for (const line of jobDetailLines(job, job.attempts, job.steps, c)) process.stdout.write(`${line}\n`);
       const stale = staleWritesLine(job.staleWrites, c);
@@ -175,10 +173,7 @@ function notStartedLine(job: ApiJob): string | undefined {
     return `job "${visible(job.name)}" was skipped: it ran no step, so it has no log`;
   if (job.status !== 'pending' && job.status !== 'queued' && job.status !== 'offered') return undefined;
   const attempt = job.attempt > 1 ? ` (attempt ${job.attempt})` : '';
-  const why =
-    job.noRunnerWith === undefined
-      ? ''
-      : `: ${noRunnerText(job.noRunnerWith, job.setAside, job.runnersElsewhere, job.handoff)}`;
+  const why = job.noRunnerWith === undefined ? '' : `: ${noRunnerText(job.noRunnerWith, job)}`;
   return `job "${visible(job.name)}"${attempt} has not started yet (${job.status})${why}`;
 }
 

@@ -103,22 +103,27 @@ export interface RunnerElsewhere {
  */
 export type RunHandoff = 'pending' | 'secrets';
 
-/**
- * Why a queued job is not offered: no connected runner that takes jobs has its `runs-on` labels
- * (`setAside`: the connected ones that have them are drained or in maintenance; `elsewhere`: runners
- * that have them are connected to another replica, whose runners never get this run's jobs).
- */
-export function noRunnerText(
-  labels: readonly string[],
-  setAside = false,
-  elsewhere: readonly RunnerElsewhere[] = [],
-  handoff?: RunHandoff,
-): string {
+/** Why a job waits, besides its labels: job.queued's fields and the run view's. */
+export interface RunnerWaitDetail {
+  /** The connected runners that have the labels are drained or in maintenance. */
+  readonly setAside?: true;
+  /** The server that drives the run is shutting down and offers no job. */
+  readonly serverClosing?: true;
+  /** Runners that have the labels, connected to another replica, whose runners never get this run's jobs. */
+  readonly runnersElsewhere?: readonly RunnerElsewhere[];
+  readonly handoff?: RunHandoff;
+}
+
+/** Why a queued job is not offered: no connected runner that takes jobs has its `runs-on` labels. */
+export function noRunnerText(labels: readonly string[], detail: RunnerWaitDetail = {}): string {
+  const { setAside = false, runnersElsewhere: elsewhere = [], handoff } = detail;
   const which =
     labels.length === 0
       ? 'a runner'
       : `a runner with ${labels.length === 1 ? 'the label' : 'the labels'} ${labels.join(', ')}`;
   const them = labels.length === 1 ? 'it' : 'them all';
+  if (detail.serverClosing)
+    return `waiting for ${which}: the server is shutting down and starts no job; this one starts after its restart, or on another replica that takes the run over`;
   if (setAside)
     return `waiting for ${which}: the connected runners that have ${them} are drained or in maintenance`;
   if (elsewhere.length > 0) {

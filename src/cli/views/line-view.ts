@@ -38,7 +38,7 @@ export class LineView implements RunView {
       case 'job.queued':
         if (event.noRunnerWith !== undefined)
           this.out.write(
-            `${c.dim(`[${event.name}]`)} ${c.yellow(noRunnerText(event.noRunnerWith, event.setAside, event.runnersElsewhere, event.handoff))}\n`,
+            `${c.dim(`[${event.name}]`)} ${c.yellow(noRunnerText(event.noRunnerWith, event))}\n`,
           );
         // A delayed job says until when, or a CI log would just stall; a retry said so already (its "retrying in" line).
         // A later attempt found waiting (a resumed run's retry delay, most often) is not said to be not-before's.

@@ -70,7 +70,7 @@ export class TtyView implements RunView {
           tail: [],
           reason:
             event.noRunnerWith !== undefined
-              ? noRunnerText(event.noRunnerWith, event.setAside, event.runnersElsewhere, event.handoff)
+              ? noRunnerText(event.noRunnerWith, event)
               : event.notBefore === undefined
                 ? undefined
                 : `not before ${clockTime(event.notBefore)}`,
