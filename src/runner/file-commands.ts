@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { writePrivateFile } from './private-file.js';
 import type { StepFiles } from './step-environment.js';
 
 /**
@@ -72,8 +73,17 @@ export interface CommandFileTexts {
 }
 
 /**
+ * Creates a step's four command files, empty, before it starts, as actions/runner does: @actions/core
+ * (`setOutput`, `exportVariable`, `addPath`) refuses to append to one that is missing ("Missing file
+ * at path"), and its `summary.write()` to a summary it cannot access.
+ */
+export function createCommandFiles(files: StepFiles): void {
+  for (const path of [files.output, files.env, files.path, files.summary]) writePrivateFile(path, '');
+}
+
+/**
  * Reads and removes a step's four command files, so the next step that uses the same paths starts
- * without them. They are tiny and usually absent (most steps write none), so they are read
+ * without them. They are tiny and usually empty (most steps write none), so they are read
  * synchronously: an existence check costs microseconds, an async read a thread-pool round trip.
  */
 export function takeCommandFiles(files: StepFiles): CommandFileTexts {

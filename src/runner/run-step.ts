@@ -7,7 +7,7 @@ import { errnoCode } from '../executors/shell/process-group.js';
 import type { JobSpec } from '../protocol/job-spec.js';
 import { type EvaluationContext, interpolate } from '../workflow/expressions/index.js';
 import type { RunDefaults, StepDefinition } from '../workflow/model.js';
-import { type CommandFileTexts, takeCommandFiles } from './file-commands.js';
+import { type CommandFileTexts, createCommandFiles, takeCommandFiles } from './file-commands.js';
 import type { JobRunOptions } from './job-run.js';
 import { writePrivateFile } from './private-file.js';
 import { scriptExtension, shellCommand, shellScript } from './shells.js';
@@ -124,6 +124,7 @@ export async function runStepProcess(
   const files = stepFiles(options.directories, run.scope?.filesKey ?? step.index);
   let commandFiles: CommandFileTexts | undefined;
   try {
+    createCommandFiles(files);
     const outcome = await options.executor.run(
       {
         command: process.command,

@@ -225,6 +225,36 @@ jobs:
     expect(logLines(result.stdout, 'b')).toEqual(['FOO=unset']);
   });
 
+  it('creates the command files empty before a step starts, as @actions/core requires', async () => {
+    // What @actions/core's issueFileCommand does before it appends: it throws on a missing file.
+    ws.write('core-like/action.yml', 'name: core-like\nruns:\n  using: node20\n  main: index.js\n');
+    ws.write(
+      'core-like/index.js',
+      `const fs = require('node:fs');
+for (const name of ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_PATH', 'GITHUB_STEP_SUMMARY']) {
+  if (!fs.existsSync(process.env[name])) throw new Error('Missing file at path: ' + name);
+}
+fs.appendFileSync(process.env.GITHUB_OUTPUT, 'x=from-js\\n');
+`,
+    );
+    const file = ws.write(
+      'command-files.yml',
+      `jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - id: js
+        uses: ./core-like
+      - run: |
+          cat "$GITHUB_OUTPUT" "$GITHUB_ENV" "$GITHUB_PATH" "$GITHUB_STEP_SUMMARY" | wc -c
+          echo "x=\${{ steps.js.outputs.x }}"
+`,
+    );
+    const result = await ws.run(['run', file, '--json']);
+    expect(logLines(result.stdout, 'a')).toEqual(['0', 'x=from-js']);
+    expect(result.code).toBe(0);
+  });
+
   it('bounds concurrent legs with max-parallel', async () => {
     const file = ws.write(
       'parallel.yml',

@@ -30,11 +30,19 @@ describe('step files of a local run', () => {
     expect
       .soft(readFileSync(join(ws.dir, 'modes'), 'utf8').trim().split('\n'))
       .toEqual(['600', '700', '700']);
-    // The second step finds only its own script (and the job's event payload, GITHUB_EVENT_PATH):
+    // The second step finds only its own script and command files (and the job's event payload,
+    // GITHUB_EVENT_PATH):
     // the first step's, with the secret, is gone.
     expect
       .soft(readFileSync(join(ws.dir, 'listing'), 'utf8').trim().split('\n'))
-      .toEqual(['event.json', 'step-1.script.sh']);
+      .toEqual([
+        'event.json',
+        'step-1.env',
+        'step-1.output',
+        'step-1.path',
+        'step-1.script.sh',
+        'step-1.summary',
+      ]);
     const holding = readdirSync(join(ws.dir, '.valkyrie'), { withFileTypes: true, recursive: true })
       .filter((entry) => entry.isFile())
       .map((entry) => join(entry.parentPath, entry.name))

@@ -69,8 +69,17 @@ describe("a job's step files on a runner", () => {
 `);
     const next = await fleet.plane.startRun(second, runRequest(out));
     expect(await next.done).toBe('succeeded');
-    // Only its own: the event payload and the running step's script.
-    expect.soft(read(join(out, 'listing')).trim().split('\n')).toEqual(['event.json', 'step-0.script.sh']);
+    // Only its own: the event payload and the running step's script and command files.
+    expect
+      .soft(read(join(out, 'listing')).trim().split('\n'))
+      .toEqual([
+        'event.json',
+        'step-0.env',
+        'step-0.output',
+        'step-0.path',
+        'step-0.script.sh',
+        'step-0.summary',
+      ]);
     expect(read(join(out, 'seen'))).not.toContain(SECRET);
   }, 60_000);
 
