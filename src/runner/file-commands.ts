@@ -112,7 +112,22 @@ export function applyCommandFiles(texts: CommandFileTexts, targets: CommandFileT
   for (const [key, value] of parseKeyValueFile(texts.output, 'GITHUB_OUTPUT')) targets.output(key, value);
   for (const [key, value] of githubEnvValues(texts.env, targets.log)) targets.env[key] = value;
   targets.path.push(...parsePathFile(texts.path));
-  for (const line of texts.summary.split('\n').filter((l) => l.length > 0)) targets.log(`summary: ${line}`);
+  logSummary(texts.summary, targets.log);
+}
+
+/** actions/runner's limit on one step's `$GITHUB_STEP_SUMMARY` (GitHub's documented 1 MiB). */
+const summaryLimitBytes = 1024 * 1024;
+
+/** A larger summary is dropped with actions/runner's error line; the step is not failed for it. */
+function logSummary(summary: string, log: (line: string) => void): void {
+  const size = Buffer.byteLength(summary);
+  if (size > summaryLimitBytes) {
+    log(
+      `error: $GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of ${summaryLimitBytes / 1024}k, got ${Math.trunc(size / 1024)}k.`,
+    );
+    return;
+  }
+  for (const line of summary.split('\n').filter((l) => l.length > 0)) log(`summary: ${line}`);
 }
 
 /** `$GITHUB_PATH`: one directory per line, later lines take precedence. */

@@ -61,3 +61,28 @@ describe('$GITHUB_ENV and NODE_OPTIONS', () => {
     expect(run.outcome).toEqual({ kind: 'succeeded' });
   });
 });
+
+describe('$GITHUB_STEP_SUMMARY', () => {
+  const workspace = mkdtempSync(join(tmpdir(), 'vk-step-summary-'));
+  afterAll(() => rmSync(workspace, { recursive: true, force: true }));
+
+  it('drops a summary past 1 MiB with actions/runner’s error line, without failing the step', async () => {
+    const run = await runFirstJob(
+      `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          echo "# small" >> "$GITHUB_STEP_SUMMARY"
+      - run: |
+          head -c 1100000 /dev/zero | tr '\\0' a >> "$GITHUB_STEP_SUMMARY"
+`,
+      workspace,
+    );
+    expect(run.lines(0)).toEqual(['summary: # small']);
+    expect(run.lines(1)).toEqual([
+      'error: $GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of 1024k, got 1074k.',
+    ]);
+    expect(run.steps.map((s) => s.outcome)).toEqual(['success', 'success']);
+  });
+});
