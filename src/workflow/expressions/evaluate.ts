@@ -37,9 +37,9 @@ export function evaluate(expr: Expr, ctx: EvaluationContext): ExpressionValue {
       return Object.hasOwn(ctx.contexts, name) ? (ctx.contexts[name] ?? null) : null;
     }
     case 'property':
-      return access(evaluate(expr.object, ctx), () => expr.name);
+      return access(evaluate(expr.object, ctx), () => expr.name, isEnvContext(expr.object));
     case 'index':
-      return access(evaluate(expr.object, ctx), () => evaluate(expr.index, ctx));
+      return access(evaluate(expr.object, ctx), () => evaluate(expr.index, ctx), isEnvContext(expr.object));
     case 'wildcard':
       return access(evaluate(expr.object, ctx), wildcard);
     case 'call':
@@ -111,18 +111,31 @@ function call(expr: Expr & { kind: 'call' }, ctx: EvaluationContext): Expression
 }
 
 /**
+ * actions/runner keeps the `env` context case-sensitive outside Windows (CaseSensitiveDictionaryContextData),
+ * as the variables it holds are: `env.foo` does not read `FOO`. Every other dictionary is case-insensitive.
+ */
+function isEnvContext(expr: Expr): boolean {
+  return expr.kind === 'context' && expr.name.toLowerCase() === 'env';
+}
+
+/**
  * GitHub's index operator. The key is only evaluated when the target is an array or object; otherwise the
  * result is null, or an empty filtered array for a wildcard. Objects are indexed by the key's string form,
- * case-insensitively; arrays by the key as a number, floored, when it is in range.
+ * case-insensitively unless `exactCase`; arrays by the key as a number, floored, when it is in range.
  */
 function access(
   target: ExpressionValue,
   readKey: typeof wildcard | (() => ExpressionValue),
+  exactCase = false,
 ): ExpressionValue {
   if (isPrimitive(target)) return readKey === wildcard ? filtered([]) : null;
   const key = readKey === wildcard ? wildcard : readKey();
   if (isArray(target) && filteredArrays.has(target)) return filteredAccess(target, key);
   if (key === wildcard) return filtered(isArray(target) ? [...target] : Object.values(target));
+  if (exactCase && !isArray(target) && isPrimitive(key)) {
+    const name = toDisplayString(key);
+    return Object.hasOwn(target, name) ? (target[name] ?? null) : null;
+  }
   return (isArray(target) ? arrayItem(target, key) : objectItem(target, key)) ?? null;
 }
 
