@@ -21,7 +21,7 @@ import { displayName, evaluateMap, withStepEnv } from './step-context.js';
 import { rewinding, type StepState } from './step-effects.js';
 import { writeEventFile } from './step-environment.js';
 import { stepKey } from './step-key.js';
-import { StepOutputForwarder, unsecureCommandsAllowed } from './step-output.js';
+import { StepOutputForwarder, stepDebugEnabled, unsecureCommandsAllowed } from './step-output.js';
 import { StepPlaces } from './step-places.js';
 import { attemptOutcomeOf, runAttempts, type StepAttempt } from './step-retry.js';
 import { stepFailureReason, stepTimeoutMs, timeoutText } from './step-timeout.js';
@@ -338,6 +338,7 @@ class JobExecution {
       commandFailed: () => {
         this.commandFailed = true;
       },
+      stepDebug: stepDebugEnabled(this.spec.contexts.secrets, this.spec.contexts.vars),
       ...(unsecureCommandsAllowed(context.contexts.env, this.options.baseEnv) && {
         unsecureCommands: {
           setEnv: (name, value) => Object.assign(this.githubEnv, { [name]: value }),

@@ -16,6 +16,8 @@ export interface StepOutputOptions {
    * $GITHUB_PATH would — when the step opted into them (unsecureCommandsAllowed); without, each fails
    * the step, as GitHub disabled them.
    */
+  /** `::debug::` lines are logged, as GitHub's step debug logging does (stepDebugEnabled); else dropped. */
+  readonly stepDebug?: boolean;
   readonly unsecureCommands?: {
     readonly setEnv: (name: string, value: string) => void;
     readonly addPath: (directory: string) => void;
@@ -48,6 +50,19 @@ export function unsecureCommandsAllowed(env: unknown, processEnv: Readonly<Recor
       ? (env as Record<string, unknown>).ACTIONS_ALLOW_UNSECURE_COMMANDS
       : undefined;
   return isTrue(processEnv.ACTIONS_ALLOW_UNSECURE_COMMANDS) || isTrue(fromContext);
+}
+
+/**
+ * GitHub's step debug logging: on when the secret or the variable ACTIONS_STEP_DEBUG is `true` (any
+ * case, spaces around, as .NET's bool.TryParse reads it).
+ */
+export function stepDebugEnabled(secrets: unknown, vars: unknown): boolean {
+  const isTrue = (value: unknown) => typeof value === 'string' && value.trim().toLowerCase() === 'true';
+  const read = (scope: unknown) =>
+    scope !== null && typeof scope === 'object'
+      ? (scope as Record<string, unknown>).ACTIONS_STEP_DEBUG
+      : undefined;
+  return isTrue(read(secrets)) || isTrue(read(vars));
 }
 
 interface CutCommand {
@@ -155,6 +170,8 @@ export class StepOutputForwarder {
         this.unsecureCommand(command, command.name, line.at);
         break;
       case 'debug':
+        if (this.options.stepDebug === true) this.system(`debug: ${command.message}`, line.at);
+        break;
       case 'endgroup':
         break;
       case 'group':

@@ -214,3 +214,26 @@ describe('::stop-commands::TOKEN', () => {
     });
   });
 });
+
+describe('::debug::, shown only with step debug logging, as on GitHub', () => {
+  const yaml = `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: |
+          echo "::debug::looking at %25 things"
+          echo shown
+`;
+
+  it('drops the line by default', async () => {
+    const run = await runFirstJob(yaml, workspace);
+    expect(run.lines(0)).toEqual(['shown']);
+  });
+
+  it('logs it when the secret or the variable ACTIONS_STEP_DEBUG is true', async () => {
+    const bySecret = await runFirstJob(yaml, workspace, { secrets: { ACTIONS_STEP_DEBUG: 'true' } });
+    expect(bySecret.lines(0)).toEqual(['debug: looking at % things', 'shown']);
+    const byVar = await runFirstJob(yaml, workspace, { vars: { ACTIONS_STEP_DEBUG: ' True ' } });
+    expect(byVar.lines(0)).toEqual(['debug: looking at % things', 'shown']);
+  });
+});
