@@ -6,7 +6,7 @@ import { parseGlobPatterns } from './glob-patterns.js';
 /**
  * GitHub's `hashFiles(patterns…)`: the SHA-256 of the SHA-256s of every file under the workspace
  * matching the patterns (glob-patterns.ts: @actions/glob's rules, `!` excludes, a directory stands
- * for the files under it), in path order. Returns '' when nothing matches. As on GitHub a symbolic
+ * for the files under it), in @actions/glob's order (globOrder). Returns '' when nothing matches. As on GitHub a symbolic
  * link to a file is hashed as the file, and one to a directory is not followed. `.git/` is left
  * out, and so is `stateDir`, local mode's state directory, when it is in the workspace — its live
  * database changes under every step — except its `workflows/`, which the workspace's `.github/` on
@@ -17,7 +17,7 @@ export function hashFiles(workspace: string, patterns: readonly string[], stateD
   const matched = listFiles(workspace, stateDir === undefined ? undefined : resolve(stateDir))
     .map((file) => relative(workspace, file).split(sep).join('/'))
     .filter((file) => globs.matches(file))
-    .sort();
+    .sort(globOrder);
   if (matched.length === 0) return '';
   const outer = createHash('sha256');
   for (const file of matched) {
@@ -28,6 +28,22 @@ export function hashFiles(workspace: string, patterns: readonly string[], stateD
     );
   }
   return outer.digest('hex');
+}
+
+/**
+ * @actions/glob's order, which the hash depends on: depth first, each directory's entries by name in
+ * byte order (as libuv's scandir sorts them). So `app/x` comes before `app-web/x`, which a sort of
+ * whole paths would put first, '-' sorting before '/'.
+ */
+function globOrder(a: string, b: string): number {
+  const left = a.split('/');
+  const right = b.split('/');
+  for (let i = 0; i < Math.min(left.length, right.length); i++) {
+    const l = left[i] ?? '';
+    const r = right[i] ?? '';
+    if (l !== r) return Buffer.compare(Buffer.from(l), Buffer.from(r));
+  }
+  return left.length - right.length;
 }
 
 function listFiles(dir: string, stateDir: string | undefined): string[] {

@@ -24,6 +24,27 @@ describe('hashFiles', () => {
     expect(hashFiles(dir, ['*.nothing'])).toBe('');
   });
 
+  it("hashes in @actions/glob's order: depth first, a directory's entries by name", () => {
+    const tree = mkdtempSync(join(tmpdir(), 'valkyrie-hash-order-'));
+    try {
+      mkdirSync(join(tree, 'app'));
+      mkdirSync(join(tree, 'app-web'));
+      writeFileSync(join(tree, 'app/package-lock.json'), 'app');
+      writeFileSync(join(tree, 'app-web/package-lock.json'), 'web');
+      writeFileSync(join(tree, 'app.json'), 'json');
+      const sha = (text: string) => createHash('sha256').update(text).digest();
+      // GitHub walks app/ before app-web/ and app.json, though 'app-web/' < 'app.json' < 'app/' as text.
+      const expected = createHash('sha256')
+        .update(sha('app'))
+        .update(sha('web'))
+        .update(sha('json'))
+        .digest('hex');
+      expect(hashFiles(tree, ['**'])).toBe(expected);
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
+  });
+
   it('reads globs as @actions/glob does', () => {
     const matches = (patterns: string[], path: string) => parseGlobPatterns(patterns, '/w').matches(path);
     expect(matches(['**/*.ts'], 'a/b/c.ts')).toBe(true);
