@@ -14,6 +14,11 @@ import { escapeRegExp } from '../core/escape-reg-exp.js';
 export interface GlobPatterns {
   /** Whether a file, by its path in the workspace (`a/b.txt`), is matched. */
   matches(path: string): boolean;
+  /**
+   * @actions/glob's search paths, in the order it walks them: each pattern's part before its first
+   * glob segment (`''` is the workspace), but for `!` patterns and those under another's.
+   */
+  readonly searchRoots: readonly string[];
 }
 
 export function parseGlobPatterns(args: readonly string[], workspace: string): GlobPatterns {
@@ -30,13 +35,28 @@ export function parseGlobPatterns(args: readonly string[], workspace: string): G
       }
       return matched;
     },
+    searchRoots: searchRoots(patterns),
   };
+}
+
+function searchRoots(patterns: readonly Pattern[]): string[] {
+  const candidates = patterns.flatMap((p) => (p.negate || p.regExp === undefined ? [] : [p.root]));
+  const all = new Set(candidates);
+  const roots: string[] = [];
+  for (const root of candidates) {
+    const segments = root === '' ? [] : root.split('/');
+    const ancestors = segments.map((_, end) => segments.slice(0, end).join('/'));
+    if (!roots.includes(root) && !ancestors.some((ancestor) => all.has(ancestor))) roots.push(root);
+  }
+  return roots;
 }
 
 interface Pattern {
   readonly negate: boolean;
   /** Undefined for a pattern rooted outside the workspace: it matches none of its files. */
   readonly regExp: RegExp | undefined;
+  /** Its literal segments before the first with a glob character, joined (`src/**` → `src`). */
+  readonly root: string;
 }
 
 function parsePattern(line: string, workspace: string): Pattern | undefined {
@@ -54,9 +74,11 @@ function parsePattern(line: string, workspace: string): Pattern | undefined {
   }
   const directoryOnly = text.length > 1 && text.endsWith('/');
   const relative = workspaceRelative(text.replace(/\/+$/, ''), workspace);
-  if (relative === undefined) return { negate, regExp: undefined };
+  if (relative === undefined) return { negate, regExp: undefined, root: '' };
   const segments = relative === '' ? [] : relative.split(/\/+/);
-  return { negate, regExp: patternRegExp(segments, directoryOnly) };
+  const firstGlob = segments.findIndex((segment) => /[*?[\\]/.test(segment));
+  const root = (firstGlob === -1 ? segments : segments.slice(0, firstGlob)).join('/');
+  return { negate, regExp: patternRegExp(segments, directoryOnly), root };
 }
 
 /** The pattern's part under the workspace ('' for the workspace itself), or undefined when outside it. */

@@ -6,7 +6,8 @@ import { parseGlobPatterns } from './glob-patterns.js';
 /**
  * GitHub's `hashFiles(patterns…)`: the SHA-256 of the SHA-256s of every file under the workspace
  * matching the patterns (glob-patterns.ts: @actions/glob's rules, `!` excludes, a directory stands
- * for the files under it), in @actions/glob's order (globOrder). Returns '' when nothing matches. As on GitHub a symbolic
+ * for the files under it), in @actions/glob's order: its search roots one after the other, each
+ * depth first (globOrder). Returns '' when nothing matches. As on GitHub a symbolic
  * link to a file is hashed as the file, and one to a directory is not followed. `.git/` is left
  * out, and so is `stateDir`, local mode's state directory, when it is in the workspace — its live
  * database changes under every step — except its `workflows/`, which the workspace's `.github/` on
@@ -17,7 +18,7 @@ export function hashFiles(workspace: string, patterns: readonly string[], stateD
   const matched = listFiles(workspace, stateDir === undefined ? undefined : resolve(stateDir))
     .map((file) => relative(workspace, file).split(sep).join('/'))
     .filter((file) => globs.matches(file))
-    .sort(globOrder);
+    .sort((a, b) => rootIndex(globs.searchRoots, a) - rootIndex(globs.searchRoots, b) || globOrder(a, b));
   if (matched.length === 0) return '';
   const outer = createHash('sha256');
   for (const file of matched) {
@@ -44,6 +45,11 @@ function globOrder(a: string, b: string): number {
     if (l !== r) return Buffer.compare(Buffer.from(l), Buffer.from(r));
   }
   return left.length - right.length;
+}
+
+/** Which search root a matched file was found under: @actions/glob walks them one after the other. */
+function rootIndex(roots: readonly string[], file: string): number {
+  return roots.findIndex((root) => root === '' || file === root || file.startsWith(`${root}/`));
 }
 
 function listFiles(dir: string, stateDir: string | undefined): string[] {

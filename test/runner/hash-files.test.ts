@@ -24,7 +24,7 @@ describe('hashFiles', () => {
     expect(hashFiles(dir, ['*.nothing'])).toBe('');
   });
 
-  it("hashes in @actions/glob's order: depth first, a directory's entries by name", () => {
+  it("hashes in @actions/glob's order: its search roots in turn, each depth first by name", () => {
     const tree = mkdtempSync(join(tmpdir(), 'valkyrie-hash-order-'));
     try {
       mkdirSync(join(tree, 'app'));
@@ -40,6 +40,13 @@ describe('hashFiles', () => {
         .update(sha('json'))
         .digest('hex');
       expect(hashFiles(tree, ['**'])).toBe(expected);
+      // Search roots in the patterns' order, one inside another's walked with it.
+      const webFirst = createHash('sha256').update(sha('web')).update(sha('app')).digest('hex');
+      expect(hashFiles(tree, ['app-web/**', 'app/*', 'app/package-lock.json'])).toBe(webFirst);
+      expect(
+        parseGlobPatterns(['app-web/**', '!x', 'app/*', 'app/package-lock.json'], tree).searchRoots,
+      ).toEqual(['app-web', 'app']);
+      expect(parseGlobPatterns(['app/**', 'a?/b'], tree).searchRoots).toEqual(['']);
     } finally {
       rmSync(tree, { recursive: true, force: true });
     }
