@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
-import { writePrivateFile } from './private-file.js';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { createEmptyPrivateFile } from './private-file.js';
 import type { StepFiles } from './step-environment.js';
 
 /**
@@ -78,13 +78,14 @@ export interface CommandFileTexts {
  * at path"), and its `summary.write()` to a summary it cannot access.
  */
 export function createCommandFiles(files: StepFiles): void {
-  for (const path of [files.output, files.env, files.path, files.summary]) writePrivateFile(path, '');
+  for (const path of [files.output, files.env, files.path, files.summary]) createEmptyPrivateFile(path);
 }
 
 /**
  * Reads and removes a step's four command files, so the next step that uses the same paths starts
  * without them. They are tiny and usually empty (most steps write none), so they are read
- * synchronously: an existence check costs microseconds, an async read a thread-pool round trip.
+ * synchronously, and an empty one not at all: a stat costs microseconds, an async read a thread-pool
+ * round trip.
  */
 export function takeCommandFiles(files: StepFiles): CommandFileTexts {
   return {
@@ -139,8 +140,9 @@ export function parsePathFile(content: string): string[] {
 }
 
 function takeOptional(path: string): string {
-  if (!existsSync(path)) return '';
-  const content = readFileSync(path, 'utf8');
+  const size = statSync(path, { throwIfNoEntry: false })?.size;
+  if (size === undefined) return '';
+  const content = size === 0 ? '' : readFileSync(path, 'utf8');
   unlinkSync(path);
   return content;
 }

@@ -18,7 +18,10 @@ export function hashFiles(workspace: string, patterns: readonly string[], stateD
   const matched = listFiles(workspace, stateDir === undefined ? undefined : resolve(stateDir))
     .map((file) => relative(workspace, file).split(sep).join('/'))
     .filter((file) => globs.matches(file))
-    .sort((a, b) => rootIndex(globs.searchRoots, a) - rootIndex(globs.searchRoots, b) || globOrder(a, b));
+    // Each file's place computed once, not again at each of the sort's comparisons.
+    .map((file) => ({ file, root: rootIndex(globs.searchRoots, file), names: namesOf(file) }))
+    .sort((a, b) => a.root - b.root || globOrder(a.names, b.names))
+    .map(({ file }) => file);
   if (matched.length === 0) return '';
   const outer = createHash('sha256');
   for (const file of matched) {
@@ -34,17 +37,21 @@ export function hashFiles(workspace: string, patterns: readonly string[], stateD
 /**
  * @actions/glob's order, which the hash depends on: depth first, each directory's entries by name in
  * byte order (as libuv's scandir sorts them). So `app/x` comes before `app-web/x`, which a sort of
- * whole paths would put first, '-' sorting before '/'.
+ * whole paths would put first, '-' sorting before '/'. `a` and `b`: the names along each path (namesOf).
  */
-function globOrder(a: string, b: string): number {
-  const left = a.split('/');
-  const right = b.split('/');
-  for (let i = 0; i < Math.min(left.length, right.length); i++) {
-    const l = left[i] ?? '';
-    const r = right[i] ?? '';
-    if (l !== r) return Buffer.compare(Buffer.from(l), Buffer.from(r));
+function globOrder(a: readonly Buffer[], b: readonly Buffer[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const order = Buffer.compare(a[i] ?? empty, b[i] ?? empty);
+    if (order !== 0) return order;
   }
-  return left.length - right.length;
+  return a.length - b.length;
+}
+
+const empty = Buffer.alloc(0);
+
+/** The names along a workspace path, as bytes for globOrder. */
+function namesOf(path: string): Buffer[] {
+  return path.split('/').map((name) => Buffer.from(name));
 }
 
 /** Which search root a matched file was found under: @actions/glob walks them one after the other. */

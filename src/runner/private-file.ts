@@ -8,12 +8,7 @@ import { closeSync, constants, fchmodSync, openSync, writeSync } from 'node:fs';
  */
 export function writePrivateFile(path: string, content: string): void {
   const data = Buffer.from(content);
-  // O_NOFOLLOW: a link a step left at the name is not followed into a file elsewhere.
-  const fd = openSync(
-    path,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
-    0o600,
-  );
+  const fd = openPrivateFile(path);
   try {
     fchmodSync(fd, 0o600);
     let written = 0;
@@ -21,4 +16,21 @@ export function writePrivateFile(path: string, content: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Creates an empty file only its owner can read, or empties one (a step's command file, which the
+ * step then appends to): no fchmod, as there is nothing in it to keep from others, and no write.
+ */
+export function createEmptyPrivateFile(path: string): void {
+  closeSync(openPrivateFile(path));
+}
+
+function openPrivateFile(path: string): number {
+  // O_NOFOLLOW: a link a step left at the name is not followed into a file elsewhere.
+  return openSync(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    0o600,
+  );
 }

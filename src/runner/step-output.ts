@@ -1,3 +1,4 @@
+import { isRecord } from '../core/is-record.js';
 import type { OutputLine } from '../executors/contract.js';
 import type { JobReporter } from './job-run.js';
 import type { SecretMasker } from './secret-masker.js';
@@ -11,13 +12,13 @@ export interface StepOutputOptions {
   readonly setOutput: (name: string, value: string) => void;
   /** A command could not be carried out (its error line is logged): the step attempt fails. */
   readonly commandFailed: () => void;
+  /** `::debug::` lines are logged, as GitHub's step debug logging does (stepDebugEnabled); else dropped. */
+  readonly stepDebug?: boolean;
   /**
    * What `::set-env name=NAME::VALUE` and `::add-path::DIR` do — as a line of $GITHUB_ENV and of
    * $GITHUB_PATH would — when the step opted into them (unsecureCommandsAllowed); without, each fails
    * the step, as GitHub disabled them.
    */
-  /** `::debug::` lines are logged, as GitHub's step debug logging does (stepDebugEnabled); else dropped. */
-  readonly stepDebug?: boolean;
   readonly unsecureCommands?: {
     readonly setEnv: (name: string, value: string) => void;
     readonly addPath: (directory: string) => void;
@@ -44,12 +45,8 @@ export function disabledCommand(command: 'set-env' | 'add-path'): string {
  * runner (or `valkyrie run`) was started with.
  */
 export function unsecureCommandsAllowed(env: unknown, processEnv: Readonly<Record<string, string>>): boolean {
-  const isTrue = (value: unknown) => typeof value === 'string' && value.trim().toLowerCase() === 'true';
-  const fromContext =
-    env !== null && typeof env === 'object'
-      ? (env as Record<string, unknown>).ACTIONS_ALLOW_UNSECURE_COMMANDS
-      : undefined;
-  return isTrue(processEnv.ACTIONS_ALLOW_UNSECURE_COMMANDS) || isTrue(fromContext);
+  const name = 'ACTIONS_ALLOW_UNSECURE_COMMANDS';
+  return isTrueFlag(processEnv[name]) || isTrueFlag(contextField(env, name));
 }
 
 /**
@@ -57,12 +54,18 @@ export function unsecureCommandsAllowed(env: unknown, processEnv: Readonly<Recor
  * case, spaces around, as .NET's bool.TryParse reads it).
  */
 export function stepDebugEnabled(secrets: unknown, vars: unknown): boolean {
-  const isTrue = (value: unknown) => typeof value === 'string' && value.trim().toLowerCase() === 'true';
-  const read = (scope: unknown) =>
-    scope !== null && typeof scope === 'object'
-      ? (scope as Record<string, unknown>).ACTIONS_STEP_DEBUG
-      : undefined;
-  return isTrue(read(secrets)) || isTrue(read(vars));
+  const name = 'ACTIONS_STEP_DEBUG';
+  return isTrueFlag(contextField(secrets, name)) || isTrueFlag(contextField(vars, name));
+}
+
+/** A flag as actions/runner reads one (.NET's bool.TryParse): `true` in any case, spaces around. */
+function isTrueFlag(value: unknown): boolean {
+  return typeof value === 'string' && value.trim().toLowerCase() === 'true';
+}
+
+/** Field `name` of a context (`env`, `secrets`, `vars`), when it is an object. */
+function contextField(context: unknown, name: string): unknown {
+  return isRecord(context) ? context[name] : undefined;
 }
 
 interface CutCommand {

@@ -5,8 +5,6 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Clock, systemClock } from '../core/clock.js';
-import { messageOf } from '../core/error-message.js';
-import { ValkyrieError } from '../core/errors.js';
 import { CancelRequestPoller } from '../engine/cancel-request-poller.js';
 import { ControlPlane, type ControlPlaneOptions } from '../engine/control-plane.js';
 import { controlPlaneDefaults } from '../engine/control-plane-options.js';
@@ -25,6 +23,7 @@ import type { ApiContext, DrivenRun } from './context.js';
 import { CredentialRevocations, type CredentialSessions, StreamSessions } from './credential-revocations.js';
 import { runTakenOver } from './driven-runs.js';
 import { serverFailureLine } from './failure-line.js';
+import { listen } from './listen.js';
 import { ServerMetrics } from './metrics.js';
 import { RunFeed } from './run-feed.js';
 import { RunTakeover } from './run-takeover.js';
@@ -481,25 +480,6 @@ function replicaName(): string {
   serversStarted++;
   const name = `${hostname()}/${process.pid}`;
   return serversStarted === 1 ? name : `${name}.${serversStarted}`;
-}
-
-async function listen(app: FastifyInstance, options: ServerOptions): Promise<void> {
-  try {
-    await app.listen({ host: options.host, port: options.port });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const where = `${options.host}:${options.port}`;
-    const reason =
-      code === 'EADDRINUSE'
-        ? `${where} is already in use; pick another --port or stop the other process`
-        : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND'
-          ? `${options.host} is not an address of this machine`
-          : code === 'EACCES'
-            ? `not allowed to listen on ${where} (ports below 1024 need privileges)`
-            : `cannot listen on ${where}: ${messageOf(error)}`;
-    await app.close().catch(() => undefined);
-    throw new ValkyrieError('VK_SERVER_START', reason);
-  }
 }
 
 /** Resolves once no runner holds a lease here (checked every 50 ms), or when `stop` aborts. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LineView } from '../../src/cli/views/line-view.js';
+import type { ControlPlane } from '../../src/engine/control-plane.js';
 import { jobsWorkflow, planesOnSqlite, runRequest as request } from './plane-fixtures.js';
 import { accepting, completing, ScriptedRunner } from './scripted-runner.js';
 
@@ -7,6 +8,20 @@ const twoJobs = jobsWorkflow(
   '  build:\n    runs-on: linux\n    steps: [{ run: "true" }]\n' +
     '  train:\n    runs-on: [linux, GPU]\n    steps: [{ run: "true" }]\n',
 );
+
+/** `long` → `after`, both on [self-hosted, gpu], started with `long` leased to the only such runner. */
+async function chainLeasedOnGpu(p: ControlPlane) {
+  const chain = jobsWorkflow(
+    '  long:\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n' +
+      '  after:\n    needs: long\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n',
+  );
+  const r1 = new ScriptedRunner(p, accepting, { labels: ['self-hosted', 'gpu'] });
+  await p.startRun(chain, request);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const [lease] = r1.of('lease');
+  if (lease === undefined) throw new Error('long was not leased');
+  return { r1, lease };
+}
 
 describe('ControlPlane: a job no connected runner can take', () => {
   const plane = planesOnSqlite('no-runner');
@@ -36,15 +51,7 @@ describe('ControlPlane: a job no connected runner can take', () => {
 
   it('says it for a job queued after the only runner with its labels began to shut down (its own drain)', async () => {
     const { plane: p, events } = plane();
-    const chain = jobsWorkflow(
-      '  long:\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n' +
-        '  after:\n    needs: long\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n',
-    );
-    const r1 = new ScriptedRunner(p, accepting, { labels: ['self-hosted', 'gpu'] });
-    await p.startRun(chain, request);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const [lease] = r1.of('lease');
-    if (lease === undefined) throw new Error('long was not leased');
+    const { r1, lease } = await chainLeasedOnGpu(p);
     r1.send({ type: 'drain', reason: 'SIGTERM' });
     r1.complete(lease);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -74,15 +81,7 @@ describe('ControlPlane: a job no connected runner can take', () => {
 
   it('says the server is shutting down for a job queued once it is, whatever runners it has', async () => {
     const { plane: p, events } = plane();
-    const chain = jobsWorkflow(
-      '  long:\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n' +
-        '  after:\n    needs: long\n    runs-on: [self-hosted, gpu]\n    steps: [{ run: "true" }]\n',
-    );
-    const r1 = new ScriptedRunner(p, accepting, { labels: ['self-hosted', 'gpu'] });
-    await p.startRun(chain, request);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const [lease] = r1.of('lease');
-    if (lease === undefined) throw new Error('long was not leased');
+    const { r1, lease } = await chainLeasedOnGpu(p);
     // As ValkyrieServer.close does: the plane first, then each runner set draining.
     p.shuttingDown();
     p.setRunnerMode(p.runners()[0]?.id ?? '', 'draining', 'shutdown');

@@ -81,7 +81,12 @@ describe('RunnerAgent leases', () => {
     return { dir, clock, plane, events };
   }
 
-  function agent(dir: string, clock: ManualClock, transport: Transport<RunnerMessage, ControlMessage>) {
+  function agent(
+    dir: string,
+    clock: ManualClock,
+    transport: Transport<RunnerMessage, ControlMessage>,
+    more: { readonly switches?: SessionSwitches } = {},
+  ) {
     const executor = new GatedExecutor();
     const runner = new RunnerAgent(transport, {
       info: { name: 'r', labels: ['x'], capacity: 1 },
@@ -90,6 +95,7 @@ describe('RunnerAgent leases', () => {
       tempRoot: dir,
       baseEnv: { PATH: '/usr/bin:/bin' },
       clock,
+      ...more,
     });
     return { executor, runner };
   }
@@ -162,22 +168,13 @@ describe('RunnerAgent leases', () => {
     const { dir, plane } = setup(60_000);
     const { lease, control, runnerEnd, received } = await leaseToHandOver(plane);
     const clock = new ManualClock();
-    const executor = new GatedExecutor();
     const switches: SessionSwitches = {
       onSwitch: () => {},
       onLost: () => {},
       kind: 'long-poll',
       heardAt: undefined,
     };
-    const runner = new RunnerAgent(runnerEnd, {
-      info: { name: 'r', labels: ['x'], capacity: 1 },
-      host: { os: 'Linux', arch: 'X64', name: 'r' },
-      createExecutor: () => executor,
-      tempRoot: dir,
-      baseEnv: { PATH: '/usr/bin:/bin' },
-      clock,
-      switches,
-    });
+    const { executor, runner } = agent(dir, clock, runnerEnd, { switches });
     control.send({ ...lease, ttlMs: 60_000 });
     await settle();
     executor.finish(0);
