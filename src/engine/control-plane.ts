@@ -326,11 +326,12 @@ export class ControlPlane {
   }
 
   /**
-   * The server is shutting down (it drains its runners next): a job that becomes ready or waits says
-   * it waits for the server, which offers nothing more, not for runners an operator set aside.
+   * The server is shutting down (it drains its runners next): nothing is offered again here, and a job
+   * that becomes ready or waits says it waits for the server, not for runners an operator set aside.
    */
   shuttingDown(): void {
     this.closingDown = true;
+    this.dispatcher.stopOffering();
   }
 
   private runnerWait(runsOn: readonly string[]): RunnerWait {

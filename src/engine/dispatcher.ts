@@ -40,6 +40,8 @@ export class Dispatcher {
   private readonly declines = new Declines();
   private readonly picker: RunnerPicker;
   private closed = false;
+  /** False once the server shuts down (stopOffering): its drain holds whatever mode a runner is set to. */
+  private offering = true;
 
   constructor(
     private readonly handlers: DispatcherHandlers,
@@ -146,6 +148,14 @@ export class Dispatcher {
     this.wakeUp.armFor(this.queue.nextReadyAt());
   }
 
+  /**
+   * The server is shutting down: no job is offered again, to any runner, whatever its mode becomes
+   * (an operator's, synced from the store) and also to one that connects now. Offers out still count.
+   */
+  stopOffering(): void {
+    this.offering = false;
+  }
+
   /** Offers nothing more, and cancels its timers: no wake-up or offer lapse fires after this. */
   close(): void {
     this.closed = true;
@@ -191,7 +201,7 @@ export class Dispatcher {
    * runner with their labels declined.
    */
   dispatch(): void {
-    if (this.closed) return;
+    if (this.closed || !this.offering) return;
     this.wakeUp.armFor(this.queue.nextReadyAt());
     if (!this.registry.anyFree()) return;
     if (this.takeHeads())
