@@ -85,7 +85,7 @@ export class PendingLines {
     const taken: { readonly seq: number; readonly line: LogLine }[] = [];
     for (const [key, group] of this.#groups) {
       if (!key.startsWith(`${jobAttempt}:`)) continue;
-      taken.push(...group);
+      for (const pending of group) taken.push(pending);
       this.#groups.delete(key);
     }
     return taken.sort((a, b) => a.seq - b.seq).map(({ line }) => line);

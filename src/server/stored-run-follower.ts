@@ -125,7 +125,9 @@ async function follow(
       const linesOf = groupByJob(lines);
       for (const job of jobs) {
         const of = linesOf.get(job.id) ?? [];
-        events.push(...timelineOf(job.id).advance(job, run, steps.get(job.id) ?? [], of));
+        // Not push(...): a finished job's events, one per line, overflow the stack as arguments.
+        for (const event of timelineOf(job.id).advance(job, run, steps.get(job.id) ?? [], of))
+          events.push(event);
         linesOf.delete(job.id);
       }
       // A job added after the read of jobs that printed before the read of lines.

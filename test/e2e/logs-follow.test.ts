@@ -64,4 +64,39 @@ jobs:
     expect(followed.stdout).toMatch(/\[build\] ✓ succeeded/);
     expect(followed.stdout).not.toContain('lint');
   }, 60_000);
+
+  it('prints the whole log of a finished run of 200,000 lines, then exits with its result', async () => {
+    // A finished run is followed from the store, its lines read in one round: spread into an array
+    // as arguments, 200,000 of them overflowed the server's stack, and each stream ended empty
+    // (the client reconnected for ever, printing nothing).
+    const file = ws.write(
+      'large.yml',
+      `name: large
+jobs:
+  large:
+    runs-on: self-hosted
+    steps:
+      - run: seq 200000
+`,
+    );
+    const submitted = await ws.run(['submit', file, '--no-bundle', '--follow', '--json'], env);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const runId = String(JSON.parse(submitted.stdout.split('\n')[0] ?? '').runId);
+
+    const followed = startProcess(ws, ['logs', runId, '--follow'], env);
+    processes.push(followed);
+    await waitFor(
+      () => followed.child.exitCode !== null,
+      60_000,
+      () =>
+        `the follow to end; it printed ${followed.stdout().length} characters, on stderr: ${followed.stderr().slice(0, 300)}`,
+    );
+    const result = await followed.done;
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    expect(lines).toContain('[large] 1');
+    expect(lines).toContain('[large] 200000');
+    expect(lines.filter((line) => /^\[large\] \d+$/.test(line))).toHaveLength(200_000);
+  }, 120_000);
 });

@@ -84,4 +84,13 @@ describe('PendingLines', () => {
     pending.clear();
     expect(pending.takeAttempt(1)).toEqual([]);
   });
+
+  it("takes an attempt's 200,000 leftover lines at once (a job-started hook's output, say)", () => {
+    // Spread as push's arguments, a group this large overflowed the stack, and the stream ended.
+    const pending = new PendingLines();
+    pending.add(Array.from({ length: 200_000 }, (_, index) => line(String(index), -1)));
+    const taken = pending.takeAttempt(1);
+    expect(taken).toHaveLength(200_000);
+    expect(taken.at(-1)?.text).toBe('199999');
+  });
 });
