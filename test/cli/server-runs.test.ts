@@ -124,6 +124,35 @@ describe('valkyrie logs --server', () => {
         `${soFar} "never" -f\n`,
     );
   });
+  it('says why a job cancelled before it started has no log, rather than print nothing', async () => {
+    const server = await startServer();
+    const workflow = 'jobs:\n  gpu:\n    runs-on: [self-hosted, gpu]\n    steps:\n      - run: echo hi\n';
+    const id = await submitRun(server.url, workflow);
+    const cancel = await fetch(`${server.url}/api/v1/runs/${id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'not needed' }),
+    });
+    expect(cancel.status).toBeLessThan(300);
+    for (let wait = 0; wait < 200; wait++) {
+      const view = await fetch(`${server.url}/api/v1/runs/${id}`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      if (((await view.json()) as { run: { status: string } }).run.status === 'cancelled') break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    let said = '';
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      said += String(chunk);
+      return true;
+    });
+    const exit = await logsCommand(id, 'gpu', { server: server.url, token: adminToken });
+    vi.mocked(process.stderr.write).mockRestore();
+    expect(exit).toBe(0);
+    expect(said).toBe(
+      'valkyrie: job "gpu" was cancelled before it started (cancelled by a cancel request (not needed)): it ran no step, so it has no log\n',
+    );
+  });
 });
 
 describe('valkyrie show and runs --server: a run waiting for its concurrency group', () => {

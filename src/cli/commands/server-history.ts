@@ -165,14 +165,19 @@ export function serverLogsCommand(
 }
 
 /**
- * Why a job has no log (or none of its current attempt) yet, as `show` tells it: a job waiting for a
- * runner with its labels printed nothing at all before, which read as a job that printed nothing.
+ * Why a job has no log (or none of its current attempt), as `show` tells it: a job waiting for a
+ * runner with its labels, or cancelled before it started, printed nothing at all before, which read
+ * as a job that printed nothing.
  */
 function notStartedLine(job: ApiJob): string | undefined {
   if (job.status === 'skipped')
     return `job "${visible(job.name)}" was skipped: it ran no step, so it has no log`;
-  if (job.status !== 'pending' && job.status !== 'queued' && job.status !== 'offered') return undefined;
   const attempt = job.attempt > 1 ? ` (attempt ${job.attempt})` : '';
+  if (job.status === 'cancelled' && job.startedAt === undefined) {
+    const reason = job.reason ? ` (${visible(job.reason)})` : '';
+    return `job "${visible(job.name)}"${attempt} was cancelled before it started${reason}: it ran no step, so it has no log`;
+  }
+  if (job.status !== 'pending' && job.status !== 'queued' && job.status !== 'offered') return undefined;
   const why = job.noRunnerWith === undefined ? '' : `: ${noRunnerText(job.noRunnerWith, job)}`;
   return `job "${visible(job.name)}"${attempt} has not started yet (${job.status})${why}`;
 }
