@@ -246,7 +246,7 @@ export class ApiClient {
 
 /**
  * A `--server` value checked and made a base URL (no trailing slash): http or https, no query or
- * fragment, since API and protocol paths are appended to it.
+ * fragment, since API and protocol paths are appended to it, and no user name or password.
  */
 export function serverBaseUrl(value: string): string {
   let url: URL | undefined;
@@ -259,6 +259,14 @@ export function serverBaseUrl(value: string): string {
     throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
   if (url.search !== '' || url.hash !== '')
     throw new UsageError(`--server takes no query or fragment, received ${JSON.stringify(value)}`);
+  // fetch refuses a URL with credentials in it, which read as an unreachable server; the password is not echoed.
+  if (url.username !== '' || url.password !== '') {
+    const shown = new URL(url.href);
+    if (shown.password !== '') shown.password = '***';
+    throw new UsageError(
+      `--server takes no user name or password (authenticate with --token), received ${JSON.stringify(shown.href.replace(/\/$/, ''))}`,
+    );
+  }
   // A path of the server's own (copied from a browser or a curl line) would be doubled by every request.
   const own = /\/(?:api\/v1(?:\/.*)?|healthz|readyz|metrics)\/?$/.exec(url.pathname);
   if (own !== null) {

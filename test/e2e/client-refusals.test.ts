@@ -55,4 +55,27 @@ describe('client commands refused by the server, or before asking it', () => {
     );
     expect(server.requests.length).toBe(before);
   });
+
+  it('a --server with a user name and password is refused as usage, naming no password, and sends nothing', async () => {
+    // fetch refuses such a URL: it was told as an unreachable server (exit 69, the password in the
+    // line), and the runner retried it for ever.
+    const before = server.requests.length;
+    const url = server.url.replace('http://', 'http://ci:s3cret@');
+    const expected = `valkyrie: --server takes no user name or password (authenticate with --token), received "${server.url.replace('http://', 'http://ci:***@')}"\n`;
+    const runs = await ws.run(['runs', '--server', url, '--token', 'tok']);
+    expect(runs.stderr).toBe(expected);
+    expect(runs.code).toBe(2);
+    const runner = await ws.run([
+      'runner',
+      '--server',
+      url,
+      '--token',
+      'tok',
+      '--work-dir',
+      'runner-userinfo',
+    ]);
+    expect(runner.stderr).toBe(expected);
+    expect(runner.code).toBe(2);
+    expect(server.requests.length).toBe(before);
+  }, 20_000);
 });
