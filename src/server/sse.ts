@@ -124,6 +124,12 @@ export function openEventStream(
   };
   open.add(stream);
   raw.on('close', finish);
+  // A HEAD answer has no body, and Node sends its headers only once it ends: kept open, the stream
+  // would leave the client waiting for them until the run or job ended.
+  if (raw.req?.method === 'HEAD') {
+    stream.end();
+    return stream;
+  }
   const expiresAt = credential?.expiresAt;
   if (credential !== undefined && expiresAt !== undefined) {
     const expire = () => {
