@@ -6,6 +6,7 @@ import { isValkyrieError } from '../core/errors.js';
 import { ApiError, sendApiError, shuttingDown } from './api-error.js';
 import type { ApiContext } from './context.js';
 import { parseJsonBody } from './json-body.js';
+import { lingerOnClose } from './linger.js';
 import { metricsRoute } from './metrics-route.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route, refuseOtherMethods, registerRoutes } from './route.js';
@@ -75,6 +76,11 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     } catch (error) {
       done(error as Error, undefined);
     }
+  });
+  // A refusal before the body was read whole (too large, a wrong type) closes the connection, and
+  // would otherwise reset it under a client still sending (linger.ts).
+  app.addHook('onSend', async (request, reply) => {
+    if (String(reply.getHeader('connection')).toLowerCase() === 'close') lingerOnClose(request.raw);
   });
   app.setErrorHandler((error, request, reply) => {
     const api = toApiError(error, request);
