@@ -192,7 +192,7 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
     app.route({
       method: route.method,
       url: route.url,
-      config: { bodyType: bodyTypeOf(route) },
+      config: { bodyType: bodyTypeOf(route), bodyRequired: bodyRequired(route) },
       ...(route.access === 'public'
         ? {}
         : {
@@ -222,12 +222,19 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The content type a route reads its body as, for a 415's message; absent for a route without a body. */
     readonly bodyType?: string;
+    /** Whether the route must have a body: where it need not, an empty one is taken as none. */
+    readonly bodyRequired?: boolean;
   }
 }
 
 /** The content type `route` reads its body as: its raw body's, or JSON for a schema'd body. */
 export function bodyTypeOf(route: Pick<Route, 'body' | 'rawBody'>): string | undefined {
   return route.rawBody ?? (route.body === undefined ? undefined : 'application/json');
+}
+
+/** Whether `route` refuses a request without a body; a route that reads none does not. */
+function bodyRequired(route: Pick<Route, 'body'>): boolean {
+  return route.body !== undefined && !route.body.safeParse(undefined).success;
 }
 
 /** What a client may send; the API's routes take some of them, each path its own. */

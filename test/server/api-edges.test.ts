@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { oneJobWorkflow, startTestServer } from './helpers.js';
+import { adminToken, oneJobWorkflow, startTestServer } from './helpers.js';
 
 describe('the HTTP API at its edges', () => {
   it('takes a token ttl as a number of seconds, and refuses one under a minute', async () => {
@@ -109,5 +109,35 @@ describe('the HTTP API at its edges', () => {
       status: 404,
       body: { code: 'VK_NOT_FOUND' },
     });
+  });
+});
+
+describe('an empty body sent as application/json', () => {
+  it('is no body where the route takes none or its body is optional, and still refused where it is required', async () => {
+    const { server, request } = await startTestServer();
+    // As a client whose every request carries Content-Type: application/json sends it, over a real socket.
+    const send = (method: string, path: string) =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      });
+    const created = await request('POST', '/api/v1/tokens', { body: { role: 'read' } });
+    const { id } = created.body as { id: string };
+    expect((await send('DELETE', `/api/v1/tokens/${id}`)).status).toBe(204);
+    const listed = (await request('GET', '/api/v1/tokens')).body as { tokens: { id: string }[] };
+    expect(listed.tokens.find((token) => token.id === id)).toMatchObject({ revokedAt: expect.any(Number) });
+    const run = await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
+    const runId = (run.body as { run: { id: string } }).run.id;
+    const cancelled = await send('POST', `/api/v1/runs/${runId}/cancel`);
+    expect(cancelled.status).toBe(202);
+    for (const path of ['/api/v1/runs', '/api/v1/tokens']) {
+      const refused = await send('POST', path);
+      expect(refused.status, path).toBe(400);
+      expect(await refused.json(), path).toEqual({
+        code: 'VK_INVALID_JSON',
+        message: 'the body is empty; send a JSON value',
+        path: 'body',
+      });
+    }
   });
 });
