@@ -154,6 +154,8 @@ export const tokenCreatedSchema = z.object({
 
 export const idParams = z.strictObject({ id: z.string().min(1).max(100) });
 export const sha256Params = z.strictObject({ sha256: sha256Schema });
+/** A bundle upload's answer: the bundle it stored, or already had. */
+export const bundleStoredSchema = z.strictObject({ sha256: sha256Schema });
 export const jobParams = z.strictObject({ jobId: z.string().min(1).max(200) });
 
 /** A submitted workflow's text, or its JSON object written out, at most (characters). */

@@ -1,5 +1,15 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './helpers.js';
+import {
+  adminToken,
+  connectScriptedRunner,
+  jobCompleted,
+  logLine,
+  oneJobWorkflow,
+  startTestServer,
+  type TestServer,
+  waitForRunStatus,
+} from './helpers.js';
 
 type Json = Record<string, unknown>;
 interface Operation {
@@ -146,5 +156,95 @@ describe('the OpenAPI document', () => {
     expect(statuses.map((line) => line.slice(-3))).toEqual([...Array(9).fill('400'), '415']);
     const logs = operationOf(doc, 'GET', '/api/v1/runs/1/logs').responses['200'];
     expect(Object.keys(logs?.content ?? {})).toEqual(['text/plain', 'text/event-stream']);
+  });
+
+  it("documents every route's success answers, each body as it is, over a real socket", async () => {
+    const server = await startTestServer();
+    const doc = await documentOf(server);
+    const answered: string[] = [];
+    /** Sends a request; its status must be a documented 2xx, its body of a documented type and schema. */
+    const call = async (
+      method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE',
+      path: string,
+      options: { token?: string; json?: unknown; raw?: Buffer; headers?: Record<string, string> } = {},
+    ): Promise<unknown> => {
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${options.token ?? adminToken}`,
+        ...options.headers,
+      };
+      if (options.json !== undefined) headers['content-type'] = 'application/json';
+      if (options.raw !== undefined) headers['content-type'] = 'application/gzip';
+      const response = await fetch(`${server.server.url}${path}`, {
+        method,
+        headers,
+        ...(options.json === undefined ? {} : { body: JSON.stringify(options.json) }),
+        ...(options.raw === undefined ? {} : { body: options.raw }),
+      });
+      const text = await response.text();
+      const what = `${method} ${path}: ${response.status} ${text.slice(0, 200)}`;
+      answered.push(`${method} ${path.split('?')[0]} ${response.status}`);
+      expect(response.status, what).toBeLessThan(300);
+      const documented = operationOf(doc, method, path.split('?')[0] ?? path).responses[
+        String(response.status)
+      ];
+      expect(documented, `${what}: not documented`).toBeDefined();
+      if (text === '') return undefined;
+      const type = response.headers.get('content-type')?.split(';')[0] ?? '';
+      // A documented type may carry its parameters (Prometheus' `text/plain; version=0.0.4`).
+      const content = Object.entries(documented?.content ?? {}).map(
+        ([name, media]) => [name.split(';')[0]?.trim(), media] as const,
+      );
+      const types = content.map(([name]) => name);
+      expect(types, `${what}: its ${type} body is not documented`).toContain(type);
+      if (type !== 'application/json') return text;
+      const body: unknown = JSON.parse(text);
+      const schema = content.find(([name]) => name === type)?.[1].schema ?? {};
+      expect(problems(doc, schema, body), what).toEqual([]);
+      return body;
+    };
+
+    const read = (await call('POST', '/api/v1/tokens', { json: { role: 'read', name: 'reader' } })) as {
+      id: string;
+    };
+    await call('GET', '/api/v1/tokens');
+    const registration = (await call('POST', '/api/v1/tokens', { json: { role: 'runner' } })) as {
+      token: string;
+    };
+    const { credential } = (await call('POST', '/api/v1/runners/register', {
+      token: registration.token,
+      json: { name: 'documented' },
+    })) as { credential: string };
+    const runner = await connectScriptedRunner(server.server.url, credential, 1);
+
+    const bundle = Buffer.from('a bundle, as far as its hash goes');
+    const sha = createHash('sha256').update(bundle).digest('hex');
+    await call('PUT', `/api/v1/bundles/${sha}`, { raw: bundle });
+    await call('PUT', `/api/v1/bundles/${sha}`, { raw: bundle });
+    await call('HEAD', `/api/v1/bundles/${sha}`);
+
+    const submit = { json: { workflow: oneJobWorkflow, bundle: sha }, headers: { 'idempotency-key': 'k1' } };
+    const { run } = (await call('POST', '/api/v1/runs', submit)) as { run: { id: string } };
+    await call('POST', '/api/v1/runs', submit);
+    const [lease] = await runner.leases(1);
+    if (lease === undefined) throw new Error('no lease');
+    runner.transport.send(logLine(lease, 'a line'));
+    await call('GET', `/api/v1/jobs/${lease.jobId}/workspace`, { token: lease.jobToken ?? '' });
+    await call('GET', '/api/v1/runs?limit=5');
+    await call('GET', `/api/v1/runs/${run.id}`);
+    await call('GET', `/api/v1/runs/${run.id}/log-lines?job=${lease.jobId}`);
+    await call('GET', `/api/v1/runs/${run.id}/logs?job=${lease.jobId}`);
+    const { runners } = (await call('GET', '/api/v1/runners')) as { runners: { id: string }[] };
+    const id = runners[0]?.id ?? '';
+    await call('POST', `/api/v1/runners/${id}/drain`, { json: { note: 'documented' } });
+    await call('POST', `/api/v1/runners/${id}/maintenance`);
+    await call('POST', `/api/v1/runners/${id}/resume`);
+    await call('POST', `/api/v1/runs/${run.id}/cancel`, { json: { reason: 'documented' } });
+    runner.transport.send(jobCompleted(lease, { kind: 'cancelled', reason: 'documented' }));
+    await waitForRunStatus(server.request, run.id, 'cancelled');
+    await call('POST', `/api/v1/runs/${run.id}/rerun`);
+    await call('DELETE', `/api/v1/tokens/${read.id}`);
+    await call('DELETE', '/api/v1/runner/credential', { token: credential });
+    for (const path of ['/healthz', '/readyz', '/metrics']) await call('GET', path);
+    expect(new Set(answered.map((line) => line.split(' ').slice(0, 2).join(' '))).size).toBeGreaterThan(20);
   });
 });

@@ -6,7 +6,7 @@ import { BundleFetchTouches } from '../bundle-fetch-touches.js';
 import { bundleFetchTouchIntervalMs } from '../bundle-sweeper.js';
 import type { ApiContext } from '../context.js';
 import { defineRoute, type Route } from '../route.js';
-import { errorSchema, jobParams, sha256Params } from '../schemas.js';
+import { bundleStoredSchema, errorSchema, jobParams, sha256Params } from '../schemas.js';
 
 /** Workspace bundles: uploaded by `valkyrie submit`, fetched per job by runners with a job token. */
 export function bundleRoutes(context: ApiContext): Route[] {
@@ -35,8 +35,8 @@ export function bundleRoutes(context: ApiContext): Route[] {
       params: sha256Params,
       rawBody: 'application/gzip',
       responses: {
-        201: { description: 'stored' },
-        200: { description: 'the server already had it' },
+        201: { description: 'stored', schema: bundleStoredSchema },
+        200: { description: 'the server already had it', schema: bundleStoredSchema },
         400: { description: 'VK_BUNDLE_HASH_MISMATCH', schema: errorSchema },
         413: {
           description: `VK_BODY_TOO_LARGE: over ${maxBundleBytes} bytes, at once when Content-Length says so`,
