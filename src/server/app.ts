@@ -4,6 +4,7 @@ import * as z from 'zod';
 import { messageOf } from '../core/error-message.js';
 import { isValkyrieError } from '../core/errors.js';
 import { ApiError, sendApiError, shuttingDown } from './api-error.js';
+import { answerClientError } from './client-error.js';
 import type { ApiContext } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { lingerOnClose } from './linger.js';
@@ -51,6 +52,8 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     ...(options.serverFactory === undefined ? {} : { serverFactory: options.serverFactory }),
     // The router's own errors (bad percent-encoding, an over-long path parameter) skip the error handler.
     frameworkErrors: (error, _request, reply) => sendApiError(reply as FastifyReply, toApiError(error)),
+    // What Node's HTTP parser cannot read never reaches a route or the error handler.
+    clientErrorHandler: answerClientError,
   });
   // Fastify parses text/plain by default; no route takes it, so it is refused as 415 like any other.
   app.removeContentTypeParser('text/plain');
