@@ -141,3 +141,23 @@ describe('an empty body sent as application/json', () => {
     }
   });
 });
+
+describe("the runner protocol's long-poll routes", () => {
+  it('answer a method a path does not take 405 VK_METHOD with an Allow header, as the API routes do', async () => {
+    const { server } = await startTestServer();
+    const base = `${server.url}/api/v1/runner/poll`;
+    for (const [method, path, allow] of [
+      ['GET', '/sessions', 'POST'],
+      ['PUT', '/sessions/abc', 'DELETE'],
+      ['DELETE', '/sessions/abc/messages', 'GET, POST'],
+    ] as const) {
+      const answer = await fetch(`${base}${path}`, { method });
+      expect(answer.status, `${method} ${path}`).toBe(405);
+      expect(answer.headers.get('allow'), `${method} ${path}`).toBe(allow);
+      expect(await answer.json()).toEqual({
+        code: 'VK_METHOD',
+        message: `${method} is not allowed on /api/v1/runner/poll${path}; it takes ${allow}`,
+      });
+    }
+  });
+});

@@ -96,9 +96,17 @@ export class LongPollAcceptor<Out, In, Principal> {
           this.sessions.delete(session.id);
           response.writeHead(204).end();
         });
-      default:
-        respondError(response, 405, 'VK_METHOD', `${request.method} is not allowed on ${url.pathname}`);
+      default: {
+        // As RFC 9110 asks of a 405, and as the API's routes answer: the methods the path takes.
+        const allow = allowedMethods[route];
+        respondJson(
+          response,
+          405,
+          errorBody('VK_METHOD', `${request.method} is not allowed on ${url.pathname}; it takes ${allow}`),
+          { allow },
+        );
         return true;
+      }
     }
   }
 
@@ -241,6 +249,8 @@ export class LongPollAcceptor<Out, In, Principal> {
 }
 
 /** ['sessions'] → 'sessions', ['sessions', id] → 'session', ['sessions', id, 'messages'] → 'messages'. */
+const allowedMethods = { sessions: 'POST', session: 'DELETE', messages: 'GET, POST' } as const;
+
 function routeOf(parts: readonly string[]): 'sessions' | 'session' | 'messages' | undefined {
   if (parts[0] !== 'sessions') return undefined;
   if (parts.length === 1) return 'sessions';

@@ -197,13 +197,19 @@ function batchJson(seq: number, jsons: readonly string[], end: SessionEnd | unde
   return `{"v":${protocolVersion},"seq":${seq},"messages":[${jsons.join(',')}]${closed}}`;
 }
 
-export function respondJson(response: ServerResponse, status: number, body: string): void {
+export function respondJson(
+  response: ServerResponse,
+  status: number,
+  body: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   if (response.headersSent || response.destroyed) return;
   response.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     ...(status === 503 ? { 'retry-after': String(unavailableRetryAfterSeconds) } : {}),
+    ...headers,
   });
   response.end(body);
 }
