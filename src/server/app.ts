@@ -66,6 +66,7 @@ export function buildApi(context: ApiContext, options: ApiOptions): FastifyInsta
     try {
       refuseUnlessRouteReads(request, 'application/json');
       refuseUnlessUtf8(request);
+      refuseContentEncoding(request);
       const text = body.toString();
       // A client that sends Content-Type: application/json with every request sends it with no body
       // too: that is no body where the route takes none or its body is optional (DELETE a token).
@@ -260,6 +261,22 @@ function refuseUnlessUtf8(request: FastifyRequest): void {
     'VK_UNSUPPORTED_MEDIA_TYPE',
     `the body is in charset ${JSON.stringify(charset)}; JSON is read as UTF-8 (send it as UTF-8, or leave out charset)`,
     { path: 'headers.content-type' },
+  );
+}
+
+/**
+ * The JSON parser reads the bytes as they come: a compressed body (Content-Encoding: gzip) would be
+ * refused as JSON that is not valid, its binary quoted in the message. RFC 9110 answers a coding
+ * the server does not decode with 415.
+ */
+function refuseContentEncoding(request: FastifyRequest): void {
+  const coding = request.headers['content-encoding']?.trim();
+  if (coding === undefined || coding === '' || /^identity$/i.test(coding)) return;
+  throw new ApiError(
+    415,
+    'VK_UNSUPPORTED_MEDIA_TYPE',
+    `the body is encoded as ${JSON.stringify(coding)}; this route reads it unencoded (leave out Content-Encoding)`,
+    { path: 'headers.content-encoding' },
   );
 }
 

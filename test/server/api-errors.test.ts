@@ -1,5 +1,6 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from './helpers.js';
+import { adminToken, startTestServer, type TestServer } from './helpers.js';
 
 const errorBody = { code: expect.stringMatching(/^VK_/), message: expect.any(String) };
 
@@ -146,5 +147,31 @@ describe('the API error contract', () => {
           expect(codes, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403', '503']));
       }
     expect(Object.keys(doc.paths['/healthz']?.get?.responses ?? {})).not.toContain('401');
+  });
+});
+
+describe('a JSON body sent with a Content-Encoding', () => {
+  it('is refused 415 at headers.content-encoding, naming the coding, rather than read as bad JSON', async () => {
+    const { server } = await startTestServer();
+    const answer = await fetch(`${server.url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+      body: gzipSync('{"role":"read"}'),
+    });
+    expect(answer.status).toBe(415);
+    expect(answer.headers.get('x-valkyrie-error')).toBe('VK_UNSUPPORTED_MEDIA_TYPE');
+    expect(await answer.json()).toEqual({
+      code: 'VK_UNSUPPORTED_MEDIA_TYPE',
+      message: 'the body is encoded as "gzip"; this route reads it unencoded (leave out Content-Encoding)',
+      path: 'headers.content-encoding',
+    });
+    const tokens = await fetch(`${server.url}/api/v1/tokens`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(((await tokens.json()) as { tokens: unknown[] }).tokens).toHaveLength(1);
   });
 });
