@@ -26,7 +26,10 @@ function commonResponses(route: RouteMeta): Record<number, ResponseSpec> {
             ? "VK_FORBIDDEN: not a runner's credential; the body was not read"
             : `VK_FORBIDDEN: the token lacks the ${access} role; the body was not read`,
     );
-    responses[503] = error('VK_SHUTTING_DOWN: the server is shutting down');
+    // The token is checked in the store, so a store that does not answer is a 503 on every one.
+    responses[503] = error(
+      'VK_SHUTTING_DOWN: the server is shutting down; VK_STORE: the store did not answer',
+    );
   }
   if (route.body !== undefined) {
     responses[413] = error(`VK_BODY_TOO_LARGE: the body exceeds ${jsonBodyLimit} bytes`);

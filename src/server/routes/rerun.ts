@@ -57,7 +57,7 @@ export function rerunRoutes(context: ApiContext): Route[] {
         },
         503: {
           description:
-            'VK_SHUTTING_DOWN, or VK_SERVER_BUSY: the most workflows the server queues to parse were queued; nothing changes',
+            'VK_SHUTTING_DOWN, VK_STORE (the store did not answer), or VK_SERVER_BUSY: the most workflows the server queues to parse were queued; nothing changes',
           schema: errorSchema,
         },
       },

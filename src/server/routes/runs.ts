@@ -95,7 +95,7 @@ export function runRoutes(context: ApiContext): Route[] {
         429: { description: 'VK_QUEUE_FULL: nothing was submitted', schema: errorSchema },
         503: {
           description:
-            'VK_SHUTTING_DOWN: the server is shutting down; VK_SERVER_BUSY: the most workflows the server queues to parse were queued. Nothing was submitted',
+            'VK_SHUTTING_DOWN: the server is shutting down; VK_STORE: the store did not answer; VK_SERVER_BUSY: the most workflows the server queues to parse were queued. Nothing was submitted',
           schema: errorSchema,
         },
       },
