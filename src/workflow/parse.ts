@@ -22,6 +22,7 @@ import {
   tagErrors,
   tooDeepDiagnostic,
   tooManyAliasesDiagnostic,
+  unresolvedAliasDiagnostics,
   yamlDiagnostics,
 } from './yaml-diagnostics.js';
 import { type ParsedYaml, parseYaml } from './yaml-document.js';
@@ -95,8 +96,11 @@ function readYaml(source: string): YamlReading {
     // The library refuses a count that reaches its maxAliasCount: one more lets the limit itself in.
     return { data: document.toJS({ maxAliasCount: maxAliasCount + 1 }), map: new SourceMap(source, parsed) };
   } catch (error) {
-    // The library's one refusal here: aliases that expand too far (an "alias bomb").
+    // The library's refusals here: an alias with no anchor before it, and aliases that expand too
+    // far (an "alias bomb").
     if (!(error instanceof ReferenceError)) throw error;
+    const unresolved = unresolvedAliasDiagnostics(document, lineCounter);
+    if (unresolved.length > 0) return { diagnostics: unresolved };
     return { diagnostics: [aliasBombDiagnostic(document, lineCounter, maxAliasCount)] };
   }
 }

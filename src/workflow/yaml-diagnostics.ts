@@ -1,5 +1,7 @@
 import {
   type Document,
+  isAlias,
+  isNode,
   isScalar,
   type LineCounter,
   visit,
@@ -110,6 +112,24 @@ export function aliasBombDiagnostic(
   const { line, col } = lineCounter.linePos(offset);
   const message = `YAML: the aliases expand to more than ${maxAliasCount} copies of their anchors' values; write the values out instead`;
   return { severity: 'error', message, line, col };
+}
+
+/**
+ * Each alias (`*name`) with no anchor (`&name`) before it in the file, which the library only finds
+ * when it builds the data, and throws for: YAML names an anchor for the aliases after it.
+ */
+export function unresolvedAliasDiagnostics(document: Document, lineCounter: LineCounter): Diagnostic[] {
+  const anchors = new Set<string>();
+  const diagnostics: Diagnostic[] = [];
+  visit(document, (_, node) => {
+    if (isAlias(node)) {
+      if (anchors.has(node.source)) return;
+      const { line, col } = lineCounter.linePos(node.range?.[0] ?? 0);
+      const message = `YAML: the alias *${node.source} names no anchor &${node.source} before it; an anchor must come before its aliases`;
+      diagnostics.push({ severity: 'error', message, line, col });
+    } else if (isNode(node) && node.anchor !== undefined) anchors.add(node.anchor);
+  });
+  return diagnostics;
 }
 
 interface Located {

@@ -88,6 +88,26 @@ describe('nesting limits', () => {
     });
   });
 
+  it('reports an alias with no anchor before it as such, at the alias, not as an alias bomb', () => {
+    const source = [
+      'jobs:',
+      '  a:',
+      '    runs-on: x',
+      '    env: *e',
+      '    steps: [{ run: "true" }]',
+      '  b:',
+      '    runs-on: x',
+      '    env: &e { A: "1" }',
+      '    steps: [{ run: "true" }]',
+    ].join('\n');
+    expect(onlyError(source)).toEqual({
+      severity: 'error',
+      message: 'YAML: the alias *e names no anchor &e before it; an anchor must come before its aliases',
+      line: 4,
+      col: 10,
+    });
+  });
+
   it('refuses more than maxAliases aliases in all, at the one past the limit, before the parser sees them', () => {
     // Each `*aN` costs the library a walk of every anchor and alias before it: 1 MiB of them took 34 s.
     const many = (count: number) =>
