@@ -40,7 +40,8 @@ export function parseYaml(
       continue;
     }
     const range: [number, number] = [next.range[0], next.range[1]];
-    const message = 'Source contains multiple documents; please use YAML.parseAllDocuments()';
+    // The library's own words name its API (parseAllDocuments()), which means nothing to a user.
+    const message = 'a workflow file holds one YAML document; a second one starts here';
     document.errors.push(new YAMLParseError(range, 'MULTIPLE_DOCS', message));
     break;
   }

@@ -85,4 +85,20 @@ describe('a file of many unknown keys', () => {
       col: 1,
     });
   });
+
+  it('refuses a second YAML document in words about the file, at its start', () => {
+    const { diagnostics, workflow } = parseWorkflow(
+      'jobs:\n  a: { runs-on: x, steps: [{ run: "true" }] }\n---\non: push\n',
+      'two.yml',
+    );
+    expect(workflow).toBeUndefined();
+    expect(diagnostics).toEqual([
+      {
+        severity: 'error',
+        message: 'YAML: a workflow file holds one YAML document; a second one starts here',
+        line: 3,
+        col: 1,
+      },
+    ]);
+  });
 });
