@@ -133,8 +133,10 @@ function toList(value: string | readonly string[] | undefined): string[] {
   return typeof value === 'string' ? [value] : [...value];
 }
 
-function stringifyValues(env: Record<string, string | number | boolean> | undefined): Record<string, string> {
+function stringifyValues(
+  env: Record<string, string | number | boolean | null> | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env ?? {})) out[key] = String(value);
+  for (const [key, value] of Object.entries(env ?? {})) out[key] = value === null ? '' : String(value);
   return out;
 }

@@ -64,14 +64,14 @@ export interface CheckoutInputProblem {
 
 /** What is wrong with a checkout step's `with:`; empty when every input can be honoured by doing nothing. */
 export function checkoutInputProblems(
-  inputs: Readonly<Record<string, string | number | boolean>>,
+  inputs: Readonly<Record<string, string | number | boolean | null>>,
 ): CheckoutInputProblem[] {
   const problems: CheckoutInputProblem[] = [];
   for (const [input, value] of Object.entries(inputs)) {
     if (inertInputs.includes(input)) continue;
     const defaults = defaultValues[input];
     if (defaults !== undefined) {
-      const text = String(value).replace(/\s+/g, '');
+      const text = String(value ?? '').replace(/\s+/g, '');
       // An expression (`${{ github.head_ref }}`) is judged by its value, when the step runs.
       if (defaults.includes(text) || text.includes('${{')) continue;
       problems.push({
@@ -97,7 +97,7 @@ export function checkoutLogLine(workspace: string): string {
 
 /** The content inputs a checkout step passes on to be judged when it runs: those that are expressions. */
 export function checkoutExpressionInputs(
-  inputs: Readonly<Record<string, string | number | boolean>> | undefined,
+  inputs: Readonly<Record<string, string | number | boolean | null>> | undefined,
 ): Record<string, string> | undefined {
   const kept = Object.entries(inputs ?? {}).filter(
     ([input, value]) => defaultValues[input] !== undefined && String(value).includes('${{'),

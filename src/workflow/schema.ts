@@ -8,7 +8,12 @@ import { backoffKinds } from '../core/retry-delay.js';
  * (needs, cycles, expressions, matrix size) live in validate.ts.
  */
 
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
+/**
+ * An env or with: value. A number, a boolean or null (`FOO:` with nothing after it) is taken as
+ * text, null as the empty string, as GitHub's template reader turns any literal into a string
+ * where a string is expected.
+ */
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 /**
  * A boolean, or a string that is one (`"true"`, `"false"`) or holds an expression yielding one, e.g.
  * `${{ matrix.experimental }}`: any other text (`maybe`) is refused here, with its line, as GitHub

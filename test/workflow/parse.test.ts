@@ -104,6 +104,31 @@ jobs:
     expect(job(workflow, 'build').steps[0]?.env).toEqual({ DEBUG: 'false', REF: '${{ github.ref }}' });
   });
 
+  it('takes a null env or with: value (FOO: with nothing after it) as the empty string, as GitHub does', () => {
+    const workflow = parseValid(`env:
+  EMPTY:
+jobs:
+  build:
+    runs-on: x
+    env:
+      TILDE: ~
+    steps:
+      - run: make
+        env:
+          NONE: null
+      - uses: ./.github/actions/greet
+        with:
+          who:
+      - uses: actions/checkout@v4
+        with:
+          path:
+`);
+    expect(workflow.env).toEqual({ EMPTY: '' });
+    expect(job(workflow, 'build').env).toEqual({ TILDE: '' });
+    expect(job(workflow, 'build').steps[0]?.env).toEqual({ NONE: '' });
+    expect(job(workflow, 'build').steps[1]?.action?.with).toEqual({ who: '' });
+  });
+
   it('reads run defaults of the workflow and the job', () => {
     const workflow = parseValid(`defaults:
   run:
