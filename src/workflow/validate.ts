@@ -1,4 +1,5 @@
 import { findCycle } from '../core/dag.js';
+import { isRecord } from '../core/is-record.js';
 import { notBeforeHint } from '../core/not-before.js';
 import { checkoutHasRef, checkoutInputProblems, isCheckoutUses } from './checkout-step.js';
 import { concurrencyProblems } from './concurrency.js';
@@ -15,6 +16,7 @@ import { describePath } from './schema-issues.js';
 import { splitShellWords } from './shell-words.js';
 import type { SourceMap } from './source-map.js';
 import { isTaskUses, parseTaskReference } from './task-reference.js';
+import { triggerProblems } from './trigger-problems.js';
 import { evaluateLabels } from './typed-values.js';
 import { checkExpressions } from './validate-expressions.js';
 
@@ -68,6 +70,16 @@ export function validateWorkflow(
   // --event), so a trigger is never ignored, and validate and the server do not know the event yet.
   for (const problem of declaredInputs(document.on).problems)
     error(problem.message, map.position(problem.path));
+  // A warning in a stored run's text: an earlier Valkyrie did not check the events, and such a run
+  // must still resume, re-run or be taken over.
+  const triggerReport = options.stored ? warn : error;
+  for (const problem of triggerProblems(document.on)) {
+    const isEventKey = problem.path.length === 2 && isRecord(document.on);
+    triggerReport(
+      problem.message,
+      map.position(problem.path, { key: isEventKey || problem.path.length > 2 }),
+    );
+  }
   out.push(...concurrencyProblems(document.concurrency, map));
   checkShellQuotes(document.defaults?.run?.shell, ['defaults', 'run', 'shell'], map, error);
   // Not for a stored run: an earlier Valkyrie ran a defaults shell such as `fish` as `fish {0}`.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseWorkflow } from '../../src/workflow/parse.js';
 import { chooseEvent, triggersOf } from '../../src/workflow/triggers.js';
 
 describe('triggersOf', () => {
@@ -50,5 +51,97 @@ describe('chooseEvent', () => {
       problem: 'inputs go only with the workflow_dispatch or workflow_call event, not with "push"',
     });
     expect(chooseEvent([], ' ', false)).toEqual({ problem: 'the event name is empty' });
+  });
+});
+
+describe('on: as GitHub reads it', () => {
+  const jobs = 'jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n';
+  const errors = (on: string) =>
+    parseWorkflow(`${on}\n${jobs}`, 'ci.yml')
+      .diagnostics.filter((d) => d.severity === 'error')
+      .map(({ message, line, col }) => ({ message, line, col }));
+
+  it('accepts GitHub events as a name, a list and a mapping, with the settings each takes', () => {
+    expect(errors('on: push')).toEqual([]);
+    expect(errors('on: [push, pull_request, merge_group]')).toEqual([]);
+    const mapping = [
+      'on:',
+      '  push: { branches: [main], tags: "v*", paths-ignore: [docs/**] }',
+      '  pull_request: { types: [opened, synchronize], branches-ignore: wip/* }',
+      '  schedule: [{ cron: "0 0 * * *" }, { cron: "5 4 * * 1", timezone: Europe/Paris }]',
+      '  workflow_run: { workflows: [CI], types: completed }',
+      '  release:',
+      '  create:',
+      '  workflow_dispatch:',
+    ].join('\n');
+    expect(errors(mapping)).toEqual([]);
+  });
+
+  it('refuses an event GitHub does not know, where it is, with the closest one', () => {
+    expect(errors('on: pushh')).toEqual([
+      { message: 'unknown event "pushh" (did you mean "push"?)', line: 1, col: 5 },
+    ]);
+    expect(errors('on: [push, pull-request]')).toEqual([
+      { message: 'unknown event "pull-request" (did you mean "pull_request"?)', line: 1, col: 12 },
+    ]);
+    expect(errors('on:\n  push:\n  wrkflow_run:')).toEqual([
+      { message: 'unknown event "wrkflow_run" (did you mean "workflow_run"?)', line: 3, col: 3 },
+    ]);
+    expect(errors('on: 5')[0]?.message).toMatch(/^on must be an event name, a list of them, or a mapping/);
+  });
+
+  it('refuses a key an event does not take, a bad filter, and a filter with its -ignore twin', () => {
+    expect(errors('on:\n  push:\n    branch: main')).toEqual([
+      {
+        message:
+          'unknown key "branch" in on.push (did you mean "branches"?) (known: branches, branches-ignore, tags, tags-ignore, paths, paths-ignore)',
+        line: 3,
+        col: 5,
+      },
+    ]);
+    expect(errors('on:\n  push:\n    branches: main\n    branches-ignore: [x]')).toEqual([
+      {
+        message:
+          'on.push has both branches and branches-ignore; GitHub takes one of them for an event (negate a pattern with ! in branches to leave some out)',
+        line: 4,
+        col: 5,
+      },
+    ]);
+    expect(errors('on:\n  pull_request:\n    paths: [{ a: 1 }]')[0]?.message).toBe(
+      'on.pull_request.paths must be a non-empty string or a list of them, received [{"a":1}]',
+    );
+    expect(errors('on:\n  create: { x: 1 }')[0]?.message).toBe(
+      'on.create takes no settings; write it as create: with nothing after it',
+    );
+  });
+
+  it('refuses a schedule that is not a list of cron: entries', () => {
+    expect(errors('on:\n  schedule:\n    cron: "0 0 * * *"')).toEqual([
+      {
+        message: 'on.schedule must be a list of entries with a cron: (- cron: "30 5 * * 1")',
+        line: 2,
+        col: 3,
+      },
+    ]);
+    expect(errors('on:\n  schedule:\n    - crn: "0 0 * * *"')).toEqual([
+      {
+        message: 'on.schedule[0] needs a cron: with a schedule ("30 5 * * 1"), received null',
+        line: 3,
+        col: 7,
+      },
+      {
+        message: 'unknown key "crn" in on.schedule[0] (did you mean "cron"?) (known: cron, timezone)',
+        line: 3,
+        col: 7,
+      },
+    ]);
+  });
+
+  it("only warns in a stored run's text, which an earlier Valkyrie admitted", () => {
+    const { workflow, diagnostics } = parseWorkflow(`on: pushh\n${jobs}`, 'ci.yml', { stored: true });
+    expect(workflow).toBeDefined();
+    expect(diagnostics).toEqual([
+      { severity: 'warning', message: 'unknown event "pushh" (did you mean "push"?)', line: 1, col: 5 },
+    ]);
   });
 });

@@ -1,0 +1,190 @@
+import { isRecord } from '../core/is-record.js';
+import { closestMatch } from './diagnostics.js';
+import type { InputProblem } from './inputs.js';
+
+const branchFilters = ['branches', 'branches-ignore'];
+const pullRequestKeys = ['types', ...branchFilters, 'paths', 'paths-ignore'];
+
+/**
+ * The events GitHub starts a workflow for, and the keys each takes under `on.<event>`, as its workflow
+ * schema (actions/languageservices, workflow-v1.0.json `on-mapping-strict`) has them. GitHub refuses
+ * any other event or key ("Unexpected value"); an event with no keys takes no value at all.
+ * `workflow_dispatch` and `workflow_call` are checked with their inputs (inputs.ts); `schedule` is a
+ * list of `cron` entries.
+ */
+const eventKeys: Readonly<Record<string, readonly string[]>> = {
+  branch_protection_rule: ['types'],
+  check_run: ['types'],
+  check_suite: ['types'],
+  create: [],
+  delete: [],
+  deployment: [],
+  deployment_status: [],
+  discussion: ['types'],
+  discussion_comment: ['types'],
+  fork: [],
+  gollum: [],
+  image_version: ['types', 'names', 'versions'],
+  issue_comment: ['types'],
+  issues: ['types'],
+  label: ['types'],
+  merge_group: ['types', ...branchFilters],
+  milestone: ['types'],
+  page_build: [],
+  project: ['types'],
+  project_card: ['types'],
+  project_column: ['types'],
+  public: [],
+  pull_request: pullRequestKeys,
+  pull_request_comment: ['types'],
+  pull_request_review: ['types'],
+  pull_request_review_comment: ['types'],
+  pull_request_target: pullRequestKeys,
+  push: [...branchFilters, 'tags', 'tags-ignore', 'paths', 'paths-ignore'],
+  registry_package: ['types'],
+  release: ['types'],
+  repository_dispatch: ['types'],
+  schedule: [],
+  status: [],
+  watch: ['types'],
+  workflow_call: [],
+  workflow_dispatch: [],
+  workflow_run: ['types', 'workflows', ...branchFilters],
+};
+const events = Object.keys(eventKeys);
+
+/** Filters of which GitHub takes one or the other for an event, not both. */
+const exclusiveFilters = [
+  ['branches', 'branches-ignore'],
+  ['tags', 'tags-ignore'],
+  ['paths', 'paths-ignore'],
+] as const;
+
+/**
+ * What is wrong with `on:` beside its inputs: an event GitHub does not know, a key an event does not
+ * take, a filter that is not a pattern or a list of them, a filter with its `-ignore` twin, a
+ * `schedule` that is not a list of `cron:` entries. Empty for a workflow without `on:`, which
+ * Valkyrie runs as the `local` event.
+ */
+export function triggerProblems(on: unknown): InputProblem[] {
+  const problems: InputProblem[] = [];
+  if (on === undefined || on === null) return problems;
+  if (typeof on === 'string') {
+    eventName(on, ['on'], problems);
+  } else if (Array.isArray(on)) {
+    for (const [i, item] of on.entries()) {
+      if (typeof item === 'string') eventName(item, ['on', i], problems);
+      else
+        problems.push({
+          path: ['on', i],
+          message:
+            'on: as a list names events, each a string; use a mapping (on: { push: … }) to configure one',
+        });
+    }
+  } else if (isRecord(on)) {
+    for (const [name, spec] of Object.entries(on)) {
+      if (eventName(name, ['on', name], problems)) eventSettings(name, spec, problems);
+    }
+  } else {
+    problems.push({
+      path: ['on'],
+      message: `on must be an event name, a list of them, or a mapping of events to their settings, received ${JSON.stringify(on)}`,
+    });
+  }
+  return problems;
+}
+
+/** Whether `name` is one of GitHub's events; reports it when it is not. */
+function eventName(name: string, path: (string | number)[], problems: InputProblem[]): boolean {
+  if (Object.hasOwn(eventKeys, name)) return true;
+  const hint = closestMatch(name, events);
+  problems.push({
+    path,
+    message:
+      hint === undefined
+        ? `unknown event "${name}": GitHub starts workflows for ${events.join(', ')}`
+        : `unknown event "${name}" (did you mean "${hint}"?)`,
+  });
+  return false;
+}
+
+function eventSettings(event: string, spec: unknown, problems: InputProblem[]): void {
+  // Checked with their inputs (inputs.ts).
+  if (event === 'workflow_dispatch' || event === 'workflow_call') return;
+  const base = ['on', event];
+  if (event === 'schedule') {
+    scheduleProblems(spec, problems);
+    return;
+  }
+  if (spec === null) return;
+  const keys = eventKeys[event] ?? [];
+  if (keys.length === 0) {
+    problems.push({
+      path: base,
+      message: `on.${event} takes no settings; write it as ${event}: with nothing after it`,
+    });
+    return;
+  }
+  if (!isRecord(spec)) {
+    problems.push({
+      path: base,
+      message: `on.${event} must be a mapping of its settings (${keys.join(', ')}) or empty, received ${JSON.stringify(spec)}`,
+    });
+    return;
+  }
+  for (const [key, value] of Object.entries(spec)) {
+    if (!keys.includes(key)) {
+      const hint = closestMatch(key, keys);
+      problems.push({
+        path: [...base, key],
+        message: `unknown key "${key}" in on.${event}${hint === undefined ? '' : ` (did you mean "${hint}"?)`} (known: ${keys.join(', ')})`,
+      });
+    } else if (!isPatterns(value)) {
+      problems.push({
+        path: [...base, key],
+        message: `on.${event}.${key} must be a non-empty string or a list of them, received ${JSON.stringify(value)}`,
+      });
+    }
+  }
+  for (const [filter, ignore] of exclusiveFilters) {
+    if (spec[filter] !== undefined && spec[ignore] !== undefined)
+      problems.push({
+        path: [...base, ignore],
+        message: `on.${event} has both ${filter} and ${ignore}; GitHub takes one of them for an event (negate a pattern with ! in ${filter} to leave some out)`,
+      });
+  }
+}
+
+const scheduleKeys = ['cron', 'timezone'];
+
+function scheduleProblems(spec: unknown, problems: InputProblem[]): void {
+  const shape = 'on.schedule must be a list of entries with a cron: (- cron: "30 5 * * 1")';
+  if (!Array.isArray(spec) || spec.length === 0) {
+    problems.push({ path: ['on', 'schedule'], message: shape });
+    return;
+  }
+  for (const [i, entry] of spec.entries()) {
+    if (!isRecord(entry)) {
+      problems.push({ path: ['on', 'schedule', i], message: shape });
+      continue;
+    }
+    if (typeof entry.cron !== 'string' || entry.cron.trim() === '')
+      problems.push({
+        path: ['on', 'schedule', i],
+        message: `on.schedule[${i}] needs a cron: with a schedule ("30 5 * * 1"), received ${JSON.stringify(entry.cron ?? null)}`,
+      });
+    for (const key of Object.keys(entry)) {
+      if (scheduleKeys.includes(key)) continue;
+      const hint = closestMatch(key, scheduleKeys);
+      problems.push({
+        path: ['on', 'schedule', i, key],
+        message: `unknown key "${key}" in on.schedule[${i}]${hint === undefined ? '' : ` (did you mean "${hint}"?)`} (known: ${scheduleKeys.join(', ')})`,
+      });
+    }
+  }
+}
+
+function isPatterns(value: unknown): boolean {
+  const pattern = (item: unknown) => typeof item === 'string' && item !== '';
+  return pattern(value) || (Array.isArray(value) && value.every(pattern));
+}
