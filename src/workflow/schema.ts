@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { priorities } from '../core/priority.js';
 import { backoffKinds } from '../core/retry-delay.js';
+import { triggersJsonSchema } from './trigger-problems.js';
 
 /**
  * The workflow file's schema: the parser validates with it and `valkyrie schema` exports it as JSON
@@ -202,7 +203,7 @@ export const workflowSchema = z
   .strictObject({
     name: z.string().optional(),
     'run-name': z.string().optional(),
-    on: z.unknown().optional(),
+    on: z.unknown().optional().meta(triggersJsonSchema()),
     permissions: z.unknown().optional(),
     concurrency: concurrencySchema.optional(),
     env: envSchema.optional(),

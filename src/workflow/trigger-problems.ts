@@ -188,3 +188,48 @@ function isPatterns(value: unknown): boolean {
   const pattern = (item: unknown) => typeof item === 'string' && item !== '';
   return pattern(value) || (Array.isArray(value) && value.every(pattern));
 }
+
+/**
+ * `on:` as JSON Schema, for `valkyrie schema` (the zod schema takes any value, and triggerProblems
+ * and inputs.ts check it): the same events and keys, so an editor flags what the validator refuses.
+ */
+export function triggersJsonSchema(): Record<string, unknown> {
+  const properties = Object.fromEntries(events.map((event) => [event, eventJsonSchema(event)]));
+  return {
+    description:
+      'The events that start the workflow: an event, a list of them, or a mapping of events to their settings',
+    anyOf: [
+      { type: 'string', enum: events },
+      { type: 'array', items: { type: 'string', enum: events } },
+      { type: 'object', properties, additionalProperties: false },
+    ],
+  };
+}
+
+const patternsJsonSchema = {
+  anyOf: [
+    { type: 'string', minLength: 1 },
+    { type: 'array', items: { type: 'string', minLength: 1 } },
+  ],
+};
+
+function eventJsonSchema(event: string): Record<string, unknown> {
+  if (event === 'workflow_dispatch' || event === 'workflow_call')
+    return { anyOf: [{ type: 'null' }, { type: 'object' }] };
+  if (event === 'schedule') {
+    return {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        properties: { cron: { type: 'string', minLength: 1 }, timezone: { type: 'string' } },
+        required: ['cron'],
+        additionalProperties: false,
+      },
+    };
+  }
+  const keys = eventKeys[event] ?? [];
+  if (keys.length === 0) return { type: 'null' };
+  const properties = Object.fromEntries(keys.map((key) => [key, patternsJsonSchema]));
+  return { anyOf: [{ type: 'null' }, { type: 'object', properties, additionalProperties: false }] };
+}

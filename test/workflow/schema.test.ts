@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseWorkflow } from '../../src/workflow/parse.js';
 import {
   jobSchema,
   runDefaultsSchema,
@@ -97,5 +98,29 @@ describe('workflowJsonSchema', () => {
     expect(at(job, 'properties', 'steps')).toMatchObject({ type: 'array', minItems: 1 });
     expect(at(job, 'properties', 'steps', 'items')).toMatchObject({ additionalProperties: false });
     expect(at(job, 'properties', 'strategy')).toMatchObject({ additionalProperties: false });
+  });
+
+  it('lists for on: the events and settings the validator accepts, and no others', () => {
+    const on = at(schema, 'properties', 'on');
+    const [name, list, mapping] = on.anyOf as JsonObject[];
+    const events = name?.enum as string[];
+    expect(events).toContain('push');
+    expect(events).not.toContain('pushh');
+    expect(list).toMatchObject({ type: 'array', items: { enum: events } });
+    expect(Object.keys(at(mapping ?? {}, 'properties'))).toEqual(events);
+    expect(mapping).toMatchObject({ additionalProperties: false });
+    const jobs = 'jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n';
+    for (const event of events) {
+      const { diagnostics } = parseWorkflow(`on: ${event}\n${jobs}`, 'ci.yml');
+      expect(diagnostics, event).toEqual([]);
+    }
+    const push = at(mapping ?? {}, 'properties', 'push').anyOf as JsonObject[];
+    const pushKeys = Object.keys(at(push[1] ?? {}, 'properties'));
+    expect(pushKeys).toEqual(['branches', 'branches-ignore', 'tags', 'tags-ignore', 'paths', 'paths-ignore']);
+    const filters = pushKeys.map((key) => `    ${key}: x`).join('\n');
+    expect(
+      parseWorkflow(`on:\n  push:\n${filters.replace(/.*-ignore: x\n?/g, '')}\n${jobs}`, 'ci.yml')
+        .diagnostics,
+    ).toEqual([]);
   });
 });
