@@ -354,6 +354,13 @@ function checkRetry(
 function checkMatrix(job: JobDefinition, map: SourceMap, error: Report): void {
   const matrix = job.matrix;
   if (matrix?.kind !== 'axes') return;
+  // GitHub refuses this when it reads the file; Valkyrie failed the job when the run planned it.
+  if (matrix.axes.size === 0 && Array.isArray(matrix.include) && matrix.include.length === 0) {
+    error(
+      `the matrix of job "${job.key}" must define at least one vector: an axis (os: [a, b]) or an include: entry`,
+      map.position(['jobs', job.key, 'strategy', 'matrix'], { key: true }),
+    );
+  }
   for (const [axis, values] of matrix.axes) {
     if (Array.isArray(values) && values.length === 0) {
       error(
