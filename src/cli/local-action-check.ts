@@ -1,25 +1,42 @@
 import { ActionLoadError, loadLocalAction } from '../runner/action-loading.js';
 import { formatDiagnostics } from '../workflow/diagnostics.js';
 import type { Workflow } from '../workflow/model.js';
+import { SourceMap } from '../workflow/source-map.js';
+
+/** Where an action is used: a step of the workflow (its job and index), or an action.yml's file. */
+type UsedFrom = { readonly job: string; readonly index: number } | string;
 
 /**
  * The local actions (`uses: ./path`) of a workflow, and those they use, read from the workspace
  * before a run starts (`valkyrie run`, `validate`, `submit`): one that is missing or that Valkyrie
  * cannot run (a Docker action, an unknown `runs.using`, a YAML error) is reported at its action.yml's
- * line, as the workflow's own mistakes are, instead of failing its step minutes into the run. The
- * runner reads each action again when its step starts (runner/action-loading.ts): this is a check.
- * Returns the text to print on stderr, empty when every action can run.
+ * line, and at the workflow's `uses:` line, as the workflow's own mistakes are, instead of failing its
+ * step minutes into the run. The runner reads each action again when its step starts
+ * (runner/action-loading.ts): this is a check. Returns the text to print on stderr, empty when every
+ * action can run.
  */
 export function localActionProblems(workflow: Workflow, workspace: string): string {
-  const pending: { uses: string; from: string }[] = [];
+  const pending: { uses: string; from: UsedFrom }[] = [];
   for (const job of workflow.jobs.values()) {
     for (const step of job.steps) {
       if (step.action !== undefined)
-        pending.push({ uses: step.action.path, from: `jobs.${job.key}.steps[${step.index}]` });
+        pending.push({ uses: step.action.path, from: { job: job.key, index: step.index } });
     }
   }
   const seen = new Set<string>();
   const out: string[] = [];
+  let map: SourceMap | undefined;
+  /** `ci.yml:12:15: error: jobs.build.steps[2]: …` at the step's `uses:`, or the note alone without the text. */
+  const note = (message: string, from: UsedFrom): string => {
+    if (typeof from === 'string') return `error: ${from}: ${message}`;
+    const where = `jobs.${from.job}.steps[${from.index}]`;
+    if (workflow.source === undefined) return `error: ${where}: ${message}`;
+    map ??= new SourceMap(workflow.source);
+    const at = map.position(['jobs', from.job, 'steps', from.index, 'uses']);
+    return formatDiagnostics(workflow.path, workflow.source, [
+      { severity: 'error', message: `${where}: ${message}`, ...at },
+    ]);
+  };
   for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
     if (seen.has(next.uses)) continue;
     seen.add(next.uses);
@@ -31,16 +48,14 @@ export function localActionProblems(workflow: Workflow, workspace: string): stri
       }
     } catch (error) {
       if (!(error instanceof ActionLoadError)) throw error;
-      out.push(describe(error, next.from));
+      const invalid = error.invalid;
+      const about = note(error.message, next.from);
+      out.push(
+        invalid === undefined
+          ? about
+          : `${formatDiagnostics(invalid.file, invalid.source, invalid.diagnostics)}\n${about}`,
+      );
     }
   }
   return out.join('\n');
-}
-
-function describe(error: ActionLoadError, from: string): string {
-  const note = `error: ${from}: ${error.message}`;
-  const invalid = error.invalid;
-  return invalid === undefined
-    ? note
-    : `${formatDiagnostics(invalid.file, invalid.source, invalid.diagnostics)}\n${note}`;
 }

@@ -281,17 +281,17 @@ runs:
     const errors = result.stderr.split('\n').filter((line) => /error:/.test(line));
     expect(errors).toEqual([
       '.github/actions/docker/action.yml:3:10: error: runs.using: docker is not supported: Valkyrie runs no containers for actions; use a composite action that runs docker in a run: step',
-      'error: jobs.bad.steps[0]: local action ./.github/actions/docker cannot run: .github/actions/docker/action.yml has an error',
+      `${file}:5:15: error: jobs.bad.steps[0]: local action ./.github/actions/docker cannot run: .github/actions/docker/action.yml has an error`,
       expect.stringMatching(/^\.github\/actions\/broken\/action\.yml:4:1: error: YAML: /),
-      'error: jobs.bad.steps[1]: local action ./.github/actions/broken cannot run: .github/actions/broken/action.yml has an error',
+      `${file}:6:15: error: jobs.bad.steps[1]: local action ./.github/actions/broken cannot run: .github/actions/broken/action.yml has an error`,
       '.github/actions/noruns/action.yml:1:1: error: an action.yml must have a "runs" key (runs.using: composite, or node20 with runs.main)',
-      'error: jobs.bad.steps[2]: local action ./.github/actions/noruns cannot run: .github/actions/noruns/action.yml has an error',
+      `${file}:7:15: error: jobs.bad.steps[2]: local action ./.github/actions/noruns cannot run: .github/actions/noruns/action.yml has an error`,
       '.github/actions/python/action.yml:2:10: error: unknown runs.using "python3": use composite, or node20 (node16, node24, …) with runs.main',
-      'error: jobs.bad.steps[3]: local action ./.github/actions/python cannot run: .github/actions/python/action.yml has an error',
+      `${file}:8:15: error: jobs.bad.steps[3]: local action ./.github/actions/python cannot run: .github/actions/python/action.yml has an error`,
       '.github/actions/noshell/action.yml:4:7: error: shell: is required for a run: step of a composite action (bash, sh, pwsh, python, …)',
       '.github/actions/noshell/action.yml:5:13: error: "actions/setup-node@v4": only local actions (uses: ./path) can be used here; actions from other repositories are not supported yet',
-      'error: jobs.bad.steps[4]: local action ./.github/actions/noshell cannot run: .github/actions/noshell/action.yml has 2 errors',
-      `error: jobs.bad.steps[5]: local action ./.github/actions/missing: cannot read .github/actions/missing/action.yml in the workspace (${join(ws.dir, '.github/actions/missing')}): no such directory`,
+      `${file}:9:15: error: jobs.bad.steps[4]: local action ./.github/actions/noshell cannot run: .github/actions/noshell/action.yml has 2 errors`,
+      `${file}:10:15: error: jobs.bad.steps[5]: local action ./.github/actions/missing: cannot read .github/actions/missing/action.yml in the workspace (${join(ws.dir, '.github/actions/missing')}): no such directory`,
     ]);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     const validate = await ws.run(['validate', file]);
