@@ -277,6 +277,9 @@ function checkSteps(
 
 type StepDocument = WorkflowDocument['jobs'][string]['steps'][number];
 
+/** GitHub's form of an action from another repository: `{owner}/{repo}[/path]@{ref}`. */
+const remoteActionPattern = /^[^/@\s]+\/[^/@\s]+(\/[^@\s]*)?@[^@\s]+$/;
+
 /** Where in a step a problem is: one of its keys, an input under `with:`, or a place in `uses:`. */
 interface StepPlace {
   readonly key?: string;
@@ -310,9 +313,11 @@ function checkStepKind(
         : undefined;
   if (kind === undefined) {
     error(
-      isDockerUses(raw.uses)
-        ? `step uses the Docker container action "${raw.uses}": Docker container actions are not supported; use run: (docker run …)`
-        : `step uses the action "${raw.uses}": actions from other repositories are not supported yet (actions/checkout is built in, and local actions, uses: ./path, run); use run:, or uses: task://… for a JavaScript task`,
+      !isDockerUses(raw.uses) && !remoteActionPattern.test(raw.uses)
+        ? `"${raw.uses}" is not an action reference GitHub accepts: write {owner}/{repo}[/path]@{ref}, ./path for a local action, or docker://image`
+        : isDockerUses(raw.uses)
+          ? `step uses the Docker container action "${raw.uses}": Docker container actions are not supported; use run: (docker run …)`
+          : `step uses the action "${raw.uses}": actions from other repositories are not supported yet (actions/checkout is built in, and local actions, uses: ./path, run); use run:, or uses: task://… for a JavaScript task`,
       { key: 'uses' },
     );
     return;
