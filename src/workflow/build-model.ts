@@ -21,7 +21,13 @@ import { triggersOf } from './triggers.js';
 /** Builds the model from a document that passed the schema. Pure; semantic checks are in validate.ts. */
 export function buildWorkflow(document: WorkflowDocument, path: string, fallbackName: string): Workflow {
   const jobs = new Map<string, JobDefinition>();
-  for (const [key, job] of Object.entries(document.jobs)) jobs.set(key, buildJob(key, job));
+  const byLowerKey = new Map<string, string>();
+  for (const key of Object.keys(document.jobs))
+    if (!byLowerKey.has(key.toLowerCase())) byLowerKey.set(key.toLowerCase(), key);
+  for (const [key, job] of Object.entries(document.jobs)) {
+    const built = buildJob(key, job);
+    jobs.set(key, { ...built, needs: canonicalNeeds(built.needs, byLowerKey) });
+  }
   return {
     name: document.name ?? fallbackName,
     path,
@@ -33,6 +39,14 @@ export function buildWorkflow(document: WorkflowDocument, path: string, fallback
     inputs: declaredInputs(document.on).inputs,
     triggers: triggersOf(document.on),
   };
+}
+
+/**
+ * `needs` as the jobs' own keys, each once: GitHub compares job ids ignoring case (`needs: Build`
+ * waits for `build`). A name no job has is kept as written, for validate.ts to report.
+ */
+function canonicalNeeds(needs: readonly string[], byLowerKey: ReadonlyMap<string, string>): string[] {
+  return [...new Set(needs.map((need) => byLowerKey.get(need.toLowerCase()) ?? need))];
 }
 
 function buildJob(key: string, job: JobDocument): JobDefinition {

@@ -47,7 +47,13 @@ export function narrowJobsDocument(
   if (typeof jobs !== 'object' || jobs === null || Array.isArray(jobs)) return undefined;
   const all = jobs as Record<string, unknown>;
   if (ids.some((id) => !Object.hasOwn(all, id))) return undefined;
-  const kept = withTheirNeeds(ids, (id) => (Object.hasOwn(all, id) ? neededBy(all[id]) : []));
+  // As GitHub compares job ids, ignoring case (build-model.ts reads needs so too).
+  const byLowerKey = new Map<string, string>();
+  for (const key of Object.keys(all))
+    if (!byLowerKey.has(key.toLowerCase())) byLowerKey.set(key.toLowerCase(), key);
+  const kept = withTheirNeeds(ids, (id) =>
+    Object.hasOwn(all, id) ? neededBy(all[id]).map((need) => byLowerKey.get(need.toLowerCase()) ?? need) : [],
+  );
   return Object.fromEntries(Object.entries(all).filter(([key]) => kept.has(key)));
 }
 

@@ -88,6 +88,8 @@ export function validateWorkflow(
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
 
   const jobKeys = [...workflow.jobs.keys()];
+  // GitHub compares job ids ignoring case, in needs too.
+  const lowerJobKeys = new Set(jobKeys.map((key) => key.toLowerCase()));
   const runsOn = runsOnCheck(workflow, options);
   // Case-insensitive, as GitHub keeps job ids (and `needs.<id>` reads them).
   const jobIds = new Map<string, string>();
@@ -124,9 +126,11 @@ export function validateWorkflow(
     const jobShell = document.jobs[job.key]?.defaults?.run?.shell;
     checkShellQuotes(jobShell, ['jobs', job.key, 'defaults', 'run', 'shell'], map, error);
     if (!options.stored) checkShellName(jobShell, ['jobs', job.key, 'defaults', 'run', 'shell'], map, error);
-    const needsIsList = Array.isArray(document.jobs[job.key]?.needs);
-    for (const [i, need] of job.needs.entries()) {
-      if (workflow.jobs.has(need)) continue;
+    // As written (job.needs holds each job once, by its own key), for the position of each.
+    const written = document.jobs[job.key]?.needs;
+    const needsIsList = Array.isArray(written);
+    for (const [i, need] of (typeof written === 'string' ? [written] : (written ?? [])).entries()) {
+      if (lowerJobKeys.has(need.toLowerCase())) continue;
       const suggestion = closestMatch(need, jobKeys);
       error(
         `job "${job.key}" needs "${need}", which is not a job in this workflow${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,

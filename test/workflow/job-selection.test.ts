@@ -32,6 +32,19 @@ describe('selectJobs', () => {
     expect(keysOf(['setup'])).toEqual(['setup']);
   });
 
+  it('follows needs written in another case, as GitHub compares job ids', () => {
+    const mixed = `jobs:
+  setup: { runs-on: x, steps: [{ run: 'true' }] }
+  build: { needs: SETUP, runs-on: x, steps: [{ run: 'true' }] }
+  other: { runs-on: x, steps: [{ run: 'true' }] }
+`;
+    const parsed = parseWorkflow(mixed, 'ci.yml', { jobs: ['build'] });
+    expect(parsed.diagnostics).toEqual([]);
+    expect([...(parsed.workflow?.jobs.keys() ?? [])]).toEqual(['setup', 'build']);
+    const selection = parsed.workflow && selectJobs(parsed.workflow, ['build']);
+    expect(selection?.kind === 'selected' && [...selection.workflow.jobs.keys()]).toEqual(['setup', 'build']);
+  });
+
   it('names the unknown ids and lists the workflow job ids', () => {
     const selection = selectJobs(workflow(), ['build', 'deploy']);
     expect(selection).toEqual({

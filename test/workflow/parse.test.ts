@@ -73,6 +73,28 @@ describe('parseWorkflow: the model', () => {
     expect(job(workflow, 'c').needs).toEqual(['a', 'b']);
   });
 
+  it('reads needs ignoring case, as GitHub compares job ids, each job once', () => {
+    const source = `jobs:
+  build:
+    runs-on: x
+    steps: [{run: a}]
+  test:
+    needs: [Build, build, BUILD]
+    runs-on: x
+    steps: [{run: b}]
+`;
+    expect(job(parseValid(source), 'test').needs).toEqual(['build']);
+    const missing = parseWorkflow(source.replace('BUILD]', 'BUILD, deploy]'), 'ci.yml');
+    expect(missing.diagnostics).toEqual([
+      {
+        severity: 'error',
+        message: 'job "test" needs "deploy", which is not a job in this workflow',
+        line: 6,
+        col: 34,
+      },
+    ]);
+  });
+
   it.each([
     ['a string', 'runs-on: ubuntu-latest', ['ubuntu-latest']],
     ['a list', 'runs-on: [self-hosted, linux, x64]', ['self-hosted', 'linux', 'x64']],
