@@ -86,6 +86,17 @@ export function validateWorkflow(
   if (!options.stored)
     checkShellName(document.defaults?.run?.shell, ['defaults', 'run', 'shell'], map, error);
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
+  // A warning in a stored run's text, which an earlier Valkyrie admitted.
+  const caseReport = options.stored ? warn : error;
+  checkKeyCase(document.env, ['env'], map, caseReport);
+  for (const [key, job] of Object.entries(document.jobs)) {
+    checkKeyCase(job.env, ['jobs', key, 'env'], map, caseReport);
+    checkKeyCase(job.outputs, ['jobs', key, 'outputs'], map, caseReport);
+    for (const [index, step] of job.steps.entries()) {
+      checkKeyCase(step.env, ['jobs', key, 'steps', index, 'env'], map, caseReport);
+      checkKeyCase(step.with, ['jobs', key, 'steps', index, 'with'], map, caseReport);
+    }
+  }
 
   const jobKeys = [...workflow.jobs.keys()];
   // GitHub compares job ids ignoring case, in needs too.
@@ -195,6 +206,31 @@ function checkShellName(
     `unknown shell "${shell}": use bash, sh, python, pwsh, powershell, cmd, or a command containing {0}`,
     map.position(path),
   );
+}
+
+/**
+ * GitHub compares the keys of env, with: and outputs ignoring case, and refuses a second that differs
+ * only in case ("'foo' is already defined"); Valkyrie set both, as two variables.
+ */
+function checkKeyCase(
+  values: Readonly<Record<string, unknown>> | undefined,
+  path: readonly (string | number)[],
+  map: SourceMap,
+  report: Report,
+): void {
+  if (values === undefined) return;
+  const seen = new Map<string, string>();
+  for (const key of Object.keys(values)) {
+    const first = seen.get(key.toLowerCase());
+    if (first === undefined) {
+      seen.set(key.toLowerCase(), key);
+      continue;
+    }
+    report(
+      `${describePath([...path, key])} is already defined as "${first}": GitHub compares these keys ignoring case`,
+      map.position([...path, key], { key: true }),
+    );
+  }
 }
 
 /** A literal shell's quotes must close; one with an expression is split when the step runs. */
