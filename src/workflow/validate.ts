@@ -150,12 +150,15 @@ export function validateWorkflow(
     }
     const timeoutMinutes = literalNumber(job.timeoutMinutes);
     if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
-      error(`timeout-minutes must be greater than 0, received ${timeoutMinutes}`, at('timeout-minutes'));
+      error(
+        `jobs.${job.key}.timeout-minutes must be greater than 0, received ${timeoutMinutes}`,
+        at('timeout-minutes'),
+      );
     }
     const maxParallel = literalNumber(job.maxParallel);
     if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1)) {
       error(
-        `max-parallel must be a positive integer, received ${maxParallel}`,
+        `jobs.${job.key}.strategy.max-parallel must be a positive integer, received ${maxParallel}`,
         at('strategy', 'max-parallel'),
       );
     }
@@ -309,7 +312,10 @@ function checkSteps(
     checkShellQuotes(raw.shell, ['jobs', job.key, 'steps', index, 'shell'], map, error);
     const timeoutMinutes = literalNumber(raw['timeout-minutes']);
     if (timeoutMinutes !== undefined && !(timeoutMinutes > 0)) {
-      error(`timeout-minutes must be greater than 0, received ${timeoutMinutes}`, at('timeout-minutes'));
+      error(
+        `${describePath(['jobs', job.key, 'steps', index, 'timeout-minutes'])} must be greater than 0, received ${timeoutMinutes}`,
+        at('timeout-minutes'),
+      );
     }
     checkRetry(raw.retry, ['jobs', job.key, 'steps', index, 'retry'], map, report, { step: true });
   }
