@@ -72,7 +72,7 @@ export function addFleetAdminCommands(program: Command, setExit: (code: number) 
       .description(
         "revoke a token: it is refused from now on; a runner's credential (its id) also disconnects that runner, which exits 2",
       )
-      .argument('<id>', 'token id (see token list)'),
+      .argument('<id>', 'token id (see token list), or the whole token'),
   ).action(async (id: string, options) => {
     const { tokenRevokeCommand } = await import('./commands/token.js');
     setExit(await tokenRevokeCommand(id, options));

@@ -172,7 +172,7 @@ export class TokenAuthority {
 }
 
 /** The id a `vkt.<id>.<secret>` token names its row by; undefined for any other text. */
-function apiTokenId(token: string): string | undefined {
+export function apiTokenId(token: string): string | undefined {
   if (!token.startsWith(apiPrefix)) return undefined;
   const id = token.slice(apiPrefix.length).split('.', 1)[0];
   return id === '' ? undefined : id;

@@ -258,6 +258,11 @@ describe('valkyrie server', () => {
       stdout: 'Revoked token admin-env.\n',
       stderr: '',
     });
+    // Given whole, a token is revoked by its id, and its secret is not printed.
+    const third = (await cli(['token', 'create', '--role', 'read'], second)).stdout.trim();
+    const byWhole = await cli(['token', 'revoke', third], second);
+    expect(byWhole).toMatchObject({ code: 0, stdout: `Revoked token ${third.split('.')[1]}.\n`, stderr: '' });
+    expect((await cli(['runs'], third)).code).toBe(77);
     const secondId = second.split('.')[1] ?? '';
     const last = await cli(['token', 'revoke', secondId], second);
     expect(last.code, last.stderr).toBe(0);

@@ -1,4 +1,5 @@
 import { tokenTtlProblem } from '../../server/schemas.js';
+import { apiTokenId } from '../../server/tokens.js';
 import type { TokenRecord } from '../../store/tokens.js';
 import { ApiClient, type ApiClientFlags } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -73,7 +74,9 @@ async function listTokens(options: TokenListOptions): Promise<number> {
   return ExitCode.succeeded;
 }
 
-export function tokenRevokeCommand(id: string, options: ApiClientFlags): Promise<number> {
+/** `given`: a token's id, or the whole token (`vkt.<id>.<secret>`), whose secret is never sent or printed. */
+export function tokenRevokeCommand(given: string, options: ApiClientFlags): Promise<number> {
+  const id = apiTokenId(given) ?? given;
   return withServerFailures('admin', async () => {
     const client = ApiClient.fromFlags(options);
     // Read first: once the last admin token is revoked, nothing can list tokens any more.
