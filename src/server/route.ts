@@ -99,17 +99,20 @@ const noQuery = z.strictObject({});
  */
 function headersGivenOnce(schema: z.ZodType | undefined, request: FastifyRequest): unknown {
   if (!(schema instanceof z.ZodObject)) return request.headers;
-  const { rawHeaders } = request.raw;
-  for (const name of Object.keys(schema.shape)) {
-    let count = 0;
-    // Names and values alternate; a name keeps the case it was sent in.
-    for (let at = 0; at < rawHeaders.length; at += 2) if (rawHeaders[at]?.toLowerCase() === name) count++;
-    if (count > 1) {
-      const path = `headers.${name}`;
-      throw new ApiError(400, 'VK_INVALID_REQUEST', `${path}: given ${count} times; send it once`, { path });
-    }
-  }
+  for (const name of Object.keys(schema.shape)) givenOnce(request, name);
   return request.headers;
+}
+
+/** Refuses (400) a request that gives header `name` (lower case) more than once. */
+function givenOnce(request: FastifyRequest, name: string): void {
+  const { rawHeaders } = request.raw;
+  let count = 0;
+  // Names and values alternate; a name keeps the case it was sent in.
+  for (let at = 0; at < rawHeaders.length; at += 2) if (rawHeaders[at]?.toLowerCase() === name) count++;
+  if (count > 1) {
+    const path = `headers.${name}`;
+    throw new ApiError(400, 'VK_INVALID_REQUEST', `${path}: given ${count} times; send it once`, { path });
+  }
 }
 
 function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
@@ -200,6 +203,8 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], h
             onRequest: async (request: FastifyRequest) => {
               // A job leased before the drain still fetches its workspace while its runner runs it.
               if (host.closing() && route.access !== 'job') throw shuttingDown();
+              // Node keeps the first of two and drops the other: which one a proxy meant is unknown.
+              givenOnce(request, 'authorization');
               const principal = await host.authority.authenticate(request.headers.authorization);
               authorize(route.access, principal, request.params);
               principals.set(request, principal);

@@ -1,6 +1,23 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type RequestOptions } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { adminToken, oneJobWorkflow, startTestServer } from './helpers.js';
+
+/** A request over a real socket, which may repeat a header (an array value): inject() joins them. */
+function overSocket(url: string, options: RequestOptions, body?: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const sent = httpRequest(url, options);
+    sent.on('error', reject);
+    sent.on('response', (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+    });
+    sent.end(body);
+  });
+}
 
 describe('the HTTP API', () => {
   it('answers /healthz and /readyz, and serves an OpenAPI document of every route', async () => {
@@ -109,26 +126,18 @@ describe('the HTTP API', () => {
   // Node joins a repeated header's values with ", ": the key `a, b` would match neither request's.
   it('refuses an Idempotency-Key header given twice, over a real socket, and creates nothing', async () => {
     const { server, request } = await startTestServer();
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const sent = httpRequest(`${server.url}/api/v1/runs`, {
+    const answer = await overSocket(
+      `${server.url}/api/v1/runs`,
+      {
         method: 'POST',
         headers: {
           authorization: `Bearer ${adminToken}`,
           'content-type': 'application/json',
           'Idempotency-Key': ['deploy-1', 'deploy-2'],
         },
-      });
-      sent.on('error', reject);
-      sent.on('response', (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      });
-      sent.end(JSON.stringify({ workflow: oneJobWorkflow }));
-    });
+      },
+      JSON.stringify({ workflow: oneJobWorkflow }),
+    );
     expect(answer.status).toBe(400);
     expect(JSON.parse(answer.body)).toEqual({
       code: 'VK_INVALID_REQUEST',
@@ -136,6 +145,19 @@ describe('the HTTP API', () => {
       path: 'headers.idempotency-key',
     });
     expect((await request('GET', '/api/v1/runs')).body).toMatchObject({ runs: [] });
+  });
+
+  it('refuses an Authorization header given twice before it authenticates either, over a real socket', async () => {
+    const { server } = await startTestServer();
+    const answer = await overSocket(`${server.url}/api/v1/runs`, {
+      headers: { Authorization: [`Bearer ${adminToken}`, 'Bearer vkt.other.token'] },
+    });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toEqual({
+      code: 'VK_INVALID_REQUEST',
+      message: 'headers.authorization: given 2 times; send it once',
+      path: 'headers.authorization',
+    });
   });
 
   it('refuses a repeated Idempotency-Key with another request (422), and scopes keys to the token', async () => {
