@@ -15,6 +15,10 @@ export function pickRunner(
   reference: string,
   whenNone = '',
 ): FleetRunnerView {
+  if (reference.trim() === '')
+    throw new UsageError(
+      `a runner's id or name is needed (valkyrie runners list), received ${JSON.stringify(reference)}`,
+    );
   const byId = runners.find((runner) => runner.id === reference);
   if (byId !== undefined) return byId;
   const named = runners.filter((runner) => runner.name === reference);

@@ -52,5 +52,11 @@ describe('pickRunner', () => {
       }),
     );
     expect(() => pickRunner([], 'build-1')).toThrow('no runner build-1 is listed');
+    expect(() => pickRunner(fleet, '')).toThrow(
+      expect.objectContaining({
+        exitCode: 2,
+        message: `a runner's id or name is needed (valkyrie runners list), received ""`,
+      }),
+    );
   });
 });
