@@ -37,7 +37,8 @@ export async function followRun(
   const view = createView(options, out);
   let cancelling: Promise<void> | undefined;
   signals.onFirst((signal) => {
-    process.stderr.write(`\nAsking the server to cancel run ${runId} (Ctrl-C again to stop following)…\n`);
+    const again = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM';
+    process.stderr.write(`\nAsking the server to cancel run ${runId} (${again} again to stop following)…\n`);
     // Recorded with the cancelled jobs: what `valkyrie show` says rather than a generic cancel request.
     const reason = `${options.command} received ${signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : 'SIGTERM'}`;
     cancelling = client.cancelRun(runId, reason).then(

@@ -331,7 +331,7 @@ describe('valkyrie submit', () => {
     const result = await collect(child);
     expect(server.calls()).toContain('POST /api/v1/runs/run-1/cancel');
     expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGINT (Ctrl-C)' });
-    expect(result.stderr).toContain('Asking the server to cancel run run-1');
+    expect(result.stderr).toContain('Asking the server to cancel run run-1 (Ctrl-C again to stop following)');
     expect(result.stdout).toContain('Run cancelled');
     expect(result.code).toBe(130);
   });
@@ -387,6 +387,9 @@ describe('valkyrie submit', () => {
     child.stdout?.once('data', () => child.kill('SIGTERM'));
     const result = await collect(child);
     expect(cancelBody()).toEqual({ reason: 'valkyrie submit --follow received SIGTERM' });
+    expect(result.stderr).toContain(
+      'Asking the server to cancel run run-1 (SIGTERM again to stop following)',
+    );
     expect(result.code).toBe(143);
   });
 
