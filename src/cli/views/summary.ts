@@ -1,3 +1,4 @@
+import { displayWidth, padToWidth } from '../../core/display-width.js';
 import type { JobSummary, RunEvent } from '../../engine/events.js';
 import { type Colors, colorForStatus, formatDuration, statusSymbol } from './format.js';
 
@@ -21,11 +22,11 @@ export function summaryTable(
   c: Colors,
   unstarted?: UnstartedRun,
 ): string {
-  const nameWidth = Math.max(3, ...jobs.map((job) => job.name.length));
+  const nameWidth = Math.max(3, ...jobs.map((job) => displayWidth(job.name)));
   const rows = jobs.map((job) => {
     const paint = colorForStatus(c, job.status);
     const statusText = `${statusSymbol(job.status)} ${job.status}`;
-    const name = `  ${job.name.padEnd(nameWidth)}  `;
+    const name = `  ${padToWidth(job.name, nameWidth)}  `;
     if (unstarted !== undefined) return `${name}${paint(statusText)}`;
     return `${name}${paint(statusText.padEnd(12))}  ${formatDuration(job.durationMs)}`;
   });

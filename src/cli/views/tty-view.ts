@@ -1,3 +1,4 @@
+import { charWidth, displayWidth, padToWidth } from '../../core/display-width.js';
 import type { TerminalJobStatus } from '../../core/outcome.js';
 import { formatDelay } from '../../core/retry-delay.js';
 import type { RunEvent } from '../../engine/events.js';
@@ -145,7 +146,7 @@ export class TtyView implements RunView {
   private draw(): void {
     const width = Math.max(20, this.columns());
     const jobs = [...this.jobs.values()];
-    const nameWidth = Math.max(0, ...jobs.map((job) => job.name.length));
+    const nameWidth = Math.max(0, ...jobs.map((job) => displayWidth(job.name)));
     const printing = jobs.filter((job) => job.status === 'running' && job.latest !== undefined).length;
     // The block is redrawn from its first line: taller than the terminal, it would scroll and repeat.
     const withLatest = 1 + jobs.length + printing < this.rows();
@@ -171,7 +172,7 @@ export class TtyView implements RunView {
           : '';
     const detail = job.step ? this.c.dim(` ${job.step}`) : job.reason ? this.c.dim(` ${job.reason}`) : '';
     const status = job.status.padEnd(9);
-    return `  ${paint(statusSymbol(job.status))} ${job.name.padEnd(nameWidth)}  ${this.c.dim(status)} ${elapsed.padStart(6)}${detail}`;
+    return `  ${paint(statusSymbol(job.status))} ${padToWidth(job.name, nameWidth)}  ${this.c.dim(status)} ${elapsed.padStart(6)}${detail}`;
   }
 
   private printFailures(): void {
@@ -190,21 +191,29 @@ function tailHeading(job: JobLine): string {
   return job.reason === undefined ? 'it printed nothing' : `it printed nothing; ${job.reason}`;
 }
 
-/** Cuts a line to the terminal width, ignoring the width of colour escapes. */
+/**
+ * Cuts a line to the terminal width less one column, ignoring the width of colour escapes, counting
+ * wide characters as two and never cutting one in half: a line that wrapped would break the redraw.
+ */
 function truncate(line: string, width: number): string {
   let visible = 0;
   let out = '';
-  for (let i = 0; i < line.length; i++) {
-    const char = line[i] ?? '';
-    if (char === '\u001b') {
+  for (let i = 0; i < line.length; ) {
+    if (line[i] === '\u001b') {
+      // Colour escapes only (the lines' own were made visible): one without its end ends the line.
       const end = line.indexOf('m', i);
+      if (end < 0) break;
       out += line.slice(i, end + 1);
-      i = end;
+      i = end + 1;
       continue;
     }
-    if (visible >= width - 1) continue;
+    const code = line.codePointAt(i) ?? 0;
+    const char = String.fromCodePoint(code);
+    i += char.length;
+    const columns = charWidth(char);
+    if (visible + columns > width - 1) continue;
     out += char;
-    visible++;
+    visible += columns;
   }
   return out;
 }
