@@ -37,7 +37,7 @@ export async function writeHeadedLog<L extends AttemptedLine>(
   read: ReadLogPage<L>,
   options: HeadedLogOptions<L>,
 ): Promise<void> {
-  const sections = new LogSections(options.steps, options.jobs);
+  const sections = new LogSections<L>(options.steps, options.jobs);
   const write = (entry: HeadedEntry<L>) => {
     if (options.raw !== true || entry.line !== undefined) options.write(entry);
   };

@@ -52,7 +52,7 @@ export function logLinesWithHeadings<L extends AttemptedLine>(
   steps: readonly LoggedStep[],
   jobs: readonly LoggedJob[],
 ): HeadedEntry<L>[] {
-  const sections = new LogSections(steps, jobs);
+  const sections = new LogSections<L>(steps, jobs);
   return [...lines.flatMap((line) => sections.next(line)), ...sections.end()];
 }
 
@@ -77,14 +77,21 @@ interface JobState {
  * lines (stepIndex -1) stay where they were written, after the steps that had ended by then, and
  * under the heading of one that was running then. In the log of several jobs, a step's outcome comes
  * before the first line another job wrote after the step ended.
+ *
+ * A job's own line waits for the next line not written before it: a control plane restarted mid-job
+ * stores its lines before those the runner resends (the ones it had not acknowledged), which keep the
+ * times they were written. Such lines of the job attempt shown, and other jobs' lines, written before
+ * the held one come first, under their step's one heading, as if the control plane had never stopped.
  */
-export class LogSections {
+export class LogSections<L extends AttemptedLine = AttemptedLine> {
   private readonly jobs = new Map<string, JobState>();
   /** The jobs with a step headed and its outcome not shown yet (`open`): few, the ones that were running. */
   private readonly opened = new Set<string>();
   private readonly attemptsOf: ReadonlyMap<string, number>;
   /** Steps (job/job attempt/index) with more than one attempt. */
   private readonly retried = new Set<string>();
+  /** Jobs' own lines not placed yet, in the store's order (few: written by the control plane). */
+  private held: L[] = [];
 
   constructor(steps: readonly LoggedStep[], jobs: readonly LoggedJob[]) {
     this.attemptsOf = new Map(jobs.map((job) => [job.id, job.attempts]));
@@ -106,8 +113,27 @@ export class LogSections {
     }
   }
 
-  /** The entries that come before `line`, then the line. */
-  next<L extends AttemptedLine>(line: L): HeadedEntry<L>[] {
+  /** The entries that come before `line`, then the line; a job's own line may come with a later one. */
+  next(line: L): HeadedEntry<L>[] {
+    if (line.stepIndex < 0 && line.at !== undefined) {
+      this.held.push(line);
+      return [];
+    }
+    const out = this.held.every((held) => writtenBefore(line, held, this.jobs.get(held.jobId)?.current))
+      ? []
+      : this.release();
+    out.push(...this.place(line));
+    return out;
+  }
+
+  /** The held lines, each after the entries that come before it. */
+  private release(): HeadedEntry<L>[] {
+    const held = this.held;
+    this.held = [];
+    return held.flatMap((line) => this.place(line));
+  }
+
+  private place(line: L): HeadedEntry<L>[] {
     const job = this.job(line.jobId);
     const out: HeadedEntry<never>[] = [];
     const jobAttempt = line.jobAttempt ?? 1;
@@ -145,7 +171,8 @@ export class LogSections {
   }
 
   /** The outcome of each job's last step shown, and the steps and attempts after it. */
-  end(): HeadedEntry<never>[] {
+  end(): HeadedEntry<L>[] {
+    const released = this.release();
     const out: HeadedEntry<never>[] = [];
     for (const [jobId, job] of this.jobs) {
       const attempts = this.attemptsOf.get(jobId) ?? 1;
@@ -153,7 +180,7 @@ export class LogSections {
       this.close(jobId, job, out);
       this.flush(jobId, job, out, () => true);
     }
-    return out;
+    return [...released, ...out];
   }
 
   private job(jobId: string): JobState {
@@ -258,6 +285,19 @@ export function outcomeText(step: LoggedStep): string | undefined {
       : `timed out after ${timeoutText(step.timedOutAfterMs)} (timeout-minutes)`;
   const continued = conclusion === 'success' ? ', continued (continue-on-error)' : '';
   return `${statusSymbol('failed')} ${what}${continued}${took}`;
+}
+
+/**
+ * `line` was written before the job's own line `held`, which was stored first, so comes before it:
+ * a line of another job, or of a step in the job attempt shown (`shown`) that `held` is of too. Not
+ * a line `held` would have to come before as the first of its job or attempt (`running on runner`),
+ * so that a runner's clock behind the control plane's does not move such a line down.
+ */
+function writtenBefore(line: AttemptedLine, held: AttemptedLine, shown: number | undefined): boolean {
+  if (line.at === undefined || held.at === undefined || line.at >= held.at) return false;
+  if (line.jobId !== held.jobId) return true;
+  const attempt = held.jobAttempt ?? 1;
+  return line.stepIndex >= 0 && (line.jobAttempt ?? 1) === attempt && attempt === shown;
 }
 
 function jobHeading(jobId: string, attempt: number): HeadedEntry<never> {

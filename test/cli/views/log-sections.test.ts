@@ -201,6 +201,65 @@ describe('logLinesWithHeadings', () => {
     ]);
   });
 
+  it('heads each step once when a restarted control plane stored the lines resent after its own', () => {
+    // The store's order after `kill -KILL` of the server mid-step and a restart: the runner's report
+    // journal resent a 4..second, with the times they were written, after the control plane's lines.
+    const steps = [
+      step('c', 0, 'Run for i in 1 2 3 4 5 6', { startedAt: 66_204, finishedAt: 72_301 }),
+      step('c', 1, 'Run echo second', { startedAt: 72_302, finishedAt: 72_310 }),
+    ];
+    const lines = [
+      { ...line('c', 'running on runner vm', 1, -1), at: 66_177 },
+      { ...line('c', 'a 1'), at: 66_244 },
+      { ...line('c', 'a 2'), at: 67_246 },
+      { ...line('c', 'a 3'), at: 68_273 },
+      { ...line('c', 'the control plane that ran this job stopped; waiting', 1, -1), at: 77_396 },
+      { ...line('c', 'runner vm reconnected and resumed the job', 1, -1), at: 80_907 },
+      { ...line('c', 'a 4'), at: 69_278 },
+      { ...line('c', 'a 5'), at: 70_285 },
+      { ...line('c', 'a 6'), at: 71_291 },
+      { ...line('c', 'second', 1, 1), at: 72_309 },
+    ];
+    expect(shown(lines, [{ id: 'c', attempts: 1 }], steps)).toEqual([
+      'running on runner vm',
+      '▶ Run for i in 1 2 3 4 5 6',
+      'a 1',
+      'a 2',
+      'a 3',
+      'a 4',
+      'a 5',
+      'a 6',
+      '✓ succeeded in 6.1s',
+      '▶ Run echo second',
+      'second',
+      '✓ succeeded in 8ms',
+      'the control plane that ran this job stopped; waiting',
+      'runner vm reconnected and resumed the job',
+    ]);
+  });
+
+  it("keeps a job's line that starts it or an attempt first, from a runner whose clock is behind", () => {
+    const steps = [step('c', 0, 'first'), step('c', 0, 'first', { jobAttempt: 2 })];
+    const lines = [
+      { ...line('c', 'running on runner r1', 1, -1), at: 5 },
+      { ...line('c', 'one'), at: 4 },
+      { ...line('c', 'requeued; running on runner r2', 2, -1), at: 35 },
+      { ...line('c', 'two', 2), at: 34 },
+    ];
+    expect(shown(lines, [{ id: 'c', attempts: 2 }], steps)).toEqual([
+      '── job attempt 1 ──',
+      'running on runner r1',
+      '▶ first',
+      'one',
+      '✓ succeeded',
+      '── job attempt 2 ──',
+      'requeued; running on runner r2',
+      '▶ first',
+      'two',
+      '✓ succeeded',
+    ]);
+  });
+
   it("numbers a retried step's attempts, also one that printed nothing", () => {
     const failed = { outcome: 'failure', conclusion: 'failure', exitCode: 1 };
     const steps = [
