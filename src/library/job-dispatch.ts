@@ -52,6 +52,11 @@ export class JobDispatch {
   private stopped = false;
   /** Running jobs being cancelled (or whose lease was lost), with why: they end `cancelled`. */
   private readonly stopping = new Map<JobRecord, string>();
+  /**
+   * Jobs a cancel() ended or is stopping: a running job stays unsettled until its attempt stops, and
+   * the in-memory queue accepts any number of cancels, so a second one is told apart here.
+   */
+  private readonly cancelled = new WeakSet<JobRecord>();
   private stopReason = '';
   private readonly drained: DeadlineWaiters;
   /** A durable close() waiting for running attempts to end (whenIdle). */
@@ -146,8 +151,11 @@ export class JobDispatch {
    * store, durably). False when it had ended already.
    */
   async cancel(job: JobRecord, reason: string): Promise<boolean> {
-    if (job.settled) return false;
+    if (job.settled || this.cancelled.has(job)) return false;
     if (!(await this.queue.cancel(job, reason))) return false;
+    // Another cancel of the job may have passed the first check while this one waited.
+    if (this.cancelled.has(job)) return false;
+    this.cancelled.add(job);
     this.endCancelled(job, reason);
     return true;
   }

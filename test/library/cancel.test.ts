@@ -36,6 +36,18 @@ describe('engine.cancel on the in-memory store', () => {
     await engine.close();
   });
 
+  it('a second cancel of a running job, before its attempt stops, is false and keeps the first reason', async () => {
+    const { engine, sleep, started } = await engineWithSleep();
+    const running = engine.enqueue(sleep, 60_000);
+    await until(started(1), 'the job to start');
+    const first = engine.cancel(running, 'the user left');
+    const second = engine.cancel(running, 'superseded');
+    expect(await first).toBe(true);
+    expect(await second).toBe(false);
+    expect(await engine.cancel(running)).toBe(false);
+    expect(await running.result).toEqual({ kind: 'cancelled', reason: 'the user left', attempts: 1 });
+  });
+
   it('cancels through an enqueue signal, and is not retried', async () => {
     const { engine, sleep, started } = await engineWithSleep();
     const controller = new AbortController();
