@@ -209,10 +209,16 @@ export class Engine implements AsyncDisposable {
 
   /**
    * Runs a workflow: each node is a job; see workflow.ts for the input each node receives. Rejects
-   * with VK_WORKFLOW_GRAPH before any node runs when the graph is invalid.
+   * with VK_WORKFLOW_GRAPH before any node runs when the graph is invalid, and with VK_ENGINE_CLOSED
+   * once close() or destroy() was called; never throws from the call.
    */
   runWorkflow(definition: WorkflowDefinition): Promise<WorkflowResult> {
-    this.checkOpen('runWorkflow()');
+    // Rejects, as for a bad graph: a caller that chains .catch() on the call must hear of it.
+    try {
+      this.checkOpen('runWorkflow()', 'workflow');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (!this.options.runJobs) {
       return Promise.reject(
         new ValkyrieError(
@@ -402,9 +408,12 @@ export class Engine implements AsyncDisposable {
     return job;
   }
 
-  private checkOpen(where: string): void {
+  private checkOpen(where: string, what: 'job' | 'workflow' = 'job'): void {
     if (this.closing === undefined && this.destroying === undefined) return;
-    throw new ValkyrieError('VK_ENGINE_CLOSED', `${where}: the engine is closing; the job was not accepted`);
+    throw new ValkyrieError(
+      'VK_ENGINE_CLOSED',
+      `${where}: the engine is closing; the ${what} was not accepted`,
+    );
   }
 
   /** Checks one request; throws VK_ENGINE_CONFIG naming `where` before anything is enqueued. */

@@ -56,6 +56,21 @@ describe('Engine: workflows', () => {
     expect(lastMiddleStart).toBeLessThan(firstMiddleEnd);
   });
 
+  it('rejects on a closed engine rather than throwing from the call, as for a bad graph', async () => {
+    const { engine } = await openTestEngine();
+    engine.task('sum', { module: fixture(), exportName: 'sum' });
+    await engine.close();
+    const definition: WorkflowDefinition = { nodes: [{ id: 'a', task: 'sum', input: 1 }], edges: [] };
+    let result: Promise<unknown> | undefined;
+    expect(() => {
+      result = engine.runWorkflow(definition);
+    }).not.toThrow();
+    expect(await rejection(result ?? Promise.resolve())).toEqual({
+      code: 'VK_ENGINE_CLOSED',
+      message: 'runWorkflow(): the engine is closing; the workflow was not accepted',
+    });
+  });
+
   it('skips every node downstream of a failed one, runs the rest, and retries per node', async () => {
     const { engine } = await openTestEngine();
     const sum = engine.task('sum', { module: fixture(), exportName: 'sum' });
