@@ -374,6 +374,19 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
         ? defaultAgingIntervalMs
         : checkDelay('openEngine(): option "agingIntervalMs"', options.agingIntervalMs),
     retry: resolveRetry('openEngine(): option "retry"', options.retry, retryDefaults),
-    clock: options.clock ?? systemClock,
+    clock: options.clock === undefined ? systemClock : checkClock(options.clock),
   });
+}
+
+function checkClock(clock: unknown): Clock {
+  const candidate = clock as Partial<Clock> | null;
+  if (
+    typeof clock !== 'object' ||
+    candidate === null ||
+    typeof candidate.now !== 'function' ||
+    typeof candidate.setTimer !== 'function'
+  ) {
+    fail('openEngine(): option "clock"', 'an object with now() and setTimer() (a Clock)', clock);
+  }
+  return clock as Clock;
 }

@@ -53,6 +53,16 @@ describe('option names', () => {
   });
 });
 
+describe('option values', () => {
+  it('refuses a clock that is not one, naming the option', async () => {
+    await expect(openEngine(loose<EngineOptions>({ clock: 5 }))).rejects.toMatchObject({
+      code: 'VK_ENGINE_CONFIG',
+      message:
+        'openEngine(): option "clock" must be an object with now() and setTimer() (a Clock); received 5',
+    });
+  });
+});
+
 describe('a stored job written by a later Valkyrie', () => {
   it('keeps the retry fields this version knows when the stored policy has more', async () => {
     const { readPayload } = await import('../../src/library/stored-job.js');
