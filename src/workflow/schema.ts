@@ -16,6 +16,14 @@ import { triggersJsonSchema } from './trigger-problems.js';
  */
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 /**
+ * Text such as a name, a shell or a directory. A number or a boolean written there (`name: 2024`) is
+ * taken as its text, as GitHub's template reader turns a literal into a string where one is expected.
+ */
+const text = z.preprocess(
+  (value) => (typeof value === 'number' || typeof value === 'boolean' ? String(value) : value),
+  z.string(),
+);
+/**
  * A boolean, or a string that is one (`"true"`, `"false"`) or holds an expression yielding one, e.g.
  * `${{ matrix.experimental }}`: any other text (`maybe`) is refused here, with its line, as GitHub
  * does, rather than read as true when the job runs.
@@ -48,8 +56,8 @@ export const envSchema = z
 export const runDefaultsSchema = z.strictObject({
   run: z
     .strictObject({
-      shell: z.string().optional().describe('bash, sh, python, or a command with {0} for the script file'),
-      'working-directory': z.string().optional(),
+      shell: text.optional().describe('bash, sh, python, or a command with {0} for the script file'),
+      'working-directory': text.optional(),
     })
     .optional(),
 });
@@ -83,7 +91,7 @@ export const retrySchema = z
 export const stepSchema = z
   .strictObject({
     id: z.string().optional(),
-    name: z.string().optional(),
+    name: text.optional(),
     run: z.string().optional().describe('The script to run (a step has run: or uses:, not both)'),
     uses: z
       .string()
@@ -97,8 +105,8 @@ export const stepSchema = z
       .describe(
         'A task step\u2019s or a local action\u2019s input: values are templates, passed as strings; or actions/checkout\u2019s inputs that leave the workspace as it is (fetch-depth, clean, …)',
       ),
-    shell: z.string().optional(),
-    'working-directory': z.string().optional(),
+    shell: text.optional(),
+    'working-directory': text.optional(),
     env: envSchema.optional(),
     if: condition.optional(),
     'continue-on-error': booleanOrExpression.optional(),
@@ -160,7 +168,7 @@ const notBeforeSchema = z
   .describe('Do not start before: an ISO 8601 timestamp, or a duration after the run starts (30s, 5m)');
 
 export const jobSchema = z.strictObject({
-  name: z.string().optional(),
+  name: text.optional(),
   needs: stringList.optional(),
   if: condition.optional(),
   'runs-on': z.union([
@@ -201,8 +209,8 @@ export const jobSchema = z.strictObject({
 
 export const workflowSchema = z
   .strictObject({
-    name: z.string().optional(),
-    'run-name': z.string().optional(),
+    name: text.optional(),
+    'run-name': text.optional(),
     on: z.unknown().optional().meta(triggersJsonSchema()),
     permissions: z.unknown().optional(),
     concurrency: concurrencySchema.optional(),

@@ -151,6 +151,26 @@ jobs:
     expect(job(workflow, 'build').steps[1]?.action?.with).toEqual({ who: '' });
   });
 
+  it('takes a number or a boolean written as a name, a shell or a directory as its text, as GitHub does', () => {
+    const workflow = parseValid(`name: 2024
+defaults:
+  run:
+    working-directory: 42
+jobs:
+  build:
+    name: 7
+    runs-on: x
+    steps:
+      - name: true
+        run: make
+        working-directory: 3.5
+`);
+    expect(workflow.name).toBe('2024');
+    expect(job(workflow, 'build').name).toBe('7');
+    expect(job(workflow, 'build').steps[0]).toMatchObject({ name: 'true', workingDirectory: '3.5' });
+    expect(workflow.defaults.workingDirectory).toBe('42');
+  });
+
   it('reads run defaults of the workflow and the job', () => {
     const workflow = parseValid(`defaults:
   run:
