@@ -6,6 +6,7 @@ import { concurrencyProblems } from './concurrency.js';
 import { closestMatch, type Diagnostic } from './diagnostics.js';
 import { type EvaluationContext, evaluateDeep } from './expressions/index.js';
 import { declaredInputs } from './inputs.js';
+import { checkKeyCases } from './key-case.js';
 import { isDockerUses, isLocalActionUses, localActionPathProblem } from './local-action.js';
 import { countLegs, legKept, legValueText, type MatrixFilter, type MatrixLeg } from './matrix.js';
 import { checkMatrixFilter, literalMatrix, staticLegs } from './matrix-filter.js';
@@ -70,15 +71,12 @@ export function validateWorkflow(
   // --event), so a trigger is never ignored, and validate and the server do not know the event yet.
   for (const problem of declaredInputs(document.on).problems)
     error(problem.message, map.position(problem.path));
-  // A warning in a stored run's text: an earlier Valkyrie did not check the events, and such a run
+  // Checks an earlier Valkyrie did not make: in a stored run's text they are warnings, as such a run
   // must still resume, re-run or be taken over.
-  const triggerReport = options.stored ? warn : error;
+  const newCheck = options.stored ? warn : error;
   for (const problem of triggerProblems(document.on)) {
     const isEventKey = problem.path.length === 2 && isRecord(document.on);
-    triggerReport(
-      problem.message,
-      map.position(problem.path, { key: isEventKey || problem.path.length > 2 }),
-    );
+    newCheck(problem.message, map.position(problem.path, { key: isEventKey || problem.path.length > 2 }));
   }
   out.push(...concurrencyProblems(document.concurrency, map));
   checkShellQuotes(document.defaults?.run?.shell, ['defaults', 'run', 'shell'], map, error);
@@ -86,17 +84,7 @@ export function validateWorkflow(
   if (!options.stored)
     checkShellName(document.defaults?.run?.shell, ['defaults', 'run', 'shell'], map, error);
   if (workflow.jobs.size === 0) error('the workflow has no jobs', map.position(['jobs'], { key: true }));
-  // A warning in a stored run's text, which an earlier Valkyrie admitted.
-  const caseReport = options.stored ? warn : error;
-  checkKeyCase(document.env, ['env'], map, caseReport);
-  for (const [key, job] of Object.entries(document.jobs)) {
-    checkKeyCase(job.env, ['jobs', key, 'env'], map, caseReport);
-    checkKeyCase(job.outputs, ['jobs', key, 'outputs'], map, caseReport);
-    for (const [index, step] of job.steps.entries()) {
-      checkKeyCase(step.env, ['jobs', key, 'steps', index, 'env'], map, caseReport);
-      checkKeyCase(step.with, ['jobs', key, 'steps', index, 'with'], map, caseReport);
-    }
-  }
+  checkKeyCases(document, map, newCheck);
 
   const jobKeys = [...workflow.jobs.keys()];
   // GitHub compares job ids ignoring case, in needs too.
@@ -211,31 +199,6 @@ function checkShellName(
   );
 }
 
-/**
- * GitHub compares the keys of env, with: and outputs ignoring case, and refuses a second that differs
- * only in case ("'foo' is already defined"); Valkyrie set both, as two variables.
- */
-function checkKeyCase(
-  values: Readonly<Record<string, unknown>> | undefined,
-  path: readonly (string | number)[],
-  map: SourceMap,
-  report: Report,
-): void {
-  if (values === undefined) return;
-  const seen = new Map<string, string>();
-  for (const key of Object.keys(values)) {
-    const first = seen.get(key.toLowerCase());
-    if (first === undefined) {
-      seen.set(key.toLowerCase(), key);
-      continue;
-    }
-    report(
-      `${describePath([...path, key])} is already defined as "${first}": GitHub compares these keys ignoring case`,
-      map.position([...path, key], { key: true }),
-    );
-  }
-}
-
 /** A literal shell's quotes must close; one with an expression is split when the step runs. */
 function checkShellQuotes(
   shell: string | undefined,
@@ -326,6 +289,15 @@ type StepDocument = WorkflowDocument['jobs'][string]['steps'][number];
 /** GitHub's form of an action from another repository: `{owner}/{repo}[/path]@{ref}`. */
 const remoteActionPattern = /^[^/@\s]+\/[^/@\s]+(\/[^@\s]*)?@[^@\s]+$/;
 
+/** Why a step's `uses:` that is no task, checkout or local action cannot run here. */
+function unsupportedUses(uses: string): string {
+  if (isDockerUses(uses))
+    return `step uses the Docker container action "${uses}": Docker container actions are not supported; use run: (docker run …)`;
+  if (!remoteActionPattern.test(uses))
+    return `"${uses}" is not an action reference GitHub accepts: write {owner}/{repo}[/path]@{ref}, ./path for a local action, or docker://image`;
+  return `step uses the action "${uses}": actions from other repositories are not supported yet (actions/checkout is built in, and local actions, uses: ./path, run); use run:, or uses: task://… for a JavaScript task`;
+}
+
 /** Where in a step a problem is: one of its keys, an input under `with:`, or a place in `uses:`. */
 interface StepPlace {
   readonly key?: string;
@@ -358,14 +330,7 @@ function checkStepKind(
         ? 'a local action'
         : undefined;
   if (kind === undefined) {
-    error(
-      !isDockerUses(raw.uses) && !remoteActionPattern.test(raw.uses)
-        ? `"${raw.uses}" is not an action reference GitHub accepts: write {owner}/{repo}[/path]@{ref}, ./path for a local action, or docker://image`
-        : isDockerUses(raw.uses)
-          ? `step uses the Docker container action "${raw.uses}": Docker container actions are not supported; use run: (docker run …)`
-          : `step uses the action "${raw.uses}": actions from other repositories are not supported yet (actions/checkout is built in, and local actions, uses: ./path, run); use run:, or uses: task://… for a JavaScript task`,
-      { key: 'uses' },
-    );
+    error(unsupportedUses(raw.uses), { key: 'uses' });
     return;
   }
   if (kind === 'a task') {
