@@ -7,6 +7,7 @@ import type { JobDirectories } from './slot-directories.js';
 import { evaluateMap } from './step-context.js';
 import type { StepState } from './step-effects.js';
 import { runnerEnvironment, stepGithubContext } from './step-environment.js';
+import { stepDebugEnabled } from './step-output.js';
 
 /** Where the job runs: what its `runner` and `github` contexts and hashFiles() are made from. */
 export interface JobPlace {
@@ -54,6 +55,7 @@ export function jobContext(
         temp: place.directories.temp,
         tool_cache: place.directories.toolCache,
         environment: runnerEnvironment,
+        ...(stepDebugEnabled(contexts.secrets, contexts.vars) && { debug: '1' }),
       },
     },
     status: { failed, cancelled },

@@ -5,6 +5,7 @@ import type { StepDefinition } from '../workflow/model.js';
 import type { HostDescription } from './host.js';
 import { writePrivateFile } from './private-file.js';
 import type { JobDirectories } from './slot-directories.js';
+import { stepDebugEnabled } from './step-output.js';
 
 /** Paths of the per-step command files (`$GITHUB_OUTPUT` and friends). */
 export interface StepFiles {
@@ -130,6 +131,8 @@ export function defaultVariables(
     RUNNER_TEMP: directories.temp,
     RUNNER_TOOL_CACHE: directories.toolCache,
     RUNNER_ENVIRONMENT: runnerEnvironment,
+    // As on GitHub: set, to 1, only while debug logging is on (the step's `runner.debug` says the same).
+    ...(stepDebugEnabled(spec.contexts.secrets, spec.contexts.vars) && { RUNNER_DEBUG: '1' }),
   };
 }
 

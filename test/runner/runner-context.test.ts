@@ -24,4 +24,19 @@ describe('the runner context', () => {
     expect(run.lines(0)).toEqual(['self-hosted self-hosted']);
     expect(run.lines(1)).toEqual(['cleanup']);
   });
+
+  it('sets runner.debug and RUNNER_DEBUG to 1 only while debug logging is on (ACTIONS_STEP_DEBUG)', async () => {
+    const workflow = `jobs:
+  a:
+    runs-on: x
+    steps:
+      - run: echo "[\${{ runner.debug }}] [\${RUNNER_DEBUG-unset}]"
+`;
+    const off = await runFirstJob(workflow, workspace);
+    expect(off.lines(0)).toEqual(['[] [unset]']);
+    const bySecret = await runFirstJob(workflow, workspace, { secrets: { ACTIONS_STEP_DEBUG: 'true' } });
+    expect(bySecret.lines(0)).toEqual(['[1] [1]']);
+    const byVariable = await runFirstJob(workflow, workspace, { vars: { ACTIONS_STEP_DEBUG: ' True ' } });
+    expect(byVariable.lines(0)).toEqual(['[1] [1]']);
+  });
 });
