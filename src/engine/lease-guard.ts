@@ -9,6 +9,7 @@ import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 import { LostLeases } from './lost-leases.js';
 import { RecentEntries } from './recent-entries.js';
+import { type JobReportMessage, ReportsAheadOfEnd } from './reports-ahead-of-end.js';
 import { type JobsRunBy, ResumedJobChecks } from './resumed-job-checks.js';
 import { startedOn } from './runner-registry.js';
 
@@ -99,8 +100,9 @@ const resumedJobCheckLimits = Object.freeze({
  * one it never saw (it restarted since, or another replica applied it) whose end the store holds as
  * the copy reports it — the runner's attempt of the job under that token (the latest, or an earlier
  * one retried or re-run) ended so (completionKey, attempt-runners.ts). Either is told to the
- * handlers (`completedAgain`, `foundStored`), which acknowledge it. Any other end under a stale
- * token is refused.
+ * handlers (`completedAgain`, `foundStored`), which acknowledge it; so are the step reports and
+ * lines the runner sent again ahead of it (ReportsAheadOfEnd). Any other end under a stale token is
+ * refused.
  */
 export class LeaseGuard {
   private readonly table: LeaseTable<RunnerSession>;
@@ -113,6 +115,8 @@ export class LeaseGuard {
    */
   private readonly unapplied = new RecentEntries<number>(rememberedCompletions, (token) => token);
   private readonly lost = new LostLeases(rememberedLosses);
+  /** Reports a runner sends again ahead of a completion in doubt, judged with it. */
+  private readonly ahead = new ReportsAheadOfEnd();
   private readonly resumedChecks: ResumedJobChecks;
   /** Cancels sent for a lease, sent again to the session that resumes it. */
   private readonly cancels = new WeakMap<Lease<RunnerSession>, CancelMessage>();
@@ -201,17 +205,23 @@ export class LeaseGuard {
     // A runner renews until it hears its completion was stored: one that crossed the completion it
     // follows is no stale write, and nothing to tell (nor to record against the job).
     if (message.type === 'renew' && this.completed.get(jobId) === fencingToken) return undefined;
-    if (message.type !== 'job.completed') {
+    if (message.type === 'renew' || (message.type !== 'job.completed' && !this.ahead.hold(runner, message))) {
       this.refuse(runner, jobId, fencingToken, message.type, currentToken);
       return undefined;
     }
+    if (message.type !== 'job.completed') return undefined;
+    // Sent on the session ahead of the completion: if that was taken, so were they, before it.
+    const reportsAhead = this.ahead.take(runner, jobId, fencingToken);
     if (this.completed.get(jobId) === fencingToken) {
       if (this.unapplied.get(jobId) !== fencingToken)
         this.handlers.completedAgain(runner, jobId, fencingToken);
       return undefined;
     }
     this.dispatcher.releaseOrphan(runner, jobId, fencingToken);
-    this.refuse(runner, jobId, fencingToken, message.type, currentToken, message);
+    this.refuse(runner, jobId, fencingToken, message.type, currentToken, {
+      completion: message,
+      reportsAhead,
+    });
     return undefined;
   }
 
@@ -364,7 +374,9 @@ export class LeaseGuard {
         continue;
       }
       // Its completion follows, and is judged itself (admit): refusing the lease too would only say
-      // the same twice, or call a copy of a completion applied before a restart stale.
+      // the same twice, or call a copy of a completion applied before a restart stale. So are the
+      // reports the runner sends again ahead of it.
+      if (completed === true) this.ahead.expect(runner, jobId, fencingToken);
       if (this.completed.get(jobId) === fencingToken || completed === true) continue;
       refused.push({ jobId, fencingToken, currentToken: lease?.fencingToken });
     }
@@ -415,9 +427,10 @@ export class LeaseGuard {
 
   /**
    * Refuses a message under a stale token: the runner is told, and `handlers.refused` hears of it. A
-   * `job.completed` (`completion`) waits for what the store says of the job when it is asked: a copy
-   * of the end the store holds of the runner's attempt under that token is no refusal, and nothing is
-   * said or kept.
+   * `job.completed` (`ending.completion`) waits for what the store says of the job when it is asked: a
+   * copy of the end the store holds of the runner's attempt under that token is no refusal, and
+   * nothing is said or kept — nor of the reports sent again ahead of it (`ending.reportsAhead`), which
+   * are refused before it otherwise.
    */
   private refuse(
     runner: RunnerSession,
@@ -425,44 +438,50 @@ export class LeaseGuard {
     fencingToken: number,
     refused: string,
     currentToken: number | undefined,
-    completion?: JobCompleted,
+    ending?: { completion: JobCompleted; reportsAhead: readonly JobReportMessage[] },
   ): void {
     const current =
       currentToken === undefined ? 'the job has no live lease' : `the current token is ${currentToken}`;
-    const tell = () =>
+    const tell = (type: string) =>
       runner.transport.send({
         type: 'error',
         code: 'VK_STALE_LEASE',
         jobId,
         fencingToken,
-        refused,
-        message: `refused ${refused} for job ${jobId} under fencing token ${fencingToken}: ${current}`,
+        refused: type,
+        message: `refused ${type} for job ${jobId} under fencing token ${fencingToken}: ${current}`,
       });
-    if (completion === undefined) tell();
+    if (ending === undefined) tell(refused);
     const at = this.options.clock.now();
-    const write = { jobId: asJobId(jobId), fencingToken, currentToken, messageType: refused, at };
+    const write = { jobId: asJobId(jobId), fencingToken, currentToken, at };
     // A fleet runner's id names it across sessions and restarts; a local one's is this connection's.
-    const stale = runner.durable ? { ...write, runnerId: runner.runnerId } : write;
+    const staleWrite = (messageType: string): StaleWrite =>
+      runner.durable ? { ...write, messageType, runnerId: runner.runnerId } : { ...write, messageType };
     // A runner writes about jobs it did not list too: one whose completion it held past a lease TTL
     // while cut off, or any message of a session whose resume came while a lookup was under way. The
     // store is asked about such a job as about a listed one (once per job and runner; a no-op while the
     // runner has a lookup under way, or the job a verdict or a pending check).
     if (runner.durable && !this.knownHolder(jobId, runner.runnerId))
       this.resumedChecks.check(runner.runnerId, [jobId]);
-    if (runner.durable && completion !== undefined)
+    if (runner.durable && ending !== undefined)
       this.resumedChecks.checkEnd(runner.runnerId, jobId, fencingToken);
     // Behind any refusal about the job still waiting for the store, even when this process has since
     // granted the runner a lease on it (a takeover requeued it): they are handled in the order they came.
     this.resumedChecks.whenKnown(jobId, runner.runnerId, (ran, ends) => {
-      if (completion !== undefined) {
+      const heldBefore = ran || this.knownHolder(jobId, runner.runnerId);
+      if (ending !== undefined) {
         const end = ends?.get(fencingToken);
-        if (end !== undefined && end.key === completionKeyOf(completion, end)) {
+        if (end !== undefined && end.key === completionKeyOf(ending.completion, end)) {
           this.handlers.foundStored(runner, jobId, fencingToken);
           return;
         }
-        tell();
+        for (const { type } of ending.reportsAhead) {
+          tell(type);
+          this.handlers.refused(runner, staleWrite(type), heldBefore);
+        }
+        tell(refused);
       }
-      this.handlers.refused(runner, stale, ran || this.knownHolder(jobId, runner.runnerId));
+      this.handlers.refused(runner, staleWrite(refused), heldBefore);
     });
   }
 

@@ -354,7 +354,10 @@ export class RunnerAgent {
         this.reports.stored(message.jobId, message.fencingToken, message.lines);
         return;
       case 'completions.stored':
-        for (const { jobId, fencingToken } of message.jobs) this.completions.answered(jobId, fencingToken);
+        for (const { jobId, fencingToken } of message.jobs) {
+          this.completions.answered(jobId, fencingToken);
+          this.reports.settled(jobId, fencingToken);
+        }
         return;
       case 'mode':
         this.modeIs(message.mode, message.note);

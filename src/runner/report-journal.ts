@@ -19,7 +19,7 @@ interface JobJournal {
   stored: number;
   /** Sent (or to be sent) since the last report known to have reached the store, in order. */
   readonly reports: JobReport[];
-  /** The job ended here: the journal goes once its lines are stored. */
+  /** The job ended here: the journal goes once its lines and its completion are stored. */
   ended: boolean;
   /** Lines dropped past the bound; told once. */
   dropped: number;
@@ -41,7 +41,8 @@ interface JobJournal {
  * many lines are missing where they were, if none of them reached it.
  *
  * Lifecycle per job: `open` (leased) → `log`/`step` as it reports, `stored` at each acknowledgement
- * → `ended` (kept until its lines are stored) or `forget` (the control plane refused its lease).
+ * → `ended` (kept until its lines are stored, and its last step reports until its completion is:
+ * `settled`) or `forget` (the control plane refused its lease).
  */
 export class ReportJournal {
   /** By job id, in the order the jobs started. */
@@ -108,15 +109,28 @@ export class ReportJournal {
       this.chars -= charsOf(reports[0]) - charsOf(partial);
       reports[0] = partial;
     }
-    if (journal.ended && !reports.some((report) => report.type === 'log')) this.forget(jobId);
+    if (journal.ended && reports.length === 0) this.forget(jobId);
   }
 
-  /** The job ended here: its journal goes once the store holds its lines (its last steps with them). */
+  /**
+   * The job ended here. Its journal goes once nothing in it is left unacknowledged: the step reports
+   * after its last stored line wait for `settled` (a step.completed lost with a connection left the
+   * step running in the store of a job that succeeded).
+   */
   ended(jobId: string): void {
     const journal = this.jobs.get(jobId);
     if (journal === undefined) return;
     journal.ended = true;
-    if (!journal.reports.some((report) => report.type === 'log')) this.forget(jobId);
+    if (journal.reports.length === 0) this.forget(jobId);
+  }
+
+  /**
+   * `completions.stored` named the job's completion under `fencingToken`: the control plane took it
+   * after every report the job made, and acknowledges it once every write made by then committed, so
+   * the store holds them all.
+   */
+  settled(jobId: string, fencingToken: number): void {
+    this.forget(jobId, fencingToken);
   }
 
   /** The control plane refused the lease (`error VK_STALE_LEASE`): its reports would be refused too. */

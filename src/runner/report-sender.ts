@@ -61,9 +61,14 @@ export class ReportSender {
     this.journal?.forget(jobId, fencingToken);
   }
 
-  /** The job ended here; its reports are kept until the store holds its lines. */
+  /** The job ended here; its reports are kept until the store holds its lines and its completion. */
   ended(jobId: string): void {
     this.journal?.ended(jobId);
+  }
+
+  /** `completions.stored` named the job's completion under `fencingToken`: the store holds its reports. */
+  settled(jobId: string, fencingToken: number): void {
+    this.journal?.settled(jobId, fencingToken);
   }
 
   /** A new session is up and registered with `resumed` (job ids): everything kept goes again, in order. */

@@ -199,6 +199,45 @@ describe('RunnerAgent leases', () => {
     await runner.drain();
   });
 
+  it("sends an ended job's step reports again on a new session until its completion is stored", async () => {
+    const { dir, plane } = setup(60_000);
+    const { lease, control, runnerEnd, received } = await leaseToHandOver(plane);
+    let switched = () => {};
+    const switches: SessionSwitches = {
+      onSwitch: (listener) => {
+        switched = listener;
+      },
+      onLost: () => {},
+      kind: 'websocket',
+      heardAt: undefined,
+    };
+    const { executor, runner } = agent(dir, new ManualClock(), runnerEnd, { switches });
+    control.send({ type: 'registered', runnerId: 'r1', logStored: true });
+    control.send(lease);
+    await settle();
+    executor.finish(0);
+    await until(() => received.some((m) => m.type === 'job.completed'), 'the job to complete');
+    const { jobId, fencingToken } = lease;
+    // The step printed nothing, so no log.stored covers its reports: after a dropped connection the
+    // new session gets them again, before the completion.
+    received.length = 0;
+    switched();
+    await settle();
+    expect(received.map((m) => m.type)).toEqual([
+      'register',
+      'step.started',
+      'step.completed',
+      'job.completed',
+    ]);
+    control.send({ type: 'completions.stored', jobs: [{ jobId, fencingToken }] });
+    await settle();
+    received.length = 0;
+    switched();
+    await settle();
+    expect(received.map((m) => m.type)).toEqual(['register']);
+    await runner.drain();
+  });
+
   it('declines an offer of a job it still runs an earlier attempt of, whatever its free slots', async () => {
     const { dir, plane } = setup(60_000);
     const { lease, control, runnerEnd, received } = await leaseToHandOver(plane);

@@ -70,7 +70,7 @@ describe('ReportJournal', () => {
     expect(journal.size).toBe(1);
   });
 
-  it('lets an ended job go once its lines are stored, and forgets a lease the control plane refused', () => {
+  it('lets an ended job go once its lines and its completion are stored, and forgets a lease the control plane refused', () => {
     const journal = new ReportJournal();
     journal.open('j', 7);
     journal.log('j', 7, lines('a'));
@@ -84,6 +84,18 @@ describe('ReportJournal', () => {
     journal.step(completed());
     journal.ended('j');
     journal.stored('j', 7, 1);
+    // The step report after the last line may not have arrived: it stays until the completion is
+    // stored, which the control plane took after it (under this lease only).
+    expect(shape(journal.pending(all))).toEqual(['step.completed']);
+    journal.settled('j', 6);
+    expect(shape(journal.pending(all))).toEqual(['step.completed']);
+    journal.settled('j', 7);
+    expect(journal.pending(all)).toEqual([]);
+    // An ended job with nothing kept goes at once.
+    journal.open('j', 7);
+    journal.log('j', 7, lines('a'));
+    journal.stored('j', 7, 1);
+    journal.ended('j');
     expect(journal.pending(all)).toEqual([]);
     // A job's new lease starts again from 0; a refusal of the old one leaves it alone.
     journal.open('k', 8);

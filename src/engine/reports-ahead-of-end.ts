@@ -1,0 +1,61 @@
+import type { LeaseMessage, RunnerSession } from './dispatcher.js';
+
+/** A step report or a log, as a runner sends them again ahead of a completion in doubt. */
+export type JobReportMessage = Extract<
+  LeaseMessage,
+  { readonly type: 'step.started' | 'step.completed' | 'log' }
+>;
+
+/**
+ * How many reports one job's completion may have held ahead of it. A runner sends again only those
+ * after its last acknowledged line (report-journal.ts): a few, unless the server went away while the
+ * job printed; past this many the rest are judged one by one, as any message under a stale token.
+ */
+const maxHeldPerJob = 1_024;
+
+interface Held {
+  readonly fencingToken: number;
+  readonly reports: JobReportMessage[];
+}
+
+/**
+ * The reports a runner sends again, on a new session, ahead of a job's completion it marks as in
+ * doubt (`register.resume` with `completed`) under a lease that is not current here. Whether they are
+ * stale is the completion's question: if the control plane took that completion — this process, or
+ * one before a restart, as the store says — it took these reports before it, on the same session, and
+ * they are dropped quietly; if it did not, they are refused with it, in the order they came. Judged one
+ * by one, they were refused before the completion was even read, and the runner told its lease was
+ * stale for a job whose end was stored.
+ *
+ * Lifecycle per job and session: `expect` (at the register) → `hold` for each report → `take` when the
+ * completion comes. A session that closes first drops what it held: the runner sends it all again.
+ */
+export class ReportsAheadOfEnd {
+  private readonly sessions = new WeakMap<RunnerSession, Map<string, Held>>();
+
+  expect(runner: RunnerSession, jobId: string, fencingToken: number): void {
+    let jobs = this.sessions.get(runner);
+    if (jobs === undefined) {
+      jobs = new Map();
+      this.sessions.set(runner, jobs);
+    }
+    jobs.set(jobId, { fencingToken, reports: [] });
+  }
+
+  /** Keeps `report` for its completion when one is expected under its token; false otherwise. */
+  hold(runner: RunnerSession, report: JobReportMessage): boolean {
+    const held = this.sessions.get(runner)?.get(report.jobId);
+    if (held?.fencingToken !== report.fencingToken || held.reports.length >= maxHeldPerJob) return false;
+    held.reports.push(report);
+    return true;
+  }
+
+  /** The completion under `fencingToken` came: what was held ahead of it, in order, no longer held. */
+  take(runner: RunnerSession, jobId: string, fencingToken: number): readonly JobReportMessage[] {
+    const jobs = this.sessions.get(runner);
+    const held = jobs?.get(jobId);
+    if (held?.fencingToken !== fencingToken) return [];
+    jobs?.delete(jobId);
+    return held.reports;
+  }
+}
