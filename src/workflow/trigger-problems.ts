@@ -1,4 +1,5 @@
 import { isRecord } from '../core/is-record.js';
+import { cronProblem } from './cron.js';
 import { closestMatch } from './diagnostics.js';
 import type { InputProblem } from './inputs.js';
 
@@ -63,8 +64,8 @@ const exclusiveFilters = [
 /**
  * What is wrong with `on:` beside its inputs: an event GitHub does not know, a key an event does not
  * take, a filter that is not a pattern or a list of them, a filter with its `-ignore` twin, a
- * `schedule` that is not a list of `cron:` entries. Empty for a workflow without `on:`, which
- * Valkyrie runs as the `local` event.
+ * `schedule` that is not a list of `cron:` entries, a cron GitHub would refuse (cron.ts). Empty for
+ * a workflow without `on:`, which Valkyrie runs as the `local` event.
  */
 export function triggerProblems(on: unknown): InputProblem[] {
   const problems: InputProblem[] = [];
@@ -168,11 +169,19 @@ function scheduleProblems(spec: unknown, problems: InputProblem[]): void {
       problems.push({ path: ['on', 'schedule', i], message: shape });
       continue;
     }
-    if (typeof entry.cron !== 'string' || entry.cron.trim() === '')
+    if (typeof entry.cron !== 'string' || entry.cron.trim() === '') {
       problems.push({
         path: ['on', 'schedule', i],
         message: `on.schedule[${i}] needs a cron: with a schedule ("30 5 * * 1"), received ${JSON.stringify(entry.cron ?? null)}`,
       });
+    } else {
+      const problem = cronProblem(entry.cron);
+      if (problem !== undefined)
+        problems.push({
+          path: ['on', 'schedule', i, 'cron'],
+          message: `on.schedule[${i}].cron ${JSON.stringify(entry.cron)} ${problem}`,
+        });
+    }
     for (const key of Object.keys(entry)) {
       if (scheduleKeys.includes(key)) continue;
       const hint = closestMatch(key, scheduleKeys);
@@ -222,7 +231,15 @@ function eventJsonSchema(event: string): Record<string, unknown> {
       minItems: 1,
       items: {
         type: 'object',
-        properties: { cron: { type: 'string', minLength: 1 }, timezone: { type: 'string' } },
+        properties: {
+          cron: {
+            type: 'string',
+            minLength: 1,
+            description:
+              'POSIX cron, 5 fields: minute (0-59) hour (0-23) day-of-month (1-31) month (1-12 or JAN-DEC) day-of-week (0-6 or SUN-SAT); each *, a value, a range a-b, a step /n, or a comma list',
+          },
+          timezone: { type: 'string' },
+        },
         required: ['cron'],
         additionalProperties: false,
       },

@@ -137,11 +137,38 @@ describe('on: as GitHub reads it', () => {
     ]);
   });
 
+  it('refuses a cron GitHub would not take, naming the entry and the field, at its line', () => {
+    expect(errors('on:\n  schedule:\n    - cron: "0 0 * * *"\n    - cron: "0 25 * * *"')).toEqual([
+      {
+        message: 'on.schedule[1].cron "0 25 * * *" the hour field "25" has 25, out of range 0-23',
+        line: 4,
+        col: 7,
+      },
+    ]);
+    expect(errors('on:\n  schedule:\n    - cron: "@daily"')[0]).toMatchObject({
+      message: expect.stringMatching(/^on\.schedule\[0\]\.cron "@daily" must have 5 fields/),
+      line: 3,
+    });
+  });
+
   it("only warns in a stored run's text, which an earlier Valkyrie admitted", () => {
     const { workflow, diagnostics } = parseWorkflow(`on: pushh\n${jobs}`, 'ci.yml', { stored: true });
     expect(workflow).toBeDefined();
     expect(diagnostics).toEqual([
       { severity: 'warning', message: 'unknown event "pushh" (did you mean "push"?)', line: 1, col: 5 },
+    ]);
+    const cron = parseWorkflow(`on:\n  schedule:\n    - cron: "*/0 * * * *"\n${jobs}`, 'ci.yml', {
+      stored: true,
+    });
+    expect(cron.workflow).toBeDefined();
+    expect(cron.diagnostics).toEqual([
+      {
+        severity: 'warning',
+        message:
+          'on.schedule[0].cron "*/0 * * * *" the minute field "*/0" has a step of 0; a step is at least 1',
+        line: 3,
+        col: 7,
+      },
     ]);
   });
 });

@@ -1,0 +1,27 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Workspace } from './cli.js';
+
+/** `valkyrie validate` through the built CLI, on what GitHub refuses or takes in a workflow file. */
+describe('validate: workflow rules as GitHub has them', () => {
+  const ws = new Workspace();
+  afterAll(() => ws.dispose());
+  const jobs = 'jobs:\n  a:\n    runs-on: self-hosted\n    steps: [{ run: echo }]\n';
+
+  it('exits 2 for a cron GitHub refuses, naming the entry and the field at its line', async () => {
+    const file = ws.write(
+      'cron.yml',
+      `on:\n  schedule:\n    - cron: "0 0 * * *"\n    - cron: "0 12-4 * * *"\n${jobs}`,
+    );
+    const result = await ws.run(['validate', file]);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toContain(
+      'cron.yml:4:7: error: on.schedule[1].cron "0 12-4 * * *" the hour field "12-4" has a range "12-4" that starts after it ends',
+    );
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    const good = ws.write(
+      'cron-ok.yml',
+      `on:\n  schedule:\n    - cron: "*/15 9-17 * JAN-jun mon-FRI"\n${jobs}`,
+    );
+    expect(await ws.run(['validate', good])).toMatchObject({ code: 0, stderr: '' });
+  });
+});
