@@ -74,6 +74,23 @@ const callTrigger: InputTrigger = {
   types: ['string', 'number', 'boolean'],
 };
 
+/**
+ * The `workflow_call` inputs declared without `type:`, which GitHub requires of a called workflow's
+ * inputs (and not of workflow_dispatch's). declaredInputs still reads such an input as a string, so
+ * that a stored run an earlier Valkyrie admitted reads as it did; trigger-problems.ts reports these.
+ */
+export function untypedCallInputs(spec: unknown): InputProblem[] {
+  const declared = isRecord(spec) ? spec.inputs : undefined;
+  if (!isRecord(declared)) return [];
+  const types = callTrigger.types.join(', ');
+  return Object.entries(declared)
+    .filter(([, fields]) => fields === null || (isRecord(fields) && fields.type === undefined))
+    .map(([name]) => ({
+      path: ['on', 'workflow_call', 'inputs', name],
+      message: `input "${name}" of workflow_call needs a type: (${types}); GitHub requires one for a called workflow's inputs`,
+    }));
+}
+
 function triggerInputs(spec: unknown, trigger: InputTrigger, problems: InputProblem[]): InputDefinition[] {
   const inputs: InputDefinition[] = [];
   const base = ['on', trigger.name];

@@ -1,7 +1,7 @@
 import { isRecord } from '../core/is-record.js';
 import { cronProblem } from './cron.js';
 import { closestMatch } from './diagnostics.js';
-import type { InputProblem } from './inputs.js';
+import { type InputProblem, untypedCallInputs } from './inputs.js';
 
 const branchFilters = ['branches', 'branches-ignore'];
 const pullRequestKeys = ['types', ...branchFilters, 'paths', 'paths-ignore'];
@@ -64,8 +64,9 @@ const exclusiveFilters = [
 /**
  * What is wrong with `on:` beside its inputs: an event GitHub does not know, a key an event does not
  * take, a filter that is not a pattern or a list of them, a filter with its `-ignore` twin, a
- * `schedule` that is not a list of `cron:` entries, a cron GitHub would refuse (cron.ts). Empty for
- * a workflow without `on:`, which Valkyrie runs as the `local` event.
+ * `schedule` that is not a list of `cron:` entries, a cron GitHub would refuse (cron.ts), a
+ * `workflow_call` input without a type. Empty for a workflow without `on:`, which Valkyrie runs as
+ * the `local` event.
  */
 export function triggerProblems(on: unknown): InputProblem[] {
   const problems: InputProblem[] = [];
@@ -110,7 +111,9 @@ function eventName(name: string, path: (string | number)[], problems: InputProbl
 }
 
 function eventSettings(event: string, spec: unknown, problems: InputProblem[]): void {
-  // Checked with their inputs (inputs.ts).
+  // Checked with their inputs (inputs.ts), but for the type a called workflow's input needs: that is
+  // newer, so a stored run's text is only warned of it.
+  if (event === 'workflow_call') problems.push(...untypedCallInputs(spec));
   if (event === 'workflow_dispatch' || event === 'workflow_call') return;
   const base = ['on', event];
   if (event === 'schedule') {

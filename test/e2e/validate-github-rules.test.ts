@@ -24,4 +24,21 @@ describe('validate: workflow rules as GitHub has them', () => {
     );
     expect(await ws.run(['validate', good])).toMatchObject({ code: 0, stderr: '' });
   });
+
+  it('exits 2 for a workflow_call input without a type, at its line', async () => {
+    const file = ws.write(
+      'called.yml',
+      `on:\n  workflow_call:\n    inputs:\n      target:\n        default: staging\n${jobs}`,
+    );
+    const result = await ws.run(['validate', file]);
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toContain(
+      `called.yml:4:7: error: input "target" of workflow_call needs a type: (string, number, boolean); GitHub requires one for a called workflow's inputs`,
+    );
+    const typed = ws.write(
+      'called-ok.yml',
+      `on:\n  workflow_call:\n    inputs:\n      target: { type: string, default: staging }\n${jobs}`,
+    );
+    expect(await ws.run(['validate', typed])).toMatchObject({ code: 0, stderr: '' });
+  });
 });

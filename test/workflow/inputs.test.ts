@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isValkyrieError } from '../../src/core/errors.js';
-import { declaredInputs, eventInputs, resolveInputs } from '../../src/workflow/inputs.js';
+import { declaredInputs, eventInputs, resolveInputs, untypedCallInputs } from '../../src/workflow/inputs.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 
 const dispatch = (inputs: unknown) => ({ workflow_dispatch: { inputs } });
@@ -154,6 +154,33 @@ describe('declaredInputs', () => {
         message: 'unknown key "requird" in input "typo" (did you mean "required"?)',
       },
     ]);
+  });
+});
+
+describe('untypedCallInputs', () => {
+  it("names each workflow_call input without a type, which GitHub requires of a called workflow's", () => {
+    const call = { inputs: { typed: { type: 'number' }, bare: { default: 'x' }, empty: null } };
+    const message = (name: string) =>
+      `input "${name}" of workflow_call needs a type: (string, number, boolean); GitHub requires one for a called workflow's inputs`;
+    expect(untypedCallInputs(call)).toEqual([
+      { path: ['on', 'workflow_call', 'inputs', 'bare'], message: message('bare') },
+      { path: ['on', 'workflow_call', 'inputs', 'empty'], message: message('empty') },
+    ]);
+    expect(untypedCallInputs(null)).toEqual([]);
+    expect(untypedCallInputs({ inputs: 'x' })).toEqual([]);
+  });
+
+  it('is an error where the input is, a warning in a stored run, and not asked of workflow_dispatch', () => {
+    const jobs = 'jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n';
+    const text = `on:\n  workflow_dispatch:\n    inputs:\n      free: {}\n  workflow_call:\n    inputs:\n      target:\n        required: true\n${jobs}`;
+    const message =
+      'input "target" of workflow_call needs a type: (string, number, boolean); GitHub requires one for a called workflow\'s inputs';
+    expect(parseWorkflow(text, 'ci.yml').diagnostics).toEqual([
+      { severity: 'error', message, line: 7, col: 7 },
+    ]);
+    const stored = parseWorkflow(text, 'ci.yml', { stored: true });
+    expect(stored.diagnostics).toEqual([{ severity: 'warning', message, line: 7, col: 7 }]);
+    expect(stored.workflow?.inputs.find((input) => input.name === 'target')?.type).toBe('string');
   });
 });
 
