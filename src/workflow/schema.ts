@@ -18,11 +18,15 @@ const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 /**
  * Text such as a name, a shell or a directory. A number or a boolean written there (`name: 2024`) is
  * taken as its text, as GitHub's template reader turns a literal into a string where one is expected.
+ * `valkyrie schema` says so: exported as it parses, the preprocess would say only `string`, and an
+ * editor would flag what the validator takes.
  */
-const text = z.preprocess(
-  (value) => (typeof value === 'number' || typeof value === 'boolean' ? String(value) : value),
-  z.string(),
-);
+const text = z
+  .preprocess(
+    (value) => (typeof value === 'number' || typeof value === 'boolean' ? String(value) : value),
+    z.string(),
+  )
+  .meta({ type: ['string', 'number', 'boolean'] });
 /**
  * A boolean, or a string that is one (`"true"`, `"false"`) or holds an expression yielding one, e.g.
  * `${{ matrix.experimental }}`: any other text (`maybe`) is refused here, with its line, as GitHub

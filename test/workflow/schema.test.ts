@@ -88,6 +88,20 @@ describe('workflowJsonSchema', () => {
     expect(keys(at(schema, 'properties', 'defaults'))).toEqual(Object.keys(runDefaultsSchema.shape));
   });
 
+  it('types a name, a shell or a directory as the text, number or boolean the parser takes as text', () => {
+    const job = at(schema, 'properties', 'jobs', 'additionalProperties');
+    const step = at(job, 'properties', 'steps', 'items');
+    const textType = { type: ['string', 'number', 'boolean'] };
+    expect(at(schema, 'properties', 'name')).toEqual(textType);
+    expect(at(schema, 'properties', 'run-name')).toEqual(textType);
+    expect(at(job, 'properties', 'name')).toEqual(textType);
+    expect(at(step, 'properties', 'working-directory')).toEqual(textType);
+    expect(at(step, 'properties', 'shell')).toEqual(textType);
+    expect(at(schema, 'properties', 'defaults', 'properties', 'run', 'properties', 'shell')).toMatchObject(
+      textType,
+    );
+  });
+
   it('closes jobs, steps and strategy to unknown keys and requires runs-on and steps', () => {
     const job = at(schema, 'properties', 'jobs', 'additionalProperties');
     expect(job).toMatchObject({
