@@ -149,11 +149,12 @@ export const strategySchema = z.strictObject({
 
 const stringList = z.union([z.string(), z.array(z.string())]);
 
+/** A number or a boolean as the group (`concurrency: 5`) is its text, group "5", as on GitHub. */
 export const concurrencySchema = z
   .union([
-    z.string().describe('The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'),
+    text.describe('The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'),
     z.strictObject({
-      group: z.string().describe('The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'),
+      group: text.describe('The group; may use ${{ github }}, ${{ inputs }} and ${{ vars }}'),
       'cancel-in-progress': booleanOrExpression
         .optional()
         .describe('A newer run cancels the running one (default false)'),
@@ -181,7 +182,10 @@ export const jobSchema = z.strictObject({
   ]),
   env: envSchema.optional(),
   defaults: runDefaultsSchema.optional(),
-  outputs: z.record(z.string(), z.string()).optional(),
+  outputs: z
+    .record(z.string(), text)
+    .optional()
+    .describe('Values the jobs that need this one read as needs.<job>.outputs'),
   'timeout-minutes': numberOrExpression.optional(),
   'continue-on-error': booleanOrExpression.optional(),
   'on-runner-lost': z

@@ -41,4 +41,21 @@ describe('validate: workflow rules as GitHub has them', () => {
     );
     expect(await ws.run(['validate', typed])).toMatchObject({ code: 0, stderr: '' });
   });
+
+  it('takes a number as a concurrency group and a number or boolean as an output, as GitHub does', async () => {
+    const file = ws.write(
+      'literals.yml',
+      'concurrency: 5\njobs:\n  a:\n    runs-on: self-hosted\n    concurrency: { group: 7 }\n    outputs:\n      count: 3\n      ready: true\n    steps: [{ run: echo }]\n',
+    );
+    expect(await ws.run(['validate', file])).toMatchObject({ code: 0, stderr: '' });
+    const list = ws.write(
+      'list-output.yml',
+      'jobs:\n  a:\n    runs-on: self-hosted\n    outputs:\n      many: [1, 2]\n    steps: [{ run: echo }]\n',
+    );
+    const refused = await ws.run(['validate', list]);
+    expect(refused).toMatchObject({ code: 2, stdout: '' });
+    expect(refused.stderr).toContain(
+      'list-output.yml:5:13: error: jobs.a.outputs.many must be a string, received a list',
+    );
+  });
 });

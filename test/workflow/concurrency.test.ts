@@ -28,6 +28,23 @@ describe('workflow-level concurrency', () => {
     });
   });
 
+  it('takes a number or a boolean as the group as its text, as GitHub does (concurrency: 5 is group "5")', () => {
+    const number = parseWorkflow(`concurrency: 5\n${jobs}`, 'ci.yml');
+    expect(number.diagnostics).toEqual([]);
+    expect(number.workflow?.concurrency).toMatchObject({ group: '5', at: { line: 1, col: 14 } });
+    const mapping = parseWorkflow(
+      `concurrency:\n  group: 1.5\n  cancel-in-progress: true\n${jobs}`,
+      'ci.yml',
+    );
+    expect(mapping.diagnostics).toEqual([]);
+    expect(mapping.workflow?.concurrency).toMatchObject({ group: '1.5', cancelInProgress: true });
+    const job = parseWorkflow(jobs.replace('    steps:', '    concurrency: true\n    steps:'), 'ci.yml');
+    expect(job.diagnostics).toEqual([]);
+    expect(job.workflow?.jobs.get('build')?.concurrency).toMatchObject({ group: 'true' });
+    // A list or an empty value is still refused: GitHub takes a literal as text, not those.
+    expect(parseWorkflow(`concurrency: [a]\n${jobs}`, 'ci.yml').workflow).toBeUndefined();
+  });
+
   it('reports a wrong shape, an empty group and contexts that do not exist yet with file:line:col', () => {
     const shape = parseWorkflow(`concurrency:\n  group: g\n  queue: yes-please\n${jobs}`, 'ci.yml');
     expect(shape.workflow).toBeUndefined();

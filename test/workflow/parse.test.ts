@@ -228,6 +228,19 @@ jobs:
     expect(build.outputs).toEqual({ version: '${{ steps.v.outputs.version }}' });
   });
 
+  it('takes a number or a boolean written as an output as its text, as GitHub does', () => {
+    const build = job(
+      parseValid(
+        singleJob('    runs-on: x\n    outputs:\n      count: 3\n      ratio: 0.5\n      ready: false\n'),
+      ),
+      'build',
+    );
+    expect(build.outputs).toEqual({ count: '3', ratio: '0.5', ready: 'false' });
+    const list = parseWorkflow(singleJob('    runs-on: x\n    outputs:\n      many: [1, 2]\n'), 'ci.yml');
+    expect(list.workflow).toBeUndefined();
+    expect(list.diagnostics[0]).toMatchObject({ severity: 'error', line: 5 });
+  });
+
   it('fills in job defaults: timeout 360, fail-fast, no matrix, continue-on-error off', () => {
     const build = job(parseValid(singleJob('    runs-on: x\n')), 'build');
     expect(build).toMatchObject({
