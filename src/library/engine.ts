@@ -77,7 +77,8 @@ export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
  * — in memory queued and delayed ones too; a durable store keeps those for the next engine — then
  * destroys) or `destroy()` (every unfinished job ends `cancelled`).
  * Both are idempotent and return the same promise; `await using engine = await openEngine()`
- * closes. Enqueueing after either began throws VK_ENGINE_CLOSED. A job's `result` never rejects.
+ * closes. Registering a task or enqueueing after either began throws VK_ENGINE_CLOSED. A job's
+ * `result` never rejects.
  */
 export class Engine implements AsyncDisposable {
   readonly options: ResolvedEngineOptions;
@@ -139,9 +140,12 @@ export class Engine implements AsyncDisposable {
 
   /**
    * Registers a task module's function under a name. Registering the same name and function again
-   * returns the same task; the same name for another function throws VK_ENGINE_CONFIG.
+   * returns the same task; the same name for another function throws VK_ENGINE_CONFIG. Throws
+   * VK_ENGINE_CLOSED once close() or destroy() was called, as enqueue() does.
    */
   task<Input = unknown, Output = unknown>(name: string, ref: TaskModuleRef): EngineTask<Input, Output> {
+    // A task registered now could never run: said at once, as enqueue() says it, not accepted in silence.
+    this.checkOpen('task()', 'task');
     const task = this.tasks.register(name, ref) as EngineTask<Input, Output>;
     // A durable store may already hold jobs of this task, enqueued earlier or elsewhere.
     this.dispatch.poke();
@@ -408,7 +412,7 @@ export class Engine implements AsyncDisposable {
     return job;
   }
 
-  private checkOpen(where: string, what: 'job' | 'workflow' = 'job'): void {
+  private checkOpen(where: string, what: 'job' | 'workflow' | 'task' = 'job'): void {
     if (this.closing === undefined && this.destroying === undefined) return;
     throw new ValkyrieError(
       'VK_ENGINE_CLOSED',

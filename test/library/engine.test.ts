@@ -304,6 +304,23 @@ describe('Engine: shutdown', () => {
     expect(engine.stats()).toEqual({ queued: 0, inFlight: 0, unsettled: 0 });
   });
 
+  it('task() throws VK_ENGINE_CLOSED once close() or destroy() was called, as enqueue() does', async () => {
+    for (const end of ['close', 'destroy'] as const) {
+      const { engine } = await openTestEngine();
+      engine.task('echo', { module: fixture() });
+      await engine[end]();
+      // The task registered before, and a new one.
+      for (const ref of [{ module: fixture() }, { module: fixture(), exportName: 'sleep' }]) {
+        expect(() => engine.task(ref.exportName ?? 'echo', ref)).toThrow(
+          expect.objectContaining({
+            code: 'VK_ENGINE_CLOSED',
+            message: 'task(): the engine is closing; the task was not accepted',
+          }),
+        );
+      }
+    }
+  });
+
   it('await using closes gracefully: a running job finishes first, then enqueue throws VK_ENGINE_CLOSED', async () => {
     let escaped: Engine | undefined;
     let settled: JobOutcome<string> | undefined;
