@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ValkyrieError } from '../core/errors.js';
 import { type CloseOptions, type TaskModuleRef, ThreadPool } from '../executors/thread/thread-pool.js';
 import { asQueueJobId, type Lease } from '../store/queue.js';
@@ -254,8 +255,8 @@ export class Engine implements AsyncDisposable {
   /**
    * A job as the durable store holds it, by its store id (`JobHandle.storeId`): any job on the store,
    * enqueued by this engine, another one, or before a restart; undefined when the store has no such
-   * job. Throws VK_ENGINE_CONFIG on the in-memory store, which keeps no jobs, and VK_ENGINE_CLOSED
-   * once the engine is closing.
+   * job. Rejects with VK_ENGINE_CONFIG on the in-memory store, which keeps no jobs, or for a storeId
+   * that is not a string, and with VK_ENGINE_CLOSED once the engine is closing.
    */
   async getStoredJob(storeId: string): Promise<StoredJob | undefined> {
     this.checkOpen('getStoredJob()');
@@ -265,8 +266,14 @@ export class Engine implements AsyncDisposable {
         'getStoredJob(): the in-memory store keeps no jobs; open the engine on a SQLite file or a Postgres URL',
       );
     }
-    // The stores' getJob answers undefined for an id of the wrong form; only a non-string is caught here.
-    if (typeof storeId !== 'string') return undefined;
+    // The stores' getJob answers undefined for a string of the wrong form, a job it cannot hold; a
+    // non-string is a caller's mistake (a handle passed for its storeId), which undefined would hide.
+    if (typeof storeId !== 'string') {
+      throw new ValkyrieError(
+        'VK_ENGINE_CONFIG',
+        `getStoredJob(): "storeId" must be a string (a JobHandle's storeId); received ${inspect(storeId, { depth: 0 })}`,
+      );
+    }
     const job = await this.store.queue.getJob(asQueueJobId(storeId));
     return job === undefined ? undefined : storedJobView(job);
   }

@@ -270,6 +270,17 @@ for (const [name, make, skip] of kinds) {
       await expect(next.getStoredJob(laterId)).resolves.toMatchObject({ state: 'queued' });
       await expect(next.getStoredJob('999999')).resolves.toBeUndefined();
       await expect(next.getStoredJob('not-an-id')).resolves.toBeUndefined();
+      // Not a string: a caller's mistake, said, not answered as a job the store lacks.
+      for (const [storeId, received] of [
+        [5, '5'],
+        [done, 'JobRecord {'],
+      ] as const) {
+        const refused = next.getStoredJob(storeId as unknown as string);
+        await expect(refused).rejects.toMatchObject({ code: 'VK_ENGINE_CONFIG' });
+        await expect(refused).rejects.toThrow(
+          `getStoredJob(): "storeId" must be a string (a JobHandle's storeId); received ${received}`,
+        );
+      }
     });
 
     it('leaves queued jobs in the store on destroy; the next engine runs them once their task is registered', async () => {
