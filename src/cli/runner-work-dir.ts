@@ -1,4 +1,5 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
+import { DirectoryRefusedError, makeDirectorySync } from '../core/make-directory.js';
 import { UsageError } from './exit-codes.js';
 
 /**
@@ -7,10 +8,15 @@ import { UsageError } from './exit-codes.js';
  */
 export function createWorkDir(workDir: string): void {
   try {
-    mkdirSync(workDir, { recursive: true, mode: 0o700 });
+    makeDirectorySync(workDir, 0o700);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file' : whyUnusable(error);
+    const why =
+      code === 'ENOTDIR' || code === 'EEXIST'
+        ? 'a part of the path is a file'
+        : error instanceof DirectoryRefusedError
+          ? error.reason
+          : whyUnusable(error);
     throw new UsageError(`--work-dir: cannot create ${workDir} (${why})`);
   }
   try {

@@ -97,6 +97,29 @@ describe('valkyrie runner', () => {
     expect(existsSync(join(ws.dir, 'none'))).toBe(false);
   });
 
+  it.skipIf(process.platform !== 'linux')(
+    'exits 2 at once with one line when --work-dir is under /proc, where the directory cannot be made',
+    async () => {
+      // Node's recursive mkdir looped for ever there: a regression must fail here, not hang the run.
+      const child = ws.start([
+        'runner',
+        '--server',
+        'http://127.0.0.1:2',
+        '--token',
+        't',
+        '--work-dir',
+        '/proc/valkyrie-test',
+      ]);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const result = await collect(child).finally(() => clearTimeout(timer));
+      expect(result).toMatchObject({
+        code: 2,
+        stderr:
+          'valkyrie: --work-dir: cannot create /proc/valkyrie-test (/proc does not allow new directories: mkdir answered ENOENT though it exists, as a kernel file system such as /proc does)\n',
+      });
+    },
+  );
+
   it('exits 2 when the server refuses the registration token, and stores nothing', async () => {
     const { url } = await fleet();
     const workDir = join(ws.dir, 'refused');

@@ -10,7 +10,7 @@ import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { RunnerAgent } from '../../src/runner/agent.js';
 import { describeHost } from '../../src/runner/host.js';
 import { inheritedEnvironment } from '../../src/runner/step-environment.js';
-import { Workspace } from './cli.js';
+import { collect, Workspace } from './cli.js';
 import { startServer } from './fleet-processes.js';
 
 const workflow = `name: fleet
@@ -213,6 +213,26 @@ describe('valkyrie server', () => {
     first.child.kill('SIGTERM');
     expect((await first.done).code).toBe(0);
   });
+
+  it.skipIf(process.platform !== 'linux')(
+    'exits 2 at once with one line when --data-dir is under /proc, where the directory cannot be made',
+    async () => {
+      const workspace = new Workspace();
+      workspaces.push(workspace);
+      // Node's recursive mkdir looped for ever there: a regression must fail here, not hang the run.
+      const child = workspace.start(['server', '--port', '0', '--data-dir', '/proc/valkyrie-test']);
+      children.push(child);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const result = await collect(child).finally(() => clearTimeout(timer));
+      expect(result).toEqual({
+        code: 2,
+        signal: null,
+        stdout: '',
+        stderr:
+          'valkyrie: could not open the state database /proc/valkyrie-test/valkyrie.db: cannot create the directory /proc/valkyrie-test: /proc does not allow new directories: mkdir answered ENOENT though it exists, as a kernel file system such as /proc does\n',
+      });
+    },
+  );
 
   it('exits 2 with one line naming VALKYRIE_ADMIN_TOKEN when no request could log in with it', async () => {
     const workspace = new Workspace();

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { link, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ValkyrieError } from '../../core/errors.js';
+import { makeDirectory } from '../../core/make-directory.js';
 import {
   type BundleStore,
   bundleNotFound,
@@ -62,7 +63,7 @@ export class FileBundleStore implements BundleStore {
     maxBytes: number,
     usedAt: () => number,
   ): Promise<'created' | 'existed'> {
-    await mkdir(this.dir, { recursive: true });
+    await makeDirectory(this.dir);
     const temporaryName = `.upload-${randomBytes(8).toString('hex')}`;
     const temporary = join(this.dir, temporaryName);
     const hash = createHash('sha256');

@@ -1,6 +1,7 @@
-import { linkSync, mkdirSync, rmSync, type Stats, statSync } from 'node:fs';
+import { linkSync, rmSync, type Stats, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
+import { makeDirectorySync } from '../../core/make-directory.js';
 
 /** What became of a state file deleted while a store had it open (by a step's `git clean -fdx`, say). */
 export type DeletedFileEvent =
@@ -76,7 +77,7 @@ export class DeletedFileRestorer {
     // whole history, and a step's `git add -A` would commit it.
     const copy = `${this.#path}-restoring-${process.pid}`;
     try {
-      mkdirSync(dirname(this.#path), { recursive: true });
+      makeDirectorySync(dirname(this.#path));
       rmSync(copy, { force: true });
       db.prepare('VACUUM INTO ?').run(copy);
     } catch (error) {

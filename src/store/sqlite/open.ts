@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ValkyrieError } from '../../core/errors.js';
+import { makeDirectorySync } from '../../core/make-directory.js';
 import type { QueueOptions } from '../queue.js';
 import type { RunOwner } from '../recovery.js';
 import type { DeletedFileEvent } from './deleted-file.js';
@@ -54,7 +54,7 @@ export function openSqliteDatabase(path: string, options: SqliteOptions = {}): B
   const busyTimeoutMs = options.busyTimeoutMs ?? defaultBusyTimeoutMs;
   try {
     if (options.readOnly === true) return openReadOnlyDatabase(path, busyTimeoutMs);
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') makeDirectorySync(dirname(path));
     db = new Database(path, { timeout: busyTimeoutMs, nativeBinding });
     // Read-only checks first: the pragmas below write to the file (journal_mode changes its header).
     assertUsableSchema(db, path);
