@@ -91,7 +91,10 @@ export interface EngineOptions {
   readonly pool?: ThreadPoolOptions | ThreadPool;
   /** Jobs handed to the pool at once; the rest wait in the engine's queue in priority order. */
   readonly maxInFlight?: number;
-  /** How long a waiting job takes to rank with the next priority up (core/priority.ts). */
+  /**
+   * How long a waiting job takes to rank with the next priority up (core/priority.ts): a number of
+   * ms above 0, default 60 000. 0 is refused (VK_ENGINE_CONFIG): it would ignore priorities.
+   */
   readonly agingIntervalMs?: number;
   /** Applies to every job; a job's own `retry` overrides it field by field. */
   readonly retry?: RetryPolicy;
@@ -372,10 +375,30 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
     agingIntervalMs:
       options.agingIntervalMs === undefined
         ? defaultAgingIntervalMs
-        : checkDelay('openEngine(): option "agingIntervalMs"', options.agingIntervalMs),
+        : checkAgingInterval(options.agingIntervalMs),
     retry: resolveRetry('openEngine(): option "retry"', options.retry, retryDefaults),
     clock: options.clock === undefined ? systemClock : checkClock(options.clock),
   });
+}
+
+/**
+ * 0 is refused, as the CLI's --aging-interval 0 is: it does not turn aging off but priorities — a job
+ * ranks by `readyAt + level × interval` (core/priority.ts), so every job would rank by arrival alone.
+ * Priorities that never age (BullMQ's, graphile-worker's) are what a user writing 0 would expect,
+ * and the message says how near to them a long interval comes.
+ */
+function checkAgingInterval(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    fail(
+      'openEngine(): option "agingIntervalMs"',
+      'a number of milliseconds above 0: how long a waiting job takes to rank with the next priority up ' +
+        '(0 would rank every job by its arrival alone, ignoring priorities; for priorities that ' +
+        'practically never age, as in BullMQ or graphile-worker, give a long interval such as ' +
+        '86_400_000, a day)',
+      value,
+    );
+  }
+  return value;
 }
 
 function checkClock(clock: unknown): Clock {

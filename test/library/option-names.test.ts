@@ -63,6 +63,21 @@ describe('option values', () => {
   });
 });
 
+describe('option agingIntervalMs', () => {
+  it('refuses 0, which would ignore priorities rather than turn aging off, saying what is allowed', async () => {
+    for (const [value, shown] of [
+      [0, '0'],
+      [-1, '-1'],
+      ['60s', "'60s'"],
+    ] as const) {
+      await expect(openEngine(loose<EngineOptions>({ agingIntervalMs: value }))).rejects.toMatchObject({
+        code: 'VK_ENGINE_CONFIG',
+        message: `openEngine(): option "agingIntervalMs" must be a number of milliseconds above 0: how long a waiting job takes to rank with the next priority up (0 would rank every job by its arrival alone, ignoring priorities; for priorities that practically never age, as in BullMQ or graphile-worker, give a long interval such as 86_400_000, a day); received ${shown}`,
+      });
+    }
+  });
+});
+
 describe('a stored job written by a later Valkyrie', () => {
   it('keeps the retry fields this version knows when the stored policy has more', async () => {
     const { readPayload } = await import('../../src/library/stored-job.js');
