@@ -134,7 +134,15 @@ export function newStatePaths(db: string | undefined, stateDir: string): string[
 
 /** Removes what newStatePaths found missing, once the store that made them is closed. */
 export function removeNewState(paths: readonly string[]): void {
-  for (const path of paths) rmSync(path, { recursive: true, force: true });
+  for (const path of paths) {
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch (error) {
+      // Under a file (--data-dir FILE/x): nothing was made there, and the error that ended the start
+      // is the one to tell, not this one with a stack trace.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+    }
+  }
 }
 
 /**

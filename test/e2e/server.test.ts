@@ -214,6 +214,18 @@ describe('valkyrie server', () => {
     expect((await first.done).code).toBe(0);
   });
 
+  it('exits 2 with one line when --data-dir is under a file, not a stack trace from removing what it made', async () => {
+    const workspace = new Workspace();
+    workspaces.push(workspace);
+    const file = workspace.write('a-file', '');
+    expect(await workspace.run(['server', '--port', '0', '--data-dir', join(file, 'data')])).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '',
+      stderr: `valkyrie: could not open the state database ${file}/data/valkyrie.db: ENOTDIR: not a directory, mkdir '${file}/data'\n`,
+    });
+  });
+
   it.skipIf(process.platform !== 'linux')(
     'exits 2 at once with one line when --data-dir is under /proc, where the directory cannot be made',
     async () => {
