@@ -30,8 +30,17 @@ export interface OpenedEngineStore {
 
 type DurableStoreOptions = Exclude<ResolvedStoreOptions, { kind: 'memory' }>;
 
-function queueOptions(options: DurableStoreOptions, clock: Clock) {
-  return { clock, capacity: options.capacity };
+/**
+ * The engine's clock and aging interval: the store's queue orders its jobs by them (a job's queue key
+ * is made when it is stored), as the engine's own queue orders the jobs it holds.
+ */
+export interface QueueTiming {
+  readonly clock: Clock;
+  readonly agingIntervalMs: number;
+}
+
+function queueOptions(options: DurableStoreOptions, timing: QueueTiming) {
+  return { clock: timing.clock, agingIntervalMs: timing.agingIntervalMs, capacity: options.capacity };
 }
 
 function workerName(): string {
@@ -41,12 +50,12 @@ function workerName(): string {
 /** Opens a SQLite store (synchronous, as better-sqlite3 is); throws VK_STORE* when the file is unusable. */
 export function openSqliteEngineStore(
   options: Extract<DurableStoreOptions, { kind: 'sqlite' }>,
-  clock: Clock,
+  timing: QueueTiming,
 ): OpenedEngineStore {
   const stores = openSqliteStores(options.path, {
     synchronous: options.synchronous,
     busyTimeoutMs: options.busyTimeoutMs,
-    queue: queueOptions(options, clock),
+    queue: queueOptions(options, timing),
   });
   return {
     queue: stores.queue,
@@ -60,18 +69,18 @@ export function openSqliteEngineStore(
 /** Opens the engine's durable store; undefined for the in-memory queue. */
 export async function openEngineStore(
   options: ResolvedStoreOptions,
-  clock: Clock,
+  timing: QueueTiming,
 ): Promise<OpenedEngineStore | undefined> {
   switch (options.kind) {
     case 'memory':
       return undefined;
     case 'sqlite':
-      return openSqliteEngineStore(options, clock);
+      return openSqliteEngineStore(options, timing);
     case 'postgres': {
       const stalls = new ListenerSet<UnansweredEvent>();
       const stores = await openPostgresStores(options.url, {
         ...(options.schema === undefined ? {} : { schema: options.schema }),
-        queue: queueOptions(options, clock),
+        queue: queueOptions(options, timing),
         unanswered: { afterMs: options.stalledAfterMs, report: (event) => stalls.emit(event) },
       });
       return {
@@ -89,10 +98,10 @@ export async function openEngineStore(
 /** For `new Engine()` without `openEngine()`: only the stores that open synchronously. */
 export function openEngineStoreNow(
   options: ResolvedStoreOptions,
-  clock: Clock,
+  timing: QueueTiming,
 ): OpenedEngineStore | undefined {
   if (options.kind === 'memory') return undefined;
-  if (options.kind === 'sqlite') return openSqliteEngineStore(options, clock);
+  if (options.kind === 'sqlite') return openSqliteEngineStore(options, timing);
   throw new ValkyrieError(
     'VK_ENGINE_CONFIG',
     'new Engine(): a Postgres store opens asynchronously; use `await openEngine({ store })` instead',

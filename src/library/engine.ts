@@ -52,7 +52,7 @@ const closedOnStore = 'the engine closed before it ran the job here; the job sta
 /** Opens an engine on its store and waits for its thread pool's first workers. */
 export async function openEngine(options: EngineOptions = {}): Promise<Engine> {
   const resolved = resolveEngineOptions(options);
-  const store = await openEngineStore(resolved.store, resolved.clock);
+  const store = await openEngineStore(resolved.store, resolved);
   let engine: Engine;
   try {
     engine = new Engine(options, store);
@@ -112,7 +112,7 @@ export class Engine implements AsyncDisposable {
     this.options = resolveEngineOptions(options);
     this.defaultJobOptions = resolveJobOptions('', undefined, this.options.retry);
     this.idempotent = new IdempotencyKeys(this.options.clock, this.options.store.kind !== 'memory');
-    const opened = store ?? openEngineStoreNow(this.options.store, this.options.clock);
+    const opened = store ?? openEngineStoreNow(this.options.store, this.options);
     this.store = opened;
     opened?.stalls?.add((event) => this.listeners.emit(storeStallEvent(event)));
     this.ownsPool = !(options.pool instanceof ThreadPool);

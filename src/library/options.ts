@@ -92,8 +92,9 @@ export interface EngineOptions {
   /** Jobs handed to the pool at once; the rest wait in the engine's queue in priority order. */
   readonly maxInFlight?: number;
   /**
-   * How long a waiting job takes to rank with the next priority up (core/priority.ts): a number of
-   * ms above 0, default 60 000. 0 is refused (VK_ENGINE_CONFIG): it would ignore priorities.
+   * How long a waiting job takes to rank with the next priority up (core/priority.ts): a whole
+   * number of ms above 0, default 60 000; on a durable store it also orders the jobs this engine
+   * stores. 0 is refused (VK_ENGINE_CONFIG): it would ignore priorities.
    */
   readonly agingIntervalMs?: number;
   /** Applies to every job; a job's own `retry` overrides it field by field. */
@@ -388,10 +389,11 @@ export function resolveEngineOptions(options: EngineOptions): ResolvedEngineOpti
  * and the message says how near to them a long interval comes.
  */
 function checkAgingInterval(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+  // Whole, as the durable stores keep their queue keys as integers.
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     fail(
       'openEngine(): option "agingIntervalMs"',
-      'a number of milliseconds above 0: how long a waiting job takes to rank with the next priority up ' +
+      'a whole number of milliseconds above 0: how long a waiting job takes to rank with the next priority up ' +
         '(0 would rank every job by its arrival alone, ignoring priorities; for priorities that ' +
         'practically never age, as in BullMQ or graphile-worker, give a long interval such as ' +
         '86_400_000, a day)',

@@ -68,11 +68,12 @@ describe('option agingIntervalMs', () => {
     for (const [value, shown] of [
       [0, '0'],
       [-1, '-1'],
+      [0.5, '0.5'],
       ['60s', "'60s'"],
     ] as const) {
       await expect(openEngine(loose<EngineOptions>({ agingIntervalMs: value }))).rejects.toMatchObject({
         code: 'VK_ENGINE_CONFIG',
-        message: `openEngine(): option "agingIntervalMs" must be a number of milliseconds above 0: how long a waiting job takes to rank with the next priority up (0 would rank every job by its arrival alone, ignoring priorities; for priorities that practically never age, as in BullMQ or graphile-worker, give a long interval such as 86_400_000, a day); received ${shown}`,
+        message: `openEngine(): option "agingIntervalMs" must be a whole number of milliseconds above 0: how long a waiting job takes to rank with the next priority up (0 would rank every job by its arrival alone, ignoring priorities; for priorities that practically never age, as in BullMQ or graphile-worker, give a long interval such as 86_400_000, a day); received ${shown}`,
       });
     }
   });
