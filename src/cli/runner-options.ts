@@ -127,7 +127,8 @@ function checkLabel(label: string): string {
 
 function capacity(value: string | undefined): number {
   if (value === undefined) return 1;
-  const n = Number(value);
+  // Digits only: Number() also reads " 2", "0x10" and "1e2", so a typo ran 16 or 100 jobs at once.
+  const n = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > 1024)
     throw new UsageError(
       `--capacity must be a whole number from 1 to 1024, received ${JSON.stringify(value)}`,

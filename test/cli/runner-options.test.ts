@@ -75,3 +75,17 @@ describe('valkyrie runner --job-started-hook and --job-completed-hook', () => {
     }
   });
 });
+
+describe('valkyrie runner --capacity', () => {
+  it('takes a whole number from 1 to 1024 written in digits', () => {
+    expect(resolveRunnerSettings({ ...server, capacity: '16' }, {}, '/tmp').capacity).toBe(16);
+    expect(resolveRunnerSettings({ ...server, capacity: '1024' }, {}, '/tmp').capacity).toBe(1024);
+  });
+
+  it('refuses what Number() would read as another number: hex, an exponent, spaces', () => {
+    for (const bad of ['0x10', '1e2', ' 2', '2 ', '+3', '0', '1.5', '', '1025'])
+      expect(() => resolveRunnerSettings({ ...server, capacity: bad }, {}, '/tmp')).toThrow(
+        `--capacity must be a whole number from 1 to 1024, received ${JSON.stringify(bad)}`,
+      );
+  });
+});
