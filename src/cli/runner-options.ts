@@ -82,7 +82,7 @@ export function resolveRunnerSettings(
     token: registrationToken(options, env, cwd),
     tokenFlag:
       options.tokenFile !== undefined ? '--token-file' : options.token !== undefined ? '--token' : undefined,
-    name: options.name,
+    name: runnerName(options.name),
     labels: (options.labels ?? []).map(checkLabel),
     hostedLabels: options.hostedLabels !== false,
     capacity: capacityN,
@@ -120,9 +120,40 @@ function registrationToken(
   return token;
 }
 
+/**
+ * The server's limits for a runner's name and labels. Registration checks them, but a runner with a
+ * stored credential sends them only in its session's `register`, which took any: a newline or an
+ * escape sequence reached the runner list, every job's "running on runner …" line and RUNNER_NAME.
+ */
+const maxNameLength = 100;
+const maxLabelLength = 200;
+const controlCharacter = /\p{Cc}/u;
+
+function runnerName(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  if (name.trim() === '')
+    throw new UsageError(`--name must not be empty or blank, received ${JSON.stringify(name)}`);
+  if (controlCharacter.test(name))
+    throw new UsageError(
+      `--name: no control characters (newline, tab, ESC, …), received ${JSON.stringify(name)}`,
+    );
+  if (name.length > maxNameLength)
+    throw new UsageError(
+      `--name must be at most ${maxNameLength} characters, received ${name.length}: ${JSON.stringify(`${name.slice(0, 20)}…`)}`,
+    );
+  return name;
+}
+
 function checkLabel(label: string): string {
-  if (/^[^\s,]+$/.test(label)) return label;
-  throw new UsageError(`--labels: a label has no spaces or commas, received ${JSON.stringify(label)}`);
+  if (!/^[^\s,]+$/.test(label) || controlCharacter.test(label))
+    throw new UsageError(
+      `--labels: a label has no spaces, commas or control characters, received ${JSON.stringify(label)}`,
+    );
+  if (label.length > maxLabelLength)
+    throw new UsageError(
+      `--labels: a label has at most ${maxLabelLength} characters, received ${label.length}: ${JSON.stringify(`${label.slice(0, 20)}…`)}`,
+    );
+  return label;
 }
 
 function capacity(value: string | undefined): number {

@@ -89,3 +89,36 @@ describe('valkyrie runner --capacity', () => {
       );
   });
 });
+
+describe('valkyrie runner --name and --labels', () => {
+  it('take a name of up to 100 characters and labels of up to 200, as the server registers them', () => {
+    const settings = resolveRunnerSettings(
+      { ...server, name: `build ${'x'.repeat(94)}`, labels: ['gpu', 'zone=eu', 'y'.repeat(200)] },
+      {},
+      '/tmp',
+    );
+    expect(settings.name).toHaveLength(100);
+    expect(settings.labels).toEqual(['gpu', 'zone=eu', 'y'.repeat(200)]);
+  });
+
+  it('refuse a blank name, one with control characters or over 100 characters, naming --name', () => {
+    const refused = (name: string) => () => resolveRunnerSettings({ ...server, name }, {}, '/tmp');
+    expect(refused('')).toThrow('--name must not be empty or blank, received ""');
+    expect(refused('  ')).toThrow('--name must not be empty or blank, received "  "');
+    expect(refused('a\nb')).toThrow('--name: no control characters (newline, tab, ESC, …), received "a\\nb"');
+    expect(refused('a\u001b[2Jb')).toThrow('received "a\\u001b[2Jb"');
+    expect(refused('x'.repeat(101))).toThrow(
+      `--name must be at most 100 characters, received 101: "${'x'.repeat(20)}…"`,
+    );
+  });
+
+  it('refuse a label with a control character or over 200 characters, naming --labels', () => {
+    const refused = (label: string) => () =>
+      resolveRunnerSettings({ ...server, labels: [label] }, {}, '/tmp');
+    expect(refused('a\u0001b')).toThrow(
+      '--labels: a label has no spaces, commas or control characters, received "a\\u0001b"',
+    );
+    expect(refused('a b')).toThrow('received "a b"');
+    expect(refused('y'.repeat(201))).toThrow('--labels: a label has at most 200 characters, received 201');
+  });
+});

@@ -233,6 +233,26 @@ describe('valkyrie runner --name', () => {
     again.child.kill('SIGTERM');
     expect((await again.done).code).toBe(0);
   }, 30_000);
+
+  it('is refused with exit 2 before it connects when a registered runner is given a name the server would not register', async () => {
+    // Registration checks the name; a runner with a stored credential sends it only in its session.
+    const first = await startRunner('named-checked', 'checked', []);
+    first.child.kill('SIGTERM');
+    expect((await first.done).code).toBe(0);
+    const again = startProcess(ws, [
+      ...['runner', '--server', server.url, '--work-dir', 'runner-named-checked'],
+      ...['--name', 'evil\u001b[2J\nname'],
+    ]);
+    // In `processes`: one that connected after all is killed in afterAll.
+    processes.push(again);
+    expect(await again.done).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        'valkyrie: --name: no control characters (newline, tab, ESC, …), received "evil\\u001b[2J\\nname"\n',
+    });
+    expect(await listed('named-checked')).toMatchObject({ connected: false });
+  }, 30_000);
 });
 
 describe('valkyrie runner job hooks', () => {
