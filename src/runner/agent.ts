@@ -13,6 +13,7 @@ import { protocolVersion } from '../protocol/messages.js';
 import type { Transport } from '../protocol/transport.js';
 import { type Completion, CompletionsInDoubt, maxCompletionsInDoubt } from './completions-in-doubt.js';
 import type { HostDescription } from './host.js';
+import type { JobEvent } from './job-event.js';
 import type { JobHooks } from './job-hooks.js';
 import { JobLauncher, type LeaseMessage } from './job-launcher.js';
 import type { JobReporter } from './job-run.js';
@@ -90,6 +91,11 @@ export interface RunnerAgentOptions {
   readonly hooks?: JobHooks;
   /** Told how many jobs it runs each time a leased job starts or ends (`valkyrie runner --ephemeral`). */
   readonly onRunning?: (running: number) => void;
+  /**
+   * Told when a leased job starts and when it ends, before its completion is sent (`valkyrie runner`
+   * prints a line for each, as GitHub's runner prints "Running job" and "Job … completed").
+   */
+  readonly onJob?: (event: JobEvent) => void;
 }
 
 interface ActiveJob {
@@ -432,8 +438,16 @@ export class RunnerAgent {
       this.transport.send({ type: 'renew', jobId, fencingToken });
       return true;
     });
+    const startedAt = Date.now();
+    this.options.onJob?.({ kind: 'started', job: lease.job });
     const done = this.launcher.execute(lease, reporter, cancel.signal, kill.signal).then((result) => {
       ended = true;
+      this.options.onJob?.({
+        kind: 'ended',
+        job: lease.job,
+        outcome: result.outcome,
+        ms: Date.now() - startedAt,
+      });
       batcher.flush();
       this.reports.ended(jobId);
       this.active.delete(jobId);

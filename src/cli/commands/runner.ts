@@ -43,6 +43,7 @@ import { downloadWorkspace } from '../../runner/workspace-download.js';
 import { ConnectionLines, serverClosedLine } from '../connection-lines.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { AutoStop } from '../runner-auto-stop.js';
+import { runnerJobLine } from '../runner-job-lines.js';
 import {
   protocolUrls,
   type RunnerCommandOptions,
@@ -311,6 +312,7 @@ async function serve(
     ...(capabilities === undefined ? {} : { capabilities }),
     onMode: (mode, note) => say(modeLine(mode, credentials.runnerId, note)),
     onRunning: (running) => autoStop.running(running),
+    onJob: (event) => say(runnerJobLine(event)),
   });
   let closedByServer: CloseInfo | undefined;
   const serverClosed = new Promise<void>((resolve) =>
