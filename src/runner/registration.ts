@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../core/error-message.js';
+import { readFailureText } from '../core/read-failure.js';
 import {
   credentialsFileName,
   parseRunnerCredentials,
@@ -25,24 +26,51 @@ export type Registration =
   /** The server's TLS certificate failed verification: retrying will not help until trust changes. */
   | { readonly kind: 'untrusted'; readonly failure: CertificateFailure };
 
-/** The stored credentials, when the file exists and has the expected shape. */
-export function readCredentials(workDir: string): RunnerCredentials | undefined {
+/**
+ * What a work dir's credential file holds. `unusable`: it is there but cannot be read or is not a
+ * credential (damaged, edited, a directory): told apart from `absent`, as "there is no runner.json"
+ * would send the operator looking for a file that is there, and registering anew over it would lose
+ * the runner's identity without a word.
+ */
+export type StoredCredentials =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'stored'; readonly credentials: RunnerCredentials }
+  | { readonly kind: 'unusable'; readonly why: string };
+
+export function readCredentials(workDir: string): StoredCredentials {
   let text: string;
   try {
     text = readFileSync(join(workDir, credentialsFileName), 'utf8');
-  } catch {
-    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // ENOTDIR: the work dir is a file, which creating it says.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'absent' };
+    return { kind: 'unusable', why: readFailureText(error) };
   }
-  return parseRunnerCredentials(text);
+  const credentials = parseRunnerCredentials(text);
+  if (credentials !== undefined) return { kind: 'stored', credentials };
+  return {
+    kind: 'unusable',
+    why: 'it does not hold a runner credential: JSON with server, runnerId and credential',
+  };
 }
 
-/** Written to a temporary file first, so a crash never leaves half a credential behind. */
-export function writeCredentials(workDir: string, credentials: RunnerCredentials): void {
+/**
+ * Written to a temporary file first, so a crash never leaves half a credential behind. Returns why it
+ * could not be stored (the temporary file removed), or undefined once it is.
+ */
+export function writeCredentials(workDir: string, credentials: RunnerCredentials): string | undefined {
   const path = join(workDir, credentialsFileName);
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, path);
+  try {
+    writeFileSync(temporary, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, path);
+    return undefined;
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    return readFailureText(error);
+  }
 }
 
 /**

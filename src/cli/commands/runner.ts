@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isValkyrieError, ValkyrieError } from '../../core/errors.js';
 import { formatDelay } from '../../core/retry-delay.js';
 import { credentialsFileName } from '../../core/runner-credentials-file.js';
 import type { RunnerMode } from '../../core/runner-mode.js';
@@ -21,7 +20,6 @@ import type { CloseInfo } from '../../protocol/transport-end.js';
 import { RunnerAgent } from '../../runner/agent.js';
 import { detectCapabilities } from '../../runner/capabilities.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
-import type { WorkspaceFor } from '../../runner/job-workspaces.js';
 import { reportingShellExecutors } from '../../runner/orphan-report.js';
 import {
   type RunnerCredentials,
@@ -39,10 +37,10 @@ import {
   lockFileName,
   type WorkDirLock,
 } from '../../runner/work-dir-lock.js';
-import { downloadWorkspace } from '../../runner/workspace-download.js';
 import { ConnectionLines, serverClosedLine } from '../connection-lines.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { AutoStop } from '../runner-auto-stop.js';
+import { bundleWorkspace } from '../runner-bundle-workspace.js';
 import { runnerJobLine } from '../runner-job-lines.js';
 import {
   protocolUrls,
@@ -149,10 +147,16 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
 function credentialSource(
   settings: RunnerSettings,
 ): { readonly stored: RunnerCredentials } | { readonly token: string } {
-  const stored = readCredentials(settings.workDir);
+  const read = readCredentials(settings.workDir);
+  const file = join(settings.workDir, credentialsFileName);
+  // Not registered over, with or without a token: it may be the only copy of this runner's identity.
+  if (read.kind === 'unusable')
+    throw new UsageError(
+      `--work-dir: cannot use ${file} (${read.why}); to register this runner again, delete it and start with --token`,
+    );
+  const stored = read.kind === 'stored' ? read.credentials : undefined;
   if (stored !== undefined && stored.server === settings.server) return { stored };
   if (settings.token !== undefined) return { token: settings.token };
-  const file = join(settings.workDir, credentialsFileName);
   const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
   throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
 }
@@ -197,7 +201,12 @@ async function credentialsFor(
     );
     if (signal.aborted) return ExitCode.succeeded;
     if (result.kind === 'registered') {
-      writeCredentials(settings.workDir, result.credentials);
+      const unstored = writeCredentials(settings.workDir, result.credentials);
+      if (unstored !== undefined)
+        throw new UsageError(
+          `registered with ${settings.server} as ${result.credentials.runnerId}, but cannot store its credential in ${file} (${unstored}); ` +
+            `fix that and start again (valkyrie runners remove ${result.credentials.runnerId} takes this registration off the list)`,
+        );
       say(`registered with ${settings.server} as ${result.credentials.runnerId} (credentials in ${file})`);
       return result.credentials;
     }
@@ -461,31 +470,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/**
- * A job with a bundle runs in its unpacked copy, fetched with the job's own token; others in an empty
- * directory. A download that meets an untrusted TLS certificate fails its job and calls `untrusted`.
- */
-function bundleWorkspace(serverUrl: string, untrusted: (line: string) => void): WorkspaceFor {
-  return async (job, jobToken, jobDir) => {
-    if (job.bundle === undefined) return jobDir;
-    if (jobToken === undefined)
-      throw new ValkyrieError(
-        'VK_SERVER_RESPONSE',
-        'the lease names a workspace bundle but carries no job token',
-      );
-    try {
-      return await downloadWorkspace({
-        serverUrl,
-        jobId: job.jobId,
-        jobToken,
-        sha256: job.bundle.sha256,
-        jobDir,
-      });
-    } catch (error) {
-      if (isValkyrieError(error) && error.code === 'VK_TLS_CERTIFICATE') untrusted(error.message);
-      throw error;
-    }
-  };
 }

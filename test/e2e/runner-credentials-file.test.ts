@@ -1,0 +1,79 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, Workspace } from './cli.js';
+import {
+  callApi,
+  createToken,
+  killAll,
+  type StartedProcess,
+  type StartedServer,
+  startProcess,
+  startServer,
+} from './fleet-processes.js';
+
+/**
+ * A real `valkyrie runner` on a work dir whose runner.json is there but cannot be used (damaged, a
+ * directory). It said "there is no …/runner.json"; given a token, it registered a new runner over
+ * the damaged file, and over a directory it registered one, then failed to store its credential with
+ * a stack trace. Now: one line naming the file and why, exit 2, nothing registered, the file as it was.
+ */
+const admin = 'vkt-e2e-admin-token-credentials-file-0123';
+const ws = new Workspace();
+const processes: StartedProcess[] = [];
+let server: StartedServer;
+let registration = '';
+
+beforeAll(async () => {
+  server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
+  processes.push(server);
+  registration = await createToken(server.url, admin, 'runner');
+}, 30_000);
+
+afterAll(async () => {
+  await killAll(processes);
+  ws.dispose();
+});
+
+async function registered(): Promise<number> {
+  const response = await callApi(server.url, admin, 'GET', '/api/v1/runners');
+  return ((await response.json()) as { runners: unknown[] }).runners.length;
+}
+
+/** `valkyrie runner ARGS` to its end; in `processes`, so that one that started after all is killed. */
+function runner(args: readonly string[]): Promise<CliResult> {
+  const started = startProcess(ws, ['runner', '--server', server.url, ...args]);
+  processes.push(started);
+  return started.done;
+}
+
+describe('valkyrie runner with a runner.json it cannot use', () => {
+  it('refuses a damaged one, with or without --token, and leaves it as it was', async () => {
+    const workDir = join(ws.dir, 'damaged');
+    mkdirSync(workDir);
+    const file = join(workDir, 'runner.json');
+    writeFileSync(file, '{"server": "http://127.0.0.1:7070", "runn');
+    const line = `valkyrie: --work-dir: cannot use ${file} (it does not hold a runner credential: JSON with server, runnerId and credential); to register this runner again, delete it and start with --token\n`;
+    const base = ['--work-dir', workDir];
+    expect(await runner(base)).toMatchObject({ code: 2, stdout: '', stderr: line });
+    expect(await runner([...base, '--token', registration])).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: line,
+    });
+    expect(readFileSync(file, 'utf8')).toBe('{"server": "http://127.0.0.1:7070", "runn');
+    expect(await registered()).toBe(0);
+  }, 30_000);
+
+  it('refuses one that is a directory before it registers: one line, no stack trace', async () => {
+    const workDir = join(ws.dir, 'directory');
+    mkdirSync(join(workDir, 'runner.json'), { recursive: true });
+    const result = await runner(['--work-dir', workDir, '--token', registration]);
+    expect(result).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `valkyrie: --work-dir: cannot use ${join(workDir, 'runner.json')} (it is a directory); to register this runner again, delete it and start with --token\n`,
+    });
+    expect(await registered()).toBe(0);
+  }, 30_000);
+});
