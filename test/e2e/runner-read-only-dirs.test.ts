@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { jobsDirMarker } from '../../src/runner/jobs-dir-claim.js';
 import { parseWorkflow } from '../../src/workflow/parse.js';
 import { type Fleet, registrationRoute, runRequest, startFleet, until } from '../runner/fleet-harness.js';
 import { scratchDirFor, unprivilegedUser } from '../runner/unprivileged-user.js';
@@ -91,7 +92,10 @@ describe.skipIf(user.unusable !== undefined)(
       const { fleet, stop } = await fleetWithRunner(workDir);
       // One after the other on a runner of capacity 1: the second finds the first's slot emptied.
       expect(await runJobs(fleet, ['first', 'second'])).toBe('succeeded');
-      await until(() => readdirSync(join(workDir, 'jobs')).length === 0, 'the job directories to go');
+      await until(
+        () => readdirSync(join(workDir, 'jobs')).every((entry) => entry === jobsDirMarker),
+        'the job directories to go',
+      );
       const stopped = await stop();
       expect(stopped.stderr).toBe('');
       expect(stopped.code).toBe(0);
@@ -102,11 +106,12 @@ describe.skipIf(user.unusable !== undefined)(
       const workDir = join(scratch, 'left');
       shAsUser(
         scratch,
-        `mkdir -p left/jobs/killed-1 left/tmp/slot-0/temp && cd left/jobs/killed-1 && ${readOnlyTree} && ` +
+        `mkdir -p left/jobs/killed-1 left/tmp/slot-0/temp && touch left/jobs/${jobsDirMarker} && ` +
+          `cd left/jobs/killed-1 && ${readOnlyTree} && ` +
           `cd ../../tmp/slot-0/temp && ${readOnlyTree}`,
       );
       const { fleet, stop } = await fleetWithRunner(workDir);
-      expect(existsSync(join(workDir, 'jobs'))).toBe(false);
+      expect(readdirSync(join(workDir, 'jobs'))).toEqual([jobsDirMarker]);
       expect(await runJobs(fleet, ['after'])).toBe('succeeded');
       const stopped = await stop();
       expect(stopped.stderr).toBe('');
@@ -118,7 +123,10 @@ describe.skipIf(user.unusable !== undefined)(
       `says in one line each what it cannot remove, and runs its jobs still${user.asRoot ? '' : ' (skipped: only root can make a file the runner cannot remove)'}`,
       async () => {
         const workDir = join(scratch, 'foreign');
-        shAsUser(scratch, 'mkdir -p foreign/jobs/killed-1 foreign/tmp/slot-0/temp');
+        shAsUser(
+          scratch,
+          `mkdir -p foreign/jobs/killed-1 foreign/tmp/slot-0/temp && touch foreign/jobs/${jobsDirMarker}`,
+        );
         // Root's, in directories of the runner's user: it can neither remove them nor make them its own.
         const jobLeft = join(workDir, 'jobs', 'killed-1', 'root-owned');
         const slotLeft = join(workDir, 'tmp', 'slot-0', 'temp', 'root-owned');
@@ -133,7 +141,7 @@ describe.skipIf(user.unusable !== undefined)(
         const lines = stopped.stderr.split('\n').filter(Boolean);
         // Slot 0 is passed over, and its job runs in slot 1.
         expect(lines).toEqual([
-          `valkyrie runner: could not remove ${join(workDir, 'jobs')}, left in place: EACCES: permission denied, unlink '${jobLeft}/f'`,
+          `valkyrie runner: could not remove ${join(workDir, 'jobs', 'killed-1')}, left in place: EACCES: permission denied, unlink '${jobLeft}/f'`,
           `valkyrie runner: could not remove ${join(workDir, 'tmp', 'slot-0')}, left in place: EACCES: permission denied, unlink '${slotLeft}/f'`,
         ]);
         expect(readdirSync(join(workDir, 'tmp')).sort()).toEqual(['slot-0', 'tool-cache']);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { formatDelay } from '../../core/retry-delay.js';
@@ -20,6 +21,7 @@ import type { CloseInfo } from '../../protocol/transport-end.js';
 import { RunnerAgent } from '../../runner/agent.js';
 import { detectCapabilities } from '../../runner/capabilities.js';
 import { describeHost, runnerLabels } from '../../runner/host.js';
+import { claimJobsDir, sweepJobsDir } from '../../runner/jobs-dir-claim.js';
 import { reportingShellExecutors } from '../../runner/orphan-report.js';
 import {
   type RunnerCredentials,
@@ -29,7 +31,6 @@ import {
   writeCredentials,
 } from '../../runner/registration.js';
 import { inheritedEnvironment } from '../../runner/step-environment.js';
-import { removeTree } from '../../runner/tree-removal.js';
 import { unsentLinesWarning } from '../../runner/unsent-lines-warning.js';
 import {
   acquireWorkDirLock,
@@ -73,6 +74,8 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   // Asked before anything is made (credentialSource). Without --name, the name it registered under,
   // as GitHub's and GitLab's runners keep theirs.
   const source = credentialSource(settings);
+  // Before this start creates one: a work dir a runner used already (claimJobsDir).
+  const usedBefore = existsSync(join(settings.workDir, credentialsFileName));
   const host = describeHost(settings.name ?? ('stored' in source ? source.stored.name : undefined));
   const info: RunnerInfo = {
     name: host.name,
@@ -97,6 +100,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
       complain(
         `took over ${locked.lock.file} from pid ${locked.tookOverFrom.pid}, which is no longer running`,
       );
+    claimJobs(settings.workDir, usedBefore);
     // Once the work dir exists (createWorkDir): free disk is measured on it.
     const detecting = detectCapabilities({ workDir: settings.workDir, signal: probing.signal }).catch(
       () => undefined,
@@ -120,7 +124,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     const credentials = await credentialsFor(settings, info, connecting.signal);
     if (typeof credentials === 'number') return early(credentials);
     // Directories a killed runner left behind; nothing runs in them now.
-    await removeTree(join(settings.workDir, 'jobs'), complain);
+    await sweepJobsDir(join(settings.workDir, 'jobs'), complain);
     const transport = await connect(settings, credentials, connecting.signal);
     if (typeof transport === 'number') return early(transport);
     serving = true;
@@ -159,6 +163,18 @@ function credentialSource(
   if (settings.token !== undefined) return { token: settings.token };
   const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
   throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
+}
+
+/** `<work-dir>/jobs`, whose entries the runner removes at start, must be its own (claimJobsDir). */
+function claimJobs(workDir: string, usedBefore: boolean): void {
+  const jobs = join(workDir, 'jobs');
+  const claim = claimJobsDir(jobs, usedBefore);
+  if (claim.kind === 'foreign')
+    throw new UsageError(
+      `--work-dir: ${jobs} holds ${JSON.stringify(claim.entry)}, which no runner made there: a runner removes ` +
+        `what is in its jobs directory, so give it a work dir of its own (or empty ${jobs})`,
+    );
+  if (claim.kind === 'unusable') throw new UsageError(`--work-dir: cannot use ${jobs} (${claim.why})`);
 }
 
 /** Another live runner uses the work dir: one line, exit 73, and the dir is left as it is. */
