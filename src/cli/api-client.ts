@@ -111,7 +111,7 @@ export class ApiClient {
         'no server: pass --server URL or set VALKYRIE_SERVER (e.g. http://127.0.0.1:7070)',
       );
     const token = flags.token ?? env.VALKYRIE_TOKEN;
-    return new ApiClient(serverBaseUrl(server), token === '' ? undefined : token);
+    return new ApiClient(serverBaseUrl(server, serverSource(flags.server)), token === '' ? undefined : token);
   }
 
   get origin(): string {
@@ -244,11 +244,18 @@ export class ApiClient {
   }
 }
 
+/** Where a server URL came from, for its errors to name: an operator looks for the one they set. */
+export type ServerSource = '--server' | 'VALKYRIE_SERVER';
+
+/** `--server` when the flag gave the URL, else `VALKYRIE_SERVER`. */
+export const serverSource = (flag: string | undefined): ServerSource =>
+  flag === undefined ? 'VALKYRIE_SERVER' : '--server';
+
 /**
- * A `--server` value checked and made a base URL (no trailing slash): http or https, no query or
+ * A `--server` value (or VALKYRIE_SERVER's, `from`) checked and made a base URL (no trailing slash): http or https, no query or
  * fragment, since API and protocol paths are appended to it, and no user name or password.
  */
-export function serverBaseUrl(value: string): string {
+export function serverBaseUrl(value: string, from: ServerSource = '--server'): string {
   let url: URL | undefined;
   try {
     url = new URL(value);
@@ -256,15 +263,15 @@ export function serverBaseUrl(value: string): string {
     url = undefined;
   }
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-    throw new UsageError(`--server must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
+    throw new UsageError(`${from} must be an http:// or https:// URL, received ${JSON.stringify(value)}`);
   if (url.search !== '' || url.hash !== '')
-    throw new UsageError(`--server takes no query or fragment, received ${JSON.stringify(value)}`);
+    throw new UsageError(`${from} takes no query or fragment, received ${JSON.stringify(value)}`);
   // fetch refuses a URL with credentials in it, which read as an unreachable server; the password is not echoed.
   if (url.username !== '' || url.password !== '') {
     const shown = new URL(url.href);
     if (shown.password !== '') shown.password = '***';
     throw new UsageError(
-      `--server takes no user name or password (authenticate with --token), received ${JSON.stringify(shown.href.replace(/\/$/, ''))}`,
+      `${from} takes no user name or password (authenticate with --token), received ${JSON.stringify(shown.href.replace(/\/$/, ''))}`,
     );
   }
   // A path of the server's own (copied from a browser or a curl line) would be doubled by every request.
@@ -272,12 +279,12 @@ export function serverBaseUrl(value: string): string {
   if (own !== null) {
     const base = `${url.origin}${url.pathname.slice(0, own.index)}`;
     throw new UsageError(
-      `--server is the server's address, which the API's paths are added to: drop ${JSON.stringify(own[0])} (received ${JSON.stringify(value)}; try ${base})`,
+      `${from} is the server's address, which the API's paths are added to: drop ${JSON.stringify(own[0])} (received ${JSON.stringify(value)}; try ${base})`,
     );
   }
   if (url.port !== '' && isBlockedPort(Number(url.port)))
     throw new UsageError(
-      `--server: port ${url.port} is one that fetch never connects to (a blocked port), received ${JSON.stringify(value)}; run the server on another port`,
+      `${from}: port ${url.port} is one that fetch never connects to (a blocked port), received ${JSON.stringify(value)}; run the server on another port`,
     );
   return url.href.replace(/\/+$/, '');
 }

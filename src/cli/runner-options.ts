@@ -6,7 +6,7 @@ import { durationHint, parseDuration } from '../core/duration.js';
 import { readFailureText } from '../core/read-failure.js';
 import type { JobHooks } from '../runner/job-hooks.js';
 import type { JobLogLimit } from '../runner/log-batcher.js';
-import { serverBaseUrl } from './api-client.js';
+import { serverBaseUrl, serverSource } from './api-client.js';
 import { UsageError } from './exit-codes.js';
 
 /** `valkyrie runner`'s flags as commander hands them over; everything optional. */
@@ -78,7 +78,7 @@ export function resolveRunnerSettings(
       `--ephemeral runs one job and then stops: leave out --capacity, received ${JSON.stringify(options.capacity)}`,
     );
   return Object.freeze({
-    server: serverBaseUrl(server),
+    server: serverBaseUrl(server, serverSource(options.server)),
     token: registrationToken(options, env, cwd),
     tokenFlag:
       options.tokenFile !== undefined ? '--token-file' : options.token !== undefined ? '--token' : undefined,

@@ -144,6 +144,16 @@ describe('serverBaseUrl', () => {
     // A prefix a reverse proxy serves the server under is an address.
     expect(serverBaseUrl('https://ci.example/api-gateway/')).toBe('https://ci.example/api-gateway');
   });
+
+  // A systemd unit or CI job that sets VALKYRIE_SERVER has no --server to look for.
+  it('names VALKYRIE_SERVER, not --server, when the URL came from it', () => {
+    expect(() => ApiClient.fromFlags({}, { VALKYRIE_SERVER: 'htp://x' })).toThrow(
+      'VALKYRIE_SERVER must be an http:// or https:// URL, received "htp://x"',
+    );
+    expect(() => ApiClient.fromFlags({ server: 'htp://x' }, { VALKYRIE_SERVER: 'http://ok' })).toThrow(
+      '--server must be an http:// or https:// URL, received "htp://x"',
+    );
+  });
 });
 
 describe('ServerClient.hasBundle', () => {

@@ -122,3 +122,16 @@ describe('valkyrie runner --name and --labels', () => {
     expect(refused('y'.repeat(201))).toThrow('--labels: a label has at most 200 characters, received 201');
   });
 });
+
+describe('valkyrie runner --server', () => {
+  it('names VALKYRIE_SERVER in the error when the URL came from it', () => {
+    expect(() =>
+      resolveRunnerSettings({}, { VALKYRIE_SERVER: 'http://127.0.0.1:7070/api/v1' }, '/tmp'),
+    ).toThrow(
+      'VALKYRIE_SERVER is the server\'s address, which the API\'s paths are added to: drop "/api/v1"',
+    );
+    expect(() => resolveRunnerSettings({ server: 'ci:7070' }, {}, '/tmp')).toThrow(
+      '--server must be an http:// or https:// URL, received "ci:7070"',
+    );
+  });
+});

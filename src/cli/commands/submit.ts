@@ -10,7 +10,7 @@ import { resolveInputs } from '../../workflow/inputs.js';
 import type { MatrixFilter } from '../../workflow/matrix.js';
 import { loadWorkflow } from '../../workflow/parse.js';
 import { chooseEvent } from '../../workflow/triggers.js';
-import { ApiClient, serverBaseUrl } from '../api-client.js';
+import { ApiClient, serverBaseUrl, serverSource } from '../api-client.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
 import { FollowSignals } from '../follow-signals.js';
@@ -79,7 +79,7 @@ export async function submitCommand(
     throw new UsageError(
       'no token given: pass --token T or set VALKYRIE_TOKEN (create one with: valkyrie token create --role submit)',
     );
-  const client = new ServerClient(new ApiClient(serverBaseUrl(server), token));
+  const client = new ServerClient(new ApiClient(serverBaseUrl(server, serverSource(options.server)), token));
   const cwd = process.cwd();
   const workspace = resolve(cwd, options.workspace ?? '.');
   requireFolder(workspace, options.workspace);
