@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { messageOf } from '../core/error-message.js';
+import { visible } from '../core/visible-text.js';
 import type { ProtocolError } from './frame.js';
 import { protocolVersion } from './messages.js';
 import type { CertificateFailure } from './tls-certificate.js';
@@ -115,7 +116,22 @@ export function parseErrorBody(text: string, status: number): { code: string; me
   } catch {
     // Not JSON: fall through to a description of the status.
   }
-  return { code: `HTTP_${status}`, message: `HTTP ${status}: ${text.slice(0, 200)}` };
+  return { code: `HTTP_${status}`, message: `HTTP ${status}: ${bodyGist(text)}` };
+}
+
+/**
+ * A body that is not ours, as one line: a proxy's or another server's HTML error page (nginx's 502
+ * while the server is down) by its title. Its text as it came put a dozen lines of HTML into every
+ * retry line of a runner, and its control characters reached the terminal.
+ */
+function bodyGist(text: string): string {
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1];
+  const html = title !== undefined || /^\s*<(!doctype|html)/i.test(text);
+  const plain = (title ?? text.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
+  const shown = visible(plain.length > 200 ? `${plain.slice(0, 200)}…` : plain);
+  const page = 'an HTML page, not a Valkyrie API answer';
+  if (html) return shown === '' ? page : `${shown} (${page})`;
+  return shown === '' ? 'no body' : shown;
 }
 
 /**
