@@ -3,6 +3,7 @@ import { messageOf } from '../core/error-message.js';
 import { type ErrorCode, errorCatalog, errorCodeHeader, ValkyrieError } from '../core/errors.js';
 import { isRecord } from '../core/is-record.js';
 import { formatDelay } from '../core/retry-delay.js';
+import { bodyGist } from '../protocol/handshake.js';
 import { certificateError, certificateFailure } from '../protocol/tls-certificate.js';
 import { closedWithoutAnswer, plainServerLine, tlsServerLine } from '../protocol/tls-mismatch.js';
 import { UsageError } from './exit-codes.js';
@@ -307,7 +308,8 @@ export async function throwUnlessOk(response: Response, forbiddenWhy?: string): 
     const why = (response.status === 403 ? forbiddenWhy : undefined) ?? errorCatalog[refusal];
     throw new ApiRequestError(response.status, refusal, `${refusal}: ${why}`, {});
   }
-  const snippet = text.trim().slice(0, 200);
+  // One line, as the runner's: a proxy's HTML page as it came was a dozen lines of markup.
+  const snippet = text.trim() === '' ? '' : bodyGist(text);
   const status = response.statusText || 'error';
   throw new ApiRequestError(response.status, '', `${status}${snippet ? `: ${snippet}` : ''}`, {});
 }

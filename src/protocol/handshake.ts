@@ -124,7 +124,7 @@ export function parseErrorBody(text: string, status: number): { code: string; me
  * while the server is down) by its title. Its text as it came put a dozen lines of HTML into every
  * retry line of a runner, and its control characters reached the terminal.
  */
-function bodyGist(text: string): string {
+export function bodyGist(text: string): string {
   const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1];
   const html = title !== undefined || /^\s*<(!doctype|html)/i.test(text);
   const plain = (title ?? text.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();

@@ -91,6 +91,13 @@ describe('throwUnlessOk', () => {
     expect(error.code).toBe('VK_SERVER_RESPONSE');
     expect(error.message).toBe('Bad Gateway');
   });
+
+  it("says a proxy's HTML error page in one line, by its title", async () => {
+    const page =
+      '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<h1>502 Bad Gateway</h1>\r\n</body>\r\n</html>\r\n';
+    const error = await refusal(new Response(page, { status: 502, statusText: 'Bad Gateway' }));
+    expect(error.message).toBe('Bad Gateway: 502 Bad Gateway (an HTML page, not a Valkyrie API answer)');
+  });
 });
 
 describe('ApiClient', () => {
