@@ -117,8 +117,13 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     void autoStop.requested.then(() => {
       if (!serving) stopConnecting();
     });
+    // A signal while it registers or connects (retrying a server that is down) stops it at once; said,
+    // as a drain is, or its output would end on a retry line, as if it were still trying.
+    const stoppedEarly = () =>
+      say(`stopped (${shutdown.terminated ? 'SIGTERM' : 'SIGINT'} while connecting to ${settings.server})`);
     const early = (code: number) => {
-      if (autoStop.reason !== undefined && !shutdown.stopping) say(`${autoStop.reason}: stopping`);
+      if (shutdown.stopping) stoppedEarly();
+      else if (autoStop.reason !== undefined) say(`${autoStop.reason}: stopping`);
       return code;
     };
     const credentials = await credentialsFor(settings, info, connecting.signal);
@@ -131,6 +136,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     shutdown.connected();
     if (shutdown.stopping) {
       await closeTransport(transport);
+      stoppedEarly();
       return ExitCode.succeeded;
     }
     return await serve(settings, info, credentials, transport, await detecting, shutdown, autoStop);
