@@ -106,9 +106,15 @@ export const jobSpecSchema = z.object({
   workflowFile: z.object({ path: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 
+/**
+ * No control characters, and a name and labels no longer than registration takes them
+ * (server/schemas.ts): a runner with a stored credential sends them only here, and they reach the
+ * runner list, every job's "running on runner …" line and the store.
+ */
+const noControl = (text: string) => !/\p{Cc}/u.test(text);
 export const runnerInfoSchema = z.object({
-  name: z.string().min(1),
-  labels: z.array(z.string()),
+  name: z.string().min(1).max(100).refine(noControl, 'no control characters'),
+  labels: z.array(z.string().min(1).max(200).refine(noControl, 'no control characters')),
   capacity: z.number().int().positive(),
 });
 

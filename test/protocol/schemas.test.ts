@@ -33,6 +33,24 @@ describe('protocol schemas', () => {
     }
   });
 
+  it('refuses a register whose runner name or label has a control character or is longer than registration takes', () => {
+    const register = (runner: object) =>
+      decodeFrame(
+        encodeFrame({
+          ...runnerSamples.register,
+          runner: { name: 'r1', labels: ['linux'], capacity: 1, ...runner },
+        }),
+        controlPlaneDecoder,
+      ).kind;
+    expect(register({ name: 'build-01' })).toBe('decoded');
+    expect(register({ name: 'a\nb' })).toBe('error');
+    expect(register({ name: '\u001b[2Jx' })).toBe('error');
+    expect(register({ name: 'x'.repeat(101) })).toBe('error');
+    expect(register({ labels: ['gpu', 'a\u0001b'] })).toBe('error');
+    expect(register({ labels: ['y'.repeat(201)] })).toBe('error');
+    expect(register({ labels: [''] })).toBe('error');
+  });
+
   it('names the field, what was wrong and the start of the frame for a schema violation', () => {
     const result = decodeFrame('{"v":1,"m":{"type":"accept","jobId":42}}', controlPlaneDecoder);
     expect(result.kind).toBe('error');
