@@ -167,6 +167,20 @@ export async function createToken(baseUrl: string, admin: string, role: string):
   return ((await response.json()) as { token: string }).token;
 }
 
+/**
+ * A server with `admin` as its admin token (in `processes`, to be killed with them) and a runner
+ * registration token made on it: what a test of `valkyrie runner` against a real server starts with.
+ */
+export async function startServerForRunners(
+  workspace: Workspace,
+  admin: string,
+  processes: StartedProcess[],
+): Promise<{ server: StartedServer; registration: string }> {
+  const server = await startServer(workspace, [], { VALKYRIE_ADMIN_TOKEN: admin });
+  processes.push(server);
+  return { server, registration: await createToken(server.url, admin, 'runner') };
+}
+
 /** A port free now, for two servers in turn: a runner reconnects to the URL it was given. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

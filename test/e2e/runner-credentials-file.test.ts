@@ -4,12 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, Workspace } from './cli.js';
 import {
   callApi,
-  createToken,
   killAll,
   type StartedProcess,
   type StartedServer,
   startProcess,
-  startServer,
+  startServerForRunners,
 } from './fleet-processes.js';
 
 /**
@@ -25,9 +24,7 @@ let server: StartedServer;
 let registration = '';
 
 beforeAll(async () => {
-  server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
-  processes.push(server);
-  registration = await createToken(server.url, admin, 'runner');
+  ({ server, registration } = await startServerForRunners(ws, admin, processes));
 }, 30_000);
 
 afterAll(async () => {
