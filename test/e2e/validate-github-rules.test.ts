@@ -7,39 +7,32 @@ describe('validate: workflow rules as GitHub has them', () => {
   afterAll(() => ws.dispose());
   const jobs = 'jobs:\n  a:\n    runs-on: self-hosted\n    steps: [{ run: echo }]\n';
 
-  it('exits 2 for a cron GitHub refuses, naming the entry and the field at its line', async () => {
-    const file = ws.write(
-      'cron.yml',
-      `on:\n  schedule:\n    - cron: "0 0 * * *"\n    - cron: "0 12-4 * * *"\n${jobs}`,
-    );
-    const result = await ws.run(['validate', file]);
+  /** `refused` (as NAME.yml) exits 2 with `error` after its file name and no stack; `taken` exits 0. */
+  async function refusesThenTakes(name: string, refused: string, error: string, taken: string) {
+    const result = await ws.run(['validate', ws.write(`${name}.yml`, `${refused}\n${jobs}`)]);
     expect(result).toMatchObject({ code: 2, stdout: '' });
-    expect(result.stderr).toContain(
-      'cron.yml:4:7: error: on.schedule[1].cron "0 12-4 * * *" the hour field "12-4" has a range "12-4" that starts after it ends',
-    );
+    expect(result.stderr).toContain(`${name}.yml:${error}`);
     expect(result.stderr).not.toMatch(/\n\s+at /);
-    const good = ws.write(
-      'cron-ok.yml',
-      `on:\n  schedule:\n    - cron: "*/15 9-17 * JAN-jun mon-FRI"\n${jobs}`,
-    );
+    const good = ws.write(`${name}-ok.yml`, `${taken}\n${jobs}`);
     expect(await ws.run(['validate', good])).toMatchObject({ code: 0, stderr: '' });
+  }
+
+  it('exits 2 for a cron GitHub refuses, naming the entry and the field at its line', async () => {
+    await refusesThenTakes(
+      'cron',
+      'on:\n  schedule:\n    - cron: "0 0 * * *"\n    - cron: "0 12-4 * * *"',
+      '4:7: error: on.schedule[1].cron "0 12-4 * * *" the hour field "12-4" has a range "12-4" that starts after it ends',
+      'on:\n  schedule:\n    - cron: "*/15 9-17 * JAN-jun mon-FRI"',
+    );
   });
 
   it('exits 2 for a workflow_call input without a type, at its line', async () => {
-    const file = ws.write(
-      'called.yml',
-      `on:\n  workflow_call:\n    inputs:\n      target:\n        default: staging\n${jobs}`,
+    await refusesThenTakes(
+      'called',
+      'on:\n  workflow_call:\n    inputs:\n      target:\n        default: staging',
+      `4:7: error: input "target" of workflow_call needs a type: (string, number, boolean); GitHub requires one for a called workflow's inputs`,
+      'on:\n  workflow_call:\n    inputs:\n      target: { type: string, default: staging }',
     );
-    const result = await ws.run(['validate', file]);
-    expect(result).toMatchObject({ code: 2, stdout: '' });
-    expect(result.stderr).toContain(
-      `called.yml:4:7: error: input "target" of workflow_call needs a type: (string, number, boolean); GitHub requires one for a called workflow's inputs`,
-    );
-    const typed = ws.write(
-      'called-ok.yml',
-      `on:\n  workflow_call:\n    inputs:\n      target: { type: string, default: staging }\n${jobs}`,
-    );
-    expect(await ws.run(['validate', typed])).toMatchObject({ code: 0, stderr: '' });
   });
 
   it('takes a number as a concurrency group and a number or boolean as an output, as GitHub does', async () => {
