@@ -1,4 +1,5 @@
 import { isRecord } from '../core/is-record.js';
+import { activityTypeProblems, activityTypesOf } from './activity-types.js';
 import { cronProblem } from './cron.js';
 import { closestMatch } from './diagnostics.js';
 import { type InputProblem, untypedCallInputs } from './inputs.js';
@@ -54,6 +55,11 @@ const eventKeys: Readonly<Record<string, readonly string[]>> = {
 };
 const events = Object.keys(eventKeys);
 
+/** A problem with `on:`, at the key its path ends in unless `atValue`, as a wrong entry in a list is. */
+export interface TriggerProblem extends InputProblem {
+  readonly atValue?: boolean;
+}
+
 /** Filters of which GitHub takes one or the other for an event, not both. */
 const exclusiveFilters = [
   ['branches', 'branches-ignore'],
@@ -65,11 +71,11 @@ const exclusiveFilters = [
  * What is wrong with `on:` beside its inputs: an event GitHub does not know, a key an event does not
  * take, a filter that is not a pattern or a list of them, a filter with its `-ignore` twin, a
  * `schedule` that is not a list of `cron:` entries, a cron GitHub would refuse (cron.ts), a
- * `workflow_call` input without a type. Empty for a workflow without `on:`, which Valkyrie runs as
- * the `local` event.
+ * `workflow_call` input without a type, a `types` entry that is not one of the event's activity types
+ * (activity-types.ts). Empty for a workflow without `on:`, which Valkyrie runs as the `local` event.
  */
-export function triggerProblems(on: unknown): InputProblem[] {
-  const problems: InputProblem[] = [];
+export function triggerProblems(on: unknown): TriggerProblem[] {
+  const problems: TriggerProblem[] = [];
   if (on === undefined || on === null) return problems;
   if (typeof on === 'string') {
     eventName(on, ['on'], problems);
@@ -110,7 +116,7 @@ function eventName(name: string, path: (string | number)[], problems: InputProbl
   return false;
 }
 
-function eventSettings(event: string, spec: unknown, problems: InputProblem[]): void {
+function eventSettings(event: string, spec: unknown, problems: TriggerProblem[]): void {
   // Checked with their inputs (inputs.ts), but for the type a called workflow's input needs: that is
   // newer, so a stored run's text is only warned of it.
   if (event === 'workflow_call') problems.push(...untypedCallInputs(spec));
@@ -148,6 +154,8 @@ function eventSettings(event: string, spec: unknown, problems: InputProblem[]): 
         path: [...base, key],
         message: `on.${event}.${key} must be a non-empty string or a list of them, received ${JSON.stringify(value)}`,
       });
+    } else if (key === 'types') {
+      for (const problem of activityTypeProblems(event, value)) problems.push({ ...problem, atValue: true });
     }
   }
   for (const [filter, ignore] of exclusiveFilters) {
@@ -196,7 +204,7 @@ function scheduleProblems(spec: unknown, problems: InputProblem[]): void {
   }
 }
 
-function isPatterns(value: unknown): boolean {
+function isPatterns(value: unknown): value is string | string[] {
   const pattern = (item: unknown) => typeof item === 'string' && item !== '';
   return pattern(value) || (Array.isArray(value) && value.every(pattern));
 }
@@ -250,6 +258,16 @@ function eventJsonSchema(event: string): Record<string, unknown> {
   }
   const keys = eventKeys[event] ?? [];
   if (keys.length === 0) return { type: 'null' };
-  const properties = Object.fromEntries(keys.map((key) => [key, patternsJsonSchema]));
+  const properties = Object.fromEntries(
+    keys.map((key) => [key, key === 'types' ? typesJsonSchema(event) : patternsJsonSchema]),
+  );
   return { anyOf: [{ type: 'null' }, { type: 'object', properties, additionalProperties: false }] };
+}
+
+/** An event's `types`: one of its activity types or a list of them, or any names when they are free. */
+function typesJsonSchema(event: string): Record<string, unknown> {
+  const allowed = activityTypesOf(event);
+  if (allowed === undefined) return patternsJsonSchema;
+  const type = { type: 'string', enum: allowed };
+  return { anyOf: [type, { type: 'array', items: type }] };
 }

@@ -76,7 +76,8 @@ export function validateWorkflow(
   const newCheck = options.stored ? warn : error;
   for (const problem of triggerProblems(document.on)) {
     const isEventKey = problem.path.length === 2 && isRecord(document.on);
-    newCheck(problem.message, map.position(problem.path, { key: isEventKey || problem.path.length > 2 }));
+    const atKey = !problem.atValue && (isEventKey || problem.path.length > 2);
+    newCheck(problem.message, map.position(problem.path, { key: atKey }));
   }
   out.push(...concurrencyProblems(document.concurrency, map));
   checkShellQuotes(document.defaults?.run?.shell, ['defaults', 'run', 'shell'], map, error);

@@ -26,6 +26,15 @@ describe('validate: workflow rules as GitHub has them', () => {
     );
   });
 
+  it('exits 2 for an activity type the event does not have, at its entry, with the closest one', async () => {
+    await refusesThenTakes(
+      'types',
+      'on:\n  pull_request:\n    types: [opened, openned]',
+      '3:21: error: on.pull_request.types[1] "openned" is not an activity type of pull_request (did you mean "opened"?) (it takes: assigned, unassigned, labeled,',
+      'on:\n  pull_request:\n    types: [opened, synchronize]\n  repository_dispatch:\n    types: [deploy]',
+    );
+  });
+
   it('exits 2 for a workflow_call input without a type, at its line', async () => {
     await refusesThenTakes(
       'called',

@@ -137,4 +137,44 @@ describe('workflowJsonSchema', () => {
         .diagnostics,
     ).toEqual([]);
   });
+
+  it("gives each event's types the activity types the validator takes, and repository_dispatch's any", () => {
+    const mapping = (at(schema, 'properties', 'on').anyOf as JsonObject[])[2] ?? {};
+    const typesOf = (event: string) => {
+      const settings = (at(mapping, 'properties', event).anyOf as JsonObject[])[1] ?? {};
+      return at(settings, 'properties', 'types');
+    };
+    const pullRequest = typesOf('pull_request').anyOf as JsonObject[];
+    const allowed = pullRequest[0]?.enum as string[];
+    expect(allowed).toContain('synchronize');
+    expect(allowed).not.toContain('openned');
+    expect(pullRequest[1]).toEqual({ type: 'array', items: { type: 'string', enum: allowed } });
+    const jobs = 'jobs:\n  a:\n    runs-on: x\n    steps: [{ run: "true" }]\n';
+    const withTypes = Object.keys(at(mapping, 'properties')).filter((event) => {
+      const settings = at(mapping, 'properties', event).anyOf;
+      const properties =
+        Array.isArray(settings) && isObject(settings[1]) ? settings[1].properties : undefined;
+      return isObject(properties) && isObject(properties.types);
+    });
+    expect(withTypes).toContain('repository_dispatch');
+    for (const event of withTypes) {
+      const [one] = typesOf(event).anyOf as JsonObject[];
+      if (event === 'repository_dispatch') {
+        expect(one).toEqual({ type: 'string', minLength: 1 });
+        continue;
+      }
+      const types = one?.enum as string[];
+      expect(types.length, event).toBeGreaterThan(0);
+      const { diagnostics } = parseWorkflow(
+        `on:\n  ${event}:\n    types: [${types.join(', ')}]\n${jobs}`,
+        'ci.yml',
+      );
+      expect(diagnostics, event).toEqual([]);
+      const wrong = parseWorkflow(`on:\n  ${event}:\n    types: nope\n${jobs}`, 'ci.yml').diagnostics;
+      expect(
+        wrong.map((d) => d.severity),
+        event,
+      ).toEqual(['error']);
+    }
+  });
 });

@@ -151,6 +151,53 @@ describe('on: as GitHub reads it', () => {
     });
   });
 
+  it('refuses an activity type the event does not have, at its entry, with the closest one and the list', () => {
+    const pullRequestTypes =
+      'assigned, unassigned, labeled, unlabeled, opened, edited, closed, reopened, synchronize, converted_to_draft, locked, unlocked, enqueued, dequeued, milestoned, demilestoned, ready_for_review, review_requested, review_request_removed, auto_merge_enabled, auto_merge_disabled';
+    const issuesTypes =
+      'opened, edited, deleted, transferred, pinned, unpinned, closed, reopened, assigned, unassigned, labeled, unlabeled, locked, unlocked, milestoned, demilestoned';
+    const cases: [on: string, message: string, line: number, col: number][] = [
+      [
+        'on:\n  pull_request:\n    types: [opened, openned]',
+        `on.pull_request.types[1] "openned" is not an activity type of pull_request (did you mean "opened"?) (it takes: ${pullRequestTypes})`,
+        3,
+        21,
+      ],
+      // One type written alone is checked the same way, at its value; GitHub compares the case too.
+      [
+        'on:\n  workflow_run:\n    workflows: CI\n    types: Completed',
+        'on.workflow_run.types "Completed" is not an activity type of workflow_run (did you mean "completed"?) (it takes: requested, completed, in_progress)',
+        4,
+        12,
+      ],
+      [
+        'on:\n  issues:\n    types:\n      - opened\n      - xyz',
+        `on.issues.types[1] "xyz" is not an activity type of issues (it takes: ${issuesTypes})`,
+        5,
+        9,
+      ],
+    ];
+    for (const [on, message, line, col] of cases) expect(errors(on), on).toEqual([{ message, line, col }]);
+  });
+
+  it("takes each event's own activity types, and any name for repository_dispatch's", () => {
+    const mapping = [
+      'on:',
+      '  pull_request_target: { types: [labeled, auto_merge_enabled] }',
+      '  pull_request_comment: { types: deleted }',
+      '  check_run: { types: [requested_action] }',
+      '  merge_group: { types: checks_requested }',
+      '  watch: { types: started }',
+      '  repository_dispatch: { types: [deploy-staging, Nightly_Build] }',
+    ].join('\n');
+    expect(errors(mapping)).toEqual([]);
+    expect(errors('on:\n  repository_dispatch:\n    types: anything-goes')).toEqual([]);
+    // Types of another event are refused: check_suite has only completed.
+    expect(errors('on:\n  check_suite:\n    types: [created]')[0]?.message).toBe(
+      'on.check_suite.types[0] "created" is not an activity type of check_suite (it takes: completed)',
+    );
+  });
+
   it("only warns in a stored run's text, which an earlier Valkyrie admitted", () => {
     const { workflow, diagnostics } = parseWorkflow(`on: pushh\n${jobs}`, 'ci.yml', { stored: true });
     expect(workflow).toBeDefined();
@@ -168,6 +215,18 @@ describe('on: as GitHub reads it', () => {
           'on.schedule[0].cron "*/0 * * * *" the minute field "*/0" has a step of 0; a step is at least 1',
         line: 3,
         col: 7,
+      },
+    ]);
+    const types = parseWorkflow(`on:\n  release:\n    types: [publish]\n${jobs}`, 'ci.yml', { stored: true });
+    expect(types.workflow).toBeDefined();
+    expect(types.diagnostics).toEqual([
+      {
+        severity: 'warning',
+        message: expect.stringMatching(
+          /^on\.release\.types\[0\] "publish" is not an activity type of release/,
+        ),
+        line: 3,
+        col: 13,
       },
     ]);
   });
