@@ -9,7 +9,7 @@ import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type Lease, LeaseSweeper, LeaseTable } from './leases.js';
 import { LostLeases } from './lost-leases.js';
 import { RecentEntries } from './recent-entries.js';
-import { type JobReportMessage, ReportsAheadOfEnd } from './reports-ahead-of-end.js';
+import { ReportsAheadOfEnd, type ReportsInARow } from './reports-ahead-of-end.js';
 import { type JobsRunBy, ResumedJobChecks } from './resumed-job-checks.js';
 import { startedOn } from './runner-registry.js';
 
@@ -438,7 +438,7 @@ export class LeaseGuard {
     fencingToken: number,
     refused: string,
     currentToken: number | undefined,
-    ending?: { completion: JobCompleted; reportsAhead: readonly JobReportMessage[] },
+    ending?: { completion: JobCompleted; reportsAhead: readonly ReportsInARow[] },
   ): void {
     const current =
       currentToken === undefined ? 'the job has no live lease' : `the current token is ${currentToken}`;
@@ -475,10 +475,11 @@ export class LeaseGuard {
           this.handlers.foundStored(runner, jobId, fencingToken);
           return;
         }
-        for (const { type } of ending.reportsAhead) {
-          tell(type);
-          this.handlers.refused(runner, staleWrite(type), heldBefore);
-        }
+        for (const { type, count } of ending.reportsAhead)
+          for (let i = 0; i < count; i++) {
+            tell(type);
+            this.handlers.refused(runner, staleWrite(type), heldBefore);
+          }
         tell(refused);
       }
       this.handlers.refused(runner, staleWrite(refused), heldBefore);
