@@ -6,12 +6,6 @@ import { accepting, completing, type Lease, ScriptedRunner } from './scripted-ru
 
 const identity = { runnerId: 'rnr_1', transport: 'websocket' };
 
-function leaseOf(runner: ScriptedRunner): Lease {
-  const lease = runner.of('lease')[0];
-  if (!lease) throw new Error('no lease');
-  return lease;
-}
-
 /**
  * The reports a runner sends again ahead of a completion in doubt (report-journal.ts), then that
  * completion: `steps` steps, each with `lines` numbered lines (a `log` a line) between its reports.
@@ -79,7 +73,7 @@ describe('ControlPlane: reports a runner sends again ahead of a completion in do
     const first = new ScriptedRunner(p, accepting, { identity, completionsStored: true });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     reports(first, lease);
     expect(await handle.done).toBe('succeeded');
     first.end.close('network dropped');
@@ -105,7 +99,7 @@ describe('ControlPlane: reports a runner sends again ahead of a completion in do
     const first = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     first.end.close('network dropped');
     await clock.advance(1_000);
     new ScriptedRunner(p, completing);
@@ -158,7 +152,7 @@ describe('ControlPlane: reports a runner sends again ahead of a completion in do
     const first = new ScriptedRunner(p, accepting, { identity });
     await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     first.end.close('network dropped');
     await clock.advance(1_000);
     const { jobId, fencingToken } = lease;

@@ -53,6 +53,13 @@ export class ScriptedRunner {
     return this.received.filter((m): m is Extract<ControlMessage, { type: T }> => m.type === type);
   }
 
+  /** The `index`-th lease it was granted (0: the first); throws when it has not had that many. */
+  lease(index = 0): Lease {
+    const lease = this.of('lease')[index];
+    if (!lease) throw new Error(`no lease ${index}: ${this.of('lease').length} granted`);
+    return lease;
+  }
+
   complete(
     lease: Lease,
     kind: 'succeeded' | 'failed' = 'succeeded',
