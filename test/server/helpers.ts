@@ -5,7 +5,7 @@ import { readServerSentEvents } from '../../src/cli/sse-reader.js';
 import { systemClock } from '../../src/core/clock.js';
 import { parseDuration } from '../../src/core/duration.js';
 import { runnerDecoder } from '../../src/protocol/frame.js';
-import type { ControlMessage, RunnerMessage } from '../../src/protocol/messages.js';
+import type { ControlMessage, ResumedLease, RunnerMessage } from '../../src/protocol/messages.js';
 import type { NetworkTransport } from '../../src/protocol/transport-end.js';
 import { connectWebSocket } from '../../src/protocol/websocket/connector.js';
 import { minTokenTtlMs } from '../../src/server/schemas.js';
@@ -114,12 +114,16 @@ export async function credential(
 
 type Lease = Extract<ControlMessage, { type: 'lease' }>;
 
-/** A runner over the real WebSocket endpoint that accepts offers and keeps the leases it gets. */
+/**
+ * A runner over the real WebSocket endpoint that accepts offers and keeps the leases it gets;
+ * `resume`: the leases its `register` resumes (a runner come back on a new connection).
+ */
 export async function connectScriptedRunner(
   serverUrl: string,
   credential: string,
   capacity: number,
   labels: readonly string[] = ['linux'],
+  resume: readonly ResumedLease[] = [],
 ): Promise<{
   transport: NetworkTransport<RunnerMessage, ControlMessage>;
   leases(count: number): Promise<Lease[]>;
@@ -149,6 +153,7 @@ export async function connectScriptedRunner(
     version: 1,
     runner: { name: 'scripted', labels: [...labels], capacity },
     modeMessages: true,
+    ...(resume.length === 0 ? {} : { resume }),
   });
   return {
     transport,

@@ -78,10 +78,12 @@ interface JobState {
  * under the heading of one that was running then. In the log of several jobs, a step's outcome comes
  * before the first line another job wrote after the step ended.
  *
- * A job's own line waits for the next line not written before it: a control plane restarted mid-job
- * stores its lines before those the runner resends (the ones it had not acknowledged), which keep the
- * times they were written. Such lines of the job attempt shown, and other jobs' lines, written before
- * the held one come first, under their step's one heading, as if the control plane had never stopped.
+ * Lines come in the order the store holds them, which is the order `logs --follow` told them as they
+ * came: a job's own line about its runner's absence (`disconnected; waiting …`, a restarted control
+ * plane's `waiting up to …`) is stored before the lines the runner sends again once it is back (those
+ * it had not seen acknowledged), which keep the earlier times they were written. So a job's own line
+ * waits for the next line to be placed: when that one goes on with the job's open step, the job's
+ * line goes under that step (its time does not end the step), and the step keeps its one heading.
  */
 export class LogSections<L extends AttemptedLine = AttemptedLine> {
   private readonly jobs = new Map<string, JobState>();
@@ -90,7 +92,7 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
   private readonly attemptsOf: ReadonlyMap<string, number>;
   /** Steps (job/job attempt/index) with more than one attempt. */
   private readonly retried = new Set<string>();
-  /** Jobs' own lines not placed yet, in the store's order (few: written by the control plane). */
+  /** Jobs' own lines waiting for the next line, in the store's order (few: written by the control plane). */
   private held: L[] = [];
 
   constructor(steps: readonly LoggedStep[], jobs: readonly LoggedJob[]) {
@@ -113,27 +115,40 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
     }
   }
 
-  /** The entries that come before `line`, then the line; a job's own line may come with a later one. */
+  /** The entries that come before `line`, then the line; a job's own line comes with the next one. */
   next(line: L): HeadedEntry<L>[] {
     if (line.stepIndex < 0 && line.at !== undefined) {
       this.held.push(line);
       return [];
     }
-    const out = this.held.every((held) => writtenBefore(line, held, this.jobs.get(held.jobId)?.current))
-      ? []
-      : this.release();
+    const out = this.release(line);
     out.push(...this.place(line));
     return out;
   }
 
-  /** The held lines, each after the entries that come before it. */
-  private release(): HeadedEntry<L>[] {
+  /**
+   * The held lines, in order, each after the entries that come before it: under the open step of its
+   * job when `next` goes on with that step.
+   */
+  private release(next?: L): HeadedEntry<L>[] {
     const held = this.held;
     this.held = [];
-    return held.flatMap((line) => this.place(line));
+    return held.flatMap((line) =>
+      this.place(line, next !== undefined && this.goesOnWithOpenStep(next, line)),
+    );
   }
 
-  private place(line: L): HeadedEntry<L>[] {
+  /** Whether `next` is a line of the step open in `held`'s job, in `held`'s job attempt. */
+  private goesOnWithOpenStep(next: L, held: L): boolean {
+    const open = this.jobs.get(held.jobId)?.open;
+    const jobAttempt = held.jobAttempt ?? 1;
+    if (open === undefined || next.jobId !== held.jobId || (next.jobAttempt ?? 1) !== jobAttempt)
+      return false;
+    return compareSteps(open, { jobAttempt, index: next.stepIndex, attempt: next.attempt ?? 1 }) === 0;
+  }
+
+  /** `stepGoesOn`: a job's own line goes under the open step, which lines after it go on with. */
+  private place(line: L, stepGoesOn = false): HeadedEntry<L>[] {
     const job = this.job(line.jobId);
     const out: HeadedEntry<never>[] = [];
     const jobAttempt = line.jobAttempt ?? 1;
@@ -141,7 +156,7 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
     if (job.current !== jobAttempt) this.enterAttempt(line.jobId, job, jobAttempt, out);
     if (line.stepIndex < 0) {
       const at = line.at;
-      if (at !== undefined) {
+      if (at !== undefined && !stepGoesOn) {
         if (job.open && endedBy(job.open, at)) this.close(line.jobId, job, out);
         if (!job.open) {
           this.flush(line.jobId, job, out, (step) => sameAttempt(step, jobAttempt) && endedBy(step, at));
@@ -285,19 +300,6 @@ export function outcomeText(step: LoggedStep): string | undefined {
       : `timed out after ${timeoutText(step.timedOutAfterMs)} (timeout-minutes)`;
   const continued = conclusion === 'success' ? ', continued (continue-on-error)' : '';
   return `${statusSymbol('failed')} ${what}${continued}${took}`;
-}
-
-/**
- * `line` was written before the job's own line `held`, which was stored first, so comes before it:
- * a line of another job, or of a step in the job attempt shown (`shown`) that `held` is of too. Not
- * a line `held` would have to come before as the first of its job or attempt (`running on runner`),
- * so that a runner's clock behind the control plane's does not move such a line down.
- */
-function writtenBefore(line: AttemptedLine, held: AttemptedLine, shown: number | undefined): boolean {
-  if (line.at === undefined || held.at === undefined || line.at >= held.at) return false;
-  if (line.jobId !== held.jobId) return true;
-  const attempt = held.jobAttempt ?? 1;
-  return line.stepIndex >= 0 && (line.jobAttempt ?? 1) === attempt && attempt === shown;
 }
 
 function jobHeading(jobId: string, attempt: number): HeadedEntry<never> {

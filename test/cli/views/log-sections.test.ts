@@ -201,9 +201,10 @@ describe('logLinesWithHeadings', () => {
     ]);
   });
 
-  it('heads each step once when a restarted control plane stored the lines resent after its own', () => {
+  it("heads each step once, the control plane's lines where it stored them, when it stored the lines resent after its own", () => {
     // The store's order after `kill -KILL` of the server mid-step and a restart: the runner's report
     // journal resent a 4..second, with the times they were written, after the control plane's lines.
+    // `logs --follow` told them in that order as they came; the step still gets one heading.
     const steps = [
       step('c', 0, 'Run for i in 1 2 3 4 5 6', { startedAt: 66_204, finishedAt: 72_301 }),
       step('c', 1, 'Run echo second', { startedAt: 72_302, finishedAt: 72_310 }),
@@ -226,6 +227,8 @@ describe('logLinesWithHeadings', () => {
       'a 1',
       'a 2',
       'a 3',
+      'the control plane that ran this job stopped; waiting',
+      'runner vm reconnected and resumed the job',
       'a 4',
       'a 5',
       'a 6',
@@ -233,8 +236,6 @@ describe('logLinesWithHeadings', () => {
       '▶ Run echo second',
       'second',
       '✓ succeeded in 8ms',
-      'the control plane that ran this job stopped; waiting',
-      'runner vm reconnected and resumed the job',
     ]);
   });
 
