@@ -10,7 +10,7 @@ export interface ConnectionLinesOptions {
 }
 
 /**
- * A runner's lines about its connection, as an operator reads them: each drop (`lost … reconnecting`)
+ * A runner's lines about its connection, as an operator reads them: each drop (`lost … reconnecting now`)
  * and each return (`reconnected over …`, `switched from … to …`) while the connection is steady. A
  * connection that keeps dropping — a proxy that cuts it every few seconds — would print two lines a
  * drop, thousands an hour, and bury everything else: past `burst` drops within `windowMs`, the lines
@@ -46,7 +46,8 @@ export class ConnectionLines {
     this.drops = this.drops.filter((at) => at > now - this.windowMs);
     this.drops.push(now);
     if (this.quiet === undefined && this.drops.length <= this.burst) {
-      this.say(`lost the ${kind} connection (${reason}); reconnecting`);
+      // The first attempt follows at once (AutoTransport); those after it wait their backoff.
+      this.say(`lost the ${kind} connection (${reason}); reconnecting now`);
       return;
     }
     if (this.quiet === undefined) {

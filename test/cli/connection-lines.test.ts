@@ -4,7 +4,7 @@ import type { TransportKind } from '../../src/protocol/auto.js';
 
 const cut = {
   kind: 'websocket',
-  reason: 'connection lost (close code 1006: no reason given)',
+  reason: 'close code 1006: no reason given',
   goingAway: false,
 } as const;
 const back = { from: 'websocket', to: 'websocket', reason: cut.reason } as const;
@@ -46,8 +46,8 @@ describe('ConnectionLines', () => {
     flap(2, 40_000);
     expect(said).toHaveLength(10);
     expect(said.slice(0, 2)).toEqual([
-      'lost the websocket connection (connection lost (close code 1006: no reason given)); reconnecting',
-      'reconnected over websocket (it had been lost: connection lost (close code 1006: no reason given))',
+      'lost the websocket connection (close code 1006: no reason given); reconnecting now',
+      'reconnected over websocket (it had been lost: close code 1006: no reason given)',
     ]);
   });
 
@@ -63,7 +63,7 @@ describe('ConnectionLines', () => {
     // The window began at the 4th drop (5 s), and the last drop came at 61 s.
     vi.advanceTimersByTime(4_000);
     expect(said.slice(7)).toEqual([
-      'the connection dropped 29 more time(s) in 1m (the last: websocket: connection lost (close code 1006: no reason given)); connected over websocket',
+      'the connection dropped 29 more time(s) in 1m (the last: websocket: close code 1006: no reason given); connected over websocket',
     ]);
     // A quiet minute: it says so, and the next drop is told as it comes.
     vi.advanceTimersByTime(60_000);
@@ -79,7 +79,7 @@ describe('ConnectionLines', () => {
     flap(5, 100);
     connection.close();
     expect(said.at(-1)).toBe(
-      'the connection dropped 2 more time(s) since the last count (the last: websocket: connection lost (close code 1006: no reason given)); reconnecting',
+      'the connection dropped 2 more time(s) since the last count (the last: websocket: close code 1006: no reason given); reconnecting',
     );
     const told = said.length;
     vi.advanceTimersByTime(120_000);

@@ -225,7 +225,8 @@ export class WebSocketTransport<Out, In> extends TransportEnd<Out, In> {
     } else if (code === closeCodes.credentialRevoked) {
       this.finish({ kind: 'refused', code: 'VK_CREDENTIAL_REVOKED', reason: detail });
     } else {
-      const reason = `connection lost (close code ${code}: ${detail})`;
+      // What ended it, not that it ended: every reader of a `lost` reason already says it was lost.
+      const reason = `close code ${code}: ${detail}`;
       this.finish(
         code === closeCodes.goingAway ? { kind: 'lost', reason, goingAway: true } : { kind: 'lost', reason },
       );
