@@ -1,5 +1,13 @@
 import { formatDelay } from '../core/retry-delay.js';
-import type { TransportKind, TransportLoss, TransportSwitch } from '../protocol/auto.js';
+import type {
+  TransportKind,
+  TransportLoss,
+  TransportSwitch,
+  TransportUnreachable,
+} from '../protocol/auto.js';
+
+/** Once reconnect attempts come at their capped backoff, a line about them at most this often. */
+const outageLineEveryMs = 60_000;
 
 export interface ConnectionLinesOptions {
   /** Drops told one by one within `windowMs`; more are held and told together. Default 5. */
@@ -18,8 +26,11 @@ export interface ConnectionLinesOptions {
  * on (how many drops, the last reason, and how the runner is connected now). A window without a drop
  * ends that, and the next drop is told again.
  *
- * Lifecycle: `lost` and `switched` as the transport tells them (auto.ts: onLost, onSwitch) → `close`,
- * which tells what is held and stops the timer; idempotent.
+ * While reconnecting takes more than a round of attempts, it says so now and then (`unreachable`),
+ * and how long it took once it is back.
+ *
+ * Lifecycle: `lost`, `unreachable` and `switched` as the transport tells them (auto.ts: onLost,
+ * onUnreachable, onSwitch) → `close`, which tells what is held and stops the timer; idempotent.
  */
 export class ConnectionLines {
   private readonly burst: number;
@@ -29,8 +40,12 @@ export class ConnectionLines {
   private drops: number[] = [];
   /** Set while drops are held: the window's timer, the drops held in it, the last one's reason. */
   private quiet: { timer: NodeJS.Timeout; held: number; lastReason: string } | undefined;
+  /** Since the last loss, while no connection is up: when it began, when a round was last told. */
+  private outage: { since: number; toldAt: number | undefined; toldAtCap: boolean } | undefined;
 
   constructor(
+    /** The server's URL, as the outage lines name it. */
+    private readonly server: string,
     private readonly say: (line: string) => void,
     /** Which transport carries messages now; undefined while reconnecting (AutoTransport.kind). */
     private readonly current: () => TransportKind | undefined,
@@ -43,6 +58,7 @@ export class ConnectionLines {
 
   lost({ kind, reason }: TransportLoss): void {
     const now = this.now();
+    this.outage = { since: now, toldAt: undefined, toldAtCap: false };
     this.drops = this.drops.filter((at) => at > now - this.windowMs);
     this.drops.push(now);
     if (this.quiet === undefined && this.drops.length <= this.burst) {
@@ -61,7 +77,36 @@ export class ConnectionLines {
     this.quiet.lastReason = `${kind}: ${reason}`;
   }
 
+  /**
+   * A round of reconnect attempts failed. Without a line now and then, a runner in a long outage
+   * looks hung: each round is told while the backoff grows, then at most one a minute at its cap.
+   */
+  unreachable({ reason, retryInMs, atCap }: TransportUnreachable): void {
+    const now = this.now();
+    this.outage ??= { since: now, toldAt: undefined, toldAtCap: false };
+    const { toldAt, toldAtCap } = this.outage;
+    if (atCap && toldAtCap && toldAt !== undefined && now - toldAt < outageLineEveryMs) return;
+    this.outage.toldAt = now;
+    this.outage.toldAtCap = atCap;
+    const rhythm =
+      atCap && !toldAtCap ? `; from now on told once every ${formatDelay(outageLineEveryMs)}` : '';
+    this.say(
+      `${this.server} unreachable for ${formatDelay(now - this.outage.since)} (last error: ${reason}); ` +
+        `retrying in ${formatDelay(retryInMs)}${rhythm}`,
+    );
+  }
+
   switched({ from, to, reason }: TransportSwitch): void {
+    const outage = this.outage;
+    this.outage = undefined;
+    // After lines about the outage the log must not end on one of them, drops held or not.
+    if (outage?.toldAt !== undefined) {
+      this.say(
+        `${this.server} reachable again after ${formatDelay(this.now() - outage.since)}: connected over ${to} ` +
+          `(the ${from} connection had been lost: ${reason})`,
+      );
+      return;
+    }
     if (this.quiet !== undefined) return;
     // The reason is the loss's, in the past: "(VK_SHUTTING_DOWN: …)" alone read as if it still were.
     this.say(

@@ -1,4 +1,4 @@
-import { type BackoffPolicy, backoffDelayMs, defaultBackoff } from './backoff.js';
+import { type BackoffPolicy, backoffCeilingMs, backoffDelayMs, defaultBackoff } from './backoff.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import type { MessageDecoder, ProtocolError } from './frame.js';
 import type { ConnectResult } from './handshake.js';
@@ -24,6 +24,16 @@ export interface TransportLoss {
   readonly reason: string;
   /** The server said it is shutting down (CloseInfo's goingAway). */
   readonly goingAway: boolean;
+}
+
+/** A round of connection attempts (each transport tried once) reached no server. */
+export interface TransportUnreachable {
+  /** Each transport's failure, as `kind: reason`, joined by `; `. */
+  readonly reason: string;
+  /** How long it waits before the next round. */
+  readonly retryInMs: number;
+  /** The wait has reached its cap (the backoff's, or capRetryDelay's): the rounds come no further apart. */
+  readonly atCap: boolean;
 }
 
 type Connection<Out, In> =
@@ -92,7 +102,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
   private readonly stop = new AbortController();
   private readonly switchListeners: ((event: TransportSwitch) => void)[] = [];
   private readonly lossListeners: ((event: TransportLoss) => void)[] = [];
-  private readonly unreachableListeners: (() => void)[] = [];
+  private readonly unreachableListeners: ((event: TransportUnreachable) => void)[] = [];
   private current: Connection<Out, In> | undefined;
   private ended: Promise<void> = Promise.resolve();
   private waiting: Out[] = [];
@@ -139,7 +149,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
    * unanswered; the next round follows its backoff. After a loss whose server said it is going away,
    * the first such round says no other server behind the address took its place.
    */
-  onUnreachable(listener: () => void): void {
+  onUnreachable(listener: (event: TransportUnreachable) => void): void {
     this.unreachableListeners.push(listener);
   }
 
@@ -202,8 +212,14 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
         if (result.kind !== 'unreachable') return result;
         reasons.push(`${kind}: ${result.reason}`);
       }
-      for (const listener of this.unreachableListeners) tell(listener, undefined);
-      const delay = backoffDelayMs(attempt, this.random, this.retryPolicy());
+      const policy = this.retryPolicy();
+      const delay = backoffDelayMs(attempt, this.random, policy);
+      const unreachable = {
+        reason: reasons.join('; '),
+        retryInMs: delay,
+        atCap: backoffCeilingMs(attempt, policy) >= policy.capMs,
+      };
+      for (const listener of this.unreachableListeners) tell(listener, unreachable);
       const slept = await this.sleep(delay);
       if (!slept) return { kind: 'unreachable', reason: reasons.join('; ') };
     }

@@ -15,6 +15,11 @@ export function backoffDelayMs(
   random: () => number,
   policy: BackoffPolicy = defaultBackoff,
 ): number {
-  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
+  const ceiling = backoffCeilingMs(attempt, policy);
   return ceiling / 2 + (random() * ceiling) / 2;
+}
+
+/** The most attempt `attempt` may wait; from some attempt on, the policy's cap. */
+export function backoffCeilingMs(attempt: number, policy: BackoffPolicy = defaultBackoff): number {
+  return Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
 }

@@ -20,6 +20,7 @@ afterEach(() => {
 function lines(kind: TransportKind | null = 'websocket') {
   const said: string[] = [];
   const connection = new ConnectionLines(
+    'http://ci.example:7070',
     (line) => said.push(line),
     () => kind ?? undefined,
     {
@@ -85,6 +86,51 @@ describe('ConnectionLines', () => {
     vi.advanceTimersByTime(120_000);
     connection.close();
     expect(said).toHaveLength(told);
+  });
+});
+
+describe('ConnectionLines in an outage', () => {
+  const refused =
+    'long-poll: connect ECONNREFUSED 10.0.0.7:7070; websocket: connect ECONNREFUSED 10.0.0.7:7070';
+  const round = (retryInMs: number, atCap = false) => ({ reason: refused, retryInMs, atCap });
+
+  it('tells each round of attempts while the backoff grows, then one a minute at its cap, and the return', () => {
+    const { said, connection } = lines(null);
+    connection.lost(cut);
+    for (const waitMs of [200, 400, 800]) {
+      connection.unreachable(round(waitMs));
+      vi.advanceTimersByTime(waitMs);
+    }
+    expect(said.slice(1)).toEqual([
+      `http://ci.example:7070 unreachable for 0ms (last error: ${refused}); retrying in 200ms`,
+      `http://ci.example:7070 unreachable for 200ms (last error: ${refused}); retrying in 400ms`,
+      `http://ci.example:7070 unreachable for 600ms (last error: ${refused}); retrying in 800ms`,
+    ]);
+    // At the cap, a round every 20 s for 3 minutes: the first is told, then one a minute.
+    const told = said.length;
+    for (let i = 0; i < 9; i++) {
+      connection.unreachable(round(20_000, true));
+      vi.advanceTimersByTime(20_000);
+    }
+    expect(said.slice(told)).toEqual([
+      `http://ci.example:7070 unreachable for 1.4s (last error: ${refused}); retrying in 20s; from now on told once every 1m`,
+      `http://ci.example:7070 unreachable for 1m (last error: ${refused}); retrying in 20s`,
+      `http://ci.example:7070 unreachable for 2m (last error: ${refused}); retrying in 20s`,
+    ]);
+    connection.switched(back);
+    expect(said.at(-1)).toBe(
+      'http://ci.example:7070 reachable again after 3m: connected over websocket (the websocket connection had been lost: close code 1006: no reason given)',
+    );
+  });
+
+  it('says nothing of an outage at a reconnect that needed no second round', () => {
+    const { said, connection } = lines(null);
+    connection.lost(cut);
+    connection.switched({ ...back, to: 'long-poll' });
+    expect(said).toEqual([
+      'lost the websocket connection (close code 1006: no reason given); reconnecting now',
+      'switched from websocket to long-poll (close code 1006: no reason given)',
+    ]);
   });
 });
 

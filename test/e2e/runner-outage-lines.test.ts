@@ -41,4 +41,28 @@ describe('a runner whose server goes away', () => {
     );
     expect(line.match(/lost/g)).toHaveLength(1);
   });
+
+  // It used to print the loss and then nothing while it kept trying, so its log looked hung.
+  it('says now and then that the server is still unreachable, with the last error, and when it is back', async () => {
+    const { first, runner, restart } = await connectedFleet();
+    first.child.kill('SIGKILL');
+    await first.done;
+    const unreachable = new RegExp(
+      `^valkyrie runner: ${first.url} unreachable for [\\d.]+m?s \\(last error: .*ECONNREFUSED.*\\); retrying in [\\d.]+m?s$`,
+      'gm',
+    );
+    await until('two lines about the outage', async () =>
+      (runner.stdout().match(unreachable)?.length ?? 0) >= 2 ? true : undefined,
+    );
+    await restart();
+    const back = await until(
+      'the runner to be back',
+      async () => runner.stdout().match(/^valkyrie runner: .* reachable again after .*$/m)?.[0],
+    );
+    expect(back).toMatch(
+      new RegExp(
+        `^valkyrie runner: ${first.url} reachable again after [\\d.]+m?s: connected over (websocket|long-poll) \\(the websocket connection had been lost: close code 1006: no reason given\\)$`,
+      ),
+    );
+  });
 });

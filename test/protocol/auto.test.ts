@@ -6,6 +6,7 @@ import {
   connectAuto,
   minRetryCeilingMs,
   type TransportSwitch,
+  type TransportUnreachable,
 } from '../../src/protocol/auto.js';
 import { backoffDelayMs } from '../../src/protocol/backoff.js';
 import { controlPlaneDecoder, runnerDecoder } from '../../src/protocol/frame.js';
@@ -398,6 +399,10 @@ describe('auto transport', () => {
     const told: string[] = [];
     auto.onLost((loss) => told.push(`lost, going away: ${loss.goingAway}`));
     auto.onUnreachable(() => told.push(`unreachable, ${waits.length} waits before`));
+    const rounds: TransportUnreachable[] = [];
+    auto.onUnreachable((round) => rounds.push(round));
+    // Below the backoff's 30 s: its second round (ceiling 500 ms) waits at this cap.
+    auto.capRetryDelay(() => 300);
     waits.length = 0;
     await server.close();
     for (let round = 1; round <= 2; round++) {
@@ -410,6 +415,13 @@ describe('auto transport', () => {
       'unreachable, 0 waits before',
       'unreachable, 1 waits before',
     ]);
+    // Each round tells what failed, the wait that follows it (random 0.5: three quarters of the
+    // ceiling), and whether that wait is at its cap, which is when the runner's lines thin out.
+    expect(rounds.slice(0, 2)).toEqual([
+      { reason: expect.stringMatching(/^long-poll: .+; websocket: .+$/), retryInMs: 187.5, atCap: false },
+      { reason: expect.stringMatching(/^long-poll: .+; websocket: .+$/), retryInMs: 225, atCap: true },
+    ]);
+    expect(waits.slice(0, 2)).toEqual([187.5, 225]);
   });
 
   it('tells when the server was last heard from, and while reconnecting, on the connection lost', async () => {

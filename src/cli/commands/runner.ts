@@ -364,11 +364,12 @@ async function serve(
         `${held} finished job(s) it may not have received: without them it would run those jobs again (signal again to stop anyway)`,
     );
   };
-  const connectionLines = new ConnectionLines(say, () => transport.kind);
+  const connectionLines = new ConnectionLines(settings.server, say, () => transport.kind);
   transport.onLost((loss) => {
     connectionLines.lost(loss);
     tellHeld();
   });
+  transport.onUnreachable((round) => connectionLines.unreachable(round));
   transport.onSwitch((change) => connectionLines.switched(change));
   agent.start();
   say(
