@@ -1,14 +1,16 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, lstatSync, rmdirSync, unlinkSync } from 'node:fs';
 import { DirectoryRefusedError, makeDirectorySync } from '../core/make-directory.js';
 import { UsageError } from './exit-codes.js';
 
 /**
  * A work dir that cannot be made (under a file, no permission), or that this user cannot write (the
- * lock, credentials and job directories go there), is a bad argument: one line, exit 2.
+ * lock, credentials and job directories go there), is a bad argument: one line, exit 2. Returns the
+ * directories it made, outermost first.
  */
-export function createWorkDir(workDir: string): void {
+export function createWorkDir(workDir: string): string[] {
+  let made: string[];
   try {
-    makeDirectorySync(workDir, 0o700);
+    made = makeDirectorySync(workDir, 0o700);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
@@ -23,6 +25,23 @@ export function createWorkDir(workDir: string): void {
     accessSync(workDir, constants.W_OK | constants.X_OK);
   } catch (error) {
     throw new UsageError(`--work-dir: cannot use ${workDir} (${whyUnusable(error)})`);
+  }
+  return made;
+}
+
+/**
+ * Takes back what a runner's start made (`made`, outermost first, as createWorkDir and claimJobsDir
+ * tell it), innermost first. A directory is only removed empty: what anyone else put there since
+ * stays, and so does the directory that holds it. Never throws.
+ */
+export function removeMade(made: readonly string[]): void {
+  for (const path of [...made].reverse()) {
+    try {
+      if (lstatSync(path).isDirectory()) rmdirSync(path);
+      else unlinkSync(path);
+    } catch {
+      // Gone already, or a directory someone else uses now: left as it is.
+    }
   }
 }
 

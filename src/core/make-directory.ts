@@ -7,16 +7,20 @@ import { dirname, resolve } from 'node:path';
  * system such as /proc answers ENOENT to a new directory under a parent that exists, and Node then
  * makes the parent and tries again, without end — `valkyrie server --data-dir /proc/x` hung at
  * startup. This makes each missing directory itself, top down, and says so when one is refused.
+ * Returns the directories it made, outermost first (not those another process made meanwhile).
  */
-export function makeDirectorySync(path: string, mode?: number): void {
+export function makeDirectorySync(path: string, mode?: number): string[] {
+  const made: string[] = [];
   for (const dir of missingDirectories(path, statSyncOrUndefined)) {
     try {
       mkdirSync(dir, mode === undefined ? undefined : { mode });
+      made.push(dir);
     } catch (error) {
       if (madeMeanwhile(error, statSyncOrUndefined(dir))) continue;
       throw refusalOr(error, dir, statSyncOrUndefined(dirname(dir)));
     }
   }
+  return made;
 }
 
 /** `makeDirectorySync` without blocking the event loop. */

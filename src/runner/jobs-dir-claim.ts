@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirectorySync } from '../core/make-directory.js';
 import { readFailureText } from '../core/read-failure.js';
 import { removeTree } from './tree-removal.js';
 
@@ -11,7 +12,8 @@ const markerText =
 
 /** Whether a runner may use `<work-dir>/jobs`, whose entries its start removes (sweepJobsDir). */
 export type JobsDirClaim =
-  | { readonly kind: 'claimed' }
+  /** `made`: what this claim created (the directory, the marker), outermost first. */
+  | { readonly kind: 'claimed'; readonly made: readonly string[] }
   /** It holds `entry`, which no runner made: the work dir is someone's directory (`--work-dir ~`). */
   | { readonly kind: 'foreign'; readonly entry: string }
   | { readonly kind: 'unusable'; readonly why: string };
@@ -33,15 +35,16 @@ export function claimJobsDir(jobsDir: string, usedBefore: boolean): JobsDirClaim
     entries = [];
   }
   const [first] = entries;
-  if (!entries.includes(jobsDirMarker) && first !== undefined && !usedBefore)
-    return { kind: 'foreign', entry: first };
+  const marked = entries.includes(jobsDirMarker);
+  if (!marked && first !== undefined && !usedBefore) return { kind: 'foreign', entry: first };
+  const marker = join(jobsDir, jobsDirMarker);
   try {
-    mkdirSync(jobsDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(jobsDir, jobsDirMarker), markerText);
+    const made = makeDirectorySync(jobsDir, 0o700);
+    writeFileSync(marker, markerText);
+    return { kind: 'claimed', made: marked ? made : [...made, marker] };
   } catch (error) {
     return { kind: 'unusable', why: readFailureText(error) };
   }
-  return { kind: 'claimed' };
 }
 
 /** Removes what a killed runner left in its claimed `jobsDir`, keeping the marker; never throws. */

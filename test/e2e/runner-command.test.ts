@@ -1,5 +1,5 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -132,6 +132,25 @@ describe('valkyrie runner', () => {
       /refused to register this runner \(401 VK_UNAUTHENTICATED\): unknown registration token/,
     );
     expect(existsSync(join(workDir, 'runner.json'))).toBe(false);
+  });
+
+  // It left the work dir it made, with jobs/ and its marker, as if a runner used it.
+  it('refused at registration, leaves the work dir as it found it: removes what it made, keeps what was there', async () => {
+    const { url } = await fleet();
+    const env = { VALKYRIE_SERVER: url, VALKYRIE_TOKEN: 'nope' };
+    const made = join(ws.dir, 'never-registered');
+    const fresh = await ws.run(['runner', '--work-dir', join(made, 'deep', 'work')], env);
+    expect(fresh.code, fresh.stderr).toBe(2);
+    expect(existsSync(made)).toBe(false);
+
+    const found = join(ws.dir, 'found');
+    mkdirSync(join(found, 'jobs'), { recursive: true });
+    writeFileSync(join(found, 'notes.txt'), 'mine');
+    const refused = await ws.run(['runner', '--work-dir', found], env);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(readdirSync(found).sort()).toEqual(['jobs', 'notes.txt']);
+    expect(readdirSync(join(found, 'jobs'))).toEqual([]);
+    expect(readFileSync(join(found, 'notes.txt'), 'utf8')).toBe('mine');
   });
 
   it('registers with the token of --token-file, which never shows in its command line', async () => {

@@ -19,12 +19,14 @@ const noWarning = (line: string) => {
 };
 
 describe("a runner's <work-dir>/jobs", () => {
-  it('is claimed and marked when it is not there yet or empty', () => {
-    expect(claimJobsDir(jobs, false)).toEqual({ kind: 'claimed' });
+  // What it made is said, so that a runner that never registers can take it back (runner.ts).
+  it('is claimed and marked when it is not there yet or empty, saying what it made', () => {
+    const marker = join(jobs, jobsDirMarker);
+    expect(claimJobsDir(jobs, false)).toEqual({ kind: 'claimed', made: [jobs, marker] });
     expect(readdirSync(jobs)).toEqual([jobsDirMarker]);
     rmSync(jobs, { recursive: true });
     mkdirSync(jobs);
-    expect(claimJobsDir(jobs, false)).toEqual({ kind: 'claimed' });
+    expect(claimJobsDir(jobs, false)).toEqual({ kind: 'claimed', made: [marker] });
     expect(readdirSync(jobs)).toEqual([jobsDirMarker]);
   });
 
@@ -39,8 +41,8 @@ describe("a runner's <work-dir>/jobs", () => {
 
   it('is claimed with what it holds when marked, or when a runner used the work dir before the marker', () => {
     mkdirSync(join(jobs, '7.1-1'), { recursive: true });
-    expect(claimJobsDir(jobs, true)).toEqual({ kind: 'claimed' });
-    expect(claimJobsDir(jobs, false)).toEqual({ kind: 'claimed' });
+    expect(claimJobsDir(jobs, true)).toEqual({ kind: 'claimed', made: [join(jobs, jobsDirMarker)] });
+    expect(claimJobsDir(jobs, false)).toEqual({ kind: 'claimed', made: [] });
     expect(readdirSync(jobs).sort()).toEqual([jobsDirMarker, '7.1-1'].sort());
   });
 

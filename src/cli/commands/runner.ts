@@ -50,7 +50,7 @@ import {
   resolveRunnerSettings,
 } from '../runner-options.js';
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
-import { createWorkDir } from '../runner-work-dir.js';
+import { createWorkDir, removeMade } from '../runner-work-dir.js';
 
 /** Capabilities are detected again this often and sent to the control plane. */
 const capabilityRefreshMs = 5 * 60_000;
@@ -91,8 +91,12 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   // Stopped when the command ends early (refused, interrupted), so no probe holds the exit up.
   const probing = new AbortController();
   let lock: WorkDirLock | undefined;
+  // What this start made in the work dir; taken back unless it gets a credential (refused, stopped
+  // while registering), so that a runner that never registered leaves the work dir as it found it.
+  const made: string[] = [];
+  let registered = false;
   try {
-    createWorkDir(settings.workDir);
+    made.push(...createWorkDir(settings.workDir));
     const locked = acquireWorkDirLock(settings.workDir);
     if (locked.kind === 'held') return refuseHeldWorkDir(settings.workDir, locked.holder);
     lock = locked.lock;
@@ -100,7 +104,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
       complain(
         `took over ${locked.lock.file} from pid ${locked.tookOverFrom.pid}, which is no longer running`,
       );
-    claimJobs(settings.workDir, usedBefore);
+    made.push(...claimJobs(settings.workDir, usedBefore));
     // Once the work dir exists (createWorkDir): free disk is measured on it.
     const detecting = detectCapabilities({ workDir: settings.workDir, signal: probing.signal }).catch(
       () => undefined,
@@ -128,6 +132,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     };
     const credentials = await credentialsFor(settings, info, connecting.signal);
     if (typeof credentials === 'number') return early(credentials);
+    registered = true;
     // Directories a killed runner left behind; nothing runs in them now.
     await sweepJobsDir(join(settings.workDir, 'jobs'), complain);
     const transport = await connect(settings, credentials, connecting.signal);
@@ -146,6 +151,7 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
     clearInterval(keepAlive);
     shutdown.unlisten();
     lock?.release();
+    if (!registered) removeMade(made);
   }
 }
 
@@ -171,8 +177,11 @@ function credentialSource(
   throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
 }
 
-/** `<work-dir>/jobs`, whose entries the runner removes at start, must be its own (claimJobsDir). */
-function claimJobs(workDir: string, usedBefore: boolean): void {
+/**
+ * `<work-dir>/jobs`, whose entries the runner removes at start, must be its own (claimJobsDir).
+ * Returns what the claim made there.
+ */
+function claimJobs(workDir: string, usedBefore: boolean): readonly string[] {
   const jobs = join(workDir, 'jobs');
   const claim = claimJobsDir(jobs, usedBefore);
   if (claim.kind === 'foreign')
@@ -181,6 +190,7 @@ function claimJobs(workDir: string, usedBefore: boolean): void {
         `what is in its jobs directory, so give it a work dir of its own (or empty ${jobs})`,
     );
   if (claim.kind === 'unusable') throw new UsageError(`--work-dir: cannot use ${jobs} (${claim.why})`);
+  return claim.made;
 }
 
 /** Another live runner uses the work dir: one line, exit 73, and the dir is left as it is. */
