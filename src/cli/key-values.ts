@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFailureText } from '../core/read-failure.js';
 import { secretNameProblem, variableNameProblem } from '../core/secret-names.js';
 import { UsageError } from './exit-codes.js';
+import { expandHome } from './home-path.js';
 
 /**
  * Collects a repeated `--secret NAME=VALUE` style option into a record; a value that is not a pair
@@ -52,7 +53,8 @@ export function newRunVars(vars: Readonly<Record<string, string>> = {}): Record<
  * double quotes understand \n and \". A comment may follow a quoted value. Errors name the file and
  * line.
  */
-export function readDotenv(path: string): Record<string, string> {
+export function readDotenv(given: string): Record<string, string> {
+  const path = expandHome(given, '--secrets-file');
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -383,7 +383,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--capacity <n>', 'run at most N jobs at once (default: 1)')
     .option(
       '--work-dir <dir>',
-      'credentials (runner.json) and one directory per job, removed after it (default: ~/.valkyrie/runner)',
+      'credentials (runner.json) and one directory per job, removed after it (default: ~/.valkyrie/runner); a leading ~/ is the home directory, also where no shell expands it (a systemd unit), as in every path flag',
     )
     .option(
       '--protocol <protocol>',

@@ -8,6 +8,7 @@ import type { JobHooks } from '../runner/job-hooks.js';
 import type { JobLogLimit } from '../runner/log-batcher.js';
 import { serverBaseUrl, serverSource } from './api-client.js';
 import { UsageError } from './exit-codes.js';
+import { expandHome } from './home-path.js';
 
 /** `valkyrie runner`'s flags as commander hands them over; everything optional. */
 export interface RunnerCommandOptions {
@@ -86,7 +87,7 @@ export function resolveRunnerSettings(
     labels: (options.labels ?? []).map(checkLabel),
     hostedLabels: options.hostedLabels !== false,
     capacity: capacityN,
-    workDir: resolve(cwd, options.workDir ?? defaultWorkDir),
+    workDir: resolve(cwd, expandHome(options.workDir ?? defaultWorkDir, '--work-dir')),
     protocol: protocol(options.protocol),
     logLimit: logLimit(options.maxLogSize),
     ephemeral,
@@ -107,7 +108,7 @@ function registrationToken(
   if (options.tokenFile === undefined) return options.token ?? (env.VALKYRIE_TOKEN || undefined);
   if (options.token !== undefined)
     throw new UsageError('--token and --token-file: give one of them, not both');
-  const file = resolve(cwd, options.tokenFile);
+  const file = resolve(cwd, expandHome(options.tokenFile, '--token-file'));
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -177,7 +178,7 @@ function jobHooks(options: RunnerCommandOptions, env: NodeJS.ProcessEnv, cwd: st
     const value = given ?? (env[variable] || undefined);
     if (value === undefined) return {};
     const from = given === undefined ? variable : flag;
-    const file = resolve(cwd, value);
+    const file = resolve(cwd, expandHome(value, from));
     try {
       if (!statSync(file).isFile()) throw new UsageError(`${from}: ${file} is not a file`);
       accessSync(file, constants.R_OK);

@@ -8,6 +8,7 @@ import type { UnansweredEvent } from '../store/postgres/unanswered-calls.js';
 import type { DeletedFileEvent } from '../store/sqlite/index.js';
 import type { Stores } from '../store/store.js';
 import { UsageError } from './exit-codes.js';
+import { flagOrVariablePath } from './home-path.js';
 import { nearestStateDir } from './nearest-state-dir.js';
 import { unansweredNoticeMs } from './retry-wait.js';
 
@@ -22,7 +23,7 @@ export function stateDirectory(
   cwd: string,
   { nearest = false }: { readonly nearest?: boolean } = {},
 ): string {
-  const given = option ?? process.env.VALKYRIE_STATE_DIR;
+  const given = flagOrVariablePath('--state-dir', option, 'VALKYRIE_STATE_DIR');
   const here = resolve(cwd, given ?? '.valkyrie');
   if (given !== undefined || !nearest || existsSync(here)) return here;
   return nearestStateDir(cwd) ?? here;
@@ -62,7 +63,7 @@ export async function openStores(
     readOnly = false,
   }: { readonly create?: boolean; readonly watch?: boolean; readonly readOnly?: boolean } = {},
 ): Promise<Stores> {
-  const target = db ?? process.env.VALKYRIE_DB;
+  const target = storeTarget(db);
   const source = db === undefined ? 'VALKYRIE_DB' : '--db';
   if (target !== undefined) refuseOtherUrl(target, source);
   if (target !== undefined && isPostgresUrl(target)) {
@@ -106,6 +107,11 @@ export async function openStores(
   return stores;
 }
 
+/** `--db`, else $VALKYRIE_DB: a Postgres URL, or a SQLite file whose leading `~/` is expanded. */
+function storeTarget(db: string | undefined): string | undefined {
+  return flagOrVariablePath('--db', db, 'VALKYRIE_DB');
+}
+
 /** The SQLite file of `target` (--db or $VALKYRIE_DB, when not a Postgres URL), by default valkyrie.db in `stateDir`. */
 function sqlitePath(target: string | undefined, stateDir: string): string {
   return target === undefined ? join(stateDir, 'valkyrie.db') : resolve(target);
@@ -119,7 +125,7 @@ function sqlitePath(target: string | undefined, stateDir: string): string {
  * before it did anything with them (removeNewState).
  */
 export function newStatePaths(db: string | undefined, stateDir: string): string[] {
-  const target = db ?? process.env.VALKYRIE_DB;
+  const target = storeTarget(db);
   const paths = existsSync(stateDir) ? [] : [stateDir];
   if (target !== undefined && isPostgresUrl(target)) return paths;
   const file = sqlitePath(target, stateDir);

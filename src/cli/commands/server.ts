@@ -10,6 +10,7 @@ import { serverFailureLine } from '../../server/failure-line.js';
 import { type ServerOptions, ValkyrieServer } from '../../server/server.js';
 import { checkAdminToken } from '../../server/tokens.js';
 import { ExitCode, exitCodeFor, UsageError } from '../exit-codes.js';
+import { expandHome, flagOrVariablePath } from '../home-path.js';
 import { queueCapacityFlag } from '../queue-options.js';
 import { retentionFlag } from '../retention-options.js';
 import { newStatePaths, openStores, removeNewState } from '../state.js';
@@ -64,7 +65,9 @@ export async function serverCommand(options: ServerCommandOptions): Promise<numb
   const adminToken = process.env.VALKYRIE_ADMIN_TOKEN;
   // Before the store: a start refused for it leaves no new state file behind.
   if (adminToken !== undefined && adminToken !== '') checkAdminToken(adminToken);
-  const dataDir = resolve(options.dataDir ?? process.env.VALKYRIE_DATA_DIR ?? '.valkyrie');
+  const dataDir = resolve(
+    flagOrVariablePath('--data-dir', options.dataDir, 'VALKYRIE_DATA_DIR') ?? '.valkyrie',
+  );
   // A start that fails (a port in use) leaves no new state behind: the next one is a first start too.
   const newState = newStatePaths(options.db, dataDir);
   const server = await startServer(newState, async () => ({
@@ -186,7 +189,8 @@ function readTls(certPath: string | undefined, keyPath: string | undefined) {
   if (certPath === undefined && keyPath === undefined) return undefined;
   if (certPath === undefined || keyPath === undefined)
     throw new UsageError('--tls-cert and --tls-key go together: give both, or neither for plain HTTP');
-  const read = (flag: string, path: string) => {
+  const read = (flag: string, given: string) => {
+    const path = expandHome(given, flag);
     try {
       return readFileSync(path);
     } catch (error) {

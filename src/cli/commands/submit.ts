@@ -15,6 +15,7 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { defaultReconnectTimeoutMs, followRun } from '../follow-run.js';
 import { FollowSignals } from '../follow-signals.js';
 import { gitWorkTreeTop } from '../git-work-tree.js';
+import { expandHome } from '../home-path.js';
 import { selectedWorkflow } from '../job-option.js';
 import { newRunSecrets, newRunVars } from '../key-values.js';
 import { localActionProblems } from '../local-action-check.js';
@@ -81,7 +82,7 @@ export async function submitCommand(
     );
   const client = new ServerClient(new ApiClient(serverBaseUrl(server, serverSource(options.server)), token));
   const cwd = process.cwd();
-  const workspace = resolve(cwd, options.workspace ?? '.');
+  const workspace = resolve(cwd, expandHome(options.workspace ?? '.', '--workspace'));
   requireFolder(workspace, options.workspace);
   // Without a FILE (or with a bare name of one), the workspace's own, as `valkyrie run` finds it here.
   const path = workflowFileOf(file, 'submit', cwd, workspace);
