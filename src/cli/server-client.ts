@@ -25,7 +25,7 @@ import { isStringList, readWaiting, type WaitingJob } from './waiting-job.js';
 /** A run as the server shows it (`RunView` of the HTTP API); fields this client reads are checked. */
 export interface ApiRun {
   readonly id: string;
-  readonly number: number;
+  readonly runNumber: number;
   readonly workflowName: string;
   readonly status: string;
   /** Which attempt of the run this is (1, or more after a re-run), when the answer says. */
@@ -346,16 +346,17 @@ export class ServerClient {
 
 function readRun(json: unknown): ApiRun {
   const run = isRecord(json) ? json.run : undefined;
+  const runNumber = isRecord(run) ? runNumberOf(run) : undefined;
   if (
     isRecord(run) &&
     typeof run.id === 'string' &&
-    typeof run.number === 'number' &&
+    runNumber !== undefined &&
     typeof run.workflowName === 'string' &&
     typeof run.status === 'string'
   )
     return {
       id: run.id,
-      number: run.number,
+      runNumber,
       workflowName: run.workflowName,
       status: run.status,
       ...(typeof run.attempt === 'number' ? { attempt: run.attempt } : {}),
@@ -363,20 +364,27 @@ function readRun(json: unknown): ApiRun {
     };
   throw new ValkyrieError(
     'VK_SERVER_RESPONSE',
-    'the server answered without a run {id, number, workflowName, status}',
+    'the server answered without a run {id, runNumber, workflowName, status}',
   );
+}
+
+/** The run's `runNumber`; a server from before the name matched the local `--json` sent it as `number`. */
+function runNumberOf(run: Record<string, unknown>): number | undefined {
+  const runNumber = run.runNumber ?? run.number;
+  return typeof runNumber === 'number' ? runNumber : undefined;
 }
 
 function readRunDetail(run: unknown): ApiRunDetail {
   if (!isRecord(run) || !Array.isArray(run.jobs) || typeof run.createdAt !== 'number')
-    throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
-  const { id, number, workflowName, status, attempt, createdAt, startedAt, finishedAt, selectedJobs } = run;
+    throw badAnswer('a run {id, runNumber, workflowName, status, createdAt, jobs}');
+  const { id, workflowName, status, attempt, createdAt, startedAt, finishedAt, selectedJobs } = run;
   const { matrixFilter, concurrency } = run;
-  if (typeof id !== 'string' || typeof number !== 'number' || typeof workflowName !== 'string')
-    throw badAnswer('a run {id, number, workflowName, status, createdAt, jobs}');
+  const runNumber = runNumberOf(run);
+  if (typeof id !== 'string' || runNumber === undefined || typeof workflowName !== 'string')
+    throw badAnswer('a run {id, runNumber, workflowName, status, createdAt, jobs}');
   return {
     id,
-    number,
+    runNumber,
     workflowName,
     status: String(status),
     attempt: typeof attempt === 'number' ? attempt : 1,

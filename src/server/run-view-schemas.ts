@@ -128,7 +128,9 @@ export const jobViewSchema = z.object({
 export const runViewSchema = z
   .object({
     id: z.string(),
-    number: z.number(),
+    runNumber: z.number().meta({
+      description: "GitHub's run_number: its workflow's runs (by name) counted from 1",
+    }),
     workflowName: z.string(),
     status: z.enum(runStatuses),
     attempt: z.number().meta({ description: "GitHub's run_attempt: 1, one more for each re-run" }),

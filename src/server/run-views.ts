@@ -103,7 +103,7 @@ function viewOf(
 ): RunView {
   return {
     id: run.id,
-    number: run.runNumber,
+    runNumber: run.runNumber,
     workflowName: run.workflowName,
     status: run.status,
     attempt: run.attempt ?? 1,

@@ -7,7 +7,7 @@ import { ApiRequestError } from '../../src/cli/api-client.js';
 import type { ApiRun, CreateRunBody } from '../../src/cli/server-client.js';
 import { createRunWithGit, submittedGitContext, withoutRefusedFields } from '../../src/cli/submit-git.js';
 
-const run: ApiRun = { id: 'r1', number: 1, workflowName: 'ci', status: 'queued' };
+const run: ApiRun = { id: 'r1', runNumber: 1, workflowName: 'ci', status: 'queued' };
 const git = { sha: 'a'.repeat(40), ref: 'refs/heads/main' };
 const noWarning = (line: string) => {
   throw new Error(`unexpected warning: ${line}`);

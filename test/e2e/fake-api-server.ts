@@ -31,6 +31,8 @@ export class FakeApiServer {
   knownRunFields?: readonly string[];
   /** When set, every run request gets this answer instead of a new run (a refusal, say). */
   runAnswer?: { readonly status: number; readonly body: Record<string, unknown> };
+  /** What its runs call their number: `number`, as servers before the API's `runNumber` did. */
+  runNumberKey: 'runNumber' | 'number' = 'runNumber';
   /** The next this many run requests are answered 503 VK_SHUTTING_DOWN (Retry-After: 1), as a restarting server does. */
   shuttingDownFor = 0;
   /** Awaited before a run request is answered: what happens while the client waits for its run. */
@@ -103,7 +105,7 @@ export class FakeApiServer {
     }
     const cancel = /^\/api\/v1\/runs\/([^/]+)\/cancel$/.exec(request.url)?.[1];
     if (cancel && request.method === 'POST') {
-      json(response, 202, { run: run(cancel, 'cancelled') });
+      json(response, 202, { run: run(cancel, 'cancelled', this.runNumberKey) });
       const stream = this.openStreams.get(cancel);
       if (stream) {
         sse(stream, { type: 'run.completed', runId: cancel, status: 'cancelled', durationMs: 5, jobs: [] });
@@ -145,16 +147,16 @@ export class FakeApiServer {
       return json(response, 404, { code: 'VK_BUNDLE_NOT_FOUND', message: `no bundle ${body.bundle}` });
     const key = request.headers['idempotency-key'];
     const existing = typeof key === 'string' ? this.keys.get(key) : undefined;
-    if (existing) return json(response, 200, { run: run(existing, 'succeeded') });
+    if (existing) return json(response, 200, { run: run(existing, 'succeeded', this.runNumberKey) });
     const id = `run-${++this.runs}`;
     if (typeof key === 'string') this.keys.set(key, id);
-    return json(response, 201, { run: run(id, 'queued') });
+    return json(response, 201, { run: run(id, 'queued', this.runNumberKey) });
   }
 }
 
-function run(id: string, status: string) {
-  const number = Number(id.replace('run-', ''));
-  return { id, number, workflowName: 'ci', status, createdAt: 0, jobs: [] };
+function run(id: string, status: string, runNumberKey: string) {
+  const runNumber = Number(id.replace('run-', ''));
+  return { id, [runNumberKey]: runNumber, workflowName: 'ci', status, createdAt: 0, jobs: [] };
 }
 
 /** What a route handler returns: that it answered. */

@@ -190,6 +190,13 @@ describe('valkyrie submit', () => {
     expect(server.calls()).toEqual(['POST /api/v1/runs', 'POST /api/v1/runs']);
   });
 
+  it('takes the run number of a server from before runNumber, which called it number', async () => {
+    server.runNumberKey = 'number';
+    const sent = await submit('--no-bundle', '--json');
+    expect(sent.stderr).toBe('');
+    expect(events(sent.stdout)).toMatchObject([{ type: 'run.submitted', runId: 'run-1', runNumber: 1 }]);
+  });
+
   it("sends --event, and refuses one the workflow's on: does not list (exit 2), sending nothing", async () => {
     ws.write('events.yml', `on: [push, pull_request]\n${workflow}`);
     const args = ['submit', 'events.yml', '--no-bundle', '--server', server.url, '--token', 'tok'];

@@ -66,7 +66,7 @@ describe('the HTTP API at its edges', () => {
     const { request } = await startTestServer();
     await request('POST', '/api/v1/runs', { body: { workflow: oneJobWorkflow } });
     const listed = await request('GET', '/api/v1/runs/');
-    expect(listed).toMatchObject({ status: 200, body: { runs: [{ number: 1 }] } });
+    expect(listed).toMatchObject({ status: 200, body: { runs: [{ runNumber: 1 }] } });
   });
 
   it('refuses unknown query keys on every route, as the runs list does', async () => {

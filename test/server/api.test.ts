@@ -63,7 +63,7 @@ describe('the HTTP API', () => {
     });
     expect(created.status).toBe(201);
     const { run } = created.body as { run: { id: string; status: string; jobs: { status: string }[] } };
-    expect(run).toMatchObject({ number: 1, workflowName: 'hello', status: 'running' });
+    expect(run).toMatchObject({ runNumber: 1, workflowName: 'hello', status: 'running' });
     expect(run.jobs).toMatchObject([{ key: 'greet', name: 'greet', status: 'queued' }]);
     const listed = await request('GET', '/api/v1/runs?limit=5');
     expect(listed.body).toMatchObject({ runs: [{ id: run.id }] });

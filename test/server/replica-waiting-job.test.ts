@@ -124,7 +124,7 @@ it('tells a waiting job whose runners are connected to another server where they
 it('answers the view unchanged when the runner list cannot be read: the run exists, and it is only a hint', async () => {
   const view = {
     id: 'run_1',
-    number: 1,
+    runNumber: 1,
     workflowName: 'hello',
     status: 'queued',
     attempt: 1,

@@ -66,7 +66,7 @@ export function serverRunsCommand(
           paint: colorForStatus(c, run.status),
           at: run.createdAt,
           duration: runDuration(run),
-          label: `${visible(run.workflowName)} #${run.number}${attempt}${waiting}`,
+          label: `${visible(run.workflowName)} #${run.runNumber}${attempt}${waiting}`,
         }),
       );
     }
@@ -88,7 +88,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     const c = stdoutColors();
     const attempt = run.attempt > 1 ? `, attempt ${run.attempt}` : '';
     process.stdout.write(
-      `Run ${run.id} of ${visible(run.workflowName)} (#${run.number}${attempt}): ${colorForStatus(c, run.status)(run.status)}${spacedDuration(runDuration(run))}\n`,
+      `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}${attempt}): ${colorForStatus(c, run.status)(run.status)}${spacedDuration(runDuration(run))}\n`,
     );
     const place = groupPlaceLine(run);
     if (place !== undefined) process.stdout.write(`  ${c.yellow(place)}\n`);

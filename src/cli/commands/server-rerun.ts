@@ -31,7 +31,7 @@ export async function serverRerunCommand(id: string, options: ServerRerunOptions
     warnWaiting(run);
     // As `submit --json` prints its run.submitted line: a script learns what it started.
     if (options.json) {
-      const { id: runId, number: runNumber, workflowName: workflow, status, attempt } = run;
+      const { id: runId, runNumber, workflowName: workflow, status, attempt } = run;
       const line = { type: 'run.rerun', runId, runNumber, workflow, status, attempt };
       process.stdout.write(`${JSON.stringify(line)}\n`);
     }

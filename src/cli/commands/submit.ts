@@ -231,8 +231,8 @@ function report(
   const key = options.idempotencyKey ?? '';
   const workflow = visible(run.workflowName);
   const line = created
-    ? `Submitted run ${run.id} (#${run.number}) of ${workflow} to ${origin}`
-    : `Run ${run.id} (#${run.number}) of ${workflow} was already submitted with idempotency key ` +
+    ? `Submitted run ${run.id} (#${run.runNumber}) of ${workflow} to ${origin}`
+    : `Run ${run.id} (#${run.runNumber}) of ${workflow} was already submitted with idempotency key ` +
       `${JSON.stringify(key)}; its status is ${run.status}. Nothing new was started.`;
   // With --follow, stdout belongs to the run's view (NDJSON with --json), as for `valkyrie run`.
   if (options.follow || !created) process.stderr.write(`${line}\n`);
@@ -242,7 +242,7 @@ function report(
     const fields = {
       type,
       runId: run.id,
-      runNumber: run.number,
+      runNumber: run.runNumber,
       workflow: run.workflowName,
       status: run.status,
     };
