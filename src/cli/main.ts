@@ -219,7 +219,10 @@ function buildProgram(setExit: (code: number) => void): Command {
         '--workflow <name-or-file>',
         "only this workflow's runs: its name, its file's path (./ and an absolute path under this folder are taken as submit records it from here), or the file name (ci.yml)",
       )
-      .option('--json', 'print JSON')
+      .option(
+        '--json',
+        "print the runs as the HTTP API's RunView (docs/server.md), as a server's are with --server",
+      )
       .addOption(stateDir())
       .addOption(db()),
   )
@@ -236,7 +239,10 @@ function buildProgram(setExit: (code: number) => void): Command {
         "show a run's jobs with their status, duration, attempts, steps and the fleet runner each ran on, and writes refused under a stale lease",
       )
       .argument('<run>', 'run id (see valkyrie runs)')
-      .option('--json', 'print JSON')
+      .option(
+        '--json',
+        "print the run as the HTTP API's RunView (docs/server.md), as a server's is with --server",
+      )
       .addOption(stateDir())
       .addOption(db()),
   )

@@ -82,6 +82,15 @@ export interface ApiJob {
   readonly handoff?: RunHandoff;
 }
 
+/**
+ * A run of `GET /api/v1/runs[/:id]`: its view as the server sent it, every field (what `--json`
+ * prints, as `valkyrie show --json` prints a local run's), and the fields this client reads of it, checked.
+ */
+export interface ServerRun {
+  readonly view: Readonly<Record<string, unknown>>;
+  readonly run: ApiRunDetail;
+}
+
 /** What one connection to a run's event stream yields (ServerClient.runEventStream). */
 export type StreamedRunEvent =
   | { readonly kind: 'event'; readonly event: RunEvent; readonly id?: string }
@@ -176,8 +185,8 @@ export class ServerClient {
    * The newest `limit` runs that pass `filters`, newest first: one request per page of at most maxRunPageSize (the API's largest),
    * each continuing at the previous page's `next` cursor, until `limit` or the oldest run.
    */
-  async listRuns(limit: number, filters: RunFilters = {}): Promise<ApiRunDetail[]> {
-    const runs: ApiRunDetail[] = [];
+  async listRuns(limit: number, filters: RunFilters = {}): Promise<ServerRun[]> {
+    const runs: ServerRun[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.listRunPage(Math.min(limit - runs.length, maxRunPageSize), filters, cursor);
@@ -192,7 +201,7 @@ export class ServerClient {
     limit: number,
     filters: RunFilters,
     cursor?: string,
-  ): Promise<{ runs: ApiRunDetail[]; next?: string }> {
+  ): Promise<{ runs: ServerRun[]; next?: string }> {
     const query = new URLSearchParams({ limit: String(limit) });
     if (filters.statuses !== undefined) query.set('status', filters.statuses.join(','));
     if (filters.workflow !== undefined) query.set('workflow', filters.workflow);
@@ -203,13 +212,13 @@ export class ServerClient {
     const next = isRecord(json) ? json.next : undefined;
     if (!Array.isArray(runs) || (next !== undefined && typeof next !== 'string'))
       throw badAnswer('{runs: [...], next?: string}');
-    return { runs: runs.map(readRunDetail), ...(next === undefined ? {} : { next }) };
+    return { runs: runs.map(readServerRun), ...(next === undefined ? {} : { next }) };
   }
 
-  async getRun(runId: string): Promise<ApiRunDetail> {
+  async getRun(runId: string): Promise<ServerRun> {
     const response = await this.request('GET', `api/v1/runs/${encodeURIComponent(runId)}`);
     const json = await this.expectJson(response);
-    return readRunDetail(isRecord(json) ? json.run : undefined);
+    return readServerRun(isRecord(json) ? json.run : undefined);
   }
 
   /**
@@ -374,14 +383,20 @@ function runNumberOf(run: Record<string, unknown>): number | undefined {
   return typeof runNumber === 'number' ? runNumber : undefined;
 }
 
-function readRunDetail(run: unknown): ApiRunDetail {
-  if (!isRecord(run) || !Array.isArray(run.jobs) || typeof run.createdAt !== 'number')
-    throw badAnswer('a run {id, runNumber, workflowName, status, createdAt, jobs}');
+const runDetailFields = 'a run {id, runNumber, workflowName, status, createdAt, jobs}';
+
+function readServerRun(view: unknown): ServerRun {
+  if (!isRecord(view)) throw badAnswer(runDetailFields);
+  return { view, run: readRunDetail(view) };
+}
+
+function readRunDetail(run: Record<string, unknown>): ApiRunDetail {
+  if (!Array.isArray(run.jobs) || typeof run.createdAt !== 'number') throw badAnswer(runDetailFields);
   const { id, workflowName, status, attempt, createdAt, startedAt, finishedAt, selectedJobs } = run;
   const { matrixFilter, concurrency } = run;
   const runNumber = runNumberOf(run);
   if (typeof id !== 'string' || runNumber === undefined || typeof workflowName !== 'string')
-    throw badAnswer('a run {id, runNumber, workflowName, status, createdAt, jobs}');
+    throw badAnswer(runDetailFields);
   return {
     id,
     runNumber,

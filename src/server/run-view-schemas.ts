@@ -1,8 +1,13 @@
 import * as z from 'zod';
 import { jobStatuses, runStatuses, stepResults, terminalJobStatuses } from '../core/outcome.js';
+import { priorities } from '../core/priority.js';
 import { attemptsMeta } from './schemas.js';
 
-/** The API's views of runs, their jobs, attempts and steps: the answers of the runs routes (run-views.ts). */
+/**
+ * The views of runs, their jobs, attempts and steps (run-views.ts): the answers of the API's runs
+ * routes, and what `valkyrie runs --json` and `valkyrie show --json` print of a local run as of a
+ * server's.
+ */
 
 export const jobRunnerSchema = z
   .object({
@@ -71,6 +76,9 @@ export const jobViewSchema = z.object({
   id: z.string(),
   key: z.string(),
   name: z.string(),
+  matrix: z.record(z.string(), z.unknown()).meta({
+    description: "the matrix leg's values (`matrix.*`), `{}` for a job without a matrix",
+  }),
   status: z.enum(jobStatuses),
   startedAt: z.number().optional().meta({ description: 'epoch ms: when this attempt started' }),
   finishedAt: z.number().optional().meta({ description: 'epoch ms: when this attempt ended' }),
@@ -80,6 +88,20 @@ export const jobViewSchema = z.object({
   }),
   attempt: z.number().meta({ description: 'the attempt this status is of, from 1 (retries, re-runs)' }),
   reason: z.string().optional(),
+  queuedAt: z.number().optional().meta({
+    description: 'epoch ms: when this attempt was last put in the queue to be offered to runners',
+  }),
+  notBefore: z.number().optional().meta({
+    description: "epoch ms: this attempt is not offered before then (a retry's delay)",
+  }),
+  priority: z
+    .enum(priorities)
+    .optional()
+    .meta({ description: "this attempt's queue priority; absent before it was queued" }),
+  outputs: z.record(z.string(), z.string()).meta({
+    description:
+      "the job's `outputs:` as it set them (`needs.<job>.outputs.*`); `{}` before it ends, or without any",
+  }),
   runner: jobRunnerSchema.optional().meta({
     description:
       'the runner that started this attempt (the last one, if it was requeued); absent before it started',
@@ -132,7 +154,19 @@ export const runViewSchema = z
       description: "GitHub's run_number: its workflow's runs (by name) counted from 1",
     }),
     workflowName: z.string(),
+    workflowPath: z.string().meta({ description: 'the workflow file as the run was started with it' }),
+    sha: z.string().optional().meta({
+      description: 'its github.sha: the commit it was started on; absent when it had none (no git checkout)',
+    }),
+    ref: z
+      .string()
+      .optional()
+      .meta({ description: 'its github.ref, e.g. refs/heads/main; absent when it had none' }),
     status: z.enum(runStatuses),
+    interrupted: z.literal(true).optional().meta({
+      description:
+        'local runs only: the `valkyrie run` process that ran it stopped before it ended (its `status` is the one it stopped in); `valkyrie resume` continues it',
+    }),
     attempt: z.number().meta({ description: "GitHub's run_attempt: 1, one more for each re-run" }),
     createdAt: z.number().meta({ description: 'epoch ms: when it was submitted' }),
     startedAt: z.number().optional().meta({
@@ -145,6 +179,7 @@ export const runViewSchema = z
         group: z.string(),
         state: z.enum(['waiting', 'admitted', 'replaced', 'cancel-requested']),
         ahead: z.number().optional(),
+        at: z.number().meta({ description: 'epoch ms: when the process that drives the run recorded this' }),
       })
       .optional()
       .meta({

@@ -23,7 +23,14 @@ export type WaitingOf = (jobId: string) => NoRunnerFields;
 const notKnown: WaitingOf = () => ({});
 
 /**
- * The API's view of a run: the run and its jobs, as the store has them, each job with the writes
+ * A run as the store has it; for a local run whose `valkyrie run` process is gone, `interrupted`
+ * (derived, history.ts: the store keeps the status it stopped in).
+ */
+export type ViewedRun = RunRecord & { readonly interrupted?: true };
+
+/**
+ * The view of a run that the API answers and `valkyrie show --json` prints, of a local run as of a
+ * server's (run-view-schemas.ts): the run and its jobs, as the store has them, each job with the writes
  * refused under a stale lease of it (one read for the run's jobs), and the jobs (`selectedJobs`) and
  * matrix legs (`matrixFilter`) it was narrowed to, since its job list alone reads as the whole
  * workflow's run. `request` is the run's stored request when the caller holds it (a run just
@@ -34,7 +41,7 @@ const notKnown: WaitingOf = () => ({});
  */
 export async function runView(
   stores: ViewStores & { readonly recovery: RunRecoveryStore },
-  run: RunRecord,
+  run: ViewedRun,
   request?: StoredRunRequest,
   waitingOf: WaitingOf = notKnown,
   { details = false }: { readonly details?: boolean } = {},
@@ -67,7 +74,7 @@ export async function runView(
  */
 export async function runViews(
   stores: ViewStores,
-  runs: readonly RunRecord[],
+  runs: readonly ViewedRun[],
   waitingOf: WaitingOf = notKnown,
 ): Promise<RunView[]> {
   const jobsOf = await Promise.all(runs.map((run) => stores.runs.listJobs(run.id)));
@@ -95,7 +102,7 @@ async function jobDetails(runs: RunStore, jobs: readonly JobRecord[]): Promise<M
 }
 
 function viewOf(
-  run: RunRecord,
+  run: ViewedRun,
   jobs: readonly JobRecord[],
   staleOf: ReadonlyMap<string, StaleWrite[]>,
   waitingOf: WaitingOf,
@@ -105,7 +112,11 @@ function viewOf(
     id: run.id,
     runNumber: run.runNumber,
     workflowName: run.workflowName,
+    workflowPath: run.workflowPath,
+    ...(run.sha === undefined ? {} : { sha: run.sha }),
+    ...(run.ref === undefined ? {} : { ref: run.ref }),
     status: run.status,
+    ...(run.interrupted ? { interrupted: true } : {}),
     attempt: run.attempt ?? 1,
     createdAt: run.createdAt,
     ...(run.startedAt === undefined ? {} : { startedAt: run.startedAt }),
@@ -133,9 +144,9 @@ function viewOf(
 
 const noDetails: JobDetails = { ended: [], steps: [] };
 
-/** The run's place in its concurrency group, without the time it was recorded (the store's own). */
-function groupPlaceOf({ group, state, ahead }: RunConcurrency): RunView['concurrency'] {
-  return { group, state, ...(ahead === undefined ? {} : { ahead }) };
+/** Its fields picked one by one, as the attempts' are: a field the store adds stays out until the view names it. */
+function groupPlaceOf({ group, state, ahead, at }: RunConcurrency): RunView['concurrency'] {
+  return { group, state, ...(ahead === undefined ? {} : { ahead }), at };
 }
 
 type StaleWriteView = RunView['jobs'][number]['staleWrites'][number];
@@ -156,7 +167,8 @@ const durationOf = (startedAt?: number, finishedAt?: number) =>
 
 /**
  * Without `details` (the runs list), a job past its first attempt has no duration: its whole time
- * starts at an earlier attempt's start, which is not read there.
+ * starts at an earlier attempt's start, which is not read there. The record's own bookkeeping stays
+ * out: its lease's fencing token, the attempt its retries count from, its run's id.
  */
 function jobView(
   job: JobRecord,
@@ -171,16 +183,22 @@ function jobView(
       : attempt === 1 && startedAt !== undefined && finishedAt !== undefined
         ? finishedAt - startedAt
         : undefined;
+  const { queuedAt, notBefore, priority } = job;
   return {
     id: job.id,
     key: job.key,
     name: job.name,
+    matrix: job.matrix,
     status: job.status,
     attempt,
     ...(startedAt === undefined ? {} : { startedAt }),
     ...(finishedAt === undefined ? {} : { finishedAt }),
     ...(job.reason === undefined ? {} : { reason: job.reason }),
     ...(whole === undefined ? {} : { durationMs: whole }),
+    ...(queuedAt === undefined ? {} : { queuedAt }),
+    ...(notBefore === undefined ? {} : { notBefore }),
+    ...(priority === undefined ? {} : { priority }),
+    outputs: job.outputs,
     ...(job.runner === undefined ? {} : { runner: runnerView(job.runner) }),
     staleWrites,
     ...(details === undefined

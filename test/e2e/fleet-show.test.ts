@@ -1,14 +1,15 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobAttemptRecord, JobRecord, StepRecord } from '../../src/store/runs.js';
+import type { RunView } from '../../src/server/run-view-schemas.js';
 import { events, statuses, Workspace } from './cli.js';
 import { callApi, killAll, type StartedProcess, startFleet, startSubmit } from './fleet-processes.js';
 
 /**
  * `valkyrie show RUN --server URL` of a fleet run prints what `valkyrie show RUN` prints of the same
  * run read from the server's store itself: a retried job's attempts with their steps, a step's
- * timeout, the job's whole time from its first attempt's start; and `--json` gives the same attempts
- * and steps. It once printed one line with the last attempt's duration and `attempt 2`.
+ * timeout, the job's whole time from its first attempt's start; and `--json` gives the same view. It
+ * once printed one line with the last attempt's duration and `attempt 2`.
  */
 const admin = 'vkt-e2e-admin-token-fleet-show-0123456789';
 const ws = new Workspace();
@@ -35,9 +36,7 @@ const failsUntil = (counter: string, succeedOn: number, slow = false) =>
           echo "try $n"
           if [ $n -lt ${succeedOn} ]; then ${slow ? 'sleep 20' : 'exit 1'}; fi`;
 
-type Shown = {
-  jobs: (JobRecord & { durationMs?: number; attempts: JobAttemptRecord[]; steps: StepRecord[] })[];
-};
+type Shown = RunView;
 
 describe('show --server of a retried fleet job', () => {
   it('prints the lines local show prints of the same run, and --json the same attempts and steps', async () => {
@@ -96,21 +95,15 @@ jobs:
 
     const remoteJson = JSON.parse((await ws.run(['show', runId, '--json', ...server], env)).stdout) as Shown;
     const localJson = JSON.parse((await ws.run(['show', runId, '--json', ...store])).stdout) as Shown;
+    // One view of the run (run-views.ts), whether the server reads its store or `show` reads it itself.
+    expect(localJson).toEqual(remoteJson);
     const [shown] = remoteJson.jobs;
-    const [stored] = localJson.jobs;
-    const firstStart = stored?.attempts[0]?.startedAt ?? Number.NaN;
-    expect((stored?.startedAt ?? 0) - firstStart).toBeGreaterThanOrEqual(200);
-    expect(shown?.durationMs).toBe((stored?.finishedAt ?? Number.NaN) - firstStart);
-    expect([shown?.startedAt, shown?.finishedAt]).toEqual([stored?.startedAt, stored?.finishedAt]);
-    const own = (at: { startedAt?: number; finishedAt?: number }) =>
-      at.startedAt === undefined || at.finishedAt === undefined
-        ? {}
-        : { durationMs: at.finishedAt - at.startedAt };
-    expect(shown?.attempts).toEqual(
-      stored?.attempts.map(({ jobId: _, fencingToken: _token, ...ended }) => ({ ...ended, ...own(ended) })),
-    );
-    expect(shown?.steps).toEqual(stored?.steps.map(({ jobId: _, ...step }) => ({ ...step, ...own(step) })));
-    expect(shown?.steps.map((step) => [step.jobAttempt ?? 1, step.index, step.attempt ?? 1])).toEqual([
+    const firstStart = shown?.attempts?.[0]?.startedAt ?? Number.NaN;
+    expect((shown?.startedAt ?? 0) - firstStart).toBeGreaterThanOrEqual(200);
+    expect(shown?.durationMs).toBe((shown?.finishedAt ?? Number.NaN) - firstStart);
+    for (const own of [...(shown?.attempts ?? []), ...(shown?.steps ?? [])])
+      expect(own.durationMs).toBe((own.finishedAt ?? Number.NaN) - (own.startedAt ?? Number.NaN));
+    expect(shown?.steps?.map((step) => [step.jobAttempt ?? 1, step.index, step.attempt ?? 1])).toEqual([
       [1, 0, 1],
       [1, 1, 1],
       [1, 1, 2],
@@ -131,6 +124,125 @@ jobs:
     expect(Object.keys(listedJob)).not.toContain('attempts');
     expect(Object.keys(listedJob)).not.toContain('steps');
     expect(Object.keys(listedJob)).not.toContain('durationMs');
-    expect(listedJob.startedAt).toBe(stored?.startedAt);
+    expect(listedJob.startedAt).toBe(shown?.startedAt);
+  }, 60_000);
+});
+
+/** Only a fleet run has them: the runner that started a job's attempt (absent for `valkyrie run`'s). */
+const fleetOnly = ['runner'];
+
+/** A workflow whose matrix job fails its first attempt (counted in `counter`), sets an output, and is retried. */
+const workflow = (counter: string) => `name: shape
+on: push
+concurrency: shape
+jobs:
+  build:
+    runs-on: self-hosted
+    retry: {max-attempts: 2, delay: 10ms}
+    strategy:
+      matrix:
+        node: [20]
+    outputs:
+      version: \${{ steps.version.outputs.version }}
+    steps:
+      - id: version
+        run: echo "version=1.2" >> "$GITHUB_OUTPUT"
+      - name: flaky
+        run: |
+          n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}
+          if [ $n -lt 2 ]; then exit 1; fi
+  test:
+    needs: build
+    runs-on: self-hosted
+    steps:
+      - run: echo "\${{ needs.build.outputs.version }}"
+`;
+
+type Json = Record<string, unknown>;
+
+const list = (value: unknown): Json[] => (Array.isArray(value) ? (value as Json[]) : []);
+
+/** The keys of a run's view at each level (fleet-only ones left out), sorted: the run's, each job's, its attempts' and steps'. */
+function shapeOf(run: Json): Record<string, string[]> {
+  const keysOf = (value: Json) =>
+    Object.keys(value)
+      .filter((key) => !fleetOnly.includes(key))
+      .sort();
+  const shape: Record<string, string[]> = { run: keysOf(run) };
+  for (const job of list(run.jobs)) {
+    const name = String(job.key);
+    shape[`job ${name}`] = keysOf(job);
+    for (const [i, attempt] of list(job.attempts).entries())
+      shape[`job ${name} attempt ${i}`] = keysOf(attempt);
+    for (const [i, step] of list(job.steps).entries()) shape[`job ${name} step ${i}`] = keysOf(step);
+    for (const [i, write] of list(job.staleWrites).entries()) shape[`job ${name} stale ${i}`] = keysOf(write);
+  }
+  return shape;
+}
+
+/**
+ * `valkyrie show RUN --json` and `valkyrie runs --json` print one view of a run (run-views.ts), of a
+ * local run (`valkyrie run`, read from its SQLite store) as of a server's (`--server`): the same
+ * fields at the run, job, attempt and step level. They once printed the store's records locally
+ * (no `durationMs`, each step's `jobId`) and the API's view with a server (`number` for `runNumber`,
+ * no `matrix`, `outputs` or `workflowPath`), so a script written against one broke on the other.
+ */
+describe('show --json and runs --json, of a local run and of a server run', () => {
+  it('print the same fields at the run, job, attempt and step level', async () => {
+    // A checkout, so that both runs have the commit they ran on (sha, ref).
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=A', '-c', 'user.email=a@e', ...args], { cwd: ws.dir });
+    git('init', '-q', '-b', 'main');
+    git('commit', '-q', '--allow-empty', '-m', 'shape');
+    ws.write('local.yml', workflow(join(ws.dir, 'local-count')));
+    ws.write('fleet.yml', workflow(join(ws.dir, 'fleet-count')));
+    const ran = await ws.run(['run', 'local.yml', '--json']);
+    expect(statuses(ran.stdout), ran.stderr).toEqual({ 'build (20)': 'succeeded', test: 'succeeded' });
+    const localId = String(events(ran.stdout).find((event) => event.type === 'run.started')?.runId);
+    const submitted = await startSubmit(ws, processes, serverUrl, submitToken, 'fleet.yml', ['--no-bundle'])
+      .done;
+    expect(statuses(submitted.stdout), submitted.stderr).toEqual({
+      'build (20)': 'succeeded',
+      test: 'succeeded',
+    });
+    const serverId = String(events(submitted.stdout).find((event) => event.type === 'run.started')?.runId);
+
+    const server = ['--server', serverUrl];
+    const env = { VALKYRIE_TOKEN: readToken };
+    const printed = async (args: string[], withEnv: Record<string, string> = {}) => {
+      const result = await ws.run([...args, '--json'], withEnv);
+      expect(result.code, result.stderr).toBe(0);
+      return JSON.parse(result.stdout) as unknown;
+    };
+    const local = (await printed(['show', localId])) as Json;
+    const remote = (await printed(['show', serverId, ...server], env)) as Json;
+    expect(shapeOf(local)).toEqual(shapeOf(remote));
+    // What the store has of both runs, in both: the fields the API's view once lacked.
+    for (const shown of [local, remote]) {
+      expect(shown).toMatchObject({
+        runNumber: 1,
+        attempt: 1,
+        sha: expect.any(String),
+        ref: 'refs/heads/main',
+      });
+      expect(shown.concurrency).toMatchObject({ group: 'shape', at: expect.any(Number) });
+      const [build] = list(shown.jobs);
+      expect(build).toMatchObject({ matrix: { node: 20 }, outputs: { version: '1.2' }, attempt: 2 });
+      expect(build).toHaveProperty('queuedAt');
+      expect(build).toHaveProperty('priority', 'normal');
+      expect(list(build?.attempts)).toHaveLength(1);
+    }
+    expect(local.workflowPath).toBe('local.yml');
+    expect(remote.workflowPath).toBe('fleet.yml');
+    // The fleet-only field left out above is there, and only there.
+    expect(list(remote.jobs)[0]).toHaveProperty('runner.name', 'vm');
+    expect(list(local.jobs)[0]).not.toHaveProperty('runner');
+
+    const [localListed] = list(await printed(['runs']));
+    const [remoteListed] = list(await printed(['runs', ...server], env));
+    expect(localListed?.id).toBe(localId);
+    expect(remoteListed?.id).toBe(serverId);
+    expect(shapeOf(localListed ?? {})).toEqual(shapeOf(remoteListed ?? {}));
+    expect(list(localListed?.jobs).map((job) => job.outputs)).toEqual([{ version: '1.2' }, {}]);
   }, 60_000);
 });

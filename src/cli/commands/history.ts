@@ -3,6 +3,7 @@ import { asRunId, type RunId } from '../../core/ids.js';
 import { visible } from '../../core/visible-text.js';
 import { runLiveness } from '../../engine/run-liveness.js';
 import { ownerExited } from '../../engine/run-owner.js';
+import { runView, runViews, type ViewedRun } from '../../server/run-views.js';
 import { jobDurationMs } from '../../store/job-duration.js';
 import { defaultReadAfterLimit } from '../../store/logs.js';
 import type { RunRecord } from '../../store/runs.js';
@@ -76,7 +77,8 @@ export async function runsCommand(
   return withStores(options, async (stores) => {
     const runs = await listedRuns(stores, filters, limit);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(runs)}\n`);
+      // The API's runs list view, as `runs --server --json` prints a server's.
+      process.stdout.write(`${JSON.stringify(await runViews(stores, runs))}\n`);
       return ExitCode.succeeded;
     }
     if (runs.length === 0) {
@@ -104,20 +106,18 @@ export async function runsCommand(
   });
 }
 
-type ListedRun = RunRecord & { readonly interrupted?: true };
-
-const listedStatus = (run: ListedRun): ListedStatus => (run.interrupted ? 'interrupted' : run.status);
+const listedStatus = (run: ViewedRun): ListedStatus => (run.interrupted ? 'interrupted' : run.status);
 
 /**
  * Up to `limit` runs, newest first, whose listed status (listedStatus) the filters ask for. The store
  * knows only stored statuses, so where interrupted runs are asked for, or left out (`--status
  * running`), its pages are read on until `limit` runs are kept or none is left.
  */
-async function listedRuns(stores: Stores, filters: ListedRunFilters, limit: number): Promise<ListedRun[]> {
+async function listedRuns(stores: Stores, filters: ListedRunFilters, limit: number): Promise<ViewedRun[]> {
   const query = storedFiltersOf(filters);
   // Pages of at least 50: where many runs are left out, a page each of `limit` (often 1) would be slow.
   const pageSize = filters.statuses === undefined ? limit : Math.max(limit, 50);
-  const kept: ListedRun[] = [];
+  const kept: ViewedRun[] = [];
   let before: RunId | undefined;
   for (;;) {
     const page = await stores.runs.listRuns({
@@ -140,7 +140,7 @@ async function listedRuns(stores: Stores, filters: ListedRunFilters, limit: numb
  * Marks unfinished runs whose process is gone (stale heartbeat, or a dead pid on this host) as
  * interrupted: derived for display, the stored status stays until `valkyrie resume` finishes the run.
  */
-async function withLiveness(stores: Stores, runs: readonly RunRecord[]): Promise<ListedRun[]> {
+async function withLiveness(stores: Stores, runs: readonly RunRecord[]): Promise<ViewedRun[]> {
   const unfinished = runs.filter((run) => !isFinished(run)).map((run) => run.id);
   const ownerships = await stores.recovery.ownerships(unfinished);
   const now = Date.now();
@@ -161,7 +161,8 @@ async function requireRun(stores: Stores, id: string): Promise<RunRecord> {
 
 /**
  * `valkyrie show RUN`: the run's jobs with status, duration, attempts and steps, and the writes refused
- * under a stale lease (`staleWrites` per job in `--json`, in the order recorded).
+ * under a stale lease; `--json` prints the API's view of the run (runView), as `show --server --json`
+ * prints a server's.
  */
 export async function showCommand(id: string, options: HistoryOptions & ApiClientFlags): Promise<number> {
   if (serverGiven(options)) {
@@ -171,6 +172,12 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
   return withStores(options, async (stores) => {
     const [run] = await withLiveness(stores, [await requireRun(stores, id)]);
     if (!run) return ExitCode.invalid;
+    if (options.json) {
+      process.stdout.write(
+        `${JSON.stringify(await runView(stores, run, undefined, undefined, { details: true }))}\n`,
+      );
+      return ExitCode.succeeded;
+    }
     const jobs = await stores.runs.listJobs(run.id);
     const steps = await Promise.all(jobs.map((job) => stores.runs.listSteps(job.id)));
     const attempts = await Promise.all(jobs.map((job) => stores.runs.listJobAttempts(job.id)));
@@ -180,20 +187,6 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
     const request = (await stores.recovery.getResumable(run.id))?.request;
     const selected = request?.selectedJobs;
     const matrixFilter = request?.matrixFilter;
-    if (options.json) {
-      const detailed = jobs.map((job, i) => ({
-        ...job,
-        attempts: attempts[i],
-        steps: steps[i],
-        staleWrites: stale[i],
-      }));
-      const selection = {
-        ...(selected === undefined ? {} : { selectedJobs: selected }),
-        ...(matrixFilter === undefined ? {} : { matrixFilter }),
-      };
-      process.stdout.write(`${JSON.stringify({ ...run, ...selection, jobs: detailed })}\n`);
-      return ExitCode.succeeded;
-    }
     const colors = c();
     process.stdout.write(
       `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}): ${colorForStatus(colors, run.status)(run.interrupted ? 'interrupted' : run.status)}${spacedDuration(duration(run.startedAt, run.finishedAt))}\n`,
@@ -220,7 +213,7 @@ export async function showCommand(id: string, options: HistoryOptions & ApiClien
 }
 
 /** After the run's label in `valkyrie runs`: the group a live queued run waits for. */
-function groupNote(run: ListedRun, colors: ReturnType<typeof c>): string {
+function groupNote(run: ViewedRun, colors: ReturnType<typeof c>): string {
   const group = run.interrupted ? undefined : waitingGroup(run);
   return group === undefined ? '' : colors.yellow(` (waiting for concurrency group ${visible(group)})`);
 }

@@ -38,11 +38,12 @@ export function serverRunsCommand(
   options: ServerHistoryOptions,
 ): Promise<number> {
   return withServer(options, async (client) => {
-    const runs = await client.listRuns(limit, filters);
+    const listed = await client.listRuns(limit, filters);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(runs)}\n`);
+      process.stdout.write(`${JSON.stringify(listed.map(({ view }) => view))}\n`);
       return ExitCode.succeeded;
     }
+    const runs = listed.map(({ run }) => run);
     if (runs.length === 0) {
       const looked = filtersText(filters);
       process.stdout.write(
@@ -76,13 +77,15 @@ export function serverRunsCommand(
 
 /**
  * `valkyrie show RUN --server URL`: the run's jobs with status, duration, attempts, steps and runner,
- * and the writes refused under a stale lease, in the lines `valkyrie show` prints of a local run's.
+ * and the writes refused under a stale lease, in the lines `valkyrie show` prints of a local run's;
+ * `--json`, the server's view of it as sent.
  */
 export function serverShowCommand(id: string, options: ServerHistoryOptions): Promise<number> {
   return withServer(options, async (client) => {
-    const run = await client.getRun(id);
+    const { run, view } = await client.getRun(id);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(run)}\n`);
+      // As the server sent it: the view `valkyrie show --json` prints of a local run (runView).
+      process.stdout.write(`${JSON.stringify(view)}\n`);
       return ExitCode.succeeded;
     }
     const c = stdoutColors();
@@ -120,7 +123,7 @@ export function serverLogsCommand(
   options: ServerHistoryOptions,
 ): Promise<number> {
   return withServer(options, async (client) => {
-    const run = await client.getRun(id);
+    const { run } = await client.getRun(id);
     const selected = loggedJobs(run, run.jobs, jobName);
     if (options.follow)
       return followRunLogs(serverRunEvents(client, run.id), followedJobs(selected, jobName));
