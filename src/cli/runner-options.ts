@@ -97,6 +97,14 @@ export function resolveRunnerSettings(
 }
 
 /**
+ * How to give a registration token, for the lines that ask for one: the flag this runner was started
+ * with, else both (the README starts runners with --token-file, so "run with --token" alone misled).
+ */
+export function registrationFlags(settings: RunnerSettings): string {
+  return settings.tokenFlag ?? '--token-file FILE (or --token TOKEN)';
+}
+
+/**
  * `--token`, `--token-file` or `VALKYRIE_TOKEN`. A long-running runner's command line is readable by
  * every user of its machine (`ps`), a file can be made readable by the runner's user alone.
  */

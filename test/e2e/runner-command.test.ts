@@ -61,7 +61,8 @@ describe('valkyrie runner', () => {
       ],
       [
         ['runner', '--server', 'http://127.0.0.1:2', '--work-dir', join(ws.dir, 'none')],
-        /--token .* is needed/,
+        // Both ways to give it: the README starts runners with --token-file.
+        /a registration token is needed to register this runner: .*; start it with --token-file FILE or --token TOKEN/,
       ],
       [
         ['runner', '--server', 'http://127.0.0.1:2', '--token-file', join(ws.dir, 'no-such-token')],
@@ -255,7 +256,7 @@ describe('valkyrie runner', () => {
     const result = await ws.run(['runner', '--server', url, '--work-dir', workDir]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
-      /refused this runner's credential \(401 VK_UNAUTHENTICATED\).*delete .*runner\.json/,
+      /refused this runner's credential \(401 VK_UNAUTHENTICATED\).*delete .*runner\.json and start with --token-file FILE \(or --token TOKEN\)\.\n$/,
     );
   });
 
@@ -295,6 +296,8 @@ describe('valkyrie runner', () => {
     expect(withFile.stderr).toMatch(
       /^valkyrie runner: --token-file is ignored: .* start with --token-file\.\n/,
     );
+    // Refused, the way back names the flag it was started with.
+    expect(withFile.stderr).toMatch(/refused this runner's credential .* and start with --token-file\.\n$/);
     // From the environment (exported for client commands too) it is not worth a line.
     const fromEnv = await ws.run(['runner', '--server', url, '--work-dir', workDir], {
       VALKYRIE_TOKEN: 'submit-tok',

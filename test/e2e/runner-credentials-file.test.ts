@@ -50,13 +50,19 @@ describe('valkyrie runner with a runner.json it cannot use', () => {
     mkdirSync(workDir);
     const file = join(workDir, 'runner.json');
     writeFileSync(file, '{"server": "http://127.0.0.1:7070", "runn');
-    const line = `valkyrie: --work-dir: cannot use ${file} (it does not hold a runner credential: JSON with server, runnerId and credential); to register this runner again, delete it and start with --token\n`;
+    // The way back names the flag the runner was started with, else both.
+    const line = (flags: string) =>
+      `valkyrie: --work-dir: cannot use ${file} (it does not hold a runner credential: JSON with server, runnerId and credential); to register this runner again, delete it and start with ${flags}\n`;
     const base = ['--work-dir', workDir];
-    expect(await runner(base)).toMatchObject({ code: 2, stdout: '', stderr: line });
+    expect(await runner(base)).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: line('--token-file FILE (or --token TOKEN)'),
+    });
     expect(await runner([...base, '--token', registration])).toMatchObject({
       code: 2,
       stdout: '',
-      stderr: line,
+      stderr: line('--token'),
     });
     expect(readFileSync(file, 'utf8')).toBe('{"server": "http://127.0.0.1:7070", "runn');
     expect(await registered()).toBe(0);

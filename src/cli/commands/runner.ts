@@ -47,6 +47,7 @@ import {
   protocolUrls,
   type RunnerCommandOptions,
   type RunnerSettings,
+  registrationFlags,
   resolveRunnerSettings,
 } from '../runner-options.js';
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
@@ -168,13 +169,16 @@ function credentialSource(
   // Not registered over, with or without a token: it may be the only copy of this runner's identity.
   if (read.kind === 'unusable')
     throw new UsageError(
-      `--work-dir: cannot use ${file} (${read.why}); to register this runner again, delete it and start with --token`,
+      `--work-dir: cannot use ${file} (${read.why}); to register this runner again, delete it and start with ${registrationFlags(settings)}`,
     );
   const stored = read.kind === 'stored' ? read.credentials : undefined;
   if (stored !== undefined && stored.server === settings.server) return { stored };
   if (settings.token !== undefined) return { token: settings.token };
   const why = stored === undefined ? `there is no ${file}` : `${file} is for ${stored.server}`;
-  throw new UsageError(`--token (or VALKYRIE_TOKEN) is needed to register this runner: ${why}`);
+  throw new UsageError(
+    `a registration token is needed to register this runner: ${why}; start it with --token-file FILE or ` +
+      '--token TOKEN (or VALKYRIE_TOKEN), made by valkyrie token create --role runner',
+  );
 }
 
 /**
@@ -316,7 +320,7 @@ function credentialRefused(settings: RunnerSettings, what: string, reason: strin
   const detail = said?.[1] !== undefined && what.includes(said[1]) ? reason.slice(said[0].length) : reason;
   complain(
     `the server refused this runner's credential (${what}): ${detail}. ` +
-      `To register again, delete ${file} and run with --token.`,
+      `To register again, delete ${file} and start with ${registrationFlags(settings)}.`,
   );
   return ExitCode.invalid;
 }
