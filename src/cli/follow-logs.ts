@@ -27,13 +27,18 @@ export const serverRunEvents =
  * as `valkyrie run` prints them without a terminal — from the run's start, so a finished run prints
  * whole — until the run completes; then `valkyrie run`'s exit code for it. `only`: those jobs'
  * lines, and only them in the summary. Ctrl-C or SIGTERM only stops following, as `gh run watch`
- * does: the run goes on (`valkyrie cancel` stops it); 130, as for a run that can no longer complete.
+ * does: the run goes on (`valkyrie cancel` stops it); 130 after Ctrl-C, as for a run that can no longer
+ * complete, and 143 after SIGTERM, as every other command ends on it.
  */
 export async function followRunLogs(events: RunEventSource, only: ChosenJobs | undefined): Promise<number> {
   const out = new BufferedOutput(process.stdout);
   const view = new LineView(out, stdoutColors());
   const stop = new AbortController();
-  const interrupt = () => stop.abort();
+  let stoppedBy: NodeJS.Signals | undefined;
+  const interrupt = (signal: NodeJS.Signals) => {
+    stoppedBy ??= signal;
+    stop.abort();
+  };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   let completed: RunCompleted | undefined;
@@ -48,7 +53,7 @@ export async function followRunLogs(events: RunEventSource, only: ChosenJobs | u
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
   }
-  if (completed === undefined) return ExitCode.interrupted;
+  if (completed === undefined) return stoppedBy === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
   return runExitCode(only === undefined ? completed.status : chosenStatus(completed.jobs, only));
 }
 

@@ -266,7 +266,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       )
       .option(
         '-f, --follow',
-        'print the lines as they come, each prefixed with its job, until the run completes (a local one: as another valkyrie process runs it), then exit as valkyrie run would (0, 1, 130 cancelled or interrupted); Ctrl-C only stops following',
+        'print the lines as they come, each prefixed with its job, until the run completes (a local one: as another valkyrie process runs it), then exit as valkyrie run would (0, 1, 130 cancelled or interrupted); Ctrl-C (130) or SIGTERM (143) only stops following',
       )
       .addOption(stateDir())
       .addOption(db()),

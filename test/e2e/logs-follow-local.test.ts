@@ -35,6 +35,7 @@ jobs:
     const follower = startProcess(ws, ['logs', '1', '--follow']);
     const firstOnly = startProcess(ws, ['logs', '1', 'first', '-f']);
     const interrupted = startProcess(ws, ['logs', '1', '--follow']);
+    const terminated = startProcess(ws, ['logs', '1', '--follow']);
     // second needs first: it is added to the run once first has finished.
     const early = await ws.run(['logs', '1', 'second', '-f']);
     expect(early.code).toBe(2);
@@ -56,6 +57,10 @@ jobs:
     interrupted.child.kill('SIGINT');
     const stopped = await interrupted.done;
     expect(stopped).toMatchObject({ code: 130, stderr: '' });
+    // SIGTERM stops following too, with 143 as every command that SIGTERM ends (it was 130).
+    await waitFor(() => terminated.stdout().includes('[first] first is waiting'), 15_000, 'a third follower');
+    terminated.child.kill('SIGTERM');
+    expect(await terminated.done).toMatchObject({ code: 143, stderr: '' });
     writeFileSync(go, '');
     expect((await run).code).toBe(1);
     const all = await follower.done;
