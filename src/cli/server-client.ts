@@ -131,6 +131,11 @@ export class ServerClient {
     return this.api.origin;
   }
 
+  /** The address as given, with the prefix a reverse proxy serves it under, if any. */
+  get server(): string {
+    return this.api.server;
+  }
+
   async hasBundle(sha256: string): Promise<boolean> {
     const response = await this.request('HEAD', `api/v1/bundles/${sha256}`);
     // The route's own 404 says the bundle is absent; the router's (VK_NOT_FOUND) that no such route

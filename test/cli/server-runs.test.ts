@@ -113,13 +113,18 @@ describe('valkyrie logs --server', () => {
       return true;
     });
     const exit = await logsCommand(run.id, 'gpu', { server: server.url, token: adminToken });
-    const skipped = await logsCommand(run.id, 'never', { server: server.url, token: adminToken });
+    // From the environment, as the next command will read it too.
+    vi.stubEnv('VALKYRIE_SERVER', server.url);
+    vi.stubEnv('VALKYRIE_TOKEN', adminToken);
+    const skipped = await logsCommand(run.id, 'never', {});
+    vi.unstubAllEnvs();
     vi.mocked(process.stderr.write).mockRestore();
     expect([exit, skipped]).toEqual([0, 0]);
     const soFar = `valkyrie: run ${run.id} is running: these are its lines so far; follow them with: valkyrie logs ${run.id}`;
     expect(said).toBe(
       'valkyrie: job "gpu" has not started yet (queued): waiting for a runner with the labels self-hosted, gpu: no connected runner has them all\n' +
-        `${soFar} "gpu" -f\n` +
+        // Given as flags, the server is in the hint: without it, the hint read the local store.
+        `${soFar} "gpu" -f --server ${server.url} --token TOKEN\n` +
         'valkyrie: job "never" was skipped: it ran no step, so it has no log\n' +
         `${soFar} "never" -f\n`,
     );

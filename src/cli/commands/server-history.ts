@@ -160,7 +160,7 @@ export function serverLogsCommand(
     if (run.status === 'queued' || run.status === 'running') {
       const job = jobName === undefined ? '' : ` ${JSON.stringify(jobName)}`;
       process.stderr.write(
-        `valkyrie: run ${run.id} is ${run.status}: these are its lines so far; follow them with: valkyrie logs ${run.id}${job} -f\n`,
+        `valkyrie: run ${run.id} is ${run.status}: these are its lines so far; follow them with: valkyrie logs ${run.id}${job} -f${sameServerFlags(options, client)}\n`,
       );
     }
     return ExitCode.succeeded;
@@ -203,6 +203,16 @@ function runDuration(run: ApiRunDetail): string {
   return run.finishedAt === undefined
     ? ''
     : formatDuration(run.finishedAt - (run.startedAt ?? run.createdAt));
+}
+
+/**
+ * What a hint's command needs to reach the same server: nothing the environment gave, which it reads
+ * again; `--server` given as a flag, without which the hint would read the local store instead, and
+ * `--token` with a placeholder (the secret is not printed).
+ */
+function sameServerFlags(options: ServerHistoryOptions, client: ServerClient): string {
+  const server = options.server === undefined ? '' : ` --server ${client.server}`;
+  return `${server}${options.token === undefined ? '' : ' --token TOKEN'}`;
 }
 
 async function withServer(
