@@ -61,6 +61,11 @@ describe('valkyrie runners', () => {
       code: 0,
       stdout: expect.stringContaining('is online again'),
     });
+    // Resumed again, it is not said to be online "again": nothing changed.
+    expect(await ws.run(['runners', 'resume', id], env)).toMatchObject({
+      code: 0,
+      stdout: `Runner ${id} (scripted) is online (it was already).\n`,
+    });
 
     const unknown = await ws.run(['runners', 'maintenance', 'rnr_nope'], env);
     expect(unknown.code).toBe(2);
@@ -84,6 +89,11 @@ describe('valkyrie runners', () => {
     await expect
       .poll(async () => (await ws.run(['runners', 'list'], env)).stdout.split('\n')[1] ?? '')
       .toMatch(new RegExp(`^${id}\\s+scripted\\s+offline\\s+online\\s+0/2`));
+    // Drained while away: no running jobs to finish; the mode is the one it comes back in.
+    expect(await ws.run(['runners', 'drain', id], env)).toMatchObject({
+      code: 0,
+      stdout: `Runner ${id} (scripted) is offline: it comes back draining, as set now, when it connects again.\n`,
+    });
     expect(await ws.run(['token', 'revoke', id], env)).toMatchObject({ code: 0 });
     expect((await ws.run(['runners', 'list'], env)).stdout).toBe(
       "No runners: none is connected, or was seen within the server's runner retention.\n",

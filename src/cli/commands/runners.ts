@@ -76,9 +76,22 @@ export function runnerModeCommand(
       options.note === undefined ? undefined : { note: options.note },
     );
     const note = runner.modeNote === undefined ? '' : ` Note: ${runner.modeNote}`;
-    process.stdout.write(`Runner ${runner.id} (${runner.name}) ${done[action]}.${note}\n`);
+    process.stdout.write(`Runner ${runner.id} (${runner.name}) ${modeChangeText(action, picked)}.${note}\n`);
     return ExitCode.succeeded;
   });
+}
+
+/**
+ * What the change did, as the runner was before it: "online again" for one that was online told the
+ * operator of a change that never was, and "its running jobs finish" of a stopped runner of jobs it
+ * cannot have.
+ */
+function modeChangeText(action: RunnerModeAction, before: FleetRunnerView): string {
+  if (action === 'resume' && before.mode === 'online') return 'is online (it was already)';
+  if (before.connected) return done[action];
+  const state = before.stoppedAt === undefined ? 'offline' : 'stopped';
+  const mode = action === 'resume' ? 'online' : action === 'drain' ? 'draining' : 'maintenance';
+  return `is ${state}: it comes back ${mode}, as set now, when it connects again`;
 }
 
 /**
