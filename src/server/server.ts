@@ -146,7 +146,7 @@ export const defaultRunnerRetentionMs = 24 * 60 * 60 * 1000;
  * idempotent and return the same promise; every releaser runs even when an earlier one fails.
  */
 export class ValkyrieServer implements AsyncDisposable {
-  private closing: Promise<void> | undefined;
+  private closing: Promise<Drained> | undefined;
   private destroying: Promise<void> | undefined;
   private readonly drainTimeoutMs: number;
   private readonly storeGraceMs: number;
@@ -354,9 +354,9 @@ export class ValkyrieServer implements AsyncDisposable {
    * Phase one: refuse new work, hand out no more jobs, and wait until the jobs running on runners have
    * reported (or the driven runs ended), up to the drain deadline; then destroy(). Queued jobs wait for
    * the server after a restart, or another replica, to take their runs over: a job leased now would be
-   * cut off half-way.
+   * cut off half-way. Resolves with the jobs the deadline left running, for the operator to be told.
    */
-  close(): Promise<void> {
+  close(): Promise<Drained> {
     this.closing ??= (async () => {
       this.intake.stopped = true;
       // Intake: a submission still being parsed is refused (503) rather than started while draining.
@@ -374,7 +374,9 @@ export class ValkyrieServer implements AsyncDisposable {
       await Promise.race([Promise.all(runs), noJobRunning(controlPlane, idle.signal), deadline]);
       idle.abort();
       clearTimeout(timer);
+      const jobsLeftRunning = controlPlane.runners().reduce((sum, runner) => sum + runner.running, 0);
       await this.destroy();
+      return { jobsLeftRunning };
     })();
     return this.closing;
   }
@@ -483,6 +485,11 @@ function replicaName(): string {
 }
 
 /** Resolves once no runner holds a lease here (checked every 50 ms), or when `stop` aborts. */
+/** What close() left: jobs still running on runners when the drain deadline passed (0: none). */
+export interface Drained {
+  readonly jobsLeftRunning: number;
+}
+
 async function noJobRunning(controlPlane: ControlPlane, stop: AbortSignal): Promise<void> {
   while (!stop.aborted && controlPlane.runners().some((runner) => runner.running > 0))
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -151,7 +151,7 @@ export function callApi(
  * A caller of the server's API with the admin token: the answer's JSON (or text), or an error naming
  * the request and its status when it is not 2xx.
  */
-function adminApi(baseUrl: string, admin: string) {
+export function adminApi(baseUrl: string, admin: string) {
   return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const response = await callApi(baseUrl, admin, method, path, body);
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);

@@ -144,7 +144,15 @@ function untilStopped(server: ValkyrieServer, drainTimeout: string): Promise<num
       signals++;
       if (signals === 1) {
         say(`${signal}: shutting down; draining for up to ${drainTimeout} (signal again to stop at once)`);
-        void server.close().then(finished, failed);
+        void server.close().then(({ jobsLeftRunning }) => {
+          // Else an operator sees the server exit after the drain and takes those jobs for lost.
+          if (!stopped && jobsLeftRunning > 0)
+            say(
+              `the drain ended after ${drainTimeout} with ${jobsLeftRunning} job(s) still running on runners: ` +
+                'they run on, and report to this server when it starts again on the same store (or to the replica that takes their runs over)',
+            );
+          finished();
+        }, failed);
       } else if (signals === 2) {
         say(`${signal}: stopping without draining (signal again to exit without waiting for the store)`);
         void server.destroy().then(finished, failed);
