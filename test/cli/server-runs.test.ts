@@ -178,7 +178,8 @@ describe('valkyrie show and runs --server: a run waiting for its concurrency gro
     vi.mocked(process.stdout.write).mockRestore();
     expect(exits).toEqual([0, 0]);
     expect(printed).toContain(
-      `  waiting for concurrency group prod (1 ahead); valkyrie cancel ${second} gives up its place\n`,
+      // With the server given as a flag, the hint names it: without, it would cancel a local run.
+      `  waiting for concurrency group prod (1 ahead); valkyrie cancel ${second} --server ${server.url} --token TOKEN gives up its place\n`,
     );
     expect(printed).toMatch(/deploy #2 \(waiting for concurrency group prod\)/);
   });

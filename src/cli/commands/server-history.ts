@@ -93,7 +93,7 @@ export function serverShowCommand(id: string, options: ServerHistoryOptions): Pr
     process.stdout.write(
       `Run ${run.id} of ${visible(run.workflowName)} (#${run.runNumber}${attempt}): ${colorForStatus(c, run.status)(run.status)}${spacedDuration(runDuration(run))}\n`,
     );
-    const place = groupPlaceLine(run);
+    const place = groupPlaceLine(run, false, sameServerFlags(options, client));
     if (place !== undefined) process.stdout.write(`  ${c.yellow(place)}\n`);
     const waited = groupWaitLine(run);
     if (waited !== undefined) process.stdout.write(`  ${c.dim(waited)}\n`);

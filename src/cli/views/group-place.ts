@@ -19,15 +19,20 @@ export interface GroupPlacedRun {
 /**
  * Under `valkyrie show`'s heading: the run's place in its workflow's concurrency group while it waits
  * for it, or that it ended before the group gave it the slot (replaced by a newer run, or cancelled).
- * `interrupted`: a local run whose process died, which waits for nothing.
+ * `interrupted`: a local run whose process died, which waits for nothing. `serverFlags`: what the
+ * hint's `valkyrie cancel` needs to reach the run's server (` --server URL`), if anything.
  */
-export function groupPlaceLine(run: GroupPlacedRun, interrupted = false): string | undefined {
+export function groupPlaceLine(
+  run: GroupPlacedRun,
+  interrupted = false,
+  serverFlags = '',
+): string | undefined {
   const place = run.concurrency;
   if (place === undefined) return undefined;
   const group = visible(place.group);
   if (waitingGroup(run) !== undefined && !interrupted) {
     const ahead = place.ahead === undefined ? '' : ` (${place.ahead} ahead)`;
-    return `waiting for concurrency group ${group}${ahead}; valkyrie cancel ${run.id} gives up its place`;
+    return `waiting for concurrency group ${group}${ahead}; valkyrie cancel ${run.id}${serverFlags} gives up its place`;
   }
   if (run.status !== 'cancelled' || run.startedAt !== undefined) return undefined;
   if (place.state === 'replaced')
