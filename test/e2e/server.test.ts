@@ -294,6 +294,16 @@ describe('valkyrie server', () => {
     const third = (await cli(['token', 'create', '--role', 'read'], second)).stdout.trim();
     const byWhole = await cli(['token', 'revoke', third], second);
     expect(byWhole).toMatchObject({ code: 0, stdout: `Revoked token ${third.split('.')[1]}.\n`, stderr: '' });
+    // Again: nothing to revoke, and it says so rather than "Revoked" once more.
+    expect(await cli(['token', 'revoke', third], second)).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(
+        new RegExp(
+          `^Token ${third.split('.')[1]} was already revoked \\(\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z\\); nothing changed\\.\\n$`,
+        ),
+      ),
+      stderr: '',
+    });
     expect((await cli(['runs'], third)).code).toBe(77);
     const secondId = second.split('.')[1] ?? '';
     const last = await cli(['token', 'revoke', secondId], second);

@@ -82,7 +82,13 @@ export function tokenRevokeCommand(given: string, options: ApiClientFlags): Prom
     // Read first: once the last admin token is revoked, nothing can list tokens any more.
     const { tokens } = await client.request<{ tokens: TokenRecord[] }>('GET', '/api/v1/tokens');
     await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
-    process.stdout.write(`Revoked token ${id}.\n`);
+    // The server answers a second revoke as the first; "Revoked" would tell of a change that never was.
+    const revokedAt = tokens.find((token) => token.id === id)?.revokedAt;
+    process.stdout.write(
+      revokedAt === undefined
+        ? `Revoked token ${id}.\n`
+        : `Token ${id} was already revoked (${isoSeconds(revokedAt)}); nothing changed.\n`,
+    );
     if (isLastAdmin(id, tokens, Date.now()))
       process.stderr.write(
         'valkyrie: warning: that was the last active admin token: no one can create or revoke tokens until the server restarts, which makes one from VALKYRIE_ADMIN_TOKEN or, without it, generates one and prints it\n',
