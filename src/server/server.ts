@@ -484,12 +484,12 @@ function replicaName(): string {
   return serversStarted === 1 ? name : `${name}.${serversStarted}`;
 }
 
-/** Resolves once no runner holds a lease here (checked every 50 ms), or when `stop` aborts. */
 /** What close() left: jobs still running on runners when the drain deadline passed (0: none). */
 export interface Drained {
   readonly jobsLeftRunning: number;
 }
 
+/** Resolves once no runner holds a lease here (checked every 50 ms), or when `stop` aborts. */
 async function noJobRunning(controlPlane: ControlPlane, stop: AbortSignal): Promise<void> {
   while (!stop.aborted && controlPlane.runners().some((runner) => runner.running > 0))
     await new Promise((resolve) => setTimeout(resolve, 50));
