@@ -2,6 +2,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { ValkyrieError } from '../core/errors.js';
 import { defaultAgingIntervalMs } from '../core/priority.js';
 import type { OperatorMode } from '../core/runner-mode.js';
+import type { StepRecord } from '../store/runs.js';
 import type { NeverHeldReport } from './never-held-writes.js';
 
 /** What a caller may set; everything is optional. */
@@ -98,8 +99,16 @@ export interface ContinueRunOptions {
    */
   readonly lostAt?: ReadonlyMap<string, number>;
   /**
-   * With `holdLeases`: how many runner lines the store holds of each held job's attempt
-   * (LogStore.lineEnd), so that those a resuming runner sends again are not stored twice.
+   * With `holdLeases`: what the store holds of each held job's attempt, by job id, so that what a
+   * resuming runner sends again of it is not taken twice (LeaseReports.holdStored).
    */
-  readonly lineEnds?: ReadonlyMap<string, number>;
+  readonly storedReports?: ReadonlyMap<string, StoredReports>;
+}
+
+/** What the store holds of the runner reports of a job's current attempt, read at a takeover. */
+export interface StoredReports {
+  /** How many of its runner lines (LogStore.lineEnd). */
+  readonly lineEnd: number;
+  /** The job's steps of that attempt (RunStore.listSteps; those of other attempts are passed over). */
+  readonly steps: readonly StepRecord[];
 }

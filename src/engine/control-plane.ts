@@ -289,7 +289,7 @@ export class ControlPlane {
     record: RunRecord,
     jobs: readonly JobRecord[],
     group?: WorkflowGroup,
-    { holdLeases = false, ownerExited = holdLeases, lostAt, lineEnds }: ContinueRunOptions = {},
+    { holdLeases = false, ownerExited = holdLeases, lostAt, storedReports }: ContinueRunOptions = {},
   ): RunHandle {
     this.refuseWhenClosed();
     const now = this.now();
@@ -300,7 +300,7 @@ export class ControlPlane {
     const stored = jobs.map((job) => ({ ...job, attempt: job.attempt ?? 1 }));
     const awaitingRunner =
       how === 'resume' && holdLeases && group === undefined
-        ? this.reports.holdStored(withoutGroups(jobs, workflow), lineEnds)
+        ? this.reports.holdStored(withoutGroups(jobs, workflow), storedReports)
         : new Set<string>();
     const effects =
       how === 'resume'

@@ -2,6 +2,7 @@ import type { JobRecord } from '../store/runs.js';
 import type { StaleWrite } from '../store/stale-writes.js';
 import type { Stores } from '../store/store.js';
 import type { ActiveRun } from './active-run.js';
+import type { StoredReports } from './control-plane-options.js';
 import type { Dispatcher, LeaseMessage, RunnerSession } from './dispatcher.js';
 import { type RunEvent, unstoredLine } from './events.js';
 import { type JobReport, recordJobReport } from './job-reports.js';
@@ -10,6 +11,7 @@ import type { Lease } from './leases.js';
 import type { Leg } from './leg.js';
 import { type NeverHeldLimits, type NeverHeldReport, NeverHeldWrites } from './never-held-writes.js';
 import { RunnerLines } from './runner-lines.js';
+import { StepReportsTaken } from './step-reports-taken.js';
 
 export type JobCompleted = Extract<LeaseMessage, { readonly type: 'job.completed' }>;
 type LogReport = Extract<JobReport, { readonly type: 'log' }>;
@@ -67,12 +69,7 @@ const neverHeldLimits: NeverHeldLimits = Object.freeze({
 export class LeaseReports {
   private readonly neverHeld: NeverHeldWrites;
   private readonly lines = new RunnerLines();
-  /**
-   * The step reports taken under each lease (`started 0.1`, `completed 0.1`: index and attempt): a
-   * runner sends again, on a new session, those after its last acknowledged line (report-journal.ts),
-   * and one taken already would be told twice to the run's live followers.
-   */
-  private readonly stepReports = new WeakMap<Lease<RunnerSession>, Set<string>>();
+  private readonly steps = new StepReportsTaken();
   /** The stale writes told already (job, old token, message type): see staleWrite. */
   private readonly staleSaid = new Set<string>();
 
@@ -111,7 +108,7 @@ export class LeaseReports {
         break;
       case 'step.started':
       case 'step.completed':
-        if (this.takenBefore(lease, message)) break;
+        if (!this.steps.firstTime(lease, message)) break;
         recordJobReport(message, run.id, leg, this.stores, this.target.write, this.target.emit);
         break;
       case 'job.completed': {
@@ -133,15 +130,22 @@ export class LeaseReports {
   }
 
   /**
-   * LeaseGuard.holdStored (a takeover), noting of each lease held how many runner lines the store holds
-   * of its job attempt (`lineEnds`, LogStore.lineEnd): a runner that resumes one sends again what the
-   * dead process never acknowledged, and what the store holds of it is dropped (RunnerLines).
+   * LeaseGuard.holdStored (a takeover), noting of each lease held what the store holds of its job
+   * attempt (`stored`): a runner that resumes one sends again what the dead process never
+   * acknowledged, and the lines (RunnerLines) and step reports (StepReportsTaken) the store holds of it
+   * are dropped.
    */
-  holdStored(jobs: readonly JobRecord[], lineEnds: ReadonlyMap<string, number> | undefined): Set<string> {
+  holdStored(
+    jobs: readonly JobRecord[],
+    stored: ReadonlyMap<string, StoredReports> | undefined,
+  ): Set<string> {
     const held = this.leases.holdStored(jobs);
-    for (const [jobId, end] of lineEnds ?? []) {
-      const lease = held.has(jobId) ? this.leases.leaseOf(jobId) : undefined;
-      if (lease !== undefined) this.lines.storedAlready(lease, end);
+    for (const job of jobs) {
+      const reports = stored?.get(job.id);
+      const lease = held.has(job.id) ? this.leases.leaseOf(job.id) : undefined;
+      if (reports === undefined || lease === undefined) continue;
+      this.lines.storedAlready(lease, reports.lineEnd);
+      this.steps.storedAlready(lease, job.attempt ?? 1, reports.steps);
     }
     return held;
   }
@@ -186,24 +190,6 @@ export class LeaseReports {
     recordJobReport(fresh, run.id, leg, this.stores, write, emit, () =>
       this.acknowledge(lease, this.lines.stored(lease, end)),
     );
-  }
-
-  private takenBefore(
-    lease: Lease<RunnerSession>,
-    message: Extract<LeaseMessage, { readonly type: 'step.started' | 'step.completed' }>,
-  ): boolean {
-    const key =
-      message.type === 'step.started'
-        ? `started ${message.index}.${message.attempt ?? 1}`
-        : `completed ${message.step.index}.${message.step.attempt ?? 1}`;
-    let taken = this.stepReports.get(lease);
-    if (taken === undefined) {
-      taken = new Set();
-      this.stepReports.set(lease, taken);
-    }
-    if (taken.has(key)) return true;
-    taken.add(key);
-    return false;
   }
 
   private acknowledge(lease: Lease<RunnerSession>, lines: number): void {

@@ -2,6 +2,7 @@ import { messageOf } from '../core/error-message.js';
 import type { RunId } from '../core/ids.js';
 import { isTerminal } from '../core/outcome.js';
 import { PeriodicTask } from '../core/periodic-task.js';
+import type { StoredReports } from '../engine/control-plane-options.js';
 import { runLiveness, staleHandoffMs } from '../engine/run-liveness.js';
 import { ownerExited, thisProcess } from '../engine/run-owner.js';
 import {
@@ -287,11 +288,11 @@ export class RunTakeover {
     const group = handedOff && resolved ? handedOffGroup(resolved, run.id) : resolved;
     // Its events here begin at this takeover: a new client of its stream gets it from the store.
     this.context.feed.continuing(run.id);
-    const lineEnds = holdLeases ? await runnerLineEnds(stores, run.id, jobs) : undefined;
+    const storedReports = holdLeases ? await runnerReportsStored(stores, run.id, jobs) : undefined;
     const handle = controlPlane.continueRun('resume', parsed.workflow, request, record, jobs, group, {
       holdLeases,
       lostAt: lost.seen,
-      ...(lineEnds === undefined ? {} : { lineEnds }),
+      ...(storedReports === undefined ? {} : { storedReports }),
     });
     trackDrivenRun(this.context, handle, resumable.request.bundle, ownership);
     // After continueRun, which holds the leases of jobs whose runners may still run them: their steps
@@ -340,19 +341,22 @@ function endedRunNotice(runId: string, resumable: ResumableRun, end: RunEnding):
 }
 
 /**
- * How many runner lines the store holds of the current attempt of each job stored running on a
- * runner (the jobs whose leases a takeover may hold): their runners send again what the dead process
- * did not acknowledge (ControlPlane.continueRun's `lineEnds`).
+ * What the store holds of the current attempt of each job stored running on a runner (the jobs whose
+ * leases a takeover may hold): how many runner lines, and its steps. Their runners send again what the
+ * dead process did not acknowledge (ControlPlane.continueRun's `storedReports`).
  */
-async function runnerLineEnds(
+async function runnerReportsStored(
   stores: Stores,
   runId: RunId,
   jobs: readonly JobRecord[],
-): Promise<ReadonlyMap<string, number>> {
-  const ends = new Map<string, number>();
+): Promise<ReadonlyMap<string, StoredReports>> {
+  const stored = new Map<string, StoredReports>();
   for (const job of jobs) {
     if (job.status !== 'running' || job.runner === undefined || job.fencingToken === undefined) continue;
-    ends.set(job.id, await stores.logs.lineEnd(runId, job.id, job.attempt ?? 1));
+    const attempt = job.attempt ?? 1;
+    const lineEnd = await stores.logs.lineEnd(runId, job.id, attempt);
+    const steps = await stores.runs.listSteps(job.id, { fromJobAttempt: attempt });
+    stored.set(job.id, { lineEnd, steps });
   }
-  return ends;
+  return stored;
 }

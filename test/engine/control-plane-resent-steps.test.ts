@@ -44,7 +44,7 @@ function headings(events: readonly RunEvent[]): string[] {
  * runner's step in another's attempt. What keeps them once, in order: a superseded session is closed
  * (Dispatcher.register), and what it had on its way is refused, as is any report but under the job's
  * current token from the session that holds that lease (LeaseTable.check, for LeaseGuard.admit);
- * then LeaseReports takes each step report once per lease (`takenBefore`), and RunnerLines each line.
+ * then LeaseReports takes each step report once per lease (StepReportsTaken), and RunnerLines each line.
  */
 describe('ControlPlane: step reports two sessions send again at once', () => {
   const openPlane = planesOnSqlite('resent-steps');

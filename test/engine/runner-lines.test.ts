@@ -118,11 +118,14 @@ for (const [name, make, skip] of storeFactories) {
       const record = await another.runs.getRun(runId);
       if (record === undefined) throw new Error('no run');
       const jobs = await another.runs.listJobs(runId);
-      const lineEnds = new Map([[jobId, await another.logs.lineEnd(runId, jobId as JobId, 1)]]);
+      const lineEnd = await another.logs.lineEnd(runId, jobId as JobId, 1);
+      const storedReports = new Map([
+        [jobId, { lineEnd, steps: await another.runs.listSteps(jobId as JobId) }],
+      ]);
       const plane = new ControlPlane(another, { clock: new ManualClock(1_700_000_007_000), leaseTtlMs });
       plane.continueRun('resume', workflow, runRequest, record, jobs, undefined, {
         holdLeases: true,
-        lineEnds,
+        storedReports,
       });
       await settle();
       // Back, the runner sends again every line it was not told is stored, then goes on.
