@@ -246,7 +246,8 @@ export interface RestartableFleet {
 /**
  * A server on a port of its own, so that a server started again after it is killed has its URL, with
  * `serverArgs`, and a runner (`runnerArgs`, work dir .valkyrie/work) not waited for. All started go to
- * `processes`.
+ * `processes`. `via` gives the URL the runner is given, for the server's port (a proxy in between);
+ * by default the server's own.
  */
 export async function startRestartableFleet(
   workspace: Workspace,
@@ -254,6 +255,7 @@ export async function startRestartableFleet(
   admin: string,
   serverArgs: readonly string[],
   runnerArgs: readonly string[],
+  via?: (port: number) => Promise<string>,
 ): Promise<RestartableFleet> {
   const port = String(await freePort());
   const args = ['--port', port, '--host', '127.0.0.1', ...serverArgs];
@@ -263,8 +265,9 @@ export async function startRestartableFleet(
   const api = adminApi(first.url, admin);
   const { token } = await api<{ token: string }>('POST', '/api/v1/tokens', { role: 'runner' });
   const workDir = join(workspace.dir, '.valkyrie', 'work');
+  const runnerUrl = via === undefined ? first.url : await via(Number(port));
   const runner = startProcess(workspace, [
-    ...['runner', '--server', first.url, '--token', token],
+    ...['runner', '--server', runnerUrl, '--token', token],
     ...runnerArgs,
     ...['--work-dir', workDir],
   ]);

@@ -4,12 +4,15 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * A loopback TCP proxy that stands in for a network between a runner and the server. It forwards
  * every connection byte for byte, and can be told to behave like a proxy that blocks WebSockets:
  * `blockWebSockets()` cuts the upgraded connections open now and refuses new upgrade requests, while
- * plain HTTP keeps flowing; `retarget()` sends new connections elsewhere.
+ * plain HTTP keeps flowing; `retarget()` sends new connections elsewhere; `holdReplies()` stops
+ * passing on what the server sends, as replies lost with a server that dies before they leave it.
  */
 export class TcpProxy {
   private readonly server: Server;
   private readonly upgraded = new Set<Socket>();
   private readonly all = new Set<Socket>();
+  /** Each connection's server side, with the client it forwards to. */
+  private readonly replies = new Map<Socket, Socket>();
   private blocking = false;
 
   private constructor(private target: { host: string; port: number }) {
@@ -43,6 +46,17 @@ export class TcpProxy {
     this.target = target;
   }
 
+  /**
+   * What the servers of the connections open now send is held from now on, never passed on: their
+   * clients keep sending, and the server takes it, but hears nothing back.
+   */
+  holdReplies(): void {
+    for (const [upstream, client] of this.replies) {
+      upstream.unpipe(client);
+      upstream.pause();
+    }
+  }
+
   async close(): Promise<void> {
     for (const socket of this.all) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -62,7 +76,9 @@ export class TcpProxy {
       this.all.add(upstream);
       const pair = [client, upstream];
       if (isUpgrade) for (const socket of pair) this.upgraded.add(socket);
+      this.replies.set(upstream, client);
       const teardown = () => {
+        this.replies.delete(upstream);
         for (const socket of pair) {
           this.upgraded.delete(socket);
           this.all.delete(socket);

@@ -83,7 +83,9 @@ interface JobState {
  * plane's `waiting up to …`) is stored before the lines the runner sends again once it is back (those
  * it had not seen acknowledged), which keep the earlier times they were written. So a job's own line
  * waits for the next line to be placed: when that one goes on with the job's open step, the job's
- * line goes under that step (its time does not end the step), and the step keeps its one heading.
+ * line goes under that step (its time does not end the step), and the step keeps its one heading; when
+ * it is the first line of a step that had started by the job's line's time, the job's line goes under
+ * that step's heading (after a takeover the lines sent again may be of a step that ended meanwhile).
  */
 export class LogSections<L extends AttemptedLine = AttemptedLine> {
   private readonly jobs = new Map<string, JobState>();
@@ -133,9 +135,29 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
   private release(next?: L): HeadedEntry<L>[] {
     const held = this.held;
     this.held = [];
-    return held.flatMap((line) =>
-      this.place(line, next !== undefined && this.goesOnWithOpenStep(next, line)),
-    );
+    return held.flatMap((line) => {
+      if (next === undefined) return this.place(line);
+      if (this.goesOnWithOpenStep(next, line)) return this.place(line, true);
+      const ahead = this.startedStepAhead(next, line);
+      return ahead === undefined ? this.place(line) : this.place(line, false, ahead);
+    });
+  }
+
+  /**
+   * The step `next` is a line of when it is one of `held`'s job attempt not shown yet that had started
+   * when `held` was written: `held` goes under its heading. Its lines are stored after `held` only when
+   * they came again after a control plane took the run over (`waiting up to …`): they had not reached
+   * the one that died, and may even be of a step that had ended by then — whose heading and outcome
+   * `held`'s time would otherwise show before `held`, its lines then headed a second time.
+   */
+  private startedStepAhead(next: L, held: L): StepPlace | undefined {
+    const job = this.jobs.get(held.jobId);
+    const jobAttempt = held.jobAttempt ?? 1;
+    if (job === undefined || held.at === undefined || next.stepIndex < 0) return undefined;
+    if (next.jobId !== held.jobId || (next.jobAttempt ?? 1) !== jobAttempt) return undefined;
+    const target = { jobAttempt, index: next.stepIndex, attempt: next.attempt ?? 1 };
+    const step = job.steps.slice(job.next).find((known) => compareSteps(known, target) === 0);
+    return step !== undefined && startedBy(step, held.at) ? target : undefined;
   }
 
   /** Whether `next` is a line of the step open in `held`'s job, in `held`'s job attempt. */
@@ -147,14 +169,17 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
     return compareSteps(open, { jobAttempt, index: next.stepIndex, attempt: next.attempt ?? 1 }) === 0;
   }
 
-  /** `stepGoesOn`: a job's own line goes under the open step, which lines after it go on with. */
-  private place(line: L, stepGoesOn = false): HeadedEntry<L>[] {
+  /**
+   * `stepGoesOn`: a job's own line goes under the open step, which lines after it go on with; `under`:
+   * under that step, headed now (startedStepAhead).
+   */
+  private place(line: L, stepGoesOn = false, under?: StepPlace): HeadedEntry<L>[] {
     const job = this.job(line.jobId);
     const out: HeadedEntry<never>[] = [];
     const jobAttempt = line.jobAttempt ?? 1;
     if (line.at !== undefined) this.closeEndedElsewhere(line.jobId, line.at, out);
     if (job.current !== jobAttempt) this.enterAttempt(line.jobId, job, jobAttempt, out);
-    if (line.stepIndex < 0) {
+    if (line.stepIndex < 0 && under === undefined) {
       const at = line.at;
       if (at !== undefined && !stepGoesOn) {
         if (job.open && endedBy(job.open, at)) this.close(line.jobId, job, out);
@@ -171,7 +196,7 @@ export class LogSections<L extends AttemptedLine = AttemptedLine> {
       }
       return [...out, { line, jobId: line.jobId }];
     }
-    const target = { jobId: line.jobId, jobAttempt, index: line.stepIndex, attempt: line.attempt ?? 1 };
+    const target = under ?? { jobAttempt, index: line.stepIndex, attempt: line.attempt ?? 1 };
     if (job.open && compareSteps(job.open, target) === 0) return [...out, { line, jobId: line.jobId }];
     this.close(line.jobId, job, out);
     this.flush(line.jobId, job, out, (step) => compareSteps(step, target) < 0);

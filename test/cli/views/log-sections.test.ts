@@ -239,6 +239,35 @@ describe('logLinesWithHeadings', () => {
     ]);
   });
 
+  it('heads a step once when all its lines came again after a takeover, though it had ended by then', () => {
+    // The server was killed after it stored the step's start, before its lines; the runner's step
+    // ended while no server was up, and its lines came again to the one that took the run over.
+    const steps = [
+      step('c', 0, 'one', { startedAt: 110, finishedAt: 150 }),
+      step('c', 1, 'two', { startedAt: 160, finishedAt: 4_200 }),
+    ];
+    const lines = [
+      { ...line('c', 'running on runner vm', 1, -1), at: 100 },
+      { ...line('c', 'one-a'), at: 120 },
+      { ...line('c', 'the control plane that ran this job stopped; waiting', 1, -1), at: 5_000 },
+      { ...line('c', 'runner vm reconnected and resumed the job', 1, -1), at: 5_100 },
+      { ...line('c', 'two-a', 1, 1), at: 170 },
+      { ...line('c', 'two-b', 1, 1), at: 4_170 },
+    ];
+    expect(shown(lines, [{ id: 'c', attempts: 1 }], steps)).toEqual([
+      'running on runner vm',
+      '▶ one',
+      'one-a',
+      '✓ succeeded in 40ms',
+      '▶ two',
+      'the control plane that ran this job stopped; waiting',
+      'runner vm reconnected and resumed the job',
+      'two-a',
+      'two-b',
+      '✓ succeeded in 4.0s',
+    ]);
+  });
+
   it("keeps a job's line that starts it or an attempt first, from a runner whose clock is behind", () => {
     const steps = [step('c', 0, 'first'), step('c', 0, 'first', { jobAttempt: 2 })];
     const lines = [
