@@ -1,10 +1,7 @@
 import type { LeaseMessage, RunnerSession } from './dispatcher.js';
 
 /** A step report or a log, as a runner sends them again ahead of a completion in doubt. */
-export type JobReportMessage = Extract<
-  LeaseMessage,
-  { readonly type: 'step.started' | 'step.completed' | 'log' }
->;
+type JobReportMessage = Extract<LeaseMessage, { readonly type: 'step.started' | 'step.completed' | 'log' }>;
 
 type JobReportType = JobReportMessage['type'];
 

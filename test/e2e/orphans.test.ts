@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { events, summary, Workspace } from './cli.js';
-import { callApi, killAll, type StartedProcess, startProcess, startServer } from './fleet-processes.js';
+import {
+  createToken,
+  killAll,
+  type StartedProcess,
+  startProcess,
+  startServerForRunners,
+  startSubmit,
+} from './fleet-processes.js';
 import { isAlive as alive, readPid, waitFor } from './process-state.js';
 
 describe.skipIf(process.platform !== 'linux')(
@@ -50,14 +57,8 @@ describe.skipIf(process.platform !== 'linux')(
 
     it('are stopped within a fraction of a second by a runner that lives on, which names them on its stderr', async () => {
       const admin = 'vkt-e2e-admin-token-orphans-0123456789';
-      const server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
-      processes.push(server);
-      const token = async (role: string): Promise<string> => {
-        const response = await callApi(server.url, admin, 'POST', '/api/v1/tokens', { role });
-        expect(response.status).toBe(201);
-        return ((await response.json()) as { token: string }).token;
-      };
-      const [registration, submitToken] = await Promise.all([token('runner'), token('submit')]);
+      const { server, registration } = await startServerForRunners(ws, admin, processes);
+      const submitToken = await createToken(server.url, admin, 'submit');
       const runner = startProcess(ws, [
         'runner',
         ...['--server', server.url, '--token', registration, '--name', 'orphans-runner'],
@@ -80,11 +81,7 @@ describe.skipIf(process.platform !== 'linux')(
       - run: while [ ! -s ${pidFile} ]; do sleep 0.05; done
 `,
       );
-      const submitted = startProcess(ws, ['submit', file, '--follow', '--json'], {
-        VALKYRIE_SERVER: server.url,
-        VALKYRIE_TOKEN: submitToken,
-      });
-      processes.push(submitted);
+      const submitted = startSubmit(ws, processes, server.url, submitToken, file);
       const result = await submitted.done;
       expect(result.code, result.stderr).toBe(0);
       expect(summary(result.stdout).status).toBe('succeeded');

@@ -11,7 +11,7 @@ import {
   type StartedServer,
   startConnectedRunner,
   startProcess,
-  startServer,
+  startServerForRunners,
   startSubmit,
 } from './fleet-processes.js';
 import { waitFor } from './process-state.js';
@@ -47,12 +47,8 @@ interface RunView {
 }
 
 beforeAll(async () => {
-  server = await startServer(ws, [], { VALKYRIE_ADMIN_TOKEN: admin });
-  processes.push(server);
-  [registration, submitToken] = await Promise.all([
-    createToken(server.url, admin, 'runner'),
-    createToken(server.url, admin, 'submit'),
-  ]);
+  ({ server, registration } = await startServerForRunners(ws, admin, processes));
+  submitToken = await createToken(server.url, admin, 'submit');
 }, 30_000);
 
 afterAll(async () => {

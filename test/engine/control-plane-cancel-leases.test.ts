@@ -4,16 +4,10 @@ import type { RunHandle } from '../../src/engine/control-plane.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { ManualClock, settle } from '../core/manual-clock.js';
 import { oneJobWorkflow as oneJob, planesOnSqlite, runRequest as request } from './plane-fixtures.js';
-import { accepting, completing, type Lease, ScriptedRunner } from './scripted-runner.js';
+import { accepting, completing, ScriptedRunner } from './scripted-runner.js';
 
 const identity = { runnerId: 'rnr_1', transport: 'websocket' };
 const leaseTtlMs = 15_000;
-
-function leaseOf(runner: ScriptedRunner): Lease {
-  const lease = runner.of('lease')[0];
-  if (!lease) throw new Error('no lease');
-  return lease;
-}
 
 /** The run's final status, or `running` while `done` has not settled after the writes so far. */
 async function statusNow(handle: RunHandle): Promise<string> {
@@ -44,7 +38,7 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
     const killed = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(killed);
+    const lease = killed.lease();
     killed.end.close('connection reset');
     expect(p.leased(lease.jobId)).toBe(true);
     handle.cancel(false, 'the run was interrupted (SIGTERM)');
@@ -78,7 +72,7 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
     const first = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const { jobId, fencingToken } = leaseOf(first);
+    const { jobId, fencingToken } = first.lease();
     first.end.close('network dropped');
     handle.cancel(false);
     expect(await statusNow(handle)).toBe('cancelled');
@@ -110,7 +104,7 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
       const other = new ScriptedRunner(p, completing, { name: 'other' });
       const handle = await p.startRun(oneJob(`    on-runner-lost: ${policy}\n`), request);
       await settle();
-      const lease = leaseOf(hung);
+      const lease = hung.lease();
       handle.cancel(false, 'cancelled by a newer run of concurrency group "deploy"');
       await settle();
       const reason = 'cancelled by a newer run of concurrency group "deploy"';
@@ -142,7 +136,7 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
     const runner = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const { jobId } = leaseOf(runner);
+    const { jobId } = runner.lease();
     handle.cancel(false);
     await settle();
     expect(runner.of('cancel')).toHaveLength(1);
@@ -167,7 +161,7 @@ describe('ControlPlane: cancelling a job whose runner is lost or away', () => {
     const local = new ScriptedRunner(p, accepting);
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    leaseOf(local);
+    local.lease();
     handle.cancel(false);
     await settle();
     local.end.close('connection reset');

@@ -13,15 +13,9 @@ import {
   runRequest as request,
   jobsWorkflow as workflow,
 } from './plane-fixtures.js';
-import { accepting, completing, type Lease, ScriptedRunner } from './scripted-runner.js';
+import { accepting, completing, ScriptedRunner } from './scripted-runner.js';
 
 const identity = { runnerId: 'rnr_1', transport: 'websocket' };
-
-function leaseOf(runner: ScriptedRunner, index = 0): Lease {
-  const lease = runner.of('lease')[index];
-  if (!lease) throw new Error('no lease');
-  return lease;
-}
 
 describe('ControlPlane: runners with an identity across connections', () => {
   const openPlane = planesOnSqlite('resume');
@@ -35,7 +29,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
     const first = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     first.end.close('network dropped');
     const other = new ScriptedRunner(p, completing);
     await clock.advance(9_999);
@@ -43,7 +37,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
     expect(p.runners().find((r) => r.id === 'rnr_1')).toMatchObject({ connected: false, running: 1 });
     await clock.advance(1);
     expect(await handle.done).toBe('succeeded');
-    expect(leaseOf(other).fencingToken).toBeGreaterThan(lease.fencingToken);
+    expect(other.lease().fencingToken).toBeGreaterThan(lease.fencingToken);
     expect(events.filter((e) => e.type === 'job.started')).toHaveLength(2);
     // Its lease ended, and the job with it elsewhere: the runner, still away, runs nothing.
     expect(p.runners().find((r) => r.id === 'rnr_1')).toMatchObject({ connected: false, running: 0 });
@@ -77,14 +71,14 @@ describe('ControlPlane: runners with an identity across connections', () => {
     const first = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     first.end.close('credential revoked');
     const other = new ScriptedRunner(p, completing);
     await settle();
     expect(other.of('offer')).toEqual([]);
     p.runnerRevoked('rnr_1', 'credential rnr_1 was revoked');
     expect(await handle.done).toBe('succeeded');
-    expect(leaseOf(other).fencingToken).toBeGreaterThan(lease.fencingToken);
+    expect(other.lease().fencingToken).toBeGreaterThan(lease.fencingToken);
     expect(p.runnersWithDetachedLeases()).toEqual([]);
     const logs = events.filter((e) => e.type === 'log').map((e) => (e.type === 'log' ? e.text : ''));
     expect(logs).toContain(
@@ -98,7 +92,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
     const other = new ScriptedRunner(p, completing);
     const busy = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     first.end.close('network dropped');
     await clock.advance(9_000);
     const { jobId, fencingToken } = lease;
@@ -131,7 +125,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
     const first = new ScriptedRunner(p, accepting, { identity });
     const busy = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     const { jobId, fencingToken } = lease;
     const started = { type: 'step.started', jobId, fencingToken, index: 0, name: 's', at: 1 } as const;
     const step = { index: 0, name: 's', outcome: 'success', conclusion: 'success', finishedAt: 2 } as const;
@@ -159,12 +153,12 @@ describe('ControlPlane: runners with an identity across connections', () => {
     const first = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     first.end.close('network dropped');
     await clock.advance(1_000);
     const other = new ScriptedRunner(p, accepting);
     await settle();
-    const elsewhere = leaseOf(other);
+    const elsewhere = other.lease();
     const { jobId, fencingToken } = lease;
     const second = new ScriptedRunner(p, accepting, { identity, resume: [{ jobId, fencingToken }] });
     await settle();
@@ -197,7 +191,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
     const first = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJob(), request);
     await settle();
-    const lease = leaseOf(first);
+    const lease = first.lease();
     first.end.close('network dropped');
     const { jobId, fencingToken } = lease;
     const completed = {
@@ -243,7 +237,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
     const handle = await p.startRun(oneJob(), request);
     const outcome = handle.done.catch((error: unknown) => (error as { code?: string }).code);
     await settle();
-    const { jobId, fencingToken } = leaseOf(first);
+    const { jobId, fencingToken } = first.lease();
     first.end.close('network dropped');
     expect(p.abandonRun(handle.id)).toBe(true);
     const second = new ScriptedRunner(p, () => {}, { identity, resume: [{ jobId, fencingToken }] });
@@ -268,7 +262,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
       (error: unknown) => (error as { code?: string }).code,
     );
     await settle();
-    const lease = leaseOf(runner);
+    const lease = runner.lease();
     expect(p.abandonRun(handle.id)).toBe(true);
     expect(p.abandonRun(handle.id)).toBe(false);
     await settle();
@@ -282,7 +276,7 @@ describe('ControlPlane: runners with an identity across connections', () => {
     // The slot the job held is free again for other runs' jobs.
     const next = await p.startRun(oneJob(), request);
     await settle();
-    expect(leaseOf(runner, 1).jobId).toBe(`${next.id}.1`);
+    expect(runner.lease(1).jobId).toBe(`${next.id}.1`);
   });
 });
 

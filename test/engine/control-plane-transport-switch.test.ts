@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, settle } from '../core/manual-clock.js';
 import { jobsWorkflow, oneJobWorkflow, planesOnSqlite, runRequest as request } from './plane-fixtures.js';
-import { accepting, type Lease, ScriptedRunner } from './scripted-runner.js';
+import { accepting, ScriptedRunner } from './scripted-runner.js';
 
 const identity = { runnerId: 'rnr_1', transport: 'websocket' };
-
-function leaseOf(runner: ScriptedRunner): Lease {
-  const lease = runner.of('lease')[0];
-  if (!lease) throw new Error('no lease');
-  return lease;
-}
 
 /**
  * A runner that switches transport registers on its new connection before its old one is seen
@@ -24,7 +18,7 @@ describe('ControlPlane: a transport switch while a job is being stopped', () => 
     const old = new ScriptedRunner(p, accepting, { identity });
     const handle = await p.startRun(oneJobWorkflow(), request);
     await settle();
-    const { jobId, fencingToken } = leaseOf(old);
+    const { jobId, fencingToken } = old.lease();
     handle.cancel(false);
     await settle();
     expect(old.of('cancel')).toHaveLength(1);

@@ -52,11 +52,10 @@ function failingWrites(
   return { stores: overriding(stores, { logs, runs }), failed: () => failed };
 }
 
+/** The runner's `count`-th lease, once granted (the store's writes take real time). */
 async function leaseOf(runner: ScriptedRunner, count: number): Promise<Lease> {
   for (let tries = 0; runner.of('lease').length < count && tries < 300; tries++) await settle(1);
-  const lease = runner.of('lease')[count - 1];
-  if (lease === undefined) throw new Error(`no lease ${count}`);
-  return lease;
+  return runner.lease(count - 1);
 }
 
 function logLine(lease: Lease, text: string) {

@@ -20,12 +20,6 @@ function numbered(lease: Lease, first: number, ...texts: string[]): RunnerMessag
   return { type: 'log', jobId, fencingToken, entries: entries(...texts), first };
 }
 
-function firstLease(runner: ScriptedRunner): Lease {
-  const lease = runner.of('lease')[0];
-  if (lease === undefined) throw new Error('no lease');
-  return lease;
-}
-
 const acks = (runner: ScriptedRunner) =>
   runner.of('log.stored').map((ack: Extract<ControlMessage, { type: 'log.stored' }>) => ack.lines);
 
@@ -45,7 +39,7 @@ for (const [name, make, skip] of storeFactories) {
       const { id: runId } = await plane.startRun(oneJobWorkflow(), runRequest);
       await settle();
       expect(runner.of('registered')).toEqual([{ type: 'registered', runnerId: 'rnr_1', logStored: true }]);
-      const lease = firstLease(runner);
+      const lease = runner.lease();
       runner.send(numbered(lease, 0, 'a', 'b'));
       runner.send(numbered(lease, 2, 'c'));
       await eventually('both acknowledged', async () => acks(runner).at(-1) === 3);
@@ -63,7 +57,7 @@ for (const [name, make, skip] of storeFactories) {
       const old = new ScriptedRunner(plane, accepting, { identity });
       const { id: runId } = await plane.startRun(oneJobWorkflow(), runRequest);
       await settle();
-      const lease = firstLease(old);
+      const lease = old.lease();
       const { jobId, fencingToken } = lease;
       old.send(numbered(lease, 0, 'l0', 'l1', 'l2'));
       await eventually('acknowledged', async () => acks(old).at(-1) === 3);
@@ -85,7 +79,7 @@ for (const [name, make, skip] of storeFactories) {
       const runner = new ScriptedRunner(plane, accepting, { identity });
       const { id: runId } = await plane.startRun(oneJobWorkflow(), runRequest);
       await settle();
-      const lease = firstLease(runner);
+      const lease = runner.lease();
       runner.send(numbered(lease, 0, 'l0', 'l1'));
       runner.send(numbered(lease, 1, 'l1', 'l2'));
       // The runner dropped lines 3 and 4 past its bound before any server stored them.
@@ -108,7 +102,7 @@ for (const [name, make, skip] of storeFactories) {
       const first = new ScriptedRunner(before, accepting, { identity, name: 'east' });
       const { id: runId } = await before.startRun(workflow, runRequest);
       await eventually('leased', async () => first.of('lease').length === 1);
-      const lease = firstLease(first);
+      const lease = first.lease();
       const { jobId, fencingToken } = lease;
       first.send({ type: 'step.started', jobId, fencingToken, index: 0, name: 'step', at: 1 });
       first.send(numbered(lease, 0, 'l0', 'l1'));
