@@ -1,4 +1,4 @@
-import { type BackoffPolicy, backoffCeilingMs, backoffDelayMs, defaultBackoff } from './backoff.js';
+import { type BackoffPolicy, backoffDelayMs, backoffWait, defaultBackoff } from './backoff.js';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import type { MessageDecoder, ProtocolError } from './frame.js';
 import type { ConnectResult } from './handshake.js';
@@ -62,6 +62,12 @@ export interface AutoConnectOptions<In, Out = unknown> {
   readonly laneOf?: (message: Out) => SendLane;
   /** Told of each droppable message a long-poll session dropped unsent (LongPollConnectOptions). */
   readonly onDropped?: (dropped: Dropped) => void;
+  /**
+   * Told of each round of attempts that reached no server (AutoTransport.onUnreachable), from the
+   * first connect on: a listener added once connectAuto resolves would miss those of a server that
+   * is down when the runner starts.
+   */
+  readonly onUnreachable?: (round: TransportUnreachable) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -116,6 +122,7 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
     super();
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    if (options.onUnreachable !== undefined) this.unreachableListeners.push(options.onUnreachable);
     options.signal?.addEventListener('abort', () => this.close('aborted'), { once: true });
   }
 
@@ -212,15 +219,10 @@ export class AutoTransport<Out, In> extends TransportEnd<Out, In> {
         if (result.kind !== 'unreachable') return result;
         reasons.push(`${kind}: ${result.reason}`);
       }
-      const policy = this.retryPolicy();
-      const delay = backoffDelayMs(attempt, this.random, policy);
-      const unreachable = {
-        reason: reasons.join('; '),
-        retryInMs: delay,
-        atCap: backoffCeilingMs(attempt, policy) >= policy.capMs,
-      };
+      const { delayMs, atCap } = backoffWait(attempt, this.random, this.retryPolicy());
+      const unreachable = { reason: reasons.join('; '), retryInMs: delayMs, atCap };
       for (const listener of this.unreachableListeners) tell(listener, unreachable);
-      const slept = await this.sleep(delay);
+      const slept = await this.sleep(delayMs);
       if (!slept) return { kind: 'unreachable', reason: reasons.join('; ') };
     }
   }

@@ -19,6 +19,21 @@ export function backoffDelayMs(
   return ceiling / 2 + (random() * ceiling) / 2;
 }
 
+/**
+ * Attempt `attempt`'s wait (backoffDelayMs), and whether its ceiling is the policy's cap: the attempts
+ * after it wait no longer, so lines about them can come less often.
+ */
+export function backoffWait(
+  attempt: number,
+  random: () => number,
+  policy: BackoffPolicy = defaultBackoff,
+): { readonly delayMs: number; readonly atCap: boolean } {
+  return {
+    delayMs: backoffDelayMs(attempt, random, policy),
+    atCap: backoffCeilingMs(attempt, policy) >= policy.capMs,
+  };
+}
+
 /** The most attempt `attempt` may wait; from some attempt on, the policy's cap. */
 export function backoffCeilingMs(attempt: number, policy: BackoffPolicy = defaultBackoff): number {
   return Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));

@@ -424,6 +424,38 @@ describe('auto transport', () => {
     expect(waits.slice(0, 2)).toEqual([187.5, 225]);
   });
 
+  // A runner that starts while its server is down: listeners added once connectAuto resolves come too late.
+  it('tells the rounds of its first connect that reached no server to the onUnreachable option, then connects', async () => {
+    const port = await freePort();
+    const rounds: TransportUnreachable[] = [];
+    const connecting = connectAuto<RunnerMessage, ControlMessage>({
+      webSocketUrl: `ws://127.0.0.1:${port}/runner/ws`,
+      longPollUrl: `http://127.0.0.1:${port}/runner/poll`,
+      decoder: runnerDecoder,
+      headers: goodToken,
+      random: () => 0.5,
+      backoff: { baseMs: 20, capMs: 40 },
+      onUnreachable: (round) => rounds.push(round),
+    });
+    for (let i = 0; i < 200 && rounds.length < 3; i++)
+      await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+    expect(rounds.slice(0, 3)).toEqual([
+      {
+        reason: expect.stringMatching(/^websocket: .*ECONNREFUSED.*; long-poll: .+$/),
+        retryInMs: 15,
+        atCap: false,
+      },
+      { reason: expect.stringMatching(/ECONNREFUSED/), retryInMs: 30, atCap: true },
+      { reason: expect.stringMatching(/ECONNREFUSED/), retryInMs: 30, atCap: true },
+    ]);
+    const server = await started({ port });
+    const result = await connecting;
+    if (result.kind !== 'connected') throw new Error(`did not connect: ${JSON.stringify(result)}`);
+    cleanups.push(() => result.transport.close());
+    await server.nextConnection();
+    expect(result.transport.kind).toBe('websocket');
+  });
+
   it('tells when the server was last heard from, and while reconnecting, on the connection lost', async () => {
     const server = await started();
     const clock = new ManualClock();
