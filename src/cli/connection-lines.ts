@@ -6,7 +6,7 @@ import type {
   TransportUnreachable,
 } from '../protocol/auto.js';
 
-/** Once reconnect attempts come at their capped backoff, a line about them at most this often. */
+/** Once attempts to reach the server come at their capped backoff, a line about them at most this often. */
 const outageLineEveryMs = 60_000;
 
 export interface ConnectionLinesOptions {
@@ -27,10 +27,13 @@ export interface ConnectionLinesOptions {
  * ends that, and the next drop is told again.
  *
  * While reconnecting takes more than a round of attempts, it says so now and then (`unreachable`),
- * and how long it took once it is back.
+ * and how long it took once it is back. The same goes for a server that is down when the runner
+ * starts, while it registers and while it first connects (`connecting` … `reached`).
  *
- * Lifecycle: `lost`, `unreachable` and `switched` as the transport tells them (auto.ts: onLost,
- * onUnreachable, onSwitch) → `close`, which tells what is held and stops the timer; idempotent.
+ * Lifecycle: at start, `connecting`, `unreachable` for each failed round and `reached`, once to
+ * register and once to connect; then `lost`, `unreachable` and `switched` as the transport tells them
+ * (auto.ts: onLost, onUnreachable, onSwitch) → `close`, which tells what is held and stops the timer;
+ * idempotent.
  */
 export class ConnectionLines {
   private readonly burst: number;
@@ -56,6 +59,20 @@ export class ConnectionLines {
     this.now = options.now ?? Date.now;
   }
 
+  /** The runner starts to reach the server (to register, or to connect at start): an outage counts from now. */
+  connecting(): void {
+    this.outage = { since: this.now(), toldAt: undefined, toldAtCap: false };
+  }
+
+  /**
+   * The server answered at start (registered, connected): `line`, which says so, after how long it
+   * had been unreachable when lines said it was, as a reconnect after an outage does.
+   */
+  reached(line: string): void {
+    const back = this.outageEnded('reachable');
+    this.say(back === undefined ? line : `${back}: ${line}`);
+  }
+
   lost({ kind, reason }: TransportLoss): void {
     const now = this.now();
     this.outage = { since: now, toldAt: undefined, toldAtCap: false };
@@ -78,8 +95,8 @@ export class ConnectionLines {
   }
 
   /**
-   * A round of reconnect attempts failed. Without a line now and then, a runner in a long outage
-   * looks hung: each round is told while the backoff grows, then at most one a minute at its cap.
+   * A round of attempts to reach the server failed (to reconnect, or at start to register or
+   * connect). Without a line now and then, a runner in a long outage looks hung: each round is told while the backoff grows, then at most one a minute at its cap.
    */
   unreachable({ reason, retryInMs, atCap }: TransportUnreachable): void {
     const now = this.now();
@@ -97,14 +114,10 @@ export class ConnectionLines {
   }
 
   switched({ from, to, reason }: TransportSwitch): void {
-    const outage = this.outage;
-    this.outage = undefined;
     // After lines about the outage the log must not end on one of them, drops held or not.
-    if (outage?.toldAt !== undefined) {
-      this.say(
-        `${this.server} reachable again after ${formatDelay(this.now() - outage.since)}: connected over ${to} ` +
-          `(the ${from} connection had been lost: ${reason})`,
-      );
+    const back = this.outageEnded('reachable again');
+    if (back !== undefined) {
+      this.say(`${back}: connected over ${to} (the ${from} connection had been lost: ${reason})`);
       return;
     }
     if (this.quiet !== undefined) return;
@@ -114,6 +127,14 @@ export class ConnectionLines {
         ? `reconnected over ${to} (it had been lost: ${reason})`
         : `switched from ${from} to ${to} (${reason})`,
     );
+  }
+
+  /** Ends the outage; when lines told of it, `URL reachable … after …` for the line that ends them. */
+  private outageEnded(reachable: string): string | undefined {
+    const outage = this.outage;
+    this.outage = undefined;
+    if (outage?.toldAt === undefined) return undefined;
+    return `${this.server} ${reachable} after ${formatDelay(this.now() - outage.since)}`;
   }
 
   /** Tells the drops held so far; no line comes after. */

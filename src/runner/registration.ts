@@ -19,10 +19,11 @@ export type Registration =
   /** The server answered and said no (bad or expired token, wrong role): retrying will not help. */
   | { readonly kind: 'rejected'; readonly status: number; readonly code: string; readonly message: string }
   /**
-   * No answer, or the server is unavailable for now: worth retrying. `problem` is the whole clause
-   * ("cannot reach …", "… gave no answer …", "… answered 503 …"), as these are not all "cannot reach".
+   * No answer, or the server is unavailable for now: worth retrying. `reason` is what went wrong,
+   * without the server's URL, which the line that tells it names ("connect ECONNREFUSED …",
+   * "took the request but gave no answer …", "answered 503: …").
    */
-  | { readonly kind: 'unreachable'; readonly problem: string }
+  | { readonly kind: 'unreachable'; readonly reason: string }
   /** The server's TLS certificate failed verification: retrying will not help until trust changes. */
   | { readonly kind: 'untrusted'; readonly failure: CertificateFailure };
 
@@ -94,13 +95,13 @@ export async function registerRunner(
   } catch (error) {
     const failure = certificateFailure(error);
     if (failure !== undefined) return { kind: 'untrusted', failure };
-    return { kind: 'unreachable', problem: fetchProblem(server, error) };
+    return { kind: 'unreachable', reason: fetchFailure(server, error) };
   }
   const text = await response.text().catch(() => '');
   if (response.status >= 500 || response.status === 429)
     return {
       kind: 'unreachable',
-      problem: `${server} answered ${response.status}: ${parseErrorBody(text, response.status).message}`,
+      reason: `answered ${response.status}: ${parseErrorBody(text, response.status).message}`,
     };
   if (response.status !== 200 && response.status !== 201) {
     const { code, message } = parseErrorBody(text, response.status);
@@ -116,14 +117,16 @@ export async function registerRunner(
   return { kind: 'registered', credentials: { server, runnerId, credential, name: info.name } };
 }
 
-/** Why fetch failed; a server that took the request and stayed silent was reached, so it is not "cannot reach". */
-function fetchProblem(server: string, error: unknown): string {
+/**
+ * Why fetch failed: its cause's words ("connect ECONNREFUSED …"), not fetch's own "fetch failed". A
+ * server that took the request and stayed silent was reached, which says so.
+ */
+function fetchFailure(server: string, error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
   // fetch's own limit on an unanswered request (undici's headersTimeout)
   if ((cause as NodeJS.ErrnoException | undefined)?.code === 'UND_ERR_HEADERS_TIMEOUT')
-    return `${server} took the registration request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)`;
-  const plain = plainServerLine(new URL(server).origin, error);
-  return plain ?? `cannot reach ${server} (${cause?.message ?? messageOf(error)})`;
+    return 'took the request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)';
+  return plainServerLine(new URL(server).origin, error) ?? cause?.message ?? messageOf(error);
 }
 
 /**

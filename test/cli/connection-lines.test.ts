@@ -134,6 +134,42 @@ describe('ConnectionLines in an outage', () => {
   });
 });
 
+describe('ConnectionLines while the runner starts', () => {
+  const refused = 'registration: connect ECONNREFUSED 10.0.0.7:7070';
+  const round = (retryInMs: number, atCap = false) => ({ reason: refused, retryInMs, atCap });
+
+  // It printed a line at every attempt, forever (registering), or one after 2 s and then nothing (connecting).
+  it('tells each round from when it began to try, then one a minute at the cap, and the answer after how long', () => {
+    const { said, connection } = lines(null);
+    connection.connecting();
+    vi.advanceTimersByTime(300);
+    for (const waitMs of [200, 400]) {
+      connection.unreachable(round(waitMs));
+      vi.advanceTimersByTime(waitMs);
+    }
+    for (let i = 0; i < 7; i++) {
+      connection.unreachable(round(30_000, true));
+      vi.advanceTimersByTime(30_000);
+    }
+    expect(said).toEqual([
+      `http://ci.example:7070 unreachable for 300ms (last error: ${refused}); retrying in 200ms`,
+      `http://ci.example:7070 unreachable for 500ms (last error: ${refused}); retrying in 400ms`,
+      `http://ci.example:7070 unreachable for 900ms (last error: ${refused}); retrying in 30s; from now on told once every 1m`,
+      `http://ci.example:7070 unreachable for 1m (last error: ${refused}); retrying in 30s`,
+      `http://ci.example:7070 unreachable for 2m (last error: ${refused}); retrying in 30s`,
+      `http://ci.example:7070 unreachable for 3m (last error: ${refused}); retrying in 30s`,
+    ]);
+    connection.reached('registered with http://ci.example:7070 as 3f9a0c1d2e4b');
+    expect(said.at(-1)).toBe(
+      'http://ci.example:7070 reachable after 3.5m: registered with http://ci.example:7070 as 3f9a0c1d2e4b',
+    );
+    // Connecting next starts anew: reached at the first attempt, it says only that.
+    connection.connecting();
+    connection.reached('r1 connected to http://ci.example:7070 over websocket');
+    expect(said.at(-1)).toBe('r1 connected to http://ci.example:7070 over websocket');
+  });
+});
+
 describe('serverClosedLine', () => {
   it('says a connection superseded by one of the same runner is another process with this runner.json', () => {
     const line = serverClosedLine('superseded by a new connection of the same runner', '/w/runner.json');

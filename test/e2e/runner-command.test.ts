@@ -187,21 +187,19 @@ describe('valkyrie runner', () => {
     const closedPort = url.replace(/:\d+$/, ':2');
     const workDir = join(ws.dir, 'unreachable');
     const registering = start(['runner', '--server', closedPort, '--token', 'reg-ok', '--work-dir', workDir]);
-    let stderr = '';
-    registering.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    const registeringOut = output(registering);
     const registered = collect(registering);
-    await until(
-      () => /cannot reach http:\/\/127\.0\.0\.1:2 \(.+\); retrying in/.test(stderr),
-      'the retry notice',
-    );
+    const unreachable =
+      /^valkyrie runner: http:\/\/127\.0\.0\.1:2 unreachable for \S+ \(last error: registration: .+\); retrying in \S+\n/;
+    await until(() => unreachable.test(registeringOut.stdout()), 'the retry notice');
     registering.kill('SIGTERM');
     // Said, as a drain is: its output ended on a retry line, as if it were still trying.
-    expect(await registered).toMatchObject({
-      code: 0,
-      stdout: 'valkyrie runner: stopped (SIGTERM while connecting to http://127.0.0.1:2)\n',
-    });
+    const stoppedRegistering = await registered;
+    expect(stoppedRegistering).toMatchObject({ code: 0, stderr: '' });
+    expect(stoppedRegistering.stdout).toMatch(unreachable);
+    expect(stoppedRegistering.stdout).toMatch(
+      /\nvalkyrie runner: stopped \(SIGTERM while connecting to http:\/\/127\.0\.0\.1:2\)\n$/,
+    );
 
     mkdirSync(join(workDir), { recursive: true });
     writeFileSync(
@@ -209,17 +207,17 @@ describe('valkyrie runner', () => {
       JSON.stringify({ server: closedPort, runnerId: 'rnr_cli', credential: 'rnr_cli' }),
     );
     const connecting = start(['runner', '--server', closedPort, '--work-dir', workDir]);
-    let connectErr = '';
-    connecting.stderr?.on('data', (chunk: Buffer) => {
-      connectErr += chunk.toString();
-    });
+    const connectingOut = output(connecting);
     const connected = collect(connecting);
-    await until(() => connectErr.includes('waiting for http://127.0.0.1:2 to answer'), 'the connect notice');
+    const unreachableConnecting =
+      /^valkyrie runner: http:\/\/127\.0\.0\.1:2 unreachable for \S+ \(last error: websocket: .+; long-poll: .+\); retrying in \S+\n/;
+    await until(() => unreachableConnecting.test(connectingOut.stdout()), 'the connect notice');
     connecting.kill('SIGINT');
-    expect(await connected).toMatchObject({
-      code: 0,
-      stdout: 'valkyrie runner: stopped (SIGINT while connecting to http://127.0.0.1:2)\n',
-    });
+    const stoppedConnecting = await connected;
+    expect(stoppedConnecting).toMatchObject({ code: 0, stderr: '' });
+    expect(stoppedConnecting.stdout).toMatch(
+      /\nvalkyrie runner: stopped \(SIGINT while connecting to http:\/\/127\.0\.0\.1:2\)\n$/,
+    );
   });
 
   it('says it waits for a server that took the registration request and does not answer; stops on SIGTERM', async () => {
@@ -228,13 +226,10 @@ describe('valkyrie runner', () => {
     try {
       const workDir = join(ws.dir, 'silent');
       const registering = start(['runner', '--server', url, '--token', 'reg-ok', '--work-dir', workDir]);
-      let stderr = '';
-      registering.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
+      const { stdout } = output(registering);
       const registered = collect(registering);
       await until(
-        () => stderr.includes(`waiting for ${url} to answer the registration request`),
+        () => stdout().includes(`waiting for ${url} to answer the registration request`),
         'the registration notice',
       );
       registering.kill('SIGTERM');

@@ -35,12 +35,12 @@ describe('valkyrie runner retrying a proxy that answers with an HTML error page'
       ...['--work-dir', join(ws.dir, 'work'), '--idle-timeout', '2s'],
     ]);
     expect(result.code, result.stderr).toBe(0);
-    const lines = result.stderr.split('\n').filter(Boolean);
-    expect(lines.length).toBeGreaterThan(0);
+    const lines = result.stdout.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(1);
     for (const line of lines) expect(line).toMatch(/^valkyrie runner: /);
     expect(lines[0]).toMatch(
       new RegExp(
-        `^valkyrie runner: ${url} answered 502: HTTP 502: 502 Bad Gateway \\(an HTML page, not a Valkyrie API answer\\); retrying in \\d`,
+        `^valkyrie runner: ${url} unreachable for \\S+ \\(last error: registration: answered 502: HTTP 502: 502 Bad Gateway \\(an HTML page, not a Valkyrie API answer\\)\\); retrying in \\d`,
       ),
     );
   }, 30_000);

@@ -24,19 +24,19 @@ it("names a plain-HTTP server behind an https:// URL as the registration's retry
   const { port, result } = await registerAt('https', (_request, response) => response.end('{}'));
   expect(result).toEqual({
     kind: 'unreachable',
-    problem: `the server at https://127.0.0.1:${port} does not answer TLS (ERR_SSL_WRONG_VERSION_NUMBER): it looks like a plain-HTTP server; try http://127.0.0.1:${port}`,
+    reason: `the server at https://127.0.0.1:${port} does not answer TLS (ERR_SSL_WRONG_VERSION_NUMBER): it looks like a plain-HTTP server; try http://127.0.0.1:${port}`,
   });
 });
 
 it('says a server that answered 503 answered, with its message', async () => {
-  const { port, result } = await registerAt('http', (_request, response) => {
+  const { result } = await registerAt('http', (_request, response) => {
     response.statusCode = 503;
     response.setHeader('content-type', 'application/json');
     response.end(JSON.stringify({ code: 'VK_SHUTTING_DOWN', message: 'the server is shutting down' }));
   });
   expect(result).toEqual({
     kind: 'unreachable',
-    problem: `http://127.0.0.1:${port} answered 503: the server is shutting down`,
+    reason: 'answered 503: the server is shutting down',
   });
 });
 
@@ -49,8 +49,7 @@ describe('when fetch gives up waiting for the registration answer', () => {
     vi.stubGlobal('fetch', () => Promise.reject(new TypeError('fetch failed', { cause: timeout })));
     expect(await registerRunner('http://127.0.0.1:7070', 'tok', info)).toEqual({
       kind: 'unreachable',
-      problem:
-        'http://127.0.0.1:7070 took the registration request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)',
+      reason: 'took the request but gave no answer within 5 minutes (UND_ERR_HEADERS_TIMEOUT)',
     });
   });
 });

@@ -6,7 +6,6 @@ import { credentialsFileName } from '../../core/runner-credentials-file.js';
 import type { RunnerMode } from '../../core/runner-mode.js';
 import { warmUpSpawner } from '../../executors/shell/index.js';
 import { type AutoTransport, connectAuto } from '../../protocol/auto.js';
-import { backoffDelayMs } from '../../protocol/backoff.js';
 import { runnerDecoder } from '../../protocol/frame.js';
 import {
   type ControlMessage,
@@ -26,7 +25,6 @@ import { reportingShellExecutors } from '../../runner/orphan-report.js';
 import {
   type RunnerCredentials,
   readCredentials,
-  registerRunner,
   revokeOwnCredentials,
   writeCredentials,
 } from '../../runner/registration.js';
@@ -50,6 +48,7 @@ import {
   registrationFlags,
   resolveRunnerSettings,
 } from '../runner-options.js';
+import { registerWhenReachable } from '../runner-register.js';
 import { runnerShutdownReason, Shutdown, shutdownLine } from '../runner-shutdown.js';
 import { createWorkDir, removeMade } from '../runner-work-dir.js';
 
@@ -57,8 +56,6 @@ import { createWorkDir, removeMade } from '../runner-work-dir.js';
 const capabilityRefreshMs = 5 * 60_000;
 /** How long a stopping runner waits for the control plane to record that it stopped. */
 const deregisterAnswerMs = 5_000;
-/** Say that the server does not answer yet after this long (connectAuto keeps retrying). */
-const slowConnectNoticeMs = 2_000;
 
 const say = (line: string) => process.stdout.write(`valkyrie runner: ${line}\n`);
 const complain = (line: string) => process.stderr.write(`valkyrie runner: ${line}\n`);
@@ -96,6 +93,10 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
   // while registering), so that a runner that never registered leaves the work dir as it found it.
   const made: string[] = [];
   let registered = false;
+  let connection: AutoTransport<RunnerMessage, ControlMessage> | undefined;
+  // One for the runner's life, on stdout with its other progress: a server that is down when it
+  // starts is told as an outage of a connected runner is, in the same words and rhythm.
+  const connectionLines = new ConnectionLines(settings.server, say, () => connection?.kind);
   try {
     made.push(...createWorkDir(settings.workDir));
     const locked = acquireWorkDirLock(settings.workDir);
@@ -131,13 +132,14 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
       else if (autoStop.reason !== undefined) say(`${autoStop.reason}: stopping`);
       return code;
     };
-    const credentials = await credentialsFor(settings, info, connecting.signal);
+    const credentials = await credentialsFor(settings, info, connectionLines, connecting.signal);
     if (typeof credentials === 'number') return early(credentials);
     registered = true;
     // Directories a killed runner left behind; nothing runs in them now.
     await sweepJobsDir(join(settings.workDir, 'jobs'), complain);
-    const transport = await connect(settings, credentials, connecting.signal);
+    const transport = await connect(settings, credentials, connectionLines, connecting.signal);
     if (typeof transport === 'number') return early(transport);
+    connection = transport;
     serving = true;
     shutdown.connected();
     if (shutdown.stopping) {
@@ -145,8 +147,19 @@ export async function runnerCommand(options: RunnerCommandOptions): Promise<numb
       stoppedEarly();
       return ExitCode.succeeded;
     }
-    return await serve(settings, info, credentials, transport, await detecting, shutdown, autoStop);
+    const capabilities = await detecting;
+    return await serve(
+      settings,
+      info,
+      credentials,
+      transport,
+      capabilities,
+      connectionLines,
+      shutdown,
+      autoStop,
+    );
   } finally {
+    connectionLines.close();
     autoStop.close();
     probing.abort();
     clearInterval(keepAlive);
@@ -211,6 +224,7 @@ function refuseHeldWorkDir(workDir: string, holder: LockHolder): number {
 async function credentialsFor(
   settings: RunnerSettings,
   info: RunnerInfo,
+  lines: ConnectionLines,
   signal: AbortSignal,
 ): Promise<RunnerCredentials | number> {
   const source = credentialSource(settings);
@@ -225,39 +239,26 @@ async function credentialsFor(
       );
     return source.stored;
   }
-  for (let attempt = 0; ; attempt++) {
-    // Registering is not sent again while an answer may still come (it would make a second runner),
-    // so a server that took the request and stays silent is waited for, and said to be.
-    const notice = setTimeout(
-      () => complain(`waiting for ${settings.server} to answer the registration request`),
-      slowConnectNoticeMs,
+  const result = await registerWhenReachable(settings.server, source.token, info, lines, say, signal);
+  if (result.kind === 'stopped') return ExitCode.succeeded;
+  if (result.kind === 'rejected') {
+    complain(
+      `the server refused to register this runner (${result.status} ${result.code}): ${result.message}`,
     );
-    const result = await registerRunner(settings.server, source.token, info, signal).finally(() =>
-      clearTimeout(notice),
-    );
-    if (signal.aborted) return ExitCode.succeeded;
-    if (result.kind === 'registered') {
-      const unstored = writeCredentials(settings.workDir, result.credentials);
-      if (unstored !== undefined)
-        throw new UsageError(
-          `registered with ${settings.server} as ${result.credentials.runnerId}, but cannot store its credential in ${file} (${unstored}); ` +
-            `fix that and start again (valkyrie runners remove ${result.credentials.runnerId} takes this registration off the list)`,
-        );
-      say(`registered with ${settings.server} as ${result.credentials.runnerId} (credentials in ${file})`);
-      return result.credentials;
-    }
-    if (result.kind === 'rejected') {
-      complain(
-        `the server refused to register this runner (${result.status} ${result.code}): ${result.message}`,
-      );
-      return ExitCode.invalid;
-    }
-    if (result.kind === 'untrusted')
-      return certificateRefused(describeCertificateFailure(settings.server, result.failure));
-    const delay = backoffDelayMs(attempt, Math.random);
-    complain(`${result.problem}; retrying in ${formatDelay(delay)}`);
-    if (!(await sleep(delay, signal))) return ExitCode.succeeded;
+    return ExitCode.invalid;
   }
+  if (result.kind === 'untrusted')
+    return certificateRefused(describeCertificateFailure(settings.server, result.failure));
+  const unstored = writeCredentials(settings.workDir, result.credentials);
+  if (unstored !== undefined)
+    throw new UsageError(
+      `registered with ${settings.server} as ${result.credentials.runnerId}, but cannot store its credential in ${file} (${unstored}); ` +
+        `fix that and start again (valkyrie runners remove ${result.credentials.runnerId} takes this registration off the list)`,
+    );
+  lines.reached(
+    `registered with ${settings.server} as ${result.credentials.runnerId} (credentials in ${file})`,
+  );
+  return result.credentials;
 }
 
 /**
@@ -271,15 +272,14 @@ async function closeTransport(transport: AutoTransport<RunnerMessage, ControlMes
   clearTimeout(timer);
 }
 
+/** Connects with the stored credential, trying again with backoff while the server cannot be reached. */
 async function connect(
   settings: RunnerSettings,
   credentials: RunnerCredentials,
+  lines: ConnectionLines,
   signal: AbortSignal,
 ): Promise<AutoTransport<RunnerMessage, ControlMessage> | number> {
-  const notice = setTimeout(
-    () => complain(`waiting for ${settings.server} to answer; retrying with backoff (up to 30 s apart)`),
-    slowConnectNoticeMs,
-  );
+  lines.connecting();
   const only =
     settings.protocol === 'ws' ? 'websocket' : settings.protocol === 'http' ? 'long-poll' : undefined;
   const result = await connectAuto<RunnerMessage, ControlMessage>({
@@ -289,9 +289,11 @@ async function connect(
     carryOver: carriedToNextSession,
     laneOf: runnerSendLane,
     onDropped: unsentLinesWarning(complain),
+    // Its first connect's rounds as well as those of each reconnect, told as one outage each.
+    onUnreachable: (round) => lines.unreachable(round),
     signal,
     ...(only === undefined ? {} : { only }),
-  }).finally(() => clearTimeout(notice));
+  });
   if (result.kind === 'connected') return result.transport;
   if (result.kind === 'unreachable') return ExitCode.succeeded;
   if (result.kind === 'untrusted')
@@ -331,6 +333,7 @@ async function serve(
   credentials: RunnerCredentials,
   transport: AutoTransport<RunnerMessage, ControlMessage>,
   capabilities: RunnerCapabilities | undefined,
+  connectionLines: ConnectionLines,
   shutdown: Shutdown,
   autoStop: AutoStop,
 ): Promise<number> {
@@ -378,15 +381,13 @@ async function serve(
         `${held} finished job(s) it may not have received: without them it would run those jobs again (signal again to stop anyway)`,
     );
   };
-  const connectionLines = new ConnectionLines(settings.server, say, () => transport.kind);
   transport.onLost((loss) => {
     connectionLines.lost(loss);
     tellHeld();
   });
-  transport.onUnreachable((round) => connectionLines.unreachable(round));
   transport.onSwitch((change) => connectionLines.switched(change));
   agent.start();
-  say(
+  connectionLines.reached(
     `${info.name} connected to ${settings.server} over ${transport.kind ?? 'an unknown transport'} as ${credentials.runnerId}; ` +
       `capacity ${info.capacity}, labels ${info.labels.join(',')}${autoStopNote(settings)}`,
   );
@@ -473,7 +474,6 @@ async function serve(
     return shutdown.terminated ? ExitCode.terminated : ExitCode.interrupted;
   } finally {
     clearInterval(refresh);
-    connectionLines.close();
   }
 }
 
@@ -492,19 +492,4 @@ function modeLine(mode: RunnerMode, runnerId: string, note: string | undefined):
   if (mode === 'online') return 'mode: online (resumed by an operator: it takes jobs again)';
   const why = note === undefined ? '' : `; the operator's note: ${JSON.stringify(note)}`;
   return `mode: ${mode} (set by an operator: it takes no new jobs; valkyrie runners resume ${runnerId} to take jobs again)${why}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,0 +1,43 @@
+import { sleep } from '../core/sleep.js';
+import { backoffWait } from '../protocol/backoff.js';
+import type { RunnerInfo } from '../protocol/messages.js';
+import { type Registration, registerRunner } from '../runner/registration.js';
+import type { ConnectionLines } from './connection-lines.js';
+
+/** How registering ended: the server's answer, or `stopped` when the signal ended the wait first. */
+export type RegisterOutcome = Exclude<Registration, { kind: 'unreachable' }> | { readonly kind: 'stopped' };
+
+/** Say that the server took the registration request and has not answered yet after this long. */
+const silentServerNoticeMs = 2_000;
+
+/**
+ * Registers with `token`, trying again with backoff while the server cannot be reached. Each failed
+ * attempt is a round for `lines`, which tells it as it tells an outage of a connected runner (each
+ * round while the backoff grows, then at most one a minute); the caller ends it with `lines.reached`.
+ * A refusal or an untrusted certificate is the answer: trying again would meet the same.
+ */
+export async function registerWhenReachable(
+  server: string,
+  token: string,
+  info: RunnerInfo,
+  lines: ConnectionLines,
+  say: (line: string) => void,
+  signal: AbortSignal,
+): Promise<RegisterOutcome> {
+  lines.connecting();
+  for (let attempt = 0; ; attempt++) {
+    // Registering is not sent again while an answer may still come (it would make a second runner),
+    // so a server that took the request and stays silent is waited for, and said to be.
+    const notice = setTimeout(
+      () => say(`waiting for ${server} to answer the registration request`),
+      silentServerNoticeMs,
+    );
+    const result = await registerRunner(server, token, info, signal).finally(() => clearTimeout(notice));
+    if (signal.aborted) return { kind: 'stopped' };
+    if (result.kind !== 'unreachable') return result;
+    const { delayMs, atCap } = backoffWait(attempt, Math.random);
+    lines.unreachable({ reason: `registration: ${result.reason}`, retryInMs: delayMs, atCap });
+    await sleep(delayMs, signal);
+    if (signal.aborted) return { kind: 'stopped' };
+  }
+}
